@@ -1,0 +1,29 @@
+"""State changes for accounts and their tokens."""
+
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Account, ApiToken, hash_token_key
+
+
+def api_token_create(*, account: Account, name: str = "") -> tuple[ApiToken, str]:
+    """Create a token for ``account`` and return it with its key.
+
+    The key is returned once and never stored: only its digest is kept.
+    """
+    key = secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        account=account, name=name, key_hash=hash_token_key(key), key_prefix=key[:8]
+    )
+    return token, key
+
+
+def api_token_revoke(*, token: ApiToken) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@transaction.atomic
+def account_create(*, name: str, home_region_id: str, external_id: str = "") -> Account:
+    return Account.objects.create(name=name, home_region_id=home_region_id, external_id=external_id)

@@ -1,0 +1,218 @@
+"""The catalogue: titles and everything needed to describe, localise and rate them."""
+
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+
+class MaturityLevel(models.IntegerChoices):
+    """One ordered scale for titles, artwork and profile limits.
+
+    Regions print their own certificates (U/A 13+, TV-14, 12A); the catalogue
+    stores where a title sits on this common scale so that "at most X" is one
+    integer comparison on the request path.
+    """
+
+    ALL = 0, "All ages"
+    SEVEN = 7, "7+"
+    THIRTEEN = 13, "13+"
+    SIXTEEN = 16, "16+"
+    EIGHTEEN = 18, "18+"
+
+
+class Language(models.Model):
+    code = models.CharField(
+        primary_key=True,
+        max_length=3,
+        validators=[
+            RegexValidator(r"^[a-z]{2,3}$", "Use an ISO 639-1 code in lower case, e.g. 'ta'.")
+        ],
+        help_text="ISO 639-1 code, e.g. 'hi', 'ta'.",
+    )
+    name = models.CharField(max_length=64, help_text="English name, e.g. 'Tamil'.")
+    native_name = models.CharField(max_length=64, help_text="Name in the language, e.g. 'தமிழ்'.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Genre(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    """A free descriptor staff attach to titles (slow-burn, strong-female-lead, cricket)."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Person(models.Model):
+    name = models.CharField(max_length=200, db_index=True)
+    external_id = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "people"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=~Q(external_id=""),
+                name="person_external_id_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Title(models.Model):
+    class Kind(models.TextChoices):
+        FILM = "film", "Film"
+        SERIES = "series", "Series"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, db_index=True)
+    original_name = models.CharField(max_length=255, db_index=True)
+    synopsis = models.TextField(blank=True, help_text="In the original language.")
+    original_language = models.ForeignKey(
+        Language, on_delete=models.PROTECT, related_name="original_titles"
+    )
+    audio_languages = models.ManyToManyField(Language, related_name="audio_titles", blank=True)
+    subtitle_languages = models.ManyToManyField(
+        Language, related_name="subtitle_titles", blank=True
+    )
+    release_date = models.DateField(db_index=True)
+    runtime_minutes = models.PositiveSmallIntegerField(
+        help_text="Film length, or the typical episode length of a series.",
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+    )
+    maturity = models.PositiveSmallIntegerField(
+        choices=MaturityLevel.choices, default=MaturityLevel.ALL, db_index=True
+    )
+    critic_score = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        db_index=True,
+        validators=[MaxValueValidator(100)],
+        help_text="0-100 aggregate of critics' reviews, when known.",
+    )
+    is_original = models.BooleanField(default=False, db_index=True)
+    genres = models.ManyToManyField(Genre, related_name="titles", blank=True)
+    tags = models.ManyToManyField(Tag, related_name="titles", blank=True)
+    external_id = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="The title's id in the data set or partner feed it was imported from.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["original_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=~Q(external_id=""),
+                name="title_external_id_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.release_date.year})"
+
+
+class Season(models.Model):
+    title = models.ForeignKey(Title, on_delete=models.CASCADE, related_name="seasons")
+    number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    name = models.CharField(max_length=255, blank=True)
+    release_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["title", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["title", "number"], name="season_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title.original_name} S{self.number}"
+
+
+class Episode(models.Model):
+    season = models.ForeignKey(Season, on_delete=models.CASCADE, related_name="episodes")
+    number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    name = models.CharField(max_length=255, blank=True)
+    runtime_minutes = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(600)]
+    )
+
+    class Meta:
+        ordering = ["season", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["season", "number"], name="episode_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"S{self.season.number}E{self.number} {self.name}".strip()
+
+
+class Credit(models.Model):
+    class Role(models.TextChoices):
+        ACTOR = "actor", "Actor"
+        DIRECTOR = "director", "Director"
+        WRITER = "writer", "Writer"
+        CREATOR = "creator", "Creator"
+
+    title = models.ForeignKey(Title, on_delete=models.CASCADE, related_name="credits")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="credits")
+    role = models.CharField(max_length=16, choices=Role.choices, db_index=True)
+    character = models.CharField(max_length=200, blank=True)
+    order = models.PositiveSmallIntegerField(default=0, help_text="Billing order, 0 first.")
+
+    class Meta:
+        ordering = ["title", "role", "order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["title", "person", "role"], name="credit_title_person_role_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} — {self.get_role_display()}"
+
+
+class TitleLocalization(models.Model):
+    """A title's name and synopsis in one language; absent languages fall back to the original."""
+
+    title = models.ForeignKey(Title, on_delete=models.CASCADE, related_name="localizations")
+    language = models.ForeignKey(Language, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=255)
+    synopsis = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["title", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["title", "language"], name="localization_title_language_unique"
+            )
+        ]
+        indexes = [models.Index(Lower("name"), name="localization_name_lower")]
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.language_id}]"

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces of the REST API: error shape and pagination."""

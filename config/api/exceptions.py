@@ -1,0 +1,79 @@
+"""One error shape for the whole API.
+
+Every error body is ``{"message": str, "code": str, "errors": {field: [reason, ...]}}``
+so that client apps need one parser. Nested validation errors (a batch of
+events, say) keep their nesting under ``errors``: ``{"events": {"3": {"title": [...]}}}``.
+Services raise Django's ``ValidationError``; it is translated here, so that the
+rules live once in the service layer and not again in serializers.
+"""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def _first_message(detail: Any) -> str | None:
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list | tuple):
+        for item in detail:
+            found = _first_message(item)
+            if found:
+                return found
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            found = _first_message(value)
+            if found:
+                return found if key == "non_field_errors" else f"{key}: {found}"
+    return None
+
+
+def _normalise(detail: Any) -> Any:
+    """Strip DRF's ErrorDetail wrappers and index lists of per-item errors by position."""
+    if isinstance(detail, dict):
+        return {str(key): _normalise(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        if any(isinstance(item, dict) for item in detail):
+            return {str(i): _normalise(item) for i, item in enumerate(detail) if item}
+        return [str(item) for item in detail]
+    return [str(detail)]
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _normalise(exc.detail)
+        if not isinstance(errors, dict):
+            errors = {"non_field_errors": errors}
+        message = _first_message(exc.detail) or "Invalid input."
+        code = "invalid"
+    else:
+        detail = getattr(exc, "detail", str(exc))
+        errors = {}
+        message = str(detail) if not isinstance(detail, dict | list) else _first_message(detail)
+        code = getattr(exc, "default_code", "error")
+        if isinstance(detail, exceptions.ErrorDetail):
+            code = detail.code
+
+    response.data = {"message": message, "code": code, "errors": errors}
+    if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS:
+        wait = getattr(exc, "wait", None)
+        if wait is not None:
+            response.data["retry_after_seconds"] = int(wait)
+    return response

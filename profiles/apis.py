@@ -1,0 +1,112 @@
+"""The "who's watching?" endpoints: a household's profiles, for its own token only."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import account_for_request
+from catalog.models import Language, MaturityLevel
+from config.api.pagination import LimitOffsetPagination
+
+from .models import PIN_LENGTH, Profile
+from .selectors import profile_get, profile_list
+from .services import profile_create, profile_delete, profile_update
+
+
+class ProfileOutputSerializer(serializers.ModelSerializer):
+    maturity_label = serializers.CharField(source="get_maturity_limit_display", read_only=True)
+    display_language = serializers.CharField(source="display_language_id", allow_null=True)
+    preferred_languages = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    has_pin = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Profile
+        fields = [
+            "id",
+            "slot",
+            "name",
+            "is_kids",
+            "maturity_limit",
+            "maturity_label",
+            "display_language",
+            "preferred_languages",
+            "has_pin",
+        ]
+
+
+class ProfileInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=50)
+    is_kids = serializers.BooleanField(required=False)
+    maturity_limit = serializers.ChoiceField(choices=MaturityLevel.choices, required=False)
+    display_language = serializers.SlugRelatedField(
+        slug_field="code", queryset=Language.objects.all(), required=False, allow_null=True
+    )
+    preferred_languages = serializers.SlugRelatedField(
+        slug_field="code", queryset=Language.objects.all(), many=True, required=False
+    )
+    pin = serializers.RegexField(
+        rf"^\d{{{PIN_LENGTH}}}$",
+        required=False,
+        allow_null=True,
+        write_only=True,
+        error_messages={"invalid": f"The PIN must be exactly {PIN_LENGTH} digits."},
+        help_text="Four digits; null removes the PIN. Stored hashed, never returned.",
+    )
+
+
+class ProfileListCreateApi(APIView):
+    @extend_schema(
+        operation_id="profiles_list",
+        responses=ProfileOutputSerializer(many=True),
+        summary="List the account's profiles",
+    )
+    def get(self, request: Request) -> Response:
+        account = account_for_request(request)
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(profile_list(account=account), request, view=self)
+        return paginator.get_paginated_response(ProfileOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="profiles_create",
+        request=ProfileInputSerializer,
+        responses={201: ProfileOutputSerializer},
+        summary="Add a profile (at most five per account)",
+    )
+    def post(self, request: Request) -> Response:
+        account = account_for_request(request)
+        serializer = ProfileInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        profile = profile_create(account=account, **serializer.validated_data)
+        return Response(ProfileOutputSerializer(profile).data, status=status.HTTP_201_CREATED)
+
+
+class ProfileDetailApi(APIView):
+    @extend_schema(
+        operation_id="profiles_retrieve", responses=ProfileOutputSerializer, summary="One profile"
+    )
+    def get(self, request: Request, profile_id: int) -> Response:
+        profile = profile_get(account=account_for_request(request), profile_id=profile_id)
+        return Response(ProfileOutputSerializer(profile).data)
+
+    @extend_schema(
+        operation_id="profiles_partial_update",
+        request=ProfileInputSerializer(partial=True),
+        responses=ProfileOutputSerializer,
+        summary="Change a profile",
+    )
+    def patch(self, request: Request, profile_id: int) -> Response:
+        profile = profile_get(account=account_for_request(request), profile_id=profile_id)
+        serializer = ProfileInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        profile = profile_update(profile=profile, **serializer.validated_data)
+        return Response(ProfileOutputSerializer(profile).data)
+
+    @extend_schema(
+        operation_id="profiles_destroy", responses={204: None}, summary="Delete a profile"
+    )
+    def delete(self, request: Request, profile_id: int) -> Response:
+        profile = profile_get(account=account_for_request(request), profile_id=profile_id)
+        profile_delete(profile=profile)
+        return Response(status=status.HTTP_204_NO_CONTENT)

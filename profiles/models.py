@@ -1,0 +1,109 @@
+"""Profiles: the people of a household, each with their own taste and limits."""
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from accounts.models import Account
+from catalog.models import Language, MaturityLevel
+from regions.models import TasteCluster
+
+MAX_PROFILES_PER_ACCOUNT = 5
+KIDS_MATURITY_CAP = MaturityLevel.SEVEN
+PIN_LENGTH = 4
+
+
+class Profile(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="profiles")
+    slot = models.PositiveSmallIntegerField(
+        editable=False,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_PROFILES_PER_ACCOUNT)],
+        help_text=(
+            "Position 1-5 on the account. Unique per account and bounded, so the database itself "
+            "refuses a sixth profile even when two requests race for the fifth slot."
+        ),
+    )
+    name = models.CharField(max_length=50)
+    is_kids = models.BooleanField(default=False, db_index=True)
+    maturity_limit = models.PositiveSmallIntegerField(
+        choices=MaturityLevel.choices, default=MaturityLevel.EIGHTEEN
+    )
+    preferred_languages = models.ManyToManyField(Language, related_name="+", blank=True)
+    display_language = models.ForeignKey(
+        Language, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    pin_hash = models.CharField(max_length=128, blank=True, default="", editable=False)
+    taste_cluster = models.ForeignKey(
+        TasteCluster,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="profiles",
+        help_text="Recomputed at each retrain from the profile's viewing and languages.",
+    )
+    external_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["account", "slot"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "slot"],
+                name="profile_account_slot_unique",
+                violation_error_message=(
+                    f"An account can have at most {MAX_PROFILES_PER_ACCOUNT} profiles."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(slot__gte=1) & Q(slot__lte=MAX_PROFILES_PER_ACCOUNT),
+                name="profile_slot_within_limit",
+                violation_error_message=(
+                    f"An account can have at most {MAX_PROFILES_PER_ACCOUNT} profiles."
+                ),
+            ),
+            models.UniqueConstraint(
+                Lower("name"),
+                "account",
+                name="profile_name_unique_in_account",
+                violation_error_message="This account already has a profile with that name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_kids=False) | Q(maturity_limit__lte=KIDS_MATURITY_CAP),
+                name="profile_kids_maturity_capped",
+                violation_error_message=(
+                    f"A kids profile's maturity limit is at most {KIDS_MATURITY_CAP.label}."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.account})"
+
+    def clean(self) -> None:
+        if self.is_kids and self.maturity_limit > KIDS_MATURITY_CAP:
+            raise ValidationError(
+                {
+                    "maturity_limit": (
+                        f"A kids profile's maturity limit is at most {KIDS_MATURITY_CAP.label}."
+                    )
+                }
+            )
+
+    @property
+    def has_pin(self) -> bool:
+        return bool(self.pin_hash)
+
+    def set_pin(self, pin: str | None) -> None:
+        """Store a salted hash of the PIN (never the PIN); ``None`` or "" removes it."""
+        if not pin:
+            self.pin_hash = ""
+            return
+        if len(pin) != PIN_LENGTH or not pin.isdigit():
+            raise ValidationError({"pin": f"The PIN must be exactly {PIN_LENGTH} digits."})
+        self.pin_hash = make_password(pin)
+
+    def check_pin(self, pin: str) -> bool:
+        return bool(self.pin_hash) and check_password(pin, self.pin_hash)

@@ -1,0 +1,105 @@
+"""State changes for profiles. The five-profile limit is decided here, under a row lock."""
+
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from accounts.models import Account
+from catalog.models import Language, MaturityLevel
+
+from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, Profile
+
+LIMIT_MESSAGE = f"An account can have at most {MAX_PROFILES_PER_ACCOUNT} profiles."
+
+
+def _validated(profile: Profile) -> Profile:
+    # validate_constraints() reports name clashes and the kids cap as field errors
+    # before the INSERT, so the client gets "name: already exists" rather than a 500.
+    profile.full_clean()
+    return profile
+
+
+@transaction.atomic
+def profile_create(
+    *,
+    account: Account,
+    name: str,
+    is_kids: bool = False,
+    maturity_limit: int | None = None,
+    display_language: Language | None = None,
+    preferred_languages: Iterable[Language] = (),
+    pin: str | None = None,
+) -> Profile:
+    """Create a profile in the account's lowest free slot.
+
+    Locking the account row serialises concurrent creations for one household,
+    so two requests racing for the fifth slot see each other; the unique
+    (account, slot) constraint with slots bounded 1-5 is the database's own
+    backstop should anything bypass this function.
+    """
+    Account.objects.select_for_update().only("pk").get(pk=account.pk)
+    taken = set(Profile.objects.filter(account=account).values_list("slot", flat=True))
+    free = [s for s in range(1, MAX_PROFILES_PER_ACCOUNT + 1) if s not in taken]
+    if not free:
+        raise ValidationError({"account": LIMIT_MESSAGE}, code="profile_limit")
+
+    if maturity_limit is None:
+        maturity_limit = KIDS_MATURITY_CAP if is_kids else MaturityLevel.EIGHTEEN
+    profile = Profile(
+        account=account,
+        slot=free[0],
+        name=name,
+        is_kids=is_kids,
+        maturity_limit=maturity_limit,
+        display_language=display_language,
+    )
+    profile.set_pin(pin)
+    _validated(profile)
+    try:
+        with transaction.atomic():
+            profile.save()
+    except IntegrityError as exc:
+        raise ValidationError({"account": LIMIT_MESSAGE}, code="profile_limit") from exc
+    if preferred_languages:
+        profile.preferred_languages.set(preferred_languages)
+    return profile
+
+
+_UNSET = object()
+
+
+@transaction.atomic
+def profile_update(
+    *,
+    profile: Profile,
+    name: str | None = None,
+    is_kids: bool | None = None,
+    maturity_limit: int | None = None,
+    display_language: Language | object | None = _UNSET,
+    preferred_languages: Iterable[Language] | None = None,
+    pin: str | object | None = _UNSET,
+) -> Profile:
+    """Change the given fields only; ``pin=None`` removes the PIN, leaving it out keeps it."""
+    if name is not None:
+        profile.name = name
+    if is_kids is not None:
+        profile.is_kids = is_kids
+        if is_kids and maturity_limit is None and profile.maturity_limit > KIDS_MATURITY_CAP:
+            profile.maturity_limit = KIDS_MATURITY_CAP
+    if maturity_limit is not None:
+        profile.maturity_limit = maturity_limit
+    if display_language is not _UNSET:
+        profile.display_language = display_language
+    if pin is not _UNSET:
+        profile.set_pin(pin)
+    _validated(profile)
+    profile.save()
+    if preferred_languages is not None:
+        profile.preferred_languages.set(preferred_languages)
+    return profile
+
+
+def profile_delete(*, profile: Profile) -> None:
+    """Delete a profile with its signals; its slot becomes free for a new one."""
+    profile.delete()

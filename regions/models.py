@@ -1,0 +1,95 @@
+"""Regions, what is available in them, and their taste clusters."""
+
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import F, Q
+
+from catalog.models import Language, Title
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"'{value}' is not an IANA time zone (e.g. 'Asia/Kolkata').")
+
+
+class Region(models.Model):
+    code = models.CharField(
+        primary_key=True,
+        max_length=2,
+        validators=[RegexValidator(r"^[A-Z]{2}$", "Use an ISO 3166-1 alpha-2 code, e.g. 'IN'.")],
+    )
+    name = models.CharField(max_length=100)
+    default_language = models.ForeignKey(Language, on_delete=models.PROTECT, related_name="+")
+    time_zone = models.CharField(
+        max_length=64,
+        validators=[validate_time_zone],
+        help_text="IANA zone used for time of day and weekday on homepages.",
+    )
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Availability(models.Model):
+    """A licensing window: the title may be shown in the region between the two instants.
+
+    Open ends mean "since forever" and "until further notice". A title can have
+    several windows in one region (a licence that lapsed and was renewed).
+    """
+
+    title = models.ForeignKey(Title, on_delete=models.CASCADE, related_name="availabilities")
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="availabilities")
+    starts_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    ends_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "availabilities"
+        ordering = ["region", "title", "starts_at"]
+        indexes = [models.Index(fields=["region", "title"], name="availability_region_title")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=True)
+                | Q(ends_at__isnull=True)
+                | Q(ends_at__gt=F("starts_at")),
+                name="availability_window_ordered",
+                violation_error_message="The window must end after it starts.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title_id} in {self.region_id}"
+
+
+class TasteCluster(models.Model):
+    """A viewing community within a region, keyed by languages (IN-Tamil, IN-Hindi).
+
+    Each region has exactly one default cluster, which holds everybody whose
+    viewing points to no keyed community.
+    """
+
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="taste_clusters")
+    slug = models.SlugField(max_length=64)
+    name = models.CharField(max_length=100)
+    languages = models.ManyToManyField(Language, related_name="taste_clusters", blank=True)
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["region", "-is_default", "slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["region", "slug"], name="cluster_region_slug_unique"),
+            models.UniqueConstraint(
+                fields=["region"],
+                condition=Q(is_default=True),
+                name="cluster_one_default_per_region",
+                violation_error_message="This region already has a default cluster.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region_id}-{self.name}"

@@ -1,0 +1,46 @@
+"""Root fixtures: every test runs on PostgreSQL, with uploads in a throw-away media folder."""
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.models import Account
+from accounts.services import api_token_create
+from tests.factories import AccountFactory, ProfileFactory
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _suite_runs_on_postgresql(django_db_setup, django_db_blocker) -> None:
+    """The suite's claims are about PostgreSQL; refuse to pass quietly on SQLite."""
+    with django_db_blocker.unblock():
+        assert connection.vendor == "postgresql", (
+            "Tests must run on PostgreSQL: set DATABASE_URL (make test does)."
+        )
+
+
+@pytest.fixture
+def account(db) -> Account:
+    return AccountFactory()
+
+
+@pytest.fixture
+def profile(account):
+    return ProfileFactory(account=account, name="Asha")
+
+
+def token_client(account: Account) -> APIClient:
+    key = api_token_create(account=account, name="test device")[1]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def api_client(account) -> APIClient:
+    """An API client holding a token of ``account``."""
+    return token_client(account)

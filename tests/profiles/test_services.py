@@ -1,0 +1,131 @@
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, close_old_connections, connection
+
+from catalog.models import MaturityLevel
+from profiles.models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, Profile
+from profiles.services import profile_create, profile_update
+from tests.factories import AccountFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sixth_profile_is_refused_naming_the_limit():
+    account = AccountFactory()
+    for i in range(MAX_PROFILES_PER_ACCOUNT):
+        profile_create(account=account, name=f"P{i}")
+
+    with pytest.raises(ValidationError) as error:
+        profile_create(account=account, name="Sixth")
+
+    assert "at most 5 profiles" in str(error.value.message_dict["account"])
+    assert account.profiles.count() == MAX_PROFILES_PER_ACCOUNT
+
+
+def test_deleted_profile_frees_its_slot():
+    account = AccountFactory()
+    created = [profile_create(account=account, name=f"P{i}") for i in range(5)]
+    created[2].delete()
+
+    replacement = profile_create(account=account, name="New")
+
+    assert replacement.slot == 3
+
+
+def test_database_refuses_a_sixth_slot_even_bypassing_the_service():
+    account = AccountFactory()
+    with pytest.raises(IntegrityError):
+        Profile.objects.create(account=account, name="Rogue", slot=MAX_PROFILES_PER_ACCOUNT + 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_for_the_fifth_slot_creates_one_profile():
+    # given an account with four profiles
+    account = AccountFactory()
+    for i in range(4):
+        profile_create(account=account, name=f"P{i}")
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def create(name: str) -> None:
+        close_old_connections()
+        barrier.wait()
+        try:
+            profile_create(account=account, name=name)
+            outcomes.append("created")
+        except ValidationError:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    # when six requests race for the last slot
+    threads = [threading.Thread(target=create, args=(f"Racer {i}",)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then exactly one wins
+    assert sorted(outcomes) == ["created"] + ["refused"] * 5
+    assert Profile.objects.filter(account=account).count() == MAX_PROFILES_PER_ACCOUNT
+
+
+def test_profile_names_are_unique_within_an_account_ignoring_case():
+    account = AccountFactory()
+    profile_create(account=account, name="Asha")
+
+    with pytest.raises(ValidationError) as error:
+        profile_create(account=account, name="asha")
+
+    assert "already has a profile with that name" in str(error.value)
+    profile_create(account=AccountFactory(), name="Asha")  # another household may reuse it
+
+
+def test_kids_profile_defaults_to_the_cap_and_cannot_exceed_it():
+    account = AccountFactory()
+    kids = profile_create(account=account, name="Kids", is_kids=True)
+    assert kids.maturity_limit == KIDS_MATURITY_CAP
+
+    with pytest.raises(ValidationError) as error:
+        profile_create(
+            account=account, name="Teen", is_kids=True, maturity_limit=MaturityLevel.SIXTEEN
+        )
+    assert "maturity_limit" in error.value.message_dict
+
+
+def test_kids_cap_holds_in_the_database():
+    account = AccountFactory()
+    with pytest.raises(IntegrityError):
+        Profile.objects.create(
+            account=account, name="K", slot=1, is_kids=True, maturity_limit=MaturityLevel.EIGHTEEN
+        )
+
+
+def test_turning_a_profile_into_kids_lowers_its_limit():
+    profile = profile_create(account=AccountFactory(), name="Sam")
+    profile_update(profile=profile, is_kids=True)
+    profile.refresh_from_db()
+    assert profile.maturity_limit == KIDS_MATURITY_CAP
+
+
+def test_pin_is_stored_hashed_and_checked():
+    profile = profile_create(account=AccountFactory(), name="Dad", pin="4321")
+    profile.refresh_from_db()
+
+    assert "4321" not in profile.pin_hash
+    assert profile.pin_hash.startswith(("pbkdf2_", "argon2", "bcrypt", "scrypt"))
+    assert profile.check_pin("4321")
+    assert not profile.check_pin("1234")
+
+    profile_update(profile=profile, pin=None)
+    profile.refresh_from_db()
+    assert not profile.has_pin
+
+
+@pytest.mark.parametrize("pin", ["123", "12345", "abcd"])
+def test_malformed_pins_are_refused(pin):
+    with pytest.raises(ValidationError) as error:
+        profile_create(account=AccountFactory(), name="X", pin=pin)
+    assert "4 digits" in str(error.value)
