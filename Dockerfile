@@ -1,0 +1,27 @@
+# The one image behind web, worker and beat in docker-compose.yml.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 OPENBLAS_NUM_THREADS=1
+WORKDIR /app
+
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends libgomp1 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
+COPY pyproject.toml README.md ./
+COPY config config
+COPY accounts accounts
+COPY profiles profiles
+COPY catalog catalog
+COPY regions regions
+COPY artwork artwork
+COPY recommendations recommendations
+COPY templates templates
+COPY manage.py ./
+RUN pip install --no-cache-dir . \
+    && DEBUG=0 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v0
+
+RUN useradd --create-home tonight && mkdir -p /app/var && chown tonight /app/var
+USER tonight
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4"]
