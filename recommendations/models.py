@@ -62,6 +62,13 @@ class Signal(models.Model):
     artwork_variant = models.ForeignKey(
         ArtworkVariant, on_delete=models.SET_NULL, related_name="signals", null=True, blank=True
     )
+    is_rewatch = models.BooleanField(
+        default=False,
+        help_text=(
+            "Set at ingest: a play of a film or episode this profile had already completed, "
+            "whether or not the client said so."
+        ),
+    )
 
     class Meta:
         constraints = [
@@ -80,3 +87,58 @@ class Signal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.title_id} by {self.profile_id}"
+
+
+PLAY_KINDS = frozenset({SignalKind.PLAY_START, SignalKind.SEARCH_PLAY, SignalKind.EXTERNAL_PLAY})
+
+
+class ProfileTitleState(models.Model):
+    """What one profile has done with one title, derived from its signals at ingest.
+
+    Kept in the same transaction as the signals it summarises, so "Continue
+    Watching", "Watch Again" and the rewatch flag never disagree with the raw log.
+    """
+
+    class Thumbs(models.TextChoices):
+        NONE = "", "None"
+        UP = "up", "Thumbs up"
+        DOWN = "down", "Thumbs down"
+
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="title_states")
+    title = models.ForeignKey(Title, on_delete=models.CASCADE, related_name="profile_states")
+    first_played_at = models.DateTimeField(null=True, blank=True)
+    last_played_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_event_at = models.DateTimeField()
+    play_count = models.PositiveIntegerField(default=0)
+    progress = models.FloatField(
+        default=0.0, help_text="Percent (0-100) of the film, or of the last episode played."
+    )
+    last_episode = models.ForeignKey(
+        Episode, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    completed_episodes = models.JSONField(
+        default=list, blank=True, help_text="Ids of the episodes this profile has finished."
+    )
+    completed_seasons = models.PositiveSmallIntegerField(default=0)
+    completed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="When the film, or every episode of the series, was first finished.",
+    )
+    rewatch_count = models.PositiveIntegerField(default=0)
+    thumbs = models.CharField(max_length=4, choices=Thumbs.choices, blank=True, default="")
+    thumbs_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "title"], name="state_profile_title_unique")
+        ]
+        indexes = [models.Index(fields=["profile", "-last_event_at"], name="state_profile_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} / {self.title_id}"
+
+    @property
+    def is_completed(self) -> bool:
+        return self.completed_at is not None

@@ -18,19 +18,27 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
-def _first_message(detail: Any) -> str | None:
+def _first_message(detail: Any, path: str = "") -> str | None:
+    """The first reason in ``detail``, prefixed with where it is: ``events[3].title: ...``."""
     if isinstance(detail, str):
-        return detail
+        return f"{path}: {detail}" if path else detail
     if isinstance(detail, list | tuple):
         for item in detail:
-            found = _first_message(item)
+            found = _first_message(item, path)
             if found:
                 return found
     if isinstance(detail, dict):
         for key, value in detail.items():
-            found = _first_message(value)
+            key = str(key)
+            if key == "non_field_errors":
+                child = path
+            elif key.isdigit():
+                child = f"{path}[{key}]"
+            else:
+                child = f"{path}.{key}" if path else key
+            found = _first_message(value, child)
             if found:
-                return found if key == "non_field_errors" else f"{key}: {found}"
+                return found
     return None
 
 

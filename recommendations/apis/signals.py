@@ -1,0 +1,208 @@
+"""Client apps report what a profile did, and read back its history and what to resume."""
+
+import datetime as dt
+
+import django_filters
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import account_for_request
+from artwork.models import DeviceClass
+from config.api.pagination import LimitOffsetPagination
+from profiles.selectors import profile_get
+from recommendations.models import Signal, SignalKind
+from recommendations.selectors.signals import continue_watching, signal_history
+from recommendations.services.signals import SignalBatchRejected, signal_batch_record
+from recommendations.signal_events import POSITION_MAX, ROW_MAX_LENGTH, VALUE_RULES, parse_events
+
+BODY_MAX_BYTES = 1024 * 1024
+
+_VALUE_HELP = "; ".join(
+    f"{kind}: {meaning} ({lo}-{hi})" for kind, (meaning, lo, hi) in VALUE_RULES.items()
+)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+
+class SignalEventSerializer(serializers.Serializer):
+    """The documented shape of one event; parsing uses ``signal_events.parse_events``."""
+
+    kind = serializers.ChoiceField(choices=SignalKind.choices)
+    title = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Title id; empty only for row_scroll_past."
+    )
+    episode = serializers.IntegerField(required=False, allow_null=True)
+    value = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        help_text=f"Only for some kinds, required for them: {_VALUE_HELP}.",
+    )
+    device = serializers.ChoiceField(choices=DeviceClass.choices)
+    occurred_at = serializers.DateTimeField(
+        help_text="With a time zone; not in the future, not older than the signal horizon."
+    )
+    client_event_id = serializers.UUIDField(
+        help_text="Unique per profile: resending an event stores nothing twice."
+    )
+    page_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="The homepage the title was shown on."
+    )
+    row = serializers.CharField(
+        required=False, max_length=ROW_MAX_LENGTH, help_text="Row id on that page."
+    )
+    position = serializers.IntegerField(required=False, min_value=0, max_value=POSITION_MAX)
+    artwork_variant = serializers.IntegerField(
+        required=False, allow_null=True, help_text="The artwork variant that was shown."
+    )
+
+
+class SignalBatchSerializer(serializers.Serializer):
+    events = SignalEventSerializer(many=True)
+
+
+class SignalBatchResultSerializer(serializers.Serializer):
+    received = serializers.IntegerField()
+    new = serializers.IntegerField()
+    duplicates = serializers.IntegerField(help_text="Events already stored, by client_event_id.")
+
+
+class SignalOutputSerializer(serializers.ModelSerializer):
+    title = serializers.IntegerField(source="title_id", allow_null=True)
+    episode = serializers.IntegerField(source="episode_id", allow_null=True)
+    artwork_variant = serializers.IntegerField(source="artwork_variant_id", allow_null=True)
+
+    class Meta:
+        model = Signal
+        fields = [
+            "id",
+            "kind",
+            "title",
+            "episode",
+            "value",
+            "device",
+            "occurred_at",
+            "client_event_id",
+            "page_id",
+            "row",
+            "position",
+            "artwork_variant",
+            "is_rewatch",
+        ]
+
+
+class SignalFilter(django_filters.FilterSet):
+    kind = django_filters.MultipleChoiceFilter(choices=SignalKind.choices)
+    title = django_filters.NumberFilter(field_name="title_id")
+    device = django_filters.ChoiceFilter(choices=DeviceClass.choices)
+    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = Signal
+        fields = ["kind", "title", "device", "occurred_after", "occurred_before"]
+
+
+class SignalsApi(GenericAPIView):
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SignalFilter
+    pagination_class = LimitOffsetPagination
+    serializer_class = SignalOutputSerializer
+
+    def get_queryset(self) -> QuerySet[Signal]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no account
+            return Signal.objects.none()
+        profile = profile_get(
+            account=account_for_request(self.request), profile_id=self.kwargs["profile_id"]
+        )
+        return signal_history(profile=profile)
+
+    @extend_schema(
+        operation_id="signals_record",
+        summary="Record a batch of a profile's signals",
+        description=(
+            "Up to 1,000 events. The batch is validated whole: if any event is invalid nothing "
+            "is stored and `errors.events.<index>.<field>` lists each problem. Resending events "
+            "(same `client_event_id`) stores nothing twice; the response counts new and "
+            "duplicate events."
+        ),
+        request=SignalBatchSerializer,
+        responses={200: SignalBatchResultSerializer},
+    )
+    def post(self, request: Request, profile_id: int) -> Response:
+        length = request.META.get("CONTENT_LENGTH") or 0
+        if int(length) > BODY_MAX_BYTES:
+            raise PayloadTooLarge(
+                f"The body is {int(length)} bytes; the limit is {BODY_MAX_BYTES} bytes. "
+                "Send smaller batches."
+            )
+        profile = profile_get(account=account_for_request(request), profile_id=profile_id)
+        raw_events = request.data.get("events") if isinstance(request.data, dict) else None
+        if not isinstance(raw_events, list) or not raw_events:
+            raise exceptions.ValidationError(
+                {"events": ["A non-empty list of events is required."]}
+            )
+        limit = settings.TONIGHT["SIGNAL_BATCH_MAX"]
+        if len(raw_events) > limit:
+            raise exceptions.ValidationError(
+                {"events": [f"{len(raw_events)} events in one batch; the limit is {limit}."]}
+            )
+        events, errors = parse_events(
+            raw_events,
+            now=timezone.now(),
+            max_future=dt.timedelta(seconds=settings.TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]),
+            max_age=dt.timedelta(days=settings.TONIGHT["SIGNAL_MAX_AGE_DAYS"]),
+        )
+        if not errors:
+            try:
+                result = signal_batch_record(profile=profile, events=events)
+            except SignalBatchRejected as rejected:
+                errors = rejected.errors
+        if errors:
+            raise exceptions.ValidationError(errors.as_detail())
+        return Response(SignalBatchResultSerializer(result).data)
+
+    @extend_schema(
+        operation_id="signals_list",
+        summary="A profile's signal history, newest first",
+        responses=SignalOutputSerializer(many=True),
+    )
+    def get(self, request: Request, profile_id: int) -> Response:
+        signals = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(signals)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class ContinueWatchingItemSerializer(serializers.Serializer):
+    title_id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    progress = serializers.FloatField(help_text="Percent of the film or of the episode to resume.")
+    last_played_at = serializers.DateTimeField()
+    episode_id = serializers.IntegerField(allow_null=True)
+    season_number = serializers.IntegerField(allow_null=True)
+    episode_number = serializers.IntegerField(allow_null=True)
+
+
+class ContinueWatchingApi(APIView):
+    @extend_schema(
+        operation_id="continue_watching",
+        summary="What the profile can resume, most recent first",
+        responses=inline_serializer(
+            "ContinueWatching", {"results": ContinueWatchingItemSerializer(many=True)}
+        ),
+    )
+    def get(self, request: Request, profile_id: int) -> Response:
+        profile = profile_get(account=account_for_request(request), profile_id=profile_id)
+        items = continue_watching(profile=profile)
+        return Response({"results": ContinueWatchingItemSerializer(items, many=True).data})

@@ -1,0 +1,356 @@
+import datetime as dt
+import threading
+import uuid
+
+import pytest
+from django.db import close_old_connections, connection
+from django.urls import reverse
+from django.utils import timezone
+
+from catalog.models import MaturityLevel
+from recommendations.models import ProfileTitleState, Signal
+from tests.conftest import token_client
+from tests.factories import (
+    AccountFactory,
+    ArtworkVariantFactory,
+    AvailabilityFactory,
+    EpisodeFactory,
+    ProfileFactory,
+    SeasonFactory,
+    TitleFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def url(profile) -> str:
+    return reverse("v1:signals", args=[profile.pk])
+
+
+def event(title=None, /, **overrides) -> dict:
+    body = {
+        "kind": "play_start",
+        "title": title.pk if title else None,
+        "device": "tv",
+        "occurred_at": (timezone.now() - dt.timedelta(minutes=5)).isoformat(),
+        "client_event_id": str(uuid.uuid4()),
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+@pytest.fixture
+def title(account):
+    title = TitleFactory()
+    AvailabilityFactory(title=title, region=account.home_region)
+    return title
+
+
+def test_a_valid_batch_is_stored_and_counted(api_client, profile, title):
+    events = [
+        event(title, kind="impression", row="top-picks", position=3),
+        event(title, kind="hover", value=1200),
+        event(title),
+        event(title, kind="progress", value=42.5),
+    ]
+
+    response = api_client.post(url(profile), {"events": events}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"received": 4, "new": 4, "duplicates": 0}
+    stored = Signal.objects.filter(profile=profile)
+    assert sorted(stored.values_list("kind", flat=True)) == [
+        "hover",
+        "impression",
+        "play_start",
+        "progress",
+    ]
+    assert stored.get(kind="impression").position == 3
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "reason"),
+    [
+        ({"kind": "teleport"}, "kind", "is not a signal kind"),
+        ({"device": "fridge"}, "device", "is not one of"),
+        ({"occurred_at": "2026-01-01T10:00:00"}, "occurred_at", "time zone"),
+        ({"occurred_at": "yesterday"}, "occurred_at", "ISO 8601"),
+        ({"client_event_id": "not-a-uuid"}, "client_event_id", "UUID"),
+        ({"surprise": 1}, "surprise", "Unknown field"),
+        ({"kind": "hover"}, "value", "Required for 'hover'"),
+        ({"value": 3}, "value", "Not used for 'play_start'"),
+        ({"kind": "progress", "value": 140}, "value", "from 0 to 100"),
+        ({"position": -1}, "position", "from 0 to 1000"),
+        ({"title": "abc"}, "title", "positive integer"),
+        ({"page_id": 12}, "page_id", "UUID"),
+    ],
+)
+def test_each_malformed_field_is_reported_by_index(
+    api_client, profile, title, overrides, field, reason
+):
+    events = [event(title), event(title, **overrides)]
+
+    response = api_client.post(url(profile), {"events": events}, format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body["errors"]["events"]) == ["1"]
+    assert any(reason in r for r in body["errors"]["events"]["1"][field]), body
+    assert body["message"].startswith(f"events[1].{field}")
+    assert not Signal.objects.exists()
+
+
+def test_time_bounds_are_enforced(api_client, profile, title, settings):
+    future = timezone.now() + dt.timedelta(hours=1)
+    ancient = timezone.now() - dt.timedelta(days=settings.TONIGHT["SIGNAL_MAX_AGE_DAYS"] + 1)
+    events = [
+        event(title, occurred_at=future.isoformat()),
+        event(title, occurred_at=ancient.isoformat()),
+    ]
+
+    errors = api_client.post(url(profile), {"events": events}, format="json").json()["errors"]
+
+    assert errors["events"]["0"]["occurred_at"] == ["Is in the future."]
+    assert "horizon" in errors["events"]["1"]["occurred_at"][0]
+
+
+def test_a_play_needs_a_title_but_a_row_scroll_needs_a_row(api_client, profile, title):
+    events = [
+        event(None),
+        event(None, kind="row_scroll_past"),
+        event(None, kind="row_scroll_past", row="genre:horror"),
+    ]
+
+    errors = api_client.post(url(profile), {"events": events}, format="json").json()["errors"]
+
+    assert set(errors["events"]) == {"0", "1"}
+    assert errors["events"]["0"]["title"] == ["Required for 'play_start' signals."]
+    assert errors["events"]["1"]["row"] == ["Required for 'row_scroll_past' signals."]
+
+
+def test_references_are_checked_for_the_whole_batch_and_nothing_is_stored(
+    api_client, account, profile, title
+):
+    # given titles in every state a reference can be wrong in
+    other_title = TitleFactory()
+    AvailabilityFactory(title=other_title, region=account.home_region)
+    foreign_episode = EpisodeFactory()
+    lapsed = TitleFactory()
+    AvailabilityFactory(
+        title=lapsed,
+        region=account.home_region,
+        starts_at=timezone.now() - dt.timedelta(days=400),
+        ends_at=timezone.now() - dt.timedelta(days=1),
+    )
+    elsewhere = TitleFactory()
+    variant_of_other = ArtworkVariantFactory(title=other_title)
+    events = [
+        event(title),
+        event(None, title=999_999),
+        event(title, episode=foreign_episode.pk),
+        event(lapsed),
+        event(elsewhere),
+        event(title, artwork_variant=variant_of_other.pk),
+        event(title, artwork_variant=999_999),
+    ]
+
+    # when
+    response = api_client.post(url(profile), {"events": events}, format="json")
+
+    # then every bad event is named, and the good one was not stored either
+    assert response.status_code == 400
+    errors = response.json()["errors"]["events"]
+    assert errors == {
+        "1": {"title": ["No title with id 999999."]},
+        "2": {"episode": ["Belongs to another title."]},
+        "3": {"title": ["Was not available in the account's region at that time."]},
+        "4": {"title": ["Was not available in the account's region at that time."]},
+        "5": {"artwork_variant": ["Belongs to another title."]},
+        "6": {"artwork_variant": ["No artwork variant with id 999999."]},
+    }
+    assert not Signal.objects.exists()
+
+
+def test_a_play_inside_a_past_window_is_accepted(api_client, account, profile):
+    title = TitleFactory()
+    AvailabilityFactory(
+        title=title,
+        region=account.home_region,
+        starts_at=timezone.now() - dt.timedelta(days=10),
+        ends_at=timezone.now() - dt.timedelta(days=1),
+    )
+    when = (timezone.now() - dt.timedelta(days=2)).isoformat()
+    response = api_client.post(
+        url(profile), {"events": [event(title, occurred_at=when)]}, format="json"
+    )
+    assert response.status_code == 200
+
+
+def test_a_kids_profile_cannot_signal_titles_or_artwork_above_its_limit(api_client, account):
+    kid = ProfileFactory(
+        account=account, name="Kid", is_kids=True, maturity_limit=MaturityLevel.SEVEN
+    )
+    grown_up = TitleFactory(maturity=MaturityLevel.SIXTEEN)
+    family = TitleFactory(maturity=MaturityLevel.ALL)
+    for t in (grown_up, family):
+        AvailabilityFactory(title=t, region=account.home_region)
+    gory_frame = ArtworkVariantFactory(title=family, maturity=MaturityLevel.THIRTEEN)
+
+    response = api_client.post(
+        url(kid),
+        {"events": [event(grown_up), event(family, artwork_variant=gory_frame.pk)]},
+        format="json",
+    )
+
+    errors = response.json()["errors"]["events"]
+    assert errors["0"] == {"title": ["Is above this profile's maturity limit."]}
+    assert errors["1"] == {"artwork_variant": ["Is above this profile's maturity limit."]}
+
+
+def test_batch_size_and_body_limits(api_client, profile, title, settings):
+    settings.TONIGHT = {**settings.TONIGHT, "SIGNAL_BATCH_MAX": 3}
+    response = api_client.post(
+        url(profile), {"events": [event(title) for _ in range(4)]}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]["events"] == ["4 events in one batch; the limit is 3."]
+
+    response = api_client.post(
+        url(profile), data="x" * (1024 * 1024 + 1), content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert "limit is 1048576 bytes" in response.json()["message"]
+
+    for body in ({}, {"events": []}, {"events": "nope"}):
+        response = api_client.post(url(profile), body, format="json")
+        assert response.status_code == 400
+        assert "events" in response.json()["errors"]
+
+
+def test_resending_a_batch_or_part_of_one_stores_nothing_twice(api_client, profile, title):
+    batch = [event(title, kind="impression"), event(title), event(title, kind="complete")]
+    assert api_client.post(url(profile), {"events": batch}, format="json").json()["new"] == 3
+
+    retry = api_client.post(
+        url(profile), {"events": [*batch[1:], event(title, kind="thumbs_up")]}, format="json"
+    )
+
+    assert retry.json() == {"received": 3, "new": 1, "duplicates": 2}
+    assert Signal.objects.filter(profile=profile).count() == 4
+    assert ProfileTitleState.objects.get(profile=profile, title=title).play_count == 1
+
+
+def test_repeats_within_one_batch_count_once(api_client, profile, title):
+    once = event(title)
+    response = api_client.post(url(profile), {"events": [once, once]}, format="json")
+    assert response.json() == {"received": 2, "new": 1, "duplicates": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_duplicate_sends_store_each_event_once():
+    # given one batch that two devices send at the same moment, four times each
+    account = AccountFactory()
+    profile = ProfileFactory(account=account)
+    title = TitleFactory()
+    AvailabilityFactory(title=title, region=account.home_region)
+    batch = [event(title)] + [event(title, kind="progress", value=i) for i in range(1, 50)]
+    barrier = threading.Barrier(8)
+    results: list[dict] = []
+
+    def send() -> None:
+        close_old_connections()
+        client = token_client(account)
+        barrier.wait()
+        results.append(client.post(url(profile), {"events": batch}, format="json").json())
+        connection.close()
+
+    # when
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    # then exactly one send stored them, the others saw duplicates
+    assert sorted(r["new"] for r in results) == [0] * 7 + [50]
+    assert Signal.objects.filter(profile=profile).count() == 50
+    assert ProfileTitleState.objects.get(profile=profile, title=title).play_count == 1
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_another_accounts_profile_is_a_404(api_client, title, method):
+    stranger = ProfileFactory(account=AccountFactory())
+    response = getattr(api_client, method)(url(stranger), {"events": [event(title)]}, format="json")
+    assert response.status_code == 404
+    assert not Signal.objects.exists()
+
+
+def test_history_is_paginated_and_filterable(api_client, profile, title):
+    other = TitleFactory()
+    AvailabilityFactory(title=other, region=profile.account.home_region)
+    now = timezone.now()
+    events = [
+        event(title, kind="impression", occurred_at=(now - dt.timedelta(hours=3)).isoformat()),
+        event(title, occurred_at=(now - dt.timedelta(hours=2)).isoformat()),
+        event(other, occurred_at=(now - dt.timedelta(hours=1)).isoformat()),
+    ]
+    api_client.post(url(profile), {"events": events}, format="json")
+
+    everything = api_client.get(url(profile)).json()
+    assert everything["count"] == 3
+    assert [s["title"] for s in everything["results"]] == [other.pk, title.pk, title.pk]
+
+    plays = api_client.get(url(profile), {"kind": "play_start", "title": title.pk}).json()
+    assert [s["kind"] for s in plays["results"]] == ["play_start"]
+
+    since = (now - dt.timedelta(minutes=150)).isoformat()
+    recent = api_client.get(url(profile), {"occurred_after": since}).json()
+    assert recent["count"] == 2
+
+    page = api_client.get(url(profile), {"limit": 1, "offset": 1}).json()
+    assert len(page["results"]) == 1
+    assert page["next"]
+
+    bad = api_client.get(url(profile), {"kind": "teleport"})
+    assert bad.status_code == 400
+    assert "kind" in bad.json()["errors"]
+
+
+def test_continue_watching_lists_unfinished_films_and_the_next_episode(
+    api_client, account, profile
+):
+    film = TitleFactory()
+    finished_film = TitleFactory()
+    season = SeasonFactory(number=1)
+    first, second = EpisodeFactory(season=season, number=1), EpisodeFactory(season=season, number=2)
+    for t in (film, finished_film, season.title):
+        AvailabilityFactory(title=t, region=account.home_region)
+    now = timezone.now()
+
+    def at(minutes: int) -> str:
+        return (now - dt.timedelta(minutes=minutes)).isoformat()
+
+    events = [
+        event(film, occurred_at=at(50)),
+        event(film, kind="progress", value=40, occurred_at=at(40)),
+        event(finished_film, occurred_at=at(30)),
+        event(finished_film, kind="complete", occurred_at=at(29)),
+        event(season.title, episode=first.pk, occurred_at=at(20)),
+        event(season.title, kind="complete", episode=first.pk, occurred_at=at(10)),
+    ]
+    api_client.post(url(profile), {"events": events}, format="json")
+
+    response = api_client.get(reverse("v1:continue-watching", args=[profile.pk]))
+
+    items = response.json()["results"]
+    assert [i["title_id"] for i in items] == [season.title.pk, film.pk]
+    assert items[0]["episode_id"] == second.pk
+    assert (items[0]["season_number"], items[0]["episode_number"]) == (1, 2)
+    assert items[1]["progress"] == 40
+
+
+def test_the_documented_event_fields_are_the_parsed_ones():
+    from recommendations.apis.signals import SignalEventSerializer
+    from recommendations.signal_events import EVENT_FIELDS
+
+    assert set(SignalEventSerializer().fields) == EVENT_FIELDS

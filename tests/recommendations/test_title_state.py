@@ -1,0 +1,160 @@
+"""The per-title state derived from signals: completion, rewatches, thumbs, ordering."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from recommendations.models import ProfileTitleState, Signal
+from tests.factories import (
+    AvailabilityFactory,
+    EpisodeFactory,
+    ProfileFactory,
+    SeasonFactory,
+    TitleFactory,
+)
+from tests.recommendations.test_signals_api import event, url
+
+pytestmark = pytest.mark.django_db
+NOW = timezone.now()
+
+
+def at(minutes_ago: float) -> str:
+    return (NOW - dt.timedelta(minutes=minutes_ago)).isoformat()
+
+
+def send(client, profile, *events) -> dict:
+    response = client.post(url(profile), {"events": list(events)}, format="json")
+    assert response.status_code == 200, response.json()
+    return response.json()
+
+
+@pytest.fixture
+def series(account):
+    """A two-season series, three episodes each, available in the account's region."""
+    title = TitleFactory(kind="series", runtime_minutes=45)
+    AvailabilityFactory(title=title, region=account.home_region)
+    seasons = [SeasonFactory(title=title, number=n) for n in (1, 2)]
+    episodes = [[EpisodeFactory(season=s, number=n) for n in (1, 2, 3)] for s in seasons]
+    return title, episodes
+
+
+def test_finishing_every_episode_of_a_season_completes_the_season(api_client, profile, series):
+    title, episodes = series
+    first_season = episodes[0]
+    send(
+        api_client,
+        profile,
+        *[
+            event(title, kind="complete", episode=e.pk, occurred_at=at(30 - i))
+            for i, e in enumerate(first_season[:2])
+        ],
+    )
+    state = ProfileTitleState.objects.get(profile=profile, title=title)
+    assert state.completed_seasons == 0
+
+    send(
+        api_client,
+        profile,
+        event(title, kind="complete", episode=first_season[2].pk, occurred_at=at(10)),
+    )
+
+    state.refresh_from_db()
+    assert state.completed_seasons == 1
+    assert not state.is_completed  # season 2 is still unwatched
+    assert sorted(state.completed_episodes) == sorted(e.pk for e in first_season)
+
+
+def test_finishing_the_last_season_completes_the_series(api_client, profile, series):
+    title, episodes = series
+    every_episode = [e for season in episodes for e in season]
+    send(
+        api_client,
+        profile,
+        *[
+            event(title, kind="complete", episode=e.pk, occurred_at=at(60 - i))
+            for i, e in enumerate(every_episode)
+        ],
+    )
+    state = ProfileTitleState.objects.get(profile=profile, title=title)
+    assert state.completed_seasons == 2
+    assert state.is_completed
+
+
+def test_playing_a_finished_film_again_is_a_rewatch_even_unannounced(api_client, profile, account):
+    film = TitleFactory()
+    AvailabilityFactory(title=film, region=account.home_region)
+    send(
+        api_client,
+        profile,
+        event(film, occurred_at=at(300)),
+        event(film, kind="complete", occurred_at=at(200)),
+    )
+
+    send(api_client, profile, event(film, kind="search_play", occurred_at=at(10)))
+
+    state = ProfileTitleState.objects.get(profile=profile, title=film)
+    assert state.rewatch_count == 1
+    assert state.play_count == 2
+    flags = dict(
+        Signal.objects.filter(profile=profile, title=film).values_list("kind", "is_rewatch")
+    )
+    assert flags == {"play_start": False, "complete": False, "search_play": True}
+
+
+def test_replaying_a_finished_episode_is_a_rewatch_but_the_next_episode_is_not(
+    api_client, profile, series
+):
+    title, episodes = series
+    first, second = episodes[0][0], episodes[0][1]
+    send(api_client, profile, event(title, kind="complete", episode=first.pk, occurred_at=at(100)))
+
+    send(
+        api_client,
+        profile,
+        event(title, episode=second.pk, occurred_at=at(50)),
+        event(title, episode=first.pk, occurred_at=at(40)),
+    )
+
+    state = ProfileTitleState.objects.get(profile=profile, title=title)
+    assert state.rewatch_count == 1
+    assert Signal.objects.get(profile=profile, episode=first, kind="play_start").is_rewatch
+    assert not Signal.objects.get(profile=profile, episode=second, kind="play_start").is_rewatch
+
+
+def test_events_apply_in_the_order_they_happened_not_arrived(api_client, profile, account):
+    film = TitleFactory()
+    AvailabilityFactory(title=film, region=account.home_region)
+    send(api_client, profile, event(film, kind="progress", value=70, occurred_at=at(10)))
+    send(api_client, profile, event(film, kind="thumbs_down", occurred_at=at(5)))
+
+    # an older progress and thumbs-up arrive late, from a device that was offline
+    send(
+        api_client,
+        profile,
+        event(film, kind="progress", value=20, occurred_at=at(60)),
+        event(film, kind="thumbs_up", occurred_at=at(50)),
+    )
+
+    state = ProfileTitleState.objects.get(profile=profile, title=film)
+    assert state.progress == 70
+    assert state.thumbs == ProfileTitleState.Thumbs.DOWN
+
+
+def test_impressions_and_hovers_create_no_state(api_client, profile, account):
+    film = TitleFactory()
+    AvailabilityFactory(title=film, region=account.home_region)
+    send(api_client, profile, event(film, kind="impression"), event(film, kind="hover", value=900))
+    assert not ProfileTitleState.objects.exists()
+
+
+def test_profiles_of_one_household_do_not_share_state(api_client, account, profile):
+    partner = ProfileFactory(account=account, name="Partner")
+    film = TitleFactory()
+    AvailabilityFactory(title=film, region=account.home_region)
+    send(api_client, profile, event(film, kind="complete", occurred_at=at(30)))
+
+    send(api_client, partner, event(film, occurred_at=at(5)))
+
+    assert not Signal.objects.get(profile=partner).is_rewatch
+    assert ProfileTitleState.objects.get(profile=partner, title=film).completed_at is None
