@@ -1,14 +1,17 @@
 """Recording a batch of signals exactly once, with the derived per-title state beside it."""
 
 import datetime as dt
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from artwork.models import ArtworkVariant
 from catalog.models import Episode, Title
+from config.lookups import AnyOf
 from profiles.models import Profile
 from recommendations.models import PLAY_KINDS, ProfileTitleState, Signal, SignalKind
 from recommendations.signal_events import EventErrors, SignalEvent
@@ -46,8 +49,13 @@ class _TitleFacts:
     maturity: int
 
 
-def _check_references(profile: Profile, events: list[SignalEvent]) -> EventErrors:
-    """One query per referenced table for the whole batch, then checks in memory."""
+def _check_references(
+    profile: Profile, events: list[SignalEvent]
+) -> tuple[EventErrors, dict[int, str]]:
+    """One query per referenced table for the whole batch, then checks in memory.
+
+    Returns the errors and each referenced title's kind, which the state update needs.
+    """
     errors = EventErrors()
     title_ids = {e.title_id for e in events if e.title_id}
     episode_ids = {e.episode_id for e in events if e.episode_id}
@@ -55,13 +63,13 @@ def _check_references(profile: Profile, events: list[SignalEvent]) -> EventError
 
     titles = {
         pk: _TitleFacts(kind, maturity)
-        for pk, kind, maturity in Title.objects.filter(pk__in=title_ids).values_list(
+        for pk, kind, maturity in Title.objects.filter(AnyOf(F("pk"), title_ids)).values_list(
             "pk", "kind", "maturity"
         )
     }
     windows: dict[int, list[tuple[dt.datetime | None, dt.datetime | None]]] = defaultdict(list)
     for title_id, starts_at, ends_at in Availability.objects.filter(
-        region_id=profile.account.home_region_id, title_id__in=title_ids
+        AnyOf(F("title_id"), title_ids), region_id=profile.account.home_region_id
     ).values_list("title_id", "starts_at", "ends_at"):
         windows[title_id].append((starts_at, ends_at))
     episode_titles = dict(
@@ -111,14 +119,14 @@ def _check_references(profile: Profile, events: list[SignalEvent]) -> EventError
                 errors.add(
                     event.index, "artwork_variant", "Is above this profile's maturity limit."
                 )
-    return errors
+    return errors, {pk: facts.kind for pk, facts in titles.items()}
 
 
 def _new_events(profile: Profile, events: list[SignalEvent]) -> list[SignalEvent]:
     """Drop events already stored (a retried batch) and repeats within the batch."""
     seen = set(
         Signal.objects.filter(
-            profile=profile, client_event_id__in=[e.client_event_id for e in events]
+            AnyOf(F("client_event_id"), [e.client_event_id for e in events]), profile=profile
         ).values_list("client_event_id", flat=True)
     )
     fresh = []
@@ -139,7 +147,9 @@ def _season_episodes(title_ids: set[int]) -> dict[int, dict[int, set[int]]]:
     return seasons
 
 
-def _apply_to_states(profile: Profile, events: list[SignalEvent]) -> set[int]:
+def _apply_to_states(
+    profile: Profile, events: list[SignalEvent], kinds: dict[int, str]
+) -> set[int]:
     """Fold the new events into the per-title states; return the indexes of rewatches.
 
     Events are applied in the order they happened, not the order they arrived,
@@ -154,9 +164,8 @@ def _apply_to_states(profile: Profile, events: list[SignalEvent]) -> set[int]:
     title_ids = {e.title_id for e in engaging}
     states = {
         s.title_id: s
-        for s in ProfileTitleState.objects.filter(profile=profile, title_id__in=title_ids)
+        for s in ProfileTitleState.objects.filter(AnyOf(F("title_id"), title_ids), profile=profile)
     }
-    kinds = dict(Title.objects.filter(pk__in=title_ids).values_list("pk", "kind"))
     completing = {e.title_id for e in engaging if e.kind == SignalKind.COMPLETE and e.episode_id}
     seasons = _season_episodes(completing) if completing else {}
 
@@ -234,45 +243,30 @@ def _apply_to_states(profile: Profile, events: list[SignalEvent]) -> set[int]:
     return rewatches
 
 
-_COLUMNS = (
-    "profile_id",
-    "title_id",
-    "episode_id",
-    "kind",
-    "value",
-    "device",
-    "occurred_at",
-    "received_at",
-    "client_event_id",
-    "page_id",
-    "row",
-    "position",
-    "artwork_variant_id",
-    "is_rewatch",
+# Column name and PostgreSQL type of each value, in the order rows are built below.
+_PG_COLUMNS = (
+    ("profile_id", "bigint"),
+    ("title_id", "bigint"),
+    ("episode_id", "bigint"),
+    ("kind", "text"),
+    ("value", "float8"),
+    ("device", "text"),
+    ("occurred_at", "timestamptz"),
+    ("received_at", "timestamptz"),
+    ("client_event_id", "uuid"),
+    ("page_id", "uuid"),
+    ("row", "text"),
+    ("position", "int"),
+    ("artwork_variant_id", "bigint"),
+    ("is_rewatch", "bool"),
 )
-_PG_TYPES = (
-    "bigint",
-    "bigint",
-    "bigint",
-    "text",
-    "float8",
-    "text",
-    "timestamptz",
-    "timestamptz",
-    "uuid",
-    "uuid",
-    "text",
-    "int",
-    "bigint",
-    "bool",
-)
-
-
-_QUOTED_COLUMNS = ", ".join(f'"{c}"' for c in _COLUMNS)
-_TYPED_ARRAYS = ", ".join(f"%s::{t}[]" for t in _PG_TYPES)
+_QUOTED_COLUMNS = ", ".join(f'"{name}"' for name, _ in _PG_COLUMNS)
+_JSON_FIELDS = ", ".join(f"(r->>{i})::{kind}" for i, (_, kind) in enumerate(_PG_COLUMNS))
+# The batch travels as one JSON array of arrays: PostgreSQL unpacks it in C, where
+# binding thousands of individual values costs Python tens of microseconds per event.
 _PG_INSERT = (
     f"INSERT INTO {Signal._meta.db_table} ({_QUOTED_COLUMNS}) "  # noqa: S608 (constants only)
-    f"SELECT * FROM unnest({_TYPED_ARRAYS}) "
+    f"SELECT {_JSON_FIELDS} FROM json_array_elements(%s::json) AS r "
     'ON CONFLICT ("profile_id", "client_event_id") DO NOTHING'
 )
 
@@ -281,34 +275,30 @@ def _insert(profile: Profile, events: list[SignalEvent], rewatches: set[int]) ->
     """Insert in one statement; the unique (profile, client_event_id) index is the backstop."""
     now = timezone.now()
     if connection.vendor == "postgresql":
-        columns = list(
-            zip(
-                *(
-                    (
-                        profile.pk,
-                        e.title_id,
-                        e.episode_id,
-                        e.kind,
-                        e.value,
-                        e.device,
-                        e.occurred_at,
-                        now,
-                        e.client_event_id,
-                        e.page_id,
-                        e.row,
-                        e.position,
-                        e.artwork_variant_id,
-                        e.index in rewatches,
-                    )
-                    for e in events
-                ),
-                strict=True,
-            )
+        received = now.isoformat()
+        rows = json.dumps(
+            [
+                (
+                    profile.pk,
+                    e.title_id,
+                    e.episode_id,
+                    e.kind,
+                    e.value,
+                    e.device,
+                    e.occurred_at.isoformat(),
+                    received,
+                    str(e.client_event_id),
+                    str(e.page_id) if e.page_id else None,
+                    e.row,
+                    e.position,
+                    e.artwork_variant_id,
+                    e.index in rewatches,
+                )
+                for e in events
+            ]
         )
-        # unnest() of one array per column turns N rows into one statement with 14 parameters,
-        # far cheaper than N model instances through bulk_create.
         with connection.cursor() as cursor:
-            cursor.execute(_PG_INSERT, [list(c) for c in columns])
+            cursor.execute(_PG_INSERT, [rows])
             return cursor.rowcount
     created = Signal.objects.bulk_create(
         [
@@ -342,12 +332,12 @@ def signal_batch_record(*, profile: Profile, events: list[SignalEvent]) -> Batch
     both count them, and the derived state never loses an update. Batches of
     different profiles do not wait for each other.
     """
-    errors = _check_references(profile, events)
+    errors, title_kinds = _check_references(profile, events)
     if errors:
         raise SignalBatchRejected(errors)
     with transaction.atomic():
         Profile.objects.select_for_update().only("pk").get(pk=profile.pk)
         fresh = _new_events(profile, events)
-        rewatches = _apply_to_states(profile, fresh)
+        rewatches = _apply_to_states(profile, fresh, title_kinds)
         inserted = _insert(profile, fresh, rewatches) if fresh else 0
     return BatchResult(received=len(events), new=inserted, duplicates=len(events) - inserted)

@@ -1,0 +1,112 @@
+"""Shared plumbing for the benchmarks: a scratch PostgreSQL database, a gunicorn, a table.
+
+Benchmarks print each figure beside a baseline measured in the same run, so the
+ratio means something on a shared, noisy machine where absolute times do not.
+"""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_database_url(name: str) -> str:
+    """A database of the benchmark's own, so it never touches dev or test data."""
+    base = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/")
+    url = urlparse(base)
+    return url._replace(path=f"/{name}").geturl()
+
+
+def ensure_database(url: str, *, fresh: bool) -> None:
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and fresh:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def django_env(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        DEBUG="0",
+        SECRET_KEY=env.get("SECRET_KEY", "bench-only-secret-key"),
+        CELERY_BROKER_URL="",
+        OPENBLAS_NUM_THREADS="1",
+        LOG_LEVEL="WARNING",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+    )
+    return env
+
+
+def setup_django(database_url: str) -> None:
+    os.environ.update(django_env(database_url))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn(
+    database_url: str, *, workers: int = 2, extra_env: dict | None = None
+) -> Iterator[int]:
+    """Serve the project with gunicorn on a free port for the duration of the block."""
+    port = free_port()
+    env = django_env(database_url) | (extra_env or {})
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def print_table(title: str, rows: list[tuple[str, str, str, str]]) -> None:
+    """Rows of (measure, figure, baseline, ratio)."""
+    headers = ("measure", "Tonight", "baseline", "ratio")
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(4)]
+    print(f"\n{title}")
+    for row in [headers, *rows]:
+        print("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
