@@ -1,0 +1,141 @@
+"""Accounts admin: households, their profiles, and the API tokens their devices hold."""
+
+from django.contrib import admin, messages
+from django.db.models import Count, IntegerField, Model, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from profiles.admin import ProfileInline
+from profiles.models import Profile
+
+from .models import Account, ApiToken
+from .services import api_token_create, api_token_revoke
+
+
+class ApiTokenInline(admin.TabularInline):
+    """The household's tokens, for reading; new keys are issued on the token page."""
+
+    model = ApiToken
+    fields = ("key_prefix", "name", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    show_change_link = True
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ("name", "home_region", "profile_count", "external_id", "created_at")
+    list_select_related = ("home_region",)
+    list_filter = ("home_region",)
+    search_fields = ("name", "=external_id", "users__username", "users__email")
+    search_help_text = "Household name, a member's username or e-mail, or an exact external id."
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("home_region", "users")
+    readonly_fields = ("created_at",)
+    fields = ("name", "home_region", "users", "external_id", "created_at")
+    inlines = (ProfileInline, ApiTokenInline)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Account]:
+        # A correlated count is evaluated for the page's rows only; Count() over a
+        # join would aggregate every profile of every household first.
+        profiles = (
+            Profile.objects.filter(account=OuterRef("pk"))
+            .order_by()
+            .values("account")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(profile_count=Coalesce(Subquery(profiles, output_field=IntegerField()), 0))
+        )
+
+    @admin.display(description="profiles", ordering="profile_count")
+    def profile_count(self, obj: Account) -> int:
+        return obj.profile_count
+
+
+class TokenStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> QuerySet[ApiToken]:
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued here; the key is shown once, on the page after "Save".
+
+    Only a digest is stored, so a lost key cannot be recovered: revoke it and
+    issue another.
+    """
+
+    list_display = (
+        "key_prefix",
+        "account",
+        "name",
+        "created_at",
+        "last_used_at",
+        "is_active",
+        "revoked_at",
+    )
+    list_select_related = ("account",)
+    list_filter = (TokenStateFilter, "created_at")
+    search_fields = ("^key_prefix", "name", "account__name")
+    search_help_text = "The key's first characters, the token's name, or the household's name."
+    autocomplete_fields = ("account",)
+    actions = ("revoke_tokens",)
+
+    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> tuple:
+        if obj is None:
+            return ("account", "name")
+        return ("account", "name", "key_prefix", "created_at", "last_used_at", "revoked_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> tuple:
+        if obj is None:
+            return ()
+        # Revoking goes through the action so that it is stamped by the service.
+        return ("account", "key_prefix", "created_at", "last_used_at", "revoked_at")
+
+    @admin.display(description="active", boolean=True)
+    def is_active(self, obj: ApiToken) -> bool:
+        return obj.is_active
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form: object, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token, key = api_token_create(account=obj.account, name=obj.name)
+        for field in ApiToken._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(token, field.attname))
+        obj._state.adding = False
+        obj._state.db = token._state.db
+        messages.success(
+            request,
+            format_html(
+                "The new key is <code>{}</code>. Copy it now: only its digest is stored, "
+                "so it will not be shown again.",
+                key,
+            ),
+        )
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        tokens = list(queryset.filter(revoked_at__isnull=True))
+        for token in tokens:
+            api_token_revoke(token=token)
+        self.message_user(request, f"{len(tokens)} token(s) revoked.", messages.SUCCESS)

@@ -1,0 +1,164 @@
+"""Artwork admin: designers' variants, shown as thumbnails so staff judge them by eye."""
+
+from django.contrib import admin, messages
+from django.db.models import Count, Prefetch, QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from .models import ArtworkTheme, ArtworkVariant, DeviceClass
+from .services import artwork_variants_set_active
+
+THUMBNAIL_WIDTH = 96
+PREVIEW_WIDTH = 480
+
+
+def artwork_thumbnail(variant: ArtworkVariant, width: int = THUMBNAIL_WIDTH) -> SafeString | str:
+    """An ``<img>`` of the variant, scaled down by the browser and loaded lazily.
+
+    Width and height attributes are both given (from the stored dimensions) so a
+    page of thumbnails does not reflow as images arrive.
+    """
+    if not variant.image:
+        return "-"
+    height = round(width * variant.height / variant.width) if variant.width else width * 9 // 16
+    return format_html(
+        '<img src="{}" alt="{}" width="{}" height="{}" loading="lazy" decoding="async" '
+        'style="object-fit:cover;border-radius:3px;background:#eee">',
+        variant.image.url,
+        variant.label,
+        width,
+        height,
+    )
+
+
+def _themes_prefetch() -> Prefetch:
+    return Prefetch("themes", queryset=ArtworkTheme.objects.order_by("slug"))
+
+
+class ArtworkVariantInline(admin.TabularInline):
+    """A title's variants on the title's page (see ``catalog.admin.TitleAdmin``)."""
+
+    model = ArtworkVariant
+    fields = (
+        "thumbnail",
+        "label",
+        "image",
+        "themes",
+        "for_tv",
+        "for_mobile",
+        "for_tablet",
+        "for_web",
+        "maturity",
+        "is_active",
+    )
+    readonly_fields = ("thumbnail",)
+    autocomplete_fields = ("themes",)
+    show_change_link = True
+    extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ArtworkVariant]:
+        return super().get_queryset(request).prefetch_related(_themes_prefetch())
+
+    @admin.display(description="preview")
+    def thumbnail(self, obj: ArtworkVariant) -> SafeString | str:
+        return artwork_thumbnail(obj)
+
+
+@admin.register(ArtworkTheme)
+class ArtworkThemeAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "variant_count")
+    search_fields = ("name", "slug")
+    list_filter = ()  # a dozen rows
+    prepopulated_fields = {"slug": ("name",)}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ArtworkTheme]:
+        return super().get_queryset(request).annotate(variant_count=Count("variants"))
+
+    @admin.display(description="variants", ordering="variant_count")
+    def variant_count(self, obj: ArtworkTheme) -> int:
+        return obj.variant_count
+
+
+@admin.register(ArtworkVariant)
+class ArtworkVariantAdmin(admin.ModelAdmin):
+    list_display = (
+        "thumbnail",
+        "label",
+        "title",
+        "theme_list",
+        "devices",
+        "maturity",
+        "is_active",
+        "dimensions",
+        "created_at",
+    )
+    list_display_links = ("thumbnail", "label")
+    list_select_related = ("title",)
+    list_filter = (
+        "is_active",
+        "themes",
+        "for_tv",
+        "for_mobile",
+        "for_tablet",
+        "for_web",
+        "maturity",
+    )
+    search_fields = ("label", "title__original_name")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("title", "themes")
+    readonly_fields = ("preview", "width", "height", "created_at")
+    fieldsets = (
+        (None, {"fields": ("title", "label", "image", "preview", ("width", "height"))}),
+        (
+            "Where it may be shown",
+            {
+                "fields": (
+                    "themes",
+                    ("for_tv", "for_mobile", "for_tablet", "for_web"),
+                    "maturity",
+                    "is_active",
+                    "created_at",
+                )
+            },
+        ),
+    )
+    actions = ("activate", "deactivate")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ArtworkVariant]:
+        return super().get_queryset(request).prefetch_related(_themes_prefetch())
+
+    @admin.display(description="image")
+    def thumbnail(self, obj: ArtworkVariant) -> SafeString | str:
+        return artwork_thumbnail(obj)
+
+    @admin.display(description="preview")
+    def preview(self, obj: ArtworkVariant) -> SafeString | str:
+        return artwork_thumbnail(obj, width=PREVIEW_WIDTH)
+
+    @admin.display(description="themes")
+    def theme_list(self, obj: ArtworkVariant) -> str:
+        return ", ".join(theme.name for theme in obj.themes.all()) or "-"
+
+    @admin.display(description="devices")
+    def devices(self, obj: ArtworkVariant) -> str:
+        return ", ".join(DeviceClass(d).label for d in obj.device_classes)
+
+    @admin.display(description="size")
+    def dimensions(self, obj: ArtworkVariant) -> str:
+        return f"{obj.width} x {obj.height}"
+
+    @admin.action(description="Activate selected variants", permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[ArtworkVariant]) -> None:
+        self._set_active(request, queryset, active=True)
+
+    @admin.action(description="Deactivate selected variants", permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[ArtworkVariant]) -> None:
+        self._set_active(request, queryset, active=False)
+
+    def _set_active(
+        self, request: HttpRequest, queryset: QuerySet[ArtworkVariant], *, active: bool
+    ) -> None:
+        changed = artwork_variants_set_active(variants=queryset, active=active)
+        state = "activated" if active else "deactivated"
+        self.message_user(request, f"{changed} variant(s) {state}.", messages.SUCCESS)

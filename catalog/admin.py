@@ -1,0 +1,316 @@
+"""Catalogue admin: where staff describe, localise, credit and schedule titles all day.
+
+Every changelist issues a fixed number of queries whatever the page holds:
+foreign keys shown in a column are joined (``list_select_related``) and counts
+are correlated subqueries, so a page of 100 titles costs what a page of 1 does.
+"""
+
+from django.contrib import admin
+from django.db.models import Count, Exists, IntegerField, Model, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+from django.utils import timezone
+
+from artwork.admin import ArtworkVariantInline
+from artwork.models import ArtworkVariant
+from regions.admin import AvailabilityInline
+from regions.models import Availability, Region
+
+from .models import Credit, Episode, Genre, Language, Person, Season, Tag, Title, TitleLocalization
+
+
+def count_subquery(model: type[Model], fk: str) -> Coalesce:
+    """Count ``model`` rows pointing at the outer row, as a correlated subquery.
+
+    A ``Count()`` over a join would aggregate the whole related table before the
+    page is cut; the subquery is evaluated only for the rows on the page, and
+    several of them on one queryset do not multiply each other's joins.
+    """
+    counts = (
+        model._default_manager.filter(**{fk: OuterRef("pk")})
+        .order_by()
+        .values(fk)
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+
+
+# --- Small reference tables ---------------------------------------------------------
+
+
+@admin.register(Language)
+class LanguageAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "native_name", "title_count")
+    search_fields = ("code", "name", "native_name")
+    list_filter = ()  # a couple of hundred rows: search is the filter
+    ordering = ("name",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Language]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(title_count=count_subquery(Title, "original_language"))
+        )
+
+    @admin.display(description="titles (original language)", ordering="title_count")
+    def title_count(self, obj: Language) -> int:
+        return obj.title_count
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Language | None = None) -> tuple:
+        # The code is the primary key and other tables point at it: fix it once created.
+        return ("code",) if obj is not None else ()
+
+
+class _TitleTaxonomyAdmin(admin.ModelAdmin):
+    """Genres and tags: a slug, a name, and how many titles carry them."""
+
+    list_display = ("name", "slug", "title_count")
+    search_fields = ("name", "slug")
+    list_filter = ()
+    prepopulated_fields = {"slug": ("name",)}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        through = self.model.titles.through  # its foreign key is named after the model
+        count = count_subquery(through, self.model._meta.model_name)
+        return super().get_queryset(request).annotate(title_count=count)
+
+    @admin.display(description="titles", ordering="title_count")
+    def title_count(self, obj: Genre | Tag) -> int:
+        return obj.title_count
+
+
+@admin.register(Genre)
+class GenreAdmin(_TitleTaxonomyAdmin):
+    pass
+
+
+@admin.register(Tag)
+class TagAdmin(_TitleTaxonomyAdmin):
+    pass
+
+
+# --- People and credits -------------------------------------------------------------
+
+
+class PersonCreditInline(admin.TabularInline):
+    model = Credit
+    fk_name = "person"
+    fields = ("title", "role", "character", "order")
+    autocomplete_fields = ("title",)
+    extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Credit]:
+        return super().get_queryset(request).select_related("title", "person")
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    list_display = ("name", "external_id", "credit_count")
+    search_fields = ("name", "=external_id")
+    list_filter = ("credits__role",)
+    inlines = (PersonCreditInline,)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Person]:
+        return super().get_queryset(request).annotate(credit_count=count_subquery(Credit, "person"))
+
+    @admin.display(description="credits", ordering="credit_count")
+    def credit_count(self, obj: Person) -> int:
+        return obj.credit_count
+
+
+@admin.register(Credit)
+class CreditAdmin(admin.ModelAdmin):
+    list_display = ("person", "role", "title", "character", "order")
+    list_select_related = ("person", "title")
+    search_fields = ("person__name", "title__original_name", "character")
+    list_filter = ("role",)
+    autocomplete_fields = ("title", "person")
+
+
+# --- Titles ---------------------------------------------------------------------------
+
+
+class SeasonInline(admin.TabularInline):
+    """Seasons of a series; each links to its own page where its episodes are edited."""
+
+    model = Season
+    fields = ("number", "name", "release_date", "episode_count")
+    readonly_fields = ("episode_count",)
+    show_change_link = True
+    extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Season]:
+        return (
+            super().get_queryset(request).annotate(episode_count=count_subquery(Episode, "season"))
+        )
+
+    @admin.display(description="episodes")
+    def episode_count(self, obj: Season) -> int | str:
+        return getattr(obj, "episode_count", "-")
+
+
+class TitleLocalizationInline(admin.TabularInline):
+    model = TitleLocalization
+    verbose_name_plural = "localised names"
+    fields = ("language", "name", "synopsis")
+    autocomplete_fields = ("language",)
+    extra = 0
+
+
+class TitleCreditInline(admin.TabularInline):
+    model = Credit
+    fk_name = "title"
+    fields = ("person", "role", "character", "order")
+    autocomplete_fields = ("person",)
+    extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Credit]:
+        # Each row's label prints the person: join it rather than fetch it per row.
+        return super().get_queryset(request).select_related("person")
+
+
+class AvailableInRegionFilter(admin.SimpleListFilter):
+    """ "What can viewers in India watch today?" is staff's most common catalogue question."""
+
+    title = "available now in"
+    parameter_name = "available_in"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [(r.code, str(r)) for r in Region.objects.order_by("code")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Title]) -> QuerySet[Title]:
+        if not self.value():
+            return queryset
+        now = timezone.now()
+        windows = (
+            Availability.objects.filter(title=OuterRef("pk"), region_id=self.value())
+            .exclude(starts_at__gt=now)
+            .exclude(ends_at__lte=now)
+        )
+        return queryset.filter(Exists(windows))
+
+
+@admin.register(Title)
+class TitleAdmin(admin.ModelAdmin):
+    list_display = (
+        "original_name",
+        "kind",
+        "original_language",
+        "release_year",
+        "maturity",
+        "critic_score",
+        "is_original",
+        "variant_count",
+    )
+    list_select_related = ("original_language",)
+    list_filter = (
+        "kind",
+        "maturity",
+        ("original_language", admin.RelatedOnlyFieldListFilter),
+        "genres",
+        "is_original",
+        AvailableInRegionFilter,
+    )
+    search_fields = ("original_name", "localizations__name", "=external_id")
+    search_help_text = "Original or localised name, or the exact external id."
+    date_hierarchy = "release_date"
+    autocomplete_fields = (
+        "original_language",
+        "audio_languages",
+        "subtitle_languages",
+        "genres",
+        "tags",
+    )
+    readonly_fields = ("created_at",)
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "original_name",
+                    ("kind", "is_original"),
+                    "original_language",
+                    ("release_date", "runtime_minutes"),
+                    ("maturity", "critic_score"),
+                    "synopsis",
+                )
+            },
+        ),
+        ("Languages", {"fields": ("audio_languages", "subtitle_languages")}),
+        ("Classification", {"fields": ("genres", "tags")}),
+        ("Provenance", {"fields": ("external_id", "created_at"), "classes": ("collapse",)}),
+    )
+    inlines = (
+        TitleLocalizationInline,
+        TitleCreditInline,
+        SeasonInline,
+        AvailabilityInline,
+        ArtworkVariantInline,
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Title]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(variant_count=count_subquery(ArtworkVariant, "title"))
+        )
+
+    @admin.display(description="year", ordering="release_date")
+    def release_year(self, obj: Title) -> int:
+        return obj.release_date.year
+
+    @admin.display(description="artwork", ordering="variant_count")
+    def variant_count(self, obj: Title) -> int:
+        return obj.variant_count
+
+
+class EpisodeInline(admin.TabularInline):
+    model = Episode
+    fields = ("number", "name", "runtime_minutes")
+    extra = 0
+
+
+@admin.register(Season)
+class SeasonAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "title", "number", "name", "release_date", "episode_count")
+    list_select_related = ("title",)
+    list_filter = (("title__original_language", admin.RelatedOnlyFieldListFilter),)
+    search_fields = ("title__original_name", "name")
+    autocomplete_fields = ("title",)
+    inlines = (EpisodeInline,)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Season]:
+        return (
+            super().get_queryset(request).annotate(episode_count=count_subquery(Episode, "season"))
+        )
+
+    @admin.display(description="episodes", ordering="episode_count")
+    def episode_count(self, obj: Season) -> int:
+        return obj.episode_count
+
+
+@admin.register(Episode)
+class EpisodeAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "series", "season_number", "number", "name", "runtime_minutes")
+    list_select_related = ("season__title",)
+    list_filter = (("season__title__original_language", admin.RelatedOnlyFieldListFilter),)
+    search_fields = ("name", "season__title__original_name")
+    autocomplete_fields = ("season",)
+
+    @admin.display(description="series", ordering="season__title__original_name")
+    def series(self, obj: Episode) -> str:
+        return obj.season.title.original_name
+
+    @admin.display(description="season", ordering="season__number")
+    def season_number(self, obj: Episode) -> int:
+        return obj.season.number
+
+
+@admin.register(TitleLocalization)
+class TitleLocalizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "language", "title")
+    list_select_related = ("language", "title")
+    list_filter = ("language",)
+    search_fields = ("name", "title__original_name")
+    autocomplete_fields = ("title", "language")

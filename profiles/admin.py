@@ -1,0 +1,253 @@
+"""Profiles admin. Every write goes through ``profiles.services``.
+
+The services own the five-profile limit (under a row lock) and the slot a new
+profile takes, so neither this page nor the account page's inline saves a
+``Profile`` by itself.
+"""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.validators import RegexValidator
+from django.db.models import Model, QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+
+from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, PIN_LENGTH, Profile
+from .services import LIMIT_MESSAGE, profile_create, profile_delete, profile_update
+
+PIN_HELP = f"{PIN_LENGTH} digits. Stored hashed: it cannot be shown again, only replaced."
+
+
+def _adopt(target: Model, saved: Model) -> None:
+    """Make the admin's unsaved instance the row a service saved.
+
+    The admin keeps using the object it handed to ``save_model`` (for the log
+    entry, the redirect and ``save_m2m``), so it must become the saved row.
+    """
+    for field in saved._meta.concrete_fields:
+        setattr(target, field.attname, getattr(saved, field.attname))
+    target._state.adding = False
+    target._state.db = saved._state.db
+
+
+def _service_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": data["name"],
+        "is_kids": data["is_kids"],
+        "maturity_limit": data["maturity_limit"],
+        "display_language": data.get("display_language"),
+        "preferred_languages": list(data.get("preferred_languages") or ()),
+    }
+
+
+def _cap_kids_maturity(form: forms.ModelForm, data: dict[str, Any]) -> None:
+    """Ticking "kids" without touching the limit caps it, as the services do.
+
+    Only a limit the user actually chose above the cap is reported as an error.
+    """
+    if data.get("is_kids") and "maturity_limit" not in form.changed_data:
+        current = data.get("maturity_limit")
+        if current is None or current > KIDS_MATURITY_CAP:
+            data["maturity_limit"] = KIDS_MATURITY_CAP
+
+
+class ProfileInlineForm(forms.ModelForm):
+    class Meta:
+        model = Profile
+        fields = ("name", "is_kids", "maturity_limit", "display_language", "preferred_languages")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        _cap_kids_maturity(self, data)
+        return data
+
+
+class ProfileAdminForm(forms.ModelForm):
+    pin = forms.CharField(
+        label="New PIN",
+        required=False,
+        strip=True,
+        max_length=PIN_LENGTH,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        validators=[
+            RegexValidator(rf"^\d{{{PIN_LENGTH}}}$", f"The PIN must be {PIN_LENGTH} digits.")
+        ],
+        help_text=PIN_HELP,
+    )
+    remove_pin = forms.BooleanField(label="Remove the PIN", required=False)
+
+    class Meta:
+        model = Profile
+        fields = (
+            "account",
+            "name",
+            "is_kids",
+            "maturity_limit",
+            "display_language",
+            "preferred_languages",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        _cap_kids_maturity(self, data)
+        if data.get("pin") and data.get("remove_pin"):
+            self.add_error("remove_pin", "Either set a new PIN or remove it, not both.")
+        account = data.get("account")
+        # Said here so the form shows it; the service re-checks under a lock.
+        if (
+            self.instance.pk is None
+            and account is not None
+            and account.profiles.count() >= MAX_PROFILES_PER_ACCOUNT
+        ):
+            self.add_error("account", LIMIT_MESSAGE)
+        return data
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    form = ProfileAdminForm
+    list_display = (
+        "name",
+        "account",
+        "slot",
+        "is_kids",
+        "maturity_limit",
+        "display_language",
+        "taste_cluster",
+        "has_pin",
+        "created_at",
+    )
+    list_select_related = ("account", "display_language", "taste_cluster")
+    list_filter = (
+        "is_kids",
+        "maturity_limit",
+        ("account__home_region", admin.RelatedFieldListFilter),
+        "taste_cluster",
+    )
+    search_fields = ("name", "account__name", "=external_id", "=account__external_id")
+    search_help_text = "Profile or household name, or an exact external id."
+    autocomplete_fields = ("account", "display_language", "preferred_languages")
+
+    _add_fieldsets = (
+        (None, {"fields": ("account", "name", "is_kids", "maturity_limit")}),
+        ("Languages", {"fields": ("display_language", "preferred_languages")}),
+        ("PIN", {"fields": ("pin",)}),
+    )
+    _change_fieldsets = (
+        (None, {"fields": ("account", "slot", "name", "is_kids", "maturity_limit")}),
+        ("Languages", {"fields": ("display_language", "preferred_languages")}),
+        ("PIN", {"fields": ("pin_status", "pin", "remove_pin")}),
+        (
+            "Learned and imported",
+            {"fields": ("taste_cluster", "external_id", "created_at"), "classes": ("collapse",)},
+        ),
+    )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Profile | None = None) -> tuple:
+        return self._change_fieldsets if obj is not None else self._add_fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Profile | None = None) -> tuple:
+        if obj is None:
+            return ()
+        # A profile never moves between households (its slot is the account's), and
+        # its cluster is recomputed by every retrain, so editing either would not stick.
+        return ("account", "slot", "pin_status", "taste_cluster", "external_id", "created_at")
+
+    @admin.display(description="PIN", boolean=True)
+    def has_pin(self, obj: Profile) -> bool:
+        return obj.has_pin
+
+    @admin.display(description="PIN")
+    def pin_status(self, obj: Profile) -> str:
+        return "Set" if obj.has_pin else "Not set"
+
+    def save_model(
+        self, request: HttpRequest, obj: Profile, form: ProfileAdminForm, change: bool
+    ) -> None:
+        data = form.cleaned_data
+        if not change:
+            profile = profile_create(
+                account=data["account"], pin=data.get("pin") or None, **_service_fields(data)
+            )
+            _adopt(obj, profile)
+            return
+        pin: dict[str, str | None] = {}
+        if data.get("remove_pin"):
+            pin["pin"] = None
+        elif data.get("pin"):
+            pin["pin"] = data["pin"]
+        profile_update(profile=obj, **_service_fields(data), **pin)
+
+    def save_related(
+        self, request: HttpRequest, form: ProfileAdminForm, formsets: list, change: bool
+    ) -> None:
+        # The services have already set the preferred languages.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request: HttpRequest, obj: Profile) -> None:
+        profile_delete(profile=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Profile]) -> None:
+        for profile in queryset:
+            profile_delete(profile=profile)
+
+
+class ProfileInlineFormSet(BaseInlineFormSet):
+    """Saves each row through the profile services instead of ``form.save()``."""
+
+    def save_new(self, form: forms.ModelForm, commit: bool = True) -> Profile:
+        profile = profile_create(account=self.instance, **_service_fields(form.cleaned_data))
+        _adopt(form.instance, profile)
+        return form.instance
+
+    def save_existing(self, form: forms.ModelForm, obj: Profile, commit: bool = True) -> Profile:
+        return profile_update(profile=obj, **_service_fields(form.cleaned_data))
+
+    def delete_existing(self, obj: Profile, commit: bool = True) -> None:
+        if commit:
+            profile_delete(profile=obj)
+
+
+class ProfileInline(admin.TabularInline):
+    """An account's profiles on the account's page (see ``accounts.admin.AccountAdmin``)."""
+
+    model = Profile
+    form = ProfileInlineForm
+    formset = ProfileInlineFormSet
+    fields = (
+        "slot",
+        "name",
+        "is_kids",
+        "maturity_limit",
+        "display_language",
+        "preferred_languages",
+        "has_pin",
+        "taste_cluster",
+    )
+    readonly_fields = ("slot", "has_pin", "taste_cluster")
+    autocomplete_fields = ("display_language", "preferred_languages")
+    max_num = MAX_PROFILES_PER_ACCOUNT
+    show_change_link = True
+    extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Profile]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("taste_cluster")
+            .prefetch_related("preferred_languages")
+        )
+
+    def get_formset(
+        self, request: HttpRequest, obj: Model | None = None, **kwargs: Any
+    ) -> type[BaseInlineFormSet]:
+        # Refuse a sixth row on the server too, not only by hiding "Add another".
+        kwargs.setdefault("validate_max", True)
+        return super().get_formset(request, obj, **kwargs)
+
+    @admin.display(description="PIN", boolean=True)
+    def has_pin(self, obj: Profile) -> bool:
+        return obj.has_pin

@@ -1,0 +1,303 @@
+"""Signals admin: a read-only window on tables of tens of millions of rows.
+
+Stock admin behaviour that is fine for the catalogue is not fine here: counting
+every row for the paginator, listing the distinct days of the date hierarchy,
+and ``icontains`` search on joined tables are each a full scan. This module
+replaces those three with index-friendly versions; everything else is stock.
+"""
+
+import calendar
+import datetime as dt
+import json
+import uuid
+from functools import cached_property, partial
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import OperationalError, connections, transaction
+from django.db.models import Max, Min, Model, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils import formats, timezone
+from django.utils.text import capfirst
+
+from .models import ProfileTitleState, Signal
+
+# How long an exact COUNT(*) may take before the paginator settles for the planner's estimate.
+COUNT_TIMEOUT_MS = 300
+# An estimate is never reported below this, so a wrong low guess cannot turn a
+# huge result into one unpaginated "show all" page.
+ESTIMATE_FLOOR = 1000
+
+
+class BoundedCountPaginator(Paginator):
+    """Counts exactly when that is quick, and estimates when it is not.
+
+    ``COUNT(*)`` over a large table takes seconds and runs on every changelist
+    load. The exact count runs under a statement timeout; if it is cancelled,
+    PostgreSQL's own row estimate for the same query (from ``EXPLAIN``) stands in.
+    Page links are then approximate, which nobody paging through millions of
+    rows relies on.
+    """
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if not isinstance(queryset, QuerySet):
+            return super().count
+        connection = connections[queryset.db]
+        if connection.vendor != "postgresql":
+            return super().count
+        try:
+            with transaction.atomic(using=queryset.db), connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('statement_timeout')")
+                previous = cursor.fetchone()[0]
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true)", [str(COUNT_TIMEOUT_MS)]
+                )
+                count = queryset.count()
+                # Local to the transaction, which may be an outer one that goes on.
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+                return count
+        except OperationalError:
+            # Cancelled: the savepoint's rollback also restored the timeout.
+            return max(self._estimate(queryset), ESTIMATE_FLOOR)
+
+    @staticmethod
+    def _estimate(queryset: QuerySet) -> int:
+        sql, params = queryset.order_by().query.sql_with_params()
+        with connections[queryset.db].cursor() as cursor:
+            # The SQL is the ORM's own, with its parameters passed separately.
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def date_navigation(cl: ChangeList) -> dict[str, Any]:
+    """The date hierarchy's links, from the bounds of the result instead of its distinct dates.
+
+    Django's drill-down runs ``SELECT DISTINCT date_trunc(...)`` over every
+    matching row; ``MIN``/``MAX`` on an indexed column are two index probes. The
+    price is that a day or month without signals inside the range still gets a link.
+    Returns the context of ``admin/date_hierarchy.html``.
+    """
+    field = cl.date_hierarchy
+    year_field, month_field, day_field = (f"{field}__{part}" for part in ("year", "month", "day"))
+    year, month, day = (cl.params.get(f) for f in (year_field, month_field, day_field))
+
+    def link(filters: dict[str, Any]) -> str:
+        return cl.get_query_string(filters, [f"{field}__"])
+
+    def month_title(value: dt.date) -> str:
+        return capfirst(formats.date_format(value, "YEAR_MONTH_FORMAT"))
+
+    def day_title(value: dt.date) -> str:
+        return capfirst(formats.date_format(value, "MONTH_DAY_FORMAT"))
+
+    if year and month and day:
+        chosen = dt.date(int(year), int(month), int(day))
+        return {
+            "show": True,
+            "back": {
+                "link": link({year_field: year, month_field: month}),
+                "title": month_title(chosen),
+            },
+            "choices": [{"title": day_title(chosen)}],
+        }
+
+    bounds = cl.queryset.aggregate(first=Min(field), last=Max(field))
+    if bounds["first"] is None:
+        return {"show": False}
+    first, last = (timezone.localtime(bounds[k]).date() for k in ("first", "last"))
+    if not year and first.year == last.year:
+        year = str(first.year)
+        if first.month == last.month:
+            month = str(first.month)
+
+    if year and month:
+        y, m = int(year), int(month)
+        days = range(1, calendar.monthrange(y, m)[1] + 1)
+        dates = [dt.date(y, m, d) for d in days if first <= dt.date(y, m, d) <= last]
+        return {
+            "show": True,
+            "back": {"link": link({year_field: year}), "title": year},
+            "choices": [
+                {
+                    "link": link({year_field: y, month_field: m, day_field: d.day}),
+                    "title": day_title(d),
+                }
+                for d in dates
+            ],
+        }
+    if year:
+        y = int(year)
+        months = [dt.date(y, m, 1) for m in range(1, 13)]
+        months = [
+            d
+            for d in months
+            if (first.year, first.month) <= (y, d.month) <= (last.year, last.month)
+        ]
+        return {
+            "show": True,
+            "back": {"link": link({}), "title": "All dates"},
+            "choices": [
+                {"link": link({year_field: y, month_field: d.month}), "title": month_title(d)}
+                for d in months
+            ],
+        }
+    return {
+        "show": True,
+        "back": None,
+        "choices": [
+            {"link": link({year_field: str(y)}), "title": str(y)}
+            for y in range(first.year, last.year + 1)
+        ],
+    }
+
+
+class ExactKeySearchMixin:
+    """Search by indexed exact keys only; a substring search would scan the whole table.
+
+    A term is ``profile:<id>``, ``account:<id>`` or ``title:<id>``, or a bare UUID
+    for admins that set ``uuid_search_field``.
+    """
+
+    key_lookups = {"profile": "profile_id", "account": "profile__account_id", "title": "title_id"}
+    uuid_search_field: str | None = None
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        prefix, _, value = term.partition(":")
+        lookup = self.key_lookups.get(prefix.strip().lower())
+        if lookup and value.strip().isdigit():
+            return queryset.filter(**{lookup: int(value)}), False
+        if self.uuid_search_field:
+            try:
+                return queryset.filter(**{self.uuid_search_field: uuid.UUID(term)}), False
+            except ValueError:
+                pass
+        self.message_user(
+            request, f"“{term}” is not a search this list understands.", messages.WARNING
+        )
+        return queryset.none(), False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For tables only the signal ingestion service writes.
+
+    ``recommendations.services.signals`` stores each event once and keeps
+    ``ProfileTitleState`` in step with it in the same transaction; a row added,
+    edited or deleted here by itself would break both. Rows still go when the
+    profile or title they belong to is deleted, which is why the delete
+    permission stays (the admin checks it for every cascaded row) while every
+    way to delete them one by one is removed.
+    """
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "show_delete": False}
+        )
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        raise PermissionDenied
+
+
+@admin.register(Signal)
+class SignalAdmin(ExactKeySearchMixin, ReadOnlyAdmin):
+    """What clients reported, to look at when a homepage needs explaining."""
+
+    list_display = (
+        "occurred_at",
+        "kind",
+        "profile",
+        "title",
+        "device",
+        "value",
+        "row",
+        "position",
+        "variant",
+    )
+    list_select_related = ("profile__account", "title")
+    # Only choice filters: a related-object filter would list every profile or title.
+    list_filter = ("kind", "device")
+    date_hierarchy = "occurred_at"
+    ordering = ("-occurred_at",)
+    search_fields = ("=page_id",)  # draws the search box; ExactKeySearchMixin does the matching
+    search_help_text = "A page id (UUID), or profile:<id>, account:<id>, title:<id>."
+    uuid_search_field = "page_id"
+    show_full_result_count = False
+    paginator = BoundedCountPaginator
+
+    @admin.display(description="variant", ordering="artwork_variant_id")
+    def variant(self, obj: Signal) -> int | None:
+        # The id alone: joining variants for their labels would widen every page's query.
+        return obj.artwork_variant_id
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        cl = super().get_changelist_instance(request)
+        # Called by the template only when the date bar is drawn (not on action POSTs).
+        cl.date_navigation = partial(date_navigation, cl)
+        return cl
+
+
+class CompletedFilter(admin.SimpleListFilter):
+    title = "completed"
+    parameter_name = "completed"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [("yes", "Completed"), ("no", "Not completed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(completed_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(ProfileTitleState)
+class ProfileTitleStateAdmin(ExactKeySearchMixin, ReadOnlyAdmin):
+    """Where a profile stands with each title: what "Continue Watching" and "Watch Again" read."""
+
+    list_display = (
+        "profile",
+        "title",
+        "play_count",
+        "progress",
+        "completed_at",
+        "completed_seasons",
+        "rewatch_count",
+        "thumbs",
+        "last_event_at",
+    )
+    list_select_related = ("profile__account", "title")
+    list_filter = ("thumbs", CompletedFilter)
+    search_fields = ("=profile__id",)  # draws the search box; ExactKeySearchMixin does the matching
+    search_help_text = "profile:<id>, account:<id> or title:<id>."
+    show_full_result_count = False
+    paginator = BoundedCountPaginator

@@ -1,0 +1,133 @@
+"""Regions admin: licensing windows per region, and each region's taste clusters."""
+
+from django.contrib import admin
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+from django.utils import timezone
+
+from catalog.models import Language
+from profiles.models import Profile
+
+from .models import Availability, Region, TasteCluster
+
+
+def window_status(availability: Availability) -> str:
+    """Where now falls relative to the window, as staff say it."""
+    now = timezone.now()
+    if availability.starts_at is not None and availability.starts_at > now:
+        return "upcoming"
+    if availability.ends_at is not None and availability.ends_at <= now:
+        return "ended"
+    return "current"
+
+
+class WindowStatusFilter(admin.SimpleListFilter):
+    title = "window"
+    parameter_name = "window"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [("current", "Current"), ("upcoming", "Upcoming"), ("ended", "Ended")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Availability]
+    ) -> QuerySet[Availability]:
+        now = timezone.now()
+        started = Q(starts_at__isnull=True) | Q(starts_at__lte=now)
+        not_ended = Q(ends_at__isnull=True) | Q(ends_at__gt=now)
+        match self.value():
+            case "current":
+                return queryset.filter(started & not_ended)
+            case "upcoming":
+                return queryset.filter(starts_at__gt=now)
+            case "ended":
+                return queryset.filter(ends_at__lte=now)
+        return queryset
+
+
+class AvailabilityInline(admin.TabularInline):
+    """A title's windows, edited on the title's page (see ``catalog.admin.TitleAdmin``)."""
+
+    model = Availability
+    fields = ("region", "starts_at", "ends_at", "status")
+    readonly_fields = ("status",)
+    extra = 0
+
+    @admin.display(description="now")
+    def status(self, obj: Availability) -> str:
+        return window_status(obj) if obj.pk else "-"
+
+
+@admin.register(Availability)
+class AvailabilityAdmin(admin.ModelAdmin):
+    list_display = ("title", "region", "starts_at", "ends_at", "status")
+    list_select_related = ("title", "region")
+    list_filter = ("region", WindowStatusFilter)
+    search_fields = ("title__original_name", "=title__external_id")
+    autocomplete_fields = ("title",)
+
+    @admin.display(description="now")
+    def status(self, obj: Availability) -> str:
+        return window_status(obj)
+
+
+class TasteClusterInline(admin.TabularInline):
+    model = TasteCluster
+    fields = ("name", "slug", "languages", "is_default")
+    autocomplete_fields = ("languages",)
+    prepopulated_fields = {"slug": ("name",)}
+    extra = 0
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "default_language", "time_zone", "cluster_count")
+    list_select_related = ("default_language",)
+    list_filter = ("default_language",)
+    search_fields = ("code", "name")
+    autocomplete_fields = ("default_language",)
+    inlines = (TasteClusterInline,)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Region]:
+        return super().get_queryset(request).annotate(cluster_count=Count("taste_clusters"))
+
+    @admin.display(description="taste clusters", ordering="cluster_count")
+    def cluster_count(self, obj: Region) -> int:
+        return obj.cluster_count
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Region | None = None) -> tuple:
+        # The code is the primary key that accounts and windows point at.
+        return ("code",) if obj is not None else ()
+
+
+@admin.register(TasteCluster)
+class TasteClusterAdmin(admin.ModelAdmin):
+    list_display = ("name", "region", "slug", "is_default", "language_list", "profile_count")
+    list_select_related = ("region",)
+    list_filter = ("region", "is_default")
+    search_fields = ("name", "slug", "region__code", "region__name")
+    autocomplete_fields = ("languages",)
+    prepopulated_fields = {"slug": ("name",)}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TasteCluster]:
+        profiles = (
+            Profile.objects.filter(taste_cluster=OuterRef("pk"))
+            .order_by()
+            .values("taste_cluster")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("languages", queryset=Language.objects.order_by("name")))
+            .annotate(profile_count=Coalesce(Subquery(profiles, output_field=IntegerField()), 0))
+        )
+
+    @admin.display(description="languages")
+    def language_list(self, obj: TasteCluster) -> str:
+        return ", ".join(language.name for language in obj.languages.all()) or "-"
+
+    @admin.display(description="profiles", ordering="profile_count")
+    def profile_count(self, obj: TasteCluster) -> int:
+        return obj.profile_count

@@ -1,0 +1,635 @@
+"""The admin staff use all day: every page opens, changelists cost a fixed number of
+queries, and the pages with behaviour of their own (tokens, profiles, artwork,
+signals) do what they promise."""
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.admin.utils import quote
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import BooleanField, Model
+from django.db.models.expressions import RawSQL
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Account, ApiToken, hash_token_key
+from accounts.services import api_token_create, api_token_revoke
+from artwork.models import ArtworkVariant
+from catalog.models import Language, MaturityLevel, Title
+from profiles.models import MAX_PROFILES_PER_ACCOUNT, Profile
+from profiles.services import LIMIT_MESSAGE, profile_create
+from recommendations import admin as signal_admin
+from recommendations.models import ProfileTitleState, Signal, SignalKind
+from tests.factories import (
+    AccountFactory,
+    ArtworkThemeFactory,
+    ArtworkVariantFactory,
+    AvailabilityFactory,
+    CreditFactory,
+    EpisodeFactory,
+    GenreFactory,
+    LanguageFactory,
+    PersonFactory,
+    RegionFactory,
+    SeasonFactory,
+    SignalFactory,
+    TagFactory,
+    TasteClusterFactory,
+    TitleFactory,
+    TitleLocalizationFactory,
+)
+
+OUR_APPS = ("catalog", "regions", "accounts", "profiles", "artwork", "recommendations")
+# Every changelist of ours, whatever it shows: session, user, count, page, prefetches,
+# filter choices. Measured at 5-10; the bound leaves room, not for a query per row.
+MAX_CHANGELIST_QUERIES = 14
+# The data below puts at least this many rows in every changelist, so that a query
+# per row would show as a difference between a one-row page and a full one.
+MIN_ROWS = 3
+
+# Only the signal ingestion service writes these (see recommendations.admin.ReadOnlyAdmin).
+WRITTEN_BY_INGESTION = {"recommendations.Signal", "recommendations.ProfileTitleState"}
+
+MODEL_ADMINS = sorted(
+    (
+        (model, model_admin)
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label in OUR_APPS
+    ),
+    key=lambda pair: pair[0]._meta.label,
+)
+ADMIN_IDS = [model._meta.label for model, _ in MODEL_ADMINS]
+
+
+def admin_url(model: type[Model], view: str, *args: Any) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def build_catalogue() -> None:
+    """A small catalogue with several rows of every model and every relation filled in."""
+    english = LanguageFactory(code="en", name="English", native_name="English")
+    hindi = LanguageFactory(code="hi", name="Hindi", native_name="हिन्दी")
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    telugu = LanguageFactory(code="te", name="Telugu", native_name="తెలుగు")
+    india = RegionFactory(code="IN", name="India", default_language=hindi)
+    usa = RegionFactory(
+        code="US", name="United States", default_language=english, time_zone="America/New_York"
+    )
+    RegionFactory(
+        code="GB", name="United Kingdom", default_language=english, time_zone="Europe/London"
+    )
+    clusters = [
+        TasteClusterFactory(region=india, slug="in-default", name="India", is_default=True),
+        TasteClusterFactory(region=india, slug="in-tamil", name="Tamil"),
+        TasteClusterFactory(region=india, slug="in-hindi", name="Hindi"),
+    ]
+    clusters[1].languages.set([tamil])
+    clusters[2].languages.set([hindi, english])
+
+    genres = [GenreFactory(slug=s) for s in ("drama", "thriller", "comedy", "family")]
+    tags = [TagFactory(slug=s) for s in ("slow-burn", "cricket", "heist")]
+    themes = [ArtworkThemeFactory(slug=s) for s in ("action", "romance", "moody")]
+    people = [PersonFactory() for _ in range(5)]
+    now = timezone.now()
+    titles = []
+    for i, language in enumerate([english, hindi, tamil, telugu, tamil, hindi]):
+        title = TitleFactory(
+            kind=Title.Kind.SERIES if i % 2 else Title.Kind.FILM,
+            original_language=language,
+            release_date=dt.date(2015 + i, 1 + i, 1),
+            maturity=[MaturityLevel.ALL, MaturityLevel.THIRTEEN, MaturityLevel.EIGHTEEN][i % 3],
+            critic_score=60 + i,
+            is_original=bool(i % 3 == 0),
+        )
+        title.genres.set(genres[i % 3 : i % 3 + 2])
+        title.tags.set(tags[: 1 + i % 3])
+        title.audio_languages.set([language, english])
+        title.subtitle_languages.set([english, hindi])
+        for order, person in enumerate(people[:3]):
+            CreditFactory(title=title, person=person, order=order)
+        CreditFactory(title=title, person=people[3 + i % 2], role="director")
+        TitleLocalizationFactory(title=title, language=hindi if language != hindi else english)
+        AvailabilityFactory(title=title, region=india)
+        AvailabilityFactory(title=title, region=usa, ends_at=now - dt.timedelta(days=1))
+        for theme in themes[:2]:
+            variant = ArtworkVariantFactory(
+                title=title, for_tv=bool(i % 2), maturity=title.maturity
+            )
+            variant.themes.set([theme, themes[2]])
+        titles.append(title)
+    seasons = []
+    for title in titles[1::2]:
+        for number in (1, 2):
+            season = SeasonFactory(title=title, number=number)
+            seasons.append(season)
+            for episode_number in (1, 2, 3):
+                EpisodeFactory(season=season, number=episode_number)
+
+    user_model = get_user_model()
+    for i in range(4):
+        account = AccountFactory(home_region=india if i % 2 else usa)
+        account.users.add(user_model.objects.create_user(f"member{i}", f"member{i}@example.com"))
+        for j in range(2):
+            profile = profile_create(
+                account=account,
+                name=f"Member {i}.{j}",
+                is_kids=j == 1,
+                display_language=hindi,
+                preferred_languages=[hindi, tamil],
+                pin="1234" if j == 0 else None,
+            )
+            profile.taste_cluster = clusters[j]
+            profile.save(update_fields=["taste_cluster"])
+            for k, title in enumerate(titles[:3]):
+                SignalFactory(
+                    profile=profile,
+                    title=title,
+                    kind=[SignalKind.IMPRESSION, SignalKind.PLAY_START, SignalKind.COMPLETE][k],
+                    episode=seasons[0].episodes.first() if title == seasons[0].title else None,
+                    artwork_variant=title.artwork_variants.first(),
+                    occurred_at=dt.datetime(2025, 5 + k, 10 + i, 20, tzinfo=dt.UTC),
+                    page_id=uuid.uuid4(),
+                    row="trending",
+                    position=k,
+                )
+                ProfileTitleState.objects.create(
+                    profile=profile,
+                    title=title,
+                    last_event_at=now,
+                    last_played_at=now if k else None,
+                    play_count=k,
+                    progress=50.0 * k,
+                    completed_at=now if k == 2 else None,
+                    thumbs=ProfileTitleState.Thumbs.UP if k == 2 else "",
+                )
+        token, _ = api_token_create(account=account, name=f"TV {i}")
+        if i == 0:
+            api_token_revoke(token=token)
+
+
+@pytest.fixture(scope="module")
+def catalogue(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Model]:
+    """One catalogue for the whole module, in a transaction rolled back at its end.
+
+    Each test still runs in its own savepoint inside it (pytest-django's ``db``),
+    so what a test writes is gone before the next one.
+    """
+    media = tmp_path_factory.mktemp("media")
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media), transaction.atomic():
+        build_catalogue()
+        # No password: hashing one per test would be most of this module's run time.
+        yield get_user_model().objects.create_superuser("staff", "staff@example.com", None)
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def staff(catalogue: Model, db, client: Client) -> Client:
+    """A superuser's browser on the seeded catalogue."""
+    client.force_login(catalogue)
+    return client
+
+
+def changelist_queries(client: Client, model: type[Model]) -> CaptureQueriesContext:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(admin_url(model, "changelist"))
+    assert response.status_code == 200, response.content[:500]
+    return queries
+
+
+# --- Every page opens, and no changelist pays per row -------------------------------------
+
+
+def test_every_model_of_ours_is_registered() -> None:
+    ours = {m for label in OUR_APPS for m in apps.get_app_config(label).get_models()}
+    assert ours - {model for model, _ in MODEL_ADMINS} == set()
+
+
+@pytest.mark.parametrize(("model", "model_admin"), MODEL_ADMINS, ids=ADMIN_IDS)
+def test_changelist_costs_the_same_for_one_row_and_a_full_page(
+    staff: Client,
+    model: type[Model],
+    model_admin: admin.ModelAdmin,
+    monkeypatch,
+    django_assert_max_num_queries,
+) -> None:
+    # when: the whole list on one page, then one row per page
+    with django_assert_max_num_queries(MAX_CHANGELIST_QUERIES):
+        response = staff.get(admin_url(model, "changelist"))
+    full_page = changelist_queries(staff, model)
+    monkeypatch.setattr(model_admin, "list_per_page", 1)
+    one_row = changelist_queries(staff, model)
+
+    # then: several rows were shown, and they cost nothing more than one
+    assert response.status_code == 200
+    assert response.context["cl"].result_count >= MIN_ROWS
+    assert len(full_page) == len(one_row), "\n".join(q["sql"] for q in full_page.captured_queries)
+
+
+@pytest.mark.parametrize(("model", "model_admin"), MODEL_ADMINS, ids=ADMIN_IDS)
+def test_add_page_opens_unless_the_table_is_read_only(
+    staff: Client, model: type[Model], model_admin: admin.ModelAdmin
+) -> None:
+    response = staff.get(admin_url(model, "add"))
+
+    assert response.status_code == (403 if model._meta.label in WRITTEN_BY_INGESTION else 200)
+
+
+@pytest.mark.parametrize(("model", "model_admin"), MODEL_ADMINS, ids=ADMIN_IDS)
+def test_change_page_opens(
+    staff: Client, model: type[Model], model_admin: admin.ModelAdmin
+) -> None:
+    obj = model._default_manager.order_by("pk").first()
+
+    response = staff.get(admin_url(model, "change", quote(obj.pk)))
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(("model", "model_admin"), MODEL_ADMINS, ids=ADMIN_IDS)
+def test_changelist_search_and_filters_work(
+    staff: Client, model: type[Model], model_admin: admin.ModelAdmin
+) -> None:
+    """Each list filter's first choice, and a search, render rather than fail."""
+    page = staff.get(admin_url(model, "changelist"))
+    cl = page.context["cl"]
+    for spec in cl.filter_specs:
+        choices = [c for c in spec.choices(cl) if not c["selected"]]
+        if choices:
+            url = admin_url(model, "changelist") + choices[0]["query_string"]
+            assert staff.get(url).status_code == 200, url
+    if cl.search_fields:
+        assert staff.get(admin_url(model, "changelist"), {"q": "a"}).status_code == 200
+
+
+# --- Titles and artwork -------------------------------------------------------------------
+
+
+def test_title_page_shows_each_variant_as_a_small_lazy_image(staff: Client) -> None:
+    title = Title.objects.filter(artwork_variants__isnull=False).first()
+
+    html = staff.get(admin_url(Title, "change", title.pk)).content.decode()
+
+    images = re.findall(r"<img [^>]*>", html)
+    artwork = [tag for tag in images if "/media/artwork/" in tag]
+    assert len(artwork) == title.artwork_variants.count()
+    assert all('loading="lazy"' in tag and 'width="96"' in tag for tag in artwork)
+
+
+def test_title_list_counts_variants_and_filters_by_region(staff: Client) -> None:
+    title = Title.objects.first()
+    ArtworkVariantFactory(title=title)
+    only_in_gb = TitleFactory(original_name="Only in Britain")
+    AvailabilityFactory(title=only_in_gb, region_id="GB")
+    AvailabilityFactory(
+        title=TitleFactory(original_name="Ended in Britain"),
+        region_id="GB",
+        ends_at=timezone.now() - dt.timedelta(hours=1),
+    )
+
+    listed = staff.get(admin_url(Title, "changelist")).context["cl"].result_list
+    in_gb = staff.get(admin_url(Title, "changelist"), {"available_in": "GB"}).context["cl"]
+
+    assert {t.pk: t.variant_count for t in listed}[title.pk] == title.artwork_variants.count()
+    assert list(in_gb.result_list) == [only_in_gb]
+
+
+def test_variant_actions_activate_and_deactivate(staff: Client) -> None:
+    variants = list(ArtworkVariant.objects.order_by("pk")[:3])
+    ids = [v.pk for v in variants]
+    url = admin_url(ArtworkVariant, "changelist")
+
+    staff.post(url, {"action": "deactivate", "_selected_action": ids})
+    deactivated = set(ArtworkVariant.objects.filter(pk__in=ids).values_list("is_active", flat=True))
+    staff.post(url, {"action": "activate", "_selected_action": ids[:1]})
+
+    assert deactivated == {False}
+    assert ArtworkVariant.objects.get(pk=ids[0]).is_active
+    assert not ArtworkVariant.objects.get(pk=ids[1]).is_active
+
+
+# --- API tokens -----------------------------------------------------------------------------
+
+
+def test_adding_a_token_shows_its_key_once_and_stores_only_the_digest(staff: Client) -> None:
+    # given
+    account = Account.objects.first()
+
+    # when
+    response = staff.post(
+        admin_url(ApiToken, "add"), {"account": account.pk, "name": "Kitchen tablet"}, follow=True
+    )
+
+    # then: the key is on the page after saving, once
+    assert response.status_code == 200
+    html = response.content.decode()
+    keys = re.findall(r"The new key is <code>([^<]+)</code>", html)
+    assert len(keys) == 1
+    key = keys[0]
+    assert html.count(key) == 1
+    # and only its digest and prefix are stored
+    token = ApiToken.objects.get(name="Kitchen tablet")
+    assert token.account == account
+    assert token.key_hash == hash_token_key(key)
+    assert token.key_prefix == key[:8]
+    stored = [str(v) for v in ApiToken.objects.filter(pk=token.pk).values().get().values()]
+    assert not any(key in value for value in stored)
+    # and it is never shown again
+    for url in (admin_url(ApiToken, "change", token.pk), admin_url(ApiToken, "changelist")):
+        assert key not in staff.get(url).content.decode()
+
+
+def test_revoke_action_revokes_active_tokens_and_keeps_earlier_revocations(staff: Client) -> None:
+    revoked_before = ApiToken.objects.filter(revoked_at__isnull=False).get()
+    stamp = revoked_before.revoked_at
+    ids = list(ApiToken.objects.values_list("pk", flat=True))
+
+    response = staff.post(
+        admin_url(ApiToken, "changelist"),
+        {"action": "revoke_tokens", "_selected_action": ids},
+        follow=True,
+    )
+
+    assert f"{len(ids) - 1} token(s) revoked." in response.content.decode()
+    assert not ApiToken.objects.filter(revoked_at__isnull=True).exists()
+    revoked_before.refresh_from_db()
+    assert revoked_before.revoked_at == stamp
+
+
+# --- Profiles ------------------------------------------------------------------------------
+
+
+def test_profile_added_in_admin_takes_the_next_slot_and_a_hashed_pin(staff: Client) -> None:
+    account = Account.objects.first()
+    tamil = Language.objects.get(code="ta")
+
+    response = staff.post(
+        admin_url(Profile, "add"),
+        {
+            "account": account.pk,
+            "name": "Grandma",
+            "maturity_limit": MaturityLevel.SIXTEEN,
+            "display_language": "ta",
+            "preferred_languages": ["ta"],
+            "pin": "4321",
+        },
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    profile = Profile.objects.get(account=account, name="Grandma")
+    assert profile.slot == account.profiles.count()
+    assert list(profile.preferred_languages.all()) == [tamil]
+    assert profile.check_pin("4321")
+    page = staff.get(admin_url(Profile, "change", profile.pk)).content.decode()
+    assert profile.pin_hash not in page
+    assert "4321" not in page
+
+
+def test_kids_profile_without_a_chosen_limit_is_capped(staff: Client) -> None:
+    account = Account.objects.first()
+
+    staff.post(
+        admin_url(Profile, "add"),
+        {"account": account.pk, "name": "Tiny", "is_kids": "on", "maturity_limit": 18},
+    )
+
+    assert Profile.objects.get(name="Tiny").maturity_limit == MaturityLevel.SEVEN
+
+
+def test_sixth_profile_is_refused_with_the_limit_named(staff: Client) -> None:
+    account = AccountFactory()
+    for i in range(MAX_PROFILES_PER_ACCOUNT):
+        profile_create(account=account, name=f"P{i}")
+
+    response = staff.post(
+        admin_url(Profile, "add"),
+        {"account": account.pk, "name": "One too many", "maturity_limit": 18},
+    )
+
+    assert response.status_code == 200
+    assert LIMIT_MESSAGE in response.content.decode()
+    assert account.profiles.count() == MAX_PROFILES_PER_ACCOUNT
+
+
+def test_pin_can_be_replaced_and_removed_but_not_read(staff: Client) -> None:
+    profile = Profile.objects.exclude(pin_hash="").first()
+    url = admin_url(Profile, "change", profile.pk)
+    data = {
+        "name": profile.name,
+        "maturity_limit": profile.maturity_limit,
+        "display_language": "hi",
+    }
+
+    staff.post(url, {**data, "pin": "9876"})
+    profile.refresh_from_db()
+    replaced = profile.check_pin("9876")
+    staff.post(url, {**data, "remove_pin": "on"})
+    profile.refresh_from_db()
+
+    assert replaced
+    assert not profile.has_pin
+
+
+def form_data(response: Any) -> dict[str, Any]:
+    """What the browser would post back for the page, unchanged: the form and its inlines."""
+    data: dict[str, Any] = {}
+
+    def add(form: Any) -> None:
+        for field in form:
+            value = field.value()
+            if value is None or value is False:
+                continue
+            if isinstance(value, list | tuple):
+                data[field.html_name] = [str(v) for v in value]
+            else:
+                data[field.html_name] = "on" if value is True else str(value)
+
+    add(response.context["adminform"].form)
+    for inline in response.context["inline_admin_formsets"]:
+        add(inline.formset.management_form)
+        for form in inline.formset.forms:
+            add(form)
+    return data
+
+
+def test_account_inline_adds_a_profile_through_the_service(staff: Client) -> None:
+    # given: a household with two profiles, and a third typed into the inline
+    account = Account.objects.first()
+    url = admin_url(Account, "change", account.pk)
+    data = form_data(staff.get(url))
+    data["profiles-TOTAL_FORMS"] = "3"
+    data.update(
+        {
+            "profiles-2-name": "Guest",
+            "profiles-2-maturity_limit": "13",
+            "profiles-2-preferred_languages": ["en"],
+        }
+    )
+
+    # when
+    response = staff.post(url, data)
+
+    # then
+    assert response.status_code == 302, response.context and [
+        f.errors for f in response.context["inline_admin_formsets"][0].formset
+    ]
+    guest = account.profiles.get(name="Guest")
+    assert guest.slot == 3
+    assert [lang.code for lang in guest.preferred_languages.all()] == ["en"]
+
+
+def test_account_inline_renames_and_deletes_through_the_services(staff: Client) -> None:
+    # given: the first profile renamed, the second marked for deletion
+    account = Account.objects.first()
+    first, second = account.profiles.order_by("slot")[:2]
+    url = admin_url(Account, "change", account.pk)
+    data = form_data(staff.get(url))
+    data["profiles-0-name"] = "Renamed"
+    data["profiles-1-DELETE"] = "on"
+
+    # when
+    response = staff.post(url, data)
+
+    # then
+    assert response.status_code == 302
+    first.refresh_from_db()
+    assert first.name == "Renamed"
+    assert not Profile.objects.filter(pk=second.pk).exists()
+    assert not Signal.objects.filter(profile_id=second.pk).exists()
+
+
+def test_new_account_is_saved_with_its_first_profile(staff: Client) -> None:
+    data = form_data(staff.get(admin_url(Account, "add")))
+    data.update(
+        {
+            "name": "The Iyers",
+            "home_region": "IN",
+            "profiles-TOTAL_FORMS": "1",
+            "profiles-0-name": "Lakshmi",
+            "profiles-0-maturity_limit": "18",
+        }
+    )
+
+    response = staff.post(admin_url(Account, "add"), data)
+
+    assert response.status_code == 302
+    account = Account.objects.get(name="The Iyers")
+    assert [(p.name, p.slot) for p in account.profiles.all()] == [("Lakshmi", 1)]
+
+
+def test_account_inline_refuses_a_sixth_profile(staff: Client) -> None:
+    account = Account.objects.first()
+    for i in range(MAX_PROFILES_PER_ACCOUNT - account.profiles.count()):
+        profile_create(account=account, name=f"Extra {i}")
+    url = admin_url(Account, "change", account.pk)
+    data = form_data(staff.get(url))
+    data["profiles-TOTAL_FORMS"] = str(MAX_PROFILES_PER_ACCOUNT + 1)
+    data[f"profiles-{MAX_PROFILES_PER_ACCOUNT}-name"] = "Sixth"
+    data[f"profiles-{MAX_PROFILES_PER_ACCOUNT}-maturity_limit"] = "18"
+
+    response = staff.post(url, data)
+
+    assert response.status_code == 200
+    assert account.profiles.count() == MAX_PROFILES_PER_ACCOUNT
+    assert f"Please submit at most {MAX_PROFILES_PER_ACCOUNT} forms." in response.content.decode()
+
+
+# --- Signals --------------------------------------------------------------------------------
+
+
+def test_signal_dates_are_navigated_without_listing_distinct_dates(staff: Client) -> None:
+    url = admin_url(Signal, "changelist")
+
+    with CaptureQueriesContext(connection) as queries:
+        top = staff.get(url).content.decode()
+        june = staff.get(url, {"occurred_at__year": "2025", "occurred_at__month": "6"})
+
+    # all signals are in 2025, May to July: the bar starts at months
+    assert "occurred_at__month=5" in top
+    assert "occurred_at__month=7" in top
+    assert "occurred_at__month=4" not in top
+    assert all(s.occurred_at.month == 6 for s in june.context["cl"].result_list)
+    assert "occurred_at__day=10" in june.content.decode()
+    assert not [q for q in queries.captured_queries if "DATE_TRUNC" in q["sql"].upper()]
+
+
+def test_signal_search_uses_exact_keys(staff: Client) -> None:
+    signal = Signal.objects.exclude(page_id=None).first()
+    url = admin_url(Signal, "changelist")
+
+    by_page = staff.get(url, {"q": str(signal.page_id)}).context["cl"].result_list
+    by_profile = staff.get(url, {"q": f"profile:{signal.profile_id}"}).context["cl"].result_list
+    by_account = staff.get(url, {"q": f"account:{signal.profile.account_id}"}).context["cl"]
+    nonsense = staff.get(url, {"q": "drama"})
+
+    assert list(by_page) == [signal]
+    assert {s.profile_id for s in by_profile} == {signal.profile_id}
+    assert (
+        by_account.result_count
+        == Signal.objects.filter(profile__account=signal.profile.account).count()
+    )
+    assert nonsense.status_code == 200
+    assert nonsense.context["cl"].result_count == 0
+
+
+@pytest.mark.parametrize("model", [Signal, ProfileTitleState])
+def test_ingested_tables_are_read_only_but_leave_with_their_profile(
+    staff: Client, model: type[Model]
+) -> None:
+    # given
+    row = model.objects.first()
+    profile = row.profile
+
+    # when
+    view = staff.get(admin_url(model, "change", row.pk))
+    delete_one = staff.get(admin_url(model, "delete", row.pk))
+    delete_profile = staff.post(admin_url(Profile, "delete", profile.pk), {"post": "yes"})
+
+    # then
+    assert view.status_code == 200
+    assert view.context["adminform"].form.fields == {}
+    assert admin_url(model, "delete", row.pk) not in view.content.decode()
+    assert delete_one.status_code == 403
+    assert delete_profile.status_code == 302
+    assert not model.objects.filter(profile=profile).exists()
+
+
+def statement_timeout() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        return cursor.fetchone()[0]
+
+
+def test_signal_count_falls_back_to_the_estimate_when_counting_is_slow(
+    catalogue, db, monkeypatch
+) -> None:
+    # given: a count that cannot finish within the paginator's timeout
+    monkeypatch.setattr(signal_admin, "COUNT_TIMEOUT_MS", 1)
+    slow = Signal.objects.filter(
+        RawSQL("pg_sleep(0.01) IS NOT NULL", [], output_field=BooleanField())
+    ).order_by("pk")
+    before = statement_timeout()
+
+    # when
+    count = signal_admin.BoundedCountPaginator(slow, 100).count
+
+    # then: the planner's guess, never below the floor, and the session's timeout untouched
+    assert count >= signal_admin.ESTIMATE_FLOOR
+    assert statement_timeout() == before
+
+
+def test_signal_count_is_exact_when_counting_is_quick(catalogue, db) -> None:
+    before = statement_timeout()
+
+    count = signal_admin.BoundedCountPaginator(Signal.objects.order_by("pk"), 100).count
+
+    assert count == Signal.objects.count()
+    assert statement_timeout() == before
