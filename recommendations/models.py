@@ -120,9 +120,8 @@ class Signal(models.Model):
             # Rows arrive roughly in time order, so a BRIN index answers "signals since T"
             # (trending, training windows) for a tiny fraction of a B-tree's upkeep.
             PortableBrinIndex(fields=["occurred_at"], name="signal_time_brin"),
-            models.Index(
-                fields=["page_id"], name="signal_page", condition=models.Q(page_id__isnull=False)
-            ),
+            # No index on page_id: most impressions carry one, and attribution joins pages
+            # to signals in bulk over a time window (BRIN), never one page at a time.
         ]
 
     def __str__(self) -> str:

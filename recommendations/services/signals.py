@@ -1,8 +1,8 @@
 """Recording a batch of signals exactly once, with the derived per-title state beside it."""
 
 import datetime as dt
-import json
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -147,10 +147,39 @@ def _season_episodes(title_ids: set[int]) -> dict[int, dict[int, set[int]]]:
     return seasons
 
 
-def _apply_to_states(
-    profile: Profile, events: list[SignalEvent], kinds: dict[int, str]
+STATE_FIELDS = (
+    "first_played_at",
+    "last_played_at",
+    "last_event_at",
+    "play_count",
+    "progress",
+    "last_episode",
+    "completed_episodes",
+    "completed_seasons",
+    "completed_at",
+    "rewatch_count",
+    "thumbs",
+    "thumbs_at",
+)
+
+
+def title_states_fold(
+    *,
+    profile_id: int,
+    states: dict[int, ProfileTitleState],
+    events: Iterable[SignalEvent],
+    title_kinds: Mapping[int, str],
+    season_episodes: Mapping[int, Mapping[int, set[int]]],
 ) -> set[int]:
-    """Fold the new events into the per-title states; return the indexes of rewatches.
+    """Fold one profile's new events into ``states`` (title id -> state), in memory.
+
+    The one place the rules of derived state live: the signals API and bulk
+    imports both call it, so imported history and live history mean the same.
+    ``states`` must hold the profile's stored state of every title the events
+    touch; missing titles get a fresh state. ``title_kinds`` maps each title to
+    its kind, ``season_episodes`` (title -> season -> episode ids) every title
+    with an episode completion among the events. Returns the indexes of the
+    events that are rewatches.
 
     Events are applied in the order they happened, not the order they arrived,
     so a late-arriving older event cannot overwrite newer progress or thumbs.
@@ -159,22 +188,12 @@ def _apply_to_states(
         (e for e in events if e.kind in STATE_KINDS and e.title_id),
         key=lambda e: e.occurred_at,
     )
-    if not engaging:
-        return set()
-    title_ids = {e.title_id for e in engaging}
-    states = {
-        s.title_id: s
-        for s in ProfileTitleState.objects.filter(AnyOf(F("title_id"), title_ids), profile=profile)
-    }
-    completing = {e.title_id for e in engaging if e.kind == SignalKind.COMPLETE and e.episode_id}
-    seasons = _season_episodes(completing) if completing else {}
-
     rewatches: set[int] = set()
     for event in engaging:
         state = states.get(event.title_id)
         if state is None:
             state = states[event.title_id] = ProfileTitleState(
-                profile=profile, title_id=event.title_id, last_event_at=event.occurred_at
+                profile_id=profile_id, title_id=event.title_id, last_event_at=event.occurred_at
             )
         is_latest = event.occurred_at >= state.last_event_at
         state.last_event_at = max(state.last_event_at, event.occurred_at)
@@ -182,7 +201,7 @@ def _apply_to_states(
             already_done = (
                 event.episode_id in state.completed_episodes
                 if event.episode_id
-                else kinds[event.title_id] == Title.Kind.FILM and state.is_completed
+                else title_kinds[event.title_id] == Title.Kind.FILM and state.is_completed
             )
             if already_done:
                 state.rewatch_count += 1
@@ -205,11 +224,11 @@ def _apply_to_states(
                 if event.episode_id not in state.completed_episodes:
                     state.completed_episodes = [*state.completed_episodes, event.episode_id]
                 done = set(state.completed_episodes)
-                title_seasons = seasons.get(event.title_id, {})
+                title_seasons = season_episodes.get(event.title_id, {})
                 state.completed_seasons = sum(1 for eps in title_seasons.values() if eps <= done)
                 if title_seasons and state.completed_seasons == len(title_seasons):
                     state.completed_at = state.completed_at or event.occurred_at
-            elif kinds[event.title_id] == Title.Kind.FILM:
+            elif title_kinds[event.title_id] == Title.Kind.FILM:
                 state.completed_at = min(filter(None, (state.completed_at, event.occurred_at)))
         elif event.kind in (SignalKind.THUMBS_UP, SignalKind.THUMBS_DOWN) and (
             state.thumbs_at is None or event.occurred_at >= state.thumbs_at
@@ -220,86 +239,95 @@ def _apply_to_states(
                 else ProfileTitleState.Thumbs.DOWN
             )
             state.thumbs_at = event.occurred_at
-
-    ProfileTitleState.objects.bulk_create(
-        states.values(),
-        update_conflicts=True,
-        unique_fields=["profile", "title"],
-        update_fields=[
-            "first_played_at",
-            "last_played_at",
-            "last_event_at",
-            "play_count",
-            "progress",
-            "last_episode",
-            "completed_episodes",
-            "completed_seasons",
-            "completed_at",
-            "rewatch_count",
-            "thumbs",
-            "thumbs_at",
-        ],
-    )
     return rewatches
 
 
-# Column name and PostgreSQL type of each value, in the order rows are built below.
-_PG_COLUMNS = (
-    ("profile_id", "bigint"),
-    ("title_id", "bigint"),
-    ("episode_id", "bigint"),
-    ("kind", "text"),
-    ("value", "float8"),
-    ("device", "text"),
-    ("occurred_at", "timestamptz"),
-    ("received_at", "timestamptz"),
-    ("client_event_id", "uuid"),
-    ("page_id", "uuid"),
-    ("row", "text"),
-    ("position", "int"),
-    ("artwork_variant_id", "bigint"),
-    ("is_rewatch", "bool"),
+def title_states_save(
+    *, states: Iterable[ProfileTitleState], batch_size: int | None = None
+) -> None:
+    """Insert new states and overwrite stored ones: one upsert per ``batch_size`` states."""
+    ProfileTitleState.objects.bulk_create(
+        states,
+        batch_size=batch_size,
+        update_conflicts=True,
+        unique_fields=["profile", "title"],
+        update_fields=list(STATE_FIELDS),
+    )
+
+
+def _apply_to_states(
+    profile: Profile, events: list[SignalEvent], kinds: dict[int, str]
+) -> set[int]:
+    """Fold the new events into the stored per-title states; return the indexes of rewatches."""
+    title_ids = {e.title_id for e in events if e.kind in STATE_KINDS and e.title_id}
+    if not title_ids:
+        return set()
+    states = {
+        s.title_id: s
+        for s in ProfileTitleState.objects.filter(AnyOf(F("title_id"), title_ids), profile=profile)
+    }
+    completing = {e.title_id for e in events if e.kind == SignalKind.COMPLETE and e.episode_id}
+    seasons = _season_episodes(completing) if completing else {}
+    rewatches = title_states_fold(
+        profile_id=profile.pk,
+        states=states,
+        events=events,
+        title_kinds=kinds,
+        season_episodes=seasons,
+    )
+    title_states_save(states=states.values())
+    return rewatches
+
+
+_COPY_COLUMNS = (
+    "profile_id",
+    "title_id",
+    "episode_id",
+    "kind",
+    "value",
+    "device",
+    "occurred_at",
+    "received_at",
+    "client_event_id",
+    "page_id",
+    "row",
+    "position",
+    "artwork_variant_id",
+    "is_rewatch",
 )
-_QUOTED_COLUMNS = ", ".join(f'"{name}"' for name, _ in _PG_COLUMNS)
-_JSON_FIELDS = ", ".join(f"(r->>{i})::{kind}" for i, (_, kind) in enumerate(_PG_COLUMNS))
-# The batch travels as one JSON array of arrays: PostgreSQL unpacks it in C, where
-# binding thousands of individual values costs Python tens of microseconds per event.
-_PG_INSERT = (
-    f"INSERT INTO {Signal._meta.db_table} ({_QUOTED_COLUMNS}) "  # noqa: S608 (constants only)
-    f"SELECT {_JSON_FIELDS} FROM json_array_elements(%s::json) AS r "
-    'ON CONFLICT ("profile_id", "client_event_id") DO NOTHING'
-)
+_QUOTED_COLUMNS = ", ".join(f'"{column}"' for column in _COPY_COLUMNS)
+_PG_COPY = f"COPY {Signal._meta.db_table} ({_QUOTED_COLUMNS}) FROM STDIN"
 
 
 def _insert(profile: Profile, events: list[SignalEvent], rewatches: set[int]) -> int:
-    """Insert in one statement; the unique (profile, client_event_id) index is the backstop."""
+    """Insert the new events; returns how many were stored."""
     now = timezone.now()
     if connection.vendor == "postgresql":
-        received = now.isoformat()
-        rows = json.dumps(
-            [
-                (
-                    profile.pk,
-                    e.title_id,
-                    e.episode_id,
-                    e.kind,
-                    e.value,
-                    e.device,
-                    e.occurred_at.isoformat(),
-                    received,
-                    str(e.client_event_id),
-                    str(e.page_id) if e.page_id else None,
-                    e.row,
-                    e.position,
-                    e.artwork_variant_id,
-                    e.index in rewatches,
-                )
-                for e in events
-            ]
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(_PG_INSERT, [rows])
-            return cursor.rowcount
+        # COPY is the cheapest way in, and safe here: the caller holds the profile's row
+        # lock and has already dropped every event stored before, so no row can clash
+        # (the unique index would still refuse one that did).
+        with connection.cursor() as cursor, cursor.connection.cursor() as raw:
+            with raw.copy(_PG_COPY) as copy:
+                for e in events:
+                    copy.write_row(
+                        (
+                            profile.pk,
+                            e.title_id,
+                            e.episode_id,
+                            e.kind,
+                            e.value,
+                            e.device,
+                            e.occurred_at,
+                            now,
+                            e.client_event_id,
+                            e.page_id,
+                            e.row,
+                            e.position,
+                            e.artwork_variant_id,
+                            e.index in rewatches,
+                        )
+                    )
+            return len(events)
     created = Signal.objects.bulk_create(
         [
             Signal(
