@@ -181,6 +181,9 @@ TONIGHT = {
     # Signals older than this are refused: they would arrive after the models
     # that should have learned from them were trained.
     "SIGNAL_MAX_AGE_DAYS": env.int("TONIGHT_SIGNAL_MAX_AGE_DAYS", default=30),
+    # Overrides of recommendations.engine.confidence.SignalWeights (what each signal is
+    # worth, half-lives); the defaults and their reasons are documented there.
+    "SIGNAL_WEIGHTS": env.json("TONIGHT_SIGNAL_WEIGHTS", default={}),
     # Artwork uploads: what a designer's export is allowed to be.
     "ARTWORK_MAX_BYTES": env.int("TONIGHT_ARTWORK_MAX_BYTES", default=5 * 1024 * 1024),
     "ARTWORK_MIN_SIZE": (160, 90),

@@ -1,0 +1,188 @@
+"""Offline ranking metrics: NDCG@k, Recall@k and catalogue coverage, vectorised over users.
+
+Relevance is binary (a held-out title the profile engaged with is relevant),
+as in the evaluation of ``implicit`` and most implicit-feedback literature.
+All functions take a recommendation matrix, one row per user, best first,
+padded with -1 where a user got fewer than k titles, and a sparse relevance
+matrix; users without any relevant title have no defined score (NaN) and are
+left out of the means, because counting them as 0 would reward nothing and
+punish every model equally, hiding real differences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+__all__ = [
+    "RankingMetrics",
+    "catalogue_coverage",
+    "evaluate",
+    "hits",
+    "ndcg_at_k",
+    "recall_at_k",
+    "top_k",
+]
+
+
+def top_k(
+    scores: npt.ArrayLike, k: int, *, exclude: sp.spmatrix | None = None
+) -> npt.NDArray[np.int32]:
+    """The ``k`` best-scored titles per user, best first.
+
+    Parameters
+    ----------
+    scores : array of float32, shape (n_users, n_titles)
+        One block of users at a time (the caller batches a large population).
+    k : int
+    exclude : sparse matrix, shape (n_users, n_titles), optional
+        Titles never to recommend to that user (e.g. seen in training).
+
+    Returns
+    -------
+    numpy.ndarray of int32, shape (n_users, k)
+        -1 pads rows with fewer than ``k`` recommendable titles.
+    """
+    matrix = np.array(scores, dtype=np.float32, ndmin=2)  # a copy: excluded cells are overwritten
+    n_users, n_titles = matrix.shape
+    if exclude is not None:
+        blocked = sp.coo_matrix(exclude)
+        if blocked.shape != matrix.shape:
+            raise ValueError("exclude must have the shape of scores")
+        matrix[blocked.row, blocked.col] = -np.inf
+    matrix[~np.isfinite(matrix)] = -np.inf
+    kept = min(k, n_titles)
+    part = np.argpartition(-matrix, kept - 1, axis=1)[:, :kept]
+    part_scores = np.take_along_axis(matrix, part, axis=1)
+    order = np.argsort(-part_scores, axis=1, kind="stable")
+    best = np.take_along_axis(part, order, axis=1)
+    best_scores = np.take_along_axis(part_scores, order, axis=1)
+    result = np.full((n_users, k), -1, dtype=np.int32)
+    result[:, :kept] = np.where(np.isfinite(best_scores), best, -1)
+    return result
+
+
+def hits(recommended: npt.ArrayLike, relevant: sp.spmatrix) -> npt.NDArray[np.bool_]:
+    """Whether each recommended title is relevant to its user.
+
+    Parameters
+    ----------
+    recommended : array of int, shape (n_users, k)
+        Title indices, best first; -1 is padding (never a hit).
+    relevant : sparse matrix, shape (n_users, n_titles)
+        Non-zero where the title is relevant to the user.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_users, k)
+    """
+    recs = np.array(recommended, dtype=np.int64, ndmin=2)
+    truth = sp.coo_matrix(relevant)
+    if recs.shape[0] != truth.shape[0]:
+        raise ValueError("recommended and relevant must have one row per user")
+    n_titles = truth.shape[1]
+    nonzero = truth.data != 0
+    truth_keys = truth.row[nonzero].astype(np.int64) * n_titles + truth.col[nonzero]
+    users = np.arange(recs.shape[0], dtype=np.int64)[:, np.newaxis]
+    keys = users * n_titles + recs
+    return np.isin(keys, truth_keys) & (recs >= 0)
+
+
+def _relevant_counts(relevant: sp.spmatrix) -> np.ndarray:
+    return np.diff(sp.csr_matrix(relevant != 0).indptr)
+
+
+def ndcg_at_k(recommended: npt.ArrayLike, relevant: sp.spmatrix, k: int) -> npt.NDArray[np.float64]:
+    """Binary-relevance NDCG@k per user.
+
+    ``DCG = sum_{i<k} hit_i / log2(i + 2)``, divided by the DCG of an ideal
+    list that puts ``min(k, |relevant|)`` relevant titles first.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_users,)
+        In [0, 1]; NaN for users without relevant titles.
+    """
+    hit = hits(np.array(recommended, ndmin=2)[:, :k], relevant)
+    discounts = 1.0 / np.log2(np.arange(k) + 2.0)
+    dcg = hit.astype(np.float64) @ discounts[: hit.shape[1]]
+    n_relevant = _relevant_counts(relevant)
+    ideal_cumulative = np.concatenate([[0.0], np.cumsum(discounts)])
+    idcg = ideal_cumulative[np.minimum(n_relevant, k)]
+    return np.divide(dcg, idcg, out=np.full(dcg.shape, np.nan), where=idcg > 0)
+
+
+def recall_at_k(
+    recommended: npt.ArrayLike, relevant: sp.spmatrix, k: int
+) -> npt.NDArray[np.float64]:
+    """Recall@k per user: relevant titles found in the top k / all relevant titles.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_users,)
+        In [0, 1]; NaN for users without relevant titles.
+    """
+    found = hits(np.array(recommended, ndmin=2)[:, :k], relevant).sum(axis=1).astype(np.float64)
+    n_relevant = _relevant_counts(relevant).astype(np.float64)
+    return np.divide(found, n_relevant, out=np.full(found.shape, np.nan), where=n_relevant > 0)
+
+
+def catalogue_coverage(recommended: npt.ArrayLike, n_titles: int, k: int | None = None) -> float:
+    """Share of the catalogue recommended to at least one user (in each user's top k).
+
+    Returns
+    -------
+    float
+        In [0, 1].
+    """
+    recs = np.array(recommended, dtype=np.int64, ndmin=2)
+    if k is not None:
+        recs = recs[:, :k]
+    shown = np.unique(recs[recs >= 0])
+    return float(shown.shape[0]) / float(n_titles) if n_titles else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RankingMetrics:
+    """Means over users with at least one relevant title.
+
+    Attributes
+    ----------
+    ndcg_at_10, recall_at_10, recall_at_20 : float
+    coverage_at_10 : float
+        :func:`catalogue_coverage` of everyone's top 10.
+    n_users : int
+        Users the means are over.
+    """
+
+    ndcg_at_10: float
+    recall_at_10: float
+    recall_at_20: float
+    coverage_at_10: float
+    n_users: int
+
+
+def evaluate(recommended: npt.ArrayLike, relevant: sp.spmatrix, n_titles: int) -> RankingMetrics:
+    """The figures of ``manage.py evaluate_recommendations`` for one model.
+
+    Parameters
+    ----------
+    recommended : array of int, shape (n_users, >= 20)
+    relevant : sparse matrix, shape (n_users, n_titles)
+    n_titles : int
+    """
+    recs = np.array(recommended, ndmin=2)
+    if recs.shape[1] < 20:
+        raise ValueError("recommended needs at least 20 titles per user")
+    ndcg = ndcg_at_k(recs, relevant, 10)
+    evaluated = ~np.isnan(ndcg)
+    return RankingMetrics(
+        ndcg_at_10=float(np.nanmean(ndcg)) if evaluated.any() else 0.0,
+        recall_at_10=float(np.nanmean(recall_at_k(recs, relevant, 10))) if evaluated.any() else 0.0,
+        recall_at_20=float(np.nanmean(recall_at_k(recs, relevant, 20))) if evaluated.any() else 0.0,
+        coverage_at_10=catalogue_coverage(recs, n_titles, k=10),
+        n_users=int(evaluated.sum()),
+    )

@@ -1,0 +1,633 @@
+"""Ranking: P(play | shown, context) per candidate, and the "% match" shown to the profile.
+
+Features
+    :func:`build_features` turns per-candidate arrays and per-request context
+    into a float32 matrix whose columns are :data:`FEATURE_NAMES`. Every
+    column is scaled to roughly [0, 1] by the builder (documented per name),
+    so the fixed prior blend can weigh them directly and a logistic model's
+    coefficients stay comparable. The same builder serves requests (one
+    context, hundreds of candidates) and training (one row per logged
+    impression, context per row): scalars and arrays both broadcast.
+
+    ``row_position`` / ``slot_position`` describe where a logged title was
+    shown. They are learned so that position bias (the top-left tile gets
+    played because it is top-left) is explained by them and not credited to
+    the title's other features; at serving they are left at 0, scoring every
+    candidate as if it were shown first.
+
+Model
+    :class:`PlayRanker` is scikit-learn's ``LogisticRegression`` on
+    standardised features, with explicit interaction columns (hour x genre,
+    weekend x hour-genre, CF x activity, device x popularity/continue) for
+    the non-linearities that matter. Chosen over gradient boosting because:
+    it persists as a few arrays in ``.npz`` without pickle (boosted trees have
+    no public pickle-free format); scoring is one matrix-vector product,
+    microseconds for 500 candidates; its log-loss fit gives probabilities that
+    need only a light calibration; and its coefficients can be read and
+    checked by a person. Until ``min_rows`` logged impressions with enough
+    plays exist, a fixed, documented :class:`PriorBlend` is used and
+    :attr:`PlayRanker.mode` says ``"prior"``.
+
+Calibration and "% match"
+    ``predict_proba`` of the learned model is Platt-calibrated on the most
+    recent ``calibration_fraction`` of the logged impressions (held out from
+    the logistic fit): ``sigmoid(a * z + b)`` with ``a > 0``, so it is
+    strictly increasing in the model's score and never ties titles the model
+    tells apart (isotonic regression would, with its plateaus).
+
+    The match is ``round(99 * F(p))`` where F is the empirical distribution of
+    calibrated probabilities on those held-out impressions (101 stored
+    quantiles, linearly interpolated): "87% match" means the title is more
+    likely to be played than 87% of the titles we showed. F is
+    non-decreasing, so a higher probability never gives a lower match. The
+    prior uses F(p) = p.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal, Self
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.special import expit
+
+from recommendations.engine.persistence import ArtefactTarget, load_artefact, save_artefact
+
+__all__ = [
+    "DEVICE_CLASSES",
+    "FEATURE_NAMES",
+    "HOUR_BUCKETS",
+    "PlayRanker",
+    "PriorBlend",
+    "build_features",
+    "hour_bucket",
+    "hour_genre_affinity",
+]
+
+_KIND = "tonight.play_ranker"
+_VERSION = 1
+
+#: Device classes, in the order of the one-hot columns.
+DEVICE_CLASSES: tuple[str, ...] = ("tv", "mobile", "tablet", "web")
+
+#: Number of 4-hour buckets of the local day (night, early, morning, afternoon, evening, prime).
+HOUR_BUCKETS = 6
+
+#: Columns of the feature matrix, in order. Scaling per column:
+#:
+#: - ``cf_score``: ALS predicted preference, clipped to [-1, 2] (mostly 0-1).
+#: - ``content_affinity``: cosine to the profile's content centroid, [0, 1].
+#: - ``cluster_popularity`` / ``region_popularity``: trending, log-normalised to [0, 1].
+#: - ``release_recency``: ``0.5 ** (days since release / 180)``; 0 if unknown or unreleased.
+#: - ``language_match``: 1 if the title's language is one of the profile's.
+#: - ``continue_watching``: 1 if the profile has the title in progress.
+#: - ``dislike_penalty``: thumbs-down penalty of similar content, [0, 1).
+#: - ``impression_fatigue``: ``min(1, log1p(times shown without a play) / log1p(20))``.
+#: - ``recent_activity``: ``min(1, log1p(plays in the last 7 days) / log1p(50))``.
+#: - ``hour_genre_affinity``: the profile's affinity at this hour for the title's genres, [0, 1].
+#: - ``weekend``: 1 on Saturday and Sunday (local).
+#: - ``weekend_x_hour_genre``, ``cf_x_recent_activity``: products of the named columns.
+#: - ``device_*``: one-hot device class.
+#: - ``tv_x_cluster_popularity``, ``mobile_x_continue_watching``: device interactions
+#:   (lean-back TV viewing follows the crowd; phones resume what is in progress).
+#: - ``row_position`` / ``slot_position``: ``log1p(index) / log1p(40)`` where the title
+#:   was shown; 0 at serving.
+FEATURE_NAMES: tuple[str, ...] = (
+    "cf_score",
+    "content_affinity",
+    "cluster_popularity",
+    "region_popularity",
+    "release_recency",
+    "language_match",
+    "continue_watching",
+    "dislike_penalty",
+    "impression_fatigue",
+    "recent_activity",
+    "hour_genre_affinity",
+    "weekend",
+    "weekend_x_hour_genre",
+    "cf_x_recent_activity",
+    "device_tv",
+    "device_mobile",
+    "device_tablet",
+    "device_web",
+    "tv_x_cluster_popularity",
+    "mobile_x_continue_watching",
+    "row_position",
+    "slot_position",
+)
+_COLUMN = {name: index for index, name in enumerate(FEATURE_NAMES)}
+
+
+def hour_bucket(hour: npt.ArrayLike) -> npt.NDArray[np.int8]:
+    """4-hour bucket (0-5) of a local hour (0-23)."""
+    hours = np.asarray(hour, dtype=np.int64)
+    if np.any((hours < 0) | (hours > 23)):
+        raise ValueError("hour must be in 0..23")
+    return (hours // (24 // HOUR_BUCKETS)).astype(np.int8)
+
+
+def hour_genre_affinity(
+    *,
+    hour_buckets: npt.ArrayLike,
+    title_index: npt.ArrayLike,
+    title_genres: sp.spmatrix,
+    weight: npt.ArrayLike | None = None,
+    smoothing: float = 5.0,
+) -> npt.NDArray[np.float32]:
+    """One profile's genre affinity per hour bucket, from its plays.
+
+    Each play spreads its weight over the played title's genres; each hour
+    bucket's mix is smoothed towards the profile's all-day mix with
+    ``smoothing`` pseudo-plays (a bucket with two plays should not look like
+    a strong habit), then divided by its maximum so the favourite genre of
+    that hour scores 1.
+
+    Parameters
+    ----------
+    hour_buckets : array of int8, shape (n,)
+        :func:`hour_bucket` of each play's local start time.
+    title_index : array of int32, shape (n,)
+        Played titles.
+    title_genres : sparse matrix, shape (n_titles, n_genres)
+        1 where a title has a genre.
+    weight : array of float32, shape (n,), optional
+        Per-play weight (e.g. decayed confidence); 1 by default.
+    smoothing : float
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (HOUR_BUCKETS, n_genres)
+        Rows in [0, 1]; all zeros without plays.
+    """
+    genres = sp.csr_matrix(title_genres, dtype=np.float64)
+    buckets = np.asarray(hour_buckets, dtype=np.int64).reshape(-1)
+    titles = np.asarray(title_index, dtype=np.int64).reshape(-1)
+    amount = np.ones(titles.shape[0]) if weight is None else np.asarray(weight, np.float64).ravel()
+    if not buckets.shape == titles.shape == amount.shape:
+        raise ValueError("hour_buckets, title_index and weight must have the same length")
+    # Spread each title's play over its genres: genre shares sum to 1 per title.
+    per_title = np.asarray(genres.sum(axis=1)).ravel()
+    shares = sp.diags(np.divide(1.0, per_title, out=np.zeros_like(per_title), where=per_title > 0))
+    shares = sp.csr_matrix(shares @ genres)
+    plays = sp.csr_matrix((amount, (buckets, titles)), shape=(HOUR_BUCKETS, genres.shape[0]))
+    counts = np.asarray((plays @ shares).todense())
+    overall = counts.sum(axis=0)
+    total = overall.sum()
+    if total == 0:
+        return np.zeros((HOUR_BUCKETS, genres.shape[1]), dtype=np.float32)
+    mixes = counts + smoothing * overall / total
+    top = mixes.max(axis=1, keepdims=True)
+    return (mixes / np.where(top > 0, top, 1.0)).astype(np.float32)
+
+
+def _column(name: str, value: npt.ArrayLike, n: int) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        return np.full(n, float(array))
+    array = array.reshape(-1)
+    if array.shape[0] != n:
+        raise ValueError(f"{name} has {array.shape[0]} entries, expected {n}")
+    return array
+
+
+def _device_codes(device: str | int | npt.ArrayLike, n: int) -> np.ndarray:
+    if isinstance(device, str):
+        if device not in DEVICE_CLASSES:
+            raise ValueError(f"unknown device class {device!r}; expected one of {DEVICE_CLASSES}")
+        return np.full(n, DEVICE_CLASSES.index(device))
+    codes = _column("device", device, n).astype(np.int64)
+    if np.any((codes < 0) | (codes >= len(DEVICE_CLASSES))):
+        raise ValueError("device codes must index DEVICE_CLASSES")
+    return codes
+
+
+def _position(value: npt.ArrayLike, n: int, name: str) -> np.ndarray:
+    return np.minimum(np.log1p(np.maximum(_column(name, value, n), 0.0)) / np.log1p(40.0), 1.0)
+
+
+def _genre_match(
+    title_genres: sp.spmatrix | npt.ArrayLike, genre_affinity: npt.ArrayLike, n: int
+) -> np.ndarray:
+    """Mean of the profile's genre affinity over each title's genres, shape (n,)."""
+    affinity = np.asarray(genre_affinity, dtype=np.float64)
+    if sp.issparse(title_genres):
+        genres = sp.csr_matrix(title_genres, dtype=np.float64)
+        per_title = np.asarray(genres.sum(axis=1)).ravel()
+        if affinity.ndim == 1:
+            weighted = np.asarray(genres @ affinity).ravel()
+        else:
+            weighted = np.asarray(genres.multiply(affinity).sum(axis=1)).ravel()
+    else:
+        genres = np.asarray(title_genres, dtype=np.float64)
+        per_title = genres.sum(axis=1)
+        weighted = genres @ affinity if affinity.ndim == 1 else (genres * affinity).sum(axis=1)
+    if genres.shape[0] != n:
+        raise ValueError(f"title_genres has {genres.shape[0]} rows, expected {n}")
+    return np.divide(weighted, per_title, out=np.zeros(n), where=per_title > 0)
+
+
+def build_features(
+    *,
+    cf_score: npt.ArrayLike,
+    content_affinity: npt.ArrayLike,
+    cluster_popularity: npt.ArrayLike,
+    region_popularity: npt.ArrayLike,
+    release_age_days: npt.ArrayLike,
+    language_match: npt.ArrayLike,
+    continue_watching: npt.ArrayLike,
+    dislike_penalty: npt.ArrayLike,
+    impressions_without_play: npt.ArrayLike,
+    title_genres: sp.spmatrix | npt.ArrayLike,
+    genre_affinity: npt.ArrayLike,
+    recent_plays: npt.ArrayLike,
+    weekday: npt.ArrayLike,
+    device: str | int | npt.ArrayLike,
+    row_position: npt.ArrayLike = 0,
+    slot_position: npt.ArrayLike = 0,
+) -> npt.NDArray[np.float32]:
+    """The ranking feature matrix, columns :data:`FEATURE_NAMES`.
+
+    Per-candidate inputs are arrays of shape (n,); context inputs
+    (``recent_plays``, ``weekday``, ``device``, positions) are scalars for a
+    request or arrays of shape (n,) for training rows.
+
+    Parameters
+    ----------
+    cf_score, content_affinity : array of float32, shape (n,)
+    cluster_popularity, region_popularity : array of float32, shape (n,)
+        Already in [0, 1] (:func:`~recommendations.engine.popularity.normalise_popularity`).
+    release_age_days : array of float32, shape (n,)
+        Days since the title's release in the region; NaN if unknown.
+    language_match, continue_watching : array of bool, shape (n,)
+    dislike_penalty : array of float32, shape (n,)
+    impressions_without_play : array of float32, shape (n,)
+        How often the title was shown to the profile without being played.
+    title_genres : sparse matrix or array, shape (n, n_genres)
+        The candidates' genre rows (1 per genre). On the request path, keep
+        the catalogue's genre table as a dense array (genres are few: 15,000
+        x 30 is 1.8 MB) and pass ``table[candidates]``: fancy-indexing a
+        dense array is far cheaper than slicing a sparse matrix.
+    genre_affinity : array of float32, shape (n_genres,) or (n, n_genres)
+        The profile's row of :func:`hour_genre_affinity` for the current hour
+        bucket (per training row: the bucket of that impression).
+    recent_plays : float or array of float32, shape (n,)
+        The profile's plays in the last 7 days.
+    weekday : int or array of int, shape (n,)
+        Local weekday, Monday = 0.
+    device : str, int or array of int, shape (n,)
+        Device class name or index into :data:`DEVICE_CLASSES`.
+    row_position, slot_position : int or array of int, shape (n,)
+        Where the title was shown (0-based); leave 0 at serving.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n, len(FEATURE_NAMES))
+    """
+    cf = np.clip(np.asarray(cf_score, dtype=np.float64).reshape(-1), -1.0, 2.0)
+    n = cf.shape[0]
+    hour_genre = _genre_match(title_genres, genre_affinity, n)
+    age = _column("release_age_days", release_age_days, n)
+    known = np.isfinite(age) & (age >= 0)
+    recency = np.where(known, np.exp2(-np.where(known, age, 0.0) / 180.0), 0.0)
+    ignored = _column("impressions_without_play", impressions_without_play, n)
+    fatigue = np.log1p(np.maximum(ignored, 0.0))
+    activity = np.log1p(np.maximum(_column("recent_plays", recent_plays, n), 0.0)) / np.log1p(50.0)
+    activity = np.minimum(activity, 1.0)
+    weekend = (_column("weekday", weekday, n).astype(np.int64) % 7 >= 5).astype(np.float64)
+    devices = _device_codes(device, n)
+    cluster = _column("cluster_popularity", cluster_popularity, n)
+    resuming = _column("continue_watching", continue_watching, n).astype(bool).astype(np.float64)
+
+    features = np.empty((n, len(FEATURE_NAMES)), dtype=np.float32)
+    features[:, _COLUMN["cf_score"]] = cf
+    features[:, _COLUMN["content_affinity"]] = _column("content_affinity", content_affinity, n)
+    features[:, _COLUMN["cluster_popularity"]] = cluster
+    features[:, _COLUMN["region_popularity"]] = _column("region_popularity", region_popularity, n)
+    features[:, _COLUMN["release_recency"]] = recency
+    features[:, _COLUMN["language_match"]] = _column("language_match", language_match, n) != 0
+    features[:, _COLUMN["continue_watching"]] = resuming
+    features[:, _COLUMN["dislike_penalty"]] = _column("dislike_penalty", dislike_penalty, n)
+    features[:, _COLUMN["impression_fatigue"]] = np.minimum(fatigue / np.log1p(20.0), 1.0)
+    features[:, _COLUMN["recent_activity"]] = activity
+    features[:, _COLUMN["hour_genre_affinity"]] = hour_genre
+    features[:, _COLUMN["weekend"]] = weekend
+    features[:, _COLUMN["weekend_x_hour_genre"]] = weekend * hour_genre
+    features[:, _COLUMN["cf_x_recent_activity"]] = cf * activity
+    for index, name in enumerate(DEVICE_CLASSES):
+        features[:, _COLUMN[f"device_{name}"]] = devices == index
+    features[:, _COLUMN["tv_x_cluster_popularity"]] = (devices == 0) * cluster
+    features[:, _COLUMN["mobile_x_continue_watching"]] = (devices == 1) * resuming
+    features[:, _COLUMN["row_position"]] = _position(row_position, n, "row_position")
+    features[:, _COLUMN["slot_position"]] = _position(slot_position, n, "slot_position")
+    return features
+
+
+_PRIOR_WEIGHTS: tuple[tuple[str, float], ...] = (
+    # What the product believes before any page was logged: CF and content
+    # agreement are the strongest signs, resuming is very likely, the crowd
+    # and the profile's language help, a disliked neighbourhood and repeated
+    # ignoring hurt, and lower positions get fewer plays.
+    ("cf_score", 2.0),
+    ("content_affinity", 1.5),
+    ("cluster_popularity", 1.0),
+    ("region_popularity", 0.5),
+    ("release_recency", 0.4),
+    ("language_match", 0.5),
+    ("continue_watching", 2.0),
+    ("dislike_penalty", -4.0),
+    ("impression_fatigue", -1.0),
+    ("hour_genre_affinity", 0.75),
+    ("cf_x_recent_activity", 0.5),
+    ("row_position", -1.0),
+    ("slot_position", -0.5),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PriorBlend:
+    """The fixed ranking used until enough pages are logged: ``sigmoid(bias + w · x)``.
+
+    With the default bias of -3.5 a title with nothing going for it gets
+    P(play) of about 3%, and one the CF and content models agree on, popular
+    in the cluster and in the profile's language, about 30%: plausible
+    magnitudes for homepage play rates, so the prior's "% match" is sensible.
+
+    Attributes
+    ----------
+    bias : float
+    weights : tuple of (feature name, weight) pairs
+        Features not listed weigh 0.
+    """
+
+    bias: float = -3.5
+    weights: tuple[tuple[str, float], ...] = _PRIOR_WEIGHTS
+
+    def __post_init__(self) -> None:
+        unknown = [name for name, _ in self.weights if name not in _COLUMN]
+        if unknown:
+            raise ValueError(f"prior weights for unknown features: {unknown}")
+
+    def vector(self) -> npt.NDArray[np.float64]:
+        """Weights aligned with :data:`FEATURE_NAMES`, shape (len(FEATURE_NAMES),)."""
+        vector = np.zeros(len(FEATURE_NAMES))
+        for name, weight in self.weights:
+            vector[_COLUMN[name]] = weight
+        return vector
+
+
+_LEVELS = np.linspace(0.0, 1.0, 101)
+
+
+class PlayRanker:
+    """P(play | shown, context) per candidate: a learned logistic model or the prior blend.
+
+    Parameters
+    ----------
+    C : float
+        Inverse L2 strength of the logistic regression.
+    min_rows : int
+        Logged impressions needed before the learned model replaces the prior.
+    min_positives : int
+        Plays (and non-plays) needed as well: a model that saw ten plays
+        would be noise with confident-looking numbers.
+    calibration_fraction : float
+        Most recent share of the training rows held out for the Platt
+        calibration and the match quantiles.
+    max_iter : int
+        L-BFGS iterations.
+    prior : PriorBlend, optional
+    random_state : int, numpy.random.Generator or None
+        Passed to scikit-learn (L-BFGS itself is deterministic).
+
+    Attributes
+    ----------
+    mode : {"prior", "learned"}
+        Which model ``predict_proba`` uses; the API reports it.
+    n_training_rows : int
+        Rows passed to the last :meth:`fit` (0 if never fitted).
+    """
+
+    def __init__(
+        self,
+        *,
+        C: float = 1.0,
+        min_rows: int = 5000,
+        min_positives: int = 100,
+        calibration_fraction: float = 0.2,
+        max_iter: int = 1000,
+        prior: PriorBlend | None = None,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        if not 0.0 < calibration_fraction < 1.0:
+            raise ValueError("calibration_fraction must be in (0, 1)")
+        self.C = C
+        self.min_rows = min_rows
+        self.min_positives = min_positives
+        self.calibration_fraction = calibration_fraction
+        self.max_iter = max_iter
+        self.prior = prior or PriorBlend()
+        self.random_state = random_state
+        self.mode: Literal["prior", "learned"] = "prior"
+        self.n_training_rows = 0
+        self.feature_mean: npt.NDArray[np.float64]
+        self.feature_scale: npt.NDArray[np.float64]
+        self.coef: npt.NDArray[np.float64]
+        self.intercept: float
+        self.platt_slope: float
+        self.platt_intercept: float
+        self.match_quantiles: npt.NDArray[np.float64]
+        self._use_prior()
+
+    def fit(
+        self,
+        features: npt.ArrayLike,
+        labels: npt.ArrayLike,
+        *,
+        sample_weight: npt.ArrayLike | None = None,
+    ) -> Self:
+        """Learn from logged impressions, or stay on the prior if there are too few.
+
+        Parameters
+        ----------
+        features : array of float32, shape (n, len(FEATURE_NAMES))
+            :func:`build_features` of each logged impression, **in time
+            order**: the last ``calibration_fraction`` is the calibration set.
+        labels : array of bool, shape (n,)
+            Whether the impression was played within the session.
+        sample_weight : array of float32, shape (n,), optional
+            E.g. inverse propensity of the artwork or row choice.
+
+        Returns
+        -------
+        PlayRanker
+            ``self``; check :attr:`mode`.
+        """
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
+        matrix = np.asarray(features, dtype=np.float64)
+        target = np.asarray(labels).astype(bool).reshape(-1)
+        if matrix.ndim != 2 or matrix.shape[1] != len(FEATURE_NAMES):
+            raise ValueError(f"features must have shape (n, {len(FEATURE_NAMES)})")
+        if matrix.shape[0] != target.shape[0]:
+            raise ValueError("features and labels must have the same number of rows")
+        weights = None if sample_weight is None else np.asarray(sample_weight, np.float64).ravel()
+        n = target.shape[0]
+        self.n_training_rows = n
+        split = round(n * (1.0 - self.calibration_fraction))
+        fit_part, calibration_part = target[:split], target[split:]
+        enough = (
+            n >= self.min_rows
+            and min(fit_part.sum(), (~fit_part).sum()) >= self.min_positives
+            and min(calibration_part.sum(), (~calibration_part).sum()) > 0
+        )
+        if not enough:
+            self._use_prior()
+            return self
+
+        scaler = StandardScaler().fit(matrix[:split])
+        seed = self.random_state if isinstance(self.random_state, int) else None
+        model = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=seed)
+        model.fit(
+            scaler.transform(matrix[:split]),
+            fit_part,
+            sample_weight=None if weights is None else weights[:split],
+        )
+        self.feature_mean = scaler.mean_.astype(np.float64)
+        self.feature_scale = scaler.scale_.astype(np.float64)
+        self.coef = model.coef_.ravel().astype(np.float64)
+        self.intercept = float(model.intercept_[0])
+        self.platt_slope, self.platt_intercept = 1.0, 0.0
+
+        # Platt scaling on the held-out, most recent impressions.
+        scores = self._raw_score(matrix[split:])
+        platt = LogisticRegression(C=1e4, max_iter=self.max_iter)
+        platt.fit(
+            scores[:, np.newaxis],
+            calibration_part,
+            sample_weight=None if weights is None else weights[split:],
+        )
+        slope = float(platt.coef_[0, 0])
+        if slope > 0:  # a non-positive slope means no usable signal; keep the raw model
+            self.platt_slope, self.platt_intercept = slope, float(platt.intercept_[0])
+        calibrated = expit(self.platt_slope * scores + self.platt_intercept)
+        self.match_quantiles = np.quantile(calibrated, _LEVELS)
+        self.mode = "learned"
+        return self
+
+    def _use_prior(self) -> None:
+        """Express the prior blend in the learned model's parameters: one scoring path."""
+        self.mode = "prior"
+        self.feature_mean = np.zeros(len(FEATURE_NAMES))
+        self.feature_scale = np.ones(len(FEATURE_NAMES))
+        self.coef = self.prior.vector()
+        self.intercept = self.prior.bias
+        self.platt_slope, self.platt_intercept = 1.0, 0.0
+        self.match_quantiles = _LEVELS.copy()
+
+    def _raw_score(self, features: np.ndarray) -> np.ndarray:
+        return ((features - self.feature_mean) / self.feature_scale) @ self.coef + self.intercept
+
+    def predict_proba(self, features: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """Calibrated P(play | shown, context) per row.
+
+        Parameters
+        ----------
+        features : array of float32, shape (n, len(FEATURE_NAMES))
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (n,)
+        """
+        matrix = np.asarray(features, dtype=np.float64)
+        if matrix.ndim != 2 or matrix.shape[1] != len(FEATURE_NAMES):
+            raise ValueError(f"features must have shape (n, {len(FEATURE_NAMES)})")
+        score = self._raw_score(matrix)
+        return expit(self.platt_slope * score + self.platt_intercept).astype(np.float32)
+
+    def match(self, probabilities: npt.ArrayLike) -> npt.NDArray[np.uint8]:
+        """The "% match" (0-99) of calibrated play probabilities; non-decreasing in them.
+
+        Parameters
+        ----------
+        probabilities : array of float32, shape (n,)
+            :meth:`predict_proba` output.
+
+        Returns
+        -------
+        numpy.ndarray of uint8, shape (n,)
+        """
+        p = np.asarray(probabilities, dtype=np.float64)
+        # Strictly increasing knots: ties in the quantiles (a point mass of
+        # probabilities) would otherwise make interpolation ill-defined.
+        knots = self.match_quantiles + np.arange(_LEVELS.shape[0]) * 1e-12
+        share = np.interp(p, knots, _LEVELS)
+        return np.clip(np.rint(99.0 * share), 0, 99).astype(np.uint8)
+
+    def save(self, target: ArtefactTarget) -> None:
+        """Store parameters and calibration as ``.npz`` arrays (no pickle)."""
+        save_artefact(
+            target,
+            kind=_KIND,
+            version=_VERSION,
+            mode=self.mode,
+            feature_names=np.array(FEATURE_NAMES),
+            C=self.C,
+            min_rows=self.min_rows,
+            min_positives=self.min_positives,
+            calibration_fraction=self.calibration_fraction,
+            max_iter=self.max_iter,
+            prior_bias=self.prior.bias,
+            prior_names=np.array([name for name, _ in self.prior.weights]),
+            prior_weights=np.array([weight for _, weight in self.prior.weights]),
+            n_training_rows=self.n_training_rows,
+            feature_mean=self.feature_mean,
+            feature_scale=self.feature_scale,
+            coef=self.coef,
+            intercept=self.intercept,
+            platt_slope=self.platt_slope,
+            platt_intercept=self.platt_intercept,
+            match_quantiles=self.match_quantiles,
+        )
+
+    @classmethod
+    def load(cls, source: ArtefactTarget | os.PathLike[str]) -> PlayRanker:
+        """Read a ranker written by :meth:`save`.
+
+        Raises
+        ------
+        ValueError
+            If it was trained on another feature layout (retrain it).
+        """
+        arrays = load_artefact(source, kind=_KIND, version=_VERSION)
+        if tuple(str(name) for name in arrays["feature_names"]) != FEATURE_NAMES:
+            raise ValueError("ranker was trained on another feature layout; retrain it")
+        prior = PriorBlend(
+            bias=float(arrays["prior_bias"]),
+            weights=tuple(
+                (str(name), float(weight))
+                for name, weight in zip(arrays["prior_names"], arrays["prior_weights"], strict=True)
+            ),
+        )
+        ranker = cls(
+            C=float(arrays["C"]),
+            min_rows=int(arrays["min_rows"]),
+            min_positives=int(arrays["min_positives"]),
+            calibration_fraction=float(arrays["calibration_fraction"]),
+            max_iter=int(arrays["max_iter"]),
+            prior=prior,
+        )
+        ranker.mode = "learned" if str(arrays["mode"]) == "learned" else "prior"
+        ranker.n_training_rows = int(arrays["n_training_rows"])
+        ranker.feature_mean = arrays["feature_mean"]
+        ranker.feature_scale = arrays["feature_scale"]
+        ranker.coef = arrays["coef"]
+        ranker.intercept = float(arrays["intercept"])
+        ranker.platt_slope = float(arrays["platt_slope"])
+        ranker.platt_intercept = float(arrays["platt_intercept"])
+        ranker.match_quantiles = arrays["match_quantiles"]
+        return ranker

@@ -1,0 +1,124 @@
+"""Content similarity: TF-IDF title vectors, the neighbour table and profile affinity."""
+
+import io
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfTransformer
+
+from recommendations.engine.content import ContentModel
+
+# Features: 0 action, 1 comedy, 2 drama, 3 director X, 4 director Y, 5 Tamil, 6 Hindi
+CATALOGUE = np.array(
+    [
+        [1, 0, 0, 1, 0, 1, 0],  # 0 action, X, Tamil
+        [1, 0, 0, 1, 0, 1, 0],  # 1 action, X, Tamil (twin of 0)
+        [1, 0, 0, 0, 0, 0, 1],  # 2 action, Hindi
+        [0, 1, 0, 0, 1, 0, 1],  # 3 comedy, Y, Hindi
+        [0, 1, 0, 0, 1, 0, 1],  # 4 comedy, Y, Hindi
+        [0, 0, 1, 0, 0, 0, 1],  # 5 drama, Hindi
+        [0, 0, 0, 0, 0, 0, 0],  # 6 no metadata yet
+    ],
+    dtype=np.float32,
+)
+
+
+@pytest.fixture(scope="module")
+def model() -> ContentModel:
+    return ContentModel(n_neighbours=3, block_size=2).fit(sp.csr_matrix(CATALOGUE))
+
+
+def test_title_vectors_are_scikit_learns_tfidf(model):
+    expected = TfidfTransformer(norm="l2").fit_transform(sp.csr_matrix(CATALOGUE)).toarray()
+
+    np.testing.assert_allclose(model.title_vectors.toarray(), expected, rtol=1e-5, atol=1e-6)
+    assert model.title_vectors.dtype == np.float32
+
+
+def test_similar_titles_share_distinctive_features(model):
+    indices, sims = model.similar(0, k=3)
+
+    assert indices[0] == 1
+    assert sims[0] == pytest.approx(1.0, abs=1e-5)
+    assert indices[1] == 2  # shares "action"
+    assert 0 not in indices
+    assert np.all(np.diff(sims) <= 0)
+
+
+def test_the_neighbour_table_is_padded_and_never_contains_the_title_itself(model):
+    assert model.neighbour_index.shape == model.neighbour_similarity.shape == (7, 3)
+    assert model.neighbour_index.dtype == np.int32
+    assert model.neighbour_similarity.dtype == np.float32
+    for title in range(7):
+        assert title not in model.neighbour_index[title]
+    assert (model.neighbour_index[6] == -1).all()  # a title without metadata has no neighbours
+    assert (model.neighbour_similarity[6] == 0).all()
+    assert model.similar(6)[0].size == 0
+
+
+def test_similar_beyond_the_table_is_computed_and_agrees_with_it(model):
+    table, _ = model.similar(3, k=3)
+    computed, sims = model.similar(3, k=6)
+
+    assert computed[: table.size].tolist() == table.tolist()
+    assert np.all(sims > 0)
+
+
+def test_neighbour_matrix_holds_the_table(model):
+    matrix = model.neighbour_matrix()
+
+    assert matrix.shape == (7, 7)
+    assert matrix[0, 1] == pytest.approx(model.neighbour_similarity[0, 0])
+    assert matrix.diagonal().sum() == 0
+    assert model.neighbour_matrix(min_similarity=0.5).nnz < matrix.nnz
+
+
+def test_profile_affinity_points_at_the_profiles_taste(model):
+    # given: a profile that loved both comedies
+    weights = sp.csr_matrix(np.array([[0, 0, 0, 5.0, 3.0, 0, 0]], dtype=np.float32))
+
+    # when
+    affinity = model.profile_affinity(weights)
+
+    # then
+    assert affinity.shape == (7,)
+    assert affinity.dtype == np.float32
+    assert affinity[3] > affinity[5] > affinity[0]  # drama shares "Hindi", action X nothing
+    assert affinity.max() <= 1.0
+    np.testing.assert_allclose(model.profile_affinity(weights.toarray()[0]), affinity, rtol=1e-6)
+
+
+def test_a_profile_without_history_has_no_affinity(model):
+    assert not model.profile_affinity(np.zeros(7)).any()
+
+
+def test_feature_weights_temper_a_feature_group():
+    # given: director weight 0 makes titles 0 and 1 no closer than 0 and 2 on that account
+    weights = np.array([1, 1, 1, 0, 0, 1, 1], dtype=np.float32)
+    model = ContentModel(n_neighbours=3).fit(sp.csr_matrix(CATALOGUE), feature_weights=weights)
+
+    unweighted = ContentModel(n_neighbours=3).fit(sp.csr_matrix(CATALOGUE))
+    assert model.similar(0)[1][0] == pytest.approx(1.0)  # still twins (language too)
+    assert model.similar(2)[1][0] > unweighted.similar(2)[1][0]  # 2 is now closer to 0 and 1
+
+
+def test_new_titles_are_vectorised_without_a_refit(model):
+    vectors = model.transform(sp.csr_matrix(CATALOGUE[:2]))
+
+    np.testing.assert_allclose(vectors.toarray(), model.title_vectors[:2].toarray(), rtol=1e-6)
+
+
+def test_save_and_load_round_trip(model):
+    buffer = io.BytesIO()
+    model.save(buffer)
+    buffer.seek(0)
+
+    loaded = ContentModel.load(buffer)
+
+    np.testing.assert_array_equal(loaded.neighbour_index, model.neighbour_index)
+    np.testing.assert_array_equal(loaded.neighbour_similarity, model.neighbour_similarity)
+    np.testing.assert_allclose(loaded.title_vectors.toarray(), model.title_vectors.toarray())
+    np.testing.assert_allclose(
+        loaded.profile_affinity(np.eye(7)[3]), model.profile_affinity(np.eye(7)[3])
+    )

@@ -1,0 +1,281 @@
+"""Ranking: the feature layout, the prior/learned switch, calibration and "% match"."""
+
+import io
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from recommendations.engine.persistence import save_artefact
+from recommendations.engine.ranking import (
+    DEVICE_CLASSES,
+    FEATURE_NAMES,
+    HOUR_BUCKETS,
+    PlayRanker,
+    PriorBlend,
+    build_features,
+    hour_bucket,
+    hour_genre_affinity,
+)
+
+COLUMN = {name: index for index, name in enumerate(FEATURE_NAMES)}
+
+
+def request_features(n: int, rng: np.random.Generator, **overrides) -> np.ndarray:
+    """Features of n candidates for one request (or n logged impressions)."""
+    arguments = {
+        "cf_score": rng.normal(0.3, 0.3, n),
+        "content_affinity": rng.random(n),
+        "cluster_popularity": rng.random(n),
+        "region_popularity": rng.random(n),
+        "release_age_days": rng.uniform(0, 2000, n),
+        "language_match": rng.random(n) < 0.7,
+        "continue_watching": rng.random(n) < 0.05,
+        "dislike_penalty": np.where(rng.random(n) < 0.05, rng.random(n) * 0.5, 0.0),
+        "impressions_without_play": rng.poisson(1.0, n),
+        "title_genres": sp.csr_matrix((rng.random((n, 4)) < 0.4).astype(np.float32)),
+        "genre_affinity": np.array([1.0, 0.5, 0.2, 0.0]),
+        "recent_plays": 6,
+        "weekday": 5,
+        "device": "tv",
+    }
+    arguments.update(overrides)
+    return build_features(**arguments)
+
+
+def logged_impressions(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Impressions whose plays truly depend on CF score, resuming and position."""
+    rng = np.random.default_rng(seed)
+    features = request_features(
+        n,
+        rng,
+        recent_plays=rng.poisson(5, n),
+        weekday=rng.integers(0, 7, n),
+        device=rng.integers(0, len(DEVICE_CLASSES), n),
+        row_position=rng.integers(0, 10, n),
+        slot_position=rng.integers(0, 20, n),
+    )
+    logit = (
+        -3.0
+        + 3.0 * features[:, COLUMN["cf_score"]]
+        + 2.5 * features[:, COLUMN["continue_watching"]]
+        - 1.5 * features[:, COLUMN["row_position"]]
+    )
+    return features, rng.random(n) < expit(logit)
+
+
+def test_the_feature_matrix_follows_the_documented_layout():
+    rng = np.random.default_rng(1)
+
+    features = request_features(50, rng, device="mobile", weekday=6)
+
+    assert features.shape == (50, len(FEATURE_NAMES))
+    assert features.dtype == np.float32
+    assert (features[:, COLUMN["device_mobile"]] == 1).all()
+    assert (features[:, COLUMN["device_tv"]] == 0).all()
+    assert (features[:, COLUMN["weekend"]] == 1).all()
+    assert (features[:, COLUMN["row_position"]] == 0).all()  # serving: as if shown first
+    np.testing.assert_allclose(
+        features[:, COLUMN["weekend_x_hour_genre"]], features[:, COLUMN["hour_genre_affinity"]]
+    )
+    assert features.min() >= -1.0
+    assert features.max() <= 2.0
+
+
+def test_hour_genre_affinity_is_the_genre_share_weighted_by_the_profiles_habit():
+    genres = sp.csr_matrix(np.array([[1, 1, 0], [0, 0, 1]], dtype=np.float32))
+
+    features = build_features(
+        cf_score=np.zeros(2),
+        content_affinity=np.zeros(2),
+        cluster_popularity=np.zeros(2),
+        region_popularity=np.zeros(2),
+        release_age_days=np.array([0.0, np.nan]),
+        language_match=np.zeros(2, bool),
+        continue_watching=np.zeros(2, bool),
+        dislike_penalty=np.zeros(2),
+        impressions_without_play=np.zeros(2),
+        title_genres=genres,
+        genre_affinity=np.array([1.0, 0.5, 0.2]),
+        recent_plays=0,
+        weekday=0,
+        device=0,
+    )
+
+    assert features[:, COLUMN["hour_genre_affinity"]].tolist() == pytest.approx([0.75, 0.2])
+    assert features[:, COLUMN["release_recency"]].tolist() == [1.0, 0.0]  # unknown release: 0
+
+
+def test_dense_and_sparse_genre_tables_give_the_same_features():
+    rng = np.random.default_rng(8)
+    table = (rng.random((40, 5)) < 0.4).astype(np.float32)
+    habit_per_row = rng.random((40, 5))
+
+    for affinity in (np.array([1.0, 0.5, 0.2, 0.0, 0.7]), habit_per_row):
+        dense = request_features(
+            40, np.random.default_rng(1), title_genres=table, genre_affinity=affinity
+        )
+        sparse = request_features(
+            40, np.random.default_rng(1), title_genres=sp.csr_matrix(table), genre_affinity=affinity
+        )
+
+        np.testing.assert_allclose(dense, sparse, rtol=1e-6)
+
+
+def test_a_profiles_hour_genre_affinity_learns_its_habits():
+    # given: comedy (genre 1) at night, drama (genre 2) in prime time
+    genres = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32))
+    buckets = hour_bucket(np.array([1, 2, 3, 21, 22, 23, 22]))
+
+    affinity = hour_genre_affinity(
+        hour_buckets=buckets, title_index=np.array([1, 1, 1, 2, 2, 2, 2]), title_genres=genres
+    )
+
+    assert affinity.shape == (HOUR_BUCKETS, 3)
+    assert affinity[0].argmax() == 1
+    assert affinity[5].argmax() == 2
+    assert affinity.max() == 1.0
+    assert affinity[0, 2] > 0  # smoothing: a habit, not an exclusion
+
+
+def test_with_too_few_logged_pages_the_prior_is_used():
+    features, labels = logged_impressions(1000)
+
+    ranker = PlayRanker(min_rows=5000).fit(features, labels)
+
+    assert ranker.mode == "prior"
+    assert ranker.n_training_rows == 1000
+    expected = expit(features @ PriorBlend().vector() + PriorBlend().bias)
+    np.testing.assert_allclose(ranker.predict_proba(features), expected, rtol=1e-5)
+
+
+def test_the_prior_blend_orders_candidates_sensibly():
+    rng = np.random.default_rng(2)
+    base = request_features(1, rng, cf_score=np.array([0.0]), continue_watching=np.array([False]))
+    better = request_features(1, rng, cf_score=np.array([0.9]), continue_watching=np.array([True]))
+    shared = [
+        COLUMN[name] for name in FEATURE_NAMES if name not in ("cf_score", "continue_watching")
+    ]
+    better[:, shared] = base[:, shared]
+
+    ranker = PlayRanker()
+
+    assert ranker.mode == "prior"
+    assert ranker.predict_proba(better)[0] > ranker.predict_proba(base)[0]
+
+
+def test_with_enough_logged_pages_the_learned_model_takes_over():
+    features, labels = logged_impressions(20000)
+
+    ranker = PlayRanker(random_state=0).fit(features, labels)
+
+    assert ranker.mode == "learned"
+    coef = dict(zip(FEATURE_NAMES, ranker.coef, strict=True))
+    assert coef["cf_score"] > 0
+    assert coef["continue_watching"] > 0
+    assert coef["row_position"] < 0  # position bias is explained by position
+
+
+def test_the_learned_model_is_scikit_learns_logistic_regression_plus_platt(tmp_path):
+    features, labels = logged_impressions(20000)
+    ranker = PlayRanker(random_state=0).fit(features, labels)
+    split = 16000
+    scaler = StandardScaler().fit(features[:split])
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(
+        scaler.transform(features[:split]), labels[:split]
+    )
+
+    decision = model.decision_function(scaler.transform(features))
+    expected = expit(ranker.platt_slope * decision + ranker.platt_intercept)
+
+    np.testing.assert_allclose(ranker.predict_proba(features), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_calibrated_probabilities_match_observed_play_rates():
+    # given: enough impressions that the calibration slice's own play rate is not noise
+    features, labels = logged_impressions(150_000, seed=3)
+    ranker = PlayRanker(random_state=0).fit(features[:100_000], labels[:100_000])
+
+    # when: predicting impressions the ranker has not seen
+    probabilities = ranker.predict_proba(features[100_000:])
+    observed = labels[100_000:]
+
+    # then
+
+    assert probabilities.mean() == pytest.approx(observed.mean(), abs=0.01)
+    top_decile = probabilities >= np.quantile(probabilities, 0.9)
+    assert observed[top_decile].mean() == pytest.approx(probabilities[top_decile].mean(), abs=0.05)
+
+
+@pytest.mark.parametrize("trained", [False, True], ids=["prior", "learned"])
+def test_a_higher_probability_never_gives_a_lower_match(trained):
+    ranker = PlayRanker(random_state=0)
+    if trained:
+        ranker.fit(*logged_impressions(20000))
+    rng = np.random.default_rng(4)
+
+    probabilities = np.sort(np.concatenate([rng.random(5000), rng.random(5000) * 0.1, [0, 1]]))
+    matches = ranker.match(probabilities)
+
+    assert matches.dtype == np.uint8
+    assert np.all(np.diff(matches.astype(int)) >= 0)
+    assert matches.min() >= 0
+    assert matches.max() == 99
+    # and through the whole pipeline: ordering candidates by probability orders their match
+    features = request_features(3000, rng)
+    order = np.argsort(ranker.predict_proba(features), kind="stable")
+    assert np.all(np.diff(ranker.match(ranker.predict_proba(features))[order].astype(int)) >= 0)
+
+
+def test_the_match_spreads_over_the_range_for_logged_impressions():
+    features, labels = logged_impressions(20000)
+    ranker = PlayRanker(random_state=0).fit(features, labels)
+
+    matches = ranker.match(ranker.predict_proba(features[16000:]))
+
+    assert np.median(matches) == pytest.approx(49, abs=3)  # a percentile of what was shown
+
+
+def test_save_and_load_round_trip_for_both_modes():
+    for ranker in (
+        PlayRanker(random_state=0).fit(*logged_impressions(20000)),
+        PlayRanker(prior=PriorBlend(bias=-2.0, weights=(("cf_score", 1.0),))),
+    ):
+        buffer = io.BytesIO()
+        ranker.save(buffer)
+        buffer.seek(0)
+        loaded = PlayRanker.load(buffer)
+        features, _ = logged_impressions(100, seed=9)
+
+        assert loaded.mode == ranker.mode
+        assert loaded.prior == ranker.prior
+        np.testing.assert_array_equal(
+            loaded.predict_proba(features), ranker.predict_proba(features)
+        )
+        np.testing.assert_array_equal(
+            loaded.match(ranker.predict_proba(features)),
+            ranker.match(ranker.predict_proba(features)),
+        )
+
+
+def test_a_ranker_trained_on_another_feature_layout_is_refused():
+    buffer = io.BytesIO()
+    PlayRanker().save(buffer)
+    buffer.seek(0)
+    with np.load(buffer) as archive:
+        arrays = {name: archive[name] for name in archive.files if not name.startswith("__")}
+    arrays["feature_names"] = np.array(["cf_score"])
+    stale = io.BytesIO()
+    save_artefact(stale, kind="tonight.play_ranker", version=1, **arrays)
+    stale.seek(0)
+
+    with pytest.raises(ValueError, match="another feature layout"):
+        PlayRanker.load(stale)
+
+
+def test_prior_weights_must_name_real_features():
+    with pytest.raises(ValueError, match="unknown features"):
+        PriorBlend(weights=(("vibes", 1.0),))
