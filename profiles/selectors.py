@@ -17,6 +17,15 @@ def profile_list(*, account: Account) -> QuerySet[Profile]:
     )
 
 
-def profile_get(*, account: Account, profile_id: int) -> Profile:
-    """The account's profile, or 404 — another household's id is indistinguishable from none."""
-    return get_object_or_404(profile_list(account=account), pk=profile_id)
+def profile_get(*, account: Account, profile_id: int, for_display: bool = True) -> Profile:
+    """The account's profile, or 404 — another household's id is indistinguishable from none.
+
+    ``for_display=False`` skips the language joins that only the profile's own
+    representation needs, for hot paths that act on a profile (signals, homepage).
+    """
+    queryset = (
+        profile_list(account=account)
+        if for_display
+        else Profile.objects.filter(account=account).select_related("account")
+    )
+    return get_object_or_404(queryset, pk=profile_id)

@@ -146,7 +146,9 @@ class SignalsApi(GenericAPIView):
                 f"The body is {int(length)} bytes; the limit is {BODY_MAX_BYTES} bytes. "
                 "Send smaller batches."
             )
-        profile = profile_get(account=account_for_request(request), profile_id=profile_id)
+        profile = profile_get(
+            account=account_for_request(request), profile_id=profile_id, for_display=False
+        )
         raw_events = request.data.get("events") if isinstance(request.data, dict) else None
         if not isinstance(raw_events, list) or not raw_events:
             raise exceptions.ValidationError(
