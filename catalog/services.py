@@ -1,0 +1,191 @@
+"""State changes for the catalogue: bulk upserts of titles that come from a data set or feed."""
+
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils.text import slugify
+
+from config.lookups import AnyOf
+
+from .models import Genre, MaturityLevel, Title
+
+GENRE_SLUG_MAX_LENGTH = Genre._meta.get_field("slug").max_length
+GENRE_NAME_MAX_LENGTH = Genre._meta.get_field("name").max_length
+TITLE_NAME_MAX_LENGTH = Title._meta.get_field("original_name").max_length
+EXTERNAL_ID_MAX_LENGTH = Title._meta.get_field("external_id").max_length
+# A release date is required; a title whose year the source does not give is dated
+# far in the past, so that it never poses as a new release.
+UNKNOWN_RELEASE_DATE = dt.date(1900, 1, 1)
+# Public rating data sets carry no runtimes; a typical feature length keeps the
+# field's meaning ("how long is an evening with it") roughly right until staff fix it.
+IMPORTED_RUNTIME_MINUTES = 100
+
+
+@dataclass(frozen=True, slots=True)
+class TitleRecord:
+    """One title as a source describes it: its id there, name, year and genre names."""
+
+    external_id: str
+    name: str
+    release_year: int | None
+    genres: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TitleImportResult:
+    title_ids: dict[str, int]  # external id -> title id, for every record
+    created: int
+    updated: int
+    unchanged: int
+    genres_created: int
+
+
+@functools.lru_cache(maxsize=4096)  # a data set has a few dozen genres on every row
+def genre_slug(name: str) -> str:
+    """The slug a source's genre name is filed under ("Sci-Fi" -> "sci-fi"); "" if none."""
+    return slugify(name)[:GENRE_SLUG_MAX_LENGTH].strip("-")
+
+
+def genres_ensure(*, names: Iterable[str]) -> tuple[dict[str, int], int]:
+    """Map each genre name's slug to a genre id, creating the missing genres.
+
+    Existing genres keep their names: staff may have renamed them. Returns the
+    map and how many genres were created.
+    """
+    wanted: dict[str, str] = {}
+    for name in names:
+        wanted.setdefault(genre_slug(name), name)
+    ids = dict(Genre.objects.filter(slug__in=list(wanted)).values_list("slug", "pk"))
+    missing = [Genre(slug=slug, name=name) for slug, name in wanted.items() if slug not in ids]
+    for genre in Genre.objects.bulk_create(missing):
+        ids[genre.slug] = genre.pk
+    return ids, len(missing)
+
+
+@transaction.atomic
+def titles_import(
+    *,
+    records: Sequence[TitleRecord],
+    language_code: str,
+    maturity: int = MaturityLevel.EIGHTEEN,
+    batch_size: int = 2000,
+    on_progress: Callable[[int], None] | None = None,
+) -> TitleImportResult:
+    """Create or update one title per record, keyed by ``external_id``; never duplicates.
+
+    What the source says is brought up to date on every run: name, release year
+    (when the source gives one), original language and the set of genres. What
+    the source does not know is set only when a title is created and then left
+    to staff: kind (film), runtime and maturity. ``maturity`` defaults to 18+
+    because a title nobody has rated must not reach kids' profiles.
+
+    A fixed number of queries per ``batch_size`` titles, whatever the file size.
+    """
+    advance = on_progress or (lambda n: None)
+    genre_ids, genres_created = genres_ensure(names=(g for r in records for g in r.genres))
+    existing = {
+        external_id: (pk, name, release_date, language)
+        for pk, external_id, name, release_date, language in Title.objects.filter(
+            AnyOf(F("external_id"), [r.external_id for r in records])
+        ).values_list("pk", "external_id", "original_name", "release_date", "original_language_id")
+    }
+
+    to_create: list[Title] = []
+    to_update: list[Title] = []
+    changed: set[str] = set()
+    for record in records:
+        release_date = (
+            dt.date(record.release_year, 1, 1) if record.release_year else UNKNOWN_RELEASE_DATE
+        )
+        stored = existing.get(record.external_id)
+        if stored is None:
+            to_create.append(
+                Title(
+                    external_id=record.external_id,
+                    kind=Title.Kind.FILM,
+                    original_name=record.name,
+                    original_language_id=language_code,
+                    release_date=release_date,
+                    runtime_minutes=IMPORTED_RUNTIME_MINUTES,
+                    maturity=maturity,
+                )
+            )
+            continue
+        pk, name, stored_date, stored_language = stored
+        if not record.release_year:
+            release_date = stored_date  # the source does not know; keep what staff set
+        if (name, stored_date, stored_language) != (record.name, release_date, language_code):
+            changed.add(record.external_id)
+            to_update.append(
+                Title(
+                    pk=pk,
+                    original_name=record.name,
+                    release_date=release_date,
+                    original_language_id=language_code,
+                )
+            )
+
+    title_ids = {external_id: stored[0] for external_id, stored in existing.items()}
+    for start in range(0, len(to_create), batch_size):
+        batch = Title.objects.bulk_create(to_create[start : start + batch_size])
+        title_ids.update((t.external_id, t.pk) for t in batch)
+        advance(len(batch))
+    for start in range(0, len(to_update), batch_size):
+        batch = to_update[start : start + batch_size]
+        Title.objects.bulk_update(
+            batch, ["original_name", "release_date", "original_language"], batch_size=batch_size
+        )
+        advance(len(batch))
+
+    regenred = _genre_links_sync(
+        records=records, title_ids=title_ids, genre_ids=genre_ids, batch_size=batch_size
+    )
+    changed |= regenred & existing.keys()  # a new title's first genres are not an update
+    advance(len(records) - len(to_create) - len(to_update))
+    return TitleImportResult(
+        title_ids=title_ids,
+        created=len(to_create),
+        updated=len(changed),
+        unchanged=len(existing) - len(changed),
+        genres_created=genres_created,
+    )
+
+
+def _genre_links_sync(
+    *,
+    records: Sequence[TitleRecord],
+    title_ids: dict[str, int],
+    genre_ids: dict[str, int],
+    batch_size: int,
+) -> set[str]:
+    """Make each title's genres exactly the record's; return the external ids that changed."""
+    through = Title.genres.through
+    wanted = {
+        title_ids[r.external_id]: {genre_ids[genre_slug(g)] for g in r.genres} for r in records
+    }
+    stored: dict[int, dict[int, int]] = {}
+    for link_id, title_id, genre_id in through.objects.filter(
+        AnyOf(F("title_id"), list(wanted))
+    ).values_list("pk", "title_id", "genre_id"):
+        stored.setdefault(title_id, {})[genre_id] = link_id
+
+    external_ids = {pk: external_id for external_id, pk in title_ids.items()}
+    stale: list[int] = []
+    missing = []
+    changed: set[str] = set()
+    for title_id, genres in wanted.items():
+        links = stored.get(title_id, {})
+        gone = [link_id for genre_id, link_id in links.items() if genre_id not in genres]
+        new = [genre_id for genre_id in genres if genre_id not in links]
+        if gone or new:
+            stale += gone
+            missing += [through(title_id=title_id, genre_id=genre_id) for genre_id in new]
+            changed.add(external_ids[title_id])
+    if stale:
+        through.objects.filter(AnyOf(F("pk"), stale)).delete()
+    through.objects.bulk_create(missing, batch_size=batch_size)
+    return changed

@@ -1,0 +1,155 @@
+"""``manage.py import_interactions PATH``: ratings of a public-style data set, as signals."""
+
+import argparse
+from typing import Any
+
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    DjangoHelpFormatter,
+)
+
+from artwork.models import DeviceClass
+from profiles.models import MAX_PROFILES_PER_ACCOUNT
+from recommendations.services.dataset_import import (
+    DatasetImportError,
+    InteractionColumns,
+    InteractionImportResult,
+    interactions_import,
+    layout_from_options,
+    terminal_progress,
+)
+
+
+class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Django's option order, with the description's own line breaks kept."""
+
+
+class Command(BaseCommand):
+    help = """Import ratings as per-profile signals, one rating per row.
+
+The default layout is MovieLens's ratings.csv (timestamp in unix seconds;
+ISO 8601 with an offset is accepted too):
+
+    userId,movieId,rating,timestamp
+    1,31,2.5,1260759144
+
+Items are matched to titles by external_id: run import_catalogue first.
+Each source user becomes a profile (external_id = user id) in a household
+account (external_id import:<n>) of --profiles-per-household profiles in
+--region; a user imported before keeps their profile.
+
+How a rating becomes signals, on x = 5 * rating / --rating-scale, all at the
+rating's time:
+
+    x >= 4       play_start, complete (+ thumbs_up at the top of the scale)
+    3 <= x < 4   play_start, progress 20*x percent (60 for 3, 70 for 3.5)
+    x < 3        play_start, thumbs_down
+
+Per-title states (completions, thumbs, progress) follow from these signals by
+the same rules as live signals. Each signal's client_event_id is derived from
+(user, item, kind), so re-running an import stores nothing twice. Imports
+write history directly: the signals API's 30-day horizon does not apply.
+
+The whole file is checked before anything is written: bad lines (missing
+fields, ratings that are not numbers or out of scale, bad times, unknown
+items, a user rating an item twice) are reported as PATH:LINE: reason and
+nothing is imported. Everything is written in one transaction; --dry-run
+does the work and rolls it back."""
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        defaults = InteractionColumns()
+        parser.add_argument("path", help="The delimited file, e.g. ml-latest-small/ratings.csv.")
+        parser.add_argument(
+            "--region", required=True, help="Home region of new households, e.g. IN."
+        )
+        parser.add_argument(
+            "--profiles-per-household",
+            type=int,
+            choices=range(1, MAX_PROFILES_PER_ACCOUNT + 1),
+            default=1,
+            metavar=f"1..{MAX_PROFILES_PER_ACCOUNT}",
+            help="Source users per household account (default: 1).",
+        )
+        parser.add_argument(
+            "--rating-scale",
+            type=float,
+            default=5.0,
+            help="The best possible rating (default: 5); ratings run from 0 to it.",
+        )
+        parser.add_argument(
+            "--device",
+            choices=DeviceClass.values,
+            default=DeviceClass.WEB,
+            help="Device class recorded on the signals (default: web).",
+        )
+        parser.add_argument(
+            "--delimiter", default=",", help="Field delimiter: ',' (default), '\\t' or 'tab', '::'."
+        )
+        parser.add_argument(
+            "--no-header",
+            action="store_true",
+            help="The file has no header: its first fields are user, item, rating, time.",
+        )
+        parser.add_argument("--encoding", default="utf-8-sig", help="Default: UTF-8.")
+        parser.add_argument("--user-column", default=defaults.user)
+        parser.add_argument("--item-column", default=defaults.item)
+        parser.add_argument("--rating-column", default=defaults.rating)
+        parser.add_argument("--time-column", default=defaults.time)
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Check and count everything; keep nothing."
+        )
+
+    def handle(self, *args: object, **options: Any) -> None:
+        try:
+            result = interactions_import(
+                path=options["path"],
+                region=options["region"],
+                layout=layout_from_options(
+                    delimiter=options["delimiter"],
+                    header=not options["no_header"],
+                    encoding=options["encoding"],
+                ),
+                columns=InteractionColumns(
+                    user=options["user_column"],
+                    item=options["item_column"],
+                    rating=options["rating_column"],
+                    time=options["time_column"],
+                ),
+                profiles_per_household=options["profiles_per_household"],
+                rating_scale=options["rating_scale"],
+                device=options["device"],
+                dry_run=options["dry_run"],
+                progress=terminal_progress(enabled=options["verbosity"] > 0),
+            )
+        except DatasetImportError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(self._summary(result))
+
+    def _summary(self, result: InteractionImportResult) -> str:
+        kinds = ", ".join(f"{kind} {count}" for kind, count in result.signals_by_kind.items())
+        lines = [
+            f"{result.rows} ratings of {result.users} users read.",
+            f"Households created: {result.households_created} in {result.region}; "
+            f"profiles created: {result.profiles_created}, "
+            f"already imported: {result.profiles_existing}.",
+            f"Signals stored: {result.signals_stored}" + (f" ({kinds})" if kinds else "") + "; "
+            f"duplicates (already stored): {result.duplicates}.",
+            f"Per-title states written: {result.title_states}.",
+        ]
+        if result.titles_unavailable:
+            lines.append(
+                self.style.WARNING(
+                    f"{result.titles_unavailable} rated titles are not available in "
+                    f"{result.region} now: they will not be recommended there "
+                    f"(import_catalogue --region {result.region})."
+                )
+            )
+        if result.dry_run:
+            lines.insert(0, self.style.WARNING("Dry run, nothing kept."))
+        return "\n".join(lines)

@@ -1,0 +1,264 @@
+"""``manage.py import_catalogue``: titles, genres and availability from a MovieLens-style file."""
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from catalog.models import Genre, MaturityLevel, Title
+from catalog.services import UNKNOWN_RELEASE_DATE
+from recommendations.services.dataset_import import title_name_and_year
+from regions.models import Availability
+from tests.factories import LanguageFactory, RegionFactory
+
+pytestmark = pytest.mark.django_db
+EN_DASH = "\u2013"  # as MovieLens writes year ranges
+
+MOVIES = f"""movieId,title,genres
+1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy
+2,Jumanji (1995),Adventure|Children|Fantasy
+11,"American President, The (1995)",Comedy|Drama|Romance
+171749,Death Note: Desu nôto (2006{EN_DASH}2007),(no genres listed)
+176601,Black Mirror,Sci-Fi
+"""
+
+
+@pytest.fixture
+def regions():
+    LanguageFactory()  # en
+    return RegionFactory(code="IN"), RegionFactory(
+        code="US", name="United States", time_zone="America/New_York"
+    )
+
+
+def write(tmp_path, text: str, name: str = "movies.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(path, *args: str) -> str:
+    out = io.StringIO()
+    call_command("import_catalogue", str(path), *args, stdout=out, verbosity=0)
+    return out.getvalue()
+
+
+def snapshot() -> tuple[int, ...]:
+    return (
+        Title.objects.count(),
+        Genre.objects.count(),
+        Title.genres.through.objects.count(),
+        Availability.objects.count(),
+    )
+
+
+def genres_of(external_id: str) -> list[str]:
+    title = Title.objects.get(external_id=external_id)
+    return sorted(title.genres.values_list("slug", flat=True))
+
+
+def test_movielens_movies_become_titles_with_external_ids_genres_and_years(tmp_path, regions):
+    # when
+    output = run(write(tmp_path, MOVIES), "--region", "IN", "--region", "US")
+
+    # then
+    assert "5 titles read: 5 created, 0 updated, 0 unchanged" in output
+    assert "10 availability windows opened in IN, US" in output
+    toy_story = Title.objects.get(external_id="1")
+    assert toy_story.original_name == "Toy Story"
+    assert toy_story.release_date == dt.date(1995, 1, 1)
+    assert toy_story.kind == Title.Kind.FILM
+    assert toy_story.original_language_id == "en"
+    assert toy_story.maturity == MaturityLevel.EIGHTEEN
+    assert genres_of("1") == ["adventure", "animation", "children", "comedy", "fantasy"]
+    assert Title.objects.get(external_id="11").original_name == "American President, The"
+    death_note = Title.objects.get(external_id="171749")
+    assert death_note.original_name == "Death Note: Desu nôto"
+    assert death_note.release_date == dt.date(2006, 1, 1)
+    assert genres_of("171749") == []
+    no_year = Title.objects.get(external_id="176601")
+    assert no_year.original_name == "Black Mirror"
+    assert no_year.release_date == UNKNOWN_RELEASE_DATE
+    assert Genre.objects.get(slug="sci-fi").name == "Sci-Fi"
+    windows = Availability.objects.filter(title=toy_story)
+    assert sorted(windows.values_list("region_id", "starts_at", "ends_at")) == [
+        ("IN", None, None),
+        ("US", None, None),
+    ]
+
+
+def test_rerunning_updates_titles_and_never_duplicates(tmp_path, regions):
+    # given an imported catalogue, then staff set what the source does not know
+    path = write(tmp_path, MOVIES)
+    run(path, "--region", "IN,US")
+    Title.objects.filter(external_id="1").update(runtime_minutes=81, maturity=MaturityLevel.ALL)
+    Title.objects.filter(external_id="176601").update(release_date=dt.date(2011, 12, 4))
+    before = snapshot()
+
+    # when the same file is imported again
+    output = run(path, "--region", "IN,US")
+
+    # then nothing changed and nothing was added
+    assert "5 titles read: 0 created, 0 updated, 5 unchanged; 0 genres created" in output
+    assert "0 availability windows opened" in output
+    assert snapshot() == before
+
+    # when the source renames a title and changes its genres
+    changed = MOVIES.replace(
+        "2,Jumanji (1995),Adventure|Children|Fantasy", "2,Jumanji (1996),Adventure|Horror"
+    )
+    output = run(write(tmp_path, changed), "--region", "IN")
+
+    # then that title is updated in place, and staff's fields are kept
+    assert "0 created, 1 updated, 4 unchanged; 1 genres created" in output
+    jumanji = Title.objects.get(external_id="2")
+    assert jumanji.release_date == dt.date(1996, 1, 1)
+    assert genres_of("2") == ["adventure", "horror"]
+    toy_story = Title.objects.get(external_id="1")
+    assert (toy_story.runtime_minutes, toy_story.maturity) == (81, MaturityLevel.ALL)
+    assert Title.objects.get(external_id="176601").release_date == dt.date(2011, 12, 4)
+    assert Title.objects.count() == 5
+
+
+def test_a_generic_layout_with_named_columns_and_another_delimiter(tmp_path, regions):
+    path = write(
+        tmp_path,
+        "name\tsku\tcategories\tyear\nKaala (2018)\tT-9\tAction, Drama\t2018\n",
+        name="items.tsv",
+    )
+
+    output = run(
+        path,
+        "--delimiter",
+        "\\t",
+        "--id-column",
+        "sku",
+        "--title-column",
+        "name",
+        "--genres-column",
+        "categories",
+        "--genre-separator",
+        ",",
+        "--language",
+        "hi",
+        "--region",
+        "IN",
+    )
+
+    assert "1 created" in output
+    kaala = Title.objects.get(external_id="T-9")
+    assert (kaala.original_name, kaala.original_language_id) == ("Kaala", "hi")
+    assert genres_of("T-9") == ["action", "drama"]
+
+
+def test_a_file_without_a_header_takes_its_columns_in_order(tmp_path, regions):
+    path = write(tmp_path, "1::Toy Story (1995)::Animation|Children's\n", name="movies.dat")
+
+    run(path, "--delimiter", "::", "--no-header")
+
+    assert genres_of("1") == ["animation", "childrens"]
+
+
+def test_a_header_without_the_expected_columns_names_them(tmp_path, regions):
+    path = write(tmp_path, "id,name,genres\n1,Toy Story (1995),Animation\n")
+
+    with pytest.raises(CommandError) as error:
+        run(path)
+
+    message = str(error.value)
+    assert f"{path}:1: the header has no column 'movieId', 'title'" in message
+    assert "expected 'movieId', 'title', 'genres'" in message
+    assert "--id-column" in message
+    assert snapshot() == (0, 0, 0, 0)
+
+
+def test_bad_rows_are_named_by_line_and_nothing_is_imported(tmp_path, regions):
+    path = write(
+        tmp_path,
+        "movieId,title,genres\n"
+        "1,Toy Story (1995),Animation\n"
+        "2,Jumanji (1995)\n"  # a field short
+        ",Heat (1995),Action\n"  # no id
+        "1,Toy Story again (1995),Animation\n"  # the id is taken
+        "5,,Drama\n"  # no title
+        '6,"Quoted\nacross lines (1995)",Drama\n'  # a good row on two lines
+        "7,Rocky (1976),!!!\n",  # a genre that cannot be filed
+    )
+
+    with pytest.raises(CommandError) as error:
+        run(path, "--region", "IN")
+
+    lines = str(error.value).splitlines()
+    assert lines[0] == f"{path}: 5 bad lines; nothing was imported."
+    assert lines[1:] == [
+        f"{path}:3: expected 3 fields, found 2",
+        f"{path}:4: empty movieId",
+        f"{path}:5: movieId '1' is already on line 2",
+        f"{path}:6: empty title",
+        f"{path}:9: genre '!!!' has no letters or digits to file it by",
+    ]
+    assert snapshot() == (0, 0, 0, 0)
+
+
+def test_only_the_first_twenty_bad_lines_are_listed(tmp_path, regions):
+    rows = "".join(f"{n},Title {n}\n" for n in range(1, 31))
+    path = write(tmp_path, "movieId,title,genres\n" + rows)
+
+    with pytest.raises(CommandError) as error:
+        run(path)
+
+    lines = str(error.value).splitlines()
+    assert lines[0].endswith("30 bad lines; nothing was imported.")
+    assert len(lines) == 1 + 20 + 1
+    assert lines[1] == f"{path}:2: expected 3 fields, found 2"
+    assert lines[-1] == "... and 10 more bad lines"
+
+
+def test_dry_run_reports_but_writes_nothing(tmp_path, regions):
+    output = run(write(tmp_path, MOVIES), "--region", "IN", "--dry-run")
+
+    assert "Dry run, nothing kept." in output
+    assert "5 created" in output
+    assert snapshot() == (0, 0, 0, 0)
+
+
+def test_unknown_regions_and_languages_are_refused(tmp_path, regions):
+    path = write(tmp_path, MOVIES)
+
+    with pytest.raises(CommandError, match="No region 'XX'; known regions: 'IN', 'US'"):
+        run(path, "--region", "XX")
+    with pytest.raises(CommandError, match="No language 'fr'"):
+        run(path, "--language", "fr")
+    assert snapshot() == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Heat (1995)", ("Heat", 1995)),
+        ("Heat (1995) ", ("Heat", 1995)),
+        ("Babylon 5 (1994-1998)", ("Babylon 5", 1994)),
+        (f"Stranger Things (2016{EN_DASH} )", ("Stranger Things", 2016)),
+        ("1984 (1984)", ("1984", 1984)),
+        ("(500) Days of Summer (2009)", ("(500) Days of Summer", 2009)),
+        ("Black Mirror", ("Black Mirror", None)),
+        ("(1995)", ("(1995)", None)),
+        ("Future (3024)", ("Future (3024)", None)),
+    ],
+)
+def test_title_name_and_year(text, expected):
+    assert title_name_and_year(text) == expected
+
+
+def test_a_file_in_another_encoding_is_refused_with_a_hint(tmp_path, regions):
+    path = tmp_path / "movies.dat"
+    path.write_bytes("1::Toy Story (1995)::Animation\n2::Léon (1994)::Thriller\n".encode("latin-1"))
+
+    with pytest.raises(CommandError, match=r"movies.dat:2: not utf-8-sig text .*--encoding"):
+        run(path, "--delimiter", "::", "--no-header")
+    assert snapshot() == (0, 0, 0, 0)
+
+    run(path, "--delimiter", "::", "--no-header", "--encoding", "latin-1")
+
+    assert Title.objects.get(external_id="2").original_name == "Léon"

@@ -1,0 +1,519 @@
+"""``manage.py import_interactions``: ratings as signals, households and derived per-title state."""
+
+import datetime as dt
+import io
+import uuid
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Account
+from catalog.models import Title
+from profiles.models import Profile
+from recommendations.models import ProfileTitleState, Signal, SignalKind
+from recommendations.services import dataset_import
+from recommendations.services.dataset_import import (
+    IMPORT_EVENT_NAMESPACE,
+    import_event_id,
+    rating_signals,
+)
+from recommendations.services.signals import title_states_fold
+from recommendations.signal_events import SignalEvent
+from tests.conftest import token_client
+from tests.factories import LanguageFactory, RegionFactory
+
+pytestmark = pytest.mark.django_db
+
+MOVIES = """movieId,title,genres
+1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy
+2,Jumanji (1995),Adventure|Children|Fantasy
+3,Grumpier Old Men (1995),Comedy|Romance
+4,Waiting to Exhale (1995),Comedy|Drama|Romance
+5,Father of the Bride Part II (1995),Comedy
+"""
+# user 1 rates across the whole scale; users 2..7 one film each, to fill households.
+RATINGS = """userId,movieId,rating,timestamp
+1,1,5.0,964982703
+1,2,4.0,964981247
+1,3,3.0,964982224
+1,4,2.0,964983815
+1,5,0.5,964982931
+2,1,4.5,1445714835
+3,2,3.5,1306463578
+10,1,1.0,1260759144
+4,3,5,1260759179
+5,1,4,1260759185
+6,2,3,1260759205
+"""
+T0 = 964982703  # 2000-07-30 18:45:03 UTC
+
+
+@pytest.fixture
+def catalogue(tmp_path, db):
+    LanguageFactory()
+    RegionFactory(code="IN")
+    path = tmp_path / "movies.csv"
+    path.write_text(MOVIES)
+    call_command("import_catalogue", str(path), "--region", "IN", stdout=io.StringIO(), verbosity=0)
+    return {t.external_id: t for t in Title.objects.all()}
+
+
+def write(tmp_path, text: str, name: str = "ratings.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(path, *args: str, verbosity: int = 0) -> str:
+    out = io.StringIO()
+    options = ("--region", "IN", *args) if "--region" not in args else args
+    call_command("import_interactions", str(path), *options, stdout=out, verbosity=verbosity)
+    return out.getvalue()
+
+
+def snapshot() -> tuple[int, ...]:
+    return (
+        Account.objects.count(),
+        Profile.objects.count(),
+        Signal.objects.count(),
+        ProfileTitleState.objects.count(),
+    )
+
+
+def kinds_of(profile: Profile, title: Title) -> list[tuple[str, float | None]]:
+    return sorted(
+        Signal.objects.filter(profile=profile, title=title).values_list("kind", "value"),
+        key=lambda kv: kv[0],
+    )
+
+
+def test_users_become_profiles_in_households_of_n(tmp_path, catalogue):
+    # when 7 source users are imported, 3 to a household
+    output = run(write(tmp_path, RATINGS), "--profiles-per-household", "3")
+
+    # then households are filled in natural user id order, 3, 3 and 1
+    households = {
+        account.external_id: [(p.slot, p.external_id) for p in account.profiles.order_by("slot")]
+        for account in Account.objects.filter(external_id__startswith="import:")
+    }
+    assert households == {
+        "import:1": [(1, "1"), (2, "2"), (3, "3")],
+        "import:2": [(1, "4"), (2, "5"), (3, "6")],
+        "import:3": [(1, "10")],
+    }
+    assert set(Account.objects.values_list("home_region_id", flat=True)) == {"IN"}
+    assert Profile.objects.get(external_id="10").name == "User 10"
+    assert "11 ratings of 7 users read." in output
+    assert "Households created: 3 in IN; profiles created: 7, already imported: 0." in output
+
+
+def test_ratings_map_to_signals_by_the_documented_rules(tmp_path, catalogue):
+    run(write(tmp_path, RATINGS))
+
+    asha = Profile.objects.get(external_id="1")
+    toy_story, jumanji, grumpier, waiting, father = (catalogue[str(n)] for n in range(1, 6))
+    assert kinds_of(asha, toy_story) == [
+        ("complete", None),
+        ("play_start", None),
+        ("thumbs_up", None),
+    ]
+    assert kinds_of(asha, jumanji) == [("complete", None), ("play_start", None)]
+    assert kinds_of(asha, grumpier) == [("play_start", None), ("progress", 60.0)]
+    assert kinds_of(asha, waiting) == [("play_start", None), ("thumbs_down", None)]
+    assert kinds_of(asha, father) == [("play_start", None), ("thumbs_down", None)]
+    # half stars: 4.5 is a completion without a thumb, 3.5 a longer partial watch
+    assert kinds_of(Profile.objects.get(external_id="2"), toy_story) == [
+        ("complete", None),
+        ("play_start", None),
+    ]
+    assert kinds_of(Profile.objects.get(external_id="3"), jumanji) == [
+        ("play_start", None),
+        ("progress", 70.0),
+    ]
+
+    signal = Signal.objects.get(profile=asha, title=toy_story, kind="thumbs_up")
+    assert signal.occurred_at == dt.datetime.fromtimestamp(T0, tz=dt.UTC)
+    assert signal.device == "web"
+    assert signal.client_event_id == import_event_id(user="1", item="1", kind="thumbs_up")
+    assert signal.client_event_id.version == 5
+    assert not Signal.objects.filter(is_rewatch=True).exists()
+
+
+@pytest.mark.parametrize(
+    ("rating", "scale", "kinds"),
+    [
+        (5, 5, ["play_start", "complete", "thumbs_up"]),
+        (4.5, 5, ["play_start", "complete"]),
+        (4, 5, ["play_start", "complete"]),
+        (3.5, 5, ["play_start", "progress"]),
+        (3, 5, ["play_start", "progress"]),
+        (2.5, 5, ["play_start", "thumbs_down"]),
+        (0, 5, ["play_start", "thumbs_down"]),
+        (10, 10, ["play_start", "complete", "thumbs_up"]),
+        (8, 10, ["play_start", "complete"]),
+        (6, 10, ["play_start", "progress"]),
+        (5, 10, ["play_start", "thumbs_down"]),
+        (1, 1, ["play_start", "complete", "thumbs_up"]),
+    ],
+)
+def test_rating_signals_scale_with_the_rating_scale(rating, scale, kinds):
+    assert [kind for kind, _ in rating_signals(rating, scale=scale)] == kinds
+
+
+def test_progress_grows_with_a_middling_rating():
+    values = [dict(rating_signals(r, scale=5))[SignalKind.PROGRESS] for r in (3, 3.5, 3.9)]
+    assert values == [60.0, 70.0, 78.0]
+
+
+def test_derived_state_shows_completions_thumbs_and_progress(tmp_path, catalogue):
+    run(write(tmp_path, RATINGS))
+
+    asha = Profile.objects.get(external_id="1")
+    states = {s.title.external_id: s for s in ProfileTitleState.objects.filter(profile=asha)}
+    assert set(states) == {"1", "2", "3", "4", "5"}
+    summary = {
+        external_id: (s.is_completed, s.thumbs, s.progress, s.play_count)
+        for external_id, s in states.items()
+    }
+    assert summary == {
+        "1": (True, "up", 100.0, 1),
+        "2": (True, "", 100.0, 1),
+        "3": (False, "", 60.0, 1),
+        "4": (False, "down", 0.0, 1),
+        "5": (False, "down", 0.0, 1),
+    }
+    assert states["1"].completed_at == dt.datetime.fromtimestamp(T0, tz=dt.UTC)
+    assert states["1"].thumbs_at == dt.datetime.fromtimestamp(T0, tz=dt.UTC)
+    assert all(s.rewatch_count == 0 for s in states.values())
+
+
+def test_derived_state_is_what_the_live_rules_make_of_the_stored_signals(tmp_path, catalogue):
+    # given an import, then a second file with newer ratings for a known user
+    run(write(tmp_path, RATINGS))
+    later = T0 + 86_400
+    run(
+        write(
+            tmp_path,
+            f"userId,movieId,rating,timestamp\n1,3,5,{later}\n1,4,4,{later}\n",
+            name="more.csv",
+        )
+    )
+
+    # then every stored state equals a fresh fold of that profile's stored signals
+    kinds = dict(Title.objects.values_list("pk", "kind"))
+    fields = ("play_count", "progress", "completed_at", "thumbs", "thumbs_at", "rewatch_count")
+    for profile in Profile.objects.all():
+        signals = Signal.objects.filter(profile=profile).order_by("occurred_at", "pk")
+        events = [
+            SignalEvent(
+                index=i,
+                kind=s.kind,
+                title_id=s.title_id,
+                episode_id=None,
+                value=s.value,
+                device=s.device,
+                occurred_at=s.occurred_at,
+                client_event_id=s.client_event_id,
+                page_id=None,
+                row="",
+                position=None,
+                artwork_variant_id=None,
+            )
+            for i, s in enumerate(signals)
+        ]
+        expected: dict[int, ProfileTitleState] = {}
+        title_states_fold(
+            profile_id=profile.pk,
+            states=expected,
+            events=events,
+            title_kinds=kinds,
+            season_episodes={},
+        )
+        stored = {s.title_id: s for s in ProfileTitleState.objects.filter(profile=profile)}
+        assert set(stored) == set(expected)
+        for title_id, state in stored.items():
+            want = expected[title_id]
+            assert [getattr(state, f) for f in fields] == [getattr(want, f) for f in fields]
+
+    # and the later ratings were folded into the earlier state: 3 -> 5 is now done and liked
+    grumpier = ProfileTitleState.objects.get(profile__external_id="1", title__external_id="3")
+    assert (grumpier.is_completed, grumpier.thumbs) == (True, ProfileTitleState.Thumbs.UP)
+    assert grumpier.play_count == 1  # the second play_start is the same event: stored once
+
+
+def test_rerunning_an_import_stores_nothing_twice(tmp_path, catalogue):
+    # given
+    path = write(tmp_path, RATINGS)
+    first = run(path, "--profiles-per-household", "2")
+    states_before = list(
+        ProfileTitleState.objects.order_by("pk").values_list("pk", "play_count", "progress")
+    )
+    before = snapshot()
+
+    # when
+    second = run(path, "--profiles-per-household", "2")
+
+    # then
+    assert "Signals stored: 24 (" in first
+    assert "profiles created: 0, already imported: 7." in second
+    assert "Signals stored: 0; duplicates (already stored): 24." in second
+    assert snapshot() == before
+    assert (
+        list(ProfileTitleState.objects.order_by("pk").values_list("pk", "play_count", "progress"))
+        == states_before
+    )
+
+
+def test_new_users_in_a_later_file_get_new_households(tmp_path, catalogue):
+    run(write(tmp_path, RATINGS), "--profiles-per-household", "5")
+
+    run(
+        write(tmp_path, "userId,movieId,rating,timestamp\n1,5,4,964990000\n99,1,4,964990000\n"),
+        "--profiles-per-household",
+        "5",
+    )
+
+    assert Profile.objects.filter(external_id="1").count() == 1
+    newcomer = Profile.objects.get(external_id="99")
+    assert newcomer.account.external_id == "import:3"
+    assert newcomer.slot == 1
+
+
+def test_a_generic_layout_with_its_own_columns_scale_and_times(tmp_path, catalogue):
+    path = write(
+        tmp_path,
+        "when;stars;item;member\n"
+        "2024-03-01T20:00:00+05:30;10;1;m-7\n"
+        "2024-03-02T21:00:00Z;6;2;m-7\n",
+        name="events.txt",
+    )
+
+    output = run(
+        path,
+        "--delimiter",
+        ";",
+        "--user-column",
+        "member",
+        "--item-column",
+        "item",
+        "--rating-column",
+        "stars",
+        "--time-column",
+        "when",
+        "--rating-scale",
+        "10",
+        "--device",
+        "tv",
+    )
+
+    assert "2 ratings of 1 users read." in output
+    member = Profile.objects.get(external_id="m-7")
+    thumbs = Signal.objects.get(profile=member, kind="thumbs_up")
+    assert thumbs.occurred_at == dt.datetime(2024, 3, 1, 14, 30, tzinfo=dt.UTC)
+    assert thumbs.device == "tv"
+    assert Signal.objects.get(profile=member, kind="progress").value == 60.0
+
+
+def test_a_headerless_movielens_1m_file(tmp_path, catalogue):
+    path = write(tmp_path, "1::1::5::978300760\n1::2::3::978302109\n", name="ratings.dat")
+
+    run(path, "--delimiter", "::", "--no-header")
+
+    assert Signal.objects.filter(profile__external_id="1").count() == 5
+
+
+GOOD = "1,1,4,964982703\n"
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ("1,2,4", "expected 4 fields, found 3"),
+        ("1,2,4,964982703,extra", "expected 4 fields, found 5"),
+        (",2,4,964982703", "empty userId"),
+        ("1,,4,964982703", "empty movieId"),
+        ("1,2,good,964982703", "rating 'good' is not a number"),
+        ("1,2,,964982703", "rating '' is not a number"),
+        ("1,2,5.5,964982703", "rating 5.5 is outside 0-5 (see --rating-scale)"),
+        ("1,2,-1,964982703", "rating -1 is outside 0-5"),
+        ("1,2,nan,964982703", "rating nan is outside 0-5"),
+        ("1,2,4,yesterday", "timestamp 'yesterday' is neither unix seconds nor an ISO 8601"),
+        ("1,2,4,2024-03-01T20:00:00", "timestamp '2024-03-01T20:00:00' has no time zone offset"),
+        ("1,2,4,-5", "timestamp '-5' is not a time after 1970"),
+        ("1,2,4,99999999999", "timestamp '99999999999' is in the future"),
+        ("1,999,4,964982703", "unknown item movieId '999' (not in the catalogue; run import_"),
+        ("1,1,3,964982800", "userId '1' already rated movieId '1' on line 2"),
+    ],
+)
+def test_each_bad_row_is_named_by_line_and_nothing_is_imported(tmp_path, catalogue, row, reason):
+    path = write(tmp_path, f"userId,movieId,rating,timestamp\n{GOOD}2,1,5,964982703\n{row}\n")
+
+    with pytest.raises(CommandError) as error:
+        run(path)
+
+    lines = str(error.value).splitlines()
+    assert lines[0] == f"{path}: 1 bad line; nothing was imported."
+    assert lines[1].startswith(f"{path}:4: {reason}"), lines[1]
+    assert snapshot() == (0, 0, 0, 0)
+
+
+def test_every_problem_of_a_line_is_reported_and_the_first_twenty_lines_listed(tmp_path, catalogue):
+    rows = "".join(f"{n},999,x,{n}\n" for n in range(1, 26))
+    path = write(tmp_path, "userId,movieId,rating,timestamp\n" + rows)
+
+    with pytest.raises(CommandError) as error:
+        run(path)
+
+    lines = str(error.value).splitlines()
+    assert lines[0] == f"{path}: 25 bad lines; nothing was imported."
+    assert lines[1] == (
+        f"{path}:2: unknown item movieId '999' (not in the catalogue; run import_catalogue "
+        "first); rating 'x' is not a number"
+    )
+    assert len(lines) == 22
+    assert lines[-1] == "... and 5 more bad lines"
+
+
+def test_a_header_without_the_expected_columns_names_them(tmp_path, catalogue):
+    path = write(tmp_path, "user,item,score,ts\n1,1,4,964982703\n")
+
+    with pytest.raises(CommandError) as error:
+        run(path)
+
+    message = str(error.value)
+    assert f"{path}:1: the header has no column 'userId', 'movieId', 'rating', 'timestamp'" in (
+        message
+    )
+    assert "It names 'user', 'item', 'score', 'ts'" in message
+    assert "--user-column, --item-column, --rating-column, --time-column" in message
+    assert snapshot() == (0, 0, 0, 0)
+
+
+def test_options_are_checked_before_the_file(tmp_path, catalogue):
+    path = write(tmp_path, RATINGS)
+
+    with pytest.raises(CommandError, match="No region 'XX'"):
+        run(path, "--region", "XX")
+    with pytest.raises(CommandError, match="rating scale must be positive"):
+        run(path, "--rating-scale", "0")
+    with pytest.raises(CommandError, match=r"Cannot read .*missing.csv: No such file"):
+        run(tmp_path / "missing.csv")
+    assert snapshot() == (0, 0, 0, 0)
+
+
+def test_dry_run_reports_what_would_be_stored_and_writes_nothing(tmp_path, catalogue):
+    output = run(write(tmp_path, RATINGS), "--dry-run", "--profiles-per-household", "3")
+
+    assert output.startswith("Dry run, nothing kept.")
+    assert "Households created: 3 in IN; profiles created: 7" in output
+    assert "Signals stored: 24 (" in output
+    assert snapshot() == (0, 0, 0, 0)
+
+
+def test_progress_goes_to_stderr_and_the_summary_to_stdout(tmp_path, catalogue, capsys):
+    output = run(write(tmp_path, RATINGS), verbosity=1)
+
+    err = capsys.readouterr().err
+    assert "Reading ratings.csv" in err
+    assert "Storing signals" in err
+    assert "Storing signals" not in output
+    assert "Per-title states written: 11." in output
+
+
+def test_titles_not_available_in_the_households_region_are_flagged(tmp_path, catalogue):
+    RegionFactory(code="US", name="United States", time_zone="America/New_York")
+
+    output = run(write(tmp_path, RATINGS), "--region", "US")
+
+    assert "5 rated titles are not available in US now" in output
+
+
+def test_the_number_of_queries_does_not_grow_with_the_rows(tmp_path, catalogue):
+    def queries_for(users: int) -> int:
+        rows = "".join(
+            f"{u},{t},{1 + (u + t) % 5},{T0 + u * 10 + t}\n"
+            for u in range(1, users + 1)
+            for t in range(1, 6)
+        )
+        path = write(tmp_path, "userId,movieId,rating,timestamp\n" + rows, name=f"{users}.csv")
+        with CaptureQueriesContext(connection) as queries:
+            run(path, "--dry-run", "--profiles-per-household", "5")
+        return len(queries)
+
+    assert queries_for(4) == queries_for(200)
+
+
+def test_event_ids_are_stable_across_runs_and_machines():
+    assert import_event_id(user="1", item="31", kind="complete") == import_event_id(
+        user="1", item="31", kind="complete"
+    )
+    assert str(IMPORT_EVENT_NAMESPACE) == "4f1c2d8e-6b0a-5d47-9a3e-2f6c8b1e7d50"
+    assert import_event_id(user="1", item="31", kind="complete") == uuid.uuid5(
+        IMPORT_EVENT_NAMESPACE, "1\x1f31\x1fcomplete"
+    )
+    assert import_event_id(user="1", item="31", kind="complete") != import_event_id(
+        user="13", item="1", kind="complete"
+    )
+
+
+def test_imported_history_is_not_bound_by_the_live_horizon(tmp_path, catalogue):
+    run(write(tmp_path, RATINGS))
+
+    oldest = Signal.objects.order_by("occurred_at").first().occurred_at
+    assert oldest < timezone.now() - dt.timedelta(days=365 * 10)
+
+
+def test_a_file_with_only_a_header_imports_nothing(tmp_path, catalogue):
+    output = run(write(tmp_path, "userId,movieId,rating,timestamp\n"))
+
+    assert "0 ratings of 0 users read." in output
+    assert snapshot() == (0, 0, 0, 0)
+
+
+def test_chunks_of_whole_users_give_the_same_result_as_one_chunk(tmp_path, catalogue, monkeypatch):
+    # given chunks far smaller than the file, and a second run that finds everything stored
+    monkeypatch.setattr(dataset_import, "CHUNK_ROWS", 3)
+    path = write(tmp_path, RATINGS)
+
+    first = run(path, "--profiles-per-household", "2")
+    second = run(path, "--profiles-per-household", "2")
+
+    assert "Signals stored: 24 (" in first
+    assert "Per-title states written: 11." in first
+    assert "duplicates (already stored): 24." in second
+    assert Signal.objects.count() == 24
+    assert ProfileTitleState.objects.count() == 11
+
+
+def test_live_signals_carry_on_from_imported_history(tmp_path, catalogue):
+    # given a profile whose imported history finished Toy Story
+    run(write(tmp_path, RATINGS))
+    profile = Profile.objects.get(external_id="1")
+    toy_story = catalogue["1"]
+
+    # when the client app reports a new play of it
+    response = token_client(profile.account).post(
+        reverse("v1:signals", args=[profile.pk]),
+        {
+            "events": [
+                {
+                    "kind": "play_start",
+                    "title": toy_story.pk,
+                    "device": "tv",
+                    "occurred_at": timezone.now().isoformat(),
+                    "client_event_id": str(uuid.uuid4()),
+                }
+            ]
+        },
+        format="json",
+    )
+
+    # then the live path sees the imported completion: it is a rewatch
+    assert response.status_code == 200, response.json()
+    state = ProfileTitleState.objects.get(profile=profile, title=toy_story)
+    assert (state.play_count, state.rewatch_count) == (2, 1)
+    assert Signal.objects.get(profile=profile, title=toy_story, device="tv").is_rewatch
