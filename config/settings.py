@@ -88,6 +88,10 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Bind parameters on the server: an array of hundreds of ids travels as one
+    # binary value instead of being spelled out into the SQL text by the client.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("server_side_binding", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One writer at a time: wait for the lock rather than fail the demo's seeding.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
@@ -189,6 +193,17 @@ TONIGHT = {
     "ARTWORK_MIN_SIZE": (160, 90),
     "ARTWORK_MAX_SIZE": (4096, 4096),
     "ARTWORK_FORMATS": ("JPEG", "PNG", "WEBP"),
+    # Recommendation models (recommendations.services.training, recommendations.serving).
+    # Titles in one profile's candidate pool before ranking.
+    "CANDIDATE_POOL_SIZE": env.int("TONIGHT_CANDIDATE_POOL_SIZE", default=500),
+    # Signals older than this are not read by a retrain (their decayed weight is negligible).
+    "TRAINING_WINDOW_DAYS": env.int("TONIGHT_TRAINING_WINDOW_DAYS", default=365),
+    # Storage directory (under MEDIA_ROOT with the default storage) of model artefacts.
+    "MODEL_ARTEFACT_ROOT": env.str("TONIGHT_MODEL_ARTEFACT_ROOT", default="models"),
+    # How often a serving process asks which model version is active (0: every request).
+    "MODEL_VERSION_CHECK_SECONDS": env.float("TONIGHT_MODEL_VERSION_CHECK_SECONDS", default=2.0),
+    # How long a serving process trusts its cached availability windows and title facts.
+    "CATALOGUE_REFRESH_SECONDS": env.float("TONIGHT_CATALOGUE_REFRESH_SECONDS", default=300.0),
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
