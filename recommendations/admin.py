@@ -23,7 +23,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import formats, timezone
 from django.utils.text import capfirst
 
-from .models import ProfileTitleState, Signal
+from .models import ModelVersion, ProfileTitleState, Signal
+from .services.training import model_version_activate
 
 # How long an exact COUNT(*) may take before the paginator settles for the planner's estimate.
 COUNT_TIMEOUT_MS = 300
@@ -301,3 +302,53 @@ class ProfileTitleStateAdmin(ExactKeySearchMixin, ReadOnlyAdmin):
     search_help_text = "profile:<id>, account:<id> or title:<id>."
     show_full_result_count = False
     paginator = BoundedCountPaginator
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    """Trained model versions: what each one learned from, and which one serves each scope.
+
+    Versions are created only by training (``manage.py train_models``), so the
+    add page is closed and every field is read-only; the one thing staff do
+    here is activate a version (a rollback is activating a retired one),
+    through the same service that training uses.
+    """
+
+    list_display = (
+        "id",
+        "scope",
+        "region",
+        "taste_cluster",
+        "status",
+        "serving_mode",
+        "n_profiles",
+        "n_titles",
+        "n_signals",
+        "created_at",
+        "activated_at",
+    )
+    list_filter = ("status", "scope", "serving_mode", "region")
+    list_select_related = ("region", "taste_cluster")
+    search_fields = ("=id", "region__code", "taste_cluster__slug", "taste_cluster__name")
+    autocomplete_fields = ("region", "taste_cluster")
+    ordering = ("-created_at",)
+    actions = ("activate",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Activate (serve) the selected version of its scope")
+    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        versions = list(queryset)
+        if len(versions) != 1:
+            self.message_user(request, "Select exactly one version.", messages.ERROR)
+            return
+        try:
+            version = model_version_activate(version=versions[0])
+        except ValueError as refused:
+            self.message_user(request, str(refused), messages.ERROR)
+            return
+        self.message_user(request, f"Version #{version.pk} now serves {version.scope_label}.")

@@ -2,6 +2,7 @@
 
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
+from django.db.models import Q
 
 from artwork.models import ArtworkVariant, DeviceClass
 from catalog.models import Episode, Title
@@ -181,3 +182,128 @@ class ProfileTitleState(models.Model):
     @property
     def is_completed(self) -> bool:
         return self.completed_at is not None
+
+
+class ModelVersion(models.Model):
+    """One trained set of recommendation artefacts, and whether serving uses it.
+
+    The artefacts (``.npz`` archives written by the engine's ``save``) live in
+    Django storage under ``artefact_key``; this row is their metadata and the
+    switch that serving reads. A version is written whole while ``training``,
+    becomes ``ready`` only after every artefact is stored, and only a ready
+    (or, on rollback, a retired) version can become ``active``. So a failed or
+    half-finished retrain never changes what is served.
+
+    ``scope`` says whose model it is: one per taste cluster, one per region,
+    one global fallback. At most one version is active per scope; the partial
+    unique constraints enforce it in the database, and activation swaps the
+    old and the new version in one transaction.
+    """
+
+    class Scope(models.TextChoices):
+        GLOBAL = "global", "Global"
+        REGION = "region", "Region"
+        CLUSTER = "cluster", "Taste cluster"
+
+    class Status(models.TextChoices):
+        TRAINING = "training", "Training"
+        READY = "ready", "Ready"
+        ACTIVE = "active", "Active"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+        RETIRED = "retired", "Retired"
+
+    class ServingMode(models.TextChoices):
+        PRIOR = "prior", "Prior blend"
+        LEARNED = "learned", "Learned ranker"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    region = models.ForeignKey(
+        "regions.Region",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="model_versions",
+    )
+    taste_cluster = models.ForeignKey(
+        "regions.TasteCluster",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="model_versions",
+    )
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.TRAINING, db_index=True
+    )
+    serving_mode = models.CharField(
+        max_length=8,
+        choices=ServingMode.choices,
+        default=ServingMode.PRIOR,
+        help_text="Whether the title ranker is the documented prior blend or learned from logs.",
+    )
+    artefact_key = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="Storage directory of the artefacts, e.g. 'models/42'.",
+    )
+    random_state = models.IntegerField(default=0)
+    n_profiles = models.PositiveIntegerField(default=0)
+    n_titles = models.PositiveIntegerField(default=0)
+    n_signals = models.PositiveBigIntegerField(default=0)
+    n_interactions = models.PositiveBigIntegerField(
+        default=0, help_text="Non-zero (profile, title) confidences the ALS model was fitted on."
+    )
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text="Stage timings, data sizes and evaluation figures."
+    )
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    trained_at = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(scope="global", region__isnull=True, taste_cluster__isnull=True)
+                    | Q(scope="region", region__isnull=False, taste_cluster__isnull=True)
+                    | Q(scope="cluster", region__isnull=False, taste_cluster__isnull=False)
+                ),
+                name="model_version_scope_consistent",
+                violation_error_message=(
+                    "A global model has no region or cluster, a region model a region only, "
+                    "a cluster model both."
+                ),
+            ),
+            # One active version per scope. Three partial indexes rather than one over
+            # (scope, region, cluster): NULLs are distinct in unique indexes, which would
+            # let two global versions be active at once.
+            models.UniqueConstraint(
+                fields=["scope"],
+                condition=Q(status="active", scope="global"),
+                name="model_version_one_active_global",
+            ),
+            models.UniqueConstraint(
+                fields=["region"],
+                condition=Q(status="active", scope="region"),
+                name="model_version_one_active_per_region",
+            ),
+            models.UniqueConstraint(
+                fields=["taste_cluster"],
+                condition=Q(status="active", scope="cluster"),
+                name="model_version_one_active_per_cluster",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.scope_label} ({self.status})"
+
+    @property
+    def scope_label(self) -> str:
+        if self.scope == self.Scope.CLUSTER:
+            return f"cluster {self.taste_cluster_id}"
+        if self.scope == self.Scope.REGION:
+            return f"region {self.region_id}"
+        return "global"

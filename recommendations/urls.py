@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .apis.recommendations import RecommendationsApi
 from .apis.signals import ContinueWatchingApi, SignalsApi
 
 urlpatterns = [
@@ -8,5 +9,10 @@ urlpatterns = [
         "profiles/<int:profile_id>/continue-watching/",
         ContinueWatchingApi.as_view(),
         name="continue-watching",
+    ),
+    path(
+        "profiles/<int:profile_id>/recommendations/",
+        RecommendationsApi.as_view(),
+        name="recommendations",
     ),
 ]

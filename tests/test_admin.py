@@ -28,7 +28,7 @@ from catalog.models import Language, MaturityLevel, Title
 from profiles.models import MAX_PROFILES_PER_ACCOUNT, Profile
 from profiles.services import LIMIT_MESSAGE, profile_create
 from recommendations import admin as signal_admin
-from recommendations.models import ProfileTitleState, Signal, SignalKind
+from recommendations.models import ModelVersion, ProfileTitleState, Signal, SignalKind
 from tests.factories import (
     AccountFactory,
     ArtworkThemeFactory,
@@ -56,8 +56,12 @@ MAX_CHANGELIST_QUERIES = 14
 # per row would show as a difference between a one-row page and a full one.
 MIN_ROWS = 3
 
-# Only the signal ingestion service writes these (see recommendations.admin.ReadOnlyAdmin).
-WRITTEN_BY_INGESTION = {"recommendations.Signal", "recommendations.ProfileTitleState"}
+# Only services write these: signal ingestion, and training for model versions.
+WRITTEN_BY_INGESTION = {
+    "recommendations.Signal",
+    "recommendations.ProfileTitleState",
+    "recommendations.ModelVersion",
+}
 
 MODEL_ADMINS = sorted(
     (
@@ -94,6 +98,11 @@ def build_catalogue() -> None:
     ]
     clusters[1].languages.set([tamil])
     clusters[2].languages.set([hindi, english])
+    ModelVersion.objects.create(scope=ModelVersion.Scope.GLOBAL, status=ModelVersion.Status.ACTIVE)
+    ModelVersion.objects.create(scope=ModelVersion.Scope.GLOBAL, status=ModelVersion.Status.RETIRED)
+    ModelVersion.objects.create(
+        scope=ModelVersion.Scope.REGION, region=india, status=ModelVersion.Status.FAILED
+    )
 
     genres = [GenreFactory(slug=s) for s in ("drama", "thriller", "comedy", "family")]
     tags = [TagFactory(slug=s) for s in ("slow-burn", "cricket", "heist")]

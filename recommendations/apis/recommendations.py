@@ -1,0 +1,102 @@
+"""A profile's ranked recommendations as a plain top-N list, for apps and for evaluation."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import account_for_request
+from artwork.models import DeviceClass
+from catalog.selectors import title_names
+from profiles.selectors import profile_get
+from recommendations.engine.candidates import SOURCE_ORDER
+from recommendations.models import ModelVersion
+from recommendations.serving.cache import NoActiveModel
+from recommendations.serving.recommend import recommend_for_profile
+
+MAX_RESULTS = 200
+SOURCE_NAMES = tuple(source.name.lower() for source in SOURCE_ORDER)
+
+
+class ModelUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "model_unavailable"
+    default_detail = "No recommendation model has been trained yet."
+
+
+class RecommendationsQuerySerializer(serializers.Serializer):
+    n = serializers.IntegerField(
+        min_value=1, max_value=MAX_RESULTS, default=20, help_text="How many titles to return."
+    )
+    device = serializers.ChoiceField(
+        choices=DeviceClass.choices, default=DeviceClass.TV, help_text="The device class asking."
+    )
+
+
+class RecommendationSerializer(serializers.Serializer):
+    title_id = serializers.IntegerField()
+    name = serializers.CharField(help_text="In the profile's display language when translated.")
+    score = serializers.FloatField(help_text="Calibrated probability that the profile plays it.")
+    match = serializers.IntegerField(
+        min_value=0, max_value=99, help_text='The "% match": never lower for a higher score.'
+    )
+    sources = serializers.ListField(
+        child=serializers.ChoiceField(choices=SOURCE_NAMES),
+        help_text="The candidate generators that proposed the title.",
+    )
+
+
+class RecommendationsOutputSerializer(serializers.Serializer):
+    model_version = serializers.IntegerField(help_text="The model version that served the list.")
+    ranker = serializers.ChoiceField(
+        choices=ModelVersion.ServingMode.choices,
+        help_text="'prior' until the ranker has learned from logged pages, then 'learned'.",
+    )
+    results = RecommendationSerializer(many=True)
+
+
+class RecommendationsApi(APIView):
+    @extend_schema(
+        operation_id="recommendations_list",
+        summary="The profile's top titles, best first, with score, % match and sources",
+        parameters=[RecommendationsQuerySerializer],
+        responses={200: RecommendationsOutputSerializer},
+    )
+    def get(self, request: Request, profile_id: int) -> Response:
+        profile = profile_get(
+            account=account_for_request(request), profile_id=profile_id, for_display=False
+        )
+        query = RecommendationsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            recommendations = recommend_for_profile(
+                profile=profile,
+                device=query.validated_data["device"],
+                n=query.validated_data["n"],
+            )
+        except NoActiveModel as missing:
+            raise ModelUnavailable(str(missing)) from missing
+        names = title_names(
+            title_ids=[r.title_id for r in recommendations.results],
+            language=profile.display_language_id,
+        )
+        results = [
+            {
+                "title_id": r.title_id,
+                "name": names.get(r.title_id, ""),
+                "score": r.score,
+                "match": r.match,
+                "sources": list(r.sources),
+            }
+            for r in recommendations.results
+        ]
+        return Response(
+            RecommendationsOutputSerializer(
+                {
+                    "model_version": recommendations.model_version,
+                    "ranker": recommendations.ranker,
+                    "results": results,
+                }
+            ).data
+        )

@@ -1,0 +1,88 @@
+"""``manage.py train_models``: train and activate recommendation models now, with progress."""
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from recommendations.models import Signal
+from recommendations.services.training import model_train
+from regions.models import Region
+
+
+class Command(BaseCommand):
+    help = (
+        "Train recommendation models from the signals and activate them: the global model "
+        "and each region's (--all, the default), or the named regions only (--region)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--region",
+            action="append",
+            default=[],
+            metavar="CODE",
+            help="Train this region's model (repeatable), e.g. --region IN.",
+        )
+        parser.add_argument(
+            "--all",
+            action="store_true",
+            help="Train the global model and every region's (the default without --region).",
+        )
+        parser.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
+        parser.add_argument(
+            "--no-activate",
+            action="store_true",
+            help="Store the new versions as ready without serving them.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.verbosity = options["verbosity"]
+        codes = [code.upper() for code in options["region"]]
+        unknown = sorted(set(codes) - set(Region.objects.values_list("code", flat=True)))
+        if unknown:
+            raise CommandError(f"Unknown region code(s): {', '.join(unknown)}.")
+        scopes: list[str | None] = list(codes)
+        if options["all"] or not codes:
+            scopes = [None, *Region.objects.order_by("code").values_list("code", flat=True)]
+        for code in scopes:
+            self._train(code, seed=options["seed"], activate=not options["no_activate"])
+
+    def _train(self, region_code: str | None, *, seed: int, activate: bool) -> None:
+        label = region_code or "global"
+        signals = Signal.objects.all()
+        if region_code is not None:
+            signals = signals.filter(profile__account__home_region_id=region_code)
+        if not signals.exists():
+            self.stdout.write(f"{label}: no signals, skipped.")
+            return
+        started = time.perf_counter()
+        bar = tqdm(
+            desc=f"{label}: reading signals",
+            unit="rows",
+            file=self.stderr._out,
+            disable=self.verbosity < 1,
+            leave=False,
+            dynamic_ncols=True,
+        )
+
+        def stage(name: str) -> None:
+            bar.set_description(f"{label}: {name}")
+
+        try:
+            version = model_train(
+                region_code=region_code,
+                random_state=seed,
+                activate=activate,
+                stage=stage,
+                progress=bar.update,
+            )
+        finally:
+            bar.close()
+        self.stdout.write(
+            f"{label}: version #{version.pk} {version.status} in "
+            f"{time.perf_counter() - started:.1f}s — {version.n_profiles} profiles, "
+            f"{version.n_titles} titles, {version.n_signals} signals, "
+            f"{version.n_interactions} interactions, ranker {version.serving_mode}."
+        )

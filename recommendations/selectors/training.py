@@ -1,0 +1,788 @@
+"""Reading what the models learn from into numpy arrays: signals, catalogue facts, availability.
+
+The engine (``recommendations.engine``) takes arrays with dense indices; this
+module is the one place that turns database rows into them. Rows are read
+with ``values_list`` or the ORM's compiled SQL through a chunked (server-side
+on PostgreSQL) cursor and converted a chunk at a time, never as model
+instances: ten million signals must fit in memory as a few numeric columns,
+not as ten million Python objects.
+
+Index spaces:
+
+- **titles**: every title in the catalogue, in primary-key order. All model
+  versions share the same title space at the time they were trained, so a
+  region model and the global model index titles alike, and availability is a
+  serving-time mask rather than a training-time filter.
+- **profiles**: the profiles with at least one loaded signal, in primary-key
+  order (a profile without history has nothing to teach ALS).
+
+``index_of`` maps ids to indices with a binary search over the sorted id array.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from django.conf import settings
+from django.db import connection
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
+
+from catalog.models import Credit, Episode, Language, Title
+from config.lookups import AnyOf
+from profiles.models import Profile
+from recommendations.engine.confidence import SignalCode, SignalWeights
+from recommendations.models import PLAY_KINDS, Signal, SignalKind
+from regions.models import Availability, Region
+
+__all__ = [
+    "AvailabilityWindows",
+    "CatalogueFacts",
+    "EpisodeTable",
+    "ProfileGroups",
+    "TitleFeatures",
+    "TrainingSignals",
+    "availability_windows",
+    "catalogue_facts",
+    "completion_hours",
+    "episode_table",
+    "index_of",
+    "profile_groups",
+    "signal_weights",
+    "title_features",
+    "title_ids",
+    "training_signals",
+]
+
+SECONDS_PER_DAY = 86_400.0
+# Billing order below which an actor counts as cast for content similarity: the
+# leads say what a title is; the fortieth extra says nothing.
+CAST_MAX_ORDER = 6
+# Feature-group weights for the content model's TF-IDF. Cast is tempered: actors
+# are rare features, and rarity alone would let one shared supporting actor
+# outweigh a shared genre.
+FEATURE_GROUP_WEIGHTS = {
+    "genre": 1.0,
+    "tag": 1.0,
+    "cast": 0.6,
+    "director": 1.0,
+    "language": 1.5,
+}
+_PLAY_CODES = np.array([SignalCode[kind.upper()] for kind in PLAY_KINDS], dtype=np.int8)
+
+Progress = Callable[[int], object]
+
+
+def _no_progress(_: int) -> None:
+    return None
+
+
+def signal_weights() -> SignalWeights:
+    """Tonight's signal weights, with the operator's overrides from settings."""
+    return SignalWeights.from_mapping(settings.TONIGHT.get("SIGNAL_WEIGHTS"))
+
+
+def index_of(sorted_ids: npt.NDArray[np.int64], ids: npt.ArrayLike) -> npt.NDArray[np.int32]:
+    """Dense index of each id in ``sorted_ids``; -1 for ids that are not there.
+
+    Parameters
+    ----------
+    sorted_ids : array of int64, shape (m,), ascending and unique
+    ids : array of int, shape (n,)
+
+    Returns
+    -------
+    numpy.ndarray of int32, shape (n,)
+    """
+    wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
+    if sorted_ids.shape[0] == 0:
+        return np.full(wanted.shape[0], -1, dtype=np.int32)
+    position = np.searchsorted(sorted_ids, wanted)
+    clipped = np.minimum(position, sorted_ids.shape[0] - 1)
+    found = sorted_ids[clipped] == wanted
+    return np.where(found, clipped, -1).astype(np.int32)
+
+
+def _epoch(value: dt.datetime | None, default: float) -> float:
+    return default if value is None else value.timestamp()
+
+
+def _chunks(queryset: QuerySet, chunk_size: int) -> Iterator[list[tuple]]:
+    """Rows of a ``values_list`` queryset, ``chunk_size`` at a time, as plain tuples.
+
+    Runs the ORM's own SQL on a chunked cursor (a server-side cursor on
+    PostgreSQL), skipping the per-row work of ``QuerySet.iterator``.
+    """
+    sql, params = queryset.query.sql_with_params()
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(chunk_size):
+            yield rows
+
+
+def title_ids() -> npt.NDArray[np.int64]:
+    """Every title's id, ascending: the title index space of a training run."""
+    return np.fromiter(
+        Title.objects.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=20_000),
+        dtype=np.int64,
+    )
+
+
+# --- Signals ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingSignals:
+    """Signals as parallel arrays, shape (n,) each, with their index maps.
+
+    Attributes
+    ----------
+    profile_ids : numpy.ndarray of int64, shape (n_profiles,)
+        Profile id of each profile index, ascending.
+    title_ids : numpy.ndarray of int64, shape (n_titles,)
+        Title id of each title index, ascending.
+    profile_index : numpy.ndarray of int32
+    title_index : numpy.ndarray of int32
+        -1 for signals without a title (row_scroll_past) or about a title
+        outside the index (created after the index was read).
+    episode_id : numpy.ndarray of int64
+        -1 when the signal names no episode.
+    kind : numpy.ndarray of int8
+        :class:`~recommendations.engine.confidence.SignalCode`.
+    value : numpy.ndarray of float32
+        NaN when the signal has no value.
+    timestamp : numpy.ndarray of float64
+        ``occurred_at`` as Unix seconds.
+    rewatch : numpy.ndarray of bool
+        ``Signal.is_rewatch``, set at ingest from the derived state.
+    commitment_hours : numpy.ndarray of float32
+        Hours a COMPLETE signal finished (film, episode, or the whole season it
+        completed); NaN for other kinds. See :func:`completion_hours`.
+    """
+
+    profile_ids: npt.NDArray[np.int64]
+    title_ids: npt.NDArray[np.int64]
+    profile_index: npt.NDArray[np.int32]
+    title_index: npt.NDArray[np.int32]
+    episode_id: npt.NDArray[np.int64]
+    kind: npt.NDArray[np.int8]
+    value: npt.NDArray[np.float32]
+    timestamp: npt.NDArray[np.float64]
+    rewatch: npt.NDArray[np.bool_]
+    commitment_hours: npt.NDArray[np.float32]
+
+    @property
+    def n_profiles(self) -> int:
+        return int(self.profile_ids.shape[0])
+
+    @property
+    def n_titles(self) -> int:
+        return int(self.title_ids.shape[0])
+
+    def __len__(self) -> int:
+        return int(self.kind.shape[0])
+
+    def age_days(self, at: float) -> npt.NDArray[np.float32]:
+        """Age of each signal at Unix time ``at``, in days (the engine clamps negative ages)."""
+        return ((at - self.timestamp) / SECONDS_PER_DAY).astype(np.float32)
+
+    def subset(self, mask: npt.NDArray[np.bool_]) -> TrainingSignals:
+        """The signals where ``mask`` holds, with the same index maps."""
+        return TrainingSignals(
+            profile_ids=self.profile_ids,
+            title_ids=self.title_ids,
+            profile_index=self.profile_index[mask],
+            title_index=self.title_index[mask],
+            episode_id=self.episode_id[mask],
+            kind=self.kind[mask],
+            value=self.value[mask],
+            timestamp=self.timestamp[mask],
+            rewatch=self.rewatch[mask],
+            commitment_hours=self.commitment_hours[mask],
+        )
+
+    def with_single_profile(self) -> TrainingSignals:
+        """These signals (all of one profile) re-indexed as a one-profile history, for fold-in."""
+        profiles = np.unique(self.profile_index)
+        if profiles.shape[0] > 1:
+            raise ValueError("signals of several profiles")
+        pk = self.profile_ids[profiles] if profiles.size else np.empty(0, np.int64)
+        return dataclasses.replace(
+            self, profile_ids=pk, profile_index=np.zeros_like(self.profile_index)
+        )
+
+    def is_play(self) -> npt.NDArray[np.bool_]:
+        return np.isin(self.kind, _PLAY_CODES)
+
+
+def _kind_code_expression() -> Case:
+    return Case(
+        *(When(kind=kind.value, then=Value(int(SignalCode[kind.name]))) for kind in SignalKind),
+        output_field=IntegerField(),
+    )
+
+
+def epoch_expression(column: str) -> RawSQL:
+    """Unix seconds of a datetime column, computed by the database (no Python datetimes)."""
+    if connection.vendor == "postgresql":
+        return RawSQL(f'EXTRACT(EPOCH FROM "{column}")::float8', [])  # noqa: S611 - fixed column
+    return RawSQL(f'(julianday("{column}") - 2440587.5) * 86400.0', [])  # noqa: S611
+
+
+def signal_queryset(
+    *,
+    region_code: str | None = None,
+    profile_ids: Iterable[int] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    include_impressions: bool = False,
+) -> QuerySet:
+    """The numeric columns :func:`training_signals` reads, as a ``values_list`` queryset.
+
+    Impressions are left out unless asked for: they are most of the log
+    (about 70% on the demo), and the collaborative model learns nothing from
+    them (they only feed impression fatigue, which serving reads per profile).
+    """
+    queryset = Signal.objects.all()
+    if region_code is not None:
+        queryset = queryset.filter(profile__account__home_region_id=region_code)
+    if profile_ids is not None:
+        queryset = queryset.filter(AnyOf(F("profile_id"), profile_ids))
+    if since is not None:
+        queryset = queryset.filter(occurred_at__gte=since)
+    if until is not None:
+        queryset = queryset.filter(occurred_at__lt=until)
+    if not include_impressions:
+        queryset = queryset.exclude(kind=SignalKind.IMPRESSION)
+    return queryset.order_by().values_list(
+        "profile_id",
+        Coalesce("title_id", Value(-1)),
+        Coalesce("episode_id", Value(-1)),
+        _kind_code_expression(),
+        "value",
+        epoch_expression(Signal._meta.get_field("occurred_at").column),
+        "is_rewatch",
+    )
+
+
+def signal_arrays(
+    queryset: QuerySet, *, chunk_size: int = 200_000, progress: Progress = _no_progress
+) -> np.ndarray:
+    """Run a :func:`signal_queryset` into one float64 array of shape (n, 7).
+
+    float64 holds every id exactly (below 2**53) and turns SQL NULLs into NaN,
+    so each chunk converts with one ``numpy.array`` call.
+    """
+    parts = []
+    for rows in _chunks(queryset, chunk_size):
+        parts.append(np.array(rows, dtype=np.float64))
+        progress(len(rows))
+    return np.concatenate(parts) if parts else np.empty((0, 7), dtype=np.float64)
+
+
+def training_signals(
+    *,
+    titles: npt.NDArray[np.int64],
+    episodes: EpisodeTable,
+    title_runtime_hours: npt.NDArray[np.float32],
+    region_code: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    include_impressions: bool = False,
+    chunk_size: int = 200_000,
+    progress: Progress = _no_progress,
+) -> TrainingSignals:
+    """Load signals (of one region's households, or all) into :class:`TrainingSignals`.
+
+    Parameters
+    ----------
+    titles : array of int64, shape (n_titles,)
+        The title index space (:func:`title_ids`).
+    episodes : EpisodeTable
+        For completion commitment; see :func:`completion_hours`.
+    title_runtime_hours : array of float32, shape (n_titles,)
+        Runtime of a film (or the typical episode of a series), in hours.
+    region_code : str, optional
+        Only profiles whose household's home region this is; all when None.
+    since, until : datetime, optional
+        Half-open window on ``occurred_at``.
+    include_impressions : bool
+    chunk_size : int
+        Rows per fetch; bounds the Python objects alive at once.
+    progress : callable, optional
+        Called with the number of rows of each chunk read.
+    """
+    raw = signal_arrays(
+        signal_queryset(
+            region_code=region_code,
+            since=since,
+            until=until,
+            include_impressions=include_impressions,
+        ),
+        chunk_size=chunk_size,
+        progress=progress,
+    )
+    profile_pk = raw[:, 0].astype(np.int64)
+    profiles = np.unique(profile_pk)
+    return signals_from_arrays(
+        raw,
+        profiles=profiles,
+        titles=titles,
+        episodes=episodes,
+        title_runtime_hours=title_runtime_hours,
+    )
+
+
+def signals_from_arrays(
+    raw: np.ndarray,
+    *,
+    profiles: npt.NDArray[np.int64],
+    titles: npt.NDArray[np.int64],
+    episodes: EpisodeTable,
+    title_runtime_hours: npt.NDArray[np.float32],
+) -> TrainingSignals:
+    """:class:`TrainingSignals` from the (n, 7) rows of :func:`signal_arrays`.
+
+    Shared by training (many profiles) and serving (one profile's history), so
+    that the two read signals, and weigh completions, identically.
+    """
+    profile_index = index_of(profiles, raw[:, 0].astype(np.int64))
+    title_pk = raw[:, 1].astype(np.int64)
+    title_index = np.where(title_pk >= 0, index_of(titles, title_pk), -1).astype(np.int32)
+    kind = raw[:, 3].astype(np.int8)
+    # Signals on titles outside the index (added after it was read) cannot be learned from.
+    keep = (title_index >= 0) | (kind == SignalCode.ROW_SCROLL_PAST)
+    if not keep.all():
+        raw, profile_index, title_index, kind = (
+            raw[keep],
+            profile_index[keep],
+            title_index[keep],
+            kind[keep],
+        )
+    episode_id = raw[:, 2].astype(np.int64)
+    timestamp = raw[:, 5].copy()
+    hours = completion_hours(
+        profile_index=profile_index,
+        title_index=title_index,
+        episode_id=episode_id,
+        kind=kind,
+        timestamp=timestamp,
+        episodes=episodes,
+        title_runtime_hours=title_runtime_hours,
+    )
+    return TrainingSignals(
+        profile_ids=profiles,
+        title_ids=titles,
+        profile_index=profile_index,
+        title_index=title_index,
+        episode_id=episode_id,
+        kind=kind,
+        value=raw[:, 4].astype(np.float32),
+        timestamp=timestamp,
+        rewatch=raw[:, 6] > 0,
+        commitment_hours=hours,
+    )
+
+
+# --- Episodes and completion commitment -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeTable:
+    """Episodes and seasons of the catalogue, for weighing completions by commitment.
+
+    Attributes
+    ----------
+    episode_ids : numpy.ndarray of int64, shape (n_episodes,), ascending
+    season_index : numpy.ndarray of int32, shape (n_episodes,)
+    runtime_hours : numpy.ndarray of float32, shape (n_episodes,)
+    season_hours : numpy.ndarray of float32, shape (n_seasons,)
+        Total runtime of each season.
+    season_size : numpy.ndarray of int32, shape (n_seasons,)
+        Episodes in each season.
+    """
+
+    episode_ids: npt.NDArray[np.int64]
+    season_index: npt.NDArray[np.int32]
+    runtime_hours: npt.NDArray[np.float32]
+    season_hours: npt.NDArray[np.float32]
+    season_size: npt.NDArray[np.int32]
+
+
+def episode_table() -> EpisodeTable:
+    """Every episode with its season and runtime: one query."""
+    rows = np.array(
+        list(Episode.objects.order_by("pk").values_list("pk", "season_id", "runtime_minutes")),
+        dtype=np.int64,
+    ).reshape(-1, 3)
+    seasons, season_index = np.unique(rows[:, 1], return_inverse=True)
+    runtime = rows[:, 2] / 60.0
+    return EpisodeTable(
+        episode_ids=rows[:, 0],
+        season_index=season_index.astype(np.int32),
+        runtime_hours=runtime.astype(np.float32),
+        season_hours=np.bincount(season_index, weights=runtime, minlength=len(seasons)).astype(
+            np.float32
+        ),
+        season_size=np.bincount(season_index, minlength=len(seasons)).astype(np.int32),
+    )
+
+
+def completion_hours(
+    *,
+    profile_index: npt.NDArray[np.int32],
+    title_index: npt.NDArray[np.int32],
+    episode_id: npt.NDArray[np.int64],
+    kind: npt.NDArray[np.int8],
+    timestamp: npt.NDArray[np.float64],
+    episodes: EpisodeTable,
+    title_runtime_hours: npt.NDArray[np.float32],
+) -> npt.NDArray[np.float32]:
+    """Hours of viewing each COMPLETE signal finished; NaN for other kinds.
+
+    - a film (or a completion without an episode): the title's runtime;
+    - an episode: the episode's runtime;
+    - the completion that finished a whole season for its profile (its last
+      not-yet-finished episode, counting each episode's first completion among
+      the signals given): the season's total runtime. This is what makes a
+      finished 10-episode season weigh more than a film.
+
+    Fully vectorised: distinct (profile, season, episode) first completions
+    with ``numpy.unique``, then per (profile, season) counts and latest times.
+    """
+    n = kind.shape[0]
+    hours = np.full(n, np.nan, dtype=np.float32)
+    complete = kind == SignalCode.COMPLETE
+    if not complete.any():
+        return hours
+    on_title = complete & (title_index >= 0)
+    hours[on_title] = title_runtime_hours[title_index[on_title]]
+    episode_pos = index_of(episodes.episode_ids, np.where(complete, episode_id, -1))
+    with_episode = complete & (episode_pos >= 0)
+    if not with_episode.any():
+        return hours
+    rows = np.flatnonzero(with_episode)
+    positions = episode_pos[rows]
+    hours[rows] = episodes.runtime_hours[positions]
+
+    n_seasons = episodes.season_size.shape[0]
+    season = episodes.season_index[positions].astype(np.int64)
+    group = profile_index[rows].astype(np.int64) * n_seasons + season
+    # First completion of each (profile, season, episode): sort by group, episode, time.
+    order = np.lexsort((timestamp[rows], positions, group))
+    g, e = group[order], positions[order]
+    first = np.r_[True, (g[1:] != g[:-1]) | (e[1:] != e[:-1])]
+    first_rows = order[first]  # positions in ``rows`` of each episode's first completion
+    groups, group_of = np.unique(group[first_rows], return_inverse=True)
+    finished = np.bincount(group_of, minlength=groups.shape[0])
+    season_of_group = groups % n_seasons
+    complete_groups = finished >= episodes.season_size[season_of_group]
+    if not complete_groups.any():
+        return hours
+    latest = np.full(groups.shape[0], -np.inf)
+    np.maximum.at(latest, group_of, timestamp[rows][first_rows])
+    # The first completion whose time is the group's latest first completion closed the season.
+    closes = complete_groups[group_of] & (timestamp[rows][first_rows] == latest[group_of])
+    closing_rows = rows[first_rows[closes]]
+    hours[closing_rows] = episodes.season_hours[season_of_group[group_of[closes]]]
+    return hours
+
+
+# --- Catalogue --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueFacts:
+    """Per-title facts the candidate filters and ranking features need, shape (n_titles,) each.
+
+    Attributes
+    ----------
+    maturity : numpy.ndarray of int16
+    is_series : numpy.ndarray of bool
+    runtime_hours : numpy.ndarray of float32
+    release_day : numpy.ndarray of float64
+        Release date as Unix seconds (midnight UTC).
+    language : numpy.ndarray of int16
+        Index of the original language in ``language_codes``.
+    language_codes : tuple of str
+    """
+
+    maturity: npt.NDArray[np.int16]
+    is_series: npt.NDArray[np.bool_]
+    runtime_hours: npt.NDArray[np.float32]
+    release_day: npt.NDArray[np.float64]
+    language: npt.NDArray[np.int16]
+    language_codes: tuple[str, ...]
+
+
+def catalogue_facts(titles: npt.NDArray[np.int64]) -> CatalogueFacts:
+    """Facts of every title in the index: one query. Titles deleted since count as unreleased."""
+    codes = tuple(Language.objects.order_by("code").values_list("code", flat=True))
+    code_index = {code: i for i, code in enumerate(codes)}
+    n = titles.shape[0]
+    maturity = np.full(n, 255, dtype=np.int16)  # a vanished title is above every limit
+    is_series = np.zeros(n, dtype=bool)
+    runtime = np.full(n, 2.0, dtype=np.float32)
+    release = np.full(n, np.inf)
+    language = np.full(n, -1, dtype=np.int16)
+    rows = list(
+        Title.objects.values_list(
+            "pk", "maturity", "kind", "runtime_minutes", "release_date", "original_language_id"
+        )
+    )
+    if rows:
+        pks = np.array([r[0] for r in rows], dtype=np.int64)
+        at = index_of(titles, pks)
+        known = at >= 0
+        epoch = dt.date(1970, 1, 1)
+        for column, values in (
+            (maturity, [r[1] for r in rows]),
+            (is_series, [r[2] == Title.Kind.SERIES for r in rows]),
+            (runtime, [r[3] / 60.0 for r in rows]),
+            (release, [(r[4] - epoch).days * SECONDS_PER_DAY for r in rows]),
+            (language, [code_index.get(r[5], -1) for r in rows]),
+        ):
+            column[at[known]] = np.asarray(values, dtype=column.dtype)[known]
+    return CatalogueFacts(
+        maturity=maturity,
+        is_series=is_series,
+        runtime_hours=runtime,
+        release_day=release,
+        language=language,
+        language_codes=codes,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TitleFeatures:
+    """The title x feature indicator matrix of the content model.
+
+    Columns are grouped: genres first (so ``matrix[:, :n_genres]`` is the genre
+    table the rankers use), then tags, cast, directors and creators, original
+    language.
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csr_matrix of float32, shape (n_titles, n_features)
+    feature_weights : numpy.ndarray of float32, shape (n_features,)
+        :data:`FEATURE_GROUP_WEIGHTS` per column.
+    genre_ids : numpy.ndarray of int64, shape (n_genres,)
+    group_sizes : dict of str to int
+    """
+
+    matrix: sp.csr_matrix
+    feature_weights: npt.NDArray[np.float32]
+    genre_ids: npt.NDArray[np.int64]
+    group_sizes: dict[str, int]
+
+    @property
+    def n_genres(self) -> int:
+        return int(self.genre_ids.shape[0])
+
+    def genre_table(self) -> npt.NDArray[np.float32]:
+        """Dense (n_titles, n_genres) 0/1 table: cheap to fancy-index per request."""
+        return np.asarray(self.matrix[:, : self.n_genres].todense(), dtype=np.float32)
+
+
+def _pairs(rows: Iterable[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    array = np.array(list(rows), dtype=np.int64).reshape(-1, 2)
+    return array[:, 0], array[:, 1]
+
+
+def title_features(titles: npt.NDArray[np.int64]) -> TitleFeatures:
+    """Genres, tags, leading cast, directors/creators and original language per title.
+
+    Five queries, each a ``values_list`` over a link table.
+    """
+    genre_title, genre = _pairs(Title.genres.through.objects.values_list("title_id", "genre_id"))
+    tag_title, tag = _pairs(Title.tags.through.objects.values_list("title_id", "tag_id"))
+    cast_title, cast = _pairs(
+        Credit.objects.filter(role=Credit.Role.ACTOR, order__lt=CAST_MAX_ORDER).values_list(
+            "title_id", "person_id"
+        )
+    )
+    director_title, director = _pairs(
+        Credit.objects.filter(
+            Q(role=Credit.Role.DIRECTOR) | Q(role=Credit.Role.CREATOR)
+        ).values_list("title_id", "person_id")
+    )
+    language_rows = list(Title.objects.values_list("pk", "original_language_id"))
+    language_title = np.array([r[0] for r in language_rows], dtype=np.int64)
+    language_codes = np.array([r[1] for r in language_rows], dtype=str)
+    _, language = np.unique(language_codes, return_inverse=True)
+
+    from catalog.models import Genre  # the genre vocabulary is every genre, used or not
+
+    genre_ids = np.fromiter(Genre.objects.order_by("pk").values_list("pk", flat=True), np.int64)
+    groups: list[tuple[str, np.ndarray, np.ndarray, int]] = []
+    genre_col = index_of(genre_ids, genre)
+    groups.append(("genre", genre_title[genre_col >= 0], genre_col[genre_col >= 0], len(genre_ids)))
+    for name, owner, values in (
+        ("tag", tag_title, tag),
+        ("cast", cast_title, cast),
+        ("director", director_title, director),
+        ("language", language_title, language.astype(np.int64)),
+    ):
+        vocabulary, column = np.unique(values, return_inverse=True)
+        groups.append((name, owner, column.astype(np.int64), vocabulary.shape[0]))
+
+    rows, cols, weights, sizes = [], [], [], {}
+    offset = 0
+    for name, owner, column, size in groups:
+        at = index_of(titles, owner)
+        known = at >= 0
+        rows.append(at[known])
+        cols.append(column[known] + offset)
+        weights.append(np.full(size, FEATURE_GROUP_WEIGHTS[name], dtype=np.float32))
+        sizes[name] = int(size)
+        offset += size
+    row = np.concatenate(rows) if rows else np.empty(0, np.int64)
+    col = np.concatenate(cols) if cols else np.empty(0, np.int64)
+    matrix = sp.csr_matrix(
+        (np.ones(row.shape[0], dtype=np.float32), (row, col)),
+        shape=(titles.shape[0], offset),
+    )
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return TitleFeatures(
+        matrix=matrix,
+        feature_weights=np.concatenate(weights) if weights else np.empty(0, np.float32),
+        genre_ids=genre_ids,
+        group_sizes=sizes,
+    )
+
+
+# --- Availability -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityWindows:
+    """Licensing windows as arrays, evaluated at any instant without a query.
+
+    Attributes
+    ----------
+    region_codes : tuple of str
+    region : numpy.ndarray of int16, shape (w,)
+        Index into ``region_codes`` of each window.
+    title_index : numpy.ndarray of int32, shape (w,)
+    starts, ends : numpy.ndarray of float64, shape (w,)
+        Unix seconds; -inf and +inf for open ends.
+    n_titles : int
+    """
+
+    region_codes: tuple[str, ...]
+    region: npt.NDArray[np.int16]
+    title_index: npt.NDArray[np.int32]
+    starts: npt.NDArray[np.float64]
+    ends: npt.NDArray[np.float64]
+    n_titles: int
+
+    def for_region(self, region_code: str) -> AvailabilityWindows:
+        """Only the windows of one region (so each request scans a region's windows only)."""
+        if region_code not in self.region_codes:
+            keep = np.zeros(self.region.shape[0], dtype=bool)
+        else:
+            keep = self.region == self.region_codes.index(region_code)
+        return AvailabilityWindows(
+            region_codes=(region_code,),
+            region=np.zeros(int(keep.sum()), dtype=np.int16),
+            title_index=self.title_index[keep],
+            starts=self.starts[keep],
+            ends=self.ends[keep],
+            n_titles=self.n_titles,
+        )
+
+    def available(self, at: float, region_code: str | None = None) -> npt.NDArray[np.bool_]:
+        """Titles inside a window at Unix time ``at`` (in one region, or any), shape (n_titles,)."""
+        inside = (self.starts <= at) & (at < self.ends)
+        if region_code is not None:
+            if region_code not in self.region_codes:
+                return np.zeros(self.n_titles, dtype=bool)
+            inside &= self.region == self.region_codes.index(region_code)
+        mask = np.zeros(self.n_titles, dtype=bool)
+        mask[self.title_index[inside]] = True
+        return mask
+
+    def arrival(self, release_day: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """When each title became watchable here: the later of its release and first window.
+
+        Call on :meth:`for_region`'s result. Titles without a window arrive never (+inf).
+        """
+        first_start = np.full(self.n_titles, np.inf)
+        np.minimum.at(first_start, self.title_index, self.starts)
+        return np.maximum(release_day, first_start)
+
+
+def availability_windows(
+    titles: npt.NDArray[np.int64], *, region_code: str | None = None
+) -> AvailabilityWindows:
+    """Every availability window (of one region, or all) on the title index: one query."""
+    queryset = Availability.objects.all()
+    if region_code is not None:
+        queryset = queryset.filter(region_id=region_code)
+    rows = list(queryset.values_list("region_id", "title_id", "starts_at", "ends_at"))
+    codes = tuple(sorted({r[0] for r in rows}))
+    lookup = {code: i for i, code in enumerate(codes)}
+    at = index_of(titles, np.array([r[1] for r in rows], dtype=np.int64))
+    keep = at >= 0
+    return AvailabilityWindows(
+        region_codes=codes,
+        region=np.array([lookup[r[0]] for r in rows], dtype=np.int16).reshape(-1)[keep],
+        title_index=at[keep],
+        starts=np.array([_epoch(r[2], -np.inf) for r in rows], dtype=np.float64).reshape(-1)[keep],
+        ends=np.array([_epoch(r[3], np.inf) for r in rows], dtype=np.float64).reshape(-1)[keep],
+        n_titles=int(titles.shape[0]),
+    )
+
+
+# --- Profiles ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileGroups:
+    """Region and taste cluster of each profile in an index, for trending per group.
+
+    Attributes
+    ----------
+    region_codes : tuple of str
+        All regions (index space of ``region``).
+    region : numpy.ndarray of int16, shape (n_profiles,)
+    cluster_ids : numpy.ndarray of int64, shape (n_clusters,)
+        Clusters that have at least one of the profiles.
+    cluster : numpy.ndarray of int32, shape (n_profiles,)
+        Index into ``cluster_ids``; -1 for a profile without a cluster.
+    """
+
+    region_codes: tuple[str, ...]
+    region: npt.NDArray[np.int16]
+    cluster_ids: npt.NDArray[np.int64]
+    cluster: npt.NDArray[np.int32]
+
+
+def profile_groups(profiles: npt.NDArray[np.int64]) -> ProfileGroups:
+    """The region and cluster of each profile: one query over the profiles (chunked ids)."""
+    codes = tuple(Region.objects.order_by("code").values_list("code", flat=True))
+    lookup = {code: i for i, code in enumerate(codes)}
+    region = np.full(profiles.shape[0], -1, dtype=np.int16)
+    cluster_pk = np.full(profiles.shape[0], -1, dtype=np.int64)
+    rows = Profile.objects.values_list("pk", "account__home_region_id", "taste_cluster_id")
+    for chunk in _chunks(rows.order_by(), 50_000):
+        pks = np.array([r[0] for r in chunk], dtype=np.int64)
+        at = index_of(profiles, pks)
+        known = at >= 0
+        region[at[known]] = np.array([lookup[r[1]] for r in chunk], dtype=np.int16)[known]
+        cluster_pk[at[known]] = np.array([r[2] or -1 for r in chunk], dtype=np.int64)[known]
+    cluster_ids = np.unique(cluster_pk[cluster_pk >= 0])
+    return ProfileGroups(
+        region_codes=codes,
+        region=region,
+        cluster_ids=cluster_ids,
+        cluster=np.where(cluster_pk >= 0, index_of(cluster_ids, cluster_pk), -1).astype(np.int32),
+    )

@@ -1,0 +1,362 @@
+"""Training a model version: read signals, fit the engine, store artefacts, activate.
+
+``model_train`` is the one entry point that a management command, a Celery
+task (issue 6) and a test all call. The version row is created first, in
+status ``training``; it turns ``ready`` only after every artefact is stored,
+and ``active`` only through :func:`model_version_activate`, which swaps it
+with the scope's previous active version in one transaction. Any error marks
+the version ``failed`` and leaves what is served untouched.
+
+The fitting itself, :func:`models_fit`, takes arrays and returns estimators,
+so the offline evaluation trains the very same pipeline on a holdout split.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from recommendations.engine.als import CollaborativeModel
+from recommendations.engine.confidence import (
+    ConfidenceMatrices,
+    signal_confidence,
+    signed_confidence,
+)
+from recommendations.engine.content import ContentModel
+from recommendations.engine.popularity import MostPopular, trending_scores
+from recommendations.engine.ranking import PlayRanker
+from recommendations.models import ModelVersion
+from recommendations.selectors import training as data
+from recommendations.serving import artefacts
+from recommendations.serving.model_index import ModelIndex
+from regions.models import Region
+
+logger = logging.getLogger(__name__)
+
+#: ALS hyper-parameters of Tonight's collaborative model, chosen on the demo's
+#: time-based holdout (``manage.py evaluate_recommendations``).
+ALS_PARAMS: dict[str, float | int] = {
+    "factors": 64,
+    "regularization": 0.05,
+    "alpha": 1.0,
+    "iterations": 15,
+}
+#: Play starts older than this do not count as trending at all (their decayed
+#: weight with a 3-day half-life is below 0.2%).
+TRENDING_WINDOW_DAYS = 28
+TRENDING_HALF_LIFE_DAYS = 3.0
+
+Stage = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RankerExamples:
+    """Logged impressions to learn the play ranker from (issue 5's page log supplies them).
+
+    Attributes
+    ----------
+    features : numpy.ndarray of float32, shape (n, len(FEATURE_NAMES))
+        :func:`recommendations.engine.ranking.build_features` per impression, in time order.
+    labels : numpy.ndarray of bool, shape (n,)
+        Played within the session.
+    sample_weight : numpy.ndarray of float32, shape (n,), optional
+    """
+
+    features: npt.NDArray[np.float32]
+    labels: npt.NDArray[np.bool_]
+    sample_weight: npt.NDArray[np.float32] | None = None
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Everything a training run reads from the database, as arrays."""
+
+    signals: data.TrainingSignals
+    features: data.TitleFeatures
+    groups: data.ProfileGroups
+    at: float
+
+
+@dataclass
+class FittedModels:
+    """The estimators of one version, before (or instead of) being stored."""
+
+    index: ModelIndex
+    als: CollaborativeModel
+    content: ContentModel
+    popularity: MostPopular
+    ranker: PlayRanker
+    confidence: ConfidenceMatrices
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def training_data_load(
+    *,
+    region_code: str | None,
+    at: dt.datetime,
+    progress: Callable[[int], object] | None = None,
+) -> TrainingData:
+    """Read signals of the window ending at ``at``, the catalogue's features and profile groups."""
+    titles = data.title_ids()
+    facts = data.catalogue_facts(titles)
+    window = dt.timedelta(days=settings.TONIGHT.get("TRAINING_WINDOW_DAYS", 365))
+    signals = data.training_signals(
+        titles=titles,
+        episodes=data.episode_table(),
+        title_runtime_hours=facts.runtime_hours,
+        region_code=region_code,
+        since=at - window,
+        until=at,
+        progress=progress or (lambda _: None),
+    )
+    return TrainingData(
+        signals=signals,
+        features=data.title_features(titles),
+        groups=data.profile_groups(signals.profile_ids),
+        at=at.timestamp(),
+    )
+
+
+def trending_table(
+    signals: data.TrainingSignals, groups: data.ProfileGroups, *, at: float
+) -> npt.NDArray[np.float32]:
+    """Decayed play starts per region (rows first) and taste cluster, at Unix time ``at``.
+
+    Each play counts once for its profile's region and once for its cluster.
+    """
+    age = signals.age_days(at)
+    plays = signals.is_play() & (age >= 0) & (age <= TRENDING_WINDOW_DAYS)
+    profiles = signals.profile_index[plays]
+    titles = signals.title_index[plays]
+    ages = age[plays]
+    n_regions = len(groups.region_codes)
+    region = groups.region[profiles].astype(np.int64)
+    cluster = groups.cluster[profiles].astype(np.int64)
+    in_region = region >= 0
+    in_cluster = cluster >= 0
+    return trending_scores(
+        group_index=np.concatenate([region[in_region], n_regions + cluster[in_cluster]]),
+        title_index=np.concatenate([titles[in_region], titles[in_cluster]]),
+        age_days=np.concatenate([ages[in_region], ages[in_cluster]]),
+        n_groups=n_regions + groups.cluster_ids.shape[0],
+        n_titles=signals.n_titles,
+        half_life_days=TRENDING_HALF_LIFE_DAYS,
+    )
+
+
+def models_fit(
+    training: TrainingData,
+    *,
+    random_state: int = 0,
+    ranker_examples: RankerExamples | None = None,
+    als_params: dict[str, float | int] | None = None,
+    stage: Stage | None = None,
+) -> FittedModels:
+    """Fit every estimator of a version from arrays (no database access).
+
+    ALS on the signed confidence matrix, the content model on the title
+    features, trending per region and cluster, most-popular, and the play
+    ranker: learned from ``ranker_examples`` when there are enough of them,
+    the documented prior blend otherwise.
+    """
+    stage = stage or (lambda _: None)
+    signals = training.signals
+    seconds: dict[str, float] = {}
+
+    started = time.perf_counter()
+    stage("confidence")
+    confidence = signal_confidence(
+        profile_index=signals.profile_index,
+        title_index=signals.title_index,
+        kind=signals.kind,
+        value=signals.value,
+        age_days=signals.age_days(training.at),
+        commitment=signals.commitment_hours,
+        rewatch=signals.rewatch,
+        n_profiles=signals.n_profiles,
+        n_titles=signals.n_titles,
+        weights=data.signal_weights(),
+    )
+    seconds["confidence"] = time.perf_counter() - started
+
+    stage("als")
+    als = CollaborativeModel(**(als_params or ALS_PARAMS), random_state=random_state)
+    als.fit(signed_confidence(confidence.positive, confidence.negative))
+    seconds["als"] = als.fit_seconds
+
+    started = time.perf_counter()
+    stage("content")
+    content = ContentModel(random_state=random_state).fit(
+        training.features.matrix, feature_weights=training.features.feature_weights
+    )
+    content.neighbour_matrix()
+    seconds["content"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    stage("popularity")
+    popularity = MostPopular(random_state=random_state).fit(confidence.positive)
+    index = ModelIndex(
+        title_ids=signals.title_ids,
+        region_codes=training.groups.region_codes,
+        cluster_ids=training.groups.cluster_ids,
+        trending=trending_table(signals, training.groups, at=training.at),
+        trained_at=training.at,
+    )
+    seconds["popularity"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    stage("ranker")
+    ranker = PlayRanker(random_state=random_state)
+    if ranker_examples is not None:
+        ranker.fit(
+            ranker_examples.features,
+            ranker_examples.labels,
+            sample_weight=ranker_examples.sample_weight,
+        )
+    seconds["ranker"] = time.perf_counter() - started
+    return FittedModels(
+        index=index,
+        als=als,
+        content=content,
+        popularity=popularity,
+        ranker=ranker,
+        confidence=confidence,
+        seconds=seconds,
+    )
+
+
+def model_version_store(*, version: ModelVersion, models: FittedModels) -> None:
+    """Write every artefact of ``models`` under the version's storage key."""
+    key = version.artefact_key
+    artefacts.artefact_write(key, artefacts.INDEX, models.index.save)
+    artefacts.artefact_write(
+        key, artefacts.ALS, lambda f: models.als.save(f, include_user_factors=False)
+    )
+    artefacts.artefact_write(key, artefacts.CONTENT, models.content.save)
+    artefacts.artefact_write(key, artefacts.POPULARITY, models.popularity.save)
+    artefacts.artefact_write(key, artefacts.RANKER, models.ranker.save)
+
+
+def model_train(
+    *,
+    region_code: str | None,
+    random_state: int = 0,
+    ranker_examples: RankerExamples | None = None,
+    activate: bool = True,
+    at: dt.datetime | None = None,
+    stage: Stage | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> ModelVersion:
+    """Train a region's model (or the global one for ``region_code=None``) as a new version.
+
+    Parameters
+    ----------
+    region_code : str or None
+        Train on the signals of this region's households; ``None`` for all.
+    random_state : int
+        Seeds ALS (same data, same seed: same factors).
+    ranker_examples : RankerExamples, optional
+        Logged impressions for the play ranker; without enough of them the
+        ranker is the prior blend and the version's ``serving_mode`` says so.
+    activate : bool
+        Make the new version the scope's active one once it is stored.
+    at : datetime, optional
+        End of the training window; now by default.
+    stage, progress : callable, optional
+        Report the current stage name, and signal rows read (for progress bars).
+
+    Returns
+    -------
+    ModelVersion
+        ``active`` (or ``ready`` with ``activate=False``).
+
+    Raises
+    ------
+    Region.DoesNotExist
+        For an unknown region code (before anything is created).
+    """
+    region = Region.objects.get(pk=region_code) if region_code is not None else None
+    version = ModelVersion.objects.create(
+        scope=ModelVersion.Scope.REGION if region else ModelVersion.Scope.GLOBAL,
+        region=region,
+        random_state=random_state,
+    )
+    version.artefact_key = artefacts.artefact_key(version.pk)
+    version.save(update_fields=["artefact_key"])
+    stage = stage or (lambda _: None)
+    try:
+        started = time.perf_counter()
+        stage("read signals")
+        training = training_data_load(
+            region_code=region_code, at=at or timezone.now(), progress=progress
+        )
+        read_seconds = time.perf_counter() - started
+        models = models_fit(
+            training, random_state=random_state, ranker_examples=ranker_examples, stage=stage
+        )
+        stage("store")
+        started = time.perf_counter()
+        model_version_store(version=version, models=models)
+        store_seconds = time.perf_counter() - started
+    except Exception as error:
+        ModelVersion.objects.filter(pk=version.pk).update(
+            status=ModelVersion.Status.FAILED, error=f"{type(error).__name__}: {error}"
+        )
+        artefacts.artefact_delete(version.artefact_key)
+        logger.exception("Training model version %s failed", version.pk)
+        raise
+
+    signals = training.signals
+    version.status = ModelVersion.Status.READY
+    version.serving_mode = models.ranker.mode
+    version.trained_at = dt.datetime.fromtimestamp(training.at, tz=dt.UTC)
+    version.n_profiles = signals.n_profiles
+    version.n_titles = signals.n_titles
+    version.n_signals = len(signals)
+    version.n_interactions = int(models.confidence.positive.nnz + models.confidence.negative.nnz)
+    version.metrics = {
+        "seconds": {"read": read_seconds, **models.seconds, "store": store_seconds},
+        "ranker_training_rows": models.ranker.n_training_rows,
+        "als": {**(ALS_PARAMS), "random_state": random_state},
+    }
+    version.save()
+    if activate:
+        version = model_version_activate(version=version)
+    return version
+
+
+def model_version_activate(*, version: ModelVersion) -> ModelVersion:
+    """Make ``version`` the active one of its scope, retiring the previous one, atomically.
+
+    Every version of the scope is locked first, so two activations of one
+    scope run one after the other; the partial unique constraints would
+    refuse a second active version even if they did not. Only a complete
+    version (``ready``, or ``retired`` for a rollback) can be activated.
+    """
+    allowed = {ModelVersion.Status.READY, ModelVersion.Status.RETIRED, ModelVersion.Status.ACTIVE}
+    with transaction.atomic():
+        scope = ModelVersion.objects.filter(
+            scope=version.scope, region=version.region_id, taste_cluster=version.taste_cluster_id
+        )
+        locked = {v.pk: v for v in scope.select_for_update().only("pk", "status")}
+        current = locked.get(version.pk)
+        if current is None or current.status not in allowed:
+            status = current.status if current else "missing"
+            raise ValueError(f"model version {version.pk} is {status}; it cannot be activated")
+        if current.status == ModelVersion.Status.ACTIVE:
+            return ModelVersion.objects.get(pk=version.pk)
+        now = timezone.now()
+        scope.filter(status=ModelVersion.Status.ACTIVE).update(status=ModelVersion.Status.RETIRED)
+        ModelVersion.objects.filter(pk=version.pk).update(
+            status=ModelVersion.Status.ACTIVE, activated_at=now
+        )
+    return ModelVersion.objects.get(pk=version.pk)

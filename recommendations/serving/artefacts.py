@@ -1,0 +1,67 @@
+"""Model artefacts in Django storage: one directory per model version, ``.npz`` files only.
+
+Writing goes through ``storages["default"]`` (the filesystem under
+``MEDIA_ROOT`` by default; an object store in production), so web nodes and
+workers on other machines read the same files. Every file is written by an
+engine estimator's ``save`` into memory first and stored whole; the version row
+becomes ``ready`` only after all of them are stored, so a reader never meets a
+half-written version. Loading uses ``allow_pickle=False`` (the engine's
+``load``), so an artefact can never run code in the web process.
+"""
+
+import io
+from collections.abc import Callable
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, storages
+
+ALS = "als.npz"
+CONTENT = "content.npz"
+POPULARITY = "popularity.npz"
+RANKER = "ranker.npz"
+INDEX = "index.npz"
+ARTEFACT_NAMES = (INDEX, ALS, CONTENT, POPULARITY, RANKER)
+
+
+def artefact_storage() -> Storage:
+    return storages["default"]
+
+
+def artefact_key(version_id: int) -> str:
+    """Storage directory of a version's artefacts, e.g. ``models/42``."""
+    return f"{settings.TONIGHT['MODEL_ARTEFACT_ROOT'].strip('/')}/{version_id}"
+
+
+def artefact_write(key: str, name: str, save: Callable[[IO[bytes]], Any]) -> str:
+    """Store what ``save(file)`` writes as ``<key>/<name>``; returns the stored path.
+
+    An existing file of that name (a retried write) is replaced, never kept
+    beside a renamed copy.
+    """
+    buffer = io.BytesIO()
+    save(buffer)
+    storage = artefact_storage()
+    path = f"{key}/{name}"
+    if storage.exists(path):
+        storage.delete(path)
+    stored = storage.save(path, ContentFile(buffer.getvalue()))
+    if stored != path:  # a storage that renamed instead of replacing would break loading
+        raise RuntimeError(f"storage wrote {stored!r} instead of {path!r}")
+    return stored
+
+
+def artefact_read(key: str, name: str) -> io.BytesIO:
+    """The bytes of ``<key>/<name>`` in memory, for an engine ``load``."""
+    with artefact_storage().open(f"{key}/{name}", "rb") as handle:
+        return io.BytesIO(handle.read())
+
+
+def artefact_delete(key: str) -> None:
+    """Remove a version's artefacts (a failed version's leftovers)."""
+    storage = artefact_storage()
+    for name in ARTEFACT_NAMES:
+        path = f"{key}/{name}"
+        if storage.exists(path):
+            storage.delete(path)

@@ -1,0 +1,204 @@
+"""What a serving process holds in memory for one model version: estimators and catalogue arrays.
+
+Everything here is catalogue-wide and the same for every profile, so it is
+built once per version per process and reused by every request: the item
+factors, the content model and its neighbour matrix, the ranker, normalised
+trending rows, and the catalogue facts the filters need (maturity, language,
+genres, availability windows, arrival dates), all aligned with the version's
+title index. Availability windows and title facts are what staff edit without
+a retrain, so they are re-read from the database every
+``TONIGHT["CATALOGUE_REFRESH_SECONDS"]``; the estimators never change.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import zoneinfo
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from catalog.models import Title
+from recommendations.engine.als import CollaborativeModel
+from recommendations.engine.content import ContentModel
+from recommendations.engine.popularity import normalise_popularity
+from recommendations.engine.ranking import PlayRanker
+from recommendations.selectors import training as data
+from recommendations.serving import artefacts
+from recommendations.serving.model_index import ModelIndex
+from regions.models import Region
+
+
+@dataclass(frozen=True)
+class CatalogueArrays:
+    """Catalogue facts on a version's title index, read at one moment.
+
+    Attributes
+    ----------
+    facts : CatalogueFacts
+    genre_table : numpy.ndarray of float32, shape (n_titles, n_genres)
+        Dense: fancy-indexing it per request is far cheaper than slicing sparse rows.
+    episodes : EpisodeTable
+        For weighing a profile's completions at fold-in.
+    windows : AvailabilityWindows
+        Every region's windows.
+    time_zones : dict of str to zoneinfo.ZoneInfo
+        Each region's time zone (hour of day and weekday are local).
+    loaded_at : float
+        ``time.monotonic()`` when read.
+    """
+
+    facts: data.CatalogueFacts
+    genre_table: npt.NDArray[np.float32]
+    episodes: data.EpisodeTable
+    windows: data.AvailabilityWindows
+    time_zones: dict[str, zoneinfo.ZoneInfo]
+    loaded_at: float
+    _regions: dict[str, RegionArrays] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def region(self, region_code: str) -> RegionArrays:
+        """The windows and arrival times of one region, built on first use."""
+        arrays = self._regions.get(region_code)
+        if arrays is None:
+            with self._lock:
+                windows = self.windows.for_region(region_code)
+                arrays = RegionArrays(
+                    windows=windows, arrival=windows.arrival(self.facts.release_day)
+                )
+                self._regions[region_code] = arrays
+        return arrays
+
+
+@dataclass(frozen=True)
+class RegionArrays:
+    windows: data.AvailabilityWindows
+    arrival: npt.NDArray[np.float64]
+
+
+def catalogue_arrays_load(title_ids: npt.NDArray[np.int64]) -> CatalogueArrays:
+    """Read the catalogue facts of a title index: a handful of queries, once per refresh."""
+    n_titles = title_ids.shape[0]
+    genre_rows = np.array(
+        list(Title.genres.through.objects.values_list("title_id", "genre_id")), dtype=np.int64
+    ).reshape(-1, 2)
+    genre_ids, genre_col = np.unique(genre_rows[:, 1], return_inverse=True)
+    at = data.index_of(title_ids, genre_rows[:, 0])
+    genre_table = np.zeros((n_titles, genre_ids.shape[0]), dtype=np.float32)
+    genre_table[at[at >= 0], genre_col[at >= 0]] = 1.0
+    return CatalogueArrays(
+        facts=data.catalogue_facts(title_ids),
+        genre_table=genre_table,
+        episodes=data.episode_table(),
+        windows=data.availability_windows(title_ids),
+        time_zones={
+            code: zoneinfo.ZoneInfo(zone)
+            for code, zone in Region.objects.values_list("code", "time_zone")
+        },
+        loaded_at=time.monotonic(),
+    )
+
+
+class ServingBundle:
+    """One model version, loaded: estimators from storage, catalogue arrays from the database.
+
+    Attributes
+    ----------
+    version_id : int
+        0 for models evaluated offline, never stored.
+    serving_mode : str
+        ``"prior"`` or ``"learned"``: which ranker this version serves with.
+    index : ModelIndex
+    als : CollaborativeModel
+    content : ContentModel
+    neighbours : scipy.sparse.csr_matrix of float32, shape (n_titles, n_titles)
+    ranker : PlayRanker
+    popularity : numpy.ndarray of float32, shape (n_regions + n_clusters, n_titles)
+        Trending rows normalised to [0, 1] (the ranking features).
+    """
+
+    def __init__(
+        self,
+        *,
+        version_id: int,
+        index: ModelIndex,
+        als: CollaborativeModel,
+        content: ContentModel,
+        ranker: PlayRanker,
+    ) -> None:
+        self.version_id = version_id
+        self.index = index
+        self.als = als
+        self.content = content
+        self.ranker = ranker
+        self.serving_mode = ranker.mode
+        self.neighbours: sp.csr_matrix = content.neighbour_matrix()
+        self.popularity = normalise_popularity(index.trending)
+        als.fold_in(sp.csr_matrix((1, self.n_titles), dtype=np.float32))  # warm the Gram matrix
+        self._catalogue: CatalogueArrays | None = None
+        self._trending: dict[tuple[str, int | None], tuple[np.ndarray, ...]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, *, version_id: int, artefact_key: str) -> ServingBundle:
+        """Read a stored version's artefacts (``.npz``, no pickle) from storage."""
+        return cls(
+            version_id=version_id,
+            index=ModelIndex.load(artefacts.artefact_read(artefact_key, artefacts.INDEX)),
+            als=CollaborativeModel.load(artefacts.artefact_read(artefact_key, artefacts.ALS)),
+            content=ContentModel.load(artefacts.artefact_read(artefact_key, artefacts.CONTENT)),
+            ranker=PlayRanker.load(artefacts.artefact_read(artefact_key, artefacts.RANKER)),
+        )
+
+    @property
+    def n_titles(self) -> int:
+        return int(self.index.title_ids.shape[0])
+
+    def catalogue(self, max_age_seconds: float) -> CatalogueArrays:
+        """The catalogue arrays, re-read when older than ``max_age_seconds``."""
+        current = self._catalogue
+        if current is None or time.monotonic() - current.loaded_at > max_age_seconds:
+            with self._lock:
+                current = self._catalogue
+                if current is None or time.monotonic() - current.loaded_at > max_age_seconds:
+                    current = catalogue_arrays_load(self.index.title_ids)
+                    self._catalogue = current
+        return current
+
+    def trending_rows(
+        self, *, region_code: str, cluster_id: int | None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """(trending for the generator, cluster popularity, region popularity), each (n_titles,).
+
+        A cluster with (almost) no recent plays falls back to its region, and a
+        region without any to the whole model's most-played titles. Worked out
+        once per (region, cluster) and kept: trending is fixed at training time.
+        """
+        key = (region_code, cluster_id)
+        rows = self._trending.get(key)
+        if rows is None:
+            rows = self._trending[key] = self._trending_rows(region_code, cluster_id)
+        return rows
+
+    def _trending_rows(
+        self, region_code: str, cluster_id: int | None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        index = self.index
+        codes = index.region_codes
+        region_at = codes.index(region_code) if region_code in codes else -1
+        if region_at >= 0 and index.trending[region_at].any():
+            region_raw, region_pop = index.trending[region_at], self.popularity[region_at]
+        else:
+            region_raw = index.trending[: len(codes)].sum(axis=0)
+            region_pop = normalise_popularity(region_raw)
+        cluster_at = (
+            np.flatnonzero(index.cluster_ids == cluster_id) if cluster_id is not None else []
+        )
+        if len(cluster_at):
+            row = len(codes) + int(cluster_at[0])
+            if index.trending[row].sum() >= 1.0:
+                return index.trending[row], self.popularity[row], region_pop
+        return region_raw, region_pop, region_pop

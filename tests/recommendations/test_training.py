@@ -1,0 +1,370 @@
+"""Training model versions: the data adapter, artefacts in storage, atomic activation."""
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from io import StringIO
+
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from catalog.models import MaturityLevel
+from recommendations.engine.confidence import SignalCode
+from recommendations.engine.ranking import FEATURE_NAMES, PlayRanker
+from recommendations.models import ModelVersion
+from recommendations.selectors import training as data
+from recommendations.services import training as training_service
+from recommendations.services.signals import signal_batch_record
+from recommendations.services.training import (
+    RankerExamples,
+    model_train,
+    model_version_activate,
+)
+from recommendations.serving import artefacts
+from recommendations.serving.cache import model_cache
+from recommendations.signal_events import SignalEvent
+from tests.factories import (
+    AccountFactory,
+    AvailabilityFactory,
+    CreditFactory,
+    EpisodeFactory,
+    GenreFactory,
+    LanguageFactory,
+    PersonFactory,
+    ProfileFactory,
+    RegionFactory,
+    SeasonFactory,
+    TagFactory,
+    TitleFactory,
+)
+
+pytestmark = pytest.mark.django_db
+NOW = timezone.now()
+GENRES = ("action", "romance", "comedy")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_serving(settings):
+    """Every request asks which version is active, and re-reads the catalogue."""
+    settings.TONIGHT = {
+        **settings.TONIGHT,
+        "MODEL_VERSION_CHECK_SECONDS": 0,
+        "CATALOGUE_REFRESH_SECONDS": 0,
+    }
+    model_cache.clear()
+    yield
+    model_cache.clear()
+
+
+def record(profile, kind: str, title, *, days_ago: float = 1.0, episode=None, value=None) -> None:
+    """Store one signal through the ingest service (so the derived title state follows)."""
+    signal_batch_record(
+        profile=profile,
+        events=[
+            SignalEvent(
+                index=0,
+                kind=kind,
+                title_id=title.pk,
+                episode_id=episode.pk if episode else None,
+                value=value,
+                device="tv",
+                occurred_at=NOW - dt.timedelta(days=days_ago),
+                client_event_id=uuid.uuid4(),
+                page_id=None,
+                row="",
+                position=None,
+                artwork_variant_id=None,
+            )
+        ],
+    )
+
+
+def watch(profile, title, *, days_ago: float = 1.0) -> None:
+    record(profile, "play_start", title, days_ago=days_ago + 0.01)
+    record(profile, "complete", title, days_ago=days_ago)
+
+
+@dataclass
+class World:
+    region: object
+    titles: dict[str, list]  # genre -> its four films
+    fans: list  # other profiles, each a fan of one genre
+
+    def all_titles(self) -> list:
+        return [t for films in self.titles.values() for t in films]
+
+
+def build_world() -> World:
+    """Three genres of four films each, alike within a genre (genre, tag, director).
+
+    Two fans per genre, in their own households, watched every film of their
+    genre, so the collaborative model, the content model and trending all have
+    structure to find.
+    """
+    region = RegionFactory()
+    english = LanguageFactory()
+    titles: dict[str, list] = {}
+    for genre_slug in GENRES:
+        genre = GenreFactory(slug=genre_slug)
+        tag = TagFactory(slug=f"{genre_slug}-tag")
+        director = PersonFactory(name=f"{genre_slug} director")
+        films = []
+        for i in range(4):
+            title = TitleFactory(original_name=f"{genre_slug} {i}", original_language=english)
+            title.genres.add(genre)
+            title.tags.add(tag)
+            CreditFactory(title=title, person=director, role="director")
+            AvailabilityFactory(title=title, region=region)
+            films.append(title)
+        titles[genre_slug] = films
+    fans = []
+    for genre_slug in GENRES:
+        for n in range(2):
+            fan = ProfileFactory(account=AccountFactory(home_region=region), name=f"fan {n}")
+            for i, title in enumerate(titles[genre_slug]):
+                watch(fan, title, days_ago=2 + i + n)
+            fans.append(fan)
+    return World(region=region, titles=titles, fans=fans)
+
+
+@pytest.fixture
+def world() -> World:
+    return build_world()
+
+
+# --- The data adapter -------------------------------------------------------------------------
+
+
+def test_completion_hours_weigh_a_finished_season_by_its_runtime():
+    # given: one profile, a film (title 0) and a 3-episode season (title 1) of 30-minute episodes
+    episodes = data.EpisodeTable(
+        episode_ids=np.array([10, 11, 12], dtype=np.int64),
+        season_index=np.array([0, 0, 0], dtype=np.int32),
+        runtime_hours=np.array([0.5, 0.5, 0.5], dtype=np.float32),
+        season_hours=np.array([1.5], dtype=np.float32),
+        season_size=np.array([3], dtype=np.int32),
+    )
+    complete, play = SignalCode.COMPLETE, SignalCode.PLAY_START
+    # when: the film, then episodes 10, 11, 10 again and 12 are completed, with a play between
+    hours = data.completion_hours(
+        profile_index=np.zeros(6, dtype=np.int32),
+        title_index=np.array([0, 1, 1, 1, 1, 1], dtype=np.int32),
+        episode_id=np.array([-1, 10, 11, 10, -1, 12], dtype=np.int64),
+        kind=np.array([complete, complete, complete, complete, play, complete], dtype=np.int8),
+        timestamp=np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
+        episodes=episodes,
+        title_runtime_hours=np.array([2.0, 0.5], dtype=np.float32),
+    )
+    # then: the film counts its runtime, episodes theirs, and the season's last episode the season
+    assert hours[0] == pytest.approx(2.0)
+    assert hours[1:4] == pytest.approx([0.5, 0.5, 0.5])
+    assert np.isnan(hours[4])
+    assert hours[5] == pytest.approx(1.5)
+
+
+def test_signals_load_as_arrays_with_dense_indices_and_rewatch_flags(world):
+    fan = world.fans[0]
+    title = world.titles["action"][0]
+    record(fan, "play_start", title, days_ago=0.5)  # after its completion: a rewatch
+
+    titles = data.title_ids()
+    facts = data.catalogue_facts(titles)
+    signals = data.training_signals(
+        titles=titles, episodes=data.episode_table(), title_runtime_hours=facts.runtime_hours
+    )
+
+    assert signals.n_titles == 12
+    assert signals.n_profiles == len(world.fans)
+    assert list(signals.profile_ids) == sorted(p.pk for p in world.fans)
+    mine = signals.profile_index == list(signals.profile_ids).index(fan.pk)
+    on_title = signals.title_index == list(titles).index(title.pk)
+    plays = mine & on_title & (signals.kind == SignalCode.PLAY_START)
+    assert sorted(signals.rewatch[plays]) == [False, True]
+    completions = mine & on_title & (signals.kind == SignalCode.COMPLETE)
+    assert signals.commitment_hours[completions] == pytest.approx([110 / 60])
+
+
+def test_a_season_completed_through_the_log_weighs_the_season(world):
+    series = TitleFactory(kind="series", runtime_minutes=30)
+    AvailabilityFactory(title=series, region=world.region)
+    season = SeasonFactory(title=series, number=1)
+    episodes = [EpisodeFactory(season=season, number=n, runtime_minutes=30) for n in (1, 2, 3)]
+    fan = world.fans[0]
+    for i, episode in enumerate(episodes):
+        record(fan, "complete", series, episode=episode, days_ago=3 - i)
+
+    titles = data.title_ids()
+    facts = data.catalogue_facts(titles)
+    signals = data.training_signals(
+        titles=titles, episodes=data.episode_table(), title_runtime_hours=facts.runtime_hours
+    )
+    on_series = signals.title_index == list(titles).index(series.pk)
+    hours = signals.commitment_hours[on_series & (signals.kind == SignalCode.COMPLETE)]
+    assert sorted(hours) == pytest.approx([0.5, 0.5, 1.5])
+
+
+def test_title_features_group_genres_first_and_link_alike_titles(world):
+    titles = data.title_ids()
+    features = data.title_features(titles)
+    assert features.matrix.shape[0] == 12
+    assert features.n_genres == 3
+    genres = features.genre_table()
+    assert genres.sum(axis=1).tolist() == [1.0] * 12
+    first, second = (list(titles).index(t.pk) for t in world.titles["action"][:2])
+    other = list(titles).index(world.titles["comedy"][0].pk)
+    rows = features.matrix.toarray()
+    assert (rows[first] * rows[second]).sum() > (rows[first] * rows[other]).sum()
+
+
+def test_availability_windows_are_evaluated_at_any_instant(world):
+    late = TitleFactory()
+    AvailabilityFactory(
+        title=late, region=world.region, starts_at=NOW + dt.timedelta(days=3), ends_at=None
+    )
+    titles = data.title_ids()
+    windows = data.availability_windows(titles)
+    at = list(titles).index(late.pk)
+    assert not windows.available(NOW.timestamp(), world.region.code)[at]
+    assert windows.available((NOW + dt.timedelta(days=4)).timestamp(), world.region.code)[at]
+    assert not windows.available((NOW + dt.timedelta(days=4)).timestamp(), "ZZ")[at]
+
+
+# --- Training, storage and activation ---------------------------------------------------------
+
+
+def test_training_stores_every_artefact_and_activates_the_version(world):
+    version = model_train(region_code=world.region.code)
+
+    assert version.status == ModelVersion.Status.ACTIVE
+    assert version.scope == ModelVersion.Scope.REGION
+    assert version.serving_mode == "prior"
+    assert version.artefact_key == f"models/{version.pk}"
+    assert version.n_profiles == len(world.fans)
+    assert version.n_titles == 12
+    assert version.n_interactions > 0
+    assert set(version.metrics["seconds"]) >= {"read", "als", "content", "store"}
+    for name in artefacts.ARTEFACT_NAMES:
+        path = f"{version.artefact_key}/{name}"
+        assert default_storage.exists(path)
+        with default_storage.open(path, "rb") as handle:
+            assert handle.read(2) == b"PK"  # a zip of .npy arrays, never a pickle
+    ranker = PlayRanker.load(artefacts.artefact_read(version.artefact_key, artefacts.RANKER))
+    assert ranker.mode == "prior"
+
+
+def test_a_new_version_retires_the_previous_one_of_its_scope_only(world):
+    global_version = model_train(region_code=None)
+    first = model_train(region_code=world.region.code)
+    second = model_train(region_code=world.region.code)
+
+    statuses = dict(ModelVersion.objects.values_list("pk", "status"))
+    assert statuses == {
+        global_version.pk: "active",
+        first.pk: "retired",
+        second.pk: "active",
+    }
+    assert second.activated_at is not None
+
+    # Rolling back is activating a retired version.
+    model_version_activate(version=first)
+    statuses = dict(ModelVersion.objects.values_list("pk", "status"))
+    assert (statuses[first.pk], statuses[second.pk]) == ("active", "retired")
+
+
+def test_the_database_refuses_two_active_versions_in_one_scope(world):
+    model_train(region_code=None)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ModelVersion.objects.create(scope="global", status="active")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ModelVersion.objects.create(scope="global", region=world.region)
+
+
+def test_only_a_complete_version_can_be_activated(world):
+    half_written = ModelVersion.objects.create(scope="global")
+    with pytest.raises(ValueError, match="training"):
+        model_version_activate(version=half_written)
+
+
+def test_a_failed_training_changes_nothing_that_is_served(world, monkeypatch):
+    active = model_train(region_code=world.region.code)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(training_service, "model_version_store", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        model_train(region_code=world.region.code)
+
+    failed = ModelVersion.objects.exclude(pk=active.pk).get()
+    assert failed.status == "failed"
+    assert "disk full" in failed.error
+    active.refresh_from_db()
+    assert active.status == "active"
+
+
+def synthetic_examples(n: int = 6000, seed: int = 0) -> RankerExamples:
+    """Logged impressions whose plays follow the CF score: enough for a learned ranker."""
+    rng = np.random.default_rng(seed)
+    features = rng.random((n, len(FEATURE_NAMES))).astype(np.float32)
+    cf = FEATURE_NAMES.index("cf_score")
+    labels = rng.random(n) < 0.05 + 0.5 * features[:, cf]
+    return RankerExamples(features=features, labels=labels)
+
+
+def test_logged_impressions_switch_the_ranker_from_prior_to_learned(world):
+    version = model_train(region_code=world.region.code, ranker_examples=synthetic_examples())
+    assert version.serving_mode == "learned"
+    ranker = PlayRanker.load(artefacts.artefact_read(version.artefact_key, artefacts.RANKER))
+    assert ranker.mode == "learned"
+
+
+def test_train_models_command_trains_global_and_each_region(world):
+    out = StringIO()
+    call_command("train_models", stdout=out, stderr=StringIO())
+    assert "global: version #" in out.getvalue()
+    assert f"{world.region.code}: version #" in out.getvalue()
+    assert ModelVersion.objects.filter(status="active").count() == 2
+
+
+def test_maturity_facts_are_read_for_the_filters(world):
+    adult = TitleFactory(maturity=MaturityLevel.EIGHTEEN)
+    facts = data.catalogue_facts(data.title_ids())
+    assert facts.maturity.max() == MaturityLevel.EIGHTEEN
+    assert facts.maturity[list(data.title_ids()).index(adult.pk)] == 18
+
+
+# --- The request path's shortcuts agree with the engine ---------------------------------------
+
+
+def test_the_serving_genre_affinity_is_the_engines_for_the_current_bucket():
+    import scipy.sparse as sp
+
+    from recommendations.engine.ranking import hour_bucket, hour_genre_affinity
+    from recommendations.serving.scoring import bucket_genre_affinity
+
+    rng = np.random.default_rng(4)
+    table = (rng.random((30, 6)) < 0.3).astype(np.float32)
+    played = rng.integers(0, 30, size=40)
+    buckets = hour_bucket(rng.integers(0, 24, size=40))
+    expected = hour_genre_affinity(
+        hour_buckets=buckets, title_index=played, title_genres=sp.csr_matrix(table)
+    )
+    for bucket in range(6):
+        got = bucket_genre_affinity(genre_rows=table[played], in_bucket=buckets == bucket)
+        assert got == pytest.approx(expected[bucket], abs=1e-6)
+
+
+def test_the_serving_signed_row_is_the_engines_signed_confidence():
+    import scipy.sparse as sp
+
+    from recommendations.engine.confidence import signed_confidence
+    from recommendations.serving.scoring import _signed_row
+
+    positive = sp.csr_matrix(np.array([[0, 1.5, 0, 2.0, 0]], dtype=np.float32))
+    negative = sp.csr_matrix(np.array([[4.0, 0, 0, 0, 3.0]], dtype=np.float32))
+    expected = signed_confidence(positive, negative).toarray()
+    assert _signed_row(positive, negative).toarray() == pytest.approx(expected)
