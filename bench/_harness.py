@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -68,10 +69,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Server:
+    port: int
+    pid: int
+
+
 @contextlib.contextmanager
-def gunicorn(
+def gunicorn_server(
     database_url: str, *, workers: int = 2, extra_env: dict | None = None
-) -> Iterator[int]:
+) -> Iterator[Server]:
     """Serve the project with gunicorn on a free port for the duration of the block."""
     port = free_port()
     env = django_env(database_url) | (extra_env or {})
@@ -97,10 +104,55 @@ def gunicorn(
             time.sleep(0.1)
         else:
             raise RuntimeError("gunicorn did not start")
-        yield port
+        yield Server(port=port, pid=process.pid)
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def gunicorn(
+    database_url: str, *, workers: int = 2, extra_env: dict | None = None
+) -> Iterator[int]:
+    """:func:`gunicorn_server`, yielding only the port."""
+    with gunicorn_server(database_url, workers=workers, extra_env=extra_env) as server:
+        yield server.port
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree_cpu(root_pid: int) -> float:
+    """CPU seconds used so far by a process and its direct children (gunicorn and workers)."""
+    pids = [root_pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == root_pid:
+                    pids.append(int(entry.name))
+    return sum(_cpu_of(pid) for pid in pids)
+
+
+def database_cpu(database_url: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends connected to this database.
+
+    Only this database's backends count, so other work on a shared machine does not.
+    """
+    name = urlparse(database_url).path.lstrip("/")
+    admin = urlparse(database_url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin) as conn:
+        pids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", [name]
+            ).fetchall()
+        ]
+    return sum(_cpu_of(pid) for pid in pids)
 
 
 def print_table(title: str, rows: list[tuple[str, str, str, str]]) -> None:

@@ -25,10 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._harness import (
     ROOT,
     bench_database_url,
+    database_cpu,
     django_env,
     ensure_database,
-    gunicorn,
+    gunicorn_server,
     print_table,
+    process_tree_cpu,
     setup_django,
 )
 
@@ -232,9 +234,14 @@ def main() -> None:
         jobs.append((profile_id, key, body))
     warmup, jobs = jobs[: args.concurrency * 2], jobs[args.concurrency * 2 :]
 
-    with gunicorn(database_url, workers=args.workers) as port:
-        send_all(port, warmup, args.concurrency)
-        api_seconds, stored = send_all(port, jobs, args.concurrency)
+    with gunicorn_server(database_url, workers=args.workers) as server:
+        send_all(server.port, warmup, args.concurrency)
+        web_before, db_before = process_tree_cpu(server.pid), database_cpu(database_url)
+        client_before = time.process_time()
+        api_seconds, stored = send_all(server.port, jobs, args.concurrency)
+        web_cpu = process_tree_cpu(server.pid) - web_before
+        db_cpu = database_cpu(database_url) - db_before
+        client_cpu = time.process_time() - client_before
     events = sum(len(json.loads(b)["events"]) for _, _, b in jobs)
     assert stored == events, f"stored {stored} of {events} events"
     copy_seconds, copied = copy_rate(database_url, jobs)
@@ -258,6 +265,12 @@ def main() -> None:
                 "",
             ),
         ],
+    )
+    per_batch = 1000 / len(jobs)
+    print(
+        f"  CPU per batch of {args.batch_size}: gunicorn {web_cpu * per_batch:.1f} ms, "
+        f"PostgreSQL (this database's backends) {db_cpu * per_batch:.1f} ms, "
+        f"load generator {client_cpu * per_batch:.1f} ms"
     )
     print(
         "  goal: >= 20,000 events/s through the API -> "
