@@ -1,0 +1,232 @@
+"""Build (and remove) the demo world, phase by phase, each phase in its own transaction.
+
+Phases: reference data, catalogue, artwork, households, history, hidden tastes
+file. A phase either commits whole or not at all; if a later phase fails, the
+earlier ones stay and ``--flush`` clears them on the next run.
+"""
+
+import datetime as dt
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.apps import apps
+from django.db import connection, transaction
+from django.db.models import QuerySet
+
+from accounts.models import Account
+from artwork.models import ArtworkVariant
+from catalog.models import Person, Title
+from profiles.models import Profile
+from recommendations.models import Signal
+
+from .artwork_variants import create_artwork, delete_artwork_files
+from .catalogue import DEMO_PREFIX, plan_catalogue, write_catalogue
+from .history import HistoryBuilder
+from .households import create_households
+from .progress import Progress, silent_progress
+from .reference import ensure_reference_data
+from .tastes import SHOWCASE_ACCOUNT_NAME, write_hidden_tastes
+
+ARTWORK_MODES = ("auto", "full", "shared")
+# Apps whose tables the demo fills (and whose statistics it refreshes).
+DEMO_APPS = ("catalog", "regions", "artwork", "accounts", "profiles", "recommendations", "auth")
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """The command's options, as the builder takes them."""
+
+    seed: int = 42
+    titles: int = 600
+    profiles: int = 800
+    history: int = 60
+    artwork_images: str = "auto"
+    as_of: dt.date | None = None  # the history ends at this date's midnight UTC; default today
+
+    def anchor(self) -> dt.datetime:
+        """The instant the history ends at; release dates and licences are relative to it."""
+        day = self.as_of or dt.datetime.now(tz=dt.UTC).date()
+        return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+@dataclass
+class DemoReport:
+    """What a run created, for the command to print."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    signals_by_kind: Counter[str] = field(default_factory=Counter)
+    sessions: Counter[str] = field(default_factory=Counter)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+    showcase_account_id: int | None = None
+    showcase_profiles: list[tuple[int, str]] = field(default_factory=list)
+    hidden_tastes_path: str = ""
+
+
+def demo_data_counts() -> dict[str, int]:
+    """How much demo data the database holds (zero everywhere means none)."""
+    return {
+        "titles": Title.objects.filter(external_id__startswith=DEMO_PREFIX).count(),
+        "accounts": Account.objects.filter(external_id__startswith=DEMO_PREFIX).count(),
+    }
+
+
+def demo_data_exists() -> bool:
+    """Whether any demo title or household is in the database."""
+    return (
+        Title.objects.filter(external_id__startswith=DEMO_PREFIX).exists()
+        or Account.objects.filter(external_id__startswith=DEMO_PREFIX).exists()
+    )
+
+
+def flush_demo_data(progress: Progress = silent_progress) -> dict[str, int]:
+    """Delete every demo row and image file; reference data and the admin user stay.
+
+    Signals go first, as one set-based DELETE per filter (Signal has no
+    dependents, so the ORM deletes without loading rows); left to the account
+    and title cascades they would be collected object by object. The rest goes
+    through the ORM's cascades in chunks, so that tables other apps add later
+    are cleaned too.
+    """
+    deleted: dict[str, int] = {}
+    accounts = Account.objects.filter(external_id__startswith=DEMO_PREFIX)
+    titles = Title.objects.filter(external_id__startswith=DEMO_PREFIX)
+    with progress("Flush: previous demo data", 5, "steps") as advance:
+        image_names = list(
+            ArtworkVariant.objects.filter(title__in=titles)
+            .values_list("image", flat=True)
+            .distinct()
+        )
+        advance(1)
+        with transaction.atomic():
+            # Filtering on the foreign-key columns themselves (not through a join) keeps
+            # each DELETE single-table: a join makes Django delete "WHERE id IN (SELECT
+            # id FROM signal JOIN ...)", ten million index probes at benchmark size.
+            profiles = Profile.objects.filter(account__in=accounts).values("pk")
+            by_profile = Signal.objects.filter(profile_id__in=profiles)
+            by_title = Signal.objects.filter(title_id__in=titles.values("pk"))
+            deleted["signals"] = by_profile.delete()[0] + by_title.delete()[0]
+            advance(1)
+            deleted["accounts"] = _delete_in_chunks(accounts, 2000)
+            advance(1)
+            deleted["titles"] = _delete_in_chunks(titles, 1000)
+            _delete_in_chunks(Person.objects.filter(external_id__startswith=DEMO_PREFIX), 10_000)
+            advance(1)
+        delete_artwork_files(image_names)
+        advance(1)
+    return deleted
+
+
+def _delete_in_chunks(queryset: QuerySet, chunk: int) -> int:
+    """Delete through the ORM (so every cascade runs), a chunk of rows at a time.
+
+    Django's delete collector puts all collected ids into one ``IN (...)``, and
+    psycopg refuses more than 65,535 parameters: 100,000 demo profiles would
+    fail. Chunks keep each statement small; the caller's transaction keeps the
+    whole flush atomic.
+    """
+    pks = list(queryset.values_list("pk", flat=True))
+    label = queryset.model._meta.label
+    deleted = 0
+    for start in range(0, len(pks), chunk):
+        rows = queryset.model.objects.filter(pk__in=pks[start : start + chunk])
+        deleted += rows.delete()[1].get(label, 0)
+    return deleted
+
+
+def analyze_demo_tables() -> None:
+    """Refresh PostgreSQL's planner statistics for every table the demo fills.
+
+    Right after a bulk load the statistics still describe the empty tables, and
+    the first queries (a benchmark, a flush) get nested-loop plans meant for a
+    few rows. Autovacuum would catch up eventually; a benchmark should not wait.
+    """
+    if connection.vendor != "postgresql":
+        return
+    tables = set()
+    for model in apps.get_models(include_auto_created=True):
+        if model._meta.app_label in DEMO_APPS and not model._meta.proxy:
+            tables.add(model._meta.db_table)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for table in sorted(tables):
+            cursor.execute(f"ANALYZE {quote(table)}")
+
+
+def build_demo(options: DemoOptions, progress: Progress = silent_progress) -> DemoReport:
+    """Create the demo world described by ``options`` (the database must hold none)."""
+    report = DemoReport()
+    as_of = options.anchor()
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        report.phase_seconds[phase] = round(now - clock, 2)
+        clock = now
+
+    with transaction.atomic():
+        ref = ensure_reference_data()
+    lap("reference")
+
+    plan = plan_catalogue(seed=options.seed, n_titles=options.titles, as_of=as_of)
+    with transaction.atomic():
+        catalogue = write_catalogue(plan, ref=ref, as_of=as_of, progress=progress)
+    lap("catalogue")
+
+    with transaction.atomic():
+        variants = create_artwork(
+            catalogue, ref=ref, seed=options.seed, mode=options.artwork_images, progress=progress
+        )
+    lap("artwork")
+
+    with transaction.atomic():
+        profiles = create_households(
+            seed=options.seed, n_profiles=options.profiles, ref=ref, progress=progress
+        )
+    lap("households")
+
+    history = HistoryBuilder(
+        catalogue=catalogue,
+        variants=variants,
+        ref=ref,
+        seed=options.seed,
+        events_per_profile=options.history,
+        as_of=as_of,
+    )
+    with transaction.atomic():
+        report.signals_by_kind = history.run(profiles, progress)
+    report.sessions = history.stats
+    lap("history")
+
+    popularity = dict(zip(catalogue.title_ids, catalogue.popularity.tolist(), strict=True))
+    path = write_hidden_tastes(
+        [p.taste for p in profiles], seed=options.seed, title_popularity=popularity
+    )
+    report.hidden_tastes_path = str(path)
+    lap("hidden tastes")
+
+    analyze_demo_tables()
+    lap("analyze")
+
+    showcase = Account.objects.filter(
+        name=SHOWCASE_ACCOUNT_NAME, external_id__startswith=DEMO_PREFIX
+    ).first()
+    if showcase is not None:
+        report.showcase_account_id = showcase.pk
+        report.showcase_profiles = list(
+            Profile.objects.filter(account=showcase).order_by("slot").values_list("pk", "name")
+        )
+    report.counts = {
+        "titles": len(catalogue.title_ids),
+        "series": sum(catalogue.is_series),
+        "episodes": sum(len(s) for seasons in catalogue.episodes for s in seasons),
+        "people": len(plan.people),
+        "artwork variants": sum(len(v) for v in variants),
+        "accounts": Account.objects.filter(external_id__startswith=DEMO_PREFIX).count(),
+        "profiles": len(profiles),
+        "kids profiles": sum(p.is_kids for p in profiles),
+        "signals": sum(report.signals_by_kind.values()),
+        "title states": history.title_states,
+    }
+    return report

@@ -1,0 +1,181 @@
+"""``manage.py seed_demo``: fill the database with the demo world (see ``recommendations.demo``)."""
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+from tqdm import tqdm
+
+from recommendations.demo.artwork_variants import FULL_IMAGES_MAX_TITLES
+from recommendations.demo.builder import (
+    ARTWORK_MODES,
+    DemoOptions,
+    build_demo,
+    demo_data_counts,
+    demo_data_exists,
+    flush_demo_data,
+)
+from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME
+from recommendations.demo.progress import Advance
+
+
+def _positive(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``minimum``."""
+
+    def parse(value: str) -> int:
+        number = int(value)
+        if number < minimum:
+            raise ValueError(value)
+        return number
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+class _RawStream:
+    """Lets tqdm redraw its line through the command's stderr (no added newline or colour)."""
+
+    def __init__(self, out: OutputWrapper) -> None:
+        self.out = out
+
+    def write(self, text: str) -> None:
+        self.out.write(text, style_func=str, ending="")
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+class Command(BaseCommand):
+    help = (
+        "Seed a deterministic demo: a multilingual catalogue with artwork, households with "
+        "profiles (hidden tastes planted for later learning) and a signal history. "
+        "Same --seed, same data. Refuses to run over existing demo data unless --flush."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--seed", type=int, default=42, help="Random seed (default 42).")
+        parser.add_argument(
+            "--titles", type=_positive(20), default=600, help="Catalogue size (default 600)."
+        )
+        parser.add_argument(
+            "--profiles",
+            type=_positive(3),
+            default=800,
+            help="Profiles to create; households of 1-5 are derived from it (default 800).",
+        )
+        parser.add_argument(
+            "--history",
+            type=_positive(1),
+            default=60,
+            help="Average signals per profile over the last 60 days (default 60).",
+        )
+        parser.add_argument(
+            "--artwork-images",
+            choices=ARTWORK_MODES,
+            default="auto",
+            help=(
+                "full: one JPEG per variant with the title's name on it (about 2-3 ms each); "
+                "shared: a fixed pool of untitled images per theme, reused by every variant "
+                "(for benchmark-sized catalogues); "
+                f"auto (default): full up to {FULL_IMAGES_MAX_TITLES} titles, shared above."
+            ),
+        )
+        parser.add_argument(
+            "--as-of",
+            type=dt.date.fromisoformat,
+            default=None,
+            help=(
+                "Date (YYYY-MM-DD) the history ends at, midnight UTC; default today. "
+                "Release dates and licence windows are relative to it, so a fixed date "
+                "makes two runs identical on any day."
+            ),
+        )
+        existing = parser.add_mutually_exclusive_group()
+        existing.add_argument(
+            "--flush", action="store_true", help="Delete the previous demo data first."
+        )
+        existing.add_argument(
+            "--if-empty",
+            action="store_true",
+            help=(
+                "Seed only if the database holds no demo data yet, and otherwise keep it "
+                "(what `make demo` runs, so a second run keeps the first run's history)."
+            ),
+        )
+
+    @contextmanager
+    def _progress(self, desc: str, total: int | None, unit: str = "it") -> Iterator[Advance]:
+        bar = tqdm(
+            total=total,
+            desc=desc,
+            unit=unit,
+            file=_RawStream(self.stderr),
+            disable=self.verbosity < 1,
+            leave=self.verbosity > 1,
+            dynamic_ncols=True,
+        )
+        try:
+            yield bar.update
+        finally:
+            bar.close()
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.verbosity = options["verbosity"]
+        started = time.perf_counter()
+        if demo_data_exists():
+            if options["if_empty"]:
+                counts = demo_data_counts()
+                self._say(
+                    f"Demo data already present ({counts['titles']} titles, "
+                    f"{counts['accounts']} households); keeping it."
+                )
+                return
+            if not options["flush"]:
+                counts = demo_data_counts()
+                raise CommandError(
+                    f"The database already holds demo data ({counts['titles']} titles, "
+                    f"{counts['accounts']} households). Rerun with --flush to replace it."
+                )
+            deleted = flush_demo_data(self._progress)
+            self._say(
+                f"Flushed the previous demo in {time.perf_counter() - started:.1f}s: "
+                f"{deleted['titles']} titles, {deleted['accounts']} households, "
+                f"{deleted['signals']} signals."
+            )
+
+        demo = DemoOptions(
+            seed=options["seed"],
+            titles=options["titles"],
+            profiles=options["profiles"],
+            history=options["history"],
+            artwork_images=options["artwork_images"],
+            as_of=options["as_of"],
+        )
+        report = build_demo(demo, self._progress)
+
+        counts = ", ".join(f"{n} {what}" for what, n in report.counts.items())
+        kinds = ", ".join(f"{k} {n}" for k, n in report.signals_by_kind.most_common())
+        phases = ", ".join(f"{p} {s:.1f}s" for p, s in report.phase_seconds.items())
+        lines = [
+            f"Seeded the demo (seed {demo.seed}, history ending {demo.anchor():%Y-%m-%d}) "
+            f"in {time.perf_counter() - started:.1f}s.",
+            f"  Created: {counts}.",
+            f"  Signals: {kinds}.",
+            f"  Sessions: {report.sessions['sessions']}, of which "
+            f"{report.sessions['pages']} homepage visits "
+            f"({report.sessions['pages with a play']} led to a play).",
+            f"  Phases:  {phases}.",
+            f"  Admin login: {ADMIN_USERNAME} / {ADMIN_PASSWORD}",
+            f"  Hidden tastes: {report.hidden_tastes_path}",
+        ]
+        if report.showcase_account_id:
+            profiles = ", ".join(f"{name} (#{pk})" for pk, name in report.showcase_profiles)
+            lines.append(f"  Showcase household #{report.showcase_account_id}: {profiles}.")
+        self._say("\n".join(lines))
+
+    def _say(self, message: str) -> None:
+        if self.verbosity >= 1:
+            self.stdout.write(message)

@@ -1,0 +1,445 @@
+"""``manage.py seed_demo`` at a small size: a consistent, deterministic demo world."""
+
+import datetime as dt
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from io import StringIO
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.storage import FileSystemStorage
+from django.core.management import CommandError, call_command
+from django.db import transaction
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.test import override_settings
+from PIL import Image
+
+from accounts.models import Account
+from artwork.models import ArtworkVariant
+from catalog.models import Episode, Language, MaturityLevel, Season, Title
+from profiles.models import Profile
+from profiles.services import profile_create
+from recommendations.demo import (
+    load_hidden_tastes,
+    load_title_popularity,
+    play_logit,
+    rederive_hidden_tastes,
+)
+from recommendations.demo.history import HistoryBuilder
+from recommendations.demo.tastes import (
+    POSITION_DECAY,
+    ROW_WEIGHT,
+    THEME_WEIGHT,
+    derive_hidden_taste,
+    plan_household,
+)
+from recommendations.demo.vocabulary import GENRES, LANGUAGE_CODES
+from recommendations.models import ProfileTitleState, Signal
+from recommendations.services.signals import signal_batch_record
+from recommendations.signal_events import SignalEvent
+from regions.models import Availability, Region, TasteCluster
+
+pytestmark = pytest.mark.django_db
+
+SMALL = {"titles": 40, "profiles": 30, "history": 20, "seed": 3, "as_of": "2025-06-01"}
+PLAYS = ("play_start", "search_play", "external_play")
+
+
+def seed(**overrides: object) -> None:
+    options = {**SMALL, **overrides}
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in options.items() if v is not True]
+    args += [f"--{k}" for k, v in options.items() if v is True]
+    call_command("seed_demo", *args, verbosity=0)
+
+
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _var_in_tmp(settings, tmp_path) -> None:
+    """The hidden-tastes file goes to a throw-away folder, not the developer's var/.
+
+    Password hashing (the admin login, the demo PIN) is made cheap: it is
+    deliberately slow and would dominate a small seed.
+    """
+    settings.VAR_DIR = tmp_path / "var"
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[SimpleNamespace]:
+    """One small demo shared by the read-only tests, rolled back after the module.
+
+    Each test still runs in its own transaction (a savepoint inside this one),
+    so a test that writes leaves nothing behind for the next.
+    """
+    root = tmp_path_factory.mktemp("seed_demo")
+    with (
+        override_settings(
+            MEDIA_ROOT=root / "media", VAR_DIR=root / "var", PASSWORD_HASHERS=FAST_HASHERS
+        ),
+        django_db_blocker.unblock(),
+        transaction.atomic(),
+    ):
+        seed()
+        yield SimpleNamespace(
+            media=FileSystemStorage(location=root / "media"),
+            tastes_path=root / "var" / "demo" / "hidden_tastes.json",
+        )
+        transaction.set_rollback(True)
+
+
+def top_genre(profile: Profile) -> str:
+    plays = Signal.objects.filter(profile=profile, kind__in=PLAYS)
+    genres = Counter(plays.values_list("title__genres__slug", flat=True))
+    return genres.most_common(1)[0][0]
+
+
+def test_catalogue_reference_data_and_artwork(world: SimpleNamespace) -> None:
+    # then: languages, regions and taste clusters are the demo's
+    natives = dict(Language.objects.values_list("code", "native_name"))
+    for code in ("hi", "ta", "te", "ml", "en", "ko", "es", "ja", "pt"):
+        assert natives[code]
+    assert natives["ta"] == "தமிழ்"
+    assert Region.objects.get(code="IN").time_zone == "Asia/Kolkata"
+    assert Region.objects.get(code="IN").default_language_id == "hi"
+    assert set(Region.objects.values_list("code", flat=True)) >= {"IN", "US", "GB", "BR", "KR"}
+    india = TasteCluster.objects.filter(region_id="IN")
+    assert {str(c) for c in india.filter(is_default=False)} >= {
+        "IN-Hindi",
+        "IN-Tamil",
+        "IN-Telugu",
+        "IN-Malayalam",
+    }
+    assert india.get(slug="tamil").languages.get().code == "ta"
+    for region in Region.objects.all():
+        assert region.taste_clusters.filter(is_default=True).count() == 1
+
+    # and the catalogue
+    titles = Title.objects.filter(external_id__startswith="demo:")
+    assert titles.count() == SMALL["titles"]
+    assert titles.filter(kind="series").exists()
+    assert titles.filter(is_original=True).exists()
+    assert Title.genres.through.objects.filter(title__in=titles).exists()
+    for season_count in (
+        titles.filter(kind="series").annotate(n=Count("seasons")).values_list("n", flat=True)
+    ):
+        assert 1 <= season_count <= 4
+    for episodes in Season.objects.annotate(n=Count("episodes")).values_list("n", flat=True):
+        assert 6 <= episodes <= 10
+    assert Availability.objects.filter(title__in=titles).exists()
+    assert titles.filter(localizations__language_id="en").count() >= SMALL["titles"] // 2
+
+    # and 3-6 artwork variants per title, each a real image in storage
+    per_title = titles.annotate(n=Count("artwork_variants")).values_list("n", flat=True)
+    assert all(3 <= n <= 6 for n in per_title)
+    # and kids titles (key art themed kids-friendly) show only all-ages frames
+    kids_titles = titles.filter(
+        artwork_variants__label="Key art", artwork_variants__themes__slug="kids-friendly"
+    ).distinct()
+    assert kids_titles.exists()
+    assert not kids_titles.filter(maturity__gt=MaturityLevel.SEVEN).exists()
+    assert not ArtworkVariant.objects.filter(title__in=kids_titles).exclude(maturity=0).exists()
+    for variant in ArtworkVariant.objects.filter(title__in=titles):
+        assert world.media.exists(variant.image.name)
+        with world.media.open(variant.image.name) as fh, Image.open(fh) as image:
+            assert image.format == "JPEG"
+            assert image.size == (variant.width, variant.height) == (480, 270)
+        assert variant.themes.exists()
+        assert variant.device_classes
+
+
+def test_households_profiles_and_showcase(world: SimpleNamespace) -> None:
+    # then: every household has 1-5 profiles in slots 1..n
+    accounts = Account.objects.filter(external_id__startswith="demo:")
+    assert accounts.exists()
+    for account in accounts.prefetch_related("profiles"):
+        slots = sorted(p.slot for p in account.profiles.all())
+        assert slots == list(range(1, len(slots) + 1))
+        assert 1 <= len(slots) <= 5
+    profiles = Profile.objects.filter(account__in=accounts)
+    assert profiles.count() == SMALL["profiles"]
+    kids = profiles.filter(is_kids=True)
+    assert kids.exists()
+    assert not kids.filter(maturity_limit__gt=MaturityLevel.SEVEN).exists()
+    assert profiles.filter(account__home_region_id="IN").count() > profiles.count() // 3
+
+    # and the showcase: two grown-ups with different tastes, and a kids profile
+    sharmas = Account.objects.get(name="The Sharmas (demo)")
+    assert sharmas.home_region_id == "IN"
+    priya = sharmas.profiles.get(name="Priya")
+    arjun = sharmas.profiles.get(name="Arjun")
+    assert not priya.is_kids
+    assert not arjun.is_kids
+    assert sharmas.profiles.filter(is_kids=True).exists()
+    assert top_genre(priya) in {"romance", "drama", "comedy", "musical"}
+    assert top_genre(arjun) in {"action", "thriller", "crime"}
+    assert set(arjun.preferred_languages.values_list("code", flat=True)) >= {"ta", "hi"}
+
+    # and the admin can sign in and sees the showcase household
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser
+    assert admin.check_password("tonight-demo")
+    assert sharmas.users.filter(pk=admin.pk).exists()
+
+
+def test_history_respects_availability_and_maturity(world: SimpleNamespace) -> None:
+    signals = Signal.objects.filter(profile__external_id__startswith="demo:")
+    assert signals.count() > SMALL["profiles"] * SMALL["history"] * 0.5
+    kinds = set(signals.values_list("kind", flat=True))
+    assert kinds >= {"impression", "play_start", "progress", "complete", "hover", "search_play"}
+
+    # then: only titles available in the profile's region at that moment
+    window = Availability.objects.filter(
+        title=OuterRef("title"), region=OuterRef("profile__account__home_region")
+    ).filter(
+        Q(starts_at__isnull=True) | Q(starts_at__lte=OuterRef("occurred_at")),
+        Q(ends_at__isnull=True) | Q(ends_at__gt=OuterRef("occurred_at")),
+    )
+    with_title = signals.filter(title__isnull=False)
+    assert not with_title.exclude(Exists(window)).exists()
+    # and within the profile's maturity limit, artwork included
+    assert not with_title.filter(title__maturity__gt=F("profile__maturity_limit")).exists()
+    assert not signals.filter(artwork_variant__maturity__gt=F("profile__maturity_limit")).exists()
+    # and episodes belong to their title; scrolled-past rows name the row, not a title
+    assert (
+        not signals.filter(episode__isnull=False)
+        .exclude(episode__season__title=F("title"))
+        .exists()
+    )
+    assert not signals.filter(kind="row_scroll_past").exclude(row__contains=":").exists()
+    assert not signals.filter(kind="row_scroll_past", title__isnull=False).exists()
+    assert not signals.filter(page_id__isnull=False).exists()
+
+
+def test_title_states_and_rewatch_flags_match_what_ingest_derives(world: SimpleNamespace) -> None:
+    # given: a seeded profile's history, replayed through the real ingest service
+    arjun = Profile.objects.get(name="Arjun", account__name="The Sharmas (demo)")
+    seeded_signals = list(Signal.objects.filter(profile=arjun).order_by("occurred_at", "pk"))
+    twin = profile_create(
+        account=arjun.account, name="Arjun replay", maturity_limit=arjun.maturity_limit
+    )
+    events = [
+        SignalEvent(
+            index=i,
+            kind=s.kind,
+            title_id=s.title_id,
+            episode_id=s.episode_id,
+            value=s.value,
+            device=s.device,
+            occurred_at=s.occurred_at,
+            client_event_id=uuid.uuid4(),
+            page_id=None,
+            row=s.row,
+            position=s.position,
+            artwork_variant_id=s.artwork_variant_id,
+        )
+        for i, s in enumerate(seeded_signals)
+    ]
+
+    # when
+    signal_batch_record(profile=twin, events=events)
+
+    # then: the seeder derived the same per-title state and the same rewatch flags
+    fields = (
+        "title_id",
+        "first_played_at",
+        "last_played_at",
+        "last_event_at",
+        "play_count",
+        "progress",
+        "last_episode_id",
+        "completed_episodes",
+        "completed_seasons",
+        "completed_at",
+        "rewatch_count",
+        "thumbs",
+        "thumbs_at",
+    )
+    seeded_states = list(
+        ProfileTitleState.objects.filter(profile=arjun).order_by("title_id").values(*fields)
+    )
+    replayed = list(
+        ProfileTitleState.objects.filter(profile=twin).order_by("title_id").values(*fields)
+    )
+    assert seeded_states
+    assert seeded_states == replayed
+    replay_flags = list(
+        Signal.objects.filter(profile=twin)
+        .order_by("occurred_at", "pk")
+        .values_list("is_rewatch", flat=True)
+    )
+    assert [s.is_rewatch for s in seeded_signals] == replay_flags
+
+
+def test_hidden_tastes_are_written_and_rederivable(world: SimpleNamespace) -> None:
+    # then: one taste per demo profile, readable by later commands
+    assert world.tastes_path.exists()
+    tastes = load_hidden_tastes(path=world.tastes_path)
+    profiles = dict(
+        Profile.objects.filter(external_id__startswith="demo:").values_list("pk", "is_kids")
+    )
+    assert set(tastes) == set(profiles)
+    for pk, taste in tastes.items():
+        assert taste.is_kids == profiles[pk]
+        assert sum(taste.genres.values()) == pytest.approx(1, abs=1e-3)
+        assert set(taste.row_types) == {"morning", "afternoon", "evening", "late_night"}
+        assert set(taste.artwork_themes) == {"tv", "mobile", "tablet", "web"}
+    # and each demo title's latent popularity, the one term of play_logit no model holds
+    popularity = load_title_popularity(path=world.tastes_path)
+    assert set(popularity) == set(
+        Title.objects.filter(external_id__startswith="demo:").values_list("pk", flat=True)
+    )
+    # and the same tastes come back from the seed and the database alone
+    rederived = rederive_hidden_tastes()
+    assert set(rederived) == set(tastes)
+    for pk, taste in tastes.items():
+        again = rederived[pk]
+        assert again.persona == taste.persona
+        assert again.languages == pytest.approx(taste.languages, abs=1e-3)
+        assert again.genres == pytest.approx(taste.genres, abs=1e-3)
+    # and Tamil-cluster profiles mostly watch Tamil titles
+    tamil = Profile.objects.filter(taste_cluster__slug="tamil")
+    plays = Signal.objects.filter(profile__in=tamil, kind__in=PLAYS)
+    if plays.count() >= 10:
+        languages = Counter(plays.values_list("title__original_language_id", flat=True))
+        assert languages["ta"] / plays.count() > 0.6
+
+
+def test_seed_is_deterministic_and_refuses_to_overwrite() -> None:
+    def snapshot() -> tuple:
+        titles = list(
+            Title.objects.filter(external_id__startswith="demo:")
+            .order_by("external_id")
+            .values_list(
+                "external_id", "original_name", "original_language_id", "kind", "release_date"
+            )
+        )
+        signals = Signal.objects.filter(profile__external_id__startswith="demo:")
+        by_kind = sorted(Counter(signals.values_list("kind", flat=True)).items())
+        # Row ids like "because_you_watched:<title id>" name database ids, which a
+        # reseed renumbers: compare them by the title's external id.
+        external = dict(Title.objects.values_list("pk", "external_id"))
+
+        def stable(row: str) -> str:
+            kind, _, param = row.partition(":")
+            return f"{kind}:{external[int(param)]}" if kind.startswith("because_") else row
+
+        sample = [
+            (*values, stable(row))
+            for *values, row in signals.order_by(
+                "profile__external_id", "occurred_at", "kind", "title__external_id", "position"
+            ).values_list(
+                "profile__external_id", "occurred_at", "kind", "title__external_id", "value", "row"
+            )[::37]
+        ]
+        profiles = list(
+            Profile.objects.filter(external_id__startswith="demo:")
+            .order_by("external_id")
+            .values_list("external_id", "name", "is_kids", "maturity_limit")
+        )
+        variants = ArtworkVariant.objects.filter(title__external_id__startswith="demo:").count()
+        return titles, by_kind, sample, profiles, variants, Episode.objects.count()
+
+    # given (--flush: the module's shared demo may be present)
+    seed(flush=True)
+    first = snapshot()
+
+    # when / then: a second run without --flush refuses
+    with pytest.raises(CommandError, match="--flush"):
+        seed()
+
+    # when: the same seed again, replacing the first
+    seed(flush=True)
+
+    # then
+    assert snapshot() == first
+    assert Title.objects.filter(external_id__startswith="demo:").count() == SMALL["titles"]
+    assert first[1]  # signals were written
+
+    # and a different seed gives a different world
+    seed(flush=True, seed=4)
+    assert snapshot()[0] != first[0]
+
+
+def test_as_of_sets_the_end_of_the_history(world: SimpleNamespace) -> None:
+    last = Signal.objects.order_by("-occurred_at").values_list("occurred_at", flat=True).first()
+    assert last < dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    assert last > dt.datetime(2025, 5, 1, tzinfo=dt.UTC)
+
+
+def test_play_logit_agrees_with_the_vectorised_scores_of_the_history() -> None:
+    """simulate_traffic calls play_logit per item; the seeded history computes the same
+    terms for whole catalogues at once. Both must describe the same viewer."""
+    # given: one derived taste and three titles
+    taste = derive_hidden_taste(seed=1, plan=plan_household(1, 5), profile_index=9, slot=1)
+    titles = [(("action", "crime"), "ta", 0.3), (("romance",), "hi", -1.0), (("sports",), "en", 0)]
+    matrix = np.zeros((len(titles), len(GENRES)), dtype=np.float32)
+    for row, (genres, _, _) in enumerate(titles):
+        for g in genres:
+            matrix[row, GENRES.index(g)] = 1 / len(genres)
+    builder = HistoryBuilder.__new__(HistoryBuilder)
+    builder.catalogue = SimpleNamespace(
+        genre_matrix=matrix,
+        language_index=np.array([LANGUAGE_CODES.index(lang) for _, lang, _ in titles]),
+        popularity=np.array([pop for _, _, pop in titles], dtype=np.float32),
+    )
+
+    # when
+    base = builder.base_scores([taste])[0]
+
+    # then
+    for k, (genres, lang, pop) in enumerate(titles):
+        expected = play_logit(
+            taste,
+            genre_slugs=genres,
+            language=lang,
+            popularity=pop,
+            device="mobile",
+            themes=("lead-face",),
+            row_type="top_picks",
+            hour=21,
+            position=2,
+        )
+        history_terms = (
+            base[k]
+            + THEME_WEIGHT * taste.theme_affinity("mobile", ("lead-face",))
+            + ROW_WEIGHT * taste.row_affinity(21, "top_picks")
+            - POSITION_DECAY * 2
+        )
+        assert history_terms == pytest.approx(expected, abs=1e-4)
+
+
+@pytest.mark.django_db
+def test_if_empty_seeds_once_and_then_keeps_the_data():
+    call_command(
+        "seed_demo",
+        "--titles",
+        "20",
+        "--profiles",
+        "5",
+        "--history",
+        "5",
+        "--if-empty",
+        stdout=StringIO(),
+        stderr=StringIO(),
+    )
+    titles = set(Title.objects.values_list("pk", flat=True))
+
+    out = StringIO()
+    call_command(
+        "seed_demo",
+        "--titles",
+        "30",
+        "--profiles",
+        "5",
+        "--if-empty",
+        stdout=out,
+        stderr=StringIO(),
+    )
+
+    assert "keeping it" in out.getvalue()
+    assert set(Title.objects.values_list("pk", flat=True)) == titles
