@@ -16,8 +16,10 @@ class AnyOf(Lookup):
     lookup_name = "any_of"
     prepare_rhs = False
 
-    def __init__(self, lhs: F | Any, rhs: Iterable[Any]) -> None:
+    def __init__(self, lhs: F | Any, rhs: Iterable[Any], *, db_type: str | None = None) -> None:
+        """``db_type`` casts the array on PostgreSQL (``"uuid"`` when the values are text)."""
         super().__init__(lhs, list(rhs))
+        self.db_type = db_type
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
@@ -28,4 +30,5 @@ class AnyOf(Lookup):
 
     def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*lhs_params, self.rhs]
+        cast = f"::{self.db_type}[]" if self.db_type else ""
+        return f"{lhs} = ANY(%s{cast})", [*lhs_params, self.rhs]

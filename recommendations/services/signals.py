@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, FilteredRelation, Q
 from django.utils import timezone
 
 from artwork.models import ArtworkVariant
@@ -15,7 +15,6 @@ from config.lookups import AnyOf
 from profiles.models import Profile
 from recommendations.models import PLAY_KINDS, ProfileTitleState, Signal, SignalKind
 from recommendations.signal_events import EventErrors, SignalEvent
-from regions.models import Availability
 
 STATE_KINDS = PLAY_KINDS | {
     SignalKind.PROGRESS,
@@ -61,17 +60,24 @@ def _check_references(
     episode_ids = {e.episode_id for e in events if e.episode_id}
     variant_ids = {e.artwork_variant_id for e in events if e.artwork_variant_id}
 
-    titles = {
-        pk: _TitleFacts(kind, maturity)
-        for pk, kind, maturity in Title.objects.filter(AnyOf(F("pk"), title_ids)).values_list(
-            "pk", "kind", "maturity"
-        )
-    }
+    titles: dict[int, _TitleFacts] = {}
     windows: dict[int, list[tuple[dt.datetime | None, dt.datetime | None]]] = defaultdict(list)
-    for title_id, starts_at, ends_at in Availability.objects.filter(
-        AnyOf(F("title_id"), title_ids), region_id=profile.account.home_region_id
-    ).values_list("title_id", "starts_at", "ends_at"):
-        windows[title_id].append((starts_at, ends_at))
+    # One query for both: each title with its licence windows in the account's region.
+    for pk, kind, maturity, licence, starts_at, ends_at in (
+        Title.objects.filter(AnyOf(F("pk"), title_ids))
+        .annotate(
+            licence=FilteredRelation(
+                "availabilities",
+                condition=Q(availabilities__region_id=profile.account.home_region_id),
+            )
+        )
+        .values_list(
+            "pk", "kind", "maturity", "licence__pk", "licence__starts_at", "licence__ends_at"
+        )
+    ):
+        titles[pk] = _TitleFacts(kind, maturity)
+        if licence is not None:
+            windows[pk].append((starts_at, ends_at))
     episode_titles = dict(
         Episode.objects.filter(pk__in=episode_ids).values_list("pk", "season__title_id")
     )
@@ -124,15 +130,17 @@ def _check_references(
 
 def _new_events(profile: Profile, events: list[SignalEvent]) -> list[SignalEvent]:
     """Drop events already stored (a retried batch) and repeats within the batch."""
-    seen = set(
-        Signal.objects.filter(
-            AnyOf(F("client_event_id"), [e.client_event_id for e in events]), profile=profile
+    ids = [str(e.client_event_id) for e in events]
+    seen = {
+        str(stored)
+        for stored in Signal.objects.filter(
+            AnyOf(F("client_event_id"), ids, db_type="uuid"), profile=profile
         ).values_list("client_event_id", flat=True)
-    )
+    }
     fresh = []
-    for event in events:
-        if event.client_event_id not in seen:
-            seen.add(event.client_event_id)
+    for event, event_id in zip(events, ids, strict=True):
+        if event_id not in seen:
+            seen.add(event_id)
             fresh.append(event)
     return fresh
 
