@@ -118,12 +118,15 @@ def parse_events(
     events: list[SignalEvent] = []
     latest = now + max_future
     earliest = now - max_age
+    # A batch's impressions mostly share one page id: parse each distinct one once.
+    page_ids: dict[Any, str | None] = {}
     for index, raw in enumerate(raw_events):
         if not isinstance(raw, dict):
             errors.add(index, "non_field_errors", "Each event must be a JSON object.")
             continue
-        for field in raw.keys() - EVENT_FIELDS:
-            errors.add(index, field, "Unknown field.")
+        if not raw.keys() <= EVENT_FIELDS:
+            for field in raw.keys() - EVENT_FIELDS:
+                errors.add(index, field, "Unknown field.")
         for field in REQUIRED_FIELDS:
             if raw.get(field) is None:
                 errors.add(index, field, "This field is required.")
@@ -210,8 +213,14 @@ def parse_events(
             position = None
 
         page_id = None
-        if raw.get("page_id") is not None:
-            page_id = _uuid(raw["page_id"])
+        raw_page_id = raw.get("page_id")
+        if raw_page_id is not None:
+            try:
+                page_id = page_ids[raw_page_id]
+            except KeyError:
+                page_id = page_ids[raw_page_id] = _uuid(raw_page_id)
+            except TypeError:  # an unhashable JSON value (a list or object)
+                page_id = None
             if page_id is None:
                 errors.add(index, "page_id", "Must be a UUID.")
 
