@@ -38,6 +38,9 @@ demo-data: venv
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput -v0
 	$(DEMO_ENV) $(PY) manage.py seed_demo --if-empty
 	$(DEMO_ENV) $(PY) manage.py train_models
+	@# Seeded profiles browse real homepages (once), so the rankers learn from logged pages.
+	$(DEMO_ENV) $(PY) manage.py simulate_traffic --if-empty --profiles 200 --sessions 6 --days 5
+	$(DEMO_ENV) $(PY) manage.py train_models
 	$(DEMO_ENV) $(PY) manage.py demo_info --host $(DEMO_HOST) --port $(DEMO_PORT)
 
 serve: venv

@@ -63,7 +63,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "config.urls"
+# Benchmarks serve extra baseline views from their own URLconf (bench/floor_urls.py).
+ROOT_URLCONF = env.str("ROOT_URLCONF", default="config.urls")
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
@@ -98,6 +99,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The cache holds shared counters (wrong-PIN throttling per profile), so processes
+# must share it: Redis when one is configured, else per-process memory (local runs).
+_REDIS_URL = env.str("REDIS_URL", default="") or env.str("CELERY_BROKER_URL", default="")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL}
+    if _REDIS_URL.startswith(("redis://", "rediss://"))
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -175,6 +185,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# Retrains go to one queue per region (retrain.IN, retrain.US, ...), chosen when a run is
+# enqueued (recommendations.services.retraining.retrain_queue), so a region's workers can
+# live on their own machines: `celery -A config worker -Q retrain.IN`. Everything else
+# (fan-out, reaper) goes to "default".
+CELERY_TASK_ROUTES = {
+    "recommendations.retrain_cluster": {"queue": "retrain.default"},  # enqueued per region
+    "recommendations.retrain_region": {"queue": "default"},
+    "recommendations.reap_training_runs": {"queue": "default"},
+}
+# A killed worker's unacknowledged retrain is redelivered after this long (Redis transport).
+# Longer than a retrain's hard time limit, so a slow but live run is not delivered twice
+# (harmless anyway: the per-cluster lock turns the copy away).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600)
+}
 
 # --- Tonight ------------------------------------------------------------------
 TONIGHT = {
@@ -204,6 +229,32 @@ TONIGHT = {
     "MODEL_VERSION_CHECK_SECONDS": env.float("TONIGHT_MODEL_VERSION_CHECK_SECONDS", default=2.0),
     # How long a serving process trusts its cached availability windows and title facts.
     "CATALOGUE_REFRESH_SECONDS": env.float("TONIGHT_CATALOGUE_REFRESH_SECONDS", default=300.0),
+    # Retraining (recommendations.services.retraining). The quality gate: a new cluster
+    # version activates only if its holdout NDCG@10 is at most this fraction below the
+    # active version's on the same holdout.
+    "RETRAIN_GATE_MARGIN": env.float("TONIGHT_RETRAIN_GATE_MARGIN", default=0.02),
+    # The models a cluster's model must beat on the holdout to serve its cluster.
+    "RETRAIN_COMPARE_WITH": tuple(
+        name
+        for name in env.list("TONIGHT_RETRAIN_COMPARE_WITH", default=["region", "global"])
+        if name
+    ),
+    # Prefix of the per-region retrain queues (tests isolate their queues with it).
+    "RETRAIN_QUEUE_PREFIX": env.str("TONIGHT_RETRAIN_QUEUE_PREFIX", default="retrain."),
+    # A running retrain refreshes its heartbeat this often; the reaper fails runs whose
+    # heartbeat is older than RETRAIN_STALE_SECONDS (their worker died).
+    "RETRAIN_HEARTBEAT_SECONDS": env.float("TONIGHT_RETRAIN_HEARTBEAT_SECONDS", default=10.0),
+    "RETRAIN_STALE_SECONDS": env.float("TONIGHT_RETRAIN_STALE_SECONDS", default=120.0),
+    # Profiles that engaged with fewer titles are served by the region model, not their
+    # cluster's.
+    "CLUSTER_MIN_HISTORY_TITLES": env.int("TONIGHT_CLUSTER_MIN_HISTORY_TITLES", default=3),
+    # How long a serving process trusts its per-title names and default artwork (staff
+    # deactivate artwork without a retrain).
+    "TITLE_TABLES_REFRESH_SECONDS": env.float("TONIGHT_TITLE_TABLES_REFRESH_SECONDS", default=60.0),
+    # A play this long after a page that showed the title is attributed to that page.
+    "ATTRIBUTION_WINDOW_SECONDS": env.int("TONIGHT_ATTRIBUTION_WINDOW_SECONDS", default=3 * 3600),
+    # Lifetime of a PIN-protected profile's unlock token.
+    "PROFILE_UNLOCK_SECONDS": env.int("TONIGHT_PROFILE_UNLOCK_SECONDS", default=3600),
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)

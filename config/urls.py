@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 api_v1 = [
     path("", include("profiles.urls")),
     path("", include("recommendations.urls")),
+    path("", include("catalog.urls")),
 ]
 
 urlpatterns = [

@@ -13,6 +13,7 @@ from config.api.pagination import LimitOffsetPagination
 from .models import PIN_LENGTH, Profile
 from .selectors import profile_get, profile_list
 from .services import profile_create, profile_delete, profile_update
+from .unlock import profile_unlock
 
 
 class ProfileOutputSerializer(serializers.ModelSerializer):
@@ -110,3 +111,42 @@ class ProfileDetailApi(APIView):
         profile = profile_get(account=account_for_request(request), profile_id=profile_id)
         profile_delete(profile=profile)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProfileUnlockInputSerializer(serializers.Serializer):
+    pin = serializers.RegexField(
+        rf"^\d{{{PIN_LENGTH}}}$",
+        error_messages={"invalid": f"The PIN must be exactly {PIN_LENGTH} digits."},
+        help_text="The profile's four-digit PIN.",
+    )
+
+
+class ProfileUnlockOutputSerializer(serializers.Serializer):
+    token = serializers.CharField(
+        help_text="Send as the X-Profile-Unlock header on this profile's homepage, "
+        "recommendations and signals."
+    )
+    expires_in = serializers.IntegerField(help_text="Seconds the token stays valid.")
+
+
+class ProfileUnlockApi(APIView):
+    @extend_schema(
+        operation_id="profiles_unlock",
+        request=ProfileUnlockInputSerializer,
+        responses={200: ProfileUnlockOutputSerializer},
+        summary="Exchange a profile's PIN for a short-lived unlock token",
+        description=(
+            "Wrong PINs get 403 and are rate-limited per profile (429 with "
+            "`retry_after_seconds` once the limit is reached)."
+        ),
+    )
+    def post(self, request: Request, profile_id: int) -> Response:
+        profile = profile_get(
+            account=account_for_request(request), profile_id=profile_id, for_display=False
+        )
+        serializer = ProfileUnlockInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, expires_in = profile_unlock(profile=profile, pin=serializer.validated_data["pin"])
+        return Response(
+            ProfileUnlockOutputSerializer({"token": token, "expires_in": expires_in}).data
+        )

@@ -21,9 +21,11 @@ from django.db import OperationalError, connections, transaction
 from django.db.models import Max, Min, Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import formats, timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
-from .models import ModelVersion, ProfileTitleState, Signal
+from .models import ModelVersion, PageLog, ProfileTitleState, Signal, TrainingRun
+from .services.retraining import RetrainError, model_version_rollback, training_run_request
 from .services.training import model_version_activate
 
 # How long an exact COUNT(*) may take before the paginator settles for the planner's estimate.
@@ -304,6 +306,40 @@ class ProfileTitleStateAdmin(ExactKeySearchMixin, ReadOnlyAdmin):
     paginator = BoundedCountPaginator
 
 
+@admin.register(PageLog)
+class PageLogAdmin(ExactKeySearchMixin, ReadOnlyAdmin):
+    """Logged homepages: what a profile was shown, to explain a page or an attribution."""
+
+    list_display = (
+        "generated_at",
+        "profile",
+        "device",
+        "region",
+        "cluster",
+        "hour",
+        "model_version",
+    )
+    list_filter = ("device", "region")
+    search_fields = ("=profile__id",)  # replaced by the exact-key search
+    key_lookups = {"profile": "profile_id", "account": "profile__account_id"}
+    uuid_search_field = "id"
+    list_select_related = ("profile__account", "model_version")
+    show_full_result_count = False
+    readonly_fields = (
+        "id",
+        "profile",
+        "generated_at",
+        "device",
+        "region",
+        "cluster",
+        "hour",
+        "weekday",
+        "model_version",
+        "rows",
+        "items",
+    )
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     """Trained model versions: what each one learned from, and which one serves each scope.
@@ -352,3 +388,163 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self.message_user(request, str(refused), messages.ERROR)
             return
         self.message_user(request, f"Version #{version.pk} now serves {version.scope_label}.")
+
+
+# --- Retraining (issue 6) ---------------------------------------------------------------------
+
+_CHART_SERIES = (("cluster", "#1f77b4"), ("region", "#ff7f0e"), ("global", "#2ca02c"))
+_CHART_RUNS = 20
+
+
+@admin.action(description="Roll back to this version (serve it again)")
+def roll_back_to_version(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
+) -> None:
+    versions = list(queryset)
+    if len(versions) != 1:
+        modeladmin.message_user(request, "Select exactly one version.", messages.ERROR)
+        return
+    try:
+        version = model_version_rollback(version=versions[0])
+    except ValueError as refused:
+        modeladmin.message_user(request, str(refused), messages.ERROR)
+        return
+    modeladmin.message_user(request, f"Rolled back: version #{version.pk} serves again.")
+
+
+ModelVersionAdmin.actions = (*ModelVersionAdmin.actions, roll_back_to_version)
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    """Retrains: who asked, how far along, how long each stage took, and what came out.
+
+    Runs are created by requesting a retrain (the action below, ``manage.py
+    retrain``, the staff API, the schedules), never by hand, so every field is
+    read-only. The change page charts the cluster's holdout figures across its
+    recent runs: its own model against the region and global models.
+    """
+
+    list_display = (
+        "id",
+        "region",
+        "taste_cluster",
+        "status",
+        "stage",
+        "progress_percent",
+        "trigger",
+        "requested_by",
+        "model_version",
+        "created_at",
+        "seconds",
+    )
+    list_filter = ("status", "trigger", "region")
+    list_select_related = ("region", "taste_cluster", "requested_by", "model_version")
+    search_fields = ("=id", "taste_cluster__slug", "region__code", "=celery_task_id")
+    autocomplete_fields = ("region", "taste_cluster", "requested_by", "model_version")
+    ordering = ("-created_at",)
+    actions = ("retrain_now",)
+    readonly_fields = ("metrics_chart",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        return ["metrics_chart", *(field.name for field in self.model._meta.fields)]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="progress", ordering="progress")
+    def progress_percent(self, obj: TrainingRun) -> str:
+        return f"{obj.progress}%"
+
+    @admin.display(description="seconds")
+    def seconds(self, obj: TrainingRun) -> str:
+        if obj.started_at is None:
+            return "-"
+        end = obj.finished_at or timezone.now()
+        return f"{(end - obj.started_at).total_seconds():.0f}"
+
+    @admin.action(description="Retrain now (the selected runs' clusters)")
+    def retrain_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        clusters = {(run.region_id, run.taste_cluster.slug) for run in queryset}
+        for region_code, slug in sorted(clusters):
+            try:
+                run = training_run_request(
+                    region_code=region_code,
+                    cluster_slug=slug,
+                    trigger=TrainingRun.Trigger.ADMIN,
+                    requested_by=request.user,
+                )
+            except RetrainError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                continue
+            level = messages.WARNING if run.status == TrainingRun.Status.REJECTED else messages.INFO
+            self.message_user(
+                request, f"Run #{run.pk} ({region_code}-{slug}): {run.status}. {run.error}", level
+            )
+
+    @admin.display(description="holdout NDCG@10 across runs")
+    def metrics_chart(self, obj: TrainingRun) -> str:
+        """An inline SVG line chart of the cluster's recent runs (no script, no build step)."""
+        runs = list(
+            TrainingRun.objects.filter(taste_cluster_id=obj.taste_cluster_id)
+            .exclude(metrics={})
+            .order_by("-created_at")
+            .values_list("pk", "metrics")[:_CHART_RUNS]
+        )[::-1]
+        slug = obj.taste_cluster.slug
+        points: dict[str, list[tuple[int, float]]] = {name: [] for name, _ in _CHART_SERIES}
+        for position, (_, metrics) in enumerate(runs):
+            row = (metrics.get("clusters") or {}).get(slug) or {}
+            for name, _ in _CHART_SERIES:
+                value = row.get(f"ndcg@10_{name}")
+                if isinstance(value, int | float):
+                    points[name].append((position, float(value)))
+        if not any(points.values()):
+            return "No evaluated runs yet."
+        width, height, pad = 480, 180, 30
+        top = max(value for series in points.values() for _, value in series) or 1.0
+        step = (width - 2 * pad) / max(len(runs) - 1, 1)
+
+        def xy(position: int, value: float) -> str:
+            x = pad + position * step
+            y = height - pad - (value / top) * (height - 2 * pad)
+            return f"{x:.1f},{y:.1f}"
+
+        lines = format_html_join(
+            "",
+            '<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>'
+            '<text x="{}" y="{}" fill="{}" font-size="11">{}</text>',
+            (
+                (
+                    colour,
+                    " ".join(xy(p, v) for p, v in points[name]),
+                    width - pad + 4,
+                    pad + 14 * index,
+                    colour,
+                    name,
+                )
+                for index, (name, colour) in enumerate(_CHART_SERIES)
+                if points[name]
+            ),
+        )
+        labels = format_html_join(
+            "",
+            '<text x="{}" y="{}" font-size="10" text-anchor="middle">#{}</text>',
+            ((f"{pad + i * step:.1f}", height - 8, pk) for i, (pk, _) in enumerate(runs)),
+        )
+        return format_html(
+            '<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img" '
+            'aria-label="NDCG@10 per run">'
+            '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999"/>'
+            '<text x="2" y="{}" font-size="10">{}</text>{}{}</svg>',
+            width + 60,
+            height,
+            pad,
+            height - pad,
+            width - pad,
+            height - pad,
+            pad,
+            f"{top:.3f}",
+            lines,
+            labels,
+        )

@@ -1,5 +1,6 @@
 """Behavioural signals: the raw material every model learns from."""
 
+from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import Q
@@ -307,3 +308,143 @@ class ModelVersion(models.Model):
         if self.scope == self.Scope.REGION:
             return f"region {self.region_id}"
         return "global"
+
+
+class PageLog(models.Model):
+    """One rendered homepage: its context and every title shown, written in a single insert.
+
+    The log is what turns a play into a label. Attribution joins later plays to
+    the pages that showed their titles (``recommendations.selectors.attribution``),
+    which gives the title ranker its positives and negatives, the row ranker its
+    row-level engagement and the artwork bandit its rewards with the propensity
+    each variant was shown with.
+
+    The shown items are stored compactly, not as one row per impression: a
+    12x20 page is one row and two JSON arrays, so serving pays for one insert.
+
+    - ``rows``: ``[[row_id, row_type, strength], ...]`` in display order (strength: the
+      row ranker's input, mean play probability of the row's first titles).
+    - ``items``: ``[[title_id, row_index, position, variant_id, propensity], ...]``
+      where ``row_index`` points into ``rows`` and ``position`` is 0-based in its row.
+    """
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    # Pages are written on the request path; like signals they keep no FK trigger.
+    profile = models.ForeignKey(
+        Profile,
+        on_delete=models.CASCADE,
+        related_name="pages",
+        db_constraint=False,
+        db_index=False,  # (profile, generated_at) below serves lookups by profile
+    )
+    generated_at = models.DateTimeField()
+    device = models.CharField(max_length=8, choices=DeviceClass.choices)
+    region = models.CharField(max_length=2, help_text="Region code the page was served in.")
+    cluster = models.CharField(max_length=64, blank=True, default="")
+    hour = models.PositiveSmallIntegerField(help_text="Local hour (0-23) in the region.")
+    weekday = models.PositiveSmallIntegerField(help_text="Local weekday, Monday 0.")
+    model_version = models.ForeignKey(
+        ModelVersion,
+        # History is not rewritten when old versions are pruned.
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="pages",
+        db_constraint=False,
+        db_index=False,
+    )
+    rows = models.JSONField(default=list)
+    items = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["profile", "generated_at"], name="page_profile_time"),
+            PortableBrinIndex(fields=["generated_at"], name="page_time_brin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"page {self.id} for {self.profile_id}"
+
+
+class TrainingRun(models.Model):
+    """One retrain of one (region, taste cluster), from request to outcome.
+
+    Created ``queued`` by whoever asked (an operator, a schedule, a command);
+    the worker moves it to ``running`` and keeps ``heartbeat_at`` fresh, with
+    the current ``stage`` and ``progress``; it ends ``succeeded`` (its version
+    is active), ``rejected`` (the version did not pass the quality gate, or
+    another retrain of the cluster was running) or ``failed`` (an error, or a
+    worker that died: the reaper fails runs whose heartbeat went stale). Only
+    a succeeded run changes what is served.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        ADMIN = "admin", "Admin action"
+        API = "api", "Staff API"
+        COMMAND = "command", "Management command"
+        SCHEDULE = "schedule", "Schedule"
+        REGION = "region", "Region retrain"
+
+    region = models.ForeignKey(
+        "regions.Region", on_delete=models.PROTECT, related_name="training_runs"
+    )
+    taste_cluster = models.ForeignKey(
+        "regions.TasteCluster", on_delete=models.PROTECT, related_name="training_runs"
+    )
+    status = models.CharField(
+        max_length=9, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.COMMAND)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    stage = models.CharField(max_length=32, blank=True, default="")
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent, while running.")
+    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per stage.")
+    data_sizes = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text="Holdout figures, the cluster table, the gate."
+    )
+    error = models.TextField(blank=True, default="")
+    model_version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="training_runs",
+    )
+    celery_task_id = models.CharField(max_length=64, blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Times a worker started it (a redelivery after a crash adds one)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["taste_cluster", "status"], name="run_cluster_status")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(progress__lte=100), name="training_run_progress_percent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run #{self.pk} {self.region_id}/{self.taste_cluster_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.REJECTED, self.Status.FAILED}

@@ -1,9 +1,12 @@
 from django.urls import path
 
+from .apis.homepage import HomepageApi
 from .apis.recommendations import RecommendationsApi
+from .apis.retrains import RetrainDetailApi, RetrainListApi
 from .apis.signals import ContinueWatchingApi, SignalsApi
 
 urlpatterns = [
+    path("profiles/<int:profile_id>/homepage/", HomepageApi.as_view(), name="homepage"),
     path("profiles/<int:profile_id>/signals/", SignalsApi.as_view(), name="signals"),
     path(
         "profiles/<int:profile_id>/continue-watching/",
@@ -15,4 +18,6 @@ urlpatterns = [
         RecommendationsApi.as_view(),
         name="recommendations",
     ),
+    path("ops/retrains/", RetrainListApi.as_view(), name="retrains"),
+    path("ops/retrains/<int:run_id>/", RetrainDetailApi.as_view(), name="retrain"),
 ]

@@ -28,7 +28,14 @@ from catalog.models import Language, MaturityLevel, Title
 from profiles.models import MAX_PROFILES_PER_ACCOUNT, Profile
 from profiles.services import LIMIT_MESSAGE, profile_create
 from recommendations import admin as signal_admin
-from recommendations.models import ModelVersion, ProfileTitleState, Signal, SignalKind
+from recommendations.models import (
+    ModelVersion,
+    PageLog,
+    ProfileTitleState,
+    Signal,
+    SignalKind,
+    TrainingRun,
+)
 from tests.factories import (
     AccountFactory,
     ArtworkThemeFactory,
@@ -58,9 +65,11 @@ MIN_ROWS = 3
 
 # Only services write these: signal ingestion, and training for model versions.
 WRITTEN_BY_INGESTION = {
+    "recommendations.PageLog",
     "recommendations.Signal",
     "recommendations.ProfileTitleState",
     "recommendations.ModelVersion",
+    "recommendations.TrainingRun",
 }
 
 MODEL_ADMINS = sorted(
@@ -103,6 +112,12 @@ def build_catalogue() -> None:
     ModelVersion.objects.create(
         scope=ModelVersion.Scope.REGION, region=india, status=ModelVersion.Status.FAILED
     )
+    for cluster, status in zip(
+        clusters,
+        (TrainingRun.Status.SUCCEEDED, TrainingRun.Status.FAILED, TrainingRun.Status.RUNNING),
+        strict=True,
+    ):
+        TrainingRun.objects.create(region=india, taste_cluster=cluster, status=status)
 
     genres = [GenreFactory(slug=s) for s in ("drama", "thriller", "comedy", "family")]
     tags = [TagFactory(slug=s) for s in ("slow-burn", "cricket", "heist")]
@@ -158,6 +173,17 @@ def build_catalogue() -> None:
             )
             profile.taste_cluster = clusters[j]
             profile.save(update_fields=["taste_cluster"])
+            PageLog.objects.create(
+                id=uuid.uuid4(),
+                profile=profile,
+                generated_at=dt.datetime(2025, 5, 10 + i, 20, tzinfo=dt.UTC),
+                device="tv",
+                region="IN",
+                hour=20,
+                weekday=i % 7,
+                rows=[["trending:IN", "trending", 0.1]],
+                items=[[t.pk, 0, n, None, 1.0] for n, t in enumerate(titles[:3])],
+            )
             for k, title in enumerate(titles[:3]):
                 SignalFactory(
                     profile=profile,

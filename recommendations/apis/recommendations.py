@@ -10,6 +10,7 @@ from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from catalog.selectors import title_names
 from profiles.selectors import profile_get
+from profiles.unlock import profile_unlock_check
 from recommendations.engine.candidates import SOURCE_ORDER
 from recommendations.models import ModelVersion
 from recommendations.serving.cache import NoActiveModel
@@ -67,6 +68,7 @@ class RecommendationsApi(APIView):
         profile = profile_get(
             account=account_for_request(request), profile_id=profile_id, for_display=False
         )
+        profile_unlock_check(request=request, profile=profile)
         query = RecommendationsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         try:

@@ -18,6 +18,7 @@ from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from config.api.pagination import LimitOffsetPagination
 from profiles.selectors import profile_get
+from profiles.unlock import profile_unlock_check
 from recommendations.models import Signal, SignalKind
 from recommendations.selectors.signals import continue_watching, signal_history
 from recommendations.services.signals import SignalBatchRejected, signal_batch_record
@@ -125,6 +126,7 @@ class SignalsApi(GenericAPIView):
         profile = profile_get(
             account=account_for_request(self.request), profile_id=self.kwargs["profile_id"]
         )
+        profile_unlock_check(request=self.request, profile=profile)
         return signal_history(profile=profile)
 
     @extend_schema(
@@ -149,6 +151,7 @@ class SignalsApi(GenericAPIView):
         profile = profile_get(
             account=account_for_request(request), profile_id=profile_id, for_display=False
         )
+        profile_unlock_check(request=request, profile=profile)
         raw_events = request.data.get("events") if isinstance(request.data, dict) else None
         if not isinstance(raw_events, list) or not raw_events:
             raise exceptions.ValidationError(
@@ -206,5 +209,6 @@ class ContinueWatchingApi(APIView):
     )
     def get(self, request: Request, profile_id: int) -> Response:
         profile = profile_get(account=account_for_request(request), profile_id=profile_id)
+        profile_unlock_check(request=request, profile=profile)
         items = continue_watching(profile=profile)
         return Response({"results": ContinueWatchingItemSerializer(items, many=True).data})

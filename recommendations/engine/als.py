@@ -48,6 +48,23 @@ def _blas_single_threaded() -> threadpoolctl.threadpool_limits:
     return threadpoolctl.threadpool_limits(limits=1, user_api="blas")
 
 
+#: Confidence given to the "preference 0" of a cell that is not a negative: small enough to
+#: be no evidence, non-zero so that the sparse matrix keeps the cell.
+_NOT_A_NEGATIVE = 1e-6
+
+
+def _with_unavailable(matrix: sp.csr_matrix, unavailable: sp.spmatrix) -> sp.csr_matrix:
+    """``matrix`` plus ``-ε`` in every unavailable cell that holds no evidence of its own."""
+    mask = sp.csr_matrix(unavailable, dtype=np.float32, shape=matrix.shape)
+    mask.data[:] = 1.0
+    mask = mask - mask.multiply(matrix != 0)
+    mask.eliminate_zeros()
+    mask.data[:] = -_NOT_A_NEGATIVE
+    combined = sp.csr_matrix(matrix + mask, dtype=np.float32)
+    combined.sort_indices()
+    return combined
+
+
 class CollaborativeModel:
     """Implicit-feedback matrix factorisation of a (profiles x titles) confidence matrix.
 
@@ -112,7 +129,13 @@ class CollaborativeModel:
         """Number of titles (columns) the model was trained on."""
         return 0 if self.item_factors is None else int(self.item_factors.shape[0])
 
-    def fit(self, confidence: sp.spmatrix, *, show_progress: bool = False) -> Self:
+    def fit(
+        self,
+        confidence: sp.spmatrix,
+        *,
+        unavailable: sp.spmatrix | None = None,
+        show_progress: bool = False,
+    ) -> Self:
         """Train on a confidence matrix.
 
         Parameters
@@ -121,6 +144,17 @@ class CollaborativeModel:
             Positive entries are confidences that the profile likes the title;
             negative entries (optional) are dislikes, as produced by
             :func:`recommendations.engine.confidence.signed_confidence`.
+        unavailable : sparse matrix, shape (n_profiles, n_titles), optional
+            Cells that are *not* negatives: titles the profile could not watch
+            (not licensed where it lives). Plain implicit ALS treats every
+            unobserved cell as "preference 0 with confidence 1"; for these cells
+            that weight is removed, so a model trained on several regions does not
+            learn that a profile dislikes what it was never offered. Implemented
+            with ``implicit``'s own convention for negative entries: a value of
+            ``-ε`` means "preference 0 with confidence ε", which subtracts the
+            cell's ``y yᵀ`` from the solve (the system stays positive definite,
+            since it still holds every available title's term plus ``λI``).
+            Costs one sparse entry per masked cell.
         show_progress : bool
             Show ``implicit``'s progress bar (for management commands).
 
@@ -136,6 +170,8 @@ class CollaborativeModel:
         matrix = sp.csr_matrix(confidence, dtype=np.float32)
         matrix.sum_duplicates()
         matrix.eliminate_zeros()
+        if unavailable is not None:
+            matrix = _with_unavailable(matrix, unavailable)
         started = time.perf_counter()
         with _blas_single_threaded():
             model = AlternatingLeastSquares(

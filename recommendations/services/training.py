@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -36,9 +37,14 @@ from recommendations.engine.popularity import MostPopular, trending_scores
 from recommendations.engine.ranking import PlayRanker
 from recommendations.models import ModelVersion
 from recommendations.selectors import training as data
+from recommendations.services.ranker_training import (
+    logged_examples_load,
+    row_ranker_fit,
+    row_ranker_store,
+)
 from recommendations.serving import artefacts
 from recommendations.serving.model_index import ModelIndex
-from regions.models import Region
+from regions.models import Region, TasteCluster
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +166,7 @@ def models_fit(
     ranker_examples: RankerExamples | None = None,
     als_params: dict[str, float | int] | None = None,
     stage: Stage | None = None,
+    als_unavailable: sp.spmatrix | None = None,
 ) -> FittedModels:
     """Fit every estimator of a version from arrays (no database access).
 
@@ -190,7 +197,9 @@ def models_fit(
 
     stage("als")
     als = CollaborativeModel(**(als_params or ALS_PARAMS), random_state=random_state)
-    als.fit(signed_confidence(confidence.positive, confidence.negative))
+    als.fit(
+        signed_confidence(confidence.positive, confidence.negative), unavailable=als_unavailable
+    )
     seconds["als"] = als.fit_seconds
 
     started = time.perf_counter()
@@ -255,6 +264,10 @@ def model_train(
     at: dt.datetime | None = None,
     stage: Stage | None = None,
     progress: Callable[[int], object] | None = None,
+    cluster: TasteCluster | None = None,
+    training: TrainingData | None = None,
+    als_unavailable: sp.spmatrix | None = None,
+    learn_from_logs: bool = True,
 ) -> ModelVersion:
     """Train a region's model (or the global one for ``region_code=None``) as a new version.
 
@@ -273,6 +286,19 @@ def model_train(
         End of the training window; now by default.
     stage, progress : callable, optional
         Report the current stage name, and signal rows read (for progress bars).
+    cluster : TasteCluster, optional
+        Store the version as this taste cluster's model (of ``region_code``'s
+        region); ``training`` holds the signals its recipe learns from (the
+        cluster's, the region's or every region's: :mod:`recommendations.services.retraining`).
+    training : TrainingData, optional
+        Signals already read by the caller; read here when omitted.
+    als_unavailable : sparse matrix, optional
+        (profile, title) cells that are not negatives for ALS (titles not
+        available to the profile; :meth:`CollaborativeModel.fit`).
+    learn_from_logs : bool
+        Without ``ranker_examples``, learn the title ranker and the row ranker
+        from the pages logged before ``at``
+        (:mod:`recommendations.services.ranker_training`).
 
     Returns
     -------
@@ -285,9 +311,11 @@ def model_train(
         For an unknown region code (before anything is created).
     """
     region = Region.objects.get(pk=region_code) if region_code is not None else None
+    scope = ModelVersion.Scope.REGION if region else ModelVersion.Scope.GLOBAL
     version = ModelVersion.objects.create(
-        scope=ModelVersion.Scope.REGION if region else ModelVersion.Scope.GLOBAL,
+        scope=ModelVersion.Scope.CLUSTER if cluster is not None else scope,
         region=region,
+        taste_cluster=cluster,
         random_state=random_state,
     )
     version.artefact_key = artefacts.artefact_key(version.pk)
@@ -296,16 +324,37 @@ def model_train(
     try:
         started = time.perf_counter()
         stage("read signals")
-        training = training_data_load(
-            region_code=region_code, at=at or timezone.now(), progress=progress
-        )
+        if training is None:
+            training = training_data_load(
+                region_code=region_code, at=at or timezone.now(), progress=progress
+            )
         read_seconds = time.perf_counter() - started
+        logged = None
+        if ranker_examples is None and learn_from_logs:
+            stage("read page logs")
+            logged = logged_examples_load(
+                region_code=region_code,
+                at=dt.datetime.fromtimestamp(training.at, tz=dt.UTC),
+                random_state=random_state,
+            )
+            ranker_examples = RankerExamples(
+                logged.title_features, logged.title_labels, logged.title_weights
+            )
         models = models_fit(
-            training, random_state=random_state, ranker_examples=ranker_examples, stage=stage
+            training,
+            random_state=random_state,
+            ranker_examples=ranker_examples,
+            stage=stage,
+            als_unavailable=als_unavailable,
         )
         stage("store")
         started = time.perf_counter()
         model_version_store(version=version, models=models)
+        row_ranker_mode = "prior"
+        if logged is not None and logged.pages:
+            row_ranker = row_ranker_fit(logged, random_state=random_state)
+            row_ranker_store(artefact_key=version.artefact_key, ranker=row_ranker)
+            row_ranker_mode = row_ranker.mode
         store_seconds = time.perf_counter() - started
     except Exception as error:
         ModelVersion.objects.filter(pk=version.pk).update(
@@ -326,6 +375,8 @@ def model_train(
     version.metrics = {
         "seconds": {"read": read_seconds, **models.seconds, "store": store_seconds},
         "ranker_training_rows": models.ranker.n_training_rows,
+        "row_ranker": row_ranker_mode,
+        "logged_pages": logged.pages if logged is not None else 0,
         "als": {**(ALS_PARAMS), "random_state": random_state},
     }
     version.save()

@@ -33,6 +33,13 @@ class ActiveVersion:
     serving_mode: str
 
 
+_SCOPE_PREFERENCE = {
+    ModelVersion.Scope.CLUSTER: 0,
+    ModelVersion.Scope.REGION: 1,
+    ModelVersion.Scope.GLOBAL: 2,
+}
+
+
 class NoActiveModel(Exception):
     """Neither the region nor the global scope has an active model version."""
 
@@ -41,42 +48,45 @@ class _ModelCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._bundles: dict[int, ServingBundle] = {}
-        self._active: dict[str | None, tuple[float, ActiveVersion | None]] = {}
+        self._active: dict[tuple[str, int | None], tuple[float, ActiveVersion | None]] = {}
 
     def clear(self) -> None:
         with self._lock:
             self._bundles.clear()
             self._active.clear()
 
-    def _lookup(self, region_code: str) -> ActiveVersion | None:
-        """The region's active version, else the global one: one query."""
+    def _lookup(self, region_code: str, cluster_id: int | None = None) -> ActiveVersion | None:
+        """The cluster's active version, else the region's, else the global one: one query."""
+        scopes = Q(scope=ModelVersion.Scope.REGION, region_id=region_code) | Q(
+            scope=ModelVersion.Scope.GLOBAL
+        )
+        if cluster_id is not None:
+            scopes |= Q(scope=ModelVersion.Scope.CLUSTER, taste_cluster_id=cluster_id)
         rows = list(
             ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE)
-            .filter(
-                Q(scope=ModelVersion.Scope.REGION, region_id=region_code)
-                | Q(scope=ModelVersion.Scope.GLOBAL)
-            )
+            .filter(scopes)
             .values_list("pk", "scope", "artefact_key", "serving_mode")
         )
-        rows.sort(key=lambda row: row[1] != ModelVersion.Scope.REGION)
+        rows.sort(key=lambda row: _SCOPE_PREFERENCE[row[1]])
         if not rows:
             return None
         pk, _, key, mode = rows[0]
         return ActiveVersion(pk=pk, artefact_key=key, serving_mode=mode)
 
-    def active(self, region_code: str) -> ActiveVersion | None:
+    def active(self, region_code: str, cluster_id: int | None = None) -> ActiveVersion | None:
         ttl = float(settings.TONIGHT.get("MODEL_VERSION_CHECK_SECONDS", 2.0))
         now = time.monotonic()
-        cached = self._active.get(region_code)
+        cache_key = (region_code, cluster_id)
+        cached = self._active.get(cache_key)
         if cached is not None and ttl > 0 and now - cached[0] < ttl:
             return cached[1]
-        version = self._lookup(region_code)
-        self._active[region_code] = (now, version)
+        version = self._lookup(region_code, cluster_id)
+        self._active[cache_key] = (now, version)
         return version
 
-    def bundle(self, region_code: str) -> ServingBundle:
-        """The loaded bundle of the version that serves ``region_code`` now."""
-        version = self.active(region_code)
+    def bundle(self, region_code: str, cluster_id: int | None = None) -> ServingBundle:
+        """The loaded bundle of the version that serves the cluster (or ``region_code``) now."""
+        version = self.active(region_code, cluster_id)
         if version is None:
             raise NoActiveModel(
                 f"No active model for region {region_code} and no global one: "
@@ -101,11 +111,15 @@ class _ModelCache:
 model_cache = _ModelCache()
 
 
-def serving_bundle(region_code: str) -> ServingBundle:
-    """The loaded model version serving ``region_code`` (region model, else global).
+def serving_bundle(region_code: str, cluster_id: int | None = None) -> ServingBundle:
+    """The loaded model version serving a cluster of ``region_code``.
+
+    The cluster's model, else the region's, else the global one: whichever
+    exists and is active (a cluster whose model lost to the region model on
+    the holdout has no active version, so the region's serves it).
 
     Raises
     ------
     NoActiveModel
     """
-    return model_cache.bundle(region_code)
+    return model_cache.bundle(region_code, cluster_id)

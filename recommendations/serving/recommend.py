@@ -64,6 +64,14 @@ def _history_sql() -> str:
     )
 
 
+def too_little_history(history: ProfileHistory) -> bool:
+    """Fewer than ``TONIGHT["CLUSTER_MIN_HISTORY_TITLES"]`` titles engaged with (not just shown)."""
+    signals = history.signals
+    engaged = (signals.title_index >= 0) & (signals.kind != SignalCode.IMPRESSION)
+    minimum = int(settings.TONIGHT.get("CLUSTER_MIN_HISTORY_TITLES", 3))
+    return np.unique(signals.title_index[engaged]).shape[0] < minimum
+
+
 @dataclass(frozen=True, slots=True)
 class Recommendation:
     title_id: int
@@ -142,9 +150,18 @@ def profile_ranked_pool(
     recommendations.serving.cache.NoActiveModel
     """
     region_code = profile.account.home_region_id
-    bundle = serving_bundle(region_code)
-    catalogue = bundle.catalogue(float(settings.TONIGHT.get("CATALOGUE_REFRESH_SECONDS", 300.0)))
+    refresh = float(settings.TONIGHT.get("CATALOGUE_REFRESH_SECONDS", 300.0))
+    bundle = serving_bundle(region_code, profile.taste_cluster_id)
+    catalogue = bundle.catalogue(refresh)
     history = profile_history(profile=profile, bundle=bundle, catalogue=catalogue, at=at)
+    if profile.taste_cluster_id is not None and too_little_history(history):
+        # A cluster model is fitted to its community's co-viewing; a profile that has
+        # shown next to nothing yet is better served by the broader region model.
+        regional = serving_bundle(region_code)
+        if regional.version_id != bundle.version_id:
+            bundle = regional
+            catalogue = bundle.catalogue(refresh)
+            history = profile_history(profile=profile, bundle=bundle, catalogue=catalogue, at=at)
     codes = set(profile.preferred_languages.values_list("code", flat=True))
     if profile.display_language_id:
         codes.add(profile.display_language_id)

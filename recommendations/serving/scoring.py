@@ -190,15 +190,50 @@ def _scatter(n: int, index: np.ndarray, values: np.ndarray, dtype: type) -> np.n
     return out
 
 
-def rank_profile(
+@dataclass(frozen=True, slots=True)
+class RankingInputs:
+    """Everything the ranking features of one profile at one moment are made of, per title.
+
+    Built once per request by :func:`ranking_inputs`; :func:`ranking_features`
+    then takes the rows of any titles. Serving takes the candidates' rows;
+    training (:mod:`recommendations.services.ranker_training`) takes the rows
+    of the titles a logged page showed, at that page's moment, so the title
+    ranker learns from exactly the features it will be served with.
+    """
+
+    at: float
+    local: dt.datetime
+    device: str
+    language_index: npt.NDArray[np.int16]
+    available: npt.NDArray[np.bool_]
+    within_maturity: npt.NDArray[np.bool_]
+    disliked: npt.NDArray[np.bool_]
+    completed: npt.NDArray[np.bool_]
+    rewatch_worthy: npt.NDArray[np.bool_]
+    penalty: npt.NDArray[np.float32] | None
+    cf: npt.NDArray[np.float32] | None
+    content: npt.NDArray[np.float32] | None
+    trending: npt.NDArray[np.float32]
+    cluster_popularity: npt.NDArray[np.float32]
+    region_popularity: npt.NDArray[np.float32]
+    release_age: npt.NDArray[np.float64]
+    continue_watching: npt.NDArray[np.float32]
+    genre_affinity: npt.NDArray[np.float32]
+    impressions: npt.NDArray[np.int64]
+    played: npt.NDArray[np.int32]
+    recent_plays: int
+    personalised: bool
+
+
+def ranking_inputs(
     *,
     bundle: ServingBundle,
     catalogue: CatalogueArrays,
     history: ProfileHistory,
     context: ScoringContext,
     weights: SignalWeights | None = None,
-) -> RankedPool:
-    """Candidates and calibrated play probabilities for one profile: see the module docstring."""
+) -> RankingInputs:
+    """Steps 1-3 of the module docstring: masks, fold-in, content and per-title context."""
     n = bundle.n_titles
     at = context.at.timestamp()
     facts = catalogue.facts
@@ -249,7 +284,9 @@ def rank_profile(
             ),
             shape=(1, n),
         ).maximum(negative)
-    penalty = dislike_penalty_row(negative, bundle.neighbours) if negative.nnz else None
+    penalty = None
+    if negative.nnz:
+        penalty = np.asarray(dislike_penalty_row(negative, bundle.neighbours), dtype=np.float32)
 
     trending, cluster_pop, region_pop = bundle.trending_rows(
         region_code=context.region_code, cluster_id=context.cluster_id
@@ -261,28 +298,6 @@ def rank_profile(
     )
     continue_watching = _scatter(n, states, resume, np.float32)
 
-    pool = generate_candidates(
-        available=available,
-        within_maturity=within_maturity,
-        disliked=disliked,
-        completed=completed,
-        rewatch_worthy=rewatch_worthy,
-        dislike_penalty=penalty,
-        cf=cf,
-        content=content,
-        trending=trending,
-        new_release=new_release_scores(release_age),
-        continue_watching=continue_watching,
-        quotas=CandidateQuotas(pool_size=context.pool_size),
-    )
-    candidates = pool.indices
-    if candidates.shape[0] == 0:
-        empty = np.empty(0, dtype=np.int32)
-        return RankedPool(
-            empty, empty.astype(np.float32), empty.astype(np.uint8), empty.astype(np.uint8), False
-        )
-
-    # 4. Features and ranking of the pool only.
     is_play = np.isin(signals.kind, _PLAY_CODES) & (signals.title_index >= 0)
     played = signals.title_index[is_play]
     zone = catalogue.time_zones.get(context.region_code, dt.UTC)
@@ -294,27 +309,99 @@ def rank_profile(
         in_bucket=hour_bucket(play_hours) == hour_bucket(local.hour),
     )
     impressions = signals.kind == SignalCode.IMPRESSION
-    shown = np.bincount(signals.title_index[impressions], minlength=n)[candidates]
-    shown[np.isin(candidates, played)] = 0
-    language_match = np.isin(facts.language[candidates], context.language_index)
-    features = build_features(
-        cf_score=cf[candidates] if cf is not None else np.zeros(candidates.shape[0]),
-        content_affinity=content[candidates]
-        if content is not None
-        else np.zeros(candidates.shape[0]),
-        cluster_popularity=cluster_pop[candidates],
-        region_popularity=region_pop[candidates],
-        release_age_days=release_age[candidates],
-        language_match=language_match,
-        continue_watching=continue_watching[candidates] > 0,
-        dislike_penalty=pool.dislike_penalty,
-        impressions_without_play=shown,
-        title_genres=catalogue.genre_table[candidates],
-        genre_affinity=genre_affinity,
-        recent_plays=int(np.count_nonzero(ages[is_play] <= RECENT_ACTIVITY_DAYS)),
-        weekday=local.weekday(),
+    return RankingInputs(
+        at=at,
+        local=local,
         device=context.device,
+        language_index=context.language_index,
+        available=available,
+        within_maturity=within_maturity,
+        disliked=disliked,
+        completed=completed,
+        rewatch_worthy=rewatch_worthy,
+        penalty=penalty,
+        cf=cf,
+        content=content,
+        trending=trending,
+        cluster_popularity=cluster_pop,
+        region_popularity=region_pop,
+        release_age=release_age,
+        continue_watching=continue_watching,
+        genre_affinity=genre_affinity,
+        impressions=np.bincount(signals.title_index[impressions], minlength=n),
+        played=played,
+        recent_plays=int(np.count_nonzero(ages[is_play] <= RECENT_ACTIVITY_DAYS)),
+        personalised=personalised,
     )
+
+
+def ranking_features(
+    inputs: RankingInputs,
+    *,
+    catalogue: CatalogueArrays,
+    titles: npt.NDArray[np.integer],
+    row_position: npt.ArrayLike = 0,
+    slot_position: npt.ArrayLike = 0,
+) -> npt.NDArray[np.float32]:
+    """:func:`~recommendations.engine.ranking.build_features` of ``titles`` (title indices)."""
+    shown = inputs.impressions[titles]
+    shown[np.isin(titles, inputs.played)] = 0
+    zeros = np.zeros(titles.shape[0])
+    return build_features(
+        cf_score=inputs.cf[titles] if inputs.cf is not None else zeros,
+        content_affinity=inputs.content[titles] if inputs.content is not None else zeros,
+        cluster_popularity=inputs.cluster_popularity[titles],
+        region_popularity=inputs.region_popularity[titles],
+        release_age_days=inputs.release_age[titles],
+        language_match=np.isin(catalogue.facts.language[titles], inputs.language_index),
+        continue_watching=inputs.continue_watching[titles] > 0,
+        dislike_penalty=inputs.penalty[titles] if inputs.penalty is not None else zeros,
+        impressions_without_play=shown,
+        title_genres=catalogue.genre_table[titles],
+        genre_affinity=inputs.genre_affinity,
+        recent_plays=inputs.recent_plays,
+        weekday=inputs.local.weekday(),
+        device=inputs.device,
+        row_position=row_position,
+        slot_position=slot_position,
+    )
+
+
+def rank_profile(
+    *,
+    bundle: ServingBundle,
+    catalogue: CatalogueArrays,
+    history: ProfileHistory,
+    context: ScoringContext,
+    weights: SignalWeights | None = None,
+) -> RankedPool:
+    """Candidates and calibrated play probabilities for one profile: see the module docstring."""
+    inputs = ranking_inputs(
+        bundle=bundle, catalogue=catalogue, history=history, context=context, weights=weights
+    )
+    pool = generate_candidates(
+        available=inputs.available,
+        within_maturity=inputs.within_maturity,
+        disliked=inputs.disliked,
+        completed=inputs.completed,
+        rewatch_worthy=inputs.rewatch_worthy,
+        dislike_penalty=inputs.penalty,
+        cf=inputs.cf,
+        content=inputs.content,
+        trending=inputs.trending,
+        new_release=new_release_scores(inputs.release_age),
+        continue_watching=inputs.continue_watching,
+        quotas=CandidateQuotas(pool_size=context.pool_size),
+    )
+    candidates = pool.indices
+    if candidates.shape[0] == 0:
+        empty = np.empty(0, dtype=np.int32)
+        return RankedPool(
+            empty, empty.astype(np.float32), empty.astype(np.uint8), empty.astype(np.uint8), False
+        )
+
+    # 4. Features and ranking of the pool only.
+    features = ranking_features(inputs, catalogue=catalogue, titles=candidates)
     probability = bundle.ranker.predict_proba(features)
     order = np.argsort(-probability, kind="stable")
     probability = probability[order]
@@ -323,5 +410,5 @@ def rank_profile(
         probability=probability,
         match=bundle.ranker.match(probability),
         sources=pool.sources[order],
-        personalised=personalised,
+        personalised=inputs.personalised,
     )

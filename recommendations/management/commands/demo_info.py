@@ -44,5 +44,11 @@ class Command(BaseCommand):
                 f"{base}/api/v1/profiles/{profile.pk}/"
                 + ("   (kids)" if profile.is_kids else f"   ({profile.name})")
             )
+        for profile in [p for p in profiles if not p.is_kids][:2]:
+            lines.append(
+                f"  Homepage:  curl -H 'Authorization: Token {key}' "
+                f"'{base}/api/v1/profiles/{profile.pk}/homepage/?device=tv&rows=12&items=20'"
+                f"   ({profile.name})"
+            )
         lines.append("")
         self.stdout.write("\n".join(lines))

@@ -1,0 +1,171 @@
+"""Homepages through the real API (gunicorn, PostgreSQL) beside a minimal DRF endpoint.
+
+    python bench/homepage.py [--seconds 20] [--profiles 2000] [--template tonight_h2big]
+
+The database is a copy of ``--template`` (15,000 titles, 100,000 profiles, 10M
+signals from ``seed_demo``), migrated and trained once; ``--reuse`` keeps an
+existing copy. Homepages/s and p50/p99 at concurrency 4 and 16, next to a DRF
+view returning a JSON body of the same size (``bench/floor_urls.py``) in the same run.
+"""
+
+import argparse
+import http.client
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._harness import (
+    bench_database_url,
+    django_env,
+    gunicorn_server,
+    print_table,
+    setup_django,
+)
+
+DATABASE = "tonight_bench_home"
+DEVICES = ("tv", "mobile", "tablet", "web")
+
+
+def prepare(template: str, *, reuse: bool) -> str:
+    url = bench_database_url(DATABASE)
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone()
+    if not (exists and reuse):
+        if exists:
+            subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", DATABASE], check=True)
+        subprocess.run(
+            ["createdb", "-h", "127.0.0.1", "-U", "postgres", "-T", template, DATABASE], check=True
+        )
+        env = django_env(url)
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True)
+        subprocess.run([*manage, "train_models", "-v0"], env=env, check=True)
+    return url
+
+
+def tokens(n_profiles: int) -> list[tuple[int, str]]:
+    """(profile id, token key) of ``n_profiles`` random profiles, one token per account."""
+    from accounts.services import api_token_create
+    from profiles.models import Profile
+
+    rng = random.Random(7)
+    ids = list(Profile.objects.filter(pin_hash="").values_list("pk", "account_id")[:200_000])
+    chosen = rng.sample(ids, min(n_profiles, len(ids)))
+    keys: dict[int, str] = {}
+    out = []
+    for pk, account_id in chosen:
+        if account_id not in keys:
+            from accounts.models import Account
+
+            keys[account_id] = api_token_create(
+                account=Account.objects.get(pk=account_id), name="bench"
+            )[1]
+        out.append((pk, keys[account_id]))
+    return out
+
+
+def load(port: int, requests: list[tuple[str, dict]], *, concurrency: int, seconds: float):
+    latencies: list[float] = []
+    sizes: list[int] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def worker(offset: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        i = offset
+        mine, my_sizes = [], []
+        while time.monotonic() < stop:
+            path, headers = requests[i % len(requests)]
+            i += concurrency
+            started = time.perf_counter()
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            mine.append(time.perf_counter() - started)
+            my_sizes.append(len(body))
+            if response.status != 200:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+            sizes.extend(my_sizes)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(concurrency)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    n = len(latencies)
+    return {
+        "rps": n / elapsed,
+        "p50": 1000 * latencies[n // 2],
+        "p99": 1000 * latencies[min(n - 1, int(n * 0.99))],
+        "bytes": sum(sizes) / max(n, 1),
+        "errors": errors[0],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--template", default="tonight_h2big")
+    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--profiles", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    url = prepare(args.template, reuse=args.reuse)
+    setup_django(url)
+    pairs = tokens(args.profiles)
+    rng = random.Random(3)
+    homepages = [
+        (
+            f"/api/v1/profiles/{pk}/homepage/?device={rng.choice(DEVICES)}",
+            {"Authorization": f"Token {key}"},
+        )
+        for pk, key in pairs
+    ]
+    env = {"ROOT_URLCONF": "bench.floor_urls"}
+    rows = []
+    with gunicorn_server(url, workers=args.workers, extra_env=env) as server:
+        load(server.port, homepages[:200], concurrency=4, seconds=3)  # warm the model caches
+        body = int(load(server.port, homepages[:50], concurrency=1, seconds=2)["bytes"])
+        floor_requests = [(f"/bench/floor/?bytes={body}", {})]
+        for concurrency in (4, 16):
+            home = load(server.port, homepages, concurrency=concurrency, seconds=args.seconds)
+            floor = load(server.port, floor_requests, concurrency=concurrency, seconds=args.seconds)
+            c = f"c={concurrency}"
+            rows += [
+                (
+                    f"homepages/s {c}",
+                    f"{home['rps']:.0f}",
+                    f"{floor['rps']:.0f}",
+                    f"{home['rps'] / floor['rps']:.0%}",
+                ),
+                (f"p50 ms {c}", f"{home['p50']:.1f}", f"{floor['p50']:.1f}", ""),
+                (f"p99 ms {c}", f"{home['p99']:.1f}", f"{floor['p99']:.1f}", ""),
+                (f"errors {c}", str(home["errors"]), str(floor["errors"]), ""),
+            ]
+    print_table(
+        f"Homepage API vs a minimal DRF endpoint, same {body} B body "
+        f"({args.workers} gunicorn workers; goal: p50 < 25 ms, p99 < 80 ms at c=4, >= 35%)",
+        rows,
+    )
+    print(json.dumps({"body_bytes": body}))
+
+
+if __name__ == "__main__":
+    main()

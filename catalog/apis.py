@@ -1,0 +1,167 @@
+"""A title's detail page, as a client app shows it when a tile is opened."""
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import account_for_request
+from artwork.models import ArtworkVariant
+from profiles.selectors import profile_get
+
+from .models import Language, Title, TitleLocalization
+
+
+class TitleQuerySerializer(serializers.Serializer):
+    language = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Language.objects.all(),
+        required=False,
+        help_text="Language of name and synopsis (falls back to the original).",
+    )
+    profile = serializers.IntegerField(
+        required=False, help_text="Use this profile's display language (and maturity limit)."
+    )
+
+
+class EpisodeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    name = serializers.CharField()
+    runtime_minutes = serializers.IntegerField()
+
+
+class SeasonSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    name = serializers.CharField()
+    episodes = EpisodeSerializer(many=True)
+
+
+class CreditSerializer(serializers.Serializer):
+    person = serializers.CharField(source="person.name")
+    role = serializers.CharField()
+    character = serializers.CharField()
+
+
+class VariantSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    url = serializers.CharField(help_text="Absolute URL of the image.")
+    themes = serializers.ListField(child=serializers.CharField())
+    device_classes = serializers.ListField(child=serializers.CharField())
+
+
+class TitleDetailSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    name = serializers.CharField(help_text="Localised when a translation exists.")
+    synopsis = serializers.CharField()
+    original_name = serializers.CharField()
+    original_language = serializers.CharField()
+    release_date = serializers.DateField()
+    runtime_minutes = serializers.IntegerField()
+    maturity = serializers.IntegerField()
+    critic_score = serializers.IntegerField(allow_null=True)
+    genres = serializers.ListField(child=serializers.CharField())
+    seasons = SeasonSerializer(many=True)
+    credits = CreditSerializer(many=True)
+    artwork = VariantSerializer(many=True)
+
+
+class TitleDetailApi(APIView):
+    @extend_schema(
+        operation_id="titles_retrieve",
+        summary="A title's detail page: localised text, seasons, credits, artwork",
+        description="Only titles available in the account's region now (404 otherwise).",
+        parameters=[TitleQuerySerializer],
+        responses={200: TitleDetailSerializer},
+    )
+    def get(self, request: Request, title_id: int) -> Response:
+        account = account_for_request(request)
+        query = TitleQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        language = query.validated_data.get("language")
+        maturity_limit = None
+        if "profile" in query.validated_data:
+            profile = profile_get(
+                account=account, profile_id=query.validated_data["profile"], for_display=False
+            )
+            maturity_limit = profile.maturity_limit
+            if language is None:
+                language = profile.display_language
+        now = timezone.now()
+        available = (
+            Q(
+                availabilities__region_id=account.home_region_id,
+            )
+            & (Q(availabilities__starts_at__isnull=True) | Q(availabilities__starts_at__lte=now))
+            & (Q(availabilities__ends_at__isnull=True) | Q(availabilities__ends_at__gt=now))
+        )
+        titles = Title.objects.filter(available)
+        if maturity_limit is not None:
+            titles = titles.filter(maturity__lte=maturity_limit)
+        title = get_object_or_404(
+            titles.distinct()
+            .select_related("original_language")
+            .prefetch_related("genres", "seasons__episodes", "credits__person"),
+            pk=title_id,
+        )
+        localised = (
+            TitleLocalization.objects.filter(title=title, language=language).first()
+            if language
+            else None
+        )
+        variants = ArtworkVariant.objects.filter(title=title, is_active=True).prefetch_related(
+            "themes"
+        )
+        if maturity_limit is not None:
+            variants = variants.filter(maturity__lte=maturity_limit)
+        body = {
+            "id": title.pk,
+            "kind": title.kind,
+            "name": localised.name if localised else title.original_name,
+            "synopsis": (
+                localised.synopsis if localised and localised.synopsis else title.synopsis
+            ),
+            "original_name": title.original_name,
+            "original_language": title.original_language_id,
+            "release_date": title.release_date,
+            "runtime_minutes": title.runtime_minutes,
+            "maturity": title.maturity,
+            "critic_score": title.critic_score,
+            "genres": [g.name for g in title.genres.all()],
+            "seasons": [
+                {
+                    "id": s.pk,
+                    "number": s.number,
+                    "name": s.name,
+                    "episodes": [
+                        {
+                            "id": e.pk,
+                            "number": e.number,
+                            "name": e.name,
+                            "runtime_minutes": e.runtime_minutes,
+                        }
+                        for e in s.episodes.all()
+                    ],
+                }
+                for s in title.seasons.all()
+            ],
+            "credits": list(title.credits.all()),
+            "artwork": [
+                {
+                    "id": v.pk,
+                    "label": v.label,
+                    "url": request.build_absolute_uri(v.image.url),
+                    "themes": [t.slug for t in v.themes.all()],
+                    "device_classes": v.device_classes,
+                }
+                for v in variants
+            ],
+        }
+        return Response(TitleDetailSerializer(body).data)

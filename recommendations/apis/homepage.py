@@ -1,0 +1,188 @@
+"""GET a profile's homepage: rows chosen and ordered for it, now, on this device; page logged."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import account_for_request
+from artwork.models import DeviceClass
+from profiles.selectors import profile_get
+from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
+from recommendations.apis.recommendations import ModelUnavailable
+from recommendations.engine.row_ranking import ROW_TYPES
+from recommendations.models import ModelVersion
+from recommendations.services.homepage import homepage_render
+from recommendations.serving.cache import NoActiveModel
+from recommendations.serving.homepage import Page
+
+MAX_ROWS = 40
+MAX_ITEMS = 75
+
+
+class HomepageQuerySerializer(serializers.Serializer):
+    device = serializers.ChoiceField(
+        choices=DeviceClass.choices, default=DeviceClass.TV, help_text="The device class asking."
+    )
+    at = serializers.DateTimeField(
+        required=False,
+        help_text="ISO time the page is for (default now); hour and weekday are taken in the "
+        "region's time zone.",
+    )
+    rows = serializers.IntegerField(
+        min_value=1, max_value=MAX_ROWS, default=12, help_text="How many rows at most."
+    )
+    items = serializers.IntegerField(
+        min_value=1, max_value=MAX_ITEMS, default=20, help_text="Titles per row at most."
+    )
+
+
+class ArtworkSerializer(serializers.Serializer):
+    variant_id = serializers.IntegerField(
+        allow_null=True, help_text="Null when the title has no artwork yet (placeholder)."
+    )
+    url = serializers.CharField(help_text="Absolute URL of the image.")
+    propensity = serializers.FloatField(
+        help_text="Probability that this variant was the one chosen (1 for the default variant)."
+    )
+
+
+class HomepageItemSerializer(serializers.Serializer):
+    title_id = serializers.IntegerField()
+    name = serializers.CharField(help_text="In the profile's display language when translated.")
+    match = serializers.IntegerField(min_value=0, max_value=99, help_text='The "% match".')
+    progress = serializers.FloatField(
+        allow_null=True, help_text="Percent watched of the film or current episode, if started."
+    )
+    artwork = ArtworkSerializer()
+
+
+class HomepageRowSerializer(serializers.Serializer):
+    id = serializers.CharField(
+        help_text="Stable within the page, e.g. 'because_you_watched:42'; send it back as "
+        "`row` on signals."
+    )
+    type = serializers.ChoiceField(choices=ROW_TYPES)
+    title = serializers.CharField(help_text="Display title, e.g. 'Because you watched …'.")
+    reason = serializers.CharField(help_text="Why this row is here, one sentence.")
+    items = HomepageItemSerializer(many=True)
+
+
+class HomepageContextSerializer(serializers.Serializer):
+    device = serializers.ChoiceField(choices=DeviceClass.choices)
+    region = serializers.CharField()
+    cluster = serializers.CharField(allow_null=True, help_text="The profile's taste cluster.")
+    hour = serializers.IntegerField(min_value=0, max_value=23, help_text="Local hour.")
+    weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="Local, Monday 0.")
+
+
+class HomepageOutputSerializer(serializers.Serializer):
+    page_id = serializers.UUIDField(
+        help_text="Send it back as `page_id` on signals about this page's titles."
+    )
+    generated_at = serializers.DateTimeField()
+    context = HomepageContextSerializer()
+    model_version = serializers.IntegerField()
+    ranker = serializers.ChoiceField(
+        choices=ModelVersion.ServingMode.choices,
+        help_text="Title ranker: 'prior' until learned from logged pages, then 'learned'.",
+    )
+    row_ranker = serializers.CharField(
+        help_text="Row ranker: 'prior' until learned from logged pages, then 'learned'."
+    )
+    rows = HomepageRowSerializer(many=True)
+
+
+def page_body(page: Page, *, base_url: str) -> dict:
+    """The response body, shaped as :class:`HomepageOutputSerializer` documents.
+
+    Built as plain dicts: running 240 items through nested serializers would
+    cost more than computing the page (a test checks the shape against the
+    serializer).
+    """
+
+    def absolute(path: str) -> str:
+        return path if "://" in path else base_url + path.lstrip("/")
+
+    context = page.context
+    return {
+        "page_id": str(page.page_id),
+        "generated_at": page.generated_at.isoformat().replace("+00:00", "Z"),
+        "context": {
+            "device": context.device,
+            "region": context.region,
+            "cluster": context.cluster,
+            "hour": context.hour,
+            "weekday": context.weekday,
+        },
+        "model_version": page.model_version,
+        "ranker": page.ranker,
+        "row_ranker": page.row_ranker,
+        "rows": [
+            {
+                "id": row.id,
+                "type": row.type,
+                "title": row.title,
+                "reason": row.reason,
+                "items": [
+                    {
+                        "title_id": item.title_id,
+                        "name": item.name,
+                        "match": item.match,
+                        "progress": item.progress,
+                        "artwork": {
+                            "variant_id": item.variant_id,
+                            "url": absolute(item.artwork_path),
+                            "propensity": item.propensity,
+                        },
+                    }
+                    for item in row.items
+                ],
+            }
+            for row in page.rows
+        ],
+    }
+
+
+class HomepageApi(APIView):
+    @extend_schema(
+        operation_id="homepage_retrieve",
+        summary="The profile's personalised homepage: rows, titles, artwork",
+        description=(
+            "Computed fresh on every request and logged (one write) so that later plays are "
+            "attributed to the page, row, position and artwork. A PIN-protected profile needs "
+            f"the `{UNLOCK_HEADER}` header from the unlock endpoint. Titles are only those "
+            "available in the account's region now and within the profile's maturity limit."
+        ),
+        parameters=[
+            HomepageQuerySerializer,
+            OpenApiParameter(
+                UNLOCK_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Unlock token of a PIN-protected profile.",
+            ),
+        ],
+        responses={200: HomepageOutputSerializer},
+    )
+    def get(self, request: Request, profile_id: int) -> Response:
+        profile = profile_get(
+            account=account_for_request(request), profile_id=profile_id, for_display=False
+        )
+        profile_unlock_check(request=request, profile=profile)
+        query = HomepageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        try:
+            page = homepage_render(
+                profile=profile,
+                device=params["device"],
+                at=params.get("at"),
+                n_rows=params["rows"],
+                n_items=params["items"],
+            )
+        except NoActiveModel as missing:
+            raise ModelUnavailable(str(missing)) from missing
+        return Response(page_body(page, base_url=request.build_absolute_uri("/")))

@@ -1,0 +1,102 @@
+"""Staff API for retrains: request one (returns the run to poll) and poll it."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from recommendations.models import TrainingRun
+from recommendations.services.retraining import RetrainError, training_run_request
+
+
+class RetrainInputSerializer(serializers.Serializer):
+    region = serializers.CharField(max_length=2, help_text="Region code, e.g. IN.")
+    cluster = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="Taste cluster slug, e.g. tamil; the region's default cluster when omitted.",
+    )
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    region = serializers.CharField(source="region_id")
+    cluster = serializers.CharField(source="taste_cluster.slug")
+    model_version = serializers.IntegerField(source="model_version_id", allow_null=True)
+
+    class Meta:
+        model = TrainingRun
+        fields = (
+            "id",
+            "region",
+            "cluster",
+            "status",
+            "trigger",
+            "stage",
+            "progress",
+            "timings",
+            "data_sizes",
+            "metrics",
+            "error",
+            "model_version",
+            "attempts",
+            "created_at",
+            "started_at",
+            "heartbeat_at",
+            "finished_at",
+        )
+        read_only_fields = fields
+
+
+class RetrainConflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "retrain_running"
+    default_detail = "A retrain of this cluster is already queued or running."
+
+
+class RetrainListApi(APIView):
+    permission_classes = (IsAdminUser,)
+
+    @extend_schema(
+        operation_id="ops_retrains_create",
+        summary="Queue a retrain of one taste cluster; returns the run to poll",
+        request=RetrainInputSerializer,
+        responses={201: TrainingRunSerializer, 409: TrainingRunSerializer},
+        tags=["ops"],
+    )
+    def post(self, request: Request) -> Response:
+        data = RetrainInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            run = training_run_request(
+                region_code=data.validated_data["region"].upper(),
+                cluster_slug=data.validated_data.get("cluster") or None,
+                trigger=TrainingRun.Trigger.API,
+                requested_by=request.user,
+            )
+        except RetrainError as error:
+            raise exceptions.ValidationError({"cluster": [str(error)]}) from error
+        run = TrainingRun.objects.select_related("taste_cluster").get(pk=run.pk)
+        code = (
+            status.HTTP_409_CONFLICT
+            if run.status == TrainingRun.Status.REJECTED
+            else status.HTTP_201_CREATED
+        )
+        return Response(TrainingRunSerializer(run).data, status=code)
+
+
+class RetrainDetailApi(APIView):
+    permission_classes = (IsAdminUser,)
+
+    @extend_schema(
+        operation_id="ops_retrains_retrieve",
+        summary="A retrain run: status, stage, progress, timings, metrics",
+        responses={200: TrainingRunSerializer},
+        tags=["ops"],
+    )
+    def get(self, request: Request, run_id: int) -> Response:
+        run = get_object_or_404(TrainingRun.objects.select_related("taste_cluster"), pk=run_id)
+        return Response(TrainingRunSerializer(run).data)

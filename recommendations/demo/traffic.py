@@ -1,0 +1,474 @@
+"""Simulated traffic: demo profiles acting out their hidden tastes on real homepages.
+
+``manage.py simulate_traffic`` calls :func:`traffic_simulate`. Every session
+goes through the code a client would reach:
+
+1. the homepage service, :func:`recommendations.services.homepage.homepage_render`,
+   at the session's simulated moment (``at``), which builds the page with the
+   active models and logs it;
+2. the viewer looks at the first rows and the first tiles of each (how many
+   depends on the device), and acts by the demo's choice model
+   (:func:`~recommendations.demo.tastes.play_logit`, the same one the seeded
+   history used): genres, languages, popularity, the artwork theme shown on
+   this device, the row type at this hour, the tile's position. A title is
+   played with probability softmax(logits + ``NO_PLAY_LOGIT``) over the tiles
+   looked at; rows of a disliked genre, and rows of a type the viewer does
+   not start from at this hour, are rapidly scrolled past;
+3. what happened goes through the signal ingest service as one batch, in the
+   wire format (:func:`~recommendations.signal_events.parse_events`, then
+   :func:`~recommendations.services.signals.signal_batch_record`): impressions
+   of the tiles looked at, with the page id, row, position and artwork
+   variant; hovers; the play (with the same page id, row, position and
+   variant, so attribution is exact); progress and, for films watched to the
+   end, completion and sometimes a thumbs up; scroll-pasts with the row id.
+
+Sessions are spread over the last ``days`` days at each profile's usual hours
+(its hidden hour mix, in its region's time zone) and run in time order, so a
+later page sees the plays of earlier ones. Every draw comes from one seeded
+generator: the same database, models and seed give the same behaviour.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+import uuid
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from artwork.models import ArtworkVariant
+from catalog.models import Title
+from profiles.models import Profile
+from recommendations.models import SignalKind
+from recommendations.services.homepage import homepage_render
+from recommendations.services.signals import SignalBatchRejected, signal_batch_record
+from recommendations.serving.homepage import Page
+from recommendations.signal_events import parse_events
+from regions.models import Region
+
+from .tastes import (
+    NO_PLAY_LOGIT,
+    HiddenTaste,
+    hour_bucket,
+    load_hidden_tastes,
+    load_title_popularity,
+    play_logit,
+    rederive_hidden_tastes,
+)
+from .vocabulary import HOUR_BUCKETS, ROW_TYPES
+
+#: Tiles of a row visible without scrolling sideways, per device class.
+VISIBLE_TILES: dict[str, int] = {"tv": 6, "web": 6, "tablet": 5, "mobile": 3}
+#: Rows always looked at; each further row is looked at with this probability.
+FIRST_ROWS_SEEN = 3
+NEXT_ROW_PROBABILITY = 0.6
+#: A row type wanted less than this (relative to an indifferent viewer) at this
+#: hour is scrolled past with :data:`SKIP_PROBABILITY`.
+SKIP_BELOW = 0.5
+SKIP_PROBABILITY = 0.6
+#: Latest start of a session: completions of a long film must still be in the past.
+LATEST_START = dt.timedelta(hours=4)
+THUMBS_UP_PROBABILITY = 0.2
+COMMIT_EVERY = 100
+
+
+@dataclass(frozen=True, slots=True)
+class _TitleFacts:
+    genres: tuple[str, ...]
+    language: str
+    is_film: bool
+    runtime_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One visit: a profile opens the app on a device at a moment."""
+
+    profile_id: int
+    at: dt.datetime
+    device: str
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationReport:
+    profiles: int
+    pages: int
+    signals: int
+    impressions: int
+    plays: int
+    scroll_pasts: int
+    seconds: float
+
+
+def demo_tastes() -> dict[int, HiddenTaste]:
+    """The seeded tastes: the file ``seed_demo`` wrote, or rederived from the profiles."""
+    try:
+        return load_hidden_tastes()
+    except (FileNotFoundError, ValueError):
+        return rederive_hidden_tastes()
+
+
+def _title_facts() -> dict[int, _TitleFacts]:
+    genres: dict[int, list[str]] = defaultdict(list)
+    for title_id, slug in Title.genres.through.objects.values_list("title_id", "genre__slug"):
+        genres[title_id].append(slug)
+    return {
+        pk: _TitleFacts(tuple(sorted(genres.get(pk, ()))), language, kind == "film", runtime)
+        for pk, language, kind, runtime in Title.objects.values_list(
+            "pk", "original_language_id", "kind", "runtime_minutes"
+        )
+    }
+
+
+def _variant_themes() -> dict[int, tuple[str, ...]]:
+    themes: dict[int, list[str]] = defaultdict(list)
+    for variant_id, slug in ArtworkVariant.themes.through.objects.values_list(
+        "artworkvariant_id", "artworktheme__slug"
+    ):
+        themes[variant_id].append(slug)
+    return {k: tuple(sorted(v)) for k, v in themes.items()}
+
+
+def _weighted(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
+    keys = sorted(weights)
+    p = np.array([max(weights[k], 0.0) for k in keys])
+    return keys[int(rng.choice(len(keys), p=p / p.sum()))]
+
+
+def _bucket_hours(bucket: str) -> list[int]:
+    start, end = HOUR_BUCKETS[bucket]
+    return list(range(start, end)) if start < end else [*range(start, 24), *range(0, end)]
+
+
+def sessions_plan(
+    *,
+    tastes: Mapping[int, HiddenTaste],
+    profile_zones: Mapping[int, dt.tzinfo],
+    sessions: int,
+    days: int,
+    now: dt.datetime,
+    rng: np.random.Generator,
+) -> list[Session]:
+    """Each profile's sessions at its usual hours and devices over the last ``days`` days.
+
+    Returned in time order; every session starts at least ``LATEST_START`` before ``now``.
+    """
+    plan = []
+    latest = now - LATEST_START
+    for profile_id in sorted(profile_zones):
+        taste = tastes[profile_id]
+        zone = profile_zones[profile_id]
+        today = now.astimezone(zone).date()
+        for _ in range(sessions):
+            bucket = _weighted(rng, taste.hours)
+            hours = _bucket_hours(bucket)
+            hour = hours[int(rng.integers(len(hours)))]
+            day = today - dt.timedelta(days=int(rng.integers(days)))
+            local = dt.datetime.combine(day, dt.time(hour), tzinfo=zone) + dt.timedelta(
+                seconds=int(rng.integers(3600))
+            )
+            at = local.astimezone(dt.UTC)
+            while at > latest:
+                at -= dt.timedelta(days=1)
+            plan.append(Session(profile_id, at, _weighted(rng, taste.devices)))
+    plan.sort(key=lambda s: (s.at, s.profile_id))
+    return plan
+
+
+class _Viewer:
+    """Turns a rendered page into the events one viewer's client would send."""
+
+    def __init__(
+        self,
+        *,
+        facts: Mapping[int, _TitleFacts],
+        themes: Mapping[int, tuple[str, ...]],
+        popularity: Mapping[int, float],
+        rng: np.random.Generator,
+    ) -> None:
+        self.facts = facts
+        self.themes = themes
+        self.popularity = popularity
+        self.rng = rng
+
+    def _event_id(self) -> str:
+        return str(uuid.UUID(bytes=self.rng.bytes(16), version=4))
+
+    def events(
+        self, *, taste: HiddenTaste, page: Page, at: dt.datetime, device: str, hour: int
+    ) -> list[dict[str, object]]:
+        rng = self.rng
+        page_id = str(page.page_id)
+        bucket = hour_bucket(hour)
+        events: list[dict[str, object]] = []
+
+        def event(kind: str, seconds: float, **fields: object) -> None:
+            occurred = at + dt.timedelta(seconds=seconds)
+            events.append(
+                {
+                    "kind": kind,
+                    "device": device,
+                    "occurred_at": occurred.isoformat(),
+                    "client_event_id": self._event_id(),
+                    **fields,
+                }
+            )
+
+        n_rows = FIRST_ROWS_SEEN
+        while n_rows < len(page.rows) and rng.random() < NEXT_ROW_PROBABILITY:
+            n_rows += 1
+        visible = VISIBLE_TILES.get(device, 5) + int(rng.geometric(0.5)) - 1
+        candidates: list[tuple[float, int, int]] = []  # (logit, row, position)
+        clock = 1.0
+        for r, row in enumerate(page.rows[:n_rows]):
+            for position, item in enumerate(row.items[:visible]):
+                fields = {"title": item.title_id, "page_id": page_id, "row": row.id}
+                fields["position"] = position
+                if item.variant_id is not None:
+                    fields["artwork_variant"] = item.variant_id
+                event(SignalKind.IMPRESSION, clock, **fields)
+            clock += 2.0
+            genre = row.id.split(":", 1)[1] if row.type == "genre" else None
+            wanted = taste.row_types[bucket].get(row.type, 0.0) * len(ROW_TYPES)
+            if genre in taste.disliked_genres or (
+                wanted < SKIP_BELOW and rng.random() < SKIP_PROBABILITY
+            ):
+                event(SignalKind.ROW_SCROLL_PAST, clock, row=row.id)
+                continue
+            for position, item in enumerate(row.items[:visible]):
+                facts = self.facts.get(item.title_id)
+                if facts is None:
+                    continue
+                logit = play_logit(
+                    taste,
+                    genre_slugs=facts.genres,
+                    language=facts.language,
+                    popularity=self.popularity.get(item.title_id, 0.0),
+                    device=device,
+                    themes=self.themes.get(item.variant_id or 0, ()),
+                    row_type=row.type,
+                    hour=hour,
+                    position=position,
+                )
+                candidates.append((logit, r, position))
+        if not candidates:
+            return events
+
+        logits = np.array([c[0] for c in candidates] + [NO_PLAY_LOGIT])
+        p = np.exp(logits - logits.max())
+        choice = int(rng.choice(p.shape[0], p=p / p.sum()))
+        ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i][0])
+        for i in ranked[: int(rng.integers(0, 3))]:
+            if i == choice:
+                continue
+            _, r, position = candidates[i]
+            item = page.rows[r].items[position]
+            event(
+                SignalKind.HOVER,
+                clock + rng.uniform(1, 20),
+                title=item.title_id,
+                value=float(int(rng.uniform(400, 4000))),
+                page_id=page_id,
+                row=page.rows[r].id,
+                position=position,
+            )
+        if choice == len(candidates):
+            return events
+
+        logit, r, position = candidates[choice]
+        row = page.rows[r]
+        item = row.items[position]
+        facts = self.facts[item.title_id]
+        start = clock + rng.uniform(20, 60)
+        play = {"title": item.title_id, "page_id": page_id, "row": row.id, "position": position}
+        if item.variant_id is not None:
+            play["artwork_variant"] = item.variant_id
+        event(SignalKind.PLAY_START, start, **play)
+        # How far they watch follows how much they wanted it.
+        watched = 1.0 / (1.0 + math.exp(-(logit - NO_PLAY_LOGIT)))
+        watched = min(1.0, max(0.03, watched + rng.normal(0.0, 0.15)))
+        runtime = 60.0 * facts.runtime_minutes
+        if facts.is_film and watched > 0.9:
+            event(SignalKind.PROGRESS, start + 0.5 * runtime, title=item.title_id, value=50.0)
+            event(SignalKind.COMPLETE, start + runtime, title=item.title_id)
+            if rng.random() < THUMBS_UP_PROBABILITY:
+                event(SignalKind.THUMBS_UP, start + runtime + 30, title=item.title_id)
+        else:
+            percent = round(100.0 * min(watched, 0.9), 1)
+            event(
+                SignalKind.PROGRESS, start + watched * runtime, title=item.title_id, value=percent
+            )
+        return events
+
+
+def _record(profile: Profile, raw: list[dict[str, object]], now: dt.datetime) -> int:
+    """Send a batch through the ingest service; drop events it refuses and resend once."""
+    limits = settings.TONIGHT
+    max_future = dt.timedelta(seconds=limits["SIGNAL_MAX_FUTURE_SKEW_SECONDS"])
+    max_age = dt.timedelta(days=limits["SIGNAL_MAX_AGE_DAYS"])
+    events, errors = parse_events(raw, now=now, max_future=max_future, max_age=max_age)
+    if errors:  # the simulation wrote something no client may send: a bug here
+        raise ValueError(f"simulated events are malformed: {errors.summary()}")
+    try:
+        return signal_batch_record(profile=profile, events=events).new
+    except SignalBatchRejected as rejected:
+        # E.g. a title whose availability ended between the page and the play.
+        refused = set(rejected.errors.by_index)
+        events = [e for e in events if e.index not in refused]
+        return signal_batch_record(profile=profile, events=events).new if events else 0
+
+
+def traffic_simulate(
+    *,
+    profiles: int = 200,
+    sessions: int = 10,
+    days: int = 5,
+    seed: int = 0,
+    rows: int = 12,
+    items: int = 20,
+    tastes: Mapping[int, HiddenTaste] | None = None,
+    now: dt.datetime | None = None,
+    progress: Callable[[int], object] | None = None,
+    on_start: Callable[[int], object] | None = None,
+) -> SimulationReport:
+    """Drive ``profiles`` demo profiles through ``sessions`` homepage visits each.
+
+    Parameters
+    ----------
+    profiles : int
+        How many of the demo profiles (those with a hidden taste) take part;
+        the showcase household always does, the others are drawn with ``seed``.
+    sessions : int
+        Visits per profile, spread over the last ``days`` days (at most the
+        signals' age horizon).
+    tastes : mapping, optional
+        Profile id -> hidden taste; the seeded demo's by default (:func:`demo_tastes`).
+    progress, on_start : callable, optional
+        Called with 1 per page rendered, and once with the number of sessions planned.
+
+    Raises
+    ------
+    recommendations.serving.cache.NoActiveModel
+        Without a trained model (run ``train_models`` first).
+    """
+    started = time.perf_counter()
+    now = now or timezone.now()
+    rng = np.random.default_rng([seed, 5])
+    tastes = tastes if tastes is not None else demo_tastes()
+    days = max(1, min(days, int(settings.TONIGHT["SIGNAL_MAX_AGE_DAYS"]) - 1))
+
+    available = sorted(
+        Profile.objects.filter(pk__in=list(tastes)).values_list("pk", "account__home_region_id")
+    )
+    showcase = [pk for pk, _ in available if tastes[pk].profile_index < 3]
+    others = [pk for pk, _ in available if pk not in set(showcase)]
+    wanted = max(0, profiles - len(showcase))
+    drawn = rng.choice(len(others), size=min(wanted, len(others)), replace=False)
+    chosen = set(showcase[:profiles]) | {others[int(i)] for i in drawn}
+    zones = {
+        code: zoneinfo.ZoneInfo(zone)
+        for code, zone in Region.objects.values_list("code", "time_zone")
+    }
+    profile_zones = {pk: zones.get(region, dt.UTC) for pk, region in available if pk in chosen}
+    plan = sessions_plan(
+        tastes=tastes,
+        profile_zones=profile_zones,
+        sessions=sessions,
+        days=days,
+        now=now,
+        rng=rng,
+    )
+    if on_start is not None:
+        on_start(len(plan))
+
+    viewer = _Viewer(
+        facts=_title_facts(), themes=_variant_themes(), popularity=_popularity(), rng=rng
+    )
+    loaded = {
+        p.pk: p
+        for p in Profile.objects.filter(pk__in=chosen).select_related("account").iterator(2000)
+    }
+    pages = signals = impressions = plays = scroll_pasts = 0
+    for chunk_start in range(0, len(plan), COMMIT_EVERY):
+        # One commit per chunk of sessions, not two per page: the simulation's own
+        # bookkeeping; each page and batch still goes through its service unchanged.
+        with transaction.atomic():
+            for session in plan[chunk_start : chunk_start + COMMIT_EVERY]:
+                counts = _session_run(
+                    session=session,
+                    profile=loaded[session.profile_id],
+                    zone=profile_zones[session.profile_id],
+                    taste=tastes[session.profile_id],
+                    viewer=viewer,
+                    rows=rows,
+                    items=items,
+                    now=now,
+                )
+                pages += 1
+                signals += counts[0]
+                impressions += counts[1]
+                plays += counts[2]
+                scroll_pasts += counts[3]
+                if progress is not None:
+                    progress(1)
+    return SimulationReport(
+        profiles=len(profile_zones),
+        pages=pages,
+        signals=signals,
+        impressions=impressions,
+        plays=plays,
+        scroll_pasts=scroll_pasts,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _session_run(
+    *,
+    session: Session,
+    profile: Profile,
+    zone: dt.tzinfo,
+    taste: HiddenTaste,
+    viewer: _Viewer,
+    rows: int,
+    items: int,
+    now: dt.datetime,
+) -> tuple[int, int, int, int]:
+    """Render one page and send what the viewer did: (signals stored, impressions, plays,
+    scroll-pasts)."""
+    page = homepage_render(
+        profile=profile, device=session.device, at=session.at, n_rows=rows, n_items=items
+    )
+    raw = viewer.events(
+        taste=taste,
+        page=page,
+        at=session.at,
+        device=session.device,
+        hour=session.at.astimezone(zone).hour,
+    )
+    if not raw:
+        return 0, 0, 0, 0
+    kinds = [e["kind"] for e in raw]
+    return (
+        _record(profile, raw, now),
+        kinds.count(SignalKind.IMPRESSION),
+        kinds.count(SignalKind.PLAY_START),
+        kinds.count(SignalKind.ROW_SCROLL_PAST),
+    )
+
+
+def _popularity() -> dict[int, float]:
+    try:
+        return load_title_popularity()
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+__all__ = ["Session", "SimulationReport", "demo_tastes", "sessions_plan", "traffic_simulate"]

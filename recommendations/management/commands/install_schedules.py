@@ -1,0 +1,23 @@
+"""``manage.py install_schedules``: the default periodic tasks, editable in admin afterwards."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from recommendations.schedules import schedules_install
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the default django-celery-beat schedules (a nightly retrain per region, the "
+        "stale-run reaper) that do not exist yet; --reset overwrites edited ones."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--reset", action="store_true", help="Restore the defaults.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        names = schedules_install(reset=options["reset"])
+        self.stdout.write(
+            f"Installed {len(names)} schedule(s): {', '.join(names)}" if names else "Up to date."
+        )

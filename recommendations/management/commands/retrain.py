@@ -1,0 +1,69 @@
+"""``manage.py retrain --region IN [--cluster tamil] [--wait]``: run a retrain now."""
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from recommendations.models import TrainingRun
+from recommendations.services.retraining import (
+    RetrainError,
+    region_retrain_request,
+    training_run_request,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Queue a retrain of one taste cluster (--cluster) or of every cluster of a region, "
+        "on the region's queue; --wait follows the runs until they finish. Without a broker "
+        "configured the retrain runs in this process."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--region", required=True, metavar="CODE")
+        parser.add_argument("--cluster", metavar="SLUG", help="One cluster (e.g. tamil).")
+        parser.add_argument("--wait", action="store_true", help="Wait for the runs to finish.")
+        parser.add_argument("--timeout", type=float, default=3600.0, help="Seconds to wait.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        region = options["region"].upper()
+        try:
+            if options["cluster"]:
+                runs = [
+                    training_run_request(
+                        region_code=region,
+                        cluster_slug=options["cluster"],
+                        trigger=TrainingRun.Trigger.COMMAND,
+                    )
+                ]
+            else:
+                runs = region_retrain_request(
+                    region_code=region, trigger=TrainingRun.Trigger.COMMAND
+                )
+        except RetrainError as error:
+            raise CommandError(str(error)) from error
+        for run in runs:
+            run.refresh_from_db()
+            self.stdout.write(f"run #{run.pk} {run.taste_cluster}: {run.status} {run.error}")
+        if not options["wait"]:
+            return
+        deadline = time.monotonic() + options["timeout"]
+        pending = {run.pk for run in runs}
+        last: dict[int, tuple[str, int]] = {}
+        while pending and time.monotonic() < deadline:
+            for run in TrainingRun.objects.filter(pk__in=pending).select_related("taste_cluster"):
+                state = (run.stage, run.progress)
+                if run.is_finished:
+                    pending.discard(run.pk)
+                    version = f" version #{run.model_version_id}" if run.model_version_id else ""
+                    self.stdout.write(
+                        f"run #{run.pk} {run.taste_cluster}: {run.status}{version} {run.error}"
+                    )
+                elif last.get(run.pk) != state:
+                    last[run.pk] = state
+                    self.stdout.write(f"run #{run.pk}: {run.stage} {run.progress}%")
+            if pending:
+                time.sleep(1.0)
+        if pending:
+            raise CommandError(f"Runs still unfinished after the timeout: {sorted(pending)}.")

@@ -1,0 +1,78 @@
+"""``manage.py simulate_traffic``: demo profiles browse real homepages and send real signals."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from recommendations.demo.traffic import traffic_simulate
+from recommendations.models import PageLog
+from recommendations.serving.cache import NoActiveModel
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(value)
+    return number
+
+
+class Command(BaseCommand):
+    help = (
+        "Drive seeded demo profiles, acting out their hidden tastes, through the homepage "
+        "service (pages rendered and logged) and the signals service (impressions, hovers, "
+        "plays, progress, scroll-pasts), at moments over the last few days. Run after "
+        "seed_demo and train_models; train_models again afterwards learns from the logs."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--profiles", type=_positive, default=200, help="Profiles taking part (default 200)."
+        )
+        parser.add_argument(
+            "--sessions", type=_positive, default=10, help="Visits per profile (default 10)."
+        )
+        parser.add_argument(
+            "--days", type=_positive, default=5, help="Spread over the last N days (default 5)."
+        )
+        parser.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing if pages have been logged already (for make demo).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["if_empty"] and PageLog.objects.exists():
+            self.stdout.write("Pages are already logged; nothing simulated (--if-empty).")
+            return
+        bar = tqdm(
+            desc="simulating",
+            unit="pages",
+            file=self.stderr._out,
+            disable=options["verbosity"] < 1,
+            dynamic_ncols=True,
+        )
+
+        def start(total: int) -> None:
+            bar.total = total
+            bar.refresh()
+
+        try:
+            report = traffic_simulate(
+                profiles=options["profiles"],
+                sessions=options["sessions"],
+                days=options["days"],
+                seed=options["seed"],
+                progress=bar.update,
+                on_start=start,
+            )
+        except NoActiveModel as error:
+            raise CommandError(f"{error}") from error
+        finally:
+            bar.close()
+        self.stdout.write(
+            f"Simulated {report.pages} pages for {report.profiles} profiles in "
+            f"{report.seconds:.1f}s: {report.signals} signals ({report.impressions} "
+            f"impressions, {report.plays} plays, {report.scroll_pasts} scroll-pasts)."
+        )

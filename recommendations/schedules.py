@@ -1,0 +1,88 @@
+"""Every periodic task of Tonight, in one place, each with the reason for its timing.
+
+These are the *defaults*: ``manage.py install_schedules`` writes them into
+django-celery-beat's tables, where operators edit, pause or reschedule them in
+admin (Periodic tasks). Installing again adds what is missing and leaves what
+operators changed alone (``--reset`` puts the defaults back).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.db import transaction
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+from regions.models import Region
+
+#: Hour (local time of the region) of its nightly retrain: after the evening peak,
+#: when the day's signals are in and the fewest people are watching.
+RETRAIN_LOCAL_HOUR = 4
+#: How often stale runs are reaped: a dead worker's run is failed within
+#: RETRAIN_STALE_SECONDS plus this.
+REAP_EVERY_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    task: str
+    args: list
+    crontab: dict[str, str] | None = None
+    every_seconds: int | None = None
+
+
+def default_schedules() -> list[Schedule]:
+    """One nightly retrain per region, and the reaper."""
+    schedules = [
+        # A worker that dies leaves its run "running"; the reaper fails it so that
+        # operators see it and the cluster's next retrain is not refused.
+        Schedule(
+            name="reap stale training runs",
+            task="recommendations.reap_training_runs",
+            args=[],
+            every_seconds=REAP_EVERY_SECONDS,
+        ),
+    ]
+    for code, zone in Region.objects.order_by("code").values_list("code", "time_zone"):
+        # Nightly, at RETRAIN_LOCAL_HOUR in the region's own time zone: each region
+        # retrains in its quiet hours, and regions do not all compete for workers at once.
+        schedules.append(
+            Schedule(
+                name=f"retrain {code}",
+                task="recommendations.retrain_region",
+                args=[code],
+                crontab={"minute": "0", "hour": str(RETRAIN_LOCAL_HOUR), "timezone": zone},
+            )
+        )
+    return schedules
+
+
+def schedules_install(*, reset: bool = False) -> list[str]:
+    """Create the default periodic tasks that are missing (all of them with ``reset``)."""
+    created = []
+    with transaction.atomic():
+        for schedule in default_schedules():
+            existing = PeriodicTask.objects.filter(name=schedule.name).first()
+            if existing is not None and not reset:
+                continue
+            fields: dict = {"task": schedule.task, "args": json.dumps(schedule.args)}
+            if schedule.crontab is not None:
+                fields["crontab"], _ = CrontabSchedule.objects.get_or_create(
+                    minute=schedule.crontab["minute"],
+                    hour=schedule.crontab["hour"],
+                    day_of_week="*",
+                    day_of_month="*",
+                    month_of_year="*",
+                    timezone=schedule.crontab["timezone"],
+                )
+                fields["interval"] = None
+            else:
+                fields["interval"], _ = IntervalSchedule.objects.get_or_create(
+                    every=schedule.every_seconds, period=IntervalSchedule.SECONDS
+                )
+                fields["crontab"] = None
+            PeriodicTask.objects.update_or_create(name=schedule.name, defaults=fields)
+            created.append(schedule.name)
+    return created

@@ -1,0 +1,287 @@
+"""Attribution: which logged impressions led to a play, in bulk, as arrays.
+
+A play start is credited to the page that showed its title:
+
+- **exactly**, when the client sent the page's ``page_id`` with the play
+  (and, when it sent ``row``, to that row's impression of the title);
+- otherwise to the **latest page** of the same profile that showed the title
+  at most ``TONIGHT["ATTRIBUTION_WINDOW_SECONDS"]`` (the session window)
+  before the play.
+
+Each impression is credited at most once. The join is done over a time
+window in bulk — pages and plays are each read with one range query (the
+BRIN indexes on their timestamps) and matched with sorted searches in numpy
+— never one signal at a time, so attributing a day of traffic costs the same
+few queries as attributing a minute.
+
+The result labels the title ranker's training rows, the row ranker's (a row
+is engaged if any of its impressions was played) and, later, the artwork
+bandit's rewards (each impression carries its variant and propensity).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from django.conf import settings
+
+from recommendations.engine.ranking import DEVICE_CLASSES
+from recommendations.engine.row_ranking import row_type_index
+from recommendations.models import PageLog, Signal, SignalKind
+
+DEFAULT_WINDOW_SECONDS = 3 * 3600
+
+
+def attribution_window() -> dt.timedelta:
+    return dt.timedelta(
+        seconds=float(settings.TONIGHT.get("ATTRIBUTION_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
+    )
+
+
+@dataclass(frozen=True)
+class AttributedImpressions:
+    """Every impression of the pages logged in a window, with its label.
+
+    Per page (index ``p``): ``page_ids[p]``, ``page_profile[p]``,
+    ``page_time[p]``, ``page_device[p]``, ``page_hour[p]``,
+    ``page_weekday[p]``, ``page_model_version[p]``, ``page_region[p]``; and
+    its rows ``row_page``, ``row_index``, ``row_type``, ``row_strength``,
+    ``row_played`` (one entry per shown row).
+
+    Per impression (index ``i``): ``page`` (into the page arrays),
+    ``title_id``, ``row`` (row index on its page), ``row_type`` (index into
+    ``ROW_TYPES``), ``position``, ``variant_id`` (-1 for the placeholder),
+    ``propensity``, ``played``, ``played_at`` (Unix seconds, NaN), and
+    ``exact`` (attributed by ``page_id``).
+    """
+
+    page_ids: list[uuid.UUID]
+    page_profile: npt.NDArray[np.int64]
+    page_time: npt.NDArray[np.float64]
+    page_device: npt.NDArray[np.int8]
+    page_hour: npt.NDArray[np.int8]
+    page_weekday: npt.NDArray[np.int8]
+    page_model_version: npt.NDArray[np.int64]
+    page_region: list[str]
+    page: npt.NDArray[np.int32]
+    title_id: npt.NDArray[np.int64]
+    row: npt.NDArray[np.int16]
+    row_type: npt.NDArray[np.int8]
+    position: npt.NDArray[np.int16]
+    variant_id: npt.NDArray[np.int64]
+    propensity: npt.NDArray[np.float32]
+    played: npt.NDArray[np.bool_]
+    played_at: npt.NDArray[np.float64]
+    exact: npt.NDArray[np.bool_]
+    row_page: npt.NDArray[np.int32]
+    row_index: npt.NDArray[np.int16]
+    row_kind: npt.NDArray[np.int8]
+    row_strength: npt.NDArray[np.float32]
+    row_played: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.title_id.shape[0])
+
+
+def _rank_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    unique, inverse = np.unique(keys, return_inverse=True)
+    return unique, inverse.astype(np.int64)
+
+
+def page_impressions_attributed(
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+    window: dt.timedelta | None = None,
+    profile_ids: list[int] | None = None,
+) -> AttributedImpressions:
+    """Impressions of the pages generated in ``[since, until)``, labelled by later plays.
+
+    Plays are read up to ``until + window`` so that a page near the end of the
+    range still gets its session. Three queries whatever the volume.
+    """
+    window = window or attribution_window()
+    pages = PageLog.objects.filter(generated_at__gte=since, generated_at__lt=until)
+    if profile_ids is not None:
+        pages = pages.filter(profile_id__in=profile_ids)
+    page_rows = list(
+        pages.order_by("generated_at").values_list(
+            "id",
+            "profile_id",
+            "generated_at",
+            "device",
+            "hour",
+            "weekday",
+            "model_version_id",
+            "region",
+            "rows",
+            "items",
+        )
+    )
+    n_pages = len(page_rows)
+    page_of = {row[0]: p for p, row in enumerate(page_rows)}
+    counts = np.array([len(r[9]) for r in page_rows], dtype=np.int64)
+    flat = [item for r in page_rows for item in r[9]]
+    items = np.array(
+        [[i[0], i[1], i[2], -1 if i[3] is None else i[3]] for i in flat], dtype=np.int64
+    ).reshape(-1, 4)
+    page = np.repeat(np.arange(n_pages, dtype=np.int32), counts)
+    page_time = np.array([r[2].timestamp() for r in page_rows], dtype=np.float64)
+    page_profile = np.array([r[1] for r in page_rows], dtype=np.int64)
+    row_counts = np.array([len(r[8]) for r in page_rows], dtype=np.int64)
+    row_page = np.repeat(np.arange(n_pages, dtype=np.int32), row_counts)
+    row_index = np.concatenate(
+        [np.arange(c, dtype=np.int16) for c in row_counts] or [np.empty(0, np.int16)]
+    )
+    row_kind = np.array([row_type_index(row[1]) for r in page_rows for row in r[8]], dtype=np.int8)
+    row_strength = np.array(
+        [row[2] if len(row) > 2 else 0.0 for r in page_rows for row in r[8]], dtype=np.float32
+    )
+    row_offset = np.concatenate([[0], np.cumsum(row_counts)[:-1]]).astype(np.int64)
+    # Row types per impression via the page's row table.
+    item_row = items[:, 1]
+    row_type = row_kind[row_offset[page] + item_row] if len(flat) else np.empty(0, dtype=np.int8)
+
+    n = items.shape[0]
+    played = np.zeros(n, dtype=bool)
+    played_at = np.full(n, np.nan)
+    exact = np.zeros(n, dtype=bool)
+
+    if n:
+        plays = Signal.objects.filter(
+            kind=SignalKind.PLAY_START,
+            occurred_at__gte=since,
+            occurred_at__lt=until + window,
+            title__isnull=False,
+        )
+        if profile_ids is not None:
+            plays = plays.filter(profile_id__in=profile_ids)
+        play_rows = list(
+            plays.order_by("occurred_at").values_list(
+                "profile_id", "title_id", "occurred_at", "page_id", "row"
+            )
+        )
+        _attribute(
+            page_rows=page_rows,
+            page_of=page_of,
+            page=page,
+            page_time=page_time,
+            page_profile=page_profile,
+            items=items,
+            play_rows=play_rows,
+            window=window.total_seconds(),
+            played=played,
+            played_at=played_at,
+            exact=exact,
+        )
+
+    row_played = np.zeros(row_page.shape[0], dtype=bool)
+    if n:
+        row_played[row_offset[page[played]] + item_row[played]] = True
+    return AttributedImpressions(
+        page_ids=[r[0] for r in page_rows],
+        page_profile=page_profile,
+        page_time=page_time,
+        page_device=np.array(
+            [DEVICE_CLASSES.index(r[3]) if r[3] in DEVICE_CLASSES else 0 for r in page_rows],
+            dtype=np.int8,
+        ),
+        page_hour=np.array([r[4] for r in page_rows], dtype=np.int8),
+        page_weekday=np.array([r[5] for r in page_rows], dtype=np.int8),
+        page_model_version=np.array([r[6] or 0 for r in page_rows], dtype=np.int64),
+        page_region=[r[7] for r in page_rows],
+        page=page,
+        title_id=items[:, 0],
+        row=items[:, 1].astype(np.int16),
+        row_type=np.asarray(row_type, dtype=np.int8),
+        position=items[:, 2].astype(np.int16),
+        variant_id=items[:, 3],
+        propensity=np.array([i[4] for i in flat], dtype=np.float32),
+        played=played,
+        played_at=played_at,
+        exact=exact,
+        row_page=row_page,
+        row_index=row_index,
+        row_kind=row_kind,
+        row_strength=row_strength,
+        row_played=row_played,
+    )
+
+
+def _attribute(
+    *,
+    page_rows: list[tuple],
+    page_of: dict[uuid.UUID, int],
+    page: np.ndarray,
+    page_time: np.ndarray,
+    page_profile: np.ndarray,
+    items: np.ndarray,
+    play_rows: list[tuple],
+    window: float,
+    played: np.ndarray,
+    played_at: np.ndarray,
+    exact: np.ndarray,
+) -> None:
+    """Label ``played`` / ``played_at`` / ``exact`` in place."""
+    if not play_rows:
+        return
+    item_profile = page_profile[page]
+    item_time = page_time[page]
+    title = items[:, 0]
+
+    # 1. Exact: plays naming a logged page. Impression of (page, title), preferring the named row.
+    by_page_title: dict[tuple[int, int], list[int]] = {}
+    remaining = []
+    exact_plays = [(k, page_of.get(r[3])) for k, r in enumerate(play_rows) if r[3] is not None]
+    if exact_plays:
+        wanted = {(p, play_rows[k][1]) for k, p in exact_plays if p is not None}
+        wanted_pages = {p for p, _ in wanted}
+        for i in np.flatnonzero(np.isin(page, list(wanted_pages))).tolist():
+            key = (int(page[i]), int(title[i]))
+            if key in wanted:
+                by_page_title.setdefault(key, []).append(i)
+    for k, r in enumerate(play_rows):
+        p = page_of.get(r[3]) if r[3] is not None else None
+        candidates = by_page_title.get((p, r[1])) if p is not None else None
+        if not candidates:
+            remaining.append(k)
+            continue
+        rows = page_rows[p][8]
+        named = [i for i in candidates if r[4] and rows[int(items[i, 1])][0] == r[4]]
+        i = (named or candidates)[0]
+        if not played[i]:
+            played[i] = True
+            played_at[i] = r[2].timestamp()
+            exact[i] = True
+    if not remaining:
+        return
+
+    # 2. Session window: the latest page of (profile, title) at most `window` before. A
+    # title shown twice on one page (after the first screen) is credited to its first,
+    # most prominent, impression.
+    _, first_shown = np.unique(page.astype(np.int64) * (1 << 24) + title, return_index=True)
+    eligible = np.sort(first_shown)
+    key = item_profile * (1 << 24) + title
+    unique, rank = _rank_keys(key)
+    origin = float(min(item_time.min(), play_rows[0][2].timestamp())) - 1.0
+    composite = rank * (1 << 32) + np.floor(item_time - origin).astype(np.int64)
+    order = eligible[np.argsort(composite[eligible], kind="stable")]
+    sorted_composite = composite[order]
+    play_profile = np.array([play_rows[k][0] for k in remaining], dtype=np.int64)
+    play_title = np.array([play_rows[k][1] for k in remaining], dtype=np.int64)
+    play_time = np.array([play_rows[k][2].timestamp() for k in remaining], dtype=np.float64)
+    play_key = play_profile * (1 << 24) + play_title
+    at = np.searchsorted(unique, play_key)
+    known = (at < unique.shape[0]) & (unique[np.minimum(at, unique.shape[0] - 1)] == play_key)
+    play_composite = at * (1 << 32) + np.floor(play_time - origin).astype(np.int64)
+    found = np.searchsorted(sorted_composite, play_composite, side="right") - 1
+    for j in np.flatnonzero(known & (found >= 0)).tolist():
+        i = int(order[found[j]])
+        if rank[i] != at[j] or play_time[j] - item_time[i] > window or played[i]:
+            continue
+        played[i] = True
+        played_at[i] = play_time[j]

@@ -1,0 +1,198 @@
+"""Taste-cluster assignment: recompute every profile's cluster of a region, in bulk.
+
+A profile's cluster is the one its viewing points to (the share of its
+positive confidence on titles in each cluster's languages), then the one its
+preferred languages point to, then the region's default. Computed for every
+profile of the region in one pass over arrays
+(:func:`recommendations.engine.clusters.assign_clusters`) and written back with
+one ``UPDATE`` per cluster, only for the profiles whose cluster changed. Every
+retrain calls it first, so clusters follow tastes as they move.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from config.lookups import AnyOf
+from profiles.models import Profile
+from recommendations.engine.clusters import assign_clusters
+from recommendations.engine.confidence import signal_confidence
+from recommendations.selectors import training as data
+from regions.models import TasteCluster
+
+#: Total positive confidence below which a profile's viewing is too little to place it
+#: (about two completed films); its languages decide instead.
+MIN_VIEWING_WEIGHT = 2.0
+
+
+@dataclass(frozen=True)
+class ClusterAssignmentResult:
+    """What an assignment did.
+
+    Attributes
+    ----------
+    profile_ids : numpy.ndarray of int64, shape (n,)
+        Every profile of the region, ascending.
+    cluster_ids : numpy.ndarray of int64, shape (n,)
+        The cluster each now belongs to.
+    counts : dict of str to int
+        Profiles per cluster slug.
+    changed : int
+        Profiles whose cluster changed.
+    by_viewing, by_preference, by_default : int
+        How many were placed by each rule.
+    """
+
+    profile_ids: npt.NDArray[np.int64]
+    cluster_ids: npt.NDArray[np.int64]
+    counts: dict[str, int]
+    changed: int
+    by_viewing: int
+    by_preference: int
+    by_default: int
+
+    def members(self, cluster_id: int) -> npt.NDArray[np.int64]:
+        return self.profile_ids[self.cluster_ids == cluster_id]
+
+    def as_metrics(self) -> dict[str, object]:
+        return {
+            "counts": self.counts,
+            "changed": self.changed,
+            "by_viewing": self.by_viewing,
+            "by_preference": self.by_preference,
+            "by_default": self.by_default,
+        }
+
+
+def _region_clusters(region_code: str) -> tuple[list[TasteCluster], dict[str, int], int]:
+    """The region's clusters (default first), language code -> cluster position, default."""
+    clusters = list(
+        TasteCluster.objects.filter(region_id=region_code)
+        .prefetch_related("languages")
+        .order_by("-is_default", "slug")
+    )
+    if not clusters:
+        clusters = [
+            TasteCluster.objects.create(
+                region_id=region_code, slug="default", name="Everyone", is_default=True
+            )
+        ]
+    default = next((i for i, c in enumerate(clusters) if c.is_default), 0)
+    by_language: dict[str, int] = {}
+    for position, cluster in enumerate(clusters):
+        for language in cluster.languages.all():
+            by_language.setdefault(language.code, position)
+    return clusters, by_language, default
+
+
+def profile_clusters_assign(
+    *,
+    region_code: str,
+    signals: data.TrainingSignals | None = None,
+    facts: data.CatalogueFacts | None = None,
+    at: dt.datetime | None = None,
+) -> ClusterAssignmentResult:
+    """Recompute and store the taste cluster of every profile of the region.
+
+    Parameters
+    ----------
+    region_code : str
+    signals : TrainingSignals, optional
+        The region's signals, when the caller (a retrain) has already read them.
+    facts : CatalogueFacts, optional
+        Catalogue facts on the signals' title index (their original languages).
+    at : datetime, optional
+        Time the signal decay is measured at; now by default.
+    """
+    at = at or timezone.now()
+    if signals is None:
+        from recommendations.services.training import training_data_load
+
+        signals = training_data_load(region_code=region_code, at=at).signals
+    if facts is None:
+        facts = data.catalogue_facts(signals.title_ids)
+    clusters, by_language, default = _region_clusters(region_code)
+    cluster_pks = np.array([c.pk for c in clusters], dtype=np.int64)
+
+    rows = np.array(
+        list(
+            Profile.objects.filter(account__home_region_id=region_code)
+            .order_by("pk")
+            .values_list("pk", "taste_cluster_id")
+        ),
+        dtype=object,
+    ).reshape(-1, 2)
+    profile_ids = rows[:, 0].astype(np.int64)
+    current = np.array([pk or -1 for pk in rows[:, 1]], dtype=np.int64)
+
+    # Preferred languages: the first added (lowest link id) that keys a cluster wins.
+    links = np.array(
+        list(
+            Profile.preferred_languages.through.objects.filter(
+                profile__account__home_region_id=region_code
+            )
+            .order_by("pk")
+            .values_list("profile_id", "language_id")
+        ),
+        dtype=object,
+    ).reshape(-1, 2)
+    preferred = np.full(profile_ids.shape[0], -1, dtype=np.int64)
+    if links.shape[0]:
+        position = data.index_of(profile_ids, links[:, 0].astype(np.int64))
+        keyed = np.array([by_language.get(code, -1) for code in links[:, 1]], dtype=np.int64)
+        usable = (position >= 0) & (keyed >= 0)
+        first_profiles, first = np.unique(position[usable], return_index=True)
+        preferred[first_profiles] = keyed[usable][first]
+
+    # Viewing: the region's signals on the region's profile index.
+    on_profiles = data.index_of(profile_ids, signals.profile_ids)
+    keep = (signals.title_index >= 0) & (on_profiles[signals.profile_index] >= 0)
+    confidence = signal_confidence(
+        profile_index=on_profiles[signals.profile_index[keep]],
+        title_index=signals.title_index[keep],
+        kind=signals.kind[keep],
+        value=signals.value[keep],
+        age_days=signals.age_days(at.timestamp())[keep],
+        commitment=signals.commitment_hours[keep],
+        rewatch=signals.rewatch[keep],
+        n_profiles=profile_ids.shape[0],
+        n_titles=signals.n_titles,
+        weights=data.signal_weights(),
+    ).positive
+    codes = np.array((*facts.language_codes, ""), dtype=object)  # -1: unknown
+    title_cluster = np.array(
+        [by_language.get(code, default) for code in codes[facts.language]], dtype=np.int64
+    )
+    assignment = assign_clusters(
+        confidence=confidence,
+        title_cluster=title_cluster,
+        preferred_cluster=preferred,
+        default_cluster=default,
+        n_clusters=len(clusters),
+        min_weight=MIN_VIEWING_WEIGHT,
+    )
+    new = cluster_pks[assignment.cluster]
+    changed = new != current
+    with transaction.atomic():
+        for position, pk in enumerate(cluster_pks.tolist()):
+            moving = profile_ids[changed & (assignment.cluster == position)]
+            if moving.size:
+                Profile.objects.filter(AnyOf(F("pk"), moving.tolist())).update(taste_cluster_id=pk)
+    by_viewing = int(assignment.by_viewing.sum())
+    by_preference = int(assignment.by_preference.sum())
+    return ClusterAssignmentResult(
+        profile_ids=profile_ids,
+        cluster_ids=new,
+        counts={c.slug: int((assignment.cluster == i).sum()) for i, c in enumerate(clusters)},
+        changed=int(changed.sum()),
+        by_viewing=by_viewing,
+        by_preference=by_preference,
+        by_default=int(profile_ids.shape[0] - by_viewing - by_preference),
+    )

@@ -1,0 +1,338 @@
+"""Learning the title ranker and the row ranker from logged homepages.
+
+:func:`logged_examples_load` reads the pages logged over the last
+``TONIGHT["RANKER_LOG_DAYS"]`` days (of a region, or all), labels them with
+:func:`~recommendations.selectors.attribution.page_impressions_attributed`,
+and builds both rankers' training rows **the way serving builds its inputs**:
+
+- Title ranker: for each logged page, the profile's history as of the page's
+  moment (:func:`~recommendations.serving.recommend.profile_history` with
+  ``at``) goes through the same
+  :func:`~recommendations.serving.scoring.ranking_inputs` /
+  :func:`~recommendations.serving.scoring.ranking_features` as a request,
+  with the model version that served the page; the rows of the shown titles
+  get their logged row and slot positions (serving leaves those at 0). All
+  played impressions are kept, and up to :data:`NEGATIVES_PER_PAGE` unplayed
+  ones per page, weighted by the inverse of their sampling rate.
+- Row ranker: for each logged row, the profile's row engagement (plays started
+  from rows and rapid scroll-pasts, counted as
+  :func:`~recommendations.serving.homepage.profile_row_engagement` counts them)
+  as of the page's moment, in the page's context (hour bucket, weekday,
+  device), the row's logged strength and its index on the page. Labelled
+  played if any of its impressions was.
+
+Rows are in page time order, which the title ranker's calibration split needs.
+Too few of them and each ranker stays on its documented prior
+(``PlayRanker.min_rows`` / ``RowRanker.min_rows``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zoneinfo
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from django.conf import settings
+
+from profiles.models import Profile
+from recommendations.engine.ranking import DEVICE_CLASSES, FEATURE_NAMES, hour_bucket
+from recommendations.engine.row_ranking import (
+    ROW_FEATURE_NAMES,
+    RowEngagement,
+    RowRanker,
+    row_features,
+    row_type_index,
+)
+from recommendations.models import ModelVersion, Signal, SignalKind
+from recommendations.selectors.attribution import (
+    AttributedImpressions,
+    page_impressions_attributed,
+)
+from recommendations.selectors.training import index_of, signal_weights
+from recommendations.serving import artefacts
+from recommendations.serving.bundle import ServingBundle
+from recommendations.serving.homepage import (
+    ROW_EVENTS_DAYS,
+    ROW_EVENTS_MAX,
+    ROW_RANKER,
+    row_type_of,
+)
+from recommendations.serving.recommend import profile_history
+from recommendations.serving.scoring import ScoringContext, ranking_features, ranking_inputs
+from regions.models import Region
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LOG_DAYS = 28
+#: Newest logged pages a training run learns from (their features cost a request each).
+DEFAULT_MAX_PAGES = 3000
+#: Unplayed impressions kept per page for the title ranker; the rest are sampled away.
+NEGATIVES_PER_PAGE = 60
+
+
+@dataclass(frozen=True)
+class LoggedExamples:
+    """Both rankers' training rows from logged pages, in page time order.
+
+    Attributes
+    ----------
+    pages : int
+    title_features : numpy.ndarray of float32, shape (n, len(FEATURE_NAMES))
+    title_labels : numpy.ndarray of bool, shape (n,)
+    title_weights : numpy.ndarray of float32, shape (n,)
+        Inverse sampling rate of the impression (1 for plays).
+    row_features : numpy.ndarray of float32, shape (m, len(ROW_FEATURE_NAMES))
+    row_labels : numpy.ndarray of bool, shape (m,)
+    """
+
+    pages: int
+    title_features: npt.NDArray[np.float32]
+    title_labels: npt.NDArray[np.bool_]
+    title_weights: npt.NDArray[np.float32]
+    row_features: npt.NDArray[np.float32]
+    row_labels: npt.NDArray[np.bool_]
+
+    @classmethod
+    def empty(cls) -> LoggedExamples:
+        return cls(
+            pages=0,
+            title_features=np.empty((0, len(FEATURE_NAMES)), np.float32),
+            title_labels=np.empty(0, bool),
+            title_weights=np.empty(0, np.float32),
+            row_features=np.empty((0, len(ROW_FEATURE_NAMES)), np.float32),
+            row_labels=np.empty(0, bool),
+        )
+
+
+def _keep_pages(logged: AttributedImpressions, region_code: str | None, limit: int) -> np.ndarray:
+    """Page indices to learn from: the region's (or all), newest ``limit``, in time order."""
+    pages = np.arange(len(logged.page_ids))
+    if region_code is not None:
+        pages = pages[np.array([r == region_code for r in logged.page_region], dtype=bool)]
+    return pages[-limit:] if limit else pages
+
+
+def _bundles(version_ids: set[int]) -> dict[int, ServingBundle]:
+    """The stored versions that served the pages (a pruned or failed one is skipped)."""
+    bundles = {}
+    rows = ModelVersion.objects.filter(pk__in=version_ids).exclude(
+        status__in=[ModelVersion.Status.FAILED, ModelVersion.Status.TRAINING]
+    )
+    for pk, key in rows.values_list("pk", "artefact_key"):
+        try:
+            bundles[pk] = ServingBundle.load(version_id=pk, artefact_key=key)
+        except (OSError, ValueError, KeyError):
+            logger.warning("Model version %s cannot be loaded; its pages are skipped", pk)
+    return bundles
+
+
+def _title_examples(
+    logged: AttributedImpressions,
+    pages: np.ndarray,
+    profiles: dict[int, Profile],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    bundles = _bundles({int(v) for v in logged.page_model_version[pages] if v})
+    refresh = float(settings.TONIGHT.get("CATALOGUE_REFRESH_SECONDS", 300.0))
+    weights = signal_weights()
+    order = np.argsort(logged.page, kind="stable")
+    bounds = np.searchsorted(logged.page[order], np.arange(len(logged.page_ids) + 1))
+    features, labels, sample_weight = [], [], []
+    for p in pages.tolist():
+        bundle = bundles.get(int(logged.page_model_version[p]))
+        profile = profiles.get(int(logged.page_profile[p]))
+        if bundle is None or profile is None:
+            continue
+        items = order[bounds[p] : bounds[p + 1]]
+        titles = index_of(bundle.index.title_ids, logged.title_id[items])
+        items, titles = items[titles >= 0], titles[titles >= 0]
+        played = logged.played[items]
+        negatives = np.flatnonzero(~played)
+        rate = min(1.0, NEGATIVES_PER_PAGE / max(negatives.shape[0], 1))
+        if rate < 1.0:
+            negatives = np.sort(rng.choice(negatives, NEGATIVES_PER_PAGE, replace=False))
+        keep = np.sort(np.concatenate([np.flatnonzero(played), negatives]))
+        if keep.shape[0] == 0:
+            continue
+        at = dt.datetime.fromtimestamp(float(logged.page_time[p]), tz=dt.UTC)
+        catalogue = bundle.catalogue(refresh)
+        history = profile_history(profile=profile, bundle=bundle, catalogue=catalogue, at=at)
+        codes = {lang.code for lang in profile.preferred_languages.all()}
+        if profile.display_language_id:
+            codes.add(profile.display_language_id)
+        context = ScoringContext(
+            region_code=logged.page_region[p],
+            cluster_id=profile.taste_cluster_id,
+            maturity_limit=profile.maturity_limit,
+            language_index=np.array(
+                [i for i, c in enumerate(catalogue.facts.language_codes) if c in codes], np.int16
+            ),
+            device=DEVICE_CLASSES[int(logged.page_device[p])],
+            at=at,
+        )
+        inputs = ranking_inputs(
+            bundle=bundle, catalogue=catalogue, history=history, context=context, weights=weights
+        )
+        features.append(
+            ranking_features(
+                inputs,
+                catalogue=catalogue,
+                titles=titles[keep],
+                row_position=logged.row[items[keep]],
+                slot_position=logged.position[items[keep]],
+            )
+        )
+        labels.append(played[keep])
+        sample_weight.append(np.where(played[keep], 1.0, 1.0 / rate).astype(np.float32))
+    if not features:
+        return (
+            np.empty((0, len(FEATURE_NAMES)), np.float32),
+            np.empty(0, bool),
+            np.empty(0, np.float32),
+        )
+    return np.concatenate(features), np.concatenate(labels), np.concatenate(sample_weight)
+
+
+def _row_examples(
+    logged: AttributedImpressions,
+    pages: np.ndarray,
+    zones: dict[int, dt.tzinfo],
+    since: dt.datetime,
+    until: dt.datetime,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row features with each profile's engagement as of each page's moment."""
+    profile_ids = sorted({int(x) for x in logged.page_profile[pages]})
+    events = (
+        Signal.objects.filter(
+            profile_id__in=profile_ids,
+            kind__in=[SignalKind.PLAY_START, SignalKind.ROW_SCROLL_PAST],
+            occurred_at__gte=since - dt.timedelta(days=ROW_EVENTS_DAYS),
+            occurred_at__lt=until,
+        )
+        .exclude(row="")
+        .order_by("profile_id", "occurred_at")
+        .values_list("profile_id", "row", "kind", "device", "occurred_at")
+    )
+    by_profile: dict[int, list[tuple]] = {}
+    for row in events.iterator(chunk_size=10000):
+        by_profile.setdefault(row[0], []).append(row)
+    arrays: dict[int, tuple[np.ndarray, ...]] = {}
+    for profile_id, rows in by_profile.items():
+        local = [r[4].astimezone(zones.get(profile_id, dt.UTC)) for r in rows]
+        arrays[profile_id] = (
+            np.array([r[4].timestamp() for r in rows]),
+            np.array([row_type_index(row_type_of(r[1])) for r in rows], np.int64),
+            np.array([r[2] == SignalKind.PLAY_START for r in rows], bool),
+            hour_bucket([t.hour for t in local]).astype(np.int64),
+            np.array([DEVICE_CLASSES.index(r[3]) if r[3] in DEVICE_CLASSES else 0 for r in rows]),
+            np.array([t.weekday() for t in local], np.int64),
+        )
+    order = np.argsort(logged.row_page, kind="stable")
+    bounds = np.searchsorted(logged.row_page[order], np.arange(len(logged.page_ids) + 1))
+    window = ROW_EVENTS_DAYS * 86400.0
+    features, labels = [], []
+    for p in pages.tolist():
+        rows = order[bounds[p] : bounds[p + 1]]
+        rows = rows[logged.row_kind[rows] >= 0]
+        if rows.shape[0] == 0:
+            continue
+        at = float(logged.page_time[p])
+        engagement = RowEngagement.empty()
+        found = arrays.get(int(logged.page_profile[p]))
+        if found is not None:
+            times = found[0]
+            hi = int(np.searchsorted(times, at, side="left"))
+            lo = max(int(np.searchsorted(times, at - window, side="left")), hi - ROW_EVENTS_MAX)
+            if hi > lo:
+                engagement = RowEngagement.from_events(
+                    row_type=found[1][lo:hi],
+                    is_play=found[2][lo:hi],
+                    hour_bucket=found[3][lo:hi],
+                    device=found[4][lo:hi],
+                    weekday=found[5][lo:hi],
+                )
+        bucket = int(hour_bucket(int(logged.page_hour[p])))
+        device = int(logged.page_device[p])
+        weekday = int(logged.page_weekday[p])
+        features.append(
+            row_features(
+                row_type=logged.row_kind[rows],
+                strength=logged.row_strength[rows],
+                hour_bucket=bucket,
+                device=device,
+                weekday=weekday,
+                plays=engagement.plays,
+                plays_hour=engagement.plays_by_hour[bucket],
+                plays_device=engagement.plays_by_device[device],
+                plays_daypart=engagement.plays_by_daypart[int(weekday >= 5)],
+                scroll_past=engagement.scroll_past,
+                row_position=logged.row_index[rows],
+            )
+        )
+        labels.append(logged.row_played[rows])
+    if not features:
+        return np.empty((0, len(ROW_FEATURE_NAMES)), np.float32), np.empty(0, bool)
+    return np.concatenate(features), np.concatenate(labels)
+
+
+def logged_examples_load(
+    *,
+    region_code: str | None,
+    at: dt.datetime,
+    random_state: int = 0,
+    max_pages: int | None = None,
+) -> LoggedExamples:
+    """Both rankers' training rows from the pages logged before ``at`` (see the module doc)."""
+    days = float(settings.TONIGHT.get("RANKER_LOG_DAYS", DEFAULT_LOG_DAYS))
+    limit = max_pages if max_pages is not None else DEFAULT_MAX_PAGES
+    limit = int(settings.TONIGHT.get("RANKER_MAX_PAGES", limit)) if max_pages is None else limit
+    since = at - dt.timedelta(days=days)
+    logged = page_impressions_attributed(since=since, until=at)
+    pages = _keep_pages(logged, region_code, limit)
+    if pages.shape[0] == 0:
+        return LoggedExamples.empty()
+    profile_ids = {int(x) for x in logged.page_profile[pages]}
+    profiles = {
+        p.pk: p
+        for p in Profile.objects.filter(pk__in=profile_ids)
+        .select_related("account")
+        .prefetch_related("preferred_languages")
+    }
+    zones = {
+        code: zoneinfo.ZoneInfo(zone)
+        for code, zone in Region.objects.values_list("code", "time_zone")
+    }
+    profile_zones = {pk: zones.get(p.account.home_region_id, dt.UTC) for pk, p in profiles.items()}
+    rng = np.random.default_rng([random_state, 17])
+    title_x, title_y, title_w = _title_examples(logged, pages, profiles, rng)
+    row_x, row_y = _row_examples(logged, pages, profile_zones, since, at)
+    return LoggedExamples(
+        pages=int(pages.shape[0]),
+        title_features=title_x,
+        title_labels=title_y,
+        title_weights=title_w,
+        row_features=row_x,
+        row_labels=row_y,
+    )
+
+
+def row_ranker_fit(examples: LoggedExamples, *, random_state: int = 0) -> RowRanker:
+    """The row ranker learned from ``examples``, or the prior with too few of them."""
+    ranker = RowRanker(random_state=random_state, **_row_ranker_thresholds())
+    return ranker.fit(examples.row_features, examples.row_labels)
+
+
+def _row_ranker_thresholds() -> dict[str, int]:
+    thresholds = settings.TONIGHT.get("ROW_RANKER_MIN_ROWS")
+    return {} if thresholds is None else {"min_rows": int(thresholds)}
+
+
+def row_ranker_store(*, artefact_key: str, ranker: RowRanker) -> None:
+    """Store the row ranker beside the version's other artefacts (serving loads it)."""
+    artefacts.artefact_write(artefact_key, ROW_RANKER, ranker.save)
+
+
+__all__ = ["LoggedExamples", "logged_examples_load", "row_ranker_fit", "row_ranker_store"]

@@ -1,0 +1,584 @@
+"""Retraining operations: request a retrain, run it under a lock, gate it, roll back.
+
+A retrain of one (region, taste cluster) is a :class:`TrainingRun`. Requesting
+one creates the run ``queued`` and enqueues ``retrain_cluster(run_id)`` on the
+region's queue once the transaction commits; a worker then calls
+:func:`training_run_execute`, which is idempotent:
+
+- A run already finished is left alone (a redelivered message does nothing).
+- Two retrains of one cluster never run at once: the worker holds a
+  PostgreSQL session advisory lock on the cluster for the whole run. A
+  second run that finds the lock taken is marked ``rejected`` with the reason.
+  A worker that dies loses its connection, and PostgreSQL releases the lock.
+- A run found ``running`` by the worker that obtained the lock was left by a
+  worker that died (``acks_late`` redelivered it): it is restarted, up to
+  :data:`MAX_ATTEMPTS` times, then failed.
+- While running, a heartbeat thread refreshes ``heartbeat_at``; the periodic
+  reaper (:func:`training_runs_reap`) fails runs whose heartbeat went stale, so
+  no run stays "running" forever.
+
+The pipeline of a run: read signals (every region's, for the global
+comparator), recompute the region's taste clusters, evaluate the cluster,
+region and global models on one time-based holdout
+(:mod:`~recommendations.services.cluster_evaluation`), fit and store the
+cluster's version (:func:`~recommendations.services.training.model_train`,
+artefacts first, status ``ready``) with the recipe that served the cluster
+best on the holdout (its own data, the region's, or every region's with
+availability), then the gate. The version is activated (one transaction,
+:func:`model_version_activate`) only when it is not worse than the cluster's
+active version, measured on the same holdout, by more than the configured
+margin. Otherwise it is ``rejected`` and serving is untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.utils import timezone
+
+from recommendations.engine.als import CollaborativeModel
+from recommendations.engine.metrics import evaluate, top_k
+from recommendations.models import ModelVersion, TrainingRun
+from recommendations.selectors import training as data
+from recommendations.services import cluster_evaluation
+from recommendations.services.clusters import profile_clusters_assign
+from recommendations.services.training import (
+    ALS_PARAMS,
+    TrainingData,
+    model_train,
+    model_version_activate,
+    training_data_load,
+)
+from recommendations.serving import artefacts
+from recommendations.serving.model_index import ModelIndex
+from regions.models import Region, TasteCluster
+
+logger = logging.getLogger(__name__)
+
+#: First key of the advisory locks of cluster retrains (the second is the cluster id).
+LOCK_NAMESPACE = 6006
+#: A run redelivered after its worker died is restarted this many times at most.
+MAX_ATTEMPTS = 2
+ACTIVE_STATUSES = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
+
+
+class RetrainError(Exception):
+    """A retrain cannot be requested (unknown region or cluster)."""
+
+
+def _setting(name: str, default: float) -> float:
+    return float(settings.TONIGHT.get(name, default))
+
+
+def gate_margin() -> float:
+    """Relative NDCG@10 drop against the active version that still activates (0.02 = 2%)."""
+    return _setting("RETRAIN_GATE_MARGIN", 0.02)
+
+
+def heartbeat_seconds() -> float:
+    return _setting("RETRAIN_HEARTBEAT_SECONDS", 10.0)
+
+
+def stale_seconds() -> float:
+    """A running run whose heartbeat is older than this has lost its worker."""
+    return _setting("RETRAIN_STALE_SECONDS", 120.0)
+
+
+def compared_with() -> tuple[str, ...]:
+    """The models a cluster's model must beat on the holdout to serve its cluster."""
+    return tuple(settings.TONIGHT.get("RETRAIN_COMPARE_WITH", ("region", "global")))
+
+
+def retrain_queue(region_code: str) -> str:
+    """The Celery queue of a region's retrains: workers per region listen to their own."""
+    return f"{settings.TONIGHT.get('RETRAIN_QUEUE_PREFIX', 'retrain.')}{region_code}"
+
+
+# --- Requesting -------------------------------------------------------------------------------
+
+
+def _cluster(region_code: str, cluster_slug: str | None) -> TasteCluster:
+    if not Region.objects.filter(code=region_code).exists():
+        raise RetrainError(f"Unknown region code: {region_code}.")
+    clusters = TasteCluster.objects.filter(region_id=region_code)
+    if cluster_slug is None:
+        cluster = clusters.filter(is_default=True).first()
+    else:
+        cluster = clusters.filter(slug__iexact=cluster_slug).first()
+    if cluster is None:
+        raise RetrainError(
+            f"Region {region_code} has no taste cluster {cluster_slug or 'default'}."
+        )
+    return cluster
+
+
+def _enqueue(run: TrainingRun) -> None:
+    from recommendations.tasks import retrain_cluster  # tasks import this module
+
+    def send() -> None:
+        result = retrain_cluster.apply_async(args=[run.pk], queue=retrain_queue(run.region_id))
+        TrainingRun.objects.filter(pk=run.pk, celery_task_id="").update(celery_task_id=result.id)
+
+    transaction.on_commit(send)
+
+
+def training_run_request(
+    *,
+    region_code: str,
+    cluster_slug: str | None = None,
+    trigger: str = TrainingRun.Trigger.COMMAND,
+    requested_by: AbstractBaseUser | None = None,
+) -> TrainingRun:
+    """Create a run of the cluster's retrain and enqueue it after commit.
+
+    While another run of the same cluster is queued or running, the new run is
+    created ``rejected`` with the reason (and nothing is enqueued): the
+    cluster row is locked for the check, so two requests cannot both pass it.
+    """
+    cluster = _cluster(region_code.upper(), cluster_slug)
+    user = requested_by if requested_by is not None and requested_by.is_authenticated else None
+    with transaction.atomic():
+        TasteCluster.objects.select_for_update().get(pk=cluster.pk)
+        busy = (
+            TrainingRun.objects.filter(taste_cluster=cluster, status__in=ACTIVE_STATUSES)
+            .order_by("created_at")
+            .first()
+        )
+        run = TrainingRun.objects.create(
+            region_id=cluster.region_id,
+            taste_cluster=cluster,
+            trigger=trigger,
+            requested_by=user,
+        )
+        if busy is not None:
+            _finish(
+                run,
+                TrainingRun.Status.REJECTED,
+                error=f"Another retrain of {cluster} is {busy.status} (run #{busy.pk}).",
+            )
+            run.refresh_from_db()
+            return run
+        _enqueue(run)
+    return run
+
+
+def region_retrain_request(
+    *,
+    region_code: str,
+    trigger: str = TrainingRun.Trigger.REGION,
+    requested_by: AbstractBaseUser | None = None,
+) -> list[TrainingRun]:
+    """One run per taste cluster of the region (the fan-out of a region retrain)."""
+    code = region_code.upper()
+    if not Region.objects.filter(code=code).exists():
+        raise RetrainError(f"Unknown region code: {code}.")
+    slugs = TasteCluster.objects.filter(region_id=code).order_by("-is_default", "slug")
+    return [
+        training_run_request(
+            region_code=code, cluster_slug=slug, trigger=trigger, requested_by=requested_by
+        )
+        for slug in slugs.values_list("slug", flat=True)
+    ]
+
+
+# --- Running ----------------------------------------------------------------------------------
+
+
+def _finish(run: TrainingRun, status: str, *, error: str = "", **fields: object) -> None:
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=status,
+        error=error,
+        finished_at=timezone.now(),
+        progress=100 if status == TrainingRun.Status.SUCCEEDED else run.progress,
+        **fields,
+    )
+
+
+@contextlib.contextmanager
+def _cluster_lock(cluster_id: int) -> Iterator[bool]:
+    """A session advisory lock on the cluster for as long as the block runs.
+
+    Session-level, not transaction-level: the run spans many transactions. A
+    dead worker's connection closes and PostgreSQL releases its locks.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, cluster_id])
+        acquired = bool(cursor.fetchone()[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, cluster_id])
+
+
+class _Heartbeat(threading.Thread):
+    """Refreshes the run's heartbeat while the main thread is busy (an ALS fit is one call)."""
+
+    def __init__(self, run_id: int, every: float) -> None:
+        super().__init__(name=f"heartbeat-{run_id}", daemon=True)
+        self.run_id = run_id
+        self.every = every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(self.every):
+                TrainingRun.objects.filter(
+                    pk=self.run_id, status=TrainingRun.Status.RUNNING
+                ).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=5)
+
+
+class _Reporter:
+    """Stage, progress and per-stage timings of a run, written as they change."""
+
+    def __init__(self, run: TrainingRun) -> None:
+        self.run = run
+        self.timings: dict[str, float] = {}
+        self._stage = ""
+        self._started = time.perf_counter()
+
+    def __call__(self, stage: str, progress: int) -> None:
+        now = time.perf_counter()
+        if self._stage:
+            self.timings[self._stage] = round(
+                self.timings.get(self._stage, 0.0) + now - self._started, 3
+            )
+        self._stage, self._started = stage, now
+        TrainingRun.objects.filter(pk=self.run.pk).update(
+            stage=stage, progress=progress, timings=self.timings, heartbeat_at=timezone.now()
+        )
+
+    def close(self) -> dict[str, float]:
+        self("done", 100)
+        return self.timings
+
+
+def training_run_execute(*, run_id: int, task_id: str = "") -> TrainingRun:
+    """Run a queued retrain (the Celery task's body); idempotent, see the module docstring."""
+    run = TrainingRun.objects.get(pk=run_id)
+    if run.is_finished:
+        return run
+    with _cluster_lock(run.taste_cluster_id) as acquired:
+        with transaction.atomic():
+            run = TrainingRun.objects.select_for_update().get(pk=run_id)
+            if run.is_finished:
+                return run
+            if not acquired:
+                if run.status == TrainingRun.Status.QUEUED:
+                    _finish(
+                        run,
+                        TrainingRun.Status.REJECTED,
+                        error=(
+                            f"Another retrain of cluster {run.taste_cluster_id} is running; "
+                            "two retrains of one cluster never run at once."
+                        ),
+                    )
+                # Running without us holding the lock: its own worker is alive; leave it.
+                return TrainingRun.objects.get(pk=run_id)
+            if run.attempts >= MAX_ATTEMPTS:
+                _finish(
+                    run,
+                    TrainingRun.Status.FAILED,
+                    error=f"Gave up after {run.attempts} attempts (the worker was lost each time).",
+                )
+                return TrainingRun.objects.get(pk=run_id)
+            now = timezone.now()
+            TrainingRun.objects.filter(pk=run_id).update(
+                status=TrainingRun.Status.RUNNING,
+                attempts=run.attempts + 1,
+                started_at=now,
+                heartbeat_at=now,
+                celery_task_id=task_id or run.celery_task_id,
+                stage="starting",
+                progress=0,
+                error="",
+            )
+        run.refresh_from_db()
+        heartbeat = _Heartbeat(run.pk, heartbeat_seconds())
+        heartbeat.start()
+        reporter = _Reporter(run)
+        try:
+            outcome = cluster_retrain(run=run, report=reporter)
+        except Exception as error:
+            logger.exception("Retrain run %s failed", run.pk)
+            _finish(
+                run,
+                TrainingRun.Status.FAILED,
+                error=f"{type(error).__name__}: {error}",
+                timings=reporter.timings,
+            )
+            return TrainingRun.objects.get(pk=run.pk)
+        finally:
+            heartbeat.stop()
+        timings = reporter.close()
+        _finish(
+            run,
+            outcome.status,
+            error=outcome.reason,
+            timings=timings,
+            metrics=outcome.metrics,
+            data_sizes=outcome.data_sizes,
+            model_version=outcome.version,
+        )
+    return TrainingRun.objects.get(pk=run.pk)
+
+
+@dataclass
+class RetrainOutcome:
+    status: str
+    reason: str
+    version: ModelVersion | None
+    metrics: dict
+    data_sizes: dict
+
+
+def _compact(
+    signals: data.TrainingSignals, profiles: npt.NDArray[np.bool_]
+) -> data.TrainingSignals:
+    """The signals of the profiles where ``profiles`` holds, on a profile index of just them."""
+    keep = profiles[signals.profile_index]
+    kept_ids = signals.profile_ids[profiles]
+    subset = signals.subset(keep)
+    remap = np.cumsum(profiles) - 1
+    return data.TrainingSignals(
+        profile_ids=kept_ids,
+        title_ids=subset.title_ids,
+        profile_index=remap[subset.profile_index].astype(np.int32),
+        title_index=subset.title_index,
+        episode_id=subset.episode_id,
+        kind=subset.kind,
+        value=subset.value,
+        timestamp=subset.timestamp,
+        rewatch=subset.rewatch,
+        commitment_hours=subset.commitment_hours,
+    )
+
+
+def _active_version_ndcg(
+    *,
+    version: ModelVersion,
+    split: cluster_evaluation.HoldoutSplitData,
+    judged: npt.NDArray[np.int64],
+    title_ids: npt.NDArray[np.int64],
+    not_here: npt.NDArray[np.int64],
+) -> float | None:
+    """The active version's NDCG@10 on this holdout: its item factors, each profile folded in.
+
+    Its factors may have seen part of the holdout (it was trained later than
+    the split's start), which can only favour it: the gate stays conservative.
+    """
+    try:
+        model = CollaborativeModel.load(
+            artefacts.artefact_read(version.artefact_key, artefacts.ALS)
+        )
+        index = ModelIndex.load(artefacts.artefact_read(version.artefact_key, artefacts.INDEX))
+    except (OSError, ValueError, KeyError):
+        logger.warning("Active version %s has unreadable artefacts", version.pk)
+        return None
+    column = data.index_of(index.title_ids, title_ids)  # current title -> its column
+    known = np.flatnonzero(column >= 0)
+    rows = sp.csr_matrix(split.confidence[judged])[:, known]
+    remapped = sp.csr_matrix(
+        (rows.data, column[known][rows.indices], rows.indptr), shape=(rows.shape[0], model.n_titles)
+    )
+    factors = model.fold_in_many(remapped)
+    blocks = []
+    for start in range(0, judged.shape[0], 2048):
+        theirs = factors[start : start + 2048] @ model.item_factors.T
+        scores = np.full((theirs.shape[0], title_ids.shape[0]), -np.inf, dtype=np.float32)
+        scores[:, known] = theirs[:, column[known]]
+        scores[:, not_here] = -np.inf
+        blocks.append(top_k(scores, 20, exclude=split.seen[judged[start : start + 2048]]))
+    metrics = evaluate(np.concatenate(blocks), split.relevant[judged], title_ids.shape[0])
+    return round(float(metrics.ndcg_at_10), 4)
+
+
+def cluster_retrain(
+    *, run: TrainingRun, report: _Reporter | None = None, random_state: int = 0
+) -> RetrainOutcome:
+    """The pipeline of one run (see the module docstring); returns what to record."""
+    report = report or (lambda stage, progress: None)
+    cluster = run.taste_cluster
+    region_code = run.region_id
+    at = timezone.now()
+    sizes: dict[str, int] = {}
+
+    report("read signals", 5)
+    training = training_data_load(region_code=None, at=at)
+    signals = training.signals
+    groups = training.groups
+    region_index = groups.region_codes.index(region_code)
+    in_region = groups.region == region_index
+    sizes["signals"] = len(signals)
+    sizes["profiles"] = signals.n_profiles
+    sizes["titles"] = signals.n_titles
+
+    report("assign clusters", 20)
+    facts = data.catalogue_facts(signals.title_ids)
+    assignment = profile_clusters_assign(
+        region_code=region_code, signals=_compact(signals, in_region), facts=facts, at=at
+    )
+    position = data.index_of(assignment.profile_ids, signals.profile_ids)
+    profile_cluster = np.where(
+        position >= 0, assignment.cluster_ids[np.maximum(position, 0)], -1
+    ).astype(np.int64)
+    sizes["region_profiles"] = int(assignment.profile_ids.shape[0])
+    sizes["cluster_profiles"] = int((assignment.cluster_ids == cluster.pk).sum())
+
+    report("evaluate", 35)
+    windows = data.availability_windows(signals.title_ids)
+    region_available = np.stack(
+        [windows.available(training.at, code) for code in groups.region_codes]
+    )
+    split = cluster_evaluation.holdout_split(signals, at=training.at)
+    table = cluster_evaluation.cluster_table(
+        signals=signals,
+        profile_region=groups.region.astype(np.int64),
+        profile_cluster=profile_cluster,
+        region=region_index,
+        clusters={cluster.pk: cluster.slug},
+        region_available=region_available,
+        at=training.at,
+        params=ALS_PARAMS,
+        random_state=random_state,
+        split=split,
+    )
+    row = table[cluster.slug]
+
+    report("train", 60)
+    # The recipe of the cluster's new version is whichever model served the cluster best on
+    # the holdout: its own (cluster-only data), the region-wide one, or the global one.
+    members = (profile_cluster == cluster.pk) & in_region
+    scored = {
+        name: row[f"ndcg@10_{name}"]
+        for name in ("cluster", *compared_with())
+        if f"ndcg@10_{name}" in row
+    }
+    recipe = max(scored, key=scored.get) if scored else "cluster"  # ties keep "cluster"
+    unavailable = None
+    if recipe == "cluster":
+        recipe_signals = _compact(signals, members)
+    elif recipe == "region":
+        recipe_signals = _compact(signals, in_region)
+    else:
+        recipe_signals = signals
+        unavailable = cluster_evaluation.unavailable_cells(
+            groups.region.astype(np.int64), region_available
+        )
+    sizes["recipe_signals"] = len(recipe_signals)
+    sizes["recipe_profiles"] = recipe_signals.n_profiles
+    version = model_train(
+        region_code=region_code,
+        cluster=cluster,
+        training=TrainingData(
+            signals=recipe_signals,
+            features=training.features,
+            groups=data.profile_groups(recipe_signals.profile_ids),
+            at=training.at,
+        ),
+        als_unavailable=unavailable,
+        random_state=random_state,
+        activate=False,
+        at=at,
+    )
+
+    report("gate", 90)
+    metrics: dict = {"clusters": table, "assignment": assignment.as_metrics()}
+    candidate = scored.get(recipe)
+    active = ModelVersion.objects.filter(
+        scope=ModelVersion.Scope.CLUSTER,
+        taste_cluster=cluster,
+        status=ModelVersion.Status.ACTIVE,
+    ).first()
+    gate: dict = {"margin": gate_margin(), "recipe": recipe, "candidate_ndcg@10": candidate}
+    reason = ""
+    if candidate is None:
+        reason = "No held-out activity in this cluster to judge the model on."
+    elif active is not None:
+        members_index = np.flatnonzero(members)
+        judged = members_index[np.diff(split.relevant.indptr)[members_index] > 0]
+        active_ndcg = _active_version_ndcg(
+            version=active,
+            split=split,
+            judged=judged,
+            title_ids=signals.title_ids,
+            not_here=np.flatnonzero(~region_available[region_index]),
+        )
+        gate["active_version"] = active.pk
+        gate["active_ndcg@10"] = active_ndcg
+        if active_ndcg is not None and candidate < active_ndcg * (1.0 - gate_margin()):
+            reason = (
+                f"Worse than the active version #{active.pk} by more than the "
+                f"{gate_margin():.0%} margin (NDCG@10 {candidate:.4f} vs {active_ndcg:.4f})."
+            )
+    gate["passed"] = not reason
+    metrics["gate"] = gate
+    ModelVersion.objects.filter(pk=version.pk).update(
+        metrics={**version.metrics, "recipe": recipe, "holdout": row, "gate": gate}
+    )
+    if reason:
+        ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.READY).update(
+            status=ModelVersion.Status.REJECTED, error=reason
+        )
+        return RetrainOutcome(TrainingRun.Status.REJECTED, reason, version, metrics, sizes)
+    model_version_activate(version=version)
+    return RetrainOutcome(TrainingRun.Status.SUCCEEDED, "", version, metrics, sizes)
+
+
+# --- Watching and undoing ---------------------------------------------------------------------
+
+
+def training_runs_reap(*, older_than_seconds: float | None = None) -> int:
+    """Fail running runs whose heartbeat went stale (their worker died); returns how many.
+
+    The half-trained versions they left (status ``training``) are failed too;
+    they were never served.
+    """
+    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds or stale_seconds())
+    reaped = 0
+    with transaction.atomic():
+        stale = list(
+            TrainingRun.objects.select_for_update(skip_locked=True).filter(
+                status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff
+            )
+        )
+        for run in stale:
+            _finish(
+                run,
+                TrainingRun.Status.FAILED,
+                error=f"Worker lost: no heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S}.",
+            )
+            ModelVersion.objects.filter(
+                taste_cluster_id=run.taste_cluster_id,
+                status=ModelVersion.Status.TRAINING,
+                created_at__gte=run.started_at,
+            ).update(status=ModelVersion.Status.FAILED, error=f"Run #{run.pk} lost its worker.")
+            reaped += 1
+    return reaped
+
+
+def model_version_rollback(*, version: ModelVersion) -> ModelVersion:
+    """Serve ``version`` again for its scope (a retired or ready version), atomically."""
+    return model_version_activate(version=version)

@@ -1,0 +1,617 @@
+"""A profile's homepage: rows proposed by generators, chosen and ordered, filled, given artwork.
+
+The request path, after the ranked pool (:func:`~recommendations.serving.scoring.rank_profile`):
+
+1. **Row generators** each propose rows from the *ranked pool* by their own
+   rule (continue watching, because you watched X for the latest few
+   completions, because you liked X, top picks, trending in the region,
+   popular in the taste cluster, new releases, critically acclaimed, the
+   profile's strongest genres and languages, watch again). A row's items
+   keep the pool's order, i.e. the title ranker's.
+2. The **row ranker** (:class:`~recommendations.engine.row_ranking.RowRanker`)
+   scores every proposed row from its type, its strength and this profile's
+   row engagement in the request's context (hour bucket, weekday, device).
+3. Rows are taken best first. In the first screen (the first
+   ``FIRST_SCREEN_ROWS`` rows) no title appears twice: a later row loses the
+   titles an earlier one shows, and a row left with fewer than its minimum is
+   dropped, never padded.
+4. Each title gets its default artwork for the device and maturity limit
+   (propensity 1 until the artwork bandit lands) and its localised name.
+
+Queries (beyond the ranked pool's): the profile's row engagement, one
+indexed query. Names, artwork and row labels come from the per-process
+:mod:`~recommendations.serving.title_tables`. Nothing here writes: the page
+log is written by :func:`recommendations.services.homepage.homepage_render`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import threading
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from profiles.models import Profile
+from recommendations.engine.candidates import Source
+from recommendations.engine.confidence import SignalCode
+from recommendations.engine.ranking import DEVICE_CLASSES, hour_bucket
+from recommendations.engine.row_ranking import (
+    ROW_TYPES,
+    RowEngagement,
+    RowRanker,
+    row_features,
+    row_type_index,
+)
+from recommendations.models import Signal, SignalKind
+from recommendations.selectors.training import SECONDS_PER_DAY, signal_weights
+from recommendations.serving import artefacts
+from recommendations.serving.bundle import CatalogueArrays, ServingBundle
+from recommendations.serving.cache import serving_bundle
+from recommendations.serving.recommend import profile_history
+from recommendations.serving.scoring import ProfileHistory, RankedPool, ScoringContext, rank_profile
+from recommendations.serving.title_tables import TitleTables, title_tables_cache
+
+ROW_RANKER = "row_ranker.npz"
+FIRST_SCREEN_ROWS = 4
+#: A row with fewer eligible titles than this is dropped (continue watching and
+#: watch again are meaningful with a single title).
+ROW_MIN_ITEMS = 4
+_SMALL_ROW_TYPES = frozenset({"continue_watching", "watch_again"})
+NEW_RELEASE_DAYS = 90.0
+ACCLAIMED_MIN_SCORE = 80.0
+MAX_BECAUSE_WATCHED_ROWS = 3
+#: "Because you watched X" keeps X's neighbours at least this share as similar as its nearest.
+NEIGHBOUR_MIN_SHARE = 0.5
+MAX_BECAUSE_LIKED_ROWS = 2
+MAX_GENRE_ROWS = 4
+MAX_LANGUAGE_ROWS = 2
+#: Row events (plays from rows, scroll-pasts) read per request for the row ranker.
+ROW_EVENTS_MAX = 1000
+ROW_EVENTS_DAYS = 180
+#: Items whose mean play probability is a row's "strength".
+STRENGTH_ITEMS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class PageItem:
+    title_id: int
+    name: str
+    match: int
+    progress: float | None
+    variant_id: int | None
+    artwork_path: str
+    propensity: float
+
+
+@dataclass(frozen=True, slots=True)
+class PageRow:
+    id: str
+    type: str
+    title: str
+    reason: str
+    items: list[PageItem]
+    strength: float = 0.0  # the row ranker's input, logged so training sees what serving saw
+
+
+@dataclass(frozen=True, slots=True)
+class PageContext:
+    device: str
+    region: str
+    cluster: str | None
+    hour: int
+    weekday: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A rendered homepage, before (and as) it is logged.
+
+    ``artwork_path`` of an item is what storage returned (usually relative to
+    the site); the API makes it absolute.
+    """
+
+    page_id: uuid.UUID
+    generated_at: dt.datetime
+    context: PageContext
+    model_version: int
+    ranker: str
+    row_ranker: str
+    rows: list[PageRow]
+
+
+@dataclass(slots=True)
+class _Proposal:
+    id: str
+    type: str
+    title: str
+    reason: str
+    positions: npt.NDArray[np.intp]  # into the ranked pool, best first
+
+
+# --- Row ranker artefact ------------------------------------------------------------------
+
+
+class _RowRankerCache:
+    """The row ranker of each loaded version; the prior for versions trained without one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rankers: dict[int, RowRanker] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rankers.clear()
+
+    def get(self, bundle: ServingBundle) -> RowRanker:
+        ranker = self._rankers.get(bundle.version_id)
+        if ranker is None:
+            with self._lock:
+                ranker = self._rankers.get(bundle.version_id)
+                if ranker is None:
+                    ranker = _row_ranker_load(bundle.version_id)
+                    if len(self._rankers) > 4:
+                        self._rankers.clear()
+                    self._rankers[bundle.version_id] = ranker
+        return ranker
+
+
+def _row_ranker_load(version_id: int) -> RowRanker:
+    key = artefacts.artefact_key(version_id)
+    if version_id and artefacts.artefact_storage().exists(f"{key}/{ROW_RANKER}"):
+        return RowRanker.load(artefacts.artefact_read(key, ROW_RANKER))
+    return RowRanker()
+
+
+row_ranker_cache = _RowRankerCache()
+
+
+# --- Row engagement -----------------------------------------------------------------------
+
+
+@functools.cache
+def _row_events_sql() -> str:
+    quote = connection.ops.quote_name
+    table = quote(Signal._meta.db_table)
+    # Only quoted identifiers and constants are interpolated.
+    return (
+        f"SELECT {quote('row')}, kind, device, occurred_at FROM {table} "  # noqa: S608
+        f"WHERE profile_id = %s AND occurred_at >= %s AND occurred_at < %s "
+        f"AND kind IN (%s, %s) AND {quote('row')} <> '' "
+        "ORDER BY occurred_at DESC LIMIT %s"
+    )
+
+
+def row_type_of(row_id: str) -> str:
+    """The type of a row id: ``because_you_watched:123`` -> ``because_you_watched``."""
+    return row_id.split(":", 1)[0]
+
+
+def profile_row_engagement(*, profile_id: int, at: dt.datetime, zone: dt.tzinfo) -> RowEngagement:
+    """The profile's plays started from rows and its rapid scroll-pasts, counted: one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _row_events_sql(),
+            [
+                profile_id,
+                at - dt.timedelta(days=ROW_EVENTS_DAYS),
+                at,
+                SignalKind.PLAY_START.value,
+                SignalKind.ROW_SCROLL_PAST.value,
+                ROW_EVENTS_MAX,
+            ],
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return RowEngagement.empty()
+    types = np.array([row_type_index(row_type_of(r[0])) for r in rows], dtype=np.int64)
+    plays = np.array([r[1] == SignalKind.PLAY_START for r in rows], dtype=bool)
+    devices = np.array(
+        [DEVICE_CLASSES.index(r[2]) if r[2] in DEVICE_CLASSES else 0 for r in rows], np.int64
+    )
+    local = [_aware(r[3]).astimezone(zone) for r in rows]
+    return RowEngagement.from_events(
+        row_type=types,
+        is_play=plays,
+        hour_bucket=hour_bucket([t.hour for t in local]),
+        device=devices,
+        weekday=[t.weekday() for t in local],
+    )
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+# --- Generators ---------------------------------------------------------------------------
+
+
+def _ordered(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+    """Pool positions where ``mask`` holds, in the pool's (ranker's) order."""
+    return np.flatnonzero(mask)
+
+
+def _seed_order(history: ProfileHistory, wanted: npt.NDArray[np.bool_]) -> list[int]:
+    """Title indices of the states in ``wanted``, most recently played first."""
+    last = np.where(wanted & ~np.isnan(history.last_played), history.last_played, -np.inf)
+    order = np.argsort(-last, kind="stable")
+    return [int(history.state_title[i]) for i in order if np.isfinite(last[i])]
+
+
+def _similar_to(neighbours: sp.csr_matrix, seed: int, n: int) -> npt.NDArray[np.bool_]:
+    """Titles close to ``seed``: its content neighbours at least half as similar as its nearest."""
+    start, end = neighbours.indptr[seed], neighbours.indptr[seed + 1]
+    similarity = neighbours.data[start:end]
+    similar = np.zeros(n, dtype=bool)
+    if similarity.shape[0]:
+        keep = similarity >= NEIGHBOUR_MIN_SHARE * similarity.max()
+        similar[neighbours.indices[start:end][keep]] = True
+    similar[seed] = False
+    return similar
+
+
+def _propose_rows(
+    *,
+    bundle: ServingBundle,
+    catalogue: CatalogueArrays,
+    tables: TitleTables,
+    history: ProfileHistory,
+    pool: RankedPool,
+    context: ScoringContext,
+    names: dict[int, str],
+) -> list[_Proposal]:
+    n = bundle.n_titles
+    titles = pool.title_index
+    at = context.at.timestamp()
+    region = catalogue.region(context.region_code)
+    facts = catalogue.facts
+    proposals: list[_Proposal] = []
+
+    def name_of(title_index: int) -> str:
+        return names.get(title_index) or tables.names[title_index]
+
+    def add(row_id: str, row_type: str, title: str, reason: str, mask: np.ndarray) -> None:
+        positions = _ordered(mask)
+        if positions.shape[0]:
+            proposals.append(_Proposal(row_id, row_type, title, reason, positions))
+
+    in_progress_titles = history.state_title[history.in_progress]
+    resuming = (pool.sources & np.uint8(Source.CONTINUE_WATCHING)) != 0
+    resuming |= np.isin(titles, in_progress_titles)
+    add(
+        "continue_watching",
+        "continue_watching",
+        "Continue Watching",
+        "Titles you started and have not finished.",
+        resuming,
+    )
+    fresh = ~resuming
+    add(
+        "top_picks",
+        "top_picks",
+        "Top Picks for You",
+        "The titles we think you are most likely to enjoy now.",
+        fresh,
+    )
+
+    # Because you watched X: the latest completions (or, without any, the latest plays).
+    completed = history.completed
+    seeds = _seed_order(history, completed) or _seed_order(history, ~history.thumbs_down)
+    neighbours = bundle.neighbours
+    used_seeds: set[int] = set()
+    for seed in seeds[:MAX_BECAUSE_WATCHED_ROWS]:
+        similar = _similar_to(neighbours, seed, n)
+        seed_name = name_of(seed)
+        used_seeds.add(seed)
+        add(
+            f"because_you_watched:{int(bundle.index.title_ids[seed])}",
+            "because_you_watched",
+            f"Because you watched {seed_name}",
+            f"Titles like {seed_name}, which you watched recently.",
+            similar[titles] & fresh,
+        )
+
+    # Because you liked X: thumbs up, newest first.
+    signals = history.signals
+    liked = signals.title_index[(signals.kind == SignalCode.THUMBS_UP) & (signals.title_index >= 0)]
+    liked_seeds = [int(t) for t in dict.fromkeys(liked.tolist()) if t not in used_seeds]
+    for seed in liked_seeds[:MAX_BECAUSE_LIKED_ROWS]:
+        similar = _similar_to(neighbours, seed, n)
+        seed_name = name_of(seed)
+        add(
+            f"because_you_liked:{int(bundle.index.title_ids[seed])}",
+            "because_you_liked",
+            f"Because you liked {seed_name}",
+            f"You gave {seed_name} a thumbs up; these are in the same vein.",
+            similar[titles] & fresh,
+        )
+
+    _, cluster_pop, region_pop = bundle.trending_rows(
+        region_code=context.region_code, cluster_id=context.cluster_id
+    )
+    region_name = tables.region_names.get(context.region_code, context.region_code)
+    pool_region = region_pop[titles]
+    if pool_region.max(initial=0.0) > 0:
+        cut = max(float(np.quantile(pool_region, 0.75)), 1e-6)
+        add(
+            f"trending:{context.region_code}",
+            "trending",
+            f"Trending in {region_name}",
+            f"What people in {region_name} are starting this week.",
+            (pool_region >= cut) & fresh,
+        )
+    if context.cluster_id is not None and context.cluster_id in tables.cluster_names:
+        pool_cluster = cluster_pop[titles]
+        if pool_cluster.max(initial=0.0) > 0:
+            cut = max(float(np.quantile(pool_cluster, 0.75)), 1e-6)
+            cluster_name = tables.cluster_names[context.cluster_id]
+            add(
+                f"popular_in:{context.cluster_id}",
+                "popular_in",
+                f"Popular with {cluster_name} viewers",
+                f"Popular with viewers whose taste is like yours ({cluster_name}).",
+                (pool_cluster >= cut) & fresh,
+            )
+
+    age_days = (at - region.arrival[titles]) / SECONDS_PER_DAY
+    add(
+        "new_releases",
+        "new_releases",
+        "New Releases",
+        f"Arrived in {region_name} in the last {int(NEW_RELEASE_DAYS)} days.",
+        (age_days >= 0) & (age_days <= NEW_RELEASE_DAYS) & fresh,
+    )
+    critic = tables.critic_score[titles]
+    add(
+        "critically_acclaimed",
+        "critically_acclaimed",
+        "Critically Acclaimed",
+        f"Rated {int(ACCLAIMED_MIN_SCORE)} or more by critics.",
+        np.nan_to_num(critic, nan=0.0) >= ACCLAIMED_MIN_SCORE,
+    )
+
+    # Genre rows: the genres carrying most of the pool's play probability.
+    genres = tables.genre_table[titles]
+    if genres.shape[1]:
+        weight = pool.probability.astype(np.float64) @ genres
+        for g in np.argsort(-weight, kind="stable")[:MAX_GENRE_ROWS]:
+            if weight[g] <= 0:
+                break
+            add(
+                f"genre:{tables.genre_slugs[g]}",
+                "genre",
+                tables.genre_names[g],
+                f"{tables.genre_names[g]} picked for you.",
+                genres[:, g] & fresh,
+            )
+
+    # Language rows: the profile's languages, then the pool's strongest one.
+    languages = facts.language[titles]
+    wanted = [int(i) for i in context.language_index.tolist()]
+    weight = np.bincount(
+        np.maximum(languages, 0), weights=pool.probability, minlength=len(facts.language_codes)
+    )
+    wanted += [int(i) for i in np.argsort(-weight, kind="stable")[:1] if weight[i] > 0]
+    for language in list(dict.fromkeys(wanted))[:MAX_LANGUAGE_ROWS]:
+        code = facts.language_codes[language]
+        label = tables.language_names.get(code, code)
+        add(
+            f"language:{code}",
+            "language",
+            f"Popular in {label}",
+            f"Films and series in {label}.",
+            (languages == language) & fresh,
+        )
+
+    rewatchable = history.state_title[history.completed & history.rewatch_worthy]
+    add(
+        "watch_again",
+        "watch_again",
+        "Watch Again",
+        "Favourites you finished and may want to see again.",
+        np.isin(titles, rewatchable),
+    )
+    return proposals
+
+
+# --- Assembly -----------------------------------------------------------------------------
+
+
+def _latest_progress(history: ProfileHistory) -> dict[int, float]:
+    """Title index -> the latest progress percent reported (signals are newest first)."""
+    signals = history.signals
+    mask = (signals.kind == SignalCode.PROGRESS) & (signals.title_index >= 0)
+    titles = signals.title_index[mask].tolist()
+    values = signals.value[mask].tolist()
+    progress: dict[int, float] = {}
+    for title, value in zip(titles, values, strict=True):
+        progress.setdefault(title, value)
+    return progress
+
+
+def homepage_build(
+    *,
+    profile: Profile,
+    device: str,
+    at: dt.datetime | None = None,
+    n_rows: int = 12,
+    n_items: int = 20,
+    language_codes: set[str] | None = None,
+) -> Page:
+    """Build (not log) a profile's homepage. ``profile`` needs ``account`` loaded.
+
+    Raises
+    ------
+    recommendations.serving.cache.NoActiveModel
+    """
+    now = at or timezone.now()
+    region_code = profile.account.home_region_id
+    bundle = serving_bundle(region_code)
+    catalogue = bundle.catalogue(float(settings.TONIGHT.get("CATALOGUE_REFRESH_SECONDS", 300.0)))
+    tables = title_tables_cache.get(version_id=bundle.version_id, title_ids=bundle.index.title_ids)
+    history = profile_history(profile=profile, bundle=bundle, catalogue=catalogue, at=at)
+    if language_codes is None:
+        language_codes = set(profile.preferred_languages.values_list("code", flat=True))
+    codes = set(language_codes)
+    if profile.display_language_id:
+        codes.add(profile.display_language_id)
+    language_index = np.array(
+        [i for i, code in enumerate(catalogue.facts.language_codes) if code in codes],
+        dtype=np.int16,
+    )
+    context = ScoringContext(
+        region_code=region_code,
+        cluster_id=profile.taste_cluster_id,
+        maturity_limit=profile.maturity_limit,
+        language_index=language_index,
+        device=device,
+        at=now,
+        pool_size=int(settings.TONIGHT.get("CANDIDATE_POOL_SIZE", 500)),
+    )
+    pool = rank_profile(
+        bundle=bundle,
+        catalogue=catalogue,
+        history=history,
+        context=context,
+        weights=signal_weights(),
+    )
+    zone = catalogue.time_zones.get(region_code, dt.UTC)
+    local = now.astimezone(zone)
+    page_context = PageContext(
+        device=device,
+        region=region_code,
+        cluster=tables.cluster_names.get(profile.taste_cluster_id)
+        if profile.taste_cluster_id
+        else None,
+        hour=local.hour,
+        weekday=local.weekday(),
+    )
+    row_ranker = row_ranker_cache.get(bundle)
+    page = Page(
+        page_id=uuid.uuid4(),
+        generated_at=now,
+        context=page_context,
+        model_version=bundle.version_id,
+        ranker=bundle.ranker.mode,
+        row_ranker=row_ranker.mode,
+        rows=[],
+    )
+    if len(pool) == 0:
+        return page
+
+    names = tables.localised_names(profile.display_language_id)
+    proposals = _propose_rows(
+        bundle=bundle,
+        catalogue=catalogue,
+        tables=tables,
+        history=history,
+        pool=pool,
+        context=context,
+        names=names,
+    )
+    if not proposals:
+        return page
+    engagement = profile_row_engagement(profile_id=profile.pk, at=now, zone=zone)
+    bucket = int(hour_bucket(local.hour))
+    device_code = DEVICE_CLASSES.index(device)
+    daypart = int(local.weekday() >= 5)
+    strength = np.array(
+        [float(pool.probability[p.positions[:STRENGTH_ITEMS]].mean()) for p in proposals]
+    )
+    features = row_features(
+        row_type=[row_type_index(p.type) for p in proposals],
+        strength=strength,
+        hour_bucket=bucket,
+        device=device_code,
+        weekday=local.weekday(),
+        plays=engagement.plays,
+        plays_hour=engagement.plays_by_hour[bucket],
+        plays_device=engagement.plays_by_device[device_code],
+        plays_daypart=engagement.plays_by_daypart[daypart],
+        scroll_past=engagement.scroll_past,
+    )
+    scores = row_ranker.predict_proba(features)
+    order = np.argsort(-scores, kind="stable")
+
+    # Fill best rows first; the first screen never repeats a title.
+    chosen: list[tuple[_Proposal, list[int], float]] = []
+    on_screen: set[int] = set()
+    for at_index in order.tolist():
+        proposal = proposals[at_index]
+        minimum = 1 if proposal.type in _SMALL_ROW_TYPES else ROW_MIN_ITEMS
+        minimum = min(minimum, n_items)
+        positions = proposal.positions.tolist()
+        if len(chosen) < FIRST_SCREEN_ROWS:
+            positions = [p for p in positions if p not in on_screen]
+        positions = positions[:n_items]
+        if len(positions) < minimum:
+            continue
+        chosen.append((proposal, positions, float(strength[at_index])))
+        if len(chosen) <= FIRST_SCREEN_ROWS:
+            on_screen.update(positions)
+        if len(chosen) >= n_rows:
+            break
+
+    # Names, match, progress and artwork for every shown title at once.
+    shown = np.array([p for _, positions, _ in chosen for p in positions], dtype=np.intp)
+    shown_titles = pool.title_index[shown]
+    title_ids = bundle.index.title_ids[shown_titles].tolist()
+    matches = pool.match[shown].tolist()
+    variants = tables.variants_for(
+        title_index=shown_titles, device=device, maturity_limit=profile.maturity_limit
+    ).tolist()
+    progress = _latest_progress(history)
+    urls = tables.variant_urls
+    placeholder = tables.placeholder
+    default_names = tables.names
+    k = 0
+    for proposal, positions, row_strength in chosen:
+        items = []
+        for _ in positions:
+            title = int(shown_titles[k])
+            variant = variants[k]
+            items.append(
+                PageItem(
+                    title_id=title_ids[k],
+                    name=names.get(title) or default_names[title],
+                    match=matches[k],
+                    progress=progress.get(title),
+                    variant_id=variant if variant >= 0 else None,
+                    artwork_path=urls.get(variant, placeholder) if variant >= 0 else placeholder,
+                    propensity=1.0,
+                )
+            )
+            k += 1
+        page.rows.append(
+            PageRow(
+                id=proposal.id,
+                type=proposal.type,
+                title=proposal.title,
+                reason=proposal.reason,
+                items=items,
+                strength=round(row_strength, 5),
+            )
+        )
+    return page
+
+
+__all__ = [
+    "FIRST_SCREEN_ROWS",
+    "ROW_RANKER",
+    "ROW_TYPES",
+    "Page",
+    "PageContext",
+    "PageItem",
+    "PageRow",
+    "homepage_build",
+    "profile_row_engagement",
+    "row_ranker_cache",
+    "row_type_of",
+]

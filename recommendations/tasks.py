@@ -1,0 +1,60 @@
+"""Celery entry points of retraining: thin, taking ids, each calling one service.
+
+Queues are in ``CELERY_TASK_ROUTES`` (Celery deprecates the decorator's ``queue``):
+the fan-out and the reaper on ``default``; each cluster retrain on its region's
+queue, chosen when the run is enqueued (``retraining.retrain_queue``).
+"""
+
+from celery import shared_task
+
+from recommendations.services.retraining import (
+    region_retrain_request,
+    training_run_execute,
+    training_runs_reap,
+)
+
+# A retrain of the largest cluster takes minutes; the hard limit is the backstop after
+# which the worker child is killed (the run is then reaped or redelivered, never stuck).
+RETRAIN_SOFT_LIMIT = 60 * 60
+RETRAIN_HARD_LIMIT = RETRAIN_SOFT_LIMIT + 5 * 60
+
+
+@shared_task(
+    bind=True,
+    name="recommendations.retrain_cluster",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=RETRAIN_SOFT_LIMIT,
+    time_limit=RETRAIN_HARD_LIMIT,
+    autoretry_for=(ConnectionError, OSError),
+    retry_backoff=30,
+    max_retries=3,
+)
+def retrain_cluster(self, run_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Run a queued retrain; idempotent, so a redelivered message is harmless."""
+    return training_run_execute(run_id=run_id, task_id=self.request.id or "").status
+
+
+@shared_task(
+    name="recommendations.retrain_region",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=60,
+    time_limit=120,
+    autoretry_for=(ConnectionError,),
+    max_retries=3,
+)
+def retrain_region(region_code: str, trigger: str = "schedule") -> list[int]:
+    """Fan a region's retrain out to one run per taste cluster, on the region's queue."""
+    return [run.pk for run in region_retrain_request(region_code=region_code, trigger=trigger)]
+
+
+@shared_task(
+    name="recommendations.reap_training_runs",
+    acks_late=True,
+    soft_time_limit=60,
+    time_limit=120,
+)
+def reap_training_runs() -> int:
+    """Fail runs whose worker died (stale heartbeat)."""
+    return training_runs_reap()

@@ -1,0 +1,261 @@
+"""GET /api/v1/profiles/{id}/homepage/: shape, personalisation, context, filters, access, cost."""
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from catalog.models import MaturityLevel
+from recommendations.apis.homepage import HomepageOutputSerializer
+from recommendations.models import PageLog
+from recommendations.services.signals import signal_batch_record
+from recommendations.services.training import model_train
+from recommendations.signal_events import SignalEvent
+from tests.conftest import token_client
+from tests.factories import (
+    AccountFactory,
+    ArtworkVariantFactory,
+    AvailabilityFactory,
+    ProfileFactory,
+    RegionFactory,
+    TitleFactory,
+)
+from tests.recommendations.homepage_world import NOW, build_home_world
+from tests.recommendations.test_training import _fresh_serving, watch  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def url(profile, **params) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"/api/v1/profiles/{profile.pk}/homepage/" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+def world():
+    return build_home_world()
+
+
+@pytest.fixture
+def household(world):
+    account = AccountFactory(home_region=world.region)
+    return (
+        account,
+        ProfileFactory(account=account, name="Asha"),
+        ProfileFactory(account=account, name="Ravi"),
+    )
+
+
+def row_events(profile, row_type: str, hours: list[int], *, device="tv", kind="play_start"):
+    """Plays started from rows of one type at these local hours (IST), as a client sends them."""
+    events = []
+    base = (NOW - dt.timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    for n, hour in enumerate(hours):
+        local = base.astimezone(dt.timezone(dt.timedelta(hours=5, minutes=30))).replace(hour=hour)
+        events.append(
+            SignalEvent(
+                index=n,
+                kind=kind,
+                title_id=None,
+                episode_id=None,
+                value=None,
+                device=device,
+                occurred_at=local - dt.timedelta(days=n % 3),
+                client_event_id=uuid.uuid4(),
+                page_id=None,
+                row=row_type,
+                position=0,
+                artwork_variant_id=None,
+            )
+        )
+    return events
+
+
+def record_row_habit(profile, world, row_type, hours, *, device="tv"):
+    title = world.titles["comedy"][7]
+    events = row_events(profile, row_type, hours, device=device)
+    for event in events:
+        event.title_id = title.pk
+    signal_batch_record(profile=profile, events=events)
+
+
+def test_the_response_has_the_documented_shape(world, household):
+    account, asha, _ = household
+    watch(asha, world.titles["action"][0])
+    ArtworkVariantFactory(title=world.titles["action"][1])
+    version = model_train(region_code=world.region.code)
+
+    response = token_client(account).get(url(asha, device="mobile", rows=6, items=5))
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    shape = HomepageOutputSerializer(data=body)
+    assert shape.is_valid(), shape.errors
+    assert body["model_version"] == version.pk
+    assert body["context"]["device"] == "mobile"
+    assert body["context"]["region"] == "IN"
+    assert 1 <= len(body["rows"]) <= 6
+    for row in body["rows"]:
+        assert row["title"]
+        assert row["reason"]
+        assert row["id"].startswith(row["type"])
+        assert 1 <= len(row["items"]) <= 5
+        for item in row["items"]:
+            assert item["artwork"]["url"].startswith("http://testserver/")
+            assert item["artwork"]["propensity"] == 1.0
+    assert PageLog.objects.filter(pk=body["page_id"], profile=asha).exists()
+
+
+def test_two_profiles_of_one_account_get_different_pages(world, household):
+    account, asha, ravi = household
+    for title in world.titles["action"][:4]:
+        watch(asha, title)
+    for title in world.titles["romance"][:4]:
+        watch(ravi, title)
+    record_row_habit(asha, world, "continue_watching", [9, 10, 20, 21] * 3)
+    record_row_habit(ravi, world, "new_releases", [9, 10, 20, 21] * 3)
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+
+    pages = [client.get(url(p, items=4)).json() for p in (asha, ravi)]
+
+    orders = [[row["id"] for row in page["rows"]] for page in pages]
+    titles = [[i["title_id"] for i in page["rows"][0]["items"]] for page in pages]
+    assert orders[0] != orders[1]
+    assert titles[0] != titles[1]
+    action = {t.pk for t in world.titles["action"]}
+    romance = {t.pk for t in world.titles["romance"]}
+    first_rows = [
+        {i["title_id"] for row in page["rows"][:2] for i in row["items"]} for page in pages
+    ]
+    assert len(first_rows[0] & action) > len(first_rows[0] & romance)
+    assert len(first_rows[1] & romance) > len(first_rows[1] & action)
+
+
+def test_time_of_day_and_device_change_the_row_order(world, household):
+    # given a profile that starts new releases in the evening on TV and trending rows on
+    # its phone in the morning
+    account, asha, _ = household
+    watch(asha, world.titles["action"][0])
+    record_row_habit(asha, world, "new_releases", [20, 21, 20, 21, 20, 21], device="tv")
+    record_row_habit(asha, world, "trending", [8, 9, 8, 9, 8, 9], device="mobile")
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+    ist = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    today = NOW.astimezone(ist)
+    evening = today.replace(hour=20, minute=30).isoformat().replace("+", "%2B")
+    morning = today.replace(hour=8, minute=30).isoformat().replace("+", "%2B")
+
+    def rank(row_type, **params):
+        rows = client.get(url(asha, items=4, **params)).json()["rows"]
+        return [row["type"] for row in rows].index(row_type)
+
+    # then
+    assert rank("new_releases", at=evening, device="tv") < rank(
+        "new_releases", at=morning, device="mobile"
+    )
+    assert rank("trending", at=morning, device="mobile") < rank("trending", at=evening, device="tv")
+
+
+def test_no_title_appears_twice_in_the_first_screen(world, household):
+    account, asha, _ = household
+    for title in world.titles["action"][:3]:
+        watch(asha, title)
+    model_train(region_code=world.region.code)
+
+    rows = token_client(account).get(url(asha, items=6)).json()["rows"]
+
+    first_screen = [i["title_id"] for row in rows[:4] for i in row["items"]]
+    assert len(first_screen) == len(set(first_screen))
+    for row in rows:
+        minimum = 1 if row["type"] in {"continue_watching", "watch_again"} else 4
+        assert len(row["items"]) >= minimum  # dropped, not padded
+
+
+def test_only_titles_available_in_the_region_now(world, household):
+    account, asha, _ = household
+    ended = TitleFactory(original_name="ended")
+    AvailabilityFactory(
+        title=ended,
+        region=world.region,
+        starts_at=NOW - dt.timedelta(days=90),
+        ends_at=NOW - dt.timedelta(days=1),
+    )
+    upcoming = TitleFactory(original_name="upcoming")
+    AvailabilityFactory(title=upcoming, region=world.region, starts_at=NOW + dt.timedelta(days=1))
+    elsewhere = TitleFactory(original_name="elsewhere")
+    AvailabilityFactory(title=elsewhere, region=RegionFactory(code="BR", name="Brazil"))
+    model_train(region_code=world.region.code)
+
+    rows = token_client(account).get(url(asha, rows=40, items=75)).json()["rows"]
+
+    shown = {i["title_id"] for row in rows for i in row["items"]}
+    assert shown
+    assert shown <= {t.pk for t in world.all_titles()}
+    later = (NOW + dt.timedelta(days=2)).isoformat().replace("+00:00", "Z")
+    rows = token_client(account).get(url(asha, rows=40, items=75, at=later)).json()["rows"]
+    assert upcoming.pk in {i["title_id"] for row in rows for i in row["items"]}
+
+
+def test_kids_get_only_titles_and_artwork_within_their_limit(world):
+    mature = world.titles["comedy"][0]
+    mature.maturity = MaturityLevel.SIXTEEN
+    mature.save()
+    family = world.titles["comedy"][1]
+    ArtworkVariantFactory(title=family, maturity=MaturityLevel.SIXTEEN, label="violent frame")
+    gentle = ArtworkVariantFactory(title=family, maturity=MaturityLevel.ALL, label="gentle")
+    account = AccountFactory(home_region=world.region)
+    kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
+    model_train(region_code=world.region.code)
+
+    rows = token_client(account).get(url(kid, rows=40, items=75)).json()["rows"]
+
+    items = [i for row in rows for i in row["items"]]
+    assert mature.pk not in {i["title_id"] for i in items}
+    family_art = {i["artwork"]["variant_id"] for i in items if i["title_id"] == family.pk}
+    assert family_art == {gentle.pk}
+
+
+def test_another_households_profile_is_a_404(world, household):
+    _, asha, _ = household
+    model_train(region_code=world.region.code)
+    stranger = token_client(AccountFactory(home_region=world.region))
+
+    assert stranger.get(url(asha)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("rows", 41), ("rows", 0), ("items", 76), ("device", "fridge"), ("at", "yesterday")],
+)
+def test_bad_parameters_get_a_400_naming_them(world, household, param, value):
+    account, asha, _ = household
+    model_train(region_code=world.region.code)
+
+    response = token_client(account).get(url(asha, **{param: value}))
+
+    assert response.status_code == 400
+    assert param in response.json()["errors"]
+    assert response.json()["message"].startswith(param)
+
+
+def test_a_homepage_costs_a_small_fixed_number_of_queries(
+    world, household, django_assert_max_num_queries, settings
+):
+    account, asha, _ = household
+    for title in world.titles["action"][:3]:
+        watch(asha, title)
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+    client.get(url(asha))  # warm the per-process tables
+    settings.TONIGHT = {
+        **settings.TONIGHT,
+        "MODEL_VERSION_CHECK_SECONDS": 60,
+        "CATALOGUE_REFRESH_SECONDS": 60,
+    }
+    client.get(url(asha))
+
+    # token, profile, languages, signals, title states, row engagement, page log insert
+    with django_assert_max_num_queries(7):
+        response = client.get(url(asha, rows=40, items=75))
+    assert response.status_code == 200

@@ -1,0 +1,344 @@
+"""Retraining operations without a worker: cluster assignment, the gate, rollback, refusals."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connections
+
+from profiles.models import Profile
+from recommendations.models import ModelVersion, TrainingRun
+from recommendations.services import retraining
+from recommendations.services.clusters import profile_clusters_assign
+from recommendations.services.retraining import (
+    RetrainError,
+    model_version_rollback,
+    training_run_execute,
+    training_run_request,
+    training_runs_reap,
+)
+from recommendations.services.training import model_train
+from regions.models import TasteCluster
+from tests.factories import (
+    AccountFactory,
+    AvailabilityFactory,
+    LanguageFactory,
+    ProfileFactory,
+    RegionFactory,
+    TasteClusterFactory,
+    TitleFactory,
+)
+from tests.recommendations.test_training import watch
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_in_process(monkeypatch) -> None:
+    """These tests need no broker: enqueued retrains run in-process (the integration tests
+    use a real one)."""
+    from config.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+
+
+# --- Cluster assignment ---------------------------------------------------------------------
+
+
+def test_a_profile_joins_the_cluster_its_viewing_then_its_languages_point_to():
+    # given: IN with a Tamil cluster and a default one; Tamil and Hindi films
+    region = RegionFactory()
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    hindi = LanguageFactory(code="hi", name="Hindi", native_name="हिन्दी")
+    default = TasteClusterFactory(region=region, slug="default", is_default=True)
+    tamil_cluster = TasteClusterFactory(region=region, slug="tamil")
+    tamil_cluster.languages.add(tamil)
+    tamil_films = [TitleFactory(original_language=tamil) for _ in range(4)]
+    hindi_films = [TitleFactory(original_language=hindi) for _ in range(4)]
+    for title in tamil_films + hindi_films:
+        AvailabilityFactory(title=title, region=region)
+
+    def person(name: str, *, cluster=None) -> Profile:
+        return ProfileFactory(
+            account=AccountFactory(home_region=region), name=name, taste_cluster=cluster
+        )
+
+    tamil_viewer = person("watches tamil")  # mostly Tamil, one Hindi film
+    for i, title in enumerate([*tamil_films[:3], hindi_films[0]]):
+        watch(tamil_viewer, title, days_ago=1 + i)
+    moved_away = person("was tamil", cluster=tamil_cluster)  # now watches Hindi only
+    for i, title in enumerate(hindi_films):
+        watch(moved_away, title, days_ago=1 + i)
+    newcomer = person("prefers tamil")  # nothing watched, Tamil among its languages
+    newcomer.preferred_languages.add(hindi, tamil)
+    person("nothing known")
+
+    # when
+    result = profile_clusters_assign(region_code=region.code)
+
+    # then: viewing, then languages, then the default; written back in bulk
+    clusters = dict(Profile.objects.values_list("name", "taste_cluster__slug"))
+    assert clusters == {
+        "watches tamil": "tamil",
+        "was tamil": "default",
+        "prefers tamil": "tamil",
+        "nothing known": "default",
+    }
+    assert result.counts == {"default": 2, "tamil": 2}
+    assert (result.by_viewing, result.by_preference, result.by_default) == (2, 1, 1)
+    assert result.changed == 4
+    assert default.pk in result.cluster_ids
+
+    # and: a second pass changes nothing
+    assert profile_clusters_assign(region_code=region.code).changed == 0
+
+
+# --- Runs on a seeded demo ------------------------------------------------------------------
+
+
+@pytest.fixture
+def seeded(settings, tmp_path) -> None:
+    settings.VAR_DIR = tmp_path / "var"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_HEARTBEAT_SECONDS": 0.2}
+    call_command(
+        "seed_demo",
+        "--titles=120",
+        "--profiles=300",
+        "--seed=5",
+        "--artwork-images=shared",
+        verbosity=0,
+    )
+
+
+def _queued_run(slug: str = "tamil") -> TrainingRun:
+    cluster = TasteCluster.objects.get(region_id="IN", slug=slug)
+    return TrainingRun.objects.create(region_id="IN", taste_cluster=cluster)
+
+
+def test_a_run_records_the_cluster_table_and_activates_only_through_the_gate(seeded, settings):
+    # given: the cluster model only has to beat nothing but the active version
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_COMPARE_WITH": ()}
+    run = _queued_run()
+
+    # when
+    run = training_run_execute(run_id=run.pk)
+
+    # then
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.progress == 100
+    assert run.model_version.status == ModelVersion.Status.ACTIVE
+    assert run.model_version.scope == ModelVersion.Scope.CLUSTER
+    row = run.metrics["clusters"]["tamil"]
+    for model in ("cluster", "region", "global"):
+        assert 0.0 <= row[f"ndcg@10_{model}"] <= 1.0
+        assert 0.0 <= row[f"recall@20_{model}"] <= 1.0
+    assert {"read signals", "assign clusters", "evaluate", "train", "gate"} <= set(run.timings)
+    assert run.data_sizes["cluster_profiles"] > 0
+    assert run.attempts == 1
+    assert run.heartbeat_at is not None
+    assert run.finished_at is not None
+
+
+def test_a_version_worse_than_the_active_one_is_rejected_and_serving_is_unchanged(seeded, settings):
+    # given: an active Tamil version, and a gate nobody can pass (twice as good as it)
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_COMPARE_WITH": ()}
+    first = training_run_execute(run_id=_queued_run().pk)
+    assert first.status == TrainingRun.Status.SUCCEEDED, first.error
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_GATE_MARGIN": -1.0}
+
+    # when
+    second = training_run_execute(run_id=_queued_run().pk)
+
+    # then
+    assert second.status == TrainingRun.Status.REJECTED
+    assert "Worse than the active version" in second.error
+    assert second.model_version.status == ModelVersion.Status.REJECTED
+    active = ModelVersion.objects.get(
+        taste_cluster__slug="tamil", status=ModelVersion.Status.ACTIVE
+    )
+    assert active.pk == first.model_version_id
+    assert second.metrics["gate"]["passed"] is False
+
+
+def test_rollback_serves_an_earlier_version_again(seeded):
+    cluster = TasteCluster.objects.get(region_id="IN", slug="tamil")
+    old = model_train(region_code="IN", cluster=cluster, activate=True)
+    new = model_train(region_code="IN", cluster=cluster, activate=True)
+    old.refresh_from_db()
+    assert (old.status, new.status) == (ModelVersion.Status.RETIRED, ModelVersion.Status.ACTIVE)
+
+    out = StringIO()
+    call_command("rollback_model", f"--version={old.pk}", stdout=out)
+
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.status, new.status) == (ModelVersion.Status.ACTIVE, ModelVersion.Status.RETIRED)
+    assert f"#{old.pk}" in out.getvalue()
+    failed = ModelVersion.objects.create(
+        scope="cluster", region_id="IN", taste_cluster=cluster, status="failed"
+    )
+    with pytest.raises(ValueError, match="cannot be activated"):
+        model_version_rollback(version=failed)
+
+
+def test_a_second_request_for_a_busy_cluster_is_refused(seeded, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = training_run_request(region_code="IN", cluster_slug="tamil")
+        second = training_run_request(region_code="in", cluster_slug="Tamil")
+    assert first.status == TrainingRun.Status.QUEUED
+    assert second.status == TrainingRun.Status.REJECTED
+    assert f"run #{first.pk}" in second.error
+    assert len(callbacks) == 1  # only the first was enqueued
+    with pytest.raises(RetrainError, match="no taste cluster"):
+        training_run_request(region_code="IN", cluster_slug="klingon")
+
+
+def test_a_run_whose_cluster_is_locked_by_another_worker_is_rejected(seeded):
+    # given: another session (another worker) holds the Tamil lock
+    run = _queued_run()
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_lock(%s, %s)",
+                [retraining.LOCK_NAMESPACE, run.taste_cluster_id],
+            )
+        # when
+        run = training_run_execute(run_id=run.pk)
+    finally:
+        other.close()
+    # then
+    assert run.status == TrainingRun.Status.REJECTED
+    assert "never run at once" in run.error
+    assert not ModelVersion.objects.filter(taste_cluster_id=run.taste_cluster_id).exists()
+
+
+def test_stale_runs_are_reaped_and_a_finished_run_is_never_run_again(seeded):
+    # given: a run left running by a worker that died long ago, with its half-trained version
+    from django.utils import timezone
+
+    long_ago = timezone.now() - timezone.timedelta(hours=1)
+    run = _queued_run()
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status="running", started_at=long_ago, heartbeat_at=long_ago, attempts=1
+    )
+    half = ModelVersion.objects.create(
+        scope="cluster", region_id="IN", taste_cluster_id=run.taste_cluster_id
+    )
+
+    # when
+    reaped = training_runs_reap()
+
+    # then
+    run.refresh_from_db()
+    half.refresh_from_db()
+    assert reaped == 1
+    assert run.status == TrainingRun.Status.FAILED
+    assert "Worker lost" in run.error
+    assert half.status == ModelVersion.Status.FAILED
+    # and a redelivered message for it does nothing
+    assert training_run_execute(run_id=run.pk).status == TrainingRun.Status.FAILED
+    assert not ModelVersion.objects.filter(status="active").exists()
+
+
+def test_a_redelivered_running_run_is_restarted_then_given_up(seeded, settings):
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_COMPARE_WITH": ()}
+    run = _queued_run()
+    TrainingRun.objects.filter(pk=run.pk).update(status="running", attempts=1)
+    assert training_run_execute(run_id=run.pk).attempts == 2  # restarted, then finished
+
+    lost = _queued_run("hindi")
+    TrainingRun.objects.filter(pk=lost.pk).update(status="running", attempts=2)
+    lost = training_run_execute(run_id=lost.pk)
+    assert lost.status == TrainingRun.Status.FAILED
+    assert "Gave up" in lost.error
+
+
+# --- Admin, API and commands ------------------------------------------------------------------
+
+
+def test_admin_lists_runs_charts_them_and_retrains_now(seeded, settings, admin_client):
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_COMPARE_WITH": ()}
+    run = training_run_execute(run_id=_queued_run().pk)
+
+    listing = admin_client.get("/admin/recommendations/trainingrun/")
+    page = admin_client.get(f"/admin/recommendations/trainingrun/{run.pk}/change/")
+
+    assert listing.status_code == 200
+    assert b"succeeded" in listing.content
+    assert page.status_code == 200
+    assert b"<svg" in page.content
+    assert b"<polyline" in page.content
+
+    response = admin_client.post(
+        "/admin/recommendations/trainingrun/",
+        {"action": "retrain_now", "_selected_action": [run.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert TrainingRun.objects.filter(trigger="admin", taste_cluster=run.taste_cluster).exists()
+
+
+def test_admin_rolls_back_a_model_version(seeded, admin_client):
+    cluster = TasteCluster.objects.get(region_id="IN", slug="tamil")
+    old = model_train(region_code="IN", cluster=cluster, activate=True)
+    model_train(region_code="IN", cluster=cluster, activate=True)
+
+    admin_client.post(
+        "/admin/recommendations/modelversion/",
+        {"action": "roll_back_to_version", "_selected_action": [old.pk]},
+    )
+
+    old.refresh_from_db()
+    assert old.status == ModelVersion.Status.ACTIVE
+
+
+def test_staff_request_a_retrain_and_poll_it(seeded, settings, admin_client, client):
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_COMPARE_WITH": ()}
+
+    created = admin_client.post(
+        "/api/v1/ops/retrains/",
+        {"region": "in", "cluster": "tamil"},
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.content
+    run_id = created.json()["id"]
+    polled = admin_client.get(f"/api/v1/ops/retrains/{run_id}/")
+    assert polled.status_code == 200
+    assert polled.json()["cluster"] == "tamil"
+    assert polled.json()["status"] in {"queued", "running", "succeeded", "rejected"}
+
+    busy = TrainingRun.objects.create(
+        region_id="IN", taste_cluster=TasteCluster.objects.get(region_id="IN", slug="hindi")
+    )
+    refused = admin_client.post(
+        "/api/v1/ops/retrains/",
+        {"region": "IN", "cluster": "hindi"},
+        content_type="application/json",
+    )
+    assert refused.status_code == 409
+    assert f"run #{busy.pk}" in refused.json()["error"]
+    assert client.get(f"/api/v1/ops/retrains/{run_id}/").status_code in {401, 403}
+
+
+def test_retrain_command_and_schedules(seeded, settings, django_capture_on_commit_callbacks):
+    from django_celery_beat.models import PeriodicTask
+
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_COMPARE_WITH": ()}
+    out = StringIO()
+    # Without a broker the run executes in-process once the request commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("retrain", "--region=IN", "--cluster=tamil", stdout=out)
+    assert "queued" in out.getvalue()
+    run = TrainingRun.objects.get(trigger="command")
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    with pytest.raises(CommandError, match="Unknown region"):
+        call_command("retrain", "--region=ZZ", stdout=StringIO())
+
+    call_command("install_schedules", stdout=StringIO())
+    call_command("install_schedules", stdout=StringIO())
+    task = PeriodicTask.objects.get(name="retrain IN")
+    assert task.task == "recommendations.retrain_region"
+    assert task.crontab.timezone.key == "Asia/Kolkata"
+    assert PeriodicTask.objects.filter(task="recommendations.reap_training_runs").count() == 1

@@ -1,0 +1,159 @@
+"""simulate_traffic, then learning from the logged pages: seed, train, simulate, train again.
+
+One small demo world is built per module (it is the expensive part) and rolled
+back afterwards; each test runs in its own savepoint inside it.
+"""
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.test import override_settings
+
+from profiles.models import Profile
+from recommendations.demo import load_hidden_tastes
+from recommendations.demo.traffic import traffic_simulate
+from recommendations.models import ModelVersion, PageLog, Signal, SignalKind
+from recommendations.serving.cache import model_cache
+from recommendations.serving.homepage import homepage_build, row_ranker_cache
+from recommendations.serving.title_tables import title_tables_cache
+from tests.conftest import token_client
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+IST = zoneinfo.ZoneInfo("Asia/Kolkata")
+
+
+def _clear_caches() -> None:
+    model_cache.clear()
+    row_ranker_cache.clear()
+    title_tables_cache.clear()
+
+
+@pytest.fixture(scope="module")
+def demo(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[SimpleNamespace]:
+    root = tmp_path_factory.mktemp("simulate")
+    with (
+        override_settings(
+            MEDIA_ROOT=root / "media",
+            VAR_DIR=root / "var",
+            PASSWORD_HASHERS=FAST_HASHERS,
+        ),
+        django_db_blocker.unblock(),
+        transaction.atomic(),
+    ):
+        _clear_caches()
+        call_command(
+            "seed_demo", "--titles=80", "--profiles=60", "--history=30", "--seed=5", verbosity=0
+        )
+        call_command("train_models", verbosity=0)
+        before = ModelVersion.objects.get(status="active", region="IN")
+        report = traffic_simulate(profiles=40, sessions=18, days=4, seed=1)
+        call_command("train_models", verbosity=0)
+        _clear_caches()
+        yield SimpleNamespace(root=root, report=report, before=before)
+        transaction.set_rollback(True)
+        _clear_caches()
+
+
+@pytest.fixture(autouse=True)
+def _in_demo(settings, demo) -> None:
+    settings.MEDIA_ROOT = demo.root / "media"
+    settings.VAR_DIR = demo.root / "var"
+
+
+def showcase() -> tuple[Profile, Profile]:
+    profiles = Profile.objects.select_related("account").filter(account__name="The Sharmas (demo)")
+    by_name = {p.name: p for p in profiles}
+    return by_name["Priya"], by_name["Arjun"]
+
+
+def test_pages_and_signals_go_through_the_real_services(demo):
+    report = demo.report
+    assert report.pages == PageLog.objects.count() == 720
+    assert report.plays > 50
+    assert report.scroll_pasts > 0
+    plays = Signal.objects.filter(kind=SignalKind.PLAY_START, page_id__isnull=False)
+    assert plays.count() == report.plays
+    # Every play names the page, row and position that showed it.
+    page_ids = set(PageLog.objects.values_list("id", flat=True))
+    assert set(plays.values_list("page_id", flat=True)) <= page_ids
+    assert not plays.filter(row="").exists()
+    impressions = Signal.objects.filter(kind=SignalKind.IMPRESSION, page_id__isnull=False)
+    assert impressions.count() == report.impressions
+
+
+def test_after_simulated_traffic_both_rankers_are_learned(demo):
+    priya, _ = showcase()
+    version = ModelVersion.objects.get(status="active", region="IN")
+    assert demo.before.serving_mode == "prior"
+    assert version.serving_mode == "learned"
+    assert version.metrics["row_ranker"] == "learned"
+
+    response = token_client(priya.account).get(f"/api/v1/profiles/{priya.pk}/homepage/?device=tv")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["ranker"] == "learned"
+    assert body["row_ranker"] == "learned"
+
+
+def test_partners_with_opposite_tastes_get_different_pages(demo):
+    # given: Priya (romance, Hindi) and Arjun (action, Tamil) share the account
+    priya, arjun = showcase()
+    at = dt.datetime.now(IST).replace(hour=21, minute=0, second=0, microsecond=0)
+    at -= dt.timedelta(days=1)
+
+    # when
+    pages = [homepage_build(profile=p, device="tv", at=at) for p in (priya, arjun)]
+
+    # then
+    rows = [[r.id for r in page.rows] for page in pages]
+    first_screen = [{i.title_id for r in page.rows[:4] for i in r.items} for page in pages]
+    assert rows[0] != rows[1]
+    assert first_screen[0] != first_screen[1]
+    assert [i.title_id for i in pages[0].rows[0].items] != [
+        i.title_id for i in pages[1].rows[0].items
+    ]
+
+
+def _last(weekday: int, hour: int) -> dt.datetime:
+    now = dt.datetime.now(IST)
+    day = now - dt.timedelta(days=(now.weekday() - weekday) % 7 or 7)
+    return day.replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+def test_friday_night_and_tuesday_afternoon_order_rows_differently(demo):
+    # given: a simulated profile whose hidden row habits differ by hour bucket
+    tastes = load_hidden_tastes(path=demo.root / "var" / "demo" / "hidden_tastes.json")
+    simulated = set(PageLog.objects.values_list("profile_id", flat=True))
+
+    def contrast(taste) -> float:
+        evening, afternoon = taste.row_types["evening"], taste.row_types["afternoon"]
+        return sum(abs(evening[k] - afternoon[k]) for k in evening)
+
+    candidates = sorted(
+        (t for pk, t in tastes.items() if pk in simulated and t.region == "IN"),
+        key=contrast,
+        reverse=True,
+    )
+    profile = Profile.objects.select_related("account").get(pk=candidates[0].profile_id)
+
+    # when
+    friday = homepage_build(profile=profile, device="tv", at=_last(4, 21))
+    tuesday = homepage_build(profile=profile, device="tv", at=_last(1, 15))
+
+    # then
+    assert friday.row_ranker == tuesday.row_ranker == "learned"
+    assert [r.type for r in friday.rows] != [r.type for r in tuesday.rows]
+
+
+def test_if_empty_does_not_simulate_twice(demo):
+    call_command("simulate_traffic", "--if-empty", "--profiles=2", "--sessions=1", verbosity=0)
+
+    assert PageLog.objects.count() == demo.report.pages
