@@ -55,7 +55,7 @@ lint: venv  ## Ruff lint and format check, the engine's import contract, migrati
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+	DEBUG=1 DATABASE_URL=sqlite://:memory: $(PY) manage.py makemigrations --check --dry-run
 
 format: venv  ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
