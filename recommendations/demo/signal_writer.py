@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from django.db import connection
 
 from recommendations.models import ProfileTitleState, Signal
+from recommendations.services.signals import SIGNAL_FIELDS
+from recommendations.services.signals import STATE_FIELDS as TITLE_STATE_FIELDS
 
 from .bulk_insert import NULL, copy_statement, copy_text, missing_field_defaults
 
@@ -29,38 +31,7 @@ if TYPE_CHECKING:
 Event = tuple[int | None, int | None, str, float | None, str, int, str, int | None, int | None]
 
 FLUSH_ROWS = 50_000
-SIGNAL_FIELDS = (
-    "profile",
-    "title",
-    "episode",
-    "kind",
-    "value",
-    "device",
-    "occurred_at",
-    "received_at",
-    "client_event_id",
-    "page_id",
-    "row",
-    "position",
-    "artwork_variant",
-    "is_rewatch",
-)
-STATE_FIELDS = (
-    "profile",
-    "title",
-    "first_played_at",
-    "last_played_at",
-    "last_event_at",
-    "play_count",
-    "progress",
-    "last_episode",
-    "completed_episodes",
-    "completed_seasons",
-    "completed_at",
-    "rewatch_count",
-    "thumbs",
-    "thumbs_at",
-)
+STATE_FIELDS = ("profile", "title", *TITLE_STATE_FIELDS)
 
 
 class SignalWriter:

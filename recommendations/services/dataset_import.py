@@ -57,7 +57,12 @@ from catalog.services import (
 from config.lookups import AnyOf
 from profiles.models import MAX_PROFILES_PER_ACCOUNT, Profile
 from recommendations.models import ProfileTitleState, Signal, SignalKind
-from recommendations.services.signals import STATE_FIELDS, title_states_fold, title_states_save
+from recommendations.services.signals import (
+    SIGNAL_FIELDS,
+    STATE_FIELDS,
+    title_states_fold,
+    title_states_save,
+)
 from recommendations.signal_events import SignalEvent
 from regions.models import Availability, Region
 
@@ -801,22 +806,7 @@ class _Appender:
     written back by the signals service's own upsert.
     """
 
-    SIGNAL_COLUMNS = (
-        "profile",
-        "title",
-        "episode",
-        "kind",
-        "value",
-        "device",
-        "occurred_at",
-        "received_at",
-        "client_event_id",
-        "page_id",
-        "row",
-        "position",
-        "artwork_variant",
-        "is_rewatch",
-    )
+    SIGNAL_COLUMNS = SIGNAL_FIELDS
     STATE_COLUMNS = ("profile", "title", *STATE_FIELDS)
 
     def __init__(self, *, received_at: dt.datetime) -> None:

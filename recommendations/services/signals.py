@@ -287,10 +287,12 @@ def _apply_to_states(
     return rewatches
 
 
-_COPY_COLUMNS = (
-    "profile_id",
-    "title_id",
-    "episode_id",
+# Every stored column of a signal, in COPY order; the dataset import and the demo seeder
+# write the same rows and share this list.
+SIGNAL_FIELDS = (
+    "profile",
+    "title",
+    "episode",
     "kind",
     "value",
     "device",
@@ -300,10 +302,10 @@ _COPY_COLUMNS = (
     "page_id",
     "row",
     "position",
-    "artwork_variant_id",
+    "artwork_variant",
     "is_rewatch",
 )
-_QUOTED_COLUMNS = ", ".join(f'"{column}"' for column in _COPY_COLUMNS)
+_QUOTED_COLUMNS = ", ".join(f'"{Signal._meta.get_field(name).column}"' for name in SIGNAL_FIELDS)
 _PG_COPY = f"COPY {Signal._meta.db_table} ({_QUOTED_COLUMNS}) FROM STDIN"
 
 
