@@ -14,6 +14,8 @@ the native-script spelling goes into the title's localisation.
 
 from dataclasses import dataclass
 
+from recommendations.engine.row_ranking import ROW_TYPES as ENGINE_ROW_TYPES
+
 # --- Languages and regions ---------------------------------------------------------------
 
 # code -> (English name, native name)
@@ -320,21 +322,9 @@ THEME_LABELS: dict[str, tuple[str, ...]] = {
 
 # --- Hidden tastes: row types, hour buckets ---------------------------------------------
 
-# Row types the homepage can show. A row id on a signal is the type, or
-# "type:parameter" (``genre:horror``, ``trending:IN``, ``because_you_watched:42``).
-ROW_TYPES: tuple[str, ...] = (
-    "continue_watching",
-    "top_picks",
-    "because_you_watched",
-    "because_you_liked",
-    "trending",
-    "popular_in",
-    "new_releases",
-    "critically_acclaimed",
-    "genre",
-    "language",
-    "watch_again",
-)
+# Row types the homepage can show, as the row ranker knows them. A row id on a signal is
+# the type, or "type:parameter" (``genre:horror``, ``trending:IN``, ``because_you_watched:42``).
+ROW_TYPES: tuple[str, ...] = ENGINE_ROW_TYPES
 
 # Local-time hour buckets: [start, end) hours, wrapping past midnight.
 HOUR_BUCKETS: dict[str, tuple[int, int]] = {

@@ -72,7 +72,7 @@ __all__ = [
 _KIND = "tonight.row_ranker"
 _VERSION = 1
 
-#: Row types, in the order of the one-hot columns (the demo's vocabulary uses the same names).
+#: Row types, in the order of the one-hot columns (the demo's vocabulary imports these).
 ROW_TYPES: tuple[str, ...] = (
     "continue_watching",
     "top_picks",
