@@ -326,6 +326,7 @@ class PageLog(models.Model):
       row ranker's input, mean play probability of the row's first titles).
     - ``items``: ``[[title_id, row_index, position, variant_id, propensity], ...]``
       where ``row_index`` points into ``rows`` and ``position`` is 0-based in its row.
+    - ``taste``: the artwork bandit's context besides device and hour.
     """
 
     id = models.UUIDField(primary_key=True, editable=False)
@@ -355,6 +356,14 @@ class PageLog(models.Model):
     )
     rows = models.JSONField(default=list)
     items = models.JSONField(default=list)
+    taste = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            "The profile's genre taste the artwork policy saw, {genre slug: share}: "
+            "a bandit learns from the context it decided on, not one recomputed later."
+        ),
+    )
 
     class Meta:
         indexes = [
