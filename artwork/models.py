@@ -58,6 +58,9 @@ class ArtworkVariant(models.Model):
     )
     is_active = models.BooleanField(default=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Serving processes compare the newest of these to what they loaded, so a
+    # deactivated frame leaves every web process's choices within a second.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
         ordering = ["title", "created_at"]
@@ -79,3 +82,73 @@ class ArtworkVariant(models.Model):
     @property
     def device_classes(self) -> list[str]:
         return [d.value for d in DeviceClass if getattr(self, f"for_{d.value}")]
+
+
+class ArtworkPolicy(models.Model):
+    """One version of the artwork bandit's parameters; serving uses the newest.
+
+    Every few minutes an update folds the impressions whose reward window has
+    closed into the previous version and stores the result as a new row
+    (``kind=incremental``); a full refit starts from the prior over the whole
+    training window (``kind=full``). Parameters live in Django storage (an
+    ``.npz`` written whole before the row exists), so web processes on other
+    machines load the same file and never a half-written one.
+    """
+
+    class Kind(models.TextChoices):
+        FULL = "full", "Full refit"
+        INCREMENTAL = "incremental", "Incremental update"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    trained_since = models.DateTimeField(
+        null=True, blank=True, help_text="Start of the page-log window this version has seen."
+    )
+    trained_through = models.DateTimeField(
+        db_index=True,
+        help_text="Pages generated before this moment are folded in (their reward window closed).",
+    )
+    n_impressions = models.PositiveBigIntegerField(default=0, help_text="Impressions seen in all.")
+    n_new = models.PositiveBigIntegerField(default=0, help_text="Impressions this version added.")
+    n_plays = models.PositiveBigIntegerField(default=0, help_text="Rewarded impressions in all.")
+    artefact = models.CharField(max_length=255, help_text="Path of the parameters in storage.")
+    seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["-pk"]
+        verbose_name_plural = "artwork policies"
+
+    def __str__(self) -> str:
+        return f"artwork policy {self.pk} ({self.get_kind_display()})"
+
+
+class ArtworkVariantDaily(models.Model):
+    """Impressions and attributed plays of one variant on one device class on one day.
+
+    Daily roll-ups let admin show take rates and traffic shares without reading
+    the page log; updates add to them as reward windows close.
+    """
+
+    variant = models.ForeignKey(ArtworkVariant, on_delete=models.CASCADE, related_name="daily")
+    device = models.CharField(max_length=8, choices=DeviceClass.choices)
+    day = models.DateField()
+    impressions = models.PositiveIntegerField(default=0)
+    plays = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["variant", "device", "day"], name="artwork_daily_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(plays__lte=models.F("impressions")),
+                name="artwork_daily_plays_within_impressions",
+            ),
+        ]
+        indexes = [models.Index(fields=["day"], name="artwork_daily_day")]
+
+    def __str__(self) -> str:
+        return f"{self.variant_id} {self.device} {self.day}"

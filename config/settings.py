@@ -193,6 +193,7 @@ CELERY_TASK_ROUTES = {
     "recommendations.retrain_cluster": {"queue": "retrain.default"},  # enqueued per region
     "recommendations.retrain_region": {"queue": "default"},
     "recommendations.reap_training_runs": {"queue": "default"},
+    "artwork.update_policy": {"queue": "default"},
 }
 # A killed worker's unacknowledged retrain is redelivered after this long (Redis transport).
 # Longer than a retrain's hard time limit, so a slow but live run is not delivered twice
@@ -255,6 +256,27 @@ TONIGHT = {
     "ATTRIBUTION_WINDOW_SECONDS": env.int("TONIGHT_ATTRIBUTION_WINDOW_SECONDS", default=3 * 3600),
     # Lifetime of a PIN-protected profile's unlock token.
     "PROFILE_UNLOCK_SECONDS": env.int("TONIGHT_PROFILE_UNLOCK_SECONDS", default=3600),
+    # Artwork bandit (artwork.selection, artwork.training; docs/artwork.md). Share of
+    # choices made uniformly at random, whatever the policy believes: it keeps every
+    # variant's propensity away from zero, so logs stay usable to evaluate new policies.
+    "ARTWORK_EXPLORATION_FLOOR": env.float("TONIGHT_ARTWORK_EXPLORATION_FLOOR", default=0.1),
+    # Posterior draws per choice; a variant's propensity is the floor's share plus the
+    # share of draws it wins, so this is also the propensities' granularity.
+    "ARTWORK_POSTERIOR_DRAWS": env.int("TONIGHT_ARTWORK_POSTERIOR_DRAWS", default=64),
+    # Prior strength, in pseudo-impressions, of the shared theme x context weights and of
+    # each variant's own term. Take rates are a few percent: a weak prior (1) lets a
+    # context bucket nobody has seen yet swing draws by +-0.5 and the policy stays a coin
+    # flip; these keep unseen directions within about +-0.1 until data arrives.
+    "ARTWORK_PRIOR_PRECISION": env.float("TONIGHT_ARTWORK_PRIOR_PRECISION", default=25.0),
+    "ARTWORK_VARIANT_PRIOR_PRECISION": env.float(
+        "TONIGHT_ARTWORK_VARIANT_PRIOR_PRECISION", default=50.0
+    ),
+    # How often a serving process looks for a newer policy or changed variants.
+    "ARTWORK_CHECK_SECONDS": env.float("TONIGHT_ARTWORK_CHECK_SECONDS", default=1.0),
+    # Days of page log a full refit reads.
+    "ARTWORK_TRAINING_DAYS": env.int("TONIGHT_ARTWORK_TRAINING_DAYS", default=60),
+    # Policy versions kept in storage (the newest is never pruned).
+    "ARTWORK_POLICIES_KEPT": env.int("TONIGHT_ARTWORK_POLICIES_KEPT", default=48),
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)

@@ -22,6 +22,9 @@ RETRAIN_LOCAL_HOUR = 4
 #: How often stale runs are reaped: a dead worker's run is failed within
 #: RETRAIN_STALE_SECONDS plus this.
 REAP_EVERY_SECONDS = 60
+#: How often the artwork policy folds in newly closed impressions: new variants and
+#: shifting tastes are learned within minutes, while each update stays a small read.
+ARTWORK_UPDATE_EVERY_SECONDS = 5 * 60
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class Schedule:
 
 
 def default_schedules() -> list[Schedule]:
-    """One nightly retrain per region, and the reaper."""
+    """One nightly retrain per region, the reaper and the artwork policy's updates."""
     schedules = [
         # A worker that dies leaves its run "running"; the reaper fails it so that
         # operators see it and the cluster's next retrain is not refused.
@@ -43,6 +46,13 @@ def default_schedules() -> list[Schedule]:
             task="recommendations.reap_training_runs",
             args=[],
             every_seconds=REAP_EVERY_SECONDS,
+        ),
+        # The artwork bandit learns between retrains (the nightly retrain refits it).
+        Schedule(
+            name="update artwork policy",
+            task="artwork.update_policy",
+            args=[],
+            every_seconds=ARTWORK_UPDATE_EVERY_SECONDS,
         ),
     ]
     for code, zone in Region.objects.order_by("code").values_list("code", "time_zone"):

@@ -19,6 +19,17 @@ def _media_in_tmp(settings, tmp_path) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def _artwork_checked_every_page(settings):
+    """Each test's variants and policies are new: serving must not decide with a former test's."""
+    from artwork.selection import artwork_serving
+
+    settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_CHECK_SECONDS": 0}
+    artwork_serving.clear()
+    yield
+    artwork_serving.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _suite_runs_on_postgresql(django_db_setup, django_db_blocker) -> None:
     """The suite's claims are about PostgreSQL; refuse to pass quietly on SQLite."""

@@ -1,0 +1,432 @@
+"""Choosing every shown title's artwork on the request path, with the propensity of each choice.
+
+For one page the arms of each title are its active variants within the
+profile's maturity limit that are meant for the device class (or, when a
+title has none for that device, its variants for any device within the
+limit). A title with no such variant gets the neutral placeholder, so every
+title always has artwork and a kids profile never gets a frame above its limit.
+
+The context is the profile's genre taste (shares over genres, from its
+history), the device class and the hour bucket; the bandit
+(:class:`recommendations.engine.artwork_bandit.ArtworkBandit`) scores every
+arm of every title in one vectorised call and returns the probability it
+used for each choice, which the page log keeps.
+
+Per process, this module holds the active variants as arrays and the newest
+policy. One query every ``TONIGHT["ARTWORK_CHECK_SECONDS"]`` (default 1 s)
+asks whether either changed (the newest variant ``updated_at`` and the newest
+policy id): a deactivated variant leaves every web process's choices within
+that second, and a new policy is picked up without a restart. Deleting a
+variant outright is noticed at the next full reload
+(``ARTWORK_RELOAD_SECONDS``); deactivation is the way to stop one at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import connection
+
+from recommendations.engine.artwork_bandit import ArtworkChoice, artwork_context
+from recommendations.engine.ranking import DEVICE_CLASSES, hour_bucket
+
+from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant
+from .policy import PolicyParams, bandit_new, policy_read
+
+#: Full reload of the variant arrays at least this often (catches deleted variants).
+ARTWORK_RELOAD_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class ArtworkArms:
+    """Every active variant with an image, grouped by title.
+
+    Attributes
+    ----------
+    titles : numpy.ndarray of int64, shape (n_titles,)
+        Sorted ids of the titles that have at least one active variant.
+    indptr : numpy.ndarray of int64, shape (n_titles + 1,)
+        Variants of ``titles[t]`` are ``indptr[t]:indptr[t + 1]``, oldest first.
+    variant : numpy.ndarray of int64, shape (n_arms,)
+    maturity : numpy.ndarray of int16, shape (n_arms,)
+    devices : numpy.ndarray of bool, shape (n_arms, len(DEVICE_CLASSES))
+    themes : numpy.ndarray of bool, shape (n_arms, len(theme_slugs))
+    theme_slugs : tuple of str
+    urls, labels : list of str, length n_arms
+    """
+
+    titles: npt.NDArray[np.int64]
+    indptr: npt.NDArray[np.int64]
+    variant: npt.NDArray[np.int64]
+    maturity: npt.NDArray[np.int16]
+    devices: npt.NDArray[np.bool_]
+    themes: npt.NDArray[np.bool_]
+    theme_slugs: tuple[str, ...]
+    urls: list[str]
+    labels: list[str]
+
+    @property
+    def position(self) -> dict[int, int]:
+        """Variant id -> arm index (built on demand: offline paths only)."""
+        return {int(v): i for i, v in enumerate(self.variant.tolist())}
+
+
+def artwork_arms_load() -> ArtworkArms:
+    """The active variants as arrays: two queries."""
+    rows = list(
+        ArtworkVariant.objects.filter(is_active=True)
+        .exclude(image="")
+        .order_by("title_id", "created_at", "pk")
+        .values_list(
+            "pk",
+            "title_id",
+            "maturity",
+            "image",
+            "label",
+            "for_tv",
+            "for_mobile",
+            "for_tablet",
+            "for_web",
+        )
+    )
+    theme_slugs = tuple(ArtworkTheme.objects.order_by("slug").values_list("slug", flat=True))
+    variant = np.array([r[0] for r in rows], dtype=np.int64)
+    title = np.array([r[1] for r in rows], dtype=np.int64)
+    titles, starts = np.unique(title, return_index=True)
+    indptr = np.append(starts, title.shape[0]).astype(np.int64)
+    themes = np.zeros((variant.shape[0], len(theme_slugs)), dtype=bool)
+    column = {slug: c for c, slug in enumerate(theme_slugs)}
+    order = np.argsort(variant)
+    pairs = ArtworkVariant.themes.through.objects.filter(artworkvariant__is_active=True)
+    for variant_id, slug in pairs.values_list("artworkvariant_id", "artworktheme__slug"):
+        at = int(np.searchsorted(variant, variant_id, sorter=order)) if variant.shape[0] else 0
+        if at < variant.shape[0] and variant[order[at]] == variant_id:
+            themes[order[at], column[slug]] = True
+    return ArtworkArms(
+        titles=titles.astype(np.int64),
+        indptr=indptr,
+        variant=variant,
+        maturity=np.array([r[2] for r in rows], dtype=np.int16),
+        devices=np.array([r[5:9] for r in rows], dtype=bool).reshape(-1, len(DEVICE_CLASSES)),
+        themes=themes,
+        theme_slugs=theme_slugs,
+        urls=[default_storage.url(r[3]) for r in rows],
+        labels=[r[4] for r in rows],
+    )
+
+
+@dataclass(frozen=True)
+class ArtworkState:
+    """What one serving process decides with: the arms and the policy, on one theme basis."""
+
+    arms: ArtworkArms
+    policy: PolicyParams
+    policy_id: int | None
+    arm_themes: npt.NDArray[np.float32]  # (n_arms, len(policy.themes))
+
+
+def project_themes(arms: ArtworkArms, policy: PolicyParams) -> npt.NDArray[np.float32]:
+    projected = np.zeros((arms.variant.shape[0], len(policy.themes)), dtype=np.float32)
+    column = {slug: c for c, slug in enumerate(arms.theme_slugs)}
+    for c, slug in enumerate(policy.themes):
+        if slug in column:
+            projected[:, c] = arms.themes[:, column[slug]]
+    return projected
+
+
+def _prior_policy() -> PolicyParams:
+    from catalog.models import Genre
+
+    return bandit_new(
+        genres=tuple(Genre.objects.order_by("slug").values_list("slug", flat=True)),
+        themes=tuple(ArtworkTheme.objects.order_by("slug").values_list("slug", flat=True)),
+    )
+
+
+def _generation_sql() -> str:
+    quote = connection.ops.quote_name
+    variants = quote(ArtworkVariant._meta.db_table)
+    policies = quote(ArtworkPolicy._meta.db_table)
+    # Only quoted identifiers are interpolated; both maxima are index lookups.
+    return (
+        f"SELECT (SELECT MAX(updated_at) FROM {variants}), "  # noqa: S608
+        f"(SELECT MAX(id) FROM {policies})"
+    )
+
+
+class _ArtworkServing:
+    """The process's :class:`ArtworkState`, refreshed when variants or the policy change."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: ArtworkState | None = None
+        self._generation: tuple | None = None
+        self._checked_at = 0.0
+        self._loaded_at = 0.0
+
+    def clear(self) -> None:
+        with self._lock:
+            self._state = None
+            self._generation = None
+            self._checked_at = 0.0
+
+    def get(self) -> ArtworkState:
+        now = time.monotonic()
+        every = float(settings.TONIGHT.get("ARTWORK_CHECK_SECONDS", 1.0))
+        state = self._state
+        if state is not None and now - self._checked_at < every:
+            return state
+        with connection.cursor() as cursor:
+            cursor.execute(_generation_sql())
+            generation = tuple(cursor.fetchone())
+        with self._lock:
+            state = self._state
+            stale = now - self._loaded_at > ARTWORK_RELOAD_SECONDS
+            if state is None or generation != self._generation or stale:
+                state = self._load(
+                    state,
+                    generation,
+                    reload_arms=(
+                        state is None or stale or generation[0] != (self._generation or (None,))[0]
+                    ),
+                )
+                self._state = state
+                self._generation = generation
+                self._loaded_at = now
+            self._checked_at = now
+        return state
+
+    @staticmethod
+    def _load(
+        previous: ArtworkState | None, generation: tuple, *, reload_arms: bool
+    ) -> ArtworkState:
+        arms = artwork_arms_load() if reload_arms or previous is None else previous.arms
+        policy_id = generation[1]
+        if previous is not None and previous.policy_id == policy_id:
+            policy = previous.policy
+        elif policy_id is not None:
+            policy = policy_read(
+                ArtworkPolicy.objects.values_list("artefact", flat=True).get(pk=policy_id)
+            )
+        else:
+            policy = _prior_policy()
+        return ArtworkState(
+            arms=arms,
+            policy=policy,
+            policy_id=policy_id,
+            arm_themes=project_themes(arms, policy),
+        )
+
+
+artwork_serving = _ArtworkServing()
+
+
+# --- Taste -------------------------------------------------------------------------------
+
+
+def taste_shares(
+    *,
+    genre_rows: npt.NDArray[np.bool_],
+    weights: npt.NDArray[np.floating],
+    genre_slugs: tuple[str, ...],
+) -> dict[str, float]:
+    """A profile's genre taste: each genre's share of the weight of the titles it engaged with.
+
+    ``genre_rows`` (k, n_genres) are the genres of its k titles, ``weights`` (k,)
+    what each title says about its taste. Shares are rounded so the page log
+    stays small; an empty history gives ``{}`` (device and hour still count).
+    """
+    if genre_rows.shape[0] == 0:
+        return {}
+    mass = np.asarray(weights, dtype=np.float64) @ genre_rows
+    total = float(mass.sum())
+    if total <= 0:
+        return {}
+    shares = mass / total
+    return {
+        genre_slugs[g]: round(float(shares[g]), 4) for g in np.flatnonzero(shares >= 1e-4).tolist()
+    }
+
+
+def taste_vector(policy: PolicyParams, taste: dict[str, float]) -> npt.NDArray[np.float32]:
+    return np.array([taste.get(g, 0.0) for g in policy.genres], dtype=np.float32)
+
+
+# --- Choosing ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArtworkPicks:
+    """The artwork of each requested title.
+
+    ``variant`` (n,) is -1 where the title gets the placeholder (propensity 1);
+    ``url`` is None there. ``groups`` are the titles that had arms, with the
+    bandit's full choice (every arm's probability and estimate) for explanations.
+    """
+
+    variant: npt.NDArray[np.int64]
+    propensity: npt.NDArray[np.float64]
+    url: list[str | None]
+    groups: npt.NDArray[np.intp]
+    arms: npt.NDArray[np.intp]
+    indptr: npt.NDArray[np.intp]
+    choice: ArtworkChoice | None
+    state: ArtworkState
+
+
+def arms_for(
+    arms: ArtworkArms, title_ids: npt.NDArray[np.int64], device: int, maturity_limit: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """(groups, arms, indptr): the titles that have arms, and their arms contiguous per title.
+
+    ``groups`` index ``title_ids``; group g's arms (indices into ``arms``) are
+    ``arm[indptr[g]:indptr[g + 1]]``. ``device`` indexes ``DEVICE_CLASSES``.
+    """
+    n = title_ids.shape[0]
+    if arms.titles.shape[0] == 0 or n == 0:
+        empty = np.empty(0, dtype=np.intp)
+        return empty, empty, np.zeros(1, dtype=np.intp)
+    at = np.searchsorted(arms.titles, title_ids)
+    clipped = np.minimum(at, arms.titles.shape[0] - 1)
+    found = arms.titles[clipped] == title_ids
+    starts = np.where(found, arms.indptr[clipped], 0)
+    lengths = np.where(found, arms.indptr[clipped + 1] - arms.indptr[clipped], 0)
+    owner = np.repeat(np.arange(n, dtype=np.intp), lengths)
+    first = np.cumsum(lengths) - lengths
+    arm = starts[owner] + (np.arange(owner.shape[0], dtype=np.intp) - first[owner])
+    within = arms.maturity[arm] <= maturity_limit
+    for_device = within & arms.devices[arm, device]
+    # A title with nothing made for this device falls back to its frames for any device.
+    has_device = np.bincount(owner[for_device], minlength=n) > 0
+    keep = for_device | (within & ~has_device[owner])
+    owner, arm = owner[keep], arm[keep]
+    counts = np.bincount(owner, minlength=n)
+    groups = np.flatnonzero(counts)
+    indptr = np.zeros(groups.shape[0] + 1, dtype=np.intp)
+    np.cumsum(counts[groups], out=indptr[1:])
+    return groups, arm.astype(np.intp), indptr
+
+
+def artwork_choose(
+    *,
+    title_ids: npt.ArrayLike,
+    device: str,
+    maturity_limit: int,
+    taste: dict[str, float],
+    hour: int,
+    seed: int | None = None,
+) -> ArtworkPicks:
+    """Pick one variant per title for this profile, device and hour, with its propensity.
+
+    ``seed`` makes the randomised choice reproducible (the page id's bits on
+    the request path, a fixed number in tests).
+    """
+    state = artwork_serving.get()
+    ids = np.asarray(title_ids, dtype=np.int64).reshape(-1)
+    n = ids.shape[0]
+    device_index = DEVICE_CLASSES.index(device)
+    groups, arms, indptr = arms_for(state.arms, ids, device_index, maturity_limit)
+    variant = np.full(n, -1, dtype=np.int64)
+    propensity = np.ones(n, dtype=np.float64)
+    url: list[str | None] = [None] * n
+    choice = None
+    if groups.shape[0]:
+        bucket = int(hour_bucket(hour))
+        vector = taste_vector(state.policy, taste)
+        context = artwork_context(
+            taste=np.broadcast_to(vector, (groups.shape[0], vector.shape[0])),
+            device=np.full(groups.shape[0], device_index, dtype=np.int64),
+            hour_bucket=np.full(groups.shape[0], bucket, dtype=np.int64),
+        )
+        choice = state.policy.bandit.choose(
+            context=context,
+            indptr=indptr,
+            arm_themes=state.arm_themes[arms],
+            arm_variant=state.arms.variant[arms],
+            rng=np.random.default_rng(seed),
+        )
+        chosen = arms[choice.arm]
+        variant[groups] = state.arms.variant[chosen]
+        propensity[groups] = choice.propensity
+        urls = state.arms.urls
+        for g, a in zip(groups.tolist(), chosen.tolist(), strict=True):
+            url[g] = urls[a]
+    return ArtworkPicks(
+        variant=variant,
+        propensity=propensity,
+        url=url,
+        groups=groups,
+        arms=arms,
+        indptr=indptr,
+        choice=choice,
+        state=state,
+    )
+
+
+@dataclass(frozen=True)
+class VariantReason:
+    """One candidate frame of a title, as the policy saw it for one profile and moment."""
+
+    variant_id: int
+    label: str
+    url: str
+    themes: tuple[str, ...]
+    estimate: float
+    probability: float
+    chosen: bool
+
+
+def artwork_reasons(picks: ArtworkPicks) -> dict[int, list[VariantReason]]:
+    """Per requested position with arms: every candidate variant, its estimate and probability.
+
+    Staff pages show these next to a title ("why this artwork"); the request
+    path never builds them.
+    """
+    if picks.choice is None:
+        return {}
+    arms = picks.state.arms
+    reasons: dict[int, list[VariantReason]] = {}
+    chosen = set(picks.arms[picks.choice.arm].tolist())
+    for g, position in enumerate(picks.groups.tolist()):
+        lo, hi = int(picks.indptr[g]), int(picks.indptr[g + 1])
+        reasons[position] = [
+            VariantReason(
+                variant_id=int(arms.variant[a]),
+                label=arms.labels[a],
+                url=arms.urls[a],
+                themes=tuple(arms.theme_slugs[c] for c in np.flatnonzero(arms.themes[a]).tolist()),
+                estimate=float(picks.choice.estimate[k]),
+                probability=float(picks.choice.probability[k]),
+                chosen=a in chosen and picks.variant[position] == arms.variant[a],
+            )
+            for k, a in zip(range(lo, hi), picks.arms[lo:hi].tolist(), strict=True)
+        ]
+    return reasons
+
+
+def page_seed(page_id: uuid.UUID) -> int:
+    """The choice's seed from a page id: reproducible per page, different across pages."""
+    return page_id.int & ((1 << 63) - 1)
+
+
+__all__ = [
+    "ArtworkArms",
+    "ArtworkPicks",
+    "ArtworkState",
+    "VariantReason",
+    "arms_for",
+    "artwork_arms_load",
+    "artwork_choose",
+    "artwork_reasons",
+    "artwork_serving",
+    "page_seed",
+    "project_themes",
+    "taste_shares",
+]
