@@ -21,8 +21,9 @@ from django.db import OperationalError, connections, transaction
 from django.db.models import Max, Min, Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import formats, timezone
-from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
+
+from config.charts import Series, has_points, line_chart
 
 from .models import ModelVersion, PageLog, ProfileTitleState, Signal, TrainingRun
 from .services.retraining import RetrainError, model_version_rollback, training_run_request
@@ -499,52 +500,9 @@ class TrainingRunAdmin(admin.ModelAdmin):
                 value = row.get(f"ndcg@10_{name}")
                 if isinstance(value, int | float):
                     points[name].append((position, float(value)))
-        if not any(points.values()):
+        series = [Series(name, colour, points[name]) for name, colour in _CHART_SERIES]
+        if not has_points(series):
             return "No evaluated runs yet."
-        width, height, pad = 480, 180, 30
-        top = max(value for series in points.values() for _, value in series) or 1.0
-        step = (width - 2 * pad) / max(len(runs) - 1, 1)
-
-        def xy(position: int, value: float) -> str:
-            x = pad + position * step
-            y = height - pad - (value / top) * (height - 2 * pad)
-            return f"{x:.1f},{y:.1f}"
-
-        lines = format_html_join(
-            "",
-            '<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>'
-            '<text x="{}" y="{}" fill="{}" font-size="11">{}</text>',
-            (
-                (
-                    colour,
-                    " ".join(xy(p, v) for p, v in points[name]),
-                    width - pad + 4,
-                    pad + 14 * index,
-                    colour,
-                    name,
-                )
-                for index, (name, colour) in enumerate(_CHART_SERIES)
-                if points[name]
-            ),
-        )
-        labels = format_html_join(
-            "",
-            '<text x="{}" y="{}" font-size="10" text-anchor="middle">#{}</text>',
-            ((f"{pad + i * step:.1f}", height - 8, pk) for i, (pk, _) in enumerate(runs)),
-        )
-        return format_html(
-            '<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img" '
-            'aria-label="NDCG@10 per run">'
-            '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999"/>'
-            '<text x="2" y="{}" font-size="10">{}</text>{}{}</svg>',
-            width + 60,
-            height,
-            pad,
-            height - pad,
-            width - pad,
-            height - pad,
-            pad,
-            f"{top:.3f}",
-            lines,
-            labels,
+        return line_chart(
+            series=series, x_labels=[f"#{pk}" for pk, _ in runs], label="NDCG@10 per run"
         )
