@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "profiles",
     "artwork",
     "recommendations",
+    "console",
 ]
 
 MIDDLEWARE = [

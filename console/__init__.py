@@ -1,0 +1,1 @@
+"""Staff console: see what Tonight decides for whom, and why, rendered as a client would."""

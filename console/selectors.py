@@ -1,0 +1,94 @@
+"""Reads for the staff console: households, their profiles, artwork, and training history."""
+
+from django.db.models import Count, Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+
+from accounts.models import Account
+from artwork.models import ArtworkTheme, ArtworkVariant
+from catalog.models import Title
+from profiles.models import Profile
+from recommendations.models import ModelVersion, TrainingRun
+from regions.models import Region, TasteCluster
+
+ACCOUNTS_LISTED = 20
+RUNS_CHARTED = 30
+VERSIONS_CHARTED = 30
+
+
+def account_search(*, query: str = "", limit: int = ACCOUNTS_LISTED) -> list[Account]:
+    """Households by id (digits) or by name, oldest first, with their number of profiles."""
+    accounts = Account.objects.select_related("home_region").annotate(n_profiles=Count("profiles"))
+    query = query.strip()
+    if query.isdigit():
+        accounts = accounts.filter(pk=int(query))
+    elif query:
+        accounts = accounts.filter(name__icontains=query)
+    return list(accounts.order_by("pk")[:limit])
+
+
+def account_get(*, account_id: int) -> Account:
+    return get_object_or_404(Account.objects.select_related("home_region"), pk=account_id)
+
+
+def account_profiles(*, account: Account) -> list[Profile]:
+    """The household's profiles in slot order, each with what a homepage build reads of it."""
+    return list(
+        Profile.objects.filter(account=account)
+        .select_related("account__home_region", "taste_cluster", "display_language")
+        .order_by("slot")
+    )
+
+
+def title_get(*, title_id: int) -> Title:
+    return get_object_or_404(
+        Title.objects.select_related("original_language").prefetch_related("genres"), pk=title_id
+    )
+
+
+def title_variants(*, title_id: int) -> list[ArtworkVariant]:
+    """The title's artwork variants, active first, with their themes."""
+    return list(
+        ArtworkVariant.objects.filter(title_id=title_id)
+        .prefetch_related(Prefetch("themes", queryset=ArtworkTheme.objects.order_by("slug")))
+        .order_by("-is_active", "created_at", "pk")
+    )
+
+
+def regions_with_clusters() -> list[Region]:
+    """Every region and its taste clusters, each cluster annotated with its number of runs."""
+    clusters = TasteCluster.objects.annotate(n_runs=Count("training_runs")).order_by(
+        "-is_default", "name"
+    )
+    return list(
+        Region.objects.prefetch_related(Prefetch("taste_clusters", queryset=clusters)).order_by(
+            "code"
+        )
+    )
+
+
+def cluster_get(*, region_code: str, slug: str) -> TasteCluster:
+    return get_object_or_404(
+        TasteCluster.objects.select_related("region"), region_id=region_code, slug=slug
+    )
+
+
+def cluster_runs(*, cluster: TasteCluster, limit: int = RUNS_CHARTED) -> list[TrainingRun]:
+    """The cluster's most recent runs, oldest first (the order a chart reads)."""
+    runs = (
+        TrainingRun.objects.filter(taste_cluster=cluster)
+        .select_related("model_version", "requested_by")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    return list(runs)[::-1]
+
+
+def scope_versions(
+    *, scope: str, region_code: str | None = None, cluster: TasteCluster | None = None
+) -> QuerySet[ModelVersion]:
+    """Model versions of one scope (global, a region, a cluster), newest first."""
+    versions = ModelVersion.objects.filter(scope=scope).select_related("region", "taste_cluster")
+    if region_code is not None:
+        versions = versions.filter(region_id=region_code)
+    if cluster is not None:
+        versions = versions.filter(taste_cluster=cluster)
+    return versions.order_by("-created_at", "-pk")

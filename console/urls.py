@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("preview/", views.preview, name="preview"),
+    path("compare/", views.compare, name="compare"),
+    path("why/", views.why, name="why"),
+    path("models/", views.model_overview, name="models"),
+    path("models/<str:region_code>/<slug:slug>/", views.model_cluster, name="model_cluster"),
+]

@@ -1,0 +1,409 @@
+"""Staff pages: a profile's homepage, a household side by side, why a title is there, models.
+
+Every homepage here comes from the real decision code,
+:func:`recommendations.serving.homepage.homepage_build`, and never from
+:func:`recommendations.services.homepage.homepage_render`: that one logs the
+page, and the page log is what rankers train on and plays are attributed to,
+so a staff preview must not be in it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Account
+from artwork.models import ArtworkVariant
+from profiles.models import Profile
+from recommendations.models import ModelVersion
+from recommendations.serving.cache import NoActiveModel
+from recommendations.serving.explain import (
+    FeatureContribution,
+    TitleExplanation,
+    UnknownTitle,
+    title_explanation,
+)
+from recommendations.serving.homepage import Page, PageItem, PageRow, homepage_build
+
+from . import model_charts, selectors
+from .forms import MomentForm, PreviewForm, WhyForm, bound_with_defaults
+from .moments import WEEKDAYS, local_moment, region_zone
+from .pages import WhyUrl, page_find, page_rows, page_titles, shared_titles
+
+PREVIEW_ROWS, PREVIEW_ITEMS = 12, 20
+# Side by side, each column is narrower: fewer titles per row, fewer rows.
+COMPARE_ROWS, COMPARE_ITEMS = 8, 12
+
+
+def _moment_defaults(zone: dt.tzinfo, *, rows: int, items: int) -> dict[str, object]:
+    """Now in the household's time zone, on a TV."""
+    local = timezone.now().astimezone(zone)
+    return {
+        "device": "tv",
+        "weekday": local.weekday(),
+        "hour": local.hour,
+        "rows": rows,
+        "items": items,
+    }
+
+
+def _moment(form: MomentForm, zone: dt.tzinfo) -> dt.datetime:
+    return local_moment(
+        weekday=form.cleaned_data["weekday"],
+        hour=form.cleaned_data["hour"],
+        zone=zone,
+        now=timezone.now(),
+    )
+
+
+def _moment_label(at: dt.datetime, zone_name: str) -> str:
+    return f"{WEEKDAYS[at.weekday()]} {at:%H:%M} ({zone_name}), {at:%d %b %Y}"
+
+
+def _why_url(profile: Profile, form: MomentForm) -> WhyUrl:
+    """Links from a tile to its explanation, carrying the page's device and moment."""
+    moment = {
+        name: form.cleaned_data[name] for name in ("device", "weekday", "hour", "rows", "items")
+    }
+    base = reverse("console:why")
+
+    def url(row: PageRow, position: int, item: PageItem) -> str:
+        query = {**moment, "profile": profile.pk, "title": item.title_id, "row": row.id}
+        if item.variant_id is not None:
+            # What the tile showed: the artwork choice is drawn per page, so a rebuilt
+            # page may pick another variant; the explanation is of the one clicked.
+            query["variant"] = item.variant_id
+            query["propensity"] = item.propensity
+        return f"{base}?{urlencode(query)}"
+
+    return url
+
+
+def _build(profile: Profile, form: MomentForm, at: dt.datetime) -> Page:
+    """The profile's homepage for the form's device and moment; built, never logged."""
+    return homepage_build(
+        profile=profile,
+        device=form.cleaned_data["device"],
+        at=at,
+        n_rows=form.cleaned_data["rows"],
+        n_items=form.cleaned_data["items"],
+    )
+
+
+@staff_member_required
+def index(request: HttpRequest) -> HttpResponse:
+    """Find a household to look at."""
+    query = request.GET.get("q", "")
+    return render(
+        request,
+        "console/index.html",
+        {"query": query, "accounts": selectors.account_search(query=query)},
+    )
+
+
+@staff_member_required
+def preview(request: HttpRequest) -> HttpResponse:
+    """One profile's homepage as a client would draw it, for a device and a local moment."""
+    account_id = request.GET.get("account", "")
+    if not account_id.isdigit():
+        return redirect("console:index")
+    account = selectors.account_get(account_id=int(account_id))
+    profiles = selectors.account_profiles(account=account)
+    zone = region_zone(account.home_region.time_zone)
+    defaults = _moment_defaults(zone, rows=PREVIEW_ROWS, items=PREVIEW_ITEMS)
+    if profiles:
+        defaults["profile"] = profiles[0].pk
+    form = bound_with_defaults(PreviewForm, request.GET.dict(), defaults, profiles=profiles)
+    context: dict[str, object] = {"account": account, "profiles": profiles, "form": form}
+    if not profiles:
+        context["error"] = "This household has no profiles yet."
+        return render(request, "console/preview.html", context)
+    if not form.is_valid():
+        return render(request, "console/preview.html", context, status=400)
+    profile = next(p for p in profiles if p.pk == form.cleaned_data["profile"])
+    at = _moment(form, zone)
+    context.update(profile=profile, moment=_moment_label(at, account.home_region.time_zone))
+    try:
+        page = _build(profile, form, at)
+    except NoActiveModel as missing:
+        context["error"] = str(missing)
+        return render(request, "console/preview.html", context, status=503)
+    context.update(
+        page=page,
+        rows=page_rows(page, why_url=_why_url(profile, form)),
+        compare_url=f"{reverse('console:compare')}?{urlencode(_compare_query(account, form))}",
+    )
+    return render(request, "console/preview.html", context)
+
+
+def _compare_query(account: Account, form: MomentForm) -> dict[str, object]:
+    moment = {name: form.cleaned_data[name] for name in ("device", "weekday", "hour")}
+    return {"account": account.pk, **moment}
+
+
+@dataclass
+class _Column:
+    profile: Profile
+    page: Page | None
+    rows: list = field(default_factory=list)
+    preview_url: str = ""
+    overlap: int = 0  # titles this profile shares with at least one other
+
+
+@staff_member_required
+def compare(request: HttpRequest) -> HttpResponse:
+    """Every profile of one household side by side, same device and moment; shared titles lit."""
+    account_id = request.GET.get("account", "")
+    if not account_id.isdigit():
+        return redirect("console:index")
+    account = selectors.account_get(account_id=int(account_id))
+    profiles = selectors.account_profiles(account=account)
+    zone = region_zone(account.home_region.time_zone)
+    defaults = _moment_defaults(zone, rows=COMPARE_ROWS, items=COMPARE_ITEMS)
+    form = bound_with_defaults(MomentForm, request.GET.dict(), defaults)
+    context: dict[str, object] = {"account": account, "profiles": profiles, "form": form}
+    if not form.is_valid():
+        return render(request, "console/compare.html", context, status=400)
+    at = _moment(form, zone)
+    context["moment"] = _moment_label(at, account.home_region.time_zone)
+    try:
+        pages = [(profile, _build(profile, form, at)) for profile in profiles]
+    except NoActiveModel as missing:
+        context["error"] = str(missing)
+        return render(request, "console/compare.html", context, status=503)
+    shared = shared_titles(pages)
+    numbers = {s.title_id: s.number for s in shared}
+    columns = []
+    for profile, page in pages:
+        query = {"account": account.pk, "profile": profile.pk}
+        query.update({k: form.cleaned_data[k] for k in ("device", "weekday", "hour")})
+        columns.append(
+            _Column(
+                profile=profile,
+                page=page,
+                rows=page_rows(page, why_url=_why_url(profile, form), shared=numbers),
+                preview_url=f"{reverse('console:preview')}?{urlencode(query)}",
+                overlap=len(page_titles(page) & numbers.keys()),
+            )
+        )
+    context.update(columns=columns, shared=shared)
+    return render(request, "console/compare.html", context)
+
+
+# --- Why this ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ArtworkArm:
+    """One variant of the title, as an arm the artwork choice could pick for this page."""
+
+    variant: ArtworkVariant
+    themes: tuple[str, ...]
+    eligible: bool  # active, meant for the device, within the profile's maturity limit
+    shown: bool
+    # The artwork policy's estimated take rate for this profile, device and moment.
+    # None until the policy provides it (issue #7): never a made-up number.
+    estimate: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtworkReasons:
+    variant: ArtworkVariant | None  # the one on the page; None: the placeholder
+    propensity: float | None
+    arms: tuple[ArtworkArm, ...]
+
+
+def _artwork_reasons(
+    *,
+    title_id: int,
+    profile: Profile,
+    device: str,
+    at: dt.datetime,
+    shown_id: int | None,
+    propensity: float | None,
+) -> ArtworkReasons:
+    """Why this artwork: the variant the page item carried, its themes, its propensity, the arms.
+
+    EXTENSION POINT for the artwork policy (issue #7): fill ``ArtworkArm.estimate``
+    with the policy's per-variant estimate for ``profile``/``device``/``at`` (and,
+    if useful, each arm's propensity). Today everything shown comes from the page
+    item (``shown_id``, ``propensity``) and the ``ArtworkVariant`` rows; nothing
+    is estimated here.
+    """
+    variants = selectors.title_variants(title_id=title_id)
+    arms = tuple(
+        ArtworkArm(
+            variant=v,
+            themes=tuple(theme.name for theme in v.themes.all()),
+            eligible=v.is_active
+            and device in v.device_classes
+            and v.maturity <= profile.maturity_limit,
+            shown=v.pk == shown_id,
+        )
+        for v in variants
+    )
+    return ArtworkReasons(
+        variant=next((arm.variant for arm in arms if arm.shown), None),
+        propensity=propensity,
+        arms=arms,
+    )
+
+
+def _feature_bars(
+    explanation: TitleExplanation, *, context: bool
+) -> list[tuple[FeatureContribution, int]]:
+    """The title's (or the context's) ranking terms, each with its bar length in percent.
+
+    Bars are scaled within their group: context terms are often the largest and
+    would flatten the title's own terms, which are the point of the panel.
+    """
+    group = [f for f in explanation.features if f.context == context]
+    largest = max((abs(f.contribution) for f in group), default=0.0) or 1.0
+    return [(f, round(100 * abs(f.contribution) / largest)) for f in group]
+
+
+@staff_member_required
+def why(request: HttpRequest) -> HttpResponse:
+    """Why a title is on a profile's page: its row, its candidate sources, its ranking terms.
+
+    The page is rebuilt for the same device and moment (not logged) to find the
+    title's row and artwork, and the explanation recomputes the ranking inputs;
+    both are deterministic for a given moment and model version.
+    ``?fragment=1`` returns only the panel, for the preview's dialog.
+    """
+    defaults = {"device": "tv", "rows": PREVIEW_ROWS, "items": PREVIEW_ITEMS}
+    form = bound_with_defaults(WhyForm, request.GET.dict(), defaults)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.errors.as_text())
+    data = form.cleaned_data
+    profile = get_object_or_404(
+        Profile.objects.select_related("account__home_region"), pk=data["profile"]
+    )
+    region = profile.account.home_region
+    zone = region_zone(region.time_zone)
+    at = _moment(form, zone)
+    title = selectors.title_get(title_id=data["title"])
+    context: dict[str, object] = {
+        "profile": profile,
+        "title": title,
+        "device": data["device"],
+        "moment": _moment_label(at, region.time_zone),
+        "preview_url": reverse("console:preview")
+        + "?"
+        + urlencode(
+            {
+                "account": profile.account_id,
+                "profile": profile.pk,
+                **{k: data[k] for k in ("device", "weekday", "hour", "rows", "items")},
+            }
+        ),
+    }
+    template = "console/_why.html" if request.GET.get("fragment") else "console/why.html"
+    try:
+        page = _build(profile, form, at)
+        explanation = title_explanation(
+            profile=profile,
+            device=data["device"],
+            at=at,
+            title_id=title.pk,
+            model_version=page.model_version,
+        )
+    except NoActiveModel as missing:
+        context["error"] = str(missing)
+        return render(request, template, context, status=503)
+    except UnknownTitle as unknown:
+        context["error"] = f"{unknown}: it was added after the model was trained."
+        return render(request, template, context, status=404)
+    found = page_find(page, title_id=title.pk, row_id=data["row"])
+    row, position, item = found if found else (None, None, None)
+    if data["variant"] is not None:  # the tile clicked: what the page item carried
+        shown_id, propensity = data["variant"], data["propensity"]
+    else:
+        shown_id = item.variant_id if item else None
+        propensity = item.propensity if item else None
+    context.update(
+        explanation=explanation,
+        version_differs=explanation.model_version != page.model_version,
+        page=page,
+        row=row,
+        row_number=page.rows.index(row) + 1 if row else None,
+        position=position + 1 if position is not None else None,
+        item=item,
+        artwork=_artwork_reasons(
+            title_id=title.pk,
+            profile=profile,
+            device=data["device"],
+            at=at,
+            shown_id=shown_id,
+            propensity=propensity,
+        ),
+        title_features=_feature_bars(explanation, context=False),
+        context_features=_feature_bars(explanation, context=True),
+        context_total=sum(f.contribution for f in explanation.features if f.context),
+    )
+    return render(request, template, context)
+
+
+# --- Models -----------------------------------------------------------------------------------
+
+
+@staff_member_required
+def model_overview(request: HttpRequest) -> HttpResponse:
+    """Every region's model versions over time, and its taste clusters' retraining histories."""
+    regions = selectors.regions_with_clusters()
+    sections = []
+    for region in regions:
+        versions = list(
+            selectors.scope_versions(scope=ModelVersion.Scope.REGION, region_code=region.code)[
+                : selectors.VERSIONS_CHARTED
+            ]
+        )[::-1]
+        sections.append(
+            {
+                "region": region,
+                "versions": versions[::-1][:5],
+                "charts": model_charts.version_charts(versions),
+                "clusters": list(region.taste_clusters.all()),
+            }
+        )
+    global_versions = list(
+        selectors.scope_versions(scope=ModelVersion.Scope.GLOBAL)[: selectors.VERSIONS_CHARTED]
+    )[::-1]
+    return render(
+        request,
+        "console/models.html",
+        {
+            "sections": sections,
+            "global_versions": global_versions[::-1][:5],
+            "global_charts": model_charts.version_charts(global_versions),
+        },
+    )
+
+
+@staff_member_required
+def model_cluster(request: HttpRequest, region_code: str, slug: str) -> HttpResponse:
+    """One (region, cluster): its retrains with holdout figures charted run after run."""
+    cluster = selectors.cluster_get(region_code=region_code, slug=slug)
+    runs = selectors.cluster_runs(cluster=cluster)
+    versions = list(
+        selectors.scope_versions(scope=ModelVersion.Scope.CLUSTER, cluster=cluster)[
+            : selectors.VERSIONS_CHARTED
+        ]
+    )
+    return render(
+        request,
+        "console/model_cluster.html",
+        {
+            "cluster": cluster,
+            "runs": [model_charts.run_row(run, cluster.slug) for run in runs[::-1]],
+            "charts": model_charts.run_charts(runs, cluster.slug),
+            "versions": versions,
+        },
+    )

@@ -1,0 +1,297 @@
+"""Staff console pages: who may see them, and that they show what the decision code decides."""
+
+import datetime as dt
+import re
+from html import unescape
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from console.moments import local_moment, region_zone
+from recommendations.models import PageLog, TrainingRun
+from recommendations.serving.homepage import homepage_build
+from regions.models import TasteCluster
+from tests.recommendations.test_training import record
+
+pytestmark = pytest.mark.django_db
+
+FRIDAY_NIGHT = {"device": "tv", "weekday": 4, "hour": 21}
+
+
+def preview_url(profile, **params) -> str:
+    query = {"account": profile.account_id, "profile": profile.pk, **FRIDAY_NIGHT, **params}
+    return f"/console/preview/?{urlencode(query)}"
+
+
+def compare_url(account, **params) -> str:
+    return f"/console/compare/?{urlencode({'account': account.pk, **FRIDAY_NIGHT, **params})}"
+
+
+def friday_night(profile) -> dt.datetime:
+    return local_moment(
+        weekday=4,
+        hour=21,
+        zone=region_zone(profile.account.home_region.time_zone),
+        now=timezone.now(),
+    )
+
+
+def tiles(html: str) -> list[dict[str, str]]:
+    """Every title tile of a rendered page: its attributes, link and image."""
+    found = []
+    for block in re.findall(r'<li class="tile[^"]*".*?</li>', html, flags=re.S):
+        image = re.search(r"<img ([^>]*)>", block).group(1)
+        found.append(
+            {
+                "title": re.search(r'data-title="(\d+)"', block).group(1),
+                "shared": (re.search(r'data-shared="(\d+)"', block) or [None, ""])[1],
+                "href": unescape(re.search(r'href="([^"]+)"', block).group(1)),
+                "src": re.search(r'src="([^"]+)"', image).group(1),
+                "lazy": 'loading="lazy"' in image,
+                "progress": "<progress" in block,
+            }
+        )
+    return found
+
+
+def row_ids(html: str) -> list[str]:
+    return re.findall(r'<section class="row" data-row="([^"]+)"', html)
+
+
+# --- Who may look -----------------------------------------------------------------------------
+
+CONSOLE_PATHS = ("/console/", "/console/preview/?account=1", "/console/compare/?account=1")
+
+
+@pytest.mark.parametrize("path", [*CONSOLE_PATHS, "/console/why/?profile=1&title=1"])
+def test_anonymous_people_are_sent_to_the_admin_login(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/?next=")
+
+
+@pytest.mark.parametrize("path", [*CONSOLE_PATHS, "/console/models/"])
+def test_signed_in_people_who_are_not_staff_are_refused(viewer_user, path):
+    client = Client()
+    client.force_login(viewer_user)
+
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_the_admin_links_to_the_console(staff_client):
+    page = staff_client.get("/admin/").content.decode()
+
+    assert 'href="/console/"' in page  # "View site" and the console's own box
+    assert 'href="/console/models/"' in page
+
+
+# --- Preview ----------------------------------------------------------------------------------
+
+
+def test_preview_is_the_homepage_the_decision_code_builds(world, staff_client, media_served):
+    # given
+    profile = world.action_fan
+    expected = homepage_build(profile=profile, device="tv", at=friday_night(profile))
+
+    # when
+    response = staff_client.get(preview_url(profile))
+
+    # then
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert row_ids(html) == [row.id for row in expected.rows]
+    for row in expected.rows:
+        assert row.reason in unescape(html)
+    shown = tiles(html)
+    assert [t["title"] for t in shown] == [
+        str(item.title_id) for row in expected.rows for item in row.items
+    ]
+    assert "Friday 21:00 (Asia/Kolkata)" in html
+
+
+def test_preview_images_are_lazy_and_served_from_media(world, staff_client, media_served):
+    html = staff_client.get(preview_url(world.romance_fan)).content.decode()
+
+    shown = tiles(html)
+    assert shown
+    assert all(t["lazy"] for t in shown)
+    sources = {t["src"] for t in shown}
+    assert all(src.startswith("/media/artwork/") for src in sources)
+    for src in list(sources)[:3]:
+        image = staff_client.get(src)
+        assert image.status_code == 200
+        assert b"".join(image.streaming_content)[:3] == b"\xff\xd8\xff"  # a JPEG
+
+
+def test_continue_watching_shows_the_progress_bar(world, staff_client):
+    html = staff_client.get(preview_url(world.action_fan)).content.decode()
+
+    resumed = [t for t in tiles(html) if t["title"] == str(world.resumed.pk)]
+    assert resumed
+    assert resumed[0]["progress"]
+    assert 'value="40"' in html
+
+
+def test_changing_device_or_time_rebuilds_for_that_context(world, staff_client):
+    profile = world.action_fan
+
+    mobile = staff_client.get(preview_url(profile, device="mobile", weekday=1, hour=8))
+
+    html = mobile.content.decode()
+    assert 'class="homepage device-mobile"' in html
+    assert "Tuesday 08:00" in html
+    expected = homepage_build(
+        profile=profile,
+        device="mobile",
+        at=local_moment(weekday=1, hour=8, zone=region_zone("Asia/Kolkata"), now=timezone.now()),
+    )
+    assert row_ids(html) == [row.id for row in expected.rows]
+
+
+def test_bad_parameters_are_refused_with_the_form(world, staff_client):
+    response = staff_client.get(preview_url(world.action_fan, hour=25, device="fridge"))
+
+    assert response.status_code == 400
+    assert b"Select a valid choice" in response.content
+
+
+def test_previews_are_never_logged(world, staff_client):
+    before = PageLog.objects.count()
+    html = staff_client.get(preview_url(world.action_fan)).content.decode()
+    staff_client.get(compare_url(world.account))
+    staff_client.get(tiles(html)[0]["href"])
+
+    assert PageLog.objects.count() == before
+
+
+# --- Household comparison ---------------------------------------------------------------------
+
+
+def test_comparison_highlights_exactly_the_titles_several_profiles_see(world, staff_client):
+    # given: the pages the decision code builds for each profile at that moment
+    at = friday_night(world.action_fan)
+    pages = {
+        p.pk: homepage_build(profile=p, device="tv", at=at, n_rows=8, n_items=12)
+        for p in (world.action_fan, world.romance_fan, world.kid)
+    }
+    seen = {pk: {i.title_id for r in page.rows for i in r.items} for pk, page in pages.items()}
+    everyone = [t for ids in seen.values() for t in ids]
+    expected_shared = {t for t in everyone if everyone.count(t) >= 2}
+
+    # when
+    html = staff_client.get(compare_url(world.account)).content.decode()
+
+    # then
+    assert expected_shared, "the world should give the household some titles in common"
+    shown = tiles(html)
+    marked = {int(t["title"]) for t in shown if t["shared"]}
+    unmarked = {int(t["title"]) for t in shown if not t["shared"]}
+    assert marked == expected_shared
+    assert not unmarked & expected_shared
+    for profile in (world.action_fan, world.romance_fan, world.kid):
+        assert f'data-profile="{profile.pk}"' in html
+
+
+def test_a_shared_title_shows_each_profiles_row_position_and_picture(world, staff_client):
+    html = staff_client.get(compare_url(world.account)).content.decode()
+
+    first = re.search(r'<li class="shared-title" data-shared="1">(.*?)</li>\s*</ul>', html, re.S)
+    assert first is not None
+    block = first.group(1)
+    appearances = re.findall(r"<strong>([^<]+)</strong><br>row (\d+) .*?, position (\d+)", block)
+    assert len(appearances) >= 2
+    assert len(re.findall(r'<img src="/media/artwork/', block)) == len(appearances)
+
+
+def test_the_two_adults_pages_differ(world, staff_client):
+    html = staff_client.get(compare_url(world.account)).content.decode()
+
+    columns = re.split(r'<section class="column" data-profile="', html)[1:]
+    by_profile = {int(c.split('"', 1)[0]): {t["title"] for t in tiles(c)} for c in columns}
+    action, romance = by_profile[world.action_fan.pk], by_profile[world.romance_fan.pk]
+    assert action
+    assert romance
+    assert action != romance
+
+
+# --- Why this ---------------------------------------------------------------------------------
+
+
+def test_why_names_the_row_its_reason_the_sources_and_the_features(world, staff_client):
+    # given: the first title of the action fan's preview
+    html = staff_client.get(preview_url(world.action_fan)).content.decode()
+    tile = tiles(html)[0]
+    query = parse_qs(urlparse(tile["href"]).query)
+    at = friday_night(world.action_fan)
+    expected = homepage_build(profile=world.action_fan, device="tv", at=at)
+    row = next(r for r in expected.rows if r.id == query["row"][0])
+
+    # when
+    panel = staff_client.get(tile["href"] + "&fragment=1")
+
+    # then
+    assert panel.status_code == 200
+    text = unescape(panel.content.decode())
+    assert "<html" not in text  # the dialog's fragment
+    assert row.title in text
+    assert row.reason in text
+    assert "row 1, position 1" in text
+    assert "Candidate sources" in text
+    sources = "cf|content|trending|new_release|continue_watching"
+    assert re.search(rf'<span class="tag">({sources})<', text)
+    assert re.search(r'<tr data-feature="\w+">', text)
+    assert f"Variant <strong>#{query['variant'][0]} " in text
+    assert "propensity" in text
+    assert "not estimated yet" in text  # no made-up policy numbers
+
+
+def test_why_explains_a_title_outside_the_pool(world, staff_client):
+    disliked = world.home.titles["drama"][0]
+    record(world.action_fan, "thumbs_down", disliked, days_ago=0.2)
+    query = {"profile": world.action_fan.pk, "title": disliked.pk, **FRIDAY_NIGHT}
+
+    page = staff_client.get(f"/console/why/?{urlencode(query)}").content.decode()
+
+    assert "Not on this page now" in page
+    assert "The profile gave it a thumbs down." in page
+
+
+# --- Households and models --------------------------------------------------------------------
+
+
+def test_households_are_found_by_name_or_id(world, staff_client):
+    by_name = staff_client.get("/console/?q=testers").content.decode()
+    by_id = staff_client.get(f"/console/?q={world.account.pk}").content.decode()
+
+    for page in (by_name, by_id):
+        assert "The Testers" in page
+        assert f"/console/compare/?account={world.account.pk}" in page
+
+
+def test_model_pages_chart_versions_and_cluster_retrains(world, staff_client):
+    cluster = TasteCluster.objects.create(region=world.home.region, slug="hindi", name="Hindi")
+    for ndcg in (0.21, 0.25):
+        TrainingRun.objects.create(
+            region=world.home.region,
+            taste_cluster=cluster,
+            status="succeeded",
+            timings={"train": 1.5, "evaluate": 0.5},
+            metrics={"clusters": {"hindi": {"ndcg@10_cluster": ndcg, "ndcg@10_region": 0.2}}},
+        )
+
+    overview = staff_client.get("/console/models/").content.decode()
+    detail = staff_client.get(f"/console/models/{world.home.region.code}/hindi/").content.decode()
+
+    assert "<polyline" in overview  # versions over time
+    assert "/console/models/IN/hindi/" in overview
+    assert detail.count("<svg") == 2  # NDCG@10 and run seconds
+    assert detail.count("Nothing recorded yet.") == 1  # recall@20: not in these runs' metrics
+    assert "0.2500" in detail
+    assert "0.2100" in detail
+    assert "<title>cluster #" in detail
