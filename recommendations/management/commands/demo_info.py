@@ -1,12 +1,23 @@
-"""Print what a newcomer opens after ``make demo``: the admin login, API docs and a homepage."""
+"""Print what a newcomer opens after ``make demo``: the staff pages, the admin login, the API."""
+
+from urllib.parse import urlencode
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Account, ApiToken
 from accounts.services import api_token_create, api_token_revoke
+from console.moments import local_moment, region_zone
+from profiles.models import Profile
+from recommendations.serving.cache import NoActiveModel
+from recommendations.serving.homepage import FIRST_SCREEN_ROWS, homepage_build
 
 SHOWCASE_ACCOUNT = "The Sharmas (demo)"
 DEMO_TOKEN_NAME = "make demo"  # noqa: S105  (a label, not a secret)
+# The showcase moment: Friday at nine in the evening, on the living-room TV, when
+# both adults are most likely to be watching (their planted hours agree on it).
+SHOWCASE_MOMENT = {"device": "tv", "weekday": 4, "hour": 21}
 
 
 class Command(BaseCommand):
@@ -30,11 +41,32 @@ class Command(BaseCommand):
         _, key = api_token_create(account=account, name=DEMO_TOKEN_NAME)
 
         base = f"http://{host}:{port}"
-        profiles = list(account.profiles.order_by("slot"))
+        profiles = list(account.profiles.select_related("account__home_region").order_by("slot"))
+        adults = [p for p in profiles if not p.is_kids][:2]
         lines = [
             "",
             "Tonight is ready.",
             f"  Admin:     {base}/admin/   (user: admin, password: tonight-demo)",
+            "",
+            "  See it (log in as admin first):",
+        ]
+        if adults:
+            preview = {"account": account.pk, "profile": adults[0].pk, **SHOWCASE_MOMENT}
+            lines.append(
+                f"  Preview:   {base}{reverse('console:preview')}?{urlencode(preview)}"
+                f"   ({adults[0].name}'s homepage, Friday 21:00 on a TV)"
+            )
+        compare = {"account": account.pk, **SHOWCASE_MOMENT}
+        names = [p.name for p in profiles]
+        names = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
+        lines.append(
+            f"  Compare:   {base}{reverse('console:compare')}?{urlencode(compare)}"
+            f"   ({names} side by side)"
+        )
+        if len(adults) == 2:
+            lines.append(f"             {self._difference(*adults)}")
+        lines += [
+            "",
             f"  API docs:  {base}/api/docs/",
             f"  Household: {account.name}, token {key}",
         ]
@@ -44,7 +76,7 @@ class Command(BaseCommand):
                 f"{base}/api/v1/profiles/{profile.pk}/"
                 + ("   (kids)" if profile.is_kids else f"   ({profile.name})")
             )
-        for profile in [p for p in profiles if not p.is_kids][:2]:
+        for profile in adults:
             lines.append(
                 f"  Homepage:  curl -H 'Authorization: Token {key}' "
                 f"'{base}/api/v1/profiles/{profile.pk}/homepage/?device=tv&rows=12&items=20'"
@@ -52,3 +84,33 @@ class Command(BaseCommand):
             )
         lines.append("")
         self.stdout.write("\n".join(lines))
+
+    def _difference(self, first: Profile, second: Profile) -> str:
+        """How far apart the two adults' first screens are, measured on real (unlogged) pages.
+
+        The showcase is only worth opening if the two pages differ; saying by how
+        much, right here, catches a demo whose models failed to learn the tastes.
+        """
+        at = local_moment(
+            weekday=SHOWCASE_MOMENT["weekday"],
+            hour=SHOWCASE_MOMENT["hour"],
+            zone=region_zone(first.account.home_region.time_zone),
+            now=timezone.now(),
+        )
+        try:
+            # Built, not logged: printing URLs must not add pages to the training log.
+            screens = [
+                homepage_build(profile=profile, device=SHOWCASE_MOMENT["device"], at=at)
+                for profile in (first, second)
+            ]
+        except NoActiveModel:
+            return "(no trained model yet: run `manage.py train_models`)"
+        titles = [
+            {item.title_id for row in page.rows[:FIRST_SCREEN_ROWS] for item in row.items}
+            for page in screens
+        ]
+        common = len(titles[0] & titles[1])
+        return (
+            f"({first.name} and {second.name} share {common} of the "
+            f"{len(titles[0] | titles[1])} titles on their first screens then)"
+        )
