@@ -41,6 +41,7 @@ demo-data: venv
 	@# Seeded profiles browse real homepages (once), so the rankers learn from logged pages.
 	$(DEMO_ENV) $(PY) manage.py simulate_traffic --if-empty --profiles 200 --sessions 6 --days 5
 	$(DEMO_ENV) $(PY) manage.py train_models
+	$(DEMO_ENV) $(PY) manage.py update_artwork_policy --full
 	$(DEMO_ENV) $(PY) manage.py demo_info --host $(DEMO_HOST) --port $(DEMO_PORT)
 
 serve: venv

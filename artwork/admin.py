@@ -1,12 +1,13 @@
 """Artwork admin: designers' variants, shown as thumbnails so staff judge them by eye."""
 
 from django.contrib import admin, messages
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from .models import ArtworkTheme, ArtworkVariant, DeviceClass
+from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, DeviceClass
+from .selectors import SHARE_DAYS, VariantDeviceStats, artwork_variant_stats
 from .services import artwork_variants_set_active
 
 THUMBNAIL_WIDTH = 96
@@ -91,6 +92,8 @@ class ArtworkVariantAdmin(admin.ModelAdmin):
         "maturity",
         "is_active",
         "dimensions",
+        "impressions",
+        "take_rate",
         "created_at",
     )
     list_display_links = ("thumbnail", "label")
@@ -107,9 +110,10 @@ class ArtworkVariantAdmin(admin.ModelAdmin):
     search_fields = ("label", "title__original_name")
     date_hierarchy = "created_at"
     autocomplete_fields = ("title", "themes")
-    readonly_fields = ("preview", "width", "height", "created_at")
+    readonly_fields = ("preview", "width", "height", "created_at", "performance")
     fieldsets = (
         (None, {"fields": ("title", "label", "image", "preview", ("width", "height"))}),
+        ("How it does, per device class", {"fields": ("performance",)}),
         (
             "Where it may be shown",
             {
@@ -126,7 +130,52 @@ class ArtworkVariantAdmin(admin.ModelAdmin):
     actions = ("activate", "deactivate")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ArtworkVariant]:
-        return super().get_queryset(request).prefetch_related(_themes_prefetch())
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(_themes_prefetch())
+            .annotate(shown=Sum("daily__impressions"), taken=Sum("daily__plays"))
+        )
+
+    @admin.display(description="impressions", ordering="shown")
+    def impressions(self, obj: ArtworkVariant) -> int:
+        return obj.shown or 0
+
+    @admin.display(description="take rate")
+    def take_rate(self, obj: ArtworkVariant) -> str:
+        return f"{obj.taken / obj.shown:.1%}" if obj.shown else "-"
+
+    @admin.display(description="impressions, attributed plays and take rate")
+    def performance(self, obj: ArtworkVariant) -> SafeString | str:
+        """Per device class: the figures with a 95% interval, the traffic share, and a chart."""
+        if obj.pk is None:
+            return "-"
+        stats = artwork_variant_stats(variant=obj)
+        if not any(s.impressions for s in stats):
+            return "Not shown yet: figures appear once pages showing it have closed their session."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    DeviceClass(s.device).label,
+                    s.impressions,
+                    s.plays,
+                    f"{s.take_rate:.2%}" if s.take_rate is not None else "-",
+                    f"{s.low:.2%} - {s.high:.2%}" if s.low is not None else "-",
+                    f"{s.share:.0%}" if s.share is not None else "-",
+                )
+                for s in stats
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>device</th><th>impressions</th><th>attributed plays</th>"
+            "<th>take rate</th><th>95% interval</th><th>traffic share ({} days)</th></tr>"
+            "</thead><tbody>{}</tbody></table>{}",
+            SHARE_DAYS,
+            rows,
+            take_rate_chart(stats),
+        )
 
     @admin.display(description="image")
     def thumbnail(self, obj: ArtworkVariant) -> SafeString | str:
@@ -162,3 +211,103 @@ class ArtworkVariantAdmin(admin.ModelAdmin):
         changed = artwork_variants_set_active(variants=queryset, active=active)
         state = "activated" if active else "deactivated"
         self.message_user(request, f"{changed} variant(s) {state}.", messages.SUCCESS)
+
+
+def take_rate_chart(
+    stats: list[VariantDeviceStats], width: int = 420, height: int = 170
+) -> SafeString:
+    """Bars of take rate per device class with their 95% intervals as whiskers (inline SVG).
+
+    The interval is drawn, not only printed: a variant with 3 plays in 20
+    impressions and one with 300 in 2,000 have the same rate and must not look alike.
+    The traffic share the policy gives the variant is written under each bar.
+    """
+    pad, bar = 34, 46
+    top = max((s.high or 0.0) for s in stats) or 0.01
+    slot = (width - pad) / len(stats)
+
+    def y(value: float) -> str:
+        return f"{height - pad - value / top * (height - 2 * pad):.1f}"
+
+    parts = []
+    for i, s in enumerate(stats):
+        x = pad + i * slot + (slot - bar) / 2
+        centre = f"{x + bar / 2:.1f}"
+        label = DeviceClass(s.device).label
+        share = f"{s.share:.0%} of traffic" if s.share is not None else "not shown"
+        if s.take_rate is not None:
+            parts.append(
+                format_html(
+                    '<rect x="{}" y="{}" width="{}" height="{}" fill="#1f77b4">'
+                    "<title>{}: {} ({} of {})</title></rect>"
+                    '<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#333"/>',
+                    f"{x:.1f}",
+                    y(s.take_rate),
+                    bar,
+                    f"{s.take_rate / top * (height - 2 * pad):.1f}",
+                    label,
+                    f"{s.take_rate:.2%}",
+                    s.plays,
+                    s.impressions,
+                    centre,
+                    centre,
+                    y(s.low or 0.0),
+                    y(s.high or 0.0),
+                )
+            )
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" font-size="11" text-anchor="middle">{}</text>'
+                '<text x="{}" y="{}" font-size="9" text-anchor="middle" fill="#666">{}</text>',
+                centre,
+                height - pad + 13,
+                label,
+                centre,
+                height - pad + 25,
+                share,
+            )
+        )
+    return format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img" '
+        'aria-label="Take rate by device class">'
+        '<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#999"/>'
+        '<text x="2" y="{}" font-size="10">{}</text>{}</svg>',
+        width,
+        height,
+        pad,
+        width,
+        height - pad,
+        height - pad,
+        pad,
+        f"{top:.1%}",
+        format_html_join("", "{}", ((p,) for p in parts)),
+    )
+
+
+@admin.register(ArtworkPolicy)
+class ArtworkPolicyAdmin(admin.ModelAdmin):
+    """The policy's versions: what each update folded in. Written by updates only."""
+
+    list_display = (
+        "pk",
+        "created_at",
+        "kind",
+        "trained_through",
+        "n_impressions",
+        "n_new",
+        "n_plays",
+        "take_rate",
+        "seconds",
+    )
+    list_filter = ("kind",)
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="take rate seen")
+    def take_rate(self, obj: ArtworkPolicy) -> str:
+        return f"{obj.n_plays / obj.n_impressions:.2%}" if obj.n_impressions else "-"

@@ -54,6 +54,14 @@ def default_schedules() -> list[Schedule]:
             args=[],
             every_seconds=ARTWORK_UPDATE_EVERY_SECONDS,
         ),
+        # Nightly, the policy is refitted from its prior on today's genres and themes, so
+        # a theme added since and old evidence outside the training window are accounted for.
+        Schedule(
+            name="refit artwork policy",
+            task="artwork.update_policy",
+            args=[True],
+            crontab={"minute": "30", "hour": str(RETRAIN_LOCAL_HOUR), "timezone": "UTC"},
+        ),
     ]
     for code, zone in Region.objects.order_by("code").values_list("code", "time_zone"):
         # Nightly, at RETRAIN_LOCAL_HOUR in the region's own time zone: each region

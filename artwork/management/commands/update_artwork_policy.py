@@ -1,0 +1,47 @@
+"""``manage.py update_artwork_policy``: fold closed impressions into the artwork policy now."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from tqdm import tqdm
+
+from artwork.services import artwork_policy_update
+
+
+class Command(BaseCommand):
+    help = (
+        "Update the artwork bandit from the impressions whose session window has closed "
+        "(what beat runs every few minutes), or refit it from the prior with --full."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="Refit from the prior over TONIGHT['ARTWORK_TRAINING_DAYS'] of page log.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with tqdm(
+            total=100,
+            desc="artwork policy",
+            unit="%",
+            file=self.stderr._out,
+            disable=options["verbosity"] < 1,
+            leave=False,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}",
+        ) as bar:
+
+            def progress(fraction: float) -> None:
+                bar.update(round(fraction * 100) - bar.n)
+
+            policy = artwork_policy_update(full=options["full"], progress=progress)
+        if policy is None:
+            self.stdout.write("Artwork policy: nothing new to learn from (no closed pages).")
+            return
+        rate = policy.n_plays / policy.n_impressions if policy.n_impressions else 0.0
+        self.stdout.write(
+            f"Artwork policy {policy.pk} ({policy.get_kind_display().lower()}): "
+            f"{policy.n_new} new impressions, {policy.n_impressions} in all, "
+            f"take rate seen {rate:.2%}, {policy.seconds:.1f} s."
+        )
