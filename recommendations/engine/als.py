@@ -12,6 +12,16 @@ wrapper adds is what serving needs and ``implicit`` does not give cheaply:
   model object in the web process.
 - :meth:`save` / :meth:`load` of the factor arrays and parameters with
   ``numpy.savez`` (no pickle), so artefacts in shared storage are inert data.
+- :meth:`CollaborativeModel.blend`: one model whose scores are a weighted sum
+  of several fitted models' scores (a small taste cluster's own model with its
+  region's). Serving needs no change: a blend's :meth:`fold_in` returns the
+  components' folded-in factors, each scaled by its weight, side by side, and
+  its ``item_factors`` are the components' side by side, so
+  ``item_factors @ fold_in(row)`` is exactly ``Σ wᵢ · scoresᵢ``.
+- :class:`AlsParams`, :func:`params_for_size` and :func:`params_candidates`:
+  hyper-parameters per scope. One setting does not fit a region of 50,000
+  profiles and a cluster of 500: the small one overfits where the large one
+  does not (see ``docs/recommendations.md``).
 
 Negative confidences follow ``implicit``'s convention (see
 :func:`recommendations.engine.confidence.signed_confidence`): ``-c`` means
@@ -20,8 +30,11 @@ Negative confidences follow ``implicit``'s convention (see
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
@@ -32,10 +45,90 @@ from scipy.linalg import lapack
 
 from recommendations.engine.persistence import ArtefactTarget, load_artefact, save_artefact
 
-__all__ = ["CollaborativeModel"]
+__all__ = ["AlsParams", "CollaborativeModel", "params_candidates", "params_for_size"]
 
 _KIND = "tonight.collaborative_model"
-_VERSION = 1
+#: Format 2 stores components (a blend has several); format 1 artefacts still load.
+_VERSION = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AlsParams:
+    """The hyper-parameters of one ALS fit (see :class:`CollaborativeModel`)."""
+
+    factors: int = 64
+    regularization: float = 0.05
+    alpha: float = 1.0
+    iterations: int = 15
+
+    def as_dict(self) -> dict[str, float | int]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: float | int) -> AlsParams:
+        return dataclasses.replace(self, **changes)
+
+
+#: Profiles below which a scope gets fewer factors: latent dimensions need data to fill them,
+#: and a cluster of a few hundred profiles has only a few directions of taste to learn.
+FACTOR_STEPS: tuple[tuple[int, int], ...] = ((2_000, 16), (20_000, 32))
+
+
+def params_for_size(
+    *, n_profiles: int, n_titles: int, n_interactions: int, base: AlsParams | None = None
+) -> AlsParams:
+    """The size prior of a scope: fewer factors for few profiles, λ growing with the profiles.
+
+    Factors step up with the number of profiles (:data:`FACTOR_STEPS`, capped by
+    ``base.factors``). ``implicit``'s loss counts every cell, the unobserved
+    ones too, so a title's data term grows with the number of profiles while
+    λ stays fixed: the same λ is strong in a cluster of a few hundred profiles
+    and negligible in a region of tens of thousands. ``λ = 0.2 · sqrt(profiles)``
+    (clipped to [0.5, 50]) keeps the balance: about 5 for a 600-profile
+    cluster and 12 for a 3,500-profile region, the settings the demo's
+    validation splits pick. The region-wide 0.05 that every scope used before
+    left clusters to overfit and the region under-regularised.
+
+    Parameters
+    ----------
+    n_profiles, n_titles : int
+        Rows and columns of the scope's matrix.
+    n_interactions : int
+        Non-zero cells of the scope's matrix (recorded by callers; a scope
+        without interactions keeps the smallest setting).
+    base : AlsParams, optional
+        Alpha, iterations and the factor cap; :class:`AlsParams` defaults otherwise.
+    """
+    base = base or AlsParams()
+    factors = base.factors
+    for below, step in FACTOR_STEPS:
+        if n_profiles < below:
+            factors = min(step, base.factors)
+            break
+    if n_interactions == 0 or n_titles == 0:
+        factors = min(factors, FACTOR_STEPS[0][1])
+    regularization = float(np.clip(0.2 * np.sqrt(max(n_profiles, 1)), 0.5, 50.0))
+    return base.replace(factors=factors, regularization=round(regularization, 3))
+
+
+def params_candidates(prior: AlsParams) -> tuple[AlsParams, ...]:
+    """Settings worth trying around a prior, the prior first (it wins ties).
+
+    λ a quarter and four times the prior's, half the factors, and a sharper
+    confidence scale (alpha 4): the directions in which a scope's best setting
+    has been seen to move on the demo's validation splits.
+    """
+    candidates = [
+        prior,
+        prior.replace(regularization=prior.regularization / 4),
+        prior.replace(regularization=prior.regularization * 4),
+        prior.replace(factors=max(prior.factors // 2, 4)),
+        prior.replace(alpha=prior.alpha * 4, regularization=prior.regularization * 4),
+    ]
+    unique: list[AlsParams] = []
+    for candidate in candidates:
+        if candidate not in unique:
+            unique.append(candidate)
+    return tuple(unique)
 
 
 def _blas_single_threaded() -> threadpoolctl.threadpool_limits:
@@ -123,6 +216,93 @@ class CollaborativeModel:
         self.item_factors: npt.NDArray[np.float32] | None = None
         self.fit_seconds = 0.0
         self._gram: npt.NDArray[np.float64] | None = None
+        self._components: tuple[CollaborativeModel, ...] = ()
+        self._weights: npt.NDArray[np.float64] = np.ones(0)
+
+    @classmethod
+    def from_params(
+        cls,
+        params: AlsParams,
+        *,
+        random_state: int | np.random.Generator | None = None,
+        num_threads: int = 0,
+    ) -> CollaborativeModel:
+        """An unfitted model with these hyper-parameters."""
+        return cls(**params.as_dict(), random_state=random_state, num_threads=num_threads)
+
+    @property
+    def params(self) -> AlsParams:
+        return AlsParams(
+            factors=self.factors,
+            regularization=self.regularization,
+            alpha=self.alpha,
+            iterations=self.iterations,
+        )
+
+    @classmethod
+    def blend(
+        cls, models: Sequence[CollaborativeModel], weights: Sequence[float]
+    ) -> CollaborativeModel:
+        """One model scoring ``Σ weights[i] · models[i]``'s scores, for any profile history.
+
+        The fitted models must share the title index. The blend folds a profile
+        in against each model separately (each with its own λ and alpha), so a
+        cluster model and its region's model both see tonight's activity.
+
+        Parameters
+        ----------
+        models : sequence of fitted CollaborativeModel
+        weights : sequence of float, same length, non-negative, not all zero
+
+        Returns
+        -------
+        CollaborativeModel
+            Without user factors; ``factors`` is the sum of the models'.
+        """
+        weight = np.asarray(weights, dtype=np.float64)
+        if len(models) == 0 or weight.shape != (len(models),):
+            raise ValueError("one weight per model, and at least one model")
+        if (weight < 0).any() or weight.sum() <= 0:
+            raise ValueError("blend weights must be non-negative and not all zero")
+        parts: list[CollaborativeModel] = []
+        part_weights: list[float] = []
+        for model, w in zip(models, weight, strict=True):
+            model._require_fitted()
+            inner = model._components or (model,)
+            inner_weights = model._weights if model._components else np.ones(1)
+            parts.extend(inner)
+            part_weights.extend((w * inner_weights).tolist())
+        if len({part.n_titles for part in parts}) != 1:
+            raise ValueError("blended models must be fitted on the same titles")
+        first = parts[0]
+        blended = cls(
+            factors=sum(part.factors for part in parts),
+            regularization=first.regularization,
+            alpha=first.alpha,
+            iterations=first.iterations,
+            use_cg=first.use_cg,
+            random_state=first.random_state,
+        )
+        blended._components = tuple(parts)
+        blended._weights = np.asarray(part_weights, dtype=np.float64)
+        blended.item_factors = np.ascontiguousarray(
+            np.hstack([part.item_factors for part in parts]), dtype=np.float32
+        )
+        blended.fit_seconds = sum(part.fit_seconds for part in parts)
+        return blended
+
+    @property
+    def is_blend(self) -> bool:
+        return bool(self._components)
+
+    def describe(self) -> list[dict[str, float | int]]:
+        """Hyper-parameters (and blend weight) of each component, for a version's metrics."""
+        parts = self._components or (self,)
+        weights = self._weights if self._components else np.ones(1)
+        return [
+            {**part.params.as_dict(), "weight": round(float(w), 4)}
+            for part, w in zip(parts, weights, strict=True)
+        ]
 
     @property
     def n_titles(self) -> int:
@@ -134,6 +314,7 @@ class CollaborativeModel:
         confidence: sp.spmatrix,
         *,
         unavailable: sp.spmatrix | None = None,
+        initial: CollaborativeModel | None = None,
         show_progress: bool = False,
     ) -> Self:
         """Train on a confidence matrix.
@@ -155,6 +336,11 @@ class CollaborativeModel:
             cell's ``y yᵀ`` from the solve (the system stays positive definite,
             since it still holds every available title's term plus ``λI``).
             Costs one sparse entry per masked cell.
+        initial : CollaborativeModel, optional
+            A model fitted on an earlier matrix of the same shape (the same
+            profiles and titles, e.g. the training part of a holdout split):
+            its factors start the sweeps instead of random ones, so a few
+            ``iterations`` bring it up to date with the newest activity.
         show_progress : bool
             Show ``implicit``'s progress bar (for management commands).
 
@@ -184,11 +370,21 @@ class CollaborativeModel:
                 random_state=self.random_state,
                 dtype=np.float32,
             )
+            if initial is not None:
+                if (
+                    initial.user_factors is None
+                    or initial.user_factors.shape != (matrix.shape[0], self.factors)
+                    or initial._require_fitted().shape != (matrix.shape[1], self.factors)
+                ):
+                    raise ValueError("initial factors do not match the matrix and factors")
+                model.user_factors = initial.user_factors.copy()
+                model.item_factors = initial.item_factors.copy()
             model.fit(matrix, show_progress=show_progress)
         self.fit_seconds = time.perf_counter() - started
         self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         self._gram = None
+        self._components, self._weights = (), np.ones(0)
         return self
 
     def _require_fitted(self) -> npt.NDArray[np.float32]:
@@ -229,6 +425,13 @@ class CollaborativeModel:
             row.sum_duplicates()
         if row.shape != (1, items.shape[0]):
             raise ValueError(f"user_items must have shape (1, {items.shape[0]}), got {row.shape}")
+        if self._components:
+            return np.concatenate(
+                [
+                    (w * part._solve(row.indices, row.data)).astype(np.float32)
+                    for part, w in zip(self._components, self._weights, strict=True)
+                ]
+            )
         return self._solve(row.indices, row.data)
 
     def fold_in_many(self, user_items: sp.spmatrix) -> npt.NDArray[np.float32]:
@@ -243,6 +446,13 @@ class CollaborativeModel:
         if rows.shape[1] != items.shape[0]:
             raise ValueError(f"user_items must have {items.shape[0]} columns")
         rows.sum_duplicates()
+        if self._components:
+            return np.hstack(
+                [
+                    (w * part.fold_in_many(rows)).astype(np.float32)
+                    for part, w in zip(self._components, self._weights, strict=True)
+                ]
+            )
         out = np.zeros((rows.shape[0], self.factors), dtype=np.float32)
         for user in range(rows.shape[0]):
             start, end = rows.indptr[user], rows.indptr[user + 1]
@@ -286,12 +496,15 @@ class CollaborativeModel:
 
         ``include_user_factors=False`` gives a serving artefact of the item
         factors only: serving folds every profile in from its history anyway.
+        A blend stores each component's parameters and weight beside the
+        side-by-side item factors.
         """
         items = self._require_fitted()
         users = (
             self.user_factors if include_user_factors and self.user_factors is not None else None
         )
         seed = self.random_state if isinstance(self.random_state, int) else -1
+        parts = self._components or (self,)
         save_artefact(
             target,
             kind=_KIND,
@@ -306,22 +519,58 @@ class CollaborativeModel:
             item_factors=items,
             user_factors=np.zeros((0, self.factors), np.float32) if users is None else users,
             has_user_factors=users is not None,
+            component_factors=np.array([part.factors for part in parts], dtype=np.int64),
+            component_regularization=np.array([part.regularization for part in parts]),
+            component_alpha=np.array([part.alpha for part in parts]),
+            component_iterations=np.array([part.iterations for part in parts], dtype=np.int64),
+            component_weights=self._weights if self._components else np.ones(1),
         )
 
     @classmethod
     def load(cls, source: ArtefactTarget | os.PathLike[str]) -> CollaborativeModel:
-        """Read a model written by :meth:`save`; ``user_factors`` is ``None`` if not stored."""
-        arrays = load_artefact(source, kind=_KIND, version=_VERSION)
+        """Read a model written by :meth:`save`; ``user_factors`` is ``None`` if not stored.
+
+        Format 1 artefacts (single models stored before blends existed) still load.
+        """
+        start = source.tell() if hasattr(source, "tell") else None
+        try:
+            arrays = load_artefact(source, kind=_KIND, version=_VERSION)
+        except ValueError as error:
+            if "format version 1," not in str(error):
+                raise
+            if start is not None:
+                source.seek(start)  # type: ignore[union-attr]
+            arrays = load_artefact(source, kind=_KIND, version=1)
         seed = int(arrays["random_state"])
+        random_state = None if seed < 0 else seed
+        items = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
+        sizes = arrays.get("component_factors", np.array([int(arrays["factors"])]))
+        if sizes.shape[0] > 1:
+            parts = []
+            bounds = np.r_[0, np.cumsum(sizes)]
+            for i in range(sizes.shape[0]):
+                part = cls(
+                    factors=int(sizes[i]),
+                    regularization=float(arrays["component_regularization"][i]),
+                    alpha=float(arrays["component_alpha"][i]),
+                    iterations=int(arrays["component_iterations"][i]),
+                    use_cg=bool(arrays["use_cg"]),
+                    random_state=random_state,
+                )
+                part.item_factors = np.ascontiguousarray(items[:, bounds[i] : bounds[i + 1]])
+                parts.append(part)
+            model = cls.blend(parts, arrays["component_weights"].tolist())
+            model.fit_seconds = float(arrays["fit_seconds"])
+            return model
         model = cls(
             factors=int(arrays["factors"]),
             regularization=float(arrays["regularization"]),
             alpha=float(arrays["alpha"]),
             iterations=int(arrays["iterations"]),
             use_cg=bool(arrays["use_cg"]),
-            random_state=None if seed < 0 else seed,
+            random_state=random_state,
         )
-        model.item_factors = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
+        model.item_factors = items
         if bool(arrays["has_user_factors"]):
             model.user_factors = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
         model.fit_seconds = float(arrays["fit_seconds"])
