@@ -10,6 +10,7 @@ from celery import shared_task
 from recommendations.services.retraining import (
     region_retrain_request,
     training_run_execute,
+    training_runs_execute,
     training_runs_reap,
 )
 
@@ -33,6 +34,26 @@ RETRAIN_HARD_LIMIT = RETRAIN_SOFT_LIMIT + 5 * 60
 def retrain_cluster(self, run_id: int) -> str:  # type: ignore[no-untyped-def]
     """Run a queued retrain; idempotent, so a redelivered message is harmless."""
     return training_run_execute(run_id=run_id, task_id=self.request.id or "").status
+
+
+@shared_task(
+    bind=True,
+    name="recommendations.retrain_clusters",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=RETRAIN_SOFT_LIMIT,
+    time_limit=RETRAIN_HARD_LIMIT,
+    autoretry_for=(ConnectionError, OSError),
+    retry_backoff=30,
+    max_retries=3,
+)
+def retrain_clusters(self, run_ids: list[int]) -> list[str]:  # type: ignore[no-untyped-def]
+    """Run a region's queued cluster retrains together (one read, shared comparators).
+
+    Always sent with its region's queue; idempotent per run, like ``retrain_cluster``.
+    """
+    runs = training_runs_execute(run_ids=run_ids, task_id=self.request.id or "")
+    return [run.status for run in runs]
 
 
 @shared_task(

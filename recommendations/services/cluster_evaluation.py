@@ -1,31 +1,54 @@
-"""Cluster model vs region model vs global model, per taste cluster, on one time-based holdout.
+"""Cluster model vs region model vs global model (vs a blend), per taste cluster, on one holdout.
 
 One split of every profile's activity (its last ``test_fraction`` of events
-held out), three collaborative models fitted on the training part:
+held out), and collaborative models fitted on the training part:
 
 - **cluster**: ALS on the cluster's profiles only (one model per cluster);
 - **region**: ALS on every profile of the region;
 - **global**: ALS on every profile of every region, told which titles each
   profile could not watch (not licensed in its region), so that those are not
-  negatives for it (:meth:`CollaborativeModel.fit`'s ``unavailable``).
+  negatives for it (:meth:`CollaborativeModel.fit`'s ``unavailable``);
+- **blend**: the cluster's scores and the region's, weighted.
+
+Each scope gets its own hyper-parameters. One setting does not suit a region
+of tens of thousands of profiles and a cluster of a few hundred (at the
+region's λ 0.05 a small cluster's model overfits and loses to the region's).
+A scope starts from a size prior (:func:`~recommendations.engine.als.params_for_size`),
+and, when it is small enough for a search to be cheap, tries the candidates
+around it (:func:`~recommendations.engine.als.params_candidates`) on a
+*validation* split carved out of the training part (each profile's last
+``validation_fraction`` of its training events): the holdout is never looked
+at to choose anything. The blend's weight is chosen on the same validation
+split. The holdout then measures every model, tuned as chosen.
 
 Each is asked for its top 20 titles per held-out profile of the cluster,
 among the titles available in the region at the split's end and not already
 seen in training; NDCG@10 and Recall@20 per model and cluster follow. The
 table compares the collaborative part, the only part that differs between
 the scopes (content, trending and the ranker are shared by all of them).
+
+The models of one region are fitted once and shared by all its clusters
+(:func:`region_evaluate`): a region retrain does not refit the region and
+global comparators per cluster, and its final fits start from these factors.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recommendations.engine.als import CollaborativeModel
+from recommendations.engine.als import (
+    AlsParams,
+    CollaborativeModel,
+    params_candidates,
+    params_for_size,
+)
 from recommendations.engine.confidence import SignalCode, signal_confidence, signed_confidence
 from recommendations.engine.metrics import evaluate, top_k
 from recommendations.engine.split import HoldoutSplit, holdout_relevance, time_holdout
@@ -35,10 +58,17 @@ logger = logging.getLogger(__name__)
 
 K = 20
 _BATCH = 2048  # profiles scored at once: bounds the dense score block to ~120 MB
-MODELS = ("cluster", "region", "global")
+MODELS = ("cluster", "region", "global", "blend")
 #: Above this many (profile, unavailable title) cells the global model is fitted without the
 #: availability mask (each cell is one sparse entry); the table says so.
 GLOBAL_MASK_MAX_CELLS = 30_000_000
+#: Scopes with more interactions than this keep their size prior without a search: with that
+#: much data the choice barely moves the metrics, and every candidate costs a full fit.
+TUNE_MAX_INTERACTIONS = 400_000
+#: Sweeps of each candidate fitted on the validation split (a ranking proxy, not the final fit).
+TUNE_ITERATIONS = 10
+#: Weights of the cluster model in a blend with the region model, tried on validation.
+BLEND_WEIGHTS = (0.25, 0.5, 0.75)
 _POSITIVE = np.array(
     [
         SignalCode.PLAY_START,
@@ -50,22 +80,53 @@ _POSITIVE = np.array(
     dtype=np.int8,
 )
 
+Report = Callable[[str], object]
+
+
+@dataclass(frozen=True)
+class Judging:
+    """What models learn from and are judged on in one split.
+
+    Attributes
+    ----------
+    confidence : scipy.sparse.csr_matrix of float32, shape (n_profiles, n_titles)
+        Signed confidence of the training events.
+    relevant : scipy.sparse.csr_matrix of bool, same shape
+        Held-out positive titles not seen in training.
+    seen : scipy.sparse.csr_matrix of bool, same shape
+        Titles with a training event (never recommended back).
+    """
+
+    confidence: sp.csr_matrix
+    relevant: sp.csr_matrix
+    seen: sp.csr_matrix
+
+    def judged(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The ``rows`` with at least one relevant held-out title."""
+        return rows[np.diff(self.relevant.indptr)[rows] > 0]
+
 
 @dataclass(frozen=True)
 class HoldoutSplitData:
-    """A split of the signals of every region, and what each profile is judged on."""
+    """A split of the signals of every region, what each profile is judged on, and a
+    validation split carved out of the training part (for choosing, never for reporting)."""
 
     train: data.TrainingSignals
     relevant: sp.csr_matrix  # (n_profiles, n_titles) bool
     seen: sp.csr_matrix  # (n_profiles, n_titles) bool
     confidence: sp.csr_matrix  # signed training confidence, (n_profiles, n_titles)
     n_test_events: int
+    validation: Judging | None = None
+
+    @property
+    def holdout(self) -> Judging:
+        return Judging(self.confidence, self.relevant, self.seen)
 
 
-def holdout_split(
-    signals: data.TrainingSignals, *, at: float, test_fraction: float = 0.2
-) -> HoldoutSplitData:
-    """Split each profile's activity by time and build the training confidence."""
+def _judging(
+    signals: data.TrainingSignals, *, at: float, test_fraction: float
+) -> tuple[Judging, data.TrainingSignals, int]:
+    """Split ``signals`` by time per profile; the training part's confidence and the judgement."""
     events = np.flatnonzero(signals.title_index >= 0)
     split = time_holdout(
         profile_index=signals.profile_index[events],
@@ -99,12 +160,34 @@ def holdout_split(
         n_titles=shape[1],
         weights=data.signal_weights(),
     )
+    confidence = signed_confidence(matrices.positive, matrices.negative)
+    return Judging(confidence, relevant, seen), train, int((split.test & positive).sum())
+
+
+def holdout_split(
+    signals: data.TrainingSignals,
+    *,
+    at: float,
+    test_fraction: float = 0.2,
+    validation_fraction: float | None = 0.2,
+) -> HoldoutSplitData:
+    """Split each profile's activity by time; then split its training part again for validation.
+
+    The validation split's "now" is the holdout's: the decay of a training
+    event is measured the same way in both, so a setting chosen on one
+    transfers to the other.
+    """
+    holdout, train, n_test = _judging(signals, at=at, test_fraction=test_fraction)
+    validation = None
+    if validation_fraction is not None:
+        validation, _, _ = _judging(train, at=at, test_fraction=validation_fraction)
     return HoldoutSplitData(
         train=train,
-        relevant=relevant,
-        seen=seen,
-        confidence=signed_confidence(matrices.positive, matrices.negative),
-        n_test_events=int((split.test & positive).sum()),
+        relevant=holdout.relevant,
+        seen=holdout.seen,
+        confidence=holdout.confidence,
+        n_test_events=n_test,
+        validation=validation,
     )
 
 
@@ -112,12 +195,13 @@ def _fit_rows(
     confidence: sp.csr_matrix,
     rows: npt.NDArray[np.int64],
     *,
-    params: dict,
+    params: AlsParams | dict,
     random_state: int,
     unavailable: sp.csr_matrix | None = None,
 ) -> CollaborativeModel:
     """ALS on some rows of the matrix (user factors come back in ``rows`` order)."""
-    model = CollaborativeModel(**params, random_state=random_state)
+    chosen = params if isinstance(params, AlsParams) else AlsParams(**params)
+    model = CollaborativeModel.from_params(chosen, random_state=random_state)
     return model.fit(
         confidence[rows],
         unavailable=None if unavailable is None else unavailable[rows],
@@ -148,7 +232,153 @@ def unavailable_cells(
     )
 
 
-def cluster_table(
+@dataclass(frozen=True)
+class Scored:
+    """One fitted model and the rows (profile indices) its user factors belong to."""
+
+    model: CollaborativeModel
+    rows: npt.NDArray[np.int64]
+
+
+def _recommend(
+    parts: Sequence[tuple[Scored, float]],
+    judged: npt.NDArray[np.int64],
+    *,
+    seen: sp.csr_matrix,
+    not_here: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int32]:
+    """Top ``K`` of ``Σ weight · scores`` per judged profile, a block of profiles at a time."""
+    positions = [np.searchsorted(part.rows, judged) for part, _ in parts]
+    blocks = []
+    for start in range(0, judged.shape[0], _BATCH):
+        stop = start + _BATCH
+        scores = None
+        for (part, weight), position in zip(parts, positions, strict=True):
+            block = part.model.user_factors[position[start:stop]] @ part.model.item_factors.T
+            scores = weight * block if scores is None else scores + weight * block
+        scores[:, not_here] = -np.inf
+        blocks.append(top_k(scores, K, exclude=seen[judged[start:stop]]))
+    return np.concatenate(blocks) if blocks else np.empty((0, K), np.int32)
+
+
+def _ndcg(
+    parts: Sequence[tuple[Scored, float]],
+    judged: npt.NDArray[np.int64],
+    judging: Judging,
+    not_here: npt.NDArray[np.int64],
+) -> float:
+    recommended = _recommend(parts, judged, seen=judging.seen, not_here=not_here)
+    n_titles = judging.relevant.shape[1]
+    return float(evaluate(recommended, judging.relevant[judged], n_titles).ndcg_at_10)
+
+
+@dataclass
+class ScopeChoice:
+    """The hyper-parameters chosen for one scope, and what the search saw."""
+
+    params: AlsParams
+    prior: AlsParams
+    searched: bool
+    trials: list[dict] = field(default_factory=list)
+    validation_model: Scored | None = None
+
+    def as_metrics(self) -> dict:
+        return {
+            "params": self.params.as_dict(),
+            "prior": self.prior.as_dict(),
+            "searched": self.searched,
+            "trials": self.trials,
+        }
+
+
+def scope_params(
+    confidence: sp.csr_matrix,
+    rows: npt.NDArray[np.int64],
+    *,
+    base: AlsParams,
+    random_state: int,
+    validation: Judging | None,
+    judged_rows: npt.NDArray[np.int64] | None = None,
+    not_here: npt.NDArray[np.int64],
+    unavailable: sp.csr_matrix | None = None,
+    tune: bool = True,
+) -> ScopeChoice:
+    """Choose a scope's ALS hyper-parameters: its size prior, then a search on validation.
+
+    The search fits each candidate on the validation split's training part
+    and keeps the best NDCG@10 on the validation relevance of ``judged_rows``
+    (the scope's own profiles by default); ties keep the prior. Scopes above
+    :data:`TUNE_MAX_INTERACTIONS` keep the prior.
+    """
+    matrix = confidence[rows]
+    prior = params_for_size(
+        n_profiles=int(rows.shape[0]),
+        n_titles=int(confidence.shape[1]),
+        n_interactions=int(matrix.nnz),
+        base=base,
+    )
+    choice = ScopeChoice(params=prior, prior=prior, searched=False)
+    if not tune or validation is None or matrix.nnz > TUNE_MAX_INTERACTIONS:
+        return choice
+    judged = validation.judged(rows if judged_rows is None else judged_rows)
+    if judged.size == 0:
+        return choice
+    best = -1.0
+    for candidate in params_candidates(prior):
+        trial = candidate.replace(iterations=min(candidate.iterations, TUNE_ITERATIONS))
+        started = time.perf_counter()
+        fitted = Scored(
+            _fit_rows(
+                validation.confidence,
+                rows,
+                params=trial,
+                random_state=random_state,
+                unavailable=unavailable,
+            ),
+            rows,
+        )
+        score = _ndcg([(fitted, 1.0)], judged, validation, not_here)
+        choice.trials.append(
+            {
+                **candidate.as_dict(),
+                "validation_ndcg@10": round(score, 4),
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        )
+        if score > best:
+            best, choice.params, choice.validation_model = score, candidate, fitted
+    choice.searched = True
+    return choice
+
+
+@dataclass
+class RegionEvaluation:
+    """Everything one region's evaluation fitted and chose, for the table and the final fits.
+
+    Attributes
+    ----------
+    table : dict
+        Cluster slug -> ``{"profiles", "judged", "ndcg@10_<model>", "recall@20_<model>",
+        "best", "blend_weight", "params"}``.
+    models : dict
+        ``"region"``, ``"global"`` and each cluster id -> the model fitted on the holdout's
+        training part (the starting point of the final fits).
+    choices : dict
+        The same keys -> :class:`ScopeChoice`.
+    blend_weight : dict of int to float
+        Cluster id -> weight of its own model in its blend with the region's.
+    """
+
+    table: dict[str, dict]
+    models: dict[str | int, Scored]
+    choices: dict[str | int, ScopeChoice]
+    blend_weight: dict[int, float]
+    split: HoldoutSplitData
+    unavailable: sp.csr_matrix | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def region_evaluate(
     *,
     signals: data.TrainingSignals,
     profile_region: npt.NDArray[np.int64],
@@ -157,13 +387,15 @@ def cluster_table(
     clusters: dict[int, str],
     region_available: npt.NDArray[np.bool_],
     at: float,
-    params: dict,
+    params: AlsParams | dict,
     random_state: int = 0,
     test_fraction: float = 0.2,
     split: HoldoutSplitData | None = None,
     with_global: bool = True,
-) -> dict[str, dict[str, float | int | str]]:
-    """NDCG@10 and Recall@20 of the cluster, region and global models, per cluster.
+    tune: bool = True,
+    report: Report | None = None,
+) -> RegionEvaluation:
+    """Tune, fit and measure the region's, the global and each cluster's model on one holdout.
 
     Parameters
     ----------
@@ -176,76 +408,157 @@ def cluster_table(
     region : int
         The region evaluated (its row in ``region_available``).
     clusters : dict of int to str
-        The clusters to report (id -> slug).
+        The clusters to evaluate (id -> slug).
     region_available : array of bool, shape (n_regions, n_titles)
         Titles available in each region at the end of the split.
     at : float
         Unix time the training window ends.
-
-    Returns
-    -------
-    dict
-        Cluster slug -> ``{"profiles", "ndcg@10_<model>", "recall@20_<model>", "best"}``.
+    params : AlsParams or dict
+        The base setting (alpha, iterations, factor cap) every scope's prior starts from.
+    tune : bool
+        Search each small scope's hyper-parameters and the blend weight on validation;
+        ``False`` keeps every scope at its size prior and blends half and half.
     """
+    report = report or (lambda _: None)
+    base = params if isinstance(params, AlsParams) else AlsParams(**params)
     split = split or holdout_split(signals, at=at, test_fraction=test_fraction)
-    confidence = split.confidence
+    holdout, validation = split.holdout, split.validation
+    seconds: dict[str, float] = {}
     in_region = np.flatnonzero(profile_region == region)
-    models: dict[str, CollaborativeModel] = {}
-    models["region"] = _fit_rows(confidence, in_region, params=params, random_state=random_state)
+    not_here = np.flatnonzero(~region_available[region])
+    models: dict[str | int, Scored] = {}
+    choices: dict[str | int, ScopeChoice] = {}
+
+    def fit(key: str | int, rows: np.ndarray, mask: sp.csr_matrix | None = None) -> None:
+        started = time.perf_counter()
+        choice = scope_params(
+            holdout.confidence,
+            rows,
+            base=base,
+            random_state=random_state,
+            validation=validation,
+            not_here=not_here,
+            judged_rows=in_region if key == "global" else None,
+            unavailable=mask,
+            tune=tune,
+        )
+        choices[key] = choice
+        models[key] = Scored(
+            _fit_rows(
+                holdout.confidence,
+                rows,
+                params=choice.params,
+                random_state=random_state,
+                unavailable=mask,
+            ),
+            rows,
+        )
+        seconds[str(key)] = round(time.perf_counter() - started, 3)
+
+    report("evaluate: region model")
+    fit("region", in_region)
     notes = ""
+    mask = None
     if with_global:
+        report("evaluate: global model")
         everyone = np.flatnonzero(profile_region >= 0)
         mask = unavailable_cells(profile_region, region_available)
         if mask is None:
             notes = "global fitted without the availability mask (too many cells)"
-        models["global"] = _fit_rows(
-            confidence, everyone, params=params, random_state=random_state, unavailable=mask
-        )
-        global_rows = everyone
-    not_here = np.flatnonzero(~region_available[region])
-    table: dict[str, dict[str, float | int | str]] = {}
+        fit("global", everyone, mask)
+
+    table: dict[str, dict] = {}
+    blend_weight: dict[int, float] = {}
     for cluster_id, slug in clusters.items():
         members = np.flatnonzero((profile_cluster == cluster_id) & (profile_region == region))
-        judged = members[np.diff(split.relevant.indptr)[members] > 0]
-        row: dict[str, float | int | str] = {
-            "profiles": int(members.shape[0]),
-            "judged": int(judged.shape[0]),
-        }
-        if judged.size == 0 or members.size == 0:
-            table[slug] = row
+        judged = holdout.judged(members)
+        row: dict = {"profiles": int(members.shape[0]), "judged": int(judged.shape[0])}
+        table[slug] = row
+        if members.size == 0:
             continue
-        fitted = dict(models)
-        fitted["cluster"] = _fit_rows(confidence, members, params=params, random_state=random_state)
-        rows_of = {
-            "cluster": members,
-            "region": in_region,
-            "global": global_rows if with_global else in_region,
+        report(f"evaluate: {slug}")
+        fit(cluster_id, members)
+        blend_weight[cluster_id] = _blend_weight(
+            choices[cluster_id], choices["region"], members, validation, not_here, tune
+        )
+        row["blend_weight"] = blend_weight[cluster_id]
+        row["params"] = {
+            name: choices[key].params.as_dict()
+            for name, key in (("cluster", cluster_id), ("region", "region"), ("global", "global"))
+            if key in choices
         }
-        exclude = split.seen[judged]
-        truth = split.relevant[judged]
-        for name in MODELS:
-            model = fitted.get(name)
-            if model is None:
+        if judged.size == 0:
+            continue
+        w = blend_weight[cluster_id]
+        candidates = {
+            "cluster": [(models[cluster_id], 1.0)],
+            "region": [(models["region"], 1.0)],
+            "global": [(models["global"], 1.0)] if "global" in models else None,
+            "blend": [(models[cluster_id], w), (models["region"], 1.0 - w)],
+        }
+        for name, parts in candidates.items():
+            if parts is None:
                 continue
-            position = np.searchsorted(rows_of[name], judged)
-            blocks = []
-            for start in range(0, judged.shape[0], _BATCH):
-                scores = model.user_factors[position[start : start + _BATCH]] @ model.item_factors.T
-                scores[:, not_here] = -np.inf
-                blocks.append(top_k(scores, K, exclude=exclude[start : start + _BATCH]))
-            recommended = np.concatenate(blocks)
-            metrics = evaluate(recommended, truth, signals.n_titles)
+            recommended = _recommend(parts, judged, seen=holdout.seen, not_here=not_here)
+            metrics = evaluate(recommended, holdout.relevant[judged], signals.n_titles)
             row[f"ndcg@10_{name}"] = round(float(metrics.ndcg_at_10), 4)
             row[f"recall@20_{name}"] = round(float(metrics.recall_at_20), 4)
         row["best"] = max(
             (name for name in MODELS if f"ndcg@10_{name}" in row),
             key=lambda name: row[f"ndcg@10_{name}"],
         )
-        table[slug] = row
     if notes:
         for row in table.values():
             row["note"] = notes
-    return table
+    return RegionEvaluation(
+        table=table,
+        models=models,
+        choices=choices,
+        blend_weight=blend_weight,
+        split=split,
+        unavailable=mask,
+        seconds=seconds,
+    )
+
+
+def _blend_weight(
+    cluster: ScopeChoice,
+    region: ScopeChoice,
+    members: npt.NDArray[np.int64],
+    validation: Judging | None,
+    not_here: npt.NDArray[np.int64],
+    tune: bool,
+) -> float:
+    """The cluster model's share in its blend with the region's, best on the validation split.
+
+    Uses the validation fits of the two chosen settings; without them (no search
+    ran, or nothing to validate on) the blend is half and half.
+    """
+    if (
+        not tune
+        or validation is None
+        or cluster.validation_model is None
+        or region.validation_model is None
+    ):
+        return 0.5
+    judged = validation.judged(members)
+    if judged.size == 0:
+        return 0.5
+    scored = {
+        w: _ndcg(
+            [(cluster.validation_model, w), (region.validation_model, 1.0 - w)],
+            judged,
+            validation,
+            not_here,
+        )
+        for w in BLEND_WEIGHTS
+    }
+    return max(BLEND_WEIGHTS, key=lambda w: (scored[w], -abs(w - 0.5)))
+
+
+def cluster_table(**kwargs: object) -> dict[str, dict]:
+    """:func:`region_evaluate`'s table alone (NDCG@10 and Recall@20 per model and cluster)."""
+    return region_evaluate(**kwargs).table  # type: ignore[arg-type]
 
 
 def region_cluster_table(
@@ -254,8 +567,9 @@ def region_cluster_table(
     at: float | None = None,
     random_state: int = 0,
     test_fraction: float = 0.2,
-    params: dict | None = None,
-) -> dict[str, dict[str, float | int | str]]:
+    params: AlsParams | dict | None = None,
+    tune: bool = True,
+) -> dict[str, dict]:
     """:func:`cluster_table` for every taste cluster of a region, from the database.
 
     Profiles are taken in the clusters they are stored in (the last retrain's
@@ -298,4 +612,5 @@ def region_cluster_table(
         params=params or ALS_PARAMS,
         random_state=random_state,
         test_fraction=test_fraction,
+        tune=tune,
     )

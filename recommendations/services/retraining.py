@@ -17,17 +17,27 @@ region's queue once the transaction commits; a worker then calls
   reaper (:func:`training_runs_reap`) fails runs whose heartbeat went stale, so
   no run stays "running" forever.
 
-The pipeline of a run: read signals (every region's, for the global
-comparator), recompute the region's taste clusters, evaluate the cluster,
-region and global models on one time-based holdout
-(:mod:`~recommendations.services.cluster_evaluation`), fit and store the
-cluster's version (:func:`~recommendations.services.training.model_train`,
-artefacts first, status ``ready``) with the recipe that served the cluster
-best on the holdout (its own data, the region's, or every region's with
-availability), then the gate. The version is activated (one transaction,
-:func:`model_version_activate`) only when it is not worse than the cluster's
-active version, measured on the same holdout, by more than the configured
-margin. Otherwise it is ``rejected`` and serving is untouched.
+The runs of one region's clusters execute together
+(:func:`training_runs_execute`; a region retrain enqueues one task for all its
+clusters, a single-cluster request a task of its own): the signals are read
+once (every region's, for the global comparator), the region's taste clusters
+recomputed once, and the region-wide and global comparators fitted once and
+shared by every cluster of the batch. Each cluster still has its own run, its
+own advisory lock, its own gate and its own outcome.
+
+The pipeline: read, assign clusters, evaluate
+(:func:`~recommendations.services.cluster_evaluation.region_evaluate`: each
+scope's hyper-parameters chosen on a validation split carved out of the
+training part, then the cluster, region, global and blended models measured
+on one time-based holdout), then per cluster the final fit of the recipe that
+served it best on the holdout (its own model, the region's, the global one,
+or the blend of its own and the region's), started from the holdout fit's
+factors so that a few sweeps bring it up to date, stored as the cluster's
+version (:func:`~recommendations.services.training.model_train`, artefacts
+first, status ``ready``), then the gate. The version is activated (one
+transaction, :func:`model_version_activate`) only when it is not worse than
+the cluster's active version, measured on the same holdout, by more than the
+configured margin. Otherwise it is ``rejected`` and serving is untouched.
 """
 
 from __future__ import annotations
@@ -37,8 +47,8 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -48,15 +58,18 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from recommendations.engine.als import CollaborativeModel
+from recommendations.engine.als import AlsParams, CollaborativeModel
+from recommendations.engine.confidence import signal_confidence, signed_confidence
 from recommendations.engine.metrics import evaluate, top_k
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.selectors import training as data
 from recommendations.services import cluster_evaluation
 from recommendations.services.clusters import profile_clusters_assign
+from recommendations.services.ranker_training import logged_examples_load
 from recommendations.services.training import (
     ALS_PARAMS,
     TrainingData,
+    content_fit,
     model_train,
     model_version_activate,
     training_data_load,
@@ -71,6 +84,9 @@ logger = logging.getLogger(__name__)
 LOCK_NAMESPACE = 6006
 #: A run redelivered after its worker died is restarted this many times at most.
 MAX_ATTEMPTS = 2
+#: Sweeps of a final fit, started from the holdout fit's factors (the same profiles and
+#: titles, 80% of the activity): enough to take in the newest activity without a fresh start.
+WARM_ITERATIONS = 5
 ACTIVE_STATUSES = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
 
 
@@ -97,8 +113,20 @@ def stale_seconds() -> float:
 
 
 def compared_with() -> tuple[str, ...]:
-    """The models a cluster's model must beat on the holdout to serve its cluster."""
-    return tuple(settings.TONIGHT.get("RETRAIN_COMPARE_WITH", ("region", "global")))
+    """The models a cluster's model must beat on the holdout to serve its cluster.
+
+    ``blend`` (the cluster's model with the region's) counts as the cluster's own
+    handling; without ``region`` it is not tried either, since it needs the region's model.
+    """
+    names = settings.TONIGHT.get("RETRAIN_COMPARE_WITH", ("region", "global"))
+    if isinstance(names, str):
+        names = [name.strip() for name in names.split(",") if name.strip()]
+    return tuple(names)
+
+
+def tune_scopes() -> bool:
+    """Choose each scope's ALS hyper-parameters on a validation split (else: size priors)."""
+    return bool(settings.TONIGHT.get("RETRAIN_TUNE", True))
 
 
 def retrain_queue(region_code: str) -> str:
@@ -124,12 +152,21 @@ def _cluster(region_code: str, cluster_slug: str | None) -> TasteCluster:
     return cluster
 
 
-def _enqueue(run: TrainingRun) -> None:
-    from recommendations.tasks import retrain_cluster  # tasks import this module
+def _enqueue(runs: Sequence[TrainingRun]) -> None:
+    """Send one task for ``runs`` (of one region) on the region's queue once the caller commits."""
+    from recommendations.tasks import retrain_cluster, retrain_clusters  # tasks import us
+
+    ids = [run.pk for run in runs]
+    if not ids:
+        return
 
     def send() -> None:
-        result = retrain_cluster.apply_async(args=[run.pk], queue=retrain_queue(run.region_id))
-        TrainingRun.objects.filter(pk=run.pk, celery_task_id="").update(celery_task_id=result.id)
+        queue = retrain_queue(runs[0].region_id)
+        if len(ids) == 1:
+            result = retrain_cluster.apply_async(args=[ids[0]], queue=queue)
+        else:
+            result = retrain_clusters.apply_async(args=[ids], queue=queue)
+        TrainingRun.objects.filter(pk__in=ids, celery_task_id="").update(celery_task_id=result.id)
 
     transaction.on_commit(send)
 
@@ -140,12 +177,15 @@ def training_run_request(
     cluster_slug: str | None = None,
     trigger: str = TrainingRun.Trigger.COMMAND,
     requested_by: AbstractBaseUser | None = None,
+    enqueue: bool = True,
 ) -> TrainingRun:
     """Create a run of the cluster's retrain and enqueue it after commit.
 
     While another run of the same cluster is queued or running, the new run is
     created ``rejected`` with the reason (and nothing is enqueued): the
     cluster row is locked for the check, so two requests cannot both pass it.
+    ``enqueue=False`` leaves the sending to the caller (a region's fan-out
+    sends its clusters' runs as one task).
     """
     cluster = _cluster(region_code.upper(), cluster_slug)
     user = requested_by if requested_by is not None and requested_by.is_authenticated else None
@@ -170,7 +210,8 @@ def training_run_request(
             )
             run.refresh_from_db()
             return run
-        _enqueue(run)
+        if enqueue:
+            _enqueue([run])
     return run
 
 
@@ -180,17 +221,28 @@ def region_retrain_request(
     trigger: str = TrainingRun.Trigger.REGION,
     requested_by: AbstractBaseUser | None = None,
 ) -> list[TrainingRun]:
-    """One run per taste cluster of the region (the fan-out of a region retrain)."""
+    """One run per taste cluster of the region, executed together by one task.
+
+    Together, the clusters share one read of the signals and one fit of each
+    comparator (:func:`training_runs_execute`); each keeps its own run, lock and gate.
+    """
     code = region_code.upper()
     if not Region.objects.filter(code=code).exists():
         raise RetrainError(f"Unknown region code: {code}.")
     slugs = TasteCluster.objects.filter(region_id=code).order_by("-is_default", "slug")
-    return [
-        training_run_request(
-            region_code=code, cluster_slug=slug, trigger=trigger, requested_by=requested_by
-        )
-        for slug in slugs.values_list("slug", flat=True)
-    ]
+    with transaction.atomic():
+        runs = [
+            training_run_request(
+                region_code=code,
+                cluster_slug=slug,
+                trigger=trigger,
+                requested_by=requested_by,
+                enqueue=False,
+            )
+            for slug in slugs.values_list("slug", flat=True)
+        ]
+        _enqueue([run for run in runs if run.status == TrainingRun.Status.QUEUED])
+    return runs
 
 
 # --- Running ----------------------------------------------------------------------------------
@@ -275,74 +327,139 @@ class _Reporter:
         return self.timings
 
 
-def training_run_execute(*, run_id: int, task_id: str = "") -> TrainingRun:
-    """Run a queued retrain (the Celery task's body); idempotent, see the module docstring."""
+def _start(run_id: int, task_id: str, locks: contextlib.ExitStack) -> TrainingRun | None:
+    """Take the run's cluster lock and mark it running; ``None`` when it must not run now.
+
+    A finished run is left alone (a redelivered message), a run whose cluster
+    is locked by another worker is rejected (if still queued), and a run
+    already restarted :data:`MAX_ATTEMPTS` times is failed.
+    """
     run = TrainingRun.objects.get(pk=run_id)
     if run.is_finished:
-        return run
-    with _cluster_lock(run.taste_cluster_id) as acquired:
-        with transaction.atomic():
-            run = TrainingRun.objects.select_for_update().get(pk=run_id)
-            if run.is_finished:
-                return run
-            if not acquired:
-                if run.status == TrainingRun.Status.QUEUED:
-                    _finish(
-                        run,
-                        TrainingRun.Status.REJECTED,
-                        error=(
-                            f"Another retrain of cluster {run.taste_cluster_id} is running; "
-                            "two retrains of one cluster never run at once."
-                        ),
-                    )
-                # Running without us holding the lock: its own worker is alive; leave it.
-                return TrainingRun.objects.get(pk=run_id)
-            if run.attempts >= MAX_ATTEMPTS:
+        return None
+    acquired = locks.enter_context(_cluster_lock(run.taste_cluster_id))
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run_id)
+        if run.is_finished:
+            return None
+        if not acquired:
+            if run.status == TrainingRun.Status.QUEUED:
                 _finish(
                     run,
-                    TrainingRun.Status.FAILED,
-                    error=f"Gave up after {run.attempts} attempts (the worker was lost each time).",
+                    TrainingRun.Status.REJECTED,
+                    error=(
+                        f"Another retrain of cluster {run.taste_cluster_id} is running; "
+                        "two retrains of one cluster never run at once."
+                    ),
                 )
-                return TrainingRun.objects.get(pk=run_id)
-            now = timezone.now()
-            TrainingRun.objects.filter(pk=run_id).update(
-                status=TrainingRun.Status.RUNNING,
-                attempts=run.attempts + 1,
-                started_at=now,
-                heartbeat_at=now,
-                celery_task_id=task_id or run.celery_task_id,
-                stage="starting",
-                progress=0,
-                error="",
-            )
-        run.refresh_from_db()
-        heartbeat = _Heartbeat(run.pk, heartbeat_seconds())
-        heartbeat.start()
-        reporter = _Reporter(run)
-        try:
-            outcome = cluster_retrain(run=run, report=reporter)
-        except Exception as error:
-            logger.exception("Retrain run %s failed", run.pk)
+            # Running without us holding the lock: its own worker is alive; leave it.
+            return None
+        if run.attempts >= MAX_ATTEMPTS:
             _finish(
                 run,
                 TrainingRun.Status.FAILED,
-                error=f"{type(error).__name__}: {error}",
-                timings=reporter.timings,
+                error=f"Gave up after {run.attempts} attempts (the worker was lost each time).",
             )
-            return TrainingRun.objects.get(pk=run.pk)
-        finally:
-            heartbeat.stop()
-        timings = reporter.close()
+            return None
+        now = timezone.now()
+        TrainingRun.objects.filter(pk=run_id).update(
+            status=TrainingRun.Status.RUNNING,
+            attempts=run.attempts + 1,
+            started_at=now,
+            heartbeat_at=now,
+            celery_task_id=task_id or run.celery_task_id,
+            stage="starting",
+            progress=0,
+            error="",
+        )
+    run.refresh_from_db()
+    return run
+
+
+class _Reporters:
+    """Stage and progress of every run of a batch, for the stages they share."""
+
+    def __init__(self, reporters: dict[int, _Reporter]) -> None:
+        self.reporters = reporters
+
+    def __call__(self, stage: str, progress: int, *, run_id: int | None = None) -> None:
+        for pk, reporter in self.reporters.items():
+            if run_id is None or pk == run_id:
+                reporter(stage, progress)
+
+
+def training_run_execute(*, run_id: int, task_id: str = "") -> TrainingRun:
+    """Run a queued retrain (the Celery task's body); idempotent, see the module docstring."""
+    return training_runs_execute(run_ids=[run_id], task_id=task_id)[0]
+
+
+def training_runs_execute(*, run_ids: Sequence[int], task_id: str = "") -> list[TrainingRun]:
+    """Run queued retrains of one region's clusters together; idempotent per run.
+
+    Each run is started under its own cluster lock (held until the batch
+    ends); the runs that start share one read and one fit of each comparator
+    (:func:`region_retrain`), and each finishes with its own outcome. An error
+    in the shared part fails every started run; an error in one cluster's own
+    part fails that run only. Runs of several regions are executed region by region.
+    """
+    regions = dict(TrainingRun.objects.filter(pk__in=run_ids).values_list("pk", "region_id"))
+    if len(set(regions.values())) > 1:
+        for code in sorted(set(regions.values())):
+            training_runs_execute(
+                run_ids=[pk for pk in run_ids if regions.get(pk) == code], task_id=task_id
+            )
+        return [TrainingRun.objects.get(pk=pk) for pk in run_ids]
+    with contextlib.ExitStack() as locks:
+        started = [run for run in (_start(pk, task_id, locks) for pk in run_ids) if run is not None]
+        if started:
+            _execute(started)
+    return [TrainingRun.objects.get(pk=pk) for pk in run_ids]
+
+
+def _execute(runs: list[TrainingRun]) -> None:
+    heartbeats = {run.pk: _Heartbeat(run.pk, heartbeat_seconds()) for run in runs}
+    for heartbeat in heartbeats.values():
+        heartbeat.start()
+    reporters = {run.pk: _Reporter(run) for run in runs}
+    done: set[int] = set()
+
+    def record(run: TrainingRun, outcome: RetrainOutcome | Exception) -> None:
+        """Finish a run as soon as its cluster is done (the others may still be training)."""
+        heartbeats[run.pk].stop()
+        done.add(run.pk)
+        if isinstance(outcome, Exception):
+            _finish(
+                run,
+                TrainingRun.Status.FAILED,
+                error=f"{type(outcome).__name__}: {outcome}",
+                timings=reporters[run.pk].timings,
+            )
+            return
         _finish(
             run,
             outcome.status,
             error=outcome.reason,
-            timings=timings,
+            timings=reporters[run.pk].close(),
             metrics=outcome.metrics,
             data_sizes=outcome.data_sizes,
             model_version=outcome.version,
         )
-    return TrainingRun.objects.get(pk=run.pk)
+
+    try:
+        region_retrain(runs=runs, report=_Reporters(reporters), on_outcome=record)
+    except Exception as error:
+        logger.exception("Retrain runs %s failed", [run.pk for run in runs])
+        for run in runs:
+            if run.pk not in done:
+                _finish(
+                    run,
+                    TrainingRun.Status.FAILED,
+                    error=f"{type(error).__name__}: {error}",
+                    timings=reporters[run.pk].timings,
+                )
+    finally:
+        for heartbeat in heartbeats.values():
+            heartbeat.stop()
 
 
 @dataclass
@@ -415,27 +532,90 @@ def _active_version_ndcg(
     return round(float(metrics.ndcg_at_10), 4)
 
 
-def cluster_retrain(
-    *, run: TrainingRun, report: _Reporter | None = None, random_state: int = 0
-) -> RetrainOutcome:
-    """The pipeline of one run (see the module docstring); returns what to record."""
-    report = report or (lambda stage, progress: None)
-    cluster = run.taste_cluster
-    region_code = run.region_id
+@dataclass
+class _FinalFits:
+    """The full-window fits of a region batch, each made at most once and shared by clusters."""
+
+    confidence: sp.csr_matrix
+    evaluation: cluster_evaluation.RegionEvaluation
+    random_state: int
+    unavailable: sp.csr_matrix | None
+    fitted: dict[str | int, CollaborativeModel] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def get(self, key: str | int) -> CollaborativeModel:
+        """The scope's model on every signal of the window, warm-started from its holdout fit."""
+        if key not in self.fitted:
+            started = time.perf_counter()
+            scored = self.evaluation.models[key]
+            params: AlsParams = self.evaluation.choices[key].params
+            model = CollaborativeModel.from_params(
+                params.replace(iterations=WARM_ITERATIONS), random_state=self.random_state
+            )
+            mask = self.unavailable if key == "global" else None
+            model.fit(
+                self.confidence[scored.rows],
+                unavailable=None if mask is None else mask[scored.rows],
+                initial=scored.model,
+            )
+            self.fitted[key] = model
+            self.seconds[str(key)] = round(time.perf_counter() - started, 3)
+        return self.fitted[key]
+
+
+def _recipe(row: dict) -> str:
+    """The model that served the cluster best on the holdout, among those allowed to compete.
+
+    Ties keep the cluster's own handling ("cluster", then "blend").
+    """
+    allowed = ["cluster"]
+    others = compared_with()
+    if "region" in others:
+        allowed.append("blend")
+    allowed.extend(name for name in others if name in ("region", "global"))
+    scored = {name: row[f"ndcg@10_{name}"] for name in allowed if f"ndcg@10_{name}" in row}
+    if not scored:
+        return "cluster"
+    return max(scored, key=lambda name: (scored[name], -allowed.index(name)))
+
+
+def region_retrain(
+    *,
+    runs: Sequence[TrainingRun],
+    report: Callable[..., None] | None = None,
+    on_outcome: Callable[[TrainingRun, RetrainOutcome | Exception], None] | None = None,
+    random_state: int = 0,
+) -> dict[int, RetrainOutcome | Exception]:
+    """The pipeline of one region's runs (see the module docstring).
+
+    ``on_outcome`` is called for each run as soon as its cluster is done (its
+    outcome, or the exception its own part raised), so that a finished
+    cluster's run is recorded while the batch's other clusters still train.
+
+    Returns
+    -------
+    dict
+        Run id -> its outcome, or the exception its own part raised.
+    """
+    report = report or (lambda stage, progress, **_: None)
+    region_code = runs[0].region_id
+    clusters = {run.taste_cluster_id: run.taste_cluster for run in runs}
     at = timezone.now()
     sizes: dict[str, int] = {}
 
     report("read signals", 5)
-    training = training_data_load(region_code=None, at=at)
+    training = training_data_load(region_code=None, at=at)  # every region's, for the global
     signals = training.signals
     groups = training.groups
+    if region_code not in groups.region_codes:
+        raise RetrainError(f"Region {region_code} has no profiles to learn from.")
     region_index = groups.region_codes.index(region_code)
     in_region = groups.region == region_index
     sizes["signals"] = len(signals)
     sizes["profiles"] = signals.n_profiles
     sizes["titles"] = signals.n_titles
 
-    report("assign clusters", 20)
+    report("assign clusters", 15)
     facts = data.catalogue_facts(signals.title_ids)
     assignment = profile_clusters_assign(
         region_code=region_code, signals=_compact(signals, in_region), facts=facts, at=at
@@ -445,50 +625,138 @@ def cluster_retrain(
         position >= 0, assignment.cluster_ids[np.maximum(position, 0)], -1
     ).astype(np.int64)
     sizes["region_profiles"] = int(assignment.profile_ids.shape[0])
-    sizes["cluster_profiles"] = int((assignment.cluster_ids == cluster.pk).sum())
 
-    report("evaluate", 35)
+    report("evaluate", 25)
     windows = data.availability_windows(signals.title_ids)
     region_available = np.stack(
         [windows.available(training.at, code) for code in groups.region_codes]
     )
-    split = cluster_evaluation.holdout_split(signals, at=training.at)
-    table = cluster_evaluation.cluster_table(
+    evaluation = cluster_evaluation.region_evaluate(
         signals=signals,
         profile_region=groups.region.astype(np.int64),
         profile_cluster=profile_cluster,
         region=region_index,
-        clusters={cluster.pk: cluster.slug},
+        clusters={pk: cluster.slug for pk, cluster in clusters.items()},
         region_available=region_available,
         at=training.at,
         params=ALS_PARAMS,
         random_state=random_state,
-        split=split,
+        tune=tune_scopes(),
+        report=lambda stage: report(stage, 40),
     )
-    row = table[cluster.slug]
+    table, split = evaluation.table, evaluation.split
 
-    report("train", 60)
-    # The recipe of the cluster's new version is whichever model served the cluster best on
-    # the holdout: its own (cluster-only data), the region-wide one, or the global one.
-    members = (profile_cluster == cluster.pk) & in_region
-    scored = {
-        name: row[f"ndcg@10_{name}"]
-        for name in ("cluster", *compared_with())
-        if f"ndcg@10_{name}" in row
-    }
-    recipe = max(scored, key=scored.get) if scored else "cluster"  # ties keep "cluster"
-    unavailable = None
-    if recipe == "cluster":
+    report("prepare final fits", 60)
+    matrices = signal_confidence(
+        profile_index=signals.profile_index,
+        title_index=signals.title_index,
+        kind=signals.kind,
+        value=signals.value,
+        age_days=signals.age_days(training.at),
+        commitment=signals.commitment_hours,
+        rewatch=signals.rewatch,
+        n_profiles=signals.n_profiles,
+        n_titles=signals.n_titles,
+        weights=data.signal_weights(),
+    )
+    finals = _FinalFits(
+        confidence=signed_confidence(matrices.positive, matrices.negative),
+        evaluation=evaluation,
+        random_state=random_state,
+        unavailable=evaluation.unavailable,
+    )
+    content = content_fit(training.features, random_state=random_state)
+    logged = logged_examples_load(region_code=region_code, at=at, random_state=random_state)
+
+    outcomes: dict[int, RetrainOutcome | Exception] = {}
+    for run in runs:
+        cluster = clusters[run.taste_cluster_id]
+        try:
+            outcomes[run.pk] = _cluster_finish(
+                run=run,
+                cluster=cluster,
+                row=table[cluster.slug],
+                members=(profile_cluster == cluster.pk) & in_region,
+                in_region=in_region,
+                training=training,
+                finals=finals,
+                content=content,
+                logged=logged,
+                split=split,
+                region_available=region_available,
+                region_index=region_index,
+                sizes={
+                    **sizes,
+                    "cluster_profiles": int((assignment.cluster_ids == cluster.pk).sum()),
+                },
+                metrics={"clusters": table, "assignment": assignment.as_metrics()},
+                report=lambda stage, progress, pk=run.pk: report(stage, progress, run_id=pk),
+                at=at,
+                random_state=random_state,
+            )
+        except Exception as error:  # one cluster's failure is its run's alone
+            logger.exception("Retrain run %s failed", run.pk)
+            outcomes[run.pk] = error
+        if on_outcome is not None:
+            on_outcome(run, outcomes[run.pk])
+    return outcomes
+
+
+def _cluster_finish(
+    *,
+    run: TrainingRun,
+    cluster: TasteCluster,
+    row: dict,
+    members: npt.NDArray[np.bool_],
+    in_region: npt.NDArray[np.bool_],
+    training: TrainingData,
+    finals: _FinalFits,
+    content: object,
+    logged: object,
+    split: cluster_evaluation.HoldoutSplitData,
+    region_available: npt.NDArray[np.bool_],
+    region_index: int,
+    sizes: dict,
+    metrics: dict,
+    report: Callable[[str, int], None],
+    at: dt.datetime,
+    random_state: int,
+) -> RetrainOutcome:
+    """Final fit, store and gate of one cluster, with the recipe that served it best."""
+    signals = training.signals
+    region_code = run.region_id
+    report("train", 70)
+    recipe = _recipe(row)
+    key = cluster.pk
+    if recipe == "cluster" and key in finals.evaluation.models:
+        als = finals.get(key)
         recipe_signals = _compact(signals, members)
-    elif recipe == "region":
-        recipe_signals = _compact(signals, in_region)
-    else:
-        recipe_signals = signals
-        unavailable = cluster_evaluation.unavailable_cells(
-            groups.region.astype(np.int64), region_available
+    elif recipe == "blend":
+        weight = finals.evaluation.blend_weight[key]
+        als = CollaborativeModel.blend(
+            [finals.get(key), finals.get("region")], [weight, 1.0 - weight]
         )
-    sizes["recipe_signals"] = len(recipe_signals)
-    sizes["recipe_profiles"] = recipe_signals.n_profiles
+        recipe_signals = _compact(signals, in_region)
+    elif recipe == "global":
+        als = finals.get("global")
+        recipe_signals = signals
+    else:  # the region's, or a cluster without profiles of its own
+        recipe = "region"
+        als = finals.get("region")
+        recipe_signals = _compact(signals, in_region)
+    sizes = {
+        **sizes,
+        "recipe_signals": len(recipe_signals),
+        "recipe_profiles": recipe_signals.n_profiles,
+    }
+    hyper = {"recipe": recipe, "components": als.describe()}
+    if recipe == "blend":
+        hyper["blend_weight"] = finals.evaluation.blend_weight[key]
+    hyper["tuning"] = {
+        name: finals.evaluation.choices[scope].as_metrics()
+        for name, scope in (("cluster", key), ("region", "region"), ("global", "global"))
+        if scope in finals.evaluation.choices
+    }
     version = model_train(
         region_code=region_code,
         cluster=cluster,
@@ -498,15 +766,17 @@ def cluster_retrain(
             groups=data.profile_groups(recipe_signals.profile_ids),
             at=training.at,
         ),
-        als_unavailable=unavailable,
+        als_model=als,
+        content=content,  # type: ignore[arg-type]
+        logged=logged,  # type: ignore[arg-type]
         random_state=random_state,
         activate=False,
         at=at,
     )
 
     report("gate", 90)
-    metrics: dict = {"clusters": table, "assignment": assignment.as_metrics()}
-    candidate = scored.get(recipe)
+    metrics = {**metrics, "hyperparameters": hyper, "final_fit_seconds": finals.seconds}
+    candidate = row.get(f"ndcg@10_{recipe}")
     active = ModelVersion.objects.filter(
         scope=ModelVersion.Scope.CLUSTER,
         taste_cluster=cluster,
@@ -536,7 +806,13 @@ def cluster_retrain(
     gate["passed"] = not reason
     metrics["gate"] = gate
     ModelVersion.objects.filter(pk=version.pk).update(
-        metrics={**version.metrics, "recipe": recipe, "holdout": row, "gate": gate}
+        metrics={
+            **version.metrics,
+            "recipe": recipe,
+            "holdout": row,
+            "gate": gate,
+            "hyperparameters": hyper,
+        }
     )
     if reason:
         ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.READY).update(

@@ -38,6 +38,7 @@ from recommendations.engine.ranking import PlayRanker
 from recommendations.models import ModelVersion
 from recommendations.selectors import training as data
 from recommendations.services.ranker_training import (
+    LoggedExamples,
     logged_examples_load,
     row_ranker_fit,
     row_ranker_store,
@@ -167,6 +168,8 @@ def models_fit(
     als_params: dict[str, float | int] | None = None,
     stage: Stage | None = None,
     als_unavailable: sp.spmatrix | None = None,
+    als_model: CollaborativeModel | None = None,
+    content: ContentModel | None = None,
 ) -> FittedModels:
     """Fit every estimator of a version from arrays (no database access).
 
@@ -174,6 +177,11 @@ def models_fit(
     features, trending per region and cluster, most-popular, and the play
     ranker: learned from ``ranker_examples`` when there are enough of them,
     the documented prior blend otherwise.
+
+    A retrain that has already fitted the collaborative model (its own
+    hyper-parameters per scope, or a blend: :mod:`recommendations.services.retraining`)
+    passes it as ``als_model``; the content model depends on the catalogue
+    alone, so the clusters of one region retrain share one ``content``.
     """
     stage = stage or (lambda _: None)
     signals = training.signals
@@ -196,18 +204,19 @@ def models_fit(
     seconds["confidence"] = time.perf_counter() - started
 
     stage("als")
-    als = CollaborativeModel(**(als_params or ALS_PARAMS), random_state=random_state)
-    als.fit(
-        signed_confidence(confidence.positive, confidence.negative), unavailable=als_unavailable
-    )
+    als = als_model
+    if als is None:
+        als = CollaborativeModel(**(als_params or ALS_PARAMS), random_state=random_state)
+        als.fit(
+            signed_confidence(confidence.positive, confidence.negative),
+            unavailable=als_unavailable,
+        )
     seconds["als"] = als.fit_seconds
 
     started = time.perf_counter()
     stage("content")
-    content = ContentModel(random_state=random_state).fit(
-        training.features.matrix, feature_weights=training.features.feature_weights
-    )
-    content.neighbour_matrix()
+    if content is None:
+        content = content_fit(training.features, random_state=random_state)
     seconds["content"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -243,6 +252,15 @@ def models_fit(
     )
 
 
+def content_fit(features: data.TitleFeatures, *, random_state: int = 0) -> ContentModel:
+    """The content model of the catalogue, neighbours computed (what a version stores)."""
+    content = ContentModel(random_state=random_state).fit(
+        features.matrix, feature_weights=features.feature_weights
+    )
+    content.neighbour_matrix()
+    return content
+
+
 def model_version_store(*, version: ModelVersion, models: FittedModels) -> None:
     """Write every artefact of ``models`` under the version's storage key."""
     key = version.artefact_key
@@ -268,6 +286,9 @@ def model_train(
     training: TrainingData | None = None,
     als_unavailable: sp.spmatrix | None = None,
     learn_from_logs: bool = True,
+    als_model: CollaborativeModel | None = None,
+    content: ContentModel | None = None,
+    logged: LoggedExamples | None = None,
 ) -> ModelVersion:
     """Train a region's model (or the global one for ``region_code=None``) as a new version.
 
@@ -299,6 +320,12 @@ def model_train(
         Without ``ranker_examples``, learn the title ranker and the row ranker
         from the pages logged before ``at``
         (:mod:`recommendations.services.ranker_training`).
+    als_model, content : optional
+        Already fitted by the caller (a region retrain fits the collaborative
+        model with the scope's own hyper-parameters, and shares one content
+        model among its clusters); fitted here when omitted.
+    logged : LoggedExamples, optional
+        The logged pages, already read by the caller (shared by a region's clusters).
 
     Returns
     -------
@@ -329,14 +356,14 @@ def model_train(
                 region_code=region_code, at=at or timezone.now(), progress=progress
             )
         read_seconds = time.perf_counter() - started
-        logged = None
         if ranker_examples is None and learn_from_logs:
-            stage("read page logs")
-            logged = logged_examples_load(
-                region_code=region_code,
-                at=dt.datetime.fromtimestamp(training.at, tz=dt.UTC),
-                random_state=random_state,
-            )
+            if logged is None:
+                stage("read page logs")
+                logged = logged_examples_load(
+                    region_code=region_code,
+                    at=dt.datetime.fromtimestamp(training.at, tz=dt.UTC),
+                    random_state=random_state,
+                )
             ranker_examples = RankerExamples(
                 logged.title_features, logged.title_labels, logged.title_weights
             )
@@ -346,6 +373,8 @@ def model_train(
             ranker_examples=ranker_examples,
             stage=stage,
             als_unavailable=als_unavailable,
+            als_model=als_model,
+            content=content,
         )
         stage("store")
         started = time.perf_counter()
@@ -377,7 +406,10 @@ def model_train(
         "ranker_training_rows": models.ranker.n_training_rows,
         "row_ranker": row_ranker_mode,
         "logged_pages": logged.pages if logged is not None else 0,
-        "als": {**(ALS_PARAMS), "random_state": random_state},
+        "als": {
+            "components": models.als.describe(),
+            "random_state": random_state,
+        },
     }
     version.save()
     if activate:
