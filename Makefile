@@ -15,6 +15,7 @@ TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL
 	SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0 OPENBLAS_NUM_THREADS=1
 
 DEMO_ENV := DEBUG=1 OPENBLAS_NUM_THREADS=1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_HOST ?= 127.0.0.1
 DEMO_PORT ?= 8000
 
@@ -49,6 +50,12 @@ serve: venv
 		--access-logfile - --log-level warning
 
 test: venv  ## Run the whole suite against PostgreSQL and Redis
+	@# The staff console's browser test drives the system's Chromium and its driver.
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		echo "Installing chromium and chromium-driver for the browser test"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq chromium chromium-driver \
+			>/dev/null; }
 	@$(TEST_ENV) $(PY) .ci/check_services.py
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
