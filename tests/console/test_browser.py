@@ -1,0 +1,202 @@
+"""End to end in headless Chromium: a staff member signs in and looks at a household.
+
+Drives the system's Chromium (Debian ``chromium`` and ``chromium-driver``, which
+``make test`` installs when missing) with Selenium against pytest-django's live
+server. Screenshots are written to ``var/test-artifacts/`` (``.ci/run`` prints
+the path) so a person can see what the test saw.
+"""
+
+import shutil
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from recommendations.models import PageLog
+from tests.console.conftest import STAFF_PASSWORD, VIEWER_PASSWORD
+from tests.console.world import build_console_world
+
+pytestmark = pytest.mark.slow
+
+ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts"
+FRIDAY_NIGHT = {"device": "tv", "weekday": 4, "hour": 21}
+WAIT_SECONDS = 20
+
+# Images a person can see: rendered (not in a closed <details>, whose content keeps its
+# layout box), and their box intersects the window and every scrolling ancestor's (a tile
+# scrolled out of its row is not in view, and a lazy image there rightly waits).
+IMAGES_IN_VIEW = """
+function visible(img) {
+  if (!img.checkVisibility({contentVisibilityAuto: true, visibilityProperty: true})) return false;
+  let r = img.getBoundingClientRect();
+  let top = r.top, left = r.left, bottom = r.bottom, right = r.right;
+  for (let el = img.parentElement; el; el = el.parentElement) {
+    const style = getComputedStyle(el);
+    if (style.overflowX !== "visible" || style.overflowY !== "visible") {
+      const c = el.getBoundingClientRect();
+      top = Math.max(top, c.top); left = Math.max(left, c.left);
+      bottom = Math.min(bottom, c.bottom); right = Math.min(right, c.right);
+    }
+  }
+  return r.width > 0 && bottom > Math.max(top, 0) && right > Math.max(left, 0)
+    && top < window.innerHeight && left < window.innerWidth;
+}
+return Array.from(document.querySelectorAll(arguments[0] || "img")).filter(visible)
+  .map(img => ({src: img.currentSrc || img.src, complete: img.complete,
+                width: img.naturalWidth, lazy: img.loading === "lazy"}));
+"""
+TITLES_PER_COLUMN = """
+const columns = {};
+document.querySelectorAll("section.column").forEach(column => {
+  columns[column.dataset.profile] = Array.from(
+    column.querySelectorAll("li.tile"), tile => tile.dataset.title);
+});
+return columns;
+"""
+
+
+def _chromium() -> tuple[str, str]:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not browser or not driver:
+        pytest.fail(
+            "Chromium and its driver are needed: `apt-get install chromium chromium-driver` "
+            "(make test installs them when missing)."
+        )
+    return browser, driver
+
+
+@pytest.fixture
+def browser():
+    binary, driver = _chromium()
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # root in containers
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,900",
+    ):
+        options.add_argument(argument)
+    chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    chrome.set_page_load_timeout(WAIT_SECONDS)
+    yield chrome
+    chrome.quit()
+
+
+@pytest.fixture
+def household(transactional_db, settings, django_user_model):
+    """The trained household, a staff member and a viewer; committed, for the server thread."""
+    settings.ROOT_URLCONF = "tests.console.urls"  # artwork files from this test's MEDIA_ROOT
+    world = build_console_world()
+    django_user_model.objects.create_user(
+        username="operator", password=STAFF_PASSWORD, is_staff=True
+    )
+    django_user_model.objects.create_user(username="viewer", password=VIEWER_PASSWORD)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return world
+
+
+def _sign_in(chrome, base: str, username: str, password: str, *, next_path: str) -> None:
+    chrome.get(f"{base}/admin/login/?next={next_path}")
+    chrome.find_element(By.NAME, "username").send_keys(username)
+    chrome.find_element(By.NAME, "password").send_keys(password)
+    chrome.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+
+def _wait_for_images(chrome, selector: str = "img") -> list[dict]:
+    """The images in view once every one of them has finished loading (or failed)."""
+    WebDriverWait(chrome, WAIT_SECONDS).until(
+        lambda c: all(i["complete"] for i in c.execute_script(IMAGES_IN_VIEW, selector))
+    )
+    return chrome.execute_script(IMAGES_IN_VIEW, selector)
+
+
+def _assert_loaded(images: list[dict], *, at_least: int) -> None:
+    assert len(images) >= at_least
+    broken = [i["src"] for i in images if not i["complete"] or i["width"] == 0]
+    assert not broken, f"images that did not load: {broken}"
+
+
+def test_staff_see_the_household_and_a_viewer_is_refused(household, live_server, browser):
+    base = live_server.url
+    logged_before = PageLog.objects.count()
+    action, romance = household.action_fan, household.romance_fan
+
+    # A staff member signs in through the admin's own form and lands on the console.
+    _sign_in(browser, base, "operator", STAFF_PASSWORD, next_path="/console/")
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda c: c.current_url.endswith("/console/"))
+    assert "See what Tonight decides" in browser.page_source
+
+    # The action fan's homepage: rows of titles with their artwork, loaded.
+    query = {"account": household.account.pk, "profile": action.pk, **FRIDAY_NIGHT}
+    browser.get(f"{base}/console/preview/?{urlencode(query)}")
+    rows = browser.find_elements(By.CSS_SELECTOR, "section.row")
+    assert len(rows) >= 3
+    for row in rows:
+        assert row.find_element(By.TAG_NAME, "h3").text
+        assert row.find_elements(By.CSS_SELECTOR, "li.tile img[loading=lazy]")
+    images = _wait_for_images(browser, "li.tile img")
+    _assert_loaded(images, at_least=8)
+    assert all("/media/artwork/" in i["src"] for i in images)
+    resumed = browser.find_element(By.CSS_SELECTOR, f'li.tile[data-title="{household.resumed.pk}"]')
+    assert resumed.find_element(By.TAG_NAME, "progress").get_attribute("value") == "40"
+    browser.save_screenshot(str(ARTIFACTS / "console-preview.png"))
+
+    # Clicking a title explains it in a dialog.
+    browser.find_element(By.CSS_SELECTOR, "li.tile a.why-link").click()
+    dialog = browser.find_element(By.ID, "why-dialog")
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda c: "Candidate sources" in dialog.text)
+    assert "Main ranking features" in dialog.text
+    assert "% match" in dialog.text
+    browser.execute_script("document.querySelector('#why-dialog table.arms').scrollIntoView()")
+    _assert_loaded(_wait_for_images(browser, "#why-dialog img"), at_least=1)
+    browser.save_screenshot(str(ARTIFACTS / "console-why.png"))
+
+    # On a phone-sized window the page fits the width; rows scroll sideways instead.
+    browser.set_window_size(390, 844)
+    browser.get(f"{base}/console/preview/?{urlencode(query)}")
+    overflow = browser.execute_script(
+        "return document.documentElement.scrollWidth - window.innerWidth"
+    )
+    assert overflow <= 0
+    _assert_loaded(_wait_for_images(browser, "li.tile img"), at_least=2)
+    browser.save_screenshot(str(ARTIFACTS / "console-preview-phone.png"))
+
+    # The household side by side: every profile a column, shared titles outlined.
+    browser.set_window_size(1280, 2200)
+    compare = {"account": household.account.pk, **FRIDAY_NIGHT}
+    browser.get(f"{base}/console/compare/?{urlencode(compare)}")
+    columns = browser.execute_script(TITLES_PER_COLUMN)
+    assert set(columns) == {str(p.pk) for p in (action, romance, household.kid)}
+    assert set(columns[str(action.pk)]) != set(columns[str(romance.pk)])
+    assert columns[str(action.pk)][:4] != columns[str(romance.pk)][:4]
+    shared = browser.find_elements(By.CSS_SELECTOR, "li.shared-title")
+    assert shared
+    number = shared[0].get_attribute("data-shared")
+    assert len(browser.find_elements(By.CSS_SELECTOR, f'li.tile[data-shared="{number}"]')) >= 2
+    _assert_loaded(_wait_for_images(browser), at_least=12)
+    browser.save_screenshot(str(ARTIFACTS / "console-compare.png"))
+
+    # Nothing staff looked at went into the page log the models learn from.
+    assert PageLog.objects.count() == logged_before
+
+    # A signed-in viewer who is not staff is turned away.
+    browser.delete_all_cookies()
+    _sign_in(browser, base, "viewer", VIEWER_PASSWORD, next_path="/console/")
+    assert "/admin/login/" in browser.current_url  # the admin form itself refuses non-staff
+    client = Client()
+    client.login(username="viewer", password=VIEWER_PASSWORD)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    browser.add_cookie({"name": settings.SESSION_COOKIE_NAME, "value": session})
+    browser.get(f"{base}/console/preview/?{urlencode(query)}")
+    assert "/admin/login/" in browser.current_url
+    assert not browser.find_elements(By.CSS_SELECTOR, "section.row")
+    browser.save_screenshot(str(ARTIFACTS / "console-refused.png"))
