@@ -809,8 +809,9 @@ class PerTitleThompson:
         if bounds.shape[0] == 1:
             return _empty_choice()
         position, known = _VariantTable.lookup(self._variant_ids, variants)
-        alpha = self.prior_plays + np.where(known, self._plays[position], 0.0)
-        beta = self.prior_misses + np.where(known, self._misses[position], 0.0)
+        row = np.where(known, position, self._variant_ids.shape[0])  # the last row: no data
+        alpha = self.prior_plays + np.append(self._plays, 0.0)[row]
+        beta = self.prior_misses + np.append(self._misses, 0.0)[row]
         scores = generator.beta(alpha, beta, (self.n_draws, variants.shape[0]))
         arm, propensity, probability = _randomised_argmax(scores, bounds, self.floor, generator)
         return ArtworkChoice(

@@ -534,3 +534,14 @@ def test_per_title_thompson_finds_each_titles_global_winner_with_the_same_guaran
 def test_per_title_thompson_refuses_rewards_outside_zero_one():
     with pytest.raises(ValueError, match=r"rewards must be in \[0, 1\]"):
         PerTitleThompson().partial_fit(variant=[1], reward=[2.0])
+
+
+def test_per_title_thompson_without_data_chooses_from_the_prior():
+    sampler = PerTitleThompson(floor=0.1, random_state=0)
+    indptr = np.array([0, 2, 5])
+
+    choice = sampler.choose(indptr=indptr, arm_variant=np.arange(5))
+
+    np.testing.assert_allclose(np.add.reduceat(choice.probability, indptr[:-1]), 1.0)
+    np.testing.assert_allclose(choice.estimate, 0.5)
+    assert np.all(choice.probability >= 0.1 / 3)
