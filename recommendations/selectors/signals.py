@@ -1,14 +1,28 @@
-"""Reads of a profile's signals and of the state derived from them."""
+"""Reads of a profile's signals, of the state derived from them, and of what a batch names."""
 
-from dataclasses import dataclass
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.http import Http404
 
-from catalog.models import Episode, Title
+from accounts.models import Account
+from artwork.models import ArtworkVariant
+from catalog.models import Episode, Season, Title
 from catalog.selectors import title_names
+from config.lookups import AnyOf
 from profiles.models import Profile
 from recommendations.models import ProfileTitleState, Signal
-from recommendations.services.signals import CONTINUE_MAX_PROGRESS, CONTINUE_MIN_PROGRESS
+from regions.models import Availability
+
+# Below this a title was sampled, not started; above it, finished in all but the credits.
+CONTINUE_MIN_PROGRESS = 2.0
+CONTINUE_MAX_PROGRESS = 95.0
+# Ids beyond PostgreSQL's bigint cannot name a row; they are left out of the queries.
+ID_MAX = 2**63 - 1
 
 
 def signal_history(*, profile: Profile) -> QuerySet[Signal]:
@@ -93,3 +107,204 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
             )
         )
     return items
+
+
+Window = tuple[dt.datetime | None, dt.datetime | None]
+
+
+@dataclass
+class SignalReferences:
+    """What a batch of signals names, read for the whole batch at once."""
+
+    # title id -> (kind, maturity)
+    titles: dict[int, tuple[str, int]] = field(default_factory=dict)
+    # title id -> its licence windows in the account's region (none: never licensed there)
+    windows: dict[int, list[Window]] = field(default_factory=lambda: defaultdict(list))
+    # episode id -> its title's id
+    episode_titles: dict[int, int] = field(default_factory=dict)
+    # artwork variant id -> (title id, maturity)
+    variants: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # title id -> season id -> episode ids, for the titles asked for in ``season_titles``
+    season_episodes: dict[int, dict[int, set[int]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(set))
+    )
+
+
+def _id_array(ids: Iterable[int]) -> str:
+    """Ids as one PostgreSQL array literal: one text parameter instead of a list to adapt."""
+    return "{" + ",".join(str(i) for i in ids if i <= ID_MAX) + "}"
+
+
+_TAG_TITLE, _TAG_EPISODE, _TAG_VARIANT, _TAG_SEASON_EPISODE = range(4)
+# Table names come from the models, values are parameters.
+_REFERENCES_SQL = f"""
+    SELECT {_TAG_TITLE}, t.id, t.kind, t.maturity, a.id, NULL::bigint, a.starts_at, a.ends_at
+      FROM {Title._meta.db_table} t
+      LEFT JOIN {Availability._meta.db_table} a ON a.title_id = t.id AND a.region_id = %s
+     WHERE t.id = ANY(%s::bigint[])
+    UNION ALL
+    SELECT {_TAG_EPISODE}, e.id, NULL, NULL, s.title_id, NULL, NULL, NULL
+      FROM {Episode._meta.db_table} e JOIN {Season._meta.db_table} s ON s.id = e.season_id
+     WHERE e.id = ANY(%s::bigint[])
+    UNION ALL
+    SELECT {_TAG_VARIANT}, v.id, NULL, v.maturity, v.title_id, NULL, NULL, NULL
+      FROM {ArtworkVariant._meta.db_table} v
+     WHERE v.id = ANY(%s::bigint[])
+    UNION ALL
+    SELECT {_TAG_SEASON_EPISODE}, e.id, NULL, NULL, s.title_id, s.id, NULL, NULL
+      FROM {Episode._meta.db_table} e JOIN {Season._meta.db_table} s ON s.id = e.season_id
+     WHERE s.title_id = ANY(%s::bigint[])
+"""  # noqa: S608
+# Each row: (tag, id, kind, maturity, ref, season, starts_at, ends_at), where ``ref`` is the
+# licence of a title row (NULL: none in the region) and the title of every other row.
+
+
+def signal_references_get(
+    *,
+    region_id: str,
+    title_ids: Collection[int],
+    episode_ids: Collection[int],
+    variant_ids: Collection[int],
+    season_titles: Collection[int],
+) -> SignalReferences:
+    """The titles (with their licence windows in ``region_id``), episodes and artwork
+    variants a batch names, and the episodes by season of ``season_titles``.
+
+    One statement on PostgreSQL, whatever the batch names: a round trip and a
+    query plan per table were a large share of a batch's cost.
+    """
+    references = SignalReferences()
+    if connection.vendor != "postgresql":
+        return _signal_references_orm(
+            references, region_id, title_ids, episode_ids, variant_ids, season_titles
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REFERENCES_SQL,
+            [
+                region_id,
+                _id_array(title_ids),
+                _id_array(episode_ids),
+                _id_array(variant_ids),
+                _id_array(season_titles),
+            ],
+        )
+        rows = cursor.fetchall()
+    titles, windows = references.titles, references.windows
+    for tag, pk, kind, maturity, ref, season_id, starts_at, ends_at in rows:
+        if tag == _TAG_TITLE:
+            titles[pk] = (kind, maturity)
+            if ref is not None:
+                windows[pk].append((starts_at, ends_at))
+        elif tag == _TAG_EPISODE:
+            references.episode_titles[pk] = ref
+        elif tag == _TAG_VARIANT:
+            references.variants[pk] = (ref, maturity)
+        else:
+            references.season_episodes[ref][season_id].add(pk)
+    return references
+
+
+def _signal_references_orm(
+    references: SignalReferences,
+    region_id: str,
+    title_ids: Collection[int],
+    episode_ids: Collection[int],
+    variant_ids: Collection[int],
+    season_titles: Collection[int],
+) -> SignalReferences:
+    """The same reads through the ORM, for the demo's embedded SQLite."""
+    for pk, kind, maturity, licence, starts_at, ends_at in (
+        Title.objects.filter(AnyOf(F("pk"), title_ids))
+        .annotate(
+            licence=FilteredRelation(
+                "availabilities", condition=Q(availabilities__region_id=region_id)
+            )
+        )
+        .values_list(
+            "pk", "kind", "maturity", "licence__pk", "licence__starts_at", "licence__ends_at"
+        )
+    ):
+        references.titles[pk] = (kind, maturity)
+        if licence is not None:
+            references.windows[pk].append((starts_at, ends_at))
+    references.episode_titles.update(
+        Episode.objects.filter(AnyOf(F("pk"), episode_ids)).values_list("pk", "season__title_id")
+    )
+    references.variants.update(
+        (pk, (title_id, maturity))
+        for pk, title_id, maturity in ArtworkVariant.objects.filter(
+            AnyOf(F("pk"), variant_ids)
+        ).values_list("pk", "title_id", "maturity")
+    )
+    for episode_id, season_id, title_id in Episode.objects.filter(
+        AnyOf(F("season__title_id"), season_titles)
+    ).values_list("pk", "season_id", "season__title_id"):
+        references.season_episodes[title_id][season_id].add(episode_id)
+    return references
+
+
+def signal_event_ids_stored(*, profile_id: int, client_event_ids: Collection[str]) -> set[str]:
+    """Which of ``client_event_ids`` (canonical UUID text) the profile has already stored."""
+    if connection.vendor != "postgresql":
+        return {
+            str(stored)
+            for stored in Signal.objects.filter(
+                profile_id=profile_id, client_event_id__in=client_event_ids
+            ).values_list("client_event_id", flat=True)
+        }
+    with connection.cursor() as cursor:
+        # The ids travel as one array literal and come back as text: no UUID objects either way.
+        cursor.execute(
+            f"SELECT client_event_id::text FROM {Signal._meta.db_table}"  # noqa: S608
+            " WHERE profile_id = %s AND client_event_id = ANY(%s::uuid[])",
+            [profile_id, "{" + ",".join(client_event_ids) + "}"],
+        )
+        return {event_id for (event_id,) in cursor.fetchall()}
+
+
+def title_states_get(
+    *, profile_id: int, title_ids: Collection[int]
+) -> dict[int, ProfileTitleState]:
+    """The profile's stored per-title states of ``title_ids``, by title id."""
+    if connection.vendor == "postgresql":
+        # Raw SQL spares compiling a query per batch; the model's converters still apply.
+        states = ProfileTitleState.objects.raw(
+            f"SELECT * FROM {ProfileTitleState._meta.db_table}"  # noqa: S608
+            " WHERE profile_id = %s AND title_id = ANY(%s::bigint[])",
+            [profile_id, _id_array(title_ids)],
+        )
+    else:
+        states = ProfileTitleState.objects.filter(
+            AnyOf(F("title_id"), title_ids), profile_id=profile_id
+        )
+    return {state.title_id: state for state in states}
+
+
+# In model order, as ``Model.from_db`` wants them.
+_PROFILE_FIELDS = tuple(
+    f.attname
+    for f in Profile._meta.concrete_fields
+    if f.attname in {"id", "account_id", "maturity_limit", "pin_hash"}
+)
+_PROFILE_SQL = (
+    f"SELECT {', '.join(_PROFILE_FIELDS)} FROM {Profile._meta.db_table}"  # noqa: S608
+    " WHERE id = %s AND account_id = %s"
+)
+
+
+def signal_profile_get(*, account: Account, profile_id: int) -> Profile:
+    """The account's profile with just what recording signals reads, or 404.
+
+    ``profile_get`` through the ORM (and a join back to the account the token
+    already loaded) cost more than a batch's whole reference check. The other
+    fields are deferred: reading one costs a query, as with ``only()``.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_PROFILE_SQL, [profile_id, account.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404
+    profile = Profile.from_db(connection.alias, _PROFILE_FIELDS, row)
+    profile.account = account
+    return profile

@@ -1,20 +1,40 @@
-"""Recording a batch of signals exactly once, with the derived per-title state beside it."""
+"""Recording a batch of signals exactly once, with the derived per-title state beside it.
 
-import datetime as dt
-from collections import defaultdict
+The API sends a batch as columns (``EventColumns``): every step reads the batch
+a field at a time, and the hot path builds no object per event except for the
+few events that change per-title state.
+"""
+
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import orjson
 from django.db import connection, transaction
-from django.db.models import F, FilteredRelation, Q
 from django.utils import timezone
 
-from artwork.models import ArtworkVariant
-from catalog.models import Episode, Title
-from config.lookups import AnyOf
+from catalog.models import Title
 from profiles.models import Profile
 from recommendations.models import PLAY_KINDS, ProfileTitleState, Signal, SignalKind
-from recommendations.signal_events import EventErrors, SignalEvent
+from recommendations.selectors.signals import (
+    CONTINUE_MAX_PROGRESS,
+    CONTINUE_MIN_PROGRESS,
+    SignalReferences,
+    signal_event_ids_stored,
+    signal_references_get,
+    title_states_get,
+)
+from recommendations.signal_events import EventColumns, EventErrors, SignalEvent
+
+__all__ = [  # the continue-watching bounds moved to the selectors; older imports still work
+    "CONTINUE_MAX_PROGRESS",
+    "CONTINUE_MIN_PROGRESS",
+    "BatchResult",
+    "SignalBatchRejected",
+    "signal_batch_record",
+    "signal_columns_record",
+    "title_states_fold",
+    "title_states_save",
+]
 
 STATE_KINDS = PLAY_KINDS | {
     SignalKind.PROGRESS,
@@ -22,9 +42,6 @@ STATE_KINDS = PLAY_KINDS | {
     SignalKind.THUMBS_UP,
     SignalKind.THUMBS_DOWN,
 }
-# Below this a title was sampled, not started; above it, finished in all but the credits.
-CONTINUE_MIN_PROGRESS = 2.0
-CONTINUE_MAX_PROGRESS = 95.0
 
 
 class SignalBatchRejected(Exception):
@@ -42,117 +59,93 @@ class BatchResult:
     duplicates: int
 
 
-@dataclass(frozen=True)
-class _TitleFacts:
-    kind: str
-    maturity: int
+def _reference_errors(
+    profile: Profile, columns: EventColumns, references: SignalReferences
+) -> EventErrors:
+    """Check every event's title, episode and artwork variant against what they name.
 
-
-def _check_references(
-    profile: Profile, events: list[SignalEvent]
-) -> tuple[EventErrors, dict[int, str]]:
-    """One query per referenced table for the whole batch, then checks in memory.
-
-    Returns the errors and each referenced title's kind, which the state update needs.
+    Titles are judged once per distinct title; only events of a title in doubt
+    (unknown, above the maturity limit, or licensed in windows rather than
+    open-endedly) are looked at one by one, so a clean batch costs a few set
+    operations, not a loop over its events.
     """
     errors = EventErrors()
-    title_ids = {e.title_id for e in events if e.title_id}
-    episode_ids = {e.episode_id for e in events if e.episode_id}
-    variant_ids = {e.artwork_variant_id for e in events if e.artwork_variant_id}
-
-    titles: dict[int, _TitleFacts] = {}
-    windows: dict[int, list[tuple[dt.datetime | None, dt.datetime | None]]] = defaultdict(list)
-    # One query for both: each title with its licence windows in the account's region.
-    for pk, kind, maturity, licence, starts_at, ends_at in (
-        Title.objects.filter(AnyOf(F("pk"), title_ids))
-        .annotate(
-            licence=FilteredRelation(
-                "availabilities",
-                condition=Q(availabilities__region_id=profile.account.home_region_id),
-            )
-        )
-        .values_list(
-            "pk", "kind", "maturity", "licence__pk", "licence__starts_at", "licence__ends_at"
-        )
-    ):
-        titles[pk] = _TitleFacts(kind, maturity)
-        if licence is not None:
-            windows[pk].append((starts_at, ends_at))
-    episode_titles = dict(
-        Episode.objects.filter(pk__in=episode_ids).values_list("pk", "season__title_id")
-    )
-    variants = {
-        pk: (title_id, maturity)
-        for pk, title_id, maturity in ArtworkVariant.objects.filter(pk__in=variant_ids).values_list(
-            "pk", "title_id", "maturity"
-        )
-    }
-
     limit = profile.maturity_limit
-    for event in events:
-        if event.title_id:
-            facts = titles.get(event.title_id)
-            if facts is None:
-                errors.add(event.index, "title", f"No title with id {event.title_id}.")
+    titles, windows = references.titles, references.windows
+    missing: set[int] = set()
+    doubtful: set[int] = set()
+    for title_id in set(columns.title_id) - {None, 0}:
+        facts = titles.get(title_id)
+        if facts is None:
+            missing.add(title_id)
+            doubtful.add(title_id)
+        elif facts[1] > limit or (None, None) not in windows.get(title_id, ()):
+            doubtful.add(title_id)
+
+    if doubtful:
+        for index, title_id, occurred_at in zip(
+            columns.index, columns.title_id, columns.occurred_at, strict=True
+        ):
+            if title_id not in doubtful:
                 continue
-            if facts.maturity > limit:
-                errors.add(event.index, "title", "Is above this profile's maturity limit.")
+            if title_id in missing:
+                errors.add(index, "title", f"No title with id {title_id}.")
+                continue
+            if titles[title_id][1] > limit:
+                errors.add(index, "title", "Is above this profile's maturity limit.")
             if not any(
-                (start is None or start <= event.occurred_at)
-                and (end is None or event.occurred_at < end)
-                for start, end in windows.get(event.title_id, ())
+                (start is None or start <= occurred_at) and (end is None or occurred_at < end)
+                for start, end in windows.get(title_id, ())
             ):
                 errors.add(
-                    event.index, "title", "Was not available in the account's region at that time."
+                    index, "title", "Was not available in the account's region at that time."
                 )
-        if event.episode_id:
-            owner = episode_titles.get(event.episode_id)
+
+    # An event whose title does not exist is reported for its title alone.
+    if any(columns.episode_id):
+        episode_titles = references.episode_titles
+        for index, title_id, episode_id in zip(
+            columns.index, columns.title_id, columns.episode_id, strict=True
+        ):
+            if not episode_id or title_id in missing:
+                continue
+            owner = episode_titles.get(episode_id)
             if owner is None:
-                errors.add(event.index, "episode", f"No episode with id {event.episode_id}.")
-            elif owner != event.title_id:
-                errors.add(event.index, "episode", "Belongs to another title.")
-        if event.artwork_variant_id:
-            variant = variants.get(event.artwork_variant_id)
+                errors.add(index, "episode", f"No episode with id {episode_id}.")
+            elif owner != title_id:
+                errors.add(index, "episode", "Belongs to another title.")
+
+    if any(columns.artwork_variant_id):
+        variants = references.variants
+        for index, title_id, variant_id in zip(
+            columns.index, columns.title_id, columns.artwork_variant_id, strict=True
+        ):
+            if not variant_id or title_id in missing:
+                continue
+            variant = variants.get(variant_id)
             if variant is None:
-                errors.add(
-                    event.index,
-                    "artwork_variant",
-                    f"No artwork variant with id {event.artwork_variant_id}.",
-                )
-            elif variant[0] != event.title_id:
-                errors.add(event.index, "artwork_variant", "Belongs to another title.")
+                errors.add(index, "artwork_variant", f"No artwork variant with id {variant_id}.")
+            elif variant[0] != title_id:
+                errors.add(index, "artwork_variant", "Belongs to another title.")
             elif variant[1] > limit:
-                errors.add(
-                    event.index, "artwork_variant", "Is above this profile's maturity limit."
-                )
-    return errors, {pk: facts.kind for pk, facts in titles.items()}
+                errors.add(index, "artwork_variant", "Is above this profile's maturity limit.")
+    return errors
 
 
-def _new_events(profile: Profile, events: list[SignalEvent]) -> list[SignalEvent]:
-    """Drop events already stored (a retried batch) and repeats within the batch."""
-    ids = [str(e.client_event_id) for e in events]
-    seen = {
-        str(stored)
-        for stored in Signal.objects.filter(
-            AnyOf(F("client_event_id"), ids, db_type="uuid"), profile=profile
-        ).values_list("client_event_id", flat=True)
-    }
+def _fresh_positions(client_event_ids: list[str], stored: set[str]) -> list[int] | None:
+    """Positions of the events not stored before nor repeated earlier in the batch.
+
+    None when every event is new, the usual case, so that nothing is copied.
+    """
+    if not stored and len(set(client_event_ids)) == len(client_event_ids):
+        return None
+    seen = set(stored)
     fresh = []
-    for event, event_id in zip(events, ids, strict=True):
+    for position, event_id in enumerate(client_event_ids):
         if event_id not in seen:
             seen.add(event_id)
-            fresh.append(event)
+            fresh.append(position)
     return fresh
-
-
-def _season_episodes(title_ids: set[int]) -> dict[int, dict[int, set[int]]]:
-    """title id -> season id -> episode ids, for deciding season and series completion."""
-    seasons: dict[int, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
-    for episode_id, season_id, title_id in Episode.objects.filter(
-        season__title_id__in=title_ids
-    ).values_list("pk", "season_id", "season__title_id"):
-        seasons[title_id][season_id].add(episode_id)
-    return seasons
 
 
 STATE_FIELDS = (
@@ -250,38 +243,75 @@ def title_states_fold(
     return rewatches
 
 
+# (column, attribute) of every stored field of a state, for the JSON the upsert reads.
+_STATE_KEYS = tuple(
+    (field.column, field.attname)
+    for field in map(ProfileTitleState._meta.get_field, ("profile", "title", *STATE_FIELDS))
+)
+_STATE_TABLE = ProfileTitleState._meta.db_table
+_STATE_COLUMNS = ", ".join(
+    f'"{ProfileTitleState._meta.get_field(name).column}"'
+    for name in ("profile", "title", *STATE_FIELDS)
+)
+_PG_STATE_UPSERT = (
+    f"INSERT INTO {_STATE_TABLE} ({_STATE_COLUMNS})"  # noqa: S608
+    f" SELECT {_STATE_COLUMNS} FROM jsonb_populate_recordset(NULL::{_STATE_TABLE}, %s::jsonb)"
+    ' ON CONFLICT ("profile_id", "title_id") DO UPDATE SET '
+    + ", ".join(
+        f'"{column}" = EXCLUDED."{column}"'
+        for column in (ProfileTitleState._meta.get_field(name).column for name in STATE_FIELDS)
+    )
+)
+
+
 def title_states_save(
     *, states: Iterable[ProfileTitleState], batch_size: int | None = None
 ) -> None:
-    """Insert new states and overwrite stored ones: one upsert per ``batch_size`` states."""
-    ProfileTitleState.objects.bulk_create(
-        states,
-        batch_size=batch_size,
-        update_conflicts=True,
-        unique_fields=["profile", "title"],
-        update_fields=list(STATE_FIELDS),
-    )
+    """Insert new states and overwrite stored ones: one upsert per ``batch_size`` states.
+
+    On PostgreSQL the states travel as one JSON document (orjson writes it at C
+    speed) that the table's own row type reads back, instead of the ORM
+    compiling an INSERT with a placeholder per field of every state.
+    """
+    if connection.vendor != "postgresql":
+        ProfileTitleState.objects.bulk_create(
+            states,
+            batch_size=batch_size,
+            update_conflicts=True,
+            unique_fields=["profile", "title"],
+            update_fields=list(STATE_FIELDS),
+        )
+        return
+    rows = [{column: getattr(s, attname) for column, attname in _STATE_KEYS} for s in states]
+    size = batch_size or len(rows)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            cursor.execute(_PG_STATE_UPSERT, [orjson.dumps(rows[start : start + size]).decode()])
 
 
 def _apply_to_states(
-    profile: Profile, events: list[SignalEvent], kinds: dict[int, str]
+    profile: Profile, columns: EventColumns, references: SignalReferences
 ) -> set[int]:
-    """Fold the new events into the stored per-title states; return the indexes of rewatches."""
-    title_ids = {e.title_id for e in events if e.kind in STATE_KINDS and e.title_id}
-    if not title_ids:
+    """Fold the new events into the stored per-title states; return the indexes of rewatches.
+
+    Only the events that can change a state (plays, progress, completions,
+    thumbs: a fifth of a typical batch) become objects.
+    """
+    title_ids = columns.title_id
+    engaging = [
+        columns.event(position)
+        for position, kind in enumerate(columns.kind)
+        if kind in STATE_KINDS and title_ids[position]
+    ]
+    if not engaging:
         return set()
-    states = {
-        s.title_id: s
-        for s in ProfileTitleState.objects.filter(AnyOf(F("title_id"), title_ids), profile=profile)
-    }
-    completing = {e.title_id for e in events if e.kind == SignalKind.COMPLETE and e.episode_id}
-    seasons = _season_episodes(completing) if completing else {}
+    states = title_states_get(profile_id=profile.pk, title_ids={e.title_id for e in engaging})
     rewatches = title_states_fold(
         profile_id=profile.pk,
         states=states,
-        events=events,
-        title_kinds=kinds,
-        season_episodes=seasons,
+        events=engaging,
+        title_kinds={pk: kind for pk, (kind, _) in references.titles.items()},
+        season_episodes=references.season_episodes,
     )
     title_states_save(states=states.values())
     return rewatches
@@ -309,35 +339,69 @@ _QUOTED_COLUMNS = ", ".join(f'"{Signal._meta.get_field(name).column}"' for name 
 _PG_COPY = f"COPY {Signal._meta.db_table} ({_QUOTED_COLUMNS}) FROM STDIN"
 
 
-def _insert(profile: Profile, events: list[SignalEvent], rewatches: set[int]) -> int:
+_NULL = "\\N"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(profile_id: int, columns: EventColumns, rewatches: set[int]) -> str:
+    """The batch as COPY text, one line per event in ``SIGNAL_FIELDS`` order, in one pass.
+
+    Kinds, devices and UUIDs were validated, so only the free-text ``row`` needs
+    COPY's escaping (once per distinct row id).
+    """
+    received_at = timezone.now().isoformat()
+    rows = {row: row.translate(_COPY_ESCAPES) for row in set(columns.row)}
+    null = _NULL
+    return "".join(
+        [
+            f"{profile_id}\t{null if title is None else title}\t"
+            f"{null if episode is None else episode}\t{kind}\t"
+            f"{null if value is None else value}\t{device}\t{occurred_at.isoformat()}\t"
+            f"{received_at}\t{event_id}\t{null if page is None else page}\t{rows[row]}\t"
+            f"{null if position is None else position}\t{null if variant is None else variant}\t"
+            f"{'t' if index in rewatches else 'f'}\n"
+            for (
+                index,
+                kind,
+                title,
+                episode,
+                value,
+                device,
+                occurred_at,
+                event_id,
+                page,
+                row,
+                position,
+                variant,
+            ) in zip(
+                columns.index,
+                columns.kind,
+                columns.title_id,
+                columns.episode_id,
+                columns.value,
+                columns.device,
+                columns.occurred_at,
+                columns.client_event_id,
+                columns.page_id,
+                columns.row,
+                columns.position,
+                columns.artwork_variant_id,
+                strict=True,
+            )
+        ]
+    )
+
+
+def _insert(profile: Profile, columns: EventColumns, rewatches: set[int]) -> int:
     """Insert the new events; returns how many were stored."""
-    now = timezone.now()
     if connection.vendor == "postgresql":
         # COPY is the cheapest way in, and safe here: the caller holds the profile's row
         # lock and has already dropped every event stored before, so no row can clash
         # (the unique index would still refuse one that did).
-        with connection.cursor() as cursor, cursor.connection.cursor() as raw:
-            with raw.copy(_PG_COPY) as copy:
-                for e in events:
-                    copy.write_row(
-                        (
-                            profile.pk,
-                            e.title_id,
-                            e.episode_id,
-                            e.kind,
-                            e.value,
-                            e.device,
-                            e.occurred_at,
-                            now,
-                            e.client_event_id,
-                            e.page_id,
-                            e.row,
-                            e.position,
-                            e.artwork_variant_id,
-                            e.index in rewatches,
-                        )
-                    )
-            return len(events)
+        text = _copy_text(profile.pk, columns, rewatches)
+        with connection.cursor() as cursor, cursor.cursor.copy(_PG_COPY) as copy:
+            copy.write(text)
+        return len(columns)
     created = Signal.objects.bulk_create(
         [
             Signal(
@@ -355,27 +419,75 @@ def _insert(profile: Profile, events: list[SignalEvent], rewatches: set[int]) ->
                 artwork_variant_id=e.artwork_variant_id,
                 is_rewatch=e.index in rewatches,
             )
-            for e in events
+            for e in map(columns.event, range(len(columns)))
         ],
         ignore_conflicts=True,
     )
     return len(created)
 
 
-def signal_batch_record(*, profile: Profile, events: list[SignalEvent]) -> BatchResult:
-    """Store a validated batch once, in one transaction, and update the derived state.
+_PROFILE_LOCK = f"SELECT 1 FROM {Profile._meta.db_table} WHERE id = %s FOR UPDATE"  # noqa: S608
 
-    The profile row is locked for the transaction: batches of one profile are
-    applied one after another, so two devices resending the same events cannot
-    both count them, and the derived state never loses an update. Batches of
-    different profiles do not wait for each other.
+
+def _profile_lock(profile_id: int) -> None:
+    """Lock the profile's row until the transaction ends (SQLite locks the whole database)."""
+    if connection.features.has_select_for_update:
+        with connection.cursor() as cursor:
+            cursor.execute(_PROFILE_LOCK, [profile_id])
+
+
+def signal_batch_record(*, profile: Profile, events: list[SignalEvent]) -> BatchResult:
+    """Store a validated batch of events once: ``signal_columns_record`` for event objects."""
+    return signal_columns_record(profile=profile, columns=EventColumns.from_events(events))
+
+
+def signal_columns_record(*, profile: Profile, columns: EventColumns) -> BatchResult:
+    """Store a shape-checked batch once, in one transaction, and update the derived state.
+
+    Raises ``SignalBatchRejected``, storing nothing, if any event names a title,
+    episode or artwork variant the profile may not signal about. The profile row
+    is locked for the transaction: batches of one profile are applied one after
+    another, so two devices resending the same events cannot both count them,
+    and the derived state never loses an update. Batches of different profiles
+    do not wait for each other.
     """
-    errors, title_kinds = _check_references(profile, events)
+    title_ids = set(columns.title_id)
+    title_ids.discard(None)
+    episode_ids = set(columns.episode_id)
+    episode_ids.discard(None)
+    variant_ids = set(columns.artwork_variant_id)
+    variant_ids.discard(None)
+    references = signal_references_get(
+        region_id=profile.account.home_region_id,
+        title_ids=title_ids,
+        episode_ids=episode_ids,
+        variant_ids=variant_ids,
+        season_titles={
+            title_id
+            for kind, title_id, episode_id in zip(
+                columns.kind, columns.title_id, columns.episode_id, strict=True
+            )
+            if episode_id and kind == SignalKind.COMPLETE
+        }
+        if episode_ids
+        else (),
+    )
+    errors = _reference_errors(profile, columns, references)
     if errors:
         raise SignalBatchRejected(errors)
+    received = len(columns)
     with transaction.atomic():
-        Profile.objects.select_for_update().only("pk").get(pk=profile.pk)
-        fresh = _new_events(profile, events)
-        rewatches = _apply_to_states(profile, fresh, title_kinds)
-        inserted = _insert(profile, fresh, rewatches) if fresh else 0
-    return BatchResult(received=len(events), new=inserted, duplicates=len(events) - inserted)
+        _profile_lock(profile.pk)
+        fresh = _fresh_positions(
+            columns.client_event_id,
+            signal_event_ids_stored(
+                profile_id=profile.pk, client_event_ids=columns.client_event_id
+            ),
+        )
+        if fresh is not None:
+            columns = columns.take(fresh)
+        inserted = 0
+        if columns:
+            rewatches = _apply_to_states(profile, columns, references)
+            inserted = _insert(profile, columns, rewatches)
+    return BatchResult(received=received, new=inserted, duplicates=received - inserted)

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 from django.db import close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -83,6 +84,8 @@ def test_a_valid_batch_is_stored_and_counted(api_client, profile, title):
         ({"position": -1}, "position", "from 0 to 1000"),
         ({"title": "abc"}, "title", "positive integer"),
         ({"page_id": 12}, "page_id", "UUID"),
+        ({"kind": ["play_start"]}, "kind", "is not a signal kind"),
+        ({"row": "top\x00picks"}, "row", "NUL"),
     ],
 )
 def test_each_malformed_field_is_reported_by_index(
@@ -225,6 +228,86 @@ def test_batch_size_and_body_limits(api_client, profile, title, settings):
         response = api_client.post(url(profile), body, format="json")
         assert response.status_code == 400
         assert "events" in response.json()["errors"]
+
+
+def test_a_body_that_is_not_json_is_refused(api_client, profile, title):
+    broken = api_client.post(url(profile), data='{"events": [', content_type="application/json")
+    assert broken.status_code == 400
+    assert "JSON parse error" in broken.json()["message"]
+
+    not_a_number = f'{{"events": [{{"kind": "hover", "value": NaN, "title": {title.pk}}}]}}'
+    nan = api_client.post(url(profile), data=not_a_number, content_type="application/json")
+    assert nan.status_code == 400
+
+    form = api_client.post(url(profile), {"events": "x"})
+    assert form.status_code == 415
+    assert not Signal.objects.exists()
+
+
+def test_an_id_beyond_any_row_is_an_unknown_title_not_a_crash(api_client, profile, title):
+    huge = 2**63 + 5
+
+    response = api_client.post(url(profile), {"events": [event(None, title=huge)]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"]["events"]["0"] == {"title": [f"No title with id {huge}."]}
+
+
+def test_a_row_id_is_stored_exactly_as_sent(api_client, profile, title):
+    awkward = "tab\there\\back\nslash\r\\N"
+
+    response = api_client.post(
+        url(profile), {"events": [event(title, kind="impression", row=awkward)]}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert Signal.objects.get(profile=profile).row == awkward
+
+
+def test_recording_costs_the_same_queries_for_one_title_or_many(api_client, account, profile):
+    # given two batches of the same size, one about one title, one about forty,
+    # with a played series episode and artwork in each
+    titles = [TitleFactory() for _ in range(40)]
+    for t in titles:
+        AvailabilityFactory(title=t, region=account.home_region)
+    season = SeasonFactory(title=titles[0])
+    episode = EpisodeFactory(season=season)
+    variant = ArtworkVariantFactory(title=titles[0])
+
+    def batch(pool: list) -> list[dict]:
+        return [
+            event(titles[0], episode=episode.pk, kind="complete"),
+            event(titles[0], artwork_variant=variant.pk, kind="impression"),
+            *(event(pool[i % len(pool)], kind="progress", value=i) for i in range(78)),
+        ]
+
+    def queries(events: list[dict]) -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            response = api_client.post(url(profile), {"events": events}, format="json")
+        assert response.status_code == 200, response.json()
+        assert response.json()["new"] == len(events)
+        return [q["sql"][:120] for q in captured.captured_queries]
+
+    queries([event(titles[1], kind="impression")])  # the token's first use also records it
+    # when
+    narrow = queries(batch(titles[:1]))
+    wide = queries(batch(titles))
+
+    # then neither grows with what the batch names: one read of everything it
+    # references, one of the events already stored, one of the states it touches
+    assert len(wide) == len(narrow), "\n".join(wide)
+    assert len(wide) <= 10, "\n".join(wide)
+    assert ProfileTitleState.objects.filter(profile=profile).count() == 40
+
+
+def test_an_event_resent_in_another_spelling_of_its_id_counts_once(api_client, profile, title):
+    once = event(title)
+    api_client.post(url(profile), {"events": [once]}, format="json")
+
+    shouted = {**once, "client_event_id": once["client_event_id"].upper()}
+    response = api_client.post(url(profile), {"events": [shouted]}, format="json")
+
+    assert response.json() == {"received": 1, "new": 0, "duplicates": 1}
 
 
 def test_resending_a_batch_or_part_of_one_stores_nothing_twice(api_client, profile, title):
