@@ -177,3 +177,99 @@ def test_loading_another_artefact_kind_fails_loudly(tmp_path):
 def test_an_unfitted_model_says_so():
     with pytest.raises(RuntimeError, match="not fitted"):
         CollaborativeModel().scores(np.zeros(64))
+
+
+# --- Per-scope settings, warm starts and blends ---------------------------------------------
+
+
+def test_the_size_prior_gives_small_scopes_fewer_factors_and_lambda_grows_with_profiles():
+    from recommendations.engine.als import AlsParams, params_candidates, params_for_size
+
+    base = AlsParams(factors=64, regularization=0.05, alpha=1.0, iterations=15)
+    cluster = params_for_size(n_profiles=600, n_titles=1500, n_interactions=6000, base=base)
+    region = params_for_size(n_profiles=50_000, n_titles=15_000, n_interactions=900_000, base=base)
+
+    assert cluster.factors < region.factors == 64
+    assert cluster.regularization < region.regularization
+    assert cluster.regularization / cluster.alpha > base.regularization
+    candidates = params_candidates(cluster)
+    assert candidates[0] == cluster  # the prior wins ties
+    assert len(set(candidates)) == len(candidates) >= 4
+
+
+def test_a_warm_start_continues_from_the_given_factors(communities, fitted_model):
+    warm = CollaborativeModel(factors=3, regularization=0.05, iterations=1, random_state=0)
+    cold = CollaborativeModel(factors=3, regularization=0.05, iterations=1, random_state=0)
+
+    warm.fit(communities, initial=fitted_model)
+    cold.fit(communities)
+
+    # one sweep from converged factors stays near them; one sweep from noise does not
+    assert np.abs(warm.item_factors - fitted_model.item_factors).max() < 0.1
+    assert np.abs(cold.item_factors - fitted_model.item_factors).max() > 0.1
+    with pytest.raises(ValueError, match="do not match"):
+        CollaborativeModel(factors=4, iterations=1).fit(communities, initial=fitted_model)
+
+
+def test_a_blend_scores_the_weighted_sum_through_the_serving_path(communities, fitted_model):
+    # given: a second model of another shape, and a blend of both
+    other = CollaborativeModel(factors=5, regularization=1.0, alpha=2.0, random_state=3).fit(
+        communities
+    )
+    blend = CollaborativeModel.blend([fitted_model, other], [0.3, 0.7])
+    row = communities[4]
+
+    # when: scored as serving scores a model (fold in, then item factors times the factor)
+    served = blend.item_factors @ blend.fold_in(row)
+
+    # then
+    expected = 0.3 * fitted_model.scores(fitted_model.fold_in(row)) + 0.7 * other.scores(
+        other.fold_in(row)
+    )
+    np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-5)
+    many = blend.fold_in_many(communities[:6])
+    np.testing.assert_allclose(many[4], blend.fold_in(row), rtol=1e-5, atol=1e-6)
+    assert blend.is_blend
+    assert blend.factors == 8
+    assert [c["weight"] for c in blend.describe()] == [0.3, 0.7]
+    with pytest.raises(ValueError, match="non-negative"):
+        CollaborativeModel.blend([fitted_model, other], [-1.0, 1.0])
+
+
+def test_a_blend_survives_save_and_load_and_old_artefacts_still_load(communities, fitted_model):
+    from recommendations.engine import als
+    from recommendations.engine.persistence import save_artefact
+
+    other = CollaborativeModel(factors=2, regularization=0.5, random_state=1).fit(communities)
+    blend = CollaborativeModel.blend([fitted_model, other], [0.5, 0.5])
+    buffer = io.BytesIO()
+    blend.save(buffer, include_user_factors=False)
+    buffer.seek(0)
+    loaded = CollaborativeModel.load(buffer)
+    row = communities[10]
+    np.testing.assert_allclose(
+        loaded.item_factors @ loaded.fold_in(row), blend.item_factors @ blend.fold_in(row), 1e-5
+    )
+    assert loaded.describe() == blend.describe()
+
+    # a format-1 artefact, as versions stored before blends wrote it
+    old = io.BytesIO()
+    save_artefact(
+        old,
+        kind=als._KIND,
+        version=1,
+        factors=3,
+        regularization=0.05,
+        alpha=1.0,
+        iterations=15,
+        use_cg=True,
+        random_state=42,
+        fit_seconds=0.1,
+        item_factors=fitted_model.item_factors,
+        user_factors=np.zeros((0, 3), np.float32),
+        has_user_factors=False,
+    )
+    old.seek(0)
+    np.testing.assert_array_equal(
+        CollaborativeModel.load(old).fold_in(row), fitted_model.fold_in(row)
+    )
