@@ -50,3 +50,27 @@ def test_the_table_compares_tonight_with_both_baselines(seeded):
 def test_an_unknown_region_is_refused(db):
     with pytest.raises(CommandError, match="Unknown region"):
         call_command("evaluate_recommendations", "--region=ZZ", stdout=StringIO())
+
+
+def test_by_cluster_prints_every_model_and_the_settings_each_scope_was_given(seeded):
+    from recommendations.services.clusters import profile_clusters_assign
+
+    profile_clusters_assign(region_code="IN")
+    out = StringIO()
+    call_command(
+        "evaluate_recommendations", "--by-cluster", "--region=IN", stdout=out, stderr=StringIO()
+    )
+    text = out.getvalue()
+
+    header = next(line for line in text.splitlines() if line.strip().startswith("cluster"))
+    for model in ("cluster", "region", "global", "blend"):
+        assert f"NDCG@10 {model}" in header
+        assert f"R@20 {model}" in header
+    settings_lines = re.findall(r"^  (\w+): cluster (\d+)/([\d.e+-]+)/([\d.]+), region", text, re.M)
+    assert settings_lines, text
+    for _, factors, regularization, alpha in settings_lines:
+        assert int(factors) >= 4
+        assert float(regularization) > 0
+        assert float(alpha) > 0
+    with pytest.raises(CommandError, match="needs --region"):
+        call_command("evaluate_recommendations", "--by-cluster", stdout=StringIO())

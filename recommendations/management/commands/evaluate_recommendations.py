@@ -30,11 +30,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
         parser.add_argument(
+            "--no-tune",
+            action="store_true",
+            help="With --by-cluster: every scope at its size prior, no validation search.",
+        )
+        parser.add_argument(
             "--by-cluster",
             action="store_true",
             help=(
                 "Per taste cluster of --region: NDCG@10 and Recall@20 of the cluster's own model, "
-                "the region-wide model and the global (availability-aware) model."
+                "the region-wide model, the global (availability-aware) model and the blend of "
+                "the cluster's and the region's, each scope with hyper-parameters chosen on a "
+                "validation split of the training part."
             ),
         )
 
@@ -111,6 +118,7 @@ class Command(BaseCommand):
             region_code=region.upper(),
             random_state=options["seed"],
             test_fraction=options["test_fraction"],
+            tune=not options["no_tune"],
         )
         if not table:
             raise CommandError(f"No signals in region {region.upper()}.")
@@ -136,11 +144,21 @@ class Command(BaseCommand):
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         self.stdout.write(
             f"Region {region.upper()}: last {options['test_fraction']:.0%} of each profile's "
-            "activity held out; the same split for all three models."
+            "activity held out; the same split for every model (judged: held-out profiles "
+            "measured, a seeded sample of at most 2,000 per cluster)."
         )
         for row in [header, *rows]:
             cells = (c.ljust(w) for c, w in zip(row, widths, strict=True))
             self.stdout.write("  " + "  ".join(cells))
+        self.stdout.write("Settings (factors/λ/alpha) per scope; the cluster's blend weight:")
+        for slug, row in table.items():
+            chosen = row.get("params", {})
+            text = ", ".join(
+                f"{name} {p['factors']}/{p['regularization']:g}/{p['alpha']:g}"
+                for name, p in chosen.items()
+            )
+            if chosen:
+                self.stdout.write(f"  {slug}: {text}; blend weight {row.get('blend_weight')}")
         notes = {row["note"] for row in table.values() if "note" in row}
         for note in notes:
             self.stdout.write(f"Note: {note}")
