@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, DeviceClass
+from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily, DeviceClass
 from .selectors import SHARE_DAYS, VariantDeviceStats, artwork_variant_stats
 from .services import artwork_variants_set_active
 
@@ -311,3 +311,21 @@ class ArtworkPolicyAdmin(admin.ModelAdmin):
     @admin.display(description="take rate seen")
     def take_rate(self, obj: ArtworkPolicy) -> str:
         return f"{obj.n_plays / obj.n_impressions:.2%}" if obj.n_impressions else "-"
+
+
+@admin.register(ArtworkVariantDaily)
+class ArtworkVariantDailyAdmin(admin.ModelAdmin):
+    """The daily roll-ups behind the take rates; written by policy updates only."""
+
+    list_display = ("day", "variant", "device", "impressions", "plays")
+    list_select_related = ("variant",)
+    list_filter = ("device",)
+    date_hierarchy = "day"
+    search_fields = ("variant__label",)
+    raw_id_fields = ("variant",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

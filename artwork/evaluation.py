@@ -8,10 +8,14 @@ is unbiased, its self-normalised form (SNIPS) has less variance for a small
 bias. Both come with 95% intervals from :mod:`recommendations.engine.offpolicy`.
 
 Arms are rebuilt from today's variants and the profile's maturity limit
-today. Impressions whose logged variant is no longer an arm (deactivated
-since) and impressions logged with propensity 1 among several arms (the
-deterministic default artwork before the bandit) cannot be reweighted and are
-left out and counted; logs with no usable propensity at all are refused.
+today. An impression whose logged variant is no longer an arm (deactivated
+since) stays in, with probability 0 under the candidate: the candidate would
+not show it, and dropping rows by what the logger chose would bias IPS.
+Impressions logged with propensity 1 among several arms (the deterministic
+default artwork before the bandit) have no support for any other choice: they
+are left out and counted, and logs with no usable propensity at all are
+refused. Intervals are cluster-robust by page: one page's impressions share a
+profile and a moment, so they are not independent draws.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ class ArtworkEvaluation:
     n_logged: int
     n_used: int
     n_deterministic: int
-    n_gone: int
+    n_gone: int  # kept, with probability 0 under the candidate
 
 
 def _target_probabilities(
@@ -211,14 +215,15 @@ def artwork_policy_evaluate(
         rng=rng,
     )
     gone = k_arms == 0
-    deterministic = ~gone & (k_arms > 1) & (impressions.propensity >= 0.999)
-    usable = ~gone & ~deterministic
+    # Propensity 1 is a real choice only for a title with a single frame (then k is 1 today
+    # too, or the title gained frames since: still no evidence about the others).
+    deterministic = (k_arms != 1) & (impressions.propensity >= 0.999)
+    usable = ~deterministic
     if not usable.any():
         raise EvaluationRefused(
             f"None of the {len(impressions)} logged impressions can be reweighted: "
             f"{int(deterministic.sum())} were logged with propensity 1 among several variants "
-            f"(the deterministic default artwork) and {int(gone.sum())} showed variants that "
-            "are no longer active. The logs lack usable propensities."
+            "(the deterministic default artwork): the logs lack usable propensities."
         )
     reward = impressions.played[usable].astype(np.float64)
     logged = impressions.propensity[usable]
@@ -232,7 +237,10 @@ def artwork_policy_evaluate(
     for name, probability in ((f"candidate ({candidate})", target), ("uniform random", uniform)):
         for estimator, estimate in (("IPS", ips_value), ("SNIPS", snips_value)):
             value: PolicyValue = estimate(
-                reward=reward, logged_propensity=logged, target_probability=probability[usable]
+                reward=reward,
+                logged_propensity=logged,
+                target_probability=probability[usable],
+                cluster=impressions.page[usable],
             )
             rows.append(
                 PolicyEstimate(name, estimator, value.value, value.low, value.high, value.n)

@@ -45,6 +45,9 @@ class ArtworkImpressions:
     played : numpy.ndarray of bool, shape (n,)
     day : numpy.ndarray of datetime64[D], shape (n,)
         UTC day of the page.
+    page : numpy.ndarray of int64, shape (n,)
+        The impression's page, numbered within this read (impressions of one page
+        share a profile and a moment: off-policy intervals cluster by it).
     """
 
     taste: npt.NDArray[np.float32]
@@ -56,6 +59,7 @@ class ArtworkImpressions:
     propensity: npt.NDArray[np.float64]
     played: npt.NDArray[np.bool_]
     day: npt.NDArray[np.datetime64]
+    page: npt.NDArray[np.int64]
 
     def __len__(self) -> int:
         return int(self.variant.shape[0])
@@ -98,6 +102,7 @@ def artwork_impressions(
         propensity=propensity,
         played=attributed.played[real],
         day=(seconds // 86400).astype("datetime64[D]"),
+        page=page.astype(np.int64),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable
 
@@ -13,7 +14,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from catalog.models import Genre
-from recommendations.engine.artwork_bandit import artwork_context
+from recommendations.engine.artwork_bandit import ThemesChanged, artwork_context
 from recommendations.engine.ranking import DEVICE_CLASSES
 from recommendations.models import PageLog
 from recommendations.selectors.attribution import attribution_window
@@ -34,6 +35,8 @@ def artwork_variants_set_active(*, variants: QuerySet[ArtworkVariant], active: b
 
 
 # --- The artwork policy ----------------------------------------------------------------------
+
+logger = logging.getLogger(__name__)
 
 #: Advisory-lock key of policy updates: two never fold the same impressions.
 POLICY_LOCK_KEY = 0x41525457  # "ARTW"
@@ -103,12 +106,27 @@ def artwork_policy_update(
     attribution window has closed, so its misses are final, not "not yet".
     Returns ``None`` when there was nothing new to fold.
     """
-    started = time.perf_counter()
     now = now or timezone.now()
+    with transaction.atomic():
+        _policy_lock()
+        try:
+            return _policy_update_locked(full=full, now=now, progress=progress)
+        except ThemesChanged:
+            if full:
+                raise
+    # A designer re-tagged a variant the policy has learned: its old impressions are in the
+    # shared statistics under the old themes, so only a refit on today's themes is coherent.
+    logger.warning("artwork variant themes changed since the last policy: refitting in full")
+    return artwork_policy_update(full=True, now=now, progress=progress)
+
+
+def _policy_update_locked(
+    *, full: bool, now: dt.datetime, progress: Callable[[float], None] | None
+) -> ArtworkPolicy | None:
+    started = time.perf_counter()
     until = now - attribution_window()
     report = progress or (lambda fraction: None)
     with transaction.atomic():
-        _policy_lock()
         parent = ArtworkPolicy.objects.order_by("-pk").first()
         if full or parent is None:
             days = int(settings.TONIGHT.get("ARTWORK_TRAINING_DAYS", 60))

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import Account, ApiToken, hash_token_key
 from accounts.services import api_token_create, api_token_revoke
-from artwork.models import ArtworkVariant
+from artwork.models import ArtworkPolicy, ArtworkVariant, ArtworkVariantDaily
 from catalog.models import Language, MaturityLevel, Title
 from profiles.models import MAX_PROFILES_PER_ACCOUNT, Profile
 from profiles.services import LIMIT_MESSAGE, profile_create
@@ -70,6 +70,8 @@ WRITTEN_BY_INGESTION = {
     "recommendations.ProfileTitleState",
     "recommendations.ModelVersion",
     "recommendations.TrainingRun",
+    "artwork.ArtworkPolicy",
+    "artwork.ArtworkVariantDaily",
 }
 
 MODEL_ADMINS = sorted(
@@ -119,6 +121,17 @@ def build_catalogue() -> None:
     ):
         TrainingRun.objects.create(region=india, taste_cluster=cluster, status=status)
 
+    for k, kind in enumerate(
+        [ArtworkPolicy.Kind.FULL, ArtworkPolicy.Kind.INCREMENTAL, ArtworkPolicy.Kind.INCREMENTAL]
+    ):
+        ArtworkPolicy.objects.create(
+            kind=kind,
+            trained_through=dt.datetime(2025, 5, 10 + k, tzinfo=dt.UTC),
+            n_impressions=100 * (k + 1),
+            n_new=100,
+            n_plays=7 * (k + 1),
+            artefact=f"artwork-policies/{k}.npz",
+        )
     genres = [GenreFactory(slug=s) for s in ("drama", "thriller", "comedy", "family")]
     tags = [TagFactory(slug=s) for s in ("slow-burn", "cricket", "heist")]
     themes = [ArtworkThemeFactory(slug=s) for s in ("action", "romance", "moody")]
@@ -149,6 +162,14 @@ def build_catalogue() -> None:
                 title=title, for_tv=bool(i % 2), maturity=title.maturity
             )
             variant.themes.set([theme, themes[2]])
+            for d, device in enumerate(("tv", "mobile")):
+                ArtworkVariantDaily.objects.create(
+                    variant=variant,
+                    device=device,
+                    day=dt.date(2025, 5, 10 + d),
+                    impressions=20 + i,
+                    plays=i + d,
+                )
         titles.append(title)
     seasons = []
     for title in titles[1::2]:

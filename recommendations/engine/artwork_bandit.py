@@ -72,6 +72,7 @@ __all__ = [
     "ArtworkBandit",
     "ArtworkChoice",
     "PerTitleThompson",
+    "ThemesChanged",
     "artwork_context",
     "context_size",
 ]
@@ -140,6 +141,14 @@ def artwork_context(
     context[rows, n_taste + len(DEVICE_CLASSES) + hours] = 1.0
     context[:, -1] = 1.0
     return context
+
+
+class ThemesChanged(ValueError):
+    """A variant arrived with other themes than it was learned with: refit from scratch.
+
+    Its past impressions are in the shared statistics under its old themes;
+    folding new ones under new themes would mix two descriptions of one arm.
+    """
 
 
 @dataclass(frozen=True)
@@ -490,7 +499,7 @@ class ArtworkBandit:
         changed = np.any(stored != batch_themes[known], axis=1)
         if drift.any() or changed.any():
             offenders = np.union1d(variants[drift], batch_ids[known][changed])
-            raise ValueError(
+            raise ThemesChanged(
                 f"variants {offenders[:10].tolist()} arrive with other themes than they were "
                 "learned with; refit the policy from scratch on the current themes"
             )

@@ -46,7 +46,8 @@ class Command(BaseCommand):
         out.write(
             f"Pages {result.since:%Y-%m-%d %H:%M} to {result.until:%Y-%m-%d %H:%M} UTC: "
             f"{result.n_logged} impressions logged, {result.n_used} usable "
-            f"({result.n_deterministic} deterministic, {result.n_gone} of variants gone)."
+            f"({result.n_deterministic} logged deterministically left out; {result.n_gone} of "
+            "variants since deactivated kept at probability 0)."
         )
         out.write(
             f"{'policy':<24} {'estimator':<9} {'take rate':>9}  {'95% interval':<17} {'n':>8}"
