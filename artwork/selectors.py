@@ -165,38 +165,50 @@ def artwork_variant_stats(
     *, variant: ArtworkVariant, today: dt.date | None = None
 ) -> list[VariantDeviceStats]:
     """Per device class: impressions, attributed plays, take rate (95% CI), traffic share."""
+    return artwork_variants_stats(variants=[variant], today=today)[variant.pk]
+
+
+def artwork_variants_stats(
+    *, variants: list[ArtworkVariant], today: dt.date | None = None
+) -> dict[int, list[VariantDeviceStats]]:
+    """:func:`artwork_variant_stats` of several variants in two queries."""
     today = today or timezone.now().date()
+    ids = [v.pk for v in variants]
     totals = {
-        row["device"]: row
-        for row in ArtworkVariantDaily.objects.filter(variant=variant)
-        .values("device")
+        (row["variant_id"], row["device"]): row
+        for row in ArtworkVariantDaily.objects.filter(variant_id__in=ids)
+        .values("variant_id", "device")
         .annotate(impressions=Sum("impressions"), plays=Sum("plays"))
     }
     recent = ArtworkVariantDaily.objects.filter(
-        variant__title_id=variant.title_id, day__gt=today - dt.timedelta(days=SHARE_DAYS)
+        variant__title_id__in={v.title_id for v in variants},
+        day__gt=today - dt.timedelta(days=SHARE_DAYS),
     )
-    title_recent: dict[str, int] = defaultdict(int)
-    mine_recent: dict[str, int] = defaultdict(int)
-    for variant_id, device, impressions in recent.values_list(
-        "variant_id", "device", "impressions"
+    title_recent: dict[tuple[int, str], int] = defaultdict(int)
+    mine_recent: dict[tuple[int, str], int] = defaultdict(int)
+    for variant_id, title_id, device, impressions in recent.values_list(
+        "variant_id", "variant__title_id", "device", "impressions"
     ):
-        title_recent[device] += impressions
-        if variant_id == variant.pk:
-            mine_recent[device] += impressions
-    stats = []
-    for device in DEVICE_CLASSES:
-        row = totals.get(device, {"impressions": 0, "plays": 0})
-        shown, taken = int(row["impressions"]), int(row["plays"])
-        low, high = wilson_interval(taken, shown) if shown else (None, None)
-        stats.append(
-            VariantDeviceStats(
-                device=device,
-                impressions=shown,
-                plays=taken,
-                take_rate=taken / shown if shown else None,
-                low=low,
-                high=high,
-                share=mine_recent[device] / title_recent[device] if title_recent[device] else None,
+        title_recent[title_id, device] += impressions
+        mine_recent[variant_id, device] += impressions
+    stats: dict[int, list[VariantDeviceStats]] = {}
+    for variant in variants:
+        rows = []
+        for device in DEVICE_CLASSES:
+            row = totals.get((variant.pk, device), {"impressions": 0, "plays": 0})
+            shown, taken = int(row["impressions"]), int(row["plays"])
+            low, high = wilson_interval(taken, shown) if shown else (None, None)
+            of_title = title_recent[variant.title_id, device]
+            rows.append(
+                VariantDeviceStats(
+                    device=device,
+                    impressions=shown,
+                    plays=taken,
+                    take_rate=taken / shown if shown else None,
+                    low=low,
+                    high=high,
+                    share=mine_recent[variant.pk, device] / of_title if of_title else None,
+                )
             )
-        )
+        stats[variant.pk] = rows
     return stats
