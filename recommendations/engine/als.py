@@ -82,11 +82,12 @@ def params_for_size(
     ``base.factors``). ``implicit``'s loss counts every cell, the unobserved
     ones too, so a title's data term grows with the number of profiles while
     λ stays fixed: the same λ is strong in a cluster of a few hundred profiles
-    and negligible in a region of tens of thousands. ``λ = 0.2 · sqrt(profiles)``
-    (clipped to [0.5, 50]) keeps the balance: about 5 for a 600-profile
-    cluster and 12 for a 3,500-profile region, the settings the demo's
-    validation splits pick. The region-wide 0.05 that every scope used before
-    left clusters to overfit and the region under-regularised.
+    and negligible in a region of tens of thousands. ``λ = 0.8 · sqrt(profiles)``
+    (clipped to [2, 200]) with confidences scaled by ``alpha = 4 · base.alpha``
+    keeps the balance: λ/alpha about 5 for a 600-profile cluster, 12 for a
+    3,500-profile region, 47 for a 55,000-profile one, the settings the demo's
+    validation splits picked at 6,000 and at 100,000 profiles. The region-wide
+    λ 0.05 at alpha 1 that every scope used before let clusters overfit.
 
     Parameters
     ----------
@@ -106,23 +107,25 @@ def params_for_size(
             break
     if n_interactions == 0 or n_titles == 0:
         factors = min(factors, FACTOR_STEPS[0][1])
-    regularization = float(np.clip(0.2 * np.sqrt(max(n_profiles, 1)), 0.5, 50.0))
-    return base.replace(factors=factors, regularization=round(regularization, 3))
+    regularization = float(np.clip(0.8 * np.sqrt(max(n_profiles, 1)), 2.0, 200.0))
+    return base.replace(
+        factors=factors, regularization=round(regularization, 3), alpha=4.0 * base.alpha
+    )
 
 
 def params_candidates(prior: AlsParams) -> tuple[AlsParams, ...]:
     """Settings worth trying around a prior, the prior first (it wins ties).
 
-    λ a quarter and four times the prior's, half the factors, and a sharper
-    confidence scale (alpha 4): the directions in which a scope's best setting
-    has been seen to move on the demo's validation splits.
+    λ a quarter and four times the prior's, half the factors, and a softer
+    confidence scale (alpha and λ a quarter): the directions in which a
+    scope's best setting has been seen to move on the demo's validation splits.
     """
     candidates = [
         prior,
         prior.replace(regularization=prior.regularization / 4),
         prior.replace(regularization=prior.regularization * 4),
         prior.replace(factors=max(prior.factors // 2, 4)),
-        prior.replace(alpha=prior.alpha * 4, regularization=prior.regularization * 4),
+        prior.replace(alpha=prior.alpha / 4, regularization=prior.regularization / 4),
     ]
     unique: list[AlsParams] = []
     for candidate in candidates:

@@ -787,8 +787,7 @@ def _cluster_finish(
     if candidate is None:
         reason = "No held-out activity in this cluster to judge the model on."
     elif active is not None:
-        members_index = np.flatnonzero(members)
-        judged = members_index[np.diff(split.relevant.indptr)[members_index] > 0]
+        judged = finals.evaluation.judged[key]  # the very profiles of the candidate's figure
         active_ndcg = _active_version_ndcg(
             version=active,
             split=split,
