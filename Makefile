@@ -72,6 +72,7 @@ format: venv  ## Apply ruff's fixes and formatting
 bench: venv  ## Run the benchmarks (each prints its figure beside its baseline)
 	@for b in ingest recommend homepage retrain; do echo "== bench/$$b.py"; \
 		$(TEST_ENV) $(PY) bench/$$b.py || exit 1; done
+	@echo "== bench/artwork.py"; $(TEST_ENV) $(PY) bench/artwork.py --page --reuse
 
 clean:  ## Remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,8 +1,11 @@
 """Artwork policy in a simulated stream of pages, beside uniform, per-title Thompson and an oracle.
 
     python bench/artwork.py [--pages 8000] [--titles-per-page 40] [--seed 7]
+    python bench/artwork.py --page [--reuse]   # also: the choice on real homepages
 
-A simulation, not a timed test; no database. The simulated world:
+A simulation, not a timed test; no database (``--page`` adds one section on
+the homepage benchmark's PostgreSQL copy of the 10M-signal template: the
+artwork choice's time beside the whole page's). The simulated world:
 
 - **Profiles** of households have a hidden taste over 20 genres (sparse:
   most care about two or three) and a main device (TV, phone, tablet, web)
@@ -368,12 +371,77 @@ def decision_cost(bandit, baseline, world: World, rng: np.random.Generator, call
     return np.array(tonight) * 1e3, np.array(per_title) * 1e3, arms
 
 
+def page_decision_cost(*, template: str, reuse: bool, pages: int, seed: int) -> None:
+    """Artwork choice on real 12 x 20 homepages (PostgreSQL, the product's code) vs the page.
+
+    Builds homepages in-process with ``homepage_build`` on the homepage
+    benchmark's database (a copy of ``template``, trained), then times
+    ``artwork_choose`` for the same page's titles, taste, device and hour: the
+    same call the page made, in isolation.
+    """
+    from bench._harness import setup_django
+    from bench.homepage import DATABASE, prepare
+
+    url = prepare(template, reuse=reuse)
+    setup_django(url)
+    from django.utils import timezone
+
+    from artwork.selection import artwork_choose
+    from profiles.models import Profile
+    from recommendations.serving.homepage import homepage_build
+
+    rng = np.random.default_rng(seed)
+    ids = list(Profile.objects.order_by("pk").values_list("pk", flat=True)[:200_000])
+    chosen = rng.choice(ids, size=min(pages + 20, len(ids)), replace=False).tolist()
+    profiles = Profile.objects.select_related("account").in_bulk(chosen)
+    devices = ("tv", "mobile", "tablet", "web")
+    page_ms, choice_ms, titles = [], [], []
+    for k, pk in enumerate(chosen):
+        profile = profiles[pk]
+        device = devices[k % 4]
+        at = timezone.now()
+        start = time.perf_counter()
+        page = homepage_build(profile=profile, device=device, at=at, n_rows=12, n_items=20)
+        built = time.perf_counter()
+        shown = [item.title_id for row in page.rows for item in row.items]
+        artwork_choose(
+            title_ids=shown,
+            device=device,
+            maturity_limit=profile.maturity_limit,
+            taste=page.taste,
+            hour=page.context.hour,
+            seed=k,
+        )
+        done = time.perf_counter()
+        if k >= 20:  # the first pages load artefacts and tables
+            page_ms.append((built - start) * 1000)
+            choice_ms.append((done - built) * 1000)
+            titles.append(len(shown))
+    rows = []
+    for label, q in (("median", 50), ("p99", 99)):
+        art, whole = np.percentile(choice_ms, q), np.percentile(page_ms, q)
+        rows.append((f"{label}", f"{art:.2f} ms", f"{whole:.1f} ms page", f"{art / whole:.0%}"))
+    print_table(
+        f"Artwork choice on real homepages ({DATABASE}, {len(page_ms)} pages, "
+        f"{statistics.mean(titles):.0f} titles each, in-process): choice vs the whole page",
+        rows,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=8_000)
     parser.add_argument("--titles-per-page", type=int, default=40)
     parser.add_argument("--batch-pages", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--page",
+        action="store_true",
+        help="Also time the choice on real homepages (PostgreSQL; the homepage bench's database).",
+    )
+    parser.add_argument("--template", default="tonight_h2big")
+    parser.add_argument("--reuse", action="store_true", help="Keep an existing database copy.")
+    parser.add_argument("--page-count", type=int, default=300)
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -533,6 +601,10 @@ def main() -> None:
             ),
         ],
     )
+    if args.page:
+        page_decision_cost(
+            template=args.template, reuse=args.reuse, pages=args.page_count, seed=args.seed
+        )
     print(
         "\nGoals (issue 7): take rate >= 1.25x uniform and >= 1.10x per-title Thompson in the "
         "second half; choose() for a whole page under 5 ms median."

@@ -297,14 +297,17 @@ class ArtworkBandit:
         probabilities are multiples of ``(1 - floor) / n_draws`` above the floor.
     prior_precision : float
         ``λ_w``: prior strength of the shared weights, in pseudo-impressions
-        (prior standard deviation ``sigma / sqrt(λ_w)``: loose, since every
-        impression informs them).
+        (prior standard deviation ``sigma / sqrt(λ_w)``). The default 25 keeps
+        a weight nobody has evidence on yet (a context bucket no page has been
+        shown in) within about ``sigma / 5`` — a few points of take rate —
+        instead of letting its draws swing choices in that context; every
+        impression informs the shared weights, so data overrides it fast.
     variant_prior_precision : float
         ``λ_b``: prior strength of each variant's own term, in
         pseudo-impressions: the term is pulled towards 0 (what the variant's
         themes predict) until the variant has about that many impressions.
-        The default 25 says a frame's own appeal moves its take rate by about
-        ``sigma / 5`` (5 points at a 9% take rate) beyond what its themes
+        The default 50 says a frame's own appeal moves its take rate by about
+        ``sigma / 7`` (3-4 points at a 9% take rate) beyond what its themes
         explain. Much weaker priors let an unknown variant's spread swamp
         what the shared weights know, and a new title would learn nothing
         from the others; the floor, not this prior, guarantees new variants
@@ -330,8 +333,8 @@ class ArtworkBandit:
         n_themes: int,
         floor: float = 0.1,
         n_draws: int = 64,
-        prior_precision: float = 1.0,
-        variant_prior_precision: float = 25.0,
+        prior_precision: float = 25.0,
+        variant_prior_precision: float = 50.0,
         noise_scale: float | None = None,
         random_state: int | None = None,
     ) -> None:
