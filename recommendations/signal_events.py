@@ -21,7 +21,7 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
 
@@ -287,6 +287,10 @@ class EventColumns:
     row: list[str]
     position: list[int | None]
     artwork_variant_id: list[int | None]
+    # ``occurred_at`` as the client spelled it, when every event spelled it as RFC 3339
+    # text that PostgreSQL reads as the same instant: the COPY writes it as it came
+    # instead of formatting each datetime again (a third of the COPY text's cost).
+    occurred_at_text: list[str] | None = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -346,6 +350,7 @@ class EventColumns:
             row=pick(self.row),
             position=pick(self.position),
             artwork_variant_id=pick(self.artwork_variant_id),
+            occurred_at_text=None if self.occurred_at_text is None else pick(self.occurred_at_text),
         )
 
 
@@ -375,6 +380,13 @@ _UUID_LINES = re.compile(
     r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\n)*"
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 )
+# RFC 3339 with at most microseconds and an offset PostgreSQL accepts (|offset| < 16 h):
+# read alike by ``datetime.fromisoformat`` and by PostgreSQL.
+_RFC3339 = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
+    r"(?:Z|[+-](?:0[0-9]|1[0-5]):[0-5][0-9])"
+)
+_RFC3339_LINES = re.compile(f"(?:{_RFC3339}\n)*{_RFC3339}")
 _NONE = type(None)
 _OPTIONAL_INT = frozenset({int, _NONE})
 _OPTIONAL_STR = frozenset({str, _NONE})
@@ -423,7 +435,8 @@ def _clean_columns(
         if not (KINDS.issuperset(kinds) and DEVICES.issuperset(devices)):
             raise _NotClean
 
-        occurred_at = list(map(dt.datetime.fromisoformat, _column(raw_events, "occurred_at")))
+        occurred_at_text = _column(raw_events, "occurred_at")
+        occurred_at = list(map(dt.datetime.fromisoformat, occurred_at_text))
         if any(moment.tzinfo is None for moment in occurred_at):
             raise _NotClean
         if min(occurred_at) < earliest or max(occurred_at) > latest:
@@ -492,6 +505,8 @@ def _clean_columns(
                     raise _NotClean
                 canonical[raw_page_id] = lowered
         page_ids = list(map(canonical.__getitem__, raw_page_ids))
+        if not _RFC3339_LINES.fullmatch("\n".join(occurred_at_text)):
+            occurred_at_text = None  # valid, but formatted again for the COPY
     except (_NotClean, TypeError, ValueError, KeyError):
         return None
     return EventColumns(
@@ -507,4 +522,5 @@ def _clean_columns(
         row=rows,
         position=positions,
         artwork_variant_id=variant_ids,
+        occurred_at_text=occurred_at_text,
     )

@@ -263,22 +263,40 @@ def signal_event_ids_stored(*, profile_id: int, client_event_ids: Collection[str
         return {event_id for (event_id,) in cursor.fetchall()}
 
 
+_STATE_FIELDS = ProfileTitleState._meta.concrete_fields
+_STATE_ATTNAMES = [f.attname for f in _STATE_FIELDS]
+# Fields whose database value needs converting (the JSON list of completed episodes).
+_STATE_CONVERTED = [(i, f) for i, f in enumerate(_STATE_FIELDS) if hasattr(f, "from_db_value")]
+_STATE_COLUMNS = ", ".join(f'"{f.column}"' for f in _STATE_FIELDS)
+_STATE_SQL = (
+    f"SELECT {_STATE_COLUMNS} FROM {ProfileTitleState._meta.db_table}"  # noqa: S608
+    " WHERE profile_id = %s AND title_id = ANY(%s::bigint[])"
+)
+
+
 def title_states_get(
     *, profile_id: int, title_ids: Collection[int]
 ) -> dict[int, ProfileTitleState]:
     """The profile's stored per-title states of ``title_ids``, by title id."""
-    if connection.vendor == "postgresql":
-        # Raw SQL spares compiling a query per batch; the model's converters still apply.
-        states = ProfileTitleState.objects.raw(
-            f"SELECT * FROM {ProfileTitleState._meta.db_table}"  # noqa: S608
-            " WHERE profile_id = %s AND title_id = ANY(%s::bigint[])",
-            [profile_id, _id_array(title_ids)],
-        )
-    else:
-        states = ProfileTitleState.objects.filter(
-            AnyOf(F("title_id"), title_ids), profile_id=profile_id
-        )
-    return {state.title_id: state for state in states}
+    if connection.vendor != "postgresql":
+        return {
+            state.title_id: state
+            for state in ProfileTitleState.objects.filter(
+                AnyOf(F("title_id"), title_ids), profile_id=profile_id
+            )
+        }
+    # Raw SQL and ``from_db``: the ORM's query compilation cost more than the read.
+    with connection.cursor() as cursor:
+        cursor.execute(_STATE_SQL, [profile_id, _id_array(title_ids)])
+        rows = cursor.fetchall()
+    states = {}
+    for row in rows:
+        values = list(row)
+        for i, f in _STATE_CONVERTED:
+            values[i] = f.from_db_value(values[i], None, connection)
+        state = ProfileTitleState.from_db(connection.alias, _STATE_ATTNAMES, values)
+        states[state.title_id] = state
+    return states
 
 
 # In model order, as ``Model.from_db`` wants them.

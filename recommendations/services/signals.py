@@ -5,10 +5,12 @@ a field at a time, and the hot path builds no object per event except for the
 few events that change per-title state.
 """
 
-from collections.abc import Iterable, Mapping
+import datetime as dt
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
 import orjson
+import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -132,13 +134,8 @@ def _reference_errors(
     return errors
 
 
-def _fresh_positions(client_event_ids: list[str], stored: set[str]) -> list[int] | None:
-    """Positions of the events not stored before nor repeated earlier in the batch.
-
-    None when every event is new, the usual case, so that nothing is copied.
-    """
-    if not stored and len(set(client_event_ids)) == len(client_event_ids):
-        return None
+def _first_occurrences(client_event_ids: list[str], stored: Set[str] = frozenset()) -> list[int]:
+    """Positions of the events neither in ``stored`` nor repeated earlier in the batch."""
     seen = set(stored)
     fresh = []
     for position, event_id in enumerate(client_event_ids):
@@ -282,20 +279,27 @@ def title_states_save(
             update_fields=list(STATE_FIELDS),
         )
         return
-    rows = [{column: getattr(s, attname) for column, attname in _STATE_KEYS} for s in states]
+    rows = [
+        {
+            column: _in_utc(value) if isinstance(value, dt.datetime) else value
+            for column, value in ((column, getattr(s, attname)) for column, attname in _STATE_KEYS)
+        }
+        for s in states
+    ]
     size = batch_size or len(rows)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), size):
             cursor.execute(_PG_STATE_UPSERT, [orjson.dumps(rows[start : start + size]).decode()])
 
 
-def _apply_to_states(
-    profile: Profile, columns: EventColumns, references: SignalReferences
-) -> set[int]:
-    """Fold the new events into the stored per-title states; return the indexes of rewatches.
+def _store(profile: Profile, columns: EventColumns, references: SignalReferences) -> int:
+    """Store events none of which is stored yet, folding them into the per-title states.
 
     Only the events that can change a state (plays, progress, completions,
-    thumbs: a fifth of a typical batch) become objects.
+    thumbs: a fifth of a typical batch) become objects. The fold comes first
+    because it flags rewatches on the rows; the states are written after the
+    rows, so a COPY that meets a stored event (``_StoredBefore``) leaves nothing
+    else to undo.
     """
     title_ids = columns.title_id
     engaging = [
@@ -303,18 +307,21 @@ def _apply_to_states(
         for position, kind in enumerate(columns.kind)
         if kind in STATE_KINDS and title_ids[position]
     ]
-    if not engaging:
-        return set()
-    states = title_states_get(profile_id=profile.pk, title_ids={e.title_id for e in engaging})
-    rewatches = title_states_fold(
-        profile_id=profile.pk,
-        states=states,
-        events=engaging,
-        title_kinds={pk: kind for pk, (kind, _) in references.titles.items()},
-        season_episodes=references.season_episodes,
-    )
-    title_states_save(states=states.values())
-    return rewatches
+    states: dict[int, ProfileTitleState] = {}
+    rewatches: set[int] = set()
+    if engaging:
+        states = title_states_get(profile_id=profile.pk, title_ids={e.title_id for e in engaging})
+        rewatches = title_states_fold(
+            profile_id=profile.pk,
+            states=states,
+            events=engaging,
+            title_kinds={pk: kind for pk, (kind, _) in references.titles.items()},
+            season_episodes=references.season_episodes,
+        )
+    inserted = _insert(profile, columns, rewatches)
+    if states:
+        title_states_save(states=states.values())
+    return inserted
 
 
 # Every stored column of a signal, in COPY order; the dataset import and the demo seeder
@@ -343,6 +350,11 @@ _NULL = "\\N"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+def _in_utc(moment: dt.datetime) -> dt.datetime:
+    """An aware datetime in UTC: PostgreSQL refuses offsets of 16 hours or more, Python not."""
+    return moment if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
 def _copy_text(profile_id: int, columns: EventColumns, rewatches: set[int]) -> str:
     """The batch as COPY text, one line per event in ``SIGNAL_FIELDS`` order, in one pass.
 
@@ -350,13 +362,16 @@ def _copy_text(profile_id: int, columns: EventColumns, rewatches: set[int]) -> s
     COPY's escaping (once per distinct row id).
     """
     received_at = timezone.now().isoformat()
+    times = columns.occurred_at_text
+    if times is None:
+        times = [_in_utc(moment).isoformat() for moment in columns.occurred_at]
     rows = {row: row.translate(_COPY_ESCAPES) for row in set(columns.row)}
     null = _NULL
     return "".join(
         [
             f"{profile_id}\t{null if title is None else title}\t"
             f"{null if episode is None else episode}\t{kind}\t"
-            f"{null if value is None else value}\t{device}\t{occurred_at.isoformat()}\t"
+            f"{null if value is None else value}\t{device}\t{occurred_at}\t"
             f"{received_at}\t{event_id}\t{null if page is None else page}\t{rows[row]}\t"
             f"{null if position is None else position}\t{null if variant is None else variant}\t"
             f"{'t' if index in rewatches else 'f'}\n"
@@ -380,7 +395,7 @@ def _copy_text(profile_id: int, columns: EventColumns, rewatches: set[int]) -> s
                 columns.episode_id,
                 columns.value,
                 columns.device,
-                columns.occurred_at,
+                times,
                 columns.client_event_id,
                 columns.page_id,
                 columns.row,
@@ -392,15 +407,29 @@ def _copy_text(profile_id: int, columns: EventColumns, rewatches: set[int]) -> s
     )
 
 
+class _StoredBefore(Exception):
+    """The COPY met an event the profile had already stored; its transaction must roll back."""
+
+
+_EVENT_UNIQUE = "signal_event_unique_per_profile"
+
+
 def _insert(profile: Profile, columns: EventColumns, rewatches: set[int]) -> int:
-    """Insert the new events; returns how many were stored."""
+    """Insert the events; returns how many were stored.
+
+    On PostgreSQL, COPY: the cheapest way in. It has no ON CONFLICT, so the
+    unique (profile, client_event_id) index refuses the whole COPY if any event
+    was stored before; that raises ``_StoredBefore``.
+    """
     if connection.vendor == "postgresql":
-        # COPY is the cheapest way in, and safe here: the caller holds the profile's row
-        # lock and has already dropped every event stored before, so no row can clash
-        # (the unique index would still refuse one that did).
         text = _copy_text(profile.pk, columns, rewatches)
-        with connection.cursor() as cursor, cursor.cursor.copy(_PG_COPY) as copy:
-            copy.write(text)
+        try:
+            with connection.cursor() as cursor, cursor.cursor.copy(_PG_COPY) as copy:
+                copy.write(text)
+        except psycopg.errors.UniqueViolation as clash:
+            if clash.diag.constraint_name != _EVENT_UNIQUE:
+                raise
+            raise _StoredBefore from clash
         return len(columns)
     created = Signal.objects.bulk_create(
         [
@@ -476,18 +505,27 @@ def signal_columns_record(*, profile: Profile, columns: EventColumns) -> BatchRe
     if errors:
         raise SignalBatchRejected(errors)
     received = len(columns)
+    if len(set(columns.client_event_id)) < received:  # the same event twice in one batch
+        columns = columns.take(_first_occurrences(columns.client_event_id))
+    if connection.vendor == "postgresql":
+        # Most batches are new: let the unique index, which COPY consults for every row
+        # anyway, find a resent event instead of looking each one up first. If it finds
+        # one, the transaction rolls back (before any state is written) and the batch is
+        # stored again below without the events stored before.
+        try:
+            with transaction.atomic():
+                _profile_lock(profile.pk)
+                inserted = _store(profile, columns, references)
+        except _StoredBefore:
+            pass
+        else:
+            return BatchResult(received=received, new=inserted, duplicates=received - inserted)
     with transaction.atomic():
         _profile_lock(profile.pk)
-        fresh = _fresh_positions(
-            columns.client_event_id,
-            signal_event_ids_stored(
-                profile_id=profile.pk, client_event_ids=columns.client_event_id
-            ),
+        stored = signal_event_ids_stored(
+            profile_id=profile.pk, client_event_ids=columns.client_event_id
         )
-        if fresh is not None:
-            columns = columns.take(fresh)
-        inserted = 0
-        if columns:
-            rewatches = _apply_to_states(profile, columns, references)
-            inserted = _insert(profile, columns, rewatches)
+        if stored:
+            columns = columns.take(_first_occurrences(columns.client_event_id, stored))
+        inserted = _store(profile, columns, references) if columns else 0
     return BatchResult(received=received, new=inserted, duplicates=received - inserted)

@@ -76,6 +76,27 @@ def test_an_ordinary_batch_takes_the_column_path_and_means_the_same():
     assert fast == slow_columns(raw)
     columns, errors = event_columns_parse(raw, **LIMITS)
     assert (columns, bool(errors)) == (fast, False)
+    # and its times go into the COPY as the client wrote them
+    assert fast.occurred_at_text == [e["occurred_at"] for e in raw]
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "2026-03-01T12:00:00+18:00",  # Python reads it; PostgreSQL refuses offsets of 16 h
+        "2026-03-01T12:00:00.1234567+00:00",  # Python truncates, PostgreSQL would round
+        "20260301T120000+0000",
+    ],
+)
+def test_times_postgresql_would_read_otherwise_are_formatted_again(spelling):
+    raw = a_session(size=5)
+    raw[2]["occurred_at"] = spelling
+
+    columns, errors = event_columns_parse(raw, **LIMITS)
+
+    assert not errors
+    assert columns.occurred_at_text is None
+    assert columns.occurred_at[2] == dt.datetime.fromisoformat(spelling)
 
 
 @pytest.mark.parametrize(
