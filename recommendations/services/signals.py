@@ -18,25 +18,14 @@ from catalog.models import Title
 from profiles.models import Profile
 from recommendations.models import PLAY_KINDS, ProfileTitleState, Signal, SignalKind
 from recommendations.selectors.signals import (
-    CONTINUE_MAX_PROGRESS,
-    CONTINUE_MIN_PROGRESS,
+    CONTINUE_MAX_PROGRESS,  # noqa: F401  (moved to the selectors; imported from here too)
+    CONTINUE_MIN_PROGRESS,  # noqa: F401
     SignalReferences,
     signal_event_ids_stored,
     signal_references_get,
     title_states_get,
 )
 from recommendations.signal_events import EventColumns, EventErrors, SignalEvent
-
-__all__ = [  # the continue-watching bounds moved to the selectors; older imports still work
-    "CONTINUE_MAX_PROGRESS",
-    "CONTINUE_MIN_PROGRESS",
-    "BatchResult",
-    "SignalBatchRejected",
-    "signal_batch_record",
-    "signal_columns_record",
-    "title_states_fold",
-    "title_states_save",
-]
 
 STATE_KINDS = PLAY_KINDS | {
     SignalKind.PROGRESS,
