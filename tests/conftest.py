@@ -20,11 +20,10 @@ def _media_in_tmp(settings, tmp_path) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _artwork_checked_every_page(settings):
+def _fresh_artwork_serving():
     """Each test's variants and policies are new: serving must not decide with a former test's."""
     from artwork.selection import artwork_serving
 
-    settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_CHECK_SECONDS": 0}
     artwork_serving.clear()
     yield
     artwork_serving.clear()

@@ -338,8 +338,10 @@ class ArtworkBandit:
         noise_scale: float | None = None,
         random_state: int | None = None,
     ) -> None:
-        if n_context < 1 or n_themes < 1:
-            raise ValueError("n_context and n_themes must be positive")
+        # No themes at all is allowed (a catalogue nobody has tagged yet): the constant
+        # column of every arm still learns context main effects and per-variant terms.
+        if n_context < 1 or n_themes < 0:
+            raise ValueError("n_context must be positive and n_themes non-negative")
         if not 0.0 <= floor <= 1.0:
             raise ValueError("floor must be in [0, 1]")
         if n_draws < 1:
