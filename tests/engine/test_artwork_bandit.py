@@ -545,3 +545,32 @@ def test_per_title_thompson_without_data_chooses_from_the_prior():
     np.testing.assert_allclose(np.add.reduceat(choice.probability, indptr[:-1]), 1.0)
     np.testing.assert_allclose(choice.estimate, 0.5)
     assert np.all(choice.probability >= 0.1 / 3)
+
+
+def test_without_any_themes_variants_still_learn_their_own_terms():
+    # given a catalogue nobody has tagged: two variants of one title, the second taken far more
+    rng = np.random.default_rng(3)
+    n = 4_000
+    variant = rng.integers(0, 2, n).astype(np.int64)
+    reward = rng.random(n) < np.where(variant == 1, 0.4, 0.05)
+    context = artwork_context(
+        taste=np.tile(ACTION_FAN, (n, 1)), device=np.full(n, TV), hour_bucket=np.full(n, 5)
+    )
+    bandit = ArtworkBandit(n_context=N_CONTEXT, n_themes=0, random_state=0)
+
+    # when
+    bandit.partial_fit(
+        context=context, themes=np.zeros((n, 0)), variant=variant, reward=reward.astype(float)
+    )
+    choice = bandit.choose(
+        context=context[:1],
+        indptr=np.array([0, 2]),
+        arm_themes=np.zeros((2, 0), dtype=np.float32),
+        arm_variant=np.array([0, 1]),
+        rng=np.random.default_rng(0),
+    )
+
+    # then the better frame is preferred, with the floor kept for the other
+    assert choice.probability.sum() == pytest.approx(1.0)
+    assert choice.probability[1] > 0.9
+    assert choice.probability[0] >= bandit.floor / 2 - 1e-12
