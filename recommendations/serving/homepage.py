@@ -54,8 +54,7 @@ from recommendations.models import Signal, SignalKind
 from recommendations.selectors.training import SECONDS_PER_DAY, signal_weights
 from recommendations.serving import artefacts
 from recommendations.serving.bundle import CatalogueArrays, ServingBundle
-from recommendations.serving.cache import serving_bundle
-from recommendations.serving.recommend import profile_history
+from recommendations.serving.recommend import profile_language_index, profile_serving
 from recommendations.serving.scoring import ProfileHistory, RankedPool, ScoringContext, rank_profile
 from recommendations.serving.title_tables import TitleTables, title_tables_cache
 
@@ -424,16 +423,23 @@ def _propose_rows(
 # --- Assembly -----------------------------------------------------------------------------
 
 
-def _latest_progress(history: ProfileHistory) -> dict[int, float]:
-    """Title index -> the latest progress percent reported (signals are newest first)."""
-    signals = history.signals
-    mask = (signals.kind == SignalCode.PROGRESS) & (signals.title_index >= 0)
-    titles = signals.title_index[mask].tolist()
-    values = signals.value[mask].tolist()
-    progress: dict[int, float] = {}
-    for title, value in zip(titles, values, strict=True):
-        progress.setdefault(title, value)
-    return progress
+def _state_progress(history: ProfileHistory) -> dict[int, float]:
+    """Title index -> percent watched, for the titles the profile can resume.
+
+    From the derived title states, not the signals read for this request: the
+    signals are bounded, and a title started long ago must still show how far
+    along it is. A finished title shows none (it is not resumed).
+    """
+    if history.progress is None:
+        return {}
+    resumable = history.in_progress
+    return dict(
+        zip(
+            history.state_title[resumable].tolist(),
+            history.progress[resumable].tolist(),
+            strict=True,
+        )
+    )
 
 
 def homepage_build(
@@ -453,18 +459,11 @@ def homepage_build(
     """
     now = at or timezone.now()
     region_code = profile.account.home_region_id
-    bundle = serving_bundle(region_code)
-    catalogue = bundle.catalogue(float(settings.TONIGHT.get("CATALOGUE_REFRESH_SECONDS", 300.0)))
+    serving = profile_serving(profile=profile, at=at)
+    bundle, catalogue, history = serving.bundle, serving.catalogue, serving.history
     tables = title_tables_cache.get(version_id=bundle.version_id, title_ids=bundle.index.title_ids)
-    history = profile_history(profile=profile, bundle=bundle, catalogue=catalogue, at=at)
-    if language_codes is None:
-        language_codes = set(profile.preferred_languages.values_list("code", flat=True))
-    codes = set(language_codes)
-    if profile.display_language_id:
-        codes.add(profile.display_language_id)
-    language_index = np.array(
-        [i for i, code in enumerate(catalogue.facts.language_codes) if code in codes],
-        dtype=np.int16,
+    language_index = profile_language_index(
+        profile=profile, catalogue=catalogue, language_codes=language_codes
     )
     context = ScoringContext(
         region_code=region_code,
@@ -567,7 +566,7 @@ def homepage_build(
     variants = tables.variants_for(
         title_index=shown_titles, device=device, maturity_limit=profile.maturity_limit
     ).tolist()
-    progress = _latest_progress(history)
+    progress = _state_progress(history)
     urls = tables.variant_urls
     placeholder = tables.placeholder
     default_names = tables.names

@@ -13,6 +13,7 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -90,60 +91,143 @@ class Recommendations:
     results: list[Recommendation]
 
 
-def profile_history(
-    *, profile: Profile, bundle: ServingBundle, catalogue: CatalogueArrays, at: dt.datetime | None
-) -> ProfileHistory:
-    """The profile's recent signals and title states on the bundle's title index: two queries."""
+@dataclass(frozen=True, slots=True)
+class HistoryRows:
+    """A profile's history as read from the database, before it is put on a title index.
+
+    Kept apart from :class:`ProfileHistory` so that a request that changes model
+    version (a cluster model's profile with too little history falls back to
+    its region's) re-indexes what it read instead of reading it again.
+
+    Attributes
+    ----------
+    signals : numpy.ndarray of float64, shape (n, 7)
+        :func:`_history_sql`'s columns, newest first.
+    states : numpy.ndarray of float64, shape (k, 6)
+        Title id, completed (0/1), rewatch count, thumbs (1 up, -1 down, 0),
+        last played (Unix seconds, NaN if never), progress percent.
+    """
+
+    signals: npt.NDArray[np.float64]
+    states: npt.NDArray[np.float64]
+
+
+def profile_history_rows(*, profile_id: int, at: dt.datetime | None) -> HistoryRows:
+    """The profile's newest signals and all its title states: two indexed queries.
+
+    Signals are bounded (``HISTORY_MAX_SIGNALS``, the training window) so a
+    heavy viewer costs what anyone costs; what must survive the bound (titles
+    in progress, completed, thumbed) is in the derived title states, which
+    fold the whole history.
+    """
     now = at or timezone.now()
     window = dt.timedelta(days=settings.TONIGHT.get("TRAINING_WINDOW_DAYS", _DEFAULT_WINDOW_DAYS))
     until = at or now + dt.timedelta(days=1)  # "now" includes events with a little clock skew
     with connection.cursor() as cursor:
-        cursor.execute(_history_sql(), [profile.pk, now - window, until, HISTORY_MAX_SIGNALS])
+        cursor.execute(_history_sql(), [profile_id, now - window, until, HISTORY_MAX_SIGNALS])
         rows = cursor.fetchall()
-    raw = np.array(rows, dtype=np.float64).reshape(-1, 7)
+        cursor.execute(_states_sql(), [profile_id])
+        states = cursor.fetchall()
+    return HistoryRows(
+        signals=np.array(rows, dtype=np.float64).reshape(-1, 7),
+        states=np.array(states, dtype=np.float64).reshape(-1, 6),
+    )
+
+
+@functools.cache
+def _states_sql() -> str:
+    """The profile's title states as numbers (:class:`HistoryRows`), as plain SQL (built once).
+
+    Numbers rather than datetimes and strings, so the rows become one numpy
+    array without a Python loop per state.
+    """
+    quote = connection.ops.quote_name
+    table = quote(ProfileTitleState._meta.db_table)
+    up, down = ProfileTitleState.Thumbs.UP.value, ProfileTitleState.Thumbs.DOWN.value
+    epoch = epoch_expression("last_played_at").sql
+    # Only constants of this module and quoted identifiers are interpolated.
+    return (
+        "SELECT title_id, CASE WHEN completed_at IS NULL THEN 0 ELSE 1 END, "  # noqa: S608
+        f"rewatch_count, CASE thumbs WHEN '{up}' THEN 1 WHEN '{down}' THEN -1 ELSE 0 END, "
+        f"{epoch}, progress FROM {table} WHERE profile_id = %s"
+    )
+
+
+def history_on_index(
+    rows: HistoryRows, *, profile_id: int, bundle: ServingBundle, catalogue: CatalogueArrays
+) -> ProfileHistory:
+    """``rows`` on the bundle's title index: no queries."""
     signals = signals_from_arrays(
-        raw,
-        profiles=np.array([profile.pk], dtype=np.int64),
+        rows.signals,
+        profiles=np.array([profile_id], dtype=np.int64),
         titles=bundle.index.title_ids,
         episodes=catalogue.episodes,
         title_runtime_hours=catalogue.facts.runtime_hours,
     )
-    states = list(
-        ProfileTitleState.objects.filter(profile_id=profile.pk).values_list(
-            "title_id", "completed_at", "rewatch_count", "thumbs", "last_played_at", "progress"
-        )
-    )
-    title = index_of(bundle.index.title_ids, [s[0] for s in states])
+    states = rows.states
+    title = index_of(bundle.index.title_ids, states[:, 0])
     known = title >= 0
-    completed = np.array([s[1] is not None for s in states], dtype=bool)
-    thumbs = np.array([s[3] for s in states], dtype=str).reshape(-1)
-    last_played = np.array(
-        [s[4].timestamp() if s[4] else np.nan for s in states], dtype=np.float64
-    ).reshape(-1)
-    progress = np.array([s[5] for s in states], dtype=np.float64).reshape(-1)
+    completed = states[:, 1] > 0
+    rewatched = states[:, 2] > 0
+    thumbs_up, thumbs_down = states[:, 3] > 0, states[:, 3] < 0
+    last_played = states[:, 4]  # NaN: never played
+    progress = states[:, 5]
     series = catalogue.facts.is_series[np.where(known, title, 0)]
     in_progress = (
         ~np.isnan(last_played)
         & ~completed
-        & (thumbs != ProfileTitleState.Thumbs.DOWN)
+        & ~thumbs_down
         & (series | ((progress >= CONTINUE_MIN_PROGRESS) & (progress <= CONTINUE_MAX_PROGRESS)))
     )
-    rewatched = np.array([s[2] > 0 for s in states], dtype=bool)
     return ProfileHistory(
         signals=signals,
         state_title=title[known],
-        completed=completed.reshape(-1)[known],
-        rewatch_worthy=(rewatched.reshape(-1) | (thumbs == ProfileTitleState.Thumbs.UP))[known],
-        thumbs_down=(thumbs == ProfileTitleState.Thumbs.DOWN)[known],
+        completed=completed[known],
+        rewatch_worthy=(rewatched | thumbs_up)[known],
+        thumbs_down=thumbs_down[known],
         in_progress=in_progress[known],
         last_played=last_played[known],
+        progress=progress[known],
     )
 
 
-def profile_ranked_pool(
-    *, profile: Profile, device: str, at: dt.datetime | None = None
-) -> tuple[ServingBundle, RankedPool]:
-    """The profile's whole ranked candidate pool (the homepage's rows are filled from it).
+def profile_history(
+    *, profile: Profile, bundle: ServingBundle, catalogue: CatalogueArrays, at: dt.datetime | None
+) -> ProfileHistory:
+    """The profile's recent signals and title states on the bundle's title index: two queries."""
+    rows = profile_history_rows(profile_id=profile.pk, at=at)
+    return history_on_index(rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileServing:
+    """The model version that serves one profile now, and the profile's history on it.
+
+    Attributes
+    ----------
+    bundle : ServingBundle
+        Its ``version_id`` is the version to report (response, page log).
+    catalogue : CatalogueArrays
+        The bundle's catalogue arrays.
+    history : ProfileHistory
+        On ``bundle``'s title index.
+    """
+
+    bundle: ServingBundle
+    catalogue: CatalogueArrays
+    history: ProfileHistory
+
+
+def profile_serving(*, profile: Profile, at: dt.datetime | None) -> ProfileServing:
+    """Pick the version that serves ``profile``: its cluster's, else its region's, else global.
+
+    The one serving rule of every request path (ranked list, homepage), so the
+    two never disagree about which model a profile gets. A profile whose
+    cluster has an active version but who engaged with too few titles
+    (:func:`too_little_history`) is served by the region's model instead.
+    History is read once (two queries) whichever version wins.
+
+    ``profile`` needs ``account`` loaded.
 
     Raises
     ------
@@ -153,7 +237,8 @@ def profile_ranked_pool(
     refresh = float(settings.TONIGHT.get("CATALOGUE_REFRESH_SECONDS", 300.0))
     bundle = serving_bundle(region_code, profile.taste_cluster_id)
     catalogue = bundle.catalogue(refresh)
-    history = profile_history(profile=profile, bundle=bundle, catalogue=catalogue, at=at)
+    rows = profile_history_rows(profile_id=profile.pk, at=at)
+    history = history_on_index(rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue)
     if profile.taste_cluster_id is not None and too_little_history(history):
         # A cluster model is fitted to its community's co-viewing; a profile that has
         # shown next to nothing yet is better served by the broader region model.
@@ -161,30 +246,81 @@ def profile_ranked_pool(
         if regional.version_id != bundle.version_id:
             bundle = regional
             catalogue = bundle.catalogue(refresh)
-            history = profile_history(profile=profile, bundle=bundle, catalogue=catalogue, at=at)
-    codes = set(profile.preferred_languages.values_list("code", flat=True))
+            history = history_on_index(
+                rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue
+            )
+    return ProfileServing(bundle=bundle, catalogue=catalogue, history=history)
+
+
+@functools.cache
+def _languages_sql() -> str:
+    """The profile's preferred language codes, from the many-to-many table, as plain SQL."""
+    through = Profile.preferred_languages.through._meta
+    quote = connection.ops.quote_name
+    # Only quoted identifiers are interpolated.
+    return (
+        f"SELECT {quote(through.get_field('language').column)} "  # noqa: S608
+        f"FROM {quote(through.db_table)} WHERE {quote(through.get_field('profile').column)} = %s"
+    )
+
+
+def profile_preferred_languages(*, profile_id: int) -> set[str]:
+    """The profile's preferred language codes: one query, without building a queryset.
+
+    The ORM's join-and-order query costs more to construct than to run on
+    every homepage; the codes are all the request needs.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_languages_sql(), [profile_id])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def profile_language_index(
+    *, profile: Profile, catalogue: CatalogueArrays, language_codes: set[str] | None = None
+) -> npt.NDArray[np.int16]:
+    """The profile's languages (preferred and display) as indices of the catalogue's codes.
+
+    ``language_codes`` are the preferred languages when the caller has them
+    already; otherwise they are read (one query).
+    """
+    if language_codes is None:
+        language_codes = profile_preferred_languages(profile_id=profile.pk)
+    codes = set(language_codes)
     if profile.display_language_id:
         codes.add(profile.display_language_id)
-    language_codes = catalogue.facts.language_codes
+    return np.array(
+        [i for i, code in enumerate(catalogue.facts.language_codes) if code in codes],
+        dtype=np.int16,
+    )
+
+
+def profile_ranked_pool(
+    *, profile: Profile, device: str, at: dt.datetime | None = None
+) -> tuple[ServingBundle, RankedPool]:
+    """The profile's whole ranked candidate pool, from the version :func:`profile_serving` picks.
+
+    Raises
+    ------
+    recommendations.serving.cache.NoActiveModel
+    """
+    serving = profile_serving(profile=profile, at=at)
     context = ScoringContext(
-        region_code=region_code,
+        region_code=profile.account.home_region_id,
         cluster_id=profile.taste_cluster_id,
         maturity_limit=profile.maturity_limit,
-        language_index=np.array(
-            [i for i, code in enumerate(language_codes) if code in codes], dtype=np.int16
-        ),
+        language_index=profile_language_index(profile=profile, catalogue=serving.catalogue),
         device=device,
         at=at or timezone.now(),
         pool_size=int(settings.TONIGHT.get("CANDIDATE_POOL_SIZE", 500)),
     )
     pool = rank_profile(
-        bundle=bundle,
-        catalogue=catalogue,
-        history=history,
+        bundle=serving.bundle,
+        catalogue=serving.catalogue,
+        history=serving.history,
         context=context,
         weights=signal_weights(),
     )
-    return bundle, pool
+    return serving.bundle, pool
 
 
 def recommend_for_profile(

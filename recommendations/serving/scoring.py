@@ -65,6 +65,10 @@ class ProfileHistory:
     completed, rewatch_worthy, thumbs_down, in_progress : numpy.ndarray of bool, shape (k,)
     last_played : numpy.ndarray of float64, shape (k,)
         Unix seconds; NaN if never played.
+    progress : numpy.ndarray of float64, shape (k,), optional
+        Percent watched of the film or of the last episode played (the state's,
+        so it survives the bound on the signals read). None where no one shows
+        it (offline evaluation).
     """
 
     signals: TrainingSignals
@@ -74,6 +78,7 @@ class ProfileHistory:
     thumbs_down: npt.NDArray[np.bool_]
     in_progress: npt.NDArray[np.bool_]
     last_played: npt.NDArray[np.float64]
+    progress: npt.NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from recommendations.apis.homepage import HomepageOutputSerializer
 from recommendations.models import PageLog
 from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import model_train
+from recommendations.serving import recommend
 from recommendations.signal_events import SignalEvent
 from tests.conftest import token_client
 from tests.factories import (
@@ -18,10 +19,11 @@ from tests.factories import (
     AvailabilityFactory,
     ProfileFactory,
     RegionFactory,
+    TasteClusterFactory,
     TitleFactory,
 )
 from tests.recommendations.homepage_world import NOW, build_home_world
-from tests.recommendations.test_training import _fresh_serving, watch  # noqa: F401
+from tests.recommendations.test_training import _fresh_serving, record, watch  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -259,3 +261,88 @@ def test_a_homepage_costs_a_small_fixed_number_of_queries(
     with django_assert_max_num_queries(7):
         response = client.get(url(asha, rows=40, items=75))
     assert response.status_code == 200
+
+
+# --- Which model version serves the page (issue #6's serving rule) ------------------------
+
+
+@pytest.fixture
+def hindi_household(world):
+    """A household of the region's Hindi cluster: a regular viewer and a newcomer."""
+    cluster = TasteClusterFactory(region=world.region, slug="hindi", name="Hindi")
+    account = AccountFactory(home_region=world.region)
+    regular = ProfileFactory(account=account, name="Regular", taste_cluster=cluster)
+    for title in world.titles["drama"][:4]:
+        watch(regular, title)
+    newcomer = ProfileFactory(account=account, name="Newcomer", taste_cluster=cluster)
+    watch(newcomer, world.titles["drama"][0])  # one title: too little for a cluster model
+    return cluster, account, regular, newcomer
+
+
+def test_a_cluster_with_its_own_active_model_serves_its_profiles_pages(world, hindi_household):
+    # given: the region's model, then the Hindi cluster's own (newer, so a different id)
+    cluster, account, regular, _ = hindi_household
+    regional = model_train(region_code=world.region.code)
+    own = model_train(region_code=world.region.code, cluster=cluster)
+    assert own.pk != regional.pk
+    client = token_client(account)
+
+    # when
+    body = client.get(url(regular, items=4)).json()
+
+    # then: the page, its log and the ranked list all name the cluster's version
+    assert body["model_version"] == own.pk
+    assert body["rows"]
+    assert PageLog.objects.get(pk=body["page_id"]).model_version_id == own.pk
+    listed = client.get(f"/api/v1/profiles/{regular.pk}/recommendations/?n=5").json()
+    assert listed["model_version"] == own.pk
+
+
+def test_a_profile_with_too_little_history_falls_back_to_the_regions_model(world, hindi_household):
+    # given: the Hindi cluster has its own active model, the newcomer has watched one title
+    cluster, account, _, newcomer = hindi_household
+    regional = model_train(region_code=world.region.code)
+    model_train(region_code=world.region.code, cluster=cluster)
+    client = token_client(account)
+
+    # when
+    body = client.get(url(newcomer, items=4)).json()
+
+    # then: the region's version served it, and says so in the response and the log
+    assert body["model_version"] == regional.pk
+    assert body["rows"]
+    assert PageLog.objects.get(pk=body["page_id"]).model_version_id == regional.pk
+    listed = client.get(f"/api/v1/profiles/{newcomer.pk}/recommendations/?n=5").json()
+    assert listed["model_version"] == regional.pk
+
+
+# --- History bounding ------------------------------------------------------------------------
+
+
+def test_a_bounded_history_keeps_continue_watching_and_watch_again(world, household, monkeypatch):
+    # given: a film started weeks ago and a favourite finished and thumbed up, both older
+    # than the newest signals a request reads (bounded to 10 here)
+    account, asha, _ = household
+    started, favourite = world.titles["drama"][5], world.titles["comedy"][3]
+    record(asha, "play_start", started, days_ago=20.1)
+    record(asha, "progress", started, days_ago=20, value=40.0)
+    watch(asha, favourite, days_ago=15)
+    record(asha, "thumbs_up", favourite, days_ago=14.9)
+    for n, title in enumerate(world.titles["action"] * 2):
+        record(asha, "impression", title, days_ago=1 + n / 100)
+    monkeypatch.setattr(recommend, "HISTORY_MAX_SIGNALS", 10)
+    model_train(region_code=world.region.code)
+    read = recommend.profile_history_rows(profile_id=asha.pk, at=None)
+    assert read.signals.shape[0] == 10  # the old signals are not read...
+    assert not set(read.signals[:, 1].astype(int).tolist()) & {started.pk, favourite.pk}
+
+    # when
+    rows = token_client(account).get(url(asha, rows=40, items=4)).json()["rows"]
+
+    # then: ...yet the derived title states keep both rows, with the film's progress
+    by_type = {row["type"]: row["items"] for row in rows}
+    resume = {i["title_id"]: i["progress"] for i in by_type["continue_watching"]}
+    assert resume[started.pk] == 40.0
+    assert favourite.pk in {i["title_id"] for i in by_type["watch_again"]}
+    finished = [i for items in by_type.values() for i in items if i["title_id"] == favourite.pk]
+    assert all(i["progress"] is None for i in finished)  # finished: nothing to resume
