@@ -7,11 +7,14 @@ trending rows, and the catalogue facts the filters need (maturity, language,
 genres, availability windows, arrival dates), all aligned with the version's
 title index. Availability windows and title facts are what staff edit without
 a retrain, so they are re-read from the database every
-``TONIGHT["CATALOGUE_REFRESH_SECONDS"]``; the estimators never change.
+``TONIGHT["CATALOGUE_REFRESH_SECONDS"]`` (in the background, while the old
+copy serves: :mod:`~recommendations.serving.refresh`), once per title index
+however many versions share it; the estimators never change.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import zoneinfo
@@ -29,6 +32,7 @@ from recommendations.engine.ranking import PlayRanker
 from recommendations.selectors import training as data
 from recommendations.serving import artefacts
 from recommendations.serving.model_index import ModelIndex
+from recommendations.serving.refresh import RefreshingByKey
 from regions.models import Region
 
 
@@ -89,7 +93,7 @@ def catalogue_arrays_load(title_ids: npt.NDArray[np.int64]) -> CatalogueArrays:
     at = data.index_of(title_ids, genre_rows[:, 0])
     genre_table = np.zeros((n_titles, genre_ids.shape[0]), dtype=np.float32)
     genre_table[at[at >= 0], genre_col[at >= 0]] = 1.0
-    return CatalogueArrays(
+    arrays = CatalogueArrays(
         facts=data.catalogue_facts(title_ids),
         genre_table=genre_table,
         episodes=data.episode_table(),
@@ -100,6 +104,19 @@ def catalogue_arrays_load(title_ids: npt.NDArray[np.int64]) -> CatalogueArrays:
         },
         loaded_at=time.monotonic(),
     )
+    for code in arrays.time_zones:  # here, not in the first request of each region
+        arrays.region(code)
+    return arrays
+
+
+def title_index_key(title_ids: npt.NDArray[np.int64]) -> str:
+    """A digest of a title index, to share what depends only on it between versions."""
+    data = np.ascontiguousarray(title_ids, dtype=np.int64)
+    return hashlib.blake2b(data.tobytes(), digest_size=16).hexdigest()
+
+
+#: Catalogue arrays per title index, shared by the versions trained on it.
+catalogue_cache = RefreshingByKey[CatalogueArrays](name="catalogue arrays")
 
 
 class ServingBundle:
@@ -118,6 +135,12 @@ class ServingBundle:
     ranker : PlayRanker
     popularity : numpy.ndarray of float32, shape (n_regions + n_clusters, n_titles)
         Trending rows normalised to [0, 1] (the ranking features).
+    index_key : str
+        A digest of the title index: versions with equal keys share catalogue
+        arrays and title tables.
+    loaded_at : float
+        ``time.monotonic()`` when loaded; the shared tables it is served with
+        are at least this recent.
     """
 
     def __init__(
@@ -137,10 +160,10 @@ class ServingBundle:
         self.serving_mode = ranker.mode
         self.neighbours: sp.csr_matrix = content.neighbour_matrix()
         self.popularity = normalise_popularity(index.trending)
+        self.index_key = title_index_key(index.title_ids)
+        self.loaded_at = time.monotonic()
         als.fold_in(sp.csr_matrix((1, self.n_titles), dtype=np.float32))  # warm the Gram matrix
-        self._catalogue: CatalogueArrays | None = None
         self._trending: dict[tuple[str, int | None], tuple[np.ndarray, ...]] = {}
-        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, *, version_id: int, artefact_key: str) -> ServingBundle:
@@ -158,15 +181,14 @@ class ServingBundle:
         return int(self.index.title_ids.shape[0])
 
     def catalogue(self, max_age_seconds: float) -> CatalogueArrays:
-        """The catalogue arrays, re-read when older than ``max_age_seconds``."""
-        current = self._catalogue
-        if current is None or time.monotonic() - current.loaded_at > max_age_seconds:
-            with self._lock:
-                current = self._catalogue
-                if current is None or time.monotonic() - current.loaded_at > max_age_seconds:
-                    current = catalogue_arrays_load(self.index.title_ids)
-                    self._catalogue = current
-        return current
+        """The catalogue arrays of this version's title index, re-read when older than that."""
+        title_ids = self.index.title_ids
+        return catalogue_cache.get(
+            self.index_key,
+            lambda: catalogue_arrays_load(title_ids),
+            max_age_seconds,
+            not_before=self.loaded_at,
+        )
 
     def trending_rows(
         self, *, region_code: str, cluster_id: int | None

@@ -1,10 +1,10 @@
 """The serving process's cache of active model versions.
 
 Each process loads a version's artefacts once (:class:`ServingBundle`) and
-keeps them until another version becomes active. Which version is active is
-asked of the database with one small indexed query, at most every
-``TONIGHT["MODEL_VERSION_CHECK_SECONDS"]`` per region (0 asks on every
-request), so an activation or a rollback reaches every process within a few
+keeps them until another version becomes active. Which versions are active
+(every scope's at once) is asked of the database with one small indexed
+query, at most every ``TONIGHT["MODEL_VERSION_CHECK_SECONDS"]`` (0 asks on
+every request), so an activation or a rollback reaches every process within a few
 seconds without a restart. Only versions whose status is ``active`` are ever
 loaded, and a version becomes active only after all its artefacts are
 stored, so a process never reads a half-written version.
@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Q
 
 from recommendations.models import ModelVersion
 from recommendations.serving.bundle import ServingBundle
@@ -33,60 +32,81 @@ class ActiveVersion:
     serving_mode: str
 
 
-_SCOPE_PREFERENCE = {
-    ModelVersion.Scope.CLUSTER: 0,
-    ModelVersion.Scope.REGION: 1,
-    ModelVersion.Scope.GLOBAL: 2,
-}
-
-
 class NoActiveModel(Exception):
     """Neither the region nor the global scope has an active model version."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveVersions:
+    """Every scope's active version at one moment: one query, however many scopes are served.
+
+    A process serving a region's clusters asks for many (region, cluster)
+    pairs; reading all active versions at once (a few dozen rows at most)
+    costs one small query per check interval instead of one per pair.
+    """
+
+    global_version: ActiveVersion | None
+    by_region: dict[str, ActiveVersion]
+    by_cluster: dict[int, ActiveVersion]
+    read_at: float
+
+    def serving(self, region_code: str, cluster_id: int | None) -> ActiveVersion | None:
+        """The cluster's active version, else the region's, else the global one."""
+        if cluster_id is not None and cluster_id in self.by_cluster:
+            return self.by_cluster[cluster_id]
+        return self.by_region.get(region_code, self.global_version)
+
+    @property
+    def pks(self) -> set[int]:
+        versions = [*self.by_region.values(), *self.by_cluster.values(), self.global_version]
+        return {v.pk for v in versions if v is not None}
+
+
+def active_versions_read() -> ActiveVersions:
+    """Read every active version: one query on the indexed status column."""
+    global_version = None
+    by_region: dict[str, ActiveVersion] = {}
+    by_cluster: dict[int, ActiveVersion] = {}
+    rows = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).values_list(
+        "pk", "scope", "region_id", "taste_cluster_id", "artefact_key", "serving_mode"
+    )
+    for pk, scope, region_code, cluster_id, key, mode in rows:
+        version = ActiveVersion(pk=pk, artefact_key=key, serving_mode=mode)
+        if scope == ModelVersion.Scope.CLUSTER:
+            by_cluster[cluster_id] = version
+        elif scope == ModelVersion.Scope.REGION:
+            by_region[region_code] = version
+        else:
+            global_version = version
+    return ActiveVersions(global_version, by_region, by_cluster, time.monotonic())
 
 
 class _ModelCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._bundles: dict[int, ServingBundle] = {}
-        self._active: dict[tuple[str, int | None], tuple[float, ActiveVersion | None]] = {}
+        self._versions: ActiveVersions | None = None
 
     def clear(self) -> None:
         with self._lock:
             self._bundles.clear()
-            self._active.clear()
+            self._versions = None
 
-    def _lookup(self, region_code: str, cluster_id: int | None = None) -> ActiveVersion | None:
-        """The cluster's active version, else the region's, else the global one: one query."""
-        scopes = Q(scope=ModelVersion.Scope.REGION, region_id=region_code) | Q(
-            scope=ModelVersion.Scope.GLOBAL
-        )
-        if cluster_id is not None:
-            scopes |= Q(scope=ModelVersion.Scope.CLUSTER, taste_cluster_id=cluster_id)
-        rows = list(
-            ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE)
-            .filter(scopes)
-            .values_list("pk", "scope", "artefact_key", "serving_mode")
-        )
-        rows.sort(key=lambda row: _SCOPE_PREFERENCE[row[1]])
-        if not rows:
-            return None
-        pk, _, key, mode = rows[0]
-        return ActiveVersion(pk=pk, artefact_key=key, serving_mode=mode)
+    def versions(self) -> ActiveVersions:
+        """The active versions, asked of the database at most every check interval."""
+        ttl = float(settings.TONIGHT.get("MODEL_VERSION_CHECK_SECONDS", 2.0))
+        versions = self._versions
+        if versions is None or ttl <= 0 or time.monotonic() - versions.read_at >= ttl:
+            versions = self._versions = active_versions_read()
+        return versions
 
     def active(self, region_code: str, cluster_id: int | None = None) -> ActiveVersion | None:
-        ttl = float(settings.TONIGHT.get("MODEL_VERSION_CHECK_SECONDS", 2.0))
-        now = time.monotonic()
-        cache_key = (region_code, cluster_id)
-        cached = self._active.get(cache_key)
-        if cached is not None and ttl > 0 and now - cached[0] < ttl:
-            return cached[1]
-        version = self._lookup(region_code, cluster_id)
-        self._active[cache_key] = (now, version)
-        return version
+        return self.versions().serving(region_code, cluster_id)
 
     def bundle(self, region_code: str, cluster_id: int | None = None) -> ServingBundle:
         """The loaded bundle of the version that serves the cluster (or ``region_code``) now."""
-        version = self.active(region_code, cluster_id)
+        versions = self.versions()
+        version = versions.serving(region_code, cluster_id)
         if version is None:
             raise NoActiveModel(
                 f"No active model for region {region_code} and no global one: "
@@ -100,9 +120,8 @@ class _ModelCache:
                     bundle = ServingBundle.load(
                         version_id=version.pk, artefact_key=version.artefact_key
                     )
-                    # Forget versions no region is served by any more.
-                    in_use = {v.pk for _, v in self._active.values() if v is not None}
-                    for stale in set(self._bundles) - in_use:
+                    # Forget versions that serve nobody any more.
+                    for stale in set(self._bundles) - versions.pks:
                         del self._bundles[stale]
                     self._bundles[version.pk] = bundle
         return bundle

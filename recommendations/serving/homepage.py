@@ -461,7 +461,9 @@ def homepage_build(
     region_code = profile.account.home_region_id
     serving = profile_serving(profile=profile, at=at)
     bundle, catalogue, history = serving.bundle, serving.catalogue, serving.history
-    tables = title_tables_cache.get(version_id=bundle.version_id, title_ids=bundle.index.title_ids)
+    tables = title_tables_cache.get(
+        index_key=bundle.index_key, title_ids=bundle.index.title_ids, not_before=bundle.loaded_at
+    )
     language_index = profile_language_index(
         profile=profile, catalogue=catalogue, language_codes=language_codes
     )

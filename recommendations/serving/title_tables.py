@@ -5,9 +5,10 @@ database on every request would be the page's most expensive part. These
 tables hold, for every title of a model version's index, what the page needs:
 original and localised names, critic scores, genre and language labels, and
 the default artwork variant per (device class, maturity limit). They are
-rebuilt when older than ``TONIGHT["TITLE_TABLES_REFRESH_SECONDS"]`` (short:
-staff deactivate artwork and fix names without a retrain), under a lock, so a
-burst of requests rebuilds them once.
+re-read when older than ``TONIGHT["TITLE_TABLES_REFRESH_SECONDS"]`` (short:
+staff deactivate artwork and fix names without a retrain) by a background
+thread while the old copy keeps serving (:mod:`~recommendations.serving.refresh`),
+and shared by every model version with the same title index.
 
 Until the artwork bandit lands, a title's artwork is its *default* variant:
 the oldest active variant meant for the device class within the profile's
@@ -18,7 +19,6 @@ and a kids profile never gets a frame rated above its limit.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -32,6 +32,7 @@ from artwork.models import ArtworkVariant
 from catalog.models import Genre, Language, MaturityLevel, Title, TitleLocalization
 from recommendations.engine.ranking import DEVICE_CLASSES
 from recommendations.selectors.training import index_of
+from recommendations.serving.refresh import RefreshingByKey
 from regions.models import Region, TasteCluster
 
 MATURITY_LEVELS: tuple[int, ...] = tuple(sorted(MaturityLevel.values))
@@ -44,6 +45,34 @@ def placeholder_url() -> str:
         return static(PLACEHOLDER_ARTWORK)
     except ValueError:  # manifest storage before collectstatic
         return f"{settings.STATIC_URL.rstrip('/')}/{PLACEHOLDER_ARTWORK}"
+
+
+class VariantUrls:
+    """Variant id -> its image's URL, asked of storage the first time a page shows it.
+
+    Storage's ``url()`` costs tens of microseconds (an object store may sign);
+    asked for all ~70,000 variants up front it made every table load seconds
+    long, though a page shows a few hundred of them.
+    """
+
+    def __init__(self, images: dict[int, str]) -> None:
+        self._images = images
+        self._urls: dict[int, str] = {}
+
+    def get(self, variant_id: int, default: str) -> str:
+        url = self._urls.get(variant_id)
+        if url is None:
+            image = self._images.get(variant_id)
+            if not image:
+                return default
+            url = self._urls[variant_id] = default_storage.url(image)
+        return url
+
+    def __contains__(self, variant_id: int) -> bool:
+        return bool(self._images.get(variant_id))
+
+    def __len__(self) -> int:
+        return len(self._images)
 
 
 @dataclass(frozen=True)
@@ -66,9 +95,13 @@ class TitleTables:
     default_variant : numpy.ndarray of int64, shape (len(DEVICE_CLASSES), len(MATURITY_LEVELS),
         n_titles)
         The default variant id per device class and maturity limit; -1: placeholder.
-    variant_urls : dict of int to str
+    variant_urls : VariantUrls
+        Variant id -> image URL, asked of storage on first use.
     placeholder : str
     loaded_at : float
+    localised : dict of str to dict of int to str
+        Language code -> title index -> localised name. Every language is read
+        with the rest (one query), so no request waits to read one.
     """
 
     title_ids: npt.NDArray[np.int64]
@@ -81,28 +114,14 @@ class TitleTables:
     region_names: dict[str, str]
     cluster_names: dict[int, str]
     default_variant: npt.NDArray[np.int64]
-    variant_urls: dict[int, str]
+    variant_urls: VariantUrls
     placeholder: str
     loaded_at: float
-    _localised: dict[str, dict[int, str]] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    localised: dict[str, dict[int, str]] = field(default_factory=dict, repr=False)
 
     def localised_names(self, language: str | None) -> dict[int, str]:
-        """Title index -> name in ``language``, for the titles translated into it (cached)."""
-        if not language:
-            return {}
-        names = self._localised.get(language)
-        if names is None:
-            with self._lock:
-                rows = list(
-                    TitleLocalization.objects.filter(language_id=language).values_list(
-                        "title_id", "name"
-                    )
-                )
-                at = index_of(self.title_ids, [r[0] for r in rows])
-                names = {int(i): r[1] for i, r in zip(at.tolist(), rows, strict=True) if i >= 0}
-                self._localised[language] = names
-        return names
+        """Title index -> name in ``language``, for the titles translated into it."""
+        return self.localised.get(language, {}) if language else {}
 
     def variants_for(
         self, *, title_index: npt.NDArray[np.int32], device: str, maturity_limit: int
@@ -116,7 +135,7 @@ class TitleTables:
 
 def _default_variants(
     title_ids: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.int64], dict[int, str]]:
+) -> tuple[npt.NDArray[np.int64], VariantUrls]:
     n = title_ids.shape[0]
     table = np.full((len(DEVICE_CLASSES), len(MATURITY_LEVELS), n), -1, dtype=np.int64)
     rows = list(
@@ -126,7 +145,7 @@ def _default_variants(
             "pk", "title_id", "maturity", "image", "for_tv", "for_mobile", "for_tablet", "for_web"
         )
     )
-    urls = {pk: default_storage.url(image) for pk, _, _, image, *_ in rows if image}
+    urls = VariantUrls({pk: image for pk, _, _, image, *_ in rows if image})
     if not rows:
         return table, urls
     pk = np.array([r[0] for r in rows], dtype=np.int64)
@@ -170,6 +189,12 @@ def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
         keep = (t >= 0) & (g >= 0)
         genre_table[t[keep], g[keep]] = True
     default_variant, urls = _default_variants(title_ids)
+    localised: dict[str, dict[int, str]] = {}
+    translations = list(TitleLocalization.objects.values_list("language_id", "title_id", "name"))
+    at = index_of(title_ids, [r[1] for r in translations])
+    for i, (language, _, name) in zip(at.tolist(), translations, strict=True):
+        if i >= 0:
+            localised.setdefault(language, {})[i] = name
     return TitleTables(
         title_ids=title_ids,
         names=names,
@@ -184,33 +209,32 @@ def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
         variant_urls=urls,
         placeholder=placeholder_url(),
         loaded_at=time.monotonic(),
+        localised=localised,
     )
 
 
 class _TitleTablesCache:
-    """One :class:`TitleTables` per model version's title index, refreshed on a timer."""
+    """One :class:`TitleTables` per title index, re-read in the background on a timer.
+
+    Keyed by the index, not the model version: the region, cluster and global
+    versions trained on one catalogue share one copy instead of reading the
+    same tables once each.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._tables: dict[int, TitleTables] = {}
+        self._tables = RefreshingByKey[TitleTables](name="title tables")
 
     def clear(self) -> None:
-        with self._lock:
-            self._tables.clear()
+        self._tables.clear()
 
-    def get(self, *, version_id: int, title_ids: npt.NDArray[np.int64]) -> TitleTables:
+    def get(
+        self, *, index_key: str, title_ids: npt.NDArray[np.int64], not_before: float = 0.0
+    ) -> TitleTables:
+        """The tables of a title index; read now if older than ``not_before`` (a version's load)."""
         max_age = float(settings.TONIGHT.get("TITLE_TABLES_REFRESH_SECONDS", 60.0))
-        current = self._tables.get(version_id)
-        if current is None or time.monotonic() - current.loaded_at > max_age:
-            with self._lock:
-                current = self._tables.get(version_id)
-                if current is None or time.monotonic() - current.loaded_at > max_age:
-                    current = title_tables_load(title_ids)
-                    # Only the versions being served matter; keep the cache small.
-                    if len(self._tables) > 4:
-                        self._tables.clear()
-                    self._tables[version_id] = current
-        return current
+        return self._tables.get(
+            index_key, lambda: title_tables_load(title_ids), max_age, not_before=not_before
+        )
 
 
 title_tables_cache = _TitleTablesCache()

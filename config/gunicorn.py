@@ -1,0 +1,22 @@
+"""gunicorn settings for serving Tonight: ``gunicorn -c config/gunicorn.py config.wsgi``.
+
+The app is loaded once, in the master, before the workers are forked
+(``preload_app``), and that load warms serving (``TONIGHT_WARM_ON_START=1``,
+see ``config/wsgi.py``): every served model version, the catalogue arrays,
+the title tables and the artwork state. Each worker starts with them, shared
+copy-on-write, instead of reading them during its first requests, which is
+where a cold worker's multi-second first pages came from. Set
+``TONIGHT_WARM_ON_START=0`` to start cold (faster start, slow first pages).
+
+Everything else can be given on the command line as usual (``--bind``,
+``--workers``, ...); ``WEB_CONCURRENCY`` sets the default worker count.
+"""
+
+import os
+
+os.environ.setdefault("TONIGHT_WARM_ON_START", "1")
+
+preload_app = True
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Warming happens before the fork, so a worker's boot is quick; keep the usual timeout.
+timeout = 30

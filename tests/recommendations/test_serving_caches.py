@@ -1,0 +1,204 @@
+"""What a serving process keeps in memory: re-read without stalling requests, shared, warmed."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from recommendations.services.training import model_train
+from recommendations.serving.bundle import catalogue_cache
+from recommendations.serving.cache import model_cache, serving_bundle
+from recommendations.serving.homepage import homepage_build, row_ranker_cache
+from recommendations.serving.refresh import Refreshing, RefreshingByKey
+from recommendations.serving.title_tables import title_tables_cache
+from recommendations.serving.warmup import serving_warm
+from tests.factories import AccountFactory, ProfileFactory, TasteClusterFactory
+from tests.recommendations.homepage_world import build_home_world
+from tests.recommendations.test_training import watch
+
+#: Tables read catalogue-wide: a warm process never reads them on a request's path.
+CATALOGUE_READS = (
+    'FROM "catalog_title"',
+    'FROM "catalog_titlelocalization"',
+    'FROM "catalog_episode"',
+    '"regions_availability"."starts_at"',
+    '"artwork_artworkvariant"."image"',
+)
+
+
+def _wait_for(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def _empty_caches():
+    caches = (model_cache, title_tables_cache, catalogue_cache, row_ranker_cache)
+    for cache in caches:
+        cache.clear()
+    yield
+    for cache in caches:
+        cache.clear()
+
+
+# --- Refreshing: no database --------------------------------------------------------------
+
+
+def test_a_stale_value_keeps_serving_while_one_background_read_replaces_it():
+    # given: a value read once, now older than its max age, whose next read is slow
+    release = threading.Event()
+    reads: list[int] = []
+
+    def load() -> int:
+        reads.append(len(reads) + 1)
+        if len(reads) > 1:
+            release.wait(5)
+        return len(reads)
+
+    table = Refreshing(load, name="test")
+    assert table.get(0.05) == 1
+    time.sleep(0.06)
+
+    # when: requests keep asking while the re-read is under way
+    answers = [table.get(0.05) for _ in range(20)]
+
+    # then: none of them waited for it, and it ran once; its result replaces the old one
+    assert answers == [1] * 20
+    assert len(reads) == 2
+    release.set()
+    _wait_for(lambda: table.get(60) == 2)
+    assert len(reads) == 2
+
+
+def test_a_failed_background_read_leaves_the_old_value_serving():
+    calls = []
+
+    def load() -> str:
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("database went away")
+        return "first"
+
+    table = Refreshing(load, name="test")
+    table.get(0.05)
+    time.sleep(0.06)
+
+    assert table.get(0.05) == "first"
+    _wait_for(lambda: len(calls) == 2 and not table.refreshing)
+    assert table.get(60) == "first"
+
+
+def test_max_age_zero_reads_on_every_use_and_not_before_forces_a_read():
+    counter = iter(range(100))
+    table = Refreshing(lambda: next(counter), name="test")
+
+    assert [table.get(0) for _ in range(3)] == [0, 1, 2]
+    assert table.get(60) == 2
+    assert table.get(60, not_before=time.monotonic()) == 3  # a version loaded after it
+
+
+def test_only_the_most_recently_used_keys_are_kept():
+    tables = RefreshingByKey[str](name="test", max_keys=2)
+    reads = []
+
+    def loader(key: str):
+        return lambda: reads.append(key) or key
+
+    for key in ("a", "b", "a", "c", "a", "b"):
+        tables.get(key, loader(key), 60)
+
+    # "b" was the least recently used when "c" came, so it was read again.
+    assert reads == ["a", "b", "c", "b"]
+
+
+# --- With the database ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("_empty_caches")
+def test_every_scope_is_answered_by_one_query_of_active_versions(settings):
+    # given: a region model and one cluster's own model
+    world = build_home_world()
+    hindi = TasteClusterFactory(region=world.region, slug="hindi")
+    tamil = TasteClusterFactory(region=world.region, slug="tamil")
+    regional = model_train(region_code=world.region.code)
+    own = model_train(region_code=world.region.code, cluster=hindi)
+    settings.TONIGHT = {**settings.TONIGHT, "MODEL_VERSION_CHECK_SECONDS": 60}
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        served = [
+            serving_bundle(world.region.code, cluster.pk if cluster else None).version_id
+            for cluster in (hindi, tamil, None)
+        ]
+
+    # then: the cluster's own, the region's for a cluster without one, the region's
+    assert served == [own.pk, regional.pk, regional.pk]
+    asked = [q for q in queries.captured_queries if "recommendations_modelversion" in q["sql"]]
+    assert len(asked) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("_empty_caches")
+def test_versions_on_one_title_index_share_their_tables():
+    world = build_home_world()
+    cluster = TasteClusterFactory(region=world.region, slug="hindi")
+    regional = serving_bundle_of(model_train(region_code=world.region.code), world)
+    own = serving_bundle_of(model_train(region_code=world.region.code, cluster=cluster), world)
+    assert regional.index_key == own.index_key
+
+    with CaptureQueriesContext(connection) as queries:
+        tables = [
+            title_tables_cache.get(
+                index_key=b.index_key, title_ids=b.index.title_ids, not_before=b.loaded_at
+            )
+            for b in (regional, own)
+        ]
+        catalogues = [b.catalogue(300.0) for b in (regional, own)]
+
+    assert tables[0] is tables[1]
+    assert catalogues[0] is catalogues[1]
+    titles_read = [q for q in queries.captured_queries if 'FROM "catalog_title"' in q["sql"]]
+    assert len(titles_read) == 2  # once for the title tables, once for the catalogue facts
+
+
+def serving_bundle_of(version, world):
+    """The loaded bundle of ``version`` (its cluster's or its region's)."""
+    return serving_bundle(world.region.code, version.taste_cluster_id)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("_empty_caches")
+def test_after_warming_a_page_reads_only_what_is_the_profiles(settings):
+    # given: a trained region, a process that has warmed up, long refresh intervals
+    world = build_home_world()
+    profile = ProfileFactory(account=AccountFactory(home_region=world.region), name="Asha")
+    watch(profile, world.titles["action"][0])
+    version = model_train(region_code=world.region.code)
+    settings.TONIGHT = {
+        **settings.TONIGHT,
+        "MODEL_VERSION_CHECK_SECONDS": 60,
+        "CATALOGUE_REFRESH_SECONDS": 300,
+        "TITLE_TABLES_REFRESH_SECONDS": 60,
+    }
+    report = serving_warm()
+    profile.refresh_from_db()
+
+    # when: its first real page
+    with CaptureQueriesContext(connection) as queries:
+        page = homepage_build(profile=profile, device="mobile")
+
+    # then: nothing catalogue-wide was read on its path
+    assert version.pk in report.versions
+    assert report.pages > 0
+    assert page.rows
+    catalogue_wide = [
+        q["sql"]
+        for q in queries.captured_queries
+        if any(marker in q["sql"] for marker in CATALOGUE_READS)
+    ]
+    assert catalogue_wide == []
