@@ -124,3 +124,29 @@ def run_row(run: TrainingRun, slug: str) -> dict[str, Any]:
         "gate": (gate or {}).get("passed") if isinstance(gate, dict) else None,
         "seconds": _seconds(run.timings),
     }
+
+
+def artwork_policy_charts(policies: Sequence[Any]) -> list[Chart]:
+    """Artwork policy versions oldest first: how much they have seen, and the take rate seen."""
+    labels = [f"#{p.pk}" for p in policies]
+    return [
+        _chart(
+            "Impressions learned from",
+            policies,
+            labels,
+            [("in all", lambda p: float(p.n_impressions)), ("new", lambda p: float(p.n_new))],
+            "{:,.0f}",
+        ),
+        _chart(
+            "Take rate of the impressions seen",
+            policies,
+            labels,
+            [
+                (
+                    "plays per impression",
+                    lambda p: p.n_plays / p.n_impressions if p.n_impressions else None,
+                )
+            ],
+            "{:.2%}",
+        ),
+    ]

@@ -11,4 +11,5 @@ urlpatterns = [
     path("why/", views.why, name="why"),
     path("models/", views.model_overview, name="models"),
     path("models/<str:region_code>/<slug:slug>/", views.model_cluster, name="model_cluster"),
+    path("artwork/", views.artwork_overview, name="artwork"),
 ]

@@ -14,13 +14,17 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.contrib.admin.views.decorators import staff_member_required
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Account
-from artwork.models import ArtworkVariant
+from artwork.charts import take_rate_chart
+from artwork.models import ArtworkPolicy, ArtworkVariant
+from artwork.selection import artwork_choose, artwork_reasons
+from artwork.selectors import artwork_variants_stats
 from profiles.models import Profile
 from recommendations.models import ModelVersion
 from recommendations.serving.cache import NoActiveModel
@@ -208,9 +212,10 @@ class ArtworkArm:
     themes: tuple[str, ...]
     eligible: bool  # active, meant for the device, within the profile's maturity limit
     shown: bool
-    # The artwork policy's estimated take rate for this profile, device and moment.
-    # None until the policy provides it (issue #7): never a made-up number.
+    # The artwork policy's estimated take rate for this profile, device and moment, and
+    # the probability it gives the arm now; None for arms the policy cannot pick here.
     estimate: float | None = None
+    probability: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +223,7 @@ class ArtworkReasons:
     variant: ArtworkVariant | None  # the one on the page; None: the placeholder
     propensity: float | None
     arms: tuple[ArtworkArm, ...]
+    policy_id: int | None = None  # None: the policy's prior (no update has run yet)
 
 
 def _artwork_reasons(
@@ -228,24 +234,37 @@ def _artwork_reasons(
     at: dt.datetime,
     shown_id: int | None,
     propensity: float | None,
+    taste: dict[str, float],
+    hour: int,
 ) -> ArtworkReasons:
-    """Why this artwork: the variant the page item carried, its themes, its propensity, the arms.
+    """Why this artwork: every variant of the title as the policy sees it for this page.
 
-    EXTENSION POINT for the artwork policy (issue #7): fill ``ArtworkArm.estimate``
-    with the policy's per-variant estimate for ``profile``/``device``/``at`` (and,
-    if useful, each arm's propensity). Today everything shown comes from the page
-    item (``shown_id``, ``propensity``) and the ``ArtworkVariant`` rows; nothing
-    is estimated here.
+    The policy is asked again for this profile's taste, the device and the
+    hour (:func:`artwork.selection.artwork_choose`): each eligible arm gets the
+    policy's estimated take rate and the probability the policy gives it now
+    (from fresh posterior draws: close to, not identical with, the propensity
+    logged with the page, which the panel shows separately).
+    Eligibility is serving's own rule (device class with its any-device
+    fallback, maturity limit, active), not a copy of it.
     """
+    picks = artwork_choose(
+        title_ids=[title_id],
+        device=device,
+        maturity_limit=profile.maturity_limit,
+        taste=taste,
+        hour=hour,
+        seed=0,
+    )
+    by_variant = {reason.variant_id: reason for reason in artwork_reasons(picks).get(0, [])}
     variants = selectors.title_variants(title_id=title_id)
     arms = tuple(
         ArtworkArm(
             variant=v,
             themes=tuple(theme.name for theme in v.themes.all()),
-            eligible=v.is_active
-            and device in v.device_classes
-            and v.maturity <= profile.maturity_limit,
+            eligible=v.pk in by_variant,
             shown=v.pk == shown_id,
+            estimate=by_variant[v.pk].estimate if v.pk in by_variant else None,
+            probability=by_variant[v.pk].probability if v.pk in by_variant else None,
         )
         for v in variants
     )
@@ -253,6 +272,7 @@ def _artwork_reasons(
         variant=next((arm.variant for arm in arms if arm.shown), None),
         propensity=propensity,
         arms=arms,
+        policy_id=picks.state.policy_id,
     )
 
 
@@ -343,6 +363,8 @@ def why(request: HttpRequest) -> HttpResponse:
             at=at,
             shown_id=shown_id,
             propensity=propensity,
+            taste=page.taste,
+            hour=page.context.hour,
         ),
         title_features=_feature_bars(explanation, context=False),
         context_features=_feature_bars(explanation, context=True),
@@ -405,5 +427,35 @@ def model_cluster(request: HttpRequest, region_code: str, slug: str) -> HttpResp
             "runs": [model_charts.run_row(run, cluster.slug) for run in runs[::-1]],
             "charts": model_charts.run_charts(runs, cluster.slug),
             "versions": versions,
+        },
+    )
+
+
+#: Variants charted on the artwork page: the most shown ones.
+ARTWORK_VARIANTS_CHARTED = 24
+ARTWORK_POLICIES_CHARTED = 30
+
+
+@staff_member_required
+def artwork_overview(request: HttpRequest) -> HttpResponse:
+    """The artwork policy's versions, and the most shown variants' take rates by device class."""
+    policies = list(ArtworkPolicy.objects.order_by("-pk")[:ARTWORK_POLICIES_CHARTED])[::-1]
+    variants = list(
+        ArtworkVariant.objects.select_related("title")
+        .annotate(shown=Sum("daily__impressions"))
+        .filter(shown__gt=0)
+        .order_by("-shown", "pk")[:ARTWORK_VARIANTS_CHARTED]
+    )
+    stats = artwork_variants_stats(variants=variants)
+    return render(
+        request,
+        "console/artwork.html",
+        {
+            "policy_charts": model_charts.artwork_policy_charts(policies),
+            "latest_policy": policies[-1] if policies else None,
+            "variants": [
+                {"variant": v, "chart": take_rate_chart(stats[v.pk]), "stats": stats[v.pk]}
+                for v in variants
+            ],
         },
     )

@@ -15,8 +15,10 @@ The request path, after the ranked pool (:func:`~recommendations.serving.scoring
    ``FIRST_SCREEN_ROWS`` rows) no title appears twice: a later row loses the
    titles an earlier one shows, and a row left with fewer than its minimum is
    dropped, never padded.
-4. Each title gets its default artwork for the device and maturity limit
-   (propensity 1 until the artwork bandit lands) and its localised name.
+4. Each title gets its artwork from the contextual bandit
+   (:func:`artwork.selection.artwork_choose`: the profile's genre taste, the
+   device and the hour choose among the title's variants for the device and
+   maturity limit, with the propensity of the choice) and its localised name.
 
 Queries (beyond the ranked pool's): the profile's row engagement, one
 indexed query. Names, artwork and row labels come from the per-process
@@ -30,7 +32,7 @@ import datetime as dt
 import functools
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +41,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from artwork.selection import artwork_choose, page_seed, taste_shares
 from profiles.models import Profile
 from recommendations.engine.candidates import Source
 from recommendations.engine.confidence import SignalCode
@@ -124,6 +127,8 @@ class Page:
     ranker: str
     row_ranker: str
     rows: list[PageRow]
+    #: The profile's genre shares: the artwork policy's context, logged with the page.
+    taste: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -423,6 +428,21 @@ def _propose_rows(
 # --- Assembly -----------------------------------------------------------------------------
 
 
+def profile_taste(*, history: ProfileHistory, tables: TitleTables) -> dict[str, float]:
+    """Genre shares of the titles the profile engaged with: the artwork policy's taste context.
+
+    A finished title says more than a started one and a rewatch-worthy one
+    more again; a thumbs-down title says nothing about what draws it in.
+    """
+    weight = 1.0 + history.completed + history.rewatch_worthy
+    weight = np.where(history.thumbs_down, 0.0, weight)
+    return taste_shares(
+        genre_rows=tables.genre_table[history.state_title],
+        weights=weight,
+        genre_slugs=tables.genre_slugs,
+    )
+
+
 def _state_progress(history: ProfileHistory) -> dict[int, float]:
     """Title index -> percent watched, for the titles the profile can resume.
 
@@ -503,6 +523,7 @@ def homepage_build(
         ranker=bundle.ranker.mode,
         row_ranker=row_ranker.mode,
         rows=[],
+        taste=profile_taste(history=history, tables=tables),
     )
     if len(pool) == 0:
         return page
@@ -543,33 +564,41 @@ def homepage_build(
 
     # Fill best rows first; the first screen never repeats a title.
     chosen: list[tuple[_Proposal, list[int], float]] = []
-    on_screen: set[int] = set()
+    on_screen = np.zeros(len(pool), dtype=bool)  # by pool position
     for at_index in order.tolist():
         proposal = proposals[at_index]
         minimum = 1 if proposal.type in _SMALL_ROW_TYPES else ROW_MIN_ITEMS
         minimum = min(minimum, n_items)
-        positions = proposal.positions.tolist()
+        eligible = proposal.positions
         if len(chosen) < FIRST_SCREEN_ROWS:
-            positions = [p for p in positions if p not in on_screen]
-        positions = positions[:n_items]
+            eligible = eligible[~on_screen[eligible]]
+        positions = eligible[:n_items].tolist()
         if len(positions) < minimum:
             continue
         chosen.append((proposal, positions, float(strength[at_index])))
         if len(chosen) <= FIRST_SCREEN_ROWS:
-            on_screen.update(positions)
+            on_screen[positions] = True
         if len(chosen) >= n_rows:
             break
 
     # Names, match, progress and artwork for every shown title at once.
     shown = np.array([p for _, positions, _ in chosen for p in positions], dtype=np.intp)
     shown_titles = pool.title_index[shown]
-    title_ids = bundle.index.title_ids[shown_titles].tolist()
+    shown_ids = bundle.index.title_ids[shown_titles]
+    title_ids = shown_ids.tolist()
     matches = pool.match[shown].tolist()
-    variants = tables.variants_for(
-        title_index=shown_titles, device=device, maturity_limit=profile.maturity_limit
-    ).tolist()
+    picks = artwork_choose(
+        title_ids=shown_ids,
+        device=device,
+        maturity_limit=profile.maturity_limit,
+        taste=page.taste,
+        hour=local.hour,
+        seed=page_seed(page.page_id),
+    )
+    variants = picks.variant.tolist()
+    propensities = picks.propensity.tolist()
+    urls = picks.url
     progress = _state_progress(history)
-    urls = tables.variant_urls
     placeholder = tables.placeholder
     default_names = tables.names
     k = 0
@@ -585,8 +614,8 @@ def homepage_build(
                     match=matches[k],
                     progress=progress.get(title),
                     variant_id=variant if variant >= 0 else None,
-                    artwork_path=urls.get(variant, placeholder) if variant >= 0 else placeholder,
-                    propensity=1.0,
+                    artwork_path=urls[k] or placeholder,
+                    propensity=propensities[k],
                 )
             )
             k += 1

@@ -62,7 +62,12 @@ def row_ids(html: str) -> list[str]:
 
 # --- Who may look -----------------------------------------------------------------------------
 
-CONSOLE_PATHS = ("/console/", "/console/preview/?account=1", "/console/compare/?account=1")
+CONSOLE_PATHS = (
+    "/console/",
+    "/console/preview/?account=1",
+    "/console/compare/?account=1",
+    "/console/artwork/",
+)
 
 
 @pytest.mark.parametrize("path", [*CONSOLE_PATHS, "/console/why/?profile=1&title=1"])
@@ -248,7 +253,9 @@ def test_why_names_the_row_its_reason_the_sources_and_the_features(world, staff_
     assert re.search(r'<tr data-feature="\w+">', text)
     assert f"Variant <strong>#{query['variant'][0]} " in text
     assert "propensity" in text
-    assert "not estimated yet" in text  # no made-up policy numbers
+    # The policy's own figures for each eligible frame: its prior here (no update has run).
+    assert "the artwork policy's prior" in text
+    assert len(re.findall(r"<td>-?\d\.\d{3}</td>", text)) >= 4  # estimate and chance, 2 arms
 
 
 def test_why_explains_a_title_outside_the_pool(world, staff_client):

@@ -1,0 +1,375 @@
+"""The artwork bandit in the product: choices on real pages, learning from attributed plays."""
+
+import datetime as dt
+import uuid
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from artwork.models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily
+from artwork.selection import artwork_serving
+from artwork.selectors import artwork_variant_stats
+from artwork.services import artwork_policy_update, artwork_variants_set_active
+from catalog.models import MaturityLevel
+from recommendations.models import PageLog
+from recommendations.services.homepage import homepage_render
+from recommendations.services.signals import signal_batch_record
+from recommendations.services.training import model_train
+from recommendations.serving.homepage import homepage_build
+from recommendations.signal_events import SignalEvent
+from tests.factories import (
+    AccountFactory,
+    ArtworkThemeFactory,
+    ArtworkVariantFactory,
+    ProfileFactory,
+)
+from tests.recommendations.homepage_world import NOW, build_home_world
+from tests.recommendations.test_training import _fresh_serving, watch  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _artwork_checked_every_page(settings):
+    """Serving asks for changed variants and policies on every page (production: each second)."""
+    settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_CHECK_SECONDS": 0}
+
+
+def play(profile, title_id, at, *, page_id, variant) -> None:
+    signal_batch_record(
+        profile=profile,
+        events=[
+            SignalEvent(
+                index=0,
+                kind="play_start",
+                title_id=title_id,
+                episode_id=None,
+                value=None,
+                device="tv",
+                occurred_at=at,
+                client_event_id=uuid.uuid4(),
+                page_id=page_id,
+                row="",
+                position=None,
+                artwork_variant_id=variant,
+            )
+        ],
+    )
+
+
+@pytest.fixture
+def household():
+    """An action fan and a romance fan in one account; every film has two frames.
+
+    One frame is themed action, the other romance.
+    """
+    world = build_home_world()
+    action = ArtworkThemeFactory(slug="action", name="Action")
+    romance = ArtworkThemeFactory(slug="romance", name="Romance")
+    frames = {}
+    for title in world.all_titles():
+        a = ArtworkVariantFactory(title=title, label=f"{title.pk} chase")
+        a.themes.add(action)
+        r = ArtworkVariantFactory(title=title, label=f"{title.pk} kiss")
+        r.themes.add(romance)
+        frames[a.pk] = "action"
+        frames[r.pk] = "romance"
+    account = AccountFactory(home_region=world.region)
+    fan_a = ProfileFactory(account=account, name="Action fan")
+    fan_r = ProfileFactory(account=account, name="Romance fan")
+    for i, title in enumerate(world.titles["action"][:5]):
+        watch(fan_a, title, days_ago=20 + i)
+    for i, title in enumerate(world.titles["romance"][:5]):
+        watch(fan_r, title, days_ago=20 + i)
+    model_train(region_code=world.region.code)
+    fan_a.refresh_from_db()
+    fan_r.refresh_from_db()
+    return world, fan_a, fan_r, frames
+
+
+def _items(page):
+    return [item for row in page.rows for item in row.items]
+
+
+def test_every_title_gets_artwork_with_the_propensity_it_was_chosen_with(household):
+    world, fan_a, _, frames = household
+    bare = world.all_titles()[0]
+    ArtworkVariant.objects.filter(title=bare).delete()
+    artwork_serving.clear()
+    page = homepage_render(profile=fan_a, device="tv", at=NOW)
+    items = _items(page)
+    assert items
+    for item in items:
+        if item.title_id == bare.pk:
+            assert item.variant_id is None
+            assert item.propensity == 1.0
+            assert item.artwork_path.endswith("placeholder.svg")
+        else:
+            assert item.variant_id in frames
+            # Two arms and a floor of 0.1: never below 0.05, never certain.
+            assert 0.05 - 1e-9 <= item.propensity <= 0.95 + 1e-9
+    logged = PageLog.objects.get(pk=page.page_id)
+    assert [i[3] for i in logged.items] == [item.variant_id for item in items]
+    assert [i[4] for i in logged.items] == pytest.approx([item.propensity for item in items])
+    assert logged.taste
+    assert max(logged.taste, key=logged.taste.get) == "action"
+
+
+def test_kids_never_get_a_frame_above_their_limit_and_fall_back_to_the_placeholder(household):
+    world, *_ = household
+    kid = ProfileFactory(
+        account=AccountFactory(home_region=world.region),
+        name="Kid",
+        is_kids=True,
+        maturity_limit=MaturityLevel.SEVEN,
+    )
+    ArtworkVariant.objects.update(maturity=MaturityLevel.SIXTEEN)
+    only_mild = world.titles["comedy"][:4]
+    ArtworkVariant.objects.filter(title__in=only_mild, label__endswith="kiss").update(
+        maturity=MaturityLevel.ALL
+    )
+    artwork_serving.clear()
+    mild = set(
+        ArtworkVariant.objects.filter(maturity__lte=MaturityLevel.SEVEN).values_list(
+            "pk", flat=True
+        )
+    )
+    seen_placeholder = seen_mild = False
+    for hour in range(0, 24, 3):
+        page = homepage_build(profile=kid, device="tv", at=NOW.replace(hour=hour))
+        for item in _items(page):
+            assert item.variant_id is None or item.variant_id in mild
+            seen_placeholder |= item.variant_id is None
+            seen_mild |= item.variant_id in mild
+    assert seen_placeholder
+    assert seen_mild
+
+
+def test_a_deactivated_variant_is_never_served_again(household):
+    _, fan_a, _, _ = household
+    served = {i.variant_id for i in _items(homepage_build(profile=fan_a, device="tv", at=NOW))}
+    off = ArtworkVariant.objects.filter(pk__in=list(served)[:10])
+    assert artwork_variants_set_active(variants=off, active=False) == 10
+    gone = set(off.values_list("pk", flat=True))
+    # No cache clearing here: serving notices the change by itself.
+    for hour in range(0, 24, 2):
+        page = homepage_build(profile=fan_a, device="tv", at=NOW.replace(hour=hour))
+        assert not gone & {i.variant_id for i in _items(page)}
+
+
+def _browse_and_play(world, profiles, frames, *, days: int, pages_per_day: int) -> int:
+    """Profiles open homepages in the past and start titles of their genres in their frame.
+
+    The action fan starts action and drama titles shown with an action frame, the
+    romance fan romance and comedy titles shown with a romantic one: their tastes
+    stay apart as their histories grow, as real viewers' do.
+    """
+    likes = {
+        profiles[0].pk: ("action", {"action", "drama"}),
+        profiles[1].pk: ("romance", {"romance", "comedy"}),
+    }
+    genre_of = {t.pk: g for g, films in world.titles.items() for t in films}
+    plays = 0
+    for day in range(days, 0, -1):
+        for k in range(pages_per_day):
+            at = NOW - dt.timedelta(days=day, hours=k * 3)
+            for profile in profiles:
+                theme, genres = likes[profile.pk]
+                page = homepage_render(profile=profile, device="tv", at=at, n_rows=4, n_items=8)
+                for item in _items(page)[:16]:
+                    if (
+                        item.variant_id
+                        and frames[item.variant_id] == theme
+                        and genre_of[item.title_id] in genres
+                    ):
+                        play(
+                            profile,
+                            item.title_id,
+                            at + dt.timedelta(minutes=5),
+                            page_id=page.page_id,
+                            variant=item.variant_id,
+                        )
+                        plays += 1
+    return plays
+
+
+def test_the_policy_learns_opposite_frames_for_two_partners_and_serving_picks_it_up(household):
+    world, fan_a, fan_r, frames = household
+    plays = _browse_and_play(world, [fan_a, fan_r], frames, days=6, pages_per_day=3)
+    assert plays > 50
+
+    policy = artwork_policy_update(now=NOW)
+    assert policy is not None
+    assert policy.kind == ArtworkPolicy.Kind.FULL
+    assert policy.n_plays == plays
+    assert policy.n_impressions == sum(
+        1 for page in PageLog.objects.all() for item in page.items if item[3] is not None
+    )
+
+    def share(profile, theme: str) -> float:
+        chosen = [
+            frames[item.variant_id]
+            for hour in (9, 13, 20)
+            for item in _items(
+                homepage_build(profile=profile, device="tv", at=NOW.replace(hour=hour))
+            )
+            if item.variant_id
+        ]
+        return chosen.count(theme) / len(chosen)
+
+    # At the prior the two frames are a coin flip; learned, each partner mostly sees their own.
+    assert share(fan_a, "action") > 0.75
+    assert share(fan_r, "romance") > 0.75
+    # The same title, different pictures: titles on both partners' pages.
+    shown_a: dict[int, list[str]] = {}
+    shown_r: dict[int, list[str]] = {}
+    for hour in (8, 12, 16, 21):
+        at = NOW.replace(hour=hour)
+        for profile, shown in ((fan_a, shown_a), (fan_r, shown_r)):
+            for item in _items(homepage_build(profile=profile, device="tv", at=at)):
+                if item.variant_id:
+                    shown.setdefault(item.title_id, []).append(frames[item.variant_id])
+    both = sorted(set(shown_a) & set(shown_r))
+    assert len(both) >= 5
+    differ = [t for t in both if shown_a[t][0] != shown_r[t][0]]
+    assert len(differ) > len(both) / 2
+
+
+def test_incremental_updates_fold_only_closed_new_pages_and_count_take_rates(household):
+    world, fan_a, fan_r, frames = household
+    _browse_and_play(world, [fan_a, fan_r], frames, days=3, pages_per_day=1)
+    first = artwork_policy_update(now=NOW - dt.timedelta(days=1))
+    assert first is not None
+    # Nothing new: no new version.
+    assert artwork_policy_update(now=NOW - dt.timedelta(days=1)) is None
+    second = artwork_policy_update(now=NOW)
+    assert second is not None
+    assert second.parent_id == first.pk
+    assert second.kind == ArtworkPolicy.Kind.INCREMENTAL
+    assert second.n_impressions == first.n_impressions + second.n_new
+    total = sum(1 for page in PageLog.objects.all() for item in page.items if item[3] is not None)
+    assert second.n_impressions == total
+
+    # The daily roll-ups hold the same impressions, and a full refit recomputes them exactly.
+    assert sum(ArtworkVariantDaily.objects.values_list("impressions", flat=True)) == total
+    artwork_policy_update(now=NOW, full=True)
+    assert sum(ArtworkVariantDaily.objects.values_list("impressions", flat=True)) == total
+
+    variant = ArtworkVariantDaily.objects.order_by("-plays").first().variant
+    tv = next(
+        s for s in artwork_variant_stats(variant=variant, today=NOW.date()) if s.device == "tv"
+    )
+    rows = ArtworkVariantDaily.objects.filter(variant=variant, device="tv")
+    assert tv.impressions == sum(r.impressions for r in rows)
+    assert tv.plays == sum(r.plays for r in rows) > 0
+    assert tv.low <= tv.take_rate <= tv.high
+    assert 0 < tv.share <= 1
+
+
+def test_serving_picks_up_a_new_policy_without_restart(household):
+    world, fan_a, fan_r, frames = household
+    homepage_build(profile=fan_a, device="tv", at=NOW)
+    assert artwork_serving.get().policy_id is None  # the prior
+    _browse_and_play(world, [fan_a, fan_r], frames, days=2, pages_per_day=1)
+    policy = artwork_policy_update(now=NOW)
+    homepage_build(profile=fan_a, device="tv", at=NOW)
+    assert artwork_serving.get().policy_id == policy.pk
+
+
+def test_evaluation_reports_ips_and_snips_and_refuses_logs_without_propensities(household):
+    world, fan_a, fan_r, frames = household
+    _browse_and_play(world, [fan_a, fan_r], frames, days=6, pages_per_day=2)
+    out = StringIO()
+    call_command("evaluate_artwork_policy", "--days", "3", stdout=out)
+    text = out.getvalue()
+    assert "logging policy" in text
+    assert "uniform random" in text
+    assert "IPS" in text
+    assert "SNIPS" in text
+
+    # Pages logged by the deterministic default artwork (propensity 1 of two frames).
+    for page in PageLog.objects.all():
+        page.items = [[*item[:4], 1.0] for item in page.items]
+        page.save(update_fields=["items"])
+    with pytest.raises(CommandError, match="propensity 1 among several variants"):
+        call_command("evaluate_artwork_policy", "--days", "3", stdout=StringIO())
+    for page in PageLog.objects.all():
+        page.items = [[*item[:4], None] for item in page.items]
+        page.save(update_fields=["items"])
+    with pytest.raises(CommandError, match="have no propensity"):
+        call_command("evaluate_artwork_policy", "--days", "3", stdout=StringIO())
+
+
+def test_new_variants_are_explored_from_their_first_page(household):
+    world, fan_a, fan_r, frames = household
+    _browse_and_play(world, [fan_a, fan_r], frames, days=3, pages_per_day=1)
+    artwork_policy_update(now=NOW)
+    title = world.titles["action"][6]
+    fresh = ArtworkVariantFactory(title=title, label="new frame")
+    shown = [
+        item.variant_id
+        for hour in range(24)
+        for item in _items(homepage_build(profile=fan_a, device="tv", at=NOW.replace(hour=hour)))
+        if item.title_id == title.pk
+    ]
+    assert shown, "the title should be on the page"
+    assert fresh.pk in shown
+
+
+def test_install_schedules_includes_the_policy_update():
+    from django_celery_beat.models import PeriodicTask
+
+    call_command("install_schedules", stdout=StringIO())
+    task = PeriodicTask.objects.get(name="update artwork policy")
+    assert task.task == "artwork.update_policy"
+    assert task.interval.every == 300
+
+
+def test_admin_shows_take_rates_by_device_with_intervals_and_a_chart(household, admin_client):
+    world, fan_a, fan_r, frames = household
+    _browse_and_play(world, [fan_a, fan_r], frames, days=2, pages_per_day=1)
+    out = StringIO()
+    call_command("update_artwork_policy", "--full", stdout=out, stderr=StringIO())
+    assert "new impressions" in out.getvalue()
+    variant = ArtworkVariantDaily.objects.order_by("-plays").first().variant
+    page = admin_client.get(f"/admin/artwork/artworkvariant/{variant.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "95% interval" in html
+    assert "traffic share" in html
+    assert 'aria-label="Take rate by device class"' in html
+    assert "<rect" in html
+    listing = admin_client.get("/admin/artwork/artworkvariant/?o=-9")
+    assert listing.status_code == 200
+    assert admin_client.get("/admin/artwork/artworkpolicy/").status_code == 200
+    # The staff console charts the same figures, and the policy's versions.
+    console = admin_client.get("/console/artwork/")
+    assert console.status_code == 200
+    text = console.content.decode()
+    assert text.count('aria-label="Take rate by device class"') >= 2
+    assert "Impressions learned from" in text
+    assert f"#{variant.pk} " in text
+
+
+def test_a_retagged_variant_turns_the_next_update_into_a_full_refit(household):
+    world, fan_a, fan_r, frames = household
+    _browse_and_play(world, [fan_a, fan_r], frames, days=3, pages_per_day=1)
+    first = artwork_policy_update(now=NOW - dt.timedelta(days=1))
+    assert first is not None
+    # A designer adds the romance theme to a frame the policy has learned as "action",
+    # and a page in the next update's window shows it.
+    learned = set(ArtworkVariantDaily.objects.values_list("variant_id", flat=True))
+    page = homepage_render(profile=fan_a, device="tv", at=NOW - dt.timedelta(hours=12))
+    shown = next(
+        i.variant_id
+        for i in _items(page)
+        if i.variant_id in learned and frames[i.variant_id] == "action"
+    )
+    ArtworkVariant.objects.get(pk=shown).themes.add(ArtworkTheme.objects.get(slug="romance"))
+    refit = artwork_policy_update(now=NOW)
+    assert refit is not None
+    assert refit.kind == ArtworkPolicy.Kind.FULL
+    assert refit.parent_id is None
+    total = sum(1 for page in PageLog.objects.all() for item in page.items if item[3] is not None)
+    assert refit.n_impressions == total
