@@ -23,22 +23,25 @@ variant outright is noticed at the next full reload
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection
+from django.db import connection, connections
 
 from recommendations.engine.artwork_bandit import ArtworkChoice, artwork_context
 from recommendations.engine.ranking import DEVICE_CLASSES, hour_bucket
 
 from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant
 from .policy import PolicyParams, bandit_new, policy_read
+
+logger = logging.getLogger(__name__)
 
 #: Full reload of the variant arrays at least this often (catches deleted variants).
 ARTWORK_RELOAD_SECONDS = 300.0
@@ -59,7 +62,12 @@ class ArtworkArms:
     devices : numpy.ndarray of bool, shape (n_arms, len(DEVICE_CLASSES))
     themes : numpy.ndarray of bool, shape (n_arms, len(theme_slugs))
     theme_slugs : tuple of str
-    urls, labels : list of str, length n_arms
+    images, labels : list of str, length n_arms
+        Stored image names (URLs are asked of storage on first use, see :meth:`url`).
+    usable : numpy.ndarray of bool, shape (n_arms,)
+        False for variants changed since these arrays were read (deactivated,
+        re-rated, re-targeted): they leave the choices at once, and come back
+        with their new attributes when the arrays are re-read.
     """
 
     titles: npt.NDArray[np.int64]
@@ -69,8 +77,23 @@ class ArtworkArms:
     devices: npt.NDArray[np.bool_]
     themes: npt.NDArray[np.bool_]
     theme_slugs: tuple[str, ...]
-    urls: list[str]
+    images: list[str]
     labels: list[str]
+    usable: npt.NDArray[np.bool_]
+    _urls: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def url(self, arm: int) -> str:
+        """The arm's image URL. Storage's ``url()`` can cost tens of microseconds (an
+        object store may sign); a page needs a few hundred of ~70,000."""
+        found = self._urls.get(arm)
+        if found is None:
+            found = self._urls[arm] = default_storage.url(self.images[arm])
+        return found
+
+    def without(self, variant_ids: npt.NDArray[np.int64]) -> ArtworkArms:
+        """The same arrays with these variants unusable (the rest shared, not copied)."""
+        usable = self.usable & ~np.isin(self.variant, variant_ids)
+        return replace(self, usable=usable, _urls=self._urls)
 
     @property
     def position(self) -> dict[int, int]:
@@ -117,8 +140,9 @@ def artwork_arms_load() -> ArtworkArms:
         devices=np.array([r[5:9] for r in rows], dtype=bool).reshape(-1, len(DEVICE_CLASSES)),
         themes=themes,
         theme_slugs=theme_slugs,
-        urls=[default_storage.url(r[3]) for r in rows],
+        images=[r[3] for r in rows],
         labels=[r[4] for r in rows],
+        usable=np.ones(variant.shape[0], dtype=bool),
     )
 
 
@@ -162,19 +186,30 @@ def _generation_sql() -> str:
 
 
 class _ArtworkServing:
-    """The process's :class:`ArtworkState`, refreshed when variants or the policy change."""
+    """The process's :class:`ArtworkState`, kept current without making requests wait.
+
+    Once a process has a state, a change found by the once-a-second check is
+    handled in two steps: variants changed since (deactivated ones above
+    all) are made unusable at once with one small indexed query, and a
+    background thread re-reads the arrays and the policy, swapped in with one
+    assignment when ready. Only the first state of a process, and every check
+    when ``ARTWORK_CHECK_SECONDS`` is 0 (tests), load on the request's thread.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._state: ArtworkState | None = None
-        self._generation: tuple | None = None
+        self._generation: tuple | None = None  # what the state's arrays and policy reflect
+        self._blocked_through = None  # newest variant change already made unusable
         self._checked_at = 0.0
         self._loaded_at = 0.0
+        self._reloading = False
 
     def clear(self) -> None:
         with self._lock:
             self._state = None
             self._generation = None
+            self._blocked_through = None
             self._checked_at = 0.0
 
     def get(self) -> ArtworkState:
@@ -183,46 +218,90 @@ class _ArtworkServing:
         state = self._state
         if state is not None and now - self._checked_at < every:
             return state
-        with connection.cursor() as cursor:
-            cursor.execute(_generation_sql())
-            generation = tuple(cursor.fetchone())
+        generation = _generation()
         with self._lock:
             state = self._state
             stale = now - self._loaded_at > ARTWORK_RELOAD_SECONDS
-            if state is None or generation != self._generation or stale:
-                state = self._load(
-                    state,
-                    generation,
-                    reload_arms=(
-                        state is None or stale or generation[0] != (self._generation or (None,))[0]
-                    ),
+            reload_arms = (
+                state is None
+                or stale
+                or self._generation is None
+                or generation[0] != self._generation[0]
+            )
+            if state is None or every <= 0:
+                if state is None or generation != self._generation or stale:
+                    state = self._install(
+                        _load(state, generation, reload_arms=reload_arms), generation
+                    )
+                self._checked_at = now
+                return state
+            if generation[0] != self._blocked_through:
+                state = self._state = replace(
+                    state, arms=state.arms.without(_changed_since(self._blocked_through))
                 )
-                self._state = state
-                self._generation = generation
-                self._loaded_at = now
+                self._blocked_through = generation[0]
+            if (generation != self._generation or stale) and not self._reloading:
+                self._reloading = True
+                threading.Thread(
+                    target=self._reload,
+                    args=(state, generation, reload_arms),
+                    name="artwork reload",
+                    daemon=True,
+                ).start()
             self._checked_at = now
         return state
 
-    @staticmethod
-    def _load(
-        previous: ArtworkState | None, generation: tuple, *, reload_arms: bool
-    ) -> ArtworkState:
-        arms = artwork_arms_load() if reload_arms or previous is None else previous.arms
-        policy_id = generation[1]
-        if previous is not None and previous.policy_id == policy_id:
-            policy = previous.policy
-        elif policy_id is not None:
-            policy = policy_read(
-                ArtworkPolicy.objects.values_list("artefact", flat=True).get(pk=policy_id)
-            )
-        else:
-            policy = _prior_policy()
-        return ArtworkState(
-            arms=arms,
-            policy=policy,
-            policy_id=policy_id,
-            arm_themes=project_themes(arms, policy),
+    def _install(self, state: ArtworkState, generation: tuple) -> ArtworkState:
+        self._state = state
+        self._generation = generation
+        self._blocked_through = generation[0]
+        self._loaded_at = time.monotonic()
+        return state
+
+    def _reload(self, previous: ArtworkState, generation: tuple, reload_arms: bool) -> None:
+        try:
+            state = _load(previous, generation, reload_arms=reload_arms)
+            with self._lock:
+                self._install(state, generation)
+        except Exception:
+            logger.exception("Re-reading the artwork state failed; the previous one keeps serving")
+        finally:
+            self._reloading = False
+            connections.close_all()  # this thread's own connections, never a request's
+
+
+def _generation() -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(_generation_sql())
+        return tuple(cursor.fetchone())
+
+
+def _changed_since(moment: object) -> npt.NDArray[np.int64]:
+    """Ids of variants updated after ``moment`` (all of them if None): one indexed query."""
+    changed = ArtworkVariant.objects.all()
+    if moment is not None:
+        changed = changed.filter(updated_at__gt=moment)
+    return np.fromiter(changed.values_list("pk", flat=True), dtype=np.int64)
+
+
+def _load(previous: ArtworkState | None, generation: tuple, *, reload_arms: bool) -> ArtworkState:
+    """A state for ``generation``: the arrays re-read if asked, the policy if it changed."""
+    arms = previous.arms if previous is not None and not reload_arms else artwork_arms_load()
+    policy_id = generation[1]
+    if previous is not None and previous.policy_id == policy_id:
+        policy = previous.policy
+    elif policy_id is not None:
+        policy = policy_read(
+            ArtworkPolicy.objects.values_list("artefact", flat=True).get(pk=policy_id)
         )
+    else:
+        policy = _prior_policy()
+    return ArtworkState(
+        arms=arms,
+        policy=policy,
+        policy_id=policy_id,
+        arm_themes=project_themes(arms, policy),
+    )
 
 
 artwork_serving = _ArtworkServing()
@@ -301,7 +380,7 @@ def arms_for(
     owner = np.repeat(np.arange(n, dtype=np.intp), lengths)
     first = np.cumsum(lengths) - lengths
     arm = starts[owner] + (np.arange(owner.shape[0], dtype=np.intp) - first[owner])
-    within = arms.maturity[arm] <= maturity_limit
+    within = (arms.maturity[arm] <= maturity_limit) & arms.usable[arm]
     for_device = within & arms.devices[arm, device]
     # A title with nothing made for this device falls back to its frames for any device.
     has_device = np.bincount(owner[for_device], minlength=n) > 0
@@ -355,9 +434,9 @@ def artwork_choose(
         chosen = arms[choice.arm]
         variant[groups] = state.arms.variant[chosen]
         propensity[groups] = choice.propensity
-        urls = state.arms.urls
+        arms_url = state.arms.url
         for g, a in zip(groups.tolist(), chosen.tolist(), strict=True):
-            url[g] = urls[a]
+            url[g] = arms_url(a)
     return ArtworkPicks(
         variant=variant,
         propensity=propensity,
@@ -400,7 +479,7 @@ def artwork_reasons(picks: ArtworkPicks) -> dict[int, list[VariantReason]]:
             VariantReason(
                 variant_id=int(arms.variant[a]),
                 label=arms.labels[a],
-                url=arms.urls[a],
+                url=arms.url(a),
                 themes=tuple(arms.theme_slugs[c] for c in np.flatnonzero(arms.themes[a]).tolist()),
                 estimate=float(picks.choice.estimate[k]),
                 probability=float(picks.choice.probability[k]),

@@ -20,10 +20,17 @@ def _media_in_tmp(settings, tmp_path) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_artwork_serving():
-    """Each test's variants and policies are new: serving must not decide with a former test's."""
+def _fresh_artwork_serving(settings):
+    """Each test decides with its own variants and policy, read on its first page.
+
+    A test's data lives in its uncommitted transaction, which the background
+    re-read of a warm process (its own connection) cannot see; so a test keeps
+    the state of its first page unless it asks for checks (``ARTWORK_CHECK_SECONDS``
+    0: every page, synchronously).
+    """
     from artwork.selection import artwork_serving
 
+    settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_CHECK_SECONDS": 3600.0}
     artwork_serving.clear()
     yield
     artwork_serving.clear()
