@@ -1,11 +1,14 @@
 """WSGI entry point for gunicorn: ``gunicorn -c config/gunicorn.py config.wsgi``.
 
 With ``TONIGHT_WARM_ON_START=1`` (set by ``config/gunicorn.py``) loading this
-module also loads every served model version and its tables
-(:func:`recommendations.serving.warmup.serving_warm`), so no request pays for
-that; under gunicorn's ``preload_app`` that happens once, in the master.
+module also loads what a process would otherwise load on its first requests:
+every served model version and its tables
+(:func:`recommendations.serving.warmup.serving_warm`) and every URL module with
+its views. Under gunicorn's ``preload_app`` that happens once, in the master,
+and the workers share it copy-on-write.
 """
 
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -15,11 +18,24 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 application = get_wsgi_application()
 
+
+def _import_url_modules(patterns: list) -> None:
+    """Import every included URL module (Django does it lazily, on the first request)."""
+    for pattern in patterns:
+        if hasattr(pattern, "url_patterns"):
+            _import_url_modules(pattern.url_patterns)
+
+
 if os.environ.get("TONIGHT_WARM_ON_START") == "1":
     from django.db import connections
+    from django.urls import get_resolver
 
     from recommendations.serving.warmup import serving_warm
 
+    _import_url_modules(get_resolver().url_patterns)
     serving_warm()
     # Forked workers must not share the master's database connections.
     connections.close_all()
+    # What warming loaded lives as long as the process: keep the collector from
+    # scanning it (and, in forked workers, from touching its pages).
+    gc.freeze()
