@@ -20,8 +20,10 @@ The request path, after the ranked pool (:func:`~recommendations.serving.scoring
    device and the hour choose among the title's variants for the device and
    maturity limit, with the propensity of the choice) and its localised name.
 
-Queries (beyond the ranked pool's): the profile's row engagement, one
-indexed query. Names, artwork and row labels come from the per-process
+Queries (beyond the ranked pool's): none for most profiles (the row
+engagement is counted from the signals the ranked pool read; one indexed
+query when the bound on those cut the window short). Names, artwork and row
+labels come from the per-process
 :mod:`~recommendations.serving.title_tables`. Nothing here writes: the page
 log is written by :func:`recommendations.services.homepage.homepage_render`.
 """
@@ -57,7 +59,13 @@ from recommendations.models import Signal, SignalKind
 from recommendations.selectors.training import SECONDS_PER_DAY, signal_weights
 from recommendations.serving import artefacts
 from recommendations.serving.bundle import CatalogueArrays, ServingBundle
-from recommendations.serving.recommend import profile_language_index, profile_serving
+from recommendations.serving.recommend import (
+    DEVICE_COLUMN,
+    ROW_TYPE_COLUMN,
+    HistoryRows,
+    profile_language_index,
+    profile_serving,
+)
 from recommendations.serving.scoring import ProfileHistory, RankedPool, ScoringContext, rank_profile
 from recommendations.serving.title_tables import TitleTables, title_tables_cache
 
@@ -198,14 +206,41 @@ def row_type_of(row_id: str) -> str:
     return row_id.split(":", 1)[0]
 
 
-def profile_row_engagement(*, profile_id: int, at: dt.datetime, zone: dt.tzinfo) -> RowEngagement:
-    """The profile's plays started from rows and its rapid scroll-pasts, counted: one query."""
+def profile_row_engagement(
+    *, profile_id: int, at: dt.datetime, zone: dt.tzinfo, history: HistoryRows | None = None
+) -> RowEngagement:
+    """The profile's plays started from rows and its rapid scroll-pasts, counted.
+
+    The newest ``ROW_EVENTS_MAX`` such events of the last ``ROW_EVENTS_DAYS``
+    before ``at``. Counted from ``history`` (the signals the request read
+    already) when those hold every signal of that window, which is the case
+    for all but the heaviest viewers; otherwise read with one query. Both
+    give the same counts, so the row ranker sees what training saw.
+    """
+    since = at - dt.timedelta(days=ROW_EVENTS_DAYS)
+    if history is not None and since.timestamp() > history.complete_after:
+        signals = history.signals
+        timestamp = signals[:, 5]
+        events = np.flatnonzero(
+            (signals[:, ROW_TYPE_COLUMN] != -1)
+            & np.isin(signals[:, 3], _ROW_EVENT_CODES)
+            & (timestamp >= since.timestamp())
+            & (timestamp < at.timestamp())
+        )[:ROW_EVENTS_MAX]  # newest first, as read
+        rows = signals[events]
+        return _engagement(
+            row_type=np.maximum(rows[:, ROW_TYPE_COLUMN], -1).astype(np.int64),
+            is_play=rows[:, 3] == SignalCode.PLAY_START,
+            device=rows[:, DEVICE_COLUMN].astype(np.int64),
+            timestamp=rows[:, 5],
+            zone=zone,
+        )
     with connection.cursor() as cursor:
         cursor.execute(
             _row_events_sql(),
             [
                 profile_id,
-                at - dt.timedelta(days=ROW_EVENTS_DAYS),
+                since,
                 at,
                 SignalKind.PLAY_START.value,
                 SignalKind.ROW_SCROLL_PAST.value,
@@ -213,19 +248,37 @@ def profile_row_engagement(*, profile_id: int, at: dt.datetime, zone: dt.tzinfo)
             ],
         )
         rows = cursor.fetchall()
-    if not rows:
-        return RowEngagement.empty()
-    types = np.array([row_type_index(row_type_of(r[0])) for r in rows], dtype=np.int64)
-    plays = np.array([r[1] == SignalKind.PLAY_START for r in rows], dtype=bool)
-    devices = np.array(
-        [DEVICE_CLASSES.index(r[2]) if r[2] in DEVICE_CLASSES else 0 for r in rows], np.int64
+    return _engagement(
+        row_type=np.array([row_type_index(row_type_of(r[0])) for r in rows], dtype=np.int64),
+        is_play=np.array([r[1] == SignalKind.PLAY_START for r in rows], dtype=bool),
+        device=np.array(
+            [DEVICE_CLASSES.index(r[2]) if r[2] in DEVICE_CLASSES else 0 for r in rows], np.int64
+        ),
+        timestamp=np.array([_aware(r[3]).timestamp() for r in rows], dtype=np.float64),
+        zone=zone,
     )
-    local = [_aware(r[3]).astimezone(zone) for r in rows]
+
+
+_ROW_EVENT_CODES = np.array([SignalCode.PLAY_START, SignalCode.ROW_SCROLL_PAST], dtype=np.float64)
+
+
+def _engagement(
+    *,
+    row_type: npt.NDArray[np.int64],
+    is_play: npt.NDArray[np.bool_],
+    device: npt.NDArray[np.int64],
+    timestamp: npt.NDArray[np.float64],
+    zone: dt.tzinfo,
+) -> RowEngagement:
+    """Count row events (newest first) in the region's local hour buckets and weekdays."""
+    if timestamp.shape[0] == 0:
+        return RowEngagement.empty()
+    local = [dt.datetime.fromtimestamp(t, zone) for t in timestamp.tolist()]
     return RowEngagement.from_events(
-        row_type=types,
-        is_play=plays,
+        row_type=row_type,
+        is_play=is_play,
         hour_bucket=hour_bucket([t.hour for t in local]),
-        device=devices,
+        device=device,
         weekday=[t.weekday() for t in local],
     )
 
@@ -540,7 +593,9 @@ def homepage_build(
     )
     if not proposals:
         return page
-    engagement = profile_row_engagement(profile_id=profile.pk, at=now, zone=zone)
+    engagement = profile_row_engagement(
+        profile_id=profile.pk, at=now, zone=zone, history=serving.rows
+    )
     bucket = int(hour_bucket(local.hour))
     device_code = DEVICE_CLASSES.index(device)
     daypart = int(local.weekday() >= 5)

@@ -21,6 +21,8 @@ from django.utils import timezone
 from profiles.models import Profile
 from recommendations.engine.candidates import CandidatePool
 from recommendations.engine.confidence import SignalCode
+from recommendations.engine.ranking import DEVICE_CLASSES
+from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import ProfileTitleState, Signal, SignalKind
 from recommendations.selectors.training import (
     epoch_expression,
@@ -45,24 +47,39 @@ def _history_sql() -> str:
     """The profile's newest signals, in :func:`signal_queryset`'s columns, as plain SQL.
 
     Built once per process: constructing the equivalent queryset (a CASE over
-    eleven kinds) costs more per request than running it. Parameters:
-    profile id, since, until, limit.
+    eleven kinds) costs more per request than running it. Two more columns
+    make the homepage's row engagement countable from the same rows (the row
+    type's index in ``ROW_TYPES``: -1 for no row, -2 for an unknown type; the
+    device's index in ``DEVICE_CLASSES``), so it needs no query of its own.
+    Parameters: profile id, since, until, limit.
     """
     quote = connection.ops.quote_name
     table = quote(Signal._meta.db_table)
     codes = " ".join(
         f"WHEN '{kind.value}' THEN {int(SignalCode[kind.name])}" for kind in SignalKind
     )
+    row = quote("row")
+    row_types = " ".join(
+        f"WHEN {row} = '{name}' OR substr({row}, 1, {len(name) + 1}) = '{name}:' THEN {i}"
+        for i, name in enumerate(ROW_TYPES)
+    )
+    devices = " ".join(f"WHEN '{name}' THEN {i}" for i, name in enumerate(DEVICE_CLASSES))
     epoch = epoch_expression("occurred_at").sql
     # Only constants of this module and quoted identifiers are interpolated.
     select = (
         f"SELECT profile_id, COALESCE(title_id, -1), COALESCE(episode_id, -1), "  # noqa: S608
-        f"CASE kind {codes} END, value, {epoch}, is_rewatch FROM {table} "
+        f"CASE kind {codes} END, value, {epoch}, is_rewatch, "
+        f"CASE WHEN {row} = '' THEN -1 {row_types} ELSE -2 END, "
+        f"CASE device {devices} ELSE 0 END FROM {table} "
     )
     return select + (
         "WHERE profile_id = %s AND occurred_at >= %s AND occurred_at < %s "
         "ORDER BY occurred_at DESC LIMIT %s"
     )
+
+
+#: Columns of :attr:`HistoryRows.signals` beyond :func:`signals_from_arrays`'s seven.
+ROW_TYPE_COLUMN, DEVICE_COLUMN = 7, 8
 
 
 def too_little_history(history: ProfileHistory) -> bool:
@@ -101,15 +118,20 @@ class HistoryRows:
 
     Attributes
     ----------
-    signals : numpy.ndarray of float64, shape (n, 7)
+    signals : numpy.ndarray of float64, shape (n, 9)
         :func:`_history_sql`'s columns, newest first.
     states : numpy.ndarray of float64, shape (k, 6)
         Title id, completed (0/1), rewatch count, thumbs (1 up, -1 down, 0),
         last played (Unix seconds, NaN if never), progress percent.
+    complete_after : float
+        Unix time after which ``signals`` holds every signal of the profile:
+        the window's start, or the oldest signal read when the bound cut the
+        history short.
     """
 
     signals: npt.NDArray[np.float64]
     states: npt.NDArray[np.float64]
+    complete_after: float
 
 
 def profile_history_rows(*, profile_id: int, at: dt.datetime | None) -> HistoryRows:
@@ -123,14 +145,19 @@ def profile_history_rows(*, profile_id: int, at: dt.datetime | None) -> HistoryR
     now = at or timezone.now()
     window = dt.timedelta(days=settings.TONIGHT.get("TRAINING_WINDOW_DAYS", _DEFAULT_WINDOW_DAYS))
     until = at or now + dt.timedelta(days=1)  # "now" includes events with a little clock skew
+    limit = HISTORY_MAX_SIGNALS
     with connection.cursor() as cursor:
-        cursor.execute(_history_sql(), [profile_id, now - window, until, HISTORY_MAX_SIGNALS])
+        cursor.execute(_history_sql(), [profile_id, now - window, until, limit])
         rows = cursor.fetchall()
         cursor.execute(_states_sql(), [profile_id])
         states = cursor.fetchall()
+    signals = np.array(rows, dtype=np.float64).reshape(-1, 9)
+    cut = signals.shape[0] >= limit
     return HistoryRows(
-        signals=np.array(rows, dtype=np.float64).reshape(-1, 7),
+        signals=signals,
         states=np.array(states, dtype=np.float64).reshape(-1, 6),
+        # Signals tied with the oldest one read may be left out, so not that instant itself.
+        complete_after=float(signals[-1, 5]) if cut else (now - window).timestamp() - 1e-6,
     )
 
 
@@ -158,7 +185,7 @@ def history_on_index(
 ) -> ProfileHistory:
     """``rows`` on the bundle's title index: no queries."""
     signals = signals_from_arrays(
-        rows.signals,
+        rows.signals[:, :ROW_TYPE_COLUMN],
         profiles=np.array([profile_id], dtype=np.int64),
         titles=bundle.index.title_ids,
         episodes=catalogue.episodes,
@@ -211,11 +238,14 @@ class ProfileServing:
         The bundle's catalogue arrays.
     history : ProfileHistory
         On ``bundle``'s title index.
+    rows : HistoryRows
+        What was read, for the homepage's row engagement.
     """
 
     bundle: ServingBundle
     catalogue: CatalogueArrays
     history: ProfileHistory
+    rows: HistoryRows
 
 
 def profile_serving(*, profile: Profile, at: dt.datetime | None) -> ProfileServing:
@@ -249,7 +279,7 @@ def profile_serving(*, profile: Profile, at: dt.datetime | None) -> ProfileServi
             history = history_on_index(
                 rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue
             )
-    return ProfileServing(bundle=bundle, catalogue=catalogue, history=history)
+    return ProfileServing(bundle=bundle, catalogue=catalogue, history=history, rows=rows)
 
 
 @functools.cache

@@ -3,7 +3,10 @@
 import datetime as dt
 import uuid
 
+import numpy as np
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from catalog.models import MaturityLevel
 from recommendations.apis.homepage import HomepageOutputSerializer
@@ -11,6 +14,7 @@ from recommendations.models import PageLog
 from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import model_train
 from recommendations.serving import recommend
+from recommendations.serving.homepage import profile_row_engagement
 from recommendations.signal_events import SignalEvent
 from tests.conftest import token_client
 from tests.factories import (
@@ -257,8 +261,9 @@ def test_a_homepage_costs_a_small_fixed_number_of_queries(
     }
     client.get(url(asha))
 
-    # token, profile, languages, signals, title states, row engagement, page log insert
-    with django_assert_max_num_queries(7):
+    # token, profile, signals, title states, languages, page log insert (row engagement is
+    # counted from the signals read)
+    with django_assert_max_num_queries(6):
         response = client.get(url(asha, rows=40, items=75))
     assert response.status_code == 200
 
@@ -346,3 +351,42 @@ def test_a_bounded_history_keeps_continue_watching_and_watch_again(world, househ
     assert favourite.pk in {i["title_id"] for i in by_type["watch_again"]}
     finished = [i for items in by_type.values() for i in items if i["title_id"] == favourite.pk]
     assert all(i["progress"] is None for i in finished)  # finished: nothing to resume
+
+
+def _same_engagement(left, right) -> bool:
+    return all(
+        np.array_equal(getattr(left, name), getattr(right, name))
+        for name in ("plays", "plays_by_hour", "plays_by_device", "plays_by_daypart")
+    ) and np.array_equal(left.scroll_past, right.scroll_past)
+
+
+@pytest.mark.parametrize("bound", [3000, 8])
+def test_row_engagement_counted_from_the_history_read_equals_the_query(
+    world, household, monkeypatch, bound
+):
+    # given: row habits on two devices, scroll-pasts, an unknown row type and plain signals
+    _, asha, _ = household
+    record_row_habit(asha, world, "continue_watching", [8, 9, 21], device="mobile")
+    record_row_habit(asha, world, "new_releases", [20, 21], device="tv")
+    scrolls = row_events(asha, "genre:drama", [22, 23], kind="row_scroll_past")
+    odd = row_events(asha, "from_an_old_client:7", [10])
+    for event in odd:
+        event.title_id = world.titles["drama"][0].pk
+    signal_batch_record(profile=asha, events=scrolls + odd)
+    for title in world.titles["action"][:3]:
+        watch(asha, title)
+    monkeypatch.setattr(recommend, "HISTORY_MAX_SIGNALS", bound)
+    zone = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    read = recommend.profile_history_rows(profile_id=asha.pk, at=None)
+    now = dt.datetime.now(tz=dt.UTC)
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        counted = profile_row_engagement(profile_id=asha.pk, at=now, zone=zone, history=read)
+    asked = profile_row_engagement(profile_id=asha.pk, at=now, zone=zone)
+
+    # then: the same counts; a query only when the bound cut the window short
+    assert _same_engagement(counted, asked)
+    assert asked.plays.sum() == 5
+    assert asked.scroll_past.sum() == 2
+    assert len(queries.captured_queries) == (0 if bound == 3000 else 1)
