@@ -42,6 +42,7 @@ and the simulator's oracle, which knows every hidden take rate.
 
 import argparse
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -379,10 +380,17 @@ def page_decision_cost(*, template: str, reuse: bool, pages: int, seed: int) -> 
     ``artwork_choose`` for the same page's titles, taste, device and hour: the
     same call the page made, in isolation.
     """
-    from bench._harness import setup_django
+    from bench._harness import django_env, setup_django
     from bench.homepage import DATABASE, prepare
 
     url = prepare(template, reuse=reuse)
+    # A reused copy may predate the latest migrations (the page log's taste, the policy).
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        env=django_env(url),
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     setup_django(url)
     from django.utils import timezone
 
