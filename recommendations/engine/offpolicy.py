@@ -131,6 +131,34 @@ def _kish(weights: np.ndarray) -> float:
     return float(np.sum(weights)) ** 2 / squares if squares > 0 else 0.0
 
 
+def _with_interval(
+    value: float,
+    residual_sums: np.ndarray,
+    scale: float,
+    n: int,
+    weights: np.ndarray,
+    confidence: float,
+) -> PolicyValue:
+    """The estimate with its normal interval from per-cluster residual sums.
+
+    ``scale`` divides the summed residuals (n for IPS, the weight total for
+    SNIPS); the small-sample factor G / (G - 1) over G clusters is the usual
+    cluster-robust correction.
+    """
+    groups = residual_sums.shape[0]
+    correction = groups / (groups - 1) if groups > 1 else 1.0
+    standard_error = float(np.sqrt(correction * np.sum(residual_sums**2)) / scale)
+    half = NormalDist().inv_cdf(0.5 + confidence / 2.0) * standard_error
+    return PolicyValue(
+        value=value,
+        low=value - half,
+        high=value + half,
+        n=n,
+        effective_sample_size=_kish(weights),
+        confidence=confidence,
+    )
+
+
 def ips_value(
     *,
     reward: npt.ArrayLike,
@@ -173,18 +201,7 @@ def ips_value(
     value = float(terms.mean())
     residual_sums = _cluster_sums(terms - value, cluster)
     # Σ over clusters of squared residual sums / n², with the small-sample factor g/(g-1).
-    groups = residual_sums.shape[0]
-    correction = groups / (groups - 1) if groups > 1 else 1.0
-    standard_error = float(np.sqrt(correction * np.sum(residual_sums**2)) / n)
-    half = NormalDist().inv_cdf(0.5 + confidence / 2.0) * standard_error
-    return PolicyValue(
-        value=value,
-        low=value - half,
-        high=value + half,
-        n=n,
-        effective_sample_size=_kish(weights),
-        confidence=confidence,
-    )
+    return _with_interval(value, residual_sums, n, n, weights, confidence)
 
 
 def snips_value(
@@ -221,15 +238,4 @@ def snips_value(
         )
     value = float(np.dot(weights, rewards) / total)
     residual_sums = _cluster_sums(weights * (rewards - value), cluster)
-    groups = residual_sums.shape[0]
-    correction = groups / (groups - 1) if groups > 1 else 1.0
-    standard_error = float(np.sqrt(correction * np.sum(residual_sums**2)) / total)
-    half = NormalDist().inv_cdf(0.5 + confidence / 2.0) * standard_error
-    return PolicyValue(
-        value=value,
-        low=value - half,
-        high=value + half,
-        n=n,
-        effective_sample_size=_kish(weights),
-        confidence=confidence,
-    )
+    return _with_interval(value, residual_sums, total, n, weights, confidence)

@@ -1,7 +1,6 @@
 """The artwork bandit in the product: choices on real pages, learning from attributed plays."""
 
 import datetime as dt
-import uuid
 from io import StringIO
 
 import pytest
@@ -14,10 +13,8 @@ from artwork.services import artwork_policy_update, artwork_variants_set_active
 from catalog.models import MaturityLevel
 from recommendations.models import PageLog
 from recommendations.services.homepage import homepage_render
-from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import model_train
 from recommendations.serving.homepage import homepage_build
-from recommendations.signal_events import SignalEvent
 from tests.factories import (
     AccountFactory,
     ArtworkThemeFactory,
@@ -25,6 +22,7 @@ from tests.factories import (
     ProfileFactory,
 )
 from tests.recommendations.homepage_world import NOW, build_home_world
+from tests.recommendations.test_page_log import play
 from tests.recommendations.test_training import _fresh_serving, watch  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -34,28 +32,6 @@ pytestmark = pytest.mark.django_db
 def _artwork_checked_every_page(settings):
     """Serving asks for changed variants and policies on every page (production: each second)."""
     settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_CHECK_SECONDS": 0}
-
-
-def play(profile, title_id, at, *, page_id, variant) -> None:
-    signal_batch_record(
-        profile=profile,
-        events=[
-            SignalEvent(
-                index=0,
-                kind="play_start",
-                title_id=title_id,
-                episode_id=None,
-                value=None,
-                device="tv",
-                occurred_at=at,
-                client_event_id=uuid.uuid4(),
-                page_id=page_id,
-                row="",
-                position=None,
-                artwork_variant_id=variant,
-            )
-        ],
-    )
 
 
 @pytest.fixture
