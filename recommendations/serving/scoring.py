@@ -257,14 +257,17 @@ def ranking_inputs(
     # 2. The current history as confidence, folded into the collaborative model.
     signals = history.signals
     ages = signals.age_days(at)
+    # Impressions (most of a history) only make the "ignored" matrix, which serving
+    # does not use: positive and negative evidence are the same without them.
+    engaged = np.flatnonzero((signals.kind != SignalCode.IMPRESSION) & (signals.title_index >= 0))
     confidence = signal_confidence(
-        profile_index=signals.profile_index,
-        title_index=signals.title_index,
-        kind=signals.kind,
-        value=signals.value,
-        age_days=ages,
-        commitment=signals.commitment_hours,
-        rewatch=signals.rewatch,
+        profile_index=signals.profile_index[engaged],
+        title_index=signals.title_index[engaged],
+        kind=signals.kind[engaged],
+        value=signals.value[engaged],
+        age_days=ages[engaged],
+        commitment=signals.commitment_hours[engaged],
+        rewatch=signals.rewatch[engaged],
         n_profiles=1,
         n_titles=n,
         weights=weights,
