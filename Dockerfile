@@ -24,4 +24,4 @@ RUN pip install --no-cache-dir . \
 RUN useradd --create-home tonight && mkdir -p /app/var && chown tonight /app/var
 USER tonight
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4"]
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4"]

@@ -46,7 +46,7 @@ demo-data: venv
 	$(DEMO_ENV) $(PY) manage.py demo_info --host $(DEMO_HOST) --port $(DEMO_PORT)
 
 serve: venv
-	$(DEMO_ENV) $(VENV)/bin/gunicorn config.wsgi --bind $(DEMO_HOST):$(DEMO_PORT) --workers 2 \
+	$(DEMO_ENV) $(VENV)/bin/gunicorn -c config/gunicorn.py config.wsgi --bind $(DEMO_HOST):$(DEMO_PORT) --workers 2 \
 		--access-logfile - --log-level warning
 
 test: venv  ## Run the whole suite against PostgreSQL and Redis
