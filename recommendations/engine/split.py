@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-__all__ = ["HoldoutSplit", "holdout_relevance", "time_holdout"]
+__all__ = ["HoldoutSplit", "holdout_matrices", "holdout_relevance", "pair_matrix", "time_holdout"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,8 @@ def time_holdout(
     A profile with n events contributes ``ceil(test_fraction * n)`` test
     events, but always keeps at least ``min_train_events`` for training (a
     profile with no training history tests cold start, not the model). Ties
-    in time keep the input order.
+    in time keep the input order; float times are compared to the microsecond
+    (a Unix time in seconds from the database has exactly that resolution).
 
     Parameters
     ----------
@@ -66,7 +67,7 @@ def time_holdout(
     if times.shape != profiles.shape:
         raise ValueError("profile_index and timestamp must have the same length")
     n = profiles.shape[0]
-    order = np.lexsort((np.arange(n), times, profiles))  # by profile, then time, then input order
+    order = _profile_time_order(profiles, times)
     sorted_profiles = profiles[order]
     starts = np.flatnonzero(np.r_[True, sorted_profiles[1:] != sorted_profiles[:-1]]) if n else []
     counts = np.diff(np.r_[starts, n]) if n else np.empty(0, dtype=np.int64)
@@ -78,6 +79,107 @@ def time_holdout(
     test = np.zeros(n, dtype=bool)
     test[order] = is_test_sorted
     return HoldoutSplit(train=~test, test=test)
+
+
+#: Float times are ordered on a grid this fine (seconds -> microseconds) when one int64 key fits.
+_TIME_RESOLUTION = 1e6
+
+
+def _profile_time_order(
+    profiles: npt.NDArray[np.int64], times: npt.NDArray
+) -> npt.NDArray[np.intp]:
+    """Positions sorted by profile, then time, then input order.
+
+    One stable argsort of a single int64 key (profile in the high bits, time
+    relative to the earliest in the low bits) when both fit in 63 bits: three
+    times faster than ``numpy.lexsort`` over the three keys, which a retrain
+    otherwise pays on millions of signals. Falls back to ``lexsort`` when they
+    do not fit (or the times are not finite).
+    """
+    n = profiles.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=np.intp)
+    if np.issubdtype(times.dtype, np.floating):
+        if not np.isfinite(times).all():
+            return np.lexsort((np.arange(n), times, profiles))
+        ticks = np.rint((times - times.min()) * _TIME_RESOLUTION)
+        span = float(ticks.max())
+    else:
+        ticks = times.astype(np.int64) - int(times.min())
+        span = float(ticks.max())
+    low = max(int(span).bit_length(), 1)
+    high = max(int(profiles.max()).bit_length(), 1) if profiles.min() >= 0 else 64
+    if low + high > 63 or span >= 2.0**62:
+        return np.lexsort((np.arange(n), times, profiles))
+    key = (profiles << low) | ticks.astype(np.int64)
+    return np.argsort(key, kind="stable")
+
+
+def pair_matrix(
+    profile_index: npt.ArrayLike, title_index: npt.ArrayLike, *, n_profiles: int, n_titles: int
+) -> sp.csr_matrix:
+    """(n_profiles, n_titles) bool matrix with True where some event pairs the two.
+
+    Built from the sorted unique pair keys (``profile * n_titles + title``)
+    directly, already canonical: no COO conversion, no duplicate summing.
+    """
+    keys = _pair_keys(profile_index, title_index, n_titles)
+    return _keys_matrix(np.unique(keys), n_profiles=n_profiles, n_titles=n_titles)
+
+
+def _pair_keys(
+    profile_index: npt.ArrayLike, title_index: npt.ArrayLike, n_titles: int
+) -> npt.NDArray[np.int64]:
+    profiles = np.asarray(profile_index, dtype=np.int64).reshape(-1)
+    titles = np.asarray(title_index, dtype=np.int64).reshape(-1)
+    return profiles * n_titles + titles
+
+
+def _keys_matrix(keys: npt.NDArray[np.int64], *, n_profiles: int, n_titles: int) -> sp.csr_matrix:
+    """The bool matrix of sorted unique pair keys."""
+    rows = keys // max(n_titles, 1)
+    indptr = np.searchsorted(rows, np.arange(n_profiles + 1))
+    return sp.csr_matrix(
+        (np.ones(keys.shape[0], dtype=bool), (keys % max(n_titles, 1)).astype(np.int32), indptr),
+        shape=(n_profiles, n_titles),
+    )
+
+
+def holdout_matrices(
+    split: HoldoutSplit,
+    *,
+    profile_index: npt.ArrayLike,
+    title_index: npt.ArrayLike,
+    n_profiles: int,
+    n_titles: int,
+    counts: npt.ArrayLike | None = None,
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """What each profile went on to watch that it had not seen, and what it had seen.
+
+    Parameters
+    ----------
+    split : HoldoutSplit
+    profile_index, title_index : array of int32, shape (n,)
+        The same events the split was made from.
+    n_profiles, n_titles : int
+    counts : array of bool, shape (n,), optional
+        Test events that count as relevant (e.g. plays, not hovers); all by default.
+
+    Returns
+    -------
+    relevant : scipy.sparse.csr_matrix of bool, shape (n_profiles, n_titles)
+        Titles of counted test events that no training event of the profile names:
+        recommending what a profile is already watching is the continue-watching
+        row's job, and would let every model score by repeating history.
+    seen : scipy.sparse.csr_matrix of bool, same shape
+        Titles of the training events.
+    """
+    keys = _pair_keys(profile_index, title_index, n_titles)
+    tested = split.test if counts is None else split.test & np.asarray(counts, dtype=bool)
+    seen_keys = np.unique(keys[split.train])
+    relevant_keys = np.setdiff1d(np.unique(keys[tested]), seen_keys, assume_unique=True)
+    shape = {"n_profiles": n_profiles, "n_titles": n_titles}
+    return _keys_matrix(relevant_keys, **shape), _keys_matrix(seen_keys, **shape)
 
 
 def holdout_relevance(
@@ -106,16 +208,13 @@ def holdout_relevance(
     -------
     scipy.sparse.csr_matrix of bool, shape (n_profiles, n_titles)
     """
-    profiles = np.asarray(profile_index, dtype=np.int64).reshape(-1)
-    titles = np.asarray(title_index, dtype=np.int64).reshape(-1)
-    shape = (n_profiles, n_titles)
-    ones = np.ones(int(split.test.sum()), dtype=bool)
-    relevant = sp.csr_matrix((ones, (profiles[split.test], titles[split.test])), shape=shape)
     if exclude_seen:
-        seen_ones = np.ones(int(split.train.sum()), dtype=bool)
-        seen = sp.csr_matrix((seen_ones, (profiles[split.train], titles[split.train])), shape=shape)
-        relevant = relevant > seen
-    relevant = sp.csr_matrix(relevant, dtype=bool)
-    relevant.eliminate_zeros()
-    relevant.sort_indices()
-    return relevant
+        return holdout_matrices(
+            split,
+            profile_index=profile_index,
+            title_index=title_index,
+            n_profiles=n_profiles,
+            n_titles=n_titles,
+        )[0]
+    keys = _pair_keys(profile_index, title_index, n_titles)
+    return _keys_matrix(np.unique(keys[split.test]), n_profiles=n_profiles, n_titles=n_titles)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from recommendations.engine.split import holdout_relevance, time_holdout
+from recommendations.engine.split import holdout_matrices, holdout_relevance, time_holdout
 
 
 def test_each_profiles_last_fraction_by_time_is_held_out():
@@ -50,3 +50,58 @@ def test_holdout_relevance_leaves_out_what_was_already_seen():
     rows, cols = relevant.nonzero()
     assert (rows.tolist(), cols.tolist()) == ([0, 1], [3, 5])
     assert with_seen[0, 1]
+
+
+def _reference_test_mask(profiles, times, fraction):
+    """The split by definition: a three-key sort, then each profile's last ceil(f * n) events."""
+    n = profiles.shape[0]
+    order = np.lexsort((np.arange(n), times, profiles))
+    ranked = profiles[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    counts = np.diff(np.r_[starts, n])
+    rank = np.arange(n) - np.repeat(starts, counts)
+    n_test = np.maximum(np.minimum(np.ceil(fraction * counts).astype(int), counts - 1), 0)
+    test = np.zeros(n, dtype=bool)
+    test[order] = rank >= np.repeat(counts - n_test, counts)
+    return test
+
+
+def test_the_one_key_sort_splits_like_the_three_key_sort():
+    # given: Unix times with microseconds (as the database gives them), times with many ties,
+    # integer times, and profile ids too large to share an int64 key with the times
+    rng = np.random.default_rng(7)
+    cases = []
+    for _ in range(10):
+        n = int(rng.integers(1, 4000))
+        profiles = rng.integers(0, int(rng.integers(1, 400)), n)
+        cases.append((profiles, np.round(rng.uniform(1.7e9, 1.73e9, n), 6)))
+        cases.append((profiles, rng.integers(0, 20, n).astype(float)))
+        cases.append((profiles, rng.integers(0, 10**6, n)))
+    huge = rng.integers(2**40, 2**41, 500)
+    cases.append((huge, rng.uniform(0, 3e7, 500)))
+
+    for profiles, times in cases:
+        # when
+        split = time_holdout(profile_index=profiles, timestamp=times, test_fraction=0.3)
+        # then
+        np.testing.assert_array_equal(split.test, _reference_test_mask(profiles, times, 0.3))
+
+
+def test_holdout_matrices_give_unseen_counted_test_titles_and_the_seen_ones():
+    profiles = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    titles = np.array([1, 2, 1, 3, 4, 5, 6, 7])
+    times = np.array([1, 2, 3, 4, 5, 1, 2, 3])
+    counts = np.array([True, True, True, True, False, True, True, True])  # title 4: a hover
+    split = time_holdout(profile_index=profiles, timestamp=times, test_fraction=0.5)
+
+    relevant, seen = holdout_matrices(
+        split, profile_index=profiles, title_index=titles, n_profiles=3, n_titles=8, counts=counts
+    )
+
+    assert relevant.has_canonical_format
+    assert seen.has_canonical_format
+    assert relevant.dtype == bool
+    assert relevant.shape == (3, 8)
+    assert [relevant[0].indices.tolist(), relevant[1].indices.tolist()] == [[3], [6, 7]]
+    assert [seen[0].indices.tolist(), seen[1].indices.tolist()] == [[1, 2], [5]]
+    assert relevant[2].nnz == seen[2].nnz == 0

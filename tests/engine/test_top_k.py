@@ -1,0 +1,56 @@
+"""top_k's thresholded selection against a plain full sort, on scores shaped like a model's."""
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommendations.engine.metrics import top_k
+
+
+def _reference(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None) -> list[list[int]]:
+    """Each row's k best finite, not excluded titles, by a full sort."""
+    matrix = np.array(scores, dtype=np.float32)
+    if exclude is not None:
+        matrix[exclude.toarray() != 0] = -np.inf
+    matrix[~np.isfinite(matrix)] = -np.inf
+    out = []
+    for row in matrix:
+        order = np.argsort(-row, kind="stable")[:k]
+        out.append([int(i) if np.isfinite(row[i]) else -1 for i in order] + [-1] * (k - len(order)))
+    return out
+
+
+def test_top_k_equals_a_full_sort_with_exclusions_and_non_finite_scores():
+    # given: user x title scores with a popular-title effect (rows share their best titles),
+    # a few NaN and infinite cells, seen titles excluded, and a user with almost all excluded
+    rng = np.random.default_rng(3)
+    users, titles = 300, 2_000
+    scores = (
+        rng.standard_normal((users, 16)) @ rng.standard_normal((16, titles))
+        + 4 * rng.standard_normal(titles)
+    ).astype(np.float32)
+    scores[rng.integers(0, users, 40), rng.integers(0, titles, 40)] = np.nan
+    scores[rng.integers(0, users, 40), rng.integers(0, titles, 40)] = np.inf
+    exclude = sp.random(users, titles, density=0.01, format="lil", random_state=4)
+    exclude[7, :] = 1.0
+    exclude[7, [5, 9]] = 0.0
+    exclude = sp.csr_matrix(exclude)
+    exclude.eliminate_zeros()
+
+    # when
+    best = top_k(scores, 20, exclude=exclude)
+
+    # then
+    assert best.shape == (users, 20)
+    assert best.tolist() == _reference(scores, 20, exclude)
+    assert sorted(best[7, :2].tolist()) == [5, 9]
+    assert (best[7, 2:] == -1).all()
+
+
+def test_top_k_with_ties_everywhere_still_returns_k_distinct_allowed_titles():
+    scores = np.zeros((50, 500), dtype=np.float32)
+    exclude = sp.csr_matrix((np.ones(50), (np.arange(50), np.arange(50))), shape=(50, 500))
+
+    best = top_k(scores, 10, exclude=exclude)
+
+    assert all(len(set(row)) == 10 for row in best.tolist())
+    assert not (best == np.arange(50)[:, np.newaxis]).any()  # each user's excluded title
