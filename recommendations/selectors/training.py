@@ -21,17 +21,25 @@ Index spaces:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import json
+import logging
+import os
+import queue
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Max, Min, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
@@ -47,6 +55,8 @@ __all__ = [
     "CatalogueFacts",
     "EpisodeTable",
     "ProfileGroups",
+    "SignalColumns",
+    "SnapshotRead",
     "TitleFeatures",
     "TrainingSignals",
     "availability_windows",
@@ -55,11 +65,16 @@ __all__ = [
     "episode_table",
     "index_of",
     "profile_groups",
+    "signal_columns",
+    "signal_columns_snapshot",
     "signal_weights",
+    "signals_from_columns",
     "title_features",
     "title_ids",
     "training_signals",
 ]
+
+logger = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400.0
 # Billing order below which an actor counts as cast for content similarity: the
@@ -108,10 +123,6 @@ def index_of(sorted_ids: npt.NDArray[np.int64], ids: npt.ArrayLike) -> npt.NDArr
     clipped = np.minimum(position, sorted_ids.shape[0] - 1)
     found = sorted_ids[clipped] == wanted
     return np.where(found, clipped, -1).astype(np.int32)
-
-
-def _epoch(value: dt.datetime | None, default: float) -> float:
-    return default if value is None else value.timestamp()
 
 
 def _chunks(queryset: QuerySet, chunk_size: int) -> Iterator[list[tuple]]:
@@ -243,12 +254,16 @@ def signal_queryset(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     include_impressions: bool = False,
+    with_id: bool = False,
 ) -> QuerySet:
     """The numeric columns :func:`training_signals` reads, as a ``values_list`` queryset.
 
     Impressions are left out unless asked for: they are most of the log
     (about 70% on the demo), and the collaborative model learns nothing from
     them (they only feed impression fatigue, which serving reads per profile).
+    ``with_id`` appends the signal's id and its receipt time (columns eight and
+    nine), by which a parallel read splits the table and orders what it read,
+    and a snapshot decides its watermark.
     """
     queryset = Signal.objects.all()
     if region_code is not None:
@@ -261,7 +276,7 @@ def signal_queryset(
         queryset = queryset.filter(occurred_at__lt=until)
     if not include_impressions:
         queryset = queryset.exclude(kind=SignalKind.IMPRESSION)
-    return queryset.order_by().values_list(
+    columns = [
         "profile_id",
         Coalesce("title_id", Value(-1)),
         Coalesce("episode_id", Value(-1)),
@@ -269,7 +284,10 @@ def signal_queryset(
         "value",
         epoch_expression(Signal._meta.get_field("occurred_at").column),
         "is_rewatch",
-    )
+    ]
+    if with_id:
+        columns.extend(["id", epoch_expression(Signal._meta.get_field("received_at").column)])
+    return queryset.order_by().values_list(*columns)
 
 
 #: One row of :func:`signal_queryset` in PostgreSQL's binary COPY format: a field count, then
@@ -382,6 +400,444 @@ def signal_arrays(
     return np.concatenate(parts) if parts else np.empty((0, 7), dtype=np.float64)
 
 
+@dataclass(frozen=True, slots=True)
+class SignalColumns:
+    """Signal rows as they were read, one native array per column, shape (n,) each, by id.
+
+    Attributes
+    ----------
+    signal_id : numpy.ndarray of int64
+        Ascending: the read is ordered by it, so equal inputs give equal arrays.
+    profile_id, title_id, episode_id : numpy.ndarray of int64
+        -1 where the signal names no title or episode.
+    kind : numpy.ndarray of int8
+        :class:`~recommendations.engine.confidence.SignalCode`.
+    value : numpy.ndarray of float32
+        NaN when the signal has no value.
+    epoch : numpy.ndarray of float64
+        ``occurred_at`` as Unix seconds.
+    rewatch : numpy.ndarray of bool
+    received : numpy.ndarray of float64
+        ``received_at`` as Unix seconds (NaN when not read): what a snapshot's
+        watermark is decided on (:func:`signal_columns_snapshot`).
+    """
+
+    signal_id: npt.NDArray[np.int64]
+    profile_id: npt.NDArray[np.int64]
+    title_id: npt.NDArray[np.int64]
+    episode_id: npt.NDArray[np.int64]
+    kind: npt.NDArray[np.int8]
+    value: npt.NDArray[np.float32]
+    epoch: npt.NDArray[np.float64]
+    rewatch: npt.NDArray[np.bool_]
+    received: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.kind.shape[0])
+
+    @classmethod
+    def from_rows(cls, raw: np.ndarray) -> SignalColumns:
+        """From the rows of :func:`signal_arrays` (7 columns, or 9 with ``with_id``: then the
+        id and the receipt time follow; otherwise ids are the rows' positions)."""
+        with_id = raw.shape[1] >= 9
+        return cls(
+            signal_id=raw[:, 7].astype(np.int64)
+            if with_id
+            else np.arange(raw.shape[0], dtype=np.int64),
+            profile_id=raw[:, 0].astype(np.int64),
+            title_id=raw[:, 1].astype(np.int64),
+            episode_id=raw[:, 2].astype(np.int64),
+            kind=raw[:, 3].astype(np.int8),
+            value=raw[:, 4].astype(np.float32),
+            epoch=raw[:, 5].astype(np.float64),
+            rewatch=raw[:, 6] > 0,
+            received=raw[:, 8].astype(np.float64) if with_id else np.full(raw.shape[0], np.nan),
+        )
+
+    @classmethod
+    def concatenate(cls, parts: list[SignalColumns]) -> SignalColumns:
+        """The rows of every part, ordered by signal id (an id in several parts is kept once)."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        if not parts:
+            return cls(**{name: np.empty(0, dtype=_COLUMN_DTYPES[name]) for name in names})
+        parts = [part for part in parts if len(part)] or parts[:1]
+        ids = [part.signal_id for part in parts]
+        if all(
+            (a[1:] > a[:-1]).all() and (not i or ids[i - 1][-1] < a[0]) for i, a in enumerate(ids)
+        ):  # already ascending and disjoint (a snapshot, then what arrived since): no sort
+            if len(parts) == 1:
+                return parts[0]
+            return cls(
+                **{name: np.concatenate([getattr(p, name) for p in parts]) for name in names}
+            )
+        _, first = np.unique(np.concatenate(ids), return_index=True)  # ascending ids, each once
+        return cls(
+            **{name: np.concatenate([getattr(p, name) for p in parts])[first] for name in names}
+        )
+
+    def subset(self, mask: npt.NDArray[np.bool_]) -> SignalColumns:
+        """The rows where ``mask`` holds (``self`` when it holds everywhere: no copy)."""
+        if mask.all():
+            return self
+        return SignalColumns(
+            **{f.name: getattr(self, f.name)[mask] for f in dataclasses.fields(SignalColumns)}
+        )
+
+
+_COLUMN_DTYPES = {
+    "signal_id": np.int64,
+    "profile_id": np.int64,
+    "title_id": np.int64,
+    "episode_id": np.int64,
+    "kind": np.int8,
+    "value": np.float32,
+    "epoch": np.float64,
+    "rewatch": np.bool_,
+    "received": np.float64,
+}
+#: One row as :func:`signal_columns` has PostgreSQL pack it: each column of
+#: :func:`signal_queryset` (``with_id``) through its type's binary ``*send`` function,
+#: concatenated: fixed width, big-endian, never NULL (the query coalesces).
+_PACKED_ROW = np.dtype(
+    [
+        ("signal_id", ">i8"),
+        ("profile_id", ">i8"),
+        ("title_id", ">i8"),
+        ("episode_id", ">i8"),
+        ("kind", ">i2"),
+        ("value", ">f4"),
+        ("epoch", ">f8"),
+        ("rewatch", "u1"),
+        ("received", ">f8"),
+    ]
+)
+_PACK_PREFIX = (
+    "SELECT string_agg(int8send(s.c7::int8) || int8send(s.c0::int8) "
+    "|| int8send(COALESCE(s.c1, -1)::int8) || int8send(COALESCE(s.c2, -1)::int8) "
+    "|| int2send(COALESCE(s.c3, -1)::int2) || float4send(COALESCE(s.c4::float4, 'NaN'::float4)) "
+    "|| float8send(s.c5::float8) || boolsend(COALESCE(s.c6, false)) "
+    "|| float8send(COALESCE(s.c8::float8, 'NaN'::float8)), ''::bytea) FROM ("
+)
+_PACK_SUFFIX = ") AS s(c0, c1, c2, c3, c4, c5, c6, c7, c8)"
+#: Ids of one read query (the table is split by id into spans this long): each answer is one
+#: ``bytea`` of at most ~30 MB, far from PostgreSQL's 1 GB limit.
+READ_ID_SPAN = 500_000
+#: Connections reading spans at once. PostgreSQL spends its time filtering and packing rows
+#: (two-thirds of the ten-million-signal read), one core per connection.
+READ_CONNECTIONS = 2
+
+
+def _unpack(blob: bytes | None) -> SignalColumns:
+    """One packed answer as native columns (the big-endian bytes are dropped at once)."""
+    if blob and len(blob) % _PACKED_ROW.itemsize:
+        raise ValueError("packed signal rows of an unexpected width")
+    rows = np.frombuffer(blob or b"", dtype=_PACKED_ROW)
+    return SignalColumns(
+        **{name: rows[name].astype(dtype) for name, dtype in _COLUMN_DTYPES.items()}
+    )
+
+
+def _read_spans(
+    queryset: QuerySet, spans: list[tuple[int, int]], emit: Callable[[SignalColumns], object]
+) -> None:
+    """Run the packing query for each id span on this thread's connection."""
+    for low, high in spans:
+        sql, params = queryset.filter(pk__gte=low, pk__lt=high).query.sql_with_params()
+        connection.ensure_connection()
+        with connection.connection.cursor(binary=True) as cursor:
+            cursor.execute(_PACK_PREFIX + sql + _PACK_SUFFIX, params)
+            emit(_unpack(cursor.fetchone()[0]))
+
+
+def _read_spans_on_own_connection(
+    queryset: QuerySet, spans: list[tuple[int, int]], out: queue.Queue
+) -> None:
+    try:
+        _read_spans(queryset, spans, out.put)
+        out.put(None)
+    except Exception as error:  # handed to the reading thread, which raises it
+        out.put(error)
+    finally:
+        connection.close()
+
+
+def signal_columns(
+    queryset: QuerySet,
+    *,
+    progress: Progress = _no_progress,
+    after_id: int | None = None,
+    id_span: int | None = None,
+    connections: int | None = None,
+) -> SignalColumns:
+    """Run a :func:`signal_queryset` (``with_id=True``) into columns, ordered by signal id.
+
+    On PostgreSQL the table is read in spans of ids, and PostgreSQL packs each
+    span's rows into one ``bytea`` with its binary ``*send`` functions
+    (:data:`_PACKED_ROW`): one value per query crosses into Python, not one
+    per row. A binary ``COPY`` hands psycopg one row per call, and that loop
+    alone took longer than PostgreSQL's scan on the ten-million-signal
+    retrain. Outside a transaction the spans are shared by ``connections``
+    connections (each its own thread and core); inside one, they are read on
+    the caller's connection, which sees the caller's uncommitted rows. Other
+    databases (the SQLite first run) go through :func:`signal_arrays`.
+
+    ``after_id`` reads only the signals with a larger id (what arrived since a
+    snapshot, :func:`signal_columns_snapshot`). ``id_span`` and ``connections``
+    default to :data:`READ_ID_SPAN` and :data:`READ_CONNECTIONS`.
+    """
+    id_span = id_span or READ_ID_SPAN
+    connections = connections or READ_CONNECTIONS
+    if after_id is not None:
+        queryset = queryset.filter(pk__gt=after_id)
+    if connection.vendor != "postgresql":
+        return SignalColumns.from_rows(signal_arrays(queryset, progress=progress))
+    bounds = Signal.objects.aggregate(low=Min("pk"), high=Max("pk"))
+    parts: list[SignalColumns] = []
+    if bounds["low"] is not None:
+        low = max(bounds["low"], (after_id or 0) + 1)
+        spans = [(start, start + id_span) for start in range(low, bounds["high"] + 1, id_span)]
+
+        def keep(part: SignalColumns) -> None:
+            parts.append(part)
+            progress(len(part))
+
+        if connection.in_atomic_block or connections <= 1 or len(spans) <= 1:
+            _read_spans(queryset, spans, keep)
+        else:
+            out: queue.Queue = queue.Queue()
+            threads = [
+                threading.Thread(
+                    target=_read_spans_on_own_connection,
+                    args=(queryset, spans[i::connections], out),
+                    name=f"signal-read-{i}",
+                    daemon=True,
+                )
+                for i in range(min(connections, len(spans)))
+            ]
+            for thread in threads:
+                thread.start()
+            running, error = len(threads), None
+            while running:
+                item = out.get()
+                if item is None or isinstance(item, Exception):
+                    running -= 1
+                    error = error or item
+                else:
+                    keep(item)
+            for thread in threads:
+                thread.join()
+            if error is not None:
+                raise error
+    return SignalColumns.concatenate(parts)
+
+
+# --- The signal snapshot: what a retrain read, kept for the next one -------------------------
+
+#: A row is taken into a snapshot (and the watermark moved past it) only once it was received
+#: this long before the read, and before every open transaction writing the signal table
+#: began: a row whose transaction commits later than that is missed until the next full read.
+SNAPSHOT_SETTLE_SECONDS = 120.0
+#: A snapshot older than this is read again in full (it bounds what a row committed late,
+#: an account that moved region, or any other drift can cost).
+SNAPSHOT_MAX_AGE_DAYS = 7.0
+_SNAPSHOT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class SnapshotRead:
+    """How :func:`signal_columns_snapshot` read: from the database alone, or a snapshot and
+    what arrived since (for a run's data sizes)."""
+
+    mode: str  # "full" or "incremental"
+    reason: str
+    snapshot_rows: int
+    delta_rows: int
+    watermark: int
+
+
+def _snapshot_path() -> Path | None:
+    """The snapshot's description file (``.json``); its rows are in a ``.npy`` beside it."""
+    root = settings.TONIGHT.get("RETRAIN_SIGNAL_CACHE_DIR", "")
+    if not root or connection.vendor != "postgresql":
+        return None
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in connection.settings_dict["NAME"])
+    return Path(root) / f"signals-{name}.json"
+
+
+def _database_identity() -> str:
+    """This database and this signal table, as PostgreSQL names them: a restored, recreated
+    or truncated table is another one."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT d.oid, pg_relation_filenode(%s::regclass) FROM pg_database d "
+            "WHERE d.datname = current_database()",
+            [Signal._meta.db_table],
+        )
+        oid, node = cursor.fetchone()
+    return f"{oid}:{node}"
+
+
+def _settled_before(read_at: float) -> float | None:
+    """Rows received before this Unix time are committed (or never will be); ``None`` when an
+    open transaction writing the signal table cannot be dated (the watermark stays)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT bool_or(a.xact_start IS NULL), "
+            "EXTRACT(EPOCH FROM min(a.xact_start))::float8 "
+            "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.relation = %s::regclass AND l.mode = 'RowExclusiveLock' "
+            "AND l.pid <> pg_backend_pid()",
+            [Signal._meta.db_table],
+        )
+        undated, oldest = cursor.fetchone()
+    if undated:
+        return None
+    cut = read_at if oldest is None else min(read_at, float(oldest))
+    return cut - SNAPSHOT_SETTLE_SECONDS
+
+
+#: The snapshot's rows on disk: one record per signal, read memory-mapped (only the rows a
+#: retrain keeps are copied out).
+_SNAPSHOT_ROW = np.dtype([(name, dtype) for name, dtype in _COLUMN_DTYPES.items()])
+
+
+def _snapshot_load(
+    path: Path, identity: str, since: float, now: float
+) -> tuple[dict, SignalColumns | None, str]:
+    """The stored snapshot's description and rows, or ``({}, None, why it cannot be used)``."""
+    try:
+        meta = json.loads(path.read_text())
+        rows = np.load(path.with_name(meta["rows"]), mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        return {}, None, "no snapshot"
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}, None, "unreadable snapshot"
+    if meta.get("format") != _SNAPSHOT_FORMAT or meta.get("identity") != identity:
+        return {}, None, "snapshot of another database or table"
+    if rows.dtype != _SNAPSHOT_ROW or rows.shape != (meta.get("n_rows"),):
+        return {}, None, "unreadable snapshot"
+    if float(meta["since"]) > since:
+        return {}, None, "snapshot starts after the window"
+    if now - float(meta["created_at"]) > SNAPSHOT_MAX_AGE_DAYS * SECONDS_PER_DAY:
+        return {}, None, f"snapshot older than {SNAPSHOT_MAX_AGE_DAYS:g} days"
+    if rows.shape[0]:  # a sample of stored rows must still be in the table, unchanged
+        at = np.unique(np.linspace(0, rows.shape[0] - 1, 64).astype(np.int64))
+        sample = rows[at]
+        found = {
+            pk: (profile, -1 if title is None else title)
+            for pk, profile, title in Signal.objects.filter(
+                pk__in=sample["signal_id"].tolist()
+            ).values_list("pk", "profile_id", "title_id")
+        }
+        stored_rows = zip(
+            sample["signal_id"].tolist(),
+            sample["profile_id"].tolist(),
+            sample["title_id"].tolist(),
+            strict=True,
+        )
+        changed, missing_profiles = False, set()
+        for pk, profile, title in stored_rows:
+            if pk not in found:
+                missing_profiles.add(profile)  # fine if the profile was deleted, with its rows
+            elif found[pk] != (profile, title):
+                changed = True
+        if changed or Profile.objects.filter(pk__in=missing_profiles).exists():
+            return {}, None, "snapshot rows no longer in the table"
+    keep = rows["epoch"] >= since  # rows that have left the window since are not copied out
+    kept = rows if keep.all() else rows[keep]
+    columns = SignalColumns(**{name: np.array(kept[name]) for name in _COLUMN_DTYPES})
+    return meta, columns, ""
+
+
+def _snapshot_save(path: Path, columns: SignalColumns, **meta: object) -> None:
+    """Write the rows under a new name, then the description naming them (renamed into
+    place: a reader sees the old snapshot or the new one, never half of one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = f"{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"
+    rows_name = f"{path.stem}-{token}.npy"
+    records = np.empty(len(columns), dtype=_SNAPSHOT_ROW)
+    for name in _COLUMN_DTYPES:
+        records[name] = getattr(columns, name)
+    np.save(path.with_name(rows_name), records, allow_pickle=False)
+    previous = None
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        previous = json.loads(path.read_text())["rows"]
+    temporary = path.with_name(f".{path.name}.{token}.tmp")
+    temporary.write_text(
+        json.dumps({"format": _SNAPSHOT_FORMAT, "rows": rows_name, "n_rows": len(columns), **meta})
+    )
+    temporary.replace(path)
+    if previous and previous != rows_name:  # a reader that opened it keeps its mapping
+        with contextlib.suppress(OSError):
+            path.with_name(previous).unlink()
+
+
+def signal_columns_snapshot(
+    *, since: dt.datetime, progress: Progress = _no_progress
+) -> tuple[SignalColumns, SnapshotRead]:
+    """Every region's non-impression signals since ``since``: a snapshot plus what arrived since.
+
+    The signal log is append-only, and most of what a nightly retrain reads it
+    read the night before. Reading the table (PostgreSQL filters ten million
+    rows to keep three) costs more than fitting the models, so the rows read
+    are kept in a file (``RETRAIN_SIGNAL_CACHE_DIR``, one per database) with a
+    *watermark*: the largest id below which every row is known to be
+    committed. The next read loads the file and reads only the ids above the
+    watermark (an index range scan), then drops rows that left the window.
+
+    A snapshot is not used, and the table is read in full, when it belongs to
+    another database or table (a restored or recreated one), when a sample of
+    its rows is no longer in the table though its profile is (rolled back, or
+    deleted one by one), or when it is older than :data:`SNAPSHOT_MAX_AGE_DAYS`.
+    Rows of deleted profiles and titles are dropped by the caller, as for a
+    full read. Without a cache directory, inside a transaction, or on SQLite,
+    every read is a full read.
+    """
+    queryset = signal_queryset(since=since, with_id=True)
+    path = _snapshot_path()
+    read_at = dt.datetime.now(tz=dt.UTC).timestamp()
+    if path is None or connection.in_atomic_block:
+        columns = signal_columns(queryset, progress=progress)
+        reason = "no snapshot directory" if path is None else "inside a transaction"
+        return columns, SnapshotRead("full", reason, 0, len(columns), 0)
+    identity = _database_identity()
+    stored, previous, reason = _snapshot_load(path, identity, since.timestamp(), read_at)
+    watermark = int(stored["watermark"]) if stored else 0
+    # Dated before the read: a writer still open then has its rows left above the watermark.
+    settled = _settled_before(read_at)
+    delta = signal_columns(queryset, progress=progress, after_id=watermark if stored else None)
+    if previous is not None:
+        columns = SignalColumns.concatenate([previous, delta])
+        created_at, kept_since = float(stored["created_at"]), float(stored["since"])
+    else:
+        columns = delta
+        created_at, kept_since = read_at, since.timestamp()
+    new_watermark = watermark
+    if settled is not None:
+        ready = delta.received < settled
+        if ready.any():
+            # Every id up to the first unsettled one: ids above it may belong to rows that
+            # are not committed yet, and are read again next time.
+            unsettled = delta.signal_id[~ready]
+            limit = int(unsettled.min()) - 1 if unsettled.size else int(delta.signal_id.max())
+            new_watermark = max(watermark, limit)
+    if not stored or new_watermark > watermark:  # else the stored one is still exact
+        try:
+            _snapshot_save(
+                path,
+                columns.subset(columns.signal_id <= new_watermark),
+                watermark=new_watermark,
+                identity=identity,
+                since=kept_since,
+                created_at=created_at,
+            )
+        except OSError:
+            logger.warning("Could not write the signal snapshot %s", path, exc_info=True)
+    mode = "incremental" if previous is not None else "full"
+    snapshot_rows = 0 if previous is None else len(previous)
+    return columns, SnapshotRead(mode, reason, snapshot_rows, len(delta), new_watermark)
+
+
 def training_signals(
     *,
     titles: npt.NDArray[np.int64],
@@ -393,6 +849,8 @@ def training_signals(
     include_impressions: bool = False,
     chunk_size: int = 200_000,
     progress: Progress = _no_progress,
+    snapshot: bool = False,
+    read_info: dict | None = None,
 ) -> TrainingSignals:
     """Load signals (of one region's households, or all) into :class:`TrainingSignals`.
 
@@ -413,22 +871,46 @@ def training_signals(
         Rows per fetch; bounds the Python objects alive at once.
     progress : callable, optional
         Called with the number of rows of each chunk read.
+    snapshot : bool
+        Read through the signal snapshot (:func:`signal_columns_snapshot`; needs
+        ``since`` and no impressions): what a retrain does, so that it reads only
+        what arrived since the last one.
+    read_info : dict, optional
+        Filled with how the signals were read (full or incremental, rows).
     """
-    raw = signal_arrays(
-        signal_queryset(
+    if snapshot and since is not None and not include_impressions:
+        columns, how = signal_columns_snapshot(since=since, progress=progress)
+        if read_info is not None:
+            read_info.update(dataclasses.asdict(how))
+        keep = np.ones(len(columns), dtype=bool)
+        if until is not None:
+            keep &= columns.epoch < until.timestamp()
+        # What a full read's joins would leave out: deleted profiles, other regions.
+        profiles = Profile.objects.all()
+        if region_code is not None:
+            profiles = profiles.filter(account__home_region_id=region_code)
+        known = np.fromiter(profiles.order_by("pk").values_list("pk", flat=True), np.int64)
+        keep &= index_of(known, columns.profile_id) >= 0
+        columns = columns.subset(keep)
+    else:
+        queryset = signal_queryset(
             region_code=region_code,
             since=since,
             until=until,
             include_impressions=include_impressions,
-        ),
-        chunk_size=chunk_size,
-        progress=progress,
-    )
-    profile_pk = raw[:, 0].astype(np.int64)
-    profiles = np.unique(profile_pk)
-    return signals_from_arrays(
-        raw,
-        profiles=profiles,
+            with_id=True,
+        )
+        if connection.vendor == "postgresql":
+            columns = signal_columns(queryset, progress=progress)
+        else:
+            columns = SignalColumns.from_rows(
+                signal_arrays(queryset, chunk_size=chunk_size, progress=progress)
+            )
+        if read_info is not None:
+            read_info.update(mode="full", reason="not asked for", delta_rows=len(columns))
+    return signals_from_columns(
+        columns,
+        profiles=np.unique(columns.profile_id),
         titles=titles,
         episodes=episodes,
         title_runtime_hours=title_runtime_hours,
@@ -448,21 +930,45 @@ def signals_from_arrays(
     Shared by training (many profiles) and serving (one profile's history), so
     that the two read signals, and weigh completions, identically.
     """
-    profile_index = index_of(profiles, raw[:, 0].astype(np.int64))
-    title_pk = raw[:, 1].astype(np.int64)
-    title_index = np.where(title_pk >= 0, index_of(titles, title_pk), -1).astype(np.int32)
-    kind = raw[:, 3].astype(np.int8)
+    return signals_from_columns(
+        SignalColumns.from_rows(raw),
+        profiles=profiles,
+        titles=titles,
+        episodes=episodes,
+        title_runtime_hours=title_runtime_hours,
+    )
+
+
+def signals_from_columns(
+    columns: SignalColumns,
+    *,
+    profiles: npt.NDArray[np.int64],
+    titles: npt.NDArray[np.int64],
+    episodes: EpisodeTable,
+    title_runtime_hours: npt.NDArray[np.float32],
+) -> TrainingSignals:
+    """:class:`TrainingSignals` from :class:`SignalColumns` (see :func:`signals_from_arrays`)."""
+    profile_index = index_of(profiles, columns.profile_id)
+    title_index = np.where(columns.title_id >= 0, index_of(titles, columns.title_id), -1).astype(
+        np.int32
+    )
+    kind = columns.kind
     # Signals on titles outside the index (added after it was read) cannot be learned from.
     keep = (title_index >= 0) | (kind == SignalCode.ROW_SCROLL_PAST)
+    episode_id, value, timestamp, rewatch = (
+        columns.episode_id,
+        columns.value,
+        columns.epoch,
+        columns.rewatch,
+    )
     if not keep.all():
-        raw, profile_index, title_index, kind = (
-            raw[keep],
-            profile_index[keep],
-            title_index[keep],
-            kind[keep],
+        profile_index, title_index, kind = profile_index[keep], title_index[keep], kind[keep]
+        episode_id, value, timestamp, rewatch = (
+            episode_id[keep],
+            value[keep],
+            timestamp[keep],
+            rewatch[keep],
         )
-    episode_id = raw[:, 2].astype(np.int64)
-    timestamp = raw[:, 5].copy()
     hours = completion_hours(
         profile_index=profile_index,
         title_index=title_index,
@@ -479,9 +985,9 @@ def signals_from_arrays(
         title_index=title_index,
         episode_id=episode_id,
         kind=kind,
-        value=raw[:, 4].astype(np.float32),
+        value=value,
         timestamp=timestamp,
-        rewatch=raw[:, 6] > 0,
+        rewatch=rewatch,
         commitment_hours=hours,
     )
 
@@ -818,21 +1324,31 @@ class AvailabilityWindows:
 def availability_windows(
     titles: npt.NDArray[np.int64], *, region_code: str | None = None
 ) -> AvailabilityWindows:
-    """Every availability window (of one region, or all) on the title index: one query."""
+    """Every availability window (of one region, or all) on the title index: one query.
+
+    The database turns the bounds into Unix seconds: tens of thousands of windows
+    as Python datetimes cost most of a second of a retrain.
+    """
     queryset = Availability.objects.all()
     if region_code is not None:
         queryset = queryset.filter(region_id=region_code)
-    rows = list(queryset.values_list("region_id", "title_id", "starts_at", "ends_at"))
+    rows = list(
+        queryset.order_by().values_list(
+            "region_id", "title_id", epoch_expression("starts_at"), epoch_expression("ends_at")
+        )
+    )
     codes = tuple(sorted({r[0] for r in rows}))
     lookup = {code: i for i, code in enumerate(codes)}
     at = index_of(titles, np.array([r[1] for r in rows], dtype=np.int64))
     keep = at >= 0
+    starts = np.array([r[2] for r in rows], dtype=np.float64).reshape(-1)  # NULL -> NaN
+    ends = np.array([r[3] for r in rows], dtype=np.float64).reshape(-1)
     return AvailabilityWindows(
         region_codes=codes,
         region=np.array([lookup[r[0]] for r in rows], dtype=np.int16).reshape(-1)[keep],
         title_index=at[keep],
-        starts=np.array([_epoch(r[2], -np.inf) for r in rows], dtype=np.float64).reshape(-1)[keep],
-        ends=np.array([_epoch(r[3], np.inf) for r in rows], dtype=np.float64).reshape(-1)[keep],
+        starts=np.where(np.isnan(starts), -np.inf, starts)[keep],
+        ends=np.where(np.isnan(ends), np.inf, ends)[keep],
         n_titles=int(titles.shape[0]),
     )
 

@@ -1,0 +1,184 @@
+"""The retrain's signal read: packed spans read in parallel, and the snapshot between retrains.
+
+Both must give exactly what a plain read of the table gives. The snapshot's
+tests commit their data (``transaction=True``): a snapshot is only kept and
+used outside a transaction, where the rows it describes are committed.
+"""
+
+import datetime as dt
+import json
+import uuid
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from profiles.models import Profile
+from recommendations.models import Signal
+from recommendations.selectors import training as data
+
+
+@pytest.fixture
+def small_world(settings, tmp_path) -> None:
+    settings.VAR_DIR = tmp_path / "var"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    call_command(
+        "seed_demo",
+        "--titles=60",
+        "--profiles=150",
+        "--seed=9",
+        "--artwork-images=shared",
+        verbosity=0,
+    )
+
+
+def _read(region_code: str | None = None, **options: object) -> data.TrainingSignals:
+    titles = data.title_ids()
+    at = timezone.now()
+    return data.training_signals(
+        titles=titles,
+        episodes=data.episode_table(),
+        title_runtime_hours=data.catalogue_facts(titles).runtime_hours,
+        region_code=region_code,
+        since=at - dt.timedelta(days=365),
+        until=at,
+        **options,
+    )
+
+
+def _assert_same(expected: data.TrainingSignals, got: data.TrainingSignals) -> None:
+    np.testing.assert_array_equal(got.profile_ids, expected.profile_ids)
+    for name in ("profile_index", "title_index", "episode_id", "kind", "rewatch"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name), err_msg=name)
+    for name in ("value", "timestamp", "commitment_hours"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name), err_msg=name)
+
+
+def _by_id(columns: data.SignalColumns) -> np.ndarray:
+    names = ("signal_id", "profile_id", "title_id", "episode_id", "kind", "epoch", "rewatch")
+    return np.column_stack([getattr(columns, name) for name in (*names, "received")])
+
+
+@pytest.mark.django_db
+def test_packed_spans_read_what_the_cursor_reads(small_world):
+    # given: the signals as the plain cursor path reads them (SQLite's way)
+    queryset = data.signal_queryset(with_id=True)
+    by_cursor = data.SignalColumns.from_rows(
+        np.concatenate([np.array(rows, dtype=np.float64) for rows in data._chunks(queryset, 999)])
+    )
+    order = np.argsort(by_cursor.signal_id)
+
+    # when: PostgreSQL packs them, in many spans (on this transaction's connection)
+    packed = data.signal_columns(queryset, id_span=300)
+
+    # then: the same rows and values, ordered by id
+    assert len(packed) == len(by_cursor) > 2_000
+    np.testing.assert_array_equal(_by_id(packed), _by_id(by_cursor)[order])
+    np.testing.assert_array_equal(packed.value, by_cursor.value[order])
+    # and: what arrived after an id, alone
+    middle = int(packed.signal_id[len(packed) // 2])
+    later = data.signal_columns(queryset, after_id=middle, id_span=300)
+    np.testing.assert_array_equal(later.signal_id, packed.signal_id[packed.signal_id > middle])
+
+
+@pytest.fixture
+def committed_world(small_world, settings, tmp_path, monkeypatch) -> None:
+    """The small world, committed, with a snapshot directory of the test's own, and rows that
+    count as settled as soon as they are received."""
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_SIGNAL_CACHE_DIR": str(tmp_path / "cache")}
+    monkeypatch.setattr(data, "SNAPSHOT_SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr(data, "READ_ID_SPAN", 700)  # several spans: two connections read them
+
+
+@pytest.fixture
+def reader_threads(monkeypatch) -> list[str]:
+    """The names of the threads that read spans on connections of their own."""
+    import threading
+
+    names: list[str] = []
+    read = data._read_spans_on_own_connection
+
+    def recording(*args: object) -> None:
+        names.append(threading.current_thread().name)
+        read(*args)
+
+    monkeypatch.setattr(data, "_read_spans_on_own_connection", recording)
+    return names
+
+
+def _arrive(n: int) -> list[int]:
+    """``n`` new signals: copies of existing ones, received now, as an ingest would store them."""
+    now = timezone.now()
+    rows = list(Signal.objects.exclude(kind="impression").order_by("pk")[:n])
+    for row in rows:
+        row.pk = None
+        row.client_event_id = uuid.uuid4()
+        row.occurred_at = now - dt.timedelta(hours=1)
+    return [signal.pk for signal in Signal.objects.bulk_create(rows)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_snapshot_plus_what_arrived_since_reads_what_the_table_holds(
+    committed_world, reader_threads
+):
+    # given: a first read, which reads the table in full (two connections) and keeps a snapshot
+    first: dict = {}
+    _assert_same(_read(), _read(snapshot=True, read_info=first))
+    assert first["mode"] == "full"
+    assert first["reason"] == "no snapshot"
+    assert sorted(set(reader_threads)) == ["signal-read-0", "signal-read-1"]
+
+    # when: signals arrive, a profile is deleted (its signals with it), and the next reads come
+    arrived = _arrive(40)
+    gone = Profile.objects.filter(signals__isnull=False).order_by("-pk").first()
+    gone.delete()
+    second: dict = {}
+    incremental = _read(snapshot=True, read_info=second)
+
+    # then: only what arrived was read from the table, and the result is the table's
+    assert second["mode"] == "incremental"
+    assert second["delta_rows"] == len(arrived)
+    assert second["snapshot_rows"] == first["delta_rows"]
+    assert second["watermark"] == max(arrived)
+    _assert_same(_read(), incremental)
+    assert gone.pk not in incremental.profile_ids
+    # and: a region's read through the snapshot is that region's
+    region: dict = {}
+    _assert_same(_read("IN"), _read("IN", snapshot=True, read_info=region))
+    assert region["mode"] == "incremental"
+    assert region["delta_rows"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_snapshot_is_not_trusted_beyond_what_it_can_vouch_for(committed_world, monkeypatch):
+    # given: a snapshot of the table
+    _read(snapshot=True)
+    description = data._snapshot_path()
+    assert description is not None
+    stored = json.loads(description.read_text())
+
+    # when: it names another database (a restored or recreated one)
+    description.write_text(json.dumps({**stored, "identity": "another"}))
+    other: dict = {}
+    _assert_same(_read(), _read(snapshot=True, read_info=other))
+    # then: the table is read in full
+    assert (other["mode"], other["reason"]) == ("full", "snapshot of another database or table")
+
+    # when: rows it holds are no longer in the table (deleted behind its back)
+    Signal.objects.filter(pk=int(json.loads(description.read_text())["watermark"])).delete()
+    gone: dict = {}
+    _assert_same(_read(), _read(snapshot=True, read_info=gone))
+    assert (gone["mode"], gone["reason"]) == ("full", "snapshot rows no longer in the table")
+
+    # when: a row arrives while another transaction writing signals is open: rows received
+    # after that transaction began stay above the watermark, to be read again next time
+    monkeypatch.setattr(data, "_settled_before", lambda read_at: 0.0)
+    arrived = _arrive(5)
+    held: dict = {}
+    _assert_same(_read(), _read(snapshot=True, read_info=held))
+    assert held["delta_rows"] == len(arrived)
+    assert held["watermark"] < min(arrived)
+    again: dict = {}
+    _read(snapshot=True, read_info=again)
+    assert again["delta_rows"] == len(arrived)
