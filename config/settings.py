@@ -247,6 +247,21 @@ TONIGHT = {
     # heartbeat is older than RETRAIN_STALE_SECONDS (their worker died).
     "RETRAIN_HEARTBEAT_SECONDS": env.float("TONIGHT_RETRAIN_HEARTBEAT_SECONDS", default=10.0),
     "RETRAIN_STALE_SECONDS": env.float("TONIGHT_RETRAIN_STALE_SECONDS", default=120.0),
+    # Search small scopes' ALS settings (and blend weights) on a validation split when a
+    # search is due; in between, reuse what the last search chose. Off: size priors only.
+    "RETRAIN_TUNE": env.bool("TONIGHT_RETRAIN_TUNE", default=True),
+    # A scope's search is due when its last one is this old, or when its interactions moved
+    # by more than this fraction since (the choice barely moves from one day to the next).
+    "RETRAIN_TUNE_EVERY_DAYS": env.float("TONIGHT_RETRAIN_TUNE_EVERY_DAYS", default=7.0),
+    "RETRAIN_TUNE_GROWTH": env.float("TONIGHT_RETRAIN_TUNE_GROWTH", default=0.25),
+    # Days between fits of the global comparator in a region's retrains (it reads every
+    # region's signals and is the costliest fit); always fitted while it serves a cluster.
+    "RETRAIN_GLOBAL_EVERY_DAYS": env.float("TONIGHT_RETRAIN_GLOBAL_EVERY_DAYS", default=7.0),
+    # Where a worker keeps the signals its last retrain read, so the next reads only what
+    # arrived since (one file per database; empty: always read the whole table).
+    "RETRAIN_SIGNAL_CACHE_DIR": env.str(
+        "TONIGHT_RETRAIN_SIGNAL_CACHE_DIR", default=str(VAR_DIR / "cache")
+    ),
     # Profiles that engaged with fewer titles are served by the region model, not their
     # cluster's.
     "CLUSTER_MIN_HISTORY_TITLES": env.int("TONIGHT_CLUSTER_MIN_HISTORY_TITLES", default=3),

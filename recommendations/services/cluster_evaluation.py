@@ -21,6 +21,14 @@ around it (:func:`~recommendations.engine.als.params_candidates`) on a
 at to choose anything. The blend's weight is chosen on the same validation
 split. The holdout then measures every model, tuned as chosen.
 
+A search costs five fits per scope and a second split, and the settings it
+picks move little from one day to the next; so a retrain reuses the settings
+an earlier search chose (:class:`StoredChoice`, recorded on the versions) and
+searches again only when a :class:`TuneSchedule` says it is due: the last
+search is too old, or the scope's data grew or shrank too much since. Without
+a schedule (``manage.py evaluate_recommendations --by-cluster``) every small
+scope is searched.
+
 Each is asked for its top 20 titles per held-out profile of the cluster,
 among the titles available in the region at the split's end and not already
 seen in training; NDCG@10 and Recall@20 per model and cluster follow. The
@@ -30,13 +38,16 @@ the scopes (content, trending and the ranker are shared by all of them).
 The models of one region are fitted once and shared by all its clusters
 (:func:`region_evaluate`): a region retrain does not refit the region and
 global comparators per cluster, and its final fits start from these factors.
+The same evaluation fits, for the quality gate, the configuration that serves
+a cluster now on this very training part (:meth:`RegionEvaluation.holdout_model`),
+so the active and the new configuration are judged on equal terms.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,14 +61,16 @@ from recommendations.engine.als import (
     params_for_size,
 )
 from recommendations.engine.confidence import SignalCode, signal_confidence, signed_confidence
-from recommendations.engine.metrics import evaluate, top_k
-from recommendations.engine.split import HoldoutSplit, holdout_relevance, time_holdout
+from recommendations.engine.metrics import RankingMetrics, evaluate, top_k
+from recommendations.engine.split import holdout_matrices, time_holdout
 from recommendations.selectors import training as data
 
 logger = logging.getLogger(__name__)
 
 K = 20
-_BATCH = 2048  # profiles scored at once: bounds the dense score block to ~120 MB
+#: Profiles scored at once: bounds each dense score block (1,024 x 15,000 float32 = 60 MB; a
+#: cluster, its region and their blend are three of them at a time).
+_BATCH = 1024
 MODELS = ("cluster", "region", "global", "blend")
 #: Above this many (profile, unavailable title) cells the global model is fitted without the
 #: availability mask (each cell is one sparse entry); the table says so.
@@ -78,6 +91,9 @@ EVAL_ITERATIONS = 10
 #: every title for every candidate cost more than all the fits together.
 MAX_JUDGED = 2_000
 MAX_VALIDATION_JUDGED = 1_000
+#: Share of each profile's training events held out again to choose settings on.
+VALIDATION_FRACTION = 0.2
+SECONDS_PER_DAY = 86_400.0
 _POSITIVE = np.array(
     [
         SignalCode.PLAY_START,
@@ -124,7 +140,7 @@ class Judging:
 
 @dataclass(frozen=True)
 class HoldoutSplitData:
-    """A split of the signals of every region, what each profile is judged on, and a
+    """A split of the signals, what each profile is judged on, and (when asked for) a
     validation split carved out of the training part (for choosing, never for reporting)."""
 
     train: data.TrainingSignals
@@ -144,26 +160,24 @@ def _judging(
 ) -> tuple[Judging, data.TrainingSignals, int]:
     """Split ``signals`` by time per profile; the training part's confidence and the judgement."""
     events = np.flatnonzero(signals.title_index >= 0)
+    profiles = signals.profile_index[events]
+    titles = signals.title_index[events]
     split = time_holdout(
-        profile_index=signals.profile_index[events],
-        timestamp=signals.timestamp[events],
-        test_fraction=test_fraction,
+        profile_index=profiles, timestamp=signals.timestamp[events], test_fraction=test_fraction
     )
     positive = np.isin(signals.kind[events], _POSITIVE)
     shape = (signals.n_profiles, signals.n_titles)
-    relevant = holdout_relevance(
-        HoldoutSplit(train=split.train, test=split.test & positive),
-        profile_index=signals.profile_index[events],
-        title_index=signals.title_index[events],
+    relevant, seen = holdout_matrices(
+        split,
+        profile_index=profiles,
+        title_index=titles,
         n_profiles=shape[0],
         n_titles=shape[1],
+        counts=positive,
     )
     train_mask = np.zeros(len(signals), dtype=bool)
     train_mask[events[split.train]] = True
     train = signals.subset(train_mask)
-    seen = sp.csr_matrix(
-        (np.ones(len(train), dtype=bool), (train.profile_index, train.title_index)), shape=shape
-    )
     matrices = signal_confidence(
         profile_index=train.profile_index,
         title_index=train.title_index,
@@ -185,26 +199,42 @@ def holdout_split(
     *,
     at: float,
     test_fraction: float = 0.2,
-    validation_fraction: float | None = 0.2,
+    validation_fraction: float | None = VALIDATION_FRACTION,
 ) -> HoldoutSplitData:
     """Split each profile's activity by time; then split its training part again for validation.
 
     The validation split's "now" is the holdout's: the decay of a training
     event is measured the same way in both, so a setting chosen on one
-    transfers to the other.
+    transfers to the other. ``validation_fraction=None`` leaves the validation
+    split out (:func:`validation_split` adds it when a search needs it).
     """
     holdout, train, n_test = _judging(signals, at=at, test_fraction=test_fraction)
-    validation = None
-    if validation_fraction is not None:
-        validation, _, _ = _judging(train, at=at, test_fraction=validation_fraction)
+    split = HoldoutSplitData(
+        train=train,
+        relevant=holdout.relevant,
+        seen=holdout.seen,
+        confidence=holdout.confidence,
+        n_test_events=n_test,
+    )
+    if validation_fraction is None:
+        return split
     return HoldoutSplitData(
         train=train,
         relevant=holdout.relevant,
         seen=holdout.seen,
         confidence=holdout.confidence,
         n_test_events=n_test,
-        validation=validation,
+        validation=validation_split(split, at=at, fraction=validation_fraction),
     )
+
+
+def validation_split(
+    split: HoldoutSplitData, *, at: float, fraction: float = VALIDATION_FRACTION
+) -> Judging:
+    """Each profile's last ``fraction`` of its training events, held out to choose settings on."""
+    if split.validation is not None:
+        return split.validation
+    return _judging(split.train, at=at, test_fraction=fraction)[0]
 
 
 def _fit_rows(
@@ -256,55 +286,181 @@ class Scored:
     rows: npt.NDArray[np.int64]
 
 
-def _recommend(
-    parts: Sequence[tuple[Scored, float]],
+Parts = Sequence[tuple[Scored, float]]
+
+
+def _recommend_many(
+    candidates: Mapping[str, Parts],
     judged: npt.NDArray[np.int64],
     *,
     seen: sp.csr_matrix,
     not_here: npt.NDArray[np.int64],
-) -> npt.NDArray[np.int32]:
-    """Top ``K`` of ``Σ weight · scores`` per judged profile, a block of profiles at a time.
+) -> dict[str, npt.NDArray[np.int32]]:
+    """Top ``K`` of ``Σ weight · scores`` per judged profile for each candidate.
 
-    Only the titles available in the region are scored (the others can never be
-    recommended there), which also makes each block smaller.
+    Each distinct model's score block is computed once per block of profiles
+    and shared by the candidates that use it (a blend reuses its cluster's and
+    region's blocks). Only the titles available in the region are scored (the
+    others can never be recommended there), which also makes each block smaller.
     """
     n_titles = seen.shape[1]
     here = np.setdiff1d(np.arange(n_titles), not_here)
-    items = [part.model.item_factors[here] for part, _ in parts]
-    positions = [np.searchsorted(part.rows, judged) for part, _ in parts]
+    models: dict[int, Scored] = {}
+    for parts in candidates.values():
+        for part, _ in parts:
+            models.setdefault(id(part), part)
+    items = {key: part.model.item_factors[here] for key, part in models.items()}
+    positions = {key: np.searchsorted(part.rows, judged) for key, part in models.items()}
     seen_here = sp.csr_matrix(seen[judged][:, here])
-    blocks = []
+    out: dict[str, list[npt.NDArray[np.int32]]] = {name: [] for name in candidates}
     for start in range(0, judged.shape[0], _BATCH):
         stop = start + _BATCH
-        scores = None
-        for (part, weight), position, item in zip(parts, positions, items, strict=True):
-            block = part.model.user_factors[position[start:stop]] @ item.T
-            scores = weight * block if scores is None else scores + weight * block
-        best = top_k(scores, K, exclude=seen_here[start:stop])
-        blocks.append(np.where(best >= 0, here[np.maximum(best, 0)], -1).astype(np.int32))
-    return np.concatenate(blocks) if blocks else np.empty((0, K), np.int32)
+        blocks = {
+            key: part.model.user_factors[positions[key][start:stop]] @ items[key].T
+            for key, part in models.items()
+        }
+        exclude = seen_here[start:stop]
+        for name, parts in candidates.items():
+            if len(parts) == 1 and parts[0][1] == 1.0:
+                scores = blocks[id(parts[0][0])]
+            else:
+                scores = sum(weight * blocks[id(part)] for part, weight in parts)
+            best = top_k(scores, K, exclude=exclude)
+            out[name].append(np.where(best >= 0, here[np.maximum(best, 0)], -1).astype(np.int32))
+        del blocks
+    return {
+        name: np.concatenate(chunks) if chunks else np.empty((0, K), np.int32)
+        for name, chunks in out.items()
+    }
+
+
+def _measure(
+    candidates: Mapping[str, Parts],
+    judged: npt.NDArray[np.int64],
+    judging: Judging,
+    not_here: npt.NDArray[np.int64],
+) -> dict[str, RankingMetrics]:
+    """NDCG@10 and Recall@20 (:func:`evaluate`) of each candidate on ``judged``."""
+    recommended = _recommend_many(candidates, judged, seen=judging.seen, not_here=not_here)
+    relevant = judging.relevant[judged]
+    n_titles = judging.relevant.shape[1]
+    return {name: evaluate(recs, relevant, n_titles) for name, recs in recommended.items()}
 
 
 def _ndcg(
-    parts: Sequence[tuple[Scored, float]],
+    parts: Parts,
     judged: npt.NDArray[np.int64],
     judging: Judging,
     not_here: npt.NDArray[np.int64],
 ) -> float:
-    recommended = _recommend(parts, judged, seen=judging.seen, not_here=not_here)
-    n_titles = judging.relevant.shape[1]
-    return float(evaluate(recommended, judging.relevant[judged], n_titles).ndcg_at_10)
+    return float(_measure({"model": parts}, judged, judging, not_here)["model"].ndcg_at_10)
+
+
+# --- Choosing settings ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TuneSchedule:
+    """When a scope searches its settings again instead of reusing the stored ones.
+
+    Attributes
+    ----------
+    every_days : float
+        A search older than this is repeated (0: search every retrain).
+    growth : float
+        ... as is one made when the scope had a number of interactions that
+        differs from today's by more than this fraction (0.25: 25%).
+    now : float
+        Unix time of the retrain.
+    """
+
+    every_days: float
+    growth: float
+    now: float
+
+
+@dataclass(frozen=True)
+class StoredChoice:
+    """A scope's settings chosen by an earlier search, as a model version recorded them.
+
+    Attributes
+    ----------
+    params : AlsParams
+    searched_at : float
+        Unix time of the search that chose them (not of the version that reused them).
+    interactions : int
+        The scope's interactions when it was searched.
+    blend_weight : float or None
+        For a cluster, its model's weight in its blend with the region's.
+    version : int or None
+        The model version the choice was read from.
+    """
+
+    params: AlsParams
+    searched_at: float
+    interactions: int
+    blend_weight: float | None = None
+    version: int | None = None
+
+    @classmethod
+    def from_metrics(cls, entry: Mapping | None, *, version: int | None) -> StoredChoice | None:
+        """From a version's ``metrics["hyperparameters"]["tuning"][scope]``; ``None`` when that
+        scope's settings did not come from a search (size priors are recomputed, not reused)."""
+        if not entry or entry.get("searched_at") is None or "params" not in entry:
+            return None
+        params = entry["params"]
+        return cls(
+            params=AlsParams(
+                factors=int(params["factors"]),
+                regularization=float(params["regularization"]),
+                alpha=float(params["alpha"]),
+                iterations=int(params["iterations"]),
+            ),
+            searched_at=float(entry["searched_at"]),
+            interactions=int(entry.get("searched_interactions") or 0),
+            blend_weight=entry.get("blend_weight"),
+            version=version,
+        )
+
+
+def search_reason(
+    *,
+    interactions: int,
+    stored: StoredChoice | None,
+    tune: bool,
+    schedule: TuneSchedule | None,
+) -> str | None:
+    """Why a scope searches its settings in this retrain, or ``None`` when it does not."""
+    if not tune or interactions > TUNE_MAX_INTERACTIONS:
+        return None
+    if stored is None:
+        return "no earlier search"
+    if schedule is None:
+        return "every retrain"
+    age_days = (schedule.now - stored.searched_at) / SECONDS_PER_DAY
+    if age_days >= schedule.every_days:
+        return f"last search {age_days:.1f} days ago"
+    change = interactions / max(stored.interactions, 1) - 1.0
+    if abs(change) > schedule.growth:
+        return f"interactions changed by {change:+.0%} since the last search"
+    return None
 
 
 @dataclass
 class ScopeChoice:
-    """The hyper-parameters chosen for one scope, and what the search saw."""
+    """The hyper-parameters chosen for one scope, and how: searched now, reused, or the prior."""
 
     params: AlsParams
     prior: AlsParams
     searched: bool
     trials: list[dict] = field(default_factory=list)
     validation_model: Scored | None = None
+    interactions: int = 0
+    searched_at: float | None = None
+    searched_interactions: int | None = None
+    reused_from: int | None = None
+    reason: str = ""
+    blend_weight: float | None = None
 
     def as_metrics(self) -> dict:
         return {
@@ -312,7 +468,17 @@ class ScopeChoice:
             "prior": self.prior.as_dict(),
             "searched": self.searched,
             "trials": self.trials,
+            "interactions": self.interactions,
+            "searched_at": self.searched_at,
+            "searched_interactions": self.searched_interactions,
+            "reused_from": self.reused_from,
+            "reason": self.reason,
+            "blend_weight": self.blend_weight,
         }
+
+
+def _nnz(confidence: sp.csr_matrix, rows: npt.NDArray[np.int64]) -> int:
+    return int(np.diff(confidence.indptr)[rows].sum())
 
 
 def scope_params(
@@ -326,23 +492,41 @@ def scope_params(
     not_here: npt.NDArray[np.int64],
     unavailable: sp.csr_matrix | None = None,
     tune: bool = True,
+    stored: StoredChoice | None = None,
+    schedule: TuneSchedule | None = None,
 ) -> ScopeChoice:
-    """Choose a scope's ALS hyper-parameters: its size prior, then a search on validation.
+    """Choose a scope's ALS hyper-parameters: stored, or its size prior then a search.
 
-    The search fits each candidate on the validation split's training part
-    and keeps the best NDCG@10 on the validation relevance of ``judged_rows``
-    (the scope's own profiles by default); ties keep the prior. Scopes above
-    :data:`TUNE_MAX_INTERACTIONS` keep the prior.
+    When :func:`search_reason` finds no reason to search, the ``stored``
+    settings of an earlier search are reused (the size prior when there are
+    none, or when ``tune`` is off). Otherwise each candidate around the prior
+    is fitted on the validation split's training part and the best NDCG@10 on
+    the validation relevance of ``judged_rows`` (the scope's own profiles by
+    default) is kept; ties keep the prior.
     """
-    matrix = confidence[rows]
+    interactions = _nnz(confidence, rows)
     prior = params_for_size(
         n_profiles=int(rows.shape[0]),
         n_titles=int(confidence.shape[1]),
-        n_interactions=int(matrix.nnz),
+        n_interactions=interactions,
         base=base,
     )
-    choice = ScopeChoice(params=prior, prior=prior, searched=False)
-    if not tune or validation is None or matrix.nnz > TUNE_MAX_INTERACTIONS:
+    choice = ScopeChoice(params=prior, prior=prior, searched=False, interactions=interactions)
+    reason = search_reason(interactions=interactions, stored=stored, tune=tune, schedule=schedule)
+    if reason is None:
+        if tune and stored is not None and interactions <= TUNE_MAX_INTERACTIONS:
+            choice.params = stored.params
+            choice.searched_at = stored.searched_at
+            choice.searched_interactions = stored.interactions
+            choice.reused_from = stored.version
+            choice.blend_weight = stored.blend_weight
+            choice.reason = "reused the last search's settings"
+        else:
+            choice.reason = "size prior"
+        return choice
+    choice.reason = f"searched: {reason}"
+    if validation is None:
+        choice.reason = "size prior (no validation split)"
         return choice
     judged = validation.judged(
         rows if judged_rows is None else judged_rows,
@@ -350,6 +534,7 @@ def scope_params(
         seed=random_state,
     )
     if judged.size == 0:
+        choice.reason = "size prior (nothing to validate on)"
         return choice
     best = -1.0
     for candidate in params_candidates(prior):
@@ -376,12 +561,20 @@ def scope_params(
         if score > best:
             best, choice.params, choice.validation_model = score, candidate, fitted
     choice.searched = True
+    choice.searched_at = schedule.now if schedule is not None else time.time()
+    choice.searched_interactions = interactions
     return choice
+
+
+def _same_settings(a: AlsParams, b: AlsParams) -> bool:
+    """Equal but for the number of sweeps (a stored final fit records its warm sweeps)."""
+    return (a.factors, a.regularization, a.alpha) == (b.factors, b.regularization, b.alpha)
 
 
 @dataclass
 class RegionEvaluation:
-    """Everything one region's evaluation fitted and chose, for the table and the final fits.
+    """Everything one region's evaluation fitted and chose, for the table, the gate and the
+    final fits.
 
     Attributes
     ----------
@@ -391,10 +584,16 @@ class RegionEvaluation:
     models : dict
         ``"region"``, ``"global"`` and each cluster id -> the model fitted on the holdout's
         training part (the starting point of the final fits).
+    judged : dict of int to array
+        Cluster id -> the held-out profiles its row is measured on.
     choices : dict
-        The same keys -> :class:`ScopeChoice`.
+        The same keys as ``models`` -> :class:`ScopeChoice`.
     blend_weight : dict of int to float
         Cluster id -> weight of its own model in its blend with the region's.
+    not_here : array of int64
+        Titles not available in the region (never recommended, never scored).
+    seconds : dict of str to float
+        Wall time of the split, the validation split, each scope's fits and the scoring.
     """
 
     table: dict[str, dict]
@@ -405,6 +604,42 @@ class RegionEvaluation:
     split: HoldoutSplitData
     unavailable: sp.csr_matrix | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    not_here: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    random_state: int = 0
+    _refits: dict[tuple, Scored] = field(default_factory=dict)
+
+    def holdout_model(self, scope: str | int, params: AlsParams) -> Scored | None:
+        """The scope's model with ``params`` on the holdout's training part (the quality
+        gate's incumbent): the evaluation's own fit when the settings are the same, else
+        fitted now (once) on the same rows, sweeps and seed. ``None`` for a scope this
+        evaluation did not fit (the global one when it was not due)."""
+        fitted = self.models.get(scope)
+        if fitted is None:
+            return None
+        if _same_settings(self.choices[scope].params, params):
+            return fitted
+        key = (scope, params.factors, params.regularization, params.alpha)
+        if key not in self._refits:
+            started = time.perf_counter()
+            self._refits[key] = Scored(
+                _fit_rows(
+                    self.split.confidence,
+                    fitted.rows,
+                    params=params.replace(iterations=EVAL_ITERATIONS),
+                    random_state=self.random_state,
+                    unavailable=self.unavailable if scope == "global" else None,
+                ),
+                fitted.rows,
+            )
+            self.seconds[f"refit {scope}"] = round(time.perf_counter() - started, 3)
+        return self._refits[key]
+
+    def measure(self, parts: Parts, cluster_id: int) -> RankingMetrics | None:
+        """``Σ weight · model`` on the cluster's judged held-out profiles (its table row's)."""
+        judged = self.judged.get(cluster_id)
+        if judged is None or judged.size == 0:
+            return None
+        return _measure({"model": parts}, judged, self.split.holdout, self.not_here)["model"]
 
 
 def region_evaluate(
@@ -422,14 +657,17 @@ def region_evaluate(
     split: HoldoutSplitData | None = None,
     with_global: bool = True,
     tune: bool = True,
+    stored: Mapping[str | int, StoredChoice] | None = None,
+    schedule: TuneSchedule | None = None,
     report: Report | None = None,
 ) -> RegionEvaluation:
-    """Tune, fit and measure the region's, the global and each cluster's model on one holdout.
+    """Choose, fit and measure the region's, the global and each cluster's model on one holdout.
 
     Parameters
     ----------
     signals : TrainingSignals
-        Signals of every region (for the global model).
+        Signals of every region (for the global model), or of the region alone
+        (``with_global=False``).
     profile_region : array of int64, shape (n_profiles,)
         Region index of each profile (rows of ``region_available``); -1 if unknown.
     profile_cluster : array of int64, shape (n_profiles,)
@@ -444,32 +682,74 @@ def region_evaluate(
         Unix time the training window ends.
     params : AlsParams or dict
         The base setting (alpha, iterations, factor cap) every scope's prior starts from.
+    with_global : bool
+        Fit and measure the global model too.
     tune : bool
-        Search each small scope's hyper-parameters and the blend weight on validation;
-        ``False`` keeps every scope at its size prior and blends half and half.
+        Search small scopes' hyper-parameters and the blend weight on validation
+        when due (see ``stored`` and ``schedule``); ``False`` keeps every scope at
+        its size prior and blends half and half.
+    stored : mapping, optional
+        ``"region"``, ``"global"`` or a cluster id -> the settings an earlier search
+        chose for that scope, reused unless a search is due.
+    schedule : TuneSchedule, optional
+        When a stored choice is searched again; without one, every small scope is
+        searched (the settings are not reused).
     """
     report = report or (lambda _: None)
+    stored = stored or {}
     base = params if isinstance(params, AlsParams) else AlsParams(**params)
-    split = split or holdout_split(signals, at=at, test_fraction=test_fraction)
-    holdout, validation = split.holdout, split.validation
     seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    split = split or holdout_split(
+        signals, at=at, test_fraction=test_fraction, validation_fraction=None
+    )
+    seconds["split"] = round(time.perf_counter() - started, 3)
+    holdout = split.holdout
     in_region = np.flatnonzero(profile_region == region)
     not_here = np.flatnonzero(~region_available[region])
+    members_of = {
+        cluster_id: np.flatnonzero((profile_cluster == cluster_id) & (profile_region == region))
+        for cluster_id in clusters
+    }
+    everyone = np.flatnonzero(profile_region >= 0)
+    scope_rows: dict[str | int, npt.NDArray[np.int64]] = {"region": in_region}
+    if with_global:
+        scope_rows["global"] = everyone
+    scope_rows.update({key: rows for key, rows in members_of.items() if rows.size})
+
+    reasons = {
+        key: search_reason(
+            interactions=_nnz(holdout.confidence, rows),
+            stored=stored.get(key),
+            tune=tune,
+            schedule=schedule,
+        )
+        for key, rows in scope_rows.items()
+    }
+    validation = split.validation
+    if validation is None and any(reasons.values()):
+        report("evaluate: validation split")
+        started = time.perf_counter()
+        validation = validation_split(split, at=at)
+        seconds["validation split"] = round(time.perf_counter() - started, 3)
     models: dict[str | int, Scored] = {}
     choices: dict[str | int, ScopeChoice] = {}
 
-    def fit(key: str | int, rows: np.ndarray, mask: sp.csr_matrix | None = None) -> None:
+    def fit(key: str | int, mask: sp.csr_matrix | None = None) -> None:
         started = time.perf_counter()
+        rows = scope_rows[key]
         choice = scope_params(
             holdout.confidence,
             rows,
             base=base,
             random_state=random_state,
-            validation=validation,
+            validation=validation if reasons[key] else None,
             not_here=not_here,
             judged_rows=in_region if key == "global" else None,
             unavailable=mask,
             tune=tune,
+            stored=stored.get(key),
+            schedule=schedule,
         )
         choices[key] = choice
         models[key] = Scored(
@@ -487,22 +767,47 @@ def region_evaluate(
         seconds[str(key)] = round(time.perf_counter() - started, 3)
 
     report("evaluate: region model")
-    fit("region", in_region)
+    fit("region")
     notes = ""
     mask = None
     if with_global:
         report("evaluate: global model")
-        everyone = np.flatnonzero(profile_region >= 0)
         mask = unavailable_cells(profile_region, region_available)
         if mask is None:
             notes = "global fitted without the availability mask (too many cells)"
-        fit("global", everyone, mask)
+        fit("global", mask)
+
+    region_validation: list[Scored] = []
+
+    def region_on_validation() -> Scored | None:
+        """The region's chosen settings on the validation split, for the blend weights."""
+        if choices["region"].validation_model is not None:
+            return choices["region"].validation_model
+        if validation is None:
+            return None
+        if not region_validation:
+            started = time.perf_counter()
+            trial = choices["region"].params
+            region_validation.append(
+                Scored(
+                    _fit_rows(
+                        validation.confidence,
+                        in_region,
+                        params=trial.replace(iterations=min(trial.iterations, TUNE_ITERATIONS)),
+                        random_state=random_state,
+                    ),
+                    in_region,
+                )
+            )
+            seconds["region on validation"] = round(time.perf_counter() - started, 3)
+        return region_validation[0]
 
     table: dict[str, dict] = {}
     blend_weight: dict[int, float] = {}
     judged_of: dict[int, npt.NDArray[np.int64]] = {}
+    scoring = 0.0
     for cluster_id, slug in clusters.items():
-        members = np.flatnonzero((profile_cluster == cluster_id) & (profile_region == region))
+        members = members_of[cluster_id]
         judged = holdout.judged(members, at_most=MAX_JUDGED, seed=random_state)
         row: dict = {
             "profiles": int(members.shape[0]),
@@ -514,11 +819,19 @@ def region_evaluate(
         if members.size == 0:
             continue
         report(f"evaluate: {slug}")
-        fit(cluster_id, members)
-        blend_weight[cluster_id] = _blend_weight(
-            choices[cluster_id], choices["region"], members, validation, not_here, tune
-        )
-        row["blend_weight"] = blend_weight[cluster_id]
+        fit(cluster_id)
+        choice = choices[cluster_id]
+        if not tune:
+            weight = 0.5
+        elif choice.searched:
+            region_model = region_on_validation()
+            weight = _blend_weight(choice, region_model, members, validation, not_here)
+        elif choice.blend_weight is not None:
+            weight = float(choice.blend_weight)
+        else:
+            weight = 0.5
+        choice.blend_weight = blend_weight[cluster_id] = weight
+        row["blend_weight"] = weight
         row["params"] = {
             name: choices[key].params.as_dict()
             for name, key in (("cluster", cluster_id), ("region", "region"), ("global", "global"))
@@ -526,24 +839,25 @@ def region_evaluate(
         }
         if judged.size == 0:
             continue
-        w = blend_weight[cluster_id]
-        candidates = {
+        candidates: dict[str, Parts] = {
             "cluster": [(models[cluster_id], 1.0)],
             "region": [(models["region"], 1.0)],
-            "global": [(models["global"], 1.0)] if "global" in models else None,
-            "blend": [(models[cluster_id], w), (models["region"], 1.0 - w)],
+            "blend": [(models[cluster_id], weight), (models["region"], 1.0 - weight)],
         }
-        for name, parts in candidates.items():
-            if parts is None:
-                continue
-            recommended = _recommend(parts, judged, seen=holdout.seen, not_here=not_here)
-            metrics = evaluate(recommended, holdout.relevant[judged], signals.n_titles)
-            row[f"ndcg@10_{name}"] = round(float(metrics.ndcg_at_10), 4)
-            row[f"recall@20_{name}"] = round(float(metrics.recall_at_20), 4)
+        if "global" in models:
+            candidates["global"] = [(models["global"], 1.0)]
+        started = time.perf_counter()
+        measured = _measure(candidates, judged, holdout, not_here)
+        scoring += time.perf_counter() - started
+        for name in MODELS:
+            if name in measured:
+                row[f"ndcg@10_{name}"] = round(float(measured[name].ndcg_at_10), 4)
+                row[f"recall@20_{name}"] = round(float(measured[name].recall_at_20), 4)
         row["best"] = max(
             (name for name in MODELS if f"ndcg@10_{name}" in row),
             key=lambda name: row[f"ndcg@10_{name}"],
         )
+    seconds["scoring"] = round(scoring, 3)
     if notes:
         for row in table.values():
             row["note"] = notes
@@ -556,41 +870,35 @@ def region_evaluate(
         split=split,
         unavailable=mask,
         seconds=seconds,
+        not_here=not_here,
+        random_state=random_state,
     )
 
 
 def _blend_weight(
     cluster: ScopeChoice,
-    region: ScopeChoice,
+    region_model: Scored | None,
     members: npt.NDArray[np.int64],
     validation: Judging | None,
     not_here: npt.NDArray[np.int64],
-    tune: bool,
 ) -> float:
     """The cluster model's share in its blend with the region's, best on the validation split.
 
-    Uses the validation fits of the two chosen settings; without them (no search
-    ran, or nothing to validate on) the blend is half and half.
+    Uses the validation fits of the two chosen settings; without them (nothing
+    to validate on) the blend is half and half.
     """
-    if (
-        not tune
-        or validation is None
-        or cluster.validation_model is None
-        or region.validation_model is None
-    ):
+    if validation is None or cluster.validation_model is None or region_model is None:
         return 0.5
     judged = validation.judged(members, at_most=MAX_VALIDATION_JUDGED)
     if judged.size == 0:
         return 0.5
-    scored = {
-        w: _ndcg(
-            [(cluster.validation_model, w), (region.validation_model, 1.0 - w)],
-            judged,
-            validation,
-            not_here,
-        )
-        for w in BLEND_WEIGHTS
-    }
+    measured = _measure(
+        {str(w): [(cluster.validation_model, w), (region_model, 1.0 - w)] for w in BLEND_WEIGHTS},
+        judged,
+        validation,
+        not_here,
+    )
+    scored = {w: float(measured[str(w)].ndcg_at_10) for w in BLEND_WEIGHTS}
     return max(BLEND_WEIGHTS, key=lambda w: (scored[w], -abs(w - 0.5)))
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -92,12 +93,28 @@ def _region_clusters(region_code: str) -> tuple[list[TasteCluster], dict[str, in
     return clusters, by_language, default
 
 
+def _rows_onto(matrix: sp.csr_matrix, target: npt.NDArray[np.int32], n_rows: int) -> sp.csr_matrix:
+    """``matrix``'s row ``i`` as row ``target[i]`` of an (n_rows, n_cols) matrix; rows whose
+    target is -1 are dropped, target rows without a source stay empty."""
+    matrix = sp.csr_matrix(matrix)
+    kept = np.flatnonzero(target >= 0)
+    lengths = np.zeros(n_rows, dtype=np.int64)
+    lengths[target[kept]] = np.diff(matrix.indptr)[kept]
+    order = kept[np.argsort(target[kept], kind="stable")]
+    source = matrix[order]
+    return sp.csr_matrix(
+        (source.data, source.indices, np.r_[0, np.cumsum(lengths)]),
+        shape=(n_rows, matrix.shape[1]),
+    )
+
+
 def profile_clusters_assign(
     *,
     region_code: str,
     signals: data.TrainingSignals | None = None,
     facts: data.CatalogueFacts | None = None,
     at: dt.datetime | None = None,
+    positive: sp.csr_matrix | None = None,
 ) -> ClusterAssignmentResult:
     """Recompute and store the taste cluster of every profile of the region.
 
@@ -110,6 +127,10 @@ def profile_clusters_assign(
         Catalogue facts on the signals' title index (their original languages).
     at : datetime, optional
         Time the signal decay is measured at; now by default.
+    positive : scipy.sparse.csr_matrix of float32, shape (signals.n_profiles, signals.n_titles)
+        The positive confidence of ``signals`` at ``at``, when the caller has
+        computed it already (a retrain needs it for its final fits anyway):
+        rows of profiles outside the region are ignored. Computed here otherwise.
     """
     at = at or timezone.now()
     if signals is None:
@@ -153,19 +174,22 @@ def profile_clusters_assign(
 
     # Viewing: the region's signals on the region's profile index.
     on_profiles = data.index_of(profile_ids, signals.profile_ids)
-    keep = (signals.title_index >= 0) & (on_profiles[signals.profile_index] >= 0)
-    confidence = signal_confidence(
-        profile_index=on_profiles[signals.profile_index[keep]],
-        title_index=signals.title_index[keep],
-        kind=signals.kind[keep],
-        value=signals.value[keep],
-        age_days=signals.age_days(at.timestamp())[keep],
-        commitment=signals.commitment_hours[keep],
-        rewatch=signals.rewatch[keep],
-        n_profiles=profile_ids.shape[0],
-        n_titles=signals.n_titles,
-        weights=data.signal_weights(),
-    ).positive
+    if positive is not None:
+        confidence = _rows_onto(positive, on_profiles, profile_ids.shape[0])
+    else:
+        keep = (signals.title_index >= 0) & (on_profiles[signals.profile_index] >= 0)
+        confidence = signal_confidence(
+            profile_index=on_profiles[signals.profile_index[keep]],
+            title_index=signals.title_index[keep],
+            kind=signals.kind[keep],
+            value=signals.value[keep],
+            age_days=signals.age_days(at.timestamp())[keep],
+            commitment=signals.commitment_hours[keep],
+            rewatch=signals.rewatch[keep],
+            n_profiles=profile_ids.shape[0],
+            n_titles=signals.n_titles,
+            weights=data.signal_weights(),
+        ).positive
     codes = np.array((*facts.language_codes, ""), dtype=object)  # -1: unknown
     title_cluster = np.array(
         [by_language.get(code, default) for code in codes[facts.language]], dtype=np.int64

@@ -20,24 +20,37 @@ region's queue once the transaction commits; a worker then calls
 The runs of one region's clusters execute together
 (:func:`training_runs_execute`; a region retrain enqueues one task for all its
 clusters, a single-cluster request a task of its own): the signals are read
-once (every region's, for the global comparator), the region's taste clusters
-recomputed once, and the region-wide and global comparators fitted once and
-shared by every cluster of the batch. Each cluster still has its own run, its
-own advisory lock, its own gate and its own outcome.
+once, the region's taste clusters recomputed once, and the region-wide (and,
+when due, the global) comparators fitted once and shared by every cluster of
+the batch. Each cluster still has its own run, its own advisory lock, its own
+gate and its own outcome.
 
-The pipeline: read, assign clusters, evaluate
+The pipeline: plan (:func:`_plan`: what the active versions recorded, which
+settings can be reused, whether the global comparator is due), read (through
+the signal snapshot: only what arrived since the last retrain comes from the
+table; every region's signals only when the global comparator is due), one
+confidence of the window (for the cluster assignment, the final fits and each
+version), assign clusters, evaluate
 (:func:`~recommendations.services.cluster_evaluation.region_evaluate`: each
-scope's hyper-parameters chosen on a validation split carved out of the
-training part, then the cluster, region, global and blended models measured
-on one time-based holdout), then per cluster the final fit of the recipe that
-served it best on the holdout (its own model, the region's, the global one,
-or the blend of its own and the region's), started from the holdout fit's
-factors so that a few sweeps bring it up to date, stored as the cluster's
-version (:func:`~recommendations.services.training.model_train`, artefacts
-first, status ``ready``), then the gate. The version is activated (one
-transaction, :func:`model_version_activate`) only when it is not worse than
-the cluster's active version, measured on the same holdout, by more than the
-configured margin. Otherwise it is ``rejected`` and serving is untouched.
+scope's hyper-parameters reused from the last search, or searched when a
+search is due, on a validation split carved out of the training part; then the
+cluster, region, global and blended models measured on one time-based
+holdout), then per cluster the final fit of the recipe that served it best on
+the holdout (its own model, the region's, the global one, or the blend of its
+own and the region's), started from the holdout fit's factors so that a few
+sweeps bring it up to date, stored as the cluster's version
+(:func:`~recommendations.services.training.model_train`, artefacts first,
+status ``ready``; the content model's artefact is reused while the catalogue's
+features are unchanged), then the gate.
+
+The gate compares configurations on equal data. The active version's recipe,
+settings and blend weight are fitted on the candidate's own training part (the
+evaluation's fit when the settings are the same: :func:`_incumbent_parts`) and
+measured on the same held-out profiles; the new version is activated (one
+transaction, :func:`model_version_activate`) only when it is not worse by more
+than the configured margin. Otherwise it is ``rejected`` and serving is
+untouched. Scoring the active version's stored factors instead would favour it:
+they were fitted on a window that holds most of today's holdout.
 """
 
 from __future__ import annotations
@@ -59,16 +72,23 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from recommendations.engine.als import AlsParams, CollaborativeModel
-from recommendations.engine.confidence import signal_confidence, signed_confidence
+from recommendations.engine.confidence import (
+    ConfidenceMatrices,
+    signal_confidence,
+    signed_confidence,
+)
+from recommendations.engine.content import ContentModel
 from recommendations.engine.metrics import evaluate, top_k
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.selectors import training as data
 from recommendations.services import cluster_evaluation
 from recommendations.services.clusters import profile_clusters_assign
-from recommendations.services.ranker_training import logged_examples_load
+from recommendations.services.ranker_training import LoggedExamples, logged_examples_load
 from recommendations.services.training import (
     ALS_PARAMS,
     TrainingData,
+    content_artefact_reusable,
+    content_fingerprint,
     content_fit,
     model_train,
     model_version_activate,
@@ -125,8 +145,24 @@ def compared_with() -> tuple[str, ...]:
 
 
 def tune_scopes() -> bool:
-    """Choose each scope's ALS hyper-parameters on a validation split (else: size priors)."""
+    """Choose small scopes' ALS hyper-parameters by a search on a validation split, when one is
+    due (:func:`tune_schedule`), and reuse its choice in between; else size priors only."""
     return bool(settings.TONIGHT.get("RETRAIN_TUNE", True))
+
+
+def tune_schedule(now: float) -> cluster_evaluation.TuneSchedule:
+    """When a scope's stored settings are searched again: after ``RETRAIN_TUNE_EVERY_DAYS``,
+    or when its interactions moved by more than ``RETRAIN_TUNE_GROWTH`` since."""
+    return cluster_evaluation.TuneSchedule(
+        every_days=_setting("RETRAIN_TUNE_EVERY_DAYS", 7.0),
+        growth=_setting("RETRAIN_TUNE_GROWTH", 0.25),
+        now=now,
+    )
+
+
+def global_every_days() -> float:
+    """Days between fits of the global comparator in a region's retrains (0: every retrain)."""
+    return _setting("RETRAIN_GLOBAL_EVERY_DAYS", 7.0)
 
 
 def retrain_queue(region_code: str) -> str:
@@ -501,10 +537,13 @@ def _active_version_ndcg(
     title_ids: npt.NDArray[np.int64],
     not_here: npt.NDArray[np.int64],
 ) -> float | None:
-    """The active version's NDCG@10 on this holdout: its item factors, each profile folded in.
+    """The active version's stored model's NDCG@10 on this holdout, each profile folded in.
 
-    Its factors may have seen part of the holdout (it was trained later than
-    the split's start), which can only favour it: the gate stays conservative.
+    Only for an active version that did not record its configuration (trained
+    by ``train_models``, or before configurations were recorded): its factors
+    were fitted on a window that holds most of this holdout, which favours it,
+    so this comparison can reject a candidate that is as good. The gate prefers
+    :func:`_incumbent_parts`.
     """
     try:
         model = CollaborativeModel.load(
@@ -530,6 +569,79 @@ def _active_version_ndcg(
         blocks.append(top_k(scores, 20, exclude=split.seen[judged[start : start + 2048]]))
     metrics = evaluate(np.concatenate(blocks), split.relevant[judged], title_ids.shape[0])
     return round(float(metrics.ndcg_at_10), 4)
+
+
+#: The scopes whose models make up each recipe, in the order a stored model lists its
+#: components (a blend: the cluster's, then the region's).
+_RECIPE_SCOPES = {"cluster": ("cluster",), "region": ("region",), "global": ("global",)}
+_RECIPE_SCOPES["blend"] = ("cluster", "region")
+
+
+def _incumbent_parts(
+    active: ModelVersion, evaluation: cluster_evaluation.RegionEvaluation, cluster_id: int
+) -> tuple[list[tuple[cluster_evaluation.Scored, float]] | None, str]:
+    """The active version's configuration fitted on the candidate's training part.
+
+    The recipe, each component's settings and the blend weight the active
+    version recorded, fitted on exactly the rows, sweeps and seed the
+    candidate's figure comes from (the evaluation's own fit when the settings
+    are the same): the two configurations are then compared on equal data. An
+    active version trained on the full window of an earlier day has seen most
+    of today's holdout, and scoring its stored factors would favour it.
+
+    Returns
+    -------
+    parts, how
+        ``None`` and the reason when the configuration cannot be refitted here
+        (not recorded, or the global model not fitted in this retrain).
+    """
+    hyper = active.metrics.get("hyperparameters") or {}
+    recipe, components = hyper.get("recipe"), hyper.get("components")
+    scopes = _RECIPE_SCOPES.get(recipe or "")
+    if scopes is None or not components or len(components) != len(scopes):
+        return None, "its configuration is not recorded"
+    parts = []
+    refitted = False
+    for scope, component in zip(scopes, components, strict=True):
+        key: str | int = cluster_id if scope == "cluster" else scope
+        params = AlsParams(
+            factors=int(component["factors"]),
+            regularization=float(component["regularization"]),
+            alpha=float(component["alpha"]),
+            iterations=cluster_evaluation.EVAL_ITERATIONS,
+        )
+        model = evaluation.holdout_model(key, params)
+        if model is None:
+            return None, f"its {scope} model is not fitted in this retrain"
+        refitted = refitted or model is not evaluation.models.get(key)
+        parts.append((model, float(component.get("weight", 1.0))))
+    how = "refitted on this training part" if refitted else "same settings as fitted here"
+    return parts, how
+
+
+def _table_figure(
+    parts: list[tuple[cluster_evaluation.Scored, float]],
+    evaluation: cluster_evaluation.RegionEvaluation,
+    cluster_id: int,
+    row: dict,
+) -> float | None:
+    """The table's figure for exactly these models and weights, when it has one (no rescoring)."""
+    models = evaluation.models
+    weight = evaluation.blend_weight.get(cluster_id)
+    same = {
+        "cluster": [(models.get(cluster_id), 1.0)],
+        "region": [(models.get("region"), 1.0)],
+        "global": [(models.get("global"), 1.0)],
+        "blend": [(models.get(cluster_id), weight), (models.get("region"), None)],
+    }
+    for name, expected in same.items():
+        if len(expected) != len(parts) or f"ndcg@10_{name}" not in row:
+            continue
+        if all(m is p for (m, _), (p, _) in zip(expected, parts, strict=True)) and (
+            name != "blend" or abs(parts[0][1] - (weight or 0.0)) < 1e-9
+        ):
+            return row[f"ndcg@10_{name}"]
+    return None
 
 
 @dataclass
@@ -579,6 +691,115 @@ def _recipe(row: dict) -> str:
     return max(scored, key=lambda name: (scored[name], -allowed.index(name)))
 
 
+@dataclass
+class _Plan:
+    """What a region batch reuses from the active versions, and whether the global model is due.
+
+    Attributes
+    ----------
+    stored : dict
+        ``"region"``, ``"global"`` and cluster ids -> the settings an earlier search chose.
+    with_global : bool
+        Fit (and read every region's signals for) the global comparator in this batch.
+    global_reason : str
+        Why it is, or is not.
+    global_last : dict
+        Cluster slug -> the global model's last figures on its row (when not fitted now).
+    global_fitted_at : float or None
+        Unix time of the last fit of the global comparator in this region's retrains.
+    """
+
+    stored: dict[str | int, cluster_evaluation.StoredChoice]
+    with_global: bool
+    global_reason: str
+    global_last: dict[str, dict]
+    global_fitted_at: float | None
+
+
+def _plan(region_code: str, clusters: dict[int, TasteCluster], now: float) -> _Plan:
+    """Read the active versions' recorded choices: the stored settings of each scope (the
+    newest recorded for the region's and the global scope), and when the global comparator
+    last ran in this region's retrains."""
+    stored: dict[str | int, cluster_evaluation.StoredChoice] = {}
+    global_fitted_at: float | None = None
+    global_last: dict[str, dict] = {}
+    global_served = False
+    active = (
+        ModelVersion.objects.filter(
+            scope=ModelVersion.Scope.CLUSTER, status=ModelVersion.Status.ACTIVE
+        )
+        .select_related("taste_cluster")
+        .order_by("-pk")
+    )
+    for version in active:
+        hyper = version.metrics.get("hyperparameters") or {}
+        tuning = hyper.get("tuning") or {}
+        here = version.region_id == region_code
+        choice = cluster_evaluation.StoredChoice.from_metrics
+        if here and version.taste_cluster_id in clusters:
+            found = choice(tuning.get("cluster"), version=version.pk)
+            if found is not None:
+                stored[version.taste_cluster_id] = found
+            global_served = global_served or hyper.get("recipe") == "global"
+        if here and "region" not in stored:
+            found = choice(tuning.get("region"), version=version.pk)
+            if found is not None:
+                stored["region"] = found
+        if "global" not in stored:
+            found = choice(tuning.get("global"), version=version.pk)
+            if found is not None:
+                stored["global"] = found
+        comparator = version.metrics.get("global_comparator") or {}
+        if here and comparator.get("fitted_at") is not None:
+            fitted_at = float(comparator["fitted_at"])
+            if global_fitted_at is None or fitted_at > global_fitted_at:
+                global_fitted_at = fitted_at
+                global_last = comparator.get("figures") or {}
+    every = global_every_days()
+    if global_served:
+        with_global, reason = True, "fitted: it serves a cluster of this batch"
+    elif global_fitted_at is None:
+        with_global, reason = True, "fitted: no earlier fit in this region's retrains"
+    elif (now - global_fitted_at) / 86_400.0 >= every:
+        with_global, reason = True, f"fitted: the last fit is older than {every:g} days"
+    else:
+        with_global = False
+        age = (now - global_fitted_at) / 86_400.0
+        reason = f"not fitted: the last fit is {age:.1f} days old (every {every:g} days)"
+    return _Plan(stored, with_global, reason, global_last, global_fitted_at)
+
+
+def _groups_of(
+    groups: data.ProfileGroups, rows: npt.NDArray[np.int64], cluster_pk: npt.NDArray[np.int64]
+) -> data.ProfileGroups:
+    """The groups of some profiles (``rows``), with the clusters this retrain assigned."""
+    pks = cluster_pk[rows]
+    cluster_ids = np.unique(pks[pks >= 0])
+    return data.ProfileGroups(
+        region_codes=groups.region_codes,
+        region=groups.region[rows],
+        cluster_ids=cluster_ids,
+        cluster=np.where(pks >= 0, data.index_of(cluster_ids, pks), -1).astype(np.int32),
+    )
+
+
+@dataclass
+class _Shared:
+    """What every cluster of a region batch uses: read, computed or fitted once."""
+
+    training: TrainingData
+    matrices: ConfidenceMatrices
+    finals: _FinalFits
+    content: ContentModel | None
+    content_artefact: bytes | None
+    logged: LoggedExamples
+    cluster_pk: npt.NDArray[np.int64]  # each profile's cluster id after this assignment, or -1
+    in_region: npt.NDArray[np.bool_]
+    region_available: npt.NDArray[np.bool_]
+    region_index: int
+    plan: _Plan
+
+
 def region_retrain(
     *,
     runs: Sequence[TrainingRun],
@@ -601,24 +822,50 @@ def region_retrain(
     region_code = runs[0].region_id
     clusters = {run.taste_cluster_id: run.taste_cluster for run in runs}
     at = timezone.now()
+    plan = _plan(region_code, clusters, at.timestamp())
     sizes: dict[str, int] = {}
 
     report("read signals", 5)
-    training = training_data_load(region_code=None, at=at)  # every region's, for the global
+    # Every region's signals only when the global comparator is fitted in this batch.
+    read: dict = {}
+    training = training_data_load(
+        region_code=None if plan.with_global else region_code, at=at, snapshot=True, read_info=read
+    )
     signals = training.signals
     groups = training.groups
-    if region_code not in groups.region_codes:
+    if (
+        region_code not in groups.region_codes
+        or not (groups.region == groups.region_codes.index(region_code)).any()
+    ):
         raise RetrainError(f"Region {region_code} has no profiles to learn from.")
     region_index = groups.region_codes.index(region_code)
     in_region = groups.region == region_index
     sizes["signals"] = len(signals)
     sizes["profiles"] = signals.n_profiles
     sizes["titles"] = signals.n_titles
+    sizes["read_rows"] = read.get("delta_rows", len(signals))
+    sizes["snapshot_rows"] = read.get("snapshot_rows", 0)
+
+    report("confidence", 10)
+    # One confidence of the whole window: the cluster assignment's viewing, the final fits'
+    # input and each version's popularity all read it.
+    matrices = signal_confidence(
+        profile_index=signals.profile_index,
+        title_index=signals.title_index,
+        kind=signals.kind,
+        value=signals.value,
+        age_days=signals.age_days(training.at),
+        commitment=signals.commitment_hours,
+        rewatch=signals.rewatch,
+        n_profiles=signals.n_profiles,
+        n_titles=signals.n_titles,
+        weights=data.signal_weights(),
+    )
 
     report("assign clusters", 15)
     facts = data.catalogue_facts(signals.title_ids)
     assignment = profile_clusters_assign(
-        region_code=region_code, signals=_compact(signals, in_region), facts=facts, at=at
+        region_code=region_code, signals=signals, facts=facts, at=at, positive=matrices.positive
     )
     position = data.index_of(assignment.profile_ids, signals.profile_ids)
     profile_cluster = np.where(
@@ -641,32 +888,65 @@ def region_retrain(
         at=training.at,
         params=ALS_PARAMS,
         random_state=random_state,
+        with_global=plan.with_global,
         tune=tune_scopes(),
+        stored=plan.stored,
+        schedule=tune_schedule(at.timestamp()),
         report=lambda stage: report(stage, 40),
     )
-    table, split = evaluation.table, evaluation.split
+    table = evaluation.table
+    comparator: dict = {"reason": plan.global_reason}
+    if plan.with_global:
+        comparator["fitted_at"] = at.timestamp()
+        comparator["figures"] = {
+            slug: {
+                "ndcg@10": row["ndcg@10_global"],
+                "recall@20": row["recall@20_global"],
+                "measured_at": at.timestamp(),
+            }
+            for slug, row in table.items()
+            if "ndcg@10_global" in row
+        }
+    else:
+        comparator["fitted_at"] = plan.global_fitted_at
+        comparator["figures"] = plan.global_last
+        for slug, row in table.items():
+            row["global"] = plan.global_reason
+            if slug in plan.global_last:
+                row["global_last"] = plan.global_last[slug]
 
     report("prepare final fits", 60)
-    matrices = signal_confidence(
-        profile_index=signals.profile_index,
-        title_index=signals.title_index,
-        kind=signals.kind,
-        value=signals.value,
-        age_days=signals.age_days(training.at),
-        commitment=signals.commitment_hours,
-        rewatch=signals.rewatch,
-        n_profiles=signals.n_profiles,
-        n_titles=signals.n_titles,
-        weights=data.signal_weights(),
+    fingerprint = content_fingerprint(training.features, random_state=random_state)
+    content_artefact = content_artefact_reusable(fingerprint)
+    shared = _Shared(
+        training=training,
+        matrices=matrices,
+        finals=_FinalFits(
+            confidence=signed_confidence(matrices.positive, matrices.negative),
+            evaluation=evaluation,
+            random_state=random_state,
+            unavailable=evaluation.unavailable,
+        ),
+        content=None
+        if content_artefact is not None
+        else content_fit(training.features, random_state=random_state),
+        content_artefact=content_artefact,
+        logged=logged_examples_load(region_code=region_code, at=at, random_state=random_state),
+        cluster_pk=np.where(in_region, profile_cluster, _stored_cluster_pk(groups)).astype(
+            np.int64
+        ),
+        in_region=in_region,
+        region_available=region_available,
+        region_index=region_index,
+        plan=plan,
     )
-    finals = _FinalFits(
-        confidence=signed_confidence(matrices.positive, matrices.negative),
-        evaluation=evaluation,
-        random_state=random_state,
-        unavailable=evaluation.unavailable,
-    )
-    content = content_fit(training.features, random_state=random_state)
-    logged = logged_examples_load(region_code=region_code, at=at, random_state=random_state)
+    metrics = {
+        "clusters": table,
+        "assignment": assignment.as_metrics(),
+        "global_comparator": comparator,
+        "evaluation_seconds": evaluation.seconds,
+        "signal_read": read,
+    }
 
     outcomes: dict[int, RetrainOutcome | Exception] = {}
     for run in runs:
@@ -676,20 +956,12 @@ def region_retrain(
                 run=run,
                 cluster=cluster,
                 row=table[cluster.slug],
-                members=(profile_cluster == cluster.pk) & in_region,
-                in_region=in_region,
-                training=training,
-                finals=finals,
-                content=content,
-                logged=logged,
-                split=split,
-                region_available=region_available,
-                region_index=region_index,
+                shared=shared,
                 sizes={
                     **sizes,
                     "cluster_profiles": int((assignment.cluster_ids == cluster.pk).sum()),
                 },
-                metrics={"clusters": table, "assignment": assignment.as_metrics()},
+                metrics=metrics,
                 report=lambda stage, progress, pk=run.pk: report(stage, progress, run_id=pk),
                 at=at,
                 random_state=random_state,
@@ -702,20 +974,19 @@ def region_retrain(
     return outcomes
 
 
+def _stored_cluster_pk(groups: data.ProfileGroups) -> npt.NDArray[np.int64]:
+    """Each profile's cluster id as stored before this retrain (-1 for none)."""
+    return np.where(
+        groups.cluster >= 0, groups.cluster_ids[np.maximum(groups.cluster, 0)], -1
+    ).astype(np.int64)
+
+
 def _cluster_finish(
     *,
     run: TrainingRun,
     cluster: TasteCluster,
     row: dict,
-    members: npt.NDArray[np.bool_],
-    in_region: npt.NDArray[np.bool_],
-    training: TrainingData,
-    finals: _FinalFits,
-    content: object,
-    logged: object,
-    split: cluster_evaluation.HoldoutSplitData,
-    region_available: npt.NDArray[np.bool_],
-    region_index: int,
+    shared: _Shared,
     sizes: dict,
     metrics: dict,
     report: Callable[[str, int], None],
@@ -723,52 +994,64 @@ def _cluster_finish(
     random_state: int,
 ) -> RetrainOutcome:
     """Final fit, store and gate of one cluster, with the recipe that served it best."""
+    training, finals = shared.training, shared.finals
+    evaluation = finals.evaluation
     signals = training.signals
     region_code = run.region_id
     report("train", 70)
     recipe = _recipe(row)
     key = cluster.pk
-    if recipe == "cluster" and key in finals.evaluation.models:
+    members = (shared.cluster_pk == key) & shared.in_region
+    if recipe == "cluster" and key in evaluation.models:
         als = finals.get(key)
-        recipe_signals = _compact(signals, members)
+        profiles = members
     elif recipe == "blend":
-        weight = finals.evaluation.blend_weight[key]
+        weight = evaluation.blend_weight[key]
         als = CollaborativeModel.blend(
             [finals.get(key), finals.get("region")], [weight, 1.0 - weight]
         )
-        recipe_signals = _compact(signals, in_region)
+        profiles = shared.in_region
     elif recipe == "global":
         als = finals.get("global")
-        recipe_signals = signals
+        profiles = shared.training.groups.region >= 0
     else:  # the region's, or a cluster without profiles of its own
         recipe = "region"
         als = finals.get("region")
-        recipe_signals = _compact(signals, in_region)
+        profiles = shared.in_region
+    rows = np.flatnonzero(profiles)
+    recipe_signals = signals if rows.shape[0] == signals.n_profiles else _compact(signals, profiles)
     sizes = {
         **sizes,
         "recipe_signals": len(recipe_signals),
         "recipe_profiles": recipe_signals.n_profiles,
     }
-    hyper = {"recipe": recipe, "components": als.describe()}
+    hyper: dict = {"recipe": recipe, "components": als.describe()}
     if recipe == "blend":
-        hyper["blend_weight"] = finals.evaluation.blend_weight[key]
+        hyper["blend_weight"] = evaluation.blend_weight[key]
     hyper["tuning"] = {
-        name: finals.evaluation.choices[scope].as_metrics()
+        name: evaluation.choices[scope].as_metrics()
         for name, scope in (("cluster", key), ("region", "region"), ("global", "global"))
-        if scope in finals.evaluation.choices
+        if scope in evaluation.choices
     }
+    matrices = shared.matrices
     version = model_train(
         region_code=region_code,
         cluster=cluster,
         training=TrainingData(
             signals=recipe_signals,
             features=training.features,
-            groups=data.profile_groups(recipe_signals.profile_ids),
+            groups=_groups_of(training.groups, rows, shared.cluster_pk),
             at=training.at,
         ),
         als_model=als,
-        content=content,  # type: ignore[arg-type]
-        logged=logged,  # type: ignore[arg-type]
+        content=shared.content,
+        content_artefact=shared.content_artefact,
+        confidence=ConfidenceMatrices(
+            positive=matrices.positive[rows],
+            negative=matrices.negative[rows],
+            ignored=matrices.ignored[rows],
+        ),
+        logged=shared.logged,
         random_state=random_state,
         activate=False,
         at=at,
@@ -787,20 +1070,31 @@ def _cluster_finish(
     if candidate is None:
         reason = "No held-out activity in this cluster to judge the model on."
     elif active is not None:
-        judged = finals.evaluation.judged[key]  # the very profiles of the candidate's figure
-        active_ndcg = _active_version_ndcg(
-            version=active,
-            split=split,
-            judged=judged,
-            title_ids=signals.title_ids,
-            not_here=np.flatnonzero(~region_available[region_index]),
-        )
         gate["active_version"] = active.pk
+        parts, how = _incumbent_parts(active, evaluation, key)
+        if parts is not None:
+            active_ndcg = _table_figure(parts, evaluation, key, row)
+            if active_ndcg is None:
+                measured = evaluation.measure(parts, key)
+                active_ndcg = None if measured is None else round(float(measured.ndcg_at_10), 4)
+            gate["active_recipe"] = active.metrics["hyperparameters"]["recipe"]
+        else:
+            # Not refittable here: the stored model itself, which has seen this holdout.
+            how = f"its stored model ({how})"
+            active_ndcg = _active_version_ndcg(
+                version=active,
+                split=evaluation.split,
+                judged=evaluation.judged[key],
+                title_ids=signals.title_ids,
+                not_here=evaluation.not_here,
+            )
         gate["active_ndcg@10"] = active_ndcg
+        gate["active_measured_as"] = how
         if active_ndcg is not None and candidate < active_ndcg * (1.0 - gate_margin()):
             reason = (
                 f"Worse than the active version #{active.pk} by more than the "
-                f"{gate_margin():.0%} margin (NDCG@10 {candidate:.4f} vs {active_ndcg:.4f})."
+                f"{gate_margin():.0%} margin (NDCG@10 {candidate:.4f} vs {active_ndcg:.4f}, "
+                f"the active version's configuration {how})."
             )
     gate["passed"] = not reason
     metrics["gate"] = gate
@@ -811,6 +1105,7 @@ def _cluster_finish(
             "holdout": row,
             "gate": gate,
             "hyperparameters": hyper,
+            "global_comparator": metrics["global_comparator"],
         }
     )
     if reason:

@@ -14,10 +14,12 @@ so the offline evaluation trains the very same pipeline on a holdout split.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -95,15 +97,21 @@ class TrainingData:
 
 @dataclass
 class FittedModels:
-    """The estimators of one version, before (or instead of) being stored."""
+    """The estimators of one version, before (or instead of) being stored.
+
+    ``content`` is ``None`` when ``content_artefact`` holds the stored bytes of an
+    identical content model (a retrain reuses the last one while the catalogue's
+    features are unchanged: :func:`content_artefact_reusable`).
+    """
 
     index: ModelIndex
     als: CollaborativeModel
-    content: ContentModel
+    content: ContentModel | None
     popularity: MostPopular
     ranker: PlayRanker
     confidence: ConfidenceMatrices
     seconds: dict[str, float] = field(default_factory=dict)
+    content_artefact: bytes | None = None
 
 
 def training_data_load(
@@ -111,8 +119,16 @@ def training_data_load(
     region_code: str | None,
     at: dt.datetime,
     progress: Callable[[int], object] | None = None,
+    snapshot: bool = False,
+    read_info: dict | None = None,
 ) -> TrainingData:
-    """Read signals of the window ending at ``at``, the catalogue's features and profile groups."""
+    """Read signals of the window ending at ``at``, the catalogue's features and profile groups.
+
+    ``snapshot`` reads the signals through the retrain's signal snapshot (only
+    what arrived since the last read comes from the table:
+    :func:`~recommendations.selectors.training.signal_columns_snapshot`);
+    ``read_info`` is filled with how they were read.
+    """
     titles = data.title_ids()
     facts = data.catalogue_facts(titles)
     window = dt.timedelta(days=settings.TONIGHT.get("TRAINING_WINDOW_DAYS", 365))
@@ -124,6 +140,8 @@ def training_data_load(
         since=at - window,
         until=at,
         progress=progress or (lambda _: None),
+        snapshot=snapshot,
+        read_info=read_info,
     )
     return TrainingData(
         signals=signals,
@@ -170,6 +188,8 @@ def models_fit(
     als_unavailable: sp.spmatrix | None = None,
     als_model: CollaborativeModel | None = None,
     content: ContentModel | None = None,
+    content_artefact: bytes | None = None,
+    confidence: ConfidenceMatrices | None = None,
 ) -> FittedModels:
     """Fit every estimator of a version from arrays (no database access).
 
@@ -180,8 +200,10 @@ def models_fit(
 
     A retrain that has already fitted the collaborative model (its own
     hyper-parameters per scope, or a blend: :mod:`recommendations.services.retraining`)
-    passes it as ``als_model``; the content model depends on the catalogue
-    alone, so the clusters of one region retrain share one ``content``.
+    passes it as ``als_model``, and the confidence of ``training``'s signals it
+    computed for that fit as ``confidence``. The content model depends on the
+    catalogue alone, so the clusters of one region retrain share one
+    ``content``, or the stored bytes of an identical one (``content_artefact``).
     """
     stage = stage or (lambda _: None)
     signals = training.signals
@@ -189,18 +211,19 @@ def models_fit(
 
     started = time.perf_counter()
     stage("confidence")
-    confidence = signal_confidence(
-        profile_index=signals.profile_index,
-        title_index=signals.title_index,
-        kind=signals.kind,
-        value=signals.value,
-        age_days=signals.age_days(training.at),
-        commitment=signals.commitment_hours,
-        rewatch=signals.rewatch,
-        n_profiles=signals.n_profiles,
-        n_titles=signals.n_titles,
-        weights=data.signal_weights(),
-    )
+    if confidence is None:
+        confidence = signal_confidence(
+            profile_index=signals.profile_index,
+            title_index=signals.title_index,
+            kind=signals.kind,
+            value=signals.value,
+            age_days=signals.age_days(training.at),
+            commitment=signals.commitment_hours,
+            rewatch=signals.rewatch,
+            n_profiles=signals.n_profiles,
+            n_titles=signals.n_titles,
+            weights=data.signal_weights(),
+        )
     seconds["confidence"] = time.perf_counter() - started
 
     stage("als")
@@ -215,7 +238,7 @@ def models_fit(
 
     started = time.perf_counter()
     stage("content")
-    if content is None:
+    if content is None and content_artefact is None:
         content = content_fit(training.features, random_state=random_state)
     seconds["content"] = time.perf_counter() - started
 
@@ -249,6 +272,7 @@ def models_fit(
         ranker=ranker,
         confidence=confidence,
         seconds=seconds,
+        content_artefact=content_artefact if content is None else None,
     )
 
 
@@ -261,6 +285,52 @@ def content_fit(features: data.TitleFeatures, *, random_state: int = 0) -> Conte
     return content
 
 
+def content_fingerprint(features: data.TitleFeatures, *, random_state: int = 0) -> str:
+    """What a content model is a function of: the titles' features, the seed and the engine.
+
+    Two catalogues with the same fingerprint give the same content model, so a
+    retrain stores the bytes of the last one instead of fitting it again (its
+    neighbour table was the costliest step of a retrain after the fits). The
+    engine module's own source is part of it: a changed algorithm is a new model.
+    """
+    from recommendations.engine import content as content_engine
+
+    digest = hashlib.sha256()
+    matrix = features.matrix
+    for array in (
+        np.asarray(matrix.shape, dtype=np.int64),
+        matrix.indptr.astype(np.int64),
+        matrix.indices.astype(np.int64),
+        matrix.data.astype(np.float32),
+        features.feature_weights.astype(np.float32),
+        np.asarray([random_state], dtype=np.int64),
+    ):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(Path(content_engine.__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def content_artefact_reusable(fingerprint: str) -> bytes | None:
+    """The stored content artefact of the newest complete version with this fingerprint."""
+    complete = (
+        ModelVersion.Status.READY,
+        ModelVersion.Status.ACTIVE,
+        ModelVersion.Status.RETIRED,
+    )
+    keys = (
+        ModelVersion.objects.filter(status__in=complete, metrics__content_fingerprint=fingerprint)
+        .exclude(artefact_key="")
+        .order_by("-pk")
+        .values_list("artefact_key", flat=True)[:3]
+    )
+    for key in keys:
+        try:
+            return artefacts.artefact_read(key, artefacts.CONTENT).getvalue()
+        except OSError:
+            continue
+    return None
+
+
 def model_version_store(*, version: ModelVersion, models: FittedModels) -> None:
     """Write every artefact of ``models`` under the version's storage key."""
     key = version.artefact_key
@@ -268,7 +338,13 @@ def model_version_store(*, version: ModelVersion, models: FittedModels) -> None:
     artefacts.artefact_write(
         key, artefacts.ALS, lambda f: models.als.save(f, include_user_factors=False)
     )
-    artefacts.artefact_write(key, artefacts.CONTENT, models.content.save)
+    if models.content is not None:
+        artefacts.artefact_write(key, artefacts.CONTENT, models.content.save)
+    elif models.content_artefact is not None:
+        stored = models.content_artefact
+        artefacts.artefact_write(key, artefacts.CONTENT, lambda f: f.write(stored))
+    else:
+        raise ValueError("a version needs a content model or its stored artefact")
     artefacts.artefact_write(key, artefacts.POPULARITY, models.popularity.save)
     artefacts.artefact_write(key, artefacts.RANKER, models.ranker.save)
 
@@ -289,6 +365,8 @@ def model_train(
     als_model: CollaborativeModel | None = None,
     content: ContentModel | None = None,
     logged: LoggedExamples | None = None,
+    content_artefact: bytes | None = None,
+    confidence: ConfidenceMatrices | None = None,
 ) -> ModelVersion:
     """Train a region's model (or the global one for ``region_code=None``) as a new version.
 
@@ -326,6 +404,11 @@ def model_train(
         model among its clusters); fitted here when omitted.
     logged : LoggedExamples, optional
         The logged pages, already read by the caller (shared by a region's clusters).
+    content_artefact : bytes, optional
+        The stored content model to store again instead of fitting one (the caller
+        checked that its fingerprint is this catalogue's: :func:`content_fingerprint`).
+    confidence : ConfidenceMatrices, optional
+        The confidence of ``training``'s signals, already computed by the caller.
 
     Returns
     -------
@@ -375,6 +458,8 @@ def model_train(
             als_unavailable=als_unavailable,
             als_model=als_model,
             content=content,
+            content_artefact=content_artefact,
+            confidence=confidence,
         )
         stage("store")
         started = time.perf_counter()
@@ -410,6 +495,8 @@ def model_train(
             "components": models.als.describe(),
             "random_state": random_state,
         },
+        "content_fingerprint": content_fingerprint(training.features, random_state=random_state),
+        "content_reused": models.content is None,
     }
     version.save()
     if activate:

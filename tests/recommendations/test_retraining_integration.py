@@ -86,6 +86,7 @@ def start_worker(broker, settings) -> Iterator[Callable[[str], subprocess.Popen]
             "TONIGHT_RETRAIN_QUEUE_PREFIX": PREFIX,
             "TONIGHT_RETRAIN_COMPARE_WITH": "",
             "TONIGHT_RETRAIN_HEARTBEAT_SECONDS": "0.5",
+            "TONIGHT_RETRAIN_SIGNAL_CACHE_DIR": str(settings.MEDIA_ROOT.parent / "cache"),
             "CONN_MAX_AGE": "0",
             "DEBUG": "1",
         }

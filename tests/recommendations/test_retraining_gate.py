@@ -1,0 +1,151 @@
+"""The quality gate judges configurations on equal data; searches and the global comparator run
+on their own schedules between retrains, which reuse what they chose."""
+
+import pytest
+
+from recommendations.engine.als import AlsParams
+from recommendations.models import ModelVersion, TrainingRun
+from recommendations.services import cluster_evaluation, retraining
+from recommendations.services.retraining import training_runs_execute
+from recommendations.serving import artefacts
+from regions.models import TasteCluster
+from tests.recommendations.test_retraining_clusters import planted_world  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def _retrain(slug: str = "tamil") -> TrainingRun:
+    cluster = TasteCluster.objects.get(region_id="IN", slug=slug)
+    run = TrainingRun.objects.create(region_id="IN", taste_cluster=cluster)
+    return training_runs_execute(run_ids=[run.pk])[0]
+
+
+def _active(slug: str = "tamil") -> ModelVersion:
+    return ModelVersion.objects.get(taste_cluster__slug=slug, status=ModelVersion.Status.ACTIVE)
+
+
+def test_a_retrain_on_unchanged_data_is_not_rejected_by_its_own_model(
+    planted_world,  # noqa: F811
+    settings,
+    monkeypatch,
+):
+    # given: an active version, and a gate that tolerates no loss at all
+    first = _retrain()
+    assert first.status == TrainingRun.Status.SUCCEEDED, first.error
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_GATE_MARGIN": 0.0}
+
+    # when: the same cluster retrains at once, on the same signals
+    second = _retrain()
+
+    # then: the active configuration is measured as fitted on the candidate's training part,
+    # which is the candidate's own: the two figures are equal and the new version activates
+    gate = second.metrics["gate"]
+    assert second.status == TrainingRun.Status.SUCCEEDED, second.error
+    assert gate["active_version"] == first.model_version_id
+    assert gate["active_measured_as"] == "same settings as fitted here"
+    assert gate["active_ndcg@10"] == gate["candidate_ndcg@10"] > 0.0
+    assert _active().pk == second.model_version_id
+
+    # and: judged against its stored factors instead (the old gate), which were fitted on a
+    # window that holds this holdout, the very same candidate is rejected
+    monkeypatch.setattr(retraining, "_incumbent_parts", lambda *args: (None, "forced"))
+    third = _retrain()
+    old_gate = third.metrics["gate"]
+    assert third.status == TrainingRun.Status.REJECTED
+    assert old_gate["active_measured_as"] == "its stored model (forced)"
+    assert old_gate["active_ndcg@10"] > old_gate["candidate_ndcg@10"] == gate["candidate_ndcg@10"]
+
+
+def test_a_candidate_with_bad_settings_is_rejected_against_the_active_configuration(
+    planted_world,  # noqa: F811
+    settings,
+    monkeypatch,
+):
+    # given: an active version with the settings its search chose
+    first = _retrain()
+    assert first.status == TrainingRun.Status.SUCCEEDED, first.error
+
+    # when: a retrain is forced onto bad settings for every scope (two factors, a λ that
+    # flattens them, no search to recover)
+    bad = AlsParams(factors=2, regularization=5_000.0, alpha=0.05, iterations=15)
+    monkeypatch.setattr(cluster_evaluation, "params_for_size", lambda **kwargs: bad)
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_TUNE": False}
+    second = _retrain()
+
+    # then: the active configuration, refitted on the same training part, beats it by more
+    # than the margin; the bad version is rejected and serving keeps the active one
+    gate = second.metrics["gate"]
+    assert second.status == TrainingRun.Status.REJECTED
+    assert "Worse than the active version" in second.error
+    assert gate["active_measured_as"] == "refitted on this training part"
+    assert gate["candidate_ndcg@10"] < gate["active_ndcg@10"] * (1 - gate["margin"])
+    assert second.metrics["hyperparameters"]["tuning"]["cluster"]["params"]["factors"] == 2
+    assert _active().pk == first.model_version_id
+
+
+def test_searches_and_the_global_comparator_run_on_their_schedules_and_are_reused_between(
+    planted_world,  # noqa: F811
+    settings,
+):
+    # given: a first retrain, which searches the small scopes and fits the global comparator
+    first = _retrain()
+    assert first.status == TrainingRun.Status.SUCCEEDED, first.error
+    chosen = first.metrics["hyperparameters"]["tuning"]["cluster"]
+    assert chosen["searched"] is True
+    assert len(chosen["trials"]) >= 3
+    assert "ndcg@10_global" in first.metrics["clusters"]["tamil"]
+
+    # when: it retrains the next time, within both schedules
+    second = _retrain()
+
+    # then: the stored settings and blend weight are reused, nothing is searched, the global
+    # comparator is not fitted (its last figures are kept beside the table), and the content
+    # model is the first version's, stored again
+    assert second.status == TrainingRun.Status.SUCCEEDED, second.error
+    reused = second.metrics["hyperparameters"]["tuning"]["cluster"]
+    assert reused["searched"] is False
+    assert reused["trials"] == []
+    assert reused["reused_from"] == first.model_version_id
+    assert reused["params"] == chosen["params"]
+    assert reused["blend_weight"] == chosen["blend_weight"]
+    assert reused["searched_at"] == chosen["searched_at"]
+    row = second.metrics["clusters"]["tamil"]
+    assert "ndcg@10_global" not in row
+    assert row["global_last"]["ndcg@10"] == first.metrics["clusters"]["tamil"]["ndcg@10_global"]
+    assert "not fitted" in second.metrics["global_comparator"]["reason"]
+    version = second.model_version
+    assert version.metrics["content_reused"] is True
+    assert (
+        artefacts.artefact_read(version.artefact_key, artefacts.CONTENT).getvalue()
+        == artefacts.artefact_read(first.model_version.artefact_key, artefacts.CONTENT).getvalue()
+    )
+
+    # when: both schedules are due
+    settings.TONIGHT = {
+        **settings.TONIGHT,
+        "RETRAIN_TUNE_EVERY_DAYS": 0.0,
+        "RETRAIN_GLOBAL_EVERY_DAYS": 0.0,
+    }
+    third = _retrain()
+
+    # then: the cluster searches again and the global comparator is measured again
+    assert third.metrics["hyperparameters"]["tuning"]["cluster"]["searched"] is True
+    assert "ndcg@10_global" in third.metrics["clusters"]["tamil"]
+    assert third.metrics["global_comparator"]["reason"].startswith("fitted")
+
+    # when: within the schedule, but the cluster's data changed by more than the growth allowed
+    settings.TONIGHT = {
+        **settings.TONIGHT,
+        "RETRAIN_TUNE_EVERY_DAYS": 7.0,
+        "RETRAIN_GLOBAL_EVERY_DAYS": 7.0,
+    }
+    active = _active()
+    tuning = active.metrics["hyperparameters"]["tuning"]["cluster"]
+    tuning["searched_interactions"] = tuning["interactions"] // 2
+    ModelVersion.objects.filter(pk=active.pk).update(metrics=active.metrics)
+    fourth = _retrain()
+
+    # then: it searches again, and says why
+    searched = fourth.metrics["hyperparameters"]["tuning"]["cluster"]
+    assert searched["searched"] is True
+    assert searched["reason"] == "searched: interactions changed by +100% since the last search"
