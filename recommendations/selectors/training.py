@@ -696,15 +696,21 @@ def _settled_before(read_at: float) -> float | None:
     return cut - SNAPSHOT_SETTLE_SECONDS
 
 
-#: The snapshot's rows on disk: one record per signal, read memory-mapped (only the rows a
-#: retrain keeps are copied out).
+#: The snapshot's rows on disk: one record per signal, read through a memory map a chunk at a
+#: time, so that only the rows a retrain keeps (its region's) are ever copied out whole.
 _SNAPSHOT_ROW = np.dtype([(name, dtype) for name, dtype in _COLUMN_DTYPES.items()])
+_SNAPSHOT_CHUNK = 1 << 20
+
+
+def _records_columns(records: np.ndarray) -> SignalColumns:
+    return SignalColumns(**{name: np.array(records[name]) for name in _COLUMN_DTYPES})
 
 
 def _snapshot_load(
     path: Path, identity: str, since: float, now: float
-) -> tuple[dict, SignalColumns | None, str]:
-    """The stored snapshot's description and rows, or ``({}, None, why it cannot be used)``."""
+) -> tuple[dict, np.ndarray | None, str]:
+    """The stored snapshot's description and its rows (memory-mapped), or ``({}, None, why it
+    cannot be used)``."""
     try:
         meta = json.loads(path.read_text())
         rows = np.load(path.with_name(meta["rows"]), mmap_mode="r", allow_pickle=False)
@@ -743,28 +749,42 @@ def _snapshot_load(
                 changed = True
         if changed or Profile.objects.filter(pk__in=missing_profiles).exists():
             return {}, None, "snapshot rows no longer in the table"
-    keep = rows["epoch"] >= since  # rows that have left the window since are not copied out
-    kept = rows if keep.all() else rows[keep]
-    columns = SignalColumns(**{name: np.array(kept[name]) for name in _COLUMN_DTYPES})
-    return meta, columns, ""
+    return meta, rows, ""
 
 
-def _snapshot_save(path: Path, columns: SignalColumns, **meta: object) -> None:
-    """Write the rows under a new name, then the description naming them (renamed into
-    place: a reader sees the old snapshot or the new one, never half of one)."""
+def _snapshot_save(
+    path: Path, parts: list[np.ndarray | SignalColumns], n_rows: int, **meta: object
+) -> None:
+    """Write the rows (record arrays and columns, in id order) under a new name a chunk at a
+    time, then the description naming them, renamed into place: a reader sees the old
+    snapshot or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     token = f"{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"
     rows_name = f"{path.stem}-{token}.npy"
-    records = np.empty(len(columns), dtype=_SNAPSHOT_ROW)
-    for name in _COLUMN_DTYPES:
-        records[name] = getattr(columns, name)
-    np.save(path.with_name(rows_name), records, allow_pickle=False)
+    out = np.lib.format.open_memmap(
+        path.with_name(rows_name), mode="w+", dtype=_SNAPSHOT_ROW, shape=(n_rows,)
+    )
+    at = 0
+    for part in parts:
+        if isinstance(part, SignalColumns):
+            for name in _COLUMN_DTYPES:
+                out[name][at : at + len(part)] = getattr(part, name)
+            at += len(part)
+            continue
+        for start in range(0, part.shape[0], _SNAPSHOT_CHUNK):
+            chunk = part[start : start + _SNAPSHOT_CHUNK]
+            out[at : at + chunk.shape[0]] = chunk
+            at += chunk.shape[0]
+    if at != n_rows:
+        raise ValueError("snapshot rows do not add up")
+    out.flush()
+    del out
     previous = None
     with contextlib.suppress(OSError, ValueError, KeyError):
         previous = json.loads(path.read_text())["rows"]
     temporary = path.with_name(f".{path.name}.{token}.tmp")
     temporary.write_text(
-        json.dumps({"format": _SNAPSHOT_FORMAT, "rows": rows_name, "n_rows": len(columns), **meta})
+        json.dumps({"format": _SNAPSHOT_FORMAT, "rows": rows_name, "n_rows": n_rows, **meta})
     )
     temporary.replace(path)
     if previous and previous != rows_name:  # a reader that opened it keeps its mapping
@@ -773,45 +793,50 @@ def _snapshot_save(path: Path, columns: SignalColumns, **meta: object) -> None:
 
 
 def signal_columns_snapshot(
-    *, since: dt.datetime, progress: Progress = _no_progress
+    *,
+    since: dt.datetime,
+    profiles: npt.NDArray[np.int64] | None = None,
+    progress: Progress = _no_progress,
 ) -> tuple[SignalColumns, SnapshotRead]:
-    """Every region's non-impression signals since ``since``: a snapshot plus what arrived since.
+    """Non-impression signals since ``since``: a snapshot plus what arrived since.
 
     The signal log is append-only, and most of what a nightly retrain reads it
     read the night before. Reading the table (PostgreSQL filters ten million
     rows to keep three) costs more than fitting the models, so the rows read
     are kept in a file (``RETRAIN_SIGNAL_CACHE_DIR``, one per database) with a
     *watermark*: the largest id below which every row is known to be
-    committed. The next read loads the file and reads only the ids above the
-    watermark (an index range scan), then drops rows that left the window.
+    committed. The next read maps the file and reads only the ids above the
+    watermark (an index range scan); rows that left the window are dropped.
+    The file holds every region's rows; only those of ``profiles`` (sorted
+    ids; all when ``None``) are returned, and only they are copied whole.
 
     A snapshot is not used, and the table is read in full, when it belongs to
     another database or table (a restored or recreated one), when a sample of
     its rows is no longer in the table though its profile is (rolled back, or
     deleted one by one), or when it is older than :data:`SNAPSHOT_MAX_AGE_DAYS`.
-    Rows of deleted profiles and titles are dropped by the caller, as for a
-    full read. Without a cache directory, inside a transaction, or on SQLite,
-    every read is a full read.
+    Without a cache directory, inside a transaction, or on SQLite, every read
+    is a full read.
     """
+
+    def kept(columns: SignalColumns) -> SignalColumns:
+        mask = columns.epoch >= since.timestamp()
+        if profiles is not None:
+            mask &= index_of(profiles, columns.profile_id) >= 0
+        return columns.subset(mask)
+
     queryset = signal_queryset(since=since, with_id=True)
     path = _snapshot_path()
     read_at = dt.datetime.now(tz=dt.UTC).timestamp()
     if path is None or connection.in_atomic_block:
         columns = signal_columns(queryset, progress=progress)
         reason = "no snapshot directory" if path is None else "inside a transaction"
-        return columns, SnapshotRead("full", reason, 0, len(columns), 0)
+        return kept(columns), SnapshotRead("full", reason, 0, len(columns), 0)
     identity = _database_identity()
     stored, previous, reason = _snapshot_load(path, identity, since.timestamp(), read_at)
     watermark = int(stored["watermark"]) if stored else 0
     # Dated before the read: a writer still open then has its rows left above the watermark.
     settled = _settled_before(read_at)
     delta = signal_columns(queryset, progress=progress, after_id=watermark if stored else None)
-    if previous is not None:
-        columns = SignalColumns.concatenate([previous, delta])
-        created_at, kept_since = float(stored["created_at"]), float(stored["since"])
-    else:
-        columns = delta
-        created_at, kept_since = read_at, since.timestamp()
     new_watermark = watermark
     if settled is not None:
         ready = delta.received < settled
@@ -821,21 +846,28 @@ def signal_columns_snapshot(
             unsettled = delta.signal_id[~ready]
             limit = int(unsettled.min()) - 1 if unsettled.size else int(delta.signal_id.max())
             new_watermark = max(watermark, limit)
-    if not stored or new_watermark > watermark:  # else the stored one is still exact
+    parts = []
+    n_previous = 0 if previous is None else previous.shape[0]
+    for start in range(0, n_previous, _SNAPSHOT_CHUNK):
+        parts.append(kept(_records_columns(previous[start : start + _SNAPSHOT_CHUNK])))
+    parts.append(kept(delta))
+    if previous is None or new_watermark > watermark:  # else the stored one is still exact
+        settled_delta = delta.subset(delta.signal_id <= new_watermark)
         try:
             _snapshot_save(
                 path,
-                columns.subset(columns.signal_id <= new_watermark),
+                [part for part in (previous, settled_delta) if part is not None],
+                n_previous + len(settled_delta),
                 watermark=new_watermark,
                 identity=identity,
-                since=kept_since,
-                created_at=created_at,
+                since=float(stored["since"]) if stored else since.timestamp(),
+                created_at=float(stored["created_at"]) if stored else read_at,
             )
         except OSError:
             logger.warning("Could not write the signal snapshot %s", path, exc_info=True)
     mode = "incremental" if previous is not None else "full"
-    snapshot_rows = 0 if previous is None else len(previous)
-    return columns, SnapshotRead(mode, reason, snapshot_rows, len(delta), new_watermark)
+    how = SnapshotRead(mode, reason, n_previous, len(delta), new_watermark)
+    return SignalColumns.concatenate(parts), how
 
 
 def training_signals(
@@ -879,19 +911,16 @@ def training_signals(
         Filled with how the signals were read (full or incremental, rows).
     """
     if snapshot and since is not None and not include_impressions:
-        columns, how = signal_columns_snapshot(since=since, progress=progress)
-        if read_info is not None:
-            read_info.update(dataclasses.asdict(how))
-        keep = np.ones(len(columns), dtype=bool)
-        if until is not None:
-            keep &= columns.epoch < until.timestamp()
         # What a full read's joins would leave out: deleted profiles, other regions.
         profiles = Profile.objects.all()
         if region_code is not None:
             profiles = profiles.filter(account__home_region_id=region_code)
         known = np.fromiter(profiles.order_by("pk").values_list("pk", flat=True), np.int64)
-        keep &= index_of(known, columns.profile_id) >= 0
-        columns = columns.subset(keep)
+        columns, how = signal_columns_snapshot(since=since, profiles=known, progress=progress)
+        if read_info is not None:
+            read_info.update(dataclasses.asdict(how))
+        if until is not None:
+            columns = columns.subset(columns.epoch < until.timestamp())
     else:
         queryset = signal_queryset(
             region_code=region_code,

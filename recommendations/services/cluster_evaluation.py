@@ -68,9 +68,10 @@ from recommendations.selectors import training as data
 logger = logging.getLogger(__name__)
 
 K = 20
-#: Profiles scored at once: bounds each dense score block (1,024 x 15,000 float32 = 60 MB; a
-#: cluster, its region and their blend are three of them at a time).
-_BATCH = 1024
+#: Profiles scored at once: bounds each dense score block (512 x 15,000 float32 = 30 MB; a
+#: cluster's, its region's, their blend and top_k's copy are alive at once). Larger blocks
+#: are no faster: each pass over a block is memory-bound.
+_BATCH = 512
 MODELS = ("cluster", "region", "global", "blend")
 #: Above this many (profile, unavailable title) cells the global model is fitted without the
 #: availability mask (each cell is one sparse entry); the table says so.
