@@ -119,6 +119,16 @@ def index_of(sorted_ids: npt.NDArray[np.int64], ids: npt.ArrayLike) -> npt.NDArr
     wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
     if sorted_ids.shape[0] == 0:
         return np.full(wanted.shape[0], -1, dtype=np.int32)
+    n, top = sorted_ids.shape[0], int(sorted_ids[-1])
+    if wanted.shape[0] > 4 * n and sorted_ids[0] >= 0 and top <= 8 * n + 1024:
+        # Dense ids (database keys), many lookups: a table of positions by id is one gather
+        # per id instead of a binary search (a retrain maps millions of signals).
+        table = np.full(top + 1, -1, dtype=np.int32)
+        table[sorted_ids] = np.arange(n, dtype=np.int32)
+        inside = (wanted >= 0) & (wanted <= top)
+        found = np.full(wanted.shape[0], -1, dtype=np.int32)
+        found[inside] = table[wanted[inside]]
+        return found
     position = np.searchsorted(sorted_ids, wanted)
     clipped = np.minimum(position, sorted_ids.shape[0] - 1)
     found = sorted_ids[clipped] == wanted

@@ -863,7 +863,7 @@ def region_retrain(
     )
 
     report("assign clusters", 15)
-    facts = data.catalogue_facts(signals.title_ids)
+    facts = training.facts or data.catalogue_facts(signals.title_ids)
     assignment = profile_clusters_assign(
         region_code=region_code, signals=signals, facts=facts, at=at, positive=matrices.positive
     )

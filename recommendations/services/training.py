@@ -93,6 +93,7 @@ class TrainingData:
     features: data.TitleFeatures
     groups: data.ProfileGroups
     at: float
+    facts: data.CatalogueFacts | None = None
 
 
 @dataclass
@@ -148,6 +149,7 @@ def training_data_load(
         features=data.title_features(titles),
         groups=data.profile_groups(signals.profile_ids),
         at=at.timestamp(),
+        facts=facts,
     )
 
 
