@@ -310,6 +310,8 @@ def main() -> None:
     fresh_copy(args.database, args.template)
     summary = []
     with tempfile.TemporaryDirectory(prefix="bench-retrain-") as scratch:
+        # The phases share one signal snapshot, kept with the scratch files (and gone with them).
+        env["TONIGHT_RETRAIN_SIGNAL_CACHE_DIR"] = str(Path(scratch) / "cache")
         for phase in args.phases.split(","):
             print(f"Retraining {args.region}-{args.cluster} ({phase})...", flush=True)
             end_to_end = _phase(args, env, scratch, phase, "retrain")
