@@ -12,6 +12,8 @@ from tests.factories import AccountFactory, ProfileFactory
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
+    # A retrain's signal snapshot too: a test must not leave files in the checkout's var/.
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_SIGNAL_CACHE_DIR": str(tmp_path / "cache")}
     # Production's manifest storage needs collectstatic; pages under test do not.
     settings.STORAGES = {
         **settings.STORAGES,

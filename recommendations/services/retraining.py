@@ -74,7 +74,6 @@ from django.utils import timezone
 from recommendations.engine.als import AlsParams, CollaborativeModel
 from recommendations.engine.confidence import (
     ConfidenceMatrices,
-    signal_confidence,
     signed_confidence,
 )
 from recommendations.engine.content import ContentModel
@@ -92,6 +91,7 @@ from recommendations.services.training import (
     content_fit,
     model_train,
     model_version_activate,
+    training_confidence,
     training_data_load,
 )
 from recommendations.serving import artefacts
@@ -849,18 +849,7 @@ def region_retrain(
     report("confidence", 10)
     # One confidence of the whole window: the cluster assignment's viewing, the final fits'
     # input and each version's popularity all read it.
-    matrices = signal_confidence(
-        profile_index=signals.profile_index,
-        title_index=signals.title_index,
-        kind=signals.kind,
-        value=signals.value,
-        age_days=signals.age_days(training.at),
-        commitment=signals.commitment_hours,
-        rewatch=signals.rewatch,
-        n_profiles=signals.n_profiles,
-        n_titles=signals.n_titles,
-        weights=data.signal_weights(),
-    )
+    matrices = training_confidence(training)
 
     report("assign clusters", 15)
     facts = training.facts or data.catalogue_facts(signals.title_ids)

@@ -214,18 +214,7 @@ def models_fit(
     started = time.perf_counter()
     stage("confidence")
     if confidence is None:
-        confidence = signal_confidence(
-            profile_index=signals.profile_index,
-            title_index=signals.title_index,
-            kind=signals.kind,
-            value=signals.value,
-            age_days=signals.age_days(training.at),
-            commitment=signals.commitment_hours,
-            rewatch=signals.rewatch,
-            n_profiles=signals.n_profiles,
-            n_titles=signals.n_titles,
-            weights=data.signal_weights(),
-        )
+        confidence = training_confidence(training)
     seconds["confidence"] = time.perf_counter() - started
 
     stage("als")
@@ -349,6 +338,27 @@ def model_version_store(*, version: ModelVersion, models: FittedModels) -> None:
         raise ValueError("a version needs a content model or its stored artefact")
     artefacts.artefact_write(key, artefacts.POPULARITY, models.popularity.save)
     artefacts.artefact_write(key, artefacts.RANKER, models.ranker.save)
+
+
+def training_confidence(training: TrainingData) -> ConfidenceMatrices:
+    """What the window's signals are worth per (profile, title), as of ``training.at``.
+
+    One computation serves every consumer of a retrain: the cluster
+    assignment's viewing, the collaborative fits and each version's popularity.
+    """
+    signals = training.signals
+    return signal_confidence(
+        profile_index=signals.profile_index,
+        title_index=signals.title_index,
+        kind=signals.kind,
+        value=signals.value,
+        age_days=signals.age_days(training.at),
+        commitment=signals.commitment_hours,
+        rewatch=signals.rewatch,
+        n_profiles=signals.n_profiles,
+        n_titles=signals.n_titles,
+        weights=data.signal_weights(),
+    )
 
 
 def model_train(
