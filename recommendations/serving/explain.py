@@ -34,7 +34,11 @@ from recommendations.engine.ranking import FEATURE_NAMES
 from recommendations.selectors.training import index_of, signal_weights
 from recommendations.serving.bundle import CatalogueArrays, ServingBundle
 from recommendations.serving.cache import serving_bundle
-from recommendations.serving.recommend import profile_history, too_little_history
+from recommendations.serving.recommend import (
+    history_on_index,
+    profile_language_index,
+    profile_serving,
+)
 from recommendations.serving.scoring import (
     ProfileHistory,
     RankingInputs,
@@ -170,29 +174,28 @@ def _serving_bundle_for(
 ) -> tuple[ServingBundle, CatalogueArrays, ProfileHistory]:
     """The bundle that served (or would serve) the profile, with its history on it.
 
-    With ``model_version`` (the page's), the version that built the page, whichever
-    of the profile's cluster and region versions it is; without it, the serving
-    rule: the cluster's version unless the profile has too little history for
-    it, then the region's.
+    The serving rule is :func:`~recommendations.serving.recommend.profile_serving`'s;
+    with ``model_version`` (the page's), the version that built the page when it
+    is one of the profile's cluster and region versions (the rule may have
+    picked the other one since: a few more titles watched).
     """
+    served = profile_serving(profile=profile, at=at)
+    if model_version is None or served.bundle.version_id == model_version:
+        return served.bundle, served.catalogue, served.history
     region_code = profile.account.home_region_id
-    refresh = float(settings.TONIGHT.get("CATALOGUE_REFRESH_SECONDS", 300.0))
-    preferred = serving_bundle(region_code, profile.taste_cluster_id)
-    regional = serving_bundle(region_code)
-    bundle = preferred
-    if model_version is not None and regional.version_id == model_version:
-        bundle = regional
-    catalogue = bundle.catalogue(refresh)
-    history = profile_history(profile=profile, bundle=bundle, catalogue=catalogue, at=at)
-    if (
-        model_version is None
-        and bundle.version_id != regional.version_id
-        and too_little_history(history)
+    for bundle in (
+        serving_bundle(region_code, profile.taste_cluster_id),
+        serving_bundle(region_code),
     ):
-        bundle = regional
-        catalogue = bundle.catalogue(refresh)
-        history = profile_history(profile=profile, bundle=bundle, catalogue=catalogue, at=at)
-    return bundle, catalogue, history
+        if bundle.version_id == model_version:
+            catalogue = bundle.catalogue(
+                float(settings.TONIGHT.get("CATALOGUE_REFRESH_SECONDS", 300.0))
+            )
+            history = history_on_index(
+                served.rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue
+            )
+            return bundle, catalogue, history
+    return served.bundle, served.catalogue, served.history
 
 
 def _scoring_setup(
@@ -207,17 +210,11 @@ def _scoring_setup(
     bundle, catalogue, history = _serving_bundle_for(
         profile=profile, at=at, model_version=model_version
     )
-    codes = set(profile.preferred_languages.values_list("code", flat=True))
-    if profile.display_language_id:
-        codes.add(profile.display_language_id)
     context = ScoringContext(
         region_code=region_code,
         cluster_id=profile.taste_cluster_id,
         maturity_limit=profile.maturity_limit,
-        language_index=np.array(
-            [i for i, code in enumerate(catalogue.facts.language_codes) if code in codes],
-            dtype=np.int16,
-        ),
+        language_index=profile_language_index(profile=profile, catalogue=catalogue),
         device=device,
         at=at,
         pool_size=int(settings.TONIGHT.get("CANDIDATE_POOL_SIZE", 500)),
