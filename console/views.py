@@ -112,15 +112,25 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _household(request: HttpRequest) -> tuple[Account, list[Profile], dt.tzinfo] | None:
+    """The ``account`` a page asks about, its profiles and its region's time zone (404 if
+    unknown); None when the parameter is missing or not an id (the page sends people to
+    the household search)."""
+    account_id = request.GET.get("account", "")
+    if not account_id.isdigit():
+        return None
+    account = selectors.account_get(account_id=int(account_id))
+    profiles = selectors.account_profiles(account=account)
+    return account, profiles, region_zone(account.home_region.time_zone)
+
+
 @staff_member_required
 def preview(request: HttpRequest) -> HttpResponse:
     """One profile's homepage as a client would draw it, for a device and a local moment."""
-    account_id = request.GET.get("account", "")
-    if not account_id.isdigit():
+    household = _household(request)
+    if household is None:
         return redirect("console:index")
-    account = selectors.account_get(account_id=int(account_id))
-    profiles = selectors.account_profiles(account=account)
-    zone = region_zone(account.home_region.time_zone)
+    account, profiles, zone = household
     defaults = _moment_defaults(zone, rows=PREVIEW_ROWS, items=PREVIEW_ITEMS)
     if profiles:
         defaults["profile"] = profiles[0].pk
@@ -164,12 +174,10 @@ class _Column:
 @staff_member_required
 def compare(request: HttpRequest) -> HttpResponse:
     """Every profile of one household side by side, same device and moment; shared titles lit."""
-    account_id = request.GET.get("account", "")
-    if not account_id.isdigit():
+    household = _household(request)
+    if household is None:
         return redirect("console:index")
-    account = selectors.account_get(account_id=int(account_id))
-    profiles = selectors.account_profiles(account=account)
-    zone = region_zone(account.home_region.time_zone)
+    account, profiles, zone = household
     defaults = _moment_defaults(zone, rows=COMPARE_ROWS, items=COMPARE_ITEMS)
     form = bound_with_defaults(MomentForm, request.GET.dict(), defaults)
     context: dict[str, object] = {"account": account, "profiles": profiles, "form": form}
