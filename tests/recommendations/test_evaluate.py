@@ -6,21 +6,14 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from tests.recommendations.demo_world import seed_small_demo
+
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 @pytest.fixture
 def seeded(settings, tmp_path) -> None:
-    settings.VAR_DIR = tmp_path / "var"  # the demo's hidden-tastes file
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    call_command(
-        "seed_demo",
-        "--titles=60",
-        "--profiles=40",
-        "--seed=3",
-        "--artwork-images=shared",
-        verbosity=0,
-    )
+    seed_small_demo(settings, tmp_path, titles=60, profiles=40, seed=3)
 
 
 def test_the_table_compares_tonight_with_both_baselines(seeded):

@@ -28,6 +28,7 @@ from tests.factories import (
     TasteClusterFactory,
     TitleFactory,
 )
+from tests.recommendations.demo_world import seed_small_demo
 from tests.recommendations.test_training import watch
 
 pytestmark = pytest.mark.django_db
@@ -98,17 +99,8 @@ def test_a_profile_joins_the_cluster_its_viewing_then_its_languages_point_to():
 
 @pytest.fixture
 def seeded(settings, tmp_path) -> None:
-    settings.VAR_DIR = tmp_path / "var"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_HEARTBEAT_SECONDS": 0.2}
-    call_command(
-        "seed_demo",
-        "--titles=120",
-        "--profiles=300",
-        "--seed=5",
-        "--artwork-images=shared",
-        verbosity=0,
-    )
+    seed_small_demo(settings, tmp_path, titles=120, profiles=300, seed=5)
 
 
 def _queued_run(slug: str = "tamil") -> TrainingRun:

@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.services.retraining import training_run_request, training_runs_reap
 from recommendations.services.training import model_train
 from regions.models import TasteCluster
+from tests.recommendations.demo_world import seed_small_demo
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -50,16 +50,7 @@ def broker(settings) -> str:
 
 @pytest.fixture
 def seeded(settings, tmp_path) -> None:
-    settings.VAR_DIR = tmp_path / "var"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    call_command(
-        "seed_demo",
-        "--titles=60",
-        "--profiles=150",
-        "--seed=9",
-        "--artwork-images=shared",
-        verbosity=0,
-    )
+    seed_small_demo(settings, tmp_path, titles=60, profiles=150, seed=9)
 
 
 def _database_url() -> str:

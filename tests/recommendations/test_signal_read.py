@@ -11,26 +11,12 @@ import uuid
 
 import numpy as np
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from profiles.models import Profile
 from recommendations.models import Signal
 from recommendations.selectors import training as data
-
-
-@pytest.fixture
-def small_world(settings, tmp_path) -> None:
-    settings.VAR_DIR = tmp_path / "var"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    call_command(
-        "seed_demo",
-        "--titles=60",
-        "--profiles=150",
-        "--seed=9",
-        "--artwork-images=shared",
-        verbosity=0,
-    )
+from tests.recommendations.demo_world import seed_small_demo
 
 
 def _read(region_code: str | None = None, **options: object) -> data.TrainingSignals:
@@ -58,6 +44,11 @@ def _assert_same(expected: data.TrainingSignals, got: data.TrainingSignals) -> N
 def _by_id(columns: data.SignalColumns) -> np.ndarray:
     names = ("signal_id", "profile_id", "title_id", "episode_id", "kind", "epoch", "rewatch")
     return np.column_stack([getattr(columns, name) for name in (*names, "received")])
+
+
+@pytest.fixture
+def small_world(settings, tmp_path) -> None:
+    seed_small_demo(settings, tmp_path, titles=60, profiles=150, seed=9)
 
 
 @pytest.mark.django_db
