@@ -131,6 +131,7 @@ def _holdout_candidate(*, before: dt.datetime) -> PolicyParams:
     )
     days = int(settings.TONIGHT.get("ARTWORK_TRAINING_DAYS", 60))
     start = before - dt.timedelta(days=days)
+    themes_of = variant_themes(params.themes)
     while start < before:
         end = min(start + dt.timedelta(days=1), before)
         seen = artwork_impressions(since=start, until=end, genres=params.genres)
@@ -139,7 +140,7 @@ def _holdout_candidate(*, before: dt.datetime) -> PolicyParams:
                 context=artwork_context(
                     taste=seen.taste, device=seen.device, hour_bucket=seen.hour_bucket
                 ),
-                themes=variant_themes(seen.variant, params.themes),
+                themes=themes_of.of(seen.variant),
                 variant=seen.variant,
                 reward=seen.played.astype(np.float64),
             )

@@ -95,11 +95,6 @@ class ArtworkArms:
         usable = self.usable & ~np.isin(self.variant, variant_ids)
         return replace(self, usable=usable, _urls=self._urls)
 
-    @property
-    def position(self) -> dict[int, int]:
-        """Variant id -> arm index (built on demand: offline paths only)."""
-        return {int(v): i for i, v in enumerate(self.variant.tolist())}
-
 
 def artwork_arms_load() -> ArtworkArms:
     """The active variants as arrays: two queries."""

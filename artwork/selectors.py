@@ -106,23 +106,43 @@ def artwork_impressions(
     )
 
 
-def variant_themes(variant_ids: npt.NDArray[np.int64], themes: tuple[str, ...]) -> np.ndarray:
-    """Theme multi-hot (len(variant_ids), len(themes)) of any variants, active or not."""
-    matrix = np.zeros((variant_ids.shape[0], len(themes)), dtype=np.float32)
-    if not variant_ids.shape[0]:
-        return matrix
-    unique, inverse = np.unique(variant_ids, return_inverse=True)
+@dataclass(frozen=True)
+class VariantThemes:
+    """Every variant's themes (active or not) as a multi-hot table on a theme basis.
+
+    Read once per policy update or evaluation and looked up per chunk of
+    impressions, rather than reading the themes table again for every chunk.
+    """
+
+    ids: npt.NDArray[np.int64]  # sorted
+    table: npt.NDArray[np.float32]  # (len(ids), n_themes)
+
+    def of(self, variant_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """Theme rows (len(variant_ids), n_themes); zeros for an unknown variant."""
+        rows = np.zeros((variant_ids.shape[0], self.table.shape[1]), dtype=np.float32)
+        if not self.ids.shape[0] or not variant_ids.shape[0]:
+            return rows
+        at = np.minimum(np.searchsorted(self.ids, variant_ids), self.ids.shape[0] - 1)
+        known = self.ids[at] == variant_ids
+        rows[known] = self.table[at[known]]
+        return rows
+
+
+def variant_themes(themes: tuple[str, ...]) -> VariantThemes:
+    """:class:`VariantThemes` on ``themes``: one query over the variant-theme pairs."""
     column = {t: c for c, t in enumerate(themes)}
-    per_variant = np.zeros((unique.shape[0], len(themes)), dtype=np.float32)
-    pairs = ArtworkVariant.themes.through.objects.values_list(
-        "artworkvariant_id", "artworktheme__slug"
-    )
-    for variant_id, slug in pairs.iterator(chunk_size=20_000):
-        at = int(np.searchsorted(unique, variant_id))
-        if at < unique.shape[0] and unique[at] == variant_id and slug in column:
-            per_variant[at, column[slug]] = 1.0
-    matrix[:] = per_variant[inverse]
-    return matrix
+    pairs = [
+        (variant_id, column[slug])
+        for variant_id, slug in ArtworkVariant.themes.through.objects.values_list(
+            "artworkvariant_id", "artworktheme__slug"
+        ).iterator(chunk_size=20_000)
+        if slug in column
+    ]
+    found = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    ids, row = np.unique(found[:, 0], return_inverse=True)
+    table = np.zeros((ids.shape[0], len(themes)), dtype=np.float32)
+    table[row.reshape(-1), found[:, 1]] = 1.0
+    return VariantThemes(ids=ids, table=table)
 
 
 def profile_maturity(profile_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -150,6 +150,7 @@ def _policy_update_locked(
             params = policy_read(parent.artefact)
             seen, plays, base = parent.n_impressions, parent.n_plays, parent
         known = set(ArtworkVariant.objects.values_list("pk", flat=True))
+        themes_of = variant_themes(params.themes)
         added = added_plays = 0
         chunk_start = since
         total = (until - since).total_seconds()
@@ -165,7 +166,7 @@ def _policy_update_locked(
                         device=impressions.device,
                         hour_bucket=impressions.hour_bucket,
                     ),
-                    themes=variant_themes(impressions.variant, params.themes),
+                    themes=themes_of.of(impressions.variant),
                     variant=impressions.variant,
                     reward=impressions.played.astype(np.float64),
                 )
