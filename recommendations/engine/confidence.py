@@ -68,6 +68,7 @@ __all__ = [
     "kind_codes",
     "row_scroll_penalties",
     "signal_confidence",
+    "signal_confidence_parts",
     "signed_confidence",
     "time_decay",
 ]
@@ -368,6 +369,56 @@ def signal_confidence(
     ValueError
         On arrays of different lengths, unknown codes or out-of-range indices.
     """
+    return signal_confidence_parts(
+        profile_index=profile_index,
+        title_index=title_index,
+        kind=kind,
+        value=value,
+        age_days=age_days,
+        commitment=commitment,
+        rewatch=rewatch,
+        n_profiles=n_profiles,
+        n_titles=n_titles,
+        weights=weights,
+    )[0]
+
+
+def signal_confidence_parts(
+    *,
+    profile_index: npt.ArrayLike,
+    title_index: npt.ArrayLike,
+    kind: npt.ArrayLike,
+    value: npt.ArrayLike,
+    age_days: npt.ArrayLike,
+    commitment: npt.ArrayLike | None = None,
+    rewatch: npt.ArrayLike | None = None,
+    n_profiles: int,
+    n_titles: int,
+    weights: SignalWeights | None = None,
+    parts: Sequence[npt.ArrayLike] = (),
+) -> list[ConfidenceMatrices]:
+    """:func:`signal_confidence` of the whole batch and of each part of it, in one pass.
+
+    A retrain needs the confidence of its whole window (final fits, clusters,
+    popularity) and of the holdout's training part (the evaluation's fits).
+    Both group the same signals by (profile, title), and that grouping (a sort
+    of millions of pair keys) and the per-signal decays are most of the cost;
+    here they are computed once and only the per-pair reductions are repeated
+    per part. Each result is exactly what :func:`signal_confidence` returns for
+    that part's signals alone (same reductions, in the same order).
+
+    Parameters
+    ----------
+    parts : sequence of array of bool, each shape (n,)
+        Masks of the signals of each part (e.g. the training part of a split).
+    Others
+        As :func:`signal_confidence`.
+
+    Returns
+    -------
+    list of ConfidenceMatrices
+        The whole batch's, then one per part, in order.
+    """
     weights = weights or SignalWeights()
     profiles = _as_1d("profile_index", profile_index, np.int64, None)
     n = profiles.shape[0]
@@ -381,6 +432,7 @@ def signal_confidence(
         else _as_1d("commitment", commitment, np.float64, n)
     )
     flagged = np.zeros(n, bool) if rewatch is None else _as_1d("rewatch", rewatch, bool, n)
+    masks = [_as_1d(f"parts[{i}]", part, bool, n) for i, part in enumerate(parts)]
     if n and (codes.min() < 0 or codes.max() > max(SignalCode)):
         raise ValueError("kind holds codes that are not SignalCode values")
     if n and (profiles.min() < 0 or profiles.max() >= n_profiles):
@@ -389,91 +441,144 @@ def signal_confidence(
         raise ValueError("title_index out of range (only row_scroll_past may have no title)")
 
     on_title = titles >= 0
-    profiles, titles, codes = profiles[on_title], titles[on_title], codes[on_title]
-    values, ages, hours, flagged = (
-        values[on_title],
-        ages[on_title],
-        hours[on_title],
-        flagged[on_title],
-    )
+    if not on_title.all():
+        profiles, titles, codes = profiles[on_title], titles[on_title], codes[on_title]
+        values, ages, hours, flagged = (
+            values[on_title],
+            ages[on_title],
+            hours[on_title],
+            flagged[on_title],
+        )
+        masks = [mask[on_title] for mask in masks]
 
     pair_keys, pair_of = np.unique(profiles * n_titles + titles, return_inverse=True)
-    n_pairs = pair_keys.shape[0]
-    decay = time_decay(ages, weights.half_life_days)
-
-    def total(mask: np.ndarray, amount: np.ndarray) -> np.ndarray:
-        return np.bincount(pair_of[mask], weights=amount[mask], minlength=n_pairs)
-
-    def largest(mask: np.ndarray, amount: np.ndarray, initial: float = 0.0) -> np.ndarray:
-        out = np.full(n_pairs, initial)
-        np.maximum.at(out, pair_of[mask], amount[mask])
-        return out
-
-    def smallest(mask: np.ndarray, amount: np.ndarray) -> np.ndarray:
-        out = np.full(n_pairs, np.inf)
-        np.minimum.at(out, pair_of[mask], amount[mask])
-        return out
-
-    is_complete = codes == SignalCode.COMPLETE
-    is_play = np.isin(codes, _PLAY_CODES)
-    # A play after the pair's first completion is a rewatch, flagged or not.
-    first_completion_age = largest(is_complete, ages, initial=-np.inf)
-    is_rewatch = is_play & (flagged | (first_completion_age[pair_of] > ages))
-    first_play = is_play & ~is_rewatch
-
-    play_weight = np.select(
-        [codes == SignalCode.PLAY_START, codes == SignalCode.SEARCH_PLAY],
-        [weights.play_start, weights.search_play],
-        default=weights.external_play,
-    )
-    plays = np.log2(1.0 + total(first_play, play_weight * decay))
-    percent = np.clip(np.nan_to_num(values, nan=0.0), 0.0, 100.0) / 100.0
-    progress = weights.progress * largest(codes == SignalCode.PROGRESS, percent * decay)
-    completion_strength = commitment_factor(hours, weights.reference_hours) * decay
-    completion = weights.complete * largest(is_complete, completion_strength)
-    rewatch_decay = time_decay(ages, weights.rewatch_half_life_days)
-    rewatches = weights.rewatch * total(is_rewatch, rewatch_decay)
-    weak = np.minimum(
-        weights.weak_cap,
-        weights.hover * total(codes == SignalCode.HOVER, decay)
-        + weights.preview * total(codes == SignalCode.PREVIEW, decay),
-    )
-
-    # The latest thumbs decides; on a tie a dislike wins (never push what may be disliked).
-    up_age = smallest(codes == SignalCode.THUMBS_UP, ages)
-    down_age = smallest(codes == SignalCode.THUMBS_DOWN, ages)
-    disliked = np.isfinite(down_age) & (down_age <= up_age)
-    liked = np.isfinite(up_age) & (up_age < down_age)
-    explicit = weights.thumbs_up * time_decay(
-        np.where(liked, up_age, 0.0), weights.explicit_half_life_days
-    )
-    thumbs_up = np.where(liked, explicit, 0.0)
-
-    positive = plays + progress + completion + rewatches + thumbs_up + weak
-    positive[disliked] = 0.0
-    negative = np.where(
-        disliked,
-        weights.thumbs_down
-        * time_decay(np.where(disliked, down_age, 0.0), weights.explicit_half_life_days),
-        0.0,
-    )
-    is_impression = codes == SignalCode.IMPRESSION
-    engaged = ~is_impression
-    impressions = np.bincount(pair_of[is_impression], minlength=n_pairs)
-    never_engaged = np.bincount(pair_of[engaged], minlength=n_pairs) == 0
-    ignored = np.where(
-        never_engaged & (impressions >= weights.ignored_min_impressions),
-        weights.ignored_impression * total(is_impression, decay),
-        0.0,
-    )
-
     rows, cols = np.divmod(pair_keys, n_titles)
-    shape = (n_profiles, n_titles)
-    return ConfidenceMatrices(
-        positive=_csr_from_pairs(rows, cols, positive, shape),
-        negative=_csr_from_pairs(rows, cols, negative, shape),
-        ignored=_csr_from_pairs(rows, cols, ignored, shape),
+    evidence = _SignalEvidence(
+        pair_of=pair_of,
+        n_pairs=pair_keys.shape[0],
+        codes=codes,
+        ages=ages,
+        flagged=flagged,
+        values=values,
+        hours=hours,
+        weights=weights,
     )
+    shape = (n_profiles, n_titles)
+    return [
+        evidence.matrices(within, rows=rows, cols=cols, shape=shape) for within in [None, *masks]
+    ]
+
+
+class _SignalEvidence:
+    """The per-signal amounts of a batch (decays, play weights, commitment), computed once, and
+    their per-pair reductions over any subset of the signals."""
+
+    def __init__(
+        self,
+        *,
+        pair_of: np.ndarray,
+        n_pairs: int,
+        codes: np.ndarray,
+        ages: np.ndarray,
+        flagged: np.ndarray,
+        values: np.ndarray,
+        hours: np.ndarray,
+        weights: SignalWeights,
+    ) -> None:
+        self.pair_of, self.n_pairs, self.codes, self.ages = pair_of, n_pairs, codes, ages
+        self.flagged, self.weights = flagged, weights
+        self.decay = time_decay(ages, weights.half_life_days)
+        self.is_complete = codes == SignalCode.COMPLETE
+        self.is_play = np.isin(codes, _PLAY_CODES)
+        play_weight = np.select(
+            [codes == SignalCode.PLAY_START, codes == SignalCode.SEARCH_PLAY],
+            [weights.play_start, weights.search_play],
+            default=weights.external_play,
+        )
+        self.play_amount = play_weight * self.decay
+        percent = np.clip(np.nan_to_num(values, nan=0.0), 0.0, 100.0) / 100.0
+        self.progress_amount = percent * self.decay
+        self.completion_amount = commitment_factor(hours, weights.reference_hours) * self.decay
+        self.rewatch_decay = time_decay(ages, weights.rewatch_half_life_days)
+
+    def _total(self, mask: np.ndarray, amount: np.ndarray) -> np.ndarray:
+        return np.bincount(self.pair_of[mask], weights=amount[mask], minlength=self.n_pairs)
+
+    def _largest(self, mask: np.ndarray, amount: np.ndarray, initial: float = 0.0) -> np.ndarray:
+        out = np.full(self.n_pairs, initial)
+        np.maximum.at(out, self.pair_of[mask], amount[mask])
+        return out
+
+    def _smallest(self, mask: np.ndarray, amount: np.ndarray) -> np.ndarray:
+        out = np.full(self.n_pairs, np.inf)
+        np.minimum.at(out, self.pair_of[mask], amount[mask])
+        return out
+
+    def matrices(
+        self,
+        within: np.ndarray | None,
+        *,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        shape: tuple[int, int],
+    ) -> ConfidenceMatrices:
+        """The evidence of the signals where ``within`` holds (all for ``None``)."""
+        weights, codes, ages, pair_of = self.weights, self.codes, self.ages, self.pair_of
+
+        def only(mask: np.ndarray) -> np.ndarray:
+            return mask if within is None else mask & within
+
+        is_complete = only(self.is_complete)
+        is_play = only(self.is_play)
+        # A play after the pair's first completion is a rewatch, flagged or not.
+        first_completion_age = self._largest(is_complete, ages, initial=-np.inf)
+        is_rewatch = is_play & (self.flagged | (first_completion_age[pair_of] > ages))
+        first_play = is_play & ~is_rewatch
+
+        plays = np.log2(1.0 + self._total(first_play, self.play_amount))
+        progress = weights.progress * self._largest(
+            only(codes == SignalCode.PROGRESS), self.progress_amount
+        )
+        completion = weights.complete * self._largest(is_complete, self.completion_amount)
+        rewatches = weights.rewatch * self._total(is_rewatch, self.rewatch_decay)
+        weak = np.minimum(
+            weights.weak_cap,
+            weights.hover * self._total(only(codes == SignalCode.HOVER), self.decay)
+            + weights.preview * self._total(only(codes == SignalCode.PREVIEW), self.decay),
+        )
+
+        # The latest thumbs decides; on a tie a dislike wins (never push what may be disliked).
+        up_age = self._smallest(only(codes == SignalCode.THUMBS_UP), ages)
+        down_age = self._smallest(only(codes == SignalCode.THUMBS_DOWN), ages)
+        disliked = np.isfinite(down_age) & (down_age <= up_age)
+        liked = np.isfinite(up_age) & (up_age < down_age)
+        explicit = weights.thumbs_up * time_decay(
+            np.where(liked, up_age, 0.0), weights.explicit_half_life_days
+        )
+        thumbs_up = np.where(liked, explicit, 0.0)
+
+        positive = plays + progress + completion + rewatches + thumbs_up + weak
+        positive[disliked] = 0.0
+        negative = np.where(
+            disliked,
+            weights.thumbs_down
+            * time_decay(np.where(disliked, down_age, 0.0), weights.explicit_half_life_days),
+            0.0,
+        )
+        is_impression = only(codes == SignalCode.IMPRESSION)
+        engaged = only(codes != SignalCode.IMPRESSION)
+        impressions = np.bincount(pair_of[is_impression], minlength=self.n_pairs)
+        never_engaged = np.bincount(pair_of[engaged], minlength=self.n_pairs) == 0
+        ignored = np.where(
+            never_engaged & (impressions >= weights.ignored_min_impressions),
+            weights.ignored_impression * self._total(is_impression, self.decay),
+            0.0,
+        )
+        return ConfidenceMatrices(
+            positive=_csr_from_pairs(rows, cols, positive, shape),
+            negative=_csr_from_pairs(rows, cols, negative, shape),
+            ignored=_csr_from_pairs(rows, cols, ignored, shape),
+        )
 
 
 def signed_confidence(positive: sp.spmatrix, negative: sp.spmatrix | None = None) -> sp.csr_matrix:

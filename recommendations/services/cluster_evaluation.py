@@ -48,7 +48,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -60,7 +60,12 @@ from recommendations.engine.als import (
     params_candidates,
     params_for_size,
 )
-from recommendations.engine.confidence import SignalCode, signal_confidence, signed_confidence
+from recommendations.engine.confidence import (
+    ConfidenceMatrices,
+    SignalCode,
+    signal_confidence_parts,
+    signed_confidence,
+)
 from recommendations.engine.metrics import RankingMetrics, evaluate, top_k
 from recommendations.engine.split import holdout_matrices, time_holdout
 from recommendations.selectors import training as data
@@ -150,6 +155,9 @@ class HoldoutSplitData:
     confidence: sp.csr_matrix  # signed training confidence, (n_profiles, n_titles)
     n_test_events: int
     validation: Judging | None = None
+    #: The confidence of every signal split (training and held-out parts), when asked for:
+    #: computed in the same pass as the training part's (see :func:`holdout_split`).
+    window: ConfidenceMatrices | None = None
 
     @property
     def holdout(self) -> Judging:
@@ -157,9 +165,10 @@ class HoldoutSplitData:
 
 
 def _judging(
-    signals: data.TrainingSignals, *, at: float, test_fraction: float
-) -> tuple[Judging, data.TrainingSignals, int]:
-    """Split ``signals`` by time per profile; the training part's confidence and the judgement."""
+    signals: data.TrainingSignals, *, at: float, test_fraction: float, window: bool = False
+) -> tuple[Judging, data.TrainingSignals, int, ConfidenceMatrices | None]:
+    """Split ``signals`` by time per profile; the training part's confidence and the judgement
+    (and, with ``window``, the confidence of all of ``signals``, from the same pass)."""
     events = np.flatnonzero(signals.title_index >= 0)
     profiles = signals.profile_index[events]
     titles = signals.title_index[events]
@@ -179,20 +188,26 @@ def _judging(
     train_mask = np.zeros(len(signals), dtype=bool)
     train_mask[events[split.train]] = True
     train = signals.subset(train_mask)
-    matrices = signal_confidence(
-        profile_index=train.profile_index,
-        title_index=train.title_index,
-        kind=train.kind,
-        value=train.value,
-        age_days=train.age_days(at),
-        commitment=train.commitment_hours,
-        rewatch=train.rewatch,
+    # The training part's confidence is the window's with the held-out signals left out: one
+    # grouping of the signals by pair serves both when the window's is wanted too.
+    source = signals if window else train
+    computed = signal_confidence_parts(
+        profile_index=source.profile_index,
+        title_index=source.title_index,
+        kind=source.kind,
+        value=source.value,
+        age_days=source.age_days(at),
+        commitment=source.commitment_hours,
+        rewatch=source.rewatch,
         n_profiles=shape[0],
         n_titles=shape[1],
         weights=data.signal_weights(),
+        parts=[train_mask] if window else (),
     )
+    matrices = computed[-1]
     confidence = signed_confidence(matrices.positive, matrices.negative)
-    return Judging(confidence, relevant, seen), train, int((split.test & positive).sum())
+    judging = Judging(confidence, relevant, seen)
+    return judging, train, int((split.test & positive).sum()), computed[0] if window else None
 
 
 def holdout_split(
@@ -201,6 +216,7 @@ def holdout_split(
     at: float,
     test_fraction: float = 0.2,
     validation_fraction: float | None = VALIDATION_FRACTION,
+    window: bool = False,
 ) -> HoldoutSplitData:
     """Split each profile's activity by time; then split its training part again for validation.
 
@@ -208,25 +224,24 @@ def holdout_split(
     event is measured the same way in both, so a setting chosen on one
     transfers to the other. ``validation_fraction=None`` leaves the validation
     split out (:func:`validation_split` adds it when a search needs it).
+    ``window`` also computes the confidence of every signal (``split.window``):
+    a retrain needs it for its final fits, and computing it beside the training
+    part's groups the signals by pair once instead of twice.
     """
-    holdout, train, n_test = _judging(signals, at=at, test_fraction=test_fraction)
+    holdout, train, n_test, whole = _judging(
+        signals, at=at, test_fraction=test_fraction, window=window
+    )
     split = HoldoutSplitData(
         train=train,
         relevant=holdout.relevant,
         seen=holdout.seen,
         confidence=holdout.confidence,
         n_test_events=n_test,
+        window=whole,
     )
     if validation_fraction is None:
         return split
-    return HoldoutSplitData(
-        train=train,
-        relevant=holdout.relevant,
-        seen=holdout.seen,
-        confidence=holdout.confidence,
-        n_test_events=n_test,
-        validation=validation_split(split, at=at, fraction=validation_fraction),
-    )
+    return replace(split, validation=validation_split(split, at=at, fraction=validation_fraction))
 
 
 def validation_split(

@@ -91,7 +91,6 @@ from recommendations.services.training import (
     content_fit,
     model_train,
     model_version_activate,
-    training_confidence,
     training_data_load,
 )
 from recommendations.serving import artefacts
@@ -846,10 +845,14 @@ def region_retrain(
     sizes["read_rows"] = read.get("delta_rows", len(signals))
     sizes["snapshot_rows"] = read.get("snapshot_rows", 0)
 
-    report("confidence", 10)
-    # One confidence of the whole window: the cluster assignment's viewing, the final fits'
-    # input and each version's popularity all read it.
-    matrices = training_confidence(training)
+    report("confidence and holdout split", 10)
+    # One confidence of the whole window (the cluster assignment's viewing, the final fits'
+    # input and each version's popularity all read it), computed in the same pass as the
+    # holdout's training part: the split depends on the signals alone, not on the clusters.
+    split = cluster_evaluation.holdout_split(
+        signals, at=training.at, validation_fraction=None, window=True
+    )
+    matrices = split.window
 
     report("assign clusters", 15)
     facts = training.facts or data.catalogue_facts(signals.title_ids)
@@ -877,6 +880,7 @@ def region_retrain(
         at=training.at,
         params=ALS_PARAMS,
         random_state=random_state,
+        split=split,
         with_global=plan.with_global,
         tune=tune_scopes(),
         stored=plan.stored,

@@ -19,6 +19,7 @@ from recommendations.engine.confidence import (
     kind_codes,
     row_scroll_penalties,
     signal_confidence,
+    signal_confidence_parts,
     signed_confidence,
 )
 
@@ -256,6 +257,41 @@ def test_out_of_range_indices_are_refused():
         evidence(Event(-1, SignalCode.PLAY_START))
     with pytest.raises(ValueError, match="profile_index"):
         evidence(Event(0, SignalCode.PLAY_START, profile=1))
+
+
+def test_each_part_of_one_pass_is_exactly_its_signals_alone():
+    # given: a mixed batch (every kind, completions before and after plays, thumbs up then
+    # down, impressions alone, scrolls without a title) and a part that leaves signals out
+    rng = np.random.default_rng(7)
+    n, n_profiles = 4_000, 40
+    kind = rng.integers(0, len(SignalCode), n).astype(np.int8)
+    title = np.where(kind == SignalCode.ROW_SCROLL_PAST, -1, rng.integers(0, N_TITLES, n))
+    kind[title == N_TITLES - 1] = SignalCode.IMPRESSION  # shown, never engaged with: "ignored"
+    batch = {
+        "profile_index": rng.integers(0, n_profiles, n).astype(np.int32),
+        "title_index": title.astype(np.int32),
+        "kind": kind,
+        "value": (rng.random(n) * 100).astype(np.float32),
+        "age_days": (rng.random(n) * 400).astype(np.float32),
+        "commitment": np.where(rng.random(n) < 0.5, np.nan, rng.random(n) * 30).astype(np.float32),
+        "rewatch": rng.random(n) < 0.1,
+    }
+    part = rng.random(n) < 0.7
+    shape = {"n_profiles": n_profiles, "n_titles": N_TITLES}
+
+    # when
+    whole, of_part = signal_confidence_parts(**batch, **shape, parts=[part])
+
+    # then: the same matrices as two separate computations, to the bit
+    alone = signal_confidence(**{k: v[part] for k, v in batch.items()}, **shape)
+    for got, expected in ((whole, signal_confidence(**batch, **shape)), (of_part, alone)):
+        for name in ("positive", "negative", "ignored"):
+            a, b = getattr(got, name), getattr(expected, name)
+            assert a.nnz > 0
+            assert np.array_equal(a.indptr, b.indptr)
+            assert np.array_equal(a.indices, b.indices)
+            assert np.array_equal(a.data, b.data)
+    assert not np.array_equal(of_part.positive.toarray(), whole.positive.toarray())
 
 
 def test_kind_codes_convert_signal_kind_values():
