@@ -5,8 +5,10 @@
 
 from django.urls import include, path
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 #: One item of the floor body: the body is as many rows of 20 of these as ``?bytes=`` allows.
@@ -14,9 +16,14 @@ _ITEM = {"title_id": 12345, "name": "A title of some length", "match": 87}
 
 
 class FloorView(APIView):
-    """A minimal DRF endpoint returning a JSON body of about ``?bytes=`` bytes."""
+    """A minimal DRF endpoint returning a JSON body of about ``?bytes=`` bytes.
+
+    Stock DRF, as the issue's floor is defined: its own ``JSONRenderer``, not
+    the project's orjson one (:class:`FastFloorView` is the floor with that).
+    """
 
     authentication_classes = ()
+    renderer_classes = (JSONRenderer,)
     permission_classes = (AllowAny,)
 
     def get(self, request: Request) -> Response:
@@ -25,7 +32,14 @@ class FloorView(APIView):
         return Response({"rows": [[_ITEM] * 20] * max(1, size // (20 * per_item))})
 
 
+class FastFloorView(FloorView):
+    """The floor with the project's default renderer (orjson), printed beside it."""
+
+    renderer_classes = api_settings.DEFAULT_RENDERER_CLASSES
+
+
 urlpatterns = [
     path("bench/floor/", FloorView.as_view()),
+    path("bench/floor-orjson/", FastFloorView.as_view()),
     path("", include("config.urls")),
 ]
