@@ -20,3 +20,10 @@ preload_app = True
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Warming happens before the fork, so a worker's boot is quick; keep the usual timeout.
 timeout = 30
+
+
+def worker_exit(server: object, worker: object) -> None:
+    """Write the API tokens' last-used times the worker noted but has not written yet."""
+    from accounts.token_usage import token_usage
+
+    token_usage.flush()
