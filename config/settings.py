@@ -94,6 +94,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Bind parameters on the server: an array of hundreds of ids travels as one
     # binary value instead of being spelled out into the SQL text by the client.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("server_side_binding", True)
+    # Prepare a statement on a connection once it has run twice: the request path's
+    # few fixed reads (token, profile, history) and the page log's insert are then
+    # parsed and planned once per connection, not on every request. Set it to
+    # None (PREPARE_THRESHOLD=none) behind a transaction-pooling PgBouncer.
+    _prepare = env.str("PREPARE_THRESHOLD", default="2")
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "prepare_threshold", None if _prepare.lower() == "none" else int(_prepare)
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One writer at a time: wait for the lock rather than fail the demo's seeding.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
-from profiles.selectors import profile_get
+from profiles.selectors import profile_with_languages
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
 from recommendations.apis.recommendations import ModelUnavailable
 from recommendations.engine.row_ranking import ROW_TYPES
@@ -168,8 +168,8 @@ class HomepageApi(APIView):
         responses={200: HomepageOutputSerializer},
     )
     def get(self, request: Request, profile_id: int) -> Response:
-        profile = profile_get(
-            account=account_for_request(request), profile_id=profile_id, for_display=False
+        profile, languages = profile_with_languages(
+            account=account_for_request(request), profile_id=profile_id
         )
         profile_unlock_check(request=request, profile=profile)
         query = HomepageQuerySerializer(data=request.query_params)
@@ -182,6 +182,7 @@ class HomepageApi(APIView):
                 at=params.get("at"),
                 n_rows=params["rows"],
                 n_items=params["items"],
+                language_codes=languages,
             )
         except NoActiveModel as missing:
             raise ModelUnavailable(str(missing)) from missing
