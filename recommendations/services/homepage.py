@@ -5,12 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
+import orjson
 from django.db import connection
-from django.db.models import Field
+from django.db.models import Field, JSONField
 
 from profiles.models import Profile
 from recommendations.models import PageLog
 from recommendations.serving.homepage import Page, homepage_build
+
+
+def _json_text(value: object) -> str:
+    """A JSON column's value as text, encoded by orjson (several times faster than ``json``)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 @functools.cache
@@ -58,7 +64,14 @@ def page_log_create(*, profile: Profile, page: Page) -> PageLog:
         taste=page.taste,
     )
     sql, fields = _page_log_insert()
-    values = [field.get_db_prep_save(getattr(log, field.attname), connection) for field in fields]
+    # JSON columns go as text (the database parses it as it would the driver's adapter's
+    # output): the items are most of the page log, and the standard encoder was slow.
+    values = [
+        _json_text(getattr(log, field.attname))
+        if isinstance(field, JSONField)
+        else field.get_db_prep_save(getattr(log, field.attname), connection)
+        for field in fields
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
     log._state.adding = False
@@ -73,14 +86,23 @@ def homepage_render(
     at: dt.datetime | None = None,
     n_rows: int = 12,
     n_items: int = 20,
+    language_codes: set[str] | None = None,
 ) -> Page:
     """Build the profile's homepage and log it (the page's only database write).
 
     ``profile`` needs its ``account`` loaded. ``at`` (default now) is the
     moment the page is for: availability, history and time of day are taken
     at it, and it is the page's ``generated_at`` in the log, so simulated
-    traffic and later plays line up in attribution.
+    traffic and later plays line up in attribution. ``language_codes`` are the
+    profile's preferred languages when the caller read them with the profile.
     """
-    page = homepage_build(profile=profile, device=device, at=at, n_rows=n_rows, n_items=n_items)
+    page = homepage_build(
+        profile=profile,
+        device=device,
+        at=at,
+        n_rows=n_rows,
+        n_items=n_items,
+        language_codes=language_codes,
+    )
     page_log_create(profile=profile, page=page)
     return page
