@@ -77,4 +77,3 @@ class TokenUsage:
 
 
 token_usage = TokenUsage()
-

@@ -13,7 +13,7 @@ from config.api.renderers import OrjsonRenderer
 PAYLOAD = {
     "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
     "at": dt.datetime(2026, 12, 2, 20, 30, 15, 123456, tzinfo=dt.UTC),
-    "local": dt.datetime(2026, 12, 2, 20, 30, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+    "local": dt.datetime(2026, 12, 2, 20, 30, tzinfo=dt.timezone(dt.timedelta(hours=5.5))),
     "day": dt.date(2026, 12, 2),
     "price": decimal.Decimal("9.99"),
     "label": gettext_lazy("Not found."),

@@ -55,9 +55,11 @@ def test_a_token_written_within_the_resolution_is_not_noted_again(account):
     now = timezone.now()
     usage = TokenUsage(flush_seconds=3600)
 
-    usage.note(token_pk=token.pk, stored=now - dt.timedelta(seconds=RESOLUTION_SECONDS - 5), now=now)
+    recently = now - dt.timedelta(seconds=RESOLUTION_SECONDS - 5)
+    usage.note(token_pk=token.pk, stored=recently, now=now)
     assert usage.pending() == 0
-    usage.note(token_pk=token.pk, stored=now - dt.timedelta(seconds=RESOLUTION_SECONDS + 5), now=now)
+    long_ago = now - dt.timedelta(seconds=RESOLUTION_SECONDS + 5)
+    usage.note(token_pk=token.pk, stored=long_ago, now=now)
     assert usage.pending() == 1
 
 

@@ -1,4 +1,4 @@
-"""The profile read of the API's hot paths: one statement, the ORM's instance, scoped to the account."""
+"""The profile read of the API's hot paths: one statement, the ORM's instance, account-scoped."""
 
 import pytest
 from django.db import connection
