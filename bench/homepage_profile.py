@@ -1,0 +1,131 @@
+"""Where a homepage's CPU goes, in one process, beside the floor endpoint's.
+
+    python bench/homepage_profile.py [--pages 400] [--top 35]
+
+Complements ``bench/homepage.py`` (which measures throughput and latency
+through gunicorn and cannot say why): the same requests go through Django's
+full handler (middleware, DRF authentication, the view, rendering) in this
+process, first timed, then under ``cProfile``. Prints the mean wall time of a
+homepage next to the floor view's with a body of the same size, and the
+functions with the most cumulative time per page. Needs the database
+``bench/homepage.py`` prepares (``tonight_bench_home``; run that once first).
+The database's own CPU (PostgreSQL runs on the same two cores under load) is
+not in these figures: only the client side of each query.
+"""
+
+import argparse
+import cProfile
+import gc
+import io
+import pstats
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._harness import bench_database_url, print_table, setup_django
+
+DEVICES = ("tv", "mobile", "tablet", "web")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default="tonight_bench_home")
+    parser.add_argument("--pages", type=int, default=400)
+    parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--sort", default="cumulative", help="cumulative or tottime")
+    parser.add_argument(
+        "--callees", nargs="*", default=[], help="functions whose callees to list (rank_profile)"
+    )
+    args = parser.parse_args()
+
+    import os
+
+    os.environ["ROOT_URLCONF"] = "bench.floor_urls"
+    setup_django(bench_database_url(args.database))
+    from django.test import Client
+
+    from bench.homepage import tokens
+    from recommendations.serving.warmup import serving_warm
+
+    serving_warm()
+    gc.freeze()  # as config/wsgi.py does after warming
+    rng = random.Random(5)
+    pairs = tokens(args.pages * 2)
+    requests = [
+        (f"/api/v1/profiles/{pk}/homepage/?device={rng.choice(DEVICES)}", f"Token {key}")
+        for pk, key in pairs
+    ]
+    client = Client(HTTP_HOST="127.0.0.1")
+
+    def get(path: str, auth: str | None = None) -> int:
+        headers = {"HTTP_AUTHORIZATION": auth} if auth else {}
+        response = client.get(path, **headers)
+        if response.status_code != 200:
+            raise RuntimeError(f"{path}: {response.status_code}")
+        return len(response.content)
+
+    sizes = [get(path, auth) for path, auth in requests[:20]]  # warm the code paths
+    body = sum(sizes) // len(sizes)
+    timed, profiled = requests[20 : 20 + args.pages], requests[20 + args.pages :]
+
+    gc_seconds = [0.0, 0.0, 0.0]
+    gc_started = [0.0]
+
+    def gc_timer(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gc_seconds[info["generation"]] += time.perf_counter() - gc_started[0]
+
+    gc.callbacks.append(gc_timer)
+    tracked = len(gc.get_objects())
+    started = time.perf_counter()
+    for path, auth in timed:
+        get(path, auth)
+    page_ms = 1000 * (time.perf_counter() - started) / len(timed)
+    gc.callbacks.remove(gc_timer)
+    gc_ms = [1000 * seconds / len(timed) for seconds in gc_seconds]
+    started = time.perf_counter()
+    for _ in timed:
+        get(f"/bench/floor/?bytes={body}")
+    floor_ms = 1000 * (time.perf_counter() - started) / len(timed)
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for path, auth in profiled:
+        get(path, auth)
+    profiler.disable()
+
+    print_table(
+        f"One process, Django test client, {len(timed)} pages, {body} B body",
+        [
+            (
+                "ms per request (baseline: floor view)",
+                f"{page_ms:.2f}",
+                f"{floor_ms:.2f}",
+                f"{page_ms / floor_ms:.1f}x",
+            ),
+            *(
+                (f"of which garbage collection, generation {g}", f"{ms:.2f}", "", "")
+                for g, ms in enumerate(gc_ms)
+            ),
+            ("objects the collector tracks", str(tracked), "", ""),
+        ],
+    )
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats(args.sort).print_stats(args.top)
+    # Per page rather than in total: divide the cumulative column by the page count.
+    print(f"cProfile over {len(profiled)} pages (cumulative seconds are for all of them):")
+    print(out.getvalue())
+    for name in args.callees:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_callees(name)
+        print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
