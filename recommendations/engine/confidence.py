@@ -56,6 +56,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recommendations.engine.csr_gather import gather_rows
+from recommendations.engine.split import PairGrouping, pair_grouping
 
 __all__ = [
     "ConfidenceMatrices",
@@ -395,9 +396,10 @@ def signal_confidence_parts(
     n_profiles: int,
     n_titles: int,
     weights: SignalWeights | None = None,
-    parts: Sequence[npt.ArrayLike] = (),
+    parts: Sequence[npt.ArrayLike | None] = (None,),
+    pairs: PairGrouping | None = None,
 ) -> list[ConfidenceMatrices]:
-    """:func:`signal_confidence` of the whole batch and of each part of it, in one pass.
+    """:func:`signal_confidence` of several parts of one batch, in one pass.
 
     A retrain needs the confidence of its whole window (final fits, clusters,
     popularity) and of the holdout's training part (the evaluation's fits).
@@ -409,15 +411,20 @@ def signal_confidence_parts(
 
     Parameters
     ----------
-    parts : sequence of array of bool, each shape (n,)
-        Masks of the signals of each part (e.g. the training part of a split).
+    parts : sequence of (array of bool, shape (n,)) or None
+        The signals of each part (e.g. the training part of a split); ``None``
+        for every signal.
+    pairs : PairGrouping, optional
+        :func:`~recommendations.engine.split.pair_grouping` of the signals that
+        have a title (``title_index >= 0``), in their order, when the caller has
+        grouped them already (the holdout's matrices need the same grouping).
     Others
         As :func:`signal_confidence`.
 
     Returns
     -------
     list of ConfidenceMatrices
-        The whole batch's, then one per part, in order.
+        One per part, in order.
     """
     weights = weights or SignalWeights()
     profiles = _as_1d("profile_index", profile_index, np.int64, None)
@@ -432,7 +439,10 @@ def signal_confidence_parts(
         else _as_1d("commitment", commitment, np.float64, n)
     )
     flagged = np.zeros(n, bool) if rewatch is None else _as_1d("rewatch", rewatch, bool, n)
-    masks = [_as_1d(f"parts[{i}]", part, bool, n) for i, part in enumerate(parts)]
+    masks = [
+        None if part is None else _as_1d(f"parts[{i}]", part, bool, n)
+        for i, part in enumerate(parts)
+    ]
     if n and (codes.min() < 0 or codes.max() > max(SignalCode)):
         raise ValueError("kind holds codes that are not SignalCode values")
     if n and (profiles.min() < 0 or profiles.max() >= n_profiles):
@@ -449,13 +459,16 @@ def signal_confidence_parts(
             hours[on_title],
             flagged[on_title],
         )
-        masks = [mask[on_title] for mask in masks]
+        masks = [None if mask is None else mask[on_title] for mask in masks]
 
-    pair_keys, pair_of = np.unique(profiles * n_titles + titles, return_inverse=True)
-    rows, cols = np.divmod(pair_keys, n_titles)
+    if pairs is None:
+        pairs = pair_grouping(profiles, titles, n_titles=n_titles)
+    elif pairs.of.shape[0] != profiles.shape[0]:
+        raise ValueError("pairs must group exactly the signals that have a title")
+    rows, cols = np.divmod(pairs.keys, n_titles)
     evidence = _SignalEvidence(
-        pair_of=pair_of,
-        n_pairs=pair_keys.shape[0],
+        pair_of=pairs.of,
+        n_pairs=pairs.keys.shape[0],
         codes=codes,
         ages=ages,
         flagged=flagged,
@@ -464,9 +477,7 @@ def signal_confidence_parts(
         weights=weights,
     )
     shape = (n_profiles, n_titles)
-    return [
-        evidence.matrices(within, rows=rows, cols=cols, shape=shape) for within in [None, *masks]
-    ]
+    return [evidence.matrices(within, rows=rows, cols=cols, shape=shape) for within in masks]
 
 
 class _SignalEvidence:

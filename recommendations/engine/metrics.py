@@ -34,7 +34,11 @@ _TOP_K_BLOCK = 32
 
 
 def top_k(
-    scores: npt.ArrayLike, k: int, *, exclude: sp.spmatrix | None = None
+    scores: npt.ArrayLike,
+    k: int,
+    *,
+    exclude: sp.spmatrix | None = None,
+    overwrite: bool = False,
 ) -> npt.NDArray[np.int32]:
     """The ``k`` best-scored titles per user, best first.
 
@@ -54,16 +58,26 @@ def top_k(
     k : int
     exclude : sparse matrix, shape (n_users, n_titles), optional
         Titles never to recommend to that user (e.g. seen in training).
+    overwrite : bool
+        ``scores`` (a float32 array) may be written over: the caller is done
+        with it. Saves copying the block, one of the few passes over it.
 
     Returns
     -------
     numpy.ndarray of int32, shape (n_users, k)
         -1 pads rows with fewer than ``k`` recommendable titles.
     """
-    matrix = np.array(scores, dtype=np.float32, ndmin=2)  # a copy: excluded cells are overwritten
+    in_place = (
+        overwrite
+        and isinstance(scores, np.ndarray)
+        and scores.dtype == np.float32
+        and scores.ndim == 2
+        and scores.flags.c_contiguous
+        and scores.flags.writeable
+    )
+    # Excluded cells are overwritten: a copy unless the caller gave its block away.
+    matrix = scores if in_place else np.array(scores, dtype=np.float32, ndmin=2)
     n_users, n_titles = matrix.shape
-    if not np.isfinite(matrix).all():  # NaN and +inf never rank (checking is cheap, fixing is not)
-        matrix[~np.isfinite(matrix)] = -np.inf
     if exclude is not None:
         blocked = sp.csr_matrix(exclude)
         if blocked.shape != matrix.shape:
@@ -75,15 +89,22 @@ def top_k(
     if n_users == 0 or kept == 0:
         return result
     starts = np.arange(0, n_titles, _TOP_K_BLOCK)
-    if starts.shape[0] > kept:
-        block_max = np.maximum.reduceat(matrix, starts, axis=1)
+    block_max = np.maximum.reduceat(matrix, starts, axis=1) if starts.shape[0] > kept else None
+    # NaN and +inf never rank. Both survive into their block's maximum, so the maxima say
+    # whether the whole matrix needs the (rare) fix, without a pass of its own.
+    suspect = block_max is None or np.isnan(block_max).any() or (block_max == np.inf).any()
+    if suspect and not np.isfinite(matrix).all():
+        matrix[~np.isfinite(matrix)] = -np.inf
+        if block_max is not None:
+            block_max = np.maximum.reduceat(matrix, starts, axis=1)
+    if block_max is not None:
         cut = starts.shape[0] - kept
         threshold = np.partition(block_max, cut, axis=1)[:, cut]
-        passing = matrix >= threshold[:, np.newaxis]
+        passing = np.flatnonzero(matrix >= threshold[:, np.newaxis])
     else:
-        passing = np.ones(matrix.shape, dtype=bool)
-    if np.count_nonzero(passing) <= 8 * kept * n_users + n_titles:
-        rows, cols = np.divmod(np.flatnonzero(passing), n_titles)
+        passing = np.arange(matrix.size)
+    if passing.shape[0] <= 8 * kept * n_users + n_titles:
+        rows, cols = np.divmod(passing, n_titles)
     else:  # heavy ties: select per row instead
         part = np.argpartition(matrix, n_titles - kept, axis=1)[:, n_titles - kept :]
         rows = np.repeat(np.arange(n_users), kept)

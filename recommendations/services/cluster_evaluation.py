@@ -67,7 +67,7 @@ from recommendations.engine.confidence import (
     signed_confidence,
 )
 from recommendations.engine.metrics import RankingMetrics, evaluate, top_k
-from recommendations.engine.split import holdout_matrices, time_holdout
+from recommendations.engine.split import holdout_matrices, pair_grouping, time_holdout
 from recommendations.selectors import training as data
 
 logger = logging.getLogger(__name__)
@@ -177,6 +177,9 @@ def _judging(
     )
     positive = np.isin(signals.kind[events], _POSITIVE)
     shape = (signals.n_profiles, signals.n_titles)
+    # One grouping of the events by pair serves the split's matrices and the confidence of
+    # its training part (and of the whole window, when wanted).
+    pairs = pair_grouping(profiles, titles, n_titles=shape[1])
     relevant, seen = holdout_matrices(
         split,
         profile_index=profiles,
@@ -184,30 +187,28 @@ def _judging(
         n_profiles=shape[0],
         n_titles=shape[1],
         counts=positive,
+        pairs=pairs,
     )
     train_mask = np.zeros(len(signals), dtype=bool)
     train_mask[events[split.train]] = True
     train = signals.subset(train_mask)
-    # The training part's confidence is the window's with the held-out signals left out: one
-    # grouping of the signals by pair serves both when the window's is wanted too.
-    source = signals if window else train
     computed = signal_confidence_parts(
-        profile_index=source.profile_index,
-        title_index=source.title_index,
-        kind=source.kind,
-        value=source.value,
-        age_days=source.age_days(at),
-        commitment=source.commitment_hours,
-        rewatch=source.rewatch,
+        profile_index=signals.profile_index,
+        title_index=signals.title_index,
+        kind=signals.kind,
+        value=signals.value,
+        age_days=signals.age_days(at),
+        commitment=signals.commitment_hours,
+        rewatch=signals.rewatch,
         n_profiles=shape[0],
         n_titles=shape[1],
         weights=data.signal_weights(),
-        parts=[train_mask] if window else (),
+        parts=[train_mask, None] if window else [train_mask],
+        pairs=pairs,
     )
-    matrices = computed[-1]
-    confidence = signed_confidence(matrices.positive, matrices.negative)
+    confidence = signed_confidence(computed[0].positive, computed[0].negative)
     judging = Judging(confidence, relevant, seen)
-    return judging, train, int((split.test & positive).sum()), computed[0] if window else None
+    return judging, train, int((split.test & positive).sum()), computed[1] if window else None
 
 
 def holdout_split(
@@ -329,6 +330,13 @@ def _recommend_many(
     positions = {key: np.searchsorted(part.rows, judged) for key, part in models.items()}
     seen_here = sp.csr_matrix(seen[judged][:, here])
     out: dict[str, list[npt.NDArray[np.int32]]] = {name: [] for name in candidates}
+
+    def alone(parts: Parts) -> bool:
+        return len(parts) == 1 and parts[0][1] == 1.0
+
+    # Weighted sums first, then the models alone: a block's last reader may rank it in place.
+    order = sorted(candidates, key=lambda name: alone(candidates[name]))
+    last_reader = {id(parts[0][0]): name for name, parts in candidates.items() if alone(parts)}
     for start in range(0, judged.shape[0], _BATCH):
         stop = start + _BATCH
         blocks = {
@@ -336,12 +344,17 @@ def _recommend_many(
             for key, part in models.items()
         }
         exclude = seen_here[start:stop]
-        for name, parts in candidates.items():
-            if len(parts) == 1 and parts[0][1] == 1.0:
-                scores = blocks[id(parts[0][0])]
+        for name in order:
+            parts = candidates[name]
+            if alone(parts):
+                key = id(parts[0][0])
+                best = top_k(blocks[key], K, exclude=exclude, overwrite=last_reader[key] == name)
             else:
-                scores = sum(weight * blocks[id(part)] for part, weight in parts)
-            best = top_k(scores, K, exclude=exclude)
+                (first, weight), *rest = parts
+                scores = blocks[id(first)] * np.float32(weight)
+                for part, share in rest:
+                    scores += blocks[id(part)] * np.float32(share)
+                best = top_k(scores, K, exclude=exclude, overwrite=True)
             out[name].append(np.where(best >= 0, here[np.maximum(best, 0)], -1).astype(np.int32))
         del blocks
     return {

@@ -280,7 +280,7 @@ def test_each_part_of_one_pass_is_exactly_its_signals_alone():
     shape = {"n_profiles": n_profiles, "n_titles": N_TITLES}
 
     # when
-    whole, of_part = signal_confidence_parts(**batch, **shape, parts=[part])
+    whole, of_part = signal_confidence_parts(**batch, **shape, parts=[None, part])
 
     # then: the same matrices as two separate computations, to the bit
     alone = signal_confidence(**{k: v[part] for k, v in batch.items()}, **shape)

@@ -1,8 +1,14 @@
 """Time-based holdout: each profile's most recent activity is held out."""
 
 import numpy as np
+import pytest
 
-from recommendations.engine.split import holdout_matrices, holdout_relevance, time_holdout
+from recommendations.engine.split import (
+    holdout_matrices,
+    holdout_relevance,
+    pair_grouping,
+    time_holdout,
+)
 
 
 def test_each_profiles_last_fraction_by_time_is_held_out():
@@ -87,15 +93,23 @@ def test_the_one_key_sort_splits_like_the_three_key_sort():
         np.testing.assert_array_equal(split.test, _reference_test_mask(profiles, times, 0.3))
 
 
-def test_holdout_matrices_give_unseen_counted_test_titles_and_the_seen_ones():
+@pytest.mark.parametrize("grouped", [False, True], ids=["sorted here", "caller's pair grouping"])
+def test_holdout_matrices_give_unseen_counted_test_titles_and_the_seen_ones(grouped):
     profiles = np.array([0, 0, 0, 0, 0, 1, 1, 1])
     titles = np.array([1, 2, 1, 3, 4, 5, 6, 7])
     times = np.array([1, 2, 3, 4, 5, 1, 2, 3])
     counts = np.array([True, True, True, True, False, True, True, True])  # title 4: a hover
     split = time_holdout(profile_index=profiles, timestamp=times, test_fraction=0.5)
+    pairs = pair_grouping(profiles, titles, n_titles=8) if grouped else None
 
     relevant, seen = holdout_matrices(
-        split, profile_index=profiles, title_index=titles, n_profiles=3, n_titles=8, counts=counts
+        split,
+        profile_index=profiles,
+        title_index=titles,
+        n_profiles=3,
+        n_titles=8,
+        counts=counts,
+        pairs=pairs,
     )
 
     assert relevant.has_canonical_format

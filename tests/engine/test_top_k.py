@@ -54,3 +54,23 @@ def test_top_k_with_ties_everywhere_still_returns_k_distinct_allowed_titles():
 
     assert all(len(set(row)) == 10 for row in best.tolist())
     assert not (best == np.arange(50)[:, np.newaxis]).any()  # each user's excluded title
+
+
+def test_ranking_in_place_gives_the_same_titles_and_uses_the_callers_block():
+    # given: a block of scores with a NaN, and seen titles to exclude
+    rng = np.random.default_rng(5)
+    scores = rng.standard_normal((64, 900)).astype(np.float32)
+    scores[3, 17] = np.nan
+    exclude = sp.csr_matrix(sp.random(64, 900, density=0.02, random_state=6))
+    expected = top_k(scores, 20, exclude=exclude)
+    untouched = scores.copy()
+
+    # when
+    best = top_k(scores, 20, exclude=exclude, overwrite=True)
+
+    # then: the same ranking; the block itself took the exclusions (no copy was made)
+    assert best.tolist() == expected.tolist()
+    assert np.isneginf(scores[exclude.nonzero()]).all()
+    assert not np.array_equal(scores, untouched, equal_nan=True)
+    top_k(untouched, 20, exclude=exclude)
+    assert np.isnan(untouched[3, 17])  # without overwrite the caller's block is left alone
