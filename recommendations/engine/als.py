@@ -512,6 +512,7 @@ class CollaborativeModel:
             target,
             kind=_KIND,
             version=_VERSION,
+            compressed=False,  # float factors: zlib costs much and saves little
             factors=self.factors,
             regularization=self.regularization,
             alpha=self.alpha,
