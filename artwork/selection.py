@@ -80,15 +80,32 @@ class ArtworkArms:
     images: list[str]
     labels: list[str]
     usable: npt.NDArray[np.bool_]
-    _urls: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
+    #: Image URLs by arm, asked of storage on first use (None until then).
+    _urls: npt.NDArray[np.object_] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._urls is None:
+            object.__setattr__(self, "_urls", np.full(len(self.images), None, dtype=object))
 
     def url(self, arm: int) -> str:
-        """The arm's image URL. Storage's ``url()`` can cost tens of microseconds (an
-        object store may sign); a page needs a few hundred of ~70,000."""
-        found = self._urls.get(arm)
-        if found is None:
-            found = self._urls[arm] = default_storage.url(self.images[arm])
-        return found
+        """The arm's image URL (see :meth:`urls`)."""
+        return self.urls(np.array([arm], dtype=np.intp))[0]
+
+    def urls(self, arms: npt.NDArray[np.intp]) -> list[str]:
+        """The arms' image URLs. Storage's ``url()`` can cost tens of microseconds (an
+        object store may sign) and a page needs a few hundred of ~70,000, so each is
+        asked once per loaded state and the page's are gathered in one indexing."""
+        found = self._urls[arms]
+        missing = np.flatnonzero(found == None)  # noqa: E711 - elementwise on an object array
+        for i in missing.tolist():
+            arm = int(arms[i])
+            found[i] = self._urls[arm] = default_storage.url(self.images[arm])
+        return found.tolist()
+
+    def fill_urls(self) -> None:
+        """Ask storage for every usable arm's URL now, off the request path (warm-up,
+        background reloads), so no page waits on it."""
+        self.urls(np.flatnonzero(self.usable))
 
     def without(self, variant_ids: npt.NDArray[np.int64]) -> ArtworkArms:
         """The same arrays with these variants unusable (the rest shared, not copied)."""
@@ -256,6 +273,8 @@ class _ArtworkServing:
     def _reload(self, previous: ArtworkState, generation: tuple, reload_arms: bool) -> None:
         try:
             state = _load(previous, generation, reload_arms=reload_arms)
+            if state.arms is not previous.arms:
+                state.arms.fill_urls()
             with self._lock:
                 self._install(state, generation)
         except Exception:
@@ -429,9 +448,8 @@ def artwork_choose(
         chosen = arms[choice.arm]
         variant[groups] = state.arms.variant[chosen]
         propensity[groups] = choice.propensity
-        arms_url = state.arms.url
-        for g, a in zip(groups.tolist(), chosen.tolist(), strict=True):
-            url[g] = arms_url(a)
+        for g, found in zip(groups.tolist(), state.arms.urls(chosen), strict=True):
+            url[g] = found
     return ArtworkPicks(
         variant=variant,
         propensity=propensity,
