@@ -148,12 +148,33 @@ def _chunks(queryset: QuerySet, chunk_size: int) -> Iterator[list[tuple]]:
             yield rows
 
 
+def integer_rows(queryset: QuerySet, width: int) -> npt.NDArray[np.int64]:
+    """A ``values_list`` of ``width`` integer columns as an (m, width) int64 array; NULL is -1.
+
+    On PostgreSQL the rows come packed into one ``bytea`` (each value through
+    ``int8send``, as :func:`signal_columns` reads signals): the catalogue's link
+    tables and the profiles are hundreds of thousands of rows, and building a
+    Python tuple per row cost a retrain more than a second. The rows come in no
+    particular order; a caller that needs one sorts them.
+    """
+    if connection.vendor != "postgresql":
+        rows = [tuple(-1 if v is None else v for v in row) for row in queryset]
+        return np.array(rows, dtype=np.int64).reshape(-1, width)
+    sql, params = queryset.query.sql_with_params()
+    names = [f"c{i}" for i in range(width)]
+    packed = " || ".join(f"int8send(COALESCE(s.{name}, -1)::int8)" for name in names)
+    # The inner query is the ORM's own compiled SQL; its values stay bound parameters.
+    statement = f"SELECT string_agg({packed}, ''::bytea) FROM ({sql}) AS s({', '.join(names)})"  # noqa: S608
+    connection.ensure_connection()
+    with connection.connection.cursor(binary=True) as cursor:
+        cursor.execute(statement, params)
+        blob = cursor.fetchone()[0]
+    return np.frombuffer(blob or b"", dtype=">i8").reshape(-1, width).astype(np.int64)
+
+
 def title_ids() -> npt.NDArray[np.int64]:
     """Every title's id, ascending: the title index space of a training run."""
-    return np.fromiter(
-        Title.objects.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=20_000),
-        dtype=np.int64,
-    )
+    return np.sort(integer_rows(Title.objects.order_by().values_list("pk"), 1)[:, 0])
 
 
 # --- Signals ----------------------------------------------------------------------------------
@@ -828,11 +849,14 @@ def signal_columns_snapshot(
     is a full read.
     """
 
-    def kept(columns: SignalColumns) -> SignalColumns:
-        mask = columns.epoch >= since.timestamp()
+    def keeps(epoch: np.ndarray, profile_id: np.ndarray) -> npt.NDArray[np.bool_]:
+        mask = epoch >= since.timestamp()
         if profiles is not None:
-            mask &= index_of(profiles, columns.profile_id) >= 0
-        return columns.subset(mask)
+            mask &= index_of(profiles, profile_id) >= 0
+        return mask
+
+    def kept(columns: SignalColumns) -> SignalColumns:
+        return columns.subset(keeps(columns.epoch, columns.profile_id))
 
     queryset = signal_queryset(since=since, with_id=True)
     path = _snapshot_path()
@@ -859,7 +883,9 @@ def signal_columns_snapshot(
     parts = []
     n_previous = 0 if previous is None else previous.shape[0]
     for start in range(0, n_previous, _SNAPSHOT_CHUNK):
-        parts.append(kept(_records_columns(previous[start : start + _SNAPSHOT_CHUNK])))
+        # Decide on two fields of the mapped records, then copy out only the rows kept.
+        records = previous[start : start + _SNAPSHOT_CHUNK]
+        parts.append(_records_columns(records[keeps(records["epoch"], records["profile_id"])]))
     parts.append(kept(delta))
     if previous is None or new_watermark > watermark:  # else the stored one is still exact
         settled_delta = delta.subset(delta.signal_id <= new_watermark)
@@ -925,7 +951,7 @@ def training_signals(
         profiles = Profile.objects.all()
         if region_code is not None:
             profiles = profiles.filter(account__home_region_id=region_code)
-        known = np.fromiter(profiles.order_by("pk").values_list("pk", flat=True), np.int64)
+        known = np.sort(integer_rows(profiles.order_by().values_list("pk"), 1)[:, 0])
         columns, how = signal_columns_snapshot(since=since, profiles=known, progress=progress)
         if read_info is not None:
             read_info.update(dataclasses.asdict(how))
@@ -1058,10 +1084,10 @@ class EpisodeTable:
 
 def episode_table() -> EpisodeTable:
     """Every episode with its season and runtime: one query."""
-    rows = np.array(
-        list(Episode.objects.order_by("pk").values_list("pk", "season_id", "runtime_minutes")),
-        dtype=np.int64,
-    ).reshape(-1, 3)
+    rows = integer_rows(
+        Episode.objects.order_by().values_list("pk", "season_id", "runtime_minutes"), 3
+    )
+    rows = rows[np.argsort(rows[:, 0])]
     seasons, season_index = np.unique(rows[:, 1], return_inverse=True)
     runtime = rows[:, 2] / 60.0
     return EpisodeTable(
@@ -1231,8 +1257,8 @@ class TitleFeatures:
         return np.asarray(self.matrix[:, : self.n_genres].todense(), dtype=np.float32)
 
 
-def _pairs(rows: Iterable[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
-    array = np.array(list(rows), dtype=np.int64).reshape(-1, 2)
+def _pairs(queryset: QuerySet) -> tuple[np.ndarray, np.ndarray]:
+    array = integer_rows(queryset.order_by(), 2)
     return array[:, 0], array[:, 1]
 
 
@@ -1416,19 +1442,31 @@ class ProfileGroups:
     cluster: npt.NDArray[np.int32]
 
 
+def region_index_expression(codes: tuple[str, ...]) -> Case:
+    """A profile's home region as its position in ``codes`` (-1 for another), computed by the
+    database so that profiles are read as integers only (:func:`integer_rows`)."""
+    return Case(
+        *(When(account__home_region_id=code, then=Value(i)) for i, code in enumerate(codes)),
+        default=Value(-1),
+        output_field=IntegerField(),
+    )
+
+
 def profile_groups(profiles: npt.NDArray[np.int64]) -> ProfileGroups:
     """The region and cluster of each profile: one query over the profiles (chunked ids)."""
     codes = tuple(Region.objects.order_by("code").values_list("code", flat=True))
-    lookup = {code: i for i, code in enumerate(codes)}
     region = np.full(profiles.shape[0], -1, dtype=np.int16)
     cluster_pk = np.full(profiles.shape[0], -1, dtype=np.int64)
-    rows = Profile.objects.values_list("pk", "account__home_region_id", "taste_cluster_id")
-    for chunk in _chunks(rows.order_by(), 50_000):
-        pks = np.array([r[0] for r in chunk], dtype=np.int64)
-        at = index_of(profiles, pks)
-        known = at >= 0
-        region[at[known]] = np.array([lookup[r[1]] for r in chunk], dtype=np.int16)[known]
-        cluster_pk[at[known]] = np.array([r[2] or -1 for r in chunk], dtype=np.int64)[known]
+    rows = integer_rows(
+        Profile.objects.annotate(region_index=region_index_expression(codes))
+        .order_by()
+        .values_list("pk", "region_index", "taste_cluster_id"),
+        3,
+    )
+    at = index_of(profiles, rows[:, 0])
+    known = at >= 0
+    region[at[known]] = rows[known, 1]
+    cluster_pk[at[known]] = rows[known, 2]
     cluster_ids = np.unique(cluster_pk[cluster_pk >= 0])
     return ProfileGroups(
         region_codes=codes,

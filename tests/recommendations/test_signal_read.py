@@ -173,3 +173,21 @@ def test_a_snapshot_is_not_trusted_beyond_what_it_can_vouch_for(committed_world,
     again: dict = {}
     _read(snapshot=True, read_info=again)
     assert again["delta_rows"] == len(arrived)
+
+
+@pytest.mark.django_db
+def test_packed_integer_rows_are_the_querysets_rows_with_null_as_minus_one(small_world):
+    # given: profiles, some without a taste cluster (NULL)
+    Profile.objects.filter(pk__in=Profile.objects.order_by("pk").values("pk")[:20]).update(
+        taste_cluster=None
+    )
+    queryset = Profile.objects.values_list("pk", "taste_cluster_id", "account_id")
+    expected = sorted(tuple(-1 if v is None else v for v in row) for row in queryset)
+
+    # when
+    rows = data.integer_rows(queryset.order_by(), 3)
+
+    # then
+    assert rows.dtype == np.int64
+    assert sorted(map(tuple, rows.tolist())) == expected
+    assert (rows[:, 1] == -1).sum() >= 20
