@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -347,15 +348,18 @@ class _Reporter:
         self._started = time.perf_counter()
 
     def __call__(self, stage: str, progress: int) -> None:
-        now = time.perf_counter()
+        self.advance(stage, time.perf_counter())
+        TrainingRun.objects.filter(pk=self.run.pk).update(
+            stage=stage, progress=progress, timings=self.timings, heartbeat_at=timezone.now()
+        )
+
+    def advance(self, stage: str, now: float) -> None:
+        """Close the current stage at ``now`` (a clock reading) and open ``stage``."""
         if self._stage:
             self.timings[self._stage] = round(
                 self.timings.get(self._stage, 0.0) + now - self._started, 3
             )
         self._stage, self._started = stage, now
-        TrainingRun.objects.filter(pk=self.run.pk).update(
-            stage=stage, progress=progress, timings=self.timings, heartbeat_at=timezone.now()
-        )
 
     def close(self) -> dict[str, float]:
         self("done", 100)
@@ -418,9 +422,23 @@ class _Reporters:
         self.reporters = reporters
 
     def __call__(self, stage: str, progress: int, *, run_id: int | None = None) -> None:
+        if run_id is not None:
+            self.reporters[run_id](stage, progress)
+            return
+        # A stage every run shares: one clock reading for all, so their timings are equal
+        # and one UPDATE writes them (a batch of five clusters wrote five rows per stage).
+        now = time.perf_counter()
+        same: dict[str, list[int]] = {}
         for pk, reporter in self.reporters.items():
-            if run_id is None or pk == run_id:
-                reporter(stage, progress)
+            reporter.advance(stage, now)
+            same.setdefault(json.dumps(reporter.timings, sort_keys=True), []).append(pk)
+        for pks in same.values():
+            TrainingRun.objects.filter(pk__in=pks).update(
+                stage=stage,
+                progress=progress,
+                timings=self.reporters[pks[0]].timings,
+                heartbeat_at=timezone.now(),
+            )
 
 
 def training_run_execute(*, run_id: int, task_id: str = "") -> TrainingRun:
