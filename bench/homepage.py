@@ -13,11 +13,19 @@ state) before forking the workers. That start-up is timed and reported, as is
 the first request of a server started cold (``TONIGHT_WARM_ON_START=0``), and
 neither is inside the measured windows: they start with the first request
 the warm-started server receives, with no warm-up traffic before it.
+
+Beside throughput and latency, each window reports the CPU the server
+(gunicorn's master and workers) and the database's backends spent per request,
+which moves much less than wall-clock figures when other work shares the two
+cores (the load average at the end is printed). The floor is stock DRF (its
+``JSONRenderer``); the same floor with the project's orjson renderer is
+printed as one more row.
 """
 
 import argparse
 import http.client
 import json
+import os
 import random
 import subprocess
 import sys
@@ -31,9 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._harness import (
     bench_database_url,
+    database_cpu,
     django_env,
     gunicorn_server,
     print_table,
+    process_tree_cpu,
     setup_django,
 )
 
@@ -80,6 +90,20 @@ def tokens(n_profiles: int) -> list[tuple[int, str]]:
     return out
 
 
+def measured_load(
+    server, database_url: str, requests: list[tuple[str, dict]], *, concurrency: int, seconds: float
+) -> dict:
+    """:func:`load`, plus the CPU the server (gunicorn and its workers) and the
+    database's backends spent per request: on a shared, noisy machine CPU per
+    request moves far less than wall-clock throughput does."""
+    app_before, db_before = process_tree_cpu(server.pid), database_cpu(database_url)
+    result = load(server.port, requests, concurrency=concurrency, seconds=seconds)
+    n = max(1, result["n"])
+    result["app_cpu_ms"] = 1000 * (process_tree_cpu(server.pid) - app_before) / n
+    result["db_cpu_ms"] = 1000 * (database_cpu(database_url) - db_before) / n
+    return result
+
+
 def load(port: int, requests: list[tuple[str, dict]], *, concurrency: int, seconds: float):
     latencies: list[float] = []
     sizes: list[int] = []
@@ -122,6 +146,7 @@ def load(port: int, requests: list[tuple[str, dict]], *, concurrency: int, secon
         "p99": 1000 * latencies[min(n - 1, int(n * 0.99))],
         "bytes": sum(sizes) / max(n, 1),
         "errors": errors[0],
+        "n": n,
     }
 
 
@@ -178,8 +203,12 @@ def main() -> None:
         measured = homepages[3:-20]
         floor_requests = [(f"/bench/floor/?bytes={body}", {})]
         for concurrency in (4, 16):
-            home = load(server.port, measured, concurrency=concurrency, seconds=args.seconds)
-            floor = load(server.port, floor_requests, concurrency=concurrency, seconds=args.seconds)
+            home = measured_load(
+                server, url, measured, concurrency=concurrency, seconds=args.seconds
+            )
+            floor = measured_load(
+                server, url, floor_requests, concurrency=concurrency, seconds=args.seconds
+            )
             c = f"c={concurrency}"
             rows += [
                 (
@@ -190,9 +219,37 @@ def main() -> None:
                 ),
                 (f"p50 ms {c}", f"{home['p50']:.1f}", f"{floor['p50']:.1f}", ""),
                 (f"p99 ms {c}", f"{home['p99']:.1f}", f"{floor['p99']:.1f}", ""),
+                (
+                    f"server CPU ms/request {c}",
+                    f"{home['app_cpu_ms']:.1f}",
+                    f"{floor['app_cpu_ms']:.1f}",
+                    f"{home['app_cpu_ms'] / max(floor['app_cpu_ms'], 1e-9):.1f}x",
+                ),
+                (f"database CPU ms/request {c}", f"{home['db_cpu_ms']:.1f}", "", ""),
                 (f"errors {c}", str(home["errors"]), str(floor["errors"]), ""),
             ]
+        orjson_floor = load(
+            server.port,
+            [(f"/bench/floor-orjson/?bytes={body}", {})],
+            concurrency=4,
+            seconds=args.seconds / 2,
+        )
+        rows.append(
+            (
+                "floor with the project's orjson renderer, requests/s c=4",
+                f"{orjson_floor['rps']:.0f}",
+                "",
+                "",
+            )
+        )
+    load_average = os.getloadavg()
     rows += [
+        (
+            "load average (1, 5, 15 min) at the end",
+            " ".join(f"{x:.1f}" for x in load_average),
+            "",
+            "",
+        ),
         ("first request, cold worker ms", f"{cold_first[0]:.0f}", "", ""),
         ("second request, cold worker ms", f"{cold_second[0]:.0f}", "", ""),
         ("start-up with warm-up s", f"{start_seconds:.1f}", "", ""),
