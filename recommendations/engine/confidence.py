@@ -482,7 +482,12 @@ def signal_confidence_parts(
 
 class _SignalEvidence:
     """The per-signal amounts of a batch (decays, play weights, commitment), computed once, and
-    their per-pair reductions over any subset of the signals."""
+    their per-pair reductions over any subset of the signals.
+
+    Signals are addressed by kind through index arrays (one stable sort of the codes), so
+    each reduction reads only its kind's signals instead of comparing every code again; the
+    reductions still visit signals in input order, so sums are bit-for-bit the same.
+    """
 
     def __init__(
         self,
@@ -496,33 +501,54 @@ class _SignalEvidence:
         hours: np.ndarray,
         weights: SignalWeights,
     ) -> None:
-        self.pair_of, self.n_pairs, self.codes, self.ages = pair_of, n_pairs, codes, ages
+        self.pair_of, self.n_pairs, self.ages = pair_of, n_pairs, ages
         self.flagged, self.weights = flagged, weights
-        self.decay = time_decay(ages, weights.half_life_days)
-        self.is_complete = codes == SignalCode.COMPLETE
-        self.is_play = np.isin(codes, _PLAY_CODES)
-        play_weight = np.select(
-            [codes == SignalCode.PLAY_START, codes == SignalCode.SEARCH_PLAY],
-            [weights.play_start, weights.search_play],
-            default=weights.external_play,
+        by_code = np.argsort(codes, kind="stable")
+        bounds = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(SignalCode)))]
+        self.of_kind = {
+            code: by_code[bounds[code] : bounds[code + 1]] for code in SignalCode
+        }  # ascending positions of each kind
+        self.plays = np.sort(np.concatenate([self.of_kind[code] for code in _PLAY_CODES]))
+        self.engaged = np.sort(
+            np.concatenate(
+                [self.of_kind[code] for code in SignalCode if code != SignalCode.IMPRESSION]
+            )
         )
-        self.play_amount = play_weight * self.decay
-        percent = np.clip(np.nan_to_num(values, nan=0.0), 0.0, 100.0) / 100.0
-        self.progress_amount = percent * self.decay
-        self.completion_amount = commitment_factor(hours, weights.reference_hours) * self.decay
-        self.rewatch_decay = time_decay(ages, weights.rewatch_half_life_days)
+        self.decay = time_decay(ages, weights.half_life_days)
+        n = codes.shape[0]
+        # Each amount is only ever read at its kind's signals: computed there alone.
+        plays, completes = self.plays, self.of_kind[SignalCode.COMPLETE]
+        progress = self.of_kind[SignalCode.PROGRESS]
+        play_weight = np.where(
+            codes[plays] == SignalCode.PLAY_START,
+            weights.play_start,
+            np.where(
+                codes[plays] == SignalCode.SEARCH_PLAY, weights.search_play, weights.external_play
+            ),
+        )
+        self.play_amount = np.zeros(n)
+        self.play_amount[plays] = play_weight * self.decay[plays]
+        self.rewatch_decay = np.zeros(n)
+        self.rewatch_decay[plays] = time_decay(ages[plays], weights.rewatch_half_life_days)
+        percent = np.clip(np.nan_to_num(values[progress], nan=0.0), 0.0, 100.0) / 100.0
+        self.progress_amount = np.zeros(n)
+        self.progress_amount[progress] = percent * self.decay[progress]
+        self.completion_amount = np.zeros(n)
+        self.completion_amount[completes] = (
+            commitment_factor(hours[completes], weights.reference_hours) * self.decay[completes]
+        )
 
-    def _total(self, mask: np.ndarray, amount: np.ndarray) -> np.ndarray:
-        return np.bincount(self.pair_of[mask], weights=amount[mask], minlength=self.n_pairs)
+    def _total(self, at: np.ndarray, amount: np.ndarray) -> np.ndarray:
+        return np.bincount(self.pair_of[at], weights=amount[at], minlength=self.n_pairs)
 
-    def _largest(self, mask: np.ndarray, amount: np.ndarray, initial: float = 0.0) -> np.ndarray:
+    def _largest(self, at: np.ndarray, amount: np.ndarray, initial: float = 0.0) -> np.ndarray:
         out = np.full(self.n_pairs, initial)
-        np.maximum.at(out, self.pair_of[mask], amount[mask])
+        np.maximum.at(out, self.pair_of[at], amount[at])
         return out
 
-    def _smallest(self, mask: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    def _smallest(self, at: np.ndarray, amount: np.ndarray) -> np.ndarray:
         out = np.full(self.n_pairs, np.inf)
-        np.minimum.at(out, self.pair_of[mask], amount[mask])
+        np.minimum.at(out, self.pair_of[at], amount[at])
         return out
 
     def matrices(
@@ -534,33 +560,34 @@ class _SignalEvidence:
         shape: tuple[int, int],
     ) -> ConfidenceMatrices:
         """The evidence of the signals where ``within`` holds (all for ``None``)."""
-        weights, codes, ages, pair_of = self.weights, self.codes, self.ages, self.pair_of
+        weights, ages, pair_of = self.weights, self.ages, self.pair_of
 
-        def only(mask: np.ndarray) -> np.ndarray:
-            return mask if within is None else mask & within
+        def only(at: np.ndarray) -> np.ndarray:
+            return at if within is None else at[within[at]]
 
-        is_complete = only(self.is_complete)
-        is_play = only(self.is_play)
+        def kind(code: SignalCode) -> np.ndarray:
+            return only(self.of_kind[code])
+
+        completes = kind(SignalCode.COMPLETE)
+        plays = only(self.plays)
         # A play after the pair's first completion is a rewatch, flagged or not.
-        first_completion_age = self._largest(is_complete, ages, initial=-np.inf)
-        is_rewatch = is_play & (self.flagged | (first_completion_age[pair_of] > ages))
-        first_play = is_play & ~is_rewatch
+        first_completion_age = self._largest(completes, ages, initial=-np.inf)
+        again = self.flagged[plays] | (first_completion_age[pair_of[plays]] > ages[plays])
+        rewatched, first_plays = plays[again], plays[~again]
 
-        plays = np.log2(1.0 + self._total(first_play, self.play_amount))
-        progress = weights.progress * self._largest(
-            only(codes == SignalCode.PROGRESS), self.progress_amount
-        )
-        completion = weights.complete * self._largest(is_complete, self.completion_amount)
-        rewatches = weights.rewatch * self._total(is_rewatch, self.rewatch_decay)
+        played = np.log2(1.0 + self._total(first_plays, self.play_amount))
+        progress = weights.progress * self._largest(kind(SignalCode.PROGRESS), self.progress_amount)
+        completion = weights.complete * self._largest(completes, self.completion_amount)
+        rewatches = weights.rewatch * self._total(rewatched, self.rewatch_decay)
         weak = np.minimum(
             weights.weak_cap,
-            weights.hover * self._total(only(codes == SignalCode.HOVER), self.decay)
-            + weights.preview * self._total(only(codes == SignalCode.PREVIEW), self.decay),
+            weights.hover * self._total(kind(SignalCode.HOVER), self.decay)
+            + weights.preview * self._total(kind(SignalCode.PREVIEW), self.decay),
         )
 
         # The latest thumbs decides; on a tie a dislike wins (never push what may be disliked).
-        up_age = self._smallest(only(codes == SignalCode.THUMBS_UP), ages)
-        down_age = self._smallest(only(codes == SignalCode.THUMBS_DOWN), ages)
+        up_age = self._smallest(kind(SignalCode.THUMBS_UP), ages)
+        down_age = self._smallest(kind(SignalCode.THUMBS_DOWN), ages)
         disliked = np.isfinite(down_age) & (down_age <= up_age)
         liked = np.isfinite(up_age) & (up_age < down_age)
         explicit = weights.thumbs_up * time_decay(
@@ -568,7 +595,7 @@ class _SignalEvidence:
         )
         thumbs_up = np.where(liked, explicit, 0.0)
 
-        positive = plays + progress + completion + rewatches + thumbs_up + weak
+        positive = played + progress + completion + rewatches + thumbs_up + weak
         positive[disliked] = 0.0
         negative = np.where(
             disliked,
@@ -576,13 +603,12 @@ class _SignalEvidence:
             * time_decay(np.where(disliked, down_age, 0.0), weights.explicit_half_life_days),
             0.0,
         )
-        is_impression = only(codes == SignalCode.IMPRESSION)
-        engaged = only(codes != SignalCode.IMPRESSION)
-        impressions = np.bincount(pair_of[is_impression], minlength=self.n_pairs)
-        never_engaged = np.bincount(pair_of[engaged], minlength=self.n_pairs) == 0
+        shown = kind(SignalCode.IMPRESSION)
+        impressions = np.bincount(pair_of[shown], minlength=self.n_pairs)
+        never_engaged = np.bincount(pair_of[only(self.engaged)], minlength=self.n_pairs) == 0
         ignored = np.where(
             never_engaged & (impressions >= weights.ignored_min_impressions),
-            weights.ignored_impression * self._total(is_impression, self.decay),
+            weights.ignored_impression * self._total(shown, self.decay),
             0.0,
         )
         return ConfidenceMatrices(
