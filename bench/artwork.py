@@ -443,6 +443,9 @@ def main() -> None:
     parser.add_argument("--batch-pages", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--draws", type=int, default=32, help="Posterior draws per choice (the setting's default)."
+    )
+    parser.add_argument(
         "--page",
         action="store_true",
         help="Also time the choice on real homepages (PostgreSQL; the homepage bench's database).",
@@ -461,7 +464,11 @@ def main() -> None:
     population_rate = float(np.mean([p.take_rate.mean() for p in pages[:200]]))
     policies = {
         "Tonight": ArtworkBandit(
-            n_context=n_context, n_themes=len(THEMES), floor=FLOOR, random_state=args.seed
+            n_context=n_context,
+            n_themes=len(THEMES),
+            floor=FLOOR,
+            n_draws=args.draws,
+            random_state=args.seed,
         ),
         "uniform random": Uniform(),
         "per-title Thompson": PerTitleThompson(
