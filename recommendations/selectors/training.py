@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -93,6 +94,7 @@ FEATURE_GROUP_WEIGHTS = {
 _PLAY_CODES = np.array([SignalCode[kind.upper()] for kind in PLAY_KINDS], dtype=np.int8)
 
 Progress = Callable[[int], object]
+_T = TypeVar("_T")
 
 
 def _no_progress(_: int) -> None:
@@ -170,6 +172,40 @@ def integer_rows(queryset: QuerySet, width: int) -> npt.NDArray[np.int64]:
         cursor.execute(statement, params)
         blob = cursor.fetchone()[0]
     return np.frombuffer(blob or b"", dtype=">i8").reshape(-1, width).astype(np.int64)
+
+
+def read_beside(read: Callable[[], _T]) -> Callable[[], _T]:
+    """Start ``read`` on a thread with a database connection of its own; the returned function
+    waits for its result (or raises its error).
+
+    PostgreSQL answers the read on another core while the caller reads something else (a
+    retrain reads the catalogue and the profiles while it reads its signals). Inside a
+    transaction, where another connection would not see the caller's rows, and off
+    PostgreSQL the read runs here and now.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        value = read()
+        return lambda: value
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = read()
+        except BaseException as error:  # handed to the waiting thread, which raises it
+            box["error"] = error
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name="read-beside", daemon=True)
+    thread.start()
+
+    def wait() -> _T:
+        thread.join()
+        if "error" in box:
+            raise box["error"]  # type: ignore[misc]
+        return box["value"]  # type: ignore[return-value]
+
+    return wait
 
 
 def title_ids() -> npt.NDArray[np.int64]:
@@ -1452,17 +1488,77 @@ def region_index_expression(codes: tuple[str, ...]) -> Case:
     )
 
 
-def profile_groups(profiles: npt.NDArray[np.int64]) -> ProfileGroups:
-    """The region and cluster of each profile: one query over the profiles (chunked ids)."""
+@dataclass(frozen=True, slots=True)
+class ProfileRows:
+    """Every profile's region (position in ``region_codes``) and cluster id, as read.
+
+    Attributes
+    ----------
+    region_codes : tuple of str
+    rows : numpy.ndarray of int64, shape (n, 3)
+        Profile id, region position, cluster id (-1: none), in no particular order.
+    """
+
+    region_codes: tuple[str, ...]
+    rows: npt.NDArray[np.int64]
+
+
+def profile_rows() -> ProfileRows:
+    """Every profile's region and cluster: one query, read as integers."""
     codes = tuple(Region.objects.order_by("code").values_list("code", flat=True))
-    region = np.full(profiles.shape[0], -1, dtype=np.int16)
-    cluster_pk = np.full(profiles.shape[0], -1, dtype=np.int64)
     rows = integer_rows(
         Profile.objects.annotate(region_index=region_index_expression(codes))
         .order_by()
         .values_list("pk", "region_index", "taste_cluster_id"),
         3,
     )
+    return ProfileRows(region_codes=codes, rows=rows)
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageLinks:
+    """The profiles' preferred languages, as read.
+
+    Attributes
+    ----------
+    language_codes : tuple of str
+        Every language code, ascending (index space of ``rows[:, 2]``).
+    rows : numpy.ndarray of int64, shape (n, 3)
+        Link id, profile id, language position, in no particular order.
+    """
+
+    language_codes: tuple[str, ...]
+    rows: npt.NDArray[np.int64]
+
+
+def preferred_language_links(region_code: str) -> LanguageLinks:
+    """The preferred languages of the region's profiles: one query, read as integers."""
+    codes = tuple(Language.objects.order_by("code").values_list("code", flat=True))
+    position = Case(
+        *(When(language_id=code, then=Value(i)) for i, code in enumerate(codes)),
+        default=Value(-1),
+        output_field=IntegerField(),
+    )
+    rows = integer_rows(
+        Profile.preferred_languages.through.objects.filter(
+            profile__account__home_region_id=region_code
+        )
+        .annotate(position=position)
+        .order_by()
+        .values_list("pk", "profile_id", "position"),
+        3,
+    )
+    return LanguageLinks(language_codes=codes, rows=rows)
+
+
+def profile_groups(
+    profiles: npt.NDArray[np.int64], *, read: ProfileRows | None = None
+) -> ProfileGroups:
+    """The region and cluster of each profile (of ``read``, or read now: one query)."""
+    read = read or profile_rows()
+    codes, rows = read.region_codes, read.rows
+    region = np.full(profiles.shape[0], -1, dtype=np.int16)
+    cluster_pk = np.full(profiles.shape[0], -1, dtype=np.int64)
     at = index_of(profiles, rows[:, 0])
     known = at >= 0
     region[at[known]] = rows[known, 1]

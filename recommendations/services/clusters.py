@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from django.db import transaction
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db.models import F
 from django.utils import timezone
 
 from config.lookups import AnyOf
@@ -93,15 +93,6 @@ def _region_clusters(region_code: str) -> tuple[list[TasteCluster], dict[str, in
     return clusters, by_language, default
 
 
-def _language_cluster_expression(by_language: dict[str, int]) -> Case:
-    """A preferred-language link's cluster position (-1 when its language keys no cluster)."""
-    return Case(
-        *(When(language_id=code, then=Value(i)) for code, i in by_language.items()),
-        default=Value(-1),
-        output_field=IntegerField(),
-    )
-
-
 def _rows_onto(matrix: sp.csr_matrix, target: npt.NDArray[np.int32], n_rows: int) -> sp.csr_matrix:
     """``matrix``'s row ``i`` as row ``target[i]`` of an (n_rows, n_cols) matrix; rows whose
     target is -1 are dropped, target rows without a source stay empty."""
@@ -124,6 +115,8 @@ def profile_clusters_assign(
     facts: data.CatalogueFacts | None = None,
     at: dt.datetime | None = None,
     positive: sp.csr_matrix | None = None,
+    profiles: data.ProfileRows | None = None,
+    languages: data.LanguageLinks | None = None,
 ) -> ClusterAssignmentResult:
     """Recompute and store the taste cluster of every profile of the region.
 
@@ -140,6 +133,11 @@ def profile_clusters_assign(
         The positive confidence of ``signals`` at ``at``, when the caller has
         computed it already (a retrain needs it for its final fits anyway):
         rows of profiles outside the region are ignored. Computed here otherwise.
+    profiles, languages : optional
+        Every profile's region and cluster (``data.profile_rows()``) and the region's
+        preferred languages (``data.preferred_language_links(region_code)``), when the
+        caller read them already (a retrain reads them while it reads the signals). Read
+        here otherwise.
     """
     at = at or timezone.now()
     if signals is None:
@@ -151,32 +149,25 @@ def profile_clusters_assign(
     clusters, by_language, default = _region_clusters(region_code)
     cluster_pks = np.array([c.pk for c in clusters], dtype=np.int64)
 
-    rows = data.integer_rows(
-        Profile.objects.filter(account__home_region_id=region_code)
-        .order_by()
-        .values_list("pk", "taste_cluster_id"),
-        2,
-    )
-    rows = rows[np.argsort(rows[:, 0])]
-    profile_ids = rows[:, 0]
-    current = rows[:, 1]  # -1: none yet
+    profiles = profiles or data.profile_rows()
+    if region_code in profiles.region_codes:
+        here = profiles.rows[profiles.rows[:, 1] == profiles.region_codes.index(region_code)]
+    else:
+        here = np.empty((0, 3), dtype=np.int64)
+    here = here[np.argsort(here[:, 0])]
+    profile_ids = here[:, 0]
+    current = here[:, 2]  # -1: none yet
 
-    # Preferred languages: the first added (lowest link id) that keys a cluster wins. The
-    # language is read as its cluster's position (-1: keys none), so the rows are integers.
-    links = data.integer_rows(
-        Profile.preferred_languages.through.objects.filter(
-            profile__account__home_region_id=region_code
-        )
-        .annotate(keyed=_language_cluster_expression(by_language))
-        .order_by()
-        .values_list("pk", "profile_id", "keyed"),
-        3,
-    )
-    links = links[np.argsort(links[:, 0])]
+    # Preferred languages: the first added (lowest link id) that keys a cluster wins.
+    languages = languages or data.preferred_language_links(region_code)
+    links = languages.rows[np.argsort(languages.rows[:, 0])]
+    cluster_of_language = np.array(
+        [by_language.get(code, -1) for code in (*languages.language_codes, "")], dtype=np.int64
+    )  # the last entry: a language position of -1 (none) keys no cluster
     preferred = np.full(profile_ids.shape[0], -1, dtype=np.int64)
     if links.shape[0]:
         position = data.index_of(profile_ids, links[:, 1])
-        keyed = links[:, 2]
+        keyed = cluster_of_language[links[:, 2]]
         usable = (position >= 0) & (keyed >= 0)
         first_profiles, first = np.unique(position[usable], return_index=True)
         preferred[first_profiles] = keyed[usable][first]

@@ -845,6 +845,8 @@ def region_retrain(
     report("read signals", 5)
     # Every region's signals only when the global comparator is fitted in this batch.
     read: dict = {}
+    # The region's preferred languages (for the cluster assignment) are read meanwhile.
+    languages = data.read_beside(lambda: data.preferred_language_links(region_code))
     training = training_data_load(
         region_code=None if plan.with_global else region_code, at=at, snapshot=True, read_info=read
     )
@@ -875,7 +877,13 @@ def region_retrain(
     report("assign clusters", 15)
     facts = training.facts or data.catalogue_facts(signals.title_ids)
     assignment = profile_clusters_assign(
-        region_code=region_code, signals=signals, facts=facts, at=at, positive=matrices.positive
+        region_code=region_code,
+        signals=signals,
+        facts=facts,
+        at=at,
+        positive=matrices.positive,
+        profiles=training.profile_rows,
+        languages=languages(),
     )
     position = data.index_of(assignment.profile_ids, signals.profile_ids)
     profile_cluster = np.where(

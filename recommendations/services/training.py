@@ -94,6 +94,9 @@ class TrainingData:
     groups: data.ProfileGroups
     at: float
     facts: data.CatalogueFacts | None = None
+    #: Every profile's region and cluster as read for ``groups`` (the cluster assignment
+    #: reads its region's profiles from it).
+    profile_rows: data.ProfileRows | None = None
 
 
 @dataclass
@@ -131,6 +134,9 @@ def training_data_load(
     ``read_info`` is filled with how they were read.
     """
     titles = data.title_ids()
+    # The catalogue's features and the profiles' groups do not depend on the signals: read
+    # on another connection while this one reads the signals.
+    beside = data.read_beside(lambda: (data.title_features(titles), data.profile_rows()))
     facts = data.catalogue_facts(titles)
     window = dt.timedelta(days=settings.TONIGHT.get("TRAINING_WINDOW_DAYS", 365))
     signals = data.training_signals(
@@ -144,12 +150,14 @@ def training_data_load(
         snapshot=snapshot,
         read_info=read_info,
     )
+    features, profiles = beside()
     return TrainingData(
         signals=signals,
-        features=data.title_features(titles),
-        groups=data.profile_groups(signals.profile_ids),
+        features=features,
+        groups=data.profile_groups(signals.profile_ids, read=profiles),
         at=at.timestamp(),
         facts=facts,
+        profile_rows=profiles,
     )
 
 

@@ -7,6 +7,7 @@ used outside a transaction, where the rows it describes are committed.
 
 import datetime as dt
 import json
+import threading
 import uuid
 
 import numpy as np
@@ -191,3 +192,37 @@ def test_packed_integer_rows_are_the_querysets_rows_with_null_as_minus_one(small
     assert rows.dtype == np.int64
     assert sorted(map(tuple, rows.tolist())) == expected
     assert (rows[:, 1] == -1).sum() >= 20
+
+
+def _reader(names: list[str]):
+    def read() -> int:
+        names.append(threading.current_thread().name)
+        return Profile.objects.count()
+
+    return read
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_beside_runs_on_its_own_thread_and_hands_back_its_result_or_error():
+    names: list[str] = []
+
+    wait = data.read_beside(_reader(names))
+
+    assert wait() == Profile.objects.count()
+    assert names == ["read-beside"]
+    with pytest.raises(ZeroDivisionError):
+        data.read_beside(lambda: 1 // 0)()
+
+
+@pytest.mark.django_db
+def test_a_read_beside_inside_a_transaction_runs_here_and_sees_its_rows(small_world):
+    # given: a change this transaction has not committed (another connection would not see it)
+    Profile.objects.filter(pk=Profile.objects.order_by("pk").values("pk")[:1]).delete()
+    names: list[str] = []
+
+    # when
+    count = data.read_beside(_reader(names))()
+
+    # then
+    assert count == Profile.objects.count()
+    assert names == [threading.current_thread().name]
