@@ -1,7 +1,15 @@
-"""The page log, written on every homepage, is compressed with the cheaper method."""
+"""The page log, written on every homepage: compressed cheaply, committed without waiting."""
+
+import uuid
 
 import pytest
 from django.db import connection
+from django.utils import timezone
+
+from recommendations.models import PageLog
+from recommendations.services.homepage import page_log_create
+from recommendations.serving.homepage import Page, PageContext, PageItem, PageRow
+from tests.factories import ProfileFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,3 +32,40 @@ def test_page_log_json_columns_use_lz4_where_the_server_has_it():
         assert set(methods.values()) == {"l"}
     else:  # the migration skipped the change; the server's default (pglz) stays
         assert "l" not in methods.values()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_log_commits_on_its_own_and_leaves_the_session_synchronous():
+    """The asynchronous commit is the insert's own: signals written next on the same
+    connection must still wait for the disk."""
+    profile = ProfileFactory()
+    item = PageItem(
+        title_id=7,
+        name="A title",
+        match=91,
+        progress=None,
+        variant_id=None,
+        artwork_path="/static/placeholder.png",
+        propensity=1.0,
+    )
+    page = Page(
+        page_id=uuid.uuid4(),
+        generated_at=timezone.now(),
+        context=PageContext(device="tv", region="IN", cluster=None, hour=20, weekday=4),
+        model_version=0,
+        ranker="prior",
+        row_ranker="prior",
+        rows=[PageRow(id="top_picks", type="top_picks", title="Top", reason="Why", items=[item])],
+        taste={"drama": 1.0},
+    )
+
+    page_log_create(profile=profile, page=page)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    log = PageLog.objects.get(pk=page.page_id)
+    assert log.items == [[7, 0, 0, None, 1.0]]
+    assert log.rows == [["top_picks", "top_picks", 0.0]]
+    assert log.taste == {"drama": 1.0}
+    assert (log.device, log.hour, log.weekday, log.model_version_id) == ("tv", 20, 4, None)
