@@ -48,7 +48,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -78,10 +77,6 @@ K = 20
 #: cluster's, its region's, their blend and top_k's copy are alive at once). Larger blocks
 #: are no faster: each pass over a block is memory-bound.
 _BATCH = 512
-#: Blocks scored at once, each on its own thread: the product is single-threaded BLAS and
-#: numpy releases the GIL in its passes over a block, so a second block uses the core that
-#: an ALS fit would use (the fits themselves use every core).
-_SCORING_THREADS = 2
 MODELS = ("cluster", "region", "global", "blend")
 #: Above this many (profile, unavailable title) cells the global model is fitted without the
 #: availability mask (each cell is one sparse entry); the table says so.
@@ -342,16 +337,13 @@ def _recommend_many(
     # Weighted sums first, then the models alone: a block's last reader may rank it in place.
     order = sorted(candidates, key=lambda name: alone(candidates[name]))
     last_reader = {id(parts[0][0]): name for name, parts in candidates.items() if alone(parts)}
-
-    def ranked(start: int) -> dict[str, npt.NDArray[np.int32]]:
-        """Every candidate's top ``K`` for one block of profiles."""
+    for start in range(0, judged.shape[0], _BATCH):
         stop = start + _BATCH
         blocks = {
             key: part.model.user_factors[positions[key][start:stop]] @ items[key].T
             for key, part in models.items()
         }
         exclude = seen_here[start:stop]
-        found = {}
         for name in order:
             parts = candidates[name]
             if alone(parts):
@@ -363,14 +355,8 @@ def _recommend_many(
                 for part, share in rest:
                     scores += blocks[id(part)] * np.float32(share)
                 best = top_k(scores, K, exclude=exclude, overwrite=True)
-            found[name] = np.where(best >= 0, here[np.maximum(best, 0)], -1).astype(np.int32)
-        return found
-
-    starts = range(0, judged.shape[0], _BATCH)
-    with ThreadPoolExecutor(max_workers=min(_SCORING_THREADS, len(starts)) or 1) as pool:
-        for found in pool.map(ranked, starts):  # in order of the blocks
-            for name, best in found.items():
-                out[name].append(best)
+            out[name].append(np.where(best >= 0, here[np.maximum(best, 0)], -1).astype(np.int32))
+        del blocks
     return {
         name: np.concatenate(chunks) if chunks else np.empty((0, K), np.int32)
         for name, chunks in out.items()
