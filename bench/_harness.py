@@ -155,9 +155,12 @@ def database_cpu(database_url: str) -> float:
     return sum(_cpu_of(pid) for pid in pids)
 
 
-def print_table(title: str, rows: list[tuple[str, str, str, str]]) -> None:
-    """Rows of (measure, figure, baseline, ratio)."""
-    headers = ("measure", "Tonight", "baseline", "ratio")
+def print_table(
+    title: str,
+    rows: list[tuple[str, str, str, str]],
+    headers: tuple[str, str, str, str] = ("measure", "Tonight", "baseline", "ratio"),
+) -> None:
+    """Rows of (measure, figure, baseline, ratio), or of the columns ``headers`` names."""
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(4)]
     print(f"\n{title}")
     for row in [headers, *rows]:

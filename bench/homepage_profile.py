@@ -6,8 +6,10 @@ Complements ``bench/homepage.py`` (which measures throughput and latency
 through gunicorn and cannot say why): the same requests go through Django's
 full handler (middleware, DRF authentication, the view, rendering) in this
 process, first timed, then under ``cProfile``. Prints the mean wall time of a
-homepage next to the floor view's with a body of the same size, and the
-functions with the most cumulative time per page. Needs the database
+homepage next to the floor view's with a body of the same size, the time of
+each stage of the request path (wall, and CPU of the request's thread, which
+a busy machine moves less), and the functions with the most cumulative time
+per page. Needs the database
 ``bench/homepage.py`` prepares (``tonight_bench_home``; run that once first).
 The database's own CPU (PostgreSQL runs on the same two cores under load) is
 not in these figures: only the client side of each query.
@@ -28,6 +30,66 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._harness import bench_database_url, print_table, setup_django
 
 DEVICES = ("tv", "mobile", "tablet", "web")
+
+
+#: (module, attribute, label) of the request path's stages, outermost first; a label's
+#: leading spaces show nesting. Timed by wrapping the attribute where callers look it up.
+STAGES = (
+    ("accounts.authentication", "active_token", "token read"),
+    ("recommendations.apis.homepage", "profile_with_languages", "profile read"),
+    ("recommendations.services.homepage", "homepage_build", "homepage_build"),
+    ("recommendations.serving.homepage", "profile_serving", "  profile_serving"),
+    ("recommendations.serving.recommend", "profile_history_rows", "    history read (2 queries)"),
+    ("recommendations.serving.homepage", "rank_profile", "  rank_profile"),
+    ("recommendations.serving.scoring", "signal_confidence", "    history as confidence"),
+    ("recommendations.serving.scoring", "generate_candidates", "    generate_candidates"),
+    ("recommendations.serving.scoring", "ranking_features", "    ranking_features"),
+    ("recommendations.serving.homepage", "_propose_rows", "  row generators"),
+    ("recommendations.serving.homepage", "profile_row_engagement", "  row engagement"),
+    ("recommendations.serving.homepage", "artwork_choose", "  artwork_choose"),
+    ("recommendations.services.homepage", "page_log_create", "page log insert"),
+    ("recommendations.apis.homepage", "page_body", "response body"),
+    ("config.api.renderers", "OrjsonRenderer.render", "rendering"),
+)
+
+
+class StageTimers:
+    """Wall and thread-CPU time spent in each of :data:`STAGES`, until :meth:`remove`."""
+
+    def __init__(self) -> None:
+        import importlib
+
+        self._wall = {label: 0.0 for _, _, label in STAGES}
+        self._cpu = dict.fromkeys(self._wall, 0.0)
+        self._undo = []
+        for module_name, attribute, label in STAGES:
+            owner = importlib.import_module(module_name)
+            *path, name = attribute.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            original = getattr(owner, name)
+            setattr(owner, name, self._timed(original, label))
+            self._undo.append((owner, name, original))
+
+    def _timed(self, function, label):
+        wall, cpu = self._wall, self._cpu
+
+        def timed(*args, **kwargs):
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                wall[label] += time.perf_counter() - started
+                cpu[label] += time.thread_time() - started_cpu
+
+        return timed
+
+    def remove(self) -> None:
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+
+    def totals(self) -> list[tuple[str, float, float]]:
+        return [(label, self._wall[label], self._cpu[label]) for label in self._wall]
 
 
 def main() -> None:
@@ -82,10 +144,12 @@ def main() -> None:
 
     gc.callbacks.append(gc_timer)
     tracked = len(gc.get_objects())
+    stages = StageTimers()
     started = time.perf_counter()
     for path, auth in timed:
         get(path, auth)
     page_ms = 1000 * (time.perf_counter() - started) / len(timed)
+    stages.remove()
     gc.callbacks.remove(gc_timer)
     gc_ms = [1000 * seconds / len(timed) for seconds in gc_seconds]
     started = time.perf_counter()
@@ -114,6 +178,15 @@ def main() -> None:
             ),
             ("objects the collector tracks", str(tracked), "", ""),
         ],
+    )
+    print_table(
+        "Stages of the request path, ms per page (wall, and CPU of the request's thread), "
+        "nested stages indented; the timed pages above",
+        [
+            (name, f"{1000 * wall / len(timed):.2f}", f"{1000 * cpu / len(timed):.2f}", "")
+            for name, wall, cpu in stages.totals()
+        ],
+        headers=("stage", "wall ms", "CPU ms", ""),
     )
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
