@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 from .models import ApiToken
 
@@ -53,27 +53,49 @@ class TokenUsage:
             self.flush()
 
     def flush(self) -> int:
-        """Write every noted time (one UPDATE per 500 tokens); return how many tokens."""
+        """Write every noted time in one statement; return how many tokens."""
         with self._lock:
             pending, self._pending = self._pending, {}
             self._flushed_at = time.monotonic()
         if not pending:
             return 0
-        tokens = [ApiToken(pk=pk, last_used_at=at) for pk, at in pending.items()]
         try:
-            ApiToken.objects.bulk_update(tokens, ["last_used_at"], batch_size=_BATCH)
+            _write(pending)
         except DatabaseError:
             # A bookkeeping write must never fail the request that happened to carry it;
             # the times are kept for the next flush.
-            logger.warning("Could not write the last-used times of %d tokens", len(tokens))
+            logger.warning("Could not write the last-used times of %d tokens", len(pending))
             with self._lock:
                 for pk, at in pending.items():
                     self._pending.setdefault(pk, at)
             return 0
-        return len(tokens)
+        return len(pending)
 
     def pending(self) -> int:
         return len(self._pending)
+
+
+def _write(times: dict[int, dt.datetime]) -> None:
+    """One UPDATE for all tokens: on PostgreSQL from two arrays, elsewhere the ORM's.
+
+    ``bulk_update`` builds a CASE with a branch per token: for the two thousand
+    tokens a busy process notes in a minute, that took about a second of the
+    request that carried the flush, and PostgreSQL as long again to plan it.
+    """
+    if connection.vendor != "postgresql":
+        tokens = [ApiToken(pk=pk, last_used_at=at) for pk, at in times.items()]
+        ApiToken.objects.bulk_update(tokens, ["last_used_at"], batch_size=_BATCH)
+        return
+    quote = connection.ops.quote_name
+    # Only quoted identifiers of the model are interpolated.
+    sql = (
+        f"UPDATE {quote(ApiToken._meta.db_table)} AS t "  # noqa: S608
+        f"SET {quote('last_used_at')} = used.at "
+        "FROM unnest(%s::bigint[], %s::timestamptz[]) AS used(id, at) "
+        f"WHERE t.{quote('id')} = used.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(times), list(times.values())])
 
 
 token_usage = TokenUsage()

@@ -84,3 +84,23 @@ def test_a_revoked_token_is_refused_at_once(account):
     ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
 
     assert client.get("/api/v1/profiles/").status_code == 401
+
+
+def test_a_large_batch_is_one_statement_and_writes_each_tokens_own_time(account):
+    tokens = ApiToken.objects.bulk_create(
+        [
+            ApiToken(account=account, key_hash=f"{i:064x}", key_prefix=f"{i:08x}")
+            for i in range(1500)
+        ]
+    )
+    start = timezone.now()
+    usage = TokenUsage(flush_seconds=3600)
+    for i, token in enumerate(tokens):
+        usage.note(token_pk=token.pk, stored=None, now=start + dt.timedelta(seconds=i))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert usage.flush() == 1500
+
+    assert len(queries) == 1
+    written = dict(ApiToken.objects.filter(account=account).values_list("pk", "last_used_at"))
+    assert all(written[t.pk] == start + dt.timedelta(seconds=i) for i, t in enumerate(tokens))
