@@ -3,6 +3,7 @@
 import threading
 import time
 
+import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -162,8 +163,44 @@ def test_versions_on_one_title_index_share_their_tables():
 
     assert tables[0] is tables[1]
     assert catalogues[0] is catalogues[1]
-    titles_read = [q for q in queries.captured_queries if 'FROM "catalog_title"' in q["sql"]]
+    titles_read = [
+        q
+        for q in queries.captured_queries
+        if 'FROM "catalog_title"' in q["sql"] and "hashtext" not in q["sql"]
+    ]
     assert len(titles_read) == 2  # once for the title tables, once for the catalogue facts
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("_empty_caches")
+def test_title_tables_are_rebuilt_only_when_their_rows_changed(settings):
+    """A refresh whose fingerprint matches keeps the tables (no catalogue-wide reads);
+    a renamed title is read again."""
+    settings.TONIGHT = {**settings.TONIGHT, "TITLE_TABLES_REFRESH_SECONDS": 0}
+    world = build_home_world()
+    bundle = serving_bundle_of(model_train(region_code=world.region.code), world)
+
+    def tables():
+        return title_tables_cache.get(index_key=bundle.index_key, title_ids=bundle.index.title_ids)
+
+    first = tables()
+    with CaptureQueriesContext(connection) as queries:
+        again = tables()
+    assert again.names is first.names
+    assert not [
+        q
+        for q in queries.captured_queries
+        if 'FROM "catalog_titlelocalization"' in q["sql"] and "hashtext" not in q["sql"]
+    ]
+    assert again.loaded_at > first.loaded_at
+
+    title = world.all_titles()[0]
+    title.original_name = "A New Name"
+    title.save(update_fields=["original_name"])
+    renamed = tables()
+    position = int(np.flatnonzero(bundle.index.title_ids == title.pk)[0])
+    assert renamed.names[position] == "A New Name"
+    assert renamed.names is not first.names
 
 
 def serving_bundle_of(version, world):
