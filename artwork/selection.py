@@ -102,6 +102,11 @@ class ArtworkArms:
             found[i] = self._urls[arm] = default_storage.url(self.images[arm])
         return found.tolist()
 
+    def reuse_urls(self, previous: ArtworkArms) -> None:
+        """Take the URLs ``previous`` already asked of storage for the same images."""
+        known = dict(zip(previous.images, previous._urls.tolist(), strict=True))
+        self._urls[:] = [known.get(image) for image in self.images]
+
     def fill_urls(self) -> None:
         """Ask storage for every usable arm's URL now, off the request path (warm-up,
         background reloads), so no page waits on it."""
@@ -274,6 +279,7 @@ class _ArtworkServing:
         try:
             state = _load(previous, generation, reload_arms=reload_arms)
             if state.arms is not previous.arms:
+                state.arms.reuse_urls(previous.arms)
                 state.arms.fill_urls()
             with self._lock:
                 self._install(state, generation)
