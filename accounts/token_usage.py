@@ -87,12 +87,18 @@ def _write(times: dict[int, dt.datetime]) -> None:
         ApiToken.objects.bulk_update(tokens, ["last_used_at"], batch_size=_BATCH)
         return
     quote = connection.ops.quote_name
-    # Only quoted identifiers of the model are interpolated.
+    table, pk, column = quote(ApiToken._meta.db_table), quote("id"), quote("last_used_at")
+    # Every process flushes about once a minute, often the same tokens (a household's
+    # devices hit every worker): rows are locked in id order so two flushes queue
+    # behind each other instead of deadlocking (which PostgreSQL detects only after
+    # deadlock_timeout, a second in which both processes' requests stall), and a
+    # time never moves backwards. Only quoted identifiers are interpolated.
     sql = (
-        f"UPDATE {quote(ApiToken._meta.db_table)} AS t "  # noqa: S608
-        f"SET {quote('last_used_at')} = used.at "
-        "FROM unnest(%s::bigint[], %s::timestamptz[]) AS used(id, at) "
-        f"WHERE t.{quote('id')} = used.id"
+        "WITH used AS (SELECT * FROM unnest(%s::bigint[], %s::timestamptz[]) AS u(id, at)), "  # noqa: S608
+        f"locked AS MATERIALIZED (SELECT t.{pk} FROM {table} t JOIN used ON t.{pk} = used.id "
+        f"ORDER BY t.{pk} FOR UPDATE OF t) "
+        f"UPDATE {table} AS t SET {column} = GREATEST(t.{column}, used.at) FROM used "
+        f"WHERE t.{pk} = used.id AND t.{pk} IN (SELECT {pk} FROM locked)"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [list(times), list(times.values())])

@@ -11,6 +11,7 @@ from accounts.models import ApiToken
 from accounts.services import api_token_create
 from accounts.token_usage import RESOLUTION_SECONDS, TokenUsage, token_usage
 from tests.conftest import token_client
+from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +105,42 @@ def test_a_large_batch_is_one_statement_and_writes_each_tokens_own_time(account)
     assert len(queries) == 1
     written = dict(ApiToken.objects.filter(account=account).values_list("pk", "last_used_at"))
     assert all(written[t.pk] == start + dt.timedelta(seconds=i) for i, t in enumerate(tokens))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_flushing_the_same_tokens_at_once_neither_deadlock_nor_go_back_in_time():
+    """Each process notes the same household devices; their flushes must queue, not deadlock."""
+    import threading
+
+    from django.db import connections
+
+    account = AccountFactory()
+    tokens = ApiToken.objects.bulk_create(
+        [ApiToken(account=account, key_hash=f"{i:064x}", key_prefix=f"{i:08x}") for i in range(400)]
+    )
+    start = timezone.now()
+    results: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def flush(offset: int, order: list) -> None:
+        usage = TokenUsage(flush_seconds=3600)
+        for token in order:
+            usage.note(token_pk=token.pk, stored=None, now=start + dt.timedelta(seconds=offset))
+        barrier.wait()
+        results.append(usage.flush())
+        connections.close_all()
+
+    for _ in range(5):
+        threads = [
+            threading.Thread(target=flush, args=(0, tokens)),
+            threading.Thread(target=flush, args=(30, tokens[::-1])),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        barrier.reset()
+
+    assert results == [400] * 10  # a flush that hit a deadlock would have written 0
+    times = set(ApiToken.objects.filter(account=account).values_list("last_used_at", flat=True))
+    assert times == {start + dt.timedelta(seconds=30)}
