@@ -11,8 +11,9 @@ retrain) by a background thread while the old copy keeps serving
 (:mod:`~recommendations.serving.refresh`), and shared by every model version
 with the same title index. On PostgreSQL a re-read first asks for a
 fingerprint of the tables' rows and keeps the old copy when it is unchanged:
-rebuilding them is a second or more of Python, and the background thread
-holding the interpreter that long stalled the pages of its process (p99).
+rebuilding them is about 0.3 s of Python on the 15,000-title bench catalogue
+(40-50 ms for the fingerprint), every minute, on a background thread that holds
+the interpreter while the pages of its process wait.
 """
 
 from __future__ import annotations
@@ -136,9 +137,9 @@ def _fingerprint_sql() -> str | None:
     """One text that changes when anything the tables hold changes (PostgreSQL only).
 
     Row counts and sums of row hashes of every table read: a full scan of each
-    (tens of milliseconds for the demo catalogue), against a second or more of
-    Python to rebuild the tables, whose thread then holds the interpreter while
-    pages wait.
+    (40-50 ms on the 15,000-title bench catalogue), against about 0.3 s of Python
+    to rebuild the tables, whose thread then holds the interpreter while pages
+    wait.
     """
     if connection.vendor != "postgresql":
         return None
