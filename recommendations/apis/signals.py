@@ -22,11 +22,7 @@ from config.api.pagination import LimitOffsetPagination
 from profiles.selectors import profile_get
 from profiles.unlock import profile_unlock_check
 from recommendations.models import Signal, SignalKind
-from recommendations.selectors.signals import (
-    continue_watching,
-    signal_history,
-    signal_profile_get,
-)
+from recommendations.selectors.signals import continue_watching, signal_history
 from recommendations.services.signals import SignalBatchRejected, signal_columns_record
 from recommendations.signal_events import (
     POSITION_MAX,
@@ -175,7 +171,9 @@ class SignalsApi(GenericAPIView):
                 f"The body is {int(length)} bytes; the limit is {BODY_MAX_BYTES} bytes. "
                 "Send smaller batches."
             )
-        profile = signal_profile_get(account=account_for_request(request), profile_id=profile_id)
+        profile = profile_get(
+            account=account_for_request(request), profile_id=profile_id, for_display=False
+        )
         profile_unlock_check(request=request, profile=profile)
         raw_events = request.data.get("events") if isinstance(request.data, dict) else None
         if not isinstance(raw_events, list) or not raw_events:

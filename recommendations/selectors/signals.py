@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import F, FilteredRelation, Q, QuerySet
-from django.http import Http404
 
-from accounts.models import Account
 from artwork.models import ArtworkVariant
 from catalog.models import Episode, Season, Title
 from catalog.selectors import title_names
@@ -297,32 +295,3 @@ def title_states_get(
         state = ProfileTitleState.from_db(connection.alias, _STATE_ATTNAMES, values)
         states[state.title_id] = state
     return states
-
-
-# In model order, as ``Model.from_db`` wants them.
-_PROFILE_FIELDS = tuple(
-    f.attname
-    for f in Profile._meta.concrete_fields
-    if f.attname in {"id", "account_id", "maturity_limit", "pin_hash"}
-)
-_PROFILE_SQL = (
-    f"SELECT {', '.join(_PROFILE_FIELDS)} FROM {Profile._meta.db_table}"  # noqa: S608
-    " WHERE id = %s AND account_id = %s"
-)
-
-
-def signal_profile_get(*, account: Account, profile_id: int) -> Profile:
-    """The account's profile with just what recording signals reads, or 404.
-
-    ``profile_get`` through the ORM (and a join back to the account the token
-    already loaded) cost more than a batch's whole reference check. The other
-    fields are deferred: reading one costs a query, as with ``only()``.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(_PROFILE_SQL, [profile_id, account.pk])
-        row = cursor.fetchone()
-    if row is None:
-        raise Http404
-    profile = Profile.from_db(connection.alias, _PROFILE_FIELDS, row)
-    profile.account = account
-    return profile
