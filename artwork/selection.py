@@ -63,7 +63,8 @@ class ArtworkArms:
     themes : numpy.ndarray of bool, shape (n_arms, len(theme_slugs))
     theme_slugs : tuple of str
     images, labels : list of str, length n_arms
-        Stored image names (URLs are asked of storage on first use, see :meth:`url`).
+        Stored image names; their URLs are asked of storage once (:meth:`urls`), at
+        warm-up and on background reloads (:meth:`fill_urls`), not on pages.
     usable : numpy.ndarray of bool, shape (n_arms,)
         False for variants changed since these arrays were read (deactivated,
         re-rated, re-targeted): they leave the choices at once, and come back

@@ -25,8 +25,9 @@ def profile_list(*, account: Account) -> QuerySet[Profile]:
 def profile_get(*, account: Account, profile_id: int, for_display: bool = True) -> Profile:
     """The account's profile, or 404 — another household's id is indistinguishable from none.
 
-    ``for_display=False`` skips the language joins that only the profile's own
-    representation needs, for hot paths that act on a profile (signals, homepage).
+    ``for_display=False`` is the API's hot paths' read (signals, recommendations,
+    unlock): :func:`profile_with_languages`, one prepared statement, with the
+    account the token loaded attached rather than read again.
     """
     if not for_display:
         return profile_with_languages(account=account, profile_id=profile_id)[0]
