@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from itertools import chain, repeat
 
 import orjson
 from django.db import connection
@@ -66,11 +67,23 @@ def page_log_create(*, profile: Profile, page: Page) -> PageLog:
     that transaction, whose own commit it then makes asynchronous too.
     """
     rows = [[row.id, row.type, row.strength] for row in page.rows]
-    items = [
-        [item.title_id, r, position, item.variant_id, item.propensity]
-        for r, row in enumerate(page.rows)
-        for position, item in enumerate(row.items)
-    ]
+    columns = page.item_columns()
+    lengths = [len(row.items) for row in page.rows]
+    row_of = chain.from_iterable(repeat(r, length) for r, length in enumerate(lengths))
+    position = chain.from_iterable(map(range, lengths))
+    items = list(
+        map(
+            list,
+            zip(
+                columns.title_id,
+                row_of,
+                position,
+                columns.variant_id,
+                columns.propensity,
+                strict=True,
+            ),
+        )
+    )
     log = PageLog(
         id=page.page_id,
         profile_id=profile.pk,
