@@ -455,8 +455,12 @@ def artwork_choose(
         chosen = arms[choice.arm]
         variant[groups] = state.arms.variant[chosen]
         propensity[groups] = choice.propensity
-        for g, found in zip(groups.tolist(), state.arms.urls(chosen), strict=True):
-            url[g] = found
+        found = state.arms.urls(chosen)
+        if groups.shape[0] == n:  # every title has artwork: the usual page
+            url = found
+        else:
+            for g, path in zip(groups.tolist(), found, strict=True):
+                url[g] = path
     return ArtworkPicks(
         variant=variant,
         propensity=propensity,

@@ -16,6 +16,7 @@ from recommendations.engine.artwork_bandit import (
     ArtworkBandit,
     ArtworkChoice,
     PerTitleThompson,
+    _argmax_wins,
     artwork_context,
     context_size,
 )
@@ -574,3 +575,27 @@ def test_without_any_themes_variants_still_learn_their_own_terms():
     assert choice.probability.sum() == pytest.approx(1.0)
     assert choice.probability[1] > 0.9
     assert choice.probability[0] >= bandit.floor / 2 - 1e-12
+
+
+def _running_argmax_wins(scores: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The definition: per draw and group, the first arm with the highest score wins."""
+    wins = np.zeros(scores.shape[1], dtype=np.int64)
+    for draw in scores:
+        for start, size in zip(starts.tolist(), sizes.tolist(), strict=True):
+            wins[start + int(np.argmax(draw[start : start + size]))] += 1
+    return wins
+
+
+@pytest.mark.parametrize("rounded", [False, True], ids=["continuous", "with ties"])
+def test_draw_wins_are_the_first_best_arm_of_each_group(rounded):
+    """The vectorised count of draws each arm wins, against a plain loop; rounded scores
+    make ties, where the first tied arm must win (the logged propensities depend on it)."""
+    rng = np.random.default_rng(11)
+    for _ in range(50):
+        sizes = rng.integers(1, 9, rng.integers(1, 60))
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        scores = rng.standard_normal((int(rng.integers(1, 40)), int(sizes.sum())))
+        scores = np.round(scores).astype(np.float32) if rounded else scores.astype(np.float32)
+        np.testing.assert_array_equal(
+            _argmax_wins(scores, starts, sizes), _running_argmax_wins(scores, starts, sizes)
+        )
