@@ -17,7 +17,13 @@ import scipy.sparse as sp
 from recommendations.engine.confidence import time_decay
 from recommendations.engine.persistence import ArtefactTarget, load_artefact, save_artefact
 
-__all__ = ["MostPopular", "new_release_scores", "normalise_popularity", "trending_scores"]
+__all__ = [
+    "NEW_RELEASE_WINDOW_DAYS",
+    "MostPopular",
+    "new_release_scores",
+    "normalise_popularity",
+    "trending_scores",
+]
 
 _KIND = "tonight.most_popular"
 _VERSION = 1
@@ -95,10 +101,14 @@ def normalise_popularity(scores: npt.ArrayLike) -> npt.NDArray[np.float32]:
     return normalised.astype(np.float32)
 
 
+#: Titles older than this (days in the region) are not new releases.
+NEW_RELEASE_WINDOW_DAYS = 90.0
+
+
 def new_release_scores(
     release_age_days: npt.ArrayLike,
     *,
-    window_days: float = 90.0,
+    window_days: float = NEW_RELEASE_WINDOW_DAYS,
     half_life_days: float = 30.0,
 ) -> npt.NDArray[np.float32]:
     """Freshness of each title for the "new releases" generator.

@@ -77,10 +77,45 @@ class CatalogueArrays:
         return arrays
 
 
-@dataclass(frozen=True)
 class RegionArrays:
-    windows: data.AvailabilityWindows
-    arrival: npt.NDArray[np.float64]
+    """One region's availability windows and arrival times, and what requests derive from them.
+
+    Which titles are available changes only at a window's start or end, so the
+    mask of the interval between two such moments is computed once and shared
+    by every request inside it (read-only: a caller that wants another mask
+    makes a copy). Titles arrive in a fixed order, so the few that arrived in
+    a recent span are two binary searches away instead of a pass over the
+    catalogue.
+    """
+
+    def __init__(self, windows: data.AvailabilityWindows, arrival: npt.NDArray[np.float64]):
+        self.windows = windows
+        self.arrival = arrival
+        self._boundaries = np.unique(np.concatenate([windows.starts, windows.ends]))
+        self._by_arrival = np.argsort(arrival, kind="stable")
+        self._arrivals = arrival[self._by_arrival]
+        # (from, until, mask): the mask of every moment in [from, until).
+        self._available: tuple[float, float, npt.NDArray[np.bool_]] | None = None
+
+    def available(self, at: float) -> npt.NDArray[np.bool_]:
+        """Titles inside one of the region's windows at Unix time ``at``; read-only."""
+        cached = self._available
+        if cached is not None and cached[0] <= at < cached[1]:
+            return cached[2]
+        boundaries = self._boundaries
+        i = int(np.searchsorted(boundaries, at, side="right"))
+        since = float(boundaries[i - 1]) if i > 0 else -np.inf
+        until = float(boundaries[i]) if i < boundaries.shape[0] else np.inf
+        mask = self.windows.available(at)
+        mask.flags.writeable = False
+        self._available = (since, until, mask)
+        return mask
+
+    def arrived_between(self, since: float, until: float) -> npt.NDArray[np.intp]:
+        """Title indices whose arrival is in ``[since, until]``, earliest first."""
+        lo = np.searchsorted(self._arrivals, since, side="left")
+        hi = np.searchsorted(self._arrivals, until, side="right")
+        return self._by_arrival[lo:hi]
 
 
 def catalogue_arrays_load(title_ids: npt.NDArray[np.int64]) -> CatalogueArrays:

@@ -39,10 +39,10 @@ from recommendations.engine.confidence import (
     dislike_penalty_row,
     signal_confidence,
 )
-from recommendations.engine.popularity import new_release_scores
+from recommendations.engine.popularity import NEW_RELEASE_WINDOW_DAYS, new_release_scores
 from recommendations.engine.ranking import build_features, hour_bucket
 from recommendations.selectors.training import SECONDS_PER_DAY, TrainingSignals
-from recommendations.serving.bundle import CatalogueArrays, ServingBundle
+from recommendations.serving.bundle import CatalogueArrays, RegionArrays, ServingBundle
 
 # A title in progress counts as "continue watching" with weight halving every two weeks.
 CONTINUE_HALF_LIFE_DAYS = 14.0
@@ -245,9 +245,9 @@ def ranking_inputs(
     region = catalogue.region(context.region_code)
 
     # 1. Hard filters, vectorised over the catalogue.
-    available = region.windows.available(at)
+    available = region.available(at)  # shared between requests: never modified here
     if context.exclude is not None:
-        available &= ~context.exclude
+        available = available & ~context.exclude
     within_maturity = facts.maturity <= context.maturity_limit
     states = history.state_title
     disliked = _scatter(n, states, history.thumbs_down, bool)
@@ -375,6 +375,21 @@ def ranking_features(
     )
 
 
+def _new_release(inputs: RankingInputs, region: RegionArrays) -> npt.NDArray[np.float32]:
+    """:func:`~recommendations.engine.popularity.new_release_scores` of the catalogue.
+
+    Only titles that arrived within the window score above 0, and they are
+    found by arrival time (a day's margin each side; the function itself then
+    applies the exact rule), so the scores are computed for a few hundred
+    titles instead of the whole catalogue.
+    """
+    margin = (NEW_RELEASE_WINDOW_DAYS + 1.0) * SECONDS_PER_DAY
+    recent = region.arrived_between(inputs.at - margin, inputs.at + SECONDS_PER_DAY)
+    scores = np.zeros(inputs.release_age.shape[0], dtype=np.float32)
+    scores[recent] = new_release_scores(inputs.release_age[recent])
+    return scores
+
+
 def rank_profile(
     *,
     bundle: ServingBundle,
@@ -397,7 +412,7 @@ def rank_profile(
         cf=inputs.cf,
         content=inputs.content,
         trending=inputs.trending,
-        new_release=new_release_scores(inputs.release_age),
+        new_release=_new_release(inputs, catalogue.region(context.region_code)),
         continue_watching=inputs.continue_watching,
         quotas=CandidateQuotas(pool_size=context.pool_size),
     )
