@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import operator
+import math
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
@@ -395,6 +395,43 @@ def _similar_to(neighbours: sp.csr_matrix, seed: int, n: int) -> npt.NDArray[np.
     return similar
 
 
+def _member(
+    titles: npt.NDArray[np.integer], of: npt.NDArray[np.integer], n: int
+) -> npt.NDArray[np.bool_]:
+    """``np.isin(titles, of)`` for title indices below ``n``, through a catalogue-sized mask
+    (``isin`` sorts both arrays, several times slower for a pool of a few hundred)."""
+    mask = np.zeros(n, dtype=bool)
+    mask[of] = True
+    return mask[titles]
+
+
+def _upper_quartile_cut(values: npt.NDArray[np.floating]) -> float:
+    """A threshold that keeps exactly the values ``>= np.quantile(values, 0.75)`` keeps.
+
+    The linear quantile lies between two adjacent order statistics, the
+    ``floor`` and ``ceil`` of ``0.75 (n - 1)``, and no value lies strictly
+    between those; so the ``ceil`` one (the ``floor`` one when the index is
+    whole) selects the same values, from one ``partition`` instead of
+    ``np.quantile``'s much slower general path.
+    """
+    k = math.ceil(0.75 * (values.shape[0] - 1))
+    return float(np.partition(values, k)[k])
+
+
+def _row_strength(
+    probability: npt.NDArray[np.float32], positions: list[npt.NDArray[np.intp]]
+) -> npt.NDArray[np.float64]:
+    """Each row's mean play probability over its first ``STRENGTH_ITEMS`` titles, at once.
+
+    Summed in float64 (a per-row float32 ``mean()`` could differ in its last bit).
+    """
+    heads = [p[:STRENGTH_ITEMS] for p in positions]
+    counts = np.fromiter((h.shape[0] for h in heads), dtype=np.intp, count=len(heads))
+    starts = np.cumsum(counts) - counts
+    values = probability[np.concatenate(heads)].astype(np.float64)
+    return np.add.reduceat(values, starts) / counts
+
+
 def _propose_rows(
     *,
     bundle: ServingBundle,
@@ -422,7 +459,7 @@ def _propose_rows(
 
     in_progress_titles = history.state_title[history.in_progress]
     resuming = (pool.sources & np.uint8(Source.CONTINUE_WATCHING)) != 0
-    resuming |= np.isin(titles, in_progress_titles)
+    resuming |= _member(titles, in_progress_titles, n)
     add(
         "continue_watching",
         "continue_watching",
@@ -477,7 +514,7 @@ def _propose_rows(
     region_name = tables.region_names.get(context.region_code, context.region_code)
     pool_region = region_pop[titles]
     if pool_region.max(initial=0.0) > 0:
-        cut = max(float(np.quantile(pool_region, 0.75)), 1e-6)
+        cut = max(_upper_quartile_cut(pool_region), 1e-6)
         add(
             f"trending:{context.region_code}",
             "trending",
@@ -488,7 +525,7 @@ def _propose_rows(
     if context.cluster_id is not None and context.cluster_id in tables.cluster_names:
         pool_cluster = cluster_pop[titles]
         if pool_cluster.max(initial=0.0) > 0:
-            cut = max(float(np.quantile(pool_cluster, 0.75)), 1e-6)
+            cut = max(_upper_quartile_cut(pool_cluster), 1e-6)
             cluster_name = tables.cluster_names[context.cluster_id]
             add(
                 f"popular_in:{context.cluster_id}",
@@ -512,7 +549,7 @@ def _propose_rows(
         "critically_acclaimed",
         "Critically Acclaimed",
         f"Rated {int(ACCLAIMED_MIN_SCORE)} or more by critics.",
-        np.nan_to_num(critic, nan=0.0) >= ACCLAIMED_MIN_SCORE,
+        critic >= ACCLAIMED_MIN_SCORE,  # False where unrated (NaN)
     )
 
     # Genre rows: the genres carrying most of the pool's play probability.
@@ -554,7 +591,7 @@ def _propose_rows(
         "watch_again",
         "Watch Again",
         "Favourites you finished and may want to see again.",
-        np.isin(titles, rewatchable),
+        _member(titles, rewatchable, n),
     )
     return proposals
 
@@ -661,9 +698,7 @@ def homepage_build(
     bucket = int(hour_bucket(local.hour))
     device_code = DEVICE_CLASSES.index(device)
     daypart = int(local.weekday() >= 5)
-    strength = np.array(
-        [float(pool.probability[p.positions[:STRENGTH_ITEMS]].mean()) for p in proposals]
-    )
+    strength = _row_strength(pool.probability, [p.positions for p in proposals])
     features = row_features(
         row_type=[row_type_index(p.type) for p in proposals],
         strength=strength,
@@ -713,7 +748,6 @@ def homepage_build(
         hour=local.hour,
         seed=page_seed(page.page_id),
     )
-    title_list = shown_titles.tolist()
     variants: list[int | None] = picks.variant.tolist()
     if picks.variant.min(initial=0) < 0:
         variants = [v if v >= 0 else None for v in variants]
@@ -723,7 +757,7 @@ def homepage_build(
         paths = [path or placeholder for path in paths]
     columns = PageItems(
         title_id=shown_ids.tolist(),
-        name=_names_of(title_list, names, tables.names),
+        name=tables.display_names(profile.display_language_id)[shown_titles].tolist(),
         match=pool.match[shown].tolist(),
         progress=_progress_of(shown_titles, history),
         variant_id=variants,
@@ -745,16 +779,6 @@ def homepage_build(
         )
         k += length
     return dataclasses.replace(page, columns=columns)
-
-
-def _names_of(titles: list[int], localised: dict[int, str], names: list[str]) -> list[str]:
-    """Display names of title indices: the profile's language where translated, else original."""
-    if not titles:
-        return []
-    if not localised:
-        found = operator.itemgetter(*titles)(names)
-        return list(found) if len(titles) > 1 else [found]
-    return [localised.get(t) or names[t] for t in titles]
 
 
 def _progress_of(titles: npt.NDArray[np.int32], history: ProfileHistory) -> list[float | None]:

@@ -50,6 +50,19 @@ RECENT_ACTIVITY_DAYS = 7.0
 _PLAY_CODES = np.array(
     [SignalCode.PLAY_START, SignalCode.SEARCH_PLAY, SignalCode.EXTERNAL_PLAY], dtype=np.int8
 )
+_IS_PLAY = np.zeros(max(SignalCode) + 1, dtype=bool)
+_IS_PLAY[_PLAY_CODES] = True
+
+
+def _member(
+    values: npt.NDArray[np.integer], members: npt.NDArray[np.integer], size: int
+) -> npt.NDArray[np.bool_]:
+    """``np.isin(values, members)`` for indices in ``[-1, size)`` (-1: none), through a
+    mask of ``size + 1`` (``isin`` sorts both arrays: several times slower here)."""
+    mask = np.zeros(size + 1, dtype=bool)
+    mask[members] = True
+    mask[size] = False  # -1 is "unknown", never a member
+    return mask[values]
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +319,7 @@ def ranking_inputs(
     )
     continue_watching = _scatter(n, states, resume, np.float32)
 
-    is_play = np.isin(signals.kind, _PLAY_CODES) & (signals.title_index >= 0)
+    is_play = _IS_PLAY[signals.kind] & (signals.title_index >= 0)
     played = signals.title_index[is_play]
     zone = catalogue.time_zones.get(context.region_code, dt.UTC)
     local = context.at.astimezone(zone)
@@ -353,7 +366,7 @@ def ranking_features(
 ) -> npt.NDArray[np.float32]:
     """:func:`~recommendations.engine.ranking.build_features` of ``titles`` (title indices)."""
     shown = inputs.impressions[titles]
-    shown[np.isin(titles, inputs.played)] = 0
+    shown[_member(titles, inputs.played, inputs.available.shape[0])] = 0
     zeros = np.zeros(titles.shape[0])
     return build_features(
         cf_score=inputs.cf[titles] if inputs.cf is not None else zeros,
@@ -361,7 +374,11 @@ def ranking_features(
         cluster_popularity=inputs.cluster_popularity[titles],
         region_popularity=inputs.region_popularity[titles],
         release_age_days=inputs.release_age[titles],
-        language_match=np.isin(catalogue.facts.language[titles], inputs.language_index),
+        language_match=_member(
+            catalogue.facts.language[titles],
+            inputs.language_index,
+            len(catalogue.facts.language_codes),
+        ),
         continue_watching=inputs.continue_watching[titles] > 0,
         dislike_penalty=inputs.penalty[titles] if inputs.penalty is not None else zeros,
         impressions_without_play=shown,

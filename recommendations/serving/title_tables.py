@@ -81,10 +81,29 @@ class TitleTables:
     placeholder: str
     loaded_at: float
     localised: dict[str, dict[int, str]] = field(default_factory=dict, repr=False)
+    _display: dict[str | None, npt.NDArray[np.object_]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def localised_names(self, language: str | None) -> dict[int, str]:
         """Title index -> name in ``language``, for the titles translated into it."""
         return self.localised.get(language, {}) if language else {}
+
+    def display_names(self, language: str | None) -> npt.NDArray[np.object_]:
+        """Every title's name in ``language`` where translated, else its original name.
+
+        One object array per language, built once (at load for every language):
+        a page's 240 names are then one fancy index instead of 240 lookups.
+        """
+        key = language if language in self.localised else None
+        found = self._display.get(key)
+        if found is None:
+            found = np.array(self.names, dtype=object)
+            for i, name in self.localised.get(key, {}).items() if key else ():
+                if name:
+                    found[i] = name
+            self._display[key] = found
+        return found
 
 
 def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
@@ -116,7 +135,7 @@ def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
     for i, (language, _, name) in zip(at.tolist(), translations, strict=True):
         if i >= 0:
             localised.setdefault(language, {})[i] = name
-    return TitleTables(
+    tables = TitleTables(
         title_ids=title_ids,
         names=names,
         critic_score=critic,
@@ -130,6 +149,9 @@ def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
         loaded_at=time.monotonic(),
         localised=localised,
     )
+    for language in [None, *localised]:
+        tables.display_names(language)
+    return tables
 
 
 @functools.cache
