@@ -44,7 +44,7 @@ def bandit_new(*, genres: tuple[str, ...], themes: tuple[str, ...]) -> PolicyPar
         n_context=context_size(len(genres)),
         n_themes=len(themes),
         floor=float(tonight.get("ARTWORK_EXPLORATION_FLOOR", 0.1)),
-        n_draws=int(tonight.get("ARTWORK_POSTERIOR_DRAWS", 32)),
+        n_draws=int(tonight.get("ARTWORK_POSTERIOR_DRAWS", 16)),
         prior_precision=float(tonight.get("ARTWORK_PRIOR_PRECISION", 25.0)),
         variant_prior_precision=float(tonight.get("ARTWORK_VARIANT_PRIOR_PRECISION", 50.0)),
         random_state=0,

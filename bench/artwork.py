@@ -443,7 +443,7 @@ def main() -> None:
     parser.add_argument("--batch-pages", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--draws", type=int, default=32, help="Posterior draws per choice (the setting's default)."
+        "--draws", type=int, default=16, help="Posterior draws per choice (the setting's default)."
     )
     parser.add_argument(
         "--page",

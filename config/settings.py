@@ -285,10 +285,11 @@ TONIGHT = {
     # variant's propensity away from zero, so logs stay usable to evaluate new policies.
     "ARTWORK_EXPLORATION_FLOOR": env.float("TONIGHT_ARTWORK_EXPLORATION_FLOOR", default=0.1),
     # Posterior draws per choice; a variant's propensity is the floor's share plus the
-    # share of draws it wins, so this is also the propensities' granularity. 32 halves
-    # the choice's CPU against 64 with the same simulated take rates (bench/artwork.py
-    # --draws; docs/artwork.md). A stored policy keeps its own until the nightly refit.
-    "ARTWORK_POSTERIOR_DRAWS": env.int("TONIGHT_ARTWORK_POSTERIOR_DRAWS", default=32),
+    # share of draws it wins, so this is also the propensities' granularity. 16 costs
+    # about half of 32's choice (a tenth of a page's CPU) with the same simulated take
+    # rates over three seeds (bench/artwork.py --draws --seed; docs/artwork.md). A stored
+    # policy keeps its own until the nightly refit.
+    "ARTWORK_POSTERIOR_DRAWS": env.int("TONIGHT_ARTWORK_POSTERIOR_DRAWS", default=16),
     # Prior strength, in pseudo-impressions, of the shared theme x context weights and of
     # each variant's own term. Take rates are a few percent: a weak prior (1) lets a
     # context bucket nobody has seen yet swing draws by +-0.5 and the policy stays a coin
