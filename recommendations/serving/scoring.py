@@ -54,7 +54,7 @@ _IS_PLAY = np.zeros(max(SignalCode) + 1, dtype=bool)
 _IS_PLAY[_PLAY_CODES] = True
 
 
-def _member(
+def member_mask(
     values: npt.NDArray[np.integer], members: npt.NDArray[np.integer], size: int
 ) -> npt.NDArray[np.bool_]:
     """``np.isin(values, members)`` for indices in ``[-1, size)`` (-1: none), through a
@@ -366,7 +366,7 @@ def ranking_features(
 ) -> npt.NDArray[np.float32]:
     """:func:`~recommendations.engine.ranking.build_features` of ``titles`` (title indices)."""
     shown = inputs.impressions[titles]
-    shown[_member(titles, inputs.played, inputs.available.shape[0])] = 0
+    shown[member_mask(titles, inputs.played, inputs.available.shape[0])] = 0
     zeros = np.zeros(titles.shape[0])
     return build_features(
         cf_score=inputs.cf[titles] if inputs.cf is not None else zeros,
@@ -374,7 +374,7 @@ def ranking_features(
         cluster_popularity=inputs.cluster_popularity[titles],
         region_popularity=inputs.region_popularity[titles],
         release_age_days=inputs.release_age[titles],
-        language_match=_member(
+        language_match=member_mask(
             catalogue.facts.language[titles],
             inputs.language_index,
             len(catalogue.facts.language_codes),

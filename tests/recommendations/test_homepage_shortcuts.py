@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from recommendations.serving.homepage import _member, _row_strength, _upper_quartile_cut
+from recommendations.serving.homepage import _row_strength, _upper_quartile_cut
+from recommendations.serving.scoring import member_mask
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -30,6 +31,9 @@ def test_row_strength_is_each_rows_mean_over_its_first_five_titles():
 
 def test_membership_through_a_catalogue_mask_is_isin():
     rng = np.random.default_rng(4)
-    titles, wanted = rng.integers(0, 1000, 500), rng.integers(0, 1000, 9)
-    np.testing.assert_array_equal(_member(titles, wanted, 1000), np.isin(titles, wanted))
-    assert _member(titles, wanted, 1000).any()
+    titles, wanted = rng.integers(-1, 1000, 500), rng.integers(0, 1000, 9)
+    titles[:3] = -1
+    wanted[0] = -1  # "unknown" is never a member, even when asked for
+    expected = np.isin(titles, wanted) & (titles >= 0)
+    np.testing.assert_array_equal(member_mask(titles, wanted, 1000), expected)
+    assert expected.any()
