@@ -101,9 +101,24 @@ def _no_progress(_: int) -> None:
     return None
 
 
+_weights_of: tuple[object, SignalWeights] | None = None
+
+
 def signal_weights() -> SignalWeights:
-    """Tonight's signal weights, with the operator's overrides from settings."""
-    return SignalWeights.from_mapping(settings.TONIGHT.get("SIGNAL_WEIGHTS"))
+    """Tonight's signal weights, with the operator's overrides from settings.
+
+    Kept for as long as the overrides are the same object (validating them
+    cost 50 us of every page); settings replaced (a deploy, a test's override)
+    are read again.
+    """
+    global _weights_of
+    overrides = settings.TONIGHT.get("SIGNAL_WEIGHTS")
+    cached = _weights_of
+    if cached is not None and cached[0] is overrides:
+        return cached[1]
+    weights = SignalWeights.from_mapping(overrides)
+    _weights_of = (overrides, weights)
+    return weights
 
 
 def index_of(sorted_ids: npt.NDArray[np.int64], ids: npt.ArrayLike) -> npt.NDArray[np.int32]:

@@ -25,3 +25,16 @@ def test_a_misspelt_weight_in_settings_is_refused():
 
 def test_default_settings_are_valid_weights():
     SignalWeights.from_mapping(settings.TONIGHT["SIGNAL_WEIGHTS"])
+
+
+def test_the_served_weights_follow_settings_that_are_replaced(settings):
+    """signal_weights() keeps its result while the overrides are the same object; new
+    settings (a deploy, an override) must be read again."""
+    from recommendations.selectors.training import signal_weights
+
+    before = signal_weights()
+    assert signal_weights() is before
+    settings.TONIGHT = {**settings.TONIGHT, "SIGNAL_WEIGHTS": {"rewatch": 7.5}}
+    assert signal_weights().rewatch == 7.5
+    settings.TONIGHT = {**settings.TONIGHT, "SIGNAL_WEIGHTS": {"rewatch": 2.5}}
+    assert signal_weights().rewatch == 2.5
