@@ -1,6 +1,7 @@
 """Reads of a profile's signals, of the state derived from them, and of what a batch names."""
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from django.db.models import F, FilteredRelation, Q, QuerySet
 from artwork.models import ArtworkVariant
 from catalog.models import Episode, Season, Title
 from catalog.selectors import title_names
+from config.db import RowReader
 from config.lookups import AnyOf
 from profiles.models import Profile
 from recommendations.models import ProfileTitleState, Signal
@@ -261,15 +263,16 @@ def signal_event_ids_stored(*, profile_id: int, client_event_ids: Collection[str
         return {event_id for (event_id,) in cursor.fetchall()}
 
 
-_STATE_FIELDS = ProfileTitleState._meta.concrete_fields
-_STATE_ATTNAMES = [f.attname for f in _STATE_FIELDS]
-# Fields whose database value needs converting (the JSON list of completed episodes).
-_STATE_CONVERTED = [(i, f) for i, f in enumerate(_STATE_FIELDS) if hasattr(f, "from_db_value")]
-_STATE_COLUMNS = ", ".join(f'"{f.column}"' for f in _STATE_FIELDS)
-_STATE_SQL = (
-    f"SELECT {_STATE_COLUMNS} FROM {ProfileTitleState._meta.db_table}"  # noqa: S608
-    " WHERE profile_id = %s AND title_id = ANY(%s::bigint[])"
-)
+@functools.cache
+def _states_query() -> tuple[str, RowReader[ProfileTitleState]]:
+    reader = RowReader(ProfileTitleState, alias="s")
+    quote = connection.ops.quote_name
+    # Only quoted identifiers of the model are interpolated.
+    sql = (
+        f"SELECT {reader.columns} FROM {quote(ProfileTitleState._meta.db_table)} s "  # noqa: S608
+        f"WHERE s.{quote('profile_id')} = %s AND s.{quote('title_id')} = ANY(%s::bigint[])"
+    )
+    return sql, reader
 
 
 def title_states_get(
@@ -283,15 +286,10 @@ def title_states_get(
                 AnyOf(F("title_id"), title_ids), profile_id=profile_id
             )
         }
-    # Raw SQL and ``from_db``: the ORM's query compilation cost more than the read.
+    # Plain SQL read into instances: the ORM's query compilation cost more than the read.
+    sql, reader = _states_query()
     with connection.cursor() as cursor:
-        cursor.execute(_STATE_SQL, [profile_id, _id_array(title_ids)])
+        cursor.execute(sql, [profile_id, _id_array(title_ids)])
         rows = cursor.fetchall()
-    states = {}
-    for row in rows:
-        values = list(row)
-        for i, f in _STATE_CONVERTED:
-            values[i] = f.from_db_value(values[i], None, connection)
-        state = ProfileTitleState.from_db(connection.alias, _STATE_ATTNAMES, values)
-        states[state.title_id] = state
-    return states
+    states = (reader.instance(row) for row in rows)
+    return {state.title_id: state for state in states}
