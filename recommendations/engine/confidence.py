@@ -508,12 +508,8 @@ class _SignalEvidence:
         self.of_kind = {
             code: by_code[bounds[code] : bounds[code + 1]] for code in SignalCode
         }  # ascending positions of each kind
-        self.plays = np.sort(np.concatenate([self.of_kind[code] for code in _PLAY_CODES]))
-        self.engaged = np.sort(
-            np.concatenate(
-                [self.of_kind[code] for code in SignalCode if code != SignalCode.IMPRESSION]
-            )
-        )
+        self.plays = np.flatnonzero(np.isin(codes, _PLAY_CODES))
+        self.engaged = np.flatnonzero(codes != SignalCode.IMPRESSION)
         self.decay = time_decay(ages, weights.half_life_days)
         n = codes.shape[0]
         # Each amount is only ever read at its kind's signals: computed there alone.
