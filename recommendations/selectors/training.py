@@ -1493,11 +1493,11 @@ class ProfileGroups:
     cluster: npt.NDArray[np.int32]
 
 
-def region_index_expression(codes: tuple[str, ...]) -> Case:
-    """A profile's home region as its position in ``codes`` (-1 for another), computed by the
-    database so that profiles are read as integers only (:func:`integer_rows`)."""
+def code_position(field: str, codes: tuple[str, ...]) -> Case:
+    """The code in ``field`` as its position in ``codes`` (-1 for another), computed by the
+    database so that rows keyed by a code are read as integers only (:func:`integer_rows`)."""
     return Case(
-        *(When(account__home_region_id=code, then=Value(i)) for i, code in enumerate(codes)),
+        *(When(**{field: code}, then=Value(i)) for i, code in enumerate(codes)),
         default=Value(-1),
         output_field=IntegerField(),
     )
@@ -1522,7 +1522,7 @@ def profile_rows() -> ProfileRows:
     """Every profile's region and cluster: one query, read as integers."""
     codes = tuple(Region.objects.order_by("code").values_list("code", flat=True))
     rows = integer_rows(
-        Profile.objects.annotate(region_index=region_index_expression(codes))
+        Profile.objects.annotate(region_index=code_position("account__home_region_id", codes))
         .order_by()
         .values_list("pk", "region_index", "taste_cluster_id"),
         3,
@@ -1549,16 +1549,11 @@ class LanguageLinks:
 def preferred_language_links(region_code: str) -> LanguageLinks:
     """The preferred languages of the region's profiles: one query, read as integers."""
     codes = tuple(Language.objects.order_by("code").values_list("code", flat=True))
-    position = Case(
-        *(When(language_id=code, then=Value(i)) for i, code in enumerate(codes)),
-        default=Value(-1),
-        output_field=IntegerField(),
-    )
     rows = integer_rows(
         Profile.preferred_languages.through.objects.filter(
             profile__account__home_region_id=region_code
         )
-        .annotate(position=position)
+        .annotate(position=code_position("language_id", codes))
         .order_by()
         .values_list("pk", "profile_id", "position"),
         3,
