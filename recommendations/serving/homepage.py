@@ -436,7 +436,7 @@ def _propose_rows(
     history: ProfileHistory,
     pool: RankedPool,
     context: ScoringContext,
-    names: dict[int, str],
+    names: npt.NDArray[np.object_],
 ) -> list[_Proposal]:
     n = bundle.n_titles
     titles = pool.title_index
@@ -444,9 +444,6 @@ def _propose_rows(
     region = catalogue.region(context.region_code)
     facts = catalogue.facts
     proposals: list[_Proposal] = []
-
-    def name_of(title_index: int) -> str:
-        return names.get(title_index) or tables.names[title_index]
 
     def add(row_id: str, row_type: str, title: str, reason: str, mask: np.ndarray) -> None:
         positions = _ordered(mask)
@@ -479,7 +476,7 @@ def _propose_rows(
     used_seeds: set[int] = set()
     for seed in seeds[:MAX_BECAUSE_WATCHED_ROWS]:
         similar = _similar_to(neighbours, seed, n)
-        seed_name = name_of(seed)
+        seed_name = names[seed]
         used_seeds.add(seed)
         add(
             f"because_you_watched:{int(bundle.index.title_ids[seed])}",
@@ -495,7 +492,7 @@ def _propose_rows(
     liked_seeds = [int(t) for t in dict.fromkeys(liked.tolist()) if t not in used_seeds]
     for seed in liked_seeds[:MAX_BECAUSE_LIKED_ROWS]:
         similar = _similar_to(neighbours, seed, n)
-        seed_name = name_of(seed)
+        seed_name = names[seed]
         add(
             f"because_you_liked:{int(bundle.index.title_ids[seed])}",
             "because_you_liked",
@@ -676,7 +673,7 @@ def homepage_build(
     if len(pool) == 0:
         return page
 
-    names = tables.localised_names(profile.display_language_id)
+    names = tables.display_names(profile.display_language_id)
     proposals = _propose_rows(
         bundle=bundle,
         catalogue=catalogue,
@@ -753,7 +750,7 @@ def homepage_build(
         paths = [path or placeholder for path in paths]
     columns = PageItems(
         title_id=shown_ids.tolist(),
-        name=tables.display_names(profile.display_language_id)[shown_titles].tolist(),
+        name=names[shown_titles].tolist(),
         match=pool.match[shown].tolist(),
         progress=_progress_of(shown_titles, history),
         variant_id=variants,

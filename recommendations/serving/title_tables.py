@@ -64,9 +64,11 @@ class TitleTables:
     placeholder : str
         URL of the image shown for a title without artwork.
     loaded_at : float
-    localised : dict of str to dict of int to str
-        Language code -> title index -> localised name. Every language is read
-        with the rest (one query), so no request waits to read one.
+    display : dict of (str or None) to numpy.ndarray of object, shape (n_titles,)
+        Language code -> every title's name in that language where translated,
+        else its original name; ``None`` -> the original names. Built for every
+        language at load (translations are read with the rest, one query), so
+        a page's 240 names are one fancy index.
     """
 
     title_ids: npt.NDArray[np.int64]
@@ -80,30 +82,12 @@ class TitleTables:
     cluster_names: dict[int, str]
     placeholder: str
     loaded_at: float
-    localised: dict[str, dict[int, str]] = field(default_factory=dict, repr=False)
-    _display: dict[str | None, npt.NDArray[np.object_]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
-
-    def localised_names(self, language: str | None) -> dict[int, str]:
-        """Title index -> name in ``language``, for the titles translated into it."""
-        return self.localised.get(language, {}) if language else {}
+    display: dict[str | None, npt.NDArray[np.object_]] = field(default_factory=dict, repr=False)
 
     def display_names(self, language: str | None) -> npt.NDArray[np.object_]:
-        """Every title's name in ``language`` where translated, else its original name.
-
-        One object array per language, built once (at load for every language):
-        a page's 240 names are then one fancy index instead of 240 lookups.
-        """
-        key = language if language in self.localised else None
-        found = self._display.get(key)
-        if found is None:
-            found = np.array(self.names, dtype=object)
-            for i, name in self.localised.get(key, {}).items() if key else ():
-                if name:
-                    found[i] = name
-            self._display[key] = found
-        return found
+        """Every title's name in ``language`` where translated, else its original name."""
+        found = self.display.get(language)
+        return found if found is not None else self.display[None]
 
 
 def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
@@ -129,13 +113,15 @@ def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
         g = index_of(genre_ids, pairs[:, 1])
         keep = (t >= 0) & (g >= 0)
         genre_table[t[keep], g[keep]] = True
-    localised: dict[str, dict[int, str]] = {}
+    display: dict[str | None, npt.NDArray[np.object_]] = {None: np.array(names, dtype=object)}
     translations = list(TitleLocalization.objects.values_list("language_id", "title_id", "name"))
     at = index_of(title_ids, [r[1] for r in translations])
     for i, (language, _, name) in zip(at.tolist(), translations, strict=True):
-        if i >= 0:
-            localised.setdefault(language, {})[i] = name
-    tables = TitleTables(
+        if i >= 0 and name:
+            if language not in display:
+                display[language] = display[None].copy()
+            display[language][i] = name
+    return TitleTables(
         title_ids=title_ids,
         names=names,
         critic_score=critic,
@@ -147,11 +133,8 @@ def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
         cluster_names=dict(TasteCluster.objects.values_list("pk", "name")),
         placeholder=placeholder_url(),
         loaded_at=time.monotonic(),
-        localised=localised,
+        display=display,
     )
-    for language in [None, *localised]:
-        tables.display_names(language)
-    return tables
 
 
 @functools.cache

@@ -25,6 +25,7 @@ from tests.factories import (
     RegionFactory,
     TasteClusterFactory,
     TitleFactory,
+    TitleLocalizationFactory,
 )
 from tests.recommendations.homepage_world import NOW, build_home_world
 from tests.recommendations.test_training import _fresh_serving, record, watch  # noqa: F401
@@ -110,6 +111,32 @@ def test_the_response_has_the_documented_shape(world, household):
             assert item["artwork"]["url"].startswith("http://testserver/")
             assert item["artwork"]["propensity"] == 1.0
     assert PageLog.objects.filter(pk=body["page_id"], profile=asha).exists()
+
+
+def test_names_and_row_titles_are_in_the_profiles_display_language(world, household):
+    """Item names and "Because you watched X" come from the display language where a
+    title is translated, and keep the original name where it is not."""
+    account, asha, _ = household
+    asha.display_language = world.hindi
+    asha.save()
+    seed, other = world.titles["action"][0], world.titles["action"][1]
+    TitleLocalizationFactory(title=seed, language=world.hindi, name="एक्शन 0")
+    TitleLocalizationFactory(title=other, language=world.hindi, name="एक्शन 1")
+    watch(asha, seed)
+    model_train(region_code=world.region.code)
+
+    client = token_client(account)
+    body = client.get(url(asha, rows=40, items=8)).json()
+    # Short rows, so "Because you watched" keeps titles after the first screen's dedupe.
+    short = client.get(url(asha, rows=40, items=2)).json()
+
+    names = {i["title_id"]: i["name"] for row in body["rows"] for i in row["items"]}
+    assert names[other.pk] == "एक्शन 1"
+    untranslated = [t for t in world.all_titles() if t.pk in names and t not in (seed, other)]
+    assert untranslated
+    assert all(names[t.pk] == t.original_name for t in untranslated)
+    titles = [row["title"] for row in short["rows"] if row["type"] == "because_you_watched"]
+    assert "Because you watched एक्शन 0" in titles
 
 
 def test_two_profiles_of_one_account_get_different_pages(world, household):
