@@ -182,11 +182,17 @@ def integer_rows(queryset: QuerySet, width: int) -> npt.NDArray[np.int64]:
     packed = " || ".join(f"int8send(COALESCE(s.{name}, -1)::int8)" for name in names)
     # The inner query is the ORM's own compiled SQL; its values stay bound parameters.
     statement = f"SELECT string_agg({packed}, ''::bytea) FROM ({sql}) AS s({', '.join(names)})"  # noqa: S608
+    blob = _packed_answer(statement, params)
+    return np.frombuffer(blob or b"", dtype=">i8").reshape(-1, width).astype(np.int64)
+
+
+def _packed_answer(statement: str, params: Iterable[object]) -> bytes | None:
+    """The one ``bytea`` a packing query answers, read in binary on this thread's connection
+    (as text, psycopg would hex-decode it)."""
     connection.ensure_connection()
     with connection.connection.cursor(binary=True) as cursor:
         cursor.execute(statement, params)
-        blob = cursor.fetchone()[0]
-    return np.frombuffer(blob or b"", dtype=">i8").reshape(-1, width).astype(np.int64)
+        return cursor.fetchone()[0]
 
 
 def read_beside(read: Callable[[], _T]) -> Callable[[], _T]:
@@ -625,10 +631,7 @@ def _read_spans(
     """Run the packing query for each id span on this thread's connection."""
     for low, high in spans:
         sql, params = queryset.filter(pk__gte=low, pk__lt=high).query.sql_with_params()
-        connection.ensure_connection()
-        with connection.connection.cursor(binary=True) as cursor:
-            cursor.execute(_PACK_PREFIX + sql + _PACK_SUFFIX, params)
-            emit(_unpack(cursor.fetchone()[0]))
+        emit(_unpack(_packed_answer(_PACK_PREFIX + sql + _PACK_SUFFIX, params)))
 
 
 def _read_spans_on_own_connection(
