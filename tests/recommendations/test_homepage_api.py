@@ -417,3 +417,24 @@ def test_row_engagement_counted_from_the_history_read_equals_the_query(
     assert asked.plays.sum() == 5
     assert asked.scroll_past.sum() == 2
     assert len(queries.captured_queries) == (0 if bound == 3000 else 1)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "device=tv", "device=mobile", "device=web&device=tablet", "device=phone", "rows=3"],
+)
+def test_the_usual_query_reads_as_the_serializer_reads_it(query):
+    """homepage_params answers "at most a device" itself; what it answers must be what
+    the serializer would (and anything else must still reach the serializer)."""
+    from django.http import QueryDict
+    from rest_framework.exceptions import ValidationError
+
+    from recommendations.apis.homepage import HomepageQuerySerializer, homepage_params
+
+    serializer = HomepageQuerySerializer(data=QueryDict(query))
+    if serializer.is_valid():
+        assert homepage_params(QueryDict(query)) == dict(serializer.validated_data)
+    else:
+        with pytest.raises(ValidationError) as refused:
+            homepage_params(QueryDict(query))
+        assert refused.value.detail == serializer.errors
