@@ -195,6 +195,12 @@ def _packed_answer(statement: str, params: Iterable[object]) -> bytes | None:
         return cursor.fetchone()[0]
 
 
+def sorted_pks(queryset: QuerySet) -> npt.NDArray[np.int64]:
+    """The primary keys of ``queryset``'s rows, ascending (read packed, sorted here: the packed
+    read keeps no order)."""
+    return np.sort(integer_rows(queryset.order_by().values_list("pk"), 1)[:, 0])
+
+
 def read_beside(read: Callable[[], _T]) -> Callable[[], _T]:
     """Start ``read`` on a thread with a database connection of its own; the returned function
     waits for its result (or raises its error).
@@ -231,7 +237,7 @@ def read_beside(read: Callable[[], _T]) -> Callable[[], _T]:
 
 def title_ids() -> npt.NDArray[np.int64]:
     """Every title's id, ascending: the title index space of a training run."""
-    return np.sort(integer_rows(Title.objects.order_by().values_list("pk"), 1)[:, 0])
+    return sorted_pks(Title.objects.all())
 
 
 # --- Signals ----------------------------------------------------------------------------------
@@ -1005,7 +1011,7 @@ def training_signals(
         profiles = Profile.objects.all()
         if region_code is not None:
             profiles = profiles.filter(account__home_region_id=region_code)
-        known = np.sort(integer_rows(profiles.order_by().values_list("pk"), 1)[:, 0])
+        known = sorted_pks(profiles)
         columns, how = signal_columns_snapshot(since=since, profiles=known, progress=progress)
         if read_info is not None:
             read_info.update(dataclasses.asdict(how))
