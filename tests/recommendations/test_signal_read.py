@@ -17,6 +17,7 @@ from django.utils import timezone
 from profiles.models import Profile
 from recommendations.models import Signal
 from recommendations.selectors import training as data
+from tests.factories import ProfileFactory
 from tests.recommendations.demo_world import seed_small_demo
 
 
@@ -204,11 +205,12 @@ def _reader(names: list[str]):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_read_beside_runs_on_its_own_thread_and_hands_back_its_result_or_error():
+    ProfileFactory.create_batch(3)  # committed: the other connection sees them
     names: list[str] = []
 
     wait = data.read_beside(_reader(names))
 
-    assert wait() == Profile.objects.count()
+    assert wait() == 3
     assert names == ["read-beside"]
     with pytest.raises(ZeroDivisionError):
         data.read_beside(lambda: 1 // 0)()
