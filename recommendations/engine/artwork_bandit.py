@@ -562,12 +562,14 @@ class ArtworkBandit:
 
     def _arm_terms(
         self, context: np.ndarray, indptr: np.ndarray, themes: np.ndarray, variant: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per arm: effective features (float32), the variant term's mean part and its spread.
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per arm: augmented themes and effective context (float32), the variant term's mean
+        part and its spread.
 
         With ``b_v | w ~ N((g_v - C_v · w) / m_v, sigma² / m_v)``, ``m_v = λ_b + n_v``,
         the sampled score ``x · w + b_v`` is
-        ``(themes ⊗ (c - s_v / m_v)) · w + g_v / m_v + sigma / sqrt(m_v) * z``.
+        ``(themes ⊗ (c - s_v / m_v)) · w + g_v / m_v + sigma / sqrt(m_v) * z``; the
+        Kronecker product is left to :meth:`choose`, which never materialises it.
         """
         group = np.repeat(np.arange(indptr.shape[0] - 1), np.diff(indptr))
         position, known = _VariantTable.lookup(self._variant_ids, variant)
@@ -575,10 +577,7 @@ class ArtworkBandit:
         effective = context.astype(np.float32)[group] - self._serve_shift[row]
         augmented = np.ones((variant.shape[0], self.n_themes + 1), dtype=np.float32)
         augmented[:, :-1] = themes
-        features = (augmented[:, :, None] * effective[:, None, :]).reshape(
-            variant.shape[0], self.n_features
-        )
-        return features, self._serve_mean[row], self._serve_spread[row]
+        return augmented, effective, self._serve_mean[row], self._serve_spread[row]
 
     def choose(
         self,
@@ -622,7 +621,9 @@ class ArtworkBandit:
         if n_groups == 0:
             return _empty_choice()
 
-        features, variant_mean, variant_spread = self._arm_terms(contexts, bounds, themes, variants)
+        augmented, effective, variant_mean, variant_spread = self._arm_terms(
+            contexts, bounds, themes, variants
+        )
         # Joint posterior draws of (w, b): w from its marginal, each b_v given w.
         # Scores only feed an argmax, so they are computed in float32 (half the
         # cost); row 0 is the posterior mean, for the estimates.
@@ -631,7 +632,13 @@ class ArtworkBandit:
         noise = generator.standard_normal((self.n_draws, self.n_features), dtype=np.float32)
         weights[1:] = np.dot(noise, self._draw_factor_t)
         weights[1:] += self._mean.astype(np.float32)
-        shared = np.dot(weights, features.T)
+        # (augmented ⊗ effective) · w per arm and draw, contracting the context first: a
+        # (arms x context) by (context x draws·themes) product, then each arm's few themes,
+        # instead of building the (arms x themes·context) features (2.5x slower).
+        by_theme = np.dot(effective, weights.reshape(-1, self.n_context).T).reshape(
+            n_arms, self.n_draws + 1, self.n_themes + 1
+        )
+        shared = np.matmul(by_theme, augmented[:, :, None])[:, :, 0].T
         estimate = shared[0] + variant_mean
         variant_noise = generator.standard_normal((self.n_draws, n_arms), dtype=np.float32)
         variant_noise *= variant_spread.astype(np.float32)
