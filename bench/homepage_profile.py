@@ -39,7 +39,7 @@ STAGES = (
     ("recommendations.apis.homepage", "profile_with_languages", "profile read"),
     ("recommendations.services.homepage", "homepage_build", "homepage_build"),
     ("recommendations.serving.homepage", "profile_serving", "  profile_serving"),
-    ("recommendations.serving.recommend", "profile_history_rows", "    history read (2 queries)"),
+    ("recommendations.serving.recommend", "profile_history_rows", "    history read (1 query)"),
     ("recommendations.serving.homepage", "rank_profile", "  rank_profile"),
     ("recommendations.serving.scoring", "signal_confidence", "    history as confidence"),
     ("recommendations.serving.scoring", "generate_candidates", "    generate_candidates"),

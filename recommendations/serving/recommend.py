@@ -135,49 +135,65 @@ class HistoryRows:
 
 
 def profile_history_rows(*, profile_id: int, at: dt.datetime | None) -> HistoryRows:
-    """The profile's newest signals and all its title states: two indexed queries.
+    """The profile's newest signals and all its title states: one round trip.
 
     Signals are bounded (``HISTORY_MAX_SIGNALS``, the training window) so a
     heavy viewer costs what anyone costs; what must survive the bound (titles
     in progress, completed, thumbed) is in the derived title states, which
-    fold the whole history.
+    fold the whole history. Both are read by one statement (:func:`_history_read_sql`):
+    a second round trip cost more than either indexed lookup.
     """
     now = at or timezone.now()
     window = dt.timedelta(days=settings.TONIGHT.get("TRAINING_WINDOW_DAYS", _DEFAULT_WINDOW_DAYS))
     until = at or now + dt.timedelta(days=1)  # "now" includes events with a little clock skew
     limit = HISTORY_MAX_SIGNALS
     with connection.cursor() as cursor:
-        cursor.execute(_history_sql(), [profile_id, now - window, until, limit])
+        cursor.execute(_history_read_sql(), [profile_id, now - window, until, limit, profile_id])
         rows = cursor.fetchall()
-        cursor.execute(_states_sql(), [profile_id])
-        states = cursor.fetchall()
-    signals = np.array(rows, dtype=np.float64).reshape(-1, 9)
+    both = np.array(rows, dtype=np.float64).reshape(-1, 9)
+    is_state = both[:, 0] < 0
+    signals = both[~is_state]
+    if signals.shape[0] > 1 and np.any(np.diff(signals[:, 5]) > 0):
+        # UNION ALL keeps each branch's order in practice, but SQL promises none.
+        signals = signals[np.argsort(-signals[:, 5], kind="stable")]
     cut = signals.shape[0] >= limit
     return HistoryRows(
         signals=signals,
-        states=np.array(states, dtype=np.float64).reshape(-1, 6),
+        states=both[is_state][:, _STATE_COLUMNS],
         # Signals tied with the oldest one read may be left out, so not that instant itself.
         complete_after=float(signals[-1, 5]) if cut else (now - window).timestamp() - 1e-6,
     )
 
 
-@functools.cache
-def _states_sql() -> str:
-    """The profile's title states as numbers (:class:`HistoryRows`), as plain SQL (built once).
+#: Where :func:`_history_read_sql` puts the title states' columns (title id, completed,
+#: rewatch count, thumbs, last played, progress) among the signals' nine, by type.
+_STATE_COLUMNS = [1, 2, 3, 7, 5, 4]
 
-    Numbers rather than datetimes and strings, so the rows become one numpy
-    array without a Python loop per state.
+
+@functools.cache
+def _history_read_sql() -> str:
+    """:func:`_history_sql`'s signals, then the profile's title states, in one statement.
+
+    States are read as numbers (:attr:`HistoryRows.states`) rather than
+    datetimes and strings, so all the rows become one numpy array without a
+    Python loop per row. A state row has -1 for the profile id (a signal's is
+    the profile's) and its six numbers in columns of the same types as the
+    signals' (:data:`_STATE_COLUMNS`), so both branches of the ``UNION ALL``
+    are one row type. Parameters: profile id, since, until, limit, profile id.
     """
     quote = connection.ops.quote_name
     table = quote(ProfileTitleState._meta.db_table)
     up, down = ProfileTitleState.Thumbs.UP.value, ProfileTitleState.Thumbs.DOWN.value
     epoch = epoch_expression("last_played_at").sql
+    false = "FALSE" if connection.vendor == "postgresql" else "0"
     # Only constants of this module and quoted identifiers are interpolated.
-    return (
-        "SELECT title_id, CASE WHEN completed_at IS NULL THEN 0 ELSE 1 END, "  # noqa: S608
-        f"rewatch_count, CASE thumbs WHEN '{up}' THEN 1 WHEN '{down}' THEN -1 ELSE 0 END, "
-        f"{epoch}, progress FROM {table} WHERE profile_id = %s"
+    states = (
+        "SELECT -1, title_id, CASE WHEN completed_at IS NULL THEN 0 ELSE 1 END, "  # noqa: S608
+        f"rewatch_count, progress, {epoch}, {false}, "
+        f"CASE thumbs WHEN '{up}' THEN 1 WHEN '{down}' THEN -1 ELSE 0 END, 0 "
+        f"FROM {table} WHERE profile_id = %s"
     )
+    return f"SELECT * FROM ({_history_sql()}) AS newest UNION ALL {states}"  # noqa: S608
 
 
 def history_on_index(
