@@ -1,16 +1,24 @@
 """Reads of profiles, always scoped to one account."""
 
 import functools
+from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from rest_framework.request import Request
 
 from accounts.models import Account
 from config.db import RowReader
 
 from .models import Profile
+
+NO_PROFILE = "No Profile matches the given query."
+#: The request attribute where a profile read with the token waits:
+#: ``((account id, profile id), (profile, language codes) or None)``.
+PREFETCHED_PROFILE = "tonight_profile"
 
 
 def profile_list(*, account: Account) -> QuerySet[Profile]:
@@ -35,8 +43,17 @@ def profile_get(*, account: Account, profile_id: int, for_display: bool = True) 
 
 
 @functools.cache
-def _profile_query() -> tuple[str, RowReader[Profile]]:
-    reader = RowReader(Profile, alias="p")
+def _profile_reader() -> RowReader[Profile]:
+    return RowReader(Profile, alias="p")
+
+
+def profile_columns() -> str:
+    """The profile ``p``'s columns and its preferred language codes (comma-separated, or NULL).
+
+    Shared by :func:`profile_with_languages` and the token read that fetches
+    the URL's profile with the token
+    (:class:`profiles.authentication.ProfileTokenAuthentication`).
+    """
     through = Profile.preferred_languages.through._meta
     quote = connection.ops.quote_name
     language = quote(through.get_field("language").column)
@@ -46,13 +63,33 @@ def _profile_query() -> tuple[str, RowReader[Profile]]:
         else f"group_concat({language}, ',')"
     )
     # Only quoted identifiers of the models are interpolated.
-    sql = (
-        f"SELECT {reader.columns}, (SELECT {aggregate} FROM {quote(through.db_table)} "  # noqa: S608
-        f"WHERE {quote(through.get_field('profile').column)} = p.{quote('id')}) "
-        f"FROM {quote(Profile._meta.db_table)} p "
+    return (
+        f"{_profile_reader().columns}, (SELECT {aggregate} FROM {quote(through.db_table)} "  # noqa: S608
+        f"WHERE {quote(through.get_field('profile').column)} = p.{quote('id')})"
+    )
+
+
+def profile_from_row(
+    row: Sequence[Any], start: int, *, account: Account
+) -> tuple[Profile, set[str]] | None:
+    """The profile and languages of :func:`profile_columns` at ``row[start:]``; None if NULL."""
+    reader = _profile_reader()
+    if row[start] is None:
+        return None
+    profile = reader.instance(row, start)
+    profile.account = account
+    codes = row[start + len(reader)]
+    return profile, set(codes.split(",")) if codes else set()
+
+
+@functools.cache
+def _profile_sql() -> str:
+    quote = connection.ops.quote_name
+    # Only quoted identifiers of the models are interpolated.
+    return (
+        f"SELECT {profile_columns()} FROM {quote(Profile._meta.db_table)} p "  # noqa: S608
         f"WHERE p.{quote('id')} = %s AND p.{quote('account_id')} = %s"
     )
-    return sql, reader
 
 
 def profile_with_languages(*, account: Account, profile_id: int) -> tuple[Profile, set[str]]:
@@ -62,13 +99,27 @@ def profile_with_languages(*, account: Account, profile_id: int) -> tuple[Profil
     recommendations) read a profile on every request, and compiling the ORM's
     query, plus a second one for the languages, cost more than running them.
     """
-    sql, reader = _profile_query()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [profile_id, account.pk])
+        cursor.execute(_profile_sql(), [profile_id, account.pk])
         row = cursor.fetchone()
-    if row is None:
-        raise Http404("No Profile matches the given query.")
-    profile = reader.instance(row)
-    profile.account = account
-    codes = row[len(reader)]
-    return profile, set(codes.split(",")) if codes else set()
+    found = None if row is None else profile_from_row(row, 0, account=account)
+    if found is None:
+        raise Http404(NO_PROFILE)
+    return found
+
+
+def profile_for_request(
+    request: Request, *, account: Account, profile_id: int
+) -> tuple[Profile, set[str]]:
+    """:func:`profile_with_languages`, or what the request's authentication read with its token.
+
+    :class:`~profiles.authentication.ProfileTokenAuthentication` reads the
+    URL's profile in the token's statement; only a profile of the token's own
+    account is ever found there (a missing one is a 404 without a second read).
+    """
+    prefetched = getattr(request, PREFETCHED_PROFILE, None)
+    if prefetched is not None and prefetched[0] == (account.pk, profile_id):
+        if prefetched[1] is None:
+            raise Http404(NO_PROFILE)
+        return prefetched[1]
+    return profile_with_languages(account=account, profile_id=profile_id)
