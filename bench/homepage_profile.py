@@ -35,8 +35,7 @@ DEVICES = ("tv", "mobile", "tablet", "web")
 #: (module, attribute, label) of the request path's stages, outermost first; a label's
 #: leading spaces show nesting. Timed by wrapping the attribute where callers look it up.
 STAGES = (
-    ("accounts.authentication", "active_token", "token read"),
-    ("recommendations.apis.homepage", "profile_with_languages", "profile read"),
+    ("profiles.authentication", "ProfileTokenAuthentication.token_read", "token and profile read"),
     ("recommendations.services.homepage", "homepage_build", "homepage_build"),
     ("recommendations.serving.homepage", "profile_serving", "  profile_serving"),
     ("recommendations.serving.recommend", "profile_history_rows", "    history read (1 query)"),
