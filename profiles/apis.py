@@ -11,7 +11,7 @@ from catalog.models import Language, MaturityLevel
 from config.api.pagination import LimitOffsetPagination
 
 from .models import PIN_LENGTH, Profile
-from .selectors import profile_get, profile_list
+from .selectors import profile_for_request, profile_get, profile_list
 from .services import profile_create, profile_delete, profile_update
 from .unlock import profile_unlock
 
@@ -141,8 +141,8 @@ class ProfileUnlockApi(APIView):
         ),
     )
     def post(self, request: Request, profile_id: int) -> Response:
-        profile = profile_get(
-            account=account_for_request(request), profile_id=profile_id, for_display=False
+        profile, _ = profile_for_request(
+            request, account=account_for_request(request), profile_id=profile_id
         )
         serializer = ProfileUnlockInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -32,13 +32,15 @@ def _token_profile_sql() -> str:
 
 
 class ProfileTokenAuthentication(AccountTokenAuthentication):
-    """``Token`` authentication for ``/profiles/<profile_id>/...`` endpoints on the hot path.
+    """The API's ``Token`` authentication; on ``/profiles/<id>/...`` it reads the profile too.
 
     The token, its account and region, and the URL's profile with its
-    language codes are one statement: a page's second round trip cost more
-    than the profile's indexed lookup. The view takes the profile with
+    language codes are one statement: on the hot paths (homepage, signals,
+    recommendations, unlock) a second round trip cost more than the profile's
+    indexed lookup. Views take the profile with
     :func:`~profiles.selectors.profile_for_request`; access rules are the
-    same (only the token's own account's profiles are found).
+    same (only the token's own account's profiles are found). Elsewhere it is
+    :class:`~accounts.authentication.AccountTokenAuthentication`.
     """
 
     def token_read(self, *, key_hash: str, request: Request) -> ApiToken | None:

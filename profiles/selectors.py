@@ -33,9 +33,10 @@ def profile_list(*, account: Account) -> QuerySet[Profile]:
 def profile_get(*, account: Account, profile_id: int, for_display: bool = True) -> Profile:
     """The account's profile, or 404 — another household's id is indistinguishable from none.
 
-    ``for_display=False`` is the API's hot paths' read (signals, recommendations,
-    unlock): :func:`profile_with_languages`, one prepared statement, with the
-    account the token loaded attached rather than read again.
+    ``for_display=False`` is :func:`profile_with_languages`, one prepared
+    statement, with the account the token loaded attached rather than read
+    again. Endpoints whose URL names the profile take it from the token's own
+    read instead (:func:`profile_for_request`).
     """
     if not for_display:
         return profile_with_languages(account=account, profile_id=profile_id)[0]

@@ -3,14 +3,12 @@
 from django.http import QueryDict
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
-from profiles.authentication import ProfileTokenAuthentication
 from profiles.selectors import profile_for_request
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
 from recommendations.apis.recommendations import ModelUnavailable
@@ -183,8 +181,6 @@ def page_body(page: Page, *, base_url: str) -> dict:
 
 
 class HomepageApi(APIView):
-    authentication_classes = [ProfileTokenAuthentication, SessionAuthentication]
-
     @extend_schema(
         operation_id="homepage_retrieve",
         summary="The profile's personalised homepage: rows, titles, artwork",

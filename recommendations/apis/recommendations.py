@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from catalog.selectors import title_names
-from profiles.selectors import profile_get
+from profiles.selectors import profile_for_request
 from profiles.unlock import profile_unlock_check
 from recommendations.engine.candidates import SOURCE_ORDER
 from recommendations.models import ModelVersion
@@ -65,8 +65,8 @@ class RecommendationsApi(APIView):
         responses={200: RecommendationsOutputSerializer},
     )
     def get(self, request: Request, profile_id: int) -> Response:
-        profile = profile_get(
-            account=account_for_request(request), profile_id=profile_id, for_display=False
+        profile, _ = profile_for_request(
+            request, account=account_for_request(request), profile_id=profile_id
         )
         profile_unlock_check(request=request, profile=profile)
         query = RecommendationsQuerySerializer(data=request.query_params)

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from config.api.pagination import LimitOffsetPagination
-from profiles.selectors import profile_get
+from profiles.selectors import profile_for_request, profile_get
 from profiles.unlock import profile_unlock_check
 from recommendations.models import Signal, SignalKind
 from recommendations.selectors.signals import continue_watching, signal_history
@@ -171,8 +171,8 @@ class SignalsApi(GenericAPIView):
                 f"The body is {int(length)} bytes; the limit is {BODY_MAX_BYTES} bytes. "
                 "Send smaller batches."
             )
-        profile = profile_get(
-            account=account_for_request(request), profile_id=profile_id, for_display=False
+        profile, _ = profile_for_request(
+            request, account=account_for_request(request), profile_id=profile_id
         )
         profile_unlock_check(request=request, profile=profile)
         raw_events = request.data.get("events") if isinstance(request.data, dict) else None

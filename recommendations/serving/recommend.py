@@ -374,7 +374,7 @@ def recommend_for_profile(
 ) -> Recommendations:
     """The profile's top ``n`` titles with score (P(play)), "% match" and candidate sources.
 
-    ``profile`` needs its ``account`` loaded (``profile_get(..., for_display=False)`` does).
+    ``profile`` needs its ``account`` loaded (``profile_for_request`` does).
     """
     bundle, pool = profile_ranked_pool(profile=profile, device=device, at=at)
     top = slice(0, n)
