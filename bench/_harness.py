@@ -77,11 +77,15 @@ class Server:
 
 @contextlib.contextmanager
 def gunicorn_server(
-    database_url: str, *, workers: int = 2, extra_env: dict | None = None
+    database_url: str, *, workers: int = 2, extra_env: dict | None = None, root: Path = ROOT
 ) -> Iterator[Server]:
-    """Serve the project with gunicorn on a free port for the duration of the block."""
+    """Serve the project with gunicorn on a free port for the duration of the block.
+
+    ``root`` is the checkout to serve (another revision's work tree, to compare
+    two revisions in one run); this interpreter's environment runs it.
+    """
     port = free_port()
-    env = django_env(database_url) | (extra_env or {})
+    env = django_env(database_url) | {"PYTHONPATH": str(root)} | (extra_env or {})
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
@@ -93,7 +97,7 @@ def gunicorn_server(
             "--log-level",
             "warning",
         ],
-        cwd=ROOT,
+        cwd=root,
         env=env,
     )
     try:

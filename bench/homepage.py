@@ -6,6 +6,8 @@ The database is a copy of ``--template`` (15,000 titles, 100,000 profiles, 10M
 signals from ``seed_demo``), migrated and trained once; ``--reuse`` keeps an
 existing copy. Homepages/s and p50/p99 at concurrency 4 and 16, next to a DRF
 view returning a JSON body of the same size (``bench/floor_urls.py``) in the same run.
+The homepage and the floor take turns in ``--rounds`` short windows, so the
+machine's drift during the run weighs on both alike.
 
 gunicorn runs as in production, ``-c config/gunicorn.py``: the master loads the
 app and warms serving (every served model version, its tables, the artwork
@@ -38,6 +40,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._harness import (
+    Server,
     bench_database_url,
     database_cpu,
     django_env,
@@ -147,6 +150,48 @@ def load(port: int, requests: list[tuple[str, dict]], *, concurrency: int, secon
         "bytes": sum(sizes) / max(n, 1),
         "errors": errors[0],
         "n": n,
+        "elapsed": elapsed,
+        "latencies": latencies,
+    }
+
+
+def alternating_loads(
+    database_url: str,
+    sides: list[tuple[Server, list[tuple[str, dict]]]],
+    *,
+    concurrency: int,
+    seconds: float,
+    rounds: int,
+) -> list[dict]:
+    """:func:`measured_load` of each (server, requests) side, taking turns in ``rounds`` short
+    windows, each side's windows added up.
+
+    A shared machine's speed drifts by 10-20% within a minute; one long window
+    per side lets that drift into the ratio, while alternating short windows
+    spreads it over every side alike.
+    """
+    parts: list[list[dict]] = [[] for _ in sides]
+    window = seconds / rounds
+    for _ in range(rounds):
+        for k, (server, requests) in enumerate(sides):
+            figures = measured_load(
+                server, database_url, requests, concurrency=concurrency, seconds=window
+            )
+            parts[k].append(figures)
+    return [_added(windows) for windows in parts]
+
+
+def _added(windows: list[dict]) -> dict:
+    n = sum(w["n"] for w in windows)
+    latencies = sorted(t for w in windows for t in w["latencies"])
+    return {
+        "rps": n / sum(w["elapsed"] for w in windows),
+        "p50": 1000 * latencies[n // 2],
+        "p99": 1000 * latencies[min(n - 1, int(n * 0.99))],
+        "errors": sum(w["errors"] for w in windows),
+        "n": n,
+        "app_cpu_ms": sum(w["app_cpu_ms"] * w["n"] for w in windows) / max(n, 1),
+        "db_cpu_ms": sum(w["db_cpu_ms"] * w["n"] for w in windows) / max(n, 1),
     }
 
 
@@ -170,6 +215,12 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="windows per side, taking turns; --seconds is each side's total",
+    )
     args = parser.parse_args()
 
     url = prepare(args.template, reuse=args.reuse)
@@ -205,11 +256,12 @@ def main() -> None:
         measured = homepages[3:-20]
         floor_requests = [(f"/bench/floor/?bytes={body}", {})]
         for concurrency in (4, 16):
-            home = measured_load(
-                server, url, measured, concurrency=concurrency, seconds=args.seconds
-            )
-            floor = measured_load(
-                server, url, floor_requests, concurrency=concurrency, seconds=args.seconds
+            home, floor = alternating_loads(
+                url,
+                [(server, measured), (server, floor_requests)],
+                concurrency=concurrency,
+                seconds=args.seconds,
+                rounds=args.rounds,
             )
             c = f"c={concurrency}"
             rows += [
