@@ -440,10 +440,8 @@ def artwork_choose(
     if groups.shape[0]:
         bucket = int(hour_bucket(hour))
         vector = taste_vector(state.policy, taste)
-        context = artwork_context(
-            taste=np.broadcast_to(vector, (groups.shape[0], vector.shape[0])),
-            device=np.full(groups.shape[0], device_index, dtype=np.int64),
-            hour_bucket=np.full(groups.shape[0], bucket, dtype=np.int64),
+        context = artwork_context(  # one row: every title of the page shares it
+            taste=vector[None, :], device=[device_index], hour_bucket=[bucket]
         )
         choice = state.policy.bandit.choose(
             context=context,

@@ -603,10 +603,12 @@ class ArtworkBandit:
         ``(themes ⊗ (c - s_v / m_v)) · w + g_v / m_v + sigma / sqrt(m_v) * z``; the
         Kronecker product is left to :meth:`choose`, which never materialises it.
         """
-        group = np.repeat(np.arange(indptr.shape[0] - 1), np.diff(indptr))
         position, known = _VariantTable.lookup(self._variant_ids, variant)
         row = np.where(known, position, self._variant_ids.shape[0])
-        effective = context.astype(np.float32)[group] - self._serve_shift[row]
+        own = context.astype(np.float32)
+        if own.shape[0] > 1:  # a context per group; one row is every group's
+            own = own[np.repeat(np.arange(indptr.shape[0] - 1), np.diff(indptr))]
+        effective = own - self._serve_shift[row]
         augmented = np.ones((variant.shape[0], self.n_themes + 1), dtype=np.float32)
         augmented[:, :-1] = themes
         return augmented, effective, self._serve_mean[row], self._serve_spread[row]
@@ -624,9 +626,9 @@ class ArtworkBandit:
 
         Parameters
         ----------
-        context : array of float32, shape (n_groups, n_context)
-            :func:`artwork_context` per title (the same row repeated for one
-            profile's page; a row per group allows mixed batches).
+        context : array of float32, shape (n_groups, n_context) or (1, n_context)
+            :func:`artwork_context` per title, or one row for every title (one
+            profile's page, the request path's case).
         indptr : array of intp, shape (n_groups + 1,)
             Group ``g``'s arms are ``indptr[g]:indptr[g + 1]``; at least one each.
         arm_themes : array of float32, shape (n_arms, n_themes)
@@ -645,8 +647,10 @@ class ArtworkBandit:
         n_arms = variants.shape[0]
         bounds = _check_groups(indptr, n_arms)
         n_groups = bounds.shape[0] - 1
-        if contexts.shape != (n_groups, self.n_context):
-            raise ValueError(f"context must have shape ({n_groups}, {self.n_context})")
+        if contexts.shape not in {(n_groups, self.n_context), (1, self.n_context)}:
+            raise ValueError(
+                f"context must have shape ({n_groups}, {self.n_context}) or (1, {self.n_context})"
+            )
         if themes.shape != (n_arms, self.n_themes):
             raise ValueError(f"arm_themes must have shape ({n_arms}, {self.n_themes})")
         generator = self._rng if rng is None else rng

@@ -599,3 +599,19 @@ def test_draw_wins_are_the_first_best_arm_of_each_group(rounded):
         np.testing.assert_array_equal(
             _argmax_wins(scores, starts, sizes), _running_argmax_wins(scores, starts, sizes)
         )
+
+
+def test_one_context_row_stands_for_every_title_of_a_page():
+    """The request path passes one profile's context once; it must choose as if repeated."""
+    bandit = fitted(n=2_000, seed=4)
+    arms = page(25, seed=6)
+    shared = dict(arms, context=arms["context"][:1])
+
+    repeated = bandit.choose(**arms, rng=np.random.default_rng(5))
+    once = bandit.choose(**shared, rng=np.random.default_rng(5))
+
+    np.testing.assert_array_equal(once.arm, repeated.arm)
+    np.testing.assert_array_equal(once.probability, repeated.probability)
+    np.testing.assert_array_equal(once.estimate, repeated.estimate)
+    with pytest.raises(ValueError, match="context must have shape"):
+        bandit.choose(**dict(arms, context=arms["context"][:2]))
