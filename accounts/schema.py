@@ -5,6 +5,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 class AccountTokenScheme(OpenApiAuthenticationExtension):
     target_class = "accounts.authentication.AccountTokenAuthentication"
+    match_subclasses = True  # profiles' ProfileTokenAuthentication is the same scheme
     name = "accountToken"
 
     def get_security_definition(self, auto_schema: object) -> dict:
