@@ -329,6 +329,7 @@ class PageLog(models.Model):
     - ``taste``: the artwork bandit's context besides device and hour.
     """
 
+    # Time-ordered (UUIDv7, made by homepage_build): inserts append to the key's index.
     id = models.UUIDField(primary_key=True, editable=False)
     # Pages are written on the request path; like signals they keep no FK trigger.
     profile = models.ForeignKey(

@@ -46,6 +46,7 @@ import scipy.sparse as sp
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from uuid6 import uuid7
 
 from artwork.selection import artwork_choose, page_seed, taste_shares
 from profiles.models import Profile
@@ -661,7 +662,10 @@ def homepage_build(
     )
     row_ranker = row_ranker_cache.get(bundle)
     page = Page(
-        page_id=uuid.uuid4(),
+        # Time-ordered (UUIDv7): page logs append to their primary key's index instead
+        # of landing on a random leaf of it (5.7x less WAL, 2.8x faster inserts into
+        # a 5M-row table, docs/recommendations.md).
+        page_id=uuid7(),
         generated_at=now,
         context=page_context,
         model_version=bundle.version_id,

@@ -141,3 +141,14 @@ def test_a_play_naming_its_page_is_attributed_exactly_even_after_a_newer_page(se
     assert labelled.page_ids[labelled.page[i[0]]] == first.page_id != second.page_id
     assert labelled.exact[i[0]]
     assert labelled.position[i[0]] == 1
+
+
+def test_page_ids_are_time_ordered_so_the_log_appends_to_its_index(setup):
+    _, profile = setup
+    pages = [homepage_render(profile=profile, device="tv", n_items=3) for _ in range(3)]
+
+    ids = [page.page_id for page in pages]
+    assert [page_id.version for page_id in ids] == [7, 7, 7]
+    assert ids == sorted(ids)  # later pages sort after earlier ones, as the index stores them
+    stored = list(PageLog.objects.filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+    assert stored == ids
