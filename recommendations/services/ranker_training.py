@@ -38,7 +38,12 @@ import numpy.typing as npt
 from django.conf import settings
 
 from profiles.models import Profile
-from recommendations.engine.ranking import DEVICE_CLASSES, FEATURE_NAMES, hour_bucket
+from recommendations.engine.ranking import (
+    DEVICE_CLASSES,
+    FEATURE_NAMES,
+    hour_bucket,
+    local_hour_and_weekday,
+)
 from recommendations.engine.row_ranking import (
     ROW_FEATURE_NAMES,
     RowEngagement,
@@ -221,14 +226,15 @@ def _row_examples(
         by_profile.setdefault(row[0], []).append(row)
     arrays: dict[int, tuple[np.ndarray, ...]] = {}
     for profile_id, rows in by_profile.items():
-        local = [r[4].astimezone(zones.get(profile_id, dt.UTC)) for r in rows]
+        times = np.array([r[4].timestamp() for r in rows])
+        hour, weekday = local_hour_and_weekday(times, zones.get(profile_id, dt.UTC))
         arrays[profile_id] = (
-            np.array([r[4].timestamp() for r in rows]),
+            times,
             np.array([row_type_index(row_type_of(r[1])) for r in rows], np.int64),
             np.array([r[2] == SignalKind.PLAY_START for r in rows], bool),
-            hour_bucket([t.hour for t in local]).astype(np.int64),
+            hour_bucket(hour).astype(np.int64),
             np.array([DEVICE_CLASSES.index(r[3]) if r[3] in DEVICE_CLASSES else 0 for r in rows]),
-            np.array([t.weekday() for t in local], np.int64),
+            weekday,
         )
     order = np.argsort(logged.row_page, kind="stable")
     bounds = np.searchsorted(logged.row_page[order], np.arange(len(logged.page_ids) + 1))

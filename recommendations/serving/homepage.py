@@ -52,7 +52,7 @@ from artwork.selection import artwork_choose, page_seed, taste_shares
 from profiles.models import Profile
 from recommendations.engine.candidates import Source
 from recommendations.engine.confidence import SignalCode
-from recommendations.engine.ranking import DEVICE_CLASSES, hour_bucket
+from recommendations.engine.ranking import DEVICE_CLASSES, hour_bucket, local_hour_and_weekday
 from recommendations.engine.row_ranking import (
     ROW_TYPES,
     RowEngagement,
@@ -361,13 +361,13 @@ def _engagement(
     """Count row events (newest first) in the region's local hour buckets and weekdays."""
     if timestamp.shape[0] == 0:
         return RowEngagement.empty()
-    local = [dt.datetime.fromtimestamp(t, zone) for t in timestamp.tolist()]
+    hour, weekday = local_hour_and_weekday(timestamp, zone)
     return RowEngagement.from_events(
         row_type=row_type,
         is_play=is_play,
-        hour_bucket=hour_bucket([t.hour for t in local]),
+        hour_bucket=hour_bucket(hour),
         device=device,
-        weekday=[t.weekday() for t in local],
+        weekday=weekday,
     )
 
 

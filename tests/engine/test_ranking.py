@@ -1,6 +1,9 @@
 """Ranking: the feature layout, the prior/learned switch, calibration and "% match"."""
 
+import datetime as dt
 import io
+import itertools
+import zoneinfo
 
 import numpy as np
 import pytest
@@ -19,6 +22,7 @@ from recommendations.engine.ranking import (
     build_features,
     hour_bucket,
     hour_genre_affinity,
+    local_hour_and_weekday,
 )
 
 COLUMN = {name: index for index, name in enumerate(FEATURE_NAMES)}
@@ -279,3 +283,42 @@ def test_a_ranker_trained_on_another_feature_layout_is_refused():
 def test_prior_weights_must_name_real_features():
     with pytest.raises(ValueError, match="unknown features"):
         PriorBlend(weights=(("vibes", 1.0),))
+
+
+def _transitions(zone, start: float, end: float) -> list[float]:
+    """Unix times where ``zone``'s offset changes in [start, end), found by bisection per hour."""
+    found = []
+    hours = np.arange(start, end, 3600.0)
+    offsets = [dt.datetime.fromtimestamp(t, zone).utcoffset() for t in hours.tolist()]
+    for k in np.flatnonzero([a != b for a, b in itertools.pairwise(offsets)]).tolist():
+        lo, hi = hours[k], hours[k + 1]
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            same = dt.datetime.fromtimestamp(mid, zone).utcoffset() == offsets[k]
+            lo, hi = (mid, hi) if same else (lo, mid)
+        found.append(hi)
+    return found
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["America/New_York", "Europe/London", "Asia/Kolkata", "Australia/Lord_Howe", "UTC"],
+)
+@pytest.mark.parametrize("n", [5, 3_000], ids=["few times", "many times"])
+def test_local_hour_and_weekday_are_the_zones_own_around_every_transition(name, n):
+    """Against ``datetime.fromtimestamp``: random times over 400 days, and each second either
+    side of every offset change in them (Lord Howe's moves by half an hour)."""
+    zone = zoneinfo.ZoneInfo(name)
+    rng = np.random.default_rng(1)
+    start = dt.datetime(2025, 6, 1, tzinfo=dt.UTC).timestamp()
+    end = start + 400 * 86_400.0
+    times = rng.uniform(start, end, n)
+    if n > 100:
+        edges = [t + d for t in _transitions(zone, start, end) for d in (-1.0, -0.25, 0.0, 0.5)]
+        times = np.concatenate([times, edges])
+    hour, weekday = local_hour_and_weekday(times, zone)
+
+    expected = [dt.datetime.fromtimestamp(t, zone) for t in times.tolist()]
+    assert hour.tolist() == [moment.hour for moment in expected]
+    assert weekday.tolist() == [moment.weekday() for moment in expected]
+    assert local_hour_and_weekday(np.empty(0), zone)[0].shape == (0,)
