@@ -192,6 +192,7 @@ def _added(windows: list[dict]) -> dict:
         "n": n,
         "app_cpu_ms": sum(w["app_cpu_ms"] * w["n"] for w in windows) / max(n, 1),
         "db_cpu_ms": sum(w["db_cpu_ms"] * w["n"] for w in windows) / max(n, 1),
+        "window_rps": [w["rps"] for w in windows],
     }
 
 

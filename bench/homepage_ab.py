@@ -99,12 +99,24 @@ def main() -> None:
             f"{figure / baseline:.2f}x" if ratio and baseline else "",
         )
 
+    # Each round's pair of windows ran within seconds of each other: the spread of their
+    # ratios says how far the machine's drift reaches into the ratio of the totals.
+    ratios = sorted(
+        a / b for a, b in zip(mine["window_rps"], theirs["window_rps"], strict=True) if b
+    )
+    quartiles = ratios[len(ratios) // 4], ratios[len(ratios) // 2], ratios[3 * len(ratios) // 4]
     c = f"c={args.concurrency}"
     print_table(
         f"Homepages of this checkout vs {label}, the same requests taking turns "
         f"({args.rounds} windows each, {args.seconds:.0f} s each in all)",
         [
             row(f"pages/s {c}", "rps", 0, ratio=True),
+            (
+                "  ratio of each round's windows: quartiles",
+                "",
+                "",
+                " / ".join(f"{q:.2f}x" for q in quartiles),
+            ),
             row(f"p50 ms {c}", "p50", 1),
             row(f"p99 ms {c}", "p99", 1),
             row(f"server CPU ms/page {c}", "app_cpu_ms", 2, ratio=True),
