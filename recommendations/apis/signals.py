@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from config.api.pagination import LimitOffsetPagination
-from profiles.selectors import profile_for_request, profile_get
+from profiles.selectors import profile_for_request
 from profiles.unlock import profile_unlock_check
 from recommendations.models import Signal, SignalKind
 from recommendations.selectors.signals import continue_watching, signal_history
@@ -146,8 +146,10 @@ class SignalsApi(GenericAPIView):
     def get_queryset(self) -> QuerySet[Signal]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no account
             return Signal.objects.none()
-        profile = profile_get(
-            account=account_for_request(self.request), profile_id=self.kwargs["profile_id"]
+        profile, _ = profile_for_request(
+            self.request,
+            account=account_for_request(self.request),
+            profile_id=self.kwargs["profile_id"],
         )
         profile_unlock_check(request=self.request, profile=profile)
         return signal_history(profile=profile)
@@ -234,7 +236,9 @@ class ContinueWatchingApi(APIView):
         ),
     )
     def get(self, request: Request, profile_id: int) -> Response:
-        profile = profile_get(account=account_for_request(request), profile_id=profile_id)
+        profile, _ = profile_for_request(
+            request, account=account_for_request(request), profile_id=profile_id
+        )
         profile_unlock_check(request=request, profile=profile)
         items = continue_watching(profile=profile)
         return Response({"results": ContinueWatchingItemSerializer(items, many=True).data})

@@ -471,3 +471,15 @@ def test_the_documented_event_fields_are_the_parsed_ones():
     from recommendations.signal_events import EVENT_FIELDS
 
     assert set(SignalEventSerializer().fields) == EVENT_FIELDS
+
+
+def test_the_profile_endpoints_read_the_profile_once_with_the_token(api_client, profile):
+    """Signal history and continue watching take the profile the token's statement read."""
+    for name in ("v1:continue-watching", "v1:signals"):
+        with CaptureQueriesContext(connection) as queries:
+            response = api_client.get(reverse(name, args=[profile.pk]))
+
+        assert response.status_code == 200
+        profile_reads = [q["sql"] for q in queries if '"profiles_profile"' in q["sql"]]
+        assert len(profile_reads) == 1, profile_reads
+        assert '"accounts_apitoken"' in profile_reads[0]
