@@ -185,11 +185,10 @@ def _history_read_sql() -> str:
     table = quote(ProfileTitleState._meta.db_table)
     up, down = ProfileTitleState.Thumbs.UP.value, ProfileTitleState.Thumbs.DOWN.value
     epoch = epoch_expression("last_played_at").sql
-    false = "FALSE" if connection.vendor == "postgresql" else "0"
     # Only constants of this module and quoted identifiers are interpolated.
     states = (
         "SELECT -1, title_id, CASE WHEN completed_at IS NULL THEN 0 ELSE 1 END, "  # noqa: S608
-        f"rewatch_count, progress, {epoch}, {false}, "
+        f"rewatch_count, progress, {epoch}, FALSE, "
         f"CASE thumbs WHEN '{up}' THEN 1 WHEN '{down}' THEN -1 ELSE 0 END, 0 "
         f"FROM {table} WHERE profile_id = %s"
     )
