@@ -13,12 +13,14 @@ import pytest
 
 from recommendations.engine.artwork_bandit import (
     N_HOUR_BUCKETS,
+    NORMAL_TABLE_SIZE,
     ArtworkBandit,
     ArtworkChoice,
     PerTitleThompson,
     _argmax_wins,
     artwork_context,
     context_size,
+    normal_draws,
 )
 from recommendations.engine.ranking import DEVICE_CLASSES
 
@@ -615,3 +617,19 @@ def test_one_context_row_stands_for_every_title_of_a_page():
     np.testing.assert_array_equal(once.estimate, repeated.estimate)
     with pytest.raises(ValueError, match="context must have shape"):
         bandit.choose(**dict(arms, context=arms["context"][:2]))
+
+
+def test_posterior_draws_are_standard_normal_reproducible_and_never_written_to():
+    draws = normal_draws(np.random.default_rng(4), 20_000)
+    again = normal_draws(np.random.default_rng(4), 20_000)
+    other = normal_draws(np.random.default_rng(5), 20_000)
+
+    np.testing.assert_array_equal(draws, again)  # a page's seed fixes its draws
+    assert not np.array_equal(draws, other)
+    assert abs(draws.mean()) < 0.03
+    assert abs(draws.std() - 1.0) < 0.03
+    assert not draws.flags.writeable  # the table is shared by every choice of the process
+    # More than a quarter of the table is drawn afresh rather than sliced.
+    large = normal_draws(np.random.default_rng(4), NORMAL_TABLE_SIZE // 2)
+    assert large.shape == (NORMAL_TABLE_SIZE // 2,)
+    assert large.flags.writeable
