@@ -67,6 +67,7 @@ __all__ = [
     "dislike_penalties",
     "dislike_penalty_row",
     "kind_codes",
+    "profile_confidence",
     "row_scroll_penalties",
     "signal_confidence",
     "signal_confidence_parts",
@@ -571,47 +572,251 @@ class _SignalEvidence:
         again = self.flagged[plays] | (first_completion_age[pair_of[plays]] > ages[plays])
         rewatched, first_plays = plays[again], plays[~again]
 
-        played = np.log2(1.0 + self._total(first_plays, self.play_amount))
-        progress = weights.progress * self._largest(kind(SignalCode.PROGRESS), self.progress_amount)
-        completion = weights.complete * self._largest(completes, self.completion_amount)
-        rewatches = weights.rewatch * self._total(rewatched, self.rewatch_decay)
-        weak = np.minimum(
-            weights.weak_cap,
-            weights.hover * self._total(kind(SignalCode.HOVER), self.decay)
-            + weights.preview * self._total(kind(SignalCode.PREVIEW), self.decay),
-        )
-
-        # The latest thumbs decides; on a tie a dislike wins (never push what may be disliked).
-        up_age = self._smallest(kind(SignalCode.THUMBS_UP), ages)
-        down_age = self._smallest(kind(SignalCode.THUMBS_DOWN), ages)
-        disliked = np.isfinite(down_age) & (down_age <= up_age)
-        liked = np.isfinite(up_age) & (up_age < down_age)
-        explicit = weights.thumbs_up * time_decay(
-            np.where(liked, up_age, 0.0), weights.explicit_half_life_days
-        )
-        thumbs_up = np.where(liked, explicit, 0.0)
-
-        positive = played + progress + completion + rewatches + thumbs_up + weak
-        positive[disliked] = 0.0
-        negative = np.where(
-            disliked,
-            weights.thumbs_down
-            * time_decay(np.where(disliked, down_age, 0.0), weights.explicit_half_life_days),
-            0.0,
-        )
         shown = kind(SignalCode.IMPRESSION)
-        impressions = np.bincount(pair_of[shown], minlength=self.n_pairs)
-        never_engaged = np.bincount(pair_of[only(self.engaged)], minlength=self.n_pairs) == 0
-        ignored = np.where(
-            never_engaged & (impressions >= weights.ignored_min_impressions),
-            weights.ignored_impression * self._total(shown, self.decay),
-            0.0,
+        positive, negative, ignored = _pair_confidence(
+            PairReductions(
+                play_total=self._total(first_plays, self.play_amount),
+                progress_max=self._largest(kind(SignalCode.PROGRESS), self.progress_amount),
+                completion_max=self._largest(completes, self.completion_amount),
+                rewatch_total=self._total(rewatched, self.rewatch_decay),
+                hover_total=self._total(kind(SignalCode.HOVER), self.decay),
+                preview_total=self._total(kind(SignalCode.PREVIEW), self.decay),
+                up_age=self._smallest(kind(SignalCode.THUMBS_UP), ages),
+                down_age=self._smallest(kind(SignalCode.THUMBS_DOWN), ages),
+                impressions=np.bincount(pair_of[shown], minlength=self.n_pairs),
+                engaged=np.bincount(pair_of[only(self.engaged)], minlength=self.n_pairs),
+                impression_total=self._total(shown, self.decay),
+            ),
+            weights,
         )
         return ConfidenceMatrices(
             positive=_csr_from_pairs(rows, cols, positive, shape),
             negative=_csr_from_pairs(rows, cols, negative, shape),
             ignored=_csr_from_pairs(rows, cols, ignored, shape),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PairReductions:
+    """Per (profile, title) pair, the reductions of its signals that confidence is made of.
+
+    Two paths compute them: the batch's ``bincount`` / ``ufunc.at`` over
+    millions of signals, and :func:`profile_confidence`'s loop over one
+    profile's few dozen; :func:`_pair_confidence` then turns either into the
+    matrices, so the rules of the module docstring are applied in one place.
+    Every field is an array of shape (n_pairs,): sums are of float64 amounts
+    in signal order, ``*_max`` start at 0.0, ages at +inf where absent.
+    """
+
+    play_total: np.ndarray  # kind weight x decay of plays that are not rewatches
+    progress_max: np.ndarray  # furthest percent / 100 x decay
+    completion_max: np.ndarray  # largest commitment factor x decay
+    rewatch_total: np.ndarray  # rewatch decay of rewatches
+    hover_total: np.ndarray  # decay of hovers
+    preview_total: np.ndarray  # decay of previews
+    up_age: np.ndarray  # age of the latest thumbs up
+    down_age: np.ndarray  # age of the latest thumbs down
+    impressions: np.ndarray  # how many
+    engaged: np.ndarray  # how many signals other than impressions
+    impression_total: np.ndarray  # decay of impressions
+
+
+def _pair_confidence(
+    pairs: PairReductions, weights: SignalWeights
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The module docstring's table, applied to each pair's reductions.
+
+    Returns each pair's positive, negative and ignored evidence (float64, zero
+    where there is none).
+    """
+    played = np.log2(1.0 + pairs.play_total)
+    progress = weights.progress * pairs.progress_max
+    completion = weights.complete * pairs.completion_max
+    rewatches = weights.rewatch * pairs.rewatch_total
+    weak = np.minimum(
+        weights.weak_cap,
+        weights.hover * pairs.hover_total + weights.preview * pairs.preview_total,
+    )
+
+    # The latest thumbs decides; on a tie a dislike wins (never push what may be disliked).
+    up_age, down_age = pairs.up_age, pairs.down_age
+    disliked = np.isfinite(down_age) & (down_age <= up_age)
+    liked = np.isfinite(up_age) & (up_age < down_age)
+    explicit = weights.thumbs_up * time_decay(
+        np.where(liked, up_age, 0.0), weights.explicit_half_life_days
+    )
+    thumbs_up = np.where(liked, explicit, 0.0)
+
+    positive = played + progress + completion + rewatches + thumbs_up + weak
+    positive[disliked] = 0.0
+    negative = np.where(
+        disliked,
+        weights.thumbs_down
+        * time_decay(np.where(disliked, down_age, 0.0), weights.explicit_half_life_days),
+        0.0,
+    )
+    ignored = np.where(
+        (pairs.engaged == 0) & (pairs.impressions >= weights.ignored_min_impressions),
+        weights.ignored_impression * pairs.impression_total,
+        0.0,
+    )
+    return positive, negative, ignored
+
+
+#: Above this many signals :func:`profile_confidence` hands over to the batch path.
+PROFILE_LOOP_MAX_SIGNALS = 400
+
+
+def profile_confidence(
+    *,
+    title_index: npt.ArrayLike,
+    kind: npt.ArrayLike,
+    value: npt.ArrayLike,
+    age_days: npt.ArrayLike,
+    commitment: npt.ArrayLike | None = None,
+    rewatch: npt.ArrayLike | None = None,
+    n_titles: int,
+    weights: SignalWeights | None = None,
+) -> ConfidenceMatrices:
+    """:func:`signal_confidence` of one profile's signals (a 1 x ``n_titles`` row), at a
+    request's scale.
+
+    Every homepage turns the profile's current history into confidence, and
+    a median history has a few dozen signals. The batch path's fixed cost
+    (a key sort, a hundred-odd numpy calls, each sized for millions of
+    signals) was over a millisecond of such a page; here the amounts are
+    still computed by the same numpy expressions, over all signals at once,
+    but grouped by title in a plain loop, in signal order, so the sums and
+    maxima are the batch's to the bit (tested on random histories). Longer
+    histories than ``PROFILE_LOOP_MAX_SIGNALS`` go through the batch path.
+    """
+    weights = weights or SignalWeights()
+    titles = _as_1d("title_index", title_index, np.int64, None)
+    n = titles.shape[0]
+    if n > PROFILE_LOOP_MAX_SIGNALS:
+        return signal_confidence(
+            profile_index=np.zeros(n, dtype=np.int64),
+            title_index=titles,
+            kind=kind,
+            value=value,
+            age_days=age_days,
+            commitment=commitment,
+            rewatch=rewatch,
+            n_profiles=1,
+            n_titles=n_titles,
+            weights=weights,
+        )
+    codes = _as_1d("kind", kind, np.int8, n)
+    values = _as_1d("value", value, np.float64, n)
+    ages = _as_1d("age_days", age_days, np.float64, n)
+    hours = (
+        np.full(n, np.nan)
+        if commitment is None
+        else _as_1d("commitment", commitment, np.float64, n)
+    )
+    flagged = np.zeros(n, bool) if rewatch is None else _as_1d("rewatch", rewatch, bool, n)
+    if n and (codes.min() < 0 or codes.max() > max(SignalCode)):
+        raise ValueError("kind holds codes that are not SignalCode values")
+    if np.any(titles >= n_titles) or np.any((titles < 0) & (codes != SignalCode.ROW_SCROLL_PAST)):
+        raise ValueError("title_index out of range (only row_scroll_past may have no title)")
+
+    # Each signal's amount, by the batch path's expressions (it computes them at its
+    # kind's signals only; elementwise, the values are the same).
+    decay = time_decay(ages, weights.half_life_days)
+    play_weight = np.zeros(len(SignalCode))
+    play_weight[list(_PLAY_CODES)] = (
+        weights.play_start,
+        weights.search_play,
+        weights.external_play,
+    )
+    amounts = zip(
+        titles.tolist(),
+        codes.tolist(),
+        ages.tolist(),
+        decay.tolist(),
+        (play_weight[codes] * decay).tolist(),
+        time_decay(ages, weights.rewatch_half_life_days).tolist(),
+        (np.clip(np.nan_to_num(values, nan=0.0), 0.0, 100.0) / 100.0 * decay).tolist(),
+        (commitment_factor(hours, weights.reference_hours) * decay).tolist(),
+        flagged.tolist(),
+        strict=True,
+    )
+    by_title: dict[int, list[tuple]] = {}
+    for signal in amounts:
+        if signal[0] >= 0:
+            by_title.setdefault(signal[0], []).append(signal)
+
+    cols = sorted(by_title)
+    reductions = []  # a tuple per title, in PairReductions' field order
+    # Plain ints: comparing with the enum's members costs an attribute lookup each.
+    impression, complete, progress_code, hover, preview, up_code, down_code = map(
+        int,
+        (
+            SignalCode.IMPRESSION,
+            SignalCode.COMPLETE,
+            SignalCode.PROGRESS,
+            SignalCode.HOVER,
+            SignalCode.PREVIEW,
+            SignalCode.THUMBS_UP,
+            SignalCode.THUMBS_DOWN,
+        ),
+    )
+    play_codes = frozenset(map(int, _PLAY_CODES))
+    for title in cols:
+        signals = by_title[title]
+        first_completion = max((s[2] for s in signals if s[1] == complete), default=-np.inf)
+        played = progress = completion = rewatched = hovered = previewed = shown_decay = 0.0
+        up = down = np.inf
+        shown = engaged = 0
+        for _, code, age, dec, play, rewatch_dec, percent, completed, again in signals:
+            if code == impression:
+                shown += 1
+                shown_decay += dec
+                continue
+            engaged += 1
+            if code in play_codes:
+                # A play after the pair's first completion is a rewatch, flagged or not.
+                if again or first_completion > age:
+                    rewatched += rewatch_dec
+                else:
+                    played += play
+            elif code == progress_code:
+                progress = max(progress, percent)
+            elif code == complete:
+                completion = max(completion, completed)
+            elif code == hover:
+                hovered += dec
+            elif code == preview:
+                previewed += dec
+            elif code == up_code:
+                up = min(up, age)
+            elif code == down_code:
+                down = min(down, age)
+        reductions.append(
+            (played, progress, completion, rewatched, hovered, previewed,
+             up, down, shown, engaged, shown_decay)
+        )  # fmt: skip
+    columns = np.array(reductions, dtype=np.float64).reshape(-1, 11).T
+    positive, negative, ignored = _pair_confidence(PairReductions(*columns), weights)
+    title = np.array(cols, dtype=np.int32)
+    return ConfidenceMatrices(
+        positive=_row(title, positive, n_titles),
+        negative=_row(title, negative, n_titles),
+        ignored=_row(title, ignored, n_titles),
+    )
+
+
+def _row(cols: np.ndarray, values: np.ndarray, n_titles: int) -> sp.csr_matrix:
+    """:func:`_csr_from_pairs` of a single row, without its per-row counting."""
+    keep = values > 0
+    return sp.csr_matrix(
+        (
+            values[keep].astype(np.float32),
+            cols[keep],
+            np.array([0, np.count_nonzero(keep)], dtype=np.int32),
+        ),
+        shape=(1, n_titles),
+    )
 
 
 def signed_confidence(positive: sp.spmatrix, negative: sp.spmatrix | None = None) -> sp.csr_matrix:

@@ -11,7 +11,7 @@ The steps:
    cached window arrays), within the maturity limit, thumbs-down, completed
    unless rewatch-worthy (the profile's derived title state).
 2. The profile's *current* history becomes a confidence row (the same
-   :func:`~recommendations.engine.confidence.signal_confidence` as training),
+   rules as training, :func:`~recommendations.engine.confidence.profile_confidence`),
    folded into the collaborative model for CF scores: tonight's plays count
    before the next retrain. A profile without usable history gets no CF
    scores and is served by its cluster's (or region's) trending titles,
@@ -37,7 +37,7 @@ from recommendations.engine.confidence import (
     SignalCode,
     SignalWeights,
     dislike_penalty_row,
-    signal_confidence,
+    profile_confidence,
 )
 from recommendations.engine.popularity import NEW_RELEASE_WINDOW_DAYS, new_release_scores
 from recommendations.engine.ranking import build_features, hour_bucket
@@ -273,15 +273,13 @@ def ranking_inputs(
     # Impressions (most of a history) only make the "ignored" matrix, which serving
     # does not use: positive and negative evidence are the same without them.
     engaged = np.flatnonzero((signals.kind != SignalCode.IMPRESSION) & (signals.title_index >= 0))
-    confidence = signal_confidence(
-        profile_index=signals.profile_index[engaged],
+    confidence = profile_confidence(
         title_index=signals.title_index[engaged],
         kind=signals.kind[engaged],
         value=signals.value[engaged],
         age_days=ages[engaged],
         commitment=signals.commitment_hours[engaged],
         rewatch=signals.rewatch[engaged],
-        n_profiles=1,
         n_titles=n,
         weights=weights,
     )

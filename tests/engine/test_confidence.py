@@ -17,6 +17,7 @@ from recommendations.engine.confidence import (
     dislike_penalties,
     dislike_penalty_row,
     kind_codes,
+    profile_confidence,
     row_scroll_penalties,
     signal_confidence,
     signal_confidence_parts,
@@ -292,6 +293,51 @@ def test_each_part_of_one_pass_is_exactly_its_signals_alone():
             assert np.array_equal(a.indices, b.indices)
             assert np.array_equal(a.data, b.data)
     assert not np.array_equal(of_part.positive.toarray(), whole.positive.toarray())
+
+
+@pytest.mark.parametrize("n_signals", [0, 1, 60, 399, 1_500])
+def test_one_profiles_confidence_is_the_batchs_to_the_bit(n_signals):
+    # given: one profile's random history over few titles, so pairs mix every kind: plays
+    # before and after completions, flagged rewatches, thumbs up and down on the same day,
+    # impressions alone, NaN progress and runtimes, ages from the future (clock skew)
+    rng = np.random.default_rng(n_signals)
+    kind = rng.integers(0, len(SignalCode), n_signals).astype(np.int8)
+    title = np.where(kind == SignalCode.ROW_SCROLL_PAST, -1, rng.integers(0, N_TITLES, n_signals))
+    kind[title == N_TITLES - 1] = SignalCode.IMPRESSION
+    signals = {
+        "title_index": title.astype(np.int32),
+        "kind": kind,
+        "value": np.where(rng.random(n_signals) < 0.1, np.nan, rng.random(n_signals) * 120),
+        "age_days": (np.round(rng.random(n_signals) * 40) - 2).astype(np.float32),
+        "commitment": np.where(rng.random(n_signals) < 0.5, np.nan, rng.random(n_signals) * 30),
+        "rewatch": rng.random(n_signals) < 0.1,
+    }
+
+    # when
+    got = profile_confidence(**signals, n_titles=N_TITLES)
+
+    # then
+    expected = signal_confidence(
+        **signals, profile_index=np.zeros(n_signals, np.int32), n_profiles=1, n_titles=N_TITLES
+    )
+    for name in ("positive", "negative", "ignored"):
+        a, b = getattr(got, name), getattr(expected, name)
+        assert a.shape == b.shape == (1, N_TITLES)
+        assert np.array_equal(a.indptr, b.indptr)
+        assert np.array_equal(a.indices, b.indices)
+        assert np.array_equal(a.data, b.data)
+        assert a.data.dtype == np.float32
+        assert a.nnz > 0 or n_signals < 60
+
+
+def test_one_profiles_confidence_refuses_what_the_batch_refuses():
+    with pytest.raises(ValueError, match="title_index out of range"):
+        profile_confidence(
+            title_index=[N_TITLES], kind=[SignalCode.PLAY_START], value=[0], age_days=[0],
+            n_titles=N_TITLES,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="not SignalCode values"):
+        profile_confidence(title_index=[0], kind=[99], value=[0], age_days=[0], n_titles=N_TITLES)
 
 
 def test_kind_codes_convert_signal_kind_values():
