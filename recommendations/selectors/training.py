@@ -335,9 +335,16 @@ def _kind_code_expression() -> Case:
 
 
 def epoch_expression(column: str) -> RawSQL:
-    """Unix seconds of a datetime column, computed by the database (no Python datetimes)."""
+    """Unix seconds of a datetime column, computed by the database (no Python datetimes).
+
+    ``date_part`` rather than ``EXTRACT``: since PostgreSQL 14 ``EXTRACT``
+    computes a ``numeric`` (then cast to ``float8`` here), which cost a
+    quarter of the homepage's history read; ``date_part`` divides the
+    microseconds in ``float8`` directly. Both round the exact value to the
+    nearest double, so they agree to the bit (tested).
+    """
     if connection.vendor == "postgresql":
-        return RawSQL(f'EXTRACT(EPOCH FROM "{column}")::float8', [])  # noqa: S611 - fixed column
+        return RawSQL(f"date_part('epoch', \"{column}\")", [])  # noqa: S611 - fixed column
     return RawSQL(f'(julianday("{column}") - 2440587.5) * 86400.0', [])  # noqa: S611
 
 

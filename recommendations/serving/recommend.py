@@ -59,17 +59,21 @@ def _history_sql() -> str:
         f"WHEN '{kind.value}' THEN {int(SignalCode[kind.name])}" for kind in SignalKind
     )
     row = quote("row")
-    row_types = " ".join(
-        f"WHEN {row} = '{name}' OR substr({row}, 1, {len(name) + 1}) = '{name}:' THEN {i}"
-        for i, name in enumerate(ROW_TYPES)
-    )
+    # A row id's type is what precedes its first colon (``because_you_watched:123``); one
+    # cut and a simple CASE on it, not a prefix test per type (the history read's costliest
+    # expression).
+    if connection.vendor == "postgresql":
+        row_type = f"split_part({row}, ':', 1)"
+    else:
+        row_type = f"substr({row}, 1, instr({row} || ':', ':') - 1)"
+    row_types = " ".join(f"WHEN '{name}' THEN {i}" for i, name in enumerate(ROW_TYPES))
     devices = " ".join(f"WHEN '{name}' THEN {i}" for i, name in enumerate(DEVICE_CLASSES))
     epoch = epoch_expression("occurred_at").sql
     # Only constants of this module and quoted identifiers are interpolated.
     select = (
         f"SELECT profile_id, COALESCE(title_id, -1), COALESCE(episode_id, -1), "  # noqa: S608
         f"CASE kind {codes} END, value, {epoch}, is_rewatch, "
-        f"CASE WHEN {row} = '' THEN -1 {row_types} ELSE -2 END, "
+        f"CASE WHEN {row} = '' THEN -1 ELSE CASE {row_type} {row_types} ELSE -2 END END, "
         f"CASE device {devices} ELSE 0 END FROM {table} "
     )
     return select + (

@@ -228,3 +228,31 @@ def test_a_read_beside_inside_a_transaction_runs_here_and_sees_its_rows(small_wo
     # then
     assert count == Profile.objects.count()
     assert names == [threading.current_thread().name]
+
+
+@pytest.mark.django_db
+def test_the_databases_epoch_seconds_are_pythons_to_the_bit():
+    # given: moments with microseconds, before 1970, and far ahead
+    from django.db import connection
+
+    moments = [
+        dt.datetime(2026, 12, 2, 16, 3, 5, 123457, tzinfo=dt.UTC),
+        dt.datetime(1969, 7, 20, 20, 17, 40, 999999, tzinfo=dt.UTC),
+        dt.datetime(2099, 1, 1, 0, 0, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+        *(
+            dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(m))
+            for m in np.random.default_rng(3).integers(0, 10**14, 200)
+        ),
+    ]
+    expression = data.epoch_expression("occurred_at").sql
+
+    # when
+    with connection.cursor() as cursor:
+        got = []
+        for moment in moments:
+            sql = f'SELECT {expression} FROM (SELECT %s AS "occurred_at") AS t'  # noqa: S608
+            cursor.execute(sql, [moment])
+            got.append(cursor.fetchone()[0])
+
+    # then: exactly datetime.timestamp(), the nearest double to the exact seconds
+    assert got == [moment.timestamp() for moment in moments]
