@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from artwork.models import ArtworkVariant, DeviceClass
 from catalog.models import Episode, Title
+from config.fields import PlainJSONField
 from profiles.models import Profile
 
 
@@ -355,9 +356,10 @@ class PageLog(models.Model):
         db_constraint=False,
         db_index=False,
     )
-    rows = models.JSONField(default=list)
-    items = models.JSONField(default=list)
-    taste = models.JSONField(
+    # Plain json, not jsonb: written once per page, read whole, never queried into.
+    rows = PlainJSONField(default=list)
+    items = PlainJSONField(default=list)
+    taste = PlainJSONField(
         default=dict,
         blank=True,
         help_text=(

@@ -1,4 +1,5 @@
-"""The page log, written on every homepage: compressed cheaply, committed without waiting."""
+"""The page log, written on every homepage: stored and compressed cheaply, committed without
+waiting."""
 
 import uuid
 
@@ -32,6 +33,40 @@ def test_page_log_json_columns_use_lz4_where_the_server_has_it():
         assert set(methods.values()) == {"l"}
     else:  # the migration skipped the change; the server's default (pglz) stays
         assert "l" not in methods.values()
+
+
+def test_page_log_json_columns_are_plain_json_and_read_back_as_written():
+    # given: the columns' types, and a page log written through the ORM (not the request
+    # path's insert), with a JSON string, nested values and non-ASCII text
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = 'recommendations_pagelog'::regclass "
+            "AND attname IN ('items', 'rows', 'taste')"
+        )
+        types = dict(cursor.fetchall())
+    profile = ProfileFactory()
+    written = PageLog.objects.create(
+        id=uuid.uuid4(),
+        profile=profile,
+        generated_at=timezone.now(),
+        device="tv",
+        region=profile.account.home_region_id,
+        hour=20,
+        weekday=4,
+        rows=[["because_you_watched:7", "because_you_watched", 0.5], "a string"],
+        items=[[7, 0, 0, None, 0.25], [8, 0, 1, 3, 1.0]],
+        taste={"drama": 0.75, "comédie": 0.25},
+    )
+
+    # when
+    read = PageLog.objects.get(pk=written.pk)
+    listed = PageLog.objects.filter(pk=written.pk).values_list("rows", "items", "taste").get()
+
+    # then
+    assert types == {"items": "json", "rows": "json", "taste": "json"}
+    for got in ((read.rows, read.items, read.taste), listed):
+        assert got == (written.rows, written.items, written.taste)
 
 
 @pytest.mark.django_db(transaction=True)
