@@ -314,6 +314,35 @@ def _csr_from_pairs(
     )
 
 
+def _signal_columns(
+    *,
+    title_index: npt.ArrayLike,
+    kind: npt.ArrayLike,
+    value: npt.ArrayLike,
+    age_days: npt.ArrayLike,
+    commitment: npt.ArrayLike | None,
+    rewatch: npt.ArrayLike | None,
+    n: int,
+    n_titles: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Titles, codes, values, ages, hours and rewatch flags of ``n`` signals, checked."""
+    titles = _as_1d("title_index", title_index, np.int64, n)
+    codes = _as_1d("kind", kind, np.int8, n)
+    values = _as_1d("value", value, np.float64, n)
+    ages = _as_1d("age_days", age_days, np.float64, n)
+    hours = (
+        np.full(n, np.nan)
+        if commitment is None
+        else _as_1d("commitment", commitment, np.float64, n)
+    )
+    flagged = np.zeros(n, bool) if rewatch is None else _as_1d("rewatch", rewatch, bool, n)
+    if n and (codes.min() < 0 or codes.max() > max(SignalCode)):
+        raise ValueError("kind holds codes that are not SignalCode values")
+    if np.any(titles >= n_titles) or np.any((titles < 0) & (codes != SignalCode.ROW_SCROLL_PAST)):
+        raise ValueError("title_index out of range (only row_scroll_past may have no title)")
+    return titles, codes, values, ages, hours, flagged
+
+
 def signal_confidence(
     *,
     profile_index: npt.ArrayLike,
@@ -430,26 +459,22 @@ def signal_confidence_parts(
     weights = weights or SignalWeights()
     profiles = _as_1d("profile_index", profile_index, np.int64, None)
     n = profiles.shape[0]
-    titles = _as_1d("title_index", title_index, np.int64, n)
-    codes = _as_1d("kind", kind, np.int8, n)
-    values = _as_1d("value", value, np.float64, n)
-    ages = _as_1d("age_days", age_days, np.float64, n)
-    hours = (
-        np.full(n, np.nan)
-        if commitment is None
-        else _as_1d("commitment", commitment, np.float64, n)
+    if n and (profiles.min() < 0 or profiles.max() >= n_profiles):
+        raise ValueError("profile_index out of range")
+    titles, codes, values, ages, hours, flagged = _signal_columns(
+        title_index=title_index,
+        kind=kind,
+        value=value,
+        age_days=age_days,
+        commitment=commitment,
+        rewatch=rewatch,
+        n=n,
+        n_titles=n_titles,
     )
-    flagged = np.zeros(n, bool) if rewatch is None else _as_1d("rewatch", rewatch, bool, n)
     masks = [
         None if part is None else _as_1d(f"parts[{i}]", part, bool, n)
         for i, part in enumerate(parts)
     ]
-    if n and (codes.min() < 0 or codes.max() > max(SignalCode)):
-        raise ValueError("kind holds codes that are not SignalCode values")
-    if n and (profiles.min() < 0 or profiles.max() >= n_profiles):
-        raise ValueError("profile_index out of range")
-    if np.any(titles >= n_titles) or np.any((titles < 0) & (codes != SignalCode.ROW_SCROLL_PAST)):
-        raise ValueError("title_index out of range (only row_scroll_past may have no title)")
 
     on_title = titles >= 0
     if not on_title.all():
@@ -706,19 +731,16 @@ def profile_confidence(
             n_titles=n_titles,
             weights=weights,
         )
-    codes = _as_1d("kind", kind, np.int8, n)
-    values = _as_1d("value", value, np.float64, n)
-    ages = _as_1d("age_days", age_days, np.float64, n)
-    hours = (
-        np.full(n, np.nan)
-        if commitment is None
-        else _as_1d("commitment", commitment, np.float64, n)
+    titles, codes, values, ages, hours, flagged = _signal_columns(
+        title_index=titles,
+        kind=kind,
+        value=value,
+        age_days=age_days,
+        commitment=commitment,
+        rewatch=rewatch,
+        n=n,
+        n_titles=n_titles,
     )
-    flagged = np.zeros(n, bool) if rewatch is None else _as_1d("rewatch", rewatch, bool, n)
-    if n and (codes.min() < 0 or codes.max() > max(SignalCode)):
-        raise ValueError("kind holds codes that are not SignalCode values")
-    if np.any(titles >= n_titles) or np.any((titles < 0) & (codes != SignalCode.ROW_SCROLL_PAST)):
-        raise ValueError("title_index out of range (only row_scroll_past may have no title)")
 
     # Each signal's amount, by the batch path's expressions (it computes them at its
     # kind's signals only; elementwise, the values are the same).
