@@ -40,7 +40,7 @@ from recommendations.engine.confidence import (
     profile_confidence,
 )
 from recommendations.engine.popularity import NEW_RELEASE_WINDOW_DAYS, new_release_scores
-from recommendations.engine.ranking import build_features, hour_bucket
+from recommendations.engine.ranking import build_features, hour_bucket, local_hour_and_weekday
 from recommendations.selectors.training import SECONDS_PER_DAY, TrainingSignals
 from recommendations.serving.bundle import CatalogueArrays, RegionArrays, ServingBundle
 
@@ -321,8 +321,8 @@ def ranking_inputs(
     played = signals.title_index[is_play]
     zone = catalogue.time_zones.get(context.region_code, dt.UTC)
     local = context.at.astimezone(zone)
-    offset = local.utcoffset().total_seconds() if local.utcoffset() else 0.0
-    play_hours = (((signals.timestamp[is_play] + offset) // 3600) % 24).astype(np.int64)
+    # Each play's own local hour: a summer evening's play is still an evening play in winter.
+    play_hours, _ = local_hour_and_weekday(signals.timestamp[is_play], zone)
     genre_affinity = bucket_genre_affinity(
         genre_rows=catalogue.genre_table[played],
         in_bucket=hour_bucket(play_hours) == hour_bucket(local.hour),

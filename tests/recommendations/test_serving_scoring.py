@@ -102,3 +102,92 @@ def test_new_release_scores_from_recent_arrivals_equal_the_whole_catalogues(seed
         np.testing.assert_array_equal(served, new_release_scores(release_age))
         with_new_releases += bool(served.any())
     assert with_new_releases > 50
+
+
+def test_the_hour_genre_affinity_takes_each_plays_own_local_hour():
+    """A play's hour is its own moment's local hour: a summer evening's play (EDT) is
+    still an evening play on a winter evening (EST), not an afternoon one."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    import scipy.sparse as sp
+
+    from recommendations.selectors.training import TrainingSignals
+    from recommendations.serving.scoring import (
+        ProfileHistory,
+        ScoringContext,
+        bucket_genre_affinity,
+        ranking_inputs,
+    )
+
+    # given: drama (titles 0-4) played at 20:30 on summer evenings, comedy (5-9) at 14:00
+    n_titles, zone = 300, ZoneInfo("America/New_York")
+    region, _ = _random_region(0, n_titles=n_titles)
+    genre_table = np.zeros((n_titles, 2), dtype=np.float32)
+    genre_table[0:5, 0] = genre_table[5:10, 1] = 1.0
+    drama = [dt.datetime(2025, 7, 1 + d, 20, 30, tzinfo=zone) for d in range(5)]
+    comedy = [dt.datetime(2025, 7, 10 + d, 14, 0, tzinfo=zone) for d in range(5)]
+    titles = np.arange(10, dtype=np.int32)
+    n = titles.shape[0]
+    signals = TrainingSignals(
+        profile_ids=np.array([1], dtype=np.int64),
+        title_ids=np.arange(n_titles, dtype=np.int64),
+        profile_index=np.zeros(n, dtype=np.int32),
+        title_index=titles,
+        episode_id=np.full(n, -1, dtype=np.int64),
+        kind=np.full(n, SignalCode.PLAY_START, dtype=np.int8),
+        value=np.full(n, np.nan, dtype=np.float32),
+        timestamp=np.array([t.timestamp() for t in drama + comedy]),
+        rewatch=np.zeros(n, dtype=bool),
+        commitment_hours=np.full(n, np.nan, dtype=np.float32),
+    )
+    none = np.empty(0, dtype=bool)
+    history = ProfileHistory(
+        signals=signals,
+        state_title=np.empty(0, dtype=np.int32),
+        completed=none,
+        rewatch_worthy=none,
+        thumbs_down=none,
+        in_progress=none,
+        last_played=np.empty(0),
+    )
+    zeros = np.zeros(n_titles, dtype=np.float32)
+    bundle = SimpleNamespace(
+        n_titles=n_titles,
+        als=SimpleNamespace(
+            fold_in=lambda row: np.zeros(4, np.float32),
+            item_factors=np.zeros((n_titles, 4), np.float32),
+        ),
+        content=SimpleNamespace(profile_affinity=lambda row: zeros),
+        neighbours=sp.csr_matrix((n_titles, n_titles), dtype=np.float32),
+        trending_rows=lambda **_: (zeros, zeros, zeros),
+    )
+    catalogue = SimpleNamespace(
+        facts=SimpleNamespace(maturity=np.zeros(n_titles)),
+        region=lambda code: region,
+        time_zones={"US": zone},
+        genre_table=genre_table,
+    )
+    winter_evening = dt.datetime(2026, 1, 15, 21, 0, tzinfo=zone)
+
+    # when
+    inputs = ranking_inputs(
+        bundle=bundle,
+        catalogue=catalogue,
+        history=history,
+        context=ScoringContext(
+            region_code="US",
+            cluster_id=None,
+            maturity_limit=18,
+            language_index=np.empty(0, dtype=np.int16),
+            device="tv",
+            at=winter_evening,
+        ),
+    )
+
+    # then: the evening's affinity is drama's, counted from the five evening plays
+    expected = bucket_genre_affinity(
+        genre_rows=genre_table[titles], in_bucket=np.arange(n) < len(drama)
+    )
+    np.testing.assert_array_equal(inputs.genre_affinity, expected)
+    assert inputs.genre_affinity[0] == 1.0 > inputs.genre_affinity[1]
