@@ -57,6 +57,39 @@ def test_the_pool_is_the_union_of_each_generators_best(scores):
     np.testing.assert_array_equal(pool.score_of(Source.TRENDING), scores["trending"][pool.indices])
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_each_generator_brings_its_share_of_the_best_eligible_titles(scores, seed):
+    # given: half the catalogue unavailable, some titles above the maturity limit, soft
+    # penalties on a tenth (some above the removal threshold), distinct scores
+    rng = np.random.default_rng(seed)
+    available, within = rng.random(N) < 0.55, rng.random(N) < 0.9
+    penalty = np.where(rng.random(N) < 0.1, rng.random(N) * 0.7, 0.0).astype(np.float32)
+    quotas = CandidateQuotas(pool_size=120)
+
+    # when
+    pool = generate_candidates(
+        available=available,
+        within_maturity=within,
+        dislike_penalty=penalty,
+        quotas=quotas,
+        **scores,
+    )
+
+    # then: each generator's share of titles, by its penalised score, are in and its own
+    eligible = available & within & (penalty < 0.5)
+    total = sum(quotas.of(source) for source in SOURCE_ORDER)
+    for source in SOURCE_ORDER:
+        quota = quotas.of(source)
+        raw = scores[source.name.lower()]
+        pushed = raw - penalty * np.abs(raw)
+        usable = eligible & ((raw > 0) if source is not Source.CF else True)
+        best = np.flatnonzero(usable)[np.argsort(-pushed[usable], kind="stable")]
+        share = min(int(np.floor(quota * quotas.pool_size / total)), best.shape[0])
+        assert set(best[:share]) <= set(pool.indices[pool.proposed_by(source)]), source
+    assert len(pool) == quotas.pool_size
+    assert eligible[pool.indices].all()
+
+
 def test_source_names_read_the_bitmask():
     assert CandidatePool.source_names(Source.CF | Source.TRENDING) == ("cf", "trending")
 
