@@ -718,29 +718,23 @@ def profile_confidence(
     weights = weights or SignalWeights()
     titles = _as_1d("title_index", title_index, np.int64, None)
     n = titles.shape[0]
+    columns = {
+        "title_index": titles,
+        "kind": kind,
+        "value": value,
+        "age_days": age_days,
+        "commitment": commitment,
+        "rewatch": rewatch,
+    }
     if n > PROFILE_LOOP_MAX_SIGNALS:
         return signal_confidence(
             profile_index=np.zeros(n, dtype=np.int64),
-            title_index=titles,
-            kind=kind,
-            value=value,
-            age_days=age_days,
-            commitment=commitment,
-            rewatch=rewatch,
+            **columns,
             n_profiles=1,
             n_titles=n_titles,
             weights=weights,
         )
-    titles, codes, values, ages, hours, flagged = _signal_columns(
-        title_index=titles,
-        kind=kind,
-        value=value,
-        age_days=age_days,
-        commitment=commitment,
-        rewatch=rewatch,
-        n=n,
-        n_titles=n_titles,
-    )
+    titles, codes, values, ages, hours, flagged = _signal_columns(**columns, n=n, n_titles=n_titles)
 
     # Each signal's amount, by the batch path's expressions (it computes them at its
     # kind's signals only; elementwise, the values are the same).
