@@ -812,26 +812,13 @@ def profile_confidence(
             (played, progress, completion, rewatched, hovered, previewed,
              up, down, shown, engaged, shown_decay)
         )  # fmt: skip
-    columns = np.array(reductions, dtype=np.float64).reshape(-1, 11).T
-    positive, negative, ignored = _pair_confidence(PairReductions(*columns), weights)
-    title = np.array(cols, dtype=np.int32)
+    per_pair = np.array(reductions, dtype=np.float64).reshape(-1, 11).T
+    positive, negative, ignored = _pair_confidence(PairReductions(*per_pair), weights)
+    rows, title, shape = np.zeros(len(cols), dtype=np.int64), np.array(cols), (1, n_titles)
     return ConfidenceMatrices(
-        positive=_row(title, positive, n_titles),
-        negative=_row(title, negative, n_titles),
-        ignored=_row(title, ignored, n_titles),
-    )
-
-
-def _row(cols: np.ndarray, values: np.ndarray, n_titles: int) -> sp.csr_matrix:
-    """:func:`_csr_from_pairs` of a single row, without its per-row counting."""
-    keep = values > 0
-    return sp.csr_matrix(
-        (
-            values[keep].astype(np.float32),
-            cols[keep],
-            np.array([0, np.count_nonzero(keep)], dtype=np.int32),
-        ),
-        shape=(1, n_titles),
+        positive=_csr_from_pairs(rows, title, positive, shape),
+        negative=_csr_from_pairs(rows, title, negative, shape),
+        ignored=_csr_from_pairs(rows, title, ignored, shape),
     )
 
 

@@ -15,14 +15,20 @@ from tests.factories import ProfileFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_page_log_json_columns_use_lz4_where_the_server_has_it():
+def _json_columns(attribute: str) -> dict[str, str]:
+    """``attribute`` (SQL over ``pg_attribute``) of the page log's JSON columns, by name."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT attname, attcompression FROM pg_attribute "
+            f"SELECT attname, {attribute} FROM pg_attribute "  # noqa: S608 - the tests' own SQL
             "WHERE attrelid = 'recommendations_pagelog'::regclass "
             "AND attname IN ('items', 'rows', 'taste')"
         )
-        methods = dict(cursor.fetchall())
+        return dict(cursor.fetchall())
+
+
+def test_page_log_json_columns_use_lz4_where_the_server_has_it():
+    methods = _json_columns("attcompression")
+    with connection.cursor() as cursor:
         cursor.execute(
             "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
             "AND 'lz4' = ANY(enumvals)"
@@ -38,13 +44,7 @@ def test_page_log_json_columns_use_lz4_where_the_server_has_it():
 def test_page_log_json_columns_are_plain_json_and_read_back_as_written():
     # given: the columns' types, and a page log written through the ORM (not the request
     # path's insert), with a JSON string, nested values and non-ASCII text
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = 'recommendations_pagelog'::regclass "
-            "AND attname IN ('items', 'rows', 'taste')"
-        )
-        types = dict(cursor.fetchall())
+    types = _json_columns("format_type(atttypid, atttypmod)")
     profile = ProfileFactory()
     written = PageLog.objects.create(
         id=uuid.uuid4(),
