@@ -102,11 +102,18 @@ def sampled(work: Callable[[], None], scratch: Path) -> tuple[Counter[str], Coun
         text=True,
         check=True,
     ).stdout
+    return report_samples(report)
+
+
+_REPORT_LINE = re.compile(r"\s*[\d.]+%\s+(\d+)\s+(\S+)\s+\[.\]\s+(\S.*?)\s*(?:-\s+-)?\s*$")
+
+
+def report_samples(report: str) -> tuple[Counter[str], Counter[str]]:
+    """Samples per category and per ``library: symbol`` of ``perf report -n --sort dso,symbol``."""
     by_category: Counter[str] = Counter()
     by_symbol: Counter[str] = Counter()
-    line = re.compile(r"\s*[\d.]+%\s+(\d+)\s+(\S+)\s+\[.\]\s+(\S.*?)\s*(?:-\s+-)?\s*$")
     for text in report.splitlines():
-        match = line.match(text)
+        match = _REPORT_LINE.match(text)
         if match:
             samples, library, symbol = int(match[1]), match[2], match[3]
             by_category[category(library, symbol)] += samples
