@@ -23,9 +23,7 @@ Needs ``perf`` on the PATH and the database ``bench/homepage.py`` prepares
 """
 
 import argparse
-import gc
 import os
-import random
 import re
 import shutil
 import signal
@@ -39,9 +37,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import bench_database_url, print_table, setup_django
+from bench._harness import print_table
+from bench.homepage_profile import warmed_homepage_requests
 
-DEVICES = ("tv", "mobile", "tablet", "web")
 FREQUENCY = 1999  # samples per CPU second (prime, so it does not beat with periodic work)
 
 #: Symbols of numpy's core library that are kernels over the data rather than per-call work.
@@ -130,32 +128,7 @@ def main() -> None:
     if shutil.which("perf") is None:
         sys.exit("perf is not installed (Debian: apt install linux-perf)")
 
-    os.environ["ROOT_URLCONF"] = "bench.floor_urls"
-    setup_django(bench_database_url(args.database))
-    from django.test import Client
-
-    from bench.homepage import tokens
-    from recommendations.serving.warmup import serving_warm
-
-    serving_warm()
-    gc.freeze()  # as config/wsgi.py does after warming
-    rng = random.Random(11)
-    requests = [
-        (f"/api/v1/profiles/{pk}/homepage/?device={rng.choice(DEVICES)}", f"Token {key}")
-        for pk, key in tokens(args.pages + 20)
-    ]
-    client = Client(HTTP_HOST="127.0.0.1")
-
-    def get(path: str, auth: str | None = None) -> int:
-        headers = {"HTTP_AUTHORIZATION": auth} if auth else {}
-        response = client.get(path, **headers)
-        if response.status_code != 200:
-            raise RuntimeError(f"{path}: {response.status_code}")
-        return len(response.content)
-
-    sizes = [get(path, auth) for path, auth in requests[:20]]  # warm the code paths
-    body = sum(sizes) // len(sizes)
-    pages = requests[20:]
+    get, pages, body = warmed_homepage_requests(args.database, args.pages, seed=11)
     for _ in range(20):
         get(f"/bench/floor/?bytes={body}")
 

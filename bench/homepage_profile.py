@@ -23,6 +23,7 @@ import pstats
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -91,21 +92,21 @@ class StageTimers:
         return [(label, self._wall[label], self._cpu[label]) for label in self._wall]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", default="tonight_bench_home")
-    parser.add_argument("--pages", type=int, default=400)
-    parser.add_argument("--top", type=int, default=35)
-    parser.add_argument("--sort", default="cumulative", help="cumulative or tottime")
-    parser.add_argument(
-        "--callees", nargs="*", default=[], help="functions whose callees to list (rank_profile)"
-    )
-    args = parser.parse_args()
+def warmed_homepage_requests(
+    database: str, count: int, *, seed: int
+) -> tuple[Callable[..., int], list[tuple[str, str]], int]:
+    """Django set up on ``database``, serving warmed as gunicorn's master warms it.
 
+    Returns a ``get(path, auth=None)`` through Django's full handler (the
+    floor view at ``/bench/floor/?bytes=N`` included) that returns the body's
+    size and fails on any status but 200; ``count`` homepage requests (path,
+    Authorization header) of random profiles on random devices, after 20 that
+    warmed the code paths; and those 20 pages' mean body size.
+    """
     import os
 
     os.environ["ROOT_URLCONF"] = "bench.floor_urls"
-    setup_django(bench_database_url(args.database))
+    setup_django(bench_database_url(database))
     from django.test import Client
 
     from bench.homepage import tokens
@@ -113,11 +114,10 @@ def main() -> None:
 
     serving_warm()
     gc.freeze()  # as config/wsgi.py does after warming
-    rng = random.Random(5)
-    pairs = tokens(args.pages * 2)
+    rng = random.Random(seed)
     requests = [
         (f"/api/v1/profiles/{pk}/homepage/?device={rng.choice(DEVICES)}", f"Token {key}")
-        for pk, key in pairs
+        for pk, key in tokens(count + 20)
     ]
     client = Client(HTTP_HOST="127.0.0.1")
 
@@ -129,8 +129,22 @@ def main() -> None:
         return len(response.content)
 
     sizes = [get(path, auth) for path, auth in requests[:20]]  # warm the code paths
-    body = sum(sizes) // len(sizes)
-    timed, profiled = requests[20 : 20 + args.pages], requests[20 + args.pages :]
+    return get, requests[20:], sum(sizes) // len(sizes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default="tonight_bench_home")
+    parser.add_argument("--pages", type=int, default=400)
+    parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--sort", default="cumulative", help="cumulative or tottime")
+    parser.add_argument(
+        "--callees", nargs="*", default=[], help="functions whose callees to list (rank_profile)"
+    )
+    args = parser.parse_args()
+
+    get, requests, body = warmed_homepage_requests(args.database, args.pages * 2, seed=5)
+    timed, profiled = requests[: args.pages], requests[args.pages :]
 
     gc_seconds = [0.0, 0.0, 0.0]
     gc_started = [0.0]
