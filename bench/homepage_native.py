@@ -14,9 +14,10 @@ The split of numpy's own library into "loops" (the element-wise, sorting,
 partitioning and copying kernels, which scale with the data) and "call
 overhead" (dispatch, type resolution, array creation, iterator set-up, which
 scale with the number of numpy calls) is by symbol name and approximate; the
-other categories are by library. The point of the split: a page made of a few
-hundred small numpy calls is bound by the interpreter and the overhead, not
-by the arithmetic, and only fewer calls (or compiled code) moves it.
+other categories are by library. It tells how much of a page is arithmetic
+at all; it does not say why a stage is slower in a page than alone (a
+compiled candidates stage was tried on its evidence and gained 7% of that
+stage: docs/recommendations.md, Speed).
 
 Needs ``perf`` on the PATH and the database ``bench/homepage.py`` prepares
 (``tonight_bench_home``).
@@ -103,6 +104,7 @@ def sampled(work: Callable[[], None], scratch: Path) -> tuple[Counter[str], Coun
     return report_samples(report)
 
 
+#: ``  11.06%  1040  libpython3.11.so.1.0  [.] _PyEval_EvalFrameDefault`` ([k]: kernel symbols).
 _REPORT_LINE = re.compile(r"\s*[\d.]+%\s+(\d+)\s+(\S+)\s+\[.\]\s+(\S.*?)\s*(?:-\s+-)?\s*$")
 
 

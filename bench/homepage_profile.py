@@ -19,6 +19,7 @@ import argparse
 import cProfile
 import gc
 import io
+import os
 import pstats
 import random
 import sys
@@ -103,8 +104,6 @@ def warmed_homepage_requests(
     Authorization header) of random profiles on random devices, after 20 that
     warmed the code paths; and those 20 pages' mean body size.
     """
-    import os
-
     os.environ["ROOT_URLCONF"] = "bench.floor_urls"
     setup_django(bench_database_url(database))
     from django.test import Client
