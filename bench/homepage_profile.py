@@ -42,7 +42,7 @@ STAGES = (
     ("recommendations.serving.homepage", "profile_serving", "  profile_serving"),
     ("recommendations.serving.recommend", "profile_history_rows", "    history read (1 query)"),
     ("recommendations.serving.homepage", "rank_profile", "  rank_profile"),
-    ("recommendations.serving.scoring", "profile_confidence", "    history as confidence"),
+    ("recommendations.serving.scoring", "profile_confidence_row", "    history as confidence"),
     ("recommendations.serving.scoring", "generate_candidates", "    generate_candidates"),
     ("recommendations.serving.scoring", "ranking_features", "    ranking_features"),
     ("recommendations.serving.homepage", "_propose_rows", "  row generators"),

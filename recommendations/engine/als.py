@@ -428,14 +428,26 @@ class CollaborativeModel:
             row.sum_duplicates()
         if row.shape != (1, items.shape[0]):
             raise ValueError(f"user_items must have shape (1, {items.shape[0]}), got {row.shape}")
+        return self.fold_in_entries(row.indices, row.data)
+
+    def fold_in_entries(
+        self, indices: npt.NDArray[np.integer], data: npt.NDArray[np.floating]
+    ) -> npt.NDArray[np.float32]:
+        """:meth:`fold_in` of a confidence row given as its entries (ascending, unique titles).
+
+        The request path has the row as arrays already; a 1 x n_titles CSR
+        matrix around them only to be taken apart here cost more than the
+        solve. The order of the entries is the order of the sums, so give them
+        sorted to get :meth:`fold_in`'s factor bit for bit.
+        """
         if self._components:
             return np.concatenate(
                 [
-                    (w * part._solve(row.indices, row.data)).astype(np.float32)
+                    (w * part._solve(indices, data)).astype(np.float32)
                     for part, w in zip(self._components, self._weights, strict=True)
                 ]
             )
-        return self._solve(row.indices, row.data)
+        return self._solve(indices, data)
 
     def fold_in_many(self, user_items: sp.spmatrix) -> npt.NDArray[np.float32]:
         """:meth:`fold_in` for each row of a (m x n_titles) matrix.

@@ -60,14 +60,17 @@ from recommendations.engine.split import PairGrouping, pair_grouping
 
 __all__ = [
     "ConfidenceMatrices",
+    "ConfidenceRow",
     "ScrollPenalties",
     "SignalCode",
     "SignalWeights",
     "commitment_factor",
     "dislike_penalties",
+    "dislike_penalty_of",
     "dislike_penalty_row",
     "kind_codes",
     "profile_confidence",
+    "profile_confidence_row",
     "row_scroll_penalties",
     "signal_confidence",
     "signal_confidence_parts",
@@ -244,6 +247,79 @@ class ConfidenceMatrices:
     positive: sp.csr_matrix
     negative: sp.csr_matrix
     ignored: sp.csr_matrix
+
+
+@dataclass(frozen=True, slots=True)
+class ConfidenceRow:
+    """One profile's :class:`ConfidenceMatrices` row as plain arrays: the request path's form.
+
+    A request reads one profile's evidence three times (the fold-in, the
+    content centroid, the dislike penalties). Building three 1 x ``n_titles``
+    CSR matrices and reading them back through scipy's format checks cost
+    about as much as computing the evidence; these arrays are what those
+    matrices hold, and :meth:`matrices` gives the matrices bit for bit.
+
+    Attributes
+    ----------
+    title : numpy.ndarray of int64, shape (k,)
+        Every title with any evidence, ascending.
+    positive, negative, ignored : numpy.ndarray of float64, shape (k,)
+        Each kind of evidence per title, 0 where absent (never below 0).
+    n_titles : int
+    """
+
+    title: npt.NDArray[np.int64]
+    positive: npt.NDArray[np.float64]
+    negative: npt.NDArray[np.float64]
+    ignored: npt.NDArray[np.float64]
+    n_titles: int
+
+    @classmethod
+    def of_matrices(cls, matrices: ConfidenceMatrices) -> ConfidenceRow:
+        """The row of a one-profile :class:`ConfidenceMatrices` (the batch path's result)."""
+        parts = (matrices.positive, matrices.negative, matrices.ignored)
+        title = np.unique(np.concatenate([part.indices for part in parts])).astype(np.int64)
+        values = []
+        for part in parts:
+            value = np.zeros(title.shape[0], dtype=np.float64)
+            value[np.searchsorted(title, part.indices)] = part.data
+            values.append(value)
+        return cls(title, *values, n_titles=matrices.positive.shape[1])
+
+    def matrices(self) -> ConfidenceMatrices:
+        """The evidence as 1 x ``n_titles`` matrices, as :func:`signal_confidence` makes them."""
+        rows, shape = np.zeros(self.title.shape[0], dtype=np.int64), (1, self.n_titles)
+        return ConfidenceMatrices(
+            positive=_csr_from_pairs(rows, self.title, self.positive, shape),
+            negative=_csr_from_pairs(rows, self.title, self.negative, shape),
+            ignored=_csr_from_pairs(rows, self.title, self.ignored, shape),
+        )
+
+    @property
+    def personalised(self) -> bool:
+        """Whether there is any positive or negative evidence (what the fold-in reads)."""
+        return bool((self.positive > 0).any() or (self.negative > 0).any())
+
+    def liked(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Titles with positive evidence, and its amount as the positive matrix holds it."""
+        keep = self.positive > 0
+        return self.title[keep], self.positive[keep].astype(np.float32)
+
+    def disliked(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Titles with negative evidence, and its amount as the negative matrix holds it."""
+        keep = self.negative > 0
+        return self.title[keep], self.negative[keep].astype(np.float32)
+
+    def signed(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """:func:`signed_confidence` of the row: positive entries, and dislikes negated.
+
+        The evidence never gives one title both (see :func:`signal_confidence`),
+        so this is the two kinds side by side, in title order.
+        """
+        liked = self.positive > 0
+        keep = liked | (self.negative > 0)
+        value = np.where(liked, self.positive.astype(np.float32), -self.negative.astype(np.float32))
+        return self.title[keep], value[keep]
 
 
 @dataclass(frozen=True, slots=True)
@@ -692,7 +768,7 @@ def _pair_confidence(
 PROFILE_LOOP_MAX_SIGNALS = 400
 
 
-def profile_confidence(
+def profile_confidence_row(
     *,
     title_index: npt.ArrayLike,
     kind: npt.ArrayLike,
@@ -702,9 +778,9 @@ def profile_confidence(
     rewatch: npt.ArrayLike | None = None,
     n_titles: int,
     weights: SignalWeights | None = None,
-) -> ConfidenceMatrices:
-    """:func:`signal_confidence` of one profile's signals (a 1 x ``n_titles`` row), at a
-    request's scale.
+) -> ConfidenceRow:
+    """:func:`signal_confidence` of one profile's signals, at a request's scale, as a
+    :class:`ConfidenceRow`.
 
     Every homepage turns the profile's current history into confidence, and
     a median history has a few dozen signals. The batch path's fixed cost
@@ -727,12 +803,14 @@ def profile_confidence(
         "rewatch": rewatch,
     }
     if n > PROFILE_LOOP_MAX_SIGNALS:
-        return signal_confidence(
-            profile_index=np.zeros(n, dtype=np.int64),
-            **columns,
-            n_profiles=1,
-            n_titles=n_titles,
-            weights=weights,
+        return ConfidenceRow.of_matrices(
+            signal_confidence(
+                profile_index=np.zeros(n, dtype=np.int64),
+                **columns,
+                n_profiles=1,
+                n_titles=n_titles,
+                weights=weights,
+            )
         )
     titles, codes, values, ages, hours, flagged = _signal_columns(**columns, n=n, n_titles=n_titles)
 
@@ -814,12 +892,33 @@ def profile_confidence(
         )  # fmt: skip
     per_pair = np.array(reductions, dtype=np.float64).reshape(-1, 11).T
     positive, negative, ignored = _pair_confidence(PairReductions(*per_pair), weights)
-    rows, title, shape = np.zeros(len(cols), dtype=np.int64), np.array(cols), (1, n_titles)
-    return ConfidenceMatrices(
-        positive=_csr_from_pairs(rows, title, positive, shape),
-        negative=_csr_from_pairs(rows, title, negative, shape),
-        ignored=_csr_from_pairs(rows, title, ignored, shape),
+    return ConfidenceRow(
+        np.array(cols, dtype=np.int64), positive, negative, ignored, n_titles=n_titles
     )
+
+
+def profile_confidence(
+    *,
+    title_index: npt.ArrayLike,
+    kind: npt.ArrayLike,
+    value: npt.ArrayLike,
+    age_days: npt.ArrayLike,
+    commitment: npt.ArrayLike | None = None,
+    rewatch: npt.ArrayLike | None = None,
+    n_titles: int,
+    weights: SignalWeights | None = None,
+) -> ConfidenceMatrices:
+    """:func:`profile_confidence_row` as a 1 x ``n_titles`` :class:`ConfidenceMatrices`."""
+    return profile_confidence_row(
+        title_index=title_index,
+        kind=kind,
+        value=value,
+        age_days=age_days,
+        commitment=commitment,
+        rewatch=rewatch,
+        n_titles=n_titles,
+        weights=weights,
+    ).matrices()
 
 
 def signed_confidence(positive: sp.spmatrix, negative: sp.spmatrix | None = None) -> sp.csr_matrix:
@@ -929,10 +1028,6 @@ def dislike_penalty_row(
 ) -> npt.NDArray[np.float32]:
     """:func:`dislike_penalties` for one profile, as a dense vector, for the request path.
 
-    The same formula, computed with plain numpy on the disliked titles' rows
-    of ``similarity`` (tens of microseconds instead of the sparse products'
-    few hundred), and dense because candidate generation masks with it.
-
     Parameters
     ----------
     negative_row : sparse matrix of float32, shape (1, n_titles)
@@ -948,8 +1043,31 @@ def dislike_penalty_row(
     n_titles = row.shape[1]
     if row.shape[0] != 1 or similarity.shape != (n_titles, n_titles):
         raise ValueError("negative_row must be (1, n_titles) and similarity (n_titles, n_titles)")
-    disliked = row.data > 0
-    titles, amount = row.indices[disliked], row.data[disliked].astype(np.float64)
+    return dislike_penalty_of(
+        row.indices, row.data, similarity, strength=strength, min_similarity=min_similarity
+    )
+
+
+def dislike_penalty_of(
+    titles: npt.ArrayLike,
+    amounts: npt.ArrayLike,
+    similarity: sp.csr_matrix,
+    *,
+    strength: float = 0.5,
+    min_similarity: float = 0.2,
+) -> npt.NDArray[np.float32]:
+    """:func:`dislike_penalty_row` of the disliked ``titles`` with their negative evidence.
+
+    The same formula as :func:`dislike_penalties`, computed with plain numpy
+    on the disliked titles' rows of ``similarity`` (tens of microseconds
+    instead of the sparse products' few hundred), and dense because candidate
+    generation masks with it. Entries with ``amounts <= 0`` are ignored.
+    """
+    n_titles = similarity.shape[0]
+    amount = np.asarray(amounts).reshape(-1)
+    disliked = amount > 0
+    titles = np.asarray(titles).reshape(-1)[disliked]
+    amount = amount[disliked].astype(np.float64)
     pressure = np.zeros(n_titles, dtype=np.float64)
     if titles.size:
         table = similarity if isinstance(similarity, sp.csr_matrix) else sp.csr_matrix(similarity)

@@ -11,7 +11,7 @@ The steps:
    cached window arrays), within the maturity limit, thumbs-down, completed
    unless rewatch-worthy (the profile's derived title state).
 2. The profile's *current* history becomes a confidence row (the same
-   rules as training, :func:`~recommendations.engine.confidence.profile_confidence`),
+   rules as training, :func:`~recommendations.engine.confidence.profile_confidence_row`),
    folded into the collaborative model for CF scores: tonight's plays count
    before the next retrain. A profile without usable history gets no CF
    scores and is served by its cluster's (or region's) trending titles,
@@ -30,14 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from recommendations.engine.candidates import CandidateQuotas, generate_candidates
 from recommendations.engine.confidence import (
     SignalCode,
     SignalWeights,
-    dislike_penalty_row,
-    profile_confidence,
+    dislike_penalty_of,
+    profile_confidence_row,
 )
 from recommendations.engine.popularity import NEW_RELEASE_WINDOW_DAYS, new_release_scores
 from recommendations.engine.ranking import build_features, hour_bucket, local_hour_and_weekday
@@ -150,25 +149,6 @@ class RankedPool:
         return int(self.title_index.shape[0])
 
 
-def _signed_row(positive: sp.csr_matrix, negative: sp.csr_matrix) -> sp.csr_matrix:
-    """:func:`~recommendations.engine.confidence.signed_confidence` of one profile's row.
-
-    ``signal_confidence`` never gives a pair both positive and negative
-    evidence, so the signed row is the two rows' entries side by side; built
-    directly it skips the general function's sparse arithmetic (a few hundred
-    microseconds on every request).
-    """
-    indices = np.concatenate([positive.indices, negative.indices])
-    data = np.concatenate([positive.data, -negative.data])
-    order = np.argsort(indices, kind="stable")
-    row = sp.csr_matrix(
-        (data[order], indices[order], np.array([0, indices.shape[0]], dtype=indices.dtype)),
-        shape=positive.shape,
-    )
-    row.has_canonical_format = True
-    return row
-
-
 def bucket_genre_affinity(
     *, genre_rows: npt.NDArray[np.float32], in_bucket: npt.NDArray[np.bool_], smoothing: float = 5.0
 ) -> npt.NDArray[np.float32]:
@@ -273,7 +253,8 @@ def ranking_inputs(
     # Impressions (most of a history) only make the "ignored" matrix, which serving
     # does not use: positive and negative evidence are the same without them.
     engaged = np.flatnonzero((signals.kind != SignalCode.IMPRESSION) & (signals.title_index >= 0))
-    confidence = profile_confidence(
+    # One profile's evidence as arrays, never as sparse rows (ConfidenceRow says why).
+    confidence = profile_confidence_row(
         title_index=signals.title_index[engaged],
         kind=signals.kind[engaged],
         value=signals.value[engaged],
@@ -283,29 +264,34 @@ def ranking_inputs(
         n_titles=n,
         weights=weights,
     )
-    positive, negative = confidence.positive, confidence.negative
-    personalised = positive.nnz > 0 or negative.nnz > 0
+    personalised = confidence.personalised
     cf = None
     if personalised:
-        factor = bundle.als.fold_in(_signed_row(positive, negative))
+        factor = bundle.als.fold_in_entries(*confidence.signed())
         cf = bundle.als.item_factors @ factor
 
     # 3. Content affinity and thumbs-down neighbourhoods.
-    content = bundle.content.profile_affinity(positive) if positive.nnz else None
+    liked_titles, liked_amounts = confidence.liked()
+    content = None
+    if liked_titles.shape[0]:
+        content = bundle.content.affinity_of(liked_titles, liked_amounts)
+    dislike_titles, dislike_amounts = confidence.disliked()
     if history.thumbs_down.any():
-        # The derived state remembers dislikes older than the loaded signals.
+        # The derived state remembers dislikes older than the loaded signals: each such
+        # title at least a thumbs down's strength (the loaded evidence may say more).
         missing = states[history.thumbs_down]
-        negative = sp.csr_matrix(
-            (
-                np.full(missing.shape[0], (weights or SignalWeights()).thumbs_down, np.float32),
-                missing,
-                np.array([0, missing.shape[0]]),
-            ),
-            shape=(1, n),
-        ).maximum(negative)
+        strength = np.float32((weights or SignalWeights()).thumbs_down)
+        dislike_titles, slot = np.unique(
+            np.concatenate([dislike_titles, missing]), return_inverse=True
+        )
+        merged = np.zeros(dislike_titles.shape[0], dtype=np.float32)
+        np.maximum.at(
+            merged, slot, np.concatenate([dislike_amounts, np.full(missing.shape[0], strength)])
+        )
+        dislike_amounts = merged
     penalty = None
-    if negative.nnz:
-        penalty = np.asarray(dislike_penalty_row(negative, bundle.neighbours), dtype=np.float32)
+    if dislike_titles.shape[0]:
+        penalty = dislike_penalty_of(dislike_titles, dislike_amounts, bundle.neighbours)
 
     trending, cluster_pop, region_pop = bundle.trending_rows(
         region_code=context.region_code, cluster_id=context.cluster_id

@@ -18,6 +18,7 @@ from recommendations.engine.confidence import (
     dislike_penalty_row,
     kind_codes,
     profile_confidence,
+    profile_confidence_row,
     row_scroll_penalties,
     signal_confidence,
     signal_confidence_parts,
@@ -328,6 +329,39 @@ def test_one_profiles_confidence_is_the_batchs_to_the_bit(n_signals):
         assert np.array_equal(a.data, b.data)
         assert a.data.dtype == np.float32
         assert a.nnz > 0 or n_signals < 60
+
+
+@pytest.mark.parametrize("n_signals", [0, 1, 60, 1_500])
+def test_a_profiles_confidence_row_reads_as_its_matrices_entries(n_signals):
+    # given: random histories, the longest through the batch path and back into a row
+    rng = np.random.default_rng(100 + n_signals)
+    kind = rng.integers(0, len(SignalCode), n_signals).astype(np.int8)
+    title = np.where(kind == SignalCode.ROW_SCROLL_PAST, -1, rng.integers(0, N_TITLES, n_signals))
+    signals = {
+        "title_index": title.astype(np.int32),
+        "kind": kind,
+        "value": rng.random(n_signals) * 100,
+        "age_days": rng.random(n_signals) * 40,
+        "commitment": rng.random(n_signals) * 3,
+        "rewatch": rng.random(n_signals) < 0.1,
+    }
+
+    # when
+    row = profile_confidence_row(**signals, n_titles=N_TITLES)
+
+    # then: what the request path reads off the row is what it read off the matrices
+    matrices = row.matrices()
+    for (titles, amounts), matrix in (
+        (row.liked(), matrices.positive),
+        (row.disliked(), matrices.negative),
+        (row.signed(), signed_confidence(matrices.positive, matrices.negative)),
+    ):
+        assert np.array_equal(titles, matrix.indices)
+        assert amounts.dtype == matrix.data.dtype == np.float32
+        assert np.array_equal(amounts, matrix.data)
+    assert row.personalised == (matrices.positive.nnz + matrices.negative.nnz > 0)
+    assert row.personalised or n_signals < 60
+    assert (row.signed()[1] < 0).any() or n_signals < 60
 
 
 def test_one_profiles_confidence_refuses_what_the_batch_refuses():

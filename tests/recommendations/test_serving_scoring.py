@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from recommendations.engine.confidence import SignalCode, signal_confidence
+from recommendations.engine.confidence import SignalCode, profile_confidence, signal_confidence
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -155,10 +155,10 @@ def test_the_hour_genre_affinity_takes_each_plays_own_local_hour():
     bundle = SimpleNamespace(
         n_titles=n_titles,
         als=SimpleNamespace(
-            fold_in=lambda row: np.zeros(4, np.float32),
+            fold_in_entries=lambda indices, data: np.zeros(4, np.float32),
             item_factors=np.zeros((n_titles, 4), np.float32),
         ),
-        content=SimpleNamespace(profile_affinity=lambda row: zeros),
+        content=SimpleNamespace(affinity_of=lambda titles, weights: zeros),
         neighbours=sp.csr_matrix((n_titles, n_titles), dtype=np.float32),
         trending_rows=lambda **_: (zeros, zeros, zeros),
     )
@@ -191,3 +191,106 @@ def test_the_hour_genre_affinity_takes_each_plays_own_local_hour():
     )
     np.testing.assert_array_equal(inputs.genre_affinity, expected)
     assert inputs.genre_affinity[0] == 1.0 > inputs.genre_affinity[1]
+
+
+def test_dislikes_remembered_only_by_the_title_states_join_the_loaded_ones():
+    """A thumbs down older than the loaded signals still penalises its neighbours; one in both
+    counts with the larger of the two strengths, as the sparse maximum of the rows did."""
+    import datetime as dt
+
+    import scipy.sparse as sp
+
+    from recommendations.engine.confidence import SignalWeights, dislike_penalty_row
+    from recommendations.selectors.training import TrainingSignals
+    from recommendations.serving.scoring import ProfileHistory, ScoringContext, ranking_inputs
+
+    # given: a loaded thumbs down on title 3 (and a play of 5); the states remember 3 and 7
+    n_titles = 300
+    region, _ = _random_region(1, n_titles=n_titles)
+    rng = np.random.default_rng(7)
+    neighbours = sp.random(n_titles, n_titles, density=0.05, random_state=7, format="csr")
+    neighbours = neighbours.astype(np.float32)
+    at = dt.datetime(2026, 3, 1, 20, 0, tzinfo=dt.UTC)
+    kind = np.array([SignalCode.THUMBS_DOWN, SignalCode.PLAY_START], dtype=np.int8)
+    signals = TrainingSignals(
+        profile_ids=np.array([1], dtype=np.int64),
+        title_ids=np.arange(n_titles, dtype=np.int64),
+        profile_index=np.zeros(2, dtype=np.int32),
+        title_index=np.array([3, 5], dtype=np.int32),
+        episode_id=np.full(2, -1, dtype=np.int64),
+        kind=kind,
+        value=np.full(2, np.nan, dtype=np.float32),
+        timestamp=np.full(2, at.timestamp() - 86400.0),
+        rewatch=np.zeros(2, dtype=bool),
+        commitment_hours=np.full(2, np.nan, dtype=np.float32),
+    )
+    states = np.array([3, 5, 7], dtype=np.int32)
+    history = ProfileHistory(
+        signals=signals,
+        state_title=states,
+        completed=np.zeros(3, dtype=bool),
+        rewatch_worthy=np.zeros(3, dtype=bool),
+        thumbs_down=np.array([True, False, True]),
+        in_progress=np.zeros(3, dtype=bool),
+        last_played=np.full(3, np.nan),
+    )
+    zeros = np.zeros(n_titles, dtype=np.float32)
+    folded = []
+    bundle = SimpleNamespace(
+        n_titles=n_titles,
+        als=SimpleNamespace(
+            fold_in_entries=lambda indices, data: (
+                folded.append((indices, data)) or np.ones(4, np.float32)
+            ),
+            item_factors=rng.random((n_titles, 4)).astype(np.float32),
+        ),
+        content=SimpleNamespace(affinity_of=lambda titles, weights: zeros),
+        neighbours=neighbours,
+        trending_rows=lambda **_: (zeros, zeros, zeros),
+    )
+    catalogue = SimpleNamespace(
+        facts=SimpleNamespace(maturity=np.zeros(n_titles)),
+        region=lambda code: region,
+        time_zones={},
+        genre_table=np.zeros((n_titles, 2), dtype=np.float32),
+    )
+    weights = SignalWeights(thumbs_down=3.0)
+
+    # when
+    inputs = ranking_inputs(
+        bundle=bundle,
+        catalogue=catalogue,
+        history=history,
+        weights=weights,
+        context=ScoringContext(
+            region_code="US",
+            cluster_id=None,
+            maturity_limit=18,
+            language_index=np.empty(0, dtype=np.int16),
+            device="tv",
+            at=at,
+        ),
+    )
+
+    # then: the penalty of the rows' element-wise maximum, as a sparse row computed it
+    loaded = profile_confidence(
+        title_index=signals.title_index,
+        kind=kind,
+        value=signals.value,
+        age_days=np.ones(2),
+        n_titles=n_titles,
+        weights=weights,
+    )
+    assert loaded.negative.nnz == 1
+    assert loaded.negative[0, 3] != weights.thumbs_down
+    remembered = sp.csr_matrix(
+        (np.full(2, weights.thumbs_down, np.float32), [3, 7], [0, 2]), shape=(1, n_titles)
+    )
+    expected = dislike_penalty_row(remembered.maximum(loaded.negative), neighbours)
+    np.testing.assert_array_equal(inputs.penalty, expected)
+    assert inputs.penalty[7] == inputs.penalty[3] == 1.0
+    assert np.flatnonzero(inputs.disliked).tolist() == [3, 7]  # the filter's mask, untouched
+    # and the fold-in read the loaded evidence only, signed: the dislike negative
+    ((indices, data),) = folded
+    assert indices.tolist() == [3, 5]
+    assert data[0] < 0 < data[1]
