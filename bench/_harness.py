@@ -27,6 +27,19 @@ def bench_database_url(name: str) -> str:
     return url._replace(path=f"/{name}").geturl()
 
 
+def bench_media_root(database_url: str) -> Path:
+    """The media directory of one bench database: its model artefacts, artwork policy and images.
+
+    Model artefacts are stored under their version's id, and every database
+    numbers its versions from 1; a bench database sharing ``var/media`` with
+    the demo's, or with a bench database of another catalogue, would serve
+    their files as its own (a ``make demo`` after preparing the homepage
+    benchmark used to replace its models with the demo's).
+    """
+    name = urlparse(database_url).path.lstrip("/")
+    return ROOT / "var" / "bench" / name / "media"
+
+
 def ensure_database(url: str, *, fresh: bool) -> None:
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
@@ -50,6 +63,7 @@ def django_env(database_url: str) -> dict[str, str]:
         OPENBLAS_NUM_THREADS="1",
         LOG_LEVEL="WARNING",
         ALLOWED_HOSTS="127.0.0.1,localhost",
+        MEDIA_ROOT=str(bench_media_root(database_url)),
     )
     return env
 

@@ -54,16 +54,18 @@ DATABASE = "tonight_bench_home"
 DEVICES = ("tv", "mobile", "tablet", "web")
 
 
-def prepare(template: str, *, reuse: bool) -> str:
-    url = bench_database_url(DATABASE)
+def prepare(template: str, *, reuse: bool, database: str = DATABASE) -> str:
+    """``database`` as a copy of ``template``, migrated and trained (kept as it is with
+    ``reuse`` if it exists). Its models go to its own media directory (``bench_media_root``)."""
+    url = bench_database_url(database)
     admin = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
     if not (exists and reuse):
         if exists:
-            subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", DATABASE], check=True)
+            subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", database], check=True)
         subprocess.run(
-            ["createdb", "-h", "127.0.0.1", "-U", "postgres", "-T", template, DATABASE], check=True
+            ["createdb", "-h", "127.0.0.1", "-U", "postgres", "-T", template, database], check=True
         )
         env = django_env(url)
         manage = [sys.executable, "manage.py"]
@@ -213,6 +215,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--template", default="tonight_h2big")
     parser.add_argument("--reuse", action="store_true")
+    parser.add_argument(
+        "--database",
+        default=DATABASE,
+        help="the copy of --template to serve (another name keeps another catalogue's copy)",
+    )
     parser.add_argument("--profiles", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2)
@@ -224,7 +231,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    url = prepare(args.template, reuse=args.reuse)
+    url = prepare(args.template, reuse=args.reuse, database=args.database)
     setup_django(url)
     pairs = tokens(args.profiles)
     rng = random.Random(3)

@@ -53,9 +53,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--profiles", type=int, default=2000)
+    parser.add_argument("--database", default=DATABASE, help="a database bench/homepage.py made")
     args = parser.parse_args()
 
-    url = bench_database_url(DATABASE)
+    url = bench_database_url(args.database)
     setup_django(url)
     rng = random.Random(3)
     homepages = [
