@@ -702,7 +702,7 @@ class PairReductions:
     """Per (profile, title) pair, the reductions of its signals that confidence is made of.
 
     Two paths compute them: the batch's ``bincount`` / ``ufunc.at`` over
-    millions of signals, and :func:`profile_confidence`'s loop over one
+    millions of signals, and :func:`profile_confidence_row`'s loop over one
     profile's few dozen; :func:`_pair_confidence` then turns either into the
     matrices, so the rules of the module docstring are applied in one place.
     Every field is an array of shape (n_pairs,): sums are of float64 amounts
@@ -764,7 +764,7 @@ def _pair_confidence(
     return positive, negative, ignored
 
 
-#: Above this many signals :func:`profile_confidence` hands over to the batch path.
+#: Above this many signals :func:`profile_confidence_row` hands over to the batch path.
 PROFILE_LOOP_MAX_SIGNALS = 400
 
 

@@ -356,15 +356,3 @@ def test_the_serving_genre_affinity_is_the_engines_for_the_current_bucket():
     for bucket in range(6):
         got = bucket_genre_affinity(genre_rows=table[played], in_bucket=buckets == bucket)
         assert got == pytest.approx(expected[bucket], abs=1e-6)
-
-
-def test_the_serving_signed_row_is_the_engines_signed_confidence():
-    import scipy.sparse as sp
-
-    from recommendations.engine.confidence import signed_confidence
-    from recommendations.serving.scoring import _signed_row
-
-    positive = sp.csr_matrix(np.array([[0, 1.5, 0, 2.0, 0]], dtype=np.float32))
-    negative = sp.csr_matrix(np.array([[4.0, 0, 0, 0, 3.0]], dtype=np.float32))
-    expected = signed_confidence(positive, negative).toarray()
-    assert _signed_row(positive, negative).toarray() == pytest.approx(expected)
