@@ -69,7 +69,6 @@ __all__ = [
     "dislike_penalty_of",
     "dislike_penalty_row",
     "kind_codes",
-    "profile_confidence",
     "profile_confidence_row",
     "row_scroll_penalties",
     "signal_confidence",
@@ -895,30 +894,6 @@ def profile_confidence_row(
     return ConfidenceRow(
         np.array(cols, dtype=np.int64), positive, negative, ignored, n_titles=n_titles
     )
-
-
-def profile_confidence(
-    *,
-    title_index: npt.ArrayLike,
-    kind: npt.ArrayLike,
-    value: npt.ArrayLike,
-    age_days: npt.ArrayLike,
-    commitment: npt.ArrayLike | None = None,
-    rewatch: npt.ArrayLike | None = None,
-    n_titles: int,
-    weights: SignalWeights | None = None,
-) -> ConfidenceMatrices:
-    """:func:`profile_confidence_row` as a 1 x ``n_titles`` :class:`ConfidenceMatrices`."""
-    return profile_confidence_row(
-        title_index=title_index,
-        kind=kind,
-        value=value,
-        age_days=age_days,
-        commitment=commitment,
-        rewatch=rewatch,
-        n_titles=n_titles,
-        weights=weights,
-    ).matrices()
 
 
 def signed_confidence(positive: sp.spmatrix, negative: sp.spmatrix | None = None) -> sp.csr_matrix:

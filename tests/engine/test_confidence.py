@@ -17,7 +17,6 @@ from recommendations.engine.confidence import (
     dislike_penalties,
     dislike_penalty_row,
     kind_codes,
-    profile_confidence,
     profile_confidence_row,
     row_scroll_penalties,
     signal_confidence,
@@ -315,7 +314,7 @@ def test_one_profiles_confidence_is_the_batchs_to_the_bit(n_signals):
     }
 
     # when
-    got = profile_confidence(**signals, n_titles=N_TITLES)
+    got = profile_confidence_row(**signals, n_titles=N_TITLES).matrices()
 
     # then
     expected = signal_confidence(
@@ -366,12 +365,14 @@ def test_a_profiles_confidence_row_reads_as_its_matrices_entries(n_signals):
 
 def test_one_profiles_confidence_refuses_what_the_batch_refuses():
     with pytest.raises(ValueError, match="title_index out of range"):
-        profile_confidence(
+        profile_confidence_row(
             title_index=[N_TITLES], kind=[SignalCode.PLAY_START], value=[0], age_days=[0],
             n_titles=N_TITLES,
         )  # fmt: skip
     with pytest.raises(ValueError, match="not SignalCode values"):
-        profile_confidence(title_index=[0], kind=[99], value=[0], age_days=[0], n_titles=N_TITLES)
+        profile_confidence_row(
+            title_index=[0], kind=[99], value=[0], age_days=[0], n_titles=N_TITLES
+        )
 
 
 def test_kind_codes_convert_signal_kind_values():

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from recommendations.engine.confidence import SignalCode, profile_confidence, signal_confidence
+from recommendations.engine.confidence import SignalCode, profile_confidence_row, signal_confidence
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -66,6 +66,20 @@ def _random_region(seed: int, n_titles: int = 300):
     return RegionArrays(windows=windows, arrival=windows.arrival(release_day)), windows
 
 
+def _tv_request(at):
+    """A US profile's request from a TV at ``at``, every maturity allowed, no languages."""
+    from recommendations.serving.scoring import ScoringContext
+
+    return ScoringContext(
+        region_code="US",
+        cluster_id=None,
+        maturity_limit=18,
+        language_index=np.empty(0, dtype=np.int16),
+        device="tv",
+        at=at,
+    )
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_the_shared_availability_mask_is_the_windows_own_at_every_moment(seed):
     """The mask is reused between two window bounds: at the bounds themselves, just
@@ -115,7 +129,6 @@ def test_the_hour_genre_affinity_takes_each_plays_own_local_hour():
     from recommendations.selectors.training import TrainingSignals
     from recommendations.serving.scoring import (
         ProfileHistory,
-        ScoringContext,
         bucket_genre_affinity,
         ranking_inputs,
     )
@@ -175,14 +188,7 @@ def test_the_hour_genre_affinity_takes_each_plays_own_local_hour():
         bundle=bundle,
         catalogue=catalogue,
         history=history,
-        context=ScoringContext(
-            region_code="US",
-            cluster_id=None,
-            maturity_limit=18,
-            language_index=np.empty(0, dtype=np.int16),
-            device="tv",
-            at=winter_evening,
-        ),
+        context=_tv_request(winter_evening),
     )
 
     # then: the evening's affinity is drama's, counted from the five evening plays
@@ -202,7 +208,7 @@ def test_dislikes_remembered_only_by_the_title_states_join_the_loaded_ones():
 
     from recommendations.engine.confidence import SignalWeights, dislike_penalty_row
     from recommendations.selectors.training import TrainingSignals
-    from recommendations.serving.scoring import ProfileHistory, ScoringContext, ranking_inputs
+    from recommendations.serving.scoring import ProfileHistory, ranking_inputs
 
     # given: a loaded thumbs down on title 3 (and a play of 5); the states remember 3 and 7
     n_titles = 300
@@ -262,25 +268,18 @@ def test_dislikes_remembered_only_by_the_title_states_join_the_loaded_ones():
         catalogue=catalogue,
         history=history,
         weights=weights,
-        context=ScoringContext(
-            region_code="US",
-            cluster_id=None,
-            maturity_limit=18,
-            language_index=np.empty(0, dtype=np.int16),
-            device="tv",
-            at=at,
-        ),
+        context=_tv_request(at),
     )
 
     # then: the penalty of the rows' element-wise maximum, as a sparse row computed it
-    loaded = profile_confidence(
+    loaded = profile_confidence_row(
         title_index=signals.title_index,
         kind=kind,
         value=signals.value,
         age_days=np.ones(2),
         n_titles=n_titles,
         weights=weights,
-    )
+    ).matrices()
     assert loaded.negative.nnz == 1
     assert loaded.negative[0, 3] != weights.thumbs_down
     remembered = sp.csr_matrix(
