@@ -385,6 +385,34 @@ def test_a_bounded_history_keeps_continue_watching_and_watch_again(world, househ
     assert all(i["progress"] is None for i in finished)  # finished: nothing to resume
 
 
+def test_a_history_read_in_another_order_is_put_newest_first(world, household, monkeypatch):
+    # given: a history whose rows the database returns oldest first (UNION ALL promises
+    # no order; here an outer ORDER BY forces the wrong one), bounded to 4 signals
+    _, asha, _ = household
+    for n, title in enumerate(world.titles["action"][:3]):
+        watch(asha, title, days_ago=10 - n)
+    record(asha, "thumbs_down", world.titles["drama"][0], days_ago=1)
+    monkeypatch.setattr(recommend, "HISTORY_MAX_SIGNALS", 4)
+    expected = recommend.profile_history_rows(profile_id=asha.pk, at=None)
+    statement = recommend._history_read_sql()
+    monkeypatch.setattr(
+        recommend,
+        "_history_read_sql",
+        lambda: f"SELECT * FROM ({statement}) AS r ORDER BY 6",  # noqa: S608
+    )
+
+    # when
+    read = recommend.profile_history_rows(profile_id=asha.pk, at=None)
+
+    # then: the same signals, newest first, the same bound and the same title states
+    assert np.all(np.diff(read.signals[:, 5]) <= 0)
+    np.testing.assert_array_equal(read.signals[:, 5], expected.signals[:, 5])
+    assert read.complete_after == expected.complete_after == read.signals[-1, 5]
+    by_title = np.argsort(read.states[:, 0]), np.argsort(expected.states[:, 0])
+    np.testing.assert_array_equal(read.states[by_title[0]], expected.states[by_title[1]])
+    assert read.states.shape[0] == 4
+
+
 def _same_engagement(left, right) -> bool:
     return all(
         np.array_equal(getattr(left, name), getattr(right, name))
