@@ -1,7 +1,9 @@
-"""The project's URLs plus the benchmark's floor endpoint; never in production URLs.
+"""The project's URLs plus the benchmark's baselines; never in production URLs.
 
 ``bench/homepage.py`` starts gunicorn with ``ROOT_URLCONF=bench.floor_urls``.
 """
+
+import dataclasses
 
 from django.urls import include, path
 from rest_framework.permissions import AllowAny
@@ -10,6 +12,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
+from uuid6 import uuid7
+
+from accounts.selectors import account_for_request
+from profiles.selectors import profile_for_request
+from profiles.unlock import profile_unlock_check
+from recommendations.apis.homepage import HomepageApi, homepage_params, page_body
+from recommendations.services.homepage import page_log_create
+from recommendations.serving.homepage import Page, homepage_build
+from recommendations.serving.recommend import profile_serving
 
 #: One item of the floor body: the body is as many rows of 20 of these as ``?bytes=`` allows.
 _ITEM = {"title_id": 12345, "name": "A title of some length", "match": 87}
@@ -38,8 +49,44 @@ class FastFloorView(FloorView):
     renderer_classes = api_settings.DEFAULT_RENDERER_CLASSES
 
 
+class SkeletonView(HomepageApi):
+    """The homepage's reads, page log and body, with nothing computed: the page's own floor.
+
+    As the homepage does, it authenticates the token and reads the profile
+    (one statement), reads the profile's history and puts it on the serving
+    version's title index, logs the page (one insert) and renders it. The
+    page itself is the one this process built for the first request from the
+    same device, served again under a new id. So the homepage's cost beyond
+    this one's is the cost of computing a page, and this one's beyond the
+    floor is the cost of the reads and the write every page must make.
+    """
+
+    pages: dict[str, Page] = {}
+
+    def get(self, request: Request, profile_id: int) -> Response:
+        profile, languages = profile_for_request(
+            request, account=account_for_request(request), profile_id=profile_id
+        )
+        profile_unlock_check(request=request, profile=profile)
+        params = homepage_params(request.query_params)
+        profile_serving(profile=profile, at=None)
+        page = self.pages.get(params["device"])
+        if page is None:
+            page = self.pages[params["device"]] = homepage_build(
+                profile=profile,
+                device=params["device"],
+                n_rows=params["rows"],
+                n_items=params["items"],
+                language_codes=languages,
+            )
+        page = dataclasses.replace(page, page_id=uuid7())
+        page_log_create(profile=profile, page=page)
+        return Response(page_body(page, base_url=request.build_absolute_uri("/")))
+
+
 urlpatterns = [
     path("bench/floor/", FloorView.as_view()),
+    path("bench/skeleton/<int:profile_id>/", SkeletonView.as_view()),
     path("bench/floor-orjson/", FastFloorView.as_view()),
     path("", include("config.urls")),
 ]

@@ -22,6 +22,13 @@ which moves much less than wall-clock figures when other work shares the two
 cores (the load average at the end is printed). The floor is stock DRF (its
 ``JSONRenderer``); the same floor with the project's orjson renderer is
 printed as one more row.
+
+At concurrency 4 a third side takes its turns too: the page's skeleton
+(``SkeletonView``), which authenticates, reads the profile and its history,
+logs a page and renders it like the homepage but serves a page built once
+instead of computing one. It separates what a page's computation costs (the
+homepage beyond the skeleton) from what the reads and the write every page
+must make cost (the skeleton beyond the floor).
 """
 
 import argparse
@@ -263,13 +270,16 @@ def main() -> None:
         body = int(sum(size for _, _, size in probe) / len(probe))
         measured = homepages[3:-20]
         floor_requests = [(f"/bench/floor/?bytes={body}", {})]
+        skeletons = [
+            (path.replace("/api/v1/profiles/", "/bench/skeleton/").replace("/homepage/", "/"), h)
+            for path, h in measured
+        ]
         for concurrency in (4, 16):
-            home, floor = alternating_loads(
-                url,
-                [(server, measured), (server, floor_requests)],
-                concurrency=concurrency,
-                seconds=args.seconds,
-                rounds=args.rounds,
+            sides = [(server, measured), (server, floor_requests)]
+            if concurrency == 4:
+                sides.append((server, skeletons))
+            home, floor, *skeleton = alternating_loads(
+                url, sides, concurrency=concurrency, seconds=args.seconds, rounds=args.rounds
             )
             c = f"c={concurrency}"
             rows += [
@@ -290,6 +300,23 @@ def main() -> None:
                 (f"database CPU ms/request {c}", f"{home['db_cpu_ms']:.1f}", "", ""),
                 (f"errors {c}", str(home["errors"]), str(floor["errors"]), ""),
             ]
+            for bare in skeleton:
+                rows += [
+                    (
+                        f"skeleton pages/s {c} (reads, page log, body; nothing computed)",
+                        f"{bare['rps']:.0f}",
+                        f"{floor['rps']:.0f}",
+                        f"{bare['rps'] / floor['rps']:.0%}",
+                    ),
+                    (
+                        f"skeleton server CPU ms/request {c}",
+                        f"{bare['app_cpu_ms']:.1f}",
+                        f"{floor['app_cpu_ms']:.1f}",
+                        f"{bare['app_cpu_ms'] / max(floor['app_cpu_ms'], 1e-9):.1f}x",
+                    ),
+                    (f"skeleton database CPU ms/request {c}", f"{bare['db_cpu_ms']:.1f}", "", ""),
+                    (f"skeleton errors {c}", str(bare["errors"]), "", ""),
+                ]
         orjson_floor = load(
             server.port,
             [(f"/bench/floor-orjson/?bytes={body}", {})],
