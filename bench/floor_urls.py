@@ -4,6 +4,7 @@
 """
 
 import dataclasses
+from typing import ClassVar
 
 from django.urls import include, path
 from rest_framework.permissions import AllowAny
@@ -61,7 +62,7 @@ class SkeletonView(HomepageApi):
     floor is the cost of the reads and the write every page must make.
     """
 
-    pages: dict[str, Page] = {}
+    pages: ClassVar[dict[str, Page]] = {}  # by device, one per process
 
     def get(self, request: Request, profile_id: int) -> Response:
         profile, languages = profile_for_request(
