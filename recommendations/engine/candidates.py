@@ -172,7 +172,7 @@ def eligible_titles(
         Completed titles that may come back ("Watch Again"): e.g. rewatched
         before or thumbed up.
     dislike_penalty : array of float32 or sparse (1, n_titles), optional
-        From :func:`recommendations.engine.confidence.dislike_penalty_row`
+        From :func:`recommendations.engine.confidence.dislike_penalty_of`
         (dense, fastest) or a row of :func:`~recommendations.engine.confidence.dislike_penalties`.
     suppress_penalty : float
         Titles at or above this penalty are removed.
@@ -249,7 +249,7 @@ def generate_candidates(
     cf : array of float32, shape (n_titles,), optional
         Collaborative scores (:meth:`CollaborativeModel.scores` of the folded-in factor).
     content : array of float32, shape (n_titles,), optional
-        Content affinity (:meth:`ContentModel.profile_affinity`), possibly
+        Content affinity (:meth:`ContentModel.affinity_of`), possibly
         blended with "because you watched" neighbour scores.
     trending : array of float32, shape (n_titles,), optional
         Trending in the profile's cluster (or region when the cluster is thin).

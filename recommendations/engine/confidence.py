@@ -67,7 +67,6 @@ __all__ = [
     "commitment_factor",
     "dislike_penalties",
     "dislike_penalty_of",
-    "dislike_penalty_row",
     "kind_codes",
     "profile_confidence_row",
     "row_scroll_penalties",
@@ -994,35 +993,6 @@ def dislike_penalties(
     return penalties
 
 
-def dislike_penalty_row(
-    negative_row: sp.spmatrix,
-    similarity: sp.csr_matrix,
-    *,
-    strength: float = 0.5,
-    min_similarity: float = 0.2,
-) -> npt.NDArray[np.float32]:
-    """:func:`dislike_penalties` for one profile, as a dense vector, for the request path.
-
-    Parameters
-    ----------
-    negative_row : sparse matrix of float32, shape (1, n_titles)
-        The profile's row of :attr:`ConfidenceMatrices.negative`.
-    similarity : scipy.sparse.csr_matrix of float32, shape (n_titles, n_titles)
-
-    Returns
-    -------
-    numpy.ndarray of float32, shape (n_titles,)
-        In [0, 1]; 1.0 for the disliked titles themselves.
-    """
-    row = negative_row if isinstance(negative_row, sp.csr_matrix) else sp.csr_matrix(negative_row)
-    n_titles = row.shape[1]
-    if row.shape[0] != 1 or similarity.shape != (n_titles, n_titles):
-        raise ValueError("negative_row must be (1, n_titles) and similarity (n_titles, n_titles)")
-    return dislike_penalty_of(
-        row.indices, row.data, similarity, strength=strength, min_similarity=min_similarity
-    )
-
-
 def dislike_penalty_of(
     titles: npt.ArrayLike,
     amounts: npt.ArrayLike,
@@ -1031,14 +1001,27 @@ def dislike_penalty_of(
     strength: float = 0.5,
     min_similarity: float = 0.2,
 ) -> npt.NDArray[np.float32]:
-    """:func:`dislike_penalty_row` of the disliked ``titles`` with their negative evidence.
+    """:func:`dislike_penalties` for one profile, as a dense vector, for the request path.
 
-    The same formula as :func:`dislike_penalties`, computed with plain numpy
-    on the disliked titles' rows of ``similarity`` (tens of microseconds
-    instead of the sparse products' few hundred), and dense because candidate
-    generation masks with it. Entries with ``amounts <= 0`` are ignored.
+    The same formula, computed with plain numpy on the disliked titles' rows
+    of ``similarity`` (tens of microseconds instead of the sparse products'
+    few hundred), and dense because candidate generation masks with it.
+
+    Parameters
+    ----------
+    titles, amounts : array of shape (k,)
+        The profile's disliked titles and their negative evidence
+        (:meth:`ConfidenceRow.disliked`); entries with ``amounts <= 0`` are ignored.
+    similarity : scipy.sparse.csr_matrix of float32, shape (n_titles, n_titles)
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n_titles,)
+        In [0, 1]; 1.0 for the disliked titles themselves.
     """
     n_titles = similarity.shape[0]
+    if similarity.shape != (n_titles, n_titles):
+        raise ValueError("similarity must be (n_titles, n_titles)")
     amount = np.asarray(amounts).reshape(-1)
     disliked = amount > 0
     titles = np.asarray(titles).reshape(-1)[disliked]

@@ -242,53 +242,31 @@ class ContentModel:
             self._neighbour_matrix = matrix
         return matrix
 
-    def profile_affinity(
-        self, title_weights: sp.spmatrix | npt.ArrayLike
-    ) -> npt.NDArray[np.float32]:
-        """Cosine of every title to a profile's weighted content centroid.
+    def affinity_of(self, titles: npt.ArrayLike, weights: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """Cosine of every title to the content centroid of ``titles`` weighted by ``weights``.
 
-        Parameters
-        ----------
-        title_weights : sparse matrix of shape (1, n_titles) or array of shape (n_titles,)
-            How much each title speaks for the profile's taste, typically its
-            positive confidence row. Negative weights are ignored (dislikes
-            act through :func:`~recommendations.engine.confidence.dislike_penalties`).
+        ``titles`` and ``weights`` are a profile's positive evidence as entries
+        (:meth:`~recommendations.engine.confidence.ConfidenceRow.liked`), not a
+        sparse row: a request has them as arrays, and wrapping them in a 1 x
+        n_titles matrix only to unwrap it here cost more than the centroid.
+        Non-positive weights are ignored (dislikes act through
+        :func:`~recommendations.engine.confidence.dislike_penalties`).
 
         Returns
         -------
         numpy.ndarray of float32, shape (n_titles,)
-            Values in [0, 1]; all zeros for a profile without history.
+            Values in [0, 1]; all zeros without a positive weight.
         """
         vectors = self._require_fitted()
         n_titles = vectors.shape[0]
-        if sp.issparse(title_weights):
-            row = sp.csr_matrix(title_weights)
-            if row.shape != (1, n_titles):
-                raise ValueError(f"title_weights must have shape (1, {n_titles})")
-            titles, weights = row.indices, row.data.astype(np.float64)
-        else:
-            dense = np.asarray(title_weights, dtype=np.float64).reshape(-1)
-            if dense.shape[0] != n_titles:
-                raise ValueError(f"title_weights must have {n_titles} entries")
-            titles = np.flatnonzero(dense)
-            weights = dense[titles]
-        return self.affinity_of(titles, weights)
-
-    def affinity_of(
-        self, titles: npt.NDArray[np.integer], weights: npt.ArrayLike
-    ) -> npt.NDArray[np.float32]:
-        """:meth:`profile_affinity` of the titles ``titles`` weighted by ``weights``.
-
-        The request path's form: it has the profile's positive evidence as
-        arrays (:class:`~recommendations.engine.confidence.ConfidenceRow`), and
-        wrapping them in a sparse row only to unwrap it here cost more than the
-        centroid. Non-positive weights are ignored.
-        """
-        vectors = self._require_fitted()
-        n_titles = vectors.shape[0]
+        titles = np.asarray(titles, dtype=np.int64).reshape(-1)
         weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if titles.shape != weights.shape:
+            raise ValueError("titles and weights must have the same length")
+        if titles.size and (titles.min() < 0 or titles.max() >= n_titles):
+            raise ValueError(f"titles must be in [0, {n_titles})")
         liked = weights > 0
-        titles, weights = np.asarray(titles).reshape(-1)[liked], weights[liked]
+        titles, weights = titles[liked], weights[liked]
         # The centroid from the liked titles' rows only (a profile's history is small).
         owner, features, values = gather_rows(vectors, titles)
         centroid = np.bincount(

@@ -15,7 +15,7 @@ from recommendations.engine.confidence import (
     SignalWeights,
     commitment_factor,
     dislike_penalties,
-    dislike_penalty_row,
+    dislike_penalty_of,
     kind_codes,
     profile_confidence_row,
     row_scroll_penalties,
@@ -440,7 +440,10 @@ def test_the_request_path_penalty_row_equals_the_batch_matrix():
 
     # then
     for profile in range(3):
-        row = dislike_penalty_row(negative[profile], similarity, strength=0.7, min_similarity=0.3)
+        own = negative[profile]
+        row = dislike_penalty_of(
+            own.indices, own.data, similarity, strength=0.7, min_similarity=0.3
+        )
         assert row.dtype == np.float32
         np.testing.assert_allclose(row, batch[profile], rtol=1e-5, atol=1e-7)
 

@@ -76,21 +76,28 @@ def test_neighbour_matrix_holds_the_table(model):
 
 def test_profile_affinity_points_at_the_profiles_taste(model):
     # given: a profile that loved both comedies
-    weights = sp.csr_matrix(np.array([[0, 0, 0, 5.0, 3.0, 0, 0]], dtype=np.float32))
+    titles, weights = np.array([3, 4]), np.array([5.0, 3.0], dtype=np.float32)
 
     # when
-    affinity = model.profile_affinity(weights)
+    affinity = model.affinity_of(titles, weights)
 
     # then
     assert affinity.shape == (7,)
     assert affinity.dtype == np.float32
     assert affinity[3] > affinity[5] > affinity[0]  # drama shares "Hindi", action X nothing
     assert affinity.max() <= 1.0
-    np.testing.assert_allclose(model.profile_affinity(weights.toarray()[0]), affinity, rtol=1e-6)
+    # a dislike's negative weight (or a zero) changes nothing: only positive weights count
+    with_dislike = model.affinity_of([3, 4, 5, 0], [5.0, 3.0, -4.0, 0.0])
+    np.testing.assert_array_equal(with_dislike, affinity)
 
 
 def test_a_profile_without_history_has_no_affinity(model):
-    assert not model.profile_affinity(np.zeros(7)).any()
+    assert not model.affinity_of([], []).any()
+    assert model.affinity_of([], []).shape == (7,)
+    with pytest.raises(ValueError, match="same length"):
+        model.affinity_of([1, 2], [1.0])
+    with pytest.raises(ValueError, match="must be in"):
+        model.affinity_of([7], [1.0])
 
 
 def test_feature_weights_temper_a_feature_group():
@@ -119,6 +126,4 @@ def test_save_and_load_round_trip(model):
     np.testing.assert_array_equal(loaded.neighbour_index, model.neighbour_index)
     np.testing.assert_array_equal(loaded.neighbour_similarity, model.neighbour_similarity)
     np.testing.assert_allclose(loaded.title_vectors.toarray(), model.title_vectors.toarray())
-    np.testing.assert_allclose(
-        loaded.profile_affinity(np.eye(7)[3]), model.profile_affinity(np.eye(7)[3])
-    )
+    np.testing.assert_allclose(loaded.affinity_of([3], [1.0]), model.affinity_of([3], [1.0]))

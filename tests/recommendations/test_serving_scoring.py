@@ -206,7 +206,7 @@ def test_dislikes_remembered_only_by_the_title_states_join_the_loaded_ones():
 
     import scipy.sparse as sp
 
-    from recommendations.engine.confidence import SignalWeights, dislike_penalty_row
+    from recommendations.engine.confidence import SignalWeights, dislike_penalty_of
     from recommendations.selectors.training import TrainingSignals
     from recommendations.serving.scoring import ProfileHistory, ranking_inputs
 
@@ -285,7 +285,8 @@ def test_dislikes_remembered_only_by_the_title_states_join_the_loaded_ones():
     remembered = sp.csr_matrix(
         (np.full(2, weights.thumbs_down, np.float32), [3, 7], [0, 2]), shape=(1, n_titles)
     )
-    expected = dislike_penalty_row(remembered.maximum(loaded.negative), neighbours)
+    merged = remembered.maximum(loaded.negative).tocsr()
+    expected = dislike_penalty_of(merged.indices, merged.data, neighbours)
     np.testing.assert_array_equal(inputs.penalty, expected)
     assert inputs.penalty[7] == inputs.penalty[3] == 1.0
     assert np.flatnonzero(inputs.disliked).tolist() == [3, 7]  # the filter's mask, untouched
