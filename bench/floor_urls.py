@@ -15,10 +15,8 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from uuid6 import uuid7
 
-from accounts.selectors import account_for_request
-from profiles.selectors import profile_for_request
-from profiles.unlock import profile_unlock_check
-from recommendations.apis.homepage import HomepageApi, homepage_params, page_body
+from profiles.models import Profile
+from recommendations.apis.homepage import HomepageApi
 from recommendations.services.homepage import page_log_create
 from recommendations.serving.homepage import Page, homepage_build
 from recommendations.serving.recommend import profile_serving
@@ -53,24 +51,20 @@ class FastFloorView(FloorView):
 class SkeletonView(HomepageApi):
     """The homepage's reads, page log and body, with nothing computed: the page's own floor.
 
-    As the homepage does, it authenticates the token and reads the profile
-    (one statement), reads the profile's history and puts it on the serving
-    version's title index, logs the page (one insert) and renders it. The
-    page itself is the one this process built for the first request from the
-    same device, served again under a new id. So the homepage's cost beyond
+    It is the homepage's view (token and profile read, access checks,
+    parameters, body) with only :meth:`page_render` replaced: it reads the
+    profile's history and puts it on the serving version's title index, and
+    logs the page (one insert), but the page itself is the one this process
+    built for the first request from the same device, served again under a
+    new id. So the homepage's cost beyond
     this one's is the cost of computing a page, and this one's beyond the
     floor is the cost of the reads and the write every page must make.
     """
 
     pages: ClassVar[dict[str, Page]] = {}  # by device, one per process
 
-    def get(self, request: Request, profile_id: int) -> Response:
-        profile, languages = profile_for_request(
-            request, account=account_for_request(request), profile_id=profile_id
-        )
-        profile_unlock_check(request=request, profile=profile)
-        params = homepage_params(request.query_params)
-        profile_serving(profile=profile, at=None)
+    def page_render(self, *, profile: Profile, params: dict, languages: set[str]) -> Page:
+        profile_serving(profile=profile, at=None)  # the history read, and its arrays
         page = self.pages.get(params["device"])
         if page is None:
             page = self.pages[params["device"]] = homepage_build(
@@ -82,7 +76,7 @@ class SkeletonView(HomepageApi):
             )
         page = dataclasses.replace(page, page_id=uuid7())
         page_log_create(profile=profile, page=page)
-        return Response(page_body(page, base_url=request.build_absolute_uri("/")))
+        return page
 
 
 urlpatterns = [
