@@ -218,6 +218,21 @@ def timed_get(port: int, request: tuple[str, dict]) -> tuple[float, int, int]:
     return elapsed, response.status, len(body)
 
 
+def side_rows(name: str, side: dict, floor: dict, c: str) -> list[tuple[str, str, str, str]]:
+    """The table's rows for one side of a run, each figure beside the floor's."""
+    return [
+        (f"{name}: per second {c}", f"{side['rps']:.0f}", f"{floor['rps']:.0f}",
+         f"{side['rps'] / floor['rps']:.0%}"),
+        (f"{name}: p50 ms {c}", f"{side['p50']:.1f}", f"{floor['p50']:.1f}", ""),
+        (f"{name}: p99 ms {c}", f"{side['p99']:.1f}", f"{floor['p99']:.1f}", ""),
+        (f"{name}: server CPU ms/request {c}", f"{side['app_cpu_ms']:.1f}",
+         f"{floor['app_cpu_ms']:.1f}",
+         f"{side['app_cpu_ms'] / max(floor['app_cpu_ms'], 1e-9):.1f}x"),
+        (f"{name}: database CPU ms/request {c}", f"{side['db_cpu_ms']:.1f}", "", ""),
+        (f"{name}: errors {c}", str(side["errors"]), str(floor["errors"]), ""),
+    ]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--template", default="tonight_h2big")
@@ -282,41 +297,9 @@ def main() -> None:
                 url, sides, concurrency=concurrency, seconds=args.seconds, rounds=args.rounds
             )
             c = f"c={concurrency}"
-            rows += [
-                (
-                    f"homepages/s {c}",
-                    f"{home['rps']:.0f}",
-                    f"{floor['rps']:.0f}",
-                    f"{home['rps'] / floor['rps']:.0%}",
-                ),
-                (f"p50 ms {c}", f"{home['p50']:.1f}", f"{floor['p50']:.1f}", ""),
-                (f"p99 ms {c}", f"{home['p99']:.1f}", f"{floor['p99']:.1f}", ""),
-                (
-                    f"server CPU ms/request {c}",
-                    f"{home['app_cpu_ms']:.1f}",
-                    f"{floor['app_cpu_ms']:.1f}",
-                    f"{home['app_cpu_ms'] / max(floor['app_cpu_ms'], 1e-9):.1f}x",
-                ),
-                (f"database CPU ms/request {c}", f"{home['db_cpu_ms']:.1f}", "", ""),
-                (f"errors {c}", str(home["errors"]), str(floor["errors"]), ""),
-            ]
+            rows += side_rows("homepages", home, floor, c)
             for bare in skeleton:
-                rows += [
-                    (
-                        f"skeleton pages/s {c} (reads, page log, body; nothing computed)",
-                        f"{bare['rps']:.0f}",
-                        f"{floor['rps']:.0f}",
-                        f"{bare['rps'] / floor['rps']:.0%}",
-                    ),
-                    (
-                        f"skeleton server CPU ms/request {c}",
-                        f"{bare['app_cpu_ms']:.1f}",
-                        f"{floor['app_cpu_ms']:.1f}",
-                        f"{bare['app_cpu_ms'] / max(floor['app_cpu_ms'], 1e-9):.1f}x",
-                    ),
-                    (f"skeleton database CPU ms/request {c}", f"{bare['db_cpu_ms']:.1f}", "", ""),
-                    (f"skeleton errors {c}", str(bare["errors"]), "", ""),
-                ]
+                rows += side_rows("skeleton (nothing computed)", bare, floor, c)
         orjson_floor = load(
             server.port,
             [(f"/bench/floor-orjson/?bytes={body}", {})],
