@@ -216,3 +216,28 @@ class TitleLocalization(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} [{self.language_id}]"
+
+
+class CatalogueRevision(models.Model):
+    """A counter raised after every committed change to what serving filters titles by.
+
+    Serving processes keep the catalogue's facts (maturity, availability
+    windows, episodes, time zones) in memory and re-read them on a timer of
+    minutes, because reading them costs hundreds of milliseconds. A title
+    re-rated above a kids profile's limit, or a licence ended early, must not
+    wait for that timer: each process reads this one row with its check for
+    newly activated model versions (every few seconds) and re-reads the facts
+    when the number moved. One row, so the check is a primary-key lookup.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    revision = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="catalogue_revision_single_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"catalogue revision {self.revision}"

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from .models import Title, TitleLocalization
+from .models import CatalogueRevision, Title, TitleLocalization
 
 
 def title_names(*, title_ids: Iterable[int], language: str | None) -> dict[int, str]:
@@ -16,3 +16,8 @@ def title_names(*, title_ids: Iterable[int], language: str | None) -> dict[int, 
             )
         )
     return names
+
+
+def catalogue_revision() -> int:
+    """The catalogue's change counter (0 before the first change): one primary-key read."""
+    return CatalogueRevision.objects.filter(pk=1).values_list("revision", flat=True).first() or 0

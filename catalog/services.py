@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Now
 from django.utils.text import slugify
 
 from config.lookups import AnyOf
 
-from .models import Genre, MaturityLevel, Title
+from .models import CatalogueRevision, Genre, MaturityLevel, Title
 
 GENRE_SLUG_MAX_LENGTH = Genre._meta.get_field("slug").max_length
 GENRE_NAME_MAX_LENGTH = Genre._meta.get_field("name").max_length
@@ -64,6 +65,26 @@ def genres_ensure(*, names: Iterable[str]) -> tuple[dict[str, int], int]:
     for genre in Genre.objects.bulk_create(missing):
         ids[genre.slug] = genre.pk
     return ids, len(missing)
+
+
+def catalogue_changed() -> None:
+    """Tell serving processes that titles' facts changed, once the change is committed.
+
+    Raised on commit, not inside the transaction: a process that saw the new
+    revision before the change was visible would re-read the old facts and
+    then keep them until its timer. Called by the model signal receivers
+    (``catalog.receivers``) for every save and delete, and by bulk writes,
+    which send no signals.
+    """
+    transaction.on_commit(_revision_raise)
+
+
+def _revision_raise() -> None:
+    raise_it = CatalogueRevision.objects.filter(pk=1)
+    if raise_it.update(revision=F("revision") + 1, changed_at=Now()):
+        return
+    CatalogueRevision.objects.get_or_create(pk=1)  # the migration's row was deleted
+    raise_it.update(revision=F("revision") + 1, changed_at=Now())
 
 
 @transaction.atomic
@@ -145,6 +166,8 @@ def titles_import(
         records=records, title_ids=title_ids, genre_ids=genre_ids, batch_size=batch_size
     )
     changed |= regenred & existing.keys()  # a new title's first genres are not an update
+    if changed:  # bulk writes send no model signals
+        catalogue_changed()
     advance(len(records) - len(to_create) - len(to_update))
     return TitleImportResult(
         title_ids=title_ids,

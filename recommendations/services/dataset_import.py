@@ -51,6 +51,7 @@ from catalog.services import (
     GENRE_NAME_MAX_LENGTH,
     TITLE_NAME_MAX_LENGTH,
     TitleRecord,
+    catalogue_changed,
     genre_slug,
     titles_import,
 )
@@ -420,6 +421,8 @@ def _open_windows_ensure(*, title_ids: list[int], regions: Sequence[str]) -> int
         if (title_id, region) not in have
     ]
     Availability.objects.bulk_create(new, batch_size=BATCH_SIZE)
+    if new:
+        catalogue_changed()  # bulk writes send no model signals
     return len(new)
 
 

@@ -7,7 +7,8 @@ query, at most every ``TONIGHT["MODEL_VERSION_CHECK_SECONDS"]`` (0 asks on
 every request), so an activation or a rollback reaches every process within a few
 seconds without a restart. Only versions whose status is ``active`` are ever
 loaded, and a version becomes active only after all its artefacts are
-stored, so a process never reads a half-written version.
+stored, so a process never reads a half-written version. The same check
+notices catalogue edits (:class:`catalog.models.CatalogueRevision`).
 
 The cache is per process and thread-safe; loading happens under a lock so
 concurrent requests of a freshly started worker load a version once.
@@ -21,8 +22,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from catalog.selectors import catalogue_revision
 from recommendations.models import ModelVersion
-from recommendations.serving.bundle import ServingBundle
+from recommendations.serving.bundle import ServingBundle, catalogue_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +88,32 @@ class _ModelCache:
         self._lock = threading.Lock()
         self._bundles: dict[int, ServingBundle] = {}
         self._versions: ActiveVersions | None = None
+        self._catalogue_revision: int | None = None
 
     def clear(self) -> None:
         with self._lock:
             self._bundles.clear()
             self._versions = None
+            self._catalogue_revision = None
 
     def versions(self) -> ActiveVersions:
-        """The active versions, asked of the database at most every check interval."""
+        """The active versions, asked of the database at most every check interval.
+
+        The same check reads the catalogue's revision and, when it moved, has
+        the catalogue arrays re-read in the background: a title re-rated or
+        withdrawn reaches every process within the interval and one re-read,
+        not the arrays' own timer. A request reaches the catalogue arrays only
+        through a bundle handed out after this check, so the first revision a
+        process reads is older than its first catalogue read, and no change
+        committed after it is missed.
+        """
         ttl = float(settings.TONIGHT.get("MODEL_VERSION_CHECK_SECONDS", 2.0))
         versions = self._versions
         if versions is None or ttl <= 0 or time.monotonic() - versions.read_at >= ttl:
+            revision = catalogue_revision()
+            if self._catalogue_revision is not None and revision != self._catalogue_revision:
+                catalogue_cache.expire()
+            self._catalogue_revision = revision
             versions = self._versions = active_versions_read()
         return versions
 

@@ -42,12 +42,22 @@ class Refreshing(Generic[T]):
         self._lock = threading.Lock()
         self._value: T | None = None
         self._loaded_at = 0.0
+        self._stale_before = 0.0  # a value read before this moment is stale, whatever its age
         self._refreshing = False
 
     @property
     def refreshing(self) -> bool:
         """Whether a background re-read is under way."""
         return self._refreshing
+
+    def expire(self) -> None:
+        """Make the current value stale now: the next use starts a background re-read.
+
+        For a change the timer would otherwise take ``max_age`` to notice. A
+        re-read already under way may have read before the change, so only a
+        read started from now on makes the value fresh again.
+        """
+        self._stale_before = time.monotonic()
 
     def get(self, max_age: float, *, not_before: float = 0.0) -> T:
         """The current value; a stale one starts a background re-read and is returned.
@@ -59,7 +69,8 @@ class Refreshing(Generic[T]):
         value = self._value
         if value is None or max_age <= 0 or self._loaded_at < not_before:
             return self._read_now(value, max_age, not_before)
-        if time.monotonic() - self._loaded_at > max_age and not self._refreshing:
+        stale = time.monotonic() - self._loaded_at > max_age or self._loaded_at < self._stale_before
+        if stale and not self._refreshing:
             with self._lock:
                 if self._refreshing:
                     return value
@@ -114,6 +125,11 @@ class RefreshingByKey(Generic[T]):
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+    def expire(self) -> None:
+        """:meth:`Refreshing.expire` every key's value."""
+        for entry in list(self._entries.values()):
+            entry.expire()
 
     def get(self, key: str, load: Callable[[], T], max_age: float, *, not_before: float = 0.0) -> T:
         """The value under ``key``; ``load`` reads it (first use, and each refresh)."""

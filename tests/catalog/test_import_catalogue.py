@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.models import Genre, MaturityLevel, Title
+from catalog.selectors import catalogue_revision
 from catalog.services import UNKNOWN_RELEASE_DATE
 from recommendations.services.dataset_import import title_name_and_year
 from regions.models import Availability
@@ -86,6 +87,28 @@ def test_movielens_movies_become_titles_with_external_ids_genres_and_years(tmp_p
         ("IN", None, None),
         ("US", None, None),
     ]
+
+
+def test_an_import_that_changes_served_titles_raises_the_catalogue_revision(
+    tmp_path, regions, django_capture_on_commit_callbacks
+):
+    # given an imported catalogue (bulk writes send no model signals)
+    path = write(tmp_path, MOVIES)
+    run(path, "--region", "IN,US")
+    before = catalogue_revision()
+
+    # when the same file is imported again, then serving is not told to re-read
+    with django_capture_on_commit_callbacks(execute=True):
+        run(path, "--region", "IN,US")
+    assert catalogue_revision() == before
+
+    # when one title's genres change, then it is
+    changed = MOVIES.replace(
+        "2,Jumanji (1995),Adventure|Children|Fantasy", "2,Jumanji (1995),Horror"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        run(write(tmp_path, changed), "--region", "IN,US")
+    assert catalogue_revision() == before + 1
 
 
 def test_rerunning_updates_titles_and_never_duplicates(tmp_path, regions):

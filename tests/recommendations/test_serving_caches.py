@@ -8,6 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog.models import MaturityLevel, Title
+from catalog.selectors import catalogue_revision
 from recommendations.services.training import model_train
 from recommendations.serving.bundle import catalogue_cache
 from recommendations.serving.cache import model_cache, serving_bundle
@@ -91,6 +93,33 @@ def test_a_failed_background_read_leaves_the_old_value_serving():
     assert table.get(0.05) == "first"
     _wait_for(lambda: len(calls) == 2 and not table.refreshing)
     assert table.get(60) == "first"
+
+
+def test_an_expired_value_is_re_read_in_the_background_whatever_its_age():
+    # given: a value well inside its max age, whose re-reads wait to be released
+    release = threading.Event()
+    reads: list[int] = []
+
+    def load() -> int:
+        reads.append(len(reads) + 1)
+        if len(reads) > 1:
+            release.wait(5)
+        return len(reads)
+
+    table = Refreshing(load, name="test")
+    assert table.get(60) == 1
+    assert len(reads) == 1
+
+    # when: it is expired, and expired again while its re-read is under way
+    table.expire()
+    assert table.get(60) == 1  # the stale value serves; the re-read starts behind it
+    _wait_for(lambda: len(reads) == 2)
+    table.expire()
+    release.set()
+
+    # then: the re-read that began before the second expiry does not count as fresh
+    _wait_for(lambda: table.get(60) == 3)
+    assert len(reads) == 3
 
 
 def test_max_age_zero_reads_on_every_use_and_not_before_forces_a_read():
@@ -201,6 +230,39 @@ def test_title_tables_are_rebuilt_only_when_their_rows_changed(settings):
     position = int(np.flatnonzero(bundle.index.title_ids == title.pk)[0])
     assert renamed.names[position] == "A New Name"
     assert renamed.names is not first.names
+
+
+@pytest.mark.django_db(transaction=True)  # the background re-read has its own connection
+@pytest.mark.usefixtures("_empty_caches")
+def test_a_title_re_rated_above_a_kids_limit_leaves_its_pages_at_the_next_version_check(
+    settings,
+):
+    # given: a kids profile's page, with the catalogue arrays' own timer far away
+    world = build_home_world()
+    kid = ProfileFactory(
+        account=AccountFactory(home_region=world.region), name="Kid", is_kids=True, maturity_limit=7
+    )
+    watch(kid, world.titles["comedy"][0])
+    model_train(region_code=world.region.code)
+    settings.TONIGHT = {
+        **settings.TONIGHT,
+        "MODEL_VERSION_CHECK_SECONDS": 0,
+        "CATALOGUE_REFRESH_SECONDS": 300,
+    }
+
+    def shown() -> set[int]:
+        page = homepage_build(profile=kid, device="tv", n_rows=40, n_items=75)
+        return set(page.item_columns().title_id)
+
+    title = Title.objects.get(pk=min(shown()))
+
+    # when: staff re-rate one of its titles above the kids limit
+    title.maturity = MaturityLevel.EIGHTEEN
+    title.save(update_fields=["maturity"])
+
+    # then: within a re-read, not the timer's five minutes, no page of the kid shows it
+    _wait_for(lambda: title.pk not in shown())
+    assert catalogue_revision() >= 1
 
 
 def serving_bundle_of(version, world):

@@ -1,0 +1,65 @@
+"""The catalogue's revision: what tells serving processes that titles' facts changed."""
+
+import pytest
+from django.db import transaction
+
+from catalog.models import MaturityLevel
+from catalog.selectors import catalogue_revision
+from regions.models import Availability
+from tests.factories import (
+    AvailabilityFactory,
+    EpisodeFactory,
+    GenreFactory,
+    RegionFactory,
+    SeasonFactory,
+    TitleFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_save_and_delete_of_what_serving_filters_by_raises_it(
+    django_capture_on_commit_callbacks,
+):
+    title = TitleFactory(maturity=MaturityLevel.ALL)
+    region = RegionFactory()
+
+    def re_rate() -> None:
+        title.maturity = MaturityLevel.SIXTEEN
+        title.save(update_fields=["maturity"])
+
+    changes = {
+        "a window opened": lambda: AvailabilityFactory(title=title, region=region),
+        "a title re-rated": re_rate,
+        "a genre added": lambda: title.genres.add(GenreFactory()),
+        "an episode added": lambda: EpisodeFactory(season=SeasonFactory(title=title)),
+        "a window closed": lambda: Availability.objects.filter(title=title).delete(),
+        "a time zone changed": lambda: region.save(),
+    }
+    for change, make in changes.items():
+        before = catalogue_revision()
+        with django_capture_on_commit_callbacks(execute=True):
+            make()
+        assert catalogue_revision() > before, change
+
+
+def test_it_is_raised_on_commit_so_a_rolled_back_change_raises_nothing(
+    django_capture_on_commit_callbacks,
+):
+    title = TitleFactory()
+    before = catalogue_revision()
+
+    def re_rate_then_fail() -> None:
+        with transaction.atomic():
+            title.maturity = MaturityLevel.EIGHTEEN
+            title.save()
+            raise RuntimeError
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+    ):
+        re_rate_then_fail()
+
+    assert callbacks == []
+    assert catalogue_revision() == before
