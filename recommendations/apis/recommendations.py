@@ -58,6 +58,8 @@ class RecommendationsOutputSerializer(serializers.Serializer):
 
 
 class RecommendationsApi(APIView):
+    schema_errors = {"GET": {503: "No model has been trained yet."}}  # config.api.schema
+
     @extend_schema(
         operation_id="recommendations_list",
         summary="The profile's top titles, best first, with score, % match and sources",

@@ -136,6 +136,7 @@ class SignalFilter(django_filters.FilterSet):
 
 
 class SignalsApi(GenericAPIView):
+    schema_errors = {"POST": {413: "More events than a batch may hold."}}  # config.api.schema
     # Recording is the hottest write of the API; its body is only ever JSON.
     parser_classes = [OrjsonParser]
     filter_backends = [DjangoFilterBackend]

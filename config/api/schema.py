@@ -1,0 +1,84 @@
+"""The OpenAPI schema documents every error an operation can answer, in the API's one shape.
+
+drf-spectacular documents the success response it can see; the errors come
+from the exception handler (``config.api.exceptions``), authentication,
+permissions and throttles, which it cannot. Listing them by hand on every
+view would drift, so they are derived from what each view is made of: a
+request body or query parameters can be refused (400), an authenticated view
+without a token is 401, a path naming an object can miss it (404), a
+profile's path can be PIN-locked (403), a staff-only view refuses others
+(403), a throttled view can answer 429. What only the view knows (a batch
+too large, no model trained yet) it names in ``schema_errors``, by method.
+Responses a view declares itself (``@extend_schema(responses=...)``) are kept
+as declared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny, IsAdminUser
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Documentation only: the body ``config.api.exceptions.exception_handler`` writes."""
+
+    message = serializers.CharField(
+        help_text="The first reason, prefixed with where it is: `events[3].title: ...`."
+    )
+    code = serializers.CharField(
+        help_text="Machine-readable: `invalid`, `not_authenticated`, `profile_locked`, "
+        "`not_found`, `throttled`, ..."
+    )
+    errors = serializers.DictField(
+        child=serializers.JSONField(),
+        help_text="For 400s, every field's reasons, nested as the input is (a batch's events "
+        "by index); empty otherwise.",
+    )
+    retry_after_seconds = serializers.IntegerField(
+        required=False, help_text="429 only: when to try again."
+    )
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's schema, plus the error responses each operation can give."""
+
+    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        for code, description in self._error_responses():
+            if str(code) not in responses:
+                responses[str(code)] = self._get_response_for_code(
+                    OpenApiResponse(ErrorSerializer, description=description),
+                    str(code),
+                    direction=direction,
+                )
+        return responses
+
+    def _error_responses(self) -> list[tuple[int, str]]:
+        view = self.view
+        permissions = view.get_permissions()
+        errors: list[tuple[int, str]] = []
+        if self.method in ("POST", "PUT", "PATCH") or self._get_parameters_in("query"):
+            errors.append((400, "Bad input: `errors` names every field and its reason."))
+        if view.get_authenticators() and not all(isinstance(p, AllowAny) for p in permissions):
+            errors.append((401, "No token, or a revoked or unknown one."))
+        if any(isinstance(p, IsAdminUser) for p in permissions):
+            errors.append((403, "Staff only."))
+        elif "/profiles/{" in self.path:
+            errors.append(
+                (403, "The profile has a PIN and the request carries no valid unlock token.")
+            )
+        if "{" in self.path:
+            errors.append((404, "Not found, or not this account's."))
+        if view.get_throttles():
+            errors.append((429, "Too many attempts: see `retry_after_seconds`."))
+        errors.extend(getattr(view, "schema_errors", {}).get(self.method, {}).items())
+        return errors
+
+    def _get_parameters_in(self, location: str) -> list[dict[str, Any]]:
+        return [p for p in self._get_parameters() if p.get("in") == location]
