@@ -62,22 +62,25 @@ DEVICES = ("tv", "mobile", "tablet", "web")
 
 
 def prepare(template: str, *, reuse: bool, database: str = DATABASE) -> str:
-    """``database`` as a copy of ``template``, migrated and trained (kept as it is with
-    ``reuse`` if it exists). Its models go to its own media directory (``bench_media_root``)."""
+    """``database`` as a copy of ``template``, migrated and trained; with ``reuse``, an
+    existing copy is kept and only migrated. Its models go to its own media directory
+    (``bench_media_root``)."""
     url = bench_database_url(database)
     admin = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+    env = django_env(url)
+    manage = [sys.executable, "manage.py"]
     if not (exists and reuse):
         if exists:
             subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", database], check=True)
         subprocess.run(
             ["createdb", "-h", "127.0.0.1", "-U", "postgres", "-T", template, database], check=True
         )
-        env = django_env(url)
-        manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True)
         subprocess.run([*manage, "train_models", "-v0"], env=env, check=True)
+    else:  # a reused copy still gets the migrations committed since it was made
+        subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True)
     return url
 
 
