@@ -1,9 +1,17 @@
-"""Time-based holdout: each profile's most recent activity is what a model must predict.
+"""Time-based holdouts: the most recent activity is what a model must predict.
 
 A random split leaks the future into training (a model learns next week's
-hit from next week's plays) and flatters every model; holding out each
-profile's *last* fraction of activity asks the question serving faces:
-given everything up to now, what will this profile watch next?
+hit from next week's plays) and flatters every model. Two time-based splits:
+
+- :func:`global_time_holdout` cuts every profile's activity at one instant:
+  everything before it trains, everything from it on tests. Nothing a model
+  learns from (other profiles' plays, trending, popularity) is later than
+  anything it is asked to predict, so it is the split for comparing whole
+  pipelines.
+- :func:`time_holdout` holds out each profile's *last* fraction of activity.
+  Every profile gets a test period, but other profiles' training events can
+  be later than a profile's held-out ones: fine for a model that only learns
+  from co-occurrence, a leak for anything that reads "what is popular now".
 """
 
 from __future__ import annotations
@@ -17,8 +25,10 @@ import scipy.sparse as sp
 __all__ = [
     "HoldoutSplit",
     "PairGrouping",
+    "global_time_holdout",
     "holdout_matrices",
     "holdout_relevance",
+    "latest_thumbs_down",
     "pair_grouping",
     "pair_matrix",
     "time_holdout",
@@ -34,10 +44,90 @@ class HoldoutSplit:
     train : numpy.ndarray of bool, shape (n,)
     test : numpy.ndarray of bool, shape (n,)
         Complements of each other.
+    cut : float or None
+        For a global time cut: every training event is earlier than ``cut`` and
+        every test event at or after it (in the timestamps' units). ``None`` for a
+        per-profile split, which has no such instant.
     """
 
     train: npt.NDArray[np.bool_]
     test: npt.NDArray[np.bool_]
+    cut: float | None = None
+
+
+def global_time_holdout(*, timestamp: npt.ArrayLike, test_fraction: float = 0.2) -> HoldoutSplit:
+    """Hold out everything from the instant after which ``test_fraction`` of the events happened.
+
+    The cut is the time of the ``ceil(test_fraction * n)``-th latest event;
+    events at exactly that time all test, so the test share can exceed
+    ``test_fraction`` by the ties. A profile whose activity all falls on one side
+    of the cut has no test (or no training) events: callers evaluate only the
+    profiles with both.
+
+    Parameters
+    ----------
+    timestamp : array of float64 or int64, shape (n,)
+        Any monotone time (e.g. Unix seconds).
+    test_fraction : float
+        In (0, 1).
+
+    Returns
+    -------
+    HoldoutSplit
+        With ``cut`` set; ``train`` is ``timestamp < cut``.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError("test_fraction must be in (0, 1)")
+    times = np.asarray(timestamp).reshape(-1)
+    n = times.shape[0]
+    if n == 0:
+        empty = np.zeros(0, dtype=bool)
+        return HoldoutSplit(train=empty, test=empty.copy(), cut=None)
+    n_test = min(int(np.ceil(test_fraction * n)), n)
+    cut = np.partition(times, n - n_test)[n - n_test]
+    test = times >= cut
+    return HoldoutSplit(train=~test, test=test, cut=float(cut))
+
+
+def latest_thumbs_down(
+    *,
+    profile_index: npt.ArrayLike,
+    title_index: npt.ArrayLike,
+    timestamp: npt.ArrayLike,
+    thumbs_up: npt.ArrayLike,
+    thumbs_down: npt.ArrayLike,
+    n_titles: int,
+) -> npt.NDArray[np.bool_]:
+    """Per event: whether its (profile, title) pair's latest thumbs, by time, is down.
+
+    A title the profile last thumbed down is a dislike however it was played
+    before; an evaluation that counted it as a hit would reward a model for
+    recommending it. Ties in time keep the input order (the later event wins).
+
+    Parameters
+    ----------
+    profile_index, title_index : array of int32, shape (n,)
+    timestamp : array of float64, shape (n,)
+    thumbs_up, thumbs_down : array of bool, shape (n,)
+        Which events are thumbs up and which thumbs down.
+    n_titles : int
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n,)
+    """
+    keys = _pair_keys(profile_index, title_index, n_titles)
+    up = np.asarray(thumbs_up, dtype=bool).reshape(-1)
+    down = np.asarray(thumbs_down, dtype=bool).reshape(-1)
+    thumbs = np.flatnonzero(up | down)
+    if thumbs.shape[0] == 0:
+        return np.zeros(keys.shape[0], dtype=bool)
+    times = np.asarray(timestamp).reshape(-1)
+    order = thumbs[np.lexsort((thumbs, times[thumbs], keys[thumbs]))]
+    ordered_keys = keys[order]
+    last = np.r_[ordered_keys[1:] != ordered_keys[:-1], True]
+    down_keys = ordered_keys[last][down[order[last]]]
+    return np.isin(keys, down_keys)
 
 
 def time_holdout(
@@ -187,6 +277,8 @@ def holdout_matrices(
     n_titles: int,
     counts: npt.ArrayLike | None = None,
     pairs: PairGrouping | None = None,
+    engaged: npt.ArrayLike | None = None,
+    disliked: npt.ArrayLike | None = None,
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """What each profile went on to watch that it had not seen, and what it had seen.
 
@@ -201,26 +293,40 @@ def holdout_matrices(
     pairs : PairGrouping, optional
         :func:`pair_grouping` of the same events, when the caller has it: the
         matrices then take two counts over the pairs instead of two sorts.
+    engaged : array of bool, shape (n,), optional
+        Training events that make a title "seen" (e.g. plays and thumbs, not
+        impressions or hovers: a title the profile was only shown is still news
+        to it); all by default.
+    disliked : array of bool, shape (n,), optional
+        Events whose pair is never relevant, whatever else it has (e.g.
+        :func:`latest_thumbs_down`); none by default.
 
     Returns
     -------
     relevant : scipy.sparse.csr_matrix of bool, shape (n_profiles, n_titles)
-        Titles of counted test events that no training event of the profile names:
-        recommending what a profile is already watching is the continue-watching
-        row's job, and would let every model score by repeating history.
+        Titles of counted test events that no engaged training event of the
+        profile names and that are not disliked: recommending what a profile is
+        already watching is the continue-watching row's job, and would let every
+        model score by repeating history.
     seen : scipy.sparse.csr_matrix of bool, same shape
-        Titles of the training events.
+        Titles of the engaged training events.
     """
     tested = split.test if counts is None else split.test & np.asarray(counts, dtype=bool)
+    trains = split.train if engaged is None else split.train & np.asarray(engaged, dtype=bool)
+    vetoed = None if disliked is None else np.asarray(disliked, dtype=bool).reshape(-1)
     if pairs is not None:
         n_pairs = pairs.keys.shape[0]
-        trained = np.bincount(pairs.of[split.train], minlength=n_pairs) > 0
+        trained = np.bincount(pairs.of[trains], minlength=n_pairs) > 0
         held_out = np.bincount(pairs.of[tested], minlength=n_pairs) > 0
+        if vetoed is not None:
+            held_out &= np.bincount(pairs.of[vetoed], minlength=n_pairs) == 0
         seen_keys, relevant_keys = pairs.keys[trained], pairs.keys[held_out & ~trained]
     else:
         keys = _pair_keys(profile_index, title_index, n_titles)
-        seen_keys = np.unique(keys[split.train])
+        seen_keys = np.unique(keys[trains])
         relevant_keys = np.setdiff1d(np.unique(keys[tested]), seen_keys, assume_unique=True)
+        if vetoed is not None:
+            relevant_keys = np.setdiff1d(relevant_keys, keys[vetoed])
     shape = {"n_profiles": n_profiles, "n_titles": n_titles}
     return _keys_matrix(relevant_keys, **shape), _keys_matrix(seen_keys, **shape)
 

@@ -1,9 +1,11 @@
-"""Importing a public-style data set: its catalogue (items) and its interactions (ratings).
+"""Importing a public-style data set: its catalogue (items) and its interactions.
 
 The MovieLens layout is the default: ``movies.csv`` (``movieId,title,genres``,
 genres separated by ``|``) and ``ratings.csv`` (``userId,movieId,rating,
 timestamp``, unix seconds). Any other delimited layout works through
 :class:`Layout` and the column names (the management commands' options).
+Interactions are explicit ratings (:func:`rating_signals`) or implicit weights
+such as play counts or minutes watched (:func:`weight_signals`).
 
 Every import has two phases. The whole file is read and checked first, in
 memory, with no query per row; if any line is bad nothing is written and
@@ -75,8 +77,8 @@ MAX_REPORTED_LINES = 20
 PROGRESS_EVERY = 10_000
 
 HOUSEHOLD_PREFIX = "import:"
-# Fixed forever: client_event_id = uuid5(namespace, user, item, kind), so that
-# importing the same rating again, from any copy of the file, stores nothing twice.
+# Fixed forever: client_event_id = uuid5(namespace, user, item, kind, time[, n]), so that
+# importing the same interaction again, from any copy of the file, stores nothing twice.
 IMPORT_EVENT_NAMESPACE = uuid.UUID("4f1c2d8e-6b0a-5d47-9a3e-2f6c8b1e7d50")
 # Held for the transaction: two imports at once would number new households alike
 # and could both create a profile for the same new source user.
@@ -515,17 +517,46 @@ def rating_signals(rating: float, *, scale: float = 5.0) -> SignalPlan:
     return ((SignalKind.PLAY_START, None), (SignalKind.THUMBS_DOWN, None))
 
 
+def weight_signals(weight: float, *, scale: float = 1.0) -> SignalPlan:
+    """The signals one implicit weight (a play count, minutes watched) stands for.
+
+    With x = weight / scale, where ``scale`` is the weight of one whole viewing:
+
+    ==============  =====================================================
+    x >= 1          play_start, complete
+    0 < x < 1       play_start, progress 100·x percent (at least 0.1)
+    x = 0           nothing
+    ==============  =====================================================
+
+    Why: an implicit weight is evidence that the profile watched, never that
+    it disliked, so it maps to play and completion confidence only; a small
+    weight is a short viewing, not a thumbs down (which would also push similar
+    titles down). Repeated viewings are repeated rows, each its own play.
+    """
+    x = weight / scale
+    if x >= 1.0 - _EPSILON:
+        return ((SignalKind.PLAY_START, None), (SignalKind.COMPLETE, None))
+    if x > 0.0:
+        return ((SignalKind.PLAY_START, None), (SignalKind.PROGRESS, max(round(100.0 * x, 1), 0.1)))
+    return ()
+
+
 _NAMESPACE_SHA1 = hashlib.sha1(IMPORT_EVENT_NAMESPACE.bytes, usedforsecurity=False)
 
 
-def import_event_id(*, user: str, item: str, kind: str) -> uuid.UUID:
-    """The client_event_id of one imported signal: the same for the same rating, every run.
+def import_event_id(*, user: str, item: str, kind: str, time: float, repeat: int = 0) -> uuid.UUID:
+    """The client_event_id of one imported signal: the same for the same row, every run.
 
-    Equal to ``uuid.uuid5(IMPORT_EVENT_NAMESPACE, "user\\x1fitem\\x1fkind")``; hashing
-    from a copy of the namespace's digest state saves a third of the time per event.
+    The row's time (unix seconds, to the microsecond) is part of it, so a user's
+    repeated interactions with one item are separate events; ``repeat`` numbers
+    rows of the same user, item and time, in file order (left out when 0).
+    Equal to ``uuid.uuid5(IMPORT_EVENT_NAMESPACE, "user\\x1fitem\\x1fkind\\x1fTIME")``
+    with TIME formatted ``%.6f`` (and ``"\\x1fREPEAT"`` appended when non-zero);
+    hashing from a copy of the namespace's digest state saves a third of the time per event.
     """
     digest = _NAMESPACE_SHA1.copy()
-    digest.update(f"{user}\x1f{item}\x1f{kind}".encode())
+    suffix = f"\x1f{repeat}" if repeat else ""
+    digest.update(f"{user}\x1f{item}\x1f{kind}\x1f{time:.6f}{suffix}".encode())
     return uuid.UUID(bytes=digest.digest()[:16], version=5)
 
 
@@ -560,9 +591,11 @@ class _Ratings:
     users: list[str]  # source user id by user number
     user: np.ndarray  # user number, int64
     title: np.ndarray  # title id, int64
-    rating: np.ndarray  # float64
+    rating: np.ndarray  # float64 (a rating, or a weight)
     time: np.ndarray  # unix seconds, float64
     line: np.ndarray  # line number in the file, int64
+    # Earlier rows of the same user, item and time, in file order (0 for most rows), int64.
+    repeat: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def _epoch_seconds(text: str, *, column: str, now: float) -> float:
@@ -596,6 +629,7 @@ def _read_ratings(
     scale: float,
     title_ids: dict[str, int],
     progress: Progress,
+    weights: bool = False,
 ) -> _Ratings:
     bad = _BadLines(path)
     users: dict[str, int] = {}
@@ -651,7 +685,10 @@ def _read_ratings(
                 rating = math.nan
                 problems.append(f"{columns.rating} '{text}' is not a number")
             else:
-                if not 0 <= rating <= scale:  # also refuses nan
+                if weights:
+                    if not 0 <= rating < math.inf:  # also refuses nan
+                        problems.append(f"{columns.rating} {text} is not a weight of 0 or more")
+                elif not 0 <= rating <= scale:  # also refuses nan
                     problems.append(
                         f"{columns.rating} {text} is outside 0-{scale:g} (see --rating-scale)"
                     )
@@ -673,43 +710,43 @@ def _read_ratings(
             line_of.append(line)
         advance(count % PROGRESS_EVERY)
 
-    ratings = _Ratings(
-        users=list(users),
-        user=np.frombuffer(user_of, dtype=np.int64),
-        title=np.frombuffer(title_of, dtype=np.int64),
-        rating=np.frombuffer(rating_of, dtype=np.float64),
-        time=np.frombuffer(time_of, dtype=np.float64),
-        line=np.frombuffer(line_of, dtype=np.int64),
-    )
-    _report_repeated_pairs(ratings, bad=bad, columns=columns, title_ids=title_ids)
     bad.raise_if_any()
-    return ratings
+    user = np.frombuffer(user_of, dtype=np.int64)
+    title = np.frombuffer(title_of, dtype=np.int64)
+    times = np.frombuffer(time_of, dtype=np.float64)
+    line = np.frombuffer(line_of, dtype=np.int64)
+    return _Ratings(
+        users=list(users),
+        user=user,
+        title=title,
+        rating=np.frombuffer(rating_of, dtype=np.float64),
+        time=times,
+        line=line,
+        repeat=_same_instant_repeats(user, title, times, line),
+    )
 
 
-def _report_repeated_pairs(
-    ratings: _Ratings, *, bad: _BadLines, columns: InteractionColumns, title_ids: dict[str, int]
-) -> None:
-    """A user rating one item twice is refused: both would claim the same event ids.
+def _same_instant_repeats(
+    user: np.ndarray, title: np.ndarray, times: np.ndarray, line: np.ndarray
+) -> np.ndarray:
+    """Per row: how many earlier rows (in file order) have the same user, item and time.
 
-    Sorted in numpy rather than kept in a dict of pairs, which would cost
-    about 150 bytes per row on files of tens of millions of rows.
+    A user's repeated interactions with one item are kept (implicit logs are
+    full of them); their event ids differ by time, and by this count when even
+    the time is the same. Sorted in numpy rather than kept in a dict of pairs,
+    which would cost about 150 bytes per row on files of tens of millions of rows.
     """
-    if len(ratings.line) < 2:
-        return
-    order = np.lexsort((ratings.line, ratings.title, ratings.user))
-    user, title = ratings.user[order], ratings.title[order]
-    repeat = np.r_[False, (user[1:] == user[:-1]) & (title[1:] == title[:-1])]
-    if not repeat.any():
-        return
-    group_start = np.maximum.accumulate(np.where(repeat, 0, np.arange(len(order))))
-    items = {pk: external_id for external_id, pk in title_ids.items()}
-    for position in np.flatnonzero(repeat):
-        row, first = order[position], order[group_start[position]]
-        bad.add(
-            int(ratings.line[row]),
-            f"{columns.user} '{ratings.users[ratings.user[row]]}' already rated "
-            f"{columns.item} '{items[int(ratings.title[row])]}' on line {ratings.line[first]}",
-        )
+    repeat = np.zeros(line.shape[0], dtype=np.int64)
+    if line.shape[0] < 2:
+        return repeat
+    order = np.lexsort((line, times, title, user))
+    u, t, s = user[order], title[order], times[order]
+    same = np.r_[False, (u[1:] == u[:-1]) & (t[1:] == t[:-1]) & (s[1:] == s[:-1])]
+    if not same.any():
+        return repeat
+    group_start = np.maximum.accumulate(np.where(same, 0, np.arange(len(order))))
+    repeat[order] = np.arange(len(order)) - group_start
+    return repeat
 
 
 def _natural_key(user: str) -> tuple[int, int, str]:
@@ -911,6 +948,7 @@ def _store_chunk(
     device: str,
     sink: _Appender,
     tally: _Tally,
+    weights: bool = False,
 ) -> None:
     """Store the signals and derived states of a chunk of users (user number, row indexes).
 
@@ -919,6 +957,7 @@ def _store_chunk(
     one query each for the whole chunk. New profiles need no query at all.
     """
     plans: dict[float, SignalPlan] = {}
+    to_signals = weight_signals if weights else rating_signals
     events_of: dict[int, list[SignalEvent]] = {}
     index = 0
     for user_number, rows in groups:
@@ -928,10 +967,12 @@ def _store_chunk(
             rating = float(ratings.rating[row])
             plan = plans.get(rating)
             if plan is None:
-                plan = plans[rating] = rating_signals(rating, scale=scale)
+                plan = plans[rating] = to_signals(rating, scale=scale)
             title_id = int(ratings.title[row])
             item = items[title_id]
-            occurred_at = dt.datetime.fromtimestamp(float(ratings.time[row]), tz=dt.UTC)
+            seconds = float(ratings.time[row])
+            repeat = int(ratings.repeat[row])
+            occurred_at = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
             for kind, value in plan:
                 events.append(
                     SignalEvent(
@@ -942,7 +983,9 @@ def _store_chunk(
                         value=value,
                         device=device,
                         occurred_at=occurred_at,
-                        client_event_id=import_event_id(user=user, item=item, kind=kind),
+                        client_event_id=import_event_id(
+                            user=user, item=item, kind=kind, time=seconds, repeat=repeat
+                        ),
                         page_id=None,
                         row="",
                         position=None,
@@ -1036,17 +1079,24 @@ def interactions_import(
     columns: InteractionColumns = InteractionColumns(),
     profiles_per_household: int = 1,
     rating_scale: float = 5.0,
+    weights: bool = False,
+    weight_scale: float = 1.0,
     device: str = DeviceClass.WEB,
     dry_run: bool = False,
     progress: Progress = silent_progress,
 ) -> InteractionImportResult:
     """Turn each rating into the signals :func:`rating_signals` says it stands for.
 
+    With ``weights`` the column named ``columns.rating`` holds implicit weights
+    (play counts, minutes watched) instead, turned into signals by
+    :func:`weight_signals` with ``weight_scale`` the weight of one whole viewing.
+
     Each source user becomes a profile (``external_id`` = user id) in a household
     account (``external_id`` = ``import:<n>``) of ``profiles_per_household``
     profiles in ``region``; items are matched to titles by ``external_id``, so
     the catalogue is imported first. Each signal's ``client_event_id`` is derived
-    from (user, item, kind), so re-running an import stores nothing twice.
+    from (user, item, kind, time), so re-running an import stores nothing twice,
+    and a user's repeated rows for one item are each kept.
     The per-title states are folded by the same function the signals API uses.
     """
     path = Path(path)
@@ -1057,6 +1107,8 @@ def interactions_import(
         )
     if not (math.isfinite(rating_scale) and rating_scale > 0):
         raise DatasetImportError(f"The rating scale must be positive, not {rating_scale}.")
+    if not (math.isfinite(weight_scale) and weight_scale > 0):
+        raise DatasetImportError(f"The weight scale must be positive, not {weight_scale}.")
     if device not in DeviceClass.values:
         raise DatasetImportError(
             f"No device class '{device}'; use one of {_quoted(DeviceClass.values)}."
@@ -1079,6 +1131,7 @@ def interactions_import(
         scale=rating_scale,
         title_ids=title_ids,
         progress=progress,
+        weights=weights,
     )
     items = {pk: external_id for external_id, pk in title_ids.items()}
 
@@ -1108,10 +1161,11 @@ def interactions_import(
                     existing_profiles=existing,
                     items=items,
                     title_kinds=title_kinds,
-                    scale=rating_scale,
+                    scale=weight_scale if weights else rating_scale,
                     device=device,
                     sink=sink,
                     tally=tally,
+                    weights=weights,
                 )
                 advance(sum(len(rows) for _, rows in chunk))
         unavailable = _titles_unavailable(title_ids=ratings.title, region=region)

@@ -1,10 +1,25 @@
 """Offline evaluation on a time-based holdout: Tonight beside most-popular and plain ALS.
 
-Each profile's last ``test_fraction`` of activity (signals on titles, by
-time) is held out; every model is trained on what came before and asked for
-20 titles per profile, never titles the profile already engaged with in
-training (so no model scores by repeating history). A held-out title is
-relevant when the profile played, completed or thumbed it up.
+**The split** is one global time cut: the latest ``test_fraction`` of all
+activity (signals on titles) is held out, everything before that instant
+trains every model, and Tonight's clock (trending's decay, the confidence's
+decay, the hour of day it ranks for) is set to the cut. A per-profile split
+(each profile's own last fraction) would let other profiles' later plays feed
+the trending and popularity tables a profile is then ranked with. Profiles with
+no training signal on a title, or nothing relevant after the cut, are not
+evaluated.
+
+**Relevant**: a held-out (profile, title) pair is relevant when the profile
+played it (a play start of any kind), completed it or thumbed it up after the
+cut, and the pair's latest thumbs (over all its signals) is not down: a title
+thumbed down is never a hit, even though it was started first. A bare play
+start counts: P(play) is what the ranker predicts and what the homepage is for,
+and a start the profile disliked is caught by the thumbs rule.
+
+**Already seen**: titles the profile *engaged* with before the cut (plays,
+progress, completions, thumbs) are not relevant and no model may recommend
+them (so no model scores by repeating history). Impressions, hovers and
+previews are not engagement: a title that was only shown is still news.
 
 The three contenders, trained on the same split:
 
@@ -12,10 +27,16 @@ The three contenders, trained on the same split:
 - **plain ALS**: ``implicit``'s ``AlternatingLeastSquares`` with its default
   parameters on the count of positive events per (profile, title), as a
   first attempt without Tonight's signal semantics would do it;
-- **Tonight**: the full pipeline of a model version (:func:`models_fit`):
+- **Tonight**: the pipeline of a model version (:func:`models_fit`):
   weighted confidence with commitment and decay, ALS with fold-in, content,
-  trending, filters, and the ranker, scored through the serving code path
-  (:func:`~recommendations.serving.scoring.rank_profile`).
+  trending, filters, scored through the serving code path
+  (:func:`~recommendations.serving.scoring.rank_profile`). The ranker is the
+  documented prior blend: no logged pages are read offline, and the report
+  says which ranker mode the row used.
+
+What the split does not hold out (see docs/recommendations.md, "Offline
+evaluation"): taste clusters are today's assignments, made from all
+activity, and ``ALS_PARAMS`` were chosen on an earlier version of this table.
 """
 
 from __future__ import annotations
@@ -33,7 +54,7 @@ from profiles.models import Profile
 from recommendations.engine.confidence import SignalCode
 from recommendations.engine.metrics import RankingMetrics, evaluate, top_k
 from recommendations.engine.popularity import MostPopular
-from recommendations.engine.split import HoldoutSplit, holdout_relevance, time_holdout
+from recommendations.engine.split import global_time_holdout, holdout_matrices, latest_thumbs_down
 from recommendations.selectors import training as data
 from recommendations.services.training import TrainingData, models_fit, training_data_load
 from recommendations.serving.bundle import ServingBundle
@@ -50,6 +71,16 @@ _POSITIVE = np.array(
     ],
     dtype=np.int8,
 )
+#: Signals that show a title was put in front of the profile, not that it engaged with it.
+_NOT_ENGAGED = np.array(
+    [
+        SignalCode.IMPRESSION,
+        SignalCode.HOVER,
+        SignalCode.PREVIEW,
+        SignalCode.ROW_SCROLL_PAST,
+    ],
+    dtype=np.int8,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +88,8 @@ class ModelResult:
     name: str
     metrics: RankingMetrics
     train_seconds: float
+    #: Tonight's :attr:`PlayRanker.mode` (``"prior"`` or ``"learned"``); ``"-"`` for baselines.
+    ranker: str = "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +99,75 @@ class EvaluationReport:
     n_titles: int
     n_train_events: int
     n_test_events: int
+    #: Unix time of the cut: training is before it, the holdout at or after it.
+    cut: float | None = None
 
     def by_name(self, name: str) -> ModelResult:
         return next(result for result in self.results if result.name == name)
+
+
+@dataclass(frozen=True)
+class EvaluationSplit:
+    """One global time cut of the signals, and what each evaluated profile is judged on."""
+
+    #: Every signal before the cut (row scrolls included): all any model learns from.
+    train: data.TrainingSignals
+    #: The cut (Unix seconds): every training signal is earlier, every held-out one not.
+    at: float
+    #: Profile indexes evaluated: a training signal on a title and a relevant held-out title.
+    users: np.ndarray
+    #: (n_profiles, n_titles) bool: the relevant held-out pairs.
+    relevant: sp.csr_matrix
+    #: (n_profiles, n_titles) bool: the pairs engaged with before the cut.
+    seen: sp.csr_matrix
+    n_train_events: int
+    n_test_events: int
+
+
+def evaluation_split(
+    signals: data.TrainingSignals, *, test_fraction: float, at: float
+) -> EvaluationSplit:
+    """Cut ``signals`` at the instant the latest ``test_fraction`` of title activity starts.
+
+    ``at`` is the end of the signals' window, used as the cut when there is no activity.
+    """
+    events = np.flatnonzero(signals.title_index >= 0)
+    split = global_time_holdout(timestamp=signals.timestamp[events], test_fraction=test_fraction)
+    cut = at if split.cut is None else split.cut
+    kind = signals.kind[events]
+    profile_index = signals.profile_index[events]
+    title_index = signals.title_index[events]
+    n_profiles, n_titles = signals.n_profiles, signals.n_titles
+    positive = np.isin(kind, _POSITIVE)
+    disliked = latest_thumbs_down(
+        profile_index=profile_index,
+        title_index=title_index,
+        timestamp=signals.timestamp[events],
+        thumbs_up=kind == SignalCode.THUMBS_UP,
+        thumbs_down=kind == SignalCode.THUMBS_DOWN,
+        n_titles=n_titles,
+    )
+    relevant, seen = holdout_matrices(
+        split,
+        profile_index=profile_index,
+        title_index=title_index,
+        n_profiles=n_profiles,
+        n_titles=n_titles,
+        counts=positive,
+        engaged=~np.isin(kind, _NOT_ENGAGED),
+        disliked=disliked,
+    )
+    trained = np.bincount(profile_index[split.train], minlength=n_profiles) > 0
+    users = np.flatnonzero((np.diff(relevant.indptr) > 0) & trained)
+    return EvaluationSplit(
+        train=signals.subset(signals.timestamp < cut),
+        at=cut,
+        users=users,
+        relevant=relevant,
+        seen=seen,
+        n_train_events=int(split.train.sum()),
+        n_test_events=int((split.test & positive & ~disliked).sum()),
+    )
 
 
 def _empty_states() -> dict[str, np.ndarray]:
@@ -112,13 +211,12 @@ def _tonight(
     users: np.ndarray,
     seen: sp.csr_matrix,
     *,
+    at: float,
     random_state: int,
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, float, str]:
     started = time.perf_counter()
     fitted = models_fit(
-        TrainingData(
-            signals=train, features=training.features, groups=training.groups, at=training.at
-        ),
+        TrainingData(signals=train, features=training.features, groups=training.groups, at=at),
         random_state=random_state,
     )
     seconds = time.perf_counter() - started
@@ -132,7 +230,7 @@ def _tonight(
     catalogue = bundle.catalogue(max_age_seconds=float("inf"))
     groups = training.groups
     maturity, languages = _profile_facts(train.profile_ids, catalogue.facts.language_codes)
-    at = dt.datetime.fromtimestamp(training.at, tz=dt.UTC)
+    moment = dt.datetime.fromtimestamp(at, tz=dt.UTC)
     order = np.argsort(train.profile_index, kind="stable")
     bounds = np.searchsorted(train.profile_index[order], np.arange(train.n_profiles + 1))
     states = _empty_states()
@@ -150,13 +248,13 @@ def _tonight(
             maturity_limit=int(maturity[user]),
             language_index=languages[user],
             device="tv",
-            at=at,
+            at=moment,
             exclude=np.asarray(seen[row].todense()).ravel() > 0,
         )
         pool = rank_profile(bundle=bundle, catalogue=catalogue, history=history, context=context)
         top = pool.title_index[:K]
         recommended[row, : top.shape[0]] = top
-    return recommended, seconds
+    return recommended, seconds, bundle.ranker.mode
 
 
 def recommendations_evaluate(
@@ -167,41 +265,16 @@ def recommendations_evaluate(
     at: dt.datetime | None = None,
     stage: Callable[[str], None] | None = None,
 ) -> EvaluationReport:
-    """Train the three contenders on one time-based split and measure each on the holdout."""
+    """Train the three contenders on one global time cut and measure each on the holdout."""
     stage = stage or (lambda _: None)
     stage("read signals")
     training = training_data_load(region_code=region_code, at=at or timezone.now())
-    signals = training.signals
-    events = np.flatnonzero(signals.title_index >= 0)
-    split = time_holdout(
-        profile_index=signals.profile_index[events],
-        timestamp=signals.timestamp[events],
-        test_fraction=test_fraction,
-    )
-    positive = np.isin(signals.kind[events], _POSITIVE)
-    n_profiles, n_titles = signals.n_profiles, signals.n_titles
-    relevant = holdout_relevance(
-        HoldoutSplit(train=split.train, test=split.test & positive),
-        profile_index=signals.profile_index[events],
-        title_index=signals.title_index[events],
-        n_profiles=n_profiles,
-        n_titles=n_titles,
-    )
-    train_mask = np.zeros(len(signals), dtype=bool)
-    train_mask[events[split.train]] = True
-    train_mask |= signals.title_index < 0  # row scrolls stay with training
-    train = signals.subset(train_mask)
-    users = np.flatnonzero(np.diff(relevant.indptr) > 0)
+    cut = evaluation_split(training.signals, test_fraction=test_fraction, at=training.at)
+    train, users = cut.train, cut.users
+    n_titles = training.signals.n_titles
     on_title = train.title_index >= 0
-    seen_all = sp.csr_matrix(
-        (
-            np.ones(int(on_title.sum()), dtype=np.float32),
-            (train.profile_index[on_title], train.title_index[on_title]),
-        ),
-        shape=(n_profiles, n_titles),
-    )
-    seen = seen_all[users]
-    truth = relevant[users]
+    seen = cut.seen[users]
+    truth = cut.relevant[users]
     results = []
 
     stage("most-popular")
@@ -211,7 +284,7 @@ def recommendations_evaluate(
             np.ones(int(counts_mask.sum()), dtype=np.float32),
             (train.profile_index[counts_mask], train.title_index[counts_mask]),
         ),
-        shape=(n_profiles, n_titles),
+        shape=(train.n_profiles, n_titles),
     )
     started = time.perf_counter()
     popular = MostPopular().fit(counts)
@@ -236,12 +309,17 @@ def recommendations_evaluate(
     )
 
     stage("Tonight")
-    recommended, seconds = _tonight(training, train, users, seen, random_state=random_state)
-    results.append(ModelResult("Tonight", evaluate(recommended, truth, n_titles), seconds))
+    recommended, seconds, ranker = _tonight(
+        training, train, users, seen, at=cut.at, random_state=random_state
+    )
+    results.append(
+        ModelResult("Tonight", evaluate(recommended, truth, n_titles), seconds, ranker=ranker)
+    )
     return EvaluationReport(
         results=results,
         n_profiles=int(users.shape[0]),
         n_titles=n_titles,
-        n_train_events=int(split.train.sum()),
-        n_test_events=int((split.test & positive).sum()),
+        n_train_events=cut.n_train_events,
+        n_test_events=cut.n_test_events,
+        cut=cut.at,
     )

@@ -1,11 +1,13 @@
-"""Time-based holdout: each profile's most recent activity is held out."""
+"""Time-based holdouts: each profile's most recent activity, or everything after one instant."""
 
 import numpy as np
 import pytest
 
 from recommendations.engine.split import (
+    global_time_holdout,
     holdout_matrices,
     holdout_relevance,
+    latest_thumbs_down,
     pair_grouping,
     time_holdout,
 )
@@ -119,3 +121,106 @@ def test_holdout_matrices_give_unseen_counted_test_titles_and_the_seen_ones(grou
     assert [relevant[0].indices.tolist(), relevant[1].indices.tolist()] == [[3], [6, 7]]
     assert [seen[0].indices.tolist(), seen[1].indices.tolist()] == [[1, 2], [5]]
     assert relevant[2].nnz == seen[2].nnz == 0
+
+
+def test_a_global_cut_trains_on_everything_before_one_instant_and_tests_the_rest():
+    # given: profile 0 active early, profile 1 late, events out of time order
+    profiles = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
+    times = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0])[::-1]
+
+    # when
+    split = global_time_holdout(timestamp=times, test_fraction=0.3)
+
+    # then: the three latest events test, whoever they belong to, and no training event is
+    # as late as any test event (a per-profile split gives neither)
+    assert split.cut == 8.0
+    assert sorted(times[split.test]) == [8.0, 9.0, 10.0]
+    assert times[split.train].max() < split.cut <= times[split.test].min()
+    assert (split.train == ~split.test).all()
+    per_profile = time_holdout(profile_index=profiles, timestamp=times, test_fraction=0.3)
+    assert times[per_profile.train].max() > times[per_profile.test].min()
+
+
+def test_a_global_cut_sends_every_event_at_the_cut_to_test():
+    split = global_time_holdout(timestamp=np.array([1.0, 2.0, 2.0, 2.0]), test_fraction=0.25)
+
+    assert split.cut == 2.0
+    assert split.test.tolist() == [False, True, True, True]
+    with pytest.raises(ValueError, match="test_fraction"):
+        global_time_holdout(timestamp=np.zeros(3), test_fraction=1.0)
+
+
+def test_latest_thumbs_down_marks_every_event_of_a_pair_whose_last_thumbs_is_down():
+    # given: pair (0, 1) thumbed up then down; pair (0, 2) down then up; pair (1, 1) never
+    # thumbed; the events arrive out of time order
+    profiles = np.array([0, 0, 0, 0, 0, 1])
+    titles = np.array([1, 1, 1, 2, 2, 1])
+    times = np.array([3.0, 1.0, 2.0, 2.0, 1.0, 5.0])
+    up = np.array([False, True, False, True, False, False])
+    down = np.array([True, False, False, False, True, False])
+
+    marked = latest_thumbs_down(
+        profile_index=profiles,
+        title_index=titles,
+        timestamp=times,
+        thumbs_up=up,
+        thumbs_down=down,
+        n_titles=3,
+    )
+
+    assert marked.tolist() == [True, True, True, False, False, False]
+
+
+@pytest.mark.parametrize("grouped", [False, True], ids=["sorted here", "caller's pair grouping"])
+def test_a_thumbs_downed_held_out_title_is_not_relevant(grouped):
+    # given: profile 0 trains on title 1, then in the test period plays titles 2 and 3 and
+    # thumbs title 3 down
+    profiles = np.array([0, 0, 0, 0])
+    titles = np.array([1, 2, 3, 3])
+    times = np.array([1.0, 2.0, 3.0, 4.0])
+    down = np.array([False, False, False, True])
+    split = global_time_holdout(timestamp=times, test_fraction=0.75)
+    disliked = latest_thumbs_down(
+        profile_index=profiles,
+        title_index=titles,
+        timestamp=times,
+        thumbs_up=np.zeros(4, dtype=bool),
+        thumbs_down=down,
+        n_titles=4,
+    )
+
+    relevant, _ = holdout_matrices(
+        split,
+        profile_index=profiles,
+        title_index=titles,
+        n_profiles=1,
+        n_titles=4,
+        counts=~down,  # the plays count, as the evaluation counts them
+        disliked=disliked,
+        pairs=pair_grouping(profiles, titles, n_titles=4) if grouped else None,
+    )
+
+    assert relevant[0].indices.tolist() == [2]
+
+
+@pytest.mark.parametrize("grouped", [False, True], ids=["sorted here", "caller's pair grouping"])
+def test_a_title_only_hovered_in_training_is_still_evaluated(grouped):
+    # given: in training, title 1 played and title 2 only hovered; both played in the test period
+    profiles = np.zeros(4, dtype=int)
+    titles = np.array([1, 2, 1, 2])
+    times = np.array([1.0, 2.0, 3.0, 4.0])
+    engaged = np.array([True, False, True, True])  # event 1 is the hover
+    split = global_time_holdout(timestamp=times, test_fraction=0.5)
+
+    relevant, seen = holdout_matrices(
+        split,
+        profile_index=profiles,
+        title_index=titles,
+        n_profiles=1,
+        n_titles=3,
+        engaged=engaged,
+        pairs=pair_grouping(profiles, titles, n_titles=3) if grouped else None,
+    )
+
+    assert relevant[0].indices.tolist() == [2]
+    assert seen[0].indices.tolist() == [1]

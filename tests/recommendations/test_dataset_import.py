@@ -20,6 +20,7 @@ from recommendations.services.dataset_import import (
     IMPORT_EVENT_NAMESPACE,
     import_event_id,
     rating_signals,
+    weight_signals,
 )
 from recommendations.services.signals import title_states_fold
 from recommendations.signal_events import SignalEvent
@@ -138,7 +139,9 @@ def test_ratings_map_to_signals_by_the_documented_rules(tmp_path, catalogue):
     signal = Signal.objects.get(profile=asha, title=toy_story, kind="thumbs_up")
     assert signal.occurred_at == dt.datetime.fromtimestamp(T0, tz=dt.UTC)
     assert signal.device == "web"
-    assert signal.client_event_id == import_event_id(user="1", item="1", kind="thumbs_up")
+    assert signal.client_event_id == import_event_id(
+        user="1", item="1", kind="thumbs_up", time=float(T0)
+    )
     assert signal.client_event_id.version == 5
     assert not Signal.objects.filter(is_rewatch=True).exists()
 
@@ -242,7 +245,8 @@ def test_derived_state_is_what_the_live_rules_make_of_the_stored_signals(tmp_pat
     # and the later ratings were folded into the earlier state: 3 -> 5 is now done and liked
     grumpier = ProfileTitleState.objects.get(profile__external_id="1", title__external_id="3")
     assert (grumpier.is_completed, grumpier.thumbs) == (True, ProfileTitleState.Thumbs.UP)
-    assert grumpier.play_count == 1  # the second play_start is the same event: stored once
+    # a later rating is a later interaction: its play start is kept beside the first
+    assert grumpier.play_count == 2
 
 
 def test_rerunning_an_import_stores_nothing_twice(tmp_path, catalogue):
@@ -346,7 +350,6 @@ GOOD = "1,1,4,964982703\n"
         ("1,2,4,-5", "timestamp '-5' is not a time after 1970"),
         ("1,2,4,99999999999", "timestamp '99999999999' is in the future"),
         ("1,999,4,964982703", "unknown item movieId '999' (not in the catalogue; run import_"),
-        ("1,1,3,964982800", "userId '1' already rated movieId '1' on line 2"),
     ],
 )
 def test_each_bad_row_is_named_by_line_and_nothing_is_imported(tmp_path, catalogue, row, reason):
@@ -448,16 +451,17 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(tmp_path, catalogue):
 
 
 def test_event_ids_are_stable_across_runs_and_machines():
-    assert import_event_id(user="1", item="31", kind="complete") == import_event_id(
-        user="1", item="31", kind="complete"
-    )
+    event = {"user": "1", "item": "31", "kind": "complete", "time": 964982703.0}
+    assert import_event_id(**event) == import_event_id(**event)
     assert str(IMPORT_EVENT_NAMESPACE) == "4f1c2d8e-6b0a-5d47-9a3e-2f6c8b1e7d50"
-    assert import_event_id(user="1", item="31", kind="complete") == uuid.uuid5(
-        IMPORT_EVENT_NAMESPACE, "1\x1f31\x1fcomplete"
+    assert import_event_id(**event) == uuid.uuid5(
+        IMPORT_EVENT_NAMESPACE, "1\x1f31\x1fcomplete\x1f964982703.000000"
     )
-    assert import_event_id(user="1", item="31", kind="complete") != import_event_id(
-        user="13", item="1", kind="complete"
+    assert import_event_id(**event, repeat=2) == uuid.uuid5(
+        IMPORT_EVENT_NAMESPACE, "1\x1f31\x1fcomplete\x1f964982703.000000\x1f2"
     )
+    assert import_event_id(**event) != import_event_id(**(event | {"user": "13", "item": "1"}))
+    assert import_event_id(**event) != import_event_id(**(event | {"time": 964982704.0}))
 
 
 def test_imported_history_is_not_bound_by_the_live_horizon(tmp_path, catalogue):
@@ -517,3 +521,96 @@ def test_live_signals_carry_on_from_imported_history(tmp_path, catalogue):
     state = ProfileTitleState.objects.get(profile=profile, title=toy_story)
     assert (state.play_count, state.rewatch_count) == (2, 1)
     assert Signal.objects.get(profile=profile, title=toy_story, device="tv").is_rewatch
+
+
+PLAYS = """user,item,plays,when
+1,1,3,964982703
+1,2,0.25,964982704
+1,3,0,964982705
+2,1,1,964982706
+1,1,2,964990000
+1,1,2,964990000
+"""
+
+
+@pytest.mark.parametrize(
+    ("weight", "scale", "plan"),
+    [
+        (1, 1.0, (("play_start", None), ("complete", None))),
+        (500, 1.0, (("play_start", None), ("complete", None))),
+        (3, 500.0, (("play_start", None), ("progress", 0.6))),
+        (250, 500.0, (("play_start", None), ("progress", 50.0))),
+        (0.0001, 1.0, (("play_start", None), ("progress", 0.1))),
+        (0, 1.0, ()),
+    ],
+)
+def test_weights_map_to_play_and_completion_never_to_a_thumbs_down(weight, scale, plan):
+    assert weight_signals(weight, scale=scale) == plan
+
+
+def test_a_weight_file_imports_plays_and_keeps_repeated_pairs(tmp_path, catalogue):
+    # given: play counts, user 1 playing item 1 on two days, twice in the same second the
+    # second time, and a zero weight
+    path = write(tmp_path, PLAYS, name="plays.csv")
+    args = ["--user-column", "user", "--item-column", "item", "--time-column", "when"]
+
+    # when
+    output = run(path, *args, "--weight-column", "plays")
+
+    # then: every repeated row is its own play; nothing is a thumbs down
+    user = Profile.objects.get(external_id="1")
+    assert "6 weights of 2 users read." in output
+    assert Signal.objects.filter(kind=SignalKind.THUMBS_DOWN).count() == 0
+    assert Signal.objects.filter(profile=user, title=catalogue["1"], kind="play_start").count() == 3
+    assert Signal.objects.get(profile=user, title=catalogue["2"], kind="progress").value == 25.0
+    assert not Signal.objects.filter(profile=user, title=catalogue["3"]).exists()
+    toy_story = ProfileTitleState.objects.get(profile=user, title=catalogue["1"])
+    assert toy_story.is_completed
+    assert (toy_story.play_count, toy_story.rewatch_count) == (3, 2)  # two after completing
+
+    # and importing the same file again stores nothing twice
+    before = snapshot()
+    again = run(path, *args, "--weight-column", "plays")
+    assert "Signals stored: 0; duplicates (already stored): 10." in again
+    assert snapshot() == before
+
+
+def test_a_weight_scale_says_what_one_whole_viewing_weighs(tmp_path, catalogue):
+    path = write(
+        tmp_path, "userId,movieId,minutes,timestamp\n1,1,45,964982703\n1,2,120,964982703\n"
+    )
+
+    run(path, "--weight-column", "minutes", "--weight-scale", "90")
+
+    assert kinds_of(Profile.objects.get(external_id="1"), catalogue["1"]) == [
+        ("play_start", None),
+        ("progress", 50.0),
+    ]
+    assert ("complete", None) in kinds_of(Profile.objects.get(external_id="1"), catalogue["2"])
+
+
+def test_weight_options_are_checked(tmp_path, catalogue):
+    path = write(tmp_path, "userId,movieId,plays,timestamp\n1,1,-2,964982703\n")
+
+    with pytest.raises(CommandError, match=r":2: plays -2 is not a weight of 0 or more"):
+        run(path, "--weight-column", "plays")
+    with pytest.raises(CommandError, match="--weight-scale needs --weight-column"):
+        run(path, "--weight-scale", "90")
+    with pytest.raises(CommandError, match="weight scale must be positive"):
+        run(path, "--weight-column", "plays", "--weight-scale", "0")
+    assert snapshot() == (0, 0, 0, 0)
+
+
+def test_a_rating_file_with_repeated_pairs_keeps_each_rating(tmp_path, catalogue):
+    # given: user 1 rates item 1 twice, at different times (this refused the whole file)
+    path = write(tmp_path, f"userId,movieId,rating,timestamp\n{GOOD}1,1,2,964990000\n")
+
+    # when
+    output = run(path)
+
+    # then: both ratings are stored, the later one's thumbs down last
+    user = Profile.objects.get(external_id="1")
+    assert "2 ratings of 1 users read." in output
+    assert Signal.objects.filter(profile=user, title=catalogue["1"], kind="play_start").count() == 2
+    state = ProfileTitleState.objects.get(profile=user, title=catalogue["1"])
+    assert state.thumbs == ProfileTitleState.Thumbs.DOWN

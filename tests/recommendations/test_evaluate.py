@@ -3,12 +3,16 @@
 import re
 from io import StringIO
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
+from recommendations.engine.confidence import SignalCode
+from recommendations.selectors.training import TrainingSignals
+from recommendations.services.evaluation import evaluation_split
 from tests.recommendations.demo_world import seed_small_demo
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+DAY = 86_400.0
 
 
 @pytest.fixture
@@ -16,35 +20,45 @@ def seeded(settings, tmp_path) -> None:
     seed_small_demo(settings, tmp_path, titles=60, profiles=40, seed=3)
 
 
+@pytest.mark.django_db
+@pytest.mark.slow
 def test_the_table_compares_tonight_with_both_baselines(seeded):
     out = StringIO()
     call_command("evaluate_recommendations", "--seed=1", stdout=out, stderr=StringIO())
     text = out.getvalue()
 
-    rows = {}
+    rows, modes = {}, {}
     for line in (line for line in text.splitlines() if line.startswith("  ")):
         cells = line.split()
         if cells and cells[0] in {"most-popular", "Tonight"}:
-            rows[cells[0]] = [float(c) for c in cells[1:]]
+            rows[cells[0]] = [float(c) for c in cells[1:-1]]
+            modes[cells[0]] = cells[-1]
         elif line.strip().startswith("plain ALS"):
-            rows["plain ALS"] = [float(c) for c in cells[2:]]
+            rows["plain ALS"] = [float(c) for c in cells[2:-1]]
+            modes["plain ALS"] = cells[-1]
     assert set(rows) == {"most-popular", "plain ALS", "Tonight"}
     for name, (ndcg, recall_10, recall_20, coverage, seconds) in rows.items():
         assert 0.0 <= ndcg <= 1.0, name
         assert 0.0 <= recall_10 <= recall_20 <= 1.0, name
         assert 0.0 < coverage <= 1.0, name
         assert seconds >= 0.0, name
+    # The row says which ranker it measured: offline, always the prior blend.
+    assert modes == {"most-popular": "-", "plain ALS": "-", "Tonight": "prior"}
+    assert "Tonight ranked with the prior blend" in text
     assert re.search(r"Tonight / plain ALS NDCG@10: [\d.]+x", text)
     assert re.search(r"Tonight / most-popular NDCG@10: [\d.]+x", text)
     # Tonight's pipeline should not lose to recommending the same hits to everyone.
     assert rows["Tonight"][0] >= rows["most-popular"][0]
 
 
+@pytest.mark.django_db
 def test_an_unknown_region_is_refused(db):
     with pytest.raises(CommandError, match="Unknown region"):
         call_command("evaluate_recommendations", "--region=ZZ", stdout=StringIO())
 
 
+@pytest.mark.django_db
+@pytest.mark.slow
 def test_by_cluster_prints_every_model_and_the_settings_each_scope_was_given(seeded):
     from recommendations.services.clusters import profile_clusters_assign
 
@@ -67,3 +81,85 @@ def test_by_cluster_prints_every_model_and_the_settings_each_scope_was_given(see
         assert float(alpha) > 0
     with pytest.raises(CommandError, match="needs --region"):
         call_command("evaluate_recommendations", "--by-cluster", stdout=StringIO())
+
+
+def _signals(rows: list[tuple[int, int, SignalCode, float]]) -> TrainingSignals:
+    """Signals of (profile index, title index, kind, day) rows: 3 profiles, 6 titles."""
+    profile, title, kind, day = (np.array(column) for column in zip(*rows, strict=True))
+    n = len(rows)
+    return TrainingSignals(
+        profile_ids=np.arange(101, 104, dtype=np.int64),
+        title_ids=np.arange(201, 207, dtype=np.int64),
+        profile_index=profile.astype(np.int32),
+        title_index=title.astype(np.int32),
+        episode_id=np.full(n, -1, dtype=np.int64),
+        kind=kind.astype(np.int8),
+        value=np.zeros(n, dtype=np.float32),
+        timestamp=1.7e9 + day.astype(np.float64) * DAY,
+        rewatch=np.zeros(n, dtype=bool),
+        commitment_hours=np.full(n, 2.0, dtype=np.float32),
+    )
+
+
+S = SignalCode
+#: Days 0-7 train, 8-9 test (the latest 25% of the 17 title events start on day 8).
+WORLD = [
+    # profile 0: plays title 0; hovers and is shown title 1; previews title 2
+    (0, 0, S.PLAY_START, 0),
+    (0, 1, S.HOVER, 1),
+    (0, 1, S.IMPRESSION, 1),
+    (0, 2, S.PREVIEW, 2),
+    (0, 0, S.COMPLETE, 2),
+    # profile 1: completes title 3, plays title 4
+    (1, 3, S.PLAY_START, 0),
+    (1, 3, S.COMPLETE, 1),
+    (1, 4, S.PLAY_START, 3),
+    # profile 2: plays title 5 late in the training period (a later play than profile 0's
+    # held-out ones would be under a per-profile split)
+    (2, 5, S.PLAY_START, 7),
+    (2, 5, S.PLAY_START, 7),
+    (2, 5, S.COMPLETE, 7),
+    (2, 4, S.IMPRESSION, 7),
+    # after the cut: profile 0 plays the hovered title 1 and the previewed title 2, and
+    # starts title 5 then thumbs it down; profile 1 plays title 0
+    (0, 1, S.PLAY_START, 8),
+    (0, 2, S.PLAY_START, 8),
+    (0, 5, S.PLAY_START, 9),
+    (0, 5, S.THUMBS_DOWN, 9),
+    (1, 0, S.PLAY_START, 9),
+    # a scroll past a row (no title) after the cut is future too
+    (2, -1, S.ROW_SCROLL_PAST, 9),
+]
+
+
+def test_a_thumbs_downed_held_out_title_is_not_relevant():
+    split = evaluation_split(_signals(WORLD), test_fraction=0.25, at=1.7e9 + 10 * DAY)
+
+    assert 5 not in split.relevant[0].indices.tolist()
+    assert split.n_test_events == 3  # the thumbs-downed title's play start does not count
+
+
+def test_a_title_only_hovered_or_previewed_in_training_is_still_evaluated():
+    split = evaluation_split(_signals(WORLD), test_fraction=0.25, at=1.7e9 + 10 * DAY)
+
+    assert split.relevant[0].indices.tolist() == [1, 2]
+    # and no model is kept from recommending them: only engaged titles are "seen"
+    assert split.seen[0].indices.tolist() == [0]
+    assert split.seen[2].indices.tolist() == [5]
+    assert split.users.tolist() == [0, 1]
+
+
+def test_nothing_tonight_trains_on_is_later_than_the_earliest_held_out_event():
+    # given: the demo world, whose profiles are active at different times
+    signals = _signals(WORLD)
+
+    split = evaluation_split(signals, test_fraction=0.25, at=1.7e9 + 10 * DAY)
+
+    # then: Tonight's clock is the cut, every training signal (row scrolls included) is
+    # before it, so the trending table at that clock counts no play later than a held-out one
+    held_out = signals.timestamp[(signals.title_index >= 0) & (signals.timestamp >= split.at)]
+    assert split.at == held_out.min() == 1.7e9 + 8 * DAY
+    assert split.train.timestamp.max() < split.at
+    assert len(split.train) == 12
+    plays = split.train.is_play() & (split.train.age_days(split.at) >= 0)
+    assert split.train.timestamp[plays].max() < held_out.min()

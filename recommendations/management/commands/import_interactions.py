@@ -1,4 +1,4 @@
-"""``manage.py import_interactions PATH``: ratings of a public-style data set, as signals."""
+"""``manage.py import_interactions PATH``: ratings or weights of a public-style data set."""
 
 import argparse
 from typing import Any
@@ -27,7 +27,7 @@ class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
 
 
 class Command(BaseCommand):
-    help = """Import ratings as per-profile signals, one rating per row.
+    help = """Import ratings (or implicit weights) as per-profile signals, one per row.
 
 The default layout is MovieLens's ratings.csv (timestamp in unix seconds;
 ISO 8601 with an offset is accepted too):
@@ -47,15 +47,25 @@ rating's time:
     3 <= x < 4   play_start, progress 20*x percent (60 for 3, 70 for 3.5)
     x < 3        play_start, thumbs_down
 
+Implicit data (play counts, minutes watched: user, item, weight, timestamp)
+is imported with --weight-column NAME. On x = weight / --weight-scale (the
+weight of one whole viewing, default 1), never a thumbs down:
+
+    x >= 1       play_start, complete
+    0 < x < 1    play_start, progress 100*x percent
+    x = 0        nothing
+
 Per-title states (completions, thumbs, progress) follow from these signals by
 the same rules as live signals. Each signal's client_event_id is derived from
-(user, item, kind), so re-running an import stores nothing twice. Imports
-write history directly: the signals API's 30-day horizon does not apply.
+(user, item, kind, time), so re-running an import stores nothing twice, and
+a user's repeated rows for one item (a later rating, another play) are each
+kept. Imports write history directly: the signals API's 30-day horizon does
+not apply.
 
 The whole file is checked before anything is written: bad lines (missing
-fields, ratings that are not numbers or out of scale, bad times, unknown
-items, a user rating an item twice) are reported as PATH:LINE: reason and
-nothing is imported. Everything is written in one transaction; --dry-run
+fields, ratings that are not numbers or out of scale, negative weights, bad
+times, unknown items) are reported as PATH:LINE: reason and nothing is
+imported. Everything is written in one transaction; --dry-run
 does the work and rolls it back."""
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -99,13 +109,28 @@ does the work and rolls it back."""
         parser.add_argument("--encoding", default="utf-8-sig", help="Default: UTF-8.")
         parser.add_argument("--user-column", default=defaults.user)
         parser.add_argument("--item-column", default=defaults.item)
-        parser.add_argument("--rating-column", default=defaults.rating)
+        value = parser.add_mutually_exclusive_group()
+        value.add_argument("--rating-column", default=defaults.rating)
+        value.add_argument(
+            "--weight-column",
+            metavar="NAME",
+            help="The file holds implicit weights (play counts, minutes) in this column.",
+        )
+        parser.add_argument(
+            "--weight-scale",
+            type=float,
+            default=None,
+            help="With --weight-column: the weight of one whole viewing (default: 1).",
+        )
         parser.add_argument("--time-column", default=defaults.time)
         parser.add_argument(
             "--dry-run", action="store_true", help="Check and count everything; keep nothing."
         )
 
     def handle(self, *args: object, **options: Any) -> None:
+        weights = options["weight_column"] is not None
+        if options["weight_scale"] is not None and not weights:
+            raise CommandError("--weight-scale needs --weight-column.")
         try:
             result = interactions_import(
                 path=options["path"],
@@ -118,23 +143,25 @@ does the work and rolls it back."""
                 columns=InteractionColumns(
                     user=options["user_column"],
                     item=options["item_column"],
-                    rating=options["rating_column"],
+                    rating=options["weight_column"] if weights else options["rating_column"],
                     time=options["time_column"],
                 ),
                 profiles_per_household=options["profiles_per_household"],
                 rating_scale=options["rating_scale"],
+                weights=weights,
+                weight_scale=1.0 if options["weight_scale"] is None else options["weight_scale"],
                 device=options["device"],
                 dry_run=options["dry_run"],
                 progress=terminal_progress(enabled=options["verbosity"] > 0),
             )
         except DatasetImportError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(self._summary(result))
+        self.stdout.write(self._summary(result, noun="weights" if weights else "ratings"))
 
-    def _summary(self, result: InteractionImportResult) -> str:
+    def _summary(self, result: InteractionImportResult, *, noun: str) -> str:
         kinds = ", ".join(f"{kind} {count}" for kind, count in result.signals_by_kind.items())
         lines = [
-            f"{result.rows} ratings of {result.users} users read.",
+            f"{result.rows} {noun} of {result.users} users read.",
             f"Households created: {result.households_created} in {result.region}; "
             f"profiles created: {result.profiles_created}, "
             f"already imported: {result.profiles_existing}.",
