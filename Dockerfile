@@ -16,6 +16,7 @@ COPY catalog catalog
 COPY regions regions
 COPY artwork artwork
 COPY recommendations recommendations
+COPY console console
 COPY templates templates
 COPY manage.py ./
 RUN pip install --no-cache-dir . \
