@@ -46,7 +46,7 @@ def test_compose_services_run_commands_that_exist_in_the_project():
     assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
     assert {"pgdata", "media"} <= set(compose["volumes"])
 
-    for name in ("web", "worker", "beat"):
+    for name in ("migrate", "web", "worker", "beat"):
         command = " ".join(services[name]["command"])
         if "gunicorn" in command:
             assert "config.wsgi" in command
@@ -66,6 +66,49 @@ def test_compose_services_run_commands_that_exist_in_the_project():
         if line.startswith("COPY ") and "--from" not in line:
             source = line.split()[1]
             assert (ROOT / source).exists(), f"Dockerfile copies missing {source}"
+
+
+def test_compose_migrates_once_before_the_app_starts_and_restarts_what_runs():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+
+    # One-shot schema and schedules; nothing that reads the tables starts before it succeeded.
+    migrate = " ".join(services["migrate"]["command"])
+    assert "manage.py migrate" in migrate
+    assert "manage.py install_schedules" in migrate
+    assert services["migrate"]["restart"] == "no"
+    for name in ("web", "worker", "beat"):
+        assert services[name]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"
+        }, name
+        assert "migrate" not in " ".join(services[name]["command"]), f"{name} races migrate"
+    for name, service in services.items():
+        if name != "migrate":
+            assert service.get("restart") == "unless-stopped", name
+
+    # The broker keeps queued runs across restarts.
+    redis = services["redis"]
+    assert "--appendonly yes" in " ".join(redis["command"])
+    volume, target = redis["volumes"][0].split(":")[:2]
+    assert target == "/data"
+    assert volume in compose["volumes"]
+
+
+def test_media_volume_is_mounted_where_the_image_made_it_the_app_users():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    app = compose["services"]["web"]
+    mount = next(v.split(":")[1] for v in app["volumes"] if v.startswith("media:"))
+    assert app["environment"]["MEDIA_ROOT"] == mount
+
+    # A new named volume copies the image directory's owner; a missing one is root's.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    user = re.search(r"^USER (\S+)", dockerfile, re.MULTILINE)
+    assert user, "the image should not run as root"
+    before_user = dockerfile[: user.start()]
+    assert re.search(rf"mkdir -p \S*{re.escape(mount)}\b", before_user)
+    chown = re.search(rf"chown -R {user[1]} (\S+)", before_user)
+    assert chown, "chown -R of the app's var directory before USER"
+    assert mount.startswith(chown[1].rstrip("/") + "/")
 
 
 def dockerfile_copies() -> list[tuple[list[str], str]]:
