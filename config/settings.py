@@ -163,9 +163,11 @@ STORAGES = {
 }
 MEDIA_URL = env.str("MEDIA_URL", default="/media/")
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
-# The demo and small deployments serve uploaded artwork from this process;
-# a CDN or object store in front of it takes over in production.
-SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
+# The demo and small deployments serve the artwork images from this process (only
+# MEDIA_ROOT/artwork/: model and policy artefacts share MEDIA_ROOT and must never be
+# downloadable); a CDN or object store in front of it takes over in production. Off
+# unless DEBUG or asked for (docker-compose.yml asks).
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 
 LOGIN_URL = "admin:login"
 

@@ -1,4 +1,4 @@
-"""Production settings from the environment: TLS behind a proxy, the deploy checks."""
+"""Production settings from the environment: TLS behind a proxy, the deploy checks, media."""
 
 import os
 import re
@@ -7,9 +7,16 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
 from django.test import Client
+
+from artwork.models import artwork_upload_to
+from config.urls import ARTWORK_MEDIA_DIR
+from recommendations.demo.artwork_variants import SHARED_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "tonight.example.com"
@@ -28,6 +35,7 @@ SECURITY_ENV = (
     "SECURE_HSTS_PRELOAD",
     "SESSION_COOKIE_SECURE",
     "CSRF_COOKIE_SECURE",
+    "SERVE_MEDIA",
 )
 SECURITY_SETTINGS = (
     "ALLOWED_HOSTS",
@@ -176,3 +184,51 @@ def test_deploy_check_is_clean_for_the_documented_production_env() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_media_are_served_by_default_only_in_debug(monkeypatch) -> None:
+    assert settings_from_env(monkeypatch, {"DEBUG": "0"})["SERVE_MEDIA"] is False
+    assert settings_from_env(monkeypatch, {"DEBUG": "1"})["SERVE_MEDIA"] is True  # make demo
+    assert settings_from_env(monkeypatch, {"DEBUG": "0", "SERVE_MEDIA": "1"})["SERVE_MEDIA"]
+
+
+@pytest.fixture
+def stored_media() -> SimpleNamespace:
+    """A model version's artefact, an artwork policy, and an uploaded artwork image."""
+    storage = storages["default"]
+    image = storage.save(
+        artwork_upload_to(SimpleNamespace(title_id=5), "poster.png"), ContentFile(b"\x89PNG art")
+    )
+    return SimpleNamespace(
+        model="/media/" + storage.save("models/7/index.npz", ContentFile(b"PK model")),
+        policy="/media/" + storage.save("artwork-policies/p.npz", ContentFile(b"PK policy")),
+        image_url=storage.url(image),
+    )
+
+
+@pytest.mark.parametrize("serve_media", [False, True], ids=["debug-off-default", "serve-media"])
+def test_model_artefacts_are_never_served_and_artwork_only_when_asked(
+    serve_media, settings, stored_media
+) -> None:
+    settings.DEBUG = False
+    settings.SERVE_MEDIA = serve_media
+    client = Client()
+
+    assert client.get(stored_media.model).status_code == 404
+    assert client.get(stored_media.policy).status_code == 404
+    sneaky = client.get(f"/media/{ARTWORK_MEDIA_DIR}/../models/7/index.npz")
+    assert sneaky.status_code in {400, 404}
+
+    image = client.get(stored_media.image_url)
+    if serve_media:
+        assert image.status_code == 200
+        assert b"".join(image.streaming_content) == b"\x89PNG art"
+    else:
+        assert image.status_code == 404
+
+
+def test_the_demo_and_uploaded_artwork_live_in_the_served_folder() -> None:
+    assert SHARED_DIR.startswith(f"{ARTWORK_MEDIA_DIR}/")
+    assert artwork_upload_to(SimpleNamespace(title_id=1), "x.jpg").startswith(
+        f"{ARTWORK_MEDIA_DIR}/"
+    )
