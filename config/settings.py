@@ -115,7 +115,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Prepare a statement on a connection once it has run twice: the request path's
     # few fixed reads (token, profile, history) and the page log's insert are then
     # parsed and planned once per connection, not on every request. Set it to
-    # None (PREPARE_THRESHOLD=none) behind a transaction-pooling PgBouncer.
+    # None (PREPARE_THRESHOLD=none) behind a transaction-pooling PgBouncer -- for web
+    # processes only: Celery workers hold session-level advisory locks (one retrain per
+    # cluster, one artwork policy update at a time), which transaction pooling would
+    # take and release on different server connections and so leave held. Workers
+    # connect directly or through session pooling (their own DATABASE_URL).
     _prepare = env.str("PREPARE_THRESHOLD", default="2")
     DATABASES["default"]["OPTIONS"].setdefault(
         "prepare_threshold", None if _prepare.lower() == "none" else int(_prepare)
