@@ -16,12 +16,16 @@ COPY catalog catalog
 COPY regions regions
 COPY artwork artwork
 COPY recommendations recommendations
+COPY console console
 COPY templates templates
 COPY manage.py ./
 RUN pip install --no-cache-dir . \
     && DEBUG=0 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v0
 
-RUN useradd --create-home tonight && mkdir -p /app/var && chown tonight /app/var
+# The media volume is mounted at /app/var/media: Docker seeds a new named volume with the
+# image's directory and its owner, so it must exist here, owned by the app user, or
+# artwork uploads and model artefacts fail with PermissionError on a root-owned volume.
+RUN useradd --create-home tonight && mkdir -p /app/var/media && chown -R tonight /app/var
 USER tonight
 EXPOSE 8000
 CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4"]

@@ -31,7 +31,25 @@ if not SECRET_KEY:
     SECRET_KEY = _DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+# Origins (scheme and host, e.g. https://tonight.example.com) whose forms may post here:
+# needed when the proxy in front rewrites the Host or does not say it spoke https.
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# TLS ends at a proxy in front of gunicorn, which talks plain http to it. Believing the
+# proxy's X-Forwarded-Proto makes Django see https: the admin's Origin check passes and
+# absolute URLs (artwork images in the homepage JSON) are https. Opt-in only, because a
+# client could send the header itself when nothing in front strips or sets it.
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Likewise opt-in: the proxy's X-Forwarded-Host instead of Host (still held to ALLOWED_HOSTS).
+USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
+# Redirect http to https (behind a proxy only together with TRUST_X_FORWARDED_PROTO, or
+# every request looks like http and redirects forever), and tell browsers to stay on https.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+# Both are promises about every subdomain and hard to take back: off unless asked for.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -97,7 +115,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Prepare a statement on a connection once it has run twice: the request path's
     # few fixed reads (token, profile, history) and the page log's insert are then
     # parsed and planned once per connection, not on every request. Set it to
-    # None (PREPARE_THRESHOLD=none) behind a transaction-pooling PgBouncer.
+    # None (PREPARE_THRESHOLD=none) behind a transaction-pooling PgBouncer -- for web
+    # processes only: Celery workers hold session-level advisory locks (one retrain per
+    # cluster, one artwork policy update at a time), which transaction pooling would
+    # take and release on different server connections and so leave held. Workers
+    # connect directly or through session pooling (their own DATABASE_URL).
     _prepare = env.str("PREPARE_THRESHOLD", default="2")
     DATABASES["default"]["OPTIONS"].setdefault(
         "prepare_threshold", None if _prepare.lower() == "none" else int(_prepare)
@@ -145,9 +167,11 @@ STORAGES = {
 }
 MEDIA_URL = env.str("MEDIA_URL", default="/media/")
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
-# The demo and small deployments serve uploaded artwork from this process;
-# a CDN or object store in front of it takes over in production.
-SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
+# The demo and small deployments serve the artwork images from this process (only
+# MEDIA_ROOT/artwork/: model and policy artefacts share MEDIA_ROOT and must never be
+# downloadable); a CDN or object store in front of it takes over in production. Off
+# unless DEBUG or asked for (docker-compose.yml asks).
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 
 LOGIN_URL = "admin:login"
 

@@ -1,16 +1,37 @@
-"""URL map: admin, the versioned API, its schema and docs, and media in small deployments."""
+"""URL map: admin, the versioned API, its schema and docs, and artwork images (small sites)."""
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import admin
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+# The folder of MEDIA_ROOT that artwork images are uploaded to (artwork.models.artwork_upload_to).
+ARTWORK_MEDIA_DIR = "artwork"
 
 api_v1 = [
     path("", include("profiles.urls")),
     path("", include("recommendations.urls")),
     path("", include("catalog.urls")),
 ]
+
+
+def artwork_media(request: HttpRequest, path: str) -> HttpResponse:
+    """An artwork image, when this process serves media (``SERVE_MEDIA``).
+
+    Only the artwork folder: model and artwork-policy artefacts live under the same
+    MEDIA_ROOT and would otherwise be anyone's to download. Settings are read per
+    request, so the switch and MEDIA_ROOT can change without re-importing the URLs.
+    """
+    if not settings.SERVE_MEDIA:
+        raise Http404("Media are not served by this process.")
+    return serve(request, path, document_root=Path(settings.MEDIA_ROOT) / ARTWORK_MEDIA_DIR)
+
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -20,11 +41,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
 
-if settings.SERVE_MEDIA:
-    urlpatterns += [
-        re_path(
-            r"^{}(?P<path>.*)$".format(settings.MEDIA_URL.lstrip("/")),
-            serve,
-            {"document_root": settings.MEDIA_ROOT},
-        ),
-    ]
+if not urlsplit(settings.MEDIA_URL).netloc:  # a MEDIA_URL on another host (a CDN) is theirs
+    _artwork_prefix = re.escape(f"{settings.MEDIA_URL.lstrip('/')}{ARTWORK_MEDIA_DIR}/")
+    urlpatterns += [re_path(rf"^{_artwork_prefix}(?P<path>.*)$", artwork_media)]

@@ -1,13 +1,22 @@
-"""Project-wide checks: migrations, schema, the deployers' compose file."""
+"""Project-wide checks: migrations, schema, the deployers' image and compose file."""
 
+import fnmatch
+import os
+import re
 import shutil
+import subprocess
+import sys
+import tomllib
 from io import StringIO
 from pathlib import Path
 
 import pytest
 import yaml
+from django.apps import apps
+from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +46,7 @@ def test_compose_services_run_commands_that_exist_in_the_project():
     assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
     assert {"pgdata", "media"} <= set(compose["volumes"])
 
-    for name in ("web", "worker", "beat"):
+    for name in ("migrate", "web", "worker", "beat"):
         command = " ".join(services[name]["command"])
         if "gunicorn" in command:
             assert "config.wsgi" in command
@@ -57,3 +66,172 @@ def test_compose_services_run_commands_that_exist_in_the_project():
         if line.startswith("COPY ") and "--from" not in line:
             source = line.split()[1]
             assert (ROOT / source).exists(), f"Dockerfile copies missing {source}"
+
+
+def test_compose_migrates_once_before_the_app_starts_and_restarts_what_runs():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+
+    # One-shot schema and schedules; nothing that reads the tables starts before it succeeded.
+    migrate = " ".join(services["migrate"]["command"])
+    assert "manage.py migrate" in migrate
+    assert "manage.py install_schedules" in migrate
+    assert services["migrate"]["restart"] == "no"
+    for name in ("web", "worker", "beat"):
+        assert services[name]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"
+        }, name
+        assert "migrate" not in " ".join(services[name]["command"]), f"{name} races migrate"
+    for name, service in services.items():
+        if name != "migrate":
+            assert service.get("restart") == "unless-stopped", name
+
+    # The broker keeps queued runs across restarts.
+    redis = services["redis"]
+    assert "--appendonly yes" in " ".join(redis["command"])
+    volume, target = redis["volumes"][0].split(":")[:2]
+    assert target == "/data"
+    assert volume in compose["volumes"]
+
+
+def test_media_volume_is_mounted_where_the_image_made_it_the_app_users():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    app = compose["services"]["web"]
+    mount = next(v.split(":")[1] for v in app["volumes"] if v.startswith("media:"))
+    assert app["environment"]["MEDIA_ROOT"] == mount
+
+    # A new named volume copies the image directory's owner; a missing one is root's.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    user = re.search(r"^USER (\S+)", dockerfile, re.MULTILINE)
+    assert user, "the image should not run as root"
+    before_user = dockerfile[: user.start()]
+    assert re.search(rf"mkdir -p \S*{re.escape(mount)}\b", before_user)
+    chown = re.search(rf"chown -R {user[1]} (\S+)", before_user)
+    assert chown, "chown -R of the app's var directory before USER"
+    assert mount.startswith(chown[1].rstrip("/") + "/")
+
+
+def dockerfile_copies() -> list[tuple[list[str], str]]:
+    """The Dockerfile's ``COPY <source>... <dest>`` lines from the build context."""
+    copies = []
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"] and not any(w.startswith("--from") for w in words):
+            copies.append((words[1:-1], words[-1]))
+    return copies
+
+
+def project_packages() -> set[str]:
+    """Top-level packages of this checkout (directories with an ``__init__.py``)."""
+    return {p.parent.name for p in ROOT.glob("*/__init__.py")}
+
+
+def _project_dotted_paths(value: object) -> set[str]:
+    """Project modules named by dotted strings anywhere inside a setting's value."""
+    if isinstance(value, str):
+        head = value.split(".")[0]
+        dotted = re.fullmatch(r"[A-Za-z_][\w.]*", value)
+        return {head} if dotted and head in project_packages() else set()
+    if isinstance(value, dict):
+        return set().union(*map(_project_dotted_paths, [*value.keys(), *value.values()]))
+    if isinstance(value, list | tuple):
+        return set().union(*map(_project_dotted_paths, value))
+    return set()
+
+
+def _url_modules(patterns: list) -> set[str]:
+    found = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            module = pattern.urlconf_module
+            if hasattr(module, "__name__"):
+                found.add(module.__name__)
+            found |= _url_modules(pattern.url_patterns)
+        elif isinstance(pattern, URLPattern):
+            callback = pattern.callback
+            found.add(getattr(callback, "view_class", callback).__module__)
+    return found
+
+
+def modules_the_running_site_needs() -> set[str]:
+    """Top-level project packages named by the settings, installed apps and URL map.
+
+    The image runs whatever these name: a package left out of the image is an
+    ImportError at build (collectstatic) or at the first request that reaches it.
+    """
+    needed = {"config"}  # compose runs `celery -A config` and `config.wsgi`
+    for app_config in apps.get_app_configs():
+        if Path(app_config.path).resolve().is_relative_to(ROOT):
+            needed.add(app_config.name.split(".")[0])
+    for name in dir(settings):
+        if name.isupper() and name not in {"BASE_DIR", "VAR_DIR"}:
+            needed |= _project_dotted_paths(getattr(settings, name))
+    needed |= {m.split(".")[0] for m in _url_modules(get_resolver("config.urls").url_patterns)}
+    return needed & project_packages()
+
+
+def test_image_copies_and_packages_every_module_the_site_needs():
+    needed = modules_the_running_site_needs()
+    assert {"config", "console", "recommendations", "profiles"} <= needed  # the walk works
+
+    copied = {Path(source).parts[0] for sources, _ in dockerfile_copies() for source in sources}
+    assert not needed - copied, f"Dockerfile does not COPY {sorted(needed - copied)}"
+
+    find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    include = find["packages"]["find"]["include"]
+    unpackaged = {m for m in needed if not any(fnmatch.fnmatch(m, p) for p in include)}
+    assert not unpackaged, f"pyproject's packages.find leaves out {sorted(unpackaged)}"
+
+
+# Run in the copied tree as the image would: the venv's editable install of this checkout
+# must not supply a package the Dockerfile forgot to copy.
+_IN_IMAGE_TREE = """
+import os, runpy, sys
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path.insert(0, os.getcwd())
+sys.argv = sys.argv[1:]
+runpy.run_path("manage.py", run_name="__main__")
+import django.urls
+import config.urls
+from config.celery import app
+app.loader.import_default_modules()
+django.urls.get_resolver("config.urls").url_patterns
+"""
+
+
+@pytest.mark.slow
+def test_image_build_step_runs_on_what_the_dockerfile_copies(tmp_path):
+    # given: only what the Dockerfile copies, where it copies it
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    build = re.search(
+        r"(?P<env>(?:\w+=\S+ )*)python manage\.py (?P<args>collectstatic[^\n]*)", dockerfile
+    )
+    assert build, "the Dockerfile no longer runs collectstatic; update this test"
+    image = tmp_path / "app"
+    image.mkdir()
+    for sources, dest in dockerfile_copies():
+        for source in sources:
+            target = image / dest / Path(source).name if dest.endswith("/") else image / dest
+            if (ROOT / source).is_dir():
+                shutil.copytree(ROOT / source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / source, target)
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    env |= dict(word.split("=", 1) for word in build["env"].split())
+    env["OPENBLAS_NUM_THREADS"] = "1"
+
+    # when: the build's collectstatic runs there, then the URL map and tasks are imported
+    result = subprocess.run(
+        [sys.executable, "-c", _IN_IMAGE_TREE, "manage.py", *build["args"].split()],
+        cwd=image,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    # then
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (image / "var" / "static" / "console").is_dir()

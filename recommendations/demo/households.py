@@ -172,7 +172,6 @@ def create_households(
             )
             account_ids[0] = account.pk
             showcase_account = account
-            _link_admin(account)
         others = [h for h in households if h.account_index != SHOWCASE_ACCOUNT_INDEX]
         ids = insert_rows(
             Account,
@@ -270,14 +269,18 @@ def create_households(
     return records
 
 
-def _link_admin(account: Account) -> None:
-    """The demo's superuser, created once and kept across reseeds; it can see the showcase."""
+def demo_admin_ensure(*, account: Account) -> bool:
+    """Give the demo its published superuser login, linked to the showcase household.
+
+    The password is public (README, ``make demo``'s output), so the command calls this
+    only in debug or when asked (``seed_demo --demo-admin``). An existing user of that
+    name is linked but never changed: a reseed must not reset a password, or promote
+    someone, on a database where people already sign in. Returns whether the published
+    login works.
+    """
     user_model = get_user_model()
-    user, created = user_model.objects.get_or_create(
-        username=ADMIN_USERNAME, defaults={"is_staff": True, "is_superuser": True}
-    )
-    if created or not user.check_password(ADMIN_PASSWORD):
-        user.set_password(ADMIN_PASSWORD)
-    user.is_staff = user.is_superuser = True
-    user.save()
+    user = user_model.objects.filter(username=ADMIN_USERNAME).first()
+    if user is None:
+        user = user_model.objects.create_superuser(ADMIN_USERNAME, password=ADMIN_PASSWORD)
     account.users.add(user)
+    return user.is_active and user.is_staff and user.check_password(ADMIN_PASSWORD)

@@ -32,3 +32,25 @@ def test_prints_preview_and_comparison_urls_that_open(world, staff_client):
         assert staff_client.get(f"{parsed.path}?{parsed.query}").status_code == 200
     assert "Asha and Ravi share" in text
     assert "titles on their first screens then" in text
+
+
+def admin_line(world) -> str:
+    world.account.name = SHOWCASE_ACCOUNT
+    world.account.save()
+    out = StringIO()
+    call_command("demo_info", stdout=out)
+    return next(line for line in out.getvalue().splitlines() if "Admin:" in line)
+
+
+def test_prints_the_published_admin_login_only_when_it_works(
+    world, django_user_model, settings
+) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    assert "createsuperuser" in admin_line(world)  # seeded without DEBUG or --demo-admin
+
+    admin = django_user_model.objects.create_superuser("admin", password="their-own-secret")
+    assert "tonight-demo" not in admin_line(world)  # seed_demo kept their password
+
+    admin.set_password("tonight-demo")
+    admin.save()
+    assert "user: admin, password: tonight-demo" in admin_line(world)

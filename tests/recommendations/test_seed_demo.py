@@ -179,11 +179,58 @@ def test_households_profiles_and_showcase(world: SimpleNamespace) -> None:
     assert top_genre(arjun) in {"action", "thriller", "crime"}
     assert set(arjun.preferred_languages.values_list("code", flat=True)) >= {"ta", "hi"}
 
-    # and the admin can sign in and sees the showcase household
-    admin = get_user_model().objects.get(username="admin")
+    # and no published superuser login: DEBUG is off and --demo-admin was not given
+    assert not get_user_model().objects.filter(username="admin").exists()
+
+
+def keep_demo(*flags: str) -> str:
+    """``seed_demo --if-empty`` over the module's demo: keeps the data, settles the admin."""
+    out = StringIO()
+    call_command("seed_demo", "--if-empty", *flags, stdout=out, stderr=StringIO())
+    assert "keeping it" in out.getvalue()
+    return out.getvalue()
+
+
+def test_demo_admin_only_in_debug_or_when_asked(world: SimpleNamespace, settings) -> None:
+    users = get_user_model().objects
+    sharmas = Account.objects.get(name="The Sharmas (demo)")
+
+    # given DEBUG off: no login with a published password, unless asked for
+    assert "none created" in keep_demo()
+    assert not users.filter(username="admin").exists()
+
+    # when asked: the admin can sign in and sees the showcase household
+    assert "Admin login: admin / tonight-demo" in keep_demo("--demo-admin")
+    admin = users.get(username="admin")
     assert admin.is_superuser
     assert admin.check_password("tonight-demo")
     assert sharmas.users.filter(pk=admin.pk).exists()
+
+    # and in debug (make demo) without the flag too; --no-demo-admin still refuses
+    admin.delete()
+    settings.DEBUG = True
+    assert "none created" in keep_demo("--no-demo-admin")
+    assert not users.filter(username="admin").exists()
+    assert "Admin login: admin / tonight-demo" in keep_demo()
+    assert users.get(username="admin").check_password("tonight-demo")
+
+
+def test_reseeding_never_resets_or_promotes_an_existing_admin(world: SimpleNamespace) -> None:
+    # given: someone already signs in as "admin", with their own password and no powers
+    users = get_user_model().objects
+    users.create_user("admin", password="their-own-secret")
+
+    # when
+    out = keep_demo("--demo-admin")
+
+    # then
+    admin = users.get(username="admin")
+    assert admin.check_password("their-own-secret")
+    assert not admin.check_password("tonight-demo")
+    assert not admin.is_superuser
+    assert not admin.is_staff
+    assert "password was kept" in out
+    assert "tonight-demo" not in out
 
 
 def test_history_respects_availability_and_maturity(world: SimpleNamespace) -> None:

@@ -2,6 +2,7 @@
 
 from urllib.parse import urlencode
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import reverse
 from django.utils import timezone
@@ -10,6 +11,7 @@ from accounts.models import Account, ApiToken
 from accounts.services import api_token_create, api_token_revoke
 from console.moments import local_moment, region_zone
 from profiles.models import Profile
+from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME
 from recommendations.serving.cache import NoActiveModel
 from recommendations.serving.homepage import FIRST_SCREEN_ROWS, homepage_build
 
@@ -18,6 +20,14 @@ DEMO_TOKEN_NAME = "make demo"  # noqa: S105  (a label, not a secret)
 # The showcase moment: Friday at nine in the evening, on the living-room TV, when
 # both adults are most likely to be watching (their planted hours agree on it).
 SHOWCASE_MOMENT = {"device": "tv", "weekday": 4, "hour": 21}
+
+
+def _admin_login() -> str:
+    """The demo's published login if it works here; seed_demo keeps an existing admin's own."""
+    user = get_user_model().objects.filter(username=ADMIN_USERNAME, is_active=True).first()
+    if user is not None and user.is_staff and user.check_password(ADMIN_PASSWORD):
+        return f"user: {ADMIN_USERNAME}, password: {ADMIN_PASSWORD}"
+    return "sign in as a staff user; `manage.py createsuperuser` makes one"
 
 
 class Command(BaseCommand):
@@ -46,7 +56,7 @@ class Command(BaseCommand):
         lines = [
             "",
             "Tonight is ready.",
-            f"  Admin:     {base}/admin/   (user: admin, password: tonight-demo)",
+            f"  Admin:     {base}/admin/   ({_admin_login()})",
             "",
             "  See it (log in as admin first):",
         ]

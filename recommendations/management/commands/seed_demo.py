@@ -1,14 +1,17 @@
 """``manage.py seed_demo``: fill the database with the demo world (see ``recommendations.demo``)."""
 
+import argparse
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from tqdm import tqdm
 
+from accounts.models import Account
 from recommendations.demo.artwork_variants import FULL_IMAGES_MAX_TITLES
 from recommendations.demo.builder import (
     ARTWORK_MODES,
@@ -18,8 +21,9 @@ from recommendations.demo.builder import (
     demo_data_exists,
     flush_demo_data,
 )
-from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME
+from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME, demo_admin_ensure
 from recommendations.demo.progress import Advance
+from recommendations.demo.tastes import SHOWCASE_ACCOUNT_NAME
 
 
 def _positive(minimum: int) -> Callable[[str], int]:
@@ -93,6 +97,16 @@ class Command(BaseCommand):
                 "makes two runs identical on any day."
             ),
         )
+        parser.add_argument(
+            "--demo-admin",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=(
+                f"Create the published superuser login {ADMIN_USERNAME} / {ADMIN_PASSWORD} "
+                "(default: only when DEBUG is on). An existing user of that name is never "
+                "changed."
+            ),
+        )
         existing = parser.add_mutually_exclusive_group()
         existing.add_argument(
             "--flush", action="store_true", help="Delete the previous demo data first."
@@ -130,7 +144,8 @@ class Command(BaseCommand):
                 counts = demo_data_counts()
                 self._say(
                     f"Demo data already present ({counts['titles']} titles, "
-                    f"{counts['accounts']} households); keeping it."
+                    f"{counts['accounts']} households); keeping it.\n"
+                    + self._admin(options["demo_admin"])
                 )
                 return
             if not options["flush"]:
@@ -168,13 +183,27 @@ class Command(BaseCommand):
             f"{report.sessions['pages']} homepage visits "
             f"({report.sessions['pages with a play']} led to a play).",
             f"  Phases:  {phases}.",
-            f"  Admin login: {ADMIN_USERNAME} / {ADMIN_PASSWORD}",
+            self._admin(options["demo_admin"]),
             f"  Hidden tastes: {report.hidden_tastes_path}",
         ]
         if report.showcase_account_id:
             profiles = ", ".join(f"{name} (#{pk})" for pk, name in report.showcase_profiles)
             lines.append(f"  Showcase household #{report.showcase_account_id}: {profiles}.")
         self._say("\n".join(lines))
+
+    def _admin(self, wanted: bool | None) -> str:
+        """Link (and create, if missing) the demo superuser when allowed; say how to sign in."""
+        if not (settings.DEBUG if wanted is None else wanted):
+            return (
+                "  Admin login: none created (DEBUG is off; pass --demo-admin for "
+                f"{ADMIN_USERNAME} / {ADMIN_PASSWORD}, or run createsuperuser)."
+            )
+        showcase = Account.objects.filter(name=SHOWCASE_ACCOUNT_NAME).order_by("pk").first()
+        if showcase is None:
+            return "  Admin login: none (no showcase household to link it to)."
+        if demo_admin_ensure(account=showcase):
+            return f"  Admin login: {ADMIN_USERNAME} / {ADMIN_PASSWORD}"
+        return f"  Admin login: {ADMIN_USERNAME}, an existing user whose password was kept."
 
     def _say(self, message: str) -> None:
         if self.verbosity >= 1:

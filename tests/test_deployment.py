@@ -1,0 +1,234 @@
+"""Production settings from the environment: TLS behind a proxy, the deploy checks, media."""
+
+import os
+import re
+import runpy
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.test import Client
+
+from artwork.models import artwork_upload_to
+from config.urls import ARTWORK_MEDIA_DIR
+from recommendations.demo.artwork_variants import SHARED_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "tonight.example.com"
+PASSWORD = "pw-12345-xyz"
+
+# Every variable the security settings read; a test's environment sets only its own.
+SECURITY_ENV = (
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "TRUST_X_FORWARDED_PROTO",
+    "USE_X_FORWARDED_HOST",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SERVE_MEDIA",
+)
+SECURITY_SETTINGS = (
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "SECURE_PROXY_SSL_HEADER",
+    "USE_X_FORWARDED_HOST",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+)
+
+
+def documented_production_env() -> dict[str, str]:
+    """The README's production environment ("Behind a TLS proxy"), with a real secret key."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Behind a TLS proxy") :]
+    block = re.search(r"```env\n(.*?)```", section, re.DOTALL)
+    assert block, "README's TLS section lost its env block"
+    env = dict(line.split("=", 1) for line in block[1].splitlines() if line.strip())
+    env["SECRET_KEY"] = secrets.token_urlsafe(50)
+    return env
+
+
+def settings_from_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> dict:
+    """What ``config/settings.py`` makes of ``env`` (the rest of the environment as it is)."""
+    for name in SECURITY_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "config" / "settings.py"))
+
+
+PROXIED = {"DEBUG": "0", "ALLOWED_HOSTS": HOST}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "env",
+    [
+        pytest.param("documented", id="readme-production-env"),
+        pytest.param({**PROXIED, "TRUST_X_FORWARDED_PROTO": "1"}, id="proxy-header-trusted"),
+        pytest.param({**PROXIED, "CSRF_TRUSTED_ORIGINS": f"https://{HOST}"}, id="origin-trusted"),
+    ],
+)
+def test_admin_login_through_a_tls_proxy_succeeds(
+    env, settings, monkeypatch, django_user_model
+) -> None:
+    # given: settings as the environment makes them, a superuser, a browser talking https
+    # to the proxy, which talks http to us
+    loaded = settings_from_env(
+        monkeypatch, documented_production_env() if env == "documented" else env
+    )
+    for name in SECURITY_SETTINGS:
+        setattr(settings, name, loaded.get(name))
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    django_user_model.objects.create_superuser("admin", password=PASSWORD)
+    client = Client(enforce_csrf_checks=True, HTTP_HOST=HOST, HTTP_X_FORWARDED_PROTO="https")
+    form = client.get("/admin/login/")
+    assert form.status_code == 200
+
+    # when
+    response = client.post(
+        "/admin/login/",
+        {
+            "username": "admin",
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
+            "next": "/admin/",
+        },
+        HTTP_ORIGIN=f"https://{HOST}",
+    )
+
+    # then: signed in, with cookies a browser keeps only over https
+    assert response.status_code == 302, response.content[:300]
+    assert response.headers["Location"] == "/admin/"
+    assert response.cookies["sessionid"]["secure"]
+    if loaded.get("SECURE_PROXY_SSL_HEADER"):
+        # absolute URLs (artwork in the homepage JSON) name the scheme the browser used
+        assert form.wsgi_request.build_absolute_uri("/media/x.jpg").startswith("https://")
+
+
+@pytest.mark.django_db
+def test_admin_login_through_a_tls_proxy_is_refused_when_nothing_says_https(
+    settings, monkeypatch, django_user_model
+) -> None:
+    loaded = settings_from_env(monkeypatch, PROXIED)
+    for name in SECURITY_SETTINGS:
+        setattr(settings, name, loaded.get(name))
+    assert "SECURE_PROXY_SSL_HEADER" not in loaded  # the header is believed only on request
+    django_user_model.objects.create_superuser("admin", password=PASSWORD)
+    client = Client(enforce_csrf_checks=True, HTTP_HOST=HOST, HTTP_X_FORWARDED_PROTO="https")
+    client.get("/admin/login/")
+
+    response = client.post(
+        "/admin/login/",
+        {
+            "username": "admin",
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
+            "next": "/admin/",
+        },
+        HTTP_ORIGIN=f"https://{HOST}",
+    )
+
+    assert response.status_code == 403
+
+
+def test_security_settings_default_to_off_and_read_the_environment(monkeypatch) -> None:
+    defaults = settings_from_env(monkeypatch, {"DEBUG": "0"})
+    assert "SECURE_PROXY_SSL_HEADER" not in defaults
+    assert not defaults["USE_X_FORWARDED_HOST"]
+    assert not defaults["SECURE_SSL_REDIRECT"]
+    assert defaults["SECURE_HSTS_SECONDS"] == 0
+    assert not defaults["SECURE_HSTS_INCLUDE_SUBDOMAINS"]
+    assert not defaults["SECURE_HSTS_PRELOAD"]
+    assert defaults["CSRF_TRUSTED_ORIGINS"] == []
+    assert defaults["SESSION_COOKIE_SECURE"]
+    assert defaults["CSRF_COOKIE_SECURE"]
+
+    production = settings_from_env(monkeypatch, documented_production_env())
+    assert production["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
+    assert production["CSRF_TRUSTED_ORIGINS"] == [f"https://{HOST}"]
+    assert production["SECURE_SSL_REDIRECT"]
+    assert production["SECURE_HSTS_SECONDS"] == 31536000
+    assert production["SECURE_HSTS_INCLUDE_SUBDOMAINS"]
+    assert production["SECURE_HSTS_PRELOAD"]
+
+    forwarded_host = settings_from_env(monkeypatch, {"DEBUG": "0", "USE_X_FORWARDED_HOST": "1"})
+    assert forwarded_host["USE_X_FORWARDED_HOST"]
+
+
+def test_deploy_check_is_clean_for_the_documented_production_env() -> None:
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "DATABASE_URL") if k in os.environ}
+    env |= documented_production_env()
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_media_are_served_by_default_only_in_debug(monkeypatch) -> None:
+    assert settings_from_env(monkeypatch, {"DEBUG": "0"})["SERVE_MEDIA"] is False
+    assert settings_from_env(monkeypatch, {"DEBUG": "1"})["SERVE_MEDIA"] is True  # make demo
+    assert settings_from_env(monkeypatch, {"DEBUG": "0", "SERVE_MEDIA": "1"})["SERVE_MEDIA"]
+
+
+@pytest.fixture
+def stored_media() -> SimpleNamespace:
+    """A model version's artefact, an artwork policy, and an uploaded artwork image."""
+    storage = storages["default"]
+    image = storage.save(
+        artwork_upload_to(SimpleNamespace(title_id=5), "poster.png"), ContentFile(b"\x89PNG art")
+    )
+    return SimpleNamespace(
+        model="/media/" + storage.save("models/7/index.npz", ContentFile(b"PK model")),
+        policy="/media/" + storage.save("artwork-policies/p.npz", ContentFile(b"PK policy")),
+        image_url=storage.url(image),
+    )
+
+
+@pytest.mark.parametrize("serve_media", [False, True], ids=["debug-off-default", "serve-media"])
+def test_model_artefacts_are_never_served_and_artwork_only_when_asked(
+    serve_media, settings, stored_media
+) -> None:
+    settings.DEBUG = False
+    settings.SERVE_MEDIA = serve_media
+    client = Client()
+
+    assert client.get(stored_media.model).status_code == 404
+    assert client.get(stored_media.policy).status_code == 404
+    sneaky = client.get(f"/media/{ARTWORK_MEDIA_DIR}/../models/7/index.npz")
+    assert sneaky.status_code in {400, 404}
+
+    image = client.get(stored_media.image_url)
+    if serve_media:
+        assert image.status_code == 200
+        assert b"".join(image.streaming_content) == b"\x89PNG art"
+    else:
+        assert image.status_code == 404
+
+
+def test_the_demo_and_uploaded_artwork_live_in_the_served_folder() -> None:
+    assert SHARED_DIR.startswith(f"{ARTWORK_MEDIA_DIR}/")
+    assert artwork_upload_to(SimpleNamespace(title_id=1), "x.jpg").startswith(
+        f"{ARTWORK_MEDIA_DIR}/"
+    )
