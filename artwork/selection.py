@@ -422,8 +422,9 @@ class ArtworkPicks:
     """The artwork of each requested title.
 
     ``variant`` (n,) is -1 where the title gets the placeholder (propensity 1);
-    ``url`` is None there. ``groups`` are the titles that had arms, with the
-    bandit's full choice (every arm's probability and estimate) for explanations.
+    ``url`` is None there. ``groups`` are the titles that had arms (positions in
+    the request; a repeated title's first), with the bandit's full choice (every
+    arm's probability and estimate) for explanations.
     """
 
     variant: npt.NDArray[np.int64]
@@ -481,10 +482,41 @@ def artwork_choose(
     """Pick one variant per title for this profile, device and hour, with its propensity.
 
     ``seed`` makes the randomised choice reproducible (the page id's bits on
-    the request path, a fixed number in tests).
+    the request path, a fixed number in tests). A title requested more than
+    once (rows after the first screen may repeat one) is chosen for once, at
+    its first position, and every showing of it gets that frame and its
+    propensity: one page shows one picture of a title, and the repeat is not
+    a second, independent draw of the policy.
     """
     state = artwork_serving.get()
-    ids = np.asarray(title_ids, dtype=np.int64).reshape(-1)
+    requested = np.asarray(title_ids, dtype=np.int64).reshape(-1)
+    distinct, first, inverse = np.unique(requested, return_index=True, return_inverse=True)
+    if distinct.shape[0] < requested.shape[0]:
+        order = np.sort(first)  # the distinct titles' first positions, in page order
+        rank = np.empty(order.shape[0], dtype=np.intp)
+        rank[np.argsort(first)] = np.arange(order.shape[0])
+        picks = _choose(state, requested[order], device, maturity_limit, taste, hour, seed)
+        at = rank[inverse.reshape(-1)]  # each requested position's distinct title
+        return replace(
+            picks,
+            variant=picks.variant[at],
+            propensity=picks.propensity[at],
+            url=np.array(picks.url, dtype=object)[at].tolist(),
+            groups=order[picks.groups],
+        )
+    return _choose(state, requested, device, maturity_limit, taste, hour, seed)
+
+
+def _choose(
+    state: ArtworkState,
+    ids: npt.NDArray[np.int64],
+    device: str,
+    maturity_limit: int,
+    taste: dict[str, float],
+    hour: int,
+    seed: int | None,
+) -> ArtworkPicks:
+    """:func:`artwork_choose` for titles that are all different."""
     n = ids.shape[0]
     device_index = DEVICE_CLASSES.index(device)
     groups, arms, indptr = arms_for(state.arms, ids, device_index, maturity_limit)

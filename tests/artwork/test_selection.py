@@ -8,7 +8,7 @@ import pytest
 from django.db import connections, transaction
 
 from artwork.models import ArtworkVariant
-from artwork.selection import artwork_serving
+from artwork.selection import artwork_choose, artwork_reasons, artwork_serving
 from artwork.services import artwork_variants_set_active
 from tests.factories import ArtworkVariantFactory, TitleFactory
 
@@ -70,3 +70,34 @@ def test_a_deactivation_committed_after_a_later_stamped_edit_is_noticed_at_the_n
     _wait_for_reloads()
     assert late.pk not in artwork_serving.get().arms.variant.tolist()
     assert _usable(other.pk)
+
+
+@pytest.mark.django_db
+def test_a_title_repeated_on_a_page_shows_one_frame_with_one_propensity():
+    # given: three titles with three frames each, asked for with repeats (later rows)
+    titles = [TitleFactory() for _ in range(3)]
+    for title in titles:
+        ArtworkVariantFactory.create_batch(3, title=title)
+    a, b, c = (t.pk for t in titles)
+    page = [a, b, c, a, b, a]
+
+    for seed in range(20):
+        # when
+        picks = artwork_choose(
+            title_ids=page, device="tv", maturity_limit=18, taste={}, hour=20, seed=seed
+        )
+
+        # then: every showing of a title has the frame and propensity of its first
+        first = {title: page.index(title) for title in page}
+        at_first = [first[title] for title in page]
+        assert picks.variant.tolist() == picks.variant[at_first].tolist()
+        assert picks.propensity.tolist() == picks.propensity[at_first].tolist()
+        assert picks.url == [picks.url[k] for k in at_first]
+        # ... which is the choice made for the distinct titles, in page order
+        once = artwork_choose(
+            title_ids=[a, b, c], device="tv", maturity_limit=18, taste={}, hour=20, seed=seed
+        )
+        assert picks.variant.tolist() == once.variant[[0, 1, 2, 0, 1, 0]].tolist()
+        assert picks.propensity.tolist() == once.propensity[[0, 1, 2, 0, 1, 0]].tolist()
+        assert picks.groups.tolist() == [0, 1, 2]
+        assert sorted(artwork_reasons(picks)) == [0, 1, 2]
