@@ -148,7 +148,7 @@ class ArtworkVariantAdmin(admin.ModelAdmin):
 
     @admin.display(description="impressions, attributed plays and take rate")
     def performance(self, obj: ArtworkVariant) -> SafeString | str:
-        """Per device class: the figures with a 95% interval, the traffic share, and a chart."""
+        """Per device class: the figures with a 95% interval, the observed share, and a chart."""
         if obj.pk is None:
             return "-"
         stats = artwork_variant_stats(variant=obj)
@@ -171,7 +171,8 @@ class ArtworkVariantAdmin(admin.ModelAdmin):
         )
         return format_html(
             "<table><thead><tr><th>device</th><th>impressions</th><th>attributed plays</th>"
-            "<th>take rate</th><th>95% interval</th><th>traffic share ({} days)</th></tr>"
+            "<th>take rate</th><th>95% interval</th>"
+            "<th>share of its title's impressions, last {} days</th></tr>"
             "</thead><tbody>{}</tbody></table>{}",
             SHARE_DAYS,
             rows,

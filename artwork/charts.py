@@ -16,7 +16,8 @@ def take_rate_chart(
 
     The interval is drawn, not only printed: a variant with 3 plays in 20
     impressions and one with 300 in 2,000 have the same rate and must not look alike.
-    The traffic share the policy gives the variant is written under each bar.
+    Under each bar: the variant's observed share of its title's impressions over the
+    last ``SHARE_DAYS`` days (what was shown, not the current policy's probability).
     """
     pad, bar = 34, 46
     top = max((s.high or 0.0) for s in stats) or 0.01
@@ -30,7 +31,7 @@ def take_rate_chart(
         x = pad + i * slot + (slot - bar) / 2
         centre = f"{x + bar / 2:.1f}"
         label = DeviceClass(s.device).label
-        share = f"{s.share:.0%} of traffic" if s.share is not None else "not shown"
+        share = f"{s.share:.0%} of shows" if s.share is not None else "not shown"
         if s.take_rate is not None:
             parts.append(
                 format_html(

@@ -15,14 +15,20 @@ used for each choice, which the page log keeps.
 Per process, this module holds the active variants as arrays and the newest
 policy. One query every ``TONIGHT["ARTWORK_CHECK_SECONDS"]`` (default 1 s)
 asks whether either changed (the newest variant ``updated_at`` and the newest
-policy id): a deactivated variant leaves every web process's choices within
-that second, and a new policy is picked up without a restart. Deleting a
-variant outright is noticed at the next full reload
-(``ARTWORK_RELOAD_SECONDS``); deactivation is the way to stop one at once.
+policy id) and which variants were stamped since ``CHANGE_LOOK_BACK`` before
+the newest change already seen: a deactivated variant leaves every web
+process's choices within that second, and a new policy is picked up without a
+restart. The look-back is there because ``updated_at`` is stamped before the
+commit: a deactivation stamped before another variant's edit but committed
+after it never raises the newest ``updated_at`` again, so the newest value
+alone would miss it until the full reload. Deleting a variant outright is
+noticed at the next full reload (``ARTWORK_RELOAD_SECONDS``); deactivation is
+the way to stop one at once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -34,6 +40,7 @@ import numpy.typing as npt
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection, connections
+from django.utils import timezone
 
 from recommendations.engine.artwork_bandit import ArtworkChoice, artwork_context
 from recommendations.engine.ranking import DEVICE_CLASSES, hour_bucket
@@ -45,6 +52,13 @@ logger = logging.getLogger(__name__)
 
 #: Full reload of the variant arrays at least this often (catches deleted variants).
 ARTWORK_RELOAD_SECONDS = 300.0
+
+#: How far before the newest change already seen each check looks for changes. A change
+#: is stamped (``updated_at``) inside its transaction, before it commits: one whose
+#: transaction lasts less than this is found at the first check after its commit, even
+#: if a later-stamped change committed first. Variant edits are single-statement
+#: transactions of milliseconds; a longer one is caught by the full reload.
+CHANGE_LOOK_BACK = dt.timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -192,14 +206,16 @@ def _prior_policy() -> PolicyParams:
     )
 
 
-def _generation_sql() -> str:
+def _check_sql() -> str:
     quote = connection.ops.quote_name
     variants = quote(ArtworkVariant._meta.db_table)
     policies = quote(ArtworkPolicy._meta.db_table)
-    # Only quoted identifiers are interpolated; both maxima are index lookups.
+    # Only quoted identifiers are interpolated; the maxima and the range are index lookups.
+    # The first row (id NULL) is the generation, the others the variants changed lately.
     return (
-        f"SELECT (SELECT MAX(updated_at) FROM {variants}), "  # noqa: S608
-        f"(SELECT MAX(id) FROM {policies})"
+        f"SELECT NULL, (SELECT MAX(updated_at) FROM {variants}), "  # noqa: S608
+        f"(SELECT MAX(id) FROM {policies}) "
+        f"UNION ALL SELECT id, updated_at, NULL FROM {variants} WHERE updated_at > %s"
     )
 
 
@@ -207,18 +223,26 @@ class _ArtworkServing:
     """The process's :class:`ArtworkState`, kept current without making requests wait.
 
     Once a process has a state, a change found by the once-a-second check is
-    handled in two steps: variants changed since (deactivated ones above
-    all) are made unusable at once with one small indexed query, and a
-    background thread re-reads the arrays and the policy, swapped in with one
-    assignment when ready. Only the first state of a process, and every check
-    when ``ARTWORK_CHECK_SECONDS`` is 0 (tests), load on the request's thread.
+    handled in two steps: the variants the check found changed (deactivated
+    ones above all; the check's one query lists them) are made unusable at
+    once, and a background thread re-reads the arrays and the policy, swapped
+    in with one assignment when ready. A change is handled once: the check
+    remembers which (variant, ``updated_at``) of its look-back it has already
+    dealt with, and one found while a re-read was under way stays unusable
+    after the swap (the re-read may have missed its commit) until the next
+    re-read. Only the first state of a process, and every check when
+    ``ARTWORK_CHECK_SECONDS`` is 0 (tests), load on the request's thread.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._state: ArtworkState | None = None
         self._generation: tuple | None = None  # what the state's arrays and policy reflect
-        self._blocked_through = None  # newest variant change already made unusable
+        self._blocked_through: dt.datetime | None = None  # newest variant change seen
+        # Changes within the look-back already made unusable or read into the arrays:
+        # variant id -> (its updated_at, monotonic time the check that found it returned).
+        self._handled: dict[int, tuple[dt.datetime, float]] = {}
+        self._pending = False  # changes made unusable that no reload has read yet
         self._checked_at = 0.0
         self._loaded_at = 0.0
         self._reloading = False
@@ -228,6 +252,8 @@ class _ArtworkServing:
             self._state = None
             self._generation = None
             self._blocked_through = None
+            self._handled = {}
+            self._pending = False
             self._checked_at = 0.0
 
     def get(self) -> ArtworkState:
@@ -236,30 +262,39 @@ class _ArtworkServing:
         state = self._state
         if state is not None and now - self._checked_at < every:
             return state
-        generation = _generation()
+        anchor = self._blocked_through
+        generation, changes = _check(None if anchor is None else anchor - CHANGE_LOOK_BACK)
+        if anchor is None and generation[0] is not None:  # first check: what is recent now
+            generation, changes = _check(generation[0] - CHANGE_LOOK_BACK)
+        found = time.monotonic()
         with self._lock:
             state = self._state
+            fresh = self._note_changes(changes, found)
+            self._blocked_through = generation[0]
+            if fresh.shape[0]:
+                self._pending = True
             stale = now - self._loaded_at > ARTWORK_RELOAD_SECONDS
             reload_arms = (
                 state is None
                 or stale
+                or self._pending
                 or self._generation is None
                 or generation[0] != self._generation[0]
             )
             if state is None or every <= 0:
-                if state is None or generation != self._generation or stale:
+                if state is None or generation != self._generation or stale or self._pending:
+                    started = time.monotonic()
+                    self._pending = False
                     state = self._install(
-                        _load(state, generation, reload_arms=reload_arms), generation
+                        _load(state, generation, reload_arms=reload_arms), generation, started
                     )
                 self._checked_at = now
                 return state
-            if generation[0] != self._blocked_through:
-                state = self._state = replace(
-                    state, arms=state.arms.without(_changed_since(self._blocked_through))
-                )
-                self._blocked_through = generation[0]
-            if (generation != self._generation or stale) and not self._reloading:
+            if fresh.shape[0]:  # out of the choices now, back with their new rows on reload
+                state = self._state = replace(state, arms=state.arms.without(fresh))
+            if (generation != self._generation or stale or self._pending) and not self._reloading:
                 self._reloading = True
+                self._pending = False
                 threading.Thread(
                     target=self._reload,
                     args=(state, generation, reload_arms),
@@ -269,40 +304,60 @@ class _ArtworkServing:
             self._checked_at = now
         return state
 
-    def _install(self, state: ArtworkState, generation: tuple) -> ArtworkState:
+    def _note_changes(self, changes: dict[int, dt.datetime], found: float) -> np.ndarray:
+        """Ids among ``changes`` not handled yet; the handled set becomes the look-back's."""
+        previous = self._handled
+        fresh = [pk for pk, at in changes.items() if previous.get(pk, (None,))[0] != at]
+        self._handled = {
+            pk: (at, found if pk in fresh else previous[pk][1]) for pk, at in changes.items()
+        }
+        return np.array(fresh, dtype=np.int64)
+
+    def _install(self, state: ArtworkState, generation: tuple, started: float) -> ArtworkState:
+        # Changes found after the arrays began to be read may have committed after that
+        # read: they stay unusable until the next one.
+        unread = [pk for pk, (_, found) in self._handled.items() if found > started]
+        if unread:
+            state = replace(state, arms=state.arms.without(np.array(unread, dtype=np.int64)))
+            self._pending = True
         self._state = state
         self._generation = generation
-        self._blocked_through = generation[0]
         self._loaded_at = time.monotonic()
         return state
 
     def _reload(self, previous: ArtworkState, generation: tuple, reload_arms: bool) -> None:
         try:
+            started = time.monotonic()
             state = _load(previous, generation, reload_arms=reload_arms)
             if state.arms is not previous.arms:
                 state.arms.reuse_urls(previous.arms)
                 state.arms.fill_urls()
             with self._lock:
-                self._install(state, generation)
+                self._install(state, generation, started)
         except Exception:
             logger.exception("Re-reading the artwork state failed; the previous one keeps serving")
+            self._pending = True
         finally:
             self._reloading = False
             connections.close_all()  # this thread's own connections, never a request's
 
 
-def _generation() -> tuple:
+def _aware(value: object) -> dt.datetime | None:
+    """A timestamp read by raw SQL: SQLite gives naive UTC text, PostgreSQL a datetime."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, dt.UTC)
+
+
+def _check(after: dt.datetime | None) -> tuple[tuple, dict[int, dt.datetime]]:
+    """The generation (newest variant change, newest policy id) and the variants changed
+    after ``after`` (none if None): one round trip."""
     with connection.cursor() as cursor:
-        cursor.execute(_generation_sql())
-        return tuple(cursor.fetchone())
-
-
-def _changed_since(moment: object) -> npt.NDArray[np.int64]:
-    """Ids of variants updated after ``moment`` (all of them if None): one indexed query."""
-    changed = ArtworkVariant.objects.all()
-    if moment is not None:
-        changed = changed.filter(updated_at__gt=moment)
-    return np.fromiter(changed.values_list("pk", flat=True), dtype=np.int64)
+        cursor.execute(_check_sql(), [connection.ops.adapt_datetimefield_value(after)])
+        rows = cursor.fetchall()
+    generation = next((_aware(at), policy) for pk, at, policy in rows if pk is None)
+    return generation, {int(pk): _aware(at) for pk, at, _ in rows if pk is not None}
 
 
 def _load(previous: ArtworkState | None, generation: tuple, *, reload_arms: bool) -> ArtworkState:
@@ -367,8 +422,9 @@ class ArtworkPicks:
     """The artwork of each requested title.
 
     ``variant`` (n,) is -1 where the title gets the placeholder (propensity 1);
-    ``url`` is None there. ``groups`` are the titles that had arms, with the
-    bandit's full choice (every arm's probability and estimate) for explanations.
+    ``url`` is None there. ``groups`` are the titles that had arms (positions in
+    the request; a repeated title's first), with the bandit's full choice (every
+    arm's probability and estimate) for explanations.
     """
 
     variant: npt.NDArray[np.int64]
@@ -426,10 +482,41 @@ def artwork_choose(
     """Pick one variant per title for this profile, device and hour, with its propensity.
 
     ``seed`` makes the randomised choice reproducible (the page id's bits on
-    the request path, a fixed number in tests).
+    the request path, a fixed number in tests). A title requested more than
+    once (rows after the first screen may repeat one) is chosen for once, at
+    its first position, and every showing of it gets that frame and its
+    propensity: one page shows one picture of a title, and the repeat is not
+    a second, independent draw of the policy.
     """
     state = artwork_serving.get()
-    ids = np.asarray(title_ids, dtype=np.int64).reshape(-1)
+    requested = np.asarray(title_ids, dtype=np.int64).reshape(-1)
+    distinct, first, inverse = np.unique(requested, return_index=True, return_inverse=True)
+    if distinct.shape[0] < requested.shape[0]:
+        order = np.sort(first)  # the distinct titles' first positions, in page order
+        rank = np.empty(order.shape[0], dtype=np.intp)
+        rank[np.argsort(first)] = np.arange(order.shape[0])
+        picks = _choose(state, requested[order], device, maturity_limit, taste, hour, seed)
+        at = rank[inverse.reshape(-1)]  # each requested position's distinct title
+        return replace(
+            picks,
+            variant=picks.variant[at],
+            propensity=picks.propensity[at],
+            url=np.array(picks.url, dtype=object)[at].tolist(),
+            groups=order[picks.groups],
+        )
+    return _choose(state, requested, device, maturity_limit, taste, hour, seed)
+
+
+def _choose(
+    state: ArtworkState,
+    ids: npt.NDArray[np.int64],
+    device: str,
+    maturity_limit: int,
+    taste: dict[str, float],
+    hour: int,
+    seed: int | None,
+) -> ArtworkPicks:
+    """:func:`artwork_choose` for titles that are all different."""
     n = ids.shape[0]
     device_index = DEVICE_CLASSES.index(device)
     groups, arms, indptr = arms_for(state.arms, ids, device_index, maturity_limit)

@@ -27,7 +27,8 @@ from recommendations.selectors.attribution import page_impressions_attributed
 
 from .models import ArtworkVariant, ArtworkVariantDaily
 
-#: Days over which admin measures a variant's current share of its title's traffic.
+#: Days over which admin measures a variant's observed share of its title's impressions
+#: (what was shown, not the probability the current policy would give it).
 SHARE_DAYS = 7
 
 
@@ -184,7 +185,7 @@ def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float
 def artwork_variant_stats(
     *, variant: ArtworkVariant, today: dt.date | None = None
 ) -> list[VariantDeviceStats]:
-    """Per device class: impressions, attributed plays, take rate (95% CI), traffic share."""
+    """Per device class: impressions, attributed plays, take rate (95% CI), share of shows."""
     return artwork_variants_stats(variants=[variant], today=today)[variant.pk]
 
 

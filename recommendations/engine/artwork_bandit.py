@@ -382,7 +382,7 @@ class ArtworkBandit:
         n_context: int,
         n_themes: int,
         floor: float = 0.1,
-        n_draws: int = 64,
+        n_draws: int = 16,
         prior_precision: float = 25.0,
         variant_prior_precision: float = 50.0,
         noise_scale: float | None = None,

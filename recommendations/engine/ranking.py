@@ -35,12 +35,31 @@ Calibration and "% match"
     strictly increasing in the model's score and never ties titles the model
     tells apart (isotonic regression would, with its plateaus).
 
+    Serving scores every candidate at ``row_position = slot_position = 0``
+    (:data:`SERVING_POSITION`), so the probability it reports is P(play |
+    shown, context, in the first row and slot): a title's appeal with the
+    position effect taken out, which is what ranking needs. The held-out
+    impressions' take rates at their logged positions are lower.
+
     The match is ``round(99 * F(p))`` where F is the empirical distribution of
-    calibrated probabilities on those held-out impressions (101 stored
-    quantiles, linearly interpolated): "87% match" means the title is more
-    likely to be played than 87% of the titles we showed. F is
-    non-decreasing, so a higher probability never gives a lower match. The
-    prior uses F(p) = p.
+    the calibrated probabilities of those held-out impressions **re-scored at
+    the serving position** (:func:`at_serving_position`; 101 stored quantiles,
+    linearly interpolated): "87% match" means the title is more likely to be
+    played than 87% of the titles we showed, all compared as if shown first.
+    Served probabilities and the reference are thus the same quantity, and a
+    served title's match is its percentile among them; quantiles of the
+    probabilities at the logged (lower) positions would put most served titles
+    above 90%. F is non-decreasing, so a higher probability never gives a
+    lower match.
+
+    The prior is given the same scale: when :meth:`PlayRanker.fit` stays on
+    the prior but has at least :data:`MIN_REFERENCE_ROWS` logged impressions,
+    F is the distribution of the prior's probabilities of all of them at the
+    serving position. With fewer (a new installation, nothing shown yet) there
+    is no population of shown titles to be a percentile of, and F(p) = p: the
+    match is then the prior's P(play) in percent, lower than a percentile
+    (the prior's probabilities are mostly 3-30%), until the first retrain
+    with logged pages.
 """
 
 from __future__ import annotations
@@ -61,8 +80,11 @@ __all__ = [
     "DEVICE_CLASSES",
     "FEATURE_NAMES",
     "HOUR_BUCKETS",
+    "MIN_REFERENCE_ROWS",
+    "SERVING_POSITION",
     "PlayRanker",
     "PriorBlend",
+    "at_serving_position",
     "build_features",
     "hour_bucket",
     "hour_genre_affinity",
@@ -122,6 +144,12 @@ FEATURE_NAMES: tuple[str, ...] = (
     "slot_position",
 )
 _COLUMN = {name: index for index, name in enumerate(FEATURE_NAMES)}
+
+#: The row and slot index every candidate is scored at when serving (as if shown first).
+SERVING_POSITION = 0
+
+#: Logged impressions the prior needs for a percentile "% match" (see the module docstring).
+MIN_REFERENCE_ROWS = 1000
 
 
 def hour_bucket(hour: npt.ArrayLike) -> npt.NDArray[np.int8]:
@@ -387,6 +415,29 @@ def build_features(
     return features
 
 
+def at_serving_position(features: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """A copy of ``features`` with the position columns set as serving sets them.
+
+    Logged impressions carry where they were shown; serving scores every
+    candidate at :data:`SERVING_POSITION`. The match's reference distribution
+    is taken over impressions moved there, so it describes the same quantity
+    serving reports.
+
+    Parameters
+    ----------
+    features : array of float32, shape (n, len(FEATURE_NAMES))
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n, len(FEATURE_NAMES))
+    """
+    moved = np.array(features, dtype=np.float32)
+    n = moved.shape[0]
+    moved[:, _COLUMN["row_position"]] = _position(SERVING_POSITION, n, "row_position")
+    moved[:, _COLUMN["slot_position"]] = _position(SERVING_POSITION, n, "slot_position")
+    return moved
+
+
 _PRIOR_WEIGHTS: tuple[tuple[str, float], ...] = (
     # What the product believes before any page was logged: CF and content
     # agreement are the strongest signs, resuming is very likely, the crowd
@@ -457,7 +508,7 @@ class PlayRanker:
         would be noise with confident-looking numbers.
     calibration_fraction : float
         Most recent share of the training rows held out for the Platt
-        calibration and the match quantiles.
+        calibration and the match quantiles (the latter at the serving position).
     max_iter : int
         L-BFGS iterations.
     prior : PriorBlend, optional
@@ -548,6 +599,8 @@ class PlayRanker:
         )
         if not enough:
             self._use_prior()
+            if n >= MIN_REFERENCE_ROWS:
+                self.match_quantiles = self._reference_quantiles(matrix)
             return self
 
         scaler = StandardScaler().fit(matrix[:split])
@@ -575,10 +628,14 @@ class PlayRanker:
         slope = float(platt.coef_[0, 0])
         if slope > 0:  # a non-positive slope means no usable signal; keep the raw model
             self.platt_slope, self.platt_intercept = slope, float(platt.intercept_[0])
-        calibrated = expit(self.platt_slope * scores + self.platt_intercept)
-        self.match_quantiles = np.quantile(calibrated, _LEVELS)
+        self.match_quantiles = self._reference_quantiles(matrix[split:])
         self.mode = "learned"
         return self
+
+    def _reference_quantiles(self, logged: np.ndarray) -> npt.NDArray[np.float64]:
+        """Quantiles of the probabilities of logged impressions as serving would score them."""
+        served = self.predict_proba(at_serving_position(logged)).astype(np.float64)
+        return np.quantile(served, _LEVELS)
 
     def _use_prior(self) -> None:
         """Express the prior blend in the learned model's parameters: one scoring path."""

@@ -332,7 +332,7 @@ def test_admin_shows_take_rates_by_device_with_intervals_and_a_chart(household, 
     assert page.status_code == 200
     html = page.content.decode()
     assert "95% interval" in html
-    assert "traffic share" in html
+    assert "share of its title's impressions, last 7 days" in html
     assert 'aria-label="Take rate by device class"' in html
     assert "<rect" in html
     listing = admin_client.get("/admin/artwork/artworkvariant/?o=-9")

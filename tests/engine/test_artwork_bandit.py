@@ -434,7 +434,7 @@ def test_save_and_load_give_identical_choices_for_the_same_rng():
     loaded = ArtworkBandit.load(bandit.save())
 
     assert loaded.n_updates == bandit.n_updates == 4_000
-    assert (loaded.floor, loaded.n_draws, loaded.random_state) == (0.1, 64, 0)
+    assert (loaded.floor, loaded.n_draws, loaded.random_state) == (0.1, 16, 0)
     before = bandit.choose(**arms, rng=np.random.default_rng(9))
     after = loaded.choose(**arms, rng=np.random.default_rng(9))
     np.testing.assert_array_equal(before.arm, after.arm)

@@ -17,6 +17,7 @@ from recommendations.engine.ranking import (
     DEVICE_CLASSES,
     FEATURE_NAMES,
     HOUR_BUCKETS,
+    MIN_REFERENCE_ROWS,
     PlayRanker,
     PriorBlend,
     build_features,
@@ -50,7 +51,9 @@ def request_features(n: int, rng: np.random.Generator, **overrides) -> np.ndarra
     return build_features(**arguments)
 
 
-def logged_impressions(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def logged_impressions(
+    n: int, seed: int = 0, *, row_effect: float = 1.5, slot_effect: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Impressions whose plays truly depend on CF score, resuming and position."""
     rng = np.random.default_rng(seed)
     features = request_features(
@@ -66,7 +69,8 @@ def logged_impressions(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         -3.0
         + 3.0 * features[:, COLUMN["cf_score"]]
         + 2.5 * features[:, COLUMN["continue_watching"]]
-        - 1.5 * features[:, COLUMN["row_position"]]
+        - row_effect * features[:, COLUMN["row_position"]]
+        - slot_effect * features[:, COLUMN["slot_position"]]
     )
     return features, rng.random(n) < expit(logit)
 
@@ -214,11 +218,11 @@ def test_calibrated_probabilities_match_observed_play_rates():
     assert observed[top_decile].mean() == pytest.approx(probabilities[top_decile].mean(), abs=0.05)
 
 
-@pytest.mark.parametrize("trained", [False, True], ids=["prior", "learned"])
-def test_a_higher_probability_never_gives_a_lower_match(trained):
+@pytest.mark.parametrize("rows", [0, 2000, 20000], ids=["prior", "prior-with-pages", "learned"])
+def test_a_higher_probability_never_gives_a_lower_match(rows):
     ranker = PlayRanker(random_state=0)
-    if trained:
-        ranker.fit(*logged_impressions(20000))
+    if rows:
+        ranker.fit(*logged_impressions(rows, row_effect=2.0, slot_effect=1.5))
     rng = np.random.default_rng(4)
 
     probabilities = np.sort(np.concatenate([rng.random(5000), rng.random(5000) * 0.1, [0, 1]]))
@@ -234,13 +238,48 @@ def test_a_higher_probability_never_gives_a_lower_match(trained):
     assert np.all(np.diff(ranker.match(ranker.predict_proba(features))[order].astype(int)) >= 0)
 
 
-def test_the_match_spreads_over_the_range_for_logged_impressions():
-    features, labels = logged_impressions(20000)
+def served_matches(ranker: PlayRanker, features: np.ndarray) -> np.ndarray:
+    """The "% match" of logged titles as serving scores them: positions as serving sets them."""
+    served = features.copy()
+    served[:, COLUMN["row_position"]] = 0
+    served[:, COLUMN["slot_position"]] = 0
+    return ranker.match(ranker.predict_proba(served))
+
+
+def test_served_titles_get_the_percentile_of_what_was_shown_despite_a_position_effect():
+    # given: a log where lower rows and slots are played far less (as on a real homepage)
+    features, labels = logged_impressions(20000, row_effect=2.0, slot_effect=1.5)
     ranker = PlayRanker(random_state=0).fit(features, labels)
+    held_out, _ = logged_impressions(20000, seed=11, row_effect=2.0, slot_effect=1.5)
 
-    matches = ranker.match(ranker.predict_proba(features[16000:]))
+    # when: titles the ranker never saw are scored as serving scores them (shown first)
+    matches = served_matches(ranker, held_out)
 
-    assert np.median(matches) == pytest.approx(49, abs=3)  # a percentile of what was shown
+    # then: their matches are spread like percentiles, not piled up near 99
+    assert ranker.mode == "learned"
+    assert np.median(matches) == pytest.approx(49, abs=3)
+    assert np.quantile(matches, 0.1) == pytest.approx(10, abs=3)
+    assert np.quantile(matches, 0.9) == pytest.approx(89, abs=3)
+    assert np.mean(matches >= 90) == pytest.approx(0.1, abs=0.03)
+
+
+def test_the_prior_with_some_logged_pages_uses_the_same_percentile_scale():
+    features, labels = logged_impressions(2000, row_effect=2.0, slot_effect=1.5)
+    ranker = PlayRanker(min_rows=5000).fit(features, labels)
+    held_out, _ = logged_impressions(20000, seed=12)
+
+    matches = served_matches(ranker, held_out)
+
+    assert ranker.mode == "prior"
+    assert np.median(matches) == pytest.approx(49, abs=4)
+    assert np.quantile(matches, 0.9) == pytest.approx(89, abs=4)
+
+
+def test_the_prior_without_logged_pages_shows_its_probability_in_percent():
+    ranker = PlayRanker().fit(*logged_impressions(MIN_REFERENCE_ROWS - 1))
+
+    assert ranker.mode == "prior"
+    assert ranker.match(np.array([0.0, 0.1, 0.3, 1.0])).tolist() == [0, 10, 30, 99]
 
 
 def test_save_and_load_round_trip_for_both_modes():

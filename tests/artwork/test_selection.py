@@ -1,0 +1,103 @@
+"""Serving's view of the variants: changes noticed at the next check, one frame per title."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from django.db import connections, transaction
+
+from artwork.models import ArtworkVariant
+from artwork.selection import artwork_choose, artwork_reasons, artwork_serving
+from artwork.services import artwork_variants_set_active
+from tests.factories import ArtworkVariantFactory, TitleFactory
+
+
+def _usable(variant_id: int) -> bool:
+    arms = artwork_serving.get().arms
+    return bool(np.isin(variant_id, arms.variant[arms.usable]))
+
+
+def _wait_for_reloads() -> None:
+    deadline = time.monotonic() + 10
+    while artwork_serving._reloading and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not artwork_serving._reloading
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deactivation_committed_after_a_later_stamped_edit_is_noticed_at_the_next_check(
+    settings,
+):
+    # given: a warm serving process checking every 50 ms, with two frames of one title
+    settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_CHECK_SECONDS": 0.05}
+    title = TitleFactory()
+    late, other = ArtworkVariantFactory(title=title), ArtworkVariantFactory(title=title)
+    assert _usable(late.pk)
+    stamped, commit = threading.Event(), threading.Event()
+
+    def deactivate_slowly() -> None:
+        """Another connection: stamps the deactivation, then commits only when told."""
+        try:
+            with transaction.atomic():
+                artwork_variants_set_active(
+                    variants=ArtworkVariant.objects.filter(pk=late.pk), active=False
+                )
+                stamped.set()
+                assert commit.wait(10)
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=deactivate_slowly)
+    writer.start()
+    assert stamped.wait(10)
+    time.sleep(0.01)
+    # when: an edit stamped after the deactivation commits first, and a check sees it
+    other.label = "retitled"
+    other.save()
+    time.sleep(0.06)
+    artwork_serving.get()
+    _wait_for_reloads()
+    assert _usable(other.pk)  # re-read with its new label
+    # ... and only then does the deactivation commit, its stamp older than what was seen
+    commit.set()
+    writer.join(10)
+    assert ArtworkVariant.objects.get(pk=late.pk).updated_at < other.updated_at
+    time.sleep(0.06)
+
+    # then: the next check takes it out of the choices, and the re-read drops it
+    assert not _usable(late.pk)
+    _wait_for_reloads()
+    assert late.pk not in artwork_serving.get().arms.variant.tolist()
+    assert _usable(other.pk)
+
+
+@pytest.mark.django_db
+def test_a_title_repeated_on_a_page_shows_one_frame_with_one_propensity():
+    # given: three titles with three frames each, asked for with repeats (later rows)
+    titles = [TitleFactory() for _ in range(3)]
+    for title in titles:
+        ArtworkVariantFactory.create_batch(3, title=title)
+    a, b, c = (t.pk for t in titles)
+    page = [a, b, c, a, b, a]
+
+    for seed in range(20):
+        # when
+        picks = artwork_choose(
+            title_ids=page, device="tv", maturity_limit=18, taste={}, hour=20, seed=seed
+        )
+
+        # then: every showing of a title has the frame and propensity of its first
+        first = {title: page.index(title) for title in page}
+        at_first = [first[title] for title in page]
+        assert picks.variant.tolist() == picks.variant[at_first].tolist()
+        assert picks.propensity.tolist() == picks.propensity[at_first].tolist()
+        assert picks.url == [picks.url[k] for k in at_first]
+        # ... which is the choice made for the distinct titles, in page order
+        once = artwork_choose(
+            title_ids=[a, b, c], device="tv", maturity_limit=18, taste={}, hour=20, seed=seed
+        )
+        assert picks.variant.tolist() == once.variant[[0, 1, 2, 0, 1, 0]].tolist()
+        assert picks.propensity.tolist() == once.propensity[[0, 1, 2, 0, 1, 0]].tolist()
+        assert picks.groups.tolist() == [0, 1, 2]
+        assert sorted(artwork_reasons(picks)) == [0, 1, 2]
