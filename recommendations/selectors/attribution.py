@@ -277,13 +277,13 @@ def _named_pages(meta: list[tuple], play_rows: list[tuple]) -> dict[uuid.UUID, t
     """(profile, Unix time) of every page a play names: from ``meta``, the rest in one query."""
     known = {page_id: (profile_id, at.timestamp()) for page_id, profile_id, at in meta}
     named = {r[3] for r in play_rows if r[3] is not None}
-    missing = [str(page_id) for page_id in named - known.keys()]
-    if missing:
+    missing = named - known.keys()
+    if missing:  # pages before the range (not a hot path: pk__in works on every database)
         known.update(
             (page_id, (profile_id, at.timestamp()))
-            for page_id, profile_id, at in PageLog.objects.filter(
-                AnyOf(F("pk"), missing, db_type="uuid")
-            ).values_list("id", "profile_id", "generated_at")
+            for page_id, profile_id, at in PageLog.objects.filter(pk__in=missing).values_list(
+                "id", "profile_id", "generated_at"
+            )
         )
     return {page_id: known[page_id] for page_id in named if page_id in known}
 
