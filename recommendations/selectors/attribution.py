@@ -3,16 +3,22 @@
 A play start is credited to the page that showed its title:
 
 - **exactly**, when the client sent the page's ``page_id`` with the play
-  (and, when it sent ``row``, to that row's impression of the title);
+  (and, when it sent ``row``, to that row's impression of the title), provided
+  the page is the same profile's and was shown at most
+  ``TONIGHT["ATTRIBUTION_WINDOW_SECONDS"]`` (the session window) before the
+  play. A ``page_id`` of another profile's page, of a later page or of no
+  logged page is ignored; a valid one is final (the play is credited to no
+  other page, even when the named page did not show the title);
 - otherwise to the **latest page** of the same profile that showed the title
-  at most ``TONIGHT["ATTRIBUTION_WINDOW_SECONDS"]`` (the session window)
-  before the play.
+  at most the session window before the play.
 
 Each impression is credited at most once. The join is done over a time
 window in bulk — pages and plays are each read with one range query (the
 BRIN indexes on their timestamps) and matched with sorted searches in numpy
 — never one signal at a time, so attributing a day of traffic costs the same
-few queries as attributing a minute.
+few queries as attributing a minute. A page's labels do not depend on the
+range it is read in (see :func:`page_impressions_attributed`), so a play is
+credited once however the pages are cut into ranges.
 
 The result labels the title ranker's training rows, the row ranker's (a row
 is engaged if any of its impressions was played) and, later, the artwork
@@ -28,7 +34,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
+from django.db import connection
+from django.db.models import F
 
+from config.lookups import AnyOf
 from recommendations.engine.ranking import DEVICE_CLASSES
 from recommendations.engine.row_ranking import row_type_index
 from recommendations.models import PageLog, Signal, SignalKind
@@ -92,24 +101,67 @@ def _rank_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return unique, inverse.astype(np.int64)
 
 
+def _pages_to_load(
+    meta: list[tuple], *, until: dt.datetime, page_ids: set[uuid.UUID] | None, window: float
+) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """The kept pages, and the other pages their plays must be matched against.
+
+    ``meta`` is (id, profile, generated_at) of the pages of ``[since, until + window)``
+    in time order. A play credited by session goes to the *latest* page that showed
+    its title, so a kept page's label depends on the profile's pages up to a window
+    after it (kept or not: a page just after ``until`` takes the credit from the one
+    before it). Pages before a kept page never do, so none earlier is read.
+    """
+    kept: set[uuid.UUID] = set()
+    context: set[uuid.UUID] = set()
+    last_kept: dict[int, float] = {}
+    for page_id, profile_id, generated_at in meta:
+        moment = generated_at.timestamp()
+        if generated_at < until and (page_ids is None or page_id in page_ids):
+            kept.add(page_id)
+            last_kept[profile_id] = moment
+        elif moment - last_kept.get(profile_id, -np.inf) <= window:
+            context.add(page_id)
+    return kept, context
+
+
 def page_impressions_attributed(
     *,
     since: dt.datetime,
     until: dt.datetime,
     window: dt.timedelta | None = None,
     profile_ids: list[int] | None = None,
+    page_ids: list[uuid.UUID] | None = None,
 ) -> AttributedImpressions:
     """Impressions of the pages generated in ``[since, until)``, labelled by later plays.
 
-    Plays are read up to ``until + window`` so that a page near the end of the
-    range still gets its session. Three queries whatever the volume.
+    Only the pages of ``page_ids`` among them when given (a sample), only those of
+    ``profile_ids`` when given. A page's labels are the same whichever range it is
+    read in: plays are read up to ``until + window``, and matched against every
+    page that could take their credit (the profile's pages up to a window after a
+    kept page, and any page a play names), not only the kept ones; so consecutive
+    ranges (the artwork policy's incremental updates) never credit one play twice.
+    Four or five queries whatever the volume.
     """
     window = window or attribution_window()
-    pages = PageLog.objects.filter(generated_at__gte=since, generated_at__lt=until)
+    horizon = until + window
+    wanted = set(page_ids) if page_ids is not None else None
+    pages = PageLog.objects.filter(generated_at__gte=since, generated_at__lt=horizon)
     if profile_ids is not None:
-        pages = pages.filter(profile_id__in=profile_ids)
-    page_rows = list(
-        pages.order_by("generated_at").values_list(
+        pages = pages.filter(AnyOf(F("profile_id"), profile_ids))
+    meta = list(
+        pages.order_by("generated_at", "id").values_list("id", "profile_id", "generated_at")
+    )
+    kept, context = _pages_to_load(
+        meta, until=until, page_ids=wanted, window=window.total_seconds()
+    )
+    load = kept | context
+    loaded = pages
+    if connection.vendor == "postgresql":  # elsewhere the range is read and filtered below
+        loaded = pages.filter(AnyOf(F("pk"), [str(p) for p in load], db_type="uuid"))
+    page_rows = [
+        row
+        for row in loaded.order_by("generated_at", "id").values_list(
             "id",
             "profile_id",
             "generated_at",
@@ -121,7 +173,9 @@ def page_impressions_attributed(
             "rows",
             "items",
         )
-    )
+        if row[0] in load
+    ]
+
     n_pages = len(page_rows)
     page_of = {row[0]: p for p, row in enumerate(page_rows)}
     counts = np.array([len(r[9]) for r in page_rows], dtype=np.int64)
@@ -155,11 +209,11 @@ def page_impressions_attributed(
         plays = Signal.objects.filter(
             kind=SignalKind.PLAY_START,
             occurred_at__gte=since,
-            occurred_at__lt=until + window,
+            occurred_at__lt=horizon,
             title__isnull=False,
         )
         if profile_ids is not None:
-            plays = plays.filter(profile_id__in=profile_ids)
+            plays = plays.filter(AnyOf(F("profile_id"), profile_ids))
         play_rows = list(
             plays.order_by("occurred_at").values_list(
                 "profile_id", "title_id", "occurred_at", "page_id", "row"
@@ -168,6 +222,7 @@ def page_impressions_attributed(
         _attribute(
             page_rows=page_rows,
             page_of=page_of,
+            named=_named_pages(meta, play_rows),
             page=page,
             page_time=page_time,
             page_profile=page_profile,
@@ -182,40 +237,62 @@ def page_impressions_attributed(
     row_played = np.zeros(row_page.shape[0], dtype=bool)
     if n:
         row_played[row_offset[page[played]] + item_row[played]] = True
+    # Only the kept pages are answered; the others only took the credit that was theirs.
+    keep_page = np.array([r[0] in kept for r in page_rows], dtype=bool)
+    new_page = (np.cumsum(keep_page) - 1).astype(np.int32)
+    keep_item = keep_page[page]
+    keep_row = keep_page[row_page]
+    kept_rows = [r for r, k in zip(page_rows, keep_page.tolist(), strict=True) if k]
     return AttributedImpressions(
-        page_ids=[r[0] for r in page_rows],
-        page_profile=page_profile,
-        page_time=page_time,
+        page_ids=[r[0] for r in kept_rows],
+        page_profile=page_profile[keep_page],
+        page_time=page_time[keep_page],
         page_device=np.array(
-            [DEVICE_CLASSES.index(r[3]) if r[3] in DEVICE_CLASSES else 0 for r in page_rows],
+            [DEVICE_CLASSES.index(r[3]) if r[3] in DEVICE_CLASSES else 0 for r in kept_rows],
             dtype=np.int8,
         ),
-        page_hour=np.array([r[4] for r in page_rows], dtype=np.int8),
-        page_weekday=np.array([r[5] for r in page_rows], dtype=np.int8),
-        page_model_version=np.array([r[6] or 0 for r in page_rows], dtype=np.int64),
-        page_region=[r[7] for r in page_rows],
-        page=page,
-        title_id=items[:, 0],
-        row=items[:, 1].astype(np.int16),
-        row_type=np.asarray(row_type, dtype=np.int8),
-        position=items[:, 2].astype(np.int16),
-        variant_id=items[:, 3],
-        propensity=np.array([i[4] for i in flat], dtype=np.float32),
-        played=played,
-        played_at=played_at,
-        exact=exact,
-        row_page=row_page,
-        row_index=row_index,
-        row_kind=row_kind,
-        row_strength=row_strength,
-        row_played=row_played,
+        page_hour=np.array([r[4] for r in kept_rows], dtype=np.int8),
+        page_weekday=np.array([r[5] for r in kept_rows], dtype=np.int8),
+        page_model_version=np.array([r[6] or 0 for r in kept_rows], dtype=np.int64),
+        page_region=[r[7] for r in kept_rows],
+        page=new_page[page[keep_item]],
+        title_id=items[keep_item, 0],
+        row=items[keep_item, 1].astype(np.int16),
+        row_type=np.asarray(row_type, dtype=np.int8)[keep_item],
+        position=items[keep_item, 2].astype(np.int16),
+        variant_id=items[keep_item, 3],
+        propensity=np.array([i[4] for i in flat], dtype=np.float32)[keep_item],
+        played=played[keep_item],
+        played_at=played_at[keep_item],
+        exact=exact[keep_item],
+        row_page=new_page[row_page[keep_row]],
+        row_index=row_index[keep_row],
+        row_kind=row_kind[keep_row],
+        row_strength=row_strength[keep_row],
+        row_played=row_played[keep_row],
     )
+
+
+def _named_pages(meta: list[tuple], play_rows: list[tuple]) -> dict[uuid.UUID, tuple[int, float]]:
+    """(profile, Unix time) of every page a play names: from ``meta``, the rest in one query."""
+    known = {page_id: (profile_id, at.timestamp()) for page_id, profile_id, at in meta}
+    named = {r[3] for r in play_rows if r[3] is not None}
+    missing = named - known.keys()
+    if missing:  # pages before the range (not a hot path: pk__in works on every database)
+        known.update(
+            (page_id, (profile_id, at.timestamp()))
+            for page_id, profile_id, at in PageLog.objects.filter(pk__in=missing).values_list(
+                "id", "profile_id", "generated_at"
+            )
+        )
+    return {page_id: known[page_id] for page_id in named if page_id in known}
 
 
 def _attribute(
     *,
     page_rows: list[tuple],
     page_of: dict[uuid.UUID, int],
+    named: dict[uuid.UUID, tuple[int, float]],
     page: np.ndarray,
     page_time: np.ndarray,
     page_profile: np.ndarray,
@@ -233,26 +310,35 @@ def _attribute(
     item_time = page_time[page]
     title = items[:, 0]
 
-    # 1. Exact: plays naming a logged page. Impression of (page, title), preferring the named row.
+    # 1. Exact: a play naming a page of its own profile, shown at most `window` before it.
+    # Impression of (page, title), preferring the named row. A play naming another
+    # profile's page, a later page or an unknown one is matched by session instead; a
+    # play naming a valid page is never credited to another one (the client said where
+    # it came from), even when that page did not show the title or its window had closed.
     by_page_title: dict[tuple[int, int], list[int]] = {}
     remaining = []
-    exact_plays = [(k, page_of.get(r[3])) for k, r in enumerate(play_rows) if r[3] is not None]
-    if exact_plays:
-        wanted = {(p, play_rows[k][1]) for k, p in exact_plays if p is not None}
+    valid: dict[int, int | None] = {}  # play -> its named page's index here (None: not read)
+    for k, r in enumerate(play_rows):
+        found = named.get(r[3]) if r[3] is not None else None
+        if found is None or found[0] != r[0] or found[1] > r[2].timestamp():
+            remaining.append(k)
+        elif r[2].timestamp() - found[1] <= window:
+            valid[k] = page_of.get(r[3])
+    wanted = {(p, play_rows[k][1]) for k, p in valid.items() if p is not None}
+    if wanted:
         wanted_pages = {p for p, _ in wanted}
         for i in np.flatnonzero(np.isin(page, list(wanted_pages))).tolist():
             key = (int(page[i]), int(title[i]))
             if key in wanted:
                 by_page_title.setdefault(key, []).append(i)
-    for k, r in enumerate(play_rows):
-        p = page_of.get(r[3]) if r[3] is not None else None
+    for k, p in valid.items():
+        r = play_rows[k]
         candidates = by_page_title.get((p, r[1])) if p is not None else None
         if not candidates:
-            remaining.append(k)
             continue
         rows = page_rows[p][8]
-        named = [i for i in candidates if r[4] and rows[int(items[i, 1])][0] == r[4]]
-        i = (named or candidates)[0]
+        matches = [i for i in candidates if r[4] and rows[int(items[i, 1])][0] == r[4]]
+        i = (matches or candidates)[0]
         if not played[i]:
             played[i] = True
             played_at[i] = r[2].timestamp()

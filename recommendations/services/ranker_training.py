@@ -6,20 +6,32 @@
 and builds both rankers' training rows **the way serving builds its inputs**:
 
 - Title ranker: for each logged page, the profile's history as of the page's
-  moment (:func:`~recommendations.serving.recommend.profile_history` with
-  ``at``) goes through the same
+  moment goes through the same
   :func:`~recommendations.serving.scoring.ranking_inputs` /
   :func:`~recommendations.serving.scoring.ranking_features` as a request,
   with the model version that served the page; the rows of the shown titles
   get their logged row and slot positions (serving leaves those at 0). All
   played impressions are kept, and up to :data:`NEGATIVES_PER_PAGE` unplayed
-  ones per page, weighted by the inverse of their sampling rate.
+  ones per page, weighted by the inverse of their sampling rate. "As of the
+  page" holds for the title states too: serving reads them from the state
+  table, which holds today's, so a page's training rows fold them from the
+  profile's signals before the page instead
+  (:func:`~recommendations.services.signals.title_states_fold`, the rule the
+  table is kept by). Otherwise a title started *because of* the page would be
+  "continue watching" in its own row, and a later thumbs-down would penalise
+  it on a page where it was not disliked yet: the label leaking into features.
 - Row ranker: for each logged row, the profile's row engagement (plays started
   from rows and rapid scroll-pasts, counted as
   :func:`~recommendations.serving.homepage.profile_row_engagement` counts them)
   as of the page's moment, in the page's context (hour bucket, weekday,
   device), the row's logged strength and its index on the page. Labelled
   played if any of its impressions was.
+
+Pages are learned from only once their attribution window has closed (a page
+logged in the last ``ATTRIBUTION_WINDOW_SECONDS`` would have its misses
+counted before its plays could happen), and at most ``RANKER_MAX_PAGES`` of
+them are sampled uniformly over the whole window (seeded by ``random_state``)
+rather than the newest, which at scale were the last minutes of traffic.
 
 Rows are in page time order, which the title ranker's calibration split needs.
 Too few of them and each ranker stays on its documented prior
@@ -28,15 +40,20 @@ Too few of them and each ranker stays on its documented prior
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+import uuid
 import zoneinfo
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
+from django.db.models import CharField, F, Value
+from django.db.models.functions import MD5, Cast, Concat
 
+from config.lookups import AnyOf
 from profiles.models import Profile
 from recommendations.engine.ranking import (
     DEVICE_CLASSES,
@@ -51,12 +68,15 @@ from recommendations.engine.row_ranking import (
     row_features,
     row_type_index,
 )
-from recommendations.models import ModelVersion, Signal, SignalKind
+from recommendations.models import ModelVersion, PageLog, ProfileTitleState, Signal, SignalKind
 from recommendations.selectors.attribution import (
     AttributedImpressions,
+    attribution_window,
     page_impressions_attributed,
 )
+from recommendations.selectors.signals import signal_references_get
 from recommendations.selectors.training import index_of, signal_weights
+from recommendations.services.signals import STATE_KINDS, title_states_fold
 from recommendations.serving import artefacts
 from recommendations.serving.bundle import ServingBundle
 from recommendations.serving.homepage import (
@@ -65,14 +85,15 @@ from recommendations.serving.homepage import (
     ROW_RANKER,
     row_type_of,
 )
-from recommendations.serving.recommend import profile_history
+from recommendations.serving.recommend import history_on_index, profile_history_rows
 from recommendations.serving.scoring import ScoringContext, ranking_features, ranking_inputs
+from recommendations.signal_events import SignalEvent
 from regions.models import Region
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_LOG_DAYS = 28
-#: Newest logged pages a training run learns from (their features cost a request each).
+#: Logged pages a training run learns from, sampled over the window (each costs a request).
 DEFAULT_MAX_PAGES = 3000
 #: Unplayed impressions kept per page for the title ranker; the rest are sampled away.
 NEGATIVES_PER_PAGE = 60
@@ -112,12 +133,111 @@ class LoggedExamples:
         )
 
 
-def _keep_pages(logged: AttributedImpressions, region_code: str | None, limit: int) -> np.ndarray:
-    """Page indices to learn from: the region's (or all), newest ``limit``, in time order."""
-    pages = np.arange(len(logged.page_ids))
+def _pages_sample(
+    *, since: dt.datetime, until: dt.datetime, region_code: str | None, limit: int, seed: int
+) -> tuple[list[uuid.UUID], list[int]]:
+    """Up to ``limit`` pages of ``[since, until)`` (of the region, or all), uniformly.
+
+    The database orders the pages by a hash of their id and the seed and keeps the
+    first ``limit``: the same pages for the same seed, spread over the whole window,
+    and no page of the window read into Python.
+    """
+    pages = PageLog.objects.filter(generated_at__gte=since, generated_at__lt=until)
     if region_code is not None:
-        pages = pages[np.array([r == region_code for r in logged.page_region], dtype=bool)]
-    return pages[-limit:] if limit else pages
+        pages = pages.filter(region=region_code)
+    if limit:
+        key = MD5(Concat(Cast("id", output_field=CharField()), Value(f":{seed}")))
+        pages = pages.annotate(sample_key=key).order_by("sample_key")[:limit]
+    chosen = list(pages.values_list("id", "profile_id"))
+    return [page_id for page_id, _ in chosen], sorted({profile for _, profile in chosen})
+
+
+class _StatesAsOf:
+    """Profiles' title states as of a moment, folded from their signals, moving forward.
+
+    Read once for all the profiles (their state-changing signals before the last
+    page) and folded by the signals service's own rule, a page at a time: ask
+    for a profile's moments in increasing order.
+    """
+
+    def __init__(self, *, profile_ids: list[int], until: dt.datetime) -> None:
+        rows = (
+            Signal.objects.filter(
+                AnyOf(F("profile_id"), profile_ids),
+                kind__in=list(STATE_KINDS),
+                title__isnull=False,
+                occurred_at__lt=until,
+            )
+            .order_by("profile_id", "occurred_at", "id")
+            .values_list("profile_id", "title_id", "episode_id", "kind", "value", "occurred_at")
+        )
+        self.events: dict[int, list[SignalEvent]] = {}
+        season_titles = set()
+        for index, (profile_id, title_id, episode_id, kind, value, occurred_at) in enumerate(
+            rows.iterator(chunk_size=20_000)
+        ):
+            self.events.setdefault(profile_id, []).append(
+                SignalEvent(
+                    index=index,
+                    kind=kind,
+                    title_id=title_id,
+                    episode_id=episode_id,
+                    value=value,
+                    device="",
+                    occurred_at=occurred_at,
+                    client_event_id="",
+                    page_id=None,
+                    row="",
+                    position=None,
+                    artwork_variant_id=None,
+                )
+            )
+            if episode_id and kind == SignalKind.COMPLETE:
+                season_titles.add(title_id)
+        references = signal_references_get(
+            region_id="",  # kinds and seasons only: no licence is asked for
+            title_ids={e.title_id for events in self.events.values() for e in events},
+            episode_ids=(),
+            variant_ids=(),
+            season_titles=season_titles,
+        )
+        self.title_kinds = {pk: kind for pk, (kind, _) in references.titles.items()}
+        self.season_episodes = references.season_episodes
+        self.states: dict[int, dict[int, ProfileTitleState]] = {}
+        self.folded: dict[int, int] = {}
+
+    def at(self, profile_id: int, moment: dt.datetime) -> npt.NDArray[np.float64]:
+        """:attr:`HistoryRows.states` of the profile from its signals before ``moment``."""
+        events = self.events.get(profile_id, [])
+        start = self.folded.get(profile_id, 0)
+        end = start
+        while end < len(events) and events[end].occurred_at < moment:
+            end += 1
+        states = self.states.setdefault(profile_id, {})
+        if end > start:
+            title_states_fold(
+                profile_id=profile_id,
+                states=states,
+                events=events[start:end],
+                title_kinds=self.title_kinds,
+                season_episodes=self.season_episodes,
+            )
+            self.folded[profile_id] = end
+        thumbs = {ProfileTitleState.Thumbs.UP: 1.0, ProfileTitleState.Thumbs.DOWN: -1.0}
+        return np.array(
+            [
+                (
+                    s.title_id,
+                    float(s.completed_at is not None),
+                    s.rewatch_count,
+                    thumbs.get(s.thumbs, 0.0),
+                    np.nan if s.last_played_at is None else s.last_played_at.timestamp(),
+                    s.progress,
+                )
+                for s in states.values()
+            ],
+            dtype=np.float64,
+        ).reshape(-1, 6)
 
 
 def _bundles(version_ids: set[int]) -> dict[int, ServingBundle]:
@@ -140,11 +260,16 @@ def _title_examples(
     profiles: dict[int, Profile],
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Title features of the shown titles with each page's history as of its moment."""
     bundles = _bundles({int(v) for v in logged.page_model_version[pages] if v})
     refresh = float(settings.TONIGHT.get("CATALOGUE_REFRESH_SECONDS", 300.0))
     weights = signal_weights()
     order = np.argsort(logged.page, kind="stable")
     bounds = np.searchsorted(logged.page[order], np.arange(len(logged.page_ids) + 1))
+    last = float(logged.page_time[pages].max()) if pages.shape[0] else 0.0
+    states = _StatesAsOf(  # a second past the last page: each page takes what precedes it
+        profile_ids=sorted(profiles), until=dt.datetime.fromtimestamp(last + 1.0, tz=dt.UTC)
+    )
     features, labels, sample_weight = [], [], []
     for p in pages.tolist():
         bundle = bundles.get(int(logged.page_model_version[p]))
@@ -164,7 +289,9 @@ def _title_examples(
             continue
         at = dt.datetime.fromtimestamp(float(logged.page_time[p]), tz=dt.UTC)
         catalogue = bundle.catalogue(refresh)
-        history = profile_history(profile=profile, bundle=bundle, catalogue=catalogue, at=at)
+        rows = profile_history_rows(profile_id=profile.pk, at=at)
+        rows = dataclasses.replace(rows, states=states.at(profile.pk, at))
+        history = history_on_index(rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue)
         codes = {lang.code for lang in profile.preferred_languages.all()}
         if profile.display_language_id:
             codes.add(profile.display_language_id)
@@ -291,15 +418,22 @@ def logged_examples_load(
     random_state: int = 0,
     max_pages: int | None = None,
 ) -> LoggedExamples:
-    """Both rankers' training rows from the pages logged before ``at`` (see the module doc)."""
+    """Both rankers' training rows from the pages logged before ``at`` whose attribution
+    window has closed by ``at`` (see the module doc)."""
     days = float(settings.TONIGHT.get("RANKER_LOG_DAYS", DEFAULT_LOG_DAYS))
     limit = max_pages if max_pages is not None else DEFAULT_MAX_PAGES
     limit = int(settings.TONIGHT.get("RANKER_MAX_PAGES", limit)) if max_pages is None else limit
     since = at - dt.timedelta(days=days)
-    logged = page_impressions_attributed(since=since, until=at)
-    pages = _keep_pages(logged, region_code, limit)
-    if pages.shape[0] == 0:
+    until = at - attribution_window()
+    page_ids, sampled_profiles = _pages_sample(
+        since=since, until=until, region_code=region_code, limit=limit, seed=random_state
+    )
+    if not page_ids:
         return LoggedExamples.empty()
+    logged = page_impressions_attributed(
+        since=since, until=until, profile_ids=sampled_profiles, page_ids=page_ids
+    )
+    pages = np.arange(len(logged.page_ids))
     profile_ids = {int(x) for x in logged.page_profile[pages]}
     profiles = {
         p.pk: p
@@ -314,7 +448,7 @@ def logged_examples_load(
     profile_zones = {pk: zones.get(p.account.home_region_id, dt.UTC) for pk, p in profiles.items()}
     rng = np.random.default_rng([random_state, 17])
     title_x, title_y, title_w = _title_examples(logged, pages, profiles, rng)
-    row_x, row_y = _row_examples(logged, pages, profile_zones, since, at)
+    row_x, row_y = _row_examples(logged, pages, profile_zones, since, until)
     return LoggedExamples(
         pages=int(pages.shape[0]),
         title_features=title_x,

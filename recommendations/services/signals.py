@@ -185,10 +185,14 @@ def title_states_fold(
         is_latest = event.occurred_at >= state.last_event_at
         state.last_event_at = max(state.last_event_at, event.occurred_at)
         if event.kind in PLAY_KINDS:
+            # A film is rewatched by a play after its completion, not by a late-arriving
+            # play from before it (an offline device's upload).
             already_done = (
                 event.episode_id in state.completed_episodes
                 if event.episode_id
-                else title_kinds[event.title_id] == Title.Kind.FILM and state.is_completed
+                else title_kinds[event.title_id] == Title.Kind.FILM
+                and state.completed_at is not None
+                and state.completed_at < event.occurred_at
             )
             if already_done:
                 state.rewatch_count += 1

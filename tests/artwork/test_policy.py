@@ -13,6 +13,7 @@ from artwork.selectors import artwork_variant_stats
 from artwork.services import artwork_policy_update, artwork_variants_set_active
 from catalog.models import MaturityLevel
 from recommendations.models import PageLog
+from recommendations.selectors.attribution import attribution_window, page_impressions_attributed
 from recommendations.services.homepage import homepage_render
 from recommendations.services.training import model_train
 from recommendations.serving.homepage import homepage_build
@@ -242,6 +243,42 @@ def test_incremental_updates_fold_only_closed_new_pages_and_count_take_rates(hou
     assert tv.plays == sum(r.plays for r in rows) > 0
     assert tv.low <= tv.take_rate <= tv.high
     assert 0 < tv.share <= 1
+
+
+def test_incremental_updates_credit_a_play_once_when_its_pages_straddle_a_boundary(household):
+    # given two pages minutes apart that both show two titles, and two plays after the
+    # second: one names its page, one does not (the session rule credits the latest page)
+    _, fan_a, _, _ = household
+    t0 = (NOW - dt.timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    first = homepage_render(profile=fan_a, device="tv", at=t0)
+    second = homepage_render(profile=fan_a, device="tv", at=t0 + dt.timedelta(minutes=6))
+    on_first = {item.title_id for item in _items(first)}
+    on_second = {item.title_id: item.variant_id for item in _items(second)}
+    named, unnamed = [t for t in on_second if t in on_first and on_second[t]][:2]
+    play(
+        fan_a,
+        named,
+        t0 + dt.timedelta(minutes=10),
+        page_id=second.page_id,
+        variant=on_second[named],
+    )
+    play(fan_a, unnamed, t0 + dt.timedelta(minutes=12))
+    window = attribution_window()
+
+    # when the policy is updated incrementally with a boundary between the pages
+    before = artwork_policy_update(now=t0 + dt.timedelta(minutes=3) + window)
+    last = artwork_policy_update(now=t0 + dt.timedelta(minutes=8) + window)
+    daily = ArtworkVariantDaily.objects.filter(day=t0.date()).aggregate(p=Sum("plays"))["p"]
+
+    # then each play was rewarded once, on the second page, as a full refit rewards it
+    assert (before.n_plays, last.n_plays) == (0, 2)
+    full = artwork_policy_update(now=t0 + dt.timedelta(minutes=8) + window, full=True)
+    assert full.n_plays == last.n_plays
+    refit_daily = ArtworkVariantDaily.objects.filter(day=t0.date()).aggregate(p=Sum("plays"))
+    assert refit_daily["p"] == daily
+    labelled = page_impressions_attributed(since=t0, until=t0 + dt.timedelta(minutes=8))
+    credited = [labelled.page_ids[p] for p in labelled.page[labelled.played]]
+    assert credited == [second.page_id, second.page_id]
 
 
 def test_serving_picks_up_a_new_policy_without_restart(household):

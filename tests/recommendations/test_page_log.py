@@ -1,6 +1,7 @@
 """The page log: one insert per page; later plays attributed to page, row, position, artwork."""
 
 import datetime as dt
+import itertools
 import uuid
 
 import pytest
@@ -152,3 +153,90 @@ def test_page_ids_are_time_ordered_so_the_log_appends_to_its_index(setup):
     assert ids == sorted(ids)  # later pages sort after earlier ones, as the index stores them
     stored = list(PageLog.objects.filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
     assert stored == ids
+
+
+def test_a_play_naming_another_profiles_page_is_matched_by_its_own_session(setup):
+    # given the victim's page and, a minute later, the other profile's page; both show a title
+    world, victim = setup
+    other = ProfileFactory(account=AccountFactory(home_region=world.region), name="Other")
+    at = NOW - dt.timedelta(hours=6)
+    victims = homepage_render(profile=victim, device="tv", at=at)
+    others = homepage_render(profile=other, device="tv", at=at + dt.timedelta(minutes=1))
+    on_victims = {item.title_id for row in victims.rows for item in row.items}
+    title = next(i.title_id for r in others.rows for i in r.items if i.title_id in on_victims)
+
+    # when the other profile plays it naming the victim's page
+    play(other, title, at + dt.timedelta(minutes=10), page_id=victims.page_id)
+
+    # then the victim's page is not credited; the other's own page is, by session
+    labelled = page_impressions_attributed(
+        since=at - dt.timedelta(hours=1), until=at + dt.timedelta(hours=1)
+    )
+    hits = labelled.played.nonzero()[0]
+    assert [labelled.page_ids[labelled.page[i]] for i in hits] == [others.page_id]
+    assert not labelled.exact[hits].any()
+
+
+def test_a_play_naming_a_valid_page_is_never_credited_to_another(setup):
+    # given two pages that both show a title; the first is outside the range read
+    _, profile = setup
+    at = NOW - dt.timedelta(hours=6)
+    first = homepage_render(profile=profile, device="tv", at=at)
+    second = homepage_render(profile=profile, device="tv", at=at + dt.timedelta(minutes=30))
+    on_first = {item.title_id for row in first.rows for item in row.items}
+    title = next(i.title_id for r in second.rows for i in r.items if i.title_id in on_first)
+    # and a play naming the first page, and one naming a page later than the play
+    play(profile, title, at + dt.timedelta(minutes=40), page_id=first.page_id)
+    later = homepage_render(profile=profile, device="tv", at=at + dt.timedelta(minutes=50))
+    second_title = next(
+        i.title_id for r in later.rows for i in r.items if i.title_id in on_first - {title}
+    )
+    play(profile, second_title, at + dt.timedelta(minutes=45), page_id=later.page_id)
+
+    # when only the second page's range is read
+    labelled = page_impressions_attributed(
+        since=at + dt.timedelta(minutes=10), until=at + dt.timedelta(minutes=40)
+    )
+
+    # then the first play stays with the page it names (not read here); the second, whose
+    # page came after it, falls back to the session rule and goes to the second page
+    assert labelled.page_ids == [second.page_id]
+    assert labelled.title_id[labelled.played].tolist() == [second_title]
+    assert not labelled.exact.any()
+
+
+def test_a_pages_labels_do_not_depend_on_the_range_it_is_read_in(setup):
+    # given pages a few minutes apart and plays after each, some naming their page
+    _, profile = setup
+    at = NOW - dt.timedelta(hours=8)
+    pages = [
+        homepage_render(profile=profile, device="tv", at=at + dt.timedelta(minutes=7 * k))
+        for k in range(4)
+    ]
+    shown = [[i.title_id for r in p.rows for i in r.items] for p in pages]
+    for k, page in enumerate(pages):
+        when = at + dt.timedelta(minutes=7 * k + 3)
+        play(profile, shown[k][k], when, page_id=page.page_id if k % 2 else None)
+        play(profile, shown[0][k + 4], when + dt.timedelta(minutes=1))
+
+    # when the pages are read whole, in ranges cut between them, and as a sample
+    whole = page_impressions_attributed(since=at, until=at + dt.timedelta(hours=1))
+    cuts = [at + dt.timedelta(minutes=m) for m in (0, 5, 12, 24, 60)]
+    parts = [page_impressions_attributed(since=a, until=b) for a, b in itertools.pairwise(cuts)]
+    sample = page_impressions_attributed(
+        since=at,
+        until=at + dt.timedelta(hours=1),
+        profile_ids=[profile.pk],
+        page_ids=[pages[1].page_id, pages[3].page_id],
+    )
+
+    # then every page has the same labels
+    def labels(result):
+        return {
+            page_id: result.played[result.page == p].tolist()
+            for p, page_id in enumerate(result.page_ids)
+        }
+
+    assert whole.played.sum() == 8
+    assert {k: v for part in parts for k, v in labels(part).items()} == labels(whole)
+    assert labels(sample) == {p: labels(whole)[p] for p in (pages[1].page_id, pages[3].page_id)}

@@ -102,6 +102,29 @@ def test_playing_a_finished_film_again_is_a_rewatch_even_unannounced(api_client,
     assert flags == {"play_start": False, "complete": False, "search_play": True}
 
 
+def test_a_late_arriving_play_from_before_the_completion_is_not_a_rewatch(
+    api_client, profile, account
+):
+    # given a film played and finished, as one device reported it
+    film = TitleFactory()
+    AvailabilityFactory(title=film, region=account.home_region)
+    send(
+        api_client,
+        profile,
+        event(film, occurred_at=at(120)),
+        event(film, kind="complete", occurred_at=at(60)),
+    )
+
+    # when a device that was offline reports a play from before the completion
+    send(api_client, profile, event(film, occurred_at=at(180)))
+
+    # then it is a first viewing, not a rewatch
+    state = ProfileTitleState.objects.get(profile=profile, title=film)
+    assert state.rewatch_count == 0
+    assert state.play_count == 2
+    assert not Signal.objects.filter(profile=profile, is_rewatch=True).exists()
+
+
 def test_replaying_a_finished_episode_is_a_rewatch_but_the_next_episode_is_not(
     api_client, profile, series
 ):

@@ -1,0 +1,124 @@
+"""The learned rankers' training rows, built from logged pages through the real database path."""
+
+import datetime as dt
+import uuid
+
+import numpy as np
+import pytest
+
+from recommendations.engine.ranking import FEATURE_NAMES
+from recommendations.models import PageLog
+from recommendations.selectors.attribution import attribution_window
+from recommendations.services.homepage import homepage_render
+from recommendations.services.ranker_training import _pages_sample, logged_examples_load
+from recommendations.services.signals import signal_batch_record
+from recommendations.services.training import model_train
+from recommendations.signal_events import SignalEvent
+from tests.factories import AccountFactory, ProfileFactory
+from tests.recommendations.homepage_world import NOW, build_home_world
+from tests.recommendations.test_training import _fresh_serving, watch  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+CONTINUE_WATCHING = FEATURE_NAMES.index("continue_watching")
+DISLIKE_PENALTY = FEATURE_NAMES.index("dislike_penalty")
+
+
+@pytest.fixture
+def viewer():
+    world = build_home_world()
+    profile = ProfileFactory(account=AccountFactory(home_region=world.region), name="Viewer")
+    for i, title in enumerate(world.titles["action"][:4]):
+        watch(profile, title, days_ago=20 + i)
+    model_train(region_code=world.region.code)
+    profile.refresh_from_db()
+    return profile
+
+
+def _event(profile, kind, title_id, at, *, value=None, page_id=None):
+    signal_batch_record(
+        profile=profile,
+        events=[
+            SignalEvent(
+                index=0,
+                kind=kind,
+                title_id=title_id,
+                episode_id=None,
+                value=value,
+                device="tv",
+                occurred_at=at,
+                client_event_id=uuid.uuid4(),
+                page_id=page_id,
+                row="",
+                position=None,
+                artwork_variant_id=None,
+            )
+        ],
+    )
+
+
+def test_a_past_pages_rows_do_not_change_with_what_happened_after_it(viewer):
+    # given a page two days ago, and its rows once its window closed
+    at = NOW - dt.timedelta(days=2)
+    page = homepage_render(profile=viewer, device="tv", at=at)
+    shown = [item.title_id for row in page.rows for item in row.items]
+    played, disliked = shown[0], shown[1]
+    before = logged_examples_load(region_code=None, at=at + dt.timedelta(hours=4))
+
+    # when the viewer starts a title from it, stops at 40%, and a day later dislikes another
+    _event(viewer, "play_start", played, at + dt.timedelta(minutes=5), page_id=page.page_id)
+    _event(viewer, "progress", played, at + dt.timedelta(minutes=50), value=40.0)
+    _event(viewer, "thumbs_down", disliked, at + dt.timedelta(days=1))
+    after = logged_examples_load(region_code=None, at=NOW)
+
+    # then the page's features are what they were: the play is a label, not a feature
+    assert before.pages == after.pages == 1
+    assert (before.title_labels.sum(), after.title_labels.sum()) == (0, 1)
+    np.testing.assert_array_equal(after.title_features, before.title_features)
+    np.testing.assert_array_equal(after.row_features, before.row_features)
+    assert after.title_features[after.title_labels, CONTINUE_WATCHING].tolist() == [0.0]
+    assert after.title_features[:, DISLIKE_PENALTY].max() == 0.0
+
+
+def test_a_page_whose_attribution_window_is_open_is_not_learned_from(viewer):
+    # given a page ten minutes before a retrain, and a play from it five minutes after
+    retrain_at = NOW - dt.timedelta(days=1)
+    page = homepage_render(profile=viewer, device="tv", at=retrain_at - dt.timedelta(minutes=10))
+    title = page.rows[0].items[0].title_id
+    _event(viewer, "play_start", title, retrain_at + dt.timedelta(minutes=5), page_id=page.page_id)
+
+    # when the retrain reads the logs, and a later one once the page's window closed
+    now = logged_examples_load(region_code=None, at=retrain_at)
+    closed = logged_examples_load(region_code=None, at=retrain_at + attribution_window())
+
+    # then the first leaves the page out rather than counting its play as a miss
+    assert now.pages == 0
+    assert len(now.title_labels) == 0
+    assert closed.pages == 1
+    assert closed.title_labels.sum() == 1
+
+
+def test_pages_are_sampled_over_the_whole_window_not_the_newest(viewer, settings):
+    # given a page a day over the last 20 days
+    settings.TONIGHT = {**settings.TONIGHT, "RANKER_LOG_DAYS": 28}
+    for day in range(20, 0, -1):
+        homepage_render(profile=viewer, device="tv", at=NOW - dt.timedelta(days=day), n_rows=2)
+    window = {
+        "since": NOW - dt.timedelta(days=28),
+        "until": NOW - attribution_window(),
+        "region_code": None,
+        "limit": 5,
+    }
+    day_of = {p: (NOW - t).days for p, t in PageLog.objects.values_list("id", "generated_at")}
+
+    # when five are sampled with several seeds
+    samples = [_pages_sample(**window, seed=seed)[0] for seed in range(6)]
+
+    # then each seed always gives the same five, and together they span the window
+    assert _pages_sample(**window, seed=3)[0] == samples[3]
+    assert all(len(set(sample)) == 5 for sample in samples)
+    days = {day_of[p] for sample in samples for p in sample}
+    assert min(days) <= 3
+    assert max(days) >= 17
+    assert any(max(day_of[p] for p in sample) > 5 for sample in samples)
+    assert logged_examples_load(region_code=None, at=NOW, max_pages=5).pages == 5
