@@ -116,8 +116,11 @@ class TitleDetailApi(APIView):
             if language
             else None
         )
-        variants = ArtworkVariant.objects.filter(title=title, is_active=True).prefetch_related(
-            "themes"
+        # A variant whose upload was removed has no URL to give; serving skips it too.
+        variants = (
+            ArtworkVariant.objects.filter(title=title, is_active=True)
+            .exclude(image="")
+            .prefetch_related("themes")
         )
         if maturity_limit is not None:
             variants = variants.filter(maturity__lte=maturity_limit)

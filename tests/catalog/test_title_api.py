@@ -71,3 +71,13 @@ def test_an_unknown_language_is_a_400(api_client, series):
     response = api_client.get(f"/api/v1/titles/{series.pk}/?language=zz")
     assert response.status_code == 400
     assert "language" in response.json()["errors"]
+
+
+def test_an_active_variant_without_an_image_is_left_out(api_client, series):
+    broken = ArtworkVariantFactory(title=series, label="lost upload")
+    type(broken).objects.filter(pk=broken.pk).update(image="")
+
+    response = api_client.get(f"/api/v1/titles/{series.pk}/")
+
+    assert response.status_code == 200
+    assert [art["label"] for art in response.json()["artwork"]] == ["rooftop"]
