@@ -136,8 +136,9 @@ class ProfileUnlockApi(APIView):
         responses={200: ProfileUnlockOutputSerializer},
         summary="Exchange a profile's PIN for a short-lived unlock token",
         description=(
-            "Wrong PINs get 403 and are rate-limited per profile (429 with "
-            "`retry_after_seconds` once the limit is reached)."
+            "Wrong PINs get 403 and are rate-limited per profile, by default 5 a minute and "
+            "20 a day (429 with `retry_after_seconds` once a limit is reached; attempts are "
+            "counted before the PIN is checked, so concurrent guesses cannot exceed it)."
         ),
     )
     def post(self, request: Request, profile_id: int) -> Response:
