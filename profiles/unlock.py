@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -30,6 +32,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from .models import Profile
+from .selectors import profile_guardians
 
 UNLOCK_HEADER = "X-Profile-Unlock"
 _META_HEADER = "HTTP_X_PROFILE_UNLOCK"
@@ -152,22 +155,104 @@ def profile_unlock(*, profile: Profile, pin: str) -> tuple[str, int]:
     return _signer().sign(f"{profile.pk}:{_fingerprint(profile)}"), unlock_seconds()
 
 
-def profile_unlock_check(*, request: Request, profile: Profile) -> None:
-    """Refuse (403) a request for a PIN-protected profile without a valid unlock token."""
-    if not profile.has_pin:
-        return
+def _token_value(request: Request) -> str | None:
+    """The header's signed value (``"<profile id>:<fingerprint>"``), None without a header.
+
+    Raises
+    ------
+    ProfileLocked
+        For an expired or forged token.
+    """
     token = request.META.get(_META_HEADER, "")
     if not token:
-        raise ProfileLocked()
+        return None
     try:
-        value = _signer().unsign(token, max_age=unlock_seconds())
+        return _signer().unsign(token, max_age=unlock_seconds())
     except signing.SignatureExpired as expired:
         raise ProfileLocked(
             f"The unlock token has expired; unlock the profile again ({UNLOCK_HEADER})."
         ) from expired
     except signing.BadSignature as bad:
         raise ProfileLocked(f"The {UNLOCK_HEADER} token is not valid.") from bad
-    if value != f"{profile.pk}:{_fingerprint(profile)}":
+
+
+def _opens(value: str | None, profile: Profile) -> bool:
+    return value == f"{profile.pk}:{_fingerprint(profile)}"
+
+
+def profile_unlock_check(*, request: Request, profile: Profile) -> None:
+    """Refuse (403) a request for a PIN-protected profile without a valid unlock token."""
+    if not profile.has_pin:
+        return
+    value = _token_value(request)
+    if value is None:
+        raise ProfileLocked()
+    if not _opens(value, profile):
         raise ProfileLocked(
             f"The {UNLOCK_HEADER} token does not unlock this profile (or its PIN has changed)."
         )
+
+
+class GuardianUnlockRequired(exceptions.PermissionDenied):
+    default_code = "guardian_unlock_required"
+    default_detail = (
+        "Adding a profile that is not a kids profile, or lifting a profile's restrictions "
+        "(turning kids off, raising the maturity limit), needs the unlock token of a "
+        f"PIN-protected profile of this account that is not a kids profile, in {UNLOCK_HEADER}."
+    )
+
+
+def profile_guardian_check(*, request: Request, account_id: int) -> None:
+    """Refuse (403) unless the request carries a guardian's unlock.
+
+    Every device of a household holds the same account token, so the only
+    credential that tells a parent from a child is a profile's PIN. A guardian
+    is a profile of the account with a PIN that is not a kids profile; lifting
+    a restriction, or adding an unrestricted profile, needs one's unlock, so a
+    kids device cannot undo its own limits. A household with no guardian has
+    no such credential, and nothing is asked: its kids limits hold against
+    honest clients only (see the README's API notes).
+    """
+    guardians = profile_guardians(account_id=account_id)
+    if guardians:
+        _require_guardian(request, guardians)
+
+
+def _require_guardian(request: Request, guardians: list[Profile]) -> None:
+    value = _token_value(request)
+    if not any(_opens(value, guardian) for guardian in guardians):
+        raise GuardianUnlockRequired()
+
+
+def _lifts_restrictions(profile: Profile, changes: Mapping[str, Any]) -> bool:
+    turns_kids_off = profile.is_kids and changes.get("is_kids") is False
+    raises_limit = changes.get("maturity_limit", profile.maturity_limit) > profile.maturity_limit
+    return turns_kids_off or raises_limit
+
+
+def profile_change_check(
+    *, request: Request, profile: Profile, changes: Mapping[str, Any] | None = None
+) -> None:
+    """Refuse (403) a change (``changes``) or deletion (None) the request may not make.
+
+    A PIN-protected profile needs its own unlock, whatever the change: without
+    it its PIN could be removed or replaced, or the profile deleted, by any
+    device of the household. A change that lifts a restriction of a profile
+    that is not itself a guardian needs a guardian's unlock instead when the
+    household has one (:func:`profile_guardian_check`): a kids profile's own
+    unlock does not lift its own limits. A guardian's unlock opens no other
+    guardian's profile.
+    """
+    is_guardian = profile.has_pin and not profile.is_kids
+    if changes is not None and not is_guardian and _lifts_restrictions(profile, changes):
+        guardians = profile_guardians(account_id=profile.account_id)
+        if guardians:
+            _require_guardian(request, guardians)
+            return
+    profile_unlock_check(request=request, profile=profile)
+
+
+def profile_create_check(*, request: Request, account_id: int, is_kids: bool) -> None:
+    """Refuse (403) adding a profile that is not a kids profile without a guardian's unlock."""
+    if not is_kids:
+        profile_guardian_check(request=request, account_id=account_id)
