@@ -78,6 +78,10 @@ class TitleDetailSerializer(serializers.Serializer):
 
 
 class TitleDetailApi(APIView):
+    schema_errors = {  # config.api.schema
+        "GET": {403: "The profile has a PIN and the request carries no valid unlock token."}
+    }
+
     @extend_schema(
         operation_id="titles_retrieve",
         summary="A title's detail page: localised text, seasons, credits, artwork",

@@ -1,6 +1,6 @@
 """The "who's watching?" endpoints: a household's profiles, for its own token only."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from accounts.selectors import account_for_request
 from catalog.models import Language, MaturityLevel
 from config.api.pagination import LimitOffsetPagination
+from config.api.schema import ErrorSerializer
 
 from .models import PIN_LENGTH, Profile
 from .selectors import profile_for_request, profile_get, profile_list
@@ -79,6 +80,10 @@ class ProfileInputSerializer(serializers.Serializer):
 
 
 class ProfileListCreateApi(APIView):
+    schema_errors = {  # config.api.schema
+        "POST": {403: "`guardian_unlock_required`: see the operation's description."}
+    }
+
     @extend_schema(
         operation_id="profiles_list",
         responses=ProfileOutputSerializer(many=True),
@@ -122,7 +127,14 @@ class ProfileDetailApi(APIView):
     @extend_schema(
         operation_id="profiles_partial_update",
         request=ProfileInputSerializer(partial=True),
-        responses=ProfileOutputSerializer,
+        responses={
+            200: ProfileOutputSerializer,
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="`profile_locked` (the profile's own unlock is missing) or "
+                "`guardian_unlock_required` (the change lifts a restriction).",
+            ),
+        },
         summary="Change a profile",
         description=(
             "A PIN-protected profile needs its own unlock token (403 `profile_locked`), so its "
@@ -170,6 +182,10 @@ class ProfileUnlockOutputSerializer(serializers.Serializer):
 
 
 class ProfileUnlockApi(APIView):
+    schema_errors = {  # config.api.schema
+        "POST": {429: "Too many wrong PINs for this profile: see `retry_after_seconds`."}
+    }
+
     @extend_schema(
         operation_id="profiles_unlock",
         request=ProfileUnlockInputSerializer,

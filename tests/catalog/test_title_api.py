@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
 
 from catalog.models import MaturityLevel
 from tests.factories import (
@@ -131,3 +132,13 @@ def test_a_pin_protected_profile_needs_its_unlock_token(api_client, account, ser
     assert locked.status_code == 403
     assert locked.json()["code"] == "profile_locked"
     assert unlocked.status_code == 200
+
+
+def test_the_schema_says_the_profile_is_required_and_may_be_locked():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operation = schema["paths"]["/api/v1/titles/{title_id}/"]["get"]
+
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert parameters["profile"]["required"] is True
+    assert "X-Profile-Unlock" in parameters
+    assert {"400", "403", "404"} <= set(operation["responses"])

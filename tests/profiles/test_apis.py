@@ -1,5 +1,6 @@
 import pytest
 from django.urls import reverse
+from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from profiles.models import Profile
@@ -283,3 +284,17 @@ def test_adding_a_profile_that_is_not_for_kids_needs_a_guardian(api_client, acco
     assert refused.json()["code"] == "guardian_unlock_required"
     assert kids.status_code == 201
     assert allowed.status_code == 201
+
+
+def test_the_schema_documents_the_pin_and_guardian_refusals():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    detail = schema["paths"]["/api/v1/profiles/{profile_id}/"]
+    create = schema["paths"]["/api/v1/profiles/"]["post"]
+
+    assert "guardian_unlock_required" in detail["patch"]["responses"]["403"]["description"]
+    assert "403" in detail["delete"]["responses"]
+    assert "guardian_unlock_required" in create["responses"]["403"]["description"]
+    unlock = schema["paths"]["/api/v1/profiles/{profile_id}/unlock/"]["post"]
+    assert "429" in unlock["responses"]
+    for operation in (detail["patch"], detail["delete"], create):
+        assert "X-Profile-Unlock" in [p["name"] for p in operation["parameters"]]
