@@ -210,8 +210,8 @@ def profile_guardian_check(*, request: Request, account_id: int) -> None:
     is a profile of the account with a PIN that is not a kids profile; lifting
     a restriction, or adding an unrestricted profile, needs one's unlock, so a
     kids device cannot undo its own limits. A household with no guardian has
-    no such credential, and nothing is asked: its kids limits hold against
-    honest clients only (see the README's API notes).
+    no such credential, and nothing more is asked than a PIN-protected
+    profile's own unlock (see the README's API notes).
     """
     guardians = profile_guardians(account_id=account_id)
     if guardians:
