@@ -3,7 +3,7 @@
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from accounts.selectors import account_for_request
 from artwork.models import ArtworkVariant
 from profiles.selectors import profile_get
+from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
 
 from .models import Language, Title, TitleLocalization
 
@@ -24,7 +25,10 @@ class TitleQuerySerializer(serializers.Serializer):
         help_text="Language of name and synopsis (falls back to the original).",
     )
     profile = serializers.IntegerField(
-        required=False, help_text="Use this profile's display language (and maturity limit)."
+        help_text=(
+            "The profile that opens the title: its maturity limit applies (to the title and "
+            "its artwork) and its display language is the default."
+        ),
     )
 
 
@@ -74,26 +78,41 @@ class TitleDetailSerializer(serializers.Serializer):
 
 
 class TitleDetailApi(APIView):
+    schema_errors = {  # config.api.schema
+        "GET": {403: "The profile has a PIN and the request carries no valid unlock token."}
+    }
+
     @extend_schema(
         operation_id="titles_retrieve",
         summary="A title's detail page: localised text, seasons, credits, artwork",
-        description="Only titles available in the account's region now (404 otherwise).",
-        parameters=[TitleQuerySerializer],
+        description=(
+            "Only titles available in the account's region now and within the profile's "
+            "maturity limit (404 otherwise); only artwork within that limit. `profile` is "
+            "required (400 without it), so a kids device cannot leave its limit out. A "
+            f"PIN-protected profile needs the `{UNLOCK_HEADER}` header (403 `profile_locked`)."
+        ),
+        parameters=[
+            TitleQuerySerializer,
+            OpenApiParameter(
+                UNLOCK_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Unlock token of a PIN-protected profile.",
+            ),
+        ],
         responses={200: TitleDetailSerializer},
     )
     def get(self, request: Request, title_id: int) -> Response:
         account = account_for_request(request)
         query = TitleQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        language = query.validated_data.get("language")
-        maturity_limit = None
-        if "profile" in query.validated_data:
-            profile = profile_get(
-                account=account, profile_id=query.validated_data["profile"], for_display=False
-            )
-            maturity_limit = profile.maturity_limit
-            if language is None:
-                language = profile.display_language
+        profile = profile_get(
+            account=account, profile_id=query.validated_data["profile"], for_display=False
+        )
+        profile_unlock_check(request=request, profile=profile)
+        maturity_limit = profile.maturity_limit
+        language = query.validated_data.get("language") or profile.display_language
         now = timezone.now()
         available = (
             Q(
@@ -102,9 +121,7 @@ class TitleDetailApi(APIView):
             & (Q(availabilities__starts_at__isnull=True) | Q(availabilities__starts_at__lte=now))
             & (Q(availabilities__ends_at__isnull=True) | Q(availabilities__ends_at__gt=now))
         )
-        titles = Title.objects.filter(available)
-        if maturity_limit is not None:
-            titles = titles.filter(maturity__lte=maturity_limit)
+        titles = Title.objects.filter(available, maturity__lte=maturity_limit)
         title = get_object_or_404(
             titles.distinct()
             .select_related("original_language")
@@ -116,11 +133,13 @@ class TitleDetailApi(APIView):
             if language
             else None
         )
-        variants = ArtworkVariant.objects.filter(title=title, is_active=True).prefetch_related(
-            "themes"
+        # A variant whose upload was removed has no URL to give; serving skips it too.
+        variants = (
+            ArtworkVariant.objects.filter(title=title, is_active=True)
+            .filter(maturity__lte=maturity_limit)
+            .exclude(image="")
+            .prefetch_related("themes")
         )
-        if maturity_limit is not None:
-            variants = variants.filter(maturity__lte=maturity_limit)
         body = {
             "id": title.pk,
             "kind": title.kind,

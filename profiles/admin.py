@@ -9,15 +9,18 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db.models import Model, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, PIN_LENGTH, Profile
 from .services import LIMIT_MESSAGE, profile_create, profile_delete, profile_update
 
 PIN_HELP = f"{PIN_LENGTH} digits. Stored hashed: it cannot be shown again, only replaced."
+#: The request attribute where a service's refusal waits for the page built again.
+_REFUSAL = "_profile_service_refusal"
 
 
 def _adopt(target: Model, saved: Model) -> None:
@@ -51,6 +54,48 @@ def _cap_kids_maturity(form: forms.ModelForm, data: dict[str, Any]) -> None:
         current = data.get("maturity_limit")
         if current is None or current > KIDS_MATURITY_CAP:
             data["maturity_limit"] = KIDS_MATURITY_CAP
+
+
+class ServiceRefusalAdminMixin:
+    """Shows a ValidationError a profile service raised while saving as a form error.
+
+    The admin validates its forms, then saves through the services, which
+    re-check under the account's row lock and may still refuse: another request
+    took the last slot, or the name, in between. That refusal used to be a 500.
+    The admin's transaction has rolled back by then, so the page is built again
+    from the same POST, with the refusal on the main form.
+    """
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as refusal:
+            if request.method != "POST" or hasattr(request, _REFUSAL):
+                raise
+            setattr(request, _REFUSAL, refusal)
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(
+        self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        form = super().get_form(request, obj, change, **kwargs)
+        refusal: ValidationError | None = getattr(request, _REFUSAL, None)
+        if refusal is None:
+            return form
+
+        class Refused(form):
+            def clean(self) -> dict[str, Any]:
+                data = super().clean()
+                self.add_error(None, refusal.messages)
+                return data
+
+        return Refused
 
 
 class ProfileInlineForm(forms.ModelForm):
@@ -106,7 +151,7 @@ class ProfileAdminForm(forms.ModelForm):
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
     form = ProfileAdminForm
     list_display = (
         "name",
@@ -197,6 +242,26 @@ class ProfileAdmin(admin.ModelAdmin):
 
 class ProfileInlineFormSet(BaseInlineFormSet):
     """Saves each row through the profile services instead of ``form.save()``."""
+
+    def clean(self) -> None:
+        """Refuse two rows with one name, as the database would (case ignored).
+
+        Each row checks its name against the saved profiles only, so two new
+        rows "Guest" and "guest", or a new row taking the name an existing row
+        gives up, both passed, and the second save failed.
+        """
+        super().clean()
+        seen: set[str] = set()
+        for form in self.forms:
+            name = getattr(form, "cleaned_data", {}).get("name")
+            if not name or self._should_delete_form(form):
+                continue
+            # lower(), as the constraint's Lower("name"); casefold() would refuse more.
+            if name.lower() in seen:
+                form.add_error(
+                    "name", "Another profile of this account has this name (case is ignored)."
+                )
+            seen.add(name.lower())
 
     def save_new(self, form: forms.ModelForm, commit: bool = True) -> Profile:
         profile = profile_create(account=self.instance, **_service_fields(form.cleaned_data))

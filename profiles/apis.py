@@ -1,6 +1,6 @@
 """The "who's watching?" endpoints: a household's profiles, for its own token only."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -9,11 +9,33 @@ from rest_framework.views import APIView
 from accounts.selectors import account_for_request
 from catalog.models import Language, MaturityLevel
 from config.api.pagination import LimitOffsetPagination
+from config.api.schema import ErrorSerializer
 
 from .models import PIN_LENGTH, Profile
 from .selectors import profile_for_request, profile_get, profile_list
 from .services import profile_create, profile_delete, profile_update
-from .unlock import profile_unlock
+from .unlock import (
+    UNLOCK_HEADER,
+    profile_change_check,
+    profile_create_check,
+    profile_unlock,
+)
+
+UNLOCK_PARAMETER = OpenApiParameter(
+    UNLOCK_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Unlock token of the profile, or of a guardian (see the operation).",
+)
+GUARDIAN_RULE = (
+    "A guardian is a profile of the account that has a PIN and is not a kids profile. When "
+    "the household has one, its unlock token is needed to add a profile that is not a kids "
+    "profile, or to lift a restriction of another profile (turn kids off, raise the maturity "
+    "limit); a kids profile's own unlock never lifts its own limits (403 "
+    "`guardian_unlock_required`). A household without a guardian has no credential that tells "
+    "a parent's device from a child's, so these changes are open to any of its devices."
+)
 
 
 class ProfileOutputSerializer(serializers.ModelSerializer):
@@ -58,6 +80,10 @@ class ProfileInputSerializer(serializers.Serializer):
 
 
 class ProfileListCreateApi(APIView):
+    schema_errors = {  # config.api.schema
+        "POST": {403: "`guardian_unlock_required`: see the operation's description."}
+    }
+
     @extend_schema(
         operation_id="profiles_list",
         responses=ProfileOutputSerializer(many=True),
@@ -74,11 +100,18 @@ class ProfileListCreateApi(APIView):
         request=ProfileInputSerializer,
         responses={201: ProfileOutputSerializer},
         summary="Add a profile (at most five per account)",
+        description=GUARDIAN_RULE,
+        parameters=[UNLOCK_PARAMETER],
     )
     def post(self, request: Request) -> Response:
         account = account_for_request(request)
         serializer = ProfileInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        profile_create_check(
+            request=request,
+            account_id=account.pk,
+            is_kids=serializer.validated_data.get("is_kids", False),
+        )
         profile = profile_create(account=account, **serializer.validated_data)
         return Response(ProfileOutputSerializer(profile).data, status=status.HTTP_201_CREATED)
 
@@ -94,21 +127,39 @@ class ProfileDetailApi(APIView):
     @extend_schema(
         operation_id="profiles_partial_update",
         request=ProfileInputSerializer(partial=True),
-        responses=ProfileOutputSerializer,
+        responses={
+            200: ProfileOutputSerializer,
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="`profile_locked` (the profile's own unlock is missing) or "
+                "`guardian_unlock_required` (the change lifts a restriction).",
+            ),
+        },
         summary="Change a profile",
+        description=(
+            "A PIN-protected profile needs its own unlock token (403 `profile_locked`), so its "
+            "PIN cannot be removed or replaced without it. " + GUARDIAN_RULE
+        ),
+        parameters=[UNLOCK_PARAMETER],
     )
     def patch(self, request: Request, profile_id: int) -> Response:
         profile = profile_get(account=account_for_request(request), profile_id=profile_id)
         serializer = ProfileInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
+        profile_change_check(request=request, profile=profile, changes=serializer.validated_data)
         profile = profile_update(profile=profile, **serializer.validated_data)
         return Response(ProfileOutputSerializer(profile).data)
 
     @extend_schema(
-        operation_id="profiles_destroy", responses={204: None}, summary="Delete a profile"
+        operation_id="profiles_destroy",
+        responses={204: None},
+        summary="Delete a profile",
+        description="A PIN-protected profile needs its own unlock token (403 `profile_locked`).",
+        parameters=[UNLOCK_PARAMETER],
     )
     def delete(self, request: Request, profile_id: int) -> Response:
         profile = profile_get(account=account_for_request(request), profile_id=profile_id)
+        profile_change_check(request=request, profile=profile)
         profile_delete(profile=profile)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -124,20 +175,26 @@ class ProfileUnlockInputSerializer(serializers.Serializer):
 class ProfileUnlockOutputSerializer(serializers.Serializer):
     token = serializers.CharField(
         help_text="Send as the X-Profile-Unlock header on this profile's homepage, "
-        "recommendations and signals."
+        "recommendations, signals, continue watching, title details, and its changes; a "
+        "guardian's token also lifts other profiles' restrictions."
     )
     expires_in = serializers.IntegerField(help_text="Seconds the token stays valid.")
 
 
 class ProfileUnlockApi(APIView):
+    schema_errors = {  # config.api.schema
+        "POST": {429: "Too many wrong PINs for this profile: see `retry_after_seconds`."}
+    }
+
     @extend_schema(
         operation_id="profiles_unlock",
         request=ProfileUnlockInputSerializer,
         responses={200: ProfileUnlockOutputSerializer},
         summary="Exchange a profile's PIN for a short-lived unlock token",
         description=(
-            "Wrong PINs get 403 and are rate-limited per profile (429 with "
-            "`retry_after_seconds` once the limit is reached)."
+            "Wrong PINs get 403 and are rate-limited per profile, by default 5 a minute and "
+            "20 a day (429 with `retry_after_seconds` once a limit is reached; attempts are "
+            "counted before the PIN is checked, so concurrent guesses cannot exceed it)."
         ),
     )
     def post(self, request: Request, profile_id: int) -> Response:

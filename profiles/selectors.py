@@ -30,6 +30,15 @@ def profile_list(*, account: Account) -> QuerySet[Profile]:
     )
 
 
+def profile_guardians(*, account_id: int) -> list[Profile]:
+    """The account's profiles that can lift others' restrictions: PIN-protected, not kids."""
+    return list(
+        Profile.objects.filter(account_id=account_id, is_kids=False)
+        .exclude(pin_hash="")
+        .only("pk", "pin_hash")
+    )
+
+
 def profile_get(*, account: Account, profile_id: int, for_display: bool = True) -> Profile:
     """The account's profile, or 404 — another household's id is indistinguishable from none.
 

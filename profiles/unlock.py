@@ -12,26 +12,33 @@ one.
 Wrong PINs are rate-limited per profile (not per client): four digits are
 10,000 guesses, and a thief with many devices must not get many budgets.
 Only failures count, so a household that types its PIN correctly is never
-slowed down.
+slowed down. The limit is counted atomically before the PIN is checked
+(:class:`PinFailureThrottle`), so concurrent guesses cannot exceed it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.core.cache import caches
 from rest_framework import exceptions
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from .models import Profile
+from .selectors import profile_guardians
 
 UNLOCK_HEADER = "X-Profile-Unlock"
 _META_HEADER = "HTTP_X_PROFILE_UNLOCK"
 _SALT = "profiles.unlock"
 DEFAULT_UNLOCK_SECONDS = 3600
+DEFAULT_DAILY_RATE = "20/day"
 
 
 class ProfileLocked(exceptions.PermissionDenied):
@@ -60,36 +67,71 @@ def _signer() -> signing.TimestampSigner:
 
 
 class PinFailureThrottle(SimpleRateThrottle):
-    """Counts wrong PINs per profile in the cache (scope ``pin_unlock``, e.g. 5/min).
+    """Counts PIN attempts per profile in fixed cache windows, atomically.
 
-    Unlike DRF's throttles it does not count every request: the view asks
-    :meth:`blocked` before checking the PIN and calls :meth:`record_failure`
-    after a wrong one.
+    Two windows: the short rate (scope ``pin_unlock``, e.g. 5/min) and a daily
+    cap (``pin_unlock_day``, default 20/day) that makes guessing a four-digit
+    PIN take months rather than the ~17 hours 5/min alone allows.
+
+    An attempt takes its place in each window *before* the PIN is checked
+    (:meth:`take`: ``cache.add`` then ``cache.incr``, an atomic Redis INCR),
+    because the check is a slow hash: a count read first and written after
+    let every guess that arrived during others' hashing through, and lost
+    counts when their writes crossed. A right PIN gives its places back
+    (:meth:`give_back`), so only failures count against the household.
+    Fixed windows allow a burst of twice the short rate across a boundary;
+    the daily cap bounds that.
     """
 
     scope = "pin_unlock"
+    daily_scope = "pin_unlock_day"
 
     def __init__(self, profile_id: int) -> None:
         self.cache = caches["default"]
         super().__init__()
-        self.key = f"throttle_pin_unlock_profile_{profile_id}"
+        self.profile_id = profile_id
+        daily = api_settings.DEFAULT_THROTTLE_RATES.get(self.daily_scope, DEFAULT_DAILY_RATE)
+        self.windows = [(self.num_requests, self.duration), self.parse_rate(daily)]
+        self.taken: list[str] = []
 
-    def get_cache_key(self, request: Request, view: object) -> str:
-        return self.key
+    def get_rate(self) -> str:
+        # Read now rather than at import, so that a changed setting applies.
+        return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
 
-    def _recent(self) -> list[float]:
+    def _key(self, duration: int, now: float) -> str:
+        return f"throttle_pin_unlock_profile_{self.profile_id}_{duration}_{int(now // duration)}"
+
+    def keys(self) -> list[str]:
+        """The cache keys of the windows the present moment falls in."""
         now = self.timer()
-        return [t for t in self.cache.get(self.key, []) if t > now - self.duration]
+        return [self._key(duration, now) for _, duration in self.windows]
 
-    def blocked(self) -> bool:
-        self.now = self.timer()
-        self.history = self._recent()
-        return len(self.history) >= self.num_requests
+    def take(self) -> None:
+        """Count one attempt in every window, or raise Throttled if one is already full.
 
-    def record_failure(self) -> None:
-        self.now = self.timer()
-        history = [self.now, *self._recent()]
-        self.cache.set(self.key, history, self.duration)
+        A refused attempt stops at the first full window, so a burst refused by
+        the short rate does not also spend the daily budget.
+        """
+        now = self.timer()
+        for limit, duration in self.windows:
+            key = self._key(duration, now)
+            # Twice the window: the key cannot expire between add and incr while
+            # its window is current (Django's incr of a missing key is an error).
+            self.cache.add(key, 0, timeout=2 * duration)
+            if self.cache.incr(key) > limit:
+                raise exceptions.Throttled(
+                    wait=duration - now % duration,
+                    detail="Too many wrong PINs for this profile; try again later.",
+                )
+            self.taken.append(key)
+
+    def give_back(self) -> None:
+        """Return the places :meth:`take` counted: the attempt was not a wrong PIN."""
+        for key in self.taken:
+            # A window that expired meanwhile has nothing to give back.
+            with contextlib.suppress(ValueError):
+                self.cache.decr(key)
+        self.taken = []
 
 
 def profile_unlock(*, profile: Profile, pin: str) -> tuple[str, int]:
@@ -101,36 +143,116 @@ def profile_unlock(*, profile: Profile, pin: str) -> tuple[str, int]:
         After too many wrong PINs for this profile.
     WrongPin
     """
-    throttle = PinFailureThrottle(profile.pk)
-    if throttle.blocked():
-        raise exceptions.Throttled(
-            wait=throttle.wait(), detail="Too many wrong PINs for this profile; try again later."
-        )
     if not profile.has_pin:
-        # Nothing to unlock; a token is still issued so clients need no special case.
+        # Nothing to unlock, nothing to guess; a token is still issued so clients
+        # need no special case.
         return _signer().sign(f"{profile.pk}:"), unlock_seconds()
+    throttle = PinFailureThrottle(profile.pk)
+    throttle.take()
     if not profile.check_pin(pin):
-        throttle.record_failure()
         raise WrongPin()
+    throttle.give_back()
     return _signer().sign(f"{profile.pk}:{_fingerprint(profile)}"), unlock_seconds()
 
 
-def profile_unlock_check(*, request: Request, profile: Profile) -> None:
-    """Refuse (403) a request for a PIN-protected profile without a valid unlock token."""
-    if not profile.has_pin:
-        return
+def _token_value(request: Request) -> str | None:
+    """The header's signed value (``"<profile id>:<fingerprint>"``), None without a header.
+
+    Raises
+    ------
+    ProfileLocked
+        For an expired or forged token.
+    """
     token = request.META.get(_META_HEADER, "")
     if not token:
-        raise ProfileLocked()
+        return None
     try:
-        value = _signer().unsign(token, max_age=unlock_seconds())
+        return _signer().unsign(token, max_age=unlock_seconds())
     except signing.SignatureExpired as expired:
         raise ProfileLocked(
             f"The unlock token has expired; unlock the profile again ({UNLOCK_HEADER})."
         ) from expired
     except signing.BadSignature as bad:
         raise ProfileLocked(f"The {UNLOCK_HEADER} token is not valid.") from bad
-    if value != f"{profile.pk}:{_fingerprint(profile)}":
+
+
+def _opens(value: str | None, profile: Profile) -> bool:
+    return value == f"{profile.pk}:{_fingerprint(profile)}"
+
+
+def profile_unlock_check(*, request: Request, profile: Profile) -> None:
+    """Refuse (403) a request for a PIN-protected profile without a valid unlock token."""
+    if not profile.has_pin:
+        return
+    value = _token_value(request)
+    if value is None:
+        raise ProfileLocked()
+    if not _opens(value, profile):
         raise ProfileLocked(
             f"The {UNLOCK_HEADER} token does not unlock this profile (or its PIN has changed)."
         )
+
+
+class GuardianUnlockRequired(exceptions.PermissionDenied):
+    default_code = "guardian_unlock_required"
+    default_detail = (
+        "Adding a profile that is not a kids profile, or lifting a profile's restrictions "
+        "(turning kids off, raising the maturity limit), needs the unlock token of a "
+        f"PIN-protected profile of this account that is not a kids profile, in {UNLOCK_HEADER}."
+    )
+
+
+def profile_guardian_check(*, request: Request, account_id: int) -> None:
+    """Refuse (403) unless the request carries a guardian's unlock.
+
+    Every device of a household holds the same account token, so the only
+    credential that tells a parent from a child is a profile's PIN. A guardian
+    is a profile of the account with a PIN that is not a kids profile; lifting
+    a restriction, or adding an unrestricted profile, needs one's unlock, so a
+    kids device cannot undo its own limits. A household with no guardian has
+    no such credential, and nothing more is asked than a PIN-protected
+    profile's own unlock (see the README's API notes).
+    """
+    guardians = profile_guardians(account_id=account_id)
+    if guardians:
+        _require_guardian(request, guardians)
+
+
+def _require_guardian(request: Request, guardians: list[Profile]) -> None:
+    value = _token_value(request)
+    if not any(_opens(value, guardian) for guardian in guardians):
+        raise GuardianUnlockRequired()
+
+
+def _lifts_restrictions(profile: Profile, changes: Mapping[str, Any]) -> bool:
+    turns_kids_off = profile.is_kids and changes.get("is_kids") is False
+    raises_limit = changes.get("maturity_limit", profile.maturity_limit) > profile.maturity_limit
+    return turns_kids_off or raises_limit
+
+
+def profile_change_check(
+    *, request: Request, profile: Profile, changes: Mapping[str, Any] | None = None
+) -> None:
+    """Refuse (403) a change (``changes``) or deletion (None) the request may not make.
+
+    A PIN-protected profile needs its own unlock, whatever the change: without
+    it its PIN could be removed or replaced, or the profile deleted, by any
+    device of the household. A change that lifts a restriction of a profile
+    that is not itself a guardian needs a guardian's unlock instead when the
+    household has one (:func:`profile_guardian_check`): a kids profile's own
+    unlock does not lift its own limits. A guardian's unlock opens no other
+    guardian's profile.
+    """
+    is_guardian = profile.has_pin and not profile.is_kids
+    if changes is not None and not is_guardian and _lifts_restrictions(profile, changes):
+        guardians = profile_guardians(account_id=profile.account_id)
+        if guardians:
+            _require_guardian(request, guardians)
+            return
+    profile_unlock_check(request=request, profile=profile)
+
+
+def profile_create_check(*, request: Request, account_id: int, is_kids: bool) -> None:
+    """Refuse (403) adding a profile that is not a kids profile without a guardian's unlock."""
+    if not is_kids:
+        profile_guardian_check(request=request, account_id=account_id)

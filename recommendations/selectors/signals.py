@@ -7,7 +7,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from artwork.models import ArtworkVariant
 from catalog.models import Episode, Season, Title
@@ -73,10 +74,24 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
 
     A series counts while it has an episode left to watch; a film while its
     progress is between a sample and the credits. Thumbed-down titles never return.
+    Like the homepage and title detail, only titles available in the account's
+    region now and within the profile's maturity limit: a licence that ended,
+    or a limit lowered since (a profile made kids), hides what was started.
     """
+    now = timezone.now()
+    available_now = Availability.objects.filter(
+        Q(starts_at__isnull=True) | Q(starts_at__lte=now),
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now),
+        title_id=OuterRef("title_id"),
+        region_id=profile.account.home_region_id,
+    )
     states = list(
         ProfileTitleState.objects.filter(
-            profile=profile, last_played_at__isnull=False, completed_at__isnull=True
+            Exists(available_now),
+            profile=profile,
+            last_played_at__isnull=False,
+            completed_at__isnull=True,
+            title__maturity__lte=profile.maturity_limit,
         )
         .exclude(thumbs=ProfileTitleState.Thumbs.DOWN)
         .filter(

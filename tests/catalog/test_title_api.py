@@ -1,10 +1,12 @@
-"""GET /api/v1/titles/{id}/: localised detail, seasons, credits, artwork; region availability."""
+"""GET /api/v1/titles/{id}/: localised detail, seasons, credits, artwork; region and profile."""
 
 import datetime as dt
 
 import pytest
 from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
 
+from catalog.models import MaturityLevel
 from tests.factories import (
     ArtworkThemeFactory,
     ArtworkVariantFactory,
@@ -15,6 +17,7 @@ from tests.factories import (
     ProfileFactory,
     RegionFactory,
     SeasonFactory,
+    TitleFactory,
     TitleLocalizationFactory,
 )
 
@@ -34,11 +37,15 @@ def series(account):
     return title
 
 
-def test_the_detail_is_localised_and_complete(api_client, series):
+def detail(client, title, profile, query="", **headers):
+    return client.get(f"/api/v1/titles/{title.pk}/?profile={profile.pk}{query}", **headers)
+
+
+def test_the_detail_is_localised_and_complete(api_client, profile, series):
     tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
     TitleLocalizationFactory(title=series, language=tamil, name="புனித விளையாட்டு", synopsis="x")
 
-    body = api_client.get(f"/api/v1/titles/{series.pk}/?language=ta").json()
+    body = detail(api_client, series, profile, "&language=ta").json()
 
     assert body["name"] == "புனித விளையாட்டு"
     assert body["seasons"][0]["episodes"][0]["name"] == "Pilot"
@@ -54,20 +61,84 @@ def test_the_profiles_display_language_is_used(api_client, account, series):
     TitleLocalizationFactory(title=series, language=tamil, name="தமிழ் பெயர்")
     viewer = ProfileFactory(account=account, name="Meena", display_language=tamil)
 
-    body = api_client.get(f"/api/v1/titles/{series.pk}/?profile={viewer.pk}").json()
+    body = detail(api_client, series, viewer).json()
 
     assert body["name"] == "தமிழ் பெயர்"
 
 
-def test_titles_not_available_in_the_accounts_region_now_are_404(api_client, account, series):
+def test_titles_not_available_in_the_accounts_region_now_are_404(api_client, profile, series):
     series.availabilities.update(ends_at=NOW - dt.timedelta(days=1), starts_at=None)
-    assert api_client.get(f"/api/v1/titles/{series.pk}/").status_code == 404
+    assert detail(api_client, series, profile).status_code == 404
 
     series.availabilities.update(ends_at=None, region=RegionFactory(code="BR", name="Brazil"))
-    assert api_client.get(f"/api/v1/titles/{series.pk}/").status_code == 404
+    assert detail(api_client, series, profile).status_code == 404
 
 
-def test_an_unknown_language_is_a_400(api_client, series):
-    response = api_client.get(f"/api/v1/titles/{series.pk}/?language=zz")
+def test_an_unknown_language_is_a_400(api_client, profile, series):
+    response = detail(api_client, series, profile, "&language=zz")
     assert response.status_code == 400
     assert "language" in response.json()["errors"]
+
+
+def test_an_active_variant_without_an_image_is_left_out(api_client, profile, series):
+    broken = ArtworkVariantFactory(title=series, label="lost upload")
+    type(broken).objects.filter(pk=broken.pk).update(image="")
+
+    response = detail(api_client, series, profile)
+
+    assert response.status_code == 200
+    assert [art["label"] for art in response.json()["artwork"]] == ["rooftop"]
+
+
+def test_the_profile_is_required(api_client, series):
+    # Without it there would be no maturity limit to apply: a kids device could leave it out.
+    response = api_client.get(f"/api/v1/titles/{series.pk}/")
+
+    assert response.status_code == 400
+    assert "profile" in response.json()["errors"]
+
+
+def test_a_kids_profile_gets_neither_titles_nor_artwork_above_its_limit(api_client, account):
+    # given: an 18+ title, and an all-ages one with an 18+ frame beside an all-ages one
+    kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
+    adult = ProfileFactory(account=account, name="Adult")
+    mature = TitleFactory(maturity=MaturityLevel.EIGHTEEN)
+    AvailabilityFactory(title=mature, region=account.home_region)
+    family = TitleFactory(maturity=MaturityLevel.ALL)
+    AvailabilityFactory(title=family, region=account.home_region)
+    ArtworkVariantFactory(title=family, label="gore", maturity=MaturityLevel.EIGHTEEN)
+    ArtworkVariantFactory(title=family, label="picnic", maturity=MaturityLevel.ALL)
+
+    # then
+    assert detail(api_client, mature, kid).status_code == 404
+    assert detail(api_client, mature, adult).status_code == 200
+    kids_art = [art["label"] for art in detail(api_client, family, kid).json()["artwork"]]
+    adult_art = [art["label"] for art in detail(api_client, family, adult).json()["artwork"]]
+    assert kids_art == ["picnic"]
+    assert sorted(adult_art) == ["gore", "picnic"]
+
+
+def test_a_pin_protected_profile_needs_its_unlock_token(api_client, account, series):
+    parent = ProfileFactory(account=account, name="Parent")
+    parent.set_pin("4321")
+    parent.save()
+
+    locked = detail(api_client, series, parent)
+    token = api_client.post(
+        f"/api/v1/profiles/{parent.pk}/unlock/", {"pin": "4321"}, format="json"
+    ).json()["token"]
+    unlocked = detail(api_client, series, parent, HTTP_X_PROFILE_UNLOCK=token)
+
+    assert locked.status_code == 403
+    assert locked.json()["code"] == "profile_locked"
+    assert unlocked.status_code == 200
+
+
+def test_the_schema_says_the_profile_is_required_and_may_be_locked():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operation = schema["paths"]["/api/v1/titles/{title_id}/"]["get"]
+
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert parameters["profile"]["required"] is True
+    assert "X-Profile-Unlock" in parameters
+    assert {"400", "403", "404"} <= set(operation["responses"])

@@ -1,5 +1,6 @@
 import pytest
 from django.urls import reverse
+from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from profiles.models import Profile
@@ -128,3 +129,172 @@ def test_two_households_tokens_are_isolated():
     profile = ProfileFactory(account=first)
     assert token_client(first).get(detail_url(profile.pk)).status_code == 200
     assert token_client(second).get(detail_url(profile.pk)).status_code == 404
+
+
+# --- PINs and guardians: what a device holding only the household's token may change ------
+
+
+def with_pin(profile: Profile, pin: str) -> Profile:
+    profile.set_pin(pin)
+    profile.save()
+    return profile
+
+
+def unlocked(client, profile: Profile, pin: str = "") -> dict[str, str]:
+    """The header of ``profile``'s unlock (a profile without a PIN gets a token too)."""
+    response = client.post(
+        reverse("v1:profile-unlock", args=[profile.pk]), {"pin": pin or "0000"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    return {"HTTP_X_PROFILE_UNLOCK": response.json()["token"]}
+
+
+LIFTS = [{"is_kids": False, "maturity_limit": 18}, {"is_kids": False}, {"maturity_limit": 7}]
+
+
+def test_a_pin_protected_profiles_pin_cannot_be_removed_or_replaced_without_its_unlock(
+    api_client, account
+):
+    parent = with_pin(ProfileFactory(account=account, name="Parent"), "4321")
+
+    removed = api_client.patch(detail_url(parent.pk), {"pin": None}, format="json")
+    replaced = api_client.patch(detail_url(parent.pk), {"pin": "0000"}, format="json")
+
+    assert removed.status_code == replaced.status_code == 403
+    assert removed.json()["code"] == "profile_locked"
+    parent.refresh_from_db()
+    assert parent.check_pin("4321")
+    response = api_client.patch(
+        detail_url(parent.pk), {"pin": None}, format="json", **unlocked(api_client, parent, "4321")
+    )
+    assert response.status_code == 200
+    assert response.json()["has_pin"] is False
+
+
+def test_a_pin_protected_profile_cannot_be_deleted_without_its_unlock(api_client, account):
+    parent = with_pin(ProfileFactory(account=account, name="Parent"), "4321")
+
+    refused = api_client.delete(detail_url(parent.pk))
+
+    assert refused.status_code == 403
+    assert Profile.objects.filter(pk=parent.pk).exists()
+    header = unlocked(api_client, parent, "4321")
+    assert api_client.delete(detail_url(parent.pk), **header).status_code == 204
+
+
+@pytest.mark.parametrize("lift", LIFTS)
+def test_only_a_guardians_unlock_lifts_a_kids_profiles_limits(api_client, account, lift):
+    # given: a parent with a PIN (a guardian) and a kids profile without one
+    parent = with_pin(ProfileFactory(account=account, name="Parent"), "4321")
+    kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=0)
+
+    # when: the kids device tries without a token, then with the kids profile's own
+    bare = api_client.patch(detail_url(kid.pk), lift, format="json")
+    own = api_client.patch(detail_url(kid.pk), lift, format="json", **unlocked(api_client, kid))
+
+    # then both are refused, and the guardian's unlock is accepted
+    assert bare.status_code == own.status_code == 403
+    assert bare.json()["code"] == "guardian_unlock_required"
+    kid.refresh_from_db()
+    assert (kid.is_kids, kid.maturity_limit) == (True, 0)
+    header = unlocked(api_client, parent, "4321")
+    assert api_client.patch(detail_url(kid.pk), lift, format="json", **header).status_code == 200
+
+
+def test_a_kids_profile_with_a_pin_needs_a_guardian_not_its_own_pin_to_be_lifted(
+    api_client, account
+):
+    parent = with_pin(ProfileFactory(account=account, name="Parent"), "4321")
+    kid = with_pin(
+        ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7), "1111"
+    )
+    lift = {"is_kids": False, "maturity_limit": 18}
+
+    own = api_client.patch(
+        detail_url(kid.pk), lift, format="json", **unlocked(api_client, kid, "1111")
+    )
+    guardian = api_client.patch(
+        detail_url(kid.pk), lift, format="json", **unlocked(api_client, parent, "4321")
+    )
+
+    assert own.status_code == 403
+    assert guardian.status_code == 200
+    assert guardian.json()["is_kids"] is False
+
+
+def test_without_a_guardian_a_kids_profile_is_lifted_with_its_own_unlock_only(api_client, account):
+    # The household has no PIN outside its kids profile: that PIN is the only credential.
+    ProfileFactory(account=account, name="Parent")
+    kid = with_pin(
+        ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7), "1111"
+    )
+    lift = {"is_kids": False, "maturity_limit": 18}
+
+    assert api_client.patch(detail_url(kid.pk), lift, format="json").status_code == 403
+    header = unlocked(api_client, kid, "1111")
+    assert api_client.patch(detail_url(kid.pk), lift, format="json", **header).status_code == 200
+
+
+def test_without_any_pin_a_household_has_no_credential_to_ask_for(api_client, account):
+    # The documented limitation: every device holds the same account token.
+    kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
+
+    response = api_client.patch(detail_url(kid.pk), {"is_kids": False}, format="json")
+
+    assert response.status_code == 200
+
+
+def test_tightening_or_renaming_a_kids_profile_needs_no_guardian(api_client, account):
+    with_pin(ProfileFactory(account=account, name="Parent"), "4321")
+    kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
+
+    response = api_client.patch(
+        detail_url(kid.pk), {"name": "Little one", "maturity_limit": 0}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert (response.json()["name"], response.json()["maturity_limit"]) == ("Little one", 0)
+
+
+def test_a_guardians_unlock_opens_no_other_pin_protected_adult(api_client, account):
+    parent = with_pin(ProfileFactory(account=account, name="Parent"), "4321")
+    other = with_pin(ProfileFactory(account=account, name="Other", maturity_limit=13), "9999")
+
+    response = api_client.patch(
+        detail_url(other.pk),
+        {"maturity_limit": 18, "pin": None},
+        format="json",
+        **unlocked(api_client, parent, "4321"),
+    )
+
+    assert response.status_code == 403
+    other.refresh_from_db()
+    assert other.check_pin("9999")
+
+
+def test_adding_a_profile_that_is_not_for_kids_needs_a_guardian(api_client, account):
+    parent = with_pin(ProfileFactory(account=account, name="Parent"), "4321")
+
+    refused = api_client.post(LIST_URL, {"name": "Grown-up"}, format="json")
+    kids = api_client.post(LIST_URL, {"name": "Tiny", "is_kids": True}, format="json")
+    header = unlocked(api_client, parent, "4321")
+    allowed = api_client.post(LIST_URL, {"name": "Grown-up"}, format="json", **header)
+
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "guardian_unlock_required"
+    assert kids.status_code == 201
+    assert allowed.status_code == 201
+
+
+def test_the_schema_documents_the_pin_and_guardian_refusals():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    detail = schema["paths"]["/api/v1/profiles/{profile_id}/"]
+    create = schema["paths"]["/api/v1/profiles/"]["post"]
+
+    assert "guardian_unlock_required" in detail["patch"]["responses"]["403"]["description"]
+    assert "403" in detail["delete"]["responses"]
+    assert "guardian_unlock_required" in create["responses"]["403"]["description"]
+    unlock = schema["paths"]["/api/v1/profiles/{profile_id}/unlock/"]["post"]
+    assert "429" in unlock["responses"]
+    for operation in (detail["patch"], detail["delete"], create):
+        assert "X-Profile-Unlock" in [p["name"] for p in operation["parameters"]]

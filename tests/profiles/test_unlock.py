@@ -1,9 +1,13 @@
 """PIN-protected profiles: unlock tokens, what they open, and wrong-PIN rate limiting."""
 
+import threading
+import time
+
 import pytest
 from django.core.cache import caches
+from rest_framework.exceptions import Throttled
 
-from profiles.unlock import UNLOCK_HEADER, PinFailureThrottle
+from profiles.unlock import UNLOCK_HEADER, PinFailureThrottle, WrongPin, profile_unlock
 from tests.conftest import token_client
 from tests.factories import AccountFactory, ProfileFactory
 
@@ -11,13 +15,17 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def locked(account):
+def locked(account, monkeypatch):
+    # The limit counts in fixed windows; hashing PINs is slow enough for a test to cross
+    # a minute's end, so the throttle's clock stands still unless a test moves it.
+    now = time.time()
+    monkeypatch.setattr(PinFailureThrottle, "timer", lambda self: now)
     profile = ProfileFactory(account=account, name="Private")
     profile.set_pin("4321")
     profile.save()
-    caches["default"].delete(PinFailureThrottle(profile.pk).key)
+    caches["default"].delete_many(PinFailureThrottle(profile.pk).keys())
     yield profile
-    caches["default"].delete(PinFailureThrottle(profile.pk).key)
+    caches["default"].delete_many(PinFailureThrottle(profile.pk).keys())
 
 
 def unlock(client, profile, pin):
@@ -77,6 +85,76 @@ def test_wrong_pins_are_rate_limited_per_profile(api_client, locked):
     assert blocked.json()["retry_after_seconds"] > 0
     # Another client of the same household is blocked too: the limit is the profile's.
     assert unlock(token_client(locked.account), locked, "4321").status_code == 429
+
+
+def test_concurrent_wrong_pins_get_no_more_checks_than_the_limit(locked):
+    # given: twenty devices guessing at once, against the real (Redis) cache
+    attempts = 20
+    outcomes: list[str] = []
+    barrier = threading.Barrier(attempts)
+
+    def guess(pin: str) -> None:
+        barrier.wait()
+        try:
+            profile_unlock(profile=locked, pin=pin)
+            outcomes.append("unlocked")
+        except WrongPin:
+            outcomes.append("checked")
+        except Throttled:
+            outcomes.append("refused")
+
+    # when
+    threads = [threading.Thread(target=guess, args=(f"{n:04d}",)) for n in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then: only the limit's worth were hashed; the rest were refused unchecked
+    assert sorted(outcomes) == ["checked"] * 5 + ["refused"] * (attempts - 5)
+
+
+def test_the_right_pin_does_not_count_against_the_limit(api_client, locked):
+    for _ in range(4):
+        assert unlock(api_client, locked, "0000").status_code == 403
+    for _ in range(3):
+        assert unlock(api_client, locked, "4321").status_code == 200
+
+    assert unlock(api_client, locked, "0000").status_code == 403
+    assert unlock(api_client, locked, "4321").status_code == 429
+
+
+def test_a_daily_cap_outlasts_the_short_window(api_client, locked, settings, monkeypatch):
+    # given: 2 a minute, 3 a day, on a clock the test moves
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"pin_unlock": "2/min", "pin_unlock_day": "3/day"},
+    }
+    day_start = 86_400 * 20_000
+    minutes = [day_start + 60.0 * m for m in (1, 2, 3)]
+    clock = [minutes[0]]
+    monkeypatch.setattr(PinFailureThrottle, "timer", lambda self: clock[0])
+
+    def forget() -> None:  # the same fake minutes every run: start and end on clean windows
+        for clock[0] in minutes:
+            caches["default"].delete_many(PinFailureThrottle(locked.pk).keys())
+        clock[0] = minutes[0]
+
+    forget()
+
+    # when: the minute's two, a refusal, the next minute's one, then another minute
+    first_minute = [unlock(api_client, locked, "0000").status_code for _ in range(3)]
+    clock[0] = minutes[1]
+    second_minute = [unlock(api_client, locked, "0000").status_code for _ in range(2)]
+    clock[0] = minutes[2]
+    third_minute = unlock(api_client, locked, "4321")
+    forget()
+
+    # then: the day's three are spent, so even the right PIN waits for the next day
+    assert first_minute == [403, 403, 429]
+    assert second_minute == [403, 429]
+    assert third_minute.status_code == 429
+    assert third_minute.json()["retry_after_seconds"] == 86_400 - 180
 
 
 def test_a_profile_without_a_pin_needs_no_token(api_client, profile):

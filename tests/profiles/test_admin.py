@@ -1,0 +1,161 @@
+"""The profile admin pages refuse, as form errors, what the profile services would refuse."""
+
+import threading
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Account
+from profiles.models import MAX_PROFILES_PER_ACCOUNT, Profile
+from profiles.services import LIMIT_MESSAGE, profile_create
+from tests.factories import AccountFactory, LanguageFactory
+from tests.test_admin import form_data
+
+DUPLICATE = "Another profile of this account has this name"
+
+
+@pytest.fixture
+def staff(db, client: Client) -> Client:
+    LanguageFactory(code="en", name="English", native_name="English")
+    client.force_login(get_user_model().objects.create_superuser("staff", "s@example.com", None))
+    return client
+
+
+def account_url(account: Account) -> str:
+    return reverse("admin:accounts_account_change", args=[account.pk])
+
+
+@pytest.mark.parametrize("second", ["Guest", "guest"])
+def test_two_new_inline_rows_with_one_name_are_a_form_error(staff, second):
+    # given
+    account = AccountFactory()
+    data = form_data(staff.get(account_url(account)))
+    data["profiles-TOTAL_FORMS"] = "2"
+    for i, name in enumerate(["Guest", second]):
+        data.update({f"profiles-{i}-name": name, f"profiles-{i}-maturity_limit": "13"})
+
+    # when
+    response = staff.post(account_url(account), data)
+
+    # then
+    assert response.status_code == 200
+    formset = response.context["inline_admin_formsets"][0].formset
+    assert formset.forms[0].errors == {}
+    assert DUPLICATE in formset.forms[1].errors["name"][0]
+    assert not account.profiles.exists()
+
+
+def test_a_new_row_may_not_take_the_name_an_existing_row_is_given(staff):
+    # given: "Asha" renamed to "Guest" in the same POST as a new row "guest"
+    account = AccountFactory()
+    profile_create(account=account, name="Asha")
+    data = form_data(staff.get(account_url(account)))
+    data["profiles-0-name"] = "Guest"
+    data["profiles-TOTAL_FORMS"] = "2"
+    data.update({"profiles-1-name": "guest", "profiles-1-maturity_limit": "13"})
+
+    # when
+    response = staff.post(account_url(account), data)
+
+    # then
+    assert response.status_code == 200
+    assert list(account.profiles.values_list("name", flat=True)) == ["Asha"]
+
+
+def test_a_deleted_row_gives_its_name_up(staff):
+    account = AccountFactory()
+    profile_create(account=account, name="Asha")
+    data = form_data(staff.get(account_url(account)))
+    data["profiles-0-DELETE"] = "on"
+    data["profiles-0-name"] = "Guest"
+    data["profiles-TOTAL_FORMS"] = "2"
+    data.update({"profiles-1-name": "Guest", "profiles-1-maturity_limit": "13"})
+
+    response = staff.post(account_url(account), data)
+
+    assert response.status_code == 302
+    assert list(account.profiles.values_list("name", flat=True)) == ["Guest"]
+
+
+def _rival_takes_the_last_slot(account: Account, started: threading.Event) -> None:
+    """Take the account's last slot in a transaction held until someone waits on its lock.
+
+    The admin's form check reads the committed count (one slot free) and passes;
+    its service then waits on the account row this transaction locked, and
+    finds the slot taken once it commits: the race the service's lock decides.
+    """
+    try:
+        with transaction.atomic():
+            profile_create(account=account, name="Rival")
+            started.set()
+            deadline = time.monotonic() + 30
+            with connection.cursor() as cursor:
+                while time.monotonic() < deadline:
+                    cursor.execute(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    )
+                    if cursor.fetchone()[0]:
+                        break
+                    time.sleep(0.05)
+    finally:
+        connection.close()
+
+
+def race_for_the_last_slot(account: Account, post) -> object:
+    started = threading.Event()
+    rival = threading.Thread(target=_rival_takes_the_last_slot, args=(account, started))
+    rival.start()
+    try:
+        assert started.wait(30)
+        return post()
+    finally:
+        rival.join()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_losing_the_last_slot_while_saving_a_new_profile_is_a_form_error(staff):
+    # given: one slot free when the form is checked, taken before the service saves
+    account = AccountFactory()
+    for i in range(MAX_PROFILES_PER_ACCOUNT - 1):
+        profile_create(account=account, name=f"P{i}")
+
+    # when
+    response = race_for_the_last_slot(
+        account,
+        lambda: staff.post(
+            reverse("admin:profiles_profile_add"),
+            {"account": account.pk, "name": "Late", "maturity_limit": 18},
+        ),
+    )
+
+    # then: the page again, saying why, not a 500
+    assert response.status_code == 200
+    assert LIMIT_MESSAGE in response.content.decode()
+    assert sorted(account.profiles.values_list("name", flat=True))[-1] == "Rival"
+    assert not Profile.objects.filter(name="Late").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_losing_the_last_slot_while_saving_the_accounts_inline_is_a_form_error(staff):
+    # given: a new inline row for the last slot, which a rival takes meanwhile
+    account = AccountFactory()
+    for i in range(MAX_PROFILES_PER_ACCOUNT - 1):
+        profile_create(account=account, name=f"P{i}")
+    data = form_data(staff.get(account_url(account)))
+    new = MAX_PROFILES_PER_ACCOUNT - 1
+    data["profiles-TOTAL_FORMS"] = str(MAX_PROFILES_PER_ACCOUNT)
+    data.update({f"profiles-{new}-name": "Late", f"profiles-{new}-maturity_limit": "13"})
+
+    # when
+    response = race_for_the_last_slot(account, lambda: staff.post(account_url(account), data))
+
+    # then
+    assert response.status_code == 200
+    assert LIMIT_MESSAGE in response.content.decode()
+    assert account.profiles.count() == MAX_PROFILES_PER_ACCOUNT
+    assert not Profile.objects.filter(name="Late").exists()
