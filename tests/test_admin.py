@@ -264,9 +264,15 @@ def changelist_queries(client: Client, model: type[Model]) -> CaptureQueriesCont
 # --- Every page opens, and no changelist pays per row -------------------------------------
 
 
+# A one-row counter the catalogue's services raise (serving's cue to re-read): nothing
+# for staff to browse or edit.
+NOT_ADMINISTERED = {"catalog.CatalogueRevision"}
+
+
 def test_every_model_of_ours_is_registered() -> None:
     ours = {m for label in OUR_APPS for m in apps.get_app_config(label).get_models()}
-    assert ours - {model for model, _ in MODEL_ADMINS} == set()
+    missing = ours - {model for model, _ in MODEL_ADMINS}
+    assert {m._meta.label for m in missing} == NOT_ADMINISTERED
 
 
 @pytest.mark.parametrize(("model", "model_admin"), MODEL_ADMINS, ids=ADMIN_IDS)
