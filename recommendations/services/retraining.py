@@ -70,6 +70,7 @@ import scipy.sparse as sp
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from recommendations.engine.als import AlsParams, CollaborativeModel
@@ -86,6 +87,7 @@ from recommendations.services.clusters import profile_clusters_assign
 from recommendations.services.ranker_training import LoggedExamples, logged_examples_load
 from recommendations.services.training import (
     ALS_PARAMS,
+    ActiveVersionChanged,
     TrainingData,
     content_artefact_reusable,
     content_fingerprint,
@@ -114,6 +116,14 @@ class RetrainError(Exception):
     """A retrain cannot be requested (unknown region or cluster)."""
 
 
+class RetrainNotQueued(Exception):
+    """The broker refused the retrain's message; its runs are marked failed, not left queued."""
+
+    def __init__(self, message: str, run_ids: Sequence[int]) -> None:
+        super().__init__(message)
+        self.run_ids = list(run_ids)
+
+
 def _setting(name: str, default: float) -> float:
     return float(settings.TONIGHT.get(name, default))
 
@@ -130,6 +140,12 @@ def heartbeat_seconds() -> float:
 def stale_seconds() -> float:
     """A running run whose heartbeat is older than this has lost its worker."""
     return _setting("RETRAIN_STALE_SECONDS", 120.0)
+
+
+def queued_seconds() -> float:
+    """A run still queued this long after it was requested will never start: its message was
+    lost (a broker restart, a purge) or no worker listens to its region's queue."""
+    return _setting("RETRAIN_QUEUED_SECONDS", 6 * 3600.0)
 
 
 def compared_with() -> tuple[str, ...]:
@@ -198,10 +214,21 @@ def _enqueue(runs: Sequence[TrainingRun]) -> None:
 
     def send() -> None:
         queue = retrain_queue(runs[0].region_id)
-        if len(ids) == 1:
-            result = retrain_cluster.apply_async(args=[ids[0]], queue=queue)
-        else:
-            result = retrain_clusters.apply_async(args=[ids], queue=queue)
+        try:
+            if len(ids) == 1:
+                result = retrain_cluster.apply_async(args=[ids[0]], queue=queue)
+            else:
+                result = retrain_clusters.apply_async(args=[ids], queue=queue)
+        except Exception as error:
+            # A run left queued with no message would block its cluster's retrains (the
+            # request refuses while one is queued); fail it, and tell the caller.
+            message = f"Could not queue the retrain on {queue}: {type(error).__name__}: {error}"
+            TrainingRun.objects.filter(pk__in=ids, status=TrainingRun.Status.QUEUED).update(
+                status=TrainingRun.Status.FAILED, error=message, finished_at=timezone.now()
+            )
+            raise RetrainNotQueued(
+                f"{message} (run {', '.join(f'#{pk}' for pk in ids)} marked failed).", ids
+            ) from error
         TrainingRun.objects.filter(pk__in=ids, celery_task_id="").update(celery_task_id=result.id)
 
     transaction.on_commit(send)
@@ -284,13 +311,20 @@ def region_retrain_request(
 # --- Running ----------------------------------------------------------------------------------
 
 
-def _finish(run: TrainingRun, status: str, *, error: str = "", **fields: object) -> None:
-    TrainingRun.objects.filter(pk=run.pk).update(
-        status=status,
-        error=error,
-        finished_at=timezone.now(),
-        progress=100 if status == TrainingRun.Status.SUCCEEDED else run.progress,
-        **fields,
+def _finish(run: TrainingRun, status: str, *, error: str = "", **fields: object) -> bool:
+    """End a run that has not ended yet; ``False`` when it had (a finished run stays as it is).
+
+    A worker whose run the reaper failed meanwhile (its heartbeat stalled) must not
+    turn it back into a success.
+    """
+    return bool(
+        TrainingRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
+            status=status,
+            error=error,
+            finished_at=timezone.now(),
+            progress=100 if status == TrainingRun.Status.SUCCEEDED else run.progress,
+            **fields,
+        )
     )
 
 
@@ -327,11 +361,19 @@ class _Heartbeat(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stopped.wait(self.every):
-                TrainingRun.objects.filter(
-                    pk=self.run_id, status=TrainingRun.Status.RUNNING
-                ).update(heartbeat_at=timezone.now())
+                try:
+                    TrainingRun.objects.filter(
+                        pk=self.run_id, status=TrainingRun.Status.RUNNING
+                    ).update(heartbeat_at=timezone.now())
+                except Exception:
+                    # A database restart or a network blip: without beats the reaper would
+                    # fail this live run. Drop the broken connection; the next beat reconnects.
+                    logger.warning("Heartbeat of run %s failed", self.run_id, exc_info=True)
+                    with contextlib.suppress(Exception):
+                        connection.close()
         finally:
-            connection.close()
+            with contextlib.suppress(Exception):
+                connection.close()
 
     def stop(self) -> None:
         self.stopped.set()
@@ -393,6 +435,8 @@ def _start(run_id: int, task_id: str, locks: contextlib.ExitStack) -> TrainingRu
                 )
             # Running without us holding the lock: its own worker is alive; leave it.
             return None
+        if run.status == TrainingRun.Status.RUNNING:  # redelivered: its worker died
+            _fail_unjudged_versions(run, f"Run #{run.pk} lost its worker; restarted.")
         if run.attempts >= MAX_ATTEMPTS:
             _finish(
                 run,
@@ -410,6 +454,7 @@ def _start(run_id: int, task_id: str, locks: contextlib.ExitStack) -> TrainingRu
             stage="starting",
             progress=0,
             error="",
+            model_version=None,
         )
     run.refresh_from_db()
     return run
@@ -488,15 +533,7 @@ def _execute(runs: list[TrainingRun]) -> None:
                 timings=reporters[run.pk].timings,
             )
             return
-        _finish(
-            run,
-            outcome.status,
-            error=outcome.reason,
-            timings=reporters[run.pk].close(),
-            metrics=outcome.metrics,
-            data_sizes=outcome.data_sizes,
-            model_version=outcome.version,
-        )
+        _conclude(run, outcome, timings=reporters[run.pk].close())
 
     try:
         region_retrain(runs=runs, report=_Reporters(reporters), on_outcome=record)
@@ -517,11 +554,62 @@ def _execute(runs: list[TrainingRun]) -> None:
 
 @dataclass
 class RetrainOutcome:
+    """What a cluster's part of a batch came to; ``succeeded`` means its version passed the gate
+    (it is activated when the run is concluded: :func:`_conclude`)."""
+
     status: str
     reason: str
     version: ModelVersion | None
     metrics: dict
     data_sizes: dict
+    #: The active version the gate compared with (``None``: there was none).
+    replacing: int | None = None
+
+
+def _conclude(run: TrainingRun, outcome: RetrainOutcome, *, timings: dict) -> None:
+    """Activate a version that passed the gate and finish its run, in one transaction.
+
+    Under the run's row lock, and only while it is still ``running``: a run the
+    reaper failed meanwhile keeps its failure, and its version is not served.
+    Under the scope's row lock, and only while the active version is still the
+    one the gate compared with: otherwise an operator's rollback made during the
+    run would be silently undone by a version judged against what they rolled back from.
+    """
+    version = outcome.version
+    status, reason = outcome.status, outcome.reason
+    fields = {
+        "timings": timings,
+        "metrics": outcome.metrics,
+        "data_sizes": outcome.data_sizes,
+        "model_version": version,
+    }
+    with transaction.atomic():
+        current = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if current.status != TrainingRun.Status.RUNNING:
+            note = f" The worker finished later ({status}); " + (
+                f"its version #{version.pk} was not activated." if version else ""
+            )
+            if version is not None:
+                ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.READY).update(
+                    status=ModelVersion.Status.REJECTED,
+                    error=f"Run #{run.pk} was {current.status} before it could activate it.",
+                )
+            TrainingRun.objects.filter(pk=run.pk).update(
+                error=f"{current.error}{note}".strip(), **fields
+            )
+            return
+        if status == TrainingRun.Status.SUCCEEDED and version is not None:
+            try:
+                model_version_activate(version=version, replacing=outcome.replacing)
+            except ActiveVersionChanged as changed:
+                status = TrainingRun.Status.REJECTED
+                reason = f"Not activated: {changed}."
+                ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.READY).update(
+                    status=ModelVersion.Status.REJECTED, error=reason
+                )
+                gate = {**outcome.metrics.get("gate", {}), "activated": False, "refused": reason}
+                fields["metrics"] = {**outcome.metrics, "gate": gate}
+        _finish(run, status, error=reason, **fields)
 
 
 def _compact(
@@ -1075,6 +1163,9 @@ def _cluster_finish(
         activate=False,
         at=at,
     )
+    # Linked at once: if the worker dies before the gate, the reaper fails this version too,
+    # so a version nobody judged is never left "ready" to be activated or rolled back to.
+    TrainingRun.objects.filter(pk=run.pk).update(model_version=version)
 
     report("gate", 90)
     metrics = {**metrics, "hyperparameters": hyper, "final_fit_seconds": finals.seconds}
@@ -1132,42 +1223,93 @@ def _cluster_finish(
             status=ModelVersion.Status.REJECTED, error=reason
         )
         return RetrainOutcome(TrainingRun.Status.REJECTED, reason, version, metrics, sizes)
-    model_version_activate(version=version)
-    return RetrainOutcome(TrainingRun.Status.SUCCEEDED, "", version, metrics, sizes)
+    return RetrainOutcome(
+        TrainingRun.Status.SUCCEEDED,
+        "",
+        version,
+        metrics,
+        sizes,
+        replacing=None if active is None else active.pk,
+    )
 
 
 # --- Watching and undoing ---------------------------------------------------------------------
 
 
-def training_runs_reap(*, older_than_seconds: float | None = None) -> int:
-    """Fail running runs whose heartbeat went stale (their worker died); returns how many.
+def training_runs_reap(
+    *, older_than_seconds: float | None = None, queued_for_seconds: float | None = None
+) -> int:
+    """Fail runs that will never finish by themselves; returns how many.
 
-    The half-trained versions they left (status ``training``) are failed too;
-    they were never served.
+    - Running runs whose heartbeat went stale (their worker died). The versions
+      they left unfinished (``training``) or ungated (``ready``) are failed too:
+      none was served, and none may be activated or rolled back to later.
+    - Queued runs requested longer than ``RETRAIN_QUEUED_SECONDS`` ago: their
+      message was lost or no worker listens to their queue, and while one is
+      queued every request for its cluster is refused.
     """
-    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds or stale_seconds())
+    now = timezone.now()
+    cutoff = now - dt.timedelta(seconds=older_than_seconds or stale_seconds())
+    queued_cutoff = now - dt.timedelta(seconds=queued_for_seconds or queued_seconds())
     reaped = 0
     with transaction.atomic():
         stale = list(
             TrainingRun.objects.select_for_update(skip_locked=True).filter(
-                status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff
+                Q(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff)
+                | Q(status=TrainingRun.Status.QUEUED, created_at__lt=queued_cutoff)
             )
         )
         for run in stale:
+            if run.status == TrainingRun.Status.QUEUED:
+                _finish(
+                    run,
+                    TrainingRun.Status.FAILED,
+                    error=(
+                        f"Never started: queued since {run.created_at:%Y-%m-%d %H:%M:%S} and no "
+                        f"worker took it (its message was lost, or no worker listens to "
+                        f"{retrain_queue(run.region_id)})."
+                    ),
+                )
+                reaped += 1
+                continue
             _finish(
                 run,
                 TrainingRun.Status.FAILED,
                 error=f"Worker lost: no heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S}.",
             )
-            ModelVersion.objects.filter(
-                taste_cluster_id=run.taste_cluster_id,
-                status=ModelVersion.Status.TRAINING,
-                created_at__gte=run.started_at,
-            ).update(status=ModelVersion.Status.FAILED, error=f"Run #{run.pk} lost its worker.")
+            _fail_unjudged_versions(run, f"Run #{run.pk} lost its worker.")
             reaped += 1
     return reaped
 
 
+def _fail_unjudged_versions(run: TrainingRun, error: str) -> None:
+    """Fail the versions a run left half-written (``training``) or ungated (``ready``).
+
+    Its own (linked once stored), and any of its cluster created since it started
+    (a version still training is not linked yet). None of them was served.
+    """
+    mine = Q(pk=run.model_version_id) if run.model_version_id else Q(pk__in=[])
+    if run.started_at is not None:
+        mine |= Q(taste_cluster_id=run.taste_cluster_id, created_at__gte=run.started_at)
+    ModelVersion.objects.filter(
+        mine,
+        scope=ModelVersion.Scope.CLUSTER,
+        status__in=(ModelVersion.Status.TRAINING, ModelVersion.Status.READY),
+    ).update(status=ModelVersion.Status.FAILED, error=error)
+
+
 def model_version_rollback(*, version: ModelVersion) -> ModelVersion:
-    """Serve ``version`` again for its scope (a retired or ready version), atomically."""
-    return model_version_activate(version=version)
+    """Serve ``version`` again for its scope, atomically.
+
+    Only a ``retired`` version, one that served before: a ``ready`` one never
+    passed a gate (a retrain still judging it, or one whose worker died).
+    """
+    try:
+        return model_version_activate(
+            version=version,
+            allowed=frozenset({ModelVersion.Status.RETIRED, ModelVersion.Status.ACTIVE}),
+        )
+    except ValueError as refused:
+        raise ValueError(
+            f"{refused}: only a retired version (one that served before) can be rolled back to"
+        ) from refused
