@@ -1055,6 +1055,14 @@ def region_retrain(
         "signal_read": read,
     }
 
+    if _covers_region(region_code, clusters):
+        # The fallbacks serve profiles with little history and those no retrain has given a
+        # cluster yet; without this only a manual ``train_models`` would ever refresh them.
+        report("fallback models", 65)
+        metrics["fallbacks"] = _fallbacks_refresh(
+            runs=runs, clusters=clusters, shared=shared, at=at, random_state=random_state
+        )
+
     outcomes: dict[int, RetrainOutcome | Exception] = {}
     for run in runs:
         cluster = clusters[run.taste_cluster_id]
@@ -1079,6 +1087,191 @@ def region_retrain(
         if on_outcome is not None:
             on_outcome(run, outcomes[run.pk])
     return outcomes
+
+
+def _covers_region(region_code: str, clusters: dict[int, TasteCluster]) -> bool:
+    """Whether the batch judges every taste cluster of the region (so the region's whole
+    holdout): only then are its region and global models gated here."""
+    every = set(TasteCluster.objects.filter(region_id=region_code).values_list("pk", flat=True))
+    return bool(every) and every == set(clusters)
+
+
+def _fallbacks_refresh(
+    *,
+    runs: Sequence[TrainingRun],
+    clusters: dict[int, TasteCluster],
+    shared: _Shared,
+    at: dt.datetime,
+    random_state: int,
+) -> dict[str, dict]:
+    """Store and gate the region's model (and the global one when this batch fitted it).
+
+    Each scope's outcome is its own: a failure here is recorded and logged, and
+    the clusters' runs go on.
+    """
+    outcomes: dict[str, dict] = {}
+    for scope in ("region", "global"):
+        if scope not in shared.finals.evaluation.models:
+            continue
+        try:
+            outcomes[scope] = _fallback_refresh(
+                scope=scope,
+                runs=runs,
+                clusters=clusters,
+                shared=shared,
+                at=at,
+                random_state=random_state,
+            )
+        except Exception as error:
+            logger.exception("Refreshing the %s model of a retrain batch failed", scope)
+            outcomes[scope] = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+    return outcomes
+
+
+def _fallback_refresh(
+    *,
+    scope: str,
+    runs: Sequence[TrainingRun],
+    clusters: dict[int, TasteCluster],
+    shared: _Shared,
+    at: dt.datetime,
+    random_state: int,
+) -> dict:
+    """One fallback scope's version: the batch's final fit of it, stored, then gated.
+
+    The gate is the clusters' gate on the region's whole holdout: the candidate's
+    figure and the active version's configuration refitted on the same training
+    part (or its stored model when it recorded none, as ``train_models``'
+    versions do), each pooled over every cluster's judged profiles. A global
+    version is judged on this region's holdout only; each region's batch that
+    fits it may refresh it.
+    """
+    training, finals = shared.training, shared.finals
+    evaluation = finals.evaluation
+    signals = training.signals
+    region_code = runs[0].region_id
+    if scope == "region":
+        profiles = shared.in_region
+        active_versions = ModelVersion.objects.filter(
+            scope=ModelVersion.Scope.REGION, region_id=region_code
+        )
+    else:
+        profiles = training.groups.region >= 0
+        active_versions = ModelVersion.objects.filter(
+            scope=ModelVersion.Scope.GLOBAL, region__isnull=True
+        )
+    judged = {pk: evaluation.judged.get(pk, np.empty(0, np.int64)) for pk in clusters}
+
+    def pooled(figure: Callable[[int], float | None]) -> float | None:
+        """The mean over every judged profile of the region, from each cluster's mean."""
+        total, count = 0.0, 0
+        for pk, rows in judged.items():
+            if rows.shape[0] == 0:
+                continue
+            value = figure(pk)
+            if value is None:
+                return None
+            total += value * rows.shape[0]
+            count += rows.shape[0]
+        return round(total / count, 4) if count else None
+
+    def row(pk: int) -> dict:
+        return evaluation.table[clusters[pk].slug]
+
+    als = finals.get(scope)
+    rows = np.flatnonzero(profiles)
+    scope_signals = signals if rows.shape[0] == signals.n_profiles else _compact(signals, profiles)
+    matrices = shared.matrices
+    version = model_train(
+        region_code=region_code if scope == "region" else None,
+        training=TrainingData(
+            signals=scope_signals,
+            features=training.features,
+            groups=_groups_of(training.groups, rows, shared.cluster_pk),
+            at=training.at,
+        ),
+        als_model=als,
+        content=shared.content,
+        content_artefact=shared.content_artefact,
+        confidence=ConfidenceMatrices(
+            positive=matrices.positive[rows],
+            negative=matrices.negative[rows],
+            ignored=matrices.ignored[rows],
+        ),
+        # The region's logged pages; the global version reads every region's itself.
+        logged=shared.logged if scope == "region" else None,
+        random_state=random_state,
+        activate=False,
+        at=at,
+    )
+    run_ids = [run.pk for run in runs]
+    hyper = {
+        "recipe": scope,
+        "components": als.describe(),
+        "tuning": {scope: evaluation.choices[scope].as_metrics()},
+    }
+    # Linked to the batch's runs at once: if the worker dies now, the reaper fails it.
+    ModelVersion.objects.filter(pk=version.pk).update(
+        metrics={**version.metrics, "hyperparameters": hyper, "retrain_runs": run_ids}
+    )
+
+    candidate = pooled(lambda pk: row(pk).get(f"ndcg@10_{scope}"))
+    active = active_versions.filter(status=ModelVersion.Status.ACTIVE).first()
+    gate: dict = {"margin": gate_margin(), "recipe": scope, "candidate_ndcg@10": candidate}
+    reason = ""
+    if candidate is None:
+        reason = "No held-out activity in this region to judge the model on."
+    elif active is not None:
+        gate["active_version"] = active.pk
+        parts, how = _incumbent_parts(active, evaluation, -1)
+        if parts is not None:
+
+            def incumbent(pk: int) -> float | None:
+                figure = _table_figure(parts, evaluation, pk, row(pk))
+                if figure is not None:
+                    return figure
+                measured = evaluation.measure(parts, pk)
+                return None if measured is None else round(float(measured.ndcg_at_10), 4)
+
+            active_ndcg = pooled(incumbent)
+        else:
+            how = f"its stored model ({how})"
+            active_ndcg = _active_version_ndcg(
+                version=active,
+                split=evaluation.split,
+                judged=np.sort(np.concatenate([np.empty(0, np.int64), *judged.values()])),
+                title_ids=signals.title_ids,
+                not_here=evaluation.not_here,
+            )
+        gate["active_ndcg@10"] = active_ndcg
+        gate["active_measured_as"] = how
+        if active_ndcg is not None and candidate < active_ndcg * (1.0 - gate_margin()):
+            reason = (
+                f"Worse than the active version #{active.pk} by more than the "
+                f"{gate_margin():.0%} margin (NDCG@10 {candidate:.4f} vs {active_ndcg:.4f}, "
+                f"the active version's configuration {how})."
+            )
+    if not reason:
+        try:
+            model_version_activate(version=version, replacing=None if active is None else active.pk)
+        except ActiveVersionChanged as changed:
+            reason = f"Not activated: {changed}."
+    gate["passed"] = not reason
+    ModelVersion.objects.filter(pk=version.pk).update(
+        metrics={
+            **version.metrics,
+            "hyperparameters": hyper,
+            "retrain_runs": run_ids,
+            "recipe": scope,
+            "gate": gate,
+        }
+    )
+    if reason:
+        ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.READY).update(
+            status=ModelVersion.Status.REJECTED, error=reason
+        )
+    status = ModelVersion.objects.values_list("status", flat=True).get(pk=version.pk)
+    return {"version": version.pk, "status": status, "reason": reason, "gate": gate}
 
 
 def _stored_cluster_pk(groups: data.ProfileGroups) -> npt.NDArray[np.int64]:
@@ -1285,16 +1478,28 @@ def training_runs_reap(
 def _fail_unjudged_versions(run: TrainingRun, error: str) -> None:
     """Fail the versions a run left half-written (``training``) or ungated (``ready``).
 
-    Its own (linked once stored), and any of its cluster created since it started
-    (a version still training is not linked yet). None of them was served.
+    Its own (linked once stored), the region and global versions of its batch
+    (linked in their metrics), and any of its scopes' versions still training
+    since it started (not linked yet). None of them was served.
     """
     mine = Q(pk=run.model_version_id) if run.model_version_id else Q(pk__in=[])
+    # The region and global versions its batch stored (linked in their metrics).
+    mine |= Q(metrics__retrain_runs__contains=[run.pk])
     if run.started_at is not None:
-        mine |= Q(taste_cluster_id=run.taste_cluster_id, created_at__gte=run.started_at)
+        mine |= Q(
+            scope=ModelVersion.Scope.CLUSTER,
+            taste_cluster_id=run.taste_cluster_id,
+            created_at__gte=run.started_at,
+        )
+        # A fallback version still training (not linked yet): its scope's, since the run began.
+        mine |= Q(
+            Q(scope=ModelVersion.Scope.REGION, region_id=run.region_id)
+            | Q(scope=ModelVersion.Scope.GLOBAL),
+            status=ModelVersion.Status.TRAINING,
+            created_at__gte=run.started_at,
+        )
     ModelVersion.objects.filter(
-        mine,
-        scope=ModelVersion.Scope.CLUSTER,
-        status__in=(ModelVersion.Status.TRAINING, ModelVersion.Status.READY),
+        mine, status__in=(ModelVersion.Status.TRAINING, ModelVersion.Status.READY)
     ).update(status=ModelVersion.Status.FAILED, error=error)
 
 

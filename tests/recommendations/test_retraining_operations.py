@@ -297,7 +297,7 @@ def test_the_ungated_version_of_a_run_that_died_at_its_gate_is_failed_and_cannot
 
 
 @pytest.mark.django_db
-def test_the_reaper_fails_a_dead_runs_linked_ready_version_and_rollback_refuses_ready_ones():
+def test_the_reaper_fails_a_dead_runs_linked_ready_versions_and_rollback_refuses_ready_ones():
     # given: a run whose worker died after storing a version (linked, though created before
     # the run's restart time), and another ready version nobody ran a gate on
     cluster = _cluster()
@@ -318,13 +318,20 @@ def test_the_reaper_fails_a_dead_runs_linked_ready_version_and_rollback_refuses_
         taste_cluster=TasteClusterFactory(region=cluster.region),
         status="ready",
     )
+    # and: the region version its batch stored, ungated too (linked in its metrics)
+    region_version = ModelVersion.objects.create(
+        scope="region", region=cluster.region, status="ready", metrics={"retrain_runs": [run.pk]}
+    )
+    ModelVersion.objects.filter(pk=region_version.pk).update(created_at=long_ago)
 
     # when
     assert training_runs_reap() == 1
 
     # then
     ungated.refresh_from_db()
+    region_version.refresh_from_db()
     assert ungated.status == ModelVersion.Status.FAILED
+    assert region_version.status == ModelVersion.Status.FAILED
     with pytest.raises(ValueError, match="only a retired version"):
         model_version_rollback(version=other)
     other.refresh_from_db()
@@ -408,3 +415,59 @@ def test_retrain_wait_fails_when_a_run_does_not_succeed(django_capture_on_commit
         call_command("retrain", "--region=IN", "--cluster=tamil", "--wait", stdout=out)
     assert f"run #{busy.pk}" in str(failed.value)
     assert "rejected" in out.getvalue()
+
+
+# --- The fallbacks: the region's and the global model ------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_scheduled_region_retrain_refreshes_and_gates_the_region_and_global_models(
+    seeded, settings, django_capture_on_commit_callbacks
+):
+    from recommendations.serving.cache import active_versions_read
+    from recommendations.tasks import retrain_region
+
+    # given: a seeded region that no `train_models` ever ran on: no fallback serves yet
+    assert active_versions_read().serving("IN", None) is None
+
+    # when: its nightly retrain runs (the schedule's task; the runs execute once it commits)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_ids = retrain_region("IN")
+
+    # then: a region and a global version were stored from the batch's fits, gated, activated
+    runs = list(TrainingRun.objects.filter(pk__in=run_ids))
+    assert {run.status for run in runs} <= {"succeeded", "rejected"}
+    region = ModelVersion.objects.get(scope="region", region_id="IN")
+    world = ModelVersion.objects.get(scope="global")
+    for version, scope in ((region, "region"), (world, "global")):
+        assert version.status == ModelVersion.Status.ACTIVE, version.error
+        assert version.metrics["recipe"] == scope
+        assert version.metrics["gate"]["passed"] is True
+        assert version.metrics["gate"]["candidate_ndcg@10"] > 0.0
+        assert sorted(version.metrics["retrain_runs"]) == sorted(run_ids)
+        assert version.metrics["hyperparameters"]["components"][0]["factors"] > 0
+        assert all(run.metrics["fallbacks"][scope]["version"] == version.pk for run in runs)
+    assert region.n_profiles < world.n_profiles  # IN's profiles; every region's
+    # and: a profile without a cluster (or too little history) is served by it
+    assert active_versions_read().serving("IN", None).pk == region.pk
+
+    # when: the next night, with a gate nobody passes (the global model is not due again)
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_GATE_MARGIN": -1.0}
+    with django_capture_on_commit_callbacks(execute=True):
+        later_ids = retrain_region("IN")
+
+    # then: the new region version is rejected against the active one, which keeps serving
+    later = TrainingRun.objects.get(pk=later_ids[0])
+    outcome = later.metrics["fallbacks"]["region"]
+    assert outcome["status"] == ModelVersion.Status.REJECTED
+    assert "Worse than the active version" in outcome["reason"]
+    assert outcome["gate"]["active_version"] == region.pk
+    assert outcome["gate"]["active_measured_as"] == "same settings as fitted here"
+    assert "global" not in later.metrics["fallbacks"]
+    region.refresh_from_db()
+    assert region.status == ModelVersion.Status.ACTIVE
+
+    # and: a retrain of one cluster judges only that cluster, so it leaves the fallbacks alone
+    single = training_run_execute(run_id=_queued_run().pk)
+    assert "fallbacks" not in single.metrics
+    assert ModelVersion.objects.filter(scope="region").count() == 2
