@@ -13,9 +13,14 @@ region's queue once the transaction commits; a worker then calls
 - A run found ``running`` by the worker that obtained the lock was left by a
   worker that died (``acks_late`` redelivered it): it is restarted, up to
   :data:`MAX_ATTEMPTS` times, then failed.
-- While running, a heartbeat thread refreshes ``heartbeat_at``; the periodic
-  reaper (:func:`training_runs_reap`) fails runs whose heartbeat went stale, so
-  no run stays "running" forever.
+- While running, a heartbeat thread refreshes ``heartbeat_at`` (a database
+  error costs one beat, not the thread); the periodic reaper
+  (:func:`training_runs_reap`) fails runs whose heartbeat went stale, so no run
+  stays "running" forever, and runs still queued after
+  ``RETRAIN_QUEUED_SECONDS`` (their message was lost), so none stays "queued"
+  and blocks its cluster. A send the broker refuses fails its runs at once.
+- A run is finished once: a worker whose run the reaper failed meanwhile
+  records what it made, and activates nothing.
 
 The runs of one region's clusters execute together
 (:func:`training_runs_execute`; a region retrain enqueues one task for all its
@@ -47,9 +52,17 @@ The gate compares configurations on equal data. The active version's recipe,
 settings and blend weight are fitted on the candidate's own training part (the
 evaluation's fit when the settings are the same: :func:`_incumbent_parts`) and
 measured on the same held-out profiles; the new version is activated (one
-transaction, :func:`model_version_activate`) only when it is not worse by more
-than the configured margin. Otherwise it is ``rejected`` and serving is
-untouched. Scoring the active version's stored factors instead would favour it:
+transaction, :func:`model_version_activate`, with the run's finish:
+:func:`_conclude`) only when it is not worse by more than the configured
+margin, the run is still running, and the active version is still the one it
+was compared with (an operator may have rolled back meanwhile). Otherwise it is
+``rejected`` and serving is untouched.
+
+A batch that covers every cluster of its region also stores its region-wide
+final fit as the region's version, and its global fit (when due) as the global
+one, each gated the same way on the region's whole holdout
+(:func:`_fallbacks_refresh`): they serve profiles with little history or no
+cluster yet. Scoring the active version's stored factors instead would favour it:
 they were fitted on a window that holds most of today's holdout.
 """
 
