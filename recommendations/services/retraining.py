@@ -546,7 +546,17 @@ def _execute(runs: list[TrainingRun]) -> None:
                 timings=reporters[run.pk].timings,
             )
             return
-        _conclude(run, outcome, timings=reporters[run.pk].close())
+        timings = reporters[run.pk].close()
+        try:
+            _conclude(run, outcome, timings=timings)
+        except Exception as error:  # the run is already marked done: never leave it running
+            logger.exception("Concluding retrain run %s failed", run.pk)
+            _finish(
+                run,
+                TrainingRun.Status.FAILED,
+                error=f"{type(error).__name__}: {error}",
+                timings=timings,
+            )
 
     try:
         region_retrain(runs=runs, report=_Reporters(reporters), on_outcome=record)
