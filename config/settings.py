@@ -279,6 +279,10 @@ TONIGHT = {
     # heartbeat is older than RETRAIN_STALE_SECONDS (their worker died).
     "RETRAIN_HEARTBEAT_SECONDS": env.float("TONIGHT_RETRAIN_HEARTBEAT_SECONDS", default=10.0),
     "RETRAIN_STALE_SECONDS": env.float("TONIGHT_RETRAIN_STALE_SECONDS", default=120.0),
+    # A run still queued this long after it was requested never reached a worker (a lost
+    # message, or no worker on its region's queue): the reaper fails it, since while it is
+    # queued every retrain of its cluster is refused. Above a region's worst queue wait.
+    "RETRAIN_QUEUED_SECONDS": env.float("TONIGHT_RETRAIN_QUEUED_SECONDS", default=6 * 3600.0),
     # Search small scopes' ALS settings (and blend weights) on a validation split when a
     # search is due; in between, reuse what the last search chose. Off: size priors only.
     "RETRAIN_TUNE": env.bool("TONIGHT_RETRAIN_TUNE", default=True),

@@ -26,7 +26,12 @@ from django.utils.text import capfirst
 from config.charts import Series, has_points, line_chart
 
 from .models import ModelVersion, PageLog, ProfileTitleState, Signal, TrainingRun
-from .services.retraining import RetrainError, model_version_rollback, training_run_request
+from .services.retraining import (
+    RetrainError,
+    RetrainNotQueued,
+    model_version_rollback,
+    training_run_request,
+)
 from .services.training import model_version_activate
 
 # How long an exact COUNT(*) may take before the paginator settles for the planner's estimate.
@@ -377,7 +382,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Activate (serve) the selected version of its scope")
+    # Switching what is served is a change, not a view: a view-only staff user must not.
+    @admin.action(
+        description="Activate (serve) the selected version of its scope", permissions=["change"]
+    )
     def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
         versions = list(queryset)
         if len(versions) != 1:
@@ -397,7 +405,7 @@ _CHART_SERIES = (("cluster", "#1f77b4"), ("region", "#ff7f0e"), ("global", "#2ca
 _CHART_RUNS = 20
 
 
-@admin.action(description="Roll back to this version (serve it again)")
+@admin.action(description="Roll back to this version (serve it again)", permissions=["change"])
 def roll_back_to_version(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
 ) -> None:
@@ -464,7 +472,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
         end = obj.finished_at or timezone.now()
         return f"{(end - obj.started_at).total_seconds():.0f}"
 
-    @admin.action(description="Retrain now (the selected runs' clusters)")
+    # Starting a retrain (and, through its gate, changing what is served) needs change permission.
+    @admin.action(description="Retrain now (the selected runs' clusters)", permissions=["change"])
     def retrain_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         clusters = {(run.region_id, run.taste_cluster.slug) for run in queryset}
         for region_code, slug in sorted(clusters):
@@ -475,7 +484,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
                     trigger=TrainingRun.Trigger.ADMIN,
                     requested_by=request.user,
                 )
-            except RetrainError as error:
+            except (RetrainError, RetrainNotQueued) as error:
                 self.message_user(request, str(error), messages.ERROR)
                 continue
             level = messages.WARNING if run.status == TrainingRun.Status.REJECTED else messages.INFO

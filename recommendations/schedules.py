@@ -20,7 +20,7 @@ from regions.models import Region
 #: when the day's signals are in and the fewest people are watching.
 RETRAIN_LOCAL_HOUR = 4
 #: How often stale runs are reaped: a dead worker's run is failed within
-#: RETRAIN_STALE_SECONDS plus this.
+#: RETRAIN_STALE_SECONDS plus this, a run no worker took within RETRAIN_QUEUED_SECONDS plus this.
 REAP_EVERY_SECONDS = 60
 #: How often the artwork policy folds in newly closed impressions: new variants and
 #: shifting tastes are learned within minutes, while each update stays a small read.
@@ -39,8 +39,9 @@ class Schedule:
 def default_schedules() -> list[Schedule]:
     """One nightly retrain per region, the reaper and the artwork policy's updates."""
     schedules = [
-        # A worker that dies leaves its run "running"; the reaper fails it so that
-        # operators see it and the cluster's next retrain is not refused.
+        # A worker that dies leaves its run "running", a lost message leaves it "queued";
+        # the reaper fails both so that operators see them and the cluster's next retrain
+        # is not refused.
         Schedule(
             name="reap stale training runs",
             task="recommendations.reap_training_runs",

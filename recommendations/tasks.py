@@ -77,5 +77,5 @@ def retrain_region(region_code: str, trigger: str = "schedule") -> list[int]:
     time_limit=120,
 )
 def reap_training_runs() -> int:
-    """Fail runs whose worker died (stale heartbeat)."""
+    """Fail runs whose worker died (stale heartbeat) and runs no worker took (lost message)."""
     return training_runs_reap()

@@ -9,7 +9,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recommendations.models import TrainingRun
-from recommendations.services.retraining import RetrainError, training_run_request
+from recommendations.services.retraining import (
+    RetrainError,
+    RetrainNotQueued,
+    training_run_request,
+)
 
 
 class RetrainInputSerializer(serializers.Serializer):
@@ -57,8 +61,16 @@ class RetrainConflict(exceptions.APIException):
     default_detail = "A retrain of this cluster is already queued or running."
 
 
+class RetrainNotQueuedError(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "retrain_not_queued"
+    default_detail = "The broker refused the retrain; its run is marked failed."
+
+
 class RetrainListApi(APIView):
     permission_classes = (IsAdminUser,)
+    # config.api.schema documents these (with the project's error shape).
+    schema_errors = {"POST": {503: "The broker refused the retrain; its run is marked failed."}}
 
     @extend_schema(
         operation_id="ops_retrains_create",
@@ -79,6 +91,8 @@ class RetrainListApi(APIView):
             )
         except RetrainError as error:
             raise exceptions.ValidationError({"cluster": [str(error)]}) from error
+        except RetrainNotQueued as error:
+            raise RetrainNotQueuedError(str(error)) from error
         run = TrainingRun.objects.select_related("taste_cluster").get(pk=run.pk)
         code = (
             status.HTTP_409_CONFLICT

@@ -13,9 +13,14 @@ region's queue once the transaction commits; a worker then calls
 - A run found ``running`` by the worker that obtained the lock was left by a
   worker that died (``acks_late`` redelivered it): it is restarted, up to
   :data:`MAX_ATTEMPTS` times, then failed.
-- While running, a heartbeat thread refreshes ``heartbeat_at``; the periodic
-  reaper (:func:`training_runs_reap`) fails runs whose heartbeat went stale, so
-  no run stays "running" forever.
+- While running, a heartbeat thread refreshes ``heartbeat_at`` (a database
+  error costs one beat, not the thread); the periodic reaper
+  (:func:`training_runs_reap`) fails runs whose heartbeat went stale, so no run
+  stays "running" forever, and runs still queued after
+  ``RETRAIN_QUEUED_SECONDS`` (their message was lost), so none stays "queued"
+  and blocks its cluster. A send the broker refuses fails its runs at once.
+- A run is finished once: a worker whose run the reaper failed meanwhile
+  records what it made, and activates nothing.
 
 The runs of one region's clusters execute together
 (:func:`training_runs_execute`; a region retrain enqueues one task for all its
@@ -47,9 +52,17 @@ The gate compares configurations on equal data. The active version's recipe,
 settings and blend weight are fitted on the candidate's own training part (the
 evaluation's fit when the settings are the same: :func:`_incumbent_parts`) and
 measured on the same held-out profiles; the new version is activated (one
-transaction, :func:`model_version_activate`) only when it is not worse by more
-than the configured margin. Otherwise it is ``rejected`` and serving is
-untouched. Scoring the active version's stored factors instead would favour it:
+transaction, :func:`model_version_activate`, with the run's finish:
+:func:`_conclude`) only when it is not worse by more than the configured
+margin, the run is still running, and the active version is still the one it
+was compared with (an operator may have rolled back meanwhile). Otherwise it is
+``rejected`` and serving is untouched.
+
+A batch that covers every cluster of its region also stores its region-wide
+final fit as the region's version, and its global fit (when due) as the global
+one, each gated the same way on the region's whole holdout
+(:func:`_fallbacks_refresh`): they serve profiles with little history or no
+cluster yet. Scoring the active version's stored factors instead would favour it:
 they were fitted on a window that holds most of today's holdout.
 """
 
@@ -70,6 +83,7 @@ import scipy.sparse as sp
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from recommendations.engine.als import AlsParams, CollaborativeModel
@@ -86,6 +100,7 @@ from recommendations.services.clusters import profile_clusters_assign
 from recommendations.services.ranker_training import LoggedExamples, logged_examples_load
 from recommendations.services.training import (
     ALS_PARAMS,
+    ActiveVersionChanged,
     TrainingData,
     content_artefact_reusable,
     content_fingerprint,
@@ -114,6 +129,14 @@ class RetrainError(Exception):
     """A retrain cannot be requested (unknown region or cluster)."""
 
 
+class RetrainNotQueued(Exception):
+    """The broker refused the retrain's message; its runs are marked failed, not left queued."""
+
+    def __init__(self, message: str, run_ids: Sequence[int]) -> None:
+        super().__init__(message)
+        self.run_ids = list(run_ids)
+
+
 def _setting(name: str, default: float) -> float:
     return float(settings.TONIGHT.get(name, default))
 
@@ -130,6 +153,12 @@ def heartbeat_seconds() -> float:
 def stale_seconds() -> float:
     """A running run whose heartbeat is older than this has lost its worker."""
     return _setting("RETRAIN_STALE_SECONDS", 120.0)
+
+
+def queued_seconds() -> float:
+    """A run still queued this long after it was requested will never start: its message was
+    lost (a broker restart, a purge) or no worker listens to its region's queue."""
+    return _setting("RETRAIN_QUEUED_SECONDS", 6 * 3600.0)
 
 
 def compared_with() -> tuple[str, ...]:
@@ -198,10 +227,21 @@ def _enqueue(runs: Sequence[TrainingRun]) -> None:
 
     def send() -> None:
         queue = retrain_queue(runs[0].region_id)
-        if len(ids) == 1:
-            result = retrain_cluster.apply_async(args=[ids[0]], queue=queue)
-        else:
-            result = retrain_clusters.apply_async(args=[ids], queue=queue)
+        try:
+            if len(ids) == 1:
+                result = retrain_cluster.apply_async(args=[ids[0]], queue=queue)
+            else:
+                result = retrain_clusters.apply_async(args=[ids], queue=queue)
+        except Exception as error:
+            # A run left queued with no message would block its cluster's retrains (the
+            # request refuses while one is queued); fail it, and tell the caller.
+            message = f"Could not queue the retrain on {queue}: {type(error).__name__}: {error}"
+            TrainingRun.objects.filter(pk__in=ids, status=TrainingRun.Status.QUEUED).update(
+                status=TrainingRun.Status.FAILED, error=message, finished_at=timezone.now()
+            )
+            raise RetrainNotQueued(
+                f"{message} (run {', '.join(f'#{pk}' for pk in ids)} marked failed).", ids
+            ) from error
         TrainingRun.objects.filter(pk__in=ids, celery_task_id="").update(celery_task_id=result.id)
 
     transaction.on_commit(send)
@@ -284,13 +324,20 @@ def region_retrain_request(
 # --- Running ----------------------------------------------------------------------------------
 
 
-def _finish(run: TrainingRun, status: str, *, error: str = "", **fields: object) -> None:
-    TrainingRun.objects.filter(pk=run.pk).update(
-        status=status,
-        error=error,
-        finished_at=timezone.now(),
-        progress=100 if status == TrainingRun.Status.SUCCEEDED else run.progress,
-        **fields,
+def _finish(run: TrainingRun, status: str, *, error: str = "", **fields: object) -> bool:
+    """End a run that has not ended yet; ``False`` when it had (a finished run stays as it is).
+
+    A worker whose run the reaper failed meanwhile (its heartbeat stalled) must not
+    turn it back into a success.
+    """
+    return bool(
+        TrainingRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
+            status=status,
+            error=error,
+            finished_at=timezone.now(),
+            progress=100 if status == TrainingRun.Status.SUCCEEDED else run.progress,
+            **fields,
+        )
     )
 
 
@@ -327,11 +374,19 @@ class _Heartbeat(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stopped.wait(self.every):
-                TrainingRun.objects.filter(
-                    pk=self.run_id, status=TrainingRun.Status.RUNNING
-                ).update(heartbeat_at=timezone.now())
+                try:
+                    TrainingRun.objects.filter(
+                        pk=self.run_id, status=TrainingRun.Status.RUNNING
+                    ).update(heartbeat_at=timezone.now())
+                except Exception:
+                    # A database restart or a network blip: without beats the reaper would
+                    # fail this live run. Drop the broken connection; the next beat reconnects.
+                    logger.warning("Heartbeat of run %s failed", self.run_id, exc_info=True)
+                    with contextlib.suppress(Exception):
+                        connection.close()
         finally:
-            connection.close()
+            with contextlib.suppress(Exception):
+                connection.close()
 
     def stop(self) -> None:
         self.stopped.set()
@@ -393,6 +448,8 @@ def _start(run_id: int, task_id: str, locks: contextlib.ExitStack) -> TrainingRu
                 )
             # Running without us holding the lock: its own worker is alive; leave it.
             return None
+        if run.status == TrainingRun.Status.RUNNING:  # redelivered: its worker died
+            _fail_unjudged_versions(run, f"Run #{run.pk} lost its worker; restarted.")
         if run.attempts >= MAX_ATTEMPTS:
             _finish(
                 run,
@@ -410,6 +467,7 @@ def _start(run_id: int, task_id: str, locks: contextlib.ExitStack) -> TrainingRu
             stage="starting",
             progress=0,
             error="",
+            model_version=None,
         )
     run.refresh_from_db()
     return run
@@ -488,15 +546,17 @@ def _execute(runs: list[TrainingRun]) -> None:
                 timings=reporters[run.pk].timings,
             )
             return
-        _finish(
-            run,
-            outcome.status,
-            error=outcome.reason,
-            timings=reporters[run.pk].close(),
-            metrics=outcome.metrics,
-            data_sizes=outcome.data_sizes,
-            model_version=outcome.version,
-        )
+        timings = reporters[run.pk].close()
+        try:
+            _conclude(run, outcome, timings=timings)
+        except Exception as error:  # the run is already marked done: never leave it running
+            logger.exception("Concluding retrain run %s failed", run.pk)
+            _finish(
+                run,
+                TrainingRun.Status.FAILED,
+                error=f"{type(error).__name__}: {error}",
+                timings=timings,
+            )
 
     try:
         region_retrain(runs=runs, report=_Reporters(reporters), on_outcome=record)
@@ -517,11 +577,62 @@ def _execute(runs: list[TrainingRun]) -> None:
 
 @dataclass
 class RetrainOutcome:
+    """What a cluster's part of a batch came to; ``succeeded`` means its version passed the gate
+    (it is activated when the run is concluded: :func:`_conclude`)."""
+
     status: str
     reason: str
     version: ModelVersion | None
     metrics: dict
     data_sizes: dict
+    #: The active version the gate compared with (``None``: there was none).
+    replacing: int | None = None
+
+
+def _conclude(run: TrainingRun, outcome: RetrainOutcome, *, timings: dict) -> None:
+    """Activate a version that passed the gate and finish its run, in one transaction.
+
+    Under the run's row lock, and only while it is still ``running``: a run the
+    reaper failed meanwhile keeps its failure, and its version is not served.
+    Under the scope's row lock, and only while the active version is still the
+    one the gate compared with: otherwise an operator's rollback made during the
+    run would be silently undone by a version judged against what they rolled back from.
+    """
+    version = outcome.version
+    status, reason = outcome.status, outcome.reason
+    fields = {
+        "timings": timings,
+        "metrics": outcome.metrics,
+        "data_sizes": outcome.data_sizes,
+        "model_version": version,
+    }
+    with transaction.atomic():
+        current = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if current.status != TrainingRun.Status.RUNNING:
+            note = f" The worker finished later ({status}); " + (
+                f"its version #{version.pk} was not activated." if version else ""
+            )
+            if version is not None:
+                ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.READY).update(
+                    status=ModelVersion.Status.REJECTED,
+                    error=f"Run #{run.pk} was {current.status} before it could activate it.",
+                )
+            TrainingRun.objects.filter(pk=run.pk).update(
+                error=f"{current.error}{note}".strip(), **fields
+            )
+            return
+        if status == TrainingRun.Status.SUCCEEDED and version is not None:
+            try:
+                model_version_activate(version=version, replacing=outcome.replacing)
+            except ActiveVersionChanged as changed:
+                status = TrainingRun.Status.REJECTED
+                reason = f"Not activated: {changed}."
+                ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.READY).update(
+                    status=ModelVersion.Status.REJECTED, error=reason
+                )
+                gate = {**outcome.metrics.get("gate", {}), "activated": False, "refused": reason}
+                fields["metrics"] = {**outcome.metrics, "gate": gate}
+        _finish(run, status, error=reason, **fields)
 
 
 def _compact(
@@ -967,6 +1078,14 @@ def region_retrain(
         "signal_read": read,
     }
 
+    if _covers_region(region_code, clusters):
+        # The fallbacks serve profiles with little history and those no retrain has given a
+        # cluster yet; without this only a manual ``train_models`` would ever refresh them.
+        report("fallback models", 65)
+        metrics["fallbacks"] = _fallbacks_refresh(
+            runs=runs, clusters=clusters, shared=shared, at=at, random_state=random_state
+        )
+
     outcomes: dict[int, RetrainOutcome | Exception] = {}
     for run in runs:
         cluster = clusters[run.taste_cluster_id]
@@ -991,6 +1110,191 @@ def region_retrain(
         if on_outcome is not None:
             on_outcome(run, outcomes[run.pk])
     return outcomes
+
+
+def _covers_region(region_code: str, clusters: dict[int, TasteCluster]) -> bool:
+    """Whether the batch judges every taste cluster of the region (so the region's whole
+    holdout): only then are its region and global models gated here."""
+    every = set(TasteCluster.objects.filter(region_id=region_code).values_list("pk", flat=True))
+    return bool(every) and every == set(clusters)
+
+
+def _fallbacks_refresh(
+    *,
+    runs: Sequence[TrainingRun],
+    clusters: dict[int, TasteCluster],
+    shared: _Shared,
+    at: dt.datetime,
+    random_state: int,
+) -> dict[str, dict]:
+    """Store and gate the region's model (and the global one when this batch fitted it).
+
+    Each scope's outcome is its own: a failure here is recorded and logged, and
+    the clusters' runs go on.
+    """
+    outcomes: dict[str, dict] = {}
+    for scope in ("region", "global"):
+        if scope not in shared.finals.evaluation.models:
+            continue
+        try:
+            outcomes[scope] = _fallback_refresh(
+                scope=scope,
+                runs=runs,
+                clusters=clusters,
+                shared=shared,
+                at=at,
+                random_state=random_state,
+            )
+        except Exception as error:
+            logger.exception("Refreshing the %s model of a retrain batch failed", scope)
+            outcomes[scope] = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+    return outcomes
+
+
+def _fallback_refresh(
+    *,
+    scope: str,
+    runs: Sequence[TrainingRun],
+    clusters: dict[int, TasteCluster],
+    shared: _Shared,
+    at: dt.datetime,
+    random_state: int,
+) -> dict:
+    """One fallback scope's version: the batch's final fit of it, stored, then gated.
+
+    The gate is the clusters' gate on the region's whole holdout: the candidate's
+    figure and the active version's configuration refitted on the same training
+    part (or its stored model when it recorded none, as ``train_models``'
+    versions do), each pooled over every cluster's judged profiles. A global
+    version is judged on this region's holdout only; each region's batch that
+    fits it may refresh it.
+    """
+    training, finals = shared.training, shared.finals
+    evaluation = finals.evaluation
+    signals = training.signals
+    region_code = runs[0].region_id
+    if scope == "region":
+        profiles = shared.in_region
+        active_versions = ModelVersion.objects.filter(
+            scope=ModelVersion.Scope.REGION, region_id=region_code
+        )
+    else:
+        profiles = training.groups.region >= 0
+        active_versions = ModelVersion.objects.filter(
+            scope=ModelVersion.Scope.GLOBAL, region__isnull=True
+        )
+    judged = {pk: evaluation.judged.get(pk, np.empty(0, np.int64)) for pk in clusters}
+
+    def pooled(figure: Callable[[int], float | None]) -> float | None:
+        """The mean over every judged profile of the region, from each cluster's mean."""
+        total, count = 0.0, 0
+        for pk, rows in judged.items():
+            if rows.shape[0] == 0:
+                continue
+            value = figure(pk)
+            if value is None:
+                return None
+            total += value * rows.shape[0]
+            count += rows.shape[0]
+        return round(total / count, 4) if count else None
+
+    def row(pk: int) -> dict:
+        return evaluation.table[clusters[pk].slug]
+
+    als = finals.get(scope)
+    rows = np.flatnonzero(profiles)
+    scope_signals = signals if rows.shape[0] == signals.n_profiles else _compact(signals, profiles)
+    matrices = shared.matrices
+    version = model_train(
+        region_code=region_code if scope == "region" else None,
+        training=TrainingData(
+            signals=scope_signals,
+            features=training.features,
+            groups=_groups_of(training.groups, rows, shared.cluster_pk),
+            at=training.at,
+        ),
+        als_model=als,
+        content=shared.content,
+        content_artefact=shared.content_artefact,
+        confidence=ConfidenceMatrices(
+            positive=matrices.positive[rows],
+            negative=matrices.negative[rows],
+            ignored=matrices.ignored[rows],
+        ),
+        # The region's logged pages; the global version reads every region's itself.
+        logged=shared.logged if scope == "region" else None,
+        random_state=random_state,
+        activate=False,
+        at=at,
+    )
+    run_ids = [run.pk for run in runs]
+    hyper = {
+        "recipe": scope,
+        "components": als.describe(),
+        "tuning": {scope: evaluation.choices[scope].as_metrics()},
+    }
+    # Linked to the batch's runs at once: if the worker dies now, the reaper fails it.
+    ModelVersion.objects.filter(pk=version.pk).update(
+        metrics={**version.metrics, "hyperparameters": hyper, "retrain_runs": run_ids}
+    )
+
+    candidate = pooled(lambda pk: row(pk).get(f"ndcg@10_{scope}"))
+    active = active_versions.filter(status=ModelVersion.Status.ACTIVE).first()
+    gate: dict = {"margin": gate_margin(), "recipe": scope, "candidate_ndcg@10": candidate}
+    reason = ""
+    if candidate is None:
+        reason = "No held-out activity in this region to judge the model on."
+    elif active is not None:
+        gate["active_version"] = active.pk
+        parts, how = _incumbent_parts(active, evaluation, -1)
+        if parts is not None:
+
+            def incumbent(pk: int) -> float | None:
+                figure = _table_figure(parts, evaluation, pk, row(pk))
+                if figure is not None:
+                    return figure
+                measured = evaluation.measure(parts, pk)
+                return None if measured is None else round(float(measured.ndcg_at_10), 4)
+
+            active_ndcg = pooled(incumbent)
+        else:
+            how = f"its stored model ({how})"
+            active_ndcg = _active_version_ndcg(
+                version=active,
+                split=evaluation.split,
+                judged=np.sort(np.concatenate([np.empty(0, np.int64), *judged.values()])),
+                title_ids=signals.title_ids,
+                not_here=evaluation.not_here,
+            )
+        gate["active_ndcg@10"] = active_ndcg
+        gate["active_measured_as"] = how
+        if active_ndcg is not None and candidate < active_ndcg * (1.0 - gate_margin()):
+            reason = (
+                f"Worse than the active version #{active.pk} by more than the "
+                f"{gate_margin():.0%} margin (NDCG@10 {candidate:.4f} vs {active_ndcg:.4f}, "
+                f"the active version's configuration {how})."
+            )
+    if not reason:
+        try:
+            model_version_activate(version=version, replacing=None if active is None else active.pk)
+        except ActiveVersionChanged as changed:
+            reason = f"Not activated: {changed}."
+    gate["passed"] = not reason
+    ModelVersion.objects.filter(pk=version.pk).update(
+        metrics={
+            **version.metrics,
+            "hyperparameters": hyper,
+            "retrain_runs": run_ids,
+            "recipe": scope,
+            "gate": gate,
+        }
+    )
+    if reason:
+        ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.READY).update(
+            status=ModelVersion.Status.REJECTED, error=reason
+        )
+    status = ModelVersion.objects.values_list("status", flat=True).get(pk=version.pk)
+    return {"version": version.pk, "status": status, "reason": reason, "gate": gate}
 
 
 def _stored_cluster_pk(groups: data.ProfileGroups) -> npt.NDArray[np.int64]:
@@ -1075,6 +1379,9 @@ def _cluster_finish(
         activate=False,
         at=at,
     )
+    # Linked at once: if the worker dies before the gate, the reaper fails this version too,
+    # so a version nobody judged is never left "ready" to be activated or rolled back to.
+    TrainingRun.objects.filter(pk=run.pk).update(model_version=version)
 
     report("gate", 90)
     metrics = {**metrics, "hyperparameters": hyper, "final_fit_seconds": finals.seconds}
@@ -1132,42 +1439,105 @@ def _cluster_finish(
             status=ModelVersion.Status.REJECTED, error=reason
         )
         return RetrainOutcome(TrainingRun.Status.REJECTED, reason, version, metrics, sizes)
-    model_version_activate(version=version)
-    return RetrainOutcome(TrainingRun.Status.SUCCEEDED, "", version, metrics, sizes)
+    return RetrainOutcome(
+        TrainingRun.Status.SUCCEEDED,
+        "",
+        version,
+        metrics,
+        sizes,
+        replacing=None if active is None else active.pk,
+    )
 
 
 # --- Watching and undoing ---------------------------------------------------------------------
 
 
-def training_runs_reap(*, older_than_seconds: float | None = None) -> int:
-    """Fail running runs whose heartbeat went stale (their worker died); returns how many.
+def training_runs_reap(
+    *, older_than_seconds: float | None = None, queued_for_seconds: float | None = None
+) -> int:
+    """Fail runs that will never finish by themselves; returns how many.
 
-    The half-trained versions they left (status ``training``) are failed too;
-    they were never served.
+    - Running runs whose heartbeat went stale (their worker died). The versions
+      they left unfinished (``training``) or ungated (``ready``) are failed too:
+      none was served, and none may be activated or rolled back to later.
+    - Queued runs requested longer than ``RETRAIN_QUEUED_SECONDS`` ago: their
+      message was lost or no worker listens to their queue, and while one is
+      queued every request for its cluster is refused.
     """
-    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds or stale_seconds())
+    now = timezone.now()
+    cutoff = now - dt.timedelta(seconds=older_than_seconds or stale_seconds())
+    queued_cutoff = now - dt.timedelta(seconds=queued_for_seconds or queued_seconds())
     reaped = 0
     with transaction.atomic():
         stale = list(
             TrainingRun.objects.select_for_update(skip_locked=True).filter(
-                status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff
+                Q(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff)
+                | Q(status=TrainingRun.Status.QUEUED, created_at__lt=queued_cutoff)
             )
         )
         for run in stale:
+            if run.status == TrainingRun.Status.QUEUED:
+                _finish(
+                    run,
+                    TrainingRun.Status.FAILED,
+                    error=(
+                        f"Never started: queued since {run.created_at:%Y-%m-%d %H:%M:%S} and no "
+                        f"worker took it (its message was lost, or no worker listens to "
+                        f"{retrain_queue(run.region_id)})."
+                    ),
+                )
+                reaped += 1
+                continue
             _finish(
                 run,
                 TrainingRun.Status.FAILED,
                 error=f"Worker lost: no heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S}.",
             )
-            ModelVersion.objects.filter(
-                taste_cluster_id=run.taste_cluster_id,
-                status=ModelVersion.Status.TRAINING,
-                created_at__gte=run.started_at,
-            ).update(status=ModelVersion.Status.FAILED, error=f"Run #{run.pk} lost its worker.")
+            _fail_unjudged_versions(run, f"Run #{run.pk} lost its worker.")
             reaped += 1
     return reaped
 
 
+def _fail_unjudged_versions(run: TrainingRun, error: str) -> None:
+    """Fail the versions a run left half-written (``training``) or ungated (``ready``).
+
+    Its own (linked once stored), the region and global versions of its batch
+    (linked in their metrics), and any of its scopes' versions still training
+    since it started (not linked yet). None of them was served.
+    """
+    mine = Q(pk=run.model_version_id) if run.model_version_id else Q(pk__in=[])
+    # The region and global versions its batch stored (linked in their metrics).
+    mine |= Q(metrics__retrain_runs__contains=[run.pk])
+    if run.started_at is not None:
+        mine |= Q(
+            scope=ModelVersion.Scope.CLUSTER,
+            taste_cluster_id=run.taste_cluster_id,
+            created_at__gte=run.started_at,
+        )
+        # A fallback version still training (not linked yet): its scope's, since the run began.
+        mine |= Q(
+            Q(scope=ModelVersion.Scope.REGION, region_id=run.region_id)
+            | Q(scope=ModelVersion.Scope.GLOBAL),
+            status=ModelVersion.Status.TRAINING,
+            created_at__gte=run.started_at,
+        )
+    ModelVersion.objects.filter(
+        mine, status__in=(ModelVersion.Status.TRAINING, ModelVersion.Status.READY)
+    ).update(status=ModelVersion.Status.FAILED, error=error)
+
+
 def model_version_rollback(*, version: ModelVersion) -> ModelVersion:
-    """Serve ``version`` again for its scope (a retired or ready version), atomically."""
-    return model_version_activate(version=version)
+    """Serve ``version`` again for its scope, atomically.
+
+    Only a ``retired`` version, one that served before: a ``ready`` one never
+    passed a gate (a retrain still judging it, or one whose worker died).
+    """
+    try:
+        return model_version_activate(
+            version=version,
+            allowed=frozenset({ModelVersion.Status.RETIRED, ModelVersion.Status.ACTIVE}),
+        )
+    except ValueError as refused:
+        raise ValueError(
+            f"{refused}: only a retired version (one that served before) can be rolled back to"
+        ) from refused

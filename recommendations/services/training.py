@@ -524,15 +524,38 @@ def model_train(
     return version
 
 
-def model_version_activate(*, version: ModelVersion) -> ModelVersion:
+class ActiveVersionChanged(ValueError):
+    """The scope's active version is no longer the one the caller judged against."""
+
+
+#: ``model_version_activate(replacing=...)`` unset: whatever is active is retired.
+ANY_ACTIVE = object()
+
+
+def model_version_activate(
+    *,
+    version: ModelVersion,
+    replacing: int | object | None = ANY_ACTIVE,
+    allowed: frozenset[str] | None = None,
+) -> ModelVersion:
     """Make ``version`` the active one of its scope, retiring the previous one, atomically.
 
     Every version of the scope is locked first, so two activations of one
     scope run one after the other; the partial unique constraints would
     refuse a second active version even if they did not. Only a complete
-    version (``ready``, or ``retired`` for a rollback) can be activated.
+    version (``ready``, or ``retired`` for a rollback) can be activated;
+    ``allowed`` narrows that (a rollback accepts only versions that served before).
+
+    ``replacing`` is the pk of the version the caller expects to be active (``None``: none),
+    checked under the lock: a retrain's gate compared its candidate with one
+    version, and if an operator rolled back meanwhile, activating would silently
+    undo the rollback with a version never compared with what now serves
+    (:class:`ActiveVersionChanged`).
     """
-    allowed = {ModelVersion.Status.READY, ModelVersion.Status.RETIRED, ModelVersion.Status.ACTIVE}
+    if allowed is None:
+        allowed = frozenset(
+            {ModelVersion.Status.READY, ModelVersion.Status.RETIRED, ModelVersion.Status.ACTIVE}
+        )
     with transaction.atomic():
         scope = ModelVersion.objects.filter(
             scope=version.scope, region=version.region_id, taste_cluster=version.taste_cluster_id
@@ -544,6 +567,16 @@ def model_version_activate(*, version: ModelVersion) -> ModelVersion:
             raise ValueError(f"model version {version.pk} is {status}; it cannot be activated")
         if current.status == ModelVersion.Status.ACTIVE:
             return ModelVersion.objects.get(pk=version.pk)
+        if replacing is not ANY_ACTIVE:
+            active = next(
+                (pk for pk, v in locked.items() if v.status == ModelVersion.Status.ACTIVE), None
+            )
+            if active != replacing:
+                raise ActiveVersionChanged(
+                    f"the active version changed during the run (rolled back?): "
+                    f"#{active} serves, the gate compared with "
+                    f"{'none' if replacing is None else f'#{replacing}'}"
+                )
         now = timezone.now()
         scope.filter(status=ModelVersion.Status.ACTIVE).update(status=ModelVersion.Status.RETIRED)
         ModelVersion.objects.filter(pk=version.pk).update(

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from recommendations.models import TrainingRun
 from recommendations.services.retraining import (
     RetrainError,
+    RetrainNotQueued,
     region_retrain_request,
     training_run_request,
 )
@@ -16,7 +17,8 @@ from recommendations.services.retraining import (
 class Command(BaseCommand):
     help = (
         "Queue a retrain of one taste cluster (--cluster) or of every cluster of a region, "
-        "on the region's queue; --wait follows the runs until they finish. Without a broker "
+        "on the region's queue; --wait follows the runs until they finish, and fails (a "
+        "non-zero exit) unless every one succeeded. Without a broker "
         "configured the retrain runs in this process."
     )
 
@@ -41,7 +43,7 @@ class Command(BaseCommand):
                 runs = region_retrain_request(
                     region_code=region, trigger=TrainingRun.Trigger.COMMAND
                 )
-        except RetrainError as error:
+        except (RetrainError, RetrainNotQueued) as error:
             raise CommandError(str(error)) from error
         for run in runs:
             run.refresh_from_db()
@@ -67,3 +69,13 @@ class Command(BaseCommand):
                 time.sleep(1.0)
         if pending:
             raise CommandError(f"Runs still unfinished after the timeout: {sorted(pending)}.")
+        # Scripts and cron jobs that wait need to see a retrain that did not succeed.
+        unsuccessful = [
+            f"run #{run.pk} {run.taste_cluster}: {run.status} ({run.error})"
+            for run in TrainingRun.objects.filter(pk__in=[run.pk for run in runs])
+            .exclude(status=TrainingRun.Status.SUCCEEDED)
+            .select_related("taste_cluster")
+            .order_by("pk")
+        ]
+        if unsuccessful:
+            raise CommandError(f"Not every retrain succeeded: {'; '.join(unsuccessful)}.")

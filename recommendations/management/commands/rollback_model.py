@@ -10,8 +10,9 @@ from recommendations.services.retraining import model_version_rollback
 
 class Command(BaseCommand):
     help = (
-        "Make an earlier (retired or ready) model version the active one of its scope again, "
-        "retiring the current one, in one transaction. Serving picks it up within seconds."
+        "Make an earlier model version (a retired one: it served before) the active one of its "
+        "scope again, retiring the current one, in one transaction. Serving picks it up within "
+        "seconds."
     )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:

@@ -1,0 +1,473 @@
+"""Retraining operations that must survive what goes wrong around a run: a lost message, a
+broker that refuses, a rollback during the run, a database blip, a reaped worker that finishes
+anyway, and staff who may only look."""
+
+import datetime as dt
+import threading
+import time
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from recommendations.models import ModelVersion, TrainingRun
+from recommendations.services import retraining
+from recommendations.services.retraining import (
+    RetrainNotQueued,
+    model_version_rollback,
+    training_run_execute,
+    training_run_request,
+    training_runs_reap,
+)
+from regions.models import TasteCluster
+from tests.factories import RegionFactory, TasteClusterFactory
+from tests.recommendations.demo_world import seed_small_demo
+
+
+@pytest.fixture
+def eager(monkeypatch) -> None:
+    """Enqueued retrains run in-process (the integration tests use a real worker)."""
+    from config.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+
+
+@pytest.fixture
+def seeded(settings, tmp_path, eager) -> None:
+    settings.TONIGHT = {
+        **settings.TONIGHT,
+        "RETRAIN_HEARTBEAT_SECONDS": 0.2,
+        "RETRAIN_COMPARE_WITH": (),
+    }
+    seed_small_demo(settings, tmp_path, titles=120, profiles=300, seed=5)
+
+
+def _queued_run(slug: str = "tamil") -> TrainingRun:
+    cluster = TasteCluster.objects.get(region_id="IN", slug=slug)
+    return TrainingRun.objects.create(region_id="IN", taste_cluster=cluster)
+
+
+def _cluster(slug: str = "tamil") -> TasteCluster:
+    return TasteClusterFactory(region=RegionFactory(), slug=slug)
+
+
+# --- Runs that never reach a worker -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_queued_run_no_worker_took_is_failed_and_its_cluster_can_retrain_again(
+    settings, django_capture_on_commit_callbacks
+):
+    # given: a run whose message never reached a worker (sent to nobody), and a fresh one
+    _cluster()
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_QUEUED_SECONDS": 3600.0}
+    with django_capture_on_commit_callbacks(execute=False):
+        lost = training_run_request(region_code="IN", cluster_slug="tamil")
+    TrainingRun.objects.filter(pk=lost.pk).update(created_at=timezone.now() - dt.timedelta(hours=2))
+    fresh = TrainingRun.objects.create(
+        region_id="IN", taste_cluster=TasteClusterFactory(region=RegionFactory(), slug="hindi")
+    )
+
+    # when
+    reaped = training_runs_reap()
+
+    # then: the lost run is failed with the reason; the one queued a moment ago waits on
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert reaped == 1
+    assert lost.status == TrainingRun.Status.FAILED
+    assert "Never started" in lost.error
+    assert "retrain.IN" in lost.error
+    assert fresh.status == TrainingRun.Status.QUEUED
+
+    # and: the cluster's next retrain is queued, not refused
+    with django_capture_on_commit_callbacks(execute=False):
+        later = training_run_request(region_code="IN", cluster_slug="tamil")
+    assert later.status == TrainingRun.Status.QUEUED, later.error
+    # and: a worker that gets the lost message after all does nothing with it
+    assert training_run_execute(run_id=lost.pk).status == TrainingRun.Status.FAILED
+
+
+@pytest.fixture
+def unreachable_broker(monkeypatch) -> None:
+    """The broker is down: a real Redis URL on a port where nothing listens."""
+    from config.celery import app
+
+    def forget_connections() -> None:
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    monkeypatch.setitem(app.conf, "broker_write_url", "redis://127.0.0.1:9/0")
+    forget_connections()
+    yield
+    monkeypatch.undo()
+    forget_connections()
+
+
+@pytest.mark.django_db
+def test_a_retrain_the_broker_refuses_is_failed_and_the_caller_is_told(
+    unreachable_broker, django_capture_on_commit_callbacks
+):
+    # given
+    _cluster()
+
+    # when: the request commits and its message cannot be sent
+    with (
+        pytest.raises(RetrainNotQueued, match="Could not queue") as refused,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        training_run_request(region_code="IN", cluster_slug="tamil")
+
+    # then: the run is failed (not left queued to block the cluster), and says why
+    run = TrainingRun.objects.get(pk=refused.value.run_ids[0])
+    assert run.status == TrainingRun.Status.FAILED
+    assert "Could not queue the retrain on retrain.IN" in run.error
+    assert run.finished_at is not None
+    assert not TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED).exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the send happens when the request's data commits
+def test_the_staff_api_answers_503_when_the_broker_refuses(unreachable_broker, admin_client):
+    _cluster()
+    response = admin_client.post(
+        "/api/v1/ops/retrains/",
+        {"region": "IN", "cluster": "tamil"},
+        content_type="application/json",
+    )
+    assert response.status_code == 503
+    assert TrainingRun.objects.get().status == TrainingRun.Status.FAILED
+
+
+# --- A rollback during a run ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_rollback_made_during_a_retrain_is_not_undone_by_it(seeded, monkeypatch):
+    # given: two versions from two runs, the second one serving
+    v1 = training_run_execute(run_id=_queued_run().pk).model_version
+    v2 = training_run_execute(run_id=_queued_run().pk).model_version
+    assert ModelVersion.objects.get(pk=v2.pk).status == ModelVersion.Status.ACTIVE
+    original = retraining._incumbent_parts
+
+    def operator_rolls_back_meanwhile(active, evaluation, cluster_id):
+        # the gate has read the active version (v2); the operator rolls back to v1 now
+        model_version_rollback(version=ModelVersion.objects.get(pk=v1.pk))
+        return original(active, evaluation, cluster_id)
+
+    monkeypatch.setattr(retraining, "_incumbent_parts", operator_rolls_back_meanwhile)
+
+    # when: a third run passes its gate against v2
+    run3 = training_run_execute(run_id=_queued_run().pk)
+
+    # then: the operator's rollback stands; the third version is rejected, and says why
+    assert run3.status == TrainingRun.Status.REJECTED
+    assert "active version changed during the run (rolled back?)" in run3.error
+    assert run3.metrics["gate"]["active_version"] == v2.pk
+    assert run3.metrics["gate"]["activated"] is False
+    statuses = dict(
+        ModelVersion.objects.filter(taste_cluster__slug="tamil").values_list("pk", "status")
+    )
+    assert statuses == {
+        v1.pk: ModelVersion.Status.ACTIVE,
+        v2.pk: ModelVersion.Status.RETIRED,
+        run3.model_version_id: ModelVersion.Status.REJECTED,
+    }
+
+
+# --- The heartbeat, the reaper and a worker that finishes anyway ---------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_outlives_a_dropped_database_connection():
+    # given: a running run, committed (the heartbeat thread has its own connection)
+    run = TrainingRun.objects.create(
+        region_id=RegionFactory().code,
+        taste_cluster=_cluster(),
+        status=TrainingRun.Status.RUNNING,
+    )
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+
+    def beats_within(seconds: float) -> bool:
+        TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=long_ago)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if TrainingRun.objects.get(pk=run.pk).heartbeat_at > long_ago:
+                return True
+            time.sleep(0.05)
+        return False
+
+    beat = retraining._Heartbeat(run.pk, every=0.05)
+    beat.start()
+    try:
+        assert beats_within(5.0)
+
+        # when: PostgreSQL drops the heartbeat's connection (a restart, a network blip)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+        # then: the thread lives on, reconnects, and the run keeps its heartbeat
+        assert beats_within(5.0)
+        assert beat.is_alive()
+    finally:
+        beat.stop()
+    assert not beat.is_alive()
+    assert threading.active_count() >= 1
+
+
+@pytest.mark.django_db
+def test_a_run_the_reaper_failed_stays_failed_and_activates_nothing(seeded, monkeypatch):
+    # given: the run's heartbeat stalls long enough for the reaper to fail it before it stores
+    # its version; the worker itself lives on and finishes
+    original = retraining.model_train
+
+    def reaped_meanwhile(**kwargs):
+        TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).update(
+            heartbeat_at=timezone.now() - dt.timedelta(hours=1)
+        )
+        assert training_runs_reap() == 1
+        return original(**kwargs)
+
+    monkeypatch.setattr(retraining, "model_train", reaped_meanwhile)
+
+    # when
+    run = training_run_execute(run_id=_queued_run().pk)
+
+    # then: still failed as the reaper said, with what came of it, and nothing serves
+    assert run.status == TrainingRun.Status.FAILED
+    assert run.error.startswith("Worker lost")
+    assert "was not activated" in run.error
+    assert run.model_version.status == ModelVersion.Status.REJECTED
+    assert not ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exists()
+
+
+@pytest.mark.django_db
+def test_a_finished_run_is_never_finished_again():
+    run = TrainingRun.objects.create(
+        region=RegionFactory(),
+        taste_cluster=_cluster(),
+        status=TrainingRun.Status.FAILED,
+        error="Worker lost: no heartbeat since ...",
+    )
+    assert retraining._finish(run, TrainingRun.Status.SUCCEEDED) is False
+    run.refresh_from_db()
+    assert (run.status, run.error) == (
+        TrainingRun.Status.FAILED,
+        "Worker lost: no heartbeat since ...",
+    )
+
+
+@pytest.mark.django_db
+def test_the_ungated_version_of_a_run_that_died_at_its_gate_is_failed_and_cannot_be_served(
+    seeded, monkeypatch
+):
+    # given: the worker is lost after storing its version (ready), as the gate begins
+    original = retraining._Reporter.__call__
+    seen: dict[str, int | None] = {}
+
+    def dies_at_the_gate(self, stage, progress):
+        original(self, stage, progress)
+        if stage == "gate":
+            seen["linked"] = TrainingRun.objects.get(pk=self.run.pk).model_version_id
+            TrainingRun.objects.filter(pk=self.run.pk).update(
+                heartbeat_at=timezone.now() - dt.timedelta(hours=1)
+            )
+            training_runs_reap()
+
+    monkeypatch.setattr(retraining._Reporter, "__call__", dies_at_the_gate)
+
+    # when
+    run = training_run_execute(run_id=_queued_run().pk)
+
+    # then: the version was linked to its run once stored, and the reaper failed it
+    assert run.status == TrainingRun.Status.FAILED
+    assert seen["linked"] == run.model_version_id is not None
+    version = ModelVersion.objects.get(pk=run.model_version_id)
+    assert version.status == ModelVersion.Status.FAILED
+    assert not ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exists()
+    with pytest.raises(ValueError, match="cannot be activated"):
+        model_version_rollback(version=version)
+
+
+@pytest.mark.django_db
+def test_the_reaper_fails_a_dead_runs_linked_ready_versions_and_rollback_refuses_ready_ones():
+    # given: a run whose worker died after storing a version (linked, though created before
+    # the run's restart time), and another ready version nobody ran a gate on
+    cluster = _cluster()
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+    ungated = ModelVersion.objects.create(
+        scope="cluster", region=cluster.region, taste_cluster=cluster, status="ready"
+    )
+    ModelVersion.objects.filter(pk=ungated.pk).update(created_at=long_ago - dt.timedelta(hours=1))
+    run = TrainingRun.objects.create(
+        region=cluster.region, taste_cluster=cluster, model_version=ungated
+    )
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status="running", started_at=long_ago, heartbeat_at=long_ago, attempts=1
+    )
+    other = ModelVersion.objects.create(
+        scope="cluster",
+        region=cluster.region,
+        taste_cluster=TasteClusterFactory(region=cluster.region),
+        status="ready",
+    )
+    # and: the region version its batch stored, ungated too (linked in its metrics)
+    region_version = ModelVersion.objects.create(
+        scope="region", region=cluster.region, status="ready", metrics={"retrain_runs": [run.pk]}
+    )
+    ModelVersion.objects.filter(pk=region_version.pk).update(created_at=long_ago)
+
+    # when
+    assert training_runs_reap() == 1
+
+    # then
+    ungated.refresh_from_db()
+    region_version.refresh_from_db()
+    assert ungated.status == ModelVersion.Status.FAILED
+    assert region_version.status == ModelVersion.Status.FAILED
+    with pytest.raises(ValueError, match="only a retired version"):
+        model_version_rollback(version=other)
+    other.refresh_from_db()
+    assert other.status == ModelVersion.Status.READY
+
+
+# --- Who may change what serves; what a waiting command reports -----------------------------------
+
+
+def _staff(*codenames: str) -> Client:
+    user = User.objects.create_user(
+        f"staff-{'-'.join(codenames)}"[:150], password="pw-12345-xyz", is_staff=True
+    )
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_view_only_staff_can_neither_switch_the_served_version_nor_retrain(
+    django_capture_on_commit_callbacks,
+):
+    # given: a retired and an active version of one cluster, and a finished run of it
+    cluster = _cluster()
+    old = ModelVersion.objects.create(
+        scope="cluster", region=cluster.region, taste_cluster=cluster, status="retired"
+    )
+    new = ModelVersion.objects.create(
+        scope="cluster", region=cluster.region, taste_cluster=cluster, status="active"
+    )
+    run = TrainingRun.objects.create(
+        region=cluster.region, taste_cluster=cluster, status=TrainingRun.Status.SUCCEEDED
+    )
+    viewer = _staff("view_modelversion", "view_trainingrun")
+
+    # when: a view-only user looks, then tries each action
+    listing = viewer.get("/admin/recommendations/modelversion/")
+    for action in ("roll_back_to_version", "activate"):
+        viewer.post(
+            "/admin/recommendations/modelversion/",
+            {"action": action, "_selected_action": [old.pk]},
+        )
+    with django_capture_on_commit_callbacks(execute=False):
+        viewer.post(
+            "/admin/recommendations/trainingrun/",
+            {"action": "retrain_now", "_selected_action": [run.pk]},
+        )
+
+    # then: the page is there, the actions are not, and nothing changed
+    assert listing.status_code == 200
+    assert b"roll_back_to_version" not in listing.content
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.status, new.status) == ("retired", "active")
+    assert TrainingRun.objects.count() == 1
+
+    # and: with change permission, the rollback goes through
+    editor = _staff("view_modelversion", "change_modelversion")
+    assert b"roll_back_to_version" in editor.get("/admin/recommendations/modelversion/").content
+    editor.post(
+        "/admin/recommendations/modelversion/",
+        {"action": "roll_back_to_version", "_selected_action": [old.pk]},
+    )
+    old.refresh_from_db()
+    assert old.status == ModelVersion.Status.ACTIVE
+
+
+@pytest.mark.django_db
+def test_retrain_wait_fails_when_a_run_does_not_succeed(django_capture_on_commit_callbacks):
+    # given: the cluster is busy, so the command's run is rejected
+    cluster = _cluster()
+    busy = TrainingRun.objects.create(region=cluster.region, taste_cluster=cluster)
+
+    # when / then: waiting ends in an error naming the run and its status
+    out = StringIO()
+    with (
+        django_capture_on_commit_callbacks(execute=False),
+        pytest.raises(CommandError, match=r"run #\d+ .*: rejected \(Another retrain") as failed,
+    ):
+        call_command("retrain", "--region=IN", "--cluster=tamil", "--wait", stdout=out)
+    assert f"run #{busy.pk}" in str(failed.value)
+    assert "rejected" in out.getvalue()
+
+
+# --- The fallbacks: the region's and the global model ------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_scheduled_region_retrain_refreshes_and_gates_the_region_and_global_models(
+    seeded, settings, django_capture_on_commit_callbacks
+):
+    from recommendations.serving.cache import active_versions_read
+    from recommendations.tasks import retrain_region
+
+    # given: a seeded region that no `train_models` ever ran on: no fallback serves yet
+    assert active_versions_read().serving("IN", None) is None
+
+    # when: its nightly retrain runs (the schedule's task; the runs execute once it commits)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_ids = retrain_region("IN")
+
+    # then: a region and a global version were stored from the batch's fits, gated, activated
+    runs = list(TrainingRun.objects.filter(pk__in=run_ids))
+    assert {run.status for run in runs} <= {"succeeded", "rejected"}
+    region = ModelVersion.objects.get(scope="region", region_id="IN")
+    world = ModelVersion.objects.get(scope="global")
+    for version, scope in ((region, "region"), (world, "global")):
+        assert version.status == ModelVersion.Status.ACTIVE, version.error
+        assert version.metrics["recipe"] == scope
+        assert version.metrics["gate"]["passed"] is True
+        assert version.metrics["gate"]["candidate_ndcg@10"] > 0.0
+        assert sorted(version.metrics["retrain_runs"]) == sorted(run_ids)
+        assert version.metrics["hyperparameters"]["components"][0]["factors"] > 0
+        assert all(run.metrics["fallbacks"][scope]["version"] == version.pk for run in runs)
+    assert region.n_profiles < world.n_profiles  # IN's profiles; every region's
+    # and: a profile without a cluster (or too little history) is served by it
+    assert active_versions_read().serving("IN", None).pk == region.pk
+
+    # when: the next night, with a gate nobody passes (the global model is not due again)
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_GATE_MARGIN": -1.0}
+    with django_capture_on_commit_callbacks(execute=True):
+        later_ids = retrain_region("IN")
+
+    # then: the new region version is rejected against the active one, which keeps serving
+    later = TrainingRun.objects.get(pk=later_ids[0])
+    outcome = later.metrics["fallbacks"]["region"]
+    assert outcome["status"] == ModelVersion.Status.REJECTED
+    assert "Worse than the active version" in outcome["reason"]
+    assert outcome["gate"]["active_version"] == region.pk
+    assert outcome["gate"]["active_measured_as"] == "same settings as fitted here"
+    assert "global" not in later.metrics["fallbacks"]
+    region.refresh_from_db()
+    assert region.status == ModelVersion.Status.ACTIVE
+
+    # and: a retrain of one cluster judges only that cluster, so it leaves the fallbacks alone
+    single = training_run_execute(run_id=_queued_run().pk)
+    assert "fallbacks" not in single.metrics
+    assert ModelVersion.objects.filter(scope="region").count() == 2
