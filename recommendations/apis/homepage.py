@@ -29,8 +29,8 @@ class HomepageQuerySerializer(serializers.Serializer):
     )
     at = serializers.DateTimeField(
         required=False,
-        help_text="ISO time the page is for (default now); hour and weekday are taken in the "
-        "region's time zone.",
+        help_text="ISO time whose hour and weekday, in the region's time zone, are the page's "
+        "context (default now): the titles are always those available now.",
     )
     rows = serializers.IntegerField(
         min_value=1, max_value=MAX_ROWS, default=12, help_text="How many rows at most."
@@ -224,7 +224,9 @@ class HomepageApi(APIView):
         return homepage_render(
             profile=profile,
             device=params["device"],
-            at=params.get("at"),
+            # The client's `at` is the context's clock only: availability, history and
+            # the logged generated_at stay the server's now.
+            context_at=params.get("at"),
             n_rows=params["rows"],
             n_items=params["items"],
             language_codes=languages,

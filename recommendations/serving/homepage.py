@@ -613,17 +613,31 @@ def homepage_build(
     profile: Profile,
     device: str,
     at: dt.datetime | None = None,
+    context_at: dt.datetime | None = None,
     n_rows: int = 12,
     n_items: int = 20,
     language_codes: set[str] | None = None,
 ) -> Page:
     """Build (not log) a profile's homepage. ``profile`` needs ``account`` loaded.
 
+    Two clocks, because only one of them is the client's to choose:
+
+    - ``at`` (default now) is the moment the page is built as of: the titles
+      available then, the history before it, the page's ``generated_at``.
+      Only internal callers pass it (simulated traffic, the console, tests),
+      to build the page a profile got, or would have got, at a past moment.
+    - ``context_at`` (default ``at``) is the moment whose local hour and
+      weekday are the page's context (row order, title features, artwork).
+      The homepage API passes its ``at`` here and nothing else, so a client
+      can ask for "Friday evening's page" but never for titles outside their
+      licence window, nor put a page log in the past or future.
+
     Raises
     ------
     recommendations.serving.cache.NoActiveModel
     """
     now = at or timezone.now()
+    clock = context_at or now
     region_code = profile.account.home_region_id
     serving = profile_serving(profile=profile, at=at)
     bundle, catalogue, history = serving.bundle, serving.catalogue, serving.history
@@ -641,6 +655,7 @@ def homepage_build(
         device=device,
         at=now,
         pool_size=int(settings.TONIGHT.get("CANDIDATE_POOL_SIZE", 500)),
+        context_at=clock,
     )
     pool = rank_profile(
         bundle=bundle,
@@ -650,7 +665,7 @@ def homepage_build(
         weights=signal_weights(),
     )
     zone = catalogue.time_zones.get(region_code, dt.UTC)
-    local = now.astimezone(zone)
+    local = clock.astimezone(zone)
     page_context = PageContext(
         device=device,
         region=region_code,

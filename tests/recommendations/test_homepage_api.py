@@ -21,6 +21,7 @@ from tests.factories import (
     AccountFactory,
     ArtworkVariantFactory,
     AvailabilityFactory,
+    CreditFactory,
     ProfileFactory,
     RegionFactory,
     TasteClusterFactory,
@@ -209,29 +210,65 @@ def test_no_title_appears_twice_in_the_first_screen(world, household):
         assert len(row["items"]) >= minimum  # dropped, not padded
 
 
+def _twin(film, name: str):
+    """A title every generator would propose to a fan of ``film``: its genres, tags and people."""
+    twin = TitleFactory(
+        original_name=name, original_language=film.original_language, maturity=film.maturity
+    )
+    twin.genres.set(film.genres.all())
+    twin.tags.set(film.tags.all())
+    for credit in film.credits.all():
+        CreditFactory(title=twin, person=credit.person, role=credit.role)
+    return twin
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def test_only_titles_available_in_the_region_now(world, household):
+    # given: three titles that only their licence windows keep off an action fan's page:
+    # each is a twin of the action films she watched (content), and the one whose licence
+    # ended yesterday was every fan's latest play while it ran (collaborative, trending)
     account, asha, _ = household
-    ended = TitleFactory(original_name="ended")
+    for title in world.titles["action"][:3]:
+        watch(asha, title, days_ago=4)
+    action = world.titles["action"][0]
+    ended = _twin(action, "ended")
     AvailabilityFactory(
         title=ended,
         region=world.region,
         starts_at=NOW - dt.timedelta(days=90),
         ends_at=NOW - dt.timedelta(days=1),
     )
-    upcoming = TitleFactory(original_name="upcoming")
+    for fan in world.fans:
+        watch(fan, ended, days_ago=1.5)
+    upcoming = _twin(action, "upcoming")
     AvailabilityFactory(title=upcoming, region=world.region, starts_at=NOW + dt.timedelta(days=1))
-    elsewhere = TitleFactory(original_name="elsewhere")
+    elsewhere = _twin(action, "elsewhere")
     AvailabilityFactory(title=elsewhere, region=RegionFactory(code="BR", name="Brazil"))
+    unavailable = {ended.pk, upcoming.pk, elsewhere.pk}
     model_train(region_code=world.region.code)
+    client = token_client(account)
 
-    rows = token_client(account).get(url(asha, rows=40, items=75)).json()["rows"]
+    # when: now, and with a client's `at` inside the upcoming title's window and inside the
+    # ended one's (it sets the hour and weekday, never the catalogue's moment)
+    pages = {
+        name: client.get(url(asha, rows=40, items=75, **params))
+        for name, params in {
+            "now": {},
+            "later": {"at": _iso(NOW + dt.timedelta(days=2))},
+            "earlier": {"at": _iso(NOW - dt.timedelta(days=2))},
+        }.items()
+    }
 
-    shown = {i["title_id"] for row in rows for i in row["items"]}
-    assert shown
-    assert shown <= {t.pk for t in world.all_titles()}
-    later = (NOW + dt.timedelta(days=2)).isoformat().replace("+00:00", "Z")
-    rows = token_client(account).get(url(asha, rows=40, items=75, at=later)).json()["rows"]
-    assert upcoming.pk in {i["title_id"] for row in rows for i in row["items"]}
+    # then
+    for name, response in pages.items():
+        assert response.status_code == 200, (name, response.json())
+        shown = {i["title_id"] for row in response.json()["rows"] for i in row["items"]}
+        assert shown, name
+        assert shown <= {t.pk for t in world.all_titles()}, name
+        assert not shown & unavailable, name
 
 
 def test_kids_get_only_titles_and_artwork_within_their_limit(world):
@@ -266,7 +303,13 @@ def test_another_households_profile_is_a_404(world, household, django_assert_num
 
 @pytest.mark.parametrize(
     ("param", "value"),
-    [("rows", 41), ("rows", 0), ("items", 76), ("device", "fridge"), ("at", "yesterday")],
+    [
+        ("rows", 41),
+        ("rows", 0),
+        ("items", 76),
+        ("device", "fridge"),
+        ("at", "yesterday"),
+    ],
 )
 def test_bad_parameters_get_a_400_naming_them(world, household, param, value):
     account, asha, _ = household
@@ -454,7 +497,14 @@ def test_row_engagement_counted_from_the_history_read_equals_the_query(
 
 @pytest.mark.parametrize(
     "query",
-    ["", "device=tv", "device=mobile", "device=web&device=tablet", "device=phone", "rows=3"],
+    [
+        "",
+        "device=tv",
+        "device=mobile",
+        "device=web&device=tablet",
+        "device=phone",
+        "rows=3",
+    ],
 )
 def test_the_usual_query_reads_as_the_serializer_reads_it(query):
     """homepage_params answers "at most a device" itself; what it answers must be what
