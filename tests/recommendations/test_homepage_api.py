@@ -309,6 +309,11 @@ def test_another_households_profile_is_a_404(world, household, django_assert_num
         ("items", 76),
         ("device", "fridge"),
         ("at", "yesterday"),
+        ("at", "2026-12-04T20:00:00"),  # no offset: refused, not read as UTC
+        ("at", _iso(NOW + dt.timedelta(days=8))),
+        ("at", _iso(NOW - dt.timedelta(days=8))),
+        ("at", "9999-12-31T23:00:00Z"),  # was a 500: the date arithmetic overflowed
+        ("at", "0001-01-01T00:00:00Z"),
     ],
 )
 def test_bad_parameters_get_a_400_naming_them(world, household, param, value):
@@ -320,6 +325,18 @@ def test_bad_parameters_get_a_400_naming_them(world, household, param, value):
     assert response.status_code == 400
     assert param in response.json()["errors"]
     assert response.json()["message"].startswith(param)
+
+
+def test_at_may_be_any_moment_of_the_week_either_side_in_any_time_zone(world, household):
+    account, asha, _ = household
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+    far_east = dt.timezone(dt.timedelta(hours=14))
+
+    for days in (-6.9, 6.9):
+        moment = (NOW + dt.timedelta(days=days)).astimezone(far_east).isoformat()
+        response = client.get(url(asha, at=moment.replace("+", "%2B")))
+        assert response.status_code == 200, response.json()
 
 
 def test_a_homepage_costs_three_round_trips(world, household, django_assert_num_queries, settings):
@@ -504,6 +521,8 @@ def test_row_engagement_counted_from_the_history_read_equals_the_query(
         "device=web&device=tablet",
         "device=phone",
         "rows=3",
+        "at=2026-12-04T20:00:00",
+        "at=9999-12-31T23:00:00Z",
     ],
 )
 def test_the_usual_query_reads_as_the_serializer_reads_it(query):
