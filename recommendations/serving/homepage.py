@@ -11,10 +11,12 @@ The request path, after the ranked pool (:func:`~recommendations.serving.scoring
 2. The **row ranker** (:class:`~recommendations.engine.row_ranking.RowRanker`)
    scores every proposed row from its type, its strength and this profile's
    row engagement in the request's context (hour bucket, weekday, device).
-3. Rows are taken best first. In the first screen (the first
-   ``FIRST_SCREEN_ROWS`` rows) no title appears twice: a later row loses the
-   titles an earlier one shows, and a row left with fewer than its minimum is
-   dropped, never padded.
+3. Rows are taken best first (:func:`_rows_choose`). In the first screen
+   (the first ``FIRST_SCREEN_ROWS`` rows) no title appears twice: a later row
+   loses the titles an earlier one shows, and a row left with fewer than its
+   minimum by that moves, whole, to just below the first screen, where titles
+   may repeat. A row with fewer than its minimum even whole is dropped, never
+   padded.
 4. Each title gets its artwork from the contextual bandit
    (:func:`artwork.selection.artwork_choose`: the profile's genre taste, the
    device and the hour choose among the title's variants for the device and
@@ -726,24 +728,14 @@ def homepage_build(
     scores = row_ranker.predict_proba(features)
     order = np.argsort(-scores, kind="stable")
 
-    # Fill best rows first; the first screen never repeats a title.
-    chosen: list[tuple[_Proposal, list[int], float]] = []
-    on_screen = np.zeros(len(pool), dtype=bool)  # by pool position
-    for at_index in order.tolist():
-        proposal = proposals[at_index]
-        minimum = 1 if proposal.type in _SMALL_ROW_TYPES else ROW_MIN_ITEMS
-        minimum = min(minimum, n_items)
-        eligible = proposal.positions
-        if len(chosen) < FIRST_SCREEN_ROWS:
-            eligible = eligible[~on_screen[eligible]]
-        positions = eligible[:n_items].tolist()
-        if len(positions) < minimum:
-            continue
-        chosen.append((proposal, positions, float(strength[at_index])))
-        if len(chosen) <= FIRST_SCREEN_ROWS:
-            on_screen[positions] = True
-        if len(chosen) >= n_rows:
-            break
+    chosen = _rows_choose(
+        proposals,
+        order=order.tolist(),
+        strength=strength,
+        n_pool=len(pool),
+        n_rows=n_rows,
+        n_items=n_items,
+    )
 
     # Names, match, progress and artwork for every shown title at once, as columns.
     lengths = [len(positions) for _, positions, _ in chosen]
@@ -791,6 +783,55 @@ def homepage_build(
         )
         k += length
     return dataclasses.replace(page, columns=columns)
+
+
+def _rows_choose(
+    proposals: list[_Proposal],
+    *,
+    order: list[int],
+    strength: npt.NDArray[np.float64],
+    n_pool: int,
+    n_rows: int,
+    n_items: int,
+) -> list[tuple[_Proposal, list[int], float]]:
+    """The page's rows in the row ranker's ``order``: each with its pool positions and strength.
+
+    The first screen (``FIRST_SCREEN_ROWS`` rows) never repeats a title: a row
+    there loses the titles the rows above it show. A row left with fewer than
+    its minimum by that is not lost but deferred: it is placed, whole, right
+    after the first screen, where titles may repeat, before any row the ranker
+    put below it (deferred rows keep their own order). A row with fewer than
+    its minimum even whole is dropped, never padded; so is a deferred row of
+    a page whose first screen never fills, as it could only sit in it.
+    """
+    chosen: list[tuple[_Proposal, list[int], float]] = []
+    deferred: list[int] = []
+    on_screen = np.zeros(n_pool, dtype=bool)  # by pool position
+
+    def place(index: int, positions: npt.NDArray[np.intp]) -> None:
+        chosen.append((proposals[index], positions[:n_items].tolist(), float(strength[index])))
+
+    for index in order:
+        if len(chosen) >= n_rows:
+            break
+        proposal = proposals[index]
+        minimum = min(1 if proposal.type in _SMALL_ROW_TYPES else ROW_MIN_ITEMS, n_items)
+        positions = proposal.positions
+        if positions.shape[0] < minimum:
+            continue
+        if len(chosen) < FIRST_SCREEN_ROWS:
+            unseen = positions[~on_screen[positions]]
+            if unseen.shape[0] < minimum:
+                deferred.append(index)
+                continue
+            place(index, unseen)
+            on_screen[unseen[:n_items]] = True
+            if len(chosen) == FIRST_SCREEN_ROWS:
+                for waiting in deferred[: n_rows - len(chosen)]:
+                    place(waiting, proposals[waiting].positions)
+        else:
+            place(index, positions)
+    return chosen
 
 
 def _progress_of(titles: npt.NDArray[np.int32], history: ProfileHistory) -> list[float | None]:

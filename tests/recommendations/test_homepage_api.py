@@ -28,6 +28,7 @@ from tests.factories import (
     TitleFactory,
     TitleLocalizationFactory,
 )
+from tests.recommendations import homepage_world
 from tests.recommendations.homepage_world import NOW, build_home_world
 from tests.recommendations.test_training import _fresh_serving, record, watch  # noqa: F401
 
@@ -126,17 +127,16 @@ def test_names_and_row_titles_are_in_the_profiles_display_language(world, househ
     watch(asha, seed)
     model_train(region_code=world.region.code)
 
-    client = token_client(account)
-    body = client.get(url(asha, rows=40, items=8)).json()
-    # Short rows, so "Because you watched" keeps titles after the first screen's dedupe.
-    short = client.get(url(asha, rows=40, items=2)).json()
+    # Four titles a row: the 31 titles of this small catalogue then fill a first screen
+    # without a repeat, and "Because you watched" (all top picks) follows it.
+    body = token_client(account).get(url(asha, rows=40, items=4)).json()
 
     names = {i["title_id"]: i["name"] for row in body["rows"] for i in row["items"]}
     assert names[other.pk] == "एक्शन 1"
     untranslated = [t for t in world.all_titles() if t.pk in names and t not in (seed, other)]
     assert untranslated
     assert all(names[t.pk] == t.original_name for t in untranslated)
-    titles = [row["title"] for row in short["rows"] if row["type"] == "because_you_watched"]
+    titles = [row["title"] for row in body["rows"] if row["type"] == "because_you_watched"]
     assert "Because you watched एक्शन 0" in titles
 
 
@@ -208,6 +208,31 @@ def test_no_title_appears_twice_in_the_first_screen(world, household):
     for row in rows:
         minimum = 1 if row["type"] in {"continue_watching", "watch_again"} else 4
         assert len(row["items"]) >= minimum  # dropped, not padded
+
+
+def test_rows_that_lose_their_titles_to_the_first_screen_follow_it(monkeypatch):
+    # given: a catalogue with titles enough for a first screen of 20-title rows without a
+    # repeat, and a profile whose "Because you watched" rows hold its top picks' titles
+    monkeypatch.setattr(homepage_world, "FILMS_PER_GENRE", 16)
+    world = build_home_world()
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha")
+    for title in world.titles["action"][:3]:
+        watch(asha, title, days_ago=5)
+    model_train(region_code=world.region.code)
+
+    # when: the default request (12 rows of 20)
+    rows = token_client(account).get(url(asha)).json()["rows"]
+
+    # then: the page is full, with a "Because you watched" row per seed, placed after the
+    # first screen (whose titles they repeat), which itself still repeats no title
+    assert len(rows) == 12
+    first_screen = [i["title_id"] for row in rows[:4] for i in row["items"]]
+    assert len(first_screen) == len(set(first_screen))
+    watched = [n for n, row in enumerate(rows) if row["type"] == "because_you_watched"]
+    assert len(watched) == 3
+    assert min(watched) >= 4
+    assert all({i["title_id"] for i in rows[n]["items"]} & set(first_screen) for n in watched)
 
 
 def _twin(film, name: str):
