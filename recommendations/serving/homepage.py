@@ -556,7 +556,9 @@ def _propose_rows(
             if weight[g] <= 0:
                 break
             add(
-                f"genre:{tables.genre_slugs[g]}",
+                # The id, not the slug: a slug may be 64 characters, and the row id must
+                # fit the signals' `row` (ROW_MAX_LENGTH) when the client echoes it.
+                f"genre:{tables.genre_ids[g]}",
                 "genre",
                 tables.genre_names[g],
                 f"{tables.genre_names[g]} picked for you.",

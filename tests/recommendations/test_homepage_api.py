@@ -10,18 +10,20 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog.models import MaturityLevel
 from recommendations.apis.homepage import HomepageOutputSerializer
+from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import PageLog
 from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import model_train
 from recommendations.serving import recommend
 from recommendations.serving.homepage import profile_row_engagement
-from recommendations.signal_events import SignalEvent
+from recommendations.signal_events import ROW_MAX_LENGTH, SignalEvent
 from tests.conftest import token_client
 from tests.factories import (
     AccountFactory,
     ArtworkVariantFactory,
     AvailabilityFactory,
     CreditFactory,
+    GenreFactory,
     ProfileFactory,
     RegionFactory,
     TasteClusterFactory,
@@ -233,6 +235,66 @@ def test_rows_that_lose_their_titles_to_the_first_screen_follow_it(monkeypatch):
     assert len(watched) == 3
     assert min(watched) >= 4
     assert all({i["title_id"] for i in rows[n]["items"]} & set(first_screen) for n in watched)
+
+
+def test_every_row_id_fits_the_signals_row_field(world):
+    # given: a genre with the longest slug there can be, on every action film; a profile of
+    # a taste cluster that started and finished action films and liked a drama
+    longest = GenreFactory(slug="g" * 64, name="Long")
+    for film in world.titles["action"]:
+        film.genres.add(longest)
+    cluster = TasteClusterFactory(region=world.region, slug="c" * 64, name="C" * 100)
+    for fan in world.fans:
+        fan.taste_cluster = cluster
+        fan.save()
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha", taste_cluster=cluster)
+    for title in world.titles["action"][:3]:
+        watch(asha, title, days_ago=3)
+    record(asha, "thumbs_up", world.titles["drama"][0], days_ago=2)
+    record(asha, "play_start", world.titles["action"][3], days_ago=1)
+    record(asha, "progress", world.titles["action"][3], days_ago=0.9, value=30.0)
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+
+    # when: the page, and a client echoing each of its row ids on a signal
+    body = client.get(url(asha, rows=40, items=4)).json()
+    now = dt.datetime.now(tz=dt.UTC).isoformat()
+    echoed = client.post(
+        f"/api/v1/profiles/{asha.pk}/signals/",
+        {
+            "events": [
+                {
+                    "kind": "impression",
+                    "title": row["items"][0]["title_id"],
+                    "device": "tv",
+                    "occurred_at": now,
+                    "client_event_id": str(uuid.uuid4()),
+                    "page_id": body["page_id"],
+                    "row": row["id"],
+                    "position": 0,
+                }
+                for row in body["rows"]
+            ]
+        },
+        format="json",
+    )
+
+    # then: the signals API takes every row id the page issued, the long genre's included
+    assert {"genre", "popular_in", "because_you_watched", "because_you_liked"} <= {
+        row["type"] for row in body["rows"]
+    }
+    assert echoed.status_code == 200, echoed.json()
+    assert echoed.json()["new"] == len(body["rows"])
+    assert f"genre:{longest.pk}" in {row["id"] for row in body["rows"]}
+    # and always will: a row id's key is an id or a code, and with the widest id there is
+    # (a bigint's 19 digits) every row type's id fits
+    for row in body["rows"]:
+        row_type, _, key = row["id"].partition(":")
+        assert row_type == row["type"]
+        assert key == "" or key.isdigit() or len(key) <= 3, row["id"]
+    widest_id = len(str(2**63 - 1))
+    assert all(len(f"{row_type}:") + widest_id <= ROW_MAX_LENGTH for row_type in ROW_TYPES)
 
 
 def _twin(film, name: str):
