@@ -115,7 +115,10 @@ class HomepageItemSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="In the profile's display language when translated.")
     match = serializers.IntegerField(min_value=0, max_value=99, help_text='The "% match".')
     progress = serializers.FloatField(
-        allow_null=True, help_text="Percent watched of the film or current episode, if started."
+        allow_null=True,
+        help_text="Percent watched of the film, or of the episode a series resumes on (0 when "
+        "that is the one after a finished episode), as /continue-watching/ shows it; null "
+        "unless the title is resumable.",
     )
     artwork = ArtworkSerializer()
 

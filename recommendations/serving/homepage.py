@@ -841,7 +841,9 @@ def _progress_of(titles: npt.NDArray[np.int32], history: ProfileHistory) -> list
 
     From the derived title states, not the signals read for this request: the
     signals are bounded, and a title started long ago must still show how far
-    along it is. A finished title shows none (it is not resumed).
+    along it is. A series shows its resume episode's, 0 when that is the one
+    after a finished episode (:class:`~recommendations.serving.recommend.HistoryRows`),
+    as ``/continue-watching/`` does. A finished title shows none (it is not resumed).
     """
     progress: list[float | None] = [None] * titles.shape[0]
     if history.progress is None or not history.in_progress.any():
