@@ -220,6 +220,10 @@ def page_body(page: Page, *, base_url: str) -> dict:
 
 
 class HomepageApi(APIView):
+    schema_errors = {  # config.api.schema
+        "GET": {503: "`model_unavailable`: no recommendation model has been trained yet."}
+    }
+
     @extend_schema(
         operation_id="homepage_retrieve",
         summary="The profile's personalised homepage: rows, titles, artwork",

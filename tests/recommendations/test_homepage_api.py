@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from drf_spectacular.generators import SchemaGenerator
 
 from catalog.models import MaturityLevel
 from recommendations.apis.homepage import HomepageOutputSerializer
@@ -426,6 +427,27 @@ def test_at_may_be_any_moment_of_the_week_either_side_in_any_time_zone(world, ho
         moment = (NOW + dt.timedelta(days=days)).astimezone(far_east).isoformat()
         response = client.get(url(asha, at=moment.replace("+", "%2B")))
         assert response.status_code == 200, response.json()
+
+
+def test_the_schema_documents_every_error_the_homepage_answers():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+
+    responses = schema["paths"]["/api/v1/profiles/{profile_id}/homepage/"]["get"]["responses"]
+
+    assert set(responses) == {"200", "400", "401", "403", "404", "503"}
+    for status in ("400", "401", "403", "404", "503"):
+        body = responses[status]["content"]["application/json"]["schema"]
+        assert body == {"$ref": "#/components/schemas/Error"}, status
+    assert "model_unavailable" in responses["503"]["description"]
+
+
+def test_without_a_trained_model_the_homepage_is_a_503(household):
+    account, asha, _ = household
+
+    response = token_client(account).get(url(asha))
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "model_unavailable"
 
 
 def test_a_homepage_costs_three_round_trips(world, household, django_assert_num_queries, settings):
