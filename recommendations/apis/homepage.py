@@ -1,6 +1,9 @@
 """GET a profile's homepage: rows chosen and ordered for it, now, on this device; page logged."""
 
+import datetime as dt
+
 from django.http import QueryDict
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -21,16 +24,48 @@ from recommendations.serving.homepage import Page
 
 MAX_ROWS = 40
 MAX_ITEMS = 75
+#: How far from the server's now a client's ``at`` may be, either way.
+AT_MAX_DISTANCE = dt.timedelta(days=7)
+
+
+class ContextTimeField(serializers.DateTimeField):
+    """An ISO time with its UTC offset, within :data:`AT_MAX_DISTANCE` of now.
+
+    ``at`` only sets the page's local hour and weekday, so the offset is what
+    makes it mean anything: a naive time would silently be read as UTC, five
+    and a half hours off in India, and is refused as the signals API refuses
+    one. A week either side of now is every hour of every weekday in every
+    time zone (UTC-12 to UTC+14 included), i.e. every context a client can ask
+    for; a day would refuse "next Saturday evening" from a client in another
+    zone, and anything wider buys nothing but dates whose arithmetic overflows.
+    """
+
+    default_error_messages = {
+        "naive": "Give a time zone offset (e.g. 'Z' or '+05:30').",
+        "distant": f"Must be within {AT_MAX_DISTANCE.days} days of now.",
+    }
+
+    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None:
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+    def to_internal_value(self, value: object) -> dt.datetime:
+        moment = super().to_internal_value(value)
+        if abs(moment - timezone.now()) > AT_MAX_DISTANCE:
+            self.fail("distant")
+        return moment
 
 
 class HomepageQuerySerializer(serializers.Serializer):
     device = serializers.ChoiceField(
         choices=DeviceClass.choices, default=DeviceClass.TV, help_text="The device class asking."
     )
-    at = serializers.DateTimeField(
+    at = ContextTimeField(
         required=False,
-        help_text="ISO time the page is for (default now); hour and weekday are taken in the "
-        "region's time zone.",
+        help_text=f"ISO time with its offset, within {AT_MAX_DISTANCE.days} days of now "
+        "(default now). Sets only the page's hour and weekday, taken in the region's time "
+        "zone: the titles are always those available now.",
     )
     rows = serializers.IntegerField(
         min_value=1, max_value=MAX_ROWS, default=12, help_text="How many rows at most."
@@ -80,7 +115,10 @@ class HomepageItemSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="In the profile's display language when translated.")
     match = serializers.IntegerField(min_value=0, max_value=99, help_text='The "% match".')
     progress = serializers.FloatField(
-        allow_null=True, help_text="Percent watched of the film or current episode, if started."
+        allow_null=True,
+        help_text="Percent watched of the film, or of the episode a series resumes on (0 when "
+        "that is the one after a finished episode), as /continue-watching/ shows it; null "
+        "unless the title is resumable.",
     )
     artwork = ArtworkSerializer()
 
@@ -182,6 +220,10 @@ def page_body(page: Page, *, base_url: str) -> dict:
 
 
 class HomepageApi(APIView):
+    schema_errors = {  # config.api.schema
+        "GET": {503: "`model_unavailable`: no recommendation model has been trained yet."}
+    }
+
     @extend_schema(
         operation_id="homepage_retrieve",
         summary="The profile's personalised homepage: rows, titles, artwork",
@@ -224,7 +266,9 @@ class HomepageApi(APIView):
         return homepage_render(
             profile=profile,
             device=params["device"],
-            at=params.get("at"),
+            # The client's `at` is the context's clock only: availability, history and
+            # the logged generated_at stay the server's now.
+            context_at=params.get("at"),
             n_rows=params["rows"],
             n_items=params["items"],
             language_codes=languages,

@@ -45,7 +45,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from artwork.models import ArtworkVariant
-from catalog.models import Title
+from catalog.models import Genre, Title
 from profiles.models import Profile
 from recommendations.models import SignalKind
 from recommendations.services.homepage import homepage_render
@@ -193,9 +193,12 @@ class _Viewer:
         themes: Mapping[int, tuple[str, ...]],
         popularity: Mapping[int, float],
         rng: np.random.Generator,
+        genre_slugs: Mapping[str, str],
     ) -> None:
         self.facts = facts
         self.themes = themes
+        # A genre row's id names the genre by id (``genre:12``); tastes name it by slug.
+        self.genre_slugs = genre_slugs
         self.popularity = popularity
         self.rng = rng
 
@@ -236,7 +239,7 @@ class _Viewer:
                     fields["artwork_variant"] = item.variant_id
                 event(SignalKind.IMPRESSION, clock, **fields)
             clock += 2.0
-            genre = row.id.split(":", 1)[1] if row.type == "genre" else None
+            genre = self.genre_slugs.get(row.id.split(":", 1)[1]) if row.type == "genre" else None
             wanted = taste.row_types[bucket].get(row.type, 0.0) * len(ROW_TYPES)
             if genre in taste.disliked_genres or (
                 wanted < SKIP_BELOW and rng.random() < SKIP_PROBABILITY
@@ -390,7 +393,11 @@ def traffic_simulate(
         on_start(len(plan))
 
     viewer = _Viewer(
-        facts=_title_facts(), themes=_variant_themes(), popularity=_popularity(), rng=rng
+        facts=_title_facts(),
+        themes=_variant_themes(),
+        popularity=_popularity(),
+        rng=rng,
+        genre_slugs={str(pk): slug for pk, slug in Genre.objects.values_list("pk", "slug")},
     )
     loaded = {
         p.pk: p

@@ -119,6 +119,7 @@ def homepage_render(
     profile: Profile,
     device: str,
     at: dt.datetime | None = None,
+    context_at: dt.datetime | None = None,
     n_rows: int = 12,
     n_items: int = 20,
     language_codes: set[str] | None = None,
@@ -126,15 +127,20 @@ def homepage_render(
     """Build the profile's homepage and log it (the page's only database write).
 
     ``profile`` needs its ``account`` loaded. ``at`` (default now) is the
-    moment the page is for: availability, history and time of day are taken
-    at it, and it is the page's ``generated_at`` in the log, so simulated
-    traffic and later plays line up in attribution. ``language_codes`` are the
-    profile's preferred languages when the caller read them with the profile.
+    moment the page is built as of: availability, history and, unless
+    ``context_at`` names another moment, time of day are taken at it, and it
+    is the page's ``generated_at`` in the log, so simulated traffic and later
+    plays line up in attribution. Only internal callers move it; a client's
+    ``at`` is ``context_at``, which sets the logged hour and weekday and
+    nothing else (:func:`~recommendations.serving.homepage.homepage_build`).
+    ``language_codes`` are the profile's preferred languages when the caller
+    read them with the profile.
     """
     page = homepage_build(
         profile=profile,
         device=device,
         at=at,
+        context_at=context_at,
         n_rows=n_rows,
         n_items=n_items,
         language_codes=language_codes,

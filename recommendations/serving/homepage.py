@@ -11,10 +11,12 @@ The request path, after the ranked pool (:func:`~recommendations.serving.scoring
 2. The **row ranker** (:class:`~recommendations.engine.row_ranking.RowRanker`)
    scores every proposed row from its type, its strength and this profile's
    row engagement in the request's context (hour bucket, weekday, device).
-3. Rows are taken best first. In the first screen (the first
-   ``FIRST_SCREEN_ROWS`` rows) no title appears twice: a later row loses the
-   titles an earlier one shows, and a row left with fewer than its minimum is
-   dropped, never padded.
+3. Rows are taken best first (:func:`_rows_choose`). In the first screen
+   (the first ``FIRST_SCREEN_ROWS`` rows) no title appears twice: a later row
+   loses the titles an earlier one shows, and a row left with fewer than its
+   minimum by that moves, whole, to just below the first screen, where titles
+   may repeat. A row with fewer than its minimum even whole is dropped, never
+   padded.
 4. Each title gets its artwork from the contextual bandit
    (:func:`artwork.selection.artwork_choose`: the profile's genre taste, the
    device and the hour choose among the title's variants for the device and
@@ -554,7 +556,9 @@ def _propose_rows(
             if weight[g] <= 0:
                 break
             add(
-                f"genre:{tables.genre_slugs[g]}",
+                # The id, not the slug: a slug may be 64 characters, and the row id must
+                # fit the signals' `row` (ROW_MAX_LENGTH) when the client echoes it.
+                f"genre:{tables.genre_ids[g]}",
                 "genre",
                 tables.genre_names[g],
                 f"{tables.genre_names[g]} picked for you.",
@@ -613,17 +617,31 @@ def homepage_build(
     profile: Profile,
     device: str,
     at: dt.datetime | None = None,
+    context_at: dt.datetime | None = None,
     n_rows: int = 12,
     n_items: int = 20,
     language_codes: set[str] | None = None,
 ) -> Page:
     """Build (not log) a profile's homepage. ``profile`` needs ``account`` loaded.
 
+    Two clocks, because only one of them is the client's to choose:
+
+    - ``at`` (default now) is the moment the page is built as of: the titles
+      available then, the history before it, the page's ``generated_at``.
+      Only internal callers pass it (simulated traffic, the console, tests),
+      to build the page a profile got, or would have got, at a past moment.
+    - ``context_at`` (default ``at``) is the moment whose local hour and
+      weekday are the page's context (row order, title features, artwork).
+      The homepage API passes its ``at`` here and nothing else, so a client
+      can ask for "Friday evening's page" but never for titles outside their
+      licence window, nor put a page log in the past or future.
+
     Raises
     ------
     recommendations.serving.cache.NoActiveModel
     """
     now = at or timezone.now()
+    clock = context_at or now
     region_code = profile.account.home_region_id
     serving = profile_serving(profile=profile, at=at)
     bundle, catalogue, history = serving.bundle, serving.catalogue, serving.history
@@ -641,6 +659,7 @@ def homepage_build(
         device=device,
         at=now,
         pool_size=int(settings.TONIGHT.get("CANDIDATE_POOL_SIZE", 500)),
+        context_at=clock,
     )
     pool = rank_profile(
         bundle=bundle,
@@ -650,7 +669,7 @@ def homepage_build(
         weights=signal_weights(),
     )
     zone = catalogue.time_zones.get(region_code, dt.UTC)
-    local = now.astimezone(zone)
+    local = clock.astimezone(zone)
     page_context = PageContext(
         device=device,
         region=region_code,
@@ -711,24 +730,14 @@ def homepage_build(
     scores = row_ranker.predict_proba(features)
     order = np.argsort(-scores, kind="stable")
 
-    # Fill best rows first; the first screen never repeats a title.
-    chosen: list[tuple[_Proposal, list[int], float]] = []
-    on_screen = np.zeros(len(pool), dtype=bool)  # by pool position
-    for at_index in order.tolist():
-        proposal = proposals[at_index]
-        minimum = 1 if proposal.type in _SMALL_ROW_TYPES else ROW_MIN_ITEMS
-        minimum = min(minimum, n_items)
-        eligible = proposal.positions
-        if len(chosen) < FIRST_SCREEN_ROWS:
-            eligible = eligible[~on_screen[eligible]]
-        positions = eligible[:n_items].tolist()
-        if len(positions) < minimum:
-            continue
-        chosen.append((proposal, positions, float(strength[at_index])))
-        if len(chosen) <= FIRST_SCREEN_ROWS:
-            on_screen[positions] = True
-        if len(chosen) >= n_rows:
-            break
+    chosen = _rows_choose(
+        proposals,
+        order=order.tolist(),
+        strength=strength,
+        n_pool=len(pool),
+        n_rows=n_rows,
+        n_items=n_items,
+    )
 
     # Names, match, progress and artwork for every shown title at once, as columns.
     lengths = [len(positions) for _, positions, _ in chosen]
@@ -778,12 +787,63 @@ def homepage_build(
     return dataclasses.replace(page, columns=columns)
 
 
+def _rows_choose(
+    proposals: list[_Proposal],
+    *,
+    order: list[int],
+    strength: npt.NDArray[np.float64],
+    n_pool: int,
+    n_rows: int,
+    n_items: int,
+) -> list[tuple[_Proposal, list[int], float]]:
+    """The page's rows in the row ranker's ``order``: each with its pool positions and strength.
+
+    The first screen (``FIRST_SCREEN_ROWS`` rows) never repeats a title: a row
+    there loses the titles the rows above it show. A row left with fewer than
+    its minimum by that is not lost but deferred: it is placed, whole, right
+    after the first screen, where titles may repeat, before any row the ranker
+    put below it (deferred rows keep their own order). A row with fewer than
+    its minimum even whole is dropped, never padded; so is a deferred row of
+    a page whose first screen never fills, as it could only sit in it.
+    """
+    chosen: list[tuple[_Proposal, list[int], float]] = []
+    deferred: list[int] = []
+    on_screen = np.zeros(n_pool, dtype=bool)  # by pool position
+
+    def place(index: int, positions: npt.NDArray[np.intp]) -> None:
+        chosen.append((proposals[index], positions[:n_items].tolist(), float(strength[index])))
+
+    for index in order:
+        if len(chosen) >= n_rows:
+            break
+        proposal = proposals[index]
+        minimum = min(1 if proposal.type in _SMALL_ROW_TYPES else ROW_MIN_ITEMS, n_items)
+        positions = proposal.positions
+        if positions.shape[0] < minimum:
+            continue
+        if len(chosen) < FIRST_SCREEN_ROWS:
+            unseen = positions[~on_screen[positions]]
+            if unseen.shape[0] < minimum:
+                deferred.append(index)
+                continue
+            place(index, unseen)
+            on_screen[unseen[:n_items]] = True
+            if len(chosen) == FIRST_SCREEN_ROWS:
+                for waiting in deferred[: n_rows - len(chosen)]:
+                    place(waiting, proposals[waiting].positions)
+        else:
+            place(index, positions)
+    return chosen
+
+
 def _progress_of(titles: npt.NDArray[np.int32], history: ProfileHistory) -> list[float | None]:
     """Percent watched of each title the profile can resume; None for the others.
 
     From the derived title states, not the signals read for this request: the
     signals are bounded, and a title started long ago must still show how far
-    along it is. A finished title shows none (it is not resumed).
+    along it is. A series shows its resume episode's, 0 when that is the one
+    after a finished episode (:class:`~recommendations.serving.recommend.HistoryRows`),
+    as ``/continue-watching/`` does. A finished title shows none (it is not resumed).
     """
     progress: list[float | None] = [None] * titles.shape[0]
     if history.progress is None or not history.in_progress.any():

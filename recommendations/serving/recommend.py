@@ -126,7 +126,10 @@ class HistoryRows:
         :func:`_history_sql`'s columns, newest first.
     states : numpy.ndarray of float64, shape (k, 6)
         Title id, completed (0/1), rewatch count, thumbs (1 up, -1 down, 0),
-        last played (Unix seconds, NaN if never), progress percent.
+        last played (Unix seconds, NaN if never), progress percent where the
+        title resumes: the film's, or the last played episode's, or 0 for a
+        series whose last played episode is finished (it resumes on the next,
+        as :func:`~recommendations.selectors.signals.continue_watching` says).
     complete_after : float
         Unix time after which ``signals`` holds every signal of the profile:
         the window's start, or the oldest signal read when the bound cut the
@@ -189,10 +192,25 @@ def _history_read_sql() -> str:
     table = quote(ProfileTitleState._meta.db_table)
     up, down = ProfileTitleState.Thumbs.UP.value, ProfileTitleState.Thumbs.DOWN.value
     epoch = epoch_expression("last_played_at").sql
+    field = ProfileTitleState._meta.get_field
+    episode = quote(field("last_episode").column)
+    finished = quote(field("completed_episodes").column)
+    progress = quote(field("progress").column)
     # Only constants of this module and quoted identifiers are interpolated.
+    if connection.vendor == "postgresql":
+        # A JSON array contains a number it holds as an element (jsonb's @>).
+        episode_open = f"NOT ({finished} @> to_jsonb({episode}))"
+    else:
+        episode_open = f"NOT EXISTS (SELECT 1 FROM json_each({finished}) WHERE value = {episode})"  # noqa: S608
+    # The fold leaves 100 after an episode's completion; a series then resumes at the start
+    # of its next episode. A state with neither a last episode nor a finished one is a film's.
+    resume = (
+        f"CASE WHEN {episode} IS NOT NULL AND {episode_open} THEN {progress} "
+        f"WHEN {episode} IS NOT NULL OR {finished} <> '[]' THEN 0 ELSE {progress} END"
+    )
     states = (
         "SELECT -1, title_id, CASE WHEN completed_at IS NULL THEN 0 ELSE 1 END, "  # noqa: S608
-        f"rewatch_count, progress, {epoch}, FALSE, "
+        f"rewatch_count, {resume}, {epoch}, FALSE, "
         f"CASE thumbs WHEN '{up}' THEN 1 WHEN '{down}' THEN -1 ELSE 0 END, 0 "
         f"FROM {table} WHERE profile_id = %s"
     )

@@ -106,10 +106,16 @@ class ScoringContext:
         The profile's languages, as indices of ``CatalogueFacts.language_codes``.
     device : str
     at : datetime
-        Aware; hour and weekday are taken in the region's time zone.
+        Aware: the moment ranked at (availability, ages of signals and releases)
+        and, unless ``context_at`` is given, whose local hour and weekday are the
+        context.
     pool_size : int
     exclude : numpy.ndarray of bool, shape (n_titles,), optional
         Titles never to propose (offline evaluation: the training history).
+    context_at : datetime, optional
+        Aware: the moment whose hour and weekday, in the region's time zone, are
+        the context, when that is not ``at`` (the homepage API's ``at``: a client
+        may ask for tonight's page, never for another moment's catalogue).
     """
 
     region_code: str
@@ -120,6 +126,7 @@ class ScoringContext:
     at: dt.datetime
     pool_size: int = 500
     exclude: npt.NDArray[np.bool_] | None = None
+    context_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +313,7 @@ def ranking_inputs(
     is_play = _IS_PLAY[signals.kind] & (signals.title_index >= 0)
     played = signals.title_index[is_play]
     zone = catalogue.time_zones.get(context.region_code, dt.UTC)
-    local = context.at.astimezone(zone)
+    local = (context.context_at or context.at).astimezone(zone)
     # Each play's own local hour: a summer evening's play is still an evening play in winter.
     play_hours, _ = local_hour_and_weekday(signals.timestamp[is_play], zone)
     genre_affinity = bucket_genre_affinity(

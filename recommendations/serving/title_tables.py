@@ -56,6 +56,7 @@ class TitleTables:
     critic_score : numpy.ndarray of float32, shape (n_titles,)
         NaN when unknown.
     genre_table : numpy.ndarray of bool, shape (n_titles, n_genres)
+    genre_ids : tuple of int, length n_genres
     genre_slugs, genre_names : tuple of str, length n_genres
     language_names : dict of str to str
         Language code -> English name.
@@ -75,6 +76,7 @@ class TitleTables:
     names: list[str]
     critic_score: npt.NDArray[np.float32]
     genre_table: npt.NDArray[np.bool_]
+    genre_ids: tuple[int, ...]
     genre_slugs: tuple[str, ...]
     genre_names: tuple[str, ...]
     language_names: dict[str, str]
@@ -126,6 +128,7 @@ def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
         names=names,
         critic_score=critic,
         genre_table=genre_table,
+        genre_ids=tuple(g[0] for g in genres),
         genre_slugs=tuple(g[1] for g in genres),
         genre_names=tuple(g[2] for g in genres),
         language_names=dict(Language.objects.values_list("code", "name")),

@@ -7,26 +7,33 @@ import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from drf_spectacular.generators import SchemaGenerator
 
 from catalog.models import MaturityLevel
 from recommendations.apis.homepage import HomepageOutputSerializer
+from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import PageLog
 from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import model_train
 from recommendations.serving import recommend
 from recommendations.serving.homepage import profile_row_engagement
-from recommendations.signal_events import SignalEvent
+from recommendations.signal_events import ROW_MAX_LENGTH, SignalEvent
 from tests.conftest import token_client
 from tests.factories import (
     AccountFactory,
     ArtworkVariantFactory,
     AvailabilityFactory,
+    CreditFactory,
+    EpisodeFactory,
+    GenreFactory,
     ProfileFactory,
     RegionFactory,
+    SeasonFactory,
     TasteClusterFactory,
     TitleFactory,
     TitleLocalizationFactory,
 )
+from tests.recommendations import homepage_world
 from tests.recommendations.homepage_world import NOW, build_home_world
 from tests.recommendations.test_training import _fresh_serving, record, watch  # noqa: F401
 
@@ -125,17 +132,16 @@ def test_names_and_row_titles_are_in_the_profiles_display_language(world, househ
     watch(asha, seed)
     model_train(region_code=world.region.code)
 
-    client = token_client(account)
-    body = client.get(url(asha, rows=40, items=8)).json()
-    # Short rows, so "Because you watched" keeps titles after the first screen's dedupe.
-    short = client.get(url(asha, rows=40, items=2)).json()
+    # Four titles a row: the 31 titles of this small catalogue then fill a first screen
+    # without a repeat, and "Because you watched" (all top picks) follows it.
+    body = token_client(account).get(url(asha, rows=40, items=4)).json()
 
     names = {i["title_id"]: i["name"] for row in body["rows"] for i in row["items"]}
     assert names[other.pk] == "एक्शन 1"
     untranslated = [t for t in world.all_titles() if t.pk in names and t not in (seed, other)]
     assert untranslated
     assert all(names[t.pk] == t.original_name for t in untranslated)
-    titles = [row["title"] for row in short["rows"] if row["type"] == "because_you_watched"]
+    titles = [row["title"] for row in body["rows"] if row["type"] == "because_you_watched"]
     assert "Because you watched एक्शन 0" in titles
 
 
@@ -209,29 +215,150 @@ def test_no_title_appears_twice_in_the_first_screen(world, household):
         assert len(row["items"]) >= minimum  # dropped, not padded
 
 
+def test_rows_that_lose_their_titles_to_the_first_screen_follow_it(monkeypatch):
+    # given: a catalogue with titles enough for a first screen of 20-title rows without a
+    # repeat, and a profile whose "Because you watched" rows hold its top picks' titles
+    monkeypatch.setattr(homepage_world, "FILMS_PER_GENRE", 16)
+    world = build_home_world()
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha")
+    for title in world.titles["action"][:3]:
+        watch(asha, title, days_ago=5)
+    model_train(region_code=world.region.code)
+
+    # when: the default request (12 rows of 20)
+    rows = token_client(account).get(url(asha)).json()["rows"]
+
+    # then: the page is full, with a "Because you watched" row per seed, placed after the
+    # first screen (whose titles they repeat), which itself still repeats no title
+    assert len(rows) == 12
+    first_screen = [i["title_id"] for row in rows[:4] for i in row["items"]]
+    assert len(first_screen) == len(set(first_screen))
+    watched = [n for n, row in enumerate(rows) if row["type"] == "because_you_watched"]
+    assert len(watched) == 3
+    assert min(watched) >= 4
+    assert all({i["title_id"] for i in rows[n]["items"]} & set(first_screen) for n in watched)
+
+
+def test_every_row_id_fits_the_signals_row_field(world):
+    # given: a genre with the longest slug there can be, on every action film; a profile of
+    # a taste cluster that started and finished action films and liked a drama
+    longest = GenreFactory(slug="g" * 64, name="Long")
+    for film in world.titles["action"]:
+        film.genres.add(longest)
+    cluster = TasteClusterFactory(region=world.region, slug="c" * 64, name="C" * 100)
+    for fan in world.fans:
+        fan.taste_cluster = cluster
+        fan.save()
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha", taste_cluster=cluster)
+    for title in world.titles["action"][:3]:
+        watch(asha, title, days_ago=3)
+    record(asha, "thumbs_up", world.titles["drama"][0], days_ago=2)
+    record(asha, "play_start", world.titles["action"][3], days_ago=1)
+    record(asha, "progress", world.titles["action"][3], days_ago=0.9, value=30.0)
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+
+    # when: the page, and a client echoing each of its row ids on a signal
+    body = client.get(url(asha, rows=40, items=4)).json()
+    now = dt.datetime.now(tz=dt.UTC).isoformat()
+    echoed = client.post(
+        f"/api/v1/profiles/{asha.pk}/signals/",
+        {
+            "events": [
+                {
+                    "kind": "impression",
+                    "title": row["items"][0]["title_id"],
+                    "device": "tv",
+                    "occurred_at": now,
+                    "client_event_id": str(uuid.uuid4()),
+                    "page_id": body["page_id"],
+                    "row": row["id"],
+                    "position": 0,
+                }
+                for row in body["rows"]
+            ]
+        },
+        format="json",
+    )
+
+    # then: the signals API takes every row id the page issued, the long genre's included
+    assert {"genre", "popular_in", "because_you_watched", "because_you_liked"} <= {
+        row["type"] for row in body["rows"]
+    }
+    assert echoed.status_code == 200, echoed.json()
+    assert echoed.json()["new"] == len(body["rows"])
+    assert f"genre:{longest.pk}" in {row["id"] for row in body["rows"]}
+    # and always will: a row id's key is an id or a code, and with the widest id there is
+    # (a bigint's 19 digits) every row type's id fits
+    for row in body["rows"]:
+        row_type, _, key = row["id"].partition(":")
+        assert row_type == row["type"]
+        assert key == "" or key.isdigit() or len(key) <= 3, row["id"]
+    widest_id = len(str(2**63 - 1))
+    assert all(len(f"{row_type}:") + widest_id <= ROW_MAX_LENGTH for row_type in ROW_TYPES)
+
+
+def _twin(film, name: str):
+    """A title every generator would propose to a fan of ``film``: its genres, tags and people."""
+    twin = TitleFactory(
+        original_name=name, original_language=film.original_language, maturity=film.maturity
+    )
+    twin.genres.set(film.genres.all())
+    twin.tags.set(film.tags.all())
+    for credit in film.credits.all():
+        CreditFactory(title=twin, person=credit.person, role=credit.role)
+    return twin
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def test_only_titles_available_in_the_region_now(world, household):
+    # given: three titles that only their licence windows keep off an action fan's page:
+    # each is a twin of the action films she watched (content), and the one whose licence
+    # ended yesterday was every fan's latest play while it ran (collaborative, trending)
     account, asha, _ = household
-    ended = TitleFactory(original_name="ended")
+    for title in world.titles["action"][:3]:
+        watch(asha, title, days_ago=4)
+    action = world.titles["action"][0]
+    ended = _twin(action, "ended")
     AvailabilityFactory(
         title=ended,
         region=world.region,
         starts_at=NOW - dt.timedelta(days=90),
         ends_at=NOW - dt.timedelta(days=1),
     )
-    upcoming = TitleFactory(original_name="upcoming")
+    for fan in world.fans:
+        watch(fan, ended, days_ago=1.5)
+    upcoming = _twin(action, "upcoming")
     AvailabilityFactory(title=upcoming, region=world.region, starts_at=NOW + dt.timedelta(days=1))
-    elsewhere = TitleFactory(original_name="elsewhere")
+    elsewhere = _twin(action, "elsewhere")
     AvailabilityFactory(title=elsewhere, region=RegionFactory(code="BR", name="Brazil"))
+    unavailable = {ended.pk, upcoming.pk, elsewhere.pk}
     model_train(region_code=world.region.code)
+    client = token_client(account)
 
-    rows = token_client(account).get(url(asha, rows=40, items=75)).json()["rows"]
+    # when: now, and with a client's `at` inside the upcoming title's window and inside the
+    # ended one's (it sets the hour and weekday, never the catalogue's moment)
+    pages = {
+        name: client.get(url(asha, rows=40, items=75, **params))
+        for name, params in {
+            "now": {},
+            "later": {"at": _iso(NOW + dt.timedelta(days=2))},
+            "earlier": {"at": _iso(NOW - dt.timedelta(days=2))},
+        }.items()
+    }
 
-    shown = {i["title_id"] for row in rows for i in row["items"]}
-    assert shown
-    assert shown <= {t.pk for t in world.all_titles()}
-    later = (NOW + dt.timedelta(days=2)).isoformat().replace("+00:00", "Z")
-    rows = token_client(account).get(url(asha, rows=40, items=75, at=later)).json()["rows"]
-    assert upcoming.pk in {i["title_id"] for row in rows for i in row["items"]}
+    # then
+    for name, response in pages.items():
+        assert response.status_code == 200, (name, response.json())
+        shown = {i["title_id"] for row in response.json()["rows"] for i in row["items"]}
+        assert shown, name
+        assert shown <= {t.pk for t in world.all_titles()}, name
+        assert not shown & unavailable, name
 
 
 def test_kids_get_only_titles_and_artwork_within_their_limit(world):
@@ -266,7 +393,18 @@ def test_another_households_profile_is_a_404(world, household, django_assert_num
 
 @pytest.mark.parametrize(
     ("param", "value"),
-    [("rows", 41), ("rows", 0), ("items", 76), ("device", "fridge"), ("at", "yesterday")],
+    [
+        ("rows", 41),
+        ("rows", 0),
+        ("items", 76),
+        ("device", "fridge"),
+        ("at", "yesterday"),
+        ("at", "2026-12-04T20:00:00"),  # no offset: refused, not read as UTC
+        ("at", _iso(NOW + dt.timedelta(days=8))),
+        ("at", _iso(NOW - dt.timedelta(days=8))),
+        ("at", "9999-12-31T23:00:00Z"),  # was a 500: the date arithmetic overflowed
+        ("at", "0001-01-01T00:00:00Z"),
+    ],
 )
 def test_bad_parameters_get_a_400_naming_them(world, household, param, value):
     account, asha, _ = household
@@ -277,6 +415,39 @@ def test_bad_parameters_get_a_400_naming_them(world, household, param, value):
     assert response.status_code == 400
     assert param in response.json()["errors"]
     assert response.json()["message"].startswith(param)
+
+
+def test_at_may_be_any_moment_of_the_week_either_side_in_any_time_zone(world, household):
+    account, asha, _ = household
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+    far_east = dt.timezone(dt.timedelta(hours=14))
+
+    for days in (-6.9, 6.9):
+        moment = (NOW + dt.timedelta(days=days)).astimezone(far_east).isoformat()
+        response = client.get(url(asha, at=moment.replace("+", "%2B")))
+        assert response.status_code == 200, response.json()
+
+
+def test_the_schema_documents_every_error_the_homepage_answers():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+
+    responses = schema["paths"]["/api/v1/profiles/{profile_id}/homepage/"]["get"]["responses"]
+
+    assert set(responses) == {"200", "400", "401", "403", "404", "503"}
+    for status in ("400", "401", "403", "404", "503"):
+        body = responses[status]["content"]["application/json"]["schema"]
+        assert body == {"$ref": "#/components/schemas/Error"}, status
+    assert "model_unavailable" in responses["503"]["description"]
+
+
+def test_without_a_trained_model_the_homepage_is_a_503(household):
+    account, asha, _ = household
+
+    response = token_client(account).get(url(asha))
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "model_unavailable"
 
 
 def test_a_homepage_costs_three_round_trips(world, household, django_assert_num_queries, settings):
@@ -298,6 +469,38 @@ def test_a_homepage_costs_three_round_trips(world, household, django_assert_num_
     with django_assert_num_queries(3):
         response = client.get(url(asha, rows=40, items=75))
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("done", "progress"), [(False, 40.0), (True, 0.0)], ids=["mid-episode", "episode-finished"]
+)
+def test_a_series_shows_the_progress_continue_watching_shows(world, household, done, progress):
+    # given: a two-episode series whose first episode the profile is 40% into, or finished
+    account, asha, _ = household
+    season = SeasonFactory(number=1, title=TitleFactory(kind="series", original_name="show"))
+    show = season.title
+    first = EpisodeFactory(season=season, number=1)
+    second = EpisodeFactory(season=season, number=2)
+    AvailabilityFactory(title=show, region=world.region, starts_at=NOW - dt.timedelta(days=365))
+    for title in world.titles["action"][:3]:
+        watch(asha, title, days_ago=5)
+    record(asha, "play_start", show, days_ago=1.02, episode=first)
+    record(asha, "progress", show, days_ago=1.01, episode=first, value=40.0)
+    if done:
+        record(asha, "complete", show, days_ago=1, episode=first)
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+
+    # when
+    rows = client.get(url(asha, rows=40, items=20)).json()["rows"]
+    listed = client.get(f"/api/v1/profiles/{asha.pk}/continue-watching/").json()["results"]
+
+    # then: both say where the profile resumes: 40% into the first episode, or the start of
+    # the second (not the finished first episode's 100%)
+    resume = [i for row in rows if row["type"] == "continue_watching" for i in row["items"]]
+    assert [(i["title_id"], i["progress"]) for i in resume] == [(show.pk, progress)]
+    assert [(i["title_id"], i["progress"]) for i in listed] == [(show.pk, progress)]
+    assert listed[0]["episode_id"] == (second.pk if done else first.pk)
 
 
 # --- Which model version serves the page (issue #6's serving rule) ------------------------
@@ -454,7 +657,16 @@ def test_row_engagement_counted_from_the_history_read_equals_the_query(
 
 @pytest.mark.parametrize(
     "query",
-    ["", "device=tv", "device=mobile", "device=web&device=tablet", "device=phone", "rows=3"],
+    [
+        "",
+        "device=tv",
+        "device=mobile",
+        "device=web&device=tablet",
+        "device=phone",
+        "rows=3",
+        "at=2026-12-04T20:00:00",
+        "at=9999-12-31T23:00:00Z",
+    ],
 )
 def test_the_usual_query_reads_as_the_serializer_reads_it(query):
     """homepage_params answers "at most a device" itself; what it answers must be what

@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from recommendations.serving.homepage import _row_strength, _upper_quartile_cut
+from recommendations.serving.homepage import (
+    _Proposal,
+    _row_strength,
+    _rows_choose,
+    _upper_quartile_cut,
+)
 from recommendations.serving.scoring import member_mask
 
 
@@ -37,3 +42,59 @@ def test_membership_through_a_catalogue_mask_is_isin():
     expected = np.isin(titles, wanted) & (titles >= 0)
     np.testing.assert_array_equal(member_mask(titles, wanted, 1000), expected)
     assert expected.any()
+
+
+def _proposal(row_id: str, positions: range) -> _Proposal:
+    return _Proposal(row_id, row_id.split(":")[0], row_id, "", np.array(positions, dtype=np.intp))
+
+
+@pytest.mark.parametrize("n_rows", [12, 5])
+def test_a_row_the_first_screen_empties_moves_below_it_in_the_rankers_order(n_rows):
+    # given, in the row ranker's order: top picks; a row of top picks' titles only; two
+    # rows of new titles; a row too short even whole; a row with four titles left unseen;
+    # and one more
+    proposals = [
+        _proposal("top_picks", range(10)),
+        _proposal("because_you_watched:1", range(5)),
+        _proposal("genre:1", range(10, 15)),
+        _proposal("genre:2", range(15, 18)),
+        _proposal("trending:IN", range(18, 23)),
+        _proposal("new_releases", range(2, 9)),
+        _proposal("language:hi", range(23, 28)),
+    ]
+
+    # when
+    chosen = _rows_choose(
+        proposals,
+        order=list(range(len(proposals))),
+        strength=np.zeros(len(proposals)),
+        n_pool=30,
+        n_rows=n_rows,
+        n_items=5,
+    )
+
+    # then: "because you watched" follows the first screen whole, before the row ranked
+    # below it; the short row is dropped; the first screen repeats nothing
+    ids = [proposal.id for proposal, _, _ in chosen]
+    expected = ["top_picks", "genre:1", "trending:IN", "new_releases", "because_you_watched:1"]
+    assert ids == [*expected, "language:hi"][:n_rows]
+    positions = {proposal.id: p for proposal, p, _ in chosen}
+    assert positions["new_releases"] == [5, 6, 7, 8]
+    assert positions["because_you_watched:1"] == [0, 1, 2, 3, 4]
+    first_screen = [p for _, row, _ in chosen[:4] for p in row]
+    assert len(first_screen) == len(set(first_screen))
+
+
+def test_a_first_screen_that_never_fills_keeps_its_rows_apart():
+    """A moved row could only sit in the first screen, repeating titles there: dropped."""
+    proposals = [
+        _proposal("top_picks", range(10)),
+        _proposal("because_you_watched:1", range(5)),
+        _proposal("genre:1", range(10, 15)),
+    ]
+
+    chosen = _rows_choose(
+        proposals, order=[0, 1, 2], strength=np.zeros(3), n_pool=15, n_rows=12, n_items=5
+    )
+
+    assert [proposal.id for proposal, _, _ in chosen] == ["top_picks", "genre:1"]

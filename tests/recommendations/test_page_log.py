@@ -3,10 +3,12 @@
 import datetime as dt
 import itertools
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from recommendations.models import PageLog
 from recommendations.selectors.attribution import page_impressions_attributed
@@ -14,6 +16,7 @@ from recommendations.services.homepage import homepage_render
 from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import model_train
 from recommendations.signal_events import SignalEvent
+from tests.conftest import token_client
 from tests.factories import AccountFactory, ArtworkVariantFactory, ProfileFactory
 from tests.recommendations.homepage_world import NOW, build_home_world
 from tests.recommendations.test_training import _fresh_serving, watch  # noqa: F401
@@ -73,6 +76,30 @@ def test_a_page_is_logged_in_exactly_one_write(setup):
     first = page.rows[0].items[0]
     assert log.items[0] == [first.title_id, 0, 0, first.variant_id, 1.0]
     assert (log.device, log.region, log.hour) == ("tv", "IN", page.context.hour)
+
+
+def test_a_clients_at_sets_the_logged_hour_and_weekday_not_the_pages_time(setup):
+    # given: a client asking for the page of an evening three days ahead, in India
+    world, profile = setup
+    local = (NOW + dt.timedelta(days=3)).astimezone(ZoneInfo(world.region.time_zone))
+    evening = local.replace(hour=21, minute=30)
+    client = token_client(profile.account)
+    before = timezone.now()
+
+    # when
+    response = client.get(
+        f"/api/v1/profiles/{profile.pk}/homepage/", {"at": evening.isoformat(), "items": 5}
+    )
+
+    # then: the context is that evening's; the page was generated, and is logged, now
+    after = timezone.now()
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    log = PageLog.objects.get(pk=body["page_id"])
+    assert (log.hour, log.weekday) == (21, evening.weekday())
+    assert (body["context"]["hour"], body["context"]["weekday"]) == (21, evening.weekday())
+    assert before <= log.generated_at <= after
+    assert dt.datetime.fromisoformat(body["generated_at"]) == log.generated_at
 
 
 def test_a_later_play_is_attributed_to_the_page_row_position_and_artwork(setup):
