@@ -16,7 +16,7 @@ Per process, this module holds the active variants as arrays and the newest
 policy. One query every ``TONIGHT["ARTWORK_CHECK_SECONDS"]`` (default 1 s)
 asks whether either changed (the newest variant ``updated_at`` and the newest
 policy id) and which variants were stamped since ``CHANGE_LOOK_BACK`` before
-the newest change already seen: a deactivated variant leaves every web
+the previous check (the database's clock): a deactivated variant leaves every web
 process's choices within that second, and a new policy is picked up without a
 restart. The look-back is there because ``updated_at`` is stamped before the
 commit: a deactivation stamped before another variant's edit but committed
@@ -53,11 +53,16 @@ logger = logging.getLogger(__name__)
 #: Full reload of the variant arrays at least this often (catches deleted variants).
 ARTWORK_RELOAD_SECONDS = 300.0
 
-#: How far before the newest change already seen each check looks for changes. A change
-#: is stamped (``updated_at``) inside its transaction, before it commits: one whose
-#: transaction lasts less than this is found at the first check after its commit, even
-#: if a later-stamped change committed first. Variant edits are single-statement
-#: transactions of milliseconds; a longer one is caught by the full reload.
+#: How far before the previous check each check looks for changes. A change is stamped
+#: (``updated_at``) inside its transaction, before it commits: one whose transaction lasts
+#: less than this is found at the first check after its commit, even if a later-stamped
+#: change committed first. Variant edits are single-statement transactions of
+#: milliseconds; a longer one is caught by the full reload. Anchored on the previous
+#: check's time, not the newest change, so a change drops out of the checks once that
+#: much time has passed: anchored on the newest change, a bulk import (67,000 variants
+#: stamped within seconds) was listed by every check until the next edit. The stamps
+#: come from the app servers' clocks and the anchor from the database's; skew between
+#: them must stay well under this.
 CHANGE_LOOK_BACK = dt.timedelta(seconds=10)
 
 
@@ -214,8 +219,8 @@ def _check_sql() -> str:
     # The first row (id NULL) is the generation, the others the variants changed lately.
     return (
         f"SELECT NULL, (SELECT MAX(updated_at) FROM {variants}), "  # noqa: S608
-        f"(SELECT MAX(id) FROM {policies}) "
-        f"UNION ALL SELECT id, updated_at, NULL FROM {variants} WHERE updated_at > %s"
+        f"(SELECT MAX(id) FROM {policies}), CURRENT_TIMESTAMP "
+        f"UNION ALL SELECT id, updated_at, NULL, NULL FROM {variants} WHERE updated_at > %s"
     )
 
 
@@ -238,7 +243,7 @@ class _ArtworkServing:
         self._lock = threading.Lock()
         self._state: ArtworkState | None = None
         self._generation: tuple | None = None  # what the state's arrays and policy reflect
-        self._blocked_through: dt.datetime | None = None  # newest variant change seen
+        self._checked_through: dt.datetime | None = None  # the previous check, database time
         # Changes within the look-back already made unusable or read into the arrays:
         # variant id -> (its updated_at, monotonic time the check that found it returned).
         self._handled: dict[int, tuple[dt.datetime, float]] = {}
@@ -251,7 +256,7 @@ class _ArtworkServing:
         with self._lock:
             self._state = None
             self._generation = None
-            self._blocked_through = None
+            self._checked_through = None
             self._handled = {}
             self._pending = False
             self._checked_at = 0.0
@@ -262,15 +267,15 @@ class _ArtworkServing:
         state = self._state
         if state is not None and now - self._checked_at < every:
             return state
-        anchor = self._blocked_through
-        generation, changes = _check(None if anchor is None else anchor - CHANGE_LOOK_BACK)
-        if anchor is None and generation[0] is not None:  # first check: what is recent now
-            generation, changes = _check(generation[0] - CHANGE_LOOK_BACK)
+        anchor = self._checked_through
+        generation, changes, checked = _check(None if anchor is None else anchor - CHANGE_LOOK_BACK)
+        if anchor is None:  # first check: what is recent now is in what is about to be read
+            generation, changes, checked = _check(checked - CHANGE_LOOK_BACK)
         found = time.monotonic()
         with self._lock:
             state = self._state
             fresh = self._note_changes(changes, found)
-            self._blocked_through = generation[0]
+            self._checked_through = checked
             if fresh.shape[0]:
                 self._pending = True
             stale = now - self._loaded_at > ARTWORK_RELOAD_SECONDS
@@ -307,11 +312,11 @@ class _ArtworkServing:
     def _note_changes(self, changes: dict[int, dt.datetime], found: float) -> np.ndarray:
         """Ids among ``changes`` not handled yet; the handled set becomes the look-back's."""
         previous = self._handled
-        fresh = [pk for pk, at in changes.items() if previous.get(pk, (None,))[0] != at]
+        fresh = {pk for pk, at in changes.items() if previous.get(pk, (None,))[0] != at}
         self._handled = {
             pk: (at, found if pk in fresh else previous[pk][1]) for pk, at in changes.items()
         }
-        return np.array(fresh, dtype=np.int64)
+        return np.fromiter(fresh, dtype=np.int64, count=len(fresh))
 
     def _install(self, state: ArtworkState, generation: tuple, started: float) -> ArtworkState:
         # Changes found after the arrays began to be read may have committed after that
@@ -350,14 +355,15 @@ def _aware(value: object) -> dt.datetime | None:
     return moment if timezone.is_aware(moment) else timezone.make_aware(moment, dt.UTC)
 
 
-def _check(after: dt.datetime | None) -> tuple[tuple, dict[int, dt.datetime]]:
-    """The generation (newest variant change, newest policy id) and the variants changed
-    after ``after`` (none if None): one round trip."""
+def _check(after: dt.datetime | None) -> tuple[tuple, dict[int, dt.datetime], dt.datetime]:
+    """The generation (newest variant change, newest policy id), the variants changed
+    after ``after`` (none if None) and the database's time: one round trip."""
     with connection.cursor() as cursor:
         cursor.execute(_check_sql(), [connection.ops.adapt_datetimefield_value(after)])
         rows = cursor.fetchall()
-    generation = next((_aware(at), policy) for pk, at, policy in rows if pk is None)
-    return generation, {int(pk): _aware(at) for pk, at, _ in rows if pk is not None}
+    head = next(r for r in rows if r[0] is None)
+    changes = {int(r[0]): _aware(r[1]) for r in rows if r[0] is not None}
+    return (_aware(head[1]), head[2]), changes, _aware(head[3]) or timezone.now()
 
 
 def _load(previous: ArtworkState | None, generation: tuple, *, reload_arms: bool) -> ArtworkState:

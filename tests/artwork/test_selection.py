@@ -1,14 +1,21 @@
 """Serving's view of the variants: changes noticed at the next check, one frame per title."""
 
+import datetime as dt
 import threading
 import time
 
 import numpy as np
 import pytest
 from django.db import connections, transaction
+from django.utils import timezone
 
 from artwork.models import ArtworkVariant
-from artwork.selection import artwork_choose, artwork_reasons, artwork_serving
+from artwork.selection import (
+    CHANGE_LOOK_BACK,
+    artwork_choose,
+    artwork_reasons,
+    artwork_serving,
+)
 from artwork.services import artwork_variants_set_active
 from tests.factories import ArtworkVariantFactory, TitleFactory
 
@@ -70,6 +77,27 @@ def test_a_deactivation_committed_after_a_later_stamped_edit_is_noticed_at_the_n
     _wait_for_reloads()
     assert late.pk not in artwork_serving.get().arms.variant.tolist()
     assert _usable(other.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changes_older_than_the_look_back_are_not_listed_by_every_check(settings):
+    # given: a catalogue's frames stamped together, longer ago than the look-back (an
+    # import); a process checking often
+    settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_CHECK_SECONDS": 0.01}
+    title = TitleFactory()
+    ArtworkVariantFactory.create_batch(5, title=title)
+    ArtworkVariant.objects.update(
+        updated_at=timezone.now() - CHANGE_LOOK_BACK - dt.timedelta(seconds=5)
+    )
+
+    # when: it checks, again and again
+    for _ in range(3):
+        artwork_serving.get()
+        time.sleep(0.02)
+
+    # then: none of them is a change to look at any more (anchored on the newest change,
+    # every check listed all of them until the next edit)
+    assert artwork_serving._handled == {}
 
 
 @pytest.mark.django_db
