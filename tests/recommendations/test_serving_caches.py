@@ -51,8 +51,9 @@ def _empty_caches():
 # --- Refreshing: no database --------------------------------------------------------------
 
 
-def test_a_stale_value_keeps_serving_while_one_background_read_replaces_it():
-    # given: a value read once, now older than its max age, whose next read is slow
+def _slow_rereads() -> tuple[Refreshing[int], list[int], threading.Event]:
+    """A table whose value is the number of reads so far; every read after the first
+    waits until the event is set (up to 5 s)."""
     release = threading.Event()
     reads: list[int] = []
 
@@ -62,7 +63,12 @@ def test_a_stale_value_keeps_serving_while_one_background_read_replaces_it():
             release.wait(5)
         return len(reads)
 
-    table = Refreshing(load, name="test")
+    return Refreshing(load, name="test"), reads, release
+
+
+def test_a_stale_value_keeps_serving_while_one_background_read_replaces_it():
+    # given: a value read once, now older than its max age, whose next read is slow
+    table, reads, release = _slow_rereads()
     assert table.get(0.05) == 1
     time.sleep(0.06)
 
@@ -97,16 +103,7 @@ def test_a_failed_background_read_leaves_the_old_value_serving():
 
 def test_an_expired_value_is_re_read_in_the_background_whatever_its_age():
     # given: a value well inside its max age, whose re-reads wait to be released
-    release = threading.Event()
-    reads: list[int] = []
-
-    def load() -> int:
-        reads.append(len(reads) + 1)
-        if len(reads) > 1:
-            release.wait(5)
-        return len(reads)
-
-    table = Refreshing(load, name="test")
+    table, reads, release = _slow_rereads()
     assert table.get(60) == 1
     assert len(reads) == 1
 
