@@ -117,6 +117,10 @@ class ProfileListCreateApi(APIView):
 
 
 class ProfileDetailApi(APIView):
+    schema_errors = {  # config.api.schema
+        "DELETE": {403: "`profile_locked`: the profile's own unlock is missing."}
+    }
+
     @extend_schema(
         operation_id="profiles_retrieve", responses=ProfileOutputSerializer, summary="One profile"
     )
@@ -183,7 +187,10 @@ class ProfileUnlockOutputSerializer(serializers.Serializer):
 
 class ProfileUnlockApi(APIView):
     schema_errors = {  # config.api.schema
-        "POST": {429: "Too many wrong PINs for this profile: see `retry_after_seconds`."}
+        "POST": {
+            403: "Wrong PIN (`wrong_pin`).",
+            429: "Too many wrong PINs for this profile: see `retry_after_seconds`.",
+        }
     }
 
     @extend_schema(

@@ -35,6 +35,13 @@ def test_only_the_errors_an_operation_can_give(schema):
     # staff-only operations say so
     staff = responses(schema, "GET", "/api/v1/ops/retrains/{run_id}/")
     assert staff["403"]["description"] == "Staff only."
+    # a profile's data reads its unlock header; the profile list and its unlock do not
+    homepage = schema["paths"]["/api/v1/profiles/{profile_id}/homepage/"]["get"]
+    assert "X-Profile-Unlock" in [p["name"] for p in homepage["parameters"]]
+    unlock = schema["paths"]["/api/v1/profiles/{profile_id}/unlock/"]["post"]
+    assert "X-Profile-Unlock" not in [p["name"] for p in unlock.get("parameters", [])]
+    assert unlock["responses"]["403"]["description"] == "Wrong PIN (`wrong_pin`)."
+    assert "403" not in responses(schema, "GET", "/api/v1/profiles/{profile_id}/")
     # and what only the view knows, for the method that can give it
     assert "413" in responses(schema, "POST", "/api/v1/profiles/{profile_id}/signals/")
     assert "413" not in responses(schema, "GET", "/api/v1/profiles/{profile_id}/signals/")

@@ -8,19 +8,36 @@ request body or query parameters can be refused (400), an authenticated view
 without a token is 401, a path naming an object can miss it (404), a
 profile's path can be PIN-locked (403), a staff-only view refuses others
 (403), a throttled view can answer 429. What only the view knows (a batch
-too large, no model trained yet) it names in ``schema_errors``, by method.
-Responses a view declares itself (``@extend_schema(responses=...)``) are kept
-as declared.
+too large, no model trained yet, a wrong PIN) it names in ``schema_errors``,
+by method, and that wins over the rules. Responses a view declares itself
+(``@extend_schema(responses=...)``) are kept as declared. The operations on a
+profile's data (its homepage, signals, ...) also get the unlock header they
+read, documented once here rather than on each of them.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAdminUser
+
+from profiles.unlock import UNLOCK_HEADER
+
+#: A profile's data (``/profiles/{id}/homepage/``, ...): checked against its PIN. Not the
+#: profile itself (its changes declare their own rule) nor its unlock endpoint.
+PROFILE_DATA_PATH = re.compile(r"/profiles/\{[^}]+\}/(?!unlock/)[^/]+/")
+
+UNLOCK_PARAMETER = OpenApiParameter(
+    UNLOCK_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="A PIN-protected profile's unlock token, from its unlock endpoint.",
+)
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -46,6 +63,13 @@ class ErrorSerializer(serializers.Serializer):
 class AutoSchema(SpectacularAutoSchema):
     """drf-spectacular's schema, plus the error responses each operation can give."""
 
+    def get_override_parameters(self) -> list[Any]:
+        parameters = list(super().get_override_parameters())
+        named = {getattr(p, "name", None) for p in parameters}
+        if PROFILE_DATA_PATH.search(self.path) and UNLOCK_HEADER not in named:
+            parameters.append(UNLOCK_PARAMETER)
+        return parameters
+
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         if direction != "response":
@@ -62,14 +86,15 @@ class AutoSchema(SpectacularAutoSchema):
     def _error_responses(self) -> list[tuple[int, str]]:
         view = self.view
         permissions = view.get_permissions()
-        errors: list[tuple[int, str]] = []
+        # The view's own first: the first of a code is the one documented.
+        errors = list(getattr(view, "schema_errors", {}).get(self.method, {}).items())
         if self.method in ("POST", "PUT", "PATCH") or self._get_parameters_in("query"):
             errors.append((400, "Bad input: `errors` names every field and its reason."))
         if view.get_authenticators() and not all(isinstance(p, AllowAny) for p in permissions):
             errors.append((401, "No token, or a revoked or unknown one."))
         if any(isinstance(p, IsAdminUser) for p in permissions):
             errors.append((403, "Staff only."))
-        elif "/profiles/{" in self.path:
+        elif PROFILE_DATA_PATH.search(self.path):
             errors.append(
                 (403, "The profile has a PIN and the request carries no valid unlock token.")
             )
@@ -77,7 +102,6 @@ class AutoSchema(SpectacularAutoSchema):
             errors.append((404, "Not found, or not this account's."))
         if view.get_throttles():
             errors.append((429, "Too many attempts: see `retry_after_seconds`."))
-        errors.extend(getattr(view, "schema_errors", {}).get(self.method, {}).items())
         return errors
 
     def _get_parameters_in(self, location: str) -> list[dict[str, Any]]:

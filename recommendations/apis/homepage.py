@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.http import QueryDict
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -233,16 +233,7 @@ class HomepageApi(APIView):
             f"the `{UNLOCK_HEADER}` header from the unlock endpoint. Titles are only those "
             "available in the account's region now and within the profile's maturity limit."
         ),
-        parameters=[
-            HomepageQuerySerializer,
-            OpenApiParameter(
-                UNLOCK_HEADER,
-                str,
-                OpenApiParameter.HEADER,
-                required=False,
-                description="Unlock token of a PIN-protected profile.",
-            ),
-        ],
+        parameters=[HomepageQuerySerializer],  # the unlock header: config.api.schema
         responses={200: HomepageOutputSerializer},
     )
     def get(self, request: Request, profile_id: int) -> Response:
