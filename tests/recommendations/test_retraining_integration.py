@@ -4,6 +4,14 @@ Each test starts ``celery worker`` subprocesses on the test database (the
 tests commit their data: ``transaction=True``) and on queues whose names are
 unique to this test run, so parallel runs on one Redis never see each
 other's messages.
+
+The worker-loss tests kill a worker mid-fit, not when its run has barely
+started: a trigger on the model versions table (:func:`hold_before_ready`)
+holds the final fit's version at the moment it would become ``ready``, with
+the run at its ``train`` stage, the fit done and its artefacts written. That
+is the last moment before the gate, so a kill there shows whether anything
+half-made can be served. The worker is killed while it waits, and its
+database session is then ended, as the connection of a dead process is.
 """
 
 import os
@@ -19,8 +27,9 @@ import pytest
 from django.db import connection
 
 from recommendations.models import ModelVersion, TrainingRun
-from recommendations.services.retraining import training_run_request, training_runs_reap
+from recommendations.services.retraining import MAX_ATTEMPTS, training_run_request
 from recommendations.services.training import model_train
+from recommendations.tasks import reap_training_runs
 from regions.models import TasteCluster
 from tests.recommendations.demo_world import seed_small_demo
 
@@ -28,6 +37,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = f"it{uuid.uuid4().hex[:8]}."
+#: Advisory lock (two int4 keys) the test holds while a worker's version must wait.
+HOLD_KEY = (4242, 1)
+#: How stale a heartbeat is before the reaper worker fails its run (workers beat every 0.5 s).
+STALE_SECONDS = 1.5
 
 
 @pytest.fixture
@@ -63,11 +76,15 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def start_worker(broker, settings) -> Iterator[Callable[[str], subprocess.Popen]]:
-    """Start ``celery worker -Q <prefix><region>`` processes; all are stopped afterwards."""
+def start_worker(broker, settings) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start ``celery worker -Q <prefix><queue>`` processes; all are stopped afterwards.
+
+    Configured as in production (``DEBUG=0``, prefork on request) except for the
+    heartbeat and stale intervals, which are short so that a lost worker shows in seconds.
+    """
     workers: list[subprocess.Popen] = []
 
-    def start(region_code: str) -> subprocess.Popen:
+    def start(queue: str, *, pool: str = "solo") -> subprocess.Popen:
         env = {
             **os.environ,
             "DATABASE_URL": _database_url(),
@@ -77,9 +94,11 @@ def start_worker(broker, settings) -> Iterator[Callable[[str], subprocess.Popen]
             "TONIGHT_RETRAIN_QUEUE_PREFIX": PREFIX,
             "TONIGHT_RETRAIN_COMPARE_WITH": "",
             "TONIGHT_RETRAIN_HEARTBEAT_SECONDS": "0.5",
+            "TONIGHT_RETRAIN_STALE_SECONDS": str(STALE_SECONDS),
             "TONIGHT_RETRAIN_SIGNAL_CACHE_DIR": str(settings.MEDIA_ROOT.parent / "cache"),
             "CONN_MAX_AGE": "0",
-            "DEBUG": "1",
+            "DEBUG": "0",
+            "SECRET_KEY": settings.SECRET_KEY,
         }
         worker = subprocess.Popen(
             [
@@ -87,15 +106,16 @@ def start_worker(broker, settings) -> Iterator[Callable[[str], subprocess.Popen]
                 "-A",
                 "config",
                 "worker",
-                "--pool=solo",
+                f"--pool={pool}",
+                "--concurrency=1",
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
                 "--loglevel=WARNING",
                 "-Q",
-                f"{PREFIX}{region_code}",
+                f"{PREFIX}{queue}",
                 "-n",
-                f"{PREFIX}{region_code}-{len(workers)}@%h",
+                f"{PREFIX}{queue}-{len(workers)}@%h",
             ],
             cwd=ROOT,
             env=env,
@@ -109,6 +129,55 @@ def start_worker(broker, settings) -> Iterator[Callable[[str], subprocess.Popen]
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
+
+
+@pytest.fixture
+def hold_before_ready() -> Iterator[Callable[[], int]]:
+    """Make cluster versions wait before they turn ``ready``; returns "wait for the next one".
+
+    A ``BEFORE UPDATE`` trigger takes a shared advisory lock that this test's session
+    holds exclusively, so the worker's ``UPDATE`` that marks its final fit ``ready``
+    blocks there (its run's stage is ``train``). The returned function waits until a
+    worker's session is blocked so and returns that session's pid. Ends with the test.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            CREATE OR REPLACE FUNCTION it_hold_before_ready() RETURNS trigger AS $$
+            BEGIN
+                PERFORM pg_advisory_xact_lock_shared({HOLD_KEY[0]}, {HOLD_KEY[1]});
+                RETURN NEW;
+            END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER it_hold_before_ready BEFORE UPDATE ON {ModelVersion._meta.db_table}
+                FOR EACH ROW WHEN (
+                    OLD.status = 'training' AND NEW.status = 'ready' AND NEW.scope = 'cluster'
+                ) EXECUTE FUNCTION it_hold_before_ready();
+            SELECT pg_advisory_lock({HOLD_KEY[0]}, {HOLD_KEY[1]});
+            """
+        )
+
+    def blocked(timeout: float = 40) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s"
+                    " AND objid = %s AND NOT granted",
+                    list(HOLD_KEY),
+                )
+                row = cursor.fetchone()
+            if row:
+                return row[0]
+            time.sleep(0.05)
+        raise AssertionError(f"no worker reached the held update in {timeout}s")
+
+    yield blocked
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT pg_advisory_unlock_all();"
+            f" DROP TRIGGER IF EXISTS it_hold_before_ready ON {ModelVersion._meta.db_table};"
+            " DROP FUNCTION IF EXISTS it_hold_before_ready();"
+        )
 
 
 def _request(region_code: str, slug: str) -> TrainingRun:
@@ -125,6 +194,55 @@ def _wait(run: TrainingRun, until: Callable[[TrainingRun], bool], timeout: float
             return run
         time.sleep(0.05)
     raise AssertionError(f"run #{run.pk} is {run.status} ({run.stage}) after {timeout}s")
+
+
+def _release_hold() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", list(HOLD_KEY))
+
+
+def _end_session(pid: int) -> None:
+    """End a killed process's database session, as PostgreSQL does when its socket closes.
+
+    A session blocked on a lock does not read its socket, so it would otherwise outlive its
+    process (holding the run's cluster lock) until the held update went through.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
+            if cursor.fetchone() is None:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"database session {pid} did not end")
+
+
+def _pool_children(worker: subprocess.Popen) -> list[int]:
+    """The live pool processes of a prefork worker (its children, read from /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
+            state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        if int(ppid) == worker.pid and state != "Z":
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _kill_pool_child_at_hold(worker: subprocess.Popen, session: int) -> int:
+    """SIGKILL the prefork worker's only pool process while its fit is held; returns its pid.
+
+    The child is stopped first and its session ended before it dies, so that the
+    redelivered task never finds the cluster lock still held by the dead child's session.
+    """
+    (child,) = _pool_children(worker)
+    os.kill(child, signal.SIGSTOP)
+    _end_session(session)
+    os.kill(child, signal.SIGKILL)
+    return child
 
 
 def test_a_worker_runs_a_retrain_end_to_end(seeded, start_worker):
@@ -163,32 +281,94 @@ def test_each_region_queue_is_served_by_its_own_worker(seeded, start_worker):
     assert us.status == TrainingRun.Status.SUCCEEDED, us.error
 
 
-def test_a_worker_killed_mid_retrain_changes_nothing_served_and_the_run_is_reaped(
-    seeded, start_worker
+def test_a_worker_killed_mid_fit_serves_nothing_new_and_the_scheduled_reaper_fails_its_run(
+    seeded, start_worker, hold_before_ready
 ):
-    # given: Tamil is served by an active version
+    # given: Tamil is served by an active version, and a worker is in the middle of a retrain:
+    # its final fit is made and written, its version about to turn "ready"
     cluster = TasteCluster.objects.get(region_id="IN", slug="tamil")
     served = model_train(region_code="IN", cluster=cluster, activate=True)
     worker = start_worker("IN")
     run = _request("IN", "tamil")
+    session = hold_before_ready()
+    run.refresh_from_db()
+    assert (run.status, run.stage) == (TrainingRun.Status.RUNNING, "train")
+    fitted = ModelVersion.objects.get(taste_cluster=cluster, status=ModelVersion.Status.TRAINING)
 
-    # when: the worker dies while the retrain runs
-    run = _wait(run, lambda r: r.status == TrainingRun.Status.RUNNING, timeout=30)
+    # when: the whole worker dies there
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait(timeout=10)
+    _end_session(session)
+    _release_hold()
 
-    # then: the same version serves, and once its heartbeat is stale the run is failed
-    run.refresh_from_db()
-    assert run.status == TrainingRun.Status.RUNNING
+    # then: the same version serves, and the run waits for the reaper
     active = ModelVersion.objects.get(taste_cluster=cluster, status=ModelVersion.Status.ACTIVE)
     assert active.pk == served.pk
-    time.sleep(1.5)
-    assert training_runs_reap(older_than_seconds=1.0) == 1
     run.refresh_from_db()
+    assert run.status == TrainingRun.Status.RUNNING
+
+    # when: the reaper task runs on a worker, as beat sends it, once the heartbeat is stale
+    start_worker("default")
+    time.sleep(STALE_SECONDS + 0.5)
+    reap_training_runs.apply_async(queue=f"{PREFIX}default")
+
+    # then: the run is failed, its half-made version with it, and nothing else changed
+    run = _wait(run, lambda r: r.is_finished, timeout=30)
     assert run.status == TrainingRun.Status.FAILED
     assert "Worker lost" in run.error
-    assert not ModelVersion.objects.filter(
-        taste_cluster=cluster, status=ModelVersion.Status.TRAINING
-    ).exists()
+    fitted.refresh_from_db()
+    assert fitted.status == ModelVersion.Status.FAILED
     active.refresh_from_db()
     assert active.status == ModelVersion.Status.ACTIVE
+
+
+def test_a_pool_process_killed_mid_fit_is_redelivered_and_its_run_restarted_once(
+    seeded, start_worker, hold_before_ready
+):
+    # given: a prefork worker whose pool process is in the middle of a retrain's final fit
+    cluster = TasteCluster.objects.get(region_id="IN", slug="tamil")
+    worker = start_worker("IN", pool="prefork")
+    run = _request("IN", "tamil")
+    session = hold_before_ready()
+    run.refresh_from_db()
+    assert (run.stage, run.attempts) == ("train", 1)
+    first = ModelVersion.objects.get(taste_cluster=cluster, status=ModelVersion.Status.TRAINING)
+
+    # when: the pool process is killed there (the worker itself lives on)
+    _kill_pool_child_at_hold(worker, session)
+    _release_hold()
+
+    # then: acks_late + reject_on_worker_lost redeliver the task at once, the run is
+    # restarted (the dead attempt's version failed) and succeeds on its second attempt
+    run = _wait(run, lambda r: r.is_finished, timeout=40)
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.attempts == 2
+    assert run.model_version.status == ModelVersion.Status.ACTIVE
+    first.refresh_from_db()
+    assert first.status == ModelVersion.Status.FAILED
+    assert "restarted" in first.error
+    assert worker.poll() is None
+
+
+def test_a_run_whose_pool_process_dies_on_every_attempt_gives_up_after_max_attempts(
+    seeded, start_worker, hold_before_ready
+):
+    # given: a prefork worker retraining Tamil, with nothing served yet
+    cluster = TasteCluster.objects.get(region_id="IN", slug="tamil")
+    worker = start_worker("IN", pool="prefork")
+    run = _request("IN", "tamil")
+
+    # when: its pool process is killed mid-fit on every attempt
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        session = hold_before_ready()
+        run.refresh_from_db()
+        assert (run.stage, run.attempts) == ("train", attempt)
+        _kill_pool_child_at_hold(worker, session)
+
+    # then: the next delivery gives the run up instead of restarting it once more
+    run = _wait(run, lambda r: r.is_finished, timeout=40)
+    assert run.status == TrainingRun.Status.FAILED
+    assert run.attempts == MAX_ATTEMPTS
+    assert f"Gave up after {MAX_ATTEMPTS} attempts" in run.error
+    statuses = ModelVersion.objects.filter(taste_cluster=cluster).values_list("status", flat=True)
+    assert list(statuses) == [ModelVersion.Status.FAILED] * MAX_ATTEMPTS
