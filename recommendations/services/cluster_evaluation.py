@@ -1,7 +1,8 @@
 """Cluster model vs region model vs global model (vs a blend), per taste cluster, on one holdout.
 
-One split of every profile's activity (its last ``test_fraction`` of events
-held out), and collaborative models fitted on the training part:
+One split of the activity, a global time cut (the latest ``test_fraction``
+of all events on titles held out: :func:`holdout_split`), and collaborative
+models fitted on the training part, its confidence decayed to the cut:
 
 - **cluster**: ALS on the cluster's profiles only (one model per cluster);
 - **region**: ALS on every profile of the region;
@@ -16,8 +17,8 @@ region's λ 0.05 a small cluster's model overfits and loses to the region's).
 A scope starts from a size prior (:func:`~recommendations.engine.als.params_for_size`),
 and, when it is small enough for a search to be cheap, tries the candidates
 around it (:func:`~recommendations.engine.als.params_candidates`) on a
-*validation* split carved out of the training part (each profile's last
-``validation_fraction`` of its training events): the holdout is never looked
+*validation* split carved out of the training part (a second cut: the latest
+``validation_fraction`` of the training events): the holdout is never looked
 at to choose anything. The blend's weight is chosen on the same validation
 split. The holdout then measures every model, tuned as chosen.
 
@@ -30,8 +31,17 @@ a schedule (``manage.py evaluate_recommendations --by-cluster``) every small
 scope is searched.
 
 Each is asked for its top 20 titles per held-out profile of the cluster,
-among the titles available in the region at the split's end and not already
-seen in training; NDCG@10 and Recall@20 per model and cluster follow. The
+among the titles available in the region at the window's end and not already
+engaged with before the cut; NDCG@10 and Recall@20 per model and cluster
+follow. A held-out title is judged by the offline evaluation's rules
+(``services/evaluation.py``): relevant when played, completed or thumbed up
+after the cut, unless the pair's latest thumbs is down; "seen" means engaged
+(a play, progress, completion or thumbs), so a title only shown, hovered or
+previewed before the cut is still judged. A per-profile split (each profile's
+own last fraction) would let other profiles' later plays, and a decay clock at
+the window's end, train the models a profile is judged with; the gate needs
+no per-profile split (it compares configurations on whatever split it is
+given), so it uses the cut too. The
 table compares the collaborative part, the only part that differs between
 the scopes (content, trending and the ranker are shared by all of them).
 
@@ -67,8 +77,14 @@ from recommendations.engine.confidence import (
     signed_confidence,
 )
 from recommendations.engine.metrics import RankingMetrics, evaluate, top_k
-from recommendations.engine.split import holdout_matrices, pair_grouping, time_holdout
+from recommendations.engine.split import (
+    global_time_holdout,
+    holdout_matrices,
+    latest_thumbs_down,
+    pair_grouping,
+)
 from recommendations.selectors import training as data
+from recommendations.services.evaluation import NOT_ENGAGED_KINDS, RELEVANT_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -100,16 +116,6 @@ MAX_VALIDATION_JUDGED = 1_000
 #: Share of each profile's training events held out again to choose settings on.
 VALIDATION_FRACTION = 0.2
 SECONDS_PER_DAY = 86_400.0
-_POSITIVE = np.array(
-    [
-        SignalCode.PLAY_START,
-        SignalCode.SEARCH_PLAY,
-        SignalCode.EXTERNAL_PLAY,
-        SignalCode.COMPLETE,
-        SignalCode.THUMBS_UP,
-    ],
-    dtype=np.int8,
-)
 
 Report = Callable[[str], object]
 
@@ -123,9 +129,11 @@ class Judging:
     confidence : scipy.sparse.csr_matrix of float32, shape (n_profiles, n_titles)
         Signed confidence of the training events.
     relevant : scipy.sparse.csr_matrix of bool, same shape
-        Held-out positive titles not seen in training.
+        Titles played, completed or thumbed up after the cut, not engaged with before it,
+        whose latest thumbs is not down.
     seen : scipy.sparse.csr_matrix of bool, same shape
-        Titles with a training event (never recommended back).
+        Titles engaged with before the cut (never recommended back); impressions, hovers
+        and previews do not count.
     """
 
     confidence: sp.csr_matrix
@@ -135,9 +143,15 @@ class Judging:
     def judged(
         self, rows: npt.NDArray[np.int64], *, at_most: int | None = None, seed: int = 0
     ) -> npt.NDArray[np.int64]:
-        """The ``rows`` with at least one relevant held-out title (a seeded sample of
-        ``at_most`` of them, ascending, when there are more)."""
-        judged = rows[np.diff(self.relevant.indptr)[rows] > 0]
+        """The ``rows`` with a training signal on a title and at least one relevant held-out
+        title (a seeded sample of ``at_most`` of them, ascending, when there are more).
+
+        A profile whose activity all came after the cut has no history for any
+        model to fold in, and would only add noise to every model's figure."""
+        has = (np.diff(self.relevant.indptr)[rows] > 0) & (
+            np.diff(self.confidence.indptr)[rows] > 0
+        )
+        judged = rows[has]
         if at_most is not None and judged.shape[0] > at_most:
             rng = np.random.default_rng(seed)
             judged = np.sort(rng.choice(judged, size=at_most, replace=False))
@@ -155,6 +169,9 @@ class HoldoutSplitData:
     confidence: sp.csr_matrix  # signed training confidence, (n_profiles, n_titles)
     n_test_events: int
     validation: Judging | None = None
+    #: Unix time of the cut: every training event is earlier, every held-out one at or after
+    #: it, and the training part's confidence decays to it.
+    cut: float | None = None
     #: The confidence of every signal split (training and held-out parts), when asked for:
     #: computed in the same pass as the training part's (see :func:`holdout_split`).
     window: ConfidenceMatrices | None = None
@@ -166,17 +183,36 @@ class HoldoutSplitData:
 
 def _judging(
     signals: data.TrainingSignals, *, at: float, test_fraction: float, window: bool = False
-) -> tuple[Judging, data.TrainingSignals, int, ConfidenceMatrices | None]:
-    """Split ``signals`` by time per profile; the training part's confidence and the judgement
-    (and, with ``window``, the confidence of all of ``signals``, from the same pass)."""
+) -> tuple[Judging, data.TrainingSignals, int, float, ConfidenceMatrices | None]:
+    """Cut ``signals`` at one instant; the training part's confidence and the judgement (and,
+    with ``window``, the confidence of all of ``signals`` at ``at``, from the same grouping).
+
+    The cut is :func:`global_time_holdout`'s: no training event, and so no other
+    profile's play, is as late as any held-out one. The training part's decay
+    clock is the cut, not ``at``: it learns as of the moment it predicts from.
+    Relevance and "seen" follow the offline evaluation's rules
+    (``services/evaluation.py``): a pair whose latest thumbs is down is never
+    relevant, and only engaged training events (not impressions, hovers or
+    previews) make a title seen. ``at`` is the window's end: the clock of the
+    whole window's confidence, and the cut when there is no activity at all.
+    """
     events = np.flatnonzero(signals.title_index >= 0)
     profiles = signals.profile_index[events]
     titles = signals.title_index[events]
-    split = time_holdout(
-        profile_index=profiles, timestamp=signals.timestamp[events], test_fraction=test_fraction
-    )
-    positive = np.isin(signals.kind[events], _POSITIVE)
+    times = signals.timestamp[events]
+    kinds = signals.kind[events]
+    split = global_time_holdout(timestamp=times, test_fraction=test_fraction)
+    cut = at if split.cut is None else split.cut
+    positive = np.isin(kinds, RELEVANT_KINDS)
     shape = (signals.n_profiles, signals.n_titles)
+    disliked = latest_thumbs_down(
+        profile_index=profiles,
+        title_index=titles,
+        timestamp=times,
+        thumbs_up=kinds == SignalCode.THUMBS_UP,
+        thumbs_down=kinds == SignalCode.THUMBS_DOWN,
+        n_titles=shape[1],
+    )
     # One grouping of the events by pair serves the split's matrices and the confidence of
     # its training part (and of the whole window, when wanted).
     pairs = pair_grouping(profiles, titles, n_titles=shape[1])
@@ -188,27 +224,33 @@ def _judging(
         n_titles=shape[1],
         counts=positive,
         pairs=pairs,
+        engaged=~np.isin(kinds, NOT_ENGAGED_KINDS),
+        disliked=disliked,
     )
     train_mask = np.zeros(len(signals), dtype=bool)
     train_mask[events[split.train]] = True
     train = signals.subset(train_mask)
-    computed = signal_confidence_parts(
-        profile_index=signals.profile_index,
-        title_index=signals.title_index,
-        kind=signals.kind,
-        value=signals.value,
-        age_days=signals.age_days(at),
-        commitment=signals.commitment_hours,
-        rewatch=signals.rewatch,
-        n_profiles=shape[0],
-        n_titles=shape[1],
-        weights=data.signal_weights(),
-        parts=[train_mask, None] if window else [train_mask],
-        pairs=pairs,
+    columns = {
+        "profile_index": signals.profile_index,
+        "title_index": signals.title_index,
+        "kind": signals.kind,
+        "value": signals.value,
+        "commitment": signals.commitment_hours,
+        "rewatch": signals.rewatch,
+        "n_profiles": shape[0],
+        "n_titles": shape[1],
+        "weights": data.signal_weights(),
+        "pairs": pairs,
+    }
+    # Two clocks, so two calls: the training part decays to the cut, the window to ``at``.
+    (trained,) = signal_confidence_parts(
+        **columns, age_days=signals.age_days(cut), parts=[train_mask]
     )
-    confidence = signed_confidence(computed[0].positive, computed[0].negative)
+    whole = signal_confidence_parts(**columns, age_days=signals.age_days(at))[0] if window else None
+    confidence = signed_confidence(trained.positive, trained.negative)
     judging = Judging(confidence, relevant, seen)
-    return judging, train, int((split.test & positive).sum()), computed[1] if window else None
+    n_test = int((split.test & positive & ~disliked).sum())
+    return judging, train, n_test, cut, whole
 
 
 def holdout_split(
@@ -219,17 +261,20 @@ def holdout_split(
     validation_fraction: float | None = VALIDATION_FRACTION,
     window: bool = False,
 ) -> HoldoutSplitData:
-    """Split each profile's activity by time; then split its training part again for validation.
+    """Cut the activity at one instant; then cut its training part again for validation.
 
-    The validation split's "now" is the holdout's: the decay of a training
-    event is measured the same way in both, so a setting chosen on one
-    transfers to the other. ``validation_fraction=None`` leaves the validation
+    The holdout is the latest ``test_fraction`` of all activity on titles, from
+    one cut (``split.cut``); the validation split is the latest
+    ``validation_fraction`` of the training part, from a second, earlier cut.
+    Each split's training confidence decays to its own cut, so a setting chosen
+    on one transfers to the other and neither learns from anything later than
+    what it is judged on. ``validation_fraction=None`` leaves the validation
     split out (:func:`validation_split` adds it when a search needs it).
-    ``window`` also computes the confidence of every signal (``split.window``):
-    a retrain needs it for its final fits, and computing it beside the training
-    part's groups the signals by pair once instead of twice.
+    ``window`` also computes the confidence of every signal at ``at``
+    (``split.window``): a retrain needs it for its final fits, and computing it
+    beside the training part's groups the signals by pair once instead of twice.
     """
-    holdout, train, n_test, whole = _judging(
+    holdout, train, n_test, cut, whole = _judging(
         signals, at=at, test_fraction=test_fraction, window=window
     )
     split = HoldoutSplitData(
@@ -238,6 +283,7 @@ def holdout_split(
         seen=holdout.seen,
         confidence=holdout.confidence,
         n_test_events=n_test,
+        cut=cut,
         window=whole,
     )
     if validation_fraction is None:
@@ -248,10 +294,15 @@ def holdout_split(
 def validation_split(
     split: HoldoutSplitData, *, at: float, fraction: float = VALIDATION_FRACTION
 ) -> Judging:
-    """Each profile's last ``fraction`` of its training events, held out to choose settings on."""
+    """The latest ``fraction`` of the holdout's training part, held out to choose settings on.
+
+    Its clock is the holdout's cut (where the training part ends), not ``at``;
+    ``at`` is kept for callers and only used when the split has no cut.
+    """
     if split.validation is not None:
         return split.validation
-    return _judging(split.train, at=at, test_fraction=fraction)[0]
+    clock = at if split.cut is None else split.cut
+    return _judging(split.train, at=clock, test_fraction=fraction)[0]
 
 
 def _fit_rows(

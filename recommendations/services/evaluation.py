@@ -61,7 +61,9 @@ from recommendations.serving.bundle import ServingBundle
 from recommendations.serving.scoring import ProfileHistory, ScoringContext, rank_profile
 
 K = 20
-_POSITIVE = np.array(
+#: Signals that make a held-out title relevant (unless its latest thumbs is down); shared
+#: with the per-cluster evaluation (``cluster_evaluation``), which judges by the same rules.
+RELEVANT_KINDS = np.array(
     [
         SignalCode.PLAY_START,
         SignalCode.SEARCH_PLAY,
@@ -72,7 +74,7 @@ _POSITIVE = np.array(
     dtype=np.int8,
 )
 #: Signals that show a title was put in front of the profile, not that it engaged with it.
-_NOT_ENGAGED = np.array(
+NOT_ENGAGED_KINDS = np.array(
     [
         SignalCode.IMPRESSION,
         SignalCode.HOVER,
@@ -138,7 +140,7 @@ def evaluation_split(
     profile_index = signals.profile_index[events]
     title_index = signals.title_index[events]
     n_profiles, n_titles = signals.n_profiles, signals.n_titles
-    positive = np.isin(kind, _POSITIVE)
+    positive = np.isin(kind, RELEVANT_KINDS)
     disliked = latest_thumbs_down(
         profile_index=profile_index,
         title_index=title_index,
@@ -154,7 +156,7 @@ def evaluation_split(
         n_profiles=n_profiles,
         n_titles=n_titles,
         counts=positive,
-        engaged=~np.isin(kind, _NOT_ENGAGED),
+        engaged=~np.isin(kind, NOT_ENGAGED_KINDS),
         disliked=disliked,
     )
     trained = np.bincount(profile_index[split.train], minlength=n_profiles) > 0
@@ -278,7 +280,7 @@ def recommendations_evaluate(
     results = []
 
     stage("most-popular")
-    counts_mask = on_title & np.isin(train.kind, _POSITIVE)
+    counts_mask = on_title & np.isin(train.kind, RELEVANT_KINDS)
     counts = sp.csr_matrix(
         (
             np.ones(int(counts_mask.sum()), dtype=np.float32),

@@ -29,8 +29,8 @@ class Command(BaseCommand):
             type=float,
             default=0.2,
             help=(
-                "Share of all activity held out, the latest (default 0.2); with --by-cluster, "
-                "of each profile's latest activity."
+                "Share of all activity held out, the latest (default 0.2), with or without "
+                "--by-cluster."
             ),
         )
         parser.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
@@ -158,9 +158,11 @@ class Command(BaseCommand):
         ]
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         self.stdout.write(
-            f"Region {region.upper()}: last {options['test_fraction']:.0%} of each profile's "
-            "activity held out; the same split for every model (judged: held-out profiles "
-            "measured, a seeded sample of at most 2,000 per cluster)."
+            f"Region {region.upper()}: the latest {options['test_fraction']:.0%} of all "
+            "activity held out (one time cut), the same split for every model; relevant: "
+            "played, completed or thumbed up after the cut, last thumbs not down, not engaged "
+            "with before it (judged: profiles with history and a relevant held-out title, a "
+            "seeded sample of at most 2,000 per cluster)."
         )
         for row in [header, *rows]:
             cells = (c.ljust(w) for c, w in zip(row, widths, strict=True))
