@@ -1151,6 +1151,52 @@ def _fallbacks_refresh(
     return outcomes
 
 
+def _final_version_store(
+    *,
+    shared: _Shared,
+    profiles: npt.NDArray[np.bool_],
+    als: CollaborativeModel,
+    region_code: str | None,
+    cluster: TasteCluster | None,
+    logged: LoggedExamples | None,
+    random_state: int,
+    at: dt.datetime,
+) -> tuple[ModelVersion, data.TrainingSignals]:
+    """Store, not activate, a batch's final fit served to ``profiles``, with their signals.
+
+    A cluster's version and a fallback's are built the same way from what the
+    batch shares (content model, confidence of the window, profile groups);
+    only the gate that follows differs.
+    """
+    training, signals = shared.training, shared.training.signals
+    rows = np.flatnonzero(profiles)
+    served = signals if rows.shape[0] == signals.n_profiles else _compact(signals, profiles)
+    matrices = shared.matrices
+    version = model_train(
+        region_code=region_code,
+        cluster=cluster,
+        training=TrainingData(
+            signals=served,
+            features=training.features,
+            groups=_groups_of(training.groups, rows, shared.cluster_pk),
+            at=training.at,
+        ),
+        als_model=als,
+        content=shared.content,
+        content_artefact=shared.content_artefact,
+        confidence=ConfidenceMatrices(
+            positive=matrices.positive[rows],
+            negative=matrices.negative[rows],
+            ignored=matrices.ignored[rows],
+        ),
+        logged=logged,
+        random_state=random_state,
+        activate=False,
+        at=at,
+    )
+    return version, served
+
+
 def _fallback_refresh(
     *,
     scope: str,
@@ -1202,29 +1248,15 @@ def _fallback_refresh(
         return evaluation.table[clusters[pk].slug]
 
     als = finals.get(scope)
-    rows = np.flatnonzero(profiles)
-    scope_signals = signals if rows.shape[0] == signals.n_profiles else _compact(signals, profiles)
-    matrices = shared.matrices
-    version = model_train(
+    version, _ = _final_version_store(
+        shared=shared,
+        profiles=profiles,
+        als=als,
         region_code=region_code if scope == "region" else None,
-        training=TrainingData(
-            signals=scope_signals,
-            features=training.features,
-            groups=_groups_of(training.groups, rows, shared.cluster_pk),
-            at=training.at,
-        ),
-        als_model=als,
-        content=shared.content,
-        content_artefact=shared.content_artefact,
-        confidence=ConfidenceMatrices(
-            positive=matrices.positive[rows],
-            negative=matrices.negative[rows],
-            ignored=matrices.ignored[rows],
-        ),
+        cluster=None,
         # The region's logged pages; the global version reads every region's itself.
         logged=shared.logged if scope == "region" else None,
         random_state=random_state,
-        activate=False,
         at=at,
     )
     run_ids = [run.pk for run in runs]
@@ -1341,13 +1373,6 @@ def _cluster_finish(
         recipe = "region"
         als = finals.get("region")
         profiles = shared.in_region
-    rows = np.flatnonzero(profiles)
-    recipe_signals = signals if rows.shape[0] == signals.n_profiles else _compact(signals, profiles)
-    sizes = {
-        **sizes,
-        "recipe_signals": len(recipe_signals),
-        "recipe_profiles": recipe_signals.n_profiles,
-    }
     hyper: dict = {"recipe": recipe, "components": als.describe()}
     if recipe == "blend":
         hyper["blend_weight"] = evaluation.blend_weight[key]
@@ -1356,29 +1381,21 @@ def _cluster_finish(
         for name, scope in (("cluster", key), ("region", "region"), ("global", "global"))
         if scope in evaluation.choices
     }
-    matrices = shared.matrices
-    version = model_train(
+    version, recipe_signals = _final_version_store(
+        shared=shared,
+        profiles=profiles,
+        als=als,
         region_code=region_code,
         cluster=cluster,
-        training=TrainingData(
-            signals=recipe_signals,
-            features=training.features,
-            groups=_groups_of(training.groups, rows, shared.cluster_pk),
-            at=training.at,
-        ),
-        als_model=als,
-        content=shared.content,
-        content_artefact=shared.content_artefact,
-        confidence=ConfidenceMatrices(
-            positive=matrices.positive[rows],
-            negative=matrices.negative[rows],
-            ignored=matrices.ignored[rows],
-        ),
         logged=shared.logged,
         random_state=random_state,
-        activate=False,
         at=at,
     )
+    sizes = {
+        **sizes,
+        "recipe_signals": len(recipe_signals),
+        "recipe_profiles": recipe_signals.n_profiles,
+    }
     # Linked at once: if the worker dies before the gate, the reaper fails this version too,
     # so a version nobody judged is never left "ready" to be activated or rolled back to.
     TrainingRun.objects.filter(pk=run.pk).update(model_version=version)
