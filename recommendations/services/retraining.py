@@ -1197,6 +1197,22 @@ def _final_version_store(
     return version, served
 
 
+def _worse_than_active(
+    *, candidate: float, active: ModelVersion, active_ndcg: float | None, how: str
+) -> str:
+    """The gate's refusal, or "" when the candidate is within the margin of the active one.
+
+    One rule for a cluster's version and a fallback's, so their gates cannot drift.
+    """
+    if active_ndcg is None or candidate >= active_ndcg * (1.0 - gate_margin()):
+        return ""
+    return (
+        f"Worse than the active version #{active.pk} by more than the "
+        f"{gate_margin():.0%} margin (NDCG@10 {candidate:.4f} vs {active_ndcg:.4f}, "
+        f"the active version's configuration {how})."
+    )
+
+
 def _fallback_refresh(
     *,
     scope: str,
@@ -1300,12 +1316,9 @@ def _fallback_refresh(
             )
         gate["active_ndcg@10"] = active_ndcg
         gate["active_measured_as"] = how
-        if active_ndcg is not None and candidate < active_ndcg * (1.0 - gate_margin()):
-            reason = (
-                f"Worse than the active version #{active.pk} by more than the "
-                f"{gate_margin():.0%} margin (NDCG@10 {candidate:.4f} vs {active_ndcg:.4f}, "
-                f"the active version's configuration {how})."
-            )
+        reason = _worse_than_active(
+            candidate=candidate, active=active, active_ndcg=active_ndcg, how=how
+        )
     if not reason:
         try:
             model_version_activate(version=version, replacing=None if active is None else active.pk)
@@ -1433,12 +1446,9 @@ def _cluster_finish(
             )
         gate["active_ndcg@10"] = active_ndcg
         gate["active_measured_as"] = how
-        if active_ndcg is not None and candidate < active_ndcg * (1.0 - gate_margin()):
-            reason = (
-                f"Worse than the active version #{active.pk} by more than the "
-                f"{gate_margin():.0%} margin (NDCG@10 {candidate:.4f} vs {active_ndcg:.4f}, "
-                f"the active version's configuration {how})."
-            )
+        reason = _worse_than_active(
+            candidate=candidate, active=active, active_ndcg=active_ndcg, how=how
+        )
     gate["passed"] = not reason
     metrics["gate"] = gate
     ModelVersion.objects.filter(pk=version.pk).update(
