@@ -29,10 +29,11 @@ UNLOCK_PARAMETER = OpenApiParameter(
     description="Unlock token of the profile, or of a guardian (see the operation).",
 )
 GUARDIAN_RULE = (
-    "A guardian is a profile of the account that has a PIN and is not a kids profile. When "
-    "the household has one, its unlock token is needed to add a profile that is not a kids "
-    "profile, or to lift a restriction of another profile (turn kids off, raise the maturity "
-    "limit); a kids profile's own unlock never lifts its own limits (403 "
+    "A guardian is an unrestricted profile of the account (not kids, 18+) that has a PIN. "
+    "When the household has one, its unlock token is needed to add a profile that is not a "
+    "kids profile, or to lift a restriction of another profile (turn kids off, raise the "
+    "maturity limit, give an adult profile a PIN and so make it a guardian); a kids or teen "
+    "profile's own unlock never lifts its own limits (403 "
     "`guardian_unlock_required`). A household without a guardian has no credential that tells "
     "a parent's device from a child's, so these changes are open to any of its devices."
 )

@@ -13,6 +13,8 @@ from regions.models import TasteCluster
 
 MAX_PROFILES_PER_ACCOUNT = 5
 KIDS_MATURITY_CAP = MaturityLevel.SEVEN
+#: A guardian (``profiles.unlock``) is itself unrestricted: a teen profile's PIN lifts nothing.
+GUARDIAN_MATURITY_LIMIT = max(MaturityLevel.values)
 PIN_LENGTH = 4
 
 

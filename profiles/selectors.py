@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from accounts.models import Account
 from config.db import RowReader
 
-from .models import Profile
+from .models import GUARDIAN_MATURITY_LIMIT, Profile
 
 NO_PROFILE = "No Profile matches the given query."
 #: The request attribute where a profile read with the token waits:
@@ -31,9 +31,12 @@ def profile_list(*, account: Account) -> QuerySet[Profile]:
 
 
 def profile_guardians(*, account_id: int) -> list[Profile]:
-    """The account's profiles that can lift others' restrictions: PIN-protected, not kids."""
+    """The account's profiles that can lift others' restrictions (``profiles.unlock.is_guardian``):
+    PIN-protected, not kids, and themselves unrestricted."""
     return list(
-        Profile.objects.filter(account_id=account_id, is_kids=False)
+        Profile.objects.filter(
+            account_id=account_id, is_kids=False, maturity_limit__gte=GUARDIAN_MATURITY_LIMIT
+        )
         .exclude(pin_hash="")
         .only("pk", "pin_hash")
     )

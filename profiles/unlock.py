@@ -31,7 +31,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from .models import Profile
+from .models import GUARDIAN_MATURITY_LIMIT, Profile
 from .selectors import profile_guardians
 
 UNLOCK_HEADER = "X-Profile-Unlock"
@@ -197,8 +197,9 @@ class GuardianUnlockRequired(exceptions.PermissionDenied):
     default_code = "guardian_unlock_required"
     default_detail = (
         "Adding a profile that is not a kids profile, or lifting a profile's restrictions "
-        "(turning kids off, raising the maturity limit), needs the unlock token of a "
-        f"PIN-protected profile of this account that is not a kids profile, in {UNLOCK_HEADER}."
+        "(turning kids off, raising the maturity limit, giving an adult profile a PIN), needs "
+        "the unlock token of a PIN-protected, unrestricted (18+, not kids) profile of this "
+        f"account, in {UNLOCK_HEADER}."
     )
 
 
@@ -207,7 +208,7 @@ def profile_guardian_check(*, request: Request, account_id: int) -> None:
 
     Every device of a household holds the same account token, so the only
     credential that tells a parent from a child is a profile's PIN. A guardian
-    is a profile of the account with a PIN that is not a kids profile; lifting
+    (:func:`is_guardian`) is an unrestricted profile of the account with a PIN; lifting
     a restriction, or adding an unrestricted profile, needs one's unlock, so a
     kids device cannot undo its own limits. A household with no guardian has
     no such credential, and nothing more is asked than a PIN-protected
@@ -224,10 +225,37 @@ def _require_guardian(request: Request, guardians: list[Profile]) -> None:
         raise GuardianUnlockRequired()
 
 
+def is_guardian(*, has_pin: bool, is_kids: bool, maturity_limit: int) -> bool:
+    """Whether a profile with these settings can lift others' restrictions.
+
+    It needs a PIN (the only credential a household's devices do not share)
+    and must itself be unrestricted: a teen profile with a PIN is no guardian,
+    or its device could lift its own limit and a sibling's.
+    """
+    return has_pin and not is_kids and maturity_limit >= GUARDIAN_MATURITY_LIMIT
+
+
 def _lifts_restrictions(profile: Profile, changes: Mapping[str, Any]) -> bool:
+    """Turning kids off, raising the limit, or making the profile a guardian.
+
+    Becoming a guardian counts: otherwise any device could give an adult
+    profile without a PIN (its own, or a restricted one raised) a PIN of its
+    choosing and then lift what it likes with that profile's unlock.
+    """
     turns_kids_off = profile.is_kids and changes.get("is_kids") is False
     raises_limit = changes.get("maturity_limit", profile.maturity_limit) > profile.maturity_limit
-    return turns_kids_off or raises_limit
+    after = is_guardian(
+        has_pin=bool(changes["pin"]) if "pin" in changes else profile.has_pin,
+        is_kids=changes.get("is_kids", profile.is_kids),
+        maturity_limit=changes.get("maturity_limit", profile.maturity_limit),
+    )
+    return turns_kids_off or raises_limit or (after and not _guardian(profile))
+
+
+def _guardian(profile: Profile) -> bool:
+    return is_guardian(
+        has_pin=profile.has_pin, is_kids=profile.is_kids, maturity_limit=profile.maturity_limit
+    )
 
 
 def profile_change_check(
@@ -238,13 +266,12 @@ def profile_change_check(
     A PIN-protected profile needs its own unlock, whatever the change: without
     it its PIN could be removed or replaced, or the profile deleted, by any
     device of the household. A change that lifts a restriction of a profile
-    that is not itself a guardian needs a guardian's unlock instead when the
-    household has one (:func:`profile_guardian_check`): a kids profile's own
-    unlock does not lift its own limits. A guardian's unlock opens no other
-    guardian's profile.
+    that is not itself a guardian, or makes it one, needs a guardian's unlock
+    instead when the household has one (:func:`profile_guardian_check`): a
+    kids or teen profile's own unlock does not lift its own limits. A
+    guardian's unlock opens no other guardian's profile.
     """
-    is_guardian = profile.has_pin and not profile.is_kids
-    if changes is not None and not is_guardian and _lifts_restrictions(profile, changes):
+    if changes is not None and not _guardian(profile) and _lifts_restrictions(profile, changes):
         guardians = profile_guardians(account_id=profile.account_id)
         if guardians:
             _require_guardian(request, guardians)

@@ -256,13 +256,13 @@ def test_tightening_or_renaming_a_kids_profile_needs_no_guardian(api_client, acc
     assert (response.json()["name"], response.json()["maturity_limit"]) == ("Little one", 0)
 
 
-def test_a_guardians_unlock_opens_no_other_pin_protected_adult(api_client, account):
+def test_a_guardians_unlock_opens_no_other_guardians_profile(api_client, account):
     parent = with_pin(ProfileFactory(account=account, name="Parent"), "4321")
-    other = with_pin(ProfileFactory(account=account, name="Other", maturity_limit=13), "9999")
+    other = with_pin(ProfileFactory(account=account, name="Other", maturity_limit=18), "9999")
 
     response = api_client.patch(
         detail_url(other.pk),
-        {"maturity_limit": 18, "pin": None},
+        {"name": "Renamed", "pin": None},
         format="json",
         **unlocked(api_client, parent, "4321"),
     )
@@ -270,6 +270,39 @@ def test_a_guardians_unlock_opens_no_other_pin_protected_adult(api_client, accou
     assert response.status_code == 403
     other.refresh_from_db()
     assert other.check_pin("9999")
+
+
+def test_a_device_cannot_make_itself_a_guardian_by_giving_a_profile_a_pin(api_client, account):
+    # given: a parent guardian, a teen profile limited to 13 and an adult one, neither with
+    # a PIN, and a kids profile
+    parent = with_pin(ProfileFactory(account=account, name="Parent"), "4321")
+    teen = ProfileFactory(account=account, name="Teen", maturity_limit=13)
+    adult = ProfileFactory(account=account, name="Lodger", maturity_limit=18)
+    kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
+
+    # when: the adult profile is given a PIN (which would make it a guardian)
+    refused = api_client.patch(detail_url(adult.pk), {"pin": "1111"}, format="json")
+    # ... and the teen gives itself a PIN (allowed: a teen's PIN lifts nothing) and tries
+    # its own unlock on its own limit and on the kid's
+    own_pin = api_client.patch(detail_url(teen.pk), {"pin": "2222"}, format="json")
+    assert own_pin.status_code == 200
+    teen_token = unlocked(api_client, teen, "2222")
+    raise_own = api_client.patch(
+        detail_url(teen.pk), {"maturity_limit": 18}, format="json", **teen_token
+    )
+    lift_kid = api_client.patch(detail_url(kid.pk), {"is_kids": False}, format="json", **teen_token)
+
+    # then: all three need the guardian
+    for response in (refused, raise_own, lift_kid):
+        assert response.status_code == 403
+        assert response.json()["code"] == "guardian_unlock_required"
+    adult.refresh_from_db()
+    teen.refresh_from_db()
+    kid.refresh_from_db()
+    assert (adult.has_pin, teen.maturity_limit, kid.is_kids) == (False, 13, True)
+    header = unlocked(api_client, parent, "4321")
+    granted = api_client.patch(detail_url(adult.pk), {"pin": "1111"}, format="json", **header)
+    assert granted.status_code == 200
 
 
 def test_adding_a_profile_that_is_not_for_kids_needs_a_guardian(api_client, account):
