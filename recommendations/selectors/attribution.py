@@ -141,7 +141,8 @@ def page_impressions_attributed(
     page that could take their credit (the profile's pages up to a window after a
     kept page, and any page a play names), not only the kept ones; so consecutive
     ranges (the artwork policy's incremental updates) never credit one play twice.
-    Four or five queries whatever the volume.
+    A fixed handful of queries whatever the volume: the range once (a sample: its ids,
+    then its pages by id), the plays, and the pages plays name outside the range.
     """
     window = window or attribution_window()
     horizon = until + window
@@ -149,32 +150,36 @@ def page_impressions_attributed(
     pages = PageLog.objects.filter(generated_at__gte=since, generated_at__lt=horizon)
     if profile_ids is not None:
         pages = pages.filter(AnyOf(F("profile_id"), profile_ids))
-    meta = list(
-        pages.order_by("generated_at", "id").values_list("id", "profile_id", "generated_at")
+    columns = (
+        "id",
+        "profile_id",
+        "generated_at",
+        "device",
+        "hour",
+        "weekday",
+        "model_version_id",
+        "region",
+        "rows",
+        "items",
     )
+    ordered = pages.order_by("generated_at", "id")
+    if wanted is None:
+        # Every page of the range is kept or may take a kept page's credit: one read.
+        # (Naming them all again in an ANY(uuid[]) filter made a day's read 2.6x slower.)
+        read = list(ordered.values_list(*columns))
+        meta = [row[:3] for row in read]
+    else:
+        meta = list(ordered.values_list("id", "profile_id", "generated_at"))
     kept, context = _pages_to_load(
         meta, until=until, page_ids=wanted, window=window.total_seconds()
     )
     load = kept | context
-    loaded = pages
-    if connection.vendor == "postgresql":  # elsewhere the range is read and filtered below
-        loaded = pages.filter(AnyOf(F("pk"), [str(p) for p in load], db_type="uuid"))
-    page_rows = [
-        row
-        for row in loaded.order_by("generated_at", "id").values_list(
-            "id",
-            "profile_id",
-            "generated_at",
-            "device",
-            "hour",
-            "weekday",
-            "model_version_id",
-            "region",
-            "rows",
-            "items",
-        )
-        if row[0] in load
-    ]
+    if wanted is not None:
+        sample = ordered
+        if connection.vendor == "postgresql":  # elsewhere the range is read and filtered below
+            sample = ordered.filter(AnyOf(F("pk"), [str(p) for p in load], db_type="uuid"))
+        read = list(sample.values_list(*columns))
+    page_rows = [row for row in read if row[0] in load]
 
     n_pages = len(page_rows)
     page_of = {row[0]: p for p, row in enumerate(page_rows)}
