@@ -77,8 +77,11 @@ MAX_REPORTED_LINES = 20
 PROGRESS_EVERY = 10_000
 
 HOUSEHOLD_PREFIX = "import:"
-# Fixed forever: client_event_id = uuid5(namespace, user, item, kind, time[, n]), so that
-# importing the same interaction again, from any copy of the file, stores nothing twice.
+# client_event_id = uuid5(namespace, user, item, kind, time[, n]), so that importing the
+# same interaction again, from any copy of the file, stores nothing twice. Changed once (3 Dec
+# 2026: the time was added so that repeated rows are kept): a database filled by an earlier
+# import holds ids without the time, and re-importing one of its files stores it again
+# (docs/recommendations.md, "Importing data sets"). Fixed from then on.
 IMPORT_EVENT_NAMESPACE = uuid.UUID("4f1c2d8e-6b0a-5d47-9a3e-2f6c8b1e7d50")
 # Held for the transaction: two imports at once would number new households alike
 # and could both create a profile for the same new source user.
