@@ -1213,6 +1213,32 @@ def _worse_than_active(
     )
 
 
+def _fallback_activate(
+    version: ModelVersion, *, runs: list[int], active: ModelVersion | None
+) -> str:
+    """Activate a fallback version that passed its gate; the refusal's reason, or "".
+
+    As :func:`_conclude` does for a cluster's: under the batch's runs' row locks
+    and only while every one is still ``running`` (a batch the reaper failed
+    meanwhile activates nothing, though the fit it was in saved its version as
+    ready), and only if the active version is still the one the gate compared with.
+    """
+    with transaction.atomic():
+        statuses = list(
+            TrainingRun.objects.select_for_update()
+            .filter(pk__in=runs)
+            .order_by("pk")
+            .values_list("status", flat=True)
+        )
+        if any(status != TrainingRun.Status.RUNNING for status in statuses):
+            return "Not activated: the batch's runs were ended (reaped?) before its gate."
+        try:
+            model_version_activate(version=version, replacing=None if active is None else active.pk)
+        except ActiveVersionChanged as changed:
+            return f"Not activated: {changed}."
+    return ""
+
+
 def _fallback_refresh(
     *,
     scope: str,
@@ -1320,10 +1346,7 @@ def _fallback_refresh(
             candidate=candidate, active=active, active_ndcg=active_ndcg, how=how
         )
     if not reason:
-        try:
-            model_version_activate(version=version, replacing=None if active is None else active.pk)
-        except ActiveVersionChanged as changed:
-            reason = f"Not activated: {changed}."
+        reason = _fallback_activate(version, runs=run_ids, active=active)
     gate["passed"] = not reason
     ModelVersion.objects.filter(pk=version.pk).update(
         metrics={

@@ -471,3 +471,38 @@ def test_the_scheduled_region_retrain_refreshes_and_gates_the_region_and_global_
     single = training_run_execute(run_id=_queued_run().pk)
     assert "fallbacks" not in single.metrics
     assert ModelVersion.objects.filter(scope="region").count() == 2
+
+
+@pytest.mark.django_db
+def test_a_batch_reaped_while_its_fallback_is_stored_activates_no_fallback(
+    seeded, monkeypatch, django_capture_on_commit_callbacks
+):
+    from recommendations.services import retraining
+    from recommendations.tasks import retrain_region
+
+    # given: the reaper fails the batch's runs while its region version is being fitted
+    store = retraining._final_version_store
+
+    def store_then_reaped(**kwargs):
+        stored = store(**kwargs)
+        if kwargs["cluster"] is None:
+            TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).update(
+                status=TrainingRun.Status.FAILED, error="Worker lost (test)."
+            )
+        return stored
+
+    monkeypatch.setattr(retraining, "_final_version_store", store_then_reaped)
+
+    # when: the nightly retrain runs on
+    with django_capture_on_commit_callbacks(execute=True):
+        retrain_region("IN")
+
+    # then: no fallback was activated; the stored versions say why
+    assert not ModelVersion.objects.filter(
+        scope__in=["region", "global"], status=ModelVersion.Status.ACTIVE
+    ).exists()
+    refused = ModelVersion.objects.filter(scope__in=["region", "global"])
+    assert refused.exists()
+    for version in refused:
+        assert version.status == ModelVersion.Status.REJECTED
+        assert "runs were ended" in version.error
