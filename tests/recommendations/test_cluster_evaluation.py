@@ -6,28 +6,14 @@ import numpy as np
 from recommendations.engine.confidence import SignalCode, signal_confidence
 from recommendations.selectors.training import TrainingSignals, signal_weights
 from recommendations.services.cluster_evaluation import holdout_split
+from tests.recommendations.signal_rows import DAY, T0, signals_of_rows
 
-DAY = 86_400.0
-T0 = 1.7e9
 S = SignalCode
 
 
 def _signals(rows: list[tuple[int, int, SignalCode, float]]) -> TrainingSignals:
     """Signals of (profile index, title index, kind, day) rows: 4 profiles, 8 titles."""
-    profile, title, kind, day = (np.array(column) for column in zip(*rows, strict=True))
-    n = len(rows)
-    return TrainingSignals(
-        profile_ids=np.arange(101, 105, dtype=np.int64),
-        title_ids=np.arange(201, 209, dtype=np.int64),
-        profile_index=profile.astype(np.int32),
-        title_index=title.astype(np.int32),
-        episode_id=np.full(n, -1, dtype=np.int64),
-        kind=kind.astype(np.int8),
-        value=np.full(n, np.nan, dtype=np.float32),
-        timestamp=T0 + day.astype(np.float64) * DAY,
-        rewatch=np.zeros(n, dtype=bool),
-        commitment_hours=np.full(n, 2.0, dtype=np.float32),
-    )
+    return signals_of_rows(rows, n_profiles=4, n_titles=8, value=np.nan)
 
 
 #: 20 title events; the latest 20% (4) start on day 20, the cut.

@@ -3,7 +3,6 @@
 import re
 from io import StringIO
 
-import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -11,8 +10,7 @@ from recommendations.engine.confidence import SignalCode
 from recommendations.selectors.training import TrainingSignals
 from recommendations.services.evaluation import evaluation_split
 from tests.recommendations.demo_world import seed_small_demo
-
-DAY = 86_400.0
+from tests.recommendations.signal_rows import DAY, signals_of_rows
 
 
 @pytest.fixture
@@ -85,20 +83,7 @@ def test_by_cluster_prints_every_model_and_the_settings_each_scope_was_given(see
 
 def _signals(rows: list[tuple[int, int, SignalCode, float]]) -> TrainingSignals:
     """Signals of (profile index, title index, kind, day) rows: 3 profiles, 6 titles."""
-    profile, title, kind, day = (np.array(column) for column in zip(*rows, strict=True))
-    n = len(rows)
-    return TrainingSignals(
-        profile_ids=np.arange(101, 104, dtype=np.int64),
-        title_ids=np.arange(201, 207, dtype=np.int64),
-        profile_index=profile.astype(np.int32),
-        title_index=title.astype(np.int32),
-        episode_id=np.full(n, -1, dtype=np.int64),
-        kind=kind.astype(np.int8),
-        value=np.zeros(n, dtype=np.float32),
-        timestamp=1.7e9 + day.astype(np.float64) * DAY,
-        rewatch=np.zeros(n, dtype=bool),
-        commitment_hours=np.full(n, 2.0, dtype=np.float32),
-    )
+    return signals_of_rows(rows, n_profiles=3, n_titles=6, value=0.0)
 
 
 S = SignalCode
