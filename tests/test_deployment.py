@@ -74,6 +74,20 @@ def settings_from_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> d
 PROXIED = {"DEBUG": "0", "ALLOWED_HOSTS": HOST}
 
 
+def _sign_in(client: Client):
+    """The admin login form posted as a browser on https://HOST posts it (Origin included)."""
+    return client.post(
+        "/admin/login/",
+        {
+            "username": "admin",
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
+            "next": "/admin/",
+        },
+        HTTP_ORIGIN=f"https://{HOST}",
+    )
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "env",
@@ -100,16 +114,7 @@ def test_admin_login_through_a_tls_proxy_succeeds(
     assert form.status_code == 200
 
     # when
-    response = client.post(
-        "/admin/login/",
-        {
-            "username": "admin",
-            "password": PASSWORD,
-            "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
-            "next": "/admin/",
-        },
-        HTTP_ORIGIN=f"https://{HOST}",
-    )
+    response = _sign_in(client)
 
     # then: signed in, with cookies a browser keeps only over https
     assert response.status_code == 302, response.content[:300]
@@ -132,16 +137,7 @@ def test_admin_login_through_a_tls_proxy_is_refused_when_nothing_says_https(
     client = Client(enforce_csrf_checks=True, HTTP_HOST=HOST, HTTP_X_FORWARDED_PROTO="https")
     client.get("/admin/login/")
 
-    response = client.post(
-        "/admin/login/",
-        {
-            "username": "admin",
-            "password": PASSWORD,
-            "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
-            "next": "/admin/",
-        },
-        HTTP_ORIGIN=f"https://{HOST}",
-    )
+    response = _sign_in(client)
 
     assert response.status_code == 403
 
