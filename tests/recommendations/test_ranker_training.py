@@ -1,7 +1,6 @@
 """The learned rankers' training rows, built from logged pages through the real database path."""
 
 import datetime as dt
-import uuid
 
 import numpy as np
 import pytest
@@ -11,12 +10,10 @@ from recommendations.models import PageLog
 from recommendations.selectors.attribution import attribution_window
 from recommendations.services.homepage import homepage_render
 from recommendations.services.ranker_training import _pages_sample, logged_examples_load
-from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import model_train
-from recommendations.signal_events import SignalEvent
 from tests.factories import AccountFactory, ProfileFactory
 from tests.recommendations.homepage_world import NOW, build_home_world
-from tests.recommendations.test_training import _fresh_serving, watch  # noqa: F401
+from tests.recommendations.test_training import _fresh_serving, record, watch  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -35,28 +32,6 @@ def viewer():
     return profile
 
 
-def _event(profile, kind, title_id, at, *, value=None, page_id=None):
-    signal_batch_record(
-        profile=profile,
-        events=[
-            SignalEvent(
-                index=0,
-                kind=kind,
-                title_id=title_id,
-                episode_id=None,
-                value=value,
-                device="tv",
-                occurred_at=at,
-                client_event_id=uuid.uuid4(),
-                page_id=page_id,
-                row="",
-                position=None,
-                artwork_variant_id=None,
-            )
-        ],
-    )
-
-
 def test_a_past_pages_rows_do_not_change_with_what_happened_after_it(viewer):
     # given a page two days ago, and its rows once its window closed
     at = NOW - dt.timedelta(days=2)
@@ -66,9 +41,9 @@ def test_a_past_pages_rows_do_not_change_with_what_happened_after_it(viewer):
     before = logged_examples_load(region_code=None, at=at + dt.timedelta(hours=4))
 
     # when the viewer starts a title from it, stops at 40%, and a day later dislikes another
-    _event(viewer, "play_start", played, at + dt.timedelta(minutes=5), page_id=page.page_id)
-    _event(viewer, "progress", played, at + dt.timedelta(minutes=50), value=40.0)
-    _event(viewer, "thumbs_down", disliked, at + dt.timedelta(days=1))
+    record(viewer, "play_start", played, at=at + dt.timedelta(minutes=5), page_id=page.page_id)
+    record(viewer, "progress", played, at=at + dt.timedelta(minutes=50), value=40.0)
+    record(viewer, "thumbs_down", disliked, at=at + dt.timedelta(days=1))
     after = logged_examples_load(region_code=None, at=NOW)
 
     # then the page's features are what they were: the play is a label, not a feature
@@ -85,7 +60,9 @@ def test_a_page_whose_attribution_window_is_open_is_not_learned_from(viewer):
     retrain_at = NOW - dt.timedelta(days=1)
     page = homepage_render(profile=viewer, device="tv", at=retrain_at - dt.timedelta(minutes=10))
     title = page.rows[0].items[0].title_id
-    _event(viewer, "play_start", title, retrain_at + dt.timedelta(minutes=5), page_id=page.page_id)
+    record(
+        viewer, "play_start", title, at=retrain_at + dt.timedelta(minutes=5), page_id=page.page_id
+    )
 
     # when the retrain reads the logs, and a later one once the page's window closed
     now = logged_examples_load(region_code=None, at=retrain_at)

@@ -60,21 +60,35 @@ def _fresh_serving(settings):
     model_cache.clear()
 
 
-def record(profile, kind: str, title, *, days_ago: float = 1.0, episode=None, value=None) -> None:
-    """Store one signal through the ingest service (so the derived title state follows)."""
+def record(
+    profile,
+    kind: str,
+    title,
+    *,
+    days_ago: float = 1.0,
+    at: dt.datetime | None = None,
+    episode=None,
+    value=None,
+    page_id=None,
+) -> None:
+    """Store one signal through the ingest service (so the derived title state follows).
+
+    ``title`` is a title or its id; ``at``, when given, is the moment instead of
+    ``days_ago`` before ``NOW``.
+    """
     signal_batch_record(
         profile=profile,
         events=[
             SignalEvent(
                 index=0,
                 kind=kind,
-                title_id=title.pk,
+                title_id=getattr(title, "pk", title),
                 episode_id=episode.pk if episode else None,
                 value=value,
                 device="tv",
-                occurred_at=NOW - dt.timedelta(days=days_ago),
+                occurred_at=at or NOW - dt.timedelta(days=days_ago),
                 client_event_id=uuid.uuid4(),
-                page_id=None,
+                page_id=page_id,
                 row="",
                 position=None,
                 artwork_variant_id=None,
