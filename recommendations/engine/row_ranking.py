@@ -11,49 +11,63 @@ Features
     :data:`ROW_FEATURE_NAMES`:
 
     - ``type_*``: one-hot row type (:data:`ROW_TYPES`).
-    - ``share_all`` / ``share_hour`` / ``share_device`` / ``share_daypart``:
-      the profile's own share of row-attributed plays that came from rows of
-      this type, overall, in the current hour bucket, on the current device
-      and on this part of the week (weekday or weekend). Each share is
-      smoothed towards the uniform share with :data:`SHARE_SMOOTHING`
-      pseudo-plays, so a profile with two plays does not look like a habit,
-      and a new profile's shares are all uniform (the prior then decides).
+    - ``affinity``: how much more than an indifferent profile this one
+      starts things from rows of this type, ``log(share * N_TYPES)``, its
+      share of row-attributed plays shrunk towards uniform with
+      :data:`AFFINITY_SMOOTHING` pseudo-plays. A profile needs a habit, not
+      one play, to move a row type: one play of eleven types' worth of
+      pseudo-plays moves it by about 0.4.
+    - ``lift_hour`` / ``lift_device`` / ``lift_week_part``: how this context
+      differs from the profile's own overall habit, ``log(context share /
+      overall share)``, the context's share shrunk towards the overall one
+      with :data:`CONTEXT_SMOOTHING` pseudo-plays. They are 0 when the
+      profile behaves here as it does everywhere (so a play is not counted
+      four times, as raw shares per context would), and they separate the
+      per-profile habit ("resumes in the morning, starts new things in the
+      evening") from the overall taste that ``affinity`` carries.
     - ``scroll_past_rate``: rapid scroll-pasts of rows of this type over
-      (scroll-pasts + plays + 1): a row the profile keeps skipping sinks.
+      (scroll-pasts + plays + 2): a row the profile keeps skipping sinks.
     - ``strength``: mean play probability (title ranker) of the row's first
       items: an empty-looking row of a favourite type should not lead.
-    - ``type_x_hour_*`` / ``type_x_device_*``: row type x context one-hots,
-      so the learned model can find population-wide habits (resume in the
-      morning, discover new releases in the evening, lean back on TV).
+    - ``type_x_hour_*`` / ``type_x_device_*`` / ``type_x_weekend_*``: row
+      type x context one-hots, so the learned model can find population-wide
+      habits (resume in the morning, discover new releases on Friday
+      evening, lean back on TV).
     - ``row_position``: where the row was shown, ``log1p(index) / log1p(40)``;
       learned so that position bias (row 1 gets played because it is row 1)
       is explained by it, and 0 at serving.
 
 Model
-    :class:`RowRanker` mirrors :class:`~recommendations.engine.ranking.PlayRanker`:
-    a logistic regression on standardised features once ``min_rows`` logged
-    row impressions with enough plays exist, the documented
-    :class:`RowPrior` before that. One scoring path for both: the prior is
-    expressed as coefficients. Saved as ``.npz`` without pickle.
+    :class:`RowRanker` is a logistic model whose coefficients start at the
+    documented :class:`RowPrior` and move only as far as logged pages
+    justify: the fit is the maximum a posteriori estimate under a Gaussian
+    prior centred on the prior's coefficients (variance ``C``), not a ridge
+    towards zero. A few hundred pages nudge it; a region's month of pages
+    can overturn it. Training also holds the newest pages out
+    (:func:`row_ranker_select`) and keeps the prior unless the learned
+    model ranks the played rows of those pages at least as well. Saved as
+    ``.npz`` without pickle.
 
 Prior
     Before any page is logged the order is: the product's base preference per
     row type (:data:`PRIOR_TYPE_BIAS`: resume first, then top picks and
-    "because you watched"), plus the profile's own context shares (the hour
-    share weighs most: a profile that resumes shows in the morning sees
-    Continue Watching first in the morning), minus scroll-past, plus the
-    row's strength. So even the prior reorders rows by time of day and device
-    for a profile whose signals carry row ids.
+    "because you watched"), plus the profile's affinity and its context
+    lifts (the hour weighs most: a profile that resumes shows in the morning
+    and starts new releases in the evening sees Continue Watching first in
+    the morning and New Releases first in the evening), minus scroll-past,
+    plus the row's strength. So even the prior reorders rows by time of day,
+    weekday and device for a profile whose signals carry row ids.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
+from scipy.optimize import minimize, minimize_scalar
 from scipy.special import expit
 
 from recommendations.engine.persistence import ArtefactTarget, load_artefact, save_artefact
@@ -66,11 +80,13 @@ __all__ = [
     "RowEngagement",
     "RowPrior",
     "RowRanker",
+    "RowRankerChoice",
     "row_features",
+    "row_ranker_select",
 ]
 
 _KIND = "tonight.row_ranker"
-_VERSION = 1
+_VERSION = 2
 
 #: Row types, in the order of the one-hot columns (the demo's vocabulary imports these).
 ROW_TYPES: tuple[str, ...] = (
@@ -89,24 +105,31 @@ ROW_TYPES: tuple[str, ...] = (
 _TYPE = {name: i for i, name in enumerate(ROW_TYPES)}
 N_TYPES = len(ROW_TYPES)
 
-#: Pseudo-plays spread uniformly over the row types before a profile's shares are taken.
-SHARE_SMOOTHING = 4.0
+#: Pseudo-plays spread uniformly over the row types before a profile's affinity is taken.
+AFFINITY_SMOOTHING = 20.0
+#: Pseudo-plays at the profile's overall shares before a context's shares are taken.
+CONTEXT_SMOOTHING = 6.0
+#: Plays a profile's overall shares give to a row type it never started anything from,
+#: spread uniformly, so a context lift stays finite.
+_OVERALL_FLOOR = 0.5
 
 ROW_FEATURE_NAMES: tuple[str, ...] = (
     *(f"type_{t}" for t in ROW_TYPES),
-    "share_all",
-    "share_hour",
-    "share_device",
-    "share_daypart",
+    "affinity",
+    "lift_hour",
+    "lift_device",
+    "lift_week_part",
     "scroll_past_rate",
     "strength",
     *(f"type_x_hour_{t}_{b}" for t in ROW_TYPES for b in range(HOUR_BUCKETS)),
     *(f"type_x_device_{t}_{d}" for t in ROW_TYPES for d in DEVICE_CLASSES),
+    *(f"type_x_weekend_{t}" for t in ROW_TYPES),
     "row_position",
 )
 _COLUMN = {name: i for i, name in enumerate(ROW_FEATURE_NAMES)}
 _HOUR_BASE = _COLUMN[f"type_x_hour_{ROW_TYPES[0]}_0"]
 _DEVICE_BASE = _COLUMN[f"type_x_device_{ROW_TYPES[0]}_{DEVICE_CLASSES[0]}"]
+_WEEKEND_BASE = _COLUMN[f"type_x_weekend_{ROW_TYPES[0]}"]
 
 #: The product's belief before logs: what a typical viewer starts from.
 PRIOR_TYPE_BIAS: dict[str, float] = {
@@ -123,12 +146,13 @@ PRIOR_TYPE_BIAS: dict[str, float] = {
     "language": 0.1,
 }
 _PRIOR_CONTEXT_WEIGHTS: tuple[tuple[str, float], ...] = (
-    # Shares are about 1/11 for an indifferent profile and approach 1 for a
-    # strong habit, so a habit in this hour bucket adds up to ~4 logits.
-    ("share_all", 1.5),
-    ("share_hour", 4.0),
-    ("share_device", 2.0),
-    ("share_daypart", 1.0),
+    # Affinity and lifts are log ratios: a weight of 1 reads them as log odds. The hour
+    # weighs most (the issue's "resumes in the morning, starts new things in the
+    # evening"); an even split of two habits by hour moves each row ~1.5 logits.
+    ("affinity", 1.0),
+    ("lift_hour", 1.5),
+    ("lift_device", 1.0),
+    ("lift_week_part", 0.75),
     ("scroll_past_rate", -2.0),
     ("strength", 3.0),
     ("row_position", -1.0),
@@ -210,10 +234,40 @@ class RowEngagement:
         )
 
 
-def _shares(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Smoothed shares over the last axis (row types)."""
-    total = counts.sum(axis=-1, keepdims=True)
-    return (counts + SHARE_SMOOTHING / N_TYPES) / (total + SHARE_SMOOTHING)
+def _affinity(plays: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``log(share * N_TYPES)`` per row type, the share shrunk towards uniform."""
+    total = plays.sum(axis=-1, keepdims=True)
+    share = (plays + AFFINITY_SMOOTHING / N_TYPES) / (total + AFFINITY_SMOOTHING)
+    return np.log(share * N_TYPES)
+
+
+def _overall_shares(plays: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The profile's own shares, barely smoothed: the anchor each context is compared with."""
+    total = plays.sum(axis=-1, keepdims=True)
+    return (plays + _OVERALL_FLOOR / N_TYPES) / (total + _OVERALL_FLOOR)
+
+
+def _lift(
+    context: npt.NDArray[np.float64],
+    overall: npt.NDArray[np.float64],
+    plays: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """``log(context share / overall share)``, the context's share shrunk towards the overall.
+
+    The context's counts get the overall's floor in proportion to the plays
+    they hold, so the lift is exactly 0 both when the context has no plays
+    (nothing is known about it) and when every play happened in it (that
+    evidence is the profile's taste, not a habit of the hour).
+    """
+    total = context.sum(axis=-1, keepdims=True)
+    everything = plays.sum(axis=-1, keepdims=True)
+    floor = _OVERALL_FLOOR * np.divide(
+        total, everything, out=np.zeros_like(total), where=everything > 0
+    )
+    share = (context + floor / N_TYPES + CONTEXT_SMOOTHING * overall) / (
+        total + floor + CONTEXT_SMOOTHING
+    )
+    return np.log(share / overall)
 
 
 def row_features(
@@ -274,23 +328,29 @@ def row_features(
     scrolls = per_row(scroll_past)[rows, types]
     hours = context(hour_bucket)
     devices = context(device)
+    weekend = context(weekday) % 7 >= 5
+    overall = _overall_shares(play_counts)
     features = np.zeros((n, len(ROW_FEATURE_NAMES)), dtype=np.float32)
     features[rows, types] = 1.0
-    features[:, _COLUMN["share_all"]] = _shares(play_counts)[rows, types]
-    features[:, _COLUMN["share_hour"]] = _shares(per_row(plays_hour))[rows, types]
-    features[:, _COLUMN["share_device"]] = _shares(per_row(plays_device))[rows, types]
-    features[:, _COLUMN["share_daypart"]] = _shares(per_row(plays_daypart))[rows, types]
-    features[:, _COLUMN["scroll_past_rate"]] = scrolls / (scrolls + play_counts[rows, types] + 1.0)
+    features[:, _COLUMN["affinity"]] = _affinity(play_counts)[rows, types]
+    features[:, _COLUMN["lift_hour"]] = _lift(per_row(plays_hour), overall, play_counts)[
+        rows, types
+    ]
+    features[:, _COLUMN["lift_device"]] = _lift(per_row(plays_device), overall, play_counts)[
+        rows, types
+    ]
+    features[:, _COLUMN["lift_week_part"]] = _lift(per_row(plays_daypart), overall, play_counts)[
+        rows, types
+    ]
+    features[:, _COLUMN["scroll_past_rate"]] = scrolls / (scrolls + play_counts[rows, types] + 2.0)
     features[:, _COLUMN["strength"]] = np.broadcast_to(np.asarray(strength, dtype=np.float64), (n,))
     features[rows, _HOUR_BASE + types * HOUR_BUCKETS + hours] = 1.0
     features[rows, _DEVICE_BASE + types * len(DEVICE_CLASSES) + devices] = 1.0
+    features[rows[weekend], _WEEKEND_BASE + types[weekend]] = 1.0
     position = np.broadcast_to(np.asarray(row_position, dtype=np.float64), (n,))
     features[:, _COLUMN["row_position"]] = np.minimum(
         np.log1p(np.maximum(position, 0.0)) / np.log1p(40.0), 1.0
     )
-    # Weekday enters through share_daypart only; kept as an argument for symmetry
-    # with the title ranker and so that callers state the context they scored in.
-    del weekday
     return features
 
 
@@ -312,18 +372,22 @@ class RowPrior:
 
 
 class RowRanker:
-    """P(a play starts from this row | shown, context): learned logistic model or the prior.
+    """P(a play starts from this row | shown, context): the prior, or learned from it.
 
     Parameters
     ----------
     C : float
-        Inverse L2 strength.
+        Variance of the Gaussian prior on each coefficient around the
+        prior's value: how far a logit may move per unit of evidence. The
+        intercept is left nearly free (the base rate of plays per row is not
+        a belief worth defending).
     min_rows : int
-        Logged row impressions needed before the learned model replaces the prior.
+        Logged row impressions needed before fitting is tried at all.
     min_positives : int
         Rows with a play (and rows without) needed as well.
     max_iter : int
     random_state : int or None
+        Unused by the deterministic fit; kept so both rankers are built alike.
 
     Attributes
     ----------
@@ -334,10 +398,10 @@ class RowRanker:
     def __init__(
         self,
         *,
-        C: float = 1.0,
+        C: float = 0.2,
         min_rows: int = 2000,
         min_positives: int = 100,
-        max_iter: int = 1000,
+        max_iter: int = 500,
         random_state: int | None = None,
     ) -> None:
         self.C = C
@@ -347,13 +411,24 @@ class RowRanker:
         self.random_state = random_state
         self.mode: Literal["prior", "learned"] = "prior"
         self.n_training_rows = 0
-        self.feature_mean = np.zeros(len(ROW_FEATURE_NAMES))
-        self.feature_scale = np.ones(len(ROW_FEATURE_NAMES))
         self.coef = RowPrior().vector()
         self.intercept = RowPrior().bias
 
+    def enough(self, labels: npt.ArrayLike) -> bool:
+        """Whether ``labels`` are enough rows, with enough plays and non-plays, to fit on."""
+        target = np.asarray(labels).astype(bool).reshape(-1)
+        positives = int(target.sum())
+        return (
+            target.shape[0] >= self.min_rows
+            and min(positives, target.shape[0] - positives) >= self.min_positives
+        )
+
     def fit(self, features: npt.ArrayLike, labels: npt.ArrayLike) -> Self:
-        """Learn from logged row impressions, or stay on the prior if there are too few.
+        """The maximum a posteriori coefficients given logged row impressions.
+
+        Stays on the prior with too few rows (:meth:`enough`). Features are
+        not standardised: the prior is stated in their own units, and the
+        penalty must be centred where the prior is.
 
         Parameters
         ----------
@@ -361,9 +436,6 @@ class RowRanker:
         labels : array of bool, shape (n,)
             Whether a play was attributed to the row.
         """
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.preprocessing import StandardScaler
-
         matrix = np.asarray(features, dtype=np.float64)
         target = np.asarray(labels).astype(bool).reshape(-1)
         if matrix.ndim != 2 or matrix.shape[1] != len(ROW_FEATURE_NAMES):
@@ -371,27 +443,36 @@ class RowRanker:
         if matrix.shape[0] != target.shape[0]:
             raise ValueError("features and labels must have the same number of rows")
         self.n_training_rows = int(target.shape[0])
-        if (
-            target.shape[0] < self.min_rows
-            or min(int(target.sum()), int((~target).sum())) < self.min_positives
-        ):
+        if not self.enough(target):
             return self
-        scaler = StandardScaler().fit(matrix)
-        model = LogisticRegression(
-            C=self.C, max_iter=self.max_iter, random_state=self.random_state
-        ).fit(scaler.transform(matrix), target)
-        self.feature_mean = scaler.mean_.astype(np.float64)
-        self.feature_scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0).astype(np.float64)
-        self.coef = model.coef_.ravel().astype(np.float64)
-        self.intercept = float(model.intercept_[0])
+        y = target.astype(np.float64)
+        centre = np.append(RowPrior().vector(), RowPrior().bias)
+        precision = np.append(np.full(len(ROW_FEATURE_NAMES), 1.0 / self.C), 1e-4)
+
+        def objective(theta: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
+            z = matrix @ theta[:-1] + theta[-1]
+            residual = expit(z) - y
+            away = theta - centre
+            loss = float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * away @ (precision * away))
+            grad = np.append(matrix.T @ residual, residual.sum()) + precision * away
+            return loss, grad
+
+        result = minimize(
+            objective,
+            centre,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": self.max_iter},
+        )
+        self.coef = result.x[:-1].copy()
+        self.intercept = float(result.x[-1])
         self.mode = "learned"
         return self
 
     def predict_proba(self, features: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """P(play from the row) per candidate row, shape (n,)."""
         matrix = np.asarray(features, dtype=np.float64)
-        score = ((matrix - self.feature_mean) / self.feature_scale) @ self.coef + self.intercept
-        return expit(score).astype(np.float32)
+        return expit(matrix @ self.coef + self.intercept).astype(np.float32)
 
     def save(self, target: ArtefactTarget) -> None:
         save_artefact(
@@ -405,8 +486,6 @@ class RowRanker:
             min_positives=self.min_positives,
             max_iter=self.max_iter,
             n_training_rows=self.n_training_rows,
-            feature_mean=self.feature_mean,
-            feature_scale=self.feature_scale,
             coef=self.coef,
             intercept=self.intercept,
         )
@@ -418,7 +497,8 @@ class RowRanker:
         Raises
         ------
         ValueError
-            If it was trained on another feature layout.
+            If it was written by another layout (an older release's ranker):
+            serving then falls back to the prior until the next retrain.
         """
         arrays = load_artefact(source, kind=_KIND, version=_VERSION)
         if tuple(str(n) for n in arrays["feature_names"]) != ROW_FEATURE_NAMES:
@@ -431,11 +511,119 @@ class RowRanker:
         )
         ranker.mode = "learned" if str(arrays["mode"]) == "learned" else "prior"
         ranker.n_training_rows = int(arrays["n_training_rows"])
-        ranker.feature_mean = arrays["feature_mean"]
-        ranker.feature_scale = arrays["feature_scale"]
         ranker.coef = arrays["coef"]
         ranker.intercept = float(arrays["intercept"])
         return ranker
+
+
+@dataclass(frozen=True, slots=True)
+class RowRankerChoice:
+    """The row ranker training keeps, and the held-out figures it was chosen by.
+
+    Attributes
+    ----------
+    ranker : RowRanker
+        Learned from every row when it predicted the held-out pages at least
+        as well as the prior; the prior otherwise.
+    holdout_rows : int
+        Row impressions of the newest pages, held out.
+    learned_log_loss, prior_log_loss : float or None
+        Mean log loss on those rows of the model fitted on the older pages,
+        and of the prior with its base rate fitted on them too; None when
+        there were too few rows to fit.
+    """
+
+    ranker: RowRanker
+    holdout_rows: int
+    learned_log_loss: float | None
+    prior_log_loss: float | None
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "mode": self.ranker.mode,
+            "training_rows": self.ranker.n_training_rows,
+            "holdout_rows": self.holdout_rows,
+            "learned_log_loss": self.learned_log_loss,
+            "prior_log_loss": self.prior_log_loss,
+        }
+
+
+#: Share of the newest pages :func:`row_ranker_select` holds out.
+HOLDOUT_SHARE = 0.25
+#: Held-out plays needed before the comparison is believed.
+MIN_HOLDOUT_PLAYS = 30
+
+
+def row_ranker_select(
+    features: npt.ArrayLike,
+    labels: npt.ArrayLike,
+    pages: npt.ArrayLike,
+    *,
+    holdout: float = HOLDOUT_SHARE,
+    **params: Any,
+) -> RowRankerChoice:
+    """Fit on the older pages, compare with the prior on the newest, keep the better.
+
+    The learned model replaces the prior only if it predicts the plays of
+    unseen, later pages at least as well: a model that fits its own month of
+    logs but predicts next week's worse is a regression even though its loss
+    went down. The measure is log loss with the shown position as a
+    feature, not a ranking of the logged rows: the logged order is the
+    serving model's own (rows on top get played because they are on top),
+    so ranking figures replayed from logs favour whichever model served the
+    pages. The prior's base rate is fitted on the older pages first, so it
+    is not penalised for an intercept nobody believed in.
+
+    Parameters
+    ----------
+    features, labels :
+        As :meth:`RowRanker.fit`.
+    pages : array of int, shape (n,)
+        Each row's page, numbered in time order (a later page, a larger number).
+    holdout : float
+        Share of the newest pages held out.
+    **params :
+        :class:`RowRanker`'s parameters.
+    """
+    matrix = np.asarray(features, dtype=np.float64)
+    target = np.asarray(labels).astype(bool).reshape(-1)
+    page = np.asarray(pages, dtype=np.int64).reshape(-1)
+    prior = RowRanker(**params)
+    prior.n_training_rows = int(target.shape[0])
+    if not prior.enough(target):
+        return RowRankerChoice(prior, 0, None, None)
+    distinct = np.unique(page)
+    cut = distinct[min(int(len(distinct) * (1.0 - holdout)), len(distinct) - 1)]
+    train, test = page < cut, page >= cut
+    candidate = RowRanker(**params).fit(matrix[train], target[train])
+    prior_score = matrix @ prior.coef
+    base = _base_rate_fit(prior_score[train], target[train])
+    learned_loss = _log_loss(matrix[test] @ candidate.coef + candidate.intercept, target[test])
+    prior_loss = _log_loss(prior_score[test] + base, target[test])
+    n_test = int(test.sum())
+    if (
+        candidate.mode != "learned"
+        or int(target[test].sum()) < MIN_HOLDOUT_PLAYS
+        or learned_loss > prior_loss
+    ):
+        return RowRankerChoice(prior, n_test, learned_loss, prior_loss)
+    learned = RowRanker(**params).fit(matrix, target)
+    return RowRankerChoice(learned, n_test, learned_loss, prior_loss)
+
+
+def _log_loss(logit: npt.NDArray[np.float64], labels: npt.NDArray[np.bool_]) -> float:
+    """Mean negative log likelihood of ``labels`` under ``sigmoid(logit)``."""
+    if labels.shape[0] == 0:
+        return 0.0
+    return float(np.mean(np.logaddexp(0.0, logit) - labels * logit))
+
+
+def _base_rate_fit(score: npt.NDArray[np.float64], labels: npt.NDArray[np.bool_]) -> float:
+    """The intercept that makes ``sigmoid(score + b)`` fit ``labels`` best (1-D, convex)."""
+    result = minimize_scalar(
+        lambda b: _log_loss(score + b, labels), bounds=(-20, 20), method="bounded"
+    )
+    return float(result.x)
 
 
 def row_type_index(name: str) -> int:

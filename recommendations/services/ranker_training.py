@@ -65,7 +65,9 @@ from recommendations.engine.row_ranking import (
     ROW_FEATURE_NAMES,
     RowEngagement,
     RowRanker,
+    RowRankerChoice,
     row_features,
+    row_ranker_select,
     row_type_index,
 )
 from recommendations.models import ModelVersion, PageLog, ProfileTitleState, Signal, SignalKind
@@ -112,6 +114,9 @@ class LoggedExamples:
         Inverse sampling rate of the impression (1 for plays).
     row_features : numpy.ndarray of float32, shape (m, len(ROW_FEATURE_NAMES))
     row_labels : numpy.ndarray of bool, shape (m,)
+    row_pages : numpy.ndarray of int64, shape (m,)
+        Each row's page, numbered by the page's time (the row ranker holds
+        the newest out).
     """
 
     pages: int
@@ -120,6 +125,7 @@ class LoggedExamples:
     title_weights: npt.NDArray[np.float32]
     row_features: npt.NDArray[np.float32]
     row_labels: npt.NDArray[np.bool_]
+    row_pages: npt.NDArray[np.int64]
 
     @classmethod
     def empty(cls) -> LoggedExamples:
@@ -130,6 +136,7 @@ class LoggedExamples:
             title_weights=np.empty(0, np.float32),
             row_features=np.empty((0, len(ROW_FEATURE_NAMES)), np.float32),
             row_labels=np.empty(0, bool),
+            row_pages=np.empty(0, np.int64),
         )
 
 
@@ -334,8 +341,9 @@ def _row_examples(
     zones: dict[int, dt.tzinfo],
     since: dt.datetime,
     until: dt.datetime,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Row features with each profile's engagement as of each page's moment."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row features with each profile's engagement as of each page's moment, their labels,
+    and each row's page numbered by time."""
     profile_ids = sorted({int(x) for x in logged.page_profile[pages]})
     events = (
         Signal.objects.filter(
@@ -366,7 +374,8 @@ def _row_examples(
     order = np.argsort(logged.row_page, kind="stable")
     bounds = np.searchsorted(logged.row_page[order], np.arange(len(logged.page_ids) + 1))
     window = ROW_EVENTS_DAYS * 86400.0
-    features, labels = [], []
+    time_rank = np.argsort(np.argsort(logged.page_time, kind="stable"), kind="stable")
+    features, labels, page_of = [], [], []
     for p in pages.tolist():
         rows = order[bounds[p] : bounds[p + 1]]
         rows = rows[logged.row_kind[rows] >= 0]
@@ -406,9 +415,14 @@ def _row_examples(
             )
         )
         labels.append(logged.row_played[rows])
+        page_of.append(np.full(rows.shape[0], time_rank[p], np.int64))
     if not features:
-        return np.empty((0, len(ROW_FEATURE_NAMES)), np.float32), np.empty(0, bool)
-    return np.concatenate(features), np.concatenate(labels)
+        return (
+            np.empty((0, len(ROW_FEATURE_NAMES)), np.float32),
+            np.empty(0, bool),
+            np.empty(0, np.int64),
+        )
+    return np.concatenate(features), np.concatenate(labels), np.concatenate(page_of)
 
 
 def logged_examples_load(
@@ -448,7 +462,7 @@ def logged_examples_load(
     profile_zones = {pk: zones.get(p.account.home_region_id, dt.UTC) for pk, p in profiles.items()}
     rng = np.random.default_rng([random_state, 17])
     title_x, title_y, title_w = _title_examples(logged, pages, profiles, rng)
-    row_x, row_y = _row_examples(logged, pages, profile_zones, since, until)
+    row_x, row_y, row_pages = _row_examples(logged, pages, profile_zones, since, until)
     return LoggedExamples(
         pages=int(pages.shape[0]),
         title_features=title_x,
@@ -456,18 +470,29 @@ def logged_examples_load(
         title_weights=title_w,
         row_features=row_x,
         row_labels=row_y,
+        row_pages=row_pages,
     )
 
 
-def row_ranker_fit(examples: LoggedExamples, *, random_state: int = 0) -> RowRanker:
-    """The row ranker learned from ``examples``, or the prior with too few of them."""
-    ranker = RowRanker(random_state=random_state, **_row_ranker_thresholds())
-    return ranker.fit(examples.row_features, examples.row_labels)
+def row_ranker_fit(examples: LoggedExamples, *, random_state: int = 0) -> RowRankerChoice:
+    """The row ranker to serve: learned from ``examples`` if it beats the prior on the
+    newest of them, the prior otherwise (see :func:`row_ranker_select`)."""
+    return row_ranker_select(
+        examples.row_features,
+        examples.row_labels,
+        examples.row_pages,
+        random_state=random_state,
+        **_row_ranker_thresholds(),
+    )
 
 
 def _row_ranker_thresholds() -> dict[str, int]:
-    thresholds = settings.TONIGHT.get("ROW_RANKER_MIN_ROWS")
-    return {} if thresholds is None else {"min_rows": int(thresholds)}
+    thresholds = {}
+    if (rows := settings.TONIGHT.get("ROW_RANKER_MIN_ROWS")) is not None:
+        thresholds["min_rows"] = int(rows)
+    if (positives := settings.TONIGHT.get("ROW_RANKER_MIN_POSITIVES")) is not None:
+        thresholds["min_positives"] = int(positives)
+    return thresholds
 
 
 def row_ranker_store(*, artefact_key: str, ranker: RowRanker) -> None:

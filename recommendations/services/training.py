@@ -487,11 +487,11 @@ def model_train(
         stage("store")
         started = time.perf_counter()
         model_version_store(version=version, models=models)
-        row_ranker_mode = "prior"
+        row_ranker: dict[str, object] = {"mode": "prior"}
         if logged is not None and logged.pages:
-            row_ranker = row_ranker_fit(logged, random_state=random_state)
-            row_ranker_store(artefact_key=version.artefact_key, ranker=row_ranker)
-            row_ranker_mode = row_ranker.mode
+            choice = row_ranker_fit(logged, random_state=random_state)
+            row_ranker_store(artefact_key=version.artefact_key, ranker=choice.ranker)
+            row_ranker = choice.describe()
         store_seconds = time.perf_counter() - started
     except Exception as error:
         ModelVersion.objects.filter(pk=version.pk).update(
@@ -512,7 +512,8 @@ def model_train(
     version.metrics = {
         "seconds": {"read": read_seconds, **models.seconds, "store": store_seconds},
         "ranker_training_rows": models.ranker.n_training_rows,
-        "row_ranker": row_ranker_mode,
+        "row_ranker": row_ranker["mode"],
+        "row_ranker_selection": row_ranker,
         "logged_pages": logged.pages if logged is not None else 0,
         "als": {
             "components": models.als.describe(),

@@ -268,7 +268,12 @@ class _RowRankerCache:
 def _row_ranker_load(version_id: int) -> RowRanker:
     key = artefacts.artefact_key(version_id)
     if version_id and artefacts.artefact_storage().exists(f"{key}/{ROW_RANKER}"):
-        return RowRanker.load(artefacts.artefact_read(key, ROW_RANKER))
+        try:
+            return RowRanker.load(artefacts.artefact_read(key, ROW_RANKER))
+        except ValueError:
+            # A version trained by an older release: its rows are ordered by the prior
+            # until the next retrain writes a ranker this release can read.
+            logger.warning("Version %s has an unreadable row ranker; using the prior", version_id)
     return RowRanker()
 
 

@@ -84,5 +84,18 @@ class Command(BaseCommand):
             f"{label}: version #{version.pk} {version.status} in "
             f"{time.perf_counter() - started:.1f}s — {version.n_profiles} profiles, "
             f"{version.n_titles} titles, {version.n_signals} signals, "
-            f"{version.n_interactions} interactions, ranker {version.serving_mode}."
+            f"{version.n_interactions} interactions, ranker {version.serving_mode}, "
+            f"{_row_ranker_summary(version.metrics)}."
         )
+
+
+def _row_ranker_summary(metrics: dict) -> str:
+    """ "row ranker learned (held-out log loss 0.164 vs the prior's 0.203)", or why not."""
+    selection = metrics.get("row_ranker_selection") or {"mode": metrics.get("row_ranker", "prior")}
+    learned, prior = selection.get("learned_log_loss"), selection.get("prior_log_loss")
+    if learned is None or prior is None:
+        return f"row ranker {selection['mode']} (too few logged rows to compare)"
+    return (
+        f"row ranker {selection['mode']} (held-out log loss {learned:.3f} learned "
+        f"vs {prior:.3f} prior)"
+    )

@@ -1,0 +1,319 @@
+"""Row ranking: habits against single plays, context lifts, the prior-centred fit, the gate."""
+
+import io
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from recommendations.engine.persistence import save_artefact
+from recommendations.engine.ranking import DEVICE_CLASSES, HOUR_BUCKETS
+from recommendations.engine.row_ranking import (
+    MIN_HOLDOUT_PLAYS,
+    ROW_FEATURE_NAMES,
+    ROW_TYPES,
+    RowEngagement,
+    RowPrior,
+    RowRanker,
+    row_features,
+    row_ranker_select,
+)
+
+COLUMN = {name: index for index, name in enumerate(ROW_FEATURE_NAMES)}
+N_TYPES = len(ROW_TYPES)
+TV = DEVICE_CLASSES.index("tv")
+MORNING, EVENING = 2, 5  # hour buckets 08-11 and 20-23
+TUESDAY, SATURDAY = 1, 5
+
+
+def counts(**per_type: float) -> np.ndarray:
+    array = np.zeros(N_TYPES)
+    for name, value in per_type.items():
+        array[ROW_TYPES.index(name)] = value
+    return array
+
+
+def prior_order(
+    plays: np.ndarray,
+    *,
+    hour: np.ndarray | None = None,
+    device: np.ndarray | None = None,
+    week_part: np.ndarray | None = None,
+    bucket: int = MORNING,
+    weekday: int = TUESDAY,
+) -> list[str]:
+    """The prior's row order for one profile, every row type proposed with equal strength."""
+    features = row_features(
+        row_type=np.arange(N_TYPES),
+        strength=0.1,
+        hour_bucket=bucket,
+        device=TV,
+        weekday=weekday,
+        plays=plays,
+        plays_hour=plays if hour is None else hour,
+        plays_device=plays if device is None else device,
+        plays_daypart=plays if week_part is None else week_part,
+        scroll_past=np.zeros(N_TYPES),
+    )
+    scores = RowRanker().predict_proba(features)
+    return [ROW_TYPES[i] for i in np.argsort(-scores, kind="stable")]
+
+
+# --- Features and the prior ----------------------------------------------------------------
+
+
+def test_a_new_profile_sees_the_products_base_order():
+    order = prior_order(np.zeros(N_TYPES))
+
+    assert order[:3] == ["continue_watching", "top_picks", "because_you_watched"]
+
+
+def test_one_play_is_not_a_habit():
+    # given: a single play from New Releases, in this very hour, on this device
+    one = counts(new_releases=1)
+
+    # when
+    order = prior_order(one)
+
+    # then: New Releases moves up, but not over Continue Watching or Top Picks
+    assert order.index("new_releases") > order.index("top_picks")
+    assert order.index("new_releases") < prior_order(np.zeros(N_TYPES)).index("new_releases")
+
+
+def test_a_habit_of_starting_new_things_puts_new_releases_first():
+    habit = counts(new_releases=8, continue_watching=2)
+
+    assert prior_order(habit)[0] == "new_releases"
+
+
+def test_a_resumer_sees_continue_watching_first():
+    resumer = counts(continue_watching=9, new_releases=1, top_picks=2)
+
+    assert prior_order(resumer)[0] == "continue_watching"
+
+
+def test_the_same_overall_taste_is_ordered_by_the_hour_it_is_shown_in():
+    # given: as many plays from each row, Continue Watching in the morning, New Releases at night
+    overall = counts(continue_watching=10, new_releases=10)
+    morning, evening = counts(continue_watching=10), counts(new_releases=10)
+
+    # when
+    in_the_morning = prior_order(overall, hour=morning, bucket=MORNING)
+    in_the_evening = prior_order(overall, hour=evening, bucket=EVENING)
+
+    # then
+    assert in_the_morning[0] == "continue_watching"
+    assert in_the_evening[0] == "new_releases"
+
+
+def test_the_weekend_habit_reorders_rows_on_saturday_only():
+    overall = counts(continue_watching=12, genre=12)
+    weekday, weekend = counts(continue_watching=12), counts(genre=12)
+
+    tuesday = prior_order(overall, week_part=weekday, weekday=TUESDAY)
+    saturday = prior_order(overall, week_part=weekend, weekday=SATURDAY)
+
+    assert tuesday.index("continue_watching") < tuesday.index("genre")
+    assert saturday.index("genre") < saturday.index("continue_watching")
+
+
+def test_a_context_that_holds_all_the_plays_adds_no_lift():
+    plays = counts(new_releases=3, trending=1)
+
+    features = row_features(
+        row_type=np.arange(N_TYPES),
+        strength=0.1,
+        hour_bucket=EVENING,
+        device=TV,
+        weekday=TUESDAY,
+        plays=plays,
+        plays_hour=plays,
+        plays_device=plays,
+        plays_daypart=plays,
+        scroll_past=np.zeros(N_TYPES),
+    )
+
+    lifts = features[:, [COLUMN["lift_hour"], COLUMN["lift_device"], COLUMN["lift_week_part"]]]
+    np.testing.assert_allclose(lifts, 0.0, atol=1e-6)
+    assert features[ROW_TYPES.index("new_releases"), COLUMN["affinity"]] > 0
+    assert features[ROW_TYPES.index("genre"), COLUMN["affinity"]] < 0
+
+
+def test_rows_the_profile_keeps_scrolling_past_sink():
+    quiet = row_features(
+        row_type=[ROW_TYPES.index("trending")],
+        strength=0.1,
+        hour_bucket=MORNING,
+        device=TV,
+        weekday=TUESDAY,
+        plays=np.zeros(N_TYPES),
+        plays_hour=np.zeros(N_TYPES),
+        plays_device=np.zeros(N_TYPES),
+        plays_daypart=np.zeros(N_TYPES),
+        scroll_past=counts(trending=6),
+    )
+
+    assert quiet[0, COLUMN["scroll_past_rate"]] == pytest.approx(6 / 8)
+    assert (
+        RowRanker().predict_proba(quiet)[0]
+        < RowRanker().predict_proba(
+            np.where(np.arange(len(ROW_FEATURE_NAMES)) == COLUMN["scroll_past_rate"], 0.0, quiet)
+        )[0]
+    )
+
+
+def test_weekend_and_context_one_hots_mark_the_rows_type_and_context():
+    features = row_features(
+        row_type=[ROW_TYPES.index("genre"), ROW_TYPES.index("trending")],
+        strength=[0.2, 0.1],
+        hour_bucket=EVENING,
+        device=TV,
+        weekday=SATURDAY,
+        plays=np.zeros(N_TYPES),
+        plays_hour=np.zeros(N_TYPES),
+        plays_device=np.zeros(N_TYPES),
+        plays_daypart=np.zeros(N_TYPES),
+        scroll_past=np.zeros(N_TYPES),
+        row_position=[0, 3],
+    )
+
+    on = {ROW_FEATURE_NAMES[c] for c in np.flatnonzero(features[0])}
+    assert {"type_genre", f"type_x_hour_genre_{EVENING}", "type_x_device_genre_tv"} <= on
+    assert "type_x_weekend_genre" in on
+    assert "type_x_weekend_trending" not in on
+    assert features[1, COLUMN["row_position"]] == pytest.approx(np.log1p(3) / np.log1p(40))
+
+
+def test_engagement_counts_plays_by_context_and_scroll_pasts_apart():
+    engagement = RowEngagement.from_events(
+        row_type=[0, 0, 6, 6, -1],
+        is_play=[True, True, True, False, True],
+        hour_bucket=[MORNING, MORNING, EVENING, EVENING, EVENING],
+        device=[TV, 0, TV, TV, TV],
+        weekday=[TUESDAY, SATURDAY, SATURDAY, SATURDAY, SATURDAY],
+    )
+
+    assert engagement.plays.tolist() == counts(continue_watching=2, new_releases=1).tolist()
+    assert engagement.plays_by_hour[MORNING, 0] == 2
+    assert engagement.plays_by_hour[EVENING, 6] == 1
+    assert engagement.plays_by_daypart[:, 0].tolist() == [1.0, 1.0]
+    assert engagement.scroll_past.tolist() == counts(new_releases=1).tolist()
+
+
+# --- The prior-centred fit and the held-out gate -------------------------------------------
+
+
+def logged_pages(
+    n_pages: int, rng: np.random.Generator, *, extra: dict[str, float], first_page: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pages of all row types, played by a world that likes ``extra`` row types more than
+    the prior believes (logits added to the prior's score)."""
+    n = n_pages * N_TYPES
+    features = row_features(
+        row_type=np.tile(np.arange(N_TYPES), n_pages),
+        strength=rng.uniform(0.05, 0.3, n),
+        hour_bucket=np.repeat(rng.integers(0, HOUR_BUCKETS, n_pages), N_TYPES),
+        device=np.repeat(rng.integers(0, len(DEVICE_CLASSES), n_pages), N_TYPES),
+        weekday=np.repeat(rng.integers(0, 5, n_pages), N_TYPES),
+        plays=np.zeros(N_TYPES),
+        plays_hour=np.zeros(N_TYPES),
+        plays_device=np.zeros(N_TYPES),
+        plays_daypart=np.zeros(N_TYPES),
+        scroll_past=np.zeros(N_TYPES),
+        row_position=np.tile(np.arange(N_TYPES), n_pages),
+    )
+    truth = features.astype(np.float64) @ RowPrior().vector() + RowPrior().bias
+    for name, logit in extra.items():
+        truth += logit * features[:, COLUMN[f"type_{name}"]]
+    labels = rng.random(n) < expit(truth)
+    pages = np.repeat(np.arange(first_page, first_page + n_pages), N_TYPES)
+    return features, labels, pages
+
+
+def test_too_few_rows_keep_the_prior():
+    features, labels, pages = logged_pages(50, np.random.default_rng(1), extra={"genre": 3.0})
+
+    choice = row_ranker_select(features, labels, pages)
+
+    assert choice.ranker.mode == "prior"
+    np.testing.assert_array_equal(choice.ranker.coef, RowPrior().vector())
+    assert choice.learned_log_loss is None
+
+
+def test_the_fit_moves_from_the_prior_as_far_as_the_evidence_goes():
+    # given: a world that starts things from genre rows 3 logits more than the prior believes
+    rng = np.random.default_rng(2)
+    small = RowRanker(min_rows=100, min_positives=10).fit(
+        *logged_pages(200, rng, extra={"genre": 3.0})[:2]
+    )
+    large = RowRanker(min_rows=100, min_positives=10).fit(
+        *logged_pages(4000, rng, extra={"genre": 3.0})[:2]
+    )
+    rows, _, _ = logged_pages(40, rng, extra={})
+    is_genre = rows[:, COLUMN["type_genre"]] == 1
+
+    def shift(ranker: RowRanker) -> float:
+        """Logits genre rows gained over the prior, beyond what every row gained."""
+        gained = (rows.astype(np.float64) @ (ranker.coef - RowPrior().vector())) + (
+            ranker.intercept - RowPrior().bias
+        )
+        return float(gained[is_genre].mean() - gained[~is_genre].mean())
+
+    # then: a little evidence moves it a little, much evidence most of the way
+    assert 0.2 < shift(small) < shift(large)
+    assert shift(large) == pytest.approx(3.0, abs=0.6)
+    # A feature no logged row had stays where the prior put it.
+    unseen = COLUMN["type_x_weekend_genre"]
+    assert large.coef[unseen] == pytest.approx(RowPrior().vector()[unseen], abs=1e-6)
+
+
+def test_a_learned_model_that_ranks_newer_pages_better_replaces_the_prior():
+    features, labels, pages = logged_pages(1500, np.random.default_rng(3), extra={"genre": 3.0})
+
+    choice = row_ranker_select(features, labels, pages)
+
+    assert choice.ranker.mode == "learned"
+    assert labels[pages >= 1125].sum() >= MIN_HOLDOUT_PLAYS
+    assert choice.holdout_rows == (pages >= 1125).sum()
+    assert choice.learned_log_loss < choice.prior_log_loss
+    assert choice.describe()["mode"] == "learned"
+
+
+def test_a_model_of_last_months_habits_does_not_replace_the_prior_when_they_changed():
+    # given: genre rows were loved for the older pages and are shunned on the newest quarter
+    rng = np.random.default_rng(4)
+    old = logged_pages(1200, rng, extra={"genre": 3.5, "language": -3.0})
+    new = logged_pages(400, rng, extra={"genre": -3.0, "language": 3.5}, first_page=1200)
+    features, labels, pages = (np.concatenate(pair) for pair in zip(old, new, strict=True))
+
+    # when
+    choice = row_ranker_select(features, labels, pages)
+
+    # then: the model of the older pages lost on the newer ones, so the prior stays
+    assert choice.learned_log_loss > choice.prior_log_loss
+    assert choice.ranker.mode == "prior"
+    np.testing.assert_array_equal(choice.ranker.coef, RowPrior().vector())
+
+
+def test_save_and_load_round_trip_and_an_older_layout_is_refused():
+    features, labels, pages = logged_pages(1500, np.random.default_rng(5), extra={"genre": 3.0})
+    ranker = row_ranker_select(features, labels, pages).ranker
+    buffer = io.BytesIO()
+    ranker.save(buffer)
+    buffer.seek(0)
+
+    loaded = RowRanker.load(buffer)
+
+    assert loaded.mode == "learned"
+    np.testing.assert_array_equal(loaded.predict_proba(features), ranker.predict_proba(features))
+    old = io.BytesIO()
+    save_artefact(
+        old,
+        kind="tonight.row_ranker",
+        version=2,
+        mode="learned",
+        feature_names=np.array(ROW_FEATURE_NAMES[:-1]),
+    )
+    old.seek(0)
+    with pytest.raises(ValueError, match="another feature layout"):
+        RowRanker.load(old)
