@@ -151,6 +151,9 @@ def test_two_profiles_of_one_account_get_different_pages(world, household):
         watch(asha, title)
     for title in world.titles["romance"][:4]:
         watch(ravi, title)
+    for profile, started in ((asha, world.titles["drama"][5]), (ravi, world.titles["drama"][6])):
+        record(profile, "play_start", started, days_ago=3.1)
+        record(profile, "progress", started, days_ago=3, value=40.0)
     record_row_habit(asha, world, "continue_watching", [9, 10, 20, 21] * 3)
     record_row_habit(ravi, world, "new_releases", [9, 10, 20, 21] * 3)
     model_train(region_code=world.region.code)
@@ -161,6 +164,11 @@ def test_two_profiles_of_one_account_get_different_pages(world, household):
     orders = [[row["id"] for row in page["rows"]] for page in pages]
     titles = [[i["title_id"] for i in page["rows"][0]["items"]] for page in pages]
     assert orders[0] != orders[1]
+    # Both have a film to resume; the one who resumes sees Continue Watching first, the
+    # one who starts new things sees New Releases higher than the resumer does.
+    types = [[row["type"] for row in page["rows"]] for page in pages]
+    assert types[0][0] == "continue_watching", types[0]
+    assert types[1].index("new_releases") < types[0].index("new_releases"), types
     assert titles[0] != titles[1]
     action = {t.pk for t in world.titles["action"]}
     romance = {t.pk for t in world.titles["romance"]}

@@ -1,16 +1,23 @@
 """The learned rankers' training rows, built from logged pages through the real database path."""
 
+import contextlib
 import datetime as dt
+import uuid
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from recommendations.engine.ranking import FEATURE_NAMES
+from recommendations.engine.row_ranking import RowRanker
 from recommendations.models import PageLog
 from recommendations.selectors.attribution import attribution_window
 from recommendations.services.homepage import homepage_render
 from recommendations.services.ranker_training import _pages_sample, logged_examples_load
+from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import model_train
+from recommendations.serving.homepage import homepage_build, row_ranker_cache
+from recommendations.signal_events import SignalEvent
 from tests.factories import AccountFactory, ProfileFactory
 from tests.recommendations.homepage_world import NOW, build_home_world
 from tests.recommendations.test_training import _fresh_serving, record, watch  # noqa: F401
@@ -99,3 +106,74 @@ def test_pages_are_sampled_over_the_whole_window_not_the_newest(viewer, settings
     assert max(days) >= 17
     assert any(max(day_of[p] for p in sample) > 5 for sample in samples)
     assert logged_examples_load(region_code=None, at=NOW, max_pages=5).pages == 5
+
+
+def test_the_row_ranker_learns_from_logged_pages_what_the_prior_does_not_know(viewer, settings):
+    # given: three weeks of the viewer's pages, on each of which a play started from the
+    # critically acclaimed row, a row type the prior ranks near the bottom
+    settings.TONIGHT = {
+        **settings.TONIGHT,
+        "ROW_RANKER_MIN_ROWS": 300,
+        "ROW_RANKER_MIN_POSITIVES": 40,
+        "RANKER_MAX_PAGES": 500,
+    }
+    start = NOW - dt.timedelta(days=6)
+    for n in range(140):
+        at = start + dt.timedelta(minutes=35 * n)
+        page = homepage_render(profile=viewer, device="tv", at=at, n_items=4)
+        acclaimed = next(r for r in page.rows if r.type == "critically_acclaimed")
+        position = n % len(acclaimed.items)
+        play_from_row(viewer, page, acclaimed, position, at=at + dt.timedelta(minutes=2))
+
+    # when
+    version = model_train(region_code=viewer.account.home_region_id)
+
+    # then: the learned model predicted the newest pages better than the prior, so it serves
+    selection = version.metrics["row_ranker_selection"]
+    assert selection["mode"] == "learned"
+    assert selection["learned_log_loss"] < selection["prior_log_loss"]
+    # and a newcomer, whose own plays say nothing yet, sees the acclaimed row higher than
+    # the prior would show it
+    newcomer = ProfileFactory(account=AccountFactory(home_region=viewer.account.home_region))
+    learned = homepage_build(profile=newcomer, device="tv", n_items=4)
+    row_ranker_cache.clear()
+    with _prior_rows():
+        prior = homepage_build(profile=newcomer, device="tv", n_items=4)
+    assert learned.row_ranker == "learned"
+    assert prior.row_ranker == "prior"
+    types = [[r.type for r in page.rows] for page in (learned, prior)]
+    assert types[0].index("critically_acclaimed") < types[1].index("critically_acclaimed")
+
+
+def play_from_row(profile, page, row, position: int, *, at: dt.datetime) -> None:
+    """A play started from one row of a logged page, as a client reports it."""
+    signal_batch_record(
+        profile=profile,
+        events=[
+            SignalEvent(
+                index=0,
+                kind="play_start",
+                title_id=row.items[position].title_id,
+                episode_id=None,
+                value=None,
+                device="tv",
+                occurred_at=at,
+                client_event_id=uuid.uuid4(),
+                page_id=page.page_id,
+                row=row.id,
+                position=position,
+                artwork_variant_id=None,
+            )
+        ],
+    )
+
+
+@contextlib.contextmanager
+def _prior_rows() -> Iterator[None]:
+    """Serve with the row prior: the version's own ranker replaced in the serving cache."""
+    original = row_ranker_cache.get
+    row_ranker_cache.get = lambda bundle: RowRanker()
+    try:
+        yield
+    finally:
+        row_ranker_cache.get = original
