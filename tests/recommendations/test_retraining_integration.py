@@ -47,7 +47,10 @@ STALE_SECONDS = 1.5
 def broker(settings) -> str:
     url = settings.CELERY_BROKER_URL
     if not url:
-        pytest.skip("CELERY_BROKER_URL is not set: no real broker to test against")
+        pytest.fail(
+            "CELERY_BROKER_URL is not set: these tests need a real broker. "
+            "Run them with `make test`, which points them at Redis."
+        )
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.TONIGHT = {
         **settings.TONIGHT,
