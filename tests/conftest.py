@@ -1,4 +1,6 @@
-"""Root fixtures: every test runs on PostgreSQL, with uploads in a throw-away media folder."""
+"""Root fixtures: every test runs on PostgreSQL and Redis, uploads in a throw-away folder."""
+
+import uuid
 
 import pytest
 from django.db import connection
@@ -45,6 +47,37 @@ def _suite_runs_on_postgresql(django_db_setup, django_db_blocker) -> None:
         assert connection.vendor == "postgresql", (
             "Tests must run on PostgreSQL: set DATABASE_URL (make test does)."
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _suite_runs_on_redis(_suite_runs_on_postgresql) -> None:
+    """The suite's claims are about a real broker and a shared cache; refuse to pass without.
+
+    Without ``CELERY_BROKER_URL`` the settings run tasks in-process
+    (``CELERY_TASK_ALWAYS_EAGER``) and fall back to a per-process cache: the
+    integration tests would be skipped and the throttling tests would count in
+    one process's memory, and the suite would still look green.
+    """
+    from django.conf import settings
+    from django.core.cache import cache
+
+    how = "run the tests with `make test` (it points them at Redis), or set its TEST_ENV"
+    assert settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")), (
+        f"CELERY_BROKER_URL must be a Redis URL: {how}."
+    )
+    assert not settings.CELERY_TASK_ALWAYS_EAGER, f"tasks must go through the broker: {how}."
+    backend = settings.CACHES["default"]["BACKEND"]
+    assert backend == "django.core.cache.backends.redis.RedisCache", (
+        f"the default cache is {backend}, not Redis: {how}."
+    )
+    probe = f"test-suite-probe:{uuid.uuid4()}"
+    try:
+        cache.set(probe, "ok", timeout=10)
+        answer = cache.get(probe)
+        cache.delete(probe)
+    except Exception as error:  # any failure (refused, timed out, auth) means no usable Redis
+        pytest.fail(f"Redis at {settings.CACHES['default']['LOCATION']} failed: {error}; {how}.")
+    assert answer == "ok", f"Redis did not return what was stored: {how}."
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ def test_changes_older_than_the_look_back_are_not_listed_by_every_check(settings
     # import); a process checking often
     settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_CHECK_SECONDS": 0.01}
     title = TitleFactory()
-    ArtworkVariantFactory.create_batch(5, title=title)
+    frames = ArtworkVariantFactory.create_batch(5, title=title)
     ArtworkVariant.objects.update(
         updated_at=timezone.now() - CHANGE_LOOK_BACK - dt.timedelta(seconds=5)
     )
@@ -95,9 +95,18 @@ def test_changes_older_than_the_look_back_are_not_listed_by_every_check(settings
         artwork_serving.get()
         time.sleep(0.02)
 
-    # then: none of them is a change to look at any more (anchored on the newest change,
-    # every check listed all of them until the next edit)
+    # then: the checks ran, and none of them is a change to look at any more (anchored on
+    # the newest change, every check listed all of them until the next edit)
+    assert artwork_serving._checked_through is not None
     assert artwork_serving._handled == {}
+    # ... while an edit now is one (an empty list of changes is not merely a blind check)
+    edited = frames[0]
+    edited.label = "retitled"
+    edited.save()
+    time.sleep(0.02)
+    artwork_serving.get()
+    _wait_for_reloads()
+    assert set(artwork_serving._handled) == {edited.pk}
 
 
 @pytest.mark.django_db

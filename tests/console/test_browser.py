@@ -191,7 +191,13 @@ def test_staff_see_the_household_and_a_viewer_is_refused(household, live_server,
     # A signed-in viewer who is not staff is turned away.
     browser.delete_all_cookies()
     _sign_in(browser, base, "viewer", VIEWER_PASSWORD, next_path="/console/")
-    assert "/admin/login/" in browser.current_url  # the admin form itself refuses non-staff
+    # The admin form itself refuses non-staff: it shows its error rather than signing in
+    # (the URL alone proves nothing: a signed-in non-staff viewer is sent back to it too).
+    error = WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda c: c.find_elements(By.CSS_SELECTOR, "p.errornote")
+    )
+    assert "for a staff account" in error[0].text
+    assert "/admin/login/" in browser.current_url
     client = Client()
     client.login(username="viewer", password=VIEWER_PASSWORD)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value

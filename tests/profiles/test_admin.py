@@ -81,12 +81,16 @@ def test_a_deleted_row_gives_its_name_up(staff):
     assert list(account.profiles.values_list("name", flat=True)) == ["Guest"]
 
 
-def _rival_takes_the_last_slot(account: Account, started: threading.Event) -> None:
+def _rival_takes_the_last_slot(
+    account: Account, started: threading.Event, blocked: threading.Event
+) -> None:
     """Take the account's last slot in a transaction held until someone waits on its lock.
 
     The admin's form check reads the committed count (one slot free) and passes;
     its service then waits on the account row this transaction locked, and
     finds the slot taken once it commits: the race the service's lock decides.
+    ``blocked`` is set once a session is seen waiting on this one (not merely on
+    some lock), so the test knows the admin's save really raced it.
     """
     try:
         with transaction.atomic():
@@ -97,9 +101,10 @@ def _rival_takes_the_last_slot(account: Account, started: threading.Event) -> No
                 while time.monotonic() < deadline:
                     cursor.execute(
                         "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                        "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
                     )
                     if cursor.fetchone()[0]:
+                        blocked.set()
                         break
                     time.sleep(0.05)
     finally:
@@ -107,14 +112,17 @@ def _rival_takes_the_last_slot(account: Account, started: threading.Event) -> No
 
 
 def race_for_the_last_slot(account: Account, post) -> object:
-    started = threading.Event()
-    rival = threading.Thread(target=_rival_takes_the_last_slot, args=(account, started))
+    """``post()``'s response, sent while a rival holds the account's last slot uncommitted."""
+    started, blocked = threading.Event(), threading.Event()
+    rival = threading.Thread(target=_rival_takes_the_last_slot, args=(account, started, blocked))
     rival.start()
     try:
         assert started.wait(30)
-        return post()
+        response = post()
     finally:
         rival.join()
+    assert blocked.is_set(), "the save never waited on the rival's transaction"
+    return response
 
 
 @pytest.mark.django_db(transaction=True)

@@ -180,6 +180,7 @@ def test_a_pin_protected_profile_cannot_be_deleted_without_its_unlock(api_client
     assert Profile.objects.filter(pk=parent.pk).exists()
     header = unlocked(api_client, parent, "4321")
     assert api_client.delete(detail_url(parent.pk), **header).status_code == 204
+    assert not Profile.objects.filter(pk=parent.pk).exists()
 
 
 @pytest.mark.parametrize("lift", LIFTS)
@@ -199,6 +200,9 @@ def test_only_a_guardians_unlock_lifts_a_kids_profiles_limits(api_client, accoun
     assert (kid.is_kids, kid.maturity_limit) == (True, 0)
     header = unlocked(api_client, parent, "4321")
     assert api_client.patch(detail_url(kid.pk), lift, format="json", **header).status_code == 200
+    kid.refresh_from_db()
+    lifted = (lift.get("is_kids", True), lift.get("maturity_limit", 0))
+    assert (kid.is_kids, kid.maturity_limit) == lifted
 
 
 def test_a_kids_profile_with_a_pin_needs_a_guardian_not_its_own_pin_to_be_lifted(
@@ -220,6 +224,8 @@ def test_a_kids_profile_with_a_pin_needs_a_guardian_not_its_own_pin_to_be_lifted
     assert own.status_code == 403
     assert guardian.status_code == 200
     assert guardian.json()["is_kids"] is False
+    kid.refresh_from_db()
+    assert (kid.is_kids, kid.maturity_limit) == (False, 18)
 
 
 def test_without_a_guardian_a_kids_profile_is_lifted_with_its_own_unlock_only(api_client, account):
@@ -231,8 +237,12 @@ def test_without_a_guardian_a_kids_profile_is_lifted_with_its_own_unlock_only(ap
     lift = {"is_kids": False, "maturity_limit": 18}
 
     assert api_client.patch(detail_url(kid.pk), lift, format="json").status_code == 403
+    kid.refresh_from_db()
+    assert (kid.is_kids, kid.maturity_limit) == (True, 7)
     header = unlocked(api_client, kid, "1111")
     assert api_client.patch(detail_url(kid.pk), lift, format="json", **header).status_code == 200
+    kid.refresh_from_db()
+    assert (kid.is_kids, kid.maturity_limit) == (False, 18)
 
 
 def test_without_any_pin_a_household_has_no_credential_to_ask_for(api_client, account):
@@ -242,6 +252,8 @@ def test_without_any_pin_a_household_has_no_credential_to_ask_for(api_client, ac
     response = api_client.patch(detail_url(kid.pk), {"is_kids": False}, format="json")
 
     assert response.status_code == 200
+    kid.refresh_from_db()
+    assert kid.is_kids is False
 
 
 def test_tightening_or_renaming_a_kids_profile_needs_no_guardian(api_client, account):
@@ -303,6 +315,8 @@ def test_a_device_cannot_make_itself_a_guardian_by_giving_a_profile_a_pin(api_cl
     header = unlocked(api_client, parent, "4321")
     granted = api_client.patch(detail_url(adult.pk), {"pin": "1111"}, format="json", **header)
     assert granted.status_code == 200
+    adult.refresh_from_db()
+    assert adult.check_pin("1111")
 
 
 def test_adding_a_profile_that_is_not_for_kids_needs_a_guardian(api_client, account):
@@ -317,6 +331,8 @@ def test_adding_a_profile_that_is_not_for_kids_needs_a_guardian(api_client, acco
     assert refused.json()["code"] == "guardian_unlock_required"
     assert kids.status_code == 201
     assert allowed.status_code == 201
+    created = Profile.objects.filter(account=account).exclude(pk=parent.pk)
+    assert sorted(created.values_list("name", "is_kids")) == [("Grown-up", False), ("Tiny", True)]
 
 
 def test_the_schema_documents_the_pin_and_guardian_refusals():

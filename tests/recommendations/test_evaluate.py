@@ -1,5 +1,6 @@
 """``manage.py evaluate_recommendations`` on a small seeded demo."""
 
+import math
 import re
 from io import StringIO
 
@@ -39,6 +40,7 @@ def test_the_table_compares_tonight_with_both_baselines(seeded):
         assert 0.0 <= ndcg <= 1.0, name
         assert 0.0 <= recall_10 <= recall_20 <= 1.0, name
         assert 0.0 < coverage <= 1.0, name
+        assert math.isfinite(seconds), name
         assert seconds >= 0.0, name
     # The row says which ranker it measured: offline, always the prior blend.
     assert modes == {"most-popular": "-", "plain ALS": "-", "Tonight": "prior"}

@@ -4,7 +4,7 @@ waiting."""
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from recommendations.models import PageLog
@@ -69,6 +69,13 @@ def test_page_log_json_columns_are_plain_json_and_read_back_as_written():
         assert got == (written.rows, written.items, written.taste)
 
 
+def _synchronous_commit() -> str:
+    """The connection's current ``synchronous_commit``."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_page_log_commits_on_its_own_and_leaves_the_session_synchronous():
     """The asynchronous commit is the insert's own: signals written next on the same
@@ -94,11 +101,16 @@ def test_a_page_log_commits_on_its_own_and_leaves_the_session_synchronous():
         taste={"drama": 1.0},
     )
 
-    page_log_create(profile=profile, page=page)
+    # when: the page log is written inside an outer transaction, so the setting the insert
+    # made for its transaction can be read before that transaction ends
+    with transaction.atomic():
+        page_log_create(profile=profile, page=page)
+        during = _synchronous_commit()
+    after = _synchronous_commit()
 
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW synchronous_commit")
-        assert cursor.fetchone()[0] == "on"
+    # then: the insert's transaction commits without waiting; the session does not
+    assert during == "off"
+    assert after == "on"
     log = PageLog.objects.get(pk=page.page_id)
     assert log.items == [[7, 0, 0, None, 1.0]]
     assert log.rows == [["top_picks", "top_picks", 0.0]]

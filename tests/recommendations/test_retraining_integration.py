@@ -25,11 +25,12 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.db.models import Max
 
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.services.retraining import MAX_ATTEMPTS, training_run_request
 from recommendations.services.training import model_train
-from recommendations.tasks import reap_training_runs
+from recommendations.tasks import reap_training_runs, retrain_region
 from regions.models import TasteCluster
 from tests.recommendations.demo_world import seed_small_demo
 
@@ -47,7 +48,10 @@ STALE_SECONDS = 1.5
 def broker(settings) -> str:
     url = settings.CELERY_BROKER_URL
     if not url:
-        pytest.skip("CELERY_BROKER_URL is not set: no real broker to test against")
+        pytest.fail(
+            "CELERY_BROKER_URL is not set: these tests need a real broker. "
+            "Run them with `make test`, which points them at Redis."
+        )
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.TONIGHT = {
         **settings.TONIGHT,
@@ -196,6 +200,24 @@ def _wait(run: TrainingRun, until: Callable[[TrainingRun], bool], timeout: float
     raise AssertionError(f"run #{run.pk} is {run.status} ({run.stage}) after {timeout}s")
 
 
+def _latest_run_id() -> int:
+    return TrainingRun.objects.aggregate(latest=Max("pk"))["latest"] or 0
+
+
+def _wait_for_region_batch(region_code: str, after: int, timeout: float) -> list[TrainingRun]:
+    """The region's runs created after run ``after``, once there is one per cluster and all
+    have finished."""
+    clusters = TasteCluster.objects.filter(region_id=region_code).count()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = list(TrainingRun.objects.filter(region_id=region_code, pk__gt=after))
+        if len(runs) == clusters and all(run.is_finished for run in runs):
+            return runs
+        time.sleep(0.1)
+    states = [(run.pk, run.status, run.stage) for run in runs]
+    raise AssertionError(f"{region_code}'s batch is {states} after {timeout}s ({clusters=})")
+
+
 def _release_hold() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_unlock(%s, %s)", list(HOLD_KEY))
@@ -279,6 +301,74 @@ def test_each_region_queue_is_served_by_its_own_worker(seeded, start_worker):
     start_worker("US")
     us = _wait(us, lambda r: r.is_finished, timeout=40)
     assert us.status == TrainingRun.Status.SUCCEEDED, us.error
+
+
+def test_the_scheduled_region_retrain_runs_its_clusters_as_one_message_on_the_region_queue(
+    seeded, start_worker
+):
+    # given: a worker for the fan-out (default) and one for India's retrains; IN has several
+    # taste clusters, so its retrain is a batch (retrain_clusters), not one cluster's task
+    start_worker("default")
+    start_worker("IN")
+    assert TasteCluster.objects.filter(region_id="IN").count() > 1
+    before = _latest_run_id()
+
+    # when: beat sends the region's retrain
+    retrain_region.apply_async(args=["IN"], queue=f"{PREFIX}default")
+
+    # then: one run per cluster, all sent in one message to IN's queue and finished there
+    runs = _wait_for_region_batch("IN", after=before, timeout=120)
+    assert {run.status for run in runs} <= {"succeeded", "rejected"}, [r.error for r in runs]
+    task_ids = {run.celery_task_id for run in runs}
+    assert len(task_ids) == 1, task_ids
+    assert "" not in task_ids
+    assert all(run.attempts == 1 for run in runs)
+    # and the batch stored and activated the region's fallback model from its fits
+    region = ModelVersion.objects.get(scope="region", region_id="IN")
+    assert region.status == ModelVersion.Status.ACTIVE, region.error
+    assert sorted(region.metrics["retrain_runs"]) == sorted(run.pk for run in runs)
+
+
+def test_a_pool_process_killed_mid_batch_is_redelivered_and_the_batch_restarted_once(
+    seeded, start_worker, hold_before_ready
+):
+    # given: India's scheduled retrain, its batch on a prefork worker whose pool process is
+    # in the middle of the first cluster's final fit
+    start_worker("default")
+    worker = start_worker("IN", pool="prefork")
+    before = _latest_run_id()
+    retrain_region.apply_async(args=["IN"], queue=f"{PREFIX}default")
+    session = hold_before_ready()
+    held = set(
+        ModelVersion.objects.filter(
+            scope="cluster", region_id="IN", status=ModelVersion.Status.TRAINING
+        ).values_list("pk", flat=True)
+    )
+    assert held
+    batch = list(TrainingRun.objects.filter(region_id="IN", pk__gt=before))
+    assert {(run.status, run.attempts) for run in batch} == {(TrainingRun.Status.RUNNING, 1)}
+
+    # when: the pool process is killed there (the worker itself lives on)
+    _kill_pool_child_at_hold(worker, session)
+    _release_hold()
+
+    # then: the one message is redelivered, every run of the batch restarts once and ends,
+    # and the dead attempt's half-made versions are failed, never served
+    runs = _wait_for_region_batch("IN", after=before, timeout=120)
+    assert {run.status for run in runs} <= {"succeeded", "rejected"}, [r.error for r in runs]
+    assert all(run.attempts == 2 for run in runs)
+    assert len({run.celery_task_id for run in runs}) == 1
+    for version in ModelVersion.objects.filter(pk__in=held):
+        assert version.status == ModelVersion.Status.FAILED
+        assert "restarted" in version.error
+    # (the first attempt's region version, gated before the kill, may have served meanwhile;
+    # the one serving now is the second attempt's)
+    region = ModelVersion.objects.get(
+        scope="region", region_id="IN", status=ModelVersion.Status.ACTIVE
+    )
+    assert sorted(region.metrics["retrain_runs"]) == sorted(run.pk for run in runs)
+    assert region.created_at > max(run.started_at for run in batch)
+    assert worker.poll() is None
 
 
 def test_a_worker_killed_mid_fit_serves_nothing_new_and_the_scheduled_reaper_fails_its_run(

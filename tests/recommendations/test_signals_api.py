@@ -182,11 +182,14 @@ def test_a_play_inside_a_past_window_is_accepted(api_client, account, profile):
         starts_at=timezone.now() - dt.timedelta(days=10),
         ends_at=timezone.now() - dt.timedelta(days=1),
     )
-    when = (timezone.now() - dt.timedelta(days=2)).isoformat()
+    when = timezone.now() - dt.timedelta(days=2)
     response = api_client.post(
-        url(profile), {"events": [event(title, occurred_at=when)]}, format="json"
+        url(profile), {"events": [event(title, occurred_at=when.isoformat())]}, format="json"
     )
-    assert response.status_code == 200
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"received": 1, "new": 1, "duplicates": 0}
+    stored = Signal.objects.get(profile=profile, title=title)
+    assert stored.occurred_at == when
 
 
 def test_a_kids_profile_cannot_signal_titles_or_artwork_above_its_limit(api_client, account):
