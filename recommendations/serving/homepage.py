@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import logging
 import math
 import threading
 import uuid
@@ -83,6 +84,8 @@ from recommendations.serving.scoring import (
 from recommendations.serving.title_tables import TitleTables, title_tables_cache
 
 ROW_RANKER = "row_ranker.npz"
+
+logger = logging.getLogger(__name__)
 FIRST_SCREEN_ROWS = 4
 #: A row with fewer eligible titles than this is dropped (continue watching and
 #: watch again are meaningful with a single title).

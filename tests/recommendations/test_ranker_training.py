@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from recommendations.engine.persistence import save_artefact
 from recommendations.engine.ranking import FEATURE_NAMES
 from recommendations.engine.row_ranking import RowRanker
 from recommendations.models import PageLog
@@ -16,7 +17,8 @@ from recommendations.services.homepage import homepage_render
 from recommendations.services.ranker_training import _pages_sample, logged_examples_load
 from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import model_train
-from recommendations.serving.homepage import homepage_build, row_ranker_cache
+from recommendations.serving import artefacts
+from recommendations.serving.homepage import ROW_RANKER, homepage_build, row_ranker_cache
 from recommendations.signal_events import SignalEvent
 from tests.factories import AccountFactory, ProfileFactory
 from tests.recommendations.homepage_world import NOW, build_home_world
@@ -177,3 +179,24 @@ def _prior_rows() -> Iterator[None]:
         yield
     finally:
         row_ranker_cache.get = original
+
+
+def test_a_version_whose_row_ranker_an_older_release_wrote_serves_the_prior(viewer, caplog):
+    # given: the active version's row ranker in the first release's layout
+    version = model_train(region_code=viewer.account.home_region_id)
+    artefacts.artefact_write(
+        version.artefact_key,
+        ROW_RANKER,
+        lambda target: save_artefact(
+            target, kind="tonight.row_ranker", version=1, mode="learned", coef=np.zeros(3)
+        ),
+    )
+    row_ranker_cache.clear()
+
+    # when
+    page = homepage_build(profile=viewer, device="tv", n_items=4)
+
+    # then: the page is served, its rows ordered by the prior, and the operator is told
+    assert page.rows
+    assert page.row_ranker == "prior"
+    assert "unreadable row ranker" in caplog.text
