@@ -18,7 +18,7 @@ from recommendations.serving.homepage import Page, PageItem, PageRow
 class Tile:
     title_id: int
     name: str
-    match: int
+    match: int | None
     progress: float | None  # percent, clipped to 0-100 for the bar
     artwork_url: str
     variant_id: int | None

@@ -113,7 +113,14 @@ class ArtworkSerializer(serializers.Serializer):
 class HomepageItemSerializer(serializers.Serializer):
     title_id = serializers.IntegerField()
     name = serializers.CharField(help_text="In the profile's display language when translated.")
-    match = serializers.IntegerField(min_value=0, max_value=99, help_text='The "% match".')
+    match = serializers.IntegerField(
+        min_value=0,
+        max_value=99,
+        allow_null=True,
+        help_text='The "% match". Null where it would mislead: titles in Continue Watching '
+        "(the row shows progress instead) and every title of a profile with no history yet "
+        "(ranked by popularity, not by its taste).",
+    )
     progress = serializers.FloatField(
         allow_null=True,
         help_text="Percent watched of the film, or of the episode a series resumes on (0 when "

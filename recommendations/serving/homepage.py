@@ -111,7 +111,7 @@ class PageItem(NamedTuple):
 
     title_id: int
     name: str
-    match: int
+    match: int | None
     progress: float | None
     variant_id: int | None
     artwork_path: str
@@ -130,7 +130,7 @@ class PageItems:
 
     title_id: list[int]
     name: list[str]
-    match: list[int]
+    match: list[int | None]
     progress: list[float | None]
     variant_id: list[int | None]
     artwork_path: list[str]
@@ -471,7 +471,11 @@ def _propose_rows(
         "Titles you started and have not finished.",
         resuming,
     )
-    fresh = ~resuming
+    # Discovery rows hold neither what the profile is resuming (its own row) nor what it
+    # finished: a finished favourite is in the pool for Watch Again alone, not at 98% in
+    # Top Picks beside "Because you watched" itself.
+    finished = member_mask(titles, history.state_title[history.completed], n)
+    fresh = ~resuming & ~finished
     add(
         "top_picks",
         "top_picks",
@@ -553,7 +557,7 @@ def _propose_rows(
         "critically_acclaimed",
         "Critically Acclaimed",
         f"Rated {int(ACCLAIMED_MIN_SCORE)} or more by critics.",
-        critic >= ACCLAIMED_MIN_SCORE,  # False where unrated (NaN)
+        (critic >= ACCLAIMED_MIN_SCORE) & fresh,  # False where unrated (NaN)
     )
 
     # Genre rows: the genres carrying most of the pool's play probability.
@@ -772,7 +776,7 @@ def homepage_build(
     columns = PageItems(
         title_id=shown_ids.tolist(),
         name=names[shown_titles].tolist(),
-        match=pool.match[shown].tolist(),
+        match=_match_shown(pool, shown, chosen, lengths),
         progress=_progress_of(shown_titles, history),
         variant_id=variants,
         artwork_path=paths,
@@ -793,6 +797,31 @@ def homepage_build(
         )
         k += length
     return dataclasses.replace(page, columns=columns)
+
+
+def _match_shown(
+    pool: RankedPool,
+    shown: npt.NDArray[np.intp],
+    chosen: list[tuple[_Proposal, npt.NDArray[np.intp], float]],
+    lengths: list[int],
+) -> list[int | None]:
+    """Each shown title's "% match", or None where a figure would mislead.
+
+    A profile with no history to fold in is ranked by popularity: every title
+    would read a few percent, a statement about what we know, not about the
+    title. A title being resumed is matched by the profile's own choice; its
+    play probability now (which the figure is) says when, not whether, and a
+    film started last night at 97% would read 14%. Its row shows progress.
+    """
+    if not pool.personalised:
+        return [None] * shown.shape[0]
+    match: list[int | None] = pool.match[shown].tolist()
+    k = 0
+    for (proposal, _, _), length in zip(chosen, lengths, strict=True):
+        if proposal.type == "continue_watching":
+            match[k : k + length] = [None] * length
+        k += length
+    return match
 
 
 def _rows_choose(

@@ -567,6 +567,60 @@ def test_a_profile_with_too_little_history_falls_back_to_the_regions_model(world
     assert listed["model_version"] == regional.pk
 
 
+# --- Finished titles and "% match" ----------------------------------------------------------
+
+
+def test_a_finished_favourite_is_only_in_watch_again(world, household):
+    # given: an acclaimed action film Asha finished and liked, and one she is half way through
+    account, asha, _ = household
+    favourite, started = world.titles["action"][1], world.titles["action"][2]
+    for title in world.titles["action"][3:5]:
+        watch(asha, title, days_ago=4)
+    watch(asha, favourite, days_ago=2)
+    record(asha, "thumbs_up", favourite, days_ago=1.9)
+    record(asha, "play_start", started, days_ago=1.1)
+    record(asha, "progress", started, days_ago=1, value=50.0)
+    model_train(region_code=world.region.code)
+
+    # when
+    rows = token_client(account).get(url(asha, rows=40, items=4)).json()["rows"]
+
+    # then: each is in its own row and in no row of things to discover
+    holding = {
+        title.pk: {row["type"] for row in rows for i in row["items"] if i["title_id"] == title.pk}
+        for title in (favourite, started)
+    }
+    assert holding[favourite.pk] == {"watch_again"}
+    assert holding[started.pk] == {"continue_watching"}
+    assert {"because_you_watched", "critically_acclaimed"} <= {row["type"] for row in rows}
+
+
+def test_match_is_left_out_where_it_would_mislead(world, household):
+    # given: Asha has a history and a film in progress; Ravi has none yet
+    account, asha, ravi = household
+    for title in world.titles["drama"][:4]:
+        watch(asha, title, days_ago=3)
+    record(asha, "play_start", world.titles["drama"][5], days_ago=1.1)
+    record(asha, "progress", world.titles["drama"][5], days_ago=1, value=30.0)
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+
+    # when
+    pages = [client.get(url(p, rows=40, items=4)).json() for p in (asha, ravi)]
+
+    # then: Asha's titles carry a match, except the one she is resuming; Ravi's carry none
+    matches = [
+        {row["type"]: [i["match"] for i in row["items"]] for row in page["rows"]} for page in pages
+    ]
+    assert matches[0]["continue_watching"] == [None]
+    discovered = [m for t, ms in matches[0].items() if t != "continue_watching" for m in ms]
+    assert discovered
+    assert all(isinstance(m, int) and 0 <= m <= 99 for m in discovered)
+    assert pages[1]["rows"]
+    assert {m for ms in matches[1].values() for m in ms} == {None}
+    assert HomepageOutputSerializer(data=pages[1]).is_valid()
+
+
 # --- History bounding ------------------------------------------------------------------------
 
 
