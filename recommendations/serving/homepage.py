@@ -842,13 +842,25 @@ def _rows_choose(
     put below it (deferred rows keep their own order). A row with fewer than
     its minimum even whole is dropped, never padded; so is a deferred row of
     a page whose first screen never fills, as it could only sit in it.
+
+    Below the first screen a row leads with the titles no row above it
+    shows, in the ranker's order, and repeats only after them: three
+    "Because you watched" rows over one taste share most of their
+    neighbours, and each opened with the same six titles.
     """
     chosen: list[tuple[_Proposal, list[int], float]] = []
     deferred: list[int] = []
     on_screen = np.zeros(n_pool, dtype=bool)  # by pool position
+    on_page = np.zeros(n_pool, dtype=bool)
 
     def place(index: int, positions: npt.NDArray[np.intp]) -> None:
-        chosen.append((proposals[index], positions[:n_items].tolist(), float(strength[index])))
+        if len(chosen) >= FIRST_SCREEN_ROWS:
+            repeat = on_page[positions]
+            if repeat.any():
+                positions = np.concatenate([positions[~repeat], positions[repeat]])
+        shown = positions[:n_items]
+        on_page[shown] = True
+        chosen.append((proposals[index], shown.tolist(), float(strength[index])))
 
     for index in order:
         if len(chosen) >= n_rows:

@@ -567,6 +567,27 @@ def test_a_profile_with_too_little_history_falls_back_to_the_regions_model(world
     assert listed["model_version"] == regional.pk
 
 
+def test_rows_below_the_first_screen_lead_with_titles_not_shown_above(world, household):
+    # given: a profile whose "Because you watched" rows draw on one taste's neighbours
+    account, asha, _ = household
+    for days, title in enumerate(world.titles["action"][:4]):
+        watch(asha, title, days_ago=1 + days)
+    model_train(region_code=world.region.code)
+
+    # when
+    rows = token_client(account).get(url(asha, rows=40, items=4)).json()["rows"]
+
+    # then: in every row after the first screen, no repeat comes before a new title
+    above: set[int] = {i["title_id"] for row in rows[:4] for i in row["items"]}
+    mixed = 0
+    for row in rows[4:]:
+        repeats = [i["title_id"] in above for i in row["items"]]
+        assert repeats == sorted(repeats), row["id"]  # False (new) first, then True
+        mixed += 0 < sum(repeats) < len(repeats)
+        above |= {i["title_id"] for i in row["items"]}
+    assert mixed >= 1
+
+
 # --- Finished titles and "% match" ----------------------------------------------------------
 
 
