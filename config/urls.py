@@ -38,6 +38,9 @@ def artwork_media(request: HttpRequest, path: str) -> HttpResponse:
     return serve(request, path, document_root=Path(settings.MEDIA_ROOT) / ARTWORK_MEDIA_DIR)
 
 
+# Paths under /api/ that match no route: the API's JSON error shape (config.api.exceptions).
+handler404 = "config.api.exceptions.not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("console/", include("console.urls")),
