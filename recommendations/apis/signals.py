@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from config.api.pagination import LimitOffsetPagination
+from config.api.query_datetimes import QueryIsoDateTimeFilter
 from config.ids import ID_MAX
 from profiles.selectors import profile_for_request
 from profiles.unlock import profile_unlock_check
@@ -141,8 +142,8 @@ class SignalFilter(django_filters.FilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=SignalKind.choices)
     title = IdFilter(field_name="title_id")
     device = django_filters.ChoiceFilter(choices=DeviceClass.choices)
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = QueryIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = QueryIsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = Signal
