@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
 from artwork.models import ArtworkVariant
+from config.ids import IdField
 from profiles.selectors import profile_get
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
 
@@ -24,7 +25,7 @@ class TitleQuerySerializer(serializers.Serializer):
         required=False,
         help_text="Language of name and synopsis (falls back to the original).",
     )
-    profile = serializers.IntegerField(
+    profile = IdField(
         help_text=(
             "The profile that opens the title: its maturity limit applies (to the title and "
             "its artwork) and its display language is the default."

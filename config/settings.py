@@ -203,6 +203,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Ids in paths (config.ids.IdConverter, registered as "id"): bigints, not strings.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1},
+    },
 }
 
 # --- Celery -------------------------------------------------------------------

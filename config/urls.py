@@ -7,12 +7,17 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, register_converter
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.ids import IdConverter
+
 # The folder of MEDIA_ROOT that artwork images are uploaded to (artwork.models.artwork_upload_to).
 ARTWORK_MEDIA_DIR = "artwork"
+
+# Before the apps' URLs are included: their routes name rows as <id:...>.
+register_converter(IdConverter, "id")
 
 api_v1 = [
     path("", include("profiles.urls")),
@@ -32,6 +37,9 @@ def artwork_media(request: HttpRequest, path: str) -> HttpResponse:
         raise Http404("Media are not served by this process.")
     return serve(request, path, document_root=Path(settings.MEDIA_ROOT) / ARTWORK_MEDIA_DIR)
 
+
+# Paths under /api/ that match no route: the API's JSON error shape (config.api.exceptions).
+handler404 = "config.api.exceptions.not_found"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

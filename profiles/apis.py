@@ -1,7 +1,9 @@
 """The "who's watching?" endpoints: a household's profiles, for its own token only."""
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -80,10 +82,18 @@ class ProfileInputSerializer(serializers.Serializer):
     )
 
 
-class ProfileListCreateApi(APIView):
+class ProfileListCreateApi(GenericAPIView):
     schema_errors = {  # config.api.schema
         "POST": {403: "`guardian_unlock_required`: see the operation's description."}
     }
+    # Declared on the view, not built in get(), so that the schema documents the
+    # paginated body and its limit/offset parameters from the same class that answers.
+    pagination_class = LimitOffsetPagination
+
+    def get_queryset(self) -> QuerySet[Profile]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no account
+            return Profile.objects.none()
+        return profile_list(account=account_for_request(self.request))
 
     @extend_schema(
         operation_id="profiles_list",
@@ -91,10 +101,8 @@ class ProfileListCreateApi(APIView):
         summary="List the account's profiles",
     )
     def get(self, request: Request) -> Response:
-        account = account_for_request(request)
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(profile_list(account=account), request, view=self)
-        return paginator.get_paginated_response(ProfileOutputSerializer(page, many=True).data)
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ProfileOutputSerializer(page, many=True).data)
 
     @extend_schema(
         operation_id="profiles_create",

@@ -4,6 +4,6 @@ from .apis import ProfileDetailApi, ProfileListCreateApi, ProfileUnlockApi
 
 urlpatterns = [
     path("profiles/", ProfileListCreateApi.as_view(), name="profile-list"),
-    path("profiles/<int:profile_id>/", ProfileDetailApi.as_view(), name="profile-detail"),
-    path("profiles/<int:profile_id>/unlock/", ProfileUnlockApi.as_view(), name="profile-unlock"),
+    path("profiles/<id:profile_id>/", ProfileDetailApi.as_view(), name="profile-detail"),
+    path("profiles/<id:profile_id>/unlock/", ProfileUnlockApi.as_view(), name="profile-unlock"),
 ]

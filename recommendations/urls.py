@@ -6,18 +6,18 @@ from .apis.retrains import RetrainDetailApi, RetrainListApi
 from .apis.signals import ContinueWatchingApi, SignalsApi
 
 urlpatterns = [
-    path("profiles/<int:profile_id>/homepage/", HomepageApi.as_view(), name="homepage"),
-    path("profiles/<int:profile_id>/signals/", SignalsApi.as_view(), name="signals"),
+    path("profiles/<id:profile_id>/homepage/", HomepageApi.as_view(), name="homepage"),
+    path("profiles/<id:profile_id>/signals/", SignalsApi.as_view(), name="signals"),
     path(
-        "profiles/<int:profile_id>/continue-watching/",
+        "profiles/<id:profile_id>/continue-watching/",
         ContinueWatchingApi.as_view(),
         name="continue-watching",
     ),
     path(
-        "profiles/<int:profile_id>/recommendations/",
+        "profiles/<id:profile_id>/recommendations/",
         RecommendationsApi.as_view(),
         name="recommendations",
     ),
     path("ops/retrains/", RetrainListApi.as_view(), name="retrains"),
-    path("ops/retrains/<int:run_id>/", RetrainDetailApi.as_view(), name="retrain"),
+    path("ops/retrains/<id:run_id>/", RetrainDetailApi.as_view(), name="retrain"),
 ]

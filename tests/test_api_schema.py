@@ -1,10 +1,11 @@
 """The OpenAPI schema documents the errors each operation can answer, in the one error shape."""
 
+import jsonschema
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
 from tests.conftest import token_client
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, ProfileFactory
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,8 @@ def test_every_error_is_documented_with_the_error_shape(schema):
 
 
 def test_only_the_errors_an_operation_can_give(schema):
-    # a list without parameters cannot be a 400 or miss an object
+    # a list whose only parameters are limit/offset (read leniently) cannot be a 400, nor miss
+    # an object
     assert set(responses(schema, "GET", "/api/v1/profiles/")) == {"200", "401"}
     # a request body can be refused; a path naming an object can miss it
     assert "400" in responses(schema, "POST", "/api/v1/profiles/")
@@ -55,3 +57,70 @@ def test_the_documented_shape_is_what_the_api_answers(schema):
     documented = schema["components"]["schemas"]["Error"]["properties"]
     assert set(response.json()) <= set(documented)
     assert set(response.json()) >= set(schema["components"]["schemas"]["Error"]["required"])
+
+
+def _openapi_to_json_schema(node: object) -> object:
+    """OpenAPI 3.0's ``nullable: true`` as JSON Schema's ``type: [..., "null"]``."""
+    if isinstance(node, list):
+        return [_openapi_to_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {key: _openapi_to_json_schema(value) for key, value in node.items()}
+    if converted.pop("nullable", False):
+        if "type" in converted:
+            converted["type"] = [converted["type"], "null"]
+        else:  # a $ref or allOf: null or that
+            converted = {"anyOf": [converted, {"type": "null"}]}
+    return converted
+
+
+def assert_matches(schema: dict, body: object, component_ref: str) -> None:
+    """``body`` is valid against ``component_ref`` of the generated schema, strictly."""
+    components = _openapi_to_json_schema(schema["components"])
+    for component in components["schemas"].values():
+        if component.get("type") == "object":
+            component.setdefault("additionalProperties", False)
+    jsonschema.validate(
+        body,
+        {"$ref": component_ref, "components": components},
+        format_checker=jsonschema.FormatChecker(),
+    )
+
+
+def operation_body(schema: dict, method: str, path: str, status: str = "200") -> dict:
+    return responses(schema, method, path)[status]["content"]["application/json"]["schema"]
+
+
+@pytest.mark.django_db
+def test_the_profile_list_is_the_paginated_shape_the_schema_documents(schema):
+    account = AccountFactory()
+    ProfileFactory.create_batch(3, account=account)
+    documented = operation_body(schema, "GET", "/api/v1/profiles/")
+
+    response = token_client(account).get("/api/v1/profiles/?limit=2&offset=1")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"count", "next", "previous", "results"}
+    assert len(body["results"]) == 2
+    assert_matches(schema, body, documented["$ref"])
+    operation = schema["paths"]["/api/v1/profiles/"]["get"]
+    assert {"limit", "offset"} <= {p["name"] for p in operation["parameters"]}
+
+
+@pytest.mark.django_db
+def test_the_signal_history_is_the_paginated_shape_the_schema_documents(schema):
+    account = AccountFactory()
+    profile = ProfileFactory(account=account)
+    documented = operation_body(schema, "GET", "/api/v1/profiles/{profile_id}/signals/")
+
+    response = token_client(account).get(f"/api/v1/profiles/{profile.pk}/signals/")
+
+    assert response.status_code == 200
+    assert_matches(schema, response.json(), documented["$ref"])
+
+
+def test_the_matcher_refuses_a_body_of_another_shape(schema):
+    documented = operation_body(schema, "GET", "/api/v1/profiles/{profile_id}/signals/")
+    with pytest.raises(jsonschema.ValidationError):
+        assert_matches(schema, [], documented["$ref"])

@@ -11,11 +11,15 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+
+#: Paths the API answers, in its error shape even when no route matches them.
+API_PATH_PREFIX = "/api/"
 
 
 def _first_message(detail: Any, path: str = "") -> str | None:
@@ -85,3 +89,23 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         if wait is not None:
             response.data["retry_after_seconds"] = int(wait)
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler404``: a path under the API that no route matches, in the API's error shape.
+
+    Without it a client app that mistypes a path, or sends an id that is not
+    one (``/titles/abc/``), gets Django's HTML page where the API promises one
+    JSON shape; the body is the one a missing object gets. Other paths (admin,
+    console) keep Django's page.
+    """
+    if not request.path_info.startswith(API_PATH_PREFIX):
+        return page_not_found(request, exception)
+    return JsonResponse(
+        {
+            "message": str(exceptions.NotFound.default_detail),
+            "code": exceptions.NotFound.default_code,
+            "errors": {},
+        },
+        status=404,
+    )

@@ -88,7 +88,7 @@ class AutoSchema(SpectacularAutoSchema):
         permissions = view.get_permissions()
         # The view's own first: the first of a code is the one documented.
         errors = list(getattr(view, "schema_errors", {}).get(self.method, {}).items())
-        if self.method in ("POST", "PUT", "PATCH") or self._get_parameters_in("query"):
+        if self.method in ("POST", "PUT", "PATCH") or self._refusable_query_parameters():
             errors.append((400, "Bad input: `errors` names every field and its reason."))
         if view.get_authenticators() and not all(isinstance(p, AllowAny) for p in permissions):
             errors.append((401, "No token, or a revoked or unknown one."))
@@ -106,3 +106,17 @@ class AutoSchema(SpectacularAutoSchema):
 
     def _get_parameters_in(self, location: str) -> list[dict[str, Any]]:
         return [p for p in self._get_parameters() if p.get("in") == location]
+
+    def _refusable_query_parameters(self) -> list[dict[str, Any]]:
+        """The query parameters a bad value of is a 400: not limit/offset.
+
+        DRF's limit/offset pagination reads a bad value as its default rather
+        than refusing it, so a list whose only parameters are those cannot be a 400.
+        """
+        paginator = self._get_paginator()
+        lenient = (
+            {p["name"] for p in paginator.get_schema_operation_parameters(self.view)}
+            if paginator
+            else set()
+        )
+        return [p for p in self._get_parameters_in("query") if p["name"] not in lenient]

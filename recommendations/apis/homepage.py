@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
+from config.api.query_datetimes import QueryDateTimeField
 from profiles.models import Profile
 from profiles.selectors import profile_for_request
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
@@ -28,7 +29,7 @@ MAX_ITEMS = 75
 AT_MAX_DISTANCE = dt.timedelta(days=7)
 
 
-class ContextTimeField(serializers.DateTimeField):
+class ContextTimeField(QueryDateTimeField):
     """An ISO time with its UTC offset, within :data:`AT_MAX_DISTANCE` of now.
 
     ``at`` only sets the page's local hour and weekday, so the offset is what

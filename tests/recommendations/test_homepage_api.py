@@ -769,3 +769,21 @@ def test_the_usual_query_reads_as_the_serializer_reads_it(query):
         with pytest.raises(ValidationError) as refused:
             homepage_params(QueryDict(query))
         assert refused.value.detail == serializer.errors
+
+
+def test_an_offsets_unencoded_plus_is_named_as_the_mistake(household):
+    account, asha, _ = household
+    india = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    moment = NOW.astimezone(india).isoformat(timespec="seconds")
+    assert "+05:30" in moment
+
+    # sent as is: the query string reads the '+' as a space
+    response = token_client(account).get(url(asha, at=moment))
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"at"}
+    assert "%2B" in response.json()["message"]
+    # any other malformed time keeps the general reason
+    other = token_client(account).get(url(asha, at=moment.replace("+05:30", " 0530")))
+    assert other.status_code == 400
+    assert "%2B" not in other.json()["message"]

@@ -486,3 +486,18 @@ def test_the_profile_endpoints_read_the_profile_once_with_the_token(api_client, 
         profile_reads = [q["sql"] for q in queries if '"profiles_profile"' in q["sql"]]
         assert len(profile_reads) == 1, profile_reads
         assert '"accounts_apitoken"' in profile_reads[0]
+
+
+@pytest.mark.parametrize("param", ["occurred_after", "occurred_before"])
+def test_an_offsets_unencoded_plus_in_the_history_filter_is_named(api_client, profile, param):
+    india = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    moment = timezone.now().astimezone(india).isoformat(timespec="seconds")
+
+    # sent as is: the query string reads the '+' as a space
+    response = api_client.get(f"{url(profile)}?{param}={moment}")
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {param}
+    assert "%2B" in response.json()["message"]
+    encoded = api_client.get(f"{url(profile)}?{param}={moment.replace('+', '%2B')}")
+    assert encoded.status_code == 200

@@ -1,0 +1,60 @@
+"""Date-times in query strings, and the ``+`` of their offset that arrives as a space.
+
+In a query string an unencoded ``+`` means a space, so a client that sends
+``at=2026-12-04T21:00:00+05:30`` as is asks for ``2026-12-04T21:00:00 05:30``
+and got "Datetime has wrong format", which does not say what to fix. A
+date-time followed by a space and an ``HH:MM`` offset is that mistake and no
+other, so it is refused naming it.
+"""
+
+import re
+from typing import Any
+
+from django import forms
+from django_filters import IsoDateTimeFilter
+from django_filters.fields import IsoDateTimeField
+from rest_framework import serializers
+
+UNENCODED_PLUS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)? \d{2}:\d{2}")
+UNENCODED_PLUS_MESSAGE = (
+    "The '+' of the UTC offset must be sent as %2B: in a query string a '+' reads as a space."
+)
+
+
+def plus_sent_unencoded(value: object) -> bool:
+    """Whether ``value`` is a date-time whose offset's ``+`` arrived as a space."""
+    return isinstance(value, str) and UNENCODED_PLUS.fullmatch(value.strip()) is not None
+
+
+class QueryDateTimeField(serializers.DateTimeField):
+    """DRF's date-time field for query parameters: names an unencoded ``+`` as the mistake."""
+
+    default_error_messages = {"unencoded_plus": UNENCODED_PLUS_MESSAGE}
+
+    def to_internal_value(self, value: Any) -> Any:
+        if plus_sent_unencoded(value):
+            self.fail("unencoded_plus")
+        return super().to_internal_value(value)
+
+
+class QueryIsoDateTimeField(IsoDateTimeField):
+    # A form error's message is %-formatted with its params (by django-filter even without
+    # any), so the literal "%2B" goes in as a param.
+    default_error_messages = {
+        "unencoded_plus": UNENCODED_PLUS_MESSAGE.replace("%2B", "%(encoded)s")
+    }
+
+    def to_python(self, value: Any) -> Any:
+        if plus_sent_unencoded(value):
+            raise forms.ValidationError(
+                self.error_messages["unencoded_plus"],
+                code="unencoded_plus",
+                params={"encoded": "%2B"},
+            )
+        return super().to_python(value)
+
+
+class QueryIsoDateTimeFilter(IsoDateTimeFilter):
+    """django-filter's ISO date-time filter, naming an unencoded ``+`` as the mistake."""
+
+    field_class = QueryIsoDateTimeField

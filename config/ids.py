@@ -1,0 +1,41 @@
+"""Database ids as the API reads them: in URLs and in query strings.
+
+Primary keys are PostgreSQL ``bigint``s, so no row has an id above
+``2**63 - 1``. PostgreSQL compares a larger number and finds nothing, but
+SQLite (the development database) raises ``OverflowError`` while binding it,
+which was a 500. So such an id is refused before it reaches a query: a path
+holding one is not a URL of the API (404), a query parameter holding one is
+bad input (400 naming it).
+"""
+
+from rest_framework import serializers
+
+#: The largest id a row can have (PostgreSQL's bigint).
+ID_MAX = 2**63 - 1
+
+
+class IdConverter:
+    """``<id:name>``: at most 19 digits, at most :data:`ID_MAX`; anything else does not match.
+
+    Registered in ``config.urls`` for every API route naming a row.
+    """
+
+    regex = "[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > ID_MAX:
+            raise ValueError(f"{value} is beyond the largest id ({ID_MAX})")  # Django: no match
+        return number
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+class IdField(serializers.IntegerField):
+    """An id in a query string or body: 1 to :data:`ID_MAX`, a 400 naming the field otherwise."""
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", ID_MAX)
+        super().__init__(**kwargs)
