@@ -14,6 +14,7 @@ from artwork.models import ArtworkVariant
 from catalog.models import Episode, Season, Title
 from catalog.selectors import title_names
 from config.db import RowReader
+from config.ids import ID_MAX  # ids beyond a bigint name no row; left out of queries
 from config.lookups import AnyOf
 from profiles.models import Profile
 from recommendations.models import ProfileTitleState, Signal
@@ -22,8 +23,6 @@ from regions.models import Availability
 # Below this a title was sampled, not started; above it, finished in all but the credits.
 CONTINUE_MIN_PROGRESS = 2.0
 CONTINUE_MAX_PROGRESS = 95.0
-# Ids beyond PostgreSQL's bigint cannot name a row; they are left out of the queries.
-ID_MAX = 2**63 - 1
 
 
 def signal_history(*, profile: Profile) -> QuerySet[Signal]:
