@@ -67,9 +67,9 @@ from typing import Any, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize, minimize_scalar
 from scipy.special import expit
 
+from recommendations.engine.logistic import base_rate_fit, log_loss, map_logistic_fit
 from recommendations.engine.persistence import ArtefactTarget, load_artefact, save_artefact
 from recommendations.engine.ranking import DEVICE_CLASSES, HOUR_BUCKETS
 
@@ -445,27 +445,14 @@ class RowRanker:
         self.n_training_rows = int(target.shape[0])
         if not self.enough(target):
             return self
-        y = target.astype(np.float64)
-        centre = np.append(RowPrior().vector(), RowPrior().bias)
-        precision = np.append(np.full(len(ROW_FEATURE_NAMES), 1.0 / self.C), 1e-4)
-
-        def objective(theta: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
-            z = matrix @ theta[:-1] + theta[-1]
-            residual = expit(z) - y
-            away = theta - centre
-            loss = float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * away @ (precision * away))
-            grad = np.append(matrix.T @ residual, residual.sum()) + precision * away
-            return loss, grad
-
-        result = minimize(
-            objective,
-            centre,
-            jac=True,
-            method="L-BFGS-B",
-            options={"maxiter": self.max_iter},
+        self.coef, self.intercept = map_logistic_fit(
+            matrix,
+            target,
+            centre=RowPrior().vector(),
+            intercept_centre=RowPrior().bias,
+            variance=self.C,
+            max_iter=self.max_iter,
         )
-        self.coef = result.x[:-1].copy()
-        self.intercept = float(result.x[-1])
         self.mode = "learned"
         return self
 
@@ -597,9 +584,9 @@ def row_ranker_select(
     train, test = page < cut, page >= cut
     candidate = RowRanker(**params).fit(matrix[train], target[train])
     prior_score = matrix @ prior.coef
-    base = _base_rate_fit(prior_score[train], target[train])
-    learned_loss = _log_loss(matrix[test] @ candidate.coef + candidate.intercept, target[test])
-    prior_loss = _log_loss(prior_score[test] + base, target[test])
+    base = base_rate_fit(prior_score[train], target[train])
+    learned_loss = log_loss(matrix[test] @ candidate.coef + candidate.intercept, target[test])
+    prior_loss = log_loss(prior_score[test] + base, target[test])
     n_test = int(test.sum())
     if (
         candidate.mode != "learned"
@@ -609,21 +596,6 @@ def row_ranker_select(
         return RowRankerChoice(prior, n_test, learned_loss, prior_loss)
     learned = RowRanker(**params).fit(matrix, target)
     return RowRankerChoice(learned, n_test, learned_loss, prior_loss)
-
-
-def _log_loss(logit: npt.NDArray[np.float64], labels: npt.NDArray[np.bool_]) -> float:
-    """Mean negative log likelihood of ``labels`` under ``sigmoid(logit)``."""
-    if labels.shape[0] == 0:
-        return 0.0
-    return float(np.mean(np.logaddexp(0.0, logit) - labels * logit))
-
-
-def _base_rate_fit(score: npt.NDArray[np.float64], labels: npt.NDArray[np.bool_]) -> float:
-    """The intercept that makes ``sigmoid(score + b)`` fit ``labels`` best (1-D, convex)."""
-    result = minimize_scalar(
-        lambda b: _log_loss(score + b, labels), bounds=(-20, 20), method="bounded"
-    )
-    return float(result.x)
 
 
 def row_type_index(name: str) -> int:
