@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import logging
 import math
 import threading
 import uuid
@@ -81,6 +82,8 @@ from recommendations.serving.scoring import (
     rank_profile,
 )
 from recommendations.serving.title_tables import TitleTables, title_tables_cache
+
+logger = logging.getLogger(__name__)
 
 ROW_RANKER = "row_ranker.npz"
 FIRST_SCREEN_ROWS = 4
