@@ -18,6 +18,8 @@ COPY artwork artwork
 COPY recommendations recommendations
 COPY console console
 COPY templates templates
+# Row copy translations: the compiled .mo files are committed, so no gettext in the image.
+COPY locale locale
 COPY manage.py ./
 RUN pip install --no-cache-dir . \
     && DEBUG=0 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v0

@@ -19,7 +19,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_HOST ?= 127.0.0.1
 DEMO_PORT ?= 8000
 
-.PHONY: help venv demo demo-data serve test lint format bench clean
+.PHONY: help venv demo demo-data serve test lint format messages bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,6 +68,16 @@ lint: venv  ## Ruff lint and format check, the engine's import contract, migrati
 format: venv  ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# Row copy translations (docs/recommendations.md). Maintainers only: needs GNU gettext
+# (apt-get install gettext). The compiled .mo files are committed, so running the
+# project never does.
+MESSAGE_LANGUAGES = $(shell DEBUG=1 $(PY) -c 'import os; os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings"); from django.conf import settings; print(" ".join("-l " + c for c, _ in settings.LANGUAGES))' 2>/dev/null)
+
+messages: venv  ## Update locale/*/django.po from the code and compile the .mo files
+	DEBUG=1 $(PY) manage.py makemessages $(MESSAGE_LANGUAGES) --no-location --no-wrap \
+		-i tests -i bench -i var -i '.*'
+	DEBUG=1 $(PY) manage.py compilemessages -i '.*' -i var
 
 bench: venv  ## Run the benchmarks (each prints its figure beside its baseline)
 	@for b in ingest recommend homepage retrain; do echo "== bench/$$b.py"; \

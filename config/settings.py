@@ -150,6 +150,21 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# The languages homepage row copy is translated into (locale/<code>/LC_MESSAGES/django.po):
+# the demo catalogue's display languages. A profile whose display language is not
+# here reads English (recommendations/serving/row_copy.py).
+LANGUAGES = [
+    ("en", "English"),
+    ("hi", "Hindi"),
+    ("ta", "Tamil"),
+    ("te", "Telugu"),
+    ("ml", "Malayalam"),
+    ("ko", "Korean"),
+    ("ja", "Japanese"),
+    ("es", "Spanish"),
+    ("pt", "Portuguese"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"

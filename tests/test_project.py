@@ -183,6 +183,15 @@ def test_image_copies_and_packages_every_module_the_site_needs():
     assert not unpackaged, f"pyproject's packages.find leaves out {sorted(unpackaged)}"
 
 
+def test_image_copies_the_translations():
+    """Row copy is translated from LOCALE_PATHS' compiled catalogues, read at run time."""
+    copied = {Path(source).parts[0] for sources, _ in dockerfile_copies() for source in sources}
+    for path in settings.LOCALE_PATHS:
+        relative = Path(path).resolve().relative_to(ROOT)
+        assert relative.parts[0] in copied, f"Dockerfile does not COPY {relative}"
+        assert list(Path(path).glob("*/LC_MESSAGES/django.mo")), f"no compiled catalogue in {path}"
+
+
 # Run in the copied tree as the image would: the venv's editable install of this checkout
 # must not supply a package the Dockerfile forgot to copy.
 _IN_IMAGE_TREE = """

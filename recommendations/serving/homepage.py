@@ -20,7 +20,9 @@ The request path, after the ranked pool (:func:`~recommendations.serving.scoring
 4. Each title gets its artwork from the contextual bandit
    (:func:`artwork.selection.artwork_choose`: the profile's genre taste, the
    device and the hour choose among the title's variants for the device and
-   maturity limit, with the propensity of the choice) and its localised name.
+   maturity limit, with the propensity of the choice) and its localised name;
+   each shown row its title and reason in the profile's display language
+   (:mod:`~recommendations.serving.row_copy`, Django's gettext catalogues).
 
 Queries (beyond the ranked pool's): none for most profiles (the row
 engagement is counted from the signals the ranked pool read; one indexed
@@ -74,6 +76,7 @@ from recommendations.serving.recommend import (
     profile_language_index,
     profile_serving,
 )
+from recommendations.serving.row_copy import RowCopy, row_copy_texts
 from recommendations.serving.scoring import (
     ProfileHistory,
     RankedPool,
@@ -83,9 +86,9 @@ from recommendations.serving.scoring import (
 )
 from recommendations.serving.title_tables import TitleTables, title_tables_cache
 
-ROW_RANKER = "row_ranker.npz"
-
 logger = logging.getLogger(__name__)
+
+ROW_RANKER = "row_ranker.npz"
 FIRST_SCREEN_ROWS = 4
 #: A row with fewer eligible titles than this is dropped (continue watching and
 #: watch again are meaningful with a single title).
@@ -236,8 +239,7 @@ class Page:
 class _Proposal:
     id: str
     type: str
-    title: str
-    reason: str
+    copy: RowCopy  # made text (title, reason) only if the row is shown
     positions: npt.NDArray[np.intp]  # into the ranked pool, best first
 
 
@@ -456,10 +458,10 @@ def _propose_rows(
     facts = catalogue.facts
     proposals: list[_Proposal] = []
 
-    def add(row_id: str, row_type: str, title: str, reason: str, mask: np.ndarray) -> None:
+    def add(row_id: str, row_type: str, copy: RowCopy, mask: np.ndarray) -> None:
         positions = _ordered(mask)
         if positions.shape[0]:
-            proposals.append(_Proposal(row_id, row_type, title, reason, positions))
+            proposals.append(_Proposal(row_id, row_type, copy, positions))
 
     in_progress_titles = history.state_title[history.in_progress]
     resuming = (pool.sources & np.uint8(Source.CONTINUE_WATCHING)) != 0
@@ -467,8 +469,7 @@ def _propose_rows(
     add(
         "continue_watching",
         "continue_watching",
-        "Continue Watching",
-        "Titles you started and have not finished.",
+        RowCopy("continue_watching"),
         resuming,
     )
     # Discovery rows hold neither what the profile is resuming (its own row) nor what it
@@ -479,8 +480,7 @@ def _propose_rows(
     add(
         "top_picks",
         "top_picks",
-        "Top Picks for You",
-        "The titles we think you are most likely to enjoy now.",
+        RowCopy("top_picks"),
         fresh,
     )
 
@@ -491,13 +491,11 @@ def _propose_rows(
     used_seeds: set[int] = set()
     for seed in seeds[:MAX_BECAUSE_WATCHED_ROWS]:
         similar = _similar_to(neighbours, seed, n)
-        seed_name = names[seed]
         used_seeds.add(seed)
         add(
             f"because_you_watched:{int(bundle.index.title_ids[seed])}",
             "because_you_watched",
-            f"Because you watched {seed_name}",
-            f"Titles like {seed_name}, which you watched recently.",
+            RowCopy("because_you_watched", names[seed]),
             similar[titles] & fresh,
         )
 
@@ -507,39 +505,33 @@ def _propose_rows(
     liked_seeds = [int(t) for t in dict.fromkeys(liked.tolist()) if t not in used_seeds]
     for seed in liked_seeds[:MAX_BECAUSE_LIKED_ROWS]:
         similar = _similar_to(neighbours, seed, n)
-        seed_name = names[seed]
         add(
             f"because_you_liked:{int(bundle.index.title_ids[seed])}",
             "because_you_liked",
-            f"Because you liked {seed_name}",
-            f"You gave {seed_name} a thumbs up; these are in the same vein.",
+            RowCopy("because_you_liked", names[seed]),
             similar[titles] & fresh,
         )
 
     _, cluster_pop, region_pop = bundle.trending_rows(
         region_code=context.region_code, cluster_id=context.cluster_id
     )
-    region_name = tables.region_names.get(context.region_code, context.region_code)
     pool_region = region_pop[titles]
     if pool_region.max(initial=0.0) > 0:
         cut = max(_upper_quartile_cut(pool_region), 1e-6)
         add(
             f"trending:{context.region_code}",
             "trending",
-            f"Trending in {region_name}",
-            f"What people in {region_name} are starting this week.",
+            RowCopy("trending", context.region_code),
             (pool_region >= cut) & fresh,
         )
     if context.cluster_id is not None and context.cluster_id in tables.cluster_names:
         pool_cluster = cluster_pop[titles]
         if pool_cluster.max(initial=0.0) > 0:
             cut = max(_upper_quartile_cut(pool_cluster), 1e-6)
-            cluster_name = tables.cluster_names[context.cluster_id]
             add(
                 f"popular_in:{context.cluster_id}",
                 "popular_in",
-                f"Popular with {cluster_name} viewers",
-                f"Popular with viewers whose taste is like yours ({cluster_name}).",
+                _cluster_copy(tables, context.cluster_id, context.region_code),
                 (pool_cluster >= cut) & fresh,
             )
 
@@ -547,16 +539,14 @@ def _propose_rows(
     add(
         "new_releases",
         "new_releases",
-        "New Releases",
-        f"Arrived in {region_name} in the last {int(NEW_RELEASE_DAYS)} days.",
+        RowCopy("new_releases", context.region_code, int(NEW_RELEASE_DAYS)),
         (age_days >= 0) & (age_days <= NEW_RELEASE_DAYS) & fresh,
     )
     critic = tables.critic_score[titles]
     add(
         "critically_acclaimed",
         "critically_acclaimed",
-        "Critically Acclaimed",
-        f"Rated {int(ACCLAIMED_MIN_SCORE)} or more by critics.",
+        RowCopy("critically_acclaimed", number=int(ACCLAIMED_MIN_SCORE)),
         (critic >= ACCLAIMED_MIN_SCORE) & fresh,  # False where unrated (NaN)
     )
 
@@ -572,8 +562,7 @@ def _propose_rows(
                 # fit the signals' `row` (ROW_MAX_LENGTH) when the client echoes it.
                 f"genre:{tables.genre_ids[g]}",
                 "genre",
-                tables.genre_names[g],
-                f"{tables.genre_names[g]} picked for you.",
+                RowCopy("genre", tables.genre_names[g]),
                 genres[:, g] & fresh,
             )
 
@@ -586,12 +575,10 @@ def _propose_rows(
     wanted += [int(i) for i in np.argsort(-weight, kind="stable")[:1] if weight[i] > 0]
     for language in list(dict.fromkeys(wanted))[:MAX_LANGUAGE_ROWS]:
         code = facts.language_codes[language]
-        label = tables.language_names.get(code, code)
         add(
             f"language:{code}",
             "language",
-            f"Popular in {label}",
-            f"Films and series in {label}.",
+            RowCopy("language", code),
             (languages == language) & fresh,
         )
 
@@ -599,11 +586,26 @@ def _propose_rows(
     add(
         "watch_again",
         "watch_again",
-        "Watch Again",
-        "Favourites you finished and may want to see again.",
+        RowCopy("watch_again"),
         member_mask(titles, rewatchable, n),
     )
     return proposals
+
+
+def _cluster_copy(tables: TitleTables, cluster_id: int, region_code: str) -> RowCopy:
+    """How a taste cluster's popular row is named.
+
+    A region's default cluster holds everybody whose viewing points to no keyed
+    community (named "Everyone" in the demo), so "Popular with Everyone viewers"
+    says nothing: its row is the region's, "Popular in Brazil". A cluster keyed
+    by one language is named by that language, in the display language.
+    """
+    if cluster_id in tables.default_clusters:
+        return RowCopy("popular_in_region", region_code)
+    language = tables.cluster_languages.get(cluster_id)
+    if language is not None:
+        return RowCopy("popular_with_language", language)
+    return RowCopy("popular_with", tables.cluster_names[cluster_id])
 
 
 # --- Assembly -----------------------------------------------------------------------------
@@ -782,15 +784,23 @@ def homepage_build(
         artwork_path=paths,
         propensity=picks.propensity.tolist(),
     )
+    # Titles and reasons of the shown rows only, in the display language.
+    texts = row_copy_texts(
+        [proposal.copy for proposal, _, _ in chosen],
+        display_language=profile.display_language_id,
+        tables=tables,
+    )
     rows = page.rows
     k = 0
-    for (proposal, _, row_strength), length in zip(chosen, lengths, strict=True):
+    for (proposal, _, row_strength), length, (title, reason) in zip(
+        chosen, lengths, texts, strict=True
+    ):
         rows.append(
             PageRow(
                 id=proposal.id,
                 type=proposal.type,
-                title=proposal.title,
-                reason=proposal.reason,
+                title=title,
+                reason=reason,
                 items=_RowItems(columns, k, k + length),
                 strength=round(row_strength, 5),
             )

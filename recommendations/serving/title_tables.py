@@ -62,6 +62,12 @@ class TitleTables:
         Language code -> English name.
     region_names : dict of str to str
     cluster_names : dict of int to str
+    language_native_names : dict of str to str
+        Language code -> the language's name for itself.
+    cluster_languages : dict of int to str
+        Cluster id -> its language's code, for clusters keyed by exactly one.
+    default_clusters : frozenset of int
+        Each region's default cluster (everybody no keyed community holds).
     placeholder : str
         URL of the image shown for a title without artwork.
     loaded_at : float
@@ -85,6 +91,9 @@ class TitleTables:
     placeholder: str
     loaded_at: float
     display: dict[str | None, npt.NDArray[np.object_]] = field(default_factory=dict, repr=False)
+    language_native_names: dict[str, str] = field(default_factory=dict)
+    cluster_languages: dict[int, str] = field(default_factory=dict)
+    default_clusters: frozenset[int] = frozenset()
 
     def display_names(self, language: str | None) -> npt.NDArray[np.object_]:
         """Every title's name in ``language`` where translated, else its original name."""
@@ -123,6 +132,12 @@ def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
             if language not in display:
                 display[language] = display[None].copy()
             display[language][i] = name
+    languages = list(Language.objects.values_list("code", "name", "native_name"))
+    cluster_language_pairs: dict[int, list[str]] = {}
+    for cluster, language in TasteCluster.languages.through.objects.values_list(
+        "tastecluster_id", "language_id"
+    ):
+        cluster_language_pairs.setdefault(cluster, []).append(language)
     return TitleTables(
         title_ids=title_ids,
         names=names,
@@ -131,12 +146,17 @@ def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
         genre_ids=tuple(g[0] for g in genres),
         genre_slugs=tuple(g[1] for g in genres),
         genre_names=tuple(g[2] for g in genres),
-        language_names=dict(Language.objects.values_list("code", "name")),
+        language_names={code: name for code, name, _ in languages},
         region_names=dict(Region.objects.values_list("code", "name")),
         cluster_names=dict(TasteCluster.objects.values_list("pk", "name")),
         placeholder=placeholder_url(),
         loaded_at=time.monotonic(),
         display=display,
+        language_native_names={code: native for code, _, native in languages if native},
+        cluster_languages={c: ls[0] for c, ls in cluster_language_pairs.items() if len(ls) == 1},
+        default_clusters=frozenset(
+            TasteCluster.objects.filter(is_default=True).values_list("pk", flat=True)
+        ),
     )
 
 
@@ -167,9 +187,10 @@ def _fingerprint_sql() -> str | None:
         part(genres, ("title_id", "genre_id")),
         part(Genre, ("id", "slug", "name")),
         part(TitleLocalization, ("language_id", "title_id", "name")),
-        part(Language, ("code", "name")),
+        part(Language, ("code", "name", "native_name")),
         part(Region, ("code", "name")),
-        part(TasteCluster, ("id", "name")),
+        part(TasteCluster, ("id", "name", "is_default")),
+        part(TasteCluster.languages.through, ("tastecluster_id", "language_id")),
     ]
     return "SELECT " + " || '/' || ".join(parts)
 

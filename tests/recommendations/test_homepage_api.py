@@ -121,7 +121,7 @@ def test_the_response_has_the_documented_shape(world, household):
 
 
 def test_names_and_row_titles_are_in_the_profiles_display_language(world, household):
-    """Item names and "Because you watched X" come from the display language where a
+    """Item names and "Because you watched X"'s X come from the display language where a
     title is translated, and keep the original name where it is not."""
     account, asha, _ = household
     asha.display_language = world.hindi
@@ -141,8 +141,9 @@ def test_names_and_row_titles_are_in_the_profiles_display_language(world, househ
     untranslated = [t for t in world.all_titles() if t.pk in names and t not in (seed, other)]
     assert untranslated
     assert all(names[t.pk] == t.original_name for t in untranslated)
+    # and the row's copy is Hindi around the Hindi name (tests/recommendations/test_row_copy.py)
     titles = [row["title"] for row in body["rows"] if row["type"] == "because_you_watched"]
-    assert "Because you watched एक्शन 0" in titles
+    assert "क्योंकि आपने एक्शन 0 देखा" in titles
 
 
 def test_two_profiles_of_one_account_get_different_pages(world, household):

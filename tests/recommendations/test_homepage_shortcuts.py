@@ -9,6 +9,7 @@ from recommendations.serving.homepage import (
     _rows_choose,
     _upper_quartile_cut,
 )
+from recommendations.serving.row_copy import RowCopy
 from recommendations.serving.scoring import member_mask
 
 
@@ -45,7 +46,8 @@ def test_membership_through_a_catalogue_mask_is_isin():
 
 
 def _proposal(row_id: str, positions: range) -> _Proposal:
-    return _Proposal(row_id, row_id.split(":")[0], row_id, "", np.array(positions, dtype=np.intp))
+    row_type = row_id.split(":")[0]
+    return _Proposal(row_id, row_type, RowCopy(row_type), np.array(positions, dtype=np.intp))
 
 
 @pytest.mark.parametrize("n_rows", [12, 5])

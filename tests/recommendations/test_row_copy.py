@@ -1,0 +1,253 @@
+"""Row titles and reasons are in the profile's display language, from Django's catalogues."""
+
+import gettext
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import translation
+
+from recommendations.demo.vocabulary import GENRE_NAMES, GENRES, LANGUAGES, REGIONS
+from recommendations.services.training import model_train
+from recommendations.serving import homepage
+from recommendations.serving.row_copy import CATALOGUE_NAMES
+from tests.conftest import token_client
+from tests.factories import (
+    AccountFactory,
+    LanguageFactory,
+    ProfileFactory,
+    TasteClusterFactory,
+    TitleLocalizationFactory,
+)
+from tests.recommendations.homepage_world import build_home_world
+from tests.recommendations.test_training import _fresh_serving, record, watch  # noqa: F401
+
+LOCALE = Path(settings.BASE_DIR) / "locale"
+#: Words of the English templates; none may show on a translated page.
+TEMPLATE_WORDS = re.compile(
+    r"\b(Because|watched|liked|Top Picks|Trending|Popular|viewers|picked|Titles|Continue|"
+    r"Watching|New Releases|Critically|Acclaimed|Watch Again|Films|series|critics|"
+    r"Favourites|Everyone|thumbs)\b"
+)
+TAMIL = re.compile(r"[\u0B80-\u0BFF]")
+DEVANAGARI = re.compile(r"[\u0900-\u097F]")
+
+
+def url(profile, **params) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"/api/v1/profiles/{profile.pk}/homepage/?{query}"
+
+
+@pytest.fixture
+def page_of(db):
+    """The homepage of a fresh profile who watched three action films and liked a drama."""
+    world = build_home_world()
+    TitleLocalizationFactory(title=world.titles["action"][0], language=world.hindi, name="एक्शन 0")
+
+    def build(*, display_language, taste_cluster=None):
+        account = AccountFactory(home_region=world.region)
+        profile = ProfileFactory(
+            account=account, display_language=display_language, taste_cluster=taste_cluster
+        )
+        for title in world.titles["action"][:3]:
+            watch(profile, title, days_ago=5)
+        watch(profile, world.titles["action"][0], days_ago=1)
+        record(profile, "thumbs_up", world.titles["drama"][0], days_ago=2)
+        model_train(region_code=world.region.code)
+        response = token_client(account).get(url(profile, rows=40, items=4))
+        assert response.status_code == 200, response.json()
+        return response.json()["rows"]
+
+    build.world = world
+    return build
+
+
+def test_a_hindi_profile_reads_its_rows_in_hindi(page_of):
+    rows = page_of(display_language=page_of.world.hindi)
+
+    assert len(rows) >= 5
+    for row in rows:
+        for text in (row["title"], row["reason"]):
+            assert DEVANAGARI.search(text), text
+            assert not TEMPLATE_WORDS.search(text), text
+            assert "%(" not in text, text
+    by_type = {row["type"]: row for row in rows}
+    # the seed's Hindi name fills the Hindi template; the region and genre are named in Hindi
+    assert by_type["because_you_watched"]["title"] == "क्योंकि आपने एक्शन 0 देखा"
+    assert by_type["trending"]["title"] == "भारत में ट्रेंडिंग"
+    genres = {row["title"] for row in rows if row["type"] == "genre"}
+    assert "एक्शन" in genres
+
+
+def test_a_tamil_profile_reads_its_rows_in_tamil(page_of):
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+
+    rows = page_of(display_language=tamil)
+
+    for row in rows:
+        for text in (row["title"], row["reason"]):
+            assert TAMIL.search(text), text
+            assert not TEMPLATE_WORDS.search(text), text
+    by_type = {row["type"]: row for row in rows}
+    # no Hindi localisation of the seed for this profile: its original name, in Tamil copy
+    assert by_type["because_you_watched"]["title"] == "நீங்கள் action 0 பார்த்ததால்"
+    assert by_type["top_picks"]["title"] == "உங்களுக்கான சிறந்த தேர்வுகள்"
+    assert by_type["trending"]["title"] == "இந்தியாவில் டிரெண்டிங்"
+    # the language rows name their languages in Tamil
+    languages = {row["title"] for row in rows if row["type"] == "language"}
+    assert languages
+    assert languages <= {"இந்தி மொழியில் பிரபலமானவை", "ஆங்கிலம் மொழியில் பிரபலமானவை"}
+
+
+def test_an_english_profile_reads_english(page_of):
+    rows = page_of(display_language=page_of.world.english)
+
+    by_type = {row["type"]: row for row in rows}
+    assert by_type["because_you_watched"]["title"] == "Because you watched action 0"
+    assert by_type["because_you_liked"]["reason"] == (
+        "You gave drama 0 a thumbs up; these are in the same vein."
+    )
+    assert by_type["top_picks"]["title"] == "Top Picks for You"
+    assert by_type["trending"]["title"] == "Trending in India"
+    languages = {row["title"] for row in rows if row["type"] == "language"}
+    assert languages
+    assert languages <= {"Popular in English", "Popular in Hindi"}
+    assert {"Action", "Drama"} <= {row["title"] for row in rows if row["type"] == "genre"}
+    assert all("%(" not in row["title"] + row["reason"] for row in rows)
+
+
+def test_a_language_without_a_catalogue_reads_english(page_of):
+    # Django itself ships French; this project has no French row copy
+    french = LanguageFactory(code="fr", name="French", native_name="Français")
+
+    rows = page_of(display_language=french)
+
+    titles = {row["type"]: row["title"] for row in rows}
+    assert titles["top_picks"] == "Top Picks for You"
+    assert titles["trending"] == "Trending in India"
+    # and the page left the request's language as it found it
+    assert translation.get_language() == settings.LANGUAGE_CODE
+
+
+def test_a_default_clusters_row_is_the_regions_popular_row(page_of):
+    """A region's default cluster is "everyone else": not "Popular with Everyone viewers"."""
+    world = page_of.world
+    everyone = TasteClusterFactory(
+        region=world.region, slug="default", name="Everyone", is_default=True
+    )
+    for fan in world.fans:
+        fan.taste_cluster = everyone
+        fan.save()
+
+    english = page_of(display_language=world.english, taste_cluster=everyone)
+    hindi = page_of(display_language=world.hindi, taste_cluster=everyone)
+
+    (row,) = [row for row in english if row["type"] == "popular_in"]
+    assert row["title"] == "Popular in India"
+    assert row["reason"] == "What viewers in India watch most."
+    (row,) = [row for row in hindi if row["type"] == "popular_in"]
+    assert row["title"] == "भारत में लोकप्रिय"
+
+
+def test_a_language_clusters_row_names_its_language_in_the_display_language(page_of):
+    world = page_of.world
+    hindi_viewers = TasteClusterFactory(region=world.region, slug="hindi", name="Hindi")
+    hindi_viewers.languages.set([world.hindi])
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    for fan in world.fans:
+        fan.taste_cluster = hindi_viewers
+        fan.save()
+
+    rows = page_of(display_language=tamil, taste_cluster=hindi_viewers)
+
+    (row,) = [row for row in rows if row["type"] == "popular_in"]
+    assert row["title"] == "இந்தி பார்வையாளர்களிடம் பிரபலமானவை"
+
+
+def test_only_shown_rows_are_named(page_of, monkeypatch):
+    named: list[int] = []
+    render = homepage.row_copy_texts
+
+    def counting(copies, **kwargs):
+        named.append(len(copies))
+        return render(copies, **kwargs)
+
+    monkeypatch.setattr(homepage, "row_copy_texts", counting)
+    account = AccountFactory(home_region=page_of.world.region)
+    profile = ProfileFactory(account=account)
+    for title in page_of.world.titles["action"][:3]:
+        watch(profile, title, days_ago=5)
+    model_train(region_code=page_of.world.region.code)
+
+    rows = token_client(account).get(url(profile, rows=3, items=4)).json()["rows"]
+
+    assert named == [len(rows)] == [3]
+
+
+# --- The catalogues themselves -------------------------------------------------------------
+
+
+def _po_entries(path: Path) -> dict[tuple[str | None, str], str]:
+    """(context, msgid) -> msgstr of a .po written by ``makemessages --no-wrap``."""
+    entries: dict[tuple[str | None, str], str] = {}
+    context: str | None = None
+    msgid: str | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        field, _, quoted = line.partition(" ")
+        if field not in ("msgctxt", "msgid", "msgstr") or not quoted.startswith('"'):
+            continue
+        value = quoted[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        if field == "msgctxt":
+            context = value
+        elif field == "msgid":
+            msgid = value
+        elif msgid:  # not the header
+            entries[context, msgid] = value
+            context = msgid = None
+        else:
+            context = msgid = None
+    return entries
+
+
+LANGUAGE_CODES = [code for code, _ in settings.LANGUAGES]
+
+
+@pytest.mark.parametrize("code", LANGUAGE_CODES)
+def test_every_language_translates_every_message_and_keeps_its_placeholders(code):
+    entries = _po_entries(LOCALE / code / "LC_MESSAGES" / "django.po")
+
+    assert len(entries) >= 50
+    for (context, msgid), msgstr in entries.items():
+        if code == "en":
+            continue  # the source: only phrases English itself words differently
+        assert msgstr, (code, context, msgid)
+        assert sorted(re.findall(r"%\(\w+\)[sd]", msgstr)) == sorted(
+            re.findall(r"%\(\w+\)[sd]", msgid)
+        ), (code, msgid, msgstr)
+
+
+@pytest.mark.parametrize("code", LANGUAGE_CODES)
+def test_the_committed_mo_files_are_compiled_from_the_po_files(code):
+    """The .mo files are committed (no gettext needed to run); they must match the .po."""
+    directory = LOCALE / code / "LC_MESSAGES"
+    with (directory / "django.mo").open("rb") as mo:
+        compiled = gettext.GNUTranslations(mo)
+
+    for (context, msgid), msgstr in _po_entries(directory / "django.po").items():
+        key = f"{context}\x04{msgid}" if context else msgid
+        assert compiled._catalog.get(key, "") == msgstr, (code, context, msgid)
+
+
+@pytest.mark.parametrize("code", [code for code in LANGUAGE_CODES if code != "en"])
+def test_the_demo_vocabularys_names_are_translated(code):
+    """Genre, language and region names come from the database, so only those marked in
+    ``row_copy.CATALOGUE_NAMES`` survive ``makemessages``: every demo name must be."""
+    genres = {GENRE_NAMES.get(g, g.replace("-", " ").title()) for g in GENRES}
+    names = [("genre", name) for name in genres]
+    names += [("language", name) for name, _ in LANGUAGES.values()]
+    names += [("in region", f"in {region.name}") for region in REGIONS]
+    assert len(CATALOGUE_NAMES) == len(names)
+
+    entries = _po_entries(LOCALE / code / "LC_MESSAGES" / "django.po")
+    assert [name for name in names if not entries.get(name)] == []
