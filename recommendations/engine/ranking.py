@@ -74,6 +74,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.special import expit
 
+from recommendations.engine.logistic import base_rate_fit, log_loss, map_logistic_fit
 from recommendations.engine.persistence import ArtefactTarget, load_artefact, save_artefact
 
 __all__ = [
@@ -500,9 +501,10 @@ class PlayRanker:
     Parameters
     ----------
     C : float
-        Inverse L2 strength of the logistic regression.
+        Prior variance of each coefficient around the prior blend's value
+        (:func:`~recommendations.engine.logistic.map_logistic_fit`).
     min_rows : int
-        Logged impressions needed before the learned model replaces the prior.
+        Logged impressions needed before a learned model is tried.
     min_positives : int
         Plays (and non-plays) needed as well: a model that saw ten plays
         would be noise with confident-looking numbers.
@@ -521,6 +523,11 @@ class PlayRanker:
         Which model ``predict_proba`` uses; the API reports it.
     n_training_rows : int
         Rows passed to the last :meth:`fit` (0 if never fitted).
+    learned_log_loss, prior_log_loss : float or None
+        Mean log loss on the calibration part (the newest rows) of the model
+        fitted on the older ones and of the prior, its base rate fitted
+        there too. The learned model is kept only if it is no worse; None
+        when there were too few rows to try.
     """
 
     def __init__(
@@ -545,6 +552,8 @@ class PlayRanker:
         self.random_state = random_state
         self.mode: Literal["prior", "learned"] = "prior"
         self.n_training_rows = 0
+        self.learned_log_loss: float | None = None
+        self.prior_log_loss: float | None = None
         self.feature_mean: npt.NDArray[np.float64]
         self.feature_scale: npt.NDArray[np.float64]
         self.coef: npt.NDArray[np.float64]
@@ -561,7 +570,8 @@ class PlayRanker:
         *,
         sample_weight: npt.ArrayLike | None = None,
     ) -> Self:
-        """Learn from logged impressions, or stay on the prior if there are too few.
+        """Learn from logged impressions; stay on the prior with too few, or if it predicts
+        the newest of them better.
 
         Parameters
         ----------
@@ -579,7 +589,6 @@ class PlayRanker:
             ``self``; check :attr:`mode`.
         """
         from sklearn.linear_model import LogisticRegression
-        from sklearn.preprocessing import StandardScaler
 
         matrix = np.asarray(features, dtype=np.float64)
         target = np.asarray(labels).astype(bool).reshape(-1)
@@ -590,6 +599,7 @@ class PlayRanker:
         weights = None if sample_weight is None else np.asarray(sample_weight, np.float64).ravel()
         n = target.shape[0]
         self.n_training_rows = n
+        self.learned_log_loss = self.prior_log_loss = None
         split = round(n * (1.0 - self.calibration_fraction))
         fit_part, calibration_part = target[:split], target[split:]
         enough = (
@@ -603,18 +613,36 @@ class PlayRanker:
                 self.match_quantiles = self._reference_quantiles(matrix)
             return self
 
-        scaler = StandardScaler().fit(matrix[:split])
-        seed = self.random_state if isinstance(self.random_state, int) else None
-        model = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=seed)
-        model.fit(
-            scaler.transform(matrix[:split]),
+        # The fit starts from the prior and moves as far as the older logs justify; the
+        # newest (the calibration part) then judge it against the prior. Logged pages
+        # show what the serving model ranked high, so a feature it ranked by has little
+        # contrast in them: a ridge towards zero fitted CF to nothing, and a model that
+        # ignored taste replaced the prior unchecked.
+        fit_weights = None if weights is None else weights[:split]
+        held_weights = None if weights is None else weights[split:]
+        coef, intercept = map_logistic_fit(
+            matrix[:split],
             fit_part,
-            sample_weight=None if weights is None else weights[:split],
+            centre=self.prior.vector(),
+            intercept_centre=self.prior.bias,
+            variance=self.C,
+            sample_weight=fit_weights,
+            max_iter=self.max_iter,
         )
-        self.feature_mean = scaler.mean_.astype(np.float64)
-        self.feature_scale = scaler.scale_.astype(np.float64)
-        self.coef = model.coef_.ravel().astype(np.float64)
-        self.intercept = float(model.intercept_[0])
+        prior_score = matrix @ self.prior.vector()
+        base = base_rate_fit(prior_score[:split], fit_part, fit_weights)
+        self.learned_log_loss = log_loss(
+            matrix[split:] @ coef + intercept, calibration_part, held_weights
+        )
+        self.prior_log_loss = log_loss(prior_score[split:] + base, calibration_part, held_weights)
+        if self.learned_log_loss > self.prior_log_loss:
+            self._use_prior()
+            self.match_quantiles = self._reference_quantiles(matrix)
+            return self
+        self.feature_mean = np.zeros(len(FEATURE_NAMES))
+        self.feature_scale = np.ones(len(FEATURE_NAMES))
+        self.coef = coef
+        self.intercept = intercept
         self.platt_slope, self.platt_intercept = 1.0, 0.0
 
         # Platt scaling on the held-out, most recent impressions.

@@ -512,6 +512,11 @@ def model_train(
     version.metrics = {
         "seconds": {"read": read_seconds, **models.seconds, "store": store_seconds},
         "ranker_training_rows": models.ranker.n_training_rows,
+        "ranker_selection": {
+            "mode": models.ranker.mode,
+            "learned_log_loss": models.ranker.learned_log_loss,
+            "prior_log_loss": models.ranker.prior_log_loss,
+        },
         "row_ranker": row_ranker["mode"],
         "row_ranker_selection": row_ranker,
         "logged_pages": logged.pages if logged is not None else 0,

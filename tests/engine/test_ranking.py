@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.special import expit
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from recommendations.engine.persistence import save_artefact
 from recommendations.engine.ranking import (
@@ -187,19 +185,64 @@ def test_with_enough_logged_pages_the_learned_model_takes_over():
     assert coef["row_position"] < 0  # position bias is explained by position
 
 
-def test_the_learned_model_is_scikit_learns_logistic_regression_plus_platt(tmp_path):
-    features, labels = logged_impressions(20000)
+def test_the_learned_model_moves_from_the_prior_towards_what_the_logs_show():
+    # given: plays that depend on CF (3.0), resuming (2.5) and position, where the prior
+    # believes 2.0, 2.0 and -1.0, and on nothing else
+    features, labels = logged_impressions(40000)
+
+    # when
     ranker = PlayRanker(random_state=0).fit(features, labels)
-    split = 16000
-    scaler = StandardScaler().fit(features[:split])
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(
-        scaler.transform(features[:split]), labels[:split]
+
+    # then: learned, and each coefficient has moved from the prior towards the truth
+    assert ranker.mode == "learned"
+    assert ranker.learned_log_loss < ranker.prior_log_loss
+    prior = PriorBlend().vector()
+    for name, truth in (("cf_score", 3.0), ("continue_watching", 2.5), ("row_position", -1.5)):
+        learned = ranker.coef[COLUMN[name]]
+        assert abs(learned - truth) < abs(prior[COLUMN[name]] - truth), name
+    # the prior's belief in content affinity, which these plays do not depend on, weakens
+    assert abs(ranker.coef[COLUMN["content_affinity"]]) < prior[COLUMN["content_affinity"]]
+
+
+def test_a_feature_the_logs_hold_no_contrast_in_keeps_the_priors_weight():
+    # given: logs in which every shown title had the same CF score (the serving model
+    # showed only what it ranked high), played by resuming and position alone
+    features, labels = logged_impressions(40000)
+    features[:, COLUMN["cf_score"]] = 0.6
+    features[:, COLUMN["cf_x_recent_activity"]] = 0.0
+
+    ranker = PlayRanker(random_state=0).fit(features, labels)
+
+    # then: CF keeps the prior's weight instead of being fitted to nothing
+    assert ranker.mode == "learned"
+    assert ranker.coef[COLUMN["cf_score"]] == pytest.approx(
+        PriorBlend().vector()[COLUMN["cf_score"]], abs=0.05
     )
 
-    decision = model.decision_function(scaler.transform(features))
-    expected = expit(ranker.platt_slope * decision + ranker.platt_intercept)
 
-    np.testing.assert_allclose(ranker.predict_proba(features), expected, rtol=1e-4, atol=1e-6)
+def test_a_model_of_older_logs_that_predicts_the_newest_worse_keeps_the_prior():
+    # given: plays that followed CF in the older logs and, in the newest fifth, content
+    # affinity instead (which the prior believes in and the older logs taught to ignore)
+    older, older_labels = logged_impressions(16000, seed=5)
+    newer, _ = logged_impressions(4000, seed=6)
+    rng = np.random.default_rng(7)
+    newer_logit = (
+        -3.0
+        + 4.0 * newer[:, COLUMN["content_affinity"]]
+        + 2.5 * newer[:, COLUMN["continue_watching"]]
+        - 1.5 * newer[:, COLUMN["row_position"]]
+    )
+    newer_labels = rng.random(4000) < expit(newer_logit)
+
+    # when
+    ranker = PlayRanker(random_state=0).fit(
+        np.concatenate([older, newer]), np.concatenate([older_labels, newer_labels])
+    )
+
+    # then
+    assert ranker.learned_log_loss > ranker.prior_log_loss
+    assert ranker.mode == "prior"
+    np.testing.assert_array_equal(ranker.coef, PriorBlend().vector())
 
 
 def test_calibrated_probabilities_match_observed_play_rates():
