@@ -11,6 +11,7 @@ from django.urls import include, path, re_path, register_converter
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.api.exceptions import api_route_not_found
 from config.ids import IdConverter
 
 # The folder of MEDIA_ROOT that artwork images are uploaded to (artwork.models.artwork_upload_to).
@@ -47,6 +48,8 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Last under /api/: the JSON 404 with DEBUG on as well (handler404 is not called then).
+    re_path(r"^api/(?P<rest>.*)$", api_route_not_found),
 ]
 
 if not urlsplit(settings.MEDIA_URL).netloc:  # a MEDIA_URL on another host (a CDN) is theirs

@@ -95,6 +95,13 @@ class ProfileListCreateApi(GenericAPIView):
             return Profile.objects.none()
         return profile_list(account=account_for_request(self.request))
 
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        # The browsable API builds its forms from this (a GenericAPIView without it is a
+        # 500 for a signed-in browser); the views below name their serializers themselves.
+        if self.request is not None and self.request.method == "POST":
+            return ProfileInputSerializer
+        return ProfileOutputSerializer
+
     @extend_schema(
         operation_id="profiles_list",
         responses=ProfileOutputSerializer(many=True),

@@ -2,6 +2,11 @@
 
 import pytest
 from django.test import Client
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.test import APIRequestFactory
+
+from accounts.services import api_token_create
+from profiles.apis import ProfileListCreateApi
 
 pytestmark = pytest.mark.django_db
 
@@ -37,3 +42,45 @@ def test_outside_the_api_the_404_is_djangos_page():
 
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("debug", [True, False], ids=["DEBUG", "production"])
+def test_the_json_404_holds_with_debug_on_as_in_the_demo(api_client, settings, debug):
+    settings.DEBUG = debug
+
+    response = api_client.get("/api/v1/titles/abc/")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_a_read_missing_its_trailing_slash_is_redirected_and_a_write_is_told(api_client, profile):
+
+    read = api_client.get(f"/api/v1/profiles/{profile.pk}?x=1")
+    write = api_client.post(f"/api/v1/profiles/{profile.pk}/signals", {}, format="json")
+
+    assert read.status_code == 301
+    assert read["Location"] == f"/api/v1/profiles/{profile.pk}/?x=1"
+    assert write.status_code == 404
+    assert write.json()["message"] == (
+        f"API paths end with a slash: send this to /api/v1/profiles/{profile.pk}/signals/."
+    )
+
+
+def test_the_browsable_api_renders_the_profile_list_for_a_browser(account, profile):
+    # given: the list view as DEBUG serves it (the browsable renderer first; the renderers
+    # are fixed when the views are imported, so the view is built with them here)
+    view = ProfileListCreateApi.as_view(renderer_classes=[BrowsableAPIRenderer, JSONRenderer])
+    key = api_token_create(account=account, name="browser")[1]
+    request = APIRequestFactory().get(
+        "/api/v1/profiles/", HTTP_ACCEPT="text/html", HTTP_AUTHORIZATION=f"Token {key}"
+    )
+
+    # when
+    response = view(request)
+    response.render()
+
+    # then: its forms are built (a GenericAPIView without a serializer class raised here)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert profile.name in response.content.decode()

@@ -11,7 +11,14 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    JsonResponse,
+)
+from django.urls import Resolver404, resolve
 from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -101,11 +108,37 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """
     if not request.path_info.startswith(API_PATH_PREFIX):
         return page_not_found(request, exception)
+    return _api_not_found_body(str(exceptions.NotFound.default_detail))
+
+
+def api_route_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """The last route under ``/api/``: what no other API route matched, in DEBUG too.
+
+    ``handler404`` is not called while DEBUG is on (the demo), where Django
+    answers with its HTML debug page. A path missing only its trailing slash
+    is redirected for reads, as ``APPEND_SLASH`` did, and named for writes,
+    whose body a redirect would lose.
+    """
+    del rest
+    path = request.path_info
+    if not path.endswith("/") and _is_api_route(f"{path}/"):
+        if request.method in ("GET", "HEAD"):
+            query = request.META.get("QUERY_STRING", "")
+            return HttpResponsePermanentRedirect(f"{path}/" + (f"?{query}" if query else ""))
+        return _api_not_found_body(f"API paths end with a slash: send this to {path}/.")
+    return _api_not_found_body(str(exceptions.NotFound.default_detail))
+
+
+def _is_api_route(path: str) -> bool:
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return match.func is not api_route_not_found
+
+
+def _api_not_found_body(message: str) -> JsonResponse:
     return JsonResponse(
-        {
-            "message": str(exceptions.NotFound.default_detail),
-            "code": exceptions.NotFound.default_code,
-            "errors": {},
-        },
+        {"message": message, "code": exceptions.NotFound.default_code, "errors": {}},
         status=404,
     )
