@@ -40,7 +40,11 @@ class RecommendationSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="In the profile's display language when translated.")
     score = serializers.FloatField(help_text="Calibrated probability that the profile plays it.")
     match = serializers.IntegerField(
-        min_value=0, max_value=99, help_text='The "% match": never lower for a higher score.'
+        min_value=0,
+        max_value=99,
+        allow_null=True,
+        help_text='The "% match": never lower for a higher score. Null, as on the homepage, '
+        "for a title being resumed and for every title of a profile with no history yet.",
     )
     sources = serializers.ListField(
         child=serializers.ChoiceField(choices=SOURCE_NAMES),

@@ -16,8 +16,8 @@ Features
     candidate as if it were shown first.
 
 Model
-    :class:`PlayRanker` is scikit-learn's ``LogisticRegression`` on
-    standardised features, with explicit interaction columns (hour x genre,
+    :class:`PlayRanker` is a logistic model with explicit interaction
+    columns (hour x genre,
     weekend x hour-genre, CF x activity, device x popularity/continue) for
     the non-linearities that matter. Chosen over gradient boosting because:
     it persists as a few arrays in ``.npz`` without pickle (boosted trees have
@@ -26,7 +26,11 @@ Model
     need only a light calibration; and its coefficients can be read and
     checked by a person. Until ``min_rows`` logged impressions with enough
     plays exist, a fixed, documented :class:`PriorBlend` is used and
-    :attr:`PlayRanker.mode` says ``"prior"``.
+    :attr:`PlayRanker.mode` says ``"prior"``. After that the coefficients
+    start at the prior blend and move as far as the older logs justify (the
+    maximum a posteriori fit of :mod:`~recommendations.engine.logistic`, in
+    the features' own units), and the learned model replaces the prior only
+    if it predicts the newest logs at least as well.
 
 Calibration and "% match"
     ``predict_proba`` of the learned model is Platt-calibrated on the most
@@ -515,7 +519,7 @@ class PlayRanker:
         L-BFGS iterations.
     prior : PriorBlend, optional
     random_state : int, numpy.random.Generator or None
-        Passed to scikit-learn (L-BFGS itself is deterministic).
+        Passed to scikit-learn's Platt scaling (L-BFGS itself is deterministic).
 
     Attributes
     ----------

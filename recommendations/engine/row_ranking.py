@@ -45,7 +45,8 @@ Model
     towards zero. A few hundred pages nudge it; a region's month of pages
     can overturn it. Training also holds the newest pages out
     (:func:`row_ranker_select`) and keeps the prior unless the learned
-    model ranks the played rows of those pages at least as well. Saved as
+    model predicts the plays of those pages at least as well (log loss).
+    Saved as
     ``.npz`` without pickle.
 
 Prior
@@ -583,16 +584,16 @@ def row_ranker_select(
     cut = distinct[min(int(len(distinct) * (1.0 - holdout)), len(distinct) - 1)]
     train, test = page < cut, page >= cut
     candidate = RowRanker(**params).fit(matrix[train], target[train])
+    if candidate.mode != "learned":
+        # The older pages alone were too few to fit: nothing learned to compare. So fitting
+        # needs about min_rows / (1 - holdout) rows in all.
+        return RowRankerChoice(prior, int(test.sum()), None, None)
     prior_score = matrix @ prior.coef
     base = base_rate_fit(prior_score[train], target[train])
     learned_loss = log_loss(matrix[test] @ candidate.coef + candidate.intercept, target[test])
     prior_loss = log_loss(prior_score[test] + base, target[test])
     n_test = int(test.sum())
-    if (
-        candidate.mode != "learned"
-        or int(target[test].sum()) < MIN_HOLDOUT_PLAYS
-        or learned_loss > prior_loss
-    ):
+    if int(target[test].sum()) < MIN_HOLDOUT_PLAYS or learned_loss > prior_loss:
         return RowRankerChoice(prior, n_test, learned_loss, prior_loss)
     learned = RowRanker(**params).fit(matrix, target)
     return RowRankerChoice(learned, n_test, learned_loss, prior_loss)

@@ -10,11 +10,13 @@ moment, with the same functions the homepage calls
 is of the served decision and not of a re-implementation of it. Nothing on the
 API path imports this module.
 
-The ranker is a logistic model on standardised features (or the prior blend,
-whose standardisation is the identity), so its score splits exactly into one
-term per feature: ``coef_j * (x_j - mean_j) / scale_j``. A positive term
-means "this pushed the title up compared with an average shown title"; the
-terms plus the intercept, through the calibration, give the title's play
+The ranker is a logistic model, so its score splits exactly into one term per
+feature: ``coef_j * (x_j - mean_j) / scale_j``. Rankers fitted around the
+prior blend (and the prior itself) score the features in their own units
+(mean 0, scale 1: a term is the feature's value times its weight); rankers
+stored by earlier releases were fitted on standardised features, and their
+terms compare the title with an average shown title (:attr:`TitleExplanation.centred`).
+The terms plus the intercept, through the calibration, give the title's play
 probability, which this module checks against the ranked pool.
 """
 
@@ -135,7 +137,10 @@ class TitleExplanation:
         The ranker's terms for this title, zeros left out: the ones that tell it
         apart from other candidates first, then the context; largest magnitude first.
     intercept : float
-        The score of an average shown title (learned) or the prior's bias.
+        The score of an average shown title (``centred``) or of all-zero features.
+    centred : bool
+        Whether the terms are relative to an average shown title (a ranker
+        fitted on standardised features) rather than to zero.
     excluded : tuple of str
         For a title outside the pool: the filters it failed, or that no
         generator ranked it high enough.
@@ -154,6 +159,7 @@ class TitleExplanation:
     features: tuple[FeatureContribution, ...]
     intercept: float
     excluded: tuple[str, ...]
+    centred: bool = False
 
 
 class UnknownTitle(LookupError):
@@ -328,6 +334,7 @@ def title_explanation(
             sources=(),
             features=contributions,
             intercept=float(ranker.intercept),
+            centred=bool(np.any(ranker.feature_mean != 0)),
             excluded=_excluded(inputs, title),
         )
 
@@ -359,6 +366,7 @@ def title_explanation(
         ),
         features=contributions,
         intercept=float(ranker.intercept),
+        centred=bool(np.any(ranker.feature_mean != 0)),
         excluded=(),
     )
 

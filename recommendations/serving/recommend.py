@@ -19,7 +19,7 @@ from django.db import connection
 from django.utils import timezone
 
 from profiles.models import Profile
-from recommendations.engine.candidates import CandidatePool
+from recommendations.engine.candidates import CandidatePool, Source
 from recommendations.engine.confidence import SignalCode
 from recommendations.engine.ranking import DEVICE_CLASSES
 from recommendations.engine.row_ranking import ROW_TYPES
@@ -98,7 +98,7 @@ def too_little_history(history: ProfileHistory) -> bool:
 class Recommendation:
     title_id: int
     score: float
-    match: int
+    match: int | None
     sources: tuple[str, ...]
 
 
@@ -408,7 +408,10 @@ def recommend_for_profile(
             Recommendation(
                 title_id=title_id,
                 score=float(score),
-                match=int(match),
+                # No figure where the homepage shows none (homepage._match_shown's rule).
+                match=int(match)
+                if pool.personalised and not bits & Source.CONTINUE_WATCHING
+                else None,
                 sources=CandidatePool.source_names(int(bits)),
             )
             for title_id, score, match, bits in zip(

@@ -317,3 +317,16 @@ def test_save_and_load_round_trip_and_an_older_layout_is_refused():
     old.seek(0)
     with pytest.raises(ValueError, match="another feature layout"):
         RowRanker.load(old)
+
+
+def test_too_few_older_rows_to_fit_report_no_comparison():
+    # given: enough rows in all, but the older three quarters alone are under min_rows
+    features, labels, pages = logged_pages(200, np.random.default_rng(6), extra={"genre": 3.0})
+
+    choice = row_ranker_select(features, labels, pages, min_rows=2000, min_positives=10)
+
+    # then: nothing was learned, so no learned figure stands beside the prior's
+    assert features.shape[0] >= 2000
+    assert choice.ranker.mode == "prior"
+    assert choice.learned_log_loss is None
+    assert choice.prior_log_loss is None

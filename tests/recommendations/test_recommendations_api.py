@@ -69,7 +69,8 @@ def test_the_response_names_the_model_ranker_and_sources(world, viewer, client):
     first = body["results"][0]
     assert set(first) == {"title_id", "name", "score", "match", "sources"}
     assert 0.0 < first["score"] < 1.0
-    assert 0 <= first["match"] <= 99
+    # No history yet: ranked by popularity, so no "% match" (as on the homepage)
+    assert first["match"] is None
     assert first["sources"]
     assert set(first["sources"]) <= {
         "cf",
@@ -251,3 +252,23 @@ def test_a_request_costs_a_handful_of_queries(
     # token, profile, active version, signals, states, languages, names (2)
     with django_assert_max_num_queries(9):
         assert client.get(url(viewer, n=50)).status_code == 200
+
+
+def test_a_profile_with_history_gets_a_match_except_for_what_it_resumes(world, viewer, client):
+    # given: a history, and a film half watched
+    for title in world.titles["action"][:2]:
+        watch(viewer, title, days_ago=3)
+    started = world.titles["action"][3]
+    record(viewer, "play_start", started, days_ago=1.1)
+    record(viewer, "progress", started, days_ago=1, value=50.0)
+    model_train(region_code=world.region.code)
+
+    # when
+    results = client.get(url(viewer, n=50)).json()["results"]
+
+    # then
+    match = {r["title_id"]: r["match"] for r in results}
+    assert match[started.pk] is None
+    others = [m for t, m in match.items() if t != started.pk]
+    assert others
+    assert all(isinstance(m, int) and 0 <= m <= 99 for m in others)
