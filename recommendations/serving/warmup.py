@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils import translation
 
 from artwork.selection import artwork_serving
 from profiles.models import Profile
@@ -86,6 +87,11 @@ def serving_warm(*, build_pages: bool = True) -> WarmReport:
     if bundles:
         # Every usable artwork's URL, asked of storage once here rather than on pages.
         artwork_serving.get().arms.fill_urls()
+    # Each language's row copy catalogue, read and parsed once here rather than by the
+    # first page a profile of that display language asks for.
+    for code, _ in settings.LANGUAGES:
+        with translation.override(code):
+            translation.gettext("Top Picks for You")
     report = WarmReport(
         versions=tuple(sorted(bundles)), pages=pages, seconds=time.perf_counter() - started
     )

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
+from django.utils.translation import trans_real
 
 from catalog.models import MaturityLevel, Title
 from catalog.selectors import catalogue_revision
@@ -298,3 +300,15 @@ def test_after_warming_a_page_reads_only_what_is_the_profiles(settings):
         if any(marker in q["sql"] for marker in CATALOGUE_READS)
     ]
     assert catalogue_wide == []
+
+
+def test_warming_up_reads_every_languages_row_copy_catalogue(db, settings):
+    # given: a process that has translated nothing yet
+    trans_real._translations.clear()
+
+    # when
+    serving_warm(build_pages=False)
+
+    # then: a page in any display language finds its catalogue parsed already
+    loaded = set(trans_real._translations)
+    assert {translation.to_locale(code) for code, _ in settings.LANGUAGES} <= loaded
