@@ -3,8 +3,8 @@
 In a query string an unencoded ``+`` means a space, so a client that sends
 ``at=2026-12-04T21:00:00+05:30`` as is asks for ``2026-12-04T21:00:00 05:30``
 and got "Datetime has wrong format", which does not say what to fix. A
-date-time followed by a space and an ``HH:MM`` offset is that mistake and no
-other, so it is refused naming it.
+date-time followed by a space and an ``HH:MM`` or ``HHMM`` offset is that
+mistake and no other, so it is refused naming it.
 """
 
 import re
@@ -15,7 +15,11 @@ from django_filters import IsoDateTimeFilter
 from django_filters.fields import IsoDateTimeField
 from rest_framework import serializers
 
-UNENCODED_PLUS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)? \d{2}:\d{2}")
+# A date and time (T or space between them), then the space that was a '+', then an
+# HH:MM or HHMM offset.
+UNENCODED_PLUS = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)? \d{2}:?\d{2}"
+)
 UNENCODED_PLUS_MESSAGE = (
     "The '+' of the UTC offset must be sent as %2B: in a query string a '+' reads as a space."
 )

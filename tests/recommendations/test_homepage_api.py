@@ -784,7 +784,12 @@ def test_an_offsets_unencoded_plus_is_named_as_the_mistake(household):
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"at"}
     assert "%2B" in response.json()["message"]
+    # so does the same mistake with an offset without its colon, or a space for the T
+    for variant in (moment.replace("+05:30", "+0530"), moment.replace("T", " ")):
+        again = token_client(account).get(url(asha, at=variant))
+        assert again.status_code == 400
+        assert "%2B" in again.json()["message"], variant
     # any other malformed time keeps the general reason
-    other = token_client(account).get(url(asha, at=moment.replace("+05:30", " 0530")))
+    other = token_client(account).get(url(asha, at=moment.replace("+05:30", "+5")))
     assert other.status_code == 400
     assert "%2B" not in other.json()["message"]
