@@ -17,9 +17,7 @@ from rest_framework import serializers
 
 # A date and time (T or space between them), then the space that was a '+', then an
 # HH:MM or HHMM offset.
-UNENCODED_PLUS = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)? \d{2}:?\d{2}"
-)
+UNENCODED_PLUS = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)? \d{2}:?\d{2}")
 UNENCODED_PLUS_MESSAGE = (
     "The '+' of the UTC offset must be sent as %2B: in a query string a '+' reads as a space."
 )
