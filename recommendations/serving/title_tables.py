@@ -76,6 +76,11 @@ class TitleTables:
         else its original name; ``None`` -> the original names. Built for every
         language at load (translations are read with the rest, one query), so
         a page's 240 names are one fancy index.
+    row_copy : dict
+        (language, :class:`~recommendations.serving.row_copy.RowCopy`) -> the
+        row's title and reason, filled by the pages that show them: these
+        tables' names are what the texts are made of, so the texts live and
+        are replaced with them.
     """
 
     title_ids: npt.NDArray[np.int64]
@@ -94,6 +99,9 @@ class TitleTables:
     language_native_names: dict[str, str] = field(default_factory=dict)
     cluster_languages: dict[int, str] = field(default_factory=dict)
     default_clusters: frozenset[int] = frozenset()
+    row_copy: dict[tuple[str, tuple], tuple[str, str]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def display_names(self, language: str | None) -> npt.NDArray[np.object_]:
         """Every title's name in ``language`` where translated, else its original name."""

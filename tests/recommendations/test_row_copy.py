@@ -3,6 +3,7 @@
 import gettext
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -10,8 +11,8 @@ from django.utils import translation
 
 from recommendations.demo.vocabulary import GENRE_NAMES, GENRES, LANGUAGES, REGIONS
 from recommendations.services.training import model_train
-from recommendations.serving import homepage
-from recommendations.serving.row_copy import CATALOGUE_NAMES
+from recommendations.serving import homepage, row_copy
+from recommendations.serving.row_copy import CATALOGUE_NAMES, RowCopy
 from tests.conftest import token_client
 from tests.factories import (
     AccountFactory,
@@ -257,3 +258,25 @@ def test_the_demo_vocabularys_names_are_translated(code):
 
     entries = _po_entries(LOCALE / code / "LC_MESSAGES" / "django.po")
     assert [name for name in names if not entries.get(name)] == []
+
+
+def test_a_rows_texts_are_made_once_per_language_and_kept_with_the_title_tables(monkeypatch):
+    # given: tables with nothing made yet, and a count of texts made
+    tables = SimpleNamespace(
+        row_copy={}, region_names={"IN": "India"}, language_names={}, language_native_names={}
+    )
+    made = []
+    make = row_copy._texts
+    monkeypatch.setattr(row_copy, "_texts", lambda *a: made.append(a[0]) or make(*a))
+    copies = [RowCopy("top_picks", ""), RowCopy("trending", "IN")]
+
+    # when: two pages in Hindi, one in English
+    first = row_copy.row_copy_texts(copies, display_language="hi", tables=tables)
+    again = row_copy.row_copy_texts(copies, display_language="hi", tables=tables)
+    english = row_copy.row_copy_texts(copies, display_language="en", tables=tables)
+
+    # then
+    assert again == first
+    assert english[1][0] == "Trending in India"
+    assert first[1][0] != english[1][0]
+    assert made == copies + copies  # Hindi once, English once
