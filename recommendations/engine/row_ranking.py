@@ -313,37 +313,41 @@ def row_features(
     if np.any((types < 0) | (types >= N_TYPES)):
         raise ValueError("row_type must index ROW_TYPES")
     rows = np.arange(n)
-
-    def per_row(counts: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        array = np.asarray(counts, dtype=np.float64)
-        if array.ndim == 1:
-            array = np.broadcast_to(array, (n, N_TYPES))
-        if array.shape != (n, N_TYPES):
+    counts = [
+        np.asarray(c, dtype=np.float64)
+        for c in (plays, plays_hour, plays_device, plays_daypart, scroll_past)
+    ]
+    for array in counts:
+        if array.shape not in ((N_TYPES,), (n, N_TYPES)):
             raise ValueError(f"counts must have shape ({N_TYPES},) or ({n}, {N_TYPES})")
-        return array
+    if all(array.ndim == 1 for array in counts):
+        # Serving: one profile's counts for every row. Each feature is computed once per
+        # row type (11 values) and then picked per row, not once per row.
+        def pick(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            return values[types]
+    else:
+        counts = [np.broadcast_to(array, (n, N_TYPES)) for array in counts]
+
+        def pick(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            return values[rows, types]
+
+    play_counts, in_hour, on_device, in_week_part, scroll_counts = counts
 
     def context(value: npt.ArrayLike) -> npt.NDArray[np.int64]:
         return np.broadcast_to(np.asarray(value, dtype=np.int64), (n,))
 
-    play_counts = per_row(plays)
-    scrolls = per_row(scroll_past)[rows, types]
     hours = context(hour_bucket)
     devices = context(device)
     weekend = context(weekday) % 7 >= 5
     overall = _overall_shares(play_counts)
+    scrolls = pick(scroll_counts)
     features = np.zeros((n, len(ROW_FEATURE_NAMES)), dtype=np.float32)
     features[rows, types] = 1.0
-    features[:, _COLUMN["affinity"]] = _affinity(play_counts)[rows, types]
-    features[:, _COLUMN["lift_hour"]] = _lift(per_row(plays_hour), overall, play_counts)[
-        rows, types
-    ]
-    features[:, _COLUMN["lift_device"]] = _lift(per_row(plays_device), overall, play_counts)[
-        rows, types
-    ]
-    features[:, _COLUMN["lift_week_part"]] = _lift(per_row(plays_daypart), overall, play_counts)[
-        rows, types
-    ]
-    features[:, _COLUMN["scroll_past_rate"]] = scrolls / (scrolls + play_counts[rows, types] + 2.0)
+    features[:, _COLUMN["affinity"]] = pick(_affinity(play_counts))
+    features[:, _COLUMN["lift_hour"]] = pick(_lift(in_hour, overall, play_counts))
+    features[:, _COLUMN["lift_device"]] = pick(_lift(on_device, overall, play_counts))
+    features[:, _COLUMN["lift_week_part"]] = pick(_lift(in_week_part, overall, play_counts))
+    features[:, _COLUMN["scroll_past_rate"]] = scrolls / (scrolls + pick(play_counts) + 2.0)
     features[:, _COLUMN["strength"]] = np.broadcast_to(np.asarray(strength, dtype=np.float64), (n,))
     features[rows, _HOUR_BASE + types * HOUR_BUCKETS + hours] = 1.0
     features[rows, _DEVICE_BASE + types * len(DEVICE_CLASSES) + devices] = 1.0
