@@ -55,7 +55,6 @@ from uuid6 import uuid7
 
 from artwork.selection import artwork_choose, page_seed, taste_shares
 from profiles.models import Profile
-from recommendations.engine.candidates import Source
 from recommendations.engine.confidence import SignalCode
 from recommendations.engine.ranking import DEVICE_CLASSES, hour_bucket, local_hour_and_weekday
 from recommendations.engine.row_ranking import (
@@ -463,9 +462,7 @@ def _propose_rows(
         if positions.shape[0]:
             proposals.append(_Proposal(row_id, row_type, copy, positions))
 
-    in_progress_titles = history.state_title[history.in_progress]
-    resuming = (pool.sources & np.uint8(Source.CONTINUE_WATCHING)) != 0
-    resuming |= member_mask(titles, in_progress_titles, n)
+    resuming = pool.resuming
     add(
         "continue_watching",
         "continue_watching",
@@ -778,7 +775,7 @@ def homepage_build(
     columns = PageItems(
         title_id=shown_ids.tolist(),
         name=names[shown_titles].tolist(),
-        match=_match_shown(pool, shown, chosen, lengths),
+        match=pool.shown_match(shown),
         progress=_progress_of(shown_titles, history),
         variant_id=variants,
         artwork_path=paths,
@@ -807,31 +804,6 @@ def homepage_build(
         )
         k += length
     return dataclasses.replace(page, columns=columns)
-
-
-def _match_shown(
-    pool: RankedPool,
-    shown: npt.NDArray[np.intp],
-    chosen: list[tuple[_Proposal, npt.NDArray[np.intp], float]],
-    lengths: list[int],
-) -> list[int | None]:
-    """Each shown title's "% match", or None where a figure would mislead.
-
-    A profile with no history to fold in is ranked by popularity: every title
-    would read a few percent, a statement about what we know, not about the
-    title. A title being resumed is matched by the profile's own choice; its
-    play probability now (which the figure is) says when, not whether, and a
-    film started last night at 97% would read 14%. Its row shows progress.
-    """
-    if not pool.personalised:
-        return [None] * shown.shape[0]
-    match: list[int | None] = pool.match[shown].tolist()
-    k = 0
-    for (proposal, _, _), length in zip(chosen, lengths, strict=True):
-        if proposal.type == "continue_watching":
-            match[k : k + length] = [None] * length
-        k += length
-    return match
 
 
 def _rows_choose(

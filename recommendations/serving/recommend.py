@@ -19,7 +19,7 @@ from django.db import connection
 from django.utils import timezone
 
 from profiles.models import Profile
-from recommendations.engine.candidates import CandidatePool, Source
+from recommendations.engine.candidates import CandidatePool
 from recommendations.engine.confidence import SignalCode
 from recommendations.engine.ranking import DEVICE_CLASSES
 from recommendations.engine.row_ranking import ROW_TYPES
@@ -408,16 +408,13 @@ def recommend_for_profile(
             Recommendation(
                 title_id=title_id,
                 score=float(score),
-                # No figure where the homepage shows none (homepage._match_shown's rule).
-                match=int(match)
-                if pool.personalised and not bits & Source.CONTINUE_WATCHING
-                else None,
+                match=match,
                 sources=CandidatePool.source_names(int(bits)),
             )
             for title_id, score, match, bits in zip(
                 title_ids,
                 pool.probability[top].tolist(),
-                pool.match[top].tolist(),
+                pool.shown_match(np.arange(min(n, len(pool)))),
                 pool.sources[top].tolist(),
                 strict=True,
             )

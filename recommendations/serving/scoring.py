@@ -144,6 +144,9 @@ class RankedPool:
         :class:`~recommendations.engine.candidates.Source` bits.
     personalised : bool
         Whether the profile had history for CF (False: popularity fallback).
+    resuming : numpy.ndarray of bool, shape (m,)
+        Titles the profile has in progress (all of them, not only the
+        continue-watching generator's quota).
     """
 
     title_index: npt.NDArray[np.int32]
@@ -151,9 +154,28 @@ class RankedPool:
     match: npt.NDArray[np.uint8]
     sources: npt.NDArray[np.uint8]
     personalised: bool
+    resuming: npt.NDArray[np.bool_]
 
     def __len__(self) -> int:
         return int(self.title_index.shape[0])
+
+    def shown_match(self, positions: npt.NDArray[np.intp]) -> list[int | None]:
+        """The "% match" of the titles at ``positions``, None where a figure would mislead.
+
+        A profile with no history to fold in is ranked by popularity: every
+        title would read a few percent, a statement about what we know, not
+        about the title. A title being resumed is matched by the profile's own
+        choice; its play probability now (which the figure is) says when, not
+        whether: a film at 97% before it was started read 14% once resumed.
+        """
+        if not self.personalised:
+            return [None] * positions.shape[0]
+        match = self.match[positions].tolist()
+        resuming = self.resuming[positions]
+        if resuming.any():
+            for k in np.flatnonzero(resuming).tolist():
+                match[k] = None
+        return match
 
 
 def bucket_genre_affinity(
@@ -428,7 +450,12 @@ def rank_profile(
     if candidates.shape[0] == 0:
         empty = np.empty(0, dtype=np.int32)
         return RankedPool(
-            empty, empty.astype(np.float32), empty.astype(np.uint8), empty.astype(np.uint8), False
+            empty,
+            empty.astype(np.float32),
+            empty.astype(np.uint8),
+            empty.astype(np.uint8),
+            False,
+            empty.astype(bool),
         )
 
     # 4. Features and ranking of the pool only.
@@ -442,4 +469,5 @@ def rank_profile(
         match=bundle.ranker.match(probability),
         sources=pool.sources[order],
         personalised=inputs.personalised,
+        resuming=inputs.continue_watching[candidates[order]] > 0,
     )
