@@ -19,7 +19,7 @@ import numpy.typing as npt
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import expit
 
-__all__ = ["base_rate_fit", "log_loss", "map_logistic_fit"]
+__all__ = ["base_rate_fit", "held_out_log_losses", "log_loss", "map_logistic_fit"]
 
 #: Prior precision of the intercept: nearly free, as the base rate of plays is a
 #: property of the logs (how many rows a page has), not a belief worth defending.
@@ -97,3 +97,30 @@ def base_rate_fit(
         lambda b: log_loss(score + b, labels, sample_weight), bounds=(-20.0, 20.0), method="bounded"
     )
     return float(result.x)
+
+
+def held_out_log_losses(
+    features: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.bool_],
+    held_out: npt.NDArray[np.bool_],
+    *,
+    coef: npt.NDArray[np.float64],
+    intercept: float,
+    prior: npt.NDArray[np.float64],
+    sample_weight: npt.NDArray[np.float64] | None = None,
+) -> tuple[float, float]:
+    """Mean log loss on the ``held_out`` rows of a model fitted on the others, and of the prior.
+
+    The prior's base rate is fitted on the same rows the model was
+    (:func:`base_rate_fit`), so the comparison judges what each ranks.
+    Both rankers choose between their learned model and their prior by it.
+    """
+    fitted = ~held_out
+
+    def weight(rows: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64] | None:
+        return None if sample_weight is None else sample_weight[rows]
+
+    prior_score = features @ prior
+    base = base_rate_fit(prior_score[fitted], labels[fitted], weight(fitted))
+    learned = log_loss(features[held_out] @ coef + intercept, labels[held_out], weight(held_out))
+    return learned, log_loss(prior_score[held_out] + base, labels[held_out], weight(held_out))

@@ -78,7 +78,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.special import expit
 
-from recommendations.engine.logistic import base_rate_fit, log_loss, map_logistic_fit
+from recommendations.engine.logistic import held_out_log_losses, map_logistic_fit
 from recommendations.engine.persistence import ArtefactTarget, load_artefact, save_artefact
 
 __all__ = [
@@ -623,7 +623,6 @@ class PlayRanker:
         # contrast in them: a ridge towards zero fitted CF to nothing, and a model that
         # ignored taste replaced the prior unchecked.
         fit_weights = None if weights is None else weights[:split]
-        held_weights = None if weights is None else weights[split:]
         coef, intercept = map_logistic_fit(
             matrix[:split],
             fit_part,
@@ -633,12 +632,15 @@ class PlayRanker:
             sample_weight=fit_weights,
             max_iter=self.max_iter,
         )
-        prior_score = matrix @ self.prior.vector()
-        base = base_rate_fit(prior_score[:split], fit_part, fit_weights)
-        self.learned_log_loss = log_loss(
-            matrix[split:] @ coef + intercept, calibration_part, held_weights
+        self.learned_log_loss, self.prior_log_loss = held_out_log_losses(
+            matrix,
+            target,
+            np.arange(n) >= split,
+            coef=coef,
+            intercept=intercept,
+            prior=self.prior.vector(),
+            sample_weight=weights,
         )
-        self.prior_log_loss = log_loss(prior_score[split:] + base, calibration_part, held_weights)
         if self.learned_log_loss > self.prior_log_loss:
             self._use_prior()
             self.match_quantiles = self._reference_quantiles(matrix)

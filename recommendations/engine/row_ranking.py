@@ -70,7 +70,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import expit
 
-from recommendations.engine.logistic import base_rate_fit, log_loss, map_logistic_fit
+from recommendations.engine.logistic import held_out_log_losses, map_logistic_fit
 from recommendations.engine.persistence import ArtefactTarget, load_artefact, save_artefact
 from recommendations.engine.ranking import DEVICE_CLASSES, HOUR_BUCKETS
 
@@ -592,10 +592,14 @@ def row_ranker_select(
         # The older pages alone were too few to fit: nothing learned to compare. So fitting
         # needs about min_rows / (1 - holdout) rows in all.
         return RowRankerChoice(prior, int(test.sum()), None, None)
-    prior_score = matrix @ prior.coef
-    base = base_rate_fit(prior_score[train], target[train])
-    learned_loss = log_loss(matrix[test] @ candidate.coef + candidate.intercept, target[test])
-    prior_loss = log_loss(prior_score[test] + base, target[test])
+    learned_loss, prior_loss = held_out_log_losses(
+        matrix,
+        target,
+        test,
+        coef=candidate.coef,
+        intercept=candidate.intercept,
+        prior=prior.coef,
+    )
     n_test = int(test.sum())
     if int(target[test].sum()) < MIN_HOLDOUT_PLAYS or learned_loss > prior_loss:
         return RowRankerChoice(prior, n_test, learned_loss, prior_loss)
