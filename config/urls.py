@@ -39,16 +39,13 @@ def artwork_media(request: HttpRequest, path: str) -> HttpResponse:
     return serve(request, path, document_root=Path(settings.MEDIA_ROOT) / ARTWORK_MEDIA_DIR)
 
 
-# Paths under /api/ that match no route: the API's JSON error shape (config.api.exceptions).
-handler404 = "config.api.exceptions.not_found"
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("console/", include("console.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    # Last under /api/: the JSON 404 with DEBUG on as well (handler404 is not called then).
+    # Last under /api/: what matches no API route is the API's JSON 404, not Django's page.
     re_path(r"^api/(?P<rest>.*)$", api_route_not_found),
 ]
 

@@ -19,14 +19,10 @@ from django.http import (
     JsonResponse,
 )
 from django.urls import Resolver404, resolve
-from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
-
-#: Paths the API answers, in its error shape even when no route matches them.
-API_PATH_PREFIX = "/api/"
 
 
 def _first_message(detail: Any, path: str = "") -> str | None:
@@ -98,24 +94,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
-def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """``handler404``: a path under the API that no route matches, in the API's error shape.
-
-    Without it a client app that mistypes a path, or sends an id that is not
-    one (``/titles/abc/``), gets Django's HTML page where the API promises one
-    JSON shape; the body is the one a missing object gets. Other paths (admin,
-    console) keep Django's page.
-    """
-    if not request.path_info.startswith(API_PATH_PREFIX):
-        return page_not_found(request, exception)
-    return _api_not_found_body(str(exceptions.NotFound.default_detail))
-
-
 def api_route_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
-    """The last route under ``/api/``: what no other API route matched, in DEBUG too.
+    """The last route under ``/api/``: what no other API route matched, as JSON.
 
-    ``handler404`` is not called while DEBUG is on (the demo), where Django
-    answers with its HTML debug page. A path missing only its trailing slash
+    Without it a client that mistypes a path, or sends an id that is not one
+    (``/titles/abc/``), gets Django's HTML page where the API promises one
+    JSON shape (a ``handler404`` would not do: Django does not call it while
+    DEBUG is on, as in the demo). A path missing only its trailing slash
     is redirected for reads, as ``APPEND_SLASH`` did, and named for writes,
     whose body a redirect would lose.
     """
