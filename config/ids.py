@@ -8,6 +8,9 @@ holding one is not a URL of the API (404), a query parameter holding one is
 bad input (400 naming it).
 """
 
+import django_filters
+from django import forms
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 #: The largest id a row can have (PostgreSQL's bigint).
@@ -39,3 +42,15 @@ class IdField(serializers.IntegerField):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", ID_MAX)
         super().__init__(**kwargs)
+
+
+@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": ID_MAX})
+class IdFilter(django_filters.NumberFilter):
+    """An id filter (django-filter): 1 to :data:`ID_MAX`, a 400 naming the parameter otherwise."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", ID_MAX)
+        super().__init__(*args, **kwargs)

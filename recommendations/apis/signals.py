@@ -4,12 +4,11 @@ import datetime as dt
 
 import django_filters
 import orjson
-from django import forms
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
@@ -21,7 +20,7 @@ from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from config.api.pagination import LimitOffsetPagination
 from config.api.query_datetimes import QueryIsoDateTimeFilter
-from config.ids import ID_MAX
+from config.ids import IdFilter
 from profiles.selectors import profile_for_request
 from profiles.unlock import profile_unlock_check
 from recommendations.models import Signal, SignalKind
@@ -124,18 +123,6 @@ class SignalOutputSerializer(serializers.ModelSerializer):
             "artwork_variant",
             "is_rewatch",
         ]
-
-
-@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": ID_MAX})
-class IdFilter(django_filters.NumberFilter):
-    """An id, 1 to ``ID_MAX``: a larger one overflows SQLite's integers (a 500, not a 400)."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", ID_MAX)
-        super().__init__(*args, **kwargs)
 
 
 class SignalFilter(django_filters.FilterSet):
