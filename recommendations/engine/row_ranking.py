@@ -391,8 +391,6 @@ class RowRanker:
     min_positives : int
         Rows with a play (and rows without) needed as well.
     max_iter : int
-    random_state : int or None
-        Unused by the deterministic fit; kept so both rankers are built alike.
 
     Attributes
     ----------
@@ -407,13 +405,11 @@ class RowRanker:
         min_rows: int = 2000,
         min_positives: int = 100,
         max_iter: int = 500,
-        random_state: int | None = None,
     ) -> None:
         self.C = C
         self.min_rows = min_rows
         self.min_positives = min_positives
         self.max_iter = max_iter
-        self.random_state = random_state
         self.mode: Literal["prior", "learned"] = "prior"
         self.n_training_rows = 0
         self.coef = RowPrior().vector()

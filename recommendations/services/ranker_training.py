@@ -474,14 +474,14 @@ def logged_examples_load(
     )
 
 
-def row_ranker_fit(examples: LoggedExamples, *, random_state: int = 0) -> RowRankerChoice:
+def row_ranker_fit(examples: LoggedExamples) -> RowRankerChoice:
     """The row ranker to serve: learned from ``examples`` if it beats the prior on the
-    newest of them, the prior otherwise (see :func:`row_ranker_select`)."""
+    newest of them, the prior otherwise (see :func:`row_ranker_select`; the fit is
+    deterministic, so it takes no seed)."""
     return row_ranker_select(
         examples.row_features,
         examples.row_labels,
         examples.row_pages,
-        random_state=random_state,
         **_row_ranker_thresholds(),
     )
 

@@ -489,7 +489,7 @@ def model_train(
         model_version_store(version=version, models=models)
         row_ranker: dict[str, object] = {"mode": "prior"}
         if logged is not None and logged.pages:
-            choice = row_ranker_fit(logged, random_state=random_state)
+            choice = row_ranker_fit(logged)
             row_ranker_store(artefact_key=version.artefact_key, ranker=choice.ranker)
             row_ranker = choice.describe()
         store_seconds = time.perf_counter() - started
