@@ -88,10 +88,11 @@ def serving_warm(*, build_pages: bool = True) -> WarmReport:
         # Every usable artwork's URL, asked of storage once here rather than on pages.
         artwork_serving.get().arms.fill_urls()
     # Each language's row copy catalogue, read and parsed once here rather than by the
-    # first page a profile of that display language asks for.
+    # first page a profile of that display language asks for: activating a language
+    # is what loads it (Django then keeps it for the process).
     for code, _ in settings.LANGUAGES:
         with translation.override(code):
-            translation.gettext("Top Picks for You")
+            pass
     report = WarmReport(
         versions=tuple(sorted(bundles)), pages=pages, seconds=time.perf_counter() - started
     )
