@@ -296,6 +296,7 @@ def title_explanation(
     )
 
     ranker = bundle.ranker
+    centred = bool(np.any(ranker.feature_mean != 0))  # standardised: an older release's
     # The title's row and the pool's, so features constant over the pool can be told apart.
     titles = np.concatenate([[title], pool.title_index]).astype(np.int64)
     matrix = ranking_features(inputs, catalogue=catalogue, titles=titles)
@@ -334,7 +335,7 @@ def title_explanation(
             sources=(),
             features=contributions,
             intercept=float(ranker.intercept),
-            centred=bool(np.any(ranker.feature_mean != 0)),
+            centred=centred,
             excluded=_excluded(inputs, title),
         )
 
@@ -366,7 +367,7 @@ def title_explanation(
         ),
         features=contributions,
         intercept=float(ranker.intercept),
-        centred=bool(np.any(ranker.feature_mean != 0)),
+        centred=centred,
         excluded=(),
     )
 
