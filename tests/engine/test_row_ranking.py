@@ -33,19 +33,25 @@ def counts(**per_type: float) -> np.ndarray:
     return array
 
 
-def prior_order(
-    plays: np.ndarray,
+def one_profile(
+    row_type,
     *,
+    plays: np.ndarray | None = None,
     hour: np.ndarray | None = None,
     device: np.ndarray | None = None,
     week_part: np.ndarray | None = None,
+    scroll_past: np.ndarray | None = None,
     bucket: int = MORNING,
     weekday: int = TUESDAY,
-) -> list[str]:
-    """The prior's row order for one profile, every row type proposed with equal strength."""
-    features = row_features(
-        row_type=np.arange(N_TYPES),
-        strength=0.1,
+    strength=0.1,
+    row_position=0,
+) -> np.ndarray:
+    """Row features of one profile's page on a TV: counts by context default to ``plays``
+    (every play in this context), ``plays`` and scroll-pasts to none."""
+    plays = np.zeros(N_TYPES) if plays is None else plays
+    return row_features(
+        row_type=row_type,
+        strength=strength,
         hour_bucket=bucket,
         device=TV,
         weekday=weekday,
@@ -53,9 +59,14 @@ def prior_order(
         plays_hour=plays if hour is None else hour,
         plays_device=plays if device is None else device,
         plays_daypart=plays if week_part is None else week_part,
-        scroll_past=np.zeros(N_TYPES),
+        scroll_past=np.zeros(N_TYPES) if scroll_past is None else scroll_past,
+        row_position=row_position,
     )
-    scores = RowRanker().predict_proba(features)
+
+
+def prior_order(plays: np.ndarray, **context) -> list[str]:
+    """The prior's row order for one profile, every row type proposed with equal strength."""
+    scores = RowRanker().predict_proba(one_profile(np.arange(N_TYPES), plays=plays, **context))
     return [ROW_TYPES[i] for i in np.argsort(-scores, kind="stable")]
 
 
@@ -120,18 +131,7 @@ def test_the_weekend_habit_reorders_rows_on_saturday_only():
 def test_a_context_that_holds_all_the_plays_adds_no_lift():
     plays = counts(new_releases=3, trending=1)
 
-    features = row_features(
-        row_type=np.arange(N_TYPES),
-        strength=0.1,
-        hour_bucket=EVENING,
-        device=TV,
-        weekday=TUESDAY,
-        plays=plays,
-        plays_hour=plays,
-        plays_device=plays,
-        plays_daypart=plays,
-        scroll_past=np.zeros(N_TYPES),
-    )
+    features = one_profile(np.arange(N_TYPES), plays=plays, bucket=EVENING)
 
     lifts = features[:, [COLUMN["lift_hour"], COLUMN["lift_device"], COLUMN["lift_week_part"]]]
     np.testing.assert_allclose(lifts, 0.0, atol=1e-6)
@@ -140,18 +140,7 @@ def test_a_context_that_holds_all_the_plays_adds_no_lift():
 
 
 def test_rows_the_profile_keeps_scrolling_past_sink():
-    quiet = row_features(
-        row_type=[ROW_TYPES.index("trending")],
-        strength=0.1,
-        hour_bucket=MORNING,
-        device=TV,
-        weekday=TUESDAY,
-        plays=np.zeros(N_TYPES),
-        plays_hour=np.zeros(N_TYPES),
-        plays_device=np.zeros(N_TYPES),
-        plays_daypart=np.zeros(N_TYPES),
-        scroll_past=counts(trending=6),
-    )
+    quiet = one_profile([ROW_TYPES.index("trending")], scroll_past=counts(trending=6))
 
     assert quiet[0, COLUMN["scroll_past_rate"]] == pytest.approx(6 / 8)
     assert (
@@ -163,17 +152,11 @@ def test_rows_the_profile_keeps_scrolling_past_sink():
 
 
 def test_weekend_and_context_one_hots_mark_the_rows_type_and_context():
-    features = row_features(
-        row_type=[ROW_TYPES.index("genre"), ROW_TYPES.index("trending")],
-        strength=[0.2, 0.1],
-        hour_bucket=EVENING,
-        device=TV,
+    features = one_profile(
+        [ROW_TYPES.index("genre"), ROW_TYPES.index("trending")],
+        bucket=EVENING,
         weekday=SATURDAY,
-        plays=np.zeros(N_TYPES),
-        plays_hour=np.zeros(N_TYPES),
-        plays_device=np.zeros(N_TYPES),
-        plays_daypart=np.zeros(N_TYPES),
-        scroll_past=np.zeros(N_TYPES),
+        strength=[0.2, 0.1],
         row_position=[0, 3],
     )
 
