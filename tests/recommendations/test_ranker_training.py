@@ -1,9 +1,6 @@
 """The learned rankers' training rows, built from logged pages through the real database path."""
 
-import contextlib
 import datetime as dt
-import uuid
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -15,13 +12,12 @@ from recommendations.models import PageLog
 from recommendations.selectors.attribution import attribution_window
 from recommendations.services.homepage import homepage_render
 from recommendations.services.ranker_training import _pages_sample, logged_examples_load
-from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import model_train
 from recommendations.serving import artefacts
 from recommendations.serving.homepage import ROW_RANKER, homepage_build, row_ranker_cache
-from recommendations.signal_events import SignalEvent
 from tests.factories import AccountFactory, ProfileFactory
 from tests.recommendations.homepage_world import NOW, build_home_world
+from tests.recommendations.test_page_log import play
 from tests.recommendations.test_training import _fresh_serving, record, watch  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -110,7 +106,9 @@ def test_pages_are_sampled_over_the_whole_window_not_the_newest(viewer, settings
     assert logged_examples_load(region_code=None, at=NOW, max_pages=5).pages == 5
 
 
-def test_the_row_ranker_learns_from_logged_pages_what_the_prior_does_not_know(viewer, settings):
+def test_the_row_ranker_learns_from_logged_pages_what_the_prior_does_not_know(
+    viewer, settings, monkeypatch
+):
     # given: three weeks of the viewer's pages, on each of which a play started from the
     # critically acclaimed row, a row type the prior ranks near the bottom
     settings.TONIGHT = {
@@ -125,7 +123,9 @@ def test_the_row_ranker_learns_from_logged_pages_what_the_prior_does_not_know(vi
         page = homepage_render(profile=viewer, device="tv", at=at, n_items=4)
         acclaimed = next(r for r in page.rows if r.type == "critically_acclaimed")
         position = n % len(acclaimed.items)
-        play_from_row(viewer, page, acclaimed, position, at=at + dt.timedelta(minutes=2))
+        title = acclaimed.items[position].title_id
+        at_play = at + dt.timedelta(minutes=2)
+        play(viewer, title, at_play, page_id=page.page_id, row=acclaimed.id, position=position)
 
     # when
     version = model_train(region_code=viewer.account.home_region_id)
@@ -139,46 +139,13 @@ def test_the_row_ranker_learns_from_logged_pages_what_the_prior_does_not_know(vi
     newcomer = ProfileFactory(account=AccountFactory(home_region=viewer.account.home_region))
     learned = homepage_build(profile=newcomer, device="tv", n_items=4)
     row_ranker_cache.clear()
-    with _prior_rows():
+    with monkeypatch.context() as served_by_the_prior:
+        served_by_the_prior.setattr(row_ranker_cache, "get", lambda bundle: RowRanker())
         prior = homepage_build(profile=newcomer, device="tv", n_items=4)
     assert learned.row_ranker == "learned"
     assert prior.row_ranker == "prior"
     types = [[r.type for r in page.rows] for page in (learned, prior)]
     assert types[0].index("critically_acclaimed") < types[1].index("critically_acclaimed")
-
-
-def play_from_row(profile, page, row, position: int, *, at: dt.datetime) -> None:
-    """A play started from one row of a logged page, as a client reports it."""
-    signal_batch_record(
-        profile=profile,
-        events=[
-            SignalEvent(
-                index=0,
-                kind="play_start",
-                title_id=row.items[position].title_id,
-                episode_id=None,
-                value=None,
-                device="tv",
-                occurred_at=at,
-                client_event_id=uuid.uuid4(),
-                page_id=page.page_id,
-                row=row.id,
-                position=position,
-                artwork_variant_id=None,
-            )
-        ],
-    )
-
-
-@contextlib.contextmanager
-def _prior_rows() -> Iterator[None]:
-    """Serve with the row prior: the version's own ranker replaced in the serving cache."""
-    original = row_ranker_cache.get
-    row_ranker_cache.get = lambda bundle: RowRanker()
-    try:
-        yield
-    finally:
-        row_ranker_cache.get = original
 
 
 def test_a_version_whose_row_ranker_an_older_release_wrote_serves_the_prior(viewer, caplog):

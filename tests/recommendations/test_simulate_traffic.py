@@ -4,7 +4,6 @@ One small demo world is built per module (it is the expensive part) and rolled
 back afterwards; each test runs in its own savepoint inside it.
 """
 
-import contextlib
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterator
@@ -114,12 +113,13 @@ def test_after_simulated_traffic_the_rankers_are_chosen_from_the_logged_pages(de
     assert body["row_ranker"] == selection["mode"]
 
 
-def test_served_row_orders_follow_the_profiles_hidden_row_tastes(demo):
+def test_served_row_orders_follow_the_profiles_hidden_row_tastes(demo, monkeypatch):
     # given: each simulated profile's hidden taste for row types, per part of the day
     # when: each one's page is built at each part of the day, by the serving row ranker
     # and by one that knows nothing of the profile (its own plays weigh nothing)
     served = hidden_taste_agreement(demo)
-    with _rows_ranked_without_the_profile():
+    with monkeypatch.context() as blind:
+        blind.setattr(row_ranker_cache, "get", lambda bundle: _blind_to_the_profile())
         population = hidden_taste_agreement(demo)
 
     # then: rows the profile likes at that hour come first, more than they would for anyone
@@ -144,7 +144,8 @@ def test_a_prior_with_the_habits_backwards_is_corrected_by_the_logged_pages(demo
     assert selection["learned_log_loss"] < selection["prior_log_loss"]
     assert ModelVersion.objects.get(status="active", region="IN") == version
     learned = hidden_taste_agreement(demo)
-    with _rows_ranked_without_the_profile():
+    with monkeypatch.context() as blind:
+        blind.setattr(row_ranker_cache, "get", lambda bundle: _blind_to_the_profile())
         population = hidden_taste_agreement(demo)
     assert learned > population + 0.1
 
@@ -172,18 +173,12 @@ def hidden_taste_agreement(demo) -> float:
     return float(np.mean(scores))
 
 
-@contextlib.contextmanager
-def _rows_ranked_without_the_profile() -> Iterator[None]:
-    """Serve with the row prior minus the profile's own plays: type, context and strength."""
+def _blind_to_the_profile() -> RowRanker:
+    """The row prior minus the profile's own plays: type, context and strength only."""
     blind = RowRanker()
     for name in ("affinity", "lift_hour", "lift_device", "lift_week_part", "scroll_past_rate"):
         blind.coef[ROW_FEATURE_NAMES.index(name)] = 0.0
-    original = row_ranker_cache.get
-    row_ranker_cache.get = lambda bundle: blind
-    try:
-        yield
-    finally:
-        row_ranker_cache.get = original
+    return blind
 
 
 def test_partners_with_opposite_tastes_get_different_pages(demo):
