@@ -1,5 +1,6 @@
 """Root fixtures: every test runs on PostgreSQL and Redis, uploads in a throw-away folder."""
 
+import math
 import uuid
 
 import pytest
@@ -8,6 +9,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Account
 from accounts.services import api_token_create
+from accounts.token_usage import token_usage
 from tests.factories import AccountFactory, ProfileFactory
 
 
@@ -21,6 +23,14 @@ def _media_in_tmp(settings, tmp_path) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _token_usage_written_only_when_asked(monkeypatch) -> None:
+    """The process writes tokens' last-used times once a minute, from whichever request
+    comes; in a suite of several minutes that was now and then a request whose statements
+    a test counts (one more than the test's own). Tests of that write flush it themselves."""
+    monkeypatch.setattr(token_usage, "flush_seconds", math.inf)
 
 
 @pytest.fixture(autouse=True)
