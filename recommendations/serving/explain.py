@@ -130,7 +130,9 @@ class TitleExplanation:
     pool_rank, pool_size : int or None, int
         1-based rank in the ranked pool.
     probability, match : float or None, int or None
-        Calibrated P(play) and "% match", as the homepage served them.
+        Calibrated P(play) and "% match", as the homepage served them: match is
+        None where the page shows none (:meth:`~recommendations.serving.scoring.RankedPool.shown_match`: a
+        title being resumed, or a profile ranked by popularity alone).
     sources : tuple of SourceReason
         Empty for titles outside the pool.
     features : tuple of FeatureContribution
@@ -359,7 +361,7 @@ def title_explanation(
         pool_rank=position + 1,
         pool_size=len(pool),
         probability=float(pool.probability[position]),
-        match=int(pool.match[position]),
+        match=pool.shown_match(np.array([position]))[0],
         sources=tuple(
             SourceReason(name=source.name.lower(), reason=SOURCE_REASONS[source], score=raw[source])
             for source in SOURCE_ORDER

@@ -38,12 +38,14 @@ def test_terms_add_up_to_the_served_probability_and_sources_match_the_pool(world
             profile=profile, device="tv", at=at, title_id=title_id, model_version=bundle.version_id
         )
 
-        # then: the same rank, probability, match and sources as served
+        # then: the same rank, probability, match and sources as served (no match for
+        # the title being resumed, which leads the pool)
         assert explanation.model_version == bundle.version_id
         assert explanation.in_pool
         assert explanation.pool_rank == position + 1
         assert explanation.probability == pytest.approx(float(pool.probability[position]))
-        assert explanation.match == int(pool.match[position])
+        assert explanation.match == pool.shown_match(np.array([position]))[0]
+        assert (explanation.match is None) == bool(pool.resuming[position])
         expected = {
             name
             for name, bit in (("cf", 1), ("content", 2), ("trending", 4), ("new_release", 8))

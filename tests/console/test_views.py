@@ -51,6 +51,7 @@ def tiles(html: str) -> list[dict[str, str]]:
                 "src": re.search(r'src="([^"]+)"', image).group(1),
                 "lazy": 'loading="lazy"' in image,
                 "progress": "<progress" in block,
+                "html": block,
             }
         )
     return found
@@ -256,6 +257,27 @@ def test_why_names_the_row_its_reason_the_sources_and_the_features(world, staff_
     # The policy's own figures for each eligible frame: its prior here (no update has run).
     assert "the artwork policy's prior" in text
     assert len(re.findall(r"<td>-?\d\.\d{3}</td>", text)) >= 4  # estimate and chance, 2 arms
+
+
+def test_why_shows_the_match_the_tile_showed_and_none_for_a_title_being_resumed(
+    world, staff_client
+):
+    # given: the action fan's preview, with the title she is half-way through on it
+    html = staff_client.get(preview_url(world.action_fan)).content.decode()
+    resumed = next(t for t in tiles(html) if t["title"] == str(world.resumed.pk))
+    fresh = next(t for t in tiles(html) if "% match" in t["html"])
+
+    # when
+    resumed_panel = unescape(staff_client.get(resumed["href"] + "&fragment=1").content.decode())
+    fresh_panel = unescape(staff_client.get(fresh["href"] + "&fragment=1").content.decode())
+
+    # then: the tile carried no figure, and neither does its explanation
+    assert "% match" not in resumed["html"]
+    assert "% match</span>" not in resumed_panel
+    assert "being resumed" in resumed_panel
+    # and a title not being resumed reads the figure its tile read
+    shown = re.search(r"(\d+)% match", fresh["html"]).group(1)
+    assert f'<span class="big">{shown}% match</span>' in fresh_panel
 
 
 def test_why_explains_a_title_outside_the_pool(world, staff_client):
