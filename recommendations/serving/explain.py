@@ -131,8 +131,9 @@ class TitleExplanation:
         1-based rank in the ranked pool.
     probability, match : float or None, int or None
         Calibrated P(play) and "% match", as the homepage served them: match is
-        None where the page shows none (:meth:`~recommendations.serving.scoring.RankedPool.shown_match`: a
-        title being resumed, or a profile ranked by popularity alone).
+        None where the page shows none
+        (:meth:`~recommendations.serving.scoring.RankedPool.shown_match`: a title
+        being resumed, or a profile ranked by popularity alone).
     sources : tuple of SourceReason
         Empty for titles outside the pool.
     features : tuple of FeatureContribution
