@@ -35,9 +35,13 @@ from recommendations.serving.bundle import CatalogueArrays, ServingBundle
 from recommendations.serving.cache import serving_bundle
 from recommendations.serving.scoring import ProfileHistory, RankedPool, ScoringContext, rank_profile
 
-# The newest signals read per request: enough for months of a heavy viewer's
-# engagement, and a bound on the request's cost whatever the profile did.
+# The newest signals read per request, impressions apart: enough for months of a heavy
+# viewer's engagement, and a bound on the request's cost whatever the profile did.
 HISTORY_MAX_SIGNALS = 3000
+# The newest impressions read per request, bounded on their own: every page logs a few
+# dozen, so under one bound they were most of a history (71% of a demo profile's) and
+# pushed out the plays the fold-in needs. They only count how often a title was shown.
+HISTORY_MAX_IMPRESSIONS = 1000
 # Fold-in reads the same window as training.
 _DEFAULT_WINDOW_DAYS = 365
 
@@ -51,7 +55,12 @@ def _history_sql() -> str:
     make the homepage's row engagement countable from the same rows (the row
     type's index in ``ROW_TYPES``: -1 for no row, -2 for an unknown type; the
     device's index in ``DEVICE_CLASSES``), so it needs no query of its own.
-    Parameters: profile id, since, until, limit.
+
+    Everything but impressions is bounded by one limit, impressions by their
+    own: a page logs a few dozen of them, and under a shared bound a heavy
+    viewer's plays were pushed out by what they were merely shown.
+    Parameters (:func:`_history_params`): profile id, since, until, the
+    impression kind, limit, then the same for impressions.
     """
     quote = connection.ops.quote_name
     table = quote(Signal._meta.db_table)
@@ -76,9 +85,12 @@ def _history_sql() -> str:
         f"CASE WHEN {row} = '' THEN -1 ELSE CASE {row_type} {row_types} ELSE -2 END END, "
         f"CASE device {devices} ELSE 0 END FROM {table} "
     )
-    return select + (
-        "WHERE profile_id = %s AND occurred_at >= %s AND occurred_at < %s "
-        "ORDER BY occurred_at DESC LIMIT %s"
+    where = "WHERE profile_id = %s AND occurred_at >= %s AND occurred_at < %s AND kind "
+    newest = " %s ORDER BY occurred_at DESC LIMIT %s"
+    # Two bounded branches, each an index range scan that stops at its bound.
+    return (
+        f"SELECT * FROM ({select}{where}<>{newest}) AS engaged "  # noqa: S608
+        f"UNION ALL SELECT * FROM ({select}{where}={newest}) AS shown"
     )
 
 
@@ -131,9 +143,10 @@ class HistoryRows:
         series whose last played episode is finished (it resumes on the next,
         as :func:`~recommendations.selectors.signals.continue_watching` says).
     complete_after : float
-        Unix time after which ``signals`` holds every signal of the profile:
-        the window's start, or the oldest signal read when the bound cut the
-        history short.
+        Unix time after which ``signals`` holds every signal of the profile
+        other than impressions (bounded apart, ``HISTORY_MAX_IMPRESSIONS``):
+        the window's start, or the oldest such signal read when
+        ``HISTORY_MAX_SIGNALS`` cut the history short.
     """
 
     signals: npt.NDArray[np.float64]
@@ -144,8 +157,9 @@ class HistoryRows:
 def profile_history_rows(*, profile_id: int, at: dt.datetime | None) -> HistoryRows:
     """The profile's newest signals and all its title states: one round trip.
 
-    Signals are bounded (``HISTORY_MAX_SIGNALS``, the training window) so a
-    heavy viewer costs what anyone costs; what must survive the bound (titles
+    Signals are bounded (``HISTORY_MAX_SIGNALS``, impressions apart by
+    ``HISTORY_MAX_IMPRESSIONS``, and the training window) so a heavy viewer
+    costs what anyone costs; what must survive the bound (titles
     in progress, completed, thumbed) is in the derived title states, which
     fold the whole history. Both are read by one statement (:func:`_history_read_sql`):
     a second round trip cost more than either indexed lookup.
@@ -154,22 +168,35 @@ def profile_history_rows(*, profile_id: int, at: dt.datetime | None) -> HistoryR
     window = dt.timedelta(days=settings.TONIGHT.get("TRAINING_WINDOW_DAYS", _DEFAULT_WINDOW_DAYS))
     until = at or now + dt.timedelta(days=1)  # "now" includes events with a little clock skew
     limit = HISTORY_MAX_SIGNALS
+    since = now - window
     with connection.cursor() as cursor:
-        cursor.execute(_history_read_sql(), [profile_id, now - window, until, limit, profile_id])
+        cursor.execute(
+            _history_read_sql(), [*_history_params(profile_id, since, until), profile_id]
+        )
         rows = cursor.fetchall()
     both = np.array(rows, dtype=np.float64).reshape(-1, 9)
     is_state = both[:, 0] < 0
     signals = both[~is_state]
-    if signals.shape[0] > 1 and np.any(np.diff(signals[:, 5]) > 0):
-        # UNION ALL keeps each branch's order in practice, but SQL promises none.
+    if signals.shape[0] > 1:
+        # Newest first across both branches (and UNION ALL promises no order anyway).
         signals = signals[np.argsort(-signals[:, 5], kind="stable")]
-    cut = signals.shape[0] >= limit
+    engaged = signals[signals[:, 3] != SignalCode.IMPRESSION]
+    cut = engaged.shape[0] >= limit
     return HistoryRows(
         signals=signals,
         states=both[is_state][:, _STATE_COLUMNS],
         # Signals tied with the oldest one read may be left out, so not that instant itself.
-        complete_after=float(signals[-1, 5]) if cut else (now - window).timestamp() - 1e-6,
+        complete_after=float(engaged[-1, 5]) if cut else since.timestamp() - 1e-6,
     )
+
+
+def _history_params(profile_id: int, since: dt.datetime, until: dt.datetime) -> list[object]:
+    """:func:`_history_sql`'s parameters: the bounds are read now, so tests can lower them."""
+    impression = SignalKind.IMPRESSION.value
+    return [
+        *(profile_id, since, until, impression, HISTORY_MAX_SIGNALS),
+        *(profile_id, since, until, impression, HISTORY_MAX_IMPRESSIONS),
+    ]
 
 
 #: Where :func:`_history_read_sql` puts the title states' columns (title id, completed,
@@ -186,7 +213,7 @@ def _history_read_sql() -> str:
     Python loop per row. A state row has -1 for the profile id (a signal's is
     the profile's) and its six numbers in columns of the same types as the
     signals' (:data:`_STATE_COLUMNS`), so both branches of the ``UNION ALL``
-    are one row type. Parameters: profile id, since, until, limit, profile id.
+    are one row type. Parameters: :func:`_history_params`, then the profile id.
     """
     quote = connection.ops.quote_name
     table = quote(ProfileTitleState._meta.db_table)

@@ -655,8 +655,8 @@ def test_a_bounded_history_keeps_continue_watching_and_watch_again(world, househ
     record(asha, "progress", started, days_ago=20, value=40.0)
     watch(asha, favourite, days_ago=15)
     record(asha, "thumbs_up", favourite, days_ago=14.9)
-    for n, title in enumerate(world.titles["action"] * 2):
-        record(asha, "impression", title, days_ago=1 + n / 100)
+    for n, title in enumerate(world.titles["action"] * 3):
+        record(asha, "hover", title, days_ago=1 + n / 100)
     monkeypatch.setattr(recommend, "HISTORY_MAX_SIGNALS", 10)
     model_train(region_code=world.region.code)
     read = recommend.profile_history_rows(profile_id=asha.pk, at=None)
@@ -673,6 +673,36 @@ def test_a_bounded_history_keeps_continue_watching_and_watch_again(world, househ
     assert favourite.pk in {i["title_id"] for i in by_type["watch_again"]}
     finished = [i for items in by_type.values() for i in items if i["title_id"] == favourite.pk]
     assert all(i["progress"] is None for i in finished)  # finished: nothing to resume
+
+
+def test_impressions_are_bounded_apart_and_do_not_push_plays_out(world, household, monkeypatch):
+    # given: two films watched a week ago, then many pages that showed other titles: more
+    # impressions since than the history's bound (lowered to 6 here, impressions to 5)
+    account, asha, _ = household
+    for n, title in enumerate(world.titles["action"][:2]):
+        watch(asha, title, days_ago=7 + n)
+    for n, title in enumerate((world.titles["drama"] + world.titles["comedy"]) * 3):
+        record(asha, "impression", title, days_ago=1 + n / 100)
+    monkeypatch.setattr(recommend, "HISTORY_MAX_SIGNALS", 6)
+    monkeypatch.setattr(recommend, "HISTORY_MAX_IMPRESSIONS", 5)
+    model_train(region_code=world.region.code)
+
+    # when
+    read = recommend.profile_history_rows(profile_id=asha.pk, at=None)
+    page = token_client(account).get(url(asha)).json()
+
+    # then: every play is read, and only the newest impressions, newest first
+    impression = recommend.SignalCode.IMPRESSION
+    kinds = read.signals[:, 3]
+    assert np.count_nonzero(kinds != impression) == 4  # two play starts, two completions
+    assert np.count_nonzero(kinds == impression) == 5
+    assert np.all(np.diff(read.signals[:, 5]) <= 0)
+    assert read.signals[kinds == impression, 5].min() > read.signals[kinds != impression, 5].max()
+    # nothing but impressions was cut, so the history is complete for everything else
+    assert read.complete_after < read.signals[-1, 5]
+    # and the page is personalised by those plays ("% match" shown), not by popularity
+    matches = [i["match"] for row in page["rows"] for i in row["items"]]
+    assert any(m is not None for m in matches)
 
 
 def test_a_history_read_in_another_order_is_put_newest_first(world, household, monkeypatch):
