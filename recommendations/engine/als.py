@@ -10,6 +10,11 @@ wrapper adds is what serving needs and ``implicit`` does not give cheaply:
   interacted rows only, with ``YᵀY + λI`` cached, so one call costs tens of
   microseconds and needs neither the training matrix nor the ``implicit``
   model object in the web process.
+- The availability mask at fold-in: a model fitted with ``unavailable``
+  (titles a profile's region does not carry are not negatives) folds a
+  profile in against the same system, ``YᵀY`` over the titles its region
+  carries, given that region's mask; unmasked, a profile's factor was pulled
+  away from what training would have given it (top-10 overlap median 8/10).
 - :meth:`save` / :meth:`load` of the factor arrays and parameters with
   ``numpy.savez`` (no pickle), so artefacts in shared storage are inert data.
 - :meth:`CollaborativeModel.blend`: one model whose scores are a weighted sum
@@ -191,7 +196,13 @@ class CollaborativeModel:
     item_factors : numpy.ndarray of float32, shape (n_titles, factors) or None
     fit_seconds : float
         Wall-clock time of the last :meth:`fit` (0.0 for a loaded model).
+    availability_masked : bool
+        Whether the last :meth:`fit` was given ``unavailable`` cells, so that
+        a fold-in given the profile's region mask should remove them too.
     """
+
+    #: Region masks whose ``YᵀY`` over available titles is kept, per model.
+    MASKED_GRAMS_KEPT = 16
 
     def __init__(
         self,
@@ -218,7 +229,10 @@ class CollaborativeModel:
         self.user_factors: npt.NDArray[np.float32] | None = None
         self.item_factors: npt.NDArray[np.float32] | None = None
         self.fit_seconds = 0.0
+        self.availability_masked = False
         self._gram: npt.NDArray[np.float64] | None = None
+        # id(mask) -> (mask, gram): the mask is held so that its id is not reused.
+        self._masked_grams: dict[int, tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]] = {}
         self._components: tuple[CollaborativeModel, ...] = ()
         self._weights: npt.NDArray[np.float64] = np.ones(0)
 
@@ -387,6 +401,8 @@ class CollaborativeModel:
         self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         self._gram = None
+        self._masked_grams = {}
+        self.availability_masked = unavailable is not None
         self._components, self._weights = (), np.ones(0)
         return self
 
@@ -401,6 +417,24 @@ class CollaborativeModel:
             items = self._require_fitted().astype(np.float64)
             self._gram = items.T @ items + self.regularization * np.eye(self.factors)
         return self._gram
+
+    def _available_gram(self, available: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+        """``YᵀY + λI`` over the titles ``available`` holds: what a masked fit solved against.
+
+        Training gave a profile's unavailable titles (those without evidence of
+        their own) confidence ε instead of 1, which takes their ``y yᵀ`` out of
+        its system, up to ε. Kept per mask object (a region's mask is shared by
+        every request until its availability changes), a few at a time.
+        """
+        kept = self._masked_grams.get(id(available))
+        if kept is not None and kept[0] is available:
+            return kept[1]
+        missing = self._require_fitted()[~available].astype(np.float64)
+        gram = self._regularised_gram() - missing.T @ missing
+        if len(self._masked_grams) >= self.MASKED_GRAMS_KEPT:
+            self._masked_grams.pop(next(iter(self._masked_grams)))
+        self._masked_grams[id(available)] = (available, gram)
+        return gram
 
     def fold_in(self, user_items: sp.spmatrix) -> npt.NDArray[np.float32]:
         """The user factor that best explains one profile's current history, given the items.
@@ -431,7 +465,11 @@ class CollaborativeModel:
         return self.fold_in_entries(row.indices, row.data)
 
     def fold_in_entries(
-        self, indices: npt.NDArray[np.integer], data: npt.NDArray[np.floating]
+        self,
+        indices: npt.NDArray[np.integer],
+        data: npt.NDArray[np.floating],
+        *,
+        available: npt.NDArray[np.bool_] | None = None,
     ) -> npt.NDArray[np.float32]:
         """:meth:`fold_in` of a confidence row given as its entries (ascending, unique titles).
 
@@ -439,15 +477,20 @@ class CollaborativeModel:
         matrix around them only to be taken apart here cost more than the
         solve. The order of the entries is the order of the sums, so give them
         sorted to get :meth:`fold_in`'s factor bit for bit.
+
+        ``available``, the titles the profile's region carries (a read-only
+        mask, recognised by identity), makes a model fitted with
+        ``unavailable`` cells solve the system it was trained with; a model
+        fitted without them ignores it.
         """
         if self._components:
             return np.concatenate(
                 [
-                    (w * part._solve(indices, data)).astype(np.float32)
+                    (w * part._solve(indices, data, available)).astype(np.float32)
                     for part, w in zip(self._components, self._weights, strict=True)
                 ]
             )
-        return self._solve(indices, data)
+        return self._solve(indices, data, available)
 
     def fold_in_many(self, user_items: sp.spmatrix) -> npt.NDArray[np.float32]:
         """:meth:`fold_in` for each row of a (m x n_titles) matrix.
@@ -474,14 +517,27 @@ class CollaborativeModel:
             out[user] = self._solve(rows.indices[start:end], rows.data[start:end])
         return out
 
-    def _solve(self, indices: np.ndarray, data: np.ndarray) -> npt.NDArray[np.float32]:
+    def _solve(
+        self,
+        indices: np.ndarray,
+        data: np.ndarray,
+        available: npt.NDArray[np.bool_] | None = None,
+    ) -> npt.NDArray[np.float32]:
         confidence = self.alpha * data.astype(np.float64)
         keep = confidence != 0
         indices, confidence = indices[keep], confidence[keep]
         if indices.size == 0:
             return np.zeros(self.factors, dtype=np.float32)
         seen = self._require_fitted()[indices].astype(np.float64)
-        lhs = self._regularised_gram() + (seen.T * (np.abs(confidence) - 1.0)) @ seen
+        if available is not None and self.availability_masked:
+            # A seen title keeps its own evidence even where it is unavailable now
+            # (training masked only cells without any): its y yᵀ is not in the masked
+            # Gram matrix, so it takes |c| in full rather than |c| - 1.
+            gram = self._available_gram(available)
+            unseen_weight = available[indices].astype(np.float64)
+        else:
+            gram, unseen_weight = self._regularised_gram(), 1.0
+        lhs = gram + (seen.T * (np.abs(confidence) - unseen_weight)) @ seen
         rhs = seen.T @ np.maximum(confidence, 0.0)
         # lhs = sum over unseen titles of y yᵀ + sum over seen of |c| y yᵀ + λI: positive
         # definite for any confidences, so the Cholesky solve cannot fail on valid input.
@@ -540,6 +596,7 @@ class CollaborativeModel:
             component_alpha=np.array([part.alpha for part in parts]),
             component_iterations=np.array([part.iterations for part in parts], dtype=np.int64),
             component_weights=self._weights if self._components else np.ones(1),
+            component_availability_masked=np.array([p.availability_masked for p in parts]),
         )
 
     @classmethod
@@ -561,6 +618,8 @@ class CollaborativeModel:
         random_state = None if seed < 0 else seed
         items = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
         sizes = arrays.get("component_factors", np.array([int(arrays["factors"])]))
+        # Older artefacts did not record the mask: they fold in without it, as they always did.
+        masked = arrays.get("component_availability_masked", np.zeros(sizes.shape[0], bool))
         if sizes.shape[0] > 1:
             parts = []
             bounds = np.r_[0, np.cumsum(sizes)]
@@ -574,6 +633,7 @@ class CollaborativeModel:
                     random_state=random_state,
                 )
                 part.item_factors = np.ascontiguousarray(items[:, bounds[i] : bounds[i + 1]])
+                part.availability_masked = bool(masked[i])
                 parts.append(part)
             model = cls.blend(parts, arrays["component_weights"].tolist())
             model.fit_seconds = float(arrays["fit_seconds"])
@@ -587,6 +647,7 @@ class CollaborativeModel:
             random_state=random_state,
         )
         model.item_factors = items
+        model.availability_masked = bool(masked[0])
         if bool(arrays["has_user_factors"]):
             model.user_factors = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
         model.fit_seconds = float(arrays["fit_seconds"])

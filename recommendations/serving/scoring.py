@@ -267,7 +267,8 @@ def ranking_inputs(
     region = catalogue.region(context.region_code)
 
     # 1. Hard filters, vectorised over the catalogue.
-    available = region.available(at)  # shared between requests: never modified here
+    # Shared between requests, never modified here: the fold-in knows it by identity.
+    available = region_available = region.available(at)
     if context.exclude is not None:
         available = available & ~context.exclude
     within_maturity = facts.maturity <= context.maturity_limit
@@ -296,7 +297,7 @@ def ranking_inputs(
     personalised = confidence.personalised
     cf = None
     if personalised:
-        factor = bundle.als.fold_in_entries(*confidence.signed())
+        factor = bundle.als.fold_in_entries(*confidence.signed(), available=region_available)
         cf = bundle.als.item_factors @ factor
 
     # 3. Content affinity and thumbs-down neighbourhoods.

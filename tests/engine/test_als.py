@@ -90,6 +90,103 @@ def test_fold_in_of_a_training_user_matches_its_trained_factor(communities):
         assert len(set(top_folded) & set(top_trained)) >= 8
 
 
+def _two_regions(communities) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray]:
+    """The communities, with region B (odd users) not carrying 6 titles of each block.
+
+    Returns the confidences (region B's users have none on what it does not
+    carry), the training mask of unavailable cells, and region B's mask.
+    """
+    dense = communities.toarray()
+    missing = (np.arange(dense.shape[1]) % ITEMS_PER_BLOCK) < 6
+    in_b = np.arange(dense.shape[0]) % 2 == 1
+    dense[np.ix_(in_b, missing)] = 0
+    unavailable = sp.csr_matrix(np.outer(in_b, missing).astype(np.float32))
+    return dense, unavailable, ~missing
+
+
+def test_a_masked_fit_folds_a_profile_in_against_what_its_region_carries(communities):
+    # given: exact ALS fitted knowing that region B's users could not watch its missing titles
+    dense, unavailable, carried_in_b = _two_regions(communities)
+    model = CollaborativeModel(
+        factors=3, regularization=0.05, iterations=30, use_cg=False, random_state=3
+    ).fit(sp.csr_matrix(dense), unavailable=unavailable)
+    assert model.availability_masked
+
+    for user in (1, 21, 41, 59):  # region B, one in each block
+        row = sp.csr_matrix(dense[user])
+        trained = model.user_factors[user]
+
+        # when
+        masked = model.fold_in_entries(row.indices, row.data, available=carried_in_b)
+        unmasked = model.fold_in_entries(row.indices, row.data)
+
+        # then: with the region's mask the fold-in gives back the trained factor; without
+        # it the titles B never carried count as unwatched and shrink it by a fifth or more
+        assert np.linalg.norm(masked - trained) / np.linalg.norm(trained) < 0.02
+        assert np.linalg.norm(unmasked - trained) / np.linalg.norm(trained) > 0.1
+
+
+def test_the_masked_fold_in_solves_the_masked_system_even_for_a_title_no_longer_carried(
+    communities,
+):
+    # given: a masked model, and a region-B history with evidence on a title B no longer
+    # carries (watched before it left: its cell kept its own evidence in training)
+    dense, unavailable, carried = _two_regions(communities)
+    model = CollaborativeModel(factors=3, regularization=0.05, random_state=3).fit(
+        sp.csr_matrix(dense), unavailable=unavailable
+    )
+    history = np.zeros(dense.shape[1])
+    history[[1, 7, 8, 10]] = [3.0, 2.0, -1.5, 1.0]  # title 1 is not carried; 8 disliked
+    indices = np.flatnonzero(history)
+    y = model.item_factors.astype(np.float64)
+
+    # when
+    factor = model.fold_in_entries(indices, history[indices], available=carried)
+
+    # then: (Σ over carried unseen titles y yᵀ + Σ over seen |c| y yᵀ + λI) x = Σ c⁺ y
+    unseen = carried & (history == 0)
+    lhs = y[unseen].T @ y[unseen] + 0.05 * np.eye(3)
+    lhs += (y[indices].T * np.abs(history[indices])) @ y[indices]
+    rhs = y[indices].T @ np.maximum(history[indices], 0)
+    np.testing.assert_allclose(factor, np.linalg.solve(lhs, rhs), rtol=1e-4, atol=1e-6)
+    # and the same mask object is solved against the same kept Gram matrix
+    again = model.fold_in_entries(indices, history[indices], available=carried)
+    np.testing.assert_array_equal(again, factor)
+
+
+def test_an_unmasked_model_ignores_a_region_mask_and_the_flag_survives_storage(communities):
+    dense, unavailable, carried = _two_regions(communities)
+    plain = CollaborativeModel(factors=3, random_state=3).fit(sp.csr_matrix(dense))
+    masked = CollaborativeModel(factors=3, random_state=3).fit(
+        sp.csr_matrix(dense), unavailable=unavailable
+    )
+    row = sp.csr_matrix(dense[1])
+
+    np.testing.assert_array_equal(
+        plain.fold_in_entries(row.indices, row.data, available=carried),
+        plain.fold_in_entries(row.indices, row.data),
+    )
+    for model in (plain, masked, CollaborativeModel.blend([plain, masked], [0.5, 0.5])):
+        buffer = io.BytesIO()
+        model.save(buffer, include_user_factors=False)
+        buffer.seek(0)
+        loaded = CollaborativeModel.load(buffer)
+        np.testing.assert_allclose(
+            loaded.fold_in_entries(row.indices, row.data, available=carried),
+            model.fold_in_entries(row.indices, row.data, available=carried),
+            rtol=1e-6,
+        )
+    assert CollaborativeModel.load(_saved(masked)).availability_masked
+    assert not CollaborativeModel.load(_saved(plain)).availability_masked
+
+
+def _saved(model: CollaborativeModel) -> io.BytesIO:
+    buffer = io.BytesIO()
+    model.save(buffer)
+    buffer.seek(0)
+    return buffer
+
+
 def test_fold_in_visibly_changes_scores_after_new_interactions(communities, fitted_model):
     # given: a block-0 user who tonight watched four block-2 titles intensely
     user = 2

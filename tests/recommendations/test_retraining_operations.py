@@ -6,6 +6,7 @@ import datetime as dt
 import time
 from io import StringIO
 
+import numpy as np
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
@@ -418,6 +419,62 @@ def test_retrain_wait_fails_when_a_run_does_not_succeed(django_capture_on_commit
 
 
 # --- The fallbacks: the region's and the global model ------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_global_model_folds_profiles_in_against_the_titles_their_region_carries(
+    seeded, django_capture_on_commit_callbacks
+):
+    from profiles.models import Profile
+    from recommendations.engine.als import CollaborativeModel
+    from recommendations.serving import artefacts
+    from recommendations.serving.bundle import ServingBundle
+    from recommendations.serving.recommend import history_on_index, profile_history_rows
+    from recommendations.serving.scoring import ScoringContext, ranking_inputs
+    from recommendations.tasks import retrain_region
+
+    # given: the global and region models of a nightly retrain; the global one was fitted
+    # knowing which titles each profile's region does not carry, the region's needs no mask
+    with django_capture_on_commit_callbacks(execute=True):
+        retrain_region("IN")
+    world = ModelVersion.objects.get(scope="global")
+    region = ModelVersion.objects.get(scope="region", region_id="IN")
+    for version, masked in ((world, True), (region, False)):
+        stored = artefacts.artefact_read(version.artefact_key, artefacts.ALS)
+        assert CollaborativeModel.load(stored).availability_masked is masked
+    bundle = ServingBundle.load(version_id=world.pk, artefact_key=world.artefact_key)
+    catalogue = bundle.catalogue(300.0)
+    assert not catalogue.region("IN").available(time.time()).all()  # IN lacks some titles
+    profile = Profile.objects.filter(account__home_region_id="IN", signals__isnull=False).first()
+    history = history_on_index(
+        profile_history_rows(profile_id=profile.pk, at=None),
+        profile_id=profile.pk,
+        bundle=bundle,
+        catalogue=catalogue,
+    )
+    context = ScoringContext(
+        region_code="IN",
+        cluster_id=None,
+        maturity_limit=18,
+        language_index=np.empty(0, dtype=np.int16),
+        device="tv",
+        at=timezone.now(),
+    )
+
+    def served_cf():
+        inputs = ranking_inputs(
+            bundle=bundle, catalogue=catalogue, history=history, context=context
+        )
+        assert inputs.personalised
+        return inputs.cf
+
+    # when: the request path scores the profile, and again as if the fit had not been masked
+    served = served_cf()
+    bundle.als.availability_masked = False
+    unmasked = served_cf()
+
+    # then: the request path used IN's mask (the scores differ from the unmasked fold-in's)
+    assert not np.allclose(served, unmasked, rtol=1e-3)
 
 
 @pytest.mark.django_db
