@@ -69,6 +69,7 @@ from recommendations.engine.row_ranking import (
     row_features,
     row_ranker_select,
     row_type_index,
+    seen_counts,
 )
 from recommendations.models import ModelVersion, PageLog, ProfileTitleState, Signal, SignalKind
 from recommendations.selectors.attribution import (
@@ -79,7 +80,7 @@ from recommendations.selectors.attribution import (
 from recommendations.selectors.signals import signal_references_get
 from recommendations.selectors.training import index_of, signal_weights
 from recommendations.services.signals import STATE_KINDS, title_states_fold
-from recommendations.serving import artefacts
+from recommendations.serving import artefacts, recommend
 from recommendations.serving.bundle import ServingBundle
 from recommendations.serving.homepage import (
     ROW_EVENTS_DAYS,
@@ -343,7 +344,13 @@ def _row_examples(
     until: dt.datetime,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row features with each profile's engagement as of each page's moment, their labels,
-    and each row's page numbered by time."""
+    and each row's page numbered by time.
+
+    Each page's counts are what its request read: the newest ``ROW_EVENTS_MAX``
+    row events of ``ROW_EVENTS_DAYS``, and the newest
+    ``HISTORY_MAX_IMPRESSIONS`` impressions of the history window for the
+    tiles seen (:func:`~recommendations.engine.row_ranking.seen_counts`).
+    """
     profile_ids = sorted({int(x) for x in logged.page_profile[pages]})
     events = (
         Signal.objects.filter(
@@ -371,6 +378,9 @@ def _row_examples(
             np.array([DEVICE_CLASSES.index(r[3]) if r[3] in DEVICE_CLASSES else 0 for r in rows]),
             weekday,
         )
+    shown = _impression_timelines(profile_ids, since=since, until=until)
+    history_window = recommend.history_window().total_seconds()
+    max_impressions = recommend.HISTORY_MAX_IMPRESSIONS
     order = np.argsort(logged.row_page, kind="stable")
     bounds = np.searchsorted(logged.row_page[order], np.arange(len(logged.page_ids) + 1))
     window = ROW_EVENTS_DAYS * 86400.0
@@ -383,19 +393,42 @@ def _row_examples(
             continue
         at = float(logged.page_time[p])
         engagement = RowEngagement.empty()
-        found = arrays.get(int(logged.page_profile[p]))
+        profile_id = int(logged.page_profile[p])
+        found = arrays.get(profile_id)
+        lo = hi = 0
+        events_cut = False
         if found is not None:
             times = found[0]
             hi = int(np.searchsorted(times, at, side="left"))
-            lo = max(int(np.searchsorted(times, at - window, side="left")), hi - ROW_EVENTS_MAX)
-            if hi > lo:
-                engagement = RowEngagement.from_events(
-                    row_type=found[1][lo:hi],
-                    is_play=found[2][lo:hi],
-                    hour_bucket=found[3][lo:hi],
-                    device=found[4][lo:hi],
-                    weekday=found[5][lo:hi],
-                )
+            first = int(np.searchsorted(times, at - window, side="left"))
+            lo = max(first, hi - ROW_EVENTS_MAX)
+            events_cut = hi - first >= ROW_EVENTS_MAX
+        impression_time, impression_type = shown.get(profile_id, _NO_IMPRESSIONS)
+        i_hi = int(np.searchsorted(impression_time, at, side="left"))
+        i_first = int(np.searchsorted(impression_time, at - history_window, side="left"))
+        i_lo = max(i_first, i_hi - max_impressions)
+        event_times, event_types, event_plays = found[:3] if found is not None else _NO_EVENTS
+        seen = seen_counts(
+            at=at,
+            days=ROW_EVENTS_DAYS,
+            impression_type=impression_type[i_lo:i_hi],
+            impression_time=impression_time[i_lo:i_hi],
+            impressions_cut=i_hi - i_first >= max_impressions,
+            event_type=event_types[lo:hi],
+            event_is_play=event_plays[lo:hi],
+            event_time=event_times[lo:hi],
+            events_cut=events_cut,
+        )
+        engagement = dataclasses.replace(engagement, seen=seen[0], plays_seen=seen[1])
+        if found is not None and hi > lo:
+            engagement = RowEngagement.from_events(
+                row_type=found[1][lo:hi],
+                is_play=found[2][lo:hi],
+                hour_bucket=found[3][lo:hi],
+                device=found[4][lo:hi],
+                weekday=found[5][lo:hi],
+                seen=seen,
+            )
         bucket = int(hour_bucket(int(logged.page_hour[p])))
         device = int(logged.page_device[p])
         weekday = int(logged.page_weekday[p])
@@ -411,6 +444,8 @@ def _row_examples(
                 plays_device=engagement.plays_by_device[device],
                 plays_daypart=engagement.plays_by_daypart[int(weekday >= 5)],
                 scroll_past=engagement.scroll_past,
+                seen=engagement.seen,
+                plays_seen=engagement.plays_seen,
                 row_position=logged.row_index[rows],
             )
         )
@@ -423,6 +458,44 @@ def _row_examples(
             np.empty(0, np.int64),
         )
     return np.concatenate(features), np.concatenate(labels), np.concatenate(page_of)
+
+
+_NO_IMPRESSIONS = (np.empty(0), np.empty(0, np.int64))
+_NO_EVENTS = (np.empty(0), np.empty(0, np.int64), np.empty(0, bool))
+
+
+def _impression_timelines(
+    profile_ids: list[int], *, since: dt.datetime, until: dt.datetime
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Each profile's impressions that a page's history read could hold: (times, row types).
+
+    Oldest first; a row type is -1 for an impression without a (known) row, which
+    still counts towards the read's bound. Read in one pass, as numbers.
+    """
+    start = since - recommend.history_window()
+    found = (
+        Signal.objects.filter(
+            profile_id__in=profile_ids,
+            kind=SignalKind.IMPRESSION,
+            occurred_at__gte=start,
+            occurred_at__lt=until,
+        )
+        .order_by("profile_id", "occurred_at")
+        .values_list("profile_id", "row", "occurred_at")
+    )
+    by_profile: dict[int, tuple[list[float], list[int]]] = {}
+    types: dict[str, int] = {}
+    for profile_id, row, occurred in found.iterator(chunk_size=20000):
+        times, kinds = by_profile.setdefault(profile_id, ([], []))
+        times.append(occurred.timestamp())
+        kind = types.get(row)
+        if kind is None:
+            kind = types[row] = row_type_index(row_type_of(row)) if row else -1
+        kinds.append(kind)
+    return {
+        pk: (np.array(times, dtype=np.float64), np.array(kinds, dtype=np.int64))
+        for pk, (times, kinds) in by_profile.items()
+    }
 
 
 def logged_examples_load(

@@ -63,6 +63,7 @@ from recommendations.engine.row_ranking import (
     RowRanker,
     row_features,
     row_type_index,
+    seen_counts,
 )
 from recommendations.models import Signal, SignalKind
 from recommendations.selectors.training import SECONDS_PER_DAY, signal_weights
@@ -314,7 +315,9 @@ def profile_row_engagement(
     before ``at``. Counted from ``history`` (the signals the request read
     already) when those hold every signal of that window, which is the case
     for all but the heaviest viewers; otherwise read with one query. Both
-    give the same counts, so the row ranker sees what training saw.
+    give the same counts, so the row ranker sees what training saw. The
+    tiles seen per row type come from the impressions in ``history`` (none
+    without it).
     """
     since = at - dt.timedelta(days=ROW_EVENTS_DAYS)
     if history is not None and since.timestamp() > history.complete_after:
@@ -333,6 +336,8 @@ def profile_row_engagement(
             device=rows[:, DEVICE_COLUMN].astype(np.int64),
             timestamp=rows[:, 5],
             zone=zone,
+            at=at,
+            history=history,
         )
     with connection.cursor() as cursor:
         cursor.execute(
@@ -355,6 +360,8 @@ def profile_row_engagement(
         ),
         timestamp=np.array([_aware(r[3]).timestamp() for r in rows], dtype=np.float64),
         zone=zone,
+        at=at,
+        history=history,
     )
 
 
@@ -368,10 +375,31 @@ def _engagement(
     device: npt.NDArray[np.int64],
     timestamp: npt.NDArray[np.float64],
     zone: dt.tzinfo,
+    at: dt.datetime,
+    history: HistoryRows | None,
 ) -> RowEngagement:
-    """Count row events (newest first) in the region's local hour buckets and weekdays."""
+    """Count row events (newest first) in the region's local hour buckets and weekdays,
+    and the tiles seen per row type over the period both were read for."""
+    seen = None
+    if history is not None:
+        signals = history.signals
+        shown = signals[signals[:, 3] == SignalCode.IMPRESSION]
+        seen = seen_counts(
+            at=at.timestamp(),
+            days=ROW_EVENTS_DAYS,
+            impression_type=np.maximum(shown[:, ROW_TYPE_COLUMN], -1),
+            impression_time=shown[:, 5],
+            impressions_cut=history.impressions_cut,
+            event_type=row_type,
+            event_is_play=is_play,
+            event_time=timestamp,
+            events_cut=timestamp.shape[0] >= ROW_EVENTS_MAX,
+        )
     if timestamp.shape[0] == 0:
-        return RowEngagement.empty()
+        empty = RowEngagement.empty()
+        if seen is None:
+            return empty
+        return dataclasses.replace(empty, seen=seen[0], plays_seen=seen[1])
     hour, weekday = local_hour_and_weekday(timestamp, zone)
     return RowEngagement.from_events(
         row_type=row_type,
@@ -379,6 +407,7 @@ def _engagement(
         hour_bucket=hour_bucket(hour),
         device=device,
         weekday=weekday,
+        seen=seen,
     )
 
 
@@ -737,6 +766,8 @@ def homepage_build(
         plays_device=engagement.plays_by_device[device_code],
         plays_daypart=engagement.plays_by_daypart[daypart],
         scroll_past=engagement.scroll_past,
+        seen=engagement.seen,
+        plays_seen=engagement.plays_seen,
     )
     scores = row_ranker.predict_proba(features)
     order = np.argsort(-scores, kind="stable")

@@ -147,11 +147,15 @@ class HistoryRows:
         other than impressions (bounded apart, ``HISTORY_MAX_IMPRESSIONS``):
         the window's start, or the oldest such signal read when
         ``HISTORY_MAX_SIGNALS`` cut the history short.
+    impressions_cut : bool
+        Whether ``HISTORY_MAX_IMPRESSIONS`` was reached (older impressions
+        exist and were not read).
     """
 
     signals: npt.NDArray[np.float64]
     states: npt.NDArray[np.float64]
     complete_after: float
+    impressions_cut: bool = False
 
 
 def profile_history_rows(*, profile_id: int, at: dt.datetime | None) -> HistoryRows:
@@ -165,7 +169,7 @@ def profile_history_rows(*, profile_id: int, at: dt.datetime | None) -> HistoryR
     a second round trip cost more than either indexed lookup.
     """
     now = at or timezone.now()
-    window = dt.timedelta(days=settings.TONIGHT.get("TRAINING_WINDOW_DAYS", _DEFAULT_WINDOW_DAYS))
+    window = history_window()
     until = at or now + dt.timedelta(days=1)  # "now" includes events with a little clock skew
     limit = HISTORY_MAX_SIGNALS
     since = now - window
@@ -180,14 +184,22 @@ def profile_history_rows(*, profile_id: int, at: dt.datetime | None) -> HistoryR
     if signals.shape[0] > 1:
         # Newest first across both branches (and UNION ALL promises no order anyway).
         signals = signals[np.argsort(-signals[:, 5], kind="stable")]
-    engaged = signals[signals[:, 3] != SignalCode.IMPRESSION]
+    shown = signals[:, 3] == SignalCode.IMPRESSION
+    engaged = signals[~shown]
     cut = engaged.shape[0] >= limit
     return HistoryRows(
         signals=signals,
         states=both[is_state][:, _STATE_COLUMNS],
         # Signals tied with the oldest one read may be left out, so not that instant itself.
         complete_after=float(engaged[-1, 5]) if cut else since.timestamp() - 1e-6,
+        impressions_cut=int(np.count_nonzero(shown)) >= HISTORY_MAX_IMPRESSIONS,
     )
+
+
+def history_window() -> dt.timedelta:
+    """How far back a request reads signals: the training window, so fold-in sees what
+    training saw."""
+    return dt.timedelta(days=settings.TONIGHT.get("TRAINING_WINDOW_DAYS", _DEFAULT_WINDOW_DAYS))
 
 
 def _history_params(profile_id: int, since: dt.datetime, until: dt.datetime) -> list[object]:

@@ -1,20 +1,29 @@
 """The learned rankers' training rows, built from logged pages through the real database path."""
 
 import datetime as dt
+import uuid
 
 import numpy as np
 import pytest
 
+from catalog.models import Title
 from recommendations.engine.persistence import save_artefact
-from recommendations.engine.ranking import FEATURE_NAMES
-from recommendations.engine.row_ranking import RowRanker
+from recommendations.engine.ranking import DEVICE_CLASSES, FEATURE_NAMES
+from recommendations.engine.row_ranking import ROW_FEATURE_NAMES, ROW_TYPES, RowRanker, row_features
 from recommendations.models import PageLog
 from recommendations.selectors.attribution import attribution_window
 from recommendations.services.homepage import homepage_render
 from recommendations.services.ranker_training import _pages_sample, logged_examples_load
+from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import model_train
-from recommendations.serving import artefacts
-from recommendations.serving.homepage import ROW_RANKER, homepage_build, row_ranker_cache
+from recommendations.serving import artefacts, recommend
+from recommendations.serving.homepage import (
+    ROW_RANKER,
+    homepage_build,
+    profile_row_engagement,
+    row_ranker_cache,
+)
+from recommendations.signal_events import SignalEvent
 from tests.factories import AccountFactory, ProfileFactory
 from tests.recommendations.homepage_world import NOW, build_home_world
 from tests.recommendations.test_page_log import play
@@ -104,6 +113,79 @@ def test_pages_are_sampled_over_the_whole_window_not_the_newest(viewer, settings
     assert max(days) >= 17
     assert any(max(day_of[p] for p in sample) > 5 for sample in samples)
     assert logged_examples_load(region_code=None, at=NOW, max_pages=5).pages == 5
+
+
+def _tiles_seen(profile, titles, at: dt.datetime, row: str) -> None:
+    """Impressions of ``titles`` in one row, as a client sends what scrolled into view."""
+    signal_batch_record(
+        profile=profile,
+        events=[
+            SignalEvent(
+                index=n,
+                kind="impression",
+                title_id=title.pk,
+                episode_id=None,
+                value=None,
+                device="tv",
+                occurred_at=at + dt.timedelta(seconds=n),
+                client_event_id=uuid.uuid4(),
+                page_id=None,
+                row=row,
+                position=n,
+                artwork_variant_id=None,
+            )
+            for n, title in enumerate(titles)
+        ],
+    )
+
+
+def test_a_pages_tiles_seen_are_what_its_request_counted(viewer, monkeypatch):
+    # given: Top Picks on screen every day, New Releases once, a play from each, and more
+    # impressions than the history read's bound (lowered to 8 here); then a page
+    monkeypatch.setattr(recommend, "HISTORY_MAX_IMPRESSIONS", 8)
+    watched = viewer.signals.values_list("title", flat=True)
+    films = list(Title.objects.exclude(pk__in=watched).order_by("pk")[:4])
+    for days in (5, 4, 3, 2):
+        _tiles_seen(viewer, films, NOW - dt.timedelta(days=days), "top_picks")
+    _tiles_seen(viewer, films[:2], NOW - dt.timedelta(days=2.5), "new_releases")
+    play(viewer, films[0].pk, NOW - dt.timedelta(days=2.4), row="new_releases", position=0)
+    play(viewer, films[1].pk, NOW - dt.timedelta(days=1.9), row="top_picks", position=1)
+    play(viewer, films[2].pk, NOW - dt.timedelta(days=3.5), row="top_picks", position=2)
+    at = NOW - dt.timedelta(days=1)
+    homepage_render(profile=viewer, device="tv", at=at)
+
+    # when: training builds that page's rows, and serving counts the same moment
+    examples = logged_examples_load(region_code=None, at=NOW)
+    history = recommend.profile_history_rows(profile_id=viewer.pk, at=at)
+    zone = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    served = profile_row_engagement(profile_id=viewer.pk, at=at, zone=zone, history=history)
+
+    # then: the bound cut the impressions, and both sides counted the same tiles and plays
+    assert history.impressions_cut
+    assert served.seen[ROW_TYPES.index("top_picks")] == 6  # the newest 8 tiles, 2 elsewhere
+    assert served.seen[ROW_TYPES.index("new_releases")] == 2
+    # the play 3.5 days ago is before the oldest tile read (3 days ago): not set against it
+    assert served.plays_seen.tolist() == [0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0]
+    assert served.plays[ROW_TYPES.index("top_picks")] == 2
+    types = examples.row_features[:, : len(ROW_TYPES)].argmax(axis=1)
+    lift = ROW_FEATURE_NAMES.index("seen_rate_lift")
+    zeros = np.zeros(len(ROW_TYPES))
+    expected = row_features(
+        row_type=types,
+        strength=0.1,
+        hour_bucket=0,
+        device=DEVICE_CLASSES.index("tv"),
+        weekday=0,
+        plays=zeros,
+        plays_hour=zeros,
+        plays_device=zeros,
+        plays_daypart=zeros,
+        scroll_past=zeros,
+        seen=served.seen,
+        plays_seen=served.plays_seen,
+    )[:, lift]
+    np.testing.assert_allclose(examples.row_features[:, lift], expected, rtol=1e-6)
+    assert expected.max() > 0.2  # the counts move the feature: the comparison is not 0 == 0
 
 
 def test_the_row_ranker_learns_from_logged_pages_what_the_prior_does_not_know(

@@ -181,7 +181,14 @@ def hidden_taste_agreement(demo) -> float:
 def _blind_to_the_profile() -> RowRanker:
     """The row prior minus the profile's own plays: type, context and strength only."""
     blind = RowRanker()
-    for name in ("affinity", "lift_hour", "lift_device", "lift_week_part", "scroll_past_rate"):
+    for name in (
+        "affinity",
+        "lift_hour",
+        "lift_device",
+        "lift_week_part",
+        "scroll_past_rate",
+        "seen_rate_lift",
+    ):
         blind.coef[ROW_FEATURE_NAMES.index(name)] = 0.0
     return blind
 
