@@ -168,7 +168,7 @@ def test_the_hour_genre_affinity_takes_each_plays_own_local_hour():
     bundle = SimpleNamespace(
         n_titles=n_titles,
         als=SimpleNamespace(
-            fold_in_entries=lambda indices, data: np.zeros(4, np.float32),
+            fold_in_entries=lambda indices, data, available=None: np.zeros(4, np.float32),
             item_factors=np.zeros((n_titles, 4), np.float32),
         ),
         content=SimpleNamespace(affinity_of=lambda titles, weights: zeros),
@@ -245,7 +245,7 @@ def test_dislikes_remembered_only_by_the_title_states_join_the_loaded_ones():
     bundle = SimpleNamespace(
         n_titles=n_titles,
         als=SimpleNamespace(
-            fold_in_entries=lambda indices, data: (
+            fold_in_entries=lambda indices, data, available=None: (
                 folded.append((indices, data)) or np.ones(4, np.float32)
             ),
             item_factors=rng.random((n_titles, 4)).astype(np.float32),
