@@ -120,6 +120,18 @@ class Signal(models.Model):
         ]
         indexes = [
             models.Index(fields=["profile", "occurred_at"], name="signal_profile_time"),
+            # The history read's two bounded branches (serving.recommend._history_sql):
+            # each signal lands in exactly one, and each branch stops at its own bound.
+            models.Index(
+                fields=["profile", "occurred_at"],
+                name="signal_profile_engaged",
+                condition=~Q(kind="impression"),
+            ),
+            models.Index(
+                fields=["profile", "occurred_at"],
+                name="signal_profile_shown",
+                condition=Q(kind="impression"),
+            ),
             # Rows arrive roughly in time order, so a BRIN index answers "signals since T"
             # (trending, training windows) for a tiny fraction of a B-tree's upkeep.
             PortableBrinIndex(fields=["occurred_at"], name="signal_time_brin"),

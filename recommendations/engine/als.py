@@ -495,6 +495,9 @@ class CollaborativeModel:
     def fold_in_many(self, user_items: sp.spmatrix) -> npt.NDArray[np.float32]:
         """:meth:`fold_in` for each row of a (m x n_titles) matrix.
 
+        Like :meth:`fold_in`, without an availability mask even for a masked
+        model (offline comparisons; serving uses :meth:`fold_in_entries`).
+
         Returns
         -------
         numpy.ndarray of float32, shape (m, factors)
@@ -539,7 +542,8 @@ class CollaborativeModel:
             gram, unseen_weight = self._regularised_gram(), 1.0
         lhs = gram + (seen.T * (np.abs(confidence) - unseen_weight)) @ seen
         rhs = seen.T @ np.maximum(confidence, 0.0)
-        # lhs = sum over unseen titles of y yᵀ + sum over seen of |c| y yᵀ + λI: positive
+        # lhs = sum over unseen (available, if masked) titles of y yᵀ + sum over seen of
+        # |c| y yᵀ + λI: positive
         # definite for any confidences, so the Cholesky solve cannot fail on valid input.
         # LAPACK's posv directly: scipy.linalg.solve's checks cost 5x the 64x64 solve itself.
         _, solution, info = lapack.dposv(lhs, rhs)

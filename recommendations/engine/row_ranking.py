@@ -290,9 +290,10 @@ def seen_counts(
     A request reads a bounded number of each (the newest impressions, the
     newest row events), so a rate over whatever was read would set a heavy
     viewer's plays of one period against impressions of another. The period
-    is the last ``days`` before ``at``, shortened to the oldest impression
-    read when that bound was reached, and to the oldest row event read when
-    that one was. Serving and training call this with the same reads.
+    is the last ``days`` before ``at``, shortened to just after the oldest
+    impression read when that bound was reached, and to just after the oldest
+    row event read when that one was. Serving and training call this with the
+    same reads.
 
     Parameters
     ----------
@@ -318,15 +319,17 @@ def seen_counts(
     impression_type = np.asarray(impression_type, dtype=np.int64).reshape(-1)
     event_time = np.asarray(event_time, dtype=np.float64).reshape(-1)
     event_type = np.asarray(event_type, dtype=np.int64).reshape(-1)
-    start = at - days * 86400.0
-    if impressions_cut and impression_time.shape[0]:
-        start = max(start, float(impression_time.min()))
-    if events_cut and event_time.shape[0]:
-        start = max(start, float(event_time.min()))
-    shown = (impression_time >= start) & (impression_time < at) & (impression_type >= 0)
+    start, cut = at - days * 86400.0, False
+    for was_cut, times in ((impressions_cut, impression_time), (events_cut, event_time)):
+        if was_cut and times.shape[0] and float(times.min()) >= start:
+            start, cut = float(times.min()), True
+    # Where a bound cut a read, rows at its oldest instant may have been left out of
+    # either read (one client batch shares a timestamp): that instant is not counted.
+    after = (lambda t: t > start) if cut else (lambda t: t >= start)
+    shown = after(impression_time) & (impression_time < at) & (impression_type >= 0)
     played = (
         np.asarray(event_is_play, dtype=bool).reshape(-1)
-        & (event_time >= start)
+        & after(event_time)
         & (event_time < at)
         & (event_type >= 0)
     )

@@ -149,9 +149,14 @@ def test_the_masked_fold_in_solves_the_masked_system_even_for_a_title_no_longer_
     lhs += (y[indices].T * np.abs(history[indices])) @ y[indices]
     rhs = y[indices].T @ np.maximum(history[indices], 0)
     np.testing.assert_allclose(factor, np.linalg.solve(lhs, rhs), rtol=1e-4, atol=1e-6)
-    # and the same mask object is solved against the same kept Gram matrix
-    again = model.fold_in_entries(indices, history[indices], available=carried)
-    np.testing.assert_array_equal(again, factor)
+    # and the Gram matrix is kept per mask object: the same one is reused, an equal copy
+    # (which the model cannot tell was not changed) gets its own
+    kept = dict(model._masked_grams)
+    model.fold_in_entries(indices, history[indices], available=carried)
+    assert model._masked_grams.keys() == kept.keys()
+    assert next(iter(kept.values()))[0] is carried
+    model.fold_in_entries(indices, history[indices], available=carried.copy())
+    assert len(model._masked_grams) == len(kept) + 1
 
 
 def test_an_unmasked_model_ignores_a_region_mask_and_the_flag_survives_storage(communities):

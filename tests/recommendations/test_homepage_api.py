@@ -705,6 +705,23 @@ def test_impressions_are_bounded_apart_and_do_not_push_plays_out(world, househol
     assert any(m is not None for m in matches)
 
 
+def test_impressions_stamped_after_the_page_are_not_read_but_plays_are(world, household):
+    # given: a client whose clock runs two minutes ahead sent a play and an impression
+    _, asha, _ = household
+    ahead = dt.datetime.now(tz=dt.UTC) + dt.timedelta(minutes=2)
+    title = world.titles["action"][0]
+    record(asha, "play_start", title, at=ahead)
+    record(asha, "impression", world.titles["drama"][0], at=ahead)
+
+    # when
+    read = recommend.profile_history_rows(profile_id=asha.pk, at=None)
+
+    # then: the play counts now (clock skew); the impression would take a place under the
+    # impressions' bound for a tile the page could not have been built after
+    kinds = read.signals[:, 3].tolist()
+    assert kinds == [recommend.SignalCode.PLAY_START]
+
+
 def test_a_history_read_in_another_order_is_put_newest_first(world, household, monkeypatch):
     # given: a history whose rows the database returns oldest first (UNION ALL promises
     # no order; here an outer ORDER BY forces the wrong one), bounded to 4 signals

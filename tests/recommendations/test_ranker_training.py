@@ -162,7 +162,9 @@ def test_a_pages_tiles_seen_are_what_its_request_counted(viewer, monkeypatch):
 
     # then: the bound cut the impressions, and both sides counted the same tiles and plays
     assert history.impressions_cut
-    assert served.seen[ROW_TYPES.index("top_picks")] == 6  # the newest 8 tiles, 2 elsewhere
+    # the newest 8 tiles, of which 2 in New Releases, less the oldest one read (tiles of
+    # its instant may have been left unread)
+    assert served.seen[ROW_TYPES.index("top_picks")] == 5
     assert served.seen[ROW_TYPES.index("new_releases")] == 2
     # the play 3.5 days ago is before the oldest tile read (3 days ago): not set against it
     assert served.plays_seen.tolist() == [0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0]
