@@ -18,10 +18,8 @@ with its standard error over the profile-moments.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import sys
-import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,53 +34,26 @@ django.setup()
 
 import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
 
-from profiles.models import Profile  # noqa: E402
 from recommendations.demo import load_hidden_tastes  # noqa: E402
-from recommendations.engine.row_ranking import ROW_FEATURE_NAMES, RowRanker  # noqa: E402
-from recommendations.models import PageLog  # noqa: E402
+from recommendations.demo.traffic import row_taste_agreement  # noqa: E402
+from recommendations.engine.row_ranking import (  # noqa: E402
+    PROFILE_FEATURES,
+    ROW_FEATURE_NAMES,
+    RowRanker,
+)
 from recommendations.serving import homepage  # noqa: E402
 
-IST = zoneinfo.ZoneInfo("Asia/Kolkata")
-MOMENTS = {"morning": 9, "afternoon": 14, "evening": 20, "late_night": 23}
-#: The features that read the profile's own engagement: a blind ranker weighs them 0.
-PROFILE_FEATURES = (
-    "affinity",
-    "lift_hour",
-    "lift_device",
-    "lift_week_part",
-    "scroll_past_rate",
-    "seen_rate_lift",
-)
 
-
-def agreement(rankers: Callable[[object], RowRanker] | None, tastes_path: Path) -> np.ndarray:
-    """Spearman correlation of row order and hidden taste, per profile and moment."""
-    tastes = load_hidden_tastes(path=tastes_path)
-    profiles = Profile.objects.select_related("account").filter(
-        pk__in=PageLog.objects.values("profile_id"), account__home_region="IN"
-    )
-    yesterday = dt.datetime.now(IST) - dt.timedelta(days=1)
+def agreement(rankers: Callable[[object], RowRanker] | None, tastes: dict) -> np.ndarray:
+    """:func:`row_taste_agreement` with every page's row ranker given by ``rankers``."""
     served = homepage.row_ranker_cache.get
     if rankers is not None:
         homepage.row_ranker_cache.get = rankers
     try:
-        scores = []
-        for profile in profiles:
-            taste = tastes.get(profile.pk)
-            if taste is None:
-                continue
-            for part, hour in MOMENTS.items():
-                at = yesterday.replace(hour=hour, minute=0, second=0, microsecond=0)
-                page = homepage.homepage_build(profile=profile, device="tv", context_at=at)
-                order = list(dict.fromkeys(row.type for row in page.rows))
-                liked = [taste.row_types[part].get(row_type, 0.0) for row_type in order]
-                if len(order) >= 3 and len(set(liked)) > 1:
-                    scores.append(spearmanr(-np.arange(len(order)), liked).statistic)
+        return row_taste_agreement(tastes=tastes, region="IN")
     finally:
         homepage.row_ranker_cache.get = served
-    return np.array(scores)
 
 
 def prior_with(**weights: float) -> Callable[[object], RowRanker]:
@@ -110,9 +81,10 @@ def main() -> None:
         ),
         ("blind to the profile (baseline)", prior_with(**dict.fromkeys(PROFILE_FEATURES, 0.0))),
     ]
+    tastes = load_hidden_tastes(path=args.tastes)
     print(f"{'row ranker':<42} {'agreement':>9} {'s.e.':>6} {'n':>5}")
     for name, rankers in variants:
-        scores = agreement(rankers, args.tastes)
+        scores = agreement(rankers, tastes)
         error = scores.std() / np.sqrt(max(len(scores), 1))
         print(f"{name:<42} {scores.mean():>9.3f} {error:>6.3f} {len(scores):>5}", flush=True)
 

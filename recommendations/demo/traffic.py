@@ -43,14 +43,15 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from scipy.stats import spearmanr
 
 from artwork.models import ArtworkVariant
 from catalog.models import Genre, Title
 from profiles.models import Profile
-from recommendations.models import SignalKind
+from recommendations.models import PageLog, SignalKind
 from recommendations.services.homepage import homepage_render
 from recommendations.services.signals import SignalBatchRejected, signal_batch_record
-from recommendations.serving.homepage import Page
+from recommendations.serving.homepage import Page, homepage_build
 from recommendations.signal_events import parse_events
 from regions.models import Region
 
@@ -479,3 +480,41 @@ def _popularity() -> dict[int, float]:
 
 
 __all__ = ["Session", "SimulationReport", "demo_tastes", "sessions_plan", "traffic_simulate"]
+
+
+#: A moment in each of the hidden tastes' parts of the day (local hours).
+PART_OF_DAY_HOURS = {"morning": 9, "afternoon": 14, "evening": 20, "late_night": 23}
+
+
+def row_taste_agreement(*, tastes: Mapping[int, HiddenTaste], region: str = "IN") -> np.ndarray:
+    """How well served row orders follow the simulated profiles' hidden row tastes.
+
+    For every profile of ``region`` that the simulation drove, its homepage on a TV
+    at a moment of each part of yesterday, and the rank correlation of its row
+    types' order with that profile's taste for them then (1: the same order, 0:
+    unrelated, -1 backwards). Pages of fewer than three row types, or whose types
+    the taste does not tell apart, say nothing and are left out.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        One correlation per profile and moment.
+    """
+    zone = zoneinfo.ZoneInfo(Region.objects.get(code=region).time_zone)
+    simulated = Profile.objects.select_related("account").filter(
+        pk__in=PageLog.objects.values("profile_id"), account__home_region=region
+    )
+    yesterday = dt.datetime.now(zone) - dt.timedelta(days=1)
+    scores = []
+    for profile in simulated:
+        taste = tastes.get(profile.pk)
+        if taste is None:
+            continue
+        for part, hour in PART_OF_DAY_HOURS.items():
+            at = yesterday.replace(hour=hour, minute=0, second=0, microsecond=0)
+            page = homepage_build(profile=profile, device="tv", context_at=at)
+            order = list(dict.fromkeys(row.type for row in page.rows))
+            liked = [taste.row_types[part].get(row_type, 0.0) for row_type in order]
+            if len(order) >= 3 and len(set(liked)) > 1:
+                scores.append(spearmanr(-np.arange(len(order)), liked).statistic)
+    return np.array(scores, dtype=np.float64)

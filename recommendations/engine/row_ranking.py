@@ -89,6 +89,7 @@ from recommendations.engine.ranking import DEVICE_CLASSES, HOUR_BUCKETS
 
 __all__ = [
     "PRIOR_TYPE_BIAS",
+    "PROFILE_FEATURES",
     "ROW_FEATURE_NAMES",
     "ROW_TYPES",
     "RowEngagement",
@@ -149,6 +150,16 @@ ROW_FEATURE_NAMES: tuple[str, ...] = (
     "row_position",
 )
 _COLUMN = {name: i for i, name in enumerate(ROW_FEATURE_NAMES)}
+#: The features read from the profile's own row engagement (all else is the row's type,
+#: the context, the row's strength and where it was shown).
+PROFILE_FEATURES: tuple[str, ...] = (
+    "affinity",
+    "lift_hour",
+    "lift_device",
+    "lift_week_part",
+    "scroll_past_rate",
+    "seen_rate_lift",
+)
 _HOUR_BASE = _COLUMN[f"type_x_hour_{ROW_TYPES[0]}_0"]
 _DEVICE_BASE = _COLUMN[f"type_x_device_{ROW_TYPES[0]}_{DEVICE_CLASSES[0]}"]
 _WEEKEND_BASE = _COLUMN[f"type_x_weekend_{ROW_TYPES[0]}"]

@@ -14,13 +14,17 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
-from scipy.stats import spearmanr
 
 from profiles.models import Profile
 from recommendations.demo import load_hidden_tastes
-from recommendations.demo.traffic import traffic_simulate
+from recommendations.demo.traffic import row_taste_agreement, traffic_simulate
 from recommendations.engine.ranking import hour_bucket
-from recommendations.engine.row_ranking import ROW_FEATURE_NAMES, RowPrior, RowRanker
+from recommendations.engine.row_ranking import (
+    PROFILE_FEATURES,
+    ROW_FEATURE_NAMES,
+    RowPrior,
+    RowRanker,
+)
 from recommendations.models import ModelVersion, PageLog, Signal, SignalKind
 from recommendations.services.training import model_train
 from recommendations.serving.cache import model_cache
@@ -159,36 +163,15 @@ def hidden_taste_agreement(demo) -> float:
     """Mean rank correlation of each simulated Indian profile's row order with its hidden
     row-type taste, over the four parts of a day (-1 backwards, 0 unrelated, 1 the same)."""
     tastes = load_hidden_tastes(path=demo.root / "var" / "demo" / "hidden_tastes.json")
-    simulated = Profile.objects.select_related("account").filter(
-        pk__in=PageLog.objects.values("profile_id"), account__home_region="IN"
-    )
-    hours = {"morning": 9, "afternoon": 14, "evening": 20, "late_night": 23}
-    yesterday = dt.datetime.now(IST) - dt.timedelta(days=1)
-    scores = []
-    for profile in simulated:
-        taste = tastes[profile.pk]
-        for part, hour in hours.items():
-            at = yesterday.replace(hour=hour, minute=0, second=0, microsecond=0)
-            page = homepage_build(profile=profile, device="tv", context_at=at)
-            order = list(dict.fromkeys(row.type for row in page.rows))
-            liked = [taste.row_types[part].get(row_type, 0.0) for row_type in order]
-            if len(order) >= 3 and len(set(liked)) > 1:
-                scores.append(spearmanr(-np.arange(len(order)), liked).statistic)
+    scores = row_taste_agreement(tastes=tastes, region="IN")
     assert len(scores) >= 40
     return float(np.mean(scores))
 
 
 def _blind_to_the_profile() -> RowRanker:
-    """The row prior minus the profile's own plays: type, context and strength only."""
+    """The row prior minus the profile's own engagement: type, context and strength only."""
     blind = RowRanker()
-    for name in (
-        "affinity",
-        "lift_hour",
-        "lift_device",
-        "lift_week_part",
-        "scroll_past_rate",
-        "seen_rate_lift",
-    ):
+    for name in PROFILE_FEATURES:
         blind.coef[ROW_FEATURE_NAMES.index(name)] = 0.0
     return blind
 
