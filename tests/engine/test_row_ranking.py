@@ -42,13 +42,15 @@ def one_profile(
     device: np.ndarray | None = None,
     week_part: np.ndarray | None = None,
     scroll_past: np.ndarray | None = None,
+    seen: np.ndarray | None = None,
+    plays_seen: np.ndarray | None = None,
     bucket: int = MORNING,
     weekday: int = TUESDAY,
     strength=0.1,
     row_position=0,
 ) -> np.ndarray:
     """Row features of one profile's page on a TV: counts by context default to ``plays``
-    (every play in this context), ``plays`` and scroll-pasts to none."""
+    (every play in this context), ``plays``, scroll-pasts and tiles seen to none."""
     plays = np.zeros(N_TYPES) if plays is None else plays
     return row_features(
         row_type=row_type,
@@ -61,6 +63,8 @@ def one_profile(
         plays_device=plays if device is None else device,
         plays_daypart=plays if week_part is None else week_part,
         scroll_past=np.zeros(N_TYPES) if scroll_past is None else scroll_past,
+        seen=seen,
+        plays_seen=plays_seen,
         row_position=row_position,
     )
 
@@ -191,24 +195,9 @@ def test_plays_per_tile_seen_lift_a_type_seldom_seen_and_sink_one_seen_daily():
     seen = counts(new_releases=40, top_picks=400)
     rows = np.array([ROW_TYPES.index("new_releases"), ROW_TYPES.index("top_picks")])
 
-    def features(**exposure):
-        return row_features(
-            row_type=rows,
-            strength=0.1,
-            hour_bucket=MORNING,
-            device=TV,
-            weekday=TUESDAY,
-            plays=plays,
-            plays_hour=plays,
-            plays_device=plays,
-            plays_daypart=plays,
-            scroll_past=np.zeros(N_TYPES),
-            **exposure,
-        )
-
     # when
-    by_exposure = features(seen=seen, plays_seen=plays)
-    by_shares = features()
+    by_exposure = one_profile(rows, plays=plays, seen=seen, plays_seen=plays)
+    by_shares = one_profile(rows, plays=plays)
 
     # then: per tile seen, New Releases is played far more than Top Picks
     lift = by_exposure[:, COLUMN["seen_rate_lift"]]
@@ -230,20 +219,9 @@ def test_a_few_tiles_seen_are_not_a_rate():
     seen = counts(genre=2, top_picks=300)
     plays = counts(genre=1, top_picks=6)
 
-    lift = row_features(
-        row_type=[ROW_TYPES.index("genre")],
-        strength=0.1,
-        hour_bucket=MORNING,
-        device=TV,
-        weekday=TUESDAY,
-        plays=plays,
-        plays_hour=plays,
-        plays_device=plays,
-        plays_daypart=plays,
-        scroll_past=np.zeros(N_TYPES),
-        seen=seen,
-        plays_seen=plays,
-    )[0, COLUMN["seen_rate_lift"]]
+    lift = one_profile([ROW_TYPES.index("genre")], plays=plays, seen=seen, plays_seen=plays)[
+        0, COLUMN["seen_rate_lift"]
+    ]
 
     # then: a raw rate of 1 play in 2 tiles would be a 25x lift; shrunk, it is about 2x
     assert 0.0 < lift < np.log(3.0)

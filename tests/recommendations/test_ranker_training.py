@@ -8,8 +8,8 @@ import pytest
 
 from catalog.models import Title
 from recommendations.engine.persistence import save_artefact
-from recommendations.engine.ranking import DEVICE_CLASSES, FEATURE_NAMES
-from recommendations.engine.row_ranking import ROW_FEATURE_NAMES, ROW_TYPES, RowRanker, row_features
+from recommendations.engine.ranking import FEATURE_NAMES
+from recommendations.engine.row_ranking import ROW_FEATURE_NAMES, ROW_TYPES, RowRanker
 from recommendations.models import PageLog
 from recommendations.selectors.attribution import attribution_window
 from recommendations.services.homepage import homepage_render
@@ -24,6 +24,7 @@ from recommendations.serving.homepage import (
     row_ranker_cache,
 )
 from recommendations.signal_events import SignalEvent
+from tests.engine.test_row_ranking import one_profile
 from tests.factories import AccountFactory, ProfileFactory
 from tests.recommendations.homepage_world import NOW, build_home_world
 from tests.recommendations.test_page_log import play
@@ -171,21 +172,7 @@ def test_a_pages_tiles_seen_are_what_its_request_counted(viewer, monkeypatch):
     assert served.plays[ROW_TYPES.index("top_picks")] == 2
     types = examples.row_features[:, : len(ROW_TYPES)].argmax(axis=1)
     lift = ROW_FEATURE_NAMES.index("seen_rate_lift")
-    zeros = np.zeros(len(ROW_TYPES))
-    expected = row_features(
-        row_type=types,
-        strength=0.1,
-        hour_bucket=0,
-        device=DEVICE_CLASSES.index("tv"),
-        weekday=0,
-        plays=zeros,
-        plays_hour=zeros,
-        plays_device=zeros,
-        plays_daypart=zeros,
-        scroll_past=zeros,
-        seen=served.seen,
-        plays_seen=served.plays_seen,
-    )[:, lift]
+    expected = one_profile(types, seen=served.seen, plays_seen=served.plays_seen)[:, lift]
     np.testing.assert_allclose(examples.row_features[:, lift], expected, rtol=1e-6)
     assert expected.max() > 0.2  # the counts move the feature: the comparison is not 0 == 0
 
