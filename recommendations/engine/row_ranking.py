@@ -224,15 +224,18 @@ class RowEngagement:
     plays_seen: npt.NDArray[np.float64]
 
     @classmethod
-    def empty(cls) -> RowEngagement:
+    def empty(
+        cls, seen: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
+    ) -> RowEngagement:
+        """No row events (a profile can still have seen rows: ``seen``, as :meth:`from_events`)."""
         return cls(
             plays=np.zeros(N_TYPES),
             plays_by_hour=np.zeros((HOUR_BUCKETS, N_TYPES)),
             plays_by_device=np.zeros((len(DEVICE_CLASSES), N_TYPES)),
             plays_by_daypart=np.zeros((2, N_TYPES)),
             scroll_past=np.zeros(N_TYPES),
-            seen=np.zeros(N_TYPES),
-            plays_seen=np.zeros(N_TYPES),
+            seen=np.zeros(N_TYPES) if seen is None else seen[0],
+            plays_seen=np.zeros(N_TYPES) if seen is None else seen[1],
         )
 
     @classmethod

@@ -392,43 +392,36 @@ def _row_examples(
         if rows.shape[0] == 0:
             continue
         at = float(logged.page_time[p])
-        engagement = RowEngagement.empty()
         profile_id = int(logged.page_profile[p])
-        found = arrays.get(profile_id)
-        lo = hi = 0
-        events_cut = False
-        if found is not None:
-            times = found[0]
-            hi = int(np.searchsorted(times, at, side="left"))
-            first = int(np.searchsorted(times, at - window, side="left"))
-            lo = max(first, hi - ROW_EVENTS_MAX)
-            events_cut = hi - first >= ROW_EVENTS_MAX
+        # What this page's request read: its newest row events and impressions.
+        events = arrays.get(profile_id, _NO_EVENTS)
+        read, events_cut = _newest_before(events[0], at, window, ROW_EVENTS_MAX)
         impression_time, impression_type = shown.get(profile_id, _NO_IMPRESSIONS)
-        i_hi = int(np.searchsorted(impression_time, at, side="left"))
-        i_first = int(np.searchsorted(impression_time, at - history_window, side="left"))
-        i_lo = max(i_first, i_hi - max_impressions)
-        event_times, event_types, event_plays = found[:3] if found is not None else _NO_EVENTS
+        seen_read, impressions_cut = _newest_before(
+            impression_time, at, history_window, max_impressions
+        )
         seen = seen_counts(
             at=at,
             days=ROW_EVENTS_DAYS,
-            impression_type=impression_type[i_lo:i_hi],
-            impression_time=impression_time[i_lo:i_hi],
-            impressions_cut=i_hi - i_first >= max_impressions,
-            event_type=event_types[lo:hi],
-            event_is_play=event_plays[lo:hi],
-            event_time=event_times[lo:hi],
+            impression_type=impression_type[seen_read],
+            impression_time=impression_time[seen_read],
+            impressions_cut=impressions_cut,
+            event_type=events[1][read],
+            event_is_play=events[2][read],
+            event_time=events[0][read],
             events_cut=events_cut,
         )
-        engagement = dataclasses.replace(engagement, seen=seen[0], plays_seen=seen[1])
-        if found is not None and hi > lo:
+        if read.stop > read.start:
             engagement = RowEngagement.from_events(
-                row_type=found[1][lo:hi],
-                is_play=found[2][lo:hi],
-                hour_bucket=found[3][lo:hi],
-                device=found[4][lo:hi],
-                weekday=found[5][lo:hi],
+                row_type=events[1][read],
+                is_play=events[2][read],
+                hour_bucket=events[3][read],
+                device=events[4][read],
+                weekday=events[5][read],
                 seen=seen,
             )
+        else:
+            engagement = RowEngagement.empty(seen)
         bucket = int(hour_bucket(int(logged.page_hour[p])))
         device = int(logged.page_device[p])
         weekday = int(logged.page_weekday[p])
@@ -461,7 +454,17 @@ def _row_examples(
 
 
 _NO_IMPRESSIONS = (np.empty(0), np.empty(0, np.int64))
-_NO_EVENTS = (np.empty(0), np.empty(0, np.int64), np.empty(0, bool))
+#: A profile without row events, in _row_examples' columns (times, type, play, hour
+#: bucket, device, weekday).
+_NO_EVENTS = (np.empty(0), *(np.empty(0, np.int64),) * 5)
+
+
+def _newest_before(times: np.ndarray, at: float, window: float, limit: int) -> tuple[slice, bool]:
+    """The newest ``limit`` of ``times`` (ascending) in ``[at - window, at)``, as a request
+    at ``at`` reads them, and whether that bound left older ones unread."""
+    hi = int(np.searchsorted(times, at, side="left"))
+    first = int(np.searchsorted(times, at - window, side="left"))
+    return slice(max(first, hi - limit), hi), hi - first >= limit
 
 
 def _impression_timelines(

@@ -396,10 +396,7 @@ def _engagement(
             events_cut=timestamp.shape[0] >= ROW_EVENTS_MAX,
         )
     if timestamp.shape[0] == 0:
-        empty = RowEngagement.empty()
-        if seen is None:
-            return empty
-        return dataclasses.replace(empty, seen=seen[0], plays_seen=seen[1])
+        return RowEngagement.empty(seen)
     hour, weekday = local_hour_and_weekday(timestamp, zone)
     return RowEngagement.from_events(
         row_type=row_type,
