@@ -492,11 +492,15 @@ class CollaborativeModel:
             )
         return self._solve(indices, data, available)
 
-    def fold_in_many(self, user_items: sp.spmatrix) -> npt.NDArray[np.float32]:
-        """:meth:`fold_in` for each row of a (m x n_titles) matrix.
+    def fold_in_many(
+        self, user_items: sp.spmatrix, *, available: npt.NDArray[np.bool_] | None = None
+    ) -> npt.NDArray[np.float32]:
+        """:meth:`fold_in_entries` for each row of a (m x n_titles) matrix.
 
-        Like :meth:`fold_in`, without an availability mask even for a masked
-        model (offline comparisons; serving uses :meth:`fold_in_entries`).
+        ``available`` is one region's mask for every row, as on the request
+        path: an offline comparison of a masked model folded in without it
+        would judge a system the request no longer solves (its factors a fifth
+        smaller), not the model that serves.
 
         Returns
         -------
@@ -510,14 +514,14 @@ class CollaborativeModel:
         if self._components:
             return np.hstack(
                 [
-                    (w * part.fold_in_many(rows)).astype(np.float32)
+                    (w * part.fold_in_many(rows, available=available)).astype(np.float32)
                     for part, w in zip(self._components, self._weights, strict=True)
                 ]
             )
         out = np.zeros((rows.shape[0], self.factors), dtype=np.float32)
         for user in range(rows.shape[0]):
             start, end = rows.indptr[user], rows.indptr[user + 1]
-            out[user] = self._solve(rows.indices[start:end], rows.data[start:end])
+            out[user] = self._solve(rows.indices[start:end], rows.data[start:end], available)
         return out
 
     def _solve(

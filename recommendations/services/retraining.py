@@ -687,7 +687,12 @@ def _active_version_ndcg(
     remapped = sp.csr_matrix(
         (rows.data, column[known][rows.indices], rows.indptr), shape=(rows.shape[0], model.n_titles)
     )
-    factors = model.fold_in_many(remapped)
+    # Folded in as the request folds it in: against what the region carries today
+    # (a masked model's system; an unmasked model ignores the mask).
+    carried = np.zeros(model.n_titles, dtype=bool)
+    here = known[~np.isin(known, not_here)]
+    carried[column[here]] = True
+    factors = model.fold_in_many(remapped, available=carried)
     blocks = []
     for start in range(0, judged.shape[0], 2048):
         theirs = factors[start : start + 2048] @ model.item_factors.T

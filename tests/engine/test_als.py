@@ -159,6 +159,28 @@ def test_the_masked_fold_in_solves_the_masked_system_even_for_a_title_no_longer_
     assert len(model._masked_grams) == len(kept) + 1
 
 
+def test_many_profiles_fold_in_under_one_regions_mask_as_each_would_alone(communities):
+    # given: a masked model, alone and as half of a blend, and region B's profiles
+    dense, unavailable, carried_in_b = _two_regions(communities)
+    masked = CollaborativeModel(factors=3, random_state=3).fit(
+        sp.csr_matrix(dense), unavailable=unavailable
+    )
+    plain = CollaborativeModel(factors=2, random_state=3).fit(sp.csr_matrix(dense))
+    in_b = sp.csr_matrix(dense[1::2])
+
+    for model in (masked, CollaborativeModel.blend([masked, plain], [0.6, 0.4])):
+        # when: folded in together, as the retrain gate scores a stored incumbent
+        many = model.fold_in_many(in_b, available=carried_in_b)
+
+        # then: each row is the request path's factor for that profile, not the unmasked one
+        for user in (0, 10, 29):
+            row = in_b[user]
+            alone = model.fold_in_entries(row.indices, row.data, available=carried_in_b)
+            np.testing.assert_allclose(many[user], alone, rtol=1e-5, atol=1e-6)
+        unmasked = model.fold_in_many(in_b)
+        assert np.linalg.norm(unmasked[:, :3] - many[:, :3]) > 0.1 * np.linalg.norm(many[:, :3])
+
+
 def test_an_unmasked_model_ignores_a_region_mask_and_the_flag_survives_storage(communities):
     dense, unavailable, carried = _two_regions(communities)
     plain = CollaborativeModel(factors=3, random_state=3).fit(sp.csr_matrix(dense))
