@@ -7,7 +7,6 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from rest_framework.request import Request
 
 from accounts.models import Account
@@ -15,7 +14,8 @@ from config.db import RowReader
 
 from .models import GUARDIAN_MATURITY_LIMIT, Profile
 
-NO_PROFILE = "No Profile matches the given query."
+#: The same sentence for a profile that does not exist and for another household's.
+NO_PROFILE = "No profile with this id on this account."
 #: The request attribute where a profile read with the token waits:
 #: ``((account id, profile id), (profile, language codes) or None)``.
 PREFETCHED_PROFILE = "tonight_profile"
@@ -52,7 +52,10 @@ def profile_get(*, account: Account, profile_id: int, for_display: bool = True) 
     """
     if not for_display:
         return profile_with_languages(account=account, profile_id=profile_id)[0]
-    return get_object_or_404(profile_list(account=account), pk=profile_id)
+    found = profile_list(account=account).filter(pk=profile_id).first()
+    if found is None:
+        raise Http404(NO_PROFILE)
+    return found
 
 
 @functools.cache

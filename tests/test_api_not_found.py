@@ -6,7 +6,9 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.test import APIRequestFactory
 
 from accounts.services import api_token_create
+from config.api.exceptions import NO_ROUTE
 from profiles.apis import ProfileListCreateApi
+from profiles.selectors import NO_PROFILE
 
 pytestmark = pytest.mark.django_db
 
@@ -26,15 +28,16 @@ def test_an_unmatched_api_path_is_the_json_error_shape(api_client, path):
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"message": "Not found.", "code": "not_found", "errors": {}}
+    assert response.json() == {"message": NO_ROUTE, "code": "not_found", "errors": {}}
 
 
-def test_it_is_the_same_body_as_a_missing_object(api_client):
+def test_a_missing_object_has_the_same_shape_and_code_and_names_what_is_missing(api_client):
     missing = api_client.get("/api/v1/profiles/999999/")
     unmatched = api_client.get("/api/v1/nope/")
 
     assert missing.status_code == unmatched.status_code == 404
-    assert missing.json() == unmatched.json()
+    assert missing.json() == {"message": NO_PROFILE, "code": "not_found", "errors": {}}
+    assert unmatched.json()["code"] == "not_found"
 
 
 def test_outside_the_api_the_404_is_djangos_page():

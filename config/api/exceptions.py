@@ -60,11 +60,17 @@ def _normalise(detail: Any) -> Any:
     return [str(detail)]
 
 
+#: An API path no route matches (a mistyped path, or an id that is not a number).
+NO_ROUTE = "No API route matches this path; the API's routes are listed at /api/docs/."
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):
-        exc = exceptions.NotFound()
+        # The raiser's sentence names what was not found ("No profile 7 on this
+        # account."); a bare Http404 reads as DRF's default.
+        exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
 
@@ -111,7 +117,7 @@ def api_route_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
             query = request.META.get("QUERY_STRING", "")
             return HttpResponsePermanentRedirect(f"{path}/" + (f"?{query}" if query else ""))
         return _api_not_found_body(f"API paths end with a slash: send this to {path}/.")
-    return _api_not_found_body(str(exceptions.NotFound.default_detail))
+    return _api_not_found_body(NO_ROUTE)
 
 
 def _is_api_route(path: str) -> bool:

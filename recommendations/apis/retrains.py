@@ -1,6 +1,6 @@
 """Staff API for retrains: request one (returns the run to poll) and poll it."""
 
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import IsAdminUser
@@ -112,5 +112,7 @@ class RetrainDetailApi(APIView):
         tags=["ops"],
     )
     def get(self, request: Request, run_id: int) -> Response:
-        run = get_object_or_404(TrainingRun.objects.select_related("taste_cluster"), pk=run_id)
+        run = TrainingRun.objects.select_related("taste_cluster").filter(pk=run_id).first()
+        if run is None:
+            raise Http404("No training run with this id.")
         return Response(TrainingRunSerializer(run).data)

@@ -109,9 +109,13 @@ def test_a_kids_profile_gets_neither_titles_nor_artwork_above_its_limit(api_clie
     ArtworkVariantFactory(title=family, label="gore", maturity=MaturityLevel.EIGHTEEN)
     ArtworkVariantFactory(title=family, label="picnic", maturity=MaturityLevel.ALL)
 
-    # then
-    assert detail(api_client, mature, kid).status_code == 404
+    # then: the kid is told what it is told of a title that does not exist
+    above_limit = detail(api_client, mature, kid)
+    assert above_limit.status_code == 404
     assert detail(api_client, mature, adult).status_code == 200
+    nonexistent = api_client.get(f"/api/v1/titles/{mature.pk + 1000}/", {"profile": kid.pk})
+    assert above_limit.json() == nonexistent.json()
+    assert above_limit.json()["message"] == "No title with this id is available to this profile."
     kids_art = [art["label"] for art in detail(api_client, family, kid).json()["artwork"]]
     adult_art = [art["label"] for art in detail(api_client, family, adult).json()["artwork"]]
     assert kids_art == ["picnic"]

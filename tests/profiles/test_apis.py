@@ -4,6 +4,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from profiles.models import Profile
+from profiles.selectors import NO_PROFILE
 from tests.conftest import token_client
 from tests.factories import AccountFactory, LanguageFactory, ProfileFactory
 
@@ -121,6 +122,7 @@ def test_another_accounts_profile_is_a_404(api_client, method):
     response = getattr(api_client, method)(detail_url(other.pk), {"name": "x"}, format="json")
 
     assert response.status_code == 404
+    assert response.json()["message"] == NO_PROFILE  # as for an id no household has
     assert Profile.objects.get(pk=other.pk).name == "Other"
 
 
