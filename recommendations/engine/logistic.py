@@ -24,6 +24,9 @@ __all__ = ["base_rate_fit", "held_out_log_losses", "log_loss", "map_logistic_fit
 #: Prior precision of the intercept: nearly free, as the base rate of plays is a
 #: property of the logs (how many rows a page has), not a belief worth defending.
 _INTERCEPT_PRECISION = 1e-4
+#: Prior variance of a nuisance term refitted for the prior (:func:`held_out_log_losses`):
+#: free in effect, but defined for a term no fitted row had.
+_NUISANCE_VARIANCE = 100.0
 
 
 def map_logistic_fit(
@@ -32,8 +35,9 @@ def map_logistic_fit(
     *,
     centre: npt.NDArray[np.float64],
     intercept_centre: float,
-    variance: float,
+    variance: float | npt.NDArray[np.float64],
     sample_weight: npt.NDArray[np.float64] | None = None,
+    offset: npt.NDArray[np.float64] | None = None,
     max_iter: int = 500,
 ) -> tuple[npt.NDArray[np.float64], float]:
     """Coefficients and intercept maximising the weighted log likelihood plus the log prior.
@@ -47,19 +51,26 @@ def map_logistic_fit(
     centre : array of float64, shape (d,)
         The prior's coefficients.
     intercept_centre : float
-    variance : float
-        Prior variance of each coefficient around ``centre``.
+    variance : float or array of float64, shape (d,)
+        Prior variance of each coefficient around ``centre`` (one for all, or
+        one each).
     sample_weight : array of float64, shape (n,), optional
+    offset : array of float64, shape (n,), optional
+        A fixed part of each row's logit (the rest of a model held where it is).
     max_iter : int
         L-BFGS iterations.
     """
     y = labels.astype(np.float64)
     weight = np.ones_like(y) if sample_weight is None else sample_weight.astype(np.float64)
     start = np.append(centre, intercept_centre)
-    precision = np.append(np.full(centre.shape[0], 1.0 / variance), _INTERCEPT_PRECISION)
+    precision = np.append(
+        np.broadcast_to(1.0 / np.asarray(variance, dtype=np.float64), centre.shape),
+        _INTERCEPT_PRECISION,
+    )
+    fixed = np.zeros_like(y) if offset is None else np.asarray(offset, dtype=np.float64)
 
     def objective(theta: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
-        z = features @ theta[:-1] + theta[-1]
+        z = features @ theta[:-1] + theta[-1] + fixed
         residual = weight * (expit(z) - y)
         away = theta - start
         loss = float(weight @ (np.logaddexp(0.0, z) - y * z) + 0.5 * away @ (precision * away))
@@ -108,19 +119,36 @@ def held_out_log_losses(
     intercept: float,
     prior: npt.NDArray[np.float64],
     sample_weight: npt.NDArray[np.float64] | None = None,
+    nuisance: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[float, float]:
     """Mean log loss on the ``held_out`` rows of a model fitted on the others, and of the prior.
 
     The prior's base rate is fitted on the same rows the model was
-    (:func:`base_rate_fit`), so the comparison judges what each ranks.
-    Both rankers choose between their learned model and their prior by it.
+    (:func:`base_rate_fit`), and so are its ``nuisance`` coefficients (a
+    mask over the features: terms that describe the logs, such as where a
+    row was shown, and never order anything at serving), so the comparison
+    judges what each ranks. Both rankers choose between their learned model
+    and their prior by it.
     """
     fitted = ~held_out
 
     def weight(rows: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64] | None:
         return None if sample_weight is None else sample_weight[rows]
 
-    prior_score = features @ prior
-    base = base_rate_fit(prior_score[fitted], labels[fitted], weight(fitted))
     learned = log_loss(features[held_out] @ coef + intercept, labels[held_out], weight(held_out))
-    return learned, log_loss(prior_score[held_out] + base, labels[held_out], weight(held_out))
+    if nuisance is None or not nuisance.any():
+        prior_score = features @ prior
+        base = base_rate_fit(prior_score[fitted], labels[fitted], weight(fitted))
+        return learned, log_loss(prior_score[held_out] + base, labels[held_out], weight(held_out))
+    held = features[:, ~nuisance] @ prior[~nuisance]
+    terms, base = map_logistic_fit(
+        features[fitted][:, nuisance],
+        labels[fitted],
+        centre=prior[nuisance],
+        intercept_centre=0.0,
+        variance=_NUISANCE_VARIANCE,
+        sample_weight=weight(fitted),
+        offset=held[fitted],
+    )
+    prior_logit = held[held_out] + features[held_out][:, nuisance] @ terms + base
+    return learned, log_loss(prior_logit, labels[held_out], weight(held_out))

@@ -46,19 +46,26 @@ Features
       type x context one-hots, so the learned model can find population-wide
       habits (resume in the morning, discover new releases on Friday
       evening, lean back on TV).
-    - ``row_position``: where the row was shown, ``log1p(index) / log1p(40)``;
-      learned so that position bias (row 1 gets played because it is row 1)
-      is explained by it, and 0 at serving.
+    - ``row_position_*``: where the row was shown, one-hot per bucket of its
+      index (:data:`POSITION_BUCKETS`; the top row is none of them), learned
+      so that position bias (row 1 gets played because it is row 1) is
+      explained by them, and all 0 at serving. Buckets, not a curve: a
+      screen's rows are looked at alike and the next screen's much less, a
+      step that a single ``log1p(index)`` term could only fit by marking the
+      top row's type down and the third row's up.
 
 Model
     :class:`RowRanker` is a logistic model whose coefficients start at the
     documented :class:`RowPrior` and move only as far as logged pages
     justify: the fit is the maximum a posteriori estimate under a Gaussian
-    prior centred on the prior's coefficients (variance ``C``), not a ridge
-    towards zero. A few hundred pages nudge it; a region's month of pages
+    prior centred on the prior's coefficients (variance ``C`` for what is
+    read from the profile's own engagement, the smaller ``C_population`` for
+    the row type and row type x context terms, the position terms nearly
+    free), not a ridge towards zero. A few hundred pages nudge it; a region's month of pages
     can overturn it. Training also holds the newest pages out
     (:func:`row_ranker_select`) and keeps the prior unless the learned
-    model predicts the plays of those pages at least as well (log loss).
+    model predicts the plays of those pages at least as well (log loss),
+    against the prior with its base rate and position terms fitted too.
     Saved as
     ``.npz`` without pickle.
 
@@ -135,6 +142,23 @@ SEEN_SMOOTHING = 40.0
 #: that keeps it finite and positive before any play).
 _RATE_PRIOR_TILES = 50.0
 
+#: Where a shown row was, as buckets of its index (first, last), the last open-ended. The top
+#: row (index 0), the serving position, is in none.
+POSITION_BUCKETS: tuple[tuple[int, int | None], ...] = (
+    (1, 1),
+    (2, 2),
+    (3, 3),
+    (4, 4),
+    (5, 5),
+    (6, 7),
+    (8, 11),
+    (12, None),
+)
+POSITION_FEATURES: tuple[str, ...] = tuple(
+    f"row_position_{first}" if first == last else f"row_position_{first}_{last or 'plus'}"
+    for first, last in POSITION_BUCKETS
+)
+
 ROW_FEATURE_NAMES: tuple[str, ...] = (
     *(f"type_{t}" for t in ROW_TYPES),
     "affinity",
@@ -147,7 +171,7 @@ ROW_FEATURE_NAMES: tuple[str, ...] = (
     *(f"type_x_hour_{t}_{b}" for t in ROW_TYPES for b in range(HOUR_BUCKETS)),
     *(f"type_x_device_{t}_{d}" for t in ROW_TYPES for d in DEVICE_CLASSES),
     *(f"type_x_weekend_{t}" for t in ROW_TYPES),
-    "row_position",
+    *POSITION_FEATURES,
 )
 _COLUMN = {name: i for i, name in enumerate(ROW_FEATURE_NAMES)}
 #: The features read from the profile's own row engagement (all else is the row's type,
@@ -160,6 +184,12 @@ PROFILE_FEATURES: tuple[str, ...] = (
     "scroll_past_rate",
     "seen_rate_lift",
 )
+#: The row type and row type x context one-hots, and where the row was shown.
+_POPULATION_TERMS = np.array([name.startswith("type_") for name in ROW_FEATURE_NAMES])
+_POSITION_TERMS = np.isin(ROW_FEATURE_NAMES, POSITION_FEATURES)
+#: Prior variance of the position terms: free in effect, yet defined where a bucket was
+#: never shown (a page of three rows says nothing about the twelfth).
+POSITION_VARIANCE = 100.0
 _HOUR_BASE = _COLUMN[f"type_x_hour_{ROW_TYPES[0]}_0"]
 _DEVICE_BASE = _COLUMN[f"type_x_device_{ROW_TYPES[0]}_{DEVICE_CLASSES[0]}"]
 _WEEKEND_BASE = _COLUMN[f"type_x_weekend_{ROW_TYPES[0]}"]
@@ -192,7 +222,9 @@ _PRIOR_CONTEXT_WEIGHTS: tuple[tuple[str, float], ...] = (
     # (0.458 / 0.461 vs 0.470, standard error 0.014); learned, it settles at +0.17-0.24.
     ("seen_rate_lift", 0.0),
     ("strength", 3.0),
-    ("row_position", -1.0),
+    # Where a row was shown never orders a page (all 0 at serving); these are where the
+    # fit starts, and the gate fits them for the prior as it fits its base rate.
+    *zip(POSITION_FEATURES, (-0.2, -0.4, -0.6, -0.8, -1.0, -1.3, -1.7, -2.2), strict=True),
 )
 
 
@@ -436,6 +468,7 @@ def row_features(
         Tiles seen and plays per row type over one period (:func:`seen_counts`);
         without them ``seen_rate_lift`` is 0.
     row_position : int or array of int, shape (n,)
+        Index of the row on its page; 0 (the top) at serving.
 
     Returns
     -------
@@ -495,10 +528,9 @@ def row_features(
     features[rows, _HOUR_BASE + types * HOUR_BUCKETS + hours] = 1.0
     features[rows, _DEVICE_BASE + types * len(DEVICE_CLASSES) + devices] = 1.0
     features[rows[weekend], _WEEKEND_BASE + types[weekend]] = 1.0
-    position = np.broadcast_to(np.asarray(row_position, dtype=np.float64), (n,))
-    features[:, _COLUMN["row_position"]] = np.minimum(
-        np.log1p(np.maximum(position, 0.0)) / np.log1p(40.0), 1.0
-    )
+    position = np.broadcast_to(np.asarray(row_position, dtype=np.int64), (n,))
+    for name, (first, last) in zip(POSITION_FEATURES, POSITION_BUCKETS, strict=True):
+        features[:, _COLUMN[name]] = (position >= first) & (last is None or position <= last)
     return features
 
 
@@ -527,8 +559,20 @@ class RowRanker:
     C : float
         Variance of the Gaussian prior on each coefficient around the
         prior's value: how far a logit may move per unit of evidence. The
-        intercept is left nearly free (the base rate of plays per row is not
-        a belief worth defending).
+        intercept and the position terms are left nearly free (the base rate
+        of plays per row, and how far down a page viewers look, are
+        properties of the logs, not beliefs worth defending).
+    C_population : float
+        The same for the row type one-hots and the row type x context terms:
+        how much everyone starts from a type of row, here and now. Logs tell
+        these apart poorly: every page was ordered by the serving model (the
+        prior puts Continue Watching first on each), and a viewer starts one
+        title from a page, so a row's plays depend on the rows beside it. At
+        ``C`` the simulated households' logs moved Continue Watching 1.4
+        logits below the prior, and the learned order agreed less with their
+        hidden tastes and started fewer plays than the prior's; at 0.02 it
+        agrees more and starts as many or more (``bench/row_tastes.py``, two
+        simulated worlds; the profile's own terms still move at ``C``).
     min_rows : int
         Logged row impressions needed before fitting is tried at all.
     min_positives : int
@@ -545,11 +589,13 @@ class RowRanker:
         self,
         *,
         C: float = 0.2,
+        C_population: float = 0.02,
         min_rows: int = 2000,
         min_positives: int = 100,
         max_iter: int = 500,
     ) -> None:
         self.C = C
+        self.C_population = C_population
         self.min_rows = min_rows
         self.min_positives = min_positives
         self.max_iter = max_iter
@@ -594,11 +640,19 @@ class RowRanker:
             target,
             centre=RowPrior().vector(),
             intercept_centre=RowPrior().bias,
-            variance=self.C,
+            variance=self.variances(),
             max_iter=self.max_iter,
         )
         self.mode = "learned"
         return self
+
+    def variances(self) -> npt.NDArray[np.float64]:
+        """Each coefficient's prior variance around the prior: ``C``, ``C_population`` for the
+        row type and row type x context terms, and nearly free for the position terms."""
+        variance = np.full(len(ROW_FEATURE_NAMES), self.C)
+        variance[_POPULATION_TERMS] = self.C_population
+        variance[_POSITION_TERMS] = POSITION_VARIANCE
+        return variance
 
     def predict_proba(self, features: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """P(play from the row) per candidate row, shape (n,)."""
@@ -613,6 +667,7 @@ class RowRanker:
             mode=self.mode,
             feature_names=np.array(ROW_FEATURE_NAMES),
             C=self.C,
+            C_population=self.C_population,
             min_rows=self.min_rows,
             min_positives=self.min_positives,
             max_iter=self.max_iter,
@@ -636,6 +691,7 @@ class RowRanker:
             raise ValueError("row ranker was trained on another feature layout; retrain it")
         ranker = cls(
             C=float(arrays["C"]),
+            C_population=float(arrays["C_population"]),
             min_rows=int(arrays["min_rows"]),
             min_positives=int(arrays["min_positives"]),
             max_iter=int(arrays["max_iter"]),
@@ -702,8 +758,10 @@ def row_ranker_select(
     feature, not a ranking of the logged rows: the logged order is the
     serving model's own (rows on top get played because they are on top),
     so ranking figures replayed from logs favour whichever model served the
-    pages. The prior's base rate is fitted on the older pages first, so it
-    is not penalised for an intercept nobody believed in.
+    pages. The prior's base rate and position terms are fitted on the older
+    pages first, so it is not penalised for an intercept nobody believed
+    in, nor for how far down the page viewers look, which orders nothing
+    at serving: the learned model must win on what it would change.
 
     Parameters
     ----------
@@ -738,6 +796,7 @@ def row_ranker_select(
         coef=candidate.coef,
         intercept=candidate.intercept,
         prior=prior.coef,
+        nuisance=_POSITION_TERMS,
     )
     n_test = int(test.sum())
     if int(target[test].sum()) < MIN_HOLDOUT_PLAYS or learned_loss > prior_loss:

@@ -180,8 +180,9 @@ def test_a_pages_tiles_seen_are_what_its_request_counted(viewer, monkeypatch):
 def test_the_row_ranker_learns_from_logged_pages_what_the_prior_does_not_know(
     viewer, settings, monkeypatch
 ):
-    # given: three weeks of the viewer's pages, on each of which a play started from the
-    # critically acclaimed row, a row type the prior ranks near the bottom
+    # given: the first pages of thirty-five viewers, on each of which a play started from
+    # the critically acclaimed row, a row type the prior ranks near the bottom: a habit of
+    # everyone's (one viewer's own habit is its affinity, and its own rows follow that)
     settings.TONIGHT = {
         **settings.TONIGHT,
         "ROW_RANKER_MIN_ROWS": 300,
@@ -189,14 +190,17 @@ def test_the_row_ranker_learns_from_logged_pages_what_the_prior_does_not_know(
         "RANKER_MAX_PAGES": 500,
     }
     start = NOW - dt.timedelta(days=6)
+    region = viewer.account.home_region
     for n in range(140):
+        if n % 4 == 0:
+            someone = ProfileFactory(account=AccountFactory(home_region=region))
         at = start + dt.timedelta(minutes=35 * n)
-        page = homepage_render(profile=viewer, device="tv", at=at, n_items=4)
+        page = homepage_render(profile=someone, device="tv", at=at, n_items=4)
         acclaimed = next(r for r in page.rows if r.type == "critically_acclaimed")
         position = n % len(acclaimed.items)
         title = acclaimed.items[position].title_id
         at_play = at + dt.timedelta(minutes=2)
-        play(viewer, title, at_play, page_id=page.page_id, row=acclaimed.id, position=position)
+        play(someone, title, at_play, page_id=page.page_id, row=acclaimed.id, position=position)
 
     # when
     version = model_train(region_code=viewer.account.home_region_id)
