@@ -8,11 +8,15 @@ database ``DATABASE_URL`` names (the demo's SQLite by default). For every
 Indian profile the simulation drove, its homepage is built on a TV at four
 moments of yesterday (9, 14, 20 and 23 h), and the order of its row types is
 rank-correlated with that profile's hidden taste for row types in that part
-of the day (1: the same order, 0: unrelated). Printed per row-ranker variant,
-side by side: the served ranker (the active version's), the prior with
-``seen_rate_lift`` weighed at each of ``--weights``, and a ranker blind to the
-profile's own engagement (the baseline any personalisation must beat), each
-with its standard error over the profile-moments.
+of the day (1: the same order, 0: unrelated), and the chance that the
+simulated viewer starts a play from that page (P(play): what a row order is
+for; the same viewers' draws for every ranker, so each ranker's difference
+from the prior's is paired). Printed per row-ranker variant, side by side:
+the served ranker (the active version's), the prior with ``seen_rate_lift``
+weighed at each of ``--weights`` (the first is the baseline of "vs prior"),
+and a ranker blind to the profile's own engagement (the baseline any
+personalisation must beat), each with its standard error over the
+profile-moments.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from recommendations.demo import load_hidden_tastes  # noqa: E402
-from recommendations.demo.traffic import row_taste_agreement  # noqa: E402
+from recommendations.demo.traffic import RowOrderOutcomes, row_order_outcomes  # noqa: E402
 from recommendations.engine.row_ranking import (  # noqa: E402
     PROFILE_FEATURES,
     ROW_FEATURE_NAMES,
@@ -45,13 +49,13 @@ from recommendations.engine.row_ranking import (  # noqa: E402
 from recommendations.serving import homepage  # noqa: E402
 
 
-def agreement(rankers: Callable[[object], RowRanker] | None, tastes: dict) -> np.ndarray:
-    """:func:`row_taste_agreement` with every page's row ranker given by ``rankers``."""
+def outcomes(rankers: Callable[[object], RowRanker] | None, tastes: dict) -> RowOrderOutcomes:
+    """:func:`row_order_outcomes` with every page's row ranker given by ``rankers``."""
     served = homepage.row_ranker_cache.get
     if rankers is not None:
         homepage.row_ranker_cache.get = rankers
     try:
-        return row_taste_agreement(tastes=tastes, region="IN")
+        return row_order_outcomes(tastes=tastes, region="IN")
     finally:
         homepage.row_ranker_cache.get = served
 
@@ -82,11 +86,25 @@ def main() -> None:
         ("blind to the profile (baseline)", prior_with(**dict.fromkeys(PROFILE_FEATURES, 0.0))),
     ]
     tastes = load_hidden_tastes(path=args.tastes)
-    print(f"{'row ranker':<42} {'agreement':>9} {'s.e.':>6} {'n':>5}")
+    print(
+        f"{'row ranker':<42} {'agreement':>9} {'s.e.':>6} {'n':>5}"
+        f" {'P(play)':>8} {'vs prior':>9} {'s.e.':>6} {'n':>5}"
+    )
+    measured = []
     for name, rankers in variants:
-        scores = agreement(rankers, tastes)
-        error = scores.std() / np.sqrt(max(len(scores), 1))
-        print(f"{name:<42} {scores.mean():>9.3f} {error:>6.3f} {len(scores):>5}", flush=True)
+        measured.append((name, outcomes(rankers, tastes)))
+    baseline = measured[1][1].play  # the shipped prior (seen_rate_lift at its first weight)
+    for name, result in measured:
+        scores, play = result.agreement, result.play
+        lift = play - baseline  # paired: every variant's pages meet the same simulated viewers
+        print(
+            f"{name:<42} {scores.mean():>9.3f} {_error(scores):>6.3f} {len(scores):>5}"
+            f" {play.mean():>8.4f} {lift.mean():>+9.4f} {_error(lift):>6.4f} {len(play):>5}"
+        )
+
+
+def _error(values: np.ndarray) -> float:
+    return float(values.std() / np.sqrt(max(len(values), 1)))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ from profiles.models import Profile
 from recommendations.models import PageLog, SignalKind
 from recommendations.services.homepage import homepage_render
 from recommendations.services.signals import SignalBatchRejected, signal_batch_record
-from recommendations.serving.homepage import Page, homepage_build
+from recommendations.serving.homepage import Page, PageRow, homepage_build
 from recommendations.signal_events import parse_events
 from regions.models import Region
 
@@ -240,29 +240,13 @@ class _Viewer:
                     fields["artwork_variant"] = item.variant_id
                 event(SignalKind.IMPRESSION, clock, **fields)
             clock += 2.0
-            genre = self.genre_slugs.get(row.id.split(":", 1)[1]) if row.type == "genre" else None
-            wanted = taste.row_types[bucket].get(row.type, 0.0) * len(ROW_TYPES)
-            if genre in taste.disliked_genres or (
-                wanted < SKIP_BELOW and rng.random() < SKIP_PROBABILITY
-            ):
+            if self._skips(taste, row, bucket, rng.random):
                 event(SignalKind.ROW_SCROLL_PAST, clock, row=row.id)
                 continue
-            for position, item in enumerate(row.items[:visible]):
-                facts = self.facts.get(item.title_id)
-                if facts is None:
-                    continue
-                logit = play_logit(
-                    taste,
-                    genre_slugs=facts.genres,
-                    language=facts.language,
-                    popularity=self.popularity.get(item.title_id, 0.0),
-                    device=device,
-                    themes=self.themes.get(item.variant_id or 0, ()),
-                    row_type=row.type,
-                    hour=hour,
-                    position=position,
-                )
-                candidates.append((logit, r, position))
+            candidates.extend(
+                (logit, r, position)
+                for logit, position in self._tile_logits(taste, row, visible, device, hour)
+            )
         if not candidates:
             return events
 
@@ -311,6 +295,76 @@ class _Viewer:
                 SignalKind.PROGRESS, start + watched * runtime, title=item.title_id, value=percent
             )
         return events
+
+    def _skips(
+        self, taste: HiddenTaste, row: PageRow, bucket: str, draw: Callable[[], float]
+    ) -> bool:
+        """Whether the viewer scrolls past ``row`` (``draw`` is called only when it may)."""
+        genre = self.genre_slugs.get(row.id.split(":", 1)[1]) if row.type == "genre" else None
+        wanted = taste.row_types[bucket].get(row.type, 0.0) * len(ROW_TYPES)
+        return genre in taste.disliked_genres or (wanted < SKIP_BELOW and draw() < SKIP_PROBABILITY)
+
+    def _tile_logits(
+        self, taste: HiddenTaste, row: PageRow, visible: int, device: str, hour: int
+    ) -> list[tuple[float, int]]:
+        """(:func:`play_logit`, position) of each tile of ``row`` the viewer looks at."""
+        logits = []
+        for position, item in enumerate(row.items[:visible]):
+            facts = self.facts.get(item.title_id)
+            if facts is None:
+                continue
+            logit = play_logit(
+                taste,
+                genre_slugs=facts.genres,
+                language=facts.language,
+                popularity=self.popularity.get(item.title_id, 0.0),
+                device=device,
+                themes=self.themes.get(item.variant_id or 0, ()),
+                row_type=row.type,
+                hour=hour,
+                position=position,
+            )
+            logits.append((logit, position))
+        return logits
+
+    def play_probability(
+        self,
+        *,
+        taste: HiddenTaste,
+        page: Page,
+        device: str,
+        hour: int,
+        draws: int,
+        rng: np.random.Generator,
+    ) -> float:
+        """The chance this viewer starts a play from ``page``: what a row order is for.
+
+        :meth:`events` draws how many rows and tiles are looked at, which rows
+        are scrolled past, and then one choice among the tiles and closing the
+        app; this averages the last, exactly, over ``draws`` of the first three.
+        Give each page compared the same seed, so orders are compared on the
+        same viewers.
+        """
+        bucket = hour_bucket(hour)
+        # Each row's tile logits, computed once: the draws only choose among them.
+        rows = [self._tile_logits(taste, row, len(row.items), device, hour) for row in page.rows]
+        total = 0.0
+        for _ in range(draws):
+            n_rows = FIRST_ROWS_SEEN
+            while n_rows < len(page.rows) and rng.random() < NEXT_ROW_PROBABILITY:
+                n_rows += 1
+            visible = VISIBLE_TILES.get(device, 5) + int(rng.geometric(0.5)) - 1
+            logits = [
+                logit
+                for row, tiles in zip(page.rows[:n_rows], rows, strict=False)
+                if not self._skips(taste, row, bucket, rng.random)
+                for logit, position in tiles
+                if position < visible
+            ]
+            if logits:
+                weights = np.exp(np.array([*logits, NO_PLAY_LOGIT]) - max(*logits, NO_PLAY_LOGIT))
+                total += 1.0 - weights[-1] / weights.sum()
+        return total / draws
 
 
 def _record(profile: Profile, raw: list[dict[str, object]], now: dt.datetime) -> int:
@@ -486,35 +540,71 @@ __all__ = ["Session", "SimulationReport", "demo_tastes", "sessions_plan", "traff
 PART_OF_DAY_HOURS = {"morning": 9, "afternoon": 14, "evening": 20, "late_night": 23}
 
 
-def row_taste_agreement(*, tastes: Mapping[int, HiddenTaste], region: str = "IN") -> np.ndarray:
-    """How well served row orders follow the simulated profiles' hidden row tastes.
+@dataclass(frozen=True, slots=True)
+class RowOrderOutcomes:
+    """What served row orders did for the simulated profiles, one entry per profile-moment.
 
-    For every profile of ``region`` that the simulation drove, its homepage on a TV
-    at a moment of each part of yesterday, and the rank correlation of its row
-    types' order with that profile's taste for them then (1: the same order, 0:
-    unrelated, -1 backwards). Pages of fewer than three row types, or whose types
-    the taste does not tell apart, say nothing and are left out.
+    Attributes
+    ----------
+    agreement : numpy.ndarray of float64
+        Rank correlation of the page's row types' order with the profile's
+        hidden taste for them then (1: the same order, 0: unrelated, -1
+        backwards); pages of fewer than three row types, or whose types the
+        taste does not tell apart, say nothing and are left out.
+    play : numpy.ndarray of float64
+        The chance the simulated viewer starts a play from the page
+        (:meth:`_Viewer.play_probability`): the outcome a row order is for,
+        where the agreement is a proxy that weighs the order of rows nobody
+        scrolls to as much as the first screen's.
+    """
 
-    Returns
-    -------
-    numpy.ndarray of float64
-        One correlation per profile and moment.
+    agreement: np.ndarray
+    play: np.ndarray
+
+
+def row_order_outcomes(
+    *, tastes: Mapping[int, HiddenTaste], region: str = "IN", draws: int = 32
+) -> RowOrderOutcomes:
+    """Build every simulated ``region`` profile's TV homepage at a moment of each part of
+    yesterday, and measure each page against that profile's hidden tastes.
+
+    The viewers' draws are seeded by profile and moment, so two row rankers
+    measured by this are compared on the same viewers.
     """
     zone = zoneinfo.ZoneInfo(Region.objects.get(code=region).time_zone)
     simulated = Profile.objects.select_related("account").filter(
         pk__in=PageLog.objects.values("profile_id"), account__home_region=region
     )
+    viewer = _Viewer(
+        facts=_title_facts(),
+        themes=_variant_themes(),
+        popularity=_popularity(),
+        rng=np.random.default_rng(0),
+        genre_slugs={str(pk): slug for pk, slug in Genre.objects.values_list("pk", "slug")},
+    )
     yesterday = dt.datetime.now(zone) - dt.timedelta(days=1)
-    scores = []
-    for profile in simulated:
+    agreement, play = [], []
+    for profile in simulated.order_by("pk"):
         taste = tastes.get(profile.pk)
         if taste is None:
             continue
-        for part, hour in PART_OF_DAY_HOURS.items():
+        for moment, (part, hour) in enumerate(PART_OF_DAY_HOURS.items()):
             at = yesterday.replace(hour=hour, minute=0, second=0, microsecond=0)
             page = homepage_build(profile=profile, device="tv", context_at=at)
             order = list(dict.fromkeys(row.type for row in page.rows))
             liked = [taste.row_types[part].get(row_type, 0.0) for row_type in order]
             if len(order) >= 3 and len(set(liked)) > 1:
-                scores.append(spearmanr(-np.arange(len(order)), liked).statistic)
-    return np.array(scores, dtype=np.float64)
+                agreement.append(spearmanr(-np.arange(len(order)), liked).statistic)
+            play.append(
+                viewer.play_probability(
+                    taste=taste,
+                    page=page,
+                    device="tv",
+                    hour=hour,
+                    draws=draws,
+                    rng=np.random.default_rng([profile.pk, moment]),
+                )
+            )
+    return RowOrderOutcomes(
+        agreement=np.array(agreement, dtype=np.float64), play=np.array(play, dtype=np.float64)
+    )
