@@ -9,11 +9,17 @@ Features
     context, hundreds of candidates) and training (one row per logged
     impression, context per row): scalars and arrays both broadcast.
 
-    ``row_position`` / ``slot_position`` describe where a logged title was
-    shown. They are learned so that position bias (the top-left tile gets
-    played because it is top-left) is explained by them and not credited to
-    the title's other features; at serving they are left at 0, scoring every
-    candidate as if it were shown first.
+    ``row_position_*`` / ``slot_position_*`` describe where a logged title
+    was shown, one-hot per bucket of the row's and the slot's index
+    (:data:`ROW_POSITION_BUCKETS`, :data:`SLOT_POSITION_BUCKETS`; the first
+    row and slot are in none). They are learned so that position bias (the
+    top-left tile gets played because it is top-left) is explained by them
+    and not credited to the title's other features; at serving they are all
+    0, scoring every candidate as if it were shown first. Buckets, not a
+    curve: a client shows a screen of rows and a few tiles of each, and
+    what lies past the edge is seen much less, a step that one ``log1p``
+    term per index could only fit by bending the features that fall along
+    a row (every row is sorted by score) the other way.
 
 Model
     :class:`PlayRanker` is a logistic model with explicit interaction
@@ -70,6 +76,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Self
 
@@ -105,6 +112,88 @@ DEVICE_CLASSES: tuple[str, ...] = ("tv", "mobile", "tablet", "web")
 #: Number of 4-hour buckets of the local day (night, early, morning, afternoon, evening, prime).
 HOUR_BUCKETS = 6
 
+#: Buckets (first, last) of a row's index on its page, the last open-ended; the first row
+#: (the serving position) is in none. Both rankers use them.
+ROW_POSITION_BUCKETS: tuple[tuple[int, int | None], ...] = (
+    (1, 1),
+    (2, 2),
+    (3, 3),
+    (4, 4),
+    (5, 5),
+    (6, 7),
+    (8, 11),
+    (12, None),
+)
+#: The same for a tile's index in its row: a TV shows six, a phone three.
+SLOT_POSITION_BUCKETS: tuple[tuple[int, int | None], ...] = (
+    (1, 1),
+    (2, 2),
+    (3, 3),
+    (4, 4),
+    (5, 5),
+    (6, 6),
+    (7, 7),
+    (8, 9),
+    (10, 12),
+    (13, None),
+)
+
+
+def position_feature_names(
+    prefix: str, buckets: tuple[tuple[int, int | None], ...]
+) -> tuple[str, ...]:
+    """``{prefix}_3``, ``{prefix}_6_7``, ``{prefix}_12_plus``: one name per bucket."""
+    return tuple(
+        f"{prefix}_{first}" if first == last else f"{prefix}_{first}_{last or 'plus'}"
+        for first, last in buckets
+    )
+
+
+def position_one_hots(
+    index: npt.ArrayLike, n: int, buckets: tuple[tuple[int, int | None], ...]
+) -> npt.NDArray[np.float32]:
+    """Shape (n, len(buckets)): 1 where ``index`` (scalar or shape (n,)) falls in a bucket."""
+    shown = np.broadcast_to(np.asarray(index, dtype=np.int64), (n,))[:, np.newaxis]
+    first = np.array([b[0] for b in buckets])
+    last = np.array([np.iinfo(np.int64).max if b[1] is None else b[1] for b in buckets])
+    return ((shown >= first) & (shown <= last)).astype(np.float32)
+
+
+ROW_POSITION_FEATURES = position_feature_names("row_position", ROW_POSITION_BUCKETS)
+SLOT_POSITION_FEATURES = position_feature_names("slot_position", SLOT_POSITION_BUCKETS)
+
+#: The position columns of the first layout (``log1p(index) / log1p(40)``), 0 at serving.
+LEGACY_POSITION_FEATURES: tuple[str, ...] = ("row_position", "slot_position")
+
+
+def legacy_layout_values(
+    stored_names: Sequence[str],
+    values: npt.NDArray[np.float64] | None,
+    names: Sequence[str],
+    positions: Sequence[str],
+    *,
+    fill: float,
+) -> npt.NDArray[np.float64] | None:
+    """A stored model's per-feature ``values`` in ``names``' order, if its layout differs from
+    ``names`` only in how positions are encoded (``positions`` now, the legacy columns then);
+    None otherwise.
+
+    Both encodings are 0 at serving (the first row and slot), so what a model
+    serves never depended on its position terms: its other terms carry over
+    exactly, the new position terms take ``fill``, and a version trained
+    before the change serves as it did until the next retrain.
+    """
+    stored = [name for name in stored_names if name not in LEGACY_POSITION_FEATURES]
+    if values is None or stored != [name for name in names if name not in positions]:
+        return None
+    column = {name: i for i, name in enumerate(stored_names)}
+    carried = np.full(len(names), fill, dtype=np.float64)
+    for j, name in enumerate(names):
+        if name in column:
+            carried[j] = values[column[name]]
+    return carried
+
+
 #: Columns of the feature matrix, in order. Scaling per column:
 #:
 #: - ``cf_score``: ALS predicted preference, clipped to [-1, 2] (mostly 0-1).
@@ -122,8 +211,8 @@ HOUR_BUCKETS = 6
 #: - ``device_*``: one-hot device class.
 #: - ``tv_x_cluster_popularity``, ``mobile_x_continue_watching``: device interactions
 #:   (lean-back TV viewing follows the crowd; phones resume what is in progress).
-#: - ``row_position`` / ``slot_position``: ``log1p(index) / log1p(40)`` where the title
-#:   was shown; 0 at serving.
+#: - ``row_position_*`` / ``slot_position_*``: 1 in the bucket of the row's and the slot's
+#:   index where the title was shown (:func:`position_one_hots`); all 0 at serving.
 FEATURE_NAMES: tuple[str, ...] = (
     "cf_score",
     "content_affinity",
@@ -145,10 +234,15 @@ FEATURE_NAMES: tuple[str, ...] = (
     "device_web",
     "tv_x_cluster_popularity",
     "mobile_x_continue_watching",
-    "row_position",
-    "slot_position",
+    *ROW_POSITION_FEATURES,
+    *SLOT_POSITION_FEATURES,
 )
 _COLUMN = {name: index for index, name in enumerate(FEATURE_NAMES)}
+_ROW_POSITIONS = slice(_COLUMN[ROW_POSITION_FEATURES[0]], _COLUMN[ROW_POSITION_FEATURES[-1]] + 1)
+_SLOT_POSITIONS = slice(_COLUMN[SLOT_POSITION_FEATURES[0]], _COLUMN[SLOT_POSITION_FEATURES[-1]] + 1)
+#: The position columns: nuisance terms, fitted freely and never ordering anything served.
+POSITION_FEATURE_NAMES = ROW_POSITION_FEATURES + SLOT_POSITION_FEATURES
+POSITION_TERMS = np.isin(FEATURE_NAMES, POSITION_FEATURE_NAMES)
 
 #: The row and slot index every candidate is scored at when serving (as if shown first).
 SERVING_POSITION = 0
@@ -299,10 +393,6 @@ def _device_codes(device: str | int | npt.ArrayLike, n: int) -> np.ndarray:
     return codes
 
 
-def _position(value: npt.ArrayLike, n: int, name: str) -> np.ndarray:
-    return np.minimum(np.log1p(np.maximum(_column(name, value, n), 0.0)) / np.log1p(40.0), 1.0)
-
-
 def _genre_match(
     title_genres: sp.spmatrix | npt.ArrayLike, genre_affinity: npt.ArrayLike, n: int
 ) -> np.ndarray:
@@ -415,8 +505,8 @@ def build_features(
         features[:, _COLUMN[f"device_{name}"]] = devices == index
     features[:, _COLUMN["tv_x_cluster_popularity"]] = (devices == 0) * cluster
     features[:, _COLUMN["mobile_x_continue_watching"]] = (devices == 1) * resuming
-    features[:, _COLUMN["row_position"]] = _position(row_position, n, "row_position")
-    features[:, _COLUMN["slot_position"]] = _position(slot_position, n, "slot_position")
+    features[:, _ROW_POSITIONS] = position_one_hots(row_position, n, ROW_POSITION_BUCKETS)
+    features[:, _SLOT_POSITIONS] = position_one_hots(slot_position, n, SLOT_POSITION_BUCKETS)
     return features
 
 
@@ -438,8 +528,8 @@ def at_serving_position(features: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """
     moved = np.array(features, dtype=np.float32)
     n = moved.shape[0]
-    moved[:, _COLUMN["row_position"]] = _position(SERVING_POSITION, n, "row_position")
-    moved[:, _COLUMN["slot_position"]] = _position(SERVING_POSITION, n, "slot_position")
+    moved[:, _ROW_POSITIONS] = position_one_hots(SERVING_POSITION, n, ROW_POSITION_BUCKETS)
+    moved[:, _SLOT_POSITIONS] = position_one_hots(SERVING_POSITION, n, SLOT_POSITION_BUCKETS)
     return moved
 
 
@@ -459,8 +549,13 @@ _PRIOR_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("impression_fatigue", -1.0),
     ("hour_genre_affinity", 0.75),
     ("cf_x_recent_activity", 0.5),
-    ("row_position", -1.0),
-    ("slot_position", -0.5),
+    # Where the fit starts; serving never uses them, and the gate fits them for the prior.
+    *zip(ROW_POSITION_FEATURES, (-0.3, -0.6, -0.9, -1.2, -1.5, -1.8, -2.2, -2.6), strict=True),
+    *zip(
+        SLOT_POSITION_FEATURES,
+        (-0.1, -0.2, -0.3, -0.4, -0.5, -0.6, -0.7, -0.9, -1.1, -1.5),
+        strict=True,
+    ),
 )
 
 
@@ -497,6 +592,9 @@ class PriorBlend:
 
 
 _LEVELS = np.linspace(0.0, 1.0, 101)
+#: Prior variance of the position terms: free in effect, defined where a bucket was never
+#: shown.
+POSITION_VARIANCE = 100.0
 
 
 class PlayRanker:
@@ -628,7 +726,7 @@ class PlayRanker:
             fit_part,
             centre=self.prior.vector(),
             intercept_centre=self.prior.bias,
-            variance=self.C,
+            variance=np.where(POSITION_TERMS, POSITION_VARIANCE, self.C),
             sample_weight=fit_weights,
             max_iter=self.max_iter,
         )
@@ -640,6 +738,7 @@ class PlayRanker:
             intercept=intercept,
             prior=self.prior.vector(),
             sample_weight=weights,
+            nuisance=POSITION_TERMS,
         )
         if self.learned_log_loss > self.prior_log_loss:
             self._use_prior()
@@ -750,21 +849,36 @@ class PlayRanker:
     def load(cls, source: ArtefactTarget | os.PathLike[str]) -> PlayRanker:
         """Read a ranker written by :meth:`save`.
 
+        A ranker whose positions were the first layout's two ``log1p``
+        columns is read into this one (:func:`legacy_layout_values`): it
+        serves exactly as before.
+
         Raises
         ------
         ValueError
             If it was trained on another feature layout (retrain it).
         """
         arrays = load_artefact(source, kind=_KIND, version=_VERSION)
-        if tuple(str(name) for name in arrays["feature_names"]) != FEATURE_NAMES:
-            raise ValueError("ranker was trained on another feature layout; retrain it")
-        prior = PriorBlend(
-            bias=float(arrays["prior_bias"]),
-            weights=tuple(
-                (str(name), float(weight))
-                for name, weight in zip(arrays["prior_names"], arrays["prior_weights"], strict=True)
-            ),
-        )
+        stored = tuple(str(name) for name in arrays["feature_names"])
+        per_feature = {"coef": 0.0, "feature_mean": 0.0, "feature_scale": 1.0}
+        if stored != FEATURE_NAMES:
+            carried = {
+                key: legacy_layout_values(
+                    stored, arrays.get(key), FEATURE_NAMES, POSITION_FEATURE_NAMES, fill=fill
+                )
+                for key, fill in per_feature.items()
+            }
+            if any(values is None for values in carried.values()):
+                raise ValueError("ranker was trained on another feature layout; retrain it")
+            arrays = {**arrays, **carried}
+        prior_weights = [
+            (str(name), float(weight))
+            for name, weight in zip(arrays["prior_names"], arrays["prior_weights"], strict=True)
+            if str(name) not in LEGACY_POSITION_FEATURES
+        ]
+        if stored != FEATURE_NAMES:  # the first layout's prior had no position buckets
+            prior_weights += [(n, w) for n, w in _PRIOR_WEIGHTS if n in POSITION_FEATURE_NAMES]
+        prior = PriorBlend(bias=float(arrays["prior_bias"]), weights=tuple(prior_weights))
         ranker = cls(
             C=float(arrays["C"]),
             min_rows=int(arrays["min_rows"]),

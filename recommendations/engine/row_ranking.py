@@ -92,7 +92,14 @@ from scipy.special import expit
 
 from recommendations.engine.logistic import held_out_log_losses, map_logistic_fit
 from recommendations.engine.persistence import ArtefactTarget, load_artefact, save_artefact
-from recommendations.engine.ranking import DEVICE_CLASSES, HOUR_BUCKETS
+from recommendations.engine.ranking import (
+    DEVICE_CLASSES,
+    HOUR_BUCKETS,
+    ROW_POSITION_BUCKETS,
+    ROW_POSITION_FEATURES,
+    legacy_layout_values,
+    position_one_hots,
+)
 
 __all__ = [
     "PRIOR_TYPE_BIAS",
@@ -142,22 +149,10 @@ SEEN_SMOOTHING = 40.0
 #: that keeps it finite and positive before any play).
 _RATE_PRIOR_TILES = 50.0
 
-#: Where a shown row was, as buckets of its index (first, last), the last open-ended. The top
-#: row (index 0), the serving position, is in none.
-POSITION_BUCKETS: tuple[tuple[int, int | None], ...] = (
-    (1, 1),
-    (2, 2),
-    (3, 3),
-    (4, 4),
-    (5, 5),
-    (6, 7),
-    (8, 11),
-    (12, None),
-)
-POSITION_FEATURES: tuple[str, ...] = tuple(
-    f"row_position_{first}" if first == last else f"row_position_{first}_{last or 'plus'}"
-    for first, last in POSITION_BUCKETS
-)
+#: Where a shown row was: the title ranker's buckets of its index (the top row, the
+#: serving position, is in none).
+POSITION_BUCKETS = ROW_POSITION_BUCKETS
+POSITION_FEATURES = ROW_POSITION_FEATURES
 
 ROW_FEATURE_NAMES: tuple[str, ...] = (
     *(f"type_{t}" for t in ROW_TYPES),
@@ -187,6 +182,7 @@ PROFILE_FEATURES: tuple[str, ...] = (
 #: The row type and row type x context one-hots, and where the row was shown.
 _POPULATION_TERMS = np.array([name.startswith("type_") for name in ROW_FEATURE_NAMES])
 _POSITION_TERMS = np.isin(ROW_FEATURE_NAMES, POSITION_FEATURES)
+_POSITIONS = slice(_COLUMN[POSITION_FEATURES[0]], _COLUMN[POSITION_FEATURES[-1]] + 1)
 #: Prior variance of the position terms: free in effect, yet defined where a bucket was
 #: never shown (a page of three rows says nothing about the twelfth).
 POSITION_VARIANCE = 100.0
@@ -528,9 +524,7 @@ def row_features(
     features[rows, _HOUR_BASE + types * HOUR_BUCKETS + hours] = 1.0
     features[rows, _DEVICE_BASE + types * len(DEVICE_CLASSES) + devices] = 1.0
     features[rows[weekend], _WEEKEND_BASE + types[weekend]] = 1.0
-    position = np.broadcast_to(np.asarray(row_position, dtype=np.int64), (n,))
-    for name, (first, last) in zip(POSITION_FEATURES, POSITION_BUCKETS, strict=True):
-        features[:, _COLUMN[name]] = (position >= first) & (last is None or position <= last)
+    features[:, _POSITIONS] = position_one_hots(row_position, n, POSITION_BUCKETS)
     return features
 
 
@@ -680,6 +674,10 @@ class RowRanker:
     def load(cls, source: ArtefactTarget | os.PathLike[str]) -> RowRanker:
         """Read a row ranker written by :meth:`save`.
 
+        A ranker whose position was the first layout's ``log1p`` column is
+        read into this one (:func:`~recommendations.engine.ranking.legacy_layout_values`):
+        it orders rows exactly as before until the next retrain.
+
         Raises
         ------
         ValueError
@@ -687,18 +685,25 @@ class RowRanker:
             serving then falls back to the prior until the next retrain.
         """
         arrays = load_artefact(source, kind=_KIND, version=_VERSION)
-        if tuple(str(n) for n in arrays["feature_names"]) != ROW_FEATURE_NAMES:
-            raise ValueError("row ranker was trained on another feature layout; retrain it")
+        stored = tuple(str(n) for n in arrays["feature_names"])
+        coef = arrays.get("coef")
+        if stored != ROW_FEATURE_NAMES:
+            coef = legacy_layout_values(
+                stored, coef, ROW_FEATURE_NAMES, POSITION_FEATURES, fill=0.0
+            )
+            if coef is None:
+                raise ValueError("row ranker was trained on another feature layout; retrain it")
         ranker = cls(
             C=float(arrays["C"]),
-            C_population=float(arrays["C_population"]),
+            # Rankers stored before the population terms had their own variance used C.
+            C_population=float(arrays["C_population"] if "C_population" in arrays else arrays["C"]),
             min_rows=int(arrays["min_rows"]),
             min_positives=int(arrays["min_positives"]),
             max_iter=int(arrays["max_iter"]),
         )
         ranker.mode = "learned" if str(arrays["mode"]) == "learned" else "prior"
         ranker.n_training_rows = int(arrays["n_training_rows"])
-        ranker.coef = arrays["coef"]
+        ranker.coef = coef
         ranker.intercept = float(arrays["intercept"])
         return ranker
 

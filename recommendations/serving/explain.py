@@ -32,7 +32,13 @@ from scipy.special import expit
 from profiles.models import Profile
 from recommendations.engine.candidates import SOURCE_ORDER, Source, eligible_titles
 from recommendations.engine.popularity import new_release_scores
-from recommendations.engine.ranking import FEATURE_NAMES
+from recommendations.engine.ranking import (
+    FEATURE_NAMES,
+    ROW_POSITION_BUCKETS,
+    ROW_POSITION_FEATURES,
+    SLOT_POSITION_BUCKETS,
+    SLOT_POSITION_FEATURES,
+)
 from recommendations.selectors.training import index_of, signal_weights
 from recommendations.serving.bundle import CatalogueArrays, ServingBundle
 from recommendations.serving.cache import serving_bundle
@@ -62,6 +68,16 @@ SOURCE_REASONS: dict[Source, str] = {
     Source.CONTINUE_WATCHING: "Continue watching: the profile started it and has not finished.",
 }
 
+
+def _shown(where: str, first: int, last: int | None) -> str:
+    """A position bucket (0-based indices) as staff count: "as row 4", "as tiles 7-8"."""
+    if last is None:
+        return f"as {where} {first + 1} or later"
+    if first == last:
+        return f"as {where} {first + 1}"
+    return f"as {where}s {first + 1}-{last + 1}"
+
+
 #: Each ranking feature (``FEATURE_NAMES``) as staff would say it.
 FEATURE_LABELS: dict[str, str] = {
     "cf_score": "Profiles with a similar history play it (collaborative score)",
@@ -84,8 +100,14 @@ FEATURE_LABELS: dict[str, str] = {
     "device_web": "Watching in a browser",
     "tv_x_cluster_popularity": "On a TV x popular in the cluster",
     "mobile_x_continue_watching": "On a phone x in progress",
-    "row_position": "Row position (learned from logs; 0 when serving)",
-    "slot_position": "Position in the row (learned from logs; 0 when serving)",
+    **{
+        name: f"Shown {_shown(where, first, last)} (learned from logs; never when serving)"
+        for where, names, buckets in (
+            ("row", ROW_POSITION_FEATURES, ROW_POSITION_BUCKETS),
+            ("tile", SLOT_POSITION_FEATURES, SLOT_POSITION_BUCKETS),
+        )
+        for name, (first, last) in zip(names, buckets, strict=True)
+    },
 }
 
 

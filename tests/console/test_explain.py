@@ -5,7 +5,11 @@ import pytest
 from django.utils import timezone
 from scipy.special import expit
 
-from recommendations.engine.ranking import FEATURE_NAMES
+from recommendations.engine.ranking import (
+    FEATURE_NAMES,
+    ROW_POSITION_FEATURES,
+    SLOT_POSITION_FEATURES,
+)
 from recommendations.serving.explain import FEATURE_LABELS, UnknownTitle, title_explanation
 from recommendations.serving.recommend import profile_ranked_pool
 from tests.factories import TitleFactory
@@ -15,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 # Features whose value is the request's (the same for every candidate) or the title's own.
 PER_REQUEST = {"device_tv", "device_mobile", "device_tablet", "device_web", "weekend"}
-PER_REQUEST |= {"recent_activity", "row_position", "slot_position"}
+PER_REQUEST |= {"recent_activity", *ROW_POSITION_FEATURES, *SLOT_POSITION_FEATURES}
 PER_TITLE = {"region_popularity", "release_recency"}
 
 

@@ -16,6 +16,7 @@ from recommendations.engine.ranking import (
     FEATURE_NAMES,
     HOUR_BUCKETS,
     MIN_REFERENCE_ROWS,
+    POSITION_FEATURE_NAMES,
     PlayRanker,
     PriorBlend,
     build_features,
@@ -25,6 +26,8 @@ from recommendations.engine.ranking import (
 )
 
 COLUMN = {name: index for index, name in enumerate(FEATURE_NAMES)}
+POSITION_TERMS = np.isin(FEATURE_NAMES, POSITION_FEATURE_NAMES)
+LEGACY = ("row_position", "slot_position")  # the first layout's position columns
 
 
 def request_features(n: int, rng: np.random.Generator, **overrides) -> np.ndarray:
@@ -54,23 +57,31 @@ def logged_impressions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Impressions whose plays truly depend on CF score, resuming and position."""
     rng = np.random.default_rng(seed)
+    recent, weekday = rng.poisson(5, n), rng.integers(0, 7, n)
+    device = rng.integers(0, len(DEVICE_CLASSES), n)
+    rows, slots = rng.integers(0, 10, n), rng.integers(0, 20, n)
     features = request_features(
         n,
         rng,
-        recent_plays=rng.poisson(5, n),
-        weekday=rng.integers(0, 7, n),
-        device=rng.integers(0, len(DEVICE_CLASSES), n),
-        row_position=rng.integers(0, 10, n),
-        slot_position=rng.integers(0, 20, n),
+        recent_plays=recent,
+        weekday=weekday,
+        device=device,
+        row_position=rows,
+        slot_position=slots,
     )
     logit = (
         -3.0
         + 3.0 * features[:, COLUMN["cf_score"]]
         + 2.5 * features[:, COLUMN["continue_watching"]]
-        - row_effect * features[:, COLUMN["row_position"]]
-        - slot_effect * features[:, COLUMN["slot_position"]]
+        - row_effect * position_curve(rows)
+        - slot_effect * position_curve(slots)
     )
     return features, rng.random(n) < expit(logit)
+
+
+def position_curve(index: np.ndarray) -> np.ndarray:
+    """The logged worlds' position effect per unit: a curve, which the buckets fit."""
+    return np.log1p(index) / np.log1p(40)
 
 
 def test_the_feature_matrix_follows_the_documented_layout():
@@ -83,7 +94,7 @@ def test_the_feature_matrix_follows_the_documented_layout():
     assert (features[:, COLUMN["device_mobile"]] == 1).all()
     assert (features[:, COLUMN["device_tv"]] == 0).all()
     assert (features[:, COLUMN["weekend"]] == 1).all()
-    assert (features[:, COLUMN["row_position"]] == 0).all()  # serving: as if shown first
+    assert (features[:, POSITION_TERMS] == 0).all()  # serving: as if shown first
     np.testing.assert_allclose(
         features[:, COLUMN["weekend_x_hour_genre"]], features[:, COLUMN["hour_genre_affinity"]]
     )
@@ -182,7 +193,8 @@ def test_with_enough_logged_pages_the_learned_model_takes_over():
     coef = dict(zip(FEATURE_NAMES, ranker.coef, strict=True))
     assert coef["cf_score"] > 0
     assert coef["continue_watching"] > 0
-    assert coef["row_position"] < 0  # position bias is explained by position
+    # position bias is explained by position: the lower the row, the fewer the plays
+    assert coef["row_position_8_11"] < coef["row_position_3"] < coef["row_position_1"] < 0
 
 
 def test_the_learned_model_moves_from_the_prior_towards_what_the_logs_show():
@@ -197,7 +209,9 @@ def test_the_learned_model_moves_from_the_prior_towards_what_the_logs_show():
     assert ranker.mode == "learned"
     assert ranker.learned_log_loss < ranker.prior_log_loss
     prior = PriorBlend().vector()
-    for name, truth in (("cf_score", 3.0), ("continue_watching", 2.5), ("row_position", -1.5)):
+    rows_8_9 = -1.5 * position_curve(np.array([8, 9])).mean()  # row indices run 0-9
+    truths = (("cf_score", 3.0), ("continue_watching", 2.5), ("row_position_8_11", rows_8_9))
+    for name, truth in truths:
         learned = ranker.coef[COLUMN[name]]
         assert abs(learned - truth) < abs(prior[COLUMN[name]] - truth), name
     # the prior's belief in content affinity, which these plays do not depend on, weakens
@@ -230,7 +244,7 @@ def test_a_model_of_older_logs_that_predicts_the_newest_worse_keeps_the_prior():
         -3.0
         + 4.0 * newer[:, COLUMN["content_affinity"]]
         + 2.5 * newer[:, COLUMN["continue_watching"]]
-        - 1.5 * newer[:, COLUMN["row_position"]]
+        - 1.5 * newer[:, POSITION_TERMS].sum(axis=1)
     )
     newer_labels = rng.random(4000) < expit(newer_logit)
 
@@ -284,8 +298,7 @@ def test_a_higher_probability_never_gives_a_lower_match(rows):
 def served_matches(ranker: PlayRanker, features: np.ndarray) -> np.ndarray:
     """The "% match" of logged titles as serving scores them: positions as serving sets them."""
     served = features.copy()
-    served[:, COLUMN["row_position"]] = 0
-    served[:, COLUMN["slot_position"]] = 0
+    served[:, POSITION_TERMS] = 0
     return ranker.match(ranker.predict_proba(served))
 
 
@@ -360,6 +373,40 @@ def test_a_ranker_trained_on_another_feature_layout_is_refused():
 
     with pytest.raises(ValueError, match="another feature layout"):
         PlayRanker.load(stale)
+
+
+def test_a_ranker_of_the_first_position_layout_serves_as_it_did():
+    # given: a learned ranker stored as the first release stored it: one log1p column per
+    # position, with the steep coefficients the demo's logs gave them
+    ranker = PlayRanker(random_state=0).fit(*logged_impressions(20000))
+    buffer = io.BytesIO()
+    ranker.save(buffer)
+    buffer.seek(0)
+    with np.load(buffer) as archive:
+        arrays = {name: archive[name] for name in archive.files if not name.startswith("__")}
+    kept = ~POSITION_TERMS
+    legacy = {"coef": [-6.1, -4.4], "feature_mean": [0.0, 0.0], "feature_scale": [1.0, 1.0]}
+    for key, values in legacy.items():
+        arrays[key] = np.concatenate([arrays[key][kept], values])
+    arrays["feature_names"] = np.array([*np.array(FEATURE_NAMES)[kept], *LEGACY])
+    prior = [(n, w) for n, w in PriorBlend().weights if n not in POSITION_FEATURE_NAMES]
+    arrays["prior_names"] = np.array([n for n, _ in prior] + list(LEGACY))
+    arrays["prior_weights"] = np.array([w for _, w in prior] + [-1.0, -0.5])
+    stored = io.BytesIO()
+    save_artefact(stored, kind="tonight.play_ranker", version=1, **arrays)
+    stored.seek(0)
+
+    # when
+    loaded = PlayRanker.load(stored)
+
+    # then: what serving scores (every title as if shown first) and its match are unchanged
+    served = request_features(500, np.random.default_rng(3))
+    assert loaded.mode == "learned"
+    np.testing.assert_allclose(loaded.predict_proba(served), ranker.predict_proba(served))
+    np.testing.assert_array_equal(
+        loaded.match(loaded.predict_proba(served)), ranker.match(ranker.predict_proba(served))
+    )
+    assert set(POSITION_FEATURE_NAMES) <= {name for name, _ in loaded.prior.weights}
 
 
 def test_prior_weights_must_name_real_features():

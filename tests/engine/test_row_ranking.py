@@ -460,6 +460,39 @@ def test_save_and_load_round_trip_and_an_older_layout_is_refused():
         RowRanker.load(old)
 
 
+def test_a_row_ranker_of_the_first_position_layout_orders_rows_as_it_did():
+    # given: a learned row ranker stored before positions were bucketed (and before the
+    # population terms had their own variance)
+    features, labels, pages = logged_pages(1500, np.random.default_rng(5), extra={"genre": 3.0})
+    ranker = row_ranker_select(features, labels, pages).ranker
+    kept = ~np.isin(ROW_FEATURE_NAMES, POSITION_FEATURES)
+    stored = io.BytesIO()
+    save_artefact(
+        stored,
+        kind="tonight.row_ranker",
+        version=2,
+        mode="learned",
+        feature_names=np.array([*np.array(ROW_FEATURE_NAMES)[kept], "row_position"]),
+        C=0.2,
+        min_rows=2000,
+        min_positives=100,
+        max_iter=500,
+        n_training_rows=ranker.n_training_rows,
+        coef=np.append(ranker.coef[kept], -3.6),
+        intercept=ranker.intercept,
+    )
+    stored.seek(0)
+
+    # when
+    loaded = RowRanker.load(stored)
+
+    # then: serving's rows (all at the top position) score as they did
+    served = one_profile(np.arange(N_TYPES), plays=counts(genre=4, trending=1))
+    assert loaded.mode == "learned"
+    np.testing.assert_allclose(loaded.predict_proba(served), ranker.predict_proba(served))
+    assert loaded.C_population == 0.2
+
+
 def test_too_few_older_rows_to_fit_report_no_comparison():
     # given: enough rows in all, but the older three quarters alone are under min_rows
     features, labels, pages = logged_pages(200, np.random.default_rng(6), extra={"genre": 3.0})
