@@ -75,6 +75,7 @@ Calibration and "% match"
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -152,11 +153,28 @@ def position_feature_names(
 def position_one_hots(
     index: npt.ArrayLike, n: int, buckets: tuple[tuple[int, int | None], ...]
 ) -> npt.NDArray[np.float32]:
-    """Shape (n, len(buckets)): 1 where ``index`` (scalar or shape (n,)) falls in a bucket."""
-    shown = np.broadcast_to(np.asarray(index, dtype=np.int64), (n,))[:, np.newaxis]
-    first = np.array([b[0] for b in buckets])
-    last = np.array([np.iinfo(np.int64).max if b[1] is None else b[1] for b in buckets])
+    """Shape (n, len(buckets)): 1 where ``index`` (scalar or shape (n,)) falls in a bucket.
+
+    A scalar (serving: every candidate at the first row and slot) is one row
+    broadcast, not n rows compared: this runs on every request.
+    """
+    first, last = _bucket_bounds(buckets)
+    shown = np.asarray(index, dtype=np.int64)
+    if shown.ndim == 0:
+        return np.broadcast_to(
+            ((shown >= first) & (shown <= last)).astype(np.float32), (n, len(buckets))
+        )
+    shown = np.broadcast_to(shown, (n,))[:, np.newaxis]
     return ((shown >= first) & (shown <= last)).astype(np.float32)
+
+
+@functools.cache
+def _bucket_bounds(
+    buckets: tuple[tuple[int, int | None], ...],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    first = np.array([b[0] for b in buckets], dtype=np.int64)
+    last = np.array([np.iinfo(np.int64).max if b[1] is None else b[1] for b in buckets])
+    return first, last
 
 
 ROW_POSITION_FEATURES = position_feature_names("row_position", ROW_POSITION_BUCKETS)
