@@ -1,7 +1,7 @@
 """How well served row orders follow the simulated households' hidden row tastes.
 
     make demo-data        # or any database simulate_traffic has driven
-    python bench/row_tastes.py [--weights 0 0.5 1] [--tastes var/demo/hidden_tastes.json]
+    python bench/row_tastes.py [--weights 0.5 1] [--tastes var/demo/hidden_tastes.json]
 
 Not a speed figure: the quality side of a row-ranking change, on the
 database ``DATABASE_URL`` names (the demo's SQLite by default). For every
@@ -12,11 +12,11 @@ of the day (1: the same order, 0: unrelated), and the chance that the
 simulated viewer starts a play from that page (P(play): what a row order is
 for; the same viewers' draws for every ranker, so each ranker's difference
 from the prior's is paired). Printed per row-ranker variant, side by side:
-the served ranker (the active version's), the prior with ``seen_rate_lift``
-weighed at each of ``--weights`` (the first is the baseline of "vs prior"),
-and a ranker blind to the profile's own engagement (the baseline any
-personalisation must beat), each with its standard error over the
-profile-moments.
+the served ranker (the active version's), the prior as shipped (the
+baseline of "vs prior"), the prior with ``seen_rate_lift`` weighed at each of
+``--weights``, and a ranker blind to the profile's own engagement (the
+baseline any personalisation must beat), each with its standard error over
+the profile-moments.
 """
 
 from __future__ import annotations
@@ -72,13 +72,14 @@ def prior_with(**weights: float) -> Callable[[object], RowRanker]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--weights", type=float, nargs="*", default=[0.0, 0.5, 1.0])
+    parser.add_argument("--weights", type=float, nargs="*", default=[0.5, 1.0])
     parser.add_argument(
         "--tastes", type=Path, default=Path(settings.VAR_DIR) / "demo" / "hidden_tastes.json"
     )
     args = parser.parse_args()
     variants: list[tuple[str, Callable[[object], RowRanker] | None]] = [
         ("served (active version's row ranker)", None),
+        ("prior (as shipped)", lambda bundle: RowRanker()),
         *(
             (f"prior, seen_rate_lift weighed {w:g}", prior_with(seen_rate_lift=w))
             for w in args.weights
@@ -93,7 +94,7 @@ def main() -> None:
     measured = []
     for name, rankers in variants:
         measured.append((name, outcomes(rankers, tastes)))
-    baseline = measured[1][1].play  # the shipped prior (seen_rate_lift at its first weight)
+    baseline = measured[1][1].play  # the prior as shipped
     for name, result in measured:
         scores, play = result.agreement, result.play
         lift = play - baseline  # paired: every variant's pages meet the same simulated viewers

@@ -68,8 +68,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):
-        # The raiser's sentence names what was not found ("No profile 7 on this
-        # account."); a bare Http404 reads as DRF's default.
+        # The raiser's sentence names what was not found ("No profile with this id
+        # on this account."); a bare Http404 reads as DRF's default.
         exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()

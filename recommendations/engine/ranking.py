@@ -184,32 +184,61 @@ SLOT_POSITION_FEATURES = position_feature_names("slot_position", SLOT_POSITION_B
 LEGACY_POSITION_FEATURES: tuple[str, ...] = ("row_position", "slot_position")
 
 
-def legacy_layout_values(
+@dataclass(frozen=True, slots=True)
+class LegacyLayout:
+    """How a stored model's columns map onto this layout (:func:`legacy_layout`).
+
+    Attributes
+    ----------
+    stored : numpy.ndarray of int64, shape (len(names),)
+        The stored column of each current column; -1 for a current position term.
+    dropped : numpy.ndarray of int64
+        The stored columns of the first layout's position terms.
+    n_stored : int
+        How many columns the stored model has.
+    """
+
+    stored: npt.NDArray[np.int64]
+    dropped: npt.NDArray[np.int64]
+    n_stored: int
+
+    def carry(self, values: npt.ArrayLike, fill: float) -> npt.NDArray[np.float64]:
+        """Per-feature ``values`` in the current order, ``fill`` for the new position terms."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (self.n_stored,):
+            raise ValueError("stored per-feature values do not match the stored feature names")
+        return np.where(self.stored >= 0, values[np.maximum(self.stored, 0)], fill)
+
+
+def legacy_layout(
     stored_names: Sequence[str],
-    values: npt.NDArray[np.float64] | None,
     names: Sequence[str],
     positions: Sequence[str],
-    *,
-    fill: float,
-) -> npt.NDArray[np.float64] | None:
-    """A stored model's per-feature ``values`` in ``names``' order, if its layout differs from
-    ``names`` only in how positions are encoded (``positions`` now, the legacy columns then);
-    None otherwise.
+    legacy: Sequence[str],
+) -> LegacyLayout | None:
+    """The map from a stored model's layout onto ``names``, if the two differ exactly in how
+    positions are encoded (``legacy`` then, ``positions`` now); None for anything else.
 
     Both encodings are 0 at serving (the first row and slot), so what a model
-    serves never depended on its position terms: its other terms carry over
-    exactly, the new position terms take ``fill``, and a version trained
-    before the change serves as it did until the next retrain.
+    serves never depended on its position terms beyond a constant (a
+    standardised model's ``coef * (0 - mean) / scale``, which the caller
+    moves into the intercept): its other terms carry over exactly, and a
+    version trained before the change serves as it did until the next retrain.
     """
-    stored = [name for name in stored_names if name not in LEGACY_POSITION_FEATURES]
-    if values is None or stored != [name for name in names if name not in positions]:
+    stored_names = list(stored_names)
+    kept = [name for name in stored_names if name not in legacy]
+    if (
+        len(set(stored_names)) != len(stored_names)
+        or sorted(set(stored_names) - set(kept)) != sorted(legacy)
+        or kept != [name for name in names if name not in positions]
+    ):
         return None
     column = {name: i for i, name in enumerate(stored_names)}
-    carried = np.full(len(names), fill, dtype=np.float64)
-    for j, name in enumerate(names):
-        if name in column:
-            carried[j] = values[column[name]]
-    return carried
+    return LegacyLayout(
+        stored=np.array([column.get(name, -1) for name in names], dtype=np.int64),
+        dropped=np.array([column[name] for name in legacy], dtype=np.int64),
+        n_stored=len(stored_names),
+    )
 
 
 #: Columns of the feature matrix, in order. Scaling per column:
@@ -622,7 +651,8 @@ class PlayRanker:
     ----------
     C : float
         Prior variance of each coefficient around the prior blend's value
-        (:func:`~recommendations.engine.logistic.map_logistic_fit`).
+        (:func:`~recommendations.engine.logistic.map_logistic_fit`), but
+        the position terms', which are :data:`POSITION_VARIANCE`.
     min_rows : int
         Logged impressions needed before a learned model is tried.
     min_positives : int
@@ -645,8 +675,8 @@ class PlayRanker:
         Rows passed to the last :meth:`fit` (0 if never fitted).
     learned_log_loss, prior_log_loss : float or None
         Mean log loss on the calibration part (the newest rows) of the model
-        fitted on the older ones and of the prior, its base rate fitted
-        there too. The learned model is kept only if it is no worse; None
+        fitted on the older ones and of the prior, its base rate and
+        position terms fitted there too. The learned model is kept only if it is no worse; None
         when there were too few rows to try.
     """
 
@@ -868,8 +898,8 @@ class PlayRanker:
         """Read a ranker written by :meth:`save`.
 
         A ranker whose positions were the first layout's two ``log1p``
-        columns is read into this one (:func:`legacy_layout_values`): it
-        serves exactly as before.
+        columns is read into this one (:func:`legacy_layout`): it serves
+        exactly as before.
 
         Raises
         ------
@@ -878,17 +908,24 @@ class PlayRanker:
         """
         arrays = load_artefact(source, kind=_KIND, version=_VERSION)
         stored = tuple(str(name) for name in arrays["feature_names"])
-        per_feature = {"coef": 0.0, "feature_mean": 0.0, "feature_scale": 1.0}
         if stored != FEATURE_NAMES:
-            carried = {
-                key: legacy_layout_values(
-                    stored, arrays.get(key), FEATURE_NAMES, POSITION_FEATURE_NAMES, fill=fill
-                )
-                for key, fill in per_feature.items()
-            }
-            if any(values is None for values in carried.values()):
+            layout = legacy_layout(
+                stored, FEATURE_NAMES, POSITION_FEATURE_NAMES, LEGACY_POSITION_FEATURES
+            )
+            if layout is None:
                 raise ValueError("ranker was trained on another feature layout; retrain it")
-            arrays = {**arrays, **carried}
+            coef, mean, scale = (arrays[k] for k in ("coef", "feature_mean", "feature_scale"))
+            # What the old position columns added to every served score, where they were 0:
+            # nothing on raw features, coef * (0 - mean) / scale on standardised ones.
+            dropped = layout.dropped
+            shift = float(np.sum(coef[dropped] * -mean[dropped] / scale[dropped]))
+            arrays = {
+                **arrays,
+                "coef": layout.carry(coef, 0.0),
+                "feature_mean": layout.carry(mean, 0.0),
+                "feature_scale": layout.carry(scale, 1.0),
+                "intercept": np.float64(float(arrays["intercept"]) + shift),
+            }
         prior_weights = [
             (str(name), float(weight))
             for name, weight in zip(arrays["prior_names"], arrays["prior_weights"], strict=True)

@@ -59,7 +59,8 @@ Model
     documented :class:`RowPrior` and move only as far as logged pages
     justify: the fit is the maximum a posteriori estimate under a Gaussian
     prior centred on the prior's coefficients (variance ``C`` for what is
-    read from the profile's own engagement, the smaller ``C_population`` for
+    read from the profile's own engagement and for the row's strength, the
+    smaller ``C_population`` for
     the row type and row type x context terms, the position terms nearly
     free), not a ridge towards zero. A few hundred pages nudge it; a region's month of pages
     can overturn it. Training also holds the newest pages out
@@ -97,7 +98,7 @@ from recommendations.engine.ranking import (
     HOUR_BUCKETS,
     ROW_POSITION_BUCKETS,
     ROW_POSITION_FEATURES,
-    legacy_layout_values,
+    legacy_layout,
     position_one_hots,
 )
 
@@ -675,7 +676,7 @@ class RowRanker:
         """Read a row ranker written by :meth:`save`.
 
         A ranker whose position was the first layout's ``log1p`` column is
-        read into this one (:func:`~recommendations.engine.ranking.legacy_layout_values`):
+        read into this one (:func:`~recommendations.engine.ranking.legacy_layout`):
         it orders rows exactly as before until the next retrain.
 
         Raises
@@ -688,11 +689,10 @@ class RowRanker:
         stored = tuple(str(n) for n in arrays["feature_names"])
         coef = arrays.get("coef")
         if stored != ROW_FEATURE_NAMES:
-            coef = legacy_layout_values(
-                stored, coef, ROW_FEATURE_NAMES, POSITION_FEATURES, fill=0.0
-            )
-            if coef is None:
+            layout = legacy_layout(stored, ROW_FEATURE_NAMES, POSITION_FEATURES, ("row_position",))
+            if layout is None or coef is None:
                 raise ValueError("row ranker was trained on another feature layout; retrain it")
+            coef = layout.carry(coef, 0.0)
         ranker = cls(
             C=float(arrays["C"]),
             # Rankers stored before the population terms had their own variance used C.
@@ -721,7 +721,8 @@ class RowRankerChoice:
         Row impressions of the newest pages, held out.
     learned_log_loss, prior_log_loss : float or None
         Mean log loss on those rows of the model fitted on the older pages,
-        and of the prior with its base rate fitted on them too; None when
+        and of the prior with its base rate and position terms fitted on them
+        too; None when
         there were too few rows to fit.
     """
 

@@ -375,38 +375,70 @@ def test_a_ranker_trained_on_another_feature_layout_is_refused():
         PlayRanker.load(stale)
 
 
-def test_a_ranker_of_the_first_position_layout_serves_as_it_did():
-    # given: a learned ranker stored as the first release stored it: one log1p column per
-    # position, with the steep coefficients the demo's logs gave them
-    ranker = PlayRanker(random_state=0).fit(*logged_impressions(20000))
+def first_layout(ranker: PlayRanker, *, standardised: bool) -> dict[str, np.ndarray]:
+    """``ranker``'s arrays as the first release stored them: one log1p column per position
+    (with the steep coefficients the demo's logs gave them), and, for a ranker of the
+    release before that, features standardised by a stored mean and scale."""
     buffer = io.BytesIO()
     ranker.save(buffer)
     buffer.seek(0)
     with np.load(buffer) as archive:
         arrays = {name: archive[name] for name in archive.files if not name.startswith("__")}
     kept = ~POSITION_TERMS
-    legacy = {"coef": [-6.1, -4.4], "feature_mean": [0.0, 0.0], "feature_scale": [1.0, 1.0]}
-    for key, values in legacy.items():
-        arrays[key] = np.concatenate([arrays[key][kept], values])
+    arrays["coef"] = np.concatenate([arrays["coef"][kept], [-6.1, -4.4]])
+    n = arrays["coef"].shape[0]
+    rng = np.random.default_rng(12)
+    arrays["feature_mean"] = rng.uniform(0.1, 0.5, n) if standardised else np.zeros(n)
+    arrays["feature_scale"] = rng.uniform(0.2, 1.0, n) if standardised else np.ones(n)
     arrays["feature_names"] = np.array([*np.array(FEATURE_NAMES)[kept], *LEGACY])
     prior = [(n, w) for n, w in PriorBlend().weights if n not in POSITION_FEATURE_NAMES]
     arrays["prior_names"] = np.array([n for n, _ in prior] + list(LEGACY))
     arrays["prior_weights"] = np.array([w for _, w in prior] + [-1.0, -0.5])
-    stored = io.BytesIO()
-    save_artefact(stored, kind="tonight.play_ranker", version=1, **arrays)
-    stored.seek(0)
+    return arrays
+
+
+def stored(arrays: dict[str, np.ndarray]) -> io.BytesIO:
+    buffer = io.BytesIO()
+    save_artefact(buffer, kind="tonight.play_ranker", version=1, **arrays)
+    buffer.seek(0)
+    return buffer
+
+
+@pytest.mark.parametrize("standardised", [False, True], ids=["raw", "standardised"])
+def test_a_ranker_of_the_first_position_layout_serves_as_it_did(standardised):
+    # given: a learned ranker stored in the first layout
+    arrays = first_layout(
+        PlayRanker(random_state=0).fit(*logged_impressions(20000)), standardised=standardised
+    )
 
     # when
-    loaded = PlayRanker.load(stored)
+    loaded = PlayRanker.load(stored(arrays))
 
-    # then: what serving scores (every title as if shown first) and its match are unchanged
+    # then: what serving scores (every title as if shown first, where the old position
+    # columns were 0) is what the stored model scored
     served = request_features(500, np.random.default_rng(3))
+    as_stored = np.column_stack([served[:, ~POSITION_TERMS], np.zeros((500, 2))])
+    z = (as_stored - arrays["feature_mean"]) / arrays["feature_scale"] @ arrays["coef"]
+    score = arrays["platt_slope"] * (z + arrays["intercept"]) + arrays["platt_intercept"]
     assert loaded.mode == "learned"
-    np.testing.assert_allclose(loaded.predict_proba(served), ranker.predict_proba(served))
-    np.testing.assert_array_equal(
-        loaded.match(loaded.predict_proba(served)), ranker.match(ranker.predict_proba(served))
-    )
+    np.testing.assert_allclose(loaded.predict_proba(served), expit(score), rtol=1e-5)
     assert set(POSITION_FEATURE_NAMES) <= {name for name, _ in loaded.prior.weights}
+
+
+@pytest.mark.parametrize(
+    "names",
+    [("row_position",), ("row_position", "slot_position", "slot_position"), ()],
+    ids=["one-legacy-column", "a-duplicate", "no-position"],
+)
+def test_a_layout_that_differs_in_more_than_the_position_encoding_is_refused(names):
+    arrays = first_layout(PlayRanker(), standardised=False)
+    kept = len(FEATURE_NAMES) - int(POSITION_TERMS.sum())
+    arrays["feature_names"] = np.array([*arrays["feature_names"][:kept], *names])
+    for key in ("coef", "feature_mean", "feature_scale"):
+        arrays[key] = np.resize(arrays[key], kept + len(names))
+
+    with pytest.raises(ValueError, match="another feature layout"):
+        PlayRanker.load(stored(arrays))
 
 
 def test_prior_weights_must_name_real_features():
