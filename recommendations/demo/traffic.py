@@ -24,8 +24,12 @@ goes through the code a client would reach:
 
 Sessions are spread over the last ``days`` days at each profile's usual hours
 (its hidden hour mix, in its region's time zone) and run in time order, so a
-later page sees the plays of earlier ones. Every draw comes from one seeded
-generator: the same database, models and seed give the same behaviour.
+later page sees the plays of earlier ones. Every draw comes from the seed:
+the viewers' from one generator, and the page ids, which seed each page's
+artwork draws, from another (:func:`page_id_at`, UUIDv7s of the simulated
+moment). The same database, models and seed give the same behaviour; with
+fresh page ids, as before, the artwork drawn and so everything after it
+differed from run to run.
 """
 
 from __future__ import annotations
@@ -420,6 +424,9 @@ def traffic_simulate(
     started = time.perf_counter()
     now = now or timezone.now()
     rng = np.random.default_rng([seed, 5])
+    # Page ids seed each page's artwork draws: from a generator of their own, so the
+    # viewers' draws are what they were, and a seed gives the same pages.
+    page_ids = np.random.default_rng([seed, 7])
     tastes = tastes if tastes is not None else demo_tastes()
     days = max(1, min(days, int(settings.TONIGHT["SIGNAL_MAX_AGE_DAYS"]) - 1))
 
@@ -473,6 +480,7 @@ def traffic_simulate(
                     rows=rows,
                     items=items,
                     now=now,
+                    page_id=page_id_at(session.at, page_ids),
                 )
                 pages += 1
                 signals += counts[0]
@@ -492,6 +500,14 @@ def traffic_simulate(
     )
 
 
+def page_id_at(at: dt.datetime, rng: np.random.Generator) -> uuid.UUID:
+    """A UUIDv7 of the moment ``at``, its random bits drawn from ``rng``."""
+    value = (int(at.timestamp() * 1000) << 80) | int.from_bytes(rng.bytes(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # the RFC 9562 variant
+    return uuid.UUID(int=value)
+
+
 def _session_run(
     *,
     session: Session,
@@ -502,11 +518,17 @@ def _session_run(
     rows: int,
     items: int,
     now: dt.datetime,
+    page_id: uuid.UUID,
 ) -> tuple[int, int, int, int]:
     """Render one page and send what the viewer did: (signals stored, impressions, plays,
     scroll-pasts)."""
     page = homepage_render(
-        profile=profile, device=session.device, at=session.at, n_rows=rows, n_items=items
+        profile=profile,
+        device=session.device,
+        at=session.at,
+        n_rows=rows,
+        n_items=items,
+        page_id=page_id,
     )
     raw = viewer.events(
         taste=taste,
@@ -563,13 +585,14 @@ class RowOrderOutcomes:
 
 
 def row_order_outcomes(
-    *, tastes: Mapping[int, HiddenTaste], region: str = "IN", draws: int = 32
+    *, tastes: Mapping[int, HiddenTaste], region: str = "IN", draws_per_page: int = 32
 ) -> RowOrderOutcomes:
     """Build every simulated ``region`` profile's TV homepage at a moment of each part of
     yesterday, and measure each page against that profile's hidden tastes.
 
-    The viewers' draws are seeded by profile and moment, so two row rankers
-    measured by this are compared on the same viewers.
+    The viewers' draws and the pages' artwork draws (through the page id) are
+    seeded by profile and moment, so two row rankers measured by this are
+    compared on the same viewers, and a run repeats.
     """
     zone = zoneinfo.ZoneInfo(Region.objects.get(code=region).time_zone)
     simulated = Profile.objects.select_related("account").filter(
@@ -590,7 +613,10 @@ def row_order_outcomes(
             continue
         for moment, (part, hour) in enumerate(PART_OF_DAY_HOURS.items()):
             at = yesterday.replace(hour=hour, minute=0, second=0, microsecond=0)
-            page = homepage_build(profile=profile, device="tv", context_at=at)
+            draws = np.random.default_rng([profile.pk, moment])
+            page = homepage_build(
+                profile=profile, device="tv", context_at=at, page_id=page_id_at(at, draws)
+            )
             order = list(dict.fromkeys(row.type for row in page.rows))
             liked = [taste.row_types[part].get(row_type, 0.0) for row_type in order]
             if len(order) >= 3 and len(set(liked)) > 1:
@@ -601,8 +627,8 @@ def row_order_outcomes(
                     page=page,
                     device="tv",
                     hour=hour,
-                    draws=draws,
-                    rng=np.random.default_rng([profile.pk, moment]),
+                    draws=draws_per_page,
+                    rng=draws,
                 )
             )
     return RowOrderOutcomes(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import uuid
 from itertools import chain, repeat
 
 import orjson
@@ -123,6 +124,7 @@ def homepage_render(
     n_rows: int = 12,
     n_items: int = 20,
     language_codes: set[str] | None = None,
+    page_id: uuid.UUID | None = None,
 ) -> Page:
     """Build the profile's homepage and log it (the page's only database write).
 
@@ -134,7 +136,8 @@ def homepage_render(
     ``at`` is ``context_at``, which sets the logged hour and weekday and
     nothing else (:func:`~recommendations.serving.homepage.homepage_build`).
     ``language_codes`` are the profile's preferred languages when the caller
-    read them with the profile.
+    read them with the profile. ``page_id``: see
+    :func:`~recommendations.serving.homepage.homepage_build`.
     """
     page = homepage_build(
         profile=profile,
@@ -144,6 +147,7 @@ def homepage_render(
         n_rows=n_rows,
         n_items=n_items,
         language_codes=language_codes,
+        page_id=page_id,
     )
     page_log_create(profile=profile, page=page)
     return page

@@ -658,6 +658,7 @@ def homepage_build(
     n_rows: int = 12,
     n_items: int = 20,
     language_codes: set[str] | None = None,
+    page_id: uuid.UUID | None = None,
 ) -> Page:
     """Build (not log) a profile's homepage. ``profile`` needs ``account`` loaded.
 
@@ -672,6 +673,10 @@ def homepage_build(
       The homepage API passes its ``at`` here and nothing else, so a client
       can ask for "Friday evening's page" but never for titles outside their
       licence window, nor put a page log in the past or future.
+
+    ``page_id`` (default a new UUIDv7) seeds the page's artwork draws; the
+    traffic simulation passes ids from its own seeded generator so that a
+    seed gives the same pages.
 
     Raises
     ------
@@ -721,7 +726,7 @@ def homepage_build(
         # Time-ordered (UUIDv7): page logs append to their primary key's index instead
         # of landing on a random leaf of it (5.7x less WAL, 2.8x faster inserts into
         # a 5M-row table, docs/recommendations.md).
-        page_id=uuid7(),
+        page_id=page_id or uuid7(),
         generated_at=now,
         context=page_context,
         model_version=bundle.version_id,
