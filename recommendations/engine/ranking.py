@@ -639,8 +639,8 @@ class PriorBlend:
 
 
 _LEVELS = np.linspace(0.0, 1.0, 101)
-#: Prior variance of the position terms: free in effect, defined where a bucket was never
-#: shown.
+#: Prior variance of the position terms (both rankers'): free in effect, yet defined where a
+#: bucket was never shown (a page of three rows says nothing about the twelfth).
 POSITION_VARIANCE = 100.0
 
 

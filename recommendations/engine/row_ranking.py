@@ -60,15 +60,13 @@ Model
     justify: the fit is the maximum a posteriori estimate under a Gaussian
     prior centred on the prior's coefficients (variance ``C`` for what is
     read from the profile's own engagement and for the row's strength, the
-    smaller ``C_population`` for
-    the row type and row type x context terms, the position terms nearly
-    free), not a ridge towards zero. A few hundred pages nudge it; a region's month of pages
-    can overturn it. Training also holds the newest pages out
-    (:func:`row_ranker_select`) and keeps the prior unless the learned
-    model predicts the plays of those pages at least as well (log loss),
-    against the prior with its base rate and position terms fitted too.
-    Saved as
-    ``.npz`` without pickle.
+    smaller ``C_population`` for the row type and row type x context terms,
+    the position terms nearly free), not a ridge towards zero. A few hundred
+    pages nudge it; a region's month of pages can overturn it. Training also
+    holds the newest pages out (:func:`row_ranker_select`) and keeps the
+    prior unless the learned model predicts the plays of those pages at
+    least as well (log loss), against the prior with its base rate and
+    position terms fitted too. Saved as ``.npz`` without pickle.
 
 Prior
     Before any page is logged the order is: the product's base preference per
@@ -96,6 +94,7 @@ from recommendations.engine.persistence import ArtefactTarget, load_artefact, sa
 from recommendations.engine.ranking import (
     DEVICE_CLASSES,
     HOUR_BUCKETS,
+    POSITION_VARIANCE,
     ROW_POSITION_BUCKETS,
     ROW_POSITION_FEATURES,
     legacy_layout,
@@ -184,9 +183,6 @@ PROFILE_FEATURES: tuple[str, ...] = (
 _POPULATION_TERMS = np.array([name.startswith("type_") for name in ROW_FEATURE_NAMES])
 _POSITION_TERMS = np.isin(ROW_FEATURE_NAMES, POSITION_FEATURES)
 _POSITIONS = slice(_COLUMN[POSITION_FEATURES[0]], _COLUMN[POSITION_FEATURES[-1]] + 1)
-#: Prior variance of the position terms: free in effect, yet defined where a bucket was
-#: never shown (a page of three rows says nothing about the twelfth).
-POSITION_VARIANCE = 100.0
 _HOUR_BASE = _COLUMN[f"type_x_hour_{ROW_TYPES[0]}_0"]
 _DEVICE_BASE = _COLUMN[f"type_x_device_{ROW_TYPES[0]}_{DEVICE_CLASSES[0]}"]
 _WEEKEND_BASE = _COLUMN[f"type_x_weekend_{ROW_TYPES[0]}"]
