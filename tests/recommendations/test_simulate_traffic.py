@@ -137,8 +137,8 @@ def test_served_row_orders_follow_the_profiles_hidden_row_tastes(demo, monkeypat
     assert served > population + 0.1
     # and the ranker these pages teach, whichever one the gate kept (at this size the two
     # are close, and the gate keeps either), orders rows about as well as the prior: the
-    # world is not bit-reproducible (ALS runs threaded), and over five runs the difference
-    # was -0.01 to +0.05; the demo-scale comparison is bench/row_tastes.py's
+    # world is not bit-reproducible from run to run, and over five runs the difference was
+    # -0.01 to +0.05; the demo-scale comparison is bench/row_tastes.py's
     examples = logged_examples_load(region_code="IN", at=timezone.now())
     taught = RowRanker(min_rows=1000, min_positives=50)
     taught.fit(examples.row_features, examples.row_labels)
