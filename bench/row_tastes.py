@@ -16,7 +16,9 @@ the served ranker (the active version's), the prior as shipped (the
 baseline of "vs prior"), the prior with ``seen_rate_lift`` weighed at each of
 ``--weights``, and a ranker blind to the profile's own engagement (the
 baseline any personalisation must beat), each with its standard error over
-the profile-moments.
+the profile-moments. Then the title ranker's part: P(play) of the served
+pages against the same pages with the prior blend as every version's title
+ranker.
 """
 
 from __future__ import annotations
@@ -41,12 +43,14 @@ from django.conf import settings  # noqa: E402
 
 from recommendations.demo import load_hidden_tastes  # noqa: E402
 from recommendations.demo.traffic import RowOrderOutcomes, row_order_outcomes  # noqa: E402
+from recommendations.engine.ranking import PlayRanker  # noqa: E402
 from recommendations.engine.row_ranking import (  # noqa: E402
     PROFILE_FEATURES,
     ROW_FEATURE_NAMES,
     RowRanker,
 )
 from recommendations.serving import homepage  # noqa: E402
+from recommendations.serving.cache import model_cache  # noqa: E402
 
 
 def outcomes(rankers: Callable[[object], RowRanker] | None, tastes: dict) -> RowOrderOutcomes:
@@ -58,6 +62,19 @@ def outcomes(rankers: Callable[[object], RowRanker] | None, tastes: dict) -> Row
         return row_order_outcomes(tastes=tastes, region="IN")
     finally:
         homepage.row_ranker_cache.get = served
+
+
+def with_prior_title_ranker(tastes: dict) -> RowOrderOutcomes:
+    """:func:`row_order_outcomes` with every version's title ranker replaced by the prior
+    blend (the served row ranker kept): what the learned title ranker adds."""
+    stored = PlayRanker.__dict__["load"]
+    PlayRanker.load = classmethod(lambda cls, source: cls())  # type: ignore[method-assign]
+    model_cache.clear()
+    try:
+        return row_order_outcomes(tastes=tastes, region="IN")
+    finally:
+        PlayRanker.load = stored  # type: ignore[method-assign]
+        model_cache.clear()
 
 
 def prior_with(**weights: float) -> Callable[[object], RowRanker]:
@@ -102,6 +119,11 @@ def main() -> None:
             f"{name:<42} {scores.mean():>9.3f} {_error(scores):>6.3f} {len(scores):>5}"
             f" {play.mean():>8.4f} {lift.mean():>+9.4f} {_error(lift):>6.4f} {len(play):>5}"
         )
+    served, blend = measured[0][1].play, with_prior_title_ranker(tastes).play
+    print(f"\n{'title ranker (served row ranker)':<42} {'P(play)':>8} {'vs prior':>9} {'s.e.':>6}")
+    for name, play in (("served (active version's)", served), ("prior blend", blend)):
+        lift = play - blend
+        print(f"{name:<42} {play.mean():>8.4f} {lift.mean():>+9.4f} {_error(lift):>6.4f}")
 
 
 def _error(values: np.ndarray) -> float:
