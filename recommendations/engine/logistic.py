@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize, minimize_scalar
+from scipy.optimize import minimize
 from scipy.special import expit
 
-__all__ = ["base_rate_fit", "held_out_log_losses", "log_loss", "map_logistic_fit"]
+__all__ = ["held_out_log_losses", "log_loss", "map_logistic_fit"]
 
 #: Prior precision of the intercept: nearly free, as the base rate of plays is a
 #: property of the logs (how many rows a page has), not a belief worth defending.
@@ -93,23 +93,6 @@ def log_loss(
     return float(np.average(losses, weights=sample_weight))
 
 
-def base_rate_fit(
-    score: npt.NDArray[np.float64],
-    labels: npt.NDArray[np.bool_],
-    sample_weight: npt.NDArray[np.float64] | None = None,
-) -> float:
-    """The shift ``b`` that makes ``sigmoid(score + b)`` fit ``labels`` best (1-D, convex).
-
-    A fixed prior is compared with a fitted model only after this: its
-    intercept was a guess at the base rate, and a held-out comparison should
-    judge what it ranks, not that guess.
-    """
-    result = minimize_scalar(
-        lambda b: log_loss(score + b, labels, sample_weight), bounds=(-20.0, 20.0), method="bounded"
-    )
-    return float(result.x)
-
-
 def held_out_log_losses(
     features: npt.NDArray[np.float64],
     labels: npt.NDArray[np.bool_],
@@ -123,12 +106,13 @@ def held_out_log_losses(
 ) -> tuple[float, float]:
     """Mean log loss on the ``held_out`` rows of a model fitted on the others, and of the prior.
 
-    The prior's base rate is fitted on the same rows the model was
-    (:func:`base_rate_fit`), and so are its ``nuisance`` coefficients (a
-    mask over the features: terms that describe the logs, such as where a
-    row was shown, and never order anything at serving), so the comparison
-    judges what each ranks. Both rankers choose between their learned model
-    and their prior by it.
+    The prior's base rate is fitted on the same rows the model was, and so
+    are its ``nuisance`` coefficients (a mask over the features: terms that
+    describe the logs, such as where a row was shown, and never order
+    anything at serving; none by default): its intercept was a guess at the
+    base rate and its position terms a guess at how far down viewers look,
+    so the comparison judges what each ranks, not those guesses. Both
+    rankers choose between their learned model and their prior by it.
     """
     fitted = ~held_out
 
@@ -136,10 +120,8 @@ def held_out_log_losses(
         return None if sample_weight is None else sample_weight[rows]
 
     learned = log_loss(features[held_out] @ coef + intercept, labels[held_out], weight(held_out))
-    if nuisance is None or not nuisance.any():
-        prior_score = features @ prior
-        base = base_rate_fit(prior_score[fitted], labels[fitted], weight(fitted))
-        return learned, log_loss(prior_score[held_out] + base, labels[held_out], weight(held_out))
+    if nuisance is None:
+        nuisance = np.zeros(features.shape[1], dtype=bool)
     held = features[:, ~nuisance] @ prior[~nuisance]
     terms, base = map_logistic_fit(
         features[fitted][:, nuisance],
