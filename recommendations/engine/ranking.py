@@ -676,8 +676,8 @@ class PlayRanker:
     learned_log_loss, prior_log_loss : float or None
         Mean log loss on the calibration part (the newest rows) of the model
         fitted on the older ones and of the prior, its base rate and
-        position terms fitted there too. The learned model is kept only if it is no worse; None
-        when there were too few rows to try.
+        position terms fitted there too. The learned model is kept only if
+        it is no worse; None when there were too few rows to try.
     """
 
     def __init__(
@@ -908,6 +908,10 @@ class PlayRanker:
         """
         arrays = load_artefact(source, kind=_KIND, version=_VERSION)
         stored = tuple(str(name) for name in arrays["feature_names"])
+        prior_weights = [
+            (str(name), float(weight))
+            for name, weight in zip(arrays["prior_names"], arrays["prior_weights"], strict=True)
+        ]
         if stored != FEATURE_NAMES:
             layout = legacy_layout(
                 stored, FEATURE_NAMES, POSITION_FEATURE_NAMES, LEGACY_POSITION_FEATURES
@@ -926,13 +930,11 @@ class PlayRanker:
                 "feature_scale": layout.carry(scale, 1.0),
                 "intercept": np.float64(float(arrays["intercept"]) + shift),
             }
-        prior_weights = [
-            (str(name), float(weight))
-            for name, weight in zip(arrays["prior_names"], arrays["prior_weights"], strict=True)
-            if str(name) not in LEGACY_POSITION_FEATURES
-        ]
-        if stored != FEATURE_NAMES:  # the first layout's prior had no position buckets
-            prior_weights += [(n, w) for n, w in _PRIOR_WEIGHTS if n in POSITION_FEATURE_NAMES]
+            # Its prior weighed the legacy columns: this layout's position weights instead.
+            prior_weights = [
+                *((n, w) for n, w in prior_weights if n not in LEGACY_POSITION_FEATURES),
+                *((n, w) for n, w in _PRIOR_WEIGHTS if n in POSITION_FEATURE_NAMES),
+            ]
         prior = PriorBlend(bias=float(arrays["prior_bias"]), weights=tuple(prior_weights))
         ranker = cls(
             C=float(arrays["C"]),

@@ -47,9 +47,9 @@ Features
       habits (resume in the morning, discover new releases on Friday
       evening, lean back on TV).
     - ``row_position_*``: where the row was shown, one-hot per bucket of its
-      index (:data:`POSITION_BUCKETS`; the top row is none of them), learned
-      so that position bias (row 1 gets played because it is row 1) is
-      explained by them, and all 0 at serving. Buckets, not a curve: a
+      index (``ROW_POSITION_BUCKETS``, shared with the title ranker; the top
+      row is none of them), learned so that position bias (row 1 gets played
+      because it is row 1) is explained by them, and all 0 at serving. Buckets, not a curve: a
       screen's rows are looked at alike and the next screen's much less, a
       step that a single ``log1p(index)`` term could only fit by marking the
       top row's type down and the third row's up.
@@ -94,6 +94,7 @@ from recommendations.engine.persistence import ArtefactTarget, load_artefact, sa
 from recommendations.engine.ranking import (
     DEVICE_CLASSES,
     HOUR_BUCKETS,
+    LEGACY_POSITION_FEATURES,
     POSITION_VARIANCE,
     ROW_POSITION_BUCKETS,
     ROW_POSITION_FEATURES,
@@ -149,11 +150,6 @@ SEEN_SMOOTHING = 40.0
 #: that keeps it finite and positive before any play).
 _RATE_PRIOR_TILES = 50.0
 
-#: Where a shown row was: the title ranker's buckets of its index (the top row, the
-#: serving position, is in none).
-POSITION_BUCKETS = ROW_POSITION_BUCKETS
-POSITION_FEATURES = ROW_POSITION_FEATURES
-
 ROW_FEATURE_NAMES: tuple[str, ...] = (
     *(f"type_{t}" for t in ROW_TYPES),
     "affinity",
@@ -166,7 +162,7 @@ ROW_FEATURE_NAMES: tuple[str, ...] = (
     *(f"type_x_hour_{t}_{b}" for t in ROW_TYPES for b in range(HOUR_BUCKETS)),
     *(f"type_x_device_{t}_{d}" for t in ROW_TYPES for d in DEVICE_CLASSES),
     *(f"type_x_weekend_{t}" for t in ROW_TYPES),
-    *POSITION_FEATURES,
+    *ROW_POSITION_FEATURES,
 )
 _COLUMN = {name: i for i, name in enumerate(ROW_FEATURE_NAMES)}
 #: The features read from the profile's own row engagement (all else is the row's type,
@@ -181,8 +177,8 @@ PROFILE_FEATURES: tuple[str, ...] = (
 )
 #: The row type and row type x context one-hots, and where the row was shown.
 _POPULATION_TERMS = np.array([name.startswith("type_") for name in ROW_FEATURE_NAMES])
-_POSITION_TERMS = np.isin(ROW_FEATURE_NAMES, POSITION_FEATURES)
-_POSITIONS = slice(_COLUMN[POSITION_FEATURES[0]], _COLUMN[POSITION_FEATURES[-1]] + 1)
+_POSITION_TERMS = np.isin(ROW_FEATURE_NAMES, ROW_POSITION_FEATURES)
+_POSITIONS = slice(_COLUMN[ROW_POSITION_FEATURES[0]], _COLUMN[ROW_POSITION_FEATURES[-1]] + 1)
 _HOUR_BASE = _COLUMN[f"type_x_hour_{ROW_TYPES[0]}_0"]
 _DEVICE_BASE = _COLUMN[f"type_x_device_{ROW_TYPES[0]}_{DEVICE_CLASSES[0]}"]
 _WEEKEND_BASE = _COLUMN[f"type_x_weekend_{ROW_TYPES[0]}"]
@@ -217,7 +213,7 @@ _PRIOR_CONTEXT_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("strength", 3.0),
     # Where a row was shown never orders a page (all 0 at serving); these are where the
     # fit starts, and the gate fits them for the prior as it fits its base rate.
-    *zip(POSITION_FEATURES, (-0.2, -0.4, -0.6, -0.8, -1.0, -1.3, -1.7, -2.2), strict=True),
+    *zip(ROW_POSITION_FEATURES, (-0.2, -0.4, -0.6, -0.8, -1.0, -1.3, -1.7, -2.2), strict=True),
 )
 
 
@@ -521,7 +517,7 @@ def row_features(
     features[rows, _HOUR_BASE + types * HOUR_BUCKETS + hours] = 1.0
     features[rows, _DEVICE_BASE + types * len(DEVICE_CLASSES) + devices] = 1.0
     features[rows[weekend], _WEEKEND_BASE + types[weekend]] = 1.0
-    features[:, _POSITIONS] = position_one_hots(row_position, n, POSITION_BUCKETS)
+    features[:, _POSITIONS] = position_one_hots(row_position, n, ROW_POSITION_BUCKETS)
     return features
 
 
@@ -685,7 +681,9 @@ class RowRanker:
         stored = tuple(str(n) for n in arrays["feature_names"])
         coef = arrays.get("coef")
         if stored != ROW_FEATURE_NAMES:
-            layout = legacy_layout(stored, ROW_FEATURE_NAMES, POSITION_FEATURES, ("row_position",))
+            layout = legacy_layout(
+                stored, ROW_FEATURE_NAMES, ROW_POSITION_FEATURES, LEGACY_POSITION_FEATURES[:1]
+            )
             if layout is None or coef is None:
                 raise ValueError("row ranker was trained on another feature layout; retrain it")
             coef = layout.carry(coef, 0.0)
@@ -718,8 +716,7 @@ class RowRankerChoice:
     learned_log_loss, prior_log_loss : float or None
         Mean log loss on those rows of the model fitted on the older pages,
         and of the prior with its base rate and position terms fitted on them
-        too; None when
-        there were too few rows to fit.
+        too; None when there were too few rows to fit.
     """
 
     ranker: RowRanker

@@ -7,10 +7,9 @@ import pytest
 from scipy.special import expit
 
 from recommendations.engine.persistence import save_artefact
-from recommendations.engine.ranking import DEVICE_CLASSES, HOUR_BUCKETS
+from recommendations.engine.ranking import DEVICE_CLASSES, HOUR_BUCKETS, ROW_POSITION_FEATURES
 from recommendations.engine.row_ranking import (
     MIN_HOLDOUT_PLAYS,
-    POSITION_FEATURES,
     PRIOR_TYPE_BIAS,
     ROW_FEATURE_NAMES,
     ROW_TYPES,
@@ -171,7 +170,7 @@ def test_weekend_and_context_one_hots_mark_the_rows_type_and_context():
     assert {"type_genre", f"type_x_hour_genre_{EVENING}", "type_x_device_genre_tv"} <= on
     assert "type_x_weekend_genre" in on
     assert "type_x_weekend_trending" not in on
-    top, fourth = ([n for n in POSITION_FEATURES if row[COLUMN[n]]] for row in features)
+    top, fourth = ([n for n in ROW_POSITION_FEATURES if row[COLUMN[n]]] for row in features)
     assert top == []  # the serving position is in no bucket
     assert fourth == ["row_position_3"]
 
@@ -465,7 +464,7 @@ def test_a_row_ranker_of_the_first_position_layout_orders_rows_as_it_did():
     # population terms had their own variance)
     features, labels, pages = logged_pages(1500, np.random.default_rng(5), extra={"genre": 3.0})
     ranker = row_ranker_select(features, labels, pages).ranker
-    kept = ~np.isin(ROW_FEATURE_NAMES, POSITION_FEATURES)
+    kept = ~np.isin(ROW_FEATURE_NAMES, ROW_POSITION_FEATURES)
     stored = io.BytesIO()
     save_artefact(
         stored,
