@@ -207,6 +207,17 @@ class _Viewer:
         self.popularity = popularity
         self.rng = rng
 
+    @classmethod
+    def load(cls, rng: np.random.Generator) -> _Viewer:
+        """A viewer of the catalogue as the database holds it now."""
+        return cls(
+            facts=_title_facts(),
+            themes=_variant_themes(),
+            popularity=_popularity(),
+            rng=rng,
+            genre_slugs={str(pk): slug for pk, slug in Genre.objects.values_list("pk", "slug")},
+        )
+
     def _event_id(self) -> str:
         return str(uuid.UUID(bytes=self.rng.bytes(16), version=4))
 
@@ -230,10 +241,7 @@ class _Viewer:
                 }
             )
 
-        n_rows = FIRST_ROWS_SEEN
-        while n_rows < len(page.rows) and rng.random() < NEXT_ROW_PROBABILITY:
-            n_rows += 1
-        visible = VISIBLE_TILES.get(device, 5) + int(rng.geometric(0.5)) - 1
+        n_rows, visible = _looked_at(page, device, rng)
         candidates: list[tuple[float, int, int]] = []  # (logit, row, position)
         clock = 1.0
         for r, row in enumerate(page.rows[:n_rows]):
@@ -354,10 +362,7 @@ class _Viewer:
         rows = [self._tile_logits(taste, row, len(row.items), device, hour) for row in page.rows]
         total = 0.0
         for _ in range(draws):
-            n_rows = FIRST_ROWS_SEEN
-            while n_rows < len(page.rows) and rng.random() < NEXT_ROW_PROBABILITY:
-                n_rows += 1
-            visible = VISIBLE_TILES.get(device, 5) + int(rng.geometric(0.5)) - 1
+            n_rows, visible = _looked_at(page, device, rng)
             logits = [
                 logit
                 for row, tiles in zip(page.rows[:n_rows], rows, strict=False)
@@ -369,6 +374,14 @@ class _Viewer:
                 weights = np.exp(np.array([*logits, NO_PLAY_LOGIT]) - max(*logits, NO_PLAY_LOGIT))
                 total += 1.0 - weights[-1] / weights.sum()
         return total / draws
+
+
+def _looked_at(page: Page, device: str, rng: np.random.Generator) -> tuple[int, int]:
+    """How many of the page's rows, and tiles of each, one viewer looks at this time."""
+    n_rows = FIRST_ROWS_SEEN
+    while n_rows < len(page.rows) and rng.random() < NEXT_ROW_PROBABILITY:
+        n_rows += 1
+    return n_rows, VISIBLE_TILES.get(device, 5) + int(rng.geometric(0.5)) - 1
 
 
 def _record(profile: Profile, raw: list[dict[str, object]], now: dt.datetime) -> int:
@@ -454,13 +467,7 @@ def traffic_simulate(
     if on_start is not None:
         on_start(len(plan))
 
-    viewer = _Viewer(
-        facts=_title_facts(),
-        themes=_variant_themes(),
-        popularity=_popularity(),
-        rng=rng,
-        genre_slugs={str(pk): slug for pk, slug in Genre.objects.values_list("pk", "slug")},
-    )
+    viewer = _Viewer.load(rng)
     loaded = {
         p.pk: p
         for p in Profile.objects.filter(pk__in=chosen).select_related("account").iterator(2000)
@@ -598,13 +605,7 @@ def row_order_outcomes(
     simulated = Profile.objects.select_related("account").filter(
         pk__in=PageLog.objects.values("profile_id"), account__home_region=region
     )
-    viewer = _Viewer(
-        facts=_title_facts(),
-        themes=_variant_themes(),
-        popularity=_popularity(),
-        rng=np.random.default_rng(0),
-        genre_slugs={str(pk): slug for pk, slug in Genre.objects.values_list("pk", "slug")},
-    )
+    viewer = _Viewer.load(np.random.default_rng(0))
     yesterday = dt.datetime.now(zone) - dt.timedelta(days=1)
     agreement, play = [], []
     for profile in simulated.order_by("pk"):
