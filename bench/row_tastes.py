@@ -1,7 +1,7 @@
 """How well served row orders follow the simulated households' hidden row tastes.
 
     make demo-data        # or any database simulate_traffic has driven
-    python bench/row_tastes.py [--weights 0.5 1] [--tastes var/demo/hidden_tastes.json]
+    python bench/row_tastes.py [--weights 0.5 1] [--tastes var/demo/<database>/hidden_tastes.json]
 
 Not a speed figure: the quality side of a row-ranking change, on the
 database ``DATABASE_URL`` names (the demo's SQLite by default). For every
@@ -39,7 +39,6 @@ import django
 django.setup()
 
 import numpy as np  # noqa: E402
-from django.conf import settings  # noqa: E402
 
 from recommendations.demo import load_hidden_tastes  # noqa: E402
 from recommendations.demo.traffic import RowOrderOutcomes, row_order_outcomes  # noqa: E402
@@ -91,7 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--weights", type=float, nargs="*", default=[0.5, 1.0])
     parser.add_argument(
-        "--tastes", type=Path, default=Path(settings.VAR_DIR) / "demo" / "hidden_tastes.json"
+        "--tastes", type=Path, default=None, help="default: this database's (seed_demo's file)"
     )
     args = parser.parse_args()
     variants: list[tuple[str, Callable[[object], RowRanker] | None]] = [

@@ -7,14 +7,17 @@ action frame) is evidence that the learning works.
 
 A taste is a pure function of ``(seed, account index, profile index, slot)``
 (see :func:`derive_hidden_taste`); the builder also writes every taste, keyed by
-profile id, to ``VAR_DIR/demo/hidden_tastes.json`` so that later commands read
-them back with :func:`load_hidden_tastes` without recomputing anything. The
+profile id, to ``VAR_DIR/demo/<database>/hidden_tastes.json`` so that later
+commands read them back with :func:`load_hidden_tastes` without recomputing
+anything. One file per database: the demo's and the benchmarks' databases
+share a checkout, and seeding one must not take the other's tastes away. The
 choice model both use lives here too (:func:`play_logit`), so that simulated
 traffic behaves like the seeded history.
 """
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -594,8 +597,17 @@ def _database_name() -> str:
 
 
 def hidden_tastes_path() -> Path:
-    """Where ``seed_demo`` writes the tastes: ``VAR_DIR/demo/hidden_tastes.json``."""
-    return Path(settings.VAR_DIR) / "demo" / "hidden_tastes.json"
+    """Where ``seed_demo`` writes the tastes: ``VAR_DIR/demo/<database>/hidden_tastes.json``.
+
+    Per database because the file holds what no database does (each title's
+    latent popularity): with one file per checkout, seeding the benchmark's
+    database replaced the demo's, and the demo's next simulation ran on
+    rederived tastes without the popularity term, a different world from the
+    same seed.
+    """
+    # SQLite's NAME is a file path: its file name is the database's name here.
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(_database_name()).name) or "default"
+    return Path(settings.VAR_DIR) / "demo" / name / "hidden_tastes.json"
 
 
 def write_hidden_tastes(

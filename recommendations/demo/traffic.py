@@ -35,6 +35,7 @@ differed from run to run.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import time
 import uuid
@@ -69,6 +70,8 @@ from .tastes import (
     rederive_hidden_tastes,
 )
 from .vocabulary import HOUR_BUCKETS, ROW_TYPES
+
+logger = logging.getLogger(__name__)
 
 #: Tiles of a row visible without scrolling sideways, per device class.
 VISIBLE_TILES: dict[str, int] = {"tv": 6, "web": 6, "tablet": 5, "mobile": 3}
@@ -114,10 +117,17 @@ class SimulationReport:
 
 
 def demo_tastes() -> dict[int, HiddenTaste]:
-    """The seeded tastes: the file ``seed_demo`` wrote, or rederived from the profiles."""
+    """The seeded tastes: the file ``seed_demo`` wrote, or rederived from the profiles.
+
+    Rederived tastes are the same tastes, but the file also holds each title's
+    latent popularity, which nothing else does: without it the simulated
+    viewers ignore popularity (:func:`_popularity`), which is another world
+    than the seed's, so that is logged.
+    """
     try:
         return load_hidden_tastes()
-    except (FileNotFoundError, ValueError):
+    except (FileNotFoundError, ValueError) as missing:
+        logger.warning("Hidden tastes rederived from the profiles: %s", missing)
         return rederive_hidden_tastes()
 
 
@@ -558,7 +568,12 @@ def _session_run(
 def _popularity() -> dict[int, float]:
     try:
         return load_title_popularity()
-    except (FileNotFoundError, ValueError):
+    except (FileNotFoundError, ValueError) as missing:
+        logger.warning(
+            "Simulated viewers ignore title popularity (no hidden tastes file for this "
+            "database; reseed to restore the seed's world): %s",
+            missing,
+        )
         return {}
 
 

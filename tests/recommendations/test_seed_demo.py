@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.storage import FileSystemStorage
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.test import override_settings
 from PIL import Image
@@ -23,6 +23,7 @@ from catalog.models import Episode, Language, MaturityLevel, Season, Title
 from profiles.models import Profile
 from profiles.services import profile_create
 from recommendations.demo import (
+    hidden_tastes_path,
     load_hidden_tastes,
     load_title_popularity,
     play_logit,
@@ -35,6 +36,7 @@ from recommendations.demo.tastes import (
     THEME_WEIGHT,
     derive_hidden_taste,
     plan_household,
+    write_hidden_tastes,
 )
 from recommendations.demo.vocabulary import GENRES, LANGUAGE_CODES
 from recommendations.models import ProfileTitleState, Signal
@@ -87,7 +89,7 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Simp
         seed()
         yield SimpleNamespace(
             media=FileSystemStorage(location=root / "media"),
-            tastes_path=root / "var" / "demo" / "hidden_tastes.json",
+            tastes_path=hidden_tastes_path(),
         )
         transaction.set_rollback(True)
 
@@ -320,6 +322,22 @@ def test_title_states_and_rewatch_flags_match_what_ingest_derives(world: SimpleN
         .values_list("is_rewatch", flat=True)
     )
     assert [s.is_rewatch for s in seeded_signals] == replay_flags
+
+
+def test_seeding_another_database_leaves_this_ones_tastes(world, settings, monkeypatch) -> None:
+    # given: this database's tastes and title popularity, as seed_demo wrote them
+    settings.VAR_DIR = world.tastes_path.parents[2]
+    ours = load_hidden_tastes()
+    popularity = load_title_popularity()
+    # when: another database (the benchmark's, say) is seeded from the same checkout
+    with monkeypatch.context() as other:
+        other.setitem(connection.settings_dict, "NAME", "tonight_bench_home")
+        elsewhere = write_hidden_tastes([], seed=7, title_popularity={1: 9.0})
+    # then: its tastes went to a file of its own, and this database's are as they were
+    assert hidden_tastes_path() == world.tastes_path
+    assert elsewhere.parent.name == "tonight_bench_home"
+    assert load_hidden_tastes() == ours
+    assert load_title_popularity() == popularity
 
 
 def test_hidden_tastes_are_written_and_rederivable(world: SimpleNamespace) -> None:
