@@ -1,7 +1,8 @@
 """How well served row orders follow the simulated households' hidden row tastes.
 
     make demo-data        # or any database simulate_traffic has driven
-    python bench/row_tastes.py [--weights 0.5 1] [--tastes var/demo/<database>/hidden_tastes.json]
+    python bench/row_tastes.py [--weights 0.5 1] [--at 2026-12-01]
+        [--tastes var/demo/<database>/hidden_tastes.json]
 
 Not a speed figure: the quality side of a row-ranking change, on the
 database ``DATABASE_URL`` names (the demo's SQLite by default). For every
@@ -24,6 +25,7 @@ ranker.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 from collections.abc import Callable
@@ -48,29 +50,32 @@ from recommendations.engine.row_ranking import (  # noqa: E402
     ROW_FEATURE_NAMES,
     RowRanker,
 )
+from recommendations.management.options import moment  # noqa: E402
 from recommendations.serving import homepage  # noqa: E402
 from recommendations.serving.cache import model_cache  # noqa: E402
 
 
-def outcomes(rankers: Callable[[object], RowRanker] | None, tastes: dict) -> RowOrderOutcomes:
+def outcomes(
+    rankers: Callable[[object], RowRanker] | None, tastes: dict, at: dt.datetime | None
+) -> RowOrderOutcomes:
     """:func:`row_order_outcomes` with every page's row ranker given by ``rankers``."""
     served = homepage.row_ranker_cache.get
     if rankers is not None:
         homepage.row_ranker_cache.get = rankers
     try:
-        return row_order_outcomes(tastes=tastes, region="IN")
+        return row_order_outcomes(tastes=tastes, region="IN", at=at)
     finally:
         homepage.row_ranker_cache.get = served
 
 
-def with_prior_title_ranker(tastes: dict) -> RowOrderOutcomes:
+def with_prior_title_ranker(tastes: dict, at: dt.datetime | None) -> RowOrderOutcomes:
     """:func:`row_order_outcomes` with every version's title ranker replaced by the prior
     blend (the served row ranker kept): what the learned title ranker adds."""
     stored = PlayRanker.__dict__["load"]
     PlayRanker.load = classmethod(lambda cls, source: cls())  # type: ignore[method-assign]
     model_cache.clear()
     try:
-        return row_order_outcomes(tastes=tastes, region="IN")
+        return row_order_outcomes(tastes=tastes, region="IN", at=at)
     finally:
         PlayRanker.load = stored  # type: ignore[method-assign]
         model_cache.clear()
@@ -92,6 +97,13 @@ def main() -> None:
     parser.add_argument(
         "--tastes", type=Path, default=None, help="default: this database's (seed_demo's file)"
     )
+    parser.add_argument(
+        "--at",
+        type=moment,
+        default=None,
+        help="pages as of this moment, of the day before it (default now; simulate_traffic "
+        "--until's moment measures a world of a fixed clock the same on any day)",
+    )
     args = parser.parse_args()
     variants: list[tuple[str, Callable[[object], RowRanker] | None]] = [
         ("served (active version's row ranker)", None),
@@ -109,7 +121,7 @@ def main() -> None:
     )
     measured = []
     for name, rankers in variants:
-        measured.append((name, outcomes(rankers, tastes)))
+        measured.append((name, outcomes(rankers, tastes, args.at)))
     baseline = measured[1][1].play  # the prior as shipped
     for name, result in measured:
         scores, play = result.agreement, result.play
@@ -118,7 +130,7 @@ def main() -> None:
             f"{name:<42} {scores.mean():>9.3f} {_error(scores):>6.3f} {len(scores):>5}"
             f" {play.mean():>8.4f} {lift.mean():>+9.4f} {_error(lift):>6.4f} {len(play):>5}"
         )
-    served, blend = measured[0][1].play, with_prior_title_ranker(tastes).play
+    served, blend = measured[0][1].play, with_prior_title_ranker(tastes, args.at).play
     print(f"\n{'title ranker (served row ranker)':<42} {'P(play)':>8} {'vs prior':>9} {'s.e.':>6}")
     for name, play in (("served (active version's)", served), ("prior blend", blend)):
         lift = play - blend

@@ -607,10 +607,16 @@ class RowOrderOutcomes:
 
 
 def row_order_outcomes(
-    *, tastes: Mapping[int, HiddenTaste], region: str = "IN", draws_per_page: int = 32
+    *,
+    tastes: Mapping[int, HiddenTaste],
+    region: str = "IN",
+    draws_per_page: int = 32,
+    at: dt.datetime | None = None,
 ) -> RowOrderOutcomes:
     """Build every simulated ``region`` profile's TV homepage at a moment of each part of
-    yesterday, and measure each page against that profile's hidden tastes.
+    the day before ``at`` (default now), and measure each page against that profile's
+    hidden tastes. The pages are built as of ``at``: a world simulated up to a fixed
+    moment (``simulate_traffic --until``) measures the same on any day.
 
     The viewers' draws and the pages' artwork draws (through the page id) are
     seeded by profile and moment, so two row rankers measured by this are
@@ -621,17 +627,22 @@ def row_order_outcomes(
         pk__in=PageLog.objects.values("profile_id"), account__home_region=region
     )
     viewer = _Viewer.load(np.random.default_rng(0))
-    yesterday = dt.datetime.now(zone) - dt.timedelta(days=1)
+    now = at or timezone.now()
+    yesterday = now.astimezone(zone) - dt.timedelta(days=1)
     agreement, play = [], []
     for profile in simulated.order_by("pk"):
         taste = tastes.get(profile.pk)
         if taste is None:
             continue
         for moment, (part, hour) in enumerate(PART_OF_DAY_HOURS.items()):
-            at = yesterday.replace(hour=hour, minute=0, second=0, microsecond=0)
+            moment_at = yesterday.replace(hour=hour, minute=0, second=0, microsecond=0)
             draws = np.random.default_rng([profile.pk, moment])
             page = homepage_build(
-                profile=profile, device="tv", context_at=at, page_id=page_id_at(at, draws)
+                profile=profile,
+                device="tv",
+                at=now,
+                context_at=moment_at,
+                page_id=page_id_at(moment_at, draws),
             )
             order = list(dict.fromkeys(row.type for row in page.rows))
             liked = [taste.row_types[part].get(row_type, 0.0) for row_type in order]

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
@@ -253,6 +253,25 @@ def test_if_empty_does_not_simulate_twice(demo):
     call_command("simulate_traffic", "--if-empty", "--profiles=2", "--sessions=1", verbosity=0)
 
     assert PageLog.objects.count() == demo.report.pages
+
+
+def test_simulate_traffic_until_a_moment_puts_every_session_before_it(demo):
+    until = timezone.now() - dt.timedelta(days=3)
+    logged = set(PageLog.objects.values_list("id", flat=True))
+
+    call_command(
+        "simulate_traffic", "--profiles=3", "--sessions=2", "--days=1",
+        f"--until={until.isoformat()}", verbosity=0,
+    )  # fmt: skip
+
+    pages = PageLog.objects.exclude(id__in=logged).values_list("generated_at", flat=True)
+    assert len(pages) == 6
+    assert all(until - dt.timedelta(days=2) < at < until for at in pages)
+    tomorrow = (timezone.now() + dt.timedelta(days=1)).date().isoformat()
+    with pytest.raises(CommandError, match=r"--until .* is in the future"):
+        call_command("simulate_traffic", f"--until={tomorrow}", verbosity=0)
+    with pytest.raises(CommandError, match="--until: 'soon' is not an ISO 8601"):
+        call_command("simulate_traffic", "--until=soon", verbosity=0)
 
 
 def test_a_seed_and_a_clock_give_the_same_pages_and_signals(demo, settings):

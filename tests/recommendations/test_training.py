@@ -8,14 +8,14 @@ from io import StringIO
 import numpy as np
 import pytest
 from django.core.files.storage import default_storage
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import MaturityLevel
 from recommendations.engine.confidence import SignalCode
 from recommendations.engine.ranking import FEATURE_NAMES, PlayRanker
-from recommendations.models import ModelVersion
+from recommendations.models import ModelVersion, Signal
 from recommendations.selectors import training as data
 from recommendations.services import training as training_service
 from recommendations.services.signals import signal_batch_record
@@ -342,6 +342,31 @@ def test_train_models_command_trains_global_and_each_region(world):
     assert "global: version #" in out.getvalue()
     assert f"{world.region.code}: version #" in out.getvalue()
     assert ModelVersion.objects.filter(status="active").count() == 2
+
+
+def test_train_models_at_a_past_moment_trains_on_what_was_known_then(world):
+    # given: the fans' plays spread over the last week
+    at = timezone.now() - dt.timedelta(days=4.5)
+    known = Signal.objects.filter(occurred_at__lt=at).count()
+    assert 0 < known < Signal.objects.count()
+
+    # when: the region's model is trained as of four and a half days ago
+    call_command(
+        "train_models", "--region", world.region.code, "--at", at.isoformat(), stdout=StringIO()
+    )
+
+    # then: it learned from the signals before that moment only
+    version = ModelVersion.objects.get(status="active", region=world.region)
+    assert version.n_signals == known
+
+
+def test_train_models_refuses_a_moment_it_cannot_read_or_from_the_future(world):
+    with pytest.raises(CommandError, match="--at: 'last tuesday' is not an ISO 8601"):
+        call_command("train_models", "--at", "last tuesday")
+    tomorrow = (timezone.now() + dt.timedelta(days=1)).isoformat()
+    with pytest.raises(CommandError, match=r"--at .* is in the future"):
+        call_command("train_models", "--at", tomorrow)
+    assert not ModelVersion.objects.exists()
 
 
 def test_maturity_facts_are_read_for_the_filters(world):

@@ -3,9 +3,11 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 from tqdm import tqdm
 
 from recommendations.demo.traffic import traffic_simulate
+from recommendations.management.options import moment
 from recommendations.models import PageLog
 from recommendations.serving.cache import NoActiveModel
 
@@ -37,12 +39,27 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
         parser.add_argument(
+            "--until",
+            type=moment,
+            default=None,
+            help=(
+                "The simulated now: sessions fall in the days before it (ISO 8601 date or "
+                "time; a date is its midnight UTC; default now). The seed_demo --as-of date "
+                "here and as train_models --at gives the same world on any day."
+            ),
+        )
+        parser.add_argument(
             "--if-empty",
             action="store_true",
             help="Do nothing if pages have been logged already (for make demo).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["until"] is not None and options["until"] > timezone.now():
+            raise CommandError(
+                f"--until {options['until'].isoformat()} is in the future: a client cannot "
+                "send signals from there."
+            )
         if options["if_empty"] and PageLog.objects.exists():
             self.stdout.write("Pages are already logged; nothing simulated (--if-empty).")
             return
@@ -64,6 +81,7 @@ class Command(BaseCommand):
                 sessions=options["sessions"],
                 days=options["days"],
                 seed=options["seed"],
+                now=options["until"],
                 progress=bar.update,
                 on_start=start,
             )

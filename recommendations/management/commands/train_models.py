@@ -1,11 +1,14 @@
 """``manage.py train_models``: train and activate recommendation models now, with progress."""
 
+import datetime as dt
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 from tqdm import tqdm
 
+from recommendations.management.options import moment
 from recommendations.models import Signal
 from recommendations.services.training import model_train
 from regions.models import Region
@@ -37,6 +40,15 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
         parser.add_argument(
+            "--at",
+            type=moment,
+            default=None,
+            help=(
+                "End of the training window: train on what was known then (ISO 8601 date "
+                "or time; a date is its midnight UTC; default now)."
+            ),
+        )
+        parser.add_argument(
             "--no-activate",
             action="store_true",
             help="Store the new versions as ready without serving them.",
@@ -44,6 +56,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = options["verbosity"]
+        if options["at"] is not None and options["at"] > timezone.now():
+            raise CommandError(f"--at {options['at'].isoformat()} is in the future.")
         codes = [code.upper() for code in options["region"]]
         unknown = sorted(set(codes) - set(Region.objects.values_list("code", flat=True)))
         if unknown:
@@ -52,9 +66,13 @@ class Command(BaseCommand):
         if options["all"] or not codes:
             scopes = [None, *Region.objects.order_by("code").values_list("code", flat=True)]
         for code in scopes:
-            self._train(code, seed=options["seed"], activate=not options["no_activate"])
+            self._train(
+                code, seed=options["seed"], activate=not options["no_activate"], at=options["at"]
+            )
 
-    def _train(self, region_code: str | None, *, seed: int, activate: bool) -> None:
+    def _train(
+        self, region_code: str | None, *, seed: int, activate: bool, at: dt.datetime | None
+    ) -> None:
         label = region_code or "global"
         signals = Signal.objects.all()
         if region_code is not None:
@@ -90,6 +108,7 @@ class Command(BaseCommand):
                 region_code=region_code,
                 random_state=seed,
                 activate=activate,
+                at=at,
                 stage=stage,
                 progress=progress,
             )
