@@ -30,9 +30,14 @@ The three contenders, trained on the same split:
 - **Tonight**: the pipeline of a model version (:func:`models_fit`):
   weighted confidence with commitment and decay, ALS with fold-in, content,
   trending, filters, scored through the serving code path
-  (:func:`~recommendations.serving.scoring.rank_profile`). The ranker is the
-  documented prior blend: no logged pages are read offline, and the report
-  says which ranker mode the row used.
+  (:func:`~recommendations.serving.scoring.rank_profile`), with the title
+  ranker a training at the cut would serve: learned from the pages logged
+  before the cut whose attribution window had closed by then
+  (:func:`~recommendations.services.ranker_training.logged_examples_load`,
+  the same rows and the same gate as ``model_train``), else the documented
+  prior blend. When it is the learned one, **Tonight, prior blend** ranks
+  with the same fitted models and the prior instead: what the learned ranker
+  adds, measured on the same split.
 
 What the split does not hold out (see docs/recommendations.md, "Offline
 evaluation"): taste clusters are today's assignments, made from all
@@ -54,9 +59,17 @@ from profiles.models import Profile
 from recommendations.engine.confidence import SignalCode
 from recommendations.engine.metrics import RankingMetrics, evaluate, top_k
 from recommendations.engine.popularity import MostPopular
+from recommendations.engine.ranking import PlayRanker
 from recommendations.engine.split import global_time_holdout, holdout_matrices, latest_thumbs_down
 from recommendations.selectors import training as data
-from recommendations.services.training import TrainingData, models_fit, training_data_load
+from recommendations.services.ranker_training import logged_examples_load
+from recommendations.services.training import (
+    FittedModels,
+    RankerExamples,
+    TrainingData,
+    models_fit,
+    training_data_load,
+)
 from recommendations.serving.bundle import ServingBundle
 from recommendations.serving.scoring import ProfileHistory, ScoringContext, rank_profile
 
@@ -207,27 +220,23 @@ def _profile_facts(
     return maturity, languages
 
 
-def _tonight(
+def _tonight_rank(
+    fitted: FittedModels,
+    ranker: PlayRanker,
     training: TrainingData,
     train: data.TrainingSignals,
     users: np.ndarray,
     seen: sp.csr_matrix,
     *,
     at: float,
-    random_state: int,
-) -> tuple[np.ndarray, float, str]:
-    started = time.perf_counter()
-    fitted = models_fit(
-        TrainingData(signals=train, features=training.features, groups=training.groups, at=at),
-        random_state=random_state,
-    )
-    seconds = time.perf_counter() - started
+) -> np.ndarray:
+    """Each evaluated profile's top ``K`` through the serving path, ranked by ``ranker``."""
     bundle = ServingBundle(
         version_id=0,
         index=fitted.index,
         als=fitted.als,
         content=fitted.content,
-        ranker=fitted.ranker,
+        ranker=ranker,
     )
     catalogue = bundle.catalogue(max_age_seconds=float("inf"))
     groups = training.groups
@@ -256,7 +265,7 @@ def _tonight(
         pool = rank_profile(bundle=bundle, catalogue=catalogue, history=history, context=context)
         top = pool.title_index[:K]
         recommended[row, : top.shape[0]] = top
-    return recommended, seconds, bundle.ranker.mode
+    return recommended
 
 
 def recommendations_evaluate(
@@ -266,8 +275,13 @@ def recommendations_evaluate(
     random_state: int = 0,
     at: dt.datetime | None = None,
     stage: Callable[[str], None] | None = None,
+    learn_from_logs: bool = True,
 ) -> EvaluationReport:
-    """Train the three contenders on one global time cut and measure each on the holdout."""
+    """Train the three contenders on one global time cut and measure each on the holdout.
+
+    ``learn_from_logs=False`` ranks Tonight with the prior blend without reading
+    the page logs.
+    """
     stage = stage or (lambda _: None)
     stage("read signals")
     training = training_data_load(region_code=region_code, at=at or timezone.now())
@@ -311,12 +325,32 @@ def recommendations_evaluate(
     )
 
     stage("Tonight")
-    recommended, seconds, ranker = _tonight(
-        training, train, users, seen, at=cut.at, random_state=random_state
+    examples = None
+    if learn_from_logs:
+        logged = logged_examples_load(
+            region_code=region_code,
+            at=dt.datetime.fromtimestamp(cut.at, tz=dt.UTC),
+            random_state=random_state,
+        )
+        if logged.pages:
+            examples = RankerExamples(
+                logged.title_features, logged.title_labels, logged.title_weights
+            )
+    started = time.perf_counter()
+    fitted = models_fit(
+        TrainingData(signals=train, features=training.features, groups=training.groups, at=cut.at),
+        random_state=random_state,
+        ranker_examples=examples,
     )
-    results.append(
-        ModelResult("Tonight", evaluate(recommended, truth, n_titles), seconds, ranker=ranker)
-    )
+    seconds = time.perf_counter() - started
+    rankers = [("Tonight", fitted.ranker)]
+    if fitted.ranker.mode == "learned":
+        rankers.append(("Tonight, prior blend", PlayRanker()))
+    for name, ranker in rankers:
+        recommended = _tonight_rank(fitted, ranker, training, train, users, seen, at=cut.at)
+        results.append(
+            ModelResult(name, evaluate(recommended, truth, n_titles), seconds, ranker=ranker.mode)
+        )
     return EvaluationReport(
         results=results,
         n_profiles=int(users.shape[0]),

@@ -42,7 +42,7 @@ def test_the_table_compares_tonight_with_both_baselines(seeded):
         assert 0.0 < coverage <= 1.0, name
         assert math.isfinite(seconds), name
         assert seconds >= 0.0, name
-    # The row says which ranker it measured: offline, always the prior blend.
+    # The row says which ranker it measured: with no page logged, the prior blend.
     assert modes == {"most-popular": "-", "plain ALS": "-", "Tonight": "prior"}
     assert "Tonight ranked with the prior blend" in text
     assert re.search(r"Tonight / plain ALS NDCG@10: [\d.]+x", text)

@@ -28,6 +28,7 @@ from recommendations.engine.row_ranking import (
     RowRanker,
 )
 from recommendations.models import ModelVersion, PageLog, Signal, SignalKind
+from recommendations.services.evaluation import recommendations_evaluate
 from recommendations.services.ranker_training import logged_examples_load
 from recommendations.services.training import model_train
 from recommendations.serving.bundle import catalogue_cache
@@ -326,3 +327,19 @@ def test_a_seed_and_a_clock_give_the_same_pages_and_signals(demo, settings):
     assert len(first[0]) == 30
     assert len(first[1]) > 30
     assert first == second
+
+
+def test_the_offline_evaluation_ranks_with_the_ranker_a_training_at_the_cut_would_serve(demo):
+    # when: the logged pages are evaluated offline, and again with the page logs ignored
+    report = recommendations_evaluate(random_state=0)
+    unlogged = recommendations_evaluate(random_state=0, learn_from_logs=False)
+
+    # then: Tonight's row used the ranker learned from the pages logged before the cut
+    assert report.by_name("Tonight").ranker == "learned"
+    # and the prior blend's row is the same models ranked by the prior: exactly what
+    # Tonight measures when no page log is read
+    blend = report.by_name("Tonight, prior blend")
+    assert blend.ranker == unlogged.by_name("Tonight").ranker == "prior"
+    assert blend.metrics == unlogged.by_name("Tonight").metrics
+    assert report.by_name("Tonight").metrics != blend.metrics
+    assert [r.name for r in unlogged.results] == ["most-popular", "plain ALS", "Tonight"]
