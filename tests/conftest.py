@@ -50,6 +50,23 @@ def _fresh_artwork_serving(settings):
     artwork_serving.clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_background_rereads(settings):
+    """Serving's tables are re-read on the request's thread or not at all, unless a test asks.
+
+    The same reason as the artwork's: a background re-read runs on a connection of its
+    own, which cannot see a test's uncommitted data, and swapped in what it read. A
+    module-scoped world that outlived the 60 s title-table interval had its tables replaced
+    mid-module (the simulation's determinism test failed so, once). Tests of refreshing
+    set their own intervals.
+    """
+    settings.TONIGHT = {
+        **settings.TONIGHT,
+        "CATALOGUE_REFRESH_SECONDS": 3600.0,
+        "TITLE_TABLES_REFRESH_SECONDS": 3600.0,
+    }
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _suite_runs_on_postgresql(django_db_setup, django_db_blocker) -> None:
     """The suite's claims are about PostgreSQL; refuse to pass quietly on SQLite."""

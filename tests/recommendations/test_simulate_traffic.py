@@ -279,20 +279,14 @@ def test_simulate_traffic_until_a_moment_puts_every_session_before_it(demo):
         call_command("simulate_traffic", "--until=soon", verbosity=0)
 
 
-def test_a_seed_and_a_clock_give_the_same_pages_and_signals(demo, settings):
+def test_a_seed_and_a_clock_give_the_same_pages_and_signals(demo):
     # given: the demo world, and one moment the simulation runs up to
     now = timezone.now()
-    # Serving re-reads its tables in the background after a while, on a connection of its
-    # own, which cannot see this module's uncommitted world: each run reads them afresh on
-    # its own thread, as a new simulate_traffic process would.
-    settings.TONIGHT = {
-        **settings.TONIGHT,
-        "CATALOGUE_REFRESH_SECONDS": 3600.0,
-        "TITLE_TABLES_REFRESH_SECONDS": 3600.0,
-    }
 
     def simulated() -> tuple[list, list]:
         """What one simulation wrote, undone afterwards."""
+        # Each run reads serving's tables afresh, as a new simulate_traffic process would
+        # (and never in the background: tests/conftest.py, _no_background_rereads).
         _clear_caches()
         catalogue_cache.clear()
         artwork_serving.clear()
