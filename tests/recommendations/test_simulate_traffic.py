@@ -273,7 +273,7 @@ def test_simulate_traffic_until_a_moment_puts_every_session_before_it(demo):
     assert len(pages) == 6
     assert all(until - dt.timedelta(days=2) < at < until for at in pages)
     tomorrow = (timezone.now() + dt.timedelta(days=1)).date().isoformat()
-    with pytest.raises(CommandError, match=r"--until .* is in the future"):
+    with pytest.raises(CommandError, match=r"--until: .* is in the future"):
         call_command("simulate_traffic", f"--until={tomorrow}", verbosity=0)
     with pytest.raises(CommandError, match="--until: 'soon' is not an ISO 8601"):
         call_command("simulate_traffic", "--until=soon", verbosity=0)

@@ -3,7 +3,6 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 from tqdm import tqdm
 
 from recommendations.demo.traffic import traffic_simulate
@@ -55,11 +54,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["until"] is not None and options["until"] > timezone.now():
-            raise CommandError(
-                f"--until {options['until'].isoformat()} is in the future: a client cannot "
-                "send signals from there."
-            )
         if options["if_empty"] and PageLog.objects.exists():
             self.stdout.write("Pages are already logged; nothing simulated (--if-empty).")
             return

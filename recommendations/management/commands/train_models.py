@@ -5,7 +5,6 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 from tqdm import tqdm
 
 from recommendations.management.options import moment
@@ -56,8 +55,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = options["verbosity"]
-        if options["at"] is not None and options["at"] > timezone.now():
-            raise CommandError(f"--at {options['at'].isoformat()} is in the future.")
         codes = [code.upper() for code in options["region"]]
         unknown = sorted(set(codes) - set(Region.objects.values_list("code", flat=True)))
         if unknown:
