@@ -222,30 +222,37 @@ def _profile_facts(
 
 def _tonight_rank(
     fitted: FittedModels,
-    ranker: PlayRanker,
+    rankers: list[PlayRanker],
     training: TrainingData,
     train: data.TrainingSignals,
     users: np.ndarray,
     seen: sp.csr_matrix,
     *,
     at: float,
-) -> np.ndarray:
-    """Each evaluated profile's top ``K`` through the serving path, ranked by ``ranker``."""
-    bundle = ServingBundle(
-        version_id=0,
-        index=fitted.index,
-        als=fitted.als,
-        content=fitted.content,
-        ranker=ranker,
-    )
-    catalogue = bundle.catalogue(max_age_seconds=float("inf"))
+) -> list[np.ndarray]:
+    """Each evaluated profile's top ``K`` through the serving path, once per ranker.
+
+    The catalogue, the profiles' facts and each profile's history and context
+    are made once and ranked by every ranker in turn: only the ranker differs.
+    """
+    bundles = [
+        ServingBundle(
+            version_id=0,
+            index=fitted.index,
+            als=fitted.als,
+            content=fitted.content,
+            ranker=ranker,
+        )
+        for ranker in rankers
+    ]
+    catalogue = bundles[0].catalogue(max_age_seconds=float("inf"))
     groups = training.groups
     maturity, languages = _profile_facts(train.profile_ids, catalogue.facts.language_codes)
     moment = dt.datetime.fromtimestamp(at, tz=dt.UTC)
     order = np.argsort(train.profile_index, kind="stable")
     bounds = np.searchsorted(train.profile_index[order], np.arange(train.n_profiles + 1))
     states = _empty_states()
-    recommended = np.full((users.shape[0], K), -1, dtype=np.int32)
+    recommended = [np.full((users.shape[0], K), -1, dtype=np.int32) for _ in rankers]
     for row, user in enumerate(users):
         mine = order[bounds[user] : bounds[user + 1]]
         history = ProfileHistory(
@@ -262,9 +269,12 @@ def _tonight_rank(
             at=moment,
             exclude=np.asarray(seen[row].todense()).ravel() > 0,
         )
-        pool = rank_profile(bundle=bundle, catalogue=catalogue, history=history, context=context)
-        top = pool.title_index[:K]
-        recommended[row, : top.shape[0]] = top
+        for bundle, top_k_of in zip(bundles, recommended, strict=True):
+            pool = rank_profile(
+                bundle=bundle, catalogue=catalogue, history=history, context=context
+            )
+            top = pool.title_index[:K]
+            top_k_of[row, : top.shape[0]] = top
     return recommended
 
 
@@ -346,8 +356,10 @@ def recommendations_evaluate(
     rankers = [("Tonight", fitted.ranker)]
     if fitted.ranker.mode == "learned":
         rankers.append(("Tonight, prior blend", PlayRanker()))
-    for name, ranker in rankers:
-        recommended = _tonight_rank(fitted, ranker, training, train, users, seen, at=cut.at)
+    ranked = _tonight_rank(
+        fitted, [ranker for _, ranker in rankers], training, train, users, seen, at=cut.at
+    )
+    for (name, ranker), recommended in zip(rankers, ranked, strict=True):
         results.append(
             ModelResult(name, evaluate(recommended, truth, n_titles), seconds, ranker=ranker.mode)
         )
