@@ -11,13 +11,13 @@ from artwork.models import DeviceClass
 from catalog.selectors import title_names
 from profiles.selectors import profile_for_request
 from profiles.unlock import profile_unlock_check
-from recommendations.engine.candidates import SOURCE_ORDER
+from recommendations.engine.candidates import ALL_SOURCES
 from recommendations.models import ModelVersion
 from recommendations.serving.cache import NoActiveModel
 from recommendations.serving.recommend import recommend_for_profile
 
 MAX_RESULTS = 200
-SOURCE_NAMES = tuple(source.name.lower() for source in SOURCE_ORDER)
+SOURCE_NAMES = tuple(source.name.lower() for source in ALL_SOURCES)
 
 
 class ModelUnavailable(exceptions.APIException):

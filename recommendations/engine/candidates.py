@@ -3,9 +3,14 @@
 Several generators each propose their best titles: collaborative filtering
 (the folded-in ALS scores), content affinity, trending in the profile's
 cluster and region, new releases, and continue-watching. The pool is the
-union, which the ranker then orders. Every step is a vector operation over the
-catalogue (masks, ``numpy.argpartition``), never a Python loop over titles, so
-a 15,000-title catalogue costs well under a millisecond.
+union, which the ranker then orders. When they leave the pool short (a new
+Kids profile: no history, and few titles within its limit are being watched
+now), the rest of the eligible catalogue fills it, so that a page never
+comes out empty while the profile may watch titles it has not been offered.
+
+Every step is a vector operation over the catalogue (masks,
+``numpy.argpartition``), never a Python loop over titles, so a 15,000-title
+catalogue costs well under a millisecond.
 
 The hard filters are applied here, once, for every generator: a title that is
 not available in the profile's region now, is above the profile's maturity
@@ -25,6 +30,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 __all__ = [
+    "ALL_SOURCES",
     "SOURCE_ORDER",
     "CandidatePool",
     "CandidateQuotas",
@@ -42,6 +48,8 @@ class Source(IntFlag):
     TRENDING = 4
     NEW_RELEASE = 8
     CONTINUE_WATCHING = 16
+    #: Not a generator: the fill of a pool the generators left short (no score column).
+    CATALOGUE = 32
 
 
 #: Column order of :attr:`CandidatePool.scores`, and the top-up priority order.
@@ -52,6 +60,8 @@ SOURCE_ORDER: tuple[Source, ...] = (
     Source.NEW_RELEASE,
     Source.CONTINUE_WATCHING,
 )
+#: Every bit of :attr:`CandidatePool.sources`, in the order their names are listed.
+ALL_SOURCES: tuple[Source, ...] = (*SOURCE_ORDER, Source.CATALOGUE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +108,8 @@ class CandidatePool:
     indices : numpy.ndarray of int32, shape (m,)
         Candidate title indices, ascending; ``m <= pool_size``.
     sources : numpy.ndarray of uint8, shape (m,)
-        Bitmask of :class:`Source` values: which generators proposed each.
+        Bitmask of :class:`Source` values: which generators proposed each
+        (:attr:`Source.CATALOGUE` alone for a title only the fill brought).
     scores : numpy.ndarray of float32, shape (m, 5)
         Each generator's raw score of each candidate, columns in
         :data:`SOURCE_ORDER` (0.0 where a generator had no input). The ranker
@@ -126,7 +137,7 @@ class CandidatePool:
     @staticmethod
     def source_names(bits: int) -> tuple[str, ...]:
         """Lower-case generator names in a bitmask, e.g. ``("cf", "trending")``."""
-        return tuple(source.name.lower() for source in SOURCE_ORDER if bits & source)
+        return tuple(source.name.lower() for source in ALL_SOURCES if bits & source)
 
 
 def _dense(
@@ -229,6 +240,7 @@ def generate_candidates(
     trending: npt.ArrayLike | None = None,
     new_release: npt.ArrayLike | None = None,
     continue_watching: npt.ArrayLike | None = None,
+    fill: npt.ArrayLike | None = None,
     quotas: CandidateQuotas | None = None,
     suppress_penalty: float = 0.5,
 ) -> CandidatePool:
@@ -257,6 +269,14 @@ def generate_candidates(
         :func:`recommendations.engine.popularity.new_release_scores`.
     continue_watching : array of float32 or bool, shape (n_titles,), optional
         > 0 for titles in progress (e.g. recency of the last viewing).
+    fill : array of float32, shape (n_titles,), optional
+        The order in which the rest of the eligible catalogue fills a pool the
+        generators left short of ``pool_size`` (e.g. the region's popularity;
+        ties by title index), marked :attr:`Source.CATALOGUE`. The generators
+        only propose what some evidence favours, and for a profile with no
+        history whose maturity limit leaves few titles being watched now,
+        that was a handful of titles and a homepage of one row, or none.
+        ``None``: the pool is what the generators proposed.
     quotas : CandidateQuotas, optional
     suppress_penalty : float
 
@@ -320,6 +340,13 @@ def generate_candidates(
         rest = ordered[source][share:]
         rest = rest[bits[rest] == 0][:room]
         bits[rest] |= np.uint8(source)
+
+    room = quotas.pool_size - int(np.count_nonzero(bits)) if fill is not None else 0
+    if room > 0:
+        unproposed = eligible & (bits == 0)
+        if unproposed.any():
+            order = _dense("fill", fill, n_titles, np.float32)
+            bits[_ranked(order, unproposed, room)] = np.uint8(Source.CATALOGUE)
 
     indices = np.flatnonzero(bits).astype(np.int32)
     scores = np.zeros((indices.shape[0], len(SOURCE_ORDER)), dtype=np.float32)

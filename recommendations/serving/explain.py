@@ -30,7 +30,7 @@ from django.conf import settings
 from scipy.special import expit
 
 from profiles.models import Profile
-from recommendations.engine.candidates import SOURCE_ORDER, Source, eligible_titles
+from recommendations.engine.candidates import ALL_SOURCES, Source, eligible_titles
 from recommendations.engine.popularity import new_release_scores
 from recommendations.engine.ranking import (
     FEATURE_NAMES,
@@ -66,6 +66,10 @@ SOURCE_REASONS: dict[Source, str] = {
     Source.TRENDING: "Trending: it is being started a lot in the profile's cluster and region.",
     Source.NEW_RELEASE: "New release: it arrived in the profile's region recently.",
     Source.CONTINUE_WATCHING: "Continue watching: the profile started it and has not finished.",
+    Source.CATALOGUE: (
+        "Catalogue: the generators found too few titles for this profile, so the rest of "
+        "what it may watch filled the pool, the most popular in its region first."
+    ),
 }
 
 
@@ -373,6 +377,7 @@ def title_explanation(
         Source.TRENDING: float(inputs.trending[title]),
         Source.NEW_RELEASE: float(new_release_scores(inputs.release_age[[title]])[0]),
         Source.CONTINUE_WATCHING: float(inputs.continue_watching[title]),
+        Source.CATALOGUE: float(inputs.region_popularity[title]),
     }
 
     return TitleExplanation(
@@ -387,7 +392,7 @@ def title_explanation(
         match=pool.shown_match(np.array([position]))[0],
         sources=tuple(
             SourceReason(name=source.name.lower(), reason=SOURCE_REASONS[source], score=raw[source])
-            for source in SOURCE_ORDER
+            for source in ALL_SOURCES
             if bits & source
         ),
         features=contributions,

@@ -445,6 +445,7 @@ def rank_profile(
         trending=inputs.trending,
         new_release=_new_release(inputs, catalogue.region(context.region_code)),
         continue_watching=inputs.continue_watching,
+        fill=inputs.region_popularity,
         quotas=CandidateQuotas(pool_size=context.pool_size),
     )
     candidates = pool.indices

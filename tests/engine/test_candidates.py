@@ -106,6 +106,60 @@ def test_a_profile_unknown_to_the_collaborative_model_still_gets_a_full_pool(sco
     assert not pool.score_of(Source.CF).any()
 
 
+def test_the_fill_completes_a_short_pool_from_the_eligible_titles_in_its_order():
+    # given: nothing trending but titles 0-4 (a new Kids profile: no history, and little
+    # within its limit is being watched); titles 900-999 above its limit
+    trending = np.zeros(N, dtype=np.float32)
+    trending[:5] = 1.0
+    within = np.ones(N, bool)
+    within[900:] = False
+    fill = np.linspace(0.0, 1.0, N).astype(np.float32)  # the later, the more popular
+    fill[700:750] = 0.0  # never played anywhere: still eligible
+
+    # when
+    short = generate_candidates(
+        available=np.ones(N, bool), within_maturity=within, trending=trending
+    )
+    pool = generate_candidates(
+        available=np.ones(N, bool),
+        within_maturity=within,
+        trending=trending,
+        fill=fill,
+        quotas=CandidateQuotas(pool_size=500),
+    )
+    everything = generate_candidates(
+        available=np.ones(N, bool),
+        within_maturity=within,
+        trending=trending,
+        fill=fill,
+        quotas=CandidateQuotas(pool_size=N),
+    )
+
+    # then: without the fill, five titles; with it, the most popular eligible ones fill
+    # the pool, marked as the fill's and not as any generator's
+    np.testing.assert_array_equal(short.indices, np.arange(5))
+    assert len(pool) == 500
+    filled = pool.indices[pool.sources == Source.CATALOGUE]
+    np.testing.assert_array_equal(np.sort(filled), np.r_[355:700, 750:900])
+    np.testing.assert_array_equal(pool.indices[pool.proposed_by(Source.TRENDING)], np.arange(5))
+    assert not pool.scores[pool.sources == Source.CATALOGUE].any()
+    assert CandidatePool.source_names(Source.CATALOGUE) == ("catalogue",)
+    # and a pool as large as the catalogue holds every eligible title, popular or not
+    np.testing.assert_array_equal(everything.indices, np.arange(900))
+
+
+def test_the_fill_leaves_a_full_pool_alone(scores):
+    fill = np.ones(N, dtype=np.float32)
+    quotas = CandidateQuotas(pool_size=200)
+
+    pool = generate_candidates(**everything_allowed(), **scores, fill=fill, quotas=quotas)
+
+    assert len(pool) == 200
+    assert not pool.proposed_by(Source.CATALOGUE).any()
+    unfilled = generate_candidates(**everything_allowed(), **scores, quotas=quotas)
+    np.testing.assert_array_equal(pool.indices, unfilled.indices)
+
+
 def test_overlapping_generators_are_topped_up_to_the_pool_size():
     # given: two generators that agree completely
     same = np.linspace(1.0, 2.0, N).astype(np.float32)

@@ -392,6 +392,42 @@ def test_kids_get_only_titles_and_artwork_within_their_limit(world):
     assert family_art == {gentle.pk}
 
 
+def test_a_new_kids_profile_gets_what_it_may_watch_though_nobody_is_watching_it(world):
+    # given: every film the fans watch above a kid's limit, and twelve cartoons within it
+    # that nobody has played (so not trending, nor new, nor like anything the kid played)
+    for title in world.all_titles():
+        title.maturity = MaturityLevel.SIXTEEN
+        title.save()
+    animation = GenreFactory(slug="animation", name="Animation")
+    cartoons = []
+    for i in range(12):
+        cartoon = TitleFactory(
+            original_name=f"cartoon {i}",
+            original_language=world.english,
+            release_date=dt.date(2018, 1, 1),
+            maturity=MaturityLevel.ALL,
+        )
+        cartoon.genres.add(animation)
+        AvailabilityFactory(
+            title=cartoon, region=world.region, starts_at=NOW - dt.timedelta(days=900)
+        )
+        cartoons.append(cartoon)
+    account = AccountFactory(home_region=world.region)
+    kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+
+    # when
+    rows = client.get(url(kid, rows=40, items=75)).json()["rows"]
+    listed = client.get(f"/api/v1/profiles/{kid.pk}/recommendations/?n=20").json()["results"]
+
+    # then: the page offers every cartoon (it was empty: no generator proposed any), and
+    # the list says where they came from
+    assert {i["title_id"] for row in rows for i in row["items"]} == {c.pk for c in cartoons}
+    assert {r["title_id"] for r in listed} == {c.pk for c in cartoons}
+    assert {tuple(r["sources"]) for r in listed} == {("catalogue",)}
+
+
 def test_another_households_profile_is_a_404(world, household, django_assert_num_queries):
     _, asha, _ = household
     model_train(region_code=world.region.code)
