@@ -45,7 +45,7 @@ def test_membership_through_a_catalogue_mask_is_isin():
     assert expected.any()
 
 
-def _proposal(row_id: str, positions: range) -> _Proposal:
+def _proposal(row_id: str, positions: range | list[int]) -> _Proposal:
     row_type = row_id.split(":")[0]
     return _Proposal(row_id, row_type, RowCopy(row_type), np.array(positions, dtype=np.intp))
 
@@ -75,8 +75,9 @@ def test_a_row_the_first_screen_empties_moves_below_it_in_the_rankers_order(n_ro
         n_items=5,
     )
 
-    # then: "because you watched" follows the first screen whole, before the row ranked
-    # below it; the short row is dropped; the first screen repeats nothing
+    # then: "because you watched" follows the first screen whole (its reason is news,
+    # if its titles are not), before the row ranked below it; the short row is dropped;
+    # the first screen repeats nothing
     ids = [proposal.id for proposal, _, _ in chosen]
     expected = ["top_picks", "genre:1", "trending:IN", "new_releases", "because_you_watched:1"]
     assert ids == [*expected, "language:hi"][:n_rows]
@@ -85,6 +86,41 @@ def test_a_row_the_first_screen_empties_moves_below_it_in_the_rankers_order(n_ro
     assert positions["because_you_watched:1"] == [0, 1, 2, 3, 4]
     first_screen = [p for _, row, _ in chosen[:4] for p in row]
     assert len(first_screen) == len(set(first_screen))
+
+
+def test_a_row_below_the_first_screen_with_nothing_new_is_dropped():
+    # given: a first screen of four rows, then a row of their titles only, a row of their
+    # titles and one other, and a row of new titles; and a "because you watched" row of
+    # repeats only
+    proposals = [
+        _proposal("top_picks", range(5)),
+        _proposal("genre:1", range(5, 10)),
+        _proposal("genre:2", range(10, 15)),
+        _proposal("trending:IN", range(15, 20)),
+        _proposal("popular_in:1", range(0, 20, 2)),
+        _proposal("because_you_watched:1", [3, 8, 13, 21]),
+        _proposal("language:hi", range(22, 27)),
+        _proposal("because_you_watched:2", range(22, 27)),
+    ]
+
+    # when
+    chosen = _rows_choose(
+        proposals, order=list(range(8)), strength=np.zeros(8), n_pool=30, n_rows=12, n_items=5
+    )
+
+    # then: the popular row of repeats is not on the page, the one with a new title leads
+    # with it, and the one that says why its titles are there stays
+    ids = [proposal.id for proposal, _, _ in chosen]
+    assert ids == [
+        "top_picks",
+        "genre:1",
+        "genre:2",
+        "trending:IN",
+        "because_you_watched:1",
+        "language:hi",
+        "because_you_watched:2",
+    ]
+    assert chosen[4][1] == [21, 3, 8, 13]
 
 
 def test_a_first_screen_that_never_fills_keeps_its_rows_apart():
