@@ -1,18 +1,28 @@
 """recommendations.serving.explain: the explanation is of the served decision, term by term."""
 
+import datetime as dt
+
 import numpy as np
 import pytest
 from django.utils import timezone
 from scipy.special import expit
 
+from catalog.models import MaturityLevel
+from recommendations.engine.candidates import ALL_SOURCES, Source
 from recommendations.engine.ranking import (
     FEATURE_NAMES,
     ROW_POSITION_FEATURES,
     SLOT_POSITION_FEATURES,
 )
-from recommendations.serving.explain import FEATURE_LABELS, UnknownTitle, title_explanation
+from recommendations.services.training import model_train
+from recommendations.serving.explain import (
+    FEATURE_LABELS,
+    SOURCE_REASONS,
+    UnknownTitle,
+    title_explanation,
+)
 from recommendations.serving.recommend import profile_ranked_pool
-from tests.factories import TitleFactory
+from tests.factories import AvailabilityFactory, ProfileFactory, TitleFactory
 from tests.recommendations.test_training import record
 
 pytestmark = pytest.mark.django_db
@@ -55,11 +65,40 @@ def test_terms_add_up_to_the_served_probability_and_sources_match_the_pool(world
             for name, bit in (("cf", 1), ("content", 2), ("trending", 4), ("new_release", 8))
             if int(pool.sources[position]) & bit
         } | ({"continue_watching"} if int(pool.sources[position]) & 16 else set())
+        expected |= {"catalogue"} if int(pool.sources[position]) & 32 else set()
         assert {s.name for s in explanation.sources} == expected
         # and the terms, through the calibration, give that probability back
         logit = explanation.intercept + sum(f.contribution for f in explanation.features)
         calibrated = expit(ranker.platt_slope * logit + ranker.platt_intercept)
         assert calibrated == pytest.approx(explanation.probability, rel=1e-4)
+
+
+def test_every_source_has_a_reason():
+    assert set(SOURCE_REASONS) == set(ALL_SOURCES)
+
+
+def test_a_title_only_the_catalogue_fill_brought_says_so(world):
+    # given: a film nobody has played, years old, and a profile with no history, whose
+    # generators (trending and new releases) propose every other film but not that one
+    unplayed = TitleFactory(maturity=MaturityLevel.ALL, release_date=dt.date(2015, 1, 1))
+    AvailabilityFactory(
+        title=unplayed,
+        region=world.home.region,
+        starts_at=timezone.now() - dt.timedelta(days=900),
+    )
+    newcomer = ProfileFactory(account=world.account, name="New")
+    model_train(region_code=world.home.region.code)
+
+    # when
+    explanation = title_explanation(
+        profile=newcomer, device="tv", at=timezone.now(), title_id=unplayed.pk
+    )
+
+    # then: in the pool, brought by the fill alone, with the sentence that says why
+    assert explanation.in_pool
+    assert [(s.name, s.reason) for s in explanation.sources] == [
+        ("catalogue", SOURCE_REASONS[Source.CATALOGUE])
+    ]
 
 
 def test_title_specific_terms_come_before_the_context(world):
