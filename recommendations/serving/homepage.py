@@ -904,7 +904,9 @@ def _rows_choose(
             place(index, unseen)
             on_screen[unseen[:n_items]] = True
             if len(chosen) == FIRST_SCREEN_ROWS:
-                for waiting in deferred[: n_rows - len(chosen)]:
+                for waiting in deferred:
+                    if len(chosen) >= n_rows:
+                        break
                     place(waiting, proposals[waiting].positions)
         else:
             place(index, positions)

@@ -123,6 +123,29 @@ def test_a_row_below_the_first_screen_with_nothing_new_is_dropped():
     assert chosen[4][1] == [21, 3, 8, 13]
 
 
+def test_a_deferred_row_that_is_dropped_leaves_its_place_to_the_next_deferred_one():
+    # given: two rows the first screen empties, the first of them all repeats (dropped
+    # below it), and one slot left after the first screen
+    proposals = [
+        _proposal("top_picks", range(5)),
+        _proposal("popular_in:1", range(5)),
+        _proposal("genre:1", range(5, 10)),
+        _proposal("because_you_liked:1", [0, 1, 2, 3, 20]),
+        _proposal("genre:2", range(10, 15)),
+        _proposal("genre:3", range(15, 20)),
+        _proposal("language:hi", range(21, 26)),
+    ]
+
+    # when
+    chosen = _rows_choose(
+        proposals, order=list(range(7)), strength=np.zeros(7), n_pool=30, n_rows=5, n_items=5
+    )
+
+    # then: the second deferred row takes the slot, before the row ranked below both
+    ids = [proposal.id for proposal, _, _ in chosen]
+    assert ids == ["top_picks", "genre:1", "genre:2", "genre:3", "because_you_liked:1"]
+
+
 def test_a_first_screen_that_never_fills_keeps_its_rows_apart():
     """A moved row could only sit in the first screen, repeating titles there: dropped."""
     proposals = [
