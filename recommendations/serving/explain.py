@@ -377,7 +377,7 @@ def title_explanation(
         Source.TRENDING: float(inputs.trending[title]),
         Source.NEW_RELEASE: float(new_release_scores(inputs.release_age[[title]])[0]),
         Source.CONTINUE_WATCHING: float(inputs.continue_watching[title]),
-        Source.CATALOGUE: float(inputs.region_popularity[title]),
+        Source.CATALOGUE: float(inputs.fill[title]),
     }
 
     return TitleExplanation(

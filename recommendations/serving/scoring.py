@@ -251,6 +251,15 @@ class RankingInputs:
     recent_plays: int
     personalised: bool
 
+    @property
+    def fill(self) -> npt.NDArray[np.float32]:
+        """The order in which the rest of the eligible catalogue fills a short pool.
+
+        The region's popularity. One place, because the candidates are filled by it
+        and the console's explanation reports a filled title's score from it.
+        """
+        return self.region_popularity
+
 
 def ranking_inputs(
     *,
@@ -445,7 +454,7 @@ def rank_profile(
         trending=inputs.trending,
         new_release=_new_release(inputs, catalogue.region(context.region_code)),
         continue_watching=inputs.continue_watching,
-        fill=inputs.region_popularity,
+        fill=inputs.fill,
         quotas=CandidateQuotas(pool_size=context.pool_size),
     )
     candidates = pool.indices
