@@ -423,8 +423,16 @@ def _ordered(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
     return np.flatnonzero(mask)
 
 
-def _seed_order(history: ProfileHistory, wanted: npt.NDArray[np.bool_]) -> list[int]:
-    """Title indices of the states in ``wanted``, most recently played first."""
+def _seed_order(
+    history: ProfileHistory, wanted: npt.NDArray[np.bool_], nameable: npt.NDArray[np.bool_]
+) -> list[int]:
+    """Title indices of the states in ``wanted``, most recently played first.
+
+    Only titles in ``nameable`` (the profile may be shown them now): a row's
+    title names its seed, so a favourite since re-rated above a kids profile's
+    limit, or out of the region's catalogue, would be shown by name otherwise.
+    """
+    wanted = wanted & nameable[history.state_title]
     last = np.where(wanted & ~np.isnan(history.last_played), history.last_played, -np.inf)
     order = np.argsort(-last, kind="stable")
     return [int(history.state_title[i]) for i in order if np.isfinite(last[i])]
@@ -511,8 +519,11 @@ def _propose_rows(
     )
 
     # Because you watched X: the latest completions (or, without any, the latest plays).
+    nameable = region.available(at) & (facts.maturity <= context.maturity_limit)
     completed = history.completed
-    seeds = _seed_order(history, completed) or _seed_order(history, ~history.thumbs_down)
+    seeds = _seed_order(history, completed, nameable) or _seed_order(
+        history, ~history.thumbs_down, nameable
+    )
     neighbours = bundle.neighbours
     used_seeds: set[int] = set()
     for seed in seeds[:MAX_BECAUSE_WATCHED_ROWS]:
@@ -528,7 +539,9 @@ def _propose_rows(
     # Because you liked X: thumbs up, newest first.
     signals = history.signals
     liked = signals.title_index[(signals.kind == SignalCode.THUMBS_UP) & (signals.title_index >= 0)]
-    liked_seeds = [int(t) for t in dict.fromkeys(liked.tolist()) if t not in used_seeds]
+    liked_seeds = [
+        int(t) for t in dict.fromkeys(liked.tolist()) if t not in used_seeds and nameable[t]
+    ]
     for seed in liked_seeds[:MAX_BECAUSE_LIKED_ROWS]:
         similar = _similar_to(neighbours, seed, n)
         add(

@@ -396,6 +396,34 @@ def test_kids_get_only_titles_and_artwork_within_their_limit(world):
     assert family_art == {gentle.pk}
 
 
+def test_no_row_names_a_title_the_profile_may_not_see(world, household):
+    # given: Asha finished and liked three action films; since then one was re-rated above
+    # the limit she now has, and another's licence in her region ended
+    account, asha, _ = household
+    rerated, withdrawn, kept = world.titles["action"][:3]
+    for days_ago, title in ((3, kept), (2, withdrawn), (1, rerated)):
+        watch(asha, title, days_ago=days_ago)
+        record(asha, "thumbs_up", title, days_ago=days_ago - 0.1)
+    model_train(region_code=world.region.code)
+    rerated.maturity = MaturityLevel.SIXTEEN
+    rerated.save()
+    window = withdrawn.availabilities.get()
+    window.ends_at = NOW - dt.timedelta(hours=1)
+    window.save()
+    asha.is_kids, asha.maturity_limit = True, 7
+    asha.save()
+
+    # when
+    rows = token_client(account).get(url(asha, rows=40, items=4)).json()["rows"]
+
+    # then: no row is "because" of either, by name or by id; the one she may see still is
+    named = {row["id"] for row in rows if row["type"].startswith("because_you_")}
+    assert f"because_you_watched:{kept.pk}" in named
+    for title in (rerated, withdrawn):
+        assert not {f"because_you_watched:{title.pk}", f"because_you_liked:{title.pk}"} & named
+        assert not [row["title"] for row in rows if title.original_name in row["title"]]
+
+
 def test_a_new_kids_profile_gets_what_it_may_watch_though_nobody_is_watching_it(world):
     # given: every film the fans watch above a kid's limit, and twelve cartoons within it
     # that nobody has played (so not trending, nor new, nor like anything the kid played)
