@@ -73,7 +73,7 @@ class ProfileInputSerializer(serializers.Serializer):
         slug_field="code", queryset=Language.objects.all(), many=True, required=False
     )
     pin = serializers.RegexField(
-        rf"^\d{{{PIN_LENGTH}}}$",
+        rf"^[0-9]{{{PIN_LENGTH}}}$",
         required=False,
         allow_null=True,
         write_only=True,
@@ -186,7 +186,7 @@ class ProfileDetailApi(APIView):
 
 class ProfileUnlockInputSerializer(serializers.Serializer):
     pin = serializers.RegexField(
-        rf"^\d{{{PIN_LENGTH}}}$",
+        rf"^[0-9]{{{PIN_LENGTH}}}$",
         error_messages={"invalid": f"The PIN must be exactly {PIN_LENGTH} digits."},
         help_text="The profile's four-digit PIN.",
     )

@@ -16,6 +16,8 @@ KIDS_MATURITY_CAP = MaturityLevel.SEVEN
 #: A guardian (``profiles.unlock``) is itself unrestricted: a teen profile's PIN lifts nothing.
 GUARDIAN_MATURITY_LIMIT = max(MaturityLevel.values)
 PIN_LENGTH = 4
+#: Also how the profile API tells a client that picked a taken name (its field, not "__all__").
+NAME_TAKEN_MESSAGE = "This account already has a profile with that name."
 
 
 class Profile(models.Model):
@@ -70,7 +72,7 @@ class Profile(models.Model):
                 Lower("name"),
                 "account",
                 name="profile_name_unique_in_account",
-                violation_error_message="This account already has a profile with that name.",
+                violation_error_message=NAME_TAKEN_MESSAGE,
             ),
             models.CheckConstraint(
                 condition=Q(is_kids=False) | Q(maturity_limit__lte=KIDS_MATURITY_CAP),
@@ -103,7 +105,8 @@ class Profile(models.Model):
         if not pin:
             self.pin_hash = ""
             return
-        if len(pin) != PIN_LENGTH or not pin.isdigit():
+        # ASCII digits only: str.isdigit() takes "١٢٣٤", which a TV's keypad cannot type.
+        if len(pin) != PIN_LENGTH or not (pin.isascii() and pin.isdigit()):
             raise ValidationError({"pin": f"The PIN must be exactly {PIN_LENGTH} digits."})
         self.pin_hash = make_password(pin)
 

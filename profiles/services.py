@@ -2,22 +2,50 @@
 
 from collections.abc import Iterable
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import Account
 from catalog.models import Language, MaturityLevel
 
-from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, Profile
+from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, NAME_TAKEN_MESSAGE, Profile
 
 LIMIT_MESSAGE = f"An account can have at most {MAX_PROFILES_PER_ACCOUNT} profiles."
 
 
 def _validated(profile: Profile) -> Profile:
-    # validate_constraints() reports name clashes and the kids cap as field errors
-    # before the INSERT, so the client gets "name: already exists" rather than a 500.
-    profile.full_clean()
+    """The profile, or a ValidationError keyed by the field at fault.
+
+    ``full_clean()`` checks the constraints before the write, so a clash is a
+    400 rather than a 500; but Django files a clash on an expression
+    (``Lower("name")``) under ``__all__``, and a client should be told "name".
+    """
+    try:
+        profile.full_clean()
+    except ValidationError as error:
+        errors = error.message_dict
+        whole = errors.pop(NON_FIELD_ERRORS, [])
+        if NAME_TAKEN_MESSAGE in whole:
+            errors.setdefault("name", []).append(NAME_TAKEN_MESSAGE)
+            whole = [message for message in whole if message != NAME_TAKEN_MESSAGE]
+        if whole:
+            errors[NON_FIELD_ERRORS] = whole
+        raise ValidationError(errors) from None
     return profile
+
+
+def _constraint_error(exc: IntegrityError) -> ValidationError:
+    """The field error for a write the database refused, named by the constraint it broke.
+
+    Reached only when a concurrent write slipped between validation and the
+    write (the account row lock makes that rare); never a 500 for it.
+    """
+    constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+    if constraint == "profile_name_unique_in_account":
+        return ValidationError({"name": NAME_TAKEN_MESSAGE}, code="unique")
+    if constraint in ("profile_account_slot_unique", "profile_slot_within_limit"):
+        return ValidationError({"account": LIMIT_MESSAGE}, code="profile_limit")
+    raise exc
 
 
 @transaction.atomic
@@ -60,7 +88,7 @@ def profile_create(
         with transaction.atomic():
             profile.save()
     except IntegrityError as exc:
-        raise ValidationError({"account": LIMIT_MESSAGE}, code="profile_limit") from exc
+        raise _constraint_error(exc) from exc
     if preferred_languages:
         profile.preferred_languages.set(preferred_languages)
     return profile
@@ -80,7 +108,12 @@ def profile_update(
     preferred_languages: Iterable[Language] | None = None,
     pin: str | object | None = _UNSET,
 ) -> Profile:
-    """Change the given fields only; ``pin=None`` removes the PIN, leaving it out keeps it."""
+    """Change the given fields only; ``pin=None`` removes the PIN, leaving it out keeps it.
+
+    The account row is locked as in :func:`profile_create`, so two renames to
+    one name see each other: the second is told "name", not a 500.
+    """
+    Account.objects.select_for_update().only("pk").get(pk=profile.account_id)
     if name is not None:
         profile.name = name
     if is_kids is not None:
@@ -94,7 +127,11 @@ def profile_update(
     if pin is not _UNSET:
         profile.set_pin(pin)
     _validated(profile)
-    profile.save()
+    try:
+        with transaction.atomic():
+            profile.save()
+    except IntegrityError as exc:
+        raise _constraint_error(exc) from exc
     if preferred_languages is not None:
         profile.preferred_languages.set(preferred_languages)
     return profile

@@ -90,9 +90,32 @@ def test_field_errors_name_the_field_and_the_reason(api_client):
 
 def test_duplicate_name_is_a_field_error(api_client, account):
     ProfileFactory(account=account, name="Asha")
-    response = api_client.post(LIST_URL, {"name": "ASHA"}, format="json")
+    ravi = ProfileFactory(account=account, name="Ravi")
+
+    created = api_client.post(LIST_URL, {"name": "ASHA"}, format="json")
+    renamed = api_client.patch(f"{LIST_URL}{ravi.pk}/", {"name": "asha"}, format="json")
+
+    for response in (created, renamed):
+        assert response.status_code == 400
+        assert response.json()["errors"] == {
+            "name": ["This account already has a profile with that name."]
+        }
+    assert sorted(account.profiles.values_list("name", flat=True)) == ["Asha", "Ravi"]
+
+
+@pytest.mark.parametrize("pin", ["\u0661\u0662\u0663\u0664", "\uff11\uff12\uff13\uff14", "12a4"])
+def test_a_pin_is_four_ascii_digits(api_client, account, pin):
+    # given: digits a TV's keypad cannot type (Arabic-Indic, full-width) pass str.isdigit()
+    profile = ProfileFactory(account=account, name="Asha")
+
+    # when
+    response = api_client.patch(f"{LIST_URL}{profile.pk}/", {"pin": pin}, format="json")
+
+    # then
     assert response.status_code == 400
-    assert "already has a profile with that name" in response.json()["message"]
+    assert response.json()["errors"] == {"pin": ["The PIN must be exactly 4 digits."]}
+    profile.refresh_from_db()
+    assert not profile.has_pin
 
 
 def test_kids_profile_cannot_be_raised_above_its_cap(api_client):

@@ -72,6 +72,48 @@ def test_racing_for_the_fifth_slot_creates_one_profile():
     assert Profile.objects.filter(account=account).count() == MAX_PROFILES_PER_ACCOUNT
 
 
+@pytest.mark.django_db(transaction=True)
+def test_racing_renames_to_one_name_rename_one_profile_and_name_the_field():
+    # given: four profiles of one household
+    account = AccountFactory()
+    profiles = [profile_create(account=account, name=f"P{i}") for i in range(4)]
+    barrier = threading.Barrier(len(profiles))
+    outcomes: list[object] = []
+
+    def rename(profile: Profile) -> None:
+        close_old_connections()
+        barrier.wait()
+        try:
+            profile_update(profile=profile, name="Movie night")
+            outcomes.append("renamed")
+        except ValidationError as error:
+            outcomes.append(error.message_dict)
+        finally:
+            connection.close()
+
+    # when: each is renamed to the same name at once
+    threads = [threading.Thread(target=rename, args=(profile,)) for profile in profiles]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then: one is renamed, the others are told which field clashed (not an IntegrityError)
+    refused = {"name": ["This account already has a profile with that name."]}
+    assert sorted(outcomes, key=str) == ["renamed"] + [refused] * 3
+    assert account.profiles.filter(name="Movie night").count() == 1
+
+
+def test_a_pin_of_non_ascii_digits_is_refused():
+    account = AccountFactory()
+    profile = profile_create(account=account, name="Asha")
+
+    with pytest.raises(ValidationError) as error:
+        profile_update(profile=profile, pin="١٢٣٤")
+
+    assert error.value.message_dict == {"pin": ["The PIN must be exactly 4 digits."]}
+
+
 def test_profile_names_are_unique_within_an_account_ignoring_case():
     account = AccountFactory()
     profile_create(account=account, name="Asha")
