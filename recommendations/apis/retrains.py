@@ -90,7 +90,7 @@ class RetrainListApi(APIView):
                 requested_by=request.user,
             )
         except RetrainError as error:
-            raise exceptions.ValidationError({"cluster": [str(error)]}) from error
+            raise exceptions.ValidationError({error.field: [str(error)]}) from error
         except RetrainNotQueued as error:
             raise RetrainNotQueuedError(str(error)) from error
         run = TrainingRun.objects.select_related("taste_cluster").get(pk=run.pk)

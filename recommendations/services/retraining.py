@@ -126,7 +126,14 @@ ACTIVE_STATUSES = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
 
 
 class RetrainError(Exception):
-    """A retrain cannot be requested (unknown region or cluster)."""
+    """A retrain cannot be requested (unknown region or cluster).
+
+    ``field`` is the request's field at fault, so that the API can name it.
+    """
+
+    def __init__(self, message: str, *, field: str = "region") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class RetrainNotQueued(Exception):
@@ -212,7 +219,8 @@ def _cluster(region_code: str, cluster_slug: str | None) -> TasteCluster:
         cluster = clusters.filter(slug__iexact=cluster_slug).first()
     if cluster is None:
         raise RetrainError(
-            f"Region {region_code} has no taste cluster {cluster_slug or 'default'}."
+            f"Region {region_code} has no taste cluster {cluster_slug or 'default'}.",
+            field="cluster",
         )
     return cluster
 

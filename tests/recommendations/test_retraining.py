@@ -327,6 +327,27 @@ def test_staff_request_a_retrain_and_poll_it(
     assert client.get(f"/api/v1/ops/retrains/{run_id}/").status_code in {401, 403}
 
 
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"region": "ZZ"}, "region", "Unknown region code: ZZ."),
+        ({"region": "IN", "cluster": "klingon"}, "cluster", "has no taste cluster klingon"),
+    ],
+)
+def test_a_retrain_of_an_unknown_region_or_cluster_names_that_field(
+    admin_client, body, field, message
+):
+    TasteClusterFactory(region=RegionFactory(code="IN"), slug="tamil")
+
+    response = admin_client.post("/api/v1/ops/retrains/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert list(errors) == [field]
+    assert message in errors[field][0]
+    assert not TrainingRun.objects.exists()
+
+
 def test_retrain_command_and_schedules(seeded, settings, django_capture_on_commit_callbacks):
     from django_celery_beat.models import PeriodicTask
 
