@@ -206,7 +206,9 @@ def parse_events(
         elif rule is not None:
             errors.add(index, "value", f"Required for '{kind}': {rule[0]}.")
 
-        row = raw.get("row", "") or ""
+        row = raw.get("row")
+        if row is None:
+            row = ""
         if not isinstance(row, str) or len(row) > ROW_MAX_LENGTH:
             errors.add(index, "row", f"Must be a string of at most {ROW_MAX_LENGTH} characters.")
             row = ""

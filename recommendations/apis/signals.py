@@ -170,10 +170,12 @@ class SignalsApi(GenericAPIView):
         responses={200: SignalBatchResultSerializer},
     )
     def post(self, request: Request, profile_id: int) -> Response:
-        length = request.META.get("CONTENT_LENGTH") or 0
-        if int(length) > BODY_MAX_BYTES:
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if not declared.isascii() or not declared.isdigit():
+            raise exceptions.ParseError("Content-Length must be a number of bytes.")
+        if int(declared) > BODY_MAX_BYTES:
             raise PayloadTooLarge(
-                f"The body is {int(length)} bytes; the limit is {BODY_MAX_BYTES} bytes. "
+                f"The body is {int(declared)} bytes; the limit is {BODY_MAX_BYTES} bytes. "
                 "Send smaller batches."
             )
         profile, _ = profile_for_request(

@@ -86,6 +86,8 @@ def test_a_valid_batch_is_stored_and_counted(api_client, profile, title):
         ({"page_id": 12}, "page_id", "UUID"),
         ({"kind": ["play_start"]}, "kind", "is not a signal kind"),
         ({"row": "top\x00picks"}, "row", "NUL"),
+        ({"row": 0}, "row", "Must be a string"),
+        ({"row": False}, "row", "Must be a string"),
     ],
 )
 def test_each_malformed_field_is_reported_by_index(
@@ -226,6 +228,16 @@ def test_batch_size_and_body_limits(api_client, profile, title, settings):
     )
     assert response.status_code == 413
     assert "limit is 1048576 bytes" in response.json()["message"]
+
+    response = api_client.generic(
+        "POST",
+        url(profile),
+        data='{"events": []}',
+        content_type="application/json",
+        CONTENT_LENGTH="abc",
+    )
+    assert response.status_code == 400
+    assert response.json()["message"] == "Content-Length must be a number of bytes."
 
     for body in ({}, {"events": []}, {"events": "nope"}):
         response = api_client.post(url(profile), body, format="json")
