@@ -231,6 +231,9 @@ class HomepageApi(APIView):
     schema_errors = {  # config.api.schema
         "GET": {503: "`model_unavailable`: no recommendation model has been trained yet."}
     }
+    # No HEAD: Django answers it with get(), which would compute and log a page nobody
+    # saw, and the rankers and the artwork bandit learn from the page log.
+    http_method_names = ["get", "options"]
 
     @extend_schema(
         operation_id="homepage_retrieve",

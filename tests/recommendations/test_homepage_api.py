@@ -521,6 +521,19 @@ def test_the_schema_documents_every_error_the_homepage_answers():
     assert "model_unavailable" in responses["503"]["description"]
 
 
+def test_head_neither_computes_nor_logs_a_page(world, household):
+    account, asha, _ = household
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+
+    response = client.head(url(asha))
+
+    assert response.status_code == 405
+    assert not PageLog.objects.exists()
+    assert client.get(url(asha)).status_code == 200
+    assert PageLog.objects.count() == 1
+
+
 def test_without_a_trained_model_the_homepage_is_a_503(household):
     account, asha, _ = household
 
