@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
 from artwork.models import ArtworkVariant
+from config.api.strict import KnownParametersOnly
 from config.ids import IdField
 from profiles.selectors import profile_get
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
@@ -18,7 +19,7 @@ from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
 from .models import Language, Title, TitleLocalization
 
 
-class TitleQuerySerializer(serializers.Serializer):
+class TitleQuerySerializer(KnownParametersOnly):
     language = serializers.SlugRelatedField(
         slug_field="code",
         queryset=Language.objects.all(),

@@ -12,6 +12,7 @@ from accounts.selectors import account_for_request
 from catalog.models import Language, MaturityLevel
 from config.api.pagination import LimitOffsetPagination
 from config.api.schema import ErrorSerializer
+from config.api.strict import KnownFieldsOnly, query_parameters_check
 
 from .models import PIN_LENGTH, Profile
 from .selectors import profile_for_request, profile_get, profile_list
@@ -62,7 +63,7 @@ class ProfileOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-class ProfileInputSerializer(serializers.Serializer):
+class ProfileInputSerializer(KnownFieldsOnly):
     name = serializers.CharField(max_length=50)
     is_kids = serializers.BooleanField(required=False)
     maturity_limit = serializers.ChoiceField(choices=MaturityLevel.choices, required=False)
@@ -108,6 +109,7 @@ class ProfileListCreateApi(GenericAPIView):
         summary="List the account's profiles",
     )
     def get(self, request: Request) -> Response:
+        query_parameters_check(request, self.paginator.query_parameters)
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ProfileOutputSerializer(page, many=True).data)
 
@@ -142,6 +144,7 @@ class ProfileDetailApi(APIView):
     )
     def get(self, request: Request, profile_id: int) -> Response:
         profile = profile_get(account=account_for_request(request), profile_id=profile_id)
+        query_parameters_check(request, ())
         return Response(ProfileOutputSerializer(profile).data)
 
     @extend_schema(
@@ -184,7 +187,7 @@ class ProfileDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ProfileUnlockInputSerializer(serializers.Serializer):
+class ProfileUnlockInputSerializer(KnownFieldsOnly):
     pin = serializers.RegexField(
         rf"^[0-9]{{{PIN_LENGTH}}}$",
         error_messages={"invalid": f"The PIN must be exactly {PIN_LENGTH} digits."},

@@ -1,6 +1,25 @@
 """Pagination shared by every list endpoint."""
 
-from rest_framework import pagination
+from rest_framework import exceptions, pagination
+from rest_framework.request import Request
+
+
+def _whole_number(request: Request, name: str, *, minimum: int, maximum: int | None) -> int | None:
+    """The query parameter ``name`` as an int in its range; None when absent; else a 400.
+
+    DRF's paginator falls back to its default for "abc", "-1" or "0" and clamps
+    a limit above its ceiling, so a client's mistake came back as a page it
+    did not ask for, with a 200.
+    """
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+    if not (raw.isascii() and raw.isdigit()) or not (
+        minimum <= int(raw) and (maximum is None or int(raw) <= maximum)
+    ):
+        raise exceptions.ValidationError({name: [f"Must be a whole number {bounds}."]})
+    return int(raw)
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
@@ -8,3 +27,16 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
 
     default_limit = 50
     max_limit = 500
+
+    @property
+    def query_parameters(self) -> tuple[str, str]:
+        """The parameters this paginator reads, for the list views' unknown-parameter check."""
+        return (self.limit_query_param, self.offset_query_param)
+
+    def get_limit(self, request: Request) -> int:
+        limit = _whole_number(request, self.limit_query_param, minimum=1, maximum=self.max_limit)
+        return self.default_limit if limit is None else limit
+
+    def get_offset(self, request: Request) -> int:
+        offset = _whole_number(request, self.offset_query_param, minimum=0, maximum=None)
+        return 0 if offset is None else offset

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.utils.dateparse import parse_datetime
 from django_filters import IsoDateTimeFilter
 from django_filters.fields import IsoDateTimeField
 from rest_framework import serializers
@@ -21,6 +22,8 @@ UNENCODED_PLUS = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)
 UNENCODED_PLUS_MESSAGE = (
     "The '+' of the UTC offset must be sent as %2B: in a query string a '+' reads as a space."
 )
+#: A time without its offset would be read in the server's zone, hours off the client's.
+NAIVE_MESSAGE = "Give a time zone offset (e.g. 'Z' or '+05:30')."
 
 
 def plus_sent_unencoded(value: object) -> bool:
@@ -39,11 +42,31 @@ class QueryDateTimeField(serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
+def _naive(value: object) -> bool:
+    """Whether ``value`` is a date or date-time written without a UTC offset."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        moment = parse_datetime(value.strip())
+    except ValueError:  # well formed, impossible (month 13): the field's own error says so
+        return False
+    return moment is not None and moment.tzinfo is None
+
+
 class QueryIsoDateTimeField(IsoDateTimeField):
+    """django-filter's ISO date-time, refusing what it would read in the server's time zone.
+
+    django-filter makes a naive time (or a bare date) aware in the current time
+    zone, UTC here: a client in India asking for its history since midnight
+    got it since 05:30 its time. The homepage's ``at`` and the signals'
+    ``occurred_at`` refuse a naive time; so does this.
+    """
+
     # A form error's message is %-formatted with its params (by django-filter even without
     # any), so the literal "%2B" goes in as a param.
     default_error_messages = {
-        "unencoded_plus": UNENCODED_PLUS_MESSAGE.replace("%2B", "%(encoded)s")
+        "unencoded_plus": UNENCODED_PLUS_MESSAGE.replace("%2B", "%(encoded)s"),
+        "naive": NAIVE_MESSAGE,
     }
 
     def to_python(self, value: Any) -> Any:
@@ -53,6 +76,8 @@ class QueryIsoDateTimeField(IsoDateTimeField):
                 code="unencoded_plus",
                 params={"encoded": "%2B"},
             )
+        if _naive(value):
+            raise forms.ValidationError(self.error_messages["naive"], code="naive")
         return super().to_python(value)
 
 

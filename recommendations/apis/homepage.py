@@ -12,7 +12,8 @@ from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
-from config.api.query_datetimes import QueryDateTimeField
+from config.api.query_datetimes import NAIVE_MESSAGE, QueryDateTimeField
+from config.api.strict import KnownParametersOnly
 from profiles.models import Profile
 from profiles.selectors import profile_for_request
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
@@ -42,7 +43,7 @@ class ContextTimeField(QueryDateTimeField):
     """
 
     default_error_messages = {
-        "naive": "Give a time zone offset (e.g. 'Z' or '+05:30').",
+        "naive": NAIVE_MESSAGE,
         "distant": f"Must be within {AT_MAX_DISTANCE.days} days of now.",
     }
 
@@ -58,7 +59,7 @@ class ContextTimeField(QueryDateTimeField):
         return moment
 
 
-class HomepageQuerySerializer(serializers.Serializer):
+class HomepageQuerySerializer(KnownParametersOnly):
     device = serializers.ChoiceField(
         choices=DeviceClass.choices, default=DeviceClass.TV, help_text="The device class asking."
     )

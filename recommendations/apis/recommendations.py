@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from catalog.selectors import title_names
+from config.api.strict import KnownParametersOnly
 from profiles.selectors import profile_for_request
 from profiles.unlock import profile_unlock_check
 from recommendations.engine.candidates import ALL_SOURCES
@@ -26,7 +27,7 @@ class ModelUnavailable(exceptions.APIException):
     default_detail = "No recommendation model has been trained yet."
 
 
-class RecommendationsQuerySerializer(serializers.Serializer):
+class RecommendationsQuerySerializer(KnownParametersOnly):
     n = serializers.IntegerField(
         min_value=1, max_value=MAX_RESULTS, default=20, help_text="How many titles to return."
     )

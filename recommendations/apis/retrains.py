@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api.strict import KnownFieldsOnly, query_parameters_check
 from recommendations.models import TrainingRun
 from recommendations.services.retraining import (
     RetrainError,
@@ -16,7 +17,7 @@ from recommendations.services.retraining import (
 )
 
 
-class RetrainInputSerializer(serializers.Serializer):
+class RetrainInputSerializer(KnownFieldsOnly):
     region = serializers.CharField(max_length=2, help_text="Region code, e.g. IN.")
     cluster = serializers.CharField(
         max_length=64,
@@ -115,4 +116,5 @@ class RetrainDetailApi(APIView):
         run = TrainingRun.objects.select_related("taste_cluster").filter(pk=run_id).first()
         if run is None:
             raise Http404("No training run with this id.")
+        query_parameters_check(request, ())
         return Response(TrainingRunSerializer(run).data)

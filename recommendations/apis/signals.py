@@ -20,6 +20,7 @@ from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from config.api.pagination import LimitOffsetPagination
 from config.api.query_datetimes import QueryIsoDateTimeFilter
+from config.api.strict import UNKNOWN_FIELD, query_parameters_check
 from config.ids import IdFilter
 from profiles.selectors import profile_for_request
 from profiles.unlock import profile_unlock_check
@@ -183,6 +184,10 @@ class SignalsApi(GenericAPIView):
         )
         profile_unlock_check(request=request, profile=profile)
         raw_events = request.data.get("events") if isinstance(request.data, dict) else None
+        if isinstance(request.data, dict) and request.data.keys() - {"events"}:
+            raise exceptions.ValidationError(
+                {name: [UNKNOWN_FIELD] for name in request.data.keys() - {"events"}}
+            )
         if not isinstance(raw_events, list) or not raw_events:
             raise exceptions.ValidationError(
                 {"events": ["A non-empty list of events is required."]}
@@ -216,7 +221,11 @@ class SignalsApi(GenericAPIView):
         responses=SignalOutputSerializer(many=True),
     )
     def get(self, request: Request, profile_id: int) -> Response:
-        signals = self.filter_queryset(self.get_queryset())
+        history = self.get_queryset()  # first: another household's profile is a 404
+        query_parameters_check(
+            request, [*SignalFilter.base_filters, *self.paginator.query_parameters]
+        )
+        signals = self.filter_queryset(history)
         page = self.paginate_queryset(signals)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
@@ -245,5 +254,6 @@ class ContinueWatchingApi(APIView):
             request, account=account_for_request(request), profile_id=profile_id
         )
         profile_unlock_check(request=request, profile=profile)
+        query_parameters_check(request, ())
         items = continue_watching(profile=profile)
         return Response({"results": ContinueWatchingItemSerializer(items, many=True).data})

@@ -501,6 +501,37 @@ def test_the_profile_endpoints_read_the_profile_once_with_the_token(api_client, 
 
 
 @pytest.mark.parametrize("param", ["occurred_after", "occurred_before"])
+@pytest.mark.parametrize("value", ["2026-12-01T00:00:00", "2026-12-01"])
+def test_a_history_filter_without_an_offset_is_a_400(api_client, profile, param, value):
+    # It was read as UTC: "since midnight" from India meant since 05:30 there.
+    response = api_client.get(url(profile), {param: value})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {param: ["Give a time zone offset (e.g. 'Z' or '+05:30')."]}
+    assert api_client.get(url(profile), {param: f"{value[:10]}T00:00:00Z"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "reason"),
+    [
+        ({"limit": "abc"}, "limit", "Must be a whole number from 1 to 500."),
+        ({"limit": "-1"}, "limit", "Must be a whole number from 1 to 500."),
+        ({"limit": "0"}, "limit", "Must be a whole number from 1 to 500."),
+        ({"limit": "100000"}, "limit", "Must be a whole number from 1 to 500."),
+        ({"offset": "-5"}, "offset", "Must be a whole number at least 0."),
+        ({"offset": "abc"}, "offset", "Must be a whole number at least 0."),
+    ],
+)
+def test_a_bad_page_parameter_is_a_400_naming_it(api_client, profile, params, field, reason):
+    # DRF fell back to its default page, or clamped, and answered 200.
+    for listing in (url(profile), "/api/v1/profiles/"):
+        response = api_client.get(listing, params)
+
+        assert response.status_code == 400, listing
+        assert response.json()["errors"] == {field: [reason]}, listing
+
+
+@pytest.mark.parametrize("param", ["occurred_after", "occurred_before"])
 def test_an_offsets_unencoded_plus_in_the_history_filter_is_named(api_client, profile, param):
     india = dt.timezone(dt.timedelta(hours=5, minutes=30))
     moment = timezone.now().astimezone(india).isoformat(timespec="seconds")
