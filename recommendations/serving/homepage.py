@@ -423,6 +423,12 @@ def _ordered(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
     return np.flatnonzero(mask)
 
 
+def _language_position(catalogue: CatalogueArrays, code: str | None) -> int:
+    """``code``'s index among the catalogue's language codes; -1 for none or one it lacks."""
+    codes = catalogue.facts.language_codes
+    return codes.index(code) if code in codes else -1
+
+
 def _seed_order(
     history: ProfileHistory, wanted: npt.NDArray[np.bool_], nameable: npt.NDArray[np.bool_]
 ) -> list[int]:
@@ -486,6 +492,7 @@ def _propose_rows(
     pool: RankedPool,
     context: ScoringContext,
     names: npt.NDArray[np.object_],
+    display_language: int = -1,
 ) -> list[_Proposal]:
     n = bundle.n_titles
     titles = pool.title_index
@@ -605,12 +612,16 @@ def _propose_rows(
                 genres[:, g] & fresh,
             )
 
-    # Language rows: the profile's languages, then the pool's strongest one.
+    # Language rows: the profile's display language, its other languages by how much of
+    # its ranked pool they hold (not the catalogue's alphabetical order, which gave a
+    # Telugu speaker who also picked Hindi and Japanese rows for those two and never
+    # Telugu), then the pool's strongest language.
     languages = facts.language[titles]
-    wanted = [int(i) for i in context.language_index.tolist()]
     weight = np.bincount(
         np.maximum(languages, 0), weights=pool.probability, minlength=len(facts.language_codes)
     )
+    own = [int(i) for i in context.language_index.tolist() if weight[i] > 0]
+    wanted = sorted(own, key=lambda i: (i != display_language, -weight[i], i))
     wanted += [int(i) for i in np.argsort(-weight, kind="stable")[:1] if weight[i] > 0]
     for language in list(dict.fromkeys(wanted))[:MAX_LANGUAGE_ROWS]:
         code = facts.language_codes[language]
@@ -763,6 +774,7 @@ def homepage_build(
         pool=pool,
         context=context,
         names=names,
+        display_language=_language_position(catalogue, profile.display_language_id),
     )
     if not proposals:
         return page

@@ -26,6 +26,7 @@ from tests.factories import (
     CreditFactory,
     EpisodeFactory,
     GenreFactory,
+    LanguageFactory,
     ProfileFactory,
     RegionFactory,
     SeasonFactory,
@@ -144,6 +145,26 @@ def test_names_and_row_titles_are_in_the_profiles_display_language(world, househ
     # and the row's copy is Hindi around the Hindi name (tests/recommendations/test_row_copy.py)
     titles = [row["title"] for row in body["rows"] if row["type"] == "because_you_watched"]
     assert "क्योंकि आपने एक्शन 0 देखा" in titles
+
+
+def test_the_display_languages_row_is_kept_whatever_the_alphabet(world, household):
+    # given: Asha reads Tamil and also picked English and Hindi; the catalogue has Tamil
+    # films enough for a row
+    account, asha, _ = household
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    for i in range(6):
+        film = TitleFactory(original_name=f"tamil {i}", original_language=tamil)
+        AvailabilityFactory(title=film, region=world.region, starts_at=NOW - dt.timedelta(days=900))
+    asha.display_language = tamil
+    asha.save()
+    asha.preferred_languages.set([world.english, world.hindi, tamil])
+    model_train(region_code=world.region.code)
+
+    # when
+    rows = token_client(account).get(url(asha, rows=40, items=4)).json()["rows"]
+
+    # then: "en" and "hi" sort before "ta", and took both language rows
+    assert "language:ta" in {row["id"] for row in rows}
 
 
 def test_two_profiles_of_one_account_get_different_pages(world, household):
