@@ -23,6 +23,7 @@ from recommendations.models import ModelVersion
 from recommendations.services.homepage import homepage_render
 from recommendations.serving.cache import NoActiveModel
 from recommendations.serving.homepage import Page
+from recommendations.serving.scoring import MATCH_SHOWN_MIN
 
 MAX_ROWS = 40
 MAX_ITEMS = 75
@@ -116,12 +117,13 @@ class HomepageItemSerializer(serializers.Serializer):
     title_id = serializers.IntegerField()
     name = serializers.CharField(help_text="In the profile's display language when translated.")
     match = serializers.IntegerField(
-        min_value=0,
+        min_value=MATCH_SHOWN_MIN,
         max_value=99,
         allow_null=True,
         help_text='The "% match". Null where it would mislead: titles in Continue Watching '
-        "(the row shows progress instead) and every title of a profile with no history yet "
-        "(ranked by popularity, not by its taste).",
+        "(the row shows progress instead), every title of a profile that has not played or "
+        "liked anything yet (ranked by popularity, not by its taste), and a title below "
+        f"{MATCH_SHOWN_MIN}% (its row's reason, not the figure, is why it is there).",
     )
     progress = serializers.FloatField(
         allow_null=True,

@@ -16,6 +16,7 @@ from recommendations.engine.candidates import ALL_SOURCES
 from recommendations.models import ModelVersion
 from recommendations.serving.cache import NoActiveModel
 from recommendations.serving.recommend import recommend_for_profile
+from recommendations.serving.scoring import MATCH_SHOWN_MIN
 
 MAX_RESULTS = 200
 SOURCE_NAMES = tuple(source.name.lower() for source in ALL_SOURCES)
@@ -41,11 +42,12 @@ class RecommendationSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="In the profile's display language when translated.")
     score = serializers.FloatField(help_text="Calibrated probability that the profile plays it.")
     match = serializers.IntegerField(
-        min_value=0,
+        min_value=MATCH_SHOWN_MIN,
         max_value=99,
         allow_null=True,
         help_text='The "% match": never lower for a higher score. Null, as on the homepage, '
-        "for a title being resumed and for every title of a profile with no history yet.",
+        "for a title being resumed, for every title of a profile that has not played or "
+        f"liked anything yet, and below {MATCH_SHOWN_MIN}%.",
     )
     sources = serializers.ListField(
         child=serializers.ChoiceField(choices=SOURCE_NAMES),

@@ -159,7 +159,8 @@ class TitleExplanation:
         Calibrated P(play) and "% match", as the homepage served them: match is
         None where the page shows none
         (:meth:`~recommendations.serving.scoring.RankedPool.shown_match`: a title
-        being resumed, or a profile ranked by popularity alone).
+        being resumed, one under ``MATCH_SHOWN_MIN``, or a profile that has
+        played and liked nothing).
     sources : tuple of SourceReason
         Empty for titles outside the pool.
     features : tuple of FeatureContribution

@@ -45,6 +45,8 @@ from recommendations.serving.bundle import CatalogueArrays, RegionArrays, Servin
 
 # A title in progress counts as "continue watching" with weight halving every two weeks.
 CONTINUE_HALF_LIFE_DAYS = 14.0
+#: The lowest "% match" shown; below it the item's ``match`` is null (RankedPool.shown_match).
+MATCH_SHOWN_MIN = 20
 RECENT_ACTIVITY_DAYS = 7.0
 _PLAY_CODES = np.array(
     [SignalCode.PLAY_START, SignalCode.SEARCH_PLAY, SignalCode.EXTERNAL_PLAY], dtype=np.int8
@@ -91,6 +93,19 @@ class ProfileHistory:
     in_progress: npt.NDArray[np.bool_]
     last_played: npt.NDArray[np.float64]
     progress: npt.NDArray[np.float64] | None = None
+
+    @property
+    def chose_something(self) -> bool:
+        """Whether the profile ever played a title or gave one a thumbs up.
+
+        What a "% match" may stand on. Hovers and previews move the ranking
+        (the fold-in reads them), but a figure built on them alone overstates
+        what is known: a Kids profile with four hovers and a preview read
+        "96% match".
+        """
+        return bool(
+            (~np.isnan(self.last_played)).any() or (self.signals.kind == SignalCode.THUMBS_UP).any()
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +162,9 @@ class RankedPool:
     resuming : numpy.ndarray of bool, shape (m,)
         Titles the profile has in progress (all of them, not only the
         continue-watching generator's quota).
+    matched : bool
+        Whether a "% match" may be shown: personalised, and the profile has
+        played or liked something (:attr:`ProfileHistory.chose_something`).
     """
 
     title_index: npt.NDArray[np.int32]
@@ -155,6 +173,7 @@ class RankedPool:
     sources: npt.NDArray[np.uint8]
     personalised: bool
     resuming: npt.NDArray[np.bool_]
+    matched: bool
 
     def __len__(self) -> int:
         return int(self.title_index.shape[0])
@@ -164,16 +183,21 @@ class RankedPool:
 
         A profile with no history to fold in is ranked by popularity: every
         title would read a few percent, a statement about what we know, not
-        about the title. A title being resumed is matched by the profile's own
+        about the title; one that has only hovered or previewed is barely
+        further (:attr:`matched`). Below ``MATCH_SHOWN_MIN`` the figure says
+        "you will probably not want this" of a title the page recommends, for
+        a reason of its row's (acclaimed, new, of a genre): the row's reason
+        speaks for it instead. A title being resumed is matched by the profile's own
         choice; its play probability now (which the figure is) says when, not
         whether: a film at 97% before it was started read 14% once resumed.
         """
-        if not self.personalised:
+        if not self.matched:
             return [None] * positions.shape[0]
-        match = self.match[positions].tolist()
-        resuming = self.resuming[positions]
-        if resuming.any():
-            for k in np.flatnonzero(resuming).tolist():
+        shown = self.match[positions]
+        match = shown.tolist()
+        hidden = self.resuming[positions] | (shown < MATCH_SHOWN_MIN)
+        if hidden.any():
+            for k in np.flatnonzero(hidden).tolist():
                 match[k] = None
         return match
 
@@ -467,6 +491,7 @@ def rank_profile(
             empty.astype(np.uint8),
             False,
             empty.astype(bool),
+            False,
         )
 
     # 4. Features and ranking of the pool only.
@@ -481,4 +506,5 @@ def rank_profile(
         sources=pool.sources[order],
         personalised=inputs.personalised,
         resuming=inputs.continue_watching[candidates[order]] > 0,
+        matched=inputs.personalised and history.chose_something,
     )

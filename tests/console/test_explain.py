@@ -22,6 +22,7 @@ from recommendations.serving.explain import (
     title_explanation,
 )
 from recommendations.serving.recommend import profile_ranked_pool
+from recommendations.serving.scoring import MATCH_SHOWN_MIN
 from tests.factories import AvailabilityFactory, ProfileFactory, TitleFactory
 from tests.recommendations.test_training import record
 
@@ -59,7 +60,8 @@ def test_terms_add_up_to_the_served_probability_and_sources_match_the_pool(world
         assert explanation.pool_rank == position + 1
         assert explanation.probability == pytest.approx(float(pool.probability[position]))
         assert explanation.match == pool.shown_match(np.array([position]))[0]
-        assert (explanation.match is None) == bool(pool.resuming[position])
+        hidden = bool(pool.resuming[position]) or pool.match[position] < MATCH_SHOWN_MIN
+        assert (explanation.match is None) == hidden
         expected = {
             name
             for name, bit in (("cf", 1), ("content", 2), ("trending", 4), ("new_release", 8))

@@ -17,6 +17,7 @@ from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import model_train
 from recommendations.serving import recommend
 from recommendations.serving.homepage import profile_row_engagement
+from recommendations.serving.scoring import MATCH_SHOWN_MIN
 from recommendations.signal_events import ROW_MAX_LENGTH, SignalEvent
 from tests.conftest import token_client
 from tests.factories import (
@@ -720,26 +721,31 @@ def test_a_finished_favourite_is_only_in_watch_again(world, household):
 
 
 def test_match_is_left_out_where_it_would_mislead(world, household):
-    # given: Asha has a history and a film in progress; Ravi has none yet
+    # given: Asha has a history and a film in progress; Ravi has only hovered and
+    # previewed (the fold-in reads that, but it is no ground for a figure)
     account, asha, ravi = household
     for title in world.titles["drama"][:4]:
         watch(asha, title, days_ago=3)
     record(asha, "play_start", world.titles["drama"][5], days_ago=1.1)
     record(asha, "progress", world.titles["drama"][5], days_ago=1, value=30.0)
+    for title in world.titles["comedy"][:4]:
+        record(ravi, "hover", title, days_ago=1, value=2000)
+    record(ravi, "preview", world.titles["comedy"][0], days_ago=1, value=30)
     model_train(region_code=world.region.code)
     client = token_client(account)
 
     # when
     pages = [client.get(url(p, rows=40, items=4)).json() for p in (asha, ravi)]
 
-    # then: Asha's titles carry a match, except the one she is resuming; Ravi's carry none
+    # then: Asha's titles carry a match, except the one she is resuming and any the
+    # figure would call unlikely; Ravi's carry none
     matches = [
         {row["type"]: [i["match"] for i in row["items"]] for row in page["rows"]} for page in pages
     ]
     assert matches[0]["continue_watching"] == [None]
     discovered = [m for t, ms in matches[0].items() if t != "continue_watching" for m in ms]
-    assert discovered
-    assert all(isinstance(m, int) and 0 <= m <= 99 for m in discovered)
+    assert [m for m in discovered if m is not None]
+    assert all(m is None or MATCH_SHOWN_MIN <= m <= 99 for m in discovered)
     assert pages[1]["rows"]
     assert {m for ms in matches[1].values() for m in ms} == {None}
     assert HomepageOutputSerializer(data=pages[1]).is_valid()
