@@ -37,8 +37,10 @@ GUARDIAN_RULE = (
     "kids profile, or to lift a restriction of another profile (turn kids off, raise the "
     "maturity limit, give an adult profile a PIN and so make it a guardian); a kids or teen "
     "profile's own unlock never lifts its own limits (403 "
-    "`guardian_unlock_required`). A household without a guardian has no credential that tells "
-    "a parent's device from a child's, so these changes are open to any of its devices."
+    "`guardian_unlock_required`). A guardian's unlock also opens any PIN-protected profile "
+    "that is not a guardian, to change or delete it. A household without a guardian has no "
+    "credential that tells a parent's device from a child's, so these changes are open to any "
+    "of its devices."
 )
 
 

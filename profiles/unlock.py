@@ -269,13 +269,21 @@ def profile_change_check(
     that is not itself a guardian, or makes it one, needs a guardian's unlock
     instead when the household has one (:func:`profile_guardian_check`): a
     kids or teen profile's own unlock does not lift its own limits. A
+    guardian's unlock also opens, for any change or deletion, a profile that
+    is not a guardian: otherwise a child who gave its own profile a PIN would
+    lock the parent out of restricting it, removing the PIN or deleting it. A
     guardian's unlock opens no other guardian's profile.
     """
-    if changes is not None and not _guardian(profile) and _lifts_restrictions(profile, changes):
-        guardians = profile_guardians(account_id=profile.account_id)
-        if guardians:
-            _require_guardian(request, guardians)
-            return
+    if not _guardian(profile):
+        lifts = changes is not None and _lifts_restrictions(profile, changes)
+        if lifts or profile.has_pin:
+            guardians = profile_guardians(account_id=profile.account_id)
+            if guardians and lifts:
+                _require_guardian(request, guardians)
+                return
+            value = _token_value(request) if guardians else None
+            if any(_opens(value, guardian) for guardian in guardians):
+                return
     profile_unlock_check(request=request, profile=profile)
 
 

@@ -253,6 +253,37 @@ def test_a_kids_profile_with_a_pin_needs_a_guardian_not_its_own_pin_to_be_lifted
     assert (kid.is_kids, kid.maturity_limit) == (False, 18)
 
 
+def test_a_guardian_opens_a_profile_its_child_locked_with_a_pin(api_client, account):
+    # given: a kids device gave the kids profile a PIN the parent does not know
+    parent = with_pin(ProfileFactory(account=account, name="Parent"), "4321")
+    teen = with_pin(ProfileFactory(account=account, name="Teen", maturity_limit=13), "2468")
+    kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
+    other = with_pin(ProfileFactory(account=account, name="Other teen", maturity_limit=13), "1357")
+    assert api_client.patch(detail_url(kid.pk), {"pin": "1111"}, format="json").status_code == 200
+    guardian = unlocked(api_client, parent, "4321")
+
+    # when / then: without an unlock the profile stays locked; the guardian's unlock
+    # tightens it, removes its PIN and deletes a locked teen profile
+    assert (
+        api_client.patch(detail_url(kid.pk), {"maturity_limit": 0}, format="json").status_code
+        == 403
+    )
+    tightened = api_client.patch(
+        detail_url(kid.pk), {"maturity_limit": 0}, format="json", **guardian
+    )
+    assert tightened.status_code == 200
+    cleared = api_client.patch(detail_url(kid.pk), {"pin": None}, format="json", **guardian)
+    assert cleared.status_code == 200
+    kid.refresh_from_db()
+    assert (kid.maturity_limit, kid.has_pin) == (0, False)
+    assert api_client.delete(detail_url(teen.pk), **guardian).status_code == 204
+    # and the teen's unlock opens neither the parent nor another's profile
+    teens = unlocked(api_client, other, "1357")
+    assert api_client.delete(detail_url(parent.pk), **teens).status_code == 403
+    assert api_client.patch(detail_url(kid.pk), {"pin": "9999"}, format="json").status_code == 200
+    assert api_client.delete(detail_url(kid.pk), **teens).status_code == 403
+
+
 def test_without_a_guardian_a_kids_profile_is_lifted_with_its_own_unlock_only(api_client, account):
     # The household has no PIN outside its kids profile: that PIN is the only credential.
     ProfileFactory(account=account, name="Parent")
