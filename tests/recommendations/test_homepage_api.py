@@ -280,7 +280,7 @@ def test_every_row_id_fits_the_signals_row_field(world):
     longest = GenreFactory(slug="g" * 64, name="Long")
     for film in world.titles["action"]:
         film.genres.add(longest)
-    for i in range(4):  # titles of its own, so that its row is not all repeats
+    for i in range(8):  # titles of its own, so that its row is not mostly repeats
         film = TitleFactory(original_name=f"long {i}", maturity=MaturityLevel.ALL)
         film.genres.add(longest)
         AvailabilityFactory(title=film, region=world.region, starts_at=NOW - dt.timedelta(days=900))
@@ -672,14 +672,17 @@ def test_a_profile_with_too_little_history_falls_back_to_the_regions_model(world
 
 
 def test_rows_below_the_first_screen_lead_with_titles_not_shown_above(world, household):
-    # given: a profile whose "Because you watched" rows draw on one taste's neighbours
+    # given: a profile whose "Because you watched" rows draw on one taste's neighbours, and
+    # who just finished a drama
     account, asha, _ = household
     for days, title in enumerate(world.titles["action"][:4]):
         watch(asha, title, days_ago=1 + days)
+    watch(asha, world.titles["drama"][0], days_ago=0.5)
     model_train(region_code=world.region.code)
 
-    # when
-    rows = token_client(account).get(url(asha, rows=40, items=4)).json()["rows"]
+    # when: rows one wider than the four new titles a row below the first screen must bring
+    # (in this 32-film world the comedy row then shows four new and one repeat)
+    rows = token_client(account).get(url(asha, rows=40, items=5)).json()["rows"]
 
     # then: in every row after the first screen, no repeat comes before a new title
     above: set[int] = {i["title_id"] for row in rows[:4] for i in row["items"]}
@@ -707,8 +710,9 @@ def test_a_finished_favourite_is_only_in_watch_again(world, household):
     record(asha, "progress", started, days_ago=1, value=50.0)
     model_train(region_code=world.region.code)
 
-    # when
-    rows = token_client(account).get(url(asha, rows=40, items=4)).json()["rows"]
+    # when: three titles a row, so that in this 32-film world the rows below the first
+    # screen still bring three new titles each
+    rows = token_client(account).get(url(asha, rows=40, items=3)).json()["rows"]
 
     # then: each is in its own row and in no row of things to discover
     holding = {

@@ -88,16 +88,17 @@ def test_a_row_the_first_screen_empties_moves_below_it_in_the_rankers_order(n_ro
     assert len(first_screen) == len(set(first_screen))
 
 
-def test_a_row_below_the_first_screen_with_nothing_new_is_dropped():
+def test_a_row_below_the_first_screen_with_too_few_new_titles_is_dropped():
     # given: a first screen of four rows, then a row of their titles only, a row of their
-    # titles and one other, and a row of new titles; and a "because you watched" row of
-    # repeats only
+    # titles and two others, a "because you watched" row of their titles and one other,
+    # and a row of new titles; and a "because you watched" row of repeats only
     proposals = [
         _proposal("top_picks", range(5)),
         _proposal("genre:1", range(5, 10)),
         _proposal("genre:2", range(10, 15)),
         _proposal("trending:IN", range(15, 20)),
         _proposal("popular_in:1", range(0, 20, 2)),
+        _proposal("new_releases", [1, 6, 11, 28, 29]),
         _proposal("because_you_watched:1", [3, 8, 13, 21]),
         _proposal("language:hi", range(22, 27)),
         _proposal("because_you_watched:2", range(22, 27)),
@@ -105,11 +106,12 @@ def test_a_row_below_the_first_screen_with_nothing_new_is_dropped():
 
     # when
     chosen = _rows_choose(
-        proposals, order=list(range(8)), strength=np.zeros(8), n_pool=30, n_rows=12, n_items=5
+        proposals, order=list(range(9)), strength=np.zeros(9), n_pool=30, n_rows=12, n_items=5
     )
 
-    # then: the popular row of repeats is not on the page, the one with a new title leads
-    # with it, and the one that says why its titles are there stays
+    # then: the popular row of repeats and the new releases with two new titles (fewer
+    # than a row's four) are not on the page; the rows that say why their titles are there
+    # stay, leading with what is new
     ids = [proposal.id for proposal, _, _ in chosen]
     assert ids == [
         "top_picks",

@@ -69,8 +69,10 @@ def demo(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Simpl
         # One clock for the whole world (today's midnight UTC): the same world all day,
         # where "now" made it move with the minute the suite ran at.
         clock = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        # 120 titles: in fewer, pages below the first screen run out of rows that bring
+        # four new titles, and the older pages hold too few row impressions to fit on.
         call_command(
-            "seed_demo", "--titles=80", "--profiles=60", "--history=30", "--seed=5",
+            "seed_demo", "--titles=120", "--profiles=60", "--history=30", "--seed=5",
             f"--as-of={clock.date()}", verbosity=0,
         )  # fmt: skip
         call_command("train_models", f"--at={clock.isoformat()}", verbosity=0)
