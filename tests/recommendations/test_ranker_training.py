@@ -220,7 +220,13 @@ def test_the_row_ranker_learns_from_logged_pages_what_the_prior_does_not_know(
     assert learned.row_ranker == "learned"
     assert prior.row_ranker == "prior"
     types = [[r.type for r in page.rows] for page in (learned, prior)]
-    assert types[0].index("critically_acclaimed") < types[1].index("critically_acclaimed")
+    assert "critically_acclaimed" in types[0]
+    # (placed low, the prior's acclaimed row may bring too few new titles to be shown: then
+    # it is below every row shown)
+    place = [
+        t.index("critically_acclaimed") if "critically_acclaimed" in t else len(t) for t in types
+    ]
+    assert place[0] < place[1]
 
 
 def test_a_version_whose_row_ranker_an_older_release_wrote_serves_the_prior(viewer, caplog):
