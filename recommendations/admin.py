@@ -487,7 +487,12 @@ class TrainingRunAdmin(admin.ModelAdmin):
             except (RetrainError, RetrainNotQueued) as error:
                 self.message_user(request, str(error), messages.ERROR)
                 continue
-            level = messages.WARNING if run.status == TrainingRun.Status.REJECTED else messages.INFO
+            # Without a broker the run has already executed in this request: say how it ended.
+            run.refresh_from_db()
+            level = {
+                TrainingRun.Status.REJECTED: messages.WARNING,
+                TrainingRun.Status.FAILED: messages.ERROR,
+            }.get(run.status, messages.INFO)
             self.message_user(
                 request, f"Run #{run.pk} ({region_code}-{slug}): {run.status}. {run.error}", level
             )

@@ -95,11 +95,11 @@ class RetrainListApi(APIView):
         except RetrainNotQueued as error:
             raise RetrainNotQueuedError(str(error)) from error
         run = TrainingRun.objects.select_related("taste_cluster").get(pk=run.pk)
-        code = (
-            status.HTTP_409_CONFLICT
-            if run.status == TrainingRun.Status.REJECTED
-            else status.HTTP_201_CREATED
-        )
+        # 409 only for the run refused because its cluster was busy: it never started. A run
+        # that (without a broker, in this request) trained and was rejected by its gate is a
+        # run made, like a failed one: 201 with its status.
+        busy = run.status == TrainingRun.Status.REJECTED and run.started_at is None
+        code = status.HTTP_409_CONFLICT if busy else status.HTTP_201_CREATED
         return Response(TrainingRunSerializer(run).data, status=code)
 
 

@@ -224,6 +224,39 @@ def test_the_heartbeat_outlives_a_dropped_database_connection():
 
 
 @pytest.mark.django_db
+def test_an_operator_reaps_a_run_left_running_without_beat():
+    # given: a run whose in-process retrain was stopped (no broker, so no beat either), and
+    # a live one
+    cluster, live_cluster = _cluster("tamil"), _cluster("hindi")
+    dead = TrainingRun.objects.create(
+        region=cluster.region,
+        taste_cluster=cluster,
+        status=TrainingRun.Status.RUNNING,
+        stage="fallback models",
+        progress=65,
+        heartbeat_at=timezone.now() - dt.timedelta(hours=1),
+    )
+    live = TrainingRun.objects.create(
+        region=live_cluster.region,
+        taste_cluster=live_cluster,
+        status=TrainingRun.Status.RUNNING,
+        heartbeat_at=timezone.now(),
+    )
+    out = StringIO()
+
+    # when
+    call_command("reap_retrains", stdout=out)
+
+    # then
+    dead.refresh_from_db()
+    live.refresh_from_db()
+    assert (dead.status, dead.progress) == (TrainingRun.Status.FAILED, 65)
+    assert dead.error.startswith("Worker lost: no heartbeat since")
+    assert live.status == TrainingRun.Status.RUNNING
+    assert out.getvalue().startswith("1 run(s) failed")
+
+
+@pytest.mark.django_db
 def test_a_run_the_reaper_failed_stays_failed_and_activates_nothing(seeded, monkeypatch):
     # given: the run's heartbeat stalls long enough for the reaper to fail it before it stores
     # its version; the worker itself lives on and finishes
@@ -295,6 +328,58 @@ def test_the_ungated_version_of_a_run_that_died_at_its_gate_is_failed_and_cannot
     assert not ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exists()
     with pytest.raises(ValueError, match="cannot be activated"):
         model_version_rollback(version=version)
+
+
+@pytest.mark.django_db(transaction=True)  # without a broker a run executes as its request commits
+def test_without_a_broker_a_run_its_gate_rejects_is_reported_as_it_ended(
+    seeded, settings, admin_client
+):
+    # given: an active Tamil version, and a gate no retrain can pass
+    body = {"region": "IN", "cluster": "tamil"}
+    first = admin_client.post("/api/v1/ops/retrains/", body, content_type="application/json")
+    assert (first.status_code, first.json()["status"]) == (201, "succeeded")
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_GATE_MARGIN": -1.0}
+
+    # when: the staff API and the admin's "Retrain now" each retrain it
+    api = admin_client.post("/api/v1/ops/retrains/", body, content_type="application/json")
+    admin = admin_client.post(
+        "/admin/recommendations/trainingrun/",
+        {"action": "retrain_now", "_selected_action": [first.json()["id"]]},
+        follow=True,
+    )
+
+    # then: a run that trained and was refused by its gate is a run made (201, not the 409
+    # of a busy cluster), and the admin says how it ended, not "queued"
+    assert (api.status_code, api.json()["status"]) == (201, "rejected")
+    said = [(m.level_tag, str(m)) for m in admin.context["messages"]]
+    assert len(said) == 1
+    assert said[0][0] == "warning"
+    assert ": rejected. Worse than the active version" in said[0][1]
+
+
+@pytest.mark.django_db
+def test_a_failed_run_shows_how_far_it_got_and_how_long_its_last_stage_ran(seeded, monkeypatch):
+    # given: the gate raises, after training got the run to its gate's progress
+    original = retraining._Reporter.__call__
+
+    def fails_at_the_gate(self, stage, progress):
+        original(self, stage, progress)
+        if stage == "gate":
+            time.sleep(0.05)
+            raise MemoryError("the gate ran out of memory")
+
+    monkeypatch.setattr(retraining._Reporter, "__call__", fails_at_the_gate)
+
+    # when
+    run = training_run_execute(run_id=_queued_run().pk)
+
+    # then: the operator sees the stage it died in, its progress then (it read 0), the
+    # reason, and the time the failing stage took beside the others
+    assert run.status == TrainingRun.Status.FAILED
+    assert (run.stage, run.error) == ("gate", "MemoryError: the gate ran out of memory")
+    assert run.progress > 0
+    assert run.timings["gate"] >= 0.05
+    assert "train" in run.timings
 
 
 @pytest.mark.django_db
