@@ -29,3 +29,12 @@ def test_issue_token_prints_only_a_working_key():
 def test_issue_token_for_an_unknown_account_says_so():
     with pytest.raises(CommandError, match="No account with id 999999"):
         call_command("issue_token", "999999")
+
+
+def test_issue_token_with_a_name_too_long_says_so_and_issues_nothing():
+    account = AccountFactory()
+
+    with pytest.raises(CommandError, match="--name is 101 characters; a token's name holds 100"):
+        call_command("issue_token", str(account.pk), "--name", "x" * 101, stdout=StringIO())
+
+    assert not ApiToken.objects.filter(account=account).exists()

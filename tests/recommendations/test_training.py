@@ -1,6 +1,7 @@
 """Training model versions: the data adapter, artefacts in storage, atomic activation."""
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from io import StringIO
@@ -367,6 +368,43 @@ def test_train_models_refuses_a_moment_it_cannot_read_or_from_the_future(world):
     with pytest.raises(CommandError, match=r"--at: .* is in the future"):
         call_command("train_models", "--at", tomorrow)
     assert not ModelVersion.objects.exists()
+
+
+def test_train_models_refuses_a_window_without_signals_and_keeps_the_active_model(world):
+    # given: a served model, and a clock a year before every signal
+    call_command("train_models", "--region", world.region.code, stdout=StringIO())
+    active = ModelVersion.objects.get(status="active", region=world.region)
+    long_ago = (timezone.now() - dt.timedelta(days=800)).date().isoformat()
+
+    # when / then: it says where the signals are, and trains (and activates) nothing
+    with pytest.raises(CommandError, match=r"no signals in the training window .* --at "):
+        call_command("train_models", "--region", world.region.code, "--at", long_ago)
+    assert list(ModelVersion.objects.filter(status="active", region=world.region)) == [active]
+    assert ModelVersion.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("command", "arguments", "message"),
+    [
+        ("train_models", ["--seed", "-1"], "--seed: -1 is not a seed from 0 to 4294967295"),
+        ("train_models", ["--at", "0001-01-01"], "--at: 0001-01-01T00:00:00+00:00 is before 1971"),
+        ("seed_demo", ["--as-of", "2999-01-01"], "--as-of: 2999-01-01 is not a day from 1971"),
+        ("seed_demo", ["--seed", "-1"], "--seed: -1 is not a seed"),
+        ("simulate_traffic", ["--until", "1970-01-02"], "is before 1971-01-01"),
+        ("evaluate_artwork_policy", ["--days", "nan"], "--days: nan is not a number above 0"),
+        ("evaluate_artwork_policy", ["--max-impressions", "-1"], "-1 is not a whole number"),
+        ("retrain", ["--region", "IN", "--timeout", "0"], "--timeout: 0 is not a number above"),
+    ],
+)
+def test_a_commands_bad_argument_is_named_before_it_changes_anything(
+    world, command, arguments, message
+):
+    before = (Signal.objects.count(), ModelVersion.objects.count())
+
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command(command, *arguments, stdout=StringIO(), stderr=StringIO())
+
+    assert (Signal.objects.count(), ModelVersion.objects.count()) == before
 
 
 def test_maturity_facts_are_read_for_the_filters(world):

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.models import Account
+from accounts.models import Account, ApiToken
 from accounts.services import api_token_create
 
 
@@ -17,5 +17,8 @@ class Command(BaseCommand):
         account = Account.objects.filter(pk=account_id).first()
         if account is None:
             raise CommandError(f"No account with id {account_id}.")
+        limit = ApiToken._meta.get_field("name").max_length
+        if len(name) > limit:
+            raise CommandError(f"--name is {len(name)} characters; a token's name holds {limit}.")
         _, key = api_token_create(account=account, name=name)
         self.stdout.write(key)

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from artwork.evaluation import EvaluationRefused, artwork_policy_evaluate
+from recommendations.management.options import positive_int, positive_number, seed
 
 
 class Command(BaseCommand):
@@ -16,7 +17,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--days", type=float, default=7.0, help="Evaluate the last N days of closed pages."
+            "--days",
+            type=positive_number,
+            default=7.0,
+            help="Evaluate the last N days of closed pages.",
         )
         parser.add_argument(
             "--candidate",
@@ -27,8 +31,8 @@ class Command(BaseCommand):
                 "current: the newest stored policy (optimistic if it learned from the window)."
             ),
         )
-        parser.add_argument("--max-impressions", type=int, default=200_000)
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--max-impressions", type=positive_int, default=200_000)
+        parser.add_argument("--seed", type=seed, default=0)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["days"] <= 0:

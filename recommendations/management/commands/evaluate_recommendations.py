@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from recommendations.management.options import seed
 from recommendations.services.evaluation import recommendations_evaluate
 from regions.models import Region
 
@@ -33,7 +34,7 @@ class Command(BaseCommand):
                 "--by-cluster."
             ),
         )
-        parser.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
+        parser.add_argument("--seed", type=seed, default=0, help="Random seed (default 0).")
         parser.add_argument(
             "--no-tune",
             action="store_true",

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from recommendations.management.options import positive_number
 from recommendations.models import TrainingRun
 from recommendations.services.retraining import (
     RetrainError,
@@ -26,7 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--region", required=True, metavar="CODE")
         parser.add_argument("--cluster", metavar="SLUG", help="One cluster (e.g. tamil).")
         parser.add_argument("--wait", action="store_true", help="Wait for the runs to finish.")
-        parser.add_argument("--timeout", type=float, default=3600.0, help="Seconds to wait.")
+        parser.add_argument(
+            "--timeout", type=positive_number, default=3600.0, help="Seconds to wait."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         region = options["region"].upper()

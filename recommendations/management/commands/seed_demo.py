@@ -1,7 +1,6 @@
 """``manage.py seed_demo``: fill the database with the demo world (see ``recommendations.demo``)."""
 
 import argparse
-import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from recommendations.demo.builder import (
 from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME, demo_admin_ensure
 from recommendations.demo.progress import Advance
 from recommendations.demo.tastes import SHOWCASE_ACCOUNT_NAME
+from recommendations.management.options import past_date, seed
 
 
 def _positive(minimum: int) -> Callable[[str], int]:
@@ -60,7 +60,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--seed", type=int, default=42, help="Random seed (default 42).")
+        parser.add_argument("--seed", type=seed, default=42, help="Random seed (default 42).")
         parser.add_argument(
             "--titles", type=_positive(20), default=600, help="Catalogue size (default 600)."
         )
@@ -89,7 +89,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--as-of",
-            type=dt.date.fromisoformat,
+            type=past_date,
             default=None,
             help=(
                 "Date (YYYY-MM-DD) the history ends at, midnight UTC; default today. "

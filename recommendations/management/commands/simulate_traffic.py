@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from recommendations.demo.traffic import traffic_simulate
-from recommendations.management.options import moment
+from recommendations.management.options import moment, seed
 from recommendations.models import PageLog
 from recommendations.serving.cache import NoActiveModel
 
@@ -36,7 +36,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--days", type=_positive, default=5, help="Spread over the last N days (default 5)."
         )
-        parser.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
+        parser.add_argument("--seed", type=seed, default=0, help="Random seed (default 0).")
         parser.add_argument(
             "--until",
             type=moment,

@@ -4,10 +4,12 @@ import datetime as dt
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 from tqdm import tqdm
 
-from recommendations.management.options import moment
+from recommendations.management.options import moment, seed
 from recommendations.models import Signal
 from recommendations.services.training import model_train
 from regions.models import Region
@@ -37,7 +39,7 @@ class Command(BaseCommand):
             action="store_true",
             help="Train the global model and every region's (the default without --region).",
         )
-        parser.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
+        parser.add_argument("--seed", type=seed, default=0, help="Random seed (default 0).")
         parser.add_argument(
             "--at",
             type=moment,
@@ -77,6 +79,17 @@ class Command(BaseCommand):
         if not signals.exists():
             self.stdout.write(f"{label}: no signals, skipped.")
             return
+        # A model of no signals would be activated over a good one (and every profile then
+        # ranked by nothing): the window, not the table, is what training reads.
+        until = at or timezone.now()
+        since = until - dt.timedelta(days=settings.TONIGHT.get("TRAINING_WINDOW_DAYS", 365))
+        if not signals.filter(occurred_at__gte=since, occurred_at__lt=until).exists():
+            latest = signals.order_by("-occurred_at").values_list("occurred_at", flat=True)[0]
+            raise CommandError(
+                f"{label}: no signals in the training window {since:%Y-%m-%d} to "
+                f"{until:%Y-%m-%d} (the newest is from {latest:%Y-%m-%d}); train as of a time "
+                f"after it with --at, e.g. --at {latest:%Y-%m-%d}T23:59Z."
+            )
         started = time.perf_counter()
         bar = tqdm(
             desc=f"{label}: starting",
