@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.models import Account, ApiToken, hash_token_key
 from accounts.services import api_token_create, api_token_revoke
 from artwork.models import ArtworkPolicy, ArtworkVariant, ArtworkVariantDaily
-from catalog.models import Language, MaturityLevel, Title
+from catalog.models import Language, MaturityLevel, Season, Title
 from profiles.models import MAX_PROFILES_PER_ACCOUNT, Profile
 from profiles.services import LIMIT_MESSAGE, profile_create
 from recommendations import admin as signal_admin
@@ -709,3 +709,19 @@ def test_signal_count_is_exact_when_counting_is_quick(catalogue, db) -> None:
 
     assert count == Signal.objects.count()
     assert statement_timeout() == before
+
+
+def test_a_seasons_page_costs_the_same_for_two_episodes_and_twelve(staff: Client) -> None:
+    # Each episode row's heading names its season: one query a row before the join.
+    def queries(season) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = staff.get(admin_url(Season, "change", season.pk))
+        assert response.status_code == 200
+        return len(captured)
+
+    short, long = SeasonFactory(), SeasonFactory()
+    EpisodeFactory.create_batch(2, season=short)
+    EpisodeFactory.create_batch(12, season=long)
+
+    queries(short)  # the first page view fills per-process caches (content types, ...)
+    assert queries(long) == queries(short)
