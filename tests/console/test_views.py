@@ -324,3 +324,16 @@ def test_model_pages_chart_versions_and_cluster_retrains(world, staff_client):
     assert "0.2500" in detail
     assert "0.2100" in detail
     assert "<title>cluster #" in detail
+
+
+def test_a_clusters_retrains_show_how_far_a_run_got_and_why_one_failed(world, staff_client):
+    cluster = TasteCluster.objects.create(region=world.home.region, slug="hindi", name="Hindi")
+    common = {"region": world.home.region, "taste_cluster": cluster}
+    TrainingRun.objects.create(**common, status="failed", stage="train", progress=40,
+                               error="MemoryError: the fit ran out of memory")  # fmt: skip
+    TrainingRun.objects.create(**common, status="running", stage="gate", progress=85)
+
+    detail = staff_client.get(f"/console/models/{world.home.region.code}/hindi/").content.decode()
+
+    assert "MemoryError: the fit ran out of memory" in detail
+    assert "running · gate 85%" in detail
