@@ -185,6 +185,15 @@ def artwork_policy_evaluate(
         policy = policy_read(newest.artefact)
     elif candidate == "holdout":
         policy = _holdout_candidate(before=since)
+        if policy.bandit.n_updates == 0:
+            # Fitted on nothing, the "candidate" is the prior: the policy that logged the
+            # window, so its estimate equals what was observed and says nothing.
+            raise EvaluationRefused(
+                f"No closed pages before the window (from {since:%Y-%m-%d %H:%M} UTC) to fit "
+                "the holdout candidate on: it would be the prior that logged the window. "
+                "Evaluate fewer days (--days) so that some pages precede them, or use "
+                "--candidate current."
+            )
     else:
         raise ValueError(f"unknown candidate {candidate!r}")
 

@@ -317,6 +317,16 @@ def test_evaluation_reports_ips_and_snips_and_refuses_logs_without_propensities(
         call_command("evaluate_artwork_policy", "--days", "3", stdout=StringIO())
 
 
+def test_evaluation_refuses_a_holdout_candidate_fitted_on_nothing(household):
+    # given: every page inside the window evaluated, none before it
+    world, fan_a, fan_r, frames = household
+    _browse_and_play(world, [fan_a, fan_r], frames, days=2, pages_per_day=2)
+
+    # when / then: the holdout policy would be the prior that logged the window
+    with pytest.raises(CommandError, match="No closed pages before the window"):
+        call_command("evaluate_artwork_policy", "--days", "30", stdout=StringIO())
+
+
 def test_new_variants_are_explored_from_their_first_page(household):
     """A frame added after the policy learned gets the exploration floor's share on every
     page from the first one. (Pages draw from their page id; 400 seeded choices make the
