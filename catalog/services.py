@@ -28,12 +28,17 @@ IMPORTED_RUNTIME_MINUTES = 100
 
 @dataclass(frozen=True, slots=True)
 class TitleRecord:
-    """One title as a source describes it: its id there, name, year and genre names."""
+    """One title as a source describes it: its id there, name, year and genre names.
+
+    ``genres`` is None when the source has no genres at all (a file without a
+    genres column): that is not knowing them, unlike an empty tuple, which says
+    the title has none.
+    """
 
     external_id: str
     name: str
     release_year: int | None
-    genres: tuple[str, ...]
+    genres: tuple[str, ...] | None
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,8 @@ def titles_import(
     """Create or update one title per record, keyed by ``external_id``; never duplicates.
 
     What the source says is brought up to date on every run: name, release year
-    (when the source gives one), original language and the set of genres. What
+    (when the source gives one), original language and the set of genres (when
+    the source gives genres: ``None`` keeps a stored title's genres). What
     the source does not know is set only when a title is created and then left
     to staff: kind (film), runtime and maturity. ``maturity`` defaults to 18+
     because a title nobody has rated must not reach kids' profiles.
@@ -107,7 +113,7 @@ def titles_import(
     A fixed number of queries per ``batch_size`` titles, whatever the file size.
     """
     advance = on_progress or (lambda n: None)
-    genre_ids, genres_created = genres_ensure(names=(g for r in records for g in r.genres))
+    genre_ids, genres_created = genres_ensure(names=(g for r in records for g in r.genres or ()))
     existing = {
         external_id: (pk, name, release_date, language)
         for pk, external_id, name, release_date, language in Title.objects.filter(
@@ -185,10 +191,16 @@ def _genre_links_sync(
     genre_ids: dict[str, int],
     batch_size: int,
 ) -> set[str]:
-    """Make each title's genres exactly the record's; return the external ids that changed."""
+    """Make each title's genres exactly the record's; return the external ids that changed.
+
+    Records without genres (``None``) are left out: a source that does not know
+    a title's genres must not wipe the ones staff or an earlier import set.
+    """
     through = Title.genres.through
     wanted = {
-        title_ids[r.external_id]: {genre_ids[genre_slug(g)] for g in r.genres} for r in records
+        title_ids[r.external_id]: {genre_ids[genre_slug(g)] for g in r.genres}
+        for r in records
+        if r.genres is not None
     }
     stored: dict[int, dict[int, int]] = {}
     for link_id, title_id, genre_id in through.objects.filter(

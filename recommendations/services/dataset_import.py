@@ -309,7 +309,7 @@ def _region_codes(codes: Sequence[str]) -> list[str]:
 class CatalogueColumns:
     item: str = "movieId"
     title: str = "title"
-    genres: str = "genres"  # "" when the file has no genres column
+    genres: str = "genres"  # "" when the file has no genres column (stored genres are kept)
     genre_separator: str = "|"
 
 
@@ -397,7 +397,10 @@ def _read_catalogue(
             if problems:
                 bad.add(line, "; ".join(problems))
                 continue
-            records.append(TitleRecord(external_id, name, year, tuple(genres)))
+            # Without a genres column the file does not know them: None keeps stored genres.
+            records.append(
+                TitleRecord(external_id, name, year, tuple(genres) if genres_at else None)
+            )
         advance(count % PROGRESS_EVERY)
     bad.raise_if_any()
     return records

@@ -144,6 +144,24 @@ def test_rerunning_updates_titles_and_never_duplicates(tmp_path, regions):
     assert Title.objects.count() == 5
 
 
+def test_a_file_without_genres_keeps_the_genres_titles_already_have(tmp_path, regions):
+    # given an imported catalogue, with genres
+    run(write(tmp_path, MOVIES), "--region", "IN")
+    before = snapshot()
+
+    # when a file that has no genres column names the same titles
+    no_genres = "movieId,title\n1,Toy Story (1995)\n2,Jumanji (1996)\n99,Heat (1995)\n"
+    output = run(write(tmp_path, no_genres, name="nog.csv"), "--genres-column", "")
+
+    # then the stored genres are kept (the file does not know them, it does not say "none")
+    assert "3 titles read: 1 created, 1 updated, 1 unchanged; 0 genres created" in output
+    assert genres_of("1") == ["adventure", "animation", "children", "comedy", "fantasy"]
+    assert genres_of("2") == ["adventure", "children", "fantasy"]
+    assert Title.objects.get(external_id="2").release_date == dt.date(1996, 1, 1)
+    assert genres_of("99") == []
+    assert Title.genres.through.objects.count() == before[2]
+
+
 def test_a_generic_layout_with_named_columns_and_another_delimiter(tmp_path, regions):
     path = write(
         tmp_path,

@@ -38,7 +38,8 @@ The default layout is MovieLens's movies.csv:
 - "Name (1995)" gives the name and the release year (1 January); a title
   without a year is dated 1900 so that it never shows as a new release.
 - Genres are filed by slug ("Sci-Fi" -> sci-fi) and created as needed;
-  "(no genres listed)" means none.
+  "(no genres listed)" means none. A file without a genres column
+  (--genres-column '') leaves the genres of titles already stored as they are.
 - New titles are films in --language, 18+ unless --maturity says otherwise
   (nobody has rated them, so they are kept from kids), 100 minutes long.
 - Each --region gets an open licence window for every title in the file.
@@ -85,7 +86,7 @@ transaction; --dry-run does the work and rolls it back."""
         parser.add_argument(
             "--genres-column",
             default=defaults.genres,
-            help="Set to '' when the file has no genres.",
+            help="Set to '' when the file has no genres (titles already stored keep theirs).",
         )
         parser.add_argument("--genre-separator", default=defaults.genre_separator)
         parser.add_argument(
