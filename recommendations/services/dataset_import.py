@@ -407,19 +407,18 @@ def _read_catalogue(
 
 
 def _open_windows_ensure(*, title_ids: list[int], regions: Sequence[str]) -> int:
-    """Give every title an open licence window in each region, unless it already has one.
+    """Give every title an open licence window in each region where it has no window at all.
 
-    Other windows staff set (a licence that lapses, one that starts next month)
-    are left as they are.
+    A title that has any window in a region keeps exactly the windows it has
+    there: an open window next to a licence staff set to start next month, or
+    one that has ended, would make the title live now, which is what staff's
+    window says it must not be. A data set knows nothing of licences.
     """
     if not regions or not title_ids:
         return 0
     have = set(
         Availability.objects.filter(
-            AnyOf(F("title_id"), title_ids),
-            AnyOf(F("region_id"), regions),
-            starts_at__isnull=True,
-            ends_at__isnull=True,
+            AnyOf(F("title_id"), title_ids), AnyOf(F("region_id"), regions)
         ).values_list("title_id", "region_id")
     )
     new = [
@@ -449,7 +448,8 @@ def catalogue_import(
 
     Genres are filed by slug and created as needed; a "Name (1995)" title gives
     the release year; titles are films in ``language``, available in each of
-    ``regions`` through an open window. Re-running updates, never duplicates.
+    ``regions`` through an open window unless they already have a window there
+    (staff's licence dates stand). Re-running updates, never duplicates.
     """
     path = Path(path)
     if not Language.objects.filter(code=language).exists():

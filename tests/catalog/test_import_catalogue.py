@@ -5,6 +5,7 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from catalog.models import Genre, MaturityLevel, Title
 from catalog.selectors import catalogue_revision
@@ -160,6 +161,35 @@ def test_a_file_without_genres_keeps_the_genres_titles_already_have(tmp_path, re
     assert Title.objects.get(external_id="2").release_date == dt.date(1996, 1, 1)
     assert genres_of("99") == []
     assert Title.genres.through.objects.count() == before[2]
+
+
+def test_titles_with_windows_staff_set_in_a_region_get_no_open_window_there(tmp_path, regions):
+    # given titles imported without a region, then licence windows staff set in US:
+    # one that starts next month and one that has ended
+    run(write(tmp_path, MOVIES))
+    now = timezone.now()
+    upcoming = Availability.objects.create(
+        title=Title.objects.get(external_id="1"),
+        region_id="US",
+        starts_at=now + dt.timedelta(days=30),
+    )
+    lapsed = Availability.objects.create(
+        title=Title.objects.get(external_id="2"),
+        region_id="US",
+        starts_at=now - dt.timedelta(days=400),
+        ends_at=now - dt.timedelta(days=35),
+    )
+
+    # when the catalogue is imported into US
+    output = run(write(tmp_path, MOVIES), "--region", "US")
+
+    # then those titles keep only staff's windows: neither is live now
+    assert "3 availability windows opened in US" in output
+    assert list(Availability.objects.filter(title__external_id="1")) == [upcoming]
+    assert list(Availability.objects.filter(title__external_id="2")) == [lapsed]
+    assert Availability.objects.filter(
+        title__external_id="11", region_id="US", starts_at=None, ends_at=None
+    ).exists()
 
 
 def test_a_generic_layout_with_named_columns_and_another_delimiter(tmp_path, regions):
