@@ -91,6 +91,9 @@ PROFILE_NAME_MAX_LENGTH = Profile._meta.get_field("name").max_length
 NO_GENRES = "(no genres listed)"  # MovieLens's marker for an empty genre list
 _YEAR_SUFFIX = re.compile(r"^(?P<name>.*?)\s*\((?P<year>\d{4})(?:\s*[-\u2013]\s*\d{0,4})?\)\s*$")
 EARLIEST_YEAR = 1870
+# PostgreSQL text cannot hold NUL (psycopg refuses it with DataError, mid-write), and
+# Python's csv module reads it as an ordinary character: the row checks refuse it.
+NUL = "\x00"
 
 
 # --- progress -------------------------------------------------------------------------
@@ -291,6 +294,15 @@ def _data_lines(path: Path, layout: Layout) -> int | None:
     return max(lines - layout.header, 0)
 
 
+def _nul_in(column: str) -> str:
+    """The bad-line reason for a field holding NUL; its other checks are skipped.
+
+    A NUL is a corrupt or binary file, and quoting the field in the other
+    reasons would put the NUL into the error message too.
+    """
+    return f"{column} contains a NUL character"
+
+
 def _region_codes(codes: Sequence[str]) -> list[str]:
     wanted = list(dict.fromkeys(code.strip().upper() for code in codes if code.strip()))
     known = set(Region.objects.values_list("code", flat=True))
@@ -360,7 +372,9 @@ def _read_catalogue(
                 continue
             problems = []
             external_id = fields[item_at].strip()
-            if not external_id:
+            if NUL in external_id:
+                problems.append(_nul_in(columns.item))
+            elif not external_id:
                 problems.append(f"empty {columns.item}")
             elif len(external_id) > EXTERNAL_ID_MAX_LENGTH:
                 problems.append(
@@ -373,7 +387,9 @@ def _read_catalogue(
             else:
                 seen[external_id] = line
             name, year = title_name_and_year(fields[title_at])
-            if not name:
+            if NUL in fields[title_at]:
+                problems.append(_nul_in(columns.title))
+            elif not name:
                 problems.append(f"empty {columns.title}")
             elif len(name) > TITLE_NAME_MAX_LENGTH:
                 problems.append(
@@ -381,7 +397,9 @@ def _read_catalogue(
                 )
             genres: list[str] = []
             raw_genres = fields[genres_at[0]].strip() if genres_at else ""
-            if raw_genres and raw_genres != NO_GENRES:
+            if NUL in raw_genres:
+                problems.append(_nul_in(columns.genres))
+            elif raw_genres and raw_genres != NO_GENRES:
                 for genre in raw_genres.split(columns.genre_separator):
                     genre = genre.strip()
                     if not genre or genre in genres:
@@ -604,8 +622,26 @@ class _Ratings:
     repeat: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
+def _rating_value(text: str, *, column: str, scale: float, weights: bool) -> float:
+    """A rating of 0 to ``scale`` (or a weight of 0 or more); ValueError says why."""
+    if NUL in text:
+        raise ValueError(_nul_in(column))
+    try:
+        rating = float(text)
+    except ValueError:
+        raise ValueError(f"{column} '{text}' is not a number") from None
+    if weights:
+        if not 0 <= rating < math.inf:  # also refuses nan
+            raise ValueError(f"{column} {text} is not a weight of 0 or more")
+    elif not 0 <= rating <= scale:  # also refuses nan
+        raise ValueError(f"{column} {text} is outside 0-{scale:g} (see --rating-scale)")
+    return rating
+
+
 def _epoch_seconds(text: str, *, column: str, now: float) -> float:
     """Unix seconds (MovieLens) or an ISO 8601 date-time with an offset; ValueError says why."""
+    if NUL in text:
+        raise ValueError(_nul_in(column))
     try:
         seconds = float(text)
     except ValueError:
@@ -669,7 +705,9 @@ def _read_ratings(
                 continue
             problems = []
             user = fields[user_at].strip()
-            if not user:
+            if NUL in user:
+                problems.append(_nul_in(columns.user))
+            elif not user:
                 problems.append(f"empty {columns.user}")
             elif len(user) > EXTERNAL_ID_MAX_LENGTH:
                 problems.append(
@@ -677,30 +715,23 @@ def _read_ratings(
                 )
             item = fields[item_at].strip()
             title_id = title_ids.get(item)
-            if title_id is None:
+            if NUL in item:
+                problems.append(_nul_in(columns.item))
+            elif title_id is None:
                 problems.append(
                     f"empty {columns.item}"
                     if not item
                     else f"unknown item {columns.item} '{item}' (not in the catalogue; "
                     "run import_catalogue first)"
                 )
-            text = fields[rating_at].strip()
             try:
-                rating = float(text)
-            except ValueError:
-                rating = math.nan
-                problems.append(f"{columns.rating} '{text}' is not a number")
-            else:
-                if weights:
-                    if not 0 <= rating < math.inf:  # also refuses nan
-                        problems.append(f"{columns.rating} {text} is not a weight of 0 or more")
-                elif not 0 <= rating <= scale:  # also refuses nan
-                    problems.append(
-                        f"{columns.rating} {text} is outside 0-{scale:g} (see --rating-scale)"
-                    )
-            text = fields[time_at].strip()
+                rating = _rating_value(
+                    fields[rating_at].strip(), column=columns.rating, scale=scale, weights=weights
+                )
+            except ValueError as exc:
+                problems.append(str(exc))
             try:
-                seconds = _epoch_seconds(text, column=columns.time, now=now)
+                seconds = _epoch_seconds(fields[time_at].strip(), column=columns.time, now=now)
             except ValueError as exc:
                 problems.append(str(exc))
             if problems:

@@ -272,6 +272,31 @@ def test_bad_rows_are_named_by_line_and_nothing_is_imported(tmp_path, regions):
     assert snapshot() == (0, 0, 0, 0)
 
 
+def test_a_nul_character_in_any_field_is_a_bad_line(tmp_path, regions):
+    # given a file with NUL characters (PostgreSQL text cannot hold them) in each column
+    path = write(
+        tmp_path,
+        "movieId,title,genres\n"
+        "1,Toy Story (1995),Animation\n"
+        "10,A\x00B (2000),Drama\n"
+        "1\x00,Heat (1995),Action\n"
+        "12,Rocky (1976),Drama|Sp\x00ort\n",
+    )
+
+    # when
+    with pytest.raises(CommandError) as error:
+        run(path, "--region", "IN")
+
+    # then each line is named and nothing is imported
+    assert str(error.value).splitlines() == [
+        f"{path}: 3 bad lines; nothing was imported.",
+        f"{path}:3: title contains a NUL character",
+        f"{path}:4: movieId contains a NUL character",
+        f"{path}:5: genres contains a NUL character",
+    ]
+    assert snapshot() == (0, 0, 0, 0)
+
+
 def test_only_the_first_twenty_bad_lines_are_listed(tmp_path, regions):
     rows = "".join(f"{n},Title {n}\n" for n in range(1, 31))
     path = write(tmp_path, "movieId,title,genres\n" + rows)

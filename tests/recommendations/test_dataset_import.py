@@ -350,6 +350,10 @@ GOOD = "1,1,4,964982703\n"
         ("1,2,4,-5", "timestamp '-5' is not a time after 1970"),
         ("1,2,4,99999999999", "timestamp '99999999999' is in the future"),
         ("1,999,4,964982703", "unknown item movieId '999' (not in the catalogue; run import_"),
+        ("1\x00,2,4,964982703", "userId contains a NUL character"),
+        ("1,2\x00,4,964982703", "movieId contains a NUL character"),
+        ("1,2,4\x00,964982703", "rating contains a NUL character"),
+        ("1,2,4,964982703\x00", "timestamp contains a NUL character"),
     ],
 )
 def test_each_bad_row_is_named_by_line_and_nothing_is_imported(tmp_path, catalogue, row, reason):

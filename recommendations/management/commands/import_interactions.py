@@ -64,7 +64,7 @@ not apply.
 
 The whole file is checked before anything is written: bad lines (missing
 fields, ratings that are not numbers or out of scale, negative weights, bad
-times, unknown items) are reported as PATH:LINE: reason and nothing is
+times, unknown items, NUL characters) are reported as PATH:LINE: reason and nothing is
 imported. Everything is written in one transaction; --dry-run
 does the work and rolls it back."""
 
