@@ -159,11 +159,26 @@ def layout_from_options(
         raise DatasetImportError(
             f"Cannot split fields on {delimiter!r}; give a delimiter like ','."
         )
+    _text_encoding_check(encoding)
+    return Layout(delimiter=delimiter, header=header, encoding=encoding)
+
+
+def _text_encoding_check(encoding: str) -> None:
+    """Refuse an encoding that cannot decode a file to text, before anything is read.
+
+    ``codecs.lookup`` also knows bytes-to-bytes and str-to-str codecs (base64,
+    zlib, rot13), which ``open()`` refuses only when the file is opened, with a
+    LookupError no caller expects.
+    """
     try:
-        codecs.lookup(encoding)
+        info = codecs.lookup(encoding)
     except LookupError:
         raise DatasetImportError(f"Unknown encoding '{encoding}'.") from None
-    return Layout(delimiter=delimiter, header=header, encoding=encoding)
+    if not getattr(info, "_is_text_encoding", True):
+        raise DatasetImportError(
+            f"'{encoding}' is not a text encoding; give the file's character encoding "
+            "with --encoding (utf-8, latin-1, utf-16, ...)."
+        )
 
 
 class _BadLines:
@@ -225,12 +240,18 @@ def _records(handle: IO[str], path: Path, layout: Layout) -> Iterator[tuple[int,
         raise DatasetImportError(
             f"{path}:{line + 1}: unreadable: {exc}; nothing was imported."
         ) from exc
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:
+        # Not only UnicodeDecodeError: utf-16 and utf-32 raise a bare UnicodeError for a
+        # file without a byte-order mark, as does the 'undefined' codec for any text.
         # Text is decoded in blocks ahead of the reader, so find the line itself.
         line = _undecodable_line(path, layout.encoding) or line + 1
+        reason = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
+        hint = "give the file's encoding with --encoding"
+        name = codecs.lookup(layout.encoding).name
+        if name in ("utf-16", "utf-32"):
+            hint += f" ({name}-le or {name}-be for a file without a byte-order mark)"
         raise DatasetImportError(
-            f"{path}:{line}: not {layout.encoding} text ({exc.reason}); "
-            "give the file's encoding with --encoding. Nothing was imported."
+            f"{path}:{line}: not {layout.encoding} text ({reason}); {hint}. Nothing was imported."
         ) from exc
 
 
@@ -240,7 +261,7 @@ def _undecodable_line(path: Path, encoding: str) -> int | None:
         for number, raw in enumerate(handle, 1):
             try:
                 decoder.decode(raw)
-            except UnicodeDecodeError:
+            except UnicodeError:
                 return number
     return None
 
@@ -254,6 +275,7 @@ def _open_table(
     With a header, columns are found by name (extra columns are allowed); without
     one, the wanted columns are the first fields, in the order given.
     """
+    _text_encoding_check(layout.encoding)  # a Layout may come from code, not the options
     try:
         handle = path.open(encoding=layout.encoding, newline="")
     except OSError as exc:

@@ -358,3 +358,28 @@ def test_a_file_in_another_encoding_is_refused_with_a_hint(tmp_path, regions):
     run(path, "--delimiter", "::", "--no-header", "--encoding", "latin-1")
 
     assert Title.objects.get(external_id="2").original_name == "Léon"
+
+
+def test_a_utf_16_file_without_a_byte_order_mark_is_refused_with_a_hint(tmp_path, regions):
+    # given a UTF-16 file without a byte-order mark, which the utf-16 codec cannot read
+    path = tmp_path / "movies.csv"
+    path.write_bytes("movieId,title,genres\n1,Toy Story (1995),Animation\n".encode("utf-16-le"))
+
+    # when it is read as utf-16, then it is refused, naming the problem and the way out
+    with pytest.raises(CommandError) as error:
+        run(path, "--encoding", "utf-16")
+    message = str(error.value)
+    assert f"{path}:1: not utf-16 text (UTF-16 stream does not start with BOM)" in message
+    assert "utf-16-le or utf-16-be" in message
+    assert snapshot() == (0, 0, 0, 0)
+
+    # when it is read with the byte order given, then it is imported
+    run(path, "--encoding", "utf-16-le")
+    assert Title.objects.get(external_id="1").original_name == "Toy Story"
+
+
+@pytest.mark.parametrize("encoding", ["rot13", "base64", "zlib"])
+def test_a_codec_that_is_not_a_text_encoding_is_refused(tmp_path, regions, encoding):
+    with pytest.raises(CommandError, match=f"'{encoding}' is not a text encoding"):
+        run(write(tmp_path, MOVIES), "--encoding", encoding)
+    assert snapshot() == (0, 0, 0, 0)

@@ -407,6 +407,8 @@ def test_options_are_checked_before_the_file(tmp_path, catalogue):
         run(path, "--region", "XX")
     with pytest.raises(CommandError, match="rating scale must be positive"):
         run(path, "--rating-scale", "0")
+    with pytest.raises(CommandError, match="'rot13' is not a text encoding"):
+        run(path, "--encoding", "rot13")
     with pytest.raises(CommandError, match=r"Cannot read .*missing.csv: No such file"):
         run(tmp_path / "missing.csv")
     assert snapshot() == (0, 0, 0, 0)
