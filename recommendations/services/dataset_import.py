@@ -492,6 +492,11 @@ def catalogue_import(
     (staff's licence dates stand). Re-running updates, never duplicates.
     """
     path = Path(path)
+    if not columns.genre_separator:  # str.split("") raises ValueError on the first row
+        raise DatasetImportError(
+            "Cannot split genres on an empty --genre-separator; give one like '|' "
+            "(or --genres-column '' for a file without genres)."
+        )
     if not Language.objects.filter(code=language).exists():
         raise DatasetImportError(
             f"No language '{language}'; add it in admin first (or run seed_demo)."

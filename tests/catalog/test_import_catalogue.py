@@ -319,6 +319,12 @@ def test_dry_run_reports_but_writes_nothing(tmp_path, regions):
     assert snapshot() == (0, 0, 0, 0)
 
 
+def test_an_empty_genre_separator_is_refused(tmp_path, regions):
+    with pytest.raises(CommandError, match=r"Cannot split genres on an empty --genre-separator"):
+        run(write(tmp_path, MOVIES), "--genre-separator", "")
+    assert snapshot() == (0, 0, 0, 0)
+
+
 def test_unknown_regions_and_languages_are_refused(tmp_path, regions):
     path = write(tmp_path, MOVIES)
 
