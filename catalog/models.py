@@ -41,7 +41,9 @@ class Language(models.Model):
 
 
 class Genre(models.Model):
-    slug = models.SlugField(max_length=64, unique=True)
+    # Unicode: an imported genre named only in another script ("드라마") is filed under
+    # its own letters (catalog.services.genre_slug), and admin must accept that slug.
+    slug = models.SlugField(max_length=64, unique=True, allow_unicode=True)
     name = models.CharField(max_length=64)
 
     class Meta:

@@ -52,8 +52,14 @@ class TitleImportResult:
 
 @functools.lru_cache(maxsize=4096)  # a data set has a few dozen genres on every row
 def genre_slug(name: str) -> str:
-    """The slug a source's genre name is filed under ("Sci-Fi" -> "sci-fi"); "" if none."""
-    return slugify(name)[:GENRE_SLUG_MAX_LENGTH].strip("-")
+    """The slug a source's genre name is filed under ("Sci-Fi" -> "sci-fi"); "" if none.
+
+    An ASCII slug first ("Comédie" -> "comedie"), so that every name filed before
+    keeps its slug and re-imports find their genres; only a name with no ASCII
+    slug at all (Korean "드라마", Cyrillic "Драма") is filed under its own script.
+    """
+    slug = slugify(name) or slugify(name, allow_unicode=True)
+    return slug[:GENRE_SLUG_MAX_LENGTH].strip("-")
 
 
 def genres_ensure(*, names: Iterable[str]) -> tuple[dict[str, int], int]:

@@ -16,6 +16,8 @@ from tests.factories import LanguageFactory, RegionFactory
 
 pytestmark = pytest.mark.django_db
 EN_DASH = "\u2013"  # as MovieLens writes year ranges
+KOREAN_DRAMA = "드라마"
+RUSSIAN_DRAMA = "Драма"
 
 MOVIES = f"""movieId,title,genres
 1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy
@@ -190,6 +192,27 @@ def test_titles_with_windows_staff_set_in_a_region_get_no_open_window_there(tmp_
     assert Availability.objects.filter(
         title__external_id="11", region_id="US", starts_at=None, ends_at=None
     ).exists()
+
+
+def test_genres_in_other_scripts_are_filed_and_latin_slugs_stay_as_they_were(tmp_path, regions):
+    # given genre names in Korean, Cyrillic and accented Latin
+    path = write(
+        tmp_path,
+        "movieId,title,genres\n"
+        f"34,G5 (2000),{KOREAN_DRAMA}\n"
+        f"35,Brat (1997),{RUSSIAN_DRAMA}|Comédie\n",
+    )
+
+    # when
+    run(path)
+
+    # then each is filed by a slug in its own script; an accented Latin name keeps its
+    # ASCII slug (as before), and the slugs pass the model's validation (admin edits them)
+    assert genres_of("34") == [KOREAN_DRAMA]
+    assert genres_of("35") == ["comedie", RUSSIAN_DRAMA.lower()]
+    assert Genre.objects.get(slug=KOREAN_DRAMA).name == KOREAN_DRAMA
+    for genre in Genre.objects.all():
+        genre.full_clean()
 
 
 def test_a_generic_layout_with_named_columns_and_another_delimiter(tmp_path, regions):

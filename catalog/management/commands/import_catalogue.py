@@ -37,7 +37,8 @@ The default layout is MovieLens's movies.csv:
   titles (name, year, language, genres) and never duplicates them.
 - "Name (1995)" gives the name and the release year (1 January); a title
   without a year is dated 1900 so that it never shows as a new release.
-- Genres are filed by slug ("Sci-Fi" -> sci-fi) and created as needed;
+- Genres are filed by slug ("Sci-Fi" -> sci-fi; a name in another script,
+  such as Korean or Cyrillic, keeps its own letters) and created as needed;
   "(no genres listed)" means none. A file without a genres column
   (--genres-column '') leaves the genres of titles already stored as they are.
 - New titles are films in --language, 18+ unless --maturity says otherwise
