@@ -57,6 +57,11 @@ def test_an_unknown_region_is_refused(db):
         call_command("evaluate_recommendations", "--region=ZZ", stdout=StringIO())
 
 
+def test_a_database_without_signals_is_refused_with_a_reason(db):
+    with pytest.raises(CommandError, match="No signals to evaluate on"):
+        call_command("evaluate_recommendations", stdout=StringIO(), stderr=StringIO())
+
+
 @pytest.mark.django_db
 @pytest.mark.slow
 def test_by_cluster_prints_every_model_and_the_settings_each_scope_was_given(seeded):

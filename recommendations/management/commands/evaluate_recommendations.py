@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from recommendations.management.options import seed
+from recommendations.models import Signal
 from recommendations.services.evaluation import recommendations_evaluate
 from regions.models import Region
 
@@ -57,6 +58,15 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown region code: {region}.")
         if not 0.0 < options["test_fraction"] < 1.0:
             raise CommandError("--test-fraction must be between 0 and 1.")
+        signals = Signal.objects.all()
+        if region:
+            signals = signals.filter(profile__account__home_region_id=region.upper())
+        if not signals.exists():
+            # Else the content model's fit on no titles ends in scikit-learn's traceback.
+            raise CommandError(
+                f"No signals{f' in {region.upper()}' if region else ''} to evaluate on: seed "
+                "the demo or import a data set first."
+            )
         if options["by_cluster"]:
             self._by_cluster(region, options)
             return
