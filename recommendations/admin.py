@@ -461,6 +461,14 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # A queued or running run holds its cluster (and its version is judged when it
+        # ends): deleted, its version would never be gated nor failed. Django's bulk
+        # delete asks this of every selected run and refuses the lot if one says no.
+        if obj is not None and not obj.is_finished:
+            return False
+        return super().has_delete_permission(request, obj)
+
     @admin.display(description="progress", ordering="progress")
     def progress_percent(self, obj: TrainingRun) -> str:
         return f"{obj.progress}%"

@@ -168,6 +168,9 @@ def test_rollback_serves_an_earlier_version_again(seeded):
     new.refresh_from_db()
     assert (old.status, new.status) == (ModelVersion.Status.ACTIVE, ModelVersion.Status.RETIRED)
     assert f"#{old.pk}" in out.getvalue()
+    again = StringIO()
+    call_command("rollback_model", f"--version={old.pk}", stdout=again)
+    assert "is already the active one; nothing changed" in again.getvalue()
     failed = ModelVersion.objects.create(
         scope="cluster", region_id="IN", taste_cluster=cluster, status="failed"
     )

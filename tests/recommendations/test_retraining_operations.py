@@ -257,6 +257,45 @@ def test_an_operator_reaps_a_run_left_running_without_beat():
 
 
 @pytest.mark.django_db
+def test_an_empty_cluster_is_refused_not_read_as_every_cluster():
+    _cluster("tamil")
+
+    with pytest.raises(CommandError, match="--cluster is empty"):
+        call_command("retrain", "--region", "IN", "--cluster", " ", stdout=StringIO())
+
+    assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_admin_keeps_a_run_that_has_not_finished(admin_client):
+    # given: a running run and a finished one of the same cluster
+    cluster = _cluster("tamil")
+    running = TrainingRun.objects.create(
+        region=cluster.region, taste_cluster=cluster, status=TrainingRun.Status.RUNNING
+    )
+    done = TrainingRun.objects.create(
+        region=cluster.region, taste_cluster=cluster, status=TrainingRun.Status.FAILED
+    )
+
+    def bulk_delete(*runs: TrainingRun) -> None:
+        admin_client.post(
+            "/admin/recommendations/trainingrun/",
+            {"action": "delete_selected", "_selected_action": [r.pk for r in runs], "post": "yes"},
+        )
+
+    # when / then: the running run cannot be deleted from its page, nor in a bulk delete
+    # (which then deletes none); the finished one can
+    page = admin_client.post(
+        f"/admin/recommendations/trainingrun/{running.pk}/delete/", {"post": "yes"}
+    )
+    assert page.status_code == 403
+    bulk_delete(running, done)
+    assert TrainingRun.objects.count() == 2
+    bulk_delete(done)
+    assert list(TrainingRun.objects.values_list("pk", flat=True)) == [running.pk]
+
+
+@pytest.mark.django_db
 def test_a_run_the_reaper_failed_stays_failed_and_activates_nothing(seeded, monkeypatch):
     # given: the run's heartbeat stalls long enough for the reaper to fail it before it stores
     # its version; the worker itself lives on and finishes

@@ -33,6 +33,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         region = options["region"].upper()
+        if options["cluster"] is not None and not options["cluster"].strip():
+            # Read as "no cluster", it retrained every cluster of the region.
+            raise CommandError("--cluster is empty: name a cluster, or leave it out for all.")
         try:
             if options["cluster"]:
                 runs = [
@@ -50,7 +53,8 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         for run in runs:
             run.refresh_from_db()
-            self.stdout.write(f"run #{run.pk} {run.taste_cluster}: {run.status} {run.error}")
+            if not (options["wait"] and run.is_finished):  # else the loop below says it
+                self.stdout.write(f"run #{run.pk} {run.taste_cluster}: {run.status} {run.error}")
         if not options["wait"]:
             return
         deadline = time.monotonic() + options["timeout"]

@@ -28,6 +28,13 @@ class Command(BaseCommand):
         version = ModelVersion.objects.filter(pk=options["version"]).first()
         if version is None:
             raise CommandError(f"No model version #{options['version']}.")
+        if version.status == ModelVersion.Status.ACTIVE:
+            # Rolling back to what serves changes nothing; "active again" read as if it had.
+            self.stdout.write(
+                f"Model version #{version.pk} ({version.scope_label}) is already the active one; "
+                "nothing changed."
+            )
+            return
         try:
             version = model_version_rollback(version=version)
         except ValueError as error:
