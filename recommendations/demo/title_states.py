@@ -65,7 +65,8 @@ def fold_title_states(
             if already_done:
                 state.rewatch_count += 1
                 rewatches.add(index)
-                state.progress = 0.0
+            if already_done or (episode_id and episode_id != state.last_episode_id):
+                state.progress = 0.0  # as ingest: another episode starts at 0
             state.play_count += 1
             if state.first_played_at is None:
                 state.first_played_at = ts

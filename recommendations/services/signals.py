@@ -201,7 +201,10 @@ def title_states_fold(
             state.first_played_at = min(filter(None, (state.first_played_at, event.occurred_at)))
             state.last_played_at = max(filter(None, (state.last_played_at, event.occurred_at)))
             if is_latest:
-                state.progress = 0.0 if already_done else state.progress
+                # Progress is the last episode played's: starting another one (the next,
+                # after finishing one at 100%) starts it at 0, as a rewatch does.
+                other_episode = bool(event.episode_id) and event.episode_id != state.last_episode_id
+                state.progress = 0.0 if already_done or other_episode else state.progress
                 state.last_episode_id = event.episode_id or state.last_episode_id
         elif event.kind == SignalKind.PROGRESS:
             if is_latest:

@@ -145,6 +145,25 @@ def test_replaying_a_finished_episode_is_a_rewatch_but_the_next_episode_is_not(
     assert not Signal.objects.get(profile=profile, episode=second, kind="play_start").is_rewatch
 
 
+def test_starting_the_next_episode_starts_it_at_zero(api_client, profile, series):
+    # given: the first episode finished (100%), then the second started
+    title, episodes = series
+    first, second = episodes[0][0], episodes[0][1]
+    send(
+        api_client,
+        profile,
+        event(title, episode=first.pk, occurred_at=at(40)),
+        event(title, kind="complete", episode=first.pk, occurred_at=at(30)),
+        event(title, episode=second.pk, occurred_at=at(20)),
+    )
+
+    # then: the state (and so Continue Watching) resumes the second at 0, not at 100
+    state = ProfileTitleState.objects.get(profile=profile, title=title)
+    assert (state.last_episode_id, state.progress) == (second.pk, 0.0)
+    resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()
+    assert [(r["episode_id"], r["progress"]) for r in resumed["results"]] == [(second.pk, 0.0)]
+
+
 def test_events_apply_in_the_order_they_happened_not_arrived(api_client, profile, account):
     film = TitleFactory()
     AvailabilityFactory(title=film, region=account.home_region)
