@@ -42,7 +42,13 @@ class ContinueWatchingItem:
 
 
 def _next_episodes(states: list[ProfileTitleState]) -> dict[int, Episode]:
-    """For each series state, the episode to resume: the unfinished last one, or the next."""
+    """For each series state, the episode to resume: the unfinished last one, or the next.
+
+    After the series' last episode, the first one left from the start: a profile
+    that watched only a finale still has the series to watch (the homepage's
+    Continue Watching, which counts any series not finished, offered it; this
+    list did not).
+    """
     series = [s for s in states if s.title.kind == Title.Kind.SERIES]
     if not series:
         return {}
@@ -62,7 +68,9 @@ def _next_episodes(states: list[ProfileTitleState]) -> dict[int, Episode]:
             resume[state.title_id] = last
             continue
         after_last = ordered[ordered.index(last) + 1 :] if last is not None else ordered
-        following = next((e for e in after_last if e.pk not in done), None)
+        following = next((e for e in after_last if e.pk not in done), None) or next(
+            (e for e in ordered if e.pk not in done), None
+        )
         if following is not None:
             resume[state.title_id] = following
     return resume
@@ -107,7 +115,10 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
     items = []
     for state in states:
         episode = resume.get(state.title_id)
-        same_episode = episode is not None and episode.pk == state.last_episode_id
+        # Progress sent without an episode, on a series nothing of which is finished, is
+        # the progress of where it resumes (the homepage shows it so too).
+        unnamed = state.last_episode_id is None and not state.completed_episodes
+        same_episode = episode is not None and (episode.pk == state.last_episode_id or unnamed)
         items.append(
             ContinueWatchingItem(
                 title_id=state.title_id,

@@ -587,10 +587,18 @@ def test_a_homepage_costs_three_round_trips(world, household, django_assert_num_
 
 
 @pytest.mark.parametrize(
-    ("done", "progress"), [(False, 40.0), (True, 0.0)], ids=["mid-episode", "episode-finished"]
+    ("watched", "progress", "resumes_at"),
+    [
+        ("first to 40%", 40.0, "first"),
+        ("first finished", 0.0, "second"),
+        ("only the last finished", 0.0, "first"),
+        ("40% of no episode named", 40.0, "first"),
+    ],
 )
-def test_a_series_shows_the_progress_continue_watching_shows(world, household, done, progress):
-    # given: a two-episode series whose first episode the profile is 40% into, or finished
+def test_a_series_shows_the_progress_continue_watching_shows(
+    world, household, watched, progress, resumes_at
+):
+    # given: a two-episode series the profile watched some of
     account, asha, _ = household
     season = SeasonFactory(number=1, title=TitleFactory(kind="series", original_name="show"))
     show = season.title
@@ -599,10 +607,15 @@ def test_a_series_shows_the_progress_continue_watching_shows(world, household, d
     AvailabilityFactory(title=show, region=world.region, starts_at=NOW - dt.timedelta(days=365))
     for title in world.titles["action"][:3]:
         watch(asha, title, days_ago=5)
-    record(asha, "play_start", show, days_ago=1.02, episode=first)
-    record(asha, "progress", show, days_ago=1.01, episode=first, value=40.0)
-    if done:
-        record(asha, "complete", show, days_ago=1, episode=first)
+    if watched == "only the last finished":
+        record(asha, "play_start", show, days_ago=1.02, episode=second)
+        record(asha, "complete", show, days_ago=1, episode=second)
+    else:
+        named = first if watched != "40% of no episode named" else None
+        record(asha, "play_start", show, days_ago=1.02, episode=named)
+        record(asha, "progress", show, days_ago=1.01, episode=named, value=40.0)
+        if watched == "first finished":
+            record(asha, "complete", show, days_ago=1, episode=first)
     model_train(region_code=world.region.code)
     client = token_client(account)
 
@@ -610,12 +623,12 @@ def test_a_series_shows_the_progress_continue_watching_shows(world, household, d
     rows = client.get(url(asha, rows=40, items=20)).json()["rows"]
     listed = client.get(f"/api/v1/profiles/{asha.pk}/continue-watching/").json()["results"]
 
-    # then: both say where the profile resumes: 40% into the first episode, or the start of
-    # the second (not the finished first episode's 100%)
+    # then: both say where the profile resumes, and how far into it (never a finished
+    # episode's 100%)
     resume = [i for row in rows if row["type"] == "continue_watching" for i in row["items"]]
     assert [(i["title_id"], i["progress"]) for i in resume] == [(show.pk, progress)]
     assert [(i["title_id"], i["progress"]) for i in listed] == [(show.pk, progress)]
-    assert listed[0]["episode_id"] == (second.pk if done else first.pk)
+    assert listed[0]["episode_id"] == {"first": first.pk, "second": second.pk}[resumes_at]
 
 
 # --- Which model version serves the page (issue #6's serving rule) ------------------------
