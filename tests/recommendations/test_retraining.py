@@ -351,6 +351,24 @@ def test_a_retrain_of_an_unknown_region_or_cluster_names_that_field(
     assert not TrainingRun.objects.exists()
 
 
+def test_a_region_added_after_the_schedules_were_installed_gets_its_nightly_retrain(
+    django_capture_on_commit_callbacks,
+):
+    # given: the schedules installed before any data (as compose does on `up`)
+    from django_celery_beat.models import PeriodicTask
+
+    call_command("install_schedules", stdout=StringIO())
+    assert not PeriodicTask.objects.filter(task="recommendations.retrain_region").exists()
+
+    # when: a region is added (admin, an import)
+    with django_capture_on_commit_callbacks(execute=True):
+        RegionFactory(code="JP", name="Japan", time_zone="Asia/Tokyo")
+
+    # then: it retrains nightly, in its own night
+    task = PeriodicTask.objects.get(name="retrain JP")
+    assert (task.args, str(task.crontab.timezone)) == ('["JP"]', "Asia/Tokyo")
+
+
 def test_retrain_command_and_schedules(seeded, settings, django_capture_on_commit_callbacks):
     from django_celery_beat.models import PeriodicTask
 

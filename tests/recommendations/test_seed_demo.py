@@ -193,6 +193,19 @@ def keep_demo(*flags: str) -> str:
     return out.getvalue()
 
 
+def test_every_seeded_region_has_its_nightly_retrain(world: SimpleNamespace) -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    scheduled = set(
+        PeriodicTask.objects.filter(task="recommendations.retrain_region").values_list(
+            "name", flat=True
+        )
+    )
+    assert scheduled == {
+        f"retrain {code}" for code in Region.objects.values_list("code", flat=True)
+    }
+
+
 def test_demo_admin_only_in_debug_or_when_asked(world: SimpleNamespace, settings) -> None:
     users = get_user_model().objects
     sharmas = Account.objects.get(name="The Sharmas (demo)")

@@ -24,6 +24,7 @@ from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME, demo
 from recommendations.demo.progress import Advance
 from recommendations.demo.tastes import SHOWCASE_ACCOUNT_NAME
 from recommendations.management.options import past_date, seed
+from recommendations.schedules import schedules_install
 
 
 def _positive(minimum: int) -> Callable[[str], int]:
@@ -170,6 +171,9 @@ class Command(BaseCommand):
             as_of=options["as_of"],
         )
         report = build_demo(demo, self._progress)
+        # The seeder bulk-creates regions (no post_save): give each its nightly retrain
+        # here, or a deployment that installed its schedules before seeding has none.
+        schedules_install()
 
         counts = ", ".join(f"{n} {what}" for what, n in report.counts.items())
         kinds = ", ".join(f"{k} {n}" for k, n in report.signals_by_kind.most_common())
