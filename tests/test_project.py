@@ -68,6 +68,22 @@ def test_compose_services_run_commands_that_exist_in_the_project():
             assert (ROOT / source).exists(), f"Dockerfile copies missing {source}"
 
 
+def test_the_build_context_leaves_out_local_state_and_keeps_what_the_image_copies():
+    ignored = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert {".venv", "var", ".git"} <= set(ignored)
+    copied = [
+        line.split()[1]
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+    ]
+    for source in copied:
+        assert source.rstrip("/") not in ignored, f"the image copies {source}, which is ignored"
+
+
 def test_compose_migrates_once_before_the_app_starts_and_restarts_what_runs():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
