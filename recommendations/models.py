@@ -183,6 +183,12 @@ class ProfileTitleState(models.Model):
     rewatch_count = models.PositiveIntegerField(default=0)
     thumbs = models.CharField(max_length=4, choices=Thumbs.choices, blank=True, default="")
     thumbs_at = models.DateTimeField(null=True, blank=True)
+    playback_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The latest play, progress or completion folded in: an older one arriving "
+        "late must not overwrite the progress it left (thumbs have their own time).",
+    )
 
     class Meta:
         constraints = [

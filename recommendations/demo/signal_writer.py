@@ -124,6 +124,7 @@ class SignalWriter:
                     s.rewatch_count,
                     s.thumbs,
                     stamp(s.thumbs_at),
+                    stamp(s.playback_at),
                 )
                 self._state_lines.append(
                     "\t".join(v if isinstance(v, str) else copy_text(v) for v in values)
@@ -167,6 +168,7 @@ class SignalWriter:
                     rewatch_count=s.rewatch_count,
                     thumbs=s.thumbs,
                     thumbs_at=_datetime(s.thumbs_at),
+                    playback_at=_datetime(s.playback_at),
                 )
                 for s in states
             ]

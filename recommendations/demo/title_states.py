@@ -34,6 +34,7 @@ class TitleState:
     rewatch_count: int = 0
     thumbs: str = ""
     thumbs_at: int | None = None
+    playback_at: int | None = None
 
 
 def fold_title_states(
@@ -57,6 +58,8 @@ def fold_title_states(
         if state is None:
             state = states[title_id] = TitleState(title_id=title_id, last_event_at=ts)
         state.last_event_at = max(state.last_event_at, ts)
+        if kind not in ("thumbs_up", "thumbs_down"):
+            state.playback_at = ts  # events come in time order
         if kind in PLAY_KINDS:
             if episode_id:
                 already_done = episode_id in state.completed_episodes

@@ -981,7 +981,8 @@ class _Appender:
             f"{time(s.last_played_at)}\t{time(s.last_event_at)}\t{s.play_count}\t"
             f"{s.progress}\t{NULL if s.last_episode_id is None else s.last_episode_id}\t"
             f"{json.dumps(s.completed_episodes)}\t{s.completed_seasons}\t"
-            f"{time(s.completed_at)}\t{s.rewatch_count}\t{s.thumbs}\t{time(s.thumbs_at)}\n"
+            f"{time(s.completed_at)}\t{s.rewatch_count}\t{s.thumbs}\t{time(s.thumbs_at)}\t"
+            f"{time(s.playback_at)}\n"
         )
 
     @staticmethod

@@ -27,12 +27,9 @@ from recommendations.selectors.signals import (
 )
 from recommendations.signal_events import EventColumns, EventErrors, SignalEvent
 
-STATE_KINDS = PLAY_KINDS | {
-    SignalKind.PROGRESS,
-    SignalKind.COMPLETE,
-    SignalKind.THUMBS_UP,
-    SignalKind.THUMBS_DOWN,
-}
+#: What moves playback (progress, the episode): ordered by ``playback_at``.
+PLAYBACK_KINDS = PLAY_KINDS | {SignalKind.PROGRESS, SignalKind.COMPLETE}
+STATE_KINDS = PLAYBACK_KINDS | {SignalKind.THUMBS_UP, SignalKind.THUMBS_DOWN}
 
 
 class SignalBatchRejected(Exception):
@@ -147,6 +144,7 @@ STATE_FIELDS = (
     "rewatch_count",
     "thumbs",
     "thumbs_at",
+    "playback_at",
 )
 
 
@@ -182,8 +180,13 @@ def title_states_fold(
             state = states[event.title_id] = ProfileTitleState(
                 profile_id=profile_id, title_id=event.title_id, last_event_at=event.occurred_at
             )
-        is_latest = event.occurred_at >= state.last_event_at
         state.last_event_at = max(state.last_event_at, event.occurred_at)
+        # Playback has its own clock: a thumbs given later must not make an older, late
+        # progress look stale, as the shared last_event_at did.
+        is_latest = False
+        if event.kind in PLAYBACK_KINDS:
+            is_latest = state.playback_at is None or event.occurred_at >= state.playback_at
+            state.playback_at = max(filter(None, (state.playback_at, event.occurred_at)))
         if event.kind in PLAY_KINDS:
             # A film is rewatched by a play after its completion, not by a late-arriving
             # play from before it (an offline device's upload).

@@ -183,6 +183,28 @@ def test_events_apply_in_the_order_they_happened_not_arrived(api_client, profile
     assert state.thumbs == ProfileTitleState.Thumbs.DOWN
 
 
+def test_a_late_progress_newer_than_the_stored_one_counts_though_a_thumbs_came_after(
+    api_client, profile, account
+):
+    # given: a film played to 20%, then thumbed up (a later event than any playback)
+    film = TitleFactory()
+    AvailabilityFactory(title=film, region=account.home_region)
+    send(
+        api_client,
+        profile,
+        event(film, occurred_at=at(70)),
+        event(film, kind="progress", value=20, occurred_at=at(60)),
+        event(film, kind="thumbs_up", occurred_at=at(10)),
+    )
+
+    # when: an offline device's progress from between the two arrives
+    send(api_client, profile, event(film, kind="progress", value=60, occurred_at=at(30)))
+
+    # then: it is the newest playback, so it stands (the thumbs' time made it look stale)
+    state = ProfileTitleState.objects.get(profile=profile, title=film)
+    assert (state.progress, state.thumbs) == (60, ProfileTitleState.Thumbs.UP)
+
+
 def test_impressions_and_hovers_create_no_state(api_client, profile, account):
     film = TitleFactory()
     AvailabilityFactory(title=film, region=account.home_region)
