@@ -1,11 +1,39 @@
-"""What every answer of the versioned API needs and no view should have to remember."""
+"""What every answer of the versioned API needs and no view should have to remember, and
+the container's health check, which must be answered before anything else looks at the request.
+"""
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control
 
 API_PREFIX = "/api/v1/"
+HEALTH_PATH = "/healthz"
+
+
+class HealthCheck:
+    """``GET /healthz``: 200 when this process can reach its database, else 503.
+
+    First in ``MIDDLEWARE``, so neither host validation nor the https redirect
+    sees it: an orchestrator probes ``127.0.0.1`` over plain http inside the
+    container, which a production ``ALLOWED_HOSTS`` (the public name) would
+    refuse with a 400 and ``SECURE_SSL_REDIRECT`` answer with a 301. It says
+    nothing but whether the process can serve.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info != HEALTH_PATH:
+            return self.get_response(request)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except DatabaseError:
+            return JsonResponse({"status": "database unreachable"}, status=503)
+        return JsonResponse({"status": "ok"})
 
 
 class PrivateApiResponses:

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.test import Client
@@ -228,3 +229,24 @@ def test_the_demo_and_uploaded_artwork_live_in_the_served_folder() -> None:
     assert artwork_upload_to(SimpleNamespace(title_id=1), "x.jpg").startswith(
         f"{ARTWORK_MEDIA_DIR}/"
     )
+
+
+@pytest.mark.django_db
+def test_the_health_check_answers_the_containers_probe_under_production_settings(
+    settings, monkeypatch
+) -> None:
+    # given: production settings (the public name only, https forced)
+    loaded = settings_from_env(monkeypatch, documented_production_env())
+    for name in SECURITY_SETTINGS:
+        setattr(settings, name, loaded.get(name))
+    settings.ALLOWED_HOSTS = [HOST]
+
+    # when: the orchestrator probes 127.0.0.1 over plain http, as compose's healthcheck does
+    probe = Client(HTTP_HOST="127.0.0.1:8000").get("/healthz")
+    other = Client(HTTP_HOST="127.0.0.1:8000").get("/admin/login/")
+
+    # then: the probe is answered; anything else from that host is still refused
+    assert (probe.status_code, probe.json()) == (200, {"status": "ok"})
+    assert other.status_code in (301, 400)
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert "/healthz" in " ".join(compose["services"]["web"]["healthcheck"]["test"])
