@@ -429,16 +429,8 @@ def _language_position(catalogue: CatalogueArrays, code: str | None) -> int:
     return codes.index(code) if code in codes else -1
 
 
-def _seed_order(
-    history: ProfileHistory, wanted: npt.NDArray[np.bool_], nameable: npt.NDArray[np.bool_]
-) -> list[int]:
-    """Title indices of the states in ``wanted``, most recently played first.
-
-    Only titles in ``nameable`` (the profile may be shown them now): a row's
-    title names its seed, so a favourite since re-rated above a kids profile's
-    limit, or out of the region's catalogue, would be shown by name otherwise.
-    """
-    wanted = wanted & nameable[history.state_title]
+def _seed_order(history: ProfileHistory, wanted: npt.NDArray[np.bool_]) -> list[int]:
+    """Title indices of the states in ``wanted``, most recently played first."""
     last = np.where(wanted & ~np.isnan(history.last_played), history.last_played, -np.inf)
     order = np.argsort(-last, kind="stable")
     return [int(history.state_title[i]) for i in order if np.isfinite(last[i])]
@@ -526,10 +518,17 @@ def _propose_rows(
     )
 
     # Because you watched X: the latest completions (or, without any, the latest plays).
-    nameable = region.available(at) & (facts.maturity <= context.maturity_limit)
-    completed = history.completed
-    seeds = _seed_order(history, completed, nameable) or _seed_order(
-        history, ~history.thumbs_down, nameable
+    # A row's title names its seed, so the seed must pass the page's own filters: else a
+    # favourite since re-rated above a kids profile's limit, or out of the region's
+    # catalogue, is shown by name. Checked for the few titles asked about, not the catalogue.
+    available = region.available(at)
+
+    def nameable(title_index: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:
+        return available[title_index] & (facts.maturity[title_index] <= context.maturity_limit)
+
+    may_name = nameable(history.state_title)
+    seeds = _seed_order(history, history.completed & may_name) or _seed_order(
+        history, ~history.thumbs_down & may_name
     )
     neighbours = bundle.neighbours
     used_seeds: set[int] = set()
@@ -546,9 +545,8 @@ def _propose_rows(
     # Because you liked X: thumbs up, newest first.
     signals = history.signals
     liked = signals.title_index[(signals.kind == SignalCode.THUMBS_UP) & (signals.title_index >= 0)]
-    liked_seeds = [
-        int(t) for t in dict.fromkeys(liked.tolist()) if t not in used_seeds and nameable[t]
-    ]
+    liked = liked[nameable(liked)]
+    liked_seeds = [int(t) for t in dict.fromkeys(liked.tolist()) if t not in used_seeds]
     for seed in liked_seeds[:MAX_BECAUSE_LIKED_ROWS]:
         similar = _similar_to(neighbours, seed, n)
         add(
