@@ -183,11 +183,10 @@ class SignalsApi(GenericAPIView):
             request, account=account_for_request(request), profile_id=profile_id
         )
         profile_unlock_check(request=request, profile=profile)
-        raw_events = request.data.get("events") if isinstance(request.data, dict) else None
-        if isinstance(request.data, dict) and request.data.keys() - {"events"}:
-            raise exceptions.ValidationError(
-                {name: [UNKNOWN_FIELD] for name in request.data.keys() - {"events"}}
-            )
+        body = request.data if isinstance(request.data, dict) else {}
+        if unknown := body.keys() - {"events"}:
+            raise exceptions.ValidationError({name: [UNKNOWN_FIELD] for name in unknown})
+        raw_events = body.get("events")
         if not isinstance(raw_events, list) or not raw_events:
             raise exceptions.ValidationError(
                 {"events": ["A non-empty list of events is required."]}

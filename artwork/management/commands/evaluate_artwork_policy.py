@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from artwork.evaluation import EvaluationRefused, artwork_policy_evaluate
-from recommendations.management.options import positive_int, positive_number, seed
+from recommendations.management.options import positive_number, seed, whole_number
 
 
 class Command(BaseCommand):
@@ -31,12 +31,10 @@ class Command(BaseCommand):
                 "current: the newest stored policy (optimistic if it learned from the window)."
             ),
         )
-        parser.add_argument("--max-impressions", type=positive_int, default=200_000)
+        parser.add_argument("--max-impressions", type=whole_number(1), default=200_000)
         parser.add_argument("--seed", type=seed, default=0)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["days"] <= 0:
-            raise CommandError("--days must be positive.")
         try:
             result = artwork_policy_evaluate(
                 days=options["days"],
