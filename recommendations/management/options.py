@@ -2,6 +2,7 @@
 
 import argparse
 import datetime as dt
+from collections.abc import Callable
 
 
 def moment(value: str) -> dt.datetime:
@@ -34,15 +35,24 @@ def moment(value: str) -> dt.datetime:
 EARLIEST = dt.datetime(1971, 1, 1, tzinfo=dt.UTC)
 
 
-def seed(value: str) -> int:
-    """A random seed: numpy takes 0 to 2**32 - 1 (a negative one was its traceback)."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if not 0 <= number < 2**32:
-        raise argparse.ArgumentTypeError(f"{number} is not a seed from 0 to {2**32 - 1}")
-    return number
+def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``minimum`` (to ``maximum``), else a message."""
+    bounds = f"from {minimum} to {maximum}" if maximum is not None else f"from {minimum} up"
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if number < minimum or (maximum is not None and number > maximum):
+            raise argparse.ArgumentTypeError(f"{number} is not a whole number {bounds}")
+        return number
+
+    return parse
+
+
+#: A random seed: numpy takes 0 to 2**32 - 1 (a negative one was its traceback).
+seed = whole_number(0, 2**32 - 1)
 
 
 def past_date(value: str) -> dt.date:
@@ -69,15 +79,4 @@ def positive_number(value: str) -> float:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
     if not (number > 0 and number < 1e6):
         raise argparse.ArgumentTypeError(f"{value} is not a number above 0 and below 1,000,000")
-    return number
-
-
-def positive_int(value: str) -> int:
-    """A whole number from 1 up (``--max-impressions``)."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{number} is not a whole number from 1 up")
     return number

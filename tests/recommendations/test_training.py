@@ -386,13 +386,17 @@ def test_train_models_refuses_a_window_without_signals_and_keeps_the_active_mode
 @pytest.mark.parametrize(
     ("command", "arguments", "message"),
     [
-        ("train_models", ["--seed", "-1"], "--seed: -1 is not a seed from 0 to 4294967295"),
+        ("train_models", ["--seed", "-1"], "--seed: -1 is not a whole number from 0 to 4294967295"),
         ("train_models", ["--at", "0001-01-01"], "--at: 0001-01-01T00:00:00+00:00 is before 1971"),
         ("seed_demo", ["--as-of", "2999-01-01"], "--as-of: 2999-01-01 is not a day from 1971"),
-        ("seed_demo", ["--seed", "-1"], "--seed: -1 is not a seed"),
+        ("seed_demo", ["--seed", "-1"], "--seed: -1 is not a whole number from 0"),
         ("simulate_traffic", ["--until", "1970-01-02"], "is before 1971-01-01"),
         ("evaluate_artwork_policy", ["--days", "nan"], "--days: nan is not a number above 0"),
-        ("evaluate_artwork_policy", ["--max-impressions", "-1"], "-1 is not a whole number"),
+        (
+            "evaluate_artwork_policy",
+            ["--max-impressions", "-1"],
+            "-1 is not a whole number from 1 up",
+        ),
         ("retrain", ["--region", "IN", "--timeout", "0"], "--timeout: 0 is not a number above"),
     ],
 )

@@ -2,7 +2,7 @@
 
 import argparse
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,21 +23,8 @@ from recommendations.demo.builder import (
 from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME, demo_admin_ensure
 from recommendations.demo.progress import Advance
 from recommendations.demo.tastes import SHOWCASE_ACCOUNT_NAME
-from recommendations.management.options import past_date, seed
+from recommendations.management.options import past_date, seed, whole_number
 from recommendations.schedules import schedules_install
-
-
-def _positive(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer of at least ``minimum``."""
-
-    def parse(value: str) -> int:
-        number = int(value)
-        if number < minimum:
-            raise ValueError(value)
-        return number
-
-    parse.__name__ = f"integer >= {minimum}"
-    return parse
 
 
 class _RawStream:
@@ -63,17 +50,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--seed", type=seed, default=42, help="Random seed (default 42).")
         parser.add_argument(
-            "--titles", type=_positive(20), default=600, help="Catalogue size (default 600)."
+            "--titles", type=whole_number(20), default=600, help="Catalogue size (default 600)."
         )
         parser.add_argument(
             "--profiles",
-            type=_positive(3),
+            type=whole_number(3),
             default=800,
             help="Profiles to create; households of 1-5 are derived from it (default 800).",
         )
         parser.add_argument(
             "--history",
-            type=_positive(1),
+            type=whole_number(1),
             default=60,
             help="Average signals per profile over the last 60 days (default 60).",
         )

@@ -6,16 +6,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from recommendations.demo.traffic import traffic_simulate
-from recommendations.management.options import moment, seed
+from recommendations.management.options import moment, seed, whole_number
 from recommendations.models import PageLog
 from recommendations.serving.cache import NoActiveModel
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(value)
-    return number
 
 
 class Command(BaseCommand):
@@ -28,13 +21,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--profiles", type=_positive, default=200, help="Profiles taking part (default 200)."
+            "--profiles",
+            type=whole_number(1),
+            default=200,
+            help="Profiles taking part (default 200).",
         )
         parser.add_argument(
-            "--sessions", type=_positive, default=10, help="Visits per profile (default 10)."
+            "--sessions", type=whole_number(1), default=10, help="Visits per profile (default 10)."
         )
         parser.add_argument(
-            "--days", type=_positive, default=5, help="Spread over the last N days (default 5)."
+            "--days",
+            type=whole_number(1),
+            default=5,
+            help="Spread over the last N days (default 5).",
         )
         parser.add_argument("--seed", type=seed, default=0, help="Random seed (default 0).")
         parser.add_argument(
