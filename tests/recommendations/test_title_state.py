@@ -30,6 +30,14 @@ def send(client, profile, *events) -> dict:
 
 
 @pytest.fixture
+def film(account):
+    """A film available in the account's region."""
+    title = TitleFactory()
+    AvailabilityFactory(title=title, region=account.home_region)
+    return title
+
+
+@pytest.fixture
 def series(account):
     """A two-season series, three episodes each, available in the account's region."""
     title = TitleFactory(kind="series", runtime_minutes=45)
@@ -81,9 +89,7 @@ def test_finishing_the_last_season_completes_the_series(api_client, profile, ser
     assert state.is_completed
 
 
-def test_playing_a_finished_film_again_is_a_rewatch_even_unannounced(api_client, profile, account):
-    film = TitleFactory()
-    AvailabilityFactory(title=film, region=account.home_region)
+def test_playing_a_finished_film_again_is_a_rewatch_even_unannounced(api_client, profile, film):
     send(
         api_client,
         profile,
@@ -103,11 +109,9 @@ def test_playing_a_finished_film_again_is_a_rewatch_even_unannounced(api_client,
 
 
 def test_a_late_arriving_play_from_before_the_completion_is_not_a_rewatch(
-    api_client, profile, account
+    api_client, profile, film
 ):
     # given a film played and finished, as one device reported it
-    film = TitleFactory()
-    AvailabilityFactory(title=film, region=account.home_region)
     send(
         api_client,
         profile,
@@ -164,9 +168,7 @@ def test_starting_the_next_episode_starts_it_at_zero(api_client, profile, series
     assert [(r["episode_id"], r["progress"]) for r in resumed["results"]] == [(second.pk, 0.0)]
 
 
-def test_events_apply_in_the_order_they_happened_not_arrived(api_client, profile, account):
-    film = TitleFactory()
-    AvailabilityFactory(title=film, region=account.home_region)
+def test_events_apply_in_the_order_they_happened_not_arrived(api_client, profile, film):
     send(api_client, profile, event(film, kind="progress", value=70, occurred_at=at(10)))
     send(api_client, profile, event(film, kind="thumbs_down", occurred_at=at(5)))
 
@@ -184,11 +186,9 @@ def test_events_apply_in_the_order_they_happened_not_arrived(api_client, profile
 
 
 def test_a_late_progress_newer_than_the_stored_one_counts_though_a_thumbs_came_after(
-    api_client, profile, account
+    api_client, profile, film
 ):
     # given: a film played to 20%, then thumbed up (a later event than any playback)
-    film = TitleFactory()
-    AvailabilityFactory(title=film, region=account.home_region)
     send(
         api_client,
         profile,
@@ -205,17 +205,13 @@ def test_a_late_progress_newer_than_the_stored_one_counts_though_a_thumbs_came_a
     assert (state.progress, state.thumbs) == (60, ProfileTitleState.Thumbs.UP)
 
 
-def test_impressions_and_hovers_create_no_state(api_client, profile, account):
-    film = TitleFactory()
-    AvailabilityFactory(title=film, region=account.home_region)
+def test_impressions_and_hovers_create_no_state(api_client, profile, film):
     send(api_client, profile, event(film, kind="impression"), event(film, kind="hover", value=900))
     assert not ProfileTitleState.objects.exists()
 
 
-def test_profiles_of_one_household_do_not_share_state(api_client, account, profile):
+def test_profiles_of_one_household_do_not_share_state(api_client, account, profile, film):
     partner = ProfileFactory(account=account, name="Partner")
-    film = TitleFactory()
-    AvailabilityFactory(title=film, region=account.home_region)
     send(api_client, profile, event(film, kind="complete", occurred_at=at(30)))
 
     send(api_client, partner, event(film, occurred_at=at(5)))
