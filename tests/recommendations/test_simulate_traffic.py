@@ -86,9 +86,14 @@ def demo(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Simpl
 
 
 @pytest.fixture(autouse=True)
-def _in_demo(settings, demo) -> None:
+def _in_demo(settings, demo) -> Iterator[None]:
     settings.MEDIA_ROOT = demo.root / "media"
     settings.VAR_DIR = demo.root / "var"
+    yield
+    # A test that trains a version (in its own transaction, rolled back after it) leaves
+    # that version's models in this process's caches: the next test must be served the
+    # module's world, not those (a Friday/Tuesday test failed after the backwards prior's).
+    _clear_caches()
 
 
 def showcase() -> tuple[Profile, Profile]:
