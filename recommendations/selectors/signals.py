@@ -64,7 +64,8 @@ def _next_episodes(states: list[ProfileTitleState]) -> dict[int, Episode]:
         done = set(state.completed_episodes)
         ordered = episodes.get(state.title_id, [])
         last = next((e for e in ordered if e.pk == state.last_episode_id), None)
-        if last is not None and last.pk not in done:
+        # A finished series resumes the episode being rewatched.
+        if last is not None and (last.pk not in done or state.completed_at is not None):
             resume[state.title_id] = last
             continue
         after_last = ordered[ordered.index(last) + 1 :] if last is not None else ordered
@@ -80,12 +81,14 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
     """Titles the profile started and has not finished, most recently played first.
 
     A series counts while it has an episode left to watch; a film while its
-    progress is between a sample and the credits. Thumbed-down titles never return.
+    progress is between a sample and the credits; a finished title again once
+    played since and stopped midway (a rewatch). Thumbed-down titles never return.
     Like the homepage and title detail, only titles available in the account's
     region now and within the profile's maturity limit: a licence that ended,
     or a limit lowered since (a profile made kids), hides what was started.
     """
     now = timezone.now()
+    midway = Q(progress__gte=CONTINUE_MIN_PROGRESS, progress__lte=CONTINUE_MAX_PROGRESS)
     available_now = Availability.objects.filter(
         Q(starts_at__isnull=True) | Q(starts_at__lte=now),
         Q(ends_at__isnull=True) | Q(ends_at__gt=now),
@@ -97,13 +100,12 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
             Exists(available_now),
             profile=profile,
             last_played_at__isnull=False,
-            completed_at__isnull=True,
             title__maturity__lte=profile.maturity_limit,
         )
         .exclude(thumbs=ProfileTitleState.Thumbs.DOWN)
         .filter(
-            Q(title__kind=Title.Kind.SERIES)
-            | Q(progress__gte=CONTINUE_MIN_PROGRESS, progress__lte=CONTINUE_MAX_PROGRESS)
+            Q(completed_at__isnull=True) & (Q(title__kind=Title.Kind.SERIES) | midway)
+            | Q(last_played_at__gt=F("completed_at")) & midway
         )
         .select_related("title")
         .order_by("-last_played_at")[: limit * 2]

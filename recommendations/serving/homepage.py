@@ -635,7 +635,8 @@ def _propose_rows(
         "watch_again",
         "watch_again",
         RowCopy("watch_again"),
-        member_mask(titles, rewatchable, n),
+        # A rewatch under way is resumed from Continue Watching, not started again here.
+        member_mask(titles, rewatchable, n) & ~resuming,
     )
     return proposals
 

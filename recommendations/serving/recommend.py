@@ -141,11 +141,14 @@ class HistoryRows:
     signals : numpy.ndarray of float64, shape (n, 9)
         :func:`_history_sql`'s columns, newest first.
     states : numpy.ndarray of float64, shape (k, 6)
-        Title id, completed (0/1), rewatch count, thumbs (1 up, -1 down, 0),
+        Title id, completed (0 no, 1 yes, 2 yes and played again since: a rewatch
+        under way), rewatch count, thumbs (1 up, -1 down, 0),
         last played (Unix seconds, NaN if never), progress percent where the
         title resumes: the film's, or the last played episode's, or 0 for a
         series whose last played episode is finished (it resumes on the next,
-        as :func:`~recommendations.selectors.signals.continue_watching` says).
+        as :func:`~recommendations.selectors.signals.continue_watching` says),
+        unless the whole series is: then the last played episode's, which is
+        below 100 only while it is being rewatched.
     complete_after : float
         Unix time after which ``signals`` holds every signal of the profile
         other than impressions (bounded apart, ``HISTORY_MAX_IMPRESSIONS``):
@@ -248,13 +251,17 @@ def _history_read_sql() -> str:
     else:
         episode_open = f"NOT EXISTS (SELECT 1 FROM json_each({finished}) WHERE value = {episode})"  # noqa: S608
     # The fold leaves 100 after an episode's completion; a series then resumes at the start
-    # of its next episode. A state with neither a last episode nor a finished one is a film's.
+    # of its next episode. A finished series resumes only the episode being rewatched, at
+    # its own progress (100 when nothing is). A state with neither a last episode nor a
+    # finished one is a film's.
     resume = (
-        f"CASE WHEN {episode} IS NOT NULL AND {episode_open} THEN {progress} "
+        f"CASE WHEN {episode} IS NOT NULL AND ({episode_open} OR completed_at IS NOT NULL) "
+        f"THEN {progress} "
         f"WHEN {episode} IS NOT NULL OR {finished} <> '[]' THEN 0 ELSE {progress} END"
     )
     states = (
-        "SELECT -1, title_id, CASE WHEN completed_at IS NULL THEN 0 ELSE 1 END, "  # noqa: S608
+        "SELECT -1, title_id, CASE WHEN completed_at IS NULL THEN 0 "  # noqa: S608
+        "WHEN last_played_at > completed_at THEN 2 ELSE 1 END, "
         f"rewatch_count, {resume}, {epoch}, FALSE, "
         f"CASE thumbs WHEN '{up}' THEN 1 WHEN '{down}' THEN -1 ELSE 0 END, 0 "
         f"FROM {table} WHERE profile_id = %s"
@@ -277,16 +284,21 @@ def history_on_index(
     title = index_of(bundle.index.title_ids, states[:, 0])
     known = title >= 0
     completed = states[:, 1] > 0
+    replaying = states[:, 1] > 1  # finished, and played again since
     rewatched = states[:, 2] > 0
     thumbs_up, thumbs_down = states[:, 3] > 0, states[:, 3] < 0
     last_played = states[:, 4]  # NaN: never played
     progress = states[:, 5]
     series = catalogue.facts.is_series[np.where(known, title, 0)]
+    # A series is resumed while an episode is left, a film while its progress is between
+    # a sample and the credits; a finished one again once played since and stopped
+    # midway (a rewatch's play resets progress to 0). Progress alone would bring a film
+    # back on the progress a player sends during the credits after its completion.
+    midway = (progress >= CONTINUE_MIN_PROGRESS) & (progress <= CONTINUE_MAX_PROGRESS)
     in_progress = (
         ~np.isnan(last_played)
-        & ~completed
         & ~thumbs_down
-        & (series | ((progress >= CONTINUE_MIN_PROGRESS) & (progress <= CONTINUE_MAX_PROGRESS)))
+        & np.where(completed, replaying & midway, series | midway)
     )
     return ProfileHistory(
         signals=signals,

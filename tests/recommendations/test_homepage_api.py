@@ -631,6 +631,63 @@ def test_a_series_shows_the_progress_continue_watching_shows(
     assert listed[0]["episode_id"] == {"first": first.pk, "second": second.pk}[resumes_at]
 
 
+@pytest.mark.parametrize(
+    ("rewatch", "resumed"),
+    [
+        ("film played again to 30%", 30.0),
+        ("film played again, not yet a sample", None),
+        ("film's credits after its completion", None),
+        ("series' first episode played again to 25%", 25.0),
+        ("series finished, nothing played since", None),
+    ],
+)
+def test_a_finished_title_being_rewatched_returns_to_continue_watching(
+    world, household, rewatch, resumed
+):
+    # given: a film and a two-episode series the profile finished two days ago, and what
+    # it did with one of them since
+    account, asha, _ = household
+    film = world.titles["comedy"][0]
+    season = SeasonFactory(number=1, title=TitleFactory(kind="series", original_name="show"))
+    show = season.title
+    first = EpisodeFactory(season=season, number=1)
+    second = EpisodeFactory(season=season, number=2)
+    AvailabilityFactory(title=show, region=world.region, starts_at=NOW - dt.timedelta(days=365))
+    for title in world.titles["action"][:3]:
+        watch(asha, title, days_ago=5)
+    watch(asha, film, days_ago=2)
+    for episode in (first, second):
+        record(asha, "play_start", show, days_ago=2.02, episode=episode)
+        record(asha, "complete", show, days_ago=2.01, episode=episode)
+    title = show if rewatch.startswith("series") else film
+    if rewatch.startswith("film played again"):
+        record(asha, "play_start", film, days_ago=1.02)
+        if "30%" in rewatch:
+            record(asha, "progress", film, days_ago=1.01, value=30.0)
+    elif rewatch == "film's credits after its completion":
+        record(asha, "progress", film, days_ago=1.99, value=90.0)
+    elif rewatch == "series' first episode played again to 25%":
+        record(asha, "play_start", show, days_ago=1.02, episode=first)
+        record(asha, "progress", show, days_ago=1.01, episode=first, value=25.0)
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+
+    # when
+    rows = client.get(url(asha, rows=40, items=20)).json()["rows"]
+    listed = client.get(f"/api/v1/profiles/{asha.pk}/continue-watching/").json()["results"]
+
+    # then: the page and the list agree: a rewatch stopped midway is resumed where it
+    # stopped (the episode being rewatched, for a series), and is not also in Watch Again
+    expected = [] if resumed is None else [(title.pk, resumed)]
+    by_type = {row["type"]: [i["title_id"] for i in row["items"]] for row in rows}
+    resume = [i for row in rows if row["type"] == "continue_watching" for i in row["items"]]
+    assert [(i["title_id"], i["progress"]) for i in resume] == expected
+    assert [(i["title_id"], i["progress"]) for i in listed] == expected
+    if resumed is not None:
+        assert title.pk not in by_type.get("watch_again", [])
+        assert listed[0]["episode_id"] == (first.pk if title == show else None)
+
+
 # --- Which model version serves the page (issue #6's serving rule) ------------------------
 
 
