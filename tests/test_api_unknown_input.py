@@ -1,14 +1,16 @@
 """A field or parameter an endpoint does not read is a 400 naming it, never silently ignored."""
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
 from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
 
 from profiles.models import Profile
 from recommendations.models import Signal, TrainingRun
-from tests.factories import ProfileFactory, RegionFactory, TitleFactory
+from tests.factories import ProfileFactory, RegionFactory, TasteClusterFactory, TitleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -77,27 +79,43 @@ def _play(title, now: dt.datetime) -> dict:
     }
 
 
-@pytest.mark.parametrize(
-    ("path", "query", "name"),
-    [
-        ("/api/v1/profiles/", "?limt=5", "limt"),
-        ("/api/v1/profiles/{profile}/", "?expand=all", "expand"),
-        ("/api/v1/profiles/{profile}/homepage/", "?DEVICE=mobile", "DEVICE"),
-        ("/api/v1/profiles/{profile}/homepage/", "?device=mobile&row=3", "row"),
-        ("/api/v1/profiles/{profile}/recommendations/", "?count=5", "count"),
-        ("/api/v1/profiles/{profile}/signals/", "?kinds=play_start", "kinds"),
-        ("/api/v1/profiles/{profile}/continue-watching/", "?limit=3", "limit"),
-        ("/api/v1/titles/{title}/", "?profile={profile}&lang=hi", "lang"),
-    ],
-)
-def test_an_unknown_query_parameter_is_a_400_naming_it(api_client, profile, path, query, name):
-    title = TitleFactory()
-    url = (path + query).format(profile=profile.pk, title=title.pk)
+UNKNOWN_QUERY_CASES = [
+    ("/api/v1/profiles/", "?limt=5", "limt"),
+    ("/api/v1/profiles/{profile}/", "?expand=all", "expand"),
+    ("/api/v1/profiles/{profile}/homepage/", "?DEVICE=mobile", "DEVICE"),
+    ("/api/v1/profiles/{profile}/homepage/", "?device=mobile&row=3", "row"),
+    ("/api/v1/profiles/{profile}/recommendations/", "?count=5", "count"),
+    ("/api/v1/profiles/{profile}/signals/", "?kinds=play_start", "kinds"),
+    ("/api/v1/profiles/{profile}/continue-watching/", "?limit=3", "limit"),
+    ("/api/v1/titles/{title}/", "?profile={profile}&lang=hi", "lang"),
+    ("/api/v1/ops/retrains/{run}/", "?verbose=1", "verbose"),
+]
 
-    response = api_client.get(url)
+
+@pytest.mark.parametrize(("path", "query", "name"), UNKNOWN_QUERY_CASES)
+def test_an_unknown_query_parameter_is_a_400_naming_it(
+    api_client, admin_client, profile, path, query, name
+):
+    title = TitleFactory()
+    run = None
+    if "{run}" in path:
+        cluster = TasteClusterFactory(region=RegionFactory(code="IN"))
+        run = TrainingRun.objects.create(region=cluster.region, taste_cluster=cluster)
+    url = (path + query).format(profile=profile.pk, title=title.pk, run=run and run.pk)
+
+    response = (admin_client if "/ops/" in path else api_client).get(url)
 
     assert response.status_code == 400, response.content
     assert response.json()["errors"] == {name: ["Unknown parameter."]}
+
+
+def test_every_get_endpoint_of_the_schema_refuses_unknown_parameters():
+    # A new endpoint must join the cases above: each view checks its own parameters.
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    gets = {path for path, operations in schema["paths"].items() if "get" in operations}
+    covered = {re.sub(r"\{\w+\}", "{}", path) for path, _, _ in UNKNOWN_QUERY_CASES}
+
+    assert {re.sub(r"\{\w+\}", "{}", path) for path in gets} <= covered
 
 
 @pytest.mark.parametrize(
