@@ -26,6 +26,10 @@ class ApiTokenInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
+        # Each row's heading is the token's str(), which names its account.
+        return super().get_queryset(request).select_related("account")
+
 
 @admin.register(Account)
 class AccountAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):

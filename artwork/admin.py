@@ -6,6 +6,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from config.admin_inlines import QueryOncePerInlineMixin
+
 from .charts import take_rate_chart
 from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily, DeviceClass
 from .selectors import SHARE_DAYS, artwork_variant_stats
@@ -38,7 +40,7 @@ def _themes_prefetch() -> Prefetch:
     return Prefetch("themes", queryset=ArtworkTheme.objects.order_by("slug"))
 
 
-class ArtworkVariantInline(admin.TabularInline):
+class ArtworkVariantInline(QueryOncePerInlineMixin, admin.TabularInline):
     """A title's variants on the title's page (see ``catalog.admin.TitleAdmin``)."""
 
     model = ArtworkVariant

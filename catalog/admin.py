@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from artwork.admin import ArtworkVariantInline
 from artwork.models import ArtworkVariant
+from config.admin_inlines import QueryOncePerInlineMixin
 from regions.admin import AvailabilityInline
 from regions.models import Availability, Region
 
@@ -93,7 +94,7 @@ class TagAdmin(_TitleTaxonomyAdmin):
 # --- People and credits -------------------------------------------------------------
 
 
-class PersonCreditInline(admin.TabularInline):
+class PersonCreditInline(QueryOncePerInlineMixin, admin.TabularInline):
     model = Credit
     fk_name = "person"
     fields = ("title", "role", "character", "order")
@@ -101,6 +102,7 @@ class PersonCreditInline(admin.TabularInline):
     extra = 0
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Credit]:
+        # The title for the row's autocomplete, the person for its heading (str(credit)).
         return super().get_queryset(request).select_related("title", "person")
 
 
@@ -141,8 +143,12 @@ class SeasonInline(admin.TabularInline):
     extra = 0
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Season]:
+        # Each row's heading is the season's str(), which names its title.
         return (
-            super().get_queryset(request).annotate(episode_count=count_subquery(Episode, "season"))
+            super()
+            .get_queryset(request)
+            .select_related("title")
+            .annotate(episode_count=count_subquery(Episode, "season"))
         )
 
     @admin.display(description="episodes")
@@ -150,15 +156,18 @@ class SeasonInline(admin.TabularInline):
         return getattr(obj, "episode_count", "-")
 
 
-class TitleLocalizationInline(admin.TabularInline):
+class TitleLocalizationInline(QueryOncePerInlineMixin, admin.TabularInline):
     model = TitleLocalization
     verbose_name_plural = "localised names"
     fields = ("language", "name", "synopsis")
     autocomplete_fields = ("language",)
     extra = 0
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TitleLocalization]:
+        return super().get_queryset(request).select_related("language")
 
-class TitleCreditInline(admin.TabularInline):
+
+class TitleCreditInline(QueryOncePerInlineMixin, admin.TabularInline):
     model = Credit
     fk_name = "title"
     fields = ("person", "role", "character", "order")
@@ -166,7 +175,7 @@ class TitleCreditInline(admin.TabularInline):
     extra = 0
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Credit]:
-        # Each row's label prints the person: join it rather than fetch it per row.
+        # The row's autocomplete and its heading (str(credit)) both show the person.
         return super().get_queryset(request).select_related("person")
 
 

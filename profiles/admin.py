@@ -15,6 +15,8 @@ from django.db.models import Model, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 
+from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
+
 from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, PIN_LENGTH, Profile
 from .services import LIMIT_MESSAGE, profile_create, profile_delete, profile_update
 
@@ -98,7 +100,7 @@ class ServiceRefusalAdminMixin:
         return Refused
 
 
-class ProfileInlineForm(forms.ModelForm):
+class ProfileInlineForm(InstanceRelationsForm):
     class Meta:
         model = Profile
         fields = ("name", "is_kids", "maturity_limit", "display_language", "preferred_languages")
@@ -276,7 +278,7 @@ class ProfileInlineFormSet(BaseInlineFormSet):
             profile_delete(profile=obj)
 
 
-class ProfileInline(admin.TabularInline):
+class ProfileInline(QueryOncePerInlineMixin, admin.TabularInline):
     """An account's profiles on the account's page (see ``accounts.admin.AccountAdmin``)."""
 
     model = Profile
@@ -299,10 +301,12 @@ class ProfileInline(admin.TabularInline):
     extra = 0
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Profile]:
+        # The languages for the rows' autocompletes; the account for their headings
+        # (str(profile) names it).
         return (
             super()
             .get_queryset(request)
-            .select_related("taste_cluster")
+            .select_related("account", "taste_cluster", "display_language")
             .prefetch_related("preferred_languages")
         )
 

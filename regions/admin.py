@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from catalog.models import Language
+from config.admin_inlines import QueryOncePerInlineMixin
 from profiles.models import Profile
 
 from .models import Availability, Region, TasteCluster
@@ -45,8 +46,12 @@ class WindowStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
-class AvailabilityInline(admin.TabularInline):
-    """A title's windows, edited on the title's page (see ``catalog.admin.TitleAdmin``)."""
+class AvailabilityInline(QueryOncePerInlineMixin, admin.TabularInline):
+    """A title's windows, edited on the title's page (see ``catalog.admin.TitleAdmin``).
+
+    The region is a plain select (a few dozen regions), whose choices the mixin
+    reads once for all rows.
+    """
 
     model = Availability
     fields = ("region", "starts_at", "ends_at", "status")
@@ -71,12 +76,15 @@ class AvailabilityAdmin(admin.ModelAdmin):
         return window_status(obj)
 
 
-class TasteClusterInline(admin.TabularInline):
+class TasteClusterInline(QueryOncePerInlineMixin, admin.TabularInline):
     model = TasteCluster
     fields = ("name", "slug", "languages", "is_default")
     autocomplete_fields = ("languages",)
     prepopulated_fields = {"slug": ("name",)}
     extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TasteCluster]:
+        return super().get_queryset(request).prefetch_related("languages")
 
 
 @admin.register(Region)

@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.models import Account, ApiToken, hash_token_key
 from accounts.services import api_token_create, api_token_revoke
 from artwork.models import ArtworkPolicy, ArtworkVariant, ArtworkVariantDaily
-from catalog.models import Language, MaturityLevel, Season, Title
+from catalog.models import Language, MaturityLevel, Person, Season, Title
 from profiles.models import MAX_PROFILES_PER_ACCOUNT, Profile
 from profiles.services import LIMIT_MESSAGE, profile_create
 from recommendations import admin as signal_admin
@@ -36,6 +36,7 @@ from recommendations.models import (
     SignalKind,
     TrainingRun,
 )
+from regions.models import Region
 from tests.factories import (
     AccountFactory,
     ArtworkThemeFactory,
@@ -711,17 +712,174 @@ def test_signal_count_is_exact_when_counting_is_quick(catalogue, db) -> None:
     assert statement_timeout() == before
 
 
+# --- Change pages: an inline's rows cost no query each --------------------------------------
+
+
+def page_queries(client: Client, url: str) -> int:
+    """The statements one view of a change page costs.
+
+    The page is viewed once first: that view fills per-process caches (content
+    types, ...), which would otherwise count against whichever page came first.
+    """
+    client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200, response.content[:500]
+    return len(captured)
+
+
+def extra_languages(count: int) -> list[Language]:
+    return [
+        LanguageFactory(code=f"x{chr(97 + i // 26)}{chr(97 + i % 26)}", name=f"Extra {i:02}")
+        for i in range(count)
+    ]
+
+
 def test_a_seasons_page_costs_the_same_for_two_episodes_and_twelve(staff: Client) -> None:
     # Each episode row's heading names its season: one query a row before the join.
-    def queries(season) -> int:
-        with CaptureQueriesContext(connection) as captured:
-            response = staff.get(admin_url(Season, "change", season.pk))
-        assert response.status_code == 200
-        return len(captured)
-
     short, long = SeasonFactory(), SeasonFactory()
     EpisodeFactory.create_batch(2, season=short)
     EpisodeFactory.create_batch(12, season=long)
 
-    queries(short)  # the first page view fills per-process caches (content types, ...)
-    assert queries(long) == queries(short)
+    assert page_queries(staff, admin_url(Season, "change", long.pk)) == page_queries(
+        staff, admin_url(Season, "change", short.pk)
+    )
+
+
+def title_with_rows(rows: int) -> Title:
+    """A series with ``rows`` rows in each inline of its page: credits, localised names,
+    seasons, licence windows and artwork variants (each with two themes)."""
+    title = TitleFactory(kind=Title.Kind.SERIES, original_language_id="en")
+    themes = [ArtworkThemeFactory(slug="action"), ArtworkThemeFactory(slug="moody")]
+    for i, language in enumerate(extra_languages(rows)):
+        CreditFactory(title=title, person=PersonFactory(), order=i)
+        TitleLocalizationFactory(title=title, language=language)
+        SeasonFactory(title=title, number=i + 1)
+        AvailabilityFactory(
+            title=title,
+            region_id="IN",
+            starts_at=dt.datetime(2020 + i, 1, 1, tzinfo=dt.UTC),
+            ends_at=dt.datetime(2020 + i, 6, 1, tzinfo=dt.UTC),
+        )
+        ArtworkVariantFactory(title=title).themes.set(themes)
+    return title
+
+
+def test_a_titles_page_costs_the_same_for_two_rows_of_each_inline_and_twenty(
+    staff: Client,
+) -> None:
+    # given: two series, one with ten times the other's credits, names, seasons, ...
+    few, many = title_with_rows(2), title_with_rows(20)
+
+    # when
+    cost_of_few = page_queries(staff, admin_url(Title, "change", few.pk))
+    cost_of_many = page_queries(staff, admin_url(Title, "change", many.pk))
+
+    # then: 90 rows more cost nothing more (there were five queries a row)
+    assert cost_of_many == cost_of_few
+
+
+def test_a_persons_page_costs_the_same_for_five_credits_and_sixty(staff: Client) -> None:
+    few, many = PersonFactory(), PersonFactory()
+    CreditFactory.create_batch(5, person=few)
+    CreditFactory.create_batch(60, person=many)
+
+    cost_of_few = page_queries(staff, admin_url(Person, "change", few.pk))
+    cost_of_many = page_queries(staff, admin_url(Person, "change", many.pk))
+
+    assert cost_of_many == cost_of_few
+
+
+def household_with(profiles: int) -> Account:
+    """An account with ``profiles`` profiles (languages and a cluster set) and as many tokens."""
+    hindi, tamil = Language.objects.get(code="hi"), Language.objects.get(code="ta")
+    account = AccountFactory(home_region_id="IN")
+    cluster = TasteClusterFactory(region_id="IN")
+    for i in range(profiles):
+        profile = profile_create(
+            account=account,
+            name=f"Member {i}",
+            display_language=hindi,
+            preferred_languages=[hindi, tamil],
+        )
+        profile.taste_cluster = cluster
+        profile.save(update_fields=["taste_cluster"])
+        api_token_create(account=account, name=f"Device {i}")
+    return account
+
+
+def test_an_accounts_page_costs_the_same_for_one_profile_and_five(staff: Client) -> None:
+    one, five = household_with(1), household_with(MAX_PROFILES_PER_ACCOUNT)
+
+    cost_of_one = page_queries(staff, admin_url(Account, "change", one.pk))
+    cost_of_five = page_queries(staff, admin_url(Account, "change", five.pk))
+
+    assert cost_of_five == cost_of_one
+
+
+def region_with_clusters(code: str, clusters: int) -> Region:
+    region = RegionFactory(code=code, name=f"Region {code}", default_language_id="en")
+    for i, language in enumerate(extra_languages(clusters)):
+        cluster = TasteClusterFactory(region=region, slug=f"c{i}", name=f"C{i}")
+        cluster.languages.set([language, "en"])
+    return region
+
+
+def test_a_regions_page_costs_the_same_for_two_taste_clusters_and_fifteen(
+    staff: Client,
+) -> None:
+    few, many = region_with_clusters("BR", 2), region_with_clusters("DE", 15)
+
+    cost_of_few = page_queries(staff, admin_url(Region, "change", few.pk))
+    cost_of_many = page_queries(staff, admin_url(Region, "change", many.pk))
+
+    assert cost_of_many == cost_of_few
+
+
+def selected_options(html: str, name_suffix: str) -> list[list[str]]:
+    """The selected options' labels in each inline row's select named ``<prefix>-<n><suffix>``
+    (the empty template row, ``__prefix__``, left out)."""
+    selects = re.findall(
+        rf'<select name="[^"]*-\d+{re.escape(name_suffix)}"[^>]*>(.*?)</select>', html, re.S
+    )
+    return [re.findall(r"<option [^>]*selected[^>]*>([^<]*)</option>", s) for s in selects]
+
+
+def test_inline_rows_show_their_own_values(staff: Client) -> None:
+    person = PersonFactory()
+    credits = [CreditFactory(person=person, order=i) for i in range(3)]
+    account = household_with(2)
+    title = TitleFactory()
+    for region in ("US", "IN"):
+        AvailabilityFactory(title=title, region_id=region)
+
+    person_html = staff.get(admin_url(Person, "change", person.pk)).content.decode()
+    account_html = staff.get(admin_url(Account, "change", account.pk)).content.decode()
+    title_html = staff.get(admin_url(Title, "change", title.pk)).content.decode()
+
+    assert selected_options(person_html, "-title") == [[str(c.title)] for c in credits]
+    # the regions' select, whose choices all rows share
+    assert selected_options(title_html, "-region") == [["India (IN)"], ["United States (US)"]]
+    assert selected_options(account_html, "-display_language") == [["Hindi (hi)"]] * 2
+    assert (
+        selected_options(account_html, "-preferred_languages") == [["Hindi (hi)", "Tamil (ta)"]] * 2
+    )
+
+
+def test_a_row_sent_back_with_another_value_shows_that_value(staff: Client) -> None:
+    """A form re-shown with errors names the titles sent, not the ones its rows had loaded."""
+    # given: the first credit moved to another title, the second given a bad order
+    person = PersonFactory()
+    CreditFactory.create_batch(2, person=person)
+    other = TitleFactory(original_name="Moved Here")
+    url = admin_url(Person, "change", person.pk)
+    data = form_data(staff.get(url))
+    data["credits-0-title"] = str(other.pk)
+    data["credits-1-order"] = "first"
+
+    # when
+    response = staff.post(url, data)
+
+    # then
+    assert response.status_code == 200
+    assert selected_options(response.content.decode(), "-title")[0] == [str(other)]
