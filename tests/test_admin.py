@@ -836,6 +836,64 @@ def test_a_regions_page_costs_the_same_for_two_taste_clusters_and_fifteen(
     assert cost_of_many == cost_of_few
 
 
+def test_a_training_runs_page_costs_the_same_for_two_charted_runs_and_thirty(
+    staff: Client,
+) -> None:
+    """The page charts its cluster's recent runs: read in one query, whatever their number."""
+
+    def last_of_runs(count: int) -> TrainingRun:
+        cluster = TasteClusterFactory(region_id="IN")
+        version = ModelVersion.objects.create(
+            scope=ModelVersion.Scope.CLUSTER,
+            region_id="IN",
+            taste_cluster=cluster,
+            status=ModelVersion.Status.RETIRED,
+        )
+        for i in range(count):
+            run = TrainingRun.objects.create(
+                region_id="IN",
+                taste_cluster=cluster,
+                status=TrainingRun.Status.SUCCEEDED,
+                model_version=version,
+                requested_by=get_user_model().objects.get(username="staff"),
+                metrics={"clusters": {cluster.slug: {"ndcg@10_cluster": 0.01 * i}}},
+            )
+        return run
+
+    few, many = last_of_runs(2), last_of_runs(30)
+
+    cost_of_few = page_queries(staff, admin_url(TrainingRun, "change", few.pk))
+    cost_of_many = page_queries(staff, admin_url(TrainingRun, "change", many.pk))
+
+    assert cost_of_many == cost_of_few
+
+
+def test_a_page_logs_page_costs_the_same_for_three_items_and_a_full_homepage(
+    staff: Client,
+) -> None:
+    def page_showing(items: int) -> PageLog:
+        return PageLog.objects.create(
+            id=uuid.uuid4(),
+            profile=Profile.objects.first(),
+            generated_at=timezone.now(),
+            device="tv",
+            region="IN",
+            hour=20,
+            weekday=1,
+            model_version=ModelVersion.objects.first(),
+            rows=[[f"row:{r}", "genre", 0.1] for r in range(12)],
+            items=[[t.pk, n // 20, n % 20, None, 0.5] for n, t in enumerate(titles[:items])],
+        )
+
+    titles = [TitleFactory() for _ in range(240)]  # a 12x20 page
+    few, many = page_showing(3), page_showing(240)
+
+    cost_of_few = page_queries(staff, admin_url(PageLog, "change", few.pk))
+    cost_of_many = page_queries(staff, admin_url(PageLog, "change", many.pk))
+
+    assert cost_of_many == cost_of_few
+
+
 def selected_options(html: str, name_suffix: str) -> list[list[str]]:
     """The selected options' labels in each inline row's select named ``<prefix>-<n><suffix>``
     (the empty template row, ``__prefix__``, left out)."""
