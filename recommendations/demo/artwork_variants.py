@@ -14,7 +14,7 @@ Two image modes (``--artwork-images``):
 import multiprocessing
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -147,7 +147,21 @@ def _rendered(jobs: list[tuple[str, str | None, int]]) -> Iterator[bytes]:
         yield from pool.map(render_job, jobs, chunksize=32)
 
 
-def _shared_images(progress: Progress) -> dict[str, list[str]]:
+def _stored_bytes_equal(name: str, data: bytes) -> bool:
+    if not default_storage.exists(name):
+        return False
+    with default_storage.open(name, "rb") as fh:
+        return fh.read() == data
+
+
+def _shared_images(progress: Progress, saved: list[str]) -> dict[str, list[str]]:
+    """Render the pool, reusing a file that already holds exactly an image's bytes.
+
+    A pool image depends on its theme and number alone, so a demo replacing
+    another would write the very files the previous one shows: they are kept
+    as they are, never deleted and rewritten while the previous demo may yet be
+    the one that stays. Other bytes (an older renderer's) go to a new name beside.
+    """
     names: dict[str, list[str]] = {}
     with progress(
         "Artwork: shared images", len(THEME_SLUGS) * SHARED_IMAGES_PER_THEME, "img"
@@ -156,10 +170,11 @@ def _shared_images(progress: Progress) -> dict[str, list[str]]:
             names[theme] = []
             for k in range(SHARED_IMAGES_PER_THEME):
                 name = f"{SHARED_DIR}/{theme}-{k:02d}.jpg"
-                if default_storage.exists(name):
-                    default_storage.delete(name)
-                saved = default_storage.save(name, ContentFile(render_artwork(theme, None, k)))
-                names[theme].append(saved)
+                data = render_artwork(theme, None, k)
+                if not _stored_bytes_equal(name, data):
+                    name = default_storage.save(name, ContentFile(data))
+                    saved.append(name)
+                names[theme].append(name)
                 advance(1)
     return names
 
@@ -171,11 +186,15 @@ def create_artwork(
     seed: int,
     mode: str,
     progress: Progress,
+    saved: list[str],
 ) -> list[list[VariantInfo]]:
     """Render and store the images, insert the variants; returns variants per title position.
 
-    Files are written before the rows: a failed insert leaves orphan files that
-    the next ``--flush`` removes, never rows pointing at missing files.
+    Files are written before the rows, so no row ever points at a missing file.
+    The name of every file written is appended to ``saved`` as soon as it is
+    stored, for the caller to delete if its transaction fails (even halfway
+    through this function). Storage never overwrites: a new file never takes
+    the name of one a previous demo still shows.
     """
     plans = _plan_variants(catalogue, seed)
     field = ArtworkVariant._meta.get_field("image")
@@ -184,7 +203,7 @@ def create_artwork(
 
     image_names: list[str] = []
     if mode == "shared":
-        shared = _shared_images(progress)
+        shared = _shared_images(progress, saved)
         image_names = [shared[p.themes[0]][p.seed % SHARED_IMAGES_PER_THEME] for p in plans]
     else:
         jobs = [(p.themes[0], catalogue.names[p.title_index], p.seed) for p in plans]
@@ -193,6 +212,7 @@ def create_artwork(
                 holder = SimpleNamespace(title_id=catalogue.title_ids[plan.title_index])
                 name = field.generate_filename(holder, f"{slugify(plan.label)}.jpg")
                 image_names.append(default_storage.save(name, ContentFile(data)))
+                saved.append(image_names[-1])
                 advance(1)
 
     rows = [
@@ -240,7 +260,7 @@ def create_artwork(
     return by_title
 
 
-def delete_artwork_files(names: list[str]) -> None:
+def delete_artwork_files(names: Iterable[str]) -> None:
     """Remove the demo's image files, and the per-title folders they leave empty."""
     folders = set()
     for name in names:

@@ -1,14 +1,17 @@
-"""Build (and remove) the demo world, phase by phase, each phase in its own transaction.
+"""Build (or replace) the demo world, phase by phase, all of it in one transaction.
 
-Phases: reference data, catalogue, artwork, households, history, hidden tastes
-file. A phase either commits whole or not at all; if a later phase fails, the
-earlier ones stay and ``--flush`` clears them on the next run.
+Phases: flush of the previous demo (when replacing), reference data,
+catalogue, artwork, households, history, hidden tastes file. The demo commits
+whole or not at all: a run that fails, however late (an error, Ctrl-C, the
+database refusing the commit), leaves the database, the image files and the
+hidden-tastes file as they were before it, the previous demo included.
 """
 
 import datetime as dt
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.apps import apps
 from django.db import connection, transaction
@@ -26,7 +29,7 @@ from .history import HistoryBuilder
 from .households import create_households
 from .progress import Progress, silent_progress
 from .reference import ensure_reference_data
-from .tastes import SHOWCASE_ACCOUNT_NAME, write_hidden_tastes
+from .tastes import SHOWCASE_ACCOUNT_NAME, hidden_tastes_path, write_hidden_tastes
 
 ARTWORK_MODES = ("auto", "full", "shared")
 # Apps whose tables the demo fills (and whose statistics it refreshes).
@@ -55,6 +58,7 @@ class DemoReport:
     """What a run created, for the command to print."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    flushed: dict[str, int] = field(default_factory=dict)  # the previous demo's, when replaced
     signals_by_kind: Counter[str] = field(default_factory=Counter)
     sessions: Counter[str] = field(default_factory=Counter)
     phase_seconds: dict[str, float] = field(default_factory=dict)
@@ -79,8 +83,11 @@ def demo_data_exists() -> bool:
     )
 
 
-def flush_demo_data(progress: Progress = silent_progress) -> dict[str, int]:
-    """Delete every demo row and image file; reference data and the admin user stay.
+def _flush_demo_rows(progress: Progress) -> tuple[dict[str, int], set[str]]:
+    """Delete every demo row; returns the counts and the image files the rows named.
+
+    The caller holds the transaction and deletes the files once it commits.
+    Reference data and the admin user stay.
 
     Signals go first, as one set-based DELETE per filter (Signal has no
     dependents, so the ORM deletes without loading rows); left to the account
@@ -91,30 +98,25 @@ def flush_demo_data(progress: Progress = silent_progress) -> dict[str, int]:
     deleted: dict[str, int] = {}
     accounts = Account.objects.filter(external_id__startswith=DEMO_PREFIX)
     titles = Title.objects.filter(external_id__startswith=DEMO_PREFIX)
-    with progress("Flush: previous demo data", 5, "steps") as advance:
-        image_names = list(
-            ArtworkVariant.objects.filter(title__in=titles)
-            .values_list("image", flat=True)
-            .distinct()
+    with progress("Flush: previous demo data", 4, "steps") as advance:
+        image_names = set(
+            ArtworkVariant.objects.filter(title__in=titles).values_list("image", flat=True)
         )
         advance(1)
-        with transaction.atomic():
-            # Filtering on the foreign-key columns themselves (not through a join) keeps
-            # each DELETE single-table: a join makes Django delete "WHERE id IN (SELECT
-            # id FROM signal JOIN ...)", ten million index probes at benchmark size.
-            profiles = Profile.objects.filter(account__in=accounts).values("pk")
-            by_profile = Signal.objects.filter(profile_id__in=profiles)
-            by_title = Signal.objects.filter(title_id__in=titles.values("pk"))
-            deleted["signals"] = by_profile.delete()[0] + by_title.delete()[0]
-            advance(1)
-            deleted["accounts"] = _delete_in_chunks(accounts, 2000)
-            advance(1)
-            deleted["titles"] = _delete_in_chunks(titles, 1000)
-            _delete_in_chunks(Person.objects.filter(external_id__startswith=DEMO_PREFIX), 10_000)
-            advance(1)
-        delete_artwork_files(image_names)
+        # Filtering on the foreign-key columns themselves (not through a join) keeps
+        # each DELETE single-table: a join makes Django delete "WHERE id IN (SELECT
+        # id FROM signal JOIN ...)", ten million index probes at benchmark size.
+        profiles = Profile.objects.filter(account__in=accounts).values("pk")
+        by_profile = Signal.objects.filter(profile_id__in=profiles)
+        by_title = Signal.objects.filter(title_id__in=titles.values("pk"))
+        deleted["signals"] = by_profile.delete()[0] + by_title.delete()[0]
         advance(1)
-    return deleted
+        deleted["accounts"] = _delete_in_chunks(accounts, 2000)
+        advance(1)
+        deleted["titles"] = _delete_in_chunks(titles, 1000)
+        _delete_in_chunks(Person.objects.filter(external_id__startswith=DEMO_PREFIX), 10_000)
+        advance(1)
+    return deleted, image_names
 
 
 def _delete_in_chunks(queryset: QuerySet, chunk: int) -> int:
@@ -140,6 +142,7 @@ def analyze_demo_tables() -> None:
     Right after a bulk load the statistics still describe the empty tables, and
     the first queries (a benchmark, a flush) get nested-loop plans meant for a
     few rows. Autovacuum would catch up eventually; a benchmark should not wait.
+    It runs after the commit, on the tables as other sessions see them.
     """
     if connection.vendor != "postgresql":
         return
@@ -153,11 +156,26 @@ def analyze_demo_tables() -> None:
             cursor.execute(f"ANALYZE {quote(table)}")
 
 
-def build_demo(options: DemoOptions, progress: Progress = silent_progress) -> DemoReport:
-    """Create the demo world described by ``options`` (the database must hold none)."""
+def build_demo(
+    options: DemoOptions, progress: Progress = silent_progress, *, replace: bool = False
+) -> DemoReport:
+    """Create the demo world described by ``options``, in one transaction.
+
+    With ``replace``, the previous demo's rows are deleted in that transaction
+    and its image files once it commits (``on_commit``: until then the previous
+    demo may still be the one that stays); without it, the database must hold
+    no demo. A build that fails deletes the image files it wrote, and leaves
+    the hidden-tastes file alone: the new one is staged, and swapped in once
+    the transaction has closed without error (the commit, when ``seed_demo``
+    runs it; a caller's own outer transaction, such as a test's, commits later).
+    """
     report = DemoReport()
     as_of = options.anchor()
     clock = time.perf_counter()
+    written: list[str] = []  # image files this build stored, appended as they are
+    previous_images: set[str] = set()
+    tastes_path = hidden_tastes_path()
+    staged_tastes = tastes_path.with_name(f"{tastes_path.stem}.staged{tastes_path.suffix}")
 
     def lap(phase: str) -> None:
         nonlocal clock
@@ -165,46 +183,69 @@ def build_demo(options: DemoOptions, progress: Progress = silent_progress) -> De
         report.phase_seconds[phase] = round(now - clock, 2)
         clock = now
 
-    with transaction.atomic():
-        ref = ensure_reference_data()
-    lap("reference")
+    try:
+        with transaction.atomic():
+            if replace:
+                report.flushed, previous_images = _flush_demo_rows(progress)
+                lap("flush")
 
-    plan = plan_catalogue(seed=options.seed, n_titles=options.titles, as_of=as_of)
-    with transaction.atomic():
-        catalogue = write_catalogue(plan, ref=ref, as_of=as_of, progress=progress)
-    lap("catalogue")
+            ref = ensure_reference_data()
+            lap("reference")
 
-    with transaction.atomic():
-        variants = create_artwork(
-            catalogue, ref=ref, seed=options.seed, mode=options.artwork_images, progress=progress
-        )
-    lap("artwork")
+            plan = plan_catalogue(seed=options.seed, n_titles=options.titles, as_of=as_of)
+            catalogue = write_catalogue(plan, ref=ref, as_of=as_of, progress=progress)
+            lap("catalogue")
 
-    with transaction.atomic():
-        profiles = create_households(
-            seed=options.seed, n_profiles=options.profiles, ref=ref, progress=progress
-        )
-    lap("households")
+            variants = create_artwork(
+                catalogue,
+                ref=ref,
+                seed=options.seed,
+                mode=options.artwork_images,
+                progress=progress,
+                saved=written,
+            )
+            lap("artwork")
 
-    history = HistoryBuilder(
-        catalogue=catalogue,
-        variants=variants,
-        ref=ref,
-        seed=options.seed,
-        events_per_profile=options.history,
-        as_of=as_of,
-    )
-    with transaction.atomic():
-        report.signals_by_kind = history.run(profiles, progress)
-    report.sessions = history.stats
-    lap("history")
+            profiles = create_households(
+                seed=options.seed, n_profiles=options.profiles, ref=ref, progress=progress
+            )
+            lap("households")
 
-    popularity = dict(zip(catalogue.title_ids, catalogue.popularity.tolist(), strict=True))
-    path = write_hidden_tastes(
-        [p.taste for p in profiles], seed=options.seed, title_popularity=popularity
-    )
-    report.hidden_tastes_path = str(path)
-    lap("hidden tastes")
+            history = HistoryBuilder(
+                catalogue=catalogue,
+                variants=variants,
+                ref=ref,
+                seed=options.seed,
+                events_per_profile=options.history,
+                as_of=as_of,
+            )
+            report.signals_by_kind = history.run(profiles, progress)
+            report.sessions = history.stats
+            lap("history")
+
+            popularity = dict(zip(catalogue.title_ids, catalogue.popularity.tolist(), strict=True))
+            write_hidden_tastes(
+                [p.taste for p in profiles],
+                seed=options.seed,
+                title_popularity=popularity,
+                path=staged_tastes,
+            )
+            lap("hidden tastes")
+
+            if previous_images:
+                # The shared pool's files keep their names from one demo to the next:
+                # delete only what no row (this demo's, or one staff pointed there) shows.
+                shown = set(ArtworkVariant.objects.values_list("image", flat=True).distinct())
+                transaction.on_commit(
+                    partial(delete_artwork_files, sorted(previous_images - shown))
+                )
+    except BaseException:
+        # Storage never overwrites, so these are new files; the check is belt and braces.
+        delete_artwork_files(name for name in written if name not in previous_images)
+        staged_tastes.unlink(missing_ok=True)
+        raise
+    staged_tastes.replace(tastes_path)
+    report.hidden_tastes_path = str(tastes_path)
 
     analyze_demo_tables()
     lap("analyze")

@@ -5,6 +5,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from io import StringIO
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -29,6 +30,7 @@ from recommendations.demo import (
     play_logit,
     rederive_hidden_tastes,
 )
+from recommendations.demo.artwork_variants import SHARED_DIR, SHARED_IMAGES_PER_THEME
 from recommendations.demo.history import HistoryBuilder
 from recommendations.demo.tastes import (
     POSITION_DECAY,
@@ -38,7 +40,7 @@ from recommendations.demo.tastes import (
     plan_household,
     write_hidden_tastes,
 )
-from recommendations.demo.vocabulary import GENRES, LANGUAGE_CODES
+from recommendations.demo.vocabulary import GENRES, LANGUAGE_CODES, THEME_SLUGS
 from recommendations.models import ProfileTitleState, Signal
 from recommendations.services.signals import signal_batch_record
 from recommendations.signal_events import SignalEvent
@@ -442,6 +444,94 @@ def test_seed_is_deterministic_and_refuses_to_overwrite() -> None:
     # and a different seed gives a different world
     seed(flush=True, seed=4)
     assert snapshot()[0] != first[0]
+
+
+# The smallest demo the command takes: --flush tests seed it two or three times.
+TINY = {"titles": 20, "profiles": 3, "history": 1, "seed": 3, "as_of": "2025-06-01"}
+
+
+def demo_state() -> tuple:
+    """The demo's rows as ids (a reseed renumbers them), and the image files they show."""
+    demo_titles = Title.objects.filter(external_id__startswith="demo:")
+    return (
+        set(demo_titles.values_list("pk", flat=True)),
+        set(Profile.objects.filter(external_id__startswith="demo:").values_list("pk", flat=True)),
+        Signal.objects.filter(profile__external_id__startswith="demo:").count(),
+        set(ArtworkVariant.objects.filter(title__in=demo_titles).values_list("image", flat=True)),
+    )
+
+
+def media_files(settings) -> set[str]:
+    root = Path(settings.MEDIA_ROOT)
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("images", ["full", "shared"])
+def test_a_flush_that_fails_late_keeps_the_previous_demo(
+    images, settings, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    # given: a demo (--flush: the module's shared demo may be present), its files and tastes
+    seed(**TINY, artwork_images=images, flush=True)
+    before = demo_state()
+    files = media_files(settings)
+    tastes = hidden_tastes_path().read_bytes()
+    assert before[0]
+    assert before[2]
+    assert before[3] <= files
+
+    # when: the same seed replaces it, and Ctrl-C arrives with every row and file written
+    def interrupted(*args: object, **kwargs: object) -> Path:
+        write_hidden_tastes(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("recommendations.demo.builder.write_hidden_tastes", interrupted)
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(KeyboardInterrupt),
+    ):
+        seed(**TINY, artwork_images=images, flush=True)
+
+    # then: the previous demo's rows, image files and tastes are as they were, and the
+    # failed run left no file of its own behind
+    assert demo_state() == before
+    assert media_files(settings) == files
+    assert hidden_tastes_path().read_bytes() == tastes
+    assert [p.name for p in hidden_tastes_path().parent.iterdir()] == ["hidden_tastes.json"]
+
+
+@pytest.mark.parametrize("images", ["full", "shared"])
+def test_a_flush_replaces_the_previous_demo_and_its_files(
+    images, settings, django_capture_on_commit_callbacks
+) -> None:
+    # given: a demo (--flush: the module's shared demo may be present)
+    seed(**TINY, artwork_images=images, flush=True)
+    old_titles, old_profiles, _, _ = demo_state()
+
+    # when: the same seed replaces it (the shared pool's file names are the same)
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(**TINY, artwork_images=images, flush=True)
+
+    # then: none of the previous demo's rows remain, and the files are the new demo's
+    # (and, with shared images, the rest of the pool): none of the previous one's left
+    # over, none of the new one's deleted
+    titles, profiles, signals, images_shown = demo_state()
+    assert titles
+    assert signals
+    assert not titles & old_titles
+    assert not profiles & old_profiles
+    assert not Signal.objects.filter(profile_id__in=old_profiles).exists()
+    pool = {
+        f"{SHARED_DIR}/{theme}-{k:02d}.jpg"
+        for theme in THEME_SLUGS
+        for k in range(SHARED_IMAGES_PER_THEME)
+    }
+    files = media_files(settings)
+    assert images_shown <= files
+    assert files - images_shown <= (pool if images == "shared" else set())
+    folders = [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_dir()]
+    assert all(any(folder.iterdir()) for folder in folders)
+    # and the tastes file is the new demo's
+    assert set(load_hidden_tastes()) == profiles
 
 
 def test_as_of_sets_the_end_of_the_history(world: SimpleNamespace) -> None:

@@ -18,7 +18,6 @@ from recommendations.demo.builder import (
     build_demo,
     demo_data_counts,
     demo_data_exists,
-    flush_demo_data,
 )
 from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME, demo_admin_ensure
 from recommendations.demo.progress import Advance
@@ -97,7 +96,13 @@ class Command(BaseCommand):
         )
         existing = parser.add_mutually_exclusive_group()
         existing.add_argument(
-            "--flush", action="store_true", help="Delete the previous demo data first."
+            "--flush",
+            action="store_true",
+            help=(
+                "Replace the previous demo data. The previous demo is deleted in the same "
+                "transaction the new one is written in, and its image files once that "
+                "commits: a run that fails or is interrupted leaves it as it was."
+            ),
         )
         existing.add_argument(
             "--if-empty",
@@ -127,6 +132,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = options["verbosity"]
         started = time.perf_counter()
+        replace = False
         if demo_data_exists():
             if options["if_empty"]:
                 counts = demo_data_counts()
@@ -142,12 +148,7 @@ class Command(BaseCommand):
                     f"The database already holds demo data ({counts['titles']} titles, "
                     f"{counts['accounts']} households). Rerun with --flush to replace it."
                 )
-            deleted = flush_demo_data(self._progress)
-            self._say(
-                f"Flushed the previous demo in {time.perf_counter() - started:.1f}s: "
-                f"{deleted['titles']} titles, {deleted['accounts']} households, "
-                f"{deleted['signals']} signals."
-            )
+            replace = True
 
         demo = DemoOptions(
             seed=options["seed"],
@@ -157,7 +158,7 @@ class Command(BaseCommand):
             artwork_images=options["artwork_images"],
             as_of=options["as_of"],
         )
-        report = build_demo(demo, self._progress)
+        report = build_demo(demo, self._progress, replace=replace)
         # The seeder bulk-creates regions (no post_save): give each its nightly retrain
         # here, or a deployment that installed its schedules before seeding has none.
         schedules_install()
@@ -177,6 +178,13 @@ class Command(BaseCommand):
             self._admin(options["demo_admin"]),
             f"  Hidden tastes: {report.hidden_tastes_path}",
         ]
+        if report.flushed:
+            lines.insert(
+                2,
+                f"  Replaced: the previous demo's {report.flushed['titles']} titles, "
+                f"{report.flushed['accounts']} households and {report.flushed['signals']} "
+                "signals.",
+            )
         if report.showcase_account_id:
             profiles = ", ".join(f"{name} (#{pk})" for pk, name in report.showcase_profiles)
             lines.append(f"  Showcase household #{report.showcase_account_id}: {profiles}.")
