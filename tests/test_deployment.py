@@ -11,12 +11,14 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from django.core import checks
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.test import Client
 
 from artwork.models import artwork_upload_to
 from config.urls import ARTWORK_MEDIA_DIR
+from recommendations.checks import redis_databases
 from recommendations.demo.artwork_variants import SHARED_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +72,29 @@ def settings_from_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> d
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return runpy.run_path(str(ROOT / "config" / "settings.py"))
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+#: ``${NAME}``, ``${NAME:-default}`` or ``${NAME:?message}`` in docker-compose.yml.
+COMPOSE_VARIABLE = re.compile(r"\$\{(\w+)(?::([-?])([^}]*))?\}")
+
+
+def compose_app_env() -> dict[str, str]:
+    """The app's environment in compose when the deployer sets only what compose requires."""
+    given = {"SECRET_KEY": secrets.token_urlsafe(50)}
+
+    def resolve(match: re.Match) -> str:
+        name, kind, default = match.groups()
+        if name in given:
+            return given[name]
+        assert kind == "-", f"compose requires {name}; give it a value here"
+        return default
+
+    environment = compose()["services"]["web"]["environment"]
+    return {name: COMPOSE_VARIABLE.sub(resolve, str(value)) for name, value in environment.items()}
 
 
 PROXIED = {"DEBUG": "0", "ALLOWED_HOSTS": HOST}
@@ -250,3 +275,41 @@ def test_the_health_check_answers_the_containers_probe_under_production_settings
     assert other.status_code in (301, 400)
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     assert "/healthz" in " ".join(compose["services"]["web"]["healthcheck"]["test"])
+
+
+def test_compose_keeps_the_broker_and_the_cache_in_separate_redis_databases(monkeypatch) -> None:
+    loaded = settings_from_env(monkeypatch, compose_app_env())
+
+    broker = redis_databases(loaded["CELERY_BROKER_URL"])
+    cache = redis_databases(loaded["CACHES"]["default"]["LOCATION"])
+
+    assert broker, "compose's broker is not Redis"
+    assert cache, "compose's cache is not Redis"
+    assert not broker & cache, "a cache clear (FLUSHDB) would drop the queued tasks"
+
+
+@pytest.mark.parametrize(
+    ("broker", "cache", "warned"),
+    [
+        ("redis://redis:6379/0", "redis://redis:6379/1", False),
+        ("redis://redis:6379/0", "redis://redis:6379/0", True),
+        ("redis://redis:6379", "redis://redis:6379/0", True),  # no number is database 0
+        ("redis://redis:6379/0", "redis://redis:6379?db=0", True),
+        ("redis://redis:6379/0", "redis://other:6379/0", False),
+        ("amqp://rabbit//", "redis://redis:6379/0", False),
+        ("", "redis://redis:6379/0", False),
+    ],
+)
+def test_the_deploy_check_warns_when_cache_and_broker_share_a_redis_database(
+    settings, broker, cache, warned
+) -> None:
+    settings.CELERY_BROKER_URL = broker
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": cache}
+    }
+
+    def ids(deploy: bool) -> list[str]:
+        return [m.id for m in checks.run_checks(tags=["caches"], include_deployment_checks=deploy)]
+
+    assert ("tonight.W002" in ids(deploy=True)) == warned
+    assert "tonight.W002" not in ids(deploy=False)  # development may share one database
