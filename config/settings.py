@@ -242,7 +242,8 @@ CELERY_TIMEZONE = "UTC"
 # Retrains go to one queue per region (retrain.IN, retrain.US, ...), chosen when a run is
 # enqueued (recommendations.services.retraining.retrain_queue), so a region's workers can
 # live on their own machines: `celery -A config worker -Q retrain.IN`. Everything else
-# (fan-out, reaper) goes to "default".
+# (fan-out, reaper) goes to "default". TONIGHT_RETRAIN_QUEUE_PER_REGION=0 sends every
+# region's retrains to retrain.default instead (one worker for all regions, as in compose).
 CELERY_TASK_ROUTES = {
     "recommendations.retrain_cluster": {"queue": "retrain.default"},  # enqueued per region
     "recommendations.retrain_region": {"queue": "default"},
@@ -296,6 +297,9 @@ TONIGHT = {
     ),
     # Prefix of the per-region retrain queues (tests isolate their queues with it).
     "RETRAIN_QUEUE_PREFIX": env.str("TONIGHT_RETRAIN_QUEUE_PREFIX", default="retrain."),
+    # Off: every region's retrains go to <prefix>default, for one worker that serves every
+    # region (docker-compose.yml), including regions added after it started.
+    "RETRAIN_QUEUE_PER_REGION": env.bool("TONIGHT_RETRAIN_QUEUE_PER_REGION", default=True),
     # A running retrain refreshes its heartbeat this often; the reaper fails runs whose
     # heartbeat is older than RETRAIN_STALE_SECONDS (their worker died).
     "RETRAIN_HEARTBEAT_SECONDS": env.float("TONIGHT_RETRAIN_HEARTBEAT_SECONDS", default=10.0),

@@ -20,6 +20,7 @@ from artwork.models import artwork_upload_to
 from config.urls import ARTWORK_MEDIA_DIR
 from recommendations.checks import redis_databases
 from recommendations.demo.artwork_variants import SHARED_DIR
+from recommendations.services.retraining import retrain_queue
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "tonight.example.com"
@@ -313,3 +314,34 @@ def test_the_deploy_check_warns_when_cache_and_broker_share_a_redis_database(
 
     assert ("tonight.W002" in ids(deploy=True)) == warned
     assert "tonight.W002" not in ids(deploy=False)  # development may share one database
+
+
+def worker_queues(service: dict) -> set[str]:
+    command = service["command"]
+    return set(command[command.index("--queues") + 1].split(","))
+
+
+def test_the_compose_worker_serves_every_queue_a_task_is_sent_to(monkeypatch, settings) -> None:
+    # given: the routing settings as compose makes them
+    loaded = settings_from_env(monkeypatch, compose_app_env())
+    queues = worker_queues(compose()["services"]["worker"])
+    for name in ("RETRAIN_QUEUE_PREFIX", "RETRAIN_QUEUE_PER_REGION"):
+        settings.TONIGHT = {**settings.TONIGHT, name: loaded["TONIGHT"][name]}
+
+    # then: the worker listens to the demo's regions' retrains, to those of a region
+    # created after it started, and to every routed task's queue
+    for region in ("IN", "US", "ZZ"):
+        assert retrain_queue(region) in queues, region
+    assert loaded["CELERY_TASK_DEFAULT_QUEUE"] in queues
+    for task, route in loaded["CELERY_TASK_ROUTES"].items():
+        assert route["queue"] in queues, task
+
+
+def test_retrains_have_a_queue_per_region_unless_told_otherwise(monkeypatch, settings) -> None:
+    monkeypatch.delenv("TONIGHT_RETRAIN_QUEUE_PER_REGION", raising=False)
+    assert settings_from_env(monkeypatch, {"DEBUG": "0"})["TONIGHT"]["RETRAIN_QUEUE_PER_REGION"]
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_QUEUE_PREFIX": "retrain."}
+    assert retrain_queue("IN") == "retrain.IN"
+
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_QUEUE_PER_REGION": False}
+    assert retrain_queue("IN") == retrain_queue("ZZ") == "retrain.default"

@@ -202,8 +202,16 @@ def global_every_days() -> float:
 
 
 def retrain_queue(region_code: str) -> str:
-    """The Celery queue of a region's retrains: workers per region listen to their own."""
-    return f"{settings.TONIGHT.get('RETRAIN_QUEUE_PREFIX', 'retrain.')}{region_code}"
+    """The Celery queue of a region's retrains: workers per region listen to their own.
+
+    Without ``RETRAIN_QUEUE_PER_REGION`` every region shares ``<prefix>default``: a
+    deployment whose one worker serves every region then serves a region added after the
+    worker started, whose own queue that worker would not know to listen to.
+    """
+    prefix = settings.TONIGHT.get("RETRAIN_QUEUE_PREFIX", "retrain.")
+    if not settings.TONIGHT.get("RETRAIN_QUEUE_PER_REGION", True):
+        return f"{prefix}default"
+    return f"{prefix}{region_code}"
 
 
 # --- Requesting -------------------------------------------------------------------------------
