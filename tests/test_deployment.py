@@ -4,8 +4,11 @@ import os
 import re
 import runpy
 import secrets
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +18,7 @@ from django.core import checks
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.test import Client
+from redis import Redis
 
 from artwork.models import artwork_upload_to
 from config.urls import ARTWORK_MEDIA_DIR
@@ -345,3 +349,70 @@ def test_retrains_have_a_queue_per_region_unless_told_otherwise(monkeypatch, set
 
     settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_QUEUE_PER_REGION": False}
     assert retrain_queue("IN") == retrain_queue("ZZ") == "retrain.default"
+
+
+def compose_healthcheck(service: str) -> str:
+    """The service's healthcheck as its container's shell gets it (compose unescapes ``$$``)."""
+    kind, command = compose()["services"][service]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    return command.replace("$$", "$")
+
+
+def run_healthcheck(command: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``sh -c command`` as in the container, with this virtualenv's commands on the PATH."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    return subprocess.run(
+        ["sh", "-c", command],
+        cwd=ROOT,
+        env={**os.environ, **env, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def healthcheck_passes(command: str, env: dict[str, str], within: float = 60.0) -> bool:
+    deadline = time.monotonic() + within
+    while run_healthcheck(command, env).returncode != 0:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+    return True
+
+
+@pytest.mark.integration
+def test_the_worker_healthcheck_fails_once_the_worker_stops_answering(settings) -> None:
+    # given: compose's worker command, in a "container" whose hostname is this test's own
+    # and on a queue of its own
+    hostname = f"hc-{uuid.uuid4().hex[:8]}"
+    queue = f"healthcheck-{hostname}"
+    env = {"HOSTNAME": hostname, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
+    command = [word.replace("%h", hostname) for word in compose()["services"]["worker"]["command"]]
+    command[command.index("--queues") + 1] = queue
+    command[command.index("--concurrency") + 1] = "1"
+    probe = compose_healthcheck("worker")
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / command[0]), *command[1:]],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: signals reach the pool too
+    )
+    try:
+        # then: healthy once started
+        assert healthcheck_passes(probe, env), "the probe never reached the running worker"
+
+        # when: the worker hangs
+        os.killpg(worker.pid, signal.SIGSTOP)
+
+        # then
+        hung = run_healthcheck(probe, env)
+        assert hung.returncode != 0, hung.stdout
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        Redis.from_url(settings.CELERY_BROKER_URL).delete(
+            f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
+        )
