@@ -238,6 +238,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Beat writes each send's time (last_run_at) at once, not every 3 minutes: its healthcheck
+# (manage.py beat_health) reads it, and admin shows when a task was really last sent.
+CELERY_BEAT_SYNC_EVERY = 1
 CELERY_TIMEZONE = "UTC"
 # Retrains go to one queue per region (retrain.IN, retrain.US, ...), chosen when a run is
 # enqueued (recommendations.services.retraining.retrain_queue), so a region's workers can

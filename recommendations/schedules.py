@@ -8,10 +8,13 @@ operators changed alone (``--reset`` puts the defaults back).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from regions.models import Region
@@ -25,6 +28,10 @@ REAP_EVERY_SECONDS = 60
 #: How often the artwork policy folds in newly closed impressions: new variants and
 #: shifting tastes are learned within minutes, while each update stays a small read.
 ARTWORK_UPDATE_EVERY_SECONDS = 5 * 60
+#: How late beat may write that it sent an interval schedule before it counts as stuck:
+#: its loop wakes at least every 5 s and writes each send at once (CELERY_BEAT_SYNC_EVERY),
+#: so a minute is a slow database, not a slow beat.
+BEAT_GRACE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -105,3 +112,37 @@ def schedules_install(*, reset: bool = False) -> list[str]:
             PeriodicTask.objects.update_or_create(name=schedule.name, defaults=fields)
             created.append(schedule.name)
     return created
+
+
+@dataclass(frozen=True)
+class OverdueSchedule:
+    name: str
+    every: dt.timedelta
+    last_sent: dt.datetime
+
+
+def schedules_overdue(
+    *, now: dt.datetime | None = None, grace_seconds: float = BEAT_GRACE_SECONDS
+) -> list[OverdueSchedule]:
+    """The enabled interval schedules that beat should have sent by now and has not.
+
+    Beat records each send in ``last_run_at``; an edit in admin (``date_changed``)
+    restarts the clock, as it does in beat. Crontab schedules are left out: a nightly
+    one would tell of a stuck beat a day late. None overdue while the reaper and the
+    artwork updates run every few minutes means beat is alive and sending.
+    """
+    now = now or timezone.now()
+    tasks = (
+        PeriodicTask.objects.filter(enabled=True, one_off=False, interval__isnull=False)
+        .exclude(start_time__gt=now)
+        .filter(Q(expires__isnull=True) | Q(expires__gt=now))
+        .select_related("interval")
+        .order_by("name")
+    )
+    overdue = []
+    for task in tasks:
+        every = task.interval.schedule.run_every
+        last_sent = max(filter(None, (task.last_run_at, task.date_changed)))
+        if now - last_sent > every + dt.timedelta(seconds=grace_seconds):
+            overdue.append(OverdueSchedule(name=task.name, every=every, last_sent=last_sent))
+    return overdue

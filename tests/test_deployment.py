@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,13 +18,18 @@ import yaml
 from django.core import checks
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
+from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
+from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 from redis import Redis
 
 from artwork.models import artwork_upload_to
 from config.urls import ARTWORK_MEDIA_DIR
 from recommendations.checks import redis_databases
 from recommendations.demo.artwork_variants import SHARED_DIR
+from recommendations.schedules import schedules_overdue
 from recommendations.services.retraining import retrain_queue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -351,6 +357,14 @@ def test_retrains_have_a_queue_per_region_unless_told_otherwise(monkeypatch, set
     assert retrain_queue("IN") == retrain_queue("ZZ") == "retrain.default"
 
 
+def test_every_compose_service_that_keeps_running_has_a_healthcheck() -> None:
+    services = compose()["services"]
+    running = [name for name, service in services.items() if service.get("restart") != "no"]
+    assert {"web", "worker", "beat"} <= set(running)
+    for name in running:
+        assert services[name].get("healthcheck", {}).get("test"), name
+
+
 def compose_healthcheck(service: str) -> str:
     """The service's healthcheck as its container's shell gets it (compose unescapes ``$$``)."""
     kind, command = compose()["services"][service]["healthcheck"]["test"]
@@ -416,3 +430,93 @@ def test_the_worker_healthcheck_fails_once_the_worker_stops_answering(settings) 
         Redis.from_url(settings.CELERY_BROKER_URL).delete(
             f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
         )
+
+
+def periodic_task(name: str, *, every: int = 60, **fields) -> PeriodicTask:
+    interval, _ = IntervalSchedule.objects.get_or_create(every=every, period="seconds")
+    return PeriodicTask.objects.create(name=name, task="tests.probe", interval=interval, **fields)
+
+
+@pytest.mark.django_db
+def test_only_interval_schedules_beat_should_have_sent_are_overdue() -> None:
+    # given: schedules beat sent too long ago, in time, or must not send
+    now = timezone.now()
+    late = now - timedelta(seconds=60 + 61)
+    periodic_task("late", last_run_at=late)
+    periodic_task("in time", last_run_at=now - timedelta(seconds=60 + 59))
+    periodic_task("hourly", every=3600, last_run_at=late)
+    periodic_task("paused", enabled=False, last_run_at=late)
+    periodic_task("ended", expires=now - timedelta(hours=1), last_run_at=late)
+    periodic_task("not yet", start_time=now + timedelta(hours=1), last_run_at=late)
+    periodic_task("one off", one_off=True, last_run_at=late)
+    nightly, _ = CrontabSchedule.objects.get_or_create(minute="0", hour="4")
+    PeriodicTask.objects.create(name="nightly", task="tests.probe", crontab=nightly)
+    PeriodicTask.objects.update(date_changed=late)  # no edit since
+    periodic_task("edited", last_run_at=late)  # saved now: its clock restarts
+
+    # when
+    overdue = schedules_overdue(now=now, grace_seconds=60)
+
+    # then
+    assert [(s.name, s.every, s.last_sent) for s in overdue] == [
+        ("late", timedelta(seconds=60), late)
+    ]
+    with pytest.raises(CommandError, match=r"'late' \(every 60 s\) last sent"):
+        call_command("beat_health")
+    PeriodicTask.objects.filter(name="late").update(enabled=False)
+    call_command("beat_health")
+
+
+def _test_database_url() -> str:
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    return f"postgres://{db['USER']}{password}@{host}/{db['NAME']}"
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_the_beat_healthcheck_fails_once_beat_stops_sending(settings) -> None:
+    # given: a schedule due every second, sending to a queue of its own, last sent a
+    # minute ago (a tight grace stands in for compose's minute)
+    grace = 2
+    queue = f"healthcheck-{uuid.uuid4().hex[:8]}"
+    periodic_task(f"probe {queue}", every=1, queue=queue)
+    PeriodicTask.objects.update(date_changed=timezone.now() - timedelta(minutes=1))
+    env = {"DATABASE_URL": _test_database_url(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
+    probe = f"{compose_healthcheck('beat')} --grace {grace}"
+    command = compose()["services"]["beat"]["command"]
+
+    # then: unhealthy while no beat sends it
+    assert run_healthcheck(probe, env).returncode != 0
+    beat = subprocess.Popen(
+        [str(Path(sys.executable).parent / command[0]), *command[1:]],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        # when: beat runs, then hangs
+        assert healthcheck_passes(probe, env), "beat ran but the probe never saw it send"
+        time.sleep(1 + grace + 1)
+        alive = run_healthcheck(probe, env)
+        assert alive.returncode == 0, alive.stderr  # it keeps writing its sends down
+        os.killpg(beat.pid, signal.SIGSTOP)
+        time.sleep(1 + grace + 1)
+
+        # then
+        stuck = run_healthcheck(probe, env)
+        assert stuck.returncode != 0
+        assert f"'probe {queue}' (every 1 s)" in stuck.stderr
+    finally:
+        os.killpg(beat.pid, signal.SIGKILL)
+        beat.wait(timeout=10)
+        Redis.from_url(settings.CELERY_BROKER_URL).delete(
+            queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
+        )
+
+    unreachable = run_healthcheck(probe, {"DATABASE_URL": "postgres://postgres@127.0.0.1:9/x"})
+    assert unreachable.returncode != 0
+    assert "Cannot read the schedules from the database" in unreachable.stderr
