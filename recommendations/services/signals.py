@@ -64,10 +64,12 @@ def _reference_errors(
     doubtful: set[int] = set()
     for title_id in set(columns.title_id) - {None, 0}:
         facts = titles.get(title_id)
-        if facts is None:
+        # Above the limit reads as absent, as on the title page: a Kids profile must not
+        # learn from the error which ids are mature titles.
+        if facts is None or facts[1] > limit:
             missing.add(title_id)
             doubtful.add(title_id)
-        elif facts[1] > limit or (None, None) not in windows.get(title_id, ()):
+        elif (None, None) not in windows.get(title_id, ()):
             doubtful.add(title_id)
 
     if doubtful:
@@ -79,8 +81,6 @@ def _reference_errors(
             if title_id in missing:
                 errors.add(index, "title", f"No title with id {title_id}.")
                 continue
-            if titles[title_id][1] > limit:
-                errors.add(index, "title", "Is above this profile's maturity limit.")
             if not any(
                 (start is None or start <= occurred_at) and (end is None or occurred_at < end)
                 for start, end in windows.get(title_id, ())
@@ -111,12 +111,10 @@ def _reference_errors(
             if not variant_id or title_id in missing:
                 continue
             variant = variants.get(variant_id)
-            if variant is None:
+            if variant is None or variant[1] > limit:
                 errors.add(index, "artwork_variant", f"No artwork variant with id {variant_id}.")
             elif variant[0] != title_id:
                 errors.add(index, "artwork_variant", "Belongs to another title.")
-            elif variant[1] > limit:
-                errors.add(index, "artwork_variant", "Is above this profile's maturity limit.")
     return errors
 
 

@@ -210,9 +210,29 @@ def test_a_kids_profile_cannot_signal_titles_or_artwork_above_its_limit(api_clie
         format="json",
     )
 
+    # then: refused as if they did not exist, as the title page does (the error must not
+    # tell a child which ids are mature titles), and nothing of the batch is stored
     errors = response.json()["errors"]["events"]
-    assert errors["0"] == {"title": ["Is above this profile's maturity limit."]}
-    assert errors["1"] == {"artwork_variant": ["Is above this profile's maturity limit."]}
+    assert errors["0"] == {"title": [f"No title with id {grown_up.pk}."]}
+    assert errors["1"] == {"artwork_variant": [f"No artwork variant with id {gory_frame.pk}."]}
+    assert not Signal.objects.filter(profile=kid).exists()
+
+
+def test_an_episode_of_a_title_above_the_limit_reads_as_absent_too(api_client, account):
+    kid = ProfileFactory(
+        account=account, name="Kid", is_kids=True, maturity_limit=MaturityLevel.SEVEN
+    )
+    season = SeasonFactory(title=TitleFactory(kind="series", maturity=MaturityLevel.SIXTEEN))
+    episode = EpisodeFactory(season=season, number=1)
+    AvailabilityFactory(title=season.title, region=account.home_region)
+
+    response = api_client.post(
+        url(kid), {"events": [event(season.title, episode=episode.pk)]}, format="json"
+    )
+
+    assert response.json()["errors"]["events"] == {
+        "0": {"title": [f"No title with id {season.title.pk}."]}
+    }
 
 
 def test_batch_size_and_body_limits(api_client, profile, title, settings):
