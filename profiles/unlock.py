@@ -11,9 +11,14 @@ one.
 
 Wrong PINs are rate-limited per profile (not per client): four digits are
 10,000 guesses, and a thief with many devices must not get many budgets.
-Only failures count, so a household that types its PIN correctly is never
-slowed down. The limit is counted atomically before the PIN is checked
-(:class:`PinFailureThrottle`), so concurrent guesses cannot exceed it.
+Only failures count, so a household that types its PIN correctly is not
+slowed down until someone has used up the budget: then the right PIN is
+refused too until the window passes (the 429's ``Retry-After`` says when;
+with the daily cap spent, that is the next UTC day). That is the price of a
+per-profile budget: a per-client one would let a thief with many devices
+guess on. The limit is
+counted atomically before the PIN is checked (:class:`PinFailureThrottle`),
+so concurrent guesses cannot exceed it.
 """
 
 from __future__ import annotations
