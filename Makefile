@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 
 demo: demo-data serve  ## Seed a demo catalogue and households, train, and serve on :8000
 
-demo-data: venv
+demo-data: venv  ## Seed, train and simulate traffic like make demo, without serving
 	@mkdir -p var
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput -v0
 	$(DEMO_ENV) $(PY) manage.py seed_demo --if-empty
@@ -45,7 +45,9 @@ demo-data: venv
 	$(DEMO_ENV) $(PY) manage.py update_artwork_policy --full
 	$(DEMO_ENV) $(PY) manage.py demo_info --host $(DEMO_HOST) --port $(DEMO_PORT)
 
-serve: venv
+serve: venv  ## Serve the current database with gunicorn on DEMO_HOST:DEMO_PORT (127.0.0.1:8000)
+	@$(PY) -c 'import socket, sys; taken = not socket.socket().connect_ex(("$(DEMO_HOST)", $(DEMO_PORT))); \
+		sys.exit(taken and "Port $(DEMO_PORT) on $(DEMO_HOST) is taken: stop what holds it, or pass another, e.g. make demo DEMO_PORT=8001")'
 	$(DEMO_ENV) $(VENV)/bin/gunicorn -c config/gunicorn.py config.wsgi --bind $(DEMO_HOST):$(DEMO_PORT) --workers 2 \
 		--access-logfile - --log-level warning
 
