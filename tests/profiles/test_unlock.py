@@ -2,8 +2,10 @@
 
 import threading
 import time
+import types
 
 import pytest
+from django.core import signing
 from django.core.cache import caches
 from rest_framework.exceptions import Throttled
 
@@ -51,6 +53,26 @@ def test_the_right_pin_returns_a_token_that_opens_the_profile(api_client, locked
     token = response.json()["token"]
     history = api_client.get(f"/api/v1/profiles/{locked.pk}/signals/", HTTP_X_PROFILE_UNLOCK=token)
     assert history.status_code == 200
+
+
+def test_a_token_stops_opening_the_profile_once_it_expires(
+    api_client, locked, settings, monkeypatch
+):
+    # given: a token that lasts a minute, and opens the profile while it lasts
+    settings.TONIGHT = {**settings.TONIGHT, "PROFILE_UNLOCK_SECONDS": 60}
+    token = unlock(api_client, locked, "4321").json()["token"]
+    path = f"/api/v1/profiles/{locked.pk}/signals/"
+    assert api_client.get(path, HTTP_X_PROFILE_UNLOCK=token).status_code == 200
+
+    # when: the signer's clock (and only it) moves past the minute
+    issued = time.time()
+    monkeypatch.setattr(signing, "time", types.SimpleNamespace(time=lambda: issued + 61))
+    response = api_client.get(path, HTTP_X_PROFILE_UNLOCK=token)
+
+    # then
+    assert response.status_code == 403
+    assert "expired" in response.json()["message"]
+    assert response.json()["code"] == "profile_locked"
 
 
 def test_a_token_does_not_open_another_profile_or_survive_a_pin_change(api_client, account, locked):
