@@ -5,13 +5,16 @@ tests commit their data (``transaction=True``): a snapshot is only kept and
 used outside a transaction, where the rows it describes are committed.
 """
 
+import contextlib
 import datetime as dt
 import json
 import threading
 import uuid
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from profiles.models import Profile
@@ -144,7 +147,7 @@ def test_a_snapshot_plus_what_arrived_since_reads_what_the_table_holds(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_snapshot_is_not_trusted_beyond_what_it_can_vouch_for(committed_world, monkeypatch):
+def test_a_snapshot_is_not_trusted_beyond_what_it_can_vouch_for(committed_world):
     # given: a snapshot of the table
     _read(snapshot=True)
     description = data._snapshot_path()
@@ -164,17 +167,73 @@ def test_a_snapshot_is_not_trusted_beyond_what_it_can_vouch_for(committed_world,
     _assert_same(_read(), _read(snapshot=True, read_info=gone))
     assert (gone["mode"], gone["reason"]) == ("full", "snapshot rows no longer in the table")
 
-    # when: a row arrives while another transaction writing signals is open: rows received
-    # after that transaction began stay above the watermark, to be read again next time
-    monkeypatch.setattr(data, "_settled_before", lambda read_at: 0.0)
-    arrived = _arrive(5)
-    held: dict = {}
-    _assert_same(_read(), _read(snapshot=True, read_info=held))
-    assert held["delta_rows"] == len(arrived)
-    assert held["watermark"] < min(arrived)
-    again: dict = {}
-    _read(snapshot=True, read_info=again)
-    assert again["delta_rows"] == len(arrived)
+
+@contextlib.contextmanager
+def _writer_held_open(n: int) -> Iterator[list[int]]:
+    """``n`` signals written by a transaction on another connection, left open (uncommitted)
+    for the block's length and committed when it ends; yields their ids."""
+    written: list[int] = []
+    failed: list[BaseException] = []
+    began, release = threading.Event(), threading.Event()
+
+    def write() -> None:
+        try:
+            with transaction.atomic():
+                written.extend(_arrive(n))
+                began.set()
+                release.wait(timeout=60)
+        except BaseException as error:
+            failed.append(error)
+        finally:
+            began.set()
+            connection.close()
+
+    thread = threading.Thread(target=write, name="open-writer", daemon=True)
+    thread.start()
+    try:
+        assert began.wait(timeout=60), "the writer never wrote"
+        if failed:
+            raise failed[0]
+        yield written
+    finally:
+        release.set()
+        thread.join(timeout=60)
+    assert not thread.is_alive(), "the writer never committed"
+    if failed:
+        raise failed[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_committed_while_a_writer_is_open_stay_above_the_watermark(committed_world):
+    # given: a snapshot of the table
+    _read(snapshot=True)
+
+    with _writer_held_open(1) as uncommitted:
+        # when: rows arrive (committed) while another transaction writing signals is open,
+        # with a lower id than theirs; the snapshot read cannot see that transaction's row
+        arrived = _arrive(5)
+        assert max(uncommitted) < min(arrived)
+        held: dict = {}
+        _assert_same(_read(), _read(snapshot=True, read_info=held))
+
+        # then: the watermark stays before the open transaction's row, so that it is read
+        # once committed, and what arrived meanwhile is read again next time
+        assert held["mode"] == "incremental"
+        assert held["delta_rows"] == len(arrived)
+        assert held["watermark"] < min(uncommitted)
+        again: dict = {}
+        _read(snapshot=True, read_info=again)
+        assert again["delta_rows"] == len(arrived)
+
+    # when: the writer has committed
+    after: dict = {}
+    incremental = _read(snapshot=True, read_info=after)
+
+    # then: its row is read with the others, and the result is the table's
+    assert after["mode"] == "incremental"
+    assert after["delta_rows"] == len(arrived) + len(uncommitted)
+    assert after["watermark"] == max(arrived)
+    _assert_same(_read(), incremental)
 
 
 @pytest.mark.django_db
