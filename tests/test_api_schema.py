@@ -2,19 +2,15 @@
 
 import jsonschema
 import pytest
-from drf_spectacular.generators import SchemaGenerator
 
 from tests.conftest import token_client
 from tests.factories import AccountFactory, ProfileFactory
+from tests.openapi import api_schema_generate, assert_matches, operation_body, responses
 
 
 @pytest.fixture(scope="module")
 def schema() -> dict:
-    return SchemaGenerator().get_schema(request=None, public=True)
-
-
-def responses(schema: dict, method: str, path: str) -> dict:
-    return schema["paths"][path][method.lower()]["responses"]
+    return api_schema_generate()
 
 
 def test_every_error_is_documented_with_the_error_shape(schema):
@@ -57,38 +53,6 @@ def test_the_documented_shape_is_what_the_api_answers(schema):
     documented = schema["components"]["schemas"]["Error"]["properties"]
     assert set(response.json()) <= set(documented)
     assert set(response.json()) >= set(schema["components"]["schemas"]["Error"]["required"])
-
-
-def _openapi_to_json_schema(node: object) -> object:
-    """OpenAPI 3.0's ``nullable: true`` as JSON Schema's ``type: [..., "null"]``."""
-    if isinstance(node, list):
-        return [_openapi_to_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    converted = {key: _openapi_to_json_schema(value) for key, value in node.items()}
-    if converted.pop("nullable", False):
-        if "type" in converted:
-            converted["type"] = [converted["type"], "null"]
-        else:  # a $ref or allOf: null or that
-            converted = {"anyOf": [converted, {"type": "null"}]}
-    return converted
-
-
-def assert_matches(schema: dict, body: object, component_ref: str) -> None:
-    """``body`` is valid against ``component_ref`` of the generated schema, strictly."""
-    components = _openapi_to_json_schema(schema["components"])
-    for component in components["schemas"].values():
-        if component.get("type") == "object":
-            component.setdefault("additionalProperties", False)
-    jsonschema.validate(
-        body,
-        {"$ref": component_ref, "components": components},
-        format_checker=jsonschema.FormatChecker(),
-    )
-
-
-def operation_body(schema: dict, method: str, path: str, status: str = "200") -> dict:
-    return responses(schema, method, path)[status]["content"]["application/json"]["schema"]
 
 
 @pytest.mark.django_db

@@ -7,11 +7,11 @@ must keep doing what the homepage does around the computation.
 import pytest
 
 from bench.floor_urls import SkeletonView
-from recommendations.apis.homepage import HomepageOutputSerializer
 from recommendations.models import PageLog
 from recommendations.services.training import model_train
 from tests.conftest import token_client
 from tests.factories import AccountFactory, ProfileFactory
+from tests.openapi import assert_matches_operation
 from tests.recommendations.homepage_world import build_home_world
 from tests.recommendations.test_training import watch
 
@@ -49,7 +49,7 @@ def test_the_skeleton_reads_and_logs_like_a_homepage(served, django_assert_num_q
     # then: a page of the documented shape, logged for the profile that asked, under a new id
     assert response.status_code == 200
     body = response.json()
-    assert HomepageOutputSerializer(data=body).is_valid()
+    assert_matches_operation(body, "GET", "/api/v1/profiles/{profile_id}/homepage/")
     assert body["rows"]
     assert PageLog.objects.get(pk=body["page_id"]).profile_id == ravi.pk
     assert PageLog.objects.filter(profile=asha).count() == 2
