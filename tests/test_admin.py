@@ -5,7 +5,7 @@ signals) do what they promise."""
 import datetime as dt
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -36,7 +36,8 @@ from recommendations.models import (
     SignalKind,
     TrainingRun,
 )
-from regions.models import Region
+from regions.admin import window_status
+from regions.models import Availability, Region
 from tests.factories import (
     AccountFactory,
     ArtworkThemeFactory,
@@ -343,6 +344,62 @@ def test_changelist_search_and_filters_work(
         assert searched.context["cl"].result_count <= everything
         nothing = staff.get(admin_url(model, "changelist"), {"q": "zqxjzqxj"})
         assert nothing.context["cl"].result_count == 0, "the search term was not applied"
+
+
+def filtered_pks(staff: Client, model: type[Model], parameter: str, value: str) -> set[Any]:
+    """The primary keys a changelist lists with one list filter set to ``value``."""
+    response = staff.get(admin_url(model, "changelist"), {parameter: value})
+    assert response.status_code == 200
+    cl = response.context["cl"]
+    assert cl.get_filters_params() == {parameter: [value]}, "the filter did not take the value"
+    assert len(cl.result_list) == cl.result_count, "more than one page: compare all rows"
+    return {obj.pk for obj in cl.result_list}
+
+
+def split(model: type[Model], keep: Callable[[Any], bool]) -> set[Any]:
+    """The primary keys of the rows ``keep`` accepts; some rows on either side."""
+    everything = list(model._default_manager.all())
+    kept = {obj.pk for obj in everything if keep(obj)}
+    assert 0 < len(kept) < len(everything), "the data must have rows on both sides"
+    return kept
+
+
+@pytest.mark.parametrize("value", ["yes", "no"])
+def test_the_completed_filter_lists_exactly_the_titles_finished_or_not(
+    staff: Client, value: str
+) -> None:
+    expected = split(ProfileTitleState, lambda s: (s.completed_at is not None) == (value == "yes"))
+
+    assert filtered_pks(staff, ProfileTitleState, "completed", value) == expected
+
+
+@pytest.mark.parametrize("value", ["active", "revoked"])
+def test_the_token_state_filter_lists_exactly_the_active_or_revoked_tokens(
+    staff: Client, value: str
+) -> None:
+    expected = split(ApiToken, lambda token: token.is_active == (value == "active"))
+
+    assert filtered_pks(staff, ApiToken, "state", value) == expected
+
+
+@pytest.mark.parametrize("value", ["current", "upcoming", "ended"])
+def test_the_window_filter_lists_exactly_the_windows_in_that_status(
+    staff: Client, value: str
+) -> None:
+    # given: besides the catalogue's open and ended windows, bounded ones of every status
+    now = timezone.now()
+    title, region = Title.objects.first(), Region.objects.get(code="GB")
+    day = dt.timedelta(days=1)
+    for starts_at, ends_at in [
+        (now + day, now + 30 * day),  # upcoming
+        (now + day, None),  # upcoming, open-ended
+        (now - day, now + day),  # current
+        (now - 30 * day, now - day),  # ended
+    ]:
+        AvailabilityFactory(title=title, region=region, starts_at=starts_at, ends_at=ends_at)
+    expected = split(Availability, lambda window: window_status(window) == value)
+
+    assert filtered_pks(staff, Availability, "window", value) == expected
 
 
 # --- Titles and artwork -------------------------------------------------------------------
