@@ -1,0 +1,44 @@
+"""Beat sends, and routes, tasks by name: every name must be one a worker registers.
+
+A task renamed in its decorator but not in ``recommendations/schedules.py`` or in
+``CELERY_TASK_ROUTES`` fails at run time only: beat sends a message no worker knows
+(it is rejected as unregistered), and a route for the old name no longer applies: the task
+goes to the default queue. The schedule tests compare names with strings, which a rename leaves
+standing.
+"""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django_celery_beat.models import PeriodicTask
+
+from config.celery import app
+from tests.factories import RegionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def registered() -> set[str]:
+    """The task names a worker of this project registers, found as a worker finds them."""
+    app.loader.import_default_modules()
+    return set(app.tasks)
+
+
+def test_every_installed_schedule_sends_a_registered_task(registered):
+    # given: a region, so that its nightly retrain is scheduled too
+    RegionFactory()
+
+    # when
+    call_command("install_schedules", stdout=StringIO())
+
+    # then
+    scheduled = set(PeriodicTask.objects.values_list("task", flat=True))
+    assert {"recommendations.retrain_region", "artwork.update_policy"} <= scheduled
+    assert scheduled - registered == set()
+
+
+def test_every_task_route_names_a_registered_task(settings, registered):
+    assert settings.CELERY_TASK_ROUTES
+    assert set(settings.CELERY_TASK_ROUTES) - registered == set()
