@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts.models import Account
 from console.moments import local_moment, region_zone
 from recommendations.models import PageLog, TrainingRun
 from recommendations.serving.homepage import homepage_build
@@ -295,12 +296,24 @@ def test_why_explains_a_title_outside_the_pool(world, staff_client):
 
 
 def test_households_are_found_by_name_or_id(world, staff_client):
-    by_name = staff_client.get("/console/?q=testers").content.decode()
-    by_id = staff_client.get(f"/console/?q={world.account.pk}").content.decode()
+    # given: other households, fewer than a page, whose names do not match
+    others = list(Account.objects.exclude(pk=world.account.pk).order_by("pk"))
+    assert others
+    assert not [a for a in others if "testers" in a.name.lower()]
 
-    for page in (by_name, by_id):
+    # when
+    by_name = staff_client.get("/console/?q=testers")
+    by_id = staff_client.get(f"/console/?q={world.account.pk}")
+
+    # then: the household, and no other
+    for response in (by_name, by_id):
+        page = response.content.decode()
+        assert [a.pk for a in response.context["accounts"]] == [world.account.pk]
         assert "The Testers" in page
-        assert f"/console/compare/?account={world.account.pk}" in page
+        assert f'/console/compare/?account={world.account.pk}"' in page
+        for other in others:
+            assert f'/console/compare/?account={other.pk}"' not in page
+            assert other.name not in page
 
 
 def test_model_pages_chart_versions_and_cluster_retrains(world, staff_client):
