@@ -1,10 +1,20 @@
 """The OpenAPI schema documents the errors each operation can answer, in the one error shape."""
 
+import datetime as dt
+import uuid
+
 import jsonschema
 import pytest
+from django.utils import timezone
 
 from tests.conftest import token_client
-from tests.factories import AccountFactory, ProfileFactory
+from tests.factories import (
+    AccountFactory,
+    ArtworkVariantFactory,
+    AvailabilityFactory,
+    ProfileFactory,
+    TitleFactory,
+)
 from tests.openapi import api_schema_generate, assert_matches, operation_body, responses
 
 
@@ -74,14 +84,60 @@ def test_the_profile_list_is_the_paginated_shape_the_schema_documents(schema):
 
 @pytest.mark.django_db
 def test_the_signal_history_is_the_paginated_shape_the_schema_documents(schema):
+    # given: signals with every field filled in, and one with every nullable field null
     account = AccountFactory()
     profile = ProfileFactory(account=account)
+    title = TitleFactory()
+    AvailabilityFactory(title=title, region=account.home_region)
+    variant = ArtworkVariantFactory(title=title)
+    now = timezone.now()
+    sent = [
+        {
+            "kind": "impression",
+            "title": title.pk,
+            "device": "tv",
+            "occurred_at": (now - dt.timedelta(minutes=5)).isoformat(),
+            "client_event_id": str(uuid.uuid4()),
+            "page_id": str(uuid.uuid4()),
+            "row": "trending",
+            "position": 2,
+            "artwork_variant": variant.pk,
+        },
+        {
+            "kind": "hover",
+            "title": title.pk,
+            "value": 1200,
+            "device": "mobile",
+            "occurred_at": (now - dt.timedelta(minutes=4)).isoformat(),
+            "client_event_id": str(uuid.uuid4()),
+        },
+        {
+            "kind": "row_scroll_past",
+            "device": "web",
+            "occurred_at": (now - dt.timedelta(minutes=3)).isoformat(),
+            "client_event_id": str(uuid.uuid4()),
+            "row": "trending",
+        },
+    ]
+    client = token_client(account)
+    path = f"/api/v1/profiles/{profile.pk}/signals/"
+    posted = client.post(path, {"events": sent}, format="json")
+    assert posted.status_code == 200, posted.json()
     documented = operation_body(schema, "GET", "/api/v1/profiles/{profile_id}/signals/")
 
-    response = token_client(account).get(f"/api/v1/profiles/{profile.pk}/signals/")
+    # when
+    response = client.get(path)
 
+    # then: the page holds them all, nulls included, in the documented shape
     assert response.status_code == 200
-    assert_matches(schema, response.json(), documented["$ref"])
+    body = response.json()
+    assert len(body["results"]) == len(sent)
+    nullable = ("title", "episode", "value", "page_id", "position", "artwork_variant")
+    scrolled = next(r for r in body["results"] if r["kind"] == "row_scroll_past")
+    assert {name: scrolled[name] for name in nullable} == dict.fromkeys(nullable)
+    shown = next(r for r in body["results"] if r["kind"] == "impression")
+    assert shown["artwork_variant"] == variant.pk
+    assert_matches(schema, body, documented["$ref"])
 
 
 def test_the_matcher_refuses_a_body_of_another_shape(schema):
