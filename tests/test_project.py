@@ -16,7 +16,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,9 +35,20 @@ def test_openapi_schema_builds_without_warnings():
 
 
 @pytest.mark.django_db
-def test_docs_page_is_served():
-    response = Client().get("/api/docs/")
+def test_docs_page_is_served_with_the_schema_it_reads():
+    client = Client()
+    response = client.get("/api/docs/")
     assert response.status_code == 200
+
+    # The page's Swagger UI loads the schema from the URL it names: that must be the schema.
+    named = re.search(r'\burl: "([^"]+)"', response.content.decode())
+    assert named, "the docs page names no schema URL"
+    assert named.group(1) == reverse("schema")
+    schema = client.get(named.group(1), HTTP_ACCEPT="application/json")
+    assert schema.status_code == 200
+    document = schema.json()
+    assert document["openapi"].startswith("3.")
+    assert "/api/v1/profiles/{profile_id}/homepage/" in document["paths"]
 
 
 def test_compose_services_run_commands_that_exist_in_the_project():
