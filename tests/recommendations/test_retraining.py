@@ -291,7 +291,7 @@ def test_admin_rolls_back_a_model_version(seeded, admin_client):
 
 
 def test_staff_request_a_retrain_and_poll_it(
-    seeded, settings, admin_client, client, django_capture_on_commit_callbacks
+    seeded, settings, admin_client, client, django_user_model, django_capture_on_commit_callbacks
 ):
     settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_COMPARE_WITH": ()}
 
@@ -327,7 +327,14 @@ def test_staff_request_a_retrain_and_poll_it(
     )
     assert refused.status_code == 409
     assert f"run #{busy.pk}" in refused.json()["error"]
-    assert client.get(f"/api/v1/ops/retrains/{run_id}/").status_code in {401, 403}
+    # Anonymous is 401 (the schema's "No token"); 403 ("Staff only") is for a signed-in user.
+    anonymous = client.get(f"/api/v1/ops/retrains/{run_id}/")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["code"] == "not_authenticated"
+    client.force_login(django_user_model.objects.create_user("viewer"))
+    not_staff = client.get(f"/api/v1/ops/retrains/{run_id}/")
+    assert not_staff.status_code == 403
+    assert not_staff.json()["code"] == "permission_denied"
 
 
 @pytest.mark.parametrize(
