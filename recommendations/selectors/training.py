@@ -942,10 +942,16 @@ def signal_columns_snapshot(
     if settled is not None:
         ready = delta.received < settled
         if ready.any():
-            # Every id up to the first unsettled one: ids above it may belong to rows that
-            # are not committed yet, and are read again next time.
+            # Up to the last settled row, and below the first unsettled one. A row still
+            # uncommitted is invisible here, so "below the first unsettled row" alone is
+            # not enough: rows committed after an open writer began have ids above its
+            # row's, and the watermark would pass it for good. Its id was taken after the
+            # writer began, so after every settled row's (ids are taken in time order):
+            # the last settled id is below it.
+            limit = int(delta.signal_id[ready].max())
             unsettled = delta.signal_id[~ready]
-            limit = int(unsettled.min()) - 1 if unsettled.size else int(delta.signal_id.max())
+            if unsettled.size:
+                limit = min(limit, int(unsettled.min()) - 1)
             new_watermark = max(watermark, limit)
     parts = []
     n_previous = 0 if previous is None else previous.shape[0]
