@@ -5,6 +5,9 @@ Every homepage here comes from the real decision code,
 :func:`recommendations.services.homepage.homepage_render`: that one logs the
 page, and the page log is what rankers train on and plays are attributed to,
 so a staff preview must not be in it.
+
+Each page asks for the model permissions of what it shows (:mod:`console.access`):
+being staff is not enough to see households.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -37,6 +39,7 @@ from recommendations.serving.explain import (
 from recommendations.serving.homepage import Page, PageItem, PageRow, homepage_build
 
 from . import model_charts, selectors
+from .access import ARTWORK, HOUSEHOLDS, MODELS, console_page
 from .forms import MomentForm, PreviewForm, WhyForm, bound_with_defaults
 from .moments import WEEKDAYS, local_moment, region_zone
 from .pages import WhyUrl, page_find, page_rows, page_titles, shared_titles
@@ -101,7 +104,7 @@ def _build(profile: Profile, form: MomentForm, at: dt.datetime) -> Page:
     )
 
 
-@staff_member_required
+@console_page(*HOUSEHOLDS)
 def index(request: HttpRequest) -> HttpResponse:
     """Find a household to look at."""
     query = request.GET.get("q", "")
@@ -124,7 +127,7 @@ def _household(request: HttpRequest) -> tuple[Account, list[Profile], dt.tzinfo]
     return account, profiles, region_zone(account.home_region.time_zone)
 
 
-@staff_member_required
+@console_page(*HOUSEHOLDS)
 def preview(request: HttpRequest) -> HttpResponse:
     """One profile's homepage as a client would draw it, for a device and a local moment."""
     household = _household(request)
@@ -171,7 +174,7 @@ class _Column:
     overlap: int = 0  # titles this profile shares with at least one other
 
 
-@staff_member_required
+@console_page(*HOUSEHOLDS)
 def compare(request: HttpRequest) -> HttpResponse:
     """Every profile of one household side by side, same device and moment; shared titles lit."""
     household = _household(request)
@@ -297,7 +300,7 @@ def _feature_bars(
     return [(f, round(100 * abs(f.contribution) / largest)) for f in group]
 
 
-@staff_member_required
+@console_page(*HOUSEHOLDS)
 def why(request: HttpRequest) -> HttpResponse:
     """Why a title is on a profile's page: its row, its candidate sources, its ranking terms.
 
@@ -384,7 +387,7 @@ def why(request: HttpRequest) -> HttpResponse:
 # --- Models -----------------------------------------------------------------------------------
 
 
-@staff_member_required
+@console_page(*MODELS)
 def model_overview(request: HttpRequest) -> HttpResponse:
     """Every region's model versions over time, and its taste clusters' retraining histories."""
     regions = selectors.regions_with_clusters()
@@ -417,7 +420,7 @@ def model_overview(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
+@console_page(*MODELS)
 def model_cluster(request: HttpRequest, region_code: str, slug: str) -> HttpResponse:
     """One (region, cluster): its retrains with holdout figures charted run after run."""
     cluster = selectors.cluster_get(region_code=region_code, slug=slug)
@@ -444,7 +447,7 @@ ARTWORK_VARIANTS_CHARTED = 24
 ARTWORK_POLICIES_CHARTED = 30
 
 
-@staff_member_required
+@console_page(*ARTWORK)
 def artwork_overview(request: HttpRequest) -> HttpResponse:
     """The artwork policy's versions, and the most shown variants' take rates by device class."""
     policies = list(ArtworkPolicy.objects.order_by("-pk")[:ARTWORK_POLICIES_CHARTED])[::-1]

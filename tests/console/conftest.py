@@ -1,8 +1,11 @@
 """Fixtures of the console tests: staff and non-staff people, a trained household, fresh caches."""
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.db.models import Q
 from django.test import Client
 
+from console.access import SECTIONS
 from recommendations.serving.cache import model_cache
 from recommendations.serving.homepage import row_ranker_cache
 from recommendations.serving.title_tables import title_tables_cache
@@ -35,11 +38,29 @@ def media_served(settings):
     settings.ROOT_URLCONF = "tests.console.urls"
 
 
+def view_permissions(*models: str) -> list[Permission]:
+    """The ``view`` permissions of ``app_label.model_name`` models."""
+    wanted = Q(pk__in=[])
+    for label in models:
+        app_label, model_name = label.split(".")
+        wanted |= Q(content_type__app_label=app_label, codename=f"view_{model_name}")
+    permissions = list(Permission.objects.filter(wanted))
+    assert len(permissions) == len(models), models
+    return permissions
+
+
+#: Every model the console's pages show, so every page opens.
+CONSOLE_MODELS = tuple(label for models in SECTIONS.values() for label in models)
+
+
 @pytest.fixture
 def staff_user(django_user_model):
-    return django_user_model.objects.create_user(
+    """Staff who may view every model the console shows (and nothing else)."""
+    user = django_user_model.objects.create_user(
         username="operator", password=STAFF_PASSWORD, is_staff=True
     )
+    user.user_permissions.add(*view_permissions(*CONSOLE_MODELS))
+    return user
 
 
 @pytest.fixture

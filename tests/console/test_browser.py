@@ -19,7 +19,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from recommendations.models import PageLog
-from tests.console.conftest import STAFF_PASSWORD, VIEWER_PASSWORD
+from tests.console.conftest import (
+    CONSOLE_MODELS,
+    STAFF_PASSWORD,
+    VIEWER_PASSWORD,
+    view_permissions,
+)
 from tests.console.world import build_console_world
 
 pytestmark = pytest.mark.slow
@@ -96,9 +101,10 @@ def household(transactional_db, settings, django_user_model):
     """The trained household, a staff member and a viewer; committed, for the server thread."""
     settings.ROOT_URLCONF = "tests.console.urls"  # artwork files from this test's MEDIA_ROOT
     world = build_console_world()
-    django_user_model.objects.create_user(
+    operator = django_user_model.objects.create_user(
         username="operator", password=STAFF_PASSWORD, is_staff=True
     )
+    operator.user_permissions.add(*view_permissions(*CONSOLE_MODELS))
     django_user_model.objects.create_user(username="viewer", password=VIEWER_PASSWORD)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return world

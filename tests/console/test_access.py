@@ -1,0 +1,155 @@
+"""Who may open which console page: staff with the model permissions admin asks for the same rows.
+
+The audit's case: staff who may only view the catalogue were refused households,
+profiles and signals by admin, but the console showed them all three.
+"""
+
+from urllib.parse import urlencode
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+
+from console.access import ARTWORK, HOUSEHOLDS, MODELS
+from regions.models import TasteCluster
+from tests.console.conftest import view_permissions
+
+pytestmark = pytest.mark.django_db
+
+FRIDAY_NIGHT = {"device": "tv", "weekday": 4, "hour": 21}
+
+# Ids that exist in no database: staff without the permissions are refused before any lookup.
+UNKNOWN_PATHS = {
+    "/console/?q=Sharma": HOUSEHOLDS,
+    "/console/preview/?account=1": HOUSEHOLDS,
+    "/console/compare/?account=1": HOUSEHOLDS,
+    "/console/why/?profile=1&title=1": HOUSEHOLDS,
+    "/console/models/": MODELS,
+    "/console/models/IN/hindi/": MODELS,
+    "/console/artwork/": ARTWORK,
+}
+
+
+@pytest.fixture
+def world_paths(world) -> dict[str, tuple[str, ...]]:
+    """Every console page, about the world's household, with the models it needs."""
+    profile = world.action_fan
+    title = world.home.titles["action"][0]
+    cluster = TasteCluster.objects.create(region=world.home.region, slug="hindi", name="Hindi")
+    return {
+        "/console/?q=testers": HOUSEHOLDS,
+        f"/console/preview/?{urlencode({'account': world.account.pk, **FRIDAY_NIGHT})}": (
+            HOUSEHOLDS
+        ),
+        f"/console/compare/?{urlencode({'account': world.account.pk, **FRIDAY_NIGHT})}": (
+            HOUSEHOLDS
+        ),
+        f"/console/why/?{urlencode({'profile': profile.pk, 'title': title.pk, **FRIDAY_NIGHT})}": (
+            HOUSEHOLDS
+        ),
+        "/console/models/": MODELS,
+        f"/console/models/{world.home.region.code}/{cluster.slug}/": MODELS,
+        "/console/artwork/": ARTWORK,
+    }
+
+
+def staff_client(django_user_model, *permissions: Permission) -> Client:
+    user = django_user_model.objects.create_user(
+        username=f"staff-{len(permissions)}-{django_user_model.objects.count()}", is_staff=True
+    )
+    user.user_permissions.add(*permissions)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def catalogue_permissions() -> list[Permission]:
+    return list(
+        Permission.objects.filter(content_type__app_label="catalog", codename__startswith="view_")
+    )
+
+
+@pytest.mark.parametrize("path", UNKNOWN_PATHS)
+def test_catalogue_staff_are_refused_every_page(django_user_model, path):
+    # given: the audit's user, staff who may view the whole catalogue and nothing else
+    client = staff_client(django_user_model, *catalogue_permissions())
+
+    response = client.get(path)
+
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("path", "missing"),
+    [(path, label) for path, models in UNKNOWN_PATHS.items() for label in models],
+)
+def test_each_permission_a_page_needs_is_needed(django_user_model, path, missing):
+    needed = UNKNOWN_PATHS[path]
+    client = staff_client(
+        django_user_model, *view_permissions(*(m for m in needed if m != missing))
+    )
+
+    response = client.get(path)
+
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("path", UNKNOWN_PATHS)
+def test_anonymous_people_are_still_sent_to_the_admin_login(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/?next=")
+
+
+def test_staff_with_exactly_a_sections_permissions_open_its_pages_and_no_other(
+    world_paths, django_user_model
+):
+    for section in (HOUSEHOLDS, MODELS, ARTWORK):
+        # given: staff who may view exactly this section's models
+        client = staff_client(django_user_model, *view_permissions(*section))
+
+        # when / then
+        for path, needed in world_paths.items():
+            expected = 200 if needed == section else 403
+            assert client.get(path).status_code == expected, (section, path)
+
+
+def test_permission_to_change_a_model_lets_one_view_it_as_in_admin(world, django_user_model):
+    change = Permission.objects.filter(
+        content_type__app_label="recommendations",
+        codename__in=("change_modelversion", "change_trainingrun"),
+    )
+    client = staff_client(django_user_model, *change)
+
+    assert client.get("/console/models/").status_code == 200
+    assert client.get("/console/?q=testers").status_code == 403
+
+
+def test_superusers_open_every_page(world_paths, admin_client):
+    for path in world_paths:
+        assert admin_client.get(path).status_code == 200, path
+
+
+def test_the_navigation_links_only_the_pages_the_user_may_open(world, django_user_model):
+    # given: staff who may look at models, not at households nor artwork
+    client = staff_client(django_user_model, *view_permissions(*MODELS))
+
+    # when
+    console = client.get("/console/models/").content.decode()
+    admin = client.get("/admin/").content.decode()
+
+    # then
+    assert 'href="/console/models/"' in console
+    assert 'href="/console/"' not in console
+    assert 'href="/console/artwork/"' not in console
+    assert 'href="/console/models/"' in admin
+    assert "Homepage preview and household comparison" not in admin
+
+
+def test_staff_without_any_console_permission_see_no_console_box_in_admin(django_user_model):
+    client = staff_client(django_user_model, *catalogue_permissions())
+
+    admin = client.get("/admin/").content.decode()
+
+    assert 'id="tonight-console"' not in admin
