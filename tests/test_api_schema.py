@@ -40,9 +40,11 @@ def test_only_the_errors_an_operation_can_give(schema):
     assert "400" in responses(schema, "POST", "/api/v1/profiles/")
     assert "404" not in responses(schema, "POST", "/api/v1/profiles/")
     assert "404" in responses(schema, "DELETE", "/api/v1/profiles/{profile_id}/")
-    # staff-only operations say so
-    staff = responses(schema, "GET", "/api/v1/ops/retrains/{run_id}/")
-    assert staff["403"]["description"] == "Staff only."
+    # staff-only operations say so, and which permission each asks for
+    poll = responses(schema, "GET", "/api/v1/ops/retrains/{run_id}/")
+    assert poll["403"]["description"].startswith("Staff with permission to view training runs")
+    retrain = responses(schema, "POST", "/api/v1/ops/retrains/")
+    assert "`change_trainingrun`" in retrain["403"]["description"]
     # a profile's data reads its unlock header; the profile list and its unlock do not
     homepage = schema["paths"]["/api/v1/profiles/{profile_id}/homepage/"]["get"]
     assert "X-Profile-Unlock" in [p["name"] for p in homepage["parameters"]]

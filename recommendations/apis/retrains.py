@@ -1,9 +1,13 @@
-"""Staff API for retrains: request one (returns the run to poll) and poll it."""
+"""Staff API for retrains: request one (returns the run to poll) and poll it.
+
+Staff need the training-run permissions admin asks for the same thing
+(:class:`TrainingRunPermission`).
+"""
 
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.permissions import IsAdminUser
+from rest_framework.permissions import SAFE_METHODS, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -68,10 +72,46 @@ class RetrainNotQueuedError(exceptions.APIException):
     default_detail = "The broker refused the retrain; its run is marked failed."
 
 
+VIEW_RUNS = "recommendations.view_trainingrun"
+CHANGE_RUNS = "recommendations.change_trainingrun"
+MAY_NOT_RETRAIN = "Staff with permission to change training runs only (`change_trainingrun`)."
+MAY_NOT_VIEW_RUNS = (
+    "Staff with permission to view training runs only (`view_trainingrun` or `change_trainingrun`)."
+)
+
+
+class TrainingRunPermission(IsAdminUser):
+    """Staff, with the model permission admin asks for the same thing.
+
+    Requesting a retrain is admin's "Retrain now", which needs change permission
+    on training runs: a run that passes its gate changes what is served. Reading
+    one needs view permission, which change includes, as in admin (an operator
+    who may retrain may poll the run). DRF's ``DjangoModelPermissions`` does not
+    fit: it reads the model from a queryset these views have none of, maps POST
+    to add (which admin grants no one: runs are made only by retraining) and
+    asks nothing for GET.
+    """
+
+    message = MAY_NOT_VIEW_RUNS
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        if request.method in SAFE_METHODS:
+            return request.user.has_perm(VIEW_RUNS) or request.user.has_perm(CHANGE_RUNS)
+        self.message = MAY_NOT_RETRAIN
+        return request.user.has_perm(CHANGE_RUNS)
+
+
 class RetrainListApi(APIView):
-    permission_classes = (IsAdminUser,)
+    permission_classes = (TrainingRunPermission,)
     # config.api.schema documents these (with the project's error shape).
-    schema_errors = {"POST": {503: "The broker refused the retrain; its run is marked failed."}}
+    schema_errors = {
+        "POST": {
+            403: MAY_NOT_RETRAIN,
+            503: "The broker refused the retrain; its run is marked failed.",
+        }
+    }
 
     @extend_schema(
         operation_id="ops_retrains_create",
@@ -104,7 +144,8 @@ class RetrainListApi(APIView):
 
 
 class RetrainDetailApi(APIView):
-    permission_classes = (IsAdminUser,)
+    permission_classes = (TrainingRunPermission,)
+    schema_errors = {"GET": {403: MAY_NOT_VIEW_RUNS}}
 
     @extend_schema(
         operation_id="ops_retrains_retrieve",

@@ -526,6 +526,66 @@ def test_view_only_staff_can_neither_switch_the_served_version_nor_retrain(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("codenames", "may_poll", "may_retrain"),
+    [
+        ((), False, False),
+        (("view_title", "view_genre", "view_artworkvariant"), False, False),  # catalogue staff
+        (("view_trainingrun",), True, False),
+        # Admin grants no one add (runs are made by retraining): it is not asked for either.
+        (("view_trainingrun", "add_trainingrun"), True, False),
+        # Admin's "Retrain now" asks for change, which includes view.
+        (("change_trainingrun",), True, True),
+    ],
+)
+def test_the_staff_api_asks_for_the_training_run_permissions_admin_asks_for(
+    codenames, may_poll, may_retrain, django_capture_on_commit_callbacks
+):
+    # given: a finished run of a cluster, and staff with these permissions
+    cluster = _cluster()
+    run = TrainingRun.objects.create(
+        region=cluster.region, taste_cluster=cluster, status=TrainingRun.Status.SUCCEEDED
+    )
+    staff = _staff(*codenames)
+
+    # when: they poll the run, then request a retrain of its cluster
+    polled = staff.get(f"/api/v1/ops/retrains/{run.pk}/")
+    with django_capture_on_commit_callbacks(execute=False):
+        requested = staff.post(
+            "/api/v1/ops/retrains/",
+            {"region": cluster.region_id, "cluster": cluster.slug},
+            content_type="application/json",
+        )
+
+    # then
+    assert polled.status_code == (200 if may_poll else 403)
+    assert requested.status_code == (201 if may_retrain else 403), requested.content
+    assert TrainingRun.objects.count() == (2 if may_retrain else 1)
+    if not may_retrain:
+        assert "`change_trainingrun`" in requested.json()["message"]
+
+
+@pytest.mark.django_db
+def test_the_staff_api_refuses_people_who_are_not_staff_whatever_their_permissions(client):
+    cluster = _cluster()
+    run = TrainingRun.objects.create(region=cluster.region, taste_cluster=cluster)
+    user = User.objects.create_user("not-staff", password="pw-12345-xyz")
+    user.user_permissions.add(*Permission.objects.filter(codename__endswith="_trainingrun"))
+    member = Client()
+    member.force_login(user)
+    body = {"region": cluster.region_id, "cluster": cluster.slug}
+
+    assert member.get(f"/api/v1/ops/retrains/{run.pk}/").status_code == 403
+    assert member.post("/api/v1/ops/retrains/", body, "application/json").status_code == 403
+    # and people not signed in are asked to, as before
+    assert client.post("/api/v1/ops/retrains/", body, "application/json").status_code in {
+        401,
+        403,
+    }
+    assert TrainingRun.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_retrain_wait_fails_when_a_run_does_not_succeed(django_capture_on_commit_callbacks):
     # given: the cluster is busy, so the command's run is rejected
     cluster = _cluster()
