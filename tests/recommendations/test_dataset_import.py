@@ -2,7 +2,11 @@
 
 import datetime as dt
 import io
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -28,6 +32,8 @@ from tests.conftest import token_client
 from tests.factories import LanguageFactory, RegionFactory
 
 pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 MOVIES = """movieId,title,genres
 1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy
@@ -620,3 +626,59 @@ def test_a_rating_file_with_repeated_pairs_keeps_each_rating(tmp_path, catalogue
     assert Signal.objects.filter(profile=user, title=catalogue["1"], kind="play_start").count() == 2
     state = ProfileTitleState.objects.get(profile=user, title=catalogue["1"])
     assert state.thumbs == ProfileTitleState.Thumbs.DOWN
+
+
+#: The demo's first run, in a process of its own on a fresh SQLite file: the suite's
+#: database is PostgreSQL, and its settings are read once per process.
+_ON_SQLITE = """
+import io, sys
+import django
+django.setup()
+from django.core.management import call_command
+from catalog.models import Language
+from regions.models import Region
+call_command("migrate", verbosity=0)
+Region.objects.create(code="US", name="US", default_language=Language.objects.create(code="en"))
+movies, ratings = sys.argv[1:]
+call_command("import_catalogue", movies, "--region", "US", verbosity=0, stdout=io.StringIO())
+for options in ([], ["--dry-run"], []):
+    call_command("import_interactions", ratings, "--region", "US", *options, verbosity=0)
+"""
+
+
+@pytest.mark.slow
+def test_rerunning_an_import_on_sqlite_stores_nothing_twice(tmp_path):
+    # given: the first local run's database, SQLite (which has no UUID type)
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    env |= {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'tonight.sqlite3'}",
+        "SECRET_KEY": "test-only-secret-key",
+        "CELERY_BROKER_URL": "",
+        "REDIS_URL": "",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+
+    # when: the same file is imported, checked again with --dry-run, and imported again
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _ON_SQLITE,
+            str(write(tmp_path, MOVIES, "movies.csv")),
+            str(write(tmp_path, RATINGS)),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+    # then: the reruns find every signal already stored (they failed to bind the event ids)
+    assert result.returncode == 0, result.stderr[-3000:]
+    first, dry_run, second = result.stdout.split("Households created:")[1:]
+    assert "Signals stored: 24 (" in first
+    for rerun in (dry_run, second):
+        assert "Signals stored: 0; duplicates (already stored): 24." in rerun
