@@ -241,13 +241,18 @@ def _enqueue(runs: Sequence[TrainingRun]) -> None:
     if not ids:
         return
 
+    task, args = (retrain_cluster, [ids[0]]) if len(ids) == 1 else (retrain_clusters, [ids])
+
     def send() -> None:
         queue = retrain_queue(runs[0].region_id)
         try:
-            if len(ids) == 1:
-                result = retrain_cluster.apply_async(args=[ids[0]], queue=queue)
+            if task.app.conf.task_always_eager:
+                # No broker: run here. Celery's eager apply_async still takes a producer from
+                # the broker's pool, and with no broker URL kombu warns it "reverts to
+                # localhost" (an AMQP broker nobody configured) on every command.
+                result = task.apply(args=args)
             else:
-                result = retrain_clusters.apply_async(args=[ids], queue=queue)
+                result = task.apply_async(args=args, queue=queue)
         except Exception as error:
             # A run left queued with no message would block its cluster's retrains (the
             # request refuses while one is queued); fail it, and tell the caller.

@@ -3,6 +3,9 @@ broker that refuses, a rollback during the run, a database blip, a reaped worker
 anyway, and staff who may only look."""
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import time
 from io import StringIO
 
@@ -26,6 +29,7 @@ from recommendations.services.retraining import (
 from regions.models import TasteCluster
 from tests.factories import RegionFactory, TasteClusterFactory
 from tests.recommendations.demo_world import seed_small_demo
+from tests.test_deployment import ROOT, _test_database_url
 
 
 @pytest.fixture
@@ -600,6 +604,45 @@ def test_retrain_wait_fails_when_a_run_does_not_succeed(django_capture_on_commit
         call_command("retrain", "--region=IN", "--cluster=tamil", "--wait", stdout=out)
     assert f"run #{busy.pk}" in str(failed.value)
     assert "rejected" in out.getvalue()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)  # the command's process reads what the test wrote
+def test_retrain_without_a_broker_says_the_version_it_made_and_nothing_about_a_broker(
+    seeded, settings, tmp_path
+):
+    # given: the first local run's configuration, no broker: tasks run in the command
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "CELERY_BROKER_URL": "",
+        "REDIS_URL": "",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "TONIGHT_RETRAIN_SIGNAL_CACHE_DIR": str(tmp_path / "cache"),
+        "TONIGHT_RETRAIN_COMPARE_WITH": "",
+    }
+
+    # when: a retrain without --wait
+    result = subprocess.run(
+        [sys.executable, "manage.py", "retrain", "--region", "IN", "--cluster", "tamil"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+    # then: the run had finished by the time it was reported, version and all
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = TrainingRun.objects.get(trigger=TrainingRun.Trigger.COMMAND)
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.model_version_id is not None
+    assert result.stdout == f"run #{run.pk} IN-Tamil: succeeded version #{run.model_version_id}\n"
+    # and no broker was looked for (kombu: "No hostname was supplied. Reverting to default
+    # 'localhost'"), nor the task's outcome logged as by a worker
+    assert "hostname" not in result.stderr
+    assert "Task recommendations.retrain_cluster" not in result.stderr
 
 
 # --- The fallbacks: the region's and the global model ------------------------------------------

@@ -15,6 +15,13 @@ from recommendations.services.retraining import (
 )
 
 
+def run_line(run: TrainingRun) -> str:
+    """A run as the command reports it, with or without ``--wait``: status, version, reason."""
+    version = f" version #{run.model_version_id}" if run.model_version_id else ""
+    error = f" {run.error}" if run.error else ""
+    return f"run #{run.pk} {run.taste_cluster}: {run.status}{version}{error}"
+
+
 class Command(BaseCommand):
     help = (
         "Queue a retrain of one taste cluster (--cluster) or of every cluster of a region, "
@@ -52,9 +59,10 @@ class Command(BaseCommand):
         except (RetrainError, RetrainNotQueued) as error:
             raise CommandError(str(error)) from error
         for run in runs:
+            # Without a broker the run has executed in-process by now: it may be finished.
             run.refresh_from_db()
             if not (options["wait"] and run.is_finished):  # else the loop below says it
-                self.stdout.write(f"run #{run.pk} {run.taste_cluster}: {run.status} {run.error}")
+                self.stdout.write(run_line(run))
         if not options["wait"]:
             return
         deadline = time.monotonic() + options["timeout"]
@@ -65,10 +73,7 @@ class Command(BaseCommand):
                 state = (run.stage, run.progress)
                 if run.is_finished:
                     pending.discard(run.pk)
-                    version = f" version #{run.model_version_id}" if run.model_version_id else ""
-                    self.stdout.write(
-                        f"run #{run.pk} {run.taste_cluster}: {run.status}{version} {run.error}"
-                    )
+                    self.stdout.write(run_line(run))
                 elif last.get(run.pk) != state:
                     last[run.pk] = state
                     self.stdout.write(f"run #{run.pk}: {run.stage} {run.progress}%")
