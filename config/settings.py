@@ -373,9 +373,25 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 *
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {},
+    "loggers": {
+        # Django's own default gives "django" handlers of its own (one to the console when
+        # DEBUG) on top of root's: every 4xx and 5xx was written twice. Root's alone now.
+        "django": {"handlers": [], "level": "INFO"},
+        # Configuring "django" resets its children: runserver's lines as Django writes them.
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
 if CELERY_TASK_ALWAYS_EAGER:
     # Without a broker a task runs inside the command or request that sent it, which reports

@@ -1,0 +1,60 @@
+"""The process's log, configured from ``settings.LOGGING`` as ``django.setup()`` does."""
+
+import contextlib
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils.log import configure_logging
+
+
+@contextlib.contextmanager
+def process_log() -> Iterator[io.StringIO]:
+    """What the process's handlers write, in one buffer; the suite's logging is put back after.
+
+    Django's default configuration is applied first, then ours, as at start-up: a duplicate
+    comes from the two together, which pytest's own capture (one record, whatever the
+    handlers) would not show.
+    """
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    saved = [
+        (logger, logger.handlers[:], logger.level, logger.propagate, logger.disabled)
+        for logger in loggers
+        if isinstance(logger, logging.Logger)
+    ]
+    try:
+        configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
+        out = io.StringIO()
+        for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+            for handler in getattr(logger, "handlers", []):
+                if type(handler) is logging.StreamHandler:
+                    handler.setStream(out)
+        yield out
+    finally:
+        for logger, handlers, level, propagate, disabled in saved:
+            logger.handlers = handlers
+            logger.setLevel(level)
+            logger.propagate = propagate
+            logger.disabled = disabled
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "DEBUG"])
+def test_each_client_error_is_logged_once(settings, debug):
+    # given: the log as a server process has it (make serve and the demo run with DEBUG=1)
+    settings.DEBUG = debug
+    client = Client()
+
+    # when: a request without a token, and one for no page
+    with process_log() as log:
+        unauthorized = client.get("/api/v1/profiles/")
+        missing = client.get("/api/v1/no-such-thing/")
+
+    # then: one line each
+    assert (unauthorized.status_code, missing.status_code) == (401, 404)
+    lines = log.getvalue().splitlines()
+    assert lines.count("Unauthorized: /api/v1/profiles/") == 1, lines
+    assert lines.count("Not Found: /api/v1/no-such-thing/") == 1, lines
