@@ -118,7 +118,11 @@ def schedules_install(*, reset: bool = False) -> list[str]:
 class OverdueSchedule:
     name: str
     every: dt.timedelta
-    last_sent: dt.datetime
+    #: When beat last sent it (``last_run_at``); ``None`` when it has not since the schedule
+    #: was created or re-enabled (disabling one forgets its last send).
+    last_sent: dt.datetime | None
+    #: When the schedule was last saved: an edit, or beat writing down a send.
+    changed: dt.datetime
 
 
 def schedules_overdue(
@@ -142,7 +146,14 @@ def schedules_overdue(
     overdue = []
     for task in tasks:
         every = task.interval.schedule.run_every
-        last_sent = max(filter(None, (task.last_run_at, task.date_changed)))
-        if now - last_sent > every + dt.timedelta(seconds=grace_seconds):
-            overdue.append(OverdueSchedule(name=task.name, every=every, last_sent=last_sent))
+        since = max(filter(None, (task.last_run_at, task.date_changed)))
+        if now - since > every + dt.timedelta(seconds=grace_seconds):
+            overdue.append(
+                OverdueSchedule(
+                    name=task.name,
+                    every=every,
+                    last_sent=task.last_run_at,
+                    changed=task.date_changed,
+                )
+            )
     return overdue

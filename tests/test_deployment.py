@@ -511,6 +511,27 @@ def test_only_interval_schedules_beat_should_have_sent_are_overdue() -> None:
     call_command("beat_health")
 
 
+@pytest.mark.django_db
+def test_beat_health_says_when_a_schedule_was_last_sent_or_that_it_never_was() -> None:
+    # given: a fresh install beat never ran for, beside a schedule edited after its last send
+    changed = timezone.now() - timedelta(minutes=5)
+    sent = changed - timedelta(minutes=1)
+    periodic_task("reaper")
+    periodic_task("updates", last_run_at=sent)
+    PeriodicTask.objects.update(date_changed=changed)
+
+    # when
+    with pytest.raises(CommandError) as behind:
+        call_command("beat_health")
+
+    # then: both overdue (each clock started at the change); only a real send is called one
+    assert str(behind.value) == (
+        "Beat is behind: 'reaper' (every 60 s) never sent since its schedule changed at "
+        f"{changed:%Y-%m-%d %H:%M:%S} UTC; 'updates' (every 60 s) last sent "
+        f"{sent:%Y-%m-%d %H:%M:%S} UTC."
+    )
+
+
 def _test_database_url() -> str:
     db = connection.settings_dict
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""

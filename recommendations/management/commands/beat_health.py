@@ -6,7 +6,17 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from recommendations.management.options import whole_number
-from recommendations.schedules import BEAT_GRACE_SECONDS, schedules_overdue
+from recommendations.schedules import BEAT_GRACE_SECONDS, OverdueSchedule, schedules_overdue
+
+TIME = "%Y-%m-%d %H:%M:%S %Z"
+
+
+def _last_sent(schedule: OverdueSchedule) -> str:
+    """A fresh install's schedules were never sent: the time their clock started is their
+    creation, not a send (it read "last sent" with the install's time)."""
+    if schedule.last_sent is None:
+        return f"never sent since its schedule changed at {schedule.changed:{TIME}}"
+    return f"last sent {schedule.last_sent:{TIME}}"
 
 
 class Command(BaseCommand):
@@ -34,7 +44,7 @@ class Command(BaseCommand):
                 "Beat is behind: "
                 + "; ".join(
                     f"'{schedule.name}' (every {schedule.every.total_seconds():.0f} s) "
-                    f"last sent {schedule.last_sent:%Y-%m-%d %H:%M:%S %Z}"
+                    + _last_sent(schedule)
                     for schedule in overdue
                 )
                 + "."
