@@ -7,6 +7,7 @@ key and with debug off the process refuses to start rather than sign sessions
 with a key that is public in this repository.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "catalog",
     "regions",
     "accounts",
@@ -83,6 +85,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.PrivateApiResponses",
+    # Last, per django-axes: turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Benchmarks serve extra baseline views from their own URLconf (bench/floor_urls.py).
@@ -142,6 +146,40 @@ CACHES = {
     if _REDIS_URL.startswith(("redis://", "rediss://"))
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+
+# --- Sign-in lockout (django-axes) ------------------------------------------------
+# The admin's login form, which also signs staff in to the console and the staff API, stops
+# checking passwords for a username from one client address after LOGIN_FAILURE_LIMIT wrong
+# ones, until LOGIN_COOLOFF_MINUTES have passed since the last (README, "Sign-in lockout").
+# API tokens never go through it: Django's authenticate() is only called by that form.
+AUTHENTICATION_BACKENDS = [
+    # First, per axes: it refuses a locked-out attempt before any backend checks a password.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Username and address together: guessing from one address cannot lock the real admin out
+# from everywhere else, and spraying one username from one address is stopped.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+_cooloff_minutes = env.int("LOGIN_COOLOFF_MINUTES", default=15)
+if AXES_FAILURE_LIMIT < 1 or _cooloff_minutes < 1:
+    # Axes reads a zero cool-off as "attempts expire at once": no lockout, silently.
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_COOLOFF_MINUTES must be 1 or more.")
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes)
+# A right password forgets that username's and address's earlier typos, so a person who
+# mistyped a few times does not lock themselves out with their next slip.
+AXES_RESET_ON_SUCCESS = True
+# The admin's own page saying why and for how long, with a 429, instead of a line of text.
+AXES_LOCKOUT_CALLABLE = "accounts.login_lockout.lockout_response"
+# Attempts are rows in PostgreSQL (axes' database handler, its default), not cache keys:
+# axes_reset_username finds them (cache keys are hashes of username and address together,
+# which a reset by username alone cannot rebuild), superusers see and delete them in admin,
+# they survive a cache FLUSHDB, and `make demo` without Redis counts them across its
+# gunicorn workers too. Only sign-in attempts write them: no load worth a cache.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# The client's address is the connection's (REMOTE_ADDR), as everywhere else in the app;
+# no forwarded header is believed.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.test import Client
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -209,7 +210,9 @@ def test_staff_see_the_household_and_a_viewer_is_refused(household, live_server,
     assert "for a staff account" in error[0].text
     assert "/admin/login/" in browser.current_url
     client = Client()
-    client.login(username="viewer", password=VIEWER_PASSWORD)
+    # force_login: Client.login() calls authenticate() without a request, which the sign-in
+    # lockout (django-axes) refuses; the session is the same.
+    client.force_login(get_user_model().objects.get(username="viewer"))
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
     browser.add_cookie({"name": settings.SESSION_COOKIE_NAME, "value": session})
     browser.get(f"{base}/console/preview/?{urlencode(query)}")
