@@ -5,4 +5,7 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from . import (
+            checks,  # noqa: F401  (registers the sign-in lockout's proxy check)
+            schema,  # noqa: F401  (registers the OpenAPI auth extension)
+        )

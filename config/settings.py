@@ -44,6 +44,13 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Likewise opt-in: the proxy's X-Forwarded-Host instead of Host (still held to ALLOWED_HOSTS).
 USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
+# Likewise opt-in: the client's address from X-Forwarded-For, which the sign-in lockout counts
+# by (AXES_* below). The number of proxies in front that each append to it: usually 1 (nginx
+# with $proxy_add_x_forwarded_for, Caddy, a load balancer). 0: the connection's address, which
+# behind a proxy is the proxy's, the same for every client.
+TRUST_X_FORWARDED_FOR = env.int("TRUST_X_FORWARDED_FOR", default=0)
+if TRUST_X_FORWARDED_FOR < 0:
+    raise ImproperlyConfigured("TRUST_X_FORWARDED_FOR is a number of proxies: 0 or more.")
 # Redirect http to https (behind a proxy only together with TRUST_X_FORWARDED_PROTO, or
 # every request looks like http and redirects forever), and tell browsers to stay on https.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
@@ -177,9 +184,17 @@ AXES_LOCKOUT_CALLABLE = "accounts.login_lockout.lockout_response"
 # they survive a cache FLUSHDB, and `make demo` without Redis counts them across its
 # gunicorn workers too. Only sign-in attempts write them: no load worth a cache.
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
-# The client's address is the connection's (REMOTE_ADDR), as everywhere else in the app;
-# no forwarded header is believed.
-AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+# The client's address (django-ipware): the connection's, or with TRUST_X_FORWARDED_FOR the
+# X-Forwarded-For entry the outermost proxy appended, whatever a client wrote before it. The
+# count ipware takes is of the proxies listed in the header, which leaves out the last one (it
+# is REMOTE_ADDR). Not strict: a longer header than the proxies make is a client's own (a
+# spoof, or its office proxy), not a reason to fall back to the proxy's shared address.
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if TRUST_X_FORWARDED_FOR else ("REMOTE_ADDR",)
+)
+AXES_IPWARE_PROXY_ORDER = "left-most"
+AXES_IPWARE_PROXY_COUNT = TRUST_X_FORWARDED_FOR - 1 if TRUST_X_FORWARDED_FOR else None
+IPWARE_STRICT = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

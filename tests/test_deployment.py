@@ -43,6 +43,7 @@ SECURITY_ENV = (
     "CSRF_TRUSTED_ORIGINS",
     "TRUST_X_FORWARDED_PROTO",
     "USE_X_FORWARDED_HOST",
+    "TRUST_X_FORWARDED_FOR",
     "SECURE_SSL_REDIRECT",
     "SECURE_HSTS_SECONDS",
     "SECURE_HSTS_INCLUDE_SUBDOMAINS",
@@ -225,6 +226,7 @@ def test_deploy_check_is_clean_for_the_documented_production_env() -> None:
 COMPOSE_DEPLOY_WARNINGS = {"security.W004", "security.W008"}
 COMPOSE_BEHIND_TLS = {
     "TRUST_X_FORWARDED_PROTO": "1",
+    "TRUST_X_FORWARDED_FOR": "1",  # or tonight.W003: the sign-in lockout sees the proxy only
     "SECURE_SSL_REDIRECT": "1",
     "SECURE_HSTS_SECONDS": "31536000",
     "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",

@@ -6,16 +6,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from axes.helpers import get_client_ip_address
 from axes.models import AccessAttempt
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db.models import F
-from django.test import Client
+from django.test import Client, RequestFactory
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PASSWORD = "right-horse-battery"
 ATTACKER = "198.51.100.7"
 ELSEWHERE = "203.0.113.20"
+PROXY = "172.18.0.1"  # a TLS proxy in front, as compose's network gives it an address
 
 
 @pytest.fixture(autouse=True)
@@ -28,11 +31,20 @@ def admin_user(django_user_model):
     return django_user_model.objects.create_superuser("admin", password=PASSWORD)
 
 
-def sign_in(username: str, password: str, *, address: str = ATTACKER, client: Client | None = None):
+def sign_in(
+    username: str,
+    password: str,
+    *,
+    address: str = ATTACKER,
+    client: Client | None = None,
+    **headers: str,
+):
     """The admin's login form, posted from ``address`` as a browser would post it."""
     client = client or Client(REMOTE_ADDR=address)
     return client.post(
-        "/admin/login/", {"username": username, "password": password, "next": "/console/"}
+        "/admin/login/",
+        {"username": username, "password": password, "next": "/console/"},
+        headers=headers,
     )
 
 
@@ -99,8 +111,11 @@ def test_the_lock_ends_a_cool_off_after_the_last_wrong_password(settings, admin_
         """Move the recorded failures back, as if ``elapsed`` had passed since them."""
         AccessAttempt.objects.update(attempt_time=F("attempt_time") - elapsed)
 
-    # a minute before the cool-off ends: still locked (and this attempt restarts the wait)
+    # a minute before the cool-off ends: still locked, and this attempt restarts the wait,
+    # so two minutes later (a minute past the first lock's end) it is still locked
     since_last_failure(settings.AXES_COOLOFF_TIME - timedelta(minutes=1))
+    assert sign_in("admin", PASSWORD).status_code == 429
+    since_last_failure(timedelta(minutes=2))
     assert sign_in("admin", PASSWORD).status_code == 429
 
     since_last_failure(settings.AXES_COOLOFF_TIME + timedelta(seconds=1))
@@ -150,3 +165,85 @@ def test_the_limit_and_the_cool_off_come_from_the_environment(monkeypatch) -> No
     # a zero cool-off would let every attempt expire at once: no lockout at all
     with pytest.raises(ImproperlyConfigured, match="LOGIN_COOLOFF_MINUTES"):
         settings_from_env(monkeypatch, LOGIN_COOLOFF_MINUTES="0")
+
+
+def trust_x_forwarded_for(settings, monkeypatch: pytest.MonkeyPatch, proxies: str) -> None:
+    """The client-address settings as ``TRUST_X_FORWARDED_FOR=proxies`` makes them."""
+    loaded = settings_from_env(monkeypatch, TRUST_X_FORWARDED_FOR=proxies)
+    for name in (
+        "TRUST_X_FORWARDED_FOR",
+        "AXES_IPWARE_META_PRECEDENCE_ORDER",
+        "AXES_IPWARE_PROXY_ORDER",
+        "AXES_IPWARE_PROXY_COUNT",
+        "IPWARE_STRICT",
+    ):
+        setattr(settings, name, loaded[name])
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded_for", "client"),
+    [
+        pytest.param("0", ATTACKER, PROXY, id="not-trusted-by-default"),
+        pytest.param("1", ATTACKER, ATTACKER, id="one-proxy"),
+        pytest.param("1", f"192.0.2.66, {ATTACKER}", ATTACKER, id="a-client-written-entry"),
+        pytest.param("2", f"192.0.2.66, {ATTACKER}, 203.0.113.9", ATTACKER, id="two-proxies"),
+        pytest.param("1", None, PROXY, id="no-header-the-connection"),
+    ],
+)
+def test_the_client_address_is_the_one_the_outermost_trusted_proxy_appended(
+    settings, monkeypatch, proxies, forwarded_for, client
+) -> None:
+    trust_x_forwarded_for(settings, monkeypatch, proxies)
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    request = RequestFactory().post("/admin/login/", REMOTE_ADDR=PROXY, headers=headers)
+
+    assert get_client_ip_address(request) == client
+
+
+@pytest.mark.django_db
+def test_behind_the_proxy_a_guesser_is_locked_whatever_it_forwards_and_others_are_not(
+    settings, monkeypatch, admin_user
+) -> None:
+    trust_x_forwarded_for(settings, monkeypatch, "1")
+
+    # when: every guess claims another address before the one the proxy appends
+    statuses = [
+        sign_in(
+            "admin", f"guess-{n}", address=PROXY, x_forwarded_for=f"192.0.2.{n}, {ATTACKER}"
+        ).status_code
+        for n in range(5)
+    ]
+
+    # then: the guesser is locked, the admin signing in through the same proxy is not
+    assert statuses == [200] * 4 + [429]
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {ATTACKER}
+    assert signed_in(sign_in("admin", PASSWORD, address=PROXY, x_forwarded_for=ELSEWHERE))
+
+
+@pytest.mark.django_db
+def test_a_forwarded_address_does_not_escape_the_lock_unless_trusted(admin_user) -> None:
+    # given: the default, X-Forwarded-For not believed
+    statuses = [
+        sign_in("admin", f"guess-{n}", x_forwarded_for=f"192.0.2.{n}").status_code for n in range(5)
+    ]
+
+    assert statuses == [200] * 4 + [429]
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {ATTACKER}
+
+
+@pytest.mark.parametrize(
+    ("behind_proxy", "proxies", "warned"),
+    [(True, 0, True), (True, 1, False), (False, 0, False)],
+)
+def test_the_deploy_check_warns_when_the_proxy_hides_every_clients_address(
+    settings, behind_proxy, proxies, warned
+) -> None:
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if behind_proxy else None
+    settings.TRUST_X_FORWARDED_FOR = proxies
+
+    def ids(deploy: bool) -> list[str]:
+        found = checks.run_checks(tags=["security"], include_deployment_checks=deploy)
+        return [m.id for m in found]
+
+    assert ("tonight.W003" in ids(deploy=True)) == warned
+    assert "tonight.W003" not in ids(deploy=False)
