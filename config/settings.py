@@ -167,6 +167,9 @@ AUTHENTICATION_BACKENDS = [
 # Username and address together: guessing from one address cannot lock the real admin out
 # from everywhere else, and spraying one username from one address is stopped.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The login form's field (AuthenticationForm names it so whatever the user model's
+# USERNAME_FIELD); axes' default is a lazy object that is not a plain string.
+AXES_USERNAME_FORM_FIELD = "username"
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 _cooloff_minutes = env.int("LOGIN_COOLOFF_MINUTES", default=15)
 if AXES_FAILURE_LIMIT < 1 or _cooloff_minutes < 1:
