@@ -9,8 +9,15 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from profiles.models import Profile
-from recommendations.models import Signal, TrainingRun
-from tests.factories import ProfileFactory, RegionFactory, TasteClusterFactory, TitleFactory
+from recommendations.models import Signal, SignalKind, TrainingRun
+from tests.factories import (
+    LanguageFactory,
+    ProfileFactory,
+    RegionFactory,
+    SignalFactory,
+    TasteClusterFactory,
+    TitleFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -135,6 +142,71 @@ def test_an_empty_parameter_is_a_400_not_its_default(api_client, profile, path, 
     assert response.json()["errors"] == {
         name: ["Must not be empty: leave the parameter out for its default."]
     }
+
+
+REPEATED_QUERY_CASES = [
+    ("/api/v1/profiles/{profile}/homepage/", "?device=tv&device=web", "device"),
+    ("/api/v1/profiles/{profile}/homepage/", "?rows=3&items=5&rows=4", "rows"),
+    ("/api/v1/profiles/{profile}/recommendations/", "?n=5&n=1", "n"),
+    ("/api/v1/titles/{title}/", "?profile={profile}&profile={other}", "profile"),
+    ("/api/v1/titles/{title}/", "?profile={profile}&language=hi&language=ta", "language"),
+    ("/api/v1/profiles/{profile}/signals/", "?device=tv&device=web", "device"),
+    ("/api/v1/profiles/{profile}/signals/", "?title={title}&title={other}", "title"),
+    ("/api/v1/profiles/{profile}/signals/", "?limit=5&limit=1", "limit"),
+    ("/api/v1/profiles/", "?offset=0&offset=1", "offset"),
+]
+
+
+@pytest.mark.parametrize(("path", "query", "name"), REPEATED_QUERY_CASES)
+def test_a_repeated_query_parameter_is_a_400_naming_it(api_client, profile, path, query, name):
+    # Django and DRF read the last of them: ?device=tv&device=web served a web page.
+    title = TitleFactory()
+    other = ProfileFactory(account=profile.account)
+    url = (path + query).format(profile=profile.pk, title=title.pk, other=other.pk)
+
+    response = api_client.get(url)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == {name: ["Give this parameter once."]}
+
+
+def test_the_signal_historys_kind_filter_still_takes_several_kinds(api_client, profile):
+    for kind in (SignalKind.PLAY_START, SignalKind.COMPLETE, SignalKind.THUMBS_UP):
+        SignalFactory(profile=profile, kind=kind)
+
+    response = api_client.get(
+        f"/api/v1/profiles/{profile.pk}/signals/?kind=play_start&kind=complete"
+    )
+
+    assert response.status_code == 200, response.content
+    assert {s["kind"] for s in response.json()["results"]} == {"play_start", "complete"}
+
+
+def test_a_form_body_naming_a_field_twice_changes_nothing(api_client, profile):
+    response = api_client.patch(
+        f"/api/v1/profiles/{profile.pk}/",
+        "name=Ravi&name=Meera",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == {"name": ["Give this field once."]}
+    profile.refresh_from_db()
+    assert profile.name == "Asha"
+
+
+def test_a_form_body_may_repeat_a_list_field(api_client, profile):
+    LanguageFactory(code="ta", name="Tamil", native_name="Tamil")
+    LanguageFactory(code="hi", name="Hindi", native_name="Hindi")
+
+    response = api_client.patch(
+        f"/api/v1/profiles/{profile.pk}/",
+        "preferred_languages=ta&preferred_languages=hi",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 200, response.content
+    assert sorted(response.json()["preferred_languages"]) == ["hi", "ta"]
 
 
 def test_drfs_format_parameter_is_still_understood(api_client, account):

@@ -4,19 +4,30 @@ A misspelt field is otherwise silently absent: ``{"isKids": true}`` created an
 unrestricted profile, ``?DEVICE=mobile`` served a TV page, ``?limt=5`` the
 default page. The signal events already refuse unknown fields; the other
 bodies and query strings do the same through these two pieces.
+
+A parameter given twice is refused too, unless the endpoint reads it as a list
+(the signal history's ``kind``): DRF and Django read the last of them, so
+``?device=tv&device=web`` served a web page and ``?n=5&n=1`` one title, each a
+200 for a request the client may not have meant.
 """
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import django_filters
 from django.http import QueryDict
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions, relations, serializers
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 UNKNOWN_FIELD = "Unknown field."
 UNKNOWN_PARAMETER = "Unknown parameter."
 EMPTY_PARAMETER = "Must not be empty: leave the parameter out for its default."
+REPEATED_PARAMETER = "Give this parameter once."
+REPEATED_FIELD = "Give this field once."
+
+#: Serializer fields that read every value of a repeated key (``QueryDict.getlist``).
+_LIST_FIELDS = (serializers.ListField, serializers.MultipleChoiceField, relations.ManyRelatedField)
 
 
 def _format_parameters() -> frozenset[str]:
@@ -25,27 +36,56 @@ def _format_parameters() -> frozenset[str]:
     return frozenset({name}) if name else frozenset()
 
 
-def query_unknown(query: QueryDict, known: Iterable[str]) -> dict[str, list[str]]:
-    """Errors for the parameters of ``query`` outside ``known``, and for empty ones.
+def query_unknown(
+    query: QueryDict, known: Iterable[str], *, repeatable: Iterable[str] = ()
+) -> dict[str, list[str]]:
+    """Errors for the parameters of ``query`` outside ``known``, empty ones and repeated ones.
 
     An empty value (``?device=``) is refused too: DRF reads it as absent and
-    answers with the default, which is not what the client wrote.
+    answers with the default, which is not what the client wrote. So is a
+    parameter given twice, unless it is in ``repeatable``: the endpoint would
+    read only the last.
     """
     allowed = frozenset(known) | _format_parameters()
+    lists = frozenset(repeatable)
     errors: dict[str, list[str]] = {}
     for name in query:
+        values = query.getlist(name)
         if name not in allowed:
             errors[name] = [UNKNOWN_PARAMETER]
-        elif any(value == "" for value in query.getlist(name)):
+        elif any(value == "" for value in values):
             errors[name] = [EMPTY_PARAMETER]
+        elif len(values) > 1 and name not in lists:
+            errors[name] = [REPEATED_PARAMETER]
     return errors
 
 
-def query_parameters_check(request: Request, known: Iterable[str]) -> None:
-    """Raise a 400 naming each parameter of the request that the endpoint does not read."""
-    errors = query_unknown(request.query_params, known)
+def query_parameters_check(
+    request: Request, known: Iterable[str], *, repeatable: Iterable[str] = ()
+) -> None:
+    """Raise a 400 naming each parameter the endpoint does not read, or reads once but got twice."""
+    errors = query_unknown(request.query_params, known, repeatable=repeatable)
     if errors:
         raise exceptions.ValidationError(errors)
+
+
+def filterset_repeatable(filterset: type[django_filters.FilterSet]) -> frozenset[str]:
+    """The parameters of ``filterset`` that take a list by repetition (``?kind=a&kind=b``).
+
+    They are the filters whose form widget reads every value of its key
+    (``SelectMultiple`` and its kin); a comma-separated ``__in`` filter reads one.
+    """
+    return frozenset(
+        name
+        for name, declared in filterset.base_filters.items()
+        if getattr(declared.field.widget, "allow_multiple_selected", False)
+    )
+
+
+def _repeatable_fields(serializer: serializers.Serializer) -> frozenset[str]:
+    return frozenset(
+        name for name, field in serializer.fields.items() if isinstance(field, _LIST_FIELDS)
+    )
 
 
 class _RefusesUnknown(serializers.Serializer):
@@ -68,22 +108,35 @@ class _RefusesUnknown(serializers.Serializer):
 
 
 class KnownFieldsOnly(_RefusesUnknown):
-    """A request body's serializer that refuses fields it does not declare."""
+    """A request body's serializer that refuses fields it does not declare.
+
+    A form body (``name=A&name=B``) can repeat a key as a query string can;
+    only a field that reads a list may. A JSON body's repeated keys are
+    refused by its parser (``config.api.parsers``).
+    """
 
     def _unknown(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        if not isinstance(data, QueryDict):
+            return {name: [UNKNOWN_FIELD] for name in data if name not in self.fields}
         # A form post (the browsable API's) carries Django's CSRF token beside the fields.
-        ignored = {"csrfmiddlewaretoken"} if isinstance(data, QueryDict) else set()
-        return {
-            name: [UNKNOWN_FIELD]
-            for name in data
-            if name not in self.fields and name not in ignored
-        }
+        lists = _repeatable_fields(self)
+        errors: dict[str, list[str]] = {}
+        for name in data:
+            if name not in self.fields:
+                if name != "csrfmiddlewaretoken":
+                    errors[name] = [UNKNOWN_FIELD]
+            elif len(data.getlist(name)) > 1 and name not in lists:
+                errors[name] = [REPEATED_FIELD]
+        return errors
 
 
 class KnownParametersOnly(_RefusesUnknown):
-    """A query string's serializer that refuses parameters it does not declare, or empty ones."""
+    """A query string's serializer that refuses parameters it does not declare, empty or repeated.
+
+    A list field (``ListField``, ``many=True``) may be repeated: it reads every value.
+    """
 
     def _unknown(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
         if isinstance(data, QueryDict):
-            return query_unknown(data, self.fields)
+            return query_unknown(data, self.fields, repeatable=_repeatable_fields(self))
         return {name: [UNKNOWN_PARAMETER] for name in data if name not in self.fields}

@@ -91,10 +91,11 @@ def homepage_params(query: QueryDict) -> dict:
     anything else goes through :class:`HomepageQuerySerializer`.
     """
     if query.keys() <= {"device"}:
-        device = query.get("device", _QUERY_FIELDS["device"].default)
-        if device in _DEVICES:
+        devices = query.getlist("device", [_QUERY_FIELDS["device"].default])
+        # Two devices (?device=tv&device=web) are the serializer's to refuse.
+        if len(devices) == 1 and devices[0] in _DEVICES:
             return {
-                "device": device,
+                "device": devices[0],
                 "rows": _QUERY_FIELDS["rows"].default,
                 "items": _QUERY_FIELDS["items"].default,
             }

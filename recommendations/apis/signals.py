@@ -20,7 +20,7 @@ from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from config.api.pagination import LimitOffsetPagination
 from config.api.query_datetimes import QueryIsoDateTimeFilter
-from config.api.strict import UNKNOWN_FIELD, query_parameters_check
+from config.api.strict import UNKNOWN_FIELD, filterset_repeatable, query_parameters_check
 from config.ids import IdFilter
 from profiles.selectors import profile_for_request
 from profiles.unlock import profile_unlock_check
@@ -222,7 +222,9 @@ class SignalsApi(GenericAPIView):
     def get(self, request: Request, profile_id: int) -> Response:
         history = self.get_queryset()  # first: another household's profile is a 404
         query_parameters_check(
-            request, [*SignalFilter.base_filters, *self.paginator.query_parameters]
+            request,
+            [*SignalFilter.base_filters, *self.paginator.query_parameters],
+            repeatable=filterset_repeatable(SignalFilter),
         )
         signals = self.filter_queryset(history)
         page = self.paginate_queryset(signals)
