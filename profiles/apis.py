@@ -184,6 +184,7 @@ class ProfileDetailApi(APIView):
     )
     def delete(self, request: Request, profile_id: int) -> Response:
         profile = profile_get(account=account_for_request(request), profile_id=profile_id)
+        query_parameters_check(request, ())  # ?force=1 would otherwise read as understood
         profile_change_check(request=request, profile=profile)
         profile_delete(profile=profile)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -33,9 +33,8 @@ def test_every_error_is_documented_with_the_error_shape(schema):
 
 
 def test_only_the_errors_an_operation_can_give(schema):
-    # a list whose only parameters are limit/offset (read leniently) cannot be a 400, nor miss
-    # an object
-    assert set(responses(schema, "GET", "/api/v1/profiles/")) == {"200", "401"}
+    # a list refuses a bad limit or an unknown parameter, and cannot miss an object
+    assert set(responses(schema, "GET", "/api/v1/profiles/")) == {"200", "400", "401"}
     # a request body can be refused; a path naming an object can miss it
     assert "400" in responses(schema, "POST", "/api/v1/profiles/")
     assert "404" not in responses(schema, "POST", "/api/v1/profiles/")
@@ -55,6 +54,58 @@ def test_only_the_errors_an_operation_can_give(schema):
     # and what only the view knows, for the method that can give it
     assert "413" in responses(schema, "POST", "/api/v1/profiles/{profile_id}/signals/")
     assert "413" not in responses(schema, "GET", "/api/v1/profiles/{profile_id}/signals/")
+
+
+def operations(schema: dict, *methods: str) -> list[tuple[str, str]]:
+    return [
+        (method.upper(), path)
+        for path, by_method in schema["paths"].items()
+        for method in by_method
+        if method.upper() in methods
+    ]
+
+
+def test_every_operation_that_checks_its_query_string_documents_400(schema):
+    # Each refuses an unknown, empty or repeated parameter (tests/test_api_unknown_input.py),
+    # even one that reads no parameter at all: /profiles/{id}/, continue-watching/, ...
+    checked = operations(schema, "GET", "DELETE")
+    assert ("DELETE", "/api/v1/profiles/{profile_id}/") in checked
+    assert ("GET", "/api/v1/profiles/{profile_id}/continue-watching/") in checked
+    undocumented = [op for op in checked if "400" not in responses(schema, *op)]
+
+    assert undocumented == []
+    for method, path in checked:
+        body = operation_body(schema, method, path, "400")
+        assert body == {"$ref": "#/components/schemas/Error"}
+
+
+def test_every_operation_with_a_body_documents_415(schema):
+    writes = operations(schema, "POST", "PUT", "PATCH")
+    assert ("POST", "/api/v1/profiles/{profile_id}/signals/") in writes
+
+    assert [op for op in writes if "415" not in responses(schema, *op)] == []
+
+
+@pytest.mark.django_db
+def test_a_signal_batch_that_is_not_json_is_the_documented_415(schema):
+    account = AccountFactory()
+    profile = ProfileFactory(account=account)
+    documented = operation_body(schema, "POST", "/api/v1/profiles/{profile_id}/signals/", "415")
+
+    response = token_client(account).post(
+        f"/api/v1/profiles/{profile.pk}/signals/", data="events", content_type="text/plain"
+    )
+
+    assert response.status_code == 415
+    assert_matches(schema, response.json(), documented["$ref"])
+
+
+@pytest.mark.parametrize("path", ["/api/v1/profiles/", "/api/v1/profiles/{profile_id}/signals/"])
+def test_the_paginators_bounds_are_documented(schema, path):
+    parameters = {p["name"]: p["schema"] for p in schema["paths"][path]["get"]["parameters"]}
+
+    assert parameters["limit"] == {"type": "integer", "minimum": 1, "maximum": 500}
+    assert parameters["offset"] == {"type": "integer", "minimum": 0}
 
 
 @pytest.mark.django_db

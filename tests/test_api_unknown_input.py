@@ -116,13 +116,24 @@ def test_an_unknown_query_parameter_is_a_400_naming_it(
     assert response.json()["errors"] == {name: ["Unknown parameter."]}
 
 
-def test_every_get_endpoint_of_the_schema_refuses_unknown_parameters():
-    # A new endpoint must join the cases above: each view checks its own parameters.
+def test_a_profile_deleted_with_an_unknown_parameter_is_kept(api_client, profile):
+    response = api_client.delete(f"/api/v1/profiles/{profile.pk}/?force=1")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == {"force": ["Unknown parameter."]}
+    assert Profile.objects.filter(pk=profile.pk).exists()
+
+
+def test_every_get_and_delete_endpoint_of_the_schema_refuses_unknown_parameters():
+    # A new endpoint must join the cases above: each view checks its own parameters, and
+    # the schema documents a 400 for every GET and DELETE (config.api.schema).
     schema = SchemaGenerator().get_schema(request=None, public=True)
     gets = {path for path, operations in schema["paths"].items() if "get" in operations}
+    deletes = {path for path, operations in schema["paths"].items() if "delete" in operations}
     covered = {re.sub(r"\{\w+\}", "{}", path) for path, _, _ in UNKNOWN_QUERY_CASES}
 
     assert {re.sub(r"\{\w+\}", "{}", path) for path in gets} <= covered
+    assert deletes == {"/api/v1/profiles/{profile_id}/"}  # the case above
 
 
 @pytest.mark.parametrize(

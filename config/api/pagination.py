@@ -1,5 +1,7 @@
 """Pagination shared by every list endpoint."""
 
+from typing import Any
+
 from rest_framework import exceptions, pagination
 from rest_framework.request import Request
 
@@ -32,6 +34,17 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
     def query_parameters(self) -> tuple[str, str]:
         """The parameters this paginator reads, for the list views' unknown-parameter check."""
         return (self.limit_query_param, self.offset_query_param)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """DRF's two parameters, with the ranges that ``get_limit`` and ``get_offset`` enforce."""
+        bounds = {
+            self.limit_query_param: {"minimum": 1, "maximum": self.max_limit},
+            self.offset_query_param: {"minimum": 0},
+        }
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"] = {**parameter["schema"], **bounds.get(parameter["name"], {})}
+        return parameters
 
     def get_limit(self, request: Request) -> int:
         limit = _whole_number(request, self.limit_query_param, minimum=1, maximum=self.max_limit)

@@ -4,12 +4,15 @@ drf-spectacular documents the success response it can see; the errors come
 from the exception handler (``config.api.exceptions``), authentication,
 permissions and throttles, which it cannot. Listing them by hand on every
 view would drift, so they are derived from what each view is made of: a
-request body or query parameters can be refused (400), an authenticated view
-without a token is 401, a path naming an object can miss it (404), a
-profile's path can be PIN-locked (403), a staff-only view refuses others
-(403), a throttled view can answer 429. What only the view knows (a batch
-too large, no model trained yet, a wrong PIN) it names in ``schema_errors``,
-by method, and that wins over the rules. Responses a view declares itself
+request body can be refused (400) or be of a media type the view does not
+parse (415), a query string can be refused (400: every GET and DELETE view
+checks its parameters, ``config.api.strict``, so even one that reads none
+refuses an unknown one), an authenticated view without a token is 401, a
+path naming an object can miss it (404), a profile's path can be PIN-locked
+(403), a staff-only view refuses others (403), a throttled view can answer
+429. What only the view knows (a batch too large, no model trained yet, a
+wrong PIN) it names in ``schema_errors``, by method, and that wins over the
+rules. Responses a view declares itself
 (``@extend_schema(responses=...)``) are kept as declared. The operations on a
 profile's data (its homepage, signals, ...) also get the unlock header they
 read, documented once here rather than on each of them.
@@ -26,6 +29,11 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAdminUser
 
 from profiles.unlock import UNLOCK_HEADER
+
+BODY_METHODS = ("POST", "PUT", "PATCH")
+#: The methods whose views check the query string; tests/test_api_unknown_input.py holds
+#: every such operation of the schema to it.
+QUERY_CHECKED_METHODS = ("GET", "DELETE")
 
 #: A profile's data (``/profiles/{id}/homepage/``, ...): checked against its PIN. Not the
 #: profile itself (its changes declare their own rule) nor its unlock endpoint.
@@ -88,8 +96,12 @@ class AutoSchema(SpectacularAutoSchema):
         permissions = view.get_permissions()
         # The view's own first: the first of a code is the one documented.
         errors = list(getattr(view, "schema_errors", {}).get(self.method, {}).items())
-        if self.method in ("POST", "PUT", "PATCH") or self._refusable_query_parameters():
-            errors.append((400, "Bad input: `errors` names every field and its reason."))
+        if self.method in BODY_METHODS or self.method in QUERY_CHECKED_METHODS:
+            errors.append(
+                (400, "Bad input: `errors` names every field or parameter and its reason.")
+            )
+        if self.method in BODY_METHODS:
+            errors.append((415, "The body is not of a media type the operation reads."))
         if view.get_authenticators() and not all(isinstance(p, AllowAny) for p in permissions):
             errors.append((401, "No token, or a revoked or unknown one."))
         if any(isinstance(p, IsAdminUser) for p in permissions):
@@ -103,20 +115,3 @@ class AutoSchema(SpectacularAutoSchema):
         if view.get_throttles():
             errors.append((429, "Too many attempts: see `retry_after_seconds`."))
         return errors
-
-    def _get_parameters_in(self, location: str) -> list[dict[str, Any]]:
-        return [p for p in self._get_parameters() if p.get("in") == location]
-
-    def _refusable_query_parameters(self) -> list[dict[str, Any]]:
-        """The query parameters a bad value of is a 400: not limit/offset.
-
-        DRF's limit/offset pagination reads a bad value as its default rather
-        than refusing it, so a list whose only parameters are those cannot be a 400.
-        """
-        paginator = self._get_paginator()
-        lenient = (
-            {p["name"] for p in paginator.get_schema_operation_parameters(self.view)}
-            if paginator
-            else set()
-        )
-        return [p for p in self._get_parameters_in("query") if p["name"] not in lenient]
