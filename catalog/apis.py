@@ -16,15 +16,13 @@ from config.ids import IdField
 from profiles.selectors import profile_get
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
 
-from .models import Language, Title, TitleLocalization
+from .models import Title, TitleLocalization
+from .serializers import LanguageCodeField
 
 
 class TitleQuerySerializer(KnownParametersOnly):
-    language = serializers.SlugRelatedField(
-        slug_field="code",
-        queryset=Language.objects.all(),
-        required=False,
-        help_text="Language of name and synopsis (falls back to the original).",
+    language = LanguageCodeField(
+        required=False, help_text="Language of name and synopsis (falls back to the original)."
     )
     profile = IdField(
         help_text=(

@@ -9,7 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
-from catalog.models import Language, MaturityLevel
+from catalog.models import MaturityLevel
+from catalog.serializers import LanguageCodeField
 from config.api.pagination import LimitOffsetPagination
 from config.api.schema import ErrorSerializer
 from config.api.strict import KnownFieldsOnly, query_parameters_check
@@ -69,12 +70,8 @@ class ProfileInputSerializer(KnownFieldsOnly):
     name = serializers.CharField(max_length=50)
     is_kids = serializers.BooleanField(required=False)
     maturity_limit = serializers.ChoiceField(choices=MaturityLevel.choices, required=False)
-    display_language = serializers.SlugRelatedField(
-        slug_field="code", queryset=Language.objects.all(), required=False, allow_null=True
-    )
-    preferred_languages = serializers.SlugRelatedField(
-        slug_field="code", queryset=Language.objects.all(), many=True, required=False
-    )
+    display_language = LanguageCodeField(required=False, allow_null=True)
+    preferred_languages = LanguageCodeField(many=True, required=False)
     pin = serializers.RegexField(
         rf"^[0-9]{{{PIN_LENGTH}}}$",
         required=False,

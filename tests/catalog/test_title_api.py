@@ -74,10 +74,11 @@ def test_titles_not_available_in_the_accounts_region_now_are_404(api_client, pro
     assert detail(api_client, series, profile).status_code == 404
 
 
-def test_an_unknown_language_is_a_400(api_client, profile, series):
+def test_an_unknown_language_is_a_400_naming_it(api_client, profile, series):
     response = detail(api_client, series, profile, "&language=zz")
     assert response.status_code == 400
-    assert "language" in response.json()["errors"]
+    # in the API's words, not the ORM's "Object with code=zz does not exist."
+    assert response.json()["errors"] == {"language": ['No language with code "zz".']}
 
 
 def test_an_active_variant_without_an_image_is_left_out(api_client, profile, series):

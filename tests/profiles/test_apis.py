@@ -403,3 +403,31 @@ def test_the_schema_documents_the_pin_and_guardian_refusals():
     assert "429" in unlock["responses"]
     for operation in (detail["patch"], detail["delete"], create):
         assert "X-Profile-Unlock" in [p["name"] for p in operation["parameters"]]
+
+
+@pytest.mark.parametrize(
+    ("change", "errors"),
+    [
+        ({"display_language": "xx"}, {"display_language": ['No language with code "xx".']}),
+        (
+            {"preferred_languages": ["ta", "xx"]},
+            {"preferred_languages": ['No language with code "xx".']},
+        ),
+        ({"display_language": 5}, {"display_language": ['Must be a language code, such as "ta".']}),
+        (
+            {"preferred_languages": [["ta"]]},
+            {"preferred_languages": ['Must be a language code, such as "ta".']},
+        ),
+    ],
+)
+def test_an_unknown_language_is_refused_in_the_apis_words(api_client, profile, change, errors):
+    # DRF's own sentence was the ORM's lookup: "Object with code=xx does not exist."
+    LanguageFactory(code="ta", name="Tamil", native_name="Tamil")
+
+    response = api_client.patch(detail_url(profile.pk), change, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == errors
+    profile.refresh_from_db()
+    assert profile.display_language_id is None
+    assert not profile.preferred_languages.exists()
