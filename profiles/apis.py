@@ -13,7 +13,7 @@ from catalog.models import MaturityLevel
 from catalog.serializers import LanguageCodeField
 from config.api.pagination import LimitOffsetPagination
 from config.api.schema import ErrorSerializer
-from config.api.strict import KnownFieldsOnly, query_parameters_check
+from config.api.strict import KnownFieldsOnly, NoQueryOnWrites, query_parameters_check
 
 from .models import PIN_LENGTH, Profile
 from .selectors import profile_for_request, profile_get, profile_list
@@ -82,7 +82,7 @@ class ProfileInputSerializer(KnownFieldsOnly):
     )
 
 
-class ProfileListCreateApi(GenericAPIView):
+class ProfileListCreateApi(NoQueryOnWrites, GenericAPIView):
     schema_errors = {  # config.api.schema
         "POST": {403: "`guardian_unlock_required`: see the operation's description."}
     }
@@ -133,7 +133,7 @@ class ProfileListCreateApi(GenericAPIView):
         return Response(ProfileOutputSerializer(profile).data, status=status.HTTP_201_CREATED)
 
 
-class ProfileDetailApi(APIView):
+class ProfileDetailApi(NoQueryOnWrites, APIView):
     schema_errors = {  # config.api.schema
         "DELETE": {403: "`profile_locked`: the profile's own unlock is missing."}
     }
@@ -181,7 +181,6 @@ class ProfileDetailApi(APIView):
     )
     def delete(self, request: Request, profile_id: int) -> Response:
         profile = profile_get(account=account_for_request(request), profile_id=profile_id)
-        query_parameters_check(request, ())  # ?force=1 would otherwise read as understood
         profile_change_check(request=request, profile=profile)
         profile_delete(profile=profile)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -204,7 +203,7 @@ class ProfileUnlockOutputSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField(help_text="Seconds the token stays valid.")
 
 
-class ProfileUnlockApi(APIView):
+class ProfileUnlockApi(NoQueryOnWrites, APIView):
     schema_errors = {  # config.api.schema
         "POST": {
             403: "Wrong PIN (`wrong_pin`).",

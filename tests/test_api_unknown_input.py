@@ -136,6 +136,54 @@ def test_every_get_and_delete_endpoint_of_the_schema_refuses_unknown_parameters(
     assert deletes == {"/api/v1/profiles/{profile_id}/"}  # the case above
 
 
+WRITE_CASES = [
+    ("post", "/api/v1/profiles/", {"name": "Tiny"}),
+    ("patch", "/api/v1/profiles/{profile}/", {"name": "Ravi"}),
+    ("delete", "/api/v1/profiles/{profile}/", None),
+    ("post", "/api/v1/profiles/{profile}/unlock/", {"pin": "1234"}),
+    ("post", "/api/v1/profiles/{profile}/signals/", "EVENTS"),
+    ("post", "/api/v1/ops/retrains/", {"region": "IN"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRITE_CASES)
+def test_a_write_with_a_query_parameter_is_a_400_and_changes_nothing(
+    api_client, admin_client, profile, method, path, body
+):
+    # POST .../signals/?dry_run=1 stored the events: the parameter looked understood.
+    RegionFactory(code="IN")
+    profile.set_pin("1234")
+    profile.save()
+    if body == "EVENTS":
+        body = {"events": [_play(TitleFactory(), timezone.now())]}
+    client = admin_client if "/ops/" in path else api_client
+    url = path.format(profile=profile.pk) + "?dry_run=1"
+
+    encoding = {"content_type": "application/json"} if "/ops/" in path else {"format": "json"}
+
+    response = getattr(client, method)(url, body, **encoding)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == {"dry_run": ["Unknown parameter."]}
+    assert not Signal.objects.exists()
+    assert not TrainingRun.objects.exists()
+    assert list(Profile.objects.values_list("name", flat=True)) == ["Asha"]
+    assert "token" not in response.json()  # no unlock token issued either
+
+
+def test_every_write_of_the_schema_is_among_the_write_cases():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    writes = {
+        (method, re.sub(r"\{\w+\}", "{}", path))
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if method in ("post", "put", "patch", "delete")
+    }
+    covered = {(method, re.sub(r"\{\w+\}", "{}", path)) for method, path, _ in WRITE_CASES}
+
+    assert writes <= covered
+
+
 @pytest.mark.parametrize(
     ("path", "name"),
     [

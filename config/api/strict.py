@@ -17,6 +17,7 @@ from typing import Any
 import django_filters
 from django.http import QueryDict
 from rest_framework import exceptions, relations, serializers
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
@@ -86,6 +87,22 @@ def _repeatable_fields(serializer: serializers.Serializer) -> frozenset[str]:
     return frozenset(
         name for name, field in serializer.fields.items() if isinstance(field, _LIST_FIELDS)
     )
+
+
+class NoQueryOnWrites:
+    """For an API view whose writes read no query string: any parameter on them is a 400.
+
+    ``POST .../signals/?dry_run=1`` stored the events: a parameter the write does
+    not read looked understood. Mixed into every view with a write method (a
+    test holds every write of the schema to it); reads check their own
+    parameters, which differ per endpoint. It runs after authentication and
+    permissions, as DRF's ``initial`` orders them, so a stranger still gets 401.
+    """
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        if request.method not in SAFE_METHODS:
+            query_parameters_check(request, ())
 
 
 class _RefusesUnknown(serializers.Serializer):

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api.strict import KnownFieldsOnly, query_parameters_check
+from config.api.strict import KnownFieldsOnly, NoQueryOnWrites, query_parameters_check
 from recommendations.models import TrainingRun
 from recommendations.services.retraining import (
     RetrainError,
@@ -103,7 +103,7 @@ class TrainingRunPermission(IsAdminUser):
         return request.user.has_perm(CHANGE_RUNS)
 
 
-class RetrainListApi(APIView):
+class RetrainListApi(NoQueryOnWrites, APIView):
     permission_classes = (TrainingRunPermission,)
     # config.api.schema documents these (with the project's error shape).
     schema_errors = {

@@ -19,7 +19,12 @@ from artwork.models import DeviceClass
 from config.api.pagination import LimitOffsetPagination
 from config.api.parsers import OrjsonParser
 from config.api.query_datetimes import QueryIsoDateTimeFilter
-from config.api.strict import UNKNOWN_FIELD, filterset_repeatable, query_parameters_check
+from config.api.strict import (
+    UNKNOWN_FIELD,
+    NoQueryOnWrites,
+    filterset_repeatable,
+    query_parameters_check,
+)
 from config.ids import IdFilter
 from profiles.selectors import profile_for_request
 from profiles.unlock import profile_unlock_check
@@ -123,7 +128,7 @@ class SignalFilter(django_filters.FilterSet):
         fields = ["kind", "title", "device", "occurred_after", "occurred_before"]
 
 
-class SignalsApi(GenericAPIView):
+class SignalsApi(NoQueryOnWrites, GenericAPIView):
     schema_errors = {"POST": {413: "More events than a batch may hold."}}  # config.api.schema
     # Recording is the hottest write of the API; its body is only ever JSON.
     parser_classes = [OrjsonParser]
