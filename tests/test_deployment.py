@@ -452,6 +452,8 @@ def test_the_worker_healthcheck_fails_once_the_worker_stops_answering(settings) 
     command[command.index("--queues") + 1] = queue
     command[command.index("--concurrency") + 1] = "1"
     probe = compose_healthcheck("worker")
+    assert "--timeout 10" in probe
+    probe = probe.replace("--timeout 10", "--timeout 2")  # a hung worker's wait, shortened
     worker = subprocess.Popen(
         [str(Path(sys.executable).parent / command[0]), *command[1:]],
         cwd=ROOT,
