@@ -187,6 +187,8 @@ AXES_LOCKOUT_CALLABLE = "accounts.login_lockout.lockout_response"
 # they survive a cache FLUSHDB, and `make demo` without Redis counts them across its
 # gunicorn workers too. Only sign-in attempts write them: no load worth a cache.
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# Not its banner on every start of every process (each manage.py command printed it).
+AXES_VERBOSE = False
 # The client's address (django-ipware): the connection's, or with TRUST_X_FORWARDED_FOR the
 # X-Forwarded-For entry the outermost proxy appended, whatever a client wrote before it. The
 # count ipware takes is of the proxies listed in the header, which leaves out the last one (it
