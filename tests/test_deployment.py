@@ -19,7 +19,6 @@ from django.core import checks
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
@@ -31,8 +30,8 @@ from recommendations.checks import redis_databases
 from recommendations.demo.artwork_variants import SHARED_DIR
 from recommendations.schedules import schedules_overdue
 from recommendations.services.retraining import retrain_queue
+from tests.processes import ROOT, current_database_url, run_python
 
-ROOT = Path(__file__).resolve().parent.parent
 HOST = "tonight.example.com"
 PASSWORD = "pw-12345-xyz"
 
@@ -208,15 +207,7 @@ def test_security_settings_default_to_off_and_read_the_environment(monkeypatch) 
 def test_deploy_check_is_clean_for_the_documented_production_env() -> None:
     env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "DATABASE_URL") if k in os.environ}
     env |= documented_production_env()
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python("manage.py", "check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
@@ -237,15 +228,7 @@ COMPOSE_BEHIND_TLS = {
 def deploy_check(env: dict[str, str]) -> set[str]:
     """The ids ``manage.py check --deploy`` reports in ``env``; fails on any error."""
     base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy"],
-        cwd=ROOT,
-        env=base | env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python("manage.py", "check", "--deploy", env=base | env)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     return set(re.findall(r"\(([\w.]+\.[EWC]\d+)\)", output))
@@ -536,13 +519,6 @@ def test_beat_health_says_when_a_schedule_was_last_sent_or_that_it_never_was() -
     )
 
 
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-    return f"postgres://{db['USER']}{password}@{host}/{db['NAME']}"
-
-
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_the_beat_healthcheck_fails_once_beat_stops_sending(settings) -> None:
@@ -552,7 +528,7 @@ def test_the_beat_healthcheck_fails_once_beat_stops_sending(settings) -> None:
     queue = f"healthcheck-{uuid.uuid4().hex[:8]}"
     periodic_task(f"probe {queue}", every=1, queue=queue)
     PeriodicTask.objects.update(date_changed=timezone.now() - timedelta(minutes=1))
-    env = {"DATABASE_URL": _test_database_url(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
+    env = {"DATABASE_URL": current_database_url(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
     probe = f"{compose_healthcheck('beat')} --grace {grace}"
     command = compose()["services"]["beat"]["command"]
 

@@ -4,8 +4,6 @@ import fnmatch
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tomllib
 from io import StringIO
 from pathlib import Path
@@ -17,6 +15,8 @@ from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.processes import run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -258,14 +258,8 @@ def test_image_build_step_runs_on_what_the_dockerfile_copies(tmp_path):
     env["OPENBLAS_NUM_THREADS"] = "1"
 
     # when: the build's collectstatic runs there, then the URL map and tasks are imported
-    result = subprocess.run(
-        [sys.executable, "-c", _IN_IMAGE_TREE, "manage.py", *build["args"].split()],
-        cwd=image,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_python(
+        "-c", _IN_IMAGE_TREE, "manage.py", *build["args"].split(), env=env, cwd=image
     )
 
     # then

@@ -3,8 +3,6 @@
 import datetime as dt
 import io
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from recommendations.services.signals import title_states_fold
 from recommendations.signal_events import SignalEvent
 from tests.conftest import token_client
 from tests.factories import LanguageFactory, RegionFactory
+from tests.processes import run_python
 
 pytestmark = pytest.mark.django_db
 
@@ -660,21 +659,8 @@ def test_rerunning_an_import_on_sqlite_stores_nothing_twice(tmp_path):
     }
 
     # when: the same file is imported, checked again with --dry-run, and imported again
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _ON_SQLITE,
-            str(write(tmp_path, MOVIES, "movies.csv")),
-            str(write(tmp_path, RATINGS)),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    movies, ratings = write(tmp_path, MOVIES, "movies.csv"), write(tmp_path, RATINGS)
+    result = run_python("-c", _ON_SQLITE, str(movies), str(ratings), env=env)
 
     # then: the reruns find every signal already stored (they failed to bind the event ids)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -4,8 +4,6 @@ anyway, and staff who may only look."""
 
 import datetime as dt
 import os
-import subprocess
-import sys
 import time
 from io import StringIO
 
@@ -28,8 +26,8 @@ from recommendations.services.retraining import (
 )
 from regions.models import TasteCluster
 from tests.factories import RegionFactory, TasteClusterFactory
+from tests.processes import current_database_url, run_python
 from tests.recommendations.demo_world import seed_small_demo
-from tests.test_deployment import ROOT, _test_database_url
 
 
 @pytest.fixture
@@ -614,7 +612,7 @@ def test_retrain_without_a_broker_says_the_version_it_made_and_nothing_about_a_b
     # given: the first local run's configuration, no broker: tasks run in the command
     env = {
         **os.environ,
-        "DATABASE_URL": _test_database_url(),
+        "DATABASE_URL": current_database_url(),
         "CELERY_BROKER_URL": "",
         "REDIS_URL": "",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
@@ -623,15 +621,7 @@ def test_retrain_without_a_broker_says_the_version_it_made_and_nothing_about_a_b
     }
 
     # when: a retrain without --wait
-    result = subprocess.run(
-        [sys.executable, "manage.py", "retrain", "--region", "IN", "--cluster", "tamil"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    result = run_python("manage.py", "retrain", "--region", "IN", "--cluster", "tamil", env=env)
 
     # then: the run had finished by the time it was reported, version and all
     assert result.returncode == 0, result.stderr[-3000:]
