@@ -588,6 +588,37 @@ def test_a_homepage_costs_three_round_trips(world, household, django_assert_num_
     assert response.status_code == 200
 
 
+@pytest.fixture
+def two_episode_show(world, household):
+    """A two-episode series available for a year, beside three films the profile watched."""
+    season = SeasonFactory(number=1, title=TitleFactory(kind="series", original_name="show"))
+    first = EpisodeFactory(season=season, number=1)
+    second = EpisodeFactory(season=season, number=2)
+    AvailabilityFactory(
+        title=season.title, region=world.region, starts_at=NOW - dt.timedelta(days=365)
+    )
+    for title in world.titles["action"][:3]:
+        watch(household[1], title, days_ago=5)
+    return season.title, first, second
+
+
+def page_and_continue_watching(account, profile) -> tuple[list[dict], list[dict]]:
+    """The profile's homepage rows (40 of up to 20 titles) and its /continue-watching/ list."""
+    client = token_client(account)
+    rows = client.get(url(profile, rows=40, items=20)).json()["rows"]
+    listed = client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()["results"]
+    return rows, listed
+
+
+def with_progress(items: list[dict]) -> list[tuple[int, float | None]]:
+    """(title, progress) of each item."""
+    return [(item["title_id"], item["progress"]) for item in items]
+
+
+def continue_watching_row(rows: list[dict]) -> list[dict]:
+    return [item for row in rows if row["type"] == "continue_watching" for item in row["items"]]
+
+
 @pytest.mark.parametrize(
     ("watched", "progress", "resumes_at"),
     [
@@ -598,17 +629,11 @@ def test_a_homepage_costs_three_round_trips(world, household, django_assert_num_
     ],
 )
 def test_a_series_shows_the_progress_continue_watching_shows(
-    world, household, watched, progress, resumes_at
+    world, household, two_episode_show, watched, progress, resumes_at
 ):
     # given: a two-episode series the profile watched some of
     account, asha, _ = household
-    season = SeasonFactory(number=1, title=TitleFactory(kind="series", original_name="show"))
-    show = season.title
-    first = EpisodeFactory(season=season, number=1)
-    second = EpisodeFactory(season=season, number=2)
-    AvailabilityFactory(title=show, region=world.region, starts_at=NOW - dt.timedelta(days=365))
-    for title in world.titles["action"][:3]:
-        watch(asha, title, days_ago=5)
+    show, first, second = two_episode_show
     if watched == "only the last finished":
         record(asha, "play_start", show, days_ago=1.02, episode=second)
         record(asha, "complete", show, days_ago=1, episode=second)
@@ -619,17 +644,14 @@ def test_a_series_shows_the_progress_continue_watching_shows(
         if watched == "first finished":
             record(asha, "complete", show, days_ago=1, episode=first)
     model_train(region_code=world.region.code)
-    client = token_client(account)
 
     # when
-    rows = client.get(url(asha, rows=40, items=20)).json()["rows"]
-    listed = client.get(f"/api/v1/profiles/{asha.pk}/continue-watching/").json()["results"]
+    rows, listed = page_and_continue_watching(account, asha)
 
     # then: both say where the profile resumes, and how far into it (never a finished
     # episode's 100%)
-    resume = [i for row in rows if row["type"] == "continue_watching" for i in row["items"]]
-    assert [(i["title_id"], i["progress"]) for i in resume] == [(show.pk, progress)]
-    assert [(i["title_id"], i["progress"]) for i in listed] == [(show.pk, progress)]
+    expected = [(show.pk, progress)]
+    assert with_progress(continue_watching_row(rows)) == with_progress(listed) == expected
     assert listed[0]["episode_id"] == {"first": first.pk, "second": second.pk}[resumes_at]
 
 
@@ -644,19 +666,13 @@ def test_a_series_shows_the_progress_continue_watching_shows(
     ],
 )
 def test_a_finished_title_being_rewatched_returns_to_continue_watching(
-    world, household, rewatch, resumed
+    world, household, two_episode_show, rewatch, resumed
 ):
     # given: a film and a two-episode series the profile finished two days ago, and what
     # it did with one of them since
     account, asha, _ = household
     film = world.titles["comedy"][0]
-    season = SeasonFactory(number=1, title=TitleFactory(kind="series", original_name="show"))
-    show = season.title
-    first = EpisodeFactory(season=season, number=1)
-    second = EpisodeFactory(season=season, number=2)
-    AvailabilityFactory(title=show, region=world.region, starts_at=NOW - dt.timedelta(days=365))
-    for title in world.titles["action"][:3]:
-        watch(asha, title, days_ago=5)
+    show, first, second = two_episode_show
     watch(asha, film, days_ago=2)
     for episode in (first, second):
         record(asha, "play_start", show, days_ago=2.02, episode=episode)
@@ -672,19 +688,15 @@ def test_a_finished_title_being_rewatched_returns_to_continue_watching(
         record(asha, "play_start", show, days_ago=1.02, episode=first)
         record(asha, "progress", show, days_ago=1.01, episode=first, value=25.0)
     model_train(region_code=world.region.code)
-    client = token_client(account)
 
     # when
-    rows = client.get(url(asha, rows=40, items=20)).json()["rows"]
-    listed = client.get(f"/api/v1/profiles/{asha.pk}/continue-watching/").json()["results"]
+    rows, listed = page_and_continue_watching(account, asha)
 
     # then: the page and the list agree: a rewatch stopped midway is resumed where it
     # stopped (the episode being rewatched, for a series), and is not also in Watch Again
     expected = [] if resumed is None else [(title.pk, resumed)]
     by_type = {row["type"]: [i["title_id"] for i in row["items"]] for row in rows}
-    resume = [i for row in rows if row["type"] == "continue_watching" for i in row["items"]]
-    assert [(i["title_id"], i["progress"]) for i in resume] == expected
-    assert [(i["title_id"], i["progress"]) for i in listed] == expected
+    assert with_progress(continue_watching_row(rows)) == with_progress(listed) == expected
     if resumed is not None:
         assert title.pk not in by_type.get("watch_again", [])
         assert listed[0]["episode_id"] == (first.pk if title == show else None)
