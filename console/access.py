@@ -18,6 +18,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
+from config.permissions import may_view
+
 View = Callable[..., HttpResponse]
 
 #: Households, their profiles, and homepages built from their signals: the household
@@ -33,16 +35,7 @@ SECTIONS = {"households": HOUSEHOLDS, "models": MODELS, "artwork": ARTWORK}
 
 def can_view(user: AbstractBaseUser | AnonymousUser, models: tuple[str, ...]) -> bool:
     """Whether admin would list every one of ``models`` (``app_label.model_name``) to the user."""
-    if not (user.is_active and user.is_staff):
-        return False
-    for label in models:
-        app_label, model_name = label.split(".")
-        if not (
-            user.has_perm(f"{app_label}.view_{model_name}")
-            or user.has_perm(f"{app_label}.change_{model_name}")
-        ):
-            return False
-    return True
+    return user.is_active and user.is_staff and all(may_view(user, label) for label in models)
 
 
 def console_sections(user: AbstractBaseUser | AnonymousUser) -> dict[str, bool]:

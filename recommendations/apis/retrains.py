@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.strict import KnownFieldsOnly, NoQueryOnWrites, query_parameters_check
+from config.permissions import may_view
 from recommendations.models import TrainingRun
 from recommendations.services.retraining import (
     RetrainError,
@@ -72,7 +73,7 @@ class RetrainNotQueuedError(exceptions.APIException):
     default_detail = "The broker refused the retrain; its run is marked failed."
 
 
-VIEW_RUNS = "recommendations.view_trainingrun"
+TRAINING_RUNS = "recommendations.trainingrun"
 CHANGE_RUNS = "recommendations.change_trainingrun"
 MAY_NOT_RETRAIN = "Staff with permission to change training runs only (`change_trainingrun`)."
 MAY_NOT_VIEW_RUNS = (
@@ -98,7 +99,7 @@ class TrainingRunPermission(IsAdminUser):
         if not super().has_permission(request, view):
             return False
         if request.method in SAFE_METHODS:
-            return request.user.has_perm(VIEW_RUNS) or request.user.has_perm(CHANGE_RUNS)
+            return may_view(request.user, TRAINING_RUNS)
         self.message = MAY_NOT_RETRAIN
         return request.user.has_perm(CHANGE_RUNS)
 
