@@ -785,6 +785,15 @@ def page_queries(client: Client, url: str) -> int:
     return len(captured)
 
 
+def change_page_costs(client: Client, few: Model, many: Model) -> tuple[int, int]:
+    """:func:`page_queries` of the change pages of two objects of one model."""
+    model = type(few)
+    return (
+        page_queries(client, admin_url(model, "change", few.pk)),
+        page_queries(client, admin_url(model, "change", many.pk)),
+    )
+
+
 def extra_languages(count: int) -> list[Language]:
     return [
         LanguageFactory(code=f"x{chr(97 + i // 26)}{chr(97 + i % 26)}", name=f"Extra {i:02}")
@@ -829,8 +838,7 @@ def test_a_titles_page_costs_the_same_for_two_rows_of_each_inline_and_twenty(
     few, many = title_with_rows(2), title_with_rows(20)
 
     # when
-    cost_of_few = page_queries(staff, admin_url(Title, "change", few.pk))
-    cost_of_many = page_queries(staff, admin_url(Title, "change", many.pk))
+    cost_of_few, cost_of_many = change_page_costs(staff, few, many)
 
     # then: 90 rows more cost nothing more (there were five queries a row)
     assert cost_of_many == cost_of_few
@@ -841,8 +849,7 @@ def test_a_persons_page_costs_the_same_for_five_credits_and_sixty(staff: Client)
     CreditFactory.create_batch(5, person=few)
     CreditFactory.create_batch(60, person=many)
 
-    cost_of_few = page_queries(staff, admin_url(Person, "change", few.pk))
-    cost_of_many = page_queries(staff, admin_url(Person, "change", many.pk))
+    cost_of_few, cost_of_many = change_page_costs(staff, few, many)
 
     assert cost_of_many == cost_of_few
 
@@ -887,8 +894,7 @@ def test_a_regions_page_costs_the_same_for_two_taste_clusters_and_fifteen(
 ) -> None:
     few, many = region_with_clusters("BR", 2), region_with_clusters("DE", 15)
 
-    cost_of_few = page_queries(staff, admin_url(Region, "change", few.pk))
-    cost_of_many = page_queries(staff, admin_url(Region, "change", many.pk))
+    cost_of_few, cost_of_many = change_page_costs(staff, few, many)
 
     assert cost_of_many == cost_of_few
 
@@ -919,8 +925,7 @@ def test_a_training_runs_page_costs_the_same_for_two_charted_runs_and_thirty(
 
     few, many = last_of_runs(2), last_of_runs(30)
 
-    cost_of_few = page_queries(staff, admin_url(TrainingRun, "change", few.pk))
-    cost_of_many = page_queries(staff, admin_url(TrainingRun, "change", many.pk))
+    cost_of_few, cost_of_many = change_page_costs(staff, few, many)
 
     assert cost_of_many == cost_of_few
 
@@ -945,8 +950,7 @@ def test_a_page_logs_page_costs_the_same_for_three_items_and_a_full_homepage(
     titles = [TitleFactory() for _ in range(240)]  # a 12x20 page
     few, many = page_showing(3), page_showing(240)
 
-    cost_of_few = page_queries(staff, admin_url(PageLog, "change", few.pk))
-    cost_of_many = page_queries(staff, admin_url(PageLog, "change", many.pk))
+    cost_of_few, cost_of_many = change_page_costs(staff, few, many)
 
     assert cost_of_many == cost_of_few
 
