@@ -207,6 +207,10 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
     @extend_schema(
         operation_id="signals_list",
         summary="A profile's signal history, newest first",
+        description=(
+            "Signals of a title or artwork variant above the profile's maturity limit (one "
+            "lowered since they were recorded) are left out of the rows and the count."
+        ),
         responses=SignalOutputSerializer(many=True),
     )
     def get(self, request: Request, profile_id: int) -> Response:

@@ -11,7 +11,7 @@ from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from artwork.models import ArtworkVariant
-from catalog.models import Episode, Season, Title
+from catalog.models import Episode, MaturityLevel, Season, Title
 from catalog.selectors import title_names
 from config.db import RowReader
 from config.ids import ID_MAX  # ids beyond a bigint name no row; left out of queries
@@ -26,7 +26,20 @@ CONTINUE_MAX_PROGRESS = 95.0
 
 
 def signal_history(*, profile: Profile) -> QuerySet[Signal]:
-    return Signal.objects.filter(profile=profile).order_by("-occurred_at", "-pk")
+    """The profile's signals, newest first, of titles and artwork within its maturity limit.
+
+    Ingest refuses what is above the limit, but a limit lowered since (a profile
+    made kids) would otherwise list the ids of the mature titles and frames it
+    played, and count them. Those rows are left out, as the title page answers
+    404 and Continue Watching hides them; signals without a title (a row scrolled
+    past) and of a variant since deleted stay.
+    """
+    history = Signal.objects.filter(profile=profile)
+    if profile.maturity_limit < max(MaturityLevel.values):  # nothing rates above the top
+        history = history.exclude(title__maturity__gt=profile.maturity_limit).exclude(
+            artwork_variant__maturity__gt=profile.maturity_limit
+        )
+    return history.order_by("-occurred_at", "-pk")
 
 
 @dataclass(frozen=True)

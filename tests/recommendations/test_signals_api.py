@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import MaturityLevel
+from profiles.models import Profile
 from recommendations.models import ProfileTitleState, Signal
 from tests.conftest import token_client
 from tests.factories import (
@@ -466,6 +467,43 @@ def test_history_is_paginated_and_filterable(api_client, profile, title):
     bad = api_client.get(url(profile), {"kind": "teleport"})
     assert bad.status_code == 400
     assert "kind" in bad.json()["errors"]
+
+
+def test_history_leaves_out_what_a_lowered_limit_puts_above_it(api_client, account, profile):
+    # given: an adult profile played a 16+ film, and an all-ages one from its 13+ frame,
+    # an all-ages one from its all-ages frame, and scrolled past a row
+    mature = TitleFactory(maturity=MaturityLevel.SIXTEEN)
+    family = TitleFactory(maturity=MaturityLevel.ALL)
+    for t in (mature, family):
+        AvailabilityFactory(title=t, region=account.home_region)
+    gory_frame = ArtworkVariantFactory(title=family, maturity=MaturityLevel.THIRTEEN)
+    picnic_frame = ArtworkVariantFactory(title=family, maturity=MaturityLevel.ALL)
+    now = timezone.now()
+    events = [
+        event(mature, occurred_at=(now - dt.timedelta(minutes=4)).isoformat()),
+        event(family, artwork_variant=gory_frame.pk),
+        event(family, artwork_variant=picnic_frame.pk, occurred_at=now.isoformat()),
+        event(kind="row_scroll_past", row="trending", occurred_at=now.isoformat()),
+    ]
+    assert api_client.post(url(profile), {"events": events}, format="json").status_code == 200
+    assert api_client.get(url(profile)).json()["count"] == 4
+
+    # when: the profile is made a kids profile
+    Profile.objects.filter(pk=profile.pk).update(is_kids=True, maturity_limit=MaturityLevel.SEVEN)
+
+    # then: its history names neither the title nor the frame now above its limit, and
+    # counts and pages only what it lists (a count of 4 would tell that 2 are hidden)
+    history = api_client.get(url(profile)).json()
+    assert history["count"] == 2
+    assert sorted((s["title"] or 0, s["artwork_variant"] or 0) for s in history["results"]) == [
+        (0, 0),
+        (family.pk, picnic_frame.pk),
+    ]
+    first = api_client.get(url(profile), {"limit": 1, "offset": 1}).json()
+    assert first["count"] == 2
+    assert first["next"] is None
+    # asked for by id, the mature title reads as one never played, as the title page answers
+    assert api_client.get(url(profile), {"title": mature.pk}).json()["count"] == 0
 
 
 def test_continue_watching_lists_unfinished_films_and_the_next_episode(
