@@ -17,6 +17,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
 from config.permissions import may_view
 
@@ -31,6 +32,12 @@ MODELS = ("recommendations.modelversion", "recommendations.trainingrun")
 ARTWORK = ("artwork.artworkpolicy", "artwork.artworkvariant", "artwork.artworkvariantdaily")
 
 SECTIONS = {"households": HOUSEHOLDS, "models": MODELS, "artwork": ARTWORK}
+#: Each section's first page, in the order the admin's "View site" link prefers them.
+SECTION_PAGES = {
+    "households": "console:index",
+    "models": "console:models",
+    "artwork": "console:artwork",
+}
 
 
 def can_view(user: AbstractBaseUser | AnonymousUser, models: tuple[str, ...]) -> bool:
@@ -41,6 +48,12 @@ def can_view(user: AbstractBaseUser | AnonymousUser, models: tuple[str, ...]) ->
 def console_sections(user: AbstractBaseUser | AnonymousUser) -> dict[str, bool]:
     """Which of the console's sections the user may open, for its navigation."""
     return {name: can_view(user, models) for name, models in SECTIONS.items()}
+
+
+def console_home(user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """The first console page the user may open; None for those who may open none."""
+    sections = console_sections(user)
+    return next((reverse(page) for name, page in SECTION_PAGES.items() if sections[name]), None)
 
 
 def console_page(*models: str) -> Callable[[View], View]:

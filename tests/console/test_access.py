@@ -4,6 +4,7 @@ The audit's case: staff who may only view the catalogue were refused households,
 profiles and signals by admin, but the console showed them all three.
 """
 
+import re
 from urllib.parse import urlencode
 
 import pytest
@@ -153,3 +154,39 @@ def test_staff_without_any_console_permission_see_no_console_box_in_admin(django
     admin = client.get("/admin/").content.decode()
 
     assert 'id="tonight-console"' not in admin
+
+
+def view_site_link(client: Client) -> str | None:
+    """Where the admin's "View site" link leads on its index page (None: no link)."""
+    page = client.get("/admin/").content.decode()
+    found = re.search(r'<a href="([^"]*)">View site</a>', page)
+    return found.group(1) if found else None
+
+
+@pytest.mark.parametrize(
+    ("permissions", "expected"),
+    [
+        # Those who may use the console are led to the first page of it they may open.
+        pytest.param(HOUSEHOLDS, "/console/", id="households"),
+        pytest.param(MODELS, "/console/models/", id="models"),
+        pytest.param(ARTWORK, "/console/artwork/", id="artwork"),
+        # It was /console/ for every staff member, and a 403 for these.
+        pytest.param((), None, id="no-console-permission"),
+    ],
+)
+def test_the_admins_view_site_link_leads_only_where_the_user_may_go(
+    django_user_model, permissions, expected
+):
+    client = staff_client(
+        django_user_model, *catalogue_permissions(), *view_permissions(*permissions)
+    )
+
+    link = view_site_link(client)
+
+    assert link == expected
+    if link is not None:
+        assert client.get(link).status_code == 200
+
+
+def test_superusers_view_site_link_leads_to_the_household_search(admin_client):
+    assert view_site_link(admin_client) == "/console/"
