@@ -1,10 +1,13 @@
 """The console's GET parameters, validated: who, on which device, at which local moment."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import TypeVar
 
 from django import forms
+from django.http import QueryDict
 
 from artwork.models import DeviceClass
+from config.api.strict import REPEATED_PARAMETER, query_repeated
 from profiles.models import Profile
 from recommendations.apis.homepage import MAX_ITEMS, MAX_ROWS
 
@@ -13,7 +16,36 @@ from .moments import WEEKDAYS
 HOURS = [(hour, f"{hour:02d}:00") for hour in range(24)]
 
 
-class MomentForm(forms.Form):
+class QueryForm(forms.Form):
+    """A console page's query string, in which each parameter is given once.
+
+    Django reads the last of a repeated parameter, so ``?device=tv&device=mobile``
+    showed a mobile page without a word; the API refuses it, by the same rule
+    (:func:`config.api.strict.query_repeated`) and in the same words. ``repeated``
+    may name parameters the view reads beside the form (``account``, ``fragment``):
+    each error is keyed by its parameter's name, as a field's is.
+    """
+
+    def __init__(self, *args: object, repeated: Collection[str] = (), **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.repeated = tuple(repeated)
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self.repeated:
+            if name in self.fields:
+                self.add_error(name, REPEATED_PARAMETER)
+            else:
+                self.errors[name] = self.error_class([REPEATED_PARAMETER])
+
+
+class SearchForm(QueryForm):
+    """The household search."""
+
+    q = forms.CharField(required=False, strip=False)
+
+
+class MomentForm(QueryForm):
     """Device class and local moment; rows and items bound the page like the API's parameters."""
 
     device = forms.ChoiceField(choices=DeviceClass.choices)
@@ -46,13 +78,20 @@ class WhyForm(MomentForm):
     propensity = forms.FloatField(required=False, min_value=0.0, max_value=1.0)
 
 
+QueryFormT = TypeVar("QueryFormT", bound=QueryForm)
+
+
 def bound_with_defaults(
-    form_class: type[forms.Form],
-    query: dict[str, str],
+    form_class: type[QueryFormT],
+    query: QueryDict,
     defaults: dict[str, object],
     **kwargs: object,
-) -> forms.Form:
-    """Bind the query over defaults: a bare URL shows "now, on a TV" instead of form errors."""
+) -> QueryFormT:
+    """Bind the query over defaults: a bare URL shows "now, on a TV" instead of form errors.
+
+    The whole query is looked at for repeats, not only the form's fields: the
+    view reads some parameters itself, and ``QueryDict`` hides the repeat.
+    """
     data = {name: str(value) for name, value in defaults.items()}
     data.update({name: value for name, value in query.items() if value != ""})
-    return form_class(data, **kwargs)
+    return form_class(data, repeated=query_repeated(query), **kwargs)

@@ -40,7 +40,7 @@ from recommendations.serving.homepage import Page, PageItem, PageRow, homepage_b
 
 from . import model_charts, selectors
 from .access import ARTWORK, HOUSEHOLDS, MODELS, console_page
-from .forms import MomentForm, PreviewForm, WhyForm, bound_with_defaults
+from .forms import MomentForm, PreviewForm, SearchForm, WhyForm, bound_with_defaults
 from .moments import WEEKDAYS, local_moment, region_zone
 from .pages import WhyUrl, page_find, page_rows, page_titles, shared_titles
 
@@ -107,11 +107,14 @@ def _build(profile: Profile, form: MomentForm, at: dt.datetime) -> Page:
 @console_page(*HOUSEHOLDS)
 def index(request: HttpRequest) -> HttpResponse:
     """Find a household to look at."""
-    query = request.GET.get("q", "")
+    form = bound_with_defaults(SearchForm, request.GET, {})
+    if not form.is_valid():
+        return render(request, "console/index.html", {"form": form}, status=400)
+    query = form.cleaned_data["q"]
     return render(
         request,
         "console/index.html",
-        {"query": query, "accounts": selectors.account_search(query=query)},
+        {"form": form, "query": query, "accounts": selectors.account_search(query=query)},
     )
 
 
@@ -137,7 +140,7 @@ def preview(request: HttpRequest) -> HttpResponse:
     defaults = _moment_defaults(zone, rows=PREVIEW_ROWS, items=PREVIEW_ITEMS)
     if profiles:
         defaults["profile"] = profiles[0].pk
-    form = bound_with_defaults(PreviewForm, request.GET.dict(), defaults, profiles=profiles)
+    form = bound_with_defaults(PreviewForm, request.GET, defaults, profiles=profiles)
     context: dict[str, object] = {"account": account, "profiles": profiles, "form": form}
     if not profiles:
         context["error"] = "This household has no profiles yet."
@@ -182,7 +185,7 @@ def compare(request: HttpRequest) -> HttpResponse:
         return redirect("console:index")
     account, profiles, zone = household
     defaults = _moment_defaults(zone, rows=COMPARE_ROWS, items=COMPARE_ITEMS)
-    form = bound_with_defaults(MomentForm, request.GET.dict(), defaults)
+    form = bound_with_defaults(MomentForm, request.GET, defaults)
     context: dict[str, object] = {"account": account, "profiles": profiles, "form": form}
     if not form.is_valid():
         return render(request, "console/compare.html", context, status=400)
@@ -310,7 +313,7 @@ def why(request: HttpRequest) -> HttpResponse:
     ``?fragment=1`` returns only the panel, for the preview's dialog.
     """
     defaults = {"device": "tv", "rows": PREVIEW_ROWS, "items": PREVIEW_ITEMS}
-    form = bound_with_defaults(WhyForm, request.GET.dict(), defaults)
+    form = bound_with_defaults(WhyForm, request.GET, defaults)
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text())
     data = form.cleaned_data

@@ -37,6 +37,17 @@ def _format_parameters() -> frozenset[str]:
     return frozenset({name}) if name else frozenset()
 
 
+def query_repeated(query: QueryDict, *, repeatable: Iterable[str] = ()) -> list[str]:
+    """The parameters of ``query`` given more than once, except those in ``repeatable``.
+
+    Django reads the last of them (``QueryDict.get``, ``.dict()``), so each is
+    a request the client may not have meant. The API's query strings and the
+    staff console's (``console.forms``) refuse them by this one rule.
+    """
+    lists = frozenset(repeatable)
+    return [name for name in query if name not in lists and len(query.getlist(name)) > 1]
+
+
 def query_unknown(
     query: QueryDict, known: Iterable[str], *, repeatable: Iterable[str] = ()
 ) -> dict[str, list[str]]:
@@ -48,15 +59,14 @@ def query_unknown(
     read only the last.
     """
     allowed = frozenset(known) | _format_parameters()
-    lists = frozenset(repeatable)
+    repeated = frozenset(query_repeated(query, repeatable=repeatable))
     errors: dict[str, list[str]] = {}
     for name in query:
-        values = query.getlist(name)
         if name not in allowed:
             errors[name] = [UNKNOWN_PARAMETER]
-        elif any(value == "" for value in values):
+        elif any(value == "" for value in query.getlist(name)):
             errors[name] = [EMPTY_PARAMETER]
-        elif len(values) > 1 and name not in lists:
+        elif name in repeated:
             errors[name] = [REPEATED_PARAMETER]
     return errors
 

@@ -168,6 +168,36 @@ def test_bad_parameters_are_refused_with_the_form(world, staff_client):
     assert b"Select a valid choice" in response.content
 
 
+def test_a_parameter_given_twice_is_refused_as_the_api_refuses_it(world, staff_client):
+    """The pages read the last of a repeated parameter: ``device=tv&device=mobile`` was a
+    mobile page, ``account=1&account=2`` the second household; the API says 400."""
+    profile = world.action_fan
+    why = {"profile": profile.pk, "title": world.home.titles["action"][0].pk, **FRIDAY_NIGHT}
+    twice = {
+        # every page that reads a query string, a form field and a parameter read beside it
+        "preview device": f"{preview_url(profile)}&device=mobile",
+        "preview account": f"{preview_url(profile)}&account={profile.account_id}",
+        "compare hour": f"{compare_url(world.account)}&hour=8",
+        "why title": f"/console/why/?{urlencode(why)}&title={world.home.titles['drama'][0].pk}",
+        "why fragment": f"/console/why/?{urlencode(why)}&fragment=1&fragment=",
+        "search": "/console/?q=testers&q=nobody",
+    }
+    for case, url in twice.items():
+        response = staff_client.get(url)
+
+        # then: the page names the parameter and builds nothing from either value
+        page = unescape(response.content.decode())
+        name = case.split()[-1].replace("search", "q")
+        assert response.status_code == 400, case
+        assert re.search(rf"\b{name}\b.{{0,60}}Give this parameter once\.", page, re.S), case
+        assert 'class="homepage' not in page, case
+        if case == "search":
+            assert "The Testers" not in page
+
+    # a parameter given once still opens the page
+    assert staff_client.get(preview_url(profile, device="mobile")).status_code == 200
+
+
 def test_previews_are_never_logged(world, staff_client):
     before = PageLog.objects.count()
     html = staff_client.get(preview_url(world.action_fan)).content.decode()
