@@ -16,7 +16,9 @@ The request path, after the ranked pool (:func:`~recommendations.serving.scoring
    loses the titles an earlier one shows, and a row left with fewer than its
    minimum by that moves, whole, to just below the first screen, where titles
    may repeat. A row with fewer than its minimum even whole is dropped, never
-   padded.
+   padded. A pool too small to fill the first screen at full row length (a
+   Kids profile's few dozen titles) is shared among its rows, so that Top
+   Picks does not take it all and leave the page one row.
 4. Each title gets its artwork from the contextual bandit
    (:func:`artwork.selection.artwork_choose`: the profile's genre taste, the
    device and the hour choose among the title's variants for the device and
@@ -871,6 +873,28 @@ def _row_minimum(row_type: str, n_items: int) -> int:
     return min(1 if row_type in _SMALL_ROW_TYPES else ROW_MIN_ITEMS, n_items)
 
 
+def _first_screen_share(*, n_pool: int, n_rows: int, n_items: int) -> int:
+    """How many titles a first-screen row may show: ``n_items``, unless the pool is too small.
+
+    The first screen repeats no title, so a pool too small to fill it at
+    ``n_items`` a row was taken whole by its first row: a Kids profile whose
+    region offers 14 titles within its limit got Top Picks with all 14 and
+    nothing else, as every other row was left without an unseen title. The
+    screen's rows (``min(FIRST_SCREEN_ROWS, n_rows)``) share the pool
+    instead, an equal part each, so that the screen could still hold every
+    title, and never less than a row's minimum. Smaller parts make more rows
+    but a first screen of four-title rows over longer ones below it; parts
+    of what the rows above left, fewer rows (docs/recommendations.md has
+    the demo's figures). A pool that fills the screen at ``n_items`` a row
+    (any profile with a history or an adult limit: hundreds of titles) gets
+    ``n_items``: its page is exactly what it was.
+    """
+    rows = min(FIRST_SCREEN_ROWS, n_rows)
+    if n_pool >= rows * n_items:
+        return n_items
+    return max(min(ROW_MIN_ITEMS, n_items), -(-n_pool // rows))
+
+
 def _rows_choose(
     proposals: list[_Proposal],
     *,
@@ -891,6 +915,16 @@ def _rows_choose(
     padded; so is a deferred row of a page whose first screen never fills, as
     it could only sit in it.
 
+    A pool too small to fill the first screen at ``n_items`` a row is shared
+    (:func:`_first_screen_share`): each row there shows its best unseen titles
+    up to its share, so a Kids page of 14 titles has three rows, not Top Picks
+    alone. Once the rows are chosen, the first screen's rows take back, top
+    down and up to ``n_items``, their titles no row on the page shows:
+    sharing is to move titles between rows, not off the page (Top Picks
+    alone with 4 of 14 titles would be worse than the one row of 14 it
+    replaced; Continue Watching, whose titles no other row holds, gets all
+    of its own back).
+
     Below the first screen a row leads with the titles no row above it
     shows, in the ranker's order, and repeats only after them: three
     "Because you watched" rows over one taste share most of their
@@ -906,6 +940,7 @@ def _rows_choose(
     deferred: list[int] = []
     on_screen = np.zeros(n_pool, dtype=bool)  # by pool position
     on_page = np.zeros(n_pool, dtype=bool)
+    share = _first_screen_share(n_pool=n_pool, n_rows=n_rows, n_items=n_items)
 
     def place(index: int, positions: npt.NDArray[np.intp]) -> None:
         if len(chosen) >= FIRST_SCREEN_ROWS:
@@ -934,8 +969,9 @@ def _rows_choose(
             if unseen.shape[0] < minimum:
                 deferred.append(index)
                 continue
-            place(index, unseen)
-            on_screen[unseen[:n_items]] = True
+            shown = unseen[:share]
+            place(index, shown)
+            on_screen[shown] = True
             if len(chosen) == FIRST_SCREEN_ROWS:
                 for waiting in deferred:
                     if len(chosen) >= n_rows:
@@ -943,6 +979,18 @@ def _rows_choose(
                     place(waiting, proposals[waiting].positions)
         else:
             place(index, positions)
+    if share < n_items:
+        # A shared first screen: its rows take back, top down, their titles no row shows.
+        # A row's titles not on the page all rank below the ones it shows (it took its
+        # best unseen), so appending them keeps the ranker's order.
+        for k, (proposal, shown_positions, row_strength) in enumerate(chosen[:FIRST_SCREEN_ROWS]):
+            room = n_items - len(shown_positions)
+            if room <= 0:
+                continue
+            more = proposal.positions[~on_page[proposal.positions]][:room]
+            if more.shape[0]:
+                on_page[more] = True
+                chosen[k] = (proposal, shown_positions + more.tolist(), row_strength)
     return chosen
 
 

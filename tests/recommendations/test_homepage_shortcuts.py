@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from recommendations.serving import homepage
 from recommendations.serving.homepage import (
     _Proposal,
     _row_strength,
@@ -161,3 +162,141 @@ def test_a_first_screen_that_never_fills_keeps_its_rows_apart():
     )
 
     assert [proposal.id for proposal, _, _ in chosen] == ["top_picks", "genre:1"]
+
+
+def _choose(proposals: list[_Proposal], *, n_pool: int, n_rows: int = 12, n_items: int = 20):
+    chosen = _rows_choose(
+        proposals,
+        order=list(range(len(proposals))),
+        strength=np.zeros(len(proposals)),
+        n_pool=n_pool,
+        n_rows=n_rows,
+        n_items=n_items,
+    )
+    return [(proposal.id, positions) for proposal, positions, _ in chosen]
+
+
+def _kids_page_proposals() -> list[_Proposal]:
+    """A Kids page of the demo (Brazil, limit 0): 14 titles, the rows' in the ranker's order."""
+    return [
+        _proposal("top_picks", range(14)),
+        _proposal("trending:BR", [2]),
+        _proposal("popular_in:8", [2]),
+        _proposal("critically_acclaimed", [4, 9]),
+        _proposal("genre:9", [0, 1, 2, 3, 4, 5, 6, 9, 11]),
+        _proposal("language:en", [1, 2, 3, 4, 5]),
+        _proposal("genre:4", [1, 4, 9, 11]),
+        _proposal("genre:15", [3, 5, 6, 7, 10]),
+        _proposal("genre:10", [2, 7, 8, 10, 12, 13]),
+    ]
+
+
+def test_a_pool_too_small_for_the_first_screen_is_shared_by_its_rows():
+    # when: 14 titles, rows of up to 20 (Top Picks took all 14 and was the page's one row)
+    rows = _choose(_kids_page_proposals(), n_pool=14)
+
+    # then: each row shows its best unseen titles, a quarter of the pool (4); Top Picks
+    # takes back the two titles no row could show; nothing repeats, every title is shown
+    assert rows == [
+        ("top_picks", [0, 1, 2, 3, 11, 13]),
+        ("genre:9", [4, 5, 6, 9]),
+        ("genre:10", [7, 8, 10, 12]),
+    ]
+
+
+def test_rows_take_back_the_titles_sharing_left_off_the_page():
+    # given: 14 titles, and no row but Top Picks with four of them unseen once it has its
+    # share (4)
+    proposals = [
+        _proposal("top_picks", range(14)),
+        _proposal("genre:1", [0, 1, 2, 5]),
+        _proposal("language:en", [1, 2, 3, 4]),
+    ]
+
+    # then: Top Picks shows all 14 again, as the one row it was (not 4 of them)
+    assert _choose(proposals, n_pool=14) == [("top_picks", list(range(14)))]
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "expected"),
+    [
+        (1, [("top_picks", list(range(14)))]),
+        (2, [("top_picks", [0, 1, 2, 3, 4, 5, 6, 9, 11]), ("genre:10", [7, 8, 10, 12, 13])]),
+    ],
+)
+def test_a_page_of_fewer_rows_than_the_first_screen_shares_among_the_rows_it_has(n_rows, expected):
+    assert _choose(_kids_page_proposals(), n_pool=14, n_rows=n_rows) == expected
+
+
+def test_continue_watching_keeps_every_title_in_a_shared_first_screen():
+    """No other row holds what the profile is resuming: it takes back what its share left off."""
+    proposals = [
+        _proposal("continue_watching", range(14, 20)),
+        _proposal("top_picks", range(14)),
+        _proposal("genre:1", range(0, 14, 2)),
+    ]
+
+    rows = _choose(proposals, n_pool=20)
+
+    assert rows[0] == ("continue_watching", list(range(14, 20)))
+    assert [row_id for row_id, _ in rows] == ["continue_watching", "top_picks", "genre:1"]
+
+
+_ROW_IDS = (
+    "because_you_watched:1",
+    "because_you_liked:1",
+    "trending:IN",
+    "popular_in:1",
+    "new_releases",
+    "critically_acclaimed",
+    "genre:1",
+    "genre:2",
+    "genre:3",
+    "language:hi",
+    "watch_again",
+)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_pool_that_fills_the_first_screen_gets_the_page_it_got_unshared(seed, monkeypatch):
+    # given: random rows over pools big enough for the first screen at full length,
+    # with many and few titles a row, many and few rows a page
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(60):
+        n_items, n_rows = int(rng.choice([1, 3, 5, 20])), int(rng.choice([1, 2, 4, 12]))
+        # from just enough for the first screen's rows (where sharing would start) up
+        least = max(8, min(4, n_rows) * n_items)
+        n_pool = least + int(rng.choice([0, rng.integers(0, 4 * n_items), rng.integers(0, 600)]))
+        proposals = [_proposal("continue_watching", range(n_pool - 3, n_pool))]
+        proposals.append(_proposal("top_picks", range(n_pool - 3)))
+        for row_id in rng.choice(_ROW_IDS, size=9):
+            members = np.flatnonzero(rng.random(n_pool - 3) < rng.choice([0.02, 0.1, 0.5]))
+            if members.shape[0]:
+                proposals.append(_proposal(str(row_id), members.tolist()))
+        order = rng.permutation(len(proposals)).tolist()
+        cases.append((proposals, order, n_pool, n_rows, n_items))
+
+    def pages():
+        return [
+            [
+                (proposal.id, positions)
+                for proposal, positions, _ in _rows_choose(
+                    proposals,
+                    order=order,
+                    strength=np.zeros(len(proposals)),
+                    n_pool=n_pool,
+                    n_rows=n_rows,
+                    n_items=n_items,
+                )
+            ]
+            for proposals, order, n_pool, n_rows, n_items in cases
+        ]
+
+    # when: with the first screen's share, and with every row's share n_items
+    shared = pages()
+    monkeypatch.setattr(homepage, "_first_screen_share", lambda *, n_pool, n_rows, n_items: n_items)
+    unshared = pages()
+
+    # then
+    assert shared == unshared
