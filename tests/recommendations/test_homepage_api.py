@@ -484,6 +484,32 @@ def test_a_new_kids_profile_gets_what_it_may_watch_though_nobody_is_watching_it(
     assert {tuple(r["sources"]) for r in listed} == {("catalogue",)}
 
 
+def test_a_kids_profile_with_a_small_catalogue_gets_several_rows_not_one(world):
+    # given: fourteen films within a kid's limit, seven English action films and seven
+    # Hindi romances, the rest above it; a new kids profile
+    action, romance = world.titles["action"][:7], world.titles["romance"][:7]
+    for title in world.all_titles():
+        if title in action or title in romance:
+            title.original_language = world.english if title in action else world.hindi
+        else:
+            title.maturity = MaturityLevel.SIXTEEN
+        title.save()
+    account = AccountFactory(home_region=world.region)
+    kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
+    model_train(region_code=world.region.code)
+
+    # when: the default page (12 rows of up to 20)
+    rows = token_client(account).get(url(kid)).json()["rows"]
+
+    # then: Top Picks does not take all fourteen (and leave every other row without an
+    # unseen title); rows share them, none repeating a title in the first screen, none
+    # above the limit, and every one of them is shown
+    assert len(rows) >= 3, [(row["id"], len(row["items"])) for row in rows]
+    first_screen = [i["title_id"] for row in rows[:4] for i in row["items"]]
+    assert len(first_screen) == len(set(first_screen))
+    assert {i["title_id"] for row in rows for i in row["items"]} == {t.pk for t in action + romance}
+
+
 def test_another_households_profile_is_a_404(world, household, django_assert_num_queries):
     _, asha, _ = household
     model_train(region_code=world.region.code)
