@@ -381,13 +381,20 @@ def test_hidden_tastes_are_written_and_rederivable(world: SimpleNamespace) -> No
         assert again.persona == taste.persona
         assert again.languages == pytest.approx(taste.languages, abs=1e-3)
         assert again.genres == pytest.approx(taste.genres, abs=1e-3)
-    # and Tamil-cluster profiles mostly watch Tamil titles
+    # and Tamil-cluster profiles watch Tamil titles more than any other language, and far
+    # more than anybody else does. (Not "over 60% of their plays": in a 40-title world that
+    # is the luck of which titles exist; ten seeds gave 24-97%, everyone else 0-15%.)
     tamil = Profile.objects.filter(taste_cluster__slug="tamil")
-    plays = Signal.objects.filter(profile__in=tamil, kind__in=PLAYS)
-    languages = Counter(plays.values_list("title__original_language_id", flat=True))
-    played = sum(languages.values())
-    assert played >= 10
-    assert languages["ta"] / played > 0.6
+    plays = Signal.objects.filter(kind__in=PLAYS, profile__external_id__startswith="demo:")
+    theirs = Counter(
+        plays.filter(profile__in=tamil).values_list("title__original_language_id", flat=True)
+    )
+    others = Counter(
+        plays.exclude(profile__in=tamil).values_list("title__original_language_id", flat=True)
+    )
+    assert theirs.total() >= 10
+    assert theirs.most_common(1)[0][0] == "ta"
+    assert theirs["ta"] / theirs.total() > 5 * others["ta"] / others.total()
 
 
 def test_seed_is_deterministic_and_refuses_to_overwrite() -> None:
