@@ -29,6 +29,7 @@ from regions.models import Availability
 from .bulk_insert import insert_rows
 from .progress import Progress
 from .reference import ReferenceIds
+from .stories import SYNOPSIS_LANGUAGES, story_draw
 from .vocabulary import (
     ADJECTIVES,
     CATALOGUE_LANGUAGE_SHARE,
@@ -45,14 +46,14 @@ from .vocabulary import (
     NOUNS,
     REGION_BY_CODE,
     REGIONS,
-    SYNOPSIS_WHAT,
-    SYNOPSIS_WHERE,
-    SYNOPSIS_WHO,
     TITLE_SHAPES,
     Word,
 )
 
 STREAM_CATALOGUE = 21
+# Synopses draw from their own stream, so that rewording or adding stories
+# leaves every other fact of the catalogue (and the histories built on it) as it was.
+STREAM_STORIES = 22
 DEMO_PREFIX = "demo:"
 KIDS_SHARE = 0.08
 ORIGINAL_SHARE = 0.08
@@ -119,7 +120,7 @@ class TitlePlan:
     popularity: float
     names: dict[str, str]  # language -> localised name (native script)
     original_name: str
-    synopses: dict[str, str]
+    synopses: dict[str, str]  # language -> the title's one story, told in that language
     audio: tuple[str, ...]
     subtitles: tuple[str, ...]
     seasons: list[tuple[dt.date, list[tuple[str, int]]]] = field(default_factory=list)
@@ -250,14 +251,6 @@ def _render_name(
     return f"{mr} {nr}", f"{mn} {nn}"
 
 
-def _synopsis(rnd: random.Random, lang: str, genre: str) -> str:
-    who = rnd.choice(SYNOPSIS_WHO[lang])
-    where = rnd.choice(SYNOPSIS_WHERE[lang])
-    whats = SYNOPSIS_WHAT[lang]
-    what = rnd.choice(whats.get(genre) or whats["_"])
-    return f"{who} {where} {what}."
-
-
 def _people_pools(
     rng: np.random.Generator, counts: Counter
 ) -> tuple[list[tuple[str, str]], dict[str, np.ndarray]]:
@@ -285,6 +278,7 @@ def plan_catalogue(*, seed: int, n_titles: int, as_of: dt.datetime) -> Catalogue
     """Plan ``n_titles`` titles: everything but database ids."""
     rng = np.random.default_rng([seed, STREAM_CATALOGUE])
     rnd = random.Random(int(rng.integers(2**63)))
+    stories = random.Random(int(np.random.default_rng([seed, STREAM_STORIES]).integers(2**63)))
     today = as_of.date()
 
     languages = [a[0] for a in ANCHORS[:n_titles]]
@@ -362,10 +356,8 @@ def plan_catalogue(*, seed: int, n_titles: int, as_of: dt.datetime) -> Catalogue
             if region == "US" and rnd.random() < 0.3:
                 local_langs.add("es")
         names = {code: rendered[code][1] + suffix for code in sorted(local_langs)}
-        synopses = {}
-        for code in names:
-            if code in SYNOPSIS_WHO:
-                synopses[code] = _synopsis(rnd, code, genres[0])
+        story = story_draw(stories, language=lang, genre=genres[0], kids=kids)
+        synopses = {code: story.synopsis(code) for code in names if code in SYNOPSIS_LANGUAGES}
         audio = [lang]
         if lang in INDIAN and rnd.random() < 0.5:
             audio += [c for c in INDIAN if c != lang and rnd.random() < 0.6]

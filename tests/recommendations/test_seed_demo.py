@@ -32,6 +32,7 @@ from recommendations.demo import (
 )
 from recommendations.demo.artwork_variants import SHARED_DIR, SHARED_IMAGES_PER_THEME
 from recommendations.demo.history import HistoryBuilder
+from recommendations.demo.stories import SYNOPSIS_LANGUAGES
 from recommendations.demo.tastes import (
     POSITION_DECAY,
     ROW_WEIGHT,
@@ -45,6 +46,7 @@ from recommendations.models import ProfileTitleState, Signal
 from recommendations.services.signals import signal_batch_record
 from recommendations.signal_events import SignalEvent
 from regions.models import Availability, Region, TasteCluster
+from tests.recommendations.test_demo_stories import story_of
 
 pytestmark = pytest.mark.django_db
 
@@ -154,6 +156,26 @@ def test_catalogue_reference_data_and_artwork(world: SimpleNamespace) -> None:
             assert image.size == (variant.width, variant.height) == (480, 270)
         assert variant.themes.exists()
         assert variant.device_classes
+
+
+def test_a_titles_synopsis_tells_the_same_story_in_every_language(
+    world: SimpleNamespace,
+) -> None:
+    """Switching a profile's display language shows the same plot, in another language."""
+    titles = Title.objects.filter(external_id__startswith="demo:").prefetch_related("localizations")
+    several = 0
+    for title in titles:
+        synopses = {
+            loc.language_id: loc.synopsis for loc in title.localizations.all() if loc.synopsis
+        }
+        assert set(synopses) == {loc.language_id for loc in title.localizations.all()} & set(
+            SYNOPSIS_LANGUAGES
+        )
+        assert len({story_of(text, code) for code, text in synopses.items()}) == 1, synopses
+        # the title's own synopsis is its original language's, else the English one
+        assert title.synopsis == synopses.get(title.original_language_id, synopses["en"])
+        several += len(synopses) > 1
+    assert several > titles.count() // 2
 
 
 def test_households_profiles_and_showcase(world: SimpleNamespace) -> None:
