@@ -648,9 +648,14 @@ def _cluster_copy(tables: TitleTables, cluster_id: int, region_code: str) -> Row
 
     A region's default cluster holds everybody whose viewing points to no keyed
     community (named "Everyone" in the demo), so "Popular with Everyone viewers"
-    says nothing: its row is the region's, "Popular in Brazil". A cluster keyed
-    by one language is named by that language, in the display language.
+    says nothing. Where it is the region's only cluster its row is the region's,
+    "Popular in Brazil"; beside keyed communities it is only the viewers they
+    leave, and "Popular in India" would claim the whole region, as "Trending in
+    India" above it does: it reads "Popular with viewers like you". A cluster
+    keyed by one language is named by that language, in the display language.
     """
+    if cluster_id in tables.remainder_clusters:
+        return RowCopy("popular_with_you")
     if cluster_id in tables.default_clusters:
         return RowCopy("popular_in_region", region_code)
     language = tables.cluster_languages.get(cluster_id)

@@ -17,6 +17,14 @@ English's own *in the United States*). A name with no translation falls back
 to the language's ``native_name`` when the row's language is the display
 language, else to the English name; a region to the generic "in %(region)s".
 
+Rows that name a place, a community of viewers or a language can share an
+Indian page, so each kind reads as its own: the region's trending row names
+the region ("Trending in India"), a taste cluster's row names its viewers
+("Popular with Tamil viewers", or "Popular with viewers like you" for those
+no keyed community holds), and a language row names what it holds ("Films &
+Series in Tamil"). "Popular in India" is left to a region whose one cluster
+is everybody in it.
+
 Cost: the catalogues are built once per process and language (Django keeps
 them, and warm-up loads them); each row's texts are made once per language
 and kept with the title tables, so a page looks its rows' texts up in a
@@ -86,7 +94,8 @@ class RowCopy(NamedTuple):
     (``because_you_watched``, ``because_you_liked``); a region code
     (``trending``, ``popular_in_region``, ``new_releases``); a language code
     (``language``, ``popular_with_language``); an English genre name
-    (``genre``); a cluster's name (``popular_with``); empty for the others.
+    (``genre``); a cluster's name (``popular_with``); empty for the others
+    (``popular_with_you`` among them).
     ``number`` is the days of ``new_releases`` and the score of
     ``critically_acclaimed``.
     """
@@ -181,6 +190,11 @@ def _texts(copy: RowCopy, language: str, tables: TitleTables) -> tuple[str, str]
             pgettext("row reason", "Popular with viewers whose taste is like yours (%(cluster)s).")
             % cluster,
         )
+    if kind == "popular_with_you":
+        return (
+            pgettext("row title", "Popular with viewers like you"),
+            pgettext("row reason", "Popular with viewers whose taste is like yours."),
+        )
     if kind == "new_releases":
         arrived = {"in_region": _in_region(subject, tables), "days": copy.number}
         return (
@@ -196,10 +210,12 @@ def _texts(copy: RowCopy, language: str, tables: TitleTables) -> tuple[str, str]
         genre = pgettext("genre", subject)
         return genre, pgettext("row reason", "%(genre)s picked for you.") % {"genre": genre}
     if kind == "language":
+        # Not "Popular in Tamil": the row is the profile's own picks in the language, and
+        # "Popular in ..." reads like "Popular in India" and "Popular with Tamil viewers".
         spoken = {"language": _language_name(subject, language, tables)}
         return (
-            pgettext("row title", "Popular in %(language)s") % spoken,
-            pgettext("row reason", "Films and series in %(language)s.") % spoken,
+            pgettext("row title", "Films & Series in %(language)s") % spoken,
+            pgettext("row reason", "Films and series in %(language)s, picked for you.") % spoken,
         )
     if kind == "watch_again":
         return (

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -68,6 +69,9 @@ class TitleTables:
         Cluster id -> its language's code, for clusters keyed by exactly one.
     default_clusters : frozenset of int
         Each region's default cluster (everybody no keyed community holds).
+    remainder_clusters : frozenset of int
+        The default clusters of regions that also have keyed clusters: the
+        viewers those communities leave, not the whole region.
     placeholder : str
         URL of the image shown for a title without artwork.
     loaded_at : float
@@ -99,6 +103,7 @@ class TitleTables:
     language_native_names: dict[str, str] = field(default_factory=dict)
     cluster_languages: dict[int, str] = field(default_factory=dict)
     default_clusters: frozenset[int] = frozenset()
+    remainder_clusters: frozenset[int] = frozenset()
     row_copy: dict[tuple[str, tuple], tuple[str, str]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -146,6 +151,8 @@ def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
         "tastecluster_id", "language_id"
     ):
         cluster_language_pairs.setdefault(cluster, []).append(language)
+    clusters = list(TasteCluster.objects.values_list("pk", "name", "region_id", "is_default"))
+    per_region = Counter(region for _, _, region, _ in clusters)
     return TitleTables(
         title_ids=title_ids,
         names=names,
@@ -156,14 +163,15 @@ def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
         genre_names=tuple(g[2] for g in genres),
         language_names={code: name for code, name, _ in languages},
         region_names=dict(Region.objects.values_list("code", "name")),
-        cluster_names=dict(TasteCluster.objects.values_list("pk", "name")),
+        cluster_names={pk: name for pk, name, _, _ in clusters},
         placeholder=placeholder_url(),
         loaded_at=time.monotonic(),
         display=display,
         language_native_names={code: native for code, _, native in languages if native},
         cluster_languages={c: ls[0] for c, ls in cluster_language_pairs.items() if len(ls) == 1},
-        default_clusters=frozenset(
-            TasteCluster.objects.filter(is_default=True).values_list("pk", flat=True)
+        default_clusters=frozenset(pk for pk, _, _, default in clusters if default),
+        remainder_clusters=frozenset(
+            pk for pk, _, region, default in clusters if default and per_region[region] > 1
         ),
     )
 
@@ -197,7 +205,7 @@ def _fingerprint_sql() -> str | None:
         part(TitleLocalization, ("language_id", "title_id", "name")),
         part(Language, ("code", "name", "native_name")),
         part(Region, ("code", "name")),
-        part(TasteCluster, ("id", "name", "is_default")),
+        part(TasteCluster, ("id", "name", "region_id", "is_default")),
         part(TasteCluster.languages.through, ("tastecluster_id", "language_id")),
     ]
     return "SELECT " + " || '/' || ".join(parts)

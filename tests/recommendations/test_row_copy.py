@@ -107,7 +107,10 @@ def test_a_tamil_profile_reads_its_rows_in_tamil(page_of):
     # the language rows name their languages in Tamil
     languages = {row["title"] for row in rows if row["type"] == "language"}
     assert languages
-    assert languages <= {"இந்தி மொழியில் பிரபலமானவை", "ஆங்கிலம் மொழியில் பிரபலமானவை"}
+    assert languages <= {
+        "இந்தி மொழித் திரைப்படங்களும் தொடர்களும்",
+        "ஆங்கிலம் மொழித் திரைப்படங்களும் தொடர்களும்",
+    }
 
 
 def test_an_english_profile_reads_english(page_of):
@@ -124,7 +127,7 @@ def test_an_english_profile_reads_english(page_of):
     assert by_type["trending"]["title"] == "Trending in India"
     languages = {row["title"] for row in rows if row["type"] == "language"}
     assert languages
-    assert languages <= {"Popular in English", "Popular in Hindi"}
+    assert languages <= {"Films & Series in English", "Films & Series in Hindi"}
     genres = {row["title"] for row in rows if row["type"] == "genre"}
     assert genres
     assert genres <= {"Action", "Romance", "Comedy", "Drama"}
@@ -145,7 +148,8 @@ def test_a_language_without_a_catalogue_reads_english(page_of):
 
 
 def test_a_default_clusters_row_is_the_regions_popular_row(page_of):
-    """A region's default cluster is "everyone else": not "Popular with Everyone viewers"."""
+    """A region's only cluster, its default, is everybody there: not "Popular with Everyone
+    viewers"."""
     world = page_of.world
     everyone = TasteClusterFactory(
         region=world.region, slug="default", name="Everyone", is_default=True
@@ -162,6 +166,35 @@ def test_a_default_clusters_row_is_the_regions_popular_row(page_of):
     assert row["reason"] == "What viewers in India watch most."
     (row,) = [row for row in hindi if row["type"] == "popular_in"]
     assert row["title"] == "भारत में लोकप्रिय"
+
+
+def test_an_indian_page_tells_its_region_community_and_language_rows_apart(page_of):
+    """Beside keyed communities a default cluster is only the viewers they leave: its row is
+    not "Popular in India", which read like "Trending in India" above it and like the
+    language rows' "Popular in Hindi"."""
+    world = page_of.world
+    hindi_viewers = TasteClusterFactory(region=world.region, slug="hindi", name="Hindi")
+    hindi_viewers.languages.set([world.hindi])
+    everyone = TasteClusterFactory(
+        region=world.region, slug="default", name="Everyone", is_default=True
+    )
+    for fan in world.fans:
+        fan.taste_cluster = everyone
+        fan.save()
+
+    english = page_of(display_language=world.english, taste_cluster=everyone)
+    hindi = page_of(display_language=world.hindi, taste_cluster=everyone)
+
+    (row,) = [row for row in english if row["type"] == "popular_in"]
+    assert row["title"] == "Popular with viewers like you"
+    assert row["reason"] == "Popular with viewers whose taste is like yours."
+    (row,) = [row for row in hindi if row["type"] == "popular_in"]
+    assert row["title"] == "आप जैसे दर्शकों में लोकप्रिय"
+    # and rows of different kinds open with different words
+    named = [row for row in english if row["type"] in ("trending", "popular_in", "language")]
+    assert {row["type"] for row in named} == {"trending", "popular_in", "language"}
+    openings = {row["title"].split()[0]: row["type"] for row in named}
+    assert openings == {"Trending": "trending", "Popular": "popular_in", "Films": "language"}
 
 
 def test_a_language_clusters_row_names_its_language_in_the_display_language(page_of):
@@ -265,6 +298,34 @@ def test_the_demo_vocabularys_names_are_translated(code):
 
     entries = _po_entries(LOCALE / code / "LC_MESSAGES" / "django.po")
     assert [name for name in names if not entries.get(name)] == []
+
+
+@pytest.mark.parametrize("code", LANGUAGE_CODES)
+def test_no_two_kinds_of_region_community_or_language_row_read_alike(code):
+    """In every shipped language, with the names taken out, each of these rows reads its own
+    way: "Popular in <region>" and "Popular in <language>" were one phrase in English, Hindi,
+    Spanish and Portuguese, and only the name told a region's row from a language's."""
+    # names no catalogue translates, so that each can be found in the text and taken out
+    tables = SimpleNamespace(
+        row_copy={},
+        region_names={"XX": "Zedland"},
+        language_names={"zz": "Zedish"},
+        language_native_names={},
+    )
+    copies = [
+        RowCopy("trending", "XX"),
+        RowCopy("popular_in_region", "XX"),
+        RowCopy("popular_with_you"),
+        RowCopy("popular_with_language", "zz"),
+        RowCopy("language", "zz"),
+    ]
+
+    texts = row_copy.row_copy_texts(copies, display_language=code, tables=tables)
+
+    titles = [title for title, _ in texts]
+    assert all("Zedland" in t or "Zedish" in t for i, t in enumerate(titles) if i != 2), titles
+    frames = [re.sub("Zedland|Zedish", "_", title) for title in titles]
+    assert len(set(frames)) == len(frames), frames
 
 
 def test_a_rows_texts_are_made_once_per_language_and_kept_with_the_title_tables(monkeypatch):
