@@ -1,5 +1,8 @@
 """Minority taste clusters: tuned per-scope models, the blend, and what a region batch shares."""
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import pytest
 from django.core.management import call_command
@@ -11,24 +14,36 @@ from recommendations.services import cluster_evaluation, retraining
 from recommendations.services.retraining import training_runs_execute
 from recommendations.serving import artefacts
 from regions.models import TasteCluster
+from tests.module_world import in_the_module_world, world_for_the_module
 
 pytestmark = pytest.mark.django_db
 
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="module")
+def _planted_world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Path]:
+    """IN with a planted Tamil-language community, a sixth of the region, among Hindi viewers.
+
+    Seeded once per module (1,500 profiles take seconds); each test's retrains are undone."""
+    root = tmp_path_factory.mktemp("planted")
+    with world_for_the_module(django_db_blocker, root, PASSWORD_HASHERS=FAST_HASHERS):
+        call_command(
+            "seed_demo",
+            "--titles=200",
+            "--profiles=1500",
+            "--seed=5",
+            "--artwork-images=shared",
+            verbosity=0,
+        )
+        yield root
+
 
 @pytest.fixture
-def planted_world(settings, tmp_path) -> None:
-    """IN with a planted Tamil-language community, a sixth of the region, among Hindi viewers."""
-    settings.VAR_DIR = tmp_path / "var"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def planted_world(_planted_world, settings) -> None:
+    in_the_module_world(settings, _planted_world)
+    settings.PASSWORD_HASHERS = FAST_HASHERS
     settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_HEARTBEAT_SECONDS": 0.2}
-    call_command(
-        "seed_demo",
-        "--titles=200",
-        "--profiles=1500",
-        "--seed=5",
-        "--artwork-images=shared",
-        verbosity=0,
-    )
 
 
 def _run(slug: str) -> TrainingRun:

@@ -9,7 +9,10 @@ from recommendations.services import cluster_evaluation, retraining
 from recommendations.services.retraining import training_runs_execute
 from recommendations.serving import artefacts
 from regions.models import TasteCluster
-from tests.recommendations.test_retraining_clusters import planted_world  # noqa: F401
+from tests.recommendations.test_retraining_clusters import (  # noqa: F401
+    _planted_world,
+    planted_world,
+)
 
 pytestmark = pytest.mark.django_db
 
