@@ -23,8 +23,6 @@ from typing import Self
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfTransformer
-from sklearn.preprocessing import normalize
 
 from recommendations.engine.csr_gather import gather_rows
 from recommendations.engine.persistence import (
@@ -115,6 +113,11 @@ class ContentModel:
         ContentModel
             ``self``, fitted.
         """
+        # scikit-learn is imported by the fit, not the module: every Django process imports
+        # this module (admin, the retrain tasks), and only fits need it; its import was most
+        # of the second a `manage.py` command or a healthcheck took to start.
+        from sklearn.feature_extraction.text import TfidfTransformer
+
         features = sp.csr_matrix(title_features, dtype=np.float32)
         n_features = features.shape[1]
         transformer = TfidfTransformer(norm=None, use_idf=True, smooth_idf=True)
@@ -143,6 +146,8 @@ class ContentModel:
         -------
         scipy.sparse.csr_matrix of float32, shape (m, n_features), l2-normalised rows
         """
+        from sklearn.preprocessing import normalize  # as in fit: only fits transform
+
         if self.idf is None or self.feature_weights is None:
             raise RuntimeError("the content model is not fitted")
         features = sp.csr_matrix(title_features, dtype=np.float32)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize
 from scipy.special import expit
 
 __all__ = ["held_out_log_losses", "log_loss", "map_logistic_fit"]
@@ -60,6 +59,10 @@ def map_logistic_fit(
     max_iter : int
         L-BFGS iterations.
     """
+    # Imported by the fit, not the module: serving and every process start import the
+    # rankers, and only a fit needs the optimiser (scipy.optimize takes a third of a second).
+    from scipy.optimize import minimize
+
     y = labels.astype(np.float64)
     weight = np.ones_like(y) if sample_weight is None else sample_weight.astype(np.float64)
     start = np.append(centre, intercept_centre)
