@@ -11,6 +11,12 @@ from accounts.models import Account
 from accounts.services import api_token_create
 from accounts.token_usage import token_usage
 from tests.factories import AccountFactory, ProfileFactory
+from tests.module_world import module_worlds_last
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Within a module, tests that use its module world run last (tests/module_world.py)."""
+    module_worlds_last(items)
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,12 @@ the module ends. Each test still runs in its own savepoint inside it (pytest-dja
 when each built its own world. Files the world writes (artwork, the demo's hidden
 tastes) go to a folder of the module's, which each test is pointed at.
 
-Only for modules without ``transaction=True`` tests: one would run inside the world's
-open transaction (what it commits is not seen by other connections) and flush the world.
+A module world is a module-scoped fixture that unblocks the database. It lives from the
+first test that asks for it to the end of its module, so the tests of a module that do
+not ask for it run first (:func:`module_worlds_last`, from the root conftest): no test
+sees a world it did not ask for. A module with a world may have no ``transaction=True``
+test: that one would run inside the world's open transaction (what it commits no other
+connection sees) and flush the world; collection stops with an error instead.
 """
 
 from collections.abc import Iterator
@@ -16,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.db import transaction
 from django.test import override_settings
 from pytest_django.fixtures import Settings
@@ -39,3 +44,41 @@ def in_the_module_world(settings: Settings, root: Path) -> None:
     media folder, where the world's artwork is not)."""
     settings.MEDIA_ROOT = root / "media"
     settings.VAR_DIR = root / "var"
+
+
+def _uses_a_module_world(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        fixturedef.scope == "module" and "django_db_blocker" in fixturedef.argnames
+        for fixturedefs in info.name2fixturedefs.values()
+        for fixturedef in fixturedefs
+    )
+
+
+def _transactional(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    fixtures = getattr(item, "fixturenames", ())
+    return bool(marker and marker.kwargs.get("transaction")) or "transactional_db" in fixtures
+
+
+def module_worlds_last(items: list[pytest.Item]) -> None:
+    """Reorder ``items`` in place: in each run of one module's tests, those that use a module
+    world after those that do not (otherwise in their order)."""
+    worlds = {getattr(item, "module", None) for item in items if _uses_a_module_world(item)}
+    for item in items:
+        if getattr(item, "module", None) in worlds and _transactional(item):
+            raise pytest.UsageError(
+                f"{item.nodeid} is transaction=True in a module with a module world "
+                "(tests/module_world.py): move one of them to a module of its own."
+            )
+    ordered: list[pytest.Item] = []
+    run: list[pytest.Item] = []
+    for item in [*items, None]:
+        if run and (item is None or getattr(item, "module", None) is not run[0].module):
+            ordered.extend(sorted(run, key=_uses_a_module_world))
+            run.clear()
+        if item is not None:
+            run.append(item)
+    items[:] = ordered
