@@ -25,6 +25,12 @@ from django.db import transaction
 from django.test import override_settings
 from pytest_django.fixtures import Settings
 
+from artwork.selection import artwork_serving
+from recommendations.serving.bundle import catalogue_cache
+from recommendations.serving.cache import model_cache
+from recommendations.serving.homepage import row_ranker_cache
+from recommendations.serving.title_tables import title_tables_cache
+
 
 @contextmanager
 def world_for_the_module(django_db_blocker, root: Path, **overrides: Any) -> Iterator[Path]:
@@ -37,13 +43,24 @@ def world_for_the_module(django_db_blocker, root: Path, **overrides: Any) -> Ite
     ):
         yield root
         transaction.set_rollback(True)
+    serving_caches_clear()
 
 
 def in_the_module_world(settings: Settings, root: Path) -> None:
     """Point a test at the module world's files (the root conftest gives each test its own
-    media folder, where the world's artwork is not)."""
+    media folder, where the world's artwork is not), with serving's caches emptied."""
     settings.MEDIA_ROOT = root / "media"
     settings.VAR_DIR = root / "var"
+    serving_caches_clear()
+
+
+def serving_caches_clear() -> None:
+    """Forget what this process's serving read: a world built once has the same ids in every
+    test, so an entry a former test left (its versions, its re-rated catalogue, both undone
+    since) would be found by the next, where a world of its own never matched it."""
+    for cache in (model_cache, row_ranker_cache, title_tables_cache, catalogue_cache):
+        cache.clear()
+    artwork_serving.clear()
 
 
 def _uses_a_module_world(item: pytest.Item) -> bool:
