@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.core.management import call_command
 
 from recommendations.engine.als import CollaborativeModel
 from recommendations.models import ModelVersion, TrainingRun
@@ -14,11 +13,10 @@ from recommendations.services import cluster_evaluation, retraining
 from recommendations.services.retraining import training_runs_execute
 from recommendations.serving import artefacts
 from regions.models import TasteCluster
-from tests.module_world import in_the_module_world, world_for_the_module
+from tests.module_world import in_the_module_world
+from tests.recommendations.demo_world import FAST_HASHERS, small_demo_for_the_module
 
 pytestmark = pytest.mark.django_db
-
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(scope="module")
@@ -27,16 +25,10 @@ def _planted_world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iter
 
     Seeded once per module (1,500 profiles take seconds); each test's retrains are undone."""
     root = tmp_path_factory.mktemp("planted")
-    with world_for_the_module(django_db_blocker, root, PASSWORD_HASHERS=FAST_HASHERS):
-        call_command(
-            "seed_demo",
-            "--titles=200",
-            "--profiles=1500",
-            "--seed=5",
-            "--artwork-images=shared",
-            verbosity=0,
-        )
-        yield root
+    with small_demo_for_the_module(
+        django_db_blocker, root, titles=200, profiles=1500, seed=5
+    ) as world:
+        yield world
 
 
 @pytest.fixture
