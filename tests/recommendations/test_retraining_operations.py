@@ -1,17 +1,20 @@
 """Retraining operations that must survive what goes wrong around a run: a lost message, a
 broker that refuses, a rollback during the run, a database blip, a reaped worker that finishes
-anyway, and staff who may only look."""
+anyway, and staff who may only look.
+
+The seeded demo is built once for the module; the tests that must commit what they write
+(``transaction=True``) are in test_retraining_committed."""
 
 import datetime as dt
-import os
 import time
+from collections.abc import Iterator
 from io import StringIO
+from pathlib import Path
 
 import numpy as np
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -26,8 +29,8 @@ from recommendations.services.retraining import (
 )
 from regions.models import TasteCluster
 from tests.factories import RegionFactory, TasteClusterFactory
-from tests.processes import current_database_url, run_python
-from tests.recommendations.demo_world import seed_small_demo
+from tests.module_world import in_the_module_world
+from tests.recommendations.demo_world import FAST_HASHERS, small_demo_for_the_module
 
 
 @pytest.fixture
@@ -38,14 +41,30 @@ def eager(monkeypatch) -> None:
     monkeypatch.setitem(app.conf, "task_always_eager", True)
 
 
-@pytest.fixture
-def seeded(settings, tmp_path, eager) -> None:
+def seeded_settings(settings) -> None:
     settings.TONIGHT = {
         **settings.TONIGHT,
         "RETRAIN_HEARTBEAT_SECONDS": 0.2,
         "RETRAIN_COMPARE_WITH": (),
     }
-    seed_small_demo(settings, tmp_path, titles=120, profiles=300, seed=5)
+
+
+@pytest.fixture(scope="module")
+def _seeded_world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Path]:
+    """Seeded once per module; each test's runs and versions are undone after it. The
+    tests that must commit (``transaction=True``) are in test_retraining_committed."""
+    root = tmp_path_factory.mktemp("seeded")
+    with small_demo_for_the_module(
+        django_db_blocker, root, titles=120, profiles=300, seed=5
+    ) as world:
+        yield world
+
+
+@pytest.fixture
+def seeded(_seeded_world, settings, eager) -> None:
+    in_the_module_world(settings, _seeded_world)
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+    seeded_settings(settings)
 
 
 def _queued_run(slug: str = "tamil") -> TrainingRun:
@@ -133,18 +152,6 @@ def test_a_retrain_the_broker_refuses_is_failed_and_the_caller_is_told(
     assert not TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED).exists()
 
 
-@pytest.mark.django_db(transaction=True)  # the send happens when the request's data commits
-def test_the_staff_api_answers_503_when_the_broker_refuses(unreachable_broker, admin_client):
-    _cluster()
-    response = admin_client.post(
-        "/api/v1/ops/retrains/",
-        {"region": "IN", "cluster": "tamil"},
-        content_type="application/json",
-    )
-    assert response.status_code == 503
-    assert TrainingRun.objects.get().status == TrainingRun.Status.FAILED
-
-
 # --- A rollback during a run ------------------------------------------------------------------
 
 
@@ -182,47 +189,6 @@ def test_a_rollback_made_during_a_retrain_is_not_undone_by_it(seeded, monkeypatc
 
 
 # --- The heartbeat, the reaper and a worker that finishes anyway ---------------------------------
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_heartbeat_outlives_a_dropped_database_connection():
-    # given: a running run, committed (the heartbeat thread has its own connection)
-    run = TrainingRun.objects.create(
-        region_id=RegionFactory().code,
-        taste_cluster=_cluster(),
-        status=TrainingRun.Status.RUNNING,
-    )
-    long_ago = timezone.now() - dt.timedelta(hours=1)
-
-    def beats_within(seconds: float) -> bool:
-        TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=long_ago)
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if TrainingRun.objects.get(pk=run.pk).heartbeat_at > long_ago:
-                return True
-            time.sleep(0.05)
-        return False
-
-    beat = retraining._Heartbeat(run.pk, every=0.05)
-    beat.start()
-    try:
-        assert beats_within(5.0)
-
-        # when: PostgreSQL drops the heartbeat's connection (a restart, a network blip)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-
-        # then: the thread lives on, reconnects, and the run keeps its heartbeat
-        assert beats_within(5.0)
-        assert beat.is_alive()
-    finally:
-        beat.stop()
-    assert not beat.is_alive()
-    # ... and once stopped it writes no more beats (a finished run's heartbeat stays put)
-    assert not beats_within(0.5)
 
 
 @pytest.mark.django_db
@@ -369,33 +335,6 @@ def test_the_ungated_version_of_a_run_that_died_at_its_gate_is_failed_and_cannot
     assert not ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exists()
     with pytest.raises(ValueError, match="cannot be activated"):
         model_version_rollback(version=version)
-
-
-@pytest.mark.django_db(transaction=True)  # without a broker a run executes as its request commits
-def test_without_a_broker_a_run_its_gate_rejects_is_reported_as_it_ended(
-    seeded, settings, admin_client
-):
-    # given: an active Tamil version, and a gate no retrain can pass
-    body = {"region": "IN", "cluster": "tamil"}
-    first = admin_client.post("/api/v1/ops/retrains/", body, content_type="application/json")
-    assert (first.status_code, first.json()["status"]) == (201, "succeeded")
-    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_GATE_MARGIN": -1.0}
-
-    # when: the staff API and the admin's "Retrain now" each retrain it
-    api = admin_client.post("/api/v1/ops/retrains/", body, content_type="application/json")
-    admin = admin_client.post(
-        "/admin/recommendations/trainingrun/",
-        {"action": "retrain_now", "_selected_action": [first.json()["id"]]},
-        follow=True,
-    )
-
-    # then: a run that trained and was refused by its gate is a run made (201, not the 409
-    # of a busy cluster), and the admin says how it ended, not "queued"
-    assert (api.status_code, api.json()["status"]) == (201, "rejected")
-    said = [(m.level_tag, str(m)) for m in admin.context["messages"]]
-    assert len(said) == 1
-    assert said[0][0] == "warning"
-    assert ": rejected. Worse than the active version" in said[0][1]
 
 
 @pytest.mark.django_db
@@ -602,37 +541,6 @@ def test_retrain_wait_fails_when_a_run_does_not_succeed(django_capture_on_commit
         call_command("retrain", "--region=IN", "--cluster=tamil", "--wait", stdout=out)
     assert f"run #{busy.pk}" in str(failed.value)
     assert "rejected" in out.getvalue()
-
-
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)  # the command's process reads what the test wrote
-def test_retrain_without_a_broker_says_the_version_it_made_and_nothing_about_a_broker(
-    seeded, settings, tmp_path
-):
-    # given: the first local run's configuration, no broker: tasks run in the command
-    env = {
-        **os.environ,
-        "DATABASE_URL": current_database_url(),
-        "CELERY_BROKER_URL": "",
-        "REDIS_URL": "",
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "TONIGHT_RETRAIN_SIGNAL_CACHE_DIR": str(tmp_path / "cache"),
-        "TONIGHT_RETRAIN_COMPARE_WITH": "",
-    }
-
-    # when: a retrain without --wait
-    result = run_python("manage.py", "retrain", "--region", "IN", "--cluster", "tamil", env=env)
-
-    # then: the run had finished by the time it was reported, version and all
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = TrainingRun.objects.get(trigger=TrainingRun.Trigger.COMMAND)
-    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
-    assert run.model_version_id is not None
-    assert result.stdout == f"run #{run.pk} IN-Tamil: succeeded version #{run.model_version_id}\n"
-    # and no broker was looked for (kombu: "No hostname was supplied. Reverting to default
-    # 'localhost'"), nor the task's outcome logged as by a worker
-    assert "hostname" not in result.stderr
-    assert "Task recommendations.retrain_cluster" not in result.stderr
 
 
 # --- The fallbacks: the region's and the global model ------------------------------------------

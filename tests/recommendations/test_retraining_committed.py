@@ -1,0 +1,148 @@
+"""Retraining operations whose data must be committed for another connection to see it
+(``transaction=True``): the broker's send as a request commits, the heartbeat thread's own
+connection, a run executed as its request commits, the retrain command's child process.
+
+They are test_retraining_operations' tests, kept apart from that module because its
+demo is seeded once for the module (tests/module_world.py), inside a transaction that a
+committing test cannot run in; here each test seeds its own.
+"""
+
+import datetime as dt
+import os
+import time
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from recommendations.models import TrainingRun
+from recommendations.services import retraining
+from tests.factories import RegionFactory
+from tests.processes import current_database_url, run_python
+from tests.recommendations.demo_world import seed_small_demo
+from tests.recommendations.test_retraining_operations import (  # noqa: F401
+    _cluster,
+    eager,
+    seeded_settings,
+    unreachable_broker,
+)
+
+
+@pytest.fixture
+def seeded(settings, tmp_path, eager) -> None:  # noqa: F811
+    seeded_settings(settings)
+    seed_small_demo(settings, tmp_path, titles=120, profiles=300, seed=5)
+
+
+@pytest.mark.django_db(transaction=True)  # the send happens when the request's data commits
+def test_the_staff_api_answers_503_when_the_broker_refuses(
+    unreachable_broker,  # noqa: F811
+    admin_client,
+):
+    _cluster()
+    response = admin_client.post(
+        "/api/v1/ops/retrains/",
+        {"region": "IN", "cluster": "tamil"},
+        content_type="application/json",
+    )
+    assert response.status_code == 503
+    assert TrainingRun.objects.get().status == TrainingRun.Status.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_outlives_a_dropped_database_connection():
+    # given: a running run, committed (the heartbeat thread has its own connection)
+    run = TrainingRun.objects.create(
+        region_id=RegionFactory().code,
+        taste_cluster=_cluster(),
+        status=TrainingRun.Status.RUNNING,
+    )
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+
+    def beats_within(seconds: float) -> bool:
+        TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=long_ago)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if TrainingRun.objects.get(pk=run.pk).heartbeat_at > long_ago:
+                return True
+            time.sleep(0.05)
+        return False
+
+    beat = retraining._Heartbeat(run.pk, every=0.05)
+    beat.start()
+    try:
+        assert beats_within(5.0)
+
+        # when: PostgreSQL drops the heartbeat's connection (a restart, a network blip)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+        # then: the thread lives on, reconnects, and the run keeps its heartbeat
+        assert beats_within(5.0)
+        assert beat.is_alive()
+    finally:
+        beat.stop()
+    assert not beat.is_alive()
+    # ... and once stopped it writes no more beats (a finished run's heartbeat stays put)
+    assert not beats_within(0.5)
+
+
+@pytest.mark.django_db(transaction=True)  # without a broker a run executes as its request commits
+def test_without_a_broker_a_run_its_gate_rejects_is_reported_as_it_ended(
+    seeded, settings, admin_client
+):
+    # given: an active Tamil version, and a gate no retrain can pass
+    body = {"region": "IN", "cluster": "tamil"}
+    first = admin_client.post("/api/v1/ops/retrains/", body, content_type="application/json")
+    assert (first.status_code, first.json()["status"]) == (201, "succeeded")
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_GATE_MARGIN": -1.0}
+
+    # when: the staff API and the admin's "Retrain now" each retrain it
+    api = admin_client.post("/api/v1/ops/retrains/", body, content_type="application/json")
+    admin = admin_client.post(
+        "/admin/recommendations/trainingrun/",
+        {"action": "retrain_now", "_selected_action": [first.json()["id"]]},
+        follow=True,
+    )
+
+    # then: a run that trained and was refused by its gate is a run made (201, not the 409
+    # of a busy cluster), and the admin says how it ended, not "queued"
+    assert (api.status_code, api.json()["status"]) == (201, "rejected")
+    said = [(m.level_tag, str(m)) for m in admin.context["messages"]]
+    assert len(said) == 1
+    assert said[0][0] == "warning"
+    assert ": rejected. Worse than the active version" in said[0][1]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)  # the command's process reads what the test wrote
+def test_retrain_without_a_broker_says_the_version_it_made_and_nothing_about_a_broker(
+    seeded, settings, tmp_path
+):
+    # given: the first local run's configuration, no broker: tasks run in the command
+    env = {
+        **os.environ,
+        "DATABASE_URL": current_database_url(),
+        "CELERY_BROKER_URL": "",
+        "REDIS_URL": "",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "TONIGHT_RETRAIN_SIGNAL_CACHE_DIR": str(tmp_path / "cache"),
+        "TONIGHT_RETRAIN_COMPARE_WITH": "",
+    }
+
+    # when: a retrain without --wait
+    result = run_python("manage.py", "retrain", "--region", "IN", "--cluster", "tamil", env=env)
+
+    # then: the run had finished by the time it was reported, version and all
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = TrainingRun.objects.get(trigger=TrainingRun.Trigger.COMMAND)
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.model_version_id is not None
+    assert result.stdout == f"run #{run.pk} IN-Tamil: succeeded version #{run.model_version_id}\n"
+    # and no broker was looked for (kombu: "No hostname was supplied. Reverting to default
+    # 'localhost'"), nor the task's outcome logged as by a worker
+    assert "hostname" not in result.stderr
+    assert "Task recommendations.retrain_cluster" not in result.stderr
