@@ -15,10 +15,11 @@ test: that one would run inside the world's open transaction (what it commits no
 connection sees) and flush the world; collection stops with an error instead.
 """
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from django.db import transaction
@@ -30,6 +31,8 @@ from recommendations.serving.bundle import catalogue_cache
 from recommendations.serving.cache import model_cache
 from recommendations.serving.homepage import row_ranker_cache
 from recommendations.serving.title_tables import title_tables_cache
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -52,6 +55,16 @@ def in_the_module_world(settings: Settings, root: Path) -> None:
     settings.MEDIA_ROOT = root / "media"
     settings.VAR_DIR = root / "var"
     serving_caches_clear()
+
+
+def the_module_world(settings: Settings, built: tuple[Path, T]) -> T:
+    """One test's module world: ``built`` is ``(root, world)`` as the module fixture yields
+    it. The test is pointed at the world's files, with serving's caches emptied, and gets a
+    copy of the world's objects: a test that changes one in memory (and saves it, undone
+    with the test) leaves the next test the world as built, as the database does."""
+    root, world = built
+    in_the_module_world(settings, root)
+    return copy.deepcopy(world)
 
 
 def serving_caches_clear() -> None:

@@ -1,7 +1,7 @@
 """Fixtures of the console tests: staff and non-staff people, a trained household, fresh caches."""
 
-import copy
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -13,7 +13,7 @@ from recommendations.serving.cache import model_cache
 from recommendations.serving.homepage import row_ranker_cache
 from recommendations.serving.title_tables import title_tables_cache
 from tests.console.world import ConsoleWorld, build_console_world
-from tests.module_world import in_the_module_world, world_for_the_module
+from tests.module_world import the_module_world, world_for_the_module
 
 STAFF_PASSWORD = "staff-pass-123"
 VIEWER_PASSWORD = "viewer-pass-123"
@@ -81,7 +81,9 @@ def staff_client(staff_user) -> Client:
 
 
 @pytest.fixture(scope="module")
-def _console_world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[tuple]:
+def _console_world(
+    django_db_setup, django_db_blocker, tmp_path_factory
+) -> Iterator[tuple[Path, ConsoleWorld]]:
     """Built and trained once per module (a second or more each time); see module_world."""
     with world_for_the_module(django_db_blocker, tmp_path_factory.mktemp("console")) as root:
         yield root, build_console_world()
@@ -89,8 +91,4 @@ def _console_world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iter
 
 @pytest.fixture
 def world(_console_world, settings, db) -> ConsoleWorld:
-    """The module's world, its objects copied: a test that changes one in memory (and saves
-    it, undone with the test) leaves the next test the world as it was built."""
-    root, built = _console_world
-    in_the_module_world(settings, root)
-    return copy.deepcopy(built)
+    return the_module_world(settings, _console_world)
