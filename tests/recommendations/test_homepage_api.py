@@ -2,6 +2,8 @@
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,9 +36,10 @@ from tests.factories import (
     TitleFactory,
     TitleLocalizationFactory,
 )
+from tests.module_world import the_module_world, world_for_the_module
 from tests.openapi import assert_matches_operation
 from tests.recommendations import homepage_world
-from tests.recommendations.homepage_world import NOW, build_home_world
+from tests.recommendations.homepage_world import NOW, HomeWorld, build_home_world
 from tests.recommendations.test_training import _fresh_serving, record, watch  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -50,9 +53,18 @@ def url(profile, **params) -> str:
     return f"/api/v1/profiles/{profile.pk}/homepage/" + (f"?{query}" if query else "")
 
 
+@pytest.fixture(scope="module")
+def _home_world(
+    django_db_setup, django_db_blocker, tmp_path_factory
+) -> Iterator[tuple[Path, HomeWorld]]:
+    """Built once for the module (tests/module_world.py), not for each of its tests."""
+    with world_for_the_module(django_db_blocker, tmp_path_factory.mktemp("home")) as root:
+        yield root, build_home_world()
+
+
 @pytest.fixture
-def world():
-    return build_home_world()
+def world(_home_world, settings, db) -> HomeWorld:
+    return the_module_world(settings, _home_world)
 
 
 @pytest.fixture
