@@ -3,6 +3,8 @@
 import datetime as dt
 import itertools
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,22 +20,30 @@ from recommendations.services.training import model_train
 from recommendations.signal_events import SignalEvent
 from tests.conftest import token_client
 from tests.factories import AccountFactory, ArtworkVariantFactory, ProfileFactory
+from tests.module_world import the_module_world, world_for_the_module
 from tests.recommendations.homepage_world import NOW, build_home_world
 from tests.recommendations.test_training import _fresh_serving, watch  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(scope="module")
+def _setup(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[tuple[Path, tuple]]:
+    """Built and trained once for the module (tests/module_world.py)."""
+    with world_for_the_module(django_db_blocker, tmp_path_factory.mktemp("page_log")) as root:
+        world = build_home_world()
+        for title in world.all_titles()[:6]:
+            ArtworkVariantFactory(title=title)
+        profile = ProfileFactory(account=AccountFactory(home_region=world.region), name="Asha")
+        watch(profile, world.titles["action"][0], days_ago=3)
+        model_train(region_code=world.region.code)
+        profile.refresh_from_db()
+        yield root, (world, profile)
+
+
 @pytest.fixture
-def setup():
-    world = build_home_world()
-    for title in world.all_titles()[:6]:
-        ArtworkVariantFactory(title=title)
-    profile = ProfileFactory(account=AccountFactory(home_region=world.region), name="Asha")
-    watch(profile, world.titles["action"][0], days_ago=3)
-    model_train(region_code=world.region.code)
-    profile.refresh_from_db()
-    return world, profile
+def setup(_setup, settings, db) -> tuple:
+    return the_module_world(settings, _setup)
 
 
 def play(profile, title_id, at, *, page_id=None, row="", position=None, variant=None):

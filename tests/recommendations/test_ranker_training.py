@@ -2,6 +2,8 @@
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,6 +28,7 @@ from recommendations.serving.homepage import (
 from recommendations.signal_events import SignalEvent
 from tests.engine.test_row_ranking import one_profile
 from tests.factories import AccountFactory, ProfileFactory
+from tests.module_world import the_module_world, world_for_the_module
 from tests.recommendations.homepage_world import NOW, build_home_world
 from tests.recommendations.test_page_log import play
 from tests.recommendations.test_training import _fresh_serving, record, watch  # noqa: F401
@@ -36,15 +39,22 @@ CONTINUE_WATCHING = FEATURE_NAMES.index("continue_watching")
 DISLIKE_PENALTY = FEATURE_NAMES.index("dislike_penalty")
 
 
+@pytest.fixture(scope="module")
+def _viewer(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[tuple[Path, object]]:
+    """Built and trained once for the module (tests/module_world.py)."""
+    with world_for_the_module(django_db_blocker, tmp_path_factory.mktemp("viewer")) as root:
+        world = build_home_world()
+        profile = ProfileFactory(account=AccountFactory(home_region=world.region), name="Viewer")
+        for i, title in enumerate(world.titles["action"][:4]):
+            watch(profile, title, days_ago=20 + i)
+        model_train(region_code=world.region.code)
+        profile.refresh_from_db()
+        yield root, profile
+
+
 @pytest.fixture
-def viewer():
-    world = build_home_world()
-    profile = ProfileFactory(account=AccountFactory(home_region=world.region), name="Viewer")
-    for i, title in enumerate(world.titles["action"][:4]):
-        watch(profile, title, days_ago=20 + i)
-    model_train(region_code=world.region.code)
-    profile.refresh_from_db()
-    return profile
+def viewer(_viewer, settings, db):
+    return the_module_world(settings, _viewer)
 
 
 def test_a_past_pages_rows_do_not_change_with_what_happened_after_it(viewer):

@@ -2,6 +2,7 @@
 
 import gettext
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,7 +22,8 @@ from tests.factories import (
     TasteClusterFactory,
     TitleLocalizationFactory,
 )
-from tests.recommendations.homepage_world import build_home_world
+from tests.module_world import the_module_world, world_for_the_module
+from tests.recommendations.homepage_world import HomeWorld, build_home_world
 from tests.recommendations.test_training import _fresh_serving, record, watch  # noqa: F401
 
 LOCALE = Path(settings.BASE_DIR) / "locale"
@@ -40,15 +42,27 @@ def url(profile, **params) -> str:
     return f"/api/v1/profiles/{profile.pk}/homepage/?{query}"
 
 
+@pytest.fixture(scope="module")
+def _home_world(
+    django_db_setup, django_db_blocker, tmp_path_factory
+) -> Iterator[tuple[Path, HomeWorld]]:
+    """Built once for the module (tests/module_world.py), not for each of its tests."""
+    with world_for_the_module(django_db_blocker, tmp_path_factory.mktemp("home")) as root:
+        world = build_home_world()
+        TitleLocalizationFactory(
+            title=world.titles["action"][0], language=world.hindi, name="एक्शन 0"
+        )
+        yield root, world
+
+
 @pytest.fixture
-def page_of(db):
+def page_of(_home_world, settings, db):
     """The homepage of a fresh profile who watched three action films and liked a drama.
 
     Three titles a row: in this 32-film world a row below the first screen must still bring
     that many new titles, or it is dropped.
     """
-    world = build_home_world()
-    TitleLocalizationFactory(title=world.titles["action"][0], language=world.hindi, name="एक्शन 0")
+    world = the_module_world(settings, _home_world)
 
     def build(*, display_language, taste_cluster=None):
         account = AccountFactory(home_region=world.region)
