@@ -1,7 +1,9 @@
 """The artwork bandit in the product: choices on real pages, learning from attributed plays."""
 
 import datetime as dt
+from collections.abc import Iterator
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -23,6 +25,7 @@ from tests.factories import (
     ArtworkVariantFactory,
     ProfileFactory,
 )
+from tests.module_world import the_module_world, world_for_the_module
 from tests.recommendations.homepage_world import NOW, build_home_world
 from tests.recommendations.test_page_log import play
 from tests.recommendations.test_training import _fresh_serving, watch  # noqa: F401
@@ -36,12 +39,25 @@ def _artwork_checked_every_page(settings):
     settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_CHECK_SECONDS": 0}
 
 
-@pytest.fixture
-def household():
+@pytest.fixture(scope="module")
+def _household(
+    django_db_setup, django_db_blocker, tmp_path_factory
+) -> Iterator[tuple[Path, tuple]]:
     """An action fan and a romance fan in one account; every film has two frames.
 
-    One frame is themed action, the other romance.
+    One frame is themed action, the other romance. Built and trained once for the module
+    (tests/module_world.py); the test that must commit is in test_policy_warm_process.
     """
+    with world_for_the_module(django_db_blocker, tmp_path_factory.mktemp("household")) as root:
+        yield root, _household_build()
+
+
+@pytest.fixture
+def household(_household, settings, db) -> tuple:
+    return the_module_world(settings, _household)
+
+
+def _household_build() -> tuple:
     world = build_home_world()
     action = ArtworkThemeFactory(slug="action", name="Action")
     romance = ArtworkThemeFactory(slug="romance", name="Romance")
@@ -424,37 +440,3 @@ def test_a_retagged_variant_turns_the_next_update_into_a_full_refit(household):
     assert refit.parent_id is None
     total = sum(1 for page in PageLog.objects.all() for item in page.items if item[3] is not None)
     assert refit.n_impressions == total
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_warm_process_drops_a_deactivated_variant_at_once_and_reloads_behind(settings):
-    """Between checks nothing is asked; at a check, changed variants leave before any reload."""
-    import time
-
-    world = build_home_world(with_fans=False)
-    for title in world.all_titles():
-        ArtworkVariantFactory(title=title, label=f"{title.pk} a")
-        ArtworkVariantFactory(title=title, label=f"{title.pk} b")
-    profile = ProfileFactory(account=AccountFactory(home_region=world.region), name="Warm")
-    watch(profile, world.titles["action"][0], days_ago=3)
-    model_train(region_code=world.region.code)
-    profile.refresh_from_db()
-    settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_CHECK_SECONDS": 0.05}
-    served = {i.variant_id for i in _items(homepage_build(profile=profile, device="tv", at=NOW))}
-    assert artwork_serving.get().policy_id is None
-
-    off = ArtworkVariant.objects.filter(pk__in=sorted(served)[:10])
-    artwork_variants_set_active(variants=off, active=False)
-    gone = set(off.values_list("pk", flat=True))
-    time.sleep(0.06)
-    # The first page after the check already leaves them out, whatever the reload does.
-    for hour in range(0, 24, 3):
-        page = homepage_build(profile=profile, device="tv", at=NOW.replace(hour=hour))
-        assert not gone & {i.variant_id for i in _items(page)}
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and (
-        artwork_serving._reloading or gone & set(artwork_serving.get().arms.variant.tolist())
-    ):
-        time.sleep(0.05)
-    # The background re-read has replaced the arrays: the variants are gone from them.
-    assert not gone & set(artwork_serving.get().arms.variant.tolist())
