@@ -13,6 +13,8 @@ from accounts.token_usage import token_usage
 from tests.factories import AccountFactory, ProfileFactory
 from tests.module_world import module_worlds_last
 
+CHEAP_HASHER = "tests.hashers.CheapPBKDF2PasswordHasher"
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Within a module, tests that use its module world run last (tests/module_world.py)."""
@@ -29,6 +31,19 @@ def _media_in_tmp(settings, tmp_path) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(settings) -> None:
+    """Passwords and PINs hash with PBKDF2 at 1,000 iterations (tests/hashers.py)."""
+    settings.PASSWORD_HASHERS = [CHEAP_HASHER, *settings.PASSWORD_HASHERS]
+
+
+@pytest.fixture
+def production_hashing(settings) -> None:
+    """Production's hashers: for a test whose claim needs a check to take its real time (ask
+    for it before the fixtures that hash), or that reads the settings as the site runs."""
+    settings.PASSWORD_HASHERS = [h for h in settings.PASSWORD_HASHERS if h != CHEAP_HASHER]
 
 
 @pytest.fixture(autouse=True)

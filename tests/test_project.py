@@ -197,7 +197,8 @@ def modules_the_running_site_needs() -> set[str]:
     return needed & project_packages()
 
 
-def test_image_copies_and_packages_every_module_the_site_needs():
+def test_image_copies_and_packages_every_module_the_site_needs(production_hashing):
+    # production_hashing: the settings as the site runs them, without the suite's hasher
     needed = modules_the_running_site_needs()
     assert {"config", "console", "recommendations", "profiles"} <= needed  # the walk works
 

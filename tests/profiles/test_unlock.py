@@ -109,8 +109,9 @@ def test_wrong_pins_are_rate_limited_per_profile(api_client, locked):
     assert unlock(token_client(locked.account), locked, "4321").status_code == 429
 
 
-def test_concurrent_wrong_pins_get_no_more_checks_than_the_limit(locked):
-    # given: twenty devices guessing at once, against the real (Redis) cache
+def test_concurrent_wrong_pins_get_no_more_checks_than_the_limit(production_hashing, locked):
+    # given: twenty devices guessing at once, against the real (Redis) cache; each check
+    # takes production's time, the window a check-then-count race would need
     attempts = 20
     outcomes: list[str] = []
     barrier = threading.Barrier(attempts)
