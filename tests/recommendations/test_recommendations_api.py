@@ -1,6 +1,8 @@
 """GET /api/v1/profiles/{id}/recommendations/: filters, fold-in, ranker mode, match, access."""
 
 import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -18,7 +20,9 @@ from tests.factories import (
     TitleFactory,
     TitleLocalizationFactory,
 )
+from tests.module_world import the_module_world, world_for_the_module
 from tests.recommendations.test_training import (
+    World,
     _fresh_serving,  # noqa: F401 - the autouse fixture applies here too
     build_world,
     record,
@@ -35,9 +39,16 @@ def url(profile, **params) -> str:
     return f"/api/v1/profiles/{profile.pk}/recommendations/" + (f"?{query}" if query else "")
 
 
+@pytest.fixture(scope="module")
+def _world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[tuple[Path, World]]:
+    """Built once for the module (tests/module_world.py), not for each of its tests."""
+    with world_for_the_module(django_db_blocker, tmp_path_factory.mktemp("world")) as root:
+        yield root, build_world()
+
+
 @pytest.fixture
-def world():
-    return build_world()
+def world(_world, settings, db) -> World:
+    return the_module_world(settings, _world)
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@
 import datetime as dt
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from io import StringIO
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,6 +44,7 @@ from tests.factories import (
     TagFactory,
     TitleFactory,
 )
+from tests.module_world import the_module_world, world_for_the_module
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -146,9 +149,16 @@ def build_world() -> World:
     return World(region=region, titles=titles, fans=fans)
 
 
+@pytest.fixture(scope="module")
+def _world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[tuple[Path, World]]:
+    """Built once for the module (tests/module_world.py), not for each of its tests."""
+    with world_for_the_module(django_db_blocker, tmp_path_factory.mktemp("world")) as root:
+        yield root, build_world()
+
+
 @pytest.fixture
-def world() -> World:
-    return build_world()
+def world(_world, settings, db) -> World:
+    return the_module_world(settings, _world)
 
 
 # --- The data adapter -------------------------------------------------------------------------
