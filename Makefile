@@ -14,6 +14,11 @@ TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL
 	REDIS_URL=$(TEST_REDIS_URL) DEBUG=0 SECRET_KEY=test-only-secret-key \
 	SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0 OPENBLAS_NUM_THREADS=1
 
+# The fifteen slowest setups and calls end every run, so that a test that grows shows
+# (the suite takes about four minutes on two cores; tests/module_world.py is how a module
+# builds an expensive world once). Pass PYTEST_ARGS to run something else.
+PYTEST_ARGS ?= --durations=15
+
 DEMO_ENV := DEBUG=1 OPENBLAS_NUM_THREADS=1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_HOST ?= 127.0.0.1
