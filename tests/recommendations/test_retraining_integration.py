@@ -164,9 +164,13 @@ def hold_before_ready() -> Iterator[Callable[[], int]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with connection.cursor() as cursor:
+                # This database's: pg_locks lists the whole server's, and another suite on
+                # it holds the same key in its own database (this test once took its worker
+                # for ours, and ended that worker's session).
                 cursor.execute(
                     "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s"
-                    " AND objid = %s AND NOT granted",
+                    " AND objid = %s AND NOT granted AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())",
                     list(HOLD_KEY),
                 )
                 row = cursor.fetchone()
