@@ -16,7 +16,7 @@ connection sees) and flush the world; collection stops with an error instead.
 """
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,6 +47,18 @@ def world_for_the_module(django_db_blocker, root: Path, **overrides: Any) -> Ite
         yield root
         transaction.set_rollback(True)
     serving_caches_clear()
+
+
+def module_world(build: Callable[[], T], *, folder: str) -> Any:
+    """A module-scoped fixture yielding ``(root, build())``, built in :func:`world_for_the_module`
+    with its files under a fresh ``folder``: the one shape most module worlds take."""
+
+    @pytest.fixture(scope="module")
+    def fixture(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[tuple[Path, T]]:
+        with world_for_the_module(django_db_blocker, tmp_path_factory.mktemp(folder)) as root:
+            yield root, build()
+
+    return fixture
 
 
 def in_the_module_world(settings: Settings, root: Path) -> None:

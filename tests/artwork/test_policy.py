@@ -1,9 +1,7 @@
 """The artwork bandit in the product: choices on real pages, learning from attributed plays."""
 
 import datetime as dt
-from collections.abc import Iterator
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -25,7 +23,7 @@ from tests.factories import (
     ArtworkVariantFactory,
     ProfileFactory,
 )
-from tests.module_world import the_module_world, world_for_the_module
+from tests.module_world import module_world, the_module_world
 from tests.recommendations.homepage_world import NOW, build_home_world
 from tests.recommendations.test_page_log import play
 from tests.recommendations.test_training import _fresh_serving, watch  # noqa: F401
@@ -37,19 +35,6 @@ pytestmark = pytest.mark.django_db
 def _artwork_checked_every_page(settings):
     """Serving asks for changed variants and policies on every page (production: each second)."""
     settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_CHECK_SECONDS": 0}
-
-
-@pytest.fixture(scope="module")
-def _household(
-    django_db_setup, django_db_blocker, tmp_path_factory
-) -> Iterator[tuple[Path, tuple]]:
-    """An action fan and a romance fan in one account; every film has two frames.
-
-    One frame is themed action, the other romance. Built and trained once for the module
-    (tests/module_world.py); the test that must commit is in test_policy_warm_process.
-    """
-    with world_for_the_module(django_db_blocker, tmp_path_factory.mktemp("household")) as root:
-        yield root, _household_build()
 
 
 @pytest.fixture
@@ -80,6 +65,13 @@ def _household_build() -> tuple:
     fan_a.refresh_from_db()
     fan_r.refresh_from_db()
     return world, fan_a, fan_r, frames
+
+
+# An action fan and a romance fan in one account; every film has two frames.
+#
+# One frame is themed action, the other romance. Built and trained once for the module
+# (tests/module_world.py); the test that must commit is in test_policy_warm_process.
+_household = module_world(_household_build, folder="household")
 
 
 def _items(page):

@@ -1,8 +1,5 @@
 """Fixtures of the console tests: staff and non-staff people, a trained household, fresh caches."""
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from django.contrib.auth.models import Permission
 from django.db.models import Q
@@ -13,7 +10,7 @@ from recommendations.serving.cache import model_cache
 from recommendations.serving.homepage import row_ranker_cache
 from recommendations.serving.title_tables import title_tables_cache
 from tests.console.world import ConsoleWorld, build_console_world
-from tests.module_world import the_module_world, world_for_the_module
+from tests.module_world import module_world, the_module_world
 
 STAFF_PASSWORD = "staff-pass-123"
 VIEWER_PASSWORD = "viewer-pass-123"
@@ -80,13 +77,8 @@ def staff_client(staff_user) -> Client:
     return client
 
 
-@pytest.fixture(scope="module")
-def _console_world(
-    django_db_setup, django_db_blocker, tmp_path_factory
-) -> Iterator[tuple[Path, ConsoleWorld]]:
-    """Built and trained once per module (a second or more each time); see module_world."""
-    with world_for_the_module(django_db_blocker, tmp_path_factory.mktemp("console")) as root:
-        yield root, build_console_world()
+# Built and trained once per module (a second or more each time); see tests/module_world.py.
+_console_world = module_world(build_console_world, folder="console")
 
 
 @pytest.fixture

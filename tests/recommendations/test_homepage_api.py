@@ -2,8 +2,6 @@
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,7 +34,7 @@ from tests.factories import (
     TitleFactory,
     TitleLocalizationFactory,
 )
-from tests.module_world import the_module_world, world_for_the_module
+from tests.module_world import module_world, the_module_world
 from tests.openapi import assert_matches_operation
 from tests.recommendations import homepage_world
 from tests.recommendations.homepage_world import NOW, HomeWorld, build_home_world
@@ -53,13 +51,8 @@ def url(profile, **params) -> str:
     return f"/api/v1/profiles/{profile.pk}/homepage/" + (f"?{query}" if query else "")
 
 
-@pytest.fixture(scope="module")
-def _home_world(
-    django_db_setup, django_db_blocker, tmp_path_factory
-) -> Iterator[tuple[Path, HomeWorld]]:
-    """Built once for the module (tests/module_world.py), not for each of its tests."""
-    with world_for_the_module(django_db_blocker, tmp_path_factory.mktemp("home")) as root:
-        yield root, build_home_world()
+# Built once for the module (tests/module_world.py), not for each of its tests.
+_home_world = module_world(build_home_world, folder="home")
 
 
 @pytest.fixture

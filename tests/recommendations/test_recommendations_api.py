@@ -1,8 +1,6 @@
 """GET /api/v1/profiles/{id}/recommendations/: filters, fold-in, ranker mode, match, access."""
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -20,7 +18,7 @@ from tests.factories import (
     TitleFactory,
     TitleLocalizationFactory,
 )
-from tests.module_world import the_module_world, world_for_the_module
+from tests.module_world import module_world, the_module_world
 from tests.recommendations.test_training import (
     World,
     _fresh_serving,  # noqa: F401 - the autouse fixture applies here too
@@ -39,11 +37,8 @@ def url(profile, **params) -> str:
     return f"/api/v1/profiles/{profile.pk}/recommendations/" + (f"?{query}" if query else "")
 
 
-@pytest.fixture(scope="module")
-def _world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[tuple[Path, World]]:
-    """Built once for the module (tests/module_world.py), not for each of its tests."""
-    with world_for_the_module(django_db_blocker, tmp_path_factory.mktemp("world")) as root:
-        yield root, build_world()
+# Built once for the module (tests/module_world.py), not for each of its tests.
+_world = module_world(build_world, folder="world")
 
 
 @pytest.fixture

@@ -1,8 +1,6 @@
 """Retraining operations without a worker: cluster assignment, the gate, rollback, refusals."""
 
-from collections.abc import Iterator
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -31,7 +29,7 @@ from tests.factories import (
     TitleFactory,
 )
 from tests.module_world import in_the_module_world
-from tests.recommendations.demo_world import FAST_HASHERS, small_demo_for_the_module
+from tests.recommendations.demo_world import FAST_HASHERS
 from tests.recommendations.test_training import watch
 
 pytestmark = pytest.mark.django_db
@@ -98,16 +96,6 @@ def test_a_profile_joins_the_cluster_its_viewing_then_its_languages_point_to():
 
 
 # --- Runs on a seeded demo ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def _seeded_world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Path]:
-    """Seeded once per module; each test's runs and versions are undone after it."""
-    root = tmp_path_factory.mktemp("seeded")
-    with small_demo_for_the_module(
-        django_db_blocker, root, titles=120, profiles=300, seed=5
-    ) as world:
-        yield world
 
 
 @pytest.fixture

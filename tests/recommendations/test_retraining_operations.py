@@ -7,9 +7,7 @@ The seeded demo is built once for the module; the tests that must commit what th
 
 import datetime as dt
 import time
-from collections.abc import Iterator
 from io import StringIO
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,7 +28,7 @@ from recommendations.services.retraining import (
 from regions.models import TasteCluster
 from tests.factories import RegionFactory, TasteClusterFactory
 from tests.module_world import in_the_module_world
-from tests.recommendations.demo_world import FAST_HASHERS, small_demo_for_the_module
+from tests.recommendations.demo_world import FAST_HASHERS
 
 
 @pytest.fixture
@@ -47,17 +45,6 @@ def seeded_settings(settings) -> None:
         "RETRAIN_HEARTBEAT_SECONDS": 0.2,
         "RETRAIN_COMPARE_WITH": (),
     }
-
-
-@pytest.fixture(scope="module")
-def _seeded_world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Path]:
-    """Seeded once per module; each test's runs and versions are undone after it. The
-    tests that must commit (``transaction=True``) are in test_retraining_committed."""
-    root = tmp_path_factory.mktemp("seeded")
-    with small_demo_for_the_module(
-        django_db_blocker, root, titles=120, profiles=300, seed=5
-    ) as world:
-        yield world
 
 
 @pytest.fixture

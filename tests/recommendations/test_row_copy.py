@@ -14,6 +14,7 @@ from recommendations.demo.vocabulary import GENRE_NAMES, GENRES, LANGUAGES, REGI
 from recommendations.services.training import model_train
 from recommendations.serving import homepage, row_copy
 from recommendations.serving.row_copy import CATALOGUE_NAMES, RowCopy
+from regions.models import TasteCluster
 from tests.conftest import token_client
 from tests.factories import (
     AccountFactory,
@@ -161,16 +162,22 @@ def test_a_language_without_a_catalogue_reads_english(page_of):
     assert translation.get_language() == settings.LANGUAGE_CODE
 
 
-def test_a_default_clusters_row_is_the_regions_popular_row(page_of):
-    """A region's only cluster, its default, is everybody there: not "Popular with Everyone
-    viewers"."""
-    world = page_of.world
+def _fans_in_the_default_cluster(world: HomeWorld) -> TasteCluster:
+    """The region's default cluster ("Everyone"), with every fan of ``world`` in it."""
     everyone = TasteClusterFactory(
         region=world.region, slug="default", name="Everyone", is_default=True
     )
     for fan in world.fans:
         fan.taste_cluster = everyone
         fan.save()
+    return everyone
+
+
+def test_a_default_clusters_row_is_the_regions_popular_row(page_of):
+    """A region's only cluster, its default, is everybody there: not "Popular with Everyone
+    viewers"."""
+    world = page_of.world
+    everyone = _fans_in_the_default_cluster(world)
 
     english = page_of(display_language=world.english, taste_cluster=everyone)
     hindi = page_of(display_language=world.hindi, taste_cluster=everyone)
@@ -189,12 +196,7 @@ def test_an_indian_page_tells_its_region_community_and_language_rows_apart(page_
     world = page_of.world
     hindi_viewers = TasteClusterFactory(region=world.region, slug="hindi", name="Hindi")
     hindi_viewers.languages.set([world.hindi])
-    everyone = TasteClusterFactory(
-        region=world.region, slug="default", name="Everyone", is_default=True
-    )
-    for fan in world.fans:
-        fan.taste_cluster = everyone
-        fan.save()
+    everyone = _fans_in_the_default_cluster(world)
 
     english = page_of(display_language=world.english, taste_cluster=everyone)
     hindi = page_of(display_language=world.hindi, taste_cluster=everyone)

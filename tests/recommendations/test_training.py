@@ -3,10 +3,8 @@
 import datetime as dt
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from io import StringIO
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,7 +42,7 @@ from tests.factories import (
     TagFactory,
     TitleFactory,
 )
-from tests.module_world import the_module_world, world_for_the_module
+from tests.module_world import module_world, the_module_world
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -149,11 +147,8 @@ def build_world() -> World:
     return World(region=region, titles=titles, fans=fans)
 
 
-@pytest.fixture(scope="module")
-def _world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[tuple[Path, World]]:
-    """Built once for the module (tests/module_world.py), not for each of its tests."""
-    with world_for_the_module(django_db_blocker, tmp_path_factory.mktemp("world")) as root:
-        yield root, build_world()
+# Built once for the module (tests/module_world.py), not for each of its tests.
+_world = module_world(build_world, folder="world")
 
 
 @pytest.fixture
