@@ -154,6 +154,20 @@ def title_index_key(title_ids: npt.NDArray[np.int64]) -> str:
 catalogue_cache = RefreshingByKey[CatalogueArrays](name="catalogue arrays")
 
 
+#: (trending for the generator, cluster popularity, region popularity), each (n_titles,).
+TrendingRows = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]
+
+
+def _same_order(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> bool:
+    """Whether ``a`` and ``b`` rank the titles alike, ties included.
+
+    Sorted by ``b`` (then ``a``), each step up or level in one must be the
+    same in the other: then a cut at any rank keeps the same titles of either.
+    """
+    order = np.lexsort((a, b))
+    return bool(np.array_equal(np.sign(np.diff(a[order])), np.sign(np.diff(b[order]))))
+
+
 class ServingBundle:
     """One model version, loaded: estimators from storage, catalogue arrays from the database.
 
@@ -198,7 +212,7 @@ class ServingBundle:
         self.index_key = title_index_key(index.title_ids)
         self.loaded_at = time.monotonic()
         als.fold_in(sp.csr_matrix((1, self.n_titles), dtype=np.float32))  # warm the Gram matrix
-        self._trending: dict[tuple[str, int | None], tuple[np.ndarray, ...]] = {}
+        self._trending: dict[tuple[str, int | None], tuple[TrendingRows, bool]] = {}
 
     @classmethod
     def load(cls, *, version_id: int, artefact_key: str) -> ServingBundle:
@@ -225,24 +239,37 @@ class ServingBundle:
             not_before=self.loaded_at,
         )
 
-    def trending_rows(
-        self, *, region_code: str, cluster_id: int | None
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    def trending_rows(self, *, region_code: str, cluster_id: int | None) -> TrendingRows:
         """(trending for the generator, cluster popularity, region popularity), each (n_titles,).
 
         A cluster with (almost) no recent plays falls back to its region, and a
         region without any to the whole model's most-played titles. Worked out
         once per (region, cluster) and kept: trending is fixed at training time.
         """
-        key = (region_code, cluster_id)
-        rows = self._trending.get(key)
-        if rows is None:
-            rows = self._trending[key] = self._trending_rows(region_code, cluster_id)
-        return rows
+        return self._trending_entry(region_code, cluster_id)[0]
 
-    def _trending_rows(
+    def cluster_row_own(self, *, region_code: str, cluster_id: int | None) -> bool:
+        """Whether the cluster's popularity can make a row the region's trending row does not.
+
+        Not when it is the region's, fallen back to for a cluster with (almost)
+        no recent plays, nor when it ranks the catalogue exactly as the region
+        does (the cluster holds every recent viewer there): an upper quartile of
+        any pool by either is then the same titles, and a page showed them
+        twice, as "Trending in India" and "Popular with Hindi viewers". Decided
+        with the rows, once per (region, cluster), so a page reads a flag.
+        """
+        return self._trending_entry(region_code, cluster_id)[1]
+
+    def _trending_entry(
         self, region_code: str, cluster_id: int | None
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    ) -> tuple[TrendingRows, bool]:
+        key = (region_code, cluster_id)
+        entry = self._trending.get(key)
+        if entry is None:
+            entry = self._trending[key] = self._trending_rows(region_code, cluster_id)
+        return entry
+
+    def _trending_rows(self, region_code: str, cluster_id: int | None) -> tuple[TrendingRows, bool]:
         index = self.index
         codes = index.region_codes
         region_at = codes.index(region_code) if region_code in codes else -1
@@ -257,5 +284,7 @@ class ServingBundle:
         if len(cluster_at):
             row = len(codes) + int(cluster_at[0])
             if index.trending[row].sum() >= 1.0:
-                return index.trending[row], self.popularity[row], region_pop
-        return region_raw, region_pop, region_pop
+                cluster_pop = self.popularity[row]
+                own = not _same_order(cluster_pop, region_pop)
+                return (index.trending[row], cluster_pop, region_pop), own
+        return (region_raw, region_pop, region_pop), False

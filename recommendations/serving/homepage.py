@@ -570,14 +570,23 @@ def _propose_rows(
             RowCopy("trending", context.region_code),
             (pool_region >= cut) & fresh,
         )
-    if context.cluster_id is not None and context.cluster_id in tables.cluster_names:
+    # The cluster's row only where it can hold other titles than the trending row: not for
+    # a region's only cluster (everybody there), nor for a cluster whose popularity is, or
+    # ranks titles as, the region's (flagged once per region and cluster, with the rows).
+    cluster_id = context.cluster_id
+    if (
+        cluster_id is not None
+        and cluster_id in tables.cluster_names
+        and cluster_id not in tables.whole_region_clusters
+        and bundle.cluster_row_own(region_code=context.region_code, cluster_id=cluster_id)
+    ):
         pool_cluster = cluster_pop[titles]
         if pool_cluster.max(initial=0.0) > 0:
             cut = max(_upper_quartile_cut(pool_cluster), 1e-6)
             add(
-                f"popular_in:{context.cluster_id}",
+                f"popular_in:{cluster_id}",
                 "popular_in",
-                _cluster_copy(tables, context.cluster_id, context.region_code),
+                _cluster_copy(tables, cluster_id),
                 (pool_cluster >= cut) & fresh,
             )
 
@@ -643,21 +652,20 @@ def _propose_rows(
     return proposals
 
 
-def _cluster_copy(tables: TitleTables, cluster_id: int, region_code: str) -> RowCopy:
+def _cluster_copy(tables: TitleTables, cluster_id: int) -> RowCopy:
     """How a taste cluster's popular row is named.
 
     A region's default cluster holds everybody whose viewing points to no keyed
     community (named "Everyone" in the demo), so "Popular with Everyone viewers"
-    says nothing. Where it is the region's only cluster its row is the region's,
-    "Popular in Brazil"; beside keyed communities it is only the viewers they
-    leave, and "Popular in India" would claim the whole region, as "Trending in
-    India" above it does: it reads "Popular with viewers like you". A cluster
-    keyed by one language is named by that language, in the display language.
+    says nothing. Beside keyed communities it is only the viewers they leave,
+    and "Popular in India" would claim the whole region, as "Trending in India"
+    above it does: it reads "Popular with viewers like you". (Where it is the
+    region's only cluster it is the whole region, and its row is not proposed:
+    it would hold the trending row's titles.) A cluster keyed by one language
+    is named by that language, in the display language.
     """
     if cluster_id in tables.remainder_clusters:
         return RowCopy("popular_with_you")
-    if cluster_id in tables.default_clusters:
-        return RowCopy("popular_in_region", region_code)
     language = tables.cluster_languages.get(cluster_id)
     if language is not None:
         return RowCopy("popular_with_language", language)

@@ -67,8 +67,9 @@ class TitleTables:
         Language code -> the language's name for itself.
     cluster_languages : dict of int to str
         Cluster id -> its language's code, for clusters keyed by exactly one.
-    default_clusters : frozenset of int
-        Each region's default cluster (everybody no keyed community holds).
+    whole_region_clusters : frozenset of int
+        The default clusters of regions with no other cluster: everybody in
+        the region, whose popular row would be the region's trending row.
     remainder_clusters : frozenset of int
         The default clusters of regions that also have keyed clusters: the
         viewers those communities leave, not the whole region.
@@ -102,7 +103,7 @@ class TitleTables:
     display: dict[str | None, npt.NDArray[np.object_]] = field(default_factory=dict, repr=False)
     language_native_names: dict[str, str] = field(default_factory=dict)
     cluster_languages: dict[int, str] = field(default_factory=dict)
-    default_clusters: frozenset[int] = frozenset()
+    whole_region_clusters: frozenset[int] = frozenset()
     remainder_clusters: frozenset[int] = frozenset()
     row_copy: dict[tuple[str, tuple], tuple[str, str]] = field(
         default_factory=dict, repr=False, compare=False
@@ -169,7 +170,9 @@ def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
         display=display,
         language_native_names={code: native for code, _, native in languages if native},
         cluster_languages={c: ls[0] for c, ls in cluster_language_pairs.items() if len(ls) == 1},
-        default_clusters=frozenset(pk for pk, _, _, default in clusters if default),
+        whole_region_clusters=frozenset(
+            pk for pk, _, region, default in clusters if default and per_region[region] == 1
+        ),
         remainder_clusters=frozenset(
             pk for pk, _, region, default in clusters if default and per_region[region] > 1
         ),

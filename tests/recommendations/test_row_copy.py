@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from django.conf import settings
 from django.utils import translation
@@ -13,6 +14,7 @@ from django.utils import translation
 from recommendations.demo.vocabulary import GENRE_NAMES, GENRES, LANGUAGES, REGIONS
 from recommendations.services.training import model_train
 from recommendations.serving import homepage, row_copy
+from recommendations.serving.bundle import _same_order
 from recommendations.serving.row_copy import CATALOGUE_NAMES, RowCopy
 from regions.models import TasteCluster
 from tests.conftest import token_client
@@ -65,15 +67,16 @@ def page_of(_home_world, settings, db):
     """
     world = the_module_world(settings, _home_world)
 
-    def build(*, display_language, taste_cluster=None):
+    def build(*, display_language, taste_cluster=None, days_ago=0):
+        """``days_ago`` moves the profile's viewing back: 40 days is out of trending's window."""
         account = AccountFactory(home_region=world.region)
         profile = ProfileFactory(
             account=account, display_language=display_language, taste_cluster=taste_cluster
         )
         for title in world.titles["action"][:3]:
-            watch(profile, title, days_ago=5)
-        watch(profile, world.titles["action"][0], days_ago=1)
-        record(profile, "thumbs_up", world.titles["drama"][0], days_ago=2)
+            watch(profile, title, days_ago=days_ago + 5)
+        watch(profile, world.titles["action"][0], days_ago=days_ago + 1)
+        record(profile, "thumbs_up", world.titles["drama"][0], days_ago=days_ago + 2)
         model_train(region_code=world.region.code)
         response = token_client(account).get(url(profile, rows=40, items=3))
         assert response.status_code == 200, response.json()
@@ -162,31 +165,77 @@ def test_a_language_without_a_catalogue_reads_english(page_of):
     assert translation.get_language() == settings.LANGUAGE_CODE
 
 
-def _fans_in_the_default_cluster(world: HomeWorld) -> TasteCluster:
-    """The region's default cluster ("Everyone"), with every fan of ``world`` in it."""
-    everyone = TasteClusterFactory(
+def _fans_in(cluster: TasteCluster, fans: list) -> TasteCluster:
+    for fan in fans:
+        fan.taste_cluster = cluster
+        fan.save()
+    return cluster
+
+
+def _default_cluster(world: HomeWorld) -> TasteCluster:
+    """The region's default cluster, "Everyone": everybody no keyed community holds."""
+    return TasteClusterFactory(
         region=world.region, slug="default", name="Everyone", is_default=True
     )
-    for fan in world.fans:
-        fan.taste_cluster = everyone
-        fan.save()
-    return everyone
 
 
-def test_a_default_clusters_row_is_the_regions_popular_row(page_of):
-    """A region's only cluster, its default, is everybody there: not "Popular with Everyone
-    viewers"."""
+def _hindi_viewers(world: HomeWorld) -> TasteCluster:
+    hindi_viewers = TasteClusterFactory(region=world.region, slug="hindi", name="Hindi")
+    hindi_viewers.languages.set([world.hindi])
+    return hindi_viewers
+
+
+def _trending_and_popular(rows: list[dict]) -> list[str]:
+    return [row["title"] for row in rows if row["type"] in ("trending", "popular_in")]
+
+
+@pytest.mark.parametrize("fans_in_it", ["every fan", "half the fans"])
+def test_a_regions_only_cluster_adds_no_row_beside_trending(page_of, fans_in_it):
+    """A region's only cluster, its default, is everybody there: its popular row held the
+    trending row's titles again as "Popular in India". Not for its data (with half the fans
+    unclustered its plays are not quite the region's) but for what it is."""
     world = page_of.world
-    everyone = _fans_in_the_default_cluster(world)
+    everyone = _fans_in(
+        _default_cluster(world), world.fans if fans_in_it == "every fan" else world.fans[::2]
+    )
 
     english = page_of(display_language=world.english, taste_cluster=everyone)
     hindi = page_of(display_language=world.hindi, taste_cluster=everyone)
 
-    (row,) = [row for row in english if row["type"] == "popular_in"]
-    assert row["title"] == "Popular in India"
-    assert row["reason"] == "What viewers in India watch most."
-    (row,) = [row for row in hindi if row["type"] == "popular_in"]
-    assert row["title"] == "भारत में लोकप्रिय"
+    assert _trending_and_popular(english) == ["Trending in India"]
+    assert _trending_and_popular(hindi) == ["भारत में ट्रेंडिंग"]
+
+
+def test_a_community_without_recent_plays_adds_no_row(page_of):
+    """Its popularity falls back to the region's: its row was the trending row again, under
+    the community's name."""
+    world = page_of.world
+    hindi_viewers = _hindi_viewers(world)
+
+    rows = page_of(display_language=world.english, taste_cluster=hindi_viewers, days_ago=40)
+
+    assert _trending_and_popular(rows) == ["Trending in India"]
+
+
+def test_a_community_holding_every_recent_viewer_adds_no_row(page_of):
+    """Its plays are the region's, so it ranks every pool as trending does."""
+    world = page_of.world
+    hindi_viewers = _fans_in(_hindi_viewers(world), world.fans)
+
+    rows = page_of(display_language=world.english, taste_cluster=hindi_viewers)
+
+    assert _trending_and_popular(rows) == ["Trending in India"]
+
+
+def test_popularities_rank_alike_only_when_every_cut_keeps_the_same_titles():
+    region = np.array([0.0, 0.2, 0.2, 0.9, 0.5], dtype=np.float32)
+
+    # the same order through another increasing map (its own top), ties and zeros kept
+    assert _same_order(np.sqrt(region) / 2, region)
+    # one pair swapped, or a tie split, or two titles tied that the region tells apart
+    assert not _same_order(np.array([0.0, 0.2, 0.2, 0.5, 0.9], dtype=np.float32), region)
+    assert not _same_order(np.array([0.0, 0.2, 0.3, 0.9, 0.5], dtype=np.float32), region)
+    assert not _same_order(np.array([0.0, 0.2, 0.2, 0.5, 0.5], dtype=np.float32), region)
 
 
 def test_an_indian_page_tells_its_region_community_and_language_rows_apart(page_of):
@@ -194,9 +243,8 @@ def test_an_indian_page_tells_its_region_community_and_language_rows_apart(page_
     not "Popular in India", which read like "Trending in India" above it and like the
     language rows' "Popular in Hindi"."""
     world = page_of.world
-    hindi_viewers = TasteClusterFactory(region=world.region, slug="hindi", name="Hindi")
-    hindi_viewers.languages.set([world.hindi])
-    everyone = _fans_in_the_default_cluster(world)
+    _fans_in(_hindi_viewers(world), world.fans[:4])
+    everyone = _fans_in(_default_cluster(world), world.fans[4:])
 
     english = page_of(display_language=world.english, taste_cluster=everyone)
     hindi = page_of(display_language=world.hindi, taste_cluster=everyone)
@@ -215,12 +263,8 @@ def test_an_indian_page_tells_its_region_community_and_language_rows_apart(page_
 
 def test_a_language_clusters_row_names_its_language_in_the_display_language(page_of):
     world = page_of.world
-    hindi_viewers = TasteClusterFactory(region=world.region, slug="hindi", name="Hindi")
-    hindi_viewers.languages.set([world.hindi])
+    hindi_viewers = _fans_in(_hindi_viewers(world), world.fans[:4])
     tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
-    for fan in world.fans:
-        fan.taste_cluster = hindi_viewers
-        fan.save()
 
     rows = page_of(display_language=tamil, taste_cluster=hindi_viewers)
 
