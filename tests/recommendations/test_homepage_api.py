@@ -292,7 +292,9 @@ def test_every_row_id_fits_the_signals_row_field(world):
         film.genres.add(longest)
         AvailabilityFactory(title=film, region=world.region, starts_at=NOW - dt.timedelta(days=900))
     cluster = TasteClusterFactory(region=world.region, slug="c" * 64, name="C" * 100)
-    for fan in world.fans:
+    # the comedy and drama fans: a community of every viewer would rank titles as trending
+    # does, and its row (the same titles) is not proposed
+    for fan in world.fans[4:]:
         fan.taste_cluster = cluster
         fan.save()
     account = AccountFactory(home_region=world.region)
