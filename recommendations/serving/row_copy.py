@@ -22,8 +22,9 @@ Indian page, so each kind reads as its own: the region's trending row names
 the region ("Trending in India"), a taste cluster's row names its viewers
 ("Popular with Tamil viewers", or "Popular with viewers like you" for those
 no keyed community holds), and a language row names what it holds ("Films &
-Series in Tamil"). "Popular in India" is left to a region whose one cluster
-is everybody in it.
+Series in Tamil"). A region whose one cluster is everybody in it has no
+cluster row beside "Trending in Brazil" (it held the same titles), so the
+homepage no longer asks for ``popular_in_region``, "Popular in Brazil".
 
 Cost: the catalogues are built once per process and language (Django keeps
 them, and warm-up loads them); each row's texts are made once per language
