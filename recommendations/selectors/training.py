@@ -777,13 +777,18 @@ def _database_identity() -> str:
 
 def _settled_before(read_at: float) -> float | None:
     """Rows received before this Unix time are committed (or never will be); ``None`` when an
-    open transaction writing the signal table cannot be dated (the watermark stays)."""
+    open transaction writing the signal table cannot be dated (the watermark stays).
+
+    pg_locks lists the whole server's locks and a relation's OID is unique only within its
+    database: a writer on a copy of this database (made from one template) locks a table of
+    the signal table's OID, and must not hold this one's watermark back."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT bool_or(a.xact_start IS NULL), "
             "EXTRACT(EPOCH FROM min(a.xact_start))::float8 "
             "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
             "WHERE l.relation = %s::regclass AND l.mode = 'RowExclusiveLock' "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND l.pid <> pg_backend_pid()",
             [Signal._meta.db_table],
         )

@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -235,6 +236,98 @@ def test_rows_committed_while_a_writer_is_open_stay_above_the_watermark(committe
     assert after["delta_rows"] >= len(arrived) + len(uncommitted)
     assert after["watermark"] == max(arrived)
     _assert_same(_read(), incremental)
+
+
+def _server_kwargs() -> dict[str, object]:
+    """psycopg's keywords for the test database's server (any database on it)."""
+    from django.db import connection
+
+    given = connection.settings_dict
+    names = {"HOST": "host", "PORT": "port", "USER": "user", "PASSWORD": "password"}
+    return {name: given[key] for key, name in names.items() if given[key]}
+
+
+@contextlib.contextmanager
+def _database_and_its_copy(table: str) -> Iterator[tuple[str, str]]:
+    """Two scratch databases holding ``table``, the second copied from the first, so that its
+    relations have the first's OIDs (as a test database and its template's other copies do).
+
+    The test database cannot be the template: ``CREATE DATABASE ... TEMPLATE`` wants no other
+    session on it, and the test holds one. Both are dropped at the end."""
+    import psycopg
+    from psycopg.sql import SQL, Identifier
+
+    stem = f"hygiene_oid_{uuid.uuid4().hex[:8]}"
+    ours, copy = f"{stem}_ours", f"{stem}_copy"
+    with psycopg.connect(dbname="postgres", autocommit=True, **_server_kwargs()) as admin:
+        try:
+            admin.execute(SQL("CREATE DATABASE {} TEMPLATE template0").format(Identifier(ours)))
+            with psycopg.connect(dbname=ours, autocommit=True, **_server_kwargs()) as made:
+                made.execute(SQL("CREATE TABLE {} (id bigint)").format(Identifier(table)))
+            admin.execute(
+                SQL("CREATE DATABASE {} TEMPLATE {}").format(Identifier(copy), Identifier(ours))
+            )
+            yield ours, copy
+        finally:
+            for name in (ours, copy):
+                admin.execute(
+                    SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(Identifier(name))
+                )
+
+
+@contextlib.contextmanager
+def _insert_held_open(database: str, table: str) -> Iterator[None]:
+    """A transaction on ``database`` that has inserted into ``table`` (holding the table's
+    RowExclusiveLock), open for the block's length."""
+    import psycopg
+    from psycopg.sql import SQL, Identifier
+
+    with psycopg.connect(dbname=database, **_server_kwargs()) as writer:
+        writer.execute(SQL("INSERT INTO {} VALUES (1)").format(Identifier(table)))
+        try:
+            yield
+        finally:
+            writer.rollback()
+
+
+def _oid(database: str, table: str) -> int:
+    import psycopg
+
+    with psycopg.connect(dbname=database, autocommit=True, **_server_kwargs()) as reader:
+        return reader.execute("SELECT %s::regclass::oid", [table]).fetchone()[0]
+
+
+def test_a_writer_on_another_database_does_not_hold_the_watermark_back(
+    monkeypatch, django_db_blocker
+):
+    """pg_locks lists the whole server's locks, and a relation's OID is only unique within its
+    database: a writer on a copy of ours locks a table of our signal table's OID."""
+    from django.db import connections
+
+    table = Signal._meta.db_table
+    default = connections["default"]
+    with django_db_blocker.unblock(), _database_and_its_copy(table) as (ours, copy):
+        # given: our database and a copy of it, whose signal table has our table's OID
+        assert _oid(ours, table) == _oid(copy, table)
+        ours_connection = type(default)({**default.settings_dict, "NAME": ours}, alias="ours")
+        monkeypatch.setattr(data, "connection", ours_connection)
+        try:
+            # when: a transaction writing the copy's signal table is open, and ours is read
+            with _insert_held_open(copy, table):
+                read_at = time.time() + 60  # after the writer began, whatever the clocks say
+                settled = data._settled_before(read_at)
+
+            # then: our rows are settled as though no one wrote
+            assert settled == read_at - data.SNAPSHOT_SETTLE_SECONDS
+
+            # and: a writer on ours still holds the watermark back (the check is alive)
+            with _insert_held_open(ours, table):
+                read_at = time.time() + 60
+                held = data._settled_before(read_at)
+            assert held is not None
+            assert held < read_at - data.SNAPSHOT_SETTLE_SECONDS - 30
+        finally:
+            ours_connection.close()
 
 
 @pytest.mark.django_db
