@@ -11,9 +11,8 @@ from accounts.models import Account
 from accounts.services import api_token_create
 from accounts.token_usage import token_usage
 from tests.factories import AccountFactory, ProfileFactory
+from tests.hashers import CHEAP_HASHER, cheap_hashers
 from tests.module_world import module_worlds_last
-
-CHEAP_HASHER = "tests.hashers.CheapPBKDF2PasswordHasher"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,7 +35,7 @@ def _media_in_tmp(settings, tmp_path) -> None:
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(settings) -> None:
     """Passwords and PINs hash with PBKDF2 at 1,000 iterations (tests/hashers.py)."""
-    settings.PASSWORD_HASHERS = [CHEAP_HASHER, *settings.PASSWORD_HASHERS]
+    settings.PASSWORD_HASHERS = cheap_hashers()
 
 
 @pytest.fixture

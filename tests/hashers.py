@@ -1,6 +1,13 @@
 """The suite's password hasher: production's PBKDF2 at a thousandth of its work factor."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.test import override_settings
+
+CHEAP_HASHER = "tests.hashers.CheapPBKDF2PasswordHasher"
 
 
 class CheapPBKDF2PasswordHasher(PBKDF2PasswordHasher):
@@ -14,3 +21,17 @@ class CheapPBKDF2PasswordHasher(PBKDF2PasswordHasher):
     """
 
     iterations = 1_000
+
+
+def cheap_hashers() -> list[str]:
+    """The settings' hashers with the cheap one first: it makes new hashes, and hashes made
+    at production's work factor still check."""
+    return [CHEAP_HASHER, *(h for h in settings.PASSWORD_HASHERS if h != CHEAP_HASHER)]
+
+
+@contextmanager
+def cheap_password_hashing() -> Iterator[None]:
+    """Inside, passwords and PINs hash cheaply: for what outlives one test (a module world,
+    tests/module_world.py), which the root conftest's per-test setting does not reach."""
+    with override_settings(PASSWORD_HASHERS=cheap_hashers()):
+        yield

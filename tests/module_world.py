@@ -31,6 +31,7 @@ from recommendations.serving.bundle import catalogue_cache
 from recommendations.serving.cache import model_cache
 from recommendations.serving.homepage import row_ranker_cache
 from recommendations.serving.title_tables import title_tables_cache
+from tests.hashers import cheap_password_hashing
 
 T = TypeVar("T")
 
@@ -38,8 +39,10 @@ T = TypeVar("T")
 @contextmanager
 def world_for_the_module(django_db_blocker, root: Path, **overrides: Any) -> Iterator[Path]:
     """Inside: the database is open and writes to it are undone afterwards; media and
-    ``VAR_DIR`` are under ``root``, and ``overrides`` are settings. Build the world in it."""
+    ``VAR_DIR`` are under ``root``, passwords and PINs hash cheaply (tests/hashers.py), and
+    ``overrides`` are settings. Build the world in it."""
     with (
+        cheap_password_hashing(),
         override_settings(MEDIA_ROOT=root / "media", VAR_DIR=root / "var", **overrides),
         django_db_blocker.unblock(),
         transaction.atomic(),

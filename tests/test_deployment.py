@@ -145,7 +145,6 @@ def test_admin_login_through_a_tls_proxy_succeeds(
     )
     for name in SECURITY_SETTINGS:
         setattr(settings, name, loaded.get(name))
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     django_user_model.objects.create_superuser("admin", password=PASSWORD)
     client = Client(enforce_csrf_checks=True, HTTP_HOST=HOST, HTTP_X_FORWARDED_PROTO="https")
     form = client.get("/admin/login/")

@@ -21,11 +21,6 @@ ELSEWHERE = "203.0.113.20"
 PROXY = "172.18.0.1"  # a TLS proxy in front, as compose's network gives it an address
 
 
-@pytest.fixture(autouse=True)
-def _cheap_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def admin_user(django_user_model):
     return django_user_model.objects.create_superuser("admin", password=PASSWORD)

@@ -45,7 +45,6 @@ def admin_line(world) -> str:
 def test_prints_the_published_admin_login_only_when_it_works(
     world, django_user_model, settings
 ) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     assert "createsuperuser" in admin_line(world)  # seeded without DEBUG or --demo-admin
 
     admin = django_user_model.objects.create_superuser("admin", password="their-own-secret")

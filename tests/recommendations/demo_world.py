@@ -8,13 +8,10 @@ from django.core.management import call_command
 
 from tests.module_world import world_for_the_module
 
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 def seed_small_demo(settings, tmp_path, *, titles: int, profiles: int, seed: int) -> None:
-    """Seed a demo of this size, its hidden-tastes file under ``tmp_path``, cheap passwords."""
+    """Seed a demo of this size, its hidden-tastes file under ``tmp_path``."""
     settings.VAR_DIR = tmp_path / "var"  # the demo's hidden-tastes file
-    settings.PASSWORD_HASHERS = FAST_HASHERS
     _seed(titles=titles, profiles=profiles, seed=seed)
 
 
@@ -23,7 +20,7 @@ def small_demo_for_the_module(
     django_db_blocker, root: Path, *, titles: int, profiles: int, seed: int
 ) -> Iterator[Path]:
     """:func:`seed_small_demo` as a module world (tests/module_world.py), under ``root``."""
-    with world_for_the_module(django_db_blocker, root, PASSWORD_HASHERS=FAST_HASHERS):
+    with world_for_the_module(django_db_blocker, root):
         _seed(titles=titles, profiles=profiles, seed=seed)
         yield root
 

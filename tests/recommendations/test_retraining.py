@@ -29,7 +29,6 @@ from tests.factories import (
     TitleFactory,
 )
 from tests.module_world import in_the_module_world
-from tests.recommendations.demo_world import FAST_HASHERS
 from tests.recommendations.test_training import watch
 
 pytestmark = pytest.mark.django_db
@@ -101,7 +100,6 @@ def test_a_profile_joins_the_cluster_its_viewing_then_its_languages_point_to():
 @pytest.fixture
 def seeded(_seeded_world, settings) -> None:
     in_the_module_world(settings, _seeded_world)
-    settings.PASSWORD_HASHERS = FAST_HASHERS
     settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_HEARTBEAT_SECONDS": 0.2}
 
 

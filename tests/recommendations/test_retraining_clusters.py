@@ -14,7 +14,7 @@ from recommendations.services.retraining import training_runs_execute
 from recommendations.serving import artefacts
 from regions.models import TasteCluster
 from tests.module_world import in_the_module_world
-from tests.recommendations.demo_world import FAST_HASHERS, small_demo_for_the_module
+from tests.recommendations.demo_world import small_demo_for_the_module
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,6 @@ def _planted_world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iter
 @pytest.fixture
 def planted_world(_planted_world, settings) -> None:
     in_the_module_world(settings, _planted_world)
-    settings.PASSWORD_HASHERS = FAST_HASHERS
     settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_HEARTBEAT_SECONDS": 0.2}
 
 

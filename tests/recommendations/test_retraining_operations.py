@@ -28,7 +28,6 @@ from recommendations.services.retraining import (
 from regions.models import TasteCluster
 from tests.factories import RegionFactory, TasteClusterFactory
 from tests.module_world import in_the_module_world
-from tests.recommendations.demo_world import FAST_HASHERS
 
 
 @pytest.fixture
@@ -50,7 +49,6 @@ def seeded_settings(settings) -> None:
 @pytest.fixture
 def seeded(_seeded_world, settings, eager) -> None:
     in_the_module_world(settings, _seeded_world)
-    settings.PASSWORD_HASHERS = FAST_HASHERS
     seeded_settings(settings)
 
 

@@ -46,6 +46,7 @@ from recommendations.models import ProfileTitleState, Signal
 from recommendations.services.signals import signal_batch_record
 from recommendations.signal_events import SignalEvent
 from regions.models import Availability, Region, TasteCluster
+from tests.hashers import cheap_password_hashing
 from tests.recommendations.test_demo_stories import story_of
 
 pytestmark = pytest.mark.django_db
@@ -61,18 +62,10 @@ def seed(**overrides: object) -> None:
     call_command("seed_demo", *args, verbosity=0)
 
 
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture(autouse=True)
 def _var_in_tmp(settings, tmp_path) -> None:
-    """The hidden-tastes file goes to a throw-away folder, not the developer's var/.
-
-    Password hashing (the admin login, the demo PIN) is made cheap: it is
-    deliberately slow and would dominate a small seed.
-    """
+    """The hidden-tastes file goes to a throw-away folder, not the developer's var/."""
     settings.VAR_DIR = tmp_path / "var"
-    settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +77,8 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Simp
     """
     root = tmp_path_factory.mktemp("seed_demo")
     with (
-        override_settings(
-            MEDIA_ROOT=root / "media", VAR_DIR=root / "var", PASSWORD_HASHERS=FAST_HASHERS
-        ),
+        cheap_password_hashing(),
+        override_settings(MEDIA_ROOT=root / "media", VAR_DIR=root / "var"),
         django_db_blocker.unblock(),
         transaction.atomic(),
     ):

@@ -40,10 +40,10 @@ from recommendations.serving.homepage import (
 )
 from recommendations.serving.title_tables import title_tables_cache
 from tests.conftest import token_client
+from tests.hashers import cheap_password_hashing
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 IST = zoneinfo.ZoneInfo("Asia/Kolkata")
 
 
@@ -57,11 +57,8 @@ def _clear_caches() -> None:
 def demo(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[SimpleNamespace]:
     root = tmp_path_factory.mktemp("simulate")
     with (
-        override_settings(
-            MEDIA_ROOT=root / "media",
-            VAR_DIR=root / "var",
-            PASSWORD_HASHERS=FAST_HASHERS,
-        ),
+        cheap_password_hashing(),
+        override_settings(MEDIA_ROOT=root / "media", VAR_DIR=root / "var"),
         django_db_blocker.unblock(),
         transaction.atomic(),
     ):
