@@ -3,19 +3,18 @@
 import datetime as dt
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.files.storage import FileSystemStorage
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q
-from django.test import override_settings
 from PIL import Image
 
 from accounts.models import Account
@@ -46,7 +45,7 @@ from recommendations.models import ProfileTitleState, Signal
 from recommendations.services.signals import signal_batch_record
 from recommendations.signal_events import SignalEvent
 from regions.models import Availability, Region, TasteCluster
-from tests.hashers import cheap_password_hashing
+from tests.module_world import module_world
 from tests.recommendations.test_demo_stories import story_of
 
 pytestmark = pytest.mark.django_db
@@ -68,26 +67,26 @@ def _var_in_tmp(settings, tmp_path) -> None:
     settings.VAR_DIR = tmp_path / "var"
 
 
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[SimpleNamespace]:
-    """One small demo shared by the read-only tests, rolled back after the module.
+def _seeded_world() -> SimpleNamespace:
+    seed()
+    return SimpleNamespace(
+        media=FileSystemStorage(location=django_settings.MEDIA_ROOT),
+        tastes_path=hidden_tastes_path(),
+    )
 
-    Each test still runs in its own transaction (a savepoint inside this one),
-    so a test that writes leaves nothing behind for the next.
+
+_world = module_world(_seeded_world, folder="seed_demo")
+
+
+@pytest.fixture
+def world(_world) -> SimpleNamespace:
+    """One small demo shared by the read-only tests, rolled back after the module
+    (tests/module_world.py); each test's writes are undone before the next.
+
+    The test is not pointed at the world's files: one that seeds again writes its own
+    (``_var_in_tmp``), and the world's hidden tastes stay as seeded for the next.
     """
-    root = tmp_path_factory.mktemp("seed_demo")
-    with (
-        cheap_password_hashing(),
-        override_settings(MEDIA_ROOT=root / "media", VAR_DIR=root / "var"),
-        django_db_blocker.unblock(),
-        transaction.atomic(),
-    ):
-        seed()
-        yield SimpleNamespace(
-            media=FileSystemStorage(location=root / "media"),
-            tastes_path=hidden_tastes_path(),
-        )
-        transaction.set_rollback(True)
+    return _world[1]
 
 
 def top_genre(profile: Profile) -> str:

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
-from django.test import override_settings
 from django.utils import timezone
 
 from artwork.selection import artwork_serving
@@ -40,7 +39,7 @@ from recommendations.serving.homepage import (
 )
 from recommendations.serving.title_tables import title_tables_cache
 from tests.conftest import token_client
-from tests.hashers import cheap_password_hashing
+from tests.module_world import module_world, the_module_world
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -53,40 +52,30 @@ def _clear_caches() -> None:
     title_tables_cache.clear()
 
 
-@pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[SimpleNamespace]:
-    root = tmp_path_factory.mktemp("simulate")
-    with (
-        cheap_password_hashing(),
-        override_settings(MEDIA_ROOT=root / "media", VAR_DIR=root / "var"),
-        django_db_blocker.unblock(),
-        transaction.atomic(),
-    ):
-        _clear_caches()
-        # One clock for the whole world (today's midnight UTC): the same world all day,
-        # where "now" made it move with the minute the suite ran at.
-        clock = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-        # 120 titles: in fewer, pages below the first screen run out of rows that bring
-        # four new titles, and the older pages hold too few row impressions to fit on.
-        call_command(
-            "seed_demo", "--titles=120", "--profiles=60", "--history=30", "--seed=5",
-            f"--as-of={clock.date()}", verbosity=0,
-        )  # fmt: skip
-        call_command("train_models", f"--at={clock.isoformat()}", verbosity=0)
-        before = ModelVersion.objects.get(status="active", region="IN")
-        report = traffic_simulate(profiles=40, sessions=18, days=4, seed=1, now=clock)
-        call_command("train_models", f"--at={clock.isoformat()}", verbosity=0)
-        _clear_caches()
-        yield SimpleNamespace(root=root, report=report, before=before)
-        transaction.set_rollback(True)
-        _clear_caches()
+def _simulated_demo() -> SimpleNamespace:
+    _clear_caches()
+    # One clock for the whole world (today's midnight UTC): the same world all day,
+    # where "now" made it move with the minute the suite ran at.
+    clock = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    # 120 titles: in fewer, pages below the first screen run out of rows that bring
+    # four new titles, and the older pages hold too few row impressions to fit on.
+    call_command(
+        "seed_demo", "--titles=120", "--profiles=60", "--history=30", "--seed=5",
+        f"--as-of={clock.date()}", verbosity=0,
+    )  # fmt: skip
+    call_command("train_models", f"--at={clock.isoformat()}", verbosity=0)
+    before = ModelVersion.objects.get(status="active", region="IN")
+    report = traffic_simulate(profiles=40, sessions=18, days=4, seed=1, now=clock)
+    call_command("train_models", f"--at={clock.isoformat()}", verbosity=0)
+    return SimpleNamespace(report=report, before=before)
 
 
-@pytest.fixture(autouse=True)
-def _in_demo(settings, demo) -> Iterator[None]:
-    settings.MEDIA_ROOT = demo.root / "media"
-    settings.VAR_DIR = demo.root / "var"
-    yield
+_demo = module_world(_simulated_demo, folder="simulate")
+
+
+@pytest.fixture
+def demo(settings, _demo) -> Iterator[SimpleNamespace]:
+    yield the_module_world(settings, _demo)
     # A test that trains a version (in its own transaction, rolled back after it) leaves
     # that version's models in this process's caches: the next test must be served the
     # module's world, not those (a Friday/Tuesday test failed after the backwards prior's).
