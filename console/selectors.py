@@ -30,6 +30,10 @@ def account_get(*, account_id: int) -> Account:
     return get_object_or_404(Account.objects.select_related("home_region"), pk=account_id)
 
 
+def account_exists(*, account_id: int) -> bool:
+    return Account.objects.filter(pk=account_id).exists()
+
+
 def account_profiles(*, account: Account) -> list[Profile]:
     """The household's profiles in slot order, each with what a homepage build reads of it."""
     return list(

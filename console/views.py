@@ -27,6 +27,7 @@ from artwork.charts import take_rate_chart
 from artwork.models import ArtworkPolicy, ArtworkVariant
 from artwork.selection import artwork_choose, artwork_reasons
 from artwork.selectors import artwork_variants_stats
+from config.api.strict import query_repeated
 from profiles.models import Profile
 from recommendations.models import ModelVersion
 from recommendations.serving.cache import NoActiveModel
@@ -118,11 +119,27 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _household(request: HttpRequest) -> tuple[Account, list[Profile], dt.tzinfo] | None:
+def _household(
+    request: HttpRequest,
+) -> tuple[Account, list[Profile], dt.tzinfo] | HttpResponse | None:
     """The ``account`` a page asks about, its profiles and its region's time zone (404 if
     unknown); None when the parameter is missing or not an id (the page sends people to
-    the household search)."""
+    the household search).
+
+    A repeated parameter is refused first, as the API refuses it: the household search's
+    400 names it when the household is not one known account given once
+    (``?account=1&account=999`` was a 404 about the account read last, and
+    ``?account=1&account=x`` a quiet redirect). With one known household, the page's own
+    form names the repeats, beside the household's controls."""
     account_id = request.GET.get("account", "")
+    repeated = query_repeated(request.GET)
+    if repeated and (
+        "account" in repeated
+        or not account_id.isdigit()
+        or not selectors.account_exists(account_id=int(account_id))
+    ):
+        form = bound_with_defaults(SearchForm, request.GET, {})
+        return render(request, "console/index.html", {"form": form}, status=400)
     if not account_id.isdigit():
         return None
     account = selectors.account_get(account_id=int(account_id))
@@ -136,6 +153,8 @@ def preview(request: HttpRequest) -> HttpResponse:
     household = _household(request)
     if household is None:
         return redirect("console:index")
+    if isinstance(household, HttpResponse):
+        return household
     account, profiles, zone = household
     defaults = _moment_defaults(zone, rows=PREVIEW_ROWS, items=PREVIEW_ITEMS)
     if profiles:
@@ -183,6 +202,8 @@ def compare(request: HttpRequest) -> HttpResponse:
     household = _household(request)
     if household is None:
         return redirect("console:index")
+    if isinstance(household, HttpResponse):
+        return household
     account, profiles, zone = household
     defaults = _moment_defaults(zone, rows=COMPARE_ROWS, items=COMPARE_ITEMS)
     form = bound_with_defaults(MomentForm, request.GET, defaults)

@@ -198,6 +198,35 @@ def test_a_parameter_given_twice_is_refused_as_the_api_refuses_it(world, staff_c
     assert staff_client.get(preview_url(profile, device="mobile")).status_code == 200
 
 
+def test_a_repeated_parameter_is_refused_before_the_household_is_looked_up(world, staff_client):
+    """``account=1&account=999`` was a 404 about the account read last and ``account=1&account=x``
+    a redirect to the search: the query is malformed whichever of them exists."""
+    known = world.account.pk
+    unknown = Account.objects.order_by("-pk").values_list("pk", flat=True)[0] + 1
+    twice = {
+        "preview, unknown last, account": f"/console/preview/?account={known}&account={unknown}",
+        "compare, unknown last, account": f"/console/compare/?account={known}&account={unknown}",
+        "preview, not an id last, account": f"/console/preview/?account={known}&account=x",
+        "compare, an unknown household, device": (
+            f"/console/compare/?account={unknown}&device=tv&device=mobile"
+        ),
+        "preview, no household, hour": "/console/preview/?hour=8&hour=9",
+    }
+    for case, url in twice.items():
+        response = staff_client.get(url)
+
+        # then: a 400 naming the parameter, on the household search
+        page = unescape(response.content.decode())
+        name = case.split()[-1]
+        assert response.status_code == 400, case
+        assert re.search(rf"\b{name}\b.{{0,60}}Give this parameter once\.", page, re.S), case
+        assert 'class="homepage' not in page, case
+
+    # and: each of them alone is what it was (a 404, the search)
+    assert staff_client.get(f"/console/preview/?account={unknown}").status_code == 404
+    assert staff_client.get("/console/preview/?account=x").status_code == 302
+
+
 def test_previews_are_never_logged(world, staff_client):
     before = PageLog.objects.count()
     html = staff_client.get(preview_url(world.action_fan)).content.decode()
