@@ -41,8 +41,9 @@ def query_repeated(query: QueryDict, *, repeatable: Iterable[str] = ()) -> list[
     """The parameters of ``query`` given more than once, except those in ``repeatable``.
 
     Django reads the last of them (``QueryDict.get``, ``.dict()``), so each is
-    a request the client may not have meant. The API's query strings and the
-    staff console's (``console.forms``) refuse them by this one rule.
+    a request the client may not have meant. The API's query strings, its form
+    bodies (:class:`KnownFieldsOnly`) and the staff console's query strings
+    (``console.forms``) refuse them by this one rule.
     """
     lists = frozenset(repeatable)
     return [name for name in query if name not in lists and len(query.getlist(name)) > 1]
@@ -146,13 +147,13 @@ class KnownFieldsOnly(_RefusesUnknown):
         if not isinstance(data, QueryDict):
             return {name: [UNKNOWN_FIELD] for name in data if name not in self.fields}
         # A form post (the browsable API's) carries Django's CSRF token beside the fields.
-        lists = _repeatable_fields(self)
+        repeated = frozenset(query_repeated(data, repeatable=_repeatable_fields(self)))
         errors: dict[str, list[str]] = {}
         for name in data:
             if name not in self.fields:
                 if name != "csrfmiddlewaretoken":
                     errors[name] = [UNKNOWN_FIELD]
-            elif len(data.getlist(name)) > 1 and name not in lists:
+            elif name in repeated:
                 errors[name] = [REPEATED_FIELD]
         return errors
 
