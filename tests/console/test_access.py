@@ -188,5 +188,45 @@ def test_the_admins_view_site_link_leads_only_where_the_user_may_go(
         assert client.get(link).status_code == 200
 
 
+def console_box_links(client: Client) -> set[str] | None:
+    """The console pages the admin index's console box links (None: no box)."""
+    page = client.get("/admin/").content.decode()
+    found = re.search(r'<div class="module" id="tonight-console">.*?</div>', page, re.S)
+    return set(re.findall(r'href="(/console/[^"]*)"', found.group(0))) if found else None
+
+
+@pytest.mark.parametrize(
+    "sections",
+    [
+        pytest.param((), id="none"),
+        pytest.param((HOUSEHOLDS,), id="households"),
+        pytest.param((MODELS,), id="models"),
+        # "View site" led to the artwork page, and the box was missing or left it out.
+        pytest.param((ARTWORK,), id="artwork"),
+        pytest.param((MODELS, ARTWORK), id="models-artwork"),
+        pytest.param((HOUSEHOLDS, MODELS, ARTWORK), id="all"),
+    ],
+)
+def test_the_admins_console_box_lists_exactly_the_pages_the_user_may_open(
+    django_user_model, sections
+):
+    # given: staff who may open these sections of the console
+    models = [label for section in sections for label in section]
+    client = staff_client(django_user_model, *catalogue_permissions(), *view_permissions(*models))
+    pages = {HOUSEHOLDS: "/console/", MODELS: "/console/models/", ARTWORK: "/console/artwork/"}
+
+    # when
+    box, link = console_box_links(client), view_site_link(client)
+
+    # then: the box lists those pages, and "View site" leads to one of them
+    if not sections:
+        assert (box, link) == (None, None)
+    else:
+        assert box == {pages[section] for section in sections}
+        assert link in box
+        for page in box:
+            assert client.get(page).status_code == 200, page
+
+
 def test_superusers_view_site_link_leads_to_the_household_search(admin_client):
     assert view_site_link(admin_client) == "/console/"
