@@ -244,6 +244,9 @@ def build_demo(
         delete_artwork_files(name for name in written if name not in previous_images)
         staged_tastes.unlink(missing_ok=True)
         raise
+    # Its own phase: the commit checks the deferred foreign keys of every row written,
+    # and the on-commit hooks delete the previous demo's image files.
+    lap("commit")
     staged_tastes.replace(tastes_path)
     report.hidden_tastes_path = str(tastes_path)
 

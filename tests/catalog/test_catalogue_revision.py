@@ -1,9 +1,11 @@
 """The catalogue's revision: what tells serving processes that titles' facts changed."""
 
+from contextlib import suppress
+
 import pytest
 from django.db import transaction
 
-from catalog.models import MaturityLevel
+from catalog.models import MaturityLevel, Title
 from catalog.selectors import catalogue_revision
 from regions.models import Availability
 from tests.factories import (
@@ -63,3 +65,46 @@ def test_it_is_raised_on_commit_so_a_rolled_back_change_raises_nothing(
 
     assert callbacks == []
     assert catalogue_revision() == before
+
+
+def test_a_transaction_that_changes_many_rows_raises_it_once(
+    django_capture_on_commit_callbacks,
+):
+    """A flush of the demo deletes tens of thousands of rows: one raise, not one per row."""
+    # given: titles with seasons, episodes, genres and windows, committed
+    with django_capture_on_commit_callbacks(execute=True):
+        region = RegionFactory()
+        titles = [TitleFactory() for _ in range(3)]
+        for title in titles:
+            title.genres.add(GenreFactory())
+            AvailabilityFactory(title=title, region=region)
+            EpisodeFactory(season=SeasonFactory(title=title))
+            EpisodeFactory(season=SeasonFactory(title=title))
+    before = catalogue_revision()
+
+    # when: one transaction deletes them all (every cascaded row sends post_delete)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        Title.objects.filter(pk__in=[t.pk for t in titles]).delete()
+
+    # then: a hook per row, and one raise among them
+    assert len(callbacks) > 10
+    assert catalogue_revision() == before + 1
+
+
+def test_a_change_after_a_rolled_back_savepoint_still_raises_it(
+    django_capture_on_commit_callbacks,
+):
+    title = TitleFactory()
+    before = catalogue_revision()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        # the first change's hook goes with its savepoint...
+        with suppress(RuntimeError), transaction.atomic():
+            title.maturity = MaturityLevel.EIGHTEEN
+            title.save()
+            raise RuntimeError
+        # ...and the change that stays has its own
+        SeasonFactory(title=title)
+
+    assert len(callbacks) == 1
+    assert catalogue_revision() == before + 1
