@@ -66,6 +66,32 @@ def test_the_profiles_display_language_is_used(api_client, account, series):
     assert body["name"] == "தமிழ் பெயர்"
 
 
+def test_the_synopsis_is_the_languages_own_else_the_originals(api_client, profile, series):
+    # given: a Tamil synopsis, a Telugu name without one, and no Malayalam localisation
+    series.synopsis = "A cop takes on a crime lord."
+    series.save()
+    for code, name, native in (("ta", "Tamil", "தமிழ்"), ("te", "Telugu", "తెలుగు")):
+        LanguageFactory(code=code, name=name, native_name=native)
+    LanguageFactory(code="ml", name="Malayalam", native_name="മലയാളം")
+    TitleLocalizationFactory(
+        title=series, language_id="ta", name="தாதா", synopsis="ஒரு போலீஸ்காரன் மோதுகிறான்."
+    )
+    TitleLocalizationFactory(title=series, language_id="te", name="దాదా", synopsis="")
+
+    # when
+    synopses = {
+        code: detail(api_client, series, profile, f"&language={code}").json()["synopsis"]
+        for code in ("ta", "te", "ml")
+    }
+
+    # then: the original's, wherever the language has none
+    assert synopses == {
+        "ta": "ஒரு போலீஸ்காரன் மோதுகிறான்.",
+        "te": "A cop takes on a crime lord.",
+        "ml": "A cop takes on a crime lord.",
+    }
+
+
 def test_titles_not_available_in_the_accounts_region_now_are_404(api_client, profile, series):
     series.availabilities.update(ends_at=NOW - dt.timedelta(days=1), starts_at=None)
     assert detail(api_client, series, profile).status_code == 404
