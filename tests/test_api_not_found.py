@@ -9,6 +9,7 @@ from accounts.services import api_token_create
 from config.api.exceptions import NO_ROUTE
 from profiles.apis import ProfileListCreateApi
 from profiles.selectors import NO_PROFILE
+from tests.conftest import token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +69,25 @@ def test_a_read_missing_its_trailing_slash_is_redirected_and_a_write_is_told(api
     assert write.json()["message"] == (
         f"API paths end with a slash: send this to /api/v1/profiles/{profile.pk}/signals/."
     )
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nope/", "/api/v1/profiles/9223372036854775808/", "/api/v1/titles/1"]
+)
+def test_a_write_to_an_unmatched_api_path_is_the_json_404_not_a_csrf_page(account, method, path):
+    # given: a token client as a real one meets the server. The test client skips Django's
+    # CSRF check, which refused every write here with its HTML 403 page before the view ran.
+    client = token_client(account)
+    client.handler.enforce_csrf_checks = True
+
+    # when
+    response = getattr(client, method)(path, {}, format="json")
+
+    # then
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "not_found"
 
 
 def test_the_browsable_api_renders_the_profile_list_for_a_browser(account, profile):
