@@ -12,7 +12,9 @@ class LanguageCodeField(serializers.SlugRelatedField):
 
     DRF's own sentence is ``Object with code=xx does not exist.``: the model's
     lookup, not what the client sent. A value that is not a string (``5``,
-    ``{}``) is not a code at all, though the lookup would look ``5`` up as "5".
+    ``{}``) is not a code at all, though the lookup would look ``5`` up as "5";
+    nor is one holding a NUL character, which PostgreSQL refuses to compare
+    (an error, a 500, rather than no row).
     Set on the class rather than as ``error_messages=`` so that ``many=True``
     gives each item the same words: DRF hands ``error_messages`` to the list.
     """
@@ -29,6 +31,6 @@ class LanguageCodeField(serializers.SlugRelatedField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Language:
-        if not isinstance(data, str):
+        if not isinstance(data, str) or "\x00" in data:
             self.fail("invalid")
         return super().to_internal_value(data)

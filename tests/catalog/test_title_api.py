@@ -107,6 +107,14 @@ def test_an_unknown_language_is_a_400_naming_it(api_client, profile, series):
     assert response.json()["errors"] == {"language": ['No language with code "zz".']}
 
 
+def test_a_language_with_a_nul_character_is_a_400_naming_it(api_client, profile, series):
+    # PostgreSQL text cannot hold NUL: the lookup raised, a 500 (found by schemathesis)
+    response = detail(api_client, series, profile, "&language=t%00a")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"language": ['Must be a language code, such as "ta".']}
+
+
 def test_an_active_variant_without_an_image_is_left_out(api_client, profile, series):
     broken = ArtworkVariantFactory(title=series, label="lost upload")
     type(broken).objects.filter(pk=broken.pk).update(image="")

@@ -418,6 +418,15 @@ def test_the_schema_documents_the_pin_and_guardian_refusals():
             {"preferred_languages": [["ta"]]},
             {"preferred_languages": ['Must be a language code, such as "ta".']},
         ),
+        # PostgreSQL text cannot hold NUL: looked up, it was a 500 (found by schemathesis)
+        (
+            {"display_language": "t\x00a"},
+            {"display_language": ['Must be a language code, such as "ta".']},
+        ),
+        (
+            {"preferred_languages": ["ta", "\x00"]},
+            {"preferred_languages": ['Must be a language code, such as "ta".']},
+        ),
     ],
 )
 def test_an_unknown_language_is_refused_in_the_apis_words(api_client, profile, change, errors):
