@@ -46,7 +46,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # Last under /api/: what matches no API route is the API's JSON 404, not Django's page.
-    re_path(r"^api/(?P<rest>.*)$", api_route_not_found),
+    # (?s): "." must match a line break too, or a path holding one (%0A) got that page.
+    re_path(r"^api/(?P<rest>(?s:.*))$", api_route_not_found),
 ]
 
 if not urlsplit(settings.MEDIA_URL).netloc:  # a MEDIA_URL on another host (a CDN) is theirs
