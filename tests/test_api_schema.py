@@ -108,6 +108,27 @@ def test_the_paginators_bounds_are_documented(schema, path):
     assert parameters["offset"] == {"type": "integer", "minimum": 0}
 
 
+def test_request_bodies_say_they_refuse_unknown_fields_and_an_empty_batch(schema):
+    # The server refuses both with a 400 (config.api.strict, the signal parser); a schema
+    # that allowed them had generated clients, and schemathesis, send what is refused.
+    components = schema["components"]["schemas"]
+    closed = [
+        "ProfileInputRequest",
+        "PatchedProfileInputRequest",
+        "ProfileUnlockInputRequest",
+        "RetrainInputRequest",
+        "SignalBatchRequest",
+        "SignalEventRequest",
+    ]
+
+    assert [
+        name for name in closed if components[name].get("additionalProperties") is not False
+    ] == []
+    assert components["SignalBatchRequest"]["properties"]["events"]["minItems"] == 1
+    # a response may grow a field without breaking a client: those stay open
+    assert "additionalProperties" not in components["ProfileOutput"]
+
+
 @pytest.mark.django_db
 def test_the_documented_shape_is_what_the_api_answers(schema):
     response = token_client(AccountFactory()).get("/api/v1/profiles/999999/homepage/?device=tv")

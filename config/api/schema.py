@@ -78,6 +78,20 @@ class AutoSchema(SpectacularAutoSchema):
             parameters.append(UNLOCK_PARAMETER)
         return parameters
 
+    def _map_serializer(
+        self, serializer: Any, direction: str, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        """A request body that refuses undeclared fields (a 400) says so: no additional ones.
+
+        Without it the schema allowed any extra key, and a client generated from it, or
+        schemathesis, sent bodies the server refuses. Responses stay open, so that adding
+        a field to one does not break a client that validates it.
+        """
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and getattr(serializer, "refuses_unknown_fields", False):
+            schema["additionalProperties"] = False
+        return schema
+
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         if direction != "response":

@@ -143,6 +143,9 @@ class KnownFieldsOnly(_RefusesUnknown):
     refused by its parser (``config.api.parsers``).
     """
 
+    #: Read by ``config.api.schema``: the body's schema says ``additionalProperties: false``.
+    refuses_unknown_fields = True
+
     def _unknown(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
         if not isinstance(data, QueryDict):
             return {name: [UNKNOWN_FIELD] for name in data if name not in self.fields}

@@ -53,6 +53,8 @@ class PayloadTooLarge(exceptions.APIException):
 class SignalEventSerializer(serializers.Serializer):
     """The documented shape of one event; parsing uses ``signal_events.event_columns_parse``."""
 
+    refuses_unknown_fields = True  # as that parser does: documented closed (config.api.schema)
+
     kind = serializers.ChoiceField(choices=SignalKind.choices)
     title = serializers.IntegerField(
         required=False, allow_null=True, help_text="Title id; empty only for row_scroll_past."
@@ -83,7 +85,11 @@ class SignalEventSerializer(serializers.Serializer):
 
 
 class SignalBatchSerializer(serializers.Serializer):
-    events = SignalEventSerializer(many=True)
+    """Documentation only, as its events are: the view refuses other keys and an empty list."""
+
+    refuses_unknown_fields = True
+    # A ListField rather than many=True: drf-spectacular documents its min_length as minItems.
+    events = serializers.ListField(child=SignalEventSerializer(), min_length=1)
 
 
 class SignalBatchResultSerializer(serializers.Serializer):
