@@ -523,15 +523,20 @@ def _propose_rows(
     # A row's title names its seed, so the seed must pass the page's own filters: else a
     # favourite since re-rated above a kids profile's limit, or out of the region's
     # catalogue, is shown by name. Checked for the few titles asked about, not the catalogue.
+    # Nor is a title the profile now gives a thumbs down a seed, finished or liked before:
+    # "more like X" of a title it said it did not want, while the ranking keeps X's nearest
+    # neighbours out of the pool for that very reason.
     available = region.available(at)
+    disliked = history.state_title[history.thumbs_down]
 
     def nameable(title_index: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:
-        return available[title_index] & (facts.maturity[title_index] <= context.maturity_limit)
+        may = available[title_index] & (facts.maturity[title_index] <= context.maturity_limit)
+        if disliked.shape[0]:  # most profiles have none: no isin on their pages
+            may &= ~np.isin(title_index, disliked)
+        return may
 
     may_name = nameable(history.state_title)
-    seeds = _seed_order(history, history.completed & may_name) or _seed_order(
-        history, ~history.thumbs_down & may_name
-    )
+    seeds = _seed_order(history, history.completed & may_name) or _seed_order(history, may_name)
     neighbours = bundle.neighbours
     used_seeds: set[int] = set()
     for seed in seeds[:MAX_BECAUSE_WATCHED_ROWS]:

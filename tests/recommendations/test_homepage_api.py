@@ -30,6 +30,7 @@ from tests.factories import (
     ProfileFactory,
     RegionFactory,
     SeasonFactory,
+    TagFactory,
     TasteClusterFactory,
     TitleFactory,
     TitleLocalizationFactory,
@@ -453,6 +454,43 @@ def test_no_row_names_a_title_the_profile_may_not_see(world, household):
     for title in (rerated, withdrawn):
         assert not {f"because_you_watched:{title.pk}", f"because_you_liked:{title.pk}"} & named
         assert not [row["title"] for row in rows if title.original_name in row["title"]]
+
+
+def test_no_row_is_because_of_a_title_the_profile_now_dislikes(world, household):
+    # given: two dramas alike the others only by genre (tags of their own: a thumbs down
+    # keeps a title's close neighbours out of the pool, and these have none); Asha
+    # finished two action films and one of these, and liked a romance and the other; since
+    # then she gave a thumbs down to both of them
+    account, asha, _ = household
+    drama = world.titles["drama"][0].genres.get()
+    finished_disliked, liked_then_disliked = (
+        TitleFactory(original_name=f"loner {i}", maturity=MaturityLevel.ALL) for i in range(2)
+    )
+    for i, title in enumerate((finished_disliked, liked_then_disliked)):
+        title.genres.add(drama)
+        title.tags.add(*(TagFactory(slug=f"loner-{i}-{k}") for k in range(3)))
+        AvailabilityFactory(
+            title=title, region=world.region, starts_at=NOW - dt.timedelta(days=900)
+        )
+    finished = world.titles["action"][:2]
+    liked = world.titles["romance"][0]
+    for days_ago, title in ((4, finished[0]), (3, finished[1]), (2, finished_disliked)):
+        watch(asha, title, days_ago=days_ago)
+    record(asha, "thumbs_up", liked, days_ago=1.9)
+    record(asha, "thumbs_up", liked_then_disliked, days_ago=1.8)
+    model_train(region_code=world.region.code)
+    record(asha, "thumbs_down", finished_disliked, days_ago=0.5)
+    record(asha, "thumbs_down", liked_then_disliked, days_ago=0.4)
+
+    # when
+    rows = token_client(account).get(url(asha, rows=40, items=1)).json()["rows"]
+
+    # then: no row offers "more like" either of them; the titles she still likes do
+    named = {row["id"] for row in rows if row["type"].startswith("because_you_")}
+    assert {f"because_you_watched:{t.pk}" for t in finished} <= named
+    assert f"because_you_liked:{liked.pk}" in named
+    for title in (finished_disliked, liked_then_disliked):
+        assert not {f"because_you_watched:{title.pk}", f"because_you_liked:{title.pk}"} & named
 
 
 def test_a_new_kids_profile_gets_what_it_may_watch_though_nobody_is_watching_it(world):
