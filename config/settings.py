@@ -290,6 +290,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Docstrings say why, to developers, and drf-spectacular reads them from a class's bases
+    # too: a view's mixin (NoQueryOnWrites) described its operations. What clients read is
+    # written for them: @extend_schema(description=...), extend_schema_serializer, help_text.
+    "DISABLE_DOCSTRING_DESCRIPTIONS": True,
     # Ids in paths (config.ids.IdConverter, registered as "id"): bigints, not strings.
     "PATH_CONVERTER_OVERRIDES": {
         "id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1},

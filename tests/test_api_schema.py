@@ -1,11 +1,17 @@
 """The OpenAPI schema documents the errors each operation can answer, in the one error shape."""
 
 import datetime as dt
+import inspect
+import re
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import jsonschema
 import pytest
 from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.views import APIView
 
 from tests.conftest import token_client
 from tests.factories import (
@@ -218,3 +224,80 @@ def test_the_matcher_refuses_a_body_of_another_shape(schema):
     documented = operation_body(schema, "GET", "/api/v1/profiles/{profile_id}/signals/")
     with pytest.raises(jsonschema.ValidationError):
         assert_matches(schema, [], documented["$ref"])
+
+
+def texts(node: object, where: str = "") -> Iterator[tuple[str, str]]:
+    """Every description and summary of the schema, with where it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("description", "summary") and isinstance(value, str):
+                yield f"{where}/{key}", value
+            else:
+                yield from texts(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from texts(item, f"{where}[{index}]")
+
+
+def subclasses(cls: type) -> Iterator[type]:
+    for subclass in cls.__subclasses__():
+        yield subclass
+        yield from subclasses(subclass)
+
+
+def docstring_clean(doc: str) -> str:
+    # as drf-spectacular puts a docstring in the schema (plumbing.get_doc)
+    return "\n".join(line.rstrip() for line in inspect.cleandoc(doc).rstrip().split("\n"))
+
+
+def test_no_description_is_a_docstring(schema):
+    # Docstrings say why, to developers: a view's mixin (NoQueryOnWrites) described its
+    # operations, a body's base serializer (KnownFieldsOnly) its request bodies. What a
+    # client reads is written for it: @extend_schema(description=...), help_text, ...
+    classes = {*subclasses(APIView), *subclasses(serializers.Serializer)}
+    owners = {base for cls in classes for base in cls.__mro__}
+    docstrings = {docstring_clean(owner.__doc__) for owner in owners if owner.__doc__}
+    handlers = ("get", "post", "put", "patch", "delete")
+    docstrings |= {
+        docstring_clean(doc)
+        for cls in classes
+        for name in handlers
+        if (doc := inspect.getdoc(getattr(cls, name, None)))
+    }
+    assert "NoQueryOnWrites" in {owner.__name__ for owner in owners}
+
+    assert [where for where, text in texts(schema) if text in docstrings] == []
+
+
+def module_names() -> set[str]:
+    """The project's packages and modules, each a part of a dotted path: config, signal_events."""
+    root = Path(__file__).resolve().parent.parent
+    names = set()
+    for package in root.iterdir():
+        if (package / "__init__.py").exists():
+            names.add(package.name)
+            names.update(path.stem for path in package.rglob("*.py"))
+            names.update(path.parent.name for path in package.rglob("__init__.py"))
+    return names - {"__init__"}
+
+
+def test_no_description_talks_of_the_code(schema):
+    # What a client has no use for: code (``...``), a module path, talk of mixins and tests.
+    modules = "|".join(sorted(module_names()))
+    internal = re.compile(
+        rf"``|\b(?:{modules})\.[a-z_]|Documentation only|Mixed into|\bmixin|\btests?\b",
+        re.IGNORECASE,
+    )
+    assert internal.search("parsing uses ``signal_events.event_columns_parse``")
+    assert internal.search("what config.api.exceptions.exception_handler writes")
+    assert not internal.search("`errors.events.<index>.<field>` lists each problem")
+
+    leaks = [(where, text) for where, text in texts(schema) if internal.search(text)]
+
+    assert leaks == []
+    # and the client's texts stay
+    operation = schema["paths"]["/api/v1/profiles/{profile_id}/homepage/"]["get"]
+    assert operation["description"].startswith("Computed fresh on every request")
+    components = schema["components"]["schemas"]
+    assert components["Error"]["description"]
+    assert components["SignalEventRequest"]["description"]

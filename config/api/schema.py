@@ -24,7 +24,7 @@ import re
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAdminUser
 
@@ -48,6 +48,15 @@ UNLOCK_PARAMETER = OpenApiParameter(
 )
 
 
+#: A request body that refuses undeclared fields (``refuses_unknown_fields``) says so in words
+#: too: ``additionalProperties: false`` is for generated clients, the docs page shows this.
+REFUSES_UNKNOWN_FIELDS = "A field not listed here, or one given twice, is a 400 naming it."
+
+
+@extend_schema_serializer(
+    description="The body of every error: the first reason in `message`, a machine-readable "
+    "`code`, and for a 400 each field's reasons in `errors`."
+)
 class ErrorSerializer(serializers.Serializer):
     """Documentation only: the body ``config.api.exceptions.exception_handler`` writes."""
 
@@ -90,6 +99,10 @@ class AutoSchema(SpectacularAutoSchema):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
         if direction == "request" and getattr(serializer, "refuses_unknown_fields", False):
             schema["additionalProperties"] = False
+            own = schema.get("description")
+            schema["description"] = (
+                f"{own} {REFUSES_UNKNOWN_FIELDS}" if own else REFUSES_UNKNOWN_FIELDS
+            )
         return schema
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -50,6 +50,10 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+@extend_schema_serializer(
+    description="One event of the batch: what the profile did, to which title, on which "
+    "device and when."
+)
 class SignalEventSerializer(serializers.Serializer):
     """The documented shape of one event; parsing uses ``signal_events.event_columns_parse``."""
 
