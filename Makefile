@@ -78,11 +78,12 @@ format: venv  ## Apply ruff's fixes and formatting
 
 # Row copy translations (docs/recommendations.md). Maintainers only: needs GNU gettext
 # (apt-get install gettext). The compiled .mo files are committed, so running the
-# project never does.
+# project never does. A message the code no longer has leaves the catalogues (no "#~"
+# entries kept: the .po files hold what is translated for the product, nothing else).
 MESSAGE_LANGUAGES = $(shell DEBUG=1 $(PY) -c 'import os; os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings"); from django.conf import settings; print(" ".join("-l " + c for c, _ in settings.LANGUAGES))' 2>/dev/null)
 
 messages: venv  ## Update locale/*/django.po from the code and compile the .mo files
-	DEBUG=1 $(PY) manage.py makemessages $(MESSAGE_LANGUAGES) --no-location --no-wrap \
+	DEBUG=1 $(PY) manage.py makemessages $(MESSAGE_LANGUAGES) --no-location --no-wrap --no-obsolete \
 		-i tests -i bench -i var -i '.*'
 	DEBUG=1 $(PY) manage.py compilemessages -i '.*' -i var
 

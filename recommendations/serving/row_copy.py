@@ -24,7 +24,7 @@ the region ("Trending in India"), a taste cluster's row names its viewers
 no keyed community holds), and a language row names what it holds ("Films &
 Series in Tamil"). A region whose one cluster is everybody in it has no
 cluster row beside "Trending in Brazil" (it held the same titles), so the
-homepage no longer asks for ``popular_in_region``, "Popular in Brazil".
+homepage has no "Popular in Brazil" row, and no copy for one.
 
 Cost: the catalogues are built once per process and language (Django keeps
 them, and warm-up loads them); each row's texts are made once per language
@@ -93,7 +93,7 @@ class RowCopy(NamedTuple):
 
     ``subject`` is, by ``kind``: the seed title's display name
     (``because_you_watched``, ``because_you_liked``); a region code
-    (``trending``, ``popular_in_region``, ``new_releases``); a language code
+    (``trending``, ``new_releases``); a language code
     (``language``, ``popular_with_language``); an English genre name
     (``genre``); a cluster's name (``popular_with``); empty for the others
     (``popular_with_you`` among them).
@@ -172,12 +172,6 @@ def _texts(copy: RowCopy, language: str, tables: TitleTables) -> tuple[str, str]
             # Translators: in_region is "in India", "in the United States" in your language.
             pgettext("row title", "Trending %(in_region)s") % place,
             pgettext("row reason", "What people %(in_region)s are starting this week.") % place,
-        )
-    if kind == "popular_in_region":
-        place = {"in_region": _in_region(subject, tables)}
-        return (
-            pgettext("row title", "Popular %(in_region)s") % place,
-            pgettext("row reason", "What viewers %(in_region)s watch most.") % place,
         )
     if kind in ("popular_with", "popular_with_language"):
         cluster = {
