@@ -33,48 +33,66 @@ class TitleQuerySerializer(KnownParametersOnly):
 
 
 class EpisodeSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    number = serializers.IntegerField()
-    name = serializers.CharField()
-    runtime_minutes = serializers.IntegerField()
+    id = serializers.IntegerField(help_text="Episode id, as `episode` on signals.")
+    number = serializers.IntegerField(help_text="Its number within its season.")
+    name = serializers.CharField(help_text="The episode's name.")
+    runtime_minutes = serializers.IntegerField(help_text="Length in minutes.")
 
 
 class SeasonSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    number = serializers.IntegerField()
-    name = serializers.CharField()
-    episodes = EpisodeSerializer(many=True)
+    id = serializers.IntegerField(help_text="Season id.")
+    number = serializers.IntegerField(help_text="The season's number.")
+    name = serializers.CharField(help_text="The season's name.")
+    episodes = EpisodeSerializer(many=True, help_text="Its episodes, in order.")
 
 
 class CreditSerializer(serializers.Serializer):
-    person = serializers.CharField(source="person.name")
-    role = serializers.CharField()
-    character = serializers.CharField()
+    person = serializers.CharField(source="person.name", help_text="The person's name.")
+    role = serializers.CharField(help_text="actor, director, writer or creator.")
+    character = serializers.CharField(help_text="The character an actor plays; empty otherwise.")
 
 
 class VariantSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    label = serializers.CharField()
+    id = serializers.IntegerField(help_text="Artwork variant id.")
+    label = serializers.CharField(help_text="A short name of the image, e.g. 'Rooftop chase'.")
     url = serializers.CharField(help_text="Absolute URL of the image.")
-    themes = serializers.ListField(child=serializers.CharField())
-    device_classes = serializers.ListField(child=serializers.CharField())
+    themes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Slugs of what the image shows, e.g. 'action', 'lead-face'.",
+    )
+    device_classes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The device classes it is made for: tv, mobile, tablet, web.",
+    )
 
 
 class TitleDetailSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.CharField()
+    id = serializers.IntegerField(help_text="Title id.")
+    kind = serializers.CharField(help_text="film or series.")
     name = serializers.CharField(help_text="Localised when a translation exists.")
-    synopsis = serializers.CharField()
-    original_name = serializers.CharField()
-    original_language = serializers.CharField()
-    release_date = serializers.DateField()
-    runtime_minutes = serializers.IntegerField()
-    maturity = serializers.IntegerField()
-    critic_score = serializers.IntegerField(allow_null=True)
-    genres = serializers.ListField(child=serializers.CharField())
-    seasons = SeasonSerializer(many=True)
-    credits = CreditSerializer(many=True)
-    artwork = VariantSerializer(many=True)
+    synopsis = serializers.CharField(help_text="Localised when a translation exists.")
+    original_name = serializers.CharField(help_text="The name in its original language.")
+    original_language = serializers.CharField(help_text="ISO 639-1 code, e.g. 'ta'.")
+    release_date = serializers.DateField(help_text="When it was first released.")
+    runtime_minutes = serializers.IntegerField(
+        help_text="Film length, or the typical episode length of a series, in minutes."
+    )
+    maturity = serializers.IntegerField(
+        help_text="Its maturity rating: 0 (all ages), 7, 13, 16 or 18."
+    )
+    critic_score = serializers.IntegerField(
+        allow_null=True, help_text="0-100 aggregate of critics' reviews; null when unknown."
+    )
+    genres = serializers.ListField(
+        child=serializers.CharField(), help_text="Genre names, in English."
+    )
+    seasons = SeasonSerializer(many=True, help_text="A series' seasons in order; empty for a film.")
+    credits = CreditSerializer(
+        many=True, help_text="Cast and crew, by role, each role in billing order."
+    )
+    artwork = VariantSerializer(
+        many=True, help_text="Its images within the profile's maturity limit."
+    )
 
 
 class TitleDetailApi(APIView):

@@ -45,11 +45,33 @@ GUARDIAN_RULE = (
 )
 
 
+#: What a client reads on a profile's fields, the same in the body it sends and the one it reads.
+PROFILE_NAME_HELP = "Shown on the profile picker; unique within the account."
+PROFILE_IS_KIDS_HELP = "A kids' profile: its maturity limit is at most 7."
+PROFILE_MATURITY_HELP = (
+    "The highest maturity of the titles and artwork it is shown: 0 (all ages), 7, 13, 16 or 18."
+)
+PROFILE_LANGUAGES_HELP = "Codes of the languages the profile likes to watch in, e.g. 'ta'."
+
+
 class ProfileOutputSerializer(serializers.ModelSerializer):
-    maturity_label = serializers.CharField(source="get_maturity_limit_display", read_only=True)
-    display_language = serializers.CharField(source="display_language_id", allow_null=True)
-    preferred_languages = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
-    has_pin = serializers.BooleanField(read_only=True)
+    maturity_label = serializers.CharField(
+        source="get_maturity_limit_display",
+        read_only=True,
+        help_text="The maturity limit as people read it, e.g. '13+'.",
+    )
+    display_language = serializers.CharField(
+        source="display_language_id",
+        allow_null=True,
+        help_text="ISO 639-1 code of the language its texts are shown in; null when none is set.",
+    )
+    preferred_languages = serializers.SlugRelatedField(
+        slug_field="code", many=True, read_only=True, help_text=PROFILE_LANGUAGES_HELP
+    )
+    has_pin = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether the profile has a PIN: its data then needs its unlock token.",
+    )
 
     class Meta:
         model = Profile
@@ -64,14 +86,26 @@ class ProfileOutputSerializer(serializers.ModelSerializer):
             "preferred_languages",
             "has_pin",
         ]
+        # The model's help_text on slot is for developers (how the database keeps the bound).
+        extra_kwargs = {
+            "id": {"help_text": "The profile's id, in the paths of its operations."},
+            "slot": {"help_text": "Position 1-5 on the account."},
+            "name": {"help_text": PROFILE_NAME_HELP},
+            "is_kids": {"help_text": PROFILE_IS_KIDS_HELP},
+            "maturity_limit": {"help_text": PROFILE_MATURITY_HELP},
+        }
 
 
 class ProfileInputSerializer(KnownFieldsOnly):
-    name = serializers.CharField(max_length=50)
-    is_kids = serializers.BooleanField(required=False)
-    maturity_limit = serializers.ChoiceField(choices=MaturityLevel.choices, required=False)
+    name = serializers.CharField(max_length=50, help_text=PROFILE_NAME_HELP)
+    is_kids = serializers.BooleanField(required=False, help_text=PROFILE_IS_KIDS_HELP)
+    maturity_limit = serializers.ChoiceField(
+        choices=MaturityLevel.choices, required=False, help_text=PROFILE_MATURITY_HELP
+    )
     display_language = LanguageCodeField(required=False, allow_null=True)
-    preferred_languages = LanguageCodeField(many=True, required=False)
+    preferred_languages = LanguageCodeField(
+        many=True, required=False, help_text=PROFILE_LANGUAGES_HELP
+    )
     pin = serializers.RegexField(
         rf"^[0-9]{{{PIN_LENGTH}}}$",
         required=False,

@@ -282,15 +282,18 @@ def module_names() -> set[str]:
 
 
 def test_no_description_talks_of_the_code(schema):
-    # What a client has no use for: code (``...``), a module path, talk of mixins and tests.
+    # What a client has no use for: code (``...``), a module path, talk of mixins and tests,
+    # or of how the database keeps a rule (a model's help_text, written for admins).
     modules = "|".join(sorted(module_names()))
     internal = re.compile(
-        rf"``|\b(?:{modules})\.[a-z_]|Documentation only|Mixed into|\bmixin|\btests?\b",
+        rf"``|\b(?:{modules})\.[a-z_]|Documentation only|Mixed into|\bmixin|\btests?\b"
+        r"|\bdatabase\b",
         re.IGNORECASE,
     )
     assert internal.search("parsing uses ``signal_events.event_columns_parse``")
     assert internal.search("what config.api.exceptions.exception_handler writes")
     assert not internal.search("`errors.events.<index>.<field>` lists each problem")
+    assert internal.search("so the database itself refuses a sixth profile")
 
     leaks = [(where, text) for where, text in texts(schema) if internal.search(text)]
 
@@ -301,3 +304,37 @@ def test_no_description_talks_of_the_code(schema):
     components = schema["components"]["schemas"]
     assert components["Error"]["description"]
     assert components["SignalEventRequest"]["description"]
+
+
+def client_text(description: str | None) -> str:
+    """A description without the list of choices drf-spectacular writes for an enum."""
+    lines = (description or "").splitlines()
+    return "\n".join(line for line in lines if not line.startswith("* `")).strip()
+
+
+def undescribed(schema: dict) -> list[str]:
+    """Every parameter and every body field (request or response) a client reads nothing on."""
+    missing = [
+        f"{method.upper()} {path} {parameter['in']} {parameter['name']}"
+        for path, by_method in schema["paths"].items()
+        for method, operation in by_method.items()
+        for parameter in operation.get("parameters", [])
+        if not client_text(parameter.get("description"))
+    ]
+    missing += [
+        f"{name}.{field}"
+        for name, component in schema["components"]["schemas"].items()
+        for field, definition in component.get("properties", {}).items()
+        if not client_text(definition.get("description"))
+    ]
+    return missing
+
+
+def test_every_parameter_and_field_says_what_it_is(schema):
+    # A path's id, a signal's episode, a page's next link: a client reading the docs page (or
+    # a generated client's doc comments) learns what each holds and where its value comes
+    # from. An enum's generated list of choices is not that, alone.
+    assert client_text("* `tv` - TV\n* `web` - Web") == ""
+    assert client_text("The device class asking.\n\n* `tv` - TV") == "The device class asking."
+
+    assert undescribed(schema) == []

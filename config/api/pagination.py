@@ -46,6 +46,19 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
             parameter["schema"] = {**parameter["schema"], **bounds.get(parameter["name"], {})}
         return parameters
 
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """DRF's page shape, with what each of its fields holds for a client."""
+        paginated = super().get_paginated_response_schema(schema)
+        described = {
+            "count": "How many results there are in all, on every page.",
+            "next": "The URL of the next page; null on the last.",
+            "previous": "The URL of the previous page; null on the first.",
+            "results": "This page's results.",
+        }
+        for name, description in described.items():
+            paginated["properties"][name]["description"] = description
+        return paginated
+
     def get_limit(self, request: Request) -> int:
         limit = _whole_number(request, self.limit_query_param, minimum=1, maximum=self.max_limit)
         return self.default_limit if limit is None else limit

@@ -48,6 +48,17 @@ UNLOCK_PARAMETER = OpenApiParameter(
 )
 
 
+#: A title's id, in every body that names titles.
+TITLE_ID_HELP = "Title id: its details at /api/v1/titles/{title_id}/; `title` on signals."
+
+#: The ids in the API's paths, by the names the URL patterns give them: said once for all.
+PATH_PARAMETER_HELP = {
+    "profile_id": "A profile of the token's account, as the profile list gives its `id`.",
+    "title_id": "Title id, as homepage rows and recommendations give it (`title_id`).",
+    "run_id": "Training run id, as starting a retrain answers it (`id`).",
+}
+
+
 #: A request body that refuses undeclared fields (``refuses_unknown_fields``) says so in words
 #: too: ``additionalProperties: false`` is for generated clients, the docs page shows this.
 REFUSES_UNKNOWN_FIELDS = "A field not listed here, or one given twice, is a 400 naming it."
@@ -79,6 +90,27 @@ class ErrorSerializer(serializers.Serializer):
 
 class AutoSchema(SpectacularAutoSchema):
     """drf-spectacular's schema, plus the error responses each operation can give."""
+
+    def _resolve_path_parameters(self, variables: list[str]) -> list[dict[str, Any]]:
+        parameters = super()._resolve_path_parameters(variables)
+        for parameter in parameters:
+            if not parameter.get("description") and parameter["name"] in PATH_PARAMETER_HELP:
+                parameter["description"] = PATH_PARAMETER_HELP[parameter["name"]]
+        return parameters
+
+    def _get_filter_parameters(self) -> list[dict[str, Any]]:
+        """A filter's help_text, also on a filter whose type is fixed by extend_schema_field.
+
+        drf-spectacular reads help_text only for filters it types itself, so the signal
+        history's `title` (an IdFilter, typed as a bigint id) had no description.
+        """
+        parameters = super()._get_filter_parameters()
+        filters = getattr(getattr(self.view, "filterset_class", None), "base_filters", {})
+        for parameter in parameters:
+            own = filters.get(parameter["name"])
+            if not parameter.get("description") and own and own.extra.get("help_text"):
+                parameter["description"] = own.extra["help_text"]
+        return parameters
 
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())

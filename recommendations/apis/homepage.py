@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from config.api.query_datetimes import NAIVE_MESSAGE, QueryDateTimeField
+from config.api.schema import TITLE_ID_HELP
 from config.api.strict import KnownParametersOnly
 from profiles.models import Profile
 from profiles.selectors import profile_for_request
@@ -115,7 +116,7 @@ class ArtworkSerializer(serializers.Serializer):
 
 
 class HomepageItemSerializer(serializers.Serializer):
-    title_id = serializers.IntegerField()
+    title_id = serializers.IntegerField(help_text=TITLE_ID_HELP)
     name = serializers.CharField(help_text="In the profile's display language when translated.")
     match = serializers.IntegerField(
         min_value=MATCH_SHOWN_MIN,
@@ -132,7 +133,9 @@ class HomepageItemSerializer(serializers.Serializer):
         "that is the one after a finished episode), as /continue-watching/ shows it; null "
         "unless the title is resumable.",
     )
-    artwork = ArtworkSerializer()
+    artwork = ArtworkSerializer(
+        help_text="The image to show; send its variant_id back as `artwork_variant` on signals."
+    )
 
 
 class HomepageRowSerializer(serializers.Serializer):
@@ -140,15 +143,19 @@ class HomepageRowSerializer(serializers.Serializer):
         help_text="Stable within the page, e.g. 'because_you_watched:42'; send it back as "
         "`row` on signals."
     )
-    type = serializers.ChoiceField(choices=ROW_TYPES)
+    type = serializers.ChoiceField(
+        choices=ROW_TYPES, help_text="The kind of row; a page may hold two rows of a kind."
+    )
     title = serializers.CharField(help_text="Display title, e.g. 'Because you watched …'.")
     reason = serializers.CharField(help_text="Why this row is here, one sentence.")
-    items = HomepageItemSerializer(many=True)
+    items = HomepageItemSerializer(many=True, help_text="The row's titles, in order.")
 
 
 class HomepageContextSerializer(serializers.Serializer):
-    device = serializers.ChoiceField(choices=DeviceClass.choices)
-    region = serializers.CharField()
+    device = serializers.ChoiceField(
+        choices=DeviceClass.choices, help_text="The device class the page was made for."
+    )
+    region = serializers.CharField(help_text="The account's region code, e.g. IN.")
     cluster = serializers.CharField(allow_null=True, help_text="The profile's taste cluster.")
     hour = serializers.IntegerField(min_value=0, max_value=23, help_text="Local hour.")
     weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="Local, Monday 0.")
@@ -158,9 +165,9 @@ class HomepageOutputSerializer(serializers.Serializer):
     page_id = serializers.UUIDField(
         help_text="Send it back as `page_id` on signals about this page's titles."
     )
-    generated_at = serializers.DateTimeField()
-    context = HomepageContextSerializer()
-    model_version = serializers.IntegerField()
+    generated_at = serializers.DateTimeField(help_text="When the page was computed, in UTC.")
+    context = HomepageContextSerializer(help_text="What the page was made for.")
+    model_version = serializers.IntegerField(help_text="The model version that served the page.")
     ranker = serializers.ChoiceField(
         choices=ModelVersion.ServingMode.choices,
         help_text="Title ranker: 'prior' until learned from logged pages, then 'learned'.",
@@ -168,7 +175,7 @@ class HomepageOutputSerializer(serializers.Serializer):
     row_ranker = serializers.CharField(
         help_text="Row ranker: 'prior' until learned from logged pages, then 'learned'."
     )
-    rows = HomepageRowSerializer(many=True)
+    rows = HomepageRowSerializer(many=True, help_text="The rows, top to bottom.")
 
 
 def page_body(page: Page, *, base_url: str) -> dict:

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from catalog.selectors import title_names
+from config.api.schema import TITLE_ID_HELP
 from config.api.strict import KnownParametersOnly
 from profiles.selectors import profile_for_request
 from profiles.unlock import profile_unlock_check
@@ -38,7 +39,7 @@ class RecommendationsQuerySerializer(KnownParametersOnly):
 
 
 class RecommendationSerializer(serializers.Serializer):
-    title_id = serializers.IntegerField()
+    title_id = serializers.IntegerField(help_text=TITLE_ID_HELP)
     name = serializers.CharField(help_text="In the profile's display language when translated.")
     score = serializers.FloatField(help_text="Calibrated probability that the profile plays it.")
     match = serializers.IntegerField(
@@ -61,7 +62,7 @@ class RecommendationsOutputSerializer(serializers.Serializer):
         choices=ModelVersion.ServingMode.choices,
         help_text="'prior' until the ranker has learned from logged pages, then 'learned'.",
     )
-    results = RecommendationSerializer(many=True)
+    results = RecommendationSerializer(many=True, help_text="The titles, best first.")
 
 
 class RecommendationsApi(APIView):

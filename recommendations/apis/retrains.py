@@ -33,9 +33,15 @@ class RetrainInputSerializer(KnownFieldsOnly):
 
 
 class TrainingRunSerializer(serializers.ModelSerializer):
-    region = serializers.CharField(source="region_id")
-    cluster = serializers.CharField(source="taste_cluster.slug")
-    model_version = serializers.IntegerField(source="model_version_id", allow_null=True)
+    region = serializers.CharField(source="region_id", help_text="Region code, e.g. IN.")
+    cluster = serializers.CharField(
+        source="taste_cluster.slug", help_text="Taste cluster slug, e.g. tamil."
+    )
+    model_version = serializers.IntegerField(
+        source="model_version_id",
+        allow_null=True,
+        help_text="The version the run trained; null until it has one.",
+    )
 
     class Meta:
         model = TrainingRun
@@ -59,6 +65,26 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "finished_at",
         )
         read_only_fields = fields
+        extra_kwargs = {
+            "id": {"help_text": "Run id: poll it at /api/v1/ops/retrains/{run_id}/."},
+            "status": {
+                "help_text": "queued, running, then succeeded (its version serves), rejected "
+                "(the version failed the quality gate, or another run of the cluster was "
+                "running) or failed."
+            },
+            "trigger": {"help_text": "What started the run."},
+            "stage": {"help_text": "The step running now; empty before the first."},
+            "data_sizes": {
+                "help_text": "Counts of what the run trained on, e.g. `cluster_profiles`."
+            },
+            "error": {"help_text": "Why a failed run failed; empty otherwise."},
+            "created_at": {"help_text": "When the run was asked for."},
+            "started_at": {"help_text": "When a worker started it; null while queued."},
+            "heartbeat_at": {
+                "help_text": "The running worker's last sign of life; a stale one fails the run."
+            },
+            "finished_at": {"help_text": "When it succeeded, was rejected or failed."},
+        }
 
 
 class RetrainConflict(exceptions.APIException):

@@ -19,6 +19,7 @@ from artwork.models import DeviceClass
 from config.api.pagination import LimitOffsetPagination
 from config.api.parsers import OrjsonParser
 from config.api.query_datetimes import QueryIsoDateTimeFilter
+from config.api.schema import TITLE_ID_HELP
 from config.api.strict import (
     UNKNOWN_FIELD,
     NoQueryOnWrites,
@@ -45,6 +46,22 @@ _VALUE_HELP = "; ".join(
 )
 
 
+#: What a client reads on an event's fields, in the batch it sends and the history it reads.
+EVENT_HELP = {
+    "kind": "What the profile did.",
+    "title": "Title id; empty only for row_scroll_past.",
+    "episode": "Episode id (from the title's seasons) when the event is about one episode of a "
+    "series; empty otherwise.",
+    "value": f"Only for some kinds, required for them: {_VALUE_HELP}.",
+    "device": "The device class it happened on.",
+    "client_event_id": "Unique per profile: resending an event stores nothing twice.",
+    "page_id": "The homepage the title was shown on.",
+    "row": "Row id on that page.",
+    "position": f"The title's place in that row, 0 first (at most {POSITION_MAX}).",
+    "artwork_variant": "The artwork variant that was shown.",
+}
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
@@ -59,32 +76,28 @@ class SignalEventSerializer(serializers.Serializer):
 
     refuses_unknown_fields = True  # as that parser does: documented closed (config.api.schema)
 
-    kind = serializers.ChoiceField(choices=SignalKind.choices)
-    title = serializers.IntegerField(
-        required=False, allow_null=True, help_text="Title id; empty only for row_scroll_past."
+    kind = serializers.ChoiceField(choices=SignalKind.choices, help_text=EVENT_HELP["kind"])
+    title = serializers.IntegerField(required=False, allow_null=True, help_text=EVENT_HELP["title"])
+    episode = serializers.IntegerField(
+        required=False, allow_null=True, help_text=EVENT_HELP["episode"]
     )
-    episode = serializers.IntegerField(required=False, allow_null=True)
-    value = serializers.FloatField(
-        required=False,
-        allow_null=True,
-        help_text=f"Only for some kinds, required for them: {_VALUE_HELP}.",
-    )
-    device = serializers.ChoiceField(choices=DeviceClass.choices)
+    value = serializers.FloatField(required=False, allow_null=True, help_text=EVENT_HELP["value"])
+    device = serializers.ChoiceField(choices=DeviceClass.choices, help_text=EVENT_HELP["device"])
     occurred_at = serializers.DateTimeField(
         help_text="With a time zone; not in the future, not older than the signal horizon."
     )
-    client_event_id = serializers.UUIDField(
-        help_text="Unique per profile: resending an event stores nothing twice."
-    )
+    client_event_id = serializers.UUIDField(help_text=EVENT_HELP["client_event_id"])
     page_id = serializers.UUIDField(
-        required=False, allow_null=True, help_text="The homepage the title was shown on."
+        required=False, allow_null=True, help_text=EVENT_HELP["page_id"]
     )
     row = serializers.CharField(
-        required=False, max_length=ROW_MAX_LENGTH, help_text="Row id on that page."
+        required=False, max_length=ROW_MAX_LENGTH, help_text=EVENT_HELP["row"]
     )
-    position = serializers.IntegerField(required=False, min_value=0, max_value=POSITION_MAX)
+    position = serializers.IntegerField(
+        required=False, min_value=0, max_value=POSITION_MAX, help_text=EVENT_HELP["position"]
+    )
     artwork_variant = serializers.IntegerField(
-        required=False, allow_null=True, help_text="The artwork variant that was shown."
+        required=False, allow_null=True, help_text=EVENT_HELP["artwork_variant"]
     )
 
 
@@ -93,19 +106,30 @@ class SignalBatchSerializer(serializers.Serializer):
 
     refuses_unknown_fields = True
     # A ListField rather than many=True: drf-spectacular documents its min_length as minItems.
-    events = serializers.ListField(child=SignalEventSerializer(), min_length=1)
+    events = serializers.ListField(
+        child=SignalEventSerializer(),
+        min_length=1,
+        help_text="The events, in any order; a batch holds at most "
+        f"{settings.TONIGHT['SIGNAL_BATCH_MAX']} (413 beyond).",
+    )
 
 
 class SignalBatchResultSerializer(serializers.Serializer):
-    received = serializers.IntegerField()
-    new = serializers.IntegerField()
+    received = serializers.IntegerField(help_text="Events in the batch.")
+    new = serializers.IntegerField(help_text="Events stored by this request.")
     duplicates = serializers.IntegerField(help_text="Events already stored, by client_event_id.")
 
 
 class SignalOutputSerializer(serializers.ModelSerializer):
-    title = serializers.IntegerField(source="title_id", allow_null=True)
-    episode = serializers.IntegerField(source="episode_id", allow_null=True)
-    artwork_variant = serializers.IntegerField(source="artwork_variant_id", allow_null=True)
+    title = serializers.IntegerField(
+        source="title_id", allow_null=True, help_text=EVENT_HELP["title"]
+    )
+    episode = serializers.IntegerField(
+        source="episode_id", allow_null=True, help_text=EVENT_HELP["episode"]
+    )
+    artwork_variant = serializers.IntegerField(
+        source="artwork_variant_id", allow_null=True, help_text=EVENT_HELP["artwork_variant"]
+    )
 
     class Meta:
         model = Signal
@@ -124,14 +148,35 @@ class SignalOutputSerializer(serializers.ModelSerializer):
             "artwork_variant",
             "is_rewatch",
         ]
+        extra_kwargs = {
+            "id": {"help_text": "Signal id."},
+            "occurred_at": {"help_text": "When it happened, as the client sent it."},
+            **{
+                name: {"help_text": EVENT_HELP[name]}
+                for name in ("kind", "value", "device", "client_event_id", "page_id", "row")
+            },
+            "position": {"help_text": EVENT_HELP["position"]},
+        }
 
 
 class SignalFilter(django_filters.FilterSet):
-    kind = django_filters.MultipleChoiceFilter(choices=SignalKind.choices)
-    title = IdFilter(field_name="title_id")
-    device = django_filters.ChoiceFilter(choices=DeviceClass.choices)
-    occurred_after = QueryIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = QueryIsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    kind = django_filters.MultipleChoiceFilter(
+        choices=SignalKind.choices, help_text="Only these kinds; repeat it for several."
+    )
+    title = IdFilter(field_name="title_id", help_text="Only signals about this title id.")
+    device = django_filters.ChoiceFilter(
+        choices=DeviceClass.choices, help_text="Only signals from this device class."
+    )
+    occurred_after = QueryIsoDateTimeFilter(
+        field_name="occurred_at",
+        lookup_expr="gte",
+        help_text="Only signals that occurred at or after this ISO time, with its offset.",
+    )
+    occurred_before = QueryIsoDateTimeFilter(
+        field_name="occurred_at",
+        lookup_expr="lt",
+        help_text="Only signals that occurred before this ISO time, with its offset.",
+    )
 
     class Meta:
         model = Signal
@@ -236,14 +281,21 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
 
 
 class ContinueWatchingItemSerializer(serializers.Serializer):
-    title_id = serializers.IntegerField()
-    name = serializers.CharField()
-    kind = serializers.CharField()
+    title_id = serializers.IntegerField(help_text=TITLE_ID_HELP)
+    name = serializers.CharField(help_text="In the profile's display language when translated.")
+    kind = serializers.CharField(help_text="film or series.")
     progress = serializers.FloatField(help_text="Percent of the film or of the episode to resume.")
-    last_played_at = serializers.DateTimeField()
-    episode_id = serializers.IntegerField(allow_null=True)
-    season_number = serializers.IntegerField(allow_null=True)
-    episode_number = serializers.IntegerField(allow_null=True)
+    last_played_at = serializers.DateTimeField(help_text="When the profile last played it.")
+    episode_id = serializers.IntegerField(
+        allow_null=True,
+        help_text="The series' episode to resume; null for a film, or when none is known.",
+    )
+    season_number = serializers.IntegerField(
+        allow_null=True, help_text="That episode's season; null for a film."
+    )
+    episode_number = serializers.IntegerField(
+        allow_null=True, help_text="That episode's number in its season; null for a film."
+    )
 
 
 class ContinueWatchingApi(APIView):
@@ -251,7 +303,12 @@ class ContinueWatchingApi(APIView):
         operation_id="continue_watching",
         summary="What the profile can resume, most recent first",
         responses=inline_serializer(
-            "ContinueWatching", {"results": ContinueWatchingItemSerializer(many=True)}
+            "ContinueWatching",
+            {
+                "results": ContinueWatchingItemSerializer(
+                    many=True, help_text="Titles to resume, most recent first."
+                )
+            },
         ),
     )
     def get(self, request: Request, profile_id: int) -> Response:
