@@ -326,6 +326,7 @@ CELERY_TASK_ROUTES = {
     "recommendations.retrain_region": {"queue": "default"},
     "recommendations.reap_training_runs": {"queue": "default"},
     "artwork.update_policy": {"queue": "default"},
+    "recommendations.prune_logs": {"queue": "default"},
 }
 # A killed worker's unacknowledged retrain is redelivered after this long (Redis transport).
 # Longer than a retrain's hard time limit, so a slow but live run is not delivered twice
@@ -434,6 +435,19 @@ TONIGHT = {
     "ARTWORK_TRAINING_DAYS": env.int("TONIGHT_ARTWORK_TRAINING_DAYS", default=60),
     # Policy versions kept in storage (the newest is never pruned).
     "ARTWORK_POLICIES_KEPT": env.int("TONIGHT_ARTWORK_POLICIES_KEPT", default=48),
+    # Housekeeping (recommendations.services.retention, nightly from beat). Days of page
+    # log kept: every homepage adds a row and only this prune removes any. The longest
+    # reader at the defaults is evaluate_artwork_policy's holdout candidate (60 days of
+    # ARTWORK_TRAINING_DAYS before its 7-day window, plus the 3-hour attribution
+    # window: 68 days); `manage.py check` refuses a setting shorter than any reader's
+    # (tonight.E001), and 90 leaves room to lengthen a reader without touching this.
+    "PAGE_LOG_KEEP_DAYS": env.int("TONIGHT_PAGE_LOG_KEEP_DAYS", default=90),
+    # Pages deleted per statement: each its own short transaction, so the prune never
+    # holds many row locks or a long transaction, whatever the backlog.
+    "PAGE_LOG_PRUNE_BATCH": env.int("TONIGHT_PAGE_LOG_PRUNE_BATCH", default=5000),
+    # Days an admin's successful sign-ins (django-axes' access log) are kept: long enough
+    # to look back on who signed in during an incident reported weeks later.
+    "SIGN_IN_LOG_KEEP_DAYS": env.int("TONIGHT_SIGN_IN_LOG_KEEP_DAYS", default=90),
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)

@@ -1,4 +1,4 @@
-"""Deployment checks for what queued retrains and policy updates need from the deployment."""
+"""Checks of what queued retrains, policy updates and the nightly prune need from settings."""
 
 import re
 from collections.abc import Sequence
@@ -55,3 +55,42 @@ def broker_cache_database_check(
             id="tonight.W002",
         )
     ]
+
+
+@checks.register("retention")
+def page_log_keep_check(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Refuse a page log keep shorter than a reader's window, or a prune batch below one.
+
+    The nightly prune deletes pages older than ``PAGE_LOG_KEEP_DAYS``; kept for
+    less than, say, the artwork refit reads, the refit would learn from fewer days
+    than configured and nothing would say so. An error: ``check`` and every server
+    start refuse the setting, naming the reader that needs more.
+    """
+    from recommendations.services.retention import page_log_keep_days_needed
+
+    tonight = settings.TONIGHT
+    errors = []
+    keep = int(tonight["PAGE_LOG_KEEP_DAYS"])
+    needed, reader = page_log_keep_days_needed()
+    if keep < needed:
+        errors.append(
+            checks.Error(
+                f"TONIGHT_PAGE_LOG_KEEP_DAYS is {keep}, but {reader.name} reads pages "
+                f"{reader.days:.2f} days back (from {reader.setting}, with the attribution "
+                "window): the nightly prune would delete pages it needs.",
+                hint=f"Set TONIGHT_PAGE_LOG_KEEP_DAYS to {needed} or more, or shorten "
+                f'TONIGHT["{reader.setting}"].',
+                id="tonight.E001",
+            )
+        )
+    if int(tonight["PAGE_LOG_PRUNE_BATCH"]) < 1:
+        errors.append(
+            checks.Error(
+                "TONIGHT_PAGE_LOG_PRUNE_BATCH must be 1 or more: it is how many pages the "
+                "prune deletes per statement.",
+                id="tonight.E002",
+            )
+        )
+    return errors

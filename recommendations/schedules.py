@@ -28,6 +28,11 @@ REAP_EVERY_SECONDS = 60
 #: How often the artwork policy folds in newly closed impressions: new variants and
 #: shifting tastes are learned within minutes, while each update stays a small read.
 ARTWORK_UPDATE_EVERY_SECONDS = 5 * 60
+#: Hour (UTC) of the nightly prune of old page logs and sign-ins. Page logs are one table
+#: for every region, so no hour is everyone's night; the prune's statements are small
+#: (bounded batches), and this keeps it apart from the artwork refit at 04:30 UTC, which
+#: reads the page log too.
+PRUNE_HOUR_UTC = 2
 #: How late beat may write that it sent an interval schedule before it counts as stuck:
 #: its loop wakes at least every 5 s and writes each send at once (CELERY_BEAT_SYNC_EVERY),
 #: so a minute is a slow database, not a slow beat.
@@ -44,7 +49,7 @@ class Schedule:
 
 
 def default_schedules() -> list[Schedule]:
-    """One nightly retrain per region, the reaper and the artwork policy's updates."""
+    """One nightly retrain per region, the reaper, the artwork policy's updates, the prune."""
     schedules = [
         # A worker that dies leaves its run "running", a lost message leaves it "queued";
         # the reaper fails both so that operators see them and the cluster's next retrain
@@ -69,6 +74,14 @@ def default_schedules() -> list[Schedule]:
             task="artwork.update_policy",
             args=[True],
             crontab={"minute": "30", "hour": str(RETRAIN_LOCAL_HOUR), "timezone": "UTC"},
+        ),
+        # Nightly, page logs (a row per homepage) and admin sign-ins past their keep are
+        # deleted: nothing else removes them (recommendations/services/retention.py).
+        Schedule(
+            name="prune old logs",
+            task="recommendations.prune_logs",
+            args=[],
+            crontab={"minute": "15", "hour": str(PRUNE_HOUR_UTC), "timezone": "UTC"},
         ),
     ]
     for code, zone in Region.objects.order_by("code").values_list("code", "time_zone"):

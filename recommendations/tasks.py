@@ -7,6 +7,7 @@ queue, chosen when the run is enqueued (``retraining.retrain_queue``).
 
 from celery import shared_task
 
+from recommendations.services.retention import page_logs_prune, sign_in_logs_prune
 from recommendations.services.retraining import (
     region_retrain_request,
     training_run_execute,
@@ -79,3 +80,18 @@ def retrain_region(region_code: str, trigger: str = "schedule") -> list[int]:
 def reap_training_runs() -> int:
     """Fail runs whose worker died (stale heartbeat) and runs no worker took (lost message)."""
     return training_runs_reap()
+
+
+@shared_task(
+    name="recommendations.prune_logs",
+    acks_late=True,
+    # Each batch commits on its own: a run killed at the limit keeps what it deleted, and
+    # the next night carries on from there (a first run on a long backlog may take several).
+    soft_time_limit=30 * 60,
+    time_limit=35 * 60,
+    autoretry_for=(ConnectionError,),
+    max_retries=3,
+)
+def prune_logs() -> dict[str, int]:
+    """Delete page logs and admin sign-ins past their keep; how many of each went."""
+    return {"pages": page_logs_prune(), "sign_ins": sign_in_logs_prune()}

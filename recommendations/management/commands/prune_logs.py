@@ -1,0 +1,63 @@
+"""``manage.py prune_logs``: delete page logs and admin sign-ins past their keep, now."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+from tqdm import tqdm
+
+from recommendations.services.retention import (
+    page_log_cut,
+    page_logs_expired_count,
+    page_logs_prune,
+    sign_in_logs_expired_count,
+    sign_in_logs_prune,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete the page logs older than TONIGHT_PAGE_LOG_KEEP_DAYS, in bounded batches, and "
+        "the admin sign-ins older than TONIGHT_SIGN_IN_LOG_KEEP_DAYS (what beat runs nightly)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Only count what would be deleted.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        tonight = settings.TONIGHT
+        now = timezone.now()
+        cut = page_log_cut(now=now)
+        kept = (
+            f"older than {cut:%Y-%m-%d %H:%M} UTC (TONIGHT_PAGE_LOG_KEEP_DAYS="
+            f"{tonight['PAGE_LOG_KEEP_DAYS']})"
+        )
+        sign_ins = f"sign-in(s) older than {tonight['SIGN_IN_LOG_KEEP_DAYS']} days"
+        if options["dry_run"]:
+            self.stdout.write(
+                f"Would delete {page_logs_expired_count(now=now)} page log(s) {kept} and "
+                f"{sign_in_logs_expired_count(now=now)} {sign_ins}; nothing deleted (--dry-run)."
+            )
+            return
+        with tqdm(
+            total=100,
+            desc="page logs",
+            unit="%",
+            file=self.stderr._out,
+            disable=options["verbosity"] < 1,
+            leave=False,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}",
+        ) as bar:
+
+            def progress(fraction: float) -> None:
+                bar.update(round(fraction * 100) - bar.n)
+
+            pages = page_logs_prune(now=now, progress=progress)
+        self.stdout.write(
+            f"Deleted {pages} page log(s) {kept} and {sign_in_logs_prune()} {sign_ins}."
+        )
