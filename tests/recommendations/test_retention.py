@@ -268,3 +268,32 @@ def test_the_command_counts_with_dry_run_and_deletes_without(keep_90):
     assert "Deleted 2 page log(s)" in out.getvalue()
     assert PageLog.objects.count() == 1
     assert not AccessLog.objects.exists()
+
+
+def _unsummarised_ranges() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT brin_summarize_new_values('page_time_brin'::regclass)")
+        return cursor.fetchone()[0]
+
+
+def test_the_prune_summarises_the_time_index_it_slices_by(keep_90):
+    # given: pages written since the last vacuum, their block range without a BRIN summary
+    # (every slice's scan would read such ranges whatever their times)
+    # (a table's first range is summarised when the index is built, so a few hundred
+    # blocks of pages are written: about 7 a block with these items)
+    profile = ProfileFactory()
+    page(profile, NOW - dt.timedelta(days=100))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO recommendations_pagelog (id, profile_id, generated_at, device, region, "
+            "cluster, hour, weekday, rows, items, taste) "
+            "SELECT gen_random_uuid(), %s, %s, 'tv', 'IN', '', 20, 1, '[]', "
+            "json_build_array(repeat('x', 1000)), '{}' FROM generate_series(1, 3000)",
+            [profile.pk, NOW],
+        )
+
+    # when
+    page_logs_prune(now=NOW)
+
+    # then
+    assert _unsummarised_ranges() == 0
