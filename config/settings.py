@@ -439,7 +439,7 @@ TONIGHT = {
     # log kept: every homepage adds a row and only this prune removes any. The longest
     # reader at the defaults is evaluate_artwork_policy's holdout candidate (60 days of
     # ARTWORK_TRAINING_DAYS before its 7-day window, plus the 3-hour attribution
-    # window: 68 days); `manage.py check` refuses a setting shorter than any reader's
+    # window twice: 68 days); `manage.py check` refuses a setting shorter than any reader's
     # (tonight.E001), and 90 leaves room to lengthen a reader without touching this.
     "PAGE_LOG_KEEP_DAYS": env.int("TONIGHT_PAGE_LOG_KEEP_DAYS", default=90),
     # Pages deleted per statement: each its own short transaction, so the prune never

@@ -11,7 +11,9 @@ How long page logs are kept (``TONIGHT["PAGE_LOG_KEEP_DAYS"]``) is bounded
 below by their readers, listed in :func:`page_log_readers`: each reads its own
 window of pages plus the attribution window (plays up to that long after a page
 are credited to it, and a play names pages up to that long before the range
-read). ``manage.py check`` refuses a keep shorter than any reader's need
+read); the artwork policy's readers end their range a window before now too
+(their last pages' plays must all be in), so they reach back two windows.
+``manage.py check`` refuses a keep shorter than any reader's need
 (``tonight.E001``, :mod:`recommendations.checks`), so a prune cannot silently
 starve a retrain or the artwork policy.
 """
@@ -75,15 +77,17 @@ def page_log_readers() -> list[PageLogReader]:
             "RANKER_LOG_DAYS",
             ranker + window,
         ),
+        # Both end their range a window before now (``until = now - window``), then reach
+        # a window before its start for the pages the range's plays name.
         PageLogReader(
             "the artwork policy's nightly full refit",
             "ARTWORK_TRAINING_DAYS",
-            artwork + ARTWORK_REFIT_ROUNDING_DAYS + window,
+            artwork + ARTWORK_REFIT_ROUNDING_DAYS + 2 * window,
         ),
         PageLogReader(
             "evaluate_artwork_policy's holdout candidate (default --days 7)",
             "ARTWORK_TRAINING_DAYS",
-            artwork + ARTWORK_EVALUATION_DAYS + window,
+            artwork + ARTWORK_EVALUATION_DAYS + 2 * window,
         ),
     ]
 
