@@ -23,7 +23,7 @@ from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import ModelVersion
 from recommendations.services.homepage import homepage_render
 from recommendations.serving.cache import NoActiveModel
-from recommendations.serving.homepage import Page
+from recommendations.serving.homepage import MAX_BECAUSE_WATCHED_ROWS, MAX_GENRE_ROWS, Page
 from recommendations.serving.scoring import MATCH_SHOWN_MIN
 
 MAX_ROWS = 40
@@ -144,7 +144,10 @@ class HomepageRowSerializer(serializers.Serializer):
         "`row` on signals."
     )
     type = serializers.ChoiceField(
-        choices=ROW_TYPES, help_text="The kind of row; a page may hold two rows of a kind."
+        choices=ROW_TYPES,
+        help_text="The kind of row; a page may hold several of one kind (up to "
+        f"{MAX_BECAUSE_WATCHED_ROWS} 'because_you_watched', {MAX_GENRE_ROWS} 'genre'), each "
+        "with its own `id`.",
     )
     title = serializers.CharField(help_text="Display title, e.g. 'Because you watched …'.")
     reason = serializers.CharField(help_text="Why this row is here, one sentence.")
