@@ -108,3 +108,28 @@ def test_a_change_after_a_rolled_back_savepoint_still_raises_it(
 
     assert len(callbacks) == 1
     assert catalogue_revision() == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_transactions_and_autocommit_each_raise_it_once_per_commit():
+    # given: a committed title, and a transaction that changed it and rolled back (its
+    # hooks are dropped, the raise they shared is left undone on the thread)
+    title = TitleFactory()
+    before = catalogue_revision()
+    with suppress(RuntimeError), transaction.atomic():
+        title.maturity = MaturityLevel.EIGHTEEN
+        title.save()
+        raise RuntimeError
+    assert catalogue_revision() == before
+
+    # when: a committed transaction of several changes, then two autocommitted changes
+    with transaction.atomic():
+        SeasonFactory(title=title)
+        SeasonFactory(title=title)
+    after_transaction = catalogue_revision()
+    title.save()
+    title.save()
+
+    # then: one raise for the transaction, one for each autocommitted change
+    assert after_transaction == before + 1
+    assert catalogue_revision() == before + 3
