@@ -85,6 +85,7 @@ def reap_training_runs() -> int:
 @shared_task(
     name="recommendations.prune_logs",
     acks_late=True,
+    reject_on_worker_lost=True,
     # Each batch commits on its own: a run killed at the limit keeps what it deleted, and
     # the next night carries on from there (a first run on a long backlog may take several).
     soft_time_limit=30 * 60,

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import DatabaseError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from recommendations.models import PageLog
@@ -168,7 +169,7 @@ def _time_index_summarise() -> None:
         logger.warning("page log time index not summarised before the prune: %s", error)
 
 
-def _delete_batches(pages, *, size: int) -> int:  # type: ignore[no-untyped-def]
+def _delete_batches(pages: QuerySet[PageLog], *, size: int) -> int:
     """Delete ``pages`` at most ``size`` at a time (a ``DELETE ... WHERE id IN (SELECT ...
     LIMIT size)``: Django deletes a model nothing cascades to in one statement)."""
     deleted = 0
