@@ -9,6 +9,7 @@ import numpy as np
 import psycopg
 import pytest
 from axes.models import AccessLog
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core import checks
 from django.core.management import call_command
 from django.db import connection
@@ -265,6 +266,27 @@ def test_the_task_prunes_pages_and_sign_ins(keep_90, settings):
     assert tasks.prune_logs() == {"pages": 1, "sign_ins": 1}
     assert list(AccessLog.objects.values_list("pk", flat=True)) == [recent.pk]
     assert PageLog.objects.count() == 1
+
+
+def test_a_prune_stopped_at_its_time_limit_has_still_pruned_the_sign_ins(
+    keep_90, settings, monkeypatch
+):
+    # given: an old sign-in, and a page backlog the task's soft time limit stops (a first
+    # run on a long backlog takes several nights)
+    settings.TONIGHT = {**settings.TONIGHT, "SIGN_IN_LOG_KEEP_DAYS": 30}
+    _sign_in(31)
+
+    def stopped(**kwargs):
+        raise SoftTimeLimitExceeded
+
+    monkeypatch.setattr(tasks, "page_logs_prune", stopped)
+
+    # when
+    with pytest.raises(SoftTimeLimitExceeded):
+        tasks.prune_logs()
+
+    # then: the sign-ins' one statement ran first
+    assert not AccessLog.objects.exists()
 
 
 def test_the_command_counts_with_dry_run_and_deletes_without(keep_90):
