@@ -68,7 +68,7 @@ def page_log_keep_check(
     than configured and nothing would say so. An error: ``check`` and every server
     start refuse the setting, naming the reader that needs more.
     """
-    from recommendations.services.retention import page_log_keep_days_needed
+    from recommendations.selectors.retention import page_log_keep_days_needed
 
     tonight = settings.TONIGHT
     errors = []

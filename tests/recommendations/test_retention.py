@@ -21,7 +21,8 @@ from recommendations import tasks
 from recommendations.demo.traffic import page_id_at
 from recommendations.models import PageLog
 from recommendations.selectors.attribution import page_impressions_attributed
-from recommendations.services.retention import page_log_readers, page_logs_prune
+from recommendations.selectors.retention import page_log_readers
+from recommendations.services.retention import page_logs_prune
 from recommendations.services.signals import signal_batch_record
 from recommendations.signal_events import SignalEvent
 from tests.factories import AvailabilityFactory, ProfileFactory, TitleFactory

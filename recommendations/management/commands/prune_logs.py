@@ -7,13 +7,12 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
-from recommendations.services.retention import (
+from recommendations.selectors.retention import (
     page_log_cut,
     page_logs_expired_count,
-    page_logs_prune,
     sign_in_logs_expired_count,
-    sign_in_logs_prune,
 )
+from recommendations.services.retention import page_logs_prune, sign_in_logs_prune
 
 
 class Command(BaseCommand):
