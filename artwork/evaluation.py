@@ -45,6 +45,9 @@ from .selectors import (
 
 #: Groups scored per call of the candidate (bounds memory on long windows).
 BATCH = 20_000
+#: Days of closed pages evaluated unless asked otherwise (``evaluate_artwork_policy --days``);
+#: the page log keep check counts them too (``recommendations.selectors.retention``).
+EVALUATION_DAYS = 7.0
 
 
 class EvaluationRefused(ValueError):
@@ -156,7 +159,7 @@ def _genre_slugs() -> list[str]:
 
 def artwork_policy_evaluate(
     *,
-    days: float = 7.0,
+    days: float = EVALUATION_DAYS,
     candidate: str = "holdout",
     now: dt.datetime | None = None,
     max_impressions: int = 200_000,

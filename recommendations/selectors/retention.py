@@ -22,12 +22,11 @@ from axes.models import AccessLog
 from django.conf import settings
 from django.utils import timezone
 
+from artwork.evaluation import EVALUATION_DAYS
 from recommendations.models import PageLog
 from recommendations.selectors.attribution import attribution_window
 from recommendations.services.ranker_training import DEFAULT_LOG_DAYS
 
-#: What ``evaluate_artwork_policy`` evaluates without ``--days``.
-EVALUATION_DAYS = 7.0
 #: The artwork policy's full refit starts at the midnight before its window: up to a day more.
 ARTWORK_REFIT_ROUNDING_DAYS = 1.0
 

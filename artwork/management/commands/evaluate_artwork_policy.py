@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from artwork.evaluation import EvaluationRefused, artwork_policy_evaluate
+from artwork.evaluation import EVALUATION_DAYS, EvaluationRefused, artwork_policy_evaluate
 from recommendations.management.options import positive_number, seed, whole_number
 
 
@@ -19,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--days",
             type=positive_number,
-            default=7.0,
+            default=EVALUATION_DAYS,
             help="Evaluate the last N days of closed pages.",
         )
         parser.add_argument(
