@@ -19,6 +19,7 @@ from django_celery_beat.models import PeriodicTask
 
 from recommendations import tasks
 from recommendations.demo.traffic import page_id_at
+from recommendations.management.commands import prune_logs
 from recommendations.models import PageLog
 from recommendations.selectors.attribution import page_impressions_attributed
 from recommendations.selectors.retention import page_log_readers
@@ -307,6 +308,23 @@ def test_the_command_counts_with_dry_run_and_deletes_without(keep_90):
     call_command("prune_logs", stdout=out, stderr=StringIO())
     assert "Deleted 2 page log(s)" in out.getvalue()
     assert PageLog.objects.count() == 1
+    assert not AccessLog.objects.exists()
+
+
+def test_the_command_prunes_sign_ins_before_pages(keep_90, monkeypatch):
+    # given: an old sign-in, and a page prune stopped half-way (an operator's Ctrl-C)
+    _sign_in(100)
+
+    def stopped(**kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prune_logs, "page_logs_prune", stopped)
+
+    # when
+    with pytest.raises(KeyboardInterrupt):
+        call_command("prune_logs", stdout=StringIO(), stderr=StringIO())
+
+    # then: the sign-ins' one statement ran first, as in the nightly task
     assert not AccessLog.objects.exists()
 
 

@@ -43,6 +43,9 @@ class Command(BaseCommand):
                 f"{sign_in_logs_expired_count(now=now)} {sign_ins}; nothing deleted (--dry-run)."
             )
             return
+        # Sign-ins first, as the nightly task does: their one statement runs even when a
+        # long page backlog is interrupted.
+        sign_ins_deleted = sign_in_logs_prune()
         with tqdm(
             total=100,
             desc="page logs",
@@ -57,6 +60,4 @@ class Command(BaseCommand):
                 bar.update(round(fraction * 100) - bar.n)
 
             pages = page_logs_prune(now=now, progress=progress)
-        self.stdout.write(
-            f"Deleted {pages} page log(s) {kept} and {sign_in_logs_prune()} {sign_ins}."
-        )
+        self.stdout.write(f"Deleted {pages} page log(s) {kept} and {sign_ins_deleted} {sign_ins}.")
