@@ -2,6 +2,8 @@
 nothing a reader of the page log needs goes with them."""
 
 import datetime as dt
+import logging
+import sys
 import uuid
 from io import StringIO
 
@@ -326,6 +328,23 @@ def test_the_command_prunes_sign_ins_before_pages(keep_90, monkeypatch):
 
     # then: the sign-ins' one statement ran first, as in the nightly task
     assert not AccessLog.objects.exists()
+
+
+def test_the_prune_logs_its_summary_above_the_commands_bar_not_into_it(keep_90, monkeypatch):
+    # given: a terminal, where the progress bar and the console log share stderr
+    page(ProfileFactory(), timezone.now() - dt.timedelta(days=95))
+    terminal = StringIO()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    console = logging.StreamHandler(terminal)
+    monkeypatch.setattr(logging.root, "handlers", [console])
+
+    # when
+    call_command("prune_logs", stdout=StringIO(), stderr=terminal)
+
+    # then: the log line starts a line of its own (the bar is cleared first, "\r" + blanks)
+    before, line, _ = terminal.getvalue().partition("page logs before ")
+    assert line, terminal.getvalue()
+    assert before.split("\n")[-1].split("\r")[-1].strip() == "", terminal.getvalue()
 
 
 def _unsummarised_ranges() -> int:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from recommendations.selectors.retention import (
     page_log_cut,
@@ -46,15 +47,19 @@ class Command(BaseCommand):
         # Sign-ins first, as the nightly task does: their one statement runs even when a
         # long page backlog is interrupted.
         sign_ins_deleted = sign_in_logs_prune()
-        with tqdm(
-            total=100,
-            desc="page logs",
-            unit="%",
-            file=self.stderr._out,
-            disable=options["verbosity"] < 1,
-            leave=False,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}",
-        ) as bar:
+        with (
+            tqdm(
+                total=100,
+                desc="page logs",
+                unit="%",
+                file=self.stderr._out,
+                disable=options["verbosity"] < 1,
+                leave=False,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}",
+            ) as bar,
+            logging_redirect_tqdm(),
+        ):
+            # The prune's log lines (its summary, a warning) go above the bar, not into it.
 
             def progress(fraction: float) -> None:
                 bar.update(round(fraction * 100) - bar.n)
