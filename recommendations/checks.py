@@ -65,8 +65,10 @@ def page_log_keep_check(
 
     The nightly prune deletes pages older than ``PAGE_LOG_KEEP_DAYS``; kept for
     less than, say, the artwork refit reads, the refit would learn from fewer days
-    than configured and nothing would say so. An error: ``check`` and every server
-    start refuse the setting, naming the reader that needs more.
+    than configured and nothing would say so. An error: ``manage.py check``, and every
+    command that runs the system checks (``migrate``: compose's migrate step, which
+    web, worker and beat wait for), refuse the setting, naming the reader that needs
+    more. gunicorn and Celery run no checks of their own.
     """
     from recommendations.selectors.retention import page_log_keep_days_needed
 
