@@ -338,3 +338,17 @@ def test_every_parameter_and_field_says_what_it_is(schema):
     assert client_text("The device class asking.\n\n* `tv` - TV") == "The device class asking."
 
     assert undescribed(schema) == []
+
+
+def test_a_field_that_may_be_null_says_null_not_empty(schema):
+    # A client tests a nullable field against null; "empty" reads as "" or [] (which a
+    # string like a credit's character, or a list like a film's seasons, rightly are).
+    wrong = [
+        f"{name}.{field}: {definition['description']}"
+        for name, component in schema["components"]["schemas"].items()
+        for field, definition in component.get("properties", {}).items()
+        if definition.get("nullable") and "empty" in client_text(definition.get("description"))
+    ]
+
+    assert wrong == []
+

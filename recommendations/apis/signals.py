@@ -49,9 +49,9 @@ _VALUE_HELP = "; ".join(
 #: What a client reads on an event's fields, in the batch it sends and the history it reads.
 EVENT_HELP = {
     "kind": "What the profile did.",
-    "title": "Title id; empty only for row_scroll_past.",
+    "title": "Title id; null only for row_scroll_past (an event sent may leave it out instead).",
     "episode": "Episode id (from the title's seasons) when the event is about one episode of a "
-    "series; empty otherwise.",
+    "series; null otherwise (an event sent may leave it out instead).",
     "value": f"Only for some kinds, required for them: {_VALUE_HELP}.",
     "device": "The device class it happened on.",
     "client_event_id": "Unique per profile: resending an event stores nothing twice.",
