@@ -201,7 +201,9 @@ def parse_events(
                     errors.add(index, "value", f"Not used for '{kind}' signals; leave it out.")
             elif not rule[1] <= value <= rule[2]:
                 errors.add(
-                    index, "value", f"For '{kind}' it is {rule[0]}: from {rule[1]} to {rule[2]}."
+                    index,
+                    "value",
+                    f"For '{kind}' it is {rule[0]}: from {rule[1]:,} to {rule[2]:,}.",
                 )
         elif rule is not None:
             errors.add(index, "value", f"Required for '{kind}': {rule[0]}.")
@@ -224,7 +226,7 @@ def parse_events(
             or not isinstance(position, int)
             or not 0 <= position <= POSITION_MAX
         ):
-            errors.add(index, "position", f"Must be an integer from 0 to {POSITION_MAX}.")
+            errors.add(index, "position", f"Must be an integer from 0 to {POSITION_MAX:,}.")
             position = None
 
         page_id = None

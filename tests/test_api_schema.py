@@ -352,3 +352,20 @@ def test_a_field_that_may_be_null_says_null_not_empty(schema):
 
     assert wrong == []
 
+
+def test_large_numbers_are_written_one_way(schema):
+    # One limit, one spelling: the batch's "Up to 1,000 events" and its field's "at most
+    # 1000" read as two numbers. Years, ISO and RFC numbers are not limits.
+    bare = re.compile(r"(?<![\d,.:-])(?<!ISO )(?<!RFC )\d{4,}(?![\d,-])")
+    assert bare.search("at most 1000 (more is a 400)")
+    assert not bare.search("at most 1,000; ISO 8601, RFC 3339, 2026-01-31")
+
+    assert [(where, text) for where, text in texts(schema) if bare.search(text)] == []
+
+
+def test_the_batch_limits_name_the_status_each_gives(schema):
+    # Too many events is a 400 naming `events`; only a body over the byte limit is a 413.
+    path = "/api/v1/profiles/{profile_id}/signals/"
+    assert "1,048,576 bytes" in responses(schema, "POST", path)["413"]["description"]
+    events = schema["components"]["schemas"]["SignalBatchRequest"]["properties"]["events"]
+    assert "at most 1,000 (more is a 400)" in events["description"]

@@ -42,7 +42,7 @@ from recommendations.signal_events import (
 BODY_MAX_BYTES = 1024 * 1024
 
 _VALUE_HELP = "; ".join(
-    f"{kind}: {meaning} ({lo}-{hi})" for kind, (meaning, lo, hi) in VALUE_RULES.items()
+    f"{kind}: {meaning} ({lo:,}-{hi:,})" for kind, (meaning, lo, hi) in VALUE_RULES.items()
 )
 
 
@@ -57,7 +57,7 @@ EVENT_HELP = {
     "client_event_id": "Unique per profile: resending an event stores nothing twice.",
     "page_id": "The homepage the title was shown on.",
     "row": "Row id on that page.",
-    "position": f"The title's place in that row, 0 first (at most {POSITION_MAX}).",
+    "position": f"The title's place in that row, 0 first (at most {POSITION_MAX:,}).",
     "artwork_variant": "The artwork variant that was shown.",
 }
 
@@ -110,7 +110,7 @@ class SignalBatchSerializer(serializers.Serializer):
         child=SignalEventSerializer(),
         min_length=1,
         help_text="The events, in any order; a batch holds at most "
-        f"{settings.TONIGHT['SIGNAL_BATCH_MAX']} (413 beyond).",
+        f"{settings.TONIGHT['SIGNAL_BATCH_MAX']:,} (more is a 400).",
     )
 
 
@@ -184,7 +184,9 @@ class SignalFilter(django_filters.FilterSet):
 
 
 class SignalsApi(NoQueryOnWrites, GenericAPIView):
-    schema_errors = {"POST": {413: "More events than a batch may hold."}}  # config.api.schema
+    schema_errors = {  # config.api.schema
+        "POST": {413: f"A body over {BODY_MAX_BYTES:,} bytes: send smaller batches."}
+    }
     # Recording is the hottest write of the API; its body is only ever JSON.
     parser_classes = [OrjsonParser]
     filter_backends = [DjangoFilterBackend]
@@ -207,10 +209,11 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
         operation_id="signals_record",
         summary="Record a batch of a profile's signals",
         description=(
-            "Up to 1,000 events. The batch is validated whole: if any event is invalid nothing "
-            "is stored and `errors.events.<index>.<field>` lists each problem. Resending events "
-            "(same `client_event_id`) stores nothing twice; the response counts new and "
-            "duplicate events."
+            f"Up to {settings.TONIGHT['SIGNAL_BATCH_MAX']:,} events. The batch is validated "
+            "whole: if any event is invalid nothing is stored and "
+            "`errors.events.<index>.<field>` lists each problem. Resending events (same "
+            "`client_event_id`) stores nothing twice; the response counts new and duplicate "
+            "events."
         ),
         request=SignalBatchSerializer,
         responses={200: SignalBatchResultSerializer},
@@ -221,7 +224,7 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
             raise exceptions.ParseError("Content-Length must be a number of bytes.")
         if int(declared) > BODY_MAX_BYTES:
             raise PayloadTooLarge(
-                f"The body is {int(declared)} bytes; the limit is {BODY_MAX_BYTES} bytes. "
+                f"The body is {int(declared):,} bytes; the limit is {BODY_MAX_BYTES:,} bytes. "
                 "Send smaller batches."
             )
         profile, _ = profile_for_request(
@@ -239,7 +242,7 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
         limit = settings.TONIGHT["SIGNAL_BATCH_MAX"]
         if len(raw_events) > limit:
             raise exceptions.ValidationError(
-                {"events": [f"{len(raw_events)} events in one batch; the limit is {limit}."]}
+                {"events": [f"{len(raw_events):,} events in one batch; the limit is {limit:,}."]}
             )
         columns, errors = event_columns_parse(
             raw_events,

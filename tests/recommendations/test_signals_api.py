@@ -82,7 +82,7 @@ def test_a_valid_batch_is_stored_and_counted(api_client, profile, title):
         ({"kind": "hover"}, "value", "Required for 'hover'"),
         ({"value": 3}, "value", "Not used for 'play_start'"),
         ({"kind": "progress", "value": 140}, "value", "from 0 to 100"),
-        ({"position": -1}, "position", "from 0 to 1000"),
+        ({"position": -1}, "position", "from 0 to 1,000"),
         ({"title": "abc"}, "title", "positive integer"),
         ({"page_id": 12}, "page_id", "UUID"),
         ({"kind": ["play_start"]}, "kind", "is not a signal kind"),
@@ -248,7 +248,7 @@ def test_batch_size_and_body_limits(api_client, profile, title, settings):
         url(profile), data="x" * (1024 * 1024 + 1), content_type="application/json"
     )
     assert response.status_code == 413
-    assert "limit is 1048576 bytes" in response.json()["message"]
+    assert "limit is 1,048,576 bytes" in response.json()["message"]
 
     response = api_client.generic(
         "POST",
