@@ -26,9 +26,8 @@ from recommendations.models import PageLog
 from recommendations.selectors.attribution import page_impressions_attributed
 from recommendations.selectors.retention import page_log_readers
 from recommendations.services.retention import page_logs_prune
-from recommendations.services.signals import signal_batch_record
-from recommendations.signal_events import SignalEvent
 from tests.factories import AvailabilityFactory, ProfileFactory, TitleFactory
+from tests.recommendations.test_training import record
 
 pytestmark = pytest.mark.django_db
 
@@ -98,25 +97,7 @@ def test_a_recent_play_is_still_attributed_to_its_page_after_the_prune(keep_90):
     page(profile, NOW - dt.timedelta(days=120), title_id=title.pk)
     at = NOW - dt.timedelta(hours=6)
     recent = page(profile, at, title_id=title.pk)
-    signal_batch_record(
-        profile=profile,
-        events=[
-            SignalEvent(
-                index=0,
-                kind="play_start",
-                title_id=title.pk,
-                episode_id=None,
-                value=None,
-                device="tv",
-                occurred_at=at + dt.timedelta(minutes=20),
-                client_event_id=uuid.uuid4(),
-                page_id=None,
-                row="",
-                position=None,
-                artwork_variant_id=None,
-            )
-        ],
-    )
+    record(profile, "play_start", title, at=at + dt.timedelta(minutes=20))
 
     # when
     assert page_logs_prune(now=NOW) == 1
