@@ -3,9 +3,9 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from tqdm import tqdm
 
 from artwork.services import artwork_policy_update
+from recommendations.management.progress import fraction_bar
 
 
 class Command(BaseCommand):
@@ -22,19 +22,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        with tqdm(
-            total=100,
-            desc="artwork policy",
-            unit="%",
-            file=self.stderr._out,
-            disable=options["verbosity"] < 1,
-            leave=False,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}",
-        ) as bar:
-
-            def progress(fraction: float) -> None:
-                bar.update(round(fraction * 100) - bar.n)
-
+        with fraction_bar(self, "artwork policy", verbosity=options["verbosity"]) as progress:
             policy = artwork_policy_update(full=options["full"], progress=progress)
         if policy is None:
             self.stdout.write("Artwork policy: nothing new to learn from (no closed pages).")

@@ -5,9 +5,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
-from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
+from recommendations.management.progress import fraction_bar
 from recommendations.selectors.retention import (
     page_log_cut,
     page_logs_expired_count,
@@ -47,22 +46,6 @@ class Command(BaseCommand):
         # Sign-ins first, as the nightly task does: their one statement runs even when a
         # long page backlog is interrupted.
         sign_ins_deleted = sign_in_logs_prune()
-        with (
-            tqdm(
-                total=100,
-                desc="page logs",
-                unit="%",
-                file=self.stderr._out,
-                disable=options["verbosity"] < 1,
-                leave=False,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}",
-            ) as bar,
-            logging_redirect_tqdm(),
-        ):
-            # The prune's log lines (its summary, a warning) go above the bar, not into it.
-
-            def progress(fraction: float) -> None:
-                bar.update(round(fraction * 100) - bar.n)
-
+        with fraction_bar(self, "page logs", verbosity=options["verbosity"]) as progress:
             pages = page_logs_prune(now=now, progress=progress)
         self.stdout.write(f"Deleted {pages} page log(s) {kept} and {sign_ins_deleted} {sign_ins}.")
