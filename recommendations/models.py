@@ -389,7 +389,7 @@ class PageLog(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["profile", "generated_at"], name="page_profile_time"),
-            PortableBrinIndex(fields=["generated_at"], name="page_time_brin"),
+            PortableBrinIndex(fields=["generated_at"], name="page_time_brin", autosummarize=True),
         ]
 
     def __str__(self) -> str:

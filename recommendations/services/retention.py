@@ -76,13 +76,17 @@ def page_logs_prune(
 def _time_index_summarise() -> None:
     """Bring the BRIN index on ``generated_at`` up to date before slicing by it.
 
-    Block ranges written since the last vacuum have no summary, and an index scan
-    must read every one of them whatever the times asked for: on an insert-only
-    table autovacuum comes after 20% growth, weeks of pages, which every slice's
-    batch would then read (274 ms a batch instead of 4 ms on 1.2M pages, with
-    the whole table unsummarised). Summarising reads that tail once; it locks out
-    only vacuum and index builds, never inserts. Without the right to (a role that
-    does not own the table) the prune goes on, slower.
+    Block ranges without a summary are read by every index scan whatever the
+    times asked for (274 ms a slice's batch instead of 4 ms on 1.2M pages, with
+    the whole table unsummarised). The index asks autovacuum to summarise each
+    range once an insert starts the next (``autosummarize``), but that leaves
+    some: the last, partly filled range; ranges written before the index asked
+    (migration 0012), while autovacuum was off, or whose request autovacuum's
+    full queue dropped; and otherwise a vacuum of this insert-only table comes
+    after 20% growth, weeks of pages. Summarising reads only that unsummarised
+    tail, once (nothing when autovacuum kept up); it locks out only vacuum and
+    index builds, never inserts. Without the right to (a role that does not own
+    the table) the prune goes on, slower.
     """
     if connection.vendor != "postgresql":
         return
