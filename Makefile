@@ -66,7 +66,7 @@ test: venv  ## Run the whole suite against PostgreSQL and Redis
 	@$(TEST_ENV) $(PY) .ci/check_services.py
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
-lint: venv  ## Ruff lint and format check, the engine's import contract, migrations check
+lint: venv  ## Ruff lint and format check, import contracts (the engine's, selectors'), migrations check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports

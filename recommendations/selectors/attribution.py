@@ -43,12 +43,21 @@ from recommendations.engine.row_ranking import row_type_index
 from recommendations.models import PageLog, Signal, SignalKind
 
 DEFAULT_WINDOW_SECONDS = 3 * 3600
+#: Days of logged pages the title and row rankers learn from (``TONIGHT["RANKER_LOG_DAYS"]``).
+DEFAULT_RANKER_LOG_DAYS = 28
 
 
 def attribution_window() -> dt.timedelta:
     return dt.timedelta(
         seconds=float(settings.TONIGHT.get("ATTRIBUTION_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
     )
+
+
+def ranker_log_days() -> float:
+    """How many days of pages the rankers' training reads: here, beside the attribution
+    window, so that the training (a service) and the page log keep check (a selector) read
+    one window."""
+    return float(settings.TONIGHT.get("RANKER_LOG_DAYS", DEFAULT_RANKER_LOG_DAYS))
 
 
 @dataclass(frozen=True)

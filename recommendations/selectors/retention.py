@@ -24,8 +24,7 @@ from django.utils import timezone
 
 from artwork.evaluation import EVALUATION_DAYS
 from recommendations.models import PageLog
-from recommendations.selectors.attribution import attribution_window
-from recommendations.services.ranker_training import DEFAULT_LOG_DAYS
+from recommendations.selectors.attribution import attribution_window, ranker_log_days
 
 #: The artwork policy's full refit starts at the midnight before its window: up to a day more.
 ARTWORK_REFIT_ROUNDING_DAYS = 1.0
@@ -51,7 +50,7 @@ def page_log_readers() -> list[PageLogReader]:
     """
     tonight = settings.TONIGHT
     window = attribution_window() / dt.timedelta(days=1)
-    ranker = float(tonight.get("RANKER_LOG_DAYS", DEFAULT_LOG_DAYS))
+    ranker = ranker_log_days()
     artwork = float(tonight.get("ARTWORK_TRAINING_DAYS", 60))
     return [
         PageLogReader(

@@ -76,6 +76,7 @@ from recommendations.selectors.attribution import (
     AttributedImpressions,
     attribution_window,
     page_impressions_attributed,
+    ranker_log_days,
 )
 from recommendations.selectors.signals import signal_references_get
 from recommendations.selectors.training import index_of, signal_weights
@@ -95,7 +96,6 @@ from regions.models import Region
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LOG_DAYS = 28
 #: Logged pages a training run learns from, sampled over the window (each costs a request).
 DEFAULT_MAX_PAGES = 3000
 #: Unplayed impressions kept per page for the title ranker; the rest are sampled away.
@@ -510,7 +510,7 @@ def logged_examples_load(
 ) -> LoggedExamples:
     """Both rankers' training rows from the pages logged before ``at`` whose attribution
     window has closed by ``at`` (see the module doc)."""
-    days = float(settings.TONIGHT.get("RANKER_LOG_DAYS", DEFAULT_LOG_DAYS))
+    days = ranker_log_days()
     limit = max_pages if max_pages is not None else DEFAULT_MAX_PAGES
     limit = int(settings.TONIGHT.get("RANKER_MAX_PAGES", limit)) if max_pages is None else limit
     since = at - dt.timedelta(days=days)
