@@ -132,7 +132,7 @@ def _holdout_candidate(*, before: dt.datetime) -> PolicyParams:
         genres=tuple(_genre_slugs()),
         themes=tuple(ArtworkTheme.objects.order_by("slug").values_list("slug", flat=True)),
     )
-    days = int(settings.TONIGHT.get("ARTWORK_TRAINING_DAYS", 60))
+    days = int(settings.TONIGHT["ARTWORK_TRAINING_DAYS"])
     start = before - dt.timedelta(days=days)
     themes_of = variant_themes(params.themes)
     while start < before:

@@ -129,7 +129,7 @@ def _policy_update_locked(
     with transaction.atomic():
         parent = ArtworkPolicy.objects.order_by("-pk").first()
         if full or parent is None:
-            days = int(settings.TONIGHT.get("ARTWORK_TRAINING_DAYS", 60))
+            days = int(settings.TONIGHT["ARTWORK_TRAINING_DAYS"])
             midnight = until.replace(hour=0, minute=0, second=0, microsecond=0)
             since = midnight - dt.timedelta(days=days)
             first = PageLog.objects.filter(generated_at__gte=since).order_by("generated_at")

@@ -431,7 +431,8 @@ TONIGHT = {
     ),
     # How often a serving process looks for a newer policy or changed variants.
     "ARTWORK_CHECK_SECONDS": env.float("TONIGHT_ARTWORK_CHECK_SECONDS", default=1.0),
-    # Days of page log a full refit reads.
+    # Days of page log a full refit reads (evaluate_artwork_policy's holdout candidate and
+    # the page log keep check too). Its one default: readers index it, none falls back.
     "ARTWORK_TRAINING_DAYS": env.int("TONIGHT_ARTWORK_TRAINING_DAYS", default=60),
     # Policy versions kept in storage (the newest is never pruned).
     "ARTWORK_POLICIES_KEPT": env.int("TONIGHT_ARTWORK_POLICIES_KEPT", default=48),

@@ -48,10 +48,9 @@ def page_log_readers() -> list[PageLogReader]:
     on a setting. Neither is ``evaluate_artwork_policy --days N`` for N above the
     default: both are documented as reaching further back than the keep allows.
     """
-    tonight = settings.TONIGHT
     window = attribution_window() / dt.timedelta(days=1)
     ranker = ranker_log_days()
-    artwork = float(tonight.get("ARTWORK_TRAINING_DAYS", 60))
+    artwork = float(settings.TONIGHT["ARTWORK_TRAINING_DAYS"])
     return [
         PageLogReader(
             "the title and row rankers' training (retrains, train_models)",
