@@ -362,19 +362,25 @@ def _attribute(
 
     # 2. Session window: the latest page of (profile, title) at most `window` before. A
     # title shown twice on one page (after the first screen) is credited to its first,
-    # most prominent, impression.
-    _, first_shown = np.unique(page.astype(np.int64) * (1 << 24) + title, return_index=True)
+    # most prominent, impression. Profiles and titles are packed into one key by their
+    # ranks among those read, never by their ids: ids are bigints, and packing the ids
+    # (``profile * 2**24 + title``) made a title id past 2**24 another profile's title.
+    play_profile = np.array([play_rows[k][0] for k in remaining], dtype=np.int64)
+    play_title = np.array([play_rows[k][1] for k in remaining], dtype=np.int64)
+    play_time = np.array([play_rows[k][2].timestamp() for k in remaining], dtype=np.float64)
+    n = title.shape[0]
+    _, profile_rank = _rank_keys(np.concatenate([item_profile, play_profile]))
+    titles, title_rank = _rank_keys(np.concatenate([title, play_title]))
+    n_titles = max(int(titles.shape[0]), 1)
+    _, first_shown = np.unique(page.astype(np.int64) * n_titles + title_rank[:n], return_index=True)
     eligible = np.sort(first_shown)
-    key = item_profile * (1 << 24) + title
+    key = profile_rank[:n] * n_titles + title_rank[:n]
     unique, rank = _rank_keys(key)
     origin = float(min(item_time.min(), play_rows[0][2].timestamp())) - 1.0
     composite = rank * (1 << 32) + np.floor(item_time - origin).astype(np.int64)
     order = eligible[np.argsort(composite[eligible], kind="stable")]
     sorted_composite = composite[order]
-    play_profile = np.array([play_rows[k][0] for k in remaining], dtype=np.int64)
-    play_title = np.array([play_rows[k][1] for k in remaining], dtype=np.int64)
-    play_time = np.array([play_rows[k][2].timestamp() for k in remaining], dtype=np.float64)
-    play_key = play_profile * (1 << 24) + play_title
+    play_key = profile_rank[n:] * n_titles + title_rank[n:]
     at = np.searchsorted(unique, play_key)
     known = (at < unique.shape[0]) & (unique[np.minimum(at, unique.shape[0] - 1)] == play_key)
     play_composite = at * (1 << 32) + np.floor(play_time - origin).astype(np.int64)

@@ -1,0 +1,65 @@
+"""Attribution's edge cases on hand-written page logs and plays (no trained world needed).
+
+The pages are written as the page log stores them (``items``: title, row index,
+position, variant, propensity), so each test states exactly what was shown where.
+"""
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from recommendations.models import PageLog, SignalKind
+from recommendations.selectors.attribution import (
+    AttributedImpressions,
+    page_impressions_attributed,
+)
+from tests.factories import ProfileFactory, SignalFactory, TitleFactory
+
+pytestmark = pytest.mark.django_db
+
+AT = dt.datetime(2026, 3, 2, 20, 0, tzinfo=dt.UTC)
+
+
+def page_log(profile, at, rows, items, *, page_id=None) -> PageLog:
+    return PageLog.objects.create(
+        id=page_id or uuid.uuid4(),
+        profile=profile,
+        generated_at=at,
+        device="tv",
+        region="IN",
+        hour=at.hour,
+        weekday=at.weekday(),
+        rows=[[row_id, row_id.split(":")[0], 0.1] for row_id in rows],
+        items=items,
+    )
+
+
+def play(profile, title, at, **fields):
+    return SignalFactory(
+        profile=profile, title=title, kind=SignalKind.PLAY_START, occurred_at=at, **fields
+    )
+
+
+def read() -> AttributedImpressions:
+    return page_impressions_attributed(
+        since=AT - dt.timedelta(hours=1), until=AT + dt.timedelta(hours=1)
+    )
+
+
+def test_a_play_is_never_credited_to_another_profiles_page_whatever_the_ids():
+    # given two profiles whose ids are consecutive, and two titles whose ids differ by 2**24
+    # (ids are bigints: a catalogue's sequence can pass sixteen million)
+    first = ProfileFactory()
+    second = ProfileFactory(pk=first.pk + 1, account=first.account, slot=2)
+    small = TitleFactory()
+    large = TitleFactory(pk=small.pk + (1 << 24))
+    # the first profile's page shows only the large title; the second's page nothing of it
+    page_log(first, AT, ["top_picks"], [[large.pk, 0, 0, None, 1.0]])
+
+    # when the second profile plays the small title, from nowhere the first's page shows
+    play(second, small, AT + dt.timedelta(minutes=5))
+
+    # then the first profile's page is not credited with the other's play of another title
+    labelled = read()
+    assert not labelled.played.any()
