@@ -75,6 +75,8 @@ def artwork_impressions(
     """Impressions of the pages generated in ``[since, until)``, with tastes on ``genres``.
 
     Impressions of the placeholder are left out: there was no choice to learn from.
+    A title its page shows twice is one impression (attribution's ``repeat``): its
+    frame was drawn once, with one propensity, and the page had one outcome for it.
     Four queries whatever the volume (three for attribution, one for the tastes).
     """
     attributed = page_impressions_attributed(since=since, until=until)
@@ -89,7 +91,7 @@ def artwork_impressions(
         for slug, share in (tastes.get(page_id) or {}).items():
             if slug in column:
                 page_taste[p, column[slug]] = share
-    real = attributed.variant_id >= 0
+    real = (attributed.variant_id >= 0) & ~attributed.repeat
     page = attributed.page[real]
     propensity = attributed.propensity[real].astype(np.float64)
     seconds = attributed.page_time[page]

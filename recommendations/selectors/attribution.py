@@ -73,8 +73,15 @@ class AttributedImpressions:
     Per impression (index ``i``): ``page`` (into the page arrays),
     ``title_id``, ``row`` (row index on its page), ``row_type`` (index into
     ``ROW_TYPES``), ``position``, ``variant_id`` (-1 for the placeholder),
-    ``propensity``, ``played``, ``played_at`` (Unix seconds, NaN), and
-    ``exact`` (attributed by ``page_id``).
+    ``propensity``, ``played``, ``played_at`` (Unix seconds, NaN),
+    ``exact`` (attributed by ``page_id``) and ``repeat``.
+
+    ``repeat`` marks the other showings of a title its page shows more than once
+    (rows after the first screen may repeat one): one showing stands for the
+    (page, title), the played one, else the first. The page had one artwork draw
+    and one outcome for the title, so the title ranker and the artwork bandit learn
+    one example from it, not a play and a miss (or two misses) of the same draw; the
+    row ranker still sees every row that held it.
     """
 
     page_ids: list[uuid.UUID]
@@ -95,6 +102,7 @@ class AttributedImpressions:
     played: npt.NDArray[np.bool_]
     played_at: npt.NDArray[np.float64]
     exact: npt.NDArray[np.bool_]
+    repeat: npt.NDArray[np.bool_]
     row_page: npt.NDArray[np.int32]
     row_index: npt.NDArray[np.int16]
     row_kind: npt.NDArray[np.int8]
@@ -248,6 +256,7 @@ def page_impressions_attributed(
             exact=exact,
         )
 
+    repeat = _repeats(page, items[:, 0], played)
     row_played = np.zeros(row_page.shape[0], dtype=bool)
     if n:
         row_played[row_offset[page[played]] + item_row[played]] = True
@@ -279,12 +288,28 @@ def page_impressions_attributed(
         played=played[keep_item],
         played_at=played_at[keep_item],
         exact=exact[keep_item],
+        repeat=repeat[keep_item],
         row_page=new_page[row_page[keep_row]],
         row_index=row_index[keep_row],
         row_kind=row_kind[keep_row],
         row_strength=row_strength[keep_row],
         row_played=row_played[keep_row],
     )
+
+
+def _repeats(page: np.ndarray, title: np.ndarray, played: np.ndarray) -> np.ndarray:
+    """Every showing of a (page, title) but the one that stands for it: the first played
+    one, else the first (items are in display order)."""
+    repeat = np.ones(title.shape[0], dtype=bool)
+    if not title.shape[0]:
+        return repeat
+    _, title_rank = _rank_keys(title)
+    pair = page.astype(np.int64) * (int(title_rank.max()) + 1) + title_rank
+    order = np.lexsort((~played, pair))  # stable: display order among equals
+    head = np.ones(order.shape[0], dtype=bool)
+    head[1:] = pair[order][1:] != pair[order][:-1]
+    repeat[order[head]] = False
+    return repeat
 
 
 def _named_pages(meta: list[tuple], play_rows: list[tuple]) -> dict[uuid.UUID, tuple[int, float]]:

@@ -12,7 +12,8 @@ and builds both rankers' training rows **the way serving builds its inputs**:
   with the model version that served the page; the rows of the shown titles
   get their logged row and slot positions (serving leaves those at 0). All
   played impressions are kept, and up to :data:`NEGATIVES_PER_PAGE` unplayed
-  ones per page, weighted by the inverse of their sampling rate. "As of the
+  ones per page, weighted by the inverse of their sampling rate. A title the page
+  showed twice is one example (attribution's ``repeat``), not a play and a miss. "As of the
   page" holds for the title states too: serving reads them from the state
   table, which holds today's, so a page's training rows fold them from the
   profile's signals before the page instead
@@ -285,6 +286,7 @@ def _title_examples(
         if bundle is None or profile is None:
             continue
         items = order[bounds[p] : bounds[p + 1]]
+        items = items[~logged.repeat[items]]  # a title shown twice is one example
         titles = index_of(bundle.index.title_ids, logged.title_id[items])
         items, titles = items[titles >= 0], titles[titles >= 0]
         played = logged.played[items]

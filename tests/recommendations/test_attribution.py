@@ -63,3 +63,70 @@ def test_a_play_is_never_credited_to_another_profiles_page_whatever_the_ids():
     # then the first profile's page is not credited with the other's play of another title
     labelled = read()
     assert not labelled.played.any()
+
+
+@pytest.mark.parametrize("named_row", [None, "genre:2"])
+def test_a_title_shown_twice_on_a_page_is_one_example_with_its_play(named_row):
+    # given a page that shows a title twice (rows after the first screen may repeat one),
+    # with the one frame chosen for it, and another title once
+    from artwork.selectors import artwork_impressions
+    from tests.factories import ArtworkVariantFactory
+
+    profile = ProfileFactory()
+    twice, once = ArtworkVariantFactory(), ArtworkVariantFactory()
+    page = page_log(
+        profile,
+        AT,
+        ["top_picks", "genre:1", "genre:2"],
+        [
+            [twice.title_id, 0, 0, twice.pk, 0.4],
+            [once.title_id, 0, 1, once.pk, 0.5],
+            [twice.title_id, 2, 3, twice.pk, 0.4],
+        ],
+    )
+
+    # when the profile plays it (by the session rule, or naming the page and its second row)
+    play(
+        profile,
+        twice.title,
+        AT + dt.timedelta(minutes=5),
+        page_id=page.pk if named_row else None,
+        row=named_row or "",
+    )
+
+    # then the title ranker and the bandit see one example of it, played: the repeat is
+    # neither a second draw of the artwork policy nor a second, unplayed, showing
+    labelled = read()
+    counted = ~labelled.repeat
+    assert labelled.title_id[counted].tolist().count(twice.title_id) == 1
+    assert labelled.played[counted & (labelled.title_id == twice.title_id)].all()
+    shown = artwork_impressions(
+        since=AT - dt.timedelta(hours=1), until=AT + dt.timedelta(hours=1), genres=()
+    )
+    assert sorted(zip(shown.variant.tolist(), shown.played.tolist(), strict=True)) == sorted(
+        [(twice.pk, True), (once.pk, False)]
+    )
+    # and the row the play is credited to is the one row engaged
+    engaged = labelled.row_index[labelled.row_played].tolist()
+    assert engaged == [2 if named_row else 0]
+
+
+def test_a_title_shown_twice_and_not_played_is_one_miss():
+    from artwork.selectors import artwork_impressions
+    from tests.factories import ArtworkVariantFactory
+
+    profile = ProfileFactory()
+    twice = ArtworkVariantFactory()
+    page_log(
+        profile,
+        AT,
+        ["top_picks", "genre:1"],
+        [[twice.title_id, 0, 0, twice.pk, 0.4], [twice.title_id, 1, 0, twice.pk, 0.4]],
+    )
+
+    shown = artwork_impressions(
+        since=AT - dt.timedelta(hours=1), until=AT + dt.timedelta(hours=1), genres=()
+    )
+
+    assert shown.variant.tolist() == [twice.pk]
+    assert shown.played.tolist() == [False]

@@ -258,3 +258,24 @@ def test_a_version_whose_row_ranker_an_older_release_wrote_serves_the_prior(view
     assert page.rows
     assert page.row_ranker == "prior"
     assert "unreadable row ranker" in caplog.text
+
+
+def test_a_title_shown_twice_on_a_page_is_one_training_row_with_its_play(viewer):
+    # given a page two days ago that shows its first title again in its last row
+    at = NOW - dt.timedelta(days=2)
+    page = homepage_render(profile=viewer, device="tv", at=at, n_items=3)
+    log = PageLog.objects.get(pk=page.page_id)
+    first = log.items[0]
+    last_row = len(log.rows) - 1
+    position = 1 + max(i[2] for i in log.items if i[1] == last_row)
+    log.items = [*log.items, [first[0], last_row, position, first[3], first[4]]]
+    log.save(update_fields=["items"])
+
+    # when the viewer starts it, naming neither page nor row
+    play(viewer, first[0], at + dt.timedelta(minutes=5))
+    examples = logged_examples_load(region_code=None, at=NOW)
+
+    # then the title is one row, played, not a play at its first showing and a miss at its
+    # second: one row per title the page showed
+    assert examples.title_labels.sum() == 1
+    assert len(examples.title_labels) == len({i[0] for i in log.items}) < len(log.items)
