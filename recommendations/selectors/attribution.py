@@ -411,7 +411,13 @@ def _attribute(
     play_composite = at * (1 << 32) + np.floor(play_time - origin).astype(np.int64)
     found = np.searchsorted(sorted_composite, play_composite, side="right") - 1
     for j in np.flatnonzero(known & (found >= 0)).tolist():
-        i = int(order[found[j]])
+        # The search compares whole seconds: step back over pages later in the play's second.
+        f = int(found[j])
+        while f >= 0 and rank[order[f]] == at[j] and item_time[order[f]] > play_time[j]:
+            f -= 1
+        if f < 0:
+            continue
+        i = int(order[f])
         if rank[i] != at[j] or play_time[j] - item_time[i] > window or played[i]:
             continue
         played[i] = True

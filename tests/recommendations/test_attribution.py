@@ -130,3 +130,22 @@ def test_a_title_shown_twice_and_not_played_is_one_miss():
 
     assert shown.variant.tolist() == [twice.pk]
     assert shown.played.tolist() == [False]
+
+
+def test_a_play_goes_to_the_page_before_it_not_one_later_in_the_same_second():
+    # given a page that shows a title, and another page that shows it again, logged
+    # seven tenths of a second into a second
+    profile = ProfileFactory()
+    title = TitleFactory()
+    before = page_log(
+        profile, AT - dt.timedelta(minutes=10), ["top_picks"], [[title.pk, 0, 0, None, 1.0]]
+    )
+    later = AT.replace(microsecond=700_000)
+    page_log(profile, later, ["top_picks"], [[title.pk, 0, 0, None, 1.0]])
+
+    # when the profile plays the title two tenths into that second, before the later page
+    play(profile, title, AT.replace(microsecond=200_000))
+
+    # then the play is the earlier page's, as a page named by a play must not be later than it
+    labelled = read()
+    assert [labelled.page_ids[p] for p in labelled.page[labelled.played]] == [before.pk]
