@@ -97,7 +97,7 @@ FIRST_SCREEN_ROWS = 4
 ROW_MIN_ITEMS = 4
 _SMALL_ROW_TYPES = frozenset({"continue_watching", "watch_again"})
 #: Rows whose point is the reason as much as the titles: kept below the first screen
-#: even when every title of theirs is already on the page.
+#: with a single title the rows above them do not show (other rows need a row's minimum).
 _EXPLAINING_ROW_TYPES = frozenset({"because_you_watched", "because_you_liked"})
 NEW_RELEASE_DAYS = 90.0
 ACCLAIMED_MIN_SCORE = 80.0
@@ -952,7 +952,10 @@ def _rows_choose(
     in Telugu" after "Top Picks" showed one new title and 19 of Top Picks'
     (in the demo, 643 of 10,260 such rows brought 1-3 new titles, and 215
     more none). Rows that say why their titles are there ("Because you
-    watched X", "Because you liked X") stay: their reason is news.
+    watched X", "Because you liked X") need only one: their reason is news,
+    but not when every title under it is already on the page (in the demo,
+    a third of them, and every pair of rows on a page sharing over 80% of
+    their titles had one).
     """
     chosen: list[tuple[_Proposal, list[int], float]] = []
     deferred: list[int] = []
@@ -964,9 +967,8 @@ def _rows_choose(
         if len(chosen) >= FIRST_SCREEN_ROWS:
             repeat = on_page[positions]
             row_type = proposals[index].type
-            if row_type not in _EXPLAINING_ROW_TYPES and positions.shape[0] - int(
-                repeat.sum()
-            ) < _row_minimum(row_type, n_items):
+            new = positions.shape[0] - int(repeat.sum())
+            if new < (1 if row_type in _EXPLAINING_ROW_TYPES else _row_minimum(row_type, n_items)):
                 return
             if repeat.any():
                 positions = np.concatenate([positions[~repeat], positions[repeat]])

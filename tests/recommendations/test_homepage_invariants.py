@@ -4,7 +4,8 @@ The other homepage tests each build the one profile a rule is about; this one
 builds the page of every profile of a seeded demo (adults, Kids, six display
 languages, five regions) on every device at two moments, through the code the
 API and the console use, and checks what a client may rely on: the first
-screen repeats no title, every title may be shown to this profile here and
+screen repeats no title, a row below it shows at least one title no row above
+it does, every title may be shown to this profile here and
 now, its artwork fits the device and the limit, the rows' words are in the
 profile's language, and each row's reason is true of its titles. A rule the
 targeted tests miss in a combination they do not build shows here.
@@ -123,6 +124,12 @@ def _page_faults(page: Page, profile: Profile, at: dt.datetime, device: str, kno
     first_screen = [i.title_id for row in page.rows[:FIRST_SCREEN_ROWS] for i in row.items]
     if len(set(first_screen)) != len(first_screen):
         yield "a title twice in the first screen", ids[:FIRST_SCREEN_ROWS]
+    above = set(first_screen)
+    for row in page.rows[FIRST_SCREEN_ROWS:]:
+        titles = {item.title_id for item in row.items}
+        if titles <= above:
+            yield "a row below the first screen with nothing new", row.id
+        above |= titles
     for row in page.rows:
         titles = [item.title_id for item in row.items]
         if not _row_minimum(row.type, N_ITEMS) <= len(titles) <= N_ITEMS:

@@ -53,12 +53,12 @@ def _proposal(row_id: str, positions: range | list[int]) -> _Proposal:
 
 @pytest.mark.parametrize("n_rows", [12, 5])
 def test_a_row_the_first_screen_empties_moves_below_it_in_the_rankers_order(n_rows):
-    # given, in the row ranker's order: top picks; a row of top picks' titles only; two
-    # rows of new titles; a row too short even whole; a row with four titles left unseen;
-    # and one more
+    # given, in the row ranker's order: top picks; a row of top picks' titles and one
+    # other; two rows of new titles; a row too short even whole; a row with four titles
+    # left unseen; and one more
     proposals = [
         _proposal("top_picks", range(10)),
-        _proposal("because_you_watched:1", range(5)),
+        _proposal("because_you_watched:1", [*range(5), 29]),
         _proposal("genre:1", range(10, 15)),
         _proposal("genre:2", range(15, 18)),
         _proposal("trending:IN", range(18, 23)),
@@ -77,14 +77,14 @@ def test_a_row_the_first_screen_empties_moves_below_it_in_the_rankers_order(n_ro
     )
 
     # then: "because you watched" follows the first screen whole (its reason is news,
-    # if its titles are not), before the row ranked below it; the short row is dropped;
-    # the first screen repeats nothing
+    # and one of its titles), leading with its new title, before the row ranked below it;
+    # the short row is dropped; the first screen repeats nothing
     ids = [proposal.id for proposal, _, _ in chosen]
     expected = ["top_picks", "genre:1", "trending:IN", "new_releases", "because_you_watched:1"]
     assert ids == [*expected, "language:hi"][:n_rows]
     positions = {proposal.id: p for proposal, p, _ in chosen}
     assert positions["new_releases"] == [5, 6, 7, 8]
-    assert positions["because_you_watched:1"] == [0, 1, 2, 3, 4]
+    assert positions["because_you_watched:1"] == [29, 0, 1, 2, 3]
     first_screen = [p for _, row, _ in chosen[:4] for p in row]
     assert len(first_screen) == len(set(first_screen))
 
@@ -111,8 +111,8 @@ def test_a_row_below_the_first_screen_with_too_few_new_titles_is_dropped():
     )
 
     # then: the popular row of repeats and the new releases with two new titles (fewer
-    # than a row's four) are not on the page; the rows that say why their titles are there
-    # stay, leading with what is new
+    # than a row's four) are not on the page; a row that says why its titles are there
+    # stays with one new title, leading with it, but not with none
     ids = [proposal.id for proposal, _, _ in chosen]
     assert ids == [
         "top_picks",
@@ -121,7 +121,6 @@ def test_a_row_below_the_first_screen_with_too_few_new_titles_is_dropped():
         "trending:IN",
         "because_you_watched:1",
         "language:hi",
-        "because_you_watched:2",
     ]
     assert chosen[4][1] == [21, 3, 8, 13]
 
