@@ -339,7 +339,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 TONIGHT = {
     # Largest batch a client may send to the signals endpoint in one request.
     "SIGNAL_BATCH_MAX": env.int("TONIGHT_SIGNAL_BATCH_MAX", default=1000),
-    # Clock skew tolerated for client timestamps in the future.
+    # Clock skew tolerated for client timestamps: how far in the future one may be, and
+    # how long before the page it names a play may be stamped and still be credited to
+    # it (a client clock behind the server's; recommendations.selectors.attribution).
     "SIGNAL_MAX_FUTURE_SKEW_SECONDS": env.int("TONIGHT_SIGNAL_MAX_FUTURE_SKEW", default=300),
     # Signals older than this are refused: they would arrive after the models
     # that should have learned from them were trained.

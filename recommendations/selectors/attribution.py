@@ -6,9 +6,12 @@ A play start is credited to the page that showed its title:
   (and, when it sent ``row``, to that row's impression of the title), provided
   the page is the same profile's and was shown at most
   ``TONIGHT["ATTRIBUTION_WINDOW_SECONDS"]`` (the session window) before the
-  play. A ``page_id`` of another profile's page, of a later page or of no
-  logged page is ignored; a valid one is final (the play is credited to no
-  other page, even when the named page did not show the title);
+  play, or at most the clock skew after it (:func:`named_page_skew`: a client
+  only knows a page's id once it has the page, so its play is stamped earlier
+  only when its clock is behind the server's). A ``page_id`` of another
+  profile's page, of a page later than that or of no logged page is ignored; a
+  valid one is final (the play is credited to no other page, even when the
+  named page did not show the title);
 - otherwise to the **latest page** of the same profile that showed the title
   at most the session window before the play.
 
@@ -53,6 +56,25 @@ def attribution_window() -> dt.timedelta:
     )
 
 
+def named_page_skew() -> dt.timedelta:
+    """How long after a play the page it names may have been generated and still be believed.
+
+    A client learns a page's id only by receiving the page, so a play naming a page
+    always really came after it: a play stamped before its page says that the client's
+    clock is behind the server's, not that the page is not its origin. Refusing it cost a
+    slow clock its quick plays, and the session rule then credited the play to an
+    earlier page that showed the title while the page it came from kept a miss.
+
+    The bound is the clock skew the signals ingest already tolerates the other way
+    (``TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]``, 5 minutes: a stamp up to that far
+    in the future is accepted): one statement of how far a client's clock may be off,
+    in either direction, rather than a second number to keep in step with it. Further
+    than that, the id is more likely wrong (stale, or copied) than the clock, and the
+    play is matched by the session rule instead, as before.
+    """
+    return dt.timedelta(seconds=float(settings.TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]))
+
+
 def ranker_log_days() -> float:
     """How many days of pages the rankers' training reads: here, beside the attribution
     window, so that the training (a service) and the page log keep check (a selector) read
@@ -73,7 +95,8 @@ class AttributedImpressions:
     Per impression (index ``i``): ``page`` (into the page arrays),
     ``title_id``, ``row`` (row index on its page), ``row_type`` (index into
     ``ROW_TYPES``), ``position``, ``variant_id`` (-1 for the placeholder),
-    ``propensity``, ``played``, ``played_at`` (Unix seconds, NaN),
+    ``propensity``, ``played``, ``played_at`` (Unix seconds, NaN; an exact play's
+    may be up to :func:`named_page_skew` before its page's time),
     ``exact`` (attributed by ``page_id``) and ``repeat``.
 
     ``repeat`` marks the other showings of a title its page shows more than once
@@ -154,14 +177,16 @@ def page_impressions_attributed(
 
     Only the pages of ``page_ids`` among them when given (a sample), only those of
     ``profile_ids`` when given. A page's labels are the same whichever range it is
-    read in: plays are read up to ``until + window``, and matched against every
-    page that could take their credit (the profile's pages up to a window after a
-    kept page, and any page a play names), not only the kept ones; so consecutive
-    ranges (the artwork policy's incremental updates) never credit one play twice.
-    A fixed handful of queries whatever the volume: the range once (a sample: its ids,
+    read in: plays are read from :func:`named_page_skew` before ``since`` (a play may
+    name a page generated that long after it) up to ``until + window``, and matched
+    against every page that could take their credit (the profile's pages up to a
+    window after a kept page, and any page a play names), not only the kept ones; so
+    consecutive ranges (the artwork policy's incremental updates) never credit one
+    play twice. A fixed handful of queries whatever the volume: the range once (a sample: its ids,
     then its pages by id), the plays, and the pages plays name outside the range.
     """
     window = window or attribution_window()
+    skew = named_page_skew()
     horizon = until + window
     wanted = set(page_ids) if page_ids is not None else None
     pages = PageLog.objects.filter(generated_at__gte=since, generated_at__lt=horizon)
@@ -230,7 +255,7 @@ def page_impressions_attributed(
     if n:
         plays = Signal.objects.filter(
             kind=SignalKind.PLAY_START,
-            occurred_at__gte=since,
+            occurred_at__gte=since - skew,
             occurred_at__lt=horizon,
             title__isnull=False,
         )
@@ -251,6 +276,7 @@ def page_impressions_attributed(
             items=items,
             play_rows=play_rows,
             window=window.total_seconds(),
+            skew=skew.total_seconds(),
             played=played,
             played_at=played_at,
             exact=exact,
@@ -317,7 +343,9 @@ def _named_pages(meta: list[tuple], play_rows: list[tuple]) -> dict[uuid.UUID, t
     known = {page_id: (profile_id, at.timestamp()) for page_id, profile_id, at in meta}
     named = {r[3] for r in play_rows if r[3] is not None}
     missing = named - known.keys()
-    if missing:  # pages before the range (not a hot path: pk__in works on every database)
+    # Pages before the range, or a clock skew past its end (not a hot path: pk__in works
+    # on every database).
+    if missing:
         known.update(
             (page_id, (profile_id, at.timestamp()))
             for page_id, profile_id, at in PageLog.objects.filter(pk__in=missing).values_list(
@@ -338,6 +366,7 @@ def _attribute(
     items: np.ndarray,
     play_rows: list[tuple],
     window: float,
+    skew: float,
     played: np.ndarray,
     played_at: np.ndarray,
     exact: np.ndarray,
@@ -349,17 +378,19 @@ def _attribute(
     item_time = page_time[page]
     title = items[:, 0]
 
-    # 1. Exact: a play naming a page of its own profile, shown at most `window` before it.
-    # Impression of (page, title), preferring the named row. A play naming another
-    # profile's page, a later page or an unknown one is matched by session instead; a
-    # play naming a valid page is never credited to another one (the client said where
-    # it came from), even when that page did not show the title or its window had closed.
+    # 1. Exact: a play naming a page of its own profile, shown at most `window` before it
+    # or at most `skew` after it (the client's clock behind the server's: see
+    # named_page_skew). Impression of (page, title), preferring the named row. A play
+    # naming another profile's page, a page later than that or an unknown one is matched
+    # by session instead; a play naming a valid page is never credited to another one
+    # (the client said where it came from), even when that page did not show the title
+    # or its window had closed.
     by_page_title: dict[tuple[int, int], list[int]] = {}
     remaining = []
     valid: dict[int, int | None] = {}  # play -> its named page's index here (None: not read)
     for k, r in enumerate(play_rows):
         found = named.get(r[3]) if r[3] is not None else None
-        if found is None or found[0] != r[0] or found[1] > r[2].timestamp():
+        if found is None or found[0] != r[0] or found[1] - r[2].timestamp() > skew:
             remaining.append(k)
         elif r[2].timestamp() - found[1] <= window:
             valid[k] = page_of.get(r[3])

@@ -21,6 +21,8 @@ and builds both rankers' training rows **the way serving builds its inputs**:
   table is kept by). Otherwise a title started *because of* the page would be
   "continue watching" in its own row, and a later thumbs-down would penalise
   it on a page where it was not disliked yet: the label leaking into features.
+  "Before the page" stops at the page's first credited play when that is stamped
+  earlier (see :func:`_history_moments`).
 - Row ranker: for each logged row, the profile's row engagement (plays started
   from rows and rapid scroll-pasts, counted as
   :func:`~recommendations.serving.homepage.profile_row_engagement` counts them)
@@ -249,6 +251,33 @@ class _StatesAsOf:
         ).reshape(-1, 6)
 
 
+def _history_moments(logged: AttributedImpressions) -> npt.NDArray[np.float64]:
+    """Each page's history cut (Unix seconds): its moment, or just before a credited play
+    stamped earlier.
+
+    A play naming its page may be stamped up to the clock skew before the page
+    (:func:`~recommendations.selectors.attribution.named_page_skew`: the client's clock
+    is behind the server's), yet it came after the page: cut at the page's moment, the
+    history would hold the page's own label (the title "played" seconds ago, continue
+    watching). So a page's history stops before the earliest play credited to it, and
+    to any later page of its profile (that play came after that page, so after this
+    one too). The signals dropped are those of a few seconds, most of them sent by
+    the slow clock after the page. A cut never decreases along a profile's pages, so
+    the title states still fold forward. Only the pages read are seen: a play credited
+    to a later page the sample left out stays in this page's history when it is stamped
+    before this page, which needs two of the profile's pages within the skew.
+    """
+    moments = logged.page_time.copy()
+    credited = logged.played & np.isfinite(logged.played_at)
+    np.fmin.at(moments, logged.page[credited], logged.played_at[credited])
+    later: dict[int, float] = {}
+    for p in range(moments.shape[0] - 1, -1, -1):  # pages are in time order
+        profile = int(logged.page_profile[p])
+        moments[p] = min(moments[p], later.get(profile, np.inf))
+        later[profile] = float(moments[p])
+    return moments
+
+
 def _bundles(version_ids: set[int]) -> dict[int, ServingBundle]:
     """The stored versions that served the pages (a pruned or failed one is skipped)."""
     bundles = {}
@@ -276,6 +305,7 @@ def _title_examples(
     order = np.argsort(logged.page, kind="stable")
     bounds = np.searchsorted(logged.page[order], np.arange(len(logged.page_ids) + 1))
     last = float(logged.page_time[pages].max()) if pages.shape[0] else 0.0
+    history_at = _history_moments(logged)
     states = _StatesAsOf(  # a second past the last page: each page takes what precedes it
         profile_ids=sorted(profiles), until=dt.datetime.fromtimestamp(last + 1.0, tz=dt.UTC)
     )
@@ -298,9 +328,10 @@ def _title_examples(
         if keep.shape[0] == 0:
             continue
         at = dt.datetime.fromtimestamp(float(logged.page_time[p]), tz=dt.UTC)
+        cut = dt.datetime.fromtimestamp(float(history_at[p]), tz=dt.UTC)
         catalogue = bundle.catalogue(refresh)
-        rows = profile_history_rows(profile_id=profile.pk, at=at)
-        rows = dataclasses.replace(rows, states=states.at(profile.pk, at))
+        rows = profile_history_rows(profile_id=profile.pk, at=cut)
+        rows = dataclasses.replace(rows, states=states.at(profile.pk, cut))
         history = history_on_index(rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue)
         codes = {lang.code for lang in profile.preferred_languages.all()}
         if profile.display_language_id:
@@ -387,13 +418,14 @@ def _row_examples(
     bounds = np.searchsorted(logged.row_page[order], np.arange(len(logged.page_ids) + 1))
     window = ROW_EVENTS_DAYS * 86400.0
     time_rank = np.argsort(np.argsort(logged.page_time, kind="stable"), kind="stable")
+    history_at = _history_moments(logged)
     features, labels, page_of = [], [], []
     for p in pages.tolist():
         rows = order[bounds[p] : bounds[p + 1]]
         rows = rows[logged.row_kind[rows] >= 0]
         if rows.shape[0] == 0:
             continue
-        at = float(logged.page_time[p])
+        at = float(history_at[p])  # the page's moment, or before its first play
         profile_id = int(logged.page_profile[p])
         # What this page's request read: its newest row events and impressions.
         events = arrays.get(profile_id, _NO_EVENTS)

@@ -149,3 +149,38 @@ def test_a_play_goes_to_the_page_before_it_not_one_later_in_the_same_second():
     # then the play is the earlier page's, as a page named by a play must not be later than it
     labelled = read()
     assert [labelled.page_ids[p] for p in labelled.page[labelled.played]] == [before.pk]
+
+
+def test_a_play_seconds_before_the_page_it_names_is_that_pages():
+    # given a page that shows a title, and ten minutes later another page that shows it again
+    profile = ProfileFactory()
+    title = TitleFactory()
+    page_log(profile, AT - dt.timedelta(minutes=10), ["top_picks"], [[title.pk, 0, 0, None, 1.0]])
+    named = page_log(profile, AT, ["top_picks"], [[title.pk, 0, 0, None, 1.0]])
+
+    # when a client whose clock is three seconds behind the server's plays it from the later
+    # page, naming it: its play is stamped before the page it could only follow
+    play(profile, title, AT - dt.timedelta(seconds=3), page_id=named.pk)
+
+    # then the page it names is credited, exactly, and the earlier page keeps its miss
+    labelled = read()
+    assert [labelled.page_ids[p] for p in labelled.page[labelled.played]] == [named.pk]
+    assert labelled.exact[labelled.played].tolist() == [True]
+
+
+def test_a_play_stamped_before_the_range_of_the_page_it_names_is_still_that_pages():
+    # given a page a second into a range, and a play naming it stamped two seconds earlier
+    profile = ProfileFactory()
+    title = TitleFactory()
+    named = page_log(
+        profile, AT + dt.timedelta(seconds=1), ["top_picks"], [[title.pk, 0, 0, None, 1.0]]
+    )
+    play(profile, title, AT - dt.timedelta(seconds=1), page_id=named.pk)
+
+    # when the range that starts at AT is read, and one that holds the play too
+    cut = page_impressions_attributed(since=AT, until=AT + dt.timedelta(hours=1))
+    whole = read()
+
+    # then both credit the page with it: a page's labels do not depend on where ranges are cut
+    assert cut.page_ids == whole.page_ids == [named.pk]
+    assert cut.played.tolist() == whole.played.tolist() == [True]

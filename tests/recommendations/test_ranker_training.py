@@ -80,6 +80,26 @@ def test_a_past_pages_rows_do_not_change_with_what_happened_after_it(viewer):
     assert after.title_features[:, DISLIKE_PENALTY].max() == 0.0
 
 
+def test_a_play_stamped_just_before_the_page_it_names_is_its_label_not_its_history(viewer):
+    # given a page two days ago, and its rows once its window closed
+    at = NOW - dt.timedelta(days=2)
+    page = homepage_render(profile=viewer, device="tv", at=at)
+    played = page.rows[0].items[0].title_id
+    before = logged_examples_load(region_code=None, at=at + dt.timedelta(hours=4))
+
+    # when the viewer starts a title from it on a device whose clock is three seconds behind
+    # the server's (so the play is stamped before the page it names), and stops at 40%
+    record(viewer, "play_start", played, at=at - dt.timedelta(seconds=3), page_id=page.page_id)
+    record(viewer, "progress", played, at=at + dt.timedelta(minutes=45), value=40.0)
+    after = logged_examples_load(region_code=None, at=NOW)
+
+    # then the play is the page's label, and not in the history its features are built from
+    assert (before.title_labels.sum(), after.title_labels.sum()) == (0, 1)
+    np.testing.assert_array_equal(after.title_features, before.title_features)
+    np.testing.assert_array_equal(after.row_features, before.row_features)
+    assert after.title_features[after.title_labels, CONTINUE_WATCHING].tolist() == [0.0]
+
+
 def test_a_page_whose_attribution_window_is_open_is_not_learned_from(viewer):
     # given a page ten minutes before a retrain, and a play from it five minutes after
     retrain_at = NOW - dt.timedelta(days=1)
