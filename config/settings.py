@@ -410,6 +410,7 @@ TONIGHT = {
     # deactivate artwork without a retrain).
     "TITLE_TABLES_REFRESH_SECONDS": env.float("TONIGHT_TITLE_TABLES_REFRESH_SECONDS", default=60.0),
     # A play this long after a page that showed the title is attributed to that page.
+    # Its one default: attribution_window() indexes it, none falls back.
     "ATTRIBUTION_WINDOW_SECONDS": env.int("TONIGHT_ATTRIBUTION_WINDOW_SECONDS", default=3 * 3600),
     # Lifetime of a PIN-protected profile's unlock token.
     "PROFILE_UNLOCK_SECONDS": env.int("TONIGHT_PROFILE_UNLOCK_SECONDS", default=3600),

@@ -45,15 +45,14 @@ from recommendations.engine.ranking import DEVICE_CLASSES
 from recommendations.engine.row_ranking import row_type_index
 from recommendations.models import PageLog, Signal, SignalKind
 
-DEFAULT_WINDOW_SECONDS = 3 * 3600
 #: Days of logged pages the title and row rankers learn from (``TONIGHT["RANKER_LOG_DAYS"]``).
 DEFAULT_RANKER_LOG_DAYS = 28
 
 
 def attribution_window() -> dt.timedelta:
-    return dt.timedelta(
-        seconds=float(settings.TONIGHT.get("ATTRIBUTION_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
-    )
+    """The session window (``TONIGHT["ATTRIBUTION_WINDOW_SECONDS"]``): indexed, as settings
+    always define it, so its default is written once, there."""
+    return dt.timedelta(seconds=float(settings.TONIGHT["ATTRIBUTION_WINDOW_SECONDS"]))
 
 
 def named_page_skew() -> dt.timedelta:
