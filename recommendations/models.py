@@ -133,8 +133,10 @@ class Signal(models.Model):
                 condition=Q(kind="impression"),
             ),
             # Rows arrive roughly in time order, so a BRIN index answers "signals since T"
-            # (trending, training windows) for a tiny fraction of a B-tree's upkeep.
-            PortableBrinIndex(fields=["occurred_at"], name="signal_time_brin"),
+            # (training windows, trending, attribution's plays) for a tiny fraction of a
+            # B-tree's upkeep. Autovacuum summarises each range once ingest starts the next:
+            # an unsummarised range is read by every scan, and nothing else summarises it.
+            PortableBrinIndex(fields=["occurred_at"], name="signal_time_brin", autosummarize=True),
             # No index on page_id: most impressions carry one, and attribution joins pages
             # to signals in bulk over a time window (BRIN), never one page at a time.
         ]

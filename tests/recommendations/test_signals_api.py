@@ -1,9 +1,11 @@
 import datetime as dt
+import importlib
 import threading
+import time
 import uuid
 
 import pytest
-from django.db import close_old_connections, connection
+from django.db import OperationalError, close_old_connections, connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -367,6 +369,52 @@ def test_recording_costs_the_same_queries_for_one_title_or_many(api_client, acco
     assert len(wide) == len(narrow), "\n".join(wide)
     assert len(wide) <= 8, "\n".join(wide)
     assert ProfileTitleState.objects.filter(profile=profile).count() == 40
+
+
+def test_the_time_index_asks_autovacuum_to_summarise_each_range_ingest_fills():
+    # Without it a range written since the last vacuum (on this append-only table, after
+    # 20% growth: weeks of signals) has no summary, and every read of a time window through
+    # the index (attribution's plays, the training windows) reads it whatever its times.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'signal_time_brin'")
+        (options,) = cursor.fetchone()
+    assert "autosummarize=on" in (options or [])
+
+
+def test_setting_the_time_index_option_gives_way_to_a_reader_rather_than_hold_up_ingest(
+    monkeypatch,
+):
+    # given: a transaction reading the signal log (as a retrain's read does), which holds a
+    # lock on each of the table's indexes until it ends; an ALTER INDEX queued behind it
+    # would queue every signal insert behind itself
+    migration = importlib.import_module(
+        "recommendations.migrations.0013_signal_time_index_autosummarize"
+    )
+    monkeypatch.setattr(migration, "LOCK_TIMEOUT_MS", 200)
+    monkeypatch.setattr(migration, "ATTEMPTS", 2)
+    monkeypatch.setattr(migration, "PAUSE_SECONDS", 0.1)
+    reader = connections.create_connection("default")
+    reader.ensure_connection()
+    raw = reader.connection
+    raw.autocommit = False
+    raw.execute("SELECT count(*) FROM recommendations_signal WHERE occurred_at > now()")
+    # (ended after a while in any case, so that a migration that waits shows as a failure)
+    ends = threading.Timer(5.0, raw.rollback)
+    ends.start()
+    try:
+        # when
+        started = time.monotonic()
+        with (
+            pytest.raises(OperationalError, match="run the migration again"),
+            connection.schema_editor() as editor,
+        ):
+            migration.forward(None, editor)
+        # then it gave up after its waits, not when the reader finished
+        assert time.monotonic() - started < 2.0
+    finally:
+        ends.cancel()
+        raw.rollback()
+        reader.close()
 
 
 def test_an_event_resent_in_another_spelling_of_its_id_counts_once(api_client, profile, title):
