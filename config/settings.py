@@ -412,6 +412,13 @@ TONIGHT = {
     # A play this long after a page that showed the title is attributed to that page.
     # Its one default: attribution_window() indexes it, none falls back.
     "ATTRIBUTION_WINDOW_SECONDS": env.int("TONIGHT_ATTRIBUTION_WINDOW_SECONDS", default=3 * 3600),
+    # The title and row rankers learn from up to RANKER_MAX_PAGES logged pages, sampled
+    # uniformly over the last RANKER_LOG_DAYS (recommendations.services.ranker_training):
+    # each page costs about a request's work to rebuild. The page log keep check counts
+    # the days (tonight.E001); `manage.py check` refuses no days (tonight.E003) or no pages
+    # (tonight.E004). Their one default: readers index them, none falls back.
+    "RANKER_LOG_DAYS": env.float("TONIGHT_RANKER_LOG_DAYS", default=28.0),
+    "RANKER_MAX_PAGES": env.int("TONIGHT_RANKER_MAX_PAGES", default=3000),
     # Lifetime of a PIN-protected profile's unlock token.
     "PROFILE_UNLOCK_SECONDS": env.int("TONIGHT_PROFILE_UNLOCK_SECONDS", default=3600),
     # Artwork bandit (artwork.selection, artwork.training; docs/artwork.md). Share of

@@ -7,7 +7,7 @@ class RecommendationsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_save
 
-        from . import checks  # noqa: F401  (registers the broker/cache and keep checks)
+        from . import checks  # noqa: F401  (registers the broker/cache, keep and ranker checks)
         from .receivers import region_schedules_install
 
         # A region added after `install_schedules` ran (compose runs it before any data

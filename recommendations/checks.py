@@ -96,3 +96,36 @@ def page_log_keep_check(
             )
         )
     return errors
+
+
+@checks.register("retraining")
+def ranker_training_check(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Refuse ranker training settings that would make every retrain's rankers learn nothing.
+
+    No days or a negative number of them is an empty window: both rankers stay on their
+    priors and nothing says why. No pages reads every page of the window instead
+    (the sample's ``LIMIT`` is left off: millions of pages, each rebuilt as a request
+    would), and fewer than none fails every retrain at its query. Refused where
+    ``PAGE_LOG_PRUNE_BATCH`` is (``manage.py check``, ``migrate``), not hours later.
+    """
+    tonight = settings.TONIGHT
+    errors = []
+    if float(tonight["RANKER_LOG_DAYS"]) <= 0:
+        errors.append(
+            checks.Error(
+                f"TONIGHT_RANKER_LOG_DAYS is {tonight['RANKER_LOG_DAYS']:g}: it must be more "
+                "than 0, the days of logged pages the title and row rankers learn from.",
+                id="tonight.E003",
+            )
+        )
+    if int(tonight["RANKER_MAX_PAGES"]) < 1:
+        errors.append(
+            checks.Error(
+                f"TONIGHT_RANKER_MAX_PAGES is {tonight['RANKER_MAX_PAGES']}: it must be 1 or "
+                "more, the logged pages sampled for the title and row rankers' training.",
+                id="tonight.E004",
+            )
+        )
+    return errors

@@ -45,9 +45,6 @@ from recommendations.engine.ranking import DEVICE_CLASSES
 from recommendations.engine.row_ranking import row_type_index
 from recommendations.models import PageLog, Signal, SignalKind
 
-#: Days of logged pages the title and row rankers learn from (``TONIGHT["RANKER_LOG_DAYS"]``).
-DEFAULT_RANKER_LOG_DAYS = 28
-
 
 def attribution_window() -> dt.timedelta:
     """The session window (``TONIGHT["ATTRIBUTION_WINDOW_SECONDS"]``): indexed, as settings
@@ -78,7 +75,7 @@ def ranker_log_days() -> float:
     """How many days of pages the rankers' training reads: here, beside the attribution
     window, so that the training (a service) and the page log keep check (a selector) read
     one window."""
-    return float(settings.TONIGHT.get("RANKER_LOG_DAYS", DEFAULT_RANKER_LOG_DAYS))
+    return float(settings.TONIGHT["RANKER_LOG_DAYS"])
 
 
 @dataclass(frozen=True)

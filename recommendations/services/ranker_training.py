@@ -99,8 +99,6 @@ from regions.models import Region
 
 logger = logging.getLogger(__name__)
 
-#: Logged pages a training run learns from, sampled over the window (each costs a request).
-DEFAULT_MAX_PAGES = 3000
 #: Unplayed impressions kept per page for the title ranker; the rest are sampled away.
 NEGATIVES_PER_PAGE = 60
 
@@ -543,10 +541,10 @@ def logged_examples_load(
     max_pages: int | None = None,
 ) -> LoggedExamples:
     """Both rankers' training rows from the pages logged before ``at`` whose attribution
-    window has closed by ``at`` (see the module doc)."""
+    window has closed by ``at`` (see the module doc); ``max_pages`` overrides
+    ``TONIGHT["RANKER_MAX_PAGES"]``."""
     days = ranker_log_days()
-    limit = max_pages if max_pages is not None else DEFAULT_MAX_PAGES
-    limit = int(settings.TONIGHT.get("RANKER_MAX_PAGES", limit)) if max_pages is None else limit
+    limit = int(settings.TONIGHT["RANKER_MAX_PAGES"]) if max_pages is None else max_pages
     since = at - dt.timedelta(days=days)
     until = at - attribution_window()
     page_ids, sampled_profiles = _pages_sample(

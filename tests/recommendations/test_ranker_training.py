@@ -1,19 +1,22 @@
 """The learned rankers' training rows, built from logged pages through the real database path."""
 
 import datetime as dt
+import runpy
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core import checks
 
 from catalog.models import Title
 from recommendations.engine.persistence import save_artefact
 from recommendations.engine.ranking import FEATURE_NAMES
 from recommendations.engine.row_ranking import ROW_FEATURE_NAMES, ROW_TYPES, RowRanker
 from recommendations.models import PageLog
-from recommendations.selectors.attribution import attribution_window
+from recommendations.selectors.attribution import attribution_window, ranker_log_days
+from recommendations.selectors.retention import page_log_readers
 from recommendations.services.homepage import homepage_render
 from recommendations.services.ranker_training import _pages_sample, logged_examples_load
 from recommendations.services.signals import signal_batch_record
@@ -118,6 +121,65 @@ def test_a_page_whose_attribution_window_is_open_is_not_learned_from(viewer):
     assert len(now.title_labels) == 0
     assert closed.pages == 1
     assert closed.title_labels.sum() == 1
+
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def settings_from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "config" / "settings.py"))
+
+
+def test_the_rankers_days_and_pages_come_from_the_environment(monkeypatch, settings):
+    monkeypatch.delenv("TONIGHT_RANKER_LOG_DAYS", raising=False)
+    monkeypatch.delenv("TONIGHT_RANKER_MAX_PAGES", raising=False)
+    defaults = settings_from_env(monkeypatch)["TONIGHT"]
+    assert (defaults["RANKER_LOG_DAYS"], defaults["RANKER_MAX_PAGES"]) == (28, 3000)
+
+    loaded = settings_from_env(
+        monkeypatch, TONIGHT_RANKER_LOG_DAYS="14", TONIGHT_RANKER_MAX_PAGES="500"
+    )["TONIGHT"]
+    assert (loaded["RANKER_LOG_DAYS"], loaded["RANKER_MAX_PAGES"]) == (14, 500)
+
+    # and the training's window and the page log keep check read that one value
+    settings.TONIGHT = {**settings.TONIGHT, "RANKER_LOG_DAYS": loaded["RANKER_LOG_DAYS"]}
+    assert ranker_log_days() == 14
+    (rankers,) = [r for r in page_log_readers() if r.setting == "RANKER_LOG_DAYS"]
+    assert rankers.days == pytest.approx(14 + attribution_window() / dt.timedelta(days=1))
+
+
+def _ranker_errors() -> list[checks.CheckMessage]:
+    return [m for m in checks.run_checks(tags=["retraining"]) if m.id.startswith("tonight.E")]
+
+
+def test_the_default_ranker_days_and_pages_pass_the_checks():
+    assert _ranker_errors() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error_id"),
+    [
+        # an empty window: both rankers would stay on their priors, and nothing would say why
+        ("RANKER_LOG_DAYS", 0.0, "tonight.E003"),
+        ("RANKER_LOG_DAYS", -7.0, "tonight.E003"),
+        # no pages is no LIMIT: every page of the window, each rebuilt as its request was
+        ("RANKER_MAX_PAGES", 0, "tonight.E004"),
+        # fewer than none fails every retrain at its query
+        ("RANKER_MAX_PAGES", -1, "tonight.E004"),
+    ],
+)
+def test_no_days_or_no_pages_for_the_rankers_is_an_error_naming_the_variable(
+    settings, name, value, error_id
+):
+    settings.TONIGHT = {**settings.TONIGHT, name: value}
+
+    (error,) = _ranker_errors()
+
+    assert error.id == error_id
+    assert error.level == checks.ERROR
+    assert f"TONIGHT_{name} is" in error.msg
 
 
 def test_pages_are_sampled_over_the_whole_window_not_the_newest(viewer, settings):
