@@ -9,24 +9,31 @@ previous one for autovacuum's next pass.
 The option is set in place (``ALTER INDEX ... SET``: a moment's lock on the
 index, no rebuild) rather than by dropping and re-creating the index, which
 would block every homepage's page log insert for the length of a scan of the
-table. The model's state changes as Django's own remove-and-add would; on
-other databases the index is a plain B-tree (``PortableBrinIndex``), which has
+table. Even that moment's lock would, queued behind a long reader of the page
+log (a retrain's read), so it gives way instead
+(:mod:`recommendations.migration_support`). The model's state changes as
+Django's own remove-and-add would; on other databases the index is a plain B-tree (``PortableBrinIndex``), which has
 no such option, so nothing is done there.
 """
 
 from django.db import migrations
 
 import recommendations.models
+from recommendations.migration_support import alter_index_giving_way
+
+
+def _alter(schema_editor, sql: str) -> None:
+    alter_index_giving_way(
+        schema_editor, sql, index="page_time_brin", table="the page log", writes="page log insert"
+    )
 
 
 def forward(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER INDEX page_time_brin SET (autosummarize = on)")
+    _alter(schema_editor, "ALTER INDEX page_time_brin SET (autosummarize = on)")
 
 
 def backward(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER INDEX page_time_brin RESET (autosummarize)")
+    _alter(schema_editor, "ALTER INDEX page_time_brin RESET (autosummarize)")
 
 
 class Migration(migrations.Migration):

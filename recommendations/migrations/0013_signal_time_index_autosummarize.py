@@ -14,60 +14,35 @@ table. That moment's lock is an exclusive one on the index, which every
 insert into the table needs too: queued behind a long reader of the table (a
 retrain's signal read), it would hold ingest up for as long as that read
 runs. So it is asked for with a short ``lock_timeout``, a few times, and the
-migration fails, naming the reason, rather than wait. The model's state
+migration fails, naming the reason, rather than wait
+(:mod:`recommendations.migration_support`). The model's state
 changes as Django's own remove-and-add would; on other databases the index is
 a plain B-tree (``PortableBrinIndex``), which has no such option, so nothing
 is done there.
 """
 
-import time
-
-from django.db import OperationalError, migrations, transaction
+from django.db import migrations
 
 import recommendations.models
-
-#: How long each attempt may wait for the index's lock, queuing signal inserts behind it.
-LOCK_TIMEOUT_MS = 2000
-ATTEMPTS = 5
-PAUSE_SECONDS = 1.0
+from recommendations.migration_support import alter_index_giving_way
 
 
-def _alter_without_holding_up_ingest(schema_editor, sql: str) -> None:
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
-        return
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            with transaction.atomic(using=connection.alias):
-                schema_editor.execute(
-                    "SELECT set_config('lock_timeout', %s, true)", [f"{LOCK_TIMEOUT_MS}ms"]
-                )
-                schema_editor.execute(sql)
-                schema_editor.execute("SET LOCAL lock_timeout TO DEFAULT")
-            return
-        except OperationalError as error:
-            if getattr(error.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
-                raise
-            if attempt == ATTEMPTS:
-                raise OperationalError(
-                    f"signal_time_brin stayed locked ({ATTEMPTS} waits of {LOCK_TIMEOUT_MS} ms) "
-                    "by a transaction reading the signal log, most likely a retrain's read; "
-                    "run the migration again when it has finished. Waiting longer would hold "
-                    "up every signal insert behind this statement."
-                ) from error
-            time.sleep(PAUSE_SECONDS)
+def _alter(schema_editor, sql: str) -> None:
+    alter_index_giving_way(
+        schema_editor,
+        sql,
+        index="signal_time_brin",
+        table="the signal log",
+        writes="signal insert",
+    )
 
 
 def forward(apps, schema_editor) -> None:
-    _alter_without_holding_up_ingest(
-        schema_editor, "ALTER INDEX signal_time_brin SET (autosummarize = on)"
-    )
+    _alter(schema_editor, "ALTER INDEX signal_time_brin SET (autosummarize = on)")
 
 
 def backward(apps, schema_editor) -> None:
-    _alter_without_holding_up_ingest(
-        schema_editor, "ALTER INDEX signal_time_brin RESET (autosummarize)"
-    )
+    _alter(schema_editor, "ALTER INDEX signal_time_brin RESET (autosummarize)")
 
 
 class Migration(migrations.Migration):

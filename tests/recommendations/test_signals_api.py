@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from catalog.models import MaturityLevel
 from profiles.models import Profile
+from recommendations import migration_support
 from recommendations.models import ProfileTitleState, Signal
 from tests.conftest import token_client
 from tests.factories import (
@@ -381,23 +382,28 @@ def test_the_time_index_asks_autovacuum_to_summarise_each_range_ingest_fills():
     assert "autosummarize=on" in (options or [])
 
 
-def test_setting_the_time_index_option_gives_way_to_a_reader_rather_than_hold_up_ingest(
-    monkeypatch,
+@pytest.mark.parametrize(
+    ("name", "read"),
+    [
+        ("0013_signal_time_index_autosummarize", "SELECT count(*) FROM recommendations_signal"),
+        ("0012_page_log_time_index_autosummarize", "SELECT count(*) FROM recommendations_pagelog"),
+    ],
+)
+def test_setting_a_time_index_option_gives_way_to_a_reader_rather_than_hold_up_inserts(
+    monkeypatch, name, read
 ):
-    # given: a transaction reading the signal log (as a retrain's read does), which holds a
-    # lock on each of the table's indexes until it ends; an ALTER INDEX queued behind it
-    # would queue every signal insert behind itself
-    migration = importlib.import_module(
-        "recommendations.migrations.0013_signal_time_index_autosummarize"
-    )
-    monkeypatch.setattr(migration, "LOCK_TIMEOUT_MS", 200)
-    monkeypatch.setattr(migration, "ATTEMPTS", 2)
-    monkeypatch.setattr(migration, "PAUSE_SECONDS", 0.1)
+    # given: a transaction reading the table (as a retrain's read does), which holds a lock
+    # on each of the table's indexes until it ends; an ALTER INDEX queued behind it would
+    # queue every insert (signal batches, homepages' page logs) behind itself
+    migration = importlib.import_module(f"recommendations.migrations.{name}")
+    monkeypatch.setattr(migration_support, "LOCK_TIMEOUT_MS", 200)
+    monkeypatch.setattr(migration_support, "ATTEMPTS", 2)
+    monkeypatch.setattr(migration_support, "PAUSE_SECONDS", 0.1)
     reader = connections.create_connection("default")
     reader.ensure_connection()
     raw = reader.connection
     raw.autocommit = False
-    raw.execute("SELECT count(*) FROM recommendations_signal WHERE occurred_at > now()")
+    raw.execute(read)
     # (ended after a while in any case, so that a migration that waits shows as a failure)
     ends = threading.Timer(5.0, raw.rollback)
     ends.start()
