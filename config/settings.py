@@ -4,20 +4,22 @@ Every setting that differs between a laptop, CI and production comes from an
 environment variable (django-environ); the defaults are the ones a first local
 run needs. Production must set ``SECRET_KEY`` and ``DEBUG=0``: without a secret
 key and with debug off the process refuses to start rather than sign sessions
-with a key that is public in this repository.
+with a key that is public in this repository. A value that does not read (a word
+where a number goes) refuses the start too, naming the variable (config.environment).
 """
 
 from datetime import timedelta
 from pathlib import Path
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from config.environment import Env, invalid
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+env = Env()
+Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -135,9 +137,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # take and release on different server connections and so leave held. Workers
     # connect directly or through session pooling (their own DATABASE_URL).
     _prepare = env.str("PREPARE_THRESHOLD", default="2")
-    DATABASES["default"]["OPTIONS"].setdefault(
-        "prepare_threshold", None if _prepare.lower() == "none" else int(_prepare)
-    )
+    try:
+        _prepare_threshold = None if _prepare.lower() == "none" else int(_prepare)
+    except ValueError:
+        raise invalid("PREPARE_THRESHOLD", _prepare, "a whole number or none", default=2) from None
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", _prepare_threshold)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One writer at a time: wait for the lock rather than fail the demo's seeding.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30

@@ -1,0 +1,85 @@
+"""How ``config/settings.py`` reads the environment: a value that does not read stops the
+start with an error naming the variable, the value and what was wanted.
+
+django-environ lets a cast's own error through (``invalid literal for int() with base 10:
+'abc'``), which names neither the variable nor what it wanted: an operator with forty
+variables set could not tell which one to correct.
+"""
+
+import json
+import warnings
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+#: What a cast wanted, in the words of the error an operator reads.
+EXPECTED = {
+    int: "a whole number",
+    float: "a number",
+    json.loads: "JSON",
+}
+
+
+def invalid(name: str, value: object, expected: str, default: Any = None) -> ImproperlyConfigured:
+    """The error for ``name=value`` not being ``expected``: what is wrong, then what to do,
+    as settings.py says a missing ``SECRET_KEY``. Raise it where the value was read."""
+    fix = "Correct it in the environment"
+    if isinstance(default, bool):
+        fix += f", or unset it for the default ({int(default)})"
+    elif isinstance(default, int | float | str) and default != "":
+        fix += f", or unset it for the default ({default})"
+    return ImproperlyConfigured(f"{name}={value!r} is not {expected}. {fix}.")
+
+
+class Env(environ.Env):
+    """django-environ's reader, whose reads name their variable when its value does not read.
+
+    Every typed read (``int``, ``float``, ``bool``, ``json``, ``list``...) goes through
+    ``get_value``, the one place that knows the variable's name as well as the value.
+    """
+
+    def get_value(
+        self,
+        var: str,
+        cast: Any = None,
+        default: Any = environ.Env.NOTSET,
+        parse_default: bool = False,
+    ) -> Any:
+        try:
+            return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
+        except ValueError as exc:  # json.JSONDecodeError is one too
+            name = f"{self.prefix}{var}"
+            value = self.ENVIRON.get(name, default)
+            expected = EXPECTED.get(cast, f"what it should be ({exc})")
+            if default is self.NOTSET:
+                default = None
+            raise invalid(name, value, expected, default) from exc
+
+    def db_url(
+        self,
+        var: str = environ.Env.DEFAULT_DATABASE_ENV,
+        default: Any = environ.Env.NOTSET,
+        engine: str | None = None,
+    ) -> dict:
+        """The database settings of a URL, refusing one that names no database (its settings
+        had no ENGINE: a bare KeyError further on). The URL holds the password, so the error
+        does not show it."""
+        try:
+            with warnings.catch_warnings():
+                # Its warning shows the settings read, password and all; the error says it.
+                warnings.filterwarnings("ignore", "Engine not recognized", UserWarning)
+                config = super().db_url(var, default=default, engine=engine)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{var} is not a database URL ({exc}). Correct it in the environment: "
+                "postgres://user:password@host:5432/name, for instance."
+            ) from exc
+        if not config.get("ENGINE"):
+            raise ImproperlyConfigured(
+                f"{var} does not name a database. Correct it in the environment: "
+                "postgres://user:password@host:5432/name, for instance."
+            )
+        return config
+
+    db = db_url

@@ -1,0 +1,64 @@
+"""Settings from the environment: a value they cannot read stops the start, and the error
+names the variable, the value and what was wanted, so an operator with forty variables set
+knows which one to correct."""
+
+import os
+import runpy
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from tests.processes import ROOT, run_python
+
+
+def settings_from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
+    """What ``config/settings.py`` makes of ``env`` (the rest of the environment as it is)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "config" / "settings.py"))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        pytest.param("TONIGHT_PAGE_LOG_KEEP_DAYS", "abc", "is not a whole number", id="int"),
+        pytest.param("CONN_MAX_AGE", "1.5", "is not a whole number", id="int-not-whole"),
+        pytest.param("SECURE_HSTS_SECONDS", "forever", "is not a whole number", id="hsts"),
+        pytest.param("TONIGHT_RETRAIN_GATE_MARGIN", "lots", "is not a number", id="float"),
+        pytest.param("TONIGHT_SIGNAL_WEIGHTS", "{play: 1}", "is not JSON", id="json"),
+        pytest.param("PREPARE_THRESHOLD", "twice", "is not a whole number or none", id="hand"),
+    ],
+)
+def test_a_value_that_does_not_read_is_refused_by_its_name(
+    monkeypatch, name, value, expected
+) -> None:
+    with pytest.raises(ImproperlyConfigured) as refused:
+        settings_from_env(monkeypatch, **{name: value})
+
+    assert str(refused.value).startswith(f"{name}={value!r} {expected}."), refused.value
+
+
+def test_the_refusal_says_what_unsetting_the_variable_would_give(monkeypatch) -> None:
+    with pytest.raises(ImproperlyConfigured, match=r"unset it for the default \(90\)"):
+        settings_from_env(monkeypatch, TONIGHT_PAGE_LOG_KEEP_DAYS="ninety")
+
+
+def test_a_database_url_that_does_not_read_is_refused_without_showing_its_password(
+    monkeypatch,
+) -> None:
+    for url in ("postgres://tonight:s3cret@db:fivefourthreetwo/tonight", "tonight-db"):
+        with pytest.raises(ImproperlyConfigured) as refused:
+            settings_from_env(monkeypatch, DATABASE_URL=url)
+
+        assert str(refused.value).startswith("DATABASE_URL "), refused.value
+        assert "s3cret" not in str(refused.value)
+
+
+def test_a_process_with_a_value_that_does_not_read_stops_naming_it() -> None:
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "DATABASE_URL") if k in os.environ}
+    env |= {"SECRET_KEY": "test-only-secret-key", "TONIGHT_PAGE_LOG_KEEP_DAYS": "abc"}
+
+    result = run_python("manage.py", "check", env=env)
+
+    assert result.returncode != 0
+    assert "TONIGHT_PAGE_LOG_KEEP_DAYS='abc' is not a whole number" in result.stderr
