@@ -3,7 +3,9 @@ start with an error naming the variable, the value and what was wanted.
 
 django-environ lets a cast's own error through (``invalid literal for int() with base 10:
 'abc'``), which names neither the variable nor what it wanted: an operator with forty
-variables set could not tell which one to correct.
+variables set could not tell which one to correct. And it read any word it did not know as
+a false boolean: ``DEBUG=maybe`` was debug off, an empty ``SESSION_COOKIE_SECURE`` insecure
+cookies, silently.
 """
 
 import json
@@ -17,6 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 EXPECTED = {
     int: "a whole number",
     float: "a number",
+    bool: "a boolean (1 or 0, true or false, yes or no, on or off)",
     json.loads: "JSON",
 }
 
@@ -39,6 +42,10 @@ class Env(environ.Env):
     ``get_value``, the one place that knows the variable's name as well as the value.
     """
 
+    #: The words read as false; django-environ read every word not in its
+    #: ``BOOLEAN_TRUE_STRINGS`` so. Those two lists and the whole numbers are what reads.
+    BOOLEAN_FALSE_STRINGS = ("false", "off", "no", "n")
+
     def get_value(
         self,
         var: str,
@@ -55,6 +62,18 @@ class Env(environ.Env):
             if default is self.NOTSET:
                 default = None
             raise invalid(name, value, expected, default) from exc
+
+    @classmethod
+    def parse_value(cls, value: Any, cast: Any) -> Any:
+        if cast is bool and isinstance(value, str):
+            try:
+                return int(value) != 0  # django-environ's first reading: 1, 0, 2...
+            except ValueError:
+                word = value.strip().lower()
+            if word in cls.BOOLEAN_TRUE_STRINGS or word in cls.BOOLEAN_FALSE_STRINGS:
+                return word in cls.BOOLEAN_TRUE_STRINGS
+            raise ValueError(f"{value!r} is not a boolean")
+        return super().parse_value(value, cast)
 
     def db_url(
         self,

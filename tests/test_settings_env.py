@@ -8,6 +8,7 @@ import runpy
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from config.environment import Env
 from tests.processes import ROOT, run_python
 
 
@@ -25,6 +26,11 @@ def settings_from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
         pytest.param("CONN_MAX_AGE", "1.5", "is not a whole number", id="int-not-whole"),
         pytest.param("SECURE_HSTS_SECONDS", "forever", "is not a whole number", id="hsts"),
         pytest.param("TONIGHT_RETRAIN_GATE_MARGIN", "lots", "is not a number", id="float"),
+        # django-environ read a word it does not know as false: debug off, silently
+        pytest.param("DEBUG", "maybe", "is not a boolean", id="bool"),
+        pytest.param("TONIGHT_RETRAIN_TUNE", "1.0", "is not a boolean", id="bool-not-whole"),
+        # and an empty one: secure cookies off, where the default is on
+        pytest.param("SESSION_COOKIE_SECURE", "", "is not a boolean", id="bool-empty"),
         pytest.param("TONIGHT_SIGNAL_WEIGHTS", "{play: 1}", "is not JSON", id="json"),
         pytest.param("PREPARE_THRESHOLD", "twice", "is not a whole number or none", id="hand"),
     ],
@@ -35,7 +41,20 @@ def test_a_value_that_does_not_read_is_refused_by_its_name(
     with pytest.raises(ImproperlyConfigured) as refused:
         settings_from_env(monkeypatch, **{name: value})
 
-    assert str(refused.value).startswith(f"{name}={value!r} {expected}."), refused.value
+    assert str(refused.value).startswith(f"{name}={value!r} {expected}"), refused.value
+
+
+@pytest.mark.parametrize(
+    ("value", "read"),
+    [
+        *((word, True) for word in ("1", "true", "True", "YES", "on", " On ", "y", "ok", "2")),
+        *((word, False) for word in ("0", "false", "FALSE", "no", "No", "off", "n", "00")),
+    ],
+)
+def test_every_boolean_django_environ_knew_reads_as_before(monkeypatch, value, read) -> None:
+    monkeypatch.setenv("TONIGHT_TEST_FLAG", value)
+
+    assert Env().bool("TONIGHT_TEST_FLAG", default=not read) is read
 
 
 def test_the_refusal_says_what_unsetting_the_variable_would_give(monkeypatch) -> None:
