@@ -26,6 +26,9 @@ def settings_from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
         pytest.param("CONN_MAX_AGE", "1.5", "is not a whole number", id="int-not-whole"),
         pytest.param("SECURE_HSTS_SECONDS", "forever", "is not a whole number", id="hsts"),
         pytest.param("TONIGHT_RETRAIN_GATE_MARGIN", "lots", "is not a number", id="float"),
+        # django-environ dropped every character but digits, commas, dots and minus: 10.0
+        pytest.param("TONIGHT_RETRAIN_STALE_SECONDS", "10m", "is not a number", id="float-unit"),
+        pytest.param("TONIGHT_ARTWORK_CHECK_SECONDS", "nan", "is not a number", id="float-nan"),
         # django-environ read a word it does not know as false: debug off, silently
         pytest.param("DEBUG", "maybe", "is not a boolean", id="bool"),
         pytest.param("TONIGHT_RETRAIN_TUNE", "1.0", "is not a boolean", id="bool-not-whole"),
@@ -55,6 +58,20 @@ def test_every_boolean_django_environ_knew_reads_as_before(monkeypatch, value, r
     monkeypatch.setenv("TONIGHT_TEST_FLAG", value)
 
     assert Env().bool("TONIGHT_TEST_FLAG", default=not read) is read
+
+
+def test_a_number_reads_as_python_writes_it(monkeypatch) -> None:
+    # django-environ read 1e3 as 13.0 (the "e" dropped)
+    loaded = settings_from_env(
+        monkeypatch,
+        TONIGHT_RETRAIN_QUEUED_SECONDS="1e3",
+        TONIGHT_RETRAIN_GATE_MARGIN=" 0.05 ",
+        TONIGHT_RANKER_LOG_DAYS="14",
+    )
+
+    assert loaded["TONIGHT"]["RETRAIN_QUEUED_SECONDS"] == 1000.0
+    assert loaded["TONIGHT"]["RETRAIN_GATE_MARGIN"] == 0.05
+    assert loaded["TONIGHT"]["RANKER_LOG_DAYS"] == 14.0
 
 
 def test_the_refusal_says_what_unsetting_the_variable_would_give(monkeypatch) -> None:
