@@ -13,15 +13,24 @@ A play start is credited to the page that showed its title:
   valid one is final (the play is credited to no other page, even when the
   named page did not show the title);
 - otherwise to the **latest page** of the same profile that showed the title
-  at most the session window before the play.
+  at most the session window before the play: to the showing in the play's
+  ``row`` when that page showed the title there, else to the first showing.
 
-Each impression is credited at most once. The join is done over a time
-window in bulk — pages and plays are each read with one range query (the
-BRIN indexes on their timestamps) and matched with sorted searches in numpy
-— never one signal at a time, so attributing a day of traffic costs the same
-few queries as attributing a minute. A page's labels do not depend on the
-range it is read in (see :func:`page_impressions_attributed`), so a play is
-credited once however the pages are cut into ranges.
+A page that shows a title twice (rows after the first screen may repeat one)
+had one outcome for it, so each (page, title) is credited at most once, at one
+showing, and a later play of the title does not credit another. By either rule
+that showing is the one in the row the client says it played from, when the
+page showed the title there: the row ranker's engagement features count the play
+for that row (they read the client's ``row``), so its label must too. The session
+rule used to credit the first showing regardless, and a play from the third row
+was a play from the first in the labels, from the third in the features.
+
+The join is done over a time window in bulk — pages and plays are each read
+with one range query (the BRIN indexes on their timestamps) and matched with
+sorted searches in numpy — never one signal at a time, so attributing a day of
+traffic costs the same few queries as attributing a minute. A page's labels do
+not depend on the range it is read in (see :func:`page_impressions_attributed`),
+so a play is credited once however the pages are cut into ranges.
 
 The result labels the title ranker's training rows, the row ranker's (a row
 is engaged if any of its impressions was played) and, later, the artwork
@@ -97,10 +106,12 @@ class AttributedImpressions:
 
     ``repeat`` marks the other showings of a title its page shows more than once
     (rows after the first screen may repeat one): one showing stands for the
-    (page, title), the played one, else the first. The page had one artwork draw
-    and one outcome for the title, so the title ranker and the artwork bandit learn
-    one example from it, not a play and a miss (or two misses) of the same draw; the
-    row ranker still sees every row that held it.
+    (page, title), the played one (attribution credits at most one: the showing in
+    the play's row when the page showed the title there), else the first. The page
+    had one artwork draw and one outcome for the title, so the title ranker and the
+    artwork bandit learn one example from it, not a play and a miss (or two misses)
+    of the same draw; the row ranker still sees every row that held it, and the
+    played showing's row is the one it sees engaged (``row_played``).
     """
 
     page_ids: list[uuid.UUID]
@@ -247,6 +258,7 @@ def page_impressions_attributed(
     played = np.zeros(n, dtype=bool)
     played_at = np.full(n, np.nan)
     exact = np.zeros(n, dtype=bool)
+    showings = _title_showings(page, items[:, 0])
 
     if n:
         plays = Signal.objects.filter(
@@ -265,6 +277,7 @@ def page_impressions_attributed(
         _attribute(
             page_rows=page_rows,
             page_of=page_of,
+            showings=showings,
             named=_named_pages(meta, play_rows),
             page=page,
             page_time=page_time,
@@ -278,7 +291,7 @@ def page_impressions_attributed(
             exact=exact,
         )
 
-    repeat = _repeats(page, items[:, 0], played)
+    repeat = _repeats(showings, played)
     row_played = np.zeros(row_page.shape[0], dtype=bool)
     if n:
         row_played[row_offset[page[played]] + item_row[played]] = True
@@ -319,18 +332,51 @@ def page_impressions_attributed(
     )
 
 
-def _repeats(page: np.ndarray, title: np.ndarray, played: np.ndarray) -> np.ndarray:
-    """Every showing of a (page, title) but the one that stands for it: the first played
-    one, else the first (items are in display order)."""
-    repeat = np.ones(title.shape[0], dtype=bool)
-    if not title.shape[0]:
-        return repeat
+@dataclass(frozen=True)
+class _Showings:
+    """The impressions grouped by (page, title): ``order[start[g] : start[g + 1]]`` are
+    group ``g``'s, in display order, and ``group[i]`` is impression ``i``'s group."""
+
+    group: npt.NDArray[np.int64]
+    start: npt.NDArray[np.int64]
+    order: npt.NDArray[np.int64]
+
+    def first(self) -> npt.NDArray[np.int64]:
+        """Each group's first showing."""
+        return self.order[self.start[:-1]]
+
+    def of(self, i: int) -> npt.NDArray[np.int64]:
+        """Every showing of impression ``i``'s (page, title), in display order."""
+        g = self.group[i]
+        return self.order[self.start[g] : self.start[g + 1]]
+
+
+def _title_showings(page: np.ndarray, title: np.ndarray) -> _Showings:
+    """Group the impressions by (page, title): one stable sort (items are in display order)."""
+    n = title.shape[0]
+    if not n:
+        empty = np.empty(0, dtype=np.int64)
+        return _Showings(group=empty, start=np.zeros(1, dtype=np.int64), order=empty)
     _, title_rank = _rank_keys(title)
     pair = page.astype(np.int64) * (int(title_rank.max()) + 1) + title_rank
-    order = np.lexsort((~played, pair))  # stable: display order among equals
-    head = np.ones(order.shape[0], dtype=bool)
+    order = np.argsort(pair, kind="stable")
+    head = np.ones(n, dtype=bool)
     head[1:] = pair[order][1:] != pair[order][:-1]
-    repeat[order[head]] = False
+    group = np.empty(n, dtype=np.int64)
+    group[order] = np.cumsum(head) - 1
+    start = np.append(np.flatnonzero(head), n).astype(np.int64)
+    return _Showings(group=group, start=start, order=order)
+
+
+def _repeats(showings: _Showings, played: np.ndarray) -> np.ndarray:
+    """Every showing of a (page, title) but the one that stands for it: the credited one
+    (attribution credits at most one a group), else the first."""
+    repeat = np.ones(played.shape[0], dtype=bool)
+    group_played = np.zeros(showings.start.shape[0] - 1, dtype=bool)
+    group_played[showings.group[played]] = True
+    first = showings.first()
+    repeat[first[~group_played]] = False
+    repeat[played] = False
     return repeat
 
 
@@ -355,6 +401,7 @@ def _attribute(
     *,
     page_rows: list[tuple],
     page_of: dict[uuid.UUID, int],
+    showings: _Showings,
     named: dict[uuid.UUID, tuple[int, float]],
     page: np.ndarray,
     page_time: np.ndarray,
@@ -367,16 +414,19 @@ def _attribute(
     played_at: np.ndarray,
     exact: np.ndarray,
 ) -> None:
-    """Label ``played`` / ``played_at`` / ``exact`` in place."""
+    """Label ``played`` / ``played_at`` / ``exact`` in place, at most one showing of each
+    (page, title) (``showings``' groups)."""
     if not play_rows:
         return
+    credited = np.zeros(showings.start.shape[0] - 1, dtype=bool)  # per (page, title)
     item_profile = page_profile[page]
     item_time = page_time[page]
     title = items[:, 0]
 
     # 1. Exact: a play naming a page of its own profile, shown at most `window` before it
     # or at most `skew` after it (the client's clock behind the server's: see
-    # named_page_skew). Impression of (page, title), preferring the named row. A play
+    # named_page_skew). Impression of (page, title), preferring the named row, unless the
+    # page's title was credited already (one outcome per (page, title)). A play
     # naming another profile's page, a page later than that or an unknown one is matched
     # by session instead; a play naming a valid page is never credited to another one
     # (the client said where it came from), even when that page did not show the title
@@ -405,16 +455,19 @@ def _attribute(
         rows = page_rows[p][8]
         matches = [i for i in candidates if r[4] and rows[int(items[i, 1])][0] == r[4]]
         i = (matches or candidates)[0]
-        if not played[i]:
+        if not credited[showings.group[i]]:
+            credited[showings.group[i]] = True
             played[i] = True
             played_at[i] = r[2].timestamp()
             exact[i] = True
     if not remaining:
         return
 
-    # 2. Session window: the latest page of (profile, title) at most `window` before. A
-    # title shown twice on one page (after the first screen) is credited to its first,
-    # most prominent, impression. Profiles and titles are packed into one key by their
+    # 2. Session window: the latest page of (profile, title) at most `window` before. The
+    # page is found among first showings; a title it shows twice (after the first screen)
+    # is credited to its showing in the play's row when there is one (the row the row
+    # ranker's features count the play for, as rule 1 prefers it), else to its first, most
+    # prominent, one. Profiles and titles are packed into one key by their
     # ranks among those read, never by their ids: ids are bigints, and packing the ids
     # (``profile * 2**24 + title``) made a title id past 2**24 another profile's title.
     play_profile = np.array([play_rows[k][0] for k in remaining], dtype=np.int64)
@@ -424,8 +477,7 @@ def _attribute(
     _, profile_rank = _rank_keys(np.concatenate([item_profile, play_profile]))
     titles, title_rank = _rank_keys(np.concatenate([title, play_title]))
     n_titles = max(int(titles.shape[0]), 1)
-    _, first_shown = np.unique(page.astype(np.int64) * n_titles + title_rank[:n], return_index=True)
-    eligible = np.sort(first_shown)
+    eligible = np.sort(showings.first())
     key = profile_rank[:n] * n_titles + title_rank[:n]
     unique, rank = _rank_keys(key)
     origin = float(min(item_time.min(), play_rows[0][2].timestamp())) - 1.0
@@ -445,7 +497,16 @@ def _attribute(
         if f < 0:
             continue
         i = int(order[f])
-        if rank[i] != at[j] or play_time[j] - item_time[i] > window or played[i]:
+        g = showings.group[i]
+        if rank[i] != at[j] or play_time[j] - item_time[i] > window or credited[g]:
             continue
+        named_row = play_rows[remaining[j]][4]
+        if named_row and showings.start[g + 1] - showings.start[g] > 1:
+            rows = page_rows[int(page[i])][8]
+            for shown in showings.of(i).tolist():
+                if rows[int(items[shown, 1])][0] == named_row:
+                    i = shown
+                    break
+        credited[g] = True
         played[i] = True
         played_at[i] = play_time[j]

@@ -65,8 +65,21 @@ def test_a_play_is_never_credited_to_another_profiles_page_whatever_the_ids():
     assert not labelled.played.any()
 
 
-@pytest.mark.parametrize("named_row", [None, "genre:2"])
-def test_a_title_shown_twice_on_a_page_is_one_example_with_its_play(named_row):
+@pytest.mark.parametrize(
+    ("names_page", "named_row", "engaged_row"),
+    [
+        pytest.param(False, "", 0, id="session-no-row"),
+        pytest.param(True, "genre:2", 2, id="exact-second-row"),
+        # The session rule credits the showing in the row the client played from, as the
+        # exact rule does, so the row ranker's label is the row its features count the
+        # play for; a row that did not show the title leaves the first showing credited.
+        pytest.param(False, "genre:2", 2, id="session-second-row"),
+        pytest.param(False, "genre:1", 0, id="session-row-without-the-title"),
+    ],
+)
+def test_a_title_shown_twice_on_a_page_is_one_example_with_its_play(
+    names_page, named_row, engaged_row
+):
     # given a page that shows a title twice (rows after the first screen may repeat one),
     # with the one frame chosen for it, and another title once
     from artwork.selectors import artwork_impressions
@@ -85,13 +98,13 @@ def test_a_title_shown_twice_on_a_page_is_one_example_with_its_play(named_row):
         ],
     )
 
-    # when the profile plays it (by the session rule, or naming the page and its second row)
+    # when the profile plays it (by the session rule, or naming the page), from a row
     play(
         profile,
         twice.title,
         AT + dt.timedelta(minutes=5),
-        page_id=page.pk if named_row else None,
-        row=named_row or "",
+        page_id=page.pk if names_page else None,
+        row=named_row,
     )
 
     # then the title ranker and the bandit see one example of it, played: the repeat is
@@ -108,7 +121,39 @@ def test_a_title_shown_twice_on_a_page_is_one_example_with_its_play(named_row):
     )
     # and the row the play is credited to is the one row engaged
     engaged = labelled.row_index[labelled.row_played].tolist()
-    assert engaged == [2 if named_row else 0]
+    assert engaged == [engaged_row]
+    credited = ~labelled.repeat & (labelled.title_id == twice.title_id)
+    assert labelled.row[credited].tolist() == [engaged_row]
+
+
+@pytest.mark.parametrize("names_page", [False, True], ids=["session", "exact"])
+def test_a_title_shown_twice_is_credited_once_whatever_plays_follow(names_page):
+    # given a page that shows a title in its first row and again in its third
+    profile = ProfileFactory()
+    title = TitleFactory()
+    page = page_log(
+        profile,
+        AT,
+        ["top_picks", "genre:1", "genre:2"],
+        [[title.pk, 0, 0, None, 1.0], [title.pk, 2, 0, None, 1.0]],
+    )
+
+    # when the profile plays it from the third row, then again naming no row
+    play(
+        profile,
+        title,
+        AT + dt.timedelta(minutes=5),
+        page_id=page.pk if names_page else None,
+        row="genre:2",
+    )
+    play(profile, title, AT + dt.timedelta(minutes=20))
+
+    # then the page had one outcome for the title: the third row's showing, played once;
+    # the later play does not make the first showing a second play of the same draw
+    labelled = read()
+    assert labelled.row[labelled.played].tolist() == [2]
+    assert labelled.row[~labelled.repeat].tolist() == [2]
+    assert labelled.row_index[labelled.row_played].tolist() == [2]
 
 
 def test_a_title_shown_twice_and_not_played_is_one_miss():
