@@ -55,10 +55,17 @@ class Env(environ.Env):
         default: Any = environ.Env.NOTSET,
         parse_default: bool = False,
     ) -> Any:
+        name = f"{self.prefix}{var}"
+        raw = self.ENVIRON.get(name)
         try:
+            if isinstance(raw, str) and raw.startswith("$"):
+                # django-environ reads "$NAME" as the value of NAME. Nothing here is
+                # configured so, and a secret may begin with "$" (one of Django's generated
+                # keys in 50 does): it failed the start with "Set the <the rest of the key>
+                # environment variable", the secret in the error. A value reads as written.
+                return raw if cast is None else self.parse_value(raw, cast)
             return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
         except ValueError as exc:  # json.JSONDecodeError is one too
-            name = f"{self.prefix}{var}"
             value = self.ENVIRON.get(name, default)
             expected = EXPECTED.get(cast, f"what it should be ({exc})")
             if default is self.NOTSET:

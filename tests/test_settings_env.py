@@ -98,3 +98,13 @@ def test_a_process_with_a_value_that_does_not_read_stops_naming_it() -> None:
 
     assert result.returncode != 0
     assert "TONIGHT_PAGE_LOG_KEEP_DAYS='abc' is not a whole number" in result.stderr
+
+
+def test_a_value_beginning_with_a_dollar_is_read_as_written(monkeypatch) -> None:
+    # django-environ read "$NAME" as the value of NAME: a generated secret key beginning
+    # with "$" failed the start, naming the rest of the key as a variable to set
+    key = "$w9(k2#x" + "q" * 42
+
+    read = settings_from_env(monkeypatch, SECRET_KEY=key)
+
+    assert read["SECRET_KEY"] == key
