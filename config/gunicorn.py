@@ -14,10 +14,13 @@ Everything else can be given on the command line as usual (``--bind``,
 
 import os
 
+from config.environment import Env
+
 os.environ.setdefault("TONIGHT_WARM_ON_START", "1")
 
 preload_app = True
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Read as settings.py reads its variables: "WEB_CONCURRENCY='two' is not a whole number".
+workers = Env().int("WEB_CONCURRENCY", default=2)
 # Warming happens before the fork, so a worker's boot is quick; keep the usual timeout.
 timeout = 30
 

@@ -108,3 +108,10 @@ def test_a_value_beginning_with_a_dollar_is_read_as_written(monkeypatch) -> None
     read = settings_from_env(monkeypatch, SECRET_KEY=key)
 
     assert read["SECRET_KEY"] == key
+
+
+def test_gunicorns_worker_count_is_refused_by_its_name_too(monkeypatch) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "two")
+
+    with pytest.raises(ImproperlyConfigured, match=r"^WEB_CONCURRENCY='two' is not a whole"):
+        runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
