@@ -365,7 +365,7 @@ def event_columns_parse(
 
     A batch whose every event is well formed in the usual spelling is checked a
     column at a time (``_clean_columns``). Anything else, an error or a valid
-    but unusual spelling (an upper-case or braced UUID, say), goes through
+    but unusual spelling (a braced or unhyphenated UUID, say), goes through
     ``parse_events``, which names every error by index and field. The columns
     are the same either way.
     """

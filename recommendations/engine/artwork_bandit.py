@@ -40,8 +40,8 @@ Policy and propensities
     samples of ``(w, b)`` are drawn from the posterior; the policy is "with
     probability ``floor`` a uniform arm of the title, otherwise the arm that
     wins under one of the draws picked uniformly". Each arm's probability is
-    therefore ``floor / k + (1 - floor) * wins / n_draws`` (ties split their
-    win), which is the distribution the choice is then sampled from: the
+    therefore ``floor / k + (1 - floor) * wins / n_draws`` (the first of tied
+    arms wins), which is the distribution the choice is then sampled from: the
     logged propensity is the probability of the randomised policy actually
     run, conditional on the draws. The draws are independent of any reward,
     so inverse-propensity estimates with these propensities are unbiased; and
