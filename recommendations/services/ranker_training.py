@@ -9,8 +9,9 @@ and builds both rankers' training rows **the way serving builds its inputs**:
   moment goes through the same
   :func:`~recommendations.serving.scoring.ranking_inputs` /
   :func:`~recommendations.serving.scoring.ranking_features` as a request,
-  with the model version that served the page; the rows of the shown titles
-  get their logged row and slot positions (serving leaves those at 0). All
+  with the model version that served the page, in the hour and weekday it was
+  served for (logged: a client may ask for another moment's); the rows of the shown
+  titles get their logged row and slot positions (serving leaves those at 0). All
   played impressions are kept, and up to :data:`NEGATIVES_PER_PAGE` unplayed
   ones per page, weighted by the inverse of their sampling rate. A title the page
   showed twice is one example (attribution's ``repeat``), not a play and a miss. "As of the
@@ -276,6 +277,19 @@ def _history_moments(logged: AttributedImpressions) -> npt.NDArray[np.float64]:
     return moments
 
 
+def _context_moment(at: dt.datetime, zone: dt.tzinfo, *, hour: int, weekday: int) -> dt.datetime:
+    """The moment nearest ``at`` whose local hour and weekday in ``zone`` are a page's logged ones.
+
+    A page's context (its hour and weekday) is the client's to choose (the homepage API's
+    ``at``), while its ``generated_at`` is the server's now: the title ranker's hour and
+    weekday features must be those the page was served with, which only the page log
+    holds, as the row ranker's are.
+    """
+    local = at.astimezone(zone)
+    shift = (weekday - local.weekday() + 3) % 7 - 3
+    return dt.datetime.combine(local.date() + dt.timedelta(days=shift), dt.time(hour), tzinfo=zone)
+
+
 def _bundles(version_ids: set[int]) -> dict[int, ServingBundle]:
     """The stored versions that served the pages (a pruned or failed one is skipped)."""
     bundles = {}
@@ -328,6 +342,7 @@ def _title_examples(
         at = dt.datetime.fromtimestamp(float(logged.page_time[p]), tz=dt.UTC)
         cut = dt.datetime.fromtimestamp(float(history_at[p]), tz=dt.UTC)
         catalogue = bundle.catalogue(refresh)
+        zone = catalogue.time_zones.get(logged.page_region[p], dt.UTC)
         rows = profile_history_rows(profile_id=profile.pk, at=cut)
         rows = dataclasses.replace(rows, states=states.at(profile.pk, cut))
         history = history_on_index(rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue)
@@ -343,6 +358,9 @@ def _title_examples(
             ),
             device=DEVICE_CLASSES[int(logged.page_device[p])],
             at=at,
+            context_at=_context_moment(
+                at, zone, hour=int(logged.page_hour[p]), weekday=int(logged.page_weekday[p])
+            ),
         )
         inputs = ranking_inputs(
             bundle=bundle, catalogue=catalogue, history=history, context=context, weights=weights

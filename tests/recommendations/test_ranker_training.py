@@ -3,6 +3,7 @@
 import datetime as dt
 import runpy
 import uuid
+import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,7 @@ pytestmark = pytest.mark.django_db
 
 CONTINUE_WATCHING = FEATURE_NAMES.index("continue_watching")
 DISLIKE_PENALTY = FEATURE_NAMES.index("dislike_penalty")
+WEEKEND = FEATURE_NAMES.index("weekend")
 
 
 @pytest.fixture(scope="module")
@@ -361,3 +363,28 @@ def test_a_title_shown_twice_on_a_page_is_one_training_row_with_its_play(viewer)
     # second: one row per title the page showed
     assert examples.title_labels.sum() == 1
     assert len(examples.title_labels) == len({i[0] for i in log.items}) < len(log.items)
+
+
+def test_a_page_asked_for_another_moment_is_learned_from_in_the_context_it_was_served(viewer):
+    # given a page two days ago that a client asked for as of another part of the week (the
+    # API's `at`: the context's clock only), so its logged weekday is not its moment's
+    at = NOW - dt.timedelta(days=2)
+    zone = zoneinfo.ZoneInfo(viewer.account.home_region.time_zone)
+    weekend = at.astimezone(zone).weekday() >= 5
+    days = next(
+        d
+        for d in range(1, 7)
+        if ((at + dt.timedelta(days=d)).astimezone(zone).weekday() >= 5) != weekend
+    )
+    asked = at + dt.timedelta(days=days, hours=9)
+    page = homepage_render(profile=viewer, device="tv", at=at, context_at=asked)
+    log = PageLog.objects.get(pk=page.page_id)
+    assert (log.weekday >= 5) != weekend
+
+    # when the rankers' training reads it
+    examples = logged_examples_load(region_code=None, at=NOW)
+
+    # then the title ranker's rows have the weekday and hour the page was served in, as the
+    # row ranker's do (both read the page log's), not those of its moment
+    assert examples.pages == 1
+    assert set(examples.title_features[:, WEEKEND].tolist()) == {float(log.weekday >= 5)}
