@@ -315,7 +315,7 @@ def history_on_index(
 def profile_history(
     *, profile: Profile, bundle: ServingBundle, catalogue: CatalogueArrays, at: dt.datetime | None
 ) -> ProfileHistory:
-    """The profile's recent signals and title states on the bundle's title index: two queries."""
+    """The profile's recent signals and title states on the bundle's title index: one query."""
     rows = profile_history_rows(profile_id=profile.pk, at=at)
     return history_on_index(rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue)
 
@@ -349,7 +349,7 @@ def profile_serving(*, profile: Profile, at: dt.datetime | None) -> ProfileServi
     two never disagree about which model a profile gets. A profile whose
     cluster has an active version but who engaged with too few titles
     (:func:`too_little_history`) is served by the region's model instead.
-    History is read once (two queries) whichever version wins.
+    History is read once (one statement) whichever version wins.
 
     ``profile`` needs ``account`` loaded.
 
