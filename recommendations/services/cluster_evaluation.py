@@ -113,7 +113,8 @@ EVAL_ITERATIONS = 10
 #: every title for every candidate cost more than all the fits together.
 MAX_JUDGED = 2_000
 MAX_VALIDATION_JUDGED = 1_000
-#: Share of each profile's training events held out again to choose settings on.
+#: Share of the training part's events, the latest (a second time cut), held out again to
+#: choose settings on.
 VALIDATION_FRACTION = 0.2
 SECONDS_PER_DAY = 86_400.0
 

@@ -11,8 +11,8 @@ region's queue once the transaction commits; a worker then calls
   second run that finds the lock taken is marked ``rejected`` with the reason.
   A worker that dies loses its connection, and PostgreSQL releases the lock.
 - A run found ``running`` by the worker that obtained the lock was left by a
-  worker that died (``acks_late`` redelivered it): it is restarted, up to
-  :data:`MAX_ATTEMPTS` times, then failed.
+  worker that died (``acks_late`` redelivered it): it is restarted until it
+  has had :data:`MAX_ATTEMPTS` attempts in all, then failed.
 - While running, a heartbeat thread refreshes ``heartbeat_at`` (a database
   error costs one beat, not the thread); the periodic reaper
   (:func:`training_runs_reap`) fails runs whose heartbeat went stale, so no run
@@ -117,7 +117,8 @@ logger = logging.getLogger(__name__)
 
 #: First key of the advisory locks of cluster retrains (the second is the cluster id).
 LOCK_NAMESPACE = 6006
-#: A run redelivered after its worker died is restarted this many times at most.
+#: Attempts a run gets in all: a redelivery after its worker died restarts it until this many
+#: were made, and the next one fails it.
 MAX_ATTEMPTS = 2
 #: Sweeps of a final fit, started from the holdout fit's factors (the same profiles and
 #: titles, 80% of the activity): enough to take in the newest activity without a fresh start.

@@ -11,7 +11,7 @@ class Command(BaseCommand):
     help = (
         "Fail retrain runs whose worker is gone (no heartbeat for RETRAIN_STALE_SECONDS) and "
         "queued runs no worker took, so that their clusters can retrain again. Beat does this "
-        "every few minutes; without a broker (the demo, `retrain --wait` stopped with Ctrl-C) "
+        "every minute; without a broker (the demo, `retrain --wait` stopped with Ctrl-C) "
         "nothing does, and a run left 'running' refuses every retrain of its cluster."
     )
 
