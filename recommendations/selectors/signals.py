@@ -160,9 +160,9 @@ class SignalReferences:
     titles: dict[int, tuple[str, int]] = field(default_factory=dict)
     # title id -> its licence windows in the account's region (none: never licensed there)
     windows: dict[int, list[Window]] = field(default_factory=lambda: defaultdict(list))
-    # episode id -> its title's id
-    episode_titles: dict[int, int] = field(default_factory=dict)
-    # artwork variant id -> (title id, maturity)
+    # episode id -> (its title's id, that title's maturity)
+    episode_titles: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # artwork variant id -> (title id, the higher of its maturity and its title's)
     variants: dict[int, tuple[int, int]] = field(default_factory=dict)
     # title id -> season id -> episode ids, for the titles asked for in ``season_titles``
     season_episodes: dict[int, dict[int, set[int]]] = field(
@@ -183,12 +183,14 @@ _REFERENCES_SQL = f"""
       LEFT JOIN {Availability._meta.db_table} a ON a.title_id = t.id AND a.region_id = %s
      WHERE t.id = ANY(%s::bigint[])
     UNION ALL
-    SELECT {_TAG_EPISODE}, e.id, NULL, NULL, s.title_id, NULL, NULL, NULL
+    SELECT {_TAG_EPISODE}, e.id, NULL, et.maturity, s.title_id, NULL, NULL, NULL
       FROM {Episode._meta.db_table} e JOIN {Season._meta.db_table} s ON s.id = e.season_id
+      JOIN {Title._meta.db_table} et ON et.id = s.title_id
      WHERE e.id = ANY(%s::bigint[])
     UNION ALL
-    SELECT {_TAG_VARIANT}, v.id, NULL, v.maturity, v.title_id, NULL, NULL, NULL
-      FROM {ArtworkVariant._meta.db_table} v
+    SELECT {_TAG_VARIANT}, v.id, NULL, GREATEST(v.maturity, vt.maturity), v.title_id,
+           NULL, NULL, NULL
+      FROM {ArtworkVariant._meta.db_table} v JOIN {Title._meta.db_table} vt ON vt.id = v.title_id
      WHERE v.id = ANY(%s::bigint[])
     UNION ALL
     SELECT {_TAG_SEASON_EPISODE}, e.id, NULL, NULL, s.title_id, s.id, NULL, NULL
@@ -196,7 +198,9 @@ _REFERENCES_SQL = f"""
      WHERE s.title_id = ANY(%s::bigint[])
 """  # noqa: S608
 # Each row: (tag, id, kind, maturity, ref, season, starts_at, ends_at), where ``ref`` is the
-# licence of a title row (NULL: none in the region) and the title of every other row.
+# licence of a title row (NULL: none in the region) and the title of every other row. An
+# episode's maturity is its title's, a variant's the higher of its own and its title's: an
+# episode or frame of a title above the limit must read as absent, not as another title's.
 
 
 def signal_references_get(
@@ -237,7 +241,7 @@ def signal_references_get(
             if ref is not None:
                 windows[pk].append((starts_at, ends_at))
         elif tag == _TAG_EPISODE:
-            references.episode_titles[pk] = ref
+            references.episode_titles[pk] = (ref, maturity)
         elif tag == _TAG_VARIANT:
             references.variants[pk] = (ref, maturity)
         else:
@@ -269,13 +273,16 @@ def _signal_references_orm(
         if licence is not None:
             references.windows[pk].append((starts_at, ends_at))
     references.episode_titles.update(
-        Episode.objects.filter(AnyOf(F("pk"), episode_ids)).values_list("pk", "season__title_id")
+        (pk, (title_id, maturity))
+        for pk, title_id, maturity in Episode.objects.filter(
+            AnyOf(F("pk"), episode_ids)
+        ).values_list("pk", "season__title_id", "season__title__maturity")
     )
     references.variants.update(
-        (pk, (title_id, maturity))
-        for pk, title_id, maturity in ArtworkVariant.objects.filter(
+        (pk, (title_id, max(maturity, title_maturity)))
+        for pk, title_id, maturity, title_maturity in ArtworkVariant.objects.filter(
             AnyOf(F("pk"), variant_ids)
-        ).values_list("pk", "title_id", "maturity")
+        ).values_list("pk", "title_id", "maturity", "title__maturity")
     )
     for episode_id, season_id, title_id in Episode.objects.filter(
         AnyOf(F("season__title_id"), season_titles)

@@ -98,9 +98,10 @@ def _reference_errors(
             if not episode_id or title_id in missing:
                 continue
             owner = episode_titles.get(episode_id)
-            if owner is None:
+            # An episode of a title above the limit reads as absent, as its title does.
+            if owner is None or owner[1] > limit:
                 errors.add(index, "episode", f"No episode with id {episode_id}.")
-            elif owner != title_id:
+            elif owner[0] != title_id:
                 errors.add(index, "episode", "Belongs to another title.")
 
     if any(columns.artwork_variant_id):

@@ -239,6 +239,36 @@ def test_an_episode_of_a_title_above_the_limit_reads_as_absent_too(api_client, a
     }
 
 
+def test_an_episode_or_frame_of_a_title_above_the_limit_reads_as_absent_beside_a_family_title(
+    api_client, account
+):
+    # given: a kids profile, a family title it may signal, and a 16+ series whose episode
+    # and (all-ages) frame it names beside the family title
+    kid = ProfileFactory(
+        account=account, name="Kid", is_kids=True, maturity_limit=MaturityLevel.SEVEN
+    )
+    family = TitleFactory(maturity=MaturityLevel.ALL)
+    season = SeasonFactory(title=TitleFactory(kind="series", maturity=MaturityLevel.SIXTEEN))
+    episode = EpisodeFactory(season=season, number=1)
+    frame = ArtworkVariantFactory(title=season.title, maturity=MaturityLevel.ALL)
+    for t in (family, season.title):
+        AvailabilityFactory(title=t, region=account.home_region)
+
+    # when
+    response = api_client.post(
+        url(kid),
+        {"events": [event(family, episode=episode.pk), event(family, artwork_variant=frame.pk)]},
+        format="json",
+    )
+
+    # then: told what it is told of ids that do not exist, not that they belong to a title
+    # (one it may not see): the error must not tell a child which ids are a mature title's
+    assert response.json()["errors"]["events"] == {
+        "0": {"episode": [f"No episode with id {episode.pk}."]},
+        "1": {"artwork_variant": [f"No artwork variant with id {frame.pk}."]},
+    }
+
+
 def test_batch_size_and_body_limits(api_client, profile, title, settings):
     settings.TONIGHT = {**settings.TONIGHT, "SIGNAL_BATCH_MAX": 3}
     response = api_client.post(
