@@ -398,6 +398,17 @@ def test_model_pages_chart_versions_and_cluster_retrains(world, staff_client):
     assert "<title>cluster #" in detail
 
 
+def test_a_cluster_without_versions_points_at_its_retrain_not_at_train_models(world, staff_client):
+    # train_models trains the global and region versions only: a cluster's versions come
+    # from its retrains, so the empty table must name the command that makes one.
+    TasteCluster.objects.create(region=world.home.region, slug="hindi", name="Hindi")
+
+    detail = staff_client.get(f"/console/models/{world.home.region.code}/hindi/").content.decode()
+
+    assert "manage.py train_models" not in detail
+    assert detail.count(f"manage.py retrain --region {world.home.region.code} --cluster hindi") == 2
+
+
 def test_a_clusters_retrains_show_how_far_a_run_got_and_why_one_failed(world, staff_client):
     cluster = TasteCluster.objects.create(region=world.home.region, slug="hindi", name="Hindi")
     common = {"region": world.home.region, "taste_cluster": cluster}
