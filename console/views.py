@@ -336,7 +336,11 @@ def why(request: HttpRequest) -> HttpResponse:
     defaults = {"device": "tv", "rows": PREVIEW_ROWS, "items": PREVIEW_ITEMS}
     form = bound_with_defaults(WhyForm, request.GET, defaults)
     if not form.is_valid():
-        return HttpResponseBadRequest(form.errors.as_text())
+        # A bare list of the form's errors, for a hand-written query (the preview's links
+        # always carry every parameter): plain text, or a browser runs it into one line.
+        return HttpResponseBadRequest(
+            form.errors.as_text(), content_type="text/plain; charset=utf-8"
+        )
     data = form.cleaned_data
     profile = get_object_or_404(
         Profile.objects.select_related("account__home_region"), pk=data["profile"]

@@ -198,6 +198,19 @@ def test_a_parameter_given_twice_is_refused_as_the_api_refuses_it(world, staff_c
     assert staff_client.get(preview_url(profile, device="mobile")).status_code == 200
 
 
+def test_the_why_pages_form_errors_are_plain_text(world, staff_client):
+    # The why page answers a bad query with the form's errors as a bare list: served as
+    # text/html, a browser ran them into one line ("* weekday * This field is required.").
+    profile = world.action_fan
+    title = world.home.titles["action"][0].pk
+
+    response = staff_client.get(f"/console/why/?profile={profile.pk}&title={title}")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert "weekday" in response.content.decode()
+
+
 def test_a_repeated_parameter_is_refused_before_the_household_is_looked_up(world, staff_client):
     """``account=1&account=999`` was a 404 about the account read last and ``account=1&account=x``
     a redirect to the search: the query is malformed whichever of them exists."""
