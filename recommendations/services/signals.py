@@ -305,6 +305,15 @@ def _store(profile: Profile, columns: EventColumns, references: SignalReferences
         for position, kind in enumerate(columns.kind)
         if kind in STATE_KINDS and title_ids[position]
     ]
+    # Nothing happened after the server received it: an event stamped ahead by a client
+    # clock running fast (within the allowed skew) is ordered as of now, else it would
+    # outrank what another device, or the same user a minute later, does next (a thumbs
+    # down stamped 4 minutes ahead kept a thumbs up given 1 minute later from counting).
+    # The log keeps the time as the client sent it.
+    now = timezone.now()
+    for event in engaging:
+        if event.occurred_at > now:
+            event.occurred_at = now
     states: dict[int, ProfileTitleState] = {}
     rewatches: set[int] = set()
     if engaging:

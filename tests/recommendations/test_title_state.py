@@ -218,3 +218,18 @@ def test_profiles_of_one_household_do_not_share_state(api_client, account, profi
 
     assert not Signal.objects.get(profile=partner).is_rewatch
     assert ProfileTitleState.objects.get(profile=partner, title=film).completed_at is None
+
+
+def test_a_rating_stamped_ahead_by_a_fast_clock_does_not_outrank_a_later_one(
+    api_client, profile, film
+):
+    # given: a TV whose clock runs 4 minutes fast (within the allowed skew) gives a thumbs down
+    ahead = (timezone.now() + dt.timedelta(minutes=4)).isoformat()
+    send(api_client, profile, event(film, kind="thumbs_down", occurred_at=ahead))
+
+    # when: a minute later by the server's clock the phone, whose clock is right, gives a thumbs up
+    send(api_client, profile, event(film, kind="thumbs_up", occurred_at=timezone.now().isoformat()))
+
+    # then: the later rating stands; nothing can have happened after the server received it
+    state = ProfileTitleState.objects.get(profile=profile, title=film)
+    assert state.thumbs == ProfileTitleState.Thumbs.UP
