@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, FilteredRelation, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from artwork.models import ArtworkVariant
@@ -17,7 +17,7 @@ from config.db import RowReader
 from config.ids import ID_MAX  # ids beyond a bigint name no row; left out of queries
 from config.lookups import AnyOf
 from profiles.models import Profile
-from recommendations.models import ProfileTitleState, Signal
+from recommendations.models import ProfileTitleState, Signal, SignalKind
 from regions.models import Availability
 
 # Below this a title was sampled, not started; above it, finished in all but the credits.
@@ -308,6 +308,30 @@ def signal_event_ids_stored(*, profile_id: int, client_event_ids: Collection[str
             [profile_id, "{" + ",".join(client_event_ids) + "}"],
         )
         return {event_id for (event_id,) in cursor.fetchall()}
+
+
+def episode_completions_get(
+    *, profile_id: int, title_ids: Collection[int]
+) -> dict[int, dt.datetime]:
+    """When the profile first finished each episode of ``title_ids``, from its signal log.
+
+    The state keeps which episodes are finished, not when; ingest asks only for a
+    batch that reports an episode's play or completion older than the playback
+    already folded (an offline device's upload), where that order decides whether
+    a play was a rewatch and when the series was finished.
+    """
+    return dict(
+        Signal.objects.filter(
+            AnyOf(F("title_id"), title_ids),
+            profile_id=profile_id,
+            kind=SignalKind.COMPLETE,
+            episode_id__isnull=False,
+        )
+        .order_by()
+        .values("episode_id")
+        .annotate(first=Min("occurred_at"))
+        .values_list("episode_id", "first")
+    )
 
 
 @functools.cache

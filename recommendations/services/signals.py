@@ -21,6 +21,7 @@ from recommendations.selectors.signals import (
     CONTINUE_MAX_PROGRESS,  # noqa: F401  (moved to the selectors; imported from here too)
     CONTINUE_MIN_PROGRESS,  # noqa: F401
     SignalReferences,
+    episode_completions_get,
     signal_event_ids_stored,
     signal_references_get,
     title_states_get,
@@ -154,6 +155,7 @@ def title_states_fold(
     events: Iterable[SignalEvent],
     title_kinds: Mapping[int, str],
     season_episodes: Mapping[int, Mapping[int, set[int]]],
+    episode_completed_at: Mapping[int, dt.datetime] | None = None,
 ) -> set[int]:
     """Fold one profile's new events into ``states`` (title id -> state), in memory.
 
@@ -162,8 +164,14 @@ def title_states_fold(
     ``states`` must hold the profile's stored state of every title the events
     touch; missing titles get a fresh state. ``title_kinds`` maps each title to
     its kind, ``season_episodes`` (title -> season -> episode ids) every title
-    with an episode completion among the events. Returns the indexes of the
-    events that are rewatches.
+    with an episode completion among the events. ``episode_completed_at`` (episode
+    id -> its first completion) may hold the stored completions of episodes that
+    late-arriving events touch: the state keeps which episodes are finished, not
+    when, and for an event older than the playback already folded only the time
+    tells whether a play came after the episode's completion (a rewatch) or
+    before it, and when the series was finished. Without it a finished episode
+    counts as finished before any play of it. Returns the indexes of the events
+    that are rewatches.
 
     Events are applied in the order they happened, not the order they arrived,
     so a late-arriving older event cannot overwrite newer progress or thumbs.
@@ -173,6 +181,7 @@ def title_states_fold(
         key=lambda e: e.occurred_at,
     )
     rewatches: set[int] = set()
+    first_done = dict(episode_completed_at or {})
     for event in engaging:
         state = states.get(event.title_id)
         if state is None:
@@ -191,6 +200,7 @@ def title_states_fold(
             # play from before it (an offline device's upload).
             already_done = (
                 event.episode_id in state.completed_episodes
+                and first_done.get(event.episode_id, event.occurred_at) <= event.occurred_at
                 if event.episode_id
                 else title_kinds[event.title_id] == Title.Kind.FILM
                 and state.completed_at is not None
@@ -219,6 +229,11 @@ def title_states_fold(
             if event.episode_id:
                 if event.episode_id not in state.completed_episodes:
                     state.completed_episodes = [*state.completed_episodes, event.episode_id]
+                    first_done[event.episode_id] = event.occurred_at
+                elif event.episode_id in first_done:
+                    first_done[event.episode_id] = min(
+                        first_done[event.episode_id], event.occurred_at
+                    )
                 done = set(state.completed_episodes)
                 title_seasons = season_episodes.get(event.title_id, {})
                 state.completed_seasons = sum(1 for eps in title_seasons.values() if eps <= done)
@@ -318,12 +333,29 @@ def _store(profile: Profile, columns: EventColumns, references: SignalReferences
     rewatches: set[int] = set()
     if engaging:
         states = title_states_get(profile_id=profile.pk, title_ids={e.title_id for e in engaging})
+        # A play or completion of an episode older than the playback already folded (an
+        # offline device's upload) needs the stored episodes' completion times; the rest
+        # come after every stored completion. Rare: an extra query only then.
+        late = {
+            e.title_id
+            for e in engaging
+            if e.episode_id
+            and e.kind in PLAYBACK_KINDS
+            and e.kind != SignalKind.PROGRESS
+            and (state := states.get(e.title_id)) is not None
+            and state.completed_episodes
+            and state.playback_at is not None
+            and e.occurred_at < state.playback_at
+        }
         rewatches = title_states_fold(
             profile_id=profile.pk,
             states=states,
             events=engaging,
             title_kinds={pk: kind for pk, (kind, _) in references.titles.items()},
             season_episodes=references.season_episodes,
+            episode_completed_at=episode_completions_get(profile_id=profile.pk, title_ids=late)
+            if late
+            else None,
         )
     inserted = _insert(profile, columns, rewatches)
     if states:

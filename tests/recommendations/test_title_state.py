@@ -233,3 +233,30 @@ def test_a_rating_stamped_ahead_by_a_fast_clock_does_not_outrank_a_later_one(
     # then: the later rating stands; nothing can have happened after the server received it
     state = ProfileTitleState.objects.get(profile=profile, title=film)
     assert state.thumbs == ProfileTitleState.Thumbs.UP
+
+
+def test_a_late_play_of_an_episode_from_before_its_completion_is_not_a_rewatch(
+    api_client, profile, series
+):
+    # given: the first episode finished on the TV
+    title, episodes = series
+    first = episodes[0][0]
+    send(
+        api_client,
+        profile,
+        event(title, episode=first.pk, occurred_at=at(30)),
+        event(title, kind="complete", episode=first.pk, occurred_at=at(20)),
+    )
+
+    # when: the tablet, offline on a plane, reports how the episode was started earlier
+    send(
+        api_client,
+        profile,
+        event(title, episode=first.pk, occurred_at=at(120)),
+        event(title, kind="progress", episode=first.pk, value=60, occurred_at=at(100)),
+    )
+
+    # then: it was the first viewing, as for a film
+    state = ProfileTitleState.objects.get(profile=profile, title=title)
+    assert (state.rewatch_count, state.play_count) == (0, 2)
+    assert not Signal.objects.filter(profile=profile, is_rewatch=True).exists()
