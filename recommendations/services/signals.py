@@ -238,7 +238,12 @@ def title_states_fold(
                 title_seasons = season_episodes.get(event.title_id, {})
                 state.completed_seasons = sum(1 for eps in title_seasons.values() if eps <= done)
                 if title_seasons and state.completed_seasons == len(title_seasons):
-                    state.completed_at = state.completed_at or event.occurred_at
+                    every = set().union(*title_seasons.values())
+                    if every <= first_done.keys():
+                        # Finished with the last episode finished, whichever arrived last.
+                        state.completed_at = max(first_done[e] for e in every)
+                    else:
+                        state.completed_at = state.completed_at or event.occurred_at
             elif title_kinds[event.title_id] == Title.Kind.FILM:
                 state.completed_at = min(filter(None, (state.completed_at, event.occurred_at)))
         elif event.kind in (SignalKind.THUMBS_UP, SignalKind.THUMBS_DOWN) and (

@@ -260,3 +260,33 @@ def test_a_late_play_of_an_episode_from_before_its_completion_is_not_a_rewatch(
     state = ProfileTitleState.objects.get(profile=profile, title=title)
     assert (state.rewatch_count, state.play_count) == (0, 2)
     assert not Signal.objects.filter(profile=profile, is_rewatch=True).exists()
+
+
+def test_a_series_is_completed_when_its_last_episode_was_finished_whatever_the_arrival_order(
+    api_client, profile, series
+):
+    title, episodes = series
+    first, *rest = [e for season in episodes for e in season]
+    finale = rest[-1]
+    # given: the TV reports every episode but the first finished, the finale last, and the
+    # player's progress through the finale's credits after its completion
+    send(
+        api_client,
+        profile,
+        *[
+            event(title, kind="complete", episode=e.pk, occurred_at=at(60 - 10 * i))
+            for i, e in enumerate(rest[:-1])
+        ],
+        event(title, episode=finale.pk, occurred_at=at(15)),
+        event(title, kind="complete", episode=finale.pk, occurred_at=at(10)),
+        event(title, kind="progress", episode=finale.pk, value=93, occurred_at=at(9)),
+    )
+
+    # when: the tablet's earlier completion of the first episode arrives last
+    send(api_client, profile, event(title, kind="complete", episode=first.pk, occurred_at=at(120)))
+
+    # then: the series was finished with the finale, and nothing has been played since
+    state = ProfileTitleState.objects.get(profile=profile, title=title)
+    assert state.completed_at == NOW - dt.timedelta(minutes=10)
+    resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()
+    assert resumed["results"] == []
