@@ -10,7 +10,9 @@ half-written version. Loading uses ``allow_pickle=False`` (the engine's
 """
 
 import io
+import os
 from collections.abc import Callable
+from contextlib import suppress
 from typing import IO, Any
 
 from django.conf import settings
@@ -23,6 +25,8 @@ POPULARITY = "popularity.npz"
 RANKER = "ranker.npz"
 INDEX = "index.npz"
 ARTEFACT_NAMES = (INDEX, ALS, CONTENT, POPULARITY, RANKER)
+# Stored only when the version's training had logged pages to fit it on.
+ROW_RANKER = "row_ranker.npz"
 
 
 def artefact_storage() -> Storage:
@@ -59,9 +63,16 @@ def artefact_read(key: str, name: str) -> io.BytesIO:
 
 
 def artefact_delete(key: str) -> None:
-    """Remove a version's artefacts (a failed version's leftovers)."""
+    """Remove a version's artefacts (a failed version's leftovers, a flushed demo's versions).
+
+    The row ranker too, and the directory once empty (on a filesystem storage): what a
+    deleted version leaves in ``MEDIA_ROOT`` is nobody's, and nothing else removes it.
+    """
     storage = artefact_storage()
-    for name in ARTEFACT_NAMES:
+    for name in (*ARTEFACT_NAMES, ROW_RANKER):
         path = f"{key}/{name}"
         if storage.exists(path):
             storage.delete(path)
+    if key and hasattr(storage, "path"):
+        with suppress(OSError, NotImplementedError):
+            os.rmdir(storage.path(key))

@@ -90,7 +90,7 @@ from recommendations.serving.title_tables import TitleTables, title_tables_cache
 
 logger = logging.getLogger(__name__)
 
-ROW_RANKER = "row_ranker.npz"
+ROW_RANKER = artefacts.ROW_RANKER
 FIRST_SCREEN_ROWS = 4
 #: A row with fewer eligible titles than this is dropped (continue watching and
 #: watch again are meaningful with a single title).
