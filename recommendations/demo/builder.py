@@ -18,10 +18,12 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from accounts.models import Account
-from artwork.models import ArtworkVariant
+from artwork.models import ArtworkPolicy, ArtworkVariant, ArtworkVariantDaily
+from artwork.policy import policy_delete
 from catalog.models import Person, Title
 from profiles.models import Profile
-from recommendations.models import Signal
+from recommendations.models import ModelVersion, PageLog, Signal, TrainingRun
+from recommendations.serving.artefacts import artefact_delete
 
 from .artwork_variants import create_artwork, delete_artwork_files
 from .catalogue import DEMO_PREFIX, plan_catalogue, write_catalogue
@@ -86,8 +88,10 @@ def demo_data_exists() -> bool:
 def _flush_demo_rows(progress: Progress) -> tuple[dict[str, int], set[str]]:
     """Delete every demo row; returns the counts and the image files the rows named.
 
-    The caller holds the transaction and deletes the files once it commits.
-    Reference data and the admin user stay.
+    The caller holds the transaction and deletes the image files once it commits.
+    Reference data and the admin user stay. What was learned from the previous
+    demo goes too (:func:`_flush_learned_state`), so that nothing serves until
+    ``train_models``, as on a fresh database.
 
     Signals go first, as one set-based DELETE per filter (Signal has no
     dependents, so the ORM deletes without loading rows); left to the account
@@ -98,7 +102,9 @@ def _flush_demo_rows(progress: Progress) -> tuple[dict[str, int], set[str]]:
     deleted: dict[str, int] = {}
     accounts = Account.objects.filter(external_id__startswith=DEMO_PREFIX)
     titles = Title.objects.filter(external_id__startswith=DEMO_PREFIX)
-    with progress("Flush: previous demo data", 4, "steps") as advance:
+    with progress("Flush: previous demo data", 5, "steps") as advance:
+        deleted.update(_flush_learned_state())
+        advance(1)
         image_names = set(
             ArtworkVariant.objects.filter(title__in=titles).values_list("image", flat=True)
         )
@@ -117,6 +123,52 @@ def _flush_demo_rows(progress: Progress) -> tuple[dict[str, int], set[str]]:
         _delete_in_chunks(Person.objects.filter(external_id__startswith=DEMO_PREFIX), 10_000)
         advance(1)
     return deleted, image_names
+
+
+def _flush_learned_state() -> dict[str, int]:
+    """Delete what was learned from the previous demo; its stored files go once it commits.
+
+    Model versions (global, region and cluster ones) index the previous demo's
+    title and profile ids, which the new demo does not reuse: left active they
+    would serve the new profiles pages from models that know none of them (a 200
+    with no rows, at the default size) instead of the documented "no active
+    model", and be loaded at every server start. The page log was
+    served by those versions and shows the previous titles; the artwork
+    policies and daily roll-ups are folded from it; training runs report on
+    versions that are gone. Nothing of it is the previous demo's alone (the
+    versions were trained on every signal), so all of it goes, as on a fresh
+    database: ``train_models`` serves again. Serving processes notice at their
+    next version check (``MODEL_VERSION_CHECK_SECONDS``) and answer 503.
+
+    The files are deleted with the existing cleanup paths (``artefact_delete``,
+    as for a failed version; ``policy_delete``, as for pruned policies) after
+    the commit: a flush that fails leaves the previous versions serving.
+    """
+    artefact_keys = [
+        key for key in ModelVersion.objects.values_list("artefact_key", flat=True) if key
+    ]
+    policy_paths = list(ArtworkPolicy.objects.values_list("artefact", flat=True))
+    deleted = {
+        # No dependents: each is one set-based DELETE.
+        "pages": PageLog.objects.all().delete()[0],
+        "artwork daily stats": ArtworkVariantDaily.objects.all().delete()[0],
+        "training runs": TrainingRun.objects.all().delete()[0],
+    }
+    deleted["artwork policies"] = (
+        ArtworkPolicy.objects.all().delete()[1].get(ArtworkPolicy._meta.label, 0)
+    )
+    deleted["model versions"] = (
+        ModelVersion.objects.all().delete()[1].get(ModelVersion._meta.label, 0)
+    )
+
+    def delete_files() -> None:
+        for key in artefact_keys:
+            artefact_delete(key)
+        for path in policy_paths:
+            policy_delete(path)
+
+    transaction.on_commit(delete_files)
+    return deleted
 
 
 def _delete_in_chunks(queryset: QuerySet, chunk: int) -> int:

@@ -15,10 +15,14 @@ from django.core.files.storage import FileSystemStorage
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q
+from django.utils import timezone
 from PIL import Image
+from rest_framework.response import Response
 
 from accounts.models import Account
-from artwork.models import ArtworkVariant
+from artwork.models import ArtworkPolicy, ArtworkVariant, ArtworkVariantDaily
+from artwork.policy import POLICY_ROOT
+from artwork.services import artwork_policy_update
 from catalog.models import Episode, Language, MaturityLevel, Season, Title
 from profiles.models import Profile
 from profiles.services import profile_create
@@ -40,10 +44,12 @@ from recommendations.demo.tastes import (
     write_hidden_tastes,
 )
 from recommendations.demo.vocabulary import GENRES, LANGUAGE_CODES, THEME_SLUGS
-from recommendations.models import ProfileTitleState, Signal
+from recommendations.models import ModelVersion, PageLog, ProfileTitleState, Signal, TrainingRun
 from recommendations.services.signals import signal_batch_record
+from recommendations.serving.cache import NoActiveModel, model_cache, serving_bundle
 from recommendations.signal_events import SignalEvent
 from regions.models import Availability, Region, TasteCluster
+from tests.conftest import token_client
 from tests.module_world import module_world
 from tests.recommendations.test_demo_stories import story_of
 
@@ -550,6 +556,60 @@ def test_a_flush_replaces_the_previous_demo_and_its_files(
     assert all(any(folder.iterdir()) for folder in folders)
     # and the tastes file is the new demo's
     assert set(load_hidden_tastes()) == profiles
+
+
+def test_a_flush_leaves_nothing_serving_until_train_models(
+    settings, profile, django_capture_on_commit_callbacks
+) -> None:
+    """The previous demo's models index its ids, which the new demo does not reuse: after a
+    flush the homepage is the documented 503 "no active model", as on a fresh database (it
+    was a 200 with no rows), until train_models; nothing learned from the old demo stays."""
+    settings.TONIGHT = {**settings.TONIGHT, "MODEL_VERSION_CHECK_SECONDS": 0}
+    model_cache.clear()
+
+    def homepage(someone: Profile) -> Response:
+        return token_client(someone.account).get(
+            f"/api/v1/profiles/{someone.pk}/homepage/?device=tv"
+        )
+
+    # given: a trained demo, served (to a demo profile and one of a household of its own),
+    # with its pages logged and an artwork policy folded from them
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(**TINY, flush=True)
+    call_command("train_models", "--at=2025-06-01T00:00Z", verbosity=0)
+    old = Profile.objects.filter(external_id__startswith="demo:").order_by("pk").first()
+    assert homepage(old).status_code == 200
+    assert homepage(profile).status_code == 200
+    assert artwork_policy_update(full=True, now=timezone.now() + dt.timedelta(days=1))
+    assert {f.split("/")[0] for f in media_files(settings)} >= {"models", POLICY_ROOT}
+    assert ModelVersion.objects.filter(status="active").exists()
+
+    # when: the demo is replaced
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(**TINY, flush=True)
+
+    # then: no model serves anybody, and nothing learned from the previous demo is left,
+    # in the database or in MEDIA_ROOT
+    new = Profile.objects.filter(external_id__startswith="demo:").order_by("pk").first()
+    for someone in (new, profile):
+        response = homepage(someone)
+        assert response.status_code == 503, response.content
+        assert response.json()["code"] == "model_unavailable"
+    with pytest.raises(NoActiveModel):
+        serving_bundle(new.account.home_region_id)
+    assert not ModelVersion.objects.exists()
+    assert not TrainingRun.objects.exists()
+    assert not PageLog.objects.exists()
+    assert not ArtworkPolicy.objects.exists()
+    assert not ArtworkVariantDaily.objects.exists()
+    assert not {f for f in media_files(settings) if f.startswith(("models/", POLICY_ROOT))}
+    assert not list(Path(settings.MEDIA_ROOT).glob("models/*"))  # nor their directories
+
+    # and train_models serves the new demo
+    call_command("train_models", "--at=2025-06-01T00:00Z", verbosity=0)
+    response = homepage(new)
+    assert response.status_code == 200
+    assert response.json()["rows"]
 
 
 def test_as_of_sets_the_end_of_the_history(world: SimpleNamespace) -> None:

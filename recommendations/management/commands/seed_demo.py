@@ -100,8 +100,10 @@ class Command(BaseCommand):
             action="store_true",
             help=(
                 "Replace the previous demo data. The previous demo is deleted in the same "
-                "transaction the new one is written in, and its image files once that "
-                "commits: a run that fails or is interrupted leaves it as it was."
+                "transaction the new one is written in, with what was learned from it "
+                "(model versions, training runs, page log, artwork policies), and its "
+                "files once that commits: a run that fails or is interrupted leaves it as "
+                "it was. Nothing serves until train_models, as on a fresh database."
             ),
         )
         existing.add_argument(
@@ -183,7 +185,8 @@ class Command(BaseCommand):
                 2,
                 f"  Replaced: the previous demo's {report.flushed['titles']} titles, "
                 f"{report.flushed['accounts']} households and {report.flushed['signals']} "
-                "signals.",
+                f"signals; {report.flushed['model versions']} model versions deleted "
+                "(run train_models to serve again).",
             )
         if report.showcase_account_id:
             profiles = ", ".join(f"{name} (#{pk})" for pk, name in report.showcase_profiles)
