@@ -60,6 +60,7 @@ from recommendations.serving.homepage import Page, PageRow, homepage_build
 from recommendations.signal_events import parse_events
 from regions.models import Region
 
+from .catalogue import DEMO_PREFIX
 from .tastes import (
     NO_PLAY_LOGIT,
     HiddenTaste,
@@ -411,6 +412,18 @@ def _record(profile: Profile, raw: list[dict[str, object]], now: dt.datetime) ->
         return signal_batch_record(profile=profile, events=events).new if events else 0
 
 
+def demo_pages_logged() -> bool:
+    """Whether the demo's own profiles have logged pages: ``simulate_traffic --if-empty``'s test.
+
+    Pages of households outside the demo (an API test's, a staff member's) are not
+    the demo's traffic and must not make ``make demo`` skip it. The demo's profiles
+    are renumbered by every ``seed_demo --flush``, which deletes their pages and
+    the models: none can be logged for them again before ``train_models``.
+    """
+    demo_profiles = Profile.objects.filter(account__external_id__startswith=DEMO_PREFIX)
+    return PageLog.objects.filter(profile_id__in=demo_profiles.values("pk")).exists()
+
+
 def traffic_simulate(
     *,
     profiles: int = 200,
@@ -577,7 +590,14 @@ def _popularity() -> dict[int, float]:
         return {}
 
 
-__all__ = ["Session", "SimulationReport", "demo_tastes", "sessions_plan", "traffic_simulate"]
+__all__ = [
+    "Session",
+    "SimulationReport",
+    "demo_pages_logged",
+    "demo_tastes",
+    "sessions_plan",
+    "traffic_simulate",
+]
 
 
 #: A moment in each of the hidden tastes' parts of the day (local hours).

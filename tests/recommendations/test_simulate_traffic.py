@@ -247,6 +247,30 @@ def test_friday_night_and_tuesday_afternoon_order_rows_differently(demo):
     assert any(friday != tuesday for friday, tuesday in orders)
 
 
+def test_if_empty_counts_only_the_demo_profiles_pages(settings, tmp_path, profile):
+    """Another household's page (an API test's, a staff member's) is not the demo's traffic:
+    make demo must still simulate it, or the demo's rankers stay the prior's."""
+    # given: a tiny trained demo, and a page logged for a household outside it
+    settings.VAR_DIR = tmp_path / "var"
+    settings.TONIGHT = {**settings.TONIGHT, "MODEL_VERSION_CHECK_SECONDS": 0}
+    _clear_caches()
+    call_command(
+        "seed_demo", "--flush", "--titles=20", "--profiles=3", "--history=1", "--seed=3",
+        "--as-of=2025-06-01", verbosity=0,
+    )  # fmt: skip
+    call_command("train_models", "--at=2025-06-01T00:00Z", verbosity=0)
+    response = token_client(profile.account).get(f"/api/v1/profiles/{profile.pk}/homepage/")
+    assert response.status_code == 200
+    assert PageLog.objects.filter(profile=profile).exists()
+
+    # when
+    call_command("simulate_traffic", "--if-empty", "--profiles=1", "--sessions=1", verbosity=0)
+
+    # then: the demo's profile browsed
+    assert PageLog.objects.exclude(profile=profile).count() == 1
+    _clear_caches()
+
+
 def test_if_empty_does_not_simulate_twice(demo):
     call_command("simulate_traffic", "--if-empty", "--profiles=2", "--sessions=1", verbosity=0)
 

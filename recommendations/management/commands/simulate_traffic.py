@@ -5,9 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from recommendations.demo.traffic import traffic_simulate
+from recommendations.demo.traffic import demo_pages_logged, traffic_simulate
 from recommendations.management.options import moment, seed, whole_number
-from recommendations.models import PageLog
 from recommendations.serving.cache import NoActiveModel
 
 
@@ -49,12 +48,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty",
             action="store_true",
-            help="Do nothing if pages have been logged already (for make demo).",
+            help=(
+                "Do nothing if the demo's profiles have logged pages already (for make "
+                "demo); pages of other households do not count."
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["if_empty"] and PageLog.objects.exists():
-            self.stdout.write("Pages are already logged; nothing simulated (--if-empty).")
+        if options["if_empty"] and demo_pages_logged():
+            self.stdout.write(
+                "The demo's profiles have logged pages already; nothing simulated (--if-empty)."
+            )
             return
         bar = tqdm(
             desc="simulating",
