@@ -284,7 +284,7 @@ def test_the_command_counts_with_dry_run_and_deletes_without(keep_90):
     out = StringIO()
     call_command("prune_logs", "--dry-run", stdout=out)
     assert "Would delete 2 page log(s) older than" in out.getvalue()
-    assert "and 1 sign-in(s) older than 90 days" in out.getvalue()
+    assert "and 1 sign-in(s) older than 90 days (TONIGHT_SIGN_IN_LOG_KEEP_DAYS)" in out.getvalue()
     assert PageLog.objects.count() == 3
 
     out = StringIO()

@@ -36,7 +36,10 @@ class Command(BaseCommand):
             f"older than {cut:%Y-%m-%d %H:%M} UTC (TONIGHT_PAGE_LOG_KEEP_DAYS="
             f"{tonight['PAGE_LOG_KEEP_DAYS']})"
         )
-        sign_ins = f"sign-in(s) older than {tonight['SIGN_IN_LOG_KEEP_DAYS']} days"
+        sign_ins = (
+            f"sign-in(s) older than {tonight['SIGN_IN_LOG_KEEP_DAYS']} days "
+            f"(TONIGHT_SIGN_IN_LOG_KEEP_DAYS)"
+        )
         if options["dry_run"]:
             self.stdout.write(
                 f"Would delete {page_logs_expired_count(now=now)} page log(s) {kept} and "
