@@ -30,6 +30,7 @@ from artwork.selectors import artwork_variants_stats
 from config.api.strict import query_repeated
 from profiles.models import Profile
 from recommendations.models import ModelVersion
+from recommendations.schedules import ARTWORK_UPDATE_EVERY_SECONDS
 from recommendations.serving.cache import NoActiveModel
 from recommendations.serving.explain import (
     FeatureContribution,
@@ -492,6 +493,7 @@ def artwork_overview(request: HttpRequest) -> HttpResponse:
         {
             "policy_charts": model_charts.artwork_policy_charts(policies),
             "latest_policy": policies[-1] if policies else None,
+            "update_minutes": ARTWORK_UPDATE_EVERY_SECONDS // 60,
             "variants": [
                 {"variant": v, "chart": take_rate_chart(stats[v.pk]), "stats": stats[v.pk]}
                 for v in variants

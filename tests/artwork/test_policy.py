@@ -401,6 +401,7 @@ def test_admin_shows_take_rates_by_device_with_intervals_and_a_chart(household, 
     text = console.content.decode()
     assert text.count('aria-label="Take rate by device class"') >= 2
     assert "Impressions learned from" in text
+    assert "an incremental update every 5 minutes and a full refit nightly" in text
     # It charts the most shown variants (the most played one need not be among them).
     most_shown = (
         ArtworkVariant.objects.annotate(shown=Sum("daily__impressions"))
