@@ -29,7 +29,9 @@ and builds both rankers' training rows **the way serving builds its inputs**:
   :func:`~recommendations.serving.homepage.profile_row_engagement` counts them)
   as of the page's moment, in the page's context (hour bucket, weekday,
   device), the row's logged strength and its index on the page. Labelled
-  played if any of its impressions was.
+  played if any of its impressions was. What a client sent naming the page (or a
+  later one) is left out whatever its stamp: a slow clock stamps the page's own
+  impressions and scroll-pasts before it (see :func:`_newest_before`).
 
 Pages are learned from only once their attribution window has closed (a page
 logged in the last ``ATTRIBUTION_WINDOW_SECONDS`` would have its misses
@@ -410,8 +412,9 @@ def _row_examples(
         )
         .exclude(row="")
         .order_by("profile_id", "occurred_at")
-        .values_list("profile_id", "row", "kind", "device", "occurred_at")
+        .values_list("profile_id", "row", "kind", "device", "occurred_at", "page_id")
     )
+    named = _named_page_of(logged)
     by_profile: dict[int, list[tuple]] = {}
     for row in events.iterator(chunk_size=10000):
         by_profile.setdefault(row[0], []).append(row)
@@ -426,8 +429,9 @@ def _row_examples(
             hour_bucket(hour).astype(np.int64),
             np.array([DEVICE_CLASSES.index(r[3]) if r[3] in DEVICE_CLASSES else 0 for r in rows]),
             weekday,
+            np.array([named.get((profile_id, r[5]), -1) for r in rows], np.int64),
         )
-    shown = _impression_timelines(profile_ids, since=since, until=until)
+    shown = _impression_timelines(profile_ids, since=since, until=until, named=named)
     history_window = recommend.history_window().total_seconds()
     max_impressions = recommend.HISTORY_MAX_IMPRESSIONS
     order = np.argsort(logged.row_page, kind="stable")
@@ -445,10 +449,10 @@ def _row_examples(
         profile_id = int(logged.page_profile[p])
         # What this page's request read: its newest row events and impressions.
         events = arrays.get(profile_id, _NO_EVENTS)
-        read, events_cut = _newest_before(events[0], at, window, ROW_EVENTS_MAX)
-        impression_time, impression_type = shown.get(profile_id, _NO_IMPRESSIONS)
+        read, events_cut = _newest_before(events[0], at, window, ROW_EVENTS_MAX, events[6], p)
+        impression_time, impression_type, impression_page = shown.get(profile_id, _NO_IMPRESSIONS)
         seen_read, impressions_cut = _newest_before(
-            impression_time, at, history_window, max_impressions
+            impression_time, at, history_window, max_impressions, impression_page, p
         )
         seen = seen_counts(
             at=at,
@@ -461,7 +465,7 @@ def _row_examples(
             event_time=events[0][read],
             events_cut=events_cut,
         )
-        if read.stop > read.start:
+        if read.shape[0]:
             engagement = RowEngagement.from_events(
                 row_type=events[1][read],
                 is_play=events[2][read],
@@ -503,27 +507,58 @@ def _row_examples(
     return np.concatenate(features), np.concatenate(labels), np.concatenate(page_of)
 
 
-_NO_IMPRESSIONS = (np.empty(0), np.empty(0, np.int64))
+_NO_IMPRESSIONS = (np.empty(0), np.empty(0, np.int64), np.empty(0, np.int64))
 #: A profile without row events, in _row_examples' columns (times, type, play, hour
-#: bucket, device, weekday).
-_NO_EVENTS = (np.empty(0), *(np.empty(0, np.int64),) * 5)
+#: bucket, device, weekday, named page).
+_NO_EVENTS = (np.empty(0), *(np.empty(0, np.int64),) * 6)
 
 
-def _newest_before(times: np.ndarray, at: float, window: float, limit: int) -> tuple[slice, bool]:
-    """The newest ``limit`` of ``times`` (ascending) in ``[at - window, at)``, as a request
-    at ``at`` reads them, and whether that bound left older ones unread."""
+def _named_page_of(logged: AttributedImpressions) -> dict[tuple[int, uuid.UUID], int]:
+    """(profile, page id) -> the page's index among ``logged``'s (in time order)."""
+    return {
+        (int(profile), page_id): p
+        for p, (page_id, profile) in enumerate(
+            zip(logged.page_ids, logged.page_profile.tolist(), strict=True)
+        )
+    }
+
+
+def _newest_before(
+    times: np.ndarray, at: float, window: float, limit: int, named: np.ndarray, page: int
+) -> tuple[np.ndarray, bool]:
+    """The newest ``limit`` of ``times`` (ascending) in ``[at - window, at)`` that page
+    ``page``'s request could read, and whether that bound left older ones unread.
+
+    ``named`` is each event's page (its index among the logged pages, -1 for none or
+    one not read): an event naming this page or a later one was sent after this page
+    was built, whatever its stamp (a client knows a page's id only once it has it), so
+    the request never read it. A client clock behind the server's stamps the page's own
+    impressions and scroll-pasts before the page: counted, the row it skipped had its
+    scroll-past in its features and its miss as its label. Pages the sample left out
+    are not known here (as in :func:`_history_moments`).
+    """
     hi = int(np.searchsorted(times, at, side="left"))
     first = int(np.searchsorted(times, at - window, side="left"))
-    return slice(max(first, hi - limit), hi), hi - first >= limit
+    candidates = np.arange(first, hi)
+    later = named[first:hi] >= page
+    if later.any():
+        candidates = candidates[~later]
+    return candidates[max(0, candidates.shape[0] - limit) :], candidates.shape[0] >= limit
 
 
 def _impression_timelines(
-    profile_ids: list[int], *, since: dt.datetime, until: dt.datetime
-) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Each profile's impressions that a page's history read could hold: (times, row types).
+    profile_ids: list[int],
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+    named: dict[tuple[int, uuid.UUID], int],
+) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each profile's impressions that a page's history read could hold: (times, row types,
+    named pages).
 
     Oldest first; a row type is -1 for an impression without a (known) row, which
-    still counts towards the read's bound. Read in one pass, as numbers.
+    still counts towards the read's bound; a named page is its index in ``named``, -1
+    for none (see :func:`_newest_before`). Read in one pass, as numbers.
     """
     start = since - recommend.history_window()
     found = (
@@ -534,20 +569,25 @@ def _impression_timelines(
             occurred_at__lt=until,
         )
         .order_by("profile_id", "occurred_at")
-        .values_list("profile_id", "row", "occurred_at")
+        .values_list("profile_id", "row", "occurred_at", "page_id")
     )
-    by_profile: dict[int, tuple[list[float], list[int]]] = {}
+    by_profile: dict[int, tuple[list[float], list[int], list[int]]] = {}
     types: dict[str, int] = {}
-    for profile_id, row, occurred in found.iterator(chunk_size=20000):
-        times, kinds = by_profile.setdefault(profile_id, ([], []))
+    for profile_id, row, occurred, page_id in found.iterator(chunk_size=20000):
+        times, kinds, pages = by_profile.setdefault(profile_id, ([], [], []))
         times.append(occurred.timestamp())
         kind = types.get(row)
         if kind is None:
             kind = types[row] = row_type_index(row_type_of(row)) if row else -1
         kinds.append(kind)
+        pages.append(named.get((profile_id, page_id), -1) if page_id is not None else -1)
     return {
-        pk: (np.array(times, dtype=np.float64), np.array(kinds, dtype=np.int64))
-        for pk, (times, kinds) in by_profile.items()
+        pk: (
+            np.array(times, dtype=np.float64),
+            np.array(kinds, dtype=np.int64),
+            np.array(pages, dtype=np.int64),
+        )
+        for pk, (times, kinds, pages) in by_profile.items()
     }
 
 

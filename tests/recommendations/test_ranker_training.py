@@ -388,3 +388,54 @@ def test_a_page_asked_for_another_moment_is_learned_from_in_the_context_it_was_s
     # row ranker's do (both read the page log's), not those of its moment
     assert examples.pages == 1
     assert set(examples.title_features[:, WEEKEND].tolist()) == {float(log.weekday >= 5)}
+
+
+def _page_events(profile, page, at: dt.datetime, events: list[tuple[str, int | None, str]]) -> None:
+    """What a client sends about ``page`` (kind, title, row), stamped from ``at`` a second apart."""
+    signal_batch_record(
+        profile=profile,
+        events=[
+            SignalEvent(
+                index=n,
+                kind=kind,
+                title_id=title,
+                episode_id=None,
+                value=None,
+                device="tv",
+                occurred_at=at + dt.timedelta(seconds=n),
+                client_event_id=uuid.uuid4(),
+                page_id=page.page_id,
+                row=row,
+                position=None,
+                artwork_variant_id=None,
+            )
+            for n, (kind, title, row) in enumerate(events)
+        ],
+    )
+
+
+def test_what_a_slow_clock_sends_about_a_page_is_its_outcome_not_its_history(viewer):
+    # given a page two days ago, and its rows once its window closed
+    at = NOW - dt.timedelta(days=2)
+    page = homepage_render(profile=viewer, device="tv", at=at)
+    top, second = page.rows[0], page.rows[1]
+    before = logged_examples_load(region_code=None, at=at + dt.timedelta(hours=4))
+
+    # when a device whose clock is a minute behind the server's reports the page's first
+    # row on screen and its second row scrolled past (so both are stamped before the page
+    # they name), and nothing is played
+    _page_events(
+        viewer,
+        page,
+        at - dt.timedelta(seconds=60),
+        [
+            *(("impression", item.title_id, top.id) for item in top.items[:4]),
+            ("row_scroll_past", None, second.id),
+        ],
+    )
+    after = logged_examples_load(region_code=None, at=NOW)
+
+    # then the page's row features are what its request read: what the client said about
+    # the page came after it, and is its outcome (the second row skipped), not its history
+    assert before.pages == after.pages == 1
+    np.testing.assert_array_equal(after.row_features, before.row_features)
