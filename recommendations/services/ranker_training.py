@@ -390,7 +390,7 @@ def _title_examples(
 def _row_examples(
     logged: AttributedImpressions,
     pages: np.ndarray,
-    zones: dict[int, dt.tzinfo],
+    zones: dict[str, dt.tzinfo],
     since: dt.datetime,
     until: dt.datetime,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -400,7 +400,10 @@ def _row_examples(
     Each page's counts are what its request read: the newest ``ROW_EVENTS_MAX``
     row events of ``ROW_EVENTS_DAYS``, and the newest
     ``HISTORY_MAX_IMPRESSIONS`` impressions of the history window for the
-    tiles seen (:func:`~recommendations.engine.row_ranking.seen_counts`).
+    tiles seen (:func:`~recommendations.engine.row_ranking.seen_counts`); the
+    events' local hours and weekdays in the time zone of the page's region
+    (``zones``, by region code), which the request counted them in, not the
+    household's region of today.
     """
     profile_ids = sorted({int(x) for x in logged.page_profile[pages]})
     events = (
@@ -420,17 +423,15 @@ def _row_examples(
         by_profile.setdefault(row[0], []).append(row)
     arrays: dict[int, tuple[np.ndarray, ...]] = {}
     for profile_id, rows in by_profile.items():
-        times = np.array([r[4].timestamp() for r in rows])
-        hour, weekday = local_hour_and_weekday(times, zones.get(profile_id, dt.UTC))
         arrays[profile_id] = (
-            times,
+            np.array([r[4].timestamp() for r in rows]),
             np.array([row_type_index(row_type_of(r[1])) for r in rows], np.int64),
             np.array([r[2] == SignalKind.PLAY_START for r in rows], bool),
-            hour_bucket(hour).astype(np.int64),
             np.array([DEVICE_CLASSES.index(r[3]) if r[3] in DEVICE_CLASSES else 0 for r in rows]),
-            weekday,
             np.array([named.get((profile_id, r[5]), -1) for r in rows], np.int64),
         )
+    # (profile, region) -> the profile's events' local hour buckets and weekdays there.
+    local: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
     shown = _impression_timelines(profile_ids, since=since, until=until, named=named)
     history_window = recommend.history_window().total_seconds()
     max_impressions = recommend.HISTORY_MAX_IMPRESSIONS
@@ -449,7 +450,7 @@ def _row_examples(
         profile_id = int(logged.page_profile[p])
         # What this page's request read: its newest row events and impressions.
         events = arrays.get(profile_id, _NO_EVENTS)
-        read, events_cut = _newest_before(events[0], at, window, ROW_EVENTS_MAX, events[6], p)
+        read, events_cut = _newest_before(events[0], at, window, ROW_EVENTS_MAX, events[4], p)
         impression_time, impression_type, impression_page = shown.get(profile_id, _NO_IMPRESSIONS)
         seen_read, impressions_cut = _newest_before(
             impression_time, at, history_window, max_impressions, impression_page, p
@@ -466,12 +467,17 @@ def _row_examples(
             events_cut=events_cut,
         )
         if read.shape[0]:
+            region = logged.page_region[p]
+            if (profile_id, region) not in local:
+                hour, day = local_hour_and_weekday(events[0], zones.get(region, dt.UTC))
+                local[profile_id, region] = (hour_bucket(hour).astype(np.int64), day)
+            hours, days = local[profile_id, region]
             engagement = RowEngagement.from_events(
                 row_type=events[1][read],
                 is_play=events[2][read],
-                hour_bucket=events[3][read],
-                device=events[4][read],
-                weekday=events[5][read],
+                hour_bucket=hours[read],
+                device=events[3][read],
+                weekday=days[read],
                 seen=seen,
             )
         else:
@@ -508,9 +514,9 @@ def _row_examples(
 
 
 _NO_IMPRESSIONS = (np.empty(0), np.empty(0, np.int64), np.empty(0, np.int64))
-#: A profile without row events, in _row_examples' columns (times, type, play, hour
-#: bucket, device, weekday, named page).
-_NO_EVENTS = (np.empty(0), *(np.empty(0, np.int64),) * 6)
+#: A profile without row events, in _row_examples' columns (times, type, play, device,
+#: named page).
+_NO_EVENTS = (np.empty(0), *(np.empty(0, np.int64),) * 4)
 
 
 def _named_page_of(logged: AttributedImpressions) -> dict[tuple[int, uuid.UUID], int]:
@@ -625,10 +631,9 @@ def logged_examples_load(
         code: zoneinfo.ZoneInfo(zone)
         for code, zone in Region.objects.values_list("code", "time_zone")
     }
-    profile_zones = {pk: zones.get(p.account.home_region_id, dt.UTC) for pk, p in profiles.items()}
     rng = np.random.default_rng([random_state, 17])
     title_x, title_y, title_w = _title_examples(logged, pages, profiles, rng)
-    row_x, row_y, row_pages = _row_examples(logged, pages, profile_zones, since, until)
+    row_x, row_y, row_pages = _row_examples(logged, pages, zones, since, until)
     return LoggedExamples(
         pages=int(pages.shape[0]),
         title_features=title_x,

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from django.core import checks
 
+from accounts.models import Account
 from catalog.models import Title
 from recommendations.engine.persistence import save_artefact
 from recommendations.engine.ranking import FEATURE_NAMES
@@ -31,7 +32,7 @@ from recommendations.serving.homepage import (
 )
 from recommendations.signal_events import SignalEvent
 from tests.engine.test_row_ranking import one_profile
-from tests.factories import AccountFactory, ProfileFactory
+from tests.factories import AccountFactory, ProfileFactory, RegionFactory
 from tests.module_world import the_module_world, world_for_the_module
 from tests.recommendations.homepage_world import NOW, build_home_world
 from tests.recommendations.test_page_log import play
@@ -438,4 +439,28 @@ def test_what_a_slow_clock_sends_about_a_page_is_its_outcome_not_its_history(vie
     # then the page's row features are what its request read: what the client said about
     # the page came after it, and is its outcome (the second row skipped), not its history
     assert before.pages == after.pages == 1
+    np.testing.assert_array_equal(after.row_features, before.row_features)
+
+
+def test_a_pages_row_habits_are_counted_in_the_time_zone_it_was_served_in(viewer):
+    # given a viewer who resumes in the morning and starts new releases in the evening (its
+    # region's time), and a page two days ago
+    zone = zoneinfo.ZoneInfo(viewer.account.home_region.time_zone)
+    titles = list(Title.objects.order_by("pk").values_list("pk", flat=True)[:8])
+    day = (NOW - dt.timedelta(days=6)).astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    for n, title in enumerate(titles):
+        hour, row = (9, "continue_watching") if n % 2 else (21, "new_releases")
+        play(viewer, title, day.replace(hour=hour) - dt.timedelta(days=n // 2), row=row)
+    at = NOW - dt.timedelta(days=2)
+    homepage_render(profile=viewer, device="tv", at=at)
+    before = logged_examples_load(region_code=None, at=NOW)
+
+    # when the household's home region is later moved to one eleven hours behind
+    elsewhere = RegionFactory(code="US", name="United States", time_zone="America/New_York")
+    Account.objects.filter(pk=viewer.account_id).update(home_region=elsewhere)
+    after = logged_examples_load(region_code=None, at=NOW)
+
+    # then the page's hour habits are what its request counted, in the page's region's time
+    lift = ROW_FEATURE_NAMES.index("lift_hour")
+    assert np.abs(before.row_features[:, lift]).max() > 0.1  # the habit moves the feature
     np.testing.assert_array_equal(after.row_features, before.row_features)
