@@ -30,7 +30,6 @@ from django.utils import timezone
 
 from recommendations.engine.artwork_bandit import artwork_context
 from recommendations.engine.offpolicy import PolicyValue, ips_value, snips_value
-from recommendations.selectors.attribution import attribution_window
 
 from .models import ArtworkPolicy, ArtworkTheme
 from .policy import PolicyParams, bandit_new, policy_read
@@ -38,6 +37,7 @@ from .selection import ArtworkArms, arms_for, artwork_arms_load, project_themes
 from .selectors import (
     ArtworkImpressions,
     artwork_impressions,
+    closed_before,
     profile_maturity,
     variant_themes,
     wilson_interval,
@@ -177,7 +177,7 @@ def artwork_policy_evaluate(
         No impressions, or none with a usable propensity.
     """
     now = now or timezone.now()
-    until = now - attribution_window()
+    until = closed_before(now)
     since = until - dt.timedelta(days=days)
     if candidate == "current":
         newest = ArtworkPolicy.objects.order_by("-pk").first()

@@ -17,11 +17,10 @@ from catalog.models import Genre
 from recommendations.engine.artwork_bandit import ThemesChanged, artwork_context
 from recommendations.engine.ranking import DEVICE_CLASSES
 from recommendations.models import PageLog
-from recommendations.selectors.attribution import attribution_window
 
 from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily
 from .policy import bandit_new, policy_delete, policy_read, policy_write
-from .selectors import ArtworkImpressions, artwork_impressions, variant_themes
+from .selectors import ArtworkImpressions, artwork_impressions, closed_before, variant_themes
 
 
 def artwork_variants_set_active(*, variants: QuerySet[ArtworkVariant], active: bool) -> int:
@@ -124,7 +123,7 @@ def _policy_update_locked(
     *, full: bool, now: dt.datetime, progress: Callable[[float], None] | None
 ) -> ArtworkPolicy | None:
     started = time.perf_counter()
-    until = now - attribution_window()
+    until = closed_before(now)
     report = progress or (lambda fraction: None)
     with transaction.atomic():
         parent = ArtworkPolicy.objects.order_by("-pk").first()

@@ -4,8 +4,9 @@ How long page logs are kept (``TONIGHT["PAGE_LOG_KEEP_DAYS"]``) is bounded
 below by their readers, listed in :func:`page_log_readers`: each reads its own
 window of pages plus the attribution window (plays up to that long after a page
 are credited to it, and a play names pages up to that long before the range
-read); the artwork policy's readers end their range a window before now too
-(their last pages' plays must all be in), so they reach back two windows.
+read); the artwork policy's readers end their range a window and the clock skew
+before now too (their last pages' plays must all be in), and read plays from a
+skew before their range, so they reach back two windows and two skews.
 ``manage.py check`` refuses a keep shorter than any reader's need
 (``tonight.E001``, :mod:`recommendations.checks`), so a prune
 (:mod:`recommendations.services.retention`) cannot silently starve a retrain or
@@ -24,7 +25,11 @@ from django.utils import timezone
 
 from artwork.evaluation import EVALUATION_DAYS
 from recommendations.models import PageLog
-from recommendations.selectors.attribution import attribution_window, ranker_log_days
+from recommendations.selectors.attribution import (
+    attribution_window,
+    named_page_skew,
+    ranker_log_days,
+)
 
 #: The artwork policy's full refit starts at the midnight before its window: up to a day more.
 ARTWORK_REFIT_ROUNDING_DAYS = 1.0
@@ -49,6 +54,7 @@ def page_log_readers() -> list[PageLogReader]:
     default: both are documented as reaching further back than the keep allows.
     """
     window = attribution_window() / dt.timedelta(days=1)
+    skew = named_page_skew() / dt.timedelta(days=1)
     ranker = ranker_log_days()
     artwork = float(settings.TONIGHT["ARTWORK_TRAINING_DAYS"])
     return [
@@ -57,19 +63,20 @@ def page_log_readers() -> list[PageLogReader]:
             "RANKER_LOG_DAYS",
             ranker + window,
         ),
-        # Both end their range a window before now (``until = now - window``), then reach
-        # a window before its start for the pages the range's plays name.
+        # Both end their range a window and a skew before now (``artwork.selectors.
+        # closed_before``), read plays from a skew before its start and reach a window
+        # before those for the pages the plays name.
         PageLogReader(
             "the artwork policy's nightly full refit",
             "ARTWORK_TRAINING_DAYS",
-            artwork + ARTWORK_REFIT_ROUNDING_DAYS + 2 * window,
+            artwork + ARTWORK_REFIT_ROUNDING_DAYS + 2 * (window + skew),
         ),
         # Its holdout candidate is fitted on ARTWORK_TRAINING_DAYS of pages before the
         # evaluated days.
         PageLogReader(
             f"evaluate_artwork_policy's holdout candidate (default --days {EVALUATION_DAYS:g})",
             "ARTWORK_TRAINING_DAYS",
-            artwork + EVALUATION_DAYS + 2 * window,
+            artwork + EVALUATION_DAYS + 2 * (window + skew),
         ),
     ]
 

@@ -13,7 +13,11 @@ from artwork.selectors import artwork_variant_stats
 from artwork.services import artwork_policy_update, artwork_variants_set_active
 from catalog.models import MaturityLevel
 from recommendations.models import PageLog
-from recommendations.selectors.attribution import attribution_window, page_impressions_attributed
+from recommendations.selectors.attribution import (
+    attribution_window,
+    named_page_skew,
+    page_impressions_attributed,
+)
 from recommendations.services.homepage import homepage_render
 from recommendations.services.training import model_train
 from recommendations.serving.homepage import homepage_build
@@ -273,7 +277,8 @@ def test_incremental_updates_credit_a_play_once_when_its_pages_straddle_a_bounda
         variant=on_second[named],
     )
     play(fan_a, unnamed, t0 + dt.timedelta(minutes=12))
-    window = attribution_window()
+    # A page is folded once its window, and the clock skew a play's stamp may lag by, passed.
+    window = attribution_window() + named_page_skew()
 
     # when the policy is updated incrementally with a boundary between the pages
     before = artwork_policy_update(now=t0 + dt.timedelta(minutes=3) + window)
@@ -289,6 +294,35 @@ def test_incremental_updates_credit_a_play_once_when_its_pages_straddle_a_bounda
     labelled = page_impressions_attributed(since=t0, until=t0 + dt.timedelta(minutes=8))
     credited = [labelled.page_ids[p] for p in labelled.page[labelled.played]]
     assert credited == [second.page_id, second.page_id]
+
+
+def test_a_play_stamped_before_an_update_but_received_after_it_is_credited_by_the_chain(household):
+    # given a page, and an update that runs a minute after the page's session window closed
+    _, fan_a, _, _ = household
+    t0 = (NOW - dt.timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    page = homepage_render(profile=fan_a, device="tv", at=t0)
+    shown = next(item for item in _items(page) if item.variant_id)
+    window = attribution_window()
+    artwork_policy_update(now=t0 + window + dt.timedelta(minutes=1))
+
+    # when a play of the page's title arrives after that update, stamped within the window
+    # by a client clock three minutes behind the server's (within the tolerated skew), and
+    # the five-minute updates go on
+    play(
+        fan_a,
+        shown.title_id,
+        t0 + window - dt.timedelta(minutes=2),
+        page_id=page.page_id,
+        variant=shown.variant_id,
+    )
+    for minutes in (6, 11, 16):
+        artwork_policy_update(now=t0 + window + dt.timedelta(minutes=minutes))
+    chain = ArtworkPolicy.objects.order_by("-pk").first()
+
+    # then the chain of updates rewarded the impression, as the full refit does
+    full = artwork_policy_update(now=t0 + window + dt.timedelta(minutes=16), full=True)
+    assert full.n_plays == 1
+    assert chain.n_plays == full.n_plays
 
 
 def test_serving_picks_up_a_new_policy_without_restart(household):

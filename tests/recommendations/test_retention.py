@@ -192,17 +192,19 @@ def test_a_keep_shorter_than_a_reader_needs_is_an_error_naming_both(
 
 
 def test_the_check_accepts_exactly_the_longest_need(settings):
-    # 60 days of artwork training before a 7-day evaluation, plus twice 3 hours: 68 whole days
+    # 60 days of artwork training before a 7-day evaluation, plus twice 3 hours and 5
+    # minutes (the attribution window and the clock skew): 68 whole days
     settings.TONIGHT = {**settings.TONIGHT, "PAGE_LOG_KEEP_DAYS": 68}
-    assert max(r.days for r in page_log_readers()) == pytest.approx(67.25)
+    assert max(r.days for r in page_log_readers()) == pytest.approx(67.25 + 2 * 300 / 86400)
     assert _keep_errors() == []
 
 
 def test_the_artwork_readers_reach_two_attribution_windows_past_their_days(settings):
-    # evaluate_artwork_policy's window ends an attribution window before now (its pages'
-    # plays are all in), its candidate reads ARTWORK_TRAINING_DAYS before that window's 7
-    # days, and a play there credits pages up to a window earlier: with a one-day window,
-    # 60 + 7 + 2 = 69 days back, so a keep of 68 would prune pages the candidate reads.
+    # evaluate_artwork_policy's window ends an attribution window and the clock skew before
+    # now (its pages' plays are all in), its candidate reads ARTWORK_TRAINING_DAYS before
+    # that window's 7 days, plays from a skew before those, and a play there credits pages
+    # up to a window earlier: with a one-day window, 60 + 7 + 2 days and two skews (5
+    # minutes each) back, so a keep of 69 would prune pages the candidate reads.
     settings.TONIGHT = {
         **settings.TONIGHT,
         "ATTRIBUTION_WINDOW_SECONDS": 24 * 3600,
@@ -212,7 +214,7 @@ def test_the_artwork_readers_reach_two_attribution_windows_past_their_days(setti
     (error,) = _keep_errors()
 
     assert "evaluate_artwork_policy's holdout candidate" in error.msg
-    assert "Set TONIGHT_PAGE_LOG_KEEP_DAYS to 69 or more" in error.hint
+    assert "Set TONIGHT_PAGE_LOG_KEEP_DAYS to 70 or more" in error.hint
 
 
 def test_a_batch_below_one_is_an_error(settings):
