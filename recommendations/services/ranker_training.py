@@ -23,7 +23,8 @@ and builds both rankers' training rows **the way serving builds its inputs**:
   "continue watching" in its own row, and a later thumbs-down would penalise
   it on a page where it was not disliked yet: the label leaking into features.
   "Before the page" stops at the page's first credited play when that is stamped
-  earlier (see :func:`_history_moments`).
+  earlier (see :func:`_history_moments`), and leaves out the signals naming the
+  page or a later one, whatever their stamp (see :func:`_pages_of_profiles`).
 - Row ranker: for each logged row, the profile's row engagement (plays started
   from rows and rapid scroll-pasts, counted as
   :func:`~recommendations.serving.homepage.profile_row_engagement` counts them)
@@ -279,6 +280,24 @@ def _history_moments(logged: AttributedImpressions) -> npt.NDArray[np.float64]:
     return moments
 
 
+def _pages_of_profiles(logged: AttributedImpressions) -> dict[int, npt.NDArray[np.int64]]:
+    """Each profile's pages among ``logged``'s, as their indices in time order.
+
+    A page's history leaves out the signals naming it or any later one of these: a
+    client knows a page's id only once it has the page, whatever the stamp a clock
+    behind the server's puts on them (see :func:`_newest_before`, the row ranker's
+    counterpart). Its impressions stamped before it were otherwise the page's own tiles
+    "shown and not played" (impression fatigue) when the page chose them.
+    """
+    profiles = logged.page_profile.astype(np.int64)
+    order = np.argsort(profiles, kind="stable")  # pages are in time order: kept within one
+    starts = np.flatnonzero(np.r_[True, np.diff(profiles[order]) != 0])
+    return {
+        int(profiles[order[start]]): order[start:end]
+        for start, end in zip(starts.tolist(), [*starts[1:].tolist(), order.shape[0]], strict=True)
+    }
+
+
 def _context_moment(at: dt.datetime, zone: dt.tzinfo, *, hour: int, weekday: int) -> dt.datetime:
     """The moment nearest ``at`` whose local hour and weekday in ``zone`` are a page's logged ones.
 
@@ -320,6 +339,7 @@ def _title_examples(
     bounds = np.searchsorted(logged.page[order], np.arange(len(logged.page_ids) + 1))
     last = float(logged.page_time[pages].max()) if pages.shape[0] else 0.0
     history_at = _history_moments(logged)
+    profile_pages = _pages_of_profiles(logged)
     states = _StatesAsOf(  # a second past the last page: each page takes what precedes it
         profile_ids=sorted(profiles), until=dt.datetime.fromtimestamp(last + 1.0, tz=dt.UTC)
     )
@@ -345,7 +365,10 @@ def _title_examples(
         cut = dt.datetime.fromtimestamp(float(history_at[p]), tz=dt.UTC)
         catalogue = bundle.catalogue(refresh)
         zone = catalogue.time_zones.get(logged.page_region[p], dt.UTC)
-        rows = profile_history_rows(profile_id=profile.pk, at=cut)
+        # What a client sent naming this page or a later one, its request never read.
+        own = profile_pages[profile.pk]
+        unread = [logged.page_ids[q] for q in own[np.searchsorted(own, p) :].tolist()]
+        rows = profile_history_rows(profile_id=profile.pk, at=cut, unread_pages=unread)
         rows = dataclasses.replace(rows, states=states.at(profile.pk, cut))
         history = history_on_index(rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue)
         codes = {lang.code for lang in profile.preferred_languages.all()}

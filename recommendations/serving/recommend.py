@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +50,8 @@ _DEFAULT_WINDOW_DAYS = 365
 
 @functools.cache
 def _history_sql() -> str:
-    """The profile's newest signals, in :func:`signal_queryset`'s columns, as plain SQL.
+    """The profile's newest signals, in :func:`signal_queryset`'s columns, as plain SQL
+    (see :func:`_history_sql_leaving_out`).
 
     Built once per process: constructing the equivalent queryset (a CASE over
     eleven kinds) costs more per request than running it. Two more columns
@@ -61,6 +64,16 @@ def _history_sql() -> str:
     viewer's plays were pushed out by what they were merely shown.
     Parameters (:func:`_history_params`): profile id, since, until, limit,
     then the same for impressions.
+    """
+    return _history_sql_leaving_out(0)
+
+
+def _history_sql_leaving_out(pages: int) -> str:
+    """:func:`_history_sql`, less the signals naming any of ``pages`` page ids, left out
+    before the bounds (each branch takes the ids after ``until``).
+
+    Training's only (a page's request never read what named the page or a later one);
+    serving reads :func:`_history_sql`, which has no such condition.
     """
     quote = connection.ops.quote_name
     table = quote(Signal._meta.db_table)
@@ -86,6 +99,10 @@ def _history_sql() -> str:
         f"CASE device {devices} ELSE 0 END FROM {table} "
     )
     where = "WHERE profile_id = %s AND occurred_at >= %s AND occurred_at < %s AND "
+    if pages:
+        page = quote(Signal._meta.get_field("page_id").column)
+        placeholders = ", ".join(["%s"] * pages)
+        where += f"({page} IS NULL OR {page} NOT IN ({placeholders})) AND "
     newest = " ORDER BY occurred_at DESC LIMIT %s"
     # Two bounded branches, each a range scan of its own partial index (the kind is a
     # literal, as in the indexes' conditions, so even a generic plan can use them) that
@@ -165,7 +182,9 @@ class HistoryRows:
     impressions_cut: bool = False
 
 
-def profile_history_rows(*, profile_id: int, at: dt.datetime | None) -> HistoryRows:
+def profile_history_rows(
+    *, profile_id: int, at: dt.datetime | None, unread_pages: Sequence[uuid.UUID] = ()
+) -> HistoryRows:
     """The profile's newest signals and all its title states: one round trip.
 
     Signals are bounded (``HISTORY_MAX_SIGNALS``, impressions apart by
@@ -174,6 +193,11 @@ def profile_history_rows(*, profile_id: int, at: dt.datetime | None) -> HistoryR
     in progress, completed, thumbed) is in the derived title states, which
     fold the whole history. Both are read by one statement (:func:`_history_read_sql`):
     a second round trip cost more than either indexed lookup.
+
+    ``unread_pages`` is training's: a logged page's request never read the signals
+    naming it (or a later page), which a client clock behind the server's stamps before
+    the page. They are left out before the bounds, as that request's read was bounded
+    without them. Serving passes none and reads the statement it always reads.
     """
     now = at or timezone.now()
     window = history_window()
@@ -183,8 +207,15 @@ def profile_history_rows(*, profile_id: int, at: dt.datetime | None) -> HistoryR
     # Impressions only count what was seen before the page: a client clock running ahead
     # must not take places under their bound that the page then leaves uncounted.
     params = _history_params(profile_id, since, until, shown_until=now)
+    statement = _history_read_sql()
+    if unread_pages:
+        field = Signal._meta.get_field("page_id")
+        ids = [field.get_db_prep_value(page, connection) for page in unread_pages]
+        # Each branch's ids follow its ``until``: the bounds are its last parameter.
+        params = [*params[:3], *ids, params[3], *params[4:7], *ids, params[7]]
+        statement = _history_read_sql_over(_history_sql_leaving_out(len(ids)))
     with connection.cursor() as cursor:
-        cursor.execute(_history_read_sql(), [*params, profile_id])
+        cursor.execute(statement, [*params, profile_id])
         rows = cursor.fetchall()
     both = np.array(rows, dtype=np.float64).reshape(-1, 9)
     is_state = both[:, 0] < 0
@@ -236,6 +267,11 @@ def _history_read_sql() -> str:
     signals' (:data:`_STATE_COLUMNS`), so both branches of the ``UNION ALL``
     are one row type. Parameters: :func:`_history_params`, then the profile id.
     """
+    return _history_read_sql_over(_history_sql())
+
+
+def _history_read_sql_over(signals: str) -> str:
+    """``signals`` (:func:`_history_sql` or a variant of it), then the title states."""
     quote = connection.ops.quote_name
     table = quote(ProfileTitleState._meta.db_table)
     up, down = ProfileTitleState.Thumbs.UP.value, ProfileTitleState.Thumbs.DOWN.value
@@ -266,7 +302,7 @@ def _history_read_sql() -> str:
         f"CASE thumbs WHEN '{up}' THEN 1 WHEN '{down}' THEN -1 ELSE 0 END, 0 "
         f"FROM {table} WHERE profile_id = %s"
     )
-    return f"SELECT * FROM ({_history_sql()}) AS newest UNION ALL {states}"  # noqa: S608
+    return f"SELECT * FROM ({signals}) AS newest UNION ALL {states}"  # noqa: S608
 
 
 def history_on_index(

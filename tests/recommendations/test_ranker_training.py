@@ -464,3 +464,27 @@ def test_a_pages_row_habits_are_counted_in_the_time_zone_it_was_served_in(viewer
     lift = ROW_FEATURE_NAMES.index("lift_hour")
     assert np.abs(before.row_features[:, lift]).max() > 0.1  # the habit moves the feature
     np.testing.assert_array_equal(after.row_features, before.row_features)
+
+
+def test_a_pages_own_tiles_stamped_before_it_are_not_its_title_features(viewer):
+    # given a page two days ago, and its title rows once its window closed
+    at = NOW - dt.timedelta(days=2)
+    page = homepage_render(profile=viewer, device="tv", at=at)
+    before = logged_examples_load(region_code=None, at=at + dt.timedelta(hours=4))
+
+    # when a device whose clock is a minute behind the server's reports every tile of the
+    # page on screen (stamped before the page they name), and nothing is played
+    _page_events(
+        viewer,
+        page,
+        at - dt.timedelta(seconds=60),
+        [("impression", item.title_id, row.id) for row in page.rows for item in row.items],
+    )
+    after = logged_examples_load(region_code=None, at=NOW)
+
+    # then the page's title features are what its request read: the tiles it showed were
+    # not yet "shown and not played" (impression fatigue) when it chose them
+    assert before.pages == after.pages == 1
+    fatigue = FEATURE_NAMES.index("impression_fatigue")
+    assert before.title_features[:, fatigue].max() == 0.0
+    np.testing.assert_array_equal(after.title_features, before.title_features)
