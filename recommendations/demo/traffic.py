@@ -264,7 +264,7 @@ class _Viewer:
                 event(SignalKind.IMPRESSION, clock, **fields)
             clock += 2.0
             if self._skips(taste, row, bucket, rng.random):
-                event(SignalKind.ROW_SCROLL_PAST, clock, row=row.id)
+                event(SignalKind.ROW_SCROLL_PAST, clock, row=row.id, page_id=page_id)
                 continue
             candidates.extend(
                 (logit, r, position)
