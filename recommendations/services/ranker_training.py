@@ -58,7 +58,7 @@ import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 from django.db.models import CharField, F, Value
-from django.db.models.functions import MD5, Cast, Concat
+from django.db.models.functions import MD5, Cast, Concat, Least
 
 from config.lookups import AnyOf
 from profiles.models import Profile
@@ -170,19 +170,26 @@ class _StatesAsOf:
 
     Read once for all the profiles (their state-changing signals before the last
     page) and folded by the signals service's own rule, a page at a time: ask
-    for a profile's moments in increasing order.
+    for a profile's moments in increasing order. An event is placed as ingest
+    folded it: at its stamp, or at its receipt when the client's clock stamped it
+    later (``_store`` orders such an event as of now; the log keeps the stamp). By
+    the stamp, a thumbs down from a fast clock outranked the thumbs up given after
+    it, and the page learned from a dislike its request had not seen.
     """
 
     def __init__(self, *, profile_ids: list[int], until: dt.datetime) -> None:
+        skew = dt.timedelta(seconds=float(settings.TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]))
         rows = (
             Signal.objects.filter(
                 AnyOf(F("profile_id"), profile_ids),
                 kind__in=list(STATE_KINDS),
                 title__isnull=False,
-                occurred_at__lt=until,
+                occurred_at__lt=until + skew,  # stamped at most the skew after its receipt
             )
-            .order_by("profile_id", "occurred_at", "id")
-            .values_list("profile_id", "title_id", "episode_id", "kind", "value", "occurred_at")
+            .annotate(folded_at=Least("occurred_at", "received_at"))
+            .filter(folded_at__lt=until)
+            .order_by("profile_id", "folded_at", "id")
+            .values_list("profile_id", "title_id", "episode_id", "kind", "value", "folded_at")
         )
         self.events: dict[int, list[SignalEvent]] = {}
         season_titles = set()

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from recommendations.models import ProfileTitleState, Signal
+from recommendations.services.ranker_training import _StatesAsOf
 from tests.factories import (
     AvailabilityFactory,
     EpisodeFactory,
@@ -290,3 +291,22 @@ def test_a_series_is_completed_when_its_last_episode_was_finished_whatever_the_a
     assert state.completed_at == NOW - dt.timedelta(minutes=10)
     resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()
     assert resumed["results"] == []
+
+
+def test_training_folds_an_event_stamped_ahead_as_of_its_receipt_as_ingest_did(
+    api_client, profile, film
+):
+    # given: a thumbs down stamped 4 minutes ahead by a fast TV clock, then a thumbs up a
+    # minute later from a phone whose clock is right: the live state keeps the thumbs up
+    ahead = (timezone.now() + dt.timedelta(minutes=4)).isoformat()
+    send(api_client, profile, event(film, kind="thumbs_down", occurred_at=ahead))
+    send(api_client, profile, event(film, kind="thumbs_up", occurred_at=timezone.now().isoformat()))
+
+    # when: the rankers' training folds the profile's state from its signal log, as of a
+    # page served after both stamps
+    later = timezone.now() + dt.timedelta(minutes=10)
+    states = _StatesAsOf(profile_ids=[profile.pk], until=later).at(profile.pk, later)
+
+    # then: it is the state serving read (thumbs up), not the one the client's stamps say
+    assert ProfileTitleState.objects.get(profile=profile, title=film).thumbs == "up"
+    assert states[states[:, 0] == film.pk, 3].tolist() == [1.0]
