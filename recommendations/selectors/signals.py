@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import Exists, F, FilteredRelation, Min, OuterRef, Q, QuerySet
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from artwork.models import ArtworkVariant
@@ -318,7 +319,8 @@ def episode_completions_get(
     The state keeps which episodes are finished, not when; ingest asks only for a
     batch that reports an episode's play or completion older than the playback
     already folded (an offline device's upload), where that order decides whether
-    a play was a rewatch and when the series was finished.
+    a play was a rewatch and when the series was finished. A completion stamped
+    ahead by a fast client clock counts as of its receipt, as ingest folded it.
     """
     return dict(
         Signal.objects.filter(
@@ -329,7 +331,7 @@ def episode_completions_get(
         )
         .order_by()
         .values("episode_id")
-        .annotate(first=Min("occurred_at"))
+        .annotate(first=Min(Least("occurred_at", "received_at")))
         .values_list("episode_id", "first")
     )
 

@@ -329,7 +329,7 @@ def _store(profile: Profile, columns: EventColumns, references: SignalReferences
     # clock running fast (within the allowed skew) is ordered as of now, else it would
     # outrank what another device, or the same user a minute later, does next (a thumbs
     # down stamped 4 minutes ahead kept a thumbs up given 1 minute later from counting).
-    # The log keeps the time as the client sent it.
+    # The log keeps the time as the client sent it, and this moment as its receipt.
     now = timezone.now()
     for event in engaging:
         if event.occurred_at > now:
@@ -362,7 +362,7 @@ def _store(profile: Profile, columns: EventColumns, references: SignalReferences
             if late
             else None,
         )
-    inserted = _insert(profile, columns, rewatches)
+    inserted = _insert(profile, columns, rewatches, received_at=now)
     if states:
         title_states_save(states=states.values())
     return inserted
@@ -399,13 +399,15 @@ def _in_utc(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
-def _copy_text(profile_id: int, columns: EventColumns, rewatches: set[int]) -> str:
+def _copy_text(
+    profile_id: int, columns: EventColumns, rewatches: set[int], *, received_at: dt.datetime
+) -> str:
     """The batch as COPY text, one line per event in ``SIGNAL_FIELDS`` order, in one pass.
 
     Kinds, devices and UUIDs were validated, so only the free-text ``row`` needs
     COPY's escaping (once per distinct row id).
     """
-    received_at = timezone.now().isoformat()
+    received = received_at.isoformat()
     times = columns.occurred_at_text
     if times is None:
         times = [_in_utc(moment).isoformat() for moment in columns.occurred_at]
@@ -416,7 +418,7 @@ def _copy_text(profile_id: int, columns: EventColumns, rewatches: set[int]) -> s
             f"{profile_id}\t{null if title is None else title}\t"
             f"{null if episode is None else episode}\t{kind}\t"
             f"{null if value is None else value}\t{device}\t{occurred_at}\t"
-            f"{received_at}\t{event_id}\t{null if page is None else page}\t{rows[row]}\t"
+            f"{received}\t{event_id}\t{null if page is None else page}\t{rows[row]}\t"
             f"{null if position is None else position}\t{null if variant is None else variant}\t"
             f"{'t' if index in rewatches else 'f'}\n"
             for (
@@ -458,15 +460,21 @@ class _StoredBefore(Exception):
 _EVENT_UNIQUE = "signal_event_unique_per_profile"
 
 
-def _insert(profile: Profile, columns: EventColumns, rewatches: set[int]) -> int:
+def _insert(
+    profile: Profile, columns: EventColumns, rewatches: set[int], *, received_at: dt.datetime
+) -> int:
     """Insert the events; returns how many were stored.
+
+    ``received_at`` is the moment the fold ordered events stamped after it at: the
+    log's receipt is that moment, so that what is refolded from the log (training's
+    title states, a late upload's episode completions) places them where ingest did.
 
     On PostgreSQL, COPY: the cheapest way in. It has no ON CONFLICT, so the
     unique (profile, client_event_id) index refuses the whole COPY if any event
     was stored before; that raises ``_StoredBefore``.
     """
     if connection.vendor == "postgresql":
-        text = _copy_text(profile.pk, columns, rewatches)
+        text = _copy_text(profile.pk, columns, rewatches, received_at=received_at)
         try:
             with connection.cursor() as cursor, cursor.cursor.copy(_PG_COPY) as copy:
                 copy.write(text)

@@ -310,3 +310,32 @@ def test_training_folds_an_event_stamped_ahead_as_of_its_receipt_as_ingest_did(
     # then: it is the state serving read (thumbs up), not the one the client's stamps say
     assert ProfileTitleState.objects.get(profile=profile, title=film).thumbs == "up"
     assert states[states[:, 0] == film.pk, 3].tolist() == [1.0]
+
+
+def test_a_late_upload_does_not_date_a_series_finished_by_a_fast_clock_in_the_future(
+    api_client, profile, series
+):
+    # given: every episode finished, the last one stamped 4 minutes ahead by a fast clock
+    title, episodes = series
+    *before, last = [e for season in episodes for e in season]
+    send(
+        api_client,
+        profile,
+        *[
+            event(title, kind="complete", episode=e.pk, occurred_at=at(30 - i))
+            for i, e in enumerate(before)
+        ],
+    )
+    ahead = (timezone.now() + dt.timedelta(minutes=4)).isoformat()
+    send(api_client, profile, event(title, kind="complete", episode=last.pk, occurred_at=ahead))
+    finished = ProfileTitleState.objects.get(profile=profile, title=title).completed_at
+
+    # when: an offline device uploads an older completion of the first episode
+    send(
+        api_client, profile, event(title, kind="complete", episode=before[0].pk, occurred_at=at(60))
+    )
+
+    # then: the series was still finished when the server received its last episode's
+    state = ProfileTitleState.objects.get(profile=profile, title=title)
+    assert finished <= timezone.now()
+    assert state.completed_at == finished
