@@ -101,9 +101,10 @@ class Command(BaseCommand):
             help=(
                 "Replace the previous demo data. The previous demo is deleted in the same "
                 "transaction the new one is written in, with what was learned from it "
-                "(model versions, training runs, page log, artwork policies), and its "
-                "files once that commits: a run that fails or is interrupted leaves it as "
-                "it was. Nothing serves until train_models, as on a fresh database."
+                "(model versions, training runs, page log, artwork policies and daily "
+                "take rates), and its files once that commits: a run that fails or is "
+                "interrupted leaves it as it was. Nothing serves until train_models, as on "
+                "a fresh database."
             ),
         )
         existing.add_argument(
