@@ -24,6 +24,8 @@ class SignalKind(models.TextChoices):
     - progress: playback checkpoint (value: percent of the title or episode, 0-100).
     - complete: the film or episode was finished (value: none).
     - thumbs_up / thumbs_down: explicit rating (value: none).
+    - thumbs_cleared: the profile removed its rating (value: none); the latest of the three
+      by time is the pair's rating, so a clear leaves the title unrated again.
     """
 
     IMPRESSION = "impression", "Impression"
@@ -37,6 +39,7 @@ class SignalKind(models.TextChoices):
     COMPLETE = "complete", "Complete"
     THUMBS_UP = "thumbs_up", "Thumbs up"
     THUMBS_DOWN = "thumbs_down", "Thumbs down"
+    THUMBS_CLEARED = "thumbs_cleared", "Rating removed"
 
 
 class PortableBrinIndex(BrinIndex):

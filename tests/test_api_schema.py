@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.views import APIView
 
+from recommendations.models import SignalKind
 from tests.conftest import token_client
 from tests.factories import (
     AccountFactory,
@@ -369,3 +370,14 @@ def test_the_batch_limits_name_the_status_each_gives(schema):
     assert "1,048,576 bytes" in responses(schema, "POST", path)["413"]["description"]
     events = schema["components"]["schemas"]["SignalBatchRequest"]["properties"]["events"]
     assert "at most 1,000 (more is a 400)" in events["description"]
+
+
+def test_every_signal_kind_is_documented_including_a_removed_rating(schema):
+    # A client that offers "remove rating" finds the kind to send, and what it does.
+    components = schema["components"]["schemas"]
+    kind = components["SignalEventRequest"]["properties"]["kind"]
+    enum = components[kind["allOf"][0]["$ref"].rsplit("/", 1)[1]]["enum"]
+
+    assert set(enum) == set(SignalKind.values)
+    assert "thumbs_cleared" in enum
+    assert "thumbs_cleared removes the title's rating" in kind["description"]

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from .signal_writer import Event
 
 PLAY_KINDS = frozenset({"play_start", "search_play", "external_play"})
-STATE_KINDS = PLAY_KINDS | {"progress", "complete", "thumbs_up", "thumbs_down"}
+THUMBS_OF = {"thumbs_up": "up", "thumbs_down": "down", "thumbs_cleared": ""}
+STATE_KINDS = PLAY_KINDS | {"progress", "complete", *THUMBS_OF}
 
 
 @dataclass(slots=True)
@@ -91,7 +92,7 @@ def fold_title_states(
                     state.completed_at = state.completed_at or ts
             elif is_film[title_id] and state.completed_at is None:
                 state.completed_at = ts
-        else:  # thumbs_up / thumbs_down
-            state.thumbs = "up" if kind == "thumbs_up" else "down"
+        else:  # thumbs_up / thumbs_down / thumbs_cleared
+            state.thumbs = THUMBS_OF[kind]
             state.thumbs_at = ts
     return states, rewatches

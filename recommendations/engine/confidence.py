@@ -95,6 +95,7 @@ class SignalCode(IntEnum):
     COMPLETE = 8
     THUMBS_UP = 9
     THUMBS_DOWN = 10
+    THUMBS_CLEARED = 11
 
 
 _PLAY_CODES = (SignalCode.PLAY_START, SignalCode.SEARCH_PLAY, SignalCode.EXTERNAL_PLAY)

@@ -30,7 +30,14 @@ from recommendations.signal_events import EventColumns, EventErrors, SignalEvent
 
 #: What moves playback (progress, the episode): ordered by ``playback_at``.
 PLAYBACK_KINDS = PLAY_KINDS | {SignalKind.PROGRESS, SignalKind.COMPLETE}
-STATE_KINDS = PLAYBACK_KINDS | {SignalKind.THUMBS_UP, SignalKind.THUMBS_DOWN}
+#: A rating: the latest of them by time is the pair's thumbs (a clear leaves none).
+RATING_KINDS = frozenset({SignalKind.THUMBS_UP, SignalKind.THUMBS_DOWN, SignalKind.THUMBS_CLEARED})
+STATE_KINDS = PLAYBACK_KINDS | RATING_KINDS
+_THUMBS_OF = {
+    SignalKind.THUMBS_UP: ProfileTitleState.Thumbs.UP,
+    SignalKind.THUMBS_DOWN: ProfileTitleState.Thumbs.DOWN,
+    SignalKind.THUMBS_CLEARED: ProfileTitleState.Thumbs.NONE,
+}
 
 
 class SignalBatchRejected(Exception):
@@ -246,14 +253,11 @@ def title_states_fold(
                         state.completed_at = state.completed_at or event.occurred_at
             elif title_kinds[event.title_id] == Title.Kind.FILM:
                 state.completed_at = min(filter(None, (state.completed_at, event.occurred_at)))
-        elif event.kind in (SignalKind.THUMBS_UP, SignalKind.THUMBS_DOWN) and (
+        elif event.kind in RATING_KINDS and (
             state.thumbs_at is None or event.occurred_at >= state.thumbs_at
         ):
-            state.thumbs = (
-                ProfileTitleState.Thumbs.UP
-                if event.kind == SignalKind.THUMBS_UP
-                else ProfileTitleState.Thumbs.DOWN
-            )
+            # A clear keeps its time too: an older thumbs arriving after it stays cleared.
+            state.thumbs = _THUMBS_OF[event.kind]
             state.thumbs_at = event.occurred_at
     return rewatches
 

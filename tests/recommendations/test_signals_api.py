@@ -83,6 +83,8 @@ def test_a_valid_batch_is_stored_and_counted(api_client, profile, title):
         ({"surprise": 1}, "surprise", "Unknown field"),
         ({"kind": "hover"}, "value", "Required for 'hover'"),
         ({"value": 3}, "value", "Not used for 'play_start'"),
+        ({"kind": "thumbs_cleared", "value": 1}, "value", "Not used for 'thumbs_cleared'"),
+        ({"kind": "thumbs_cleared", "title": None}, "title", "Required for 'thumbs_cleared'"),
         ({"kind": "progress", "value": 140}, "value", "from 0 to 100"),
         ({"position": -1}, "position", "from 0 to 1,000"),
         ({"title": "abc"}, "title", "positive integer"),

@@ -206,6 +206,60 @@ def test_a_late_progress_newer_than_the_stored_one_counts_though_a_thumbs_came_a
     assert (state.progress, state.thumbs) == (60, ProfileTitleState.Thumbs.UP)
 
 
+def test_a_cleared_rating_leaves_the_title_unrated_and_resumable_again(api_client, profile, film):
+    # given: a film stopped at 40%, then given a thumbs down (which takes it out of
+    # Continue Watching)
+    send(
+        api_client,
+        profile,
+        event(film, occurred_at=at(30)),
+        event(film, kind="progress", value=40, occurred_at=at(20)),
+        event(film, kind="thumbs_down", occurred_at=at(10)),
+    )
+    resume = f"/api/v1/profiles/{profile.pk}/continue-watching/"
+    assert api_client.get(resume).json()["results"] == []
+
+    # when: the viewer removes the rating
+    send(api_client, profile, event(film, kind="thumbs_cleared", occurred_at=at(5)))
+
+    # then: no rating, and the film is back to be resumed where it was
+    state = ProfileTitleState.objects.get(profile=profile, title=film)
+    assert (state.thumbs, state.progress) == (ProfileTitleState.Thumbs.NONE, 40)
+    resumed = api_client.get(resume).json()["results"]
+    assert [(r["title_id"], r["progress"]) for r in resumed] == [(film.pk, 40.0)]
+
+
+def test_an_older_clear_arriving_late_does_not_erase_a_newer_rating(api_client, profile, film):
+    # given: a thumbs up given 10 minutes ago
+    send(api_client, profile, event(film, kind="thumbs_up", occurred_at=at(10)))
+
+    # when: an offline device's clear from 30 minutes ago arrives
+    send(api_client, profile, event(film, kind="thumbs_cleared", occurred_at=at(30)))
+
+    # then: the newer rating stands
+    state = ProfileTitleState.objects.get(profile=profile, title=film)
+    assert state.thumbs == ProfileTitleState.Thumbs.UP
+
+
+def test_a_clear_keeps_its_time_so_an_older_rating_arriving_late_stays_cleared(
+    api_client, profile, film
+):
+    # given: a thumbs down, then cleared
+    send(
+        api_client,
+        profile,
+        event(film, kind="thumbs_down", occurred_at=at(20)),
+        event(film, kind="thumbs_cleared", occurred_at=at(10)),
+    )
+
+    # when: a thumbs up from before the clear arrives late
+    send(api_client, profile, event(film, kind="thumbs_up", occurred_at=at(15)))
+
+    # then: still no rating
+    state = ProfileTitleState.objects.get(profile=profile, title=film)
+    assert state.thumbs == ProfileTitleState.Thumbs.NONE
+
+
 def test_impressions_and_hovers_create_no_state(api_client, profile, film):
     send(api_client, profile, event(film, kind="impression"), event(film, kind="hover", value=900))
     assert not ProfileTitleState.objects.exists()
