@@ -23,15 +23,18 @@ completion                ``complete x max(commitment_factor(hours) x decay)``; 
 rewatch                   ``rewatch x sum(rewatch_decay)``, a play of something already
                           completed; each is a deliberate choice to spend hours again, so
                           they add up and decay with their own, longer half-life
-thumbs up                 ``thumbs_up x explicit_decay`` if the pair's latest thumbs is up
+thumbs up                 ``thumbs_up x explicit_decay`` if the pair's latest rating is up
 weak                      ``min(weak_cap, hover x sum(decay) + preview x sum(decay))``:
                           any number of hovers stays below one play
 impression                nothing: being shown is not evidence of liking
 ========================  =================================================================
 
-A pair whose latest thumbs is *down* gets no positive confidence at all (the
-thumbs down wipes plays and completions) and a negative-evidence entry
-``thumbs_down x explicit_decay`` instead. A pair that was only shown (at least
+A pair's rating is its latest thumbs up, thumbs down or thumbs cleared (a
+rating removed). A pair whose latest rating is *down* gets no positive
+confidence at all (the thumbs down wipes plays and completions) and a
+negative-evidence entry ``thumbs_down x explicit_decay`` instead. One whose
+latest rating is cleared has no explicit evidence either way: its plays and
+completions count as if it had never been rated. A pair that was only shown (at least
 ``ignored_min_impressions`` times) and never engaged with gets an "ignored"
 entry: mild evidence of disinterest, useful to the rankers as impression
 fatigue, deliberately kept apart from the thumbs-down matrix so that filters
@@ -683,6 +686,7 @@ class _SignalEvidence:
                 preview_total=self._total(kind(SignalCode.PREVIEW), self.decay),
                 up_age=self._smallest(kind(SignalCode.THUMBS_UP), ages),
                 down_age=self._smallest(kind(SignalCode.THUMBS_DOWN), ages),
+                clear_age=self._smallest(kind(SignalCode.THUMBS_CLEARED), ages),
                 impressions=np.bincount(pair_of[shown], minlength=self.n_pairs),
                 engaged=np.bincount(pair_of[only(self.engaged)], minlength=self.n_pairs),
                 impression_total=self._total(shown, self.decay),
@@ -716,6 +720,7 @@ class PairReductions:
     preview_total: np.ndarray  # decay of previews
     up_age: np.ndarray  # age of the latest thumbs up
     down_age: np.ndarray  # age of the latest thumbs down
+    clear_age: np.ndarray  # age of the latest thumbs cleared (a rating removed)
     impressions: np.ndarray  # how many
     engaged: np.ndarray  # how many signals other than impressions
     impression_total: np.ndarray  # decay of impressions
@@ -738,10 +743,11 @@ def _pair_confidence(
         weights.hover * pairs.hover_total + weights.preview * pairs.preview_total,
     )
 
-    # The latest thumbs decides; on a tie a dislike wins (never push what may be disliked).
-    up_age, down_age = pairs.up_age, pairs.down_age
-    disliked = np.isfinite(down_age) & (down_age <= up_age)
-    liked = np.isfinite(up_age) & (up_age < down_age)
+    # The latest rating decides; on a tie a dislike wins (never push what may be disliked),
+    # and a clear wins over a thumbs up. A clear newer than both leaves neither.
+    up_age, down_age, clear_age = pairs.up_age, pairs.down_age, pairs.clear_age
+    disliked = np.isfinite(down_age) & (down_age <= up_age) & (down_age <= clear_age)
+    liked = np.isfinite(up_age) & (up_age < down_age) & (up_age < clear_age)
     explicit = weights.thumbs_up * time_decay(
         np.where(liked, up_age, 0.0), weights.explicit_half_life_days
     )
@@ -842,7 +848,7 @@ def profile_confidence_row(
     cols = sorted(by_title)
     reductions = []  # a tuple per title, in PairReductions' field order
     # Plain ints: comparing with the enum's members costs an attribute lookup each.
-    impression, complete, progress_code, hover, preview, up_code, down_code = map(
+    impression, complete, progress_code, hover, preview, up_code, down_code, clear_code = map(
         int,
         (
             SignalCode.IMPRESSION,
@@ -852,6 +858,7 @@ def profile_confidence_row(
             SignalCode.PREVIEW,
             SignalCode.THUMBS_UP,
             SignalCode.THUMBS_DOWN,
+            SignalCode.THUMBS_CLEARED,
         ),
     )
     play_codes = frozenset(map(int, _PLAY_CODES))
@@ -859,7 +866,7 @@ def profile_confidence_row(
         signals = by_title[title]
         first_completion = max((s[2] for s in signals if s[1] == complete), default=-np.inf)
         played = progress = completion = rewatched = hovered = previewed = shown_decay = 0.0
-        up = down = np.inf
+        up = down = clear = np.inf
         shown = engaged = 0
         for _, code, age, dec, play, rewatch_dec, percent, completed, again in signals:
             if code == impression:
@@ -885,11 +892,13 @@ def profile_confidence_row(
                 up = min(up, age)
             elif code == down_code:
                 down = min(down, age)
+            elif code == clear_code:
+                clear = min(clear, age)
         reductions.append(
             (played, progress, completion, rewatched, hovered, previewed,
-             up, down, shown, engaged, shown_decay)
+             up, down, clear, shown, engaged, shown_decay)
         )  # fmt: skip
-    per_pair = np.array(reductions, dtype=np.float64).reshape(-1, 11).T
+    per_pair = np.array(reductions, dtype=np.float64).reshape(-1, 12).T
     positive, negative, ignored = _pair_confidence(PairReductions(*per_pair), weights)
     return ConfidenceRow(
         np.array(cols, dtype=np.int64), positive, negative, ignored, n_titles=n_titles

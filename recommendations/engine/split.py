@@ -97,12 +97,15 @@ def latest_thumbs_down(
     thumbs_up: npt.ArrayLike,
     thumbs_down: npt.ArrayLike,
     n_titles: int,
+    thumbs_cleared: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.bool_]:
     """Per event: whether its (profile, title) pair's latest thumbs, by time, is down.
 
     A title the profile last thumbed down is a dislike however it was played
     before; an evaluation that counted it as a hit would reward a model for
-    recommending it. Ties in time keep the input order (the later event wins).
+    recommending it. A rating removed since (``thumbs_cleared``) is a rating
+    like the others: a thumbs down cleared later is no dislike any more. Ties in
+    time keep the input order (the later event wins).
 
     Parameters
     ----------
@@ -110,6 +113,8 @@ def latest_thumbs_down(
     timestamp : array of float64, shape (n,)
     thumbs_up, thumbs_down : array of bool, shape (n,)
         Which events are thumbs up and which thumbs down.
+    thumbs_cleared : array of bool, shape (n,), optional
+        Which events removed the rating; none when left out.
     n_titles : int
 
     Returns
@@ -119,6 +124,8 @@ def latest_thumbs_down(
     keys = _pair_keys(profile_index, title_index, n_titles)
     up = np.asarray(thumbs_up, dtype=bool).reshape(-1)
     down = np.asarray(thumbs_down, dtype=bool).reshape(-1)
+    if thumbs_cleared is not None:
+        up = up | np.asarray(thumbs_cleared, dtype=bool).reshape(-1)  # a rating, not down
     thumbs = np.flatnonzero(up | down)
     if thumbs.shape[0] == 0:
         return np.zeros(keys.shape[0], dtype=bool)

@@ -212,6 +212,7 @@ def _judging(
         timestamp=times,
         thumbs_up=kinds == SignalCode.THUMBS_UP,
         thumbs_down=kinds == SignalCode.THUMBS_DOWN,
+        thumbs_cleared=kinds == SignalCode.THUMBS_CLEARED,
         n_titles=shape[1],
     )
     # One grouping of the events by pair serves the split's matrices and the confidence of

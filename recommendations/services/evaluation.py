@@ -160,6 +160,7 @@ def evaluation_split(
         timestamp=signals.timestamp[events],
         thumbs_up=kind == SignalCode.THUMBS_UP,
         thumbs_down=kind == SignalCode.THUMBS_DOWN,
+        thumbs_cleared=kind == SignalCode.THUMBS_CLEARED,
         n_titles=n_titles,
     )
     relevant, seen = holdout_matrices(

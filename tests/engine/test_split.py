@@ -171,6 +171,27 @@ def test_latest_thumbs_down_marks_every_event_of_a_pair_whose_last_thumbs_is_dow
     assert marked.tolist() == [True, True, True, False, False, False]
 
 
+def test_a_thumbs_down_cleared_since_is_not_the_latest_thumbs():
+    # given: pair (0, 1) thumbed down then cleared; pair (0, 2) cleared then thumbed down
+    profiles = np.zeros(4, int)
+    titles = np.array([1, 1, 2, 2])
+    times = np.array([1.0, 2.0, 1.0, 2.0])
+    down = np.array([True, False, False, True])
+    cleared = np.array([False, True, True, False])
+
+    marked = latest_thumbs_down(
+        profile_index=profiles,
+        title_index=titles,
+        timestamp=times,
+        thumbs_up=np.zeros(4, bool),
+        thumbs_down=down,
+        thumbs_cleared=cleared,
+        n_titles=3,
+    )
+
+    assert marked.tolist() == [False, False, True, True]
+
+
 @pytest.mark.parametrize("grouped", [False, True], ids=["sorted here", "caller's pair grouping"])
 def test_a_thumbs_downed_held_out_title_is_not_relevant(grouped):
     # given: profile 0 trains on title 1, then in the test period plays titles 2 and 3 and
