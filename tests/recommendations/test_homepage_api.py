@@ -500,6 +500,23 @@ def test_no_row_is_because_of_a_title_the_profile_now_dislikes(world, household)
         assert not {f"because_you_watched:{title.pk}", f"because_you_liked:{title.pk}"} & named
 
 
+def test_a_title_whose_rating_was_removed_is_no_longer_a_because_you_liked_seed(world, household):
+    # given: Asha liked two romances, then removed her rating of one of them
+    account, asha, _ = household
+    kept, cleared = world.titles["romance"][:2]
+    record(asha, "thumbs_up", kept, days_ago=1.9)
+    record(asha, "thumbs_up", cleared, days_ago=1.8)
+    model_train(region_code=world.region.code)
+    record(asha, "thumbs_cleared", cleared, days_ago=0.5)
+
+    # when
+    rows = token_client(account).get(url(asha, rows=40, items=1)).json()["rows"]
+
+    # then: "Because you liked" names only the title she still likes
+    named = {row["id"] for row in rows if row["type"] == "because_you_liked"}
+    assert named == {f"because_you_liked:{kept.pk}"}
+
+
 def test_a_new_kids_profile_gets_what_it_may_watch_though_nobody_is_watching_it(world):
     # given: every film the fans watch above a kid's limit, and twelve cartoons within it
     # that nobody has played (so not trending, nor new, nor like anything the kid played)

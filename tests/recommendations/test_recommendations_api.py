@@ -151,6 +151,29 @@ def test_thumbs_down_removes_the_title_and_its_content_neighbours(world, viewer,
     assert {t.pk for t in world.titles["comedy"]} <= set(titles)
 
 
+@pytest.mark.parametrize("cleared", ["before training", "since training"])
+def test_a_thumbs_down_cleared_since_no_longer_removes_the_title_or_its_neighbours(
+    world, viewer, client, cleared
+):
+    # given: the viewer gave an action film a thumbs down, then removed the rating
+    disliked = world.titles["action"][0]
+    record(viewer, "thumbs_down", disliked, days_ago=2)
+    if cleared == "before training":
+        record(viewer, "thumbs_cleared", disliked, days_ago=1)
+    model_train(region_code=world.region.code)
+    if cleared == "since training":
+        record(viewer, "thumbs_cleared", disliked, days_ago=1)
+    unrated = ProfileFactory(account=viewer.account, name="Unrated")
+
+    # when
+    titles = recommended(client, viewer)
+
+    # then: the film and its neighbours are back, as for a profile that never rated it
+    assert disliked.pk in titles
+    assert {t.pk for t in world.titles["action"]} <= set(titles)
+    assert titles == recommended(client, unrated)
+
+
 def test_completed_titles_return_only_when_rewatch_worthy(world, viewer, client):
     finished, loved = world.titles["comedy"][:2]
     watch(viewer, finished)
