@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from recommendations.engine.artwork_bandit import artwork_context
 from recommendations.engine.offpolicy import PolicyValue, ips_value, snips_value
+from recommendations.selectors.attribution import closed_before
 
 from .models import ArtworkPolicy, ArtworkTheme
 from .policy import PolicyParams, bandit_new, policy_read
@@ -37,7 +38,6 @@ from .selection import ArtworkArms, arms_for, artwork_arms_load, project_themes
 from .selectors import (
     ArtworkImpressions,
     artwork_impressions,
-    closed_before,
     profile_maturity,
     variant_themes,
     wilson_interval,

@@ -23,11 +23,7 @@ from django.utils import timezone
 from profiles.models import Profile
 from recommendations.engine.ranking import DEVICE_CLASSES, hour_bucket
 from recommendations.models import PageLog
-from recommendations.selectors.attribution import (
-    attribution_window,
-    named_page_skew,
-    page_impressions_attributed,
-)
+from recommendations.selectors.attribution import page_impressions_attributed
 
 from .models import ArtworkVariant, ArtworkVariantDaily
 
@@ -71,18 +67,6 @@ class ArtworkImpressions:
 
     def take(self, mask: npt.NDArray[np.bool_]) -> ArtworkImpressions:
         return ArtworkImpressions(**{k: getattr(self, k)[mask] for k in self.__dataclass_fields__})
-
-
-def closed_before(now: dt.datetime) -> dt.datetime:
-    """Pages generated before this moment have every reward they will ever be given.
-
-    A page's window closes ``attribution_window()`` after it, but a play is stamped by
-    the client's clock, which may run up to the tolerated skew (``named_page_skew``)
-    behind the server's: at ``now`` a play stamped just inside an older page's window
-    may not have happened yet. Folded at the window's close, that page kept a miss for
-    good in the incremental chain, while the nightly refit (run later) credited it.
-    """
-    return now - attribution_window() - named_page_skew()
 
 
 def artwork_impressions(

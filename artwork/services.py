@@ -17,10 +17,11 @@ from catalog.models import Genre
 from recommendations.engine.artwork_bandit import ThemesChanged, artwork_context
 from recommendations.engine.ranking import DEVICE_CLASSES
 from recommendations.models import PageLog
+from recommendations.selectors.attribution import closed_before
 
 from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily
 from .policy import bandit_new, policy_delete, policy_read, policy_write
-from .selectors import ArtworkImpressions, artwork_impressions, closed_before, variant_themes
+from .selectors import ArtworkImpressions, artwork_impressions, variant_themes
 
 
 def artwork_variants_set_active(*, variants: QuerySet[ArtworkVariant], active: bool) -> int:

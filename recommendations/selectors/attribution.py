@@ -80,6 +80,20 @@ def named_page_skew() -> dt.timedelta:
     return dt.timedelta(seconds=float(settings.TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]))
 
 
+def closed_before(now: dt.datetime) -> dt.datetime:
+    """Pages generated before this moment have every reward they will ever be given.
+
+    A page's window closes ``attribution_window()`` after it, but a play is stamped by
+    the client's clock, which may run up to the tolerated skew (:func:`named_page_skew`)
+    behind the server's: at ``now`` a play stamped just inside an older page's window
+    may not have happened yet. Learned from at the window's close, that page kept a miss
+    (the artwork policy's incremental chain for good; a ranker retrain until the next).
+    Every learner of the page log ends its range here, the artwork policy's and the
+    rankers', so that a page is a closed outcome to all of them at the same moment.
+    """
+    return now - attribution_window() - named_page_skew()
+
+
 def ranker_log_days() -> float:
     """How many days of pages the rankers' training reads: here, beside the attribution
     window, so that the training (a service) and the page log keep check (a selector) read

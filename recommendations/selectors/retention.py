@@ -2,11 +2,15 @@
 
 How long page logs are kept (``TONIGHT["PAGE_LOG_KEEP_DAYS"]``) is bounded
 below by their readers, listed in :func:`page_log_readers`: each reads its own
-window of pages plus the attribution window (plays up to that long after a page
-are credited to it, and a play names pages up to that long before the range
-read); the artwork policy's readers end their range a window and the clock skew
-before now too (their last pages' plays must all be in), and read plays from a
-skew before their range, so they reach back two windows and two skews.
+window of pages, and plays from the clock skew before it (a play may name a page up
+to that long after its stamp), plus the attribution window (plays up to that long
+after a page are credited to it, and a play names pages up to that long before
+it). Every reader ends its range a window and a skew before now (their last
+pages' plays must all be in:
+:func:`~recommendations.selectors.attribution.closed_before`); the rankers' range
+starts ``RANKER_LOG_DAYS`` before now whatever its end, while the artwork
+policy's readers count their days back from that end, so they reach back two
+windows and two skews.
 ``manage.py check`` refuses a keep shorter than any reader's need
 (``tonight.E001``, :mod:`recommendations.checks`), so a prune
 (:mod:`recommendations.services.retention`) cannot silently starve a retrain or
@@ -58,14 +62,17 @@ def page_log_readers() -> list[PageLogReader]:
     ranker = ranker_log_days()
     artwork = float(settings.TONIGHT["ARTWORK_TRAINING_DAYS"])
     return [
+        # Its range starts RANKER_LOG_DAYS before now (and ends at ``closed_before``); it
+        # reads plays from a skew before that start, and a play there names pages up to a
+        # window earlier.
         PageLogReader(
             "the title and row rankers' training (retrains, train_models)",
             "RANKER_LOG_DAYS",
-            ranker + window,
+            ranker + window + skew,
         ),
-        # Both end their range a window and a skew before now (``artwork.selectors.
-        # closed_before``), read plays from a skew before its start and reach a window
-        # before those for the pages the plays name.
+        # Both end their range a window and a skew before now (``closed_before``), count
+        # their days back from there, read plays from a skew before its start and reach a
+        # window before those for the pages the plays name.
         PageLogReader(
             "the artwork policy's nightly full refit",
             "ARTWORK_TRAINING_DAYS",

@@ -32,7 +32,7 @@ The three contenders, trained on the same split:
   trending, filters, scored through the serving code path
   (:func:`~recommendations.serving.scoring.rank_profile`), with the title
   ranker a training at the cut would serve: learned from the pages logged
-  before the cut whose attribution window had closed by then
+  before the cut whose attribution window and clock skew had passed by then
   (:func:`~recommendations.services.ranker_training.logged_examples_load`,
   the same rows and the same gate as ``model_train``), else the documented
   prior blend. When it is the learned one, **Tonight, prior blend** ranks

@@ -34,9 +34,12 @@ and builds both rankers' training rows **the way serving builds its inputs**:
   later one) is left out whatever its stamp: a slow clock stamps the page's own
   impressions and scroll-pasts before it (see :func:`_newest_before`).
 
-Pages are learned from only once their attribution window has closed (a page
-logged in the last ``ATTRIBUTION_WINDOW_SECONDS`` would have its misses
-counted before its plays could happen), and at most ``RANKER_MAX_PAGES`` of
+Pages are learned from only once their attribution window and the clock skew
+have passed (:func:`~recommendations.selectors.attribution.closed_before`, the
+artwork policy's moment too): a page logged in the last
+``ATTRIBUTION_WINDOW_SECONDS`` would have its misses counted before its plays
+could happen, and one a few minutes older its play from a client clock up to
+the skew behind the server's. At most ``RANKER_MAX_PAGES`` of
 them are sampled uniformly over the whole window (seeded by ``random_state``)
 rather than the newest, which at scale were the last minutes of traffic.
 
@@ -81,7 +84,7 @@ from recommendations.engine.row_ranking import (
 from recommendations.models import ModelVersion, PageLog, ProfileTitleState, Signal, SignalKind
 from recommendations.selectors.attribution import (
     AttributedImpressions,
-    attribution_window,
+    closed_before,
     page_impressions_attributed,
     ranker_log_days,
 )
@@ -635,12 +638,12 @@ def logged_examples_load(
     max_pages: int | None = None,
 ) -> LoggedExamples:
     """Both rankers' training rows from the pages logged before ``at`` whose attribution
-    window has closed by ``at`` (see the module doc); ``max_pages`` overrides
+    window and clock skew have passed by ``at`` (see the module doc); ``max_pages`` overrides
     ``TONIGHT["RANKER_MAX_PAGES"]``."""
     days = ranker_log_days()
     limit = int(settings.TONIGHT["RANKER_MAX_PAGES"]) if max_pages is None else max_pages
     since = at - dt.timedelta(days=days)
-    until = at - attribution_window()
+    until = closed_before(at)
     page_ids, sampled_profiles = _pages_sample(
         since=since, until=until, region_code=region_code, limit=limit, seed=random_state
     )

@@ -17,7 +17,11 @@ from recommendations.engine.persistence import save_artefact
 from recommendations.engine.ranking import FEATURE_NAMES
 from recommendations.engine.row_ranking import ROW_FEATURE_NAMES, ROW_TYPES, RowRanker
 from recommendations.models import PageLog
-from recommendations.selectors.attribution import attribution_window, ranker_log_days
+from recommendations.selectors.attribution import (
+    attribution_window,
+    named_page_skew,
+    ranker_log_days,
+)
 from recommendations.selectors.retention import page_log_readers
 from recommendations.services.homepage import homepage_render
 from recommendations.services.ranker_training import _pages_sample, logged_examples_load
@@ -126,6 +130,31 @@ def test_a_page_whose_attribution_window_is_open_is_not_learned_from(viewer):
     assert closed.title_labels.sum() == 1
 
 
+def test_a_page_is_learned_from_only_once_a_slow_clocks_play_can_have_arrived(viewer):
+    # given a page, and a retrain a minute after the page's attribution window closed
+    at = NOW - dt.timedelta(days=1)
+    page = homepage_render(profile=viewer, device="tv", at=at)
+    title = page.rows[0].items[0].title_id
+    window = attribution_window()
+    early = logged_examples_load(region_code=None, at=at + window + dt.timedelta(minutes=1))
+
+    # when a play of the page arrives after that retrain, stamped within the window by a
+    # client clock three minutes behind the server's (within the tolerated skew)
+    record(
+        viewer, "play_start", title, at=at + window - dt.timedelta(minutes=2), page_id=page.page_id
+    )
+    later = logged_examples_load(
+        region_code=None, at=at + window + named_page_skew() + dt.timedelta(minutes=1)
+    )
+
+    # then the early retrain left the page out rather than learn its play as a miss, and
+    # one once the skew passed too learns the play (the artwork policy's closed moment)
+    assert (early.pages, len(early.row_labels)) == (0, 0)
+    assert later.pages == 1
+    assert later.title_labels.sum() == 1
+    assert later.row_labels.sum() == 1
+
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -150,7 +179,8 @@ def test_the_rankers_days_and_pages_come_from_the_environment(monkeypatch, setti
     settings.TONIGHT = {**settings.TONIGHT, "RANKER_LOG_DAYS": loaded["RANKER_LOG_DAYS"]}
     assert ranker_log_days() == 14
     (rankers,) = [r for r in page_log_readers() if r.setting == "RANKER_LOG_DAYS"]
-    assert rankers.days == pytest.approx(14 + attribution_window() / dt.timedelta(days=1))
+    reach = attribution_window() + named_page_skew()
+    assert rankers.days == pytest.approx(14 + reach / dt.timedelta(days=1))
 
 
 def _ranker_errors() -> list[checks.CheckMessage]:

@@ -217,6 +217,24 @@ def test_the_artwork_readers_reach_two_attribution_windows_past_their_days(setti
     assert "Set TONIGHT_PAGE_LOG_KEEP_DAYS to 70 or more" in error.hint
 
 
+def test_the_rankers_reader_reaches_a_window_and_a_skew_past_its_days(settings):
+    # the rankers' training reads pages from RANKER_LOG_DAYS before now, plays from the
+    # clock skew (5 minutes) before those, and a play there names pages up to a window
+    # earlier: with a window 3 minutes short of a day, 28 days + 1 day + 2 minutes back, so
+    # a keep of 29 would prune pages a play read names (and credit it to another page)
+    settings.TONIGHT = {
+        **settings.TONIGHT,
+        "ATTRIBUTION_WINDOW_SECONDS": 24 * 3600 - 180,
+        "ARTWORK_TRAINING_DAYS": 10,
+        "PAGE_LOG_KEEP_DAYS": 29,
+    }
+
+    (error,) = _keep_errors()
+
+    assert "the title and row rankers' training" in error.msg
+    assert "Set TONIGHT_PAGE_LOG_KEEP_DAYS to 30 or more" in error.hint
+
+
 def test_a_batch_below_one_is_an_error(settings):
     settings.TONIGHT = {**settings.TONIGHT, "PAGE_LOG_PRUNE_BATCH": 0}
     assert [e.id for e in _keep_errors()] == ["tonight.E002"]
