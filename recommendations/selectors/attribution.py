@@ -108,8 +108,8 @@ class AttributedImpressions:
     Per page (index ``p``): ``page_ids[p]``, ``page_profile[p]``,
     ``page_time[p]``, ``page_device[p]``, ``page_hour[p]``,
     ``page_weekday[p]``, ``page_model_version[p]``, ``page_region[p]``; and
-    its rows ``row_page``, ``row_index``, ``row_type``, ``row_strength``,
-    ``row_played`` (one entry per shown row).
+    its rows ``row_page``, ``row_index``, ``row_kind`` (index into ``ROW_TYPES``),
+    ``row_strength``, ``row_played`` (one entry per shown row).
 
     Per impression (index ``i``): ``page`` (into the page arrays),
     ``title_id``, ``row`` (row index on its page), ``row_type`` (index into
