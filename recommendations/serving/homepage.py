@@ -105,10 +105,6 @@ MAX_BECAUSE_WATCHED_ROWS = 3
 #: "Because you watched X" keeps X's neighbours at least this share as similar as its nearest.
 NEIGHBOUR_MIN_SHARE = 0.5
 MAX_BECAUSE_LIKED_ROWS = 2
-#: A rating: the latest of these by time is the title's (a clear leaves it unrated).
-_RATING_CODES = np.array(
-    [SignalCode.THUMBS_UP, SignalCode.THUMBS_DOWN, SignalCode.THUMBS_CLEARED], dtype=np.int8
-)
 MAX_GENRE_ROWS = 4
 MAX_LANGUAGE_ROWS = 2
 #: Row events (plays from rows, scroll-pasts) read per request for the row ranker.
@@ -553,18 +549,9 @@ def _propose_rows(
             similar[titles] & fresh,
         )
 
-    # Because you liked X: titles whose latest rating is a thumbs up, newest first (the
-    # history is newest first). One rated down or cleared since is liked no more.
-    signals = history.signals
-    rated = np.isin(signals.kind, _RATING_CODES) & (signals.title_index >= 0)
-    latest_rating: dict[int, int] = {}
-    for title, kind in zip(
-        signals.title_index[rated].tolist(), signals.kind[rated].tolist(), strict=True
-    ):
-        latest_rating.setdefault(title, kind)
-    liked = np.array(
-        [t for t, kind in latest_rating.items() if kind == SignalCode.THUMBS_UP], dtype=np.int64
-    )
+    # Because you liked X: titles whose latest rating is a thumbs up, newest first. One
+    # rated down or cleared since is liked no more.
+    liked = history.liked()
     liked = liked[nameable(liked)]
     liked_seeds = [int(t) for t in dict.fromkeys(liked.tolist()) if t not in used_seeds]
     for seed in liked_seeds[:MAX_BECAUSE_LIKED_ROWS]:

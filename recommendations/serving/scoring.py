@@ -51,6 +51,10 @@ RECENT_ACTIVITY_DAYS = 7.0
 _PLAY_CODES = np.array(
     [SignalCode.PLAY_START, SignalCode.SEARCH_PLAY, SignalCode.EXTERNAL_PLAY], dtype=np.int8
 )
+#: A rating: the latest of these by time is the title's (a clear leaves it unrated).
+_RATING_CODES = np.array(
+    [SignalCode.THUMBS_UP, SignalCode.THUMBS_DOWN, SignalCode.THUMBS_CLEARED], dtype=np.int8
+)
 _IS_PLAY = np.zeros(max(SignalCode) + 1, dtype=bool)
 _IS_PLAY[_PLAY_CODES] = True
 
@@ -96,15 +100,33 @@ class ProfileHistory:
 
     @property
     def chose_something(self) -> bool:
-        """Whether the profile ever played a title or gave one a thumbs up.
+        """Whether the profile ever played a title or likes one now.
 
         What a "% match" may stand on. Hovers and previews move the ranking
         (the fold-in reads them), but a figure built on them alone overstates
         what is known: a Kids profile with four hovers and a preview read
-        "96% match".
+        "96% match". A like rated down or cleared since is not a choice.
         """
-        return bool(
-            (~np.isnan(self.last_played)).any() or (self.signals.kind == SignalCode.THUMBS_UP).any()
+        return bool((~np.isnan(self.last_played)).any() or self.liked().shape[0])
+
+    def liked(self) -> npt.NDArray[np.int64]:
+        """Titles whose latest rating (up, down or cleared) is a thumbs up, newest first.
+
+        The signals are newest first, so a title's first rating is its latest; a
+        like rated down or cleared since is liked no more ("Because you liked X"
+        seeds, and what a "% match" may stand on).
+        """
+        signals = self.signals
+        rated = np.isin(signals.kind, _RATING_CODES) & (signals.title_index >= 0)
+        if not rated.any():
+            return np.empty(0, dtype=np.int64)
+        latest: dict[int, int] = {}
+        for title, kind in zip(
+            signals.title_index[rated].tolist(), signals.kind[rated].tolist(), strict=True
+        ):
+            latest.setdefault(title, kind)
+        return np.array(
+            [t for t, kind in latest.items() if kind == SignalCode.THUMBS_UP], dtype=np.int64
         )
 
 

@@ -904,8 +904,9 @@ def test_a_finished_favourite_is_only_in_watch_again(world, household):
 
 
 def test_match_is_left_out_where_it_would_mislead(world, household):
-    # given: Asha has a history and a film in progress; Ravi has only hovered and
-    # previewed (the fold-in reads that, but it is no ground for a figure)
+    # given: Asha has a history and a film in progress; Ravi has only hovered,
+    # previewed and liked a title he then took his rating back from (the fold-in reads
+    # that, but it is no ground for a figure)
     account, asha, ravi = household
     for title in world.titles["drama"][:4]:
         watch(asha, title, days_ago=3)
@@ -914,6 +915,8 @@ def test_match_is_left_out_where_it_would_mislead(world, household):
     for title in world.titles["comedy"][:4]:
         record(ravi, "hover", title, days_ago=1, value=2000)
     record(ravi, "preview", world.titles["comedy"][0], days_ago=1, value=30)
+    record(ravi, "thumbs_up", world.titles["comedy"][1], days_ago=0.9)
+    record(ravi, "thumbs_cleared", world.titles["comedy"][1], days_ago=0.8)
     model_train(region_code=world.region.code)
     client = token_client(account)
 
