@@ -28,6 +28,7 @@ __all__ = [
     "global_time_holdout",
     "holdout_matrices",
     "holdout_relevance",
+    "latest_rating_cleared",
     "latest_thumbs_down",
     "pair_grouping",
     "pair_matrix",
@@ -135,6 +136,36 @@ def latest_thumbs_down(
     last = np.r_[ordered_keys[1:] != ordered_keys[:-1], True]
     down_keys = ordered_keys[last][down[order[last]]]
     return np.isin(keys, down_keys)
+
+
+def latest_rating_cleared(
+    *,
+    profile_index: npt.ArrayLike,
+    title_index: npt.ArrayLike,
+    timestamp: npt.ArrayLike,
+    thumbs_up: npt.ArrayLike,
+    thumbs_down: npt.ArrayLike,
+    thumbs_cleared: npt.ArrayLike,
+    n_titles: int,
+) -> npt.NDArray[np.bool_]:
+    """Per event: whether its (profile, title) pair's latest rating, by time, was removed.
+
+    A rating cleared since is worth nothing either way (docs/signals.md): a thumbs
+    up the profile took back is no evidence that it liked the title, so an
+    evaluation must not count it as a hit. Ties in time keep the input order, as
+    in :func:`latest_thumbs_down` (whose rule this is, with the clear as the kind
+    asked about).
+    """
+    up = np.asarray(thumbs_up, dtype=bool).reshape(-1)
+    down = np.asarray(thumbs_down, dtype=bool).reshape(-1)
+    return latest_thumbs_down(
+        profile_index=profile_index,
+        title_index=title_index,
+        timestamp=timestamp,
+        thumbs_up=up | down,
+        thumbs_down=thumbs_cleared,
+        n_titles=n_titles,
+    )
 
 
 def time_holdout(

@@ -72,7 +72,6 @@ from recommendations.engine.als import (
 )
 from recommendations.engine.confidence import (
     ConfidenceMatrices,
-    SignalCode,
     signal_confidence_parts,
     signed_confidence,
 )
@@ -80,11 +79,10 @@ from recommendations.engine.metrics import RankingMetrics, evaluate, top_k
 from recommendations.engine.split import (
     global_time_holdout,
     holdout_matrices,
-    latest_thumbs_down,
     pair_grouping,
 )
 from recommendations.selectors import training as data
-from recommendations.services.evaluation import NOT_ENGAGED_KINDS, RELEVANT_KINDS
+from recommendations.services.evaluation import NOT_ENGAGED_KINDS, judged_events
 
 logger = logging.getLogger(__name__)
 
@@ -204,16 +202,9 @@ def _judging(
     kinds = signals.kind[events]
     split = global_time_holdout(timestamp=times, test_fraction=test_fraction)
     cut = at if split.cut is None else split.cut
-    positive = np.isin(kinds, RELEVANT_KINDS)
     shape = (signals.n_profiles, signals.n_titles)
-    disliked = latest_thumbs_down(
-        profile_index=profiles,
-        title_index=titles,
-        timestamp=times,
-        thumbs_up=kinds == SignalCode.THUMBS_UP,
-        thumbs_down=kinds == SignalCode.THUMBS_DOWN,
-        thumbs_cleared=kinds == SignalCode.THUMBS_CLEARED,
-        n_titles=shape[1],
+    positive, disliked = judged_events(
+        profile_index=profiles, title_index=titles, timestamp=times, kind=kinds, n_titles=shape[1]
     )
     # One grouping of the events by pair serves the split's matrices and the confidence of
     # its training part (and of the whole window, when wanted).

@@ -11,8 +11,9 @@ evaluated.
 
 **Relevant**: a held-out (profile, title) pair is relevant when the profile
 played it (a play start of any kind), completed it or thumbed it up after the
-cut, and the pair's latest thumbs (over all its signals) is not down: a title
-thumbed down is never a hit, even though it was started first. A bare play
+cut (a thumbs up counts only if not cleared since), and the pair's latest
+thumbs (over all its signals) is not down: a title thumbed down is never a
+hit, even though it was started first. A bare play
 start counts: P(play) is what the ranker predicts and what the homepage is for,
 and a start the profile disliked is caught by the thumbs rule.
 
@@ -60,7 +61,12 @@ from recommendations.engine.confidence import SignalCode
 from recommendations.engine.metrics import RankingMetrics, evaluate, top_k
 from recommendations.engine.popularity import MostPopular
 from recommendations.engine.ranking import PlayRanker
-from recommendations.engine.split import global_time_holdout, holdout_matrices, latest_thumbs_down
+from recommendations.engine.split import (
+    global_time_holdout,
+    holdout_matrices,
+    latest_rating_cleared,
+    latest_thumbs_down,
+)
 from recommendations.selectors import training as data
 from recommendations.services.ranker_training import logged_examples_load
 from recommendations.services.training import (
@@ -139,6 +145,37 @@ class EvaluationSplit:
     n_test_events: int
 
 
+def judged_events(
+    *,
+    profile_index: np.ndarray,
+    title_index: np.ndarray,
+    timestamp: np.ndarray,
+    kind: np.ndarray,
+    n_titles: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per event on a title: whether it makes its title relevant when held out, and whether
+    its pair is disliked (never relevant). Shared with ``cluster_evaluation``.
+
+    A thumbs up counts only while it stands: one cleared since (``thumbs_cleared``)
+    is worth nothing either way, as in training and serving, so a title liked and
+    then un-liked without a play is no hit.
+    """
+    up = kind == SignalCode.THUMBS_UP
+    down = kind == SignalCode.THUMBS_DOWN
+    cleared = kind == SignalCode.THUMBS_CLEARED
+    ratings = {
+        "profile_index": profile_index,
+        "title_index": title_index,
+        "timestamp": timestamp,
+        "thumbs_up": up,
+        "thumbs_down": down,
+        "thumbs_cleared": cleared,
+        "n_titles": n_titles,
+    }
+    positive = np.isin(kind, RELEVANT_KINDS) & ~(up & latest_rating_cleared(**ratings))
+    return positive, latest_thumbs_down(**ratings)
+
+
 def evaluation_split(
     signals: data.TrainingSignals, *, test_fraction: float, at: float
 ) -> EvaluationSplit:
@@ -153,14 +190,11 @@ def evaluation_split(
     profile_index = signals.profile_index[events]
     title_index = signals.title_index[events]
     n_profiles, n_titles = signals.n_profiles, signals.n_titles
-    positive = np.isin(kind, RELEVANT_KINDS)
-    disliked = latest_thumbs_down(
+    positive, disliked = judged_events(
         profile_index=profile_index,
         title_index=title_index,
         timestamp=signals.timestamp[events],
-        thumbs_up=kind == SignalCode.THUMBS_UP,
-        thumbs_down=kind == SignalCode.THUMBS_DOWN,
-        thumbs_cleared=kind == SignalCode.THUMBS_CLEARED,
+        kind=kind,
         n_titles=n_titles,
     )
     relevant, seen = holdout_matrices(

@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 
 from recommendations.engine.confidence import SignalCode
 from recommendations.selectors.training import TrainingSignals
+from recommendations.services.cluster_evaluation import holdout_split
 from recommendations.services.evaluation import evaluation_split
 from tests.recommendations.demo_world import seed_small_demo
 from tests.recommendations.signal_rows import DAY, signals_of_rows
@@ -155,3 +156,27 @@ def test_nothing_tonight_trains_on_is_later_than_the_earliest_held_out_event():
     assert len(split.train) == 12
     plays = split.train.is_play() & (split.train.age_days(split.at) >= 0)
     assert split.train.timestamp[plays].max() < held_out.min()
+
+
+def test_a_held_out_thumbs_up_cleared_since_makes_no_title_relevant():
+    # given: after the cut, profile 0 likes title 3 and then removes the rating (a rating
+    # cleared since is worth nothing either way), and likes title 4, clears it, then plays it
+    rows = [
+        (0, 0, S.PLAY_START, 0),
+        (1, 1, S.PLAY_START, 1),
+        (1, 2, S.PLAY_START, 2),
+        (0, 3, S.THUMBS_UP, 8),
+        (0, 3, S.THUMBS_CLEARED, 8.5),
+        (0, 4, S.THUMBS_UP, 8),
+        (0, 4, S.THUMBS_CLEARED, 8.5),
+        (0, 4, S.PLAY_START, 9),
+        (1, 0, S.PLAY_START, 9),
+    ]
+
+    split = evaluation_split(_signals(rows), test_fraction=0.5, at=1.7e9 + 10 * DAY)
+    clusters = holdout_split(_signals(rows), at=1.7e9 + 10 * DAY, test_fraction=0.5)
+
+    # then: the cleared like judges nothing; the title it played is still a hit
+    assert split.relevant[0].indices.tolist() == [4]
+    assert clusters.relevant[0].indices.tolist() == [4]
+    assert split.n_test_events == clusters.n_test_events == 2
