@@ -17,6 +17,10 @@ hit, even though it was started first. A bare play
 start counts: P(play) is what the ranker predicts and what the homepage is for,
 and a start the profile disliked is caught by the thumbs rule.
 
+**Recommendable**: a held-out title the profile could not have been offered
+at the cut (not licensed in its region then, or above its maturity limit:
+serving's hard filters) is not relevant; no model could have scored it.
+
 **Already seen**: titles the profile *engaged* with before the cut (plays,
 progress, completions, thumbs) are not relevant and no model may recommend
 them (so no model scores by repeating history). Impressions, hovers and
@@ -255,6 +259,33 @@ def _profile_facts(
     return maturity, languages
 
 
+def _not_recommendable(training: TrainingData, users: np.ndarray, *, at: float) -> np.ndarray:
+    """(len(users), n_titles) bool: titles nothing could have offered each profile at ``at``.
+
+    Not licensed in the profile's region at the cut, or above its maturity limit:
+    the serving path's hard filters (``eligible_titles``), which Tonight's ranking
+    applies. A held-out play of such a title (one released after the cut, say)
+    is a hit no model could score, and lowering every model's recall by it says
+    nothing about any of them. Dense like the baselines' score blocks, a quarter
+    of their size.
+    """
+    signals, groups = training.signals, training.groups
+    titles = signals.title_ids
+    facts = training.facts if training.facts is not None else data.catalogue_facts(titles)
+    windows = data.availability_windows(titles)
+    maturity, _ = _profile_facts(signals.profile_ids, facts.language_codes)
+    available = {
+        code: windows.available(at, code)
+        for code in {groups.region_codes[groups.region[u]] for u in users}
+    }
+    blocked = np.empty((users.shape[0], signals.n_titles), dtype=bool)
+    for row, user in enumerate(users):
+        # The region Tonight's context gives the profile (_tonight_rank).
+        blocked[row] = ~available[groups.region_codes[groups.region[user]]]
+        blocked[row] |= facts.maturity > maturity[user]
+    return blocked
+
+
 def _tonight_rank(
     fitted: FittedModels,
     rankers: list[PlayRanker],
@@ -331,11 +362,16 @@ def recommendations_evaluate(
     stage("read signals")
     training = training_data_load(region_code=region_code, at=at or timezone.now())
     cut = evaluation_split(training.signals, test_fraction=test_fraction, at=training.at)
-    train, users = cut.train, cut.users
+    train = cut.train
     n_titles = training.signals.n_titles
     on_title = train.title_index >= 0
+    blocked = _not_recommendable(training, cut.users, at=cut.at)
+    truth = cut.relevant[cut.users]
+    truth = sp.csr_matrix(truth.multiply(sp.csr_matrix(~blocked)), dtype=bool)
+    truth.eliminate_zeros()
+    judged = np.diff(truth.indptr) > 0  # something left that a model could have offered
+    users, truth, blocked = cut.users[judged], truth[judged], blocked[judged]
     seen = cut.seen[users]
-    truth = cut.relevant[users]
     results = []
 
     stage("most-popular")

@@ -1,16 +1,18 @@
 """``manage.py evaluate_recommendations`` on a small seeded demo."""
 
+import datetime as dt
 import math
 import re
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from recommendations.engine.confidence import SignalCode
 from recommendations.selectors.training import TrainingSignals
 from recommendations.services.cluster_evaluation import holdout_split
-from recommendations.services.evaluation import evaluation_split
+from recommendations.services.evaluation import evaluation_split, recommendations_evaluate
 from tests.recommendations.demo_world import seed_small_demo
 from tests.recommendations.signal_rows import DAY, signals_of_rows
 
@@ -180,3 +182,74 @@ def test_a_held_out_thumbs_up_cleared_since_makes_no_title_relevant():
     assert split.relevant[0].indices.tolist() == [4]
     assert clusters.relevant[0].indices.tolist() == [4]
     assert split.n_test_events == clusters.n_test_events == 2
+
+
+def _catalogue_world() -> dict[str, object]:
+    """Region IN, a crowd that made three titles popular before the cut, and three judged
+    profiles (an adult, A1, and two kids) whose one held-out play is title X.
+
+    Popularity before the cut (profiles): Gone 8 (its licence ended before the cut),
+    Adult 7 (18+), X 6. After the cut A1 also plays New, whose licence starts after
+    the cut. 25 fillers nobody played sort before New on ties.
+    """
+    from catalog.models import MaturityLevel
+    from recommendations.models import SignalKind
+    from tests.factories import (
+        AccountFactory,
+        AvailabilityFactory,
+        ProfileFactory,
+        RegionFactory,
+        SignalFactory,
+        TitleFactory,
+    )
+
+    now = timezone.now()
+
+    def day(d: float) -> dt.datetime:
+        return now - dt.timedelta(days=10 - d)
+
+    region = RegionFactory(code="IN")
+    gone = TitleFactory(original_name="Gone")
+    x = TitleFactory(original_name="X")
+    adult = TitleFactory(original_name="Adult", maturity=MaturityLevel.EIGHTEEN)
+    fillers = [TitleFactory() for _ in range(25)]
+    new = TitleFactory(original_name="New")
+    AvailabilityFactory(title=gone, region=region, ends_at=day(5))
+    AvailabilityFactory(title=new, region=region, starts_at=day(9.2))
+    for title in [x, adult, *fillers]:
+        AvailabilityFactory(title=title, region=region)
+
+    def profile(**fields) -> object:
+        return ProfileFactory(account=AccountFactory(home_region=region), **fields)
+
+    def play(who, title, d: float) -> None:
+        SignalFactory(profile=who, title=title, kind=SignalKind.PLAY_START, occurred_at=day(d))
+
+    for i in range(8):
+        crowd = profile(maturity_limit=18)
+        play(crowd, gone, 1)
+        if i < 7:
+            play(crowd, adult, 2)
+        if i < 6:
+            play(crowd, x, 3)
+    a1 = profile(maturity_limit=18)
+    kids = [profile(is_kids=True, maturity_limit=7) for _ in range(2)]
+    for who, filler in zip((a1, *kids), fillers, strict=False):
+        play(who, filler, 6)
+        play(who, x, 9)
+    play(a1, new, 9.5)
+    return {"X": x, "New": new}
+
+
+@pytest.mark.django_db
+def test_a_title_no_model_could_recommend_at_the_cut_is_not_relevant():
+    # given: A1 also played New after the cut, but New's licence started after the cut, so
+    # neither Tonight (whose serving path filters by availability) nor anyone could offer it
+    _catalogue_world()
+
+    # when
+    report = recommendations_evaluate(test_fraction=0.14, learn_from_logs=False)
+
+    # then: New is no relevant title A1's recall could miss; X, in everyone's top 20, is all
+    assert report.n_profiles == 3
+    assert report.by_name("most-popular").metrics.recall_at_20 == pytest.approx(1.0)
