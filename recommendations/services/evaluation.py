@@ -26,7 +26,9 @@ progress, completions, thumbs) are not relevant and no model may recommend
 them (so no model scores by repeating history). Impressions, hovers and
 previews are not engagement: a title that was only shown is still news.
 
-The three contenders, trained on the same split:
+The three contenders, trained on the same split, recommend from the same titles:
+each profile's, available in its region at the cut and within its maturity
+limit (serving's hard filters, :func:`_not_recommendable`), not seen.
 
 - **most-popular**: titles by how many profiles engaged positively;
 - **plain ALS**: ``implicit``'s ``AlternatingLeastSquares`` with its default
@@ -386,7 +388,7 @@ def recommendations_evaluate(
     started = time.perf_counter()
     popular = MostPopular().fit(counts)
     seconds = time.perf_counter() - started
-    scores = np.broadcast_to(popular.scores(), (users.shape[0], n_titles))
+    scores = np.where(blocked, -np.inf, popular.scores()).astype(np.float32)
     results.append(
         ModelResult(
             "most-popular", evaluate(top_k(scores, K, exclude=seen), truth, n_titles), seconds
@@ -401,6 +403,7 @@ def recommendations_evaluate(
     baseline.fit(counts, show_progress=False)
     seconds = time.perf_counter() - started
     scores = baseline.user_factors[users] @ baseline.item_factors.T
+    scores[blocked] = -np.inf
     results.append(
         ModelResult("plain ALS", evaluate(top_k(scores, K, exclude=seen), truth, n_titles), seconds)
     )

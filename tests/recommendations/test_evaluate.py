@@ -253,3 +253,19 @@ def test_a_title_no_model_could_recommend_at_the_cut_is_not_relevant():
     # then: New is no relevant title A1's recall could miss; X, in everyone's top 20, is all
     assert report.n_profiles == 3
     assert report.by_name("most-popular").metrics.recall_at_20 == pytest.approx(1.0)
+
+
+@pytest.mark.django_db
+def test_the_baselines_recommend_only_what_the_profile_could_be_recommended_at_the_cut():
+    # given: the most popular title's licence ended before the cut, the next is 18+, the
+    # third is X (every judged profile's held-out play; A1's only one that counts)
+    _catalogue_world()
+
+    # when
+    report = recommendations_evaluate(test_fraction=0.14, learn_from_logs=False)
+
+    # then: most-popular spends no slot on the ended licence, nor a kid's on the 18+ title,
+    # as Tonight's serving path spends none: A1 gets Adult then X, each kid X first
+    assert report.n_profiles == 3
+    second = 1.0 / math.log2(3.0)
+    assert report.by_name("most-popular").metrics.ndcg_at_10 == pytest.approx((second + 2) / 3)

@@ -114,7 +114,9 @@ class Command(BaseCommand):
             f"{cut:%Y-%m-%d %H:%M} UTC; {report.n_profiles} profiles with history and relevant "
             f"held-out titles, {report.n_titles} titles, {report.n_train_events} training and "
             f"{report.n_test_events} relevant test events. Relevant: played, completed or "
-            "thumbed up after the cut, last thumbs not down, not engaged with before it."
+            "thumbed up after the cut, last thumbs not down, not engaged with before it, "
+            "offerable at it (licensed in the region, within the maturity limit); every "
+            "model recommends only offerable titles."
         )
         for row in [header, *rows]:
             self.stdout.write(
