@@ -345,6 +345,7 @@ def history_on_index(
         in_progress=in_progress[known],
         last_played=last_played[known],
         progress=progress[known],
+        thumbs_up=thumbs_up[known],
     )
 
 

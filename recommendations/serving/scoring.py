@@ -26,7 +26,7 @@ The steps:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -50,10 +50,6 @@ MATCH_SHOWN_MIN = 20
 RECENT_ACTIVITY_DAYS = 7.0
 _PLAY_CODES = np.array(
     [SignalCode.PLAY_START, SignalCode.SEARCH_PLAY, SignalCode.EXTERNAL_PLAY], dtype=np.int8
-)
-#: A rating: the latest of these by time is the title's (a clear leaves it unrated).
-_RATING_CODES = np.array(
-    [SignalCode.THUMBS_UP, SignalCode.THUMBS_DOWN, SignalCode.THUMBS_CLEARED], dtype=np.int8
 )
 _IS_PLAY = np.zeros(max(SignalCode) + 1, dtype=bool)
 _IS_PLAY[_PLAY_CODES] = True
@@ -81,6 +77,8 @@ class ProfileHistory:
     state_title : numpy.ndarray of int32, shape (k,)
         Titles the profile has a :class:`~recommendations.models.ProfileTitleState` for.
     completed, rewatch_worthy, thumbs_down, in_progress : numpy.ndarray of bool, shape (k,)
+    thumbs_up : numpy.ndarray of bool, shape (k,)
+        Liked now (empty where no title states are read: offline evaluation).
     last_played : numpy.ndarray of float64, shape (k,)
         Unix seconds; NaN if never played.
     progress : numpy.ndarray of float64, shape (k,), optional
@@ -97,6 +95,7 @@ class ProfileHistory:
     in_progress: npt.NDArray[np.bool_]
     last_played: npt.NDArray[np.float64]
     progress: npt.NDArray[np.float64] | None = None
+    thumbs_up: npt.NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, dtype=bool))
 
     @property
     def chose_something(self) -> bool:
@@ -107,27 +106,24 @@ class ProfileHistory:
         what is known: a Kids profile with four hovers and a preview read
         "96% match". A like rated down or cleared since is not a choice.
         """
-        return bool((~np.isnan(self.last_played)).any() or self.liked().shape[0])
+        return bool((~np.isnan(self.last_played)).any() or self.thumbs_up.any())
 
     def liked(self) -> npt.NDArray[np.int64]:
-        """Titles whose latest rating (up, down or cleared) is a thumbs up, newest first.
+        """Titles the profile likes now, most recently liked first.
 
-        The signals are newest first, so a title's first rating is its latest; a
-        like rated down or cleared since is liked no more ("Because you liked X"
-        seeds, and what a "% match" may stand on).
+        Whether a title is liked is its derived state's (:attr:`thumbs_up`: the
+        latest of up, down and cleared, in the order ingest folded them, a fast
+        clock's stamp included); the order is that of the history's thumbs up,
+        newest first. A like rated down or cleared since is liked no more
+        ("Because you liked X" seeds).
         """
-        signals = self.signals
-        rated = np.isin(signals.kind, _RATING_CODES) & (signals.title_index >= 0)
-        if not rated.any():
+        liked_now = self.state_title[self.thumbs_up]
+        if not liked_now.shape[0]:
             return np.empty(0, dtype=np.int64)
-        latest: dict[int, int] = {}
-        for title, kind in zip(
-            signals.title_index[rated].tolist(), signals.kind[rated].tolist(), strict=True
-        ):
-            latest.setdefault(title, kind)
-        return np.array(
-            [t for t, kind in latest.items() if kind == SignalCode.THUMBS_UP], dtype=np.int64
-        )
+        signals = self.signals
+        ups = signals.title_index[signals.kind == SignalCode.THUMBS_UP]
+        ups = ups[np.isin(ups, liked_now)]
+        return np.array(list(dict.fromkeys(ups.tolist())), dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from catalog.models import MaturityLevel
@@ -515,6 +516,28 @@ def test_a_title_whose_rating_was_removed_is_no_longer_a_because_you_liked_seed(
     # then: "Because you liked" names only the title she still likes
     named = {row["id"] for row in rows if row["type"] == "because_you_liked"}
     assert named == {f"because_you_liked:{kept.pk}"}
+
+
+def test_what_a_profile_likes_is_its_title_states_not_the_latest_stamp(world, household):
+    # given: Asha liked a comedy long ago; she liked a romance on a TV whose clock runs 4
+    # minutes fast and rated it down on her phone a moment later: the phone's rating is
+    # the newer (ingest orders a stamp ahead of the server as of its receipt), though its
+    # stamp is the earlier
+    _, asha, _ = household
+    kept, flipped = world.titles["comedy"][0], world.titles["romance"][0]
+    record(asha, "thumbs_up", kept, days_ago=1.9)
+    model_train(region_code=world.region.code)
+    now = timezone.now()
+    record(asha, "thumbs_up", flipped, at=now + dt.timedelta(minutes=4))
+    record(asha, "thumbs_down", flipped, at=now + dt.timedelta(seconds=1))
+
+    # when: the history a homepage reads (its "Because you liked" seeds, its "% match")
+    serving = recommend.profile_serving(profile=asha, at=None)
+
+    # then: she likes the comedy alone
+    ids = serving.bundle.index.title_ids
+    assert [int(ids[t]) for t in serving.history.liked()] == [kept.pk]
+    assert serving.history.chose_something
 
 
 def test_a_new_kids_profile_gets_what_it_may_watch_though_nobody_is_watching_it(world):
