@@ -206,14 +206,12 @@ def profile_history_rows(
     since = now - window
     # Impressions only count what was seen before the page: a client clock running ahead
     # must not take places under their bound that the page then leaves uncounted.
-    params = _history_params(profile_id, since, until, shown_until=now)
+    field = Signal._meta.get_field("page_id")
+    unread = [field.get_db_prep_value(page, connection) for page in unread_pages]
+    params = _history_params(profile_id, since, until, shown_until=now, unread=unread)
     statement = _history_read_sql()
-    if unread_pages:
-        field = Signal._meta.get_field("page_id")
-        ids = [field.get_db_prep_value(page, connection) for page in unread_pages]
-        # Each branch's ids follow its ``until``: the bounds are its last parameter.
-        params = [*params[:3], *ids, params[3], *params[4:7], *ids, params[7]]
-        statement = _history_read_sql_over(_history_sql_leaving_out(len(ids)))
+    if unread:
+        statement = _history_read_sql_over(_history_sql_leaving_out(len(unread)))
     with connection.cursor() as cursor:
         cursor.execute(statement, [*params, profile_id])
         rows = cursor.fetchall()
@@ -242,12 +240,18 @@ def history_window() -> dt.timedelta:
 
 
 def _history_params(
-    profile_id: int, since: dt.datetime, until: dt.datetime, *, shown_until: dt.datetime
+    profile_id: int,
+    since: dt.datetime,
+    until: dt.datetime,
+    *,
+    shown_until: dt.datetime,
+    unread: Sequence[object] = (),
 ) -> list[object]:
-    """:func:`_history_sql`'s parameters: the bounds are read now, so tests can lower them."""
+    """:func:`_history_sql`'s parameters (with ``unread`` page ids,
+    :func:`_history_sql_leaving_out`'s): the bounds are read now, so tests can lower them."""
     return [
-        *(profile_id, since, until, HISTORY_MAX_SIGNALS),
-        *(profile_id, since, shown_until, HISTORY_MAX_IMPRESSIONS),
+        *(profile_id, since, until, *unread, HISTORY_MAX_SIGNALS),
+        *(profile_id, since, shown_until, *unread, HISTORY_MAX_IMPRESSIONS),
     ]
 
 
