@@ -97,6 +97,7 @@ def make_batch(rng: random.Random, title_ids: list[int], size: int) -> list[dict
         )
 
     page_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    skips = 0
     while len(events) < size:
         roll = rng.random()
         if roll < 0.62:
@@ -119,7 +120,9 @@ def make_batch(rng: random.Random, title_ids: list[int], size: int) -> list[dict
         elif roll < 0.99:
             add(rng.choice(("thumbs_up", "thumbs_down")), rng.choice(played))
         else:
-            add("row_scroll_past", None, row=f"row-{rng.randrange(12)}")
+            # As the client contract has it: the page and a row of it, once per row.
+            skips += 1
+            add("row_scroll_past", None, page_id=page_id, row=f"row-{skips}")
     return [{k: v for k, v in e.items() if v is not None} for e in events]
 
 

@@ -311,6 +311,29 @@ def signal_event_ids_stored(*, profile_id: int, client_event_ids: Collection[str
         return {event_id for (event_id,) in cursor.fetchall()}
 
 
+def scroll_pasts_stored(*, profile_id: int, page_ids: Collection[str]) -> set[tuple[str, str]]:
+    """The (page id, row) pairs of ``page_ids`` the profile has already reported skipped.
+
+    The kind is written into the statement, not passed, so that PostgreSQL can read
+    the profile's engaged signals through their partial index (impressions excluded).
+    """
+    if connection.vendor != "postgresql":
+        return {
+            (str(page_id), row)
+            for page_id, row in Signal.objects.filter(
+                profile_id=profile_id, kind=SignalKind.ROW_SCROLL_PAST, page_id__in=page_ids
+            ).values_list("page_id", "row")
+        }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT page_id::text, row FROM {Signal._meta.db_table}"  # noqa: S608
+            f" WHERE profile_id = %s AND kind = '{SignalKind.ROW_SCROLL_PAST.value}'"
+            " AND page_id = ANY(%s::uuid[])",
+            [profile_id, "{" + ",".join(page_ids) + "}"],
+        )
+        return set(cursor.fetchall())
+
+
 def episode_completions_get(
     *, profile_id: int, title_ids: Collection[int]
 ) -> dict[int, dt.datetime]:

@@ -22,6 +22,7 @@ from recommendations.selectors.signals import (
     CONTINUE_MIN_PROGRESS,  # noqa: F401
     SignalReferences,
     episode_completions_get,
+    scroll_pasts_stored,
     signal_event_ids_stored,
     signal_references_get,
     title_states_get,
@@ -314,6 +315,36 @@ def title_states_save(
             cursor.execute(_PG_STATE_UPSERT, [orjson.dumps(rows[start : start + size]).decode()])
 
 
+def _first_skips(profile_id: int, columns: EventColumns) -> EventColumns:
+    """The batch without the scroll-pasts of a (page, row) already reported skipped.
+
+    A row is scrolled past at most once per page (the client contract, docs/signals.md),
+    but a client that reports it again under a new event id, or two devices showing one
+    page, would double the row ranker's scroll-past rate and the confidence's penalty.
+    Of several in the batch, the earliest is kept: when the row was first skipped.
+    Called under the profile's lock, so a concurrent batch cannot slip one in between.
+    """
+    skips = [
+        position
+        for position, (kind, page_id) in enumerate(zip(columns.kind, columns.page_id, strict=True))
+        if kind == SignalKind.ROW_SCROLL_PAST and page_id is not None
+    ]
+    if not skips:
+        return columns
+    seen = scroll_pasts_stored(
+        profile_id=profile_id, page_ids={columns.page_id[position] for position in skips}
+    )
+    repeats = set()
+    for position in sorted(skips, key=lambda position: columns.occurred_at[position]):
+        key = (columns.page_id[position], columns.row[position])
+        if key in seen:
+            repeats.add(position)
+        seen.add(key)
+    if not repeats:
+        return columns
+    return columns.take([position for position in range(len(columns)) if position not in repeats])
+
+
 def _store(profile: Profile, columns: EventColumns, references: SignalReferences) -> int:
     """Store events none of which is stored yet, folding them into the per-title states.
 
@@ -323,6 +354,9 @@ def _store(profile: Profile, columns: EventColumns, references: SignalReferences
     rows, so a COPY that meets a stored event (``_StoredBefore``) leaves nothing
     else to undo.
     """
+    columns = _first_skips(profile.pk, columns)
+    if not columns:
+        return 0
     title_ids = columns.title_id
     engaging = [
         columns.event(position)

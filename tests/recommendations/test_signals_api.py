@@ -494,6 +494,51 @@ def test_repeats_within_one_batch_count_once(api_client, profile, title):
     assert response.json() == {"received": 2, "new": 1, "duplicates": 1}
 
 
+def test_a_row_is_scrolled_past_once_per_page_whatever_the_client_resends(api_client, profile):
+    # given a page whose trending row the client reports skipped, then (a client bug, or a
+    # second device on the same page) reports again under a new event id
+    page, other_page = str(uuid.uuid4()), str(uuid.uuid4())
+    now = timezone.now()
+
+    def skip(page_id, row, minutes_ago):
+        moment = (now - dt.timedelta(minutes=minutes_ago)).isoformat()
+        return event(kind="row_scroll_past", row=row, page_id=page_id, occurred_at=moment)
+
+    first = api_client.post(url(profile), {"events": [skip(page, "trending", 9)]}, format="json")
+    again = api_client.post(url(profile), {"events": [skip(page, "trending", 2)]}, format="json")
+    # and, in one batch: the same row twice, the same row of another page, another row,
+    # and two skips that name no page (nothing to tell them apart by: both count)
+    batch = [
+        skip(other_page, "top_picks", 3),
+        skip(other_page, "top_picks", 5),
+        skip(other_page, "trending", 4),
+        skip(page, "genre:drama", 4),
+        skip(None, "trending", 4),
+        skip(None, "trending", 3),
+    ]
+    mixed = api_client.post(url(profile), {"events": batch}, format="json")
+
+    # then a (page, row) is skipped once, at the first time it was reported, and a repeat
+    # is told back as a duplicate: the row ranker's scroll-past rate counts what happened
+    assert first.json() == {"received": 1, "new": 1, "duplicates": 0}
+    assert again.json() == {"received": 1, "new": 0, "duplicates": 1}
+    assert mixed.json() == {"received": 6, "new": 5, "duplicates": 1}
+    skips = Signal.objects.filter(profile=profile, kind="row_scroll_past")
+    assert sorted((str(s.page_id), s.row) for s in skips if s.page_id) == sorted(
+        [
+            (page, "trending"),
+            (other_page, "top_picks"),
+            (other_page, "trending"),
+            (page, "genre:drama"),
+        ]
+    )
+    assert skips.get(page_id=page, row="trending").occurred_at < now - dt.timedelta(minutes=8)
+    assert skips.get(page_id=other_page, row="top_picks").occurred_at < now - dt.timedelta(
+        minutes=4
+    )
+    assert skips.filter(page_id=None).count() == 2
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_duplicate_sends_store_each_event_once():
     # given one batch that two devices send at the same moment, four times each
