@@ -125,10 +125,24 @@ class PinFailureThrottle(SimpleRateThrottle):
             self.cache.add(key, 0, timeout=2 * duration)
             if self.cache.incr(key) > limit:
                 raise exceptions.Throttled(
-                    wait=duration - now % duration,
+                    wait=self._wait(now),
                     detail="Too many wrong PINs for this profile; try again later.",
                 )
             self.taken.append(key)
+
+    def _wait(self, now: float) -> float:
+        """Seconds until an attempt can pass every window: the end of the last full one.
+
+        Not the end of the window that refused this attempt: with the daily cap
+        spent, refusals still fill the short window, and a client told to come
+        back in a minute came back to be told of the day.
+        """
+        full = [
+            duration - now % duration
+            for limit, duration in self.windows
+            if (self.cache.get(self._key(duration, now)) or 0) >= limit
+        ]
+        return max(full)
 
     def give_back(self) -> None:
         """Return the places :meth:`take` counted: the attempt was not a wrong PIN."""

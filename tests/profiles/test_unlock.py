@@ -180,6 +180,41 @@ def test_a_daily_cap_outlasts_the_short_window(api_client, locked, settings, mon
     assert third_minute.json()["retry_after_seconds"] == 86_400 - 180
 
 
+def test_once_the_days_cap_is_spent_every_refusal_says_to_wait_for_the_next_day(
+    api_client, locked, settings, monkeypatch
+):
+    # given: 5 a minute, 6 a day, and the day's six spent by the second minute
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"pin_unlock": "5/min", "pin_unlock_day": "6/day"},
+    }
+    day_start = 86_400 * 20_001
+    minutes = [day_start + 3600.0 + 60.0 * m for m in (0, 1)]
+    clock = [minutes[0]]
+    monkeypatch.setattr(PinFailureThrottle, "timer", lambda self: clock[0])
+
+    def forget() -> None:
+        for clock[0] in minutes:
+            caches["default"].delete_many(PinFailureThrottle(locked.pk).keys())
+        clock[0] = minutes[0]
+
+    forget()
+    assert [unlock(api_client, locked, "0000").status_code for _ in range(5)] == [403] * 5
+    clock[0] = minutes[1]
+    assert unlock(api_client, locked, "0000").status_code == 403
+
+    # when: the device keeps trying in that minute, past the minute's five
+    refusals = [unlock(api_client, locked, "4321") for _ in range(6)]
+    forget()
+
+    # then: each refusal names the day's end, not the minute's: a client that obeyed a
+    # minute's Retry-After was refused again, having been told the wrong wait
+    until_tomorrow = 86_400 - 3600 - 60
+    assert [r.status_code for r in refusals] == [429] * 6
+    assert [r.json()["retry_after_seconds"] for r in refusals] == [until_tomorrow] * 6
+    assert {r.headers["Retry-After"] for r in refusals} == {str(until_tomorrow)}
+
+
 def test_a_profile_without_a_pin_needs_no_token(api_client, profile):
     assert api_client.get(f"/api/v1/profiles/{profile.pk}/signals/").status_code == 200
 
