@@ -8,8 +8,12 @@ from rest_framework.test import APIRequestFactory
 from accounts.services import api_token_create
 from config.api.exceptions import NO_ROUTE
 from profiles.apis import ProfileListCreateApi
+from profiles.models import Profile
 from profiles.selectors import NO_PROFILE
+from recommendations.models import Signal
 from tests.conftest import token_client
+from tests.factories import AccountFactory, AvailabilityFactory, ProfileFactory, TitleFactory
+from tests.openapi import api_schema_generate
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +114,55 @@ def test_the_browsable_api_renders_the_profile_list_for_a_browser(account, profi
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     assert profile.name in response.content.decode()
+
+
+#: A body each profile-scoped write would accept, so that only the profile can refuse it.
+_WRITE_BODIES = {
+    "patch": {"name": "Renamed"},
+    "post": {"pin": "1111"},
+}
+
+
+def _profile_operations() -> list[tuple[str, str]]:
+    """Every operation of the schema that names a profile: in its path, or as ``?profile=``."""
+    schema = api_schema_generate()
+    found = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            names = {p["name"] for p in operation.get("parameters", []) if p["in"] != "header"}
+            if "profile_id" in names or "profile" in names:
+                found.append((method, path))
+    return found
+
+
+@pytest.mark.parametrize("pin", [False, True], ids=["open", "pin-protected"])
+def test_every_profile_operation_answers_another_households_profile_as_a_missing_one(pin):
+    # given: another household's profile (with a PIN: a 403 would tell the id exists)
+    stranger = ProfileFactory(account=AccountFactory(), name="Theirs")
+    if pin:
+        stranger.set_pin("1111")
+        stranger.save()
+    title = TitleFactory()
+    AvailabilityFactory(title=title, region=stranger.account.home_region)
+    client = token_client(AccountFactory())
+    operations = _profile_operations()
+    assert len(operations) >= 10  # the schema was read: every profile route, titles too
+
+    # when: each operation is asked about it, as the URL conf routes it
+    answers = {}
+    for method, path in operations:
+        url = path.format(profile_id=stranger.pk, title_id=title.pk)
+        if "{profile_id}" not in path:
+            url += f"?profile={stranger.pk}"
+        if path.endswith("/signals/") and method == "post":
+            body = {"events": [{"kind": "impression", "title": title.pk, "device": "tv"}]}
+        else:
+            body = _WRITE_BODIES.get(method)
+        response = getattr(client, method)(url, body, format="json")
+        answers[(method, path)] = (response.status_code, response.json())
+
+    # then: each says what it says of an id no household has, and nothing changed
+    missing = (404, {"message": NO_PROFILE, "code": "not_found", "errors": {}})
+    assert {op: answer for op, answer in answers.items() if answer != missing} == {}
+    assert Profile.objects.get(pk=stranger.pk).name == "Theirs"
+    assert not Signal.objects.exists()
