@@ -651,6 +651,46 @@ def test_at_may_be_any_moment_of_the_week_either_side_in_any_time_zone(world, ho
         assert response.status_code == 200, response.json()
 
 
+@pytest.mark.parametrize(
+    ("at", "hour", "weekday"),
+    [
+        ("2026-03-08T06:59:00Z", 1, 6),  # 01:59 EST, the last minute before the clocks go on
+        ("2026-03-08T07:00:00Z", 3, 6),  # 03:00 EDT: 02:00 never happens
+        ("2026-11-01T05:30:00Z", 1, 6),  # 01:30 EDT
+        ("2026-11-01T06:30:00Z", 1, 6),  # 01:30 EST, the hour that happens twice
+        ("2026-11-02T04:59:00Z", 23, 6),  # Sunday 23:59 EST, though Monday in UTC
+        ("2026-11-02T05:00:00Z", 0, 0),
+    ],
+)
+def test_at_is_read_on_the_regions_clock_across_daylight_saving(
+    world, monkeypatch, at, hour, weekday
+):
+    # given: a household in a region whose clocks change (the moments are fixed dates,
+    # so the week either side of now that `at` may name is widened for them)
+    from recommendations.apis import homepage as homepage_api
+
+    monkeypatch.setattr(homepage_api, "AT_MAX_DISTANCE", dt.timedelta(days=3650))
+    us = RegionFactory(
+        code="US",
+        name="United States",
+        time_zone="America/New_York",
+        default_language=world.english,
+    )
+    account = AccountFactory(home_region=us)
+    viewer = ProfileFactory(account=account)
+    model_train(region_code=None)
+
+    # when
+    response = token_client(account).get(url(viewer, at=at))
+
+    # then
+    assert response.status_code == 200, response.json()
+    context = response.json()["context"]
+    assert (context["region"], context["hour"], context["weekday"]) == ("US", hour, weekday)
+    logged = PageLog.objects.get(pk=response.json()["page_id"])
+    assert (logged.hour, logged.weekday) == (hour, weekday)
+
+
 def test_the_schema_documents_every_error_the_homepage_answers():
     schema = SchemaGenerator().get_schema(request=None, public=True)
 
