@@ -89,7 +89,7 @@ def _play(title, now: dt.datetime) -> dict:
 UNKNOWN_QUERY_CASES = [
     ("/api/v1/profiles/", "?limt=5", "limt"),
     ("/api/v1/profiles/{profile}/", "?expand=all", "expand"),
-    ("/api/v1/profiles/{profile}/homepage/", "?DEVICE=mobile", "DEVICE"),
+    ("/api/v1/profiles/{profile}/homepage/", "?device=tv&DEVICE=mobile", "DEVICE"),
     ("/api/v1/profiles/{profile}/homepage/", "?device=mobile&row=3", "row"),
     ("/api/v1/profiles/{profile}/recommendations/", "?count=5", "count"),
     ("/api/v1/profiles/{profile}/signals/", "?kinds=play_start", "kinds"),
@@ -205,7 +205,7 @@ def test_an_empty_parameter_is_a_400_not_its_default(api_client, profile, path, 
 
 REPEATED_QUERY_CASES = [
     ("/api/v1/profiles/{profile}/homepage/", "?device=tv&device=web", "device"),
-    ("/api/v1/profiles/{profile}/homepage/", "?rows=3&items=5&rows=4", "rows"),
+    ("/api/v1/profiles/{profile}/homepage/", "?device=tv&rows=3&items=5&rows=4", "rows"),
     ("/api/v1/profiles/{profile}/recommendations/", "?n=5&n=1", "n"),
     ("/api/v1/titles/{title}/", "?profile={profile}&profile={other}", "profile"),
     ("/api/v1/titles/{title}/", "?profile={profile}&language=hi&language=ta", "language"),

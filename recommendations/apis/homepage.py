@@ -62,8 +62,13 @@ class ContextTimeField(QueryDateTimeField):
 
 
 class HomepageQuerySerializer(KnownParametersOnly):
+    # Required, as the homepage's contract has it: a page is logged with its device, and
+    # the artwork policy learns take rates per device class, so a phone that forgot to
+    # say so must not be served, and logged, as a TV.
     device = serializers.ChoiceField(
-        choices=DeviceClass.choices, default=DeviceClass.TV, help_text="The device class asking."
+        choices=DeviceClass.choices,
+        help_text="The device class asking.",
+        error_messages={"required": "Required: one of " + ", ".join(DeviceClass.values) + "."},
     )
     at = ContextTimeField(
         required=False,
@@ -86,13 +91,13 @@ _DEVICES = frozenset(DeviceClass.values)
 def homepage_params(query: QueryDict) -> dict:
     """The homepage's validated query parameters; 400 naming the parameter on bad input.
 
-    A client app's usual request names at most the device: that case is
+    A client app's usual request names only the device: that case is
     answered from the serializer's own defaults without instantiating it
     (which deep-copies its fields, a quarter of a millisecond of every page);
     anything else goes through :class:`HomepageQuerySerializer`.
     """
-    if query.keys() <= {"device"}:
-        devices = query.getlist("device", [_QUERY_FIELDS["device"].default])
+    if query.keys() == {"device"}:
+        devices = query.getlist("device")
         # Two devices (?device=tv&device=web) are the serializer's to refuse.
         if len(devices) == 1 and devices[0] in _DEVICES:
             return {

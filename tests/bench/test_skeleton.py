@@ -34,8 +34,8 @@ def served():
 def test_the_skeleton_reads_and_logs_like_a_homepage(served, django_assert_num_queries, settings):
     world, account, asha, ravi = served
     client = token_client(account)
-    client.get(f"/api/v1/profiles/{asha.pk}/homepage/")  # warm the per-process tables
-    client.get(f"/bench/skeleton/{asha.pk}/")  # builds the page it will serve again
+    client.get(f"/api/v1/profiles/{asha.pk}/homepage/?device=tv")  # warm the per-process tables
+    client.get(f"/bench/skeleton/{asha.pk}/?device=tv")  # builds the page it will serve again
     settings.TONIGHT = {
         **settings.TONIGHT,
         "MODEL_VERSION_CHECK_SECONDS": 60,

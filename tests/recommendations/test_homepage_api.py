@@ -49,7 +49,9 @@ HOMEPAGE = "/api/v1/profiles/{profile_id}/homepage/"
 
 
 def url(profile, **params) -> str:
-    query = "&".join(f"{k}={v}" for k, v in params.items())
+    """The homepage's URL, asked from a TV unless ``device`` says otherwise (None: no device)."""
+    params = {"device": "tv", **params}
+    query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
     return f"/api/v1/profiles/{profile.pk}/homepage/" + (f"?{query}" if query else "")
 
 
@@ -611,6 +613,20 @@ def test_another_households_profile_is_a_404(world, household, django_assert_num
     with django_assert_num_queries(1):
         assert stranger.get(url(asha)).status_code == 404
     assert stranger.get(url(asha, device="fridge")).status_code == 404  # before the 400
+
+
+def test_a_page_asked_for_without_its_device_is_refused_not_served_as_a_tv(world, household):
+    # given a profile whose phone app forgot the device
+    account, asha, _ = household
+    model_train(region_code=world.region.code)
+
+    response = token_client(account).get(url(asha, device=None, items=5))
+
+    # then it is told what to send, and no page is logged as a TV's (the artwork policy
+    # learns take rates per device class from the logged pages)
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"device": ["Required: one of tv, mobile, tablet, web."]}
+    assert not PageLog.objects.filter(profile=asha).exists()
 
 
 @pytest.mark.parametrize(

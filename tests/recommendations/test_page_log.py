@@ -98,7 +98,8 @@ def test_a_clients_at_sets_the_logged_hour_and_weekday_not_the_pages_time(setup)
 
     # when
     response = client.get(
-        f"/api/v1/profiles/{profile.pk}/homepage/", {"at": evening.isoformat(), "items": 5}
+        f"/api/v1/profiles/{profile.pk}/homepage/",
+        {"device": "tv", "at": evening.isoformat(), "items": 5},
     )
 
     # then: the context is that evening's; the page was generated, and is logged, now

@@ -41,7 +41,7 @@ DEVANAGARI = re.compile(r"[\u0900-\u097F]")
 
 
 def url(profile, **params) -> str:
-    query = "&".join(f"{k}={v}" for k, v in params.items())
+    query = "&".join(f"{k}={v}" for k, v in {"device": "tv", **params}.items())
     return f"/api/v1/profiles/{profile.pk}/homepage/?{query}"
 
 

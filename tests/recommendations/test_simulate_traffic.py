@@ -259,7 +259,8 @@ def test_if_empty_counts_only_the_demo_profiles_pages(settings, tmp_path, profil
         "--as-of=2025-06-01", verbosity=0,
     )  # fmt: skip
     call_command("train_models", "--at=2025-06-01T00:00Z", verbosity=0)
-    response = token_client(profile.account).get(f"/api/v1/profiles/{profile.pk}/homepage/")
+    client = token_client(profile.account)
+    response = client.get(f"/api/v1/profiles/{profile.pk}/homepage/?device=tv")
     assert response.status_code == 200
     assert PageLog.objects.filter(profile=profile).exists()
 
