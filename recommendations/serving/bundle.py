@@ -213,6 +213,11 @@ class ServingBundle:
         self.loaded_at = time.monotonic()
         als.fold_in(sp.csr_matrix((1, self.n_titles), dtype=np.float32))  # warm the Gram matrix
         self._trending: dict[tuple[str, int | None], tuple[TrendingRows, bool]] = {}
+        codes = index.region_codes
+        # Regions with plays of their own in the trending window (see region_trends).
+        self._trending_regions = frozenset(
+            code for i, code in enumerate(codes) if index.trending[i].any()
+        )
 
     @classmethod
     def load(cls, *, version_id: int, artefact_key: str) -> ServingBundle:
@@ -247,6 +252,16 @@ class ServingBundle:
         once per (region, cluster) and kept: trending is fixed at training time.
         """
         return self._trending_entry(region_code, cluster_id)[0]
+
+    def region_trends(self, region_code: str) -> bool:
+        """Whether the region's popularity is its own viewers' plays.
+
+        A region with no play in the trending window (or unknown to the version)
+        is given every region's popularity by :meth:`trending_rows`: good enough
+        to rank and fill a pool with, but not a "Trending in <region>" row, which
+        names the region as the place its titles are being started.
+        """
+        return region_code in self._trending_regions
 
     def cluster_row_own(self, *, region_code: str, cluster_id: int | None) -> bool:
         """Whether the cluster's popularity can make a row the region's trending row does not.

@@ -99,9 +99,16 @@ _SMALL_ROW_TYPES = frozenset({"continue_watching", "watch_again"})
 #: Rows whose point is the reason as much as the titles: kept below the first screen
 #: with a single title the rows above them do not show (other rows need a row's minimum).
 _EXPLAINING_ROW_TYPES = frozenset({"because_you_watched", "because_you_liked"})
+#: "New Releases" holds titles that arrived in the region within this many days...
 NEW_RELEASE_DAYS = 90.0
+#: ...and were released within this many: a 1995 film licensed last week is new here, but
+#: no new release (arrival alone put it in the row).
+NEW_RELEASE_MAX_AGE_DAYS = 730.0
 ACCLAIMED_MIN_SCORE = 80.0
 MAX_BECAUSE_WATCHED_ROWS = 3
+#: Seeds tried for the "Because you watched/liked" rows, each kind: a seed whose row would be
+#: too short to show passes its turn to the next, but a page does not try every title.
+MAX_SEEDS_TRIED = 12
 #: "Because you watched X" keeps X's neighbours at least this share as similar as its nearest.
 NEIGHBOUR_MIN_SHARE = 0.5
 MAX_BECAUSE_LIKED_ROWS = 2
@@ -432,10 +439,15 @@ def _language_position(catalogue: CatalogueArrays, code: str | None) -> int:
 
 
 def _seed_order(history: ProfileHistory, wanted: npt.NDArray[np.bool_]) -> list[int]:
-    """Title indices of the states in ``wanted``, most recently played first."""
+    """Title indices of the states in ``wanted``, most recently played first.
+
+    At most ``MAX_SEEDS_TRIED``: a heavy viewer has thousands of title states, and a
+    loop over them all was Python per title for the few seeds a page uses.
+    """
     last = np.where(wanted & ~np.isnan(history.last_played), history.last_played, -np.inf)
     order = np.argsort(-last, kind="stable")
-    return [int(history.state_title[i]) for i in order if np.isfinite(last[i])]
+    order = order[np.isfinite(last[order])][:MAX_SEEDS_TRIED]
+    return history.state_title[order].tolist()
 
 
 def _similar_to(neighbours: sp.csr_matrix, seed: int, n: int) -> npt.NDArray[np.bool_]:
@@ -487,7 +499,14 @@ def _propose_rows(
     context: ScoringContext,
     names: npt.NDArray[np.object_],
     display_language: int = -1,
+    seed_min_items: int = 1,
 ) -> list[_Proposal]:
+    """The rows each generator proposes, by its own rule, from the ranked pool.
+
+    ``seed_min_items`` is the fewest titles a "Because you watched/liked" row may
+    show (:func:`_row_minimum`): a seed whose row holds fewer gives its place to the
+    next seed, instead of taking one of the few rows and being dropped.
+    """
     n = bundle.n_titles
     titles = pool.title_index
     at = context.at.timestamp()
@@ -538,36 +557,48 @@ def _propose_rows(
     may_name = nameable(history.state_title)
     seeds = _seed_order(history, history.completed & may_name) or _seed_order(history, may_name)
     neighbours = bundle.neighbours
-    used_seeds: set[int] = set()
-    for seed in seeds[:MAX_BECAUSE_WATCHED_ROWS]:
-        similar = _similar_to(neighbours, seed, n)
-        used_seeds.add(seed)
-        add(
-            f"because_you_watched:{int(bundle.index.title_ids[seed])}",
-            "because_you_watched",
-            RowCopy("because_you_watched", names[seed]),
-            similar[titles] & fresh,
-        )
+
+    def seeded(row_type: str, candidates: list[int], rows: int) -> set[int]:
+        """Rows "more like" the first ``rows`` seeds with enough such titles in the pool.
+
+        A seed like nothing the profile may watch (no content neighbours, or all of them
+        finished or out of the pool) made no row, or one too short to show, and took one
+        of the few places: a profile that had just finished a documentary unlike anything
+        else got two "Because you watched" rows instead of three.
+        """
+        used: set[int] = set()
+        for seed in candidates[:MAX_SEEDS_TRIED]:
+            if len(used) >= rows:
+                break
+            mask = _similar_to(neighbours, seed, n)[titles] & fresh
+            if np.count_nonzero(mask) < seed_min_items:
+                continue
+            used.add(seed)
+            add(
+                f"{row_type}:{int(bundle.index.title_ids[seed])}",
+                row_type,
+                RowCopy(row_type, names[seed]),
+                mask,
+            )
+        return used
+
+    used_seeds = seeded("because_you_watched", seeds, MAX_BECAUSE_WATCHED_ROWS)
 
     # Because you liked X: titles whose latest rating is a thumbs up, newest first. One
     # rated down or cleared since is liked no more.
     liked = history.liked()
     liked = liked[nameable(liked)]
     liked_seeds = [int(t) for t in dict.fromkeys(liked.tolist()) if t not in used_seeds]
-    for seed in liked_seeds[:MAX_BECAUSE_LIKED_ROWS]:
-        similar = _similar_to(neighbours, seed, n)
-        add(
-            f"because_you_liked:{int(bundle.index.title_ids[seed])}",
-            "because_you_liked",
-            RowCopy("because_you_liked", names[seed]),
-            similar[titles] & fresh,
-        )
+    seeded("because_you_liked", liked_seeds, MAX_BECAUSE_LIKED_ROWS)
 
     _, cluster_pop, region_pop = bundle.trending_rows(
         region_code=context.region_code, cluster_id=context.cluster_id
     )
+    # "Trending in India" is what India started: not proposed for a region with no plays of
+    # its own in the trending window, whose popularity is every region's (the fallback the
+    # ranking and a short pool's fill use).
     pool_region = region_pop[titles]
-    if pool_region.max(initial=0.0) > 0:
+    if bundle.region_trends(context.region_code) and pool_region.max(initial=0.0) > 0:
         cut = max(_upper_quartile_cut(pool_region), 1e-6)
         add(
             f"trending:{context.region_code}",
@@ -595,12 +626,18 @@ def _propose_rows(
                 (pool_cluster >= cut) & fresh,
             )
 
+    # New here (arrived in the region lately) and a new release (released lately): the
+    # arrival alone made a 1995 film licensed last week a "New Release".
     age_days = (at - region.arrival[titles]) / SECONDS_PER_DAY
+    released_days = (at - facts.release_day[titles]) / SECONDS_PER_DAY
     add(
         "new_releases",
         "new_releases",
         RowCopy("new_releases", context.region_code, int(NEW_RELEASE_DAYS)),
-        (age_days >= 0) & (age_days <= NEW_RELEASE_DAYS) & fresh,
+        (age_days >= 0)
+        & (age_days <= NEW_RELEASE_DAYS)
+        & (released_days <= NEW_RELEASE_MAX_AGE_DAYS)
+        & fresh,
     )
     critic = tables.critic_score[titles]
     add(
@@ -794,6 +831,7 @@ def homepage_build(
         context=context,
         names=names,
         display_language=_language_position(catalogue, profile.display_language_id),
+        seed_min_items=_row_minimum("because_you_watched", n_items),
     )
     if not proposals:
         return page

@@ -29,6 +29,7 @@ from recommendations.serving.homepage import (
     ACCLAIMED_MIN_SCORE,
     FIRST_SCREEN_ROWS,
     NEW_RELEASE_DAYS,
+    NEW_RELEASE_MAX_AGE_DAYS,
     Page,
     _row_minimum,
     homepage_build,
@@ -189,6 +190,11 @@ def _item_faults(item, row, profile, at, device, known):
         at - dt.timedelta(days=NEW_RELEASE_DAYS) <= known.arrival(region, item.title_id) <= at
     ):
         yield "New Releases a title not new here", where
+    if (
+        row.type == "new_releases"
+        and title["release_date"] < (at - dt.timedelta(days=NEW_RELEASE_MAX_AGE_DAYS)).date()
+    ):
+        yield "New Releases a title released long ago", where
     if row.type == "critically_acclaimed" and (title["critic_score"] or 0) < ACCLAIMED_MIN_SCORE:
         yield "Critically Acclaimed below the score", where
     key = row.id.split(":", 1)[-1]
