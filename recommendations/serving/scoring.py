@@ -115,7 +115,9 @@ class ProfileHistory:
         latest of up, down and cleared, in the order ingest folded them, a fast
         clock's stamp included); the order is that of the history's thumbs up,
         newest first. A like rated down or cleared since is liked no more
-        ("Because you liked X" seeds).
+        ("Because you liked X" seeds). A like older than the signals read (they are
+        bounded; the states are not) comes after those, still liked: it was left
+        out, so a heavy viewer's like of three weeks ago made no row.
         """
         liked_now = self.state_title[self.thumbs_up]
         if not liked_now.shape[0]:
@@ -123,7 +125,8 @@ class ProfileHistory:
         signals = self.signals
         ups = signals.title_index[signals.kind == SignalCode.THUMBS_UP]
         ups = ups[np.isin(ups, liked_now)]
-        return np.array(list(dict.fromkeys(ups.tolist())), dtype=np.int64)
+        older = liked_now[~np.isin(liked_now, ups)]
+        return np.array(list(dict.fromkeys([*ups.tolist(), *older.tolist()])), dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import pytest
 
 from catalog.models import MaturityLevel
 from recommendations.services.training import model_train
-from recommendations.serving import homepage
+from recommendations.serving import homepage, recommend
 from tests.conftest import token_client
 from tests.factories import (
     AccountFactory,
@@ -21,7 +21,7 @@ from tests.factories import (
 from tests.module_world import module_world, the_module_world
 from tests.recommendations.homepage_world import NOW, HomeWorld, build_home_world
 from tests.recommendations.test_homepage_api import _twin, url
-from tests.recommendations.test_training import watch
+from tests.recommendations.test_training import record, watch
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +129,26 @@ def test_a_seed_without_neighbours_gives_its_place_to_the_next(world):
     named = [row["id"] for row in rows if row["type"] == "because_you_watched"]
     assert f"because_you_watched:{loner.pk}" not in named
     assert set(named) == {f"because_you_watched:{t.pk}" for t in films[1:]}
+
+
+def test_a_like_older_than_the_signals_read_is_still_a_because_you_liked_seed(world, monkeypatch):
+    # given: Asha liked a romance two weeks ago, and since then hovered over many titles: the
+    # like is older than the newest signals a request reads (bounded to 10 here), but her
+    # title state still says she likes it
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha")
+    liked = world.titles["romance"][0]
+    record(asha, "thumbs_up", liked, days_ago=14)
+    for n, title in enumerate(world.titles["action"] * 3):
+        record(asha, "hover", title, days_ago=1 + n / 100)
+    monkeypatch.setattr(recommend, "HISTORY_MAX_SIGNALS", 10)
+    model_train(region_code=world.region.code)
+    read = recommend.profile_history_rows(profile_id=asha.pk, at=None)
+    assert liked.pk not in set(read.signals[:, 1].astype(int).tolist())
+
+    # when
+    rows = _rows(asha, rows=40, items=1)
+
+    # then: "Because you liked" it, as the title state says
+    named = {row["id"] for row in rows if row["type"] == "because_you_liked"}
+    assert named == {f"because_you_liked:{liked.pk}"}
