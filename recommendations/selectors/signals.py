@@ -169,6 +169,8 @@ class SignalReferences:
     season_episodes: dict[int, dict[int, set[int]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(set))
     )
+    # season id -> its release date, for those seasons that have one (none: out)
+    season_releases: dict[int, dt.date] = field(default_factory=dict)
 
 
 def _id_array(ids: Iterable[int]) -> str:
@@ -194,7 +196,8 @@ _REFERENCES_SQL = f"""
       FROM {ArtworkVariant._meta.db_table} v JOIN {Title._meta.db_table} vt ON vt.id = v.title_id
      WHERE v.id = ANY(%s::bigint[])
     UNION ALL
-    SELECT {_TAG_SEASON_EPISODE}, e.id, NULL, NULL, s.title_id, s.id, NULL, NULL
+    SELECT {_TAG_SEASON_EPISODE}, e.id, NULL, s.release_date - DATE '1970-01-01', s.title_id,
+           s.id, NULL, NULL
       FROM {Episode._meta.db_table} e JOIN {Season._meta.db_table} s ON s.id = e.season_id
      WHERE s.title_id = ANY(%s::bigint[])
 """  # noqa: S608
@@ -202,6 +205,9 @@ _REFERENCES_SQL = f"""
 # licence of a title row (NULL: none in the region) and the title of every other row. An
 # episode's maturity is its title's, a variant's the higher of its own and its title's: an
 # episode or frame of a title above the limit must read as absent, not as another title's.
+# A season's episode has its season's release date in the maturity column, as days since
+# 1970-01-01 (NULL: no date, out).
+_EPOCH_DAY = dt.date(1970, 1, 1)
 
 
 def signal_references_get(
@@ -247,6 +253,8 @@ def signal_references_get(
             references.variants[pk] = (ref, maturity)
         else:
             references.season_episodes[ref][season_id].add(pk)
+            if maturity is not None:
+                references.season_releases[season_id] = _EPOCH_DAY + dt.timedelta(days=maturity)
     return references
 
 
@@ -285,10 +293,12 @@ def _signal_references_orm(
             AnyOf(F("pk"), variant_ids)
         ).values_list("pk", "title_id", "maturity", "title__maturity")
     )
-    for episode_id, season_id, title_id in Episode.objects.filter(
+    for episode_id, season_id, title_id, released in Episode.objects.filter(
         AnyOf(F("season__title_id"), season_titles)
-    ).values_list("pk", "season_id", "season__title_id"):
+    ).values_list("pk", "season_id", "season__title_id", "season__release_date"):
         references.season_episodes[title_id][season_id].add(episode_id)
+        if released is not None:
+            references.season_releases[season_id] = released
     return references
 
 

@@ -226,6 +226,7 @@ class _StatesAsOf:
         )
         self.title_kinds = {pk: kind for pk, (kind, _) in references.titles.items()}
         self.season_episodes = references.season_episodes
+        self.season_releases = references.season_releases
         self.states: dict[int, dict[int, ProfileTitleState]] = {}
         self.folded: dict[int, int] = {}
 
@@ -244,6 +245,7 @@ class _StatesAsOf:
                 events=events[start:end],
                 title_kinds=self.title_kinds,
                 season_episodes=self.season_episodes,
+                season_releases=self.season_releases,
             )
             self.folded[profile_id] = end
         thumbs = {ProfileTitleState.Thumbs.UP: 1.0, ProfileTitleState.Thumbs.DOWN: -1.0}

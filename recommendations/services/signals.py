@@ -164,6 +164,7 @@ def title_states_fold(
     title_kinds: Mapping[int, str],
     season_episodes: Mapping[int, Mapping[int, set[int]]],
     episode_completed_at: Mapping[int, dt.datetime] | None = None,
+    season_releases: Mapping[int, dt.date] | None = None,
 ) -> set[int]:
     """Fold one profile's new events into ``states`` (title id -> state), in memory.
 
@@ -178,8 +179,11 @@ def title_states_fold(
     when, and for an event older than the playback already folded only the time
     tells whether a play came after the episode's completion (a rewatch) or
     before it, and when the series was finished. Without it a finished episode
-    counts as finished before any play of it. Returns the indexes of the events
-    that are rewatches.
+    counts as finished before any play of it. ``season_releases`` (season id -> its
+    release date, midnight UTC; a season without one is out) keeps a season announced
+    but not out at an event's time from counting against the series' completion: a
+    profile that finished every released episode has finished the series for now.
+    Returns the indexes of the events that are rewatches.
 
     Events are applied in the order they happened, not the order they arrived,
     so a late-arriving older event cannot overwrite newer progress or thumbs.
@@ -190,6 +194,7 @@ def title_states_fold(
     )
     rewatches: set[int] = set()
     first_done = dict(episode_completed_at or {})
+    releases = season_releases or {}
     for event in engaging:
         state = states.get(event.title_id)
         if state is None:
@@ -235,7 +240,8 @@ def title_states_fold(
                 state.progress = 100.0
                 state.last_episode_id = event.episode_id or state.last_episode_id
             if event.episode_id:
-                if event.episode_id not in state.completed_episodes:
+                newly_done = event.episode_id not in state.completed_episodes
+                if newly_done:
                     state.completed_episodes = [*state.completed_episodes, event.episode_id]
                     first_done[event.episode_id] = event.occurred_at
                 elif event.episode_id in first_done:
@@ -245,13 +251,24 @@ def title_states_fold(
                 done = set(state.completed_episodes)
                 title_seasons = season_episodes.get(event.title_id, {})
                 state.completed_seasons = sum(1 for eps in title_seasons.values() if eps <= done)
-                if title_seasons and state.completed_seasons == len(title_seasons):
-                    every = set().union(*title_seasons.values())
+                day = event.occurred_at.astimezone(dt.UTC).date()
+                released = [
+                    eps
+                    for season_id, eps in title_seasons.items()
+                    if releases.get(season_id, day) <= day
+                ]
+                if released and all(eps <= done for eps in released):
+                    every = set().union(*released)
                     if every <= first_done.keys():
                         # Finished with the last episode finished, whichever arrived last.
                         state.completed_at = max(first_done[e] for e in every)
-                    else:
-                        state.completed_at = state.completed_at or event.occurred_at
+                    elif newly_done or state.completed_at is None:
+                        # This event finished what was out: the first time, or again after
+                        # a season came out (an offline device's older report of an episode
+                        # finished before does not move the completion).
+                        state.completed_at = max(
+                            filter(None, (state.completed_at, event.occurred_at))
+                        )
             elif title_kinds[event.title_id] == Title.Kind.FILM:
                 state.completed_at = min(filter(None, (state.completed_at, event.occurred_at)))
         elif event.kind in RATING_KINDS and (
@@ -396,6 +413,7 @@ def _store(profile: Profile, columns: EventColumns, references: SignalReferences
             events=engaging,
             title_kinds={pk: kind for pk, (kind, _) in references.titles.items()},
             season_episodes=references.season_episodes,
+            season_releases=references.season_releases,
             episode_completed_at=episode_completions_get(profile_id=profile.pk, title_ids=late)
             if late
             else None,

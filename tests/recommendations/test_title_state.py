@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from catalog.models import Season
 from recommendations.models import ProfileTitleState, Signal
 from recommendations.services.ranker_training import _StatesAsOf
 from tests.factories import (
@@ -393,3 +394,70 @@ def test_a_late_upload_does_not_date_a_series_finished_by_a_fast_clock_in_the_fu
     state = ProfileTitleState.objects.get(profile=profile, title=title)
     assert finished <= timezone.now()
     assert state.completed_at == finished
+
+
+def test_a_season_not_yet_released_does_not_keep_a_series_from_being_finished(
+    api_client, profile, series
+):
+    # given: season 2 announced for next month, season 1 out
+    title, episodes = series
+    season_two = Season.objects.get(title=title, number=2)
+    season_two.release_date = (NOW + dt.timedelta(days=30)).date()
+    season_two.save()
+
+    # when: the profile finishes every episode of season 1
+    send(
+        api_client,
+        profile,
+        *[
+            event(title, kind="complete", episode=e.pk, occurred_at=at(30 - i))
+            for i, e in enumerate(episodes[0])
+        ],
+    )
+
+    # then: it has finished the series for now, with its last released episode, and has
+    # nothing to resume (season 2's first episode is not out)
+    state = ProfileTitleState.objects.get(profile=profile, title=title)
+    assert state.completed_at == NOW - dt.timedelta(minutes=28)
+    resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()
+    assert resumed["results"] == []
+
+
+def test_finishing_a_season_released_since_the_series_was_finished_dates_it_again(
+    api_client, profile, series
+):
+    # given: season 1 finished three days ago, when season 2 was not out yet (it came out
+    # two days ago)
+    title, episodes = series
+    season_two = Season.objects.get(title=title, number=2)
+    season_two.release_date = (NOW - dt.timedelta(days=2)).date()
+    season_two.save()
+    three_days = 3 * 24 * 60
+    send(
+        api_client,
+        profile,
+        *[
+            event(title, kind="complete", episode=e.pk, occurred_at=at(three_days - i))
+            for i, e in enumerate(episodes[0])
+        ],
+    )
+    first_finish = ProfileTitleState.objects.get(profile=profile, title=title).completed_at
+    assert first_finish == NOW - dt.timedelta(minutes=three_days - 2)
+
+    # when: the profile watches season 2 to its end, the player reporting the credits after
+    send(
+        api_client,
+        profile,
+        *[
+            event(title, kind="complete", episode=e.pk, occurred_at=at(30 - i))
+            for i, e in enumerate(episodes[1])
+        ],
+        event(title, kind="progress", episode=episodes[1][2].pk, value=97, occurred_at=at(27)),
+    )
+
+    # then: the series was finished (again) with season 2's finale, and is not "being
+    # rewatched" on the strength of the season it just finished
+    state = ProfileTitleState.objects.get(profile=profile, title=title)
+    assert state.completed_at == NOW - dt.timedelta(minutes=28)
+    resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()
+    assert resumed["results"] == []
