@@ -7,8 +7,20 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Exists, F, FilteredRelation, Min, OuterRef, Q, QuerySet
-from django.db.models.functions import Least
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    Func,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from artwork.models import ArtworkVariant
@@ -55,13 +67,43 @@ class ContinueWatchingItem:
     episode_number: int | None
 
 
-def _next_episodes(states: list[ProfileTitleState]) -> dict[int, Episode]:
+class _JSONArrayLength(Func):
+    """The number of elements of a JSON array column."""
+
+    function = "json_array_length"
+    output_field = IntegerField()
+
+    def as_postgresql(
+        self, compiler: object, connection: object, **extra_context: object
+    ) -> tuple[str, list]:
+        return self.as_sql(compiler, connection, function="jsonb_array_length", **extra_context)
+
+
+def _is_out(episode: Episode, today: dt.date) -> bool:
+    """Whether the episode's season is out: from its release date (UTC), or always without one."""
+    release = episode.season.release_date
+    return release is None or release <= today
+
+
+def _rewatching(state: ProfileTitleState) -> bool:
+    """A finished title played again since its completion and stopped midway."""
+    return (
+        state.completed_at is not None
+        and state.last_played_at is not None
+        and state.last_played_at > state.completed_at
+        and CONTINUE_MIN_PROGRESS <= state.progress <= CONTINUE_MAX_PROGRESS
+    )
+
+
+def _next_episodes(states: list[ProfileTitleState], *, today: dt.date) -> dict[int, Episode]:
     """For each series state, the episode to resume: the unfinished last one, or the next.
 
-    After the series' last episode, the first one left from the start: a profile
-    that watched only a finale still has the series to watch (the homepage's
-    Continue Watching, which counts any series not finished, offered it; this
-    list did not).
+    A rewatch under way resumes the episode being rewatched. Otherwise the next
+    episode not finished after the last one played, or after the series' last
+    episode the first one left from the start: a profile that watched only a
+    finale still has the series to watch, and one that finished the series before
+    a new season came out resumes at that season's first episode. An episode of a
+    season not out yet (``release_date`` after ``today``, UTC) is never next.
     """
     series = [s for s in states if s.title.kind == Title.Kind.SERIES]
     if not series:
@@ -78,14 +120,14 @@ def _next_episodes(states: list[ProfileTitleState]) -> dict[int, Episode]:
         done = set(state.completed_episodes)
         ordered = episodes.get(state.title_id, [])
         last = next((e for e in ordered if e.pk == state.last_episode_id), None)
-        # A finished series resumes the episode being rewatched.
-        if last is not None and (last.pk not in done or state.completed_at is not None):
+        if last is not None and (last.pk not in done or _rewatching(state)):
             resume[state.title_id] = last
             continue
-        after_last = ordered[ordered.index(last) + 1 :] if last is not None else ordered
-        following = next((e for e in after_last if e.pk not in done), None) or next(
-            (e for e in ordered if e.pk not in done), None
-        )
+        left = [e.pk not in done and _is_out(e, today) for e in ordered]
+        start = ordered.index(last) + 1 if last is not None else 0
+        following = next(
+            (e for e, open_ in zip(ordered[start:], left[start:], strict=True) if open_), None
+        ) or next((e for e, open_ in zip(ordered, left, strict=True) if open_), None)
         if following is not None:
             resume[state.title_id] = following
     return resume
@@ -94,21 +136,39 @@ def _next_episodes(states: list[ProfileTitleState]) -> dict[int, Episode]:
 def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatchingItem]:
     """Titles the profile started and has not finished, most recently played first.
 
-    A series counts while it has an episode left to watch; a film while its
-    progress is between a sample and the credits; a finished title again once
-    played since and stopped midway (a rewatch). Thumbed-down titles never return.
+    A series counts while it has an episode left to watch: fewer of its episodes
+    finished than are out (a season counts from its release date), so a season
+    announced is nothing left, and a season out since the series was finished (or
+    added to the catalogue since) brings it back. A film counts while its progress
+    is between a sample and the credits; a finished title again once played since
+    and stopped midway (a rewatch). Thumbed-down titles never return.
     Like the homepage and title detail, only titles available in the account's
     region now and within the profile's maturity limit: a licence that ended,
     or a limit lowered since (a profile made kids), hides what was started.
+    The homepage's Continue Watching row applies the same rule
+    (:func:`recommendations.serving.recommend.history_on_index`).
     """
     now = timezone.now()
+    today = now.date()  # UTC, as release dates are read everywhere
     midway = Q(progress__gte=CONTINUE_MIN_PROGRESS, progress__lte=CONTINUE_MAX_PROGRESS)
+    replaying = Q(completed_at__isnull=False, last_played_at__gt=F("completed_at"))
     available_now = Availability.objects.filter(
         Q(starts_at__isnull=True) | Q(starts_at__lte=now),
         Q(ends_at__isnull=True) | Q(ends_at__gt=now),
         title_id=OuterRef("title_id"),
         region_id=profile.account.home_region_id,
     )
+    episodes_out = (
+        Episode.objects.filter(
+            Q(season__release_date__isnull=True) | Q(season__release_date__lte=today),
+            season__title_id=OuterRef("title_id"),
+        )
+        .order_by()
+        .values("season__title_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    series = Q(title__kind=Title.Kind.SERIES)
     states = list(
         ProfileTitleState.objects.filter(
             Exists(available_now),
@@ -117,14 +177,18 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
             title__maturity__lte=profile.maturity_limit,
         )
         .exclude(thumbs=ProfileTitleState.Thumbs.DOWN)
+        .annotate(
+            episodes_finished=_JSONArrayLength("completed_episodes"),
+            episodes_out=Coalesce(Subquery(episodes_out), 0),
+        )
         .filter(
-            Q(completed_at__isnull=True) & (Q(title__kind=Title.Kind.SERIES) | midway)
-            | Q(last_played_at__gt=F("completed_at")) & midway
+            series & Q(episodes_finished__lt=F("episodes_out"))
+            | midway & (replaying | Q(completed_at__isnull=True) & ~series)
         )
         .select_related("title")
         .order_by("-last_played_at")[: limit * 2]
     )
-    resume = _next_episodes(states)
+    resume = _next_episodes(states, today=today)
     states = [s for s in states if s.title.kind == Title.Kind.FILM or s.title_id in resume][:limit]
     display_language = profile.display_language_id
     names = title_names(title_ids=[s.title_id for s in states], language=display_language)

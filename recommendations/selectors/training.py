@@ -40,11 +40,11 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Max, Min, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
-from catalog.models import Credit, Episode, Language, Title
+from catalog.models import Credit, Episode, Language, Season, Title
 from config.lookups import AnyOf
 from profiles.models import Profile
 from recommendations.engine.confidence import SignalCode, SignalWeights
@@ -56,6 +56,7 @@ __all__ = [
     "CatalogueFacts",
     "EpisodeTable",
     "ProfileGroups",
+    "SeasonReleases",
     "SignalColumns",
     "SnapshotRead",
     "TitleFeatures",
@@ -66,6 +67,7 @@ __all__ = [
     "episode_table",
     "index_of",
     "profile_groups",
+    "season_releases",
     "signal_columns",
     "signal_columns_snapshot",
     "signal_weights",
@@ -1176,6 +1178,84 @@ def episode_table() -> EpisodeTable:
             np.float32
         ),
         season_size=np.bincount(season_index, minlength=len(seasons)).astype(np.int32),
+    )
+
+
+class SeasonReleases:
+    """How many episodes of each series are out at a moment, from its seasons' release dates.
+
+    A season counts from midnight UTC of its ``release_date`` (as a title's
+    ``release_day``); one without a date is out. What a profile has left of a
+    series is compared with this count, so that a season announced but not out
+    is nothing left, and one out (or added to the catalogue) since the profile
+    finished the series is. The counts change only at a release, so the counts
+    of the span between two releases are computed once and shared by every
+    request inside it (read-only).
+
+    Parameters
+    ----------
+    title_index : numpy.ndarray of int32, shape (n_seasons,)
+        Each season's title, on the title index (seasons without episodes left out).
+    release : numpy.ndarray of float64, shape (n_seasons,)
+        Unix seconds from which each season is out (-inf: no date).
+    size : numpy.ndarray of int32, shape (n_seasons,)
+        Episodes in each season.
+    n_titles : int
+    """
+
+    def __init__(
+        self,
+        title_index: npt.NDArray[np.int32],
+        release: npt.NDArray[np.float64],
+        size: npt.NDArray[np.int32],
+        n_titles: int,
+    ) -> None:
+        self.title_index = title_index
+        self.release = release
+        self.size = size
+        self.n_titles = n_titles
+        self._boundaries = np.unique(release[np.isfinite(release)])
+        # (from, until, counts): the counts of every moment in [from, until).
+        self._out: tuple[float, float, npt.NDArray[np.int32]] | None = None
+
+    def episodes_out(self, at: float) -> npt.NDArray[np.int32]:
+        """Episodes out at Unix time ``at`` of each title, shape (n_titles,); read-only."""
+        cached = self._out
+        if cached is not None and cached[0] <= at < cached[1]:
+            return cached[2]
+        boundaries = self._boundaries
+        i = int(np.searchsorted(boundaries, at, side="right"))
+        since = float(boundaries[i - 1]) if i > 0 else -np.inf
+        until = float(boundaries[i]) if i < boundaries.shape[0] else np.inf
+        out = self.release <= at
+        counts = np.bincount(
+            self.title_index[out], weights=self.size[out], minlength=self.n_titles
+        ).astype(np.int32)
+        counts.flags.writeable = False
+        self._out = (since, until, counts)
+        return counts
+
+
+def season_releases(titles: npt.NDArray[np.int64]) -> SeasonReleases:
+    """The seasons with episodes of the titles in the index: one query (a row per season)."""
+    rows = list(
+        Season.objects.order_by()
+        .annotate(size=Count("episodes"))
+        .filter(size__gt=0)
+        .values_list("title_id", "release_date", "size")
+    )
+    at = index_of(titles, np.array([r[0] for r in rows], dtype=np.int64))
+    known = at >= 0
+    epoch = dt.date(1970, 1, 1)
+    release = np.array(
+        [-np.inf if r[1] is None else (r[1] - epoch).days * SECONDS_PER_DAY for r in rows],
+        dtype=np.float64,
+    )
+    return SeasonReleases(
+        title_index=at[known].astype(np.int32),
+        release=release[known],
+        size=np.array([r[2] for r in rows], dtype=np.int32)[known],
+        n_titles=titles.shape[0],
     )
 
 

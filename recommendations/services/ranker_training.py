@@ -258,11 +258,16 @@ class _StatesAsOf:
                     thumbs.get(s.thumbs, 0.0),
                     np.nan if s.last_played_at is None else s.last_played_at.timestamp(),
                     s.progress,
+                    float(
+                        s.last_episode_id is not None
+                        and s.last_episode_id not in s.completed_episodes
+                    ),
+                    len(s.completed_episodes),
                 )
                 for s in states.values()
             ],
             dtype=np.float64,
-        ).reshape(-1, 6)
+        ).reshape(-1, 8)
 
 
 def _history_moments(logged: AttributedImpressions) -> npt.NDArray[np.float64]:

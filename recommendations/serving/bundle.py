@@ -4,9 +4,9 @@ Everything here is catalogue-wide and the same for every profile, so it is
 built once per version per process and reused by every request: the item
 factors, the content model and its neighbour matrix, the ranker, normalised
 trending rows, and the catalogue facts the filters need (maturity, language,
-genres, availability windows, arrival dates), all aligned with the version's
-title index. Availability windows and title facts are what staff edit without
-a retrain, so they are re-read from the database every
+genres, availability windows, arrival dates, the episodes each season brings out
+and when), all aligned with the version's title index. Availability windows and
+title facts are what staff edit without a retrain, so they are re-read from the database every
 ``TONIGHT["CATALOGUE_REFRESH_SECONDS"]`` (in the background, while the old
 copy serves: :mod:`~recommendations.serving.refresh`), once per title index
 however many versions share it; the estimators never change.
@@ -47,6 +47,8 @@ class CatalogueArrays:
         Dense: fancy-indexing it per request is far cheaper than slicing sparse rows.
     episodes : EpisodeTable
         For weighing a profile's completions at fold-in.
+    releases : SeasonReleases
+        How many episodes of each series are out, for what a profile has left of it.
     windows : AvailabilityWindows
         Every region's windows.
     time_zones : dict of str to zoneinfo.ZoneInfo
@@ -58,6 +60,7 @@ class CatalogueArrays:
     facts: data.CatalogueFacts
     genre_table: npt.NDArray[np.float32]
     episodes: data.EpisodeTable
+    releases: data.SeasonReleases
     windows: data.AvailabilityWindows
     time_zones: dict[str, zoneinfo.ZoneInfo]
     loaded_at: float
@@ -132,6 +135,7 @@ def catalogue_arrays_load(title_ids: npt.NDArray[np.int64]) -> CatalogueArrays:
         facts=data.catalogue_facts(title_ids),
         genre_table=genre_table,
         episodes=data.episode_table(),
+        releases=data.season_releases(title_ids),
         windows=data.availability_windows(title_ids),
         time_zones={
             code: zoneinfo.ZoneInfo(zone)

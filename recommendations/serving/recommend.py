@@ -157,7 +157,7 @@ class HistoryRows:
     ----------
     signals : numpy.ndarray of float64, shape (n, 9)
         :func:`_history_sql`'s columns, newest first.
-    states : numpy.ndarray of float64, shape (k, 6)
+    states : numpy.ndarray of float64, shape (k, 8)
         Title id, completed (0 no, 1 yes, 2 yes and played again since: a rewatch
         under way), rewatch count, thumbs (1 up, -1 down, 0),
         last played (Unix seconds, NaN if never), progress percent where the
@@ -165,7 +165,9 @@ class HistoryRows:
         series whose last played episode is finished (it resumes on the next,
         as :func:`~recommendations.selectors.signals.continue_watching` says),
         unless the whole series is: then the last played episode's, which is
-        below 100 only while it is being rewatched.
+        below 100 only while it is being rewatched; then whether the last
+        played episode is unfinished (1, else 0), and how many episodes are
+        finished (what is left of a series is the episodes out beyond them).
     complete_after : float
         Unix time after which ``signals`` holds every signal of the profile
         other than impressions (bounded apart, ``HISTORY_MAX_IMPRESSIONS``):
@@ -174,12 +176,15 @@ class HistoryRows:
     impressions_cut : bool
         Whether ``HISTORY_MAX_IMPRESSIONS`` was reached (older impressions
         exist and were not read).
+    at : float
+        The moment read as of (Unix seconds): which seasons of a series are out.
     """
 
     signals: npt.NDArray[np.float64]
     states: npt.NDArray[np.float64]
     complete_after: float
     impressions_cut: bool = False
+    at: float = np.inf
 
 
 def profile_history_rows(
@@ -230,6 +235,7 @@ def profile_history_rows(
         # Signals tied with the oldest one read may be left out, so not that instant itself.
         complete_after=float(engaged[-1, 5]) if cut else since.timestamp() - 1e-6,
         impressions_cut=int(np.count_nonzero(shown)) >= HISTORY_MAX_IMPRESSIONS,
+        at=now.timestamp(),
     )
 
 
@@ -256,8 +262,9 @@ def _history_params(
 
 
 #: Where :func:`_history_read_sql` puts the title states' columns (title id, completed,
-#: rewatch count, thumbs, last played, progress) among the signals' nine, by type.
-_STATE_COLUMNS = [1, 2, 3, 7, 5, 4]
+#: rewatch count, thumbs, last played, progress, last episode unfinished, episodes
+#: finished) among the signals' nine, by type.
+_STATE_COLUMNS = [1, 2, 3, 7, 5, 4, 6, 8]
 
 
 @functools.cache
@@ -288,8 +295,10 @@ def _history_read_sql_over(signals: str) -> str:
     if connection.vendor == "postgresql":
         # A JSON array contains a number it holds as an element (jsonb's @>).
         episode_open = f"NOT ({finished} @> to_jsonb({episode}))"
+        finished_count = f"jsonb_array_length({finished})"
     else:
         episode_open = f"NOT EXISTS (SELECT 1 FROM json_each({finished}) WHERE value = {episode})"  # noqa: S608
+        finished_count = f"json_array_length({finished})"
     # The fold leaves 100 after an episode's completion; a series then resumes at the start
     # of its next episode. A finished series resumes only the episode being rewatched, at
     # its own progress (100 when nothing is). A state with neither a last episode nor a
@@ -302,8 +311,8 @@ def _history_read_sql_over(signals: str) -> str:
     states = (
         "SELECT -1, title_id, CASE WHEN completed_at IS NULL THEN 0 "  # noqa: S608
         "WHEN last_played_at > completed_at THEN 2 ELSE 1 END, "
-        f"rewatch_count, {resume}, {epoch}, FALSE, "
-        f"CASE thumbs WHEN '{up}' THEN 1 WHEN '{down}' THEN -1 ELSE 0 END, 0 "
+        f"rewatch_count, {resume}, {epoch}, ({episode} IS NOT NULL AND {episode_open}), "
+        f"CASE thumbs WHEN '{up}' THEN 1 WHEN '{down}' THEN -1 ELSE 0 END, {finished_count} "
         f"FROM {table} WHERE profile_id = %s"
     )
     return f"SELECT * FROM ({signals}) AS newest UNION ALL {states}"  # noqa: S608
@@ -329,17 +338,27 @@ def history_on_index(
     thumbs_up, thumbs_down = states[:, 3] > 0, states[:, 3] < 0
     last_played = states[:, 4]  # NaN: never played
     progress = states[:, 5]
-    series = catalogue.facts.is_series[np.where(known, title, 0)]
+    last_open = states[:, 6] > 0  # the last episode played is not finished
+    on_index = np.where(known, title, 0)
+    series = catalogue.facts.is_series[on_index]
+    # A series has an episode left while fewer of its episodes are finished than are out
+    # (a season counts from its release date): a season announced is nothing left, one
+    # out since the series was finished (or added to the catalogue since) is.
+    episodes_left = series & (states[:, 7] < catalogue.releases.episodes_out(rows.at)[on_index])
     # A series is resumed while an episode is left, a film while its progress is between
     # a sample and the credits; a finished one again once played since and stopped
     # midway (a rewatch's play resets progress to 0). Progress alone would bring a film
     # back on the progress a player sends during the credits after its completion.
     midway = (progress >= CONTINUE_MIN_PROGRESS) & (progress <= CONTINUE_MAX_PROGRESS)
+    rewatching = completed & replaying & midway
     in_progress = (
         ~np.isnan(last_played)
         & ~thumbs_down
-        & np.where(completed, replaying & midway, series | midway)
+        & (rewatching | episodes_left | ~series & ~completed & midway)
     )
+    # A finished series back for a new season resumes the first episode left, at 0,
+    # unless a rewatch is under way or the episode last played is one not finished yet.
+    progress = np.where(completed & episodes_left & ~rewatching & ~last_open, 0.0, progress)
     return ProfileHistory(
         signals=signals,
         state_title=title[known],

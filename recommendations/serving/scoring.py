@@ -328,7 +328,9 @@ def ranking_inputs(
     within_maturity = facts.maturity <= context.maturity_limit
     states = history.state_title
     disliked = _scatter(n, states, history.thumbs_down, bool)
-    completed = _scatter(n, states, history.completed, bool)
+    # A title being resumed is not done with, finished or not: a finished series back for
+    # a season out since (or a rewatch under way) must stay eligible for its own row.
+    completed = _scatter(n, states, history.completed & ~history.in_progress, bool)
     rewatch_worthy = _scatter(n, states, history.rewatch_worthy, bool)
 
     # 2. The current history as confidence, folded into the collaborative model.

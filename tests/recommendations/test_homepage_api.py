@@ -12,7 +12,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from catalog.models import MaturityLevel
 from recommendations.engine.row_ranking import ROW_TYPES
-from recommendations.models import PageLog
+from recommendations.models import PageLog, ProfileTitleState
 from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import model_train
 from recommendations.serving import recommend
@@ -874,6 +874,73 @@ def test_a_finished_title_being_rewatched_returns_to_continue_watching(
     if resumed is not None:
         assert title.pk not in by_type.get("watch_again", [])
         assert listed[0]["episode_id"] == (first.pk if title == show else None)
+
+
+@pytest.mark.parametrize(
+    ("story", "resumed", "resumes_at"),
+    [
+        ("season 2 announced, not out", None, None),
+        ("season 2 announced, state folded before it counted", None, None),
+        ("season 2 out since", 0.0, "S2E1"),
+        ("season 2 added since, out for years", 0.0, "S2E1"),
+        ("season 2 out since, its first episode at 30%", 30.0, "S2E1"),
+        ("season 2 out since, its first episode finished", 0.0, "S2E2"),
+        ("season 2 out since, season 1 rewatched to 25%", 25.0, "S1E1"),
+        ("season 2 out since, and finished too", None, None),
+    ],
+)
+def test_a_finished_series_returns_to_continue_watching_when_a_new_season_is_out(
+    world, household, two_episode_show, story, resumed, resumes_at
+):
+    # given: a two-episode series the profile finished two days ago, and a second season:
+    # announced for next month, out since yesterday, or added to the catalogue since
+    # though it came out years ago
+    account, asha, _ = household
+    show, first, second = two_episode_show
+    for episode in (first, second):
+        record(asha, "play_start", show, days_ago=2.02, episode=episode)
+        record(asha, "complete", show, days_ago=2.01, episode=episode)
+    if "announced" in story:
+        release = (NOW + dt.timedelta(days=30)).date()
+    elif "added since" in story:
+        release = dt.date(2015, 3, 1)
+    else:
+        release = (NOW - dt.timedelta(days=1)).date()
+    season_two = SeasonFactory(title=show, number=2, release_date=release)
+    new_first = EpisodeFactory(season=season_two, number=1)
+    new_second = EpisodeFactory(season=season_two, number=2)
+    if story.endswith("state folded before it counted"):
+        # Before ingest counted only seasons out, finishing every released episode of a
+        # series with an announced season left it unfinished.
+        ProfileTitleState.objects.filter(profile=asha, title=show).update(completed_at=None)
+    elif story.endswith("at 30%"):
+        record(asha, "play_start", show, days_ago=0.52, episode=new_first)
+        record(asha, "progress", show, days_ago=0.51, episode=new_first, value=30.0)
+    elif story.endswith("first episode finished"):
+        record(asha, "play_start", show, days_ago=0.52, episode=new_first)
+        record(asha, "complete", show, days_ago=0.51, episode=new_first)
+    elif story.endswith("rewatched to 25%"):
+        record(asha, "play_start", show, days_ago=0.52, episode=first)
+        record(asha, "progress", show, days_ago=0.51, episode=first, value=25.0)
+    elif story.endswith("finished too"):
+        for episode in (new_first, new_second):
+            record(asha, "play_start", show, days_ago=0.52, episode=episode)
+            record(asha, "complete", show, days_ago=0.51, episode=episode)
+    model_train(region_code=world.region.code)
+
+    # when
+    rows, listed = page_and_continue_watching(account, asha)
+
+    # then: the page and the list agree: a season not out is nothing left to watch; a
+    # season out since the series was finished (or new to the catalogue) is, from its
+    # first episode left, at 0 unless it was started; a rewatch under way is resumed
+    expected = [] if resumed is None else [(show.pk, resumed)]
+    assert with_progress(continue_watching_row(rows)) == with_progress(listed) == expected
+    if resumes_at is not None:
+        episodes = {"S1E1": first, "S2E1": new_first, "S2E2": new_second}
+        assert listed[0]["episode_id"] == episodes[resumes_at].pk
+        by_type = {row["type"]: [i["title_id"] for i in row["items"]] for row in rows}
+        assert show.pk not in by_type.get("watch_again", [])
 
 
 # --- Which model version serves the page (issue #6's serving rule) ------------------------
