@@ -43,6 +43,12 @@ class SeasonSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="Season id.")
     number = serializers.IntegerField(help_text="The season's number.")
     name = serializers.CharField(help_text="The season's name.")
+    release_date = serializers.DateField(
+        allow_null=True,
+        help_text="When it comes out (from midnight UTC); null: out, date unknown. A season "
+        "whose date is still to come is announced, not out: Continue Watching neither counts "
+        "its episodes as left to watch nor offers one to resume.",
+    )
     episodes = EpisodeSerializer(many=True, help_text="Its episodes, in order.")
 
 
@@ -182,6 +188,7 @@ class TitleDetailApi(APIView):
                     "id": s.pk,
                     "number": s.number,
                     "name": s.name,
+                    "release_date": s.release_date,
                     "episodes": [
                         {
                             "id": e.pk,

@@ -181,3 +181,20 @@ def test_the_schema_says_the_profile_is_required_and_may_be_locked():
     assert parameters["profile"]["required"] is True
     assert "X-Profile-Unlock" in parameters
     assert {"400", "403", "404"} <= set(operation["responses"])
+
+
+def test_a_season_says_when_it_comes_out_so_an_announced_one_is_not_offered(
+    api_client, profile, series
+):
+    # given: season 1 out (no date known), season 2 announced for next month
+    announced = (NOW + dt.timedelta(days=30)).date()
+    season_two = SeasonFactory(title=series, number=2, release_date=announced)
+    EpisodeFactory(season=season_two, number=1, name="Return")
+
+    body = detail(api_client, series, profile).json()
+
+    # then: the client can tell the announced season from the one it may play
+    assert [(s["number"], s["release_date"]) for s in body["seasons"]] == [
+        (1, None),
+        (2, announced.isoformat()),
+    ]
