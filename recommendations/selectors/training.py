@@ -1182,13 +1182,14 @@ def episode_table() -> EpisodeTable:
 
 
 class SeasonReleases:
-    """How many episodes of each series are out at a moment, from its seasons' release dates.
+    """How many episodes of each series are out at a moment, and when its newest season came out.
 
     A season counts from midnight UTC of its ``release_date`` (as a title's
     ``release_day``); one without a date is out. What a profile has left of a
     series is compared with this count, so that a season announced but not out
     is nothing left, and one out (or added to the catalogue) since the profile
-    finished the series is. The counts change only at a release, so the counts
+    finished the series is. The newest season out makes a series that arrived
+    years ago a "New Release" again. Both change only at a release, so those
     of the span between two releases are computed once and shared by every
     request inside it (read-only).
 
@@ -1215,14 +1216,14 @@ class SeasonReleases:
         self.size = size
         self.n_titles = n_titles
         self._boundaries = np.unique(release[np.isfinite(release)])
-        # (from, until, counts): the counts of every moment in [from, until).
-        self._out: tuple[float, float, npt.NDArray[np.int32]] | None = None
+        # (from, until, counts, newest, titles by newest, their newest): those of every
+        # moment in [from, until).
+        self._out: tuple | None = None
 
-    def episodes_out(self, at: float) -> npt.NDArray[np.int32]:
-        """Episodes out at Unix time ``at`` of each title, shape (n_titles,); read-only."""
+    def _span(self, at: float) -> tuple:
         cached = self._out
         if cached is not None and cached[0] <= at < cached[1]:
-            return cached[2]
+            return cached
         boundaries = self._boundaries
         i = int(np.searchsorted(boundaries, at, side="right"))
         since = float(boundaries[i - 1]) if i > 0 else -np.inf
@@ -1231,9 +1232,30 @@ class SeasonReleases:
         counts = np.bincount(
             self.title_index[out], weights=self.size[out], minlength=self.n_titles
         ).astype(np.int32)
-        counts.flags.writeable = False
-        self._out = (since, until, counts)
-        return counts
+        newest = np.full(self.n_titles, -np.inf, dtype=np.float64)
+        np.maximum.at(newest, self.title_index[out], self.release[out])
+        dated = np.flatnonzero(np.isfinite(newest))
+        by_newest = dated[np.argsort(newest[dated], kind="stable")]
+        for array in (counts, newest, by_newest):
+            array.flags.writeable = False
+        span = (since, until, counts, newest, by_newest, newest[by_newest])
+        self._out = span
+        return span
+
+    def episodes_out(self, at: float) -> npt.NDArray[np.int32]:
+        """Episodes out at Unix time ``at`` of each title, shape (n_titles,); read-only."""
+        return self._span(at)[2]
+
+    def newest_out(self, at: float) -> npt.NDArray[np.float64]:
+        """When the newest season out at Unix time ``at`` of each title came out, shape
+        (n_titles,); -inf for a title with none out, or none with a date; read-only."""
+        return self._span(at)[3]
+
+    def renewed_since(self, since: float, at: float) -> npt.NDArray[np.intp]:
+        """Titles whose newest season out at ``at`` came out at ``since`` or later, oldest
+        first: a binary search, not a pass over the catalogue."""
+        span = self._span(at)
+        return span[4][np.searchsorted(span[5], since, side="left") :]
 
 
 def season_releases(titles: npt.NDArray[np.int64]) -> SeasonReleases:

@@ -3,8 +3,9 @@
 The request path, after the ranked pool (:func:`~recommendations.serving.scoring.rank_profile`):
 
 1. **Row generators** each propose rows from the *ranked pool* by their own
-   rule (continue watching, because you watched X for the latest few
-   completions, because you liked X, top picks, trending in the region,
+   rule (continue watching, because you watched X for the titles the profile
+   watched most recently (finished, or several episodes or most of a film),
+   because you liked X, top picks, trending in the region,
    popular in the taste cluster, new releases, critically acclaimed, the
    profile's strongest genres and languages, watch again). A row's items
    keep the pool's order, i.e. the title ranker's.
@@ -106,6 +107,11 @@ NEW_RELEASE_DAYS = 90.0
 NEW_RELEASE_MAX_AGE_DAYS = 730.0
 ACCLAIMED_MIN_SCORE = 80.0
 MAX_BECAUSE_WATCHED_ROWS = 3
+#: "Because you watched X" is seeded by what the profile watched, not by what it tried: a
+#: title it finished, a series with at least this many episodes finished...
+SEED_MIN_EPISODES = 3
+#: ...or a film played to at least this percent (a long film left for tomorrow).
+SEED_MIN_PROGRESS = 50.0
 #: Seeds tried for the "Because you watched/liked" rows, each kind: a seed whose row would be
 #: too short to show passes its turn to the next, but a page does not try every title.
 MAX_SEEDS_TRIED = 12
@@ -438,6 +444,31 @@ def _language_position(catalogue: CatalogueArrays, code: str | None) -> int:
     return codes.index(code) if code in codes else -1
 
 
+def _watched(history: ProfileHistory, is_series: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """The title states that say the profile watched the title, not that it tried it.
+
+    "Because you watched X" (and its reason, "which you watched recently") is
+    true of a title finished (a rewatch is of a finished title), of a series
+    with ``SEED_MIN_EPISODES`` episodes finished (eight episodes binged last
+    night, the series not done), and of a film played to ``SEED_MIN_PROGRESS``
+    percent. It is not of a first episode or a film's first minutes (a
+    sample), nor of a hover or a preview (no play), which seeded rows when a
+    profile had finished nothing. ``is_series`` is per state. Thumbs down are
+    the caller's (a seed must be nameable anyway).
+    """
+    completed = history.completed
+    progress = history.progress
+    films_far = (
+        np.zeros_like(completed)
+        if progress is None
+        else ~is_series & (np.nan_to_num(progress) >= SEED_MIN_PROGRESS)
+    )
+    finished = history.episodes_finished
+    if finished.shape[0] != completed.shape[0]:  # no states read (offline evaluation)
+        finished = np.zeros(completed.shape[0], dtype=np.int32)
+    return completed | films_far | (is_series & (finished >= SEED_MIN_EPISODES))
+
+
 def _seed_order(history: ProfileHistory, wanted: npt.NDArray[np.bool_]) -> list[int]:
     """Title indices of the states in ``wanted``, most recently played first.
 
@@ -538,7 +569,8 @@ def _propose_rows(
         fresh,
     )
 
-    # Because you watched X: the latest completions (or, without any, the latest plays).
+    # Because you watched X: what the profile watched (finished, several episodes of, most
+    # of: _watched), most recently played first; never what it only sampled.
     # A row's title names its seed, so the seed must pass the page's own filters: else a
     # favourite since re-rated above a kids profile's limit, or out of the region's
     # catalogue, is shown by name. Checked for the few titles asked about, not the catalogue.
@@ -555,7 +587,7 @@ def _propose_rows(
         return may
 
     may_name = nameable(history.state_title)
-    seeds = _seed_order(history, history.completed & may_name) or _seed_order(history, may_name)
+    seeds = _seed_order(history, _watched(history, facts.is_series[history.state_title]) & may_name)
     neighbours = bundle.neighbours
 
     def seeded(row_type: str, candidates: list[int], rows: int) -> set[int]:
@@ -627,16 +659,22 @@ def _propose_rows(
             )
 
     # New here (arrived in the region lately) and a new release (released lately): the
-    # arrival alone made a 1995 film licensed last week a "New Release".
+    # arrival alone made a 1995 film licensed last week a "New Release". A series is new
+    # again when a season came out lately (the pool holds only what the region offers now
+    # and no title the profile rated down).
     age_days = (at - region.arrival[titles]) / SECONDS_PER_DAY
     released_days = (at - facts.release_day[titles]) / SECONDS_PER_DAY
+    season_days = (at - catalogue.releases.newest_out(at)[titles]) / SECONDS_PER_DAY
     add(
         "new_releases",
         "new_releases",
         RowCopy("new_releases", context.region_code, int(NEW_RELEASE_DAYS)),
-        (age_days >= 0)
-        & (age_days <= NEW_RELEASE_DAYS)
-        & (released_days <= NEW_RELEASE_MAX_AGE_DAYS)
+        (
+            (age_days >= 0)
+            & (age_days <= NEW_RELEASE_DAYS)
+            & (released_days <= NEW_RELEASE_MAX_AGE_DAYS)
+            | (season_days <= NEW_RELEASE_DAYS)
+        )
         & fresh,
     )
     critic = tables.critic_score[titles]

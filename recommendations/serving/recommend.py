@@ -369,6 +369,7 @@ def history_on_index(
         last_played=last_played[known],
         progress=progress[known],
         thumbs_up=thumbs_up[known],
+        episodes_finished=states[known, 7].astype(np.int32),
     )
 
 

@@ -40,7 +40,7 @@ from recommendations.engine.confidence import (
 )
 from recommendations.engine.popularity import NEW_RELEASE_WINDOW_DAYS, new_release_scores
 from recommendations.engine.ranking import build_features, hour_bucket, local_hour_and_weekday
-from recommendations.selectors.training import SECONDS_PER_DAY, TrainingSignals
+from recommendations.selectors.training import SECONDS_PER_DAY, SeasonReleases, TrainingSignals
 from recommendations.serving.bundle import CatalogueArrays, RegionArrays, ServingBundle
 
 # A title in progress counts as "continue watching" with weight halving every two weeks.
@@ -85,6 +85,9 @@ class ProfileHistory:
         Percent watched of the film or of the last episode played (the state's,
         so it survives the bound on the signals read). None where no one shows
         it (offline evaluation).
+    episodes_finished : numpy.ndarray of int32, shape (k,)
+        Episodes of a series the profile finished (0 for a film). Empty where no
+        title states are read (offline evaluation).
     """
 
     signals: TrainingSignals
@@ -96,6 +99,9 @@ class ProfileHistory:
     last_played: npt.NDArray[np.float64]
     progress: npt.NDArray[np.float64] | None = None
     thumbs_up: npt.NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, dtype=bool))
+    episodes_finished: npt.NDArray[np.int32] = field(
+        default_factory=lambda: np.empty(0, dtype=np.int32)
+    )
 
     @property
     def chose_something(self) -> bool:
@@ -462,18 +468,26 @@ def ranking_features(
     )
 
 
-def _new_release(inputs: RankingInputs, region: RegionArrays) -> npt.NDArray[np.float32]:
+def _new_release(
+    inputs: RankingInputs, region: RegionArrays, releases: SeasonReleases
+) -> npt.NDArray[np.float32]:
     """:func:`~recommendations.engine.popularity.new_release_scores` of the catalogue.
 
     Only titles that arrived within the window score above 0, and they are
     found by arrival time (a day's margin each side; the function itself then
     applies the exact rule), so the scores are computed for a few hundred
-    titles instead of the whole catalogue.
+    titles instead of the whole catalogue. A series whose newest season came
+    out within the window scores as new from that season's release: it is
+    the homepage's "New Releases" too, and a row is filled from the pool.
     """
     margin = (NEW_RELEASE_WINDOW_DAYS + 1.0) * SECONDS_PER_DAY
     recent = region.arrived_between(inputs.at - margin, inputs.at + SECONDS_PER_DAY)
     scores = np.zeros(inputs.release_age.shape[0], dtype=np.float32)
     scores[recent] = new_release_scores(inputs.release_age[recent])
+    renewed = releases.renewed_since(inputs.at - margin, inputs.at)
+    if renewed.shape[0]:
+        season_age = (inputs.at - releases.newest_out(inputs.at)[renewed]) / SECONDS_PER_DAY
+        scores[renewed] = np.maximum(scores[renewed], new_release_scores(season_age))
     return scores
 
 
@@ -499,7 +513,7 @@ def rank_profile(
         cf=inputs.cf,
         content=inputs.content,
         trending=inputs.trending,
-        new_release=_new_release(inputs, catalogue.region(context.region_code)),
+        new_release=_new_release(inputs, catalogue.region(context.region_code), catalogue.releases),
         continue_watching=inputs.continue_watching,
         fill=inputs.fill,
         quotas=CandidateQuotas(pool_size=context.pool_size),

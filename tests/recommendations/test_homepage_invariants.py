@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from artwork.models import ArtworkVariant
-from catalog.models import Title, TitleLocalization
+from catalog.models import Season, Title, TitleLocalization
 from console.moments import local_moment, region_zone
 from profiles.models import Profile
 from recommendations.engine.ranking import DEVICE_CLASSES
@@ -30,6 +30,8 @@ from recommendations.serving.homepage import (
     FIRST_SCREEN_ROWS,
     NEW_RELEASE_DAYS,
     NEW_RELEASE_MAX_AGE_DAYS,
+    SEED_MIN_EPISODES,
+    SEED_MIN_PROGRESS,
     Page,
     _row_minimum,
     homepage_build,
@@ -89,9 +91,26 @@ class _Catalogue:
             self.windows[(region, title)].append((starts, ends))
         self.variants = {v["id"]: v for v in ArtworkVariant.objects.values()}
         self.states = {(s.profile_id, s.title_id): s for s in ProfileTitleState.objects.all()}
+        self.seasons: dict[int, list[dt.date | None]] = defaultdict(list)
+        for title, release in (
+            Season.objects.filter(episodes__isnull=False)
+            .distinct()
+            .values_list("title_id", "release_date")
+        ):
+            self.seasons[title].append(release)
 
     def name(self, language: str | None, title: int) -> str:
         return self.names.get((language, title)) or self.titles[title]["original_name"]
+
+    def season_out_since(self, title: int, since: dt.datetime, at: dt.datetime) -> bool:
+        """Whether the title's newest season out at ``at`` came out at ``since`` or later."""
+        out = [
+            dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC)
+            for d in self.seasons[title]
+            if d is not None
+        ]
+        out = [moment for moment in out if moment <= at]
+        return bool(out) and max(out) >= since
 
     def available(self, region: str, title: int, at: dt.datetime) -> bool:
         return any(
@@ -150,6 +169,15 @@ def _page_faults(page: Page, profile: Profile, at: dt.datetime, device: str, kno
                 yield "seed the profile dislikes", row.id
             if seed in titles:
                 yield "seed in its own row", row.id
+        if row.type == "because_you_watched":
+            # "...which you watched recently": finished, several episodes, most of a film.
+            is_series = known.titles[seed]["kind"] == Title.Kind.SERIES
+            if state is None or not (
+                state.completed_at is not None
+                or (is_series and len(state.completed_episodes) >= SEED_MIN_EPISODES)
+                or (not is_series and (state.progress or 0) >= SEED_MIN_PROGRESS)
+            ):
+                yield "seed the profile did not watch", row.id
         for item in row.items:
             yield from _item_faults(item, row, profile, at, device, known)
 
@@ -186,12 +214,21 @@ def _item_faults(item, row, profile, at, device, known):
         yield "Watch Again a title not finished", where
     if row.type not in _OWN_TITLES_ROWS and finished:
         yield "a finished title in a row to discover", where
-    if row.type == "new_releases" and not (
-        at - dt.timedelta(days=NEW_RELEASE_DAYS) <= known.arrival(region, item.title_id) <= at
+    # New here and released lately, or a series with a season out lately.
+    new_season = row.type == "new_releases" and known.season_out_since(
+        item.title_id, at - dt.timedelta(days=NEW_RELEASE_DAYS), at
+    )
+    if (
+        row.type == "new_releases"
+        and not new_season
+        and not (
+            at - dt.timedelta(days=NEW_RELEASE_DAYS) <= known.arrival(region, item.title_id) <= at
+        )
     ):
         yield "New Releases a title not new here", where
     if (
         row.type == "new_releases"
+        and not new_season
         and title["release_date"] < (at - dt.timedelta(days=NEW_RELEASE_MAX_AGE_DAYS)).date()
     ):
         yield "New Releases a title released long ago", where

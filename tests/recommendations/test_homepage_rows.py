@@ -11,10 +11,12 @@ from tests.conftest import token_client
 from tests.factories import (
     AccountFactory,
     AvailabilityFactory,
+    EpisodeFactory,
     GenreFactory,
     LanguageFactory,
     ProfileFactory,
     RegionFactory,
+    SeasonFactory,
     TagFactory,
     TitleFactory,
 )
@@ -152,3 +154,130 @@ def test_a_like_older_than_the_signals_read_is_still_a_because_you_liked_seed(wo
     # then: "Because you liked" it, as the title state says
     named = {row["id"] for row in rows if row["type"] == "because_you_liked"}
     assert named == {f"because_you_liked:{liked.pk}"}
+
+
+def _drama_series(world, name: str, *, episodes: int, first_released: dt.date, days: int = 900):
+    """A series like the world's dramas (genre, tag, people), one season of ``episodes``,
+    available in the region for ``days``."""
+    show = _twin(world.titles["drama"][0], name)
+    show.kind = "series"
+    show.release_date = first_released
+    show.save()
+    season = SeasonFactory(title=show, number=1, release_date=first_released)
+    parts = [EpisodeFactory(season=season, number=n + 1) for n in range(episodes)]
+    AvailabilityFactory(title=show, region=world.region, starts_at=NOW - dt.timedelta(days=days))
+    return show, parts
+
+
+@pytest.mark.parametrize(
+    "story",
+    [
+        "binging a series",
+        "deep into a film",
+        "sampling a series and a film",
+        "binging a series it then thumbed down",
+    ],
+)
+def test_because_you_watched_is_seeded_by_recent_strong_signals_not_samples(
+    world, monkeypatch, story
+):
+    # given: Asha finished three action films last week; yesterday she binged eight of a
+    # drama series' ten episodes (not finished), or watched most of a drama film, or only
+    # sampled a series' first episode and a film's first minutes
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha")
+    films = world.titles["action"][:3]
+    for days_ago, title in zip((6, 5, 4), films, strict=True):
+        watch(asha, title, days_ago=days_ago)
+    show, episodes = _drama_series(world, "binge", episodes=10, first_released=dt.date(2020, 1, 1))
+    deep = world.titles["drama"][1]
+    if "binging" in story:
+        for n, episode in enumerate(episodes[:8]):
+            record(asha, "play_start", show, days_ago=1.5 - n / 100, episode=episode)
+            record(asha, "complete", show, days_ago=1.495 - n / 100, episode=episode)
+        if "thumbed down" in story:
+            record(asha, "thumbs_down", show, days_ago=1.0)
+        strong = show
+    elif "film" in story and "sampling" not in story:
+        record(asha, "play_start", deep, days_ago=1.2)
+        record(asha, "progress", deep, days_ago=1.1, value=70.0)
+        strong = deep
+    else:
+        record(asha, "play_start", show, days_ago=1.3, episode=episodes[0])
+        record(asha, "progress", show, days_ago=1.29, episode=episodes[0], value=12.0)
+        record(asha, "play_start", deep, days_ago=1.2)
+        record(asha, "progress", deep, days_ago=1.19, value=4.0)
+        strong = None
+    model_train(region_code=world.region.code)
+
+    # when: a title a row, so that each seed's row has titles of its own to bring
+    proposed = _proposed(asha, monkeypatch, rows=40, items=1)
+
+    # then: the title she engaged with most recently, strongly, seeds a row ahead of her
+    # oldest completion; a sample (or a title she rated down) seeds none
+    named = {key for key in proposed if key.startswith("because_you_watched:")}
+    expected = films if strong is None or "thumbed down" in story else [strong, *films[1:]]
+    assert named == {f"because_you_watched:{t.pk}" for t in expected}
+
+
+def test_because_you_watched_is_not_seeded_by_samples_alone(world, monkeypatch):
+    # given: Bela finished nothing; she sampled a drama film (4%) and a series' first
+    # episode (12%): she watched neither, so neither may read "which you watched recently"
+    account = AccountFactory(home_region=world.region)
+    bela = ProfileFactory(account=account, name="Bela")
+    show, episodes = _drama_series(world, "sampled", episodes=6, first_released=dt.date(2020, 1, 1))
+    sampled = world.titles["drama"][1]
+    record(bela, "play_start", show, days_ago=1.3, episode=episodes[0])
+    record(bela, "progress", show, days_ago=1.29, episode=episodes[0], value=12.0)
+    record(bela, "play_start", sampled, days_ago=1.2)
+    record(bela, "progress", sampled, days_ago=1.19, value=4.0)
+    model_train(region_code=world.region.code)
+
+    # when
+    proposed = _proposed(bela, monkeypatch, rows=40, items=1)
+
+    # then: her page has rows, and no "Because you watched" one
+    assert proposed
+    assert not [key for key in proposed if key.startswith("because_you_watched:")]
+
+
+@pytest.mark.parametrize(
+    ("story", "new"),
+    [
+        ("second season out 20 days ago", True),
+        ("second season out 20 days ago, series thumbed down", False),
+        ("second season out 20 days ago, licence ended", False),
+        ("second season out 200 days ago", False),
+        ("second season announced for next month", False),
+        ("second season out 20 days ago, no episodes yet", False),
+    ],
+)
+def test_a_series_with_a_new_season_out_is_a_new_release(world, monkeypatch, story, new):
+    # given: a drama fan; a drama series that arrived in her region in 2018 (first season),
+    # and a second season: out 20 days ago, 200 days ago, or announced for next month
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha")
+    for title in world.titles["drama"][:3]:
+        watch(asha, title, days_ago=4)
+    show, _ = _drama_series(world, "returning", episodes=4, first_released=dt.date(2018, 3, 1))
+    days = 200 if "200 days" in story else -30 if "announced" in story else 20
+    release = (NOW - dt.timedelta(days=days)).date()
+    season = SeasonFactory(title=show, number=2, release_date=release)
+    if "no episodes" not in story:
+        for n in range(3):
+            EpisodeFactory(season=season, number=n + 1)
+    if "thumbed down" in story:
+        record(asha, "thumbs_down", show, days_ago=30)
+    if "licence ended" in story:
+        show.availabilities.update(ends_at=NOW - dt.timedelta(days=1))
+    model_train(region_code=world.region.code)
+
+    # when
+    rows = _proposed(asha, monkeypatch, rows=40, items=75)
+
+    # then: a season out lately makes the series new again, if she may see it and has not
+    # rated it down; the rule for films and new series is unchanged
+    assert rows["new_releases"]
+    assert (show.pk in rows["new_releases"]) is new
+    recent = {t.pk for films in world.titles.values() for t in films[6:]}
+    assert set(rows["new_releases"]) - {show.pk} <= recent

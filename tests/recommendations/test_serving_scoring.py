@@ -95,6 +95,65 @@ def test_the_shared_availability_mask_is_the_windows_own_at_every_moment(seed):
         assert not mask.flags.writeable  # shared by requests: nobody may change it
 
 
+def _random_seasons(seed: int, n_titles: int = 300, *, n_seasons: int = 400):
+    """Seasons of a third of the titles, released on whole days (many on one day), some
+    undated."""
+    from recommendations.selectors.training import SECONDS_PER_DAY, SeasonReleases
+
+    rng = np.random.default_rng(seed + 100)
+    release = rng.integers(0, 600, n_seasons) * SECONDS_PER_DAY
+    release = np.where(rng.random(n_seasons) < 0.1, -np.inf, release).astype(np.float64)
+    return SeasonReleases(
+        title_index=rng.integers(0, n_titles // 3, n_seasons).astype(np.int32),
+        release=release,
+        size=rng.integers(1, 10, n_seasons).astype(np.int32),
+        n_titles=n_titles,
+    )
+
+
+def _no_seasons(n_titles: int = 300):
+    from recommendations.selectors.training import SeasonReleases
+
+    empty = np.empty(0, dtype=np.int32)
+    return SeasonReleases(empty, empty.astype(np.float64), empty, n_titles)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_new_release_scores_from_recent_seasons_equal_the_whole_catalogues(seed):
+    """A series whose newest season came out within the window scores as new from that
+    season's release (the later of that and its arrival's score), found by a binary
+    search; the result must be the function over every title and season, at any moment,
+    including the window's edges and moments when a season comes out."""
+    from recommendations.engine.popularity import new_release_scores
+    from recommendations.selectors.training import SECONDS_PER_DAY
+    from recommendations.serving.scoring import _new_release
+
+    region, _ = _random_region(seed)
+    releases = _random_seasons(seed)
+    dated = releases.release[np.isfinite(releases.release)]
+    window = 90 * SECONDS_PER_DAY
+    moments = np.concatenate([dated, dated - 1, dated + window, dated + window + 1])
+    renewed = 0
+    for at in np.random.default_rng(seed).permutation(moments)[:300].tolist():
+        release_age = (at - region.arrival) / SECONDS_PER_DAY
+        # The newest season out at ``at`` of each title, the slow way.
+        out = releases.release <= at
+        newest = np.full(300, -np.inf)
+        for title, release in zip(releases.title_index[out], releases.release[out], strict=True):
+            newest[title] = max(newest[title], release)
+        season_age = (at - newest) / SECONDS_PER_DAY
+        inputs = SimpleNamespace(at=at, release_age=release_age)  # the fields it reads
+        served = _new_release(inputs, region, releases)
+        np.testing.assert_array_equal(
+            served,
+            np.maximum(new_release_scores(release_age), new_release_scores(season_age)),
+            err_msg=f"at {at}",
+        )
+        np.testing.assert_array_equal(releases.newest_out(at), newest)
+        renewed += bool((new_release_scores(season_age) > new_release_scores(release_age)).any())
+    assert renewed > 50
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_new_release_scores_from_recent_arrivals_equal_the_whole_catalogues(seed):
     """Serving scores only titles that arrived within the window; the result must be
@@ -112,7 +171,7 @@ def test_new_release_scores_from_recent_arrivals_equal_the_whole_catalogues(seed
     for at in moments[:: max(1, moments.shape[0] // 200)].tolist():
         release_age = (at - region.arrival) / SECONDS_PER_DAY
         inputs = SimpleNamespace(at=at, release_age=release_age)  # the fields it reads
-        served = _new_release(inputs, region)
+        served = _new_release(inputs, region, _no_seasons())
         np.testing.assert_array_equal(served, new_release_scores(release_age))
         with_new_releases += bool(served.any())
     assert with_new_releases > 50
