@@ -8,7 +8,7 @@ profile takes, so neither this page nor the account page's inline saves a
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db.models import Model, QuerySet
@@ -18,11 +18,30 @@ from django.http import HttpRequest, HttpResponse
 from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
 
 from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, PIN_LENGTH, Profile
-from .services import LIMIT_MESSAGE, profile_create, profile_delete, profile_update
+from .services import (
+    LIMIT_MESSAGE,
+    profile_create,
+    profile_delete,
+    profile_pin_lock_lift,
+    profile_update,
+)
+from .unlock import PinFailureThrottle, PinWindow
 
 PIN_HELP = f"{PIN_LENGTH} digits. Stored hashed: it cannot be shown again, only replaced."
+LIFT_PIN_LOCK = "Lift the wrong-PIN lock"
 #: The request attribute where a service's refusal waits for the page built again.
 _REFUSAL = "_profile_service_refusal"
+
+
+def _utc(moment: Any) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _window_used(window: PinWindow) -> str:
+    """Attempts counted, which include those refused once the window was full."""
+    spans = {60: "this minute", 3600: "this hour", 86_400: "today (UTC)"}
+    span = spans.get(window.seconds, f"these {window.seconds} seconds")
+    return f"{span}: {window.used} counted, limit {window.limit}"
 
 
 def _adopt(target: Model, saved: Model) -> None:
@@ -176,6 +195,7 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
     search_fields = ("name", "account__name", "=external_id", "=account__external_id")
     search_help_text = "Profile or household name, or an exact external id."
     autocomplete_fields = ("account", "display_language", "preferred_languages")
+    actions = ("lift_pin_lock",)
 
     _add_fieldsets = (
         (None, {"fields": ("account", "name", "is_kids", "maturity_limit")}),
@@ -185,7 +205,7 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
     _change_fieldsets = (
         (None, {"fields": ("account", "slot", "name", "is_kids", "maturity_limit")}),
         ("Languages", {"fields": ("display_language", "preferred_languages")}),
-        ("PIN", {"fields": ("pin_status", "pin", "remove_pin")}),
+        ("PIN", {"fields": ("pin_status", "pin_lock", "pin", "remove_pin")}),
         (
             "Learned and imported",
             {"fields": ("taste_cluster", "external_id", "created_at"), "classes": ("collapse",)},
@@ -200,7 +220,15 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
             return ()
         # A profile never moves between households (its slot is the account's), and
         # its cluster is recomputed by every retrain, so editing either would not stick.
-        return ("account", "slot", "pin_status", "taste_cluster", "external_id", "created_at")
+        return (
+            "account",
+            "slot",
+            "pin_status",
+            "pin_lock",
+            "taste_cluster",
+            "external_id",
+            "created_at",
+        )
 
     @admin.display(description="PIN", boolean=True)
     def has_pin(self, obj: Profile) -> bool:
@@ -209,6 +237,45 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
     @admin.display(description="PIN")
     def pin_status(self, obj: Profile) -> str:
         return "Set" if obj.has_pin else "Not set"
+
+    @admin.display(description="Wrong-PIN lock")
+    def pin_lock(self, obj: Profile) -> str:
+        """Whether wrong PINs have locked the profile, so support can tell a household why."""
+        if not obj.has_pin:
+            return "No PIN"
+        windows = PinFailureThrottle(obj).state()
+        used = "; ".join(_window_used(window) for window in windows)
+        full = [window.ends_at for window in windows if window.full]
+        if not full:
+            return f"Not locked ({used})."
+        return (
+            f"Locked until {_utc(max(full))}: even the right PIN is refused ({used}). "
+            f'Lift it with the list\'s action "{LIFT_PIN_LOCK}", or set a new PIN.'
+        )
+
+    # Letting a household try PINs again is a change to the profile: a viewer must not.
+    @admin.action(description=LIFT_PIN_LOCK, permissions=["change"])
+    def lift_pin_lock(self, request: HttpRequest, queryset: QuerySet[Profile]) -> None:
+        """Clear the selected profiles' wrong-PIN counters, each recorded in the admin log."""
+        profiles = list(queryset)
+        lifted = cleared = 0
+        for profile in profiles:
+            if not profile.has_pin:
+                continue
+            until = profile_pin_lock_lift(profile=profile)
+            if until is None:
+                message = "Cleared the wrong-PIN count (the wrong-PIN lock was not on)."
+                cleared += 1
+            else:
+                message = f"Lifted the wrong-PIN lock (it held until {_utc(until)})."
+                lifted += 1
+            self.log_change(request, profile, message)
+        summary = [f"Wrong-PIN lock lifted on {lifted} profile(s)."]
+        if cleared:
+            summary.append(f"{cleared} were not locked; their counts were cleared.")
+        if len(profiles) > lifted + cleared:
+            summary.append(f"{len(profiles) - lifted - cleared} have no PIN.")
+        self.message_user(request, " ".join(summary), messages.SUCCESS)
 
     def save_model(
         self, request: HttpRequest, obj: Profile, form: ProfileAdminForm, change: bool

@@ -252,8 +252,10 @@ class ProfileUnlockApi(NoQueryOnWrites, APIView):
         summary="Exchange a profile's PIN for a short-lived unlock token",
         description=(
             "Wrong PINs get 403 and are rate-limited per profile, by default 5 a minute and "
-            "20 a day (429 with `retry_after_seconds` once a limit is reached; attempts are "
-            "counted before the PIN is checked, so concurrent guesses cannot exceed it)."
+            "20 a day (429 with `retry_after_seconds` once a limit is reached, even for the "
+            "right PIN; attempts are counted before the PIN is checked, so concurrent guesses "
+            "cannot exceed it). A new PIN starts with a fresh budget: a guardian's unlock can "
+            "set one for a profile that is not a guardian."
         ),
     )
     def post(self, request: Request, profile_id: int) -> Response:

@@ -1,5 +1,6 @@
 """State changes for profiles. The five-profile limit is decided here, under a row lock."""
 
+import datetime as dt
 from collections.abc import Iterable
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -9,6 +10,7 @@ from accounts.models import Account
 from catalog.models import Language, MaturityLevel
 
 from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, NAME_TAKEN_MESSAGE, Profile
+from .unlock import PinFailureThrottle, profile_pin_lock_until
 
 LIMIT_MESSAGE = f"An account can have at most {MAX_PROFILES_PER_ACCOUNT} profiles."
 
@@ -140,3 +142,17 @@ def profile_update(
 def profile_delete(*, profile: Profile) -> None:
     """Delete a profile with its signals; its slot becomes free for a new one."""
     profile.delete()
+
+
+def profile_pin_lock_lift(*, profile: Profile) -> dt.datetime | None:
+    """Give the profile its whole wrong-PIN budget back; return when its lock would have ended.
+
+    Once the day's wrong PINs are spent the right PIN is refused too until the
+    next UTC day, and a guardian's PIN cannot be changed without its own
+    unlock: support needs a way to let the household back in. The PIN stays as
+    it is; only the counters of the present windows are cleared.
+    """
+    until = profile_pin_lock_until(profile=profile)
+    if profile.has_pin:
+        PinFailureThrottle(profile).clear()
+    return until

@@ -19,13 +19,20 @@ per-profile budget: a per-client one would let a thief with many devices
 guess on. The limit is
 counted atomically before the PIN is checked (:class:`PinFailureThrottle`),
 so concurrent guesses cannot exceed it.
+
+So that a household is never stuck until the next day, the lock lifts two
+other ways: a new PIN has a budget of its own (the counters are the PIN's,
+see :class:`PinFailureThrottle`), and support can clear the counters from the
+profile's admin page (``profiles.services.profile_pin_lock_lift``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -71,8 +78,22 @@ def _signer() -> signing.TimestampSigner:
     return signing.TimestampSigner(salt=_SALT)
 
 
+@dataclass(frozen=True)
+class PinWindow:
+    """One window of a profile's wrong-PIN budget as it stands now."""
+
+    limit: int
+    seconds: int
+    used: int
+    ends_at: dt.datetime
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.limit
+
+
 class PinFailureThrottle(SimpleRateThrottle):
-    """Counts PIN attempts per profile in fixed cache windows, atomically.
+    """Counts PIN attempts per profile *and PIN* in fixed cache windows, atomically.
 
     Two windows: the short rate (scope ``pin_unlock``, e.g. 5/min) and a daily
     cap (``pin_unlock_day``, default 20/day) that makes guessing a four-digit
@@ -86,15 +107,29 @@ class PinFailureThrottle(SimpleRateThrottle):
     (:meth:`give_back`), so only failures count against the household.
     Fixed windows allow a burst of twice the short rate across a boundary;
     the daily cap bounds that.
+
+    The keys name the fingerprint of the PIN's stored hash, so a changed or
+    removed-and-set-again PIN starts with an empty budget: a household locked
+    out for the day by guesses at the old PIN can unlock with the new one.
+    That is done here rather than by clearing the counters in the services
+    that set a PIN, because then every way a PIN is set (the API, the admin,
+    a shell) gets it without having to remember to; nothing is written to the
+    cache inside the service's transaction, whose rollback could not take it
+    back (the lock lifted, the PIN unchanged); and the old counters simply
+    expire. It widens no guesser's budget: replacing a PIN-protected profile's
+    PIN needs its unlock or a guardian's, so whoever can do it need not
+    guess. Nor does it reveal anything: the fingerprint is already in every
+    unlock token a client holds.
     """
 
     scope = "pin_unlock"
     daily_scope = "pin_unlock_day"
 
-    def __init__(self, profile_id: int) -> None:
+    def __init__(self, profile: Profile) -> None:
         self.cache = caches["default"]
         super().__init__()
-        self.profile_id = profile_id
+        self.profile_id = profile.pk
+        self.fingerprint = _fingerprint(profile)
         daily = api_settings.DEFAULT_THROTTLE_RATES.get(self.daily_scope, DEFAULT_DAILY_RATE)
         self.windows = [(self.num_requests, self.duration), self.parse_rate(daily)]
         self.taken: list[str] = []
@@ -104,12 +139,37 @@ class PinFailureThrottle(SimpleRateThrottle):
         return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
 
     def _key(self, duration: int, now: float) -> str:
-        return f"throttle_pin_unlock_profile_{self.profile_id}_{duration}_{int(now // duration)}"
+        return (
+            f"throttle_pin_unlock_profile_{self.profile_id}_{self.fingerprint}"
+            f"_{duration}_{int(now // duration)}"
+        )
 
     def keys(self) -> list[str]:
         """The cache keys of the windows the present moment falls in."""
         now = self.timer()
         return [self._key(duration, now) for _, duration in self.windows]
+
+    def state(self) -> list[PinWindow]:
+        """How much of each window's budget is used now (attempts being checked included)."""
+        now = self.timer()
+        used = self.cache.get_many([self._key(duration, now) for _, duration in self.windows])
+        return [
+            PinWindow(
+                limit=limit,
+                seconds=duration,
+                used=used.get(self._key(duration, now)) or 0,
+                ends_at=dt.datetime.fromtimestamp(now - now % duration + duration, tz=dt.UTC),
+            )
+            for limit, duration in self.windows
+        ]
+
+    def clear(self) -> None:
+        """Forget the present windows' attempts: the profile has its whole budget again.
+
+        An attempt being checked meanwhile gives back nothing (:meth:`give_back`
+        ignores a missing key), so the new budget starts full, not above it.
+        """
+        self.cache.delete_many(self.keys())
 
     def take(self) -> None:
         """Count one attempt in every window, or raise Throttled if one is already full.
@@ -153,6 +213,14 @@ class PinFailureThrottle(SimpleRateThrottle):
         self.taken = []
 
 
+def profile_pin_lock_until(*, profile: Profile) -> dt.datetime | None:
+    """When the right PIN will be accepted again, None if it is now (or there is no PIN)."""
+    if not profile.has_pin:
+        return None
+    full = [window.ends_at for window in PinFailureThrottle(profile).state() if window.full]
+    return max(full, default=None)
+
+
 def profile_unlock(*, profile: Profile, pin: str) -> tuple[str, int]:
     """Check the PIN and return ``(token, expires_in_seconds)``.
 
@@ -166,7 +234,7 @@ def profile_unlock(*, profile: Profile, pin: str) -> tuple[str, int]:
         # Nothing to unlock, nothing to guess; a token is still issued so clients
         # need no special case.
         return _signer().sign(f"{profile.pk}:"), unlock_seconds()
-    throttle = PinFailureThrottle(profile.pk)
+    throttle = PinFailureThrottle(profile)
     throttle.take()
     if not profile.check_pin(pin):
         raise WrongPin()

@@ -1,18 +1,25 @@
-"""The profile admin pages refuse, as form errors, what the profile services would refuse."""
+"""The profile admin pages: refusals shown as form errors, and the wrong-PIN lock support lifts."""
 
+import datetime as dt
 import threading
 import time
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from rest_framework.exceptions import Throttled
 
 from accounts.models import Account
 from profiles.models import MAX_PROFILES_PER_ACCOUNT, Profile
 from profiles.services import LIMIT_MESSAGE, profile_create
+from profiles.unlock import WrongPin, profile_unlock
 from tests.factories import AccountFactory, LanguageFactory
+from tests.profiles.conftest import DAILY_CAP
 from tests.test_admin import form_data
 
 DUPLICATE = "Another profile of this account has this name"
@@ -167,3 +174,92 @@ def test_losing_the_last_slot_while_saving_the_accounts_inline_is_a_form_error(s
     assert LIMIT_MESSAGE in response.content.decode()
     assert account.profiles.count() == MAX_PROFILES_PER_ACCOUNT
     assert not Profile.objects.filter(name="Late").exists()
+
+
+# --- The wrong-PIN lock: seen and lifted by support ----------------------------------------
+
+
+def changelist_url() -> str:
+    return reverse("admin:profiles_profile_changelist")
+
+
+def change_url(profile: Profile) -> str:
+    return reverse("admin:profiles_profile_change", args=[profile.pk])
+
+
+def lift(client: Client, *profiles: Profile):
+    return client.post(
+        changelist_url(),
+        {"action": "lift_pin_lock", "_selected_action": [p.pk for p in profiles]},
+    )
+
+
+@pytest.fixture
+def spent(pin_limits) -> Profile:
+    """A teen profile whose day's wrong PINs are spent: even its right PIN is refused today."""
+    profile = profile_create(account=AccountFactory(), name="Teen", maturity_limit=13, pin="2468")
+    pin_limits.spend_the_day(profile)
+    with pytest.raises(Throttled):
+        profile_unlock(profile=profile, pin="2468")
+    return profile
+
+
+def test_support_sees_the_lock_and_lifts_it_and_the_right_pin_unlocks(staff, spent):
+    # given: the change page says the profile is locked, and until when (the UTC day's end)
+    page = staff.get(change_url(spent)).content.decode()
+    assert "Locked until" in page
+    tomorrow = (timezone.now() + dt.timedelta(days=1)).date()
+    assert f"{tomorrow:%Y-%m-%d} 00:00 UTC" in page
+
+    # when
+    response = lift(staff, spent)
+
+    # then: the right PIN opens it, the page says so, and the admin log records who lifted it
+    assert response.status_code == 302
+    token, _ = profile_unlock(profile=spent, pin="2468")
+    assert token
+    assert "Not locked" in staff.get(change_url(spent)).content.decode()
+    entry = LogEntry.objects.get(object_id=str(spent.pk), action_flag=CHANGE)
+    assert entry.user.username == "staff"
+    assert "wrong-PIN lock" in entry.get_change_message()
+
+
+def test_after_the_lock_is_lifted_wrong_pins_count_again_from_zero(staff, spent):
+    # given
+    lift(staff, spent)
+
+    # when: the day's budget again, and one more
+    for _ in range(DAILY_CAP):
+        with pytest.raises(WrongPin):
+            profile_unlock(profile=spent, pin="0000")
+
+    # then: a full budget was given back (no more, no less), and it counts as before
+    with pytest.raises(Throttled):
+        profile_unlock(profile=spent, pin="2468")
+
+
+def test_lifting_the_lock_needs_change_permission_on_profiles(db, client, spent):
+    # given: staff who may only view profiles
+    viewer = get_user_model().objects.create_user("viewer", password=None, is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_profile"))
+    client.force_login(viewer)
+    assert "lift_pin_lock" not in client.get(changelist_url()).content.decode()
+
+    # when: the action is posted anyway
+    lift(client, spent)
+
+    # then: the profile is still locked, and nothing was logged
+    with pytest.raises(Throttled):
+        profile_unlock(profile=spent, pin="2468")
+    assert not LogEntry.objects.filter(object_id=str(spent.pk)).exists()
+
+
+def test_a_pin_changed_in_the_admin_starts_a_fresh_budget(staff, spent):
+    data = form_data(staff.get(change_url(spent)))
+
+    response = staff.post(change_url(spent), {**data, "pin": "1357"})
+
+    assert response.status_code == 302
+    spent.refresh_from_db()
+    token, _ = profile_unlock(profile=spent, pin="1357")
+    assert token

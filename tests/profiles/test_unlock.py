@@ -9,6 +9,7 @@ from django.core import signing
 from django.core.cache import caches
 from rest_framework.exceptions import Throttled
 
+from profiles.services import profile_create
 from profiles.unlock import UNLOCK_HEADER, PinFailureThrottle, WrongPin, profile_unlock
 from tests.conftest import token_client
 from tests.factories import AccountFactory, ProfileFactory
@@ -25,9 +26,9 @@ def locked(account, monkeypatch):
     profile = ProfileFactory(account=account, name="Private")
     profile.set_pin("4321")
     profile.save()
-    caches["default"].delete_many(PinFailureThrottle(profile.pk).keys())
+    caches["default"].delete_many(PinFailureThrottle(profile).keys())
     yield profile
-    caches["default"].delete_many(PinFailureThrottle(profile.pk).keys())
+    caches["default"].delete_many(PinFailureThrottle(profile).keys())
 
 
 def unlock(client, profile, pin):
@@ -160,7 +161,7 @@ def test_a_daily_cap_outlasts_the_short_window(api_client, locked, settings, mon
 
     def forget() -> None:  # the same fake minutes every run: start and end on clean windows
         for clock[0] in minutes:
-            caches["default"].delete_many(PinFailureThrottle(locked.pk).keys())
+            caches["default"].delete_many(PinFailureThrottle(locked).keys())
         clock[0] = minutes[0]
 
     forget()
@@ -195,7 +196,7 @@ def test_once_the_days_cap_is_spent_every_refusal_says_to_wait_for_the_next_day(
 
     def forget() -> None:
         for clock[0] in minutes:
-            caches["default"].delete_many(PinFailureThrottle(locked.pk).keys())
+            caches["default"].delete_many(PinFailureThrottle(locked).keys())
         clock[0] = minutes[0]
 
     forget()
@@ -222,3 +223,28 @@ def test_a_profile_without_a_pin_needs_no_token(api_client, profile):
 def test_unlocking_another_households_profile_is_a_404(locked):
     stranger = token_client(AccountFactory())
     assert unlock(stranger, locked, "4321").status_code == 404
+
+
+# --- Lifting a spent day's lock -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["replaced", "removed and set again"])
+def test_a_guardian_who_changes_a_locked_profiles_pin_gives_it_a_fresh_budget(
+    api_client, account, pin_limits, how
+):
+    # given: a teen profile whose day's wrong PINs are spent, and its parent, a guardian
+    parent = profile_create(account=account, name="Parent", pin="4321")
+    teen = profile_create(account=account, name="Teen", maturity_limit=13, pin="2468")
+    pin_limits.spend_the_day(teen)
+    assert unlock(api_client, teen, "2468").status_code == 429
+    guardian = {"HTTP_X_PROFILE_UNLOCK": unlock(api_client, parent, "4321").json()["token"]}
+    url = f"/api/v1/profiles/{teen.pk}/"
+
+    # when: the parent gives it a new PIN
+    if how == "removed and set again":
+        assert api_client.patch(url, {"pin": None}, format="json", **guardian).status_code == 200
+    changed = api_client.patch(url, {"pin": "1357"}, format="json", **guardian)
+
+    # then: the new PIN opens it today, and the old counters lock nothing
+    assert changed.status_code == 200
+    assert unlock(api_client, teen, "1357").status_code == 200
