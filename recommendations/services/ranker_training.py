@@ -248,26 +248,47 @@ class _StatesAsOf:
                 season_releases=self.season_releases,
             )
             self.folded[profile_id] = end
-        thumbs = {ProfileTitleState.Thumbs.UP: 1.0, ProfileTitleState.Thumbs.DOWN: -1.0}
-        return np.array(
-            [
-                (
-                    s.title_id,
-                    float(s.completed_at is not None),
-                    s.rewatch_count,
-                    thumbs.get(s.thumbs, 0.0),
-                    np.nan if s.last_played_at is None else s.last_played_at.timestamp(),
-                    s.progress,
-                    float(
-                        s.last_episode_id is not None
-                        and s.last_episode_id not in s.completed_episodes
-                    ),
-                    len(s.completed_episodes),
-                )
-                for s in states.values()
-            ],
-            dtype=np.float64,
-        ).reshape(-1, 8)
+        return np.array([_state_row(s) for s in states.values()], dtype=np.float64).reshape(-1, 8)
+
+
+_THUMBS = {ProfileTitleState.Thumbs.UP: 1.0, ProfileTitleState.Thumbs.DOWN: -1.0}
+
+
+def _state_row(state: ProfileTitleState) -> tuple[float, ...]:
+    """One row of :attr:`HistoryRows.states`, by the rules of the statement serving reads.
+
+    :func:`~recommendations.serving.recommend._history_read_sql_over` computes these in
+    SQL: "completed" is 2 for a title played again since its completion (a rewatch under
+    way), and a series' progress is that of the episode it resumes on (0 after a finished
+    one). Read as the raw fields, a rewatch was never in the offline Continue Watching (nor
+    eligible to rank) and a series resumed at 100%, so the ranker learnt from pages unlike
+    the ones served.
+    """
+    episode = state.last_episode_id
+    finished = state.completed_episodes
+    episode_open = episode is not None and episode not in finished
+    if state.completed_at is None:
+        completed = 0.0
+    elif state.last_played_at is not None and state.last_played_at > state.completed_at:
+        completed = 2.0
+    else:
+        completed = 1.0
+    if episode is not None and (episode_open or state.completed_at is not None):
+        progress = state.progress
+    elif episode is not None or finished:
+        progress = 0.0
+    else:
+        progress = state.progress
+    return (
+        state.title_id,
+        completed,
+        state.rewatch_count,
+        _THUMBS.get(state.thumbs, 0.0),
+        np.nan if state.last_played_at is None else state.last_played_at.timestamp(),
+        progress,
+        float(episode_open),
+        len(finished),
+    )
 
 
 def _history_moments(logged: AttributedImpressions) -> npt.NDArray[np.float64]:

@@ -461,3 +461,34 @@ def test_finishing_a_season_released_since_the_series_was_finished_dates_it_agai
     assert state.completed_at == NOW - dt.timedelta(minutes=28)
     resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()
     assert resumed["results"] == []
+
+
+def test_training_reads_the_title_states_as_serving_reads_them(api_client, profile, film, series):
+    # given: a film finished, then played again and left at 40% (a rewatch under way), and
+    # a series whose first episode was finished and nothing else (it resumes the next, at 0)
+    from recommendations.serving.recommend import profile_history_rows
+
+    title, episodes = series
+    send(
+        api_client,
+        profile,
+        event(film, kind="play_start", occurred_at=at(60)),
+        event(film, kind="complete", occurred_at=at(50)),
+        event(film, kind="play_start", occurred_at=at(40)),
+        event(film, kind="progress", value=40, occurred_at=at(35)),
+        event(title, kind="play_start", episode=episodes[0][0].pk, occurred_at=at(30)),
+        event(title, kind="complete", episode=episodes[0][0].pk, occurred_at=at(20)),
+    )
+
+    # when: the rankers' training folds the states as of a page served after them all
+    later = timezone.now() + dt.timedelta(minutes=10)
+    offline = _StatesAsOf(profile_ids=[profile.pk], until=later).at(profile.pk, later)
+    served = profile_history_rows(profile_id=profile.pk, at=later).states
+
+    # then: every column is the one serving reads (a rewatch is 2, not 1, in "completed";
+    # a series' progress is the episode it resumes on), or the ranker learns from pages
+    # whose Continue Watching and eligibility the served pages do not have
+    def by_title(states):
+        return states[states[:, 0].argsort()].tolist()
+
+    assert by_title(offline) == by_title(served)
