@@ -274,7 +274,7 @@ def _history_read_sql() -> str:
     States are read as numbers (:attr:`HistoryRows.states`) rather than
     datetimes and strings, so all the rows become one numpy array without a
     Python loop per row. A state row has -1 for the profile id (a signal's is
-    the profile's) and its six numbers in columns of the same types as the
+    the profile's) and its eight numbers in columns of the same types as the
     signals' (:data:`_STATE_COLUMNS`), so both branches of the ``UNION ALL``
     are one row type. Parameters: :func:`_history_params`, then the profile id.
     """
