@@ -140,6 +140,11 @@ class HistoryBuilder:
             for t, seasons in enumerate(catalogue.episodes)
             if seasons
         }
+        self.season_releases = {
+            self.title_ids[t]: releases
+            for t, releases in enumerate(catalogue.season_release_ts)
+            if releases
+        }
         self._pools: dict[tuple[str, int], _RegionPools] = {}
         self.stats: Counter[str] = Counter()  # sessions, pages, pages with a play
         self.title_states = 0
@@ -215,7 +220,10 @@ class HistoryBuilder:
                     events = _ProfileHistory(self, record, scores[row], rng).generate()
                     events.sort(key=_event_time)  # stable: same-second events keep their order
                     states, rewatches = fold_title_states(
-                        events, is_film=self.is_film, seasons=self.season_sets
+                        events,
+                        is_film=self.is_film,
+                        seasons=self.season_sets,
+                        season_releases=self.season_releases,
                     )
                     writer.add(
                         record.profile_id,

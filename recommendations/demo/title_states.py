@@ -43,15 +43,21 @@ def fold_title_states(
     *,
     is_film: dict[int, bool],
     seasons: dict[int, list[frozenset[int]]],
+    season_releases: dict[int, list[float]] | None = None,
 ) -> tuple[dict[int, TitleState], set[int]]:
     """States by title id, and the positions in ``events`` that are rewatches.
 
     ``events`` must be in time order. ``seasons`` maps a series' title id to the
-    episode ids of each of its seasons (all of them, released or not, as ingest
-    counts them).
+    episode ids of each of its seasons, ``season_releases`` to when each of them
+    comes out (epoch seconds of midnight UTC; none given: out). As ingest counts
+    them, a season not out at a completion's time does not keep the series from
+    being finished, and the series is finished when the last episode out was
+    first finished (later again, once a season out since is finished too).
     """
     states: dict[int, TitleState] = {}
     rewatches: set[int] = set()
+    first_done: dict[int, int] = {}
+    releases_of = season_releases or {}
     for index, (title_id, episode_id, kind, value, _device, ts, *_rest) in enumerate(events):
         if title_id is None or kind not in STATE_KINDS:
             continue
@@ -85,11 +91,18 @@ def fold_title_states(
             if episode_id:
                 if episode_id not in state.completed_episodes:
                     state.completed_episodes.append(episode_id)
+                    first_done[episode_id] = ts
                 done = set(state.completed_episodes)
                 title_seasons = seasons.get(title_id, [])
                 state.completed_seasons = sum(1 for eps in title_seasons if eps <= done)
-                if title_seasons and state.completed_seasons == len(title_seasons):
-                    state.completed_at = state.completed_at or ts
+                releases = releases_of.get(title_id)
+                released = [
+                    eps
+                    for number, eps in enumerate(title_seasons)
+                    if releases is None or releases[number] <= ts
+                ]
+                if released and all(eps <= done for eps in released):
+                    state.completed_at = max(first_done[e] for e in set().union(*released))
             elif is_film[title_id] and state.completed_at is None:
                 state.completed_at = ts
         else:  # thumbs_up / thumbs_down / thumbs_cleared
