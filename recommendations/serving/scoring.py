@@ -123,7 +123,9 @@ class ProfileHistory:
         newest first. A like rated down or cleared since is liked no more
         ("Because you liked X" seeds). A like older than the signals read (they are
         bounded; the states are not) comes after those, still liked: it was left
-        out, so a heavy viewer's like of three weeks ago made no row.
+        out, so a heavy viewer's like of three weeks ago made no row. Those come
+        most recently played first (never played last): the states arrive in the
+        database's order, which is none, and the like's own time is not read.
         """
         liked_now = self.state_title[self.thumbs_up]
         if not liked_now.shape[0]:
@@ -131,7 +133,9 @@ class ProfileHistory:
         signals = self.signals
         ups = signals.title_index[signals.kind == SignalCode.THUMBS_UP]
         ups = ups[np.isin(ups, liked_now)]
-        older = liked_now[~np.isin(liked_now, ups)]
+        older = ~np.isin(liked_now, ups)
+        played = self.last_played[self.thumbs_up][older]
+        older = liked_now[older][np.argsort(-np.nan_to_num(played, nan=-np.inf), kind="stable")]
         return np.array(list(dict.fromkeys([*ups.tolist(), *older.tolist()])), dtype=np.int64)
 
 

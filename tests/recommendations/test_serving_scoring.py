@@ -353,3 +353,41 @@ def test_dislikes_remembered_only_by_the_title_states_join_the_loaded_ones():
     ((indices, data),) = folded
     assert indices.tolist() == [3, 5]
     assert data[0] < 0 < data[1]
+
+
+def test_likes_older_than_the_signals_read_follow_by_when_they_were_last_played():
+    import datetime as dt
+
+    from recommendations.selectors.training import TrainingSignals
+    from recommendations.serving.scoring import ProfileHistory
+
+    # given three titles liked long ago (no thumbs up among the signals read) and one liked
+    # lately; the states come in the database's order, which is no order at all
+    at = dt.datetime(2026, 12, 4, 20, tzinfo=dt.UTC)
+    signals = TrainingSignals(
+        profile_ids=np.array([1], dtype=np.int64),
+        title_ids=np.arange(10, dtype=np.int64),
+        profile_index=np.zeros(1, dtype=np.int32),
+        title_index=np.array([8], dtype=np.int32),
+        episode_id=np.full(1, -1, dtype=np.int64),
+        kind=np.array([SignalCode.THUMBS_UP], dtype=np.int8),
+        value=np.full(1, np.nan, dtype=np.float32),
+        timestamp=np.full(1, at.timestamp() - 86400.0),
+        rewatch=np.zeros(1, dtype=bool),
+        commitment_hours=np.full(1, np.nan, dtype=np.float32),
+    )
+    day = 86400.0
+    history = ProfileHistory(
+        signals=signals,
+        state_title=np.array([2, 5, 8, 7], dtype=np.int32),
+        completed=np.zeros(4, dtype=bool),
+        rewatch_worthy=np.zeros(4, dtype=bool),
+        thumbs_down=np.zeros(4, dtype=bool),
+        in_progress=np.zeros(4, dtype=bool),
+        last_played=np.array([at.timestamp() - 90 * day, np.nan, at.timestamp() - day,
+                              at.timestamp() - 30 * day]),
+        thumbs_up=np.ones(4, dtype=bool),
+    )  # fmt: skip
+
+    # then: the like read first; the older ones most recently played first, unplayed last
+    assert history.liked().tolist() == [8, 7, 2, 5]
