@@ -185,24 +185,26 @@ class PinFailureThrottle(SimpleRateThrottle):
             self.cache.add(key, 0, timeout=2 * duration)
             if self.cache.incr(key) > limit:
                 raise exceptions.Throttled(
-                    wait=self._wait(now),
+                    wait=self._wait(now, refused=duration),
                     detail="Too many wrong PINs for this profile; try again later.",
                 )
             self.taken.append(key)
 
-    def _wait(self, now: float) -> float:
+    def _wait(self, now: float, *, refused: int) -> float:
         """Seconds until an attempt can pass every window: the end of the last full one.
 
         Not the end of the window that refused this attempt: with the daily cap
         spent, refusals still fill the short window, and a client told to come
-        back in a minute came back to be told of the day.
+        back in a minute came back to be told of the day. At least the end of
+        the ``refused`` window (its duration): right PINs giving their places
+        back between the refusal's count and this read can leave no window full.
         """
         full = [
             duration - now % duration
             for limit, duration in self.windows
             if (self.cache.get(self._key(duration, now)) or 0) >= limit
         ]
-        return max(full)
+        return max(full, default=refused - now % refused)
 
     def give_back(self) -> None:
         """Return the places :meth:`take` counted: the attempt was not a wrong PIN."""

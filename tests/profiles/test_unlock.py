@@ -248,3 +248,14 @@ def test_a_guardian_who_changes_a_locked_profiles_pin_gives_it_a_fresh_budget(
     # then: the new PIN opens it today, and the old counters lock nothing
     assert changed.status_code == 200
     assert unlock(api_client, teen, "1357").status_code == 200
+
+
+def test_a_refusal_whose_windows_emptied_meanwhile_still_names_its_own_wait(locked, pin_limits):
+    # given: an attempt refused by the minute's window, whose places right PINs gave back
+    # between the refusal's count and its read of the windows (nothing reads as full)
+    throttle = PinFailureThrottle(locked)
+    caches["default"].delete_many(throttle.keys())
+    now = throttle.timer()
+
+    # when / then: the wait is the refusing window's remainder, not a server error
+    assert throttle._wait(now, refused=60) == 60 - now % 60
