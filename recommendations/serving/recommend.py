@@ -183,8 +183,9 @@ class HistoryRows:
     signals: npt.NDArray[np.float64]
     states: npt.NDArray[np.float64]
     complete_after: float
+    # Required: a default of "never" would count every announced season as out.
+    at: float
     impressions_cut: bool = False
-    at: float = np.inf
 
 
 def profile_history_rows(
