@@ -227,6 +227,8 @@ class SignalReferences:
     windows: dict[int, list[Window]] = field(default_factory=lambda: defaultdict(list))
     # episode id -> (its title's id, that title's maturity)
     episode_titles: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # episode id -> its season's release date, for the episodes named whose season has one
+    episode_releases: dict[int, dt.date] = field(default_factory=dict)
     # artwork variant id -> (title id, the higher of its maturity and its title's)
     variants: dict[int, tuple[int, int]] = field(default_factory=dict)
     # title id -> season id -> episode ids, for the titles asked for in ``season_titles``
@@ -250,7 +252,8 @@ _REFERENCES_SQL = f"""
       LEFT JOIN {Availability._meta.db_table} a ON a.title_id = t.id AND a.region_id = %s
      WHERE t.id = ANY(%s::bigint[])
     UNION ALL
-    SELECT {_TAG_EPISODE}, e.id, NULL, et.maturity, s.title_id, NULL, NULL, NULL
+    SELECT {_TAG_EPISODE}, e.id, NULL, et.maturity, s.title_id,
+           s.release_date - DATE '1970-01-01', NULL, NULL
       FROM {Episode._meta.db_table} e JOIN {Season._meta.db_table} s ON s.id = e.season_id
       JOIN {Title._meta.db_table} et ON et.id = s.title_id
      WHERE e.id = ANY(%s::bigint[])
@@ -270,7 +273,7 @@ _REFERENCES_SQL = f"""
 # episode's maturity is its title's, a variant's the higher of its own and its title's: an
 # episode or frame of a title above the limit must read as absent, not as another title's.
 # A season's episode has its season's release date in the maturity column, as days since
-# 1970-01-01 (NULL: no date, out).
+# 1970-01-01 (NULL: no date, out); a named episode has it in the season column, so.
 _EPOCH_DAY = dt.date(1970, 1, 1)
 
 
@@ -313,6 +316,8 @@ def signal_references_get(
                 windows[pk].append((starts_at, ends_at))
         elif tag == _TAG_EPISODE:
             references.episode_titles[pk] = (ref, maturity)
+            if season_id is not None:
+                references.episode_releases[pk] = _EPOCH_DAY + dt.timedelta(days=season_id)
         elif tag == _TAG_VARIANT:
             references.variants[pk] = (ref, maturity)
         else:
@@ -345,12 +350,12 @@ def _signal_references_orm(
         references.titles[pk] = (kind, maturity)
         if licence is not None:
             references.windows[pk].append((starts_at, ends_at))
-    references.episode_titles.update(
-        (pk, (title_id, maturity))
-        for pk, title_id, maturity in Episode.objects.filter(
-            AnyOf(F("pk"), episode_ids)
-        ).values_list("pk", "season__title_id", "season__title__maturity")
-    )
+    for pk, title_id, maturity, released in Episode.objects.filter(
+        AnyOf(F("pk"), episode_ids)
+    ).values_list("pk", "season__title_id", "season__title__maturity", "season__release_date"):
+        references.episode_titles[pk] = (title_id, maturity)
+        if released is not None:
+            references.episode_releases[pk] = released
     references.variants.update(
         (pk, (title_id, max(maturity, title_maturity)))
         for pk, title_id, maturity, title_maturity in ArtworkVariant.objects.filter(

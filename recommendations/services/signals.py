@@ -61,6 +61,8 @@ def _reference_errors(
 ) -> EventErrors:
     """Check every event's title, episode and artwork variant against what they name.
 
+    An episode played, progressed or completed must have been out at the event's time.
+
     Titles are judged once per distinct title; only events of a title in doubt
     (unknown, above the maturity limit, or licensed in windows rather than
     open-endedly) are looked at one by one, so a clean batch costs a few set
@@ -100,9 +102,16 @@ def _reference_errors(
 
     # An event whose title does not exist is reported for its title alone.
     if any(columns.episode_id):
-        episode_titles = references.episode_titles
-        for index, title_id, episode_id in zip(
-            columns.index, columns.title_id, columns.episode_id, strict=True
+        episode_titles, releases = references.episode_titles, references.episode_releases
+        # Ingest folds an event stamped ahead by a fast clock as of its receipt: judged so.
+        now = timezone.now()
+        for index, kind, title_id, episode_id, occurred_at in zip(
+            columns.index,
+            columns.kind,
+            columns.title_id,
+            columns.episode_id,
+            columns.occurred_at,
+            strict=True,
         ):
             if not episode_id or title_id in missing:
                 continue
@@ -112,6 +121,15 @@ def _reference_errors(
                 errors.add(index, "episode", f"No episode with id {episode_id}.")
             elif owner[0] != title_id:
                 errors.add(index, "episode", "Belongs to another title.")
+            elif (
+                kind in PLAYBACK_KINDS
+                and episode_id in releases
+                and releases[episode_id] > min(occurred_at, now).astimezone(dt.UTC).date()
+            ):
+                # Nobody played an episode before its season came out (midnight UTC, as
+                # the fold counts seasons out): folded, it would be finished before it
+                # existed, and count against what is left of the series once out.
+                errors.add(index, "episode", "Was not released at that time.")
 
     if any(columns.artwork_variant_id):
         variants = references.variants

@@ -742,3 +742,50 @@ def test_an_offsets_unencoded_plus_in_the_history_filter_is_named(api_client, pr
     assert "%2B" in response.json()["message"]
     encoded = api_client.get(f"{url(profile)}?{param}={moment.replace('+', '%2B')}")
     assert encoded.status_code == 200
+
+
+def test_a_play_progress_or_completion_of_an_episode_not_yet_released_is_refused(
+    api_client, account, profile
+):
+    # given: a series whose first season is out, whose second comes out tomorrow (UTC), and
+    # whose third came out a week ago
+    now = timezone.now()
+    show = TitleFactory(kind="series")
+    AvailabilityFactory(title=show, region=account.home_region)
+    out = EpisodeFactory(season=SeasonFactory(title=show, number=1, release_date=None), number=1)
+    tomorrow = (now + dt.timedelta(days=1)).date()
+    announced = SeasonFactory(title=show, number=2, release_date=tomorrow)
+    upcoming = EpisodeFactory(season=announced, number=1)
+    a_week_ago = now - dt.timedelta(days=7)
+    released_that_day = EpisodeFactory(
+        season=SeasonFactory(title=show, number=3, release_date=a_week_ago.date()), number=1
+    )
+    the_day_before = a_week_ago.replace(hour=12) - dt.timedelta(days=1)
+    events = [
+        event(show, episode=out.pk),
+        event(show, episode=upcoming.pk),
+        event(show, kind="progress", value=30, episode=upcoming.pk),
+        event(show, kind="complete", episode=upcoming.pk),
+        event(show, episode=released_that_day.pk, occurred_at=the_day_before.isoformat()),
+        event(show, episode=released_that_day.pk, occurred_at=a_week_ago.isoformat()),
+    ]
+
+    # when
+    response = api_client.post(url(profile), {"events": events}, format="json")
+
+    # then: each event of an episode whose season was not out at its time is named, and
+    # nothing was stored (not even the valid ones)
+    assert response.status_code == 400, response.json()
+    reason = ["Was not released at that time."]
+    assert response.json()["errors"]["events"] == {
+        "1": {"episode": reason},
+        "2": {"episode": reason},
+        "3": {"episode": reason},
+        "4": {"episode": reason},
+    }
+    assert not Signal.objects.filter(profile=profile).exists()
+    assert not ProfileTitleState.objects.filter(profile=profile).exists()
+
+    # and: without them the batch is stored, a play of a season on its release day included
+    response = api_client.post(url(profile), {"events": [events[0], events[5]]}, format="json")
+    assert response.status_code == 200, response.json()
