@@ -8,19 +8,23 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import (
+    Case,
     Count,
+    DateTimeField,
     Exists,
     F,
     FilteredRelation,
     Func,
     IntegerField,
+    Max,
     Min,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    When,
 )
-from django.db.models.functions import Coalesce, Least
+from django.db.models.functions import Cast, Coalesce, Greatest, Least
 from django.utils import timezone
 
 from artwork.models import ArtworkVariant
@@ -136,6 +140,9 @@ def _next_episodes(states: list[ProfileTitleState], *, today: dt.date) -> dict[i
 def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatchingItem]:
     """Titles the profile started and has not finished, most recently played first.
 
+    A finished title being resumed counts as played when its newest season out came out,
+    if that is later: a series back for a new season is as recent as the season.
+
     A series counts while it has an episode left to watch: fewer of its episodes
     finished than are out (a season counts from its release date), so a season
     announced is nothing left, and a season out since the series was finished (or
@@ -168,6 +175,19 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
         .annotate(n=Count("pk"))
         .values("n")
     )
+    # A finished series back for a season out since counts from that season's release, as
+    # on the homepage (scoring.continue_watching_since): the newest season out, midnight UTC.
+    newest_out = (
+        Season.objects.filter(
+            Q(release_date__isnull=True) | Q(release_date__lte=today),
+            title_id=OuterRef("title_id"),
+            episodes__isnull=False,
+        )
+        .order_by()
+        .values("title_id")
+        .annotate(newest=Max("release_date"))
+        .values("newest")
+    )
     series = Q(title__kind=Title.Kind.SERIES)
     states = list(
         ProfileTitleState.objects.filter(
@@ -185,8 +205,20 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
             series & Q(episodes_finished__lt=F("episodes_out"))
             | midway & (replaying | Q(completed_at__isnull=True) & ~series)
         )
+        .annotate(
+            since=Case(
+                When(
+                    completed_at__isnull=False,
+                    then=Greatest(
+                        "last_played_at",
+                        Coalesce(Cast(Subquery(newest_out), DateTimeField()), "last_played_at"),
+                    ),
+                ),
+                default="last_played_at",
+            )
+        )
         .select_related("title")
-        .order_by("-last_played_at")[: limit * 2]
+        .order_by("-since", "-last_played_at")[: limit * 2]
     )
     resume = _next_episodes(states, today=today)
     states = [s for s in states if s.title.kind == Title.Kind.FILM or s.title_id in resume][:limit]

@@ -45,6 +45,9 @@ from recommendations.serving.bundle import CatalogueArrays, RegionArrays, Servin
 
 # A title in progress counts as "continue watching" with weight halving every two weeks.
 CONTINUE_HALF_LIFE_DAYS = 14.0
+# The least a title in progress scores: 2^-(days/14) in float32 is 0 after 5.7 years, and a
+# 0 is "not in progress" to the candidates, the row and the ranker's feature alike.
+CONTINUE_MIN_SCORE = float(np.finfo(np.float32).tiny)
 #: The lowest "% match" shown; below it the item's ``match`` is null (RankedPool.shown_match).
 MATCH_SHOWN_MIN = 20
 RECENT_ACTIVITY_DAYS = 7.0
@@ -316,6 +319,29 @@ class RankingInputs:
         return self.region_popularity
 
 
+def continue_watching_since(
+    history: ProfileHistory, catalogue: CatalogueArrays, at: float
+) -> npt.NDArray[np.float64]:
+    """When each title state's Continue Watching recency starts (Unix seconds), shape (k,).
+
+    The last play, except for a finished title being resumed (a series back for a
+    season out since, or a rewatch): the later of its last play and the release of
+    its newest season out at ``at`` (so never after the page's moment). A series
+    finished six months ago whose new season came out yesterday is yesterday's news,
+    as on any streaming service, not six months old. A film, or a rewatch of a series
+    with nothing new, has no season out since its last play: its last play stands.
+    :func:`~recommendations.selectors.signals.continue_watching` orders by the same
+    moment.
+    """
+    back = history.completed & history.in_progress
+    if not back.any():  # most pages: no query of the releases, no copy
+        return history.last_played
+    since = history.last_played.copy()
+    newest = catalogue.releases.newest_out(at)
+    since[back] = np.maximum(since[back], newest[history.state_title[back]])
+    return since
+
+
 def ranking_inputs(
     *,
     bundle: ServingBundle,
@@ -393,10 +419,9 @@ def ranking_inputs(
         region_code=context.region_code, cluster_id=context.cluster_id
     )
     release_age = (at - region.arrival) / SECONDS_PER_DAY
-    since_played = (at - history.last_played) / SECONDS_PER_DAY
-    resume = np.where(
-        history.in_progress, np.exp2(-np.nan_to_num(since_played) / CONTINUE_HALF_LIFE_DAYS), 0.0
-    )
+    since = (at - continue_watching_since(history, catalogue, at)) / SECONDS_PER_DAY
+    recency = np.exp2(-np.nan_to_num(since) / CONTINUE_HALF_LIFE_DAYS)
+    resume = np.where(history.in_progress, np.maximum(recency, CONTINUE_MIN_SCORE), 0.0)
     continue_watching = _scatter(n, states, resume, np.float32)
 
     is_play = _IS_PLAY[signals.kind] & (signals.title_index >= 0)

@@ -943,6 +943,101 @@ def test_a_finished_series_returns_to_continue_watching_when_a_new_season_is_out
         assert show.pk not in by_type.get("watch_again", [])
 
 
+def continue_watching_scores(profile, titles) -> list[float]:
+    """The homepage's Continue Watching score of each of ``titles`` (its candidate
+    generator's recency, what decides which titles in progress reach the pool) now."""
+    from recommendations.serving.scoring import ScoringContext, ranking_inputs
+
+    at = timezone.now()
+    serving = recommend.profile_serving(profile=profile, at=at)
+    inputs = ranking_inputs(
+        bundle=serving.bundle,
+        catalogue=serving.catalogue,
+        history=serving.history,
+        context=ScoringContext(
+            region_code=profile.account.home_region_id,
+            cluster_id=profile.taste_cluster_id,
+            maturity_limit=profile.maturity_limit,
+            language_index=np.empty(0, dtype=np.int16),
+            device="tv",
+            at=at,
+        ),
+    )
+    title_ids = serving.bundle.index.title_ids
+    return [float(inputs.continue_watching[np.searchsorted(title_ids, t.pk)]) for t in titles]
+
+
+def test_a_series_back_for_a_new_season_is_as_fresh_as_the_season(
+    world, household, two_episode_show
+):
+    # given: a series the profile finished six months ago, whose second season came out
+    # yesterday, and a film it left at 40% three days ago
+    account, asha, _ = household
+    show, first, second = two_episode_show
+    for episode in (first, second):
+        record(asha, "play_start", show, days_ago=180.02, episode=episode)
+        record(asha, "complete", show, days_ago=180.01, episode=episode)
+    release = (NOW - dt.timedelta(days=1)).date()
+    season_two = SeasonFactory(title=show, number=2, release_date=release)
+    EpisodeFactory(season=season_two, number=1)
+    film = world.titles["drama"][0]
+    record(asha, "play_start", film, days_ago=3.01)
+    record(asha, "progress", film, days_ago=3, value=40.0)
+    model_train(region_code=world.region.code)
+
+    # when
+    _, listed = page_and_continue_watching(account, asha)
+    show_score, film_score = continue_watching_scores(asha, [show, film])
+
+    # then: the new season is news of yesterday, not of six months ago, on the page and in
+    # the list alike: the series comes first, its recency counted from the season's release
+    assert [item["title_id"] for item in listed] == [show.pk, film.pk]
+    released = dt.datetime.combine(release, dt.time(), tzinfo=dt.UTC)
+    days = (timezone.now() - released).total_seconds() / 86400
+    assert show_score == pytest.approx(2 ** (-days / 14), rel=1e-3)
+    assert show_score > film_score > 0
+
+
+@pytest.mark.parametrize("story", ["film left at 40%", "series back for a new season"])
+def test_a_title_last_played_years_ago_is_still_in_continue_watching(
+    world, household, two_episode_show, story
+):
+    # given: a film the profile left at 40% seven years ago, or a series it finished seven
+    # years ago whose second season came out eight years after it started (three weeks
+    # ago): both in /continue-watching/
+    account, asha, _ = household
+    show, first, second = two_episode_show
+    years_ago = 7 * 365
+    if story.startswith("film"):
+        title = world.titles["drama"][0]
+        record(asha, "play_start", title, days_ago=3.01)
+        record(asha, "progress", title, days_ago=3, value=40.0)
+        long_ago = NOW - dt.timedelta(days=years_ago)
+        ProfileTitleState.objects.filter(profile=asha, title=title).update(
+            first_played_at=long_ago, last_played_at=long_ago, playback_at=long_ago
+        )
+    else:
+        title = show
+        show.availabilities.update(starts_at=None)
+        for episode in (first, second):
+            record(asha, "play_start", show, days_ago=years_ago + 0.02, episode=episode)
+            record(asha, "complete", show, days_ago=years_ago + 0.01, episode=episode)
+        season_two = SeasonFactory(
+            title=show, number=2, release_date=(NOW - dt.timedelta(days=21)).date()
+        )
+        EpisodeFactory(season=season_two, number=1)
+    model_train(region_code=world.region.code)
+
+    # when
+    rows, listed = page_and_continue_watching(account, asha)
+
+    # then: the page resumes it too: its score is small, never 0 (a float32 2^-(days/14)
+    # underflowed to 0 after 5.7 years, which dropped the title from the page's row)
+    assert [item["title_id"] for item in listed] == [title.pk]
+    assert [item["title_id"] for item in continue_watching_row(rows)] == [title.pk]
+    assert continue_watching_scores(asha, [title])[0] > 0
+
+
 # --- Which model version serves the page (issue #6's serving rule) ------------------------
 
 

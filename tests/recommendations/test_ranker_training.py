@@ -1,5 +1,6 @@
 """The learned rankers' training rows, built from logged pages through the real database path."""
 
+import dataclasses
 import datetime as dt
 import runpy
 import uuid
@@ -518,3 +519,65 @@ def test_a_pages_own_tiles_stamped_before_it_are_not_its_title_features(viewer):
     fatigue = FEATURE_NAMES.index("impression_fatigue")
     assert before.title_features[:, fatigue].max() == 0.0
     np.testing.assert_array_equal(after.title_features, before.title_features)
+
+
+def test_a_pages_continue_watching_scores_offline_are_those_it_was_served(viewer):
+    # given: a series the viewer finished 200 days before a page, whose second season came
+    # out the day before it (back in Continue Watching, recent from the release), and a
+    # film left at 40% a week before it
+    from recommendations.services.ranker_training import _StatesAsOf
+    from recommendations.serving.scoring import ScoringContext, ranking_inputs
+    from tests.factories import AvailabilityFactory, EpisodeFactory, SeasonFactory
+
+    at = NOW - dt.timedelta(days=2)
+    season = SeasonFactory(title__kind="series", number=1)
+    show = season.title
+    AvailabilityFactory(title=show, region=viewer.account.home_region, starts_at=None)
+    for number in (1, 2):
+        episode = EpisodeFactory(season=season, number=number)
+        record(viewer, "play_start", show, at=at - dt.timedelta(days=200), episode=episode)
+        record(viewer, "complete", show, at=at - dt.timedelta(days=199.9), episode=episode)
+    release = (at - dt.timedelta(days=1)).date()
+    later = SeasonFactory(title=show, number=2, release_date=release)
+    EpisodeFactory(season=later, number=1)
+    film = Title.objects.filter(kind="film").order_by("pk").last()
+    record(viewer, "play_start", film, at=at - dt.timedelta(days=7))
+    record(viewer, "progress", film, at=at - dt.timedelta(days=6.9), value=40.0)
+    model_train(region_code=viewer.account.home_region_id)
+
+    def scores(history, bundle, catalogue):
+        context = ScoringContext(
+            region_code=viewer.account.home_region_id,
+            cluster_id=viewer.taste_cluster_id,
+            maturity_limit=viewer.maturity_limit,
+            language_index=np.empty(0, dtype=np.int16),
+            device="tv",
+            at=at,
+        )
+        inputs = ranking_inputs(
+            bundle=bundle, catalogue=catalogue, history=history, context=context
+        )
+        return inputs.continue_watching
+
+    # when: the page's scores as served, and as the rankers' training reads the page's
+    # history (its title states folded from the signals as of the page: _title_examples)
+    serving = recommend.profile_serving(profile=viewer, at=at)
+    served = scores(serving.history, serving.bundle, serving.catalogue)
+    rows = recommend.profile_history_rows(profile_id=viewer.pk, at=at)
+    states = _StatesAsOf(profile_ids=[viewer.pk], until=at + dt.timedelta(seconds=1))
+    rows = dataclasses.replace(rows, states=states.at(viewer.pk, at))
+    offline = scores(
+        recommend.history_on_index(
+            rows, profile_id=viewer.pk, bundle=serving.bundle, catalogue=serving.catalogue
+        ),
+        serving.bundle,
+        serving.catalogue,
+    )
+
+    # then: the same scores, the series' counted from its new season's release
+    title_ids = serving.bundle.index.title_ids
+    show_at, film_at = np.searchsorted(title_ids, [show.pk, film.pk])
+    np.testing.assert_array_equal(offline, served)
+    days = (at - dt.datetime.combine(release, dt.time(), tzinfo=dt.UTC)).total_seconds() / 86400
+    assert served[show_at] == pytest.approx(2 ** (-days / 14), rel=1e-4)
+    assert served[show_at] > served[film_at] > 0
