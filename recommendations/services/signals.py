@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import orjson
 import psycopg
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -103,8 +104,13 @@ def _reference_errors(
     # An event whose title does not exist is reported for its title alone.
     if any(columns.episode_id):
         episode_titles, releases = references.episode_titles, references.episode_releases
-        # Ingest folds an event stamped ahead by a fast clock as of its receipt: judged so.
+        # Judged at the latest moment the event can have happened: its stamp plus the clock
+        # skew ingest tolerates (one bound, either way: attribution.named_page_skew), but
+        # never after its receipt (a fast clock's stamp is folded as of the receipt). A
+        # play in a premiere's first minutes from a clock running behind is stamped before
+        # midnight; refused, it took the rest of its batch with it.
         now = timezone.now()
+        skew = dt.timedelta(seconds=float(settings.TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]))
         for index, kind, title_id, episode_id, occurred_at in zip(
             columns.index,
             columns.kind,
@@ -124,7 +130,7 @@ def _reference_errors(
             elif (
                 kind in PLAYBACK_KINDS
                 and episode_id in releases
-                and releases[episode_id] > min(occurred_at, now).astimezone(dt.UTC).date()
+                and releases[episode_id] > min(occurred_at + skew, now).astimezone(dt.UTC).date()
             ):
                 # Nobody played an episode before its season came out (midnight UTC, as
                 # the fold counts seasons out): folded, it would be finished before it

@@ -789,3 +789,29 @@ def test_a_play_progress_or_completion_of_an_episode_not_yet_released_is_refused
     # and: without them the batch is stored, a play of a season on its release day included
     response = api_client.post(url(profile), {"events": [events[0], events[5]]}, format="json")
     assert response.status_code == 200, response.json()
+
+
+def test_a_play_at_a_premiere_from_a_clock_running_behind_is_accepted(api_client, account, profile):
+    # given: a season out today (midnight UTC), and a device whose clock runs 30 seconds
+    # behind the server's, within the skew ingest tolerates: a play in the premiere's first
+    # moments (or an offline upload of one) is stamped just before midnight
+    show = TitleFactory(kind="series")
+    AvailabilityFactory(title=show, region=account.home_region)
+    today = timezone.now().astimezone(dt.UTC).date()
+    premiere = EpisodeFactory(season=SeasonFactory(title=show, number=1, release_date=today))
+    midnight = dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)
+    stamped = (midnight - dt.timedelta(seconds=30)).isoformat()
+    other = TitleFactory()
+    AvailabilityFactory(title=other, region=account.home_region)
+
+    # when: the play arrives in a batch with another title's play
+    response = api_client.post(
+        url(profile),
+        {"events": [event(other), event(show, episode=premiere.pk, occurred_at=stamped)]},
+        format="json",
+    )
+
+    # then: the clock is off, not the catalogue: like a play stamped ahead of its receipt,
+    # one stamped within the skew before the release is believed, and nothing is lost
+    assert response.status_code == 200, response.json()
+    assert Signal.objects.filter(profile=profile, episode=premiere).exists()
