@@ -14,6 +14,7 @@ from django.core.validators import RegexValidator
 from django.db.models import Model, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
+from redis.exceptions import RedisError
 
 from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
 
@@ -243,7 +244,12 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
         """Whether wrong PINs have locked the profile, so support can tell a household why."""
         if not obj.has_pin:
             return "No PIN"
-        windows = PinFailureThrottle(obj).state()
+        try:
+            windows = PinFailureThrottle(obj).state()
+        except RedisError:
+            # The page is support's way to everything else about the profile: a cache outage
+            # must cost this one line, not the page.
+            return "Unknown: the cache that counts wrong PINs did not answer."
         used = "; ".join(_window_used(window) for window in windows)
         full = [window.ends_at for window in windows if window.full]
         if not full:

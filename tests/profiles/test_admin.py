@@ -263,3 +263,22 @@ def test_a_pin_changed_in_the_admin_starts_a_fresh_budget(staff, spent):
     spent.refresh_from_db()
     token, _ = profile_unlock(profile=spent, pin="1357")
     assert token
+
+
+def test_the_change_page_opens_when_the_wrong_pin_counters_cannot_be_read(staff, settings):
+    # given a PIN-protected profile, and the cache that holds its counters unreachable (a
+    # real Redis client at a port nothing listens on)
+    profile = profile_create(account=AccountFactory(), name="Teen", maturity_limit=13, pin="2468")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+
+    # when support opens it
+    response = staff.get(change_url(profile))
+
+    # then the rest of the page is there, and the lock is said to be unknown, not guessed
+    assert response.status_code == 200
+    assert "Unknown: the cache that counts wrong PINs did not answer" in response.content.decode()
