@@ -482,7 +482,9 @@ def test_a_pages_row_habits_are_counted_in_the_time_zone_it_was_served_in(viewer
     for n, title in enumerate(titles):
         hour, row = (9, "continue_watching") if n % 2 else (21, "new_releases")
         play(viewer, title, day.replace(hour=hour) - dt.timedelta(days=n // 2), row=row)
-    at = NOW - dt.timedelta(days=2)
+    # in the evening, its region's time, whatever the hour the suite runs at: a page at
+    # noon falls in no habit's hour bucket, and its lift was 0 before anything moved
+    at = (NOW - dt.timedelta(days=2)).astimezone(zone).replace(hour=21, minute=0, second=0)
     homepage_render(profile=viewer, device="tv", at=at)
     before = logged_examples_load(region_code=None, at=NOW)
 
