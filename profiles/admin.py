@@ -26,7 +26,7 @@ from .services import (
     profile_pin_lock_lift,
     profile_update,
 )
-from .unlock import PinFailureThrottle, PinWindow
+from .unlock import PinFailureThrottle, PinWindow, pin_lock_until
 
 PIN_HELP = f"{PIN_LENGTH} digits. Stored hashed: it cannot be shown again, only replaced."
 LIFT_PIN_LOCK = "Lift the wrong-PIN lock"
@@ -251,11 +251,11 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
             # must cost this one line, not the page.
             return "Unknown: the cache that counts wrong PINs did not answer."
         used = "; ".join(_window_used(window) for window in windows)
-        full = [window.ends_at for window in windows if window.full]
-        if not full:
+        until = pin_lock_until(windows)
+        if until is None:
             return f"Not locked ({used})."
         return (
-            f"Locked until {_utc(max(full))}: even the right PIN is refused ({used}). "
+            f"Locked until {_utc(until)}: even the right PIN is refused ({used}). "
             f'Lift it with the list\'s action "{LIFT_PIN_LOCK}", or set a new PIN.'
         )
 

@@ -149,9 +149,12 @@ class PinFailureThrottle(SimpleRateThrottle):
         now = self.timer()
         return [self._key(duration, now) for _, duration in self.windows]
 
-    def state(self) -> list[PinWindow]:
-        """How much of each window's budget is used now (attempts being checked included)."""
-        now = self.timer()
+    def state(self, now: float | None = None) -> list[PinWindow]:
+        """How much of each window's budget is used at ``now`` (default: the throttle's clock).
+
+        Attempts being checked are included.
+        """
+        now = self.timer() if now is None else now
         used = self.cache.get_many([self._key(duration, now) for _, duration in self.windows])
         return [
             PinWindow(
@@ -199,12 +202,8 @@ class PinFailureThrottle(SimpleRateThrottle):
         the ``refused`` window (its duration): right PINs giving their places
         back between the refusal's count and this read can leave no window full.
         """
-        full = [
-            duration - now % duration
-            for limit, duration in self.windows
-            if (self.cache.get(self._key(duration, now)) or 0) >= limit
-        ]
-        return max(full, default=refused - now % refused)
+        until = pin_lock_until(self.state(now))
+        return refused - now % refused if until is None else until.timestamp() - now
 
     def give_back(self) -> None:
         """Return the places :meth:`take` counted: the attempt was not a wrong PIN."""
@@ -215,12 +214,19 @@ class PinFailureThrottle(SimpleRateThrottle):
         self.taken = []
 
 
+def pin_lock_until(windows: list[PinWindow]) -> dt.datetime | None:
+    """The end of the last full window: when the right PIN passes again (None: it does now).
+
+    One rule for the 429's wait, the admin's lock line and the lift's log entry.
+    """
+    return max((window.ends_at for window in windows if window.full), default=None)
+
+
 def profile_pin_lock_until(*, profile: Profile) -> dt.datetime | None:
     """When the right PIN will be accepted again, None if it is now (or there is no PIN)."""
     if not profile.has_pin:
         return None
-    full = [window.ends_at for window in PinFailureThrottle(profile).state() if window.full]
-    return max(full, default=None)
+    return pin_lock_until(PinFailureThrottle(profile).state())
 
 
 def profile_unlock(*, profile: Profile, pin: str) -> tuple[str, int]:
