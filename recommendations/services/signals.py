@@ -6,7 +6,7 @@ few events that change per-title state.
 """
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Hashable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 import orjson
@@ -152,11 +152,11 @@ def _reference_errors(
     return errors
 
 
-def _first_occurrences(client_event_ids: list[str], stored: Set[str] = frozenset()) -> list[int]:
-    """Positions of the events neither in ``stored`` nor repeated earlier in the batch."""
+def _first_occurrences(keys: Sequence[Hashable], stored: Set[Hashable] = frozenset()) -> list[int]:
+    """Positions of the keys (event ids, skipped rows) neither in ``stored`` nor earlier."""
     seen = set(stored)
     fresh = []
-    for position, event_id in enumerate(client_event_ids):
+    for position, event_id in enumerate(keys):
         if event_id not in seen:
             seen.add(event_id)
             fresh.append(position)
@@ -372,17 +372,15 @@ def _first_skips(profile_id: int, columns: EventColumns) -> EventColumns:
     ]
     if not skips:
         return columns
-    seen = scroll_pasts_stored(
+    stored = scroll_pasts_stored(
         profile_id=profile_id, page_ids={columns.page_id[position] for position in skips}
     )
-    repeats = set()
-    for position in sorted(skips, key=lambda position: columns.occurred_at[position]):
-        key = (columns.page_id[position], columns.row[position])
-        if key in seen:
-            repeats.add(position)
-        seen.add(key)
-    if not repeats:
+    skips.sort(key=lambda position: columns.occurred_at[position])
+    keys = [(columns.page_id[position], columns.row[position]) for position in skips]
+    first = _first_occurrences(keys, stored)
+    if len(first) == len(skips):
         return columns
+    repeats = set(skips) - {skips[i] for i in first}
     return columns.take([position for position in range(len(columns)) if position not in repeats])
 
 
