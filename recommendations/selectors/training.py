@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -1181,6 +1181,17 @@ def episode_table() -> EpisodeTable:
     )
 
 
+class _ReleaseSpan(NamedTuple):
+    """What :class:`SeasonReleases` answers for every moment in [since, until)."""
+
+    since: float
+    until: float
+    episodes_out: npt.NDArray[np.int32]
+    newest_out: npt.NDArray[np.float64]
+    by_newest: npt.NDArray[np.intp]  # titles with a dated season out, oldest newest first
+    newest_of_those: npt.NDArray[np.float64]
+
+
 class SeasonReleases:
     """How many episodes of each series are out at a moment, and when its newest season came out.
 
@@ -1216,13 +1227,11 @@ class SeasonReleases:
         self.size = size
         self.n_titles = n_titles
         self._boundaries = np.unique(release[np.isfinite(release)])
-        # (from, until, counts, newest, titles by newest, their newest): those of every
-        # moment in [from, until).
-        self._out: tuple | None = None
+        self._out: _ReleaseSpan | None = None
 
-    def _span(self, at: float) -> tuple:
+    def _span(self, at: float) -> _ReleaseSpan:
         cached = self._out
-        if cached is not None and cached[0] <= at < cached[1]:
+        if cached is not None and cached.since <= at < cached.until:
             return cached
         boundaries = self._boundaries
         i = int(np.searchsorted(boundaries, at, side="right"))
@@ -1238,24 +1247,24 @@ class SeasonReleases:
         by_newest = dated[np.argsort(newest[dated], kind="stable")]
         for array in (counts, newest, by_newest):
             array.flags.writeable = False
-        span = (since, until, counts, newest, by_newest, newest[by_newest])
+        span = _ReleaseSpan(since, until, counts, newest, by_newest, newest[by_newest])
         self._out = span
         return span
 
     def episodes_out(self, at: float) -> npt.NDArray[np.int32]:
         """Episodes out at Unix time ``at`` of each title, shape (n_titles,); read-only."""
-        return self._span(at)[2]
+        return self._span(at).episodes_out
 
     def newest_out(self, at: float) -> npt.NDArray[np.float64]:
         """When the newest season out at Unix time ``at`` of each title came out, shape
         (n_titles,); -inf for a title with none out, or none with a date; read-only."""
-        return self._span(at)[3]
+        return self._span(at).newest_out
 
     def renewed_since(self, since: float, at: float) -> npt.NDArray[np.intp]:
         """Titles whose newest season out at ``at`` came out at ``since`` or later, oldest
         first: a binary search, not a pass over the catalogue."""
         span = self._span(at)
-        return span[4][np.searchsorted(span[5], since, side="left") :]
+        return span.by_newest[np.searchsorted(span.newest_of_those, since, side="left") :]
 
 
 def season_releases(titles: npt.NDArray[np.int64]) -> SeasonReleases:
