@@ -83,6 +83,24 @@ class _JSONArrayLength(Func):
         return self.as_sql(compiler, connection, function="jsonb_array_length", **extra_context)
 
 
+class _MidnightUTC(Cast):
+    """A date's midnight in UTC, the instant the homepage counts a season's release from.
+
+    A plain cast of a date to ``timestamptz`` takes midnight in the session's time zone,
+    which is UTC only while Django's ``SET TIME ZONE`` holds; a pooler in transaction
+    mode does not keep it.
+    """
+
+    def __init__(self, expression: object) -> None:
+        super().__init__(expression, DateTimeField())
+
+    def as_postgresql(
+        self, compiler: object, connection: object, **extra_context: object
+    ) -> tuple[str, list]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(({sql})::timestamp AT TIME ZONE 'UTC')", params
+
+
 def _is_out(episode: Episode, today: dt.date) -> bool:
     """Whether the episode's season is out: from its release date (UTC), or always without one."""
     release = episode.season.release_date
@@ -211,7 +229,7 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
                     completed_at__isnull=False,
                     then=Greatest(
                         "last_played_at",
-                        Coalesce(Cast(Subquery(newest_out), DateTimeField()), "last_played_at"),
+                        Coalesce(_MidnightUTC(Subquery(newest_out)), "last_played_at"),
                     ),
                 ),
                 default="last_played_at",

@@ -998,6 +998,36 @@ def test_a_series_back_for_a_new_season_is_as_fresh_as_the_season(
     assert show_score > film_score > 0
 
 
+def test_a_new_seasons_day_starts_at_midnight_utc_whatever_the_sessions_time_zone(
+    world, household, two_episode_show
+):
+    # given: a series finished six months ago whose second season came out two days ago,
+    # and a film left at 40% at 06:00 UTC that day, read on a database session whose time
+    # zone is UTC-12 (a pooler that does not keep Django's SET TIME ZONE)
+    account, asha, _ = household
+    show, first, second = two_episode_show
+    for episode in (first, second):
+        record(asha, "play_start", show, days_ago=180.02, episode=episode)
+        record(asha, "complete", show, days_ago=180.01, episode=episode)
+    release = (NOW - dt.timedelta(days=2)).date()
+    season_two = SeasonFactory(title=show, number=2, release_date=release)
+    EpisodeFactory(season=season_two, number=1)
+    film = world.titles["drama"][0]
+    record(asha, "play_start", film, days_ago=3.01)
+    record(asha, "progress", film, days_ago=3, value=40.0)
+    six_am = dt.datetime.combine(release, dt.time(6), tzinfo=dt.UTC)
+    ProfileTitleState.objects.filter(profile=asha, title=film).update(last_played_at=six_am)
+    with connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'Etc/GMT+12'")
+
+    # when
+    listed = token_client(account).get(f"/api/v1/profiles/{asha.pk}/continue-watching/")
+
+    # then: the season counts from its day's midnight UTC, as on the homepage, so the film
+    # (six hours later) comes first; read at midnight UTC-12 the season came out later
+    assert [item["title_id"] for item in listed.json()["results"]] == [film.pk, show.pk]
+
+
 @pytest.mark.parametrize("story", ["film left at 40%", "series back for a new season"])
 def test_a_title_last_played_years_ago_is_still_in_continue_watching(
     world, household, two_episode_show, story
