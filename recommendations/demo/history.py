@@ -48,7 +48,7 @@ from .tastes import (
     HiddenTaste,
     hour_bucket,
 )
-from .title_states import fold_title_states
+from .title_states import fold_catalogue, fold_title_states
 from .vocabulary import (
     GENRES,
     HOUR_BUCKETS,
@@ -132,19 +132,12 @@ class HistoryBuilder:
         self.avail = {
             region: (a.tolist(), b.tolist()) for region, (a, b) in catalogue.availability.items()
         }
-        self.is_film = {
-            tid: not series for tid, series in zip(self.title_ids, catalogue.is_series, strict=True)
-        }
-        self.season_sets = {
-            self.title_ids[t]: [frozenset(e for e, _ in season) for season in seasons]
-            for t, seasons in enumerate(catalogue.episodes)
-            if seasons
-        }
-        self.season_releases = {
-            self.title_ids[t]: releases
-            for t, releases in enumerate(catalogue.season_release_ts)
-            if releases
-        }
+        self.fold_catalogue = fold_catalogue(
+            self.title_ids,
+            catalogue.is_series,
+            catalogue.episodes,
+            catalogue.season_release_ts,
+        )
         self._pools: dict[tuple[str, int], _RegionPools] = {}
         self.stats: Counter[str] = Counter()  # sessions, pages, pages with a play
         self.title_states = 0
@@ -219,12 +212,7 @@ class HistoryBuilder:
                     rng = np.random.default_rng([self.seed, STREAM_HISTORY, record.profile_index])
                     events = _ProfileHistory(self, record, scores[row], rng).generate()
                     events.sort(key=_event_time)  # stable: same-second events keep their order
-                    states, rewatches = fold_title_states(
-                        events,
-                        is_film=self.is_film,
-                        seasons=self.season_sets,
-                        season_releases=self.season_releases,
-                    )
+                    states, rewatches = fold_title_states(events, self.fold_catalogue)
                     writer.add(
                         record.profile_id,
                         events,

@@ -1,21 +1,24 @@
-"""Per-title viewing state of a seeded profile, derived from its events as ingest derives it.
+"""Per-title viewing state of a seeded profile, derived from its events by ingest's fold.
 
 Signal ingest (``recommendations.services.signals``) keeps a
 ``ProfileTitleState`` beside the log and flags plays of already-finished films
 and episodes as rewatches. The seeder writes the log directly, so it must
 derive the same state and flags; doing it through the service would cost a
-transaction and several queries per profile. This is the same fold, in memory,
-over one profile's events in the order they happened; a test replays a seeded
-profile through the real service and compares.
+transaction and several queries per profile. So it calls ingest's own fold
+(:func:`~recommendations.services.signals.title_states_fold`), in memory, with
+its events' times as epoch seconds and light state objects the writer turns
+into rows: one copy of the rules, which a second copy once drifted from. A test
+compares both paths on the same events; another replays a seeded profile
+through the real service.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from recommendations.services.signals import STATE_KINDS, title_states_fold
 
 from .signal_writer import Event
-
-PLAY_KINDS = frozenset({"play_start", "search_play", "external_play"})
-THUMBS_OF = {"thumbs_up": "up", "thumbs_down": "down", "thumbs_cleared": ""}
-STATE_KINDS = PLAY_KINDS | {"progress", "complete", *THUMBS_OF}
 
 
 @dataclass(slots=True)
@@ -38,74 +41,78 @@ class TitleState:
     playback_at: int | None = None
 
 
+class _FoldedEvent(NamedTuple):
+    """What the fold reads of a seeded event (its position in the profile's events)."""
+
+    index: int
+    kind: str
+    title_id: int
+    episode_id: int | None
+    value: float | None
+    occurred_at: int
+
+
+@dataclass(frozen=True)
+class FoldCatalogue:
+    """What the fold reads of the catalogue, shaped as ingest reads it, built once.
+
+    Seasons are numbered across the catalogue (the seeder has no season ids yet);
+    a season's release is the epoch second of its release date's midnight UTC.
+    """
+
+    title_kinds: dict[int, str]
+    season_episodes: dict[int, dict[int, frozenset[int]]]
+    season_releases: dict[int, int]
+
+
+def fold_catalogue(
+    title_ids: Sequence[int],
+    is_series: Sequence[bool],
+    episodes: Sequence[Sequence[Sequence[tuple[int, int]]]],
+    season_release_ts: Sequence[Sequence[float]],
+) -> FoldCatalogue:
+    """The catalogue's kinds and seasons (``CatalogueIndex`` columns) for the fold."""
+    season_episodes: dict[int, dict[int, frozenset[int]]] = {}
+    season_releases: dict[int, int] = {}
+    for t, seasons in enumerate(episodes):
+        if not seasons:
+            continue
+        numbered = season_episodes[title_ids[t]] = {}
+        for season, released in zip(seasons, season_release_ts[t], strict=True):
+            key = len(season_releases)
+            numbered[key] = frozenset(e for e, _ in season)
+            season_releases[key] = int(released)
+    return FoldCatalogue(
+        title_kinds={
+            tid: "series" if series else "film"
+            for tid, series in zip(title_ids, is_series, strict=True)
+        },
+        season_episodes=season_episodes,
+        season_releases=season_releases,
+    )
+
+
 def fold_title_states(
-    events: list[Event],
-    *,
-    is_film: dict[int, bool],
-    seasons: dict[int, list[frozenset[int]]],
-    season_releases: dict[int, list[float]] | None = None,
+    events: list[Event], catalogue: FoldCatalogue
 ) -> tuple[dict[int, TitleState], set[int]]:
     """States by title id, and the positions in ``events`` that are rewatches.
 
-    ``events`` must be in time order. ``seasons`` maps a series' title id to the
-    episode ids of each of its seasons, ``season_releases`` to when each of them
-    comes out (epoch seconds of midnight UTC; none given: out). As ingest counts
-    them, a season not out at a completion's time does not keep the series from
-    being finished, and the series is finished when the last episode out was
-    first finished (later again, once a season out since is finished too).
+    ``events`` must be in time order (same-second events in the order they
+    happened: the fold's sort keeps it).
     """
+    folded = [
+        _FoldedEvent(index, kind, title_id, episode_id, value, ts)
+        for index, (title_id, episode_id, kind, value, _device, ts, *_rest) in enumerate(events)
+        if title_id is not None and kind in STATE_KINDS
+    ]
     states: dict[int, TitleState] = {}
-    rewatches: set[int] = set()
-    first_done: dict[int, int] = {}
-    releases_of = season_releases or {}
-    for index, (title_id, episode_id, kind, value, _device, ts, *_rest) in enumerate(events):
-        if title_id is None or kind not in STATE_KINDS:
-            continue
-        state = states.get(title_id)
-        if state is None:
-            state = states[title_id] = TitleState(title_id=title_id, last_event_at=ts)
-        state.last_event_at = max(state.last_event_at, ts)
-        if kind not in ("thumbs_up", "thumbs_down"):
-            state.playback_at = ts  # events come in time order
-        if kind in PLAY_KINDS:
-            if episode_id:
-                already_done = episode_id in state.completed_episodes
-            else:
-                already_done = is_film[title_id] and state.completed_at is not None
-            if already_done:
-                state.rewatch_count += 1
-                rewatches.add(index)
-            if already_done or (episode_id and episode_id != state.last_episode_id):
-                state.progress = 0.0  # as ingest: another episode starts at 0
-            state.play_count += 1
-            if state.first_played_at is None:
-                state.first_played_at = ts
-            state.last_played_at = ts
-            state.last_episode_id = episode_id or state.last_episode_id
-        elif kind == "progress":
-            state.progress = value
-            state.last_episode_id = episode_id or state.last_episode_id
-        elif kind == "complete":
-            state.progress = 100.0
-            state.last_episode_id = episode_id or state.last_episode_id
-            if episode_id:
-                if episode_id not in state.completed_episodes:
-                    state.completed_episodes.append(episode_id)
-                    first_done[episode_id] = ts
-                done = set(state.completed_episodes)
-                title_seasons = seasons.get(title_id, [])
-                state.completed_seasons = sum(1 for eps in title_seasons if eps <= done)
-                releases = releases_of.get(title_id)
-                released = [
-                    eps
-                    for number, eps in enumerate(title_seasons)
-                    if releases is None or releases[number] <= ts
-                ]
-                if released and all(eps <= done for eps in released):
-                    state.completed_at = max(first_done[e] for e in set().union(*released))
-            elif is_film[title_id] and state.completed_at is None:
-                state.completed_at = ts
-        else:  # thumbs_up / thumbs_down / thumbs_cleared
-            state.thumbs = THUMBS_OF[kind]
-            state.thumbs_at = ts
+    rewatches = title_states_fold(
+        profile_id=0,  # unused: the seeder's states carry no profile, the writer adds it
+        states=states,
+        events=folded,
+        title_kinds=catalogue.title_kinds,
+        season_episodes=catalogue.season_episodes,
+        season_releases=catalogue.season_releases,
+        new_state=TitleState,
+    )
     return states, rewatches

@@ -285,8 +285,9 @@ class SignalReferences:
     season_episodes: dict[int, dict[int, set[int]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(set))
     )
-    # season id -> its release date, for those seasons that have one (none: out)
-    season_releases: dict[int, dt.date] = field(default_factory=dict)
+    # season id -> the moment it comes out (midnight UTC of its release date), for those
+    # seasons that have one (none: out); a moment, as the fold compares it with event times
+    season_releases: dict[int, dt.datetime] = field(default_factory=dict)
 
 
 def _id_array(ids: Iterable[int]) -> str:
@@ -325,6 +326,7 @@ _REFERENCES_SQL = f"""
 # A season's episode has its season's release date in the maturity column, as days since
 # 1970-01-01 (NULL: no date, out); a named episode has it in the season column, so.
 _EPOCH_DAY = dt.date(1970, 1, 1)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def signal_references_get(
@@ -373,7 +375,7 @@ def signal_references_get(
         else:
             references.season_episodes[ref][season_id].add(pk)
             if maturity is not None:
-                references.season_releases[season_id] = _EPOCH_DAY + dt.timedelta(days=maturity)
+                references.season_releases[season_id] = _EPOCH + dt.timedelta(days=maturity)
     return references
 
 
@@ -417,7 +419,9 @@ def _signal_references_orm(
     ).values_list("pk", "season_id", "season__title_id", "season__release_date"):
         references.season_episodes[title_id][season_id].add(episode_id)
         if released is not None:
-            references.season_releases[season_id] = released
+            references.season_releases[season_id] = dt.datetime.combine(
+                released, dt.time(), tzinfo=dt.UTC
+            )
     return references
 
 

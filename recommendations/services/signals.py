@@ -6,8 +6,9 @@ few events that change per-title state.
 """
 
 import datetime as dt
-from collections.abc import Hashable, Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Hashable, Iterable, Mapping, MutableMapping, Sequence, Set
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import orjson
 import psycopg
@@ -163,6 +164,28 @@ def _first_occurrences(keys: Sequence[Hashable], stored: Set[Hashable] = frozens
     return fresh
 
 
+#: A moment of the fold: an aware datetime (ingest) or epoch seconds (the demo seeder).
+Moment = dt.datetime | int
+_State = TypeVar("_State")
+
+
+class FoldedEvent(Protocol):
+    """What the fold reads of an event: a ``SignalEvent``, or a seeded one."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def title_id(self) -> int | None: ...
+    @property
+    def episode_id(self) -> int | None: ...
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def occurred_at(self) -> Moment: ...
+
+
 STATE_FIELDS = (
     "first_played_at",
     "last_played_at",
@@ -183,19 +206,22 @@ STATE_FIELDS = (
 def title_states_fold(
     *,
     profile_id: int,
-    states: dict[int, ProfileTitleState],
-    events: Iterable[SignalEvent],
+    states: MutableMapping[int, _State],
+    events: Iterable[FoldedEvent],
     title_kinds: Mapping[int, str],
-    season_episodes: Mapping[int, Mapping[int, set[int]]],
-    episode_completed_at: Mapping[int, dt.datetime] | None = None,
-    season_releases: Mapping[int, dt.date] | None = None,
+    season_episodes: Mapping[int, Mapping[int, Set[int]]],
+    episode_completed_at: Mapping[int, Moment] | None = None,
+    season_releases: Mapping[int, Moment] | None = None,
+    new_state: Callable[[int, Moment], _State] | None = None,
 ) -> set[int]:
     """Fold one profile's new events into ``states`` (title id -> state), in memory.
 
-    The one place the rules of derived state live: the signals API and bulk
-    imports both call it, so imported history and live history mean the same.
-    ``states`` must hold the profile's stored state of every title the events
-    touch; missing titles get a fresh state. ``title_kinds`` maps each title to
+    The one place the rules of derived state live: the signals API, bulk imports
+    and the demo seeder all call it, so imported, seeded and live history mean the
+    same. ``states`` must hold the profile's stored state of every title the events
+    touch; missing titles get a fresh state (``new_state``, from the title id and
+    the moment of its first event; by default a ``ProfileTitleState`` of the
+    profile). ``title_kinds`` maps each title to
     its kind, ``season_episodes`` (title -> season -> episode ids) every title
     with an episode completion among the events. ``episode_completed_at`` (episode
     id -> its first completion) may hold the stored completions of episodes that
@@ -203,14 +229,17 @@ def title_states_fold(
     when, and for an event older than the playback already folded only the time
     tells whether a play came after the episode's completion (a rewatch) or
     before it, and when the series was finished. Without it a finished episode
-    counts as finished before any play of it. ``season_releases`` (season id -> its
-    release date, midnight UTC; a season without one is out) keeps a season announced
-    but not out at an event's time from counting against the series' completion: a
-    profile that finished every released episode has finished the series for now.
+    counts as finished before any play of it. ``season_releases`` (season id -> the
+    moment it comes out, midnight UTC of its release date; a season without one is
+    out) keeps a season announced but not out at an event's time from counting
+    against the series' completion: a profile that finished every released episode
+    has finished the series for now.
     Returns the indexes of the events that are rewatches.
 
     Events are applied in the order they happened, not the order they arrived,
     so a late-arriving older event cannot overwrite newer progress or thumbs.
+    Moments are only compared, never converted: ingest's are aware datetimes, the
+    seeder's epoch seconds (the same rules without a datetime per event).
     """
     engaging = sorted(
         (e for e in events if e.kind in STATE_KINDS and e.title_id),
@@ -220,35 +249,41 @@ def title_states_fold(
     first_done = dict(episode_completed_at or {})
     releases = season_releases or {}
     for event in engaging:
+        at = event.occurred_at
         state = states.get(event.title_id)
         if state is None:
-            state = states[event.title_id] = ProfileTitleState(
-                profile_id=profile_id, title_id=event.title_id, last_event_at=event.occurred_at
+            state = states[event.title_id] = (
+                ProfileTitleState(profile_id=profile_id, title_id=event.title_id, last_event_at=at)
+                if new_state is None
+                else new_state(event.title_id, at)
             )
-        state.last_event_at = max(state.last_event_at, event.occurred_at)
+        state.last_event_at = max(state.last_event_at, at)
         # Playback has its own clock: a thumbs given later must not make an older, late
         # progress look stale, as the shared last_event_at did.
         is_latest = False
         if event.kind in PLAYBACK_KINDS:
-            is_latest = state.playback_at is None or event.occurred_at >= state.playback_at
-            state.playback_at = max(filter(None, (state.playback_at, event.occurred_at)))
+            is_latest = state.playback_at is None or at >= state.playback_at
+            if is_latest:
+                state.playback_at = at
         if event.kind in PLAY_KINDS:
             # A film is rewatched by a play after its completion, not by a late-arriving
             # play from before it (an offline device's upload).
             already_done = (
                 event.episode_id in state.completed_episodes
-                and first_done.get(event.episode_id, event.occurred_at) <= event.occurred_at
+                and first_done.get(event.episode_id, at) <= at
                 if event.episode_id
                 else title_kinds[event.title_id] == Title.Kind.FILM
                 and state.completed_at is not None
-                and state.completed_at < event.occurred_at
+                and state.completed_at < at
             )
             if already_done:
                 state.rewatch_count += 1
                 rewatches.add(event.index)
             state.play_count += 1
-            state.first_played_at = min(filter(None, (state.first_played_at, event.occurred_at)))
-            state.last_played_at = max(filter(None, (state.last_played_at, event.occurred_at)))
+            if state.first_played_at is None or at < state.first_played_at:
+                state.first_played_at = at
+            if state.last_played_at is None or at > state.last_played_at:
+                state.last_played_at = at
             if is_latest:
                 # Progress is the last episode played's: starting another one (the next,
                 # after finishing one at 100%) starts it at 0, as a rewatch does.
@@ -267,40 +302,36 @@ def title_states_fold(
                 newly_done = event.episode_id not in state.completed_episodes
                 if newly_done:
                     state.completed_episodes = [*state.completed_episodes, event.episode_id]
-                    first_done[event.episode_id] = event.occurred_at
+                    first_done[event.episode_id] = at
                 elif event.episode_id in first_done:
-                    first_done[event.episode_id] = min(
-                        first_done[event.episode_id], event.occurred_at
-                    )
+                    first_done[event.episode_id] = min(first_done[event.episode_id], at)
                 done = set(state.completed_episodes)
                 title_seasons = season_episodes.get(event.title_id, {})
                 state.completed_seasons = sum(1 for eps in title_seasons.values() if eps <= done)
-                day = event.occurred_at.astimezone(dt.UTC).date()
+                # Out at the event's time: released at or before it (midnight UTC).
                 released = [
                     eps
                     for season_id, eps in title_seasons.items()
-                    if releases.get(season_id, day) <= day
+                    if releases.get(season_id, at) <= at
                 ]
                 if released and all(eps <= done for eps in released):
                     every = set().union(*released)
                     if every <= first_done.keys():
                         # Finished with the last episode finished, whichever arrived last.
                         state.completed_at = max(first_done[e] for e in every)
-                    elif newly_done or state.completed_at is None:
+                    elif state.completed_at is None or (newly_done and at > state.completed_at):
                         # This event finished what was out: the first time, or again after
                         # a season came out (an offline device's older report of an episode
                         # finished before does not move the completion).
-                        state.completed_at = max(
-                            filter(None, (state.completed_at, event.occurred_at))
-                        )
-            elif title_kinds[event.title_id] == Title.Kind.FILM:
-                state.completed_at = min(filter(None, (state.completed_at, event.occurred_at)))
-        elif event.kind in RATING_KINDS and (
-            state.thumbs_at is None or event.occurred_at >= state.thumbs_at
-        ):
+                        state.completed_at = at
+            elif title_kinds[event.title_id] == Title.Kind.FILM and (
+                state.completed_at is None or at < state.completed_at
+            ):
+                state.completed_at = at
+        elif event.kind in RATING_KINDS and (state.thumbs_at is None or at >= state.thumbs_at):
             # A clear keeps its time too: an older thumbs arriving after it stays cleared.
             state.thumbs = _THUMBS_OF[event.kind]
-            state.thumbs_at = event.occurred_at
+            state.thumbs_at = at
     return rewatches
 
 
