@@ -16,6 +16,7 @@ from functools import partial
 from django.apps import apps
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import Account
 from artwork.models import ArtworkPolicy, ArtworkVariant, ArtworkVariantDaily
@@ -51,7 +52,7 @@ class DemoOptions:
 
     def anchor(self) -> dt.datetime:
         """The instant the history ends at; release dates and licences are relative to it."""
-        day = self.as_of or dt.datetime.now(tz=dt.UTC).date()
+        day = self.as_of or timezone.now().astimezone(dt.UTC).date()
         return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 

@@ -4,6 +4,8 @@ import argparse
 import datetime as dt
 from collections.abc import Callable
 
+from django.utils import timezone
+
 
 def moment(value: str) -> dt.datetime:
     """An ISO 8601 date or time, not in the future, given for a command's clock
@@ -24,7 +26,7 @@ def moment(value: str) -> dt.datetime:
     parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
     if parsed < EARLIEST:
         raise argparse.ArgumentTypeError(f"{parsed.isoformat()} is before {EARLIEST.date()}")
-    if parsed > dt.datetime.now(dt.UTC):
+    if parsed > timezone.now():
         # A clock is where training or a simulation stands: nothing is known after now,
         # and a client cannot send signals from there.
         raise argparse.ArgumentTypeError(f"{parsed.isoformat()} is in the future")
@@ -66,7 +68,7 @@ def past_date(value: str) -> dt.date:
         day = dt.date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-    if not EARLIEST.date() <= day <= dt.datetime.now(dt.UTC).date():
+    if not EARLIEST.date() <= day <= timezone.now().astimezone(dt.UTC).date():
         raise argparse.ArgumentTypeError(f"{day} is not a day from {EARLIEST.date()} to today")
     return day
 

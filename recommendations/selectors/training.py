@@ -43,6 +43,7 @@ from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from catalog.models import Credit, Episode, Language, Season, Title
 from config.lookups import AnyOf
@@ -934,7 +935,7 @@ def signal_columns_snapshot(
 
     queryset = signal_queryset(since=since, with_id=True)
     path = _snapshot_path()
-    read_at = dt.datetime.now(tz=dt.UTC).timestamp()
+    read_at = timezone.now().timestamp()
     if path is None or connection.in_atomic_block:
         columns = signal_columns(queryset, progress=progress)
         reason = "no snapshot directory" if path is None else "inside a transaction"
