@@ -453,58 +453,41 @@ class _ProfileHistory:
             if chosen is not None and t == chosen[1]:
                 continue
             if rnd.random() < 0.3:
-                self.emit(
-                    t,
-                    "hover",
-                    device,
-                    now,
-                    value=float(rnd.randint(300, 3000)),
-                    row=row_id,
-                    position=pos,
-                    variant=vid,
-                )
+                self.glance(t, "hover", device, now, (300, 3000), row_id, pos, vid)
                 now += 3
                 if rnd.random() < 0.3:
-                    self.emit(
-                        t,
-                        "preview",
-                        device,
-                        now,
-                        value=float(rnd.randint(5, 30)),
-                        row=row_id,
-                        position=pos,
-                        variant=vid,
-                    )
+                    self.glance(t, "preview", device, now, (5, 30), row_id, pos, vid)
                     now += 20
         if chosen is None:
             return False
         _, t, row_id, pos, vid, _ = chosen
         if rnd.random() < 0.5:
-            self.emit(
-                t,
-                "hover",
-                device,
-                now,
-                value=float(rnd.randint(800, 5000)),
-                row=row_id,
-                position=pos,
-                variant=vid,
-            )
+            self.glance(t, "hover", device, now, (800, 5000), row_id, pos, vid)
             now += 3
         if rnd.random() < 0.25:
-            self.emit(
-                t,
-                "preview",
-                device,
-                now,
-                value=float(rnd.randint(10, 60)),
-                row=row_id,
-                position=pos,
-                variant=vid,
-            )
+            self.glance(t, "preview", device, now, (10, 60), row_id, pos, vid)
             now += 30
         self.watch(t, "play_start", device, now + 5, row=row_id, position=pos, variant=vid)
         return True
+
+    def glance(
+        self,
+        t: int,
+        kind: str,
+        device: str,
+        ts: int,
+        span: tuple[int, int],
+        row: str,
+        position: int,
+        variant: int,
+    ) -> None:
+        """A hover (milliseconds) or preview (seconds) on a tile; its length drawn from span.
+
+        Interest in a runner-up and in the title finally played differ only in span,
+        so both browse outcomes share this one draw.
+        """
+        value = float(self.rnd.randint(*span))
+        self.emit(t, kind, device, ts, value=value, row=row, position=position, variant=variant)
 
     def scrolls_past(self, row_type: str, row_id: str) -> bool:
         """A row of a disliked genre is skipped outright; one of little interest, often."""
