@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import expit
 
-__all__ = ["held_out_log_losses", "log_loss", "map_logistic_fit"]
+__all__ = ["held_out_log_losses", "log_loss", "map_logistic_fit", "training_arrays"]
 
 #: Prior precision of the intercept: nearly free, as the base rate of plays is a
 #: property of the logs (how many rows a page has), not a belief worth defending.
@@ -26,6 +26,24 @@ _INTERCEPT_PRECISION = 1e-4
 #: Prior variance of a nuisance term refitted for the prior (:func:`held_out_log_losses`):
 #: free in effect, but defined for a term no fitted row had.
 _NUISANCE_VARIANCE = 100.0
+
+
+def training_arrays(
+    features: npt.ArrayLike, labels: npt.ArrayLike, n_features: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Logged features and labels as the fit takes them, or ValueError if they do not pair.
+
+    Both rankers' ``fit`` accept the same input and must refuse the same
+    mistakes (a matrix of another layout, labels of another length) before
+    anything is fitted.
+    """
+    matrix = np.asarray(features, dtype=np.float64)
+    target = np.asarray(labels).astype(bool).reshape(-1)
+    if matrix.ndim != 2 or matrix.shape[1] != n_features:
+        raise ValueError(f"features must have shape (n, {n_features})")
+    if matrix.shape[0] != target.shape[0]:
+        raise ValueError("features and labels must have the same number of rows")
+    return matrix, target
 
 
 def map_logistic_fit(

@@ -86,7 +86,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.special import expit
 
-from recommendations.engine.logistic import held_out_log_losses, map_logistic_fit
+from recommendations.engine.logistic import held_out_log_losses, map_logistic_fit, training_arrays
 from recommendations.engine.persistence import ArtefactTarget, load_artefact, save_artefact
 
 __all__ = [
@@ -749,12 +749,7 @@ class PlayRanker:
         """
         from sklearn.linear_model import LogisticRegression
 
-        matrix = np.asarray(features, dtype=np.float64)
-        target = np.asarray(labels).astype(bool).reshape(-1)
-        if matrix.ndim != 2 or matrix.shape[1] != len(FEATURE_NAMES):
-            raise ValueError(f"features must have shape (n, {len(FEATURE_NAMES)})")
-        if matrix.shape[0] != target.shape[0]:
-            raise ValueError("features and labels must have the same number of rows")
+        matrix, target = training_arrays(features, labels, len(FEATURE_NAMES))
         weights = None if sample_weight is None else np.asarray(sample_weight, np.float64).ravel()
         n = target.shape[0]
         self.n_training_rows = n

@@ -89,7 +89,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import expit
 
-from recommendations.engine.logistic import held_out_log_losses, map_logistic_fit
+from recommendations.engine.logistic import held_out_log_losses, map_logistic_fit, training_arrays
 from recommendations.engine.persistence import ArtefactTarget, load_artefact, save_artefact
 from recommendations.engine.ranking import (
     DEVICE_CLASSES,
@@ -613,12 +613,7 @@ class RowRanker:
         labels : array of bool, shape (n,)
             Whether a play was attributed to the row.
         """
-        matrix = np.asarray(features, dtype=np.float64)
-        target = np.asarray(labels).astype(bool).reshape(-1)
-        if matrix.ndim != 2 or matrix.shape[1] != len(ROW_FEATURE_NAMES):
-            raise ValueError(f"features must have shape (n, {len(ROW_FEATURE_NAMES)})")
-        if matrix.shape[0] != target.shape[0]:
-            raise ValueError("features and labels must have the same number of rows")
+        matrix, target = training_arrays(features, labels, len(ROW_FEATURE_NAMES))
         self.n_training_rows = int(target.shape[0])
         if not self.enough(target):
             return self
