@@ -122,10 +122,10 @@ def index(request: HttpRequest) -> HttpResponse:
 
 def _household(
     request: HttpRequest,
-) -> tuple[Account, list[Profile], dt.tzinfo] | HttpResponse | None:
+) -> tuple[Account, list[Profile], dt.tzinfo] | HttpResponse:
     """The ``account`` a page asks about, its profiles and its region's time zone (404 if
-    unknown); None when the parameter is missing or not an id (the page sends people to
-    the household search).
+    unknown); when the parameter is missing or not an id, the redirect to the household
+    search, which every household page answers with.
 
     A repeated parameter is refused first, as the API refuses it: the household search's
     400 names it when the household is not one known account given once
@@ -142,7 +142,7 @@ def _household(
         form = bound_with_defaults(SearchForm, request.GET, {})
         return render(request, "console/index.html", {"form": form}, status=400)
     if not account_id.isdigit():
-        return None
+        return redirect("console:index")
     account = selectors.account_get(account_id=int(account_id))
     profiles = selectors.account_profiles(account=account)
     return account, profiles, region_zone(account.home_region.time_zone)
@@ -152,8 +152,6 @@ def _household(
 def preview(request: HttpRequest) -> HttpResponse:
     """One profile's homepage as a client would draw it, for a device and a local moment."""
     household = _household(request)
-    if household is None:
-        return redirect("console:index")
     if isinstance(household, HttpResponse):
         return household
     account, profiles, zone = household
@@ -201,8 +199,6 @@ class _Column:
 def compare(request: HttpRequest) -> HttpResponse:
     """Every profile of one household side by side, same device and moment; shared titles lit."""
     household = _household(request)
-    if household is None:
-        return redirect("console:index")
     if isinstance(household, HttpResponse):
         return household
     account, profiles, zone = household
