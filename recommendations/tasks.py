@@ -19,35 +19,28 @@ from recommendations.services.retraining import (
 # which the worker child is killed (the run is then reaped or redelivered, never stuck).
 RETRAIN_SOFT_LIMIT = 60 * 60
 RETRAIN_HARD_LIMIT = RETRAIN_SOFT_LIMIT + 5 * 60
+# How every retrain task is delivered, whether it runs one cluster or a region's at once:
+# acknowledged after it ran (a worker lost mid-run hands the message on), within the
+# limits above, retried on a broker or disk hiccup.
+_RETRAIN_TASK = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "soft_time_limit": RETRAIN_SOFT_LIMIT,
+    "time_limit": RETRAIN_HARD_LIMIT,
+    "autoretry_for": (ConnectionError, OSError),
+    "retry_backoff": 30,
+    "max_retries": 3,
+}
 
 
-@shared_task(
-    bind=True,
-    name="recommendations.retrain_cluster",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=RETRAIN_SOFT_LIMIT,
-    time_limit=RETRAIN_HARD_LIMIT,
-    autoretry_for=(ConnectionError, OSError),
-    retry_backoff=30,
-    max_retries=3,
-)
+@shared_task(name="recommendations.retrain_cluster", **_RETRAIN_TASK)
 def retrain_cluster(self, run_id: int) -> str:  # type: ignore[no-untyped-def]
     """Run a queued retrain; idempotent, so a redelivered message is harmless."""
     return training_run_execute(run_id=run_id, task_id=self.request.id or "").status
 
 
-@shared_task(
-    bind=True,
-    name="recommendations.retrain_clusters",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=RETRAIN_SOFT_LIMIT,
-    time_limit=RETRAIN_HARD_LIMIT,
-    autoretry_for=(ConnectionError, OSError),
-    retry_backoff=30,
-    max_retries=3,
-)
+@shared_task(name="recommendations.retrain_clusters", **_RETRAIN_TASK)
 def retrain_clusters(self, run_ids: list[int]) -> list[str]:  # type: ignore[no-untyped-def]
     """Run a region's queued cluster retrains together (one read, shared comparators).
 
