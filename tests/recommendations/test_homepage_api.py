@@ -946,7 +946,8 @@ def test_a_finished_series_returns_to_continue_watching_when_a_new_season_is_out
 def continue_watching_scores(profile, titles) -> list[float]:
     """The homepage's Continue Watching score of each of ``titles`` (its candidate
     generator's recency, what decides which titles in progress reach the pool) now."""
-    from recommendations.serving.scoring import ScoringContext, ranking_inputs
+    from recommendations.serving.scoring import ranking_inputs
+    from tests.recommendations.scoring_context import profile_tv_context
 
     at = timezone.now()
     serving = recommend.profile_serving(profile=profile, at=at)
@@ -954,14 +955,7 @@ def continue_watching_scores(profile, titles) -> list[float]:
         bundle=serving.bundle,
         catalogue=serving.catalogue,
         history=serving.history,
-        context=ScoringContext(
-            region_code=profile.account.home_region_id,
-            cluster_id=profile.taste_cluster_id,
-            maturity_limit=profile.maturity_limit,
-            language_index=np.empty(0, dtype=np.int16),
-            device="tv",
-            at=at,
-        ),
+        context=profile_tv_context(profile, at),
     )
     title_ids = serving.bundle.index.title_ids
     return [float(inputs.continue_watching[np.searchsorted(title_ids, t.pk)]) for t in titles]

@@ -528,8 +528,9 @@ def test_a_pages_continue_watching_scores_offline_are_those_it_was_served(viewer
     # out the day before it (back in Continue Watching, recent from the release), and a
     # film left at 40% a week before it
     from recommendations.services.ranker_training import _StatesAsOf
-    from recommendations.serving.scoring import ScoringContext, ranking_inputs
+    from recommendations.serving.scoring import ranking_inputs
     from tests.factories import AvailabilityFactory, EpisodeFactory, SeasonFactory
+    from tests.recommendations.scoring_context import profile_tv_context
 
     at = NOW - dt.timedelta(days=2)
     season = SeasonFactory(title__kind="series", number=1)
@@ -548,14 +549,7 @@ def test_a_pages_continue_watching_scores_offline_are_those_it_was_served(viewer
     model_train(region_code=viewer.account.home_region_id)
 
     def scores(history, bundle, catalogue):
-        context = ScoringContext(
-            region_code=viewer.account.home_region_id,
-            cluster_id=viewer.taste_cluster_id,
-            maturity_limit=viewer.maturity_limit,
-            language_index=np.empty(0, dtype=np.int16),
-            device="tv",
-            at=at,
-        )
+        context = profile_tv_context(viewer, at)
         inputs = ranking_inputs(
             bundle=bundle, catalogue=catalogue, history=history, context=context
         )

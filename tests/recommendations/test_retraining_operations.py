@@ -540,8 +540,9 @@ def test_the_global_model_folds_profiles_in_against_the_titles_their_region_carr
     from recommendations.serving import artefacts
     from recommendations.serving.bundle import ServingBundle
     from recommendations.serving.recommend import history_on_index, profile_history_rows
-    from recommendations.serving.scoring import ScoringContext, ranking_inputs
+    from recommendations.serving.scoring import ranking_inputs
     from recommendations.tasks import retrain_region
+    from tests.recommendations.scoring_context import tv_context
 
     # given: the global and region models of a nightly retrain; the global one was fitted
     # knowing which titles each profile's region does not carry, the region's needs no mask
@@ -562,14 +563,7 @@ def test_the_global_model_folds_profiles_in_against_the_titles_their_region_carr
         bundle=bundle,
         catalogue=catalogue,
     )
-    context = ScoringContext(
-        region_code="IN",
-        cluster_id=None,
-        maturity_limit=18,
-        language_index=np.empty(0, dtype=np.int16),
-        device="tv",
-        at=timezone.now(),
-    )
+    context = tv_context(region_code="IN", at=timezone.now())
 
     def served_cf():
         inputs = ranking_inputs(

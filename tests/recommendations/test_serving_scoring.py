@@ -68,16 +68,9 @@ def _random_region(seed: int, n_titles: int = 300):
 
 def _tv_request(at):
     """A US profile's request from a TV at ``at``, every maturity allowed, no languages."""
-    from recommendations.serving.scoring import ScoringContext
+    from tests.recommendations.scoring_context import tv_context
 
-    return ScoringContext(
-        region_code="US",
-        cluster_id=None,
-        maturity_limit=18,
-        language_index=np.empty(0, dtype=np.int16),
-        device="tv",
-        at=at,
-    )
+    return tv_context(region_code="US", at=at)
 
 
 @pytest.mark.parametrize("seed", range(3))
