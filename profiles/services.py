@@ -50,6 +50,21 @@ def _constraint_error(exc: IntegrityError) -> ValidationError:
     raise exc
 
 
+def _save(profile: Profile) -> None:
+    """Validate and write ``profile``; a clash caught by either check is a field error.
+
+    Creating and updating refuse the same clashes the same way: validation
+    first, then the database's constraints in a savepoint, translated by
+    :func:`_constraint_error`.
+    """
+    _validated(profile)
+    try:
+        with transaction.atomic():
+            profile.save()
+    except IntegrityError as exc:
+        raise _constraint_error(exc) from exc
+
+
 @transaction.atomic
 def profile_create(
     *,
@@ -85,12 +100,7 @@ def profile_create(
         display_language=display_language,
     )
     profile.set_pin(pin)
-    _validated(profile)
-    try:
-        with transaction.atomic():
-            profile.save()
-    except IntegrityError as exc:
-        raise _constraint_error(exc) from exc
+    _save(profile)
     if preferred_languages:
         profile.preferred_languages.set(preferred_languages)
     return profile
@@ -128,12 +138,7 @@ def profile_update(
         profile.display_language = display_language
     if pin is not _UNSET:
         profile.set_pin(pin)
-    _validated(profile)
-    try:
-        with transaction.atomic():
-            profile.save()
-    except IntegrityError as exc:
-        raise _constraint_error(exc) from exc
+    _save(profile)
     if preferred_languages is not None:
         profile.preferred_languages.set(preferred_languages)
     return profile
