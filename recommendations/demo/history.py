@@ -618,6 +618,17 @@ class _ProfileHistory:
             self.completed.append(t)
             self.completed_set.add(t)
 
+    def _thumbs_up(self, t: int, device: str, ts: int) -> None:
+        self.emit(t, "thumbs_up", device, ts)
+        self.liked.append(t)
+
+    def _thumbs_down(self, t: int, device: str, ts: int) -> None:
+        """A disliked title is not resumed: it leaves Continue Watching for good."""
+        self.emit(t, "thumbs_down", device, ts)
+        self.disliked.add(t)
+        if t in self.in_progress:
+            self.in_progress.remove(t)
+
     def watch_film(
         self,
         t: int,
@@ -645,18 +656,14 @@ class _ProfileHistory:
             self.emit(t, "complete", device, end)
             self._finish(t)
             if not rewatch and enjoy > -0.7 and rnd.random() < 0.3 and t not in self.liked:
-                self.emit(t, "thumbs_up", device, end + 20)
-                self.liked.append(t)
+                self._thumbs_up(t, device, end + 20)
             return
         pct = rnd.randint(5, 85)
         stop = ts + runtime * pct // 100
         if self._in_window(t, stop):
             self.emit(t, "progress", device, stop, value=float(pct))
         if enjoy < -1.0 and rnd.random() < 0.45:
-            self.emit(t, "thumbs_down", device, stop + 10)
-            self.disliked.add(t)
-            if t in self.in_progress:
-                self.in_progress.remove(t)
+            self._thumbs_down(t, device, stop + 10)
         elif not rewatch and rnd.random() < 0.6:
             self._resume(t)
 
@@ -713,10 +720,7 @@ class _ProfileHistory:
                     value=float(pct),
                 )
                 if first and enjoy < -1.0 and rnd.random() < 0.45:
-                    self.emit(t, "thumbs_down", device, ts + runtime * pct // 100 + 10)
-                    self.disliked.add(t)
-                    if t in self.in_progress:
-                        self.in_progress.remove(t)
+                    self._thumbs_down(t, device, ts + runtime * pct // 100 + 10)
                     return
                 break
             if rnd.random() < 0.4:
@@ -729,8 +733,7 @@ class _ProfileHistory:
                 season, episode = season + 1, 0
                 liked = t in self.liked
                 if not rewatch and not liked and enjoy > -0.5 and rnd.random() < 0.35:
-                    self.emit(t, "thumbs_up", device, ts + 20)
-                    self.liked.append(t)
+                    self._thumbs_up(t, device, ts + 20)
                 if season == len(seasons):
                     self._finish(t)
                     self.series_at.pop(t, None)
