@@ -150,21 +150,6 @@ SEEN_SMOOTHING = 40.0
 #: that keeps it finite and positive before any play).
 _RATE_PRIOR_TILES = 50.0
 
-ROW_FEATURE_NAMES: tuple[str, ...] = (
-    *(f"type_{t}" for t in ROW_TYPES),
-    "affinity",
-    "lift_hour",
-    "lift_device",
-    "lift_week_part",
-    "scroll_past_rate",
-    "seen_rate_lift",
-    "strength",
-    *(f"type_x_hour_{t}_{b}" for t in ROW_TYPES for b in range(HOUR_BUCKETS)),
-    *(f"type_x_device_{t}_{d}" for t in ROW_TYPES for d in DEVICE_CLASSES),
-    *(f"type_x_weekend_{t}" for t in ROW_TYPES),
-    *ROW_POSITION_FEATURES,
-)
-_COLUMN = {name: i for i, name in enumerate(ROW_FEATURE_NAMES)}
 #: The features read from the profile's own row engagement (all else is the row's type,
 #: the context, the row's strength and where it was shown).
 PROFILE_FEATURES: tuple[str, ...] = (
@@ -175,6 +160,16 @@ PROFILE_FEATURES: tuple[str, ...] = (
     "scroll_past_rate",
     "seen_rate_lift",
 )
+ROW_FEATURE_NAMES: tuple[str, ...] = (
+    *(f"type_{t}" for t in ROW_TYPES),
+    *PROFILE_FEATURES,
+    "strength",
+    *(f"type_x_hour_{t}_{b}" for t in ROW_TYPES for b in range(HOUR_BUCKETS)),
+    *(f"type_x_device_{t}_{d}" for t in ROW_TYPES for d in DEVICE_CLASSES),
+    *(f"type_x_weekend_{t}" for t in ROW_TYPES),
+    *ROW_POSITION_FEATURES,
+)
+_COLUMN = {name: i for i, name in enumerate(ROW_FEATURE_NAMES)}
 #: The row type and row type x context one-hots, and where the row was shown.
 _POPULATION_TERMS = np.array([name.startswith("type_") for name in ROW_FEATURE_NAMES])
 _POSITION_TERMS = np.isin(ROW_FEATURE_NAMES, ROW_POSITION_FEATURES)
