@@ -223,15 +223,16 @@ def _records(handle: IO[str], path: Path, layout: Layout) -> Iterator[tuple[int,
     MovieLens 1M's ``::``, a plain split.
     """
     line = 0
+    lines = _without_byte_order_mark(handle)
     try:
         if len(layout.delimiter) == 1:
-            reader = csv.reader(handle, delimiter=layout.delimiter, strict=True)
+            reader = csv.reader(lines, delimiter=layout.delimiter, strict=True)
             for fields in reader:
                 start, line = line + 1, reader.line_num
                 if fields and (len(fields) > 1 or fields[0].strip()):
                     yield start, fields
         else:
-            for text in handle:
+            for text in lines:
                 line += 1
                 text = text.rstrip("\r\n")
                 if text.strip():
@@ -253,6 +254,21 @@ def _records(handle: IO[str], path: Path, layout: Layout) -> Iterator[tuple[int,
         raise DatasetImportError(
             f"{path}:{line}: not {layout.encoding} text ({reason}); {hint}. Nothing was imported."
         ) from exc
+
+
+def _without_byte_order_mark(handle: IO[str]) -> Iterator[str]:
+    """The file's lines, without a byte-order mark at the very start.
+
+    ``utf-8-sig`` (the default) and ``utf-16`` drop the mark themselves, but a
+    spreadsheet's file read as plain ``--encoding utf-8`` keeps it as U+FEFF: the
+    header then lacks its first column under a name that prints the same, and a
+    headerless file's first id is stored as another id (U+FEFF and "1"), which a
+    second import of the file with the default encoding duplicated.
+    """
+    first = next(handle, None)
+    if first is not None:
+        yield first.removeprefix("\ufeff")
+        yield from handle
 
 
 def _undecodable_line(path: Path, encoding: str) -> int | None:

@@ -412,3 +412,19 @@ def test_a_codec_that_is_not_a_text_encoding_is_refused(tmp_path, regions, encod
     with pytest.raises(CommandError, match=f"'{encoding}' is not a text encoding"):
         run(write(tmp_path, MOVIES), "--encoding", encoding)
     assert snapshot() == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_a_byte_order_mark_is_not_data_whatever_the_encoding_given(tmp_path, regions, header):
+    # given a spreadsheet's UTF-8 file, with its byte-order mark, read as plain utf-8
+    path = tmp_path / "movies.csv"
+    text = ("movieId,title,genres\n" if header else "") + "1,Toy Story (1995),Animation\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    options = ("--encoding", "utf-8") if header else ("--encoding", "utf-8", "--no-header")
+
+    # when it is imported, and again with the default encoding
+    run(path, *options)
+    run(path, *options[2:])
+
+    # then the mark is neither a header's name nor part of the first id: one title, id "1"
+    assert list(Title.objects.values_list("external_id", flat=True)) == ["1"]

@@ -668,3 +668,13 @@ def test_rerunning_an_import_on_sqlite_stores_nothing_twice(tmp_path):
     assert "Signals stored: 24 (" in first
     for rerun in (dry_run, second):
         assert "Signals stored: 0; duplicates (already stored): 24." in rerun
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_user_id(tmp_path, catalogue):
+    # given a headerless UTF-8 file with a byte-order mark, read as plain utf-8
+    path = tmp_path / "ratings.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + f"7,1,4.0,{T0}\n".encode())
+
+    run(path, "--no-header", "--encoding", "utf-8")
+
+    assert list(Profile.objects.values_list("external_id", flat=True)) == ["7"]
