@@ -1,6 +1,7 @@
 """Artwork admin: designers' variants, shown as thumbnails so staff judge them by eye."""
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
@@ -12,9 +13,12 @@ from .charts import take_rate_chart
 from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily, DeviceClass
 from .selectors import SHARE_DAYS, artwork_variant_stats
 from .services import artwork_variants_set_active
+from .validators import ArtworkImageFormField
 
 THUMBNAIL_WIDTH = 96
 PREVIEW_WIDTH = 480
+# The upload's form field says why an image is refused, even one Pillow will not open.
+IMAGE_FIELD = {models.ImageField: {"form_class": ArtworkImageFormField}}
 
 
 def artwork_thumbnail(variant: ArtworkVariant, width: int = THUMBNAIL_WIDTH) -> SafeString | str:
@@ -58,6 +62,7 @@ class ArtworkVariantInline(QueryOncePerInlineMixin, admin.TabularInline):
     )
     readonly_fields = ("thumbnail",)
     autocomplete_fields = ("themes",)
+    formfield_overrides = IMAGE_FIELD
     show_change_link = True
     extra = 0
 
@@ -113,6 +118,7 @@ class ArtworkVariantAdmin(admin.ModelAdmin):
     search_fields = ("label", "title__original_name")
     date_hierarchy = "created_at"
     autocomplete_fields = ("title", "themes")
+    formfield_overrides = IMAGE_FIELD
     readonly_fields = ("preview", "width", "height", "created_at", "performance")
     fieldsets = (
         (None, {"fields": ("title", "label", "image", "preview", ("width", "height"))}),

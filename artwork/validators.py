@@ -1,16 +1,25 @@
 """What an uploaded artwork file must be before it can reach a homepage."""
 
+from typing import Any
+
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from PIL import Image, UnidentifiedImageError
 
+ORIENTATION = 0x0112  # the EXIF tag; 1 is upright, 2 to 8 mirror or turn the picture
+
 
 def validate_artwork_image(file: File) -> None:
-    """Refuse files that are not real images of an allowed format, weight and size.
+    """Refuse files that are not real, still, upright RGB images of an allowed format and size.
 
     Checked by decoding with Pillow, not by the file name: a renamed PDF must
-    fail here, not later in a client app.
+    fail here, not later in a client app. The image is served as it is to
+    browsers and to TV and mobile apps, whose decoders differ: an animation
+    would play in some and not in others, CMYK colours come out wrong or not at
+    all in several, and an EXIF rotation is ignored by apps that draw the pixels
+    as stored, so the frame designers chose would show turned.
     """
     limits = settings.TONIGHT
     max_bytes = limits["ARTWORK_MAX_BYTES"]
@@ -26,7 +35,14 @@ def validate_artwork_image(file: File) -> None:
         with Image.open(file) as image:
             image_format = image.format
             width, height = image.size
+            mode = image.mode
+            frames = getattr(image, "n_frames", 1)
+            orientation = _orientation(image)
             image.verify()
+    except Image.DecompressionBombError as exc:
+        # Pillow refuses to open an image of hundreds of millions of pixels (a few
+        # kilobytes of PNG can claim them): far past the limit, so say that.
+        raise _too_large() from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValidationError(
             "The file is not an image that can be read (upload a JPEG, PNG or WebP).",
@@ -50,7 +66,60 @@ def validate_artwork_image(file: File) -> None:
             code="image_too_small",
         )
     if width > max_w or height > max_h:
+        raise _too_large(f"The image is {width}x{height} pixels; ")
+    if frames > 1:
         raise ValidationError(
-            f"The image is {width}x{height} pixels; it must be at most {max_w}x{max_h}.",
-            code="image_too_large",
+            f"The image is animated ({frames} frames); upload a still image.",
+            code="image_animated",
         )
+    if mode == "CMYK":
+        raise ValidationError(
+            "The image is in CMYK colours, for print; save it as RGB (sRGB) for screens.",
+            code="image_cmyk",
+        )
+    if orientation != 1:
+        raise ValidationError(
+            f"The image has EXIF orientation {orientation}: browsers turn it, apps that "
+            "ignore the tag do not. Save it upright, without the rotation.",
+            code="image_rotated",
+        )
+
+
+def _too_large(prefix: str = "The image is far too large; ") -> ValidationError:
+    max_w, max_h = settings.TONIGHT["ARTWORK_MAX_SIZE"]
+    return ValidationError(f"{prefix}it must be at most {max_w}x{max_h}.", code="image_too_large")
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation read at open, without decoding the pixels.
+
+    ``getexif()`` would load a PNG whole to find an eXIf chunk after the image
+    data; browsers read only one before it, which ``open`` has put in ``info``.
+    """
+    raw = image.info.get("exif")
+    if not raw:
+        return 1
+    exif = Image.Exif()
+    try:
+        exif.load(raw)
+    except (OSError, SyntaxError, ValueError):  # a corrupt EXIF block says nothing
+        return 1
+    value = exif.get(ORIENTATION, 1)
+    return value if isinstance(value, int) else 1
+
+
+class ArtworkImageFormField(forms.ImageField):
+    """Django's image form field, saying "too large" for an image Pillow refuses as a bomb.
+
+    The form field opens the upload before the model's validator runs, and its
+    one message for every failure ("not an image or a corrupted image") is
+    wrong for a real image that is merely far too large.
+    """
+
+    def to_python(self, data: Any) -> Any:
+        try:
+            return super().to_python(data)
+        except ValidationError as error:
+            if isinstance(error.__cause__, Image.DecompressionBombError):
+                raise _too_large() from error.__cause__
+            raise

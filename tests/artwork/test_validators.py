@@ -1,4 +1,6 @@
 import io
+import struct
+import zlib
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -10,6 +12,7 @@ from artwork.validators import validate_artwork_image
 from tests.factories import TitleFactory, image_file
 
 pytestmark = pytest.mark.django_db
+ORIENTATION = 0x0112  # the EXIF tag
 
 
 def _variant(upload: SimpleUploadedFile) -> ArtworkVariant:
@@ -65,3 +68,122 @@ def test_a_variant_must_target_at_least_one_device_class():
     with pytest.raises(ValidationError) as error:
         variant.full_clean()
     assert "at least one device class" in str(error.value)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that says it is ``width`` x ``height`` (1-bit grey) and holds one empty row.
+
+    A real 20000 x 20000 image would cost 50 MB to build here; a bomb only needs
+    its header to claim the size, which is all a decoder reads before allocating.
+    """
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _upload(name: str, data: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type="application/octet-stream")
+
+
+def test_a_decompression_bomb_is_refused_as_too_large_not_crashing():
+    # given a small file claiming 20000 x 20000 pixels, past Pillow's bomb limit
+    bomb = _png_header(20000, 20000)
+    assert len(bomb) < 100
+
+    # when it is validated, then it is a validation error saying it is too large
+    with pytest.raises(ValidationError) as error:
+        validate_artwork_image(_upload("bomb.png", bomb))
+    assert error.value.code == "image_too_large"
+    assert "at most 4096x4096" in error.value.message
+
+
+def test_admin_says_a_decompression_bomb_is_too_large(admin_client):
+    # given the admin's add form and a bomb
+    title = TitleFactory()
+    page = admin_client.post(
+        "/admin/artwork/artworkvariant/add/",
+        {
+            "title": title.pk,
+            "label": "Key art",
+            "image": _upload("bomb.png", _png_header(20000, 20000)),
+            "for_tv": "on",
+            "maturity": 0,
+            "is_active": "on",
+        },
+    )
+
+    # then the form names the reason, not "not an image or a corrupted image"
+    assert page.status_code == 200
+    errors = page.context["adminform"].form.errors["image"]
+    assert any("at most 4096x4096" in message for message in errors), errors
+    assert not ArtworkVariant.objects.exists()
+
+
+def _animated(fmt: str) -> bytes:
+    frames = [Image.new("RGB", (320, 180), (60 * i, 0, 0)) for i in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format=fmt, save_all=True, append_images=frames[1:])
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("a.png", "PNG"), ("a.webp", "WEBP")])
+def test_an_animated_image_is_refused(name, fmt):
+    with pytest.raises(ValidationError) as error:
+        _variant(_upload(name, _animated(fmt))).full_clean()
+    assert "animated (3 frames)" in " ".join(error.value.message_dict["image"])
+
+
+def test_a_cmyk_image_is_refused_asking_for_rgb():
+    buffer = io.BytesIO()
+    Image.new("CMYK", (320, 180), (0, 50, 100, 0)).save(buffer, format="JPEG")
+
+    with pytest.raises(ValidationError) as error:
+        _variant(_upload("print.jpg", buffer.getvalue())).full_clean()
+    assert "CMYK" in " ".join(error.value.message_dict["image"])
+    assert "RGB" in " ".join(error.value.message_dict["image"])
+
+
+def _jpeg_with_orientation(orientation: int, size: tuple[int, int] = (320, 180)) -> bytes:
+    exif = Image.Exif()
+    exif[ORIENTATION] = orientation
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (0, 0, 200)).save(buffer, format="JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_an_image_turned_by_its_exif_orientation_is_refused(orientation):
+    # given a frame stored 180 x 320 that browsers would show turned, as 320 x 180
+    upload = _upload("phone.jpg", _jpeg_with_orientation(orientation, size=(180, 320)))
+
+    # then it is refused: TV and mobile apps that ignore the tag would show it turned
+    with pytest.raises(ValidationError) as error:
+        _variant(upload).full_clean()
+    assert f"EXIF orientation {orientation}" in " ".join(error.value.message_dict["image"])
+
+
+def test_upright_paletted_and_greyscale_images_are_accepted():
+    for name, data in [
+        ("upright.jpg", _jpeg_with_orientation(1)),
+        ("palette.png", _png(Image.new("RGB", (320, 180), (1, 2, 3)).convert("P"))),
+        ("grey.png", _png(Image.new("LA", (320, 180)))),
+    ]:
+        variant = _variant(_upload(name, data))
+        variant.full_clean()
+        variant.save()
+        assert (variant.width, variant.height) == (320, 180)
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
