@@ -91,6 +91,8 @@ PROFILE_NAME_MAX_LENGTH = Profile._meta.get_field("name").max_length
 NO_GENRES = "(no genres listed)"  # MovieLens's marker for an empty genre list
 _YEAR_SUFFIX = re.compile(r"^(?P<name>.*?)\s*\((?P<year>\d{4})(?:\s*[-\u2013]\s*\d{0,4})?\)\s*$")
 EARLIEST_YEAR = 1870
+# Unix seconds this large are past the year 5000; milliseconds are, from March 1973.
+MILLISECONDS_FROM = 1e11
 # PostgreSQL text cannot hold NUL (psycopg refuses it with DataError, mid-write), and
 # Python's csv module reads it as an ordinary character: the row checks refuse it.
 NUL = "\x00"
@@ -695,14 +697,17 @@ def _epoch_seconds(text: str, *, column: str, now: float) -> float:
                 f"{column} '{text}' is neither unix seconds nor an ISO 8601 date-time"
             ) from None
         if moment.tzinfo is None:
+            # The corrected value itself: "add 'Z'" to a bare date ("2024-03-01Z") is no ISO time.
             raise ValueError(
-                f"{column} '{text}' has no time zone offset (add 'Z' for UTC)"
+                f"{column} '{text}' has no time zone offset (for UTC write '{moment.isoformat()}Z')"
             ) from None
         seconds = moment.timestamp()
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"{column} '{text}' is not a time after 1970")
     if seconds > now:
-        raise ValueError(f"{column} '{text}' is in the future")
+        # Exports from JavaScript and Java write milliseconds: 13 digits, past the year 5000.
+        hint = " (milliseconds? give unix seconds)" if seconds >= MILLISECONDS_FROM else ""
+        raise ValueError(f"{column} '{text}' is in the future{hint}")
     return seconds
 
 

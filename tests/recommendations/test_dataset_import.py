@@ -352,7 +352,15 @@ GOOD = "1,1,4,964982703\n"
         ("1,2,nan,964982703", "rating nan is outside 0-5"),
         ("1,2,4,yesterday", "timestamp 'yesterday' is neither unix seconds nor an ISO 8601"),
         ("1,2,4,2024-03-01T20:00:00", "timestamp '2024-03-01T20:00:00' has no time zone offset"),
+        (
+            "1,2,4,2024-03-01",
+            "timestamp '2024-03-01' has no time zone offset (for UTC write '2024-03-01T00:00:00Z')",
+        ),
         ("1,2,4,-5", "timestamp '-5' is not a time after 1970"),
+        (
+            "1,2,4,964982703000",
+            "timestamp '964982703000' is in the future (milliseconds? give unix seconds)",
+        ),
         ("1,2,4,99999999999", "timestamp '99999999999' is in the future"),
         ("1,999,4,964982703", "unknown item movieId '999' (not in the catalogue; run import_"),
         ("1\x00,2,4,964982703", "userId contains a NUL character"),
