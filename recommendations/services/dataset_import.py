@@ -455,10 +455,10 @@ def _read_catalogue(
             if problems:
                 bad.add(line, "; ".join(problems))
                 continue
-            # Without a genres column the file does not know them: None keeps stored genres.
-            records.append(
-                TitleRecord(external_id, name, year, tuple(genres) if genres_at else None)
-            )
+            # Without a genres column, or with the row's field empty, the file does not know
+            # them: None keeps stored genres. Only NO_GENRES says "none" and clears them.
+            known = bool(genres_at) and bool(raw_genres)
+            records.append(TitleRecord(external_id, name, year, tuple(genres) if known else None))
         advance(count % PROGRESS_EVERY)
     bad.raise_if_any()
     return records

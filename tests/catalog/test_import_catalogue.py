@@ -165,6 +165,22 @@ def test_a_file_without_genres_keeps_the_genres_titles_already_have(tmp_path, re
     assert Title.genres.through.objects.count() == before[2]
 
 
+def test_an_empty_genres_field_keeps_the_genres_a_title_already_has(tmp_path, regions):
+    # given an imported catalogue, with genres
+    run(write(tmp_path, MOVIES), "--region", "IN")
+
+    # when a file with a genres column leaves the field empty on some rows
+    blanks = "movieId,title,genres\n1,Toy Story (1995),\n2,Jumanji (1995),   \n11,X (1995),Drama\n"
+    output = run(write(tmp_path, blanks, name="blanks.csv"))
+
+    # then those rows do not know their genres: the stored ones stay (only "(no genres
+    # listed)" says "none"), while a row that names genres still sets them
+    assert "3 titles read: 0 created, 1 updated, 2 unchanged" in output
+    assert genres_of("1") == ["adventure", "animation", "children", "comedy", "fantasy"]
+    assert genres_of("2") == ["adventure", "children", "fantasy"]
+    assert genres_of("11") == ["drama"]
+
+
 def test_titles_with_windows_staff_set_in_a_region_get_no_open_window_there(tmp_path, regions):
     # given titles imported without a region, then licence windows staff set in US:
     # one that starts next month and one that has ended
