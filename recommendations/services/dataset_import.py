@@ -149,10 +149,13 @@ class Layout:
     header: bool = True
     # utf-8-sig reads plain UTF-8 and also skips the byte-order mark spreadsheets write.
     encoding: str = "utf-8-sig"
+    # False: a '"' is an ordinary character, for files that never quote (IMDb's TSV files
+    # hold titles such as '"Crocodile" Dundee', which CSV quoting cannot read).
+    quoting: bool = True
 
 
 def layout_from_options(
-    *, delimiter: str, header: bool = True, encoding: str = "utf-8-sig"
+    *, delimiter: str, header: bool = True, encoding: str = "utf-8-sig", quoting: bool = True
 ) -> Layout:
     """A :class:`Layout` from command-line text, where a tab is typed ``\\t`` or ``tab``."""
     if delimiter in ("\\t", "tab", "TAB"):
@@ -162,7 +165,7 @@ def layout_from_options(
             f"Cannot split fields on {delimiter!r}; give a delimiter like ','."
         )
     _text_encoding_check(encoding)
-    return Layout(delimiter=delimiter, header=header, encoding=encoding)
+    return Layout(delimiter=delimiter, header=header, encoding=encoding, quoting=quoting)
 
 
 def _text_encoding_check(encoding: str) -> None:
@@ -228,7 +231,12 @@ def _records(handle: IO[str], path: Path, layout: Layout) -> Iterator[tuple[int,
     lines = _without_byte_order_mark(handle)
     try:
         if len(layout.delimiter) == 1:
-            reader = csv.reader(lines, delimiter=layout.delimiter, strict=True)
+            reader = csv.reader(
+                lines,
+                delimiter=layout.delimiter,
+                strict=True,
+                quoting=csv.QUOTE_MINIMAL if layout.quoting else csv.QUOTE_NONE,
+            )
             for fields in reader:
                 start, line = line + 1, reader.line_num
                 if fields and (len(fields) > 1 or fields[0].strip()):
@@ -240,8 +248,14 @@ def _records(handle: IO[str], path: Path, layout: Layout) -> Iterator[tuple[int,
                 if text.strip():
                     yield line, text.split(layout.delimiter)
     except csv.Error as exc:
+        hint = (
+            " (a field that starts with a quote but is not quoted? --no-quoting reads "
+            "quotes as ordinary characters)"
+            if layout.quoting
+            else ""
+        )
         raise DatasetImportError(
-            f"{path}:{line + 1}: unreadable: {exc}; nothing was imported."
+            f"{path}:{line + 1}: unreadable: {exc}{hint}; nothing was imported."
         ) from exc
     except UnicodeError as exc:
         # Not only UnicodeDecodeError: utf-16 and utf-32 raise a bare UnicodeError for a

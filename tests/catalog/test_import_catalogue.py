@@ -444,3 +444,21 @@ def test_a_byte_order_mark_is_not_data_whatever_the_encoding_given(tmp_path, reg
 
     # then the mark is neither a header's name nor part of the first id: one title, id "1"
     assert list(Title.objects.values_list("external_id", flat=True)) == ["1"]
+
+
+def test_a_tab_file_whose_titles_start_with_quotes_is_read_with_no_quoting(tmp_path, regions):
+    # given a tab-separated file that does not quote fields, as IMDb's title files
+    tsv = 'movieId\ttitle\tgenres\n20\t"Crocodile" Dundee (1986)\tComedy\n21\tA "B" (1990)\tDrama\n'
+    path = write(tmp_path, tsv, name="titles.tsv")
+
+    # when it is read with quoting, then the refusal names the way out
+    with pytest.raises(CommandError) as error:
+        run(path, "--delimiter", "tab")
+    assert f"{path}:2: unreadable" in str(error.value)
+    assert "--no-quoting" in str(error.value)
+    assert snapshot() == (0, 0, 0, 0)
+
+    # when it is read with --no-quoting, then quotes are part of the names
+    run(path, "--delimiter", "tab", "--no-quoting")
+    assert Title.objects.get(external_id="20").original_name == '"Crocodile" Dundee'
+    assert Title.objects.get(external_id="21").original_name == 'A "B"'

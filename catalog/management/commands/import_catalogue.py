@@ -85,6 +85,11 @@ transaction; --dry-run does the work and rolls it back."""
             help="The file has no header: its first fields are id, title[, genres].",
         )
         parser.add_argument("--encoding", default="utf-8-sig", help="Default: UTF-8.")
+        parser.add_argument(
+            "--no-quoting",
+            action="store_true",
+            help="Quotes are ordinary characters: for files that never quote fields (IMDb's TSV).",
+        )
         parser.add_argument("--id-column", default=defaults.item)
         parser.add_argument("--title-column", default=defaults.title)
         parser.add_argument(
@@ -105,6 +110,7 @@ transaction; --dry-run does the work and rolls it back."""
                     delimiter=options["delimiter"],
                     header=not options["no_header"],
                     encoding=options["encoding"],
+                    quoting=not options["no_quoting"],
                 ),
                 columns=CatalogueColumns(
                     item=options["id_column"],

@@ -107,6 +107,11 @@ does the work and rolls it back."""
             help="The file has no header: its first fields are user, item, rating, time.",
         )
         parser.add_argument("--encoding", default="utf-8-sig", help="Default: UTF-8.")
+        parser.add_argument(
+            "--no-quoting",
+            action="store_true",
+            help="Quotes are ordinary characters: for files that never quote fields (IMDb's TSV).",
+        )
         parser.add_argument("--user-column", default=defaults.user)
         parser.add_argument("--item-column", default=defaults.item)
         value = parser.add_mutually_exclusive_group()
@@ -139,6 +144,7 @@ does the work and rolls it back."""
                     delimiter=options["delimiter"],
                     header=not options["no_header"],
                     encoding=options["encoding"],
+                    quoting=not options["no_quoting"],
                 ),
                 columns=InteractionColumns(
                     user=options["user_column"],
