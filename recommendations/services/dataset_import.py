@@ -84,7 +84,8 @@ HOUSEHOLD_PREFIX = "import:"
 # (docs/recommendations.md, "Importing data sets"). Fixed from then on.
 IMPORT_EVENT_NAMESPACE = uuid.UUID("4f1c2d8e-6b0a-5d47-9a3e-2f6c8b1e7d50")
 # Held for the transaction: two imports at once would number new households alike
-# and could both create a profile for the same new source user.
+# and could both create a profile for the same new source user, or both insert the
+# same new titles and genres (the second failing on their unique keys).
 IMPORT_LOCK_KEY = 7_405_289_361
 PROFILE_NAME_MAX_LENGTH = Profile._meta.get_field("name").max_length
 
@@ -368,6 +369,13 @@ def _region_codes(codes: Sequence[str]) -> list[str]:
     return wanted
 
 
+def _import_lock() -> None:
+    """Hold the import lock until the transaction ends: one import writes at a time."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
+
+
 # --- catalogue ------------------------------------------------------------------------
 
 
@@ -536,6 +544,9 @@ def catalogue_import(
     region_codes = _region_codes(regions)
     records = _read_catalogue(path, layout=layout, columns=columns, progress=progress)
     with transaction.atomic():
+        # A second import of the file meanwhile waits here, then finds the first one's
+        # titles and genres stored, rather than inserting them again into unique keys.
+        _import_lock()
         with progress("Storing titles", len(records)) as advance:
             result = titles_import(
                 records=records,
@@ -1237,9 +1248,7 @@ def interactions_import(
 
     tally = _Tally()
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
+        _import_lock()
         profile_ids, existing, households, created = _households_assign(
             users=ratings.users, region=region, per_household=profiles_per_household
         )

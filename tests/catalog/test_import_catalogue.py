@@ -2,15 +2,18 @@
 
 import datetime as dt
 import io
+import threading
+import time
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.models import Genre, MaturityLevel, Title
 from catalog.selectors import catalogue_revision
 from catalog.services import UNKNOWN_RELEASE_DATE
-from recommendations.services.dataset_import import title_name_and_year
+from recommendations.services.dataset_import import catalogue_import, title_name_and_year
 from regions.models import Availability
 from tests.factories import LanguageFactory, RegionFactory
 
@@ -462,3 +465,44 @@ def test_a_tab_file_whose_titles_start_with_quotes_is_read_with_no_quoting(tmp_p
     run(path, "--delimiter", "tab", "--no-quoting")
     assert Title.objects.get(external_id="20").original_name == '"Crocodile" Dundee'
     assert Title.objects.get(external_id="21").original_name == 'A "B"'
+
+
+def _rival_import(path, started: threading.Event, blocked: threading.Event) -> None:
+    """Import ``path`` in a transaction held open until another session waits on this one."""
+    try:
+        with transaction.atomic():
+            catalogue_import(path=path, regions=["IN"])
+            started.set()
+            deadline = time.monotonic() + 30
+            with connection.cursor() as cursor:
+                while time.monotonic() < deadline:
+                    cursor.execute(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+                    )
+                    if cursor.fetchone()[0]:
+                        blocked.set()
+                        break
+                    time.sleep(0.05)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_of_one_file_at_once_store_it_once_without_an_error(tmp_path, regions):
+    # given one import of a file that has written its titles and genres, not yet committed
+    path = write(tmp_path, MOVIES)
+    started, blocked = threading.Event(), threading.Event()
+    rival = threading.Thread(target=_rival_import, args=(path, started, blocked))
+    rival.start()
+    try:
+        assert started.wait(30)
+        # when a second import of the same file runs meanwhile
+        output = run(path, "--region", "IN")
+    finally:
+        rival.join()
+
+    # then it waited for the first and found everything stored: no duplicate-key error
+    assert blocked.is_set(), "the second import never waited on the first"
+    assert "5 titles read: 0 created, 0 updated, 5 unchanged; 0 genres created" in output
+    assert Title.objects.count() == 5
