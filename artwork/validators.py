@@ -9,6 +9,8 @@ from django.core.files import File
 from PIL import Image, UnidentifiedImageError
 
 ORIENTATION = 0x0112  # the EXIF tag; 1 is upright, 2 to 8 mirror or turn the picture
+# Any other value (0 is written by some cameras) is no rotation: readers draw it as stored.
+TURNED = range(2, 9)
 
 
 def validate_artwork_image(file: File) -> None:
@@ -77,7 +79,7 @@ def validate_artwork_image(file: File) -> None:
             "The image is in CMYK colours, for print; save it as RGB (sRGB) for screens.",
             code="image_cmyk",
         )
-    if orientation != 1:
+    if orientation in TURNED:
         raise ValidationError(
             f"The image has EXIF orientation {orientation}: browsers turn it, apps that "
             "ignore the tag do not. Save it upright, without the rotation.",

@@ -174,6 +174,8 @@ def test_an_image_turned_by_its_exif_orientation_is_refused(orientation):
 def test_upright_paletted_and_greyscale_images_are_accepted():
     for name, data in [
         ("upright.jpg", _jpeg_with_orientation(1)),
+        # 0 is no orientation (some cameras write it); readers draw it as stored
+        ("unset.jpg", _jpeg_with_orientation(0)),
         ("palette.png", _png(Image.new("RGB", (320, 180), (1, 2, 3)).convert("P"))),
         ("grey.png", _png(Image.new("LA", (320, 180)))),
     ]:
