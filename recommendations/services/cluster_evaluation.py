@@ -920,16 +920,8 @@ def region_evaluate(
         if "global" in models:
             candidates["global"] = [(models["global"], 1.0)]
         started = time.perf_counter()
-        measured = _measure(candidates, judged, holdout, not_here)
+        row.update(recipe_figures(candidates, judged, holdout, not_here))
         scoring += time.perf_counter() - started
-        for name in MODELS:
-            if name in measured:
-                row[f"ndcg@10_{name}"] = round(float(measured[name].ndcg_at_10), 4)
-                row[f"recall@20_{name}"] = round(float(measured[name].recall_at_20), 4)
-        row["best"] = max(
-            (name for name in MODELS if f"ndcg@10_{name}" in row),
-            key=lambda name: row[f"ndcg@10_{name}"],
-        )
     seconds["scoring"] = round(scoring, 3)
     if notes:
         for row in table.values():
@@ -946,6 +938,27 @@ def region_evaluate(
         not_here=not_here,
         random_state=random_state,
     )
+
+
+def recipe_figures(
+    candidates: Mapping[str, Parts],
+    judged: npt.NDArray[np.int64],
+    judging: Judging,
+    not_here: npt.NDArray[np.int64],
+) -> dict:
+    """A cluster's table figures: NDCG@10 and Recall@20 of each recipe on its judged held-out
+    profiles, and the best of them (the retrain serves the best allowed to compete)."""
+    measured = _measure(candidates, judged, judging, not_here)
+    row: dict = {}
+    for name in MODELS:
+        if name in measured:
+            row[f"ndcg@10_{name}"] = round(float(measured[name].ndcg_at_10), 4)
+            row[f"recall@20_{name}"] = round(float(measured[name].recall_at_20), 4)
+    row["best"] = max(
+        (name for name in MODELS if f"ndcg@10_{name}" in row),
+        key=lambda name: row[f"ndcg@10_{name}"],
+    )
+    return row
 
 
 def _blend_weight(

@@ -853,6 +853,11 @@ def _recipe(row: dict) -> str:
     return max(scored, key=lambda name: (scored[name], -allowed.index(name)))
 
 
+def _gate_figures(row: dict) -> dict:
+    """The table figures the gate compares the chosen recipe and the active one on."""
+    return row
+
+
 @dataclass
 class _Plan:
     """What a region batch reuses from the active versions, and whether the global model is due.
@@ -1472,7 +1477,8 @@ def _cluster_finish(
 
     report("gate", 90)
     metrics = {**metrics, "hyperparameters": hyper, "final_fit_seconds": finals.seconds}
-    candidate = row.get(f"ndcg@10_{recipe}")
+    figures = _gate_figures(row)
+    candidate = figures.get(f"ndcg@10_{recipe}")
     active = ModelVersion.objects.filter(
         scope=ModelVersion.Scope.CLUSTER,
         taste_cluster=cluster,
@@ -1486,7 +1492,7 @@ def _cluster_finish(
         gate["active_version"] = active.pk
         parts, how = _incumbent_parts(active, evaluation, key)
         if parts is not None:
-            active_ndcg = _table_figure(parts, evaluation, key, row)
+            active_ndcg = _table_figure(parts, evaluation, key, figures)
             if active_ndcg is None:
                 measured = evaluation.measure(parts, key)
                 active_ndcg = None if measured is None else round(float(measured.ndcg_at_10), 4)
