@@ -22,6 +22,16 @@ around it (:func:`~recommendations.engine.als.params_candidates`) on a
 at to choose anything. The blend's weight is chosen on the same validation
 split. The holdout then measures every model, tuned as chosen.
 
+A retrain does choose one thing on the holdout: which recipe serves the
+cluster (its own model, the region's, the global one or the blend). So each
+cluster's judged profiles are dealt into two halves (:func:`holdout_halves`,
+by a stable hash of the profile id), and the table gives every figure on all
+of them and on each half: the recipe is chosen on the *choice* half and gated
+on the *gate* half, since the best of several noisy figures is inflated on the
+profiles it was chosen on (the winner's curse) and would favour replacing the
+active version. The halves cost no scoring: the same recommendations, judged
+on fewer profiles each.
+
 A search costs five fits per scope and a second split, and the settings it
 picks move little from one day to the next; so a retrain reuses the settings
 an earlier search chose (:class:`StoredChoice`, recorded on the versions) and
@@ -653,12 +663,16 @@ class RegionEvaluation:
     ----------
     table : dict
         Cluster slug -> ``{"profiles", "judged", "ndcg@10_<model>", "recall@20_<model>",
-        "best", "blend_weight", "params"}``.
+        "best", "choice", "gate", "blend_weight", "params"}``; ``"choice"`` and ``"gate"``
+        hold the figures on each half (:func:`holdout_halves`) and its ``"judged"`` count.
     models : dict
         ``"region"``, ``"global"`` and each cluster id -> the model fitted on the holdout's
         training part (the starting point of the final fits).
     judged : dict of int to array
         Cluster id -> the held-out profiles its row is measured on.
+    halves : dict of int to (array, array)
+        Cluster id -> its judged profiles split by :func:`holdout_halves`: the recipe is
+        chosen on the first (choice), and gated on the second (gate).
     choices : dict
         The same keys as ``models`` -> :class:`ScopeChoice`.
     blend_weight : dict of int to float
@@ -675,6 +689,9 @@ class RegionEvaluation:
     choices: dict[str | int, ScopeChoice]
     blend_weight: dict[int, float]
     split: HoldoutSplitData
+    halves: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = field(
+        default_factory=dict
+    )
     unavailable: sp.csr_matrix | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     not_here: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
@@ -707,9 +724,14 @@ class RegionEvaluation:
             self.seconds[f"refit {scope}"] = round(time.perf_counter() - started, 3)
         return self._refits[key]
 
-    def measure(self, parts: Parts, cluster_id: int) -> RankingMetrics | None:
-        """``Σ weight · model`` on the cluster's judged held-out profiles (its table row's)."""
+    def measure(
+        self, parts: Parts, cluster_id: int, *, half: str | None = None
+    ) -> RankingMetrics | None:
+        """``Σ weight · model`` on the cluster's judged held-out profiles (its table row's), or
+        on one of their halves (``"choice"`` or ``"gate"``, :func:`holdout_halves`)."""
         judged = self.judged.get(cluster_id)
+        if judged is not None and half is not None:
+            judged = self.halves[cluster_id][("choice", "gate").index(half)]
         if judged is None or judged.size == 0:
             return None
         return _measure({"model": parts}, judged, self.split.holdout, self.not_here)["model"]
@@ -878,6 +900,7 @@ def region_evaluate(
     table: dict[str, dict] = {}
     blend_weight: dict[int, float] = {}
     judged_of: dict[int, npt.NDArray[np.int64]] = {}
+    halves_of: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
     scoring = 0.0
     for cluster_id, slug in clusters.items():
         members = members_of[cluster_id]
@@ -889,6 +912,7 @@ def region_evaluate(
         }
         table[slug] = row
         judged_of[cluster_id] = judged
+        halves_of[cluster_id] = holdout_halves(judged, signals.profile_ids[judged])
         if members.size == 0:
             continue
         report(f"evaluate: {slug}")
@@ -920,7 +944,9 @@ def region_evaluate(
         if "global" in models:
             candidates["global"] = [(models["global"], 1.0)]
         started = time.perf_counter()
-        row.update(recipe_figures(candidates, judged, holdout, not_here))
+        row.update(
+            recipe_figures(candidates, judged, holdout, not_here, halves=halves_of[cluster_id])
+        )
         scoring += time.perf_counter() - started
     seconds["scoring"] = round(scoring, 3)
     if notes:
@@ -930,6 +956,7 @@ def region_evaluate(
         table=table,
         models=models,
         judged=judged_of,
+        halves=halves_of,
         choices=choices,
         blend_weight=blend_weight,
         split=split,
@@ -940,24 +967,75 @@ def region_evaluate(
     )
 
 
+def _stable_hash(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+    """splitmix64 of each id: the same on every run and machine, unrelated to the id's order."""
+    x = ids.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def holdout_halves(
+    judged: npt.NDArray[np.int64], profile_ids: npt.NDArray[np.int64] | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """A cluster's judged held-out profiles in two disjoint halves: ``(choice, gate)``.
+
+    The retrain chooses its recipe on the choice half and the gate judges the
+    chosen recipe against the active version's on the gate half: the best of
+    four noisy figures is inflated on the profiles it was chosen on (the
+    winner's curse), not on others. Profiles are ordered by a stable hash of
+    their id (``profile_ids``, aligned with ``judged``; the rows themselves
+    without it) and dealt alternately, the first to the gate: reruns on the same
+    data agree, the halves differ in size by at most one, and a cluster with a
+    single judged profile has a gate half (and no choice half, so its own model
+    is chosen, as when nothing is measured).
+    """
+    ids = judged if profile_ids is None else profile_ids
+    order = np.lexsort((ids, _stable_hash(np.asarray(ids, dtype=np.int64))))
+    return np.sort(judged[order[1::2]]), np.sort(judged[order[0::2]])
+
+
 def recipe_figures(
     candidates: Mapping[str, Parts],
     judged: npt.NDArray[np.int64],
     judging: Judging,
     not_here: npt.NDArray[np.int64],
+    *,
+    halves: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
 ) -> dict:
     """A cluster's table figures: NDCG@10 and Recall@20 of each recipe on its judged held-out
-    profiles, and the best of them (the retrain serves the best allowed to compete)."""
-    measured = _measure(candidates, judged, judging, not_here)
-    row: dict = {}
-    for name in MODELS:
-        if name in measured:
-            row[f"ndcg@10_{name}"] = round(float(measured[name].ndcg_at_10), 4)
-            row[f"recall@20_{name}"] = round(float(measured[name].recall_at_20), 4)
+    profiles (and their best), then on each of :func:`holdout_halves` (``"choice"``: what the
+    retrain chooses its recipe on; ``"gate"``: what its gate judges on), each with its count.
+
+    The recipes' recommendations are computed once, for every judged profile; a
+    half's figures are the same recommendations judged on its profiles alone. An
+    empty half has its count and no figures.
+    """
+    choice, gate = holdout_halves(judged) if halves is None else halves
+    recommended = _recommend_many(candidates, judged, seen=judging.seen, not_here=not_here)
+    n_titles = judging.relevant.shape[1]
+
+    def figures(rows: npt.NDArray[np.int64]) -> dict:
+        out: dict = {"judged": int(rows.shape[0])}
+        if rows.size == 0:
+            return out
+        at = np.searchsorted(judged, rows)
+        relevant = judging.relevant[rows]
+        for name in MODELS:
+            if name in recommended:
+                measured = evaluate(recommended[name][at], relevant, n_titles)
+                out[f"ndcg@10_{name}"] = round(float(measured.ndcg_at_10), 4)
+                out[f"recall@20_{name}"] = round(float(measured.recall_at_20), 4)
+        return out
+
+    row = figures(judged)
+    del row["judged"]  # the table row's own count, beside its sample's
     row["best"] = max(
         (name for name in MODELS if f"ndcg@10_{name}" in row),
         key=lambda name: row[f"ndcg@10_{name}"],
     )
+    row["choice"] = figures(choice)
+    row["gate"] = figures(gate)
     return row
 
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from recommendations.engine.confidence import SignalCode, signal_confidence
 from recommendations.selectors.training import TrainingSignals, signal_weights
-from recommendations.services.cluster_evaluation import holdout_split
+from recommendations.services.cluster_evaluation import holdout_halves, holdout_split
 from tests.recommendations.signal_rows import DAY, T0, signals_of_rows
 
 S = SignalCode
@@ -123,3 +123,24 @@ def test_the_window_confidence_for_the_final_fits_is_every_signal_at_the_windows
     )
     for part in ("positive", "negative", "ignored"):
         assert (getattr(split.window, part) != getattr(expected, part)).nnz == 0, part
+
+
+def test_the_holdout_halves_are_disjoint_balanced_and_the_same_on_every_run():
+    judged = np.arange(0, 301, 3, dtype=np.int64)  # 101 profiles
+    ids = judged * 7 + 1000
+
+    choice, gate = holdout_halves(judged, ids)
+
+    # then: every judged profile is in exactly one half, the gate's the larger by at most one
+    assert np.intersect1d(choice, gate).size == 0
+    assert np.array_equal(np.sort(np.concatenate([choice, gate])), judged)
+    assert (gate.size, choice.size) == (51, 50)
+    # and: the halves follow the profiles' ids, not the order they are given in
+    shuffled = np.random.default_rng(3).permutation(judged.size)
+    again = holdout_halves(judged[shuffled], ids[shuffled])
+    assert np.array_equal(again[0], choice)
+    assert np.array_equal(again[1], gate)
+    # and: not the ids' order either (a half is not the oldest or the newest profiles)
+    assert not np.array_equal(gate, judged[::2])
+    # and: a single judged profile is judged by the gate; nothing is chosen on it
+    assert [half.tolist() for half in holdout_halves(judged[:1], ids[:1])] == [[], [0]]

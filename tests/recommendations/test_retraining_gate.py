@@ -59,6 +59,44 @@ def test_a_retrain_on_unchanged_data_is_not_rejected_by_its_own_model(
     assert old_gate["active_ndcg@10"] > old_gate["candidate_ndcg@10"] == gate["candidate_ndcg@10"]
 
 
+def test_the_recipe_is_chosen_on_one_half_of_the_holdout_and_gated_on_the_other(
+    planted_world,  # noqa: F811
+):
+    # given: an active version
+    first = _retrain()
+    assert first.status == TrainingRun.Status.SUCCEEDED, first.error
+
+    # when: the cluster retrains
+    second = _retrain()
+
+    # then: the recipe is the best allowed on the choice half, and the gate compares it with
+    # the active configuration on the gate half, the other judged profiles
+    row = second.metrics["clusters"]["tamil"]
+    gate = second.metrics["gate"]
+    choice, judged_by_gate = row["choice"], row["gate"]
+    assert choice["judged"] + judged_by_gate["judged"] == row["judged"] >= 20
+    assert abs(choice["judged"] - judged_by_gate["judged"]) <= 1
+    # (the global comparator is fitted weekly: not in this retrain)
+    allowed = [m for m in ("cluster", "blend", "region", "global") if f"ndcg@10_{m}" in choice]
+    assert len(allowed) == 3
+    assert choice[f"ndcg@10_{gate['recipe']}"] == max(choice[f"ndcg@10_{m}"] for m in allowed)
+    assert gate["recipe_chosen_on"] == {
+        "half": "choice",
+        "profiles": choice["judged"],
+        "candidate_ndcg@10": choice[f"ndcg@10_{gate['recipe']}"],
+    }
+    assert gate["measured_on"] == {"half": "gate", "profiles": judged_by_gate["judged"]}
+    assert gate["candidate_ndcg@10"] == judged_by_gate[f"ndcg@10_{gate['recipe']}"]
+    # and: the table's own figures are still every judged profile's, the halves' weighted mean
+    for model in allowed:
+        pooled = (
+            choice[f"ndcg@10_{model}"] * choice["judged"]
+            + judged_by_gate[f"ndcg@10_{model}"] * judged_by_gate["judged"]
+        ) / row["judged"]
+        assert abs(row[f"ndcg@10_{model}"] - pooled) < 1e-3
+    assert second.model_version.metrics["holdout"] == row
+
+
 def test_a_candidate_with_bad_settings_is_rejected_against_the_active_configuration(
     planted_world,  # noqa: F811
     settings,

@@ -1,0 +1,81 @@
+"""The recipe a retrain serves is chosen on held-out profiles the gate does not judge it on.
+
+Choosing the best of several noisy holdout figures and then judging the winner on those same
+figures inflates the winner's (the winner's curse): the gate then leans towards replacing the
+active version, most of all for small clusters, whose figures are the noisiest.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommendations.engine.als import CollaborativeModel
+from recommendations.services import cluster_evaluation, retraining
+from recommendations.services.cluster_evaluation import Judging, Scored
+
+#: A small cluster: its NDCG@10 has a standard error of several hundredths.
+PROFILES = 60
+TITLES = 40
+TRIALS = 300
+
+
+def _random_model(rng: np.random.Generator) -> Scored:
+    """A model whose every score is an independent uniform draw: each title's rank is uniform,
+    for every profile, whatever it will watch."""
+    model = CollaborativeModel(factors=TITLES)
+    model.user_factors = rng.random((PROFILES, TITLES), dtype=np.float32)
+    model.item_factors = np.eye(TITLES, dtype=np.float32)
+    return Scored(model, np.arange(PROFILES, dtype=np.int64))
+
+
+def _equally_good_recipes(seed: int) -> tuple[dict, np.ndarray, Judging]:
+    """Every recipe as good as the others in truth; only the draw of the holdout differs."""
+    rng = np.random.default_rng(seed)
+    cluster, region, world = (_random_model(rng) for _ in range(3))
+    candidates = {
+        "cluster": [(cluster, 1.0)],
+        "region": [(region, 1.0)],
+        "global": [(world, 1.0)],
+        "blend": [(cluster, 0.5), (region, 0.5)],
+    }
+    watched = rng.integers(0, TITLES, size=PROFILES)
+    rows = np.arange(PROFILES)
+    relevant = sp.csr_matrix(
+        (np.ones(PROFILES, dtype=bool), (rows, watched)), shape=(PROFILES, TITLES)
+    )
+    nothing = sp.csr_matrix((PROFILES, TITLES), dtype=bool)
+    judging = Judging(confidence=nothing.astype(np.float32), relevant=relevant, seen=nothing)
+    return candidates, rows.astype(np.int64), judging
+
+
+def test_the_gate_does_not_favour_a_recipe_that_won_its_choice_by_chance(settings):
+    # given: an active version served by the cluster's own model, and a retrain whose four
+    # recipes (the active one among them, same model) are equally good in truth
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_COMPARE_WITH": ("region", "global")}
+    margin = 0.0
+    differences, challengers, activated = [], 0, 0
+    for seed in range(TRIALS):
+        candidates, judged, judging = _equally_good_recipes(seed)
+
+        # when: the retrain chooses its recipe and the gate compares it with the active one
+        row = cluster_evaluation.recipe_figures(candidates, judged, judging, np.empty(0, np.int64))
+        recipe = retraining._recipe(row)
+        figures = retraining._gate_figures(row)
+        candidate, incumbent = figures[f"ndcg@10_{recipe}"], figures["ndcg@10_cluster"]
+        differences.append(candidate - incumbent)
+        if recipe != "cluster":
+            challengers += 1
+            activated += candidate >= incumbent * (1.0 - margin)
+
+    # then: the gate's figures show no advantage the chosen recipe does not have: their
+    # difference averages zero within three standard errors, and a challenger that is no
+    # better in truth passes a gate without margin about as often as it fails it
+    mean = float(np.mean(differences))
+    se = float(np.std(differences, ddof=1) / np.sqrt(TRIALS))
+    share = activated / challengers
+    print(
+        f"\nmean gate difference {mean:+.4f} (se {se:.4f}); "
+        f"challengers activated {activated}/{challengers} ({share:.0%})"
+    )
+    assert challengers > TRIALS // 2
+    assert abs(mean) < 3 * se
+    assert share < 0.7
