@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.environment import Env, invalid
+from config.environment import Env, invalid, throttle_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -276,7 +276,9 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["config.api.renderers.OrjsonRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_THROTTLE_RATES": {
-        "pin_unlock": env.str("PIN_UNLOCK_RATE", default="5/min"),
+        # Wrong PINs per profile: a short window and a daily cap (profiles.unlock).
+        "pin_unlock": env("PIN_UNLOCK_RATE", cast=throttle_rate, default="5/min"),
+        "pin_unlock_day": env("PIN_UNLOCK_DAILY_RATE", cast=throttle_rate, default="20/day"),
     },
 }
 

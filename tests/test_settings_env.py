@@ -36,6 +36,11 @@ def settings_from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
         pytest.param("SESSION_COOKIE_SECURE", "", "is not a boolean", id="bool-empty"),
         pytest.param("TONIGHT_SIGNAL_WEIGHTS", "{play: 1}", "is not JSON", id="json"),
         pytest.param("PREPARE_THRESHOLD", "twice", "is not a whole number or none", id="hand"),
+        # DRF read "5/minute" by its first letter and failed on "five/min" at the first
+        # wrong PIN, a 500 on the unlock endpoint rather than a refused start
+        pytest.param("PIN_UNLOCK_RATE", "five/min", "is not a rate", id="rate"),
+        pytest.param("PIN_UNLOCK_DAILY_RATE", "20/fortnight", "is not a rate", id="rate-period"),
+        pytest.param("PIN_UNLOCK_DAILY_RATE", "0/day", "is not a rate", id="rate-zero"),
     ],
 )
 def test_a_value_that_does_not_read_is_refused_by_its_name(
@@ -72,6 +77,15 @@ def test_a_number_reads_as_python_writes_it(monkeypatch) -> None:
     assert loaded["TONIGHT"]["RETRAIN_QUEUED_SECONDS"] == 1000.0
     assert loaded["TONIGHT"]["RETRAIN_GATE_MARGIN"] == 0.05
     assert loaded["TONIGHT"]["RANKER_LOG_DAYS"] == 14.0
+
+
+def test_both_wrong_pin_limits_are_read_from_the_environment(monkeypatch) -> None:
+    loaded = settings_from_env(
+        monkeypatch, PIN_UNLOCK_RATE="3/minute", PIN_UNLOCK_DAILY_RATE=" 10/day "
+    )
+
+    rates = loaded["REST_FRAMEWORK"]["DEFAULT_THROTTLE_RATES"]
+    assert (rates["pin_unlock"], rates["pin_unlock_day"]) == ("3/minute", "10/day")
 
 
 def test_the_refusal_says_what_unsetting_the_variable_would_give(monkeypatch) -> None:
