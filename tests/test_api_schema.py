@@ -381,3 +381,42 @@ def test_every_signal_kind_is_documented_including_a_removed_rating(schema):
     assert set(enum) == set(SignalKind.values)
     assert "thumbs_cleared" in enum
     assert "thumbs_cleared removes the title's rating" in kind["description"]
+
+
+def _response_components(schema: dict) -> set[str]:
+    """Every component a response body may hold, followed through its references."""
+    refs = re.compile(r"#/components/schemas/(\w+)")
+    found: set[str] = set()
+    todo = [
+        name
+        for operations in schema["paths"].values()
+        for operation in operations.values()
+        if isinstance(operation, dict)
+        for answer in operation.get("responses", {}).values()
+        for name in refs.findall(repr(answer))
+    ]
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo += refs.findall(repr(schema["components"]["schemas"][name]))
+    return found
+
+
+def test_every_field_a_response_always_has_is_required(schema):
+    # A client generated from the schema (a TV app's Kotlin or Swift models) makes an
+    # optional field an optional type: is_kids, a signal's row or a page's `next` had to be
+    # unwrapped on every read although the API always writes them. Only a field that a
+    # body really leaves out may be optional.
+    sometimes_absent = {("Error", "retry_after_seconds")}  # 429 only
+    components = schema["components"]["schemas"]
+
+    optional = sorted(
+        (name, field)
+        for name in _response_components(schema)
+        for field in components[name].get("properties", {})
+        if field not in components[name].get("required", [])
+        and (name, field) not in sometimes_absent
+    )
+
+    assert optional == []

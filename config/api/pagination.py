@@ -57,6 +57,9 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         }
         for name, description in described.items():
             paginated["properties"][name]["description"] = description
+        # Every page holds all four (`next` and `previous` null at the ends); DRF's shape
+        # required only two, so a generated client made the links optional as well as null.
+        paginated["required"] = sorted(described)
         return paginated
 
     def get_limit(self, request: Request) -> int:

@@ -24,6 +24,7 @@ import re
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import force_instance
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAdminUser
@@ -88,6 +89,29 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+def _always_written(serializer: Any, schema: dict[str, Any]) -> list[str]:
+    """The response fields a body always holds, for the component's ``required``.
+
+    drf-spectacular copies each field's input ``required`` into the response, and a
+    ModelSerializer makes a field optional for input when its model column has a default:
+    a profile's ``is_kids`` and a signal's ``row`` were optional in the schema though every
+    body holds them, and a client generated from it unwrapped them on every read. A
+    serializer writes every readable field of the object it is given; the one that may be
+    left out says so by being declared with ``required=False`` (the error's 429-only
+    ``retry_after_seconds``).
+    """
+    serializer = force_instance(serializer)
+    declared = getattr(type(serializer), "_declared_fields", {})
+    optional = {
+        name for name, field in declared.items() if not field.required and not field.read_only
+    }
+    return sorted(
+        name
+        for name in schema["properties"]
+        if name in schema.get("required", []) or name not in optional
+    )
+
+
 class AutoSchema(SpectacularAutoSchema):
     """drf-spectacular's schema, plus the error responses each operation can give."""
 
@@ -129,6 +153,8 @@ class AutoSchema(SpectacularAutoSchema):
         a field to one does not break a client that validates it.
         """
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "response" and "properties" in schema:
+            schema["required"] = _always_written(serializer, schema)
         if direction == "request" and getattr(serializer, "refuses_unknown_fields", False):
             schema["additionalProperties"] = False
             own = schema.get("description")
