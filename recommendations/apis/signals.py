@@ -91,11 +91,21 @@ class SignalEventSerializer(serializers.Serializer):
     page_id = serializers.UUIDField(
         required=False, allow_null=True, help_text=EVENT_HELP["page_id"]
     )
+    # The parser reads a null or "" row and a null position as none, as an event left out
+    # of a row: the history gives "" back, and a client echoing it must not be refused.
     row = serializers.CharField(
-        required=False, max_length=ROW_MAX_LENGTH, help_text=EVENT_HELP["row"]
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=ROW_MAX_LENGTH,
+        help_text=f'{EVENT_HELP["row"]} Required for row_scroll_past; null or "" for none.',
     )
     position = serializers.IntegerField(
-        required=False, min_value=0, max_value=POSITION_MAX, help_text=EVENT_HELP["position"]
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=POSITION_MAX,
+        help_text=EVENT_HELP["position"],
     )
     artwork_variant = serializers.IntegerField(
         required=False, allow_null=True, help_text=EVENT_HELP["artwork_variant"]
