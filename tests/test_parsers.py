@@ -1,5 +1,6 @@
 """A JSON object that names a key twice is a 400 naming it, by either of the API's parsers."""
 
+import gzip
 import io
 import json
 
@@ -116,3 +117,57 @@ def test_an_event_with_two_kinds_stores_nothing(api_client, account, profile):
     assert response.status_code == 400, response.content
     assert response.json()["message"] == "events[0].kind: Give this field once."
     assert not Signal.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("coding", ["gzip", "br", "deflate, gzip"])
+def test_a_compressed_body_is_a_415_naming_its_content_encoding(
+    api_client, account, profile, coding
+):
+    # A TV app that gzips its signal batches was told "str is not valid UTF-8: surrogates
+    # not allowed" (a 400 about JSON), and a profile body "'utf-8' codec can't decode":
+    # neither says that the API reads uncompressed bodies only.
+    title = TitleFactory()
+    AvailabilityFactory(title=title, region=account.home_region)
+    event = {
+        "kind": "play_start",
+        "title": title.pk,
+        "device": "tv",
+        "occurred_at": timezone.now().isoformat(),
+        "client_event_id": "5d0c6c52-44a1-4b8a-9d35-8f1f2f6f3b11",
+    }
+    bodies = {
+        f"/api/v1/profiles/{profile.pk}/signals/": {"events": [event]},
+        f"/api/v1/profiles/{profile.pk}/": {"name": "Meera"},
+    }
+
+    for path, body in bodies.items():
+        response = api_client.generic(
+            "POST" if path.endswith("signals/") else "PATCH",
+            path,
+            gzip.compress(json.dumps(body).encode()),
+            content_type="application/json",
+            HTTP_CONTENT_ENCODING=coding,
+        )
+
+        assert response.status_code == 415, response.content
+        assert response.json()["code"] == "unsupported_media_type"
+        assert response.json()["message"] == (
+            f'Content-Encoding "{coding}" is not supported: send the body uncompressed.'
+        )
+    assert not Signal.objects.exists()
+    profile.refresh_from_db()
+    assert profile.name == "Asha"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("coding", ["identity", "IDENTITY", ""])
+def test_a_body_sent_as_identity_is_read(api_client, profile, coding):
+    response = api_client.patch(
+        f"/api/v1/profiles/{profile.pk}/",
+        data='{"name": "Meera"}',
+        content_type="application/json",
+        HTTP_CONTENT_ENCODING=coding,
+    )
+
+    assert response.status_code == 200, response.content

@@ -16,6 +16,7 @@ silently) and proves their absence from the body's bytes instead, cheaply.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -83,10 +84,31 @@ def _refuse_repeats(load: Any, source: Any, *, strict: bool = True) -> Any:
     raise exceptions.ValidationError(detail)
 
 
+def content_coding_check(parser_context: Mapping[str, Any] | None) -> None:
+    """Refuse (415) a body sent compressed: the API reads uncompressed bodies only.
+
+    Nothing between the client and the parser undoes a ``Content-Encoding``, so a
+    TV app that gzipped its signal batch was told the JSON was not UTF-8 (a 400
+    ``parse_error``), which points at its serialiser rather than its compression.
+    RFC 7694 gives an unsupported content coding a 415.
+    """
+    request = (parser_context or {}).get("request")
+    coding = request.META.get("HTTP_CONTENT_ENCODING", "") if request is not None else ""
+    if coding.strip().lower() not in _NO_CODING:
+        raise exceptions.UnsupportedMediaType(
+            coding,
+            detail=f'Content-Encoding "{coding}" is not supported: send the body uncompressed.',
+        )
+
+
+_NO_CODING = frozenset({"", "identity"})
+
+
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser (same errors, NaN refused) that refuses a key given twice."""
 
     def parse(self, stream, media_type=None, parser_context=None):  # type: ignore[no-untyped-def]
+        content_coding_check(parser_context)
         encoding = parsers.get_encoding(parser_context or {})
         try:
             stream = codecs.getreader(encoding)(stream)
@@ -127,6 +149,7 @@ class OrjsonParser(parsers.JSONParser):
     """
 
     def parse(self, stream, media_type=None, parser_context=None):  # type: ignore[no-untyped-def]
+        content_coding_check(parser_context)
         body = stream.read()
         try:
             data = orjson.loads(body)
@@ -139,3 +162,19 @@ class OrjsonParser(parsers.JSONParser):
             except (ValueError, RecursionError) as exc:
                 raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
         return data
+
+
+class FormParser(parsers.FormParser):
+    """DRF's form parser, refusing a compressed body as the JSON parsers do."""
+
+    def parse(self, stream, media_type=None, parser_context=None):  # type: ignore[no-untyped-def]
+        content_coding_check(parser_context)
+        return super().parse(stream, media_type, parser_context)
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    """DRF's multipart parser, refusing a compressed body as the JSON parsers do."""
+
+    def parse(self, stream, media_type=None, parser_context=None):  # type: ignore[no-untyped-def]
+        content_coding_check(parser_context)
+        return super().parse(stream, media_type, parser_context)

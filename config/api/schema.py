@@ -186,7 +186,13 @@ class AutoSchema(SpectacularAutoSchema):
                 (400, "Bad input: `errors` names every field or parameter and its reason.")
             )
         if self.method in BODY_METHODS:
-            errors.append((415, "The body is not of a media type the operation reads."))
+            errors.append(
+                (
+                    415,
+                    "The body is not of a media type the operation reads, or is compressed "
+                    "(a `Content-Encoding` other than identity): send it uncompressed.",
+                )
+            )
         if view.get_authenticators() and not all(isinstance(p, AllowAny) for p in permissions):
             errors.append((401, "No token, or a revoked or unknown one."))
         if any(isinstance(p, IsAdminUser) for p in permissions):
