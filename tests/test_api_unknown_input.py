@@ -289,3 +289,55 @@ def test_a_retrain_with_an_unknown_field_is_not_queued(admin_client):
     assert response.status_code == 400
     assert response.json()["errors"] == {"clusters": ["Unknown field."]}
     assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        # DRF reads a JSON body as it reads a form, where every value is a string: "no"
+        # was false, "7" was 7, 123 was the name "123", and "" removed the display language.
+        ({"name": 123}, "name", "Must be a string."),
+        ({"is_kids": "no"}, "is_kids", "Must be true or false."),
+        ({"is_kids": 1}, "is_kids", "Must be true or false."),
+        ({"maturity_limit": "7"}, "maturity_limit", "Must be one of 0, 7, 13, 16, 18."),
+        ({"maturity_limit": True}, "maturity_limit", "Must be one of 0, 7, 13, 16, 18."),
+        ({"display_language": ""}, "display_language", "Must not be empty: null for none."),
+        ({"pin": 4321}, "pin", "Must be a string."),
+    ],
+)
+def test_a_json_body_value_of_the_wrong_type_is_a_400_not_converted(
+    api_client, profile, body, field, reason
+):
+    profile.display_language = LanguageFactory(code="ta")
+    profile.save()
+
+    response = api_client.patch(f"/api/v1/profiles/{profile.pk}/", body, format="json")
+
+    assert response.status_code == 400, response.json()
+    assert response.json()["errors"] == {field: [reason]}
+    profile.refresh_from_db()
+    assert (profile.name, profile.is_kids, profile.display_language_id) == ("Asha", False, "ta")
+    assert not profile.has_pin
+
+
+def test_an_unlock_with_a_pin_that_is_a_number_is_a_400(api_client, profile):
+    profile.set_pin("1234")
+    profile.save()
+
+    response = api_client.post(
+        f"/api/v1/profiles/{profile.pk}/unlock/", {"pin": 1234}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"pin": ["Must be a string."]}
+
+
+def test_a_form_body_still_reads_its_strings(api_client, profile):
+    # A form has only strings: the browsable API's forms send "true" and "13".
+    response = api_client.patch(
+        f"/api/v1/profiles/{profile.pk}/", {"name": "Ravi", "maturity_limit": "13"}
+    )
+
+    assert response.status_code == 200, response.json()
+    profile.refresh_from_db()
+    assert (profile.name, profile.maturity_limit) == ("Ravi", 13)

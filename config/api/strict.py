@@ -116,6 +116,35 @@ class NoQueryOnWrites:
             query_parameters_check(request, ())
 
 
+def json_type_error(field: serializers.Field, value: Any) -> str | None:
+    """Why a JSON body's ``value`` is not of the type ``field``'s schema gives, None if it is.
+
+    DRF reads a JSON body as it reads a form, whose values are all strings, so it
+    converts: ``{"is_kids": "no"}`` and ``{"is_kids": 0}`` were false,
+    ``{"maturity_limit": "7"}`` was 7, ``{"name": 123}`` the name "123", ``{"pin":
+    1234}`` unlocked, and ``{"display_language": ""}`` removed the language (a
+    related field reads "" as null for forms). A form body keeps that reading.
+    Null is left to the field (``allow_null``).
+    """
+    if value is None:
+        return None
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be true or false."
+    if isinstance(field, serializers.ChoiceField) and not isinstance(
+        field, serializers.MultipleChoiceField
+    ):
+        if any(type(value) is type(key) and value == key for key in field.choices):
+            return None
+        return f"Must be one of {', '.join(map(str, field.choices))}."
+    if isinstance(field, serializers.IntegerField):
+        return None if type(value) is int else "Must be an integer."
+    if isinstance(field, serializers.CharField):
+        return None if isinstance(value, str) else "Must be a string."
+    if isinstance(field, relations.RelatedField) and value == "":
+        return "Must not be empty: null for none."
+    return None
+
+
 class _RefusesUnknown(serializers.Serializer):
     """Reports ``_unknown(data)`` beside the serializer's own field errors, in one 400."""
 
@@ -148,7 +177,12 @@ class KnownFieldsOnly(_RefusesUnknown):
 
     def _unknown(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
         if not isinstance(data, QueryDict):
-            return {name: [UNKNOWN_FIELD] for name in data if name not in self.fields}
+            errors = {name: [UNKNOWN_FIELD] for name in data if name not in self.fields}
+            for name, value in data.items():
+                reason = name in self.fields and json_type_error(self.fields[name], value)
+                if reason:
+                    errors[name] = [reason]
+            return errors
         # A form post (the browsable API's) carries Django's CSRF token beside the fields.
         repeated = frozenset(query_repeated(data, repeatable=_repeatable_fields(self)))
         errors: dict[str, list[str]] = {}
