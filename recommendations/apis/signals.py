@@ -161,7 +161,7 @@ class SignalOutputSerializer(serializers.ModelSerializer):
         ]
         extra_kwargs = {
             "id": {"help_text": "Signal id."},
-            "occurred_at": {"help_text": "When it happened, as the client sent it."},
+            "occurred_at": {"help_text": "The instant the client stamped it, written in UTC."},
             **{
                 name: {"help_text": EVENT_HELP[name]}
                 for name in ("kind", "value", "device", "client_event_id", "page_id", "row")
