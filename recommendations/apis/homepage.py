@@ -180,8 +180,9 @@ class HomepageOutputSerializer(serializers.Serializer):
         choices=ModelVersion.ServingMode.choices,
         help_text="Title ranker: 'prior' until learned from logged pages, then 'learned'.",
     )
-    row_ranker = serializers.CharField(
-        help_text="Row ranker: 'prior' until learned from logged pages, then 'learned'."
+    row_ranker = serializers.ChoiceField(
+        choices=ModelVersion.ServingMode.choices,
+        help_text="Row ranker: 'prior' until learned from logged pages, then 'learned'.",
     )
     rows = HomepageRowSerializer(many=True, help_text="The rows, top to bottom.")
 
