@@ -13,7 +13,12 @@ from catalog.models import MaturityLevel
 from catalog.serializers import LanguageCodeField
 from config.api.pagination import LimitOffsetPagination
 from config.api.schema import ErrorSerializer
-from config.api.strict import KnownFieldsOnly, NoQueryOnWrites, query_parameters_check
+from config.api.strict import (
+    KnownFieldsOnly,
+    NoQueryOnWrites,
+    choice_errors,
+    query_parameters_check,
+)
 
 from .models import PIN_LENGTH, Profile
 from .selectors import profile_for_request, profile_get, profile_list
@@ -100,7 +105,10 @@ class ProfileInputSerializer(KnownFieldsOnly):
     name = serializers.CharField(max_length=50, help_text=PROFILE_NAME_HELP)
     is_kids = serializers.BooleanField(required=False, help_text=PROFILE_IS_KIDS_HELP)
     maturity_limit = serializers.ChoiceField(
-        choices=MaturityLevel.choices, required=False, help_text=PROFILE_MATURITY_HELP
+        choices=MaturityLevel.choices,
+        required=False,
+        help_text=PROFILE_MATURITY_HELP,
+        error_messages=choice_errors(MaturityLevel.values),
     )
     display_language = LanguageCodeField(required=False, allow_null=True)
     preferred_languages = LanguageCodeField(

@@ -341,3 +341,36 @@ def test_a_form_body_still_reads_its_strings(api_client, profile):
     assert response.status_code == 200, response.json()
     profile.refresh_from_db()
     assert (profile.name, profile.maturity_limit) == ("Ravi", 13)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field", "wrong", "values"),
+    [
+        ("get", "/api/v1/profiles/{profile}/homepage/", "device", "TV", "tv, mobile, tablet, web"),
+        (
+            "get",
+            "/api/v1/profiles/{profile}/recommendations/",
+            "device",
+            "phone",
+            "tv, mobile, tablet, web",
+        ),
+        ("get", "/api/v1/profiles/{profile}/signals/", "device", "TV", "tv, mobile, tablet, web"),
+        ("get", "/api/v1/profiles/{profile}/signals/", "kind", "bogus", "impression, hover"),
+        ("patch", "/api/v1/profiles/{profile}/", "maturity_limit", 5, "0, 7, 13, 16, 18"),
+    ],
+)
+def test_a_value_not_among_a_fields_choices_is_answered_with_the_choices(
+    api_client, profile, method, path, field, wrong, values
+):
+    # A client developer who sent "TV" learns what to send instead, wherever the field is
+    # (the signals' own events said so; the homepage said only "not a valid choice")
+    url = path.format(profile=profile.pk)
+    if method == "get":
+        response = api_client.get(url, {field: wrong})
+    else:
+        response = api_client.patch(url, {field: wrong}, format="json")
+
+    assert response.status_code == 400
+    (message,) = response.json()["errors"][field]
+    assert str(wrong) in message
+    assert values in message, message

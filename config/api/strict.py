@@ -27,6 +27,28 @@ EMPTY_PARAMETER = "Must not be empty: leave the parameter out for its default."
 REPEATED_PARAMETER = "Give this parameter once."
 REPEATED_FIELD = "Give this field once."
 
+
+def one_of(choices: Iterable[object]) -> str:
+    """ "one of tv, mobile, tablet, web": what a client may send instead of a wrong value."""
+    return "one of " + ", ".join(str(value) for value in choices)
+
+
+def choice_errors(values: Iterable[object]) -> dict[str, str]:
+    """A choice field's error for a value not among ``values``, naming them.
+
+    DRF says only ``"TV" is not a valid choice.`` and django-filter ``Select a valid
+    choice. TV is not one of the available choices.``; a client developer who sent
+    "TV" should learn what to send instead, as the signal events already say.
+    For DRF's fields (``{input}``); :func:`filter_choice_errors` for django-filter's.
+    """
+    return {"invalid_choice": '"{input}" is not ' + one_of(values) + "."}
+
+
+def filter_choice_errors(values: Iterable[object]) -> dict[str, str]:
+    """:func:`choice_errors` for a django-filter choice filter (a Django form field)."""
+    return {"invalid_choice": '"%(value)s" is not ' + one_of(values) + "."}
+
+
 #: Serializer fields that read every value of a repeated key (``QueryDict.getlist``).
 _LIST_FIELDS = (serializers.ListField, serializers.MultipleChoiceField, relations.ManyRelatedField)
 
@@ -133,9 +155,10 @@ def json_type_error(field: serializers.Field, value: Any) -> str | None:
     if isinstance(field, serializers.ChoiceField) and not isinstance(
         field, serializers.MultipleChoiceField
     ):
-        if any(type(value) is type(key) and value == key for key in field.choices):
+        # Of a choice's type: whether it is one is the field's own error, naming the choices.
+        if any(type(value) is type(key) for key in field.choices):
             return None
-        return f"Must be one of {', '.join(map(str, field.choices))}."
+        return f"Must be {one_of(field.choices)}."
     if isinstance(field, serializers.IntegerField):
         return None if type(value) is int else "Must be an integer."
     if isinstance(field, serializers.CharField):

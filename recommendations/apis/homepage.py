@@ -14,7 +14,7 @@ from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from config.api.query_datetimes import NAIVE_MESSAGE, QueryDateTimeField
 from config.api.schema import TITLE_ID_HELP
-from config.api.strict import KnownParametersOnly
+from config.api.strict import KnownParametersOnly, choice_errors, one_of
 from profiles.models import Profile
 from profiles.selectors import profile_for_request
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
@@ -68,7 +68,10 @@ class HomepageQuerySerializer(KnownParametersOnly):
     device = serializers.ChoiceField(
         choices=DeviceClass.choices,
         help_text="The device class asking.",
-        error_messages={"required": "Required: one of " + ", ".join(DeviceClass.values) + "."},
+        error_messages={
+            "required": f"Required: {one_of(DeviceClass.values)}.",
+            **choice_errors(DeviceClass.values),
+        },
     )
     at = ContextTimeField(
         required=False,

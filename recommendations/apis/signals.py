@@ -23,6 +23,7 @@ from config.api.schema import TITLE_ID_HELP
 from config.api.strict import (
     UNKNOWN_FIELD,
     NoQueryOnWrites,
+    filter_choice_errors,
     filterset_repeatable,
     query_parameters_check,
 )
@@ -172,11 +173,15 @@ class SignalOutputSerializer(serializers.ModelSerializer):
 
 class SignalFilter(django_filters.FilterSet):
     kind = django_filters.MultipleChoiceFilter(
-        choices=SignalKind.choices, help_text="Only these kinds; repeat it for several."
+        choices=SignalKind.choices,
+        help_text="Only these kinds; repeat it for several.",
+        error_messages=filter_choice_errors(SignalKind.values),
     )
     title = IdFilter(field_name="title_id", help_text="Only signals about this title id.")
     device = django_filters.ChoiceFilter(
-        choices=DeviceClass.choices, help_text="Only signals from this device class."
+        choices=DeviceClass.choices,
+        help_text="Only signals from this device class.",
+        error_messages=filter_choice_errors(DeviceClass.values),
     )
     occurred_after = QueryIsoDateTimeFilter(
         field_name="occurred_at",
