@@ -477,9 +477,10 @@ def _read_catalogue(
             if problems:
                 bad.add(line, "; ".join(problems))
                 continue
-            # Without a genres column, or with the row's field empty, the file does not know
-            # them: None keeps stored genres. Only NO_GENRES says "none" and clears them.
-            known = bool(genres_at) and bool(raw_genres)
+            # Without a genres column, or with the row's field naming no genre (empty, or
+            # separators alone: "|"), the file does not know them: None keeps stored genres.
+            # Only NO_GENRES says "none" and clears them.
+            known = bool(genres_at) and (bool(genres) or raw_genres == NO_GENRES)
             records.append(TitleRecord(external_id, name, year, tuple(genres) if known else None))
         advance(count % PROGRESS_EVERY)
     bad.raise_if_any()

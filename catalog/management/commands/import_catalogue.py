@@ -40,8 +40,8 @@ The default layout is MovieLens's movies.csv:
 - Genres are filed by slug ("Sci-Fi" -> sci-fi; a name in another script,
   such as Korean or Cyrillic, keeps its own letters) and created as needed;
   "(no genres listed)" means none. A file without a genres column
-  (--genres-column ''), or a row whose genres field is empty, leaves the
-  genres of titles already stored as they are.
+  (--genres-column ''), or a row whose genres field names no genre (empty,
+  or separators alone), leaves the genres of titles already stored as they are.
 - New titles are films in --language, 18+ unless --maturity says otherwise
   (nobody has rated them, so they are kept from kids), 100 minutes long.
 - Each --region gets an open licence window for every title in the file that
