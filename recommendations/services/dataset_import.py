@@ -713,6 +713,7 @@ def _epoch_seconds(text: str, *, column: str, now: float) -> float:
     """Unix seconds (MovieLens) or an ISO 8601 date-time with an offset; ValueError says why."""
     if NUL in text:
         raise ValueError(_nul_in(column))
+    moment: dt.datetime | None = None
     try:
         seconds = float(text)
     except ValueError:
@@ -732,7 +733,9 @@ def _epoch_seconds(text: str, *, column: str, now: float) -> float:
         raise ValueError(f"{column} '{text}' is not a time after 1970")
     if seconds > now:
         # Exports from JavaScript and Java write milliseconds: 13 digits, past the year 5000.
-        hint = " (milliseconds? give unix seconds)" if seconds >= MILLISECONDS_FROM else ""
+        # Only a number can be: a date-time that far ahead is a wrong date, not a unit.
+        numeric = moment is None and seconds >= MILLISECONDS_FROM
+        hint = " (milliseconds? give unix seconds)" if numeric else ""
         raise ValueError(f"{column} '{text}' is in the future{hint}")
     return seconds
 

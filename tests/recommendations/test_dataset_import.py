@@ -686,3 +686,15 @@ def test_a_byte_order_mark_is_not_part_of_the_first_user_id(tmp_path, catalogue)
     run(path, "--no-header", "--encoding", "utf-8")
 
     assert list(Profile.objects.values_list("external_id", flat=True)) == ["7"]
+
+
+def test_a_date_time_far_in_the_future_is_not_asked_whether_it_is_milliseconds(tmp_path, catalogue):
+    # given an ISO time past the year 5000, where a number would be milliseconds
+    path = write(tmp_path, f"userId,movieId,rating,timestamp\n{GOOD}2,1,5,5200-01-01T00:00:00Z\n")
+
+    with pytest.raises(CommandError) as error:
+        run(path)
+
+    # then it is only in the future: its digits are a date's, not a count of milliseconds
+    reason = str(error.value).splitlines()[1]
+    assert reason == f"{path}:3: timestamp '5200-01-01T00:00:00Z' is in the future"
