@@ -1014,12 +1014,14 @@ def recipe_figures(
     choice, gate = holdout_halves(judged) if halves is None else halves
     recommended = _recommend_many(candidates, judged, seen=judging.seen, not_here=not_here)
     n_titles = judging.relevant.shape[1]
+    # Where each profile's recommendations are: judged in any order, as _measure takes it.
+    sorter = np.argsort(judged, kind="stable")
 
     def figures(rows: npt.NDArray[np.int64]) -> dict:
         out: dict = {"judged": int(rows.shape[0])}
         if rows.size == 0:
             return out
-        at = np.searchsorted(judged, rows)
+        at = sorter[np.searchsorted(judged, rows, sorter=sorter)]
         relevant = judging.relevant[rows]
         for name in MODELS:
             if name in recommended:

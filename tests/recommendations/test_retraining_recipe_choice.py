@@ -79,3 +79,17 @@ def test_the_gate_does_not_favour_a_recipe_that_won_its_choice_by_chance(setting
     assert challengers > TRIALS // 2
     assert abs(mean) < 3 * se
     assert share < 0.7
+
+
+def test_the_figures_do_not_depend_on_the_order_the_judged_profiles_are_given_in():
+    # given: a cluster's recipes and its judged profiles, in ascending order and shuffled
+    candidates, judged, judging = _equally_good_recipes(seed=1)
+    shuffled = np.random.default_rng(2).permutation(judged)
+    nowhere = np.empty(0, np.int64)
+
+    # when: the table's figures are measured on each
+    ordered = cluster_evaluation.recipe_figures(candidates, judged, judging, nowhere)
+    unordered = cluster_evaluation.recipe_figures(candidates, shuffled, judging, nowhere)
+
+    # then: the same profiles give the same figures, on all of them and on each half
+    assert unordered == ordered
