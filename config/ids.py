@@ -17,6 +17,21 @@ from rest_framework import serializers
 ID_MAX = 2**63 - 1
 
 
+def id_from_text(text: str) -> int | None:
+    """The id a typed or linked value names, None when it names none.
+
+    ASCII digits only, at most :data:`ID_MAX`: ``str.isdigit()`` is also true of
+    "²" (``int`` raises) and of "١٢" (which no household's id is written as), and
+    a 20-digit number is past every row. For the staff pages' search boxes and
+    links; the API reads ids through :class:`IdField` and :class:`IdConverter`.
+    """
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    number = int(text)
+    return number if number <= ID_MAX else None
+
+
 class IdConverter:
     """``<id:name>``: at most 19 digits, at most :data:`ID_MAX`; anything else does not match.
 

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404
 from accounts.models import Account
 from artwork.models import ArtworkTheme, ArtworkVariant
 from catalog.models import Title
+from config.ids import id_from_text
 from profiles.models import Profile
 from recommendations.models import ModelVersion, TrainingRun
 from regions.models import Region, TasteCluster
@@ -19,8 +20,11 @@ def account_search(*, query: str = "", limit: int = ACCOUNTS_LISTED) -> list[Acc
     """Households by id (digits) or by name, oldest first, with their number of profiles."""
     accounts = Account.objects.select_related("home_region").annotate(n_profiles=Count("profiles"))
     query = query.strip()
-    if query.isdigit():
-        accounts = accounts.filter(pk=int(query))
+    account_id = id_from_text(query)
+    if account_id is not None:
+        accounts = accounts.filter(pk=account_id)
+    elif query.isdigit():
+        return []  # digits, but no household's id ("²", or past every row's)
     elif query:
         accounts = accounts.filter(name__icontains=query)
     return list(accounts.order_by("pk")[:limit])

@@ -28,6 +28,7 @@ from artwork.models import ArtworkPolicy, ArtworkVariant
 from artwork.selection import artwork_choose, artwork_reasons
 from artwork.selectors import artwork_variants_stats
 from config.api.strict import query_repeated
+from config.ids import id_from_text
 from profiles.models import Profile
 from recommendations.models import ModelVersion
 from recommendations.schedules import ARTWORK_UPDATE_EVERY_SECONDS
@@ -132,18 +133,18 @@ def _household(
     (``?account=1&account=999`` was a 404 about the account read last, and
     ``?account=1&account=x`` a quiet redirect). With one known household, the page's own
     form names the repeats, beside the household's controls."""
-    account_id = request.GET.get("account", "")
+    account_id = id_from_text(request.GET.get("account", ""))
     repeated = query_repeated(request.GET)
     if repeated and (
         "account" in repeated
-        or not account_id.isdigit()
-        or not selectors.account_exists(account_id=int(account_id))
+        or account_id is None
+        or not selectors.account_exists(account_id=account_id)
     ):
         form = bound_with_defaults(SearchForm, request.GET, {})
         return render(request, "console/index.html", {"form": form}, status=400)
-    if not account_id.isdigit():
+    if account_id is None:
         return redirect("console:index")
-    account = selectors.account_get(account_id=int(account_id))
+    account = selectors.account_get(account_id=account_id)
     profiles = selectors.account_profiles(account=account)
     return account, profiles, region_zone(account.home_region.time_zone)
 

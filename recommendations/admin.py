@@ -24,6 +24,7 @@ from django.utils import formats, timezone
 from django.utils.text import capfirst
 
 from config.charts import Series, has_points, line_chart
+from config.ids import id_from_text
 
 from .models import ModelVersion, PageLog, ProfileTitleState, Signal, TrainingRun
 from .services.retraining import (
@@ -187,7 +188,8 @@ class ExactKeySearchMixin:
         prefix, _, value = term.partition(":")
         lookup = self.key_lookups.get(prefix.strip().lower())
         if lookup and value.strip().isdigit():
-            return queryset.filter(**{lookup: int(value)}), False
+            key = id_from_text(value)  # None for "²" or 20 digits: no row has that key
+            return (queryset.filter(**{lookup: key}) if key else queryset.none()), False
         if self.uuid_search_field:
             try:
                 return queryset.filter(**{self.uuid_search_field: uuid.UUID(term)}), False

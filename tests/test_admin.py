@@ -712,6 +712,11 @@ def test_signal_search_uses_exact_keys(staff: Client) -> None:
     )
     assert nonsense.status_code == 200
     assert nonsense.context["cl"].result_count == 0
+    # and: a key whose value only looks like an id ("²" is a digit to Python) finds nothing
+    for term in ("profile:²", "profile:99999999999999999999"):
+        looks_like = staff.get(url, {"q": term})
+        assert looks_like.status_code == 200, term
+        assert looks_like.context["cl"].result_count == 0, term
 
 
 @pytest.mark.parametrize("model", [Signal, ProfileTitleState])

@@ -240,6 +240,21 @@ def test_a_repeated_parameter_is_refused_before_the_household_is_looked_up(world
     assert staff_client.get("/console/preview/?account=x").status_code == 302
 
 
+@pytest.mark.parametrize("account", ["²", "١٢", "99999999999999999999"])
+@pytest.mark.parametrize("page", ["preview", "compare"])
+def test_an_account_that_only_looks_like_an_id_is_sent_to_the_search(staff_client, page, account):
+    # "²".isdigit() and "١٢".isdigit() are true, int("²") raises, and 20 digits are past
+    # any row's id (SQLite cannot bind them): each was a 500
+    assert staff_client.get(f"/console/{page}/", {"account": account}).status_code == 302
+
+
+@pytest.mark.parametrize("query", ["²", "99999999999999999999"])
+def test_a_household_search_for_what_only_looks_like_an_id_finds_nothing(staff_client, query):
+    response = staff_client.get("/console/", {"q": query})
+
+    assert response.status_code == 200
+
+
 def test_previews_are_never_logged(world, staff_client):
     before = PageLog.objects.count()
     html = staff_client.get(preview_url(world.action_fan)).content.decode()
