@@ -69,6 +69,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -725,7 +726,7 @@ class RegionEvaluation:
         return self._refits[key]
 
     def measure(
-        self, parts: Parts, cluster_id: int, *, half: str | None = None
+        self, parts: Parts, cluster_id: int, *, half: Literal["choice", "gate"] | None = None
     ) -> RankingMetrics | None:
         """``Σ weight · model`` on the cluster's judged held-out profiles (its table row's), or
         on one of their halves (``"choice"`` or ``"gate"``, :func:`holdout_halves`)."""
@@ -1032,10 +1033,9 @@ def recipe_figures(
 
     row = figures(judged)
     del row["judged"]  # the table row's own count, beside its sample's
-    row["best"] = max(
-        (name for name in MODELS if f"ndcg@10_{name}" in row),
-        key=lambda name: row[f"ndcg@10_{name}"],
-    )
+    measured = [name for name in MODELS if f"ndcg@10_{name}" in row]
+    if measured:  # none when no profile was judged (region_evaluate skips such clusters)
+        row["best"] = max(measured, key=lambda name: row[f"ndcg@10_{name}"])
     row["choice"] = figures(choice)
     row["gate"] = figures(gate)
     return row

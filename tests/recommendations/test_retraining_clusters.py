@@ -42,7 +42,9 @@ def _run(slug: str) -> TrainingRun:
     return TrainingRun.objects.create(region_id="IN", taste_cluster=cluster)
 
 
-def test_the_minority_cluster_is_served_better_than_by_the_region_model(planted_world):
+def test_the_minority_clusters_own_model_beats_the_region_model_and_the_best_recipe_serves(
+    planted_world,
+):
     # when: Tamil and Hindi retrain together (one read, one region and one global fit)
     tamil, hindi = training_runs_execute(run_ids=[_run("tamil").pk, _run("hindi").pk])
 

@@ -93,3 +93,16 @@ def test_the_figures_do_not_depend_on_the_order_the_judged_profiles_are_given_in
 
     # then: the same profiles give the same figures, on all of them and on each half
     assert unordered == ordered
+
+
+def test_a_cluster_with_no_judged_profile_has_counts_and_no_figures():
+    # given: a cluster's recipes and no profile of it active in the holdout
+    candidates, _, judging = _equally_good_recipes(seed=3)
+    nobody = np.empty(0, np.int64)
+
+    # when
+    row = cluster_evaluation.recipe_figures(candidates, nobody, judging, nobody)
+
+    # then: nothing measured, so no best (it was max() of nothing, a ValueError)
+    assert row == {"choice": {"judged": 0}, "gate": {"judged": 0}}
+    assert retraining._recipe(row) == "cluster"
