@@ -101,7 +101,7 @@ class _MidnightUTC(Cast):
         return f"(({sql})::timestamp AT TIME ZONE 'UTC')", params
 
 
-def _is_out(episode: Episode, today: dt.date) -> bool:
+def episode_is_out(episode: Episode, today: dt.date) -> bool:
     """Whether the episode's season is out: from its release date (UTC), or always without one."""
     release = episode.season.release_date
     return release is None or release <= today
@@ -117,16 +117,52 @@ def _rewatching(state: ProfileTitleState) -> bool:
     )
 
 
-def _next_episodes(states: list[ProfileTitleState], *, today: dt.date) -> dict[int, Episode]:
-    """For each series state, the episode to resume: the unfinished last one, or the next.
+def resume_episode(
+    state: ProfileTitleState, episodes: list[Episode], *, today: dt.date
+) -> Episode | None:
+    """The episode of a series to resume: the unfinished last one, or the next.
 
     A rewatch under way resumes the episode being rewatched. Otherwise the next
     episode not finished after the last one played, or after the series' last
     episode the first one left from the start: a profile that watched only a
     finale still has the series to watch, and one that finished the series before
     a new season came out resumes at that season's first episode. An episode of a
-    season not out yet (``release_date`` after ``today``, UTC) is never next.
+    season not out yet (``release_date`` after ``today``, UTC) is never next. None
+    when nothing out is left. ``episodes`` are the series' own, in order, each with
+    its season at hand (the title page has them prefetched; Continue Watching reads
+    them for all its series at once).
     """
+    done = set(state.completed_episodes)
+    last = next((e for e in episodes if e.pk == state.last_episode_id), None)
+    if last is not None and (last.pk not in done or _rewatching(state)):
+        return last
+    left = [e.pk not in done and episode_is_out(e, today) for e in episodes]
+    start = episodes.index(last) + 1 if last is not None else 0
+    return next(
+        (e for e, open_ in zip(episodes[start:], left[start:], strict=True) if open_), None
+    ) or next((e for e, open_ in zip(episodes, left, strict=True) if open_), None)
+
+
+def resume_progress(state: ProfileTitleState, episode: Episode | None) -> float:
+    """How far into the film (``episode`` None) or into ``episode`` playback resumes, in percent.
+
+    A film resumes from where it stopped while it is midway (more than a sample, short
+    of the credits) and not finished, or being rewatched; otherwise from the start.
+    An episode resumes at the state's progress only if it is the last one played (or
+    none was named and none finished: progress sent without an episode is the
+    progress of where the series resumes, as the homepage shows it); a following
+    episode starts at 0, never at a finished episode's 100%.
+    """
+    if episode is None:
+        midway = CONTINUE_MIN_PROGRESS <= state.progress <= CONTINUE_MAX_PROGRESS
+        resumable = (midway and state.completed_at is None) or _rewatching(state)
+        return state.progress if resumable else 0.0
+    unnamed = state.last_episode_id is None and not state.completed_episodes
+    return state.progress if episode.pk == state.last_episode_id or unnamed else 0.0
+
+
+def _next_episodes(states: list[ProfileTitleState], *, today: dt.date) -> dict[int, Episode]:
+    """For each series state, the episode to resume (:func:`resume_episode`), if any."""
     series = [s for s in states if s.title.kind == Title.Kind.SERIES]
     if not series:
         return {}
@@ -139,17 +175,7 @@ def _next_episodes(states: list[ProfileTitleState], *, today: dt.date) -> dict[i
         episodes.setdefault(episode.season.title_id, []).append(episode)
     resume = {}
     for state in series:
-        done = set(state.completed_episodes)
-        ordered = episodes.get(state.title_id, [])
-        last = next((e for e in ordered if e.pk == state.last_episode_id), None)
-        if last is not None and (last.pk not in done or _rewatching(state)):
-            resume[state.title_id] = last
-            continue
-        left = [e.pk not in done and _is_out(e, today) for e in ordered]
-        start = ordered.index(last) + 1 if last is not None else 0
-        following = next(
-            (e for e, open_ in zip(ordered[start:], left[start:], strict=True) if open_), None
-        ) or next((e for e, open_ in zip(ordered, left, strict=True) if open_), None)
+        following = resume_episode(state, episodes.get(state.title_id, []), today=today)
         if following is not None:
             resume[state.title_id] = following
     return resume
@@ -245,16 +271,13 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
     items = []
     for state in states:
         episode = resume.get(state.title_id)
-        # Progress sent without an episode, on a series nothing of which is finished, is
-        # the progress of where it resumes (the homepage shows it so too).
-        unnamed = state.last_episode_id is None and not state.completed_episodes
-        same_episode = episode is not None and (episode.pk == state.last_episode_id or unnamed)
         items.append(
             ContinueWatchingItem(
                 title_id=state.title_id,
                 name=names[state.title_id],
                 kind=state.title.kind,
-                progress=state.progress if episode is None or same_episode else 0.0,
+                # The query keeps only films midway or being rewatched: their own progress.
+                progress=resume_progress(state, episode),
                 last_played_at=state.last_played_at,
                 episode_id=episode.pk if episode else None,
                 season_number=episode.season.number if episode else None,
