@@ -15,6 +15,7 @@ from config.api.strict import KnownParametersOnly
 from config.ids import IdField
 from profiles.selectors import profile_get
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
+from recommendations.selectors.title_viewing import title_viewing_get
 
 from .models import Title, TitleLocalization
 from .serializers import LanguageCodeField
@@ -37,6 +38,11 @@ class EpisodeSerializer(serializers.Serializer):
     number = serializers.IntegerField(help_text="Its number within its season.")
     name = serializers.CharField(help_text="The episode's name.")
     runtime_minutes = serializers.IntegerField(help_text="Length in minutes.")
+    finished = serializers.BooleanField(
+        help_text="Whether the profile has finished this episode (ever: a rewatch under way "
+        "does not unfinish it). Beside the episode, so that an episode list draws its ticks "
+        "from the rows it iterates; the one partly watched is `viewing.resume`."
+    )
 
 
 class SeasonSerializer(serializers.Serializer):
@@ -72,6 +78,43 @@ class VariantSerializer(serializers.Serializer):
     )
 
 
+class ResumePointSerializer(serializers.Serializer):
+    episode_id = serializers.IntegerField(
+        allow_null=True, help_text="The series' episode Play starts; null for a film."
+    )
+    season_number = serializers.IntegerField(
+        allow_null=True, help_text="That episode's season; null for a film."
+    )
+    episode_number = serializers.IntegerField(
+        allow_null=True, help_text="That episode's number in its season; null for a film."
+    )
+    progress = serializers.FloatField(
+        help_text="Percent into the film or that episode where playback resumes: above 0 "
+        'a "Resume" (and the episode\'s progress bar), 0 from its start.'
+    )
+
+
+class TitleViewingSerializer(serializers.Serializer):
+    thumbs = serializers.ChoiceField(
+        choices=["up", "down"],
+        allow_null=True,
+        help_text="The profile's rating of the title; null when it has none.",
+    )
+    finished = serializers.BooleanField(
+        help_text="Whether the profile has finished the film, or every episode out of the "
+        "series (it stays true when a new season comes out; the new episodes are not)."
+    )
+    resume = ResumePointSerializer(
+        allow_null=True,
+        help_text="Where Play starts, by the rule of Continue Watching: the episode "
+        "stopped midway (a rewatch under way too), else the next episode out not finished "
+        "(a series back for a new season: that season's first; a season announced is never "
+        "entered). A finished title, or a film stopped before 2% or after 95%, starts "
+        "again from the beginning (a series from its first episode out), progress 0. Null "
+        "when the profile never played the title.",
+    )
+
+
 class TitleDetailSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="Title id.")
     kind = serializers.CharField(help_text="film or series.")
@@ -99,6 +142,10 @@ class TitleDetailSerializer(serializers.Serializer):
     artwork = VariantSerializer(
         many=True, help_text="Its images within the profile's maturity limit."
     )
+    viewing = TitleViewingSerializer(
+        help_text="What the profile has done with the title: its rating, whether it finished "
+        "it, and where Play starts."
+    )
 
 
 class TitleDetailApi(APIView):
@@ -108,8 +155,9 @@ class TitleDetailApi(APIView):
 
     @extend_schema(
         operation_id="titles_retrieve",
-        summary="A title's detail page: localised text, seasons, credits, artwork",
+        summary="A title's detail page: localised text, seasons, credits, artwork, viewing",
         description=(
+            "With the profile's own viewing state (`viewing`, and `finished` on each episode). "
             "Only titles available in the account's region now and within the profile's "
             "maturity limit (404 otherwise); only artwork within that limit. `profile` is "
             "required (400 without it), so a kids device cannot leave its limit out. A "
@@ -169,6 +217,12 @@ class TitleDetailApi(APIView):
             .exclude(image="")
             .prefetch_related("themes")
         )
+        seasons = title.seasons.all()
+        viewing = title_viewing_get(
+            profile=profile,
+            title=title,
+            episodes=[e for s in seasons for e in s.episodes.all()],
+        )
         body = {
             "id": title.pk,
             "kind": title.kind,
@@ -195,11 +249,12 @@ class TitleDetailApi(APIView):
                             "number": e.number,
                             "name": e.name,
                             "runtime_minutes": e.runtime_minutes,
+                            "finished": e.pk in viewing.finished_episodes,
                         }
                         for e in s.episodes.all()
                     ],
                 }
-                for s in title.seasons.all()
+                for s in seasons
             ],
             "credits": list(title.credits.all()),
             "artwork": [
@@ -212,5 +267,6 @@ class TitleDetailApi(APIView):
                 }
                 for v in variants
             ],
+            "viewing": viewing,
         }
         return Response(TitleDetailSerializer(body).data)

@@ -1,8 +1,12 @@
 """GET /api/v1/titles/{id}/: localised detail, seasons, credits, artwork; region and profile."""
 
 import datetime as dt
+import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
@@ -198,3 +202,237 @@ def test_a_season_says_when_it_comes_out_so_an_announced_one_is_not_offered(
         (1, None),
         (2, announced.isoformat()),
     ]
+
+
+def report(client, profile, title, *events) -> None:
+    """``events`` ((kind, episode or None, value or None), oldest first) posted as a client
+    would, a minute apart and ending a minute ago, so the profile's title state is real."""
+    start = timezone.now() - dt.timedelta(minutes=len(events) + 1)
+    body = [
+        {
+            "kind": kind,
+            "title": title.pk,
+            "device": "tv",
+            "occurred_at": (start + dt.timedelta(minutes=i)).isoformat(),
+            "client_event_id": str(uuid.uuid4()),
+        }
+        | ({"episode": episode.pk} if episode else {})
+        | ({"value": value} if value is not None else {})
+        for i, (kind, episode, value) in enumerate(events)
+    ]
+    response = client.post(
+        reverse("v1:signals", args=[profile.pk]), {"events": body}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+
+
+def finished_episodes(body) -> list[tuple[int, int, bool]]:
+    return [
+        (season["number"], episode["number"], episode["finished"])
+        for season in body["seasons"]
+        for episode in season["episodes"]
+    ]
+
+
+def test_the_viewing_profile_sees_its_own_rating_progress_and_finished_episodes(
+    api_client, account, profile, series
+):
+    # given: a two-episode season; Asha rated it up, finished the pilot and is halfway
+    # through the second; Ravi, of the same household, rated it down 20% into the pilot
+    pilot = series.seasons.get().episodes.get()
+    second = EpisodeFactory(season=pilot.season, number=2, name="Second")
+    ravi = ProfileFactory(account=account, name="Ravi")
+    report(
+        api_client,
+        profile,
+        series,
+        ("thumbs_up", None, None),
+        ("play_start", pilot, None),
+        ("complete", pilot, None),
+        ("play_start", second, None),
+        ("progress", second, 50),
+    )
+    report(
+        api_client,
+        ravi,
+        series,
+        ("play_start", pilot, None),
+        ("progress", pilot, 20),
+        ("thumbs_down", None, None),
+    )
+
+    # when
+    asha_sees = detail(api_client, series, profile).json()
+    ravi_sees = detail(api_client, series, ravi).json()
+
+    # then: each its own
+    assert asha_sees["viewing"] == {
+        "thumbs": "up",
+        "finished": False,
+        "resume": {
+            "episode_id": second.pk,
+            "season_number": 1,
+            "episode_number": 2,
+            "progress": 50.0,
+        },
+    }
+    assert finished_episodes(asha_sees) == [(1, 1, True), (1, 2, False)]
+    assert ravi_sees["viewing"] == {
+        "thumbs": "down",
+        "finished": False,
+        "resume": {
+            "episode_id": pilot.pk,
+            "season_number": 1,
+            "episode_number": 1,
+            "progress": 20.0,
+        },
+    }
+    assert finished_episodes(ravi_sees) == [(1, 1, False), (1, 2, False)]
+
+
+def test_a_title_never_played_has_nowhere_to_resume(api_client, account, profile, series):
+    # given: Asha never touched it; Ravi only rated it
+    ravi = ProfileFactory(account=account, name="Ravi")
+    report(api_client, ravi, series, ("thumbs_up", None, None))
+
+    asha_sees = detail(api_client, series, profile).json()
+    ravi_sees = detail(api_client, series, ravi).json()
+
+    assert asha_sees["viewing"] == {"thumbs": None, "finished": False, "resume": None}
+    assert ravi_sees["viewing"] == {"thumbs": "up", "finished": False, "resume": None}
+    assert finished_episodes(asha_sees) == finished_episodes(ravi_sees) == [(1, 1, False)]
+
+
+@pytest.mark.parametrize(
+    ("story", "finished", "progress"),
+    [
+        ("played to 40%", False, 40.0),
+        ("sampled", False, 0.0),
+        ("finished", True, 0.0),
+        ("finished, played again to 30%", True, 30.0),
+    ],
+)
+def test_a_film_resumes_where_continue_watching_would(
+    api_client, account, profile, story, finished, progress
+):
+    # given: a film the profile played
+    film = TitleFactory(kind="film")
+    AvailabilityFactory(title=film, region=account.home_region)
+    events = {
+        "played to 40%": [("play_start", None, None), ("progress", None, 40)],
+        "sampled": [("play_start", None, None), ("progress", None, 1)],
+        "finished": [("play_start", None, None), ("complete", None, None)],
+        "finished, played again to 30%": [
+            ("play_start", None, None),
+            ("complete", None, None),
+            ("play_start", None, None),
+            ("progress", None, 30),
+        ],
+    }[story]
+    report(api_client, profile, film, *events)
+
+    body = detail(api_client, film, profile).json()
+
+    # then: Play starts where it stopped midway, else from the start (again, if finished)
+    assert body["viewing"] == {
+        "thumbs": None,
+        "finished": finished,
+        "resume": {
+            "episode_id": None,
+            "season_number": None,
+            "episode_number": None,
+            "progress": progress,
+        },
+    }
+    assert body["seasons"] == []
+
+
+@pytest.mark.parametrize(
+    ("season_two", "resumes_at", "finished"),
+    [
+        # a season announced is not out: Play starts the series again from its first episode
+        ("announced", (1, 1), [True, True, False]),
+        # a returning series resumes at the new season's first episode
+        ("out since yesterday", (2, 1), [True, True, False]),
+    ],
+)
+def test_a_finished_series_resumes_only_into_a_season_out(
+    api_client, profile, series, season_two, resumes_at, finished
+):
+    # given: season 1 (two episodes) finished, and a season 2 announced or just out
+    pilot = series.seasons.get().episodes.get()
+    second = EpisodeFactory(season=pilot.season, number=2)
+    days = 30 if season_two == "announced" else -1
+    release = (timezone.now() + dt.timedelta(days=days)).date()
+    EpisodeFactory(season=SeasonFactory(title=series, number=2, release_date=release), number=1)
+    report(
+        api_client,
+        profile,
+        series,
+        ("play_start", pilot, None),
+        ("complete", pilot, None),
+        ("play_start", second, None),
+        ("complete", second, None),
+    )
+
+    body = detail(api_client, series, profile).json()
+
+    resume = body["viewing"]["resume"]
+    assert (resume["season_number"], resume["episode_number"], resume["progress"]) == (
+        *resumes_at,
+        0.0,
+    )
+    assert [f for _, _, f in finished_episodes(body)] == finished
+    assert body["viewing"]["finished"] is (season_two == "announced")
+
+
+def test_a_title_detail_costs_the_same_queries_whatever_its_size(api_client, account, profile):
+    # given: a one-episode series and a three-season one, both partly watched
+    def watched_series(seasons: int, episodes: int):
+        title = TitleFactory(kind="series")
+        AvailabilityFactory(title=title, region=account.home_region)
+        all_episodes = [
+            EpisodeFactory(season=season, number=number)
+            for season in (SeasonFactory(title=title, number=n) for n in range(1, seasons + 1))
+            for number in range(1, episodes + 1)
+        ]
+        first = all_episodes[0]
+        report(
+            api_client,
+            profile,
+            title,
+            ("thumbs_up", None, None),
+            ("play_start", first, None),
+            ("complete", first, None),
+        )
+        return title
+
+    small, large = watched_series(1, 1), watched_series(3, 4)
+    detail(api_client, small, profile)  # warm what a process reads once
+
+    # when
+    counts = []
+    for title in (small, large):
+        with CaptureQueriesContext(connection) as queries:
+            assert detail(api_client, title, profile).status_code == 200
+        counts.append(len(queries))
+
+    # then: the profile's state is one read; episodes come with the seasons, not per season
+    assert counts[0] == counts[1], counts
+
+
+def test_the_schema_documents_the_viewing_state():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+
+    viewing = components["TitleDetail"]["properties"]["viewing"]
+    assert viewing["allOf"] == [{"$ref": "#/components/schemas/TitleViewing"}]
+    assert set(components["TitleViewing"]["properties"]) == {"thumbs", "finished", "resume"}
+    assert components["TitleViewing"]["properties"]["resume"]["nullable"] is True
+    assert components["ResumePoint"]["required"] == [
+        "episode_id",
+        "episode_number",
+        "progress",
+        "season_number",
+    ]
+    assert components["Episode"]["properties"]["finished"]["type"] == "boolean"
