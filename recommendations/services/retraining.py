@@ -1259,8 +1259,14 @@ def _worse_than_active(
     """The gate's refusal, or "" when the candidate is within the margin of the active one.
 
     One rule for a cluster's version and a fallback's, so their gates cannot drift.
+    A negative margin asks for an improvement, which a tie is not: a small cluster's
+    gate half may hold no hit for either model (0 against 0), and "at least twice as
+    good" must not pass on that.
     """
-    if active_ndcg is None or candidate >= active_ndcg * (1.0 - gate_margin()):
+    if active_ndcg is None:
+        return ""
+    improved = candidate > active_ndcg or gate_margin() >= 0
+    if candidate >= active_ndcg * (1.0 - gate_margin()) and improved:
         return ""
     return (
         f"Worse than the active version #{active.pk} by more than the "

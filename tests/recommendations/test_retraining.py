@@ -12,6 +12,7 @@ from recommendations.services import retraining
 from recommendations.services.clusters import profile_clusters_assign
 from recommendations.services.retraining import (
     RetrainError,
+    _worse_than_active,
     model_version_rollback,
     training_run_execute,
     training_run_request,
@@ -133,25 +134,50 @@ def test_a_run_records_the_cluster_table_and_activates_only_through_the_gate(see
 
 
 def test_a_version_worse_than_the_active_one_is_rejected_and_serving_is_unchanged(seeded, settings):
-    # given: an active Tamil version, and a gate nobody can pass (twice as good as it)
-    first = training_run_execute(run_id=_queued_run().pk)
+    # given: an active Hindi version, and a gate nobody can pass (twice as good as it); the
+    # Hindi cluster, whose gate half holds 17 or 18 profiles whichever ids they were given
+    # (Tamil's two could hold no hit at all)
+    first = training_run_execute(run_id=_queued_run("hindi").pk)
     assert first.status == TrainingRun.Status.SUCCEEDED, first.error
     settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_GATE_MARGIN": -1.0}
 
     # when
-    second = training_run_execute(run_id=_queued_run().pk)
+    second = training_run_execute(run_id=_queued_run("hindi").pk)
 
     # then
     assert second.status == TrainingRun.Status.REJECTED
     assert "Worse than the active version" in second.error
     assert second.model_version.status == ModelVersion.Status.REJECTED
     active = ModelVersion.objects.get(
-        taste_cluster__slug="tamil", status=ModelVersion.Status.ACTIVE
+        taste_cluster__slug="hindi", status=ModelVersion.Status.ACTIVE
     )
     assert active.pk == first.model_version_id
     gate = second.metrics["gate"]
     assert gate["passed"] is False
     assert gate["active_ndcg@10"] > 0.0  # judged on its own configuration's figure, not zero
+
+
+@pytest.mark.parametrize(
+    ("margin", "candidate", "active", "refused"),
+    [
+        (0.02, 0.0, 0.0, False),  # a tie is within any margin that tolerates a drop
+        (0.02, 0.49, 0.5, False),
+        (0.02, 0.48, 0.5, True),
+        (-1.0, 1.0, 0.5, False),  # twice as good
+        (-1.0, 0.99, 0.5, True),
+        (-1.0, 0.0, 0.0, True),  # no hit for either: no improvement, however small the base
+    ],
+)
+def test_the_gate_asks_a_negative_margin_for_an_improvement(
+    settings, margin, candidate, active, refused
+):
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_GATE_MARGIN": margin}
+
+    reason = _worse_than_active(
+        candidate=candidate, active=ModelVersion(pk=7), active_ndcg=active, how="refitted"
+    )
+
+    assert bool(reason) is refused, reason
 
 
 def test_rollback_serves_an_earlier_version_again(seeded):
