@@ -77,7 +77,10 @@ def artwork_impressions(
     Impressions of the placeholder are left out: there was no choice to learn from.
     A title its page shows twice is one impression (attribution's ``repeat``): its
     frame was drawn once, with one propensity, and the page had one outcome for it.
-    Four queries whatever the volume (three for attribution, one for the tastes).
+    A frame the client did not report on screen is no impression of it (attribution's
+    ``exposed``: a tile below the rows the viewer reached never had the chance to be
+    played, whatever its frame), unless the client reports no tile at all.
+    Five queries whatever the volume (four for attribution, one for the tastes).
     """
     attributed = page_impressions_attributed(since=since, until=until)
     tastes = dict(
@@ -91,7 +94,7 @@ def artwork_impressions(
         for slug, share in (tastes.get(page_id) or {}).items():
             if slug in column:
                 page_taste[p, column[slug]] = share
-    real = (attributed.variant_id >= 0) & ~attributed.repeat
+    real = (attributed.variant_id >= 0) & ~attributed.repeat & attributed.exposed()
     page = attributed.page[real]
     propensity = attributed.propensity[real].astype(np.float64)
     seconds = attributed.page_time[page]

@@ -35,6 +35,12 @@ so a play is credited once however the pages are cut into ranges.
 The result labels the title ranker's training rows, the row ranker's (a row
 is engaged if any of its impressions was played) and, later, the artwork
 bandit's rewards (each impression carries its variant and propensity).
+
+It also says which of a page's items the viewer saw (``AttributedImpressions.exposed``):
+a page logs every tile of its rows (typically 12 x 20), a viewer sees a few rows of a
+few tiles, and a tile never on screen is no miss. The client's ``impression`` signals
+naming the page say which were (:func:`_expose`); a play is seen by its play; a page
+whose client sent no impression naming it keeps every tile, as before.
 """
 
 from __future__ import annotations
@@ -116,7 +122,14 @@ class AttributedImpressions:
     ``ROW_TYPES``), ``position``, ``variant_id`` (-1 for the placeholder),
     ``propensity``, ``played``, ``played_at`` (Unix seconds, NaN; an exact play's
     may be up to :func:`named_page_skew` before its page's time),
-    ``exact`` (attributed by ``page_id``) and ``repeat``.
+    ``exact`` (attributed by ``page_id``), ``repeat`` and ``seen`` (the client reported
+    the page's title on screen: an ``impression`` naming the page and the title, stamped
+    at most the clock skew before the page and the session window after it).
+
+    Per page also ``page_reported`` (the client reported some tile of it on screen), and
+    per row ``row_seen`` (an impression named it, or the title of its first showing when
+    it named no row of the page, or a ``row_scroll_past`` named it). Learners count
+    only what :meth:`exposed` and :meth:`row_exposed` say was seen.
 
     ``repeat`` marks the other showings of a title its page shows more than once
     (rows after the first screen may repeat one): one showing stands for the
@@ -152,9 +165,32 @@ class AttributedImpressions:
     row_kind: npt.NDArray[np.int8]
     row_strength: npt.NDArray[np.float32]
     row_played: npt.NDArray[np.bool_]
+    seen: npt.NDArray[np.bool_]
+    row_seen: npt.NDArray[np.bool_]
+    page_reported: npt.NDArray[np.bool_]
 
     def __len__(self) -> int:
         return int(self.title_id.shape[0])
+
+    def exposed(self) -> npt.NDArray[np.bool_]:
+        """Per impression: whether the viewer can be said to have seen it, so that not playing
+        it is a miss.
+
+        A page holds 12 rows of 20 tiles, and a viewer on a TV sees three or four rows of
+        five or six before choosing: counted as misses, the tiles never on screen diluted
+        every take rate (the artwork bandit's above all) and taught the row ranker that rows
+        far down are never played, from rows never reached. So a tile is a miss only when
+        the client reported it on screen (``seen``); a played one is seen by its play. A
+        page whose client reported no tile at all (a client that does not report exposure)
+        keeps every tile, as before: there is nothing to tell them apart by.
+        """
+        return self.played | self.seen | ~self.page_reported[self.page]
+
+    def row_exposed(self) -> npt.NDArray[np.bool_]:
+        """Per row: whether it is a row ranker sample (see :meth:`exposed`): a tile of it
+        reported on screen, the row reported scrolled past, or a play credited to it; every
+        row of a page whose client reported nothing."""
+        return self.row_played | self.row_seen | ~self.page_reported[self.row_page]
 
 
 def _rank_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +240,8 @@ def page_impressions_attributed(
     window after a kept page, and any page a play names), not only the kept ones; so
     consecutive ranges (the artwork policy's incremental updates) never credit one
     play twice. A fixed handful of queries whatever the volume: the range once (a sample: its ids,
-    then its pages by id), the plays, and the pages plays name outside the range.
+    then its pages by id), the plays, the pages plays name outside the range, and what the
+    clients reported on screen (:func:`_exposure_reports`).
     """
     window = window or attribution_window()
     skew = named_page_skew()
@@ -307,8 +344,33 @@ def page_impressions_attributed(
 
     repeat = _repeats(showings, played)
     row_played = np.zeros(row_page.shape[0], dtype=bool)
+    seen = np.zeros(n, dtype=bool)
+    row_seen = np.zeros(row_page.shape[0], dtype=bool)
+    page_reported = np.zeros(n_pages, dtype=bool)
     if n:
         row_played[row_offset[page[played]] + item_row[played]] = True
+        reports = _exposure_reports(
+            since=since - skew,
+            until=horizon,
+            profile_ids=profile_ids,
+            page_ids=kept if wanted is not None else None,
+        )
+        _expose(
+            page_rows=page_rows,
+            page_of=page_of,
+            showings=showings,
+            page=page,
+            page_time=page_time,
+            page_profile=page_profile,
+            items=items,
+            row_offset=row_offset,
+            reports=reports,
+            window=window.total_seconds(),
+            skew=skew.total_seconds(),
+            seen=seen,
+            row_seen=row_seen,
+            page_reported=page_reported,
+        )
     # Only the kept pages are answered; the others only took the credit that was theirs.
     keep_page = np.array([r[0] in kept for r in page_rows], dtype=bool)
     new_page = (np.cumsum(keep_page) - 1).astype(np.int32)
@@ -343,7 +405,113 @@ def page_impressions_attributed(
         row_kind=row_kind[keep_row],
         row_strength=row_strength[keep_row],
         row_played=row_played[keep_row],
+        seen=seen[keep_item],
+        row_seen=row_seen[keep_row],
+        page_reported=page_reported[keep_page],
     )
+
+
+def _exposure_reports(
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+    profile_ids: list[int] | None,
+    page_ids: set[uuid.UUID] | None,
+) -> list[tuple]:
+    """What clients reported on screen about pages: impressions and rapid scroll-pasts that
+    name a page, stamped in ``[since, until)`` (the plays' range), as (kind, profile, title,
+    occurred_at, page_id, row).
+
+    The one read of impressions in attribution, and the costliest of its queries: a seen
+    tile is an impression, and a viewer sees some twenty of a page's 240 tiles, so it
+    returns about a tenth as many rows as the pages' items it labels. Through the same BRIN
+    range as the plays (or, for a sample, the profiles' partial index of impressions and
+    only the sampled pages' rows: there is no index on ``page_id``, see ``Signal``).
+    """
+    reports = Signal.objects.filter(
+        kind__in=[SignalKind.IMPRESSION, SignalKind.ROW_SCROLL_PAST],
+        occurred_at__gte=since,
+        occurred_at__lt=until,
+        page_id__isnull=False,
+    )
+    if profile_ids is not None:
+        reports = reports.filter(AnyOf(F("profile_id"), profile_ids))
+    if page_ids is not None and connection.vendor == "postgresql":
+        reports = reports.filter(AnyOf(F("page_id"), [str(p) for p in page_ids], db_type="uuid"))
+    return list(
+        reports.values_list("kind", "profile_id", "title_id", "occurred_at", "page_id", "row")
+    )
+
+
+def _expose(
+    *,
+    page_rows: list[tuple],
+    page_of: dict[uuid.UUID, int],
+    showings: _Showings,
+    page: np.ndarray,
+    page_time: np.ndarray,
+    page_profile: np.ndarray,
+    items: np.ndarray,
+    row_offset: np.ndarray,
+    reports: list[tuple],
+    window: float,
+    skew: float,
+    seen: np.ndarray,
+    row_seen: np.ndarray,
+    page_reported: np.ndarray,
+) -> None:
+    """Label ``seen`` (per impression), ``row_seen`` (per row) and ``page_reported`` (per
+    page) in place from the clients' ``reports`` (see :func:`_exposure_reports`).
+
+    A report counts for the page it names when that is the same profile's and it is
+    stamped at most ``skew`` before the page (a clock behind the server's) and ``window``
+    after it: the same bounds as a play naming it, so a page's exposure, like its labels,
+    does not depend on the range it is read in. An impression marks its (page, title),
+    every showing of it (one stands for them: attribution's ``repeat``), and the row it
+    names, or, naming no row of the page, the row of the title's first showing; a rapid
+    scroll-past marks its row only (the row was on screen; its tiles were seen only if
+    the client reported them).
+    """
+    row_ids: dict[int, dict[str, int]] = {}
+    shown_page, shown_title, shown_row = [], [], []
+    for kind, profile_id, title_id, occurred_at, page_id, row_id in reports:
+        p = page_of.get(page_id)
+        if p is None or int(page_profile[p]) != profile_id:
+            continue
+        delay = occurred_at.timestamp() - float(page_time[p])
+        if delay < -skew or delay > window:
+            continue
+        rows = row_ids.get(p)
+        if rows is None:
+            rows = row_ids[p] = {}
+            for index, row in enumerate(page_rows[p][8]):
+                rows.setdefault(row[0], index)
+        r = rows.get(row_id, -1) if row_id else -1
+        if kind == SignalKind.IMPRESSION:
+            if title_id is None:
+                continue
+            page_reported[p] = True
+            shown_page.append(p)
+            shown_title.append(title_id)
+            shown_row.append(r)
+        elif r >= 0:
+            row_seen[row_offset[p] + r] = True
+    if not shown_page:
+        return
+    n = items.shape[0]
+    reported_page = np.array(shown_page, dtype=np.int64)
+    reported_row = np.array(shown_row, dtype=np.int64)
+    _, rank = _rank_keys(np.concatenate([items[:, 0], np.array(shown_title, dtype=np.int64)]))
+    width = int(rank.max()) + 1
+    item_key = page.astype(np.int64) * width + rank[:n]
+    reported_key = reported_page * width + rank[n:]
+    seen |= np.isin(item_key, reported_key)
+    named = reported_row >= 0
+    row_seen[row_offset[reported_page[named]] + reported_row[named]] = True
+    if not named.all():
+        first = showings.first()
+        hit = first[np.isin(item_key[first], reported_key[~named])]
+        row_seen[row_offset[page[hit]] + items[hit, 1]] = True
 
 
 @dataclass(frozen=True)

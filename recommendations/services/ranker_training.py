@@ -13,7 +13,9 @@ and builds both rankers' training rows **the way serving builds its inputs**:
   served for (logged: a client may ask for another moment's); the rows of the shown
   titles get their logged row and slot positions (serving leaves those at 0). All
   played impressions are kept, and up to :data:`NEGATIVES_PER_PAGE` unplayed
-  ones per page, weighted by the inverse of their sampling rate. A title the page
+  ones per page, weighted by the inverse of their sampling rate, of those the viewer
+  saw (attribution's ``exposed``: the tiles the client reported on screen, or every
+  tile of a page whose client reports none). A title the page
   showed twice is one example (attribution's ``repeat``), not a play and a miss. "As of the
   page" holds for the title states too: serving reads them from the state
   table, which holds today's, so a page's training rows fold them from the
@@ -30,7 +32,10 @@ and builds both rankers' training rows **the way serving builds its inputs**:
   :func:`~recommendations.serving.homepage.profile_row_engagement` counts them)
   as of the page's moment, in the page's context (hour bucket, weekday,
   device), the row's logged strength and its index on the page. Labelled
-  played if any of its impressions was. What a client sent naming the page (or a
+  played if any of its impressions was. Only the rows the viewer reached are samples
+  (attribution's ``row_exposed``: a tile of the row reported on screen, the row
+  scrolled past, or a play from it; every row of a page whose client reports no
+  tile). What a client sent naming the page (or a
   later one) is left out whatever its stamp: a slow clock stamps the page's own
   impressions and scroll-pasts before it (see :func:`_newest_before`).
 
@@ -378,6 +383,7 @@ def _title_examples(
     last = float(logged.page_time[pages].max()) if pages.shape[0] else 0.0
     history_at = _history_moments(logged)
     profile_pages = _pages_of_profiles(logged)
+    exposed = logged.exposed()
     states = _StatesAsOf(  # a second past the last page: each page takes what precedes it
         profile_ids=sorted(profiles), until=dt.datetime.fromtimestamp(last + 1.0, tz=dt.UTC)
     )
@@ -388,7 +394,8 @@ def _title_examples(
         if bundle is None or profile is None:
             continue
         items = order[bounds[p] : bounds[p + 1]]
-        items = items[~logged.repeat[items]]  # a title shown twice is one example
+        # A title shown twice is one example; a tile the viewer never saw is none.
+        items = items[~logged.repeat[items] & exposed[items]]
         titles = index_of(bundle.index.title_ids, logged.title_id[items])
         items, titles = items[titles >= 0], titles[titles >= 0]
         played = logged.played[items]
@@ -501,10 +508,12 @@ def _row_examples(
     window = ROW_EVENTS_DAYS * 86400.0
     time_rank = np.argsort(np.argsort(logged.page_time, kind="stable"), kind="stable")
     history_at = _history_moments(logged)
+    row_exposed = logged.row_exposed()
     features, labels, page_of = [], [], []
     for p in pages.tolist():
         rows = order[bounds[p] : bounds[p + 1]]
-        rows = rows[logged.row_kind[rows] >= 0]
+        # A row the viewer never reached is no sample: not a row never played.
+        rows = rows[(logged.row_kind[rows] >= 0) & row_exposed[rows]]
         if rows.shape[0] == 0:
             continue
         at = float(history_at[p])  # the page's moment, or before its first play

@@ -229,3 +229,159 @@ def test_a_play_stamped_before_the_range_of_the_page_it_names_is_still_that_page
     # then both credit the page with it: a page's labels do not depend on where ranges are cut
     assert cut.page_ids == whole.page_ids == [named.pk]
     assert cut.played.tolist() == whole.played.tolist() == [True]
+
+
+def shown(profile, title_id, at, **fields):
+    """The client's report that a tile was on screen."""
+    return SignalFactory(
+        profile=profile, title_id=title_id, kind=SignalKind.IMPRESSION, occurred_at=at, **fields
+    )
+
+
+def three_rows(profile):
+    """A page of three rows of two tiles, each with a frame of its own: (page, variants by row)."""
+    from tests.factories import ArtworkVariantFactory
+
+    rows = ["top_picks", "genre:1", "genre:2"]
+    variants = [[ArtworkVariantFactory(), ArtworkVariantFactory()] for _ in rows]
+    items = [
+        [v.title_id, r, position, v.pk, 0.5]
+        for r, pair in enumerate(variants)
+        for position, v in enumerate(pair)
+    ]
+    return page_log(profile, AT, rows, items), variants
+
+
+def artwork_read():
+    from artwork.selectors import artwork_impressions
+
+    return artwork_impressions(
+        since=AT - dt.timedelta(hours=1), until=AT + dt.timedelta(hours=1), genres=()
+    )
+
+
+def test_tiles_the_client_never_reported_on_screen_are_not_misses():
+    # given a page of three rows, of which the viewer's client reports the first row's
+    # tiles on screen (naming the page and the row), and nothing is played
+    profile = ProfileFactory()
+    page, variants = three_rows(profile)
+    for position, v in enumerate(variants[0]):
+        shown(
+            profile,
+            v.title_id,
+            AT + dt.timedelta(seconds=2),
+            page_id=page.pk,
+            row="top_picks",
+            position=position,
+        )
+
+    # when the page is labelled
+    labelled = read()
+
+    # then only the first row's titles are misses for the title ranker, only the first row is
+    # a row ranker sample, and only its frames gained an impression
+    exposed = labelled.exposed() & ~labelled.repeat
+    assert sorted(labelled.title_id[exposed].tolist()) == sorted(v.title_id for v in variants[0])
+    assert not labelled.played.any()
+    assert labelled.row_index[labelled.row_exposed()].tolist() == [0]
+    assert sorted(artwork_read().variant.tolist()) == sorted(v.pk for v in variants[0])
+
+
+def test_a_play_of_a_tile_never_reported_on_screen_is_still_learned_from():
+    # given a page of which the client reports only the first row on screen
+    profile = ProfileFactory()
+    page, variants = three_rows(profile)
+    for v in variants[0]:
+        shown(profile, v.title_id, AT + dt.timedelta(seconds=2), page_id=page.pk, row="top_picks")
+
+    # when the viewer plays a title of the third row, naming the page (a play is evidence
+    # enough that the tile was seen)
+    played = variants[2][1]
+    play(profile, played.title, AT + dt.timedelta(minutes=5), page_id=page.pk, row="genre:2")
+
+    # then the play is a positive of all three learners, beside the first row's misses
+    labelled = read()
+    exposed = labelled.exposed() & ~labelled.repeat
+    assert sorted(labelled.title_id[exposed].tolist()) == sorted(
+        [*(v.title_id for v in variants[0]), played.title_id]
+    )
+    assert labelled.row_index[labelled.row_exposed()].tolist() == [0, 2]
+    assert labelled.row_played[labelled.row_exposed()].tolist() == [False, True]
+    artwork = artwork_read()
+    assert sorted(zip(artwork.variant.tolist(), artwork.played.tolist(), strict=True)) == sorted(
+        [(variants[0][0].pk, False), (variants[0][1].pk, False), (played.pk, True)]
+    )
+
+
+def test_a_page_whose_client_reports_no_tile_on_screen_keeps_every_tile_as_shown():
+    # given a page whose client sends no impressions at all (it does not report exposure),
+    # and another profile's impression that names the page by mistake
+    profile = ProfileFactory()
+    page, variants = three_rows(profile)
+    stranger = ProfileFactory(account=profile.account, slot=2)
+    shown(stranger, variants[0][0].title_id, AT + dt.timedelta(seconds=2), page_id=page.pk)
+
+    # when it is labelled
+    labelled = read()
+
+    # then every tile and every row counts as today: there is nothing to tell them apart by
+    assert labelled.exposed().all()
+    assert labelled.row_exposed().all()
+    assert len(artwork_read()) == 6
+
+
+def test_a_row_scrolled_past_is_a_row_ranker_miss_but_its_tiles_are_not_seen():
+    # given a page whose client reports the first row's tiles on screen and the second row
+    # rapidly scrolled past (it was on screen, briefly)
+    profile = ProfileFactory()
+    page, variants = three_rows(profile)
+    for v in variants[0]:
+        shown(profile, v.title_id, AT + dt.timedelta(seconds=2), page_id=page.pk, row="top_picks")
+    SignalFactory(
+        profile=profile,
+        title=None,
+        kind=SignalKind.ROW_SCROLL_PAST,
+        occurred_at=AT + dt.timedelta(seconds=4),
+        page_id=page.pk,
+        row="genre:1",
+    )
+
+    # when it is labelled
+    labelled = read()
+
+    # then the skipped row is a row ranker sample (a miss), the third is not, and the skipped
+    # row's tiles, which the client did not report, are no title's misses
+    assert labelled.row_index[labelled.row_exposed()].tolist() == [0, 1]
+    exposed = labelled.exposed() & ~labelled.repeat
+    assert sorted(labelled.title_id[exposed].tolist()) == sorted(v.title_id for v in variants[0])
+
+
+def test_an_impression_without_a_row_marks_the_row_of_the_titles_first_showing():
+    # given a page of which the client reports one tile on screen naming the page only
+    profile = ProfileFactory()
+    page, variants = three_rows(profile)
+    shown(profile, variants[1][0].title_id, AT + dt.timedelta(seconds=2), page_id=page.pk)
+
+    # when it is labelled
+    labelled = read()
+
+    # then that title is a miss and its row a row ranker sample; nothing else is
+    exposed = labelled.exposed() & ~labelled.repeat
+    assert labelled.title_id[exposed].tolist() == [variants[1][0].title_id]
+    assert labelled.row_index[labelled.row_exposed()].tolist() == [1]
+
+
+def test_an_impression_long_after_its_page_does_not_make_a_page_reporting():
+    # given a page, and an impression naming it stamped after the page's attribution window
+    # (a page's labels must not depend on the range it is read in, which ends a window after it)
+    profile = ProfileFactory()
+    page, variants = three_rows(profile)
+    shown(profile, variants[0][0].title_id, AT + dt.timedelta(hours=4), page_id=page.pk)
+
+    # when it is labelled over a range that holds the impression too
+    labelled = page_impressions_attributed(
+        since=AT - dt.timedelta(hours=1), until=AT + dt.timedelta(hours=5)
+    )
+
+    # then the page is one whose client reported nothing: every tile counts
+    assert labelled.exposed().all()

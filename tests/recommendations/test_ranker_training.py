@@ -468,9 +468,10 @@ def test_what_a_slow_clock_sends_about_a_page_is_its_outcome_not_its_history(vie
     after = logged_examples_load(region_code=None, at=NOW)
 
     # then the page's row features are what its request read: what the client said about
-    # the page came after it, and is its outcome (the second row skipped), not its history
+    # the page came after it, and is its outcome (the second row skipped), not its history;
+    # and those two rows, the ones the client reported on screen, are the page's samples
     assert before.pages == after.pages == 1
-    np.testing.assert_array_equal(after.row_features, before.row_features)
+    np.testing.assert_array_equal(after.row_features, before.row_features[:2])
 
 
 def test_a_pages_row_habits_are_counted_in_the_time_zone_it_was_served_in(viewer):
@@ -577,3 +578,33 @@ def test_a_pages_continue_watching_scores_offline_are_those_it_was_served(viewer
     days = (at - dt.datetime.combine(release, dt.time(), tzinfo=dt.UTC)).total_seconds() / 86400
     assert served[show_at] == pytest.approx(2 ** (-days / 14), rel=1e-4)
     assert served[show_at] > served[film_at] > 0
+
+
+def test_only_what_the_viewer_saw_of_a_page_is_learned_from(viewer):
+    # given a page two days ago of which the viewer's client reports the first row's first
+    # four tiles on screen, and nothing is played
+    at = NOW - dt.timedelta(days=2)
+    page = homepage_render(profile=viewer, device="tv", at=at)
+    top = page.rows[0]
+    assert len(page.rows) > 2
+    everything = logged_examples_load(region_code=None, at=NOW)
+    _page_events(
+        viewer,
+        page,
+        at + dt.timedelta(seconds=5),
+        [("impression", i.title_id, top.id) for i in top.items[:4]],
+    )
+
+    # when the rankers' rows are built once its window closed
+    seen = logged_examples_load(region_code=None, at=NOW)
+
+    # then the title ranker's misses are those four titles, at weight 1 (none was sampled
+    # away), and the row ranker's one sample is the first row: the rows below it were never
+    # reached, so they are not "rows never played"
+    assert everything.pages == seen.pages == 1
+    assert len(everything.title_labels) > 4
+    assert len(seen.title_labels) == 4
+    assert not seen.title_labels.any()
+    assert seen.title_weights.tolist() == [1.0] * 4
+    assert len(everything.row_labels) == len(page.rows)
+    np.testing.assert_array_equal(seen.row_features, everything.row_features[:1])
