@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from config.fields import ScriptSlugField
+
 
 class MaturityLevel(models.IntegerChoices):
     """One ordered scale for titles, artwork and profile limits.
@@ -41,9 +43,10 @@ class Language(models.Model):
 
 
 class Genre(models.Model):
-    # Unicode: an imported genre named only in another script ("드라마") is filed under
-    # its own letters (catalog.services.genre_slug), and admin must accept that slug.
-    slug = models.SlugField(max_length=64, unique=True, allow_unicode=True)
+    # Unicode: an imported genre named only in another script ("드라마", "नाटक") is filed
+    # under its own letters and signs (catalog.services.genre_slug), and admin must accept
+    # that slug.
+    slug = ScriptSlugField(max_length=64, unique=True)
     name = models.CharField(max_length=64)
 
     class Meta:

@@ -2,7 +2,9 @@
 
 import datetime as dt
 import functools
+import re
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -11,6 +13,7 @@ from django.db.models import F
 from django.db.models.functions import Now
 from django.utils.text import slugify
 
+from config.fields import is_slug_character
 from config.lookups import AnyOf
 
 from .models import CatalogueRevision, Genre, MaturityLevel, Title
@@ -57,22 +60,49 @@ def genre_slug(name: str) -> str:
 
     An ASCII slug first ("Comédie" -> "comedie"), so that every name filed before
     keeps its slug and re-imports find their genres; only a name with no ASCII
-    slug at all (Korean "드라마", Cyrillic "Драма") is filed under its own script.
+    slug at all (Korean "드라마", Cyrillic "Драма", Hindi "नाटक") is filed under its
+    own script, with its combining marks: Django's Unicode slug drops them, which
+    made "बाल" (children) and "बल" (strength) one genre.
     """
-    slug = slugify(name) or slugify(name, allow_unicode=True)
+    slug = slugify(name) or _script_slug(name)
     return slug[:GENRE_SLUG_MAX_LENGTH].strip("-")
+
+
+def _script_slug(name: str) -> str:
+    """``slugify(name, allow_unicode=True)``, keeping letters' marks (config.fields)."""
+    value = unicodedata.normalize("NFKC", name).lower()
+    value = "".join(c if is_slug_character(c) or c.isspace() else "" for c in value)
+    return re.sub(r"[-\s]+", "-", value).strip("-_")
+
+
+def _slug_before_marks(name: str) -> str:
+    """The slug a name with no ASCII slug was filed under before marks were kept."""
+    return slugify(name, allow_unicode=True)[:GENRE_SLUG_MAX_LENGTH].strip("-")
 
 
 def genres_ensure(*, names: Iterable[str]) -> tuple[dict[str, int], int]:
     """Map each genre name's slug to a genre id, creating the missing genres.
 
-    Existing genres keep their names: staff may have renamed them. Returns the
-    map and how many genres were created.
+    Existing genres keep their names: staff may have renamed them. A genre filed
+    before slugs kept marks ("नटक" for "नाटक") is found under that slug when its
+    name is still the one the source gives, rather than created a second time.
+    Returns the map and how many genres were created.
     """
     wanted: dict[str, str] = {}
     for name in names:
         wanted.setdefault(genre_slug(name), name)
     ids = dict(Genre.objects.filter(slug__in=list(wanted)).values_list("slug", "pk"))
+    before: dict[str, list[str]] = {}
+    for slug, name in wanted.items():
+        old = _slug_before_marks(name)
+        if slug not in ids and old and old != slug:
+            before.setdefault(old, []).append(slug)
+    if before:
+        filed = Genre.objects.filter(slug__in=list(before)).values_list("slug", "name", "pk")
+        for old, stored_name, pk in filed:
+            for slug in before[old]:
+                if wanted[slug] == stored_name:
+                    ids[slug] = pk
     missing = [Genre(slug=slug, name=name) for slug, name in wanted.items() if slug not in ids]
     for genre in Genre.objects.bulk_create(missing):
         ids[genre.slug] = genre.pk

@@ -250,6 +250,64 @@ def test_genres_in_other_scripts_are_filed_and_latin_slugs_stay_as_they_were(tmp
         genre.full_clean()
 
 
+CHILDREN_HI = "बाल"  # children
+STRENGTH_HI = "बल"  # strength: the same letters without the vowel sign
+DRAMA_TA = "நாடகம்"
+
+
+def test_genres_whose_names_differ_by_a_vowel_sign_stay_two_genres(tmp_path, regions):
+    # given: Hindi and Tamil genre names, two of which differ only by a vowel sign (a
+    # combining mark, which a Unicode slug dropped: both were filed as "बल", one genre)
+    path = write(
+        tmp_path,
+        "movieId,title,genres\n"
+        f"40,Chhota Bheem (2008),{CHILDREN_HI}\n"
+        f"41,Bal (2020),{STRENGTH_HI}|{DRAMA_TA}\n",
+    )
+
+    # when: imported twice
+    run(path)
+    before = snapshot()
+    run(path)
+
+    # then: each name is its own genre, slugged with every letter and sign it has, found
+    # again by the second run, and valid for admin to edit
+    assert genres_of("40") == [CHILDREN_HI]
+    assert genres_of("41") == sorted([STRENGTH_HI, DRAMA_TA])
+    assert Genre.objects.get(slug=DRAMA_TA).name == DRAMA_TA
+    assert snapshot() == before
+    for genre in Genre.objects.all():
+        genre.full_clean()
+
+
+def test_admin_edits_a_genre_whose_slug_has_vowel_signs(admin_user):
+    # given: the admin's form for genres (a ModelForm of the model's fields)
+    from django.contrib import admin as django_admin
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.user = admin_user
+    form_class = django_admin.site._registry[Genre].get_form(request)
+
+    # then: a slug with its vowel signs is valid; punctuation still is not
+    assert form_class(data={"slug": "नाटक", "name": "नाटक"}).is_valid()
+    assert not form_class(data={"slug": "drama!", "name": "Drama"}).is_valid()
+
+
+def test_a_genre_filed_under_its_old_slug_is_found_again_not_duplicated(tmp_path, regions):
+    # given: a genre imported before vowel signs were kept, filed under "नटक"
+    old = Genre.objects.create(slug="नटक", name="नाटक")
+    path = write(tmp_path, "movieId,title,genres\n42,Natak (2019),नाटक\n")
+
+    # when
+    run(path)
+
+    # then: the title joins that genre; no second "नाटक" is created
+    assert Genre.objects.filter(name="नाटक").count() == 1
+    assert genres_of("42") == ["नटक"]
+    assert Title.objects.get(external_id="42").genres.get() == old
+
+
 def test_a_generic_layout_with_named_columns_and_another_delimiter(tmp_path, regions):
     path = write(
         tmp_path,
