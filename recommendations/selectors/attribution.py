@@ -39,8 +39,9 @@ bandit's rewards (each impression carries its variant and propensity).
 It also says which of a page's items the viewer saw (``AttributedImpressions.exposed``):
 a page logs every tile of its rows (typically 12 x 20), a viewer sees a few rows of a
 few tiles, and a tile never on screen is no miss. The client's ``impression`` signals
-naming the page say which were (:func:`_expose`); a play is seen by its play; a page
-whose client sent no impression naming it keeps every tile, as before.
+naming the page say which were (:func:`_expose`), and so does a play naming the page (not
+one matched by the session rule alone); a page whose client sent no impression naming it
+keeps every tile, as before.
 """
 
 from __future__ import annotations
@@ -124,12 +125,14 @@ class AttributedImpressions:
     may be up to :func:`named_page_skew` before its page's time),
     ``exact`` (attributed by ``page_id``), ``repeat`` and ``seen`` (the client reported
     the page's title on screen: an ``impression`` naming the page and the title, stamped
-    at most the clock skew before the page and the session window after it).
+    at most the clock skew before the page and the session window after it, or a play
+    naming the page, credited to this showing).
 
     Per page also ``page_reported`` (the client reported some tile of it on screen), and
     per row ``row_seen`` (an impression named it, or the title of its first showing when
-    it named no row of the page, or a ``row_scroll_past`` named it). Learners count
-    only what :meth:`exposed` and :meth:`row_exposed` say was seen.
+    it named no row of the page, or a ``row_scroll_past`` named it, or a play naming the
+    page is credited to it). Learners count only what :meth:`exposed` and
+    :meth:`row_exposed` say was seen.
 
     ``repeat`` marks the other showings of a title its page shows more than once
     (rows after the first screen may repeat one): one showing stands for the
@@ -179,18 +182,23 @@ class AttributedImpressions:
         A page holds 12 rows of 20 tiles, and a viewer on a TV sees three or four rows of
         five or six before choosing: counted as misses, the tiles never on screen diluted
         every take rate (the artwork bandit's above all) and taught the row ranker that rows
-        far down are never played, from rows never reached. So a tile is a miss only when
-        the client reported it on screen (``seen``); a played one is seen by its play. A
-        page whose client reported no tile at all (a client that does not report exposure)
-        keeps every tile, as before: there is nothing to tell them apart by.
+        far down are never played, from rows never reached. So a tile is a sample only when
+        the client reported it on screen (``seen``: by an impression, or by a play naming the
+        page). A play matched to a reporting page by the session rule alone, of a tile the
+        client never reported, is no sample: the viewer found the title elsewhere (search,
+        a title page), and counted, every such play was a play of a tile far down with none
+        of that tile's unseen neighbours beside it as misses, teaching the position terms,
+        the row ranker and the frame the opposite bias. A page whose client reported no tile
+        at all (a client that does not report exposure) keeps every tile, as before: there
+        is nothing to tell them apart by.
         """
-        return self.played | self.seen | ~self.page_reported[self.page]
+        return self.seen | ~self.page_reported[self.page]
 
     def row_exposed(self) -> npt.NDArray[np.bool_]:
         """Per row: whether it is a row ranker sample (see :meth:`exposed`): a tile of it
-        reported on screen, the row reported scrolled past, or a play credited to it; every
-        row of a page whose client reported nothing."""
-        return self.row_played | self.row_seen | ~self.page_reported[self.row_page]
+        reported on screen (a play naming the page reports its tile), or the row reported
+        scrolled past; every row of a page whose client reported nothing."""
+        return self.row_seen | ~self.page_reported[self.row_page]
 
 
 def _rank_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -371,6 +379,12 @@ def page_impressions_attributed(
             row_seen=row_seen,
             page_reported=page_reported,
         )
+        # A play naming the page is the client's word that its tile was on screen (and its
+        # row reached). A play matched by the session rule is not: it may have started from
+        # search or a title page, and the tile it is credited to may be one never reached.
+        by_name = played & exact
+        seen |= by_name
+        row_seen[row_offset[page[by_name]] + item_row[by_name]] = True
     # Only the kept pages are answered; the others only took the credit that was theirs.
     keep_page = np.array([r[0] in kept for r in page_rows], dtype=bool)
     new_page = (np.cumsum(keep_page) - 1).astype(np.int32)

@@ -11,11 +11,11 @@ and builds both rankers' training rows **the way serving builds its inputs**:
   :func:`~recommendations.serving.scoring.ranking_features` as a request,
   with the model version that served the page, in the hour and weekday it was
   served for (logged: a client may ask for another moment's); the rows of the shown
-  titles get their logged row and slot positions (serving leaves those at 0). All
-  played impressions are kept, and up to :data:`NEGATIVES_PER_PAGE` unplayed
-  ones per page, weighted by the inverse of their sampling rate, of those the viewer
-  saw (attribution's ``exposed``: the tiles the client reported on screen, or every
-  tile of a page whose client reports none). A title the page
+  titles get their logged row and slot positions (serving leaves those at 0). Of the
+  impressions the viewer saw (attribution's ``exposed``: the tiles the client reported
+  on screen, a play naming the page among them, or every tile of a page whose client
+  reports none), all played ones are kept, and up to :data:`NEGATIVES_PER_PAGE` unplayed
+  ones per page, weighted by the inverse of their sampling rate. A title the page
   showed twice is one example (attribution's ``repeat``), not a play and a miss. "As of the
   page" holds for the title states too: serving reads them from the state
   table, which holds today's, so a page's training rows fold them from the
@@ -34,10 +34,10 @@ and builds both rankers' training rows **the way serving builds its inputs**:
   device), the row's logged strength and its index on the page. Labelled
   played if any of its impressions was. Only the rows the viewer reached are samples
   (attribution's ``row_exposed``: a tile of the row reported on screen, the row
-  scrolled past, or a play from it; every row of a page whose client reports no
-  tile). What a client sent naming the page (or a
-  later one) is left out whatever its stamp: a slow clock stamps the page's own
-  impressions and scroll-pasts before it (see :func:`_newest_before`).
+  scrolled past, or a play naming the page from it; every row of a page whose client
+  reports no tile). What a client sent naming the page (or a later one) is left out
+  whatever its stamp: a slow clock stamps the page's own impressions and scroll-pasts
+  before it (see :func:`_newest_before`).
 
 Pages are learned from only once their attribution window and the clock skew
 have passed (:func:`~recommendations.selectors.attribution.closed_before`, the

@@ -385,3 +385,47 @@ def test_an_impression_long_after_its_page_does_not_make_a_page_reporting():
 
     # then the page is one whose client reported nothing: every tile counts
     assert labelled.exposed().all()
+
+
+def test_a_play_matched_by_session_to_a_tile_never_reported_on_screen_is_no_sample():
+    # given a page whose client reports its first row on screen, and a later play, naming no
+    # page, of a title the page held in its third row, which the client never reported (the
+    # viewer found it by search: the session rule credits the page, which did show it)
+    profile = ProfileFactory()
+    page, variants = three_rows(profile)
+    for v in variants[0]:
+        shown(profile, v.title_id, AT + dt.timedelta(seconds=2), page_id=page.pk, row="top_picks")
+    searched = variants[2][1]
+    play(profile, searched.title, AT + dt.timedelta(minutes=5))
+
+    # when the page is labelled
+    labelled = read()
+
+    # then the page keeps the credit (no earlier page takes it), but the unseen tile is no
+    # learner's sample: neither a play of the third row, nor of its frame, nor of the title
+    # at that position; only the first row's tiles, which the viewer saw, are (misses)
+    assert labelled.played[labelled.title_id == searched.title_id].tolist() == [True]
+    exposed = labelled.exposed() & ~labelled.repeat
+    assert sorted(labelled.title_id[exposed].tolist()) == sorted(v.title_id for v in variants[0])
+    assert labelled.row_index[labelled.row_exposed()].tolist() == [0]
+    assert sorted(artwork_read().variant.tolist()) == sorted(v.pk for v in variants[0])
+
+
+def test_a_play_matched_by_session_to_a_tile_reported_on_screen_is_a_play():
+    # given a page whose client reports its first row on screen, and a later play, naming no
+    # page, of one of those titles
+    profile = ProfileFactory()
+    page, variants = three_rows(profile)
+    for v in variants[0]:
+        shown(profile, v.title_id, AT + dt.timedelta(seconds=2), page_id=page.pk, row="top_picks")
+    play(profile, variants[0][1].title, AT + dt.timedelta(minutes=5))
+
+    # when the page is labelled, then the seen tile is a play of its row and frame
+    labelled = read()
+    exposed = labelled.exposed() & ~labelled.repeat
+    assert labelled.played[exposed].sum() == 1
+    assert labelled.row_played[labelled.row_exposed()].tolist() == [True]
+    artwork = artwork_read()
+    assert sorted(zip(artwork.variant.tolist(), artwork.played.tolist(), strict=True)) == sorted(
+        [(variants[0][0].pk, False), (variants[0][1].pk, True)]
+    )
