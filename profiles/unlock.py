@@ -138,16 +138,19 @@ class PinFailureThrottle(SimpleRateThrottle):
         # Read now rather than at import, so that a changed setting applies.
         return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
 
-    def _key(self, duration: int, now: float) -> str:
+    def _key(self, window: int, duration: int, now: float) -> str:
+        # The window's place, not only its length: both rates come from the environment,
+        # and a short rate of 3/day beside the daily cap shared the cap's key, so each
+        # wrong PIN was counted twice in one count.
         return (
             f"throttle_pin_unlock_profile_{self.profile_id}_{self.fingerprint}"
-            f"_{duration}_{int(now // duration)}"
+            f"_w{window}_{duration}_{int(now // duration)}"
         )
 
     def keys(self) -> list[str]:
         """The cache keys of the windows the present moment falls in."""
         now = self.timer()
-        return [self._key(duration, now) for _, duration in self.windows]
+        return [self._key(w, duration, now) for w, (_, duration) in enumerate(self.windows)]
 
     def state(self, now: float | None = None) -> list[PinWindow]:
         """How much of each window's budget is used at ``now`` (default: the throttle's clock).
@@ -155,15 +158,16 @@ class PinFailureThrottle(SimpleRateThrottle):
         Attempts being checked are included.
         """
         now = self.timer() if now is None else now
-        used = self.cache.get_many([self._key(duration, now) for _, duration in self.windows])
+        keys = [self._key(w, duration, now) for w, (_, duration) in enumerate(self.windows)]
+        used = self.cache.get_many(keys)
         return [
             PinWindow(
                 limit=limit,
                 seconds=duration,
-                used=used.get(self._key(duration, now)) or 0,
+                used=used.get(key) or 0,
                 ends_at=dt.datetime.fromtimestamp(now - now % duration + duration, tz=dt.UTC),
             )
-            for limit, duration in self.windows
+            for key, (limit, duration) in zip(keys, self.windows, strict=True)
         ]
 
     def clear(self) -> None:
@@ -181,8 +185,8 @@ class PinFailureThrottle(SimpleRateThrottle):
         the short rate does not also spend the daily budget.
         """
         now = self.timer()
-        for limit, duration in self.windows:
-            key = self._key(duration, now)
+        for w, (limit, duration) in enumerate(self.windows):
+            key = self._key(w, duration, now)
             # Twice the window: the key cannot expire between add and incr while
             # its window is current (Django's incr of a missing key is an error).
             self.cache.add(key, 0, timeout=2 * duration)

@@ -216,6 +216,28 @@ def test_once_the_days_cap_is_spent_every_refusal_says_to_wait_for_the_next_day(
     assert {r.headers["Retry-After"] for r in refusals} == {str(until_tomorrow)}
 
 
+def test_a_short_rate_as_long_as_the_daily_cap_counts_each_wrong_pin_once(
+    api_client, locked, settings, monkeypatch
+):
+    # given: an operator's 3 a day and 10 a day (PIN_UNLOCK_RATE, PIN_UNLOCK_DAILY_RATE):
+    # two windows of the same length, which must still be two counts
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"pin_unlock": "3/day", "pin_unlock_day": "10/day"},
+    }
+    clock = [86_400 * 20_002 + 3600.0]
+    monkeypatch.setattr(PinFailureThrottle, "timer", lambda self: clock[0])
+    caches["default"].delete_many(PinFailureThrottle(locked).keys())
+
+    # when: four wrong PINs
+    codes = [unlock(api_client, locked, "0000").status_code for _ in range(4)]
+    caches["default"].delete_many(PinFailureThrottle(locked).keys())
+
+    # then: three are told the PIN is wrong, the fourth to wait (a wrong PIN counted twice
+    # in one shared key let only two through)
+    assert codes == [403, 403, 403, 429]
+
+
 def test_a_profile_without_a_pin_needs_no_token(api_client, profile):
     assert api_client.get(f"/api/v1/profiles/{profile.pk}/signals/").status_code == 200
 
