@@ -130,8 +130,8 @@ class AttributedImpressions:
 
     Per page also ``page_reported`` (the client reported some tile of it on screen), and
     per row ``row_seen`` (an impression named it, or the title of its first showing when
-    it named no row of the page, or a ``row_scroll_past`` named it, or a play naming the
-    page is credited to it). Learners count only what :meth:`exposed` and
+    it named no row of the page, or a ``row_scroll_past`` named it, or a play of a seen
+    tile is credited to it). Learners count only what :meth:`exposed` and
     :meth:`row_exposed` say was seen.
 
     ``repeat`` marks the other showings of a title its page shows more than once
@@ -196,8 +196,9 @@ class AttributedImpressions:
 
     def row_exposed(self) -> npt.NDArray[np.bool_]:
         """Per row: whether it is a row ranker sample (see :meth:`exposed`): a tile of it
-        reported on screen (a play naming the page reports its tile), or the row reported
-        scrolled past; every row of a page whose client reported nothing."""
+        reported on screen, the row reported scrolled past, or a play of a seen tile (a play
+        naming the page sees its tile) credited to it; every row of a page whose client
+        reported nothing."""
         return self.row_seen | ~self.page_reported[self.row_page]
 
 
@@ -379,12 +380,13 @@ def page_impressions_attributed(
             row_seen=row_seen,
             page_reported=page_reported,
         )
-        # A play naming the page is the client's word that its tile was on screen (and its
-        # row reached). A play matched by the session rule is not: it may have started from
-        # search or a title page, and the tile it is credited to may be one never reached.
-        by_name = played & exact
-        seen |= by_name
-        row_seen[row_offset[page[by_name]] + item_row[by_name]] = True
+        # A play naming the page is the client's word that its tile was on screen. A play
+        # matched by the session rule is not: it may have started from search or a title
+        # page, and the tile it is credited to may be one never reached. A play of a seen
+        # tile counts for the row it is credited to, as the row's label does.
+        seen |= played & exact
+        counted = played & seen
+        row_seen[row_offset[page[counted]] + item_row[counted]] = True
     # Only the kept pages are answered; the others only took the credit that was theirs.
     keep_page = np.array([r[0] in kept for r in page_rows], dtype=bool)
     new_page = (np.cumsum(keep_page) - 1).astype(np.int32)

@@ -34,8 +34,8 @@ and builds both rankers' training rows **the way serving builds its inputs**:
   device), the row's logged strength and its index on the page. Labelled
   played if any of its impressions was. Only the rows the viewer reached are samples
   (attribution's ``row_exposed``: a tile of the row reported on screen, the row
-  scrolled past, or a play naming the page from it; every row of a page whose client
-  reports no tile). What a client sent naming the page (or a later one) is left out
+  scrolled past, or a play of a seen tile credited to it; every row of a page whose
+  client reports no tile). What a client sent naming the page (or a later one) is left out
   whatever its stamp: a slow clock stamps the page's own impressions and scroll-pasts
   before it (see :func:`_newest_before`).
 

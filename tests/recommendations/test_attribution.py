@@ -429,3 +429,30 @@ def test_a_play_matched_by_session_to_a_tile_reported_on_screen_is_a_play():
     assert sorted(zip(artwork.variant.tolist(), artwork.played.tolist(), strict=True)) == sorted(
         [(variants[0][0].pk, False), (variants[0][1].pk, True)]
     )
+
+
+def test_a_play_matched_by_session_to_a_title_seen_in_another_row_keeps_its_row():
+    # given a page showing one title in its first and third rows, of which the client
+    # reports the third row's showing on screen, and a later play of it naming no page
+    profile = ProfileFactory()
+    twice, other = TitleFactory(), TitleFactory()
+    rows = ["top_picks", "genre:1", "genre:2"]
+    items = [
+        [twice.pk, 0, 0, None, 1.0],
+        [other.pk, 1, 0, None, 1.0],
+        [twice.pk, 2, 0, None, 1.0],
+    ]
+    page = page_log(profile, AT, rows, items)
+    shown(profile, twice.pk, AT + dt.timedelta(seconds=2), page_id=page.pk, row="genre:2")
+    play(profile, twice, AT + dt.timedelta(minutes=5))
+
+    # when the page is labelled
+    labelled = read()
+
+    # then the seen title is a play, and the row the session rule credits it to (its first
+    # showing's) is a played sample beside the row it was seen in, as for any seen title
+    exposed = labelled.exposed() & ~labelled.repeat
+    assert labelled.title_id[exposed].tolist() == [twice.pk]
+    assert labelled.played[exposed].tolist() == [True]
+    assert labelled.row_index[labelled.row_exposed()].tolist() == [0, 2]
+    assert labelled.row_played[labelled.row_exposed()].tolist() == [True, False]
