@@ -28,7 +28,10 @@ def throttle_rate(value: str) -> str:
     twenty a day. The periods here are the ones its letters stand for.
     """
     count, slash, period = value.strip().partition("/")
-    known = period in _PERIODS or (period.endswith("s") and period[:-1] in _PERIODS)
+    # A word's plural ("mins", "days"), not a letter's: DRF would read "ms" as "m".
+    known = period in _PERIODS or (
+        len(period) > 2 and period.endswith("s") and period[:-1] in _PERIODS
+    )
     if not (slash and count.isdigit() and int(count) > 0 and known):
         raise ValueError(f"{value!r} is not a rate")
     return f"{int(count)}/{period}"

@@ -41,6 +41,8 @@ def settings_from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
         pytest.param("PIN_UNLOCK_RATE", "five/min", "is not a rate", id="rate"),
         pytest.param("PIN_UNLOCK_DAILY_RATE", "20/fortnight", "is not a rate", id="rate-period"),
         pytest.param("PIN_UNLOCK_DAILY_RATE", "0/day", "is not a rate", id="rate-zero"),
+        # DRF would read "5/ms" as five a minute (its first letter)
+        pytest.param("PIN_UNLOCK_RATE", "5/ms", "is not a rate", id="rate-letter-plural"),
     ],
 )
 def test_a_value_that_does_not_read_is_refused_by_its_name(

@@ -441,8 +441,10 @@ def _exposure_reports(
     The one read of impressions in attribution, and the costliest of its queries: a seen
     tile is an impression, and a viewer sees some twenty of a page's 240 tiles, so it
     returns about a tenth as many rows as the pages' items it labels. Through the same BRIN
-    range as the plays (or, for a sample, the profiles' partial index of impressions and
-    only the sampled pages' rows: there is no index on ``page_id``, see ``Signal``).
+    range as the plays (or, for a sample, the sampled profiles' signals through the
+    (profile, time) index, kept to the sampled pages' rows: there is no index on
+    ``page_id``, see ``Signal``; the partial index of impressions does not serve a read
+    of two kinds).
     """
     reports = Signal.objects.filter(
         kind__in=[SignalKind.IMPRESSION, SignalKind.ROW_SCROLL_PAST],

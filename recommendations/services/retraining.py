@@ -1265,13 +1265,20 @@ def _worse_than_active(
     """
     if active_ndcg is None:
         return ""
-    improved = candidate > active_ndcg or gate_margin() >= 0
-    if candidate >= active_ndcg * (1.0 - gate_margin()) and improved:
+    margin = gate_margin()
+    improved = candidate > active_ndcg or margin >= 0
+    if candidate >= active_ndcg * (1.0 - margin) and improved:
         return ""
+    figures = (
+        f"(NDCG@10 {candidate:.4f} vs {active_ndcg:.4f}, the active version's configuration {how})."
+    )
+    if margin < 0:
+        return (
+            f"Not better than the active version #{active.pk} by the {-margin:.0%} the "
+            f"gate asks {figures}"
+        )
     return (
-        f"Worse than the active version #{active.pk} by more than the "
-        f"{gate_margin():.0%} margin (NDCG@10 {candidate:.4f} vs {active_ndcg:.4f}, "
-        f"the active version's configuration {how})."
+        f"Worse than the active version #{active.pk} by more than the {margin:.0%} margin {figures}"
     )
 
 

@@ -146,7 +146,7 @@ def test_a_version_worse_than_the_active_one_is_rejected_and_serving_is_unchange
 
     # then
     assert second.status == TrainingRun.Status.REJECTED
-    assert "Worse than the active version" in second.error
+    assert "Not better than the active version" in second.error
     assert second.model_version.status == ModelVersion.Status.REJECTED
     active = ModelVersion.objects.get(
         taste_cluster__slug="hindi", status=ModelVersion.Status.ACTIVE
@@ -178,6 +178,9 @@ def test_the_gate_asks_a_negative_margin_for_an_improvement(
     )
 
     assert bool(reason) is refused, reason
+    if refused and margin < 0:  # said as the improvement it asked for, not a "-100% margin"
+        assert "Not better than the active version" in reason
+        assert "by the 100% the gate asks" in reason
 
 
 def test_rollback_serves_an_earlier_version_again(seeded):

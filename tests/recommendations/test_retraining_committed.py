@@ -114,7 +114,7 @@ def test_without_a_broker_a_run_its_gate_rejects_is_reported_as_it_ended(
     said = [(m.level_tag, str(m)) for m in admin.context["messages"]]
     assert len(said) == 1
     assert said[0][0] == "warning"
-    assert ": rejected. Worse than the active version" in said[0][1]
+    assert ": rejected. Not better than the active version" in said[0][1]
 
 
 @pytest.mark.slow

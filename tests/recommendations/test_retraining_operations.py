@@ -621,7 +621,7 @@ def test_the_scheduled_region_retrain_refreshes_and_gates_the_region_and_global_
     later = TrainingRun.objects.get(pk=later_ids[0])
     outcome = later.metrics["fallbacks"]["region"]
     assert outcome["status"] == ModelVersion.Status.REJECTED
-    assert "Worse than the active version" in outcome["reason"]
+    assert "Not better than the active version" in outcome["reason"]
     assert outcome["gate"]["active_version"] == region.pk
     assert outcome["gate"]["active_measured_as"] == "same settings as fitted here"
     assert "global" not in later.metrics["fallbacks"]
