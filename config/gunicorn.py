@@ -23,6 +23,15 @@ preload_app = True
 workers = Env().int("WEB_CONCURRENCY", default=2)
 # Warming happens before the fork, so a worker's boot is quick; keep the usual timeout.
 timeout = 30
+# One line per request on stdout (gunicorn writes none unless asked): ms= is the time to
+# the response's last byte, so a slow homepage is a grep and p50/p99 an awk over the log
+# (README, "Logs"). The request line, never a header: API and unlock tokens travel in
+# headers, and no endpoint reads a credential from the query string.
+accesslog = "-"
+access_log_format = (
+    '%(t)s access status=%(s)s ms=%(M)s bytes=%(b)s request="%(r)s" '
+    'remote=%(h)s forwarded_for="%({x-forwarded-for}i)s" agent="%(a)s"'
+)
 
 
 def worker_exit(server: object, worker: object) -> None:

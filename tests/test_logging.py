@@ -3,6 +3,7 @@
 import contextlib
 import io
 import logging
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -56,5 +57,21 @@ def test_each_client_error_is_logged_once(settings, debug):
     # then: one line each
     assert (unauthorized.status_code, missing.status_code) == (401, 404)
     lines = log.getvalue().splitlines()
-    assert lines.count("Unauthorized: /api/v1/profiles/") == 1, lines
-    assert lines.count("Not Found: /api/v1/no-such-thing/") == 1, lines
+    assert sum(line.endswith(" Unauthorized: /api/v1/profiles/") for line in lines) == 1, lines
+    assert sum(line.endswith(" Not Found: /api/v1/no-such-thing/") for line in lines) == 1, lines
+
+
+def test_a_failure_says_when_where_and_how_bad_in_its_line(settings):
+    # given: the log as a worker or web process has it
+    with process_log() as log:
+        # when: a retrain's failure is logged, as the service logs it
+        logging.getLogger("recommendations.services.retraining").error("Retrain run %s failed", 7)
+
+    # then: its one line carries the time, the level and the logger, so an on-call search
+    # for ERROR (or for the retraining logger) finds it among gunicorn's and Celery's lines
+    (line,) = log.getvalue().splitlines()
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ERROR recommendations\.services\.retraining "
+        r"\[\d+\] Retrain run 7 failed",
+        line,
+    ), line
