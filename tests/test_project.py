@@ -121,6 +121,26 @@ def test_compose_migrates_once_before_the_app_starts_and_restarts_what_runs():
     assert volume in compose["volumes"]
 
 
+def test_compose_lets_gunicorn_finish_its_requests_before_docker_kills_it(monkeypatch):
+    # Docker sends SIGTERM, then SIGKILL after stop_grace_period (10 s unless set); gunicorn
+    # stops taking connections and gives its workers graceful_timeout to finish theirs, and
+    # each worker writes the API tokens' last-used times on its way out (worker_exit).
+    import runpy
+
+    from gunicorn.config import Config
+
+    monkeypatch.delenv("TONIGHT_WARM_ON_START", raising=False)  # the file sets a default
+    config = Config()
+    for name, value in runpy.run_path(str(ROOT / "config" / "gunicorn.py")).items():
+        if name in config.settings:
+            config.set(name, value)
+    web = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]
+
+    grace = re.fullmatch(r"(\d+)s", str(web.get("stop_grace_period", "10s")))
+    assert grace, web.get("stop_grace_period")
+    assert int(grace[1]) > config.graceful_timeout >= config.timeout
+
+
 def test_media_volume_is_mounted_where_the_image_made_it_the_app_users():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     app = compose["services"]["web"]
