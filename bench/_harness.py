@@ -113,6 +113,9 @@ def gunicorn_server(
         ],
         cwd=root,
         env=env,
+        # config/gunicorn.py writes an access line per request to stdout, as in production:
+        # written (its cost is the server's), not printed among the benchmark's tables.
+        stdout=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
