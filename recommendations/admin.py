@@ -236,6 +236,10 @@ class ExactKeySearchMixin:
     key_lookups = {"profile": "profile_id", "account": "profile__account_id", "title": "title_id"}
     uuid_search_field: str | None = None
 
+    def uuid_search(self, queryset: QuerySet, key: uuid.UUID) -> QuerySet:
+        """The rows whose ``uuid_search_field`` is ``key``."""
+        return queryset.filter(**{self.uuid_search_field: key})
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
@@ -249,9 +253,11 @@ class ExactKeySearchMixin:
             return (queryset.filter(**{lookup: key}) if key else queryset.none()), False
         if self.uuid_search_field:
             try:
-                return queryset.filter(**{self.uuid_search_field: uuid.UUID(term)}), False
+                key = uuid.UUID(term)
             except ValueError:
                 pass
+            else:
+                return self.uuid_search(queryset, key), False
         self.message_user(
             request, f"“{term}” is not a search this list understands.", messages.WARNING
         )
@@ -328,6 +334,18 @@ class SignalAdmin(ExactKeySearchMixin, ReadOnlyAdmin):
     uuid_search_field = "page_id"
     show_full_result_count = False
     paginator = BoundedCountPaginator
+
+    def uuid_search(self, queryset: QuerySet, key: uuid.UUID) -> QuerySet:
+        """A page's signals, among its profile's: page_id has no index, the profile has.
+
+        A page was shown to one profile, so its signals are that profile's. A page
+        the log no longer holds (pruned) leaves only the page_id itself, read from
+        every signal.
+        """
+        profile_id = PageLog.objects.filter(pk=key).values_list("profile_id", flat=True).first()
+        if profile_id is not None:
+            queryset = queryset.filter(profile_id=profile_id)
+        return queryset.filter(page_id=key)
 
     @admin.display(description="variant", ordering="artwork_variant_id")
     def variant(self, obj: Signal) -> int | None:
