@@ -2,7 +2,7 @@
 
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import Count, F, Func, OuterRef, Prefetch, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -89,6 +89,25 @@ class ArtworkThemeAdmin(admin.ModelAdmin):
         return obj.variant_count
 
 
+def _daily_total(column: str) -> Subquery:
+    """A variant's daily figures summed, per row: a subquery, not a join and GROUP BY.
+
+    Grouped over the join, every variant's daily rows (one per device class and
+    day) were summed before a page kept a hundred of them, and the count grouped
+    them all again: 0.3 s at the bench's 67,000 variants with no daily rows yet.
+    A subquery runs for the page's rows only (through the daily table's
+    unique (variant, device, day) index), unless the list is sorted by it.
+    """
+    # SUM as a plain function: Django would otherwise group the subquery by the variant.
+    return Subquery(
+        ArtworkVariantDaily.objects.filter(variant=OuterRef("pk"))
+        .order_by()
+        .annotate(total=Func(F(column), function="SUM"))
+        .values("total")[:1],
+        output_field=models.BigIntegerField(),
+    )
+
+
 @admin.register(ArtworkVariant)
 class ArtworkVariantAdmin(admin.ModelAdmin):
     list_display = (
@@ -143,7 +162,7 @@ class ArtworkVariantAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .prefetch_related(_themes_prefetch())
-            .annotate(shown=Sum("daily__impressions"), taken=Sum("daily__plays"))
+            .annotate(shown=_daily_total("impressions"), taken=_daily_total("plays"))
         )
 
     @admin.display(description="impressions", ordering="shown")

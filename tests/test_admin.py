@@ -14,7 +14,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import BooleanField, Model
+from django.db.models import BooleanField, Model, Sum
 from django.db.models.expressions import RawSQL
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -256,11 +256,17 @@ def staff(catalogue: Model, db, client: Client) -> Client:
     return client
 
 
-def changelist_queries(client: Client, model: type[Model]) -> CaptureQueriesContext:
+def changelist_queries(client: Client, model: type[Model]) -> list[str]:
+    """The statements of one view of the changelist.
+
+    Read out at once: a context's ``captured_queries`` slices the connection's log
+    when it is read, and the next request clears that log (``request_started``), so
+    a context kept across a second request read that request's first statements.
+    """
     with CaptureQueriesContext(connection) as queries:
         response = client.get(admin_url(model, "changelist"))
     assert response.status_code == 200, response.content[:500]
-    return queries
+    return [q["sql"] for q in queries.captured_queries]
 
 
 # --- Every page opens, and no changelist pays per row -------------------------------------
@@ -295,7 +301,7 @@ def test_changelist_costs_the_same_for_one_row_and_a_full_page(
     # then: several rows were shown, and they cost nothing more than one
     assert response.status_code == 200
     assert response.context["cl"].result_count >= MIN_ROWS
-    assert len(full_page) == len(one_row), "\n".join(q["sql"] for q in full_page.captured_queries)
+    assert len(full_page) == len(one_row), "\n".join(full_page)
 
 
 @pytest.mark.parametrize(("model", "model_admin"), MODEL_ADMINS, ids=ADMIN_IDS)
@@ -839,6 +845,30 @@ def test_signal_date_bar_of_a_large_result_reads_the_planner_statistics(
     assert not [sql for sql in signal_reads if "MIN(" in sql]
     # and: nor is every row counted first, to be given up on after COUNT_TIMEOUT_MS
     assert not [sql for sql in signal_reads if "COUNT(" in sql]
+
+
+def test_artwork_variant_list_sums_daily_figures_for_its_page_only(staff: Client) -> None:
+    # given: variants with daily figures (a row per variant, device class and day: the
+    # table that grows fastest after the signals)
+    assert ArtworkVariantDaily.objects.exists()
+
+    # when
+    statements = changelist_queries(staff, ArtworkVariant)
+    response = staff.get(admin_url(ArtworkVariant, "changelist"))
+
+    # then: the count does not read the daily table, and the page does not group every
+    # variant's daily rows before keeping a hundred (0.3 s on the bench with none)
+    daily = ArtworkVariantDaily._meta.db_table
+    counts = [sql for sql in statements if "COUNT(" in sql.upper()]
+    assert counts
+    assert not [sql for sql in counts if daily in sql]
+    page_sql = str(response.context["cl"].result_list.query)
+    assert "GROUP BY" not in page_sql.upper()
+    # and: the figures shown are still each variant's sums
+    shown = {v.pk: v.shown for v in response.context["cl"].result_list}
+    for pk, total in shown.items():
+        expected = ArtworkVariantDaily.objects.filter(variant_id=pk).aggregate(n=Sum("impressions"))
+        assert total == expected["n"], pk
 
 
 def statement_timeout() -> str:
