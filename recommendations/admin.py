@@ -135,12 +135,19 @@ def date_bounds(queryset: QuerySet, field_name: str) -> tuple[Any, Any]:
     Exact when the result is small; for a large one (most of a signal table)
     ``MIN``/``MAX`` of a column without a B-tree index read every row, and the
     column's statistics stand in: the links may then reach a little short of,
-    or past, the rows the filters leave.
+    or past, the rows the filters leave. The statistics are as old as the last
+    ``ANALYZE``, which autovacuum runs on ten million signals only after a million
+    more (days of them), so the first and last stored rows (two probes of the
+    primary key) widen them: without, the newest days, the ones the list shows
+    first, had no link until the next ``ANALYZE``.
     """
     if estimated_rows(queryset) > EXACT_ROWS_MAX:
         bounds = column_bounds(queryset.model, field_name)
         if bounds is not None:
-            return bounds
+            stored = queryset.values_list(field_name, flat=True)
+            ends = [stored.order_by("pk").first(), stored.order_by("-pk").first()]
+            ends = [value for value in ends if value is not None]  # the filters left none
+            return min([bounds[0], *ends]), max([bounds[1], *ends])
     found = queryset.aggregate(first=Min(field_name), last=Max(field_name))
     return found["first"], found["last"]
 
