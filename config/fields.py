@@ -55,6 +55,18 @@ def validate_script_slug(value: str) -> None:
         )
 
 
+class ScriptSlugFormField(forms.CharField):
+    """The form side of :class:`ScriptSlugField`: any script, marks kept.
+
+    ``allow_unicode`` is what admin's prepopulated-slug script reads: without it the
+    script transliterates ("Драма" -> "drama", not the "драма" an import files it
+    under) or drops the name's letters (Korean, Hindi) altogether.
+    """
+
+    allow_unicode = True
+    default_validators = [validate_script_slug]
+
+
 class ScriptSlugField(models.SlugField):
     """A slug in any script, its combining marks kept (:func:`validate_script_slug`)."""
 
@@ -74,6 +86,4 @@ class ScriptSlugField(models.SlugField):
 
     def formfield(self, **kwargs: Any) -> forms.Field:
         # forms.SlugField would apply validate_unicode_slug again, refusing the marks.
-        return models.CharField.formfield(
-            self, **{"form_class": forms.CharField, "validators": [validate_script_slug], **kwargs}
-        )
+        return models.CharField.formfield(self, **{"form_class": ScriptSlugFormField, **kwargs})

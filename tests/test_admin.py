@@ -683,6 +683,26 @@ def test_account_inline_refuses_a_sixth_profile(staff: Client) -> None:
 # --- Signals --------------------------------------------------------------------------------
 
 
+def test_genre_slug_is_prefilled_in_the_names_own_script(staff: Client) -> None:
+    # given: the add page of a genre, whose slug admin fills in from the name as staff type
+    from catalog.models import Genre
+
+    # when
+    response = staff.get(admin_url(Genre, "add"))
+
+    # then: the script keeps the name's letters ("Драма" -> "драма", as an import files
+    # it), rather than transliterating Cyrillic ("drama": a second genre at the next
+    # import) or dropping Korean and Hindi altogether
+    assert response.status_code == 200
+    fields = response.context["prepopulated_fields_json"]
+    assert '"allowUnicode": true' in fields, fields
+    # and: the slug keeps its vowel signs, and a space is still refused
+    url = admin_url(Genre, "add")
+    assert staff.post(url, {"name": "नाटक", "slug": "ना टक"}).status_code == 200
+    assert staff.post(url, {"name": "नाटक", "slug": "नाटक"}).status_code == 302
+    assert Genre.objects.filter(slug="नाटक", name="नाटक").exists()
+
+
 def test_signal_dates_are_navigated_without_listing_distinct_dates(staff: Client) -> None:
     url = admin_url(Signal, "changelist")
 
