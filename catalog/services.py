@@ -86,12 +86,31 @@ def genres_ensure(*, names: Iterable[str]) -> tuple[dict[str, int], int]:
     Existing genres keep their names: staff may have renamed them. A genre filed
     before slugs kept marks ("नटक" for "नाटक") is found under that slug when its
     name is still the one the source gives, rather than created a second time.
+    Such a genre may also sit on the slug another name is filed under now ("बाल",
+    children, was filed as "बल", strength's slug): it moves to its own name's slug,
+    so that the other name gets a genre of its own instead of joining it.
     Returns the map and how many genres were created.
     """
     wanted: dict[str, str] = {}
     for name in names:
         wanted.setdefault(genre_slug(name), name)
-    ids = dict(Genre.objects.filter(slug__in=list(wanted)).values_list("slug", "pk"))
+    ids: dict[str, int] = {}
+    for slug, stored_name, pk in Genre.objects.filter(slug__in=list(wanted)).values_list(
+        "slug", "name", "pk"
+    ):
+        own = genre_slug(stored_name)
+        moved = (
+            stored_name != wanted[slug]
+            and own != slug
+            and _slug_before_marks(stored_name) == slug
+            and not Genre.objects.filter(slug=own).exists()
+        )
+        if moved:
+            Genre.objects.filter(pk=pk).update(slug=own)
+            if own in wanted:
+                ids[own] = pk
+        else:
+            ids[slug] = pk
     before: dict[str, list[str]] = {}
     for slug, name in wanted.items():
         old = _slug_before_marks(name)

@@ -308,6 +308,33 @@ def test_a_genre_filed_under_its_old_slug_is_found_again_not_duplicated(tmp_path
     assert Title.objects.get(external_id="42").genres.get() == old
 
 
+def test_a_name_whose_slug_is_another_genres_old_slug_is_not_filed_in_that_genre(tmp_path, regions):
+    # given: "बाल" (children) imported before vowel signs were kept, so filed under "बल",
+    # which is the slug "बल" (strength) is filed under now
+    children = Genre.objects.create(slug=STRENGTH_HI, name=CHILDREN_HI)
+    path = write(
+        tmp_path,
+        "movieId,title,genres\n"
+        f"43,Bal (2020),{STRENGTH_HI}\n"
+        f"44,Chhota Bheem (2008),{CHILDREN_HI}\n",
+    )
+
+    # when
+    run(path)
+    before = snapshot()
+    run(path)
+
+    # then: strength is a genre of its own, and children is still the genre it was
+    strength = Title.objects.get(external_id="43").genres.get()
+    assert strength.name == STRENGTH_HI
+    assert strength != children
+    assert Title.objects.get(external_id="44").genres.get() == children
+    assert Genre.objects.get(pk=children.pk).name == CHILDREN_HI
+    assert snapshot() == before
+    for genre in Genre.objects.all():
+        genre.full_clean()
+
+
 def test_a_generic_layout_with_named_columns_and_another_delimiter(tmp_path, regions):
     path = write(
         tmp_path,
