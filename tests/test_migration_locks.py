@@ -4,7 +4,8 @@ The signal log (every client batch), the page log (every homepage) and the
 title states (every play) are large and written all the time. A plain
 ``CREATE INDEX`` on one holds off every insert for as long as the build reads
 the table; a column type change, a ``SET NOT NULL`` or an unbatched ``UPDATE``
-holds its lock over a whole-table pass, and ``DROP INDEX`` without
+holds its lock over a whole-table pass, so does a new CHECK or foreign key
+validated as it is added (rather than ``NOT VALID`` and validated later), and ``DROP INDEX`` without
 ``CONCURRENTLY`` queues every insert behind the longest reader (a retrain's).
 The SQL each migration would run (what ``manage.py sqlmigrate`` prints) is read
 here: a new migration that does one of those to a big table fails, with the way
@@ -21,7 +22,7 @@ selects dropped or renamed.
 import re
 
 import pytest
-from django.db import connection
+from django.db import connection, models
 from django.db.migrations.loader import MigrationLoader
 
 #: The tables that are large and written on every request.
@@ -67,6 +68,16 @@ _HAZARDS = (
         "then ADD CONSTRAINT ... USING INDEX",
     ),
     (
+        # A CHECK or a foreign key (a new column's REFERENCES too) is validated by reading
+        # every row under a lock that holds off the table's writes.
+        re.compile(
+            rf'ALTER TABLE "?({_TABLES})"?[^;]*'
+            r"( ADD CONSTRAINT [^;]* (CHECK|FOREIGN KEY)| REFERENCES )(?![^;]*NOT VALID)"
+        ),
+        "validates a constraint by reading the whole table while its writes wait: add it "
+        "NOT VALID, then VALIDATE CONSTRAINT in a later migration (which lets writes through)",
+    ),
+    (
         re.compile(
             rf'ALTER TABLE "?({_TABLES})"?[^;]* ADD COLUMN [^;]* DEFAULT [^;]*'
             r"(clock_timestamp|random|gen_random_uuid|uuid_generate)",
@@ -91,7 +102,8 @@ _BREAKS_RUNNING_CODE = (
         "db_default",
     ),
     (
-        re.compile(r"DROP COLUMN|RENAME COLUMN|RENAME TO|DROP TABLE"),
+        # A table's RENAME TO, not an index's: no query names an index.
+        re.compile(r"DROP COLUMN|RENAME COLUMN|ALTER TABLE [^;]* RENAME TO|DROP TABLE"),
         "drops or renames what the running release still selects: first release code that "
         "no longer uses it (state-only, SeparateDatabaseAndState), drop it in a later one",
     ),
@@ -117,6 +129,21 @@ def _index_tables() -> dict[str, str]:
     return tables
 
 
+def _added_nullable(statement: str, statements: list[str]) -> bool:
+    """Whether ``statement`` drops the default of a column its migration adds as nullable.
+
+    Django gives a new column its Python default for the rows already there and then
+    drops it; a nullable column left without one is what the old release's inserts,
+    which do not name it, may leave NULL.
+    """
+    dropped = re.search(r'ALTER TABLE ("\w+") ALTER COLUMN ("\w+") DROP DEFAULT', statement)
+    if not dropped:
+        return False
+    table, column = (re.escape(name) for name in dropped.groups())
+    added = re.compile(rf"ALTER TABLE {table} ADD COLUMN {column} [^;]*(?<!NOT) NULL\b")
+    return any(added.search(other) for other in statements)
+
+
 def migration_hazards(
     loader: MigrationLoader, *, running_code: bool = False
 ) -> dict[tuple[str, str], list[str]]:
@@ -134,7 +161,7 @@ def migration_hazards(
                 f"{statement.strip()[:160]} ... {reason}"
                 for statement in statements
                 for pattern, reason in _BREAKS_RUNNING_CODE
-                if pattern.search(statement)
+                if pattern.search(statement) and not _added_nullable(statement, statements)
             ]
             continue
         # Removed index names are the model state's of the time: read them from the migration.
@@ -180,3 +207,83 @@ def test_no_new_migration_breaks_the_release_still_serving_while_it_runs() -> No
         f"{app}.{name}: {problem}" for (app, name), problems in new.items() for problem in problems
     )
     assert set(COMMITTED_BREAKING) <= set(hazards), set(COMMITTED_BREAKING) - set(hazards)
+
+
+def _with_migration(*operations: object) -> MigrationLoader:
+    """The project's migrations and one more after the last of recommendations'."""
+    from django.db import migrations
+
+    loader = MigrationLoader(connection)
+    (parent,) = loader.graph.leaf_nodes("recommendations")
+    migration = migrations.Migration("9999_probe", "recommendations")
+    migration.dependencies = [parent]
+    migration.operations = list(operations)
+    loader.graph.add_node(("recommendations", "9999_probe"), migration)
+    loader.graph.add_dependency(migration, ("recommendations", "9999_probe"), parent)
+    return loader
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda m: m.AddConstraint(
+            model_name="signal",
+            constraint=models.CheckConstraint(
+                condition=models.Q(position__gte=0), name="signal_probe_check"
+            ),
+        ),
+        lambda m: m.AddField(
+            model_name="signal",
+            name="probe",
+            field=models.ForeignKey(
+                "profiles.profile", models.CASCADE, null=True, db_index=False, related_name="+"
+            ),
+        ),
+        lambda m: m.AddIndex(
+            model_name="signal", index=models.Index(fields=["row"], name="signal_probe_row")
+        ),
+    ],
+    ids=["check constraint", "foreign key", "index (the probe's control)"],
+)
+def test_a_constraint_validated_over_a_big_table_is_a_hazard(operation) -> None:
+    # given: a new migration adding a constraint that PostgreSQL validates by reading every
+    # signal under the lock that holds off their inserts (no NOT VALID)
+    from django.db import migrations
+
+    loader = _with_migration(operation(migrations))
+
+    # when
+    hazards = migration_hazards(loader)
+
+    # then
+    assert ("recommendations", "9999_probe") in hazards
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda m: m.AddField(
+            model_name="pagelog",
+            name="probe",
+            field=models.CharField(max_length=8, null=True, default="x"),
+        ),
+        lambda m: m.RenameIndex(
+            model_name="signal", new_name="signal_probe_renamed", old_name="signal_profile_shown"
+        ),
+    ],
+    ids=["nullable column with a default", "index renamed"],
+)
+def test_a_change_the_serving_release_does_not_notice_is_no_break(operation) -> None:
+    # given: a nullable column whose Python default is dropped from the database (the old
+    # release's inserts leave it NULL, as it may be), or an index renamed (no query names it)
+    from django.db import migrations
+
+    loader = _with_migration(operation(migrations))
+
+    # when
+    hazards = migration_hazards(loader, running_code=True)
+
+    # then
+    assert ("recommendations", "9999_probe") not in hazards
