@@ -473,14 +473,18 @@ TONIGHT = {
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 
+# Time, level, logger and process on every line: an on-call search for ERROR, or for
+# recommendations.services.retraining, finds a failed retrain among gunicorn's and
+# Celery's own lines, and the process tells two gunicorn workers apart.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
+# A worker or beat replaces root's handlers with Celery's own (worker_hijack_root_logger),
+# whose format had no logger: "[...: ERROR/MainProcess] Retrain run 7 failed".
+CELERY_WORKER_LOG_FORMAT = LOG_FORMAT
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        # Time, level, logger and process on every line: an on-call search for ERROR, or for
-        # recommendations.services.retraining, finds a failed retrain among gunicorn's and
-        # Celery's own lines, and the process tells two gunicorn workers apart.
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
+        "plain": {"format": LOG_FORMAT},
         "django.server": {
             "()": "django.utils.log.ServerFormatter",
             "format": "[{server_time}] {message}",

@@ -3,7 +3,10 @@
 import contextlib
 import io
 import logging
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -75,3 +78,36 @@ def test_a_failure_says_when_where_and_how_bad_in_its_line(settings):
         r"\[\d+\] Retrain run 7 failed",
         line,
     ), line
+
+
+# A Celery worker as `celery -A config worker` sets it up: Celery replaces root's handlers
+# with its own (worker_hijack_root_logger), in its own format unless told otherwise.
+WORKER_LOG = """
+import logging
+from config.celery import app
+app.Worker(loglevel="INFO", pool_cls="solo", concurrency=1, quiet=True).setup_logging()
+logging.getLogger("recommendations.services.retraining").error("Retrain run %s failed", 7)
+"""
+
+
+def test_a_workers_failure_says_when_where_and_how_bad_in_its_line() -> None:
+    # given: a worker's process, its logging set up by Celery
+    # when: a retrain's failure is logged there (where retrains run)
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_LOG],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "C_FORCE_ROOT": "1"},
+        check=True,
+    )
+
+    # then: the worker's line reads as web's do, so the README's search for the
+    # retraining logger (or ERROR) finds it in the worker's log
+    lines = [line for line in done.stderr.splitlines() if "Retrain run 7" in line]
+    assert len(lines) == 1, done.stderr
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ERROR recommendations\.services\.retraining "
+        r"\[\d+\] Retrain run 7 failed",
+        lines[0],
+    ), lines[0]
