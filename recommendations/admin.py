@@ -234,6 +234,20 @@ def date_navigation(cl: ChangeList) -> dict[str, Any]:
     }
 
 
+class SortableByChangeList(ChangeList):
+    """A changelist that sorts only by the columns ``sortable_by`` names.
+
+    Django's hides the other columns' sort links but still sorts by any column an
+    ``?o=`` names: a bookmark from when the signal list's columns sorted, or a
+    hand-made URL, sorted ten million rows for a page's hundred (4 to 8 s).
+    """
+
+    def get_ordering_field(self, field_name: Any) -> Any:
+        if field_name not in self.sortable_by:
+            return None
+        return super().get_ordering_field(field_name)
+
+
 class ExactKeySearchMixin:
     """Search by indexed exact keys only; a substring search would scan the whole table.
 
@@ -359,6 +373,9 @@ class SignalAdmin(ExactKeySearchMixin, ReadOnlyAdmin):
     def variant(self, obj: Signal) -> int | None:
         # The id alone: joining variants for their labels would widen every page's query.
         return obj.artwork_variant_id
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return SortableByChangeList
 
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
         cl = super().get_changelist_instance(request)

@@ -800,8 +800,15 @@ def whole_table_reads(sql: str, params: tuple, table: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "query",
-    [{}, {"kind__exact": SignalKind.PLAY_START}, {"device__exact": "tv"}, {"p": "2"}],
-    ids=["all", "kind", "device", "page 2"],
+    [
+        {},
+        {"kind__exact": SignalKind.PLAY_START},
+        {"device__exact": "tv"},
+        {"p": "2"},
+        {"o": "1"},
+        {"o": "-3"},
+    ],
+    ids=["all", "kind", "device", "page 2", "sorted by URL", "sorted by URL, descending"],
 )
 def test_signal_pages_come_off_an_index_in_their_order(staff: Client, query) -> None:
     # given: ten million signals, of which a page shows a hundred
