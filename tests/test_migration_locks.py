@@ -174,7 +174,15 @@ def migration_hazards(
         for statement in statements:
             problems = [reason for pattern, reason in _HAZARDS if pattern.search(statement)]
             dropped = dropped_indexes.search(statement)
-            if dropped and dropped[2] in big_indexes:
+            if (
+                dropped
+                and (
+                    dropped[2] in big_indexes
+                    # A field's own index (db_index), named after its table: Django keeps the
+                    # table's first 26 characters of a name it must shorten.
+                    or dropped[2].startswith(tuple(table[:26] for table in BIG_TABLES))
+                )
+            ):
                 problems.append(
                     "drops an index without CONCURRENTLY, queuing every insert behind the "
                     "longest reader: use RemoveIndexConcurrently (atomic = False)"
@@ -240,15 +248,26 @@ def _with_migration(*operations: object) -> MigrationLoader:
                 "profiles.profile", models.CASCADE, null=True, db_index=False, related_name="+"
             ),
         ),
+        lambda m: m.AlterField(
+            model_name="profiletitlestate",
+            name="completed_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
         lambda m: m.AddIndex(
             model_name="signal", index=models.Index(fields=["row"], name="signal_probe_row")
         ),
     ],
-    ids=["check constraint", "foreign key", "index (the probe's control)"],
+    ids=[
+        "check constraint",
+        "foreign key",
+        "a field's index dropped",
+        "index (the probe's control)",
+    ],
 )
-def test_a_constraint_validated_over_a_big_table_is_a_hazard(operation) -> None:
+def test_a_new_migration_that_holds_a_big_tables_writes_is_a_hazard(operation) -> None:
     # given: a new migration adding a constraint that PostgreSQL validates by reading every
-    # signal under the lock that holds off their inserts (no NOT VALID)
+    # row under the lock that holds off their inserts (no NOT VALID), or dropping the index
+    # Django made for a field (db_index) without CONCURRENTLY
     from django.db import migrations
 
     loader = _with_migration(operation(migrations))
