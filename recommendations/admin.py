@@ -137,16 +137,20 @@ def date_bounds(queryset: QuerySet, field_name: str) -> tuple[Any, Any]:
     column's statistics stand in: the links may then reach a little short of,
     or past, the rows the filters leave. The statistics are as old as the last
     ``ANALYZE``, which autovacuum runs on ten million signals only after a million
-    more (days of them), so the first and last stored rows (two probes of the
-    primary key) widen them: without, the newest days, the ones the list shows
-    first, had no link until the next ``ANALYZE``.
+    more (days of them), so the table's first and last stored rows (two probes of
+    the primary key) widen them: without, the newest days, the ones the list shows
+    first, had no link until the next ``ANALYZE``. The table's, as the statistics
+    are, not the result's: under a filter (a year long past) the probe would walk
+    the key through every row after the filter's last one.
     """
     if estimated_rows(queryset) > EXACT_ROWS_MAX:
         bounds = column_bounds(queryset.model, field_name)
         if bounds is not None:
-            stored = queryset.values_list(field_name, flat=True)
+            stored = queryset.model._default_manager.using(queryset.db).values_list(
+                field_name, flat=True
+            )
             ends = [stored.order_by("pk").first(), stored.order_by("-pk").first()]
-            ends = [value for value in ends if value is not None]  # the filters left none
+            ends = [value for value in ends if value is not None]  # an emptied table
             return min([bounds[0], *ends]), max([bounds[1], *ends])
     found = queryset.aggregate(first=Min(field_name), last=Max(field_name))
     return found["first"], found["last"]

@@ -897,6 +897,14 @@ def test_signal_date_bar_from_statistics_reaches_the_signals_stored_since_analyz
     # then: the bar still leads to the newest signals (the list shows them first)
     assert "occurred_at__month=5" in top
     assert "occurred_at__month=9" in top
+    # and: under a filter too, the stored ends are the table's, two probes of its key: the
+    # result's would walk the key back through every row newer than the filter's last
+    with CaptureQueriesContext(connection) as queries:
+        staff.get(admin_url(Signal, "changelist"), {"occurred_at__year": "2025"})
+    probes = [q["sql"] for q in queries.captured_queries if "LIMIT 1" in q["sql"]]
+    probes = [sql for sql in probes if Signal._meta.db_table in sql and "ORDER BY" in sql]
+    assert len(probes) == 2, probes
+    assert not [sql for sql in probes if "WHERE" in sql], probes
     # and: a filter that leaves no row (the estimate is never below one) still opens
     none = staff.get(admin_url(Signal, "changelist"), {"kind__exact": SignalKind.ROW_SCROLL_PAST})
     assert none.status_code == 200
