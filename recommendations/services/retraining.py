@@ -1274,11 +1274,12 @@ def _worse_than_active(
     )
     if margin < 0:
         return (
-            f"Not better than the active version #{active.pk} by the {-margin:.0%} the "
+            f"Not better than the active version #{active.pk} by the {-margin * 100:g}% the "
             f"gate asks {figures}"
         )
     return (
-        f"Worse than the active version #{active.pk} by more than the {margin:.0%} margin {figures}"
+        f"Worse than the active version #{active.pk} by more than the {margin * 100:g}% "
+        f"margin {figures}"
     )
 
 

@@ -166,6 +166,7 @@ def test_a_version_worse_than_the_active_one_is_rejected_and_serving_is_unchange
         (-1.0, 1.0, 0.5, False),  # twice as good
         (-1.0, 0.99, 0.5, True),
         (-1.0, 0.0, 0.0, True),  # no hit for either: no improvement, however small the base
+        (-0.005, 0.5, 0.5, True),  # said as "by the 0.5%", not rounded to "by the 0%"
     ],
 )
 def test_the_gate_asks_a_negative_margin_for_an_improvement(
@@ -180,7 +181,7 @@ def test_the_gate_asks_a_negative_margin_for_an_improvement(
     assert bool(reason) is refused, reason
     if refused and margin < 0:  # said as the improvement it asked for, not a "-100% margin"
         assert "Not better than the active version" in reason
-        assert "by the 100% the gate asks" in reason
+        assert f"by the {-margin * 100:g}% the gate asks" in reason
 
 
 def test_rollback_serves_an_earlier_version_again(seeded):
