@@ -3,7 +3,6 @@
 import datetime as dt
 import io
 import threading
-import time
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -15,6 +14,7 @@ from catalog.selectors import catalogue_revision
 from catalog.services import UNKNOWN_RELEASE_DATE
 from recommendations.services.dataset_import import catalogue_import, title_name_and_year
 from regions.models import Availability
+from tests.db_waits import hold_until_waited_on
 from tests.factories import LanguageFactory, RegionFactory
 
 pytestmark = pytest.mark.django_db
@@ -574,17 +574,7 @@ def _rival_import(path, started: threading.Event, blocked: threading.Event) -> N
         with transaction.atomic():
             catalogue_import(path=path, regions=["IN"])
             started.set()
-            deadline = time.monotonic() + 30
-            with connection.cursor() as cursor:
-                while time.monotonic() < deadline:
-                    cursor.execute(
-                        "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
-                    )
-                    if cursor.fetchone()[0]:
-                        blocked.set()
-                        break
-                    time.sleep(0.05)
+            hold_until_waited_on(blocked)
     finally:
         connection.close()
 

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import threading
-import time
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -18,6 +17,7 @@ from accounts.models import Account
 from profiles.models import MAX_PROFILES_PER_ACCOUNT, Profile
 from profiles.services import LIMIT_MESSAGE, profile_create
 from profiles.unlock import WrongPin, profile_unlock
+from tests.db_waits import hold_until_waited_on
 from tests.factories import AccountFactory, LanguageFactory
 from tests.profiles.conftest import DAILY_CAP
 from tests.test_admin import form_data
@@ -103,17 +103,7 @@ def _rival_takes_the_last_slot(
         with transaction.atomic():
             profile_create(account=account, name="Rival")
             started.set()
-            deadline = time.monotonic() + 30
-            with connection.cursor() as cursor:
-                while time.monotonic() < deadline:
-                    cursor.execute(
-                        "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
-                    )
-                    if cursor.fetchone()[0]:
-                        blocked.set()
-                        break
-                    time.sleep(0.05)
+            hold_until_waited_on(blocked)
     finally:
         connection.close()
 

@@ -963,22 +963,29 @@ def continue_watching_scores(profile, titles) -> list[float]:
     return [float(inputs.continue_watching[np.searchsorted(title_ids, t.pk)]) for t in titles]
 
 
+def returning_series_beside_a_film(world, profile, two_episode_show, *, released: dt.date):
+    """A series ``profile`` finished six months ago whose second season came out on
+    ``released``, and a film it left at 40% three days ago: (series, film)."""
+    show, first, second = two_episode_show
+    for episode in (first, second):
+        record(profile, "play_start", show, days_ago=180.02, episode=episode)
+        record(profile, "complete", show, days_ago=180.01, episode=episode)
+    season_two = SeasonFactory(title=show, number=2, release_date=released)
+    EpisodeFactory(season=season_two, number=1)
+    film = world.titles["drama"][0]
+    record(profile, "play_start", film, days_ago=3.01)
+    record(profile, "progress", film, days_ago=3, value=40.0)
+    return show, film
+
+
 def test_a_series_back_for_a_new_season_is_as_fresh_as_the_season(
     world, household, two_episode_show
 ):
     # given: a series the profile finished six months ago, whose second season came out
     # yesterday, and a film it left at 40% three days ago
     account, asha, _ = household
-    show, first, second = two_episode_show
-    for episode in (first, second):
-        record(asha, "play_start", show, days_ago=180.02, episode=episode)
-        record(asha, "complete", show, days_ago=180.01, episode=episode)
     release = (NOW - dt.timedelta(days=1)).date()
-    season_two = SeasonFactory(title=show, number=2, release_date=release)
-    EpisodeFactory(season=season_two, number=1)
-    film = world.titles["drama"][0]
-    record(asha, "play_start", film, days_ago=3.01)
-    record(asha, "progress", film, days_ago=3, value=40.0)
+    show, film = returning_series_beside_a_film(world, asha, two_episode_show, released=release)
     model_train(region_code=world.region.code)
 
     # when
@@ -1001,16 +1008,8 @@ def test_a_new_seasons_day_starts_at_midnight_utc_whatever_the_sessions_time_zon
     # and a film left at 40% at 06:00 UTC that day, read on a database session whose time
     # zone is UTC-12 (a pooler that does not keep Django's SET TIME ZONE)
     account, asha, _ = household
-    show, first, second = two_episode_show
-    for episode in (first, second):
-        record(asha, "play_start", show, days_ago=180.02, episode=episode)
-        record(asha, "complete", show, days_ago=180.01, episode=episode)
     release = (NOW - dt.timedelta(days=2)).date()
-    season_two = SeasonFactory(title=show, number=2, release_date=release)
-    EpisodeFactory(season=season_two, number=1)
-    film = world.titles["drama"][0]
-    record(asha, "play_start", film, days_ago=3.01)
-    record(asha, "progress", film, days_ago=3, value=40.0)
+    show, film = returning_series_beside_a_film(world, asha, two_episode_show, released=release)
     six_am = dt.datetime.combine(release, dt.time(6), tzinfo=dt.UTC)
     ProfileTitleState.objects.filter(profile=asha, title=film).update(last_played_at=six_am)
     with connection.cursor() as cursor:
