@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 from django.test import Client
-from django.utils.log import configure_logging
+from django.utils.log import DEFAULT_LOGGING, configure_logging
 
 
 @contextlib.contextmanager
@@ -32,8 +32,11 @@ def process_log() -> Iterator[io.StringIO]:
     try:
         configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
         out = io.StringIO()
-        for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
-            for handler in getattr(logger, "handlers", []):
+        # Only the loggers the two configurations set up: another logger may keep a handler
+        # an earlier test left on a stream since closed (pytest's capture of its output).
+        configured = ["", *DEFAULT_LOGGING["loggers"], *settings.LOGGING.get("loggers", {})]
+        for name in configured:
+            for handler in logging.getLogger(name or None).handlers:
                 if type(handler) is logging.StreamHandler:
                     handler.setStream(out)
         yield out
