@@ -24,9 +24,10 @@ workers = Env().int("WEB_CONCURRENCY", default=2)
 # Warming happens before the fork, so a worker's boot is quick; keep the usual timeout.
 timeout = 30
 # One line per request on stdout (gunicorn writes none unless asked): ms= is the time to
-# the response's last byte, so a slow homepage is a grep and p50/p99 an awk over the log
-# (README, "Logs"). The request line, never a header: API and unlock tokens travel in
-# headers, and no endpoint reads a credential from the query string.
+# the response's last byte, so slow homepages and p50/p99 are a sed over the log that
+# reads the fields by their place (README, "Logs"). The request line, never a header:
+# API and unlock tokens travel in headers, and no endpoint reads a credential from the
+# query string.
 accesslog = "-"
 access_log_format = (
     '%(t)s access status=%(s)s ms=%(M)s bytes=%(b)s request="%(r)s" '

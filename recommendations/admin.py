@@ -160,8 +160,9 @@ def date_navigation(cl: ChangeList) -> dict[str, Any]:
     """The date hierarchy's links, from the bounds of the result instead of its distinct dates.
 
     Django's drill-down runs ``SELECT DISTINCT date_trunc(...)`` over every
-    matching row; ``MIN``/``MAX`` on an indexed column are two index probes. The
-    price is that a day or month without signals inside the range still gets a link.
+    matching row; the bounds are ``MIN``/``MAX`` of a small result, or for a large
+    one the column's statistics and two primary-key probes (:func:`date_bounds`).
+    The price is that a day or month without signals inside the range still gets a link.
     Returns the context of ``admin/date_hierarchy.html``.
     """
     field = cl.date_hierarchy

@@ -30,9 +30,10 @@ Model
     no public pickle-free format); scoring is one matrix-vector product,
     microseconds for 500 candidates; its log-loss fit gives probabilities that
     need only a light calibration; and its coefficients can be read and
-    checked by a person. Until ``min_rows`` logged impressions with enough
-    plays exist, a fixed, documented :class:`PriorBlend` is used and
-    :attr:`PlayRanker.mode` says ``"prior"``. After that the coefficients
+    checked by a person. Until ``min_rows`` training rows (tiles seen or
+    played, not every logged tile) with enough plays exist, a fixed,
+    documented :class:`PriorBlend` is used and :attr:`PlayRanker.mode` says
+    ``"prior"``. After that the coefficients
     start at the prior blend and move as far as the older logs justify (the
     maximum a posteriori fit of :mod:`~recommendations.engine.logistic`, in
     the features' own units), and the learned model replaces the prior only
