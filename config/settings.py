@@ -376,8 +376,10 @@ TONIGHT = {
     "CATALOGUE_REFRESH_SECONDS": env.float("TONIGHT_CATALOGUE_REFRESH_SECONDS", default=300.0),
     # Retraining (recommendations.services.retraining). The quality gate: a new cluster
     # version activates only if its holdout NDCG@10 is at most this fraction below the
-    # active version's on the same holdout. A negative margin asks for an improvement of at
-    # least that fraction, and a tie (0 against 0 on a small gate half) is none.
+    # active version's on the same held-out profiles (a cluster's gate half, the half its
+    # recipe was not chosen on; a fallback's every judged profile). A negative margin asks
+    # for an improvement of at least that fraction, and a tie (0 against 0 on a small gate
+    # half) is none.
     "RETRAIN_GATE_MARGIN": env.float("TONIGHT_RETRAIN_GATE_MARGIN", default=0.02),
     # The models a cluster's model must beat on the holdout to serve its cluster.
     "RETRAIN_COMPARE_WITH": tuple(
