@@ -64,7 +64,7 @@ Calibration and "% match"
     lower match.
 
     The prior is given the same scale: when :meth:`PlayRanker.fit` stays on
-    the prior but has at least :data:`MIN_REFERENCE_ROWS` logged impressions,
+    the prior but has at least :data:`MIN_REFERENCE_ROWS` training rows (seen or played),
     F is the distribution of the prior's probabilities of all of them at the
     serving position. With fewer (a new installation, nothing shown yet) there
     is no population of shown titles to be a percentile of, and F(p) = p: the
