@@ -530,34 +530,48 @@ def _expose(
             row_seen[row_offset[p] + r] = True
     if not shown_page:
         return
-    n = items.shape[0]
     reported_page = np.array(shown_page, dtype=np.int64)
     reported_row = np.array(shown_row, dtype=np.int64)
-    _, rank = _rank_keys(np.concatenate([items[:, 0], np.array(shown_title, dtype=np.int64)]))
-    width = int(rank.max()) + 1
-    item_key = page.astype(np.int64) * width + rank[:n]
-    reported_key = reported_page * width + rank[n:]
-    seen |= np.isin(item_key, reported_key)
+    group = showings.find(reported_page, np.array(shown_title, dtype=np.int64))
+    group_seen = np.zeros(showings.start.shape[0] - 1, dtype=bool)
+    group_seen[group[group >= 0]] = True
+    seen |= group_seen[showings.group]
     named = reported_row >= 0
     row_seen[row_offset[reported_page[named]] + reported_row[named]] = True
-    if not named.all():
-        first = showings.first()
-        hit = first[np.isin(item_key[first], reported_key[~named])]
-        row_seen[row_offset[page[hit]] + items[hit, 1]] = True
+    first = showings.first()[group[~named & (group >= 0)]]
+    row_seen[row_offset[page[first]] + items[first, 1]] = True
 
 
 @dataclass(frozen=True)
 class _Showings:
     """The impressions grouped by (page, title): ``order[start[g] : start[g + 1]]`` are
-    group ``g``'s, in display order, and ``group[i]`` is impression ``i``'s group."""
+    group ``g``'s, in display order, and ``group[i]`` is impression ``i``'s group.
+    ``titles`` are the distinct titles, sorted, and ``key[g]`` is group ``g``'s
+    ``page * len(titles) + `` its title's index in them (increasing with ``g``)."""
 
     group: npt.NDArray[np.int64]
     start: npt.NDArray[np.int64]
     order: npt.NDArray[np.int64]
+    titles: npt.NDArray[np.int64]
+    key: npt.NDArray[np.int64]
 
     def first(self) -> npt.NDArray[np.int64]:
         """Each group's first showing."""
         return self.order[self.start[:-1]]
+
+    def find(self, page: np.ndarray, title: np.ndarray) -> npt.NDArray[np.int64]:
+        """The group of each (page, title), -1 where the page did not show the title: a
+        search in the groups' sorted keys, so that matching a few reports to the pages'
+        impressions does not sort the impressions again."""
+        found = np.full(title.shape[0], -1, dtype=np.int64)
+        if not self.key.shape[0]:
+            return found
+        t = np.minimum(np.searchsorted(self.titles, title), self.titles.shape[0] - 1)
+        pair = page.astype(np.int64) * self.titles.shape[0] + t
+        g = np.minimum(np.searchsorted(self.key, pair), self.key.shape[0] - 1)
+        hit = (self.titles[t] == title) & (self.key[g] == pair)
+        found[hit] = g[hit]
+        return found
 
     def of(self, i: int) -> npt.NDArray[np.int64]:
         """Every showing of impression ``i``'s (page, title), in display order."""
@@ -570,16 +584,24 @@ def _title_showings(page: np.ndarray, title: np.ndarray) -> _Showings:
     n = title.shape[0]
     if not n:
         empty = np.empty(0, dtype=np.int64)
-        return _Showings(group=empty, start=np.zeros(1, dtype=np.int64), order=empty)
-    _, title_rank = _rank_keys(title)
-    pair = page.astype(np.int64) * (int(title_rank.max()) + 1) + title_rank
+        return _Showings(
+            group=empty, start=np.zeros(1, dtype=np.int64), order=empty, titles=empty, key=empty
+        )
+    titles, title_rank = _rank_keys(title)
+    pair = page.astype(np.int64) * titles.shape[0] + title_rank
     order = np.argsort(pair, kind="stable")
     head = np.ones(n, dtype=bool)
     head[1:] = pair[order][1:] != pair[order][:-1]
     group = np.empty(n, dtype=np.int64)
     group[order] = np.cumsum(head) - 1
     start = np.append(np.flatnonzero(head), n).astype(np.int64)
-    return _Showings(group=group, start=start, order=order)
+    return _Showings(
+        group=group,
+        start=start,
+        order=order,
+        titles=titles.astype(np.int64),
+        key=pair[order][head],
+    )
 
 
 def _repeats(showings: _Showings, played: np.ndarray) -> np.ndarray:
