@@ -252,6 +252,22 @@ def three_rows(profile):
     return page_log(profile, AT, rows, items), variants
 
 
+def first_row_on_screen(profile):
+    """:func:`three_rows`, of which the client reports the first row's tiles on screen, naming
+    the page and the row."""
+    page, variants = three_rows(profile)
+    for position, v in enumerate(variants[0]):
+        shown(
+            profile,
+            v.title_id,
+            AT + dt.timedelta(seconds=2),
+            page_id=page.pk,
+            row="top_picks",
+            position=position,
+        )
+    return page, variants
+
+
 def artwork_read():
     from artwork.selectors import artwork_impressions
 
@@ -264,16 +280,7 @@ def test_tiles_the_client_never_reported_on_screen_are_not_misses():
     # given a page of three rows, of which the viewer's client reports the first row's
     # tiles on screen (naming the page and the row), and nothing is played
     profile = ProfileFactory()
-    page, variants = three_rows(profile)
-    for position, v in enumerate(variants[0]):
-        shown(
-            profile,
-            v.title_id,
-            AT + dt.timedelta(seconds=2),
-            page_id=page.pk,
-            row="top_picks",
-            position=position,
-        )
+    _, variants = first_row_on_screen(profile)
 
     # when the page is labelled
     labelled = read()
@@ -290,9 +297,7 @@ def test_tiles_the_client_never_reported_on_screen_are_not_misses():
 def test_a_play_of_a_tile_never_reported_on_screen_is_still_learned_from():
     # given a page of which the client reports only the first row on screen
     profile = ProfileFactory()
-    page, variants = three_rows(profile)
-    for v in variants[0]:
-        shown(profile, v.title_id, AT + dt.timedelta(seconds=2), page_id=page.pk, row="top_picks")
+    page, variants = first_row_on_screen(profile)
 
     # when the viewer plays a title of the third row, naming the page (a play is evidence
     # enough that the tile was seen)
@@ -334,9 +339,7 @@ def test_a_row_scrolled_past_is_a_row_ranker_miss_but_its_tiles_are_not_seen():
     # given a page whose client reports the first row's tiles on screen and the second row
     # rapidly scrolled past (it was on screen, briefly)
     profile = ProfileFactory()
-    page, variants = three_rows(profile)
-    for v in variants[0]:
-        shown(profile, v.title_id, AT + dt.timedelta(seconds=2), page_id=page.pk, row="top_picks")
+    page, variants = first_row_on_screen(profile)
     SignalFactory(
         profile=profile,
         title=None,
@@ -392,9 +395,7 @@ def test_a_play_matched_by_session_to_a_tile_never_reported_on_screen_is_no_samp
     # page, of a title the page held in its third row, which the client never reported (the
     # viewer found it by search: the session rule credits the page, which did show it)
     profile = ProfileFactory()
-    page, variants = three_rows(profile)
-    for v in variants[0]:
-        shown(profile, v.title_id, AT + dt.timedelta(seconds=2), page_id=page.pk, row="top_picks")
+    _, variants = first_row_on_screen(profile)
     searched = variants[2][1]
     play(profile, searched.title, AT + dt.timedelta(minutes=5))
 
@@ -415,9 +416,7 @@ def test_a_play_matched_by_session_to_a_tile_reported_on_screen_is_a_play():
     # given a page whose client reports its first row on screen, and a later play, naming no
     # page, of one of those titles
     profile = ProfileFactory()
-    page, variants = three_rows(profile)
-    for v in variants[0]:
-        shown(profile, v.title_id, AT + dt.timedelta(seconds=2), page_id=page.pk, row="top_picks")
+    _, variants = first_row_on_screen(profile)
     play(profile, variants[0][1].title, AT + dt.timedelta(minutes=5))
 
     # when the page is labelled, then the seen tile is a play of its row and frame
