@@ -17,7 +17,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import EmptyResultSet, PermissionDenied
 from django.core.paginator import Paginator
-from django.db import OperationalError, connections, router, transaction
+from django.db import OperationalError, connections, transaction
 from django.db.models import Max, Min, Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import formats, timezone
@@ -65,7 +65,7 @@ class BoundedCountPaginator(Paginator):
         connection = connections[queryset.db]
         if connection.vendor != "postgresql":
             return super().count
-        estimate = estimated_rows(queryset)
+        estimate = self.estimated_rows
         if estimate > EXACT_ROWS_MAX:
             # Counting would only be given up on after COUNT_TIMEOUT_MS.
             return estimate
@@ -84,6 +84,11 @@ class BoundedCountPaginator(Paginator):
             # Cancelled: the savepoint's rollback also restored the timeout.
             return max(estimate, ESTIMATE_FLOOR)
 
+    @cached_property
+    def estimated_rows(self) -> int:
+        """The planner's estimate of the result, read once for the count and the date bar."""
+        return estimated_rows(self.object_list)
+
 
 def estimated_rows(queryset: QuerySet) -> int:
     """How many rows PostgreSQL's planner expects the queryset to hold (one ``EXPLAIN``)."""
@@ -100,7 +105,7 @@ def estimated_rows(queryset: QuerySet) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def column_bounds(model: type[Model], field_name: str) -> tuple[Any, Any] | None:
+def column_bounds(model: type[Model], field_name: str, using: str) -> tuple[Any, Any] | None:
     """The smallest and largest value of a column in the planner's statistics; None without.
 
     ``ANALYZE`` keeps a sample's extremes among the histogram bounds and most
@@ -108,7 +113,7 @@ def column_bounds(model: type[Model], field_name: str) -> tuple[Any, Any] | None
     them (a month's first or last signals) may go without a link of their own.
     """
     field = model._meta.get_field(field_name)
-    connection = connections[router_db(model)]
+    connection = connections[using]
     if connection.vendor != "postgresql":
         return None
     array = f"{field.db_type(connection)}[]"
@@ -125,11 +130,7 @@ def column_bounds(model: type[Model], field_name: str) -> tuple[Any, Any] | None
     return None if first is None else (first, last)
 
 
-def router_db(model: type[Model]) -> str:
-    return router.db_for_read(model) or "default"
-
-
-def date_bounds(queryset: QuerySet, field_name: str) -> tuple[Any, Any]:
+def date_bounds(queryset: QuerySet, field_name: str, rows: int) -> tuple[Any, Any]:
     """The first and last value of the queryset's date field, for the date bar's links.
 
     Exact when the result is small; for a large one (most of a signal table)
@@ -141,10 +142,11 @@ def date_bounds(queryset: QuerySet, field_name: str) -> tuple[Any, Any]:
     the primary key) widen them: without, the newest days, the ones the list shows
     first, had no link until the next ``ANALYZE``. The table's, as the statistics
     are, not the result's: under a filter (a year long past) the probe would walk
-    the key through every row after the filter's last one.
+    the key through every row after the filter's last one. ``rows`` is the result's
+    estimated size, which its paginator has already read.
     """
-    if estimated_rows(queryset) > EXACT_ROWS_MAX:
-        bounds = column_bounds(queryset.model, field_name)
+    if rows > EXACT_ROWS_MAX:
+        bounds = column_bounds(queryset.model, field_name, queryset.db)
         if bounds is not None:
             stored = queryset.model._default_manager.using(queryset.db).values_list(
                 field_name, flat=True
@@ -163,6 +165,7 @@ def date_navigation(cl: ChangeList) -> dict[str, Any]:
     matching row; the bounds are ``MIN``/``MAX`` of a small result, or for a large
     one the column's statistics and two primary-key probes (:func:`date_bounds`).
     The price is that a day or month without signals inside the range still gets a link.
+    ``cl``'s paginator is a :class:`BoundedCountPaginator`, whose estimate it reuses.
     Returns the context of ``admin/date_hierarchy.html``.
     """
     field = cl.date_hierarchy
@@ -189,7 +192,7 @@ def date_navigation(cl: ChangeList) -> dict[str, Any]:
             "choices": [{"title": day_title(chosen)}],
         }
 
-    bounds = date_bounds(cl.queryset, field)
+    bounds = date_bounds(cl.queryset, field, cl.paginator.estimated_rows)
     if bounds[0] is None:
         return {"show": False}
     first, last = (timezone.localtime(bound).date() for bound in bounds)

@@ -721,6 +721,16 @@ def test_signal_dates_are_navigated_without_listing_distinct_dates(staff: Client
     assert not [q for q in queries.captured_queries if "DATE_TRUNC" in q["sql"].upper()]
 
 
+def test_a_signal_page_asks_the_planner_for_its_row_estimate_once(staff: Client) -> None:
+    # the count and the date bar both need the result's estimated size: one EXPLAIN
+    with CaptureQueriesContext(connection) as queries:
+        page = staff.get(admin_url(Signal, "changelist")).content.decode()
+
+    assert "occurred_at__month=5" in page  # the date bar was drawn
+    explains = [q for q in queries.captured_queries if q["sql"].startswith("EXPLAIN")]
+    assert len(explains) == 1, explains
+
+
 def test_signal_search_uses_exact_keys(staff: Client) -> None:
     signal = Signal.objects.exclude(page_id=None).first()
     url = admin_url(Signal, "changelist")
