@@ -8,6 +8,8 @@ holding one is not a URL of the API (404), a query parameter holding one is
 bad input (400 naming it).
 """
 
+import re
+
 import django_filters
 from django import forms
 from drf_spectacular.utils import extend_schema_field
@@ -22,11 +24,12 @@ def id_from_text(text: str) -> int | None:
 
     ASCII digits only, at most :data:`ID_MAX`: ``str.isdigit()`` is also true of
     "²" (``int`` raises) and of "١٢" (which no household's id is written as), and
-    a 20-digit number is past every row. For the staff pages' search boxes and
-    links; the API reads ids through :class:`IdField` and :class:`IdConverter`.
+    a 20-digit number is past every row. The rule :class:`IdConverter` applies to a
+    URL's id, for the staff pages' search boxes and links; the API's query strings and
+    bodies read ids through :class:`IdField`.
     """
     text = text.strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+    if not re.fullmatch(IdConverter.regex, text):
         return None
     number = int(text)
     return number if number <= ID_MAX else None
@@ -41,8 +44,8 @@ class IdConverter:
     regex = "[0-9]{1,19}"
 
     def to_python(self, value: str) -> int:
-        number = int(value)
-        if number > ID_MAX:
+        number = id_from_text(value)
+        if number is None:
             raise ValueError(f"{value} is beyond the largest id ({ID_MAX})")  # Django: no match
         return number
 
