@@ -168,12 +168,20 @@ def test_a_file_without_genres_keeps_the_genres_titles_already_have(tmp_path, re
     assert Title.genres.through.objects.count() == before[2]
 
 
-def test_an_empty_genres_field_keeps_the_genres_a_title_already_has(tmp_path, regions):
+@pytest.mark.parametrize(
+    ("field", "spaced"),
+    [("", "   "), ("|", " | ")],  # separators alone: an export that joined empty values
+    ids=["empty", "separators"],
+)
+def test_a_genres_field_naming_no_genre_keeps_the_genres_a_title_already_has(
+    tmp_path, regions, field, spaced
+):
     # given an imported catalogue, with genres
     run(write(tmp_path, MOVIES), "--region", "IN")
 
-    # when a file with a genres column leaves the field empty on some rows
-    blanks = "movieId,title,genres\n1,Toy Story (1995),\n2,Jumanji (1995),   \n11,X (1995),Drama\n"
+    # when a file with a genres column names no genre on some rows, with or without spaces
+    blanks = f"movieId,title,genres\n1,Toy Story (1995),{field}\n2,Jumanji (1995),{spaced}\n"
+    blanks += "11,X (1995),Drama\n"
     output = run(write(tmp_path, blanks, name="blanks.csv"))
 
     # then those rows do not know their genres: the stored ones stay (only "(no genres
@@ -182,22 +190,6 @@ def test_an_empty_genres_field_keeps_the_genres_a_title_already_has(tmp_path, re
     assert genres_of("1") == ["adventure", "animation", "children", "comedy", "fantasy"]
     assert genres_of("2") == ["adventure", "children", "fantasy"]
     assert genres_of("11") == ["drama"]
-
-
-def test_a_genres_field_of_separators_alone_keeps_the_genres_a_title_already_has(tmp_path, regions):
-    # given an imported catalogue, with genres
-    run(write(tmp_path, MOVIES), "--region", "IN")
-
-    # when a file's genres field holds separators but no genre (an export that joined
-    # empty values), on its own or with spaces
-    blanks = "movieId,title,genres\n1,Toy Story (1995),|\n2,Jumanji (1995), | \n"
-    output = run(write(tmp_path, blanks, name="separators.csv"))
-
-    # then the rows name no genre, so they do not know them: the stored ones stay, as for
-    # an empty field (only "(no genres listed)" says "none")
-    assert "2 titles read: 0 created, 0 updated, 2 unchanged" in output
-    assert genres_of("1") == ["adventure", "animation", "children", "comedy", "fantasy"]
-    assert genres_of("2") == ["adventure", "children", "fantasy"]
 
 
 def test_titles_with_windows_staff_set_in_a_region_get_no_open_window_there(tmp_path, regions):
