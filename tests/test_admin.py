@@ -860,14 +860,21 @@ def test_signal_search_by_page_reads_only_its_profiles_signals(staff: Client) ->
     ), where
 
 
-def test_signal_date_bar_of_a_large_result_reads_the_planner_statistics(
-    staff: Client, monkeypatch
-) -> None:
-    # given: a result too large for its first and last moment to be read quickly
-    # (MIN and MAX of occurred_at read every signal: no B-tree index on it)
+@pytest.fixture
+def large_analyzed_signals(staff: Client, monkeypatch) -> None:
+    """The signals as a result too large for its exact figures, and their statistics read.
+
+    MIN and MAX of occurred_at read every signal (no B-tree index on it), as COUNT does.
+    """
     monkeypatch.setattr(signal_admin, "EXACT_ROWS_MAX", 0)
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {Signal._meta.db_table}")
+
+
+def test_signal_date_bar_of_a_large_result_reads_the_planner_statistics(
+    staff: Client, large_analyzed_signals
+) -> None:
+    # given: a result too large for its first and last moment to be read quickly
 
     # when
     with CaptureQueriesContext(connection) as queries:
@@ -885,14 +892,11 @@ def test_signal_date_bar_of_a_large_result_reads_the_planner_statistics(
 
 
 def test_signal_date_bar_from_statistics_reaches_the_signals_stored_since_analyze(
-    staff: Client, monkeypatch
+    staff: Client, large_analyzed_signals
 ) -> None:
     # given: statistics read when the signals ended in July, and a signal stored since
     # (autovacuum analyzes a ten-million-row table only after a million more: days of
     # signals, which the statistics do not know of)
-    monkeypatch.setattr(signal_admin, "EXACT_ROWS_MAX", 0)
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {Signal._meta.db_table}")
     newest = Signal.objects.order_by("-pk").first()
     SignalFactory(
         profile=newest.profile,
