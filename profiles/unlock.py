@@ -147,9 +147,9 @@ class PinFailureThrottle(SimpleRateThrottle):
             f"_w{window}_{duration}_{int(now // duration)}"
         )
 
-    def keys(self) -> list[str]:
-        """The cache keys of the windows the present moment falls in."""
-        now = self.timer()
+    def keys(self, now: float | None = None) -> list[str]:
+        """The cache keys of the windows ``now`` falls in (default: the throttle's clock)."""
+        now = self.timer() if now is None else now
         return [self._key(w, duration, now) for w, (_, duration) in enumerate(self.windows)]
 
     def state(self, now: float | None = None) -> list[PinWindow]:
@@ -158,7 +158,7 @@ class PinFailureThrottle(SimpleRateThrottle):
         Attempts being checked are included.
         """
         now = self.timer() if now is None else now
-        keys = [self._key(w, duration, now) for w, (_, duration) in enumerate(self.windows)]
+        keys = self.keys(now)
         used = self.cache.get_many(keys)
         return [
             PinWindow(
@@ -185,8 +185,7 @@ class PinFailureThrottle(SimpleRateThrottle):
         the short rate does not also spend the daily budget.
         """
         now = self.timer()
-        for w, (limit, duration) in enumerate(self.windows):
-            key = self._key(w, duration, now)
+        for key, (limit, duration) in zip(self.keys(now), self.windows, strict=True):
             # Twice the window: the key cannot expire between add and incr while
             # its window is current (Django's incr of a missing key is an error).
             self.cache.add(key, 0, timeout=2 * duration)
