@@ -171,3 +171,24 @@ def test_a_body_sent_as_identity_is_read(api_client, profile, coding):
     )
 
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=B"]
+)
+def test_a_compressed_form_body_is_a_415_too(api_client, profile, content_type):
+    # The browsable API's forms go through DRF's form and multipart parsers, not the JSON
+    # ones: a compressed body must be refused there as well, not read as garbled fields.
+    response = api_client.generic(
+        "PATCH",
+        f"/api/v1/profiles/{profile.pk}/",
+        gzip.compress(b"name=Meera"),
+        content_type=content_type,
+        HTTP_CONTENT_ENCODING="gzip",
+    )
+
+    assert response.status_code == 415, response.content
+    assert response.json()["code"] == "unsupported_media_type"
+    profile.refresh_from_db()
+    assert profile.name == "Asha"
