@@ -20,6 +20,8 @@ selects dropped or renamed.
 """
 
 import re
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import pytest
 from django.db import connection, models
@@ -144,26 +146,23 @@ def _added_nullable(statement: str, statements: list[str]) -> bool:
     return any(added.search(other) for other in statements)
 
 
-def migration_hazards(
-    loader: MigrationLoader, *, running_code: bool = False
-) -> dict[tuple[str, str], list[str]]:
-    """Every migration's statements that hold a big table's lock over a pass of it
-    (``running_code``: that break the release still serving while it runs)."""
+def _project_sql(loader: MigrationLoader) -> Iterator[tuple[tuple[str, str], Any, list[str]]]:
+    """Each of the project's migrations, with the SQL ``sqlmigrate`` would print for it."""
+    for key, migration in loader.graph.nodes.items():
+        if key[0] in PROJECT_APPS:
+            yield key, migration, loader.collect_sql([(migration, False)])
+
+
+def _found(problems: Iterable[tuple[str, str]]) -> list[str]:
+    return [f"{statement.strip()[:160]} ... {reason}" for statement, reason in problems]
+
+
+def migration_hazards(loader: MigrationLoader) -> dict[tuple[str, str], list[str]]:
+    """Every migration's statements that hold a big table's lock over a pass of it."""
     dropped_indexes = re.compile(r'DROP INDEX (?!CONCURRENTLY)(IF EXISTS )?"?(\w+)"?')
     big_indexes = set(_index_tables())
     found: dict[tuple[str, str], list[str]] = {}
-    for key, migration in loader.graph.nodes.items():
-        if key[0] not in PROJECT_APPS:
-            continue
-        statements = loader.collect_sql([(migration, False)])
-        if running_code:
-            found[key] = [
-                f"{statement.strip()[:160]} ... {reason}"
-                for statement in statements
-                for pattern, reason in _BREAKS_RUNNING_CODE
-                if pattern.search(statement) and not _added_nullable(statement, statements)
-            ]
-            continue
+    for key, migration, statements in _project_sql(loader):
         # Removed index names are the model state's of the time: read them from the migration.
         for operation in migration.operations:
             name = getattr(operation, "name", "")
@@ -187,9 +186,21 @@ def migration_hazards(
                     "drops an index without CONCURRENTLY, queuing every insert behind the "
                     "longest reader: use RemoveIndexConcurrently (atomic = False)"
                 )
-            found.setdefault(key, []).extend(
-                f"{statement.strip()[:160]} ... {reason}" for reason in problems
-            )
+            found.setdefault(key, []).extend(_found((statement, r) for r in problems))
+    return {key: problems for key, problems in found.items() if problems}
+
+
+def running_code_breaks(loader: MigrationLoader) -> dict[tuple[str, str], list[str]]:
+    """Every migration's statements that break the release still serving while it runs."""
+    found = {
+        key: _found(
+            (statement, reason)
+            for statement in statements
+            for pattern, reason in _BREAKS_RUNNING_CODE
+            if pattern.search(statement) and not _added_nullable(statement, statements)
+        )
+        for key, _, statements in _project_sql(loader)
+    }
     return {key: problems for key, problems in found.items() if problems}
 
 
@@ -208,7 +219,7 @@ def test_no_new_migration_holds_a_big_tables_lock_over_a_pass_of_it() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_no_new_migration_breaks_the_release_still_serving_while_it_runs() -> None:
-    hazards = migration_hazards(MigrationLoader(connection), running_code=True)
+    hazards = running_code_breaks(MigrationLoader(connection))
 
     new = {key: problems for key, problems in hazards.items() if key not in COMMITTED_BREAKING}
     assert not new, "\n".join(
@@ -302,7 +313,7 @@ def test_a_change_the_serving_release_does_not_notice_is_no_break(operation) -> 
     loader = _with_migration(operation(migrations))
 
     # when
-    hazards = migration_hazards(loader, running_code=True)
+    hazards = running_code_breaks(loader)
 
     # then
     assert ("recommendations", "9999_probe") not in hazards
