@@ -725,14 +725,21 @@ class RegionEvaluation:
             self.seconds[f"refit {scope}"] = round(time.perf_counter() - started, 3)
         return self._refits[key]
 
+    def judged_on(
+        self, cluster_id: int, half: Literal["choice", "gate"] | None = None
+    ) -> npt.NDArray[np.int64] | None:
+        """The cluster's judged held-out profiles, or one of their halves (None: not judged)."""
+        judged = self.judged.get(cluster_id)
+        if judged is None or half is None:
+            return judged
+        return self.halves[cluster_id][("choice", "gate").index(half)]
+
     def measure(
         self, parts: Parts, cluster_id: int, *, half: Literal["choice", "gate"] | None = None
     ) -> RankingMetrics | None:
         """``Σ weight · model`` on the cluster's judged held-out profiles (its table row's), or
         on one of their halves (``"choice"`` or ``"gate"``, :func:`holdout_halves`)."""
-        judged = self.judged.get(cluster_id)
-        if judged is not None and half is not None:
-            judged = self.halves[cluster_id][("choice", "gate").index(half)]
+        judged = self.judged_on(cluster_id, half)
         if judged is None or judged.size == 0:
             return None
         return _measure({"model": parts}, judged, self.split.holdout, self.not_here)["model"]

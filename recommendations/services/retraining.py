@@ -1552,7 +1552,7 @@ def _cluster_finish(
             active_ndcg = _active_version_ndcg(
                 version=active,
                 split=evaluation.split,
-                judged=evaluation.halves[key][1],
+                judged=evaluation.judged_on(key, "gate"),
                 title_ids=signals.title_ids,
                 not_here=evaluation.not_here,
             )
