@@ -22,7 +22,7 @@ from config.api.strict import (
 
 from .models import PIN_LENGTH, Profile
 from .selectors import profile_for_request, profile_get, profile_list
-from .services import profile_create, profile_delete, profile_update
+from .services import profile_change_locked, profile_create, profile_delete, profile_update
 from .unlock import (
     UNLOCK_HEADER,
     profile_change_check,
@@ -207,11 +207,13 @@ class ProfileDetailApi(NoQueryOnWrites, APIView):
         parameters=[UNLOCK_PARAMETER],
     )
     def patch(self, request: Request, profile_id: int) -> Response:
-        profile = profile_get(account=account_for_request(request), profile_id=profile_id)
-        serializer = ProfileInputSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        profile_change_check(request=request, profile=profile, changes=serializer.validated_data)
-        profile = profile_update(profile=profile, **serializer.validated_data)
+        account = account_for_request(request)
+        with profile_change_locked(account=account, profile_id=profile_id) as profile:
+            serializer = ProfileInputSerializer(data=request.data, partial=True)
+            serializer.is_valid(raise_exception=True)
+            changes = serializer.validated_data
+            profile_change_check(request=request, profile=profile, changes=changes)
+            profile = profile_update(profile=profile, **changes)
         return Response(ProfileOutputSerializer(profile).data)
 
     @extend_schema(
@@ -222,9 +224,10 @@ class ProfileDetailApi(NoQueryOnWrites, APIView):
         parameters=[UNLOCK_PARAMETER],
     )
     def delete(self, request: Request, profile_id: int) -> Response:
-        profile = profile_get(account=account_for_request(request), profile_id=profile_id)
-        profile_change_check(request=request, profile=profile)
-        profile_delete(profile=profile)
+        account = account_for_request(request)
+        with profile_change_locked(account=account, profile_id=profile_id) as profile:
+            profile_change_check(request=request, profile=profile)
+            profile_delete(profile=profile)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

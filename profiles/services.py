@@ -1,7 +1,8 @@
 """State changes for profiles. The five-profile limit is decided here, under a row lock."""
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
@@ -10,6 +11,7 @@ from accounts.models import Account
 from catalog.models import Language, MaturityLevel
 
 from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, NAME_TAKEN_MESSAGE, Profile
+from .selectors import profile_get
 from .unlock import PinFailureThrottle, profile_pin_lock_until
 
 LIMIT_MESSAGE = f"An account can have at most {MAX_PROFILES_PER_ACCOUNT} profiles."
@@ -142,6 +144,24 @@ def profile_update(
     if preferred_languages is not None:
         profile.preferred_languages.set(preferred_languages)
     return profile
+
+
+@contextmanager
+def profile_change_locked(*, account: Account, profile_id: int) -> Iterator[Profile]:
+    """The account's profile (404 if not its), read afresh under the account's row lock.
+
+    For a change or deletion that is checked against the profile first
+    (:func:`profiles.unlock.profile_change_check`): the check, and the write
+    that follows it in the block, must see the profile as it is. Read before
+    the lock, a guardian's change committed meanwhile (a PIN set, kids turned
+    on) went unchecked, and the device's rename wrote the whole stale row back
+    over it. The lock is the one :func:`profile_create` and
+    :func:`profile_update` take, so one household's profile changes happen one
+    after another; the block is one transaction.
+    """
+    with transaction.atomic():
+        Account.objects.select_for_update().only("pk").get(pk=account.pk)
+        yield profile_get(account=account, profile_id=profile_id)
 
 
 def profile_delete(*, profile: Profile) -> None:

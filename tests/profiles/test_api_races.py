@@ -1,0 +1,68 @@
+"""A device's change or deletion racing a guardian's restriction of the same profile.
+
+The device's request is checked against the profile as it reads it; a guardian's
+change that commits between that read and the device's write must be what the
+device's request is checked against, and must not be written over.
+"""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+from django.urls import reverse
+
+from profiles.models import KIDS_MATURITY_CAP, Profile
+from profiles.services import profile_update
+from tests.conftest import token_client
+from tests.db_waits import hold_until_waited_on
+from tests.factories import AccountFactory, ProfileFactory
+
+
+def _guardian_restricts(profile_id: int, started: threading.Event, blocked: threading.Event):
+    """Make the profile a PIN-protected kids profile, held uncommitted until someone waits.
+
+    What a guardian's unlocked request does; the service is called directly, as its
+    transaction must stay open until the device's request is seen waiting on it.
+    """
+    try:
+        with transaction.atomic():
+            profile_update(profile=Profile.objects.get(pk=profile_id), is_kids=True, pin="2468")
+            started.set()
+            hold_until_waited_on(blocked)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [("patch", {"name": "Mine now"}), ("delete", None)],
+    ids=["rename", "delete"],
+)
+def test_a_change_racing_a_guardians_restriction_is_checked_against_it(method, body):
+    # given: an adult profile without a PIN, read by a device while a guardian's change
+    # that makes it a PIN-protected kids profile is being written
+    account = AccountFactory()
+    profile = ProfileFactory(account=account, name="Teen")
+    client = token_client(account)
+    started, blocked = threading.Event(), threading.Event()
+    guardian = threading.Thread(target=_guardian_restricts, args=(profile.pk, started, blocked))
+    guardian.start()
+
+    # when: the device renames or deletes it, without the PIN it has not been told of
+    try:
+        assert started.wait(30)
+        response = getattr(client, method)(
+            reverse("v1:profile-detail", args=[profile.pk]), body, format="json"
+        )
+    finally:
+        guardian.join()
+
+    # then: refused as a PIN-protected profile, and the guardian's restriction stands
+    assert blocked.is_set(), "the device's request never waited on the guardian's change"
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "profile_locked"
+    profile = Profile.objects.get(pk=profile.pk)
+    assert (profile.is_kids, profile.maturity_limit) == (True, KIDS_MATURITY_CAP)
+    assert profile.has_pin
+    assert profile.name == "Teen"
