@@ -53,6 +53,16 @@ class IdConverter:
         return str(value)
 
 
+def is_id_text(text: str) -> bool:
+    """Whether ``text`` is written as an id is: ASCII digits, surrounding blanks aside.
+
+    ``int()`` also reads other scripts' digits ("٢"), and DRF's and Django's integer
+    fields "2.0" and "+2": each would name the same row as "2" where a path, through
+    :class:`IdConverter`, refuses them.
+    """
+    return re.fullmatch("[0-9]+", text.strip()) is not None
+
+
 class IdField(serializers.IntegerField):
     """An id in a query string or body: 1 to :data:`ID_MAX`, a 400 naming the field otherwise."""
 
@@ -61,12 +71,26 @@ class IdField(serializers.IntegerField):
         kwargs.setdefault("max_value", ID_MAX)
         super().__init__(**kwargs)
 
+    def to_internal_value(self, data: object) -> int:
+        if isinstance(data, str) and not is_id_text(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class IdFormField(forms.IntegerField):
+    """Django's integer field, refusing what :func:`is_id_text` refuses."""
+
+    def to_python(self, value: object) -> int | None:
+        if isinstance(value, str) and value.strip() and not is_id_text(value):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
 
 @extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": ID_MAX})
 class IdFilter(django_filters.NumberFilter):
     """An id filter (django-filter): 1 to :data:`ID_MAX`, a 400 naming the parameter otherwise."""
 
-    field_class = forms.IntegerField
+    field_class = IdFormField
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("min_value", 1)
