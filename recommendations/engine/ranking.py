@@ -52,8 +52,8 @@ Calibration and "% match"
     position effect taken out, which is what ranking needs. The held-out
     impressions' take rates at their logged positions are lower.
 
-    The match is ``round(99 * F(p))`` where F is the empirical distribution of
-    the calibrated probabilities of those held-out impressions **re-scored at
+    The match is ``round(99 * F(p))`` where F is the (sample-weighted) empirical
+    distribution of the calibrated probabilities of those held-out impressions **re-scored at
     the serving position** (:func:`at_serving_position`; 101 stored quantiles,
     linearly interpolated): "87% match" means the title is more likely to be
     played than 87% of the titles we showed, all compared as if shown first.
@@ -103,6 +103,7 @@ __all__ = [
     "hour_bucket",
     "hour_genre_affinity",
     "local_hour_and_weekday",
+    "weighted_quantiles",
 ]
 
 _KIND = "tonight.play_ranker"
@@ -297,6 +298,32 @@ SERVING_POSITION = 0
 
 #: Logged impressions the prior needs for a percentile "% match" (see the module docstring).
 MIN_REFERENCE_ROWS = 1000
+
+
+def weighted_quantiles(
+    values: npt.ArrayLike, levels: npt.ArrayLike, weights: npt.ArrayLike | None = None
+) -> npt.NDArray[np.float64]:
+    """Quantiles of ``values`` at ``levels`` where each value counts ``weights`` times.
+
+    Without weights, or with equal ones, the same as ``numpy.quantile`` (linear
+    interpolation): the sorted values sit at the levels ``(S_i - w_i) / (S - w_last)``
+    of their cumulative weights ``S_i`` (``i / (n - 1)`` for equal weights), and a
+    level between two of them is interpolated.
+    """
+    data = np.asarray(values, dtype=np.float64).reshape(-1)
+    at = np.asarray(levels, dtype=np.float64)
+    if weights is None:
+        return np.quantile(data, at)
+    weight = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if weight.shape != data.shape or np.any(~np.isfinite(weight) | (weight <= 0)):
+        raise ValueError("weights must be positive and finite, one per value")
+    order = np.argsort(data, kind="stable")
+    data, weight = data[order], weight[order]
+    if data.shape[0] == 1:
+        return np.full(at.shape, data[0])
+    cumulative = np.cumsum(weight)
+    position = (cumulative - weight) / (cumulative[-1] - weight[-1])
+    return np.interp(at, position, data)
 
 
 def hour_bucket(hour: npt.ArrayLike) -> npt.NDArray[np.int8]:
@@ -769,7 +796,7 @@ class PlayRanker:
         if not enough:
             self._use_prior()
             if n >= MIN_REFERENCE_ROWS:
-                self.match_quantiles = self._reference_quantiles(matrix)
+                self.match_quantiles = self._reference_quantiles(matrix, weights)
             return self
 
         # The fit starts from the prior and moves as far as the older logs justify; the
@@ -799,7 +826,7 @@ class PlayRanker:
         )
         if self.learned_log_loss > self.prior_log_loss:
             self._use_prior()
-            self.match_quantiles = self._reference_quantiles(matrix)
+            self.match_quantiles = self._reference_quantiles(matrix, weights)
             return self
         self.feature_mean = np.zeros(len(FEATURE_NAMES))
         self.feature_scale = np.ones(len(FEATURE_NAMES))
@@ -818,14 +845,23 @@ class PlayRanker:
         slope = float(platt.coef_[0, 0])
         if slope > 0:  # a non-positive slope means no usable signal; keep the raw model
             self.platt_slope, self.platt_intercept = slope, float(platt.intercept_[0])
-        self.match_quantiles = self._reference_quantiles(matrix[split:])
+        self.match_quantiles = self._reference_quantiles(
+            matrix[split:], None if weights is None else weights[split:]
+        )
         self.mode = "learned"
         return self
 
-    def _reference_quantiles(self, logged: np.ndarray) -> npt.NDArray[np.float64]:
-        """Quantiles of the probabilities of logged impressions as serving would score them."""
+    def _reference_quantiles(
+        self, logged: np.ndarray, weights: np.ndarray | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Quantiles of the probabilities of logged impressions as serving would score them.
+
+        Weighted by ``weights``: training keeps a sample of a page's unplayed tiles,
+        each weighted for the ones left out, and the match is a percentile among
+        all the titles shown, not among a sample where plays are overrepresented.
+        """
         served = self.predict_proba(at_serving_position(logged)).astype(np.float64)
-        return np.quantile(served, _LEVELS)
+        return weighted_quantiles(served, _LEVELS, weights)
 
     def _use_prior(self) -> None:
         """Express the prior blend in the learned model's parameters: one scoring path."""

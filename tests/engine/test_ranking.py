@@ -319,6 +319,39 @@ def test_served_titles_get_the_percentile_of_what_was_shown_despite_a_position_e
     assert np.mean(matches >= 90) == pytest.approx(0.1, abs=0.03)
 
 
+def test_the_match_percentile_undoes_the_sampling_of_unplayed_impressions():
+    # given: training keeps every play and a quarter of the misses, weighted 4 to stand for
+    # the rest (as ranker training samples a page's unplayed tiles)
+    features, labels = logged_impressions(40000, row_effect=2.0, slot_effect=1.5)
+    keep = labels | (np.random.default_rng(5).random(labels.shape[0]) < 0.25)
+    weights = np.where(labels, 1.0, 4.0)[keep]
+    ranker = PlayRanker(random_state=0).fit(features[keep], labels[keep], sample_weight=weights)
+    held_out, _ = logged_impressions(20000, seed=11, row_effect=2.0, slot_effect=1.5)
+
+    # when
+    matches = served_matches(ranker, held_out)
+
+    # then: percentiles of everything shown, not of a sample where plays are four times as
+    # common (which put the median near 45 and one title in fifteen at 90 or more)
+    assert ranker.mode == "learned"
+    assert np.median(matches) == pytest.approx(49, abs=2)
+    assert np.mean(matches >= 90) == pytest.approx(0.1, abs=0.015)
+
+
+def test_the_priors_percentile_scale_undoes_the_sampling_of_unplayed_impressions():
+    features, labels = logged_impressions(8000, row_effect=2.0, slot_effect=1.5)
+    keep = labels | (np.random.default_rng(6).random(labels.shape[0]) < 0.25)
+    weights = np.where(labels, 1.0, 4.0)[keep]
+    ranker = PlayRanker(min_rows=50000).fit(features[keep], labels[keep], sample_weight=weights)
+    held_out, _ = logged_impressions(20000, seed=12, row_effect=2.0, slot_effect=1.5)
+
+    matches = served_matches(ranker, held_out)
+
+    assert ranker.mode == "prior"
+    assert np.median(matches) == pytest.approx(49, abs=3)
+    assert np.mean(matches >= 90) == pytest.approx(0.1, abs=0.02)
+
+
 def test_the_prior_with_some_logged_pages_uses_the_same_percentile_scale():
     features, labels = logged_impressions(2000, row_effect=2.0, slot_effect=1.5)
     ranker = PlayRanker(min_rows=5000).fit(features, labels)
