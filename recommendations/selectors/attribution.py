@@ -114,7 +114,8 @@ class AttributedImpressions:
 
     Per page (index ``p``): ``page_ids[p]``, ``page_profile[p]``,
     ``page_time[p]``, ``page_device[p]``, ``page_hour[p]``,
-    ``page_weekday[p]``, ``page_model_version[p]``, ``page_region[p]``; and
+    ``page_weekday[p]``, ``page_model_version[p]``, ``page_region[p]``,
+    ``page_cluster[p]`` (the taste cluster's name as logged, "" for none); and
     its rows ``row_page``, ``row_index``, ``row_kind`` (index into ``ROW_TYPES``),
     ``row_strength``, ``row_played`` (one entry per shown row).
 
@@ -152,6 +153,7 @@ class AttributedImpressions:
     page_weekday: npt.NDArray[np.int8]
     page_model_version: npt.NDArray[np.int64]
     page_region: list[str]
+    page_cluster: list[str]
     page: npt.NDArray[np.int32]
     title_id: npt.NDArray[np.int64]
     row: npt.NDArray[np.int16]
@@ -270,6 +272,7 @@ def page_impressions_attributed(
         "region",
         "rows",
         "items",
+        "cluster",
     )
     ordered = pages.order_by("generated_at", "id")
     if wanted is None:
@@ -405,6 +408,7 @@ def page_impressions_attributed(
         page_weekday=np.array([r[5] for r in kept_rows], dtype=np.int8),
         page_model_version=np.array([r[6] or 0 for r in kept_rows], dtype=np.int64),
         page_region=[r[7] for r in kept_rows],
+        page_cluster=[r[10] for r in kept_rows],
         page=new_page[page[keep_item]],
         title_id=items[keep_item, 0],
         row=items[keep_item, 1].astype(np.int16),

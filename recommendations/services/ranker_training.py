@@ -10,7 +10,8 @@ and builds both rankers' training rows **the way serving builds its inputs**:
   :func:`~recommendations.serving.scoring.ranking_inputs` /
   :func:`~recommendations.serving.scoring.ranking_features` as a request,
   with the model version that served the page, in the hour and weekday it was
-  served for (logged: a client may ask for another moment's); the rows of the shown
+  served for (logged: a client may ask for another moment's) and the taste cluster it
+  was served in (logged by name: :class:`_ServedClusters`); the rows of the shown
   titles get their logged row and slot positions (serving leaves those at 0). Of the
   impressions the viewer saw (attribution's ``exposed``: the tiles the client reported
   on screen, a play naming the page among them, or every tile of a page whose client
@@ -107,7 +108,7 @@ from recommendations.serving.homepage import (
 from recommendations.serving.recommend import history_on_index, profile_history_rows
 from recommendations.serving.scoring import ScoringContext, ranking_features, ranking_inputs
 from recommendations.signal_events import SignalEvent
-from regions.models import Region
+from regions.models import Region, TasteCluster
 
 logger = logging.getLogger(__name__)
 
@@ -341,6 +342,34 @@ def _pages_of_profiles(logged: AttributedImpressions) -> dict[int, npt.NDArray[n
     }
 
 
+class _ServedClusters:
+    """The taste cluster a logged page was served in, from the name its log keeps.
+
+    Scoring reads the cluster's trending row (the ``cluster_popularity`` features), and
+    a profile's cluster changes: a new profile has none until a retrain assigns it one,
+    and every retrain reassigns them. Training a page with the profile's cluster of
+    today would give its rows another cluster's popularity than the one it was served
+    with. The log keeps the cluster's name (cut to the column's length), which is
+    unique within a region in practice; a name that matches no cluster of the page's
+    region, or several, falls back to the profile's cluster of today (kept if it is
+    among those several).
+    """
+
+    def __init__(self) -> None:
+        length = PageLog._meta.get_field("cluster").max_length
+        self._by_name: dict[tuple[str, str], list[int]] = {}
+        for pk, region, name in TasteCluster.objects.values_list("pk", "region_id", "name"):
+            self._by_name.setdefault((region, name[:length]), []).append(pk)
+
+    def of(self, *, region: str, logged: str, current: int | None) -> int | None:
+        if not logged:
+            return None
+        found = self._by_name.get((region, logged), [])
+        if len(found) == 1:
+            return found[0]
+        return current
+
+
 def _context_moment(at: dt.datetime, zone: dt.tzinfo, *, hour: int, weekday: int) -> dt.datetime:
     """The moment nearest ``at`` whose local hour and weekday in ``zone`` are a page's logged ones.
 
@@ -387,6 +416,7 @@ def _title_examples(
     states = _StatesAsOf(  # a second past the last page: each page takes what precedes it
         profile_ids=sorted(profiles), until=dt.datetime.fromtimestamp(last + 1.0, tz=dt.UTC)
     )
+    clusters = _ServedClusters()
     features, labels, sample_weight = [], [], []
     for p in pages.tolist():
         bundle = bundles.get(int(logged.page_model_version[p]))
@@ -421,7 +451,11 @@ def _title_examples(
             codes.add(profile.display_language_id)
         context = ScoringContext(
             region_code=logged.page_region[p],
-            cluster_id=profile.taste_cluster_id,
+            cluster_id=clusters.of(
+                region=logged.page_region[p],
+                logged=logged.page_cluster[p],
+                current=profile.taste_cluster_id,
+            ),
             maturity_limit=profile.maturity_limit,
             language_index=np.array(
                 [i for i, c in enumerate(catalogue.facts.language_codes) if c in codes], np.int16

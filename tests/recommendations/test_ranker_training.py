@@ -91,6 +91,43 @@ def test_a_past_pages_rows_do_not_change_with_what_happened_after_it(viewer):
     assert after.title_features[:, DISLIKE_PENALTY].max() == 0.0
 
 
+def test_a_pages_cluster_features_are_those_of_the_cluster_it_was_served_in(viewer):
+    # given: a taste cluster of the comedy fans, trending on its own titles, and a page two
+    # days ago for the viewer, who was in no cluster then (a new profile is in none until
+    # the next retrain assigns it)
+    from profiles.models import Profile
+    from tests.factories import TasteClusterFactory
+
+    region = viewer.account.home_region
+    comedy = TasteClusterFactory(region=region, slug="comedy", name="Comedy")
+    fans = Profile.objects.filter(account__home_region=region).exclude(pk=viewer.pk)
+    fans = [fan for fan in fans if fan.title_states.filter(title__genres__slug="comedy").exists()]
+    for fan in fans:
+        fan.taste_cluster = comedy
+        fan.save()
+        record(fan, "play_start", Title.objects.filter(genres__slug="comedy").first(), days_ago=2.5)
+    model_train(region_code=region.code)
+    viewer.refresh_from_db()
+    assert viewer.taste_cluster_id is None
+    at = NOW - dt.timedelta(days=2)
+    homepage_render(profile=viewer, device="tv", at=at)
+    served = logged_examples_load(region_code=None, at=at + dt.timedelta(hours=4))
+
+    # when: a retrain puts the viewer in the comedy cluster
+    viewer.taste_cluster = comedy
+    viewer.save()
+    later = logged_examples_load(region_code=None, at=at + dt.timedelta(hours=4))
+
+    # then: the page's rows keep the popularity it was served with, its region's (in no
+    # cluster), not that of the cluster the viewer joined after it
+    assert served.pages == later.pages == 1
+    column = FEATURE_NAMES.index("cluster_popularity")
+    np.testing.assert_array_equal(
+        served.title_features[:, column], served.title_features[:, column + 1]
+    )
+    np.testing.assert_array_equal(later.title_features, served.title_features)
+
+
 def test_a_play_stamped_just_before_the_page_it_names_is_its_label_not_its_history(viewer):
     # given a page two days ago, and its rows once its window closed
     at = NOW - dt.timedelta(days=2)
