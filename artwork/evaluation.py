@@ -56,12 +56,21 @@ class EvaluationRefused(ValueError):
 
 @dataclass(frozen=True)
 class PolicyEstimate:
+    """One row of the evaluation: a policy's take rate by one estimator, with its interval.
+
+    ``effective_sample_size`` (Kish's, for the reweighted estimates; None for the
+    observed rate): how many on-policy impressions the reweighted log is worth. A
+    small share of ``n`` means the candidate goes where the logs have little data,
+    and its normal interval is not to be trusted.
+    """
+
     name: str
     estimator: str
     value: float
     low: float
     high: float
     n: int
+    effective_sample_size: float | None = None
 
 
 @dataclass(frozen=True)
@@ -256,7 +265,15 @@ def artwork_policy_evaluate(
                 cluster=impressions.page[usable],
             )
             rows.append(
-                PolicyEstimate(name, estimator, value.value, value.low, value.high, value.n)
+                PolicyEstimate(
+                    name,
+                    estimator,
+                    value.value,
+                    value.low,
+                    value.high,
+                    value.n,
+                    value.effective_sample_size,
+                )
             )
     return ArtworkEvaluation(
         since=since,

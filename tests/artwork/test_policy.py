@@ -366,6 +366,36 @@ def test_evaluation_reports_ips_and_snips_and_refuses_logs_without_propensities(
         call_command("evaluate_artwork_policy", "--days", "3", stdout=StringIO())
 
 
+def test_evaluation_reports_how_many_impressions_each_estimate_is_worth(household):
+    # given: pages logged by the bandit, with their propensities
+    from artwork.evaluation import artwork_policy_evaluate
+
+    world, fan_a, fan_r, frames = household
+    _browse_and_play(world, [fan_a, fan_r], frames, days=6, pages_per_day=2)
+
+    # when: a candidate is estimated from them
+    result = artwork_policy_evaluate(days=3)
+    out = StringIO()
+    call_command("evaluate_artwork_policy", "--days", "3", stdout=out)
+
+    # then: every reweighted estimate says what the reweighted log is worth (Kish's effective
+    # sample size), the diagnostic that tells a trustworthy interval from one where the
+    # candidate goes where the logs have little data; the observed rate needs none
+    reweighted = [row for row in result.rows if row.estimator in ("IPS", "SNIPS")]
+    assert len(reweighted) == 4
+    for row in reweighted:
+        assert 0 < row.effective_sample_size <= row.n
+    observed = next(row for row in result.rows if row.estimator == "observed")
+    assert observed.effective_sample_size is None
+    header = out.getvalue().splitlines()[1]
+    assert "ESS" in header
+    uniform_ips = next(
+        line for line in out.getvalue().splitlines() if line.startswith("uniform random  ")
+    )
+    ess = next(row for row in reweighted if row.name == "uniform random")
+    assert f"{ess.effective_sample_size:.0f}" in uniform_ips
+
+
 def test_evaluation_refuses_a_holdout_candidate_fitted_on_nothing(household):
     # given: every page inside the window evaluated, none before it
     world, fan_a, fan_r, frames = household

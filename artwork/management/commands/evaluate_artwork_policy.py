@@ -52,10 +52,14 @@ class Command(BaseCommand):
             "variants since deactivated kept at probability 0)."
         )
         out.write(
-            f"{'policy':<24} {'estimator':<9} {'take rate':>9}  {'95% interval':<17} {'n':>8}"
+            f"{'policy':<24} {'estimator':<9} {'take rate':>9}  {'95% interval':<17} {'n':>8} "
+            f"{'ESS':>8}"
         )
         for row in result.rows:
+            # Effective sample size of a reweighted estimate: far below n, the candidate goes
+            # where the logs have little data and its interval is not to be trusted.
+            ess = "" if row.effective_sample_size is None else f"{row.effective_sample_size:.0f}"
             out.write(
                 f"{row.name:<24} {row.estimator:<9} {row.value:>9.4f}  "
-                f"[{row.low:.4f}, {row.high:.4f}]  {row.n:>8}"
+                f"[{row.low:.4f}, {row.high:.4f}]  {row.n:>8} {ess:>8}"
             )
