@@ -482,6 +482,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 # A worker or beat replaces root's handlers with Celery's own (worker_hijack_root_logger),
 # whose format had no logger: "[...: ERROR/MainProcess] Retrain run 7 failed".
 CELERY_WORKER_LOG_FORMAT = LOG_FORMAT
+# Error reports hide the profile unlock header and PINs too (config/error_reports.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.ReportFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

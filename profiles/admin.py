@@ -14,6 +14,8 @@ from django.core.validators import RegexValidator
 from django.db.models import Model, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from redis.exceptions import RedisError
 
 from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
@@ -283,6 +285,12 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
             summary.append(f"{len(profiles) - lifted - cleared} have no PIN.")
         self.message_user(request, " ".join(summary), messages.SUCCESS)
 
+    @method_decorator(sensitive_post_parameters("pin"))
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """As the admin's, with the new PIN hidden from error reports of the request."""
+        return super().changeform_view(request, *args, **kwargs)
+
+    @method_decorator(sensitive_variables("data", "pin"))
     def save_model(
         self, request: HttpRequest, obj: Profile, form: ProfileAdminForm, change: bool
     ) -> None:

@@ -1,6 +1,7 @@
 """The "who's watching?" endpoints: a household's profiles, for its own token only."""
 
 from django.db.models import QuerySet
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
@@ -206,6 +207,7 @@ class ProfileDetailApi(NoQueryOnWrites, APIView):
         ),
         parameters=[UNLOCK_PARAMETER],
     )
+    @sensitive_variables("changes")
     def patch(self, request: Request, profile_id: int) -> Response:
         account = account_for_request(request)
         with profile_change_locked(account=account, profile_id=profile_id) as profile:

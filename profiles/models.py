@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account
 from catalog.models import Language, MaturityLevel
@@ -100,6 +101,7 @@ class Profile(models.Model):
     def has_pin(self) -> bool:
         return bool(self.pin_hash)
 
+    @sensitive_variables("pin")
     def set_pin(self, pin: str | None) -> None:
         """Store a salted hash of the PIN (never the PIN); ``None`` or "" removes it."""
         if not pin:
@@ -110,5 +112,6 @@ class Profile(models.Model):
             raise ValidationError({"pin": f"The PIN must be exactly {PIN_LENGTH} digits."})
         self.pin_hash = make_password(pin)
 
+    @sensitive_variables("pin")
     def check_pin(self, pin: str) -> bool:
         return bool(self.pin_hash) and check_password(pin, self.pin_hash)

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account
 from catalog.models import Language, MaturityLevel
@@ -67,6 +68,7 @@ def _save(profile: Profile) -> None:
         raise _constraint_error(exc) from exc
 
 
+@sensitive_variables("pin")
 @transaction.atomic
 def profile_create(
     *,
@@ -111,6 +113,7 @@ def profile_create(
 _UNSET = object()
 
 
+@sensitive_variables("pin")
 @transaction.atomic
 def profile_update(
     *,

@@ -38,6 +38,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.cache import caches
+from django.views.decorators.debug import sensitive_variables
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -232,6 +233,7 @@ def profile_pin_lock_until(*, profile: Profile) -> dt.datetime | None:
     return pin_lock_until(PinFailureThrottle(profile).state())
 
 
+@sensitive_variables("pin")
 def profile_unlock(*, profile: Profile, pin: str) -> tuple[str, int]:
     """Check the PIN and return ``(token, expires_in_seconds)``.
 
@@ -356,6 +358,7 @@ def _guardian(profile: Profile) -> bool:
     )
 
 
+@sensitive_variables("changes")
 def profile_change_check(
     *, request: Request, profile: Profile, changes: Mapping[str, Any] | None = None
 ) -> None:
