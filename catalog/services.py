@@ -16,7 +16,7 @@ from django.utils.text import slugify
 from config.fields import is_slug_character
 from config.lookups import AnyOf
 
-from .models import CatalogueRevision, Genre, MaturityLevel, Title
+from .models import CatalogueRevision, Genre, MaturityLevel, Title, TitleLocalization
 
 GENRE_SLUG_MAX_LENGTH = Genre._meta.get_field("slug").max_length
 GENRE_NAME_MAX_LENGTH = Genre._meta.get_field("name").max_length
@@ -185,11 +185,16 @@ def titles_import(
     """Create or update one title per record, keyed by ``external_id``; never duplicates.
 
     What the source says is brought up to date on every run: name, release year
-    (when the source gives one), original language and the set of genres (when
-    the source gives genres: ``None`` keeps a stored title's genres). What
-    the source does not know is set only when a title is created and then left
-    to staff: kind (film), runtime and maturity. ``maturity`` defaults to 18+
-    because a title nobody has rated must not reach kids' profiles.
+    (when the source gives one) and the set of genres (when the source gives
+    genres: ``None`` keeps a stored title's genres). What the source does not
+    know is set only when a title is created and then left to staff: kind
+    (film), original language, runtime and maturity. ``maturity`` defaults to
+    18+ because a title nobody has rated must not reach kids' profiles.
+
+    The names are in ``language_code``. A stored title whose original language
+    is another one gets them as its localisation in that language: a second
+    file of the same ids in Tamil must add the Tamil names, not replace the
+    English originals (and the language) that serving falls back to.
 
     A fixed number of queries per ``batch_size`` titles, whatever the file size.
     """
@@ -205,6 +210,7 @@ def titles_import(
     to_create: list[Title] = []
     to_update: list[Title] = []
     changed: set[str] = set()
+    translated: dict[int, tuple[str, str]] = {}  # title id -> (external id, name in the language)
     for record in records:
         release_date = (
             dt.date(record.release_year, 1, 1) if record.release_year else UNKNOWN_RELEASE_DATE
@@ -226,16 +232,13 @@ def titles_import(
         pk, name, stored_date, stored_language = stored
         if not record.release_year:
             release_date = stored_date  # the source does not know; keep what staff set
-        if (name, stored_date, stored_language) != (record.name, release_date, language_code):
+        new_name = record.name
+        if stored_language != language_code:
+            translated[pk] = record.external_id, record.name
+            new_name = name  # a name in another language is not the original's
+        if (name, stored_date) != (new_name, release_date):
             changed.add(record.external_id)
-            to_update.append(
-                Title(
-                    pk=pk,
-                    original_name=record.name,
-                    release_date=release_date,
-                    original_language_id=language_code,
-                )
-            )
+            to_update.append(Title(pk=pk, original_name=new_name, release_date=release_date))
 
     title_ids = {external_id: stored[0] for external_id, stored in existing.items()}
     for start in range(0, len(to_create), batch_size):
@@ -244,10 +247,11 @@ def titles_import(
         advance(len(batch))
     for start in range(0, len(to_update), batch_size):
         batch = to_update[start : start + batch_size]
-        Title.objects.bulk_update(
-            batch, ["original_name", "release_date", "original_language"], batch_size=batch_size
-        )
+        Title.objects.bulk_update(batch, ["original_name", "release_date"], batch_size=batch_size)
         advance(len(batch))
+    changed |= _localizations_sync(
+        names=translated, language_code=language_code, batch_size=batch_size
+    )
 
     regenred = _genre_links_sync(
         records=records, title_ids=title_ids, genre_ids=genre_ids, batch_size=batch_size
@@ -263,6 +267,37 @@ def titles_import(
         unchanged=len(existing) - len(changed),
         genres_created=genres_created,
     )
+
+
+def _localizations_sync(
+    *, names: dict[int, tuple[str, str]], language_code: str, batch_size: int
+) -> set[str]:
+    """Store each title's name in ``language_code``; return the external ids that changed.
+
+    ``names`` maps title id to (external id, name). A localisation's synopsis,
+    which a catalogue file does not carry, is kept as staff wrote it.
+    """
+    stored = {
+        title_id: (pk, name)
+        for pk, title_id, name in TitleLocalization.objects.filter(
+            AnyOf(F("title_id"), list(names)), language_id=language_code
+        ).values_list("pk", "title_id", "name")
+    }
+    new: list[TitleLocalization] = []
+    renamed: list[TitleLocalization] = []
+    changed: set[str] = set()
+    for title_id, (external_id, name) in names.items():
+        localization = stored.get(title_id)
+        if localization is None:
+            new.append(TitleLocalization(title_id=title_id, language_id=language_code, name=name))
+        elif localization[1] != name:
+            renamed.append(TitleLocalization(pk=localization[0], name=name))
+        else:
+            continue
+        changed.add(external_id)
+    TitleLocalization.objects.bulk_create(new, batch_size=batch_size)
+    TitleLocalization.objects.bulk_update(renamed, ["name"], batch_size=batch_size)
+    return changed
 
 
 def _genre_links_sync(

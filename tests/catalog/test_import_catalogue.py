@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from catalog.models import Genre, MaturityLevel, Title
+from catalog.models import Genre, MaturityLevel, Title, TitleLocalization
 from catalog.selectors import catalogue_revision
 from catalog.services import UNKNOWN_RELEASE_DATE
 from recommendations.services.dataset_import import catalogue_import, title_name_and_year
@@ -148,6 +148,41 @@ def test_rerunning_updates_titles_and_never_duplicates(tmp_path, regions):
     assert (toy_story.runtime_minutes, toy_story.maturity) == (81, MaturityLevel.ALL)
     assert Title.objects.get(external_id="176601").release_date == dt.date(2011, 12, 4)
     assert Title.objects.count() == 5
+
+
+def test_a_file_in_another_language_adds_names_and_keeps_the_original(tmp_path, regions):
+    # given a catalogue imported in English, and a synopsis staff wrote since
+    LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    LanguageFactory(code="hi", name="Hindi", native_name="हिन्दी")
+    run(write(tmp_path, MOVIES), "--region", "IN")
+    Title.objects.filter(external_id="1").update(synopsis="Toys come alive.")
+    toy_story = Title.objects.get(external_id="1")
+    TitleLocalization.objects.create(title=toy_story, language_id="hi", name="टॉय स्टोरी")
+
+    # when the same ids are imported with their Tamil names
+    tamil = "movieId,title\n1,டாய் ஸ்டோரி (1995)\n2,ஜுமாஞ்சி (1995)\n"
+    output = run(write(tmp_path, tamil, name="ta.csv"), "--genres-column", "", "--language", "ta")
+
+    # then the Tamil names are the titles' Tamil localisations, and nothing else is erased
+    assert "2 titles read: 0 created, 2 updated, 0 unchanged" in output
+    toy_story.refresh_from_db()
+    assert (toy_story.original_name, toy_story.original_language_id) == ("Toy Story", "en")
+    assert toy_story.synopsis == "Toys come alive."
+    assert dict(toy_story.localizations.values_list("language_id", "name")) == {
+        "hi": "टॉय स्टोरी",
+        "ta": "டாய் ஸ்டோரி",
+    }
+
+    # when the Tamil file is imported again with a corrected name, and the English one too
+    renamed = tamil.replace("ஜுமாஞ்சி", "ஜுமான்ஜி")
+    run(write(tmp_path, renamed, name="ta.csv"), "--genres-column", "", "--language", "ta")
+    output = run(write(tmp_path, MOVIES))
+
+    # then the Tamil name is updated in place, and the English import changes nothing
+    assert "0 created, 0 updated, 5 unchanged" in output
+    jumanji = Title.objects.get(external_id="2")
+    assert jumanji.original_name == "Jumanji"
+    assert list(jumanji.localizations.values_list("language_id", "name")) == [("ta", "ஜுமான்ஜி")]
 
 
 def test_a_file_without_genres_keeps_the_genres_titles_already_have(tmp_path, regions):

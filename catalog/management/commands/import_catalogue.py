@@ -34,7 +34,10 @@ The default layout is MovieLens's movies.csv:
     1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy
 
 - The item id is kept as the title's external_id: re-running updates those
-  titles (name, year, language, genres) and never duplicates them.
+  titles (name, year, genres) and never duplicates them.
+- Names are in --language. A stored title whose original language is another
+  one keeps its original name: the file's name becomes its localisation in
+  --language (a Tamil file of the same ids adds Tamil names).
 - "Name (1995)" gives the name and the release year (1 January); a title
   without a year is dated 1900 so that it never shows as a new release.
 - Genres are filed by slug ("Sci-Fi" -> sci-fi; a name in another script,
@@ -67,7 +70,9 @@ transaction; --dry-run does the work and rolls it back."""
             help="Region code the titles are available in (repeat, or IN,US). Default: none.",
         )
         parser.add_argument(
-            "--language", default="en", help="Original language of new titles (default: en)."
+            "--language",
+            default="en",
+            help="Language of the names: new titles' original language (default: en).",
         )
         parser.add_argument(
             "--maturity",
