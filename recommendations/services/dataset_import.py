@@ -153,10 +153,17 @@ class Layout:
     # False: a '"' is an ordinary character, for files that never quote (IMDb's TSV files
     # hold titles such as '"Crocodile" Dundee', which CSV quoting cannot read).
     quoting: bool = True
+    # True: read the file in ``encoding`` even when it looks like UTF-8 (see _utf_8_line).
+    force_encoding: bool = False
 
 
 def layout_from_options(
-    *, delimiter: str, header: bool = True, encoding: str = "utf-8-sig", quoting: bool = True
+    *,
+    delimiter: str,
+    header: bool = True,
+    encoding: str = "utf-8-sig",
+    quoting: bool = True,
+    force_encoding: bool = False,
 ) -> Layout:
     """A :class:`Layout` from command-line text, where a tab is typed ``\\t`` or ``tab``."""
     if delimiter in ("\\t", "tab", "TAB"):
@@ -166,7 +173,13 @@ def layout_from_options(
             f"Cannot split fields on {delimiter!r}; give a delimiter like ','."
         )
     _text_encoding_check(encoding)
-    return Layout(delimiter=delimiter, header=header, encoding=encoding, quoting=quoting)
+    return Layout(
+        delimiter=delimiter,
+        header=header,
+        encoding=encoding,
+        quoting=quoting,
+        force_encoding=force_encoding,
+    )
 
 
 def _text_encoding_check(encoding: str) -> None:
@@ -288,6 +301,40 @@ def _without_byte_order_mark(handle: IO[str]) -> Iterator[str]:
         yield from handle
 
 
+def _utf_8_line(path: Path, encoding: str) -> int | None:
+    """The first line with a UTF-8 letter beyond ASCII, if a UTF-8 file is read as another.
+
+    Any byte is a letter in latin-1 (and nearly any in cp1252), so a UTF-8 file read
+    in one of them raises nothing: "São" is stored as "SÃ£o", in every title of the
+    file. A file that decodes whole as UTF-8 and holds a multi-byte sequence is all
+    but surely UTF-8: text in a one-byte encoding almost never does (its accented
+    letters stand alone, where UTF-8 needs them in pairs with a continuation byte).
+    None when the encoding is a Unicode one, the file is ASCII, or it is not UTF-8.
+    Reads the file in blocks, ASCII blocks at memory speed.
+    """
+    if codecs.lookup(encoding).name.startswith("utf"):
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    first: int | None = None
+    lines = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            if first is None and not block.isascii():
+                at = next(i for i, byte in enumerate(block) if byte >= 0x80)
+                first = lines + block.count(b"\n", 0, at) + 1
+            lines += block.count(b"\n")
+            if first is not None:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    return None
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return None
+    return first
+
+
 def _undecodable_line(path: Path, encoding: str) -> int | None:
     decoder = codecs.getincrementaldecoder(encoding)()
     with path.open("rb") as handle:
@@ -313,6 +360,15 @@ def _open_table(
         handle = path.open(encoding=layout.encoding, newline="")
     except OSError as exc:
         raise DatasetImportError(f"Cannot read {path}: {exc.strerror}.") from exc
+    line = None if layout.force_encoding else _utf_8_line(path, layout.encoding)
+    if line is not None:
+        handle.close()
+        raise DatasetImportError(
+            f"{path}:{line}: the file is UTF-8, not {layout.encoding}: its letters beyond "
+            f"ASCII would be stored garbled (São as {'São'.encode().decode('latin-1')}). "
+            "Give --encoding utf-8, or --force-encoding to read it as "
+            f"{layout.encoding} all the same. Nothing was imported."
+        )
     with handle:
         rows = _records(handle, path, layout)
         names = [name for _, name in columns]

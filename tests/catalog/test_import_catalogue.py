@@ -536,6 +536,28 @@ def test_a_file_in_another_encoding_is_refused_with_a_hint(tmp_path, regions):
     assert Title.objects.get(external_id="2").original_name == "Léon"
 
 
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "iso-8859-15"])
+def test_a_utf_8_file_read_in_a_one_byte_encoding_is_refused_unless_forced(
+    tmp_path, regions, encoding
+):
+    # given a UTF-8 file whose first non-ASCII letter is on line 3
+    path = write(tmp_path, MOVIES.replace("Jumanji", "Jumanji Über").replace("Black", "São"))
+
+    # when it is read as a one-byte encoding, then it is refused: every such letter would
+    # be stored as two or three others ("SÃ£o")
+    with pytest.raises(CommandError) as error:
+        run(path, "--encoding", encoding)
+    message = str(error.value)
+    assert f"{path}:3: " in message
+    assert "--encoding utf-8" in message
+    assert "--force-encoding" in message
+    assert snapshot() == (0, 0, 0, 0)
+
+    # when the user says the encoding is right after all, then it is read as asked
+    run(path, "--encoding", encoding, "--force-encoding")
+    assert Title.objects.get(external_id="176601").original_name == "SÃ£o Mirror"
+
+
 def test_a_utf_16_file_without_a_byte_order_mark_is_refused_with_a_hint(tmp_path, regions):
     # given a UTF-16 file without a byte-order mark, which the utf-16 codec cannot read
     path = tmp_path / "movies.csv"

@@ -108,6 +108,11 @@ does the work and rolls it back."""
         )
         parser.add_argument("--encoding", default="utf-8-sig", help="Default: UTF-8.")
         parser.add_argument(
+            "--force-encoding",
+            action="store_true",
+            help="Read the file in --encoding even though it looks like UTF-8.",
+        )
+        parser.add_argument(
             "--no-quoting",
             action="store_true",
             help="Quotes are ordinary characters: for files that never quote fields (IMDb's TSV).",
@@ -145,6 +150,7 @@ does the work and rolls it back."""
                     header=not options["no_header"],
                     encoding=options["encoding"],
                     quoting=not options["no_quoting"],
+                    force_encoding=options["force_encoding"],
                 ),
                 columns=InteractionColumns(
                     user=options["user_column"],
