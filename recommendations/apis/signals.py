@@ -130,6 +130,14 @@ class SignalBatchResultSerializer(serializers.Serializer):
     received = serializers.IntegerField(help_text="Events in the batch.")
     new = serializers.IntegerField(help_text="Events stored by this request.")
     duplicates = serializers.IntegerField(help_text="Events already stored, by client_event_id.")
+    rejected = serializers.DictField(
+        child=serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+        help_text=(
+            "Events not stored because their title does not exist (deleted since they "
+            "happened), by index then field, as in a 400's errors.events: drop them, "
+            "resending cannot store them. Empty when there are none."
+        ),
+    )
 
 
 class SignalOutputSerializer(serializers.ModelSerializer):
@@ -227,7 +235,9 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
         description=(
             f"Up to {settings.TONIGHT['SIGNAL_BATCH_MAX']:,} events. The batch is validated "
             "whole: if any event is invalid nothing is stored and "
-            "`errors.events.<index>.<field>` lists each problem. Resending events (same "
+            "`errors.events.<index>.<field>` lists each problem; events whose title does "
+            "not exist (deleted since) are the exception: the others are stored, and "
+            "`rejected` names them the same way. Resending events (same "
             "`client_event_id`) stores nothing twice; the response counts new and duplicate "
             "events."
         ),
@@ -275,7 +285,12 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
             raise exceptions.ValidationError(errors.as_detail())
         # The documented SignalBatchResultSerializer shape, without a serializer per request.
         return Response(
-            {"received": result.received, "new": result.new, "duplicates": result.duplicates}
+            {
+                "received": result.received,
+                "new": result.new,
+                "duplicates": result.duplicates,
+                "rejected": result.rejected.as_detail()["events"],
+            }
         )
 
     @extend_schema(

@@ -7,7 +7,7 @@ few events that change per-title state.
 
 import datetime as dt
 from collections.abc import Callable, Hashable, Iterable, Mapping, MutableMapping, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import orjson
@@ -56,12 +56,17 @@ class BatchResult:
     received: int
     new: int
     duplicates: int
+    # Events left out because their title does not exist (deleted since), by index.
+    rejected: EventErrors = field(default_factory=EventErrors)
 
 
 def _reference_errors(
     profile: Profile, columns: EventColumns, references: SignalReferences
-) -> EventErrors:
+) -> tuple[EventErrors, EventErrors]:
     """Check every event's title, episode and artwork variant against what they name.
+
+    Returns the errors of events whose title does not exist (or reads as absent),
+    and the other errors, apart: only the latter refuse the batch.
 
     An episode played, progressed or completed must have been out at the event's time.
 
@@ -70,7 +75,7 @@ def _reference_errors(
     open-endedly) are looked at one by one, so a clean batch costs a few set
     operations, not a loop over its events.
     """
-    errors = EventErrors()
+    errors, absent = EventErrors(), EventErrors()
     limit = profile.maturity_limit
     titles, windows = references.titles, references.windows
     missing: set[int] = set()
@@ -92,7 +97,7 @@ def _reference_errors(
             if title_id not in doubtful:
                 continue
             if title_id in missing:
-                errors.add(index, "title", f"No title with id {title_id}.")
+                absent.add(index, "title", f"No title with id {title_id}.")
                 continue
             if not any(
                 (start is None or start <= occurred_at) and (end is None or occurred_at < end)
@@ -150,7 +155,7 @@ def _reference_errors(
                 errors.add(index, "artwork_variant", f"No artwork variant with id {variant_id}.")
             elif variant[0] != title_id:
                 errors.add(index, "artwork_variant", "Belongs to another title.")
-    return errors
+    return absent, errors
 
 
 def _first_occurrences(keys: Sequence[Hashable], stored: Set[Hashable] = frozenset()) -> list[int]:
@@ -635,7 +640,12 @@ def signal_columns_record(*, profile: Profile, columns: EventColumns) -> BatchRe
     """Store a shape-checked batch once, in one transaction, and update the derived state.
 
     Raises ``SignalBatchRejected``, storing nothing, if any event names a title,
-    episode or artwork variant the profile may not signal about. The profile row
+    episode or artwork variant the profile may not signal about. Events of a
+    title that does not exist are the exception: a device's offline queue holds
+    events of titles deleted since, which no resend can ever store, and
+    refusing the batch took every other event with them. Those are left out
+    and returned in ``rejected`` (a title above the profile's maturity limit
+    reads as absent here too, as everywhere). The profile row
     is locked for the transaction: batches of one profile are applied one after
     another, so two devices resending the same events cannot both count them,
     and the derived state never loses an update. Batches of different profiles
@@ -662,11 +672,23 @@ def signal_columns_record(*, profile: Profile, columns: EventColumns) -> BatchRe
         if episode_ids
         else (),
     )
-    errors = _reference_errors(profile, columns, references)
+    absent, errors = _reference_errors(profile, columns, references)
     if errors:
+        errors.by_index.update(absent.by_index)  # an event has errors of one kind only
         raise SignalBatchRejected(errors)
     received = len(columns)
-    if len(set(columns.client_event_id)) < received:  # the same event twice in one batch
+    if absent:
+        columns = columns.take(
+            [
+                position
+                for position, index in enumerate(columns.index)
+                if index not in absent.by_index
+            ]
+        )
+        if not columns:
+            return BatchResult(received=received, new=0, duplicates=0, rejected=absent)
+    storable = len(columns)
+    if len(set(columns.client_event_id)) < storable:  # the same event twice in one batch
         columns = columns.take(_first_occurrences(columns.client_event_id))
     if connection.vendor == "postgresql":
         # Most batches are new: let the unique index, which COPY consults for every row
@@ -680,7 +702,9 @@ def signal_columns_record(*, profile: Profile, columns: EventColumns) -> BatchRe
         except _StoredBefore:
             pass
         else:
-            return BatchResult(received=received, new=inserted, duplicates=received - inserted)
+            return BatchResult(
+                received=received, new=inserted, duplicates=storable - inserted, rejected=absent
+            )
     with transaction.atomic():
         _profile_lock(profile.pk)
         stored = signal_event_ids_stored(
@@ -689,4 +713,6 @@ def signal_columns_record(*, profile: Profile, columns: EventColumns) -> BatchRe
         if stored:
             columns = columns.take(_first_occurrences(columns.client_event_id, stored))
         inserted = _store(profile, columns, references) if columns else 0
-    return BatchResult(received=received, new=inserted, duplicates=received - inserted)
+    return BatchResult(
+        received=received, new=inserted, duplicates=storable - inserted, rejected=absent
+    )

@@ -61,7 +61,7 @@ def test_a_valid_batch_is_stored_and_counted(api_client, profile, title):
     response = api_client.post(url(profile), {"events": events}, format="json")
 
     assert response.status_code == 200, response.json()
-    assert response.json() == {"received": 4, "new": 4, "duplicates": 0}
+    assert response.json() == {"received": 4, "new": 4, "duplicates": 0, "rejected": {}}
     stored = Signal.objects.filter(profile=profile)
     assert sorted(stored.values_list("kind", flat=True)) == [
         "hover",
@@ -181,6 +181,44 @@ def test_references_are_checked_for_the_whole_batch_and_nothing_is_stored(
     assert not Signal.objects.exists()
 
 
+def test_events_of_a_title_deleted_since_are_reported_and_the_rest_stored(
+    api_client, profile, title
+):
+    # given a device that queued events offline, of a title staff have deleted since
+    gone = TitleFactory()
+    AvailabilityFactory(title=gone, region=profile.account.home_region)
+    gone_id = gone.pk
+    events = [event(title), event(gone), event(title, kind="complete"), event(gone)]
+    gone.delete()
+
+    # when the queue is uploaded
+    response = api_client.post(url(profile), {"events": events}, format="json")
+
+    # then the events that can be stored are, and the ones that never can are named by index
+    assert response.status_code == 200, response.json()
+    absent = {"title": [f"No title with id {gone_id}."]}
+    assert response.json() == {
+        "received": 4,
+        "new": 2,
+        "duplicates": 0,
+        "rejected": {"1": absent, "3": absent},
+    }
+    assert sorted(Signal.objects.filter(profile=profile).values_list("kind", flat=True)) == [
+        "complete",
+        "play_start",
+    ]
+    assert ProfileTitleState.objects.get(profile=profile, title=title).completed_at is not None
+
+    # when the same queue is sent again, then nothing is stored twice
+    again = api_client.post(url(profile), {"events": events}, format="json")
+    assert again.json() == {
+        "received": 4,
+        "new": 0,
+        "duplicates": 2,
+        "rejected": {"1": absent, "3": absent},
+    }
+
+
 def test_a_play_inside_a_past_window_is_accepted(api_client, account, profile):
     title = TitleFactory()
     AvailabilityFactory(
@@ -194,7 +232,7 @@ def test_a_play_inside_a_past_window_is_accepted(api_client, account, profile):
         url(profile), {"events": [event(title, occurred_at=when.isoformat())]}, format="json"
     )
     assert response.status_code == 200, response.json()
-    assert response.json() == {"received": 1, "new": 1, "duplicates": 0}
+    assert response.json() == {"received": 1, "new": 1, "duplicates": 0, "rejected": {}}
     stored = Signal.objects.get(profile=profile, title=title)
     assert stored.occurred_at == when
 
@@ -235,9 +273,9 @@ def test_an_episode_of_a_title_above_the_limit_reads_as_absent_too(api_client, a
         url(kid), {"events": [event(season.title, episode=episode.pk)]}, format="json"
     )
 
-    assert response.json()["errors"]["events"] == {
-        "0": {"title": [f"No title with id {season.title.pk}."]}
-    }
+    # then: left out as an event of a title that does not exist is (the title page's 404)
+    assert response.json()["rejected"] == {"0": {"title": [f"No title with id {season.title.pk}."]}}
+    assert not Signal.objects.filter(profile=kid).exists()
 
 
 def test_an_episode_or_frame_of_a_title_above_the_limit_reads_as_absent_beside_a_family_title(
@@ -319,8 +357,8 @@ def test_an_id_beyond_any_row_is_an_unknown_title_not_a_crash(api_client, profil
 
     response = api_client.post(url(profile), {"events": [event(None, title=huge)]}, format="json")
 
-    assert response.status_code == 400
-    assert response.json()["errors"]["events"]["0"] == {"title": [f"No title with id {huge}."]}
+    assert response.status_code == 200
+    assert response.json()["rejected"]["0"] == {"title": [f"No title with id {huge}."]}
 
 
 @pytest.mark.parametrize(
@@ -471,7 +509,7 @@ def test_an_event_resent_in_another_spelling_of_its_id_counts_once(api_client, p
     shouted = {**once, "client_event_id": once["client_event_id"].upper()}
     response = api_client.post(url(profile), {"events": [shouted]}, format="json")
 
-    assert response.json() == {"received": 1, "new": 0, "duplicates": 1}
+    assert response.json() == {"received": 1, "new": 0, "duplicates": 1, "rejected": {}}
 
 
 def test_resending_a_batch_or_part_of_one_stores_nothing_twice(api_client, profile, title):
@@ -482,7 +520,7 @@ def test_resending_a_batch_or_part_of_one_stores_nothing_twice(api_client, profi
         url(profile), {"events": [*batch[1:], event(title, kind="thumbs_up")]}, format="json"
     )
 
-    assert retry.json() == {"received": 3, "new": 1, "duplicates": 2}
+    assert retry.json() == {"received": 3, "new": 1, "duplicates": 2, "rejected": {}}
     assert Signal.objects.filter(profile=profile).count() == 4
     state = ProfileTitleState.objects.get(profile=profile, title=title)
     assert (state.play_count, state.thumbs) == (1, ProfileTitleState.Thumbs.UP)
@@ -491,7 +529,7 @@ def test_resending_a_batch_or_part_of_one_stores_nothing_twice(api_client, profi
 def test_repeats_within_one_batch_count_once(api_client, profile, title):
     once = event(title)
     response = api_client.post(url(profile), {"events": [once, once]}, format="json")
-    assert response.json() == {"received": 2, "new": 1, "duplicates": 1}
+    assert response.json() == {"received": 2, "new": 1, "duplicates": 1, "rejected": {}}
 
 
 def test_a_row_is_scrolled_past_once_per_page_whatever_the_client_resends(api_client, profile):
@@ -520,9 +558,9 @@ def test_a_row_is_scrolled_past_once_per_page_whatever_the_client_resends(api_cl
 
     # then a (page, row) is skipped once, at the first time it was reported, and a repeat
     # is told back as a duplicate: the row ranker's scroll-past rate counts what happened
-    assert first.json() == {"received": 1, "new": 1, "duplicates": 0}
-    assert again.json() == {"received": 1, "new": 0, "duplicates": 1}
-    assert mixed.json() == {"received": 6, "new": 5, "duplicates": 1}
+    assert first.json() == {"received": 1, "new": 1, "duplicates": 0, "rejected": {}}
+    assert again.json() == {"received": 1, "new": 0, "duplicates": 1, "rejected": {}}
+    assert mixed.json() == {"received": 6, "new": 5, "duplicates": 1, "rejected": {}}
     skips = Signal.objects.filter(profile=profile, kind="row_scroll_past")
     assert sorted((str(s.page_id), s.row) for s in skips if s.page_id) == sorted(
         [
