@@ -214,17 +214,20 @@ class _BadLines:
         if len(self._kept) > 4 * MAX_REPORTED_LINES:
             self._kept = sorted(self._kept)[:MAX_REPORTED_LINES]
 
-    def raise_if_any(self) -> None:
-        if not self.count:
-            return
+    def listing(self, adjective: str = "bad") -> list[str]:
+        """``path:LINE: reason`` of the first lines, and how many more there are."""
         shown = sorted(self._kept)[:MAX_REPORTED_LINES]
         lines = [f"{self.path}:{line}: {reason}" for line, reason in shown]
         if self.count > len(shown):
-            lines.append(f"... and {self.count - len(shown)} more bad lines")
+            lines.append(f"... and {self.count - len(shown)} more {adjective} lines")
+        return lines
+
+    def raise_if_any(self, hint: str = "") -> None:
+        if not self.count:
+            return
         noun = "line" if self.count == 1 else "lines"
-        raise DatasetImportError(
-            "\n".join([f"{self.path}: {self.count} bad {noun}; nothing was imported.", *lines])
-        )
+        head = f"{self.path}: {self.count} bad {noun}; nothing was imported."
+        raise DatasetImportError("\n".join([head, *self.listing(), *([hint] if hint else [])]))
 
 
 @dataclass
@@ -733,6 +736,8 @@ class InteractionImportResult:
     titles_unavailable: int  # rated titles with no licence window in the region now
     region: str
     dry_run: bool
+    skipped: int = 0  # rows whose item is not in the catalogue (skip_unknown_items)
+    skipped_lines: tuple[str, ...] = ()  # the first of them, as path:LINE: reason
 
 
 @dataclass
@@ -747,6 +752,9 @@ class _Ratings:
     line: np.ndarray  # line number in the file, int64
     # Earlier rows of the same user, item and time, in file order (0 for most rows), int64.
     repeat: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Rows left out because their item is not in the catalogue (--skip-unknown-items).
+    skipped: int = 0
+    skipped_lines: tuple[str, ...] = ()
 
 
 def _rating_value(text: str, *, column: str, scale: float, weights: bool) -> float:
@@ -805,8 +813,10 @@ def _read_ratings(
     title_ids: dict[str, int],
     progress: Progress,
     weights: bool = False,
+    skip_unknown_items: bool = False,
 ) -> _Ratings:
     bad = _BadLines(path)
+    unknown = _BadLines(path)  # lines whose one problem is an item not in the catalogue
     users: dict[str, int] = {}
     user_of, title_of, rating_of, time_of, line_of = (
         array("q"),
@@ -848,15 +858,17 @@ def _read_ratings(
                 )
             item = fields[item_at].strip()
             title_id = title_ids.get(item)
+            unknown_item = ""
             if NUL in item:
                 problems.append(_nul_in(columns.item))
+            elif not item:
+                problems.append(f"empty {columns.item}")
             elif title_id is None:
-                problems.append(
-                    f"empty {columns.item}"
-                    if not item
-                    else f"unknown item {columns.item} '{item}' (not in the catalogue; "
+                unknown_item = (
+                    f"unknown item {columns.item} '{item}' (not in the catalogue; "
                     "run import_catalogue first)"
                 )
+                problems.append(unknown_item)
             try:
                 rating = _rating_value(
                     fields[rating_at].strip(), column=columns.rating, scale=scale, weights=weights
@@ -867,6 +879,13 @@ def _read_ratings(
                 seconds = _epoch_seconds(fields[time_at].strip(), column=columns.time, now=now)
             except ValueError as exc:
                 problems.append(str(exc))
+            if problems == [unknown_item]:
+                # A title deleted since the catalogue was imported, or a wrong --item-column:
+                # nothing but the item can be wrong with the line.
+                unknown.add(line, unknown_item)
+                if not skip_unknown_items:
+                    bad.add(line, unknown_item)
+                continue
             if problems:
                 bad.add(line, "; ".join(problems))
                 continue
@@ -880,7 +899,13 @@ def _read_ratings(
             line_of.append(line)
         advance(count % PROGRESS_EVERY)
 
-    bad.raise_if_any()
+    bad.raise_if_any(
+        f"{unknown.count} {'line names' if unknown.count == 1 else 'lines name'} only an "
+        "item not in the catalogue (a title deleted since it was imported?): "
+        "--skip-unknown-items skips those, imports the other rows and lists them."
+        if unknown.count and not skip_unknown_items
+        else ""
+    )
     user = np.frombuffer(user_of, dtype=np.int64)
     title = np.frombuffer(title_of, dtype=np.int64)
     times = np.frombuffer(time_of, dtype=np.float64)
@@ -893,6 +918,8 @@ def _read_ratings(
         time=times,
         line=line,
         repeat=_same_instant_repeats(user, title, times, line),
+        skipped=unknown.count,
+        skipped_lines=tuple(unknown.listing("skipped")),
     )
 
 
@@ -1255,6 +1282,7 @@ def interactions_import(
     device: str = DeviceClass.WEB,
     dry_run: bool = False,
     progress: Progress = silent_progress,
+    skip_unknown_items: bool = False,
 ) -> InteractionImportResult:
     """Turn each rating into the signals :func:`rating_signals` says it stands for.
 
@@ -1269,6 +1297,11 @@ def interactions_import(
     from (user, item, kind, time), so re-running an import stores nothing twice,
     and a user's repeated rows for one item are each kept.
     The per-title states are folded by the same function the signals API uses.
+
+    A row whose item is not in the catalogue is a bad line, unless
+    ``skip_unknown_items``: then a row with no other problem is left out and
+    counted, and the rest is imported (a title deleted since the catalogue
+    import must not keep a whole history out).
     """
     path = Path(path)
     if not 1 <= profiles_per_household <= MAX_PROFILES_PER_ACCOUNT:
@@ -1303,6 +1336,7 @@ def interactions_import(
         title_ids=title_ids,
         progress=progress,
         weights=weights,
+        skip_unknown_items=skip_unknown_items,
     )
     items = {pk: external_id for external_id, pk in title_ids.items()}
 
@@ -1354,4 +1388,6 @@ def interactions_import(
         titles_unavailable=unavailable,
         region=region,
         dry_run=dry_run,
+        skipped=ratings.skipped,
+        skipped_lines=ratings.skipped_lines,
     )

@@ -381,6 +381,33 @@ def test_each_bad_row_is_named_by_line_and_nothing_is_imported(tmp_path, catalog
     assert snapshot() == (0, 0, 0, 0)
 
 
+def test_rows_of_titles_deleted_since_are_skipped_and_named_when_asked(tmp_path, catalogue):
+    # given a history whose line 5 rates a title staff have deleted since the catalogue import
+    catalogue["4"].delete()
+    path = write(tmp_path, RATINGS)
+
+    # when it is imported, then it is refused, naming the line and the way to import the rest
+    with pytest.raises(CommandError) as error:
+        run(path)
+    assert f"{path}:5: unknown item movieId '4'" in str(error.value)
+    assert "--skip-unknown-items" in str(error.value)
+    assert snapshot() == (0, 0, 0, 0)
+
+    # when the rest is asked for
+    output = run(path, "--skip-unknown-items")
+
+    # then every other row is stored, and the skipped one is named by line
+    assert "10 ratings of 7 users read." in output
+    assert "1 line skipped: its item is not in the catalogue" in output
+    assert f"{path}:5: unknown item movieId '4'" in output
+    assert Signal.objects.filter(profile__external_id="1").values("title").distinct().count() == 4
+
+    # but a skipped item does not hide a line's other problems
+    bad = write(tmp_path, RATINGS + "1,4,x,964982703\n", name="bad.csv")
+    with pytest.raises(CommandError, match=r"bad.csv:13: unknown item .*rating 'x' is not"):
+        run(bad, "--skip-unknown-items")
+
+
 def test_every_problem_of_a_line_is_reported_and_the_first_twenty_lines_listed(tmp_path, catalogue):
     rows = "".join(f"{n},999,x,{n}\n" for n in range(1, 26))
     path = write(tmp_path, "userId,movieId,rating,timestamp\n" + rows)

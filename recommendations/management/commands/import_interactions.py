@@ -65,7 +65,9 @@ not apply.
 The whole file is checked before anything is written: bad lines (missing
 fields, ratings that are not numbers or out of scale, negative weights, bad
 times, unknown items, NUL characters) are reported as PATH:LINE: reason and nothing is
-imported. Everything is written in one transaction; --dry-run
+imported; with --skip-unknown-items, lines whose only problem is an item not
+in the catalogue (a title deleted since) are skipped and listed instead, and
+the rest is imported. Everything is written in one transaction; --dry-run
 does the work and rolls it back."""
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -134,6 +136,12 @@ does the work and rolls it back."""
         )
         parser.add_argument("--time-column", default=defaults.time)
         parser.add_argument(
+            "--skip-unknown-items",
+            action="store_true",
+            help="Skip rows whose item is not in the catalogue (titles deleted since), "
+            "import the rest and list the skipped lines.",
+        )
+        parser.add_argument(
             "--dry-run", action="store_true", help="Check and count everything; keep nothing."
         )
 
@@ -165,6 +173,7 @@ does the work and rolls it back."""
                 device=options["device"],
                 dry_run=options["dry_run"],
                 progress=terminal_progress(enabled=options["verbosity"] > 0),
+                skip_unknown_items=options["skip_unknown_items"],
             )
         except DatasetImportError as exc:
             raise CommandError(str(exc)) from exc
@@ -189,6 +198,13 @@ does the work and rolls it back."""
                     f"(import_catalogue --region {result.region})."
                 )
             )
+        if result.skipped:
+            noun = "line" if result.skipped == 1 else "lines"
+            its = "its item is" if result.skipped == 1 else "their items are"
+            lines.append(
+                self.style.WARNING(f"{result.skipped} {noun} skipped: {its} not in the catalogue.")
+            )
+            lines += result.skipped_lines
         if result.dry_run:
             lines.insert(0, self.style.WARNING("Dry run, nothing kept."))
         return "\n".join(lines)
