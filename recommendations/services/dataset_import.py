@@ -408,6 +408,22 @@ def _data_lines(path: Path, layout: Layout) -> int | None:
     return max(lines - layout.header, 0)
 
 
+_DECIMAL_ID = re.compile(r"(\d+)\.0+")
+
+
+def _source_id(text: str) -> str:
+    """A user or item id as the data set means it: "123.0" is 123.
+
+    Spreadsheets save a column of numeric ids as decimals. Kept as written, "1.0"
+    became a second title beside the "1" of a clean copy of the file, and ratings
+    saved so named items the catalogue does not know, or new profiles.
+    """
+    if "." not in text:  # nearly every id: a substring test, not a regex, per field
+        return text
+    match = _DECIMAL_ID.fullmatch(text)
+    return match[1] if match else text
+
+
 def _nul_in(column: str) -> str:
     """The bad-line reason for a field holding NUL; its other checks are skipped.
 
@@ -492,7 +508,7 @@ def _read_catalogue(
                 bad.add(line, f"expected {table.width} fields, found {len(fields)}")
                 continue
             problems = []
-            external_id = fields[item_at].strip()
+            external_id = _source_id(fields[item_at].strip())
             if NUL in external_id:
                 problems.append(_nul_in(columns.item))
             elif not external_id:
@@ -847,7 +863,7 @@ def _read_ratings(
                 bad.add(line, f"expected {width} fields, found {len(fields)}")
                 continue
             problems = []
-            user = fields[user_at].strip()
+            user = _source_id(fields[user_at].strip())
             if NUL in user:
                 problems.append(_nul_in(columns.user))
             elif not user:
@@ -856,7 +872,7 @@ def _read_ratings(
                 problems.append(
                     f"{columns.user} is longer than {EXTERNAL_ID_MAX_LENGTH} characters"
                 )
-            item = fields[item_at].strip()
+            item = _source_id(fields[item_at].strip())
             title_id = title_ids.get(item)
             unknown_item = ""
             if NUL in item:

@@ -393,6 +393,25 @@ def test_a_generic_layout_with_named_columns_and_another_delimiter(tmp_path, reg
     assert genres_of("T-9") == ["action", "drama"]
 
 
+def test_ids_a_spreadsheet_wrote_as_decimals_are_the_same_ids(tmp_path, regions):
+    # given a catalogue saved from a spreadsheet, which wrote every id as a decimal
+    spreadsheet = MOVIES.replace("\n1,", "\n1.0,").replace("\n176601,", "\n176601.00,")
+    run(write(tmp_path, spreadsheet, name="sheet.csv"))
+
+    # when the clean file is imported too
+    output = run(write(tmp_path, MOVIES))
+
+    # then the ids are the ids: no title twice, none stored as "1.0"
+    assert "0 created, 0 updated, 5 unchanged" in output
+    assert sorted(Title.objects.values_list("external_id", flat=True)) == [
+        "1",
+        "11",
+        "171749",
+        "176601",
+        "2",
+    ]
+
+
 def test_a_file_without_a_header_takes_its_columns_in_order(tmp_path, regions):
     path = write(tmp_path, "1::Toy Story (1995)::Animation|Children's\n", name="movies.dat")
 

@@ -327,6 +327,21 @@ def test_a_generic_layout_with_its_own_columns_scale_and_times(tmp_path, catalog
     assert Signal.objects.get(profile=member, kind="progress").value == 60.0
 
 
+def test_ids_a_spreadsheet_wrote_as_decimals_are_the_same_ids(tmp_path, catalogue):
+    # given ratings saved from a spreadsheet: user and item ids written as decimals
+    path = write(tmp_path, "userId,movieId,rating,timestamp\n1.0,2.0,4,964982703\n")
+
+    # when they are imported, and the clean file's row for another title after them
+    run(path)
+    run(write(tmp_path, "userId,movieId,rating,timestamp\n1,3,4,964982703\n", name="b.csv"))
+
+    # then they are the catalogue's items and one user's profile
+    asha = Profile.objects.get()
+    assert asha.external_id == "1"
+    rated = Signal.objects.filter(profile=asha).values_list("title__external_id", flat=True)
+    assert sorted(set(rated)) == ["2", "3"]
+
+
 def test_a_headerless_movielens_1m_file(tmp_path, catalogue):
     path = write(tmp_path, "1::1::5::978300760\n1::2::3::978302109\n", name="ratings.dat")
 
