@@ -383,6 +383,8 @@ def _open_table(
             raise DatasetImportError(f"{path} is empty; expected a header naming {_quoted(names)}.")
         line, header = first
         header = [name.strip() for name in header]
+        while len(header) > 1 and not header[-1]:  # a trailing delimiter names no column
+            header.pop()
         missing = [name for name in names if name not in header]
         if missing:
             raise DatasetImportError(
@@ -392,6 +394,19 @@ def _open_table(
                 "(and check --delimiter)."
             )
         yield _Table(tuple(header.index(name) for name in names), len(header), rows)
+
+
+def _fields_fitted(fields: list[str], width: int) -> list[str]:
+    """A row of more than ``width`` fields without what a trailing delimiter leaves.
+
+    Some exports end every line, or some lines, with the delimiter: the empty
+    fields after the last column are no data, and refusing each such line as
+    one field too many refused whole files. Called only for rows of the wrong
+    width, so the rows that fit cost nothing more.
+    """
+    if len(fields) > width and not "".join(fields[width:]).strip():
+        return fields[:width]
+    return fields
 
 
 def _quoted(names: Sequence[str]) -> str:
@@ -505,8 +520,10 @@ def _read_catalogue(
             if count % PROGRESS_EVERY == 0:
                 advance(PROGRESS_EVERY)
             if len(fields) != table.width:
-                bad.add(line, f"expected {table.width} fields, found {len(fields)}")
-                continue
+                fields = _fields_fitted(fields, table.width)
+                if len(fields) != table.width:
+                    bad.add(line, f"expected {table.width} fields, found {len(fields)}")
+                    continue
             problems = []
             external_id = _source_id(fields[item_at].strip())
             if NUL in external_id:
@@ -860,8 +877,10 @@ def _read_ratings(
             if count % PROGRESS_EVERY == 0:
                 advance(PROGRESS_EVERY)
             if len(fields) != width:
-                bad.add(line, f"expected {width} fields, found {len(fields)}")
-                continue
+                fields = _fields_fitted(fields, width)
+                if len(fields) != width:
+                    bad.add(line, f"expected {width} fields, found {len(fields)}")
+                    continue
             problems = []
             user = _source_id(fields[user_at].strip())
             if NUL in user:

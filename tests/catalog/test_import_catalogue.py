@@ -412,6 +412,21 @@ def test_ids_a_spreadsheet_wrote_as_decimals_are_the_same_ids(tmp_path, regions)
     ]
 
 
+def test_a_trailing_delimiter_is_no_extra_field(tmp_path, regions):
+    # given exports that end lines with the delimiter: every line, some lines, or none
+    every = "movieId,title,genres,\n1,Toy Story (1995),Animation,\n2,Jumanji (1995),Fantasy\n"
+    some = "3::Heat (1995)::Crime::\n4::Casino (1995)::Crime\n"
+
+    # when they are imported, then every row is read (the empty fields are no data)
+    assert "2 created" in run(write(tmp_path, every))
+    assert "2 created" in run(write(tmp_path, some), "--delimiter", "::", "--no-header")
+    assert genres_of("3") == ["crime"]
+
+    # but a field with something in it is still one too many
+    with pytest.raises(CommandError, match=r"movies.csv:3: expected 3 fields, found 4"):
+        run(write(tmp_path, every.replace("Fantasy", "Fantasy,x")))
+
+
 def test_a_file_without_a_header_takes_its_columns_in_order(tmp_path, regions):
     path = write(tmp_path, "1::Toy Story (1995)::Animation|Children's\n", name="movies.dat")
 
