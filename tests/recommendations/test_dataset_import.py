@@ -342,6 +342,17 @@ def test_ids_a_spreadsheet_wrote_as_decimals_are_the_same_ids(tmp_path, catalogu
     assert sorted(set(rated)) == ["2", "3"]
 
 
+def test_a_utf_8_file_read_as_latin_1_is_refused_unless_forced(tmp_path, catalogue):
+    path = write(tmp_path, "userId,movieId,rating,timestamp\n1,1,4,964982703\nJosé,2,4,964982703\n")
+
+    with pytest.raises(CommandError, match=r"ratings.csv:3: the file is UTF-8, not latin-1"):
+        run(path, "--encoding", "latin-1")
+    assert snapshot() == (0, 0, 0, 0)
+
+    run(path, "--encoding", "latin-1", "--force-encoding")
+    assert Profile.objects.filter(external_id="JosÃ©").exists()
+
+
 def test_a_headerless_movielens_1m_file(tmp_path, catalogue):
     path = write(tmp_path, "1::1::5::978300760\n1::2::3::978302109\n", name="ratings.dat")
 
