@@ -376,7 +376,19 @@ def _open_table(
         rows = _records(handle, path, layout)
         names = [name for _, name in columns]
         if not layout.header:
-            yield _Table(tuple(range(len(names))), len(names), rows)
+            first = next(rows, None)
+            if first is not None and [f.strip() for f in first[1][: len(names)]] == names:
+                # Read as data, MovieLens's header became a title named "title", of genre
+                # "genres"; an interactions header, a bad line that hid what was wrong.
+                raise DatasetImportError(
+                    f"{path}:{first[0]}: this line is a header (it names the columns "
+                    f"{_quoted(names)}); drop --no-header. Nothing was imported."
+                )
+            yield _Table(
+                tuple(range(len(names))),
+                len(names),
+                rows if first is None else itertools.chain([first], rows),
+            )
             return
         first = next(rows, None)
         if first is None:

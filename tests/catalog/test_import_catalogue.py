@@ -435,6 +435,16 @@ def test_a_file_without_a_header_takes_its_columns_in_order(tmp_path, regions):
     assert genres_of("1") == ["animation", "childrens"]
 
 
+def test_a_header_read_as_data_with_no_header_is_refused(tmp_path, regions):
+    # given a file with a header, imported as if it had none
+    path = write(tmp_path, MOVIES)
+
+    # then its header is not a title named "title", of genre "genres"
+    with pytest.raises(CommandError, match=r"movies.csv:1: .*header.*--no-header"):
+        run(path, "--no-header")
+    assert snapshot() == (0, 0, 0, 0)
+
+
 def test_a_header_without_the_expected_columns_names_them(tmp_path, regions):
     path = write(tmp_path, "id,name,genres\n1,Toy Story (1995),Animation\n")
 
