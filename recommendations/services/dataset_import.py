@@ -304,6 +304,9 @@ def _without_byte_order_mark(handle: IO[str]) -> Iterator[str]:
         yield from handle
 
 
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
 def _utf_8_line(path: Path, encoding: str) -> int | None:
     """The first line with a UTF-8 letter beyond ASCII, if a UTF-8 file is read as another.
 
@@ -323,8 +326,8 @@ def _utf_8_line(path: Path, encoding: str) -> int | None:
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             if first is None and not block.isascii():
-                at = next(i for i, byte in enumerate(block) if byte >= 0x80)
-                first = lines + block.count(b"\n", 0, at) + 1
+                beyond = _NON_ASCII.search(block)
+                first = lines + block.count(b"\n", 0, beyond.start() if beyond else 0) + 1
             lines += block.count(b"\n")
             if first is not None:
                 try:
