@@ -10,7 +10,7 @@ standing.
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import call_command, load_command_class
 from django_celery_beat.models import PeriodicTask
 
 from config.celery import app
@@ -42,3 +42,11 @@ def test_every_installed_schedule_sends_a_registered_task(registered):
 def test_every_task_route_names_a_registered_task(settings, registered):
     assert settings.CELERY_TASK_ROUTES
     assert set(settings.CELERY_TASK_ROUTES) - registered == set()
+
+
+def test_install_schedules_help_names_every_kind_of_default_schedule():
+    # The help is what an operator reads before running it; it listed two of the four kinds.
+    help_text = load_command_class("recommendations", "install_schedules").help
+
+    for kind in ("nightly retrain", "reaper", "artwork policy", "prune"):
+        assert kind in help_text

@@ -10,7 +10,8 @@ from recommendations.schedules import schedules_install
 class Command(BaseCommand):
     help = (
         "Create the default django-celery-beat schedules (a nightly retrain per region, the "
-        "stale-run reaper) that do not exist yet; --reset overwrites edited ones."
+        "stale-run reaper, the artwork policy's updates and nightly refit, the nightly prune of "
+        "old logs) that do not exist yet; --reset overwrites edited ones."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
