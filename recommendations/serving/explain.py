@@ -48,7 +48,9 @@ from recommendations.serving.recommend import (
     profile_serving,
 )
 from recommendations.serving.scoring import (
+    MATCH_SHOWN_MIN,
     ProfileHistory,
+    RankedPool,
     RankingInputs,
     ScoringContext,
     rank_profile,
@@ -161,6 +163,9 @@ class TitleExplanation:
         (:meth:`~recommendations.serving.scoring.RankedPool.shown_match`: a title
         being resumed, one under ``MATCH_SHOWN_MIN``, or a profile that has
         played and liked nothing).
+    match_withheld : str
+        Why a pool title shows no "% match", in a sentence for staff; empty when it
+        shows one, or is outside the pool.
     sources : tuple of SourceReason
         Empty for titles outside the pool.
     features : tuple of FeatureContribution
@@ -190,6 +195,27 @@ class TitleExplanation:
     intercept: float
     excluded: tuple[str, ...]
     centred: bool = False
+    match_withheld: str = ""
+
+
+def _match_withheld(pool: RankedPool, position: int) -> str:
+    """Which of ``RankedPool.shown_match``'s reasons hid this title's figure, if one did.
+
+    The console said "being resumed" of every hidden figure of a profile with history,
+    which was wrong for the commoner case: a figure under ``MATCH_SHOWN_MIN``.
+    """
+    if not pool.personalised:
+        return "ranked by popularity, not by this profile's taste"
+    if not pool.matched:
+        return "the profile has not played or liked anything yet"
+    if pool.resuming[position]:
+        return "being resumed, so the profile has already chosen it"
+    if pool.match[position] < MATCH_SHOWN_MIN:
+        return (
+            f"{int(pool.match[position])}% is under {MATCH_SHOWN_MIN}%, so its row's reason "
+            "speaks for it"
+        )
+    return ""
 
 
 class UnknownTitle(LookupError):
@@ -391,6 +417,7 @@ def title_explanation(
         pool_size=len(pool),
         probability=float(pool.probability[position]),
         match=pool.shown_match(np.array([position]))[0],
+        match_withheld=_match_withheld(pool, position),
         sources=tuple(
             SourceReason(name=source.name.lower(), reason=SOURCE_REASONS[source], score=raw[source])
             for source in ALL_SOURCES

@@ -62,6 +62,7 @@ def test_terms_add_up_to_the_served_probability_and_sources_match_the_pool(world
         assert explanation.match == pool.shown_match(np.array([position]))[0]
         hidden = bool(pool.resuming[position]) or pool.match[position] < MATCH_SHOWN_MIN
         assert (explanation.match is None) == hidden
+        assert bool(explanation.match_withheld) == hidden
         expected = {
             name
             for name, bit in (("cf", 1), ("content", 2), ("trending", 4), ("new_release", 8))

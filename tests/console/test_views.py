@@ -13,6 +13,7 @@ from accounts.models import Account
 from console.moments import local_moment, region_zone
 from recommendations.models import PageLog, TrainingRun
 from recommendations.serving.homepage import homepage_build
+from recommendations.serving.scoring import MATCH_SHOWN_MIN
 from regions.models import TasteCluster
 from tests.recommendations.test_training import record
 
@@ -366,6 +367,23 @@ def test_why_shows_the_match_the_tile_showed_and_none_for_a_title_being_resumed(
     # and a title not being resumed reads the figure its tile read
     shown = re.search(r"(\d+)% match", fresh["html"]).group(1)
     assert f'<span class="big">{shown}% match</span>' in fresh_panel
+
+
+def test_why_says_why_a_title_not_being_resumed_shows_no_match(world, staff_client):
+    # given: a tile of the action fan's preview without a figure and without progress: one
+    # whose "% match" is under the figure shown, not a title she is resuming
+    html = staff_client.get(preview_url(world.action_fan)).content.decode()
+    low = [t for t in tiles(html) if "% match" not in t["html"] and not t["progress"]]
+    assert low, "the world's preview has no such tile any more: find another"
+
+    # when
+    panel = unescape(staff_client.get(low[0]["href"] + "&fragment=1").content.decode())
+
+    # then: the panel gives that reason, not "being resumed", which the console said of
+    # every hidden figure of a profile with history
+    assert "% match</span>" not in panel
+    assert "being resumed" not in panel
+    assert f"under {MATCH_SHOWN_MIN}%" in panel
 
 
 def test_why_explains_a_title_outside_the_pool(world, staff_client):
