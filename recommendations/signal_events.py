@@ -81,6 +81,12 @@ class EventErrors:
     def __bool__(self) -> bool:
         return bool(self.by_index)
 
+    def extend(self, other: "EventErrors") -> None:
+        """Add every error of ``other``, beside those an event already has."""
+        for index, fields in other.by_index.items():
+            for name, reasons in fields.items():
+                self.by_index.setdefault(index, {}).setdefault(name, []).extend(reasons)
+
     def as_detail(self) -> dict[str, dict[str, dict[str, list[str]]]]:
         return {
             "events": {str(i): fields for i, fields in sorted(self.by_index.items())},

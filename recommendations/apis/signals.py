@@ -133,9 +133,10 @@ class SignalBatchResultSerializer(serializers.Serializer):
     rejected = serializers.DictField(
         child=serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
         help_text=(
-            "Events not stored because their title does not exist (deleted since they "
-            "happened), by index then field, as in a 400's errors.events: drop them, "
-            "resending cannot store them. Empty when there are none."
+            "Events not stored because the title, episode or artwork variant they name "
+            "does not exist (deleted since they happened), by index then field, as in a "
+            "400's errors.events: drop them, resending cannot store them. Empty when there "
+            "are none."
         ),
     )
 
@@ -235,9 +236,10 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
         description=(
             f"Up to {settings.TONIGHT['SIGNAL_BATCH_MAX']:,} events. The batch is validated "
             "whole: if any event is invalid nothing is stored and "
-            "`errors.events.<index>.<field>` lists each problem; events whose title does "
-            "not exist (deleted since) are the exception: the others are stored, and "
-            "`rejected` names them the same way. Resending events (same "
+            "`errors.events.<index>.<field>` lists each problem; events naming a title, "
+            "episode or artwork variant that does not exist (deleted since) are the "
+            "exception: the others are stored, and `rejected` names them the same way. "
+            "Resending events (same "
             "`client_event_id`) stores nothing twice; the response counts new and duplicate "
             "events."
         ),

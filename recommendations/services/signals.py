@@ -56,7 +56,8 @@ class BatchResult:
     received: int
     new: int
     duplicates: int
-    # Events left out because their title does not exist (deleted since), by index.
+    # Events left out because their title, episode or artwork variant does not exist
+    # (deleted since), by index.
     rejected: EventErrors = field(default_factory=EventErrors)
 
 
@@ -65,8 +66,11 @@ def _reference_errors(
 ) -> tuple[EventErrors, EventErrors]:
     """Check every event's title, episode and artwork variant against what they name.
 
-    Returns the errors of events whose title does not exist (or reads as absent),
-    and the other errors, apart: only the latter refuse the batch.
+    Returns the errors of events that name a title, episode or artwork variant that
+    does not exist (or reads as absent: above the profile's maturity limit, or of a
+    title above it), and the other errors, apart: only the latter refuse the batch.
+    An id that exists but does not fit the event (another title's episode, an
+    episode not out at the event's time) is a client's error, and refuses it.
 
     An episode played, progressed or completed must have been out at the event's time.
 
@@ -128,9 +132,10 @@ def _reference_errors(
             if not episode_id or title_id in missing:
                 continue
             owner = episode_titles.get(episode_id)
-            # An episode of a title above the limit reads as absent, as its title does.
+            # An episode of a title above the limit reads as absent, as its title does:
+            # left out alike, or the answer would tell a child which ids are mature.
             if owner is None or owner[1] > limit:
-                errors.add(index, "episode", f"No episode with id {episode_id}.")
+                absent.add(index, "episode", f"No episode with id {episode_id}.")
             elif owner[0] != title_id:
                 errors.add(index, "episode", "Belongs to another title.")
             elif (
@@ -152,7 +157,7 @@ def _reference_errors(
                 continue
             variant = variants.get(variant_id)
             if variant is None or variant[1] > limit:
-                errors.add(index, "artwork_variant", f"No artwork variant with id {variant_id}.")
+                absent.add(index, "artwork_variant", f"No artwork variant with id {variant_id}.")
             elif variant[0] != title_id:
                 errors.add(index, "artwork_variant", "Belongs to another title.")
     return absent, errors
@@ -640,12 +645,12 @@ def signal_columns_record(*, profile: Profile, columns: EventColumns) -> BatchRe
     """Store a shape-checked batch once, in one transaction, and update the derived state.
 
     Raises ``SignalBatchRejected``, storing nothing, if any event names a title,
-    episode or artwork variant the profile may not signal about. Events of a
-    title that does not exist are the exception: a device's offline queue holds
-    events of titles deleted since, which no resend can ever store, and
-    refusing the batch took every other event with them. Those are left out
-    and returned in ``rejected`` (a title above the profile's maturity limit
-    reads as absent here too, as everywhere). The profile row
+    episode or artwork variant the profile may not signal about. Events naming a
+    title, episode or artwork variant that does not exist are the exception: a
+    device's offline queue holds events of things deleted since, which no resend
+    can ever store, and refusing the batch took every other event with them.
+    Those are left out and returned in ``rejected`` (what is above the profile's
+    maturity limit reads as absent here too, as everywhere). The profile row
     is locked for the transaction: batches of one profile are applied one after
     another, so two devices resending the same events cannot both count them,
     and the derived state never loses an update. Batches of different profiles
@@ -674,7 +679,7 @@ def signal_columns_record(*, profile: Profile, columns: EventColumns) -> BatchRe
     )
     absent, errors = _reference_errors(profile, columns, references)
     if errors:
-        errors.by_index.update(absent.by_index)  # an event has errors of one kind only
+        errors.extend(absent)  # refused whole: the 400 names every problem of every event
         raise SignalBatchRejected(errors)
     received = len(columns)
     if absent:

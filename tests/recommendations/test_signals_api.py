@@ -219,6 +219,78 @@ def test_events_of_a_title_deleted_since_are_reported_and_the_rest_stored(
     }
 
 
+def test_events_of_an_episode_or_variant_deleted_since_are_reported_and_the_rest_stored(
+    api_client, account, profile
+):
+    # given a device that queued events offline of a series' episode and of a frame that
+    # staff have deleted since, their title still in the catalogue
+    show = TitleFactory(kind="series")
+    AvailabilityFactory(title=show, region=account.home_region)
+    season = SeasonFactory(title=show, number=1)
+    kept, gone_episode = (EpisodeFactory(season=season, number=n) for n in (1, 2))
+    gone_frame = ArtworkVariantFactory(title=show)
+    gone_ids = gone_episode.pk, gone_frame.pk
+    events = [
+        event(show, kind="impression", row="top-picks", position=1, artwork_variant=gone_ids[1]),
+        event(show, episode=kept.pk),
+        event(show, kind="complete", episode=gone_ids[0]),
+        event(show, kind="progress", value=40, episode=kept.pk),
+    ]
+    gone_episode.delete()
+    gone_frame.delete()
+
+    # when the queue is uploaded
+    response = api_client.post(url(profile), {"events": events}, format="json")
+
+    # then what can be stored is, and the events no resend can store are named by index
+    assert response.status_code == 200, response.json()
+    rejected = {
+        "0": {"artwork_variant": [f"No artwork variant with id {gone_ids[1]}."]},
+        "2": {"episode": [f"No episode with id {gone_ids[0]}."]},
+    }
+    assert response.json() == {"received": 4, "new": 2, "duplicates": 0, "rejected": rejected}
+    stored = Signal.objects.filter(profile=profile)
+    assert sorted(stored.values_list("kind", flat=True)) == ["play_start", "progress"]
+    state = ProfileTitleState.objects.get(profile=profile, title=show)
+    assert (state.progress, state.completed_episodes) == (40.0, [])
+
+
+def test_a_deleted_episode_beside_a_client_error_is_named_with_it_in_the_400(
+    api_client, account, profile, title
+):
+    # given an event whose title was not licensed then and whose episode no longer exists,
+    # and an episode named with a title it does not belong to
+    lapsed = TitleFactory(kind="series")
+    AvailabilityFactory(
+        title=lapsed,
+        region=account.home_region,
+        starts_at=timezone.now() - dt.timedelta(days=400),
+        ends_at=timezone.now() - dt.timedelta(days=1),
+    )
+    foreign = EpisodeFactory()
+    events = [
+        event(title),
+        event(lapsed, episode=999_998),
+        event(title, episode=foreign.pk),
+        event(title, artwork_variant=999_997),
+    ]
+
+    # when
+    response = api_client.post(url(profile), {"events": events}, format="json")
+
+    # then a client's error still refuses the batch whole, naming every problem of every event
+    assert response.status_code == 400, response.json()
+    assert response.json()["errors"]["events"] == {
+        "1": {
+            "title": ["Was not available in the account's region at that time."],
+            "episode": ["No episode with id 999998."],
+        },
+        "2": {"episode": ["Belongs to another title."]},
+        "3": {"artwork_variant": ["No artwork variant with id 999997."]},
+    }
+    assert not Signal.objects.exists()
+
+
 def test_a_play_inside_a_past_window_is_accepted(api_client, account, profile):
     title = TitleFactory()
     AvailabilityFactory(
@@ -253,11 +325,13 @@ def test_a_kids_profile_cannot_signal_titles_or_artwork_above_its_limit(api_clie
         format="json",
     )
 
-    # then: refused as if they did not exist, as the title page does (the error must not
-    # tell a child which ids are mature titles), and nothing of the batch is stored
-    errors = response.json()["errors"]["events"]
-    assert errors["0"] == {"title": [f"No title with id {grown_up.pk}."]}
-    assert errors["1"] == {"artwork_variant": [f"No artwork variant with id {gory_frame.pk}."]}
+    # then: left out as if they did not exist, as the title page answers 404 (the answer
+    # must not tell a child which ids are mature titles or frames), and not stored
+    assert response.status_code == 200, response.json()
+    assert response.json()["rejected"] == {
+        "0": {"title": [f"No title with id {grown_up.pk}."]},
+        "1": {"artwork_variant": [f"No artwork variant with id {gory_frame.pk}."]},
+    }
     assert not Signal.objects.filter(profile=kid).exists()
 
 
@@ -281,8 +355,8 @@ def test_an_episode_of_a_title_above_the_limit_reads_as_absent_too(api_client, a
 def test_an_episode_or_frame_of_a_title_above_the_limit_reads_as_absent_beside_a_family_title(
     api_client, account
 ):
-    # given: a kids profile, a family title it may signal, and a 16+ series whose episode
-    # and (all-ages) frame it names beside the family title
+    # given: a kids profile, a family title it may signal, a 16+ series whose episode and
+    # (all-ages) frame it names beside the family title, and an episode and a frame deleted
     kid = ProfileFactory(
         account=account, name="Kid", is_kids=True, maturity_limit=MaturityLevel.SEVEN
     )
@@ -292,20 +366,34 @@ def test_an_episode_or_frame_of_a_title_above_the_limit_reads_as_absent_beside_a
     frame = ArtworkVariantFactory(title=season.title, maturity=MaturityLevel.ALL)
     for t in (family, season.title):
         AvailabilityFactory(title=t, region=account.home_region)
+    deleted_episode, deleted_frame = EpisodeFactory(), ArtworkVariantFactory(title=family)
+    deleted = deleted_episode.pk, deleted_frame.pk
+    deleted_episode.delete()
+    deleted_frame.delete()
 
     # when
-    response = api_client.post(
-        url(kid),
-        {"events": [event(family, episode=episode.pk), event(family, artwork_variant=frame.pk)]},
-        format="json",
+    mature, gone = (
+        api_client.post(
+            url(kid),
+            {"events": [event(family, episode=e), event(family, artwork_variant=v)]},
+            format="json",
+        )
+        for e, v in ((episode.pk, frame.pk), deleted)
     )
 
-    # then: told what it is told of ids that do not exist, not that they belong to a title
-    # (one it may not see): the error must not tell a child which ids are a mature title's
-    assert response.json()["errors"]["events"] == {
+    # then: answered as ids that do not exist are (left out, the batch's other events
+    # stored), not told they belong to a title (one it may not see): the answer must not
+    # tell a child which ids are a mature title's
+    assert (mature.status_code, gone.status_code) == (200, 200), mature.json()
+    assert mature.json()["rejected"] == {
         "0": {"episode": [f"No episode with id {episode.pk}."]},
         "1": {"artwork_variant": [f"No artwork variant with id {frame.pk}."]},
     }
+    assert gone.json()["rejected"] == {
+        "0": {"episode": [f"No episode with id {deleted[0]}."]},
+        "1": {"artwork_variant": [f"No artwork variant with id {deleted[1]}."]},
+    }
+    assert not Signal.objects.filter(profile=kid).exists()
 
 
 def test_batch_size_and_body_limits(api_client, profile, title, settings):
