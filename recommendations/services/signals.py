@@ -13,7 +13,7 @@ from typing import Protocol, TypeVar
 import orjson
 import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from catalog.models import Title
@@ -655,7 +655,26 @@ def signal_columns_record(*, profile: Profile, columns: EventColumns) -> BatchRe
     another, so two devices resending the same events cannot both count them,
     and the derived state never loses an update. Batches of different profiles
     do not wait for each other.
+
+    The derived state's foreign keys (its title, its last episode) are checked at
+    commit: a title or episode deleted after the batch's references were checked
+    refuses the commit, and nothing is stored. That was a 500; the batch is now
+    checked and stored once more, so its events of what was deleted read as
+    absent, as if the deletion had come before the check. Once: a second
+    deletion racing the retry is as rare as a 500 should be. The log itself has
+    no foreign keys (docs/signals.md): an event whose deleted id no state names
+    is stored, as it would have been just before the deletion.
     """
+    try:
+        return _columns_record(profile, columns)
+    except IntegrityError as failure:
+        if not isinstance(failure.__cause__, psycopg.errors.ForeignKeyViolation):
+            raise
+        return _columns_record(profile, columns)
+
+
+def _columns_record(profile: Profile, columns: EventColumns) -> BatchResult:
+    """Check the batch's references and store it: ``signal_columns_record``, tried once."""
     title_ids = set(columns.title_id)
     title_ids.discard(None)
     episode_ids = set(columns.episode_id)
