@@ -26,7 +26,14 @@ from django.utils.text import capfirst
 from config.charts import Series, has_points, line_chart
 from config.ids import id_from_text
 
-from .models import ModelVersion, PageLog, ProfileTitleState, Signal, TrainingRun
+from .models import (
+    AbandonedTask,
+    ModelVersion,
+    PageLog,
+    ProfileTitleState,
+    Signal,
+    TrainingRun,
+)
 from .services.retraining import (
     RetrainError,
     RetrainNotQueued,
@@ -650,3 +657,23 @@ class TrainingRunAdmin(admin.ModelAdmin):
         return line_chart(
             series=series, x_labels=[f"#{pk}" for pk, _ in runs], label="NDCG@10 per run"
         )
+
+
+@admin.register(AbandonedTask)
+class AbandonedTaskAdmin(admin.ModelAdmin):
+    """Tasks given up after their worker process was lost on every delivery.
+
+    Written by the workers only (``recommendations.services.deliveries``): every field
+    is read-only. Deleting a row once its cause is dealt with is allowed.
+    """
+
+    list_display = ("created_at", "name", "task_id", "deliveries")
+    list_filter = ("name",)
+    search_fields = ("name", "=task_id")
+    ordering = ("-created_at",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

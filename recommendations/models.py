@@ -483,3 +483,31 @@ class TrainingRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.SUCCEEDED, self.Status.REJECTED, self.Status.FAILED}
+
+
+class AbandonedTask(models.Model):
+    """A Celery task given up after its worker process was lost on every delivery.
+
+    Tasks are acknowledged late and handed on when their worker dies, so a deploy
+    loses none; a task that kills its worker itself (out of memory, a crash in
+    native code) would come back forever and hold up its queue. After
+    ``MAX_DELIVERIES`` it is recorded here instead, for an operator to look into
+    (``recommendations.services.deliveries``). Its next scheduled send runs as usual.
+    """
+
+    name = models.CharField(max_length=200, db_index=True)
+    task_id = models.CharField(max_length=64, db_index=True)
+    arguments = models.JSONField(
+        default=dict, blank=True, help_text="The task's args and kwargs, as sent."
+    )
+    deliveries = models.PositiveSmallIntegerField(
+        help_text="Deliveries that started and never finished."
+    )
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.task_id}]"

@@ -36,6 +36,7 @@ from recommendations.models import (
     SignalKind,
     TrainingRun,
 )
+from recommendations.services.deliveries import task_abandon
 from regions.admin import window_status
 from regions.models import Availability, Region
 from tests.factories import (
@@ -65,13 +66,15 @@ MAX_CHANGELIST_QUERIES = 14
 # per row would show as a difference between a one-row page and a full one.
 MIN_ROWS = 3
 
-# Only services write these: signal ingestion, and training for model versions.
+# Only services write these: signal ingestion, training for model versions, workers for
+# abandoned tasks.
 WRITTEN_BY_INGESTION = {
     "recommendations.PageLog",
     "recommendations.Signal",
     "recommendations.ProfileTitleState",
     "recommendations.ModelVersion",
     "recommendations.TrainingRun",
+    "recommendations.AbandonedTask",
     "artwork.ArtworkPolicy",
     "artwork.ArtworkVariantDaily",
 }
@@ -122,6 +125,12 @@ def build_catalogue() -> None:
         strict=True,
     ):
         TrainingRun.objects.create(region=india, taste_cluster=cluster, status=status)
+    for name in (
+        "recommendations.prune_logs",
+        "recommendations.prune_logs",
+        "artwork.update_policy",
+    ):
+        task_abandon(name=name, task_id=str(uuid.uuid4()), args=[], kwargs={}, deliveries=3)
 
     for k, kind in enumerate(
         [ArtworkPolicy.Kind.FULL, ArtworkPolicy.Kind.INCREMENTAL, ArtworkPolicy.Kind.INCREMENTAL]

@@ -12,8 +12,11 @@ the run at its ``train`` stage, the fit done and its artefacts written. That
 is the last moment before the gate, so a kill there shows whether anything
 half-made can be served. The worker is killed while it waits, and its
 database session is then ended, as the connection of a dead process is.
+The prune is held the same way, at a table another connection keeps locked, to
+show that a task whose worker dies on every delivery is given up, not delivered forever.
 """
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -24,14 +27,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from axes.models import AccessLog
 from django.db import connection
 from django.db.models import Max
+from django.utils import timezone
 
-from recommendations.models import ModelVersion, TrainingRun
+from recommendations.models import AbandonedTask, ModelVersion, TrainingRun
+from recommendations.services.deliveries import MAX_DELIVERIES
 from recommendations.services.retraining import MAX_ATTEMPTS, training_run_request
 from recommendations.services.training import model_train
-from recommendations.tasks import reap_training_runs, retrain_region
+from recommendations.tasks import prune_logs, reap_training_runs, retrain_region
 from regions.models import TasteCluster
+from tests.factories import TasteClusterFactory
 from tests.recommendations.demo_world import seed_small_demo
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -466,3 +473,88 @@ def test_a_run_whose_pool_process_dies_on_every_attempt_gives_up_after_max_attem
     assert f"Gave up after {MAX_ATTEMPTS} attempts" in run.error
     statuses = ModelVersion.objects.filter(taste_cluster=cluster).values_list("status", flat=True)
     assert list(statuses) == [ModelVersion.Status.FAILED] * MAX_ATTEMPTS
+
+
+def _blocked_on(table: str) -> int | None:
+    """The session of this database waiting for a lock on ``table``, if one is."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_locks WHERE relation = %s::regclass AND NOT granted", [table]
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@pytest.fixture
+def hold_sign_in_log() -> Iterator[Callable[[], int]]:
+    """Make the prune wait at its first statement (the sign-in log's DELETE); returns "wait
+    for the next session blocked there". Another connection holds the table locked."""
+    import psycopg
+
+    table = AccessLog._meta.db_table
+    holder = psycopg.connect(_database_url())
+    holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+
+    def blocked(timeout: float = 20) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (pid := _blocked_on(table)) is not None:
+                return pid
+            time.sleep(0.05)
+        raise AssertionError(f"no worker reached the held prune in {timeout}s")
+
+    yield blocked
+    holder.rollback()
+    holder.close()
+
+
+def test_a_task_that_kills_its_pool_process_every_time_is_given_up_and_the_queue_goes_on(
+    start_worker, hold_sign_in_log
+):
+    # given: a prefork worker on the default queue (the reaper's, the prune's, the fan-out's)
+    worker = start_worker("default", pool="prefork")
+    sent = prune_logs.apply_async(queue=f"{PREFIX}default")
+
+    # when: every delivery of the prune kills its pool process (an OOM, a crash in C code)
+    for _ in range(MAX_DELIVERIES):
+        session = hold_sign_in_log()
+        (child,) = _pool_children(worker)
+        os.kill(child, signal.SIGSTOP)
+        _end_session(session)
+        os.kill(child, signal.SIGKILL)
+
+    # then: the next delivery gives the task up instead of running it once more,
+    # and says so where operators look
+    abandoned = _wait_abandoned(sent.id, held=AccessLog._meta.db_table, timeout=40)
+    assert abandoned.name == "recommendations.prune_logs"
+    assert abandoned.deliveries == MAX_DELIVERIES
+    assert f"lost its worker process {MAX_DELIVERIES} times" in abandoned.reason
+
+    # when: the next task comes on the same queue (beat's reaper, a minute later)
+    stale = _request_stale_queued_run()
+    reap_training_runs.apply_async(queue=f"{PREFIX}default")
+
+    # then: it runs
+    stale = _wait(stale, lambda r: r.is_finished, timeout=30)
+    assert stale.status == TrainingRun.Status.FAILED
+    assert worker.poll() is None
+
+
+def _wait_abandoned(task_id: str, *, held: str, timeout: float) -> AbandonedTask:
+    """The task's abandonment once recorded; fails if the task runs (reaches ``held``) again."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        abandoned = AbandonedTask.objects.filter(task_id=task_id).first()
+        if abandoned is not None:
+            return abandoned
+        assert _blocked_on(held) is None, f"task {task_id} was delivered and ran once more"
+        time.sleep(0.1)
+    raise AssertionError(f"task {task_id} was not given up in {timeout}s")
+
+
+def _request_stale_queued_run() -> TrainingRun:
+    """A run queued a day ago whose message was lost: the reaper's to fail."""
+    cluster = TasteClusterFactory()
+    run = TrainingRun.objects.create(region=cluster.region, taste_cluster=cluster)
+    TrainingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - dt.timedelta(days=1))
+    return run
