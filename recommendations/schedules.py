@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -108,7 +109,8 @@ def schedules_install(*, reset: bool = False) -> list[str]:
                 continue
             fields: dict = {"task": schedule.task, "args": json.dumps(schedule.args)}
             if schedule.crontab is not None:
-                fields["crontab"], _ = CrontabSchedule.objects.get_or_create(
+                fields["crontab"] = _schedule_row(
+                    CrontabSchedule,
                     minute=schedule.crontab["minute"],
                     hour=schedule.crontab["hour"],
                     day_of_week="*",
@@ -118,13 +120,24 @@ def schedules_install(*, reset: bool = False) -> list[str]:
                 )
                 fields["interval"] = None
             else:
-                fields["interval"], _ = IntervalSchedule.objects.get_or_create(
-                    every=schedule.every_seconds, period=IntervalSchedule.SECONDS
+                fields["interval"] = _schedule_row(
+                    IntervalSchedule, every=schedule.every_seconds, period=IntervalSchedule.SECONDS
                 )
                 fields["crontab"] = None
             PeriodicTask.objects.update_or_create(name=schedule.name, defaults=fields)
             created.append(schedule.name)
     return created
+
+
+def _schedule_row(model: type[CrontabSchedule | IntervalSchedule], **when: object) -> Any:
+    """The first crontab or interval row saying ``when``, created if none does.
+
+    Not ``get_or_create``: django-celery-beat has no unique constraint on them, and a row
+    an operator added twice in admin made it raise, failing every later install (compose's
+    ``migrate`` service, so nothing started) and every region's creation.
+    """
+    row = model.objects.filter(**when).order_by("pk").first()
+    return row if row is not None else model.objects.create(**when)
 
 
 @dataclass(frozen=True)

@@ -50,3 +50,24 @@ def test_install_schedules_help_names_every_kind_of_default_schedule():
 
     for kind in ("nightly retrain", "reaper", "artwork policy", "prune"):
         assert kind in help_text
+
+
+def test_installing_again_copes_with_schedules_an_operator_added_twice_in_admin():
+    # given: the schedules installed, and an operator who added in admin the same crontab
+    # and the same interval again (django-celery-beat lets two rows say the same thing)
+    region = RegionFactory()
+    call_command("install_schedules", stdout=StringIO())
+    nightly = PeriodicTask.objects.get(name=f"retrain {region.code}").crontab
+    nightly.pk = None
+    nightly.save()
+    reaper = PeriodicTask.objects.get(name="reap stale training runs").interval
+    reaper.pk = None
+    reaper.save()
+
+    # when: the next deploy installs them again, with --reset (every schedule rewritten)
+    call_command("install_schedules", "--reset", stdout=StringIO())
+
+    # then: it succeeds (compose starts nothing when it fails) and each schedule is there once
+    names = list(PeriodicTask.objects.values_list("name", flat=True))
+    assert len(names) == len(set(names))
+    assert f"retrain {region.code}" in names
