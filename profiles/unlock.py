@@ -39,7 +39,8 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import caches
 from django.views.decorators.debug import sensitive_variables
-from rest_framework import exceptions
+from redis.exceptions import RedisError
+from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -65,6 +66,19 @@ class ProfileLocked(exceptions.PermissionDenied):
 class WrongPin(exceptions.PermissionDenied):
     default_code = "wrong_pin"
     default_detail = "Wrong PIN."
+
+
+class PinChecksUnavailable(exceptions.APIException):
+    """The cache that counts wrong PINs is unreachable: no PIN is checked uncounted.
+
+    Letting PINs through uncounted would let a guesser try all 10,000 while Redis is
+    down; refusing with a 503 (in the API's error shape, not an HTML 500) tells the
+    client to try again shortly.
+    """
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "pin_checks_unavailable"
+    default_detail = "PIN checks are unavailable for a moment; try again shortly."
 
 
 def unlock_seconds() -> int:
@@ -187,10 +201,14 @@ class PinFailureThrottle(SimpleRateThrottle):
         """
         now = self.timer()
         for key, (limit, duration) in zip(self.keys(now), self.windows, strict=True):
-            # Twice the window: the key cannot expire between add and incr while
-            # its window is current (Django's incr of a missing key is an error).
-            self.cache.add(key, 0, timeout=2 * duration)
-            if self.cache.incr(key) > limit:
+            try:
+                # Twice the window: the key cannot expire between add and incr while
+                # its window is current (Django's incr of a missing key is an error).
+                self.cache.add(key, 0, timeout=2 * duration)
+                used = self.cache.incr(key)
+            except RedisError as error:
+                raise PinChecksUnavailable() from error
+            if used > limit:
                 raise exceptions.Throttled(
                     wait=self._wait(now, refused=duration),
                     detail="Too many wrong PINs for this profile; try again later.",
@@ -212,8 +230,9 @@ class PinFailureThrottle(SimpleRateThrottle):
     def give_back(self) -> None:
         """Return the places :meth:`take` counted: the attempt was not a wrong PIN."""
         for key in self.taken:
-            # A window that expired meanwhile has nothing to give back.
-            with contextlib.suppress(ValueError):
+            # A window that expired meanwhile has nothing to give back; a cache gone since
+            # the attempt was counted keeps one place spent, not the right PIN refused.
+            with contextlib.suppress(ValueError, RedisError):
                 self.cache.decr(key)
         self.taken = []
 

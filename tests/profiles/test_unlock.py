@@ -281,3 +281,28 @@ def test_a_refusal_whose_windows_emptied_meanwhile_still_names_its_own_wait(lock
 
     # when / then: the wait is the refusing window's remainder, not a server error
     assert throttle._wait(now, refused=60) == 60 - now % 60
+
+
+def test_with_the_cache_down_an_unlock_is_refused_as_unavailable_not_a_server_error(
+    account, api_client, settings
+):
+    # given: a PIN-protected profile, and the Redis that counts wrong PINs is down (a real
+    # URL where nothing listens; no count of it is written, so none needs forgetting)
+    locked = ProfileFactory(account=account, name="Private")
+    locked.set_pin("4321")
+    locked.save()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }
+
+    # when: the right PIN is sent
+    response = unlock(api_client, locked, "4321")
+
+    # then: no token (guesses that cannot be counted are not checked), and the client is
+    # told in the API's error shape that it may try again, not sent an HTML 500
+    assert response.status_code == 503
+    assert response.json()["code"] == "pin_checks_unavailable"
+    assert "token" not in response.json()
