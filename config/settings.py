@@ -396,6 +396,11 @@ TONIGHT = {
     # heartbeat is older than RETRAIN_STALE_SECONDS (their worker died).
     "RETRAIN_HEARTBEAT_SECONDS": env.float("TONIGHT_RETRAIN_HEARTBEAT_SECONDS", default=10.0),
     "RETRAIN_STALE_SECONDS": env.float("TONIGHT_RETRAIN_STALE_SECONDS", default=120.0),
+    # A retrain task (a region's batch of clusters) is stopped after this long, its runs
+    # failed with the reason; its worker process is killed 5 minutes later if it has not
+    # stopped by then. A region's retrain takes minutes: this is the backstop. Below the
+    # broker's visibility timeout, or a live retrain is delivered to a second worker.
+    "RETRAIN_SOFT_LIMIT_SECONDS": env.int("TONIGHT_RETRAIN_SOFT_LIMIT_SECONDS", default=3600),
     # A run still queued this long after it was requested never reached a worker (a lost
     # message, or no worker on its region's queue): the reaper fails it, since while it is
     # queued every retrain of its cluster is refused. Above a region's worst queue wait.

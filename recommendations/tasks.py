@@ -6,6 +6,7 @@ queue, chosen when the run is enqueued (``retraining.retrain_queue``).
 """
 
 from celery import shared_task
+from django.conf import settings
 
 from recommendations.services.retention import page_logs_prune, sign_in_logs_prune
 from recommendations.services.retraining import (
@@ -15,9 +16,10 @@ from recommendations.services.retraining import (
     training_runs_reap,
 )
 
-# A retrain of the largest cluster takes minutes; the hard limit is the backstop after
-# which the worker child is killed (the run is then reaped or redelivered, never stuck).
-RETRAIN_SOFT_LIMIT = 60 * 60
+# A retrain of the largest cluster takes minutes. At the soft limit the batch stops and
+# fails its runs; the hard limit is the backstop after which the worker child is killed
+# (the run is then reaped, never stuck).
+RETRAIN_SOFT_LIMIT = settings.TONIGHT["RETRAIN_SOFT_LIMIT_SECONDS"]
 RETRAIN_HARD_LIMIT = RETRAIN_SOFT_LIMIT + 5 * 60
 # How every retrain task is delivered, whether it runs one cluster or a region's at once:
 # acknowledged after it ran (a worker lost mid-run hands the message on), within the

@@ -89,6 +89,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -600,17 +601,43 @@ def _execute(runs: list[TrainingRun]) -> None:
         region_retrain(runs=runs, report=_Reporters(reporters), on_outcome=record)
     except Exception as error:
         logger.exception("Retrain runs %s failed", [run.pk for run in runs])
+        reason = f"{type(error).__name__}: {error}"
+        stopped = _time_limit_reached(error)
+        if stopped:
+            # Raised wherever the batch was, perhaps in the middle of a query, which leaves
+            # the connection unusable ("another command is already in progress"): a new one
+            # records the failure (and closing the old one releases its cluster locks).
+            connection.close()
+            reason = (
+                "Stopped at the retrain's soft time limit (TONIGHT_RETRAIN_SOFT_LIMIT_SECONDS)"
+                " before this cluster was done; the versions it had not gated are failed."
+            )
         for run in runs:
             if run.pk not in done:
                 _finish(
-                    run,
-                    TrainingRun.Status.FAILED,
-                    error=f"{type(error).__name__}: {error}",
-                    timings=reporters[run.pk].stop(),
+                    run, TrainingRun.Status.FAILED, error=reason, timings=reporters[run.pk].stop()
                 )
+                if stopped:
+                    _fail_unjudged_versions(run, f"Run #{run.pk} {reason[0].lower()}{reason[1:]}")
     finally:
         for heartbeat in heartbeats.values():
             heartbeat.stop()
+
+
+def _time_limit_reached(error: BaseException) -> bool:
+    """Whether ``error`` is the task's soft time limit, or followed from it.
+
+    The limit is raised wherever the worker was; a handler that then touched the database
+    on the connection it interrupted raised an ``OperationalError`` in its place.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, SoftTimeLimitExceeded):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 @dataclass
@@ -1161,6 +1188,8 @@ def region_retrain(
                 random_state=random_state,
             )
         except Exception as error:  # one cluster's failure is its run's alone
+            if _time_limit_reached(error):
+                raise  # the whole batch's: it stops (``_execute``)
             logger.exception("Retrain run %s failed", run.pk)
             outcomes[run.pk] = error
         if on_outcome is not None:
@@ -1202,6 +1231,8 @@ def _fallbacks_refresh(
                 random_state=random_state,
             )
         except Exception as error:
+            if _time_limit_reached(error):
+                raise  # the whole batch's: it stops (``_execute``)
             logger.exception("Refreshing the %s model of a retrain batch failed", scope)
             outcomes[scope] = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
     return outcomes

@@ -95,7 +95,10 @@ def start_worker(broker, settings) -> Iterator[Callable[..., subprocess.Popen]]:
     """
     workers: list[subprocess.Popen] = []
 
-    def start(queue: str, *, pool: str = "solo") -> subprocess.Popen:
+    def start(
+        queue: str, *, pool: str = "solo", env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
+        extra = env or {}
         env = {
             **os.environ,
             "DATABASE_URL": _database_url(),
@@ -110,6 +113,7 @@ def start_worker(broker, settings) -> Iterator[Callable[..., subprocess.Popen]]:
             "CONN_MAX_AGE": "0",
             "DEBUG": "0",
             "SECRET_KEY": settings.SECRET_KEY,
+            **extra,
         }
         worker = subprocess.Popen(
             [
@@ -558,3 +562,45 @@ def _request_stale_queued_run() -> TrainingRun:
     run = TrainingRun.objects.create(region=cluster.region, taste_cluster=cluster)
     TrainingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - dt.timedelta(days=1))
     return run
+
+
+def test_a_batch_past_its_soft_time_limit_stops_and_fails_every_run_that_had_not_ended(
+    seeded, start_worker, hold_before_ready
+):
+    # given: India's batch on a prefork worker whose retrains have a 45 s soft time limit
+    # (the shared evaluation takes 5-20 s here),
+    # held at its first cluster's final fit until the limit has passed
+    soft_limit = 45
+    # (the limit travels in the message: the fan-out's worker sends the batch)
+    limited = {"TONIGHT_RETRAIN_SOFT_LIMIT_SECONDS": str(soft_limit)}
+    start_worker("default", env=limited)
+    start_worker("IN", pool="prefork", env=limited)
+    before = _latest_run_id()
+    retrain_region.apply_async(args=["IN"], queue=f"{PREFIX}default")
+    hold_before_ready(timeout=soft_limit)
+    started = min(
+        TrainingRun.objects.filter(region_id="IN", pk__gt=before).values_list(
+            "started_at", flat=True
+        )
+    )
+    held = ModelVersion.objects.get(
+        scope="cluster", region_id="IN", status=ModelVersion.Status.TRAINING
+    )
+
+    # when: the soft limit passes while it is held, and the fit goes on
+    time.sleep(max(0.0, soft_limit + 1 - (timezone.now() - started).total_seconds()))
+    _release_hold()
+
+    # then: the batch stops there: every run fails with the time limit as its reason (none
+    # goes on training until the hard limit kills the process and the reaper says "Worker
+    # lost"), and the held fit is failed, not left "training"
+    runs = _wait_for_region_batch("IN", after=before, timeout=60)
+    assert {run.status for run in runs} == {TrainingRun.Status.FAILED}, [
+        (run.status, run.error) for run in runs
+    ]
+    assert all("soft time limit" in run.error for run in runs), [run.error for run in runs]
+    held.refresh_from_db()
+    assert held.status == ModelVersion.Status.FAILED
+    assert not ModelVersion.objects.filter(
+        scope="cluster", region_id="IN", created_at__gt=held.created_at
+    ).exists()
