@@ -25,7 +25,7 @@ from accounts.models import Account
 from artwork.charts import take_rate_chart
 from artwork.models import ArtworkPolicy, ArtworkVariant
 from artwork.selection import artwork_choose, artwork_reasons
-from artwork.selectors import SHARE_DAYS, artwork_variants_stats
+from artwork.selectors import artwork_variants_stats
 from config.api.strict import query_repeated
 from config.ids import id_from_text
 from profiles.models import Profile
@@ -467,9 +467,12 @@ def model_cluster(request: HttpRequest, region_code: str, slug: str) -> HttpResp
     )
 
 
-#: Variants charted on the artwork page: the most shown ones over the last SHARE_DAYS days
-#: (the days their traffic share is measured over).
+#: Variants charted on the artwork page: the most shown ones since yesterday (whose
+#: roll-ups are complete) began. Ranked from those days' roll-ups only: a row per
+#: variant and device class a day, so a view reads what the catalogue shows in two
+#: days (a week of 13,500 variants took 0.2 s, 1 s at 67,000), not the whole history.
 ARTWORK_VARIANTS_CHARTED = 24
+ARTWORK_RANKED_DAYS = 2
 ARTWORK_POLICIES_CHARTED = 30
 
 
@@ -479,7 +482,7 @@ def artwork_overview(request: HttpRequest) -> HttpResponse:
     policies = list(ArtworkPolicy.objects.order_by("-pk")[:ARTWORK_POLICIES_CHARTED])[::-1]
     today = timezone.now().date()
     variants = selectors.artwork_variants_most_shown(
-        since=today - dt.timedelta(days=SHARE_DAYS), limit=ARTWORK_VARIANTS_CHARTED
+        since=today - dt.timedelta(days=ARTWORK_RANKED_DAYS), limit=ARTWORK_VARIANTS_CHARTED
     )
     stats = artwork_variants_stats(variants=variants, today=today)
     return render(
@@ -489,7 +492,6 @@ def artwork_overview(request: HttpRequest) -> HttpResponse:
             "policy_charts": model_charts.artwork_policy_charts(policies),
             "latest_policy": policies[-1] if policies else None,
             "update_minutes": ARTWORK_UPDATE_EVERY_SECONDS // 60,
-            "ranked_days": SHARE_DAYS,
             "variants": [
                 {"variant": v, "chart": take_rate_chart(stats[v.pk]), "stats": stats[v.pk]}
                 for v in variants
