@@ -197,7 +197,13 @@ def artwork_variant_stats(
 def artwork_variants_stats(
     *, variants: list[ArtworkVariant], today: dt.date | None = None
 ) -> dict[int, list[VariantDeviceStats]]:
-    """:func:`artwork_variant_stats` of several variants in two queries."""
+    """:func:`artwork_variant_stats` of several variants in three queries.
+
+    The recent days are read for the titles' variants by id, through the daily
+    table's (variant, device, day) index: joined to the variants by title, the
+    planner read every variant's rows of those days first (0.2 s for 13,500
+    variants' week, and growing with the catalogue) to keep a few dozen.
+    """
     today = today or timezone.now().date()
     ids = [v.pk for v in variants]
     totals = {
@@ -206,16 +212,20 @@ def artwork_variants_stats(
         .values("variant_id", "device")
         .annotate(impressions=Sum("impressions"), plays=Sum("plays"))
     }
+    title_of = dict(
+        ArtworkVariant.objects.filter(title_id__in={v.title_id for v in variants}).values_list(
+            "pk", "title_id"
+        )
+    )
     recent = ArtworkVariantDaily.objects.filter(
-        variant__title_id__in={v.title_id for v in variants},
-        day__gt=today - dt.timedelta(days=SHARE_DAYS),
+        variant_id__in=list(title_of), day__gt=today - dt.timedelta(days=SHARE_DAYS)
     )
     title_recent: dict[tuple[int, str], int] = defaultdict(int)
     mine_recent: dict[tuple[int, str], int] = defaultdict(int)
-    for variant_id, title_id, device, impressions in recent.values_list(
-        "variant_id", "variant__title_id", "device", "impressions"
+    for variant_id, device, impressions in recent.values_list(
+        "variant_id", "device", "impressions"
     ):
-        title_recent[title_id, device] += impressions
+        title_recent[title_of[variant_id], device] += impressions
         mine_recent[variant_id, device] += impressions
     stats: dict[int, list[VariantDeviceStats]] = {}
     for variant in variants:
