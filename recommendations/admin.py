@@ -25,6 +25,7 @@ from django.utils.text import capfirst
 
 from config.charts import Series, has_points, line_chart
 from config.ids import id_from_text
+from regions.models import Region
 
 from .models import (
     AbandonedTask,
@@ -441,9 +442,31 @@ class ProfileTitleStateAdmin(ExactKeySearchMixin, ReadOnlyAdmin):
     paginator = BoundedCountPaginator
 
 
+class PageRegionFilter(admin.SimpleListFilter):
+    """The regions pages may be served in, from the regions table.
+
+    ``region`` is a plain code on the page (pages keep no foreign key, like
+    signals), for which Django's own filter lists the distinct values stored:
+    ``SELECT DISTINCT`` over every logged page on each view (0.5 s at 1.5 million).
+    """
+
+    title = "region"
+    parameter_name = "region"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return list(Region.objects.order_by("code").values_list("code", "name"))
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(region=self.value()) if self.value() else queryset
+
+
 @admin.register(PageLog)
 class PageLogAdmin(ExactKeySearchMixin, ReadOnlyAdmin):
-    """Logged homepages: what a profile was shown, to explain a page or an attribution."""
+    """Logged homepages: what a profile was shown, to explain a page or an attribution.
+
+    Millions of rows, as the signals are: the count is bounded and no filter
+    lists the values stored (see :class:`PageRegionFilter`).
+    """
 
     list_display = (
         "generated_at",
@@ -454,12 +477,13 @@ class PageLogAdmin(ExactKeySearchMixin, ReadOnlyAdmin):
         "hour",
         "model_version",
     )
-    list_filter = ("device", "region")
+    list_filter = ("device", PageRegionFilter)
     search_fields = ("=profile__id",)  # replaced by the exact-key search
     key_lookups = {"profile": "profile_id", "account": "profile__account_id"}
     uuid_search_field = "id"
     list_select_related = ("profile__account", "model_version")
     show_full_result_count = False
+    paginator = BoundedCountPaginator
     readonly_fields = (
         "id",
         "profile",
