@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from config.admin_inlines import QueryOncePerInlineMixin
+from recommendations.admin import ExactKeySearchMixin, LargeTableAdminMixin
 
 from .charts import take_rate_chart
 from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily, DeviceClass
@@ -272,14 +273,25 @@ class ArtworkPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ArtworkVariantDaily)
-class ArtworkVariantDailyAdmin(admin.ModelAdmin):
-    """The daily roll-ups behind the take rates; written by policy updates only."""
+class ArtworkVariantDailyAdmin(LargeTableAdminMixin, ExactKeySearchMixin, admin.ModelAdmin):
+    """The daily roll-ups behind the take rates; written by policy updates only.
+
+    A row per variant, device class and day: millions, like the signals, so the
+    list is bounded the same way. Stock, it counted every row twice and listed the
+    distinct months of every row for its date bar (1.2 s at 1.6 million rows), and
+    its search by label joined every row to its variant.
+    """
 
     list_display = ("day", "variant", "device", "impressions", "plays")
     list_select_related = ("variant",)
     list_filter = ("device",)
     date_hierarchy = "day"
-    search_fields = ("variant__label",)
+    # Newest stored first, off the primary key: updates add each day's rows as it closes.
+    ordering = ("-pk",)
+    sortable_by = ()
+    search_fields = ("=variant__id",)  # draws the search box; ExactKeySearchMixin matches
+    search_help_text = "variant:<id> or title:<id>."
+    key_lookups = {"variant": "variant_id", "title": "variant__title_id"}
     raw_id_fields = ("variant",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:

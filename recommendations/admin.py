@@ -209,7 +209,10 @@ def date_navigation(cl: ChangeList) -> dict[str, Any]:
     bounds = date_bounds(cl.queryset, field, cl.paginator.estimated_rows)
     if bounds[0] is None:
         return {"show": False}
-    first, last = (timezone.localtime(bound).date() for bound in bounds)
+    first, last = (
+        timezone.localtime(bound).date() if isinstance(bound, dt.datetime) else bound
+        for bound in bounds
+    )
     if not year and first.year == last.year:
         year = str(first.year)
         if first.month == last.month:
@@ -308,6 +311,28 @@ class ExactKeySearchMixin:
         return queryset.none(), False
 
 
+class LargeTableAdminMixin:
+    """A changelist for tables of millions of rows: every figure it shows is bounded.
+
+    The count is :class:`BoundedCountPaginator`'s (and not repeated for the
+    "show all" link), the date bar is :func:`date_navigation`'s, and only the
+    columns ``sortable_by`` names sort (:class:`SortableByChangeList`).
+    """
+
+    paginator = BoundedCountPaginator
+    show_full_result_count = False
+    change_list_template = "admin/large_table_change_list.html"
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return SortableByChangeList
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        cl = super().get_changelist_instance(request)
+        # Called by the template only when the date bar is drawn (not on action POSTs).
+        cl.date_navigation = partial(date_navigation, cl)
+        return cl
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """For tables only the signal ingestion service writes.
 
@@ -348,7 +373,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Signal)
-class SignalAdmin(ExactKeySearchMixin, ReadOnlyAdmin):
+class SignalAdmin(LargeTableAdminMixin, ExactKeySearchMixin, ReadOnlyAdmin):
     """What clients reported, to look at when a homepage needs explaining."""
 
     list_display = (
@@ -376,8 +401,6 @@ class SignalAdmin(ExactKeySearchMixin, ReadOnlyAdmin):
     search_fields = ("=page_id",)  # draws the search box; ExactKeySearchMixin does the matching
     search_help_text = "A page id (UUID), or profile:<id>, account:<id>, title:<id>."
     uuid_search_field = "page_id"
-    show_full_result_count = False
-    paginator = BoundedCountPaginator
 
     def uuid_search(self, queryset: QuerySet, key: uuid.UUID) -> QuerySet:
         """A page's signals, among its profile's: page_id has no index, the profile has.
@@ -395,15 +418,6 @@ class SignalAdmin(ExactKeySearchMixin, ReadOnlyAdmin):
     def variant(self, obj: Signal) -> int | None:
         # The id alone: joining variants for their labels would widen every page's query.
         return obj.artwork_variant_id
-
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return SortableByChangeList
-
-    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
-        cl = super().get_changelist_instance(request)
-        # Called by the template only when the date bar is drawn (not on action POSTs).
-        cl.date_navigation = partial(date_navigation, cl)
-        return cl
 
 
 class CompletedFilter(admin.SimpleListFilter):
