@@ -295,8 +295,14 @@ class SeasonAdmin(admin.ModelAdmin):
     inlines = (EpisodeInline,)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Season]:
+        # The title for str(season), which names it: the episode page's season autocomplete
+        # lists seasons through this queryset (not the changelist's list_select_related),
+        # and read each one's title in a query of its own.
         return (
-            super().get_queryset(request).annotate(episode_count=count_subquery(Episode, "season"))
+            super()
+            .get_queryset(request)
+            .select_related("title")
+            .annotate(episode_count=count_subquery(Episode, "season"))
         )
 
     @admin.display(description="episodes", ordering="episode_count")

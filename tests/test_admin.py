@@ -1113,6 +1113,38 @@ def test_a_seasons_page_costs_the_same_for_two_episodes_and_twelve(staff: Client
     )
 
 
+def test_the_season_autocomplete_costs_the_same_for_two_seasons_and_twenty(
+    staff: Client,
+) -> None:
+    # given: the episode page's season picker, for a series of two seasons and one of twenty
+    def autocomplete_queries(series: Title) -> int:
+        url = "/admin/autocomplete/"
+        query = {
+            "app_label": "catalog",
+            "model_name": "episode",
+            "field_name": "season",
+            "term": series.original_name,
+        }
+        staff.get(url, query)
+        with CaptureQueriesContext(connection) as captured:
+            response = staff.get(url, query)
+        assert response.status_code == 200
+        results = response.json()["results"]
+        assert len(results) == series.seasons.count()
+        assert all(series.original_name in result["text"] for result in results)
+        return len(captured)
+
+    few = TitleFactory(original_name="Two seasons", kind=Title.Kind.SERIES)
+    many = TitleFactory(original_name="Twenty seasons", kind=Title.Kind.SERIES)
+    for number in range(1, 3):
+        SeasonFactory(title=few, number=number)
+    for number in range(1, 21):
+        SeasonFactory(title=many, number=number)
+
+    # when / then: each season's label names its title without a query of its own
+    assert autocomplete_queries(many) == autocomplete_queries(few)
+
+
 def title_with_rows(rows: int) -> Title:
     """A series with ``rows`` rows in each inline of its page: credits, localised names,
     seasons, licence windows and artwork variants (each with two themes)."""
