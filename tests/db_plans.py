@@ -36,3 +36,25 @@ def table_reads(sql: str, table: str, params: tuple = ()) -> list[dict[str, Any]
         for node in plan_nodes(sql, params)
         if node.get("Relation Name") == table or node.get("Index Name") in indexes
     ]
+
+
+def table_scans_run(sql: str, table: str, params: tuple = ()) -> int:
+    """How many times the executed plan scanned ``table`` or one of its indexes (all loops).
+
+    A correlated subquery runs once per outer row it is evaluated for: the count
+    tells a page's rows from every row of the table.
+    """
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    indexes = {name for name, constraint in constraints.items() if constraint["index"]}
+    runs, stack = 0, [plan[0]["Plan"]]
+    while stack:
+        node = stack.pop()
+        reads = node.get("Relation Name") == table or node.get("Index Name") in indexes
+        # A bitmap's heap scan follows its index scan: one run, not two.
+        if reads and "Heap" not in node["Node Type"]:
+            runs += node["Actual Loops"]
+        stack.extend(node.get("Plans", []))
+    return runs

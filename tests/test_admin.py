@@ -39,7 +39,7 @@ from recommendations.models import (
 from recommendations.services.deliveries import task_abandon
 from regions.admin import window_status
 from regions.models import Availability, Region
-from tests.db_plans import plan_nodes
+from tests.db_plans import plan_nodes, table_scans_run
 from tests.factories import (
     AccountFactory,
     ArtworkThemeFactory,
@@ -955,6 +955,24 @@ def test_artwork_variant_list_sums_daily_figures_for_its_page_only(staff: Client
     for pk, total in shown.items():
         expected = ArtworkVariantDaily.objects.filter(variant_id=pk).aggregate(n=Sum("impressions"))
         assert total == expected["n"], pk
+
+
+def test_artwork_variant_list_sums_daily_figures_for_its_page_only_whatever_the_order(
+    staff: Client, monkeypatch
+) -> None:
+    # given: a page of one variant among twelve, asked to sort by impressions
+    model_admin = admin.site._registry[ArtworkVariant]
+    monkeypatch.setattr(model_admin, "list_per_page", 1)
+    column = model_admin.list_display.index("impressions") + 1
+
+    # when
+    response = staff.get(admin_url(ArtworkVariant, "changelist"), {"o": f"-{column}"})
+
+    # then: the daily figures are summed for the page's variant (impressions and plays),
+    # not for every variant to sort them (0.7 s at 1.6 million roll-ups, more each day)
+    assert response.status_code == 200
+    sql, params = response.context["cl"].result_list.query.sql_with_params()
+    assert table_scans_run(sql, ArtworkVariantDaily._meta.db_table, params) <= 2
 
 
 def test_page_log_list_neither_counts_a_large_result_nor_lists_the_regions_stored(
