@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from config.admin_inlines import QueryOncePerInlineMixin
+from config.admin_lists import SemiJoinAdminMixin
 from recommendations.admin import ExactKeySearchMixin, LargeTableAdminMixin
 
 from .charts import take_rate_chart
@@ -111,7 +112,7 @@ def _daily_total(column: str) -> Subquery:
 
 
 @admin.register(ArtworkVariant)
-class ArtworkVariantAdmin(admin.ModelAdmin):
+class ArtworkVariantAdmin(SemiJoinAdminMixin, admin.ModelAdmin):
     list_display = (
         "thumbnail",
         "label",

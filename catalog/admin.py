@@ -14,6 +14,7 @@ from django.utils import timezone
 from artwork.admin import ArtworkVariantInline
 from artwork.models import ArtworkVariant
 from config.admin_inlines import QueryOncePerInlineMixin
+from config.admin_lists import SemiJoinAdminMixin
 from regions.admin import AvailabilityInline
 from regions.models import Availability, Region
 
@@ -107,7 +108,7 @@ class PersonCreditInline(QueryOncePerInlineMixin, admin.TabularInline):
 
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(SemiJoinAdminMixin, admin.ModelAdmin):
     list_display = ("name", "external_id", "credit_count")
     search_fields = ("name", "=external_id")
     list_filter = ("credits__role",)
@@ -201,7 +202,7 @@ class AvailableInRegionFilter(admin.SimpleListFilter):
 
 
 @admin.register(Title)
-class TitleAdmin(admin.ModelAdmin):
+class TitleAdmin(SemiJoinAdminMixin, admin.ModelAdmin):
     list_display = (
         "original_name",
         "kind",

@@ -998,6 +998,77 @@ def test_artwork_variant_list_sums_daily_figures_for_its_page_only_whatever_the_
     assert table_scans_run(sql, ArtworkVariantDaily._meta.db_table, params) <= 2
 
 
+def test_a_theme_filter_sums_daily_figures_for_its_page_only(staff: Client, monkeypatch) -> None:
+    # given: a page of one variant among those of a theme (a many-to-many filter)
+    theme = ArtworkVariant.objects.first().themes.first()
+    monkeypatch.setattr(admin.site._registry[ArtworkVariant], "list_per_page", 1)
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        response = staff.get(
+            admin_url(ArtworkVariant, "changelist"), {"themes__id__exact": theme.pk}
+        )
+
+    # then: neither the page nor its count sums the figures of every variant of the theme
+    # (made DISTINCT over its columns, the sums among them: 8 s at 13,500 variants)
+    assert response.status_code == 200
+    assert len(response.context["cl"].result_list) == 1
+    daily = ArtworkVariantDaily._meta.db_table
+    statements = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and ArtworkVariant._meta.db_table in q["sql"]
+    ]
+    assert sum(table_scans_run(sql, daily) for sql in statements) <= 2
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("admin:artwork_artworkvariant_changelist", {"themes__id__exact": "{theme}"}),
+        ("admin:catalog_person_changelist", {"credits__role__exact": "actor"}),
+        ("admin:catalog_title_changelist", {"genres__id__exact": "{genre}"}),
+        ("admin:catalog_title_changelist", {"q": "a"}),
+        ("admin:accounts_account_changelist", {"q": "member"}),
+        (
+            "admin:autocomplete",
+            {"app_label": "catalog", "model_name": "credit", "field_name": "title", "term": "a"},
+        ),
+    ],
+    ids=[
+        "variant themes",
+        "person roles",
+        "title genres",
+        "title search",
+        "account search",
+        "title autocomplete",
+    ],
+)
+def test_lists_that_may_match_a_row_twice_are_not_made_distinct_whole(
+    staff: Client, path: str, query: dict[str, str]
+) -> None:
+    # given: a filter or search through a many-to-many or reverse relation
+    values = {
+        "theme": ArtworkVariant.objects.first().themes.first().pk,
+        "genre": Title.objects.first().genres.first().pk,
+    }
+    query = {key: value.format(**values) for key, value in query.items()}
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        response = staff.get(reverse(path), query)
+
+    # then: rows matched twice are kept once by key, not by a DISTINCT over every column
+    # (annotations included, each computed for every matching row before the page is cut)
+    assert response.status_code == 200
+    whole = [
+        q["sql"]
+        for q in queries.captured_queries
+        if re.search(r"^SELECT DISTINCT (?!DATE_TRUNC)|FROM \(SELECT DISTINCT", q["sql"])
+    ]
+    assert whole == []
+
+
 def test_page_log_list_neither_counts_a_large_result_nor_lists_the_regions_stored(
     staff: Client, monkeypatch
 ) -> None:

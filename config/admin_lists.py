@@ -1,0 +1,50 @@
+"""Admin lists that keep rows a filter or search could repeat without ``SELECT DISTINCT``.
+
+A filter or search through a many-to-many or reverse relation (a variant's
+themes, a person's credits, a title's localised names) can match a row more than
+once, and Django then makes the whole list ``DISTINCT``. The distinct key is
+every selected column, the annotations included, so each annotation (a
+variant's summed daily figures, a person's credit count) is computed for every
+matching row before the page keeps a hundred, and the count does it again: 8 s
+for the variants of one theme at 13,500 variants. Here the matching rows' keys
+come from a semi-join (``pk IN (...)``) instead, and the list reads the page
+from the admin's queryset as it would without the filter.
+"""
+
+from typing import Any
+
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+
+class SemiJoinChangeList(ChangeList):
+    """A changelist whose repeated matches are removed by key, not by ``DISTINCT``."""
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet:
+        matched = super().get_queryset(request, exclude_parameters)
+        if not matched.query.distinct or matched.query.distinct_fields:
+            return matched
+        rows = self.root_queryset.filter(pk__in=matched.order_by().values("pk"))
+        if not rows.query.select_related:
+            rows = self.apply_select_related(rows)
+        return rows.order_by(*matched.query.order_by)
+
+
+class SemiJoinAdminMixin:
+    """For a ``ModelAdmin`` with annotations whose filters or search may repeat rows.
+
+    The search's own duplicates are removed by key too, which also serves the
+    admin's autocomplete (it makes its results ``DISTINCT`` the same way).
+    """
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return SemiJoinChangeList
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        found, may_repeat = super().get_search_results(request, queryset, search_term)
+        if not may_repeat:
+            return found, False
+        return queryset.filter(pk__in=found.order_by().values("pk")), False
