@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import Account, ApiToken, hash_token_key
 from accounts.services import api_token_create, api_token_revoke
-from artwork.models import ArtworkPolicy, ArtworkVariant, ArtworkVariantDaily
+from artwork.models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily
 from catalog.models import Language, MaturityLevel, Person, Season, Title
 from profiles.models import MAX_PROFILES_PER_ACCOUNT, Profile
 from profiles.services import LIMIT_MESSAGE, profile_create
@@ -1067,6 +1067,25 @@ def test_lists_that_may_match_a_row_twice_are_not_made_distinct_whole(
         if re.search(r"^SELECT DISTINCT (?!DATE_TRUNC)|FROM \(SELECT DISTINCT", q["sql"])
     ]
     assert whole == []
+
+
+def test_the_theme_list_counts_variants_per_theme_shown_not_over_a_join(staff: Client) -> None:
+    # when
+    statements = changelist_queries(staff, ArtworkTheme)
+    response = staff.get(admin_url(ArtworkTheme, "changelist"))
+
+    # then: the paginator's count reads the themes alone, and the page groups nothing
+    # (grouped over the join, every variant's themes were read twice a view)
+    through = ArtworkVariant.themes.through._meta.db_table
+    counts = [sql for sql in statements if sql.startswith("SELECT COUNT(*)")]
+    assert counts
+    assert [sql for sql in counts if through in sql] == []
+    page_sql = str(response.context["cl"].result_list.query)
+    assert "GROUP BY" not in page_sql.split("(SELECT")[0]
+    # and: the counts are still each theme's variants
+    for theme in response.context["cl"].result_list:
+        assert theme.variant_count == theme.variants.count(), theme
+    assert through in page_sql
 
 
 def test_page_log_list_neither_counts_a_large_result_nor_lists_the_regions_stored(
