@@ -2,8 +2,9 @@
 
 import datetime as dt
 import functools
+import itertools
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -117,6 +118,33 @@ def _rewatching(state: ProfileTitleState) -> bool:
     )
 
 
+def resume_index(
+    episode_ids: Sequence[int],
+    out: Sequence[bool],
+    *,
+    last_episode_id: int | None,
+    finished: Container[int],
+    rewatching: bool,
+) -> int | None:
+    """Where in a series' ``episode_ids`` (in order) to resume: the rule of :func:`resume_episode`.
+
+    ``out[i]`` says whether episode ``i``'s season is out; ``finished`` holds the
+    episodes the profile finished (it may hold others); ``rewatching`` whether a
+    rewatch of the last episode played is under way (:func:`_rewatching`). Plain
+    ids and flags, so that the homepage applies the rule to its in-memory
+    episode lists without a model instance per episode.
+    """
+    last = next((i for i, pk in enumerate(episode_ids) if pk == last_episode_id), None)
+    if last is not None and (last_episode_id not in finished or rewatching):
+        return last
+    n = len(episode_ids)
+    start = last + 1 if last is not None else 0
+    for i in itertools.chain(range(start, n), range(n)):  # after the last played, then from 1
+        if out[i] and episode_ids[i] not in finished:
+            return i
+    return None
+
+
 def resume_episode(
     state: ProfileTitleState, episodes: list[Episode], *, today: dt.date
 ) -> Episode | None:
@@ -130,17 +158,29 @@ def resume_episode(
     season not out yet (``release_date`` after ``today``, UTC) is never next. None
     when nothing out is left. ``episodes`` are the series' own, in order, each with
     its season at hand (the title page has them prefetched; Continue Watching reads
-    them for all its series at once).
+    them for all its series at once). The rule itself is :func:`resume_index`'s,
+    which the homepage's Continue Watching row applies too.
     """
-    done = set(state.completed_episodes)
-    last = next((e for e in episodes if e.pk == state.last_episode_id), None)
-    if last is not None and (last.pk not in done or _rewatching(state)):
-        return last
-    left = [e.pk not in done and episode_is_out(e, today) for e in episodes]
-    start = episodes.index(last) + 1 if last is not None else 0
-    return next(
-        (e for e, open_ in zip(episodes[start:], left[start:], strict=True) if open_), None
-    ) or next((e for e, open_ in zip(episodes, left, strict=True) if open_), None)
+    at = resume_index(
+        [e.pk for e in episodes],
+        [episode_is_out(e, today) for e in episodes],
+        last_episode_id=state.last_episode_id,
+        finished=set(state.completed_episodes),
+        rewatching=_rewatching(state),
+    )
+    return None if at is None else episodes[at]
+
+
+def episode_resume_progress(
+    progress: float, *, episode_id: int, last_episode_id: int | None, any_finished: bool
+) -> float:
+    """How far into ``episode_id`` a series resumes: the rule of :func:`resume_progress`.
+
+    ``progress`` is the state's (the last episode played's); ``any_finished`` whether
+    the profile finished any episode of the series.
+    """
+    unnamed = last_episode_id is None and not any_finished
+    return progress if episode_id == last_episode_id or unnamed else 0.0
 
 
 def resume_progress(state: ProfileTitleState, episode: Episode | None) -> float:
@@ -151,14 +191,19 @@ def resume_progress(state: ProfileTitleState, episode: Episode | None) -> float:
     An episode resumes at the state's progress only if it is the last one played (or
     none was named and none finished: progress sent without an episode is the
     progress of where the series resumes, as the homepage shows it); a following
-    episode starts at 0, never at a finished episode's 100%.
+    episode starts at 0, never at a finished episode's 100%
+    (:func:`episode_resume_progress`).
     """
     if episode is None:
         midway = CONTINUE_MIN_PROGRESS <= state.progress <= CONTINUE_MAX_PROGRESS
         resumable = (midway and state.completed_at is None) or _rewatching(state)
         return state.progress if resumable else 0.0
-    unnamed = state.last_episode_id is None and not state.completed_episodes
-    return state.progress if episode.pk == state.last_episode_id or unnamed else 0.0
+    return episode_resume_progress(
+        state.progress,
+        episode_id=episode.pk,
+        last_episode_id=state.last_episode_id,
+        any_finished=bool(state.completed_episodes),
+    )
 
 
 def _next_episodes(states: list[ProfileTitleState], *, today: dt.date) -> dict[int, Episode]:
