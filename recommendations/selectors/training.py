@@ -1291,6 +1291,71 @@ def season_releases(titles: npt.NDArray[np.int64]) -> SeasonReleases:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesEpisodes:
+    """Every series' episodes in order (season, then episode number), on a title index.
+
+    What the homepage's Continue Watching tiles resume on
+    (:func:`~recommendations.selectors.signals.resume_index`), held with the other
+    catalogue arrays and re-read with them, so that a tile's episode and the count
+    of episodes out that put the series in the row come from one reading.
+
+    Attributes
+    ----------
+    start : numpy.ndarray of int64, shape (n_titles + 1,)
+        Title ``t``'s episodes are ``start[t]:start[t + 1]`` of the arrays below
+        (none for a film).
+    episode_ids : numpy.ndarray of int64, shape (n_episodes,)
+    season_number, episode_number : numpy.ndarray of int32, shape (n_episodes,)
+    release : numpy.ndarray of float64, shape (n_episodes,)
+        Unix seconds from which the episode's season is out (midnight UTC of its
+        release date, as :class:`SeasonReleases` counts it); -inf without a date.
+    """
+
+    start: npt.NDArray[np.int64]
+    episode_ids: npt.NDArray[np.int64]
+    season_number: npt.NDArray[np.int32]
+    episode_number: npt.NDArray[np.int32]
+    release: npt.NDArray[np.float64]
+
+    def of(self, title_index: int) -> slice:
+        """Where title ``title_index``'s episodes are in the arrays."""
+        return slice(int(self.start[title_index]), int(self.start[title_index + 1]))
+
+
+def series_episodes(titles: npt.NDArray[np.int64]) -> SeriesEpisodes:
+    """The episodes of the index's series, in order: two queries (seasons, then episodes)."""
+    seasons = list(
+        Season.objects.order_by("pk").values_list("pk", "title_id", "number", "release_date")
+    )
+    season_ids = np.array([r[0] for r in seasons], dtype=np.int64)
+    epoch = dt.date(1970, 1, 1)
+    season_release = np.array(
+        [-np.inf if r[3] is None else (r[3] - epoch).days * SECONDS_PER_DAY for r in seasons],
+        dtype=np.float64,
+    )
+    season_title = np.array([r[1] for r in seasons], dtype=np.int64)
+    rows = integer_rows(Episode.objects.order_by().values_list("pk", "season_id", "number"), 3)
+    season = np.searchsorted(season_ids, rows[:, 1]).clip(max=max(season_ids.shape[0] - 1, 0))
+    title = np.full(rows.shape[0], -1, dtype=np.int64)
+    if season_ids.shape[0]:
+        # An episode of a season added between the two reads waits for the next reading.
+        found = season_ids[season] == rows[:, 1]
+        title = np.where(found, index_of(titles, season_title[season]), -1)
+    keep = title >= 0
+    rows, season, title = rows[keep], season[keep], title[keep]
+    season_number = np.array([r[2] for r in seasons], dtype=np.int32)[season]
+    order = np.lexsort((rows[:, 2], season_number, title))
+    title = title[order]
+    return SeriesEpisodes(
+        start=np.searchsorted(title, np.arange(titles.shape[0] + 1), side="left").astype(np.int64),
+        episode_ids=rows[order, 0],
+        season_number=season_number[order],
+        episode_number=rows[order, 2].astype(np.int32),
+        release=season_release[season[order]],
+    )
+
+
 def completion_hours(
     *,
     profile_index: npt.NDArray[np.int32],

@@ -5,8 +5,9 @@ built once per version per process and reused by every request: the item
 factors, the content model and its neighbour matrix, the ranker, normalised
 trending rows, and the catalogue facts the filters need (maturity, language,
 genres, availability windows, arrival dates, the episodes each season brings out
-and when), all aligned with the version's title index. Availability windows and
-title facts are what staff edit without a retrain, so they are re-read from the database every
+and when, each series' episodes in order), all aligned with the version's title
+index. Availability windows and title facts (seasons and episodes among them) are
+what staff edit without a retrain, so they are re-read from the database every
 ``TONIGHT["CATALOGUE_REFRESH_SECONDS"]`` (in the background, while the old
 copy serves: :mod:`~recommendations.serving.refresh`), once per title index
 however many versions share it; the estimators never change.
@@ -49,6 +50,8 @@ class CatalogueArrays:
         For weighing a profile's completions at fold-in.
     releases : SeasonReleases
         How many episodes of each series are out, for what a profile has left of it.
+    series : SeriesEpisodes
+        Each series' episodes in order, for where a Continue Watching tile resumes.
     windows : AvailabilityWindows
         Every region's windows.
     time_zones : dict of str to zoneinfo.ZoneInfo
@@ -61,6 +64,7 @@ class CatalogueArrays:
     genre_table: npt.NDArray[np.float32]
     episodes: data.EpisodeTable
     releases: data.SeasonReleases
+    series: data.SeriesEpisodes
     windows: data.AvailabilityWindows
     time_zones: dict[str, zoneinfo.ZoneInfo]
     loaded_at: float
@@ -136,6 +140,7 @@ def catalogue_arrays_load(title_ids: npt.NDArray[np.int64]) -> CatalogueArrays:
         genre_table=genre_table,
         episodes=data.episode_table(),
         releases=data.season_releases(title_ids),
+        series=data.series_episodes(title_ids),
         windows=data.availability_windows(title_ids),
         time_zones={
             code: zoneinfo.ZoneInfo(zone)
