@@ -8,6 +8,7 @@ cached :class:`~recommendations.serving.bundle.ServingBundle`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import uuid
@@ -178,6 +179,15 @@ class HistoryRows:
         exist and were not read).
     at : float
         The moment read as of (Unix seconds): which seasons of a series are out.
+    episodes : numpy.ndarray of float64, shape (m, 3)
+        What a series' Continue Watching tile needs to know where it resumes
+        (:func:`~recommendations.selectors.signals.resume_index`), for the series
+        the profile played and did not rate down: title id, episode id, and 1 for
+        its last episode played or 0 for an episode finished. The finished ones
+        only where the rule reads them: not while the last episode played is
+        unfinished or being rewatched (it is resumed, whatever else is finished).
+        As they are now, whatever ``at``, like the states (training, which puts the
+        states as of each page in their place, does not use these).
     """
 
     signals: npt.NDArray[np.float64]
@@ -186,6 +196,9 @@ class HistoryRows:
     # Required: a default of "never" would count every announced season as out.
     at: float
     impressions_cut: bool = False
+    episodes: npt.NDArray[np.float64] = dataclasses.field(
+        default_factory=lambda: np.empty((0, 3), dtype=np.float64)
+    )
 
 
 def profile_history_rows(
@@ -219,11 +232,11 @@ def profile_history_rows(
     if unread:
         statement = _history_read_sql_over(_history_sql_leaving_out(len(unread)))
     with connection.cursor() as cursor:
-        cursor.execute(statement, [*params, profile_id])
+        cursor.execute(statement, [*params, profile_id, profile_id])
         rows = cursor.fetchall()
     both = np.array(rows, dtype=np.float64).reshape(-1, 9)
-    is_state = both[:, 0] < 0
-    signals = both[~is_state]
+    marker = both[:, 0]  # a signal's profile id; -1 a title state, -2 an episode of one
+    signals = both[marker >= 0]
     if signals.shape[0] > 1:
         # Newest first across both branches (and UNION ALL promises no order anyway).
         signals = signals[np.argsort(-signals[:, 5], kind="stable")]
@@ -232,7 +245,8 @@ def profile_history_rows(
     cut = engaged.shape[0] >= limit
     return HistoryRows(
         signals=signals,
-        states=both[is_state][:, _STATE_COLUMNS],
+        states=both[marker == _STATE][:, _STATE_COLUMNS],
+        episodes=both[marker == _STATE_EPISODE][:, 1:4],
         # Signals tied with the oldest one read may be left out, so not that instant itself.
         complete_after=float(engaged[-1, 5]) if cut else since.timestamp() - 1e-6,
         impressions_cut=int(np.count_nonzero(shown)) >= HISTORY_MAX_IMPRESSIONS,
@@ -266,6 +280,8 @@ def _history_params(
 #: rewatch count, thumbs, last played, progress, last episode unfinished, episodes
 #: finished) among the signals' nine, by type.
 _STATE_COLUMNS = [1, 2, 3, 7, 5, 4, 6, 8]
+#: The first column of a title state's row and of an episode's (a signal's is its profile).
+_STATE, _STATE_EPISODE = -1, -2
 
 
 @functools.cache
@@ -277,13 +293,16 @@ def _history_read_sql() -> str:
     Python loop per row. A state row has -1 for the profile id (a signal's is
     the profile's) and its eight numbers in columns of the same types as the
     signals' (:data:`_STATE_COLUMNS`), so both branches of the ``UNION ALL``
-    are one row type. Parameters: :func:`_history_params`, then the profile id.
+    are one row type. Then the episodes Continue Watching resumes from
+    (:attr:`HistoryRows.episodes`), a row each, -2 for the profile id.
+    Parameters: :func:`_history_params`, then the profile id twice.
     """
     return _history_read_sql_over(_history_sql())
 
 
 def _history_read_sql_over(signals: str) -> str:
-    """``signals`` (:func:`_history_sql` or a variant of it), then the title states."""
+    """``signals`` (:func:`_history_sql` or a variant of it), then the title states, then
+    their episodes."""
     quote = connection.ops.quote_name
     table = quote(ProfileTitleState._meta.db_table)
     up, down = ProfileTitleState.Thumbs.UP.value, ProfileTitleState.Thumbs.DOWN.value
@@ -293,12 +312,10 @@ def _history_read_sql_over(signals: str) -> str:
     finished = quote(field("completed_episodes").column)
     progress = quote(field("progress").column)
     # Only constants of this module and quoted identifiers are interpolated.
+    episode_open = _episode_open_sql()
     if connection.vendor == "postgresql":
-        # A JSON array contains a number it holds as an element (jsonb's @>).
-        episode_open = f"NOT ({finished} @> to_jsonb({episode}))"
         finished_count = f"jsonb_array_length({finished})"
     else:
-        episode_open = f"NOT EXISTS (SELECT 1 FROM json_each({finished}) WHERE value = {episode})"  # noqa: S608
         finished_count = f"json_array_length({finished})"
     # The fold leaves 100 after an episode's completion; a series then resumes at the start
     # of its next episode. A finished series resumes only the episode being rewatched, at
@@ -316,7 +333,64 @@ def _history_read_sql_over(signals: str) -> str:
         f"CASE thumbs WHEN '{up}' THEN 1 WHEN '{down}' THEN -1 ELSE 0 END, {finished_count} "
         f"FROM {table} WHERE profile_id = %s"
     )
-    return f"SELECT * FROM ({signals}) AS newest UNION ALL {states}"  # noqa: S608
+    return f"SELECT * FROM ({signals}) AS newest UNION ALL {states} UNION ALL {_episodes_sql()}"  # noqa: S608
+
+
+def _episode_open_sql() -> str:
+    """Whether a title state's last episode played is not among those it finished."""
+    quote = connection.ops.quote_name
+    field = ProfileTitleState._meta.get_field
+    episode = quote(field("last_episode").column)
+    finished = quote(field("completed_episodes").column)
+    # Only quoted identifiers are interpolated.
+    if connection.vendor == "postgresql":
+        # A JSON array contains a number it holds as an element (jsonb's @>).
+        return f"NOT ({finished} @> to_jsonb({episode}))"
+    return f"NOT EXISTS (SELECT 1 FROM json_each({finished}) AS f WHERE f.value = {episode})"  # noqa: S608
+
+
+def _episodes_sql() -> str:
+    """The :attr:`HistoryRows.episodes` branch of :func:`_history_read_sql`.
+
+    One pass over the profile's title states, each giving the elements of one JSON
+    array: the episodes it finished, where :func:`~recommendations.selectors.signals.
+    resume_index` reads them, and its last episode played, negated to tell it apart.
+    Rows are only for what may be in Continue Watching (played, not rated down): for
+    a film, none. Parameter: the profile id.
+    """
+    quote = connection.ops.quote_name
+    table = quote(ProfileTitleState._meta.db_table)
+    field = ProfileTitleState._meta.get_field
+    episode = quote(field("last_episode").column)
+    finished = quote(field("completed_episodes").column)
+    progress = quote(field("progress").column)
+    down = ProfileTitleState.Thumbs.DOWN.value
+    episode_open = _episode_open_sql()
+    # A last episode unfinished, or rewatched (a finished title played again since and
+    # stopped midway), is resumed whatever else is finished: those need no list.
+    rewatching = (
+        f"(completed_at IS NOT NULL AND last_played_at > completed_at "
+        f"AND {progress} BETWEEN {CONTINUE_MIN_PROGRESS} AND {CONTINUE_MAX_PROGRESS})"
+    )
+    wanted = f"NOT ({episode} IS NOT NULL AND ({episode_open} OR {rewatching}))"
+    if connection.vendor == "postgresql":
+        elements = (
+            f"jsonb_array_elements_text((CASE WHEN {wanted} THEN {finished} ELSE '[]' END) "
+            f"|| (CASE WHEN {episode} IS NULL THEN '[]' ELSE jsonb_build_array(-{episode}) END))"
+            " AS e(ref)"
+        )
+        ref = "e.ref::bigint"
+    else:
+        elements = (
+            f"json_each(json_insert(CASE WHEN {wanted} THEN {finished} ELSE '[]' END, "
+            f"'$[#]', -{episode})) AS e"
+        )
+        ref = "e.value"
+    return (
+        f"SELECT -2, title_id, abs({ref}), CASE WHEN {ref} < 0 THEN 1 ELSE 0 END, "  # noqa: S608
+        f"0, 0, false, 0, 0 FROM {table}, {elements} WHERE profile_id = %s "
+        f"AND last_played_at IS NOT NULL AND thumbs <> '{down}' AND {ref} IS NOT NULL"
+    )
 
 
 def history_on_index(
