@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
+from catalog.apis import ResumePointSerializer
 from config.api.query_datetimes import NAIVE_MESSAGE, QueryDateTimeField
 from config.api.schema import TITLE_ID_HELP
 from config.api.strict import KnownParametersOnly, choice_errors, one_of
@@ -21,6 +22,7 @@ from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
 from recommendations.apis.recommendations import ModelUnavailable
 from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import ModelVersion
+from recommendations.selectors.title_viewing import ResumePoint
 from recommendations.services.homepage import homepage_render
 from recommendations.serving.cache import NoActiveModel
 from recommendations.serving.homepage import MAX_BECAUSE_WATCHED_ROWS, MAX_GENRE_ROWS, Page
@@ -144,6 +146,16 @@ class HomepageItemSerializer(serializers.Serializer):
     artwork = ArtworkSerializer(
         help_text="The image to show; send its variant_id back as `artwork_variant` on signals."
     )
+    resume = ResumePointSerializer(
+        allow_null=True,
+        help_text="On a Continue Watching tile, where its Play button starts: what title "
+        "detail's `viewing.resume` says for the profile, by the same rule (the episode "
+        "stopped midway or being rewatched, else the next one out not finished; a series "
+        "back for a new season at that season's first; a season announced is never entered). "
+        "A series names the episode (`episode_id`, to send as `episode` on signals, and "
+        '"S2:E3" from `season_number` and `episode_number`), a film leaves them null; '
+        "`progress` is the tile's. Null on every other row's tiles.",
+    )
 
 
 class HomepageRowSerializer(serializers.Serializer):
@@ -206,8 +218,9 @@ def page_body(page: Page, *, base_url: str) -> dict:
             "match": match,
             "progress": progress,
             "artwork": {"variant_id": variant_id, "url": url, "propensity": propensity},
+            "resume": None if resume is None else _resume_body(resume),
         }
-        for title_id, name, match, progress, variant_id, url, propensity in zip(
+        for title_id, name, match, progress, variant_id, url, propensity, resume in zip(
             columns.title_id,
             columns.name,
             columns.match,
@@ -215,6 +228,7 @@ def page_body(page: Page, *, base_url: str) -> dict:
             columns.variant_id,
             urls,
             columns.propensity,
+            columns.resume,
             strict=True,
         )
     ]
@@ -247,6 +261,16 @@ def page_body(page: Page, *, base_url: str) -> dict:
         "ranker": page.ranker,
         "row_ranker": page.row_ranker,
         "rows": rows,
+    }
+
+
+def _resume_body(resume: ResumePoint) -> dict:
+    """A tile's resume point, shaped as :class:`ResumePointSerializer` documents."""
+    return {
+        "episode_id": resume.episode_id,
+        "season_number": resume.season_number,
+        "episode_number": resume.episode_number,
+        "progress": resume.progress,
     }
 
 

@@ -29,7 +29,9 @@ The request path, after the ranked pool (:func:`~recommendations.serving.scoring
 
 Queries (beyond the ranked pool's): none for most profiles (the row
 engagement is counted from the signals the ranked pool read; one indexed
-query when the bound on those cut the window short). Names, artwork and row
+query when the bound on those cut the window short). Where a Continue
+Watching tile resumes (:mod:`~recommendations.serving.resume`) comes from the
+same read and the catalogue arrays. Names, artwork and row
 labels come from the per-process
 :mod:`~recommendations.serving.title_tables`. Nothing here writes: the page
 log is written by :func:`recommendations.services.homepage.homepage_render`.
@@ -69,6 +71,7 @@ from recommendations.engine.row_ranking import (
     seen_counts,
 )
 from recommendations.models import Signal, SignalKind
+from recommendations.selectors.title_viewing import ResumePoint
 from recommendations.selectors.training import SECONDS_PER_DAY, signal_weights
 from recommendations.serving import artefacts
 from recommendations.serving.bundle import CatalogueArrays, ServingBundle
@@ -79,6 +82,7 @@ from recommendations.serving.recommend import (
     profile_language_index,
     profile_serving,
 )
+from recommendations.serving.resume import resume_points
 from recommendations.serving.row_copy import RowCopy, row_copy_texts
 from recommendations.serving.scoring import (
     ProfileHistory,
@@ -137,6 +141,8 @@ class PageItem(NamedTuple):
     variant_id: int | None
     artwork_path: str
     propensity: float
+    #: Where Play starts, on a Continue Watching tile (:mod:`~recommendations.serving.resume`).
+    resume: ResumePoint | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +162,7 @@ class PageItems:
     variant_id: list[int | None]
     artwork_path: list[str]
     propensity: list[float]
+    resume: list[ResumePoint | None]
 
     def __len__(self) -> int:
         return len(self.title_id)
@@ -169,6 +176,7 @@ class PageItems:
             self.variant_id[k],
             self.artwork_path[k],
             self.propensity[k],
+            self.resume[k],
         )
 
     @classmethod
@@ -928,14 +936,18 @@ def homepage_build(
     if None in paths:
         placeholder = tables.placeholder
         paths = [path or placeholder for path in paths]
+    progress = _progress_of(shown_titles, history)
     columns = PageItems(
         title_id=shown_ids.tolist(),
         name=names[shown_titles].tolist(),
         match=pool.shown_match(shown),
-        progress=_progress_of(shown_titles, history),
+        progress=progress,
         variant_id=variants,
         artwork_path=paths,
         propensity=picks.propensity.tolist(),
+        resume=_resume_of(
+            chosen, lengths, shown_titles, shown_ids, progress, serving.rows, catalogue
+        ),
     )
     # Titles and reasons of the shown rows only, in the display language.
     texts = row_copy_texts(
@@ -1088,6 +1100,36 @@ def _rows_choose(
                 on_page[more] = True
                 chosen[k] = (proposal, shown_positions + more.tolist(), row_strength)
     return chosen
+
+
+def _resume_of(
+    chosen: list[tuple[_Proposal, list[int], float]],
+    lengths: list[int],
+    shown_titles: npt.NDArray[np.integer],
+    shown_ids: npt.NDArray[np.int64],
+    progress: list[float | None],
+    rows: HistoryRows,
+    catalogue: CatalogueArrays,
+) -> list[ResumePoint | None]:
+    """Where Play starts on each shown title: the Continue Watching row's, None elsewhere.
+
+    Worked out for that row's tiles only (the one row that holds titles being resumed),
+    from what the page read (:func:`~recommendations.serving.resume.resume_points`).
+    """
+    resume: list[ResumePoint | None] = [None] * len(progress)
+    k = 0
+    for (proposal, _, _), length in zip(chosen, lengths, strict=True):
+        if proposal.type == "continue_watching":
+            tiles = slice(k, k + length)
+            resume[tiles] = resume_points(
+                title_ids=shown_ids[tiles].tolist(),
+                title_index=shown_titles[tiles],
+                progress=progress[tiles],
+                rows=rows,
+                catalogue=catalogue,
+            )
+        k += length
+    return resume
 
 
 def _progress_of(titles: npt.NDArray[np.int32], history: ProfileHistory) -> list[float | None]:

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
-from catalog.models import MaturityLevel
+from catalog.models import Episode, MaturityLevel
 from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import PageLog, ProfileTitleState
 from recommendations.services.signals import signal_batch_record
@@ -943,6 +943,112 @@ def test_a_finished_series_returns_to_continue_watching_when_a_new_season_is_out
         assert listed[0]["episode_id"] == episodes[resumes_at].pk
         by_type = {row["type"]: [i["title_id"] for i in row["items"]] for row in rows}
         assert show.pk not in by_type.get("watch_again", [])
+
+
+def title_detail_resume(account, profile, title) -> dict | None:
+    """Title detail's ``viewing.resume`` of ``title`` for ``profile``."""
+    response = token_client(account).get(f"/api/v1/titles/{title.pk}/?profile={profile.pk}")
+    assert response.status_code == 200, response.json()
+    return response.json()["viewing"]["resume"]
+
+
+@pytest.mark.parametrize(
+    ("story", "resumes_at", "progress"),
+    [
+        ("an episode stopped midway", "S1E1", 40.0),
+        ("an episode finished", "S1E2", 0.0),
+        ("the series finished, a new season out", "S2E1", 0.0),
+        ("the finale alone finished, a new season announced", "S1E1", 0.0),
+        ("the series finished, its first episode rewatched to 25%", "S1E1", 25.0),
+        ("a film stopped midway", None, 40.0),
+    ],
+)
+def test_a_continue_watching_tile_says_where_play_starts_as_title_detail_does(
+    world, household, two_episode_show, story, resumes_at, progress
+):
+    # given: a two-episode series and a film, what the profile did with one of them, and,
+    # for some stories, a second season out since yesterday or announced for next month
+    account, asha, _ = household
+    show, first, second = two_episode_show
+    film = world.titles["comedy"][0]
+    if "new season" in story:
+        out = "out" in story
+        release = (NOW + dt.timedelta(days=-1 if out else 30)).date()
+        season_two = SeasonFactory(title=show, number=2, release_date=release)
+        EpisodeFactory(season=season_two, number=1)
+        EpisodeFactory(season=season_two, number=2)
+    finished = {
+        "an episode finished": [first],
+        "the finale alone finished, a new season announced": [second],
+    }.get(story, [first, second] if story.startswith("the series finished") else [])
+    for episode in finished:
+        record(asha, "play_start", show, days_ago=2.02, episode=episode)
+        record(asha, "complete", show, days_ago=2.01, episode=episode)
+    if story == "an episode stopped midway":
+        record(asha, "play_start", show, days_ago=1.02, episode=first)
+        record(asha, "progress", show, days_ago=1.01, episode=first, value=40.0)
+    elif story.endswith("rewatched to 25%"):
+        record(asha, "play_start", show, days_ago=1.02, episode=first)
+        record(asha, "progress", show, days_ago=1.01, episode=first, value=25.0)
+    elif story == "a film stopped midway":
+        record(asha, "play_start", film, days_ago=1.02)
+        record(asha, "progress", film, days_ago=1.01, value=40.0)
+    model_train(region_code=world.region.code)
+    title = film if resumes_at is None else show
+
+    # when
+    rows = token_client(account).get(url(asha, rows=40, items=20)).json()["rows"]
+
+    # then: the row's one tile names the episode Play starts and how far into it (a film
+    # none), which is where title detail starts it, and its progress is the tile's own
+    tile = continue_watching_row(rows)
+    assert [item["title_id"] for item in tile] == [title.pk]
+    expected = {
+        "episode_id": None,
+        "season_number": None,
+        "episode_number": None,
+        "progress": progress,
+    }
+    if resumes_at is not None:
+        season, number = int(resumes_at[1]), int(resumes_at[3])
+        episode = Episode.objects.get(season__title=show, season__number=season, number=number)
+        expected.update(episode_id=episode.pk, season_number=season, episode_number=number)
+    assert tile[0]["resume"] == title_detail_resume(account, asha, title) == expected
+    assert tile[0]["progress"] == progress
+    # and no other row's tile says where to resume
+    others = [item for row in rows if row["type"] != "continue_watching" for item in row["items"]]
+    assert others
+    assert all(item["resume"] is None for item in others)
+
+
+def test_a_series_tile_says_where_play_starts_within_the_three_round_trips(
+    world, household, two_episode_show, django_assert_num_queries, settings
+):
+    # given: a series whose first episode the profile finished, and warm per-process tables
+    account, asha, _ = household
+    show, first, second = two_episode_show
+    record(asha, "play_start", show, days_ago=1.02, episode=first)
+    record(asha, "complete", show, days_ago=1.01, episode=first)
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+    client.get(url(asha))
+    settings.TONIGHT = {
+        **settings.TONIGHT,
+        "MODEL_VERSION_CHECK_SECONDS": 60,
+        "CATALOGUE_REFRESH_SECONDS": 60,
+    }
+    client.get(url(asha))
+
+    # when
+    with django_assert_num_queries(3):
+        response = client.get(url(asha, rows=40, items=20))
+
+    # then: the tile names the next episode, from what the history read brought and the
+    # catalogue arrays held, with no query of its own
+    tile = continue_watching_row(response.json()["rows"])
+    assert [item["resume"] for item in tile] == [
+        {"episode_id": second.pk, "season_number": 1, "episode_number": 2, "progress": 0.0}
+    ]
 
 
 def continue_watching_scores(profile, titles) -> list[float]:

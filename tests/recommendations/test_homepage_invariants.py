@@ -19,12 +19,14 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from artwork.models import ArtworkVariant
-from catalog.models import Season, Title, TitleLocalization
+from catalog.models import Episode, Season, Title, TitleLocalization
 from console.moments import local_moment, region_zone
 from profiles.models import Profile
 from recommendations.engine.ranking import DEVICE_CLASSES
 from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import ProfileTitleState
+from recommendations.selectors.signals import resume_episode, resume_progress
+from recommendations.selectors.title_viewing import ResumePoint
 from recommendations.serving.homepage import (
     ACCLAIMED_MIN_SCORE,
     FIRST_SCREEN_ROWS,
@@ -98,6 +100,26 @@ class _Catalogue:
             .values_list("title_id", "release_date")
         ):
             self.seasons[title].append(release)
+        self.episodes: dict[int, list[Episode]] = defaultdict(list)
+        for episode in Episode.objects.select_related("season").order_by(
+            "season__title_id", "season__number", "number"
+        ):
+            self.episodes[episode.season.title_id].append(episode)
+        #: Continue Watching series tiles checked, and those of them not on the last played.
+        self.series_resumes_checked = self.series_moved_on = 0
+
+    def resume(self, state: ProfileTitleState, title: int, at: dt.datetime) -> ResumePoint | None:
+        """Where title detail's and /continue-watching/'s rule resumes ``title`` at ``at``."""
+        if self.titles[title]["kind"] == Title.Kind.FILM:
+            return ResumePoint(None, None, None, resume_progress(state, None))
+        episode = resume_episode(state, self.episodes[title], today=at.astimezone(dt.UTC).date())
+        if episode is None:
+            return None
+        self.series_resumes_checked += 1
+        self.series_moved_on += episode.pk != state.last_episode_id
+        return ResumePoint(
+            episode.pk, episode.season.number, episode.number, resume_progress(state, episode)
+        )
 
     def name(self, language: str | None, title: int) -> str:
         return self.names.get((language, title)) or self.titles[title]["original_name"]
@@ -210,6 +232,14 @@ def _item_faults(item, row, profile, at, device, known):
         yield "progress outside Continue Watching, or none in it", (where, item.progress)
     if row.type == "continue_watching" and state is None:
         yield "Continue Watching a title never played", where
+    if (item.resume is not None) != (row.type == "continue_watching"):
+        yield "resume outside Continue Watching, or none in it", (where, item.resume)
+    if item.resume is not None and state is not None:
+        expected = known.resume(state, item.title_id, at)
+        if item.resume != expected:
+            yield "resume not where title detail resumes", (where, item.resume, expected)
+        if item.resume.progress != item.progress:
+            yield "resume's progress not the tile's", (where, item.resume, item.progress)
     if row.type == "watch_again" and not finished:
         yield "Watch Again a title not finished", where
     if row.type not in _OWN_TITLES_ROWS and finished:
@@ -270,3 +300,6 @@ def test_every_page_of_the_demo_keeps_the_homepages_promises():
     assert {p.is_kids for p in profiles} == {True, False}
     assert len({p.display_language_id for p in profiles}) >= 5
     assert len(types) >= len(ROW_TYPES) - 2
+    # series tiles were checked, some resuming past the episode last played
+    assert known.series_resumes_checked > 0
+    assert known.series_moved_on > 0
