@@ -721,6 +721,20 @@ def test_the_schema_documents_every_error_the_homepage_answers():
     assert "model_unavailable" in responses["503"]["description"]
 
 
+def test_the_schema_documents_where_a_tile_resumes():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+
+    item = components["HomepageItem"]
+    resume = item["properties"]["resume"]
+
+    # title detail's component, always present, null off Continue Watching
+    assert "resume" in item["required"]
+    assert resume["nullable"] is True
+    assert resume["allOf"] == [{"$ref": "#/components/schemas/ResumePoint"}]
+    assert "Continue Watching" in resume["description"]
+
+
 def test_head_neither_computes_nor_logs_a_page(world, household):
     account, asha, _ = household
     model_train(region_code=world.region.code)
@@ -997,10 +1011,12 @@ def test_a_continue_watching_tile_says_where_play_starts_as_title_detail_does(
     title = film if resumes_at is None else show
 
     # when
-    rows = token_client(account).get(url(asha, rows=40, items=20)).json()["rows"]
+    body = token_client(account).get(url(asha, rows=40, items=20)).json()
 
     # then: the row's one tile names the episode Play starts and how far into it (a film
     # none), which is where title detail starts it, and its progress is the tile's own
+    assert_matches_operation(body, "GET", HOMEPAGE)
+    rows = body["rows"]
     tile = continue_watching_row(rows)
     assert [item["title_id"] for item in tile] == [title.pk]
     expected = {
