@@ -92,6 +92,13 @@ class ResumePointSerializer(serializers.Serializer):
         help_text="Percent into the film or that episode where playback resumes: above 0 "
         'a "Resume" (and the episode\'s progress bar), 0 from its start.'
     )
+    new_episodes = serializers.BooleanField(
+        help_text="Whether Play starts an episode that came out (or was added) after the "
+        "profile finished the series, as a 'New Episodes' badge says: true when it had "
+        "finished every episode out and has not finished this one, and is not rewatching "
+        "(a series played again since and stopped midway). False for a film, and when the "
+        "series is started again from its first episode."
+    )
 
 
 class TitleViewingSerializer(serializers.Serializer):

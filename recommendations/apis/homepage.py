@@ -271,6 +271,7 @@ def _resume_body(resume: ResumePoint) -> dict:
         "season_number": resume.season_number,
         "episode_number": resume.episode_number,
         "progress": resume.progress,
+        "new_episodes": resume.new_episodes,
     }
 
 

@@ -108,7 +108,7 @@ def episode_is_out(episode: Episode, today: dt.date) -> bool:
     return release is None or release <= today
 
 
-def _rewatching(state: ProfileTitleState) -> bool:
+def rewatching_under_way(state: ProfileTitleState) -> bool:
     """A finished title played again since its completion and stopped midway."""
     return (
         state.completed_at is not None
@@ -130,7 +130,7 @@ def resume_index(
 
     ``out[i]`` says whether episode ``i``'s season is out; ``finished`` holds the
     episodes the profile finished (it may hold others); ``rewatching`` whether a
-    rewatch of the last episode played is under way (:func:`_rewatching`). Plain
+    rewatch of the last episode played is under way (:func:`rewatching_under_way`). Plain
     ids and flags, so that the homepage applies the rule to its in-memory
     episode lists without a model instance per episode.
     """
@@ -166,7 +166,7 @@ def resume_episode(
         [episode_is_out(e, today) for e in episodes],
         last_episode_id=state.last_episode_id,
         finished=set(state.completed_episodes),
-        rewatching=_rewatching(state),
+        rewatching=rewatching_under_way(state),
     )
     return None if at is None else episodes[at]
 
@@ -196,7 +196,7 @@ def resume_progress(state: ProfileTitleState, episode: Episode | None) -> float:
     """
     if episode is None:
         midway = CONTINUE_MIN_PROGRESS <= state.progress <= CONTINUE_MAX_PROGRESS
-        resumable = (midway and state.completed_at is None) or _rewatching(state)
+        resumable = (midway and state.completed_at is None) or rewatching_under_way(state)
         return state.progress if resumable else 0.0
     return episode_resume_progress(
         state.progress,

@@ -1,5 +1,6 @@
 """What one profile has done with one title, as the title's detail page draws it."""
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -7,22 +8,29 @@ from django.utils import timezone
 
 from catalog.models import Episode, Title
 from profiles.models import Profile
+from recommendations.models import ProfileTitleState
 from recommendations.selectors.signals import (
     episode_is_out,
     resume_episode,
     resume_progress,
+    rewatching_under_way,
     title_states_get,
 )
 
 
 @dataclass(frozen=True)
 class ResumePoint:
-    """Where Play starts: the episode (none for a film) and how far into it, in percent."""
+    """Where Play starts: the episode (none for a film) and how far into it, in percent.
+
+    ``new_episodes``: the profile had finished the series, and Play starts an episode
+    it has not finished, not a rewatch: one out (or added to the catalogue) since.
+    """
 
     episode_id: int | None
     season_number: int | None
     episode_number: int | None
     progress: float
+    new_episodes: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,21 +63,39 @@ def title_viewing_get(
         return TitleViewing(thumbs=None, finished=False, resume=None, finished_episodes=frozenset())
     played = state.playback_at is not None or state.last_played_at is not None
     resume = None
-    if played and title.kind == Title.Kind.FILM:
-        resume = ResumePoint(None, None, None, resume_progress(state, None))
-    elif played:
+    if played:
         today = timezone.now().date()  # UTC, as release dates are read everywhere
-        ordered = list(episodes)
-        episode = resume_episode(state, ordered, today=today)
-        progress = resume_progress(state, episode) if episode is not None else 0.0
-        if episode is None:
-            # Nothing out left to watch: the series again, from its first episode out.
-            episode = next((e for e in ordered if episode_is_out(e, today)), None)
-        if episode is not None:
-            resume = ResumePoint(episode.pk, episode.season.number, episode.number, progress)
+        resume = resume_point(state, kind=title.kind, episodes=list(episodes), today=today)
     return TitleViewing(
         thumbs=state.thumbs or None,
         finished=state.completed_at is not None,
         resume=resume,
         finished_episodes=frozenset(state.completed_episodes),
+    )
+
+
+def resume_point(
+    state: ProfileTitleState, *, kind: str, episodes: list[Episode], today: dt.date
+) -> ResumePoint | None:
+    """Where Play starts for a profile that played the title: :func:`title_viewing_get`'s rule.
+
+    Where Continue Watching would resume it; where it would not, a film from its
+    beginning and a series from its first episode out (None: it has none out).
+    ``episodes`` as :func:`title_viewing_get` takes them, ``today`` in UTC.
+    """
+    if kind == Title.Kind.FILM:
+        return ResumePoint(None, None, None, resume_progress(state, None))
+    episode = resume_episode(state, episodes, today=today)
+    progress = resume_progress(state, episode) if episode is not None else 0.0
+    # On a finished series resume_episode's episode is one not finished, but for a rewatch.
+    new_episodes = (
+        episode is not None and state.completed_at is not None and not rewatching_under_way(state)
+    )
+    if episode is None:
+        # Nothing out left to watch: the series again, from its first episode out.
+        episode = next((e for e in episodes if episode_is_out(e, today)), None)
+    if episode is None:
+        return None
+    return ResumePoint(
+        episode.pk, episode.season.number, episode.number, progress, new_episodes=new_episodes
     )

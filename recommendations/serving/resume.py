@@ -132,4 +132,7 @@ def _series_point(
             last_episode_id=last_episode_id,
             any_finished=state[_FINISHED] > 0,
         ),
+        # The rule resumes a finished series only on an episode it has not finished, or
+        # on the one being rewatched (title_viewing.resume_point's reading).
+        new_episodes=state[_COMPLETED] > 0 and not rewatching,
     )

@@ -274,6 +274,7 @@ def test_the_viewing_profile_sees_its_own_rating_progress_and_finished_episodes(
             "season_number": 1,
             "episode_number": 2,
             "progress": 50.0,
+            "new_episodes": False,
         },
     }
     assert finished_episodes(asha_sees) == [(1, 1, True), (1, 2, False)]
@@ -285,6 +286,7 @@ def test_the_viewing_profile_sees_its_own_rating_progress_and_finished_episodes(
             "season_number": 1,
             "episode_number": 1,
             "progress": 20.0,
+            "new_episodes": False,
         },
     }
     assert finished_episodes(ravi_sees) == [(1, 1, False), (1, 2, False)]
@@ -342,6 +344,7 @@ def test_a_film_resumes_where_continue_watching_would(
             "season_number": None,
             "episode_number": None,
             "progress": progress,
+            "new_episodes": False,
         },
     }
     assert body["seasons"] == []
@@ -382,6 +385,8 @@ def test_a_finished_series_resumes_only_into_a_season_out(
         *resumes_at,
         0.0,
     )
+    # season 2 was out before season 1 was finished (or is not out): nothing new since
+    assert resume["new_episodes"] is False
     assert [f for _, _, f in finished_episodes(body)] == finished
     assert body["viewing"]["finished"] is (season_two == "announced")
 
@@ -432,6 +437,7 @@ def test_the_schema_documents_the_viewing_state():
     assert components["ResumePoint"]["required"] == [
         "episode_id",
         "episode_number",
+        "new_episodes",
         "progress",
         "season_number",
     ]

@@ -972,6 +972,7 @@ def title_detail_resume(account, profile, title) -> dict | None:
         ("an episode stopped midway", "S1E1", 40.0),
         ("an episode finished", "S1E2", 0.0),
         ("the series finished, a new season out", "S2E1", 0.0),
+        ("the series finished, a new season out, its first episode finished", "S2E2", 0.0),
         ("the finale alone finished, a new season announced", "S1E1", 0.0),
         ("the series finished, its first episode rewatched to 25%", "S1E1", 25.0),
         ("a film stopped midway", None, 40.0),
@@ -1004,6 +1005,10 @@ def test_a_continue_watching_tile_says_where_play_starts_as_title_detail_does(
     elif story.endswith("rewatched to 25%"):
         record(asha, "play_start", show, days_ago=1.02, episode=first)
         record(asha, "progress", show, days_ago=1.01, episode=first, value=25.0)
+    elif story.endswith("its first episode finished"):
+        new_first = Episode.objects.get(season__title=show, season__number=2, number=1)
+        record(asha, "play_start", show, days_ago=0.52, episode=new_first)
+        record(asha, "complete", show, days_ago=0.51, episode=new_first)
     elif story == "a film stopped midway":
         record(asha, "play_start", film, days_ago=1.02)
         record(asha, "progress", film, days_ago=1.01, value=40.0)
@@ -1024,6 +1029,8 @@ def test_a_continue_watching_tile_says_where_play_starts_as_title_detail_does(
         "season_number": None,
         "episode_number": None,
         "progress": progress,
+        # the profile had finished every episode out, and Play starts one out since
+        "new_episodes": "new season out" in story,
     }
     if resumes_at is not None:
         season, number = int(resumes_at[1]), int(resumes_at[3])
@@ -1063,7 +1070,13 @@ def test_a_series_tile_says_where_play_starts_within_the_three_round_trips(
     # catalogue arrays held, with no query of its own
     tile = continue_watching_row(response.json()["rows"])
     assert [item["resume"] for item in tile] == [
-        {"episode_id": second.pk, "season_number": 1, "episode_number": 2, "progress": 0.0}
+        {
+            "episode_id": second.pk,
+            "season_number": 1,
+            "episode_number": 2,
+            "progress": 0.0,
+            "new_episodes": False,
+        }
     ]
 
 

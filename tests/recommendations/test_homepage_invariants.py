@@ -25,8 +25,7 @@ from profiles.models import Profile
 from recommendations.engine.ranking import DEVICE_CLASSES
 from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import ProfileTitleState
-from recommendations.selectors.signals import resume_episode, resume_progress
-from recommendations.selectors.title_viewing import ResumePoint
+from recommendations.selectors.title_viewing import ResumePoint, resume_point
 from recommendations.serving.homepage import (
     ACCLAIMED_MIN_SCORE,
     FIRST_SCREEN_ROWS,
@@ -109,17 +108,17 @@ class _Catalogue:
         self.series_resumes_checked = self.series_moved_on = 0
 
     def resume(self, state: ProfileTitleState, title: int, at: dt.datetime) -> ResumePoint | None:
-        """Where title detail's and /continue-watching/'s rule resumes ``title`` at ``at``."""
-        if self.titles[title]["kind"] == Title.Kind.FILM:
-            return ResumePoint(None, None, None, resume_progress(state, None))
-        episode = resume_episode(state, self.episodes[title], today=at.astimezone(dt.UTC).date())
-        if episode is None:
-            return None
-        self.series_resumes_checked += 1
-        self.series_moved_on += episode.pk != state.last_episode_id
-        return ResumePoint(
-            episode.pk, episode.season.number, episode.number, resume_progress(state, episode)
+        """Where title detail's rule (:func:`resume_point`) starts ``title`` at ``at``."""
+        point = resume_point(
+            state,
+            kind=self.titles[title]["kind"],
+            episodes=self.episodes[title],
+            today=at.astimezone(dt.UTC).date(),
         )
+        if point is not None and point.episode_id is not None:
+            self.series_resumes_checked += 1
+            self.series_moved_on += point.episode_id != state.last_episode_id
+        return point
 
     def name(self, language: str | None, title: int) -> str:
         return self.names.get((language, title)) or self.titles[title]["original_name"]
