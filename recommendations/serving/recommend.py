@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from catalog.models import Episode, Season
 from profiles.models import Profile
 from recommendations.engine.candidates import CandidatePool
 from recommendations.engine.confidence import SignalCode
@@ -182,8 +183,8 @@ class HistoryRows:
     episodes : numpy.ndarray of float64, shape (m, 3)
         What a series' Continue Watching tile needs to know where it resumes
         (:func:`~recommendations.selectors.signals.resume_index`), for the series
-        the profile played and did not rate down: title id, episode id, and 1 for
-        its last episode played or 0 for an episode finished. The finished ones
+        that may be in the row (:func:`_episodes_sql`): title id, episode id, and 1
+        for its last episode played or 0 for an episode finished. The finished ones
         only where the rule reads them: not while the last episode played is
         unfinished or being rewatched (it is resumed, whatever else is finished).
         As they are now, whatever ``at``, like the states (training, which puts the
@@ -355,8 +356,11 @@ def _episodes_sql() -> str:
     One pass over the profile's title states, each giving the elements of one JSON
     array: the episodes it finished, where :func:`~recommendations.selectors.signals.
     resume_index` reads them, and its last episode played, negated to tell it apart.
-    Rows are only for what may be in Continue Watching (played, not rated down): for
-    a film, none. Parameter: the profile id.
+    Rows only for what may be in Continue Watching: played, not rated down, and not
+    finished unless rewatched or with episodes out beyond those finished (counted
+    here as the page counts them, so that the many episodes of the series a heavy
+    viewer finished are not read for nothing). A film has none. Parameter: the
+    profile id.
     """
     quote = connection.ops.quote_name
     table = quote(ProfileTitleState._meta.db_table)
@@ -373,22 +377,40 @@ def _episodes_sql() -> str:
         f"AND {progress} BETWEEN {CONTINUE_MIN_PROGRESS} AND {CONTINUE_MAX_PROGRESS})"
     )
     wanted = f"NOT ({episode} IS NOT NULL AND ({episode_open} OR {rewatching}))"
+    episodes, seasons = quote(Episode._meta.db_table), quote(Season._meta.db_table)
     if connection.vendor == "postgresql":
-        elements = (
-            f"jsonb_array_elements_text((CASE WHEN {wanted} THEN {finished} ELSE '[]' END) "
-            f"|| (CASE WHEN {episode} IS NULL THEN '[]' ELSE jsonb_build_array(-{episode}) END))"
-            " AS e(ref)"
+        today, count = "(now() AT TIME ZONE 'UTC')::date", f"jsonb_array_length({finished})"
+    else:
+        today, count = "date('now')", f"json_array_length({finished})"
+    # Episodes out now (a season from its release date, UTC), as SeasonReleases counts.
+    out = (
+        f"(SELECT count(*) FROM {episodes} oe JOIN {seasons} os ON os.id = oe.season_id "  # noqa: S608
+        f"WHERE os.title_id = s.title_id "
+        f"AND (os.release_date IS NULL OR os.release_date <= {today}))"
+    )
+    # CASE takes its branches in order: the count only for a finished series not rewatched.
+    if connection.vendor == "postgresql":
+        listed = (
+            f"CASE WHEN completed_at IS NOT NULL AND NOT {rewatching} AND {count} >= {out} "
+            "THEN '[]' ELSE "
+            f"(CASE WHEN {wanted} THEN {finished} ELSE '[]' END) || "
+            f"(CASE WHEN {episode} IS NULL THEN '[]' ELSE jsonb_build_array(-{episode}) END) "
+            "END"
         )
+        elements = f"jsonb_array_elements_text({listed}) AS e(ref)"
         ref = "e.ref::bigint"
     else:
-        elements = (
-            f"json_each(json_insert(CASE WHEN {wanted} THEN {finished} ELSE '[]' END, "
-            f"'$[#]', -{episode})) AS e"
+        listed = (
+            f"CASE WHEN completed_at IS NOT NULL AND NOT {rewatching} AND {count} >= {out} "
+            "THEN '[]' ELSE "
+            f"json_insert(CASE WHEN {wanted} THEN {finished} ELSE '[]' END, '$[#]', -{episode}) "
+            "END"
         )
+        elements = f"json_each({listed}) AS e"
         ref = "e.value"
     return (
         f"SELECT -2, title_id, abs({ref}), CASE WHEN {ref} < 0 THEN 1 ELSE 0 END, "  # noqa: S608
-        f"0, 0, false, 0, 0 FROM {table}, {elements} WHERE profile_id = %s "
+        f"0, 0, false, 0, 0 FROM {table} AS s, {elements} WHERE profile_id = %s "
         f"AND last_played_at IS NOT NULL AND thumbs <> '{down}' AND {ref} IS NOT NULL"
     )
 

@@ -47,7 +47,8 @@ def resume_points(
     :func:`~recommendations.selectors.signals.episode_resume_progress`, which is the
     tile's ``progress``. None for a title the profile cannot resume (``progress``
     None; not one the row holds), a series with no episode out left, which the row
-    does not hold either, or one whose last episode played is newer than the arrays.
+    does not hold either, or one the catalogue arrays and the database disagree
+    about (an episode added, or a season out, since the arrays were read).
 
     ``title_ids``, ``title_index`` and ``progress`` are the tiles', in order;
     ``rows`` the history the page read, ``catalogue`` its catalogue arrays.
@@ -70,7 +71,15 @@ def resume_points(
         title_ids, title_index.tolist(), is_series.tolist(), progress, strict=True
     ):
         state = state_of.get(title_id)
-        if percent is None or (of_series and state is None):
+        # A finished series the read counted nothing left of (its catalogue changed
+        # between the arrays' reading and the page's) sent no episodes to resume from.
+        unread = (
+            state is not None
+            and state[_COMPLETED] > 0
+            and title_id not in last
+            and title_id not in finished
+        )
+        if percent is None or (of_series and (state is None or unread)):
             points.append(None)
         elif not of_series:
             points.append(ResumePoint(None, None, None, percent))
