@@ -461,15 +461,19 @@ def model_train(
             training = training_data_load(
                 region_code=region_code, at=at or timezone.now(), progress=progress
             )
-        read_seconds = time.perf_counter() - started
+        seconds = {"read": time.perf_counter() - started}
         if ranker_examples is None and learn_from_logs:
             if logged is None:
                 stage("read page logs")
+                started = time.perf_counter()
                 logged = logged_examples_load(
                     region_code=region_code,
                     at=dt.datetime.fromtimestamp(training.at, tz=dt.UTC),
                     random_state=random_state,
                 )
+                # Rebuilding the logged pages is often most of a learned version's time:
+                # the console's "Training seconds" sums these, so it must count it.
+                seconds["page_logs"] = time.perf_counter() - started
             ranker_examples = RankerExamples(
                 logged.title_features, logged.title_labels, logged.title_weights
             )
@@ -492,7 +496,7 @@ def model_train(
             choice = row_ranker_fit(logged)
             row_ranker_store(artefact_key=version.artefact_key, ranker=choice.ranker)
             row_ranker = choice.describe()
-        store_seconds = time.perf_counter() - started
+        seconds.update(models.seconds, store=time.perf_counter() - started)
     except Exception as error:
         ModelVersion.objects.filter(pk=version.pk).update(
             status=ModelVersion.Status.FAILED, error=f"{type(error).__name__}: {error}"
@@ -510,7 +514,7 @@ def model_train(
     version.n_signals = len(signals)
     version.n_interactions = int(models.confidence.positive.nnz + models.confidence.negative.nnz)
     version.metrics = {
-        "seconds": {"read": read_seconds, **models.seconds, "store": store_seconds},
+        "seconds": seconds,
         "ranker_training_rows": models.ranker.n_training_rows,
         "ranker_selection": {
             "mode": models.ranker.mode,
