@@ -8,6 +8,7 @@ the database.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,9 @@ from django.utils.safestring import SafeString
 
 #: Colours for successive series (matplotlib's defaults: distinguishable and familiar).
 PALETTE: tuple[str, ...] = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+#: Room a legend letter takes at its 11 px: no font metrics on the server, so a generous
+#: average (0.65 em) keeps a long name ("plays per impression") inside the drawing.
+LEGEND_LETTER_WIDTH = 11 * 0.65
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,9 @@ def line_chart(
         return height - pad - (value / top) * (height - 2 * pad)
 
     drawn = [s for s in series if s.points]
+    legend_x = width - pad + 4
+    longest = max((len(s.name) for s in drawn), default=0)
+    svg_width = max(width + 60, math.ceil(legend_x + longest * LEGEND_LETTER_WIDTH) + 4)
     lines = format_html_join(
         "",
         '<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>'
@@ -68,7 +75,7 @@ def line_chart(
             (
                 s.colour,
                 " ".join(f"{x_of(p):.1f},{y_of(v):.1f}" for p, v in s.points),
-                width - pad + 4,
+                legend_x,
                 pad + 14 * index,
                 s.colour,
                 s.name,
@@ -102,16 +109,16 @@ def line_chart(
         'role="img" aria-label="{}" class="chart">'
         '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999"/>'
         '<text x="2" y="{}" font-size="10">{}</text>{}{}{}</svg>',
-        width + 60,
+        svg_width,
         height,
-        width + 60,
+        svg_width,
         height,
         label,
         pad,
         height - pad,
         width - pad,
         height - pad,
-        pad,
+        pad - 8,  # above the dot of a point at the top, which sits at y = pad
         value_format.format(top),
         lines,
         dots,
