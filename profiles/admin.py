@@ -8,6 +8,7 @@ profile takes, so neither this page nor the account page's inline saves a
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -20,6 +21,7 @@ from redis.exceptions import RedisError
 
 from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
 
+from .checks import PER_PROCESS_CACHES
 from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, PIN_LENGTH, Profile
 from .services import (
     LIMIT_MESSAGE,
@@ -253,6 +255,9 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
             # must cost this one line, not the page.
             return "Unknown: the cache that counts wrong PINs did not answer."
         used = "; ".join(_window_used(window) for window in windows)
+        if settings.CACHES.get("default", {}).get("BACKEND", "") in PER_PROCESS_CACHES:
+            # As `make demo` runs: a wrong PIN another worker answered is not in these counts.
+            used += "; counted by this server process only: REDIS_URL would share them"
         until = pin_lock_until(windows)
         if until is None:
             return f"Not locked ({used})."

@@ -272,3 +272,24 @@ def test_the_change_page_opens_when_the_wrong_pin_counters_cannot_be_read(staff,
     # then the rest of the page is there, and the lock is said to be unknown, not guessed
     assert response.status_code == 200
     assert "Unknown: the cache that counts wrong PINs did not answer" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("backend", "per_process"),
+    [
+        ("django.core.cache.backends.locmem.LocMemCache", True),
+        ("django.core.cache.backends.redis.RedisCache", False),
+    ],
+)
+def test_the_lock_line_says_when_its_counts_are_this_process_alone(
+    staff, settings, backend, per_process
+):
+    # The demo runs without Redis: each gunicorn worker counts its own wrong PINs, so the
+    # page read "0 counted" after a wrong PIN another worker had answered.
+    settings.CACHES = {"default": {**settings.CACHES["default"], "BACKEND": backend}}
+    profile = profile_create(account=AccountFactory(), name="Teen", maturity_limit=13, pin="2468")
+
+    page = staff.get(change_url(profile)).content.decode()
+
+    assert "Not locked" in page
+    assert ("this server process only" in page) is per_process
