@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.core.management import call_command
 
+from recommendations.demo.households import DEMO_PIN
 from recommendations.management.commands.demo_info import SHOWCASE_ACCOUNT
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +54,35 @@ def test_prints_the_published_admin_login_only_when_it_works(
     admin.set_password("tonight-demo")
     admin.save()
     assert "user: admin, password: tonight-demo" in admin_line(world)
+
+
+def demo_info_text(world) -> str:
+    world.account.name = SHOWCASE_ACCOUNT
+    world.account.save()
+    out = StringIO()
+    call_command("demo_info", "--port", "8123", stdout=out)
+    return out.getvalue()
+
+
+def test_names_a_profile_with_the_demo_pin_and_where_to_see_it(world, staff_client):
+    # The demo seeds PINs (all the same) on a few profiles, but nothing said which or what
+    # the PIN was, so nobody could try the API's unlock on the demo.
+    profile = world.romance_fan
+    profile.set_pin(DEMO_PIN)
+    profile.save(update_fields=["pin_hash"])
+
+    text = demo_info_text(world)
+
+    line = next(line for line in text.splitlines() if line.strip().startswith("PIN:"))
+    assert DEMO_PIN in line
+    assert profile.name in line
+    url = urlparse(next(word for word in line.split() if word.startswith("http://")))
+    assert parse_qs(url.query)["profile"] == [str(profile.pk)]
+    assert staff_client.get(f"{url.path}?{url.query}").status_code == 200
+
+
+def test_no_pin_line_when_no_profile_has_the_demo_pin(world):
+    world.romance_fan.set_pin("9876")
+    world.romance_fan.save(update_fields=["pin_hash"])
+
+    assert "PIN:" not in demo_info_text(world)

@@ -11,7 +11,7 @@ from accounts.models import Account, ApiToken
 from accounts.services import api_token_create, api_token_revoke
 from console.moments import local_moment, region_zone
 from profiles.models import Profile
-from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME
+from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME, DEMO_PIN
 from recommendations.serving.cache import NoActiveModel
 from recommendations.serving.homepage import FIRST_SCREEN_ROWS, homepage_build
 
@@ -28,6 +28,19 @@ def _admin_login() -> str:
     if user is not None and user.is_staff and user.check_password(ADMIN_PASSWORD):
         return f"user: {ADMIN_USERNAME}, password: {ADMIN_PASSWORD}"
     return "sign in as a staff user; `manage.py createsuperuser` makes one"
+
+
+def _demo_pin_profile() -> Profile | None:
+    """A profile whose PIN is the demo's, so a newcomer can try unlocking one; None if none is.
+
+    Checked, not assumed: a profile given another PIN since the seed is passed over.
+    """
+    candidates = (
+        Profile.objects.exclude(pin_hash="")
+        .select_related("account")
+        .order_by("account_id", "slot")[:10]
+    )
+    return next((p for p in candidates if p.check_pin(DEMO_PIN)), None)
 
 
 class Command(BaseCommand):
@@ -75,6 +88,15 @@ class Command(BaseCommand):
         )
         if len(adults) == 2:
             lines.append(f"             {self._difference(*adults)}")
+        locked = _demo_pin_profile()
+        if locked is not None:
+            preview = {"account": locked.account_id, "profile": locked.pk, **SHOWCASE_MOMENT}
+            lines.append(
+                f"  PIN:       {base}{reverse('console:preview')}?{urlencode(preview)}"
+                f"   ({locked.name} of {locked.account.name}: PIN {DEMO_PIN}, as on every "
+                "demo profile with one; its API token: `manage.py issue_token "
+                f"{locked.account_id}`)"
+            )
         lines += [
             "",
             f"  API docs:  {base}/api/docs/",
