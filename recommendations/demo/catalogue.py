@@ -461,11 +461,31 @@ def _seasons(
     seasons = []
     for s in range(count):
         episodes = []
+        taken: set[str] = set()
         for _ in range(rnd.randint(6, 10)):
             word = rnd.choice(words) if rnd.random() < 0.5 else rnd.choice(NOUNS)
-            episodes.append((word.forms[lang][0], max(5, runtime + rnd.randint(-5, 5))))
+            name = _episode_name(word.forms[lang][0], lang, taken)
+            taken.add(name)
+            episodes.append((name, max(5, runtime + rnd.randint(-5, 5))))
         seasons.append((release + dt.timedelta(days=365 * s), episodes))
     return seasons
+
+
+def _episode_name(drawn: str, lang: str, taken: set[str]) -> str:
+    """``drawn``, or the first noun after it not yet a name in its season.
+
+    A title page listed "Sitara", "Baarish", "Sitara", "Sitara". The substitute is
+    found without a random draw, so every later draw, and the demo built from
+    them, is what it was.
+    """
+    if drawn not in taken:
+        return drawn
+    names = [noun.forms[lang][0] for noun in NOUNS]
+    start = names.index(drawn) + 1 if drawn in names else 0
+    for name in names[start:] + names[:start]:
+        if name not in taken:
+            return name
+    return drawn  # a season longer than the nouns: cannot happen at 6-10 episodes
 
 
 def _credits(
