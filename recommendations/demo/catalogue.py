@@ -395,7 +395,7 @@ def plan_catalogue(*, seed: int, n_titles: int, as_of: dt.datetime) -> Catalogue
             availability=availability,
         )
         if kind == "series":
-            plan.seasons = _seasons(rnd, release, today, runtime, lang, n, m, a)
+            plan.seasons = _seasons(rnd, release, today, runtime, lang, n, m, a, kids=kids)
         plan.credits = _credits(rng, rnd, lang, kind, pools, star_weights)
         titles.append(plan)
 
@@ -455,6 +455,7 @@ def _seasons(
     runtime: int,
     lang: str,
     *words: Word,
+    kids: bool = False,
 ) -> list[tuple[dt.date, list[tuple[str, int]]]]:
     most = max(1, min(4, (today - release).days // 365 + 1))
     count = min(most, rnd.choices((1, 2, 3, 4), weights=(0.45, 0.3, 0.15, 0.1))[0])
@@ -464,15 +465,15 @@ def _seasons(
         taken: set[str] = set()
         for _ in range(rnd.randint(6, 10)):
             word = rnd.choice(words) if rnd.random() < 0.5 else rnd.choice(NOUNS)
-            name = _episode_name(word.forms[lang][0], lang, taken)
+            name = _episode_name(word.forms[lang][0], lang, taken, kids=kids)
             taken.add(name)
             episodes.append((name, max(5, runtime + rnd.randint(-5, 5))))
         seasons.append((release + dt.timedelta(days=365 * s), episodes))
     return seasons
 
 
-def _episode_name(drawn: str, lang: str, taken: set[str]) -> str:
-    """``drawn``, or the first noun after it not yet a name in its season.
+def _episode_name(drawn: str, lang: str, taken: set[str], *, kids: bool) -> str:
+    """``drawn``, or the first noun after it not yet a name in its season (none dark for kids).
 
     A title page listed "Sitara", "Baarish", "Sitara", "Sitara". The substitute is
     found without a random draw, so every later draw, and the demo built from
@@ -480,7 +481,7 @@ def _episode_name(drawn: str, lang: str, taken: set[str]) -> str:
     """
     if drawn not in taken:
         return drawn
-    names = [noun.forms[lang][0] for noun in NOUNS]
+    names = [noun.forms[lang][0] for noun in NOUNS if not (kids and noun.mood == "dark")]
     start = names.index(drawn) + 1 if drawn in names else 0
     for name in names[start:] + names[:start]:
         if name not in taken:
