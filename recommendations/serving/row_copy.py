@@ -203,7 +203,9 @@ def _texts(copy: RowCopy, language: str, tables: TitleTables) -> tuple[str, str]
         )
     if kind == "genre":
         genre = pgettext("genre", subject)
-        return genre, pgettext("row reason", "%(genre)s picked for you.") % {"genre": genre}
+        # Not "Crime picked for you.", which reads as if a crime had been picked.
+        reason = pgettext("row reason", "%(genre)s films and series, picked for you.")
+        return genre, reason % {"genre": genre}
     if kind == "language":
         # Not "Popular in Tamil": the row is the profile's own picks in the language, and
         # "Popular in ..." reads like "Popular in India" and "Popular with Tamil viewers".

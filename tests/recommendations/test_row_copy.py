@@ -149,6 +149,10 @@ def test_an_english_profile_reads_english(page_of):
     genres = {row["title"] for row in rows if row["type"] == "genre"}
     assert genres
     assert genres <= {"Action", "Romance", "Comedy", "Drama"}
+    # "Crime picked for you." read as if a crime had been picked
+    assert {row["reason"] for row in rows if row["type"] == "genre"} == {
+        f"{genre} films and series, picked for you." for genre in genres
+    }
     assert all("%(" not in row["title"] + row["reason"] for row in rows)
 
 
