@@ -86,3 +86,13 @@ def test_no_pin_line_when_no_profile_has_the_demo_pin(world):
     world.romance_fan.save(update_fields=["pin_hash"])
 
     assert "PIN:" not in demo_info_text(world)
+
+
+def test_each_profiles_line_names_it_and_says_which_is_a_kids_profile(world):
+    world.kid.name = "Meera"
+    world.kid.save(update_fields=["name"])
+
+    lines = [line for line in demo_info_text(world).splitlines() if "Profiles:" in line]
+
+    assert lines[-1].endswith(f"/api/v1/profiles/{world.kid.pk}/   (Meera, a kids profile)")
+    assert lines[0].endswith("(Asha)")

@@ -106,7 +106,7 @@ class Command(BaseCommand):
             lines.append(
                 f"  Profiles:  curl -H 'Authorization: Token {key}' "
                 f"{base}/api/v1/profiles/{profile.pk}/"
-                + ("   (kids)" if profile.is_kids else f"   ({profile.name})")
+                + f"   ({profile.name}{', a kids profile' if profile.is_kids else ''})"
             )
         for profile in adults:
             lines.append(
