@@ -219,3 +219,27 @@ def test_staff_see_the_household_and_a_viewer_is_refused(household, live_server,
     assert "/admin/login/" in browser.current_url
     assert not browser.find_elements(By.CSS_SELECTOR, "section.row")
     browser.save_screenshot(str(ARTIFACTS / "console-refused.png"))
+
+
+def test_the_admin_index_lists_the_console_pages_each_link_on_one_line(
+    transactional_db, django_user_model, live_server, browser
+):
+    # The admin's dashboard styles squeezed the box's link column to a letter's width
+    # ("Homepage preview and household comparison" ran down the page one letter a line),
+    # on the first page staff see after signing in.
+    django_user_model.objects.create_superuser("boss", password=STAFF_PASSWORD)
+    _sign_in(browser, live_server.url, "boss", STAFF_PASSWORD, next_path="/admin/")
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda c: c.find_elements(By.ID, "tonight-console"))
+
+    lines = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#tonight-console th a'),"
+        " a => [a.textContent, a.getClientRects().length]);"
+    )
+
+    assert [text for text, _ in lines] == [
+        "Homepage preview and household comparison",
+        "Models",
+        "Artwork",
+    ]
+    assert all(count == 1 for _, count in lines), lines
+    browser.save_screenshot(str(ARTIFACTS / "admin-index.png"))
