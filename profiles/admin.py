@@ -181,7 +181,7 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
     form = ProfileAdminForm
     list_display = (
         "name",
-        "account",
+        "household",
         "slot",
         "is_kids",
         "maturity_limit",
@@ -191,6 +191,9 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
         "created_at",
     )
     list_select_related = ("account", "display_language", "taste_cluster")
+    # Households share names (the demo's "The Sinha family" is eleven of them): by name,
+    # then by household, so each one's profiles stay together in slot order.
+    ordering = ("account__name", "account_id", "slot")
     list_filter = (
         "is_kids",
         "maturity_limit",
@@ -234,6 +237,11 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
             "external_id",
             "created_at",
         )
+
+    @admin.display(description="account", ordering="account__name")
+    def household(self, obj: Profile) -> str:
+        """The household's name and id: several households may share a name."""
+        return f"{obj.account.name} (#{obj.account_id})"
 
     @admin.display(description="PIN", boolean=True)
     def has_pin(self, obj: Profile) -> bool:
@@ -402,6 +410,11 @@ class ProfileInline(QueryOncePerInlineMixin, admin.TabularInline):
         # Refuse a sixth row on the server too, not only by hiding "Add another".
         kwargs.setdefault("validate_max", True)
         return super().get_formset(request, obj, **kwargs)
+
+    @admin.display(description="account", ordering="account__name")
+    def household(self, obj: Profile) -> str:
+        """The household's name and id: several households may share a name."""
+        return f"{obj.account.name} (#{obj.account_id})"
 
     @admin.display(description="PIN", boolean=True)
     def has_pin(self, obj: Profile) -> bool:

@@ -293,3 +293,21 @@ def test_the_lock_line_says_when_its_counts_are_this_process_alone(
 
     assert "Not locked" in page
     assert ("this server process only" in page) is per_process
+
+
+def test_the_list_keeps_each_household_together_and_tells_namesakes_apart(staff):
+    # The demo has 70 household names used more than once ("The Sinha family" 11 times):
+    # sorted by account name then slot, their profiles interleaved, and the list read as
+    # one family with a dozen profiles in slot 1.
+    first, second = AccountFactory(name="The Sinhas"), AccountFactory(name="The Sinhas")
+    for account in (second, first):
+        for name in ("A", "B"):
+            profile_create(account=account, name=name)
+
+    response = staff.get(changelist_url())
+
+    listed = [(p.account_id, p.slot) for p in response.context["cl"].result_list]
+    assert listed == [(first.pk, 1), (first.pk, 2), (second.pk, 1), (second.pk, 2)]
+    page = response.content.decode()
+    assert f"The Sinhas (#{first.pk})" in page
+    assert f"The Sinhas (#{second.pk})" in page
