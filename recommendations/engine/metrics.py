@@ -18,11 +18,13 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 __all__ = [
+    "PairedDifference",
     "RankingMetrics",
     "catalogue_coverage",
     "evaluate",
     "hits",
     "ndcg_at_k",
+    "paired_difference",
     "recall_at_k",
     "top_k",
 ]
@@ -239,3 +241,50 @@ def evaluate(recommended: npt.ArrayLike, relevant: sp.spmatrix, n_titles: int) -
         coverage_at_10=catalogue_coverage(recs, n_titles, k=10),
         n_users=int(evaluated.sum()),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PairedDifference:
+    """The mean over users of ``a - scale * b``, two models scored on the same users.
+
+    Pairing removes what the users share (how easy each one's held-out titles
+    are to find), which is most of the spread of either model's own figure.
+
+    Attributes
+    ----------
+    n : int
+        Users with both scores defined.
+    mean : float
+        NaN when ``n`` is 0.
+    se : float
+        Standard error of ``mean``: the differences' sample standard deviation over
+        ``sqrt(n)``. NaN when ``n`` < 2 (one user says nothing about the spread).
+    """
+
+    n: int
+    mean: float
+    se: float
+
+
+def paired_difference(
+    a: npt.ArrayLike, b: npt.ArrayLike, *, scale: float = 1.0
+) -> PairedDifference:
+    """Mean and standard error of ``a - scale * b`` over users whose two scores are defined.
+
+    Parameters
+    ----------
+    a, b : array of float, shape (n_users,)
+        Per-user scores (e.g. :func:`ndcg_at_k`), NaN where undefined, aligned by user.
+    scale : float
+        Weight of ``b`` (``1 - margin`` to test "``a`` at least ``1 - margin`` of ``b``").
+    """
+    first = np.asarray(a, dtype=np.float64)
+    second = np.asarray(b, dtype=np.float64)
+    if first.shape != second.shape or first.ndim != 1:
+        raise ValueError("a and b must be vectors of the same users")
+    both = ~(np.isnan(first) | np.isnan(second))
+    differences = first[both] - scale * second[both]
+    n = int(differences.shape[0])
+    mean = float(differences.mean()) if n else float("nan")
+    se = float(differences.std(ddof=1) / np.sqrt(n)) if n >= 2 else float("nan")
+    return PairedDifference(n=n, mean=mean, se=se)
