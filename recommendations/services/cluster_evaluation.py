@@ -86,7 +86,7 @@ from recommendations.engine.confidence import (
     signal_confidence_parts,
     signed_confidence,
 )
-from recommendations.engine.metrics import RankingMetrics, evaluate, top_k
+from recommendations.engine.metrics import RankingMetrics, evaluate, ndcg_at_k, top_k
 from recommendations.engine.split import (
     global_time_holdout,
     holdout_matrices,
@@ -682,6 +682,10 @@ class RegionEvaluation:
         Titles not available in the region (never recommended, never scored).
     seconds : dict of str to float
         Wall time of the split, the validation split, each scope's fits and the scoring.
+    profile_ndcg : dict of int to dict of str to array of float64
+        Cluster id -> recipe -> NDCG@10 of each of its judged profiles, in the order of
+        ``judged``: the gate pairs the candidate's with the active configuration's, profile
+        by profile (:meth:`recipe_ndcg`).
     """
 
     table: dict[str, dict]
@@ -697,6 +701,7 @@ class RegionEvaluation:
     seconds: dict[str, float] = field(default_factory=dict)
     not_here: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     random_state: int = 0
+    profile_ndcg: dict[int, dict[str, npt.NDArray[np.float64]]] = field(default_factory=dict)
     _refits: dict[tuple, Scored] = field(default_factory=dict)
 
     def holdout_model(self, scope: str | int, params: AlsParams) -> Scored | None:
@@ -734,15 +739,34 @@ class RegionEvaluation:
             return judged
         return self.halves[cluster_id][("choice", "gate").index(half)]
 
-    def measure(
+    def measure_by_profile(
         self, parts: Parts, cluster_id: int, *, half: Literal["choice", "gate"] | None = None
-    ) -> RankingMetrics | None:
-        """``Σ weight · model`` on the cluster's judged held-out profiles (its table row's), or
-        on one of their halves (``"choice"`` or ``"gate"``, :func:`holdout_halves`)."""
+    ) -> npt.NDArray[np.float64] | None:
+        """NDCG@10 of ``Σ weight · model`` for each of the cluster's judged held-out profiles
+        (its table row's), or of one of their halves (``"choice"`` or ``"gate"``,
+        :func:`holdout_halves`), in the order of :meth:`judged_on`. Per profile, not their
+        mean: the gate pairs them with the candidate's on the same profiles."""
         judged = self.judged_on(cluster_id, half)
         if judged is None or judged.size == 0:
             return None
-        return _measure({"model": parts}, judged, self.split.holdout, self.not_here)["model"]
+        holdout = self.split.holdout
+        recommended = _recommend_many(
+            {"model": parts}, judged, seen=holdout.seen, not_here=self.not_here
+        )["model"]
+        return ndcg_at_k(recommended, holdout.relevant[judged], 10)
+
+    def recipe_ndcg(
+        self, cluster_id: int, recipe: str, *, half: Literal["choice", "gate"] | None = None
+    ) -> npt.NDArray[np.float64] | None:
+        """A table recipe's NDCG@10 of each judged profile of the cluster (or of one half), in
+        the order of :meth:`judged_on`; ``None`` when the table has no figure for it."""
+        scores = self.profile_ndcg.get(cluster_id, {}).get(recipe)
+        judged = self.judged.get(cluster_id)
+        if scores is None or judged is None:
+            return None
+        rows = self.judged_on(cluster_id, half)
+        sorter = np.argsort(judged, kind="stable")
+        return scores[sorter[np.searchsorted(judged, rows, sorter=sorter)]]
 
 
 def region_evaluate(
@@ -908,6 +932,7 @@ def region_evaluate(
     table: dict[str, dict] = {}
     blend_weight: dict[int, float] = {}
     judged_of: dict[int, npt.NDArray[np.int64]] = {}
+    profile_ndcg: dict[int, dict[str, npt.NDArray[np.float64]]] = {}
     halves_of: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
     scoring = 0.0
     for cluster_id, slug in clusters.items():
@@ -953,7 +978,14 @@ def region_evaluate(
             candidates["global"] = [(models["global"], 1.0)]
         started = time.perf_counter()
         row.update(
-            recipe_figures(candidates, judged, holdout, not_here, halves=halves_of[cluster_id])
+            recipe_figures(
+                candidates,
+                judged,
+                holdout,
+                not_here,
+                halves=halves_of[cluster_id],
+                per_profile=profile_ndcg.setdefault(cluster_id, {}),
+            )
         )
         scoring += time.perf_counter() - started
     seconds["scoring"] = round(scoring, 3)
@@ -972,6 +1004,7 @@ def region_evaluate(
         seconds=seconds,
         not_here=not_here,
         random_state=random_state,
+        profile_ndcg=profile_ndcg,
     )
 
 
@@ -1010,6 +1043,7 @@ def recipe_figures(
     not_here: npt.NDArray[np.int64],
     *,
     halves: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
+    per_profile: dict[str, npt.NDArray[np.float64]] | None = None,
 ) -> dict:
     """A cluster's table figures: NDCG@10 and Recall@20 of each recipe on its judged held-out
     profiles (and their best), then on each of :func:`holdout_halves` (``"choice"``: what the
@@ -1017,7 +1051,10 @@ def recipe_figures(
 
     The recipes' recommendations are computed once, for every judged profile; a
     half's figures are the same recommendations judged on its profiles alone. An
-    empty half has its count and no figures.
+    empty half has its count and no figures. ``per_profile``, when given, is filled
+    with each recipe's NDCG@10 of every judged profile, in the order of ``judged``
+    (the figures are their means): the gate's paired comparison needs them, and a
+    table row of means cannot give them back.
     """
     choice, gate = holdout_halves(judged) if halves is None else halves
     recommended = _recommend_many(candidates, judged, seen=judging.seen, not_here=not_here)
@@ -1038,6 +1075,10 @@ def recipe_figures(
                 out[f"recall@20_{name}"] = round(float(measured.recall_at_20), 4)
         return out
 
+    if per_profile is not None:
+        relevant = judging.relevant[judged]
+        for name, recs in recommended.items():
+            per_profile[name] = ndcg_at_k(recs, relevant, 10)
     row = figures(judged)
     del row["judged"]  # the table row's own count, beside its sample's
     measured = [name for name in MODELS if f"ndcg@10_{name}" in row]
