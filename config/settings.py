@@ -375,12 +375,20 @@ TONIGHT = {
     # How long a serving process trusts its cached availability windows and title facts.
     "CATALOGUE_REFRESH_SECONDS": env.float("TONIGHT_CATALOGUE_REFRESH_SECONDS", default=300.0),
     # Retraining (recommendations.services.retraining). The quality gate: a new cluster
-    # version activates only if its holdout NDCG@10 is at most this fraction below the
-    # active version's on the same held-out profiles (a cluster's gate half, the half its
-    # recipe was not chosen on; a fallback's every judged profile). A negative margin asks
-    # for an improvement of at least that fraction, and a tie (0 against 0 on a small gate
-    # half) is none.
+    # version activates unless its holdout NDCG@10 is shown (RETRAIN_GATE_Z) to be more
+    # than this fraction below the active version's on the same held-out profiles (a
+    # cluster's gate half, the half its recipe was not chosen on; a fallback's every judged
+    # profile). A negative margin asks for an improvement of at least that fraction, and a
+    # tie (0 against 0 on a small gate half) is none.
     "RETRAIN_GATE_MARGIN": env.float("TONIGHT_RETRAIN_GATE_MARGIN", default=0.02),
+    # The gate is a guardrail: it refuses a candidate only when it is shown worse than the
+    # margin allows, by this many paired standard errors of the NDCG@10 difference (1.64:
+    # one-sided 95%); a negative margin needs the improvement shown by as many. On a gate
+    # half of 30 profiles the standard error is about a quarter of NDCG@10, and comparing
+    # the figures alone refused an equally good version about half the time. 0: the
+    # figures alone. 0 or more (tonight.E005). docs/recommendations.md, "The gate is a
+    # guardrail".
+    "RETRAIN_GATE_Z": env.float("TONIGHT_RETRAIN_GATE_Z", default=1.64),
     # The models a cluster's model must beat on the holdout to serve its cluster.
     "RETRAIN_COMPARE_WITH": tuple(
         name

@@ -129,3 +129,27 @@ def ranker_training_check(
             )
         )
     return errors
+
+
+@checks.register("retraining")
+def retrain_gate_check(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Refuse a negative gate z: it would turn the guardrail inside out.
+
+    ``RETRAIN_GATE_Z`` standard errors give the candidate the benefit of the doubt
+    (a refusal must be shown). Below 0 the doubt would go against it: an equally good
+    version, the usual fresher retrain, refused more often than by the figures alone,
+    and more often the smaller the cluster. Refused where the ranker settings are.
+    """
+    z = float(settings.TONIGHT.get("RETRAIN_GATE_Z", 1.64))
+    if z >= 0:
+        return []
+    return [
+        checks.Error(
+            f"TONIGHT_RETRAIN_GATE_Z is {z:g}: it must be 0 or more, the paired standard errors "
+            "by which a retrain must be shown worse than the active version to be refused "
+            "(0: the two NDCG@10 figures alone).",
+            id="tonight.E005",
+        )
+    ]

@@ -61,8 +61,11 @@ every challenger passed: ``tests/recommendations/test_retraining_recipe_choice.p
 A cluster with a single judged profile has it in its gate half and serves its
 own model; one with none is rejected, as before. The new version is activated (one
 transaction, :func:`model_version_activate`, with the run's finish:
-:func:`_conclude`) only when it is not worse by more than the configured
-margin, the run is still running, and the active version is still the one it
+:func:`_conclude`) unless the gate shows it worse than the configured margin
+allows, by ``RETRAIN_GATE_Z`` paired standard errors of the per-profile NDCG@10
+differences (:func:`gate_passes`: a guardrail, since the usual retrain is the
+same recipe on fresher data and refusing it leaves the cluster on a staler
+model), the run is still running, and the active version is still the one it
 was compared with (an operator may have rolled back meanwhile). Otherwise it is
 ``rejected`` and serving is untouched.
 
@@ -81,6 +84,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -102,7 +106,7 @@ from recommendations.engine.confidence import (
     signed_confidence,
 )
 from recommendations.engine.content import ContentModel
-from recommendations.engine.metrics import evaluate, top_k
+from recommendations.engine.metrics import ndcg_at_k, paired_difference, top_k
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.selectors import training as data
 from recommendations.services import cluster_evaluation
@@ -162,6 +166,12 @@ def _setting(name: str, default: float) -> float:
 def gate_margin() -> float:
     """Relative NDCG@10 drop against the active version that still activates (0.02 = 2%)."""
     return _setting("RETRAIN_GATE_MARGIN", 0.02)
+
+
+def gate_z() -> float:
+    """Standard errors of the paired NDCG@10 difference the gate must see before it refuses
+    (1.64: one-sided 95%); 0 compares the two figures alone (:func:`gate_passes`)."""
+    return _setting("RETRAIN_GATE_Z", 1.64)
 
 
 def heartbeat_seconds() -> float:
@@ -722,15 +732,16 @@ def _compact(
     )
 
 
-def _active_version_ndcg(
+def _active_version_scores(
     *,
     version: ModelVersion,
     split: cluster_evaluation.HoldoutSplitData,
     judged: npt.NDArray[np.int64],
     title_ids: npt.NDArray[np.int64],
     not_here: npt.NDArray[np.int64],
-) -> float | None:
-    """The active version's stored model's NDCG@10 on this holdout, each profile folded in.
+) -> npt.NDArray[np.float64] | None:
+    """The active version's stored model's NDCG@10 of each ``judged`` profile (in that order)
+    on this holdout, each profile folded in.
 
     Only for an active version that did not record its configuration (trained
     by ``train_models``, or before configurations were recorded): its factors
@@ -765,8 +776,16 @@ def _active_version_ndcg(
         scores[:, known] = theirs[:, column[known]]
         scores[:, not_here] = -np.inf
         blocks.append(top_k(scores, 20, exclude=split.seen[judged[start : start + 2048]]))
-    metrics = evaluate(np.concatenate(blocks), split.relevant[judged], title_ids.shape[0])
-    return round(float(metrics.ndcg_at_10), 4)
+    return ndcg_at_k(np.concatenate(blocks), split.relevant[judged], 10)
+
+
+def _mean_ndcg(scores: npt.NDArray[np.float64] | None) -> float | None:
+    """The figure of per-profile NDCG@10 as the table gives it: the mean over the profiles
+    with one (0.0 when none has), to four places; ``None`` for nothing measured."""
+    if scores is None:
+        return None
+    measured = scores[~np.isnan(scores)]
+    return round(float(measured.mean()), 4) if measured.size else 0.0
 
 
 #: The scopes whose models make up each recipe, in the order a stored model lists its
@@ -817,13 +836,14 @@ def _incumbent_parts(
     return parts, how
 
 
-def _table_figure(
+def _table_recipe(
     parts: list[tuple[cluster_evaluation.Scored, float]],
     evaluation: cluster_evaluation.RegionEvaluation,
     cluster_id: int,
     row: dict,
-) -> float | None:
-    """The table's figure for exactly these models and weights, when it has one (no rescoring)."""
+) -> str | None:
+    """The table recipe of exactly these models and weights, when ``row`` has its figure: the
+    gate reads its figures instead of scoring them again."""
     models = evaluation.models
     weight = evaluation.blend_weight.get(cluster_id)
     same = {
@@ -838,7 +858,7 @@ def _table_figure(
         if all(m is p for (m, _), (p, _) in zip(expected, parts, strict=True)) and (
             name != "blend" or abs(parts[0][1] - (weight or 0.0)) < 1e-9
         ):
-            return row[f"ndcg@10_{name}"]
+            return name
     return None
 
 
@@ -1284,33 +1304,104 @@ def _final_version_store(
     return version, served
 
 
-def _worse_than_active(
-    *, candidate: float, active: ModelVersion, active_ndcg: float | None, how: str
-) -> str:
-    """The gate's refusal, or "" when the candidate is within the margin of the active one.
+def gate_passes(
+    *, candidate: float, active: float, margin: float, z: float, se: float
+) -> tuple[bool, float]:
+    """Whether the gate lets the candidate through, and the bound it compared with 0.
 
-    One rule for a cluster's version and a fallback's, so their gates cannot drift.
-    A negative margin asks for an improvement, which a tie is not: a small cluster's
-    gate half may hold no hit for either model (0 against 0), and "at least twice as
-    good" must not pass on that.
+    A guardrail: ``candidate - active * (1 - margin)`` is moved by ``z * se``
+    towards the verdict that has to be shown. For a margin that tolerates a drop
+    (0 or more) the candidate is refused only when it is shown to be worse than
+    that: ``point + z * se < 0``. A negative margin asks for an improvement, and
+    passes only one that is shown, ``point - z * se >= 0``, and never a tie (a
+    small gate half may hold no hit for either model, 0 against 0). ``se`` is the
+    paired standard error of the per-profile ``candidate - (1 - margin) * active``;
+    NaN (fewer than two paired profiles) shows nothing either way. ``z`` 0 is the
+    comparison of the two figures alone, the gate as it was before December 2026.
+    """
+    point = candidate - active * (1.0 - margin)
+    if z == 0.0:
+        slack = 0.0
+    elif math.isnan(se):
+        slack = math.inf
+    else:
+        slack = z * se
+    if margin >= 0:
+        bound = point + slack
+        return bound >= 0.0, bound
+    bound = point - slack
+    return bound >= 0.0 and candidate > active, bound
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """The gate's refusal ("" when the candidate passes) and the paired figures it rests on
+    (``metrics["gate"]["paired"]``; empty when there was nothing to compare with)."""
+
+    reason: str
+    paired: dict
+
+
+def _json_number(value: float) -> float | None:
+    """A figure for a JSON field: ``None`` for NaN or infinity (PostgreSQL's jsonb has neither)."""
+    return round(value, 5) if math.isfinite(value) else None
+
+
+def _worse_than_active(
+    *,
+    candidate: float,
+    active: ModelVersion,
+    active_ndcg: float | None,
+    how: str,
+    candidate_scores: npt.NDArray[np.float64] | None,
+    active_scores: npt.NDArray[np.float64] | None,
+) -> GateVerdict:
+    """The gate's verdict on the candidate against the active version (:func:`gate_passes`).
+
+    ``candidate`` and ``active_ndcg`` are the two figures; ``candidate_scores`` and
+    ``active_scores`` the NDCG@10 of each profile they are the means of, the same
+    profiles in the same order: their paired differences give the standard error.
+    Pairing matters: most of the spread of either figure is which profiles were
+    held out, and both models share that. One rule for a cluster's version and a
+    fallback's, so their gates cannot drift.
     """
     if active_ndcg is None:
-        return ""
-    margin = gate_margin()
-    improved = candidate > active_ndcg or margin >= 0
-    if candidate >= active_ndcg * (1.0 - margin) and improved:
-        return ""
+        return GateVerdict("", {})
+    margin, z = gate_margin(), gate_z()
+    nothing = np.empty(0, np.float64)
+    ours = nothing if candidate_scores is None else candidate_scores
+    theirs = nothing if active_scores is None else active_scores
+    if ours.shape != theirs.shape:  # not the same profiles: no pairing to speak of
+        ours = theirs = nothing
+    difference = paired_difference(ours, theirs)
+    at_margin = paired_difference(ours, theirs, scale=1.0 - margin)
+    passed, bound = gate_passes(
+        candidate=candidate, active=active_ndcg, margin=margin, z=z, se=at_margin.se
+    )
+    paired = {
+        "profiles": difference.n,
+        "difference": _json_number(difference.mean),
+        "se": _json_number(difference.se),
+        "bound": _json_number(bound),
+    }
+    if passed:
+        return GateVerdict("", paired)
+    se = f"{difference.se:.4f}" if math.isfinite(difference.se) else "unknown"
     figures = (
-        f"(NDCG@10 {candidate:.4f} vs {active_ndcg:.4f}, the active version's configuration {how})."
+        f"(NDCG@10 {candidate:.4f} vs {active_ndcg:.4f}; paired difference "
+        f"{candidate - active_ndcg:+.4f}, standard error {se} over {difference.n} profiles, "
+        f"z {z:g}; the active version's configuration {how})."
     )
     if margin < 0:
-        return (
+        return GateVerdict(
             f"Not better than the active version #{active.pk} by the {-margin * 100:g}% the "
-            f"gate asks {figures}"
+            f"gate asks {figures}",
+            paired,
         )
-    return (
+    return GateVerdict(
         f"Worse than the active version #{active.pk} by more than the {margin * 100:g}% "
-        f"margin {figures}"
+        f"margin {figures}",
+        paired,
     )
 
 
@@ -1387,6 +1478,20 @@ def _fallback_refresh(
             count += rows.shape[0]
         return round(total / count, 4) if count else None
 
+    def pooled_scores(
+        scores: Callable[[int], npt.NDArray[np.float64] | None],
+    ) -> npt.NDArray[np.float64] | None:
+        """Every judged profile's NDCG@10, cluster after cluster, in the order of ``judged``."""
+        parts = []
+        for pk, rows in judged.items():
+            if rows.shape[0] == 0:
+                continue
+            values = scores(pk)
+            if values is None:
+                return None
+            parts.append(values)
+        return np.concatenate(parts) if parts else None
+
     def row(pk: int) -> dict:
         return evaluation.table[clusters[pk].slug]
 
@@ -1419,6 +1524,7 @@ def _fallback_refresh(
     # this holdout (its settings are chosen on validation), so its figure carries no choice.
     gate: dict = {
         "margin": gate_margin(),
+        "z": gate_z(),
         "recipe": scope,
         "candidate_ndcg@10": candidate,
         "measured_on": {"half": "all", "profiles": sum(int(r.shape[0]) for r in judged.values())},
@@ -1428,31 +1534,47 @@ def _fallback_refresh(
         reason = "No held-out activity in this region to judge the model on."
     elif active is not None:
         gate["active_version"] = active.pk
+        candidate_scores = pooled_scores(lambda pk: evaluation.recipe_ndcg(pk, scope))
         parts, how = _incumbent_parts(active, evaluation, -1)
         if parts is not None:
-
-            def incumbent(pk: int) -> float | None:
-                figure = _table_figure(parts, evaluation, pk, row(pk))
-                if figure is not None:
-                    return figure
-                measured = evaluation.measure(parts, pk)
-                return None if measured is None else round(float(measured.ndcg_at_10), 4)
-
-            active_ndcg = pooled(incumbent)
+            # Each cluster's figure and per-profile scores: the table's when it has this
+            # configuration, else measured once.
+            measured: dict[int, tuple[float | None, npt.NDArray[np.float64] | None]] = {}
+            for pk, rows in judged.items():
+                if rows.shape[0] == 0:
+                    continue
+                same = _table_recipe(parts, evaluation, pk, row(pk))
+                if same is not None:
+                    measured[pk] = (row(pk)[f"ndcg@10_{same}"], evaluation.recipe_ndcg(pk, same))
+                else:
+                    scores = evaluation.measure_by_profile(parts, pk)
+                    measured[pk] = (_mean_ndcg(scores), scores)
+            active_ndcg = pooled(lambda pk: measured[pk][0])
+            active_scores = pooled_scores(lambda pk: measured[pk][1])
         else:
             how = f"its stored model ({how})"
-            active_ndcg = _active_version_ndcg(
+            # In the order of the candidate's pooled scores: cluster after cluster.
+            active_scores = _active_version_scores(
                 version=active,
                 split=evaluation.split,
-                judged=np.sort(np.concatenate([np.empty(0, np.int64), *judged.values()])),
+                judged=np.concatenate([np.empty(0, np.int64), *judged.values()]),
                 title_ids=signals.title_ids,
                 not_here=evaluation.not_here,
             )
+            active_ndcg = _mean_ndcg(active_scores)
         gate["active_ndcg@10"] = active_ndcg
         gate["active_measured_as"] = how
-        reason = _worse_than_active(
-            candidate=candidate, active=active, active_ndcg=active_ndcg, how=how
+        verdict = _worse_than_active(
+            candidate=candidate,
+            active=active,
+            active_ndcg=active_ndcg,
+            how=how,
+            candidate_scores=candidate_scores,
+            active_scores=active_scores,
         )
+        reason = verdict.reason
+        if verdict.paired:
+            gate["paired"] = verdict.paired
     if not reason:
         reason = _fallback_activate(version, runs=run_ids, active=active)
     gate["passed"] = not reason
@@ -1556,6 +1678,7 @@ def _cluster_finish(
     chosen_on = row.get("choice") or {}
     gate: dict = {
         "margin": gate_margin(),
+        "z": gate_z(),
         "recipe": recipe,
         "candidate_ndcg@10": candidate,
         "measured_on": {"half": "gate", "profiles": figures.get("judged", 0)},
@@ -1570,28 +1693,42 @@ def _cluster_finish(
         reason = "No held-out activity in this cluster to judge the model on."
     elif active is not None:
         gate["active_version"] = active.pk
+        # Both per profile of the gate half, in one order: the gate pairs them.
+        candidate_scores = evaluation.recipe_ndcg(key, recipe, half="gate")
         parts, how = _incumbent_parts(active, evaluation, key)
         if parts is not None:
-            active_ndcg = _table_figure(parts, evaluation, key, figures)
-            if active_ndcg is None:
-                measured = evaluation.measure(parts, key, half="gate")
-                active_ndcg = None if measured is None else round(float(measured.ndcg_at_10), 4)
+            same = _table_recipe(parts, evaluation, key, figures)
+            if same is not None:
+                active_ndcg = figures[f"ndcg@10_{same}"]
+                active_scores = evaluation.recipe_ndcg(key, same, half="gate")
+            else:
+                active_scores = evaluation.measure_by_profile(parts, key, half="gate")
+                active_ndcg = _mean_ndcg(active_scores)
             gate["active_recipe"] = active.metrics["hyperparameters"]["recipe"]
         else:
             # Not refittable here: the stored model itself, which has seen this holdout.
             how = f"its stored model ({how})"
-            active_ndcg = _active_version_ndcg(
+            active_scores = _active_version_scores(
                 version=active,
                 split=evaluation.split,
                 judged=evaluation.judged_on(key, "gate"),
                 title_ids=signals.title_ids,
                 not_here=evaluation.not_here,
             )
+            active_ndcg = _mean_ndcg(active_scores)
         gate["active_ndcg@10"] = active_ndcg
         gate["active_measured_as"] = how
-        reason = _worse_than_active(
-            candidate=candidate, active=active, active_ndcg=active_ndcg, how=how
+        verdict = _worse_than_active(
+            candidate=candidate,
+            active=active,
+            active_ndcg=active_ndcg,
+            how=how,
+            candidate_scores=candidate_scores,
+            active_scores=active_scores,
         )
+        reason = verdict.reason
+        if verdict.paired:
+            gate["paired"] = verdict.paired
     gate["passed"] = not reason
     metrics["gate"] = gate
     ModelVersion.objects.filter(pk=version.pk).update(

@@ -1,8 +1,11 @@
 """Retraining operations without a worker: cluster assignment, the gate, rollback, refusals."""
 
+import math
 from io import StringIO
 
+import numpy as np
 import pytest
+from django.core import checks
 from django.core.management import CommandError, call_command
 from django.db import connections
 
@@ -13,6 +16,7 @@ from recommendations.services.clusters import profile_clusters_assign
 from recommendations.services.retraining import (
     RetrainError,
     _worse_than_active,
+    gate_passes,
     model_version_rollback,
     training_run_execute,
     training_run_request,
@@ -133,7 +137,9 @@ def test_a_run_records_the_cluster_table_and_activates_only_through_the_gate(see
     assert run.finished_at is not None
 
 
-def test_a_version_worse_than_the_active_one_is_rejected_and_serving_is_unchanged(seeded, settings):
+def test_a_version_worse_than_the_active_one_is_rejected_and_serving_is_unchanged(
+    seeded, settings, admin_client
+):
     # given: an active Hindi version, and a gate nobody can pass (twice as good as it); the
     # Hindi cluster, whose gate half holds 17 or 18 profiles whichever ids they were given
     # (Tamil's two could hold no hit at all)
@@ -155,6 +161,22 @@ def test_a_version_worse_than_the_active_one_is_rejected_and_serving_is_unchange
     gate = second.metrics["gate"]
     assert gate["passed"] is False
     assert gate["active_ndcg@10"] > 0.0  # judged on its own configuration's figure, not zero
+    # and: the refusal says how sure it is: the paired standard error and the profiles
+    paired = gate["paired"]
+    assert paired["profiles"] == second.metrics["clusters"]["hindi"]["gate"]["judged"] >= 17
+    assert paired["se"] >= 0.0  # 0 here: the same configuration on the same signals
+    assert f"standard error {paired['se']:.4f} over {paired['profiles']} profiles" in second.error
+    assert second.model_version.metrics["gate"] == gate
+    # and: so do the run's and the version's admin pages
+    said = f"standard error {paired['se']:.4f} over {paired['profiles']} profiles".encode()
+    for page in (
+        f"/admin/recommendations/trainingrun/{second.pk}/change/",
+        f"/admin/recommendations/modelversion/{second.model_version_id}/change/",
+    ):
+        response = admin_client.get(page)
+        assert response.status_code == 200
+        assert b"refused: NDCG@10" in response.content
+        assert said in response.content
 
 
 @pytest.mark.parametrize(
@@ -172,16 +194,109 @@ def test_a_version_worse_than_the_active_one_is_rejected_and_serving_is_unchange
 def test_the_gate_asks_a_negative_margin_for_an_improvement(
     settings, margin, candidate, active, refused
 ):
-    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_GATE_MARGIN": margin}
+    # (z 0: the figures alone, as the gate compared them before it was a guardrail)
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_GATE_MARGIN": margin, "RETRAIN_GATE_Z": 0.0}
 
     reason = _worse_than_active(
-        candidate=candidate, active=ModelVersion(pk=7), active_ndcg=active, how="refitted"
-    )
+        candidate=candidate,
+        active=ModelVersion(pk=7),
+        active_ndcg=active,
+        how="refitted",
+        candidate_scores=None,
+        active_scores=None,
+    ).reason
 
     assert bool(reason) is refused, reason
     if refused and margin < 0:  # said as the improvement it asked for, not a "-100% margin"
         assert "Not better than the active version" in reason
         assert f"by the {-margin * 100:g}% the gate asks" in reason
+
+
+@pytest.mark.parametrize("margin", [0.02, 0.0, -0.005, -1.0])
+@pytest.mark.parametrize("candidate", [0.0, 0.2, 0.245, 0.25, 0.3, 0.5])
+@pytest.mark.parametrize("active", [0.0, 0.25])
+@pytest.mark.parametrize("se", [0.0, 0.05, float("nan")])
+def test_a_gate_z_of_0_is_the_comparison_of_the_figures_alone(margin, candidate, active, se):
+    # the rule before the guardrail, as it was written
+    before = candidate >= active * (1.0 - margin) and (candidate > active or margin >= 0)
+
+    passed, _ = gate_passes(candidate=candidate, active=active, margin=margin, z=0.0, se=se)
+
+    assert passed is before
+
+
+@pytest.mark.parametrize(
+    ("margin", "candidate", "active", "se", "passed"),
+    [
+        # a margin that tolerates a drop: refused only when shown worse than it
+        pytest.param(0.02, 0.40, 0.50, 0.06, True, id="lower-within-its-doubt"),
+        pytest.param(0.02, 0.40, 0.50, 0.05, False, id="shown-worse"),
+        pytest.param(0.0, 0.0, 0.5, float("nan"), True, id="nothing-shown-by-one-profile"),
+        pytest.param(0.02, 0.5, 0.5, 0.0, True, id="a-tie"),
+        # a negative margin: passed only when the improvement is shown
+        pytest.param(-1.0, 1.05, 0.50, 0.02, True, id="shown-twice-as-good"),
+        pytest.param(-1.0, 1.05, 0.50, 0.04, False, id="twice-as-good-within-its-doubt"),
+        pytest.param(-0.1, 0.0, 0.0, 0.0, False, id="a-tie-is-no-improvement"),
+        pytest.param(-0.1, 0.9, 0.5, float("nan"), False, id="nothing-shown-by-one-profile-"),
+    ],
+)
+def test_the_gate_refuses_only_what_it_shows_worse_and_passes_only_what_it_shows_better(
+    margin, candidate, active, se, passed
+):
+    verdict, bound = gate_passes(candidate=candidate, active=active, margin=margin, z=1.64, se=se)
+
+    assert verdict is passed
+    if math.isfinite(se):
+        moved = 1.64 * se if margin >= 0 else -1.64 * se
+        assert bound == pytest.approx(candidate - active * (1 - margin) + moved)
+
+
+def test_a_refusal_states_the_paired_difference_its_standard_error_and_profiles(settings):
+    # given: two configurations' NDCG@10 on the same 4 profiles, the candidate lower on each
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_GATE_MARGIN": 0.02, "RETRAIN_GATE_Z": 1.64}
+    ours = np.array([0.1, 0.2, 0.3, 0.4])
+    theirs = np.array([0.5, 0.5, 0.7, 0.8])
+
+    # when
+    verdict = _worse_than_active(
+        candidate=0.25,
+        active=ModelVersion(pk=7),
+        active_ndcg=0.625,
+        how="refitted",
+        candidate_scores=ours,
+        active_scores=theirs,
+    )
+
+    # then: the paired difference (-0.375; the differences' deviation 0.05, so 0.025 over
+    # the root of 4) is recorded and said
+    assert verdict.paired == {
+        "profiles": 4,
+        "difference": -0.375,
+        "se": 0.025,
+        # the rule's own standard error is that of the differences at the margin
+        "bound": pytest.approx(
+            0.25 - 0.98 * 0.625 + 1.64 * np.std(ours - 0.98 * theirs, ddof=1) / 2,
+            abs=1e-5,
+        ),
+    }
+    assert "Worse than the active version #7 by more than the 2% margin" in verdict.reason
+    assert "paired difference -0.3750, standard error 0.0250 over 4 profiles, z 1.64" in (
+        verdict.reason
+    )
+
+
+@pytest.mark.parametrize("z", [-1.0, float("nan")])
+def test_a_negative_gate_z_is_an_error_naming_the_variable(settings, z):
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_GATE_Z": z}
+
+    (error,) = [m for m in checks.run_checks(tags=["retraining"]) if m.id == "tonight.E005"]
+
+    assert error.level == checks.ERROR
+    assert "TONIGHT_RETRAIN_GATE_Z is" in error.msg
+
+
+def test_the_default_gate_z_passes_the_checks():
+    assert not [m for m in checks.run_checks(tags=["retraining"]) if m.id == "tonight.E005"]
 
 
 def test_rollback_serves_an_earlier_version_again(seeded):

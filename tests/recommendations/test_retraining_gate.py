@@ -48,6 +48,9 @@ def test_a_retrain_on_unchanged_data_is_not_rejected_by_its_own_model(
     assert gate["active_measured_as"] == "same settings as fitted here"
     assert gate["active_ndcg@10"] == gate["candidate_ndcg@10"] > 0.0
     assert _active().pk == second.model_version_id
+    # and: paired profile by profile, the two are the same on every profile of the gate half
+    profiles = second.metrics["clusters"]["tamil"]["gate"]["judged"]
+    assert gate["paired"] == {"profiles": profiles, "difference": 0.0, "se": 0.0, "bound": 0.0}
 
     # and: judged against its stored factors instead (the old gate), which were fitted on a
     # window that holds this holdout, the very same candidate is rejected
@@ -87,6 +90,15 @@ def test_the_recipe_is_chosen_on_one_half_of_the_holdout_and_gated_on_the_other(
     }
     assert gate["measured_on"] == {"half": "gate", "profiles": judged_by_gate["judged"]}
     assert gate["candidate_ndcg@10"] == judged_by_gate[f"ndcg@10_{gate['recipe']}"]
+    # and: the gate pairs the two on those profiles: the mean of the differences is the
+    # difference of the figures, and its standard error is recorded with the count
+    paired = gate["paired"]
+    assert paired["profiles"] == judged_by_gate["judged"]
+    assert paired["difference"] == pytest.approx(
+        gate["candidate_ndcg@10"] - gate["active_ndcg@10"], abs=1e-4
+    )
+    assert paired["se"] >= 0.0
+    assert gate["z"] == 1.64
     # and: the table's own figures are still every judged profile's, the halves' weighted mean
     for model in allowed:
         pooled = (

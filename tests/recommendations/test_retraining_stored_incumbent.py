@@ -78,8 +78,10 @@ def test_a_stored_masked_incumbent_is_folded_in_against_what_the_region_carries(
     )
 
     # when
-    measured = retraining._active_version_ndcg(
-        version=version, split=split, judged=in_b, title_ids=title_ids, not_here=not_here
+    measured = retraining._mean_ndcg(
+        retraining._active_version_scores(
+            version=version, split=split, judged=in_b, title_ids=title_ids, not_here=not_here
+        )
     )
 
     # then: the figure is that of B's profiles folded in as serving folds them in, which is
