@@ -167,8 +167,17 @@ def profile_change_locked(*, account: Account, profile_id: int) -> Iterator[Prof
         yield profile_get(account=account, profile_id=profile_id)
 
 
+@transaction.atomic
 def profile_delete(*, profile: Profile) -> None:
-    """Delete a profile with its signals; its slot becomes free for a new one."""
+    """Delete a profile with its signals; its slot becomes free for a new one.
+
+    The profile's row is locked first, as a signal batch locks it: a batch being
+    stored is waited for, and then deleted with the rest. Deleted first, the
+    signals and title states a batch was writing meanwhile were not yet visible
+    to the deletion: its signals outlived the profile, and its states refused
+    the deletion's commit. A batch that comes after the lock finds no profile.
+    """
+    list(Profile.objects.select_for_update().filter(pk=profile.pk).values_list("pk"))
     profile.delete()
 
 

@@ -5,6 +5,7 @@ import datetime as dt
 import django_filters
 from django.conf import settings
 from django.db.models import QuerySet
+from django.http import Http404
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
@@ -28,7 +29,8 @@ from config.api.strict import (
     query_parameters_check,
 )
 from config.ids import IdFilter
-from profiles.selectors import profile_for_request
+from profiles.models import Profile
+from profiles.selectors import NO_PROFILE, profile_for_request
 from profiles.unlock import profile_unlock_check
 from recommendations.models import Signal, SignalKind
 from recommendations.selectors.signals import continue_watching, signal_history
@@ -283,6 +285,8 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
                 result = signal_columns_record(profile=profile, columns=columns)
             except SignalBatchRejected as rejected:
                 errors = rejected.errors
+            except Profile.DoesNotExist:  # deleted since the request read it
+                raise Http404(NO_PROFILE) from None
         if errors:
             raise exceptions.ValidationError(errors.as_detail())
         # The documented SignalBatchResultSerializer shape, without a serializer per request.

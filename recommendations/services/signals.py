@@ -630,10 +630,17 @@ _PROFILE_LOCK = f"SELECT 1 FROM {Profile._meta.db_table} WHERE id = %s FOR UPDAT
 
 
 def _profile_lock(profile_id: int) -> None:
-    """Lock the profile's row until the transaction ends (SQLite locks the whole database)."""
+    """Lock the profile's row until the transaction ends (SQLite locks the whole database).
+
+    Raises ``Profile.DoesNotExist`` if the row is gone: a deletion committed after
+    the request read the profile. The log has no foreign keys, so the batch stored
+    anyway outlived the deletion, and its states broke theirs at commit (a 500).
+    """
     if connection.features.has_select_for_update:
         with connection.cursor() as cursor:
             cursor.execute(_PROFILE_LOCK, [profile_id])
+            if cursor.fetchone() is None:
+                raise Profile.DoesNotExist(f"Profile {profile_id} was deleted.")
 
 
 def signal_batch_record(*, profile: Profile, events: list[SignalEvent]) -> BatchResult:
@@ -664,6 +671,9 @@ def signal_columns_record(*, profile: Profile, columns: EventColumns) -> BatchRe
     deletion racing the retry is as rare as a 500 should be. The log itself has
     no foreign keys (docs/signals.md): an event whose deleted id no state names
     is stored, as it would have been just before the deletion.
+
+    Raises ``Profile.DoesNotExist``, storing nothing, if the profile is deleted
+    before the batch locks it.
     """
     try:
         return _columns_record(profile, columns)

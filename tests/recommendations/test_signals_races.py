@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Episode, Title
+from profiles.models import Profile
 from recommendations.models import ProfileTitleState, Signal
 from tests.conftest import token_client
 from tests.db_waits import hold_until_waited_on
@@ -102,3 +103,115 @@ def test_a_deletion_racing_a_batch_leaves_its_events_out_not_a_500(deleted):
     ]
     state = ProfileTitleState.objects.get(profile=profile)
     assert (state.title_id, state.last_episode_id, state.play_count) == (show.pk, kept.pk, 1)
+
+
+def _device_posts_and_holds(client, profile_id: int, events: list, answer: list, started, blocked):
+    """Post the batch inside an outer transaction, held uncommitted until someone waits on it.
+
+    The endpoint's own transaction becomes a savepoint of this one, so the batch's
+    profile lock, rows and states stay uncommitted until the deletion is seen waiting.
+    """
+    try:
+        with transaction.atomic():
+            answer.append(
+                client.post(
+                    reverse("v1:signals", args=[profile_id]), {"events": events}, format="json"
+                )
+            )
+            started.set()
+            hold_until_waited_on(blocked)
+    finally:
+        connection.close()
+
+
+def _device_deletes_and_holds(client, profile_id: int, answer: list, started, blocked):
+    """Delete the profile through the endpoint, held uncommitted until someone waits on it."""
+    try:
+        with transaction.atomic():
+            answer.append(client.delete(reverse("v1:profile-detail", args=[profile_id])))
+            started.set()
+            hold_until_waited_on(blocked)
+    finally:
+        connection.close()
+
+
+def _profile_with_a_title():
+    account = AccountFactory()
+    profile = ProfileFactory(account=account)
+    film = TitleFactory()
+    AvailabilityFactory(title=film, region=account.home_region)
+    return account, profile, film
+
+
+def _leftovers(profile_id: int) -> tuple[int, int, int]:
+    return (
+        Profile.objects.filter(pk=profile_id).count(),
+        Signal.objects.filter(profile_id=profile_id).count(),
+        ProfileTitleState.objects.filter(profile_id=profile_id).count(),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_racing_its_profiles_deletion_leaves_nothing_behind():
+    # given: a profile with a stored play, and a second batch being stored, uncommitted
+    account, profile, film = _profile_with_a_title()
+    client = token_client(account)
+    url = reverse("v1:signals", args=[profile.pk])
+    first = client.post(url, {"events": [_play(film.pk, minutes_ago=20)]}, format="json")
+    assert first.status_code == 200, first.content
+    answer, started, blocked = [], threading.Event(), threading.Event()
+    device = threading.Thread(
+        target=_device_posts_and_holds,
+        args=(
+            token_client(account),
+            profile.pk,
+            [_play(film.pk, minutes_ago=5)],
+            answer,
+            started,
+            blocked,
+        ),
+    )
+    device.start()
+
+    # when: the household deletes the profile meanwhile
+    try:
+        assert started.wait(30)
+        response = client.delete(reverse("v1:profile-detail", args=[profile.pk]))
+    finally:
+        device.join()
+
+    # then: the deletion waited for the batch and took its rows with the profile
+    assert blocked.is_set(), "the deletion never waited on the batch"
+    assert answer[0].status_code == 200, answer[0].content
+    assert response.status_code == 204, response.content
+    assert _leftovers(profile.pk) == (0, 0, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_for_a_profile_deleted_meanwhile_is_a_404_and_stores_nothing():
+    # given: a profile whose deletion is being written, uncommitted
+    account, profile, film = _profile_with_a_title()
+    device = token_client(account)
+    answer, started, blocked = [], threading.Event(), threading.Event()
+    household = threading.Thread(
+        target=_device_deletes_and_holds,
+        args=(token_client(account), profile.pk, answer, started, blocked),
+    )
+    household.start()
+
+    # when: a device posts a batch for it, read before the deletion commits
+    try:
+        assert started.wait(30)
+        response = device.post(
+            reverse("v1:signals", args=[profile.pk]),
+            {"events": [_play(film.pk, minutes_ago=5)]},
+            format="json",
+        )
+    finally:
+        household.join()
+
+    # then: answered as a batch for a profile that is not there, and nothing is stored
+    assert blocked.is_set(), "the batch never waited on the deletion"
+    assert answer[0].status_code == 204, answer[0].content
+    assert response.status_code == 404, response.content
+    assert _leftovers(profile.pk) == (0, 0, 0)
