@@ -53,7 +53,11 @@ def _constraint_error(exc: IntegrityError) -> ValidationError:
     raise exc
 
 
-def _save(profile: Profile) -> None:
+#: What :func:`profile_update` may change; the rest of the row belongs to others.
+_UPDATED_FIELDS = ("name", "is_kids", "maturity_limit", "display_language", "pin_hash")
+
+
+def _save(profile: Profile, *, update_fields: Iterable[str] | None = None) -> None:
     """Validate and write ``profile``; a clash caught by either check is a field error.
 
     Creating and updating refuse the same clashes the same way: validation
@@ -63,7 +67,7 @@ def _save(profile: Profile) -> None:
     _validated(profile)
     try:
         with transaction.atomic():
-            profile.save()
+            profile.save(update_fields=update_fields)
     except IntegrityError as exc:
         raise _constraint_error(exc) from exc
 
@@ -128,7 +132,10 @@ def profile_update(
     """Change the given fields only; ``pin=None`` removes the PIN, leaving it out keeps it.
 
     The account row is locked as in :func:`profile_create`, so two renames to
-    one name see each other: the second is told "name", not a 500.
+    one name see each other: the second is told "name", not a 500. Only the
+    fields this function changes are written: a retrain moves profiles to
+    another taste cluster without the account's lock, and a whole-row save
+    wrote the cluster read before the move back over it.
     """
     Account.objects.select_for_update().only("pk").get(pk=profile.account_id)
     if name is not None:
@@ -143,7 +150,7 @@ def profile_update(
         profile.display_language = display_language
     if pin is not _UNSET:
         profile.set_pin(pin)
-    _save(profile)
+    _save(profile, update_fields=_UPDATED_FIELDS)
     if preferred_languages is not None:
         profile.preferred_languages.set(preferred_languages)
     return profile

@@ -15,7 +15,7 @@ from profiles.models import KIDS_MATURITY_CAP, Profile
 from profiles.services import profile_update
 from tests.conftest import token_client
 from tests.db_waits import hold_until_waited_on
-from tests.factories import AccountFactory, ProfileFactory
+from tests.factories import AccountFactory, ProfileFactory, TasteClusterFactory
 
 
 def _guardian_restricts(profile_id: int, started: threading.Event, blocked: threading.Event):
@@ -66,3 +66,48 @@ def test_a_change_racing_a_guardians_restriction_is_checked_against_it(method, b
     assert (profile.is_kids, profile.maturity_limit) == (True, KIDS_MATURITY_CAP)
     assert profile.has_pin
     assert profile.name == "Teen"
+
+
+def _retrain_moves(profile_id: int, cluster_id: int, started, blocked):
+    """Move the profile to another taste cluster, held uncommitted until someone waits.
+
+    The statement a retrain's cluster assignment runs
+    (``recommendations.services.clusters.profile_clusters_assign``).
+    """
+    try:
+        with transaction.atomic():
+            Profile.objects.filter(pk=profile_id).update(taste_cluster_id=cluster_id)
+            started.set()
+            hold_until_waited_on(blocked)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rename_racing_a_retrains_cluster_move_keeps_the_move():
+    # given: a profile in one taste cluster, being moved to another by a retrain
+    account = AccountFactory()
+    old, new = (
+        TasteClusterFactory(region=account.home_region),
+        TasteClusterFactory(region=account.home_region),
+    )
+    profile = ProfileFactory(account=account, name="Dad", taste_cluster=old)
+    client = token_client(account)
+    started, blocked = threading.Event(), threading.Event()
+    retrain = threading.Thread(target=_retrain_moves, args=(profile.pk, new.pk, started, blocked))
+    retrain.start()
+
+    # when: the household renames the profile, read before the move commits
+    try:
+        assert started.wait(30)
+        response = client.patch(
+            reverse("v1:profile-detail", args=[profile.pk]), {"name": "Papa"}, format="json"
+        )
+    finally:
+        retrain.join()
+
+    # then: both changes stand; the rename did not write the old cluster back
+    assert blocked.is_set(), "the rename never waited on the retrain's move"
+    assert response.status_code == 200, response.content
+    profile = Profile.objects.get(pk=profile.pk)
+    assert (profile.name, profile.taste_cluster_id) == ("Papa", new.pk)
