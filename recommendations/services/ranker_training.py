@@ -231,6 +231,11 @@ class _StatesAsOf:
             season_titles=season_titles,
         )
         self.title_kinds = {pk: kind for pk, (kind, _) in references.titles.items()}
+        # The titles are read after the signals, not in their snapshot: a title deleted
+        # in between (its signals with it) is left out, as one deleted before the read.
+        for profile_id, events in self.events.items():
+            if any(e.title_id not in self.title_kinds for e in events):
+                self.events[profile_id] = [e for e in events if e.title_id in self.title_kinds]
         self.season_episodes = references.season_episodes
         self.season_releases = references.season_releases
         self.states: dict[int, dict[int, ProfileTitleState]] = {}
