@@ -205,6 +205,16 @@ def profile_clusters_assign(
     new = cluster_pks[assignment.cluster]
     changed = new != current
     with transaction.atomic():
+        # The moving rows are locked in id order first, as the signal import locks its
+        # profiles: moved cluster by cluster, a higher id was locked before a lower one,
+        # and a writer holding the lower one while waiting for the higher deadlocked.
+        if changed.any():
+            list(
+                Profile.objects.select_for_update()
+                .filter(AnyOf(F("pk"), profile_ids[changed].tolist()))
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
         for position, pk in enumerate(cluster_pks.tolist()):
             moving = profile_ids[changed & (assignment.cluster == position)]
             if moving.size:

@@ -1,0 +1,70 @@
+"""A retrain's cluster assignment racing another writer that locks profiles in id order.
+
+The signal import locks the profiles it writes in id order
+(``recommendations.services.dataset_import``); the assignment moves a region's
+profiles cluster by cluster. Two lockers of one set of rows deadlock unless both
+take them in one order.
+"""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from profiles.models import Profile
+from recommendations.services.clusters import profile_clusters_assign
+from tests.db_waits import hold_until_waited_on
+from tests.factories import (
+    AccountFactory,
+    LanguageFactory,
+    ProfileFactory,
+    TasteClusterFactory,
+)
+
+
+def _locks_in_id_order(low: int, high: int, started, blocked, failures: list) -> None:
+    """Lock two profiles in id order, the second only once someone waits on the first."""
+    try:
+        with transaction.atomic():
+            list(Profile.objects.select_for_update().filter(pk=low).values_list("pk"))
+            started.set()
+            hold_until_waited_on(blocked)
+            list(Profile.objects.select_for_update().filter(pk=high).values_list("pk"))
+    except Exception as failure:  # reported by the test
+        failures.append(failure)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_assignment_racing_a_writer_locking_in_id_order_does_not_deadlock():
+    # given: a region's default cluster and its Tamil one; the lower profile prefers Tamil
+    # but is in the default cluster, the higher one is in the Tamil cluster and prefers
+    # nothing, so the assignment moves the higher one first (the default cluster's turn)
+    account = AccountFactory()
+    region = account.home_region
+    default = TasteClusterFactory(region=region, slug="a-everyone", is_default=True)
+    tamil = TasteClusterFactory(region=region, slug="tamil")
+    tamil.languages.add(LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்"))
+    low = ProfileFactory(account=account, name="Amma", taste_cluster=default)
+    low.preferred_languages.add(tamil.languages.get())
+    high = ProfileFactory(account=account, name="Appa", taste_cluster=tamil)
+    assert low.pk < high.pk
+    started, blocked, failures = threading.Event(), threading.Event(), []
+    writer = threading.Thread(
+        target=_locks_in_id_order, args=(low.pk, high.pk, started, blocked, failures)
+    )
+    writer.start()
+
+    # when: the retrain reassigns the region while the writer holds the lower profile
+    try:
+        assert started.wait(30)
+        profile_clusters_assign(region_code=region.code)
+    finally:
+        writer.join()
+
+    # then: neither side failed, and both profiles are where the assignment put them
+    assert blocked.is_set(), "the assignment never waited on the writer"
+    assert failures == []
+    clusters = dict(Profile.objects.values_list("pk", "taste_cluster_id"))
+    assert (clusters[low.pk], clusters[high.pk]) == (tamil.pk, default.pk)
