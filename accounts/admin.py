@@ -11,7 +11,7 @@ from profiles.admin import ProfileInline, ServiceRefusalAdminMixin
 from profiles.models import Profile
 
 from .models import Account, ApiToken
-from .services import api_token_create, api_token_revoke
+from .services import account_delete, api_token_create, api_token_revoke
 
 
 class ApiTokenInline(admin.TabularInline):
@@ -64,6 +64,13 @@ class AccountAdmin(SemiJoinAdminMixin, ServiceRefusalAdminMixin, admin.ModelAdmi
     @admin.display(description="profiles", ordering="profile_count")
     def profile_count(self, obj: Account) -> int:
         return obj.profile_count
+
+    def delete_model(self, request: HttpRequest, obj: Account) -> None:
+        account_delete(account=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
+        for account in queryset:
+            account_delete(account=account)
 
 
 class TokenStateFilter(admin.SimpleListFilter):

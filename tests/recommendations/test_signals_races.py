@@ -11,6 +11,7 @@ import threading
 import uuid
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -214,4 +215,39 @@ def test_a_batch_for_a_profile_deleted_meanwhile_is_a_404_and_stores_nothing():
     assert blocked.is_set(), "the batch never waited on the deletion"
     assert answer[0].status_code == 204, answer[0].content
     assert response.status_code == 404, response.content
+    assert _leftovers(profile.pk) == (0, 0, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_racing_its_households_deletion_in_admin_leaves_nothing_behind(client):
+    # given: a profile with a stored play, and a second batch being stored, uncommitted
+    account, profile, film = _profile_with_a_title()
+    device = token_client(account)
+    first = device.post(
+        reverse("v1:signals", args=[profile.pk]),
+        {"events": [_play(film.pk, minutes_ago=20)]},
+        format="json",
+    )
+    assert first.status_code == 200, first.content
+    client.force_login(get_user_model().objects.create_superuser("staff", "s@example.com", None))
+    answer, started, blocked = [], threading.Event(), threading.Event()
+    batch = threading.Thread(
+        target=_device_posts_and_holds,
+        args=(device, profile.pk, [_play(film.pk, minutes_ago=5)], answer, started, blocked),
+    )
+    batch.start()
+
+    # when: staff delete the household in admin meanwhile
+    try:
+        assert started.wait(30)
+        response = client.post(
+            reverse("admin:accounts_account_delete", args=[account.pk]), {"post": "yes"}
+        )
+    finally:
+        batch.join()
+
+    # then: the deletion waited for the batch and took its rows with the profile
+    assert blocked.is_set(), "the deletion never waited on the batch"
+    assert answer[0].status_code == 200, answer[0].content
+    assert response.status_code == 302, response.content
     assert _leftovers(profile.pk) == (0, 0, 0)
