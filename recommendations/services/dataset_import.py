@@ -1019,17 +1019,24 @@ def _households_assign(
     A user imported before keeps their profile and household. New users fill new
     households of ``per_household`` profiles, in natural id order, so the
     grouping does not depend on the order of the file's rows.
+    The existing profiles are locked (in id order) until the transaction ends.
     Returns (profile ids, the profiles that already existed, households and profiles created).
     """
-    known: dict[str, int] = {}
-    for external_id, pk in (
-        Profile.objects.filter(
-            AnyOf(F("external_id"), users), account__external_id__startswith=HOUSEHOLD_PREFIX
-        )
-        .order_by("-pk")  # should a user have two profiles, the oldest wins
-        .values_list("external_id", "pk")
-    ):
-        known[external_id] = pk
+    while True:
+        known: dict[str, int] = {}
+        for external_id, pk in (
+            Profile.objects.filter(
+                AnyOf(F("external_id"), users), account__external_id__startswith=HOUSEHOLD_PREFIX
+            )
+            .order_by("-pk")  # should a user have two profiles, the oldest wins
+            .values_list("external_id", "pk")
+        ):
+            known[external_id] = pk
+        # The signals API serialises each profile's batches on its row; so does this. A
+        # profile deleted since it was read is not locked: read again, its user is new.
+        locked = Profile.objects.select_for_update().filter(AnyOf(F("pk"), sorted(known.values())))
+        if len(locked.order_by("pk").values_list("pk", flat=True)) == len(known):
+            break
     new_users = sorted((user for user in users if user not in known), key=_natural_key)
     numbers = (
         external_id.removeprefix(HOUSEHOLD_PREFIX)
@@ -1395,13 +1402,6 @@ def interactions_import(
         _import_lock()
         profile_ids, existing, households, created = _households_assign(
             users=ratings.users, region=region, per_household=profiles_per_household
-        )
-        # The signals API serialises each profile's batches on its row; so does this.
-        list(
-            Profile.objects.select_for_update()
-            .filter(AnyOf(F("pk"), sorted(existing)))
-            .order_by("pk")
-            .values_list("pk", flat=True)
         )
 
         sink = _Appender(received_at=timezone.now())
