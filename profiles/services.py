@@ -53,10 +53,6 @@ def _constraint_error(exc: IntegrityError) -> ValidationError:
     raise exc
 
 
-#: What :func:`profile_update` may change; the rest of the row belongs to others.
-_UPDATED_FIELDS = ("name", "is_kids", "maturity_limit", "display_language", "pin_hash")
-
-
 def _save(profile: Profile, *, update_fields: Iterable[str] | None = None) -> None:
     """Validate and write ``profile``; a clash caught by either check is a field error.
 
@@ -133,24 +129,33 @@ def profile_update(
 
     The account row is locked as in :func:`profile_create`, so two renames to
     one name see each other: the second is told "name", not a 500. Only the
-    fields this function changes are written: a retrain moves profiles to
-    another taste cluster without the account's lock, and a whole-row save
-    wrote the cluster read before the move back over it.
+    fields given are written: a retrain moves profiles to another taste
+    cluster without the account's lock, and the admin reads the profile
+    before taking it; a whole-row save wrote what they read back over a
+    cluster move, or a guardian's new PIN, committed meanwhile.
     """
     Account.objects.select_for_update().only("pk").get(pk=profile.account_id)
+    changed: list[str] = []
     if name is not None:
         profile.name = name
+        changed.append("name")
     if is_kids is not None:
         profile.is_kids = is_kids
+        changed.append("is_kids")
         if is_kids and maturity_limit is None and profile.maturity_limit > KIDS_MATURITY_CAP:
             profile.maturity_limit = KIDS_MATURITY_CAP
+            changed.append("maturity_limit")
     if maturity_limit is not None:
         profile.maturity_limit = maturity_limit
+        changed.append("maturity_limit")
     if display_language is not _UNSET:
         profile.display_language = display_language
+        changed.append("display_language")
     if pin is not _UNSET:
         profile.set_pin(pin)
-    _save(profile, update_fields=_UPDATED_FIELDS)
+        changed.append("pin_hash")
+    if changed:
+        _save(profile, update_fields=set(changed))
     if preferred_languages is not None:
         profile.preferred_languages.set(preferred_languages)
     return profile

@@ -8,6 +8,7 @@ device's request is checked against, and must not be written over.
 import threading
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.urls import reverse
 
@@ -15,7 +16,13 @@ from profiles.models import KIDS_MATURITY_CAP, Profile
 from profiles.services import profile_update
 from tests.conftest import token_client
 from tests.db_waits import hold_until_waited_on
-from tests.factories import AccountFactory, ProfileFactory, TasteClusterFactory
+from tests.factories import (
+    AccountFactory,
+    LanguageFactory,
+    ProfileFactory,
+    TasteClusterFactory,
+)
+from tests.test_admin import form_data
 
 
 def _guardian_restricts(profile_id: int, started: threading.Event, blocked: threading.Event):
@@ -111,3 +118,41 @@ def test_a_rename_racing_a_retrains_cluster_move_keeps_the_move():
     assert response.status_code == 200, response.content
     profile = Profile.objects.get(pk=profile.pk)
     assert (profile.name, profile.taste_cluster_id) == ("Papa", new.pk)
+
+
+def _guardian_sets_pin(profile_id: int, started, blocked):
+    """Give the profile a PIN, held uncommitted until someone waits."""
+    try:
+        with transaction.atomic():
+            profile_update(profile=Profile.objects.get(pk=profile_id), pin="2468")
+            started.set()
+            hold_until_waited_on(blocked)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rename_in_admin_racing_a_guardians_new_pin_keeps_the_pin(client):
+    # given: an adult profile without a PIN, its admin page open, and a guardian's PIN
+    # being set meanwhile
+    LanguageFactory(code="en", name="English", native_name="English")
+    client.force_login(get_user_model().objects.create_superuser("staff", "s@example.com", None))
+    profile = ProfileFactory(name="Teen")
+    url = reverse("admin:profiles_profile_change", args=[profile.pk])
+    data = form_data(client.get(url))
+    started, blocked = threading.Event(), threading.Event()
+    guardian = threading.Thread(target=_guardian_sets_pin, args=(profile.pk, started, blocked))
+    guardian.start()
+
+    # when: staff save a new name, read before the PIN commits
+    try:
+        assert started.wait(30)
+        response = client.post(url, {**data, "name": "Renamed"})
+    finally:
+        guardian.join()
+
+    # then: both stand; the rename did not write the profile's old (empty) PIN back
+    assert blocked.is_set(), "the rename never waited on the guardian's change"
+    assert response.status_code == 302, response.content
+    profile = Profile.objects.get(pk=profile.pk)
+    assert (profile.name, profile.has_pin) == ("Renamed", True)
