@@ -156,6 +156,31 @@ def test_a_title_shown_twice_is_credited_once_whatever_plays_follow(names_page):
     assert labelled.row_index[labelled.row_played].tolist() == [2]
 
 
+@pytest.mark.parametrize("names_page", [False, True], ids=["session", "exact"])
+@pytest.mark.parametrize(
+    ("after", "credited"), [(1800, True), (1801, False)], ids=["at_the_window", "past_it"]
+)
+def test_the_session_window_holds_a_play_at_its_very_end_and_not_a_second_later(
+    settings, names_page, after, credited
+):
+    # given a 30-minute session window and a page that shows a title
+    settings.TONIGHT = {**settings.TONIGHT, "ATTRIBUTION_WINDOW_SECONDS": 1800}
+    profile = ProfileFactory()
+    title = TitleFactory()
+    page = page_log(profile, AT, ["top_picks"], [[title.pk, 0, 0, None, 1.0]])
+
+    # when the profile plays it exactly the window after the page, or a second later
+    play(
+        profile,
+        title,
+        AT + dt.timedelta(seconds=after),
+        page_id=page.pk if names_page else None,
+    )
+
+    # then the window is "at most" its length, by a page named or by the session alike
+    assert read().played.tolist() == [credited]
+
+
 def test_a_title_shown_twice_and_not_played_is_one_miss():
     from artwork.selectors import artwork_impressions
     from tests.factories import ArtworkVariantFactory
