@@ -419,12 +419,17 @@ def test_only_titles_available_in_the_region_now(world, household):
 
 
 def test_kids_get_only_titles_and_artwork_within_their_limit(world):
+    # given a title above a 7+ kid's limit, and one rated exactly at it whose artwork is
+    # one frame above the limit and one at it (the world's titles are all rated 0: "at most
+    # the limit" must be seen to hold at the limit, not only well below it)
     mature = world.titles["comedy"][0]
     mature.maturity = MaturityLevel.SIXTEEN
     mature.save()
     family = world.titles["comedy"][1]
+    family.maturity = MaturityLevel.SEVEN
+    family.save()
     ArtworkVariantFactory(title=family, maturity=MaturityLevel.SIXTEEN, label="violent frame")
-    gentle = ArtworkVariantFactory(title=family, maturity=MaturityLevel.ALL, label="gentle")
+    gentle = ArtworkVariantFactory(title=family, maturity=MaturityLevel.SEVEN, label="gentle")
     account = AccountFactory(home_region=world.region)
     kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
     model_train(region_code=world.region.code)
