@@ -309,6 +309,52 @@ def test_a_play_inside_a_past_window_is_accepted(api_client, account, profile):
     assert stored.occurred_at == when
 
 
+def test_a_window_holds_a_play_at_its_start_and_not_one_at_its_end(api_client, account, profile):
+    # given a title licensed over a past window [start, end)
+    title = TitleFactory()
+    start = timezone.now() - dt.timedelta(days=10)
+    end = timezone.now() - dt.timedelta(days=1)
+    AvailabilityFactory(title=title, region=account.home_region, starts_at=start, ends_at=end)
+
+    # when a play stamped at the window's very start is sent, and one at its very end
+    at_start = api_client.post(
+        url(profile), {"events": [event(title, occurred_at=start.isoformat())]}, format="json"
+    )
+    at_end = api_client.post(
+        url(profile), {"events": [event(title, occurred_at=end.isoformat())]}, format="json"
+    )
+
+    # then the start is inside (stored), the end is not (the client's error, as any time
+    # the title was not carried): the same half-open window serving and the title page use
+    assert at_start.status_code == 200, at_start.json()
+    assert at_start.json()["new"] == 1
+    assert at_end.status_code == 400, at_end.json()
+    assert at_end.json()["errors"]["events"] == {
+        "0": {"title": ["Was not available in the account's region at that time."]}
+    }
+    assert list(Signal.objects.filter(profile=profile).values_list("occurred_at", flat=True)) == [
+        start
+    ]
+
+
+def test_a_kids_profile_signals_titles_and_artwork_rated_at_its_limit(api_client, account):
+    # given a title and a frame rated exactly a 7+ kid's limit ("at most", not "below")
+    kid = ProfileFactory(
+        account=account, name="Kid", is_kids=True, maturity_limit=MaturityLevel.SEVEN
+    )
+    at_limit = TitleFactory(maturity=MaturityLevel.SEVEN)
+    AvailabilityFactory(title=at_limit, region=account.home_region)
+    frame = ArtworkVariantFactory(title=at_limit, maturity=MaturityLevel.SEVEN)
+
+    response = api_client.post(
+        url(kid), {"events": [event(at_limit, artwork_variant=frame.pk)]}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"received": 1, "new": 1, "duplicates": 0, "rejected": {}}
+    assert Signal.objects.get(profile=kid).artwork_variant_id == frame.pk
+
+
 def test_a_kids_profile_cannot_signal_titles_or_artwork_above_its_limit(api_client, account):
     kid = ProfileFactory(
         account=account, name="Kid", is_kids=True, maturity_limit=MaturityLevel.SEVEN
