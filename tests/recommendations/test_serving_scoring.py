@@ -88,6 +88,29 @@ def test_the_shared_availability_mask_is_the_windows_own_at_every_moment(seed):
         assert not mask.flags.writeable  # shared by requests: nobody may change it
 
 
+def test_a_window_holds_its_start_and_not_its_end():
+    """[start, end): a licence starting at 20:00 is on at 20:00, one ending then is off.
+
+    The random windows above are checked against the windows' own mask, which a flipped
+    bound in that mask would pass; here the bounds are stated."""
+    from recommendations.selectors.training import AvailabilityWindows
+    from recommendations.serving.bundle import RegionArrays
+
+    windows = AvailabilityWindows(
+        region_codes=("IN",),
+        region=np.zeros(1, dtype=np.int16),
+        title_index=np.zeros(1, dtype=np.int32),
+        starts=np.array([100.0]),
+        ends=np.array([200.0]),
+        n_titles=1,
+    )
+    region = RegionArrays(windows=windows, arrival=windows.arrival(np.zeros(1)))
+    moments = (99.5, 100.0, 199.5, 200.0)
+
+    assert [bool(windows.available(at)[0]) for at in moments] == [False, True, True, False]
+    assert [bool(region.available(at)[0]) for at in moments] == [False, True, True, False]
+
+
 def _random_seasons(seed: int, n_titles: int = 300, *, n_seasons: int = 400):
     """Seasons of a third of the titles, released on whole days (many on one day), some
     undated."""
