@@ -203,6 +203,18 @@ def test_a_pool_too_small_for_the_first_screen_is_shared_by_its_rows():
     ]
 
 
+@pytest.mark.parametrize(
+    ("n_pool", "share"),
+    [(80, 20), (79, 20), (18, 5), (17, 5), (16, 4), (10, 4)],
+)
+def test_a_first_screen_share_is_the_pools_quarter_rounded_up_never_below_a_rows_minimum(
+    n_pool, share
+):
+    # Rounded down, 18 titles over four rows of 4 would leave two off the first screen
+    # though rows of 5 hold them all; and 79 titles would make rows of 19, not 20.
+    assert homepage._first_screen_share(n_pool=n_pool, n_rows=12, n_items=20) == share
+
+
 def test_rows_take_back_the_titles_sharing_left_off_the_page():
     # given: 14 titles, and no row but Top Picks with four of them unseen once it has its
     # share (4)
