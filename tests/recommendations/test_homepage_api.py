@@ -640,6 +640,7 @@ def test_a_page_asked_for_without_its_device_is_refused_not_served_as_a_tv(world
         ("rows", 41),
         ("rows", 0),
         ("items", 76),
+        ("items", 0),
         ("device", "fridge"),
         ("at", "yesterday"),
         ("at", "2026-12-04T20:00:00"),  # no offset: refused, not read as UTC
