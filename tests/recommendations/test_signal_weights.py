@@ -25,8 +25,24 @@ def test_a_misspelt_weight_in_settings_is_refused(settings):
         signal_weights()
 
 
-def test_default_settings_are_valid_weights():
-    SignalWeights.from_mapping(settings.TONIGHT["SIGNAL_WEIGHTS"])
+def test_the_weights_served_by_default_keep_the_order_the_design_gives_signals():
+    # Only building them proved nothing but non-negative numbers: the settings' default
+    # is {} (the dataclass's own weights), and any order of them would have passed.
+    weights = SignalWeights.from_mapping(settings.TONIGHT["SIGNAL_WEIGHTS"])
+    plays = (weights.play_start, weights.search_play, weights.external_play)
+
+    # an intentional play (search, external link) is stronger than one from a recommendation
+    assert min(weights.search_play, weights.external_play) > weights.play_start
+    # a rewatch is heavier than any single play or a film's completion; a thumbs up than
+    # any single play
+    assert weights.rewatch > max(*plays, weights.complete)
+    assert weights.thumbs_up > max(plays)
+    # hover and preview are weak: together capped below one play
+    assert max(weights.hover, weights.preview) <= weights.weak_cap < weights.play_start
+    # rewatches and ratings are long-lived next to ordinary signals
+    assert min(weights.rewatch_half_life_days, weights.explicit_half_life_days) > (
+        weights.half_life_days
+    )
 
 
 def test_the_served_weights_follow_settings_that_are_replaced(settings):
