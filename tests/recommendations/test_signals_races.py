@@ -4,6 +4,9 @@ The batch's references are read and checked before its transaction; a deletion
 that commits after that check but before the batch's commit must be answered as
 one that came before the check (the event left out and named in ``rejected``),
 not as a 500.
+
+Two batches of one profile fold its per-title state one after the other (the
+profile's row lock): the later must read what the earlier wrote.
 """
 
 import datetime as dt
@@ -251,3 +254,54 @@ def test_a_batch_racing_its_households_deletion_in_admin_leaves_nothing_behind(c
     assert answer[0].status_code == 200, answer[0].content
     assert response.status_code == 302, response.content
     assert _leftovers(profile.pk) == (0, 0, 0)
+
+
+def _batch_held_open(profile, title_id: int, started: threading.Event, blocked: threading.Event):
+    """Store a play through the service, its transaction held open until another waits on it."""
+    from tests.recommendations.test_training import record
+
+    try:
+        with transaction.atomic():
+            record(profile, "play_start", title_id, at=timezone.now() - dt.timedelta(minutes=5))
+            started.set()
+            hold_until_waited_on(blocked)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_batches_of_one_profile_racing_fold_both_plays_into_its_state():
+    # given: a title the profile played once, and a second batch playing it again whose
+    # transaction is open, uncommitted, when a third batch arrives
+    account = AccountFactory()
+    profile = ProfileFactory(account=account)
+    title = TitleFactory()
+    AvailabilityFactory(title=title, region=account.home_region)
+    client = token_client(account)
+    first = client.post(
+        reverse("v1:signals", args=[profile.pk]),
+        {"events": [_play(title.pk, minutes_ago=30)]},
+        format="json",
+    )
+    assert first.status_code == 200, first.content
+    started, blocked = threading.Event(), threading.Event()
+    other = threading.Thread(target=_batch_held_open, args=(profile, title.pk, started, blocked))
+    other.start()
+
+    # when: the third batch is stored while the second is open
+    try:
+        assert started.wait(30)
+        response = client.post(
+            reverse("v1:signals", args=[profile.pk]),
+            {"events": [_play(title.pk, minutes_ago=1)]},
+            format="json",
+        )
+    finally:
+        other.join()
+
+    # then: it waited for the second (the profile's lock), read its state and added to it:
+    # three plays, not the two a fold of the state it read before the second committed keeps
+    assert blocked.is_set(), "the third batch never waited on the second"
+    assert response.status_code == 200, response.content
+    assert Signal.objects.filter(profile=profile).count() == 3
+    assert ProfileTitleState.objects.get(profile=profile, title=title).play_count == 3
