@@ -89,6 +89,46 @@ def test_a_title_re_rated_after_it_was_watched_leaves_history_resumes_and_its_pa
     assert rerated.original_name not in page.content.decode()
 
 
+def test_a_teens_history_and_resumes_keep_what_is_at_its_limit_and_drop_what_was_re_rated(
+    api_client, account
+):
+    # given: a 13+ profile played a title rated exactly 13, one rated 7 since re-rated 16,
+    # and a 7 title from a frame since re-rated 16 (the Kids case above leaves out a limit
+    # below the top but above 7, the limit itself, and frames)
+    teen = ProfileFactory(account=account, name="Teen", maturity_limit=MaturityLevel.THIRTEEN)
+    at_limit = TitleFactory(kind="film", maturity=MaturityLevel.THIRTEEN)
+    rerated = TitleFactory(kind="film", maturity=MaturityLevel.SEVEN)
+    framed = TitleFactory(kind="film", maturity=MaturityLevel.SEVEN)
+    frame = ArtworkVariantFactory(title=framed, maturity=MaturityLevel.SEVEN)
+    for title in (at_limit, rerated, framed):
+        AvailabilityFactory(title=title, region=account.home_region)
+    for title in (at_limit, rerated):
+        played(api_client, teen, title)
+    shown = {
+        "kind": "impression",
+        "title": framed.pk,
+        "artwork_variant": frame.pk,
+        "device": "tv",
+        "occurred_at": (timezone.now() - dt.timedelta(minutes=5)).isoformat(),
+        "client_event_id": str(uuid.uuid4()),
+    }
+    sent = api_client.post(
+        reverse("v1:signals", args=[teen.pk]), {"events": [shown]}, format="json"
+    )
+    assert sent.json()["new"] == 1, sent.json()
+    Title.objects.filter(pk=rerated.pk).update(maturity=MaturityLevel.SIXTEEN)
+    type(frame).objects.filter(pk=frame.pk).update(maturity=MaturityLevel.SIXTEEN)
+
+    # when
+    history = api_client.get(reverse("v1:signals", args=[teen.pk])).json()
+    resumes = api_client.get(reverse("v1:continue-watching", args=[teen.pk])).json()
+
+    # then: the title at the limit stays in both; the re-rated title and frame are gone
+    assert history["count"] == 2
+    assert {s["title"] for s in history["results"]} == {at_limit.pk}
+    assert [item["title_id"] for item in resumes["results"]] == [at_limit.pk]
+
+
 def test_windows_that_ended_or_start_within_the_hour_are_closed_everywhere(api_client, account):
     # given: three films started in the region; one's licence ended an hour ago, one's
     # present window ended and its next starts in an hour, one's never ended
