@@ -138,6 +138,24 @@ def test_a_thumbed_down_title_is_explained_by_the_filter_it_failed(world):
     assert 0.0 < explanation.probability < 1.0
 
 
+def test_a_title_above_a_kids_limit_is_explained_by_the_limit(world):
+    mature = world.home.titles["romance"][6]
+    mature.maturity = MaturityLevel.SIXTEEN
+    mature.save()
+    reason = "Above the profile's maturity limit."
+
+    def explained(profile):
+        return title_explanation(
+            profile=profile, device="tv", at=timezone.now(), title_id=mature.pk
+        )
+
+    for_kid, for_adult = explained(world.kid), explained(world.romance_fan)
+
+    assert not for_kid.in_pool
+    assert reason in for_kid.excluded
+    assert reason not in for_adult.excluded
+
+
 def test_a_title_the_model_never_saw_is_refused(world):
     newcomer = TitleFactory()
 
