@@ -987,3 +987,37 @@ def test_a_play_at_a_premiere_from_a_clock_running_behind_is_accepted(api_client
     # one stamped within the skew before the release is believed, and nothing is lost
     assert response.status_code == 200, response.json()
     assert Signal.objects.filter(profile=profile, episode=premiere).exists()
+
+
+def test_a_service_caller_spelling_an_event_id_in_capitals_resends_the_same_event(profile, title):
+    """The API reads ids in any spelling as one; so must the service the demo and importers
+    call with ids as text (signal_batch_record), whose events are compared as lower case."""
+    from recommendations.services.signals import signal_batch_record
+    from recommendations.signal_events import SignalEvent
+
+    event_id = str(uuid.uuid4())
+
+    def play(index: int, spelling: str) -> SignalEvent:
+        return SignalEvent(
+            index=index,
+            kind="play_start",
+            title_id=title.pk,
+            episode_id=None,
+            value=None,
+            device="tv",
+            occurred_at=timezone.now() - dt.timedelta(minutes=5),
+            client_event_id=spelling,
+            page_id=None,
+            row="",
+            position=None,
+            artwork_variant_id=None,
+        )
+
+    first = signal_batch_record(
+        profile=profile, events=[play(0, event_id), play(1, event_id.upper())]
+    )
+    again = signal_batch_record(profile=profile, events=[play(0, event_id.upper())])
+
+    assert (first.new, first.duplicates) == (1, 1)
+    assert (again.new, again.duplicates) == (0, 1)
+    assert Signal.objects.filter(profile=profile).count() == 1
