@@ -13,6 +13,12 @@ not ask for it run first (:func:`module_worlds_last`, from the root conftest): n
 sees a world it did not ask for. A module with a world may have no ``transaction=True``
 test: that one would run inside the world's open transaction (what it commits no other
 connection sees) and flush the world; collection stops with an error instead.
+
+A rollback undoes rows but not the ids they took: PostgreSQL's sequences move on. So a
+world's ids, and a test's, would depend on what the session ran before (a profile's id
+decides which half of a holdout it is judged on, and so which recipe a retrain serves).
+A world is built, and each of its tests starts, from the ids after the committed rows
+(:func:`ids_restart`): the same in the full suite as in the module alone.
 """
 
 import copy
@@ -22,7 +28,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from django.db import transaction
+from django.apps import apps
+from django.core.management.color import no_style
+from django.db import connection, transaction
 from django.test import override_settings
 from pytest_django.fixtures import Settings
 
@@ -47,6 +55,7 @@ def world_for_the_module(django_db_blocker, root: Path, **overrides: Any) -> Ite
         django_db_blocker.unblock(),
         transaction.atomic(),
     ):
+        ids_restart()
         yield root
         transaction.set_rollback(True)
     serving_caches_clear()
@@ -70,6 +79,7 @@ def in_the_module_world(settings: Settings, root: Path) -> None:
     settings.MEDIA_ROOT = root / "media"
     settings.VAR_DIR = root / "var"
     serving_caches_clear()
+    ids_restart()
 
 
 def the_module_world(settings: Settings, built: tuple[Path, T]) -> T:
@@ -80,6 +90,19 @@ def the_module_world(settings: Settings, built: tuple[Path, T]) -> T:
     root, world = built
     in_the_module_world(settings, root)
     return copy.deepcopy(world)
+
+
+def ids_restart() -> None:
+    """Every table's next id is one past the largest it holds (1 when empty), whatever ids
+    the session's undone rows took.
+
+    Tests only: ``setval`` is never rolled back, and the ids it sets are safe only because
+    what is visible here is all there is (rows undone since are gone, no other connection
+    writes): an undone world leaves its sequences past its ids, and so past every row.
+    """
+    models = apps.get_models(include_auto_created=True)
+    with connection.cursor() as cursor:
+        cursor.execute("\n".join(connection.ops.sequence_reset_sql(no_style(), models)))
 
 
 def serving_caches_clear() -> None:
