@@ -1347,6 +1347,33 @@ def _json_number(value: float) -> float | None:
     return round(value, 5) if math.isfinite(value) else None
 
 
+def _gate_record(
+    gate: dict,
+    *,
+    candidate: float,
+    active: ModelVersion,
+    active_ndcg: float | None,
+    how: str,
+    candidate_scores: npt.NDArray[np.float64] | None,
+    active_scores: npt.NDArray[np.float64] | None,
+) -> str:
+    """Judge the candidate (:func:`_worse_than_active`) and write what the verdict rests on
+    into ``gate``; the refusal, or "". One record for a cluster's gate and a fallback's."""
+    gate["active_ndcg@10"] = active_ndcg
+    gate["active_measured_as"] = how
+    verdict = _worse_than_active(
+        candidate=candidate,
+        active=active,
+        active_ndcg=active_ndcg,
+        how=how,
+        candidate_scores=candidate_scores,
+        active_scores=active_scores,
+    )
+    if verdict.paired:
+        gate["paired"] = verdict.paired
+    return verdict.reason
+
+
 def _worse_than_active(
     *,
     candidate: float,
@@ -1562,9 +1589,8 @@ def _fallback_refresh(
                 not_here=evaluation.not_here,
             )
             active_ndcg = _mean_ndcg(active_scores)
-        gate["active_ndcg@10"] = active_ndcg
-        gate["active_measured_as"] = how
-        verdict = _worse_than_active(
+        reason = _gate_record(
+            gate,
             candidate=candidate,
             active=active,
             active_ndcg=active_ndcg,
@@ -1572,9 +1598,6 @@ def _fallback_refresh(
             candidate_scores=candidate_scores,
             active_scores=active_scores,
         )
-        reason = verdict.reason
-        if verdict.paired:
-            gate["paired"] = verdict.paired
     if not reason:
         reason = _fallback_activate(version, runs=run_ids, active=active)
     gate["passed"] = not reason
@@ -1716,9 +1739,8 @@ def _cluster_finish(
                 not_here=evaluation.not_here,
             )
             active_ndcg = _mean_ndcg(active_scores)
-        gate["active_ndcg@10"] = active_ndcg
-        gate["active_measured_as"] = how
-        verdict = _worse_than_active(
+        reason = _gate_record(
+            gate,
             candidate=candidate,
             active=active,
             active_ndcg=active_ndcg,
@@ -1726,9 +1748,6 @@ def _cluster_finish(
             candidate_scores=candidate_scores,
             active_scores=active_scores,
         )
-        reason = verdict.reason
-        if verdict.paired:
-            gate["paired"] = verdict.paired
     gate["passed"] = not reason
     metrics["gate"] = gate
     ModelVersion.objects.filter(pk=version.pk).update(
