@@ -235,6 +235,9 @@ class _Table:
     indexes: tuple[int, ...]  # position of each wanted column, in the order asked for
     width: int  # fields every row must have
     rows: Iterator[tuple[int, list[str]]]  # (line number, fields) of each non-blank row
+    # Whether the file's first line (its header, or its first row) ended with the
+    # delimiter: only then are a row's empty fields past the last column no data.
+    trailing: bool = False
 
 
 def _records(handle: IO[str], path: Path, layout: Layout) -> Iterator[tuple[int, list[str]]]:
@@ -391,6 +394,7 @@ def _open_table(
                 tuple(range(len(names))),
                 len(names),
                 rows if first is None else itertools.chain([first], rows),
+                trailing=first is not None and _ends_empty(first[1], len(names)),
             )
             return
         first = next(rows, None)
@@ -398,6 +402,7 @@ def _open_table(
             raise DatasetImportError(f"{path} is empty; expected a header naming {_quoted(names)}.")
         line, header = first
         header = [name.strip() for name in header]
+        trailing = len(header) > 1 and not header[-1]
         while len(header) > 1 and not header[-1]:  # a trailing delimiter names no column
             header.pop()
         missing = [name for name in names if name not in header]
@@ -408,19 +413,29 @@ def _open_table(
                 f"Name your columns with {', '.join(option for option, _ in columns)} "
                 "(and check --delimiter)."
             )
-        yield _Table(tuple(header.index(name) for name in names), len(header), rows)
+        yield _Table(
+            tuple(header.index(name) for name in names), len(header), rows, trailing=trailing
+        )
 
 
-def _fields_fitted(fields: list[str], width: int) -> list[str]:
-    """A row of more than ``width`` fields without what a trailing delimiter leaves.
+def _ends_empty(fields: list[str], width: int) -> bool:
+    """Whether ``fields`` run past ``width`` with empty fields only (a trailing delimiter)."""
+    return len(fields) > width and not "".join(fields[width:]).strip()
+
+
+def _fields_fitted(fields: list[str], table: _Table) -> list[str]:
+    """A row of more than the table's width without what a trailing delimiter leaves.
 
     Some exports end every line, or some lines, with the delimiter: the empty
     fields after the last column are no data, and refusing each such line as
-    one field too many refused whole files. Called only for rows of the wrong
-    width, so the rows that fit cost nothing more.
+    one field too many refused whole files. Only in a file whose first line ends
+    so: elsewhere an extra empty field is as likely an unquoted delimiter in a
+    name ("3,Hello, World (1999),", empty genres), which trimmed would import
+    the title "Hello" of genre "World (1999)"; such a line stays a bad line.
+    Called only for rows of the wrong width, so the rows that fit cost nothing more.
     """
-    if len(fields) > width and not "".join(fields[width:]).strip():
-        return fields[:width]
+    if table.trailing and _ends_empty(fields, table.width):
+        return fields[: table.width]
     return fields
 
 
@@ -535,7 +550,7 @@ def _read_catalogue(
             if count % PROGRESS_EVERY == 0:
                 advance(PROGRESS_EVERY)
             if len(fields) != table.width:
-                fields = _fields_fitted(fields, table.width)
+                fields = _fields_fitted(fields, table)
                 if len(fields) != table.width:
                     bad.add(line, f"expected {table.width} fields, found {len(fields)}")
                     continue
@@ -892,7 +907,7 @@ def _read_ratings(
             if count % PROGRESS_EVERY == 0:
                 advance(PROGRESS_EVERY)
             if len(fields) != width:
-                fields = _fields_fitted(fields, width)
+                fields = _fields_fitted(fields, table)
                 if len(fields) != width:
                     bad.add(line, f"expected {width} fields, found {len(fields)}")
                     continue

@@ -427,6 +427,19 @@ def test_a_trailing_delimiter_is_no_extra_field(tmp_path, regions):
         run(write(tmp_path, every.replace("Fantasy", "Fantasy,x")))
 
 
+def test_an_extra_empty_field_is_a_bad_line_where_the_first_line_has_none(tmp_path, regions):
+    # given a file whose lines do not end with the delimiter, and a name with an unquoted
+    # comma on a line of empty genres: four fields, the last empty
+    path = write(
+        tmp_path, "movieId,title,genres\n1,Toy Story (1995),Animation\n3,Hello, World (1999),\n"
+    )
+
+    # then the line is refused, not imported as the title "Hello" of genre "World (1999)"
+    with pytest.raises(CommandError, match=r"movies.csv:3: expected 3 fields, found 4"):
+        run(path)
+    assert not Title.objects.filter(external_id="3").exists()
+
+
 def test_a_file_without_a_header_takes_its_columns_in_order(tmp_path, regions):
     path = write(tmp_path, "1::Toy Story (1995)::Animation|Children's\n", name="movies.dat")
 
