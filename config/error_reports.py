@@ -8,6 +8,7 @@ functions that hold a raw PIN hide their variables with ``sensitive_variables``.
 
 import re
 
+from django.http import HttpRequest, QueryDict
 from django.views.debug import SafeExceptionReporterFilter
 
 
@@ -17,3 +18,15 @@ class ReportFilter(SafeExceptionReporterFilter):
     hidden_settings = re.compile(
         SafeExceptionReporterFilter.hidden_settings.pattern + "|UNLOCK|PIN", flags=re.I
     )
+
+    def get_post_parameters(self, request: HttpRequest | None) -> QueryDict | dict:
+        """The form body, PINs hidden: the API takes form bodies too, and its views get
+        DRF's request, which ``sensitive_post_parameters`` refuses to mark."""
+        shown = super().get_post_parameters(request)
+        if not any(self.hidden_settings.search(key) for key in shown):
+            return shown
+        shown = shown.copy()
+        for key in shown:
+            if self.hidden_settings.search(key):
+                shown[key] = self.cleansed_substitute
+        return shown

@@ -163,6 +163,7 @@ class ProfileListCreateApi(NoQueryOnWrites, GenericAPIView):
         description=GUARDIAN_RULE,
         parameters=[UNLOCK_PARAMETER],
     )
+    @sensitive_variables("serializer")
     def post(self, request: Request) -> Response:
         account = account_for_request(request)
         serializer = ProfileInputSerializer(data=request.data)
@@ -207,7 +208,7 @@ class ProfileDetailApi(NoQueryOnWrites, APIView):
         ),
         parameters=[UNLOCK_PARAMETER],
     )
-    @sensitive_variables("changes")
+    @sensitive_variables("serializer", "changes")
     def patch(self, request: Request, profile_id: int) -> Response:
         account = account_for_request(request)
         with profile_change_locked(account=account, profile_id=profile_id) as profile:
@@ -272,6 +273,7 @@ class ProfileUnlockApi(NoQueryOnWrites, APIView):
             "set one for a profile that is not a guardian."
         ),
     )
+    @sensitive_variables("serializer")
     def post(self, request: Request, profile_id: int) -> Response:
         profile, _ = profile_for_request(
             request, account=account_for_request(request), profile_id=profile_id

@@ -61,3 +61,11 @@ def test_the_admin_hides_the_new_pin_from_reports_of_its_request(admin_client, a
     profile = ProfileFactory(account=account)
     response = admin_client.post(f"/admin/profiles/profile/{profile.pk}/change/", {"pin": "2468"})
     assert response.wsgi_request.sensitive_post_parameters == ("pin",)
+
+
+def test_a_report_hides_a_pin_sent_as_a_form_body():
+    # the API parses form bodies too; DRF's request cannot be marked sensitive_post_parameters
+    request = RequestFactory().post("/api/v1/profiles/1/unlock/", {"pin": "9876", "name": "Ann"})
+    shown = get_exception_reporter_filter(request).get_post_parameters(request)
+    assert shown["pin"] == HIDDEN
+    assert shown["name"] == "Ann"
