@@ -152,8 +152,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The cache holds shared counters (wrong-PIN throttling per profile), so processes
 # must share it: Redis when one is configured, else per-process memory (local runs).
 _REDIS_URL = env.str("REDIS_URL", default="") or env.str("CELERY_BROKER_URL", default="")
+# A Redis that stops answering (packets dropped, not refused) must fail a cache call in
+# seconds: without timeouts a PIN unlock hung until gunicorn's own, and a task's delivery
+# count spent the task's time limit waiting.
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": _REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
     if _REDIS_URL.startswith(("redis://", "rediss://"))
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
