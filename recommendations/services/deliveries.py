@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import caches
 
@@ -54,6 +55,8 @@ def task_delivery_count(*, task_id: str, retries: int) -> int | None:
     try:
         cache.add(key, 0, timeout=_count_timeout())
         return cache.incr(key)
+    except SoftTimeLimitExceeded:
+        raise  # the task's own limit, spent waiting on the cache: not the cache's failure
     except Exception:
         logger.warning("Could not count the delivery of task %s", task_id, exc_info=True)
         return None
