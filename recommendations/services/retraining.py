@@ -599,6 +599,8 @@ def _execute(runs: list[TrainingRun]) -> None:
         try:
             _conclude(run, outcome, timings=timings)
         except Exception as error:  # the run is already marked done: never leave it running
+            if _time_limit_reached(error):
+                raise  # the batch stops: its unfinished runs are failed with the limit
             logger.exception("Concluding retrain run %s failed", run.pk)
             _finish(
                 run,
