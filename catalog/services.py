@@ -199,7 +199,6 @@ def titles_import(
     A fixed number of queries per ``batch_size`` titles, whatever the file size.
     """
     advance = on_progress or (lambda n: None)
-    genre_ids, genres_created = genres_ensure(names=(g for r in records for g in r.genres or ()))
     existing = {
         external_id: (pk, name, release_date, language)
         for pk, external_id, name, release_date, language in Title.objects.filter(
@@ -253,8 +252,16 @@ def titles_import(
         names=translated, language_code=language_code, batch_size=batch_size
     )
 
+    # A stored title named in another language keeps its genres: the file's are that
+    # language's names (a translated export), which would file it under new genres.
+    in_translation = {external_id for external_id, _ in translated.values()}
+    genred = [r for r in records if r.external_id not in in_translation]
+    genre_ids, genres_created = genres_ensure(names=(g for r in genred for g in r.genres or ()))
     regenred = _genre_links_sync(
-        records=records, title_ids=title_ids, genre_ids=genre_ids, batch_size=batch_size
+        records=genred,
+        title_ids=title_ids,
+        genre_ids=genre_ids,
+        batch_size=batch_size,
     )
     changed |= regenred & existing.keys()  # a new title's first genres are not an update
     if changed:  # bulk writes send no model signals

@@ -185,6 +185,21 @@ def test_a_file_in_another_language_adds_names_and_keeps_the_original(tmp_path, 
     assert list(jumanji.localizations.values_list("language_id", "name")) == [("ta", "ஜுமான்ஜி")]
 
 
+def test_a_file_in_another_language_keeps_the_stored_titles_genres(tmp_path, regions):
+    # given a catalogue imported in English, with its genres
+    LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    run(write(tmp_path, MOVIES), "--region", "IN")
+    before = genres_of("1")
+
+    # when a Tamil export of the same ids, its genre names in Tamil, is imported
+    tamil = "movieId,title,genres\n1,டாய் ஸ்டோரி (1995),அனிமேஷன்|குழந்தைகள்\n"
+    run(write(tmp_path, tamil, name="ta.csv"), "--language", "ta")
+
+    # then the title keeps its genres, and no Tamil-named genre is made for it
+    assert genres_of("1") == before
+    assert not Genre.objects.filter(name="அனிமேஷன்").exists()
+
+
 def test_a_file_without_genres_keeps_the_genres_titles_already_have(tmp_path, regions):
     # given an imported catalogue, with genres
     run(write(tmp_path, MOVIES), "--region", "IN")
