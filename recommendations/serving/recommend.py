@@ -388,12 +388,16 @@ def _episodes_sql() -> str:
         f"WHERE os.title_id = s.title_id "
         f"AND (os.release_date IS NULL OR os.release_date <= {today}))"
     )
-    # CASE takes its branches in order: the count only for a finished series not rewatched.
+    # CASE takes its branches in order: a state with no episode played and none finished
+    # (every film) lists nothing and counts nothing; the count only for a finished series
+    # not rewatched.
+    none = (
+        f"CASE WHEN {episode} IS NULL AND {count} = 0 THEN '[]' "
+        f"WHEN completed_at IS NOT NULL AND NOT {rewatching} AND {count} >= {out} THEN '[]' ELSE "
+    )
     if connection.vendor == "postgresql":
         listed = (
-            f"CASE WHEN completed_at IS NOT NULL AND NOT {rewatching} AND {count} >= {out} "
-            "THEN '[]' ELSE "
-            f"(CASE WHEN {wanted} THEN {finished} ELSE '[]' END) || "
+            f"{none}(CASE WHEN {wanted} THEN {finished} ELSE '[]' END) || "
             f"(CASE WHEN {episode} IS NULL THEN '[]' ELSE jsonb_build_array(-{episode}) END) "
             "END"
         )
@@ -401,10 +405,8 @@ def _episodes_sql() -> str:
         ref = "e.ref::bigint"
     else:
         listed = (
-            f"CASE WHEN completed_at IS NOT NULL AND NOT {rewatching} AND {count} >= {out} "
-            "THEN '[]' ELSE "
-            f"json_insert(CASE WHEN {wanted} THEN {finished} ELSE '[]' END, '$[#]', -{episode}) "
-            "END"
+            f"{none}json_insert(CASE WHEN {wanted} THEN {finished} ELSE '[]' END, "
+            f"'$[#]', -{episode}) END"
         )
         elements = f"json_each({listed}) AS e"
         ref = "e.value"
