@@ -448,7 +448,9 @@ def _title_examples(
         # What a client sent naming this page or a later one, its request never read.
         own = profile_pages[profile.pk]
         unread = [logged.page_ids[q] for q in own[np.searchsorted(own, p) :].tolist()]
-        rows = profile_history_rows(profile_id=profile.pk, at=cut, unread_pages=unread)
+        rows = profile_history_rows(
+            profile_id=profile.pk, at=cut, unread_pages=unread, with_states=False
+        )
         rows = dataclasses.replace(rows, states=states.at(profile.pk, cut))
         history = history_on_index(rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue)
         codes = {lang.code for lang in profile.preferred_languages.all()}

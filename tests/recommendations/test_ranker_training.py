@@ -599,7 +599,7 @@ def test_a_pages_continue_watching_scores_offline_are_those_it_was_served(viewer
     # history (its title states folded from the signals as of the page: _title_examples)
     serving = recommend.profile_serving(profile=viewer, at=at)
     served = scores(serving.history, serving.bundle, serving.catalogue)
-    rows = recommend.profile_history_rows(profile_id=viewer.pk, at=at)
+    rows = recommend.profile_history_rows(profile_id=viewer.pk, at=at, with_states=False)
     states = _StatesAsOf(profile_ids=[viewer.pk], until=at + dt.timedelta(seconds=1))
     rows = dataclasses.replace(rows, states=states.at(viewer.pk, at))
     offline = scores(
@@ -647,3 +647,26 @@ def test_only_what_the_viewer_saw_of_a_page_is_learned_from(viewer):
     assert seen.title_weights.tolist() == [1.0] * 4
     assert len(everything.row_labels) == len(page.rows)
     np.testing.assert_array_equal(seen.row_features, everything.row_features[:1])
+
+
+def test_training_reads_each_pages_signals_without_todays_title_states(viewer):
+    # given a page two days ago whose window has closed
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from recommendations.models import ProfileTitleState, Signal
+
+    at = NOW - dt.timedelta(days=2)
+    homepage_render(profile=viewer, device="tv", at=at)
+
+    # when the rankers' examples are read
+    with CaptureQueriesContext(connection) as queries:
+        examples = logged_examples_load(region_code=None, at=at + dt.timedelta(hours=4))
+
+    # then the page's history read is its signals alone: the states as of the page are
+    # folded from them, so today's states (and their episodes) would be read for nothing
+    signals, states = Signal._meta.db_table, ProfileTitleState._meta.db_table
+    reads = [q["sql"] for q in queries.captured_queries if f'FROM "{signals}"' in q["sql"]]
+    assert examples.pages == 1
+    assert reads
+    assert not [sql for sql in reads if f'"{states}"' in sql]
