@@ -1,4 +1,10 @@
-"""Client apps authenticate as an account, not as a person: ``Authorization: Token <key>``."""
+"""Who calls the API: a household's device with its token, or staff signed in to admin.
+
+Client apps authenticate as an account, not as a person: ``Authorization:
+Token <key>``, on every household operation, and nothing else is read there.
+A person's admin sign-in (Django's session) is read only by the staff
+operations (:class:`StaffSessionAuthentication`).
+"""
 
 import functools
 from collections.abc import Sequence
@@ -127,3 +133,16 @@ class AccountTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
+
+
+class StaffSessionAuthentication(authentication.SessionAuthentication):
+    """Staff signed in to admin, on the staff operations (``/api/v1/ops/``) only.
+
+    Not the household operations: a person linked to a household
+    (``Account.users``) who is signed in is staff (admin's form is the one
+    sign-in, and it refuses anyone else), and acting as that household with the
+    session read and changed its profiles and signals past the console's
+    permission gate, and outlived the person's staff status. A household's
+    credential is its token. DRF's check applies: every unsafe method needs
+    the CSRF token, which the API docs page sends.
+    """

@@ -264,10 +264,10 @@ LOGIN_URL = "admin:login"
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "profiles.authentication.ProfileTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
+    # A household's token only. The staff operations (/api/v1/ops/) read the admin sign-in
+    # instead (accounts.authentication.StaffSessionAuthentication), and nothing else does:
+    # a session acting as the signed-in person's household went past the console's gate.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["profiles.authentication.ProfileTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,

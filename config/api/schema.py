@@ -7,7 +7,7 @@ view would drift, so they are derived from what each view is made of: a
 request body can be refused (400) or be of a media type the view does not
 parse (415), a query string can be refused (400: every GET and DELETE view
 checks its parameters, ``config.api.strict``, so even one that reads none
-refuses an unknown one), an authenticated view without a token is 401, a
+refuses an unknown one), a view that reads a token is 401 without one, a
 path naming an object can miss it (404), a profile's path can be PIN-locked
 (403), a staff-only view refuses others (403), a throttled view can answer
 429. What only the view knows (a batch too large, no model trained yet, a
@@ -193,7 +193,13 @@ class AutoSchema(SpectacularAutoSchema):
                     "(a `Content-Encoding` other than identity): send it uncompressed.",
                 )
             )
-        if view.get_authenticators() and not all(isinstance(p, AllowAny) for p in permissions):
+        # DRF answers a stranger 401 only when the view's first authenticator names a scheme
+        # for WWW-Authenticate (the token does); the admin sign-in names none: 403.
+        if (
+            view.get_authenticators()
+            and view.get_authenticate_header(view.request)
+            and not all(isinstance(p, AllowAny) for p in permissions)
+        ):
             errors.append((401, "No token, or a revoked or unknown one."))
         if any(isinstance(p, IsAdminUser) for p in permissions):
             errors.append((403, "Staff only."))

@@ -1,7 +1,8 @@
 """Staff API for retrains: request one (returns the run to poll) and poll it.
 
 Staff need the training-run permissions admin asks for the same thing
-(:class:`TrainingRunPermission`).
+(:class:`TrainingRunPermission`), and call with their admin sign-in: a
+household's token is never staff, so these operations do not read one.
 """
 
 from django.http import Http404
@@ -12,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import StaffSessionAuthentication
 from config.api.strict import KnownFieldsOnly, NoQueryOnWrites, query_parameters_check
 from config.permissions import may_view
 from recommendations.models import TrainingRun
@@ -105,6 +107,8 @@ MAY_NOT_RETRAIN = "Staff with permission to change training runs only (`change_t
 MAY_NOT_VIEW_RUNS = (
     "Staff with permission to view training runs only (`view_trainingrun` or `change_trainingrun`)."
 )
+#: What the schema adds to each 403: without an admin sign-in it is the same status.
+NOT_SIGNED_IN = " Not signed in to admin (a household's token is not read): `not_authenticated`."
 
 
 class TrainingRunPermission(IsAdminUser):
@@ -131,11 +135,12 @@ class TrainingRunPermission(IsAdminUser):
 
 
 class RetrainListApi(NoQueryOnWrites, APIView):
+    authentication_classes = (StaffSessionAuthentication,)
     permission_classes = (TrainingRunPermission,)
     # config.api.schema documents these (with the project's error shape).
     schema_errors = {
         "POST": {
-            403: MAY_NOT_RETRAIN,
+            403: MAY_NOT_RETRAIN + NOT_SIGNED_IN,
             503: "The broker refused the retrain; its run is marked failed.",
         }
     }
@@ -171,8 +176,9 @@ class RetrainListApi(NoQueryOnWrites, APIView):
 
 
 class RetrainDetailApi(APIView):
+    authentication_classes = (StaffSessionAuthentication,)
     permission_classes = (TrainingRunPermission,)
-    schema_errors = {"GET": {403: MAY_NOT_VIEW_RUNS}}
+    schema_errors = {"GET": {403: MAY_NOT_VIEW_RUNS + NOT_SIGNED_IN}}
 
     @extend_schema(
         operation_id="ops_retrains_retrieve",
