@@ -294,7 +294,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Tonight API",
     "DESCRIPTION": (
         "Personalised homepages for household streaming accounts. Client apps authenticate "
-        "with `Authorization: Token <key>`; a token reaches only its own account's profiles."
+        "with `Authorization: Token <key>`; a token reaches only its own account's profiles, "
+        "and the household operations read no other credential. The staff operations "
+        "(`/api/v1/ops/`) read an admin sign-in instead: sign in at `/admin/` first."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

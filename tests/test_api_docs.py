@@ -1,12 +1,16 @@
-"""The API docs page runs only the app's own files on the admin's origin."""
+"""The API docs page: only the app's own files on the admin's origin, and the flow it offers."""
 
 import re
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.staticfiles import finders
 from django.test import Client
+
+from accounts.services import api_token_create
+from tests.factories import AccountFactory, ProfileFactory, RegionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,3 +30,38 @@ def test_the_docs_page_loads_swagger_ui_from_the_apps_own_static_files():
         assert not parts.netloc, f"{asset} is served by another host"
         assert parts.path.startswith(static), asset
         assert finders.find(parts.path.removeprefix(static)), asset
+
+
+def test_the_docs_page_flow_a_staff_sign_in_for_ops_and_the_households_token_for_the_rest():
+    # given: the demo's admin, a superuser linked to the showcase household (seed_demo),
+    # signed in, with the docs page open; and the household's key that `make demo` prints
+    household = AccountFactory(home_region=RegionFactory(code="IN"))
+    ProfileFactory(account=household, name="Priya")
+    admin = get_user_model().objects.create_superuser("admin", password="tonight-demo")
+    household.users.add(admin)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin)
+    page = browser.get("/api/docs/")
+    assert page.status_code == 200
+    schema = browser.get("/api/schema/?format=json")  # the URL the page loads, as anyone
+    assert schema.status_code == 200
+    assert set(schema.json()["components"]["securitySchemes"]) == {"accountToken", "cookieAuth"}
+    # the header the page's "Try it out" adds to a write (drf-spectacular's swagger_ui.js)
+    header, csrf = re.search(
+        r'request\.headers\["(X-CSRF[^"]*)"\] = "([^"]+)"', page.content.decode(), re.IGNORECASE
+    ).groups()
+    key = api_token_create(account=household, name="make demo")[1]
+
+    # when / then: a staff operation is the sign-in's, CSRF header and all
+    retrain = browser.post(
+        "/api/v1/ops/retrains/",
+        {"region": "IN"},
+        content_type="application/json",
+        headers={header: csrf},
+    )
+    assert retrain.status_code != 403, retrain.content
+    # a household operation is the token's, which "Authorize" adds; the sign-in is not read
+    assert browser.get("/api/v1/profiles/").status_code == 401
+    listed = browser.get("/api/v1/profiles/", headers={"Authorization": f"Token {key}"})
+    assert listed.status_code == 200
+    assert [p["name"] for p in listed.json()["results"]] == ["Priya"]

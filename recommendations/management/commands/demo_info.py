@@ -99,7 +99,7 @@ class Command(BaseCommand):
             )
         lines += [
             "",
-            f"  API docs:  {base}/api/docs/",
+            f"  API docs:  {base}/api/docs/   (Authorize: `Token <key>` with the key below)",
             f"  Household: {account.name}, token {key}",
         ]
         for profile in profiles:
