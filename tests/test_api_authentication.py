@@ -22,6 +22,7 @@ from recommendations.models import Signal, TrainingRun
 from tests.conftest import token_client
 from tests.factories import AccountFactory, ProfileFactory, RegionFactory
 from tests.openapi import api_schema_generate
+from tests.test_admin import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -219,3 +220,31 @@ def test_the_schema_offers_each_operation_the_credential_it_accepts(schema):
             assert ("401" in operation["responses"]) is not staff, (method, path)
             if staff:
                 assert "`not_authenticated`" in operation["responses"]["403"]["description"]
+
+
+def test_staff_who_may_change_households_cannot_link_themselves_into_one_through_the_api():
+    # Changing a household in admin includes its "Users": staff with that permission alone
+    # (not profiles', not signals') linked themselves to any household, then read its
+    # profiles and changed them with their session. The link now grants nothing in the API.
+    household = AccountFactory()
+    ProfileFactory(account=household, name="Priya")
+    user = get_user_model().objects.create_user("account-clerk", password=PASSWORD, is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="accounts", codename__in=["view_account", "change_account"]
+        )
+    )
+    client = _signed_in(user)
+    url = f"/admin/accounts/account/{household.pk}/change/"
+    data = form_data(client.get(url))
+    data["users"] = [str(user.pk)]
+    data["csrfmiddlewaretoken"] = client.cookies["csrftoken"].value
+    assert client.post(url, data).status_code == 302
+    assert household.users.filter(pk=user.pk).exists()
+
+    answers = [
+        _request(client, "GET", "/api/v1/profiles/").status_code,
+        _request(client, "POST", "/api/v1/profiles/", {"name": "Clerk's"}).status_code,
+    ]
+    assert answers == [401, 401]
+    assert list(Profile.objects.values_list("name", flat=True)) == ["Priya"]
