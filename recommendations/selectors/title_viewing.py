@@ -13,7 +13,6 @@ from recommendations.selectors.signals import (
     episode_is_out,
     resume_episode,
     resume_progress,
-    rewatching_under_way,
     title_states_get,
 )
 
@@ -87,9 +86,14 @@ def resume_point(
         return ResumePoint(None, None, None, resume_progress(state, None))
     episode = resume_episode(state, episodes, today=today)
     progress = resume_progress(state, episode) if episode is not None else 0.0
-    # On a finished series resume_episode's episode is one not finished, but for a rewatch.
+    # New to the profile: the series was finished and Play starts an episode it has not
+    # finished. Not "no rewatch under way": a rewatched episode since deleted leaves the
+    # state's rewatch behind with nothing of it to resume, and an episode out since the
+    # series was finished, started and stopped midway, reads as a rewatch too.
     new_episodes = (
-        episode is not None and state.completed_at is not None and not rewatching_under_way(state)
+        episode is not None
+        and state.completed_at is not None
+        and episode.pk not in state.completed_episodes
     )
     if episode is None:
         # Nothing out left to watch: the series again, from its first episode out.

@@ -28,7 +28,7 @@ from recommendations.serving.bundle import CatalogueArrays
 from recommendations.serving.recommend import HistoryRows
 
 # HistoryRows.states columns read here.
-_TITLE, _COMPLETED, _PROGRESS, _FINISHED = 0, 1, 5, 7
+_TITLE, _COMPLETED, _PROGRESS, _LAST_OPEN, _FINISHED = 0, 1, 5, 6, 7
 
 
 def resume_points(
@@ -131,6 +131,9 @@ def _series_point(
     )
     if k is None:
         return None
+    # The read lists the finished episodes only where the rule reads them; the last one
+    # played is finished when the state does not say it is open.
+    finished_k = ids[k] in finished or (ids[k] == last_episode_id and not state[_LAST_OPEN])
     return ResumePoint(
         episode_id=ids[k],
         season_number=int(series.season_number[series_span][k]),
@@ -141,7 +144,7 @@ def _series_point(
             last_episode_id=last_episode_id,
             any_finished=state[_FINISHED] > 0,
         ),
-        # The rule resumes a finished series only on an episode it has not finished, or
-        # on the one being rewatched (title_viewing.resume_point's reading).
-        new_episodes=state[_COMPLETED] > 0 and not rewatching,
+        # The series was finished and Play starts an episode the profile has not
+        # finished (title_viewing.resume_point's reading).
+        new_episodes=state[_COMPLETED] > 0 and not finished_k,
     )

@@ -981,6 +981,9 @@ def title_detail_resume(account, profile, title) -> dict | None:
         ("the series finished, a new season out, its first episode finished", "S2E2", 0.0),
         ("the finale alone finished, a new season announced", "S1E1", 0.0),
         ("the series finished, its first episode rewatched to 25%", "S1E1", 25.0),
+        ("the series finished, a new season out, its first episode played to 30%", "S2E1", 30.0),
+        # the episode being rewatched is gone: nothing of the rewatch is left to resume
+        ("the series finished, a new season out, S1E1 rewatched to 25%, then deleted", "S2E1", 0.0),
         ("a film stopped midway", None, 40.0),
     ],
 )
@@ -1008,13 +1011,19 @@ def test_a_continue_watching_tile_says_where_play_starts_as_title_detail_does(
     if story == "an episode stopped midway":
         record(asha, "play_start", show, days_ago=1.02, episode=first)
         record(asha, "progress", show, days_ago=1.01, episode=first, value=40.0)
-    elif story.endswith("rewatched to 25%"):
+    elif "rewatched to 25%" in story:
         record(asha, "play_start", show, days_ago=1.02, episode=first)
         record(asha, "progress", show, days_ago=1.01, episode=first, value=25.0)
+        if story.endswith("then deleted"):
+            first.delete()
     elif story.endswith("its first episode finished"):
         new_first = Episode.objects.get(season__title=show, season__number=2, number=1)
         record(asha, "play_start", show, days_ago=0.52, episode=new_first)
         record(asha, "complete", show, days_ago=0.51, episode=new_first)
+    elif story.endswith("its first episode played to 30%"):
+        new_first = Episode.objects.get(season__title=show, season__number=2, number=1)
+        record(asha, "play_start", show, days_ago=0.52, episode=new_first)
+        record(asha, "progress", show, days_ago=0.51, episode=new_first, value=30.0)
     elif story == "a film stopped midway":
         record(asha, "play_start", film, days_ago=1.02)
         record(asha, "progress", film, days_ago=1.01, value=40.0)
