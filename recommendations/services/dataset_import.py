@@ -616,24 +616,52 @@ def _open_windows_ensure(*, title_ids: list[int], regions: Sequence[str]) -> int
     there: an open window next to a licence staff set to start next month, or
     one that has ended, would make the title live now, which is what staff's
     window says it must not be. A data set knows nothing of licences.
+
+    That holds for a window staff are saving while the import runs, too: the
+    titles about to get one are locked first, as every window's save locks its
+    title (``Availability.save``), so a save under way is waited for and its
+    window read, and one that comes after waits for the import. Without the lock,
+    a window committed after the read got an open one beside it. Only those
+    titles: a re-run, where every title has its windows, locks none.
     """
     if not regions or not title_ids:
         return 0
-    have = set(
-        Availability.objects.filter(
-            AnyOf(F("title_id"), title_ids), AnyOf(F("region_id"), regions)
-        ).values_list("title_id", "region_id")
+    missing = _titles_without_window(title_ids, regions)
+    if not missing:
+        return 0
+    # FOR NO KEY UPDATE: ingest's inserts of states and signals naming these titles
+    # (a foreign key's KEY SHARE) go on; a window's save waits.
+    list(
+        Title.objects.filter(AnyOf(F("pk"), sorted(missing)))
+        .order_by("pk")
+        .select_for_update(no_key=True)
+        .values_list("pk", flat=True)
     )
+    missing = _titles_without_window(sorted(missing), regions)
     new = [
         Availability(title_id=title_id, region_id=region)
-        for region in regions
-        for title_id in title_ids
-        if (title_id, region) not in have
+        for title_id, regions_left in missing.items()
+        for region in regions_left
     ]
     Availability.objects.bulk_create(new, batch_size=BATCH_SIZE)
     if new:
         catalogue_changed()  # bulk writes send no model signals
     return len(new)
+
+
+def _titles_without_window(title_ids: list[int], regions: Sequence[str]) -> dict[int, list[str]]:
+    """Each of ``title_ids`` that has no window in some of ``regions``: those regions."""
+    have = set(
+        Availability.objects.filter(
+            AnyOf(F("title_id"), title_ids), AnyOf(F("region_id"), regions)
+        ).values_list("title_id", "region_id")
+    )
+    missing: dict[int, list[str]] = {}
+    for title_id in title_ids:
+        left = [region for region in regions if (title_id, region) not in have]
+        if left:
+            missing[title_id] = left
+    return missing
 
 
 def catalogue_import(

@@ -5,8 +5,11 @@ import io
 import threading
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Genre, MaturityLevel, Title, TitleLocalization
@@ -16,6 +19,7 @@ from recommendations.services.dataset_import import catalogue_import, title_name
 from regions.models import Availability
 from tests.db_waits import hold_until_waited_on
 from tests.factories import LanguageFactory, RegionFactory
+from tests.test_admin import form_data
 
 pytestmark = pytest.mark.django_db
 EN_DASH = "\u2013"  # as MovieLens writes year ranges
@@ -718,3 +722,78 @@ def test_two_imports_of_one_file_at_once_store_it_once_without_an_error(tmp_path
     assert blocked.is_set(), "the second import never waited on the first"
     assert "5 titles read: 0 created, 0 updated, 5 unchanged; 0 genres created" in output
     assert Title.objects.count() == 5
+
+
+@pytest.fixture
+def staff(client: Client) -> Client:
+    client.force_login(get_user_model().objects.create_superuser("staff", "s@example.com", None))
+    return client
+
+
+def _staff_saves(post, saved: list, started: threading.Event, blocked: threading.Event) -> None:
+    """``post()`` an admin page in a transaction held open until another session waits on it."""
+    try:
+        with transaction.atomic():
+            saved.append(post().status_code)
+            started.set()
+            hold_until_waited_on(blocked)
+    finally:
+        connection.close()
+
+
+def _window_posts(staff: Client, title: Title, starts_at: dt.datetime) -> dict:
+    """Staff adding a US window from ``starts_at`` to ``title``, on either admin page."""
+    day, time = starts_at.strftime("%Y-%m-%d"), starts_at.strftime("%H:%M:%S")
+
+    def on_the_title_page():
+        url = reverse("admin:catalog_title_change", args=[title.pk])
+        data = form_data(staff.get(url))
+        data.update(
+            {
+                "availabilities-TOTAL_FORMS": "1",
+                "availabilities-0-region": "US",
+                "availabilities-0-starts_at_0": day,
+                "availabilities-0-starts_at_1": time,
+            }
+        )
+        return staff.post(url, data)
+
+    def on_the_windows_page():
+        return staff.post(
+            reverse("admin:regions_availability_add"),
+            {"title": title.pk, "region": "US", "starts_at_0": day, "starts_at_1": time},
+        )
+
+    return {"title page": on_the_title_page, "windows page": on_the_windows_page}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("page", ["title page", "windows page"])
+def test_a_window_staff_are_saving_while_the_import_runs_is_the_titles_only_one(
+    tmp_path, regions, staff, page
+):
+    # given titles imported without a region, and staff saving a US licence that starts
+    # next month for one of them, not yet committed
+    path = write(tmp_path, MOVIES)
+    run(path)
+    toy_story = Title.objects.get(external_id="1")
+    starts_at = (timezone.now() + dt.timedelta(days=30)).replace(microsecond=0)
+    post = _window_posts(staff, toy_story, starts_at)[page]
+    saved: list[int] = []
+    started, blocked = threading.Event(), threading.Event()
+    rival = threading.Thread(target=_staff_saves, args=(post, saved, started, blocked))
+    rival.start()
+    try:
+        assert started.wait(30)
+        # when the catalogue is imported into US meanwhile
+        output = run(path, "--region", "US")
+    finally:
+        rival.join()
+
+    # then the import waited for staff's save and left the title their window alone: an
+    # open window beside it would make the title live now, a month early
+    assert saved == [302]
+    windows = Availability.objects.filter(title=toy_story, region_id="US")
+    assert list(windows.values_list("starts_at", "ends_at")) == [(starts_at, None)]
+    assert "4 availability windows opened in US" in output
+    assert blocked.is_set(), "the import never waited on staff's save"

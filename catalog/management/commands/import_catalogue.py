@@ -49,7 +49,8 @@ The default layout is MovieLens's movies.csv:
   (nobody has rated them, so they are kept from kids), 100 minutes long.
 - Each --region gets an open licence window for every title in the file that
   has no window there yet; a title with any window in that region (a licence
-  staff set to start later, or one that ended) keeps only its own windows.
+  staff set to start later, or one that ended, or one being saved while this
+  runs) keeps only its own windows.
 
 The whole file is checked before anything is written: bad lines are reported
 as PATH:LINE: reason and nothing is imported. Everything is written in one
