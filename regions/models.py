@@ -72,8 +72,8 @@ class Availability(models.Model):
         The catalogue import gives a title an open window only where it has none,
         and locks the titles it is about to give one (``_open_windows_ensure``):
         a window staff save meanwhile, on the title's page or the windows' own,
-        is then either read by the import or saved after it, never missed by its
-        read and joined by an open window. ``FOR NO KEY UPDATE``, as an update of
+        is then either read by the import or saved after it commits, never missed
+        by its read and joined by an open window. ``FOR NO KEY UPDATE``, as an update of
         the title takes, so that ingest's inserts naming the title do not wait.
         """
         using = kwargs.get("using")
