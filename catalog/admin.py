@@ -5,6 +5,8 @@ foreign keys shown in a column are joined (``list_select_related``) and counts
 are correlated subqueries, so a page of 100 titles costs what a page of 1 does.
 """
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import Count, Exists, IntegerField, Model, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -17,6 +19,7 @@ from config.admin_inlines import QueryOncePerInlineMixin
 from config.admin_lists import SemiJoinAdminMixin
 from regions.admin import AvailabilityInline
 from regions.models import Availability, Region
+from regions.services import title_windows_lock
 
 from .models import Credit, Episode, Genre, Language, Person, Season, Tag, Title, TitleLocalization
 
@@ -265,6 +268,12 @@ class TitleAdmin(SemiJoinAdminMixin, admin.ModelAdmin):
             .get_queryset(request)
             .annotate(variant_count=count_subquery(ArtworkVariant, "title"))
         )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # The title's own save has locked its row already (an UPDATE); said here so that the
+        # windows inline keeps the import's lock whatever the title form comes to save.
+        title_windows_lock(title_id=form.instance.pk)
+        super().save_related(request, form, formsets, change)
 
     @admin.display(description="year", ordering="release_date")
     def release_year(self, obj: Title) -> int:

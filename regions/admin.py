@@ -1,5 +1,7 @@
 """Regions admin: licensing windows per region, and each region's taste clusters."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -11,6 +13,7 @@ from config.admin_inlines import QueryOncePerInlineMixin
 from profiles.models import Profile
 
 from .models import Availability, Region, TasteCluster
+from .services import title_windows_lock
 
 
 def window_status(availability: Availability) -> str:
@@ -74,6 +77,13 @@ class AvailabilityAdmin(admin.ModelAdmin):
     @admin.display(description="now")
     def status(self, obj: Availability) -> str:
         return window_status(obj)
+
+    def save_model(self, request: HttpRequest, obj: Availability, form: Any, change: bool) -> None:
+        # Admin's change view runs in a transaction, which the lock lasts for.
+        title_windows_lock(title_id=obj.title_id)
+        if change and form.initial.get("title") not in (None, obj.title_id):
+            title_windows_lock(title_id=form.initial["title"])
+        super().save_model(request, obj, form, change)
 
 
 class TasteClusterInline(QueryOncePerInlineMixin, admin.TabularInline):

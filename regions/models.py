@@ -1,11 +1,10 @@
 """Regions, what is available in them, and their taste clusters."""
 
 import zoneinfo
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models, transaction
+from django.db import models
 from django.db.models import F, Q
 
 from catalog.models import Language, Title
@@ -65,22 +64,6 @@ class Availability(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title_id} in {self.region_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        """Save with the title's row locked until the transaction ends.
-
-        The catalogue import gives a title an open window only where it has none,
-        and locks the titles it is about to give one (``_open_windows_ensure``):
-        a window staff save meanwhile, on the title's page or the windows' own,
-        is then either read by the import or saved after it commits, never missed
-        by its read and joined by an open window. ``FOR NO KEY UPDATE``, as an update of
-        the title takes, so that ingest's inserts naming the title do not wait.
-        """
-        using = kwargs.get("using")
-        with transaction.atomic(using=using):
-            title = Title.objects.using(using).filter(pk=self.title_id)
-            list(title.select_for_update(no_key=True).values_list("pk", flat=True))
-            super().save(*args, **kwargs)
 
 
 class TasteCluster(models.Model):

@@ -618,8 +618,8 @@ def _open_windows_ensure(*, title_ids: list[int], regions: Sequence[str]) -> int
     window says it must not be. A data set knows nothing of licences.
 
     That holds for a window staff are saving while the import runs, too: the
-    titles about to get one are locked first, as every window's save locks its
-    title (``Availability.save``), so a save under way is waited for and its
+    titles about to get one are locked first, as every window's save in admin locks its
+    title (``regions.services.title_windows_lock``), so a save under way is waited for and its
     window read, and one that comes after waits for the import. Without the lock,
     a window committed after the read got an open one beside it. Only those
     titles: a re-run, where every title has its windows, locks none.
