@@ -1270,12 +1270,16 @@ def _final_version_store(
     logged: LoggedExamples | None,
     random_state: int,
     at: dt.datetime,
+    run_ids: Sequence[int],
 ) -> tuple[ModelVersion, data.TrainingSignals]:
     """Store, not activate, a batch's final fit served to ``profiles``, with their signals.
 
     A cluster's version and a fallback's are built the same way from what the
     batch shares (content model, confidence of the window, profile groups);
-    only the gate that follows differs.
+    only the gate that follows differs. The version names ``run_ids`` (the runs it is
+    made for) from the moment it exists: should they fail while it is still being
+    written, their failure finds it, and leaves alone the versions other batches
+    are writing meanwhile (:func:`_fail_unjudged_versions`).
     """
     training, signals = shared.training, shared.training.signals
     rows = np.flatnonzero(profiles)
@@ -1302,6 +1306,7 @@ def _final_version_store(
         random_state=random_state,
         activate=False,
         at=at,
+        metrics={"retrain_runs": list(run_ids)},
     )
     return version, served
 
@@ -1525,6 +1530,7 @@ def _fallback_refresh(
         return evaluation.table[clusters[pk].slug]
 
     als = finals.get(scope)
+    run_ids = [run.pk for run in runs]
     version, _ = _final_version_store(
         shared=shared,
         profiles=profiles,
@@ -1535,16 +1541,16 @@ def _fallback_refresh(
         logged=shared.logged if scope == "region" else None,
         random_state=random_state,
         at=at,
+        run_ids=run_ids,
     )
-    run_ids = [run.pk for run in runs]
     hyper = {
         "recipe": scope,
         "components": als.describe(),
         "tuning": {scope: evaluation.choices[scope].as_metrics()},
     }
-    # Linked to the batch's runs at once: if the worker dies now, the reaper fails it.
+    # Its settings at once (it names its runs since it was created): the gate may raise.
     ModelVersion.objects.filter(pk=version.pk).update(
-        metrics={**version.metrics, "hyperparameters": hyper, "retrain_runs": run_ids}
+        metrics={**version.metrics, "hyperparameters": hyper}
     )
 
     candidate = pooled(lambda pk: row(pk).get(f"ndcg@10_{scope}"))
@@ -1681,6 +1687,7 @@ def _cluster_finish(
         logged=shared.logged,
         random_state=random_state,
         at=at,
+        run_ids=[run.pk],
     )
     sizes = {
         **sizes,
@@ -1833,33 +1840,22 @@ def training_runs_reap(
 def _fail_unjudged_versions(run: TrainingRun, error: str) -> None:
     """Fail the versions a run left half-written (``training``) or ungated (``ready``).
 
-    Its own (linked once stored), the region and global versions of its batch
-    (linked in their metrics), and any of its scopes' versions still training
-    since it started (not linked yet). None of them was served.
+    Only those made for it: its cluster's version and its batch's region and global
+    ones, each of which names its runs in ``metrics["retrain_runs"]`` from the moment
+    it is created (:func:`_final_version_store`). Not every version of its scopes
+    created since it started: another region's batch may be training a global
+    version at the same time, alive and well. None of them was served.
     """
     unjudged = (ModelVersion.Status.TRAINING, ModelVersion.Status.READY)
-    mine = Q(pk=run.model_version_id) if run.model_version_id else Q(pk__in=[])
-    # The region and global versions its batch stored (linked in their metrics). Read and
-    # matched here, not with a JSON `contains` lookup, which SQLite (the demo's) lacks;
-    # the unjudged versions are a handful.
+    # Read and matched here, not with a JSON `contains` lookup, which SQLite (the demo's)
+    # lacks; the unjudged versions are a handful.
     linked = ModelVersion.objects.filter(status__in=unjudged).values_list(
         "pk", "metrics__retrain_runs"
     )
-    mine |= Q(pk__in=[pk for pk, runs in linked if isinstance(runs, list) and run.pk in runs])
-    if run.started_at is not None:
-        mine |= Q(
-            scope=ModelVersion.Scope.CLUSTER,
-            taste_cluster_id=run.taste_cluster_id,
-            created_at__gte=run.started_at,
-        )
-        # A fallback version still training (not linked yet): its scope's, since the run began.
-        mine |= Q(
-            Q(scope=ModelVersion.Scope.REGION, region_id=run.region_id)
-            | Q(scope=ModelVersion.Scope.GLOBAL),
-            status=ModelVersion.Status.TRAINING,
-            created_at__gte=run.started_at,
-        )
-    ModelVersion.objects.filter(mine, status__in=unjudged).update(
+    mine = {pk for pk, runs in linked if isinstance(runs, list) and run.pk in runs}
+    if run.model_version_id:
+        mine.add(run.model_version_id)
+    ModelVersion.objects.filter(pk__in=mine, status__in=unjudged).update(
         status=ModelVersion.Status.FAILED, error=error
     )
 

@@ -390,6 +390,7 @@ def model_train(
     logged: LoggedExamples | None = None,
     content_artefact: bytes | None = None,
     confidence: ConfidenceMatrices | None = None,
+    metrics: dict | None = None,
 ) -> ModelVersion:
     """Train a region's model (or the global one for ``region_code=None``) as a new version.
 
@@ -432,6 +433,11 @@ def model_train(
         checked that its fingerprint is this catalogue's: :func:`content_fingerprint`).
     confidence : ConfidenceMatrices, optional
         The confidence of ``training``'s signals, already computed by the caller.
+    metrics : dict, optional
+        Written on the version as it is created, before anything is fitted, and kept
+        in its final metrics: a retrain names its runs here (``retrain_runs``), so
+        that a run that fails can tell the versions it left half-written from those
+        another region's batch is still training (a global version has no region).
 
     Returns
     -------
@@ -450,6 +456,7 @@ def model_train(
         region=region,
         taste_cluster=cluster,
         random_state=random_state,
+        metrics=dict(metrics or {}),
     )
     version.artefact_key = artefacts.artefact_key(version.pk)
     version.save(update_fields=["artefact_key"])
@@ -514,6 +521,7 @@ def model_train(
     version.n_signals = len(signals)
     version.n_interactions = int(models.confidence.positive.nnz + models.confidence.negative.nnz)
     version.metrics = {
+        **version.metrics,
         "seconds": seconds,
         "ranker_training_rows": models.ranker.n_training_rows,
         "ranker_selection": {

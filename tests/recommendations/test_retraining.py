@@ -357,6 +357,7 @@ def test_a_run_whose_cluster_is_locked_by_another_worker_is_rejected(seeded):
 
 def test_stale_runs_are_reaped_and_a_finished_run_is_never_run_again(seeded):
     # given: a run left running by a worker that died long ago, with its half-trained version
+    # (which names its run from its creation)
     from django.utils import timezone
 
     long_ago = timezone.now() - timezone.timedelta(hours=1)
@@ -365,7 +366,10 @@ def test_stale_runs_are_reaped_and_a_finished_run_is_never_run_again(seeded):
         status="running", started_at=long_ago, heartbeat_at=long_ago, attempts=1
     )
     half = ModelVersion.objects.create(
-        scope="cluster", region_id="IN", taste_cluster_id=run.taste_cluster_id
+        scope="cluster",
+        region_id="IN",
+        taste_cluster_id=run.taste_cluster_id,
+        metrics={"retrain_runs": [run.pk]},
     )
 
     # when

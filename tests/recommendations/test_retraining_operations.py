@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -320,6 +321,32 @@ def test_the_ungated_version_of_a_run_that_died_at_its_gate_is_failed_and_cannot
     assert not ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exists()
     with pytest.raises(ValueError, match="cannot be activated"):
         model_version_rollback(version=version)
+
+
+@pytest.mark.django_db
+def test_a_run_reaped_while_its_version_is_being_written_fails_that_version(seeded):
+    # given: the worker is lost just after its run's version was created, before the version
+    # is linked to the run (it names its runs in its metrics from the start)
+    seen: list = []
+
+    def reaped_once_the_version_exists(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not seen and sql.startswith(f'INSERT INTO "{ModelVersion._meta.db_table}"'):
+            seen.append("reaped")
+            TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).update(
+                heartbeat_at=timezone.now() - dt.timedelta(hours=1)
+            )
+            training_runs_reap()
+            seen.extend(ModelVersion.objects.values_list("status", "error"))
+        return result
+
+    # when
+    with connection.execute_wrapper(reaped_once_the_version_exists):
+        run = training_run_execute(run_id=_queued_run().pk)
+
+    # then: the reaper failed the half-written version it found
+    assert seen == ["reaped", ("failed", f"Run #{run.pk} lost its worker.")]
+    assert run.status == TrainingRun.Status.FAILED
 
 
 @pytest.mark.django_db
