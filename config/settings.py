@@ -354,6 +354,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 
 # --- Tonight ------------------------------------------------------------------
+_RETRAIN_SOFT_LIMIT = env.int("TONIGHT_RETRAIN_SOFT_LIMIT_SECONDS", default=3600)
 TONIGHT = {
     # Largest batch a client may send to the signals endpoint in one request.
     "SIGNAL_BATCH_MAX": env.int("TONIGHT_SIGNAL_BATCH_MAX", default=1000),
@@ -417,7 +418,11 @@ TONIGHT = {
     # failed with the reason; its worker process is killed 5 minutes later if it has not
     # stopped by then. A region's retrain takes minutes: this is the backstop. Below the
     # broker's visibility timeout, or a live retrain is delivered to a second worker.
-    "RETRAIN_SOFT_LIMIT_SECONDS": env.int("TONIGHT_RETRAIN_SOFT_LIMIT_SECONDS", default=3600),
+    "RETRAIN_SOFT_LIMIT_SECONDS": _RETRAIN_SOFT_LIMIT,
+    # The backstop: the worker child still running a retrain this long after it began is
+    # killed. Every retrain has ended by then, so docker-compose.yml's retrain worker waits
+    # this long (stop_grace_period) before a stop kills it; tests/test_deployment.py holds it.
+    "RETRAIN_HARD_LIMIT_SECONDS": _RETRAIN_SOFT_LIMIT + 5 * 60,
     # A run still queued this long after it was requested never reached a worker (a lost
     # message, or no worker on its region's queue): the reaper fails it, since while it is
     # queued every retrain of its cluster is refused. Above a region's worst queue wait.

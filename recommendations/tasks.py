@@ -20,7 +20,7 @@ from recommendations.services.retraining import (
 # fails its runs; the hard limit is the backstop after which the worker child is killed
 # (the run is then reaped, never stuck).
 RETRAIN_SOFT_LIMIT = settings.TONIGHT["RETRAIN_SOFT_LIMIT_SECONDS"]
-RETRAIN_HARD_LIMIT = RETRAIN_SOFT_LIMIT + 5 * 60
+RETRAIN_HARD_LIMIT = settings.TONIGHT["RETRAIN_HARD_LIMIT_SECONDS"]
 # How every retrain task is delivered, whether it runs one cluster or a region's at once:
 # acknowledged after it ran (a worker lost mid-run hands the message on), within the
 # limits above, retried on a broker or disk hiccup.

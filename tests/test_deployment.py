@@ -354,25 +354,117 @@ def test_the_deploy_check_warns_when_cache_and_broker_share_a_redis_database(
     assert "tonight.W002" not in ids(deploy=False)  # development may share one database
 
 
-def worker_queues(service: dict) -> set[str]:
+def compose_workers() -> dict[str, dict]:
+    """The compose services that run a Celery worker, by name."""
+    return {
+        name: service
+        for name, service in compose()["services"].items()
+        if service.get("command", [])[:1] == ["celery"] and "worker" in service["command"]
+    }
+
+
+def worker_option(service: dict, option: str) -> str:
     command = service["command"]
-    return set(command[command.index("--queues") + 1].split(","))
+    assert option in command, f"{option} missing from {command}"
+    return command[command.index(option) + 1]
 
 
-def test_the_compose_worker_serves_every_queue_a_task_is_sent_to(monkeypatch, settings) -> None:
-    # given: the routing settings as compose makes them
+def worker_queues(service: dict) -> set[str]:
+    return set(worker_option(service, "--queues").split(","))
+
+
+#: One part of a compose duration: ``1h6m``, ``40s``, ``1m30s``.
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms|us)")
+
+
+def compose_duration(value: str) -> timedelta:
+    parts = DURATION_PART.findall(value)
+    assert parts, f"not a duration: {value}"
+    assert "".join(n + u for n, u in parts) == value, f"not a duration: {value}"
+    unit = {
+        "h": timedelta(hours=1),
+        "m": timedelta(minutes=1),
+        "s": timedelta(seconds=1),
+        "ms": timedelta(milliseconds=1),
+        "us": timedelta(microseconds=1),
+    }
+    return sum((float(n) * unit[u] for n, u in parts), timedelta())
+
+
+@pytest.fixture
+def compose_routing(monkeypatch, settings) -> dict:
+    """The settings as compose makes them, with this process's retrain routing set to theirs."""
     loaded = settings_from_env(monkeypatch, compose_app_env())
-    queues = worker_queues(compose()["services"]["worker"])
     for name in ("RETRAIN_QUEUE_PREFIX", "RETRAIN_QUEUE_PER_REGION"):
         settings.TONIGHT = {**settings.TONIGHT, name: loaded["TONIGHT"][name]}
+    return loaded
 
-    # then: the worker listens to the demo's regions' retrains, to those of a region
-    # created after it started, and to every routed task's queue
+
+def test_the_compose_workers_serve_every_queue_a_task_is_sent_to(compose_routing) -> None:
+    # given: every worker compose runs
+    served = set().union(*(worker_queues(s) for s in compose_workers().values()))
+
+    # then: together they listen to the demo's regions' retrains, to those of a region
+    # created after they started, and to every routed task's queue
     for region in ("IN", "US", "ZZ"):
-        assert retrain_queue(region) in queues, region
-    assert loaded["CELERY_TASK_DEFAULT_QUEUE"] in queues
-    for task, route in loaded["CELERY_TASK_ROUTES"].items():
-        assert route["queue"] in queues, task
+        assert retrain_queue(region) in served, region
+    assert compose_routing["CELERY_TASK_DEFAULT_QUEUE"] in served
+    for task, route in compose_routing["CELERY_TASK_ROUTES"].items():
+        assert route["queue"] in served, task
+
+
+def test_a_running_retrain_never_holds_up_the_default_queues_tasks(compose_routing) -> None:
+    # given: the worker of the default queue and the one of the retrains
+    workers = compose_workers()
+    retrains = {retrain_queue(region) for region in ("IN", "US", "ZZ")}
+    default = [
+        n
+        for n, s in workers.items()
+        if compose_routing["CELERY_TASK_DEFAULT_QUEUE"] in worker_queues(s)
+    ]
+    retrain = [n for n, s in workers.items() if retrains <= worker_queues(s)]
+
+    # then: one serves the default queue (and every other routed queue), more than one task
+    # at a time, and never a retrain; the other every region's retrains, one at a time
+    assert len(default) == len(retrain) == 1, workers
+    default_worker, retrain_worker = workers[default[0]], workers[retrain[0]]
+    assert not worker_queues(default_worker) & retrains
+    routed = {route["queue"] for route in compose_routing["CELERY_TASK_ROUTES"].values()}
+    assert routed - worker_queues(retrain_worker) <= worker_queues(default_worker)
+    assert int(worker_option(default_worker, "--concurrency")) > 1
+    assert worker_queues(retrain_worker) == retrains
+    assert worker_option(retrain_worker, "--concurrency") == "1"
+
+
+def test_stopping_the_retrain_worker_waits_for_its_retrain_to_end(
+    compose_routing, settings
+) -> None:
+    from recommendations.tasks import reap_training_runs, retrain_clusters, retrain_region
+
+    # given: the hard time limit compose's settings give the retrains (in this process's
+    # settings, the limit the retrain tasks are declared with)
+    hard = timedelta(seconds=compose_routing["TONIGHT"]["RETRAIN_HARD_LIMIT_SECONDS"])
+    assert hard > timedelta(seconds=compose_routing["TONIGHT"]["RETRAIN_SOFT_LIMIT_SECONDS"])
+    assert retrain_clusters.time_limit == settings.TONIGHT["RETRAIN_HARD_LIMIT_SECONDS"]
+    workers = compose_workers()
+    (retrain,) = [s for s in workers.values() if retrain_queue("IN") in worker_queues(s)]
+    default_queue = compose_routing["CELERY_TASK_DEFAULT_QUEUE"]
+    (default,) = [s for s in workers.values() if default_queue in worker_queues(s)]
+
+    def grace(service: dict) -> timedelta:
+        return compose_duration(service.get("stop_grace_period", "10s"))  # Docker's default
+
+    # then: Docker kills the retrain worker only once every retrain has ended (Celery's warm
+    # shutdown waits for it; Docker's own 10 s killed it midway)
+    assert grace(retrain) > hard
+    # and: the default queue's worker lets the fan-out and the reaper end
+    for task in (retrain_region, reap_training_runs):
+        assert grace(default) > timedelta(seconds=task.time_limit), task.name
+
+
+def test_every_compose_worker_replaces_a_child_that_grew_too_large() -> None:
+    for name, service in compose_workers().items():
+        assert int(worker_option(service, "--max-memory-per-child")) > 0, name
 
 
 def test_retrains_have_a_queue_per_region_unless_told_otherwise(monkeypatch, settings) -> None:
