@@ -13,8 +13,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db.models import Model, QuerySet
-from django.forms.models import BaseInlineFormSet
+from django.forms.models import BaseInlineFormSet, model_to_dict
 from django.http import HttpRequest, HttpResponse
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from redis.exceptions import RedisError
@@ -25,6 +26,7 @@ from .checks import PER_PROCESS_CACHES
 from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, PIN_LENGTH, Profile
 from .services import (
     LIMIT_MESSAGE,
+    profile_change_locked,
     profile_create,
     profile_delete,
     profile_pin_lock_lift,
@@ -36,6 +38,16 @@ PIN_HELP = f"{PIN_LENGTH} digits. Stored hashed: it cannot be shown again, only 
 LIFT_PIN_LOCK = "Lift the wrong-PIN lock"
 #: The request attribute where a service's refusal waits for the page built again.
 _REFUSAL = "_profile_service_refusal"
+#: The fields a change page posts back as it showed them too, to tell what staff changed,
+#: and how a refusal names each.
+_AS_OPENED = {
+    "name": "name",
+    "is_kids": "kids setting",
+    "maturity_limit": "maturity limit",
+    "display_language": "display language",
+    "preferred_languages": "preferred languages",
+}
+_PIN_FIELDS = ("pin", "remove_pin")
 
 
 def _utc(moment: Any) -> str:
@@ -69,6 +81,39 @@ def _service_fields(data: dict[str, Any]) -> dict[str, Any]:
         "display_language": data.get("display_language"),
         "preferred_languages": list(data.get("preferred_languages") or ()),
     }
+
+
+def _pin_stamp(profile: Profile) -> str:
+    """Which PIN the page was opened with, in a form that tells nothing of the PIN's hash."""
+    return salted_hmac(
+        "profiles.admin.pin_as_opened", profile.pin_hash, algorithm="sha256"
+    ).hexdigest()
+
+
+def _changed_meanwhile(form: forms.ModelForm, profile: Profile) -> list[str]:
+    """What staff changed that someone else has changed too since the page was opened.
+
+    ``profile`` is the row as it is now, under the account's lock. Each field
+    staff changed is compared, as the page showed it, with the row: Django's own
+    ``has_changed``, with the row in place of the page's initial value. A page
+    that did not post back what it showed counts as changed meanwhile.
+    """
+    now = model_to_dict(profile, fields=list(_AS_OPENED))
+    clashes = []
+    for name in form.changed_data:
+        if name not in _AS_OPENED:
+            continue
+        field = form.fields[name]
+        shown = field.hidden_widget().value_from_datadict(
+            form.data, form.files, form[name].html_initial_name
+        )
+        if field.has_changed(now[name], shown):
+            clashes.append(_AS_OPENED[name])
+    pin_changed = any(name in form.changed_data for name in _PIN_FIELDS)
+    shown_pin = form.cleaned_data.get("pin_as_opened") or ""
+    if pin_changed and not constant_time_compare(shown_pin, _pin_stamp(profile)):
+        clashes.append("PIN")
+    return clashes
 
 
 def _cap_kids_maturity(form: forms.ModelForm, data: dict[str, Any]) -> None:
@@ -148,6 +193,7 @@ class ProfileAdminForm(forms.ModelForm):
         help_text=PIN_HELP,
     )
     remove_pin = forms.BooleanField(label="Remove the PIN", required=False)
+    pin_as_opened = forms.CharField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = Profile
@@ -159,6 +205,21 @@ class ProfileAdminForm(forms.ModelForm):
             "display_language",
             "preferred_languages",
         )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """A change page posts back the values it showed, beside the ones staff submit.
+
+        ``changed_data`` then names what staff changed on the page, rather than
+        what differs from the row as read when the form was posted, which a
+        household's change made meanwhile also differs from.
+        """
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            return
+        for name in _AS_OPENED:
+            if name in self.fields:
+                self.fields[name].show_hidden_initial = True
+        self.fields["pin_as_opened"].initial = _pin_stamp(self.instance)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -213,7 +274,7 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
     _change_fieldsets = (
         (None, {"fields": ("account", "slot", "name", "is_kids", "maturity_limit")}),
         ("Languages", {"fields": ("display_language", "preferred_languages")}),
-        ("PIN", {"fields": ("pin_status", "pin_lock", "pin", "remove_pin")}),
+        ("PIN", {"fields": ("pin_status", "pin_lock", "pin", "remove_pin", "pin_as_opened")}),
         (
             "Learned and imported",
             {"fields": ("taste_cluster", "external_id", "created_at"), "classes": ("collapse",)},
@@ -299,11 +360,17 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
         self.message_user(request, " ".join(summary), messages.SUCCESS)
 
     @method_decorator(sensitive_post_parameters("pin"))
-    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         """As the admin's, with the new PIN hidden from error reports of the request."""
-        return super().changeform_view(request, *args, **kwargs)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
-    @method_decorator(sensitive_variables("data", "pin"))
+    @method_decorator(sensitive_variables("data", "changes"))
     def save_model(
         self, request: HttpRequest, obj: Profile, form: ProfileAdminForm, change: bool
     ) -> None:
@@ -314,12 +381,29 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
             )
             _adopt(obj, profile)
             return
-        pin: dict[str, str | None] = {}
+        # Only what staff changed on the page, written to the row as it is under the
+        # account's lock (the one the API's changes take): the page's other values may be
+        # older than a household's change since, which writing them back would undo.
+        changes = {
+            name: value
+            for name, value in _service_fields(data).items()
+            if name in form.changed_data
+        }
         if data.get("remove_pin"):
-            pin["pin"] = None
+            changes["pin"] = None
         elif data.get("pin"):
-            pin["pin"] = data["pin"]
-        profile_update(profile=obj, **_service_fields(data), **pin)
+            changes["pin"] = data["pin"]
+        with profile_change_locked(account=obj.account, profile_id=obj.pk) as profile:
+            clashes = _changed_meanwhile(form, profile)
+            if clashes:
+                raise ValidationError(
+                    f"Someone else changed this profile's {' and '.join(clashes)} since "
+                    "this page was opened. Nothing was saved: open the page again to see "
+                    "the profile as it is now, then make your change again.",
+                    code="changed_meanwhile",
+                )
+            profile_update(profile=profile, **changes)
+        _adopt(obj, profile)
 
     def save_related(
         self, request: HttpRequest, form: ProfileAdminForm, formsets: list, change: bool

@@ -570,16 +570,12 @@ def test_sixth_profile_is_refused_with_the_limit_named(staff: Client) -> None:
 def test_pin_can_be_replaced_and_removed_but_not_read(staff: Client) -> None:
     profile = Profile.objects.exclude(pin_hash="").first()
     url = admin_url(Profile, "change", profile.pk)
-    data = {
-        "name": profile.name,
-        "maturity_limit": profile.maturity_limit,
-        "display_language": "hi",
-    }
 
-    staff.post(url, {**data, "pin": "9876"})
+    staff.post(url, {**form_data(staff.get(url)), "pin": "9876"})
     profile.refresh_from_db()
     replaced = profile.check_pin("9876")
-    staff.post(url, {**data, "remove_pin": "on"})
+    # The page opened again: one opened before the new PIN would be refused.
+    staff.post(url, {**form_data(staff.get(url)), "remove_pin": "on"})
     profile.refresh_from_db()
 
     assert replaced
@@ -596,9 +592,13 @@ def form_data(response: Any) -> dict[str, Any]:
             if value is None or value is False:
                 continue
             if isinstance(value, list | tuple):
-                data[field.html_name] = [str(v) for v in value]
+                posted: Any = [str(v) for v in value]
             else:
-                data[field.html_name] = "on" if value is True else str(value)
+                posted = "on" if value is True else str(value)
+            data[field.html_name] = posted
+            if field.field.show_hidden_initial:
+                # The value as the page showed it, which the browser posts back too.
+                data[field.html_initial_name] = posted
 
     add(response.context["adminform"].form)
     for inline in response.context["inline_admin_formsets"]:

@@ -14,9 +14,13 @@ from django.utils import timezone
 from rest_framework.exceptions import Throttled
 
 from accounts.models import Account
-from profiles.models import MAX_PROFILES_PER_ACCOUNT, Profile
-from profiles.services import LIMIT_MESSAGE, profile_create
+from profiles.models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, Profile
+from profiles.services import (
+    LIMIT_MESSAGE,
+    profile_create,
+)
 from profiles.unlock import WrongPin, profile_unlock
+from tests.conftest import token_client
 from tests.db_waits import hold_until_waited_on
 from tests.factories import AccountFactory, LanguageFactory
 from tests.profiles.conftest import DAILY_CAP
@@ -311,3 +315,97 @@ def test_the_list_keeps_each_household_together_and_tells_namesakes_apart(staff)
     page = response.content.decode()
     assert f"The Sinhas (#{first.pk})" in page
     assert f"The Sinhas (#{second.pk})" in page
+
+
+# --- A change page opened before someone else changed the profile -------------------------
+
+
+def guardian_patch(profile: Profile, body: dict) -> None:
+    """The household's change through the API, as a guardian's device makes it."""
+    response = token_client(profile.account).patch(
+        reverse("v1:profile-detail", args=[profile.pk]), body, format="json"
+    )
+    assert response.status_code == 200, response.content
+
+
+def test_a_rename_in_admin_keeps_the_kids_limit_a_guardian_set_after_the_page_opened(staff):
+    # given: an adult profile's change page open, and the household making it a kids
+    # profile meanwhile
+    profile = profile_create(account=AccountFactory(), name="Teen")
+    data = form_data(staff.get(change_url(profile)))
+    guardian_patch(profile, {"is_kids": True})
+
+    # when: staff change only the name
+    response = staff.post(change_url(profile), {**data, "name": "Little one"})
+
+    # then: the name is changed and the restriction stands: the page's old "adult, 18+"
+    # was not written back
+    assert response.status_code == 302
+    profile.refresh_from_db()
+    assert (profile.name, profile.is_kids, profile.maturity_limit) == (
+        "Little one",
+        True,
+        KIDS_MATURITY_CAP,
+    )
+
+
+@pytest.mark.parametrize(
+    ("staff_change", "guardian_change", "field"),
+    [
+        ({"maturity_limit": "16"}, {"maturity_limit": 13}, "maturity limit"),
+        ({"name": "Guest"}, {"name": "Ravi"}, "name"),
+    ],
+    ids=["maturity", "name"],
+)
+def test_a_field_changed_in_admin_and_meanwhile_by_the_household_is_refused(
+    staff, staff_change, guardian_change, field
+):
+    # given: the page open, and the household changing the same field meanwhile
+    profile = profile_create(account=AccountFactory(), name="Teen")
+    data = form_data(staff.get(change_url(profile)))
+    guardian_patch(profile, guardian_change)
+    before = Profile.objects.values("name", "is_kids", "maturity_limit").get(pk=profile.pk)
+
+    # when
+    response = staff.post(change_url(profile), {**data, **staff_change})
+
+    # then: the page again, saying what changed meanwhile; the household's value stands
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"changed this profile&#x27;s {field} since this page was opened" in page
+    assert Profile.objects.values("name", "is_kids", "maturity_limit").get(pk=profile.pk) == (
+        before
+    )
+
+
+def test_a_new_pin_in_admin_is_refused_when_the_household_changed_the_pin_meanwhile(staff):
+    # given: the page open on a profile without a PIN, and the household giving it one
+    profile = profile_create(account=AccountFactory(), name="Teen")
+    data = form_data(staff.get(change_url(profile)))
+    guardian_patch(profile, {"pin": "2468"})
+
+    # when: staff set another
+    response = staff.post(change_url(profile), {**data, "pin": "1357"})
+
+    # then: refused; the household's PIN stands
+    assert response.status_code == 200
+    assert "changed this profile&#x27;s PIN since this page was opened" in (
+        response.content.decode()
+    )
+    profile.refresh_from_db()
+    assert profile.check_pin("2468")
+
+
+def test_a_change_in_admin_to_another_field_than_the_households_is_saved(staff):
+    # given: the household lowers the limit while staff give the profile a PIN
+    profile = profile_create(account=AccountFactory(), name="Teen")
+    data = form_data(staff.get(change_url(profile)))
+    guardian_patch(profile, {"maturity_limit": 13})
+
+    # when
+    response = staff.post(change_url(profile), {**data, "pin": "1357"})
+
+    # then: both stand
+    assert response.status_code == 302
+    profile.refresh_from_db()
+    assert (profile.maturity_limit, profile.check_pin("1357")) == (13, True)
