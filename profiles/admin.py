@@ -10,11 +10,11 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import RegexValidator
 from django.db.models import Model, QuerySet
 from django.forms.models import BaseInlineFormSet, model_to_dict
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -48,6 +48,10 @@ _AS_OPENED = {
     "preferred_languages": "preferred languages",
 }
 _PIN_FIELDS = ("pin", "remove_pin")
+
+
+class _ProfileGone(Exception):
+    """The profile being saved was deleted after the admin read it."""
 
 
 def _utc(moment: Any) -> str:
@@ -367,8 +371,15 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        """As the admin's, with the new PIN hidden from error reports of the request."""
-        return super().changeform_view(request, object_id, form_url, extra_context)
+        """As the admin's, with the new PIN hidden from error reports of the request.
+
+        A profile deleted between the admin's read and its save is answered as
+        the admin answers one deleted before: a message, not a 500.
+        """
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _ProfileGone:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
 
     @method_decorator(sensitive_variables("data", "changes"))
     def save_model(
@@ -393,16 +404,19 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
             changes["pin"] = None
         elif data.get("pin"):
             changes["pin"] = data["pin"]
-        with profile_change_locked(account=obj.account, profile_id=obj.pk) as profile:
-            clashes = _changed_meanwhile(form, profile)
-            if clashes:
-                raise ValidationError(
-                    f"Someone else changed this profile's {' and '.join(clashes)} since "
-                    "this page was opened. Nothing was saved: open the page again to see "
-                    "the profile as it is now, then make your change again.",
-                    code="changed_meanwhile",
-                )
-            profile_update(profile=profile, **changes)
+        try:
+            with profile_change_locked(account=obj.account, profile_id=obj.pk) as profile:
+                clashes = _changed_meanwhile(form, profile)
+                if clashes:
+                    raise ValidationError(
+                        f"Someone else changed this profile's {' and '.join(clashes)} since "
+                        "this page was opened. Nothing was saved: open the page again to see "
+                        "the profile as it is now, then make your change again.",
+                        code="changed_meanwhile",
+                    )
+                profile_update(profile=profile, **changes)
+        except (Http404, ObjectDoesNotExist) as gone:
+            raise _ProfileGone from gone
         _adopt(obj, profile)
 
     def save_related(

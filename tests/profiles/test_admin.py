@@ -17,7 +17,9 @@ from accounts.models import Account
 from profiles.models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, Profile
 from profiles.services import (
     LIMIT_MESSAGE,
+    profile_change_locked,
     profile_create,
+    profile_delete,
 )
 from profiles.unlock import WrongPin, profile_unlock
 from tests.conftest import token_client
@@ -409,3 +411,42 @@ def test_a_change_in_admin_to_another_field_than_the_households_is_saved(staff):
     assert response.status_code == 302
     profile.refresh_from_db()
     assert (profile.maturity_limit, profile.check_pin("1357")) == (13, True)
+
+
+def _household_deletes(profile_id: int, started: threading.Event, blocked: threading.Event):
+    """Delete the profile as the API does, held uncommitted until someone waits on it."""
+    try:
+        with transaction.atomic():
+            profile = Profile.objects.get(pk=profile_id)
+            with profile_change_locked(account=profile.account, profile_id=profile_id) as locked:
+                profile_delete(profile=locked)
+            started.set()
+            hold_until_waited_on(blocked)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rename_in_admin_of_a_profile_deleted_meanwhile_says_so_not_a_500(staff):
+    # given: the page open, and the household deleting the profile while staff save
+    profile = profile_create(account=AccountFactory(), name="Teen")
+    data = form_data(staff.get(change_url(profile)))
+    started, blocked = threading.Event(), threading.Event()
+    household = threading.Thread(target=_household_deletes, args=(profile.pk, started, blocked))
+    household.start()
+
+    # when: the save reads the profile before the deletion commits
+    try:
+        assert started.wait(30)
+        response = staff.post(change_url(profile), {**data, "name": "Renamed"}, follow=True)
+    finally:
+        household.join()
+
+    # then: the admin's own answer for an object that is gone
+    assert blocked.is_set(), "the save never waited on the deletion"
+    assert response.redirect_chain[-1] == (reverse("admin:index"), 302)
+    assert [str(message) for message in response.context["messages"]] == [
+        f"profile with ID “{profile.pk}” doesn\N{RIGHT SINGLE QUOTATION MARK}t exist. "
+        "Perhaps it was deleted?"
+    ]
+    assert not Profile.objects.filter(pk=profile.pk).exists()
