@@ -256,7 +256,8 @@ class ProfileUnlockApi(NoQueryOnWrites, APIView):
         "POST": {
             403: "Wrong PIN (`wrong_pin`).",
             429: "Too many wrong PINs for this profile: see `retry_after_seconds`.",
-            503: "`pin_checks_unavailable`: wrong PINs cannot be counted now; try again.",
+            503: "`pin_checks_unavailable`: wrong PINs cannot be counted now; try again "
+            "after `Retry-After` seconds.",
         }
     }
 

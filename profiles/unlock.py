@@ -68,6 +68,11 @@ class WrongPin(exceptions.PermissionDenied):
     default_detail = "Wrong PIN."
 
 
+#: How long a client waits before trying a PIN again while the cache is down (``Retry-After``):
+#: a Redis that restarts is back in seconds, and a call to one that is down fails in 2.
+PIN_CHECKS_RETRY_SECONDS = 10
+
+
 class PinChecksUnavailable(exceptions.APIException):
     """The cache that counts wrong PINs is unreachable: no PIN is checked uncounted.
 
@@ -78,6 +83,7 @@ class PinChecksUnavailable(exceptions.APIException):
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "pin_checks_unavailable"
+    wait = PIN_CHECKS_RETRY_SECONDS  # DRF's handler answers it as Retry-After
     default_detail = "PIN checks are unavailable for a moment; try again shortly."
 
 

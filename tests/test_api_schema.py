@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.exceptions import APIException
 from rest_framework.views import APIView
 
 from recommendations.models import SignalKind
@@ -459,3 +460,39 @@ def test_the_row_ranker_is_documented_with_its_values_as_the_title_ranker_is(sch
         return schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["enum"] if ref else []
 
     assert values(page["row_ranker"]) == values(page["ranker"]) == ["prior", "learned"]
+
+
+def _subclasses(cls: type) -> Iterator[type]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def test_every_503_the_api_raises_says_when_to_try_again():
+    # Every view module is imported by the URLs, so every error the API raises is known.
+    import config.urls  # noqa: F401
+
+    unavailable = {
+        error.__name__: getattr(error, "wait", None)
+        for error in _subclasses(APIException)
+        if error.status_code == 503
+    }
+
+    assert set(unavailable) >= {"PinChecksUnavailable", "ModelUnavailable"}
+    assert {name for name, wait in unavailable.items() if not wait} == set()
+
+
+def test_every_503_and_429_documents_its_retry_after_header(schema):
+    answered = [
+        (method, path, code, response)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        for code, response in operation.get("responses", {}).items()
+        if code in ("429", "503")
+    ]
+
+    assert {code for _, _, code, _ in answered} == {"429", "503"}
+    for method, path, code, response in answered:
+        header = response.get("headers", {}).get("Retry-After")
+        assert header, (method, path, code)
+        assert header["schema"] == {"type": "integer"}

@@ -15,7 +15,8 @@ wrong PIN) it names in ``schema_errors``, by method, and that wins over the
 rules. Responses a view declares itself
 (``@extend_schema(responses=...)``) are kept as declared. The operations on a
 profile's data (its homepage, signals, ...) also get the unlock header they
-read, documented once here rather than on each of them.
+read, documented once here rather than on each of them, and a 429 or 503 the
+`Retry-After` header it carries.
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ UNLOCK_PARAMETER = OpenApiParameter(
     description="A PIN-protected profile's unlock token, from its unlock endpoint.",
 )
 
+
+#: The answers that say when to try again: every throttle's 429, and every 503 the API
+#: raises (``wait`` on its exception, which DRF's handler writes as the header).
+RETRY_AFTER_CODES = ("429", "503")
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "integer"},
+}
 
 #: A title's id, in every body that names titles.
 TITLE_ID_HELP = "Title id: its details at /api/v1/titles/{title_id}/; `title` on signals."
@@ -174,6 +183,10 @@ class AutoSchema(SpectacularAutoSchema):
                     str(code),
                     direction=direction,
                 )
+        for code in RETRY_AFTER_CODES:
+            if code in responses:
+                headers = {**responses[code].get("headers", {}), "Retry-After": RETRY_AFTER}
+                responses[code] = {**responses[code], "headers": headers}
         return responses
 
     def _error_responses(self) -> list[tuple[int, str]]:

@@ -23,9 +23,17 @@ MAX_RESULTS = 200
 SOURCE_NAMES = tuple(source.name.lower() for source in ALL_SOURCES)
 
 
+#: How long a client waits before asking again when no model serves it (``Retry-After``).
+#: Training one takes minutes, and a trained one is served within
+#: ``MODEL_VERSION_CHECK_SECONDS``: a minute spares the server a TV's tight loop and keeps
+#: the wait after the first training short.
+MODEL_RETRY_SECONDS = 60
+
+
 class ModelUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "model_unavailable"
+    wait = MODEL_RETRY_SECONDS  # DRF's handler answers it as Retry-After
     default_detail = "No recommendation model has been trained yet."
 
 

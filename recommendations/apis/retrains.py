@@ -95,9 +95,15 @@ class RetrainConflict(exceptions.APIException):
     default_detail = "A retrain of this cluster is already queued or running."
 
 
+#: How long staff wait before asking for the retrain again after the broker refused it
+#: (``Retry-After``): a broker that restarts is back within seconds to a minute.
+BROKER_RETRY_SECONDS = 30
+
+
 class RetrainNotQueuedError(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "retrain_not_queued"
+    wait = BROKER_RETRY_SECONDS  # DRF's handler answers it as Retry-After
     default_detail = "The broker refused the retrain; its run is marked failed."
 
 

@@ -10,7 +10,13 @@ from django.core.cache import caches
 from rest_framework.exceptions import Throttled
 
 from profiles.services import profile_create
-from profiles.unlock import UNLOCK_HEADER, PinFailureThrottle, WrongPin, profile_unlock
+from profiles.unlock import (
+    PIN_CHECKS_RETRY_SECONDS,
+    UNLOCK_HEADER,
+    PinFailureThrottle,
+    WrongPin,
+    profile_unlock,
+)
 from tests.conftest import token_client
 from tests.factories import AccountFactory, ProfileFactory
 
@@ -302,7 +308,8 @@ def test_with_the_cache_down_an_unlock_is_refused_as_unavailable_not_a_server_er
     response = unlock(api_client, locked, "4321")
 
     # then: no token (guesses that cannot be counted are not checked), and the client is
-    # told in the API's error shape that it may try again, not sent an HTML 500
+    # told in the API's error shape that it may try again, and when, not sent an HTML 500
     assert response.status_code == 503
     assert response.json()["code"] == "pin_checks_unavailable"
     assert "token" not in response.json()
+    assert response["Retry-After"] == str(PIN_CHECKS_RETRY_SECONDS)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from catalog.models import Episode, MaturityLevel
+from recommendations.apis.recommendations import MODEL_RETRY_SECONDS
 from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import PageLog, ProfileTitleState
 from recommendations.services.signals import signal_batch_record
@@ -761,6 +762,7 @@ def test_without_a_trained_model_the_homepage_is_a_503(household):
 
     assert response.status_code == 503
     assert response.json()["code"] == "model_unavailable"
+    assert response["Retry-After"] == str(MODEL_RETRY_SECONDS)
 
 
 def test_a_homepage_costs_three_round_trips(world, household, django_assert_num_queries, settings):

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import MaturityLevel
+from recommendations.apis.recommendations import MODEL_RETRY_SECONDS
 from recommendations.services.training import model_train
 from recommendations.serving.scoring import MATCH_SHOWN_MIN
 from tests.conftest import token_client
@@ -271,6 +272,7 @@ def test_without_any_trained_model_the_answer_is_a_503(viewer, client):
     response = client.get(url(viewer))
     assert response.status_code == 503
     assert "train_models" in response.json()["message"]
+    assert response["Retry-After"] == str(MODEL_RETRY_SECONDS)
 
 
 def test_a_region_without_its_own_model_is_served_by_the_global_one(world, viewer, client):

@@ -15,6 +15,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from recommendations.apis.retrains import BROKER_RETRY_SECONDS
 from recommendations.models import TrainingRun
 from recommendations.services import retraining
 from tests.factories import RegionFactory
@@ -46,6 +47,7 @@ def test_the_staff_api_answers_503_when_the_broker_refuses(
         content_type="application/json",
     )
     assert response.status_code == 503
+    assert response["Retry-After"] == str(BROKER_RETRY_SECONDS)
     assert TrainingRun.objects.get().status == TrainingRun.Status.FAILED
 
 
