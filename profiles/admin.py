@@ -120,6 +120,40 @@ def _changed_meanwhile(form: forms.ModelForm, profile: Profile) -> list[str]:
     return clashes
 
 
+@sensitive_variables("data", "changes")
+def _changes_save(
+    form: forms.ModelForm, profile: Profile, *, whose: str = "this profile"
+) -> Profile:
+    """Write what staff changed on ``form`` to the profile as it is, under the account's lock.
+
+    The lock is the one the API's changes take. The page's other values may be older
+    than a household's change since (a kids limit, a PIN), which writing them back
+    would undo; a field staff changed that was changed meanwhile too is refused.
+    Raises :class:`_ProfileGone` for a profile deleted since the admin read it.
+    """
+    data = form.cleaned_data
+    changes = {
+        name: value for name, value in _service_fields(data).items() if name in form.changed_data
+    }
+    if data.get("remove_pin"):
+        changes["pin"] = None
+    elif data.get("pin"):
+        changes["pin"] = data["pin"]
+    try:
+        with profile_change_locked(account=profile.account, profile_id=profile.pk) as fresh:
+            clashes = _changed_meanwhile(form, fresh)
+            if clashes:
+                raise ValidationError(
+                    f"Someone else changed the {' and '.join(clashes)} of {whose} since this "
+                    "page was opened. Nothing was saved: open the page again to see the "
+                    "profile as it is now, then make your change again.",
+                    code="changed_meanwhile",
+                )
+            return profile_update(profile=fresh, **changes)
+    except (Http404, ObjectDoesNotExist) as gone:
+        raise _ProfileGone from gone
+
+
 def _cap_kids_maturity(form: forms.ModelForm, data: dict[str, Any]) -> None:
     """Ticking "kids" without touching the limit caps it, as the services do.
 
@@ -173,7 +207,24 @@ class ServiceRefusalAdminMixin:
         return Refused
 
 
-class ProfileInlineForm(InstanceRelationsForm):
+class ValuesAsOpenedForm(forms.ModelForm):
+    """A form for a saved profile posts back the values it showed, beside the ones sent.
+
+    ``changed_data`` then names what staff changed on the page, rather than what
+    differs from the row as read when the form was posted, which a household's
+    change made meanwhile also differs from (see :func:`_changes_save`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            return
+        for name in _AS_OPENED:
+            if name in self.fields:
+                self.fields[name].show_hidden_initial = True
+
+
+class ProfileInlineForm(ValuesAsOpenedForm, InstanceRelationsForm):
     class Meta:
         model = Profile
         fields = ("name", "is_kids", "maturity_limit", "display_language", "preferred_languages")
@@ -184,7 +235,7 @@ class ProfileInlineForm(InstanceRelationsForm):
         return data
 
 
-class ProfileAdminForm(forms.ModelForm):
+class ProfileAdminForm(ValuesAsOpenedForm):
     pin = forms.CharField(
         label="New PIN",
         required=False,
@@ -211,19 +262,9 @@ class ProfileAdminForm(forms.ModelForm):
         )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """A change page posts back the values it showed, beside the ones staff submit.
-
-        ``changed_data`` then names what staff changed on the page, rather than
-        what differs from the row as read when the form was posted, which a
-        household's change made meanwhile also differs from.
-        """
         super().__init__(*args, **kwargs)
-        if self.instance.pk is None:
-            return
-        for name in _AS_OPENED:
-            if name in self.fields:
-                self.fields[name].show_hidden_initial = True
-        self.fields["pin_as_opened"].initial = _pin_stamp(self.instance)
+        if self.instance.pk is not None:
+            self.fields["pin_as_opened"].initial = _pin_stamp(self.instance)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -381,7 +422,7 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
         except _ProfileGone:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
 
-    @method_decorator(sensitive_variables("data", "changes"))
+    @method_decorator(sensitive_variables("data"))
     def save_model(
         self, request: HttpRequest, obj: Profile, form: ProfileAdminForm, change: bool
     ) -> None:
@@ -392,32 +433,7 @@ class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
             )
             _adopt(obj, profile)
             return
-        # Only what staff changed on the page, written to the row as it is under the
-        # account's lock (the one the API's changes take): the page's other values may be
-        # older than a household's change since, which writing them back would undo.
-        changes = {
-            name: value
-            for name, value in _service_fields(data).items()
-            if name in form.changed_data
-        }
-        if data.get("remove_pin"):
-            changes["pin"] = None
-        elif data.get("pin"):
-            changes["pin"] = data["pin"]
-        try:
-            with profile_change_locked(account=obj.account, profile_id=obj.pk) as profile:
-                clashes = _changed_meanwhile(form, profile)
-                if clashes:
-                    raise ValidationError(
-                        f"Someone else changed this profile's {' and '.join(clashes)} since "
-                        "this page was opened. Nothing was saved: open the page again to see "
-                        "the profile as it is now, then make your change again.",
-                        code="changed_meanwhile",
-                    )
-                profile_update(profile=profile, **changes)
-        except (Http404, ObjectDoesNotExist) as gone:
-            raise _ProfileGone from gone
-        _adopt(obj, profile)
+        _adopt(obj, _changes_save(form, obj))
 
     def save_related(
         self, request: HttpRequest, form: ProfileAdminForm, formsets: list, change: bool
@@ -463,7 +479,15 @@ class ProfileInlineFormSet(BaseInlineFormSet):
         return form.instance
 
     def save_existing(self, form: forms.ModelForm, obj: Profile, commit: bool = True) -> Profile:
-        return profile_update(profile=obj, **_service_fields(form.cleaned_data))
+        # Named as the page shows it: ``obj`` holds the name staff typed by now.
+        whose = f"the profile “{form.initial.get('name', obj.name)}”"
+        try:
+            return _changes_save(form, obj, whose=whose)
+        except _ProfileGone:
+            raise ValidationError(
+                f"T{whose[1:]} was deleted since this page was opened. Nothing was "
+                "saved: open the page again to see the account's profiles as they are now."
+            ) from None
 
     def delete_existing(self, obj: Profile, commit: bool = True) -> None:
         if commit:

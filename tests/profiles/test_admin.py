@@ -374,7 +374,7 @@ def test_a_field_changed_in_admin_and_meanwhile_by_the_household_is_refused(
     # then: the page again, saying what changed meanwhile; the household's value stands
     assert response.status_code == 200
     page = response.content.decode()
-    assert f"changed this profile&#x27;s {field} since this page was opened" in page
+    assert f"changed the {field} of this profile since this page was opened" in page
     assert Profile.objects.values("name", "is_kids", "maturity_limit").get(pk=profile.pk) == (
         before
     )
@@ -391,7 +391,7 @@ def test_a_new_pin_in_admin_is_refused_when_the_household_changed_the_pin_meanwh
 
     # then: refused; the household's PIN stands
     assert response.status_code == 200
-    assert "changed this profile&#x27;s PIN since this page was opened" in (
+    assert "changed the PIN of this profile since this page was opened" in (
         response.content.decode()
     )
     profile.refresh_from_db()
@@ -450,3 +450,66 @@ def test_a_rename_in_admin_of_a_profile_deleted_meanwhile_says_so_not_a_500(staf
         "Perhaps it was deleted?"
     ]
     assert not Profile.objects.filter(pk=profile.pk).exists()
+
+
+def test_a_rename_on_the_accounts_page_keeps_a_kids_limit_set_after_the_page_opened(staff):
+    # given: the household's page open in admin, and the household making the profile a
+    # kids profile meanwhile
+    account = AccountFactory()
+    profile = profile_create(account=account, name="Teen")
+    data = form_data(staff.get(account_url(account)))
+    guardian_patch(profile, {"is_kids": True})
+
+    # when: staff rename it in the profiles' inline
+    response = staff.post(account_url(account), {**data, "profiles-0-name": "Little one"})
+
+    # then
+    assert response.status_code == 302
+    profile.refresh_from_db()
+    assert (profile.name, profile.is_kids, profile.maturity_limit) == (
+        "Little one",
+        True,
+        KIDS_MATURITY_CAP,
+    )
+
+
+def test_a_row_changed_on_the_accounts_page_and_meanwhile_by_the_household_is_refused(staff):
+    account = AccountFactory()
+    profile = profile_create(account=account, name="Teen")
+    data = form_data(staff.get(account_url(account)))
+    guardian_patch(profile, {"maturity_limit": 13})
+
+    response = staff.post(account_url(account), {**data, "profiles-0-maturity_limit": "16"})
+
+    assert response.status_code == 200
+    assert "changed the maturity limit of the profile “Teen” since this page was opened" in (
+        response.content.decode()
+    )
+    profile.refresh_from_db()
+    assert profile.maturity_limit == 13
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_of_the_accounts_page_deleted_meanwhile_is_said_not_a_500(staff):
+    # given: the household's page open, and the household deleting a profile while staff save
+    account = AccountFactory()
+    profile = profile_create(account=account, name="Teen")
+    data = form_data(staff.get(account_url(account)))
+    started, blocked = threading.Event(), threading.Event()
+    household = threading.Thread(target=_household_deletes, args=(profile.pk, started, blocked))
+    household.start()
+
+    # when: staff rename it
+    try:
+        assert started.wait(30)
+        response = staff.post(account_url(account), {**data, "profiles-0-name": "Renamed"})
+    finally:
+        household.join()
+
+    # then: the page again, saying so
+    assert blocked.is_set(), "the save never waited on the deletion"
+    assert response.status_code == 200
+    assert "The profile “Teen” was deleted since this page was opened" in (
+        response.content.decode()
+    )
+    assert not account.profiles.exists()
