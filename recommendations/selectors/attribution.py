@@ -23,7 +23,10 @@ that showing is the one in the row the client says it played from, when the
 page showed the title there: the row ranker's engagement features count the play
 for that row (they read the client's ``row``), so its label must too. The session
 rule used to credit the first showing regardless, and a play from the third row
-was a play from the first in the labels, from the third in the features.
+was a play from the first in the labels, from the third in the features. A play
+that names no such row is credited to the first showing the client reported on
+screen (an ``impression`` naming the page, see below), else to the first: the
+viewer played the title it saw, not the copy at slot 15 of a row above.
 
 The join is done over a time window in bulk — pages and plays are each read
 with one range query (the BRIN indexes on their timestamps) and matched with
@@ -322,8 +325,37 @@ def page_impressions_attributed(
     played_at = np.full(n, np.nan)
     exact = np.zeros(n, dtype=bool)
     showings = _title_showings(page, items[:, 0])
+    seen = np.zeros(n, dtype=bool)
+    reported = np.zeros(n, dtype=bool)
+    row_seen = np.zeros(row_page.shape[0], dtype=bool)
+    page_reported = np.zeros(n_pages, dtype=bool)
 
     if n:
+        # What the clients reported on screen first: a play that names no row of a page that
+        # showed its title twice is credited to the showing the viewer saw (see _attribute).
+        reports = _exposure_reports(
+            since=since - skew,
+            until=horizon,
+            profile_ids=profile_ids,
+            page_ids=kept if wanted is not None else None,
+        )
+        _expose(
+            page_rows=page_rows,
+            page_of=page_of,
+            showings=showings,
+            page=page,
+            page_time=page_time,
+            page_profile=page_profile,
+            items=items,
+            row_offset=row_offset,
+            reports=reports,
+            window=window.total_seconds(),
+            skew=skew.total_seconds(),
+            seen=seen,
+            reported=reported,
+            row_seen=row_seen,
+            page_reported=page_reported,
+        )
         plays = Signal.objects.filter(
             kind=SignalKind.PLAY_START,
             occurred_at__gte=since - skew,
@@ -349,47 +381,25 @@ def page_impressions_attributed(
             play_rows=play_rows,
             window=window.total_seconds(),
             skew=skew.total_seconds(),
+            reported=reported,
             played=played,
             played_at=played_at,
             exact=exact,
         )
 
-    repeat = _repeats(showings, played)
+    repeat = _repeats(showings, played, reported)
     row_played = np.zeros(row_page.shape[0], dtype=bool)
-    seen = np.zeros(n, dtype=bool)
-    row_seen = np.zeros(row_page.shape[0], dtype=bool)
-    page_reported = np.zeros(n_pages, dtype=bool)
     if n:
-        row_played[row_offset[page[played]] + item_row[played]] = True
-        reports = _exposure_reports(
-            since=since - skew,
-            until=horizon,
-            profile_ids=profile_ids,
-            page_ids=kept if wanted is not None else None,
-        )
-        _expose(
-            page_rows=page_rows,
-            page_of=page_of,
-            showings=showings,
-            page=page,
-            page_time=page_time,
-            page_profile=page_profile,
-            items=items,
-            row_offset=row_offset,
-            reports=reports,
-            window=window.total_seconds(),
-            skew=skew.total_seconds(),
-            seen=seen,
-            row_seen=row_seen,
-            page_reported=page_reported,
-        )
         # A play naming the page is the client's word that its tile was on screen. A play
         # matched by the session rule is not: it may have started from search or a title
         # page, and the tile it is credited to may be one never reached. A play of a seen
-        # tile counts for the row it is credited to, as the row's label does.
+        # tile counts for the row it is credited to, as the row's label does; a play of a
+        # tile never seen is no play of its row either, even when the row was reached by
+        # other tiles (it came from elsewhere, as for the title ranker and the frame).
         seen |= played & exact
-        counted = played & seen
-        row_seen[row_offset[page[counted]] + item_row[counted]] = True
+        counted = played & (seen | ~page_reported[page])
+        row_played[row_offset[page[counted]] + item_row[counted]] = True
+        row_seen[row_offset[page[counted & seen]] + item_row[counted & seen]] = True
     # Only the kept pages are answered; the others only took the credit that was theirs.
     keep_page = np.array([r[0] in kept for r in page_rows], dtype=bool)
     new_page = (np.cumsum(keep_page) - 1).astype(np.int32)
@@ -493,11 +503,13 @@ def _expose(
     window: float,
     skew: float,
     seen: np.ndarray,
+    reported: np.ndarray,
     row_seen: np.ndarray,
     page_reported: np.ndarray,
 ) -> None:
-    """Label ``seen`` (per impression), ``row_seen`` (per row) and ``page_reported`` (per
-    page) in place from the clients' ``reports`` (see :func:`_exposure_reports`).
+    """Label ``seen`` (per impression), ``reported`` (per showing), ``row_seen`` (per row)
+    and ``page_reported`` (per page) in place from the clients' ``reports`` (see
+    :func:`_exposure_reports`).
 
     A report counts for the page it names when that is the same profile's and it is
     stamped at most ``skew`` before the page (a clock behind the server's) and ``window``
@@ -506,7 +518,8 @@ def _expose(
     every showing of it (one stands for them: attribution's ``repeat``), and the row it
     names, or, naming no row of the page, the row of the title's first showing; a rapid
     scroll-past marks its row only (the row was on screen; its tiles were seen only if
-    the client reported them).
+    the client reported them). ``reported`` marks the showing itself: the one in the row
+    the impression names, or, naming none that holds the title, the first.
     """
     row_ids: dict[int, dict[str, int]] = {}
     shown_page, shown_title, shown_row = [], [], []
@@ -544,6 +557,15 @@ def _expose(
     row_seen[row_offset[reported_page[named]] + reported_row[named]] = True
     first = showings.first()[group[~named & (group >= 0)]]
     row_seen[row_offset[page[first]] + items[first, 1]] = True
+    # The showing on screen: (group, row) of each impression against each showing's.
+    stride = int(items[:, 1].max()) + 1
+    showing_key = showings.group * stride + items[:, 1]
+    at_row = named & (group >= 0)
+    report_key = group[at_row] * stride + reported_row[at_row]
+    reported |= np.isin(showing_key, report_key)
+    elsewhere = (group >= 0) & ~named
+    elsewhere[np.flatnonzero(at_row)[~np.isin(report_key, showing_key)]] = True
+    reported[showings.first()[group[elsewhere]]] = True
 
 
 @dataclass(frozen=True)
@@ -608,16 +630,45 @@ def _title_showings(page: np.ndarray, title: np.ndarray) -> _Showings:
     )
 
 
-def _repeats(showings: _Showings, played: np.ndarray) -> np.ndarray:
+def _repeats(showings: _Showings, played: np.ndarray, reported: np.ndarray) -> np.ndarray:
     """Every showing of a (page, title) but the one that stands for it: the credited one
-    (attribution credits at most one a group), else the first."""
+    (attribution credits at most one a group), else the first the client reported on
+    screen, else the first. An unplayed title seen only in a later row is a miss there,
+    at the row and slot the viewer saw it, not at a first showing never on screen."""
     repeat = np.ones(played.shape[0], dtype=bool)
     group_played = np.zeros(showings.start.shape[0] - 1, dtype=bool)
     group_played[showings.group[played]] = True
-    first = showings.first()
-    repeat[first[~group_played]] = False
+    standing = showings.first().copy()
+    on_screen = showings.order[reported[showings.order]]  # grouped, display order within
+    groups, first_seen = np.unique(showings.group[on_screen], return_index=True)
+    standing[groups] = on_screen[first_seen]
+    repeat[standing[~group_played]] = False
     repeat[played] = False
     return repeat
+
+
+def _showing_for(
+    showing: list[int], *, row_id: str, rows: list, items: np.ndarray, reported: np.ndarray
+) -> int:
+    """Which of a (page, title)'s showings (display order) a play is credited to: the one
+    in the row the client played from (``row_id``), else the first the client reported on
+    screen, else the first.
+
+    The row ranker's engagement features count a play for the client's row, so its label
+    must too; a play that names no row (a client that sends no row, or no page at all)
+    came from where the viewer saw the title, which the client's impressions say.
+    Credited to the first showing regardless, a title seen in a "Because you watched" row
+    below the first screen, and held at slot 15 of Top Picks too, made Top Picks the
+    played row and the row it was seen in a miss.
+    """
+    if row_id:
+        for i in showing:
+            if rows[int(items[i, 1])][0] == row_id:
+                return i
+    for i in showing:
+        if reported[i]:
+            return i
+    return showing[0]
 
 
 def _named_pages(meta: list[tuple], play_rows: list[tuple]) -> dict[uuid.UUID, tuple[int, float]]:
@@ -650,12 +701,13 @@ def _attribute(
     play_rows: list[tuple],
     window: float,
     skew: float,
+    reported: np.ndarray,
     played: np.ndarray,
     played_at: np.ndarray,
     exact: np.ndarray,
 ) -> None:
     """Label ``played`` / ``played_at`` / ``exact`` in place, at most one showing of each
-    (page, title) (``showings``' groups)."""
+    (page, title) (``showings``' groups), the showing :func:`_showing_for` picks."""
     if not play_rows:
         return
     credited = np.zeros(showings.start.shape[0] - 1, dtype=bool)  # per (page, title)
@@ -692,9 +744,9 @@ def _attribute(
         candidates = by_page_title.get((p, r[1])) if p is not None else None
         if not candidates:
             continue
-        rows = page_rows[p][8]
-        matches = [i for i in candidates if r[4] and rows[int(items[i, 1])][0] == r[4]]
-        i = (matches or candidates)[0]
+        i = _showing_for(
+            candidates, row_id=r[4], rows=page_rows[p][8], items=items, reported=reported
+        )
         if not credited[showings.group[i]]:
             credited[showings.group[i]] = True
             played[i] = True
@@ -706,10 +758,11 @@ def _attribute(
     # 2. Session window: the latest page of (profile, title) at most `window` before. The
     # page is found among first showings; a title it shows twice (after the first screen)
     # is credited to its showing in the play's row when there is one (the row the row
-    # ranker's features count the play for, as rule 1 prefers it), else to its first, most
-    # prominent, one. Profiles and titles are packed into one key by their
-    # ranks among those read, never by their ids: ids are bigints, and packing the ids
-    # (``profile * 2**24 + title``) made a title id past 2**24 another profile's title.
+    # ranker's features count the play for, as rule 1 prefers it), else to the first the
+    # client reported on screen, else to its first, most prominent, one. Profiles and
+    # titles are packed into one key by their ranks among those read, never by their ids:
+    # ids are bigints, and packing the ids (``profile * 2**24 + title``) made a title id
+    # past 2**24 another profile's title.
     play_profile = np.array([play_rows[k][0] for k in remaining], dtype=np.int64)
     play_title = np.array([play_rows[k][1] for k in remaining], dtype=np.int64)
     play_time = np.array([play_rows[k][2].timestamp() for k in remaining], dtype=np.float64)
@@ -740,13 +793,14 @@ def _attribute(
         g = showings.group[i]
         if rank[i] != at[j] or play_time[j] - item_time[i] > window or credited[g]:
             continue
-        named_row = play_rows[remaining[j]][4]
-        if named_row and showings.start[g + 1] - showings.start[g] > 1:
-            rows = page_rows[int(page[i])][8]
-            for shown in showings.of(i).tolist():
-                if rows[int(items[shown, 1])][0] == named_row:
-                    i = shown
-                    break
+        if showings.start[g + 1] - showings.start[g] > 1:
+            i = _showing_for(
+                showings.of(i).tolist(),
+                row_id=play_rows[remaining[j]][4],
+                rows=page_rows[int(page[i])][8],
+                items=items,
+                reported=reported,
+            )
         credited[g] = True
         played[i] = True
         played_at[i] = play_time[j]

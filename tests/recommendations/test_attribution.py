@@ -455,28 +455,83 @@ def test_a_play_matched_by_session_to_a_tile_reported_on_screen_is_a_play():
     )
 
 
-def test_a_play_matched_by_session_to_a_title_seen_in_another_row_keeps_its_row():
+@pytest.mark.parametrize("names_page", [False, True], ids=["session", "exact"])
+def test_a_title_seen_in_one_of_its_rows_is_credited_there_when_the_play_names_no_row(
+    names_page,
+):
     # given a page showing one title in its first and third rows, of which the client
-    # reports the third row's showing on screen, and a later play of it naming no page
+    # reports only the third row's showing on screen, and a later play of it naming no row
+    # (a client that sends no page id, or one that sends the page but not the row)
     profile = ProfileFactory()
     twice, other = TitleFactory(), TitleFactory()
     rows = ["top_picks", "genre:1", "genre:2"]
     items = [
-        [twice.pk, 0, 0, None, 1.0],
+        [twice.pk, 0, 5, None, 1.0],
         [other.pk, 1, 0, None, 1.0],
-        [twice.pk, 2, 0, None, 1.0],
+        [twice.pk, 2, 1, None, 1.0],
     ]
     page = page_log(profile, AT, rows, items)
     shown(profile, twice.pk, AT + dt.timedelta(seconds=2), page_id=page.pk, row="genre:2")
-    play(profile, twice, AT + dt.timedelta(minutes=5))
+    play(profile, twice, AT + dt.timedelta(minutes=5), page_id=page.pk if names_page else None)
 
     # when the page is labelled
     labelled = read()
 
-    # then the seen title is a play, and the row the session rule credits it to (its first
-    # showing's) is a played sample beside the row it was seen in, as for any seen title
+    # then the play is the showing the viewer saw: the third row is the played sample, at its
+    # row and slot, and the first row, which the client never reported, is no sample at all
+    # (credited to the first showing, the unseen row was a play and the seen one a miss)
     exposed = labelled.exposed() & ~labelled.repeat
     assert labelled.title_id[exposed].tolist() == [twice.pk]
     assert labelled.played[exposed].tolist() == [True]
-    assert labelled.row_index[labelled.row_exposed()].tolist() == [0, 2]
-    assert labelled.row_played[labelled.row_exposed()].tolist() == [True, False]
+    assert labelled.row[exposed].tolist() == [2]
+    assert labelled.position[exposed].tolist() == [1]
+    assert labelled.row_index[labelled.row_exposed()].tolist() == [2]
+    assert labelled.row_played[labelled.row_exposed()].tolist() == [True]
+
+
+def test_a_title_seen_in_one_of_its_rows_and_not_played_is_a_miss_where_it_was_seen():
+    # given the same page, seen in its third row only, and no play
+    profile = ProfileFactory()
+    twice, other = TitleFactory(), TitleFactory()
+    items = [
+        [twice.pk, 0, 5, None, 1.0],
+        [other.pk, 1, 0, None, 1.0],
+        [twice.pk, 2, 1, None, 1.0],
+    ]
+    page = page_log(profile, AT, ["top_picks", "genre:1", "genre:2"], items)
+    shown(profile, twice.pk, AT + dt.timedelta(seconds=2), page_id=page.pk, row="genre:2")
+
+    # when the page is labelled, then the title ranker's miss is at the row and slot it was
+    # seen at, not at the first showing's, which was never on screen
+    labelled = read()
+    exposed = labelled.exposed() & ~labelled.repeat
+    assert labelled.title_id[exposed].tolist() == [twice.pk]
+    assert labelled.row[exposed].tolist() == [2]
+    assert labelled.position[exposed].tolist() == [1]
+
+
+def test_a_row_seen_is_not_played_by_a_play_of_its_tile_never_on_screen():
+    # given a page whose client reports the first row's first tile on screen only, and a
+    # later play, naming no page, of the first row's second tile, never reported (the
+    # viewer found it by search: the session rule credits the page, which did show it)
+    profile = ProfileFactory()
+    page, variants = three_rows(profile)
+    shown(
+        profile,
+        variants[0][0].title_id,
+        AT + dt.timedelta(seconds=2),
+        page_id=page.pk,
+        row="top_picks",
+    )
+    play(profile, variants[0][1].title, AT + dt.timedelta(minutes=5))
+
+    # when the page is labelled
+    labelled = read()
+
+    # then the first row, which the viewer reached, is a row ranker miss: the play is no
+    # sample of the title ranker nor of the artwork policy, and no more of the row's label
+    assert labelled.row_index[labelled.row_exposed()].tolist() == [0]
+    assert labelled.row_played[labelled.row_exposed()].tolist() == [False]
+    exposed = labelled.exposed() & ~labelled.repeat
+    assert labelled.title_id[exposed].tolist() == [variants[0][0].title_id]
+    assert not labelled.played[exposed].any()
