@@ -141,7 +141,8 @@ class AttributedImpressions:
     ``repeat`` marks the other showings of a title its page shows more than once
     (rows after the first screen may repeat one): one showing stands for the
     (page, title), the played one (attribution credits at most one: the showing in
-    the play's row when the page showed the title there), else the first. The page
+    the play's row when the page showed the title there, else the first reported on
+    screen, else the first), else the first reported on screen, else the first. The page
     had one artwork draw and one outcome for the title, so the title ranker and the
     artwork bandit learn one example from it, not a play and a miss (or two misses)
     of the same draw; the row ranker still sees every row that held it, and the
