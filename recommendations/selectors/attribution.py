@@ -13,8 +13,14 @@ A play start is credited to the page that showed its title:
   valid one is final (the play is credited to no other page, even when the
   named page did not show the title);
 - otherwise to the **latest page** of the same profile that showed the title
-  at most the session window before the play: to the showing in the play's
-  ``row`` when that page showed the title there, else to the first showing.
+  at most the session window before the play and on which the viewer could have
+  seen it by then (its client reported the title on screen before the play, or
+  had reported no tile of the page by then), else to the latest that showed it:
+  to the showing in the play's ``row`` when that page showed the title there,
+  else to the first showing. A page that showed the title below what its viewer
+  reached, after one on which the viewer saw it, used to take the play: there the
+  play was no sample (its tile never seen), and the page that led to it kept a
+  miss.
 
 A page that shows a title twice (rows after the first screen may repeat one)
 had one outcome for it, so each (page, title) is credited at most once, at one
@@ -214,27 +220,83 @@ def _rank_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _pages_to_load(
-    meta: list[tuple], *, until: dt.datetime, page_ids: set[uuid.UUID] | None, window: float
+    meta: list[tuple],
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+    page_ids: set[uuid.UUID] | None,
+    window: float,
+    session_profiles: set[int],
 ) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
     """The kept pages, and the other pages their plays must be matched against.
 
     ``meta`` is (id, profile, generated_at) of the pages of ``[since, until + window)``
-    in time order. A play credited by session goes to the *latest* page that showed
-    its title, so a kept page's label depends on the profile's pages up to a window
+    in time order, after the pages of the window before ``since`` that may take a kept
+    page's credit (see :func:`_early_pages`). A play credited by session goes to the
+    *latest* page that showed its title and on which the viewer saw it (else the latest
+    that showed it), so a kept page's label depends on the profile's pages up to a window
     after it (kept or not: a page just after ``until`` takes the credit from the one
-    before it). Pages before a kept page never do, so none earlier is read.
+    before it) and, for the profiles of ``session_profiles`` (those with plays the
+    session rule matches), up to a window before it (one on which the title was seen
+    takes it from a later one on which it was not).
     """
     kept: set[uuid.UUID] = set()
     context: set[uuid.UUID] = set()
     last_kept: dict[int, float] = {}
     for page_id, profile_id, generated_at in meta:
         moment = generated_at.timestamp()
-        if generated_at < until and (page_ids is None or page_id in page_ids):
+        if since <= generated_at < until and (page_ids is None or page_id in page_ids):
             kept.add(page_id)
             last_kept[profile_id] = moment
         elif moment - last_kept.get(profile_id, -np.inf) <= window:
             context.add(page_id)
+    next_kept: dict[int, float] = {}
+    for page_id, profile_id, generated_at in reversed(meta):
+        moment = generated_at.timestamp()
+        if page_id in kept:
+            next_kept[profile_id] = moment
+        elif (
+            profile_id in session_profiles and next_kept.get(profile_id, np.inf) - moment <= window
+        ):
+            context.add(page_id)
     return kept, context
+
+
+def _session_plays(
+    play_rows: list[tuple], named: dict[uuid.UUID, tuple[int, float]], skew: float
+) -> list[int]:
+    """Indices of the plays that the session rule matches (:func:`_attribute`'s rule 2): those
+    naming no page, another profile's, one later than the skew after them, or an unknown one."""
+    remaining = []
+    for k, r in enumerate(play_rows):
+        found = named.get(r[3]) if r[3] is not None else None
+        if found is None or found[0] != r[0] or found[1] - r[2].timestamp() > skew:
+            remaining.append(k)
+    return remaining
+
+
+def _early_pages(
+    *,
+    since: dt.datetime,
+    window: dt.timedelta,
+    play_rows: list[tuple],
+    session: list[int],
+    columns: tuple[str, ...],
+) -> list[tuple]:
+    """The pages of the window before ``since`` of the profiles whose plays of the first
+    window of the range the session rule matches: such a play goes to an earlier page on
+    which the viewer saw its title rather than to a later one on which it did not, so
+    those pages decide whether a page of the range keeps it. One query, only when there
+    are such plays, and only of their profiles (a client that names its pages has none).
+    """
+    end = since + window
+    profiles = sorted({play_rows[k][0] for k in session if play_rows[k][2] < end})
+    if not profiles:
+        return []
+    pages = PageLog.objects.filter(
+        AnyOf(F("profile_id"), profiles), generated_at__gte=since - window, generated_at__lt=since
+    )
+    return list(pages.order_by("generated_at", "id").values_list(*columns))
 
 
 def page_impressions_attributed(
@@ -252,11 +314,14 @@ def page_impressions_attributed(
     read in: plays are read from :func:`named_page_skew` before ``since`` (a play may
     name a page generated that long after it) up to ``until + window``, and matched
     against every page that could take their credit (the profile's pages up to a
-    window after a kept page, and any page a play names), not only the kept ones; so
+    window after a kept page, up to a window before it for the profiles of plays the
+    session rule matches, and any page a play names), not only the kept ones; so
     consecutive ranges (the artwork policy's incremental updates) never credit one
-    play twice. A fixed handful of queries whatever the volume: the range once (a sample: its ids,
-    then its pages by id), the plays, the pages plays name outside the range, and what the
-    clients reported on screen (:func:`_exposure_reports`).
+    play twice. A fixed handful of queries whatever the volume: the range once (a
+    sample: its ids, then its pages by id), the plays, the pages plays name outside
+    the range, the window before it (:func:`_early_pages`, only with session-matched
+    plays), and what the clients reported on screen (:func:`_exposure_reports`, a
+    second time for those earlier pages).
     """
     window = window or attribution_window()
     skew = named_page_skew()
@@ -286,8 +351,33 @@ def page_impressions_attributed(
         meta = [row[:3] for row in read]
     else:
         meta = list(ordered.values_list("id", "profile_id", "generated_at"))
+    play_rows: list[tuple] = []
+    if meta:
+        plays = Signal.objects.filter(
+            kind=SignalKind.PLAY_START,
+            occurred_at__gte=since - skew,
+            occurred_at__lt=horizon,
+            title__isnull=False,
+        )
+        if profile_ids is not None:
+            plays = plays.filter(AnyOf(F("profile_id"), profile_ids))
+        play_rows = list(
+            plays.order_by("occurred_at").values_list(
+                "profile_id", "title_id", "occurred_at", "page_id", "row"
+            )
+        )
+    named = _named_pages(meta, play_rows)
+    session = _session_plays(play_rows, named, skew.total_seconds())
+    early = _early_pages(
+        since=since, window=window, play_rows=play_rows, session=session, columns=columns
+    )
     kept, context = _pages_to_load(
-        meta, until=until, page_ids=wanted, window=window.total_seconds()
+        [row[:3] for row in early] + meta,
+        since=since,
+        until=until,
+        page_ids=wanted,
+        window=window.total_seconds(),
+        session_profiles={play_rows[k][0] for k in session},
     )
     load = kept | context
     if wanted is not None:
@@ -295,7 +385,7 @@ def page_impressions_attributed(
         if connection.vendor == "postgresql":  # elsewhere the range is read and filtered below
             sample = ordered.filter(AnyOf(F("pk"), [str(p) for p in load], db_type="uuid"))
         read = list(sample.values_list(*columns))
-    page_rows = [row for row in read if row[0] in load]
+    page_rows = [row for row in early + read if row[0] in load]
 
     n_pages = len(page_rows)
     page_of = {row[0]: p for p, row in enumerate(page_rows)}
@@ -328,6 +418,8 @@ def page_impressions_attributed(
     showings = _title_showings(page, items[:, 0])
     seen = np.zeros(n, dtype=bool)
     reported = np.zeros(n, dtype=bool)
+    seen_at = np.full(showings.start.shape[0] - 1, np.inf)  # per (page, title): first report
+    first_report = np.full(n_pages, np.inf)  # per page: its first impression reported
     row_seen = np.zeros(row_page.shape[0], dtype=bool)
     page_reported = np.zeros(n_pages, dtype=bool)
 
@@ -338,8 +430,16 @@ def page_impressions_attributed(
             since=since - skew,
             until=horizon,
             profile_ids=profile_ids,
-            page_ids=kept if wanted is not None else None,
+            page_ids=load if wanted is not None else None,
         )
+        early_read = {row[0] for row in early} & load
+        if early_read:  # what was reported of them before the range's reports begin
+            reports += _exposure_reports(
+                since=since - window - skew,
+                until=since - skew,
+                profile_ids=sorted({row[1] for row in early if row[0] in early_read}),
+                page_ids=early_read,
+            )
         _expose(
             page_rows=page_rows,
             page_of=page_of,
@@ -353,28 +453,17 @@ def page_impressions_attributed(
             window=window.total_seconds(),
             skew=skew.total_seconds(),
             seen=seen,
+            seen_at=seen_at,
+            first_report=first_report,
             reported=reported,
             row_seen=row_seen,
             page_reported=page_reported,
-        )
-        plays = Signal.objects.filter(
-            kind=SignalKind.PLAY_START,
-            occurred_at__gte=since - skew,
-            occurred_at__lt=horizon,
-            title__isnull=False,
-        )
-        if profile_ids is not None:
-            plays = plays.filter(AnyOf(F("profile_id"), profile_ids))
-        play_rows = list(
-            plays.order_by("occurred_at").values_list(
-                "profile_id", "title_id", "occurred_at", "page_id", "row"
-            )
         )
         _attribute(
             page_rows=page_rows,
             page_of=page_of,
             showings=showings,
-            named=_named_pages(meta, play_rows),
+            named=named,
             page=page,
             page_time=page_time,
             page_profile=page_profile,
@@ -383,6 +472,8 @@ def page_impressions_attributed(
             window=window.total_seconds(),
             skew=skew.total_seconds(),
             reported=reported,
+            seen_at=seen_at,
+            first_report=first_report,
             played=played,
             played_at=played_at,
             exact=exact,
@@ -504,12 +595,16 @@ def _expose(
     window: float,
     skew: float,
     seen: np.ndarray,
+    seen_at: np.ndarray,
+    first_report: np.ndarray,
     reported: np.ndarray,
     row_seen: np.ndarray,
     page_reported: np.ndarray,
 ) -> None:
-    """Label ``seen`` (per impression), ``reported`` (per showing), ``row_seen`` (per row)
-    and ``page_reported`` (per page) in place from the clients' ``reports`` (see
+    """Label ``seen`` (per impression), ``seen_at`` (per (page, title): the stamp of its
+    first report), ``first_report`` (per page: the stamp of its first tile reported),
+    ``reported`` (per showing), ``row_seen`` (per row) and
+    ``page_reported`` (per page) in place from the clients' ``reports`` (see
     :func:`_exposure_reports`).
 
     A report counts for the page it names when that is the same profile's and it is
@@ -523,7 +618,7 @@ def _expose(
     the impression names, or, naming none that holds the title, the first.
     """
     row_ids: dict[int, dict[str, int]] = {}
-    shown_page, shown_title, shown_row = [], [], []
+    shown_page, shown_title, shown_row, shown_at = [], [], [], []
     for kind, profile_id, title_id, occurred_at, page_id, row_id in reports:
         p = page_of.get(page_id)
         if p is None or int(page_profile[p]) != profile_id:
@@ -541,9 +636,11 @@ def _expose(
             if title_id is None:
                 continue
             page_reported[p] = True
+            first_report[p] = min(first_report[p], occurred_at)
             shown_page.append(p)
             shown_title.append(title_id)
             shown_row.append(r)
+            shown_at.append(occurred_at)
         elif r >= 0:
             row_seen[row_offset[p] + r] = True
     if not shown_page:
@@ -554,6 +651,7 @@ def _expose(
     group_seen = np.zeros(showings.start.shape[0] - 1, dtype=bool)
     group_seen[group[group >= 0]] = True
     seen |= group_seen[showings.group]
+    np.minimum.at(seen_at, group[group >= 0], np.array(shown_at, dtype=np.float64)[group >= 0])
     named = reported_row >= 0
     row_seen[row_offset[reported_page[named]] + reported_row[named]] = True
     first = showings.first()[group[~named & (group >= 0)]]
@@ -703,6 +801,8 @@ def _attribute(
     window: float,
     skew: float,
     reported: np.ndarray,
+    seen_at: np.ndarray,
+    first_report: np.ndarray,
     played: np.ndarray,
     played_at: np.ndarray,
     exact: np.ndarray,
@@ -790,6 +890,22 @@ def _attribute(
             f -= 1
         if f < 0:
             continue
+        # The latest page on which the viewer could have seen the title before playing it:
+        # its client reported it on screen by then, or had reported nothing of the page (a
+        # client that does not report). A later page that showed it below what the viewer
+        # reached did not lead to the play. Only reports stamped before the play count, so
+        # that the choice never waits on reports a later read may hold.
+        k = f
+        while (
+            k >= 0
+            and rank[order[k]] == at[j]
+            and play_time[j] - item_time[order[k]] <= window
+            and seen_at[showings.group[order[k]]] > play_time[j]
+            and first_report[page[order[k]]] <= play_time[j]
+        ):
+            k -= 1
+        if k >= 0 and rank[order[k]] == at[j] and play_time[j] - item_time[order[k]] <= window:
+            f = k
         i = int(order[f])
         g = showings.group[i]
         if rank[i] != at[j] or play_time[j] - item_time[i] > window or credited[g]:

@@ -7,6 +7,7 @@ position, variant, propensity), so each test states exactly what was shown where
 import datetime as dt
 import uuid
 
+import numpy as np
 import pytest
 
 from recommendations.models import PageLog, SignalKind
@@ -535,3 +536,112 @@ def test_a_row_seen_is_not_played_by_a_play_of_its_tile_never_on_screen():
     exposed = labelled.exposed() & ~labelled.repeat
     assert labelled.title_id[exposed].tolist() == [variants[0][0].title_id]
     assert not labelled.played[exposed].any()
+
+
+def seen_on_one_page_shown_unseen_on_the_next(profile):
+    """A page whose client reports a title on screen, then, two minutes later, another page
+    that shows it again below what its client reports, and a play of it naming no page
+    (found by search, or a client that sends no page id): (title, first page, second)."""
+    title, other = TitleFactory(), TitleFactory()
+    first = page_log(
+        profile, AT, ["top_picks"], [[title.pk, 0, 0, None, 1.0], [other.pk, 0, 1, None, 1.0]]
+    )
+    second = page_log(
+        profile,
+        AT + dt.timedelta(minutes=2),
+        ["top_picks", "genre:1"],
+        [[other.pk, 0, 0, None, 1.0], [title.pk, 1, 7, None, 1.0]],
+    )
+    shown(profile, title.pk, AT + dt.timedelta(seconds=5), page_id=first.pk, row="top_picks")
+    shown(
+        profile,
+        other.pk,
+        AT + dt.timedelta(minutes=2, seconds=5),
+        page_id=second.pk,
+        row="top_picks",
+    )
+    play(profile, title, AT + dt.timedelta(minutes=4))
+    return title, first, second
+
+
+def test_a_play_goes_to_the_page_the_title_was_seen_on_not_a_later_one_it_was_never_seen_on():
+    # given a title seen on one page and shown, never on screen, on the next, then played
+    profile = ProfileFactory()
+    title, first, _ = seen_on_one_page_shown_unseen_on_the_next(profile)
+
+    # when the pages are labelled
+    labelled = read()
+
+    # then the page the viewer saw it on has the play (credited to the later page, the play
+    # was no sample there, its tile never seen, and the seen tile was a miss: the play was
+    # lost to every learner and the page that led to it taught the opposite)
+    exposed = labelled.exposed() & ~labelled.repeat
+    seen = [
+        (labelled.page_ids[labelled.page[i]], bool(labelled.played[i]))
+        for i in np.flatnonzero(exposed & (labelled.title_id == title.pk)).tolist()
+    ]
+    assert seen == [(first.pk, True)]
+    assert [labelled.page_ids[p] for p in labelled.page[labelled.played]] == [first.pk]
+
+
+def test_a_play_goes_to_the_page_it_was_seen_on_whichever_range_or_sample_reads_it():
+    # given the same two pages and play
+    profile = ProfileFactory()
+    title, first, second = seen_on_one_page_shown_unseen_on_the_next(profile)
+    cut = AT + dt.timedelta(minutes=1)
+
+    # when the pages are read in two consecutive ranges (the artwork policy's incremental
+    # updates), and the later page alone as a sample (the rankers' training)
+    before = page_impressions_attributed(since=AT - dt.timedelta(hours=1), until=cut)
+    after = page_impressions_attributed(since=cut, until=AT + dt.timedelta(hours=1))
+    sample = page_impressions_attributed(
+        since=AT - dt.timedelta(hours=1),
+        until=AT + dt.timedelta(hours=1),
+        profile_ids=[profile.pk],
+        page_ids=[second.pk],
+    )
+
+    # then the play is credited once, to the first page, by every read
+    assert before.page_ids == [first.pk]
+    assert before.played[before.title_id == title.pk].tolist() == [True]
+    assert after.page_ids == sample.page_ids == [second.pk]
+    assert not after.played.any()
+    assert not sample.played.any()
+
+
+@pytest.mark.parametrize(
+    ("first_seen_after", "second_reports"),
+    [
+        pytest.param(5, True, id="seen-only-after-the-play"),
+        pytest.param(0, False, id="later-client-reports-nothing"),
+    ],
+)
+def test_a_play_stays_with_the_latest_page_when_no_earlier_one_was_seen_first(
+    first_seen_after, second_reports
+):
+    # given a title on a page and again on one two minutes later, and a play of it naming
+    # no page four minutes in; either the first page's client reports another tile at
+    # once and the title on screen only after the play, or the later page's client reports
+    # nothing at all
+    profile = ProfileFactory()
+    title, other = TitleFactory(), TitleFactory()
+    first = page_log(
+        profile, AT, ["top_picks"], [[other.pk, 0, 0, None, 1.0], [title.pk, 0, 1, None, 1.0]]
+    )
+    shown(profile, other.pk, AT + dt.timedelta(seconds=5), page_id=first.pk)
+    second = page_log(
+        profile,
+        AT + dt.timedelta(minutes=2),
+        ["top_picks", "genre:1"],
+        [[other.pk, 0, 0, None, 1.0], [title.pk, 1, 7, None, 1.0]],
+    )
+    seen_at = AT + dt.timedelta(seconds=5, minutes=first_seen_after)
+    shown(profile, title.pk, seen_at, page_id=first.pk, row="top_picks")
+    if second_reports:
+        shown(profile, other.pk, AT + dt.timedelta(minutes=2, seconds=5), page_id=second.pk)
+    play(profile, title, AT + dt.timedelta(minutes=4))
+
+    # when the pages are labelled, then the later page has the play, as the latest page
+    # the viewer could have played it from (nothing said otherwise before the play)
+    labelled = read()
+    assert [labelled.page_ids[p] for p in labelled.page[labelled.played]] == [second.pk]
