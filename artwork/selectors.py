@@ -80,7 +80,7 @@ def artwork_impressions(
     A frame the client did not report on screen is no impression of it (attribution's
     ``exposed``: a tile below the rows the viewer reached never had the chance to be
     played, whatever its frame), unless the client reports no tile at all.
-    Five queries whatever the volume (four for attribution, one for the tastes).
+    A fixed handful of queries whatever the volume (attribution's, one for the tastes).
     """
     attributed = page_impressions_attributed(since=since, until=until)
     tastes = dict(
