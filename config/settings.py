@@ -68,6 +68,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # OpClass in an index (the admin searches' trigram indexes, config.search_indexes)
+    # compiles only with the app's expression wrappers registered; harmless on SQLite.
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
