@@ -6,7 +6,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from config.admin_lists import SemiJoinAdminMixin
+from config.admin_lists import IndexedSearchAdminMixin, SemiJoinAdminMixin
 from profiles.admin import ProfileInline, ServiceRefusalAdminMixin
 from profiles.models import Profile
 
@@ -33,7 +33,9 @@ class ApiTokenInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(SemiJoinAdminMixin, ServiceRefusalAdminMixin, admin.ModelAdmin):
+class AccountAdmin(
+    IndexedSearchAdminMixin, SemiJoinAdminMixin, ServiceRefusalAdminMixin, admin.ModelAdmin
+):
     list_display = ("name", "home_region", "profile_count", "external_id", "created_at")
     list_select_related = ("home_region",)
     list_filter = ("home_region",)
@@ -89,7 +91,7 @@ class TokenStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     """Tokens are issued here; the key is shown once, on the page after "Save".
 
     Only a digest is stored, so a lost key cannot be recovered: revoke it and

@@ -16,7 +16,7 @@ from django.utils import timezone
 from artwork.admin import ArtworkVariantInline
 from artwork.models import ArtworkVariant
 from config.admin_inlines import QueryOncePerInlineMixin
-from config.admin_lists import SemiJoinAdminMixin
+from config.admin_lists import IndexedSearchAdminMixin, SemiJoinAdminMixin
 from regions.admin import AvailabilityInline
 from regions.models import Availability, Region
 from regions.services import title_windows_lock
@@ -111,9 +111,10 @@ class PersonCreditInline(QueryOncePerInlineMixin, admin.TabularInline):
 
 
 @admin.register(Person)
-class PersonAdmin(SemiJoinAdminMixin, admin.ModelAdmin):
+class PersonAdmin(IndexedSearchAdminMixin, SemiJoinAdminMixin, admin.ModelAdmin):
     list_display = ("name", "external_id", "credit_count")
     search_fields = ("name", "=external_id")
+    search_help_text = "Name, or the exact external id."
     list_filter = ("credits__role",)
     inlines = (PersonCreditInline,)
 
@@ -126,7 +127,7 @@ class PersonAdmin(SemiJoinAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Credit)
-class CreditAdmin(admin.ModelAdmin):
+class CreditAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_display = ("person", "role", "title", "character", "order")
     list_select_related = ("person", "title")
     search_fields = ("person__name", "title__original_name", "character")
@@ -205,7 +206,7 @@ class AvailableInRegionFilter(admin.SimpleListFilter):
 
 
 @admin.register(Title)
-class TitleAdmin(SemiJoinAdminMixin, admin.ModelAdmin):
+class TitleAdmin(IndexedSearchAdminMixin, SemiJoinAdminMixin, admin.ModelAdmin):
     list_display = (
         "original_name",
         "kind",
@@ -296,7 +297,7 @@ class EpisodeInline(admin.TabularInline):
 
 
 @admin.register(Season)
-class SeasonAdmin(admin.ModelAdmin):
+class SeasonAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_display = ("__str__", "title", "number", "name", "release_date", "episode_count")
     list_select_related = ("title",)
     list_filter = (("title__original_language", admin.RelatedOnlyFieldListFilter),)
@@ -321,7 +322,7 @@ class SeasonAdmin(admin.ModelAdmin):
 
 
 @admin.register(Episode)
-class EpisodeAdmin(admin.ModelAdmin):
+class EpisodeAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_display = ("__str__", "series", "season_number", "number", "name", "runtime_minutes")
     list_select_related = ("season__title",)
     list_filter = (("season__title__original_language", admin.RelatedOnlyFieldListFilter),)
@@ -338,7 +339,7 @@ class EpisodeAdmin(admin.ModelAdmin):
 
 
 @admin.register(TitleLocalization)
-class TitleLocalizationAdmin(admin.ModelAdmin):
+class TitleLocalizationAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_display = ("name", "language", "title")
     list_select_related = ("language", "title")
     list_filter = ("language",)

@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.text import smart_split, unescape_string_literal
 
 
 class SemiJoinChangeList(ChangeList):
@@ -48,3 +49,44 @@ class SemiJoinAdminMixin:
         if not may_repeat:
             return found, False
         return queryset.filter(pk__in=found.order_by().values("pk")), False
+
+
+def _search_lookup(field: str) -> str:
+    """The ORM lookup of one ``search_fields`` entry, as Django's own search builds it."""
+    for prefix, lookup in (("^", "istartswith"), ("=", "iexact"), ("@", "search")):
+        if field.startswith(prefix):
+            return f"{field.removeprefix(prefix)}__{lookup}"
+    return f"{field}__icontains"
+
+
+class IndexedSearchAdminMixin:
+    """A search whose every field is matched on its own table, where its index can serve.
+
+    Django ORs the fields' conditions in one ``WHERE`` over the joined tables (a
+    title left-joined to its localised names, a profile joined to its household):
+    no index answers an ``OR`` spanning two tables, so PostgreSQL reads both whole
+    and tests every joined row, whatever trigram index each column has (250 ms a
+    statement at 15,000 titles, three statements a page with the date bar). Here
+    each field is its own semi-join branch (``pk IN (... UNION ...)``), which the
+    field's index (the ``*_search`` trigram and ``UPPER`` indexes, PostgreSQL only)
+    reads alone. A term matches as Django's does, on any field; each term of
+    several is matched on its own, so two words may match two localised names.
+    The result never repeats a row, so the list needs no ``DISTINCT``.
+    ``search_fields`` entries are plain paths with Django's prefixes (no explicit
+    lookups).
+    """
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        search_fields = self.get_search_fields(request)  # type: ignore[attr-defined]
+        if not (search_fields and search_term):
+            return queryset, False
+        lookups = [_search_lookup(str(field)) for field in search_fields]
+        everything = queryset.model._default_manager.order_by()
+        for bit in smart_split(search_term):
+            if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
+                bit = unescape_string_literal(bit)
+            first, *others = [everything.filter(**{lookup: bit}).values("pk") for lookup in lookups]
+            queryset = queryset.filter(pk__in=first.union(*others) if others else first)
+        return queryset, False

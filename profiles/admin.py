@@ -21,6 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from redis.exceptions import RedisError
 
 from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
+from config.admin_lists import IndexedSearchAdminMixin
 
 from .checks import PER_PROCESS_CACHES
 from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, PIN_LENGTH, Profile
@@ -283,7 +284,7 @@ class ProfileAdminForm(ValuesAsOpenedForm):
 
 
 @admin.register(Profile)
-class ProfileAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
+class ProfileAdmin(IndexedSearchAdminMixin, ServiceRefusalAdminMixin, admin.ModelAdmin):
     form = ProfileAdminForm
     list_display = (
         "name",
