@@ -476,9 +476,10 @@ def test_staff_request_a_retrain_and_poll_it(
     )
     assert refused.status_code == 409
     assert f"run #{busy.pk}" in refused.json()["error"]
-    # Anonymous is 401 (the schema's "No token"); 403 ("Staff only") is for a signed-in user.
+    # Anonymous is 403 not_authenticated: the staff operations read the admin sign-in alone,
+    # which names no WWW-Authenticate scheme for a 401; a signed-in non-staff user is refused.
     anonymous = client.get(f"/api/v1/ops/retrains/{run_id}/")
-    assert anonymous.status_code == 401
+    assert anonymous.status_code == 403
     assert anonymous.json()["code"] == "not_authenticated"
     client.force_login(django_user_model.objects.create_user("viewer"))
     not_staff = client.get(f"/api/v1/ops/retrains/{run_id}/")
