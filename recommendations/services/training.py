@@ -5,7 +5,9 @@ task (issue 6) and a test all call. The version row is created first, in
 status ``training``; it turns ``ready`` only after every artefact is stored,
 and ``active`` only through :func:`model_version_activate`, which swaps it
 with the scope's previous active version in one transaction. Any error marks
-the version ``failed`` and leaves what is served untouched.
+the version ``failed`` and leaves what is served untouched; so does a version
+failed by someone else while it trained (a retrain's run reaped meanwhile): it
+is never stored as ``ready`` (:class:`VersionFailedWhileTraining`).
 
 The fitting itself, :func:`models_fit`, takes arrays and returns estimators,
 so the offline evaluation trains the very same pipeline on a holdout split.
@@ -372,6 +374,14 @@ def training_confidence(training: TrainingData) -> ConfidenceMatrices:
     )
 
 
+class VersionFailedWhileTraining(RuntimeError):
+    """The version was ended (failed) by someone else before its fit was stored as ready.
+
+    A version, once failed, is never served: what the fit stored is deleted, and the
+    caller, a retrain whose run was reaped meanwhile, gates and activates nothing.
+    """
+
+
 def model_train(
     *,
     region_code: str | None,
@@ -448,6 +458,8 @@ def model_train(
     ------
     Region.DoesNotExist
         For an unknown region code (before anything is created).
+    VersionFailedWhileTraining
+        The version was failed while it trained (its retrain's run reaped meanwhile).
     """
     region = Region.objects.get(pk=region_code) if region_code is not None else None
     scope = ModelVersion.Scope.REGION if region else ModelVersion.Scope.GLOBAL
@@ -513,33 +525,52 @@ def model_train(
         raise
 
     signals = training.signals
-    version.status = ModelVersion.Status.READY
-    version.serving_mode = models.ranker.mode
-    version.trained_at = dt.datetime.fromtimestamp(training.at, tz=dt.UTC)
-    version.n_profiles = signals.n_profiles
-    version.n_titles = signals.n_titles
-    version.n_signals = len(signals)
-    version.n_interactions = int(models.confidence.positive.nnz + models.confidence.negative.nnz)
-    version.metrics = {
-        **version.metrics,
-        "seconds": seconds,
-        "ranker_training_rows": models.ranker.n_training_rows,
-        "ranker_selection": {
-            "mode": models.ranker.mode,
-            "learned_log_loss": models.ranker.learned_log_loss,
-            "prior_log_loss": models.ranker.prior_log_loss,
+    ready: dict[str, object] = {
+        "status": ModelVersion.Status.READY,
+        "serving_mode": models.ranker.mode,
+        "trained_at": dt.datetime.fromtimestamp(training.at, tz=dt.UTC),
+        "n_profiles": signals.n_profiles,
+        "n_titles": signals.n_titles,
+        "n_signals": len(signals),
+        "n_interactions": int(models.confidence.positive.nnz + models.confidence.negative.nnz),
+        "metrics": {
+            **version.metrics,
+            "seconds": seconds,
+            "ranker_training_rows": models.ranker.n_training_rows,
+            "ranker_selection": {
+                "mode": models.ranker.mode,
+                "learned_log_loss": models.ranker.learned_log_loss,
+                "prior_log_loss": models.ranker.prior_log_loss,
+            },
+            "row_ranker": row_ranker["mode"],
+            "row_ranker_selection": row_ranker,
+            "logged_pages": logged.pages if logged is not None else 0,
+            "als": {
+                "components": models.als.describe(),
+                "random_state": random_state,
+            },
+            "content_fingerprint": content_fingerprint(
+                training.features, random_state=random_state
+            ),
+            "content_reused": models.content is None,
         },
-        "row_ranker": row_ranker["mode"],
-        "row_ranker_selection": row_ranker,
-        "logged_pages": logged.pages if logged is not None else 0,
-        "als": {
-            "components": models.als.describe(),
-            "random_state": random_state,
-        },
-        "content_fingerprint": content_fingerprint(training.features, random_state=random_state),
-        "content_reused": models.content is None,
     }
-    version.save()
+    # Only while it is still training. A retrain's version is failed under it when its run is
+    # judged dead (the reaper, a stale heartbeat: the worker may be alive after all) or stopped
+    # by the batch's time limit; a save of the whole row then brought it back ready, its
+    # reason erased, to be gated, activated or rolled back to (``VersionFailedWhileTraining``).
+    if not ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.TRAINING).update(
+        **ready
+    ):
+        artefacts.artefact_delete(version.artefact_key)
+        now = ModelVersion.objects.filter(pk=version.pk).values_list("status", "error").first()
+        status, error = now or ("deleted", "")
+        raise VersionFailedWhileTraining(
+            f"Model version {version.pk} was {status} while it trained"
+            + (f": {error}" if error else ".")
+        )
+    for name, value in ready.items():
+        setattr(version, name, value)
     if activate:
         version = model_version_activate(version=version)
     return version

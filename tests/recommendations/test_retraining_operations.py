@@ -347,6 +347,14 @@ def test_a_run_reaped_while_its_version_is_being_written_fails_that_version(seed
     # then: the reaper failed the half-written version it found
     assert seen == ["reaped", ("failed", f"Run #{run.pk} lost its worker.")]
     assert run.status == TrainingRun.Status.FAILED
+    assert run.error.startswith("Worker lost")
+    # and: the worker, alive, finished fitting it, and it stays failed as the reaper said (it
+    # came back ready, its reason erased, then "rejected" only because the run had ended)
+    version = ModelVersion.objects.get(taste_cluster=run.taste_cluster)
+    assert (version.status, version.error) == (
+        ModelVersion.Status.FAILED,
+        f"Run #{run.pk} lost its worker.",
+    )
 
 
 @pytest.mark.django_db

@@ -9,15 +9,19 @@ The data is committed (``transaction=True``): each batch runs in a thread of its
 with its own connection, as two workers would.
 """
 
+import datetime as dt
 import threading
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from recommendations.models import ModelVersion, TrainingRun
-from recommendations.services.retraining import training_runs_execute
+from recommendations.services.retraining import training_runs_execute, training_runs_reap
+from recommendations.services.training import VersionFailedWhileTraining, model_train
 from regions.models import TasteCluster
+from tests.db_waits import hold_until_waited_on
 from tests.recommendations.demo_world import seed_small_demo
 from tests.recommendations.test_retraining_operations import seeded_settings
 
@@ -114,3 +118,62 @@ def test_a_batch_stopped_by_its_time_limit_fails_no_global_version_another_regio
     assert sorted(india_global.metrics["retrain_runs"]) == sorted(india_runs)
     ended = set(TrainingRun.objects.filter(pk__in=india_runs).values_list("status", flat=True))
     assert ended <= {TrainingRun.Status.SUCCEEDED, TrainingRun.Status.REJECTED}, ended
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_version_the_reaper_fails_as_its_fit_is_saved_stays_failed(seeded):
+    # given: a retrain run whose worker is alive, but whose heartbeat the reaper judges stale
+    cluster = TasteCluster.objects.filter(region_id="IN").order_by("pk").first()
+    run = TrainingRun.objects.create(region_id="IN", taste_cluster=cluster)
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=TrainingRun.Status.RUNNING, started_at=long_ago, heartbeat_at=long_ago, attempts=1
+    )
+    reaped, blocked = threading.Event(), threading.Event()
+    failures: list = []
+
+    # and: the reaper, on its own session, fails the run and the version being stored, and
+    # commits only once the worker's final write of that version waits on it
+    def reaper() -> None:
+        try:
+            with transaction.atomic():
+                failures.extend([] if training_runs_reap() == 1 else ["nothing reaped"])
+                reaped.set()
+                hold_until_waited_on(blocked)
+        except Exception as failure:  # reported by the test
+            failures.append(failure)
+        finally:
+            reaped.set()
+            connection.close()
+
+    thread = threading.Thread(target=reaper)
+
+    def reaped_as_it_stores(stage: str) -> None:
+        if stage == "store":
+            thread.start()
+            reaped.wait(WAIT)
+
+    # when: the worker's fit ends, on this session (and would activate what it made)
+    outcome: Exception | None = None
+    try:
+        model_train(
+            region_code="IN",
+            cluster=cluster,
+            stage=reaped_as_it_stores,
+            metrics={"retrain_runs": [run.pk]},
+        )
+    except Exception as refused:  # the refusal is part of what is checked below
+        outcome = refused
+    finally:
+        thread.join(WAIT)
+    assert failures == []
+    assert blocked.is_set(), "the worker's final write never waited on the reaper"
+
+    # then: the version stays failed, with the reaper's reason, and is not served
+    version = ModelVersion.objects.get(taste_cluster=cluster)
+    assert (version.status, version.error) == (
+        ModelVersion.Status.FAILED,
+        f"Run #{run.pk} lost its worker.",
+    )
+    assert isinstance(outcome, VersionFailedWhileTraining), outcome

@@ -16,9 +16,10 @@ from django.utils import timezone
 from catalog.models import MaturityLevel
 from recommendations.engine.confidence import SignalCode
 from recommendations.engine.ranking import FEATURE_NAMES, PlayRanker
-from recommendations.models import ModelVersion, Signal
+from recommendations.models import ModelVersion, Signal, TrainingRun
 from recommendations.selectors import training as data
 from recommendations.services import training as training_service
+from recommendations.services.retraining import training_runs_reap
 from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import (
     RankerExamples,
@@ -40,6 +41,7 @@ from tests.factories import (
     RegionFactory,
     SeasonFactory,
     TagFactory,
+    TasteClusterFactory,
     TitleFactory,
 )
 from tests.module_world import module_world, the_module_world
@@ -335,6 +337,47 @@ def test_a_failed_training_changes_nothing_that_is_served(world, monkeypatch):
     assert "disk full" in failed.error
     active.refresh_from_db()
     assert active.status == "active"
+
+
+def test_a_version_the_reaper_failed_while_it_trained_stays_failed_and_is_never_served(
+    world,
+):
+    # given: a version serves, and a retrain run's worker trains the next one, alive, but
+    # with a heartbeat the reaper judges stale
+    active = model_train(region_code=world.region.code)
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+    run = TrainingRun.objects.create(
+        region=world.region, taste_cluster=TasteClusterFactory(region=world.region)
+    )
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=TrainingRun.Status.RUNNING, started_at=long_ago, heartbeat_at=long_ago, attempts=1
+    )
+
+    # and: the reaper fails the run, and the version it names, as the fit is being stored
+    def reaped_as_it_stores(stage: str) -> None:
+        if stage == "store":
+            assert training_runs_reap() == 1
+
+    # when: the fit ends (and would activate what it made)
+    with pytest.raises(training_service.VersionFailedWhileTraining, match="lost its worker"):
+        model_train(
+            region_code=world.region.code,
+            stage=reaped_as_it_stores,
+            metrics={"retrain_runs": [run.pk]},
+        )
+
+    # then: the version stays failed, with the reaper's reason, and its artefacts are gone
+    version = ModelVersion.objects.exclude(pk=active.pk).get()
+    assert (version.status, version.error) == (
+        ModelVersion.Status.FAILED,
+        f"Run #{run.pk} lost its worker.",
+    )
+    assert not default_storage.exists(f"{version.artefact_key}/{artefacts.INDEX}")
+    # and: what served still serves, and the failed version can never be activated
+    active.refresh_from_db()
+    assert active.status == ModelVersion.Status.ACTIVE
+    with pytest.raises(ValueError, match="is failed; it cannot be activated"):
+        model_version_activate(version=version)
 
 
 def synthetic_examples(n: int = 6000, seed: int = 0) -> RankerExamples:
