@@ -20,7 +20,9 @@ region's queue once the transaction commits; a worker then calls
   ``RETRAIN_QUEUED_SECONDS`` (their message was lost), so none stays "queued"
   and blocks its cluster. A send the broker refuses fails its runs at once.
 - A run is finished once: a worker whose run the reaper failed meanwhile
-  records what it made, and activates nothing.
+  records what it made, and activates nothing; the versions the reaper failed
+  stay failed (:class:`~recommendations.services.training.VersionFailedWhileTraining`),
+  and the run's stage and progress stay as it was failed at.
 
 The runs of one region's clusters execute together
 (:func:`training_runs_execute`; a region retrain enqueues one task for all its
@@ -438,7 +440,12 @@ class _Heartbeat(threading.Thread):
 
 
 class _Reporter:
-    """Stage, progress and per-stage timings of a run, written as they change."""
+    """Stage, progress and per-stage timings of a run, written as they change.
+
+    Written while the run is running only, as its heartbeat is: a run the reaper failed
+    (its beats came late; the worker lives on) keeps the stage, progress and last beat
+    it was failed at, not a fresh beat under "Worker lost: no heartbeat since" and 100%.
+    """
 
     def __init__(self, run: TrainingRun) -> None:
         self.run = run
@@ -448,7 +455,7 @@ class _Reporter:
 
     def __call__(self, stage: str, progress: int) -> None:
         self.advance(stage, time.perf_counter())
-        TrainingRun.objects.filter(pk=self.run.pk).update(
+        TrainingRun.objects.filter(pk=self.run.pk, status=TrainingRun.Status.RUNNING).update(
             stage=stage, progress=progress, timings=self.timings, heartbeat_at=timezone.now()
         )
 
@@ -540,7 +547,7 @@ class _Reporters:
             reporter.advance(stage, now)
             same.setdefault(json.dumps(reporter.timings, sort_keys=True), []).append(pk)
         for pks in same.values():
-            TrainingRun.objects.filter(pk__in=pks).update(
+            TrainingRun.objects.filter(pk__in=pks, status=TrainingRun.Status.RUNNING).update(
                 stage=stage,
                 progress=progress,
                 timings=self.reporters[pks[0]].timings,

@@ -250,19 +250,28 @@ def test_the_admin_keeps_a_run_that_has_not_finished(admin_client):
 
 
 @pytest.mark.django_db
-def test_a_run_the_reaper_failed_stays_failed_and_activates_nothing(seeded, monkeypatch):
+@pytest.mark.parametrize(
+    "reaped_in",
+    [
+        "model_train",  # its cluster's own part
+        "training_data_load",  # the part its batch shares (one write for every run)
+    ],
+)
+def test_a_run_the_reaper_failed_stays_failed_and_activates_nothing(seeded, monkeypatch, reaped_in):
     # given: the run's heartbeat stalls long enough for the reaper to fail it before it stores
     # its version; the worker itself lives on and finishes
-    original = retraining.model_train
+    original = getattr(retraining, reaped_in)
+    when_reaped: list = []
 
     def reaped_meanwhile(**kwargs):
         TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).update(
             heartbeat_at=timezone.now() - dt.timedelta(hours=1)
         )
         assert training_runs_reap() == 1
+        when_reaped.extend(TrainingRun.objects.values_list("stage", "progress", "heartbeat_at"))
         return original(**kwargs)
 
-    monkeypatch.setattr(retraining, "model_train", reaped_meanwhile)
+    monkeypatch.setattr(retraining, reaped_in, reaped_meanwhile)
 
     # when
     run = training_run_execute(run_id=_queued_run().pk)
@@ -273,6 +282,9 @@ def test_a_run_the_reaper_failed_stays_failed_and_activates_nothing(seeded, monk
     assert "was not activated" in run.error
     assert run.model_version.status == ModelVersion.Status.REJECTED
     assert not ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exists()
+    # and: as far as it got, and as silent since, as the reaper found it: the worker's later
+    # stages neither move its progress to 100% nor make its heartbeat belie "Worker lost"
+    assert when_reaped == [(run.stage, run.progress, run.heartbeat_at)]
 
 
 @pytest.mark.django_db
