@@ -558,7 +558,7 @@ def model_train(
     # Only while it is still training. A retrain's version is failed under it when its run is
     # judged dead (the reaper, a stale heartbeat: the worker may be alive after all) or stopped
     # by the batch's time limit; a save of the whole row then brought it back ready, its
-    # reason erased, to be gated, activated or rolled back to (``VersionFailedWhileTraining``).
+    # reason erased, to be gated or activated by staff (``VersionFailedWhileTraining``).
     if not ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.TRAINING).update(
         **ready
     ):
