@@ -5,7 +5,7 @@ from typing import Any
 from django.db import connection, transaction
 
 
-def plan_nodes(sql: str, params: tuple = ()) -> list[dict[str, Any]]:
+def plan_nodes(sql: str, params: tuple = (), *, bitmaps_only: bool = False) -> list[dict[str, Any]]:
     """Every node of the query's plan when the planner must use an index where one serves.
 
     The test tables are a few rows, on which a sequential scan and a sort are the
@@ -16,6 +16,9 @@ def plan_nodes(sql: str, params: tuple = ()) -> list[dict[str, Any]]:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_sort = off")
+        if bitmaps_only:
+            cursor.execute("SET LOCAL enable_indexscan = off")
+            cursor.execute("SET LOCAL enable_indexonlyscan = off")
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
     nodes, stack = [], [plan[0]["Plan"]]

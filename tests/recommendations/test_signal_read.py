@@ -309,7 +309,9 @@ def test_a_writer_on_another_database_does_not_hold_the_watermark_back(
     with django_db_blocker.unblock(), _database_and_its_copy(table) as (ours, copy):
         # given: our database and a copy of it, whose signal table has our table's OID
         assert _oid(ours, table) == _oid(copy, table)
-        ours_connection = type(default)({**default.settings_dict, "NAME": ours}, alias="ours")
+        # A configured alias, as django.contrib.postgres looks its connections up by alias.
+        monkeypatch.setitem(connections.settings, "ours", {**default.settings_dict, "NAME": ours})
+        ours_connection = connections["ours"]
         monkeypatch.setattr(data, "connection", ours_connection)
         try:
             # when: a transaction writing the copy's signal table is open, and ours is read
@@ -328,6 +330,7 @@ def test_a_writer_on_another_database_does_not_hold_the_watermark_back(
             assert held < read_at - data.SNAPSHOT_SETTLE_SECONDS - 30
         finally:
             ours_connection.close()
+            del connections["ours"]
 
 
 @pytest.mark.django_db
