@@ -221,7 +221,9 @@ class _StatesAsOf:
                     artwork_variant_id=None,
                 )
             )
-            if episode_id and kind == SignalKind.COMPLETE:
+            # Seasons of every title with an episode played: the fold passes over a play of
+            # one not out at the time, as ingest refuses it now (the log keeps older ones).
+            if episode_id:
                 season_titles.add(title_id)
         references = signal_references_get(
             region_id="",  # kinds and seasons only: no licence is asked for
@@ -238,6 +240,7 @@ class _StatesAsOf:
                 self.events[profile_id] = [e for e in events if e.title_id in self.title_kinds]
         self.season_episodes = references.season_episodes
         self.season_releases = references.season_releases
+        self.skew = skew
         self.states: dict[int, dict[int, ProfileTitleState]] = {}
         self.folded: dict[int, int] = {}
 
@@ -257,6 +260,7 @@ class _StatesAsOf:
                 title_kinds=self.title_kinds,
                 season_episodes=self.season_episodes,
                 season_releases=self.season_releases,
+                release_skew=self.skew,
             )
             self.folded[profile_id] = end
         return np.array([_state_row(s) for s in states.values()], dtype=np.float64).reshape(-1, 8)

@@ -61,6 +61,11 @@ class BatchResult:
     rejected: EventErrors = field(default_factory=EventErrors)
 
 
+def signal_clock_skew() -> dt.timedelta:
+    """How far a client's clock may be off the server's: ingest, the fold and its refolds agree."""
+    return dt.timedelta(seconds=float(settings.TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]))
+
+
 def _reference_errors(
     profile: Profile, columns: EventColumns, references: SignalReferences
 ) -> tuple[EventErrors, EventErrors]:
@@ -120,7 +125,7 @@ def _reference_errors(
         # play in a premiere's first minutes from a clock running behind is stamped before
         # midnight; refused, it took the rest of its batch with it.
         now = timezone.now()
-        skew = dt.timedelta(seconds=float(settings.TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]))
+        skew = signal_clock_skew()
         for index, kind, title_id, episode_id, occurred_at in zip(
             columns.index,
             columns.kind,
@@ -222,6 +227,7 @@ def title_states_fold(
     season_episodes: Mapping[int, Mapping[int, Set[int]]],
     episode_completed_at: Mapping[int, Moment] | None = None,
     season_releases: Mapping[int, Moment] | None = None,
+    release_skew: dt.timedelta | int | None = None,
     new_state: Callable[[int, Moment], _State] | None = None,
 ) -> set[int]:
     """Fold one profile's new events into ``states`` (title id -> state), in memory.
@@ -244,6 +250,17 @@ def title_states_fold(
     out) keeps a season announced but not out at an event's time from counting
     against the series' completion: a profile that finished every released episode
     has finished the series for now.
+
+    A play, progress or completion of an episode whose season was not out at the
+    event's time is passed over, as ingest refuses it: the log still holds such
+    events from before ingest did (December 2026), and folded they finished an
+    episode nobody could have watched, which then counted against what is left of
+    the series once out. ``release_skew`` (a moment's difference: a timedelta, or
+    seconds) is the clock skew ingest tolerates before a release (a stamp within it
+    is the client's clock, not the episode), so that the fold keeps every event
+    ingest keeps. Only the seasons in ``season_episodes`` are judged: an episode of a
+    title missing from it counts as out (ingest refuses such events before its fold,
+    so it reads only the seasons of titles with a completion).
     Returns the indexes of the events that are rewatches.
 
     Events are applied in the order they happened, not the order they arrived,
@@ -260,6 +277,18 @@ def title_states_fold(
     releases = season_releases or {}
     for event in engaging:
         at = event.occurred_at
+        if (
+            releases
+            and event.episode_id
+            and event.kind in PLAYBACK_KINDS
+            and not _episode_out(
+                event.episode_id,
+                season_episodes.get(event.title_id, {}),
+                releases,
+                at if release_skew is None else at + release_skew,
+            )
+        ):
+            continue
         state = states.get(event.title_id)
         if state is None:
             state = states[event.title_id] = (
@@ -343,6 +372,19 @@ def title_states_fold(
             state.thumbs = _THUMBS_OF[event.kind]
             state.thumbs_at = at
     return rewatches
+
+
+def _episode_out(
+    episode_id: int,
+    title_seasons: Mapping[int, Set[int]],
+    releases: Mapping[int, Moment],
+    at: Moment,
+) -> bool:
+    """Whether the episode's season was out at ``at`` (one not found, or undated, is)."""
+    for season_id, episodes in title_seasons.items():
+        if episode_id in episodes:
+            return season_id not in releases or releases[season_id] <= at
+    return True
 
 
 # (column, attribute) of every stored field of a state, for the JSON the upsert reads.
@@ -477,6 +519,7 @@ def _store(profile: Profile, columns: EventColumns, references: SignalReferences
             title_kinds={pk: kind for pk, (kind, _) in references.titles.items()},
             season_episodes=references.season_episodes,
             season_releases=references.season_releases,
+            release_skew=signal_clock_skew(),
             episode_completed_at=episode_completions_get(profile_id=profile.pk, title_ids=late)
             if late
             else None,
