@@ -13,6 +13,7 @@ from django.db.models import (
     Count,
     DateTimeField,
     Exists,
+    ExpressionWrapper,
     F,
     FilteredRelation,
     Func,
@@ -23,6 +24,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
     When,
 )
 from django.db.models.functions import Cast, Coalesce, Greatest, Least
@@ -35,7 +37,7 @@ from config.db import RowReader
 from config.ids import ID_MAX  # ids beyond a bigint name no row; left out of queries
 from config.lookups import AnyOf
 from profiles.models import Profile
-from recommendations.models import ProfileTitleState, Signal, SignalKind
+from recommendations.models import PLAY_KINDS, ProfileTitleState, Signal, SignalKind
 from regions.models import Availability
 
 # Below this a title was sampled, not started; above it, finished in all but the credits.
@@ -590,3 +592,57 @@ def title_states_get(
         rows = cursor.fetchall()
     states = (reader.instance(row) for row in rows)
     return {state.title_id: state for state in states}
+
+
+def early_playback_pairs(*, skew: dt.timedelta) -> list[tuple[int, int]]:
+    """The (profile, title) pairs with a state whose log holds a play, progress or
+    completion of an episode not out at the event's time, in order.
+
+    Judged as the fold judges it (``title_states_fold``): at the event's stamp or its
+    receipt, whichever is earlier, plus the clock skew ingest tolerates, against
+    its season's release (midnight UTC). Ingest refuses such events since December
+    2026; the pairs found hold some it took before. One pass over the log's
+    playback events of an episode: a one-off repair's read, not a request's.
+    """
+    playback = [*PLAY_KINDS, SignalKind.PROGRESS, SignalKind.COMPLETE]
+    with_state = ProfileTitleState.objects.filter(
+        profile_id=OuterRef("profile_id"), title_id=OuterRef("title_id")
+    )
+    return list(
+        Signal.objects.filter(
+            Exists(with_state),
+            kind__in=playback,
+            episode__season__title_id=F("title_id"),
+            episode__season__release_date__isnull=False,
+        )
+        .alias(
+            judged=ExpressionWrapper(
+                Least("occurred_at", "received_at") + Value(skew), output_field=DateTimeField()
+            ),
+            released=_MidnightUTC("episode__season__release_date"),
+        )
+        .filter(released__gt=F("judged"))
+        .order_by("profile_id", "title_id")
+        .values_list("profile_id", "title_id")
+        .distinct()
+    )
+
+
+def title_states_log_read(
+    *, profile_id: int, title_ids: Collection[int], kinds: Collection[str]
+) -> list[tuple[int, int, int | None, str, float | None, dt.datetime]]:
+    """The profile's signals of ``kinds`` (those that change a state) of ``title_ids``,
+    as the fold places them.
+
+    Rows of (signal id, title id, episode id, kind, value, moment), the moment being
+    the stamp or the receipt, whichever is earlier (ingest folded an event stamped
+    ahead by a fast clock as of its receipt), in that order.
+    """
+    return list(
+        Signal.objects.filter(
+            AnyOf(F("title_id"), title_ids), profile_id=profile_id, kind__in=list(kinds)
+        )
+        .annotate(folded_at=Least("occurred_at", "received_at"))
+        .order_by("folded_at", "pk")
+        .values_list("pk", "title_id", "episode_id", "kind", "value", "folded_at")
+    )

@@ -6,7 +6,16 @@ few events that change per-title state.
 """
 
 import datetime as dt
-from collections.abc import Callable, Hashable, Iterable, Mapping, MutableMapping, Sequence, Set
+from collections.abc import (
+    Callable,
+    Collection,
+    Hashable,
+    Iterable,
+    Mapping,
+    MutableMapping,
+    Sequence,
+    Set,
+)
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -14,9 +23,11 @@ import orjson
 import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import Title
+from config.lookups import AnyOf
 from profiles.models import Profile
 from recommendations.models import PLAY_KINDS, ProfileTitleState, Signal, SignalKind
 from recommendations.selectors.signals import (
@@ -28,6 +39,7 @@ from recommendations.selectors.signals import (
     signal_event_ids_stored,
     signal_references_get,
     title_states_get,
+    title_states_log_read,
 )
 from recommendations.signal_events import EventColumns, EventErrors, SignalEvent
 
@@ -793,3 +805,130 @@ def _columns_record(profile: Profile, columns: EventColumns) -> BatchResult:
     return BatchResult(
         received=received, new=inserted, duplicates=storable - inserted, rejected=absent
     )
+
+
+@dataclass(frozen=True)
+class StateRefold:
+    """What folding a (profile, title) state again from the log changes, or would."""
+
+    profile_id: int
+    title_id: int
+    # Episodes the stored state counts finished and the log, folded again, does not.
+    unfinished: list[int]
+    # The stored fields that change (``completed_episodes`` compared as a set).
+    fields: list[str]
+    # Nothing of the log makes a state any more: every event of it was passed over.
+    removed: bool
+
+
+def _state_changes(stored: ProfileTitleState, folded: ProfileTitleState) -> list[str]:
+    """The fields of ``STATE_FIELDS`` where ``folded`` differs from ``stored``."""
+    changed = []
+    for name in STATE_FIELDS:
+        attname = ProfileTitleState._meta.get_field(name).attname
+        before, after = getattr(stored, attname), getattr(folded, attname)
+        if name == "completed_episodes":
+            # Ingest appends in the order reports arrive, the refold in the order they
+            # happened: the same episodes finished is the same state.
+            before, after = set(before), set(after)
+        if before != after:
+            changed.append(name)
+    return changed
+
+
+def title_states_refold(
+    *, profile_id: int, title_ids: Collection[int], dry_run: bool = False
+) -> list[StateRefold]:
+    """Fold the profile's stored states of ``title_ids`` again from its signal log alone.
+
+    The repair of states folded before ingest refused a play, progress or completion
+    of an episode not out at the event's time (December 2026): the fold passes over
+    those now, as ingest does, and the states kept them. Under the profile's lock, as
+    ingest writes states, so a batch recorded meanwhile is folded in, not lost. Only
+    the states the refold changes are written (so a second run writes nothing); a
+    state of which nothing is left (every event passed over) is deleted, as ingest
+    would never have made it. The rewatch flags of the signal rows are history and
+    are not rewritten. With ``dry_run``, nothing is locked or written. Returns the
+    states that change, or would.
+
+    The refold is today's reading of the log: with today's seasons and release dates
+    (an episode deleted since is neither the state's last episode, as its deletion
+    leaves it, nor among the finished ones).
+    """
+    title_ids = sorted(set(title_ids))
+    with transaction.atomic():
+        if not dry_run:
+            try:
+                _profile_lock(profile_id)
+            except Profile.DoesNotExist:
+                return []
+        stored = title_states_get(profile_id=profile_id, title_ids=title_ids)
+        references = signal_references_get(
+            region_id="",  # kinds and seasons only: no licence is asked for
+            title_ids=stored.keys(),
+            episode_ids=(),
+            variant_ids=(),
+            season_titles=stored.keys(),
+        )
+        title_kinds = {pk: kind for pk, (kind, _) in references.titles.items()}
+        events = [
+            SignalEvent(
+                index=pk,
+                kind=kind,
+                title_id=title_id,
+                episode_id=episode_id,
+                value=value,
+                device="",
+                occurred_at=folded_at,
+                client_event_id="",
+                page_id=None,
+                row="",
+                position=None,
+                artwork_variant_id=None,
+            )
+            for pk, title_id, episode_id, kind, value, folded_at in title_states_log_read(
+                profile_id=profile_id, title_ids=title_kinds.keys(), kinds=STATE_KINDS
+            )
+        ]
+        folded: dict[int, ProfileTitleState] = {}
+        title_states_fold(
+            profile_id=profile_id,
+            states=folded,
+            events=events,
+            title_kinds=title_kinds,
+            season_episodes=references.season_episodes,
+            season_releases=references.season_releases,
+            release_skew=signal_clock_skew(),
+        )
+        changes, changed, removed = [], [], []
+        for title_id in title_kinds:
+            before, after = stored[title_id], folded.get(title_id)
+            if after is not None:
+                existing = set().union(*references.season_episodes.get(title_id, {}).values())
+                if after.last_episode_id not in existing:
+                    after.last_episode_id = None  # deleted since: SET_NULL, as its deletion
+            fields = list(STATE_FIELDS) if after is None else _state_changes(before, after)
+            if not fields:
+                continue
+            done = set() if after is None else set(after.completed_episodes)
+            changes.append(
+                StateRefold(
+                    profile_id=profile_id,
+                    title_id=title_id,
+                    unfinished=[e for e in before.completed_episodes if e not in done],
+                    fields=fields,
+                    removed=after is None,
+                )
+            )
+            if after is None:
+                removed.append(title_id)
+            else:
+                changed.append(after)
+        if not dry_run:
+            if changed:
+                title_states_save(states=changed)
+            if removed:
+                ProfileTitleState.objects.filter(
+                    AnyOf(F("title_id"), removed), profile_id=profile_id
+                ).delete()
+    return changes

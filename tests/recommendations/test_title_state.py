@@ -1,8 +1,11 @@
 """The per-title state derived from signals: completion, rewatches, thumbs, ordering."""
 
 import datetime as dt
+import io
 
+import numpy as np
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from catalog.models import Season
@@ -492,3 +495,39 @@ def test_training_reads_the_title_states_as_serving_reads_them(api_client, profi
         return states[states[:, 0].argsort()].tolist()
 
     assert by_title(offline) == by_title(served)
+
+
+def test_training_passes_over_a_completion_stored_before_its_season_was_out(
+    api_client, profile, series
+):
+    # given: season 1 finished and S2E1 "finished" two days ago, stored as ingest took it
+    # until December 2026 (season 2 dated earlier here: ingest now refuses the event), and
+    # season 2 in fact out only since yesterday
+    from recommendations.serving.recommend import profile_history_rows
+
+    title, episodes = series
+    season_two = episodes[1][0].season
+    season_two.release_date = (NOW - dt.timedelta(days=5)).date()
+    season_two.save()
+    send(
+        api_client,
+        profile,
+        *[
+            event(title, kind="complete", episode=e.pk, occurred_at=at(2 * 24 * 60 - i))
+            for i, e in enumerate([*episodes[0], episodes[1][0]])
+        ],
+    )
+    season_two.release_date = (NOW - dt.timedelta(days=1)).date()
+    season_two.save()
+
+    # when: the rankers' training folds the states from the log, as of a page served now
+    later = timezone.now() + dt.timedelta(minutes=10)
+    offline = _StatesAsOf(profile_ids=[profile.pk], until=later).at(profile.pk, later)
+
+    # then: three episodes finished, not the one nobody could have watched then
+    assert offline[offline[:, 0] == title.pk, 7].tolist() == [3.0]
+
+    # and: once the stored state is folded again from the log, serving reads the same
+    call_command("title_states_refold", stdout=io.StringIO(), stderr=io.StringIO())
+    served = profile_history_rows(profile_id=profile.pk, at=later).states
+    np.testing.assert_array_equal(offline, served)

@@ -1,0 +1,96 @@
+"""``manage.py title_states_refold``: fold again the title states holding plays of episodes
+before they were out.
+
+Ingest refuses a play, progress or completion of an episode whose season was not out
+at the event's time since December 2026; states folded before kept such events (an
+episode "finished" before it existed, which Play then skips and the series counts).
+This finds the (profile, title) pairs whose log holds one and folds those states
+again from the log, by the rule ingest folds with now. A command, not a migration:
+a season staff postponed after people watched it matches the same test, and its
+viewers' states would lose what they really watched, so the dry run is for review
+first (docs/signals.md, "Derived state").
+"""
+
+from collections import defaultdict
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from tqdm import tqdm
+
+from catalog.models import Episode, Title
+from recommendations.selectors.signals import early_playback_pairs
+from recommendations.services.signals import StateRefold, signal_clock_skew, title_states_refold
+
+
+class Command(BaseCommand):
+    help = (
+        "Fold again from the signal log the title states whose log holds a play, progress or "
+        "completion of an episode not out at the event's time (taken by ingest before "
+        "December 2026). Review --dry-run first: a season postponed after it was watched "
+        "matches too."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="List the states that would change, and the episodes no longer finished; "
+            "write nothing.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        dry_run = options["dry_run"]
+        pairs = early_playback_pairs(skew=signal_clock_skew())
+        by_profile: dict[int, list[int]] = defaultdict(list)
+        for profile_id, title_id in pairs:
+            by_profile[profile_id].append(title_id)
+        changes: list[StateRefold] = []
+        with tqdm(
+            total=len(pairs),
+            desc="title states",
+            unit="states",
+            file=self.stderr._out,
+            disable=options["verbosity"] < 1,
+            leave=False,
+            dynamic_ncols=True,
+        ) as bar:
+            # A profile at a time, each in its own transaction under its lock: a long run
+            # holds no profile's batches waiting for more than its own states.
+            for profile_id, title_ids in by_profile.items():
+                changes += title_states_refold(
+                    profile_id=profile_id, title_ids=title_ids, dry_run=dry_run
+                )
+                bar.update(len(title_ids))
+        self._list(changes, dry_run=dry_run)
+        verb = "Would fold again" if dry_run else "Folded again"
+        self.stdout.write(
+            f"{verb} {len(changes)} of the {len(pairs)} title state(s) whose log holds a play "
+            f"of an episode before it was out; the other {len(pairs) - len(changes)} already "
+            f"read as the log folds now." + (" Nothing written (--dry-run)." if dry_run else "")
+        )
+
+    def _list(self, changes: list[StateRefold], *, dry_run: bool) -> None:
+        """One line per state: its profile, its title, and the episodes no longer finished."""
+        names = dict(
+            Title.objects.filter(pk__in={c.title_id for c in changes}).values_list(
+                "pk", "original_name"
+            )
+        )
+        numbers = {
+            pk: f"S{season}E{number}"
+            for pk, season, number in Episode.objects.filter(
+                pk__in={e for c in changes for e in c.unfinished}
+            ).values_list("pk", "season__number", "number")
+        }
+        for change in changes:
+            episodes = ", ".join(f"{numbers.get(e, 'deleted')} (#{e})" for e in change.unfinished)
+            what = (
+                "no state left (every event passed over)"
+                if change.removed
+                else f"changes {', '.join(change.fields)}"
+            )
+            self.stdout.write(
+                f"{'would refold' if dry_run else 'refolded'}: profile {change.profile_id}, "
+                f"title {change.title_id} ({names.get(change.title_id, '?')}): no longer "
+                f"finished: {episodes or 'none'}; {what}"
+            )

@@ -1,0 +1,155 @@
+"""``manage.py title_states_refold``: states that kept plays of episodes before they were out."""
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from recommendations.models import ProfileTitleState, Signal
+from tests.factories import (
+    AvailabilityFactory,
+    EpisodeFactory,
+    ProfileFactory,
+    SeasonFactory,
+    TitleFactory,
+)
+from tests.recommendations.test_signals_api import event, url
+
+pytestmark = pytest.mark.django_db
+NOW = timezone.now()
+DAY = 24 * 60
+
+
+def at(minutes_ago: float) -> str:
+    return (NOW - dt.timedelta(minutes=minutes_ago)).isoformat()
+
+
+def send(client, profile, *events) -> None:
+    response = client.post(url(profile), {"events": list(events)}, format="json")
+    assert response.status_code == 200, response.json()
+
+
+def refold(*options: str) -> str:
+    out = io.StringIO()
+    call_command("title_states_refold", *options, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+@pytest.fixture
+def world(api_client, account, profile):
+    """A series whose season 2 came out yesterday, of which ``profile``'s state kept S2E1
+    played, finished and played again (a rewatch) two days ago, as ingest took it before
+    December 2026; another profile watched S2E1 once out, and ``profile`` a film."""
+    series = TitleFactory(kind="series", original_name="Harbour Lights")
+    film = TitleFactory()
+    for title in (series, film):
+        AvailabilityFactory(title=title, region=account.home_region)
+    pilot = EpisodeFactory(season=SeasonFactory(title=series, number=1), number=1)
+    season_two = SeasonFactory(
+        title=series, number=2, release_date=(NOW - dt.timedelta(days=5)).date()
+    )
+    early = EpisodeFactory(season=season_two, number=1)
+    EpisodeFactory(season=season_two, number=2)
+    send(
+        api_client,
+        profile,
+        event(series, kind="complete", episode=pilot.pk, occurred_at=at(3 * DAY)),
+        event(series, episode=early.pk, occurred_at=at(2 * DAY)),
+        event(series, kind="complete", episode=early.pk, occurred_at=at(2 * DAY - 45)),
+        event(series, episode=early.pk, occurred_at=at(2 * DAY - 50)),
+        event(film, kind="complete", occurred_at=at(60)),
+    )
+    other = ProfileFactory(account=account, name="Ravi")
+    send(
+        api_client,
+        other,
+        event(series, kind="complete", episode=early.pk, occurred_at=at(60)),
+    )
+    season_two.release_date = (NOW - dt.timedelta(days=1)).date()
+    season_two.save()
+    return series, film, pilot, early, other
+
+
+def _states() -> dict:
+    return {
+        (s.profile_id, s.title_id): (sorted(s.completed_episodes), s.completed_at, s.play_count)
+        for s in ProfileTitleState.objects.all()
+    }
+
+
+def test_the_dry_run_lists_the_episodes_no_longer_finished_and_writes_nothing(world, profile):
+    # given: the states as ingest kept them
+    series, _, _, early, _ = world
+    before = _states()
+
+    # when
+    out = refold("--dry-run")
+
+    # then: the one state is named, with the episode it would no longer count finished,
+    # and nothing changed
+    assert (
+        f"would refold: profile {profile.pk}, title {series.pk} (Harbour Lights): no longer "
+        f"finished: S2E1 (#{early.pk}); changes "
+    ) in out
+    assert "Would fold again 1 of the 1 title state(s)" in out
+    assert _states() == before
+
+
+def test_the_refold_unfinishes_the_episode_and_leaves_the_rest_and_the_log_alone(world, profile):
+    # given
+    series, film, pilot, _, other = world
+    flags = dict(Signal.objects.values_list("pk", "is_rewatch"))
+    assert sum(flags.values()) == 1  # the second play of S2E1 was taken for a rewatch
+    before = _states()
+
+    # when
+    out = refold()
+
+    # then: S2E1's three events are passed over: the pilot alone is finished (the series
+    # for now, season 2 was not out), played once and not rewatched
+    state = ProfileTitleState.objects.get(profile=profile, title=series)
+    assert state.completed_episodes == [pilot.pk]
+    assert state.completed_at == NOW - dt.timedelta(minutes=3 * DAY)
+    assert (state.play_count, state.rewatch_count, state.last_episode_id) == (0, 0, pilot.pk)
+    assert "Folded again 1 of the 1" in out
+    # and: the other profile's state, the film's and the log's rewatch flags are as they were
+    after = _states()
+    assert after[(other.pk, series.pk)] == before[(other.pk, series.pk)]
+    assert after[(profile.pk, film.pk)] == before[(profile.pk, film.pk)]
+    assert dict(Signal.objects.values_list("pk", "is_rewatch")) == flags
+
+
+def test_a_second_run_changes_nothing(world, profile):
+    # given: the states folded again once
+    refold()
+    repaired = _states()
+
+    # when
+    out = refold()
+
+    # then
+    assert "Folded again 0 of the 1 title state(s)" in out
+    assert "refolded:" not in out
+    assert _states() == repaired
+
+
+def test_a_state_of_only_events_before_the_release_is_deleted(api_client, account, profile):
+    # given: a series whose only season came out yesterday, "started" by the profile the
+    # day before, as ingest took it
+    series = TitleFactory(kind="series")
+    AvailabilityFactory(title=series, region=account.home_region)
+    season = SeasonFactory(title=series, number=1, release_date=(NOW - dt.timedelta(days=5)).date())
+    episode = EpisodeFactory(season=season, number=1)
+    send(api_client, profile, event(series, episode=episode.pk, occurred_at=at(2 * DAY)))
+    season.release_date = (NOW - dt.timedelta(days=1)).date()
+    season.save()
+
+    # when
+    out = refold()
+
+    # then: no state, as ingest would never have made one; the log keeps the play
+    assert "no state left" in out
+    assert not ProfileTitleState.objects.filter(profile=profile).exists()
+    assert Signal.objects.filter(profile=profile).count() == 1
