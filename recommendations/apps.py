@@ -5,10 +5,10 @@ class RecommendationsConfig(AppConfig):
     name = "recommendations"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_save
+        from django.db.models.signals import post_delete, post_save
 
         from . import checks  # noqa: F401  (registers the broker/cache, keep and ranker checks)
-        from .receivers import region_schedules_install
+        from .receivers import region_schedules_install, title_states_episode_forget
 
         # A region added after `install_schedules` ran (compose runs it before any data
         # exists) would otherwise never get its nightly retrain.
@@ -16,5 +16,13 @@ class RecommendationsConfig(AppConfig):
             region_schedules_install,
             sender="regions.Region",
             dispatch_uid="schedules:new-region",
+            weak=False,
+        )
+        # Any deletion of an episode (the admin's, a season's cascade): a stale id among a
+        # state's finished episodes blinds "fewer finished than out".
+        post_delete.connect(
+            title_states_episode_forget,
+            sender="catalog.Episode",
+            dispatch_uid="title-states:episode-deleted",
             weak=False,
         )

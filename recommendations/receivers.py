@@ -16,3 +16,16 @@ def region_schedules_install(*, created: bool, **_: Any) -> None:
         from recommendations.schedules import schedules_install  # imports the models
 
         transaction.on_commit(schedules_install)
+
+
+def title_states_episode_forget(*, instance: Any, **_: Any) -> None:
+    """A deleted episode is no longer among any profile's finished ones.
+
+    Its title's states counted it: "fewer finished than out" then undercounted what
+    is left, and a finished series that lost an episode and gained one stayed
+    finished. Pruned here, on the admin's rare path, so that the homepage's hot read
+    keeps counting the list as it is (docs/signals.md, "Derived state").
+    """
+    from recommendations.services.signals import title_states_episode_prune
+
+    title_states_episode_prune(episode_id=instance.pk, season_id=instance.season_id)

@@ -26,7 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from catalog.models import Title
+from catalog.models import Season, Title
 from config.lookups import AnyOf
 from profiles.models import Profile
 from recommendations.models import PLAY_KINDS, ProfileTitleState, Signal, SignalKind
@@ -807,6 +807,39 @@ def _columns_record(profile: Profile, columns: EventColumns) -> BatchResult:
     )
 
 
+_PG_EPISODE_PRUNE = (
+    f"UPDATE {_STATE_TABLE} SET completed_episodes = COALESCE(("  # noqa: S608
+    " SELECT jsonb_agg(f ORDER BY n) FROM jsonb_array_elements(completed_episodes)"
+    " WITH ORDINALITY AS x(f, n) WHERE f <> to_jsonb(%(episode)s::bigint)), '[]'::jsonb)"
+    f" WHERE title_id = (SELECT title_id FROM {Season._meta.db_table} WHERE id = %(season)s)"
+    " AND completed_episodes @> to_jsonb(%(episode)s::bigint)"
+)
+
+
+def title_states_episode_prune(*, episode_id: int, season_id: int) -> int:
+    """Drop a deleted episode from its title's states' finished episodes; returns how many.
+
+    Its id would otherwise stay counted among the finished (the list has no foreign
+    key), and "fewer finished than out" undercount what is left. The states of the
+    title alone are read (by its index), so deleting an episode costs one statement.
+    Its deletion clears the states' ``last_episode`` itself (SET_NULL).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_PG_EPISODE_PRUNE, {"episode": episode_id, "season": season_id})
+            return cursor.rowcount
+    title_id = Season.objects.filter(pk=season_id).values_list("title_id", flat=True).first()
+    pruned = [
+        state
+        for state in ProfileTitleState.objects.filter(title_id=title_id)
+        if episode_id in state.completed_episodes
+    ]
+    for state in pruned:
+        state.completed_episodes = [e for e in state.completed_episodes if e != episode_id]
+    ProfileTitleState.objects.bulk_update(pruned, ["completed_episodes"])
+    return len(pruned)
+
+
 @dataclass(frozen=True)
 class StateRefold:
     """What folding a (profile, title) state again from the log changes, or would."""
@@ -852,8 +885,8 @@ def title_states_refold(
     states that change, or would.
 
     The refold is today's reading of the log: with today's seasons and release dates
-    (an episode deleted since is neither the state's last episode, as its deletion
-    leaves it, nor among the finished ones).
+    (an episode deleted since is neither the state's last episode nor among the
+    finished ones, as its deletion leaves the state).
     """
     title_ids = sorted(set(title_ids))
     with transaction.atomic():
@@ -905,8 +938,11 @@ def title_states_refold(
             before, after = stored[title_id], folded.get(title_id)
             if after is not None:
                 existing = set().union(*references.season_episodes.get(title_id, {}).values())
+                # Deleted since: as its deletion left the state (SET_NULL, and pruned from
+                # the finished ones by title_states_episode_prune).
                 if after.last_episode_id not in existing:
-                    after.last_episode_id = None  # deleted since: SET_NULL, as its deletion
+                    after.last_episode_id = None
+                after.completed_episodes = [e for e in after.completed_episodes if e in existing]
             fields = list(STATE_FIELDS) if after is None else _state_changes(before, after)
             if not fields:
                 continue

@@ -73,3 +73,90 @@ def test_a_title_above_a_lowered_maturity_limit_is_not_offered(api_client, accou
 
     # then
     assert resumable(api_client, profile) == [family.pk]
+
+
+def test_a_finished_series_whose_episode_was_deleted_returns_with_a_new_one(
+    api_client, account, profile
+):
+    # given: a two-episode series the profile finished, whose second episode staff then
+    # deleted (a duplicate), and which has since gained a new episode
+    from catalog.models import Episode
+    from recommendations.models import ProfileTitleState
+    from recommendations.serving.recommend import profile_history_rows
+    from tests.factories import EpisodeFactory, SeasonFactory
+
+    series = TitleFactory(kind="series")
+    AvailabilityFactory(title=series, region=account.home_region)
+    season = SeasonFactory(title=series, number=1)
+    first, duplicate = (EpisodeFactory(season=season, number=n) for n in (1, 2))
+    occurred = timezone.now() - dt.timedelta(minutes=30)
+    events = [
+        {
+            "kind": kind,
+            "title": series.pk,
+            "episode": episode.pk,
+            "device": "tv",
+            "occurred_at": (occurred + dt.timedelta(minutes=i)).isoformat(),
+            "client_event_id": str(uuid.uuid4()),
+        }
+        for i, (episode, kind) in enumerate(
+            (episode, kind) for episode in (first, duplicate) for kind in ("play_start", "complete")
+        )
+    ]
+    response = api_client.post(
+        reverse("v1:signals", args=[profile.pk]), {"events": events}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert resumable(api_client, profile) == []
+
+    # when
+    Episode.objects.filter(pk=duplicate.pk).delete()
+    EpisodeFactory(season=season, number=3)
+
+    # then: one of two episodes out is finished, so the series is back, and the history
+    # read (the homepage's Continue Watching) counts one finished too
+    assert resumable(api_client, profile) == [series.pk]
+    state = ProfileTitleState.objects.get(profile=profile, title=series)
+    assert state.completed_episodes == [first.pk]
+    states = profile_history_rows(profile_id=profile.pk, at=timezone.now()).states
+    assert states[states[:, 0] == series.pk, 7].tolist() == [1.0]
+
+
+def test_the_migration_drops_episodes_deleted_before_from_the_finished_ones(
+    api_client, account, profile
+):
+    # given: a state that finished an episode since deleted, as deletions left it until
+    # December 2026 (written directly: a deletion now prunes it)
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    from recommendations.models import ProfileTitleState
+    from tests.factories import EpisodeFactory, SeasonFactory
+
+    series = TitleFactory(kind="series")
+    AvailabilityFactory(title=series, region=account.home_region)
+    first = EpisodeFactory(season=SeasonFactory(title=series, number=1), number=1)
+    state = ProfileTitleState.objects.create(
+        profile=profile,
+        title=series,
+        last_event_at=timezone.now(),
+        completed_episodes=[first.pk + 1000, first.pk],
+    )
+    untouched = ProfileTitleState.objects.create(
+        profile=profile, title=TitleFactory(), last_event_at=timezone.now()
+    )
+
+    # when
+    migration = importlib.import_module(
+        "recommendations.migrations.0016_title_states_forget_deleted_episodes"
+    )
+    with connection.schema_editor() as editor:
+        migration.forward(apps, editor)
+
+    # then
+    state.refresh_from_db()
+    assert state.completed_episodes == [first.pk]
+    untouched.refresh_from_db()
+    assert untouched.completed_episodes == []

@@ -153,3 +153,18 @@ def test_a_state_of_only_events_before_the_release_is_deleted(api_client, accoun
     assert "no state left" in out
     assert not ProfileTitleState.objects.filter(profile=profile).exists()
     assert Signal.objects.filter(profile=profile).count() == 1
+
+
+def test_the_refold_does_not_bring_back_an_episode_deleted_since(world, profile):
+    # given: the pilot, finished, deleted since (which dropped it from the state)
+    from catalog.models import Episode
+
+    series, _, pilot, _, _ = world
+    Episode.objects.filter(pk=pilot.pk).delete()
+
+    # when
+    refold()
+
+    # then: the log's completion of it names nothing: not finished, nor the last episode
+    state = ProfileTitleState.objects.get(profile=profile, title=series)
+    assert (state.completed_episodes, state.last_episode_id) == ([], None)
