@@ -5,7 +5,7 @@ class RecommendationsConfig(AppConfig):
     name = "recommendations"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_save, pre_delete
 
         from . import checks  # noqa: F401  (registers the broker/cache, keep and ranker checks)
         from .receivers import region_schedules_install, title_states_episode_forget
@@ -19,8 +19,10 @@ class RecommendationsConfig(AppConfig):
             weak=False,
         )
         # Any deletion of an episode (the admin's, a season's cascade): a stale id among a
-        # state's finished episodes blinds "fewer finished than out".
-        post_delete.connect(
+        # state's finished episodes blinds "fewer finished than out". Before the deletion,
+        # in its transaction: the states are locked before the episode row, as ingest
+        # (a state, then its last episode's key) locks them, so the two cannot deadlock.
+        pre_delete.connect(
             title_states_episode_forget,
             sender="catalog.Episode",
             dispatch_uid="title-states:episode-deleted",

@@ -160,3 +160,32 @@ def test_the_migration_drops_episodes_deleted_before_from_the_finished_ones(
     assert state.completed_episodes == [first.pk]
     untouched.refresh_from_db()
     assert untouched.completed_episodes == []
+
+
+def test_a_series_deleted_whole_costs_no_statement_per_episode(account, profile):
+    # given: a series of twenty episodes, watched
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from recommendations.models import ProfileTitleState
+    from tests.factories import EpisodeFactory, SeasonFactory
+
+    def watched_series(episodes: int):
+        series = TitleFactory(kind="series")
+        season = SeasonFactory(title=series, number=1)
+        ids = [EpisodeFactory(season=season, number=n).pk for n in range(1, episodes + 1)]
+        ProfileTitleState.objects.create(
+            profile=profile, title=series, last_event_at=timezone.now(), completed_episodes=ids
+        )
+        return series
+
+    small, large = watched_series(1), watched_series(20)
+
+    # when
+    with CaptureQueriesContext(connection) as one:
+        small.delete()
+    with CaptureQueriesContext(connection) as twenty:
+        large.delete()
+
+    # then
+    assert len(twenty.captured_queries) == len(one.captured_queries)
