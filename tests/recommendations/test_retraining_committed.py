@@ -148,3 +148,57 @@ def test_retrain_without_a_broker_says_the_version_it_made_and_nothing_about_a_b
     # 'localhost'"), nor the task's outcome logged as by a worker
     assert "hostname" not in result.stderr
     assert "Task recommendations.retrain_cluster" not in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)  # the command's process reads what the test wrote
+def test_retrain_all_without_a_broker_retrains_every_cluster_once_as_make_demo_runs_it(
+    seeded, settings, tmp_path
+):
+    from regions.models import TasteCluster
+
+    # given: make demo's configuration, no broker: each region's batch runs in the command;
+    # one cluster already retrained by hand, as README suggests
+    env = {
+        **os.environ,
+        "DATABASE_URL": current_database_url(),
+        "CELERY_BROKER_URL": "",
+        "REDIS_URL": "",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "TONIGHT_RETRAIN_SIGNAL_CACHE_DIR": str(tmp_path / "cache"),
+        "TONIGHT_RETRAIN_COMPARE_WITH": "",
+    }
+    TrainingRun.objects.create(
+        region_id="IN",
+        taste_cluster=TasteCluster.objects.get(region_id="IN", slug="tamil"),
+        trigger=TrainingRun.Trigger.ADMIN,
+        status=TrainingRun.Status.SUCCEEDED,
+    )
+    clusters = TasteCluster.objects.count()
+    assert TasteCluster.objects.exclude(region_id="IN").exists()
+
+    # when: make demo's retrain
+    demo = ("manage.py", "retrain", "--all", "--wait", "--if-empty")
+    result = run_python(*demo, env=env)
+
+    # then: every cluster of every region has a finished run, stages and all, as admin shows
+    # them; the hand-made run did not leave the rest of its region out
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = TrainingRun.objects.filter(trigger=TrainingRun.Trigger.COMMAND)
+    assert runs.count() == clusters
+    for run in runs:
+        assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+        assert (run.stage, run.progress) == ("done", 100)
+        assert {"train", "gate"} <= set(run.timings)
+    assert not TasteCluster.objects.exclude(training_runs__status="succeeded").exists()
+    assert result.stdout.count(": succeeded version #") == clusters
+    # and the bar counted them
+    assert f"{clusters}/{clusters} clusters" in result.stderr
+
+    # when: make demo again
+    again = run_python(*demo, env=env)
+
+    # then: nothing retrained, and it says so per region
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert runs.count() == clusters
+    assert "IN: retrained already; left out (--if-empty)." in again.stdout

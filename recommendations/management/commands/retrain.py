@@ -1,9 +1,14 @@
-"""``manage.py retrain --region IN [--cluster tamil] [--wait]``: run a retrain now."""
+"""``manage.py retrain (--region IN [--cluster tamil] | --all) [--wait]``: retrain now."""
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, connection
+from tqdm import tqdm
 
 from recommendations.management.options import positive_number
 from recommendations.models import TrainingRun
@@ -13,6 +18,10 @@ from recommendations.services.retraining import (
     region_retrain_request,
     training_run_request,
 )
+from regions.models import TasteCluster
+
+# "retraining IN: 2/5 clusters [00:12], IN-Tamil: evaluate: global model 40%"
+_BAR_FORMAT = "{desc}: {n_fmt}/{total_fmt} clusters [{elapsed}]{postfix}"
 
 
 def run_line(run: TrainingRun) -> str:
@@ -22,50 +31,185 @@ def run_line(run: TrainingRun) -> str:
     return f"run #{run.pk} {run.taste_cluster}: {run.status}{version}{error}"
 
 
+def _retrained(region_code: str, cluster_slug: str | None) -> bool:
+    """Whether the cluster (every cluster of the region, without one) has a retrain that succeeded.
+
+    ``--if-empty`` asks this rather than "has any run finished", so that a demo
+    whose retrain failed, or whose operator retrained one cluster by hand, is
+    retrained on the next ``make demo-data``, and one that succeeded is not.
+    """
+    clusters = TasteCluster.objects.filter(region_id=region_code.upper())
+    if cluster_slug is not None:
+        clusters = clusters.filter(slug__iexact=cluster_slug)
+    unretrained = clusters.exclude(training_runs__status=TrainingRun.Status.SUCCEEDED)
+    return clusters.exists() and not unretrained.exists()
+
+
+class _StageWatch(threading.Thread):
+    """Shows on the bar the stage and progress of the retrain running now, as admin shows them.
+
+    Without a broker a retrain runs inside its request, in the command's own thread,
+    which then has no moment to look; this thread reads what the run writes to its
+    row (its own database connection, closed when it stops).
+    """
+
+    def __init__(self, bar: tqdm, *, after_pk: int, regions: list[str], every: float) -> None:
+        super().__init__(name="retrain-stage-watch", daemon=True)
+        self.bar, self.after_pk, self.regions, self.every = bar, after_pk, regions, every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(self.every):
+                try:
+                    run = (
+                        TrainingRun.objects.filter(
+                            pk__gt=self.after_pk,
+                            region_id__in=self.regions,
+                            status=TrainingRun.Status.RUNNING,
+                        )
+                        .select_related("taste_cluster")
+                        .order_by("pk")
+                        .first()
+                    )
+                except DatabaseError:
+                    # A locked SQLite file or a blip: the bar misses a beat, the retrain goes on.
+                    connection.close()
+                    continue
+                if run is not None:
+                    self.bar.set_postfix_str(f"{run.taste_cluster}: {run.stage} {run.progress}%")
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=5)
+
+
 class Command(BaseCommand):
     help = (
-        "Queue a retrain of one taste cluster (--cluster) or of every cluster of a region, "
-        "on the region's queue; --wait follows the runs until they finish, and fails (a "
-        "non-zero exit) unless every one succeeded. Without a broker "
+        "Queue a retrain of one taste cluster (--cluster), of every cluster of a region "
+        "(--region alone) or of every cluster of every region (--all, one region's batch "
+        "after another), each region's on its own queue; --wait follows the runs until they "
+        "finish, and fails (a non-zero exit) unless every one succeeded. Without a broker "
         "configured the retrain runs in this process."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--region", required=True, metavar="CODE")
+        scope = parser.add_mutually_exclusive_group(required=True)
+        scope.add_argument("--region", metavar="CODE")
+        scope.add_argument(
+            "--all", action="store_true", help="Every taste cluster of every region."
+        )
         parser.add_argument("--cluster", metavar="SLUG", help="One cluster (e.g. tamil).")
         parser.add_argument("--wait", action="store_true", help="Wait for the runs to finish.")
         parser.add_argument(
             "--timeout", type=positive_number, default=3600.0, help="Seconds to wait."
         )
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help=(
+                "Leave out a region (or the --cluster) whose every cluster has a retrain that "
+                "succeeded already (what `make demo` runs, so a second run keeps the first "
+                "run's)."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        region = options["region"].upper()
         if options["cluster"] is not None and not options["cluster"].strip():
             # Read as "no cluster", it retrained every cluster of the region.
             raise CommandError("--cluster is empty: name a cluster, or leave it out for all.")
-        try:
-            if options["cluster"]:
-                runs = [
-                    training_run_request(
-                        region_code=region,
-                        cluster_slug=options["cluster"],
-                        trigger=TrainingRun.Trigger.COMMAND,
-                    )
-                ]
-            else:
-                runs = region_retrain_request(
-                    region_code=region, trigger=TrainingRun.Trigger.COMMAND
+        if options["all"] and options["cluster"] is not None:
+            raise CommandError("--cluster names a cluster of one --region, not of --all.")
+        if options["all"]:
+            codes = TasteCluster.objects.order_by("region_id").values_list("region_id", flat=True)
+            targets: list[tuple[str, str | None]] = [(code, None) for code in codes.distinct()]
+        else:
+            targets = [(options["region"].upper(), options["cluster"])]
+        if options["if_empty"]:
+            done = [target for target in targets if _retrained(*target)]
+            targets = [target for target in targets if target not in done]
+            for code, slug in done:
+                self.stdout.write(
+                    f"{code}{f' {slug}' if slug else ''}: retrained already; left out (--if-empty)."
                 )
-        except (RetrainError, RetrainNotQueued) as error:
-            raise CommandError(str(error)) from error
-        for run in runs:
-            # Without a broker the run has executed in-process by now: it may be finished.
-            run.refresh_from_db()
-            if not (options["wait"] and run.is_finished):  # else the loop below says it
-                self.stdout.write(run_line(run))
-        if not options["wait"]:
-            return
-        deadline = time.monotonic() + options["timeout"]
+            if not targets:
+                return
+        total = sum(
+            1 if slug else TasteCluster.objects.filter(region_id=code).count()
+            for code, slug in targets
+        )
+        self.counted: set[int] = set()  # the runs the bar has counted as finished
+        with self._progress(total, [code for code, _ in targets], options["verbosity"]) as bar:
+            runs = self._request(targets, bar, wait=options["wait"])
+            if options["wait"]:
+                self._wait(runs, bar, timeout=options["timeout"])
+
+    @contextmanager
+    def _progress(self, total: int, regions: list[str], verbosity: int) -> Iterator[tqdm]:
+        """A bar of the clusters whose runs finished, with the running one's stage beside it."""
+        newest = TrainingRun.objects.order_by("-pk").values_list("pk", flat=True).first()
+        bar = tqdm(
+            total=total,
+            desc="retraining",
+            bar_format=_BAR_FORMAT,
+            file=self.stderr._out,
+            disable=verbosity < 1,
+            leave=False,
+            dynamic_ncols=True,
+        )
+        watch = _StageWatch(bar, after_pk=newest or 0, regions=regions, every=0.5)
+        if not bar.disable:
+            watch.start()
+        try:
+            yield bar
+        finally:
+            if watch.is_alive():
+                watch.stop()
+            bar.close()
+
+    def _say(self, line: str) -> None:
+        """A line on stdout, the bar on stderr cleared for it and drawn again below it."""
+        with tqdm.external_write_mode(file=self.stderr._out):
+            self.stdout.write(line)
+
+    def _finished(self, run: TrainingRun, bar: tqdm) -> None:
+        if run.pk not in self.counted:
+            self.counted.add(run.pk)
+            bar.update(1)
+
+    def _request(
+        self, targets: list[tuple[str, str | None]], bar: tqdm, *, wait: bool
+    ) -> list[TrainingRun]:
+        runs: list[TrainingRun] = []
+        for code, slug in targets:
+            bar.set_description_str(f"retraining {code}")
+            try:
+                if slug:
+                    new = [
+                        training_run_request(
+                            region_code=code, cluster_slug=slug, trigger=TrainingRun.Trigger.COMMAND
+                        )
+                    ]
+                else:
+                    new = region_retrain_request(
+                        region_code=code, trigger=TrainingRun.Trigger.COMMAND
+                    )
+            except (RetrainError, RetrainNotQueued) as error:
+                raise CommandError(str(error)) from error
+            for run in new:
+                # Without a broker the run has executed in-process by now: it may be finished.
+                run.refresh_from_db()
+                if run.is_finished:
+                    self._finished(run, bar)
+                if not (wait and run.is_finished):  # else the wait below says it
+                    self._say(run_line(run))
+            runs += new
+        return runs
+
+    def _wait(self, runs: list[TrainingRun], bar: tqdm, *, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
         pending = {run.pk for run in runs}
         last: dict[int, tuple[str, int]] = {}
         while pending and time.monotonic() < deadline:
@@ -73,10 +217,11 @@ class Command(BaseCommand):
                 state = (run.stage, run.progress)
                 if run.is_finished:
                     pending.discard(run.pk)
-                    self.stdout.write(run_line(run))
+                    self._finished(run, bar)
+                    self._say(run_line(run))
                 elif last.get(run.pk) != state:
                     last[run.pk] = state
-                    self.stdout.write(f"run #{run.pk}: {run.stage} {run.progress}%")
+                    self._say(f"run #{run.pk}: {run.stage} {run.progress}%")
             if pending:
                 time.sleep(1.0)
         if pending:
