@@ -37,9 +37,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-demo: demo-data serve  ## Seed a demo catalogue and households, train, and serve on :8000
+demo: demo-data serve  ## Seed a demo catalogue and households, train, retrain, and serve on :8000
 
-demo-data: venv  ## Seed, train and simulate traffic like make demo, without serving
+demo-data: venv  ## Seed, train, simulate traffic and retrain like make demo, without serving
 	@mkdir -p var
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput -v0
 	$(DEMO_ENV) $(PY) manage.py seed_demo --if-empty
@@ -47,6 +47,9 @@ demo-data: venv  ## Seed, train and simulate traffic like make demo, without ser
 	@# Seeded profiles browse real homepages (once), so the rankers learn from logged pages.
 	$(DEMO_ENV) $(PY) manage.py simulate_traffic --if-empty --profiles 200 --sessions 6 --days 5
 	$(DEMO_ENV) $(PY) manage.py train_models
+	@# Every taste cluster retrains once through the Celery task's code (in this process without
+	@# a broker), so admin's Training runs show finished runs with their stages (about a minute).
+	$(DEMO_ENV) $(PY) manage.py retrain --all --wait --if-empty
 	$(DEMO_ENV) $(PY) manage.py update_artwork_policy --full
 	$(DEMO_ENV) $(PY) manage.py demo_info --host $(DEMO_HOST) --port $(DEMO_PORT)
 

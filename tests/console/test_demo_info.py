@@ -96,3 +96,25 @@ def test_each_profiles_line_names_it_and_says_which_is_a_kids_profile(world):
 
     assert lines[-1].endswith(f"/api/v1/profiles/{world.kid.pk}/   (Meera, a kids profile)")
     assert lines[0].endswith("(Asha)")
+
+
+def test_says_where_the_retrains_are_and_how_many_finished(world, admin_client):
+    # make demo retrains every taste cluster, but nothing said where to see a run's stages
+    from recommendations.models import TrainingRun
+    from regions.models import TasteCluster
+
+    def retrain_lines() -> str:
+        lines = demo_info_text(world).splitlines()
+        return "\n".join(line for line in lines if "Retrains:" in line or "Models:" in line)
+
+    assert "none yet: `manage.py retrain --all --wait`" in retrain_lines()
+
+    cluster = TasteCluster.objects.create(region=world.home.region, slug="hindi", name="Hindi")
+    for status in (TrainingRun.Status.SUCCEEDED, TrainingRun.Status.RUNNING):
+        TrainingRun.objects.create(region=cluster.region, taste_cluster=cluster, status=status)
+
+    lines = retrain_lines()
+    assert "(1 finished run, with its stages)" in lines
+    for word in lines.split():
+        if word.startswith("http://"):
+            assert admin_client.get(urlparse(word).path).status_code == 200

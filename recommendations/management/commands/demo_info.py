@@ -12,6 +12,7 @@ from accounts.services import api_token_create, api_token_revoke
 from console.moments import local_moment, region_zone
 from profiles.models import Profile
 from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME, DEMO_PIN
+from recommendations.models import TrainingRun
 from recommendations.serving.cache import NoActiveModel
 from recommendations.serving.homepage import FIRST_SCREEN_ROWS, homepage_build
 
@@ -41,6 +42,34 @@ def _demo_pin_profile() -> Profile | None:
         .order_by("account_id", "slot")[:10]
     )
     return next((p for p in candidates if p.check_pin(DEMO_PIN)), None)
+
+
+def _retrain_lines(base: str) -> list[str]:
+    """Where the taste clusters' retrains are, and how many finished.
+
+    A run's stages, progress and timings are what admin shows of a Celery retrain, and
+    ``make demo`` retrains every cluster once; a newcomer would not find them unprompted.
+    """
+    finished = TrainingRun.objects.filter(
+        status__in=[
+            TrainingRun.Status.SUCCEEDED,
+            TrainingRun.Status.REJECTED,
+            TrainingRun.Status.FAILED,
+        ]
+    ).count()
+    if not finished:
+        said = "none yet: `manage.py retrain --all --wait` makes one per taste cluster"
+    else:
+        said = (
+            "1 finished run, with its stages"
+            if finished == 1
+            else f"{finished} finished runs, with their stages"
+        )
+    return [
+        f"  Retrains:  {base}{reverse('admin:recommendations_trainingrun_changelist')}   ({said})",
+        f"  Models:    {base}{reverse('console:models')}   (versions, and each taste cluster's "
+        "retrains charted)",
+    ]
 
 
 class Command(BaseCommand):
@@ -97,6 +126,7 @@ class Command(BaseCommand):
                 "demo profile with one; its API token: `manage.py issue_token "
                 f"{locked.account_id}`)"
             )
+        lines += _retrain_lines(base)
         lines += [
             "",
             f"  API docs:  {base}/api/docs/   (Authorize: `Token <key>` with the key below)",
