@@ -140,7 +140,7 @@ class Command(BaseCommand):
             1 if slug else TasteCluster.objects.filter(region_id=code).count()
             for code, slug in targets
         )
-        self.counted: set[int] = set()  # the runs the bar has counted as finished
+        self.counted: set[int] = set()  # the runs counted (and said) as finished
         with self._progress(total, [code for code, _ in targets], options["verbosity"]) as bar:
             runs = self._request(targets, bar, wait=options["wait"])
             if options["wait"]:
@@ -199,21 +199,23 @@ class Command(BaseCommand):
             except (RetrainError, RetrainNotQueued) as error:
                 raise CommandError(str(error)) from error
             for run in new:
-                # Without a broker the run has executed in-process by now: it may be finished.
+                # Without a broker the run has executed in-process by now: it may be finished,
+                # and is said now, before the next region's (the wait below leaves it out).
                 run.refresh_from_db()
                 if run.is_finished:
                     self._finished(run, bar)
-                if not (wait and run.is_finished):  # else the wait below says it
+                if run.is_finished or not wait:
                     self._say(run_line(run))
             runs += new
         return runs
 
     def _wait(self, runs: list[TrainingRun], bar: tqdm, *, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        pending = {run.pk for run in runs}
+        pending = {run.pk for run in runs} - self.counted
         last: dict[int, tuple[str, int]] = {}
         while pending and time.monotonic() < deadline:
-            for run in TrainingRun.objects.filter(pk__in=pending).select_related("taste_cluster"):
+            waited = TrainingRun.objects.filter(pk__in=pending).select_related("taste_cluster")
+            for run in waited.order_by("pk"):
                 state = (run.stage, run.progress)
                 if run.is_finished:
                     pending.discard(run.pk)
