@@ -130,10 +130,9 @@ class Command(BaseCommand):
         if options["if_empty"]:
             done = [target for target in targets if _retrained(*target)]
             targets = [target for target in targets if target not in done]
-            for code, slug in done:
-                self.stdout.write(
-                    f"{code}{f' {slug}' if slug else ''}: retrained already; left out (--if-empty)."
-                )
+            if done:
+                named = ", ".join(f"{code} {slug}" if slug else code for code, slug in done)
+                self.stdout.write(f"{named}: retrained already; left out (--if-empty).")
             if not targets:
                 return
         total = sum(
