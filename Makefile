@@ -49,7 +49,8 @@ demo-data: venv  ## Seed, train, simulate traffic and retrain like make demo, wi
 	$(DEMO_ENV) $(PY) manage.py train_models
 	@# Every taste cluster retrains once through the Celery task's code (in this process without
 	@# a broker), so admin's Training runs show finished runs with their stages (about a minute).
-	$(DEMO_ENV) $(PY) manage.py retrain --all --wait --if-empty
+	@# No --wait: a run its gate refuses is one to look at in admin, not a reason to stop the demo.
+	$(DEMO_ENV) $(PY) manage.py retrain --all --if-empty
 	$(DEMO_ENV) $(PY) manage.py update_artwork_policy --full
 	$(DEMO_ENV) $(PY) manage.py demo_info --host $(DEMO_HOST) --port $(DEMO_PORT)
 

@@ -19,7 +19,7 @@ from recommendations.apis.retrains import BROKER_RETRY_SECONDS
 from recommendations.models import TrainingRun
 from recommendations.services import retraining
 from tests.factories import RegionFactory
-from tests.processes import current_database_url, run_python
+from tests.processes import ROOT, current_database_url, run_python
 from tests.recommendations.demo_world import seed_small_demo
 from tests.recommendations.test_retraining_operations import (  # noqa: F401
     _cluster,
@@ -178,7 +178,8 @@ def test_retrain_all_without_a_broker_retrains_every_cluster_once_as_make_demo_r
     assert TasteCluster.objects.exclude(region_id="IN").exists()
 
     # when: make demo's retrain
-    demo = ("manage.py", "retrain", "--all", "--wait", "--if-empty")
+    demo = ("manage.py", "retrain", "--all", "--if-empty")
+    assert f"$(PY) {' '.join(demo)}\n" in (ROOT / "Makefile").read_text()
     result = run_python(*demo, env=env)
 
     # then: every cluster of every region has a finished run, stages and all, as admin shows
