@@ -39,9 +39,9 @@ from .services.retraining import (
     RetrainError,
     RetrainNotQueued,
     model_version_rollback,
+    model_version_staff_activate,
     training_run_request,
 )
-from .services.training import model_version_activate
 
 # How long an exact COUNT(*) may take before the paginator settles for the planner's estimate.
 COUNT_TIMEOUT_MS = 300
@@ -563,8 +563,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     Versions are created only by training (``manage.py train_models``), so the
     add page is closed and every field is read-only; the one thing staff do
-    here is activate a version (a rollback is activating a retired one),
-    through the same service that training uses.
+    here is activate a version (a rollback is activating a retired one). A
+    retrain's ``ready`` version is refused: it serves only by passing its gate
+    (:func:`~recommendations.services.retraining.model_version_staff_activate`).
     """
 
     list_display = (
@@ -607,7 +608,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self.message_user(request, "Select exactly one version.", messages.ERROR)
             return
         try:
-            version = model_version_activate(version=versions[0])
+            version = model_version_staff_activate(version=versions[0])
         except ValueError as refused:
             self.message_user(request, str(refused), messages.ERROR)
             return

@@ -18,7 +18,10 @@ region's queue once the transaction commits; a worker then calls
   (:func:`training_runs_reap`) fails runs whose heartbeat went stale, so no run
   stays "running" forever, and runs still queued after
   ``RETRAIN_QUEUED_SECONDS`` (their message was lost), so none stays "queued"
-  and blocks its cluster. A send the broker refuses fails its runs at once.
+  and blocks its cluster. A send the broker refuses fails its runs at once. It
+  also fails the versions a retrain left unjudged once all their runs had ended
+  (:func:`_fail_orphaned_versions`); staff cannot activate a retrain's ``ready``
+  version (:func:`model_version_staff_activate`).
 - A run is finished once: a worker whose run the reaper failed meanwhile
   records what it made, and activates nothing; the versions the reaper failed
   stay failed (:class:`~recommendations.services.training.VersionFailedWhileTraining`),
@@ -89,7 +92,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -1805,6 +1808,9 @@ def training_runs_reap(
     - Queued runs requested longer than ``RETRAIN_QUEUED_SECONDS`` ago: their
       message was lost or no worker listens to their queue, and while one is
       queued every request for its cluster is refused.
+
+    Then the versions a retrain left unjudged after its runs had ended
+    (:func:`_fail_orphaned_versions`), which no reap of a run finds: not counted.
     """
     now = timezone.now()
     if older_than_seconds is None:
@@ -1841,6 +1847,7 @@ def training_runs_reap(
             )
             _fail_unjudged_versions(run, f"Run #{run.pk} lost its worker.")
             reaped += 1
+    _fail_orphaned_versions()
     return reaped
 
 
@@ -1854,16 +1861,99 @@ def _fail_unjudged_versions(run: TrainingRun, error: str) -> None:
     version at the same time, alive and well. None of them was served.
     """
     unjudged = (ModelVersion.Status.TRAINING, ModelVersion.Status.READY)
-    # Read and matched here, not with a JSON `contains` lookup, which SQLite (the demo's)
-    # lacks; the unjudged versions are a handful.
-    linked = ModelVersion.objects.filter(status__in=unjudged).values_list(
-        "pk", "metrics__retrain_runs"
-    )
-    mine = {pk for pk, runs in linked if isinstance(runs, list) and run.pk in runs}
+    mine = {pk for pk, runs in _unjudged_linked().items() if run.pk in runs}
     if run.model_version_id:
         mine.add(run.model_version_id)
     ModelVersion.objects.filter(pk__in=mine, status__in=unjudged).update(
         status=ModelVersion.Status.FAILED, error=error
+    )
+
+
+def _unjudged_linked() -> dict[int, list[int]]:
+    """The ``training`` and ``ready`` versions a retrain made: pk -> the runs each names.
+
+    Read and matched here, not with a JSON ``contains`` lookup, which SQLite (the demo's)
+    lacks; the unjudged versions are a handful.
+    """
+    linked = ModelVersion.objects.filter(
+        status__in=(ModelVersion.Status.TRAINING, ModelVersion.Status.READY)
+    ).values_list("pk", "metrics__retrain_runs")
+    return {pk: runs for pk, runs in linked if isinstance(runs, list) and runs}
+
+
+def _run_statuses(run_ids: Iterable[int]) -> dict[int, str]:
+    """Each run's status; a run since deleted is ``gone`` (it judges nothing either)."""
+    run_ids = set(run_ids)
+    found = dict(TrainingRun.objects.filter(pk__in=run_ids).values_list("pk", "status"))
+    return {pk: found.get(pk, "gone") for pk in run_ids}
+
+
+def _runs_text(statuses: dict[int, str], runs: Iterable[int], verb: str = "") -> str:
+    return ", ".join(f"run #{pk} {verb}{statuses[pk]}" for pk in runs)
+
+
+def _fail_orphaned_versions() -> int:
+    """Fail the versions whose runs all ended before judging them; returns how many.
+
+    A version created after its run was reaped (the worker lived on), or left
+    ``ready`` when its gate raised, is rejected by its worker at best; a worker
+    that dies first leaves it ``ready`` for good, since no reap of a finished
+    run finds it again, and admin's "activate" takes ``ready`` versions (for
+    ``train_models --no-activate``). Versions naming no run are ``train_models``'
+    own and left alone; so are those a run still queued or running may judge.
+    A run never runs again once ended, and activation happens only under a
+    running run's lock (:func:`_conclude`, :func:`_fallback_activate`), so a
+    version seen here with every run ended can no longer be served by its retrain.
+    """
+    linked = _unjudged_linked()
+    statuses = _run_statuses(pk for runs in linked.values() for pk in runs)
+    failed = 0
+    for pk, runs in linked.items():
+        if any(statuses[run] in ACTIVE_STATUSES for run in runs):
+            continue
+        error = f"Never judged: its retrain ended without gating it ({_runs_text(statuses, runs)})."
+        if ModelVersion.objects.filter(
+            pk=pk, status__in=(ModelVersion.Status.TRAINING, ModelVersion.Status.READY)
+        ).update(status=ModelVersion.Status.FAILED, error=error):
+            logger.warning("Model version %s failed: %s", pk, error)
+            failed += 1
+    return failed
+
+
+def model_version_staff_activate(*, version: ModelVersion) -> ModelVersion:
+    """Serve ``version`` at staff's request (admin's action); a retrain's only once gated.
+
+    A ``ready`` version naming no run is ``train_models --no-activate``'s and may be
+    served. One a retrain made (it names its runs) serves only by passing its gate:
+    while a run of it is queued or running the gate is judging it, and once they
+    have all ended unjudged it never passed one (the reaper fails it). Its retired
+    or active versions stay activatable: a rollback.
+    """
+    runs = (version.metrics or {}).get("retrain_runs")
+    if not (isinstance(runs, list) and runs):
+        return model_version_activate(version=version)
+    try:
+        # The status is checked under the scope's lock, as the gate's activation checks it.
+        return model_version_activate(
+            version=version,
+            allowed=frozenset({ModelVersion.Status.RETIRED, ModelVersion.Status.ACTIVE}),
+        )
+    except ValueError:
+        if not ModelVersion.objects.filter(
+            pk=version.pk, status=ModelVersion.Status.READY
+        ).exists():
+            raise
+    statuses = _run_statuses(runs)
+    judging = [run for run in runs if statuses[run] in ACTIVE_STATUSES]
+    if judging:
+        raise ValueError(
+            f"Version #{version.pk} is being judged by its retrain's gate "
+            f"({_runs_text(statuses, judging, 'is ')}): it serves if it passes, "
+            "and cannot be activated by hand."
+        )
+    raise ValueError(
+        f"Version #{version.pk} never passed its retrain's gate "
+        f"({_runs_text(statuses, runs)} without judging it): it cannot be activated."
     )
 
 

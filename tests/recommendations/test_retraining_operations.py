@@ -714,3 +714,176 @@ def test_a_batch_reaped_while_its_fallback_is_stored_activates_no_fallback(
     for version in refused:
         assert version.status == ModelVersion.Status.REJECTED
         assert "runs were ended" in version.error
+
+
+# --- Versions no gate will judge ----------------------------------------------------------------
+
+
+def _retrain_version(cluster: TasteCluster, status: str, *runs: TrainingRun) -> ModelVersion:
+    return ModelVersion.objects.create(
+        scope="cluster",
+        region=cluster.region,
+        taste_cluster=cluster,
+        status=status,
+        metrics={"retrain_runs": [run.pk for run in runs]},
+    )
+
+
+@pytest.mark.django_db
+def test_the_reaper_fails_the_versions_whose_retrain_ended_without_judging_them():
+    # given: versions a retrain stored after its run was already reaped (or whose gate raised),
+    # and the worker never got to reject them: their runs have all ended
+    cluster = _cluster()
+    region = cluster.region
+
+    def run(status: str) -> TrainingRun:
+        return TrainingRun.objects.create(region=region, taste_cluster=cluster, status=status)
+
+    failed, succeeded, rejected = run("failed"), run("succeeded"), run("rejected")
+    running, queued = run("running"), run("queued")
+    TrainingRun.objects.filter(pk=running.pk).update(heartbeat_at=timezone.now())
+    orphan = _retrain_version(cluster, "ready", failed)
+    half_written = _retrain_version(cluster, "training", failed, succeeded)
+    fallback = ModelVersion.objects.create(
+        scope="region", region=region, status="ready", metrics={"retrain_runs": [rejected.pk]}
+    )
+    # and: versions a gate may still judge, and train_models' own, which names no run
+    judged_now = _retrain_version(cluster, "ready", running)
+    batch_on = _retrain_version(cluster, "training", failed, queued)
+    no_activate = ModelVersion.objects.create(
+        scope="cluster", region=region, taste_cluster=cluster, status="ready"
+    )
+    served = _retrain_version(cluster, "active", succeeded)
+
+    # when: no run is stale, so none is reaped
+    assert training_runs_reap() == 0
+
+    # then: the versions their retrain left unjudged are failed, with the reason
+    def status(version: ModelVersion) -> tuple[str, str]:
+        version.refresh_from_db()
+        return version.status, version.error
+
+    assert status(orphan) == (
+        "failed",
+        f"Never judged: its retrain ended without gating it (run #{failed.pk} failed).",
+    )
+    assert status(half_written)[0] == "failed"
+    assert f"run #{succeeded.pk} succeeded" in half_written.error
+    assert status(fallback)[0] == "failed"
+    # and: the others are left as they were
+    assert status(judged_now) == ("ready", "")
+    assert status(batch_on) == ("training", "")
+    assert status(no_activate) == ("ready", "")
+    assert status(served) == ("active", "")
+
+
+@pytest.mark.django_db
+def test_a_version_whose_gate_raised_is_failed_by_the_next_reap(seeded, monkeypatch):
+    # given: the gate raises after the run's version was stored; the run fails, and nothing
+    # else will ever judge its ready version
+    original = retraining._Reporter.__call__
+
+    def fails_at_the_gate(self, stage, progress):
+        original(self, stage, progress)
+        if stage == "gate":
+            raise MemoryError("the gate ran out of memory")
+
+    monkeypatch.setattr(retraining._Reporter, "__call__", fails_at_the_gate)
+    run = training_run_execute(run_id=_queued_run().pk)
+    assert run.status == TrainingRun.Status.FAILED
+    version = ModelVersion.objects.get(taste_cluster=run.taste_cluster)
+    assert version.status == ModelVersion.Status.READY
+
+    # when: the reaper runs (beat, every minute)
+    training_runs_reap()
+
+    # then: the version is failed, and the admin's activate refuses it
+    version.refresh_from_db()
+    assert version.status == ModelVersion.Status.FAILED
+    assert f"run #{run.pk} failed" in version.error
+
+
+def _activate_in_admin(version: ModelVersion) -> list[str]:
+    """What admin says to staff who may change versions and ask to activate ``version``."""
+    editor = User.objects.filter(username="editor").first() or User.objects.create_user(
+        "editor", is_staff=True
+    )
+    editor.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_modelversion", "change_modelversion"])
+    )
+    client = Client()
+    client.force_login(editor)
+    answer = client.post(
+        "/admin/recommendations/modelversion/",
+        {"action": "activate", "_selected_action": [version.pk]},
+        follow=True,
+    )
+    return [str(message) for message in answer.context["messages"]]
+
+
+@pytest.mark.django_db
+def test_admin_will_not_activate_a_version_its_retrain_is_still_judging():
+    # given: a ready version whose run is at its gate right now
+    cluster = _cluster()
+    run = TrainingRun.objects.create(
+        region=cluster.region, taste_cluster=cluster, status=TrainingRun.Status.RUNNING
+    )
+    judged = _retrain_version(cluster, "ready", run)
+
+    # when: staff try to activate it
+    said = _activate_in_admin(judged)
+
+    # then: refused, saying why; nothing serves
+    judged.refresh_from_db()
+    assert judged.status == ModelVersion.Status.READY
+    assert not ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exists()
+    assert said == [
+        f"Version #{judged.pk} is being judged by its retrain's gate (run #{run.pk} is "
+        "running): it serves if it passes, and cannot be activated by hand."
+    ]
+
+
+@pytest.mark.django_db
+def test_admin_will_not_activate_a_version_its_retrain_ended_without_judging():
+    # given: a ready version whose run failed before its gate (the reaper has not swept it yet)
+    cluster = _cluster()
+    run = TrainingRun.objects.create(
+        region=cluster.region, taste_cluster=cluster, status=TrainingRun.Status.FAILED
+    )
+    orphan = _retrain_version(cluster, "ready", run)
+
+    # when
+    said = _activate_in_admin(orphan)
+
+    # then
+    orphan.refresh_from_db()
+    assert orphan.status == ModelVersion.Status.READY
+    assert said == [
+        f"Version #{orphan.pk} never passed its retrain's gate (run #{run.pk} failed without "
+        "judging it): it cannot be activated."
+    ]
+
+
+@pytest.mark.django_db
+def test_admin_activates_a_ready_version_no_retrain_made_and_rolls_back_to_a_retrain_one():
+    # given: train_models --no-activate's ready version (it names no run), and a retired
+    # version a retrain once activated
+    cluster = _cluster()
+    run = TrainingRun.objects.create(
+        region=cluster.region, taste_cluster=cluster, status=TrainingRun.Status.SUCCEEDED
+    )
+    retired = _retrain_version(cluster, "retired", run)
+    no_activate = ModelVersion.objects.create(
+        scope="cluster", region=cluster.region, taste_cluster=cluster, status="ready"
+    )
+
+    # when / then: each is activated in turn
+    assert _activate_in_admin(no_activate) == [
+        f"Version #{no_activate.pk} now serves {no_activate.scope_label}."
+    ]
+    assert _activate_in_admin(retired) == [
+        f"Version #{retired.pk} now serves {retired.scope_label}."
+    ]
+    no_activate.refresh_from_db()
+    retired.refresh_from_db()
+    assert (no_activate.status, retired.status) == ("retired", "active")
