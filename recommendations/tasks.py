@@ -73,7 +73,8 @@ def retrain_region(region_code: str, trigger: str = "schedule") -> list[int]:
     time_limit=120,
 )
 def reap_training_runs() -> int:
-    """Fail runs whose worker died (stale heartbeat) and runs no worker took (lost message)."""
+    """Fail runs whose worker died (stale heartbeat), runs no worker took (lost message), and
+    versions their retrain left unjudged."""
     return training_runs_reap()
 
 

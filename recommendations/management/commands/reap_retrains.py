@@ -12,7 +12,8 @@ class Command(BaseCommand):
         "Fail retrain runs whose worker is gone (no heartbeat for RETRAIN_STALE_SECONDS) and "
         "queued runs no worker took, so that their clusters can retrain again. Beat does this "
         "every minute; without a broker (the demo, `retrain --wait` stopped with Ctrl-C) "
-        "nothing does, and a run left 'running' refuses every retrain of its cluster."
+        "nothing does, and a run left 'running' refuses every retrain of its cluster. Also "
+        "fails the versions a retrain left ungated after its runs ended (logged, not counted)."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
