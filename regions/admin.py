@@ -79,10 +79,14 @@ class AvailabilityAdmin(admin.ModelAdmin):
         return window_status(obj)
 
     def save_model(self, request: HttpRequest, obj: Availability, form: Any, change: bool) -> None:
-        # Admin's change view runs in a transaction, which the lock lasts for.
-        title_windows_lock(title_id=obj.title_id)
-        if change and form.initial.get("title") not in (None, obj.title_id):
-            title_windows_lock(title_id=form.initial["title"])
+        # Admin's change view runs in a transaction, which the locks last for. A window moved
+        # to another title locks both, in the order of their ids as the import locks titles:
+        # the new one first deadlocked with an import holding the old one.
+        titles = {obj.title_id}
+        if change and form.initial.get("title") is not None:
+            titles.add(form.initial["title"])
+        for title_id in sorted(titles):
+            title_windows_lock(title_id=title_id)
         super().save_model(request, obj, form, change)
 
 

@@ -18,7 +18,7 @@ from catalog.services import UNKNOWN_RELEASE_DATE
 from recommendations.services.dataset_import import catalogue_import, title_name_and_year
 from regions.models import Availability
 from tests.db_waits import hold_until_waited_on
-from tests.factories import LanguageFactory, RegionFactory
+from tests.factories import LanguageFactory, RegionFactory, TitleFactory
 from tests.test_admin import form_data
 
 pytestmark = pytest.mark.django_db
@@ -797,3 +797,59 @@ def test_a_window_staff_are_saving_while_the_import_runs_is_the_titles_only_one(
     assert list(windows.values_list("starts_at", "ends_at")) == [(starts_at, None)]
     assert "4 availability windows opened in US" in output
     assert blocked.is_set(), "the import never waited on staff's save"
+
+
+def _import_holding(first: int, title_ids: list[int], failed: list, started, blocked) -> None:
+    """An import that has locked title ``first`` (its lowest) and, once staff wait on it, the
+    rest of ``title_ids``, as ``_open_windows_ensure`` locks them: in order of their ids."""
+    from recommendations.services.dataset_import import _open_windows_ensure
+    from regions.services import title_windows_lock
+
+    try:
+        with transaction.atomic():
+            title_windows_lock(title_id=first)
+            started.set()
+            hold_until_waited_on(blocked)
+            _open_windows_ensure(title_ids=title_ids, regions=["IN"])
+    except Exception as error:  # reported by the test
+        failed.append(error)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_window_moved_to_another_title_while_the_import_runs_waits_for_it_without_deadlock(
+    regions, staff
+):
+    # given a US window of one title, and an import into IN that has locked that title, the
+    # lower id of the two it is about to give an open window
+    low, high = TitleFactory(), TitleFactory()
+    assert low.pk < high.pk
+    window = Availability.objects.create(title=low, region_id="US")
+    failed: list = []
+    started, blocked = threading.Event(), threading.Event()
+    rival = threading.Thread(
+        target=_import_holding, args=(low.pk, [low.pk, high.pk], failed, started, blocked)
+    )
+    rival.start()
+    try:
+        assert started.wait(30)
+        # when staff move the window to the other title meanwhile
+        url = reverse("admin:regions_availability_change", args=[window.pk])
+        data = form_data(staff.get(url))
+        data["title"] = str(high.pk)
+        response = staff.post(url, data)
+    finally:
+        rival.join()
+
+    # then both finish, one after the other: staff's save took the titles' locks in the
+    # import's order (the moved-to title first, then the moved-from one, was a deadlock,
+    # and PostgreSQL cancelled one side)
+    assert blocked.is_set(), "staff's save never waited on the import"
+    assert failed == []
+    assert response.status_code == 302
+    assert Availability.objects.get(pk=window.pk).title_id == high.pk
+    assert set(Availability.objects.filter(region_id="IN").values_list("title_id", flat=True)) == {
+        low.pk,
+        high.pk,
+    }
