@@ -69,6 +69,36 @@ class SignalEvent:
     artwork_variant_id: int | None
 
 
+def logged_event(
+    *,
+    index: int,
+    kind: str,
+    title_id: int,
+    episode_id: int | None,
+    value: float | None,
+    occurred_at: dt.datetime,
+) -> SignalEvent:
+    """A stored signal, read back from the log to be folded again.
+
+    The fold reads only these fields; what the client sent besides (device, ids,
+    where the title was shown) is left blank rather than read.
+    """
+    return SignalEvent(
+        index=index,
+        kind=kind,
+        title_id=title_id,
+        episode_id=episode_id,
+        value=value,
+        device="",
+        occurred_at=occurred_at,
+        client_event_id="",
+        page_id=None,
+        row="",
+        position=None,
+        artwork_variant_id=None,
+    )
+
+
 class EventErrors:
     """Errors of a batch, keyed by event index then field, as the API reports them."""
 

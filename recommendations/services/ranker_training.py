@@ -96,7 +96,7 @@ from recommendations.selectors.attribution import (
 )
 from recommendations.selectors.signals import signal_references_get
 from recommendations.selectors.training import index_of, signal_weights
-from recommendations.services.signals import STATE_KINDS, title_states_fold
+from recommendations.services.signals import STATE_KINDS, signal_clock_skew, title_states_fold
 from recommendations.serving import artefacts, recommend
 from recommendations.serving.bundle import ServingBundle
 from recommendations.serving.homepage import (
@@ -107,7 +107,7 @@ from recommendations.serving.homepage import (
 )
 from recommendations.serving.recommend import history_on_index, profile_history_rows
 from recommendations.serving.scoring import ScoringContext, ranking_features, ranking_inputs
-from recommendations.signal_events import SignalEvent
+from recommendations.signal_events import SignalEvent, logged_event
 from regions.models import Region, TasteCluster
 
 logger = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ class _StatesAsOf:
     """
 
     def __init__(self, *, profile_ids: list[int], until: dt.datetime) -> None:
-        skew = dt.timedelta(seconds=float(settings.TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]))
+        skew = signal_clock_skew()
         rows = (
             Signal.objects.filter(
                 AnyOf(F("profile_id"), profile_ids),
@@ -206,19 +206,13 @@ class _StatesAsOf:
             rows.iterator(chunk_size=20_000)
         ):
             self.events.setdefault(profile_id, []).append(
-                SignalEvent(
+                logged_event(
                     index=index,
                     kind=kind,
                     title_id=title_id,
                     episode_id=episode_id,
                     value=value,
-                    device="",
                     occurred_at=occurred_at,
-                    client_event_id="",
-                    page_id=None,
-                    row="",
-                    position=None,
-                    artwork_variant_id=None,
                 )
             )
             # Seasons of every title with an episode played: the fold passes over a play of

@@ -41,7 +41,12 @@ from recommendations.selectors.signals import (
     title_states_get,
     title_states_log_read,
 )
-from recommendations.signal_events import EventColumns, EventErrors, SignalEvent
+from recommendations.signal_events import (
+    EventColumns,
+    EventErrors,
+    SignalEvent,
+    logged_event,
+)
 
 #: What moves playback (progress, the episode): ordered by ``playback_at``.
 PLAYBACK_KINDS = PLAY_KINDS | {SignalKind.PROGRESS, SignalKind.COMPLETE}
@@ -905,19 +910,13 @@ def title_states_refold(
         )
         title_kinds = {pk: kind for pk, (kind, _) in references.titles.items()}
         events = [
-            SignalEvent(
+            logged_event(
                 index=pk,
                 kind=kind,
                 title_id=title_id,
                 episode_id=episode_id,
                 value=value,
-                device="",
                 occurred_at=folded_at,
-                client_event_id="",
-                page_id=None,
-                row="",
-                position=None,
-                artwork_variant_id=None,
             )
             for pk, title_id, episode_id, kind, value, folded_at in title_states_log_read(
                 profile_id=profile_id, title_ids=title_kinds.keys(), kinds=STATE_KINDS
