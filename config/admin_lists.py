@@ -14,7 +14,7 @@ from the admin's queryset as it would without the filter.
 from typing import Any
 
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.text import smart_split, unescape_string_literal
 
@@ -51,6 +51,10 @@ class SemiJoinAdminMixin:
         return queryset.filter(pk__in=found.order_by().values("pk")), False
 
 
+#: The shortest term a trigram index can look up: shorter ones have no trigram.
+TRIGRAM = 3
+
+
 def _search_lookup(field: str) -> str:
     """The ORM lookup of one ``search_fields`` entry, as Django's own search builds it."""
     for prefix, lookup in (("^", "istartswith"), ("=", "iexact"), ("@", "search")):
@@ -74,6 +78,12 @@ class IndexedSearchAdminMixin:
     The result never repeats a row, so the list needs no ``DISTINCT``.
     ``search_fields`` entries are plain paths with Django's prefixes (no explicit
     lookups).
+
+    A term shorter than a trigram (``la``, ``of``) gives its index nothing to look
+    up: the index is read whole, 40 to 60 ms a statement at 15,000 titles. When
+    the search has a longer term, a short one is only checked on the rows the
+    longer ones found (``EXISTS`` on the row's own key, each field's join read
+    for that row alone); it must still match, so the rows are the same.
     """
 
     def get_search_results(
@@ -84,9 +94,20 @@ class IndexedSearchAdminMixin:
             return queryset, False
         lookups = [_search_lookup(str(field)) for field in search_fields]
         everything = queryset.model._default_manager.order_by()
-        for bit in smart_split(search_term):
-            if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
-                bit = unescape_string_literal(bit)
-            first, *others = [everything.filter(**{lookup: bit}).values("pk") for lookup in lookups]
+        terms = [
+            unescape_string_literal(bit)
+            if bit.startswith(('"', "'")) and bit[0] == bit[-1]
+            else bit
+            for bit in smart_split(search_term)
+        ]
+        indexed = [term for term in terms if len(term) >= TRIGRAM] or terms
+        for term in indexed:
+            first, *others = [
+                everything.filter(**{lookup: term}).values("pk") for lookup in lookups
+            ]
             queryset = queryset.filter(pk__in=first.union(*others) if others else first)
+        for term in terms:
+            if term not in indexed:
+                anywhere = Q.create([(lookup, term) for lookup in lookups], connector=Q.OR)
+                queryset = queryset.filter(Exists(everything.filter(anywhere, pk=OuterRef("pk"))))
         return queryset, False

@@ -153,6 +153,54 @@ def test_a_search_still_finds_each_field_and_needs_every_term(staff: Client) -> 
     assert found('"la verdad"') == {"Other"}
 
 
+def test_a_short_term_is_only_checked_on_the_rows_a_longer_term_found(staff: Client) -> None:
+    # given: titles with localised names, all of them holding "La"; one the longer term finds
+    spanish = LanguageFactory(code="es", name="Spanish", native_name="Español")
+    others = Title.objects.bulk_create(
+        TitleFactory.build(original_name=f"Lara {i}", original_language=spanish)
+        for i in range(_ROWS)
+    )
+    TitleLocalization.objects.bulk_create(
+        TitleLocalization(title=title, language=spanish, name=f"La Otra {title.pk}")
+        for title in others
+    )
+    truth = TitleFactory(original_name="The Truth")
+    TitleLocalizationFactory(title=truth, language=spanish, name="La Verdad")
+
+    # when: "la" has no trigram; "verdad" does
+    nodes = searched_rows_plan(staff, Title, "la verdad", analyze=(Title, TitleLocalization))
+
+    # then: no index is asked for "la" (a trigram index would be read whole); it is
+    # tested on the row "verdad" found, and neither table is read whole
+    tables = (Title._meta.db_table, TitleLocalization._meta.db_table)
+    assert whole_reads(nodes, *tables) == []
+    assert [n["Index Name"] for n in nodes if "'%LA%'" in n.get("Index Cond", "")] == []
+    assert {"title_name_search", "localization_name_search"} <= indexes_read(nodes)
+
+
+def test_a_short_term_still_has_to_match_on_some_field(staff: Client) -> None:
+    # given
+    spanish = LanguageFactory(code="es", name="Spanish", native_name="Español")
+    named = TitleFactory(original_name="Lamb of Truth", external_id="of")
+    localised = TitleFactory(original_name="Truth")
+    TitleLocalizationFactory(title=localised, language=spanish, name="La Verdad")
+    TitleFactory(original_name="Truth Told")
+    url = reverse("admin:catalog_title_changelist")
+
+    def found(term: str) -> set[str]:
+        response = staff.get(url, {"q": term})
+        assert response.status_code == 200
+        return {t.original_name for t in response.context["cl"].result_list}
+
+    # then: each short term matches some field (its own name, a localised name, the
+    # exact id) of a row the longer terms found, or the row is left out
+    assert found("truth la") == {named.original_name, localised.original_name}
+    assert found("la truth of") == {named.original_name}
+    assert found("TRUTH zz") == set()
+    assert found("la") == {named.original_name, localised.original_name}
+    assert found('"la verdad" la') == {localised.original_name}
+
+
 @pytest.mark.slow
 def test_sqlite_migrates_from_zero_without_the_postgresql_indexes(tmp_path) -> None:
     # given: the demo's embedded database, new
