@@ -1,4 +1,5 @@
-"""The admin's free-text searches read their columns' indexes, and migrate on SQLite too.
+"""The admin's and the console's free-text searches read their columns' indexes, and
+migrate on SQLite too.
 
 A search is ``UPPER(column::text) LIKE UPPER('%term%')`` on each search field;
 at 15,000 titles or 100,000 profiles a scan of the tables to test them cost a
@@ -16,6 +17,7 @@ from django.urls import reverse
 
 from accounts.models import Account
 from catalog.models import Title, TitleLocalization
+from console.selectors import account_search
 from profiles.models import Profile
 from tests.db_plans import plan_nodes
 from tests.factories import (
@@ -199,6 +201,34 @@ def test_a_short_term_still_has_to_match_on_some_field(staff: Client) -> None:
     assert found("TRUTH zz") == set()
     assert found("la") == {named.original_name, localised.original_name}
     assert found('"la verdad" la') == {localised.original_name}
+
+
+def test_the_console_household_search_reads_the_name_index(db) -> None:
+    # given: households (enough that reading the table whole costs more than its index)
+    region = RegionFactory()
+    Account.objects.bulk_create(
+        Account(name=f"Household {i}", home_region=region) for i in range(_ROWS)
+    )
+    sharmas = AccountFactory(name="The Sharmas", home_region=region)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(Account._meta.db_table)}")
+
+    # when
+    statements = []
+
+    def kept(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(kept):
+        found = account_search(query="sharma")
+    (search,) = [(sql, params) for sql, params in statements if "LIKE" in sql]
+    nodes = plan_nodes(*search, bitmaps_only=True, sorts=True)
+
+    # then: the name is matched off its trigram index, not by reading every household
+    assert found == [sharmas]
+    assert whole_reads(nodes, Account._meta.db_table) == []
+    assert "account_name_search" in indexes_read(nodes)
 
 
 @pytest.mark.slow
