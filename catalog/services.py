@@ -244,6 +244,9 @@ def titles_import(
         batch = Title.objects.bulk_create(to_create[start : start + batch_size])
         title_ids.update((t.external_id, t.pk) for t in batch)
         advance(len(batch))
+    # In id order, as every other writer locks titles (the windows' admin, the import's
+    # windows): batches in file order could take two titles in the opposite order.
+    to_update.sort(key=lambda title: title.pk)
     for start in range(0, len(to_update), batch_size):
         batch = to_update[start : start + batch_size]
         Title.objects.bulk_update(batch, ["original_name", "release_date"], batch_size=batch_size)
