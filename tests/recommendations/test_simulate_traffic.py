@@ -7,6 +7,7 @@ back afterwards; each test runs in its own savepoint inside it.
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterator
+from io import StringIO
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,6 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from artwork.selection import artwork_serving
+from config.celery import app
+from console.moments import local_moment
 from profiles.models import Profile
 from recommendations.demo import load_hidden_tastes
 from recommendations.demo.traffic import row_order_outcomes, traffic_simulate
@@ -33,6 +36,7 @@ from recommendations.services.training import model_train
 from recommendations.serving.bundle import catalogue_cache
 from recommendations.serving.cache import model_cache
 from recommendations.serving.homepage import (
+    FIRST_SCREEN_ROWS,
     homepage_build,
     profile_row_engagement,
     row_ranker_cache,
@@ -44,6 +48,8 @@ from tests.module_world import module_world, the_module_world
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 IST = zoneinfo.ZoneInfo("Asia/Kolkata")
+#: The moment demo_info's and README's preview URLs show: Friday at 21:00.
+SHOWCASE_WHEN = {"weekday": 4, "hour": 21}
 
 
 def _clear_caches() -> None:
@@ -359,3 +365,41 @@ def test_the_offline_evaluation_ranks_with_the_ranker_a_training_at_the_cut_woul
     assert blend.metrics == unlogged.by_name("Tonight").metrics
     assert report.by_name("Tonight").metrics != blend.metrics
     assert [r.name for r in unlogged.results] == ["most-popular", "plain ALS", "Tonight"]
+
+
+def test_after_make_demos_retrain_the_showcase_still_tells_the_readmes_story(
+    demo, monkeypatch, django_capture_on_commit_callbacks
+):
+    """README's "See it": make demo ends by retraining every taste cluster, after which
+    Priya and Arjun are served by their clusters' versions, not the region's this
+    module's other tests see. The story must hold of those pages: opposite tastes
+    give different first screens, and Continue Watching sits higher for Arjun, who
+    resumes, than for Priya, who starts new things (or is not on her page at all)."""
+    # given: the retrain make demo runs, in this process as it is without a broker
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("retrain", "--all", "--if-empty", stdout=StringIO())
+    _clear_caches()
+    priya, arjun = showcase()
+
+    # when: their pages at the showcase moment, as the console's preview builds them
+    at = local_moment(**SHOWCASE_WHEN, zone=IST, now=timezone.now())
+    pages = {p.name: homepage_build(profile=p, device="tv", at=at) for p in (priya, arjun)}
+
+    # then: each is served by its taste cluster's own version
+    served = ModelVersion.objects.in_bulk([page.model_version for page in pages.values()])
+    assert {v.scope for v in served.values()} == {ModelVersion.Scope.CLUSTER}
+    assert len(served) == 2
+    # and their first screens differ
+    first_screen = [
+        {i.title_id for r in page.rows[:FIRST_SCREEN_ROWS] for i in r.items}
+        for page in pages.values()
+    ]
+    assert first_screen[0] != first_screen[1]
+
+    # and Continue Watching is higher on Arjun's page than on Priya's, if hers has it
+    def resume_row(name: str) -> float:
+        types = [row.type for row in pages[name].rows]
+        return types.index("continue_watching") if "continue_watching" in types else np.inf
+
+    assert resume_row("Arjun") < resume_row("Priya")
