@@ -10,6 +10,7 @@ profile's row lock): the later must read what the earlier wrote.
 """
 
 import datetime as dt
+import io
 import threading
 import uuid
 
@@ -305,3 +306,62 @@ def test_two_batches_of_one_profile_racing_fold_both_plays_into_its_state():
     assert response.status_code == 200, response.content
     assert Signal.objects.filter(profile=profile).count() == 3
     assert ProfileTitleState.objects.get(profile=profile, title=title).play_count == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refold_racing_a_batch_of_its_profile_keeps_the_repair_and_the_batchs_play():
+    # given: a series whose season 2 came out yesterday, of which the profile's state kept
+    # S2E1 finished two days ago (as ingest took it before December 2026), the pilot
+    # finished before; and a batch playing the pilot again, uncommitted, when the refold runs
+    from django.core.management import call_command
+
+    account = AccountFactory()
+    profile = ProfileFactory(account=account)
+    show = TitleFactory(kind="series")
+    AvailabilityFactory(title=show, region=account.home_region)
+    pilot = EpisodeFactory(season=SeasonFactory(title=show, number=1), number=1)
+    now = timezone.now()
+    season_two = SeasonFactory(
+        title=show, number=2, release_date=(now - dt.timedelta(days=5)).date()
+    )
+    early = EpisodeFactory(season=season_two, number=1)
+    complete = [
+        {**_play(show.pk, minutes_ago=minutes, episode_id=episode.pk), "kind": "complete"}
+        for minutes, episode in ((3 * 24 * 60, pilot), (2 * 24 * 60, early))
+    ]
+    client = token_client(account)
+    first = client.post(
+        reverse("v1:signals", args=[profile.pk]), {"events": complete}, format="json"
+    )
+    assert first.status_code == 200, first.content
+    season_two.release_date = (now - dt.timedelta(days=1)).date()
+    season_two.save()
+    answer, started, blocked = [], threading.Event(), threading.Event()
+    batch = threading.Thread(
+        target=_device_posts_and_holds,
+        args=(
+            client,
+            profile.pk,
+            [_play(show.pk, minutes_ago=1, episode_id=pilot.pk)],
+            answer,
+            started,
+            blocked,
+        ),
+    )
+    batch.start()
+
+    # when: the refold runs while the batch is open
+    try:
+        assert started.wait(30)
+        call_command("title_states_refold", stdout=io.StringIO(), stderr=io.StringIO())
+    finally:
+        batch.join()
+
+    # then: it waited for the batch (the profile's lock) and folded the log with its play:
+    # S2E1 no longer finished, and the pilot's replay counted, not overwritten by a fold of
+    # the log as it read before the batch committed
+    assert blocked.is_set(), "the refold never waited on the batch"
+    assert answer[0].status_code == 200, answer[0].content
+    state = ProfileTitleState.objects.get(profile=profile, title=show)
+    assert state.completed_episodes == [pilot.pk]
+    assert (state.play_count, state.rewatch_count, state.last_episode_id) == (1, 1, pilot.pk)
