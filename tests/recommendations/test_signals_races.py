@@ -6,7 +6,8 @@ one that came before the check (the event left out and named in ``rejected``),
 not as a 500.
 
 Two batches of one profile fold its per-title state one after the other (the
-profile's row lock): the later must read what the earlier wrote.
+profile's row lock): the later must read what the earlier wrote. The refold of old
+states takes the same lock, so a batch it races is folded in, not overwritten.
 """
 
 import datetime as dt

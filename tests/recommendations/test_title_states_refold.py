@@ -168,3 +168,17 @@ def test_the_refold_does_not_bring_back_an_episode_deleted_since(world, profile)
     # then: the log's completion of it names nothing: not finished, nor the last episode
     state = ProfileTitleState.objects.get(profile=profile, title=series)
     assert (state.completed_episodes, state.last_episode_id) == ([], None)
+
+
+def test_with_nothing_to_refold_it_says_so_in_one_line_and_draws_no_progress_bar(profile):
+    # given: no state whose log holds a play of an episode before it was out
+    out, err = io.StringIO(), io.StringIO()
+
+    # when
+    call_command("title_states_refold", stdout=out, stderr=err)
+
+    # then
+    assert out.getvalue() == (
+        "Nothing to refold: no title state's log holds a play of an episode before it was out.\n"
+    )
+    assert err.getvalue() == ""

@@ -41,6 +41,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         dry_run = options["dry_run"]
         pairs = early_playback_pairs(skew=signal_clock_skew())
+        if not pairs:
+            # A database whose log ingest only took since December 2026 (or a fresh one):
+            # a bar counting to zero and a sentence of zeros read like a run that did work.
+            self.stdout.write(
+                "Nothing to refold: no title state's log holds a play of an episode "
+                "before it was out."
+            )
+            return
         by_profile: dict[int, list[int]] = defaultdict(list)
         for profile_id, title_id in pairs:
             by_profile[profile_id].append(title_id)
