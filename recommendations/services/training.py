@@ -28,6 +28,8 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, TextField, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from recommendations.engine.als import CollaborativeModel
@@ -517,9 +519,17 @@ def model_train(
             row_ranker = choice.describe()
         seconds.update(models.seconds, store=time.perf_counter() - started)
     except Exception as error:
-        ModelVersion.objects.filter(pk=version.pk).update(
-            status=ModelVersion.Status.FAILED, error=f"{type(error).__name__}: {error}"
-        )
+        reason = f"{type(error).__name__}: {error}"
+        mine = ModelVersion.objects.filter(pk=version.pk)
+        if not mine.filter(status=ModelVersion.Status.TRAINING).update(
+            status=ModelVersion.Status.FAILED, error=reason
+        ):
+            # Failed under it already (its retrain's run reaped): why it was failed comes
+            # first, and is what an operator must read; what the fit then raised follows.
+            mine.update(
+                status=ModelVersion.Status.FAILED,
+                error=Concat(F("error"), Value(f" Then: {reason}"), output_field=TextField()),
+            )
         artefacts.artefact_delete(version.artefact_key)
         logger.exception("Training model version %s failed", version.pk)
         raise

@@ -373,11 +373,40 @@ def test_a_version_the_reaper_failed_while_it_trained_stays_failed_and_is_never_
         f"Run #{run.pk} lost its worker.",
     )
     assert not default_storage.exists(f"{version.artefact_key}/{artefacts.INDEX}")
+
     # and: what served still serves, and the failed version can never be activated
     active.refresh_from_db()
     assert active.status == ModelVersion.Status.ACTIVE
     with pytest.raises(ValueError, match="is failed; it cannot be activated"):
         model_version_activate(version=version)
+
+
+def test_a_fit_that_raises_after_the_reaper_failed_its_version_keeps_the_reapers_reason(
+    world, monkeypatch
+):
+    # given: a retrain run's version, failed by the reaper (stale heartbeat) while it trains
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+    run = TrainingRun.objects.create(
+        region=world.region, taste_cluster=TasteClusterFactory(region=world.region)
+    )
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=TrainingRun.Status.RUNNING, started_at=long_ago, heartbeat_at=long_ago, attempts=1
+    )
+
+    def reaped_then_broken(*, version, models) -> None:
+        assert training_runs_reap() == 1
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(training_service, "model_version_store", reaped_then_broken)
+
+    # when: the worker, alive after all, fails to store the fit
+    with pytest.raises(RuntimeError, match="disk full"):
+        model_train(region_code=world.region.code, metrics={"retrain_runs": [run.pk]})
+
+    # then: the reaper's reason comes first, the fit's after it
+    version = ModelVersion.objects.get(metrics__retrain_runs=[run.pk])
+    assert version.status == ModelVersion.Status.FAILED
+    assert version.error == f"Run #{run.pk} lost its worker. Then: RuntimeError: disk full"
 
 
 def synthetic_examples(n: int = 6000, seed: int = 0) -> RankerExamples:
