@@ -20,8 +20,9 @@ region's queue once the transaction commits; a worker then calls
   ``RETRAIN_QUEUED_SECONDS`` (their message was lost), so none stays "queued"
   and blocks its cluster. A send the broker refuses fails its runs at once. It
   also fails the versions a retrain left unjudged once all their runs had ended
-  (:func:`_fail_orphaned_versions`); staff cannot activate a retrain's ``ready``
-  version (:func:`model_version_staff_activate`).
+  (:func:`_fail_orphaned_versions`); a run that fails through its own error path
+  (its gate raised) fails them at once (:func:`_execute`). Staff cannot activate a
+  retrain's ``ready`` version (:func:`model_version_staff_activate`).
 - A run is finished once: a worker whose run the reaper failed meanwhile
   records what it made, and activates nothing; the versions the reaper failed
   stay failed (:class:`~recommendations.services.training.VersionFailedWhileTraining`),
@@ -598,12 +599,11 @@ def _execute(runs: list[TrainingRun]) -> None:
         heartbeats[run.pk].stop()
         done.add(run.pk)
         if isinstance(outcome, Exception):
-            _finish(
-                run,
-                TrainingRun.Status.FAILED,
-                error=f"{type(outcome).__name__}: {outcome}",
-                timings=reporters[run.pk].stop(),
-            )
+            reason = f"{type(outcome).__name__}: {outcome}"
+            _finish(run, TrainingRun.Status.FAILED, error=reason, timings=reporters[run.pk].stop())
+            # Its version stored, its gate raised (a MemoryError): nothing judges it any more,
+            # and no reap may come soon (the demo runs no beat).
+            _fail_unjudged_versions(run, f"Run #{run.pk} failed: {reason}", unless_judged=True)
             return
         timings = reporters[run.pk].close()
         try:
@@ -612,12 +612,9 @@ def _execute(runs: list[TrainingRun]) -> None:
             if _time_limit_reached(error):
                 raise  # the batch stops: its unfinished runs are failed with the limit
             logger.exception("Concluding retrain run %s failed", run.pk)
-            _finish(
-                run,
-                TrainingRun.Status.FAILED,
-                error=f"{type(error).__name__}: {error}",
-                timings=timings,
-            )
+            reason = f"{type(error).__name__}: {error}"
+            _finish(run, TrainingRun.Status.FAILED, error=reason, timings=timings)
+            _fail_unjudged_versions(run, f"Run #{run.pk} failed: {reason}", unless_judged=True)
 
     try:
         region_retrain(runs=runs, report=_Reporters(reporters), on_outcome=record)
@@ -639,8 +636,13 @@ def _execute(runs: list[TrainingRun]) -> None:
                 _finish(
                     run, TrainingRun.Status.FAILED, error=reason, timings=reporters[run.pk].stop()
                 )
-                if stopped:
-                    _fail_unjudged_versions(run, f"Run #{run.pk} {reason[0].lower()}{reason[1:]}")
+                _fail_unjudged_versions(
+                    run,
+                    f"Run #{run.pk} {reason[0].lower()}{reason[1:]}"
+                    if stopped
+                    else f"Run #{run.pk} failed: {reason}",
+                    unless_judged=True,
+                )
     finally:
         for heartbeat in heartbeats.values():
             heartbeat.stop()
@@ -1266,7 +1268,16 @@ def _fallbacks_refresh(
             if _time_limit_reached(error):
                 raise  # the whole batch's: it stops (``_execute``)
             logger.exception("Refreshing the %s model of a retrain batch failed", scope)
-            outcomes[scope] = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+            reason = f"{type(error).__name__}: {error}"
+            outcomes[scope] = {"status": "failed", "error": reason}
+            # Stored, then its gate raised: the clusters' runs go on, but none will judge it.
+            # It is the one version of its scope that names exactly this batch's runs.
+            batch = sorted(run.pk for run in runs)
+            ModelVersion.objects.filter(
+                pk__in=[pk for pk, named in _unjudged_linked().items() if sorted(named) == batch],
+                scope=scope,
+                status__in=(ModelVersion.Status.TRAINING, ModelVersion.Status.READY),
+            ).update(status=ModelVersion.Status.FAILED, error=reason)
     return outcomes
 
 
@@ -1851,7 +1862,7 @@ def training_runs_reap(
     return reaped
 
 
-def _fail_unjudged_versions(run: TrainingRun, error: str) -> None:
+def _fail_unjudged_versions(run: TrainingRun, error: str, *, unless_judged: bool = False) -> None:
     """Fail the versions a run left half-written (``training``) or ungated (``ready``).
 
     Only those made for it: its cluster's version and its batch's region and global
@@ -1859,9 +1870,22 @@ def _fail_unjudged_versions(run: TrainingRun, error: str) -> None:
     it is created (:func:`_final_version_store`). Not every version of its scopes
     created since it started: another region's batch may be training a global
     version at the same time, alive and well. None of them was served.
+
+    ``unless_judged`` spares the versions another run still queued or running names: a
+    run that fails through its own error path (its gate raised) ends alone, and the
+    batch's region and global versions name every run of the batch, whose other runs
+    may still judge them. A dead worker's runs (the reaper's, a restart's) end together.
     """
     unjudged = (ModelVersion.Status.TRAINING, ModelVersion.Status.READY)
-    mine = {pk for pk, runs in _unjudged_linked().items() if run.pk in runs}
+    linked = {pk: runs for pk, runs in _unjudged_linked().items() if run.pk in runs}
+    if unless_judged:
+        others = _run_statuses(pk for runs in linked.values() for pk in runs if pk != run.pk)
+        linked = {
+            pk: runs
+            for pk, runs in linked.items()
+            if not any(others[other] in ACTIVE_STATUSES for other in runs if other != run.pk)
+        }
+    mine = set(linked)
     if run.model_version_id:
         mine.add(run.model_version_id)
     ModelVersion.objects.filter(pk__in=mine, status__in=unjudged).update(
@@ -1895,12 +1919,12 @@ def _runs_text(statuses: dict[int, str], runs: Iterable[int], verb: str = "") ->
 def _fail_orphaned_versions() -> int:
     """Fail the versions whose runs all ended before judging them; returns how many.
 
-    A version created after its run was reaped (the worker lived on), or left
-    ``ready`` when its gate raised, is rejected by its worker at best; a worker
-    that dies first leaves it ``ready`` for good, since no reap of a finished
-    run finds it again, and admin's "activate" takes ``ready`` versions (for
-    ``train_models --no-activate``). Versions naming no run are ``train_models``'
-    own and left alone; so are those a run still queued or running may judge.
+    A version created after its run was reaped (the worker lived on) is rejected by
+    its worker at best, and one whose gate raised is failed with its run
+    (:func:`_execute`); a worker that dies first leaves it ``ready`` for good, since
+    no reap of a finished run finds it again, and admin's "activate" takes ``ready``
+    versions (for ``train_models --no-activate``). Versions naming no run are
+    ``train_models``' own and left alone; so are those a run still queued or running may judge.
     A run never runs again once ended, and activation happens only under a
     running run's lock (:func:`_conclude`, :func:`_fallback_activate`), so a
     version seen here with every run ended can no longer be served by its retrain.

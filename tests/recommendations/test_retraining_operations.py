@@ -778,9 +778,8 @@ def test_the_reaper_fails_the_versions_whose_retrain_ended_without_judging_them(
 
 
 @pytest.mark.django_db
-def test_a_version_whose_gate_raised_is_failed_by_the_next_reap(seeded, monkeypatch):
-    # given: the gate raises after the run's version was stored; the run fails, and nothing
-    # else will ever judge its ready version
+def test_a_version_whose_gate_raised_is_failed_with_its_run(seeded, monkeypatch):
+    # given: the gate raises after the run's version was stored (no worker dies)
     original = retraining._Reporter.__call__
 
     def fails_at_the_gate(self, stage, progress):
@@ -789,18 +788,80 @@ def test_a_version_whose_gate_raised_is_failed_by_the_next_reap(seeded, monkeypa
             raise MemoryError("the gate ran out of memory")
 
     monkeypatch.setattr(retraining._Reporter, "__call__", fails_at_the_gate)
+
+    # when: the run executes
     run = training_run_execute(run_id=_queued_run().pk)
+
+    # then: the run fails, and its version with it, at once: no reap (no beat runs in the
+    # demo) is needed for the admin's "activate" to refuse it
     assert run.status == TrainingRun.Status.FAILED
     version = ModelVersion.objects.get(taste_cluster=run.taste_cluster)
-    assert version.status == ModelVersion.Status.READY
+    assert (version.status, version.error) == (
+        ModelVersion.Status.FAILED,
+        f"Run #{run.pk} failed: MemoryError: the gate ran out of memory",
+    )
 
-    # when: the reaper runs (beat, every minute)
-    training_runs_reap()
 
-    # then: the version is failed, and the admin's activate refuses it
-    version.refresh_from_db()
-    assert version.status == ModelVersion.Status.FAILED
-    assert f"run #{run.pk} failed" in version.error
+@pytest.mark.django_db
+def test_a_fallback_whose_gate_raised_is_failed_at_once_and_the_clusters_go_on(
+    seeded, monkeypatch, django_capture_on_commit_callbacks
+):
+    from recommendations.tasks import retrain_region
+
+    # given: the fallbacks' gate raises once their versions are stored
+    def raises(*args, **kwargs):
+        raise MemoryError("the fallback gate ran out of memory")
+
+    monkeypatch.setattr(retraining, "_fallback_activate", raises)
+
+    # when: the nightly retrain runs
+    with django_capture_on_commit_callbacks(execute=True):
+        run_ids = retrain_region("IN")
+
+    # then: the clusters' runs end as their gates said, and the fallback versions are failed
+    # at once (no reap), saying why
+    runs = TrainingRun.objects.filter(pk__in=run_ids)
+    assert {run.status for run in runs} <= {"succeeded", "rejected"}
+    fallbacks = ModelVersion.objects.filter(scope__in=["region", "global"])
+    assert fallbacks.exists()
+    for version in fallbacks:
+        assert version.status == ModelVersion.Status.FAILED
+        assert version.error == "MemoryError: the fallback gate ran out of memory"
+
+
+@pytest.mark.django_db
+def test_a_run_that_fails_leaves_alone_a_version_another_run_of_its_batch_still_judges():
+    # given: a batch of two runs; a fallback version names both, a cluster version one
+    cluster = _cluster()
+    failing, judging = (
+        TrainingRun.objects.create(region=cluster.region, taste_cluster=cluster, status="running")
+        for _ in range(2)
+    )
+    fallback = ModelVersion.objects.create(
+        scope="region",
+        region=cluster.region,
+        status="ready",
+        metrics={"retrain_runs": [failing.pk, judging.pk]},
+    )
+    own = _retrain_version(cluster, "ready", failing)
+
+    # when: one run fails through its own error path
+    TrainingRun.objects.filter(pk=failing.pk).update(status="failed")
+    retraining._fail_unjudged_versions(failing, "Run failed.", unless_judged=True)
+
+    # then: its own version is failed; the one the other run still judges is not
+    own.refresh_from_db()
+    fallback.refresh_from_db()
+    assert own.status == ModelVersion.Status.FAILED
+    assert (fallback.status, fallback.error) == ("ready", "")
+
+    # when: the other run fails too
+    TrainingRun.objects.filter(pk=judging.pk).update(status="failed")
+    retraining._fail_unjudged_versions(judging, "Run failed.", unless_judged=True)
+
+    # then: nothing judges the fallback any more: it is failed
+    fallback.refresh_from_db()
+    assert fallback.status == ModelVersion.Status.FAILED
 
 
 def _activate_in_admin(version: ModelVersion) -> list[str]:
