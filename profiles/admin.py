@@ -10,13 +10,16 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import RegexValidator
 from django.db.models import Model, QuerySet
 from django.forms.models import BaseInlineFormSet, model_to_dict
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from redis.exceptions import RedisError
 
@@ -421,7 +424,21 @@ class ProfileAdmin(IndexedSearchAdminMixin, ServiceRefusalAdminMixin, admin.Mode
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except _ProfileGone:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return self._gone_redirect(request, object_id)
+
+    def _gone_redirect(self, request: HttpRequest, object_id: str | None) -> HttpResponse:
+        """The admin's answer for an object that does not exist, its message word for word.
+
+        Django's own (``_get_obj_does_not_exist_redirect``) is private and may
+        change or go in any release; its message is reused through its translation
+        catalogue, so the text stays Django's and so do its translations while Django keeps it.
+        """
+        message = gettext(
+            "%(name)s with ID “%(key)s” doesn\N{RIGHT SINGLE QUOTATION MARK}t exist. "
+            "Perhaps it was deleted?"
+        ) % {"name": self.opts.verbose_name, "key": unquote(object_id or "")}
+        self.message_user(request, message, messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:index", current_app=self.admin_site.name))
 
     @method_decorator(sensitive_variables("data"))
     def save_model(
