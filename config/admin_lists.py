@@ -56,7 +56,12 @@ TRIGRAM = 3
 
 
 def _search_lookup(field: str) -> str:
-    """The ORM lookup of one ``search_fields`` entry, as Django's own search builds it."""
+    """The ORM lookup of one ``search_fields`` entry, as Django's own search builds it.
+
+    ``=`` stays ``iexact``, never ``exact``: ``iexact`` compares the column as text,
+    so on a number (``=id``) a term that is no number ("abc") matches nothing, as in
+    Django's search, where ``exact`` would raise converting it (a 500).
+    """
     for prefix, lookup in (("^", "istartswith"), ("=", "iexact"), ("@", "search")):
         if field.startswith(prefix):
             return f"{field.removeprefix(prefix)}__{lookup}"

@@ -9,14 +9,16 @@ quarter of a second a statement, several statements a page.
 import os
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Model
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from accounts.models import Account
 from catalog.models import Title, TitleLocalization
+from config.admin_lists import IndexedSearchAdminMixin
 from console.selectors import account_search
 from profiles.models import Profile
 from tests.db_plans import plan_nodes
@@ -310,3 +312,31 @@ def test_the_console_household_search_counts_profiles_of_the_households_it_keeps
     ]
     assert found[0].home_region == region
     assert profiles_read <= Profile.objects.filter(account__in=matching[:20]).count()
+
+
+class _TitlesByIdAdmin(admin.ModelAdmin):
+    search_fields = ("original_name", "=id", "=pk")
+
+
+class _IndexedTitlesByIdAdmin(IndexedSearchAdminMixin, _TitlesByIdAdmin):
+    pass
+
+
+@pytest.mark.parametrize("term", ["abc", "ab", "1.5", "99999999999999999999", "abc {pk}", "{pk}"])
+def test_an_indexed_search_on_an_id_finds_what_djangos_does_for_any_term(db, term) -> None:
+    # given: a title, and an admin searching its id exactly (``=id``), which a term that
+    # is no number cannot be converted to
+    title = TitleFactory(original_name="abc")
+    TitleFactory(original_name="other")
+    term = term.format(pk=title.pk)
+    request = RequestFactory().get("/")
+
+    # when
+    def found(admin_class: type[admin.ModelAdmin]) -> set[int]:
+        queryset, _ = admin_class(Title, admin.site).get_search_results(
+            request, Title.objects.all(), term
+        )
+        return set(queryset.values_list("pk", flat=True))
+
+    # then: the same rows as Django's own search, and no error (``iexact`` compares text)
+    assert found(_IndexedTitlesByIdAdmin) == found(_TitlesByIdAdmin)
