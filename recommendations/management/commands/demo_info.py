@@ -12,7 +12,7 @@ from accounts.services import api_token_create, api_token_revoke
 from console.moments import local_moment, region_zone
 from profiles.models import Profile
 from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME, DEMO_PIN
-from recommendations.models import TrainingRun
+from recommendations.selectors.training_runs import training_runs_finished_count
 from recommendations.serving.cache import NoActiveModel
 from recommendations.serving.homepage import FIRST_SCREEN_ROWS, homepage_build
 
@@ -50,13 +50,7 @@ def _retrain_lines(base: str) -> list[str]:
     A run's stages, progress and timings are what admin shows of a Celery retrain, and
     ``make demo`` retrains every cluster once; a newcomer would not find them unprompted.
     """
-    finished = TrainingRun.objects.filter(
-        status__in=[
-            TrainingRun.Status.SUCCEEDED,
-            TrainingRun.Status.REJECTED,
-            TrainingRun.Status.FAILED,
-        ]
-    ).count()
+    finished = training_runs_finished_count()
     if not finished:
         said = "none yet: `manage.py retrain --all --wait` makes one per taste cluster"
     else:

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from recommendations.management.options import positive_number
 from recommendations.models import TrainingRun
+from recommendations.selectors.training_runs import clusters_retrained, training_run_running
 from recommendations.services.retraining import (
     RetrainError,
     RetrainNotQueued,
@@ -31,20 +32,6 @@ def run_line(run: TrainingRun) -> str:
     return f"run #{run.pk} {run.taste_cluster}: {run.status}{version}{error}"
 
 
-def _retrained(region_code: str, cluster_slug: str | None) -> bool:
-    """Whether the cluster (every cluster of the region, without one) has a retrain that succeeded.
-
-    ``--if-empty`` asks this rather than "has any run finished", so that a demo
-    whose retrain failed, or whose operator retrained one cluster by hand, is
-    retrained on the next ``make demo-data``, and one that succeeded is not.
-    """
-    clusters = TasteCluster.objects.filter(region_id=region_code.upper())
-    if cluster_slug is not None:
-        clusters = clusters.filter(slug__iexact=cluster_slug)
-    unretrained = clusters.exclude(training_runs__status=TrainingRun.Status.SUCCEEDED)
-    return clusters.exists() and not unretrained.exists()
-
-
 class _StageWatch(threading.Thread):
     """Shows on the bar the stage and progress of the retrain running now, as admin shows them.
 
@@ -62,16 +49,7 @@ class _StageWatch(threading.Thread):
         try:
             while not self.stopped.wait(self.every):
                 try:
-                    run = (
-                        TrainingRun.objects.filter(
-                            pk__gt=self.after_pk,
-                            region_id__in=self.regions,
-                            status=TrainingRun.Status.RUNNING,
-                        )
-                        .select_related("taste_cluster")
-                        .order_by("pk")
-                        .first()
-                    )
+                    run = training_run_running(after_pk=self.after_pk, region_codes=self.regions)
                 except DatabaseError:
                     # A locked SQLite file or a blip: the bar misses a beat, the retrain goes on.
                     connection.close()
@@ -128,7 +106,11 @@ class Command(BaseCommand):
         else:
             targets = [(options["region"].upper(), options["cluster"])]
         if options["if_empty"]:
-            done = [target for target in targets if _retrained(*target)]
+            done = [
+                (code, slug)
+                for code, slug in targets
+                if clusters_retrained(region_code=code, cluster_slug=slug)
+            ]
             targets = [target for target in targets if target not in done]
             if done:
                 named = ", ".join(f"{code} {slug}" if slug else code for code, slug in done)

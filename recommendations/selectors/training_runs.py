@@ -1,0 +1,59 @@
+"""Reads of the retrains (``TrainingRun``) that the commands report on.
+
+The runs are written by ``recommendations.services.retraining``; the staff
+console's charts read them in ``console.selectors``.
+"""
+
+from collections.abc import Collection
+
+from recommendations.models import TrainingRun
+from regions.models import TasteCluster
+
+# The statuses a run ends in (``TrainingRun.is_finished``, as a query).
+FINISHED_STATUSES = (
+    TrainingRun.Status.SUCCEEDED,
+    TrainingRun.Status.REJECTED,
+    TrainingRun.Status.FAILED,
+)
+
+
+def clusters_retrained(*, region_code: str, cluster_slug: str | None = None) -> bool:
+    """Whether the cluster (every cluster of the region, without one) has a retrain that succeeded.
+
+    ``retrain --if-empty`` asks this rather than "has any run finished", so that a
+    demo whose retrain failed, or whose operator retrained one cluster by hand, is
+    retrained on the next ``make demo-data``, and one that succeeded is not. False
+    for a region (or a slug) with no cluster: there is nothing retrained to keep.
+    """
+    clusters = TasteCluster.objects.filter(region_id=region_code.upper())
+    if cluster_slug is not None:
+        clusters = clusters.filter(slug__iexact=cluster_slug)
+    unretrained = clusters.exclude(training_runs__status=TrainingRun.Status.SUCCEEDED)
+    return clusters.exists() and not unretrained.exists()
+
+
+def training_run_running(*, after_pk: int, region_codes: Collection[str]) -> TrainingRun | None:
+    """The oldest run of these regions running now among those after ``after_pk``, if any.
+
+    What ``retrain``'s progress bar shows beside its count: the runs it asked for
+    are the ones newer than the newest before it asked, and a region's batch runs
+    one cluster at a time, so the oldest running is the one under way. Its cluster
+    comes with it: the bar names it.
+    """
+    return (
+        TrainingRun.objects.filter(
+            pk__gt=after_pk, region_id__in=region_codes, status=TrainingRun.Status.RUNNING
+        )
+        .select_related("taste_cluster")
+        .order_by("pk")
+        .first()
+    )
+
+
+def training_runs_finished_count() -> int:
+    """How many retrains have ended, whatever their outcome: what ``demo_info`` points to.
+
+    Rejected and failed runs count with the succeeded: each has stages and timings
+    in admin worth opening, and a newcomer's first question may be why one failed.
+    """
+    return TrainingRun.objects.filter(status__in=FINISHED_STATUSES).count()
