@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from .models import CatalogueRevision, Title, TitleLocalization
+from .models import CatalogueRevision, Episode, Title, TitleLocalization
 
 
 def title_names(*, title_ids: Iterable[int], language: str | None) -> dict[int, str]:
@@ -16,6 +16,17 @@ def title_names(*, title_ids: Iterable[int], language: str | None) -> dict[int, 
             )
         )
     return names
+
+
+def episode_numbers(*, episode_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """Each episode's (season number, episode number), the way people name an episode. One query.
+
+    An id with no episode (deleted since it was logged) is left out, for the caller to say so.
+    """
+    rows = Episode.objects.filter(pk__in=set(episode_ids)).values_list(
+        "pk", "season__number", "number"
+    )
+    return {pk: (season, number) for pk, season, number in rows}
 
 
 def catalogue_revision() -> int:

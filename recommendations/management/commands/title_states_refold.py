@@ -17,7 +17,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from catalog.models import Episode, Title
+from catalog.selectors import episode_numbers, title_names
 from recommendations.selectors.signals import early_playback_pairs
 from recommendations.services.signals import StateRefold, signal_clock_skew, title_states_refold
 
@@ -79,16 +79,12 @@ class Command(BaseCommand):
 
     def _list(self, changes: list[StateRefold], *, dry_run: bool) -> None:
         """One line per state: its profile, its title, and the episodes no longer finished."""
-        names = dict(
-            Title.objects.filter(pk__in={c.title_id for c in changes}).values_list(
-                "pk", "original_name"
-            )
-        )
+        names = title_names(title_ids=[c.title_id for c in changes], language=None)
         numbers = {
             pk: f"S{season}E{number}"
-            for pk, season, number in Episode.objects.filter(
-                pk__in={e for c in changes for e in c.unfinished}
-            ).values_list("pk", "season__number", "number")
+            for pk, (season, number) in episode_numbers(
+                episode_ids=[e for c in changes for e in c.unfinished]
+            ).items()
         }
         for change in changes:
             episodes = ", ".join(f"{numbers.get(e, 'deleted')} (#{e})" for e in change.unfinished)
