@@ -33,7 +33,11 @@ from profiles.models import Profile
 from profiles.selectors import NO_PROFILE, profile_for_request
 from profiles.unlock import profile_unlock_check
 from recommendations.models import Signal, SignalKind
-from recommendations.selectors.signals import continue_watching, signal_history
+from recommendations.selectors.signals import (
+    continue_watching,
+    signal_clock_skew,
+    signal_history,
+)
 from recommendations.services.signals import SignalBatchRejected, signal_columns_record
 from recommendations.signal_events import (
     POSITION_MAX,
@@ -277,7 +281,7 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
         columns, errors = event_columns_parse(
             raw_events,
             now=timezone.now(),
-            max_future=dt.timedelta(seconds=settings.TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]),
+            max_future=signal_clock_skew(),
             max_age=dt.timedelta(days=settings.TONIGHT["SIGNAL_MAX_AGE_DAYS"]),
         )
         if not errors:

@@ -54,6 +54,7 @@ from artwork.models import ArtworkVariant
 from catalog.models import Genre, Title
 from profiles.models import Profile
 from recommendations.models import PageLog, SignalKind
+from recommendations.selectors.signals import signal_clock_skew
 from recommendations.services.homepage import homepage_render
 from recommendations.services.signals import SignalBatchRejected, signal_batch_record
 from recommendations.serving.homepage import Page, PageRow, homepage_build
@@ -398,7 +399,7 @@ def _looked_at(page: Page, device: str, rng: np.random.Generator) -> tuple[int, 
 def _record(profile: Profile, raw: list[dict[str, object]], now: dt.datetime) -> int:
     """Send a batch through the ingest service; drop events it refuses and resend once."""
     limits = settings.TONIGHT
-    max_future = dt.timedelta(seconds=limits["SIGNAL_MAX_FUTURE_SKEW_SECONDS"])
+    max_future = signal_clock_skew()
     max_age = dt.timedelta(days=limits["SIGNAL_MAX_AGE_DAYS"])
     events, errors = parse_events(raw, now=now, max_future=max_future, max_age=max_age)
     if errors:  # the simulation wrote something no client may send: a bug here

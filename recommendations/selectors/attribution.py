@@ -6,9 +6,10 @@ A play start is credited to the page that showed its title:
   (and, when it sent ``row``, to that row's impression of the title), provided
   the page is the same profile's and was shown at most
   ``TONIGHT["ATTRIBUTION_WINDOW_SECONDS"]`` (the session window) before the
-  play, or at most the clock skew after it (:func:`named_page_skew`: a client
-  only knows a page's id once it has the page, so its play is stamped earlier
-  only when its clock is behind the server's). A ``page_id`` of another
+  play, or at most the clock skew after it
+  (:func:`~recommendations.selectors.signals.signal_clock_skew`: a client only
+  knows a page's id once it has the page, so its play is stamped earlier only
+  when its clock is behind the server's). A ``page_id`` of another
   profile's page, of a page later than that or of no logged page is ignored; a
   valid one is final (the play is credited to no other page, even when the
   named page did not show the title);
@@ -69,6 +70,7 @@ from config.lookups import AnyOf
 from recommendations.engine.ranking import DEVICE_CLASSES
 from recommendations.engine.row_ranking import row_type_index
 from recommendations.models import PageLog, Signal, SignalKind
+from recommendations.selectors.signals import signal_clock_skew
 
 
 def attribution_window() -> dt.timedelta:
@@ -77,37 +79,18 @@ def attribution_window() -> dt.timedelta:
     return dt.timedelta(seconds=float(settings.TONIGHT["ATTRIBUTION_WINDOW_SECONDS"]))
 
 
-def named_page_skew() -> dt.timedelta:
-    """How long after a play the page it names may have been generated and still be believed.
-
-    A client learns a page's id only by receiving the page, so a play naming a page
-    always really came after it: a play stamped before its page says that the client's
-    clock is behind the server's, not that the page is not its origin. Refusing it cost a
-    slow clock its quick plays, and the session rule then credited the play to an
-    earlier page that showed the title while the page it came from kept a miss.
-
-    The bound is the clock skew the signals ingest already tolerates the other way
-    (``TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]``, 5 minutes: a stamp up to that far
-    in the future is accepted): one statement of how far a client's clock may be off,
-    in either direction, rather than a second number to keep in step with it. Further
-    than that, the id is more likely wrong (stale, or copied) than the clock, and the
-    play is matched by the session rule instead, as before.
-    """
-    return dt.timedelta(seconds=float(settings.TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]))
-
-
 def closed_before(now: dt.datetime) -> dt.datetime:
     """Pages generated before this moment have every reward they will ever be given.
 
     A page's window closes ``attribution_window()`` after it, but a play is stamped by
-    the client's clock, which may run up to the tolerated skew (:func:`named_page_skew`)
+    the client's clock, which may run up to the tolerated skew (:func:`signal_clock_skew`)
     behind the server's: at ``now`` a play stamped just inside an older page's window
     may not have happened yet. Learned from at the window's close, that page kept a miss
     (the artwork policy's incremental chain for good; a ranker retrain until the next).
     Every learner of the page log ends its range here, the artwork policy's and the
     rankers', so that a page is a closed outcome to all of them at the same moment.
     """
-    return now - attribution_window() - named_page_skew()
+    return now - attribution_window() - signal_clock_skew()
 
 
 def ranker_log_days() -> float:
@@ -132,7 +115,7 @@ class AttributedImpressions:
     ``title_id``, ``row`` (row index on its page), ``row_type`` (index into
     ``ROW_TYPES``), ``position``, ``variant_id`` (-1 for the placeholder),
     ``propensity``, ``played``, ``played_at`` (Unix seconds, NaN; an exact play's
-    may be up to :func:`named_page_skew` before its page's time),
+    may be up to :func:`signal_clock_skew` before its page's time),
     ``exact`` (attributed by ``page_id``), ``repeat`` and ``seen`` (the client reported
     the page's title on screen: an ``impression`` naming the page and the title, stamped
     at most the clock skew before the page and the session window after it, or a play
@@ -311,7 +294,7 @@ def page_impressions_attributed(
 
     Only the pages of ``page_ids`` among them when given (a sample), only those of
     ``profile_ids`` when given. A page's labels are the same whichever range it is
-    read in: plays are read from :func:`named_page_skew` before ``since`` (a play may
+    read in: plays are read from :func:`signal_clock_skew` before ``since`` (a play may
     name a page generated that long after it) up to ``until + window``, and matched
     against every page that could take their credit (the profile's pages up to a
     window after a kept page, up to a window before it for the profiles of plays the
@@ -324,7 +307,7 @@ def page_impressions_attributed(
     second time for those earlier pages).
     """
     window = window or attribution_window()
-    skew = named_page_skew()
+    skew = signal_clock_skew()
     horizon = until + window
     wanted = set(page_ids) if page_ids is not None else None
     pages = PageLog.objects.filter(generated_at__gte=since, generated_at__lt=horizon)
@@ -818,7 +801,7 @@ def _attribute(
 
     # 1. Exact: a play naming a page of its own profile, shown at most `window` before it
     # or at most `skew` after it (the client's clock behind the server's: see
-    # named_page_skew). Impression of (page, title), preferring the named row, unless the
+    # signal_clock_skew). Impression of (page, title), preferring the named row, unless the
     # page's title was credited already (one outcome per (page, title)). A play
     # naming another profile's page, a page later than that or an unknown one is matched
     # by session instead; a play naming a valid page is never credited to another one

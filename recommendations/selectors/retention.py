@@ -29,11 +29,8 @@ from django.utils import timezone
 
 from artwork.evaluation import EVALUATION_DAYS
 from recommendations.models import PageLog
-from recommendations.selectors.attribution import (
-    attribution_window,
-    named_page_skew,
-    ranker_log_days,
-)
+from recommendations.selectors.attribution import attribution_window, ranker_log_days
+from recommendations.selectors.signals import signal_clock_skew
 
 #: The artwork policy's full refit starts at the midnight before its window: up to a day more.
 ARTWORK_REFIT_ROUNDING_DAYS = 1.0
@@ -58,7 +55,7 @@ def page_log_readers() -> list[PageLogReader]:
     default: both are documented as reaching further back than the keep allows.
     """
     window = attribution_window() / dt.timedelta(days=1)
-    skew = named_page_skew() / dt.timedelta(days=1)
+    skew = signal_clock_skew() / dt.timedelta(days=1)
     ranker = ranker_log_days()
     artwork = float(settings.TONIGHT["ARTWORK_TRAINING_DAYS"])
     return [

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Collection, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Case,
@@ -43,6 +44,23 @@ from regions.models import Availability
 # Below this a title was sampled, not started; above it, finished in all but the credits.
 CONTINUE_MIN_PROGRESS = 2.0
 CONTINUE_MAX_PROGRESS = 95.0
+
+
+def signal_clock_skew() -> dt.timedelta:
+    """How far a client's clock may be off the server's, either way: one bound for every reader.
+
+    ``TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]`` (5 minutes by default, written once, in
+    settings). Ingest accepts a stamp up to that far in the future; ingest, the fold and
+    its refolds take an episode as out if it was released up to that far after a play's
+    stamp; attribution believes a page a play names though the page was generated up to
+    that far after the play's stamp. The last is the same bound the other way: a client
+    learns a page's id only by receiving the page, so a play stamped before its page says
+    the client's clock is behind, not that the page is not its origin (refused, a slow
+    clock lost its quick plays to an earlier page the session rule found); further than
+    the bound, the id is more likely wrong (stale, or copied) than the clock. One
+    statement of the skew rather than several numbers to keep in step.
+    """
+    return dt.timedelta(seconds=float(settings.TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]))
 
 
 def signal_history(*, profile: Profile) -> QuerySet[Signal]:

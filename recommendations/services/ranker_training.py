@@ -94,9 +94,9 @@ from recommendations.selectors.attribution import (
     page_impressions_attributed,
     ranker_log_days,
 )
-from recommendations.selectors.signals import signal_references_get
+from recommendations.selectors.signals import signal_clock_skew, signal_references_get
 from recommendations.selectors.training import index_of, signal_weights
-from recommendations.services.signals import STATE_KINDS, signal_clock_skew, title_states_fold
+from recommendations.services.signals import STATE_KINDS, title_states_fold
 from recommendations.serving import artefacts, recommend
 from recommendations.serving.bundle import ServingBundle
 from recommendations.serving.homepage import (
@@ -305,7 +305,7 @@ def _history_moments(logged: AttributedImpressions) -> npt.NDArray[np.float64]:
     stamped earlier.
 
     A play naming its page may be stamped up to the clock skew before the page
-    (:func:`~recommendations.selectors.attribution.named_page_skew`: the client's clock
+    (:func:`~recommendations.selectors.signals.signal_clock_skew`: the client's clock
     is behind the server's), yet it came after the page: cut at the page's moment, the
     history would hold the page's own label (the title "played" seconds ago, continue
     watching). So a page's history stops before the earliest play credited to it, and

@@ -21,7 +21,6 @@ from typing import Protocol, TypeVar
 
 import orjson
 import psycopg
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -36,6 +35,7 @@ from recommendations.selectors.signals import (
     SignalReferences,
     episode_completions_get,
     scroll_pasts_stored,
+    signal_clock_skew,
     signal_event_ids_stored,
     signal_references_get,
     title_states_get,
@@ -76,11 +76,6 @@ class BatchResult:
     # Events left out because their title, episode or artwork variant does not exist
     # (deleted since), by index.
     rejected: EventErrors = field(default_factory=EventErrors)
-
-
-def signal_clock_skew() -> dt.timedelta:
-    """How far a client's clock may be off the server's: ingest, the fold and its refolds agree."""
-    return dt.timedelta(seconds=float(settings.TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]))
 
 
 def _reference_errors(
@@ -137,7 +132,7 @@ def _reference_errors(
     if any(columns.episode_id):
         episode_titles, releases = references.episode_titles, references.episode_releases
         # Judged at the latest moment the event can have happened: its stamp plus the clock
-        # skew ingest tolerates (one bound, either way: attribution.named_page_skew), but
+        # skew ingest tolerates (one bound, either way: signal_clock_skew), but
         # never after its receipt (a fast clock's stamp is folded as of the receipt). A
         # play in a premiere's first minutes from a clock running behind is stamped before
         # midnight; refused, it took the rest of its batch with it.

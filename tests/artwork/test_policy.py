@@ -17,9 +17,9 @@ from catalog.models import MaturityLevel
 from recommendations.models import PageLog
 from recommendations.selectors.attribution import (
     attribution_window,
-    named_page_skew,
     page_impressions_attributed,
 )
+from recommendations.selectors.signals import signal_clock_skew
 from recommendations.services.homepage import homepage_render
 from recommendations.services.training import model_train
 from recommendations.serving.homepage import homepage_build
@@ -285,7 +285,7 @@ def test_incremental_updates_credit_a_play_once_when_its_pages_straddle_a_bounda
     )
     play(fan_a, unnamed, t0 + dt.timedelta(minutes=12))
     # A page is folded once its window, and the clock skew a play's stamp may lag by, passed.
-    window = attribution_window() + named_page_skew()
+    window = attribution_window() + signal_clock_skew()
 
     # when the policy is updated incrementally with a boundary between the pages
     before = artwork_policy_update(now=t0 + dt.timedelta(minutes=3) + window)

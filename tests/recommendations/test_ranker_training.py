@@ -18,12 +18,9 @@ from recommendations.engine.persistence import save_artefact
 from recommendations.engine.ranking import FEATURE_NAMES
 from recommendations.engine.row_ranking import ROW_FEATURE_NAMES, ROW_TYPES, RowRanker
 from recommendations.models import PageLog
-from recommendations.selectors.attribution import (
-    attribution_window,
-    named_page_skew,
-    ranker_log_days,
-)
+from recommendations.selectors.attribution import attribution_window, ranker_log_days
 from recommendations.selectors.retention import page_log_readers
+from recommendations.selectors.signals import signal_clock_skew
 from recommendations.services.homepage import homepage_render
 from recommendations.services.ranker_training import _pages_sample, logged_examples_load
 from recommendations.services.signals import signal_batch_record
@@ -182,7 +179,7 @@ def test_a_page_is_learned_from_only_once_a_slow_clocks_play_can_have_arrived(vi
         viewer, "play_start", title, at=at + window - dt.timedelta(minutes=2), page_id=page.page_id
     )
     later = logged_examples_load(
-        region_code=None, at=at + window + named_page_skew() + dt.timedelta(minutes=1)
+        region_code=None, at=at + window + signal_clock_skew() + dt.timedelta(minutes=1)
     )
 
     # then the early retrain left the page out rather than learn its play as a miss, and
@@ -217,7 +214,7 @@ def test_the_rankers_days_and_pages_come_from_the_environment(monkeypatch, setti
     settings.TONIGHT = {**settings.TONIGHT, "RANKER_LOG_DAYS": loaded["RANKER_LOG_DAYS"]}
     assert ranker_log_days() == 14
     (rankers,) = [r for r in page_log_readers() if r.setting == "RANKER_LOG_DAYS"]
-    reach = attribution_window() + named_page_skew()
+    reach = attribution_window() + signal_clock_skew()
     assert rankers.days == pytest.approx(14 + reach / dt.timedelta(days=1))
 
 

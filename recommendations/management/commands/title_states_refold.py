@@ -18,8 +18,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
 from catalog.selectors import episode_numbers, title_names
-from recommendations.selectors.signals import early_playback_pairs
-from recommendations.services.signals import StateRefold, signal_clock_skew, title_states_refold
+from recommendations.selectors.signals import early_playback_pairs, signal_clock_skew
+from recommendations.services.signals import StateRefold, title_states_refold
 
 
 class Command(BaseCommand):
