@@ -4,7 +4,7 @@ The runs are written by ``recommendations.services.retraining``; the staff
 console's charts read them in ``console.selectors``.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from recommendations.models import TrainingRun
 from regions.models import TasteCluster
@@ -15,6 +15,17 @@ FINISHED_STATUSES = (
     TrainingRun.Status.REJECTED,
     TrainingRun.Status.FAILED,
 )
+
+
+def cluster_region_codes() -> list[str]:
+    """The regions that have a taste cluster, by code: what ``retrain --all`` retrains."""
+    codes = TasteCluster.objects.order_by("region_id").values_list("region_id", flat=True)
+    return list(codes.distinct())
+
+
+def clusters_count(*, region_code: str) -> int:
+    """How many taste clusters the region has: a region's retrain is one run per cluster."""
+    return TasteCluster.objects.filter(region_id=region_code).count()
 
 
 def clusters_retrained(*, region_code: str, cluster_slug: str | None = None) -> bool:
@@ -57,3 +68,29 @@ def training_runs_finished_count() -> int:
     in admin worth opening, and a newcomer's first question may be why one failed.
     """
     return TrainingRun.objects.filter(status__in=FINISHED_STATUSES).count()
+
+
+def training_run_newest_pk() -> int:
+    """The newest run's id, 0 without any: ``retrain``'s own runs are the ones after it."""
+    return TrainingRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def training_runs_list(*, pks: Iterable[int]) -> list[TrainingRun]:
+    """These runs, oldest first, their clusters with them (``retrain --wait`` says each)."""
+    return list(
+        TrainingRun.objects.filter(pk__in=list(pks)).select_related("taste_cluster").order_by("pk")
+    )
+
+
+def training_runs_unsuccessful(*, pks: Iterable[int]) -> list[TrainingRun]:
+    """Those of these runs that did not succeed, oldest first, their clusters with them.
+
+    Read again once all have finished: ``retrain --wait`` fails unless every one succeeded,
+    so that scripts and cron jobs see a retrain that did not.
+    """
+    return list(
+        TrainingRun.objects.filter(pk__in=list(pks))
+        .exclude(status=TrainingRun.Status.SUCCEEDED)
+        .select_related("taste_cluster")
+        .order_by("pk")
+    )

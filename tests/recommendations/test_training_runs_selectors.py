@@ -1,12 +1,17 @@
-"""The training-run reads the ``retrain`` and ``demo_info`` commands delegate to."""
+"""The run and cluster reads the ``retrain`` and ``demo_info`` commands delegate to."""
 
 import pytest
 
 from recommendations.models import TrainingRun
 from recommendations.selectors.training_runs import (
+    cluster_region_codes,
+    clusters_count,
     clusters_retrained,
+    training_run_newest_pk,
     training_run_running,
     training_runs_finished_count,
+    training_runs_list,
+    training_runs_unsuccessful,
 )
 from tests.factories import RegionFactory, TasteClusterFactory
 
@@ -72,3 +77,47 @@ def test_finished_runs_count_every_outcome_and_no_run_under_way():
     for status in Status.values:
         _run(cluster, status)
     assert training_runs_finished_count() == 3
+
+
+def test_the_regions_retrained_by_all_are_those_with_clusters_once_each_by_code():
+    # given: two clusters in India, one in Brazil, and a region without any
+    TasteClusterFactory(slug="tamil")
+    TasteClusterFactory(slug="hindi")
+    TasteClusterFactory(region=RegionFactory(code="BR", name="Brazil"))
+    RegionFactory(code="GB", name="United Kingdom")
+
+    # then
+    assert cluster_region_codes() == ["BR", "IN"]
+    assert clusters_count(region_code="IN") == 2
+    assert clusters_count(region_code="GB") == 0
+
+
+def test_the_newest_run_is_zero_before_any_and_the_last_made_after():
+    assert training_run_newest_pk() == 0
+    cluster = TasteClusterFactory()
+    _run(cluster, Status.SUCCEEDED)
+    last = _run(cluster, Status.QUEUED)
+    assert training_run_newest_pk() == last.pk
+
+
+def test_the_waited_runs_come_oldest_first_and_the_unsuccessful_are_those_that_did_not_succeed(
+    django_assert_num_queries,
+):
+    # given: four runs of a cluster, one of them not asked about
+    cluster = TasteClusterFactory(slug="tamil")
+    failed = _run(cluster, Status.FAILED)
+    succeeded = _run(cluster, Status.SUCCEEDED)
+    rejected = _run(cluster, Status.REJECTED)
+    other = _run(cluster, Status.FAILED)
+    asked = {rejected.pk, succeeded.pk, failed.pk}
+
+    # when: one query each, their clusters with them (the command names them)
+    with django_assert_num_queries(2):
+        waited = training_runs_list(pks=asked)
+        unsuccessful = training_runs_unsuccessful(pks=asked)
+        assert [run.taste_cluster for run in waited + unsuccessful] == [cluster] * 5
+
+    # then
+    assert waited == [failed, succeeded, rejected]
+    assert unsuccessful == [failed, rejected]
+    assert other not in unsuccessful

@@ -12,14 +12,21 @@ from tqdm import tqdm
 
 from recommendations.management.options import positive_number
 from recommendations.models import TrainingRun
-from recommendations.selectors.training_runs import clusters_retrained, training_run_running
+from recommendations.selectors.training_runs import (
+    cluster_region_codes,
+    clusters_count,
+    clusters_retrained,
+    training_run_newest_pk,
+    training_run_running,
+    training_runs_list,
+    training_runs_unsuccessful,
+)
 from recommendations.services.retraining import (
     RetrainError,
     RetrainNotQueued,
     region_retrain_request,
     training_run_request,
 )
-from regions.models import TasteCluster
 
 # "retraining IN: 2/5 clusters [00:12], IN-Tamil: evaluate: global model 40%"
 _BAR_FORMAT = "{desc}: {n_fmt}/{total_fmt} clusters [{elapsed}]{postfix}"
@@ -101,8 +108,9 @@ class Command(BaseCommand):
         if options["all"] and options["cluster"] is not None:
             raise CommandError("--cluster names a cluster of one --region, not of --all.")
         if options["all"]:
-            codes = TasteCluster.objects.order_by("region_id").values_list("region_id", flat=True)
-            targets: list[tuple[str, str | None]] = [(code, None) for code in codes.distinct()]
+            targets: list[tuple[str, str | None]] = [
+                (code, None) for code in cluster_region_codes()
+            ]
         else:
             targets = [(options["region"].upper(), options["cluster"])]
         if options["if_empty"]:
@@ -117,10 +125,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{named}: retrained already; left out (--if-empty).")
             if not targets:
                 return
-        total = sum(
-            1 if slug else TasteCluster.objects.filter(region_id=code).count()
-            for code, slug in targets
-        )
+        total = sum(1 if slug else clusters_count(region_code=code) for code, slug in targets)
         self.counted: set[int] = set()  # the runs counted (and said) as finished
         with self._progress(total, [code for code, _ in targets], options["verbosity"]) as bar:
             runs = self._request(targets, bar, wait=options["wait"])
@@ -130,7 +135,6 @@ class Command(BaseCommand):
     @contextmanager
     def _progress(self, total: int, regions: list[str], verbosity: int) -> Iterator[tqdm]:
         """A bar of the clusters whose runs finished, with the running one's stage beside it."""
-        newest = TrainingRun.objects.order_by("-pk").values_list("pk", flat=True).first()
         bar = tqdm(
             total=total,
             desc="retraining",
@@ -140,7 +144,7 @@ class Command(BaseCommand):
             leave=False,
             dynamic_ncols=True,
         )
-        watch = _StageWatch(bar, after_pk=newest or 0, regions=regions, every=0.5)
+        watch = _StageWatch(bar, after_pk=training_run_newest_pk(), regions=regions, every=0.5)
         if not bar.disable:
             watch.start()
         try:
@@ -195,8 +199,7 @@ class Command(BaseCommand):
         pending = {run.pk for run in runs} - self.counted
         last: dict[int, tuple[str, int]] = {}
         while pending and time.monotonic() < deadline:
-            waited = TrainingRun.objects.filter(pk__in=pending).select_related("taste_cluster")
-            for run in waited.order_by("pk"):
+            for run in training_runs_list(pks=pending):
                 state = (run.stage, run.progress)
                 if run.is_finished:
                     pending.discard(run.pk)
@@ -212,10 +215,7 @@ class Command(BaseCommand):
         # Scripts and cron jobs that wait need to see a retrain that did not succeed.
         unsuccessful = [
             f"run #{run.pk} {run.taste_cluster}: {run.status} ({run.error})"
-            for run in TrainingRun.objects.filter(pk__in=[run.pk for run in runs])
-            .exclude(status=TrainingRun.Status.SUCCEEDED)
-            .select_related("taste_cluster")
-            .order_by("pk")
+            for run in training_runs_unsuccessful(pks=[run.pk for run in runs])
         ]
         if unsuccessful:
             raise CommandError(f"Not every retrain succeeded: {'; '.join(unsuccessful)}.")
