@@ -42,6 +42,29 @@ def profile_guardians(*, account_id: int) -> list[Profile]:
     )
 
 
+def profile_list_with_home_region(*, account: Account) -> list[Profile]:
+    """The account's profiles by slot, each with its household and home region.
+
+    For reads that place a profile's hour in its household's time zone (``demo_info``
+    measures the showcase homepages at nine in the evening there).
+    """
+    return list(account.profiles.select_related("account__home_region").order_by("slot"))
+
+
+def profile_with_pin(*, pin: str, among: int = 10) -> Profile | None:
+    """The first PIN-protected profile (by household, then slot) whose PIN is this one, or None.
+
+    Only the first ``among`` PIN-protected profiles are tried: each check hashes the
+    PIN, slowly by design. Each comes with its household.
+    """
+    candidates = (
+        Profile.objects.exclude(pin_hash="")
+        .select_related("account")
+        .order_by("account_id", "slot")[:among]
+    )
+    return next((profile for profile in candidates if profile.check_pin(pin)), None)
+
+
 def profile_get(*, account: Account, profile_id: int, for_display: bool = True) -> Profile:
     """The account's profile, or 404 — another household's id is indistinguishable from none.
 

@@ -5,8 +5,13 @@ from django.db import connection
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import Account
 from profiles.models import Profile
-from profiles.selectors import profile_with_languages
+from profiles.selectors import (
+    profile_list_with_home_region,
+    profile_with_languages,
+    profile_with_pin,
+)
 from tests.factories import AccountFactory, LanguageFactory, ProfileFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,3 +48,43 @@ def test_another_households_profile_is_not_found():
 
     with pytest.raises(Http404):
         profile_with_languages(account=AccountFactory(), profile_id=profile.pk)
+
+
+def test_the_profiles_with_home_region_come_by_slot_in_one_query():
+    # given: a household's profiles made out of slot order, and another household's
+    account = AccountFactory()
+    second = ProfileFactory(account=account, slot=2)
+    first = ProfileFactory(account=account, slot=1)
+    ProfileFactory()
+
+    # when: one query, with the household's region (its time zone places the hour), for a
+    # household read afresh (its region not loaded with it)
+    fresh = Account.objects.get(pk=account.pk)
+    with CaptureQueriesContext(connection) as queries:
+        profiles = profile_list_with_home_region(account=fresh)
+        zones = {profile.account.home_region.time_zone for profile in profiles}
+
+    # then
+    assert len(queries) == 1
+    assert profiles == [first, second]
+    assert zones == {"Asia/Kolkata"}
+
+
+def test_the_profile_with_a_pin_is_the_first_by_household_and_slot_whose_pin_it_is():
+    # given: a profile without a PIN, one with another PIN, then two with this PIN
+    account = AccountFactory()
+    ProfileFactory(account=account)
+    other = ProfileFactory(account=account)
+    other.set_pin("9999")
+    other.save()
+    wanted = [ProfileFactory(account=account) for _ in range(2)]
+    for profile in wanted:
+        profile.set_pin("1234")
+        profile.save()
+
+    # then: the first that matches, its household with it; none among too few tried
+    found = profile_with_pin(pin="1234")
+    assert found == wanted[0]
+    assert found.account == account
+    assert profile_with_pin(pin="1234", among=1) is None
+    assert profile_with_pin(pin="0000") is None

@@ -2,15 +2,15 @@
 
 from urllib.parse import urlencode
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Account, ApiToken
+from accounts.selectors import account_get_by_name, api_token_list_live, user_active_get
 from accounts.services import api_token_create, api_token_revoke
 from console.moments import local_moment, region_zone
 from profiles.models import Profile
+from profiles.selectors import profile_list_with_home_region, profile_with_pin
 from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME, DEMO_PIN
 from recommendations.selectors.training_runs import training_runs_finished_count
 from recommendations.serving.cache import NoActiveModel
@@ -25,23 +25,10 @@ SHOWCASE_MOMENT = {"device": "tv", "weekday": 4, "hour": 21}
 
 def _admin_login() -> str:
     """The demo's published login if it works here; seed_demo keeps an existing admin's own."""
-    user = get_user_model().objects.filter(username=ADMIN_USERNAME, is_active=True).first()
+    user = user_active_get(username=ADMIN_USERNAME)
     if user is not None and user.is_staff and user.check_password(ADMIN_PASSWORD):
         return f"user: {ADMIN_USERNAME}, password: {ADMIN_PASSWORD}"
     return "sign in as a staff user; `manage.py createsuperuser` makes one"
-
-
-def _demo_pin_profile() -> Profile | None:
-    """A profile whose PIN is the demo's, so a newcomer can try unlocking one; None if none is.
-
-    Checked, not assumed: a profile given another PIN since the seed is passed over.
-    """
-    candidates = (
-        Profile.objects.exclude(pin_hash="")
-        .select_related("account")
-        .order_by("account_id", "slot")[:10]
-    )
-    return next((p for p in candidates if p.check_pin(DEMO_PIN)), None)
 
 
 def _retrain_lines(base: str) -> list[str]:
@@ -76,18 +63,18 @@ class Command(BaseCommand):
         parser.add_argument("--port", default=8000, type=int)
 
     def handle(self, *args: object, host: str, port: int, **options: object) -> None:
-        account = Account.objects.filter(name=SHOWCASE_ACCOUNT).first()
+        account = account_get_by_name(name=SHOWCASE_ACCOUNT)
         if account is None:
             raise CommandError(
                 f"No '{SHOWCASE_ACCOUNT}' household: run `manage.py seed_demo` first."
             )
         # One live demo token at a time: each `make demo` replaces the previous one.
-        for old in ApiToken.objects.filter(account=account, name=DEMO_TOKEN_NAME, revoked_at=None):
+        for old in api_token_list_live(account=account, name=DEMO_TOKEN_NAME):
             api_token_revoke(token=old)
         _, key = api_token_create(account=account, name=DEMO_TOKEN_NAME)
 
         base = f"http://{host}:{port}"
-        profiles = list(account.profiles.select_related("account__home_region").order_by("slot"))
+        profiles = profile_list_with_home_region(account=account)
         adults = [p for p in profiles if not p.is_kids][:2]
         lines = [
             "",
@@ -111,7 +98,9 @@ class Command(BaseCommand):
         )
         if len(adults) == 2:
             lines.append(f"             {self._difference(*adults)}")
-        locked = _demo_pin_profile()
+        # A profile whose PIN is the demo's, so a newcomer can try unlocking one. Checked,
+        # not assumed: a profile given another PIN since the seed is passed over.
+        locked = profile_with_pin(pin=DEMO_PIN)
         if locked is not None:
             preview = {"account": locked.account_id, "profile": locked.pk, **SHOWCASE_MOMENT}
             lines.append(
