@@ -351,6 +351,38 @@ def epoch_expression(column: str) -> RawSQL:
     return RawSQL(f'(julianday("{column}") - 2440587.5) * 86400.0', [])  # noqa: S611
 
 
+def signals_exist(
+    *,
+    region_code: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> bool:
+    """Whether any signal, impressions too, of the region's households (of all) is in the window.
+
+    What a command checks before training or evaluating: a model of no signals would
+    be activated over a good one, and an evaluation of none ends in a traceback.
+    """
+    signals = Signal.objects.all()
+    if region_code is not None:
+        signals = signals.filter(profile__account__home_region_id=region_code)
+    if since is not None:
+        signals = signals.filter(occurred_at__gte=since)
+    if until is not None:
+        signals = signals.filter(occurred_at__lt=until)
+    return signals.exists()
+
+
+def signal_newest_at(*, region_code: str | None = None) -> dt.datetime | None:
+    """When the newest signal of the region's households (of all) occurred, None without any.
+
+    ``train_models`` names it when its window holds none: training as of then would find them.
+    """
+    signals = Signal.objects.all()
+    if region_code is not None:
+        signals = signals.filter(profile__account__home_region_id=region_code)
+    return signals.order_by("-occurred_at").values_list("occurred_at", flat=True).first()
+
+
 def signal_queryset(
     *,
     region_code: str | None = None,

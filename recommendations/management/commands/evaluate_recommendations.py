@@ -7,9 +7,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from recommendations.management.options import seed
-from recommendations.models import Signal
+from recommendations.selectors.training import signals_exist
 from recommendations.services.evaluation import recommendations_evaluate
-from regions.models import Region
+from regions.selectors import region_exists
 
 # The bar each release must clear on the demo data (issue 4).
 GOAL_VS_ALS = 1.10
@@ -54,14 +54,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         region = options["region"]
-        if region and not Region.objects.filter(code=region.upper()).exists():
+        if region and not region_exists(code=region.upper()):
             raise CommandError(f"Unknown region code: {region}.")
         if not 0.0 < options["test_fraction"] < 1.0:
             raise CommandError("--test-fraction must be between 0 and 1.")
-        signals = Signal.objects.all()
-        if region:
-            signals = signals.filter(profile__account__home_region_id=region.upper())
-        if not signals.exists():
+        if not signals_exist(region_code=region.upper() if region else None):
             # Else the content model's fit on no titles ends in scikit-learn's traceback.
             raise CommandError(
                 f"No signals{f' in {region.upper()}' if region else ''} to evaluate on: seed "

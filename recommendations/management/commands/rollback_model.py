@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommendations.models import ModelVersion
+from recommendations.selectors.model_versions import model_version_get
 from recommendations.services.retraining import model_version_rollback
 
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        version = ModelVersion.objects.filter(pk=options["version"]).first()
+        version = model_version_get(pk=options["version"])
         if version is None:
             raise CommandError(f"No model version #{options['version']}.")
         if version.status == ModelVersion.Status.ACTIVE:

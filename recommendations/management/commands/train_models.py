@@ -10,9 +10,9 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from recommendations.management.options import moment, seed
-from recommendations.models import Signal
+from recommendations.selectors.training import signal_newest_at, signals_exist
 from recommendations.services.training import model_train
-from regions.models import Region
+from regions.selectors import region_codes
 
 # The bar while signals are read: "IN: read signals: 1.2M rows [00:04, 310k rows/s]".
 _COUNTING_FORMAT = "{desc}: {n_fmt}{unit} [{elapsed}, {rate_fmt}]"
@@ -58,12 +58,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = options["verbosity"]
         codes = [code.upper() for code in options["region"]]
-        unknown = sorted(set(codes) - set(Region.objects.values_list("code", flat=True)))
+        unknown = sorted(set(codes) - set(region_codes()))
         if unknown:
             raise CommandError(f"Unknown region code(s): {', '.join(unknown)}.")
         scopes: list[str | None] = list(codes)
         if options["all"] or not codes:
-            scopes = [None, *Region.objects.order_by("code").values_list("code", flat=True)]
+            scopes = [None, *region_codes()]
         for code in scopes:
             self._train(
                 code, seed=options["seed"], activate=not options["no_activate"], at=options["at"]
@@ -73,18 +73,15 @@ class Command(BaseCommand):
         self, region_code: str | None, *, seed: int, activate: bool, at: dt.datetime | None
     ) -> None:
         label = region_code or "global"
-        signals = Signal.objects.all()
-        if region_code is not None:
-            signals = signals.filter(profile__account__home_region_id=region_code)
-        if not signals.exists():
+        if not signals_exist(region_code=region_code):
             self.stdout.write(f"{label}: no signals, skipped.")
             return
         # A model of no signals would be activated over a good one (and every profile then
         # ranked by nothing): the window, not the table, is what training reads.
         until = at or timezone.now()
         since = until - dt.timedelta(days=settings.TONIGHT.get("TRAINING_WINDOW_DAYS", 365))
-        if not signals.filter(occurred_at__gte=since, occurred_at__lt=until).exists():
-            latest = signals.order_by("-occurred_at").values_list("occurred_at", flat=True)[0]
+        if not signals_exist(region_code=region_code, since=since, until=until):
+            latest = signal_newest_at(region_code=region_code)
             raise CommandError(
                 f"{label}: no signals in the training window {since:%Y-%m-%d} to "
                 f"{until:%Y-%m-%d} (the newest is from {latest:%Y-%m-%d}); train as of a time "
