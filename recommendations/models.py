@@ -482,7 +482,15 @@ class TrainingRun(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in {self.Status.SUCCEEDED, self.Status.REJECTED, self.Status.FAILED}
+        return self.status in FINISHED_RUN_STATUSES
+
+
+#: The statuses a retrain run ends in (:attr:`TrainingRun.is_finished`, and as a query).
+FINISHED_RUN_STATUSES = (
+    TrainingRun.Status.SUCCEEDED,
+    TrainingRun.Status.REJECTED,
+    TrainingRun.Status.FAILED,
+)
 
 
 class AbandonedTask(models.Model):

@@ -6,15 +6,8 @@ console's charts read them in ``console.selectors``.
 
 from collections.abc import Collection, Iterable
 
-from recommendations.models import TrainingRun
+from recommendations.models import FINISHED_RUN_STATUSES, TrainingRun
 from regions.models import TasteCluster
-
-# The statuses a run ends in (``TrainingRun.is_finished``, as a query).
-FINISHED_STATUSES = (
-    TrainingRun.Status.SUCCEEDED,
-    TrainingRun.Status.REJECTED,
-    TrainingRun.Status.FAILED,
-)
 
 
 def cluster_region_codes() -> list[str]:
@@ -67,7 +60,7 @@ def training_runs_finished_count() -> int:
     Rejected and failed runs count with the succeeded: each has stages and timings
     in admin worth opening, and a newcomer's first question may be why one failed.
     """
-    return TrainingRun.objects.filter(status__in=FINISHED_STATUSES).count()
+    return TrainingRun.objects.filter(status__in=FINISHED_RUN_STATUSES).count()
 
 
 def training_run_newest_pk() -> int:
