@@ -4,7 +4,7 @@ import datetime as dt
 
 from recommendations.models import ProfileTitleState
 from recommendations.services.signals import title_states_fold
-from recommendations.signal_events import SignalEvent
+from recommendations.signal_events import logged_event
 
 SERIES, OTHER_SERIES = 7, 8
 SEASON_1, SEASON_2, OTHER_SEASON = 70, 71, 80
@@ -18,19 +18,8 @@ KINDS = {SERIES: "series", OTHER_SERIES: "series"}
 def _fold(plan: list[tuple], **options) -> dict[int, ProfileTitleState]:
     """States by title of ``plan`` (title, episode, kind, value, moment), folded at once."""
     events = [
-        SignalEvent(
-            index=i,
-            kind=kind,
-            title_id=title,
-            episode_id=episode,
-            value=value,
-            device="tv",
-            occurred_at=at,
-            client_event_id="",
-            page_id=None,
-            row="",
-            position=None,
-            artwork_variant_id=None,
+        logged_event(
+            index=i, kind=kind, title_id=title, episode_id=episode, value=value, occurred_at=at
         )
         for i, (title, episode, kind, value, at) in enumerate(plan)
     ]
