@@ -1268,17 +1268,28 @@ def _fallbacks_refresh(
             if _time_limit_reached(error):
                 raise  # the whole batch's: it stops (``_execute``)
             logger.exception("Refreshing the %s model of a retrain batch failed", scope)
-            reason = f"{type(error).__name__}: {error}"
-            outcomes[scope] = {"status": "failed", "error": reason}
-            # Stored, then its gate raised: the clusters' runs go on, but none will judge it.
-            # It is the one version of its scope that names exactly this batch's runs.
-            batch = sorted(run.pk for run in runs)
-            ModelVersion.objects.filter(
-                pk__in=[pk for pk, named in _unjudged_linked().items() if sorted(named) == batch],
-                scope=scope,
-                status__in=(ModelVersion.Status.TRAINING, ModelVersion.Status.READY),
-            ).update(status=ModelVersion.Status.FAILED, error=reason)
+            outcomes[scope] = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
     return outcomes
+
+
+@contextlib.contextmanager
+def _failed_if_raises(version: ModelVersion) -> Iterator[None]:
+    """Fail ``version`` (still ``ready``) with what its gate raised, then raise it again.
+
+    A fallback's version is judged by its own gate, not by a run: the clusters' runs go
+    on and none will judge it. ``model_train`` fails the version whose fit raised the
+    same way. Not at the time limit: the batch stops, and its runs' failure fails it
+    (:func:`_execute`).
+    """
+    try:
+        yield
+    except Exception as error:
+        if not _time_limit_reached(error):
+            ModelVersion.objects.filter(
+                pk=version.pk,
+                status__in=(ModelVersion.Status.TRAINING, ModelVersion.Status.READY),
+            ).update(status=ModelVersion.Status.FAILED, error=f"{type(error).__name__}: {error}")
+        raise
 
 
 def _final_version_store(
@@ -1569,80 +1580,88 @@ def _fallback_refresh(
         "components": als.describe(),
         "tuning": {scope: evaluation.choices[scope].as_metrics()},
     }
-    # Its settings at once (it names its runs since it was created): the gate may raise.
-    ModelVersion.objects.filter(pk=version.pk).update(
-        metrics={**version.metrics, "hyperparameters": hyper}
-    )
+    # Stored, it is judged by this gate alone: should the gate raise, nothing else will.
+    with _failed_if_raises(version):
+        # Its settings at once (it names its runs since it was created): the gate may raise.
+        ModelVersion.objects.filter(pk=version.pk).update(
+            metrics={**version.metrics, "hyperparameters": hyper}
+        )
 
-    candidate = pooled(lambda pk: row(pk).get(f"ndcg@10_{scope}"))
-    active = active_versions.filter(status=ModelVersion.Status.ACTIVE).first()
-    # Every judged profile, not a gate half: the scope's model is not chosen among others on
-    # this holdout (its settings are chosen on validation), so its figure carries no choice.
-    gate: dict = {
-        "margin": gate_margin(),
-        "z": gate_z(),
-        "recipe": scope,
-        "candidate_ndcg@10": candidate,
-        "measured_on": {"half": "all", "profiles": sum(int(r.shape[0]) for r in judged.values())},
-    }
-    reason = ""
-    if candidate is None:
-        reason = "No held-out activity in this region to judge the model on."
-    elif active is not None:
-        gate["active_version"] = active.pk
-        candidate_scores = pooled_scores(lambda pk: evaluation.recipe_ndcg(pk, scope))
-        parts, how = _incumbent_parts(active, evaluation, -1)
-        if parts is not None:
-            # Each cluster's figure and per-profile scores: the table's when it has this
-            # configuration, else measured once.
-            measured: dict[int, tuple[float | None, npt.NDArray[np.float64] | None]] = {}
-            for pk, rows in judged.items():
-                if rows.shape[0] == 0:
-                    continue
-                same = _table_recipe(parts, evaluation, pk, row(pk))
-                if same is not None:
-                    measured[pk] = (row(pk)[f"ndcg@10_{same}"], evaluation.recipe_ndcg(pk, same))
-                else:
-                    scores = evaluation.measure_by_profile(parts, pk)
-                    measured[pk] = (_mean_ndcg(scores), scores)
-            active_ndcg = pooled(lambda pk: measured[pk][0])
-            active_scores = pooled_scores(lambda pk: measured[pk][1])
-        else:
-            how = f"its stored model ({how})"
-            # In the order of the candidate's pooled scores: cluster after cluster.
-            active_scores = _active_version_scores(
-                version=active,
-                split=evaluation.split,
-                judged=np.concatenate([np.empty(0, np.int64), *judged.values()]),
-                title_ids=signals.title_ids,
-                not_here=evaluation.not_here,
-            )
-            active_ndcg = _mean_ndcg(active_scores)
-        reason = _gate_record(
-            gate,
-            candidate=candidate,
-            active=active,
-            active_ndcg=active_ndcg,
-            how=how,
-            candidate_scores=candidate_scores,
-            active_scores=active_scores,
-        )
-    if not reason:
-        reason = _fallback_activate(version, runs=run_ids, active=active)
-    gate["passed"] = not reason
-    ModelVersion.objects.filter(pk=version.pk).update(
-        metrics={
-            **version.metrics,
-            "hyperparameters": hyper,
-            "retrain_runs": run_ids,
+        candidate = pooled(lambda pk: row(pk).get(f"ndcg@10_{scope}"))
+        active = active_versions.filter(status=ModelVersion.Status.ACTIVE).first()
+        # Every judged profile, not a gate half: the scope's model is not chosen among others on
+        # this holdout (its settings are chosen on validation), so its figure carries no choice.
+        gate: dict = {
+            "margin": gate_margin(),
+            "z": gate_z(),
             "recipe": scope,
-            "gate": gate,
+            "candidate_ndcg@10": candidate,
+            "measured_on": {
+                "half": "all",
+                "profiles": sum(int(r.shape[0]) for r in judged.values()),
+            },
         }
-    )
-    if reason:
-        ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.READY).update(
-            status=ModelVersion.Status.REJECTED, error=reason
+        reason = ""
+        if candidate is None:
+            reason = "No held-out activity in this region to judge the model on."
+        elif active is not None:
+            gate["active_version"] = active.pk
+            candidate_scores = pooled_scores(lambda pk: evaluation.recipe_ndcg(pk, scope))
+            parts, how = _incumbent_parts(active, evaluation, -1)
+            if parts is not None:
+                # Each cluster's figure and per-profile scores: the table's when it has this
+                # configuration, else measured once.
+                measured: dict[int, tuple[float | None, npt.NDArray[np.float64] | None]] = {}
+                for pk, rows in judged.items():
+                    if rows.shape[0] == 0:
+                        continue
+                    same = _table_recipe(parts, evaluation, pk, row(pk))
+                    if same is not None:
+                        measured[pk] = (
+                            row(pk)[f"ndcg@10_{same}"],
+                            evaluation.recipe_ndcg(pk, same),
+                        )
+                    else:
+                        scores = evaluation.measure_by_profile(parts, pk)
+                        measured[pk] = (_mean_ndcg(scores), scores)
+                active_ndcg = pooled(lambda pk: measured[pk][0])
+                active_scores = pooled_scores(lambda pk: measured[pk][1])
+            else:
+                how = f"its stored model ({how})"
+                # In the order of the candidate's pooled scores: cluster after cluster.
+                active_scores = _active_version_scores(
+                    version=active,
+                    split=evaluation.split,
+                    judged=np.concatenate([np.empty(0, np.int64), *judged.values()]),
+                    title_ids=signals.title_ids,
+                    not_here=evaluation.not_here,
+                )
+                active_ndcg = _mean_ndcg(active_scores)
+            reason = _gate_record(
+                gate,
+                candidate=candidate,
+                active=active,
+                active_ndcg=active_ndcg,
+                how=how,
+                candidate_scores=candidate_scores,
+                active_scores=active_scores,
+            )
+        if not reason:
+            reason = _fallback_activate(version, runs=run_ids, active=active)
+        gate["passed"] = not reason
+        ModelVersion.objects.filter(pk=version.pk).update(
+            metrics={
+                **version.metrics,
+                "hyperparameters": hyper,
+                "retrain_runs": run_ids,
+                "recipe": scope,
+                "gate": gate,
+            }
         )
+        if reason:
+            ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.READY).update(
+                status=ModelVersion.Status.REJECTED, error=reason
+            )
     status = ModelVersion.objects.values_list("status", flat=True).get(pk=version.pk)
     return {"version": version.pk, "status": status, "reason": reason, "gate": gate}
 
