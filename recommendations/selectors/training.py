@@ -1300,6 +1300,16 @@ class SeasonReleases:
         return span.by_newest[np.searchsorted(span.newest_of_those, since, side="left") :]
 
 
+def _release_seconds(dates: Iterable[dt.date | None]) -> npt.NDArray[np.float64]:
+    """Unix seconds from which each season is out: midnight UTC of its release date, -inf
+    without one. One reading for the count of episodes out and the episodes resumed on."""
+    epoch = dt.date(1970, 1, 1)
+    return np.array(
+        [-np.inf if d is None else (d - epoch).days * SECONDS_PER_DAY for d in dates],
+        dtype=np.float64,
+    )
+
+
 def season_releases(titles: npt.NDArray[np.int64]) -> SeasonReleases:
     """The seasons with episodes of the titles in the index: one query (a row per season)."""
     rows = list(
@@ -1310,11 +1320,7 @@ def season_releases(titles: npt.NDArray[np.int64]) -> SeasonReleases:
     )
     at = index_of(titles, np.array([r[0] for r in rows], dtype=np.int64))
     known = at >= 0
-    epoch = dt.date(1970, 1, 1)
-    release = np.array(
-        [-np.inf if r[1] is None else (r[1] - epoch).days * SECONDS_PER_DAY for r in rows],
-        dtype=np.float64,
-    )
+    release = _release_seconds([r[1] for r in rows])
     return SeasonReleases(
         title_index=at[known].astype(np.int32),
         release=release[known],
@@ -1361,11 +1367,7 @@ def series_episodes(titles: npt.NDArray[np.int64]) -> SeriesEpisodes:
         Season.objects.order_by("pk").values_list("pk", "title_id", "number", "release_date")
     )
     season_ids = np.array([r[0] for r in seasons], dtype=np.int64)
-    epoch = dt.date(1970, 1, 1)
-    season_release = np.array(
-        [-np.inf if r[3] is None else (r[3] - epoch).days * SECONDS_PER_DAY for r in seasons],
-        dtype=np.float64,
-    )
+    season_release = _release_seconds([r[3] for r in seasons])
     season_title = np.array([r[1] for r in seasons], dtype=np.int64)
     rows = integer_rows(Episode.objects.order_by().values_list("pk", "season_id", "number"), 3)
     season = np.searchsorted(season_ids, rows[:, 1]).clip(max=max(season_ids.shape[0] - 1, 0))
