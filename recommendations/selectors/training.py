@@ -40,7 +40,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Max, Min, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -68,7 +68,6 @@ __all__ = [
     "episode_table",
     "index_of",
     "profile_groups",
-    "season_releases",
     "signal_columns",
     "signal_columns_snapshot",
     "signal_weights",
@@ -1239,12 +1238,13 @@ class SeasonReleases:
 
     Parameters
     ----------
-    title_index : numpy.ndarray of int32, shape (n_seasons,)
-        Each season's title, on the title index (seasons without episodes left out).
-    release : numpy.ndarray of float64, shape (n_seasons,)
-        Unix seconds from which each season is out (-inf: no date).
-    size : numpy.ndarray of int32, shape (n_seasons,)
-        Episodes in each season.
+    title_index : numpy.ndarray of int32, shape (n,)
+        The title, on the title index, of each season (or each episode:
+        :meth:`SeriesEpisodes.season_releases`).
+    release : numpy.ndarray of float64, shape (n,)
+        Unix seconds from which each is out (-inf: no date).
+    size : numpy.ndarray of int32, shape (n,)
+        Episodes in each (1 for an episode).
     n_titles : int
     """
 
@@ -1302,30 +1302,11 @@ class SeasonReleases:
 
 def _release_seconds(dates: Iterable[dt.date | None]) -> npt.NDArray[np.float64]:
     """Unix seconds from which each season is out: midnight UTC of its release date, -inf
-    without one. One reading for the count of episodes out and the episodes resumed on."""
+    without one."""
     epoch = dt.date(1970, 1, 1)
     return np.array(
         [-np.inf if d is None else (d - epoch).days * SECONDS_PER_DAY for d in dates],
         dtype=np.float64,
-    )
-
-
-def season_releases(titles: npt.NDArray[np.int64]) -> SeasonReleases:
-    """The seasons with episodes of the titles in the index: one query (a row per season)."""
-    rows = list(
-        Season.objects.order_by()
-        .annotate(size=Count("episodes"))
-        .filter(size__gt=0)
-        .values_list("title_id", "release_date", "size")
-    )
-    at = index_of(titles, np.array([r[0] for r in rows], dtype=np.int64))
-    known = at >= 0
-    release = _release_seconds([r[1] for r in rows])
-    return SeasonReleases(
-        title_index=at[known].astype(np.int32),
-        release=release[known],
-        size=np.array([r[2] for r in rows], dtype=np.int32)[known],
-        n_titles=titles.shape[0],
     )
 
 
@@ -1359,6 +1340,22 @@ class SeriesEpisodes:
     def of(self, title_index: int) -> slice:
         """Where title ``title_index``'s episodes are in the arrays."""
         return slice(int(self.start[title_index]), int(self.start[title_index + 1]))
+
+    def season_releases(self) -> SeasonReleases:
+        """How many episodes are out when, counted off these episodes, one unit each.
+
+        Derived rather than read again: the count of episodes out that puts a series
+        back in Continue Watching and the episode its tile resumes on then come from
+        the same reading of the catalogue.
+        """
+        n_titles = self.start.shape[0] - 1
+        title_index = np.repeat(np.arange(n_titles, dtype=np.int32), np.diff(self.start))
+        return SeasonReleases(
+            title_index=title_index,
+            release=self.release,
+            size=np.ones(title_index.shape[0], dtype=np.int32),
+            n_titles=n_titles,
+        )
 
 
 def series_episodes(titles: npt.NDArray[np.int64]) -> SeriesEpisodes:

@@ -135,12 +135,13 @@ def catalogue_arrays_load(title_ids: npt.NDArray[np.int64]) -> CatalogueArrays:
     at = data.index_of(title_ids, genre_rows[:, 0])
     genre_table = np.zeros((n_titles, genre_ids.shape[0]), dtype=np.float32)
     genre_table[at[at >= 0], genre_col[at >= 0]] = 1.0
+    series = data.series_episodes(title_ids)
     arrays = CatalogueArrays(
         facts=data.catalogue_facts(title_ids),
         genre_table=genre_table,
         episodes=data.episode_table(),
-        releases=data.season_releases(title_ids),
-        series=data.series_episodes(title_ids),
+        releases=series.season_releases(),
+        series=series,
         windows=data.availability_windows(title_ids),
         time_zones={
             code: zoneinfo.ZoneInfo(zone)
