@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from recommendations.demo.households import DEMO_PIN
 from recommendations.management.commands.demo_info import SHOWCASE_ACCOUNT
@@ -115,6 +116,10 @@ def test_says_where_the_retrains_are_and_how_many_finished(world, admin_client):
 
     lines = retrain_lines()
     assert "(1 finished run, with its stages)" in lines
-    for word in lines.split():
-        if word.startswith("http://"):
-            assert admin_client.get(urlparse(word).path).status_code == 200
+    urls = [word for word in lines.split() if word.startswith("http://")]
+    assert [urlparse(url).path for url in urls] == [
+        reverse("admin:recommendations_trainingrun_changelist"),
+        reverse("console:models"),
+    ]
+    for url in urls:
+        assert admin_client.get(urlparse(url).path).status_code == 200
