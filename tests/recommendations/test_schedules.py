@@ -11,7 +11,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command, load_command_class
-from django_celery_beat.models import PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from config.celery import app
 from tests.factories import RegionFactory
@@ -63,6 +63,8 @@ def test_installing_again_copes_with_schedules_an_operator_added_twice_in_admin(
     reaper = PeriodicTask.objects.get(name="reap stale training runs").interval
     reaper.pk = None
     reaper.save()
+    installed = sorted(PeriodicTask.objects.values_list("name", flat=True))
+    rows = (CrontabSchedule.objects.count(), IntervalSchedule.objects.count())
 
     # when: the next deploy installs them again, with --reset (every schedule rewritten)
     call_command("install_schedules", "--reset", stdout=StringIO())
@@ -71,3 +73,7 @@ def test_installing_again_copes_with_schedules_an_operator_added_twice_in_admin(
     names = list(PeriodicTask.objects.values_list("name", flat=True))
     assert len(names) == len(set(names))
     assert f"retrain {region.code}" in names
+    # (names are unique in django-celery-beat: what can go wrong is one lost, or a third
+    # copy of a crontab or interval made beside the operator's two)
+    assert sorted(names) == installed
+    assert (CrontabSchedule.objects.count(), IntervalSchedule.objects.count()) == rows
