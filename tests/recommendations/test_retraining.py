@@ -164,7 +164,7 @@ def test_a_version_worse_than_the_active_one_is_rejected_and_serving_is_unchange
     # and: the refusal says how sure it is: the paired standard error and the profiles
     paired = gate["paired"]
     assert paired["profiles"] == second.metrics["clusters"]["hindi"]["gate"]["judged"] >= 17
-    assert paired["se"] >= 0.0  # 0 here: the same configuration on the same signals
+    assert paired["se"] == 0.0  # the same configuration on the same signals: no spread
     assert f"standard error {paired['se']:.4f} over {paired['profiles']} profiles" in second.error
     assert second.model_version.metrics["gate"] == gate
     # and: so do the run's and the version's admin pages
