@@ -551,11 +551,6 @@ class ProfileInline(QueryOncePerInlineMixin, admin.TabularInline):
         kwargs.setdefault("validate_max", True)
         return super().get_formset(request, obj, **kwargs)
 
-    @admin.display(description="account", ordering="account__name")
-    def household(self, obj: Profile) -> str:
-        """The household's name and id: several households may share a name."""
-        return f"{obj.account.name} (#{obj.account_id})"
-
     @admin.display(description="PIN", boolean=True)
     def has_pin(self, obj: Profile) -> bool:
         return obj.has_pin
