@@ -59,6 +59,12 @@ class AddPostgresSearchIndex(migrations.AddIndex):
     def state_forwards(self, app_label: str, state: ProjectState) -> None:
         pass
 
+    def _applies(self, schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> bool:
+        """PostgreSQL only, and only where the router lets the model's table be migrated."""
+        return schema_editor.connection.vendor == "postgresql" and self.allow_migrate_model(
+            schema_editor.connection.alias, model
+        )
+
     def database_forwards(
         self,
         app_label: str,
@@ -67,9 +73,7 @@ class AddPostgresSearchIndex(migrations.AddIndex):
         to_state: ProjectState,
     ) -> None:
         model = to_state.apps.get_model(app_label, self.model_name)
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+        if not self._applies(schema_editor, model):
             return
         sql = str(self.index.create_sql(model, schema_editor))
         schema_editor.execute(sql.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1), None)
@@ -82,9 +86,7 @@ class AddPostgresSearchIndex(migrations.AddIndex):
         to_state: ProjectState,
     ) -> None:
         model = from_state.apps.get_model(app_label, self.model_name)
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
+        if self._applies(schema_editor, model):
             name = schema_editor.quote_name(self.index.name)
             schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
 
