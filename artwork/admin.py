@@ -2,14 +2,13 @@
 
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import Count, F, Func, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import F, Func, OuterRef, Prefetch, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from config.admin_inlines import QueryOncePerInlineMixin
-from config.admin_lists import SemiJoinAdminMixin
+from config.admin_lists import SemiJoinAdminMixin, count_subquery
 from recommendations.admin import ExactKeySearchMixin, LargeTableAdminMixin
 
 from .charts import take_rate_chart
@@ -87,19 +86,8 @@ class ArtworkThemeAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[ArtworkTheme]:
         # A correlated count: Count() over the join grouped every variant's themes, for
         # the page and again for its count (0.1 s at 13,500 variants, every view).
-        through = ArtworkVariant.themes.through
-        variants = (
-            through.objects.filter(artworktheme=OuterRef("pk"))
-            .order_by()
-            .values("artworktheme")
-            .annotate(n=Count("*"))
-            .values("n")
-        )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(variant_count=Coalesce(Subquery(variants, output_field=IntegerField()), 0))
-        )
+        count = count_subquery(ArtworkVariant.themes.through, "artworktheme")
+        return super().get_queryset(request).annotate(variant_count=count)
 
     @admin.display(description="variants", ordering="variant_count")
     def variant_count(self, obj: ArtworkTheme) -> int:

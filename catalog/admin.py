@@ -8,38 +8,19 @@ are correlated subqueries, so a page of 100 titles costs what a page of 1 does.
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, Exists, IntegerField, Model, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from artwork.admin import ArtworkVariantInline
 from artwork.models import ArtworkVariant
 from config.admin_inlines import QueryOncePerInlineMixin
-from config.admin_lists import IndexedSearchAdminMixin, SemiJoinAdminMixin
+from config.admin_lists import IndexedSearchAdminMixin, SemiJoinAdminMixin, count_subquery
 from regions.admin import AvailabilityInline
 from regions.models import Availability, Region
 from regions.services import title_windows_lock
 
 from .models import Credit, Episode, Genre, Language, Person, Season, Tag, Title, TitleLocalization
-
-
-def count_subquery(model: type[Model], fk: str) -> Coalesce:
-    """Count ``model`` rows pointing at the outer row, as a correlated subquery.
-
-    A ``Count()`` over a join would aggregate the whole related table before the
-    page is cut; the subquery is evaluated only for the rows on the page, and
-    several of them on one queryset do not multiply each other's joins.
-    """
-    counts = (
-        model._default_manager.filter(**{fk: OuterRef("pk")})
-        .order_by()
-        .values(fk)
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
-
 
 # --- Small reference tables ---------------------------------------------------------
 

@@ -9,14 +9,35 @@ matching row before the page keeps a hundred, and the count does it again: 8 s
 for the variants of one theme at 13,500 variants. Here the matching rows' keys
 come from a semi-join (``pk IN (...)``) instead, and the list reads the page
 from the admin's queryset as it would without the filter.
+
+The lists' counts (a title's variants, a household's profiles) are correlated
+subqueries for the same reason: :func:`count_subquery`, for the console's lists too.
 """
 
 from typing import Any
 
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.text import smart_split, unescape_string_literal
+
+
+def count_subquery(model: type[Model], fk: str) -> Coalesce:
+    """Count ``model`` rows pointing at the outer row, as a correlated subquery.
+
+    A ``Count()`` over a join would aggregate the whole related table before the
+    page is cut; the subquery is evaluated only for the rows on the page, and
+    several of them on one queryset do not multiply each other's joins.
+    """
+    counts = (
+        model._default_manager.filter(**{fk: OuterRef("pk")})
+        .order_by()
+        .values(fk)
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
 
 
 class SemiJoinChangeList(ChangeList):
