@@ -54,22 +54,15 @@ class SemiJoinChangeList(ChangeList):
 
 
 class SemiJoinAdminMixin:
-    """For a ``ModelAdmin`` with annotations whose filters or search may repeat rows.
+    """For a ``ModelAdmin`` with annotations whose filters may repeat rows.
 
-    The search's own duplicates are removed by key too, which also serves the
-    admin's autocomplete (it makes its results ``DISTINCT`` the same way).
+    A search of its own that may repeat rows is served the same way: the
+    changelist removes its duplicates by key too. (Every such admin's search is
+    :class:`IndexedSearchAdminMixin`'s, which never repeats a row.)
     """
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return SemiJoinChangeList
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
-        found, may_repeat = super().get_search_results(request, queryset, search_term)
-        if not may_repeat:
-            return found, False
-        return queryset.filter(pk__in=found.order_by().values("pk")), False
 
 
 #: The shortest term a trigram index can look up: shorter ones have no trigram.
