@@ -5,8 +5,6 @@ foreign keys shown in a column are joined (``list_select_related``) and counts
 are correlated subqueries, so a page of 100 titles costs what a page of 1 does.
 """
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
@@ -18,7 +16,6 @@ from config.admin_inlines import QueryOncePerInlineMixin
 from config.admin_lists import IndexedSearchAdminMixin, SemiJoinAdminMixin, count_subquery
 from regions.admin import AvailabilityInline
 from regions.models import Availability, Region
-from regions.services import title_windows_lock
 
 from .models import Credit, Episode, Genre, Language, Person, Season, Tag, Title, TitleLocalization
 
@@ -236,6 +233,8 @@ class TitleAdmin(IndexedSearchAdminMixin, SemiJoinAdminMixin, admin.ModelAdmin):
         ("Classification", {"fields": ("genres", "tags")}),
         ("Provenance", {"fields": ("external_id", "created_at"), "classes": ("collapse",)}),
     )
+    # The windows inline needs no title_windows_lock: the title's own save (an UPDATE of
+    # its row, before any inline) holds the lock the catalogue import waits on.
     inlines = (
         TitleLocalizationInline,
         TitleCreditInline,
@@ -250,12 +249,6 @@ class TitleAdmin(IndexedSearchAdminMixin, SemiJoinAdminMixin, admin.ModelAdmin):
             .get_queryset(request)
             .annotate(variant_count=count_subquery(ArtworkVariant, "title"))
         )
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        # The title's own save has locked its row already (an UPDATE); said here so that the
-        # windows inline keeps the import's lock whatever the title form comes to save.
-        title_windows_lock(title_id=form.instance.pk)
-        super().save_related(request, form, formsets, change)
 
     @admin.display(description="year", ordering="release_date")
     def release_year(self, obj: Title) -> int:
