@@ -23,10 +23,10 @@ class ReportFilter(SafeExceptionReporterFilter):
         """The form body, PINs hidden: the API takes form bodies too, and its views get
         DRF's request, which ``sensitive_post_parameters`` refuses to mark."""
         shown = super().get_post_parameters(request)
-        if not any(self.hidden_settings.search(key) for key in shown):
+        hidden = [key for key in shown if self.hidden_settings.search(key)]
+        if not hidden:
             return shown
         shown = shown.copy()
-        for key in shown:
-            if self.hidden_settings.search(key):
-                shown[key] = self.cleansed_substitute
+        for key in hidden:
+            shown[key] = self.cleansed_substitute
         return shown
