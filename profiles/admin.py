@@ -498,12 +498,12 @@ class ProfileInlineFormSet(BaseInlineFormSet):
 
     def save_existing(self, form: forms.ModelForm, obj: Profile, commit: bool = True) -> Profile:
         # Named as the page shows it: ``obj`` holds the name staff typed by now.
-        whose = f"the profile “{form.initial.get('name', obj.name)}”"
+        name = form.initial.get("name", obj.name)
         try:
-            return _changes_save(form, obj, whose=whose)
+            return _changes_save(form, obj, whose=f"the profile “{name}”")
         except _ProfileGone:
             raise ValidationError(
-                f"T{whose[1:]} was deleted since this page was opened. Nothing was "
+                f"The profile “{name}” was deleted since this page was opened. Nothing was "
                 "saved: open the page again to see the account's profiles as they are now."
             ) from None
 
