@@ -8,7 +8,6 @@ profile takes, so neither this page nor the account page's inline saves a
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
@@ -26,7 +25,7 @@ from redis.exceptions import RedisError
 from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
 from config.admin_lists import IndexedSearchAdminMixin
 
-from .checks import PER_PROCESS_CACHES
+from .checks import cache_is_per_process
 from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, PIN_LENGTH, Profile
 from .services import (
     LIMIT_MESSAGE,
@@ -373,7 +372,7 @@ class ProfileAdmin(IndexedSearchAdminMixin, ServiceRefusalAdminMixin, admin.Mode
             # must cost this one line, not the page.
             return "Unknown: the cache that counts wrong PINs did not answer."
         used = "; ".join(_window_used(window) for window in windows)
-        if settings.CACHES.get("default", {}).get("BACKEND", "") in PER_PROCESS_CACHES:
+        if cache_is_per_process():
             # As `make demo` runs: a wrong PIN another worker answered is not in these counts.
             used += "; counted by this server process only: REDIS_URL would share them"
         until = pin_lock_until(windows)

@@ -16,6 +16,11 @@ PER_PROCESS_CACHES = frozenset(
 )
 
 
+def cache_is_per_process() -> bool:
+    """Whether wrong PINs are counted by each server process alone (or not at all)."""
+    return settings.CACHES.get("default", {}).get("BACKEND", "") in PER_PROCESS_CACHES
+
+
 @checks.register(checks.Tags.caches)
 def pin_limit_cache_check(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
@@ -27,9 +32,9 @@ def pin_limit_cache_check(
     with N workers N times the limit gets through (and DummyCache counts
     nothing). Development (``DEBUG``) is left alone: the demo runs that way.
     """
-    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
-    if settings.DEBUG or backend not in PER_PROCESS_CACHES:
+    if settings.DEBUG or not cache_is_per_process():
         return []
+    backend = settings.CACHES["default"]["BACKEND"]
     return [
         checks.Warning(
             f"The default cache ({backend.rsplit('.', 1)[-1]}) is not shared between "
