@@ -11,7 +11,7 @@ from profiles.admin import ProfileInline, ServiceRefusalAdminMixin
 from profiles.models import Profile
 
 from .models import Account, ApiToken
-from .services import account_delete, api_token_create, api_token_revoke
+from .services import account_delete, api_token_create, api_token_rename, api_token_revoke
 
 
 class ApiTokenInline(admin.TabularInline):
@@ -129,7 +129,8 @@ class ApiTokenAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ApiToken, form: object, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            # The name is the one field a change page edits (get_readonly_fields).
+            api_token_rename(token=obj, name=obj.name)
             return
         token, key = api_token_create(account=obj.account, name=obj.name)
         for field in ApiToken._meta.concrete_fields:

@@ -24,6 +24,18 @@ def api_token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
+def api_token_rename(*, token: ApiToken, name: str) -> None:
+    """Write the token's name, and nothing else of the row.
+
+    The admin reads the token before it saves it; a whole-row save wrote what
+    it read back over a revocation committed meanwhile (another staff member's
+    "Revoke selected tokens"), and the revoked key worked again. The last-used
+    time, written by every process's flush, is not the admin's to write either.
+    """
+    ApiToken.objects.filter(pk=token.pk).update(name=name)
+    token.name = name
+
+
 @transaction.atomic
 def account_delete(*, account: Account) -> None:
     """Delete a household with its profiles, their signals and tokens.

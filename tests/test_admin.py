@@ -512,6 +512,32 @@ def test_revoke_action_revokes_active_tokens_and_keeps_earlier_revocations(staff
     assert revoked_before.revoked_at == stamp
 
 
+def test_renaming_a_token_keeps_a_revocation_committed_meanwhile(
+    staff: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a live token whose change page is being saved as another staff member
+    # revokes it (committed after the admin read the row, before it writes)
+    token, _ = api_token_create(account=Account.objects.first(), name="Hall TV")
+    token_admin = admin.site._registry[ApiToken]
+    read = token_admin.get_object
+
+    def read_then_revoked_meanwhile(*args: Any, **kwargs: Any) -> Model | None:
+        found = read(*args, **kwargs)
+        api_token_revoke(token=token)
+        return found
+
+    monkeypatch.setattr(token_admin, "get_object", read_then_revoked_meanwhile)
+
+    # when
+    response = staff.post(admin_url(ApiToken, "change", token.pk), {"name": "Landing TV"})
+
+    # then: the rename is written, and the revocation is not undone
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.name == "Landing TV"
+    assert token.revoked_at is not None
+
+
 # --- Profiles ------------------------------------------------------------------------------
 
 
