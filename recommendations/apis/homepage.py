@@ -207,10 +207,23 @@ def page_body(page: Page, *, base_url: str) -> dict:
 
     Built as plain dicts from the page's item columns: running 240 items
     through nested serializers would cost more than computing the page (a
-    test checks the shape against the serializer).
+    test checks the shape against the serializer). ``base_url`` is the site's
+    root as an absolute URL (``request.build_absolute_uri("/")``).
     """
     columns = page.item_columns()
-    urls = [path if "://" in path else base_url + path.lstrip("/") for path in columns.artwork_path]
+    # Storage and static URLs are absolute, site-relative ("/media/..."), or, for a CDN
+    # named without a scheme ("//cdn.example.com/media/..."), network-path references:
+    # those take this request's scheme, as build_absolute_uri would make them (title
+    # detail's), not this host's root (which made "http://host/cdn.example.com/...").
+    scheme = base_url.partition("//")[0]
+    urls = [
+        path
+        if "://" in path
+        else scheme + path
+        if path.startswith("//")
+        else base_url + path.lstrip("/")
+        for path in columns.artwork_path
+    ]
     items = [
         {
             "title_id": title_id,

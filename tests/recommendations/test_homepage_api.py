@@ -134,6 +134,34 @@ def test_the_response_has_the_documented_shape(world, household):
     assert PageLog.objects.filter(pk=body["page_id"], profile=asha).exists()
 
 
+def test_artwork_from_a_cdn_without_a_scheme_is_the_url_title_detail_gives(
+    world, household, settings
+):
+    # given: uploads served from a CDN named without a scheme, as MEDIA_URL may be
+    settings.MEDIA_URL = "//cdn.example.com/media/"
+    account, asha, _ = household
+    watch(asha, world.titles["action"][0])
+    film = world.titles["action"][1]
+    variant = ArtworkVariantFactory(title=film)
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+
+    # when
+    rows = client.get(url(asha, rows=40, items=75)).json()["rows"]
+    detail = client.get(f"/api/v1/titles/{film.pk}/?profile={asha.pk}").json()
+
+    # then: the tile's image is on the CDN, where title detail says it is, not a path of
+    # this host named after the CDN
+    shown = {
+        item["artwork"]["url"]
+        for row in rows
+        for item in row["items"]
+        if item["artwork"]["variant_id"] == variant.pk
+    }
+    assert shown == {f"http://cdn.example.com/media/{variant.image.name}"}
+    assert shown == {art["url"] for art in detail["artwork"]}
+
+
 def test_names_and_row_titles_are_in_the_profiles_display_language(world, household):
     """Item names and "Because you watched X"'s X come from the display language where a
     title is translated, and keep the original name where it is not."""
