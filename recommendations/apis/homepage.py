@@ -15,7 +15,7 @@ from artwork.models import DeviceClass
 from catalog.apis import ResumePointSerializer
 from config.api.query_datetimes import NAIVE_MESSAGE, QueryDateTimeField
 from config.api.schema import TITLE_ID_HELP
-from config.api.strict import KnownParametersOnly, choice_errors, one_of
+from config.api.strict import KnownParametersOnly, QueryIntegerField, choice_errors, one_of
 from profiles.models import Profile
 from profiles.selectors import profile_for_request
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
@@ -81,10 +81,10 @@ class HomepageQuerySerializer(KnownParametersOnly):
         "(default now). Sets only the page's hour and weekday, taken in the region's time "
         "zone: the titles are always those available now.",
     )
-    rows = serializers.IntegerField(
+    rows = QueryIntegerField(
         min_value=1, max_value=MAX_ROWS, default=12, help_text="How many rows at most."
     )
-    items = serializers.IntegerField(
+    items = QueryIntegerField(
         min_value=1, max_value=MAX_ITEMS, default=20, help_text="Titles per row at most."
     )
 

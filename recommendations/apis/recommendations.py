@@ -10,7 +10,7 @@ from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from catalog.selectors import title_names
 from config.api.schema import TITLE_ID_HELP
-from config.api.strict import KnownParametersOnly, choice_errors
+from config.api.strict import KnownParametersOnly, QueryIntegerField, choice_errors
 from profiles.selectors import profile_for_request
 from profiles.unlock import profile_unlock_check
 from recommendations.engine.candidates import ALL_SOURCES
@@ -38,7 +38,7 @@ class ModelUnavailable(exceptions.APIException):
 
 
 class RecommendationsQuerySerializer(KnownParametersOnly):
-    n = serializers.IntegerField(
+    n = QueryIntegerField(
         min_value=1, max_value=MAX_RESULTS, default=20, help_text="How many titles to return."
     )
     device = serializers.ChoiceField(

@@ -670,6 +670,12 @@ def test_a_page_asked_for_without_its_device_is_refused_not_served_as_a_tv(world
         ("rows", 0),
         ("items", 76),
         ("items", 0),
+        ("rows", "1.5"),
+        # read by int() as 30, 3, 12 and 5: not integers as the schema writes them
+        ("rows", "3_0"),
+        ("rows", "\u0663"),  # ARABIC-INDIC DIGIT THREE
+        ("items", "12.0"),
+        ("items", "%2B5"),
         ("device", "fridge"),
         ("at", "yesterday"),
         ("at", "2026-12-04T20:00:00"),  # no offset: refused, not read as UTC

@@ -258,6 +258,8 @@ def test_anonymous_requests_are_refused(world, viewer):
         ({"n": 0}, "n"),
         ({"n": 201}, "n"),
         ({"n": "many"}, "n"),
+        ({"n": "2_0"}, "n"),  # int() reads 20
+        ({"n": "5.0"}, "n"),
         ({"device": "fridge"}, "device"),
     ],
 )
