@@ -38,7 +38,11 @@ from recommendations.selectors.signals import (
     signal_clock_skew,
     signal_history,
 )
-from recommendations.services.signals import SignalBatchRejected, signal_columns_record
+from recommendations.services.signals import (
+    SignalBatchRejected,
+    signal_columns_record,
+    signal_columns_references_check,
+)
 from recommendations.signal_events import (
     POSITION_MAX,
     ROW_MAX_LENGTH,
@@ -291,6 +295,9 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
                 errors = rejected.errors
             except Profile.DoesNotExist:  # deleted since the request read it
                 raise Http404(NO_PROFILE) from None
+        else:
+            # The well-formed events' references too: the one 400 names every problem.
+            errors.extend(signal_columns_references_check(profile=profile, columns=columns))
         if errors:
             raise exceptions.ValidationError(errors.as_detail())
         # The documented SignalBatchResultSerializer shape, without a serializer per request.

@@ -738,8 +738,28 @@ def signal_columns_record(*, profile: Profile, columns: EventColumns) -> BatchRe
         return _columns_record(profile, columns)
 
 
-def _columns_record(profile: Profile, columns: EventColumns) -> BatchResult:
-    """Check the batch's references and store it: ``signal_columns_record``, tried once."""
+def signal_columns_references_check(*, profile: Profile, columns: EventColumns) -> EventErrors:
+    """Every reference problem of well-formed events, for a batch refused for its shape.
+
+    A batch with a malformed event is refused before its references are read, and its
+    400 then named only the malformed events: a client that left out what the 400
+    named was refused again, for an event of a title not licensed then, say, though
+    docs/signals.md promises every bad event in the one answer.
+    ``columns`` holds the events that passed the shape checks; the errors returned are
+    those ``signal_columns_record`` would have refused or left out (ids that do not
+    exist too: the batch is refused whole anyway). Stores nothing and locks nothing.
+    """
+    if not columns:
+        return EventErrors()
+    _, absent, errors = _references_check(profile, columns)
+    errors.extend(absent)
+    return errors
+
+
+def _references_check(
+    profile: Profile, columns: EventColumns
+) -> tuple[SignalReferences, EventErrors, EventErrors]:
+    """Read what the batch names and judge it: the references, then ``_reference_errors``."""
     title_ids = set(columns.title_id)
     title_ids.discard(None)
     episode_ids = set(columns.episode_id)
@@ -761,7 +781,12 @@ def _columns_record(profile: Profile, columns: EventColumns) -> BatchResult:
         if episode_ids
         else (),
     )
-    absent, errors = _reference_errors(profile, columns, references)
+    return references, *_reference_errors(profile, columns, references)
+
+
+def _columns_record(profile: Profile, columns: EventColumns) -> BatchResult:
+    """Check the batch's references and store it: ``signal_columns_record``, tried once."""
+    references, absent, errors = _references_check(profile, columns)
     if errors:
         errors.extend(absent)  # refused whole: the 400 names every problem of every event
         raise SignalBatchRejected(errors)

@@ -291,6 +291,43 @@ def test_a_deleted_episode_beside_a_client_error_is_named_with_it_in_the_400(
     assert not Signal.objects.exists()
 
 
+def test_a_malformed_event_does_not_hide_the_reference_errors_of_the_others(
+    api_client, account, profile, title
+):
+    # given a queue with a malformed event beside a title not licensed then, an episode of
+    # another title and a title deleted since
+    lapsed = TitleFactory()
+    AvailabilityFactory(
+        title=lapsed,
+        region=account.home_region,
+        starts_at=timezone.now() - dt.timedelta(days=400),
+        ends_at=timezone.now() - dt.timedelta(days=1),
+    )
+    foreign = EpisodeFactory()
+    events = [
+        event(title),
+        event(lapsed),
+        event(title, kind="progress", value="50"),
+        event(title, episode=foreign.pk),
+        event(None, title=999_999),
+    ]
+
+    # when
+    response = api_client.post(url(profile), {"events": events}, format="json")
+
+    # then the one 400 names every problem, so that a client that leaves out what it names
+    # is not refused again for an event it was not told about
+    assert response.status_code == 400, response.json()
+    assert response.json()["errors"]["events"] == {
+        "1": {"title": ["Was not available in the account's region at that time."]},
+        "2": {"value": ["Must be a number."]},
+        "3": {"episode": ["Belongs to another title."]},
+        "4": {"title": ["No title with id 999999."]},
+    }
+    assert response.json()["message"].startswith("events[1].title")
+    assert not Signal.objects.exists()
+
+
 def test_a_play_inside_a_past_window_is_accepted(api_client, account, profile):
     title = TitleFactory()
     AvailabilityFactory(
