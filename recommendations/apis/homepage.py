@@ -202,6 +202,21 @@ class HomepageOutputSerializer(serializers.Serializer):
     rows = HomepageRowSerializer(many=True, help_text="The rows, top to bottom.")
 
 
+def _absolute_url(path: str, base_url: str) -> str:
+    """An artwork URL as title detail's ``build_absolute_uri`` makes it.
+
+    Storage URLs are absolute, site-relative (``/media/...``) or, for a CDN named
+    without a scheme (``//cdn.example.com/media/...``), network-path references,
+    which take this request's scheme rather than this host's root (that made
+    ``http://host/cdn.example.com/...``).
+    """
+    if "://" in path:
+        return path
+    if path.startswith("//"):
+        return base_url.partition("//")[0] + path
+    return base_url + path.lstrip("/")
+
+
 def page_body(page: Page, *, base_url: str) -> dict:
     """The response body, shaped as :class:`HomepageOutputSerializer` documents.
 
@@ -211,19 +226,7 @@ def page_body(page: Page, *, base_url: str) -> dict:
     root as an absolute URL (``request.build_absolute_uri("/")``).
     """
     columns = page.item_columns()
-    # Storage and static URLs are absolute, site-relative ("/media/..."), or, for a CDN
-    # named without a scheme ("//cdn.example.com/media/..."), network-path references:
-    # those take this request's scheme, as build_absolute_uri would make them (title
-    # detail's), not this host's root (which made "http://host/cdn.example.com/...").
-    scheme = base_url.partition("//")[0]
-    urls = [
-        path
-        if "://" in path
-        else scheme + path
-        if path.startswith("//")
-        else base_url + path.lstrip("/")
-        for path in columns.artwork_path
-    ]
+    urls = [_absolute_url(path, base_url) for path in columns.artwork_path]
     items = [
         {
             "title_id": title_id,
