@@ -26,6 +26,13 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: After a failed background re-read of an expired value, the next one is tried this much
+#: later. An expired value holds facts known to have changed (a title re-rated above a kids
+#: profile's limit, a licence ended), so it is not served as fresh for another ``max_age``
+#: (five minutes for the catalogue arrays) because the database blinked once; nor is a
+#: re-read started on every request while it is down.
+FAILED_READ_RETRY_SECONDS = 5.0
+
 
 class Refreshing(Generic[T]):
     """One value read by ``load()``, re-read in the background when older than ``max_age``.
@@ -33,7 +40,9 @@ class Refreshing(Generic[T]):
     Thread-safe: the first read happens under a lock (concurrent first
     requests read once), and at most one background re-read runs at a time.
     A failed background read is logged and the stale value keeps serving; the
-    next use after ``max_age`` tries again.
+    next use after ``max_age`` tries again, or after
+    ``FAILED_READ_RETRY_SECONDS`` for a value :meth:`expire` made stale, which
+    stays stale until a read started after the expiry succeeds.
     """
 
     def __init__(self, load: Callable[[], T], *, name: str) -> None:
@@ -44,6 +53,7 @@ class Refreshing(Generic[T]):
         self._loaded_at = 0.0
         self._stale_before = 0.0  # a value read before this moment is stale, whatever its age
         self._refreshing = False
+        self._retry_at = 0.0  # after a failed re-read of an expired value: not before this
 
     @property
     def refreshing(self) -> bool:
@@ -70,7 +80,7 @@ class Refreshing(Generic[T]):
         if value is None or max_age <= 0 or self._loaded_at < not_before:
             return self._read_now(value, max_age, not_before)
         stale = time.monotonic() - self._loaded_at > max_age or self._loaded_at < self._stale_before
-        if stale and not self._refreshing:
+        if stale and not self._refreshing and time.monotonic() >= self._retry_at:
             with self._lock:
                 if self._refreshing:
                     return value
@@ -103,7 +113,11 @@ class Refreshing(Generic[T]):
                     self._value, self._loaded_at = value, started
         except Exception:
             logger.exception("Re-reading %s failed; the previous copy keeps serving", self._name)
-            self._loaded_at = started  # retry after another max_age, not on every request
+            if self._loaded_at < self._stale_before:
+                # Expired (by a change, not by age): it stays so, and is tried again soon.
+                self._retry_at = time.monotonic() + FAILED_READ_RETRY_SECONDS
+            else:
+                self._loaded_at = started  # retry after another max_age, not on every request
         finally:
             self._refreshing = False
             connections.close_all()  # this thread's own connections, never a request's

@@ -13,6 +13,7 @@ from django.utils.translation import trans_real
 from catalog.models import MaturityLevel, Title
 from catalog.selectors import catalogue_revision
 from recommendations.services.training import model_train
+from recommendations.serving import refresh
 from recommendations.serving.bundle import catalogue_cache
 from recommendations.serving.cache import model_cache, serving_bundle
 from recommendations.serving.homepage import homepage_build, row_ranker_cache
@@ -101,6 +102,33 @@ def test_a_failed_background_read_leaves_the_old_value_serving():
     assert table.get(0.05) == "first"
     _wait_for(lambda: len(calls) == 2 and not table.refreshing)
     assert table.get(60) == "first"
+
+
+def test_an_expired_value_whose_re_read_failed_is_read_again_soon_not_after_its_max_age(
+    monkeypatch,
+):
+    # given: a value well inside its max age, whose first re-read fails (the database
+    # blinked) and whose second succeeds; failed re-reads are tried again after 50 ms
+    monkeypatch.setattr(refresh, "FAILED_READ_RETRY_SECONDS", 0.05, raising=False)
+    outcomes = iter(["before the change", RuntimeError("database went away"), "after it"])
+
+    def load() -> str:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    table = Refreshing(load, name="test")
+    assert table.get(60) == "before the change"
+
+    # when: it is expired (a title was re-rated above a kids limit) and its re-read fails
+    table.expire()
+    assert table.get(60) == "before the change"
+    _wait_for(lambda: not table.refreshing)
+
+    # then: what it holds is still known to be out of date, and is replaced at the next
+    # try, not served as fresh for its max age (five minutes for the catalogue arrays)
+    _wait_for(lambda: table.get(60) == "after it", timeout=2.0)
 
 
 def test_an_expired_value_is_re_read_in_the_background_whatever_its_age():
