@@ -109,7 +109,11 @@ class Title(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(1000)],
     )
     maturity = models.PositiveSmallIntegerField(
-        choices=MaturityLevel.choices, default=MaturityLevel.ALL, db_index=True
+        choices=MaturityLevel.choices,
+        # Not "All ages": a title nobody has rated must not reach kids' profiles (the
+        # catalogue import's rule too), so the admin's form offers 18+ until staff rate it.
+        default=MaturityLevel.EIGHTEEN,
+        db_index=True,
     )
     critic_score = models.PositiveSmallIntegerField(
         null=True,

@@ -12,6 +12,7 @@ import datetime as dt
 import uuid
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,6 +23,7 @@ from tests.factories import (
     AccountFactory,
     ArtworkVariantFactory,
     AvailabilityFactory,
+    LanguageFactory,
     ProfileFactory,
     TitleFactory,
 )
@@ -233,3 +235,26 @@ def test_another_households_unlock_opens_nothing_here(account):
 
     assert response.status_code == 403
     assert foreign.status_code == 404
+
+
+def test_a_title_added_without_a_rating_reaches_no_kids_profile(api_client, account, client):
+    # given: staff add a film and its window, leaving the rating the admin form offers,
+    # as the catalogue import leaves a title nobody has rated
+    staff = get_user_model().objects.create_superuser("staff", "staff@example.com", None)
+    client.force_login(staff)
+    form = client.get(reverse("admin:catalog_title_add")).content.decode()
+    kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
+    adult = ProfileFactory(account=account, name="Parent")
+    unrated = Title.objects.create(
+        kind=Title.Kind.FILM,
+        original_name="Unrated",
+        original_language=LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்"),
+        release_date=dt.date(2020, 1, 1),
+        runtime_minutes=100,
+    )
+    AvailabilityFactory(title=unrated, region=account.home_region)
+
+    # then: the kid's page of the title is a 404 (the adult's is not): the form offers 18+
+    assert detail(api_client, unrated, kid).status_code == 404
+    assert detail(api_client, unrated, adult).status_code == 200
+    assert f'<option value="{MaturityLevel.EIGHTEEN}" selected>' in form
