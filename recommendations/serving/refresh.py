@@ -27,10 +27,12 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: After a failed background re-read of an expired value, the next one is tried this much
-#: later. An expired value holds facts known to have changed (a title re-rated above a kids
-#: profile's limit, a licence ended), so it is not served as fresh for another ``max_age``
-#: (five minutes for the catalogue arrays) because the database blinked once; nor is a
-#: re-read started on every request while it is down.
+#: later, twice as long after each further failure, at most ``max_age``. An expired value
+#: holds facts known to have changed (a title re-rated above a kids profile's limit, a
+#: licence ended), so it is not served as fresh for another ``max_age`` (five minutes for
+#: the catalogue arrays) because the database blinked once; nor is a re-read (a second of
+#: work for the catalogue arrays) started on every request, or every few seconds for
+#: good, while reads keep failing.
 FAILED_READ_RETRY_SECONDS = 5.0
 
 
@@ -41,8 +43,9 @@ class Refreshing(Generic[T]):
     requests read once), and at most one background re-read runs at a time.
     A failed background read is logged and the stale value keeps serving; the
     next use after ``max_age`` tries again, or after
-    ``FAILED_READ_RETRY_SECONDS`` for a value :meth:`expire` made stale, which
-    stays stale until a read started after the expiry succeeds.
+    ``FAILED_READ_RETRY_SECONDS`` (doubling with each further failure, up to
+    ``max_age``) for a value :meth:`expire` made stale, which stays stale until
+    a read started after the expiry succeeds.
     """
 
     def __init__(self, load: Callable[[], T], *, name: str) -> None:
@@ -54,6 +57,7 @@ class Refreshing(Generic[T]):
         self._stale_before = 0.0  # a value read before this moment is stale, whatever its age
         self._refreshing = False
         self._retry_at = 0.0  # after a failed re-read of an expired value: not before this
+        self._failures = 0  # failed re-reads of an expired value in a row
 
     @property
     def refreshing(self) -> bool:
@@ -86,7 +90,7 @@ class Refreshing(Generic[T]):
                     return value
                 self._refreshing = True
             name = f"refresh {self._name}"
-            threading.Thread(target=self._refresh, name=name, daemon=True).start()
+            threading.Thread(target=self._refresh, args=(max_age,), name=name, daemon=True).start()
         return value
 
     def _read_now(self, seen: T | None, max_age: float, not_before: float) -> T:
@@ -104,18 +108,21 @@ class Refreshing(Generic[T]):
             self._value, self._loaded_at = value, started
             return value
 
-    def _refresh(self) -> None:
+    def _refresh(self, max_age: float) -> None:
         started = time.monotonic()
         try:
             value = self._load()
             with self._lock:
                 if started >= self._loaded_at:  # a newer synchronous read wins
                     self._value, self._loaded_at = value, started
+            self._failures = 0
         except Exception:
             logger.exception("Re-reading %s failed; the previous copy keeps serving", self._name)
             if self._loaded_at < self._stale_before:
                 # Expired (by a change, not by age): it stays so, and is tried again soon.
-                self._retry_at = time.monotonic() + FAILED_READ_RETRY_SECONDS
+                wait = FAILED_READ_RETRY_SECONDS * 2.0 ** min(self._failures, 30)
+                self._retry_at = time.monotonic() + min(wait, max_age)
+                self._failures += 1
             else:
                 self._loaded_at = started  # retry after another max_age, not on every request
         finally:

@@ -131,6 +131,31 @@ def test_an_expired_value_whose_re_read_failed_is_read_again_soon_not_after_its_
     _wait_for(lambda: table.get(60) == "after it", timeout=2.0)
 
 
+def test_re_reads_that_keep_failing_are_tried_less_and_less_often(monkeypatch):
+    # given: an expired value whose re-reads all fail, the first retry after 20 ms
+    monkeypatch.setattr(refresh, "FAILED_READ_RETRY_SECONDS", 0.02)
+    reads = []
+
+    def load() -> str:
+        reads.append(time.monotonic())
+        if len(reads) > 1:
+            raise RuntimeError("the same bad row, every time")
+        return "first"
+
+    table = Refreshing(load, name="test")
+    table.get(60)
+    table.expire()
+
+    # when: requests keep coming for 0.6 s
+    deadline = time.monotonic() + 0.6
+    while time.monotonic() < deadline:
+        assert table.get(60) == "first"
+        time.sleep(0.005)
+
+    # then: retries after 20, 40, 80, 160, 320 ms (a read every 20 ms would be 30)
+    assert 2 <= len(reads) - 1 <= 7, len(reads) - 1
+
+
 def test_an_expired_value_is_re_read_in_the_background_whatever_its_age():
     # given: a value well inside its max age, whose re-reads wait to be released
     table, reads, release = _slow_rereads()
