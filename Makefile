@@ -24,18 +24,23 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_HOST ?= 127.0.0.1
 DEMO_PORT ?= 8000
 
-.PHONY: help venv demo demo-data serve test lint format messages bench clean
+.PHONY: help venv lock demo demo-data serve test lint format messages bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 venv: $(STAMP)  ## Create or update the virtualenv
 
-$(STAMP): pyproject.toml
+# The runtime dependencies at the versions the image installs (requirements.lock), so the
+# suite runs on what ships; the dev tools resolve freely.
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev]"
 	@touch $@
+
+lock:  ## Pin the runtime dependencies as installed in the virtualenv (after upgrading one and running the suite)
+	$(PY) .ci/lock_requirements.py
 
 demo: demo-data serve  ## Seed a demo catalogue and households, train, retrain, and serve on :8000
 

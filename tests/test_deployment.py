@@ -714,3 +714,54 @@ def test_gunicorn_logs_each_requests_time_and_never_its_credentials(monkeypatch,
     assert re.search(r"\bstatus=200\b", line), line
     assert re.search(r"\bms=1234\b", line), line
     assert "sekrit" not in line
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """The Dockerfile's instructions as (keyword, arguments), continuation lines joined."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (keyword.upper(), rest.strip())
+        for keyword, _, rest in (line.partition(" ") for line in lines)
+        if keyword and not keyword.startswith("#")
+    ]
+
+
+def locked_requirements() -> dict[str, str]:
+    lock = ROOT / "requirements.lock"
+    assert lock.exists(), "no requirements.lock: `make lock` writes it"
+    pins = {}
+    for line in lock.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version.strip(), f"not an exact pin: {line}"
+            pins[name.strip()] = version.strip()
+    return pins
+
+
+def test_the_image_installs_the_locked_dependencies_and_nothing_else() -> None:
+    # given: the image's recipe
+    instructions = dockerfile_instructions()
+    (base,) = [args for keyword, args in instructions if keyword == "FROM"]
+    installs = [
+        args for keyword, args in instructions if keyword == "RUN" and "pip install" in args
+    ]
+
+    # then: a base image that cannot move to another Debian release under the same tag
+    # (python:3.11-slim went from bookworm to trixie), and one install, of exact pins only
+    # (no resolution at build time), checked for completeness while building
+    assert base.endswith("-bookworm") or "@sha256:" in base, base
+    assert len(installs) == 1, installs
+    (install,) = installs
+    assert "--no-deps -r requirements.lock" in install, install
+    assert "pip check" in install, install
+    assert "COPY requirements.lock ./" in [f"{k} {a}" for k, a in instructions]
+
+
+def test_the_lock_pins_every_runtime_dependency_at_the_version_the_suite_runs() -> None:
+    # given: what the lock pins, and the runtime dependencies (pyproject's, and theirs) as
+    # installed where this suite runs
+    runtime_pins = runpy.run_path(str(ROOT / ".ci" / "lock_requirements.py"))["runtime_pins"]
+
+    # then: the image gets exactly what the suite ran on: no more, no fewer, none other
+    assert locked_requirements() == runtime_pins(ROOT / "pyproject.toml")
