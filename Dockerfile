@@ -3,7 +3,9 @@
 # under the same name, and with it every system library the wheels link against.
 FROM python:3.11-slim-bookworm
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 OPENBLAS_NUM_THREADS=1
+# WEB_CONCURRENCY: gunicorn's worker count (config/gunicorn.py), set here rather than as
+# --workers on the command line, which would override whatever a deployer sets.
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 OPENBLAS_NUM_THREADS=1 WEB_CONCURRENCY=4
 WORKDIR /app
 
 RUN apt-get update \
@@ -37,4 +39,4 @@ RUN DEBUG=0 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinp
 RUN useradd --create-home tonight && mkdir -p /app/var/media && chown -R tonight /app/var
 USER tonight
 EXPOSE 8000
-CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4"]
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi", "--bind", "0.0.0.0:8000"]

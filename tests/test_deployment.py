@@ -1,5 +1,6 @@
 """Production settings from the environment: TLS behind a proxy, the deploy checks, media."""
 
+import json
 import os
 import re
 import runpy
@@ -765,3 +766,43 @@ def test_the_lock_pins_every_runtime_dependency_at_the_version_the_suite_runs() 
 
     # then: the image gets exactly what the suite ran on: no more, no fewer, none other
     assert locked_requirements() == runtime_pins(ROOT / "pyproject.toml")
+
+
+def gunicorn_settings(monkeypatch, argv: list[str], env: dict[str, str]):
+    """The settings gunicorn runs with when started as ``argv`` in ``env``: its config file,
+    then the environment's GUNICORN_CMD_ARGS, then the command line, as gunicorn reads them."""
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # gunicorn puts its directory first
+    for name in ("TONIGHT_WARM_ON_START", "WEB_CONCURRENCY", "GUNICORN_CMD_ARGS"):
+        monkeypatch.delenv(name, raising=False)  # the config file sets the first one
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").cfg
+
+
+def test_the_deployers_web_concurrency_sets_how_many_gunicorn_workers_serve(monkeypatch) -> None:
+    # given: web as compose starts it, and the image's own command
+    compose_web = compose()["services"]["web"]["command"]
+    image_cmd = json.loads(
+        next(args for keyword, args in dockerfile_instructions() if keyword == "CMD")
+    )
+    image_env = dict(
+        pair.split("=", 1)
+        for keyword, args in dockerfile_instructions()
+        if keyword == "ENV"
+        for pair in args.split()
+    )
+
+    # then: the deployer's WEB_CONCURRENCY is the worker count, as config/gunicorn.py says
+    deployed = compose_app_env({"WEB_CONCURRENCY": "7"})
+    assert gunicorn_settings(monkeypatch, compose_web, deployed).workers == 7
+    assert (
+        gunicorn_settings(monkeypatch, image_cmd, {**image_env, "WEB_CONCURRENCY": "7"}).workers
+        == 7
+    )
+    # and: unset, both keep the four the image always ran
+    assert gunicorn_settings(monkeypatch, compose_web, compose_app_env()).workers == 4
+    assert gunicorn_settings(monkeypatch, image_cmd, image_env).workers == 4
