@@ -31,7 +31,8 @@ COPY templates templates
 # Row copy translations: the compiled .mo files are committed, so no gettext in the image.
 COPY locale locale
 COPY manage.py ./
-RUN DEBUG=0 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v0
+# collectstatic reads no database, but the settings want one named with debug off.
+RUN DEBUG=0 SECRET_KEY=collectstatic-only DATABASE_URL=sqlite://:memory: python manage.py collectstatic --noinput -v0
 
 # The media volume is mounted at /app/var/media: Docker seeds a new named volume with the
 # image's directory and its owner, so it must exist here, owned by the app user, or

@@ -2,10 +2,11 @@
 
 Every setting that differs between a laptop, CI and production comes from an
 environment variable (django-environ); the defaults are the ones a first local
-run needs. Production must set ``SECRET_KEY`` and ``DEBUG=0``: without a secret
-key and with debug off the process refuses to start rather than sign sessions
-with a key that is public in this repository. A value that does not read (a word
-where a number goes) refuses the start too, naming the variable (config.environment).
+run needs. Production must set ``SECRET_KEY`` and ``DATABASE_URL``: with debug off
+and either missing the process refuses to start rather than sign sessions with a
+key that is public in this repository, or write to an SQLite file in its container.
+A value that does not read (a word where a number goes) refuses the start too,
+naming the variable (config.environment).
 """
 
 from datetime import timedelta
@@ -121,7 +122,15 @@ TEMPLATES = [
 ]
 
 # SQLite is only the embedded default of a first local run; everything real
-# (tests, benchmarks, production) sets DATABASE_URL to PostgreSQL.
+# (tests, benchmarks, production) sets DATABASE_URL to PostgreSQL. With debug off a
+# missing one refuses the start, as a missing SECRET_KEY does: the default was a file
+# inside each container, so migrate filled its own, web served from an empty one (a 500
+# on every page while /healthz passed) and what was written went with the container.
+if "DATABASE_URL" not in env.ENVIRON and not DEBUG:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. Set it in the environment "
+        "(postgres://user:password@host:5432/name), or set DEBUG=1 for local development."
+    )
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'tonight.sqlite3'}"),
 }

@@ -131,3 +131,20 @@ def test_gunicorns_worker_count_is_refused_by_its_name_too(monkeypatch) -> None:
 
     with pytest.raises(ImproperlyConfigured, match=r"^WEB_CONCURRENCY='two' is not a whole"):
         runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
+
+
+def test_production_without_a_database_url_refuses_to_start_naming_it(monkeypatch) -> None:
+    # The first local run's SQLite file is the default only in development. With debug off
+    # it was a file inside each container: migrate filled its own, web opened an empty one
+    # (every page a 500 "no such table" while /healthz, a SELECT 1, stayed green), and
+    # whatever was written was gone with the container.
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+
+    with pytest.raises(ImproperlyConfigured, match=r"^DATABASE_URL is not set\. "):
+        settings_from_env(monkeypatch, DEBUG="0")
+
+    local = settings_from_env(monkeypatch, DEBUG="1")
+    assert local["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    # SQLite when asked for by name, debug or not (the suite's SQLite runs do)
+    asked = settings_from_env(monkeypatch, DEBUG="0", DATABASE_URL="sqlite://:memory:")
+    assert asked["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
