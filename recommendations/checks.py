@@ -57,6 +57,31 @@ def broker_cache_database_check(
     ]
 
 
+@checks.register("tasks", deploy=True)
+def broker_configured_check(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Warn when production has no broker, so every task runs where it is sent.
+
+    That is the first local run's way (``CELERY_TASK_ALWAYS_EAGER`` without a
+    ``CELERY_BROKER_URL``). Deployed, a retrain asked for in admin or the staff API
+    runs inside the web request, which gunicorn kills after 30 s, and no worker or
+    beat can run the nightly retrains, the reaper or the artwork policy updates.
+    """
+    if settings.CELERY_BROKER_URL:
+        return []
+    return [
+        checks.Warning(
+            "No Celery broker is configured, so every task runs inside the process that "
+            "sends it: a retrain asked for in admin runs in the web request (killed by "
+            "gunicorn's timeout), and workers and beat have nothing to connect to.",
+            hint="Set CELERY_BROKER_URL (redis://redis:6379/0, or amqp://...) in every "
+            "process: web, the workers and beat.",
+            id="tonight.W004",
+        )
+    ]
+
+
 @checks.register("retention")
 def page_log_keep_check(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any

@@ -806,3 +806,21 @@ def test_the_deployers_web_concurrency_sets_how_many_gunicorn_workers_serve(monk
     # and: unset, both keep the four the image always ran
     assert gunicorn_settings(monkeypatch, compose_web, compose_app_env()).workers == 4
     assert gunicorn_settings(monkeypatch, image_cmd, image_env).workers == 4
+
+
+@pytest.mark.parametrize(
+    ("broker", "warned"), [("", True), ("redis://redis:6379/0", False), ("amqp://rabbit//", False)]
+)
+def test_the_deploy_check_warns_when_tasks_would_run_inside_the_web_process(
+    settings, broker, warned
+) -> None:
+    # Without a broker every task runs in the process that sends it: a retrain asked for in
+    # admin runs inside the web request (which gunicorn kills after 30 s), and no worker or
+    # beat runs the nightly retrains, the reaper or the artwork updates.
+    settings.CELERY_BROKER_URL = broker
+
+    def ids(deploy: bool) -> list[str]:
+        return [m.id for m in checks.run_checks(include_deployment_checks=deploy)]
+
+    assert ("tonight.W004" in ids(deploy=True)) == warned
+    assert "tonight.W004" not in ids(deploy=False)  # the first local run has no broker
