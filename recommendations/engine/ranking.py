@@ -94,6 +94,7 @@ __all__ = [
     "DEVICE_CLASSES",
     "FEATURE_NAMES",
     "HOUR_BUCKETS",
+    "MIN_HOLDOUT_PLAYS",
     "MIN_REFERENCE_ROWS",
     "SERVING_POSITION",
     "PlayRanker",
@@ -298,6 +299,12 @@ SERVING_POSITION = 0
 
 #: Logged impressions the prior needs for a percentile "% match" (see the module docstring).
 MIN_REFERENCE_ROWS = 1000
+
+#: Plays the newest rows (the calibration part) must hold before the learned model may replace
+#: the prior: on a handful of plays the log-loss comparison is decided by which model rates
+#: those few tiles higher, and the Platt scaling fitted on them rescales every served
+#: probability. The row ranker's gate asks for as many (``row_ranking.MIN_HOLDOUT_PLAYS``).
+MIN_HOLDOUT_PLAYS = 30
 
 
 def weighted_quantiles(
@@ -699,6 +706,12 @@ class PlayRanker:
     min_positives : int
         Plays (and non-plays) needed as well: a model that saw ten plays
         would be noise with confident-looking numbers.
+    min_holdout_plays : int
+        Plays the calibration part (the newest rows) must hold for the learned
+        model to replace the prior (:data:`MIN_HOLDOUT_PLAYS`). Fewer, and the
+        comparison is recorded but the prior serves: with 100 plays in the older
+        part, a steady play rate gives the newest fifth about 25, so a learned
+        model needs about 150 plays in all.
     calibration_fraction : float
         Most recent share of the training rows held out for the Platt
         calibration and the match quantiles (the latter at the serving position).
@@ -718,7 +731,8 @@ class PlayRanker:
         Mean log loss on the calibration part (the newest rows) of the model
         fitted on the older ones and of the prior, its base rate and
         position terms fitted there too. The learned model is kept only if
-        it is no worse; None when there were too few rows to try.
+        it is no worse and the calibration part holds ``min_holdout_plays``
+        plays; None when there were too few rows to try.
     """
 
     def __init__(
@@ -727,6 +741,7 @@ class PlayRanker:
         C: float = 0.05,
         min_rows: int = 2000,
         min_positives: int = 100,
+        min_holdout_plays: int = MIN_HOLDOUT_PLAYS,
         calibration_fraction: float = 0.2,
         max_iter: int = 1000,
         prior: PriorBlend | None = None,
@@ -737,6 +752,7 @@ class PlayRanker:
         self.C = C
         self.min_rows = min_rows
         self.min_positives = min_positives
+        self.min_holdout_plays = min_holdout_plays
         self.calibration_fraction = calibration_fraction
         self.max_iter = max_iter
         self.prior = prior or PriorBlend()
@@ -761,8 +777,8 @@ class PlayRanker:
         *,
         sample_weight: npt.ArrayLike | None = None,
     ) -> Self:
-        """Learn from logged impressions; stay on the prior with too few, or if it predicts
-        the newest of them better.
+        """Learn from logged impressions; stay on the prior with too few, with too few plays
+        among the newest to judge by, or if it predicts the newest of them better.
 
         Parameters
         ----------
@@ -824,7 +840,11 @@ class PlayRanker:
             sample_weight=weights,
             nuisance=POSITION_TERMS,
         )
-        if self.learned_log_loss > self.prior_log_loss:
+        # Judged on a handful of plays, the comparison is noise (which model rates those few
+        # tiles higher), and the Platt scaling below would rescale every served probability
+        # by them: recorded, but the prior serves.
+        too_few = int(calibration_part.sum()) < self.min_holdout_plays
+        if too_few or self.learned_log_loss > self.prior_log_loss:
             self._use_prior()
             self.match_quantiles = self._reference_quantiles(matrix, weights)
             return self

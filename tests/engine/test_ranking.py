@@ -259,6 +259,31 @@ def test_a_model_of_older_logs_that_predicts_the_newest_worse_keeps_the_prior():
     np.testing.assert_array_equal(ranker.coef, PriorBlend().vector())
 
 
+def test_a_handful_of_held_out_plays_does_not_let_the_learned_model_replace_the_prior():
+    # given: plentiful older logs (about 250 plays), and a newest fifth, which the gate and
+    # the calibration judge on, holding three plays among 600 tiles: the very three tiles
+    # the older logs' model rates highest, so on them the learned model "predicts better"
+    older, older_labels = logged_impressions(2400, seed=2)
+    newer, _ = logged_impressions(600, seed=102)
+    probe = PlayRanker(random_state=0).fit(older, older_labels)
+    newer_labels = np.zeros(600, dtype=bool)
+    newer_labels[np.argsort(probe.predict_proba(newer))[-3:]] = True
+
+    # when
+    ranker = PlayRanker(random_state=0).fit(
+        np.concatenate([older, newer]), np.concatenate([older_labels, newer_labels])
+    )
+
+    # then: three plays show nothing either way (the row ranker's gate asks for 30 as well);
+    # the comparison is recorded, the prior serves and nothing is calibrated on them
+    assert ranker.learned_log_loss is not None
+    assert ranker.prior_log_loss is not None
+    assert ranker.learned_log_loss < ranker.prior_log_loss
+    assert ranker.mode == "prior"
+    np.testing.assert_array_equal(ranker.coef, PriorBlend().vector())
+    assert (ranker.platt_slope, ranker.platt_intercept) == (1.0, 0.0)
+
+
 def test_calibrated_probabilities_match_observed_play_rates():
     # given: enough impressions that the calibration slice's own play rate is not noise
     features, labels = logged_impressions(150_000, seed=3)
