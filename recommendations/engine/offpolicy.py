@@ -9,7 +9,9 @@ stream into an estimate of the candidate's take rate, without deploying it.
 - :func:`ips_value` (inverse propensity scoring) is unbiased whenever every
   arm the candidate may pick had a positive logged propensity -- which the
   bandit's exploration floor guarantees -- but its variance grows with the
-  weights.
+  weights. An impression logged with propensity 1 shows that its other arms
+  had none, so both estimators refuse one where the candidate would not make
+  that same choice for sure (with other propensities the logs cannot tell).
 - :func:`snips_value` (self-normalised IPS) divides by the sum of the weights
   instead of ``n``. Slightly biased (the bias vanishes as ``1/n``), usually far
   less variable, and never outside the range of the rewards; the estimate to
@@ -63,6 +65,10 @@ class PolicyValue:
     confidence: float
 
 
+#: Tolerance of "probability 1" (stored propensities and computed targets round).
+_CERTAIN = 1e-6
+
+
 def _weights(
     reward: npt.ArrayLike | None,
     logged_propensity: npt.ArrayLike | None,
@@ -110,6 +116,17 @@ def _weights(
         )
     if np.any(~np.isfinite(target) | (target < 0.0) | (target > 1.0)):
         raise ValueError("target probabilities must be in [0, 1]")
+    # Logged with probability 1, the shown variant was the only one the logger could pick:
+    # its other variants had probability 0. A candidate that gives the shown one less than 1
+    # puts the rest where the logs have no support, and IPS would silently score it 0.
+    unsupported = int(np.count_nonzero((propensity >= 1.0 - _CERTAIN) & (target < 1.0 - _CERTAIN)))
+    if unsupported:
+        raise ValueError(
+            f"{unsupported} of {n} impressions were logged with propensity 1 (a deterministic "
+            "choice among the title's variants) while the candidate would show another variant "
+            "there: the logs have no support for it; leave such impressions out (and say how "
+            "many), or evaluate logs of a randomised policy"
+        )
     if not np.all(np.isfinite(rewards)):
         raise ValueError("rewards must be finite")
     return rewards, target / propensity
@@ -193,7 +210,9 @@ def ips_value(
     Raises
     ------
     ValueError
-        If propensities are missing, NaN, zero or above 1, or shapes disagree.
+        If propensities are missing, NaN, zero or above 1, or shapes disagree; or an
+        impression was logged with propensity 1 (its title's other variants had none)
+        and the candidate gives its variant less than 1.
     """
     rewards, weights = _weights(reward, logged_propensity, target_probability, confidence)
     n = rewards.shape[0]

@@ -147,3 +147,18 @@ def test_refuses_empty_or_mismatched_logs_and_bad_targets(estimate):
 def test_snips_refuses_a_policy_the_logs_never_saw():
     with pytest.raises(ValueError, match="never picks a variant that was logged"):
         snips_value(reward=[1.0, 0.0], logged_propensity=[0.5, 0.5], target_probability=[0, 0])
+
+
+@pytest.mark.parametrize("estimate", ESTIMATORS)
+def test_refuses_a_deterministic_logging_choice_the_candidate_would_not_always_make(estimate):
+    # given: the second impression was logged with propensity 1 (a deterministic logger),
+    # so its title's other variants had probability 0; the candidate gives them half
+    log = {"reward": [1.0, 1.0, 0.0], "logged_propensity": [0.5, 1.0, 0.25]}
+
+    # then: half of the candidate's choice there has no logged support, which IPS would
+    # silently score 0 (the estimate biased down): refused, and said why
+    with pytest.raises(ValueError, match="1 of 3 impressions were logged with propensity 1"):
+        estimate(**log, target_probability=[1.0, 0.5, 0.0])
+    # a candidate that makes the deterministic choice too is supported there
+    value = estimate(**log, target_probability=[1.0, 1.0, 0.0])
+    assert value.n == 3
