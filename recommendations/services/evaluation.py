@@ -33,7 +33,9 @@ limit (serving's hard filters, :func:`_not_recommendable`), not seen.
 - **most-popular**: titles by how many profiles engaged positively;
 - **plain ALS**: ``implicit``'s ``AlternatingLeastSquares`` with its default
   parameters on the count of positive events per (profile, title), as a
-  first attempt without Tonight's signal semantics would do it;
+  first attempt without Tonight's signal semantics would do it; a profile
+  with no positive event before the cut has no factor, and gets
+  most-popular's list (its scores all tie);
 - **Tonight**: the pipeline of a model version (:func:`models_fit`):
   weighted confidence with commitment and decay, ALS with fold-in, content,
   trending, filters, scored through the serving code path
@@ -388,12 +390,9 @@ def recommendations_evaluate(
     started = time.perf_counter()
     popular = MostPopular().fit(counts)
     seconds = time.perf_counter() - started
-    scores = np.where(blocked, -np.inf, popular.scores()).astype(np.float32)
-    results.append(
-        ModelResult(
-            "most-popular", evaluate(top_k(scores, K, exclude=seen), truth, n_titles), seconds
-        )
-    )
+    popular_scores = np.where(blocked, -np.inf, popular.scores()).astype(np.float32)
+    popular_top = top_k(popular_scores, K, exclude=seen)
+    results.append(ModelResult("most-popular", evaluate(popular_top, truth, n_titles), seconds))
 
     stage("plain ALS")
     from implicit.cpu.als import AlternatingLeastSquares  # deferred: a compiled extension
@@ -404,9 +403,14 @@ def recommendations_evaluate(
     seconds = time.perf_counter() - started
     scores = baseline.user_factors[users] @ baseline.item_factors.T
     scores[blocked] = -np.inf
-    results.append(
-        ModelResult("plain ALS", evaluate(top_k(scores, K, exclude=seen), truth, n_titles), seconds)
-    )
+    plain = top_k(scores, K, exclude=seen)
+    # A profile with no positive event before the cut (no play, completion or thumbs up:
+    # hovers, previews, progress alone) has a zero factor: every title ties, and its list
+    # was the titles' index order.
+    # It gets most-popular's list, as any ALS deployment (and Tonight) falls back for it.
+    cold = np.diff(counts.indptr)[users] == 0
+    plain[cold] = popular_top[cold]
+    results.append(ModelResult("plain ALS", evaluate(plain, truth, n_titles), seconds))
 
     stage("Tonight")
     examples = None

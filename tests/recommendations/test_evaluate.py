@@ -269,3 +269,48 @@ def test_the_baselines_recommend_only_what_the_profile_could_be_recommended_at_t
     assert report.n_profiles == 3
     second = 1.0 / math.log2(3.0)
     assert report.by_name("most-popular").metrics.ndcg_at_10 == pytest.approx((second + 2) / 3)
+
+
+@pytest.mark.django_db
+def test_plain_als_ranks_a_profile_without_a_positive_training_event_by_popularity():
+    # given: a crowd made X the most played title before the cut; C only hovered over a title
+    # before the cut (a hover: judged, but no count for plain ALS) and played X after
+    from recommendations.models import SignalKind
+    from tests.factories import (
+        AccountFactory,
+        AvailabilityFactory,
+        ProfileFactory,
+        RegionFactory,
+        SignalFactory,
+        TitleFactory,
+    )
+
+    now = timezone.now()
+    region = RegionFactory(code="IN")
+    fillers = [TitleFactory() for _ in range(25)]  # before X in the title index
+    x = TitleFactory(original_name="X")
+    for title in [*fillers, x]:
+        AvailabilityFactory(title=title, region=region)
+
+    def signal(who, title, kind, days_ago: float) -> None:
+        SignalFactory(
+            profile=who, title=title, kind=kind, occurred_at=now - dt.timedelta(days=days_ago)
+        )
+
+    for i in range(6):
+        crowd = ProfileFactory(account=AccountFactory(home_region=region))
+        signal(crowd, x, SignalKind.PLAY_START, 8)
+        signal(crowd, fillers[i], SignalKind.PLAY_START, 7)
+    cold = ProfileFactory(account=AccountFactory(home_region=region))
+    signal(cold, fillers[20], SignalKind.HOVER, 5)
+    signal(cold, x, SignalKind.PLAY_START, 1)
+
+    # when: the cut holds out C's play alone
+    report = recommendations_evaluate(test_fraction=0.07, learn_from_logs=False)
+
+    # then: ALS has no factor for C (every title would tie, and the ties would be ranked by
+    # the titles' index: 20 fillers); like most-popular, and as Tonight falls back, it
+    # offers the most popular title first
+    assert report.n_profiles == 1
+    assert report.by_name("most-popular").metrics.ndcg_at_10 == pytest.approx(1.0)
+    assert report.by_name("plain ALS").metrics.ndcg_at_10 == pytest.approx(1.0)
