@@ -314,3 +314,49 @@ def test_plain_als_ranks_a_profile_without_a_positive_training_event_by_populari
     assert report.n_profiles == 1
     assert report.by_name("most-popular").metrics.ndcg_at_10 == pytest.approx(1.0)
     assert report.by_name("plain ALS").metrics.ndcg_at_10 == pytest.approx(1.0)
+
+
+@pytest.mark.django_db
+def test_a_goal_is_not_met_on_figures_that_are_all_zero():
+    # given: the one judged profile's held-out play is a title nobody had played, which no
+    # model puts in its top 10 (forty titles everybody played rank first)
+    from recommendations.models import SignalKind
+    from tests.factories import (
+        AccountFactory,
+        AvailabilityFactory,
+        ProfileFactory,
+        RegionFactory,
+        SignalFactory,
+        TitleFactory,
+    )
+
+    now = timezone.now()
+    region = RegionFactory(code="IN")
+    played = [TitleFactory() for _ in range(40)]
+    unknown = TitleFactory(original_name="Unknown")
+    for title in [*played, unknown]:
+        AvailabilityFactory(title=title, region=region)
+
+    def signal(who, title, kind, days_ago: float) -> None:
+        SignalFactory(
+            profile=who, title=title, kind=kind, occurred_at=now - dt.timedelta(days=days_ago)
+        )
+
+    for _ in range(3):
+        crowd = ProfileFactory(account=AccountFactory(home_region=region))
+        for title in played:
+            signal(crowd, title, SignalKind.PLAY_START, 8)
+    judged = ProfileFactory(account=AccountFactory(home_region=region))
+    signal(judged, played[0], SignalKind.HOVER, 5)
+    signal(judged, unknown, SignalKind.PLAY_START, 1)
+    out = StringIO()
+
+    # when
+    call_command("evaluate_recommendations", "--test-fraction=0.005", stdout=out, stderr=StringIO())
+
+    # then: 0 against 0 is no lead: the goals are neither met nor missed, and the line says so
+    text = out.getvalue()
+    assert "1 profiles with history" in text
+    for name in ("plain ALS", "most-popular"):
+        assert f"Tonight / {name} NDCG@10: no figure ({name} scored 0, Tonight 0.0000" in text
+    assert "meets" not in text

@@ -135,7 +135,16 @@ class Command(BaseCommand):
         tonight = tonight_row.metrics.ndcg_at_10
         for name, goal in (("plain ALS", GOAL_VS_ALS), ("most-popular", GOAL_VS_POPULAR)):
             other = report.by_name(name).metrics.ndcg_at_10
-            ratio = tonight / other if other else float("inf")
+            if not other:
+                # A ratio to 0 is no lead: 0 against 0 (no model found a held-out title, as
+                # on a handful of profiles) used to read "infx (meets the goal)".
+                self.stdout.write(
+                    f"Tonight / {name} NDCG@10: no figure ({name} scored 0, Tonight "
+                    f"{tonight:.4f}, on {report.n_profiles} profiles: the {goal:.2f}x goal "
+                    "is not measured)"
+                )
+                continue
+            ratio = tonight / other
             verdict = "meets" if ratio >= goal else "misses"
             self.stdout.write(
                 f"Tonight / {name} NDCG@10: {ratio:.2f}x ({verdict} the {goal:.2f}x goal)"
