@@ -178,3 +178,32 @@ def retrain_gate_check(
             id="tonight.E005",
         )
     ]
+
+
+@checks.register("artwork")
+def artwork_floor_check(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Refuse an artwork exploration floor outside (0, 1].
+
+    The floor gives every variant of a title at least ``floor / k`` of its
+    traffic, which is what makes the logged propensities usable: an off-policy
+    estimate of any other policy (``evaluate_artwork_policy``) is unbiased only
+    where every variant it may show had a positive logged propensity. At 0 a
+    policy sure of its favourite never shows the others, and their share of
+    another policy's choice is silently scored 0 (the logs cannot tell a variant
+    the logger never could pick). Outside [0, 1] the bandit refuses to be built,
+    which the next full refit would find, and every fresh policy load after it.
+    """
+    floor = float(settings.TONIGHT.get("ARTWORK_EXPLORATION_FLOOR", 0.1))
+    if 0.0 < floor <= 1.0:
+        return []
+    return [
+        checks.Error(
+            f"TONIGHT_ARTWORK_EXPLORATION_FLOOR is {floor:g}: it must be more than 0 and at "
+            "most 1, the share of each title's artwork choices made uniformly at random, "
+            "without which the logs hold no propensity for the variants a sure policy never "
+            "shows and off-policy estimates of other policies are biased.",
+            id="tonight.E006",
+        )
+    ]

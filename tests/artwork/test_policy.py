@@ -6,6 +6,7 @@ import uuid
 from io import StringIO
 
 import pytest
+from django.core import checks
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
@@ -504,3 +505,20 @@ def test_a_retagged_variant_turns_the_next_update_into_a_full_refit(household):
     assert refit.parent_id is None
     total = sum(1 for page in PageLog.objects.all() for item in page.items if item[3] is not None)
     assert refit.n_impressions == total
+
+
+@pytest.mark.parametrize("floor", [0.0, -0.1, 1.5, float("nan")])
+def test_an_exploration_floor_that_leaves_variants_unlogged_is_an_error(settings, floor):
+    # given: a floor of 0 lets a policy sure of its favourite never show the others, so
+    # the logs hold no propensity for them and off-policy estimates of any other policy are
+    # biased without a word; outside [0, 1] every request's policy load would raise
+    settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_EXPLORATION_FLOOR": floor}
+
+    (error,) = [m for m in checks.run_checks(tags=["artwork"]) if m.id == "tonight.E006"]
+
+    assert error.level == checks.ERROR
+    assert "TONIGHT_ARTWORK_EXPLORATION_FLOOR is" in error.msg
+
+
+def test_the_default_exploration_floor_passes_the_checks():
+    assert not [m for m in checks.run_checks(tags=["artwork"]) if m.id == "tonight.E006"]
