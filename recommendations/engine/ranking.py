@@ -307,6 +307,20 @@ MIN_REFERENCE_ROWS = 1000
 MIN_HOLDOUT_PLAYS = 30
 
 
+def _calibration_start(n: int, fraction: float, pages: npt.ArrayLike | None) -> int:
+    """First row of the newest ``fraction`` of ``n`` rows: where the fraction falls, moved
+    back to the first row of its page when ``pages`` (non-decreasing) are given."""
+    split = round(n * (1.0 - fraction))
+    if pages is None or split >= n:
+        return split
+    page = np.asarray(pages).reshape(-1)
+    if page.shape[0] != n:
+        raise ValueError("pages must have one entry per row")
+    if np.any(np.diff(page) < 0):
+        raise ValueError("pages must be numbered in time order, as the rows are")
+    return int(np.searchsorted(page, page[split], side="left"))
+
+
 def weighted_quantiles(
     values: npt.ArrayLike, levels: npt.ArrayLike, weights: npt.ArrayLike | None = None
 ) -> npt.NDArray[np.float64]:
@@ -725,6 +739,9 @@ class PlayRanker:
     ----------
     mode : {"prior", "learned"}
         Which model ``predict_proba`` uses; the API reports it.
+    n_holdout_rows, n_holdout_plays : int
+        Rows, and plays among them, of the calibration part the last :meth:`fit`
+        judged on (0 if never fitted; not stored with the model).
     n_training_rows : int
         Rows passed to the last :meth:`fit` (0 if never fitted).
     learned_log_loss, prior_log_loss : float or None
@@ -759,6 +776,8 @@ class PlayRanker:
         self.random_state = random_state
         self.mode: Literal["prior", "learned"] = "prior"
         self.n_training_rows = 0
+        self.n_holdout_rows = 0
+        self.n_holdout_plays = 0
         self.learned_log_loss: float | None = None
         self.prior_log_loss: float | None = None
         self.feature_mean: npt.NDArray[np.float64]
@@ -776,6 +795,7 @@ class PlayRanker:
         labels: npt.ArrayLike,
         *,
         sample_weight: npt.ArrayLike | None = None,
+        pages: npt.ArrayLike | None = None,
     ) -> Self:
         """Learn from logged impressions; stay on the prior with too few, with too few plays
         among the newest to judge by, or if it predicts the newest of them better.
@@ -789,6 +809,12 @@ class PlayRanker:
             Whether the impression was played within the session.
         sample_weight : array of float32, shape (n,), optional
             E.g. inverse propensity of the artwork or row choice.
+        pages : array of int, shape (n,), optional
+            Each row's page, numbered in time order (non-decreasing): the
+            calibration part then starts at a page's first row, so that no page
+            has tiles on both sides (the same profile at the same moment would
+            be judged with what the model was fitted on). Without it the rows
+            are cut where the fraction falls.
 
         Returns
         -------
@@ -802,8 +828,10 @@ class PlayRanker:
         n = target.shape[0]
         self.n_training_rows = n
         self.learned_log_loss = self.prior_log_loss = None
-        split = round(n * (1.0 - self.calibration_fraction))
+        split = _calibration_start(n, self.calibration_fraction, pages)
         fit_part, calibration_part = target[:split], target[split:]
+        self.n_holdout_rows = n - split
+        self.n_holdout_plays = int(calibration_part.sum())
         enough = (
             n >= self.min_rows
             and min(fit_part.sum(), (~fit_part).sum()) >= self.min_positives
@@ -843,7 +871,7 @@ class PlayRanker:
         # Judged on a handful of plays, the comparison is noise (which model rates those few
         # tiles higher), and the Platt scaling below would rescale every served probability
         # by them: recorded, but the prior serves.
-        too_few = int(calibration_part.sum()) < self.min_holdout_plays
+        too_few = self.n_holdout_plays < self.min_holdout_plays
         if too_few or self.learned_log_loss > self.prior_log_loss:
             self._use_prior()
             self.match_quantiles = self._reference_quantiles(matrix, weights)

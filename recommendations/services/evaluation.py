@@ -422,7 +422,7 @@ def recommendations_evaluate(
         )
         if logged.pages:
             examples = RankerExamples(
-                logged.title_features, logged.title_labels, logged.title_weights
+                logged.title_features, logged.title_labels, logged.title_weights, logged.title_pages
             )
     started = time.perf_counter()
     fitted = models_fit(

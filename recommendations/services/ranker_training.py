@@ -127,6 +127,9 @@ class LoggedExamples:
     title_labels : numpy.ndarray of bool, shape (n,)
     title_weights : numpy.ndarray of float32, shape (n,)
         Inverse sampling rate of the impression (1 for plays).
+    title_pages : numpy.ndarray of int64, shape (n,)
+        Each title row's page, numbered by the page's time: the title ranker's
+        newest part is cut between pages, not through one.
     row_features : numpy.ndarray of float32, shape (m, len(ROW_FEATURE_NAMES))
     row_labels : numpy.ndarray of bool, shape (m,)
     row_pages : numpy.ndarray of int64, shape (m,)
@@ -138,6 +141,7 @@ class LoggedExamples:
     title_features: npt.NDArray[np.float32]
     title_labels: npt.NDArray[np.bool_]
     title_weights: npt.NDArray[np.float32]
+    title_pages: npt.NDArray[np.int64]
     row_features: npt.NDArray[np.float32]
     row_labels: npt.NDArray[np.bool_]
     row_pages: npt.NDArray[np.int64]
@@ -149,6 +153,7 @@ class LoggedExamples:
             title_features=np.empty((0, len(FEATURE_NAMES)), np.float32),
             title_labels=np.empty(0, bool),
             title_weights=np.empty(0, np.float32),
+            title_pages=np.empty(0, np.int64),
             row_features=np.empty((0, len(ROW_FEATURE_NAMES)), np.float32),
             row_labels=np.empty(0, bool),
             row_pages=np.empty(0, np.int64),
@@ -405,8 +410,9 @@ def _title_examples(
     pages: np.ndarray,
     profiles: dict[int, Profile],
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Title features of the shown titles with each page's history as of its moment."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Title features of the shown titles with each page's history as of its moment, their
+    labels, weights and pages (each row's page, numbered by time)."""
     bundles = _bundles({int(v) for v in logged.page_model_version[pages] if v})
     refresh = float(settings.TONIGHT.get("CATALOGUE_REFRESH_SECONDS", 300.0))
     weights = signal_weights()
@@ -420,7 +426,7 @@ def _title_examples(
         profile_ids=sorted(profiles), until=dt.datetime.fromtimestamp(last + 1.0, tz=dt.UTC)
     )
     clusters = _ServedClusters()
-    features, labels, sample_weight = [], [], []
+    features, labels, sample_weight, page_of = [], [], [], []
     for p in pages.tolist():
         bundle = bundles.get(int(logged.page_model_version[p]))
         profile = profiles.get(int(logged.page_profile[p]))
@@ -485,13 +491,20 @@ def _title_examples(
         )
         labels.append(played[keep])
         sample_weight.append(np.where(played[keep], 1.0, 1.0 / rate).astype(np.float32))
+        page_of.append(np.full(keep.shape[0], p, dtype=np.int64))  # pages in time order
     if not features:
         return (
             np.empty((0, len(FEATURE_NAMES)), np.float32),
             np.empty(0, bool),
             np.empty(0, np.float32),
+            np.empty(0, np.int64),
         )
-    return np.concatenate(features), np.concatenate(labels), np.concatenate(sample_weight)
+    return (
+        np.concatenate(features),
+        np.concatenate(labels),
+        np.concatenate(sample_weight),
+        np.concatenate(page_of),
+    )
 
 
 def _row_examples(
@@ -741,13 +754,14 @@ def logged_examples_load(
         for code, zone in Region.objects.values_list("code", "time_zone")
     }
     rng = np.random.default_rng([random_state, 17])
-    title_x, title_y, title_w = _title_examples(logged, pages, profiles, rng)
+    title_x, title_y, title_w, title_p = _title_examples(logged, pages, profiles, rng)
     row_x, row_y, row_pages = _row_examples(logged, pages, zones, since, until)
     return LoggedExamples(
         pages=int(pages.shape[0]),
         title_features=title_x,
         title_labels=title_y,
         title_weights=title_w,
+        title_pages=title_p,
         row_features=row_x,
         row_labels=row_y,
         row_pages=row_pages,

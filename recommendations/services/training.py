@@ -85,11 +85,15 @@ class RankerExamples:
     labels : numpy.ndarray of bool, shape (n,)
         Played within the session.
     sample_weight : numpy.ndarray of float32, shape (n,), optional
+    pages : numpy.ndarray of int64, shape (n,), optional
+        Each impression's page, numbered in time order: the ranker holds out whole
+        pages (:meth:`PlayRanker.fit`).
     """
 
     features: npt.NDArray[np.float32]
     labels: npt.NDArray[np.bool_]
     sample_weight: npt.NDArray[np.float32] | None = None
+    pages: npt.NDArray[np.int64] | None = None
 
 
 @dataclass(frozen=True)
@@ -268,6 +272,7 @@ def models_fit(
             ranker_examples.features,
             ranker_examples.labels,
             sample_weight=ranker_examples.sample_weight,
+            pages=ranker_examples.pages,
         )
     seconds["ranker"] = time.perf_counter() - started
     return FittedModels(
@@ -496,7 +501,7 @@ def model_train(
                 # the console's "Training seconds" sums these, so it must count it.
                 seconds["page_logs"] = time.perf_counter() - started
             ranker_examples = RankerExamples(
-                logged.title_features, logged.title_labels, logged.title_weights
+                logged.title_features, logged.title_labels, logged.title_weights, logged.title_pages
             )
         models = models_fit(
             training,
@@ -551,6 +556,8 @@ def model_train(
                 "mode": models.ranker.mode,
                 "learned_log_loss": models.ranker.learned_log_loss,
                 "prior_log_loss": models.ranker.prior_log_loss,
+                "holdout_rows": models.ranker.n_holdout_rows,
+                "holdout_plays": models.ranker.n_holdout_plays,
             },
             "row_ranker": row_ranker["mode"],
             "row_ranker_selection": row_ranker,

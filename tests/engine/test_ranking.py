@@ -284,6 +284,24 @@ def test_a_handful_of_held_out_plays_does_not_let_the_learned_model_replace_the_
     assert (ranker.platt_slope, ranker.platt_intercept) == (1.0, 0.0)
 
 
+def test_the_newest_rows_held_out_are_whole_pages():
+    # given: 2,002 logged rows of pages of 7 tiles each, in time order; the newest fifth
+    # would start at row 1,602, the last tile of the page that starts at row 1,596
+    features, labels = logged_impressions(2002, seed=4)
+    pages = np.arange(2002) // 7
+
+    # when
+    by_rows = PlayRanker(random_state=0).fit(features, labels)
+    by_pages = PlayRanker(random_state=0).fit(features, labels, pages=pages)
+
+    # then: without pages the cut falls inside that page (its tiles on both sides: the
+    # same profile at the same moment judged with what it was fitted on); with them, the
+    # whole page is held out
+    assert by_rows.n_holdout_rows == 400
+    assert by_pages.n_holdout_rows == 2002 - 1596
+    assert by_pages.n_holdout_plays == int(labels[1596:].sum())
+
+
 def test_calibrated_probabilities_match_observed_play_rates():
     # given: enough impressions that the calibration slice's own play rate is not noise
     features, labels = logged_impressions(150_000, seed=3)

@@ -646,6 +646,24 @@ def test_only_what_the_viewer_saw_of_a_page_is_learned_from(viewer):
     np.testing.assert_array_equal(seen.row_features, everything.row_features[:1])
 
 
+def test_each_title_row_names_its_page_in_time_order(viewer):
+    # given two pages of the viewer, three days and two days ago, whose windows have closed
+    for days in (3, 2):
+        homepage_render(profile=viewer, device="tv", at=NOW - dt.timedelta(days=days))
+
+    # when
+    logged = logged_examples_load(region_code=None, at=NOW)
+
+    # then every title row says which page it came from, the older first: the title
+    # ranker's newest part is cut between pages (PlayRanker.fit's ``pages``), not through one
+    assert logged.pages == 2
+    assert logged.title_pages.shape == logged.title_labels.shape
+    first = int(np.searchsorted(logged.title_pages, 1))
+    assert 0 < first < logged.title_pages.shape[0]
+    assert (logged.title_pages[:first] == 0).all()
+    assert (logged.title_pages[first:] == 1).all()
+
+
 def test_training_reads_each_pages_signals_without_todays_title_states(viewer):
     # given a page two days ago whose window has closed
     from django.db import connection
