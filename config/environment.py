@@ -9,6 +9,7 @@ cookies, silently. Its numbers dropped every character but digits, commas, dots 
 signs: ``1e3`` read as 13, ``10m`` as 10.
 """
 
+import importlib.util
 import json
 import math
 import warnings
@@ -131,11 +132,30 @@ class Env(environ.Env):
                 f"{var} is not a database URL ({exc}). Correct it in the environment: "
                 "postgres://user:password@host:5432/name, for instance."
             ) from exc
-        if not config.get("ENGINE"):
+        engine = config.get("ENGINE")
+        if not engine:
             raise ImproperlyConfigured(
                 f"{var} does not name a database. Correct it in the environment: "
                 "postgres://user:password@host:5432/name, for instance."
             )
+        if not _backend_exists(engine):
+            # django-environ takes a scheme it does not know (a typo: postgress://) for a
+            # backend's module, and Django's error when it fails to import it names no
+            # variable. The scheme holds no secret; the rest of the URL may.
+            raise ImproperlyConfigured(
+                f"{var} does not name a database: {engine!r} is no database scheme. Correct "
+                "it in the environment: postgres://user:password@host:5432/name, for instance."
+            )
         return config
 
     db = db_url
+
+
+def _backend_exists(engine: str) -> bool:
+    """Whether Django could import the database backend ``engine`` (its ``base`` module), as
+    it will when it first connects; a known backend whose driver is missing still passes,
+    since Django's own error names the driver to install."""
+    try:
+        return importlib.util.find_spec(f"{engine}.base") is not None
+    except (ImportError, ValueError):
+        return False

@@ -98,7 +98,13 @@ def test_the_refusal_says_what_unsetting_the_variable_would_give(monkeypatch) ->
 def test_a_database_url_that_does_not_read_is_refused_without_showing_its_password(
     monkeypatch,
 ) -> None:
-    for url in ("postgres://tonight:s3cret@db:fivefourthreetwo/tonight", "tonight-db"):
+    for url in (
+        "postgres://tonight:s3cret@db:fivefourthreetwo/tonight",
+        "tonight-db",
+        # A misspelt scheme: django-environ took it for a backend's module, and Django's
+        # error ("'postgress' isn't an available database backend") named no variable.
+        "postgress://tonight:s3cret@db:5432/tonight",
+    ):
         with pytest.raises(ImproperlyConfigured) as refused:
             settings_from_env(monkeypatch, DATABASE_URL=url)
 
