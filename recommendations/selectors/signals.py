@@ -138,6 +138,22 @@ def rewatching_under_way(state: ProfileTitleState) -> bool:
     )
 
 
+def last_episode_passed(state: ProfileTitleState) -> bool:
+    """Whether the series' last episode played was left in its credits, unfinished.
+
+    Beyond ``CONTINUE_MAX_PROGRESS`` a film is done with, not finished: Continue
+    Watching leaves it, and Play starts it again from the start. An episode there is
+    *passed* alike: Play goes on to the next one, as after a finished one, but it is
+    not finished (no tick, no completion of its season or series, no rewatch when
+    played again): only a ``complete`` finishes it, in the fold as for a film.
+    """
+    return (
+        state.last_episode_id is not None
+        and state.progress > CONTINUE_MAX_PROGRESS
+        and state.last_episode_id not in state.completed_episodes
+    )
+
+
 def resume_index(
     episode_ids: Sequence[int],
     out: Sequence[bool],
@@ -145,22 +161,27 @@ def resume_index(
     last_episode_id: int | None,
     finished: Container[int],
     rewatching: bool,
+    last_passed: bool,
 ) -> int | None:
     """Where in a series' ``episode_ids`` (in order) to resume: the rule of :func:`resume_episode`.
 
     ``out[i]`` says whether episode ``i``'s season is out; ``finished`` holds the
     episodes the profile finished (it may hold others); ``rewatching`` whether a
-    rewatch of the last episode played is under way (:func:`rewatching_under_way`). Plain
-    ids and flags, so that the homepage applies the rule to its in-memory
-    episode lists without a model instance per episode.
+    rewatch of the last episode played is under way (:func:`rewatching_under_way`);
+    ``last_passed`` whether the last episode played, unfinished, was left in its
+    credits (:func:`last_episode_passed`): Play goes on past it as past a finished
+    one, and never comes back to it. Plain ids and flags, so that the homepage
+    applies the rule to its in-memory episode lists without a model instance per
+    episode.
     """
     last = next((i for i, pk in enumerate(episode_ids) if pk == last_episode_id), None)
-    if last is not None and (last_episode_id not in finished or rewatching):
+    if last is not None and (rewatching or (last_episode_id not in finished and not last_passed)):
         return last
+    passed = last if last_passed else None
     n = len(episode_ids)
     start = last + 1 if last is not None else 0
     for i in itertools.chain(range(start, n), range(n)):  # after the last played, then from 1
-        if out[i] and episode_ids[i] not in finished:
+        if out[i] and i != passed and episode_ids[i] not in finished:
             return i
     return None
 
@@ -170,8 +191,10 @@ def resume_episode(
 ) -> Episode | None:
     """The episode of a series to resume: the unfinished last one, or the next.
 
-    A rewatch under way resumes the episode being rewatched. Otherwise the next
-    episode not finished after the last one played, or after the series' last
+    A rewatch under way resumes the episode being rewatched. Otherwise the last
+    episode played if it is unfinished and not left in its credits
+    (:func:`last_episode_passed`, as a film there is not resumed), else the next
+    episode not finished (nor passed) after the last one played, or after the series' last
     episode the first one left from the start: a profile that watched only a
     finale still has the series to watch, and one that finished the series before
     a new season came out resumes at that season's first episode. An episode of a
@@ -187,6 +210,7 @@ def resume_episode(
         last_episode_id=state.last_episode_id,
         finished=set(state.completed_episodes),
         rewatching=rewatching_under_way(state),
+        last_passed=last_episode_passed(state),
     )
     return None if at is None else episodes[at]
 
@@ -255,7 +279,10 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
     A series counts while it has an episode left to watch: fewer of its episodes
     finished than are out (a season counts from its release date), so a season
     announced is nothing left, and a season out since the series was finished (or
-    added to the catalogue since) brings it back. A film counts while its progress
+    added to the catalogue since) brings it back; and while :func:`resume_episode`
+    finds one, so that the last episode out left in its credits, the others
+    finished, is nothing left either (the homepage counts it among the finished
+    ones for that). A film counts while its progress
     is between a sample and the credits; a finished title again once played since
     and stopped midway (a rewatch). Thumbed-down titles never return.
     Like the homepage and title detail, only titles available in the account's

@@ -94,7 +94,11 @@ from recommendations.selectors.attribution import (
     page_impressions_attributed,
     ranker_log_days,
 )
-from recommendations.selectors.signals import signal_clock_skew, signal_references_get
+from recommendations.selectors.signals import (
+    last_episode_passed,
+    signal_clock_skew,
+    signal_references_get,
+)
 from recommendations.selectors.training import index_of, signal_weights
 from recommendations.services.signals import STATE_KINDS, title_states_fold
 from recommendations.serving import artefacts, recommend
@@ -280,14 +284,16 @@ def _state_row(state: ProfileTitleState) -> tuple[float, ...]:
     """
     episode = state.last_episode_id
     finished = state.completed_episodes
-    episode_open = episode is not None and episode not in finished
+    # Left in its credits, the last episode is passed, not resumed (last_episode_passed).
+    passed = last_episode_passed(state)
+    resumed = episode is not None and episode not in finished and not passed
     if state.completed_at is None:
         completed = 0.0
     elif state.last_played_at is not None and state.last_played_at > state.completed_at:
         completed = 2.0
     else:
         completed = 1.0
-    if episode is not None and (episode_open or state.completed_at is not None):
+    if episode is not None and (resumed or state.completed_at is not None):
         progress = state.progress
     elif episode is not None or finished:
         progress = 0.0
@@ -300,8 +306,8 @@ def _state_row(state: ProfileTitleState) -> tuple[float, ...]:
         _THUMBS.get(state.thumbs, 0.0),
         np.nan if state.last_played_at is None else state.last_played_at.timestamp(),
         progress,
-        float(episode_open),
-        len(finished),
+        float(resumed),
+        len(finished) + passed,
     )
 
 

@@ -458,7 +458,8 @@ def _watched(history: ProfileHistory, is_series: npt.NDArray[np.bool_]) -> npt.N
     "Because you watched X" (and its reason, "which you watched recently") is
     true of a title finished (a rewatch is of a finished title), of a series
     with ``SEED_MIN_EPISODES`` episodes finished (eight episodes binged last
-    night, the series not done), and of a film played to ``SEED_MIN_PROGRESS``
+    night, the series not done; the last one played counts if left in its
+    credits, as ``episodes_finished`` counts it), and of a film played to ``SEED_MIN_PROGRESS``
     percent. It is not of a first episode or a film's first minutes (a
     sample), nor of a hover or a preview (no play), which seeded rows when a
     profile had finished nothing. ``is_series`` is per state. Thumbs down are

@@ -168,8 +168,11 @@ class HistoryRows:
         as :func:`~recommendations.selectors.signals.continue_watching` says),
         unless the whole series is: then the last played episode's, which is
         below 100 only while it is being rewatched; then whether the last
-        played episode is unfinished (1, else 0), and how many episodes are
-        finished (what is left of a series is the episodes out beyond them).
+        played episode is resumed (1: unfinished and not left in its credits,
+        :func:`~recommendations.selectors.signals.last_episode_passed`; else 0),
+        and how many episodes are finished or passed (the finished ones, and the
+        last played if left in its credits: what is left of a series is the
+        episodes out beyond them, as a film in its credits has nothing left).
     complete_after : float
         Unix time after which ``signals`` holds every signal of the profile
         other than impressions (bounded apart, ``HISTORY_MAX_IMPRESSIONS``):
@@ -184,9 +187,10 @@ class HistoryRows:
         What a series' Continue Watching tile needs to know where it resumes
         (:func:`~recommendations.selectors.signals.resume_index`), for the series
         that may be in the row (:func:`_episodes_sql`): title id, episode id, and 1
-        for its last episode played or 0 for an episode finished. The finished ones
-        only where the rule reads them: not while the last episode played is
-        unfinished or being rewatched (it is resumed, whatever else is finished).
+        for its last episode played (2 if it was left in its credits, unfinished:
+        passed) or 0 for an episode finished. The finished ones only where the rule
+        reads them: not while the last episode played is resumed (unfinished and not
+        in its credits) or being rewatched, whatever else is finished.
         As they are now, whatever ``at``, like the states (training, which puts the
         states as of each page in their place, does not use these).
     """
@@ -292,8 +296,8 @@ def _history_params(
 
 
 #: Where :func:`_history_read_sql` puts the title states' columns (title id, completed,
-#: rewatch count, thumbs, last played, progress, last episode unfinished, episodes
-#: finished) among the signals' nine, by type.
+#: rewatch count, thumbs, last played, progress, last episode resumed, episodes
+#: finished or passed) among the signals' nine, by type.
 _STATE_COLUMNS = [1, 2, 3, 7, 5, 4, 6, 8]
 #: The first column of a title state's row and of an episode's (a signal's is its profile).
 _STATE, _STATE_EPISODE = -1, -2
@@ -327,25 +331,26 @@ def _history_read_sql_over(signals: str) -> str:
     finished = quote(field("completed_episodes").column)
     progress = quote(field("progress").column)
     # Only constants of this module and quoted identifiers are interpolated.
-    episode_open = _episode_open_sql()
+    resumed, passed = _episode_resumed_sql(), _episode_passed_sql()
     if connection.vendor == "postgresql":
         finished_count = f"jsonb_array_length({finished})"
     else:
         finished_count = f"json_array_length({finished})"
     # The fold leaves 100 after an episode's completion; a series then resumes at the start
-    # of its next episode. A finished series resumes only the episode being rewatched, at
-    # its own progress (100 when nothing is). A state with neither a last episode nor a
-    # finished one is a film's.
+    # of its next episode, as after one left in its credits. A finished series resumes only
+    # the episode being rewatched, at its own progress (100 when nothing is). A state with
+    # neither a last episode nor a finished one is a film's.
     resume = (
-        f"CASE WHEN {episode} IS NOT NULL AND ({episode_open} OR completed_at IS NOT NULL) "
+        f"CASE WHEN {episode} IS NOT NULL AND ({resumed} OR completed_at IS NOT NULL) "
         f"THEN {progress} "
         f"WHEN {episode} IS NOT NULL OR {finished} <> '[]' THEN 0 ELSE {progress} END"
     )
     states = (
         "SELECT -1, title_id, CASE WHEN completed_at IS NULL THEN 0 "  # noqa: S608
         "WHEN last_played_at > completed_at THEN 2 ELSE 1 END, "
-        f"rewatch_count, {resume}, {epoch}, ({episode} IS NOT NULL AND {episode_open}), "
-        f"CASE thumbs WHEN '{up}' THEN 1 WHEN '{down}' THEN -1 ELSE 0 END, {finished_count} "
+        f"rewatch_count, {resume}, {epoch}, ({episode} IS NOT NULL AND {resumed}), "
+        f"CASE thumbs WHEN '{up}' THEN 1 WHEN '{down}' THEN -1 ELSE 0 END, "
+        f"{finished_count} + CASE WHEN {episode} IS NOT NULL AND {passed} THEN 1 ELSE 0 END "
         f"FROM {table} WHERE profile_id = %s"
     )
     return f"SELECT * FROM ({signals}) AS newest UNION ALL {states} UNION ALL {_episodes_sql()}"  # noqa: S608
@@ -364,12 +369,29 @@ def _episode_open_sql() -> str:
     return f"NOT EXISTS (SELECT 1 FROM json_each({finished}) AS f WHERE f.value = {episode})"  # noqa: S608
 
 
+def _episode_resumed_sql() -> str:
+    """Whether a title state's last episode played is resumed: unfinished, and not left in
+    its credits (:func:`~recommendations.selectors.signals.last_episode_passed`)."""
+    progress = connection.ops.quote_name(ProfileTitleState._meta.get_field("progress").column)
+    # Only quoted identifiers and a constant of this module are interpolated.
+    return f"({_episode_open_sql()} AND {progress} <= {CONTINUE_MAX_PROGRESS})"
+
+
+def _episode_passed_sql() -> str:
+    """Whether a title state's last episode played was left in its credits, unfinished
+    (:func:`~recommendations.selectors.signals.last_episode_passed`): Play goes on past
+    it, as past a finished one."""
+    progress = connection.ops.quote_name(ProfileTitleState._meta.get_field("progress").column)
+    return f"({_episode_open_sql()} AND {progress} > {CONTINUE_MAX_PROGRESS})"
+
+
 def _episodes_sql() -> str:
     """The :attr:`HistoryRows.episodes` branch of :func:`_history_read_sql`.
 
     One pass over the profile's title states, each giving the elements of one JSON
     array: the episodes it finished, where :func:`~recommendations.selectors.signals.
-    resume_index` reads them, and its last episode played, negated to tell it apart.
+    resume_index` reads them, and its last episode played, negated to tell it apart
+    (flagged 2, not 1, when it was left in its credits: passed).
     Rows only for what may be in Continue Watching: played, not rated down, and not
     finished unless rewatched or with episodes out beyond those finished (counted
     here as the page counts them, so that the many episodes of the series a heavy
@@ -383,14 +405,15 @@ def _episodes_sql() -> str:
     finished = quote(field("completed_episodes").column)
     progress = quote(field("progress").column)
     down = ProfileTitleState.Thumbs.DOWN.value
-    episode_open = _episode_open_sql()
-    # A last episode unfinished, or rewatched (a finished title played again since and
-    # stopped midway), is resumed whatever else is finished: those need no list.
+    resumed, passed = _episode_resumed_sql(), _episode_passed_sql()
+    # A last episode unfinished (and not left in its credits), or rewatched (a finished
+    # title played again since and stopped midway), is resumed whatever else is finished:
+    # those need no list.
     rewatching = (
         f"(completed_at IS NOT NULL AND last_played_at > completed_at "
         f"AND {progress} BETWEEN {CONTINUE_MIN_PROGRESS} AND {CONTINUE_MAX_PROGRESS})"
     )
-    wanted = f"NOT ({episode} IS NOT NULL AND ({episode_open} OR {rewatching}))"
+    wanted = f"NOT ({episode} IS NOT NULL AND ({resumed} OR {rewatching}))"
     episodes, seasons = quote(Episode._meta.db_table), quote(Season._meta.db_table)
     if connection.vendor == "postgresql":
         today, count = "(now() AT TIME ZONE 'UTC')::date", f"jsonb_array_length({finished})"
@@ -425,7 +448,8 @@ def _episodes_sql() -> str:
         elements = f"json_each({listed}) AS e"
         ref = "e.value"
     return (
-        f"SELECT -2, title_id, abs({ref}), CASE WHEN {ref} < 0 THEN 1 ELSE 0 END, "  # noqa: S608
+        f"SELECT -2, title_id, abs({ref}), "  # noqa: S608
+        f"CASE WHEN {ref} >= 0 THEN 0 WHEN {passed} THEN 2 ELSE 1 END, "
         f"0, 0, false, 0, 0 FROM {table} AS s, {elements} WHERE profile_id = %s "
         f"AND last_played_at IS NOT NULL AND thumbs <> '{down}' AND {ref} IS NOT NULL"
     )
@@ -451,12 +475,14 @@ def history_on_index(
     thumbs_up, thumbs_down = states[:, 3] > 0, states[:, 3] < 0
     last_played = states[:, 4]  # NaN: never played
     progress = states[:, 5]
-    last_open = states[:, 6] > 0  # the last episode played is not finished
+    # The last episode played is resumed: not finished, nor left in its credits.
+    last_open = states[:, 6] > 0
     on_index = np.where(known, title, 0)
     series = catalogue.facts.is_series[on_index]
-    # A series has an episode left while fewer of its episodes are finished than are out
-    # (a season counts from its release date): a season announced is nothing left, one
-    # out since the series was finished (or added to the catalogue since) is.
+    # A series has an episode left while fewer of its episodes are finished (or passed: the
+    # last played, left in its credits) than are out (a season counts from its release
+    # date): a season announced is nothing left, one out since the series was finished (or
+    # added to the catalogue since) is.
     episodes_left = series & (states[:, 7] < catalogue.releases.episodes_out(rows.at)[on_index])
     # A series is resumed while an episode is left, a film while its progress is between
     # a sample and the credits; a finished one again once played since and stopped
@@ -470,7 +496,8 @@ def history_on_index(
         & (rewatching | episodes_left | ~series & ~completed & midway)
     )
     # A finished series back for a new season resumes the first episode left, at 0,
-    # unless a rewatch is under way or the episode last played is one not finished yet.
+    # unless a rewatch is under way or the episode last played is one to resume (not
+    # finished, nor left in its credits).
     progress = np.where(completed & episodes_left & ~rewatching & ~last_open, 0.0, progress)
     return ProfileHistory(
         signals=signals,

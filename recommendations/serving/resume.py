@@ -28,7 +28,9 @@ from recommendations.serving.bundle import CatalogueArrays
 from recommendations.serving.recommend import HistoryRows
 
 # HistoryRows.states columns read here.
-_TITLE, _COMPLETED, _PROGRESS, _LAST_OPEN, _FINISHED = 0, 1, 5, 6, 7
+_TITLE, _COMPLETED, _PROGRESS, _LAST_RESUMED, _FINISHED = 0, 1, 5, 6, 7
+# HistoryRows.episodes' flag of a last episode played that was left in its credits.
+_PASSED = 2
 
 
 def resume_points(
@@ -58,11 +60,14 @@ def resume_points(
     states = rows.states[np.isin(rows.states[:, _TITLE], wanted)]
     state_of = {int(row[_TITLE]): row for row in states.tolist()}
     last: dict[int, int] = {}
+    passed: set[int] = set()  # series whose last episode played was left in its credits
     finished: dict[int, set[int]] = {}
     episodes = rows.episodes[np.isin(rows.episodes[:, 0], wanted)]
     for title_id, episode_id, is_last in episodes.astype(np.int64).tolist():
         if is_last:
             last[title_id] = episode_id
+            if is_last == _PASSED:
+                passed.add(title_id)
         else:
             finished.setdefault(title_id, set()).add(episode_id)
     series = catalogue.series
@@ -91,6 +96,7 @@ def resume_points(
                     at=rows.at,
                     state=state,
                     last_episode_id=last.get(title_id),
+                    last_passed=title_id in passed,
                     finished=finished.get(title_id, set()),
                     progress=percent,
                 )
@@ -105,6 +111,7 @@ def _series_point(
     at: float,
     state: list[float],
     last_episode_id: int | None,
+    last_passed: bool,
     finished: set[int],
     progress: float,
 ) -> ResumePoint | None:
@@ -128,12 +135,15 @@ def _series_point(
         last_episode_id=last_episode_id,
         finished=finished,
         rewatching=rewatching,
+        last_passed=last_passed,
     )
     if k is None:
         return None
     # The read lists the finished episodes only where the rule reads them; the last one
-    # played is finished when the state does not say it is open.
-    finished_k = ids[k] in finished or (ids[k] == last_episode_id and not state[_LAST_OPEN])
+    # played is finished when the state does not say it is resumed, nor passed.
+    finished_k = ids[k] in finished or (
+        ids[k] == last_episode_id and not state[_LAST_RESUMED] and not last_passed
+    )
     return ResumePoint(
         episode_id=ids[k],
         season_number=int(series.season_number[series_span][k]),

@@ -89,8 +89,9 @@ class ProfileHistory:
         so it survives the bound on the signals read). None where no one shows
         it (offline evaluation).
     episodes_finished : numpy.ndarray of int32, shape (k,)
-        Episodes of a series the profile finished (0 for a film). Empty where no
-        title states are read (offline evaluation).
+        Episodes of a series the profile finished, or passed (the last one played,
+        left in its credits: what is left of the series is beyond them; 0 for a
+        film). Empty where no title states are read (offline evaluation).
     """
 
     signals: TrainingSignals

@@ -206,10 +206,10 @@ def test_a_season_says_when_it_comes_out_so_an_announced_one_is_not_offered(
     ]
 
 
-def report(client, profile, title, *events) -> None:
+def report(client, profile, title, *events, minutes_ago: int = 1) -> None:
     """``events`` ((kind, episode or None, value or None), oldest first) posted as a client
-    would, a minute apart and ending a minute ago, so the profile's title state is real."""
-    start = timezone.now() - dt.timedelta(minutes=len(events) + 1)
+    would, a minute apart and ending ``minutes_ago``, so the profile's title state is real."""
+    start = timezone.now() - dt.timedelta(minutes=len(events) + minutes_ago)
     body = [
         {
             "kind": kind,
@@ -312,6 +312,7 @@ def test_a_title_never_played_has_nowhere_to_resume(api_client, account, profile
     [
         ("played to 40%", False, 40.0),
         ("sampled", False, 0.0),
+        ("in its credits", False, 0.0),
         ("finished", True, 0.0),
         ("finished, played again to 30%", True, 30.0),
     ],
@@ -325,6 +326,7 @@ def test_a_film_resumes_where_continue_watching_would(
     events = {
         "played to 40%": [("play_start", None, None), ("progress", None, 40)],
         "sampled": [("play_start", None, None), ("progress", None, 1)],
+        "in its credits": [("play_start", None, None), ("progress", None, 99)],
         "finished": [("play_start", None, None), ("complete", None, None)],
         "finished, played again to 30%": [
             ("play_start", None, None),
@@ -350,6 +352,64 @@ def test_a_film_resumes_where_continue_watching_would(
         },
     }
     assert body["seasons"] == []
+
+
+@pytest.mark.parametrize(
+    ("story", "resumes_at", "ticks"),
+    [
+        # the credits of an episode with another after it: Play starts the next, at 0
+        ("the pilot to 99% of two", (1, 2), [False, False]),
+        # the credits of the last episode out, the others finished: nothing is left to
+        # resume, as a film in its credits; Play starts the series again, at 0
+        ("the pilot finished, the last to 99%", (1, 1), [True, False]),
+        # the only episode out, in its credits
+        ("the pilot to 99% of one", (1, 1), [False]),
+        # a rewatch in the credits resumes nothing either
+        ("the series finished, the pilot played again to 99%", (1, 1), [True, True]),
+        # a season out since, its last episode out in the credits: nothing new is left
+        ("the series finished, a new season's only episode to 99%", (1, 1), [True, True, False]),
+    ],
+)
+def test_an_episode_left_in_its_credits_is_passed_not_finished(
+    api_client, profile, series, story, resumes_at, ticks
+):
+    # given: a series whose episode the profile stopped in its credits, with no completion
+    # (for the last story, of a season added to the catalogue after the series was finished)
+    pilot = series.seasons.get().episodes.get()
+    second = None if story.endswith("of one") else EpisodeFactory(season=pilot.season, number=2)
+    finished = story.startswith("the series finished")
+    done = {"the pilot finished, the last to 99%": [pilot]}.get(
+        story, [pilot, second] if finished else []
+    )
+    watched = [(kind, episode, None) for episode in done for kind in ("play_start", "complete")]
+    if watched:
+        report(api_client, profile, series, *watched, minutes_ago=10)
+    if "new season" in story:
+        yesterday = (timezone.now() - dt.timedelta(days=1)).date()
+        season_two = SeasonFactory(title=series, number=2, release_date=yesterday)
+        left_in_credits = EpisodeFactory(season=season_two, number=1)
+    else:
+        left_in_credits = second if story.endswith("the last to 99%") else pilot
+    report(
+        api_client,
+        profile,
+        series,
+        ("play_start", left_in_credits, None),
+        ("progress", left_in_credits, 99),
+    )
+
+    # when
+    body = detail(api_client, series, profile).json()
+
+    # then: Play never starts in the credits, and the episode left there is not ticked
+    resume = body["viewing"]["resume"]
+    assert (resume["season_number"], resume["episode_number"], resume["progress"]) == (
+        *resumes_at,
+        0.0,
+    )
+    assert resume["new_episodes"] is False
+    assert [f for _, _, f in finished_episodes(body)] == ticks
+    assert body["viewing"]["finished"] is finished
 
 
 @pytest.mark.parametrize(

@@ -858,6 +858,10 @@ def continue_watching_row(rows: list[dict]) -> list[dict]:
         ("first finished", 0.0, "second"),
         ("only the last finished", 0.0, "first"),
         ("40% of no episode named", 40.0, "first"),
+        # the credits of an episode are passed, not resumed: the next one at 0, after the
+        # last one the first from the start (as after a finished last one)
+        ("first to 99%, in its credits", 0.0, "second"),
+        ("only the last to 99%, in its credits", 0.0, "first"),
     ],
 )
 def test_a_series_shows_the_progress_continue_watching_shows(
@@ -869,6 +873,10 @@ def test_a_series_shows_the_progress_continue_watching_shows(
     if watched == "only the last finished":
         record(asha, "play_start", show, days_ago=1.02, episode=second)
         record(asha, "complete", show, days_ago=1, episode=second)
+    elif watched.endswith("in its credits"):
+        named = second if watched.startswith("only the last") else first
+        record(asha, "play_start", show, days_ago=1.02, episode=named)
+        record(asha, "progress", show, days_ago=1.01, episode=named, value=99.0)
     else:
         named = first if watched != "40% of no episode named" else None
         record(asha, "play_start", show, days_ago=1.02, episode=named)
@@ -895,6 +903,7 @@ def test_a_series_shows_the_progress_continue_watching_shows(
         ("film's credits after its completion", None),
         ("series' first episode played again to 25%", 25.0),
         ("series finished, nothing played since", None),
+        ("series' last episode played again into its credits", None),
     ],
 )
 def test_a_finished_title_being_rewatched_returns_to_continue_watching(
@@ -916,6 +925,9 @@ def test_a_finished_title_being_rewatched_returns_to_continue_watching(
             record(asha, "progress", film, days_ago=1.01, value=30.0)
     elif rewatch == "film's credits after its completion":
         record(asha, "progress", film, days_ago=1.99, value=90.0)
+    elif rewatch == "series' last episode played again into its credits":
+        record(asha, "play_start", show, days_ago=1.02, episode=second)
+        record(asha, "progress", show, days_ago=1.01, episode=second, value=99.0)
     elif rewatch == "series' first episode played again to 25%":
         record(asha, "play_start", show, days_ago=1.02, episode=first)
         record(asha, "progress", show, days_ago=1.01, episode=first, value=25.0)
@@ -943,6 +955,8 @@ def test_a_finished_title_being_rewatched_returns_to_continue_watching(
         ("season 2 added since, out for years", 0.0, "S2E1"),
         ("season 2 out since, its first episode at 30%", 30.0, "S2E1"),
         ("season 2 out since, its first episode finished", 0.0, "S2E2"),
+        ("season 2 out since, its first episode left in its credits", 0.0, "S2E2"),
+        ("season 2 out since, its last episode left in its credits", None, None),
         ("season 2 out since, season 1 rewatched to 25%", 25.0, "S1E1"),
         ("season 2 out since, and finished too", None, None),
     ],
@@ -977,6 +991,14 @@ def test_a_finished_series_returns_to_continue_watching_when_a_new_season_is_out
     elif story.endswith("first episode finished"):
         record(asha, "play_start", show, days_ago=0.52, episode=new_first)
         record(asha, "complete", show, days_ago=0.51, episode=new_first)
+    elif story.endswith("first episode left in its credits"):
+        record(asha, "play_start", show, days_ago=0.52, episode=new_first)
+        record(asha, "progress", show, days_ago=0.51, episode=new_first, value=99.0)
+    elif story.endswith("last episode left in its credits"):
+        record(asha, "play_start", show, days_ago=0.54, episode=new_first)
+        record(asha, "complete", show, days_ago=0.53, episode=new_first)
+        record(asha, "play_start", show, days_ago=0.52, episode=new_second)
+        record(asha, "progress", show, days_ago=0.51, episode=new_second, value=99.0)
     elif story.endswith("rewatched to 25%"):
         record(asha, "play_start", show, days_ago=0.52, episode=first)
         record(asha, "progress", show, days_ago=0.51, episode=first, value=25.0)
@@ -1013,7 +1035,9 @@ def title_detail_resume(account, profile, title) -> dict | None:
     [
         ("an episode stopped midway", "S1E1", 40.0),
         ("an episode finished", "S1E2", 0.0),
+        ("an episode left in its credits", "S1E2", 0.0),
         ("the series finished, a new season out", "S2E1", 0.0),
+        ("the series finished, a new season out, its first episode in its credits", "S2E2", 0.0),
         ("the series finished, a new season out, its first episode finished", "S2E2", 0.0),
         ("the finale alone finished, a new season announced", "S1E1", 0.0),
         ("the series finished, its first episode rewatched to 25%", "S1E1", 25.0),
@@ -1044,9 +1068,10 @@ def test_a_continue_watching_tile_says_where_play_starts_as_title_detail_does(
     for episode in finished:
         record(asha, "play_start", show, days_ago=2.02, episode=episode)
         record(asha, "complete", show, days_ago=2.01, episode=episode)
-    if story == "an episode stopped midway":
+    if story in ("an episode stopped midway", "an episode left in its credits"):
         record(asha, "play_start", show, days_ago=1.02, episode=first)
-        record(asha, "progress", show, days_ago=1.01, episode=first, value=40.0)
+        value = 40.0 if story.endswith("midway") else 99.0
+        record(asha, "progress", show, days_ago=1.01, episode=first, value=value)
     elif "rewatched to 25%" in story:
         record(asha, "play_start", show, days_ago=1.02, episode=first)
         record(asha, "progress", show, days_ago=1.01, episode=first, value=25.0)
@@ -1056,10 +1081,11 @@ def test_a_continue_watching_tile_says_where_play_starts_as_title_detail_does(
         new_first = Episode.objects.get(season__title=show, season__number=2, number=1)
         record(asha, "play_start", show, days_ago=0.52, episode=new_first)
         record(asha, "complete", show, days_ago=0.51, episode=new_first)
-    elif story.endswith("its first episode played to 30%"):
+    elif story.endswith(("its first episode played to 30%", "its first episode in its credits")):
         new_first = Episode.objects.get(season__title=show, season__number=2, number=1)
+        value = 30.0 if story.endswith("30%") else 99.0
         record(asha, "play_start", show, days_ago=0.52, episode=new_first)
-        record(asha, "progress", show, days_ago=0.51, episode=new_first, value=30.0)
+        record(asha, "progress", show, days_ago=0.51, episode=new_first, value=value)
     elif story == "a film stopped midway":
         record(asha, "play_start", film, days_ago=1.02)
         record(asha, "progress", film, days_ago=1.01, value=40.0)
@@ -1093,6 +1119,42 @@ def test_a_continue_watching_tile_says_where_play_starts_as_title_detail_does(
     others = [item for row in rows if row["type"] != "continue_watching" for item in row["items"]]
     assert others
     assert all(item["resume"] is None for item in others)
+
+
+@pytest.mark.parametrize("finished_first", [True, False])
+def test_a_series_left_in_the_credits_of_its_last_episode_out_is_resumed_as_a_film_would_be(
+    world, household, two_episode_show, finished_first
+):
+    # given: a two-episode series whose second (last) episode the profile stopped in its
+    # credits, with no completion, the first finished or never played
+    account, asha, _ = household
+    show, first, second = two_episode_show
+    if finished_first:
+        record(asha, "play_start", show, days_ago=1.04, episode=first)
+        record(asha, "complete", show, days_ago=1.03, episode=first)
+    record(asha, "play_start", show, days_ago=1.02, episode=second)
+    record(asha, "progress", show, days_ago=1.01, episode=second, value=99.0)
+    model_train(region_code=world.region.code)
+
+    # when
+    rows, listed = page_and_continue_watching(account, asha)
+
+    # then: nothing is left to resume in the credits; with the first finished, nothing is
+    # left at all (as a film in its credits: not offered, and Play starts it again at 0),
+    # else the first is, from the start (as after a finale finished alone)
+    resumed = [] if finished_first else [(show.pk, 0.0)]
+    assert with_progress(continue_watching_row(rows)) == with_progress(listed) == resumed
+    assert title_detail_resume(account, asha, show) == {
+        "episode_id": first.pk,
+        "season_number": 1,
+        "episode_number": 1,
+        "progress": 0.0,
+        "new_episodes": False,
+    }
+    body = token_client(account).get(f"/api/v1/titles/{show.pk}/?profile={asha.pk}").json()
+    assert body["viewing"]["finished"] is False
+    ticks = [e["finished"] for season in body["seasons"] for e in season["episodes"]]
+    assert ticks == [finished_first, False]
 
 
 def test_a_series_tile_says_where_play_starts_within_the_three_round_trips(

@@ -466,12 +466,19 @@ def test_finishing_a_season_released_since_the_series_was_finished_dates_it_agai
     assert resumed["results"] == []
 
 
-def test_training_reads_the_title_states_as_serving_reads_them(api_client, profile, film, series):
-    # given: a film finished, then played again and left at 40% (a rewatch under way), and
-    # a series whose first episode was finished and nothing else (it resumes the next, at 0)
+def test_training_reads_the_title_states_as_serving_reads_them(
+    api_client, account, profile, film, series
+):
+    # given: a film finished, then played again and left at 40% (a rewatch under way), a
+    # series whose first episode was finished and nothing else (it resumes the next, at 0),
+    # and one whose first episode was left in its credits (passed: the next, at 0)
     from recommendations.serving.recommend import profile_history_rows
 
     title, episodes = series
+    credits = TitleFactory(kind="series")
+    AvailabilityFactory(title=credits, region=account.home_region)
+    in_credits = EpisodeFactory(season=SeasonFactory(title=credits, number=1), number=1)
+    EpisodeFactory(season=in_credits.season, number=2)
     send(
         api_client,
         profile,
@@ -481,6 +488,8 @@ def test_training_reads_the_title_states_as_serving_reads_them(api_client, profi
         event(film, kind="progress", value=40, occurred_at=at(35)),
         event(title, kind="play_start", episode=episodes[0][0].pk, occurred_at=at(30)),
         event(title, kind="complete", episode=episodes[0][0].pk, occurred_at=at(20)),
+        event(credits, kind="play_start", episode=in_credits.pk, occurred_at=at(15)),
+        event(credits, kind="progress", episode=in_credits.pk, value=99, occurred_at=at(12)),
     )
 
     # when: the rankers' training folds the states as of a page served after them all
