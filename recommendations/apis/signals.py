@@ -70,7 +70,8 @@ EVENT_HELP = {
     "page_id": "The homepage the title was shown on.",
     "row": "Row id on that page.",
     "position": f"The title's place in that row, 0 first (at most {POSITION_MAX:,}).",
-    "artwork_variant": "The artwork variant that was shown.",
+    "artwork_variant": "The artwork variant that was shown. One that does not exist (deleted "
+    "since) or that the profile may not see is dropped: the event is stored with null.",
 }
 
 
@@ -143,10 +144,11 @@ class SignalBatchResultSerializer(serializers.Serializer):
     rejected = serializers.DictField(
         child=serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
         help_text=(
-            "Events not stored because the title, episode or artwork variant they name "
-            "does not exist (deleted since they happened), by index then field, as in a "
-            "400's errors.events: drop them, resending cannot store them. Empty when there "
-            "are none."
+            "Events not stored because the title or episode they name does not exist "
+            "(deleted since they happened), by index then field, as in a 400's "
+            "errors.events: drop them, resending cannot store them. Empty when there are "
+            "none. (An artwork variant that does not exist is not a reason: the event is "
+            "stored without it.)"
         ),
     )
 
@@ -246,9 +248,10 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
         description=(
             f"Up to {settings.TONIGHT['SIGNAL_BATCH_MAX']:,} events. The batch is validated "
             "whole: if any event is invalid nothing is stored and "
-            "`errors.events.<index>.<field>` lists each problem; events naming a title, "
-            "episode or artwork variant that does not exist (deleted since) are the "
-            "exception: the others are stored, and `rejected` names them the same way. "
+            "`errors.events.<index>.<field>` lists each problem; events naming a title or "
+            "episode that does not exist (deleted since) are the exception: the others are "
+            "stored, and `rejected` names them the same way. An artwork variant that does "
+            "not exist is dropped from its event, which is stored. "
             "Resending events (same "
             "`client_event_id`) stores nothing twice; the response counts new and duplicate "
             "events."

@@ -5,6 +5,7 @@ a field at a time, and the hot path builds no object per event except for the
 few events that change per-title state.
 """
 
+import dataclasses
 import datetime as dt
 from collections.abc import (
     Callable,
@@ -73,21 +74,23 @@ class BatchResult:
     received: int
     new: int
     duplicates: int
-    # Events left out because their title, episode or artwork variant does not exist
-    # (deleted since), by index.
+    # Events left out because their title or episode does not exist (deleted since), by
+    # index. An artwork variant that does not exist leaves its event out no more: the
+    # event is stored without it (``_unseen_variants``).
     rejected: EventErrors = field(default_factory=EventErrors)
 
 
 def _reference_errors(
     profile: Profile, columns: EventColumns, references: SignalReferences
-) -> tuple[EventErrors, EventErrors]:
+) -> tuple[EventErrors, EventErrors, list[int]]:
     """Check every event's title, episode and artwork variant against what they name.
 
-    Returns the errors of events that name a title, episode or artwork variant that
-    does not exist (or reads as absent: above the profile's maturity limit, or of a
-    title above it), and the other errors, apart: only the latter refuse the batch.
-    An id that exists but does not fit the event (another title's episode, an
-    episode not out at the event's time) is a client's error, and refuses it.
+    Returns the errors of events that name a title or episode that does not exist (or
+    reads as absent: above the profile's maturity limit, or of a title above it), the
+    other errors, apart (only those refuse the batch), and the positions of the events
+    whose artwork variant reads as absent so (``_unseen_variants``). An id that exists
+    but does not fit the event (another title's episode or variant, an episode not out
+    at the event's time) is a client's error, and refuses it.
 
     An episode played, progressed or completed must have been out at the event's time.
 
@@ -165,19 +168,42 @@ def _reference_errors(
                 # existed, and count against what is left of the series once out.
                 errors.add(index, "episode", "Was not released at that time.")
 
+    unseen: list[int] = []
     if any(columns.artwork_variant_id):
         variants = references.variants
-        for index, title_id, variant_id in zip(
-            columns.index, columns.title_id, columns.artwork_variant_id, strict=True
+        for position, (index, title_id, variant_id) in enumerate(
+            zip(columns.index, columns.title_id, columns.artwork_variant_id, strict=True)
         ):
             if not variant_id or title_id in missing:
                 continue
             variant = variants.get(variant_id)
+            # Above the limit (its own rating or its title's) reads as deleted, and is
+            # answered alike: a Kids profile must not learn which ids are mature frames.
             if variant is None or variant[1] > limit:
-                absent.add(index, "artwork_variant", f"No artwork variant with id {variant_id}.")
+                unseen.append(position)
             elif variant[0] != title_id:
                 errors.add(index, "artwork_variant", "Belongs to another title.")
-    return absent, errors
+    return absent, errors, unseen
+
+
+def _unseen_variants(columns: EventColumns, positions: Sequence[int]) -> EventColumns:
+    """The batch with the artwork variants at ``positions`` taken off their events.
+
+    A variant is what the tile showed, as ``page_id``, ``row`` and ``position`` say
+    where: none of them is the event. A frame deleted since a device queued its play
+    (or above the profile's maturity limit, which must read the same) left the play
+    out whole, and with it Continue Watching's title and attribution's play, though
+    no resend could ever store it; the page, row and position, never checked for
+    existence, were kept. Now the event is stored without the variant, and said
+    nothing of in the response, as the other references ingest adjusts are not
+    (a deletion racing the commit stores the deleted variant's id as it was).
+    """
+    if not positions:
+        return columns
+    variants = list(columns.artwork_variant_id)
+    for position in positions:
+        variants[position] = None
+    return dataclasses.replace(columns, artwork_variant_id=variants)
 
 
 def _first_occurrences(keys: Sequence[Hashable], stored: Set[Hashable] = frozenset()) -> list[int]:
@@ -708,11 +734,13 @@ def signal_columns_record(*, profile: Profile, columns: EventColumns) -> BatchRe
 
     Raises ``SignalBatchRejected``, storing nothing, if any event names a title,
     episode or artwork variant the profile may not signal about. Events naming a
-    title, episode or artwork variant that does not exist are the exception: a
-    device's offline queue holds events of things deleted since, which no resend
-    can ever store, and refusing the batch took every other event with them.
-    Those are left out and returned in ``rejected`` (what is above the profile's
-    maturity limit reads as absent here too, as everywhere). The profile row
+    title or episode that does not exist are the exception: a device's offline
+    queue holds events of things deleted since, which no resend can ever store,
+    and refusing the batch took every other event with them. Those are left out
+    and returned in ``rejected`` (what is above the profile's maturity limit reads
+    as absent here too, as everywhere). An artwork variant that does not exist (or
+    reads so) is only what the tile showed: its event is stored without it
+    (``_unseen_variants``). The profile row
     is locked for the transaction: batches of one profile are applied one after
     another, so two devices resending the same events cannot both count them,
     and the derived state never loses an update. Batches of different profiles
@@ -747,19 +775,22 @@ def signal_columns_references_check(*, profile: Profile, columns: EventColumns) 
     docs/signals.md promises every bad event in the one answer.
     ``columns`` holds the events that passed the shape checks; the errors returned are
     those ``signal_columns_record`` would have refused or left out (ids that do not
-    exist too: the batch is refused whole anyway). Stores nothing and locks nothing.
+    exist too: the batch is refused whole anyway; not an artwork variant that does not
+    exist, which would be stored without it). Stores nothing and locks nothing.
     """
     if not columns:
         return EventErrors()
-    _, absent, errors = _references_check(profile, columns)
+    _, _, absent, errors = _references_check(profile, columns)
     errors.extend(absent)
     return errors
 
 
 def _references_check(
     profile: Profile, columns: EventColumns
-) -> tuple[SignalReferences, EventErrors, EventErrors]:
-    """Read what the batch names and judge it: the references, then ``_reference_errors``."""
+) -> tuple[SignalReferences, EventColumns, EventErrors, EventErrors]:
+    """Read what the batch names and judge it: the references, the batch without the
+    artwork variants that read as absent (``_unseen_variants``), then the errors of
+    ``_reference_errors``."""
     title_ids = set(columns.title_id)
     title_ids.discard(None)
     episode_ids = set(columns.episode_id)
@@ -781,12 +812,13 @@ def _references_check(
         if episode_ids
         else (),
     )
-    return references, *_reference_errors(profile, columns, references)
+    absent, errors, unseen = _reference_errors(profile, columns, references)
+    return references, _unseen_variants(columns, unseen), absent, errors
 
 
 def _columns_record(profile: Profile, columns: EventColumns) -> BatchResult:
     """Check the batch's references and store it: ``signal_columns_record``, tried once."""
-    references, absent, errors = _references_check(profile, columns)
+    references, columns, absent, errors = _references_check(profile, columns)
     if errors:
         errors.extend(absent)  # refused whole: the 400 names every problem of every event
         raise SignalBatchRejected(errors)

@@ -167,7 +167,8 @@ def test_references_are_checked_for_the_whole_batch_and_nothing_is_stored(
     # when
     response = api_client.post(url(profile), {"events": events}, format="json")
 
-    # then every bad event is named, and the good one was not stored either
+    # then every bad event is named, and the good ones were not stored either (a frame that
+    # does not exist is no problem: it would be stored without it)
     assert response.status_code == 400
     errors = response.json()["errors"]["events"]
     assert errors == {
@@ -176,7 +177,6 @@ def test_references_are_checked_for_the_whole_batch_and_nothing_is_stored(
         "3": {"title": ["Was not available in the account's region at that time."]},
         "4": {"title": ["Was not available in the account's region at that time."]},
         "5": {"artwork_variant": ["Belongs to another title."]},
-        "6": {"artwork_variant": ["No artwork variant with id 999999."]},
     }
     assert not Signal.objects.exists()
 
@@ -242,15 +242,15 @@ def test_events_of_an_episode_or_variant_deleted_since_are_reported_and_the_rest
     # when the queue is uploaded
     response = api_client.post(url(profile), {"events": events}, format="json")
 
-    # then what can be stored is, and the events no resend can store are named by index
+    # then what can be stored is, and the events no resend can store are named by index;
+    # the impression of the deleted frame is stored without it (it still says the title was
+    # on screen there)
     assert response.status_code == 200, response.json()
-    rejected = {
-        "0": {"artwork_variant": [f"No artwork variant with id {gone_ids[1]}."]},
-        "2": {"episode": [f"No episode with id {gone_ids[0]}."]},
-    }
-    assert response.json() == {"received": 4, "new": 2, "duplicates": 0, "rejected": rejected}
+    rejected = {"2": {"episode": [f"No episode with id {gone_ids[0]}."]}}
+    assert response.json() == {"received": 4, "new": 3, "duplicates": 0, "rejected": rejected}
     stored = Signal.objects.filter(profile=profile)
-    assert sorted(stored.values_list("kind", flat=True)) == ["play_start", "progress"]
+    assert sorted(stored.values_list("kind", flat=True)) == ["impression", "play_start", "progress"]
+    assert stored.get(kind="impression").artwork_variant_id is None
     state = ProfileTitleState.objects.get(profile=profile, title=show)
     assert (state.progress, state.completed_episodes) == (40.0, [])
 
@@ -286,7 +286,6 @@ def test_a_deleted_episode_beside_a_client_error_is_named_with_it_in_the_400(
             "episode": ["No episode with id 999998."],
         },
         "2": {"episode": ["Belongs to another title."]},
-        "3": {"artwork_variant": ["No artwork variant with id 999997."]},
     }
     assert not Signal.objects.exists()
 
@@ -392,6 +391,80 @@ def test_a_kids_profile_signals_titles_and_artwork_rated_at_its_limit(api_client
     assert Signal.objects.get(profile=kid).artwork_variant_id == frame.pk
 
 
+def test_a_play_from_a_frame_deleted_since_is_stored_without_the_frame(
+    api_client, account, profile, title
+):
+    # given: a device that queued a play from a homepage tile offline, and staff who have
+    # deleted the tile's frame since
+    frame = ArtworkVariantFactory(title=title)
+    frame_id, page = frame.pk, str(uuid.uuid4())
+    play = event(title, page_id=page, row="top-picks", position=3, artwork_variant=frame_id)
+    progress = event(title, kind="progress", value=40)
+    frame.delete()
+
+    # when
+    response = api_client.post(url(profile), {"events": [play, progress]}, format="json")
+
+    # then: the play is stored, with where it was shown but not the frame that is gone, so
+    # Continue Watching and attribution have it
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"received": 2, "new": 2, "duplicates": 0, "rejected": {}}
+    stored = Signal.objects.get(profile=profile, kind="play_start")
+    assert (str(stored.page_id), stored.row, stored.position, stored.artwork_variant_id) == (
+        page,
+        "top-picks",
+        3,
+        None,
+    )
+    resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()
+    assert [r["title_id"] for r in resumed["results"]] == [title.pk]
+
+
+def test_a_kids_profile_cannot_tell_a_frame_above_its_limit_from_a_deleted_one(api_client, account):
+    # given: a 7+ kid, a family title with a 13+ frame and a frame deleted since, and a 16+
+    # title's all-ages frame
+    kid = ProfileFactory(
+        account=account, name="Kid", is_kids=True, maturity_limit=MaturityLevel.SEVEN
+    )
+    family = TitleFactory(maturity=MaturityLevel.ALL)
+    AvailabilityFactory(title=family, region=account.home_region)
+    gory = ArtworkVariantFactory(title=family, maturity=MaturityLevel.THIRTEEN)
+    mature_title = TitleFactory(maturity=MaturityLevel.SIXTEEN)
+    of_mature = ArtworkVariantFactory(title=mature_title, maturity=MaturityLevel.ALL)
+    deleted = ArtworkVariantFactory(title=family)
+    deleted_id = deleted.pk
+    deleted.delete()
+    unlicensed = TitleFactory(maturity=MaturityLevel.ALL)  # not available in the region
+
+    # when: a play of the family title from each frame, alone in its batch, and a batch with
+    # a client's error beside each
+    answers = [
+        api_client.post(url(kid), {"events": [event(family, artwork_variant=v)]}, format="json")
+        for v in (gory.pk, of_mature.pk, deleted_id)
+    ]
+    refusals = [
+        api_client.post(
+            url(kid),
+            {"events": [event(family, artwork_variant=v), event(unlicensed)]},
+            format="json",
+        )
+        for v in (gory.pk, of_mature.pk, deleted_id)
+    ]
+
+    # then: the three answers are the same, each play stored without its frame, and the 400s
+    # name only the client's error
+    assert [(a.status_code, a.json()) for a in answers] == [
+        (200, {"received": 1, "new": 1, "duplicates": 0, "rejected": {}})
+    ] * 3
+    stored = Signal.objects.filter(profile=kid)
+    assert list(stored.values_list("title_id", "artwork_variant_id")) == [(family.pk, None)] * 3
+    unavailable = {"title": ["Was not available in the account's region at that time."]}
+    assert [(r.status_code, r.json()["errors"]) for r in refusals] == [
+        (400, {"events": {"1": unavailable}})
+    ] * 3
+    assert refusals[0].json() == refusals[1].json() == refusals[2].json()
+
+
 def test_a_kids_profile_cannot_signal_titles_or_artwork_above_its_limit(api_client, account):
     kid = ProfileFactory(
         account=account, name="Kid", is_kids=True, maturity_limit=MaturityLevel.SEVEN
@@ -408,14 +481,13 @@ def test_a_kids_profile_cannot_signal_titles_or_artwork_above_its_limit(api_clie
         format="json",
     )
 
-    # then: left out as if they did not exist, as the title page answers 404 (the answer
-    # must not tell a child which ids are mature titles or frames), and not stored
+    # then: the title is left out as if it did not exist, as the title page answers 404, and
+    # the play of the family title is stored without the frame, as with a frame deleted
+    # since (the answer must not tell a child which ids are mature titles or frames)
     assert response.status_code == 200, response.json()
-    assert response.json()["rejected"] == {
-        "0": {"title": [f"No title with id {grown_up.pk}."]},
-        "1": {"artwork_variant": [f"No artwork variant with id {gory_frame.pk}."]},
-    }
-    assert not Signal.objects.filter(profile=kid).exists()
+    assert response.json()["rejected"] == {"0": {"title": [f"No title with id {grown_up.pk}."]}}
+    stored = Signal.objects.get(profile=kid)
+    assert (stored.title_id, stored.artwork_variant_id) == (family.pk, None)
 
 
 def test_an_episode_of_a_title_above_the_limit_reads_as_absent_too(api_client, account):
@@ -468,15 +540,12 @@ def test_an_episode_or_frame_of_a_title_above_the_limit_reads_as_absent_beside_a
     # stored), not told they belong to a title (one it may not see): the answer must not
     # tell a child which ids are a mature title's
     assert (mature.status_code, gone.status_code) == (200, 200), mature.json()
-    assert mature.json()["rejected"] == {
-        "0": {"episode": [f"No episode with id {episode.pk}."]},
-        "1": {"artwork_variant": [f"No artwork variant with id {frame.pk}."]},
-    }
-    assert gone.json()["rejected"] == {
-        "0": {"episode": [f"No episode with id {deleted[0]}."]},
-        "1": {"artwork_variant": [f"No artwork variant with id {deleted[1]}."]},
-    }
-    assert not Signal.objects.filter(profile=kid).exists()
+    assert mature.json()["rejected"] == {"0": {"episode": [f"No episode with id {episode.pk}."]}}
+    assert gone.json()["rejected"] == {"0": {"episode": [f"No episode with id {deleted[0]}."]}}
+    # and the frame, of a mature title or deleted, is dropped from a play stored alike
+    assert mature.json()["new"] == gone.json()["new"] == 1
+    stored = Signal.objects.filter(profile=kid)
+    assert list(stored.values_list("title_id", "artwork_variant_id")) == [(family.pk, None)] * 2
 
 
 def test_batch_size_and_body_limits(api_client, profile, title, settings):
