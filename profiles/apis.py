@@ -23,7 +23,13 @@ from config.api.strict import (
 
 from .models import PIN_LENGTH, Profile
 from .selectors import profile_for_request, profile_get, profile_list
-from .services import profile_change_locked, profile_create, profile_delete, profile_update
+from .services import (
+    profile_change_locked,
+    profile_create,
+    profile_delete,
+    profile_unlocks_end,
+    profile_update,
+)
 from .unlock import (
     UNLOCK_HEADER,
     profile_change_check,
@@ -248,7 +254,10 @@ class ProfileUnlockOutputSerializer(serializers.Serializer):
         "recommendations, signals, continue watching, title details, and its changes; a "
         "guardian's token also lifts other profiles' restrictions."
     )
-    expires_in = serializers.IntegerField(help_text="Seconds the token stays valid.")
+    expires_in = serializers.IntegerField(
+        help_text="Seconds the token stays valid, unless the profile is locked again sooner "
+        "(DELETE on this path)."
+    )
 
 
 class ProfileUnlockApi(NoQueryOnWrites, APIView):
@@ -285,3 +294,27 @@ class ProfileUnlockApi(NoQueryOnWrites, APIView):
         return Response(
             ProfileUnlockOutputSerializer({"token": token, "expires_in": expires_in}).data
         )
+
+    @extend_schema(
+        operation_id="profiles_lock",
+        request=None,
+        responses={204: None},
+        summary="Lock the profile again: end every unlock token it has given",
+        description=(
+            "Every unlock token of the profile stops opening it, on every device of the "
+            "household, before its hour is up (403 `profile_locked` on its data and changes, "
+            "`guardian_unlock_required` where a guardian's unlock was needed); its PIN unlocks "
+            "it again. For a device left unlocked (a guardian's unlock on a shared TV lifts "
+            "the kids' limits). Any device of the household may lock any of its profiles, "
+            "with no unlock token: locking opens nothing, and the most it costs a profile's "
+            "owner is typing the PIN again. The wrong-PIN limit is not reset. Answers 204 "
+            "however often it is called, and for a profile without a PIN (which has nothing "
+            "to end)."
+        ),
+    )
+    def delete(self, request: Request, profile_id: int) -> Response:
+        profile, _ = profile_for_request(
+            request, account=account_for_request(request), profile_id=profile_id
+        )
+        profile_unlocks_end(profile=profile)
+        return Response(status=status.HTTP_204_NO_CONTENT)

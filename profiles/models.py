@@ -41,6 +41,17 @@ class Profile(models.Model):
         Language, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     pin_hash = models.CharField(max_length=128, blank=True, default="", editable=False)
+    unlock_generation = models.IntegerField(
+        default=0,
+        # In the database too: the release still serving while ``migrate`` runs inserts
+        # profiles without naming the column.
+        db_default=0,
+        editable=False,
+        help_text=(
+            "Counts the times the profile was locked again: an unlock token names the count it "
+            "was issued under, so raising it ends every outstanding one (profiles.unlock)."
+        ),
+    )
     taste_cluster = models.ForeignKey(
         TasteCluster,
         on_delete=models.SET_NULL,

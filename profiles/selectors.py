@@ -38,7 +38,9 @@ def profile_guardians(*, account_id: int) -> list[Profile]:
             account_id=account_id, is_kids=False, maturity_limit__gte=GUARDIAN_MATURITY_LIMIT
         )
         .exclude(pin_hash="")
-        .only("pk", "pin_hash")
+        # What checking a guardian's unlock reads (profiles.unlock._token_subject): a field
+        # deferred here would be a query per guardian on every guarded change.
+        .only("pk", "pin_hash", "unlock_generation")
     )
 
 

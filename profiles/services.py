@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account
@@ -205,3 +206,18 @@ def profile_pin_lock_lift(*, profile: Profile) -> dt.datetime | None:
     if profile.has_pin:
         PinFailureThrottle(profile).clear()
     return until
+
+
+def profile_unlocks_end(*, profile: Profile) -> None:
+    """Lock the profile again: every unlock token it has given stops opening it, on every device.
+
+    Without it only the hour or a new PIN ended an unlock, so a guardian's
+    unlock left on a shared TV let whoever held the TV lift the kids' limits
+    until it expired. Tokens sign the profile's ``unlock_generation``
+    (:func:`profiles.unlock._token_subject`); raising it in one ``UPDATE``
+    ends them all, and two locks at once both count. An unlock whose request
+    read the profile before this write signs the generation it read, so its
+    token is ended too, however late it is answered. The PIN and its
+    wrong-PIN counters are left as they are. ``profile`` itself is not updated.
+    """
+    Profile.objects.filter(pk=profile.pk).update(unlock_generation=F("unlock_generation") + 1)

@@ -7,7 +7,13 @@ recommendations and signals. The token is signed with the project's secret
 database or cache read on the homepage's hot path. It names the profile and a
 fingerprint of the PIN's stored hash: a token never opens another profile,
 and changing or removing the PIN invalidates every token issued under the old
-one.
+one. It also names the profile's ``unlock_generation``, which locking the
+profile again (``DELETE /profiles/{id}/unlock/``,
+:func:`profiles.services.profile_unlocks_end`) raises: that ends every
+outstanding token of the profile, on every device, before its hour is up,
+without touching the PIN. Both are columns of the profile row that the request
+reads anyway (with the API token, :mod:`profiles.authentication`), so the
+check still costs no query.
 
 Wrong PINs are rate-limited per profile (not per client): four digits are
 10,000 guesses, and a thief with many devices must not get many budgets.
@@ -97,6 +103,20 @@ def _fingerprint(profile: Profile) -> str:
 
 def _signer() -> signing.TimestampSigner:
     return signing.TimestampSigner(salt=_SALT)
+
+
+def _token_subject(profile: Profile) -> str:
+    """What an unlock token of ``profile`` signs, and what one must sign to open it now.
+
+    The generation is left out while it is 0, as tokens were signed before
+    profiles could be locked again: those a device held when that release was
+    deployed keep their hour, until the profile's first lock ends them. It is
+    not in the fingerprint, which also keys the wrong-PIN counters
+    (:class:`PinFailureThrottle`): locking again must not give a guesser a new
+    budget.
+    """
+    subject = f"{profile.pk}:{_fingerprint(profile)}"
+    return f"{subject}:{profile.unlock_generation}" if profile.unlock_generation else subject
 
 
 @dataclass(frozen=True)
@@ -277,11 +297,11 @@ def profile_unlock(*, profile: Profile, pin: str) -> tuple[str, int]:
     if not profile.check_pin(pin):
         raise WrongPin()
     throttle.give_back()
-    return _signer().sign(f"{profile.pk}:{_fingerprint(profile)}"), unlock_seconds()
+    return _signer().sign(_token_subject(profile)), unlock_seconds()
 
 
 def _token_value(request: Request) -> str | None:
-    """The header's signed value (``"<profile id>:<fingerprint>"``), None without a header.
+    """The header's signed value (:func:`_token_subject`), None without a header.
 
     Raises
     ------
@@ -302,7 +322,7 @@ def _token_value(request: Request) -> str | None:
 
 
 def _opens(value: str | None, profile: Profile) -> bool:
-    return value == f"{profile.pk}:{_fingerprint(profile)}"
+    return value == _token_subject(profile)
 
 
 def profile_unlock_check(*, request: Request, profile: Profile) -> None:
@@ -314,7 +334,8 @@ def profile_unlock_check(*, request: Request, profile: Profile) -> None:
         raise ProfileLocked()
     if not _opens(value, profile):
         raise ProfileLocked(
-            f"The {UNLOCK_HEADER} token does not unlock this profile (or its PIN has changed)."
+            f"The {UNLOCK_HEADER} token does not unlock this profile (or its PIN has changed, "
+            "or the profile has been locked again since)."
         )
 
 

@@ -133,7 +133,8 @@ def test_every_get_and_delete_endpoint_of_the_schema_refuses_unknown_parameters(
     covered = {re.sub(r"\{\w+\}", "{}", path) for path, _, _ in UNKNOWN_QUERY_CASES}
 
     assert {re.sub(r"\{\w+\}", "{}", path) for path in gets} <= covered
-    assert deletes == {"/api/v1/profiles/{profile_id}/"}  # the case above
+    # the case above, and locking again (among the WRITE_CASES below)
+    assert deletes == {"/api/v1/profiles/{profile_id}/", "/api/v1/profiles/{profile_id}/unlock/"}
 
 
 WRITE_CASES = [
@@ -141,6 +142,7 @@ WRITE_CASES = [
     ("patch", "/api/v1/profiles/{profile}/", {"name": "Ravi"}),
     ("delete", "/api/v1/profiles/{profile}/", None),
     ("post", "/api/v1/profiles/{profile}/unlock/", {"pin": "1234"}),
+    ("delete", "/api/v1/profiles/{profile}/unlock/", None),
     ("post", "/api/v1/profiles/{profile}/signals/", "EVENTS"),
     ("post", "/api/v1/ops/retrains/", {"region": "IN"}),
 ]
@@ -167,7 +169,8 @@ def test_a_write_with_a_query_parameter_is_a_400_and_changes_nothing(
     assert response.json()["errors"] == {"dry_run": ["Unknown parameter."]}
     assert not Signal.objects.exists()
     assert not TrainingRun.objects.exists()
-    assert list(Profile.objects.values_list("name", flat=True)) == ["Asha"]
+    # not renamed or deleted, and not locked again (its unlocks not ended)
+    assert list(Profile.objects.values_list("name", "unlock_generation")) == [("Asha", 0)]
     assert "token" not in response.json()  # no unlock token issued either
 
 

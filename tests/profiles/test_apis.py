@@ -405,6 +405,16 @@ def test_the_schema_documents_the_pin_and_guardian_refusals():
         assert "X-Profile-Unlock" in [p["name"] for p in operation["parameters"]]
 
 
+def test_the_schema_documents_locking_a_profile_again():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    lock = schema["paths"]["/api/v1/profiles/{profile_id}/unlock/"]["delete"]
+
+    # any device of the household may lock: no unlock header, no 403; a 404 for another's
+    assert set(lock["responses"]) == {"204", "400", "401", "404"}
+    assert "X-Profile-Unlock" not in [p["name"] for p in lock.get("parameters", [])]
+    assert "every device" in lock["description"]
+
+
 @pytest.mark.parametrize(
     ("change", "errors"),
     [

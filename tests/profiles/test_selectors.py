@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Account
 from profiles.models import Profile
 from profiles.selectors import (
+    profile_guardians,
     profile_list_with_home_region,
     profile_with_languages,
     profile_with_pin,
@@ -88,3 +89,19 @@ def test_the_profile_with_a_pin_is_the_first_by_household_and_slot_whose_pin_it_
     assert found.account == account
     assert profile_with_pin(pin="1234", among=1) is None
     assert profile_with_pin(pin="0000") is None
+
+
+def test_a_households_guardians_come_with_what_checking_their_unlocks_reads():
+    # A guardian's unlock is checked against its PIN and its lock count (profiles.unlock):
+    # a field left out of the read would be a query per guardian on every guarded change.
+    account = AccountFactory()
+    guardian = ProfileFactory(account=account)
+    guardian.set_pin("4321")
+    guardian.save()
+
+    with CaptureQueriesContext(connection) as queries:
+        (found,) = profile_guardians(account_id=account.pk)
+        read = (found.pin_hash, found.unlock_generation)
+
+    assert len(queries) == 1
+    assert read == (guardian.pin_hash, 0)

@@ -7,6 +7,8 @@ import types
 import pytest
 from django.core import signing
 from django.core.cache import caches
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.exceptions import Throttled
 
 from profiles.services import profile_create
@@ -313,3 +315,127 @@ def test_with_the_cache_down_an_unlock_is_refused_as_unavailable_not_a_server_er
     assert response.json()["code"] == "pin_checks_unavailable"
     assert "token" not in response.json()
     assert response["Retry-After"] == str(PIN_CHECKS_RETRY_SECONDS)
+
+
+# --- Locking again: ending a profile's unlocks before their hour ---------------------------
+
+
+def lock(client, profile):
+    return client.delete(f"/api/v1/profiles/{profile.pk}/unlock/")
+
+
+def opens(client, profile, token, path="signals/"):
+    """The status of a read of ``profile``'s data with ``token`` in the unlock header."""
+    response = client.get(f"/api/v1/profiles/{profile.pk}/{path}", HTTP_X_PROFILE_UNLOCK=token)
+    return response.status_code, response.json().get("code")
+
+
+def test_locking_again_ends_every_unlock_the_profile_has_given_on_every_device(account, locked):
+    # given: the profile unlocked on two devices of the household (the TV and a phone)
+    tv, phone = token_client(account), token_client(account)
+    on_tv = unlock(tv, locked, "4321").json()["token"]
+    on_phone = unlock(phone, locked, "4321").json()["token"]
+    assert opens(tv, locked, on_tv)[0] == opens(phone, locked, on_phone)[0] == 200
+
+    # when: the phone locks the profile again, without an unlock of its own
+    response = lock(phone, locked)
+
+    # then: neither token opens it any more, the homepage included, in the locked profile's
+    # words; the PIN unlocks it again
+    assert response.status_code == 204
+    assert not response.content
+    assert opens(tv, locked, on_tv) == (403, "profile_locked")
+    assert opens(phone, locked, on_phone) == (403, "profile_locked")
+    assert opens(tv, locked, on_tv, "homepage/?device=tv") == (403, "profile_locked")
+    again = unlock(tv, locked, "4321").json()["token"]
+    assert opens(tv, locked, again)[0] == 200
+
+
+def test_locking_a_guardian_again_ends_its_power_to_lift_restrictions(api_client, account):
+    # given: a guardian's unlock left on the kids' TV
+    parent = profile_create(account=account, name="Parent", pin="4321")
+    kid = profile_create(account=account, name="Kid", is_kids=True, maturity_limit=0)
+    left_behind = {"HTTP_X_PROFILE_UNLOCK": unlock(api_client, parent, "4321").json()["token"]}
+    url = f"/api/v1/profiles/{kid.pk}/"
+
+    # when: the parent locks their profile again (from any device)
+    assert lock(token_client(account), parent).status_code == 204
+
+    # then: the token left behind lifts nothing; a new unlock of the guardian does
+    lifted = api_client.patch(url, {"maturity_limit": 7}, format="json", **left_behind)
+    assert lifted.status_code == 403
+    assert lifted.json()["code"] == "guardian_unlock_required"
+    kid.refresh_from_db()
+    assert kid.maturity_limit == 0
+    fresh = {"HTTP_X_PROFILE_UNLOCK": unlock(api_client, parent, "4321").json()["token"]}
+    assert api_client.patch(url, {"maturity_limit": 7}, format="json", **fresh).status_code == 200
+
+
+def test_locking_one_profile_leaves_the_others_unlocks_open(api_client, account, locked):
+    other = profile_create(account=account, name="Other", pin="1111")
+    token = unlock(api_client, other, "1111").json()["token"]
+
+    assert lock(api_client, locked).status_code == 204
+
+    assert opens(api_client, other, token)[0] == 200
+
+
+def test_locking_is_idempotent_and_a_profile_without_a_pin_can_be_locked_too(
+    api_client, locked, profile
+):
+    token = unlock(api_client, locked, "4321").json()["token"]
+
+    assert lock(api_client, locked).status_code == 204
+    assert lock(api_client, locked).status_code == 204
+    assert lock(api_client, profile).status_code == 204
+
+    assert opens(api_client, locked, token) == (403, "profile_locked")
+    assert opens(api_client, profile, "")[0] == 200
+
+
+def test_another_households_token_cannot_lock_a_profile(api_client, locked):
+    token = unlock(api_client, locked, "4321").json()["token"]
+    stranger = token_client(AccountFactory())
+
+    response = lock(stranger, locked)
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert opens(api_client, locked, token)[0] == 200
+
+
+def test_locking_again_leaves_the_wrong_pin_budget_spent(api_client, locked, pin_limits):
+    # given: a profile whose day of wrong PINs is spent: locking must not be a way to a
+    # fresh budget, or a guesser would lock between rounds of guesses
+    pin_limits.spend_the_day(locked)
+
+    # when
+    assert lock(api_client, locked).status_code == 204
+
+    # then
+    assert unlock(api_client, locked, "4321").status_code == 429
+
+
+def test_a_token_from_before_locking_existed_opens_the_profile_until_it_is_locked(
+    api_client, locked
+):
+    # given: a token as the release before this one signed it (profile and PIN only),
+    # held by a device when the new release is deployed
+    fingerprint = PinFailureThrottle(locked).fingerprint
+    token = signing.TimestampSigner(salt="profiles.unlock").sign(f"{locked.pk}:{fingerprint}")
+
+    # when / then: it opens the profile for the rest of its hour, as it did, until a lock
+    assert opens(api_client, locked, token)[0] == 200
+    assert lock(api_client, locked).status_code == 204
+    assert opens(api_client, locked, token) == (403, "profile_locked")
+
+
+def test_locking_again_is_one_write_after_the_tokens_own_read(api_client, locked):
+    with CaptureQueriesContext(connection) as queries:
+        assert lock(api_client, locked).status_code == 204
+
+    # the token with the URL's profile in one statement (profiles.authentication), then the
+    # lock's one update; token usage is recorded out of the request (accounts.token_usage)
+    statements = [query["sql"] for query in queries]
+    assert len(statements) == 2, statements
+    assert statements[1].startswith('UPDATE "profiles_profile"'), statements
