@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.exceptions import Throttled
 
+from profiles.models import Profile
 from profiles.services import profile_create
 from profiles.unlock import (
     PIN_CHECKS_RETRY_SECONDS,
@@ -439,3 +440,32 @@ def test_locking_again_is_one_write_after_the_tokens_own_read(api_client, locked
     statements = [query["sql"] for query in queries]
     assert len(statements) == 2, statements
     assert statements[1].startswith('UPDATE "profiles_profile"'), statements
+
+
+def test_an_unlock_read_before_a_lock_and_answered_after_it_is_ended_too(api_client, locked):
+    # given: an unlock request that read the profile with its token, and is still hashing
+    # the PIN when another device locks the profile
+    as_read = Profile.objects.get(pk=locked.pk)
+    assert lock(token_client(locked.account), locked).status_code == 204
+
+    # when: its token is signed afterwards
+    token, _ = profile_unlock(profile=as_read, pin="4321")
+
+    # then: it names the count from before the lock, so it opens nothing
+    assert opens(api_client, locked, token) == (403, "profile_locked")
+
+
+def test_checking_an_unlock_after_a_lock_costs_no_query(api_client, locked, profile):
+    def queries_of_a_read(read: Profile, token: str) -> list[str]:
+        assert opens(api_client, read, token)[0] == 200  # the token's first use, recorded
+        with CaptureQueriesContext(connection) as queries:
+            assert opens(api_client, read, token)[0] == 200
+        return [query["sql"] for query in queries]
+
+    # given: a profile locked again and unlocked, and one without a PIN (nothing is checked)
+    assert lock(api_client, locked).status_code == 204
+    token = unlock(api_client, locked, "4321").json()["token"]
+
+    # when / then: the unlocked profile's data is read with the same queries as the other's
+    unchecked = queries_of_a_read(profile, "")
+    assert len(queries_of_a_read(locked, token)) == len(unchecked), unchecked
