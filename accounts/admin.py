@@ -11,7 +11,7 @@ from profiles.admin import ProfileInline, ServiceRefusalAdminMixin
 from profiles.models import Profile
 
 from .models import Account, ApiToken
-from .services import account_delete, api_token_create, api_token_rename, api_token_revoke
+from .services import account_delete, api_token_create, api_token_rename, api_tokens_revoke
 
 
 class ApiTokenInline(admin.TabularInline):
@@ -148,7 +148,5 @@ class ApiTokenAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        tokens = list(queryset.filter(revoked_at__isnull=True))
-        for token in tokens:
-            api_token_revoke(token=token)
-        self.message_user(request, f"{len(tokens)} token(s) revoked.", messages.SUCCESS)
+        revoked = api_tokens_revoke(tokens=queryset)
+        self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)

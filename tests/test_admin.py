@@ -512,6 +512,31 @@ def test_revoke_action_revokes_active_tokens_and_keeps_earlier_revocations(staff
     assert revoked_before.revoked_at == stamp
 
 
+def revoke_queries(client: Client, ids: list[int]) -> int:
+    """The statements of one "Revoke selected tokens" post of ``ids``."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            admin_url(ApiToken, "changelist"),
+            {"action": "revoke_tokens", "_selected_action": ids},
+        )
+    assert response.status_code == 302
+    return len(queries.captured_queries)
+
+
+def test_revoking_many_tokens_costs_what_revoking_one_does(staff: Client) -> None:
+    """Revoking every token of a leak (select all, "Revoke selected tokens") was an
+    UPDATE per token, each read into memory first: at 100,000 households, that many
+    statements in one request."""
+    # given: one active token, and twenty more
+    account = Account.objects.order_by("pk").first()
+    one = [api_token_create(account=account, name="one")[0].pk]
+    many = [api_token_create(account=account, name=f"many {i}")[0].pk for i in range(20)]
+
+    # when / then
+    assert revoke_queries(staff, many) == revoke_queries(staff, one)
+    assert not ApiToken.objects.filter(pk__in=one + many, revoked_at__isnull=True).exists()
+
+
 def test_renaming_a_token_keeps_a_revocation_committed_meanwhile(
     staff: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
