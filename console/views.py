@@ -41,7 +41,7 @@ from recommendations.serving.explain import (
 from recommendations.serving.homepage import Page, PageItem, PageRow, homepage_build
 
 from . import model_charts, selectors
-from .access import ARTWORK, HOUSEHOLDS, MODELS, console_page
+from .access import ARTWORK, HOUSEHOLDS, MODELS, can_view, console_page
 from .forms import MomentForm, PreviewForm, SearchForm, WhyForm, bound_with_defaults
 from .moments import WEEKDAYS, local_moment, region_zone
 from .pages import WhyUrl, page_find, page_rows, page_titles, shared_titles
@@ -329,6 +329,10 @@ def why(request: HttpRequest) -> HttpResponse:
     title's row and artwork, and the explanation recomputes the ranking inputs;
     both are deterministic for a given moment and model version.
     ``?fragment=1`` returns only the panel, for the preview's dialog.
+
+    Its artwork section lists the title's variants with the artwork policy's figures
+    for each: only for staff who may view what the artwork page shows, as admin
+    refuses variants and policies to the others, who get a line saying so instead.
     """
     defaults = {"device": "tv", "rows": PREVIEW_ROWS, "items": PREVIEW_ITEMS}
     form = bound_with_defaults(WhyForm, request.GET, defaults)
@@ -401,7 +405,9 @@ def why(request: HttpRequest) -> HttpResponse:
             propensity=propensity,
             taste=page.taste,
             hour=page.context.hour,
-        ),
+        )
+        if can_view(request.user, ARTWORK)
+        else None,
         title_features=_feature_bars(explanation, context=False),
         context_features=_feature_bars(explanation, context=True),
         context_total=sum(f.contribution for f in explanation.features if f.context),

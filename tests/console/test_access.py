@@ -5,6 +5,7 @@ profiles and signals by admin, but the console showed them all three.
 """
 
 import re
+from html import unescape
 from urllib.parse import urlencode
 
 import pytest
@@ -230,3 +231,36 @@ def test_the_admins_console_box_lists_exactly_the_pages_the_user_may_open(
 
 def test_superusers_view_site_link_leads_to_the_household_search(admin_client):
     assert view_site_link(admin_client) == "/console/"
+
+
+def why_panel(client: Client, world) -> str:
+    """The why panel of the first tile of the action fan's Friday-night preview."""
+    query = {"account": world.account.pk, "profile": world.action_fan.pk, **FRIDAY_NIGHT}
+    preview = client.get(f"/console/preview/?{urlencode(query)}").content.decode()
+    href = re.search(r'<a href="([^"]+)" class="why-link"', preview).group(1)
+    response = client.get(unescape(href) + "&fragment=1")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_why_panel_lists_artwork_variants_only_to_staff_who_may_view_artwork(
+    world, django_user_model
+):
+    """The panel listed every variant of the title with the artwork policy's estimate for
+    each, to staff whom admin refuses variants and policies (the artwork page, 403)."""
+    # given: staff who may look at households, and staff who may also look at artwork
+    households = staff_client(django_user_model, *view_permissions(*HOUSEHOLDS))
+    both = staff_client(django_user_model, *view_permissions(*HOUSEHOLDS, *ARTWORK))
+
+    # when
+    refused, shown = why_panel(households, world), why_panel(both, world)
+
+    # then: the first sees that there is more to see, not the variants nor the policy
+    assert households.get("/console/artwork/").status_code == 403
+    assert 'class="arms"' not in refused
+    assert "Variant <strong>" not in refused
+    assert "Estimated take rate" not in refused
+    assert "Permission to view artwork" in refused
+    assert 'class="arms"' in shown
+    assert "Variant <strong>" in shown
+    assert "Permission to view artwork" not in shown
