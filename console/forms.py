@@ -8,6 +8,7 @@ from django.http import QueryDict
 
 from artwork.models import DeviceClass
 from config.api.strict import REPEATED_PARAMETER, query_repeated
+from config.ids import ID_MAX, IdFormField
 from profiles.models import Profile
 from recommendations.apis.homepage import MAX_ITEMS, MAX_ROWS
 
@@ -69,12 +70,16 @@ class PreviewForm(MomentForm):
 
 
 class WhyForm(MomentForm):
-    """One title on one profile's page; ``variant``, ``propensity``: the clicked tile's artwork."""
+    """One title on one profile's page; ``variant``, ``propensity``: the clicked tile's artwork.
 
-    profile = forms.IntegerField(min_value=1)
-    title = forms.IntegerField(min_value=1)
+    Ids are read as the household parameter and a path read them (:mod:`config.ids`):
+    ASCII digits up to the largest id, so "٢" or "+2" is not profile 2.
+    """
+
+    profile = IdFormField(min_value=1, max_value=ID_MAX)
+    title = IdFormField(min_value=1, max_value=ID_MAX)
     row = forms.CharField(required=False, max_length=100)
-    variant = forms.IntegerField(required=False, min_value=1)
+    variant = IdFormField(required=False, min_value=1, max_value=ID_MAX)
     propensity = forms.FloatField(required=False, min_value=0.0, max_value=1.0)
 
 

@@ -249,6 +249,24 @@ def test_an_account_that_only_looks_like_an_id_is_sent_to_the_search(staff_clien
     assert staff_client.get(f"/console/{page}/", {"account": account}).status_code == 302
 
 
+@pytest.mark.parametrize("value", ["\u0662", "99999999999999999999", "+2", "2.0"])
+@pytest.mark.parametrize("name", ["profile", "title", "variant"])
+def test_a_why_id_that_only_looks_like_an_id_is_a_400_naming_it(world, staff_client, name, value):
+    # "٢" read as profile 2 and "+2" as 2, where a path and the household parameter refuse
+    # both (config.ids); 20 digits, past any row's id, were a 404 for lack of the row
+    query = {
+        "profile": world.action_fan.pk,
+        "title": world.home.titles["action"][0].pk,
+        **FRIDAY_NIGHT,
+        name: value,
+    }
+
+    response = staff_client.get(f"/console/why/?{urlencode(query)}")
+
+    assert response.status_code == 400
+    assert response.content.decode().startswith(f"* {name}\n")
+
+
 @pytest.mark.parametrize("query", ["²", "99999999999999999999"])
 def test_a_household_search_for_what_only_looks_like_an_id_finds_nothing(staff_client, query):
     response = staff_client.get("/console/", {"q": query})
