@@ -10,6 +10,7 @@ urlpatterns = [
     path("compare/", views.compare, name="compare"),
     path("why/", views.why, name="why"),
     path("models/", views.model_overview, name="models"),
-    path("models/<str:region_code>/<slug:slug>/", views.model_cluster, name="model_cluster"),
+    # A slug, as region codes are (two capitals): "str" let a NUL through to the query (a 500).
+    path("models/<slug:region_code>/<slug:slug>/", views.model_cluster, name="model_cluster"),
     path("artwork/", views.artwork_overview, name="artwork"),
 ]

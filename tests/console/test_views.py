@@ -462,6 +462,12 @@ def test_model_pages_chart_versions_and_cluster_retrains(world, staff_client):
     assert "<title>cluster #" in detail
 
 
+@pytest.mark.parametrize("region", ["%00", "I%00", "in%20"])
+def test_a_cluster_page_of_what_no_region_code_can_be_is_a_404(staff_client, region):
+    # "\x00" reached the query as the region's code, which PostgreSQL refuses: a 500
+    assert staff_client.get(f"/console/models/{region}/hindi/").status_code == 404
+
+
 def test_a_cluster_without_versions_points_at_its_retrain_not_at_train_models(world, staff_client):
     # train_models trains the global and region versions only: a cluster's versions come
     # from its retrains, so the empty table must name the command that makes one.
