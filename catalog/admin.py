@@ -13,7 +13,12 @@ from django.utils import timezone
 from artwork.admin import ArtworkVariantInline
 from artwork.models import ArtworkVariant
 from config.admin_inlines import QueryOncePerInlineMixin
-from config.admin_lists import IndexedSearchAdminMixin, SemiJoinAdminMixin, count_subquery
+from config.admin_lists import (
+    IndexedSearchAdminMixin,
+    OfferedChoicesFilter,
+    SemiJoinAdminMixin,
+    count_subquery,
+)
 from regions.admin import AvailabilityInline
 from regions.models import Availability, Region
 
@@ -162,7 +167,7 @@ class TitleCreditInline(QueryOncePerInlineMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("person")
 
 
-class AvailableInRegionFilter(admin.SimpleListFilter):
+class AvailableInRegionFilter(OfferedChoicesFilter):
     """ "What can viewers in India watch today?" is staff's most common catalogue question."""
 
     title = "available now in"
@@ -172,11 +177,12 @@ class AvailableInRegionFilter(admin.SimpleListFilter):
         return [(r.code, str(r)) for r in Region.objects.order_by("code")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Title]) -> QuerySet[Title]:
-        if not self.value():
+        region_code = self.choice()
+        if not region_code:
             return queryset
         now = timezone.now()
         windows = (
-            Availability.objects.filter(title=OuterRef("pk"), region_id=self.value())
+            Availability.objects.filter(title=OuterRef("pk"), region_id=region_code)
             .exclude(starts_at__gt=now)
             .exclude(ends_at__lte=now)
         )

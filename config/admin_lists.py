@@ -16,6 +16,8 @@ subqueries for the same reason: :func:`count_subquery`, for the console's lists 
 
 from typing import Any
 
+from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, Exists, IntegerField, Model, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -63,6 +65,26 @@ class SemiJoinAdminMixin:
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return SemiJoinChangeList
+
+
+class OfferedChoicesFilter(admin.SimpleListFilter):
+    """A list filter that takes only the values it offers (its ``lookups``).
+
+    A ``SimpleListFilter`` hands its query-string value to its ``queryset`` as given:
+    a value no row holds lists nothing, but one holding a NUL, which PostgreSQL
+    refuses in text, was a 500. Any other value is refused as admin refuses a bad
+    filter value, by its redirect to the list with ``?e=1``.
+    """
+
+    def choice(self) -> str | None:
+        """The chosen value, None when none is (or ``?param=``); raises for a value the
+        filter does not offer."""
+        value = self.value()
+        if not value:
+            return None
+        if value not in {str(offered) for offered, _ in self.lookup_choices}:
+            raise IncorrectLookupParameters(f"{self.parameter_name}: not one of the choices")
+        return value
 
 
 #: The shortest term a trigram index can look up: shorter ones have no trigram.

@@ -23,6 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import formats, timezone
 from django.utils.text import capfirst
 
+from config.admin_lists import OfferedChoicesFilter
 from config.charts import Series, has_points, line_chart
 from config.ids import id_from_text
 from regions.models import Region
@@ -462,7 +463,7 @@ class ProfileTitleStateAdmin(LargeTableAdminMixin, ExactKeySearchMixin, ReadOnly
     sortable_by = ()
 
 
-class PageRegionFilter(admin.SimpleListFilter):
+class PageRegionFilter(OfferedChoicesFilter):
     """The regions pages may be served in, from the regions table.
 
     ``region`` is a plain code on the page (pages keep no foreign key, like
@@ -477,7 +478,8 @@ class PageRegionFilter(admin.SimpleListFilter):
         return list(Region.objects.order_by("code").values_list("code", "name"))
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        return queryset.filter(region=self.value()) if self.value() else queryset
+        region_code = self.choice()
+        return queryset.filter(region=region_code) if region_code else queryset
 
 
 @admin.register(PageLog)

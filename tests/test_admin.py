@@ -418,6 +418,25 @@ def test_the_window_filter_lists_exactly_the_windows_in_that_status(
     assert filtered_pks(staff, Availability, "window", value) == expected
 
 
+@pytest.mark.parametrize("value", ["\x00", "XX"])
+@pytest.mark.parametrize(
+    ("model", "parameter"), [(Title, "available_in"), (PageLog, "region")], ids=["title", "page"]
+)
+def test_a_region_filter_given_no_regions_code_is_refused_as_admin_refuses_a_bad_filter(
+    staff: Client, model: type[Model], parameter: str, value: str
+) -> None:
+    """A NUL reached the filter's query, which PostgreSQL refuses: a 500. Now any value
+    that is not one of the filter's regions is what any bad filter value is in admin."""
+    url = admin_url(model, "changelist")
+
+    response = staff.get(url, {parameter: value})
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{url}?e=1"
+    assert staff.get(url, {parameter: "IN"}).status_code == 200
+    assert staff.get(url, {parameter: ""}).status_code == 200
+
+
 # --- Titles and artwork -------------------------------------------------------------------
 
 
