@@ -386,12 +386,15 @@ class ProfileAdmin(IndexedSearchAdminMixin, ServiceRefusalAdminMixin, admin.Mode
     # Letting a household try PINs again is a change to the profile: a viewer must not.
     @admin.action(description=LIFT_PIN_LOCK, permissions=["change"])
     def lift_pin_lock(self, request: HttpRequest, queryset: QuerySet[Profile]) -> None:
-        """Clear the selected profiles' wrong-PIN counters, each recorded in the admin log."""
-        profiles = list(queryset)
+        """Clear the selected profiles' wrong-PIN counters, each recorded in the admin log.
+
+        Only profiles with a PIN are read, a chunk at a time: selected across a whole
+        list, reading every profile (with its household, language and cluster) to skip
+        those without one held 100,000 of them in memory. The others are counted.
+        """
+        without_pin = queryset.filter(pin_hash="").count()
         lifted = cleared = 0
-        for profile in profiles:
-            if not profile.has_pin:
-                continue
+        for profile in queryset.exclude(pin_hash="").iterator(chunk_size=500):
             until = profile_pin_lock_lift(profile=profile)
             if until is None:
                 message = "Cleared the wrong-PIN count (the wrong-PIN lock was not on)."
@@ -403,8 +406,8 @@ class ProfileAdmin(IndexedSearchAdminMixin, ServiceRefusalAdminMixin, admin.Mode
         summary = [f"Wrong-PIN lock lifted on {lifted} profile(s)."]
         if cleared:
             summary.append(f"{cleared} were not locked; their counts were cleared.")
-        if len(profiles) > lifted + cleared:
-            summary.append(f"{len(profiles) - lifted - cleared} have no PIN.")
+        if without_pin:
+            summary.append(f"{without_pin} have no PIN.")
         self.message_user(request, " ".join(summary), messages.SUCCESS)
 
     @method_decorator(sensitive_post_parameters("pin"))

@@ -7,7 +7,9 @@ import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
 from django.db import connection, transaction
+from django.db.models.signals import post_init
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -248,6 +250,34 @@ def test_lifting_the_lock_needs_change_permission_on_profiles(db, client, spent)
     with pytest.raises(Throttled):
         profile_unlock(profile=spent, pin="2468")
     assert not LogEntry.objects.filter(object_id=str(spent.pk)).exists()
+
+
+def test_lifting_the_lock_on_a_whole_list_reads_only_the_profiles_with_a_pin(staff, spent):
+    """Selected across 100,000 profiles, the action read every one into memory, with its
+    household, language and cluster, to skip those without a PIN."""
+    # given: the locked profile among thirty without a PIN
+    others = [
+        profile_create(account=AccountFactory(), name=f"No PIN {i}", maturity_limit=13)
+        for i in range(30)
+    ]
+    built: list[Profile] = []
+
+    def count(sender, instance, **kwargs):
+        built.append(instance)
+
+    # when: every profile is selected
+    post_init.connect(count, sender=Profile)
+    try:
+        response = lift(staff, spent, *others)
+    finally:
+        post_init.disconnect(count, sender=Profile)
+
+    # then: the lock is lifted, the others are counted, and only the profile with a PIN was read
+    assert response.status_code == 302
+    assert profile_unlock(profile=spent, pin="2468")[0]
+    assert {p.pk for p in built} == {spent.pk}
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    assert messages == ["Wrong-PIN lock lifted on 1 profile(s). 30 have no PIN."]
 
 
 def test_a_pin_changed_in_the_admin_starts_a_fresh_budget(staff, spent):
