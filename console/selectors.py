@@ -1,8 +1,10 @@
 """Reads for the staff console: households, their profiles, artwork, and training history."""
 
 import datetime as dt
+from collections import defaultdict
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import Count, F, Prefetch, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Account
@@ -103,6 +105,26 @@ def regions_with_clusters() -> list[Region]:
             "code"
         )
     )
+
+
+def region_versions(*, limit: int = VERSIONS_CHARTED) -> dict[str, list[ModelVersion]]:
+    """Each region's ``limit`` newest region-scope versions, newest first, by region code.
+
+    One query, ranked per region by a window function: a query per region (of
+    :func:`scope_versions`) made the models page cost as many queries as there are regions.
+    """
+    newest_first = (F("created_at").desc(), F("pk").desc())
+    ranked = (
+        ModelVersion.objects.filter(scope=ModelVersion.Scope.REGION)
+        .select_related("region", "taste_cluster")
+        .annotate(rank=Window(RowNumber(), partition_by=F("region_id"), order_by=newest_first))
+        .filter(rank__lte=limit)
+        .order_by("region_id", *newest_first)
+    )
+    versions: dict[str, list[ModelVersion]] = defaultdict(list)
+    for version in ranked:
+        versions[version.region_id].append(version)
+    return versions
 
 
 def cluster_get(*, region_code: str, slug: str) -> TasteCluster:

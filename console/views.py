@@ -422,13 +422,10 @@ def why(request: HttpRequest) -> HttpResponse:
 def model_overview(request: HttpRequest) -> HttpResponse:
     """Every region's model versions over time, and its taste clusters' retraining histories."""
     regions = selectors.regions_with_clusters()
+    newest = selectors.region_versions()
     sections = []
     for region in regions:
-        versions = list(
-            selectors.scope_versions(scope=ModelVersion.Scope.REGION, region_code=region.code)[
-                : selectors.VERSIONS_CHARTED
-            ]
-        )[::-1]
+        versions = newest.get(region.code, [])[::-1]
         sections.append(
             {
                 "region": region,

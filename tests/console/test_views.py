@@ -6,15 +6,18 @@ from html import unescape
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account
 from console.moments import local_moment, region_zone
-from recommendations.models import PageLog, TrainingRun
+from recommendations.models import ModelVersion, PageLog, TrainingRun
 from recommendations.serving.homepage import homepage_build
 from recommendations.serving.scoring import MATCH_SHOWN_MIN
 from regions.models import TasteCluster
+from tests.factories import RegionFactory
 from tests.recommendations.test_training import record
 
 pytestmark = pytest.mark.django_db
@@ -460,6 +463,30 @@ def test_model_pages_chart_versions_and_cluster_retrains(world, staff_client):
     assert "0.2500" in detail
     assert "0.2100" in detail
     assert "<title>cluster #" in detail
+
+
+def test_the_model_overview_costs_the_same_for_one_region_and_four(world, staff_client):
+    """Each region's versions were a query of their own: a page of 190 regions, 190."""
+
+    def overview_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = staff_client.get("/console/models/")
+        assert response.status_code == 200
+        return len(queries.captured_queries)
+
+    # given: the world's region, then three more, each with versions
+    one = overview_queries()
+    for code in ("US", "GB", "BR"):
+        region = RegionFactory(code=code, name=f"Region {code}")
+        for _ in range(2):
+            ModelVersion.objects.create(scope=ModelVersion.Scope.REGION, region=region)
+
+    # when / then: each region's versions are listed, for the same queries
+    assert overview_queries() == one
+    page = staff_client.get("/console/models/").content.decode()
+    for code in ("US", "GB", "BR"):
+        section = re.search(rf'<section class="scope" id="region-{code}">.*?</section>', page, re.S)
+        assert len(re.findall(r"modelversion/\d+/change/", section.group(0))) == 2
 
 
 @pytest.mark.parametrize("region", ["%00", "I%00", "in%20"])
