@@ -705,7 +705,9 @@ class TrainingRunAdmin(admin.ModelAdmin):
     # Starting a retrain (and, through its gate, changing what is served) needs change permission.
     @admin.action(description="Retrain now (the selected runs' clusters)", permissions=["change"])
     def retrain_now(self, request: HttpRequest, queryset: QuerySet) -> None:
-        clusters = {(run.region_id, run.taste_cluster.slug) for run in queryset}
+        # The clusters only: selected across every run, the runs (metrics and all) would be
+        # read into memory for a few distinct pairs.
+        clusters = queryset.order_by().values_list("region_id", "taste_cluster__slug").distinct()
         for region_code, slug in sorted(clusters):
             try:
                 run = training_run_request(

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import BooleanField, Model, Sum
 from django.db.models.expressions import RawSQL
+from django.db.models.signals import post_init
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -554,6 +555,47 @@ def test_revoking_many_tokens_costs_what_revoking_one_does(staff: Client) -> Non
     # when / then
     assert revoke_queries(staff, many) == revoke_queries(staff, one)
     assert not ApiToken.objects.filter(pk__in=one + many, revoked_at__isnull=True).exists()
+
+
+def test_retraining_a_whole_list_of_runs_reads_their_clusters_not_the_runs(
+    staff: Client,
+) -> None:
+    """Selected across every run (a nightly run per cluster, for years), the action read
+    each run, its metrics and timings, into memory to learn which clusters they were of."""
+    # given: many finished runs of two clusters, the third cluster's run still running
+    india = Region.objects.get(code="IN")
+    for cluster in india.taste_clusters.order_by("slug")[:2]:
+        for _ in range(10):
+            TrainingRun.objects.create(
+                region=india,
+                taste_cluster=cluster,
+                status=TrainingRun.Status.SUCCEEDED,
+                metrics={"clusters": {cluster.slug: {"ndcg@10_cluster": 0.2}}},
+            )
+    selected = list(TrainingRun.objects.values_list("pk", flat=True))
+    running = set(
+        TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).values_list("pk", flat=True)
+    )
+    read: list[int] = []
+
+    def count(sender, instance, **kwargs):
+        read.append(instance.pk)
+
+    # when: every run is selected
+    post_init.connect(count, sender=TrainingRun)
+    try:
+        response = staff.post(
+            admin_url(TrainingRun, "changelist"),
+            {"action": "retrain_now", "_selected_action": selected},
+        )
+    finally:
+        post_init.disconnect(count, sender=TrainingRun)
+
+    # then: one run per cluster was requested, and of the selected runs only the running
+    # one was read (by the request it makes busy, which names it)
+    assert response.status_code == 302
+    assert TrainingRun.objects.filter(trigger=TrainingRun.Trigger.ADMIN).count() == 3
+    assert set(read) & set(selected) == running
 
 
 def test_renaming_a_token_keeps_a_revocation_committed_meanwhile(
