@@ -47,13 +47,17 @@ class SearchForm(QueryForm):
 
 
 class MomentForm(QueryForm):
-    """Device class and local moment; rows and items bound the page like the API's parameters."""
+    """Device class and local moment; rows and items bound the page like the API's parameters.
+
+    Rows and items are ASCII digits, as the API reads them (``QueryIntegerField``):
+    Django's integer field read "٣" as 3, "3_0" as 30 and "+5" as 5.
+    """
 
     device = forms.ChoiceField(choices=DeviceClass.choices)
     weekday = forms.TypedChoiceField(choices=list(enumerate(WEEKDAYS)), coerce=int)
     hour = forms.TypedChoiceField(choices=HOURS, coerce=int)
-    rows = forms.IntegerField(min_value=1, max_value=MAX_ROWS)
-    items = forms.IntegerField(min_value=1, max_value=MAX_ITEMS)
+    rows = IdFormField(min_value=1, max_value=MAX_ROWS)
+    items = IdFormField(min_value=1, max_value=MAX_ITEMS)
 
 
 class PreviewForm(MomentForm):

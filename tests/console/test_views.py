@@ -172,6 +172,18 @@ def test_bad_parameters_are_refused_with_the_form(world, staff_client):
     assert b"Select a valid choice" in response.content
 
 
+@pytest.mark.parametrize("value", ["\u0663", "3_0", "12.0", "+5"])
+@pytest.mark.parametrize("name", ["rows", "items"])
+def test_a_count_not_written_in_digits_is_refused_as_the_api_refuses_it(
+    world, staff_client, name, value
+):
+    # "٣" was 3 rows, "3_0" 30, "12.0" 12 and "+5" 5, where the homepage API says 400
+    response = staff_client.get(preview_url(world.action_fan, **{name: value}))
+
+    assert response.status_code == 400
+    assert "Enter a whole number." in response.content.decode()
+
+
 def test_a_parameter_given_twice_is_refused_as_the_api_refuses_it(world, staff_client):
     """The pages read the last of a repeated parameter: ``device=tv&device=mobile`` was a
     mobile page, ``account=1&account=2`` the second household; the API says 400."""
