@@ -29,6 +29,7 @@ import itertools
 import json
 import math
 import re
+import stat
 import sys
 import uuid
 from array import array
@@ -355,6 +356,55 @@ def _undecodable_line(path: Path, encoding: str) -> int | None:
     return None
 
 
+# The first bytes of the compressed files a data set comes in (MovieLens ships zip
+# archives), and what to call them. bzip2's magic is checked with its block's, as "BZh"
+# could start a line of text.
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip-compressed", "gunzip"),
+    (b"PK\x03\x04", "a zip archive", "unzip"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "unxz"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "unzstd"),
+)
+_BZIP2 = re.compile(rb"BZh[1-9]1AY&SY")
+
+
+def _plain_file_check(path: Path) -> None:
+    """Refuse what cannot be imported as it is: a pipe, or a compressed file.
+
+    The file is read more than once (the UTF-8 check, the rows, the line count
+    of the progress bar), which a pipe or standard input cannot be: the line
+    count drained the rows after the first text block, and an import of
+    ``zcat ratings.csv.gz | ... /dev/stdin`` stored the first few hundred rows
+    and said it succeeded. A compressed file was refused as text in another
+    encoding, naming ``--encoding``, which made it binary noise.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # opening it says why it cannot be read
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise DatasetImportError(
+            f"{path} is not a regular file (standard input, or a pipe?): the import reads "
+            "the file more than once, checking it whole before writing anything. "
+            "Save it to a file first. Nothing was imported."
+        )
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(10)
+    except OSError:
+        return
+    found = [(kind, tool) for magic, kind, tool in _COMPRESSED if start.startswith(magic)]
+    if _BZIP2.match(start):
+        found.append(("bzip2-compressed", "bunzip2"))
+    if not found:
+        return
+    ((kind, tool),) = found
+    raise DatasetImportError(
+        f"{path} is {kind}; the import reads a plain delimited file: {tool} it first. "
+        "Nothing was imported."
+    )
+
+
 @contextmanager
 def _open_table(
     path: Path, *, layout: Layout, columns: Sequence[tuple[str, str]]
@@ -365,6 +415,7 @@ def _open_table(
     one, the wanted columns are the first fields, in the order given.
     """
     _text_encoding_check(layout.encoding)  # a Layout may come from code, not the options
+    _plain_file_check(path)
     try:
         handle = path.open(encoding=layout.encoding, newline="")
     except OSError as exc:

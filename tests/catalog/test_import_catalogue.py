@@ -1,8 +1,15 @@
 """``manage.py import_catalogue``: titles, genres and availability from a MovieLens-style file."""
 
+import bz2
 import datetime as dt
+import gzip
 import io
+import lzma
+import os
 import threading
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -657,6 +664,77 @@ def test_a_codec_that_is_not_a_text_encoding_is_refused(tmp_path, regions, encod
     with pytest.raises(CommandError, match=f"'{encoding}' is not a text encoding"):
         run(write(tmp_path, MOVIES), "--encoding", encoding)
     assert snapshot() == (0, 0, 0, 0)
+
+
+@contextmanager
+def _standard_input_of(data: bytes):
+    """The path by which a command reads ``data`` piped to it, as ``/dev/stdin`` is."""
+    reader, writer = os.pipe()
+    try:
+        os.write(writer, data)  # less than a pipe holds
+        os.close(writer)
+        yield Path(f"/dev/fd/{reader}")
+    finally:
+        os.close(reader)
+
+
+def test_a_pipe_is_refused_rather_than_read_in_part(tmp_path, regions):
+    # given standard input or a pipe (``zcat movies.csv.gz | import_catalogue /dev/stdin``),
+    # whose first text block (8192 bytes) ends at the end of a line and more rows follow:
+    # the import reads the file more than once, and its second reading (counting lines for
+    # the progress bar) drained the rows after the first block, so 322 of 1399 titles were
+    # imported and the command said it succeeded
+    head = "movieId,title,genres\n"
+    rows = [f"{n},Film {n} (1995),Drama\n" for n in range(1, 1400)]
+    size, count = len(head), 0
+    while size + len(rows[count]) <= 8192 - 40:
+        size += len(rows[count])
+        count += 1
+    last = f"{count + 1},F (1995),Drama\n"
+    rows[count] = last.replace("F", "F" + "x" * (8192 - size - len(last)), 1)
+    data = (head + "".join(rows)).encode()
+    assert data.index(b"\n", 8191) == 8191  # the first block ends with a whole line
+
+    # when it is imported, then it is refused before anything is read, with the way out
+    with _standard_input_of(data) as stdin, pytest.raises(CommandError) as error:
+        run(stdin)
+    message = str(error.value)
+    assert f"{stdin} is not a regular file" in message
+    assert "Save it to a file first" in message
+    assert snapshot() == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("compress", "kind"),
+    [
+        (gzip.compress, "gzip-compressed"),
+        (bz2.compress, "bzip2-compressed"),
+        (lzma.compress, "xz-compressed"),
+        (lambda data: _zipped(data), "a zip archive"),
+    ],
+)
+def test_a_compressed_file_is_refused_as_compressed_not_as_another_encoding(
+    tmp_path, regions, compress, kind
+):
+    # given MovieLens's movies.csv compressed (MovieLens ships zip archives)
+    path = tmp_path / "movies.csv.x"
+    path.write_bytes(compress(MOVIES.encode()))
+
+    # when it is imported, then the refusal says what the file is, not "give the file's
+    # encoding" (any one-byte encoding decodes it, into a header of binary noise)
+    with pytest.raises(CommandError) as error:
+        run(path)
+    message = str(error.value)
+    assert f"{path} is {kind}" in message
+    assert "--encoding" not in message
+    assert snapshot() == (0, 0, 0, 0)
+
+
+def _zipped(data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("movies.csv", data)
+    return buffer.getvalue()
 
 
 @pytest.mark.parametrize("header", [True, False])

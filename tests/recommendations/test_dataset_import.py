@@ -1,6 +1,7 @@
 """``manage.py import_interactions``: ratings as signals, households and derived per-title state."""
 
 import datetime as dt
+import gzip
 import io
 import os
 import uuid
@@ -751,3 +752,27 @@ def test_a_date_time_far_in_the_future_is_not_asked_whether_it_is_milliseconds(t
     # then it is only in the future: its digits are a date's, not a count of milliseconds
     reason = str(error.value).splitlines()[1]
     assert reason == f"{path}:3: timestamp '5200-01-01T00:00:00Z' is in the future"
+
+
+def test_ratings_piped_in_are_refused_rather_than_read_in_part(tmp_path, catalogue):
+    # given ratings piped in (``zcat ratings.csv.gz | import_interactions /dev/stdin``): the
+    # import reads its file more than once, and a pipe's rows are gone after one reading
+    reader, writer = os.pipe()
+    os.write(writer, RATINGS.encode())
+    os.close(writer)
+    try:
+        # when it is imported, then it is refused before anything is read
+        with pytest.raises(CommandError, match=r"/dev/fd/\d+ is not a regular file"):
+            run(f"/dev/fd/{reader}")
+    finally:
+        os.close(reader)
+    assert snapshot() == (0, 0, 0, 0)
+
+
+def test_compressed_ratings_are_refused_as_compressed(tmp_path, catalogue):
+    path = tmp_path / "ratings.csv.gz"
+    path.write_bytes(gzip.compress(RATINGS.encode()))
+
+    with pytest.raises(CommandError, match=r"ratings.csv.gz is gzip-compressed; .*gunzip it"):
+        run(path)
+    assert snapshot() == (0, 0, 0, 0)

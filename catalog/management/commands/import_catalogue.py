@@ -62,7 +62,11 @@ transaction; --dry-run does the work and rolls it back."""
 
     def add_arguments(self, parser: CommandParser) -> None:
         defaults = CatalogueColumns()
-        parser.add_argument("path", help="The delimited file, e.g. ml-latest-small/movies.csv.")
+        parser.add_argument(
+            "path",
+            help="The delimited file, e.g. ml-latest-small/movies.csv: a file on disk, "
+            "not a pipe, not compressed.",
+        )
         parser.add_argument(
             "--region",
             action="append",

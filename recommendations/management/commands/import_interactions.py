@@ -76,7 +76,11 @@ does the work and rolls it back."""
 
     def add_arguments(self, parser: CommandParser) -> None:
         defaults = InteractionColumns()
-        parser.add_argument("path", help="The delimited file, e.g. ml-latest-small/ratings.csv.")
+        parser.add_argument(
+            "path",
+            help="The delimited file, e.g. ml-latest-small/ratings.csv: a file on disk, "
+            "not a pipe, not compressed.",
+        )
         parser.add_argument(
             "--region", required=True, help="Home region of new households, e.g. IN."
         )
