@@ -345,6 +345,47 @@ def _utf_8_line(path: Path, encoding: str) -> int | None:
     return first
 
 
+# ISO 8859 reads bytes 0x80-0x9F as C1 control characters, which no text uses; the Windows
+# code page of the same script reads them as letters and signs (quotes, dashes, the euro): a file
+# with one is that code page's. The parts with no such code page get the family's name.
+_ISO_8859_WINDOWS = {
+    "iso8859-1": "cp1252",
+    "iso8859-15": "cp1252",
+    "iso8859-2": "cp1250",
+    "iso8859-5": "cp1251",
+    "iso8859-7": "cp1253",
+    "iso8859-9": "cp1254",
+    "iso8859-8": "cp1255",
+    "iso8859-6": "cp1256",
+    "iso8859-4": "cp1257",
+    "iso8859-13": "cp1257",
+}
+_C1_BYTE = re.compile(rb"[\x80-\x9f]")
+
+
+def _control_byte_line(path: Path, encoding: str) -> tuple[int, int, str] | None:
+    """The first line with a byte that ``encoding`` reads as a control character, if ISO 8859.
+
+    Windows files (a spreadsheet's "CSV") are in a Windows code page, and read in
+    the ISO 8859 part operators reach for (latin-1) raise nothing: the apostrophe
+    of "Don't" (byte 0x92 in cp1252) is stored as U+0092, an invisible control
+    character. Returns (line, byte, the Windows code page to read it in); None when the
+    encoding is not ISO 8859 or no such byte is there. Reads the file in blocks.
+    """
+    name = codecs.lookup(encoding).name
+    if not name.startswith("iso8859-"):
+        return None
+    lines = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            found = _C1_BYTE.search(block)
+            if found:
+                line = lines + block.count(b"\n", 0, found.start()) + 1
+                return line, found[0][0], _ISO_8859_WINDOWS.get(name, "the cp125x of its script")
+            lines += block.count(b"\n")
+    return None
+
+
 def _undecodable_line(path: Path, encoding: str) -> int | None:
     decoder = codecs.getincrementaldecoder(encoding)()
     with path.open("rb") as handle:
@@ -428,6 +469,16 @@ def _open_table(
             f"ASCII would be stored garbled (São as {'São'.encode().decode('latin-1')}). "
             "Give --encoding utf-8, or --force-encoding to read it as "
             f"{layout.encoding} all the same. Nothing was imported."
+        )
+    control = None if layout.force_encoding else _control_byte_line(path, layout.encoding)
+    if control is not None:
+        handle.close()
+        line, byte, windows = control
+        raise DatasetImportError(
+            f"{path}:{line}: byte 0x{byte:02x} is a control character in {layout.encoding}, "
+            f"a letter or sign in Windows files: it would be stored as an invisible character "
+            f"(an apostrophe as U+0092). Give --encoding {windows}, or --force-encoding to read "
+            f"it as {layout.encoding} all the same. Nothing was imported."
         )
     with handle:
         rows = _records(handle, path, layout)

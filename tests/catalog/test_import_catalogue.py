@@ -641,6 +641,36 @@ def test_a_utf_8_file_read_in_a_one_byte_encoding_is_refused_unless_forced(
     assert Title.objects.get(external_id="176601").original_name == "SÃ£o Mirror"
 
 
+@pytest.mark.parametrize(("encoding", "instead"), [("latin-1", "cp1252"), ("iso-8859-2", "cp1250")])
+def test_a_windows_file_read_as_iso_8859_is_refused_unless_forced(
+    tmp_path, regions, encoding, instead
+):
+    # given a file a Windows spreadsheet saved, with a typographic apostrophe on line 3:
+    # byte 0x92, which ISO 8859 reads as an invisible control character (U+0092)
+    path = tmp_path / "movies.csv"
+    text = "movieId,title,genres\n1,Amélie (2001),Romance\n2,Don\u2019t Look Up (2021),Comedy\n"
+    path.write_bytes(text.encode("cp1252"))
+
+    # when it is read as ISO 8859 (the default refuses it as not UTF-8, and latin-1 is the
+    # encoding operators reach for), then it is refused at that line, naming the way out
+    with pytest.raises(CommandError) as error:
+        run(path, "--encoding", encoding)
+    message = str(error.value)
+    assert f"{path}:3: " in message
+    assert "0x92" in message
+    assert f"--encoding {instead}" in message
+    assert "--force-encoding" in message
+    assert snapshot() == (0, 0, 0, 0)
+
+    # when it is read as the Windows code page, then the apostrophe is one
+    run(path, "--encoding", "cp1252")
+    assert Title.objects.get(external_id="2").original_name == "Don\u2019t Look Up"
+
+    # when the user says the encoding is right after all, then it is read as asked
+    run(path, "--encoding", encoding, "--force-encoding")
+    assert Title.objects.get(external_id="2").original_name == "Don\x92t Look Up"
+
+
 def test_a_utf_16_file_without_a_byte_order_mark_is_refused_with_a_hint(tmp_path, regions):
     # given a UTF-16 file without a byte-order mark, which the utf-16 codec cannot read
     path = tmp_path / "movies.csv"
