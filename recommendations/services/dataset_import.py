@@ -515,6 +515,16 @@ def _open_table(
                 f"Name your columns with {', '.join(option for option, _ in columns)} "
                 "(and check --delimiter)."
             )
+        # An export joined from two tables can name a column twice; taking the first said
+        # nothing of the other, which may be the one meant.
+        for name in names:
+            places = [str(at) for at, named in enumerate(header, 1) if named == name]
+            if len(places) > 1:
+                raise DatasetImportError(
+                    f"{path}:{line}: the header names '{name}' twice (columns "
+                    f"{', '.join(places[:-1])} and {places[-1]}); rename the one not meant. "
+                    "Nothing was imported."
+                )
         yield _Table(
             tuple(header.index(name) for name in names), len(header), rows, trailing=trailing
         )

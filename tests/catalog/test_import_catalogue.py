@@ -497,6 +497,20 @@ def test_a_header_without_the_expected_columns_names_them(tmp_path, regions):
     assert snapshot() == (0, 0, 0, 0)
 
 
+def test_a_header_naming_a_column_twice_is_refused_rather_than_one_taken(tmp_path, regions):
+    # given an export joined from two tables, with two "title" columns (the original and a
+    # translated one): the import took the first without a word, whichever was meant
+    path = write(tmp_path, "movieId,title,genres,title\n1,Toy Story (1995),Animation,Toy\n")
+
+    # when it is imported, then the header is refused, naming both places
+    with pytest.raises(CommandError) as error:
+        run(path)
+
+    message = str(error.value)
+    assert f"{path}:1: the header names 'title' twice (columns 2 and 4)" in message
+    assert snapshot() == (0, 0, 0, 0)
+
+
 def test_bad_rows_are_named_by_line_and_nothing_is_imported(tmp_path, regions):
     path = write(
         tmp_path,
