@@ -6,6 +6,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from config.admin_deletion import CountedDeletionAdminMixin
 from config.admin_lists import IndexedSearchAdminMixin
 from profiles.admin import ProfileInline, ServiceRefusalAdminMixin
 from profiles.models import Profile
@@ -33,7 +34,9 @@ class ApiTokenInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(IndexedSearchAdminMixin, ServiceRefusalAdminMixin, admin.ModelAdmin):
+class AccountAdmin(
+    CountedDeletionAdminMixin, IndexedSearchAdminMixin, ServiceRefusalAdminMixin, admin.ModelAdmin
+):
     list_display = ("name", "home_region", "profile_count", "external_id", "created_at")
     list_select_related = ("home_region",)
     list_filter = ("home_region",)

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from config.admin_deletion import CountedDeletionAdminMixin
 from config.admin_inlines import QueryOncePerInlineMixin
 from config.admin_lists import SemiJoinAdminMixin, count_subquery
 from recommendations.admin import ExactKeySearchMixin, LargeTableAdminMixin
@@ -115,7 +116,7 @@ def _daily_total(column: str) -> Subquery:
 
 
 @admin.register(ArtworkVariant)
-class ArtworkVariantAdmin(SemiJoinAdminMixin, admin.ModelAdmin):
+class ArtworkVariantAdmin(CountedDeletionAdminMixin, SemiJoinAdminMixin, admin.ModelAdmin):
     list_display = (
         "thumbnail",
         "label",

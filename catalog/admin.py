@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from artwork.admin import ArtworkVariantInline
 from artwork.models import ArtworkVariant
+from config.admin_deletion import CountedDeletionAdminMixin
 from config.admin_inlines import QueryOncePerInlineMixin
 from config.admin_lists import (
     IndexedSearchAdminMixin,
@@ -190,7 +191,9 @@ class AvailableInRegionFilter(OfferedChoicesFilter):
 
 
 @admin.register(Title)
-class TitleAdmin(IndexedSearchAdminMixin, SemiJoinAdminMixin, admin.ModelAdmin):
+class TitleAdmin(
+    CountedDeletionAdminMixin, IndexedSearchAdminMixin, SemiJoinAdminMixin, admin.ModelAdmin
+):
     list_display = (
         "original_name",
         "kind",

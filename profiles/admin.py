@@ -22,6 +22,7 @@ from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from redis.exceptions import RedisError
 
+from config.admin_deletion import CountedDeletionAdminMixin
 from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
 from config.admin_lists import IndexedSearchAdminMixin
 
@@ -286,7 +287,9 @@ class ProfileAdminForm(ValuesAsOpenedForm):
 
 
 @admin.register(Profile)
-class ProfileAdmin(IndexedSearchAdminMixin, ServiceRefusalAdminMixin, admin.ModelAdmin):
+class ProfileAdmin(
+    CountedDeletionAdminMixin, IndexedSearchAdminMixin, ServiceRefusalAdminMixin, admin.ModelAdmin
+):
     form = ProfileAdminForm
     list_display = (
         "name",

@@ -1,0 +1,213 @@
+"""The admin's delete confirmations count the log tables' rows rather than reading each one.
+
+A profile's signals and logged pages (tens of thousands), a title's signals
+and states (millions), a variant's daily figures: Django reads every one into
+the web process, checks and renders each, on the confirmation page and again on
+the POST that confirms (``config/admin_deletion.py``).
+"""
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Account
+from artwork.models import ArtworkVariantDaily
+from catalog.models import Title
+from profiles.models import Profile
+from profiles.services import profile_create
+from recommendations.models import PageLog, ProfileTitleState, Signal, SignalKind
+from tests.factories import AccountFactory, ArtworkVariantFactory, LanguageFactory, TitleFactory
+
+LOGS = (
+    "recommendations_signal",
+    "recommendations_pagelog",
+    "recommendations_profiletitlestate",
+    "artwork_artworkvariantdaily",
+)
+
+
+@pytest.fixture
+def superuser(db, client: Client) -> Client:
+    LanguageFactory(code="en", name="English", native_name="English")
+    client.force_login(get_user_model().objects.create_superuser("staff", "s@example.com", None))
+    return client
+
+
+def _history(profile: Profile, title: Title, *, signals: int, pages: int) -> None:
+    now = timezone.now()
+    Signal.objects.bulk_create(
+        Signal(
+            profile=profile,
+            title=title,
+            kind=SignalKind.IMPRESSION,
+            device="tv",
+            occurred_at=now,
+            client_event_id=uuid.uuid4(),
+        )
+        for _ in range(signals)
+    )
+    PageLog.objects.bulk_create(
+        PageLog(
+            id=uuid.uuid4(),
+            profile=profile,
+            generated_at=now,
+            device="tv",
+            region="IN",
+            hour=20,
+            weekday=4,
+            items=[[title.pk, 0, 0, None, 1.0]],
+        )
+        for _ in range(pages)
+    )
+    ProfileTitleState.objects.create(profile=profile, title=title, last_event_at=now)
+
+
+def _log_rows_read(queries: CaptureQueriesContext) -> list[str]:
+    """Statements that read rows of the log tables (their counts and deletes are not reads)."""
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if any(q["sql"].startswith(f'SELECT "{table}".') for table in LOGS)
+    ]
+
+
+def _url(obj: object, view: str = "delete") -> str:
+    opts = obj._meta  # type: ignore[attr-defined]
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_{view}", args=[obj.pk])  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def household() -> tuple[Account, Profile, Title]:
+    account = AccountFactory()
+    title = TitleFactory()
+    profile = profile_create(account=account, name="Asha")
+    _history(profile, title, signals=30, pages=4)
+    other = profile_create(account=account, name="Ravi")
+    _history(other, title, signals=5, pages=1)
+    return account, profile, title
+
+
+def test_a_profiles_confirmation_counts_its_signals_and_pages(superuser, household):
+    # given
+    _, profile, _ = household
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser.get(_url(profile))
+
+    # then: one line per log table, no row of them read
+    assert response.status_code == 200
+    assert _log_rows_read(queries) == []
+    page = response.content.decode()
+    assert "Signals: 30, not listed one by one" in page
+    assert "Page logs: 4, not listed one by one" in page
+    assert "Profile title states: 1, not listed one by one" in page
+    assert dict(response.context["model_count"])["signals"] == 30
+    assert not response.context["perms_lacking"]
+
+
+def test_confirming_a_profiles_deletion_reads_none_of_its_signals(superuser, household):
+    # given
+    _, profile, _ = household
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser.post(_url(profile), {"post": "yes"})
+
+    # then
+    assert response.status_code == 302
+    assert _log_rows_read(queries) == []
+    assert not Signal.objects.filter(profile_id=profile.pk).exists()
+    assert not PageLog.objects.filter(profile_id=profile.pk).exists()
+    assert Signal.objects.count() == 5
+
+
+def test_a_households_confirmation_and_the_delete_action_count_every_profiles_logs(
+    superuser, household
+):
+    # given
+    account, _, _ = household
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        page = superuser.get(_url(account))
+        done = superuser.post(
+            reverse("admin:accounts_account_changelist"),
+            {"action": "delete_selected", "_selected_action": [account.pk], "post": "yes"},
+        )
+
+    # then
+    assert "Signals: 35, not listed one by one" in page.content.decode()
+    assert _log_rows_read(queries) == []
+    assert done.status_code == 302
+    assert not Account.objects.exists()
+    assert not Signal.objects.exists()
+
+
+def test_a_titles_confirmation_counts_every_profiles_signals_and_states_of_it(superuser, household):
+    # given
+    _, _, title = household
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser.get(_url(title))
+
+    # then
+    assert _log_rows_read(queries) == []
+    page = response.content.decode()
+    assert "Signals: 35, not listed one by one" in page
+    assert "Profile title states: 2, not listed one by one" in page
+
+
+def test_a_variants_confirmation_counts_its_daily_figures(superuser):
+    # given
+    variant = ArtworkVariantFactory()
+    day = dt.date(2026, 11, 1)
+    ArtworkVariantDaily.objects.bulk_create(
+        ArtworkVariantDaily(variant=variant, device="tv", day=day + dt.timedelta(days=i))
+        for i in range(3)
+    )
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser.get(_url(variant))
+
+    # then
+    assert "Artwork variant dailys: 3, not listed one by one" in response.content.decode()
+    assert _log_rows_read(queries) == []
+
+
+def test_staff_who_may_not_delete_signals_may_not_delete_a_profile_that_has_some(
+    db, client, household
+):
+    # given: may delete profiles, not signals (the admin checks each table once now)
+    _, profile, _ = household
+    user = get_user_model().objects.create_user("ops", "o@example.com", "x", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=[
+                "view_profile",
+                "delete_profile",
+                "delete_pagelog",
+                "delete_profiletitlestate",
+            ]
+        )
+    )
+    client.force_login(user)
+
+    # when
+    page = client.get(_url(profile))
+    confirm = client.post(_url(profile), {"post": "yes"})
+
+    # then
+    assert page.context["perms_lacking"] == {"signal"}
+    assert confirm.status_code == 403
+    assert Signal.objects.filter(profile_id=profile.pk).count() == 30
