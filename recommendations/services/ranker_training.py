@@ -747,6 +747,11 @@ def logged_examples_load(
     logged = page_impressions_attributed(
         since=since, until=until, profile_ids=sampled_profiles, page_ids=page_ids
     )
+    if not len(logged.page_ids):
+        # Every sampled page went with its profile, deleted since the sample: nothing to
+        # learn from, as if the deletion had come first (not an IndexError that failed
+        # the retrain).
+        return LoggedExamples.empty()
     pages = np.arange(len(logged.page_ids))
     profile_ids = {int(x) for x in logged.page_profile[pages]}
     profiles = {

@@ -1,9 +1,11 @@
-"""The rankers' examples read while staff delete a title the profiles played.
+"""The rankers' examples read while staff delete a title the profiles played, or a
+household deletes a profile that was shown pages.
 
 The examples are read in several statements, not one snapshot: a title deleted
 (with its signals) between the read of the signals and that of the titles they
 name must be left out, as a title deleted before the read is, not a KeyError
-that fails the retrain.
+that fails the retrain; so must a profile deleted (with its pages) between the
+sample of pages and their read.
 """
 
 import datetime as dt
@@ -13,6 +15,8 @@ import pytest
 from django.db import connection
 
 from catalog.models import Title
+from profiles.models import Profile
+from profiles.services import profile_delete
 from recommendations.services.homepage import homepage_render
 from recommendations.services.ranker_training import logged_examples_load
 from recommendations.services.training import model_train
@@ -33,6 +37,35 @@ def _staff_delete(title_id: int) -> None:
     staff = threading.Thread(target=delete)
     staff.start()
     staff.join()
+
+
+def _household_delete(profile_id: int) -> None:
+    """Delete the profile in a session of its own, committed before this function returns."""
+
+    def delete() -> None:
+        try:
+            profile_delete(profile=Profile.objects.get(pk=profile_id))
+        finally:
+            connection.close()
+
+    household = threading.Thread(target=delete)
+    household.start()
+    household.join()
+
+
+class _DeleteAfterPagesSampled:
+    """A query wrapper: once the pages to learn from are sampled, the profile is deleted."""
+
+    def __init__(self, profile_id: int) -> None:
+        self.profile_id = profile_id
+        self.done = False
+
+    def __call__(self, execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not self.done and 'FROM "recommendations_pagelog"' in sql:
+            self.done = True
+            _household_delete(self.profile_id)
+        return result
 
 
 class _DeleteAfterStatesRead:
@@ -75,3 +108,28 @@ def test_a_title_deleted_while_the_examples_are_read_is_left_out_not_a_crash():
     assert deleting.done, "the examples' state signals were never read"
     assert not Title.objects.filter(pk=watched[0].pk).exists()
     assert examples.pages == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_profile_deleted_after_its_pages_were_sampled_leaves_no_examples_not_a_crash():
+    # given: the region's only pages are one viewer's, one of them played from
+    world = build_home_world()
+    viewer = ProfileFactory(account=AccountFactory(home_region=world.region), name="Viewer")
+    for i, title in enumerate(world.titles["action"][:4]):
+        watch(viewer, title, days_ago=20 + i)
+    model_train(region_code=world.region.code)
+    viewer.refresh_from_db()
+    at = NOW - dt.timedelta(days=2)
+    page = homepage_render(profile=viewer, device="tv", at=at)
+    played = page.rows[0].items[0].title_id
+    record(viewer, "play_start", played, at=at + dt.timedelta(minutes=5), page_id=page.page_id)
+
+    # when: the household deletes the viewer once its pages are sampled, before they are read
+    deleting = _DeleteAfterPagesSampled(viewer.pk)
+    with connection.execute_wrapper(deleting):
+        examples = logged_examples_load(region_code=None, at=NOW)
+
+    # then: nothing to learn from, as if the deletion had come first
+    assert deleting.done, "the pages were never sampled"
+    assert not Profile.objects.filter(pk=viewer.pk).exists()
+    assert examples.pages == 0
