@@ -3,11 +3,14 @@ import threading
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
 
 from catalog.models import MaturityLevel
 from profiles.models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, Profile
-from profiles.services import profile_create, profile_update
-from tests.factories import AccountFactory
+from profiles.services import profile_create, profile_delete, profile_update
+from recommendations.models import PageLog, ProfileTitleState, Signal
+from tests.factories import AccountFactory, TitleFactory
+from tests.test_admin_deletion import LOGS, _history
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +35,32 @@ def test_deleted_profile_frees_its_slot():
     replacement = profile_create(account=account, name="New")
 
     assert replacement.slot == 3
+
+
+def test_a_profiles_deletion_is_one_statement_per_table_however_long_its_history():
+    # given: a profile with signals, pages and a title state
+    profile = profile_create(account=AccountFactory(), name="Asha")
+    _history(profile, TitleFactory(), signals=40, pages=5)
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        profile_delete(profile=profile)
+
+    # then: none of its log rows is read into Python (as Django does for a table with
+    # delete receivers or cascades of its own), each table is one DELETE
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert not [sql for sql in statements if any(f'SELECT "{t}".' in sql for t in LOGS)]
+    deletes = [sql.split('"')[1] for sql in statements if sql.startswith("DELETE")]
+    assert sorted(deletes) == sorted(
+        [
+            "profiles_profile_preferred_languages",
+            Signal._meta.db_table,
+            ProfileTitleState._meta.db_table,
+            PageLog._meta.db_table,
+            Profile._meta.db_table,
+        ]
+    )
+    assert not Signal.objects.filter(profile_id=profile.pk).exists()
 
 
 def test_database_refuses_a_sixth_slot_even_bypassing_the_service():
