@@ -26,16 +26,27 @@ def _page_log_insert() -> tuple[str, tuple[Field, ...]]:
     """The page log's INSERT over every concrete column, and those columns' fields.
 
     Derived from the model, so a column added to :class:`PageLog` is written
-    too (with its default when the caller sets none).
+    too (with its default when the caller sets none). Its last parameter, after
+    the fields' values, is the profile's id: the row is written only while the
+    profile exists. The log keeps no foreign key (the insert would lock the
+    profile's row), so a page built while the household deleted its profile was
+    written after the deletion's own DELETE of the profile's pages and outlived
+    it, until the prune, and the artwork policy learned its frames as shown and
+    never played. Only an insert that falls between the deletion's DELETE of
+    the pages and its commit (the profile row's DELETE, a millisecond) still
+    can, the price of reading the row rather than locking it.
     """
     fields = tuple(PageLog._meta.concrete_fields)
     quote = connection.ops.quote_name
     table = quote(PageLog._meta.db_table)
     columns = ", ".join(quote(field.column) for field in fields)
+    profiles = quote(Profile._meta.db_table)
+    profile_pk = quote(Profile._meta.pk.column)
+    # Only quoted identifiers of the models are interpolated, here and below.
+    exists = f"EXISTS (SELECT 1 FROM {profiles} WHERE {profile_pk} = %s)"  # noqa: S608
     if connection.vendor != "postgresql":
         values = ", ".join(["%s"] * len(fields))
-        # Only quoted identifiers of the model are interpolated.
-        return f"INSERT INTO {table} ({columns}) VALUES ({values})", fields  # noqa: S608
+        return f"INSERT INTO {table} ({columns}) SELECT {values} WHERE {exists}", fields
     # PostgreSQL: the insert's own transaction commits without waiting for its WAL to
     # reach the disk (synchronous_commit off, set for this statement's transaction
     # only). See page_log_create for why a page log may do that and a signal may not.
@@ -43,7 +54,7 @@ def _page_log_insert() -> tuple[str, tuple[Field, ...]]:
     # Only quoted identifiers and the model's column types are interpolated.
     return (
         f"INSERT INTO {table} ({columns}) SELECT {values} "
-        "WHERE set_config('synchronous_commit', 'off', true) = 'off'",
+        f"WHERE set_config('synchronous_commit', 'off', true) = 'off' AND {exists}",
         fields,
     )
 
@@ -109,7 +120,7 @@ def page_log_create(*, profile: Profile, page: Page) -> PageLog:
         for field in fields
     ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+        cursor.execute(sql, [*values, profile.pk])
     log._state.adding = False
     log._state.db = connection.alias
     return log

@@ -7,6 +7,8 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from profiles.models import Profile
+from profiles.services import profile_delete
 from recommendations.models import PageLog
 from recommendations.services.homepage import page_log_create
 from recommendations.serving.homepage import Page, PageContext, PageItem, PageRow
@@ -76,11 +78,8 @@ def _synchronous_commit() -> str:
         return cursor.fetchone()[0]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_page_log_commits_on_its_own_and_leaves_the_session_synchronous():
-    """The asynchronous commit is the insert's own: signals written next on the same
-    connection must still wait for the disk."""
-    profile = ProfileFactory()
+def _page() -> Page:
+    """A one-row, one-title page, as a homepage build returns it."""
     item = PageItem(
         title_id=7,
         name="A title",
@@ -90,7 +89,7 @@ def test_a_page_log_commits_on_its_own_and_leaves_the_session_synchronous():
         artwork_path="/static/placeholder.png",
         propensity=1.0,
     )
-    page = Page(
+    return Page(
         page_id=uuid.uuid4(),
         generated_at=timezone.now(),
         context=PageContext(device="tv", region="IN", cluster=None, hour=20, weekday=4),
@@ -100,6 +99,14 @@ def test_a_page_log_commits_on_its_own_and_leaves_the_session_synchronous():
         rows=[PageRow(id="top_picks", type="top_picks", title="Top", reason="Why", items=[item])],
         taste={"drama": 1.0},
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_log_commits_on_its_own_and_leaves_the_session_synchronous():
+    """The asynchronous commit is the insert's own: signals written next on the same
+    connection must still wait for the disk."""
+    profile = ProfileFactory()
+    page = _page()
 
     # when: the page log is written inside an outer transaction, so the setting the insert
     # made for its transaction can be read before that transaction ends
@@ -116,3 +123,16 @@ def test_a_page_log_commits_on_its_own_and_leaves_the_session_synchronous():
     assert log.rows == [["top_picks", "top_picks", 0.0]]
     assert log.taste == {"drama": 1.0}
     assert (log.device, log.hour, log.weekday, log.model_version_id) == ("tv", 20, 4, None)
+
+
+def test_the_page_of_a_profile_deleted_since_the_request_read_it_is_not_logged():
+    # given: the request read the profile; the household's deletion of it then committed
+    # (the deletion's own DELETE of the profile's pages ran before this page existed)
+    profile = ProfileFactory()
+    profile_delete(profile=Profile.objects.get(pk=profile.pk))
+
+    # when
+    page_log_create(profile=profile, page=_page())
+
+    # then: no page outlives its profile (the log keeps no foreign key to refuse it)
+    assert not PageLog.objects.filter(profile_id=profile.pk).exists()
