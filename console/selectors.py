@@ -143,13 +143,12 @@ def cluster_runs(*, cluster: TasteCluster, limit: int = RUNS_CHARTED) -> list[Tr
     return list(runs)[::-1]
 
 
-def scope_versions(
-    *, scope: str, region_code: str | None = None, cluster: TasteCluster | None = None
-) -> QuerySet[ModelVersion]:
-    """Model versions of one scope (global, a region, a cluster), newest first."""
+def scope_versions(*, scope: str, cluster: TasteCluster | None = None) -> QuerySet[ModelVersion]:
+    """Model versions of one scope (global, a cluster), newest first.
+
+    A region's versions are read for every region at once (:func:`region_versions`).
+    """
     versions = ModelVersion.objects.filter(scope=scope).select_related("region", "taste_cluster")
-    if region_code is not None:
-        versions = versions.filter(region_id=region_code)
     if cluster is not None:
         versions = versions.filter(taste_cluster=cluster)
     return versions.order_by("-created_at", "-pk")

@@ -89,12 +89,6 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         }
 
 
-class RetrainConflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "retrain_running"
-    default_detail = "A retrain of this cluster is already queued or running."
-
-
 #: How long staff wait before asking for the retrain again after the broker refused it
 #: (``Retry-After``): a broker that restarts is back within seconds to a minute.
 BROKER_RETRY_SECONDS = 30
