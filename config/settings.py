@@ -90,6 +90,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.HealthCheck",  # first: before host validation and the https redirect
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.NulInQueryRefused",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
