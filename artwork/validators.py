@@ -17,7 +17,10 @@ def validate_artwork_image(file: File) -> None:
     """Refuse files that are not real, still, upright RGB images of an allowed format and size.
 
     Checked by decoding with Pillow, not by the file name: a renamed PDF must
-    fail here, not later in a client app. The image is served as it is to
+    fail here, not later in a client app. The pixels are decoded whole, once the
+    header has shown the size within the limits: ``verify()`` checks a PNG's
+    chunks but reads nothing of a JPEG's scan, so a JPEG cut short by a failed
+    transfer passed, and browsers draw it with its lower part grey. The image is served as it is to
     browsers and to TV and mobile apps, whose decoders differ: an animation
     would play in some and not in others, CMYK colours come out wrong or not at
     all in several, and an EXIF rotation is ignored by apps that draw the pixels
@@ -85,6 +88,25 @@ def validate_artwork_image(file: File) -> None:
             "ignore the tag do not. Save it upright, without the rotation.",
             code="image_rotated",
         )
+    _decode(file)
+
+
+def _decode(file: File) -> None:
+    """Decode every pixel (a few hundred milliseconds at most, at the size limit)."""
+    position = file.tell() if hasattr(file, "tell") else None
+    try:
+        file.seek(0)
+        with Image.open(file) as image:
+            image.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ValidationError(
+            "The file is not an image that can be read: it is cut short or damaged "
+            "(upload the whole file again).",
+            code="invalid_image",
+        ) from exc
+    finally:
+        if position is not None:
+            file.seek(position)
 
 
 def _too_large(prefix: str = "The image is far too large; ") -> ValidationError:

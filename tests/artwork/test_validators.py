@@ -189,3 +189,44 @@ def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _cut(data: bytes, fraction: float) -> bytes:
+    return data[: int(len(data) * fraction)]
+
+
+def _noise(fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.effect_noise((480, 270), 60).convert("RGB").save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_a_truncated_image_is_refused(fmt):
+    # given the first half of a real image (an upload cut short): Pillow's verify() reads
+    # a PNG's chunks but not a JPEG's scan, and browsers draw a cut JPEG half grey
+    upload = _upload("cut.jpg", _cut(_noise(fmt), 0.5))
+
+    # then it is refused as unreadable, whatever the format
+    with pytest.raises(ValidationError) as error:
+        _variant(upload).full_clean()
+    assert "not an image that can be read" in " ".join(error.value.message_dict["image"])
+
+
+def test_admin_refuses_a_truncated_jpeg(admin_client):
+    title = TitleFactory()
+    page = admin_client.post(
+        "/admin/artwork/artworkvariant/add/",
+        {
+            "title": title.pk,
+            "label": "Key art",
+            "image": _upload("cut.jpg", _cut(_noise("JPEG"), 0.6)),
+            "for_tv": "on",
+            "maturity": 0,
+            "is_active": "on",
+        },
+    )
+
+    assert page.status_code == 200
+    assert "image" in page.context["adminform"].form.errors
+    assert not ArtworkVariant.objects.exists()
