@@ -5,6 +5,7 @@ from django.db.models import Q
 
 from catalog.models import MaturityLevel, Title
 
+from .image_names import artwork_image_name
 from .validators import validate_artwork_image
 
 
@@ -29,7 +30,13 @@ class ArtworkTheme(models.Model):
 
 
 def artwork_upload_to(instance: "ArtworkVariant", filename: str) -> str:
-    return f"artwork/{instance.title_id}/{filename}"
+    """The stored name of an upload: its content's digest (``artwork.image_names``)."""
+    image = getattr(instance, "image", None)
+    # Saving a model stores its uncommitted upload, whose bytes are the field's file. A
+    # ``FieldFile.save(name, content)`` on a variant that has an image still holds the
+    # old one's: that path gets a random name instead of the wrong digest.
+    upload = image.file if image and not image._committed else None
+    return artwork_image_name(title_id=instance.title_id, filename=filename, file=upload)
 
 
 class ArtworkVariant(models.Model):

@@ -1,0 +1,47 @@
+"""Where an uploaded artwork image is stored: a name made of its content and its real format."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import uuid
+
+from django.core.files import File
+from PIL import Image, UnidentifiedImageError
+
+#: Hex digits of the SHA-256 kept in a name: 128 bits, unguessable and collision-free.
+DIGEST_CHARS = 32
+#: The extension each accepted format is stored under (what sets its Content-Type).
+EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+
+
+def artwork_image_name(*, title_id: int, filename: str, file: File | None) -> str:
+    """``artwork/<title id>/<content digest>.<extension of the decoded format>``.
+
+    Why not the designer's file name: a storage that overwrites a taken name (an
+    object store's default) gave a replaced picture the old one's URL, which
+    clients and CDNs had cached for the old picture; a PNG saved as ``poster.jpg``
+    was served as ``image/jpeg``, which some TV decoders believe; and a frame
+    uploaded before its title's release was at a URL anyone could guess from its
+    name. A name made of the bytes changes with every picture, cannot be guessed
+    without them, and carries the format Pillow decoded. Without the upload's bytes
+    (``file`` None) the name is random, with the file name's extension.
+    """
+    _, extension = posixpath.splitext(filename)
+    if file is None:
+        return f"artwork/{title_id}/{uuid.uuid4().hex}{extension.lower()}"
+    position = file.tell()
+    try:
+        file.seek(0)
+        digest = hashlib.sha256()
+        for chunk in file.chunks():
+            digest.update(chunk)
+        file.seek(0)
+        try:
+            with Image.open(file) as image:
+                extension = "." + EXTENSIONS.get(image.format or "", extension.lstrip(".").lower())
+        except (UnidentifiedImageError, OSError):
+            pass  # the validator has refused it already; keep the name's extension
+    finally:
+        file.seek(position)
+    return f"artwork/{title_id}/{digest.hexdigest()[:DIGEST_CHARS]}{extension}"
