@@ -20,12 +20,22 @@ def validate_artwork_image(file: File) -> None:
     fail here, not later in a client app. The pixels are decoded whole, once the
     header has shown the size within the limits: ``verify()`` checks a PNG's
     chunks but reads nothing of a JPEG's scan, so a JPEG cut short by a failed
-    transfer passed, and browsers draw it with its lower part grey. The image is served as it is to
-    browsers and to TV and mobile apps, whose decoders differ: an animation
-    would play in some and not in others, CMYK colours come out wrong or not at
-    all in several, and an EXIF rotation is ignored by apps that draw the pixels
-    as stored, so the frame designers chose would show turned.
+    transfer passed, and browsers draw it with its lower part grey.
+
+    The image is served as it is to browsers and to TV and mobile apps, whose
+    decoders differ: an animation would play in some and not in others, CMYK
+    colours come out wrong or not at all in several, and an EXIF rotation is
+    ignored by apps that draw the pixels as stored, so the frame designers chose
+    would show turned.
+
+    Only an upload is judged. A variant's image already in storage (its form
+    saved without a new file) was judged when it came; re-reading it on every
+    edit failed on the field's closed file (a server error for any change to a
+    variant or to its title's page), and a file stored before a rule existed
+    would stop staff from switching its variant off.
     """
+    if getattr(file, "_committed", False):
+        return
     limits = settings.TONIGHT
     max_bytes = limits["ARTWORK_MAX_BYTES"]
     if file.size is not None and file.size > max_bytes:

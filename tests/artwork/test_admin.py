@@ -1,0 +1,79 @@
+import io
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image
+
+from artwork.models import ArtworkVariant
+from tests.factories import ArtworkVariantFactory, TitleFactory
+from tests.test_admin import form_data
+
+pytestmark = pytest.mark.django_db
+CHANGE = "/admin/artwork/artworkvariant/{}/change/"
+
+
+def _stored_cmyk(title_id: int) -> str:
+    """An image stored before today's rules (CMYK was accepted then), as a migration left it."""
+    buffer = io.BytesIO()
+    Image.new("CMYK", (320, 180), (0, 50, 100, 0)).save(buffer, format="JPEG")
+    return default_storage.save(f"artwork/{title_id}/old.jpg", ContentFile(buffer.getvalue()))
+
+
+def _form(variant: ArtworkVariant, **changes: object) -> dict[str, object]:
+    data = {
+        "title": variant.title_id,
+        "label": variant.label,
+        "for_tv": "on",
+        "maturity": variant.maturity,
+        "is_active": "on",
+    }
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def test_a_variant_whose_stored_image_predates_a_rule_can_still_be_switched_off(admin_client):
+    # given a variant whose stored image today's upload rules would refuse
+    title = TitleFactory()
+    variant = ArtworkVariant.objects.create(title=title, label="Old", image=_stored_cmyk(title.pk))
+
+    # when staff switch it off on its page, leaving the image as it is
+    page = admin_client.post(CHANGE.format(variant.pk), _form(variant, is_active=None))
+
+    # then it is saved: the rules judge an upload, not a file stored long ago
+    assert page.status_code == 302, page.context["adminform"].form.errors
+    variant.refresh_from_db()
+    assert not variant.is_active
+
+
+def test_a_variant_is_switched_off_on_its_page(admin_client):
+    # given an ordinary variant, uploaded under today's rules
+    variant = ArtworkVariantFactory()
+
+    # when staff untick "active" on its page and save, the image left as it is
+    page = admin_client.post(CHANGE.format(variant.pk), _form(variant, is_active=None))
+
+    # then it is saved (it was a server error: the validator read the stored file's closed
+    # handle) and stamped, so serving processes drop it within a second
+    assert page.status_code == 302, page.context["adminform"].form.errors
+    before = variant.updated_at
+    variant.refresh_from_db()
+    assert not variant.is_active
+    assert variant.updated_at > before
+
+
+def test_a_title_page_with_artwork_saves(admin_client):
+    # given a title with a variant, shown on the title's page in the artwork inline
+    variant = ArtworkVariantFactory()
+    url = f"/admin/catalog/title/{variant.title_id}/change/"
+    data = form_data(admin_client.get(url))
+
+    # when the page is saved as it is
+    page = admin_client.post(url, data)
+
+    # then it saves, and the variant is unchanged
+    assert page.status_code == 302, page.context and [
+        form.errors for inline in page.context["inline_admin_formsets"] for form in inline.formset
+    ]
+    variant.refresh_from_db()
+    assert variant.is_active
