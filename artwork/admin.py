@@ -1,14 +1,17 @@
 """Artwork admin: designers' variants, shown as thumbnails so staff judge them by eye."""
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import F, Func, OuterRef, Prefetch, QuerySet, Subquery
+from django.forms.models import InlineForeignKeyField
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from config.admin_deletion import CountedDeletionAdminMixin
-from config.admin_inlines import QueryOncePerInlineMixin
+from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
 from config.admin_lists import SemiJoinAdminMixin, count_subquery
 from recommendations.admin import ExactKeySearchMixin, LargeTableAdminMixin
 
@@ -43,6 +46,36 @@ def artwork_thumbnail(variant: ArtworkVariant, width: int = THUMBNAIL_WIDTH) -> 
     )
 
 
+#: What makes a variant the frame its history is about: fixed once it is stored.
+FIXED_ONCE_STORED = ("title", "image")
+
+
+class ArtworkVariantForm(InstanceRelationsForm):
+    """A variant's form: its title and picture can be chosen only when it is added.
+
+    The page log names a variant by id; its logged impressions, its own term in
+    the bandit and its daily take rates are all about one picture of one title.
+    A picture replaced in place inherited the old one's record, even after a full
+    refit (the logs cannot tell which picture a page showed), and its old file
+    stayed at its URL. Another picture is another variant: add it, and deactivate
+    this one.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            return
+        for name in FIXED_ONCE_STORED:
+            # On the title's page the title is the inline's own key, fixed already.
+            if name in self.fields and not isinstance(self.fields[name], InlineForeignKeyField):
+                self.fields[name].disabled = True
+                self.fields[
+                    name
+                ].help_text = (
+                    "Fixed once stored: for another picture, add a variant and deactivate this one."
+                )
+
+
 def _themes_prefetch() -> Prefetch:
     return Prefetch("themes", queryset=ArtworkTheme.objects.order_by("slug"))
 
@@ -51,6 +84,7 @@ class ArtworkVariantInline(QueryOncePerInlineMixin, admin.TabularInline):
     """A title's variants on the title's page (see ``catalog.admin.TitleAdmin``)."""
 
     model = ArtworkVariant
+    form = ArtworkVariantForm
     fields = (
         "thumbnail",
         "label",
@@ -144,6 +178,7 @@ class ArtworkVariantAdmin(CountedDeletionAdminMixin, SemiJoinAdminMixin, admin.M
     search_fields = ("label", "title__original_name")
     date_hierarchy = "created_at"
     autocomplete_fields = ("title", "themes")
+    form = ArtworkVariantForm
     formfield_overrides = IMAGE_FIELD
     readonly_fields = ("preview", "width", "height", "created_at", "performance")
     fieldsets = (

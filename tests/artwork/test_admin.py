@@ -3,6 +3,7 @@ import io
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from artwork.models import ArtworkVariant
@@ -77,3 +78,70 @@ def test_a_title_page_with_artwork_saves(admin_client):
     ]
     variant.refresh_from_db()
     assert variant.is_active
+
+
+def _png(colour: tuple[int, int, int]) -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 180), colour).save(buffer, format="PNG")
+    return SimpleUploadedFile("new.png", buffer.getvalue(), content_type="image/png")
+
+
+def test_a_stored_variant_keeps_its_picture_and_title(admin_client):
+    # given a variant the policy has learned from, and another title
+    variant = ArtworkVariantFactory()
+    image, title = variant.image.name, variant.title_id
+    other = TitleFactory()
+
+    # when staff post another picture and another title on its page
+    page = admin_client.post(
+        CHANGE.format(variant.pk), _form(variant, title=other.pk, image=_png((0, 200, 0)))
+    )
+
+    # then both stay: its logged impressions, its own term in the bandit and its daily take
+    # rates are of that picture of that title, and the page log names the variant only
+    assert page.status_code == 302, page.context["adminform"].form.errors
+    variant.refresh_from_db()
+    assert (variant.image.name, variant.title_id) == (image, title)
+
+
+def test_a_new_variant_takes_its_picture_and_title(admin_client):
+    title = TitleFactory()
+    page = admin_client.post(
+        "/admin/artwork/artworkvariant/add/",
+        {**_form(ArtworkVariant(title=title, label="New")), "image": _png((0, 0, 200))},
+    )
+
+    assert page.status_code == 302, page.context["adminform"].form.errors
+    assert ArtworkVariant.objects.get(title=title).image.name.endswith(".png")
+
+
+def test_the_title_page_adds_a_variant_but_keeps_a_stored_ones_picture(admin_client):
+    # given a title's page with one stored variant
+    variant = ArtworkVariantFactory()
+    url = f"/admin/catalog/title/{variant.title_id}/change/"
+    data = form_data(admin_client.get(url))
+    prefix = next(key for key in data if key.endswith("-TOTAL_FORMS") and "artwork" in key)
+    prefix = prefix.removesuffix("-TOTAL_FORMS")
+
+    # when staff upload another picture over it and add a second variant
+    data[f"{prefix}-TOTAL_FORMS"] = "2"
+    data[f"{prefix}-0-image"] = _png((0, 200, 0))
+    data.update(
+        {
+            f"{prefix}-1-label": "Second",
+            f"{prefix}-1-image": _png((0, 0, 200)),
+            f"{prefix}-1-for_tv": "on",
+            f"{prefix}-1-maturity": "0",
+            f"{prefix}-1-is_active": "on",
+        }
+    )
+    image = variant.image.name
+    page = admin_client.post(url, data)
+
+    # then the second is added and the first keeps its picture
+    assert page.status_code == 302, page.context and [
+        form.errors for inline in page.context["inline_admin_formsets"] for form in inline.formset
+    ]
+    variant.refresh_from_db()
+    assert variant.image.name == image
+    assert ArtworkVariant.objects.filter(title_id=variant.title_id).count() == 2
