@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -23,6 +24,8 @@ from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantD
 from .policy import bandit_new, policy_delete, policy_read, policy_write
 from .selectors import ArtworkImpressions, artwork_impressions, variant_themes
 
+logger = logging.getLogger(__name__)
+
 
 def artwork_variants_set_active(*, variants: QuerySet[ArtworkVariant], active: bool) -> int:
     """Switch variants on or off; returns how many changed.
@@ -34,9 +37,50 @@ def artwork_variants_set_active(*, variants: QuerySet[ArtworkVariant], active: b
     return variants.exclude(is_active=active).update(is_active=active, updated_at=timezone.now())
 
 
-# --- The artwork policy ----------------------------------------------------------------------
+#: The storage folder of uploaded artwork images (``artwork.image_names``).
+ARTWORK_DIR = "artwork"
+#: An image file no variant names is deleted only this long after it was written. Serving
+#: processes hand out a deleted variant's URL until their next full reload (five minutes),
+#: the pages they served stay on screens for a while longer, and an upload is written to
+#: storage before the transaction that names it commits.
+ORPHAN_GRACE = dt.timedelta(days=1)
 
-logger = logging.getLogger(__name__)
+
+def artwork_files_prune(*, now: dt.datetime | None = None) -> int:
+    """Delete image files under ``artwork/`` that no variant names, once past the grace.
+
+    Deleting a variant (or its title) deletes its row, not its file: the file
+    stayed in storage for good, still served at its URL, and its space never
+    came back. Storage is listed before the variants are read, so a file whose
+    variant is created meanwhile is seen as named; files outside the artwork
+    folder (model and policy artefacts) are never looked at. Returns how many
+    files went.
+    """
+    now = now or timezone.now()
+    storage = default_storage
+    try:
+        folders, files = storage.listdir(ARTWORK_DIR)
+    except FileNotFoundError:
+        return 0
+    stored = [f"{ARTWORK_DIR}/{name}" for name in files]
+    for folder in folders:
+        stored.extend(
+            f"{ARTWORK_DIR}/{folder}/{name}"
+            for name in storage.listdir(f"{ARTWORK_DIR}/{folder}")[1]
+        )
+    named = set(ArtworkVariant.objects.exclude(image="").values_list("image", flat=True))
+    deleted = 0
+    for name in stored:
+        if name in named or now - storage.get_modified_time(name) < ORPHAN_GRACE:
+            continue
+        storage.delete(name)
+        deleted += 1
+    if deleted:
+        logger.info("deleted %d artwork file(s) no variant names", deleted)
+    return deleted
+
+
+# --- The artwork policy ----------------------------------------------------------------------
 
 #: Advisory-lock key of policy updates: two never fold the same impressions.
 POLICY_LOCK_KEY = 0x41525457  # "ARTW"

@@ -8,6 +8,7 @@ queue, chosen when the run is enqueued (``retraining.retrain_queue``).
 from celery import shared_task
 from django.conf import settings
 
+from artwork.services import artwork_files_prune
 from recommendations.services.retention import page_logs_prune, sign_in_logs_prune
 from recommendations.services.retraining import (
     region_retrain_request,
@@ -90,10 +91,12 @@ def reap_training_runs() -> int:
     max_retries=3,
 )
 def prune_logs() -> dict[str, int]:
-    """Delete page logs and admin sign-ins past their keep; how many of each went.
+    """Delete page logs and admin sign-ins past their keep, and artwork files no variant
+    names (``artwork.services.artwork_files_prune``); how many of each went.
 
-    Sign-ins first: one short statement, which a page backlog that outlasts the soft
-    time limit (night after night, until it is worked off) must not keep from running.
+    Sign-ins and files first: each is short, and a page backlog that outlasts the soft
+    time limit (night after night, until it is worked off) must not keep them from running.
     """
     sign_ins = sign_in_logs_prune()
-    return {"pages": page_logs_prune(), "sign_ins": sign_ins}
+    artwork_files = artwork_files_prune()
+    return {"pages": page_logs_prune(), "sign_ins": sign_ins, "artwork_files": artwork_files}

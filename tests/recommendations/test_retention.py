@@ -268,7 +268,7 @@ def test_the_task_prunes_pages_and_sign_ins(keep_90, settings):
     _sign_in(31)
     recent = _sign_in(29)
 
-    assert tasks.prune_logs() == {"pages": 1, "sign_ins": 1}
+    assert tasks.prune_logs() == {"pages": 1, "sign_ins": 1, "artwork_files": 0}
     assert list(AccessLog.objects.values_list("pk", flat=True)) == [recent.pk]
     assert PageLog.objects.count() == 1
 

@@ -1,4 +1,8 @@
-"""``manage.py prune_logs``: delete page logs and admin sign-ins past their keep, now."""
+"""``manage.py prune_logs``: delete page logs and admin sign-ins past their keep, now.
+
+Like the nightly task, it also deletes the artwork files no variant names
+(``artwork.services.artwork_files_prune``); ``--dry-run`` counts only the logs.
+"""
 
 from typing import Any
 
@@ -6,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from artwork.services import artwork_files_prune
 from recommendations.management.progress import fraction_bar
 from recommendations.selectors.retention import (
     page_log_cut,
@@ -49,6 +54,10 @@ class Command(BaseCommand):
         # Sign-ins first, as the nightly task does: their one statement runs even when a
         # long page backlog is interrupted.
         sign_ins_deleted = sign_in_logs_prune()
+        files = artwork_files_prune(now=now)
         with fraction_bar(self, "page logs", verbosity=options["verbosity"]) as progress:
             pages = page_logs_prune(now=now, progress=progress)
-        self.stdout.write(f"Deleted {pages} page log(s) {kept} and {sign_ins_deleted} {sign_ins}.")
+        self.stdout.write(
+            f"Deleted {pages} page log(s) {kept}, {sign_ins_deleted} {sign_ins} and {files} "
+            "artwork file(s) no variant names."
+        )
