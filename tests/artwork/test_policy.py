@@ -522,3 +522,20 @@ def test_an_exploration_floor_that_leaves_variants_unlogged_is_an_error(settings
 
 def test_the_default_exploration_floor_passes_the_checks():
     assert not [m for m in checks.run_checks(tags=["artwork"]) if m.id == "tonight.E006"]
+
+
+def test_evaluation_reports_its_progress_through_the_holdout_fit(household):
+    # given: pages before and inside the window
+    from artwork.evaluation import artwork_policy_evaluate
+
+    world, fan_a, fan_r, frames = household
+    _browse_and_play(world, [fan_a, fan_r], frames, days=6, pages_per_day=2)
+
+    # when: it is evaluated, the holdout candidate fitted on 60 days a day at a time
+    fractions: list[float] = []
+    artwork_policy_evaluate(days=3, progress=fractions.append)
+
+    # then: the command's bar moves through the fit, never back, and ends full
+    assert len(fractions) > 50
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from artwork.evaluation import EVALUATION_DAYS, EvaluationRefused, artwork_policy_evaluate
 from recommendations.management.options import positive_number, seed, whole_number
+from recommendations.management.progress import fraction_bar
 
 
 class Command(BaseCommand):
@@ -36,12 +37,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            result = artwork_policy_evaluate(
-                days=options["days"],
-                candidate=options["candidate"],
-                max_impressions=options["max_impressions"],
-                seed=options["seed"],
-            )
+            with fraction_bar(
+                self, "artwork evaluation", verbosity=options["verbosity"]
+            ) as progress:
+                result = artwork_policy_evaluate(
+                    days=options["days"],
+                    candidate=options["candidate"],
+                    max_impressions=options["max_impressions"],
+                    seed=options["seed"],
+                    progress=progress,
+                )
         except EvaluationRefused as refused:
             raise CommandError(str(refused)) from refused
         out = self.stdout
