@@ -48,6 +48,7 @@ def artwork_thumbnail(variant: ArtworkVariant, width: int = THUMBNAIL_WIDTH) -> 
 
 #: What makes a variant the frame its history is about: fixed once it is stored.
 FIXED_ONCE_STORED = ("title", "image")
+FIXED_HELP = "Fixed once stored: for another picture, add a variant and deactivate this one."
 
 
 class ArtworkVariantForm(InstanceRelationsForm):
@@ -69,11 +70,7 @@ class ArtworkVariantForm(InstanceRelationsForm):
             # On the title's page the title is the inline's own key, fixed already.
             if name in self.fields and not isinstance(self.fields[name], InlineForeignKeyField):
                 self.fields[name].disabled = True
-                self.fields[
-                    name
-                ].help_text = (
-                    "Fixed once stored: for another picture, add a variant and deactivate this one."
-                )
+                self.fields[name].help_text = FIXED_HELP
 
 
 def _themes_prefetch() -> Prefetch:

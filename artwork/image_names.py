@@ -9,6 +9,8 @@ import uuid
 from django.core.files import File
 from PIL import Image, UnidentifiedImageError
 
+#: The storage folder of uploaded artwork images (served: ``config.urls.ARTWORK_MEDIA_DIR``).
+ARTWORK_DIR = "artwork"
 #: Hex digits of the SHA-256 kept in a name: 128 bits, unguessable and collision-free.
 DIGEST_CHARS = 32
 #: The extension each accepted format is stored under (what sets its Content-Type).
@@ -29,7 +31,7 @@ def artwork_image_name(*, title_id: int, filename: str, file: File | None) -> st
     """
     _, extension = posixpath.splitext(filename)
     if file is None:
-        return f"artwork/{title_id}/{uuid.uuid4().hex}{extension.lower()}"
+        return f"{ARTWORK_DIR}/{title_id}/{uuid.uuid4().hex}{extension.lower()}"
     position = file.tell()
     try:
         file.seek(0)
@@ -44,4 +46,4 @@ def artwork_image_name(*, title_id: int, filename: str, file: File | None) -> st
             pass  # the validator has refused it already; keep the name's extension
     finally:
         file.seek(position)
-    return f"artwork/{title_id}/{digest.hexdigest()[:DIGEST_CHARS]}{extension}"
+    return f"{ARTWORK_DIR}/{title_id}/{digest.hexdigest()[:DIGEST_CHARS]}{extension}"

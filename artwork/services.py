@@ -20,6 +20,7 @@ from recommendations.engine.ranking import DEVICE_CLASSES
 from recommendations.models import PageLog
 from recommendations.selectors.attribution import closed_before
 
+from .image_names import ARTWORK_DIR
 from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily
 from .policy import bandit_new, policy_delete, policy_read, policy_write
 from .selectors import ArtworkImpressions, artwork_impressions, variant_themes
@@ -37,8 +38,6 @@ def artwork_variants_set_active(*, variants: QuerySet[ArtworkVariant], active: b
     return variants.exclude(is_active=active).update(is_active=active, updated_at=timezone.now())
 
 
-#: The storage folder of uploaded artwork images (``artwork.image_names``).
-ARTWORK_DIR = "artwork"
 #: An image file no variant names is deleted only this long after it was written. Serving
 #: processes hand out a deleted variant's URL until their next full reload (five minutes),
 #: the pages they served stay on screens for a while longer, and an upload is written to
