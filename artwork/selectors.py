@@ -134,6 +134,24 @@ class VariantThemes:
         return rows
 
 
+def title_artwork_variants(*, title_id: int, maturity_limit: int) -> list[ArtworkVariant]:
+    """The title's active variants within ``maturity_limit``, with their themes. Two queries.
+
+    In the order staff added them (the seeder stores a title's variants with one
+    ``created_at``, so the primary key breaks the tie: PostgreSQL's order of tied
+    rows changes when one is updated). A variant whose upload was removed has no
+    URL to give; serving skips it too.
+    """
+    return list(
+        ArtworkVariant.objects.filter(
+            title_id=title_id, is_active=True, maturity__lte=maturity_limit
+        )
+        .exclude(image="")
+        .prefetch_related("themes")
+        .order_by("created_at", "pk")
+    )
+
+
 def variant_themes(themes: tuple[str, ...]) -> VariantThemes:
     """:class:`VariantThemes` on ``themes``: one query over the variant-theme pairs."""
     column = {t: c for c, t in enumerate(themes)}

@@ -1,6 +1,5 @@
 """A title's detail page, as a client app shows it when a tile is opened."""
 
-from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -10,14 +9,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
-from artwork.models import ArtworkVariant
+from artwork.selectors import title_artwork_variants
 from config.api.strict import KnownParametersOnly
 from config.ids import IdField
 from profiles.selectors import profile_get
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
 from recommendations.selectors.title_viewing import title_viewing_get
 
-from .models import Title, TitleLocalization
+from .models import TitleLocalization
+from .selectors import title_detail_get
 from .serializers import LanguageCodeField
 
 
@@ -144,10 +144,15 @@ class TitleDetailSerializer(serializers.Serializer):
     )
     seasons = SeasonSerializer(many=True, help_text="A series' seasons in order; empty for a film.")
     credits = CreditSerializer(
-        many=True, help_text="Cast and crew, by role, each role in billing order."
+        many=True,
+        help_text="Cast and crew, by role (actor, creator, director, writer), each role in "
+        "billing order, credits billed alike in the order they were added: the same order "
+        "from one request to the next, whatever staff edit.",
     )
     artwork = VariantSerializer(
-        many=True, help_text="Its images within the profile's maturity limit."
+        many=True,
+        help_text="Its active images within the profile's maturity limit, for every device "
+        "class, in the order they were added.",
     )
     viewing = TitleViewingSerializer(
         help_text="What the profile has done with the title: its rating, whether it finished "
@@ -192,21 +197,11 @@ class TitleDetailApi(APIView):
         profile_unlock_check(request=request, profile=profile)
         maturity_limit = profile.maturity_limit
         language = query.validated_data.get("language") or profile.display_language
-        now = timezone.now()
-        available = (
-            Q(
-                availabilities__region_id=account.home_region_id,
-            )
-            & (Q(availabilities__starts_at__isnull=True) | Q(availabilities__starts_at__lte=now))
-            & (Q(availabilities__ends_at__isnull=True) | Q(availabilities__ends_at__gt=now))
-        )
-        titles = Title.objects.filter(available, maturity__lte=maturity_limit)
-        title = (
-            titles.distinct()
-            .select_related("original_language")
-            .prefetch_related("genres", "seasons__episodes", "credits__person")
-            .filter(pk=title_id)
-            .first()
+        title = title_detail_get(
+            title_id=title_id,
+            region_code=account.home_region_id,
+            maturity_limit=maturity_limit,
+            at=timezone.now(),
         )
         if title is None:
             # One sentence for a title that does not exist, is not carried here now, or is
@@ -217,13 +212,7 @@ class TitleDetailApi(APIView):
             if language
             else None
         )
-        # A variant whose upload was removed has no URL to give; serving skips it too.
-        variants = (
-            ArtworkVariant.objects.filter(title=title, is_active=True)
-            .filter(maturity__lte=maturity_limit)
-            .exclude(image="")
-            .prefetch_related("themes")
-        )
+        variants = title_artwork_variants(title_id=title.pk, maturity_limit=maturity_limit)
         seasons = title.seasons.all()
         viewing = title_viewing_get(
             profile=profile,

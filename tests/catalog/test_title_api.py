@@ -20,6 +20,7 @@ from tests.factories import (
     CreditFactory,
     EpisodeFactory,
     LanguageFactory,
+    PersonFactory,
     ProfileFactory,
     RegionFactory,
     SeasonFactory,
@@ -552,3 +553,38 @@ def test_the_schema_documents_the_viewing_state():
         "season_number",
     ]
     assert components["Episode"]["properties"]["finished"]["type"] == "boolean"
+
+
+def test_credits_and_artwork_keep_their_order_when_one_of_them_is_edited(
+    api_client, profile, series
+):
+    # given: two more actors billed alike (admin's default order, 0) and two more frames
+    # stored in one instant (the seeder writes a title's frames with one created_at)
+    for character in ("Ganesh", "Kanta"):
+        CreditFactory(title=series, role="actor", character=character)
+    for label in ("stairwell", "monsoon"):
+        ArtworkVariantFactory(title=series, label=label)
+    series.artwork_variants.update(created_at=NOW)
+
+    def order(body):
+        return [c["character"] for c in body["credits"]], [a["label"] for a in body["artwork"]]
+
+    before = order(detail(api_client, series, profile).json())
+
+    # when: staff link the first actor's credit to the right person, correct the
+    # character, and correct the first frame's label, as admin saves them (PostgreSQL
+    # writes an updated row anew, after the others, when an indexed column changes)
+    credit = series.credits.get(character="Sartaj")
+    credit.person = PersonFactory(name="Saif Ali Khan")
+    credit.character = "Sartaj Singh"
+    credit.save()
+    variant = series.artwork_variants.get(label="rooftop")
+    variant.label = "rooftop chase"
+    variant.save()
+    after = order(detail(api_client, series, profile).json())
+
+    # then: the lists stay in their order: billing, then the order they were added in
+    assert after == (
+        ["Sartaj Singh", "Ganesh", "Kanta"],
+        ["rooftop chase", "stairwell", "monsoon"],
+    ), before
