@@ -503,10 +503,16 @@ def test_a_completion_stored_before_its_season_was_out_does_not_tick_it_once_out
 
 
 def test_a_title_detail_costs_the_same_queries_whatever_its_size(api_client, account, profile):
-    # given: a one-episode series and a three-season one, both partly watched
+    # given: a one-episode series and a three-season one, both partly watched, with
+    # credits and themed frames in proportion
+    theme = ArtworkThemeFactory(slug="action")
+
     def watched_series(seasons: int, episodes: int):
         title = TitleFactory(kind="series")
         AvailabilityFactory(title=title, region=account.home_region)
+        for n in range(seasons * 2):
+            CreditFactory(title=title, role=("actor", "director")[n % 2], order=n)
+            ArtworkVariantFactory(title=title).themes.add(theme)
         all_episodes = [
             EpisodeFactory(season=season, number=number)
             for season in (SeasonFactory(title=title, number=n) for n in range(1, seasons + 1))
@@ -533,7 +539,8 @@ def test_a_title_detail_costs_the_same_queries_whatever_its_size(api_client, acc
             assert detail(api_client, title, profile).status_code == 200
         counts.append(len(queries))
 
-    # then: the profile's state is one read; episodes come with the seasons, not per season
+    # then: the profile's state is one read; episodes come with the seasons, not per
+    # season, people with the credits and themes with the frames
     assert counts[0] == counts[1], counts
 
 
