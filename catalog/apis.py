@@ -196,7 +196,10 @@ class TitleDetailApi(APIView):
         )
         profile_unlock_check(request=request, profile=profile)
         maturity_limit = profile.maturity_limit
-        language = query.validated_data.get("language") or profile.display_language
+        asked = query.validated_data.get("language")
+        # A code: the profile's row holds its display language's, and reading the Language
+        # behind it (profile.display_language) was a query of its own on every page.
+        language = asked.pk if asked else profile.display_language_id
         title = title_detail_get(
             title_id=title_id,
             region_code=account.home_region_id,
@@ -208,7 +211,7 @@ class TitleDetailApi(APIView):
             # above the profile's limit: a kids profile learns nothing of what it may not see.
             raise Http404("No title with this id is available to this profile.")
         localised = (
-            TitleLocalization.objects.filter(title=title, language=language).first()
+            TitleLocalization.objects.filter(title=title, language_id=language).first()
             if language
             else None
         )

@@ -73,6 +73,28 @@ def test_the_profiles_display_language_is_used(api_client, account, series):
     assert body["name"] == "தமிழ் பெயர்"
 
 
+def test_the_profiles_display_language_costs_one_query_its_localisation(
+    api_client, account, series
+):
+    # given: a profile with a display language and one without
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    TitleLocalizationFactory(title=series, language=tamil, name="தமிழ் பெயர்")
+    plain = ProfileFactory(account=account, name="Ravi")
+    viewer = ProfileFactory(account=account, name="Meena", display_language=tamil)
+    detail(api_client, series, plain)  # warm what a process reads once
+
+    # when
+    counts = []
+    for someone in (plain, viewer):
+        with CaptureQueriesContext(connection) as queries:
+            assert detail(api_client, series, someone).status_code == 200
+        counts.append(len(queries))
+
+    # then: the localisation is read by the code the profile's row holds, not after
+    # reading the language's own row for it
+    assert counts[1] == counts[0] + 1, counts
+
+
 def test_the_synopsis_is_the_languages_own_else_the_originals(api_client, profile, series):
     # given: a Tamil synopsis, a Telugu name without one, and no Malayalam localisation
     series.synopsis = "A cop takes on a crime lord."
