@@ -5,10 +5,28 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.exceptions import Reject
+from django.db import InterfaceError, OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # implicit's ALS is parallel on its own; BLAS threads on top of it oversubscribe the cores.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+#: Errors a task is sent again for, a little later, instead of failing: the database gone for
+#: a moment (a restart, a failover, a session ended by an administrator). Django raises its
+#: own ``OperationalError`` and ``InterfaceError`` for those, neither a ``ConnectionError``:
+#: a task that retried only on ``ConnectionError`` failed on the first, and the nightly
+#: fan-out lost its region's retrains until the next night.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (ConnectionError, OperationalError, InterfaceError)
+#: How the fan-out and the housekeeping tasks retry after a transient error: up to
+#: 5, 10, 20, 40, 80 and 160 s later (each wait drawn at random up to that, so that
+#: the tasks a database restart failed together do not all come back at once), about
+#: five minutes in all: a restart or a failover, not an outage.
+RETRY_ON_TRANSIENT_ERRORS: dict[str, Any] = {
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": 5,
+    "retry_backoff_max": 160,
+    "max_retries": 6,
+}
 
 
 class BoundedDeliveryTask(Task):

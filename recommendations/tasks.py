@@ -9,6 +9,7 @@ from celery import shared_task
 from django.conf import settings
 
 from artwork.services import artwork_files_prune
+from config.celery import RETRY_ON_TRANSIENT_ERRORS
 from recommendations.services.retention import page_logs_prune, sign_in_logs_prune
 from recommendations.services.retraining import (
     region_retrain_request,
@@ -59,8 +60,9 @@ def retrain_clusters(self, run_ids: list[int]) -> list[str]:  # type: ignore[no-
     reject_on_worker_lost=True,
     soft_time_limit=60,
     time_limit=120,
-    autoretry_for=(ConnectionError,),
-    max_retries=3,
+    # A retry after the database dropped the fan-out makes the runs it rolled back; one that
+    # had committed them makes "rejected" runs (their clusters are busy), never a second retrain.
+    **RETRY_ON_TRANSIENT_ERRORS,
 )
 def retrain_region(region_code: str, trigger: str = "schedule") -> list[int]:
     """Fan a region's retrain out to one run per taste cluster, on the region's queue."""
@@ -87,8 +89,8 @@ def reap_training_runs() -> int:
     # the next night carries on from there (a first run on a long backlog may take several).
     soft_time_limit=30 * 60,
     time_limit=35 * 60,
-    autoretry_for=(ConnectionError,),
-    max_retries=3,
+    # A retry after the database dropped it carries on from what the earlier try deleted.
+    **RETRY_ON_TRANSIENT_ERRORS,
 )
 def prune_logs() -> dict[str, int]:
     """Delete page logs and admin sign-ins past their keep, and artwork files no variant

@@ -16,6 +16,7 @@ The prune is held the same way, at a table another connection keeps locked, to
 show that a task whose worker dies on every delivery is given up, not delivered forever.
 """
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -31,10 +32,15 @@ from axes.models import AccessLog
 from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
+from redis import Redis
 
 from recommendations.models import AbandonedTask, ModelVersion, TrainingRun
 from recommendations.services.deliveries import MAX_DELIVERIES
-from recommendations.services.retraining import MAX_ATTEMPTS, training_run_request
+from recommendations.services.retraining import (
+    MAX_ATTEMPTS,
+    retrain_queue,
+    training_run_request,
+)
 from recommendations.services.training import model_train
 from recommendations.tasks import prune_logs, reap_training_runs, retrain_region
 from regions.models import TasteCluster
@@ -604,3 +610,73 @@ def test_a_batch_past_its_soft_time_limit_stops_and_fails_every_run_that_had_not
     assert not ModelVersion.objects.filter(
         scope="cluster", region_id="IN", created_at__gt=held.created_at
     ).exists()
+
+
+@contextlib.contextmanager
+def _held_table(table: str, mode: str) -> Iterator[Callable[..., int]]:
+    """Hold ``table`` locked in ``mode`` from another connection while the block runs; yields
+    "wait for the next session blocked on it" (its pid). Released when the block ends."""
+    import psycopg
+
+    holder = psycopg.connect(_database_url())
+    holder.execute(f"LOCK TABLE {table} IN {mode} MODE")
+
+    def blocked(timeout: float = 20) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (pid := _blocked_on(table)) is not None:
+                return pid
+            time.sleep(0.05)
+        raise AssertionError(f"no session waited on {table} in {timeout}s")
+
+    try:
+        yield blocked
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_a_prune_whose_database_session_is_ended_is_retried_not_dropped(start_worker):
+    # given: the nightly prune on the default queue's worker, waiting at its first statement
+    start_worker("default")
+    with _held_table(AccessLog._meta.db_table, "ACCESS EXCLUSIVE") as blocked:
+        sent = prune_logs.apply_async(queue=f"{PREFIX}default")
+        first = blocked()
+
+        # when: the database ends its session (a restart, a failover: Django raises its
+        # OperationalError, not a ConnectionError)
+        _end_session(first)
+
+        # then: the prune is sent again after a short wait and runs on a new session, rather
+        # than failing until the next night
+        again = blocked(timeout=30)
+    assert again != first
+    assert not AbandonedTask.objects.filter(task_id=sent.id).exists()
+
+
+def test_a_nightly_fan_out_whose_database_session_is_ended_is_retried_and_queues_the_runs(
+    start_worker, settings
+):
+    # given: a region of two clusters, and its nightly fan-out on the default queue's worker,
+    # waiting where it locks the first cluster for its run
+    clusters = TasteClusterFactory.create_batch(2)
+    region = clusters[0].region
+    start_worker("default")
+    with _held_table(TasteCluster._meta.db_table, "EXCLUSIVE") as blocked:
+        retrain_region.apply_async(args=[region.code], queue=f"{PREFIX}default")
+        session = blocked()
+
+        # when: the database ends its session midway
+        _end_session(session)
+
+    # then: the fan-out is retried, and the region's retrains are queued this night
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        runs = list(TrainingRun.objects.filter(region=region))
+        if len(runs) == len(clusters):
+            break
+        time.sleep(0.1)
+    Redis.from_url(settings.CELERY_BROKER_URL).delete(retrain_queue(region.code))
+    assert {(run.taste_cluster_id, run.status, run.trigger) for run in runs} == {
+        (cluster.pk, TrainingRun.Status.QUEUED, "schedule") for cluster in clusters
+    }
