@@ -5,10 +5,14 @@ class RecommendationsConfig(AppConfig):
     name = "recommendations"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_save, pre_delete
+        from django.db.models.signals import post_save, pre_delete, pre_save
 
         from . import checks  # noqa: F401  (registers the broker/cache, keep and ranker checks)
-        from .receivers import region_schedules_install, title_states_episode_forget
+        from .receivers import (
+            region_schedule_time_zone_follow,
+            region_schedules_install,
+            title_states_episode_forget,
+        )
 
         # A region added after `install_schedules` ran (compose runs it before any data
         # exists) would otherwise never get its nightly retrain.
@@ -16,6 +20,13 @@ class RecommendationsConfig(AppConfig):
             region_schedules_install,
             sender="regions.Region",
             dispatch_uid="schedules:new-region",
+            weak=False,
+        )
+        # Its retrain is at 04:00 in the region's zone: one corrected in admin moves it too.
+        pre_save.connect(
+            region_schedule_time_zone_follow,
+            sender="regions.Region",
+            dispatch_uid="schedules:region-time-zone",
             weak=False,
         )
         # Any deletion of an episode (the admin's, a season's cascade): a stale id among a

@@ -18,6 +18,30 @@ def region_schedules_install(*, created: bool, **_: Any) -> None:
         transaction.on_commit(schedules_install)
 
 
+def region_schedule_time_zone_follow(*, instance: Any, raw: bool = False, **_: Any) -> None:
+    """A region whose time zone changes has its nightly retrain moved with it, on commit.
+
+    Before the save, the only moment the zone it had can still be read; the schedule is
+    moved once the region's change commits (``schedules.region_schedule_time_zone_move``,
+    which leaves a schedule operators changed alone).
+    """
+    if raw or instance._state.adding:
+        return
+    from recommendations.schedules import region_schedule_time_zone_move  # imports the models
+
+    old = type(instance).objects.filter(pk=instance.pk).values_list("time_zone", flat=True)
+    old_zone = old.first()
+    new_zone = instance.time_zone
+    if old_zone is None or old_zone == new_zone:
+        return
+    code = instance.pk
+    transaction.on_commit(
+        lambda: region_schedule_time_zone_move(
+            region_code=code, old_zone=old_zone, new_zone=new_zone
+        )
+    )
+
+
 def title_states_episode_forget(*, instance: Any, origin: Any = None, **_: Any) -> None:
     """An episode being deleted is no longer among any profile's finished ones.
 

@@ -3,13 +3,16 @@
 These are the *defaults*: ``manage.py install_schedules`` writes them into
 django-celery-beat's tables, where operators edit, pause or reschedule them in
 admin (Periodic tasks). Installing again adds what is missing and leaves what
-operators changed alone (``--reset`` puts the defaults back).
+operators changed alone (``--reset`` puts the defaults back). A region whose time
+zone changes has its default nightly retrain moved to the new zone
+(:func:`region_schedule_time_zone_move`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +22,8 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from regions.models import Region
+
+logger = logging.getLogger(__name__)
 
 #: Hour (local time of the region) of its nightly retrain: after the evening peak,
 #: when the day's signals are in and the fewest people are watching.
@@ -127,6 +132,56 @@ def schedules_install(*, reset: bool = False) -> list[str]:
             PeriodicTask.objects.update_or_create(name=schedule.name, defaults=fields)
             created.append(schedule.name)
     return created
+
+
+def region_schedule_time_zone_move(*, region_code: str, old_zone: str, new_zone: str) -> bool:
+    """Move a region's nightly retrain to its new time zone; ``False`` when it is left alone.
+
+    The retrain is at ``RETRAIN_LOCAL_HOUR`` in the zone the region had when it was
+    installed, and installing again keeps an existing schedule: a zone corrected in
+    admin (``UTC`` for ``Asia/Kolkata``) left the region retraining in the middle of its
+    evening, for good. Only the default is moved; a schedule an operator changed (another
+    hour, days, a zone of their own, or paused) is theirs, and is kept.
+    """
+    default = {
+        "minute": "0",
+        "hour": str(RETRAIN_LOCAL_HOUR),
+        "day_of_week": "*",
+        "day_of_month": "*",
+        "month_of_year": "*",
+    }
+    with transaction.atomic():
+        task = (
+            PeriodicTask.objects.select_for_update()
+            .filter(
+                name=f"retrain {region_code}",
+                task="recommendations.retrain_region",
+                crontab__timezone=old_zone,
+                **{f"crontab__{field}": value for field, value in default.items()},
+            )
+            .first()
+        )
+        if task is None:
+            logger.warning(
+                "Region %s moved from %s to %s; its nightly retrain was changed in admin and "
+                "is kept as it is (Periodic tasks, 'retrain %s')",
+                region_code,
+                old_zone,
+                new_zone,
+                region_code,
+            )
+            return False
+        task.crontab = _schedule_row(CrontabSchedule, **default, timezone=new_zone)
+        task.save(update_fields=["crontab", "date_changed"])
+    logger.info(
+        "Region %s moved from %s to %s: its nightly retrain now runs at %02d:00 %s",
+        region_code,
+        old_zone,
+        new_zone,
+        RETRAIN_LOCAL_HOUR,
+        new_zone,
+    )
+    return True
 
 
 def _schedule_row(model: type[CrontabSchedule | IntervalSchedule], **when: object) -> Any:

@@ -77,3 +77,50 @@ def test_installing_again_copes_with_schedules_an_operator_added_twice_in_admin(
     # copy of a crontab or interval made beside the operator's two)
     assert sorted(names) == installed
     assert (CrontabSchedule.objects.count(), IntervalSchedule.objects.count()) == rows
+
+
+def _nightly(region) -> tuple[str, str, str]:
+    crontab = PeriodicTask.objects.get(name=f"retrain {region.code}").crontab
+    return (crontab.minute, crontab.hour, str(crontab.timezone))
+
+
+def test_a_region_whose_time_zone_is_corrected_retrains_at_night_in_its_new_zone(
+    django_capture_on_commit_callbacks,
+):
+    # given: a region created with the wrong zone, and its nightly retrain installed
+    region = RegionFactory(time_zone="UTC")
+    call_command("install_schedules", stdout=StringIO())
+    assert _nightly(region) == ("0", "4", "UTC")
+
+    # when: an operator corrects the zone (admin's change form saves the region)
+    with django_capture_on_commit_callbacks(execute=True):
+        region.time_zone = "Asia/Kolkata"
+        region.save()
+
+    # then: the retrain is at 04:00 in India, not 09:30 in the evening there, every night
+    assert _nightly(region) == ("0", "4", "Asia/Kolkata")
+    # (and a deploy's install, which keeps what exists, keeps it there)
+    call_command("install_schedules", stdout=StringIO())
+    assert _nightly(region) == ("0", "4", "Asia/Kolkata")
+
+
+def test_a_retrain_schedule_an_operator_changed_stays_when_the_regions_zone_changes(
+    django_capture_on_commit_callbacks,
+):
+    # given: a region whose nightly retrain an operator moved to 02:00
+    region = RegionFactory(time_zone="UTC")
+    other = RegionFactory(code="US", time_zone="UTC")
+    call_command("install_schedules", stdout=StringIO())
+    edited = PeriodicTask.objects.get(name=f"retrain {region.code}")
+    edited.crontab = CrontabSchedule.objects.create(minute="0", hour="2", timezone="UTC")
+    edited.save()
+
+    # when: the zone changes
+    with django_capture_on_commit_callbacks(execute=True):
+        region.time_zone = "Asia/Kolkata"
+        region.save()
+
+    # then: the operator's schedule is kept, and no other region's moved with it (they
+    # shared the default crontab row)
+    assert _nightly(region) == ("0", "2", "UTC")
+    assert _nightly(other) == ("0", "4", "UTC")
