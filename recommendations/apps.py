@@ -5,10 +5,11 @@ class RecommendationsConfig(AppConfig):
     name = "recommendations"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_save, pre_delete, pre_save
+        from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
         from . import checks  # noqa: F401  (registers the broker/cache, keep and ranker checks)
         from .receivers import (
+            region_schedule_forget,
             region_schedule_time_zone_follow,
             region_schedules_install,
             title_states_episode_forget,
@@ -27,6 +28,12 @@ class RecommendationsConfig(AppConfig):
             region_schedule_time_zone_follow,
             sender="regions.Region",
             dispatch_uid="schedules:region-time-zone",
+            weak=False,
+        )
+        post_delete.connect(
+            region_schedule_forget,
+            sender="regions.Region",
+            dispatch_uid="schedules:region-deleted",
             weak=False,
         )
         # Any deletion of an episode (the admin's, a season's cascade): a stale id among a

@@ -42,6 +42,13 @@ def region_schedule_time_zone_follow(*, instance: Any, raw: bool = False, **_: A
     )
 
 
+def region_schedule_forget(*, instance: Any, **_: Any) -> None:
+    """A deleted region's nightly retrain goes with it, in the deletion's transaction."""
+    from recommendations.schedules import region_schedule_delete  # imports the models
+
+    region_schedule_delete(region_code=instance.pk)
+
+
 def title_states_episode_forget(*, instance: Any, origin: Any = None, **_: Any) -> None:
     """An episode being deleted is no longer among any profile's finished ones.
 

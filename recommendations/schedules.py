@@ -5,7 +5,7 @@ django-celery-beat's tables, where operators edit, pause or reschedule them in
 admin (Periodic tasks). Installing again adds what is missing and leaves what
 operators changed alone (``--reset`` puts the defaults back). A region whose time
 zone changes has its default nightly retrain moved to the new zone
-(:func:`region_schedule_time_zone_move`).
+(:func:`region_schedule_time_zone_move`); a region deleted takes its retrain with it.
 """
 
 from __future__ import annotations
@@ -152,16 +152,20 @@ def region_schedule_time_zone_move(*, region_code: str, old_zone: str, new_zone:
     }
     with transaction.atomic():
         task = (
-            PeriodicTask.objects.select_for_update()
-            .filter(
-                name=f"retrain {region_code}",
-                task="recommendations.retrain_region",
-                crontab__timezone=old_zone,
-                **{f"crontab__{field}": value for field, value in default.items()},
-            )
+            PeriodicTask.objects.select_for_update(of=("self",))
+            .filter(name=f"retrain {region_code}")
+            .select_related("crontab")
             .first()
         )
         if task is None:
+            return False  # never installed (install_schedules puts it in the new zone)
+        crontab = task.crontab
+        if (
+            task.task != "recommendations.retrain_region"
+            or crontab is None
+            or str(crontab.timezone) != old_zone
+            or any(getattr(crontab, field) != value for field, value in default.items())
+        ):
             logger.warning(
                 "Region %s moved from %s to %s; its nightly retrain was changed in admin and "
                 "is kept as it is (Periodic tasks, 'retrain %s')",
@@ -182,6 +186,18 @@ def region_schedule_time_zone_move(*, region_code: str, old_zone: str, new_zone:
         new_zone,
     )
     return True
+
+
+def region_schedule_delete(*, region_code: str) -> int:
+    """Delete a deleted region's nightly retrain; how many schedules went (0 or 1).
+
+    Left behind, it sent ``retrain_region`` for a region that no longer exists every
+    night, each an "Unknown region code" error in the worker's log, for good.
+    """
+    deleted, _ = PeriodicTask.objects.filter(
+        name=f"retrain {region_code}", task="recommendations.retrain_region"
+    ).delete()
+    return deleted
 
 
 def _schedule_row(model: type[CrontabSchedule | IntervalSchedule], **when: object) -> Any:

@@ -11,7 +11,12 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command, load_command_class
-from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+from django_celery_beat.models import (
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    PeriodicTasks,
+)
 
 from config.celery import app
 from tests.factories import RegionFactory
@@ -91,14 +96,17 @@ def test_a_region_whose_time_zone_is_corrected_retrains_at_night_in_its_new_zone
     region = RegionFactory(time_zone="UTC")
     call_command("install_schedules", stdout=StringIO())
     assert _nightly(region) == ("0", "4", "UTC")
+    read = PeriodicTasks.last_change()
 
     # when: an operator corrects the zone (admin's change form saves the region)
     with django_capture_on_commit_callbacks(execute=True):
         region.time_zone = "Asia/Kolkata"
         region.save()
 
-    # then: the retrain is at 04:00 in India, not 09:30 in the evening there, every night
+    # then: the retrain is at 04:00 in India, not 09:30 in the evening there, every night,
+    # and beat is told to read its schedules again
     assert _nightly(region) == ("0", "4", "Asia/Kolkata")
+    assert PeriodicTasks.last_change() > read
     # (and a deploy's install, which keeps what exists, keeps it there)
     call_command("install_schedules", stdout=StringIO())
     assert _nightly(region) == ("0", "4", "Asia/Kolkata")
@@ -124,3 +132,19 @@ def test_a_retrain_schedule_an_operator_changed_stays_when_the_regions_zone_chan
     # shared the default crontab row)
     assert _nightly(region) == ("0", "2", "UTC")
     assert _nightly(other) == ("0", "4", "UTC")
+
+
+def test_a_deleted_region_leaves_no_nightly_retrain_behind():
+    # given: a region created by mistake, its nightly retrain installed
+    region = RegionFactory(code="IX", time_zone="UTC")
+    kept = RegionFactory(code="US", time_zone="UTC")
+    call_command("install_schedules", stdout=StringIO())
+
+    # when: it is deleted (nothing refers to it yet)
+    region.delete()
+
+    # then: no schedule sends a retrain of a region that does not exist, night after night
+    tasks = PeriodicTask.objects.filter(task="recommendations.retrain_region")
+    assert list(tasks.values_list("args", flat=True)) == [f'["{kept.code}"]']
+    call_command("install_schedules", stdout=StringIO())
+    assert list(tasks.values_list("args", flat=True)) == [f'["{kept.code}"]']
