@@ -18,7 +18,9 @@ def region_schedules_install(*, created: bool, **_: Any) -> None:
         transaction.on_commit(schedules_install)
 
 
-def region_schedule_time_zone_follow(*, instance: Any, raw: bool = False, **_: Any) -> None:
+def region_schedule_time_zone_follow(
+    *, instance: Any, raw: bool = False, update_fields: Any = None, **_: Any
+) -> None:
     """A region whose time zone changes has its nightly retrain moved with it, on commit.
 
     Before the save, the only moment the zone it had can still be read; the schedule is
@@ -26,6 +28,8 @@ def region_schedule_time_zone_follow(*, instance: Any, raw: bool = False, **_: A
     which leaves a schedule operators changed alone).
     """
     if raw or instance._state.adding:
+        return
+    if update_fields is not None and "time_zone" not in update_fields:
         return
     from recommendations.schedules import region_schedule_time_zone_move  # imports the models
 
