@@ -87,10 +87,17 @@ POLICY_LOCK_KEY = 0x41525457  # "ARTW"
 CHUNK = dt.timedelta(days=1)
 
 
-def _policy_lock() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+def _policy_lock(*, wait: bool) -> bool:
+    """Take the policy's lock for the transaction; ``False`` if another holds it and
+    ``wait`` is off."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        if wait:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [POLICY_LOCK_KEY])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [POLICY_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
 
 
 def _stats_add(impressions: ArtworkImpressions, known: set[int]) -> None:
@@ -138,6 +145,7 @@ def artwork_policy_update(
     full: bool = False,
     now: dt.datetime | None = None,
     progress: Callable[[float], None] | None = None,
+    wait: bool = True,
 ) -> ArtworkPolicy | None:
     """Fold the impressions whose reward window has closed into a new policy version.
 
@@ -147,11 +155,16 @@ def artwork_policy_update(
     ``TONIGHT["ARTWORK_TRAINING_DAYS"]`` days, on today's genres and themes,
     and recompute the daily roll-ups of those days. A page counts once its
     attribution window has closed, so its misses are final, not "not yet".
-    Returns ``None`` when there was nothing new to fold.
+    Returns ``None`` when there was nothing new to fold, or, without ``wait``, when
+    another update holds the policy: beat's five-minute update passes then, as the
+    next one folds the same pages, rather than hold a slot of the default queue's
+    worker (the reaper's, the fan-outs') for as long as a full refit takes.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        _policy_lock()
+        if not _policy_lock(wait=wait):
+            logger.info("artwork policy update skipped: another update holds the policy")
+            return None
         try:
             return _policy_update_locked(full=full, now=now, progress=progress)
         except ThemesChanged:

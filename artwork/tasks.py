@@ -10,7 +10,8 @@ from .services import artwork_policy_update
 @shared_task(
     name="artwork.update_policy",
     acks_late=True,
-    # A late run folds the same closed window; the advisory lock makes overlaps wait.
+    # A late run folds the same closed window. The advisory lock makes a refit wait for a
+    # running update; an incremental update finding one running passes (the next folds).
     soft_time_limit=15 * 60,
     time_limit=20 * 60,
     # One transaction: a retry after the database dropped it folds from the same watermark.
@@ -18,5 +19,5 @@ from .services import artwork_policy_update
 )
 def update_artwork_policy(full: bool = False) -> int | None:
     """Fold newly closed impressions into the policy; the new version's id, or None."""
-    policy = artwork_policy_update(full=full)
+    policy = artwork_policy_update(full=full, wait=full)
     return policy.pk if policy is not None else None

@@ -539,3 +539,32 @@ def test_evaluation_reports_its_progress_through_the_holdout_fit(household):
     assert len(fractions) > 50
     assert fractions == sorted(fractions)
     assert fractions[-1] == 1.0
+
+
+def test_beats_update_skips_while_another_holds_the_policy_and_a_refit_waits():
+    # given: another update holding the policy (an operator's `update_artwork_policy --full`,
+    # which has no time limit), from its own session
+    import psycopg
+    from django.db import OperationalError, connection
+
+    from artwork.services import POLICY_LOCK_KEY
+    from artwork.tasks import update_artwork_policy
+    from tests.processes import current_database_url
+
+    holder = psycopg.connect(current_database_url(), autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(%s)", [POLICY_LOCK_KEY])
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '1s'")
+
+        # when: beat's five-minute update comes
+        # then: it ends at once, leaving those pages to the next one, instead of holding a
+        # slot of the default queue's worker (the reaper's, the fan-outs') until the other
+        # ends, or its own soft time limit fails it
+        assert update_artwork_policy.apply(kwargs={"full": False}).get() is None
+
+        # and: the nightly refit, which must run, still waits for its turn
+        with pytest.raises(OperationalError, match="lock timeout"):
+            artwork_policy_update(full=True)
+    finally:
+        holder.close()
