@@ -1,13 +1,12 @@
 """Accounts admin: households, their profiles, and the API tokens their devices hold."""
 
 from django.contrib import admin, messages
-from django.db.models import Count, IntegerField, Model, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
 from config.admin_deletion import CountedDeletionAdminMixin
-from config.admin_lists import IndexedSearchAdminMixin
+from config.admin_lists import IndexedSearchAdminMixin, count_subquery
 from profiles.admin import ProfileInline, ServiceRefusalAdminMixin
 from profiles.models import Profile
 
@@ -49,19 +48,8 @@ class AccountAdmin(
     inlines = (ProfileInline, ApiTokenInline)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Account]:
-        # A correlated count is evaluated for the page's rows only; Count() over a
-        # join would aggregate every profile of every household first.
-        profiles = (
-            Profile.objects.filter(account=OuterRef("pk"))
-            .order_by()
-            .values("account")
-            .annotate(n=Count("*"))
-            .values("n")
-        )
         return (
-            super()
-            .get_queryset(request)
-            .annotate(profile_count=Coalesce(Subquery(profiles, output_field=IntegerField()), 0))
+            super().get_queryset(request).annotate(profile_count=count_subquery(Profile, "account"))
         )
 
     @admin.display(description="profiles", ordering="profile_count")

@@ -3,13 +3,13 @@
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from catalog.models import Language
 from config.admin_inlines import QueryOncePerInlineMixin
+from config.admin_lists import count_subquery
 from profiles.models import Profile
 
 from .models import Availability, Region, TasteCluster
@@ -132,18 +132,11 @@ class TasteClusterAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[TasteCluster]:
-        profiles = (
-            Profile.objects.filter(taste_cluster=OuterRef("pk"))
-            .order_by()
-            .values("taste_cluster")
-            .annotate(n=Count("*"))
-            .values("n")
-        )
         return (
             super()
             .get_queryset(request)
             .prefetch_related(Prefetch("languages", queryset=Language.objects.order_by("name")))
-            .annotate(profile_count=Coalesce(Subquery(profiles, output_field=IntegerField()), 0))
+            .annotate(profile_count=count_subquery(Profile, "taste_cluster"))
         )
 
     @admin.display(description="languages")
