@@ -11,12 +11,12 @@ from django.core.management.base import (
 )
 
 from catalog.models import MaturityLevel
+from recommendations.management.file_layout import add_layout_arguments, layout_from_arguments
 from recommendations.services.dataset_import import (
     CatalogueColumns,
     CatalogueImportResult,
     DatasetImportError,
     catalogue_import,
-    layout_from_options,
     terminal_progress,
 )
 
@@ -86,25 +86,7 @@ transaction; --dry-run does the work and rolls it back."""
             default=MaturityLevel.EIGHTEEN,
             help="Maturity level of new titles (default: 18).",
         )
-        parser.add_argument(
-            "--delimiter", default=",", help="Field delimiter: ',' (default), '\\t' or 'tab', '::'."
-        )
-        parser.add_argument(
-            "--no-header",
-            action="store_true",
-            help="The file has no header: its first fields are id, title[, genres].",
-        )
-        parser.add_argument("--encoding", default="utf-8-sig", help="Default: UTF-8.")
-        parser.add_argument(
-            "--force-encoding",
-            action="store_true",
-            help="Read the file in --encoding even though it looks like UTF-8.",
-        )
-        parser.add_argument(
-            "--no-quoting",
-            action="store_true",
-            help="Quotes are ordinary characters: for files that never quote fields (IMDb's TSV).",
-        )
+        add_layout_arguments(parser, first_fields="id, title[, genres]")
         parser.add_argument("--id-column", default=defaults.item)
         parser.add_argument("--title-column", default=defaults.title)
         parser.add_argument(
@@ -121,13 +103,7 @@ transaction; --dry-run does the work and rolls it back."""
         try:
             result = catalogue_import(
                 path=options["path"],
-                layout=layout_from_options(
-                    delimiter=options["delimiter"],
-                    header=not options["no_header"],
-                    encoding=options["encoding"],
-                    quoting=not options["no_quoting"],
-                    force_encoding=options["force_encoding"],
-                ),
+                layout=layout_from_arguments(options),
                 columns=CatalogueColumns(
                     item=options["id_column"],
                     title=options["title_column"],

@@ -12,12 +12,12 @@ from django.core.management.base import (
 
 from artwork.models import DeviceClass
 from profiles.models import MAX_PROFILES_PER_ACCOUNT
+from recommendations.management.file_layout import add_layout_arguments, layout_from_arguments
 from recommendations.services.dataset_import import (
     DatasetImportError,
     InteractionColumns,
     InteractionImportResult,
     interactions_import,
-    layout_from_options,
     terminal_progress,
 )
 
@@ -104,25 +104,7 @@ does the work and rolls it back."""
             default=DeviceClass.WEB,
             help="Device class recorded on the signals (default: web).",
         )
-        parser.add_argument(
-            "--delimiter", default=",", help="Field delimiter: ',' (default), '\\t' or 'tab', '::'."
-        )
-        parser.add_argument(
-            "--no-header",
-            action="store_true",
-            help="The file has no header: its first fields are user, item, rating, time.",
-        )
-        parser.add_argument("--encoding", default="utf-8-sig", help="Default: UTF-8.")
-        parser.add_argument(
-            "--force-encoding",
-            action="store_true",
-            help="Read the file in --encoding even though it looks like UTF-8.",
-        )
-        parser.add_argument(
-            "--no-quoting",
-            action="store_true",
-            help="Quotes are ordinary characters: for files that never quote fields (IMDb's TSV).",
-        )
+        add_layout_arguments(parser, first_fields="user, item, rating, time")
         parser.add_argument("--user-column", default=defaults.user)
         parser.add_argument("--item-column", default=defaults.item)
         value = parser.add_mutually_exclusive_group()
@@ -157,13 +139,7 @@ does the work and rolls it back."""
             result = interactions_import(
                 path=options["path"],
                 region=options["region"],
-                layout=layout_from_options(
-                    delimiter=options["delimiter"],
-                    header=not options["no_header"],
-                    encoding=options["encoding"],
-                    quoting=not options["no_quoting"],
-                    force_encoding=options["force_encoding"],
-                ),
+                layout=layout_from_arguments(options),
                 columns=InteractionColumns(
                     user=options["user_column"],
                     item=options["item_column"],
