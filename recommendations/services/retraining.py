@@ -95,6 +95,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -876,6 +877,28 @@ def _table_recipe(
     return None
 
 
+def _incumbent_measure(
+    parts: list[tuple[cluster_evaluation.Scored, float]],
+    evaluation: cluster_evaluation.RegionEvaluation,
+    cluster_id: int,
+    row: dict,
+    *,
+    half: Literal["choice", "gate"] | None = None,
+) -> tuple[float | None, npt.NDArray[np.float64] | None]:
+    """The incumbent configuration's NDCG@10 on the cluster's judged profiles (or one half),
+    as the figure and per profile: ``row``'s figure and the table's scores when it is one of
+    the table's recipes (:func:`_table_recipe`), else measured here.
+
+    One rule for a cluster's gate and a fallback's, so that both read an incumbent the table
+    already scored from the table, and measure it only when it is not there.
+    """
+    same = _table_recipe(parts, evaluation, cluster_id, row)
+    if same is not None:
+        return row[f"ndcg@10_{same}"], evaluation.recipe_ndcg(cluster_id, same, half=half)
+    scores = evaluation.measure_by_profile(parts, cluster_id, half=half)
+    return _mean_ndcg(scores), scores
+
+
 @dataclass
 class _FinalFits:
     """The full-window fits of a region batch, each made at most once and shared by clusters."""
@@ -1615,15 +1638,7 @@ def _fallback_refresh(
                 for pk, rows in judged.items():
                     if rows.shape[0] == 0:
                         continue
-                    same = _table_recipe(parts, evaluation, pk, row(pk))
-                    if same is not None:
-                        measured[pk] = (
-                            row(pk)[f"ndcg@10_{same}"],
-                            evaluation.recipe_ndcg(pk, same),
-                        )
-                    else:
-                        scores = evaluation.measure_by_profile(parts, pk)
-                        measured[pk] = (_mean_ndcg(scores), scores)
+                    measured[pk] = _incumbent_measure(parts, evaluation, pk, row(pk))
                 active_ndcg = pooled(lambda pk: measured[pk][0])
                 active_scores = pooled_scores(lambda pk: measured[pk][1])
             else:
@@ -1769,13 +1784,9 @@ def _cluster_finish(
         candidate_scores = evaluation.recipe_ndcg(key, recipe, half="gate")
         parts, how = _incumbent_parts(active, evaluation, key)
         if parts is not None:
-            same = _table_recipe(parts, evaluation, key, figures)
-            if same is not None:
-                active_ndcg = figures[f"ndcg@10_{same}"]
-                active_scores = evaluation.recipe_ndcg(key, same, half="gate")
-            else:
-                active_scores = evaluation.measure_by_profile(parts, key, half="gate")
-                active_ndcg = _mean_ndcg(active_scores)
+            active_ndcg, active_scores = _incumbent_measure(
+                parts, evaluation, key, figures, half="gate"
+            )
             gate["active_recipe"] = active.metrics["hyperparameters"]["recipe"]
         else:
             # Not refittable here: the stored model itself, which has seen this holdout.
