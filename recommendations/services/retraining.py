@@ -392,6 +392,18 @@ def _finish(run: TrainingRun, status: str, *, error: str = "", **fields: object)
     )
 
 
+def _version_reject(version: ModelVersion, reason: str) -> None:
+    """Reject a stored version that nothing has judged yet (still ``ready``), with ``reason``.
+
+    Only from ``ready``: a version the reaper failed meanwhile, or one already activated or
+    rejected, keeps its status and its error. Every refusal of a version goes through here,
+    so none of them can overwrite another's verdict.
+    """
+    ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.READY).update(
+        status=ModelVersion.Status.REJECTED, error=reason
+    )
+
+
 @contextlib.contextmanager
 def _cluster_lock(cluster_id: int) -> Iterator[bool]:
     """A session advisory lock on the cluster for as long as the block runs.
@@ -703,9 +715,8 @@ def _conclude(run: TrainingRun, outcome: RetrainOutcome, *, timings: dict) -> No
                 f"its version #{version.pk} was not activated." if version else ""
             )
             if version is not None:
-                ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.READY).update(
-                    status=ModelVersion.Status.REJECTED,
-                    error=f"Run #{run.pk} was {current.status} before it could activate it.",
+                _version_reject(
+                    version, f"Run #{run.pk} was {current.status} before it could activate it."
                 )
             TrainingRun.objects.filter(pk=run.pk).update(
                 error=f"{current.error}{note}".strip(), **fields
@@ -717,9 +728,7 @@ def _conclude(run: TrainingRun, outcome: RetrainOutcome, *, timings: dict) -> No
             except ActiveVersionChanged as changed:
                 status = TrainingRun.Status.REJECTED
                 reason = f"Not activated: {changed}."
-                ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.READY).update(
-                    status=ModelVersion.Status.REJECTED, error=reason
-                )
+                _version_reject(version, reason)
                 gate = {**outcome.metrics.get("gate", {}), "activated": False, "refused": reason}
                 fields["metrics"] = {**outcome.metrics, "gate": gate}
         _finish(run, status, error=reason, **fields)
@@ -1674,9 +1683,7 @@ def _fallback_refresh(
             }
         )
         if reason:
-            ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.READY).update(
-                status=ModelVersion.Status.REJECTED, error=reason
-            )
+            _version_reject(version, reason)
     status = ModelVersion.objects.values_list("status", flat=True).get(pk=version.pk)
     return {"version": version.pk, "status": status, "reason": reason, "gate": gate}
 
@@ -1821,9 +1828,7 @@ def _cluster_finish(
         }
     )
     if reason:
-        ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.READY).update(
-            status=ModelVersion.Status.REJECTED, error=reason
-        )
+        _version_reject(version, reason)
         return RetrainOutcome(TrainingRun.Status.REJECTED, reason, version, metrics, sizes)
     return RetrainOutcome(
         TrainingRun.Status.SUCCEEDED,
