@@ -44,7 +44,7 @@ from recommendations.serving.bundle import CatalogueArrays, ServingBundle
 from recommendations.serving.cache import serving_bundle
 from recommendations.serving.recommend import (
     history_on_index,
-    profile_language_index,
+    profile_scoring_context,
     profile_serving,
 )
 from recommendations.serving.scoring import (
@@ -265,22 +265,14 @@ def _scoring_setup(
 ) -> _Scoring:
     """The bundle, inputs and context the homepage builds for this profile and moment.
 
-    Mirrors :func:`recommendations.serving.homepage.homepage_build`: the serving
-    version, the profile's preferred and display languages, the pool size setting.
+    As :func:`recommendations.serving.homepage.homepage_build` builds them: the serving
+    version, and the context of
+    :func:`~recommendations.serving.recommend.profile_scoring_context`.
     """
-    region_code = profile.account.home_region_id
     bundle, catalogue, history = _serving_bundle_for(
         profile=profile, at=at, model_version=model_version
     )
-    context = ScoringContext(
-        region_code=region_code,
-        cluster_id=profile.taste_cluster_id,
-        maturity_limit=profile.maturity_limit,
-        language_index=profile_language_index(profile=profile, catalogue=catalogue),
-        device=device,
-        at=at,
-        pool_size=int(settings.TONIGHT.get("CANDIDATE_POOL_SIZE", 500)),
-    )
+    context = profile_scoring_context(profile=profile, catalogue=catalogue, device=device, at=at)
     inputs = ranking_inputs(
         bundle=bundle,
         catalogue=catalogue,

@@ -53,7 +53,6 @@ from typing import NamedTuple, overload
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from uuid6 import uuid7
@@ -79,7 +78,7 @@ from recommendations.serving.recommend import (
     DEVICE_COLUMN,
     ROW_TYPE_COLUMN,
     HistoryRows,
-    profile_language_index,
+    profile_scoring_context,
     profile_serving,
 )
 from recommendations.serving.resume import resume_points
@@ -820,18 +819,13 @@ def homepage_build(
     tables = title_tables_cache.get(
         index_key=bundle.index_key, title_ids=bundle.index.title_ids, not_before=bundle.loaded_at
     )
-    language_index = profile_language_index(
-        profile=profile, catalogue=catalogue, language_codes=language_codes
-    )
-    context = ScoringContext(
-        region_code=region_code,
-        cluster_id=profile.taste_cluster_id,
-        maturity_limit=profile.maturity_limit,
-        language_index=language_index,
+    context = profile_scoring_context(
+        profile=profile,
+        catalogue=catalogue,
         device=device,
         at=now,
-        pool_size=int(settings.TONIGHT.get("CANDIDATE_POOL_SIZE", 500)),
         context_at=clock,
+        language_codes=language_codes,
     )
     pool = rank_profile(
         bundle=bundle,

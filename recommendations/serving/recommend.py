@@ -619,6 +619,36 @@ def profile_language_index(
     )
 
 
+def profile_scoring_context(
+    *,
+    profile: Profile,
+    catalogue: CatalogueArrays,
+    device: str,
+    at: dt.datetime,
+    context_at: dt.datetime | None = None,
+    language_codes: set[str] | None = None,
+) -> ScoringContext:
+    """Who asks, where and when, for a request of ``profile`` scored on ``catalogue``.
+
+    The homepage, the recommendations API and the console's "why" page all score a
+    profile's request with this context, so that the titles a profile is explained
+    or recommended are ranked as its homepage ranks them. ``context_at`` and
+    ``language_codes``: see :class:`ScoringContext` and :func:`profile_language_index`.
+    """
+    return ScoringContext(
+        region_code=profile.account.home_region_id,
+        cluster_id=profile.taste_cluster_id,
+        maturity_limit=profile.maturity_limit,
+        language_index=profile_language_index(
+            profile=profile, catalogue=catalogue, language_codes=language_codes
+        ),
+        device=device,
+        at=at,
+        pool_size=int(settings.TONIGHT.get("CANDIDATE_POOL_SIZE", 500)),
+        context_at=context_at,
+    )
+
+
 def profile_ranked_pool(
     *, profile: Profile, device: str, at: dt.datetime | None = None
 ) -> tuple[ServingBundle, RankedPool]:
@@ -629,14 +659,8 @@ def profile_ranked_pool(
     recommendations.serving.cache.NoActiveModel
     """
     serving = profile_serving(profile=profile, at=at)
-    context = ScoringContext(
-        region_code=profile.account.home_region_id,
-        cluster_id=profile.taste_cluster_id,
-        maturity_limit=profile.maturity_limit,
-        language_index=profile_language_index(profile=profile, catalogue=serving.catalogue),
-        device=device,
-        at=at or timezone.now(),
-        pool_size=int(settings.TONIGHT.get("CANDIDATE_POOL_SIZE", 500)),
+    context = profile_scoring_context(
+        profile=profile, catalogue=serving.catalogue, device=device, at=at or timezone.now()
     )
     pool = rank_profile(
         bundle=serving.bundle,
