@@ -1,5 +1,7 @@
 """Query plans as the planner would choose them on big tables, read from small test tables."""
 
+import itertools
+import re
 from typing import Any
 
 from django.db import connection, transaction
@@ -67,3 +69,40 @@ def table_scans_run(sql: str, table: str, params: tuple = ()) -> int:
             runs += node["Actual Loops"]
         stack.extend(node.get("Plans", []))
     return runs
+
+
+def generic_plan_nodes(sql: str) -> list[dict[str, Any]]:
+    """Every node of the statement's generic plan, where an index serves (as ``plan_nodes``).
+
+    The generic plan is made once for any parameter values (arrays of any length)
+    and is what a prepared statement settles on: psycopg prepares a statement on
+    its third execution (``PREPARE_THRESHOLD``), and PostgreSQL plans it for the
+    values given five more times, then for good with the generic plan unless that
+    costs more than the values' plans did. A statement run in a loop (a chunk of
+    an import at a time) runs with it from the eighth turn on. ``sql`` has Django's
+    ``%s`` placeholders; the parameters' types are taken from their use.
+    """
+    numbers = itertools.count(1)
+    numbered = re.sub(r"%([s%])", lambda m: f"${next(numbers)}" if m[1] == "s" else "%", sql)
+    nulls = ", ".join(["NULL"] * (next(numbers) - 1))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE generic_plan_probe AS {numbered}")
+        try:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE generic_plan_probe({nulls})")
+            plan = cursor.fetchone()[0]
+        finally:
+            cursor.execute("DEALLOCATE generic_plan_probe")
+    return _nodes(plan)
+
+
+def _nodes(plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every node of an ``EXPLAIN (FORMAT JSON)`` plan."""
+    nodes, stack = [], [plan[0]["Plan"]]
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        stack.extend(node.get("Plans", []))
+    return nodes

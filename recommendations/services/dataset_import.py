@@ -1346,6 +1346,68 @@ class _Tally:
     by_kind: Counter[str] = field(default_factory=Counter)
 
 
+def _rows_of_pairs_sql(
+    model: type[Signal] | type[ProfileTitleState], select: str, key: tuple[str, str]
+) -> str:
+    """``SELECT select`` of the rows whose two ``key`` fields hold one of a list of pairs.
+
+    The statement's two parameters are the pairs' first values and their second
+    values, arrays that ``unnest`` zips back into pairs, joined to the table on the
+    two columns of its unique index: whatever the plan, each pair is a probe of
+    that index, and no row is tested against a whole list.
+
+    These lookups were first a list per column (``a = ANY(%s) AND b = ANY(%s)``,
+    the pairs then picked out in Python), and an import runs them once a chunk:
+    psycopg prepares a statement on its third run (``PREPARE_THRESHOLD``), and
+    PostgreSQL plans a prepared statement for its values five times, then settles
+    on its generic plan, made for arrays of unknown length (and not hashed). In it,
+    on PostgreSQL before 17, the signals' unique index was probed with every event
+    for every profile: a thousand returning profiles by forty thousand events made
+    119 million index page visits, 19 s, where the seven chunks before took 0.3 s.
+    The states were read by profile, each compared with the whole list of titles.
+    A re-run of 400,000 ratings took 9 min 34 s; its first run, 1 min 24 s.
+    """
+    quote = connection.ops.quote_name
+    first, second = (model._meta.get_field(name) for name in key)
+    # Only the model's own table, column names and column types are interpolated.
+    return (
+        f"SELECT {select} FROM {quote(model._meta.db_table)} AS t"  # noqa: S608
+        f" JOIN unnest(%s::{first.db_type(connection)}[], %s::{second.db_type(connection)}[])"
+        f" AS pair (a, b) ON t.{quote(first.column)} = pair.a AND t.{quote(second.column)} = pair.b"
+    )
+
+
+def _events_stored(pairs: list[tuple[int, uuid.UUID]]) -> set[tuple[int, uuid.UUID]]:
+    """Which of these (profile id, client event id) pairs are stored signals already."""
+    profile_ids = [pk for pk, _ in pairs]
+    event_ids = [event_id for _, event_id in pairs]
+    if connection.vendor == "postgresql":
+        sql = _rows_of_pairs_sql(
+            Signal, "t.profile_id, t.client_event_id", ("profile", "client_event_id")
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [profile_ids, event_ids])
+            return set(cursor.fetchall())
+    # SQLite has no unnest: a list per column, then the pairs among the rows found.
+    found = Signal.objects.filter(
+        AnyOf(F("profile_id"), set(profile_ids)), AnyOf(F("client_event_id"), event_ids)
+    ).values_list("profile_id", "client_event_id")
+    return set(found).intersection(pairs)
+
+
+def _states_stored(pairs: set[tuple[int, int]]) -> list[ProfileTitleState]:
+    """The stored per-title states of these (profile id, title id) pairs."""
+    profile_ids = [pk for pk, _ in pairs]
+    title_ids = [title_id for _, title_id in pairs]
+    if connection.vendor == "postgresql":
+        sql = _rows_of_pairs_sql(ProfileTitleState, "t.*", ("profile", "title"))
+        return list(ProfileTitleState.objects.raw(sql, [profile_ids, title_ids]))
+    found = ProfileTitleState.objects.filter(
+        AnyOf(F("profile_id"), set(profile_ids)), AnyOf(F("title_id"), set(title_ids))
+    )
+    return [state for state in found if (state.profile_id, state.title_id) in pairs]
+
+
 def _store_chunk(
     groups: list[tuple[int, np.ndarray]],
     *,
@@ -1407,26 +1469,16 @@ def _store_chunk(
     states_of: dict[int, dict[int, ProfileTitleState]] = {pk: {} for pk in events_of}
     returning = [pk for pk in events_of if pk in existing_profiles]
     if returning:
-        stored = set(
-            Signal.objects.filter(
-                AnyOf(F("profile_id"), returning),
-                AnyOf(
-                    F("client_event_id"),
-                    [e.client_event_id for pk in returning for e in events_of[pk]],
-                ),
-            ).values_list("profile_id", "client_event_id")
+        stored = _events_stored(
+            [(pk, e.client_event_id) for pk in returning for e in events_of[pk]]
         )
         for pk in returning:
             fresh = [e for e in events_of[pk] if (pk, e.client_event_id) not in stored]
             tally.duplicates += len(events_of[pk]) - len(fresh)
             events_of[pk] = fresh
         touched = {(pk, e.title_id) for pk in returning for e in events_of[pk]}
-        for state in ProfileTitleState.objects.filter(
-            AnyOf(F("profile_id"), returning),
-            AnyOf(F("title_id"), {title_id for _, title_id in touched}),
-        ):
-            if (state.profile_id, state.title_id) in touched:
-                states_of[state.profile_id][state.title_id] = state
+        for state in _states_stored(touched):
+            states_of[state.profile_id][state.title_id] = state
 
     for pk, events in events_of.items():
         if not events:

@@ -28,6 +28,7 @@ from recommendations.services.dataset_import import (
 from recommendations.services.signals import title_states_fold
 from recommendations.signal_events import SignalEvent
 from tests.conftest import token_client
+from tests.db_plans import generic_plan_nodes
 from tests.factories import LanguageFactory, RegionFactory
 from tests.processes import run_python
 
@@ -276,6 +277,87 @@ def test_rerunning_an_import_stores_nothing_twice(tmp_path, catalogue):
         list(ProfileTitleState.objects.order_by("pk").values_list("pk", "play_count", "progress"))
         == states_before
     )
+
+
+def test_a_rerun_finds_the_stored_pairs_not_their_combinations(tmp_path, catalogue):
+    # given: user 1 rated films 1 and 2, user 2 film 3
+    header = "userId,movieId,rating,timestamp\n"
+    run(write(tmp_path, f"{header}1,1,4,{T0}\n1,2,4,{T0 + 1}\n2,3,4,{T0 + 2}\n"))
+
+    # when: a later file has user 1's first rating again, and each user rating a film the
+    # other one has a state of
+    output = run(write(tmp_path, f"{header}1,1,4,{T0}\n1,3,4,{T0 + 3}\n2,1,4,{T0 + 4}\n", "2.csv"))
+
+    # then: only the new ratings' states are written, as new states
+    assert "Signals stored: 4 (complete 2, play_start 2); duplicates (already stored): 2." in output
+    assert "Per-title states written: 2." in output
+    assert set(
+        ProfileTitleState.objects.values_list("profile__external_id", "title__external_id")
+    ) == {
+        ("1", "1"),
+        ("1", "2"),
+        ("1", "3"),
+        ("2", "1"),
+        ("2", "3"),
+    }
+
+
+def _list_conditions(nodes: list[dict]) -> list[str]:
+    """Conditions that test a row against a whole array parameter.
+
+    In a generic plan the array's length is unknown and it is not hashed: a filter
+    walks it for every row read, an index condition probes the index with each of
+    its values, and with two (one per column of the index) with every value of
+    the one for every value of the other.
+    """
+    return [
+        node[key]
+        for node in nodes
+        for key in ("Index Cond", "Recheck Cond", "Filter")
+        if "ANY (" in node.get(key, "")
+    ]
+
+
+def test_a_rerun_looks_up_each_stored_pair_however_its_statements_are_planned(tmp_path, db):
+    # given: 20 users who rated 100 films each, imported once, with the tables' statistics
+    LanguageFactory()
+    RegionFactory(code="IN")
+    films = "".join(f"{t},Film {t} (1999),Drama\n" for t in range(1, 101))
+    movies = write(tmp_path, "movieId,title,genres\n" + films, name="movies.csv")
+    call_command(
+        "import_catalogue", str(movies), "--region", "IN", stdout=io.StringIO(), verbosity=0
+    )
+    rows = "".join(
+        f"{u},{t},{1 + (u + t) % 5},{T0 + u * 1000 + t}\n"
+        for u in range(1, 21)
+        for t in range(1, 101)
+    )
+    path = write(tmp_path, "userId,movieId,rating,timestamp\n" + rows)
+    run(path)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE recommendations_signal, recommendations_profiletitlestate")
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    # when: the file is imported again
+    with connection.execute_wrapper(record):
+        output = run(path)
+
+    # then: the stored signals and states it looks up are read pair by pair in the generic
+    # plan too, the one the import's statements run with from its eighth chunk on (with
+    # a list of profiles and one of events, 120 million index page visits a chunk)
+    assert "Signals stored: 0; duplicates (already stored): " in output
+    lookups = {
+        table: next(s for s in statements if s.startswith("SELECT") and f'FROM "{table}"' in s)
+        for table in ("recommendations_signal", "recommendations_profiletitlestate")
+    }
+    assert {table: _list_conditions(generic_plan_nodes(sql)) for table, sql in lookups.items()} == {
+        "recommendations_signal": [],
+        "recommendations_profiletitlestate": [],
+    }
 
 
 def test_new_users_in_a_later_file_get_new_households(tmp_path, catalogue):
@@ -700,10 +782,11 @@ from catalog.models import Language
 from regions.models import Region
 call_command("migrate", verbosity=0)
 Region.objects.create(code="US", name="US", default_language=Language.objects.create(code="en"))
-movies, ratings = sys.argv[1:]
+movies, ratings, later = sys.argv[1:]
 call_command("import_catalogue", movies, "--region", "US", verbosity=0, stdout=io.StringIO())
 for options in ([], ["--dry-run"], []):
     call_command("import_interactions", ratings, "--region", "US", *options, verbosity=0)
+call_command("import_interactions", later, "--region", "US", verbosity=0)
 """
 
 
@@ -721,15 +804,24 @@ def test_rerunning_an_import_on_sqlite_stores_nothing_twice(tmp_path):
     }
 
     # when: the same file is imported, checked again with --dry-run, and imported again
+    # (then a later file: a rating again, user 1's second of film 3, user 2's first of film 2)
     movies, ratings = write(tmp_path, MOVIES, "movies.csv"), write(tmp_path, RATINGS)
-    result = run_python("-c", _ON_SQLITE, str(movies), str(ratings), env=env)
+    later = write(
+        tmp_path,
+        "userId,movieId,rating,timestamp\n1,1,5.0,964982703\n1,3,4,964990000\n2,2,4,964990000\n",
+        "later.csv",
+    )
+    result = run_python("-c", _ON_SQLITE, str(movies), str(ratings), str(later), env=env)
 
-    # then: the reruns find every signal already stored (they failed to bind the event ids)
+    # then: the reruns find every signal already stored (they failed to bind the event ids),
+    # and the later file's new ratings alone are stored, with states of their own
     assert result.returncode == 0, result.stderr[-3000:]
-    first, dry_run, second = result.stdout.split("Households created:")[1:]
+    first, dry_run, second, third = result.stdout.split("Households created:")[1:]
     assert "Signals stored: 24 (" in first
     for rerun in (dry_run, second):
         assert "Signals stored: 0; duplicates (already stored): 24." in rerun
+    assert "Signals stored: 4 (complete 2, play_start 2); duplicates (already stored): 3." in third
+    assert "Per-title states written: 2." in third
 
 
 def test_a_byte_order_mark_is_not_part_of_the_first_user_id(tmp_path, catalogue):
