@@ -682,6 +682,43 @@ def test_the_scheduled_region_retrain_refreshes_and_gates_the_region_and_global_
 
 
 @pytest.mark.django_db
+def test_a_fallback_on_bad_settings_is_rejected_against_its_incumbent_measured_on_this_part(
+    seeded, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from recommendations.engine.als import AlsParams
+    from recommendations.services import cluster_evaluation
+    from recommendations.tasks import retrain_region
+
+    # given: the region's fallback model active, with the settings its search chose
+    with django_capture_on_commit_callbacks(execute=True):
+        retrain_region("IN")
+    region = ModelVersion.objects.get(scope="region", region_id="IN")
+    assert region.status == ModelVersion.Status.ACTIVE, region.error
+
+    # when: the next night's retrain is forced onto bad settings for every scope (two
+    # factors, a regularisation that flattens them, no search to recover)
+    bad = AlsParams(factors=2, regularization=5_000.0, alpha=0.05, iterations=15)
+    monkeypatch.setattr(cluster_evaluation, "params_for_size", lambda **kwargs: bad)
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_TUNE": False}
+    with django_capture_on_commit_callbacks(execute=True):
+        later_ids = retrain_region("IN")
+
+    # then: the incumbent's configuration is none of this retrain's table recipes, so the
+    # gate refits and measures it on this training part, on every judged profile, and
+    # rejects the bad fallback against it; the active one keeps serving
+    outcome = TrainingRun.objects.get(pk=later_ids[0]).metrics["fallbacks"]["region"]
+    gate = outcome["gate"]
+    assert outcome["status"] == ModelVersion.Status.REJECTED
+    assert "Worse than the active version" in outcome["reason"]
+    assert gate["active_version"] == region.pk
+    assert gate["active_measured_as"] == "refitted on this training part"
+    assert gate["measured_on"]["half"] == "all"
+    assert gate["candidate_ndcg@10"] < gate["active_ndcg@10"] * (1 - gate["margin"])
+    region.refresh_from_db()
+    assert region.status == ModelVersion.Status.ACTIVE
+
+
+@pytest.mark.django_db
 def test_a_batch_reaped_while_its_fallback_is_stored_activates_no_fallback(
     seeded, monkeypatch, django_capture_on_commit_callbacks
 ):
