@@ -141,7 +141,8 @@ def region_schedule_time_zone_move(*, region_code: str, old_zone: str, new_zone:
     installed, and installing again keeps an existing schedule: a zone corrected in
     admin (``UTC`` for ``Asia/Kolkata``) left the region retraining in the middle of its
     evening, for good. Only the default is moved; a schedule an operator changed (another
-    hour, days, a zone of their own, or paused) is theirs, and is kept.
+    hour, days, a zone of their own) is theirs, and is kept. A paused default is moved
+    and stays paused (only its crontab is written), so that it runs at night once resumed.
     """
     default = {
         "minute": "0",

@@ -148,3 +148,21 @@ def test_a_deleted_region_leaves_no_nightly_retrain_behind():
     assert list(tasks.values_list("args", flat=True)) == [f'["{kept.code}"]']
     call_command("install_schedules", stdout=StringIO())
     assert list(tasks.values_list("args", flat=True)) == [f'["{kept.code}"]']
+
+
+def test_a_paused_nightly_retrain_moves_with_its_regions_zone_and_stays_paused(
+    django_capture_on_commit_callbacks,
+):
+    # given: a region's default nightly retrain, paused by an operator
+    region = RegionFactory(time_zone="UTC")
+    call_command("install_schedules", stdout=StringIO())
+    PeriodicTask.objects.filter(name=f"retrain {region.code}").update(enabled=False)
+
+    # when: the region's zone is corrected
+    with django_capture_on_commit_callbacks(execute=True):
+        region.time_zone = "Asia/Kolkata"
+        region.save()
+
+    # then: it is at night in the new zone once resumed, and still paused until then
+    assert _nightly(region) == ("0", "4", "Asia/Kolkata")
+    assert not PeriodicTask.objects.get(name=f"retrain {region.code}").enabled
