@@ -6,10 +6,12 @@ import itertools
 from collections import defaultdict
 from collections.abc import Collection, Container, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     DateTimeField,
@@ -102,6 +104,25 @@ class _JSONArrayLength(Func):
         self, compiler: object, connection: object, **extra_context: object
     ) -> tuple[str, list]:
         return self.as_sql(compiler, connection, function="jsonb_array_length", **extra_context)
+
+
+class _JSONArrayHolds(Func):
+    """Whether a JSON array column holds a number column's value as an element."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra_context: object) -> tuple[str, list]:
+        array, element = (compiler.compile(e) for e in self.get_source_expressions())
+        # Only the compiled SQL of the two expressions is interpolated; their params follow.
+        sql = f"EXISTS (SELECT 1 FROM json_each({array[0]}) AS f WHERE f.value = {element[0]})"  # noqa: S608
+        return sql, [*array[1], *element[1]]
+
+    def as_postgresql(
+        self, compiler: Any, connection: Any, **extra_context: object
+    ) -> tuple[str, list]:
+        # A JSON array contains a number it holds as an element (jsonb's @>).
+        array, element = (compiler.compile(e) for e in self.get_source_expressions())
+        return f"({array[0]} @> to_jsonb({element[0]}))", [*array[1], *element[1]]
 
 
 class _MidnightUTC(Cast):
@@ -281,8 +302,8 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
     announced is nothing left, and a season out since the series was finished (or
     added to the catalogue since) brings it back; and while :func:`resume_episode`
     finds one, so that the last episode out left in its credits, the others
-    finished, is nothing left either (the homepage counts it among the finished
-    ones for that). A film counts while its progress
+    finished, is nothing left either (the query counts it among the finished ones,
+    as the homepage does). A film counts while its progress
     is between a sample and the credits; a finished title again once played since
     and stopped midway (a rewatch). Thumbed-down titles never return.
     Like the homepage and title detail, only titles available in the account's
@@ -334,7 +355,20 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
         )
         .exclude(thumbs=ProfileTitleState.Thumbs.DOWN)
         .annotate(
-            episodes_finished=_JSONArrayLength("completed_episodes"),
+            # The finished episodes, and the last one played if it was passed
+            # (last_episode_passed), as the homepage counts them: a series whose only
+            # episode left was passed is nothing left, here in the query, so that it
+            # takes none of the places read below.
+            episodes_finished=_JSONArrayLength("completed_episodes")
+            + Case(
+                When(
+                    Q(last_episode__isnull=False, progress__gt=CONTINUE_MAX_PROGRESS)
+                    & ~Q(_JSONArrayHolds("completed_episodes", "last_episode")),
+                    then=Value(1),
+                ),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
             episodes_out=Coalesce(Subquery(episodes_out), 0),
         )
         .filter(

@@ -540,3 +540,32 @@ def test_training_passes_over_a_completion_stored_before_its_season_was_out(
     call_command("title_states_refold", stdout=io.StringIO(), stderr=io.StringIO())
     served = profile_history_rows(profile_id=profile.pk, at=later).states
     np.testing.assert_array_equal(offline, served)
+
+
+def test_series_whose_only_episode_left_was_passed_leave_no_gap_in_continue_watching(
+    api_client, account, profile, film
+):
+    # given: a film left midway, then two one-episode series each left in their credits
+    # (passed: nothing left of them), played after the film
+    from recommendations.selectors.signals import continue_watching
+
+    events = [
+        event(film, kind="play_start", occurred_at=at(60)),
+        event(film, kind="progress", value=40, occurred_at=at(55)),
+    ]
+    for minutes in (30, 20):
+        title = TitleFactory(kind="series")
+        AvailabilityFactory(title=title, region=account.home_region)
+        only = EpisodeFactory(season=SeasonFactory(title=title, number=1), number=1)
+        events += [
+            event(title, kind="play_start", episode=only.pk, occurred_at=at(minutes)),
+            event(title, kind="progress", episode=only.pk, value=99, occurred_at=at(minutes - 5)),
+        ]
+    send(api_client, profile, *events)
+
+    # when: Continue Watching is read one item at a time (the API reads 40 of 80 states)
+    items = continue_watching(profile=profile, limit=1)
+
+    # then: the film, which has something left, is the one item: the passed series are
+    # nothing left, as on the homepage, and took none of the read's places
+    assert [item.title_id for item in items] == [film.pk]
