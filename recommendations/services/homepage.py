@@ -77,6 +77,11 @@ def page_log_create(*, profile: Profile, page: Page) -> PageLog:
     which clients are told were recorded, keep synchronous commits. Inside an
     outer transaction (tests, or a caller's ``atomic``) the setting applies to
     that transaction, whose own commit it then makes asynchronous too.
+
+    Nothing is stored once the profile's deletion has committed (the insert's own
+    ``EXISTS``, :func:`_page_log_insert`): the log returned then names no stored row,
+    and the page its caller answers with carries an id no play can be attributed to,
+    which is fine, as no signal of a deleted profile is stored either.
     """
     rows = [[row.id, row.type, row.strength] for row in page.rows]
     columns = page.item_columns()
