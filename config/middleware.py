@@ -37,25 +37,28 @@ class HealthCheck:
         return JsonResponse({"status": "ok"})
 
 
-class NulInQueryRefused:
-    """A NUL (``%00``) in the query string of a page outside the API: 400, not a 500.
+class NulInUrlRefused:
+    """A NUL (``%00``) in the path or query string of a page outside the API: 400, not a 500.
 
     PostgreSQL refuses a NUL in any string, and Django's own admin filters, search
     box and date drill-down hand query values to the database unchecked: a staff
-    member's mistyped URL was a 500 and an error report for on-call. Forms refuse a
-    NUL field by field already (Django's ``ProhibitNullCharactersValidator``); the API
-    refuses it naming the parameter, so its paths are left to it.
+    member's mistyped URL was a 500 and an error report for on-call. So does admin's
+    object id in the path, for the models keyed by text (a region's code, a language's):
+    ``/admin/regions/region/I%00N/change/`` was a 500 too. Forms refuse a NUL field by
+    field already (Django's ``ProhibitNullCharactersValidator``); the API refuses it
+    naming the parameter, and its paths match no route (a 404), so its paths are left
+    to it. Two substring tests: nothing a request outside this case would notice.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if "%00" in request.META.get("QUERY_STRING", "") and not request.path_info.startswith(
-            API_ROOT
-        ):
+        if (
+            "%00" in request.META.get("QUERY_STRING", "") or "\x00" in request.path_info
+        ) and not request.path_info.startswith(API_ROOT):
             return HttpResponseBadRequest(
-                "A query parameter holds a NUL character (%00), which no page accepts.",
+                "The address holds a NUL character (%00), which no page accepts.",
                 content_type="text/plain; charset=utf-8",
             )
         return self.get_response(request)

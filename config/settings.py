@@ -90,7 +90,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.HealthCheck",  # first: before host validation and the https redirect
     "django.middleware.security.SecurityMiddleware",
-    "config.middleware.NulInQueryRefused",
+    "config.middleware.NulInUrlRefused",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

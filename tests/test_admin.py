@@ -462,6 +462,27 @@ def test_a_nul_in_any_staff_page_query_is_a_400_not_a_500(
     assert b"NUL" in response.content
 
 
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [(Region, "%00"), (Region, "I%00N"), (Language, "%00")],
+    ids=["region", "region-inside", "language"],
+)
+@pytest.mark.parametrize("view", ["change", "delete", "history"])
+def test_a_nul_in_a_staff_pages_path_is_a_400_not_a_500(
+    staff: Client, model: type[Model], key: str, view: str
+) -> None:
+    """A region's or a language's key is text: admin handed a NUL in the URL's object id
+    to the database, which refuses it, and a mistyped change URL was a 500 as a NUL in
+    the query string was."""
+    staff.raise_request_exception = False
+    url = admin_url(model, view, "KEY").replace("KEY", key)
+
+    response = staff.get(url)
+
+    assert response.status_code == 400
+    assert b"NUL" in response.content
+
+
 # --- Titles and artwork -------------------------------------------------------------------
 
 
