@@ -156,6 +156,8 @@ class ArtworkVariantDaily(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["day"], name="artwork_daily_day")]
+        verbose_name = "daily figures of an artwork variant"
+        verbose_name_plural = "daily figures of artwork variants"
 
     def __str__(self) -> str:
         return f"{self.variant_id} {self.device} {self.day}"

@@ -181,7 +181,9 @@ def test_a_variants_confirmation_counts_its_daily_figures(superuser):
         response = superuser.get(_url(variant))
 
     # then
-    assert "Artwork variant dailys: 3, not listed one by one" in response.content.decode()
+    assert (
+        "Daily figures of artwork variants: 3, not listed one by one" in response.content.decode()
+    )
     assert _log_rows_read(queries) == []
 
 
