@@ -5,21 +5,14 @@ every insert into its table needs too. Queued behind a long reader of the table
 (a retrain's read of the signal log or of the page log), it would hold every
 insert up, signal batches or homepages, for as long as that read runs. So the
 lock is asked for with a short ``lock_timeout``, a few times, and the migration
-fails, naming the reason, rather than wait.
+fails, naming the reason, rather than wait (:mod:`config.migration_locks`).
 """
 
 from __future__ import annotations
 
-import time
-
-from django.db import OperationalError, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
-#: How long each attempt may wait for the index's lock, queuing inserts behind it.
-LOCK_TIMEOUT_MS = 2000
-ATTEMPTS = 5
-PAUSE_SECONDS = 1.0
-_LOCK_NOT_AVAILABLE = "55P03"
+from config.migration_locks import run_giving_way
 
 
 def alter_index_giving_way(
@@ -31,26 +24,12 @@ def alter_index_giving_way(
     databases are left alone: there the project's BRIN indexes are B-trees
     (``PortableBrinIndex``), with no such options.
     """
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
+    if schema_editor.connection.vendor != "postgresql":
         return
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            with transaction.atomic(using=connection.alias):
-                schema_editor.execute(
-                    "SELECT set_config('lock_timeout', %s, true)", [f"{LOCK_TIMEOUT_MS}ms"]
-                )
-                schema_editor.execute(sql)
-                schema_editor.execute("SET LOCAL lock_timeout TO DEFAULT")
-            return
-        except OperationalError as error:
-            if getattr(error.__cause__, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
-                raise
-            if attempt == ATTEMPTS:
-                raise OperationalError(
-                    f"{index} stayed locked ({ATTEMPTS} waits of {LOCK_TIMEOUT_MS} ms) by a "
-                    f"transaction reading {table}, most likely a retrain's read; run the "
-                    f"migration again when it has finished. Waiting longer would hold up "
-                    f"every {writes} behind this statement."
-                ) from error
-            time.sleep(PAUSE_SECONDS)
+    run_giving_way(
+        schema_editor,
+        lambda: schema_editor.execute(sql),
+        locked=index,
+        holder=f"a transaction reading {table}, most likely a retrain's read",
+        held_up=f"every {writes}",
+    )

@@ -7,6 +7,8 @@ import pytest
 from django.db import OperationalError, connection, connections
 from django.db.migrations.loader import MigrationLoader
 
+from config import migration_locks
+
 pytestmark = pytest.mark.django_db
 
 UNLOCK_GENERATION = "0003_profile_unlock_generation"
@@ -17,9 +19,9 @@ def test_adding_the_unlock_generation_gives_way_to_a_transaction_holding_profile
     # import or a retrain's cluster move holds it so); an ALTER TABLE queued behind it would
     # queue every request that reads a profile, every homepage, behind itself
     migration = importlib.import_module(f"profiles.migrations.{UNLOCK_GENERATION}")
-    monkeypatch.setattr(migration, "LOCK_TIMEOUT_MS", 200)
-    monkeypatch.setattr(migration, "ATTEMPTS", 2)
-    monkeypatch.setattr(migration, "PAUSE_SECONDS", 0.1)
+    monkeypatch.setattr(migration_locks, "LOCK_TIMEOUT_MS", 200)
+    monkeypatch.setattr(migration_locks, "ATTEMPTS", 2)
+    monkeypatch.setattr(migration_locks, "PAUSE_SECONDS", 0.1)
     loader = MigrationLoader(connection)
     before = loader.project_state(("profiles", "0002_search_indexes"))
     after = loader.project_state(("profiles", UNLOCK_GENERATION))

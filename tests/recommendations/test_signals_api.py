@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import MaturityLevel
+from config import migration_locks
 from profiles.models import Profile
-from recommendations import migration_support
 from recommendations.models import ProfileTitleState, Signal
 from tests.conftest import token_client
 from tests.factories import (
@@ -705,9 +705,9 @@ def test_setting_a_time_index_option_gives_way_to_a_reader_rather_than_hold_up_i
     # on each of the table's indexes until it ends; an ALTER INDEX queued behind it would
     # queue every insert (signal batches, homepages' page logs) behind itself
     migration = importlib.import_module(f"recommendations.migrations.{name}")
-    monkeypatch.setattr(migration_support, "LOCK_TIMEOUT_MS", 200)
-    monkeypatch.setattr(migration_support, "ATTEMPTS", 2)
-    monkeypatch.setattr(migration_support, "PAUSE_SECONDS", 0.1)
+    monkeypatch.setattr(migration_locks, "LOCK_TIMEOUT_MS", 200)
+    monkeypatch.setattr(migration_locks, "ATTEMPTS", 2)
+    monkeypatch.setattr(migration_locks, "PAUSE_SECONDS", 0.1)
     reader = connections.create_connection("default")
     reader.ensure_connection()
     raw = reader.connection
