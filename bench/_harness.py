@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,26 @@ from urllib.parse import urlparse
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def work_tree(revision: str) -> Iterator[tuple[Path, str]]:
+    """A detached work tree of ``revision`` for the block, its ``var/`` this checkout's.
+
+    Yields the tree and the revision's short hash, the label its figures print under.
+    """
+    git = ["git", "-C", str(ROOT)]
+    label = subprocess.run(
+        [*git, "rev-parse", "--short", revision], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="tonight-ab-") as scratch:
+        tree = Path(scratch) / "tree"
+        subprocess.run([*git, "worktree", "add", "--detach", "-q", str(tree), revision], check=True)
+        try:
+            (tree / "var").symlink_to(ROOT / "var", target_is_directory=True)
+            yield tree, label
+        finally:
+            subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=True)
 
 
 def bench_database_url(name: str) -> str:

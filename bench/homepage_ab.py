@@ -18,32 +18,20 @@ page. Migrations must be the same in both revisions (the database is shared).
 """
 
 import argparse
-import contextlib
 import random
-import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import ROOT, bench_database_url, gunicorn_server, print_table, setup_django
+from bench._harness import (
+    bench_database_url,
+    gunicorn_server,
+    print_table,
+    setup_django,
+    work_tree,
+)
 from bench.homepage import DATABASE, DEVICES, alternating_loads, timed_get, tokens
-
-
-@contextlib.contextmanager
-def work_tree(revision: str) -> Iterator[Path]:
-    """A detached work tree of ``revision`` for the block, its ``var/`` this checkout's."""
-    with tempfile.TemporaryDirectory(prefix="tonight-ab-") as scratch:
-        tree = Path(scratch) / "tree"
-        git = ["git", "-C", str(ROOT)]
-        subprocess.run([*git, "worktree", "add", "--detach", "-q", str(tree), revision], check=True)
-        try:
-            (tree / "var").symlink_to(ROOT / "var", target_is_directory=True)
-            yield tree
-        finally:
-            subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=True)
 
 
 def main() -> None:
@@ -68,14 +56,8 @@ def main() -> None:
     ]
     env = {"ROOT_URLCONF": "bench.floor_urls", "CONN_MAX_AGE": "3600"}
     env |= {"GUNICORN_CMD_ARGS": "--config config/gunicorn.py"}
-    label = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", args.against],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
     with (
-        work_tree(args.against) as tree,
+        work_tree(args.against) as (tree, label),
         gunicorn_server(url, extra_env=env) as this,
         gunicorn_server(url, extra_env=env, root=tree) as other,
     ):

@@ -33,8 +33,14 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import ROOT, bench_database_url, django_env, ensure_database, print_table
-from bench.homepage_ab import work_tree
+from bench._harness import (
+    ROOT,
+    bench_database_url,
+    django_env,
+    ensure_database,
+    print_table,
+    work_tree,
+)
 
 DATABASE = "tonight_bench_rerun"
 
@@ -139,13 +145,7 @@ def main() -> None:
     started = time.perf_counter()
     figures = {"this checkout": first_run_and_rerun(ROOT, url, folder)}
     if args.against:
-        label = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", args.against],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        with work_tree(args.against) as tree:
+        with work_tree(args.against) as (tree, label):
             figures[label] = first_run_and_rerun(tree, url, folder)
 
     rows = [
