@@ -29,12 +29,7 @@ def plan_nodes(
             cursor.execute("SET LOCAL enable_indexonlyscan = off")
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
-    nodes, stack = [], [plan[0]["Plan"]]
-    while stack:
-        node = stack.pop()
-        nodes.append(node)
-        stack.extend(node.get("Plans", []))
-    return nodes
+    return _nodes(plan)
 
 
 def table_reads(sql: str, table: str, params: tuple = ()) -> list[dict[str, Any]]:
