@@ -1,13 +1,12 @@
 """The profiles table's migrations give way to a transaction holding it, not hold up the API."""
 
 import importlib
-import threading
 
 import pytest
-from django.db import OperationalError, connection, connections
+from django.db import OperationalError, connection
 from django.db.migrations.loader import MigrationLoader
 
-from config import migration_locks
+from tests.db_waits import migration_waits_short, reader_holding
 
 pytestmark = pytest.mark.django_db
 
@@ -19,29 +18,12 @@ def test_adding_the_unlock_generation_gives_way_to_a_transaction_holding_profile
     # import or a retrain's cluster move holds it so); an ALTER TABLE queued behind it would
     # queue every request that reads a profile, every homepage, behind itself
     migration = importlib.import_module(f"profiles.migrations.{UNLOCK_GENERATION}")
-    monkeypatch.setattr(migration_locks, "LOCK_TIMEOUT_MS", 200)
-    monkeypatch.setattr(migration_locks, "ATTEMPTS", 2)
-    monkeypatch.setattr(migration_locks, "PAUSE_SECONDS", 0.1)
+    migration_waits_short(monkeypatch)
     loader = MigrationLoader(connection)
     before = loader.project_state(("profiles", "0002_search_indexes"))
     after = loader.project_state(("profiles", UNLOCK_GENERATION))
     (operation,) = migration.Migration.operations
-    reader = connections.create_connection("default")
-    reader.ensure_connection()
-    raw = reader.connection
-    raw.autocommit = False
-    raw.execute("SELECT count(*) FROM profiles_profile")
-    # (ended after a while in any case, so that a migration that waits shows as a failure:
-    # 10 s is twenty times the patched waits, and less than the unpatched ones, 14 s)
-    reader_ended = threading.Event()
-
-    def end_reader() -> None:
-        reader_ended.set()
-        raw.rollback()
-
-    ends = threading.Timer(10.0, end_reader)
-    ends.start()
-    try:
+    with reader_holding("SELECT count(*) FROM profiles_profile") as reader_ended:
         # when
         with (
             pytest.raises(
@@ -52,10 +34,6 @@ def test_adding_the_unlock_generation_gives_way_to_a_transaction_holding_profile
             operation.database_forwards("profiles", editor, before, after)
         # then it gave up after its waits, not when the reader finished
         assert not reader_ended.is_set()
-    finally:
-        ends.cancel()
-        raw.rollback()
-        reader.close()
 
 
 def test_adding_the_unlock_generation_is_one_alter_with_a_constant_default():

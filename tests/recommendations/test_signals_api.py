@@ -4,16 +4,16 @@ import threading
 import uuid
 
 import pytest
-from django.db import OperationalError, close_old_connections, connection, connections
+from django.db import OperationalError, close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import MaturityLevel
-from config import migration_locks
 from profiles.models import Profile
 from recommendations.models import ProfileTitleState, Signal
 from tests.conftest import token_client
+from tests.db_waits import migration_waits_short, reader_holding
 from tests.factories import (
     AccountFactory,
     ArtworkVariantFactory,
@@ -705,26 +705,8 @@ def test_setting_a_time_index_option_gives_way_to_a_reader_rather_than_hold_up_i
     # on each of the table's indexes until it ends; an ALTER INDEX queued behind it would
     # queue every insert (signal batches, homepages' page logs) behind itself
     migration = importlib.import_module(f"recommendations.migrations.{name}")
-    monkeypatch.setattr(migration_locks, "LOCK_TIMEOUT_MS", 200)
-    monkeypatch.setattr(migration_locks, "ATTEMPTS", 2)
-    monkeypatch.setattr(migration_locks, "PAUSE_SECONDS", 0.1)
-    reader = connections.create_connection("default")
-    reader.ensure_connection()
-    raw = reader.connection
-    raw.autocommit = False
-    raw.execute(read)
-    # (ended after a while in any case, so that a migration that waits shows as a failure:
-    # 10 s is twenty times the patched waits, and less than the unpatched ones, 14 s; the
-    # flag is set before the reader lets go, so a migration that got its lock sees it)
-    reader_ended = threading.Event()
-
-    def end_reader() -> None:
-        reader_ended.set()
-        raw.rollback()
-
-    ends = threading.Timer(10.0, end_reader)
-    ends.start()
-    try:
+    migration_waits_short(monkeypatch)
+    with reader_holding(read) as reader_ended:
         # when
         with (
             pytest.raises(
@@ -736,10 +718,6 @@ def test_setting_a_time_index_option_gives_way_to_a_reader_rather_than_hold_up_i
         # then it gave up after its waits (0.5 s), not when the reader finished: the reader
         # was still open (not a bound on the clock, which a busy machine can stretch)
         assert not reader_ended.is_set()
-    finally:
-        ends.cancel()
-        raw.rollback()
-        reader.close()
 
 
 def test_an_event_resent_in_another_spelling_of_its_id_counts_once(api_client, profile, title):
