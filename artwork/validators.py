@@ -1,20 +1,36 @@
 """What an uploaded artwork file must be before it can reach a homepage."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.core.files.uploadedfile import UploadedFile
 from PIL import Image, UnidentifiedImageError
+
+from .screen_images import MPO, Colours, artwork_upload_for_screens, image_colours, unreadable
 
 ORIENTATION = 0x0112  # the EXIF tag; 1 is upright, 2 to 8 mirror or turn the picture
 # Any other value (0 is written by some cameras) is no rotation: readers draw it as stored.
 TURNED = range(2, 9)
 
 
+@dataclass(frozen=True)
+class _Header:
+    """What an image says of itself before any pixel is decoded."""
+
+    format: str
+    width: int
+    height: int
+    frames: int
+    orientation: int
+    colours: Colours | None
+
+
 def validate_artwork_image(file: File) -> None:
-    """Refuse files that are not real, still, upright RGB images of an allowed format and size.
+    """Refuse files that are not real, still, upright sRGB images of an allowed format and size.
 
     Checked by decoding with Pillow, not by the file name: a renamed PDF must
     fail here, not later in a client app. The pixels are decoded whole, once the
@@ -24,9 +40,11 @@ def validate_artwork_image(file: File) -> None:
 
     The image is served as it is to browsers and to TV and mobile apps, whose
     decoders differ: an animation would play in some and not in others, CMYK
-    colours come out wrong or not at all in several, and an EXIF rotation is
-    ignored by apps that draw the pixels as stored, so the frame designers chose
-    would show turned.
+    colours come out wrong or not at all in several, a colour profile other
+    than sRGB is ignored by many TV apps, and an EXIF rotation is ignored by apps
+    that draw the pixels as stored, so the frame designers chose would show
+    turned. Admin's upload field converts what it can first
+    (``artwork.screen_images``); this is the rule for what is stored.
 
     Only an upload is judged. A variant's image already in storage (its form
     saved without a new file) was judged when it came; re-reading it on every
@@ -36,6 +54,20 @@ def validate_artwork_image(file: File) -> None:
     """
     if getattr(file, "_committed", False):
         return
+    _check(_read_header(file), converting=False)
+    _decode(file)
+
+
+def validate_artwork_upload(file: File) -> None:
+    """What an upload must pass before admin decodes it to convert it to a screen image.
+
+    Every rule but the two a conversion settles: colours it can take to sRGB,
+    and a multi-picture JPEG, whose first picture is kept.
+    """
+    _check(_read_header(file), converting=True)
+
+
+def _read_header(file: File) -> _Header:
     limits = settings.TONIGHT
     max_bytes = limits["ARTWORK_MAX_BYTES"]
     if file.size is not None and file.size > max_bytes:
@@ -48,11 +80,14 @@ def validate_artwork_image(file: File) -> None:
     try:
         file.seek(0)
         with Image.open(file) as image:
-            image_format = image.format
-            width, height = image.size
-            mode = image.mode
-            frames = getattr(image, "n_frames", 1)
-            orientation = _orientation(image)
+            header = _Header(
+                format=image.format or "",
+                width=image.size[0],
+                height=image.size[1],
+                frames=getattr(image, "n_frames", 1),
+                orientation=_orientation(image),
+                colours=image_colours(image),
+            )
             image.verify()
     except Image.DecompressionBombError as exc:
         # Pillow refuses to open an image of hundreds of millions of pixels (a few
@@ -66,13 +101,25 @@ def validate_artwork_image(file: File) -> None:
     finally:
         if position is not None:
             file.seek(position)
+    return header
 
+
+def _check(header: _Header, *, converting: bool) -> None:
+    limits = settings.TONIGHT
     allowed = limits["ARTWORK_FORMATS"]
-    if image_format not in allowed:
+    if header.format == MPO and not converting:
         raise ValidationError(
-            f"{image_format} images are not accepted; use one of {', '.join(allowed)}.",
+            "The image is an MPO: a JPEG holding several pictures, as some phones and cameras "
+            "save them. Upload it through admin, which keeps its first picture, or save that "
+            "picture as a plain JPEG.",
+            code="image_mpo",
+        )
+    if header.format not in allowed and header.format != MPO:
+        raise ValidationError(
+            f"{header.format} images are not accepted; use one of {', '.join(allowed)}.",
             code="invalid_format",
         )
+    width, height = header.width, header.height
     min_w, min_h = limits["ARTWORK_MIN_SIZE"]
     max_w, max_h = limits["ARTWORK_MAX_SIZE"]
     if width < min_w or height < min_h:
@@ -82,23 +129,35 @@ def validate_artwork_image(file: File) -> None:
         )
     if width > max_w or height > max_h:
         raise _too_large(f"The image is {width}x{height} pixels; ")
-    if frames > 1:
+    if header.frames > 1 and header.format != MPO:
         raise ValidationError(
-            f"The image is animated ({frames} frames); upload a still image.",
+            f"The image is animated ({header.frames} frames); upload a still image.",
             code="image_animated",
         )
-    if mode == "CMYK":
+    colours = header.colours
+    if colours is not None and not (converting and colours.convertible):
+        raise _not_srgb(colours)
+    if header.orientation in TURNED:
         raise ValidationError(
-            "The image is in CMYK colours, for print; save it as RGB (sRGB) for screens.",
-            code="image_cmyk",
-        )
-    if orientation in TURNED:
-        raise ValidationError(
-            f"The image has EXIF orientation {orientation}: browsers turn it, apps that "
-            "ignore the tag do not. Save it upright, without the rotation.",
+            f"The image has EXIF orientation {header.orientation}: browsers turn it, apps "
+            "that ignore the tag do not. Save it upright, without the rotation.",
             code="image_rotated",
         )
-    _decode(file)
+
+
+def _not_srgb(colours: Colours) -> ValidationError:
+    if not colours.convertible:
+        return ValidationError(
+            f"The image is {colours.description}, so what its colours look like on a screen "
+            "cannot be known; save it as RGB (sRGB), or with the colour profile it was "
+            "made for.",
+            code="image_cmyk",
+        )
+    return ValidationError(
+        f"The image is {colours.description}, which several TV and mobile apps ignore or "
+        "show wrongly; upload it through admin, which converts it, or save it as sRGB.",
+        code="image_not_srgb",
+    )
 
 
 def _decode(file: File) -> None:
@@ -109,11 +168,7 @@ def _decode(file: File) -> None:
         with Image.open(file) as image:
             image.load()
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ValidationError(
-            "The file is not an image that can be read: it is cut short or damaged "
-            "(upload the whole file again).",
-            code="invalid_image",
-        ) from exc
+        raise unreadable() from exc
     finally:
         if position is not None:
             file.seek(position)
@@ -143,12 +198,21 @@ def _orientation(image: Image.Image) -> int:
 
 
 class ArtworkImageFormField(forms.ImageField):
-    """Django's image form field, saying "too large" for an image Pillow refuses as a bomb.
+    """Django's image form field, converting an upload for screens before the model judges it.
 
-    The form field opens the upload before the model's validator runs, and its
-    one message for every failure ("not an image or a corrupted image") is
-    wrong for a real image that is merely far too large.
+    It also says "too large" for an image Pillow refuses as a bomb: the form field
+    opens the upload before the model's validator runs, and its one message for
+    every failure ("not an image or a corrupted image") is wrong for a real image
+    that is merely far too large.
     """
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        """A new upload, converted to what screens show alike (``artwork.screen_images``)."""
+        cleaned = super().clean(data, initial)
+        if not isinstance(cleaned, UploadedFile):
+            return cleaned  # no new file: the stored one, or cleared
+        validate_artwork_upload(cleaned)
+        return artwork_upload_for_screens(upload=cleaned)
 
     def to_python(self, data: Any) -> Any:
         try:
