@@ -98,10 +98,16 @@ def make_batch(rng: random.Random, title_ids: list[int], size: int) -> list[dict
 
     page_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     skips = 0
+    # As the client contract has it: a tile on screen once per page (the service stores no
+    # repeat); a batch that has reported every tile of its page goes on with a new page.
+    unseen = rng.sample(range(240), 240)
     while len(events) < size:
         roll = rng.random()
         if roll < 0.62:
-            position = rng.randrange(240)
+            if not unseen:
+                page_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                unseen = rng.sample(range(240), 240)
+            position = unseen.pop()
             add(
                 "impression",
                 shown[position],

@@ -593,27 +593,77 @@ def signal_event_ids_stored(*, profile_id: int, client_event_ids: Collection[str
         return {event_id for (event_id,) in cursor.fetchall()}
 
 
-def scroll_pasts_stored(*, profile_id: int, page_ids: Collection[str]) -> set[tuple[str, str]]:
-    """The (page id, row) pairs of ``page_ids`` the profile has already reported skipped.
+@dataclass(frozen=True)
+class PageReports:
+    """What a profile has already reported on screen of some pages: the once-per-page keys."""
 
-    The kind is written into the statement, not passed, so that PostgreSQL can read
-    the profile's engaged signals through their partial index (impressions excluded).
+    skipped: set[tuple[str, str]] = field(default_factory=set)  # (page id, row)
+    shown: set[tuple[str, str, int]] = field(default_factory=set)  # (page id, row, title id)
+
+
+def page_reports_stored(
+    *,
+    profile_id: int,
+    skipped_pages: Collection[str],
+    shown_pages: Collection[str],
+    shown_since: dt.datetime | None = None,
+) -> PageReports:
+    """The rows of ``skipped_pages`` the profile has already reported scrolled past, and the
+    tiles (row, title) of ``shown_pages`` it has already reported on screen since
+    ``shown_since``: one statement for both, whichever the batch holds.
+
+    The kinds are written into the statement, not passed, so that PostgreSQL reads each
+    branch through its partial index (engaged signals; impressions, from ``shown_since``
+    on: a profile's impressions are most of its log, and are never pruned).
     """
-    if connection.vendor != "postgresql":
-        return {
-            (str(page_id), row)
-            for page_id, row in Signal.objects.filter(
-                profile_id=profile_id, kind=SignalKind.ROW_SCROLL_PAST, page_id__in=page_ids
-            ).values_list("page_id", "row")
-        }
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT page_id::text, row FROM {Signal._meta.db_table}"  # noqa: S608
+    branches, params = [], []
+    table = Signal._meta.db_table
+    if skipped_pages:
+        branches.append(
+            f"SELECT 0, page_id::text, row, 0 FROM {table}"  # noqa: S608
             f" WHERE profile_id = %s AND kind = '{SignalKind.ROW_SCROLL_PAST.value}'"
-            " AND page_id = ANY(%s::uuid[])",
-            [profile_id, "{" + ",".join(page_ids) + "}"],
+            " AND page_id = ANY(%s::uuid[])"
         )
-        return set(cursor.fetchall())
+        params += [profile_id, "{" + ",".join(skipped_pages) + "}"]
+    if shown_pages:
+        branches.append(
+            f"SELECT 1, page_id::text, row, title_id FROM {table}"  # noqa: S608
+            f" WHERE profile_id = %s AND kind = '{SignalKind.IMPRESSION.value}'"
+            + ("" if shown_since is None else " AND occurred_at >= %s")
+            + " AND page_id = ANY(%s::uuid[])"
+        )
+        params += [profile_id]
+        params += [] if shown_since is None else [shown_since]
+        params += ["{" + ",".join(shown_pages) + "}"]
+    reports = PageReports()
+    if not branches:
+        return reports
+    if connection.vendor != "postgresql":
+        rows = [
+            (0, str(page_id), row, 0)
+            for page_id, row in Signal.objects.filter(
+                profile_id=profile_id, kind=SignalKind.ROW_SCROLL_PAST, page_id__in=skipped_pages
+            ).values_list("page_id", "row")
+        ]
+        shown = Signal.objects.filter(
+            profile_id=profile_id, kind=SignalKind.IMPRESSION, page_id__in=shown_pages
+        )
+        if shown_since is not None:
+            shown = shown.filter(occurred_at__gte=shown_since)
+        rows += [
+            (1, str(page_id), row, title_id)
+            for page_id, row, title_id in shown.values_list("page_id", "row", "title_id")
+        ]
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(branches), params)
+            rows = cursor.fetchall()
+    for shown_kind, page_id, row, title_id in rows:
+        if shown_kind:
+            reports.shown.add((page_id, row, title_id))
+        else:
+            reports.skipped.add((page_id, row))
+    return reports
 
 
 def episode_completions_get(

@@ -30,12 +30,13 @@ from catalog.models import Season, Title
 from config.lookups import AnyOf
 from profiles.models import Profile
 from recommendations.models import PLAY_KINDS, ProfileTitleState, Signal, SignalKind
+from recommendations.selectors.attribution import attribution_window
 from recommendations.selectors.signals import (
     CONTINUE_MAX_PROGRESS,  # noqa: F401  (moved to the selectors; imported from here too)
     CONTINUE_MIN_PROGRESS,  # noqa: F401
     SignalReferences,
     episode_completions_get,
-    scroll_pasts_stored,
+    page_reports_stored,
     signal_clock_skew,
     signal_event_ids_stored,
     signal_references_get,
@@ -477,32 +478,63 @@ def title_states_save(
             cursor.execute(_PG_STATE_UPSERT, [orjson.dumps(rows[start : start + size]).decode()])
 
 
-def _first_skips(profile_id: int, columns: EventColumns) -> EventColumns:
-    """The batch without the scroll-pasts of a (page, row) already reported skipped.
+def _first_reports(profile_id: int, columns: EventColumns) -> EventColumns:
+    """The batch without the reports of what the profile already reported of a page: a
+    scroll-past of a (page, row) already skipped, an impression of a tile (page, row,
+    title) already on screen.
 
-    A row is scrolled past at most once per page (the client contract, docs/signals.md),
-    but a client that reports it again under a new event id, or two devices showing one
-    page, would double the row ranker's scroll-past rate and the confidence's penalty.
-    Of several in the batch, the earliest is kept: when the row was first skipped.
-    Called under the profile's lock, so a concurrent batch cannot slip one in between.
+    A row is scrolled past at most once per page, and a tile comes on screen once per page
+    as far as anything learnt is concerned (the client contract, docs/signals.md), but a
+    client that reports one again under a new event id (a tile scrolled back into view, a
+    retried batch, two devices showing one page) doubled the row ranker's scroll-past rate,
+    the confidence's penalty, its tiles seen per row type and the title ranker's times
+    shown without a play. Of several in the batch, the earliest is kept: when the row was
+    first skipped, the tile first seen. An impression is looked for among those stamped
+    from the session window and the clock skew before the batch's earliest one of a page
+    (``_shown_again_within``): a profile's impressions are most of its log, and a page is
+    on screen for a session. One query for both kinds, and only for a batch holding
+    either that names a page. Called under the profile's lock, so a concurrent batch
+    cannot slip one in between.
     """
-    skips = [
-        position
-        for position, (kind, page_id) in enumerate(zip(columns.kind, columns.page_id, strict=True))
-        if kind == SignalKind.ROW_SCROLL_PAST and page_id is not None
-    ]
-    if not skips:
+    skips, shows = [], []
+    for position, (kind, page_id) in enumerate(zip(columns.kind, columns.page_id, strict=True)):
+        if page_id is None:
+            continue
+        if kind == SignalKind.IMPRESSION:
+            shows.append(position)
+        elif kind == SignalKind.ROW_SCROLL_PAST:
+            skips.append(position)
+    if not skips and not shows:
         return columns
-    stored = scroll_pasts_stored(
-        profile_id=profile_id, page_ids={columns.page_id[position] for position in skips}
+    page_ids, rows, occurred_at = columns.page_id, columns.row, columns.occurred_at
+    stored = page_reports_stored(
+        profile_id=profile_id,
+        skipped_pages={page_ids[position] for position in skips},
+        shown_pages={page_ids[position] for position in shows},
+        shown_since=min(occurred_at[position] for position in shows) - _shown_again_within()
+        if shows
+        else None,
     )
-    skips.sort(key=lambda position: columns.occurred_at[position])
-    keys = [(columns.page_id[position], columns.row[position]) for position in skips]
-    first = _first_occurrences(keys, stored)
-    if len(first) == len(skips):
+    repeats: set[int] = set()
+    for positions, keys, seen in (
+        (skips, lambda p: (page_ids[p], rows[p]), stored.skipped),
+        (shows, lambda p: (page_ids[p], rows[p], columns.title_id[p]), stored.shown),
+    ):
+        if not positions:
+            continue
+        positions.sort(key=occurred_at.__getitem__)
+        first = _first_occurrences(list(map(keys, positions)), seen)
+        if len(first) < len(positions):
+            repeats.update(set(positions) - {positions[i] for i in first})
+    if not repeats:
         return columns
-    repeats = set(skips) - {skips[i] for i in first}
     return columns.take([position for position in range(len(columns)) if position not in repeats])
+
+
+def _shown_again_within() -> dt.timedelta:
+    """How far before a batch's earliest impression of a page its repeats are looked for:
+    the session window (a page is on screen for a session) and the clock skew."""
+    return attribution_window() + signal_clock_skew()
 
 
 def _store(profile: Profile, columns: EventColumns, references: SignalReferences) -> int:
@@ -514,7 +546,7 @@ def _store(profile: Profile, columns: EventColumns, references: SignalReferences
     rows, so a COPY that meets a stored event (``_StoredBefore``) leaves nothing
     else to undo.
     """
-    columns = _first_skips(profile.pk, columns)
+    columns = _first_reports(profile.pk, columns)
     if not columns:
         return 0
     title_ids = columns.title_id

@@ -11,7 +11,10 @@ from django.utils import timezone
 
 from catalog.models import MaturityLevel
 from profiles.models import Profile
+from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import ProfileTitleState, Signal
+from recommendations.serving import recommend
+from recommendations.serving.homepage import profile_row_engagement
 from tests.conftest import token_client
 from tests.db_waits import migration_waits_short, reader_holding
 from tests.factories import (
@@ -681,6 +684,28 @@ def test_recording_costs_the_same_queries_for_one_title_or_many(api_client, acco
     assert ProfileTitleState.objects.filter(profile=profile).count() == 40
 
 
+def test_a_pages_repeated_tiles_and_rows_are_found_in_one_query(api_client, profile, title):
+    # given a batch that names its page in its impressions and its scroll-past, and the
+    # same batch naming no page
+    def batch(page_id) -> list[dict]:
+        return [
+            event(title, kind="impression", row="trending", page_id=page_id),
+            event(title, kind="impression", row="top_picks", page_id=page_id),
+            event(kind="row_scroll_past", row="new_releases", page_id=page_id),
+        ]
+
+    def queries(events: list[dict]) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = api_client.post(url(profile), {"events": events}, format="json")
+        assert response.json()["new"] == len(events)
+        return len(captured.captured_queries)
+
+    queries([event(title, kind="hover", value=1)])  # the token's first use also records it
+
+    # when / then the page's repeats cost one read of what was reported before, both kinds
+    assert queries(batch(str(uuid.uuid4()))) == queries(batch(None)) + 1
+
+
 def test_the_time_index_asks_autovacuum_to_summarise_each_range_ingest_fills():
     # Without it a range written since the last vacuum (on this append-only table, after
     # 20% growth: weeks of signals) has no summary, and every read of a time window through
@@ -793,6 +818,51 @@ def test_a_row_is_scrolled_past_once_per_page_whatever_the_client_resends(api_cl
         minutes=4
     )
     assert skips.filter(page_id=None).count() == 2
+
+
+def test_a_tile_is_seen_once_per_page_whatever_the_client_resends(api_client, profile, title):
+    # given a page whose Trending tile of the title the client reports on screen, then again
+    # when the tile scrolls back into view, and once more in a retried batch under new ids
+    page, other_page = str(uuid.uuid4()), str(uuid.uuid4())
+    now = timezone.now()
+
+    def shown(page_id, row, minutes_ago, shown_title=title):
+        moment = (now - dt.timedelta(minutes=minutes_ago)).isoformat()
+        return event(shown_title, kind="impression", row=row, page_id=page_id, occurred_at=moment)
+
+    first = api_client.post(url(profile), {"events": [shown(page, "trending", 9)]}, format="json")
+    back = api_client.post(url(profile), {"events": [shown(page, "trending", 2)]}, format="json")
+    # and, in one batch: that tile once more, the title on another page twice, in another
+    # row of the page (a second tile of it, below the first screen), and two impressions
+    # that name no page (nothing to tell them apart by: both count)
+    batch = [
+        shown(page, "trending", 9),
+        shown(other_page, "top_picks", 3),
+        shown(other_page, "top_picks", 5),
+        shown(page, "genre:drama", 4),
+        shown(None, "trending", 4),
+        shown(None, "trending", 3),
+    ]
+    mixed = api_client.post(url(profile), {"events": batch}, format="json")
+
+    # then each tile is stored once, when it first came on screen, and the repeats are told
+    # back as duplicates
+    assert first.json() == {"received": 1, "new": 1, "duplicates": 0, "rejected": {}}
+    assert back.json() == {"received": 1, "new": 0, "duplicates": 1, "rejected": {}}
+    assert mixed.json() == {"received": 6, "new": 4, "duplicates": 2, "rejected": {}}
+    tiles = Signal.objects.filter(profile=profile, kind="impression")
+    assert sorted((str(s.page_id), s.row) for s in tiles if s.page_id) == sorted(
+        [(page, "trending"), (other_page, "top_picks"), (page, "genre:drama")]
+    )
+    assert tiles.get(page_id=other_page).occurred_at < now - dt.timedelta(minutes=4)
+    assert tiles.filter(page_id=None).count() == 2
+
+    # and the row ranker's tiles seen per row type (its plays-per-tile-seen lift) count the
+    # page's Trending tile once
+    history = recommend.profile_history_rows(profile_id=profile.pk, at=None)
+    seen = profile_row_engagement(profile_id=profile.pk, at=now, zone=dt.UTC, history=history)
+    assert seen.seen[ROW_TYPES.index("trending")] == 1 + 2  # the page's, and the two unnamed
+    assert seen.seen[ROW_TYPES.index("top_picks")] == 1
 
 
 @pytest.mark.django_db(transaction=True)
