@@ -145,7 +145,9 @@ class SignalBatchResultSerializer(serializers.Serializer):
         child=serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
         help_text=(
             "Events not stored because the title or episode they name does not exist "
-            "(deleted since they happened), by index then field, as in a 400's "
+            "(deleted since they happened) or is not the profile's to signal (a title not "
+            "licensed in its region at the event's time, or above its maturity limit, "
+            "answered alike), by index then field, as in a 400's "
             "errors.events: drop them, resending cannot store them. Empty when there are "
             "none. (An artwork variant that does not exist is not a reason: the event is "
             "stored without it.)"
@@ -249,7 +251,9 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
             f"Up to {settings.TONIGHT['SIGNAL_BATCH_MAX']:,} events. The batch is validated "
             "whole: if any event is invalid nothing is stored and "
             "`errors.events.<index>.<field>` lists each problem; events naming a title or "
-            "episode that does not exist (deleted since) are the exception: the others are "
+            "episode that does not exist (deleted since), or that the profile may not "
+            "signal (not licensed in its region at the event's time, above its maturity "
+            "limit: answered as one that does not exist), are the exception: the others are "
             "stored, and `rejected` names them the same way. An artwork variant that does "
             "not exist is dropped from its event, which is stored. "
             "Resending events (same "

@@ -407,7 +407,8 @@ def _record(profile: Profile, raw: list[dict[str, object]], now: dt.datetime) ->
     try:
         return signal_batch_record(profile=profile, events=events).new
     except SignalBatchRejected as rejected:
-        # E.g. a title whose availability ended between the page and the play.
+        # A client's error the simulation may make (a title whose availability ended
+        # between the page and the play is not one: the service leaves it out itself).
         refused = set(rejected.errors.by_index)
         events = [e for e in events if e.index not in refused]
         return signal_batch_record(profile=profile, events=events).new if events else 0

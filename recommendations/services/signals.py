@@ -87,7 +87,8 @@ def _reference_errors(
     """Check every event's title, episode and artwork variant against what they name.
 
     Returns the errors of events that name a title or episode that does not exist (or
-    reads as absent: above the profile's maturity limit, or of a title above it), the
+    reads as absent: above the profile's maturity limit, a title not licensed in the
+    account's region at the event's time, an episode of a title above the limit), the
     other errors, apart (only those refuse the batch), and the positions of the events
     whose artwork variant reads as absent so (``_unseen_variants``). An id that exists
     but does not fit the event (another title's episode or variant, an episode not out
@@ -115,24 +116,26 @@ def _reference_errors(
         elif (None, None) not in windows.get(title_id, ()):
             doubtful.add(title_id)
 
+    # Events whose title reads as absent: it does not exist, is above the limit, or was not
+    # licensed in the account's region at the event's time. One answer for the three, as
+    # the title page's 404: "Was not available in the account's region" told a caller which
+    # ids are titles (licensed elsewhere, or here at another time), and a Kids profile which
+    # ids it is hidden.
+    title_absent: set[int] = set()
     if doubtful:
         for index, title_id, occurred_at in zip(
             columns.index, columns.title_id, columns.occurred_at, strict=True
         ):
             if title_id not in doubtful:
                 continue
-            if title_id in missing:
-                absent.add(index, "title", f"No title with id {title_id}.")
-                continue
-            if not any(
+            if title_id in missing or not any(
                 (start is None or start <= occurred_at) and (end is None or occurred_at < end)
                 for start, end in windows.get(title_id, ())
             ):
-                errors.add(
-                    index, "title", "Was not available in the account's region at that time."
-                )
+                absent.add(index, "title", f"No title with id {title_id}.")
+                title_absent.add(index)
 
-    # An event whose title does not exist is reported for its title alone.
+    # An event whose title reads as absent is reported for its title alone.
     if any(columns.episode_id):
         episode_titles, releases = references.episode_titles, references.episode_releases
         # Judged at the latest moment the event can have happened: its stamp plus the clock
@@ -150,7 +153,7 @@ def _reference_errors(
             columns.occurred_at,
             strict=True,
         ):
-            if not episode_id or title_id in missing:
+            if not episode_id or index in title_absent:
                 continue
             owner = episode_titles.get(episode_id)
             # An episode of a title above the limit reads as absent, as its title does:
@@ -175,7 +178,7 @@ def _reference_errors(
         for position, (index, title_id, variant_id) in enumerate(
             zip(columns.index, columns.title_id, columns.artwork_variant_id, strict=True)
         ):
-            if not variant_id or title_id in missing:
+            if not variant_id or index in title_absent:
                 continue
             variant = variants.get(variant_id)
             # Above the limit (its own rating or its title's) reads as deleted, and is
@@ -770,7 +773,9 @@ def signal_columns_record(*, profile: Profile, columns: EventColumns) -> BatchRe
     queue holds events of things deleted since, which no resend can ever store,
     and refusing the batch took every other event with them. Those are left out
     and returned in ``rejected`` (what is above the profile's maturity limit reads
-    as absent here too, as everywhere). An artwork variant that does not exist (or
+    as absent here too, as everywhere, and so does a title not licensed in the
+    account's region at the event's time: the answer must not tell which ids are
+    titles). An artwork variant that does not exist (or
     reads so) is only what the tile showed: its event is stored without it
     (``_unseen_variants``). The profile row
     is locked for the transaction: batches of one profile are applied one after

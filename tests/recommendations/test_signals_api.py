@@ -23,6 +23,7 @@ from tests.factories import (
     AvailabilityFactory,
     EpisodeFactory,
     ProfileFactory,
+    RegionFactory,
     SeasonFactory,
     TitleFactory,
 )
@@ -177,8 +178,10 @@ def test_references_are_checked_for_the_whole_batch_and_nothing_is_stored(
     assert errors == {
         "1": {"title": ["No title with id 999999."]},
         "2": {"episode": ["Belongs to another title."]},
-        "3": {"title": ["Was not available in the account's region at that time."]},
-        "4": {"title": ["Was not available in the account's region at that time."]},
+        # not licensed here then: answered as an id that names no title (the title page's
+        # 404), so that the answer does not tell which ids are titles licensed elsewhere
+        "3": {"title": [f"No title with id {lapsed.pk}."]},
+        "4": {"title": [f"No title with id {elsewhere.pk}."]},
         "5": {"artwork_variant": ["Belongs to another title."]},
     }
     assert not Signal.objects.exists()
@@ -262,7 +265,7 @@ def test_a_deleted_episode_beside_a_client_error_is_named_with_it_in_the_400(
     api_client, account, profile, title
 ):
     # given an event whose title was not licensed then and whose episode no longer exists,
-    # and an episode named with a title it does not belong to
+    # and an episode named with a title it does not belong to (a client's error)
     lapsed = TitleFactory(kind="series")
     AvailabilityFactory(
         title=lapsed,
@@ -282,12 +285,11 @@ def test_a_deleted_episode_beside_a_client_error_is_named_with_it_in_the_400(
     response = api_client.post(url(profile), {"events": events}, format="json")
 
     # then a client's error still refuses the batch whole, naming every problem of every event
+    # (an event whose title reads as absent, as one not licensed then does, for its title
+    # alone, as for a title that does not exist)
     assert response.status_code == 400, response.json()
     assert response.json()["errors"]["events"] == {
-        "1": {
-            "title": ["Was not available in the account's region at that time."],
-            "episode": ["No episode with id 999998."],
-        },
+        "1": {"title": [f"No title with id {lapsed.pk}."]},
         "2": {"episode": ["Belongs to another title."]},
     }
     assert not Signal.objects.exists()
@@ -321,7 +323,7 @@ def test_a_malformed_event_does_not_hide_the_reference_errors_of_the_others(
     # is not refused again for an event it was not told about
     assert response.status_code == 400, response.json()
     assert response.json()["errors"]["events"] == {
-        "1": {"title": ["Was not available in the account's region at that time."]},
+        "1": {"title": [f"No title with id {lapsed.pk}."]},
         "2": {"value": ["Must be a number."]},
         "3": {"episode": ["Belongs to another title."]},
         "4": {"title": ["No title with id 999999."]},
@@ -363,14 +365,12 @@ def test_a_window_holds_a_play_at_its_start_and_not_one_at_its_end(api_client, a
         url(profile), {"events": [event(title, occurred_at=end.isoformat())]}, format="json"
     )
 
-    # then the start is inside (stored), the end is not (the client's error, as any time
-    # the title was not carried): the same half-open window serving and the title page use
+    # then the start is inside (stored), the end is not (left out, as any time the title was
+    # not carried): the same half-open window serving and the title page use
     assert at_start.status_code == 200, at_start.json()
     assert at_start.json()["new"] == 1
-    assert at_end.status_code == 400, at_end.json()
-    assert at_end.json()["errors"]["events"] == {
-        "0": {"title": ["Was not available in the account's region at that time."]}
-    }
+    assert at_end.status_code == 200, at_end.json()
+    assert at_end.json()["rejected"] == {"0": {"title": [f"No title with id {title.pk}."]}}
     assert list(Signal.objects.filter(profile=profile).values_list("occurred_at", flat=True)) == [
         start
     ]
@@ -437,7 +437,7 @@ def test_a_kids_profile_cannot_tell_a_frame_above_its_limit_from_a_deleted_one(a
     deleted = ArtworkVariantFactory(title=family)
     deleted_id = deleted.pk
     deleted.delete()
-    unlicensed = TitleFactory(maturity=MaturityLevel.ALL)  # not available in the region
+    foreign_episode = EpisodeFactory()  # of another (all-ages) title: a client's error
 
     # when: a play of the family title from each frame, alone in its batch, and a batch with
     # a client's error beside each
@@ -448,7 +448,12 @@ def test_a_kids_profile_cannot_tell_a_frame_above_its_limit_from_a_deleted_one(a
     refusals = [
         api_client.post(
             url(kid),
-            {"events": [event(family, artwork_variant=v), event(unlicensed)]},
+            {
+                "events": [
+                    event(family, artwork_variant=v),
+                    event(family, episode=foreign_episode.pk),
+                ]
+            },
             format="json",
         )
         for v in (gory.pk, of_mature.pk, deleted_id)
@@ -461,9 +466,9 @@ def test_a_kids_profile_cannot_tell_a_frame_above_its_limit_from_a_deleted_one(a
     ] * 3
     stored = Signal.objects.filter(profile=kid)
     assert list(stored.values_list("title_id", "artwork_variant_id")) == [(family.pk, None)] * 3
-    unavailable = {"title": ["Was not available in the account's region at that time."]}
+    not_its_own = {"episode": ["Belongs to another title."]}
     assert [(r.status_code, r.json()["errors"]) for r in refusals] == [
-        (400, {"events": {"1": unavailable}})
+        (400, {"events": {"1": not_its_own}})
     ] * 3
     assert refusals[0].json() == refusals[1].json() == refusals[2].json()
 
@@ -491,6 +496,52 @@ def test_a_kids_profile_cannot_signal_titles_or_artwork_above_its_limit(api_clie
     assert response.json()["rejected"] == {"0": {"title": [f"No title with id {grown_up.pk}."]}}
     stored = Signal.objects.get(profile=kid)
     assert (stored.title_id, stored.artwork_variant_id) == (family.pk, None)
+
+
+def test_a_caller_cannot_tell_a_title_not_licensed_here_or_above_the_limit_from_none(
+    api_client, account
+):
+    # given: a 7+ kid, a family title it may signal, and ids of four kinds it may not: one
+    # that names no title, a title licensed in another region only, a title licensed here
+    # but not at the event's time, and a 16+ title licensed here
+    kid = ProfileFactory(
+        account=account, name="Kid", is_kids=True, maturity_limit=MaturityLevel.SEVEN
+    )
+    family = TitleFactory(maturity=MaturityLevel.ALL)
+    AvailabilityFactory(title=family, region=account.home_region)
+    elsewhere = TitleFactory(maturity=MaturityLevel.ALL)
+    AvailabilityFactory(title=elsewhere, region=RegionFactory(code="US", name="United States"))
+    lapsed = TitleFactory(maturity=MaturityLevel.ALL)
+    AvailabilityFactory(
+        title=lapsed,
+        region=account.home_region,
+        starts_at=timezone.now() - dt.timedelta(days=400),
+        ends_at=timezone.now() - dt.timedelta(days=1),
+    )
+    mature = TitleFactory(maturity=MaturityLevel.SIXTEEN)
+    AvailabilityFactory(title=mature, region=account.home_region)
+    foreign_episode = EpisodeFactory()
+    probed = [999_999, elsewhere.pk, lapsed.pk, mature.pk]
+
+    def answer(events: list[dict], title_id: int) -> tuple[int, str]:
+        response = api_client.post(url(kid), {"events": events}, format="json")
+        return response.status_code, response.content.decode().replace(str(title_id), "N")
+
+    # when: each id is sent alone, beside a play of the family title, and beside a client's
+    # error (an episode of another title)
+    alone = [answer([event(None, title=pk)], pk) for pk in probed]
+    beside = [answer([event(family), event(None, title=pk)], pk) for pk in probed]
+    refused = [
+        answer([event(family, episode=foreign_episode.pk), event(None, title=pk)], pk)
+        for pk in probed
+    ]
+
+    # then: every answer names the event's title, and is the same whichever the id is
+    assert alone[0][0] == 200, alone[0]
+    assert '"1":{"title":["No title with id N."]}' in beside[0][1], beside[0]
+    assert refused[0][0] == 400, refused[0]
+    for answers in (alone, beside, refused):
+        assert answers == [answers[0]] * len(probed)
 
 
 def test_an_episode_of_a_title_above_the_limit_reads_as_absent_too(api_client, account):
