@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -30,6 +31,21 @@ from .models import ArtworkVariant, ArtworkVariantDaily
 #: Days over which admin measures a variant's observed share of its title's impressions
 #: (what was shown, not the probability the current policy would give it).
 SHARE_DAYS = 7
+
+
+def artwork_daily_cut(*, now: dt.datetime | None = None) -> dt.date:
+    """Daily figures of days before this one are past ``ARTWORK_DAILY_KEEP_DAYS``.
+
+    Days are UTC days, as the roll-ups are (a page's day) and as admin's "last 7 days"
+    counts them.
+    """
+    today = (now or timezone.now()).astimezone(dt.UTC).date()
+    return today - dt.timedelta(days=int(settings.TONIGHT["ARTWORK_DAILY_KEEP_DAYS"]))
+
+
+def artwork_daily_expired_count(*, now: dt.datetime | None = None) -> int:
+    """How many daily figures the prune would delete now (``prune_logs --dry-run``)."""
+    return ArtworkVariantDaily.objects.filter(day__lt=artwork_daily_cut(now=now)).count()
 
 
 @dataclass(frozen=True)

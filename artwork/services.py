@@ -23,7 +23,12 @@ from recommendations.selectors.attribution import closed_before
 from .image_names import ARTWORK_DIR
 from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily
 from .policy import bandit_new, policy_delete, policy_read, policy_write
-from .selectors import ArtworkImpressions, artwork_impressions, variant_themes
+from .selectors import (
+    ArtworkImpressions,
+    artwork_daily_cut,
+    artwork_impressions,
+    variant_themes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +81,34 @@ def artwork_files_prune(*, now: dt.datetime | None = None) -> int:
         deleted += 1
     if deleted:
         logger.info("deleted %d artwork file(s) no variant names", deleted)
+    return deleted
+
+
+#: Daily figures deleted per statement by :func:`artwork_daily_prune`.
+DAILY_PRUNE_BATCH = 5000
+
+
+def artwork_daily_prune(*, now: dt.datetime | None = None, batch_size: int | None = None) -> int:
+    """Delete the daily figures of days past ``ARTWORK_DAILY_KEEP_DAYS``; how many went.
+
+    A row per variant, device class and day (tens of thousands a day at the demo's
+    catalogue) that nothing else deletes. Called outside a transaction, each batch of at
+    most ``batch_size`` rows (found through the index on ``day``) commits on its own, as
+    the page log's prune does: no long transaction or many row locks, and a stopped run
+    keeps what it deleted.
+    """
+    cut = artwork_daily_cut(now=now)
+    size = int(batch_size or DAILY_PRUNE_BATCH)
+    expired = ArtworkVariantDaily.objects.filter(day__lt=cut)
+    deleted = 0
+    while True:
+        # No cascade and no receivers: Django deletes this in one statement.
+        count, _ = ArtworkVariantDaily.objects.filter(pk__in=expired.values("pk")[:size]).delete()
+        deleted += count
+        if count < size:
+            break
+    if deleted:
+        logger.info("artwork daily figures before %s pruned: %d deleted", cut, deleted)
     return deleted
 
 

@@ -511,6 +511,13 @@ TONIGHT = {
     # Days an admin's successful sign-ins (django-axes' access log) are kept: long enough
     # to look back on who signed in during an incident reported weeks later.
     "SIGN_IN_LOG_KEEP_DAYS": env.int("TONIGHT_SIGN_IN_LOG_KEEP_DAYS", default=90),
+    # Days of the artwork variants' daily figures kept (a row per variant, device class and
+    # day; the admin's impressions and take rates sum what is kept, the variant page's
+    # share reads 7 days, the console 2). As long as the page log by default: a figure
+    # is then never older than the pages it could be rebuilt from. The full refit
+    # rebuilds ARTWORK_TRAINING_DAYS of them (61 days at the defaults), so
+    # `manage.py check` refuses a shorter keep (tonight.E007).
+    "ARTWORK_DAILY_KEEP_DAYS": env.int("TONIGHT_ARTWORK_DAILY_KEEP_DAYS", default=90),
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)

@@ -1,5 +1,7 @@
 """Checks of what queued retrains, policy updates and the nightly prune need from settings."""
 
+import datetime as dt
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -121,6 +123,39 @@ def page_log_keep_check(
             )
         )
     return errors
+
+
+@checks.register("retention")
+def artwork_daily_keep_check(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Refuse an artwork daily figures keep shorter than the days a full refit rebuilds.
+
+    The full refit (nightly, from a retrain) deletes and rewrites the figures of its
+    ``ARTWORK_TRAINING_DAYS``, counted back from the midnight before its pages' plays are
+    all in: kept for less, each refit would write days the next prune deletes again, and
+    the admin's totals would cover one window in the morning and another after a retrain.
+    """
+    from recommendations.selectors.attribution import attribution_window
+    from recommendations.selectors.signals import signal_clock_skew
+
+    tonight = settings.TONIGHT
+    keep = int(tonight["ARTWORK_DAILY_KEEP_DAYS"])
+    closed = (attribution_window() + signal_clock_skew()) / dt.timedelta(days=1)
+    needed = int(tonight["ARTWORK_TRAINING_DAYS"]) + math.ceil(closed)
+    if keep >= needed:
+        return []
+    return [
+        checks.Error(
+            f"TONIGHT_ARTWORK_DAILY_KEEP_DAYS is {keep}, but the artwork policy's full refit "
+            f"rewrites the daily figures of up to {needed} days back (ARTWORK_TRAINING_DAYS, "
+            "from the midnight before its pages' plays are all in): each refit would write "
+            "days the nightly prune deletes again.",
+            hint=f"Set TONIGHT_ARTWORK_DAILY_KEEP_DAYS to {needed} or more, or shorten "
+            'TONIGHT["ARTWORK_TRAINING_DAYS"].',
+            id="tonight.E007",
+        )
+    ]
 
 
 @checks.register("retraining")

@@ -8,7 +8,7 @@ queue, chosen when the run is enqueued (``retraining.retrain_queue``).
 from celery import shared_task
 from django.conf import settings
 
-from artwork.services import artwork_files_prune
+from artwork.services import artwork_daily_prune, artwork_files_prune
 from config.celery import RETRY_ON_TRANSIENT_ERRORS
 from recommendations.services.retention import page_logs_prune, sign_in_logs_prune
 from recommendations.services.retraining import (
@@ -93,12 +93,19 @@ def reap_training_runs() -> int:
     **RETRY_ON_TRANSIENT_ERRORS,
 )
 def prune_logs() -> dict[str, int]:
-    """Delete page logs and admin sign-ins past their keep, and artwork files no variant
-    names (``artwork.services.artwork_files_prune``); how many of each went.
+    """Delete page logs, admin sign-ins and the artwork variants' daily figures past their
+    keep, and artwork files no variant names (``artwork.services``); how many of each went.
 
-    Sign-ins and files first: each is short, and a page backlog that outlasts the soft
-    time limit (night after night, until it is worked off) must not keep them from running.
+    Sign-ins, files and daily figures first: each is short (a day's figures a night), and a
+    page backlog that outlasts the soft time limit (night after night, until it is worked
+    off) must not keep them from running.
     """
     sign_ins = sign_in_logs_prune()
     artwork_files = artwork_files_prune()
-    return {"pages": page_logs_prune(), "sign_ins": sign_ins, "artwork_files": artwork_files}
+    artwork_daily = artwork_daily_prune()
+    return {
+        "pages": page_logs_prune(),
+        "sign_ins": sign_ins,
+        "artwork_files": artwork_files,
+        "artwork_daily": artwork_daily,
+    }

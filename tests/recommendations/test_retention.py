@@ -175,7 +175,12 @@ def test_the_default_keep_serves_every_reader():
     [
         ({}, 67, "evaluate_artwork_policy's holdout candidate"),
         ({"ARTWORK_TRAINING_DAYS": 10}, 28, "the title and row rankers' training"),
-        ({"ARTWORK_TRAINING_DAYS": 120}, 90, "evaluate_artwork_policy's holdout candidate"),
+        (
+            # the daily figures' keep follows the refit's window (tonight.E007)
+            {"ARTWORK_TRAINING_DAYS": 120, "ARTWORK_DAILY_KEEP_DAYS": 121},
+            90,
+            "evaluate_artwork_policy's holdout candidate",
+        ),
     ],
 )
 def test_a_keep_shorter_than_a_reader_needs_is_an_error_naming_both(
@@ -268,7 +273,12 @@ def test_the_task_prunes_pages_and_sign_ins(keep_90, settings):
     _sign_in(31)
     recent = _sign_in(29)
 
-    assert tasks.prune_logs() == {"pages": 1, "sign_ins": 1, "artwork_files": 0}
+    assert tasks.prune_logs() == {
+        "pages": 1,
+        "sign_ins": 1,
+        "artwork_files": 0,
+        "artwork_daily": 0,
+    }
     assert list(AccessLog.objects.values_list("pk", flat=True)) == [recent.pk]
     assert PageLog.objects.count() == 1
 

@@ -1,7 +1,8 @@
-"""``manage.py prune_logs``: delete page logs and admin sign-ins past their keep, now.
+"""``manage.py prune_logs``: delete page logs, admin sign-ins and the artwork variants'
+daily figures past their keep, now.
 
 Like the nightly task, it also deletes the artwork files no variant names
-(``artwork.services.artwork_files_prune``); ``--dry-run`` counts only the logs.
+(``artwork.services.artwork_files_prune``); ``--dry-run`` counts only the rows.
 """
 
 from typing import Any
@@ -10,7 +11,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from artwork.services import artwork_files_prune
+from artwork.selectors import artwork_daily_cut, artwork_daily_expired_count
+from artwork.services import artwork_daily_prune, artwork_files_prune
 from recommendations.management.progress import fraction_bar
 from recommendations.selectors.retention import (
     page_log_cut,
@@ -23,7 +25,8 @@ from recommendations.services.retention import page_logs_prune, sign_in_logs_pru
 class Command(BaseCommand):
     help = (
         "Delete the page logs older than TONIGHT_PAGE_LOG_KEEP_DAYS, in bounded batches, and "
-        "the admin sign-ins older than TONIGHT_SIGN_IN_LOG_KEEP_DAYS (what beat runs nightly)."
+        "the admin sign-ins older than TONIGHT_SIGN_IN_LOG_KEEP_DAYS and the artwork daily "
+        "figures older than TONIGHT_ARTWORK_DAILY_KEEP_DAYS (what beat runs nightly)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -45,9 +48,14 @@ class Command(BaseCommand):
             f"sign-in(s) older than {tonight['SIGN_IN_LOG_KEEP_DAYS']} days "
             f"(TONIGHT_SIGN_IN_LOG_KEEP_DAYS)"
         )
+        daily = (
+            f"artwork daily figure(s) from before {artwork_daily_cut(now=now):%Y-%m-%d} "
+            f"(TONIGHT_ARTWORK_DAILY_KEEP_DAYS={tonight['ARTWORK_DAILY_KEEP_DAYS']})"
+        )
         if options["dry_run"]:
             self.stdout.write(
-                f"Would delete {page_logs_expired_count(now=now)} page log(s) {kept} and "
+                f"Would delete {page_logs_expired_count(now=now)} page log(s) {kept}, "
+                f"{artwork_daily_expired_count(now=now)} {daily} and "
                 f"{sign_in_logs_expired_count(now=now)} {sign_ins}; nothing deleted (--dry-run)."
             )
             return
@@ -55,9 +63,10 @@ class Command(BaseCommand):
         # long page backlog is interrupted.
         sign_ins_deleted = sign_in_logs_prune()
         files = artwork_files_prune(now=now)
+        daily_deleted = artwork_daily_prune(now=now)
         with fraction_bar(self, "page logs", verbosity=options["verbosity"]) as progress:
             pages = page_logs_prune(now=now, progress=progress)
         self.stdout.write(
-            f"Deleted {pages} page log(s) {kept}, {sign_ins_deleted} {sign_ins} and {files} "
-            "artwork file(s) no variant names."
+            f"Deleted {pages} page log(s) {kept}, {sign_ins_deleted} {sign_ins}, "
+            f"{daily_deleted} {daily} and {files} artwork file(s) no variant names."
         )
