@@ -36,6 +36,7 @@ from .models import (
     Signal,
     TrainingRun,
 )
+from .services.model_versions import model_versions_delete
 from .services.retraining import (
     RetrainError,
     RetrainNotQueued,
@@ -595,6 +596,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    # Both deletions go through the service, which deletes the versions' artefact files
+    # once the admin's transaction commits (Django's would leave them in storage for good).
+    def delete_model(self, request: HttpRequest, obj: ModelVersion) -> None:
+        model_versions_delete(versions=ModelVersion.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        model_versions_delete(versions=queryset)
 
     @admin.display(description="retrain gate")
     def gate(self, obj: ModelVersion) -> str:
