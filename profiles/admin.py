@@ -9,9 +9,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import RegexValidator
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.forms.models import BaseInlineFormSet, model_to_dict
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -35,11 +37,15 @@ from .services import (
     profile_delete,
     profile_pin_lock_lift,
     profile_update,
+    profiles_unlocks_end,
 )
 from .unlock import PinFailureThrottle, PinWindow, pin_lock_until
 
 PIN_HELP = f"{PIN_LENGTH} digits. Stored hashed: it cannot be shown again, only replaced."
 LIFT_PIN_LOCK = "Lift the wrong-PIN lock"
+END_UNLOCKS = "End unlocks on every device"
+#: Profiles whose admin log entries are built and written at once by the end-unlocks action.
+_LOG_CHUNK = 1000
 #: The request attribute where a service's refusal waits for the page built again.
 _REFUSAL = "_profile_service_refusal"
 #: The fields a change page posts back as it showed them too, to tell what staff changed,
@@ -315,7 +321,7 @@ class ProfileAdmin(
     search_fields = ("name", "account__name", "=external_id", "=account__external_id")
     search_help_text = "Profile or household name, or an exact external id."
     autocomplete_fields = ("account", "display_language", "preferred_languages")
-    actions = ("lift_pin_lock",)
+    actions = ("lift_pin_lock", "end_unlocks")
 
     _add_fieldsets = (
         (None, {"fields": ("account", "name", "is_kids", "maturity_limit")}),
@@ -412,6 +418,54 @@ class ProfileAdmin(
         if without_pin:
             summary.append(f"{without_pin} have no PIN.")
         self.message_user(request, " ".join(summary), messages.SUCCESS)
+
+    # Ending unlocks changes what a household's devices may open: a viewer must not.
+    @admin.action(description=END_UNLOCKS, permissions=["change"])
+    def end_unlocks(self, request: HttpRequest, queryset: QuerySet[Profile]) -> None:
+        """End every outstanding unlock of the selected PIN-protected profiles, on every device.
+
+        What ``DELETE /api/v1/profiles/{id}/unlock/`` does for a household, for support
+        ("my kid unlocked the adult profile"). A profile without a PIN gives no token that
+        opens anything, so it is only counted. One ``UPDATE`` for the lot
+        (:func:`profiles.services.profiles_unlocks_end`), then one admin log entry per
+        profile, written a chunk at a time, as a list selected across 100,000 profiles
+        must not be read into memory at once. Both in one transaction: the log never
+        names a lock that was not made.
+        """
+        with_pin = queryset.exclude(pin_hash="")
+        without_pin = queryset.filter(pin_hash="").count()
+        with transaction.atomic():
+            ended = profiles_unlocks_end(profiles=with_pin)
+            # Named as str(profile) names it (with its household), without a query each; the
+            # list's other joins are dropped, as their columns are not read.
+            logged = (
+                with_pin.select_related(None)
+                .select_related("account")
+                .only("pk", "name", "account__name")
+            )
+            chunk: list[Profile] = []
+            for profile in logged.order_by("pk").iterator(chunk_size=_LOG_CHUNK):
+                chunk.append(profile)
+                if len(chunk) == _LOG_CHUNK:
+                    self._log_unlocks_ended(request, chunk)
+                    chunk = []
+            if chunk:
+                self._log_unlocks_ended(request, chunk)
+        summary = [f"Unlocks ended on every device for {ended} profile(s)."]
+        if without_pin:
+            summary.append(f"{without_pin} have no PIN, so no unlock to end.")
+        self.message_user(request, " ".join(summary), messages.SUCCESS)
+
+    def _log_unlocks_ended(self, request: HttpRequest, profiles: list[Profile]) -> None:
+        LogEntry.objects.log_actions(
+            user_id=request.user.pk,
+            queryset=profiles,
+            action_flag=CHANGE,
+            change_message=(
+                "Ended its unlocks on every device: each unlock token given before now "
+                "no longer opens it; its PIN opens it again."
+            ),
+        )
 
     @method_decorator(sensitive_post_parameters("pin"))
     def changeform_view(

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account
@@ -221,3 +221,17 @@ def profile_unlocks_end(*, profile: Profile) -> None:
     wrong-PIN counters are left as they are. ``profile`` itself is not updated.
     """
     Profile.objects.filter(pk=profile.pk).update(unlock_generation=F("unlock_generation") + 1)
+
+
+def profiles_unlocks_end(*, profiles: QuerySet[Profile]) -> int:
+    """Lock every one of ``profiles`` again, as :func:`profile_unlocks_end` locks one.
+
+    For support ("my kid unlocked the adult profile"), from a list of any length: one
+    ``UPDATE`` raises each selected profile's ``unlock_generation`` by one in the
+    database (``F() + 1``), so a profile locked meanwhile by its household still counts
+    both locks, and no profile is read or saved row by row. ``profiles`` may carry the
+    admin list's joins and order: only its keys are used. Returns the profiles locked.
+    """
+    return Profile.objects.filter(pk__in=profiles.values("pk")).update(
+        unlock_generation=F("unlock_generation") + 1
+    )

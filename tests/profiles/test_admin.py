@@ -11,6 +11,7 @@ from django.contrib.messages import get_messages
 from django.db import connection, transaction
 from django.db.models.signals import post_init
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.exceptions import Throttled
@@ -543,3 +544,121 @@ def test_a_row_of_the_accounts_page_deleted_meanwhile_is_said_not_a_500(staff):
         response.content.decode()
     )
     assert not account.profiles.exists()
+
+
+# --- Ending a profile's unlocks from the admin ----------------------------------------------
+
+
+def end_unlocks(client: Client, *profiles: Profile):
+    return client.post(
+        changelist_url(),
+        {"action": "end_unlocks", "_selected_action": [p.pk for p in profiles]},
+    )
+
+
+def api_unlock(client, profile: Profile, pin: str) -> str:
+    response = client.post(f"/api/v1/profiles/{profile.pk}/unlock/", {"pin": pin}, format="json")
+    assert response.status_code == 200
+    return response.json()["token"]
+
+
+def api_read(client, profile: Profile, token: str) -> int:
+    """The status of a read of ``profile``'s signals with ``token`` as its unlock."""
+    return client.get(
+        f"/api/v1/profiles/{profile.pk}/signals/", HTTP_X_PROFILE_UNLOCK=token
+    ).status_code
+
+
+def test_support_ends_a_profiles_unlocks_and_the_token_given_before_opens_it_no_more(
+    staff, pin_limits
+):
+    # given: the adult profile unlocked on the kids' TV, and another household's unlocked too
+    account = AccountFactory()
+    adult = profile_create(account=account, name="Parent", pin="2468")
+    other = profile_create(account=AccountFactory(), name="Other", pin="1357")
+    tv, elsewhere = token_client(account), token_client(other.account)
+    on_tv = api_unlock(tv, adult, "2468")
+    other_token = api_unlock(elsewhere, other, "1357")
+    assert api_read(tv, adult, on_tv) == 200
+
+    # when: support ends the adult profile's unlocks from its list
+    response = end_unlocks(staff, adult)
+
+    # then: the token given before no longer opens it through the API, the PIN does again,
+    # the other household's unlock is untouched, and the admin log says who did it
+    assert response.status_code == 302
+    assert api_read(tv, adult, on_tv) == 403
+    assert api_read(tv, adult, api_unlock(tv, adult, "2468")) == 200
+    assert api_read(elsewhere, other, other_token) == 200
+    entry = LogEntry.objects.get(object_id=str(adult.pk), action_flag=CHANGE)
+    assert entry.user.username == "staff"
+    assert entry.object_repr == str(adult)
+    assert "Ended its unlocks" in entry.get_change_message()
+    assert not LogEntry.objects.filter(object_id=str(other.pk)).exists()
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    assert messages == ["Unlocks ended on every device for 1 profile(s)."]
+
+
+def test_ending_unlocks_is_one_update_for_every_selected_profile(staff):
+    # given: twelve PIN-protected profiles in six households, and three without a PIN
+    with_pin = [
+        profile_create(account=AccountFactory(), name=f"P{i}", pin="2468") for i in range(12)
+    ]
+    without = [profile_create(account=AccountFactory(), name=f"N{i}") for i in range(3)]
+    built: list[Profile] = []
+
+    def count(sender, instance, **kwargs):
+        built.append(instance)
+
+    # when: the whole list is selected ("Select all 15"), with its joins and its order
+    post_init.connect(count, sender=Profile)
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            response = staff.post(
+                changelist_url(),
+                {
+                    "action": "end_unlocks",
+                    "select_across": "1",
+                    "index": "0",
+                    "_selected_action": [with_pin[0].pk],
+                },
+            )
+    finally:
+        post_init.disconnect(count, sender=Profile)
+
+    # then: one UPDATE raised every PIN-protected profile's generation by one, none was saved
+    # row by row, each has its log entry (written together), the others are only counted
+    assert response.status_code == 302
+    sql = [q["sql"] for q in queries.captured_queries]
+    updates = [s for s in sql if s.startswith('UPDATE "profiles_profile"')]
+    assert len(updates) == 1
+    assert "+ 1" in updates[0]
+    assert len([s for s in sql if s.startswith('INSERT INTO "django_admin_log"')]) == 1
+    generations = dict(Profile.objects.values_list("pk", "unlock_generation"))
+    assert {generations[p.pk] for p in with_pin} == {1}
+    assert {generations[p.pk] for p in without} == {0}
+    assert {p.pk for p in built} == {p.pk for p in with_pin}
+    assert len(built) == len(with_pin)
+    logged = LogEntry.objects.filter(action_flag=CHANGE).values_list("object_id", flat=True)
+    assert sorted(map(int, logged)) == sorted(p.pk for p in with_pin)
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    assert messages == [
+        "Unlocks ended on every device for 12 profile(s). 3 have no PIN, so no unlock to end."
+    ]
+
+
+def test_ending_unlocks_needs_change_permission_on_profiles(db, client, api_client, account):
+    # given: an unlocked profile, and staff who may only view profiles
+    locked = profile_create(account=account, name="Private", pin="2468")
+    token = api_unlock(api_client, locked, "2468")
+    viewer = get_user_model().objects.create_user("viewer", password=None, is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_profile"))
+    client.force_login(viewer)
+    assert "end_unlocks" not in client.get(changelist_url()).content.decode()
+
+    # when: the action is posted anyway
+    end_unlocks(client, locked)
+
+    # then: the token still opens the profile, and nothing was logged
+    assert api_read(api_client, locked, token) == 200
+    assert not LogEntry.objects.filter(object_id=str(locked.pk)).exists()
