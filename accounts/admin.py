@@ -39,8 +39,11 @@ class AccountAdmin(
     list_display = ("name", "home_region", "profile_count", "external_id", "created_at")
     list_select_related = ("home_region",)
     list_filter = ("home_region",)
-    search_fields = ("name", "=external_id", "users__username", "users__email")
-    search_help_text = "Household name, a member's username or e-mail, or an exact external id."
+    search_fields = ("name", "=id", "=external_id", "users__username", "users__email")
+    search_help_text = (
+        "Household name, its id (as the profile list shows it: #12), a member's username or "
+        "e-mail, or an exact external id."
+    )
     date_hierarchy = "created_at"
     autocomplete_fields = ("home_region", "users")
     readonly_fields = ("created_at",)

@@ -19,10 +19,14 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Count, Exists, IntegerField, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models.constants import LOOKUP_SEP
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.text import smart_split, unescape_string_literal
+
+from config.ids import id_from_text
 
 
 def count_subquery(model: type[Model], fk: str) -> Coalesce:
@@ -96,12 +100,50 @@ def _search_lookup(field: str) -> str:
 
     ``=`` stays ``iexact``, never ``exact``: ``iexact`` compares the column as text,
     so on a number (``=id``) a term that is no number ("abc") matches nothing, as in
-    Django's search, where ``exact`` would raise converting it (a 500).
+    Django's search, where ``exact`` would raise converting it (a 500). An ``=`` on a
+    whole-number key is matched by :func:`_key_lookup` instead.
     """
     for prefix, lookup in (("^", "istartswith"), ("=", "iexact"), ("@", "search")):
         if field.startswith(prefix):
             return f"{field.removeprefix(prefix)}__{lookup}"
     return f"{field}__icontains"
+
+
+def _key_lookup(model: type[Model], field: str) -> str | None:
+    """``path__exact`` for an ``=`` search field on a whole-number key (``=id``,
+    ``=account__id``), None for any other field.
+
+    ``iexact`` compares the key as text (``UPPER(account_id::text) = '12'``), which no
+    index answers: every profile was read to find one household's. Compared as a number,
+    the key's own index (the primary key, the foreign key's) finds the rows.
+    """
+    if not field.startswith("="):
+        return None
+    path = field.removeprefix("=")
+    opts, column = model._meta, None
+    try:
+        for piece in path.split(LOOKUP_SEP):
+            if column is not None:
+                if not column.is_relation:
+                    return None
+                opts = column.related_model._meta
+            column = opts.pk if piece == "pk" else opts.get_field(piece)
+    except FieldDoesNotExist:
+        return None
+    if column.many_to_one or column.one_to_one:
+        column = column.target_field
+    return f"{path}__exact" if isinstance(column, IntegerField) else None
+
+
+def _typed_id(term: str) -> int | None:
+    """The id a search term names, as the lists write it (``12`` or ``#12``), or None.
+
+    Only a number written as the lists write it: ``012`` matches no key, as a text
+    comparison (Django's own search) would not.
+    """
+    text = term.removeprefix("#")
+    number = id_from_text(text)
+    return number if number is not None and str(number) == text else None
 
 
 class IndexedSearchAdminMixin:
@@ -118,7 +160,9 @@ class IndexedSearchAdminMixin:
     several is matched on its own, so two words may match two localised names.
     The result never repeats a row, so the list needs no ``DISTINCT``.
     ``search_fields`` entries are plain paths with Django's prefixes (no explicit
-    lookups).
+    lookups). An ``=`` on a whole-number key (``=id``, ``=account__id``) matches a term
+    that is an id, written as the lists write ids (``12`` or ``#12``), as a number
+    (:func:`_key_lookup`).
 
     A term shorter than a trigram (``la``, ``of``) gives its index nothing to look
     up: the index is read whole, 40 to 60 ms a statement at 15,000 titles. When
@@ -133,8 +177,21 @@ class IndexedSearchAdminMixin:
         search_fields = self.get_search_fields(request)  # type: ignore[attr-defined]
         if not (search_fields and search_term):
             return queryset, False
-        lookups = [_search_lookup(str(field)) for field in search_fields]
-        everything = queryset.model._default_manager.order_by()
+        model = queryset.model
+        fields = [
+            (_key_lookup(model, str(field)), _search_lookup(str(field))) for field in search_fields
+        ]
+
+        def conditions(term: str) -> list[tuple[str, object]]:
+            """Each field's condition for ``term``; a key's only for a term that is an id."""
+            number = _typed_id(term)
+            return [
+                (key, number) if key else (lookup, term)
+                for key, lookup in fields
+                if not key or number is not None
+            ]
+
+        everything = model._default_manager.order_by()
         terms = [
             unescape_string_literal(bit)
             if bit.startswith(('"', "'")) and bit[0] == bit[-1]
@@ -143,12 +200,19 @@ class IndexedSearchAdminMixin:
         ]
         indexed = [term for term in terms if len(term) >= TRIGRAM] or terms
         for term in indexed:
-            first, *others = [
-                everything.filter(**{lookup: term}).values("pk") for lookup in lookups
+            branches = [
+                everything.filter(**{lookup: value}).values("pk")
+                for lookup, value in conditions(term)
             ]
+            if not branches:
+                return queryset.none(), False
+            first, *others = branches
             queryset = queryset.filter(pk__in=first.union(*others) if others else first)
         for term in terms:
             if term not in indexed:
-                anywhere = Q.create([(lookup, term) for lookup in lookups], connector=Q.OR)
+                matches = conditions(term)
+                if not matches:
+                    return queryset.none(), False
+                anywhere = Q.create(matches, connector=Q.OR)
                 queryset = queryset.filter(Exists(everything.filter(anywhere, pk=OuterRef("pk"))))
         return queryset, False

@@ -318,8 +318,17 @@ class ProfileAdmin(
         ("account__home_region", admin.RelatedFieldListFilter),
         "taste_cluster",
     )
-    search_fields = ("name", "account__name", "=external_id", "=account__external_id")
-    search_help_text = "Profile or household name, or an exact external id."
+    search_fields = (
+        "name",
+        "account__name",
+        "=account__id",
+        "=external_id",
+        "=account__external_id",
+    )
+    search_help_text = (
+        "Profile or household name, the household's id (#12, as the list shows it), or an "
+        "exact external id."
+    )
     autocomplete_fields = ("account", "display_language", "preferred_languages")
     actions = ("lift_pin_lock", "end_unlocks")
 

@@ -340,3 +340,52 @@ def test_an_indexed_search_on_an_id_finds_what_djangos_does_for_any_term(db, ter
 
     # then: the same rows as Django's own search, and no error (``iexact`` compares text)
     assert found(_IndexedTitlesByIdAdmin) == found(_TitlesByIdAdmin)
+
+
+# --- Households by the id the lists show ------------------------------------------------------
+
+
+def _listed(client: Client, model: type[Model], term: str) -> set[int]:
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    response = client.get(url, {"q": term})
+    assert response.status_code == 200
+    cl = response.context["cl"]
+    return set(cl.queryset.values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize("typed", ["{pk}", "#{pk}"])
+def test_a_household_is_found_by_the_id_the_profile_list_shows_it_with(staff: Client, typed):
+    # given: households that share a name (the profile list tells them apart as
+    # "The Sinha family (#12)"), with profiles, and members whose names hold digits
+    region = RegionFactory()
+    sinhas = [AccountFactory(name="The Sinha family", home_region=region) for _ in range(3)]
+    wanted = sinhas[1]
+    for household in sinhas:
+        ProfileFactory(account=household, name=f"Member of {household.pk}")
+    second = ProfileFactory(account=wanted, name="Second")
+    term = typed.format(pk=wanted.pk)
+
+    # when / then: the household's own list and the profile list find that one household
+    assert _listed(staff, Account, term) == {wanted.pk}
+    assert _listed(staff, Profile, term) == set(wanted.profiles.values_list("pk", flat=True))
+    # and a name with the id narrows to one of its profiles, as every term must match
+    assert _listed(staff, Profile, f"Second {term}") == {second.pk}
+
+
+def test_a_profile_search_by_household_id_reads_indexes_not_the_tables(staff: Client) -> None:
+    # given: enough households and profiles that reading either whole costs more than an index
+    region = RegionFactory()
+    households = Account.objects.bulk_create(
+        Account(name=f"Household {i}", home_region=region) for i in range(_ROWS)
+    )
+    Profile.objects.bulk_create(
+        Profile(account=household, slot=1, name=f"Member {i}")
+        for i, household in enumerate(households)
+    )
+    wanted = households[_ROWS // 2]
+
+    # when
+    nodes = searched_rows_plan(staff, Profile, f"#{wanted.pk}", analyze=(Profile, Account))
+
+    # then: the household's id is matched as a number, off the profiles' household key
+    assert whole_reads(nodes, Profile._meta.db_table, Account._meta.db_table) == []
