@@ -324,10 +324,13 @@ class ProfileAdmin(
         "=account__id",
         "=external_id",
         "=account__external_id",
+        # Who writes to support: the member's sign-in, as the household list searches it.
+        "account__users__username",
+        "account__users__email",
     )
     search_help_text = (
-        "Profile or household name, the household's id (#12, as the list shows it), or an "
-        "exact external id."
+        "Profile or household name, the household's id (#12, as the list shows it), a "
+        "member's username or e-mail, or an exact external id."
     )
     autocomplete_fields = ("account", "display_language", "preferred_languages")
     actions = ("lift_pin_lock", "end_unlocks")

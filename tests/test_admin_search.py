@@ -389,3 +389,18 @@ def test_a_profile_search_by_household_id_reads_indexes_not_the_tables(staff: Cl
 
     # then: the household's id is matched as a number, off the profiles' household key
     assert whole_reads(nodes, Profile._meta.db_table, Account._meta.db_table) == []
+
+
+def test_a_profile_is_found_by_a_household_members_email_in_any_case(staff: Client) -> None:
+    # given: a household whose member writes in to support, and another household
+    region = RegionFactory()
+    household, other = (AccountFactory(home_region=region) for _ in range(2))
+    household.users.add(get_user_model().objects.create_user("asha.k", "Asha.Kapoor@Example.com"))
+    other.users.add(get_user_model().objects.create_user("ravi", "ravi@example.com"))
+    theirs = {ProfileFactory(account=household, name=n).pk for n in ("Asha", "Kids")}
+    ProfileFactory(account=other, name="Ravi")
+
+    # when / then: the e-mail as the caller spells it, or the username, finds their profiles
+    assert _listed(staff, Profile, "asha.kapoor@example.com") == theirs
+    assert _listed(staff, Profile, "ASHA.K") == theirs
+    assert _listed(staff, Account, "asha.kapoor@example.com") == {household.pk}
