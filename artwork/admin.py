@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString
 
 from config.admin_deletion import CountedDeletionAdminMixin
 from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
-from config.admin_lists import SemiJoinAdminMixin, count_subquery
+from config.admin_lists import IndexedSearchAdminMixin, SemiJoinAdminMixin, count_subquery
 from recommendations.admin import ExactKeySearchMixin, LargeTableAdminMixin
 
 from .charts import take_rate_chart
@@ -147,7 +147,9 @@ def _daily_total(column: str) -> Subquery:
 
 
 @admin.register(ArtworkVariant)
-class ArtworkVariantAdmin(CountedDeletionAdminMixin, SemiJoinAdminMixin, admin.ModelAdmin):
+class ArtworkVariantAdmin(
+    CountedDeletionAdminMixin, IndexedSearchAdminMixin, SemiJoinAdminMixin, admin.ModelAdmin
+):
     list_display = (
         "thumbnail",
         "label",
@@ -172,7 +174,11 @@ class ArtworkVariantAdmin(CountedDeletionAdminMixin, SemiJoinAdminMixin, admin.M
         "for_web",
         "maturity",
     )
-    search_fields = ("label", "title__original_name")
+    # The title's names as the title list searches them: staff know a title by its name in
+    # their language. Each field is matched on its own table, so a title with two matching
+    # names lists its frames once, without DISTINCT over the summed figures.
+    search_fields = ("label", "title__original_name", "title__localizations__name")
+    search_help_text = "The frame's label, or its title's original or localised name."
     date_hierarchy = "created_at"
     autocomplete_fields = ("title", "themes")
     form = ArtworkVariantForm
