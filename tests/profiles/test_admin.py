@@ -662,3 +662,33 @@ def test_ending_unlocks_needs_change_permission_on_profiles(db, client, api_clie
     # then: the token still opens the profile, and nothing was logged
     assert api_read(api_client, locked, token) == 200
     assert not LogEntry.objects.filter(object_id=str(locked.pk)).exists()
+
+
+def test_support_finds_a_household_by_its_id_and_ends_all_its_unlocks_at_once(staff, pin_limits):
+    # given: two PIN-protected profiles of one household, unlocked, and a household beside it
+    account = AccountFactory()
+    parent = profile_create(account=account, name="Parent", pin="2468")
+    teen = profile_create(account=account, name="Teen", maturity_limit=13, pin="1357")
+    neighbour = profile_create(account=AccountFactory(), name="Parent", pin="2468")
+    tv = token_client(account)
+    tokens = {p.pk: api_unlock(tv, p, pin) for p, pin in ((parent, "2468"), (teen, "1357"))}
+    beside = api_unlock(token_client(neighbour.account), neighbour, "2468")
+
+    # when: the profile list is searched for the household as it shows it (#id), and the
+    # action is run on every profile the search found
+    response = staff.post(
+        f"{changelist_url()}?q=%23{account.pk}",
+        {
+            "action": "end_unlocks",
+            "select_across": "1",
+            "index": "0",
+            "_selected_action": [parent.pk],
+        },
+    )
+
+    # then: both of its profiles are locked again, the household beside it is not
+    assert response.status_code == 302
+    assert api_read(tv, parent, tokens[parent.pk]) == 403
+    assert api_read(tv, teen, tokens[teen.pk]) == 403
+    assert api_read(token_client(neighbour.account), neighbour, beside) == 200
+    assert LogEntry.objects.filter(action_flag=CHANGE).count() == 2
