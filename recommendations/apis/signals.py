@@ -63,7 +63,8 @@ EVENT_HELP = {
     "thumbs_down and thumbs_cleared: thumbs_cleared removes the title's rating.",
     "title": "Title id; null only for row_scroll_past (an event sent may leave it out instead).",
     "episode": "Episode id (from the title's seasons) when the event is about one episode of a "
-    "series; null otherwise (an event sent may leave it out instead).",
+    "series, required for a series' complete; null otherwise (an event sent may leave it out "
+    "instead).",
     "value": f"Only for some kinds, required for them: {_VALUE_HELP}.",
     "device": "The device class it happened on.",
     "client_event_id": "Unique per profile: resending an event stores nothing twice.",

@@ -55,6 +55,8 @@ PLAYBACK_KINDS = PLAY_KINDS | {SignalKind.PROGRESS, SignalKind.COMPLETE}
 #: A rating: the latest of them by time is the pair's thumbs (a clear leaves none).
 RATING_KINDS = frozenset({SignalKind.THUMBS_UP, SignalKind.THUMBS_DOWN, SignalKind.THUMBS_CLEARED})
 STATE_KINDS = PLAYBACK_KINDS | RATING_KINDS
+#: Why a series' ``complete`` without an ``episode`` refuses its batch (docs/signals.md).
+SERIES_COMPLETE_WITHOUT_EPISODE = "A completion of a series names the episode finished."
 _THUMBS_OF = {
     SignalKind.THUMBS_UP: ProfileTitleState.Thumbs.UP,
     SignalKind.THUMBS_DOWN: ProfileTitleState.Thumbs.DOWN,
@@ -134,6 +136,21 @@ def _reference_errors(
             ):
                 absent.add(index, "title", f"No title with id {title_id}.")
                 title_absent.add(index)
+
+    # A series is finished an episode at a time: a completion naming none finished nothing
+    # the state can tick, and folded it left the series "S1:E1 at 100%" everywhere.
+    series = {t for t, (kind, _) in titles.items() if kind == Title.Kind.SERIES} - missing
+    if series and SignalKind.COMPLETE in columns.kind:
+        for index, kind, title_id, episode_id in zip(
+            columns.index, columns.kind, columns.title_id, columns.episode_id, strict=True
+        ):
+            if (
+                kind == SignalKind.COMPLETE
+                and not episode_id
+                and title_id in series
+                and index not in title_absent
+            ):
+                errors.add(index, "episode", SERIES_COMPLETE_WITHOUT_EPISODE)
 
     # An event whose title reads as absent is reported for its title alone.
     if any(columns.episode_id):

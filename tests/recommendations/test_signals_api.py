@@ -1226,3 +1226,40 @@ def test_a_service_caller_spelling_an_event_id_in_capitals_resends_the_same_even
     assert (first.new, first.duplicates) == (1, 1)
     assert (again.new, again.duplicates) == (0, 1)
     assert Signal.objects.filter(profile=profile).count() == 1
+
+
+def test_a_series_completion_that_names_no_episode_is_refused_naming_the_field(
+    api_client, account, profile
+):
+    # given: a two-episode series and a film, neither played
+    show = TitleFactory(kind="series")
+    film = TitleFactory()
+    for title in (show, film):
+        AvailabilityFactory(title=title, region=account.home_region)
+    season = SeasonFactory(title=show, number=1)
+    first, _ = EpisodeFactory(season=season, number=1), EpisodeFactory(season=season, number=2)
+    events = [
+        event(show),
+        event(show, kind="complete"),
+        event(film),
+        event(film, kind="complete"),
+    ]
+
+    # when: a client reports the series finished without saying which episode ended
+    response = api_client.post(url(profile), {"events": events}, format="json")
+
+    # then: refused, naming the episode field of that event; nothing was stored (stored,
+    # it read as "S1:E1 at 100%" on the title page and in Continue Watching)
+    assert response.status_code == 400, response.json()
+    assert response.json()["errors"]["events"] == {
+        "1": {"episode": ["A completion of a series names the episode finished."]}
+    }
+    assert not Signal.objects.filter(profile=profile).exists()
+    assert not ProfileTitleState.objects.filter(profile=profile).exists()
+
+    # and: naming the episode, the batch is stored, and the title page starts the next one
+    events[1]["episode"] = first.pk
+    response = api_client.post(url(profile), {"events": events}, format="json")
+    assert response.status_code == 200, response.json()
+    viewing = api_client.get(f"/api/v1/titles/{show.pk}/?profile={profile.pk}").json()["viewing"]
+    assert (viewing["resume"]["episode_number"], viewing["resume"]["progress"]) == (2, 0.0)
