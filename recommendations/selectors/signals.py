@@ -242,10 +242,16 @@ def episode_resume_progress(
     """How far into ``episode_id`` a series resumes: the rule of :func:`resume_progress`.
 
     ``progress`` is the state's (the last episode played's); ``any_finished`` whether
-    the profile finished any episode of the series.
+    the profile finished any episode of the series. Progress that names no episode is
+    never resumed past the credits, as a named one is not (:func:`last_episode_passed`):
+    it is a finished episode's 100% whose episode was deleted since (its id leaves the
+    state, its progress stays), or a series' completion stored before ingest refused
+    one naming no episode; resumed, it read "S1:E1 at 100%".
     """
     unnamed = last_episode_id is None and not any_finished
-    return progress if episode_id == last_episode_id or unnamed else 0.0
+    if unnamed:
+        return progress if progress <= CONTINUE_MAX_PROGRESS else 0.0
+    return progress if episode_id == last_episode_id else 0.0
 
 
 def resume_progress(state: ProfileTitleState, episode: Episode | None) -> float:

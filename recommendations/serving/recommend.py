@@ -499,6 +499,10 @@ def history_on_index(
     # unless a rewatch is under way or the episode last played is one to resume (not
     # finished, nor left in its credits).
     progress = np.where(completed & episodes_left & ~rewatching & ~last_open, 0.0, progress)
+    # Progress naming no episode of a series (none played, none finished or passed) is not
+    # resumed past the credits (episode_resume_progress): a deleted episode's 100%.
+    unnamed = series & ~completed & ~last_open & (states[:, 7] == 0)
+    progress = np.where(unnamed & (progress > CONTINUE_MAX_PROGRESS), 0.0, progress)
     return ProfileHistory(
         signals=signals,
         state_title=title[known],

@@ -1649,3 +1649,63 @@ def test_an_offsets_unencoded_plus_is_named_as_the_mistake(household):
     other = token_client(account).get(url(asha, at=moment.replace("+05:30", "+5")))
     assert other.status_code == 400
     assert "%2B" not in other.json()["message"]
+
+
+def report(account, profile, title, *events) -> None:
+    """``events`` ((kind, episode or None, value or None, minutes ago)) posted through the
+    signals API, as a client sends them."""
+    body = [
+        {
+            "kind": kind,
+            "title": title.pk,
+            "device": "tv",
+            "occurred_at": (timezone.now() - dt.timedelta(minutes=ago)).isoformat(),
+            "client_event_id": str(uuid.uuid4()),
+            **({"episode": episode.pk} if episode else {}),
+            **({"value": value} if value is not None else {}),
+        }
+        for kind, episode, value, ago in events
+    ]
+    response = token_client(account).post(
+        f"/api/v1/profiles/{profile.pk}/signals/", {"events": body}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+
+
+def three_surfaces(account, profile, show) -> tuple[list, list, dict | None]:
+    """What the homepage's Continue Watching row, /continue-watching/ and the title page say
+    of ``show``: the row's (episode, progress), the list's, and the title page's resume."""
+    rows, listed = page_and_continue_watching(account, profile)
+    tiles = [
+        (item["resume"]["episode_id"], item["progress"])
+        for item in continue_watching_row(rows)
+        if item["title_id"] == show.pk
+    ]
+    items = [
+        (item["episode_id"], item["progress"]) for item in listed if item["title_id"] == show.pk
+    ]
+    return tiles, items, title_detail_resume(account, profile, show)
+
+
+def test_a_series_whose_only_finished_episode_was_deleted_does_not_resume_at_100(
+    world, household, two_episode_show
+):
+    # given: a series whose pilot the profile finished (nothing else played), then deleted
+    # from the catalogue: its id leaves the state's finished ones and its last episode,
+    # which keeps the pilot's 100%, now naming no episode
+    account, asha, _ = household
+    show, first, second = two_episode_show
+    report(account, asha, show, ("play_start", first, None, 60), ("complete", first, None, 30))
+    model_train(region_code=world.region.code)
+    first.delete()
+
+    # then: the series has its one episode left, at 0 on every surface: Play never starts
+    # in the credits, least of all in another episode's (it read "S1:E2 at 100%")
+    left = {
+        "episode_id": second.pk,
+        "season_number": 1,
+        "episode_number": 2,
+        "progress": 0.0,
+        "new_episodes": False,
+    }
+    assert three_surfaces(account, asha, show) == ([(second.pk, 0.0)], [(second.pk, 0.0)], left)
