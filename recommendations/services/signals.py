@@ -921,19 +921,24 @@ def _columns_record(profile: Profile, columns: EventColumns) -> BatchResult:
 _PG_EPISODE_PRUNE = (
     f"UPDATE {_STATE_TABLE} SET completed_episodes = COALESCE(("  # noqa: S608
     " SELECT jsonb_agg(f ORDER BY n) FROM jsonb_array_elements(completed_episodes)"
-    " WITH ORDINALITY AS x(f, n) WHERE f <> to_jsonb(%(episode)s::bigint)), '[]'::jsonb)"
+    " WITH ORDINALITY AS x(f, n) WHERE f <> to_jsonb(%(episode)s::bigint)), '[]'::jsonb),"
+    " progress = CASE WHEN last_episode_id = %(episode)s THEN 0 ELSE progress END"
     f" WHERE title_id = (SELECT title_id FROM {Season._meta.db_table} WHERE id = %(season)s)"
-    " AND completed_episodes @> to_jsonb(%(episode)s::bigint)"
+    " AND (completed_episodes @> to_jsonb(%(episode)s::bigint)"
+    " OR last_episode_id = %(episode)s AND progress <> 0)"
 )
 
 
 def title_states_episode_prune(*, episode_id: int, season_id: int) -> int:
-    """Drop a deleted episode from its title's states' finished episodes; returns how many.
+    """Drop a deleted episode from its title's states; returns how many states changed.
 
     Its id would otherwise stay counted among the finished (the list has no foreign
-    key), and "fewer finished than out" undercount what is left. The states of the
-    title alone are read (by its index), so deleting an episode costs one statement.
-    Its deletion clears the states' ``last_episode`` itself (SET_NULL).
+    key), and "fewer finished than out" undercount what is left. Where it was the last
+    episode played, its progress goes with it: the deletion clears the states'
+    ``last_episode`` (SET_NULL), and the progress left naming no episode was read as
+    that of the episode the series resumes on ("Resume S1:E1 at 40%" of an episode
+    never played). The states of the title alone are read (by its index), so deleting
+    an episode costs one statement.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -944,10 +949,13 @@ def title_states_episode_prune(*, episode_id: int, season_id: int) -> int:
         state
         for state in ProfileTitleState.objects.filter(title_id=title_id)
         if episode_id in state.completed_episodes
+        or (state.last_episode_id == episode_id and state.progress != 0)
     ]
     for state in pruned:
         state.completed_episodes = [e for e in state.completed_episodes if e != episode_id]
-    ProfileTitleState.objects.bulk_update(pruned, ["completed_episodes"])
+        if state.last_episode_id == episode_id:
+            state.progress = 0.0
+    ProfileTitleState.objects.bulk_update(pruned, ["completed_episodes", "progress"])
     return len(pruned)
 
 
@@ -1043,10 +1051,11 @@ def title_states_refold(
             before, after = stored[title_id], folded.get(title_id)
             if after is not None:
                 existing = set().union(*references.season_episodes.get(title_id, {}).values())
-                # Deleted since: as its deletion left the state (SET_NULL, and pruned from
-                # the finished ones by title_states_episode_prune).
-                if after.last_episode_id not in existing:
+                # Deleted since: as its deletion left the state (SET_NULL and its progress
+                # gone, and pruned from the finished ones by title_states_episode_prune).
+                if after.last_episode_id is not None and after.last_episode_id not in existing:
                     after.last_episode_id = None
+                    after.progress = 0.0
                 after.completed_episodes = [e for e in after.completed_episodes if e in existing]
             fields = list(STATE_FIELDS) if after is None else _state_changes(before, after)
             if not fields:

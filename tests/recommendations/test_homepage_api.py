@@ -1810,3 +1810,58 @@ def test_a_series_whose_only_finished_episode_was_deleted_does_not_resume_at_100
         "new_episodes": False,
     }
     assert three_surfaces(account, asha, show) == ([(second.pk, 0.0)], [(second.pk, 0.0)], left)
+
+
+def test_a_series_whose_episode_stopped_midway_was_deleted_does_not_resume_another_there(
+    world, household, two_episode_show
+):
+    # given: a series whose second episode the profile stopped at 40% (the first never
+    # played), then deleted from the catalogue: its state's last episode is cleared
+    account, asha, _ = household
+    show, first, second = two_episode_show
+    report(account, asha, show, ("play_start", second, None, 60), ("progress", second, 40.0, 30))
+    model_train(region_code=world.region.code)
+    second.delete()
+
+    # then: the series is left from its first episode, at 0 on every surface: the 40% was
+    # the deleted episode's, not the first's (it read "Resume S1:E1 at 40%")
+    left = {
+        "episode_id": first.pk,
+        "season_number": 1,
+        "episode_number": 1,
+        "progress": 0.0,
+        "new_episodes": False,
+    }
+    assert three_surfaces(account, asha, show) == ([(first.pk, 0.0)], [(first.pk, 0.0)], left)
+
+
+def test_a_series_completion_stored_naming_no_episode_does_not_resume_at_100(
+    world, household, two_episode_show
+):
+    # given: the state a series' complete naming no episode left before ingest refused it
+    # (an imported rating of a series folds the same): played, 100%, no episode named
+    account, asha, _ = household
+    show, first, _ = two_episode_show
+    played = timezone.now() - dt.timedelta(hours=1)
+    ProfileTitleState.objects.create(
+        profile=asha,
+        title=show,
+        first_played_at=played,
+        last_played_at=played,
+        last_event_at=played,
+        playback_at=played,
+        play_count=1,
+        progress=100.0,
+    )
+    model_train(region_code=world.region.code)
+
+    # then: the series starts at its first episode, at 0, on every surface (it read
+    # "S1:E1 at 100%")
+    start = {
+        "episode_id": first.pk,
+        "season_number": 1,
+        "episode_number": 1,
+        "progress": 0.0,
+        "new_episodes": False,
+    }
+    assert three_surfaces(account, asha, show) == ([(first.pk, 0.0)], [(first.pk, 0.0)], start)
