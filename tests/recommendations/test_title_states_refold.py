@@ -170,6 +170,31 @@ def test_the_refold_does_not_bring_back_an_episode_deleted_since(world, profile)
     assert (state.completed_episodes, state.last_episode_id) == ([], None)
 
 
+def test_the_refold_leaves_a_deleted_last_episodes_progress_gone_as_its_deletion_did(
+    api_client, world, profile
+):
+    # given: the pilot played again and stopped at 40% (the last episode played), then
+    # deleted, which took its id and its progress from the state
+    from catalog.models import Episode
+
+    series, _, pilot, _, _ = world
+    send(
+        api_client,
+        profile,
+        event(series, episode=pilot.pk, occurred_at=at(30)),
+        event(series, kind="progress", value=40, episode=pilot.pk, occurred_at=at(20)),
+    )
+    Episode.objects.filter(pk=pilot.pk).delete()
+
+    # when
+    refold()
+
+    # then: the log's 40% names nothing left either: no episode named, and no progress
+    # that another episode would resume at
+    state = ProfileTitleState.objects.get(profile=profile, title=series)
+    assert (state.last_episode_id, state.progress) == (None, 0.0)
+
+
 def test_with_nothing_to_refold_it_says_so_in_one_line_and_draws_no_progress_bar(profile):
     # given: no state whose log holds a play of an episode before it was out
     out, err = io.StringIO(), io.StringIO()
