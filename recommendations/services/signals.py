@@ -388,7 +388,13 @@ def title_states_fold(
                 other_episode = bool(event.episode_id) and event.episode_id != state.last_episode_id
                 state.progress = 0.0 if already_done or other_episode else state.progress
                 state.last_episode_id = event.episode_id or state.last_episode_id
-        elif event.kind == SignalKind.PROGRESS:
+        elif event.kind in PLAYBACK_KINDS and state.last_played_at is None:
+            # Progress or a completion with no play before it (a play_start lost, an
+            # episode marked finished) was still played: without a play's moment the
+            # title page resumed it while Continue Watching and the homepage, which
+            # read that moment, left it out as never played.
+            state.first_played_at = state.last_played_at = at
+        if event.kind == SignalKind.PROGRESS:
             if is_latest:
                 state.progress = event.value
                 state.last_episode_id = event.episode_id or state.last_episode_id

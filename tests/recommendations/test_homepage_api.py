@@ -1865,3 +1865,28 @@ def test_a_series_completion_stored_naming_no_episode_does_not_resume_at_100(
         "new_episodes": False,
     }
     assert three_surfaces(account, asha, show) == ([(first.pk, 0.0)], [(first.pk, 0.0)], start)
+
+
+def test_progress_or_a_completion_sent_without_a_play_is_resumed_on_every_surface(
+    world, household, two_episode_show
+):
+    # given: a film whose play_start never arrived, only a checkpoint at 40%, and a series
+    # whose pilot was marked finished with no play sent, all through the signals API
+    account, asha, _ = household
+    show, first, second = two_episode_show
+    film = world.titles["comedy"][0]
+    report(account, asha, film, ("progress", None, 40.0, 30))
+    report(account, asha, show, ("complete", first, None, 20))
+    model_train(region_code=world.region.code)
+
+    # when
+    rows, listed = page_and_continue_watching(account, asha)
+
+    # then: the title page resumes both (it did), and so do the homepage's row and
+    # /continue-watching/, which left them out as never played (the row in its ranker's
+    # order, the list most recently played first)
+    assert with_progress(listed) == [(show.pk, 0.0), (film.pk, 40.0)]
+    assert sorted(with_progress(continue_watching_row(rows))) == sorted(with_progress(listed))
+    assert title_detail_resume(account, asha, film)["progress"] == 40.0
+    assert title_detail_resume(account, asha, show)["episode_id"] == second.pk
+    assert listed[0]["episode_id"] == second.pk
