@@ -9,9 +9,10 @@ from celery import shared_task
 from django.conf import settings
 
 from artwork.services import artwork_daily_prune, artwork_files_prune
-from config.celery import RETRY_ON_TRANSIENT_ERRORS
+from config.celery import RETRY_ON_TRANSIENT_ERRORS, TRANSIENT_ERRORS
 from recommendations.services.retention import page_logs_prune, sign_in_logs_prune
 from recommendations.services.retraining import (
+    RetrainInterrupted,
     region_retrain_request,
     training_run_execute,
     training_runs_execute,
@@ -25,16 +26,20 @@ RETRAIN_SOFT_LIMIT = settings.TONIGHT["RETRAIN_SOFT_LIMIT_SECONDS"]
 RETRAIN_HARD_LIMIT = settings.TONIGHT["RETRAIN_HARD_LIMIT_SECONDS"]
 # How every retrain task is delivered, whether it runs one cluster or a region's at once:
 # acknowledged after it ran (a worker lost mid-run hands the message on), within the
-# limits above, retried on a broker or disk hiccup.
+# limits above, retried on a broker or disk hiccup and when the database went away, as
+# the fan-out is: before a run started (the retry starts it), or midway (its runs are put
+# back to "queued" and the retry starts them afresh, under their cluster locks and within
+# retraining.MAX_ATTEMPTS; ``RetrainInterrupted``). Retrying only on ConnectionError and
+# OSError, a database restart left the night's runs "running" until the reaper called
+# their worker lost.
 _RETRAIN_TASK = {
     "bind": True,
     "acks_late": True,
     "reject_on_worker_lost": True,
     "soft_time_limit": RETRAIN_SOFT_LIMIT,
     "time_limit": RETRAIN_HARD_LIMIT,
-    "autoretry_for": (ConnectionError, OSError),
-    "retry_backoff": 30,
-    "max_retries": 3,
+    **RETRY_ON_TRANSIENT_ERRORS,
+    "autoretry_for": (*TRANSIENT_ERRORS, OSError, RetrainInterrupted),
 }
 
 

@@ -99,11 +99,12 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+import psycopg
 import scipy.sparse as sp
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -160,6 +161,19 @@ class RetrainError(Exception):
 
 class RetrainNotQueued(Exception):
     """The broker refused the retrain's message; its runs are marked failed, not left queued."""
+
+    def __init__(self, message: str, run_ids: Sequence[int]) -> None:
+        super().__init__(message)
+        self.run_ids = list(run_ids)
+
+
+class RetrainInterrupted(Exception):
+    """The batch lost its database connection midway (a restart, a failover) and stopped.
+
+    Its unfinished runs were put back to ``queued`` (:func:`_execute`): the task is sent
+    again (``recommendations.tasks``), and its next delivery starts them afresh under
+    their cluster locks, as a restart after a lost worker does, within :data:`MAX_ATTEMPTS`.
+    """
 
     def __init__(self, message: str, run_ids: Sequence[int]) -> None:
         super().__init__(message)
@@ -476,6 +490,11 @@ class _Reporter:
             stage=stage, progress=progress, timings=self.timings, heartbeat_at=timezone.now()
         )
 
+    @property
+    def stage(self) -> str:
+        """The stage the run is in ("" once stopped)."""
+        return self._stage
+
     def advance(self, stage: str, now: float) -> None:
         """Close the current stage at ``now`` (a clock reading) and open ``stage``."""
         if self._stage:
@@ -527,7 +546,10 @@ def _start(run_id: int, task_id: str, locks: contextlib.ExitStack) -> TrainingRu
             _finish(
                 run,
                 TrainingRun.Status.FAILED,
-                error=f"Gave up after {run.attempts} attempts (the worker was lost each time).",
+                error=(
+                    f"Gave up after {run.attempts} attempts (each was cut short: its worker, "
+                    "or its database connection, was lost)."
+                ),
             )
             return None
         now = timezone.now()
@@ -611,6 +633,14 @@ def _execute(runs: list[TrainingRun]) -> None:
         """Finish a run as soon as its cluster is done (the others may still be training)."""
         heartbeats[run.pk].stop()
         done.add(run.pk)
+        try:
+            finish(run, outcome)
+        except Exception as error:
+            if _database_interrupted(error) and not _time_limit_reached(error):
+                done.discard(run.pk)  # its end was not written: the batch's stop requeues it
+            raise
+
+    def finish(run: TrainingRun, outcome: RetrainOutcome | Exception) -> None:
         if isinstance(outcome, Exception):
             reason = f"{type(outcome).__name__}: {outcome}"
             _finish(run, TrainingRun.Status.FAILED, error=reason, timings=reporters[run.pk].stop())
@@ -622,8 +652,8 @@ def _execute(runs: list[TrainingRun]) -> None:
         try:
             _conclude(run, outcome, timings=timings)
         except Exception as error:  # the run is already marked done: never leave it running
-            if _time_limit_reached(error):
-                raise  # the batch stops: its unfinished runs are failed with the limit
+            if _time_limit_reached(error) or _database_interrupted(error):
+                raise  # the batch stops: its unfinished runs are failed, or queued again
             logger.exception("Concluding retrain run %s failed", run.pk)
             reason = f"{type(error).__name__}: {error}"
             _finish(run, TrainingRun.Status.FAILED, error=reason, timings=timings)
@@ -632,9 +662,21 @@ def _execute(runs: list[TrainingRun]) -> None:
     try:
         region_retrain(runs=runs, report=_Reporters(reporters), on_outcome=record)
     except Exception as error:
+        stopped = _time_limit_reached(error)
+        if not stopped and _database_interrupted(error):
+            unfinished = [run for run in runs if run.pk not in done]
+            logger.warning(
+                "Retrain runs %s lost their database connection; queueing them again",
+                [run.pk for run in unfinished],
+                exc_info=True,
+            )
+            if again := _runs_requeue(unfinished, reporters=reporters, error=error):
+                raise RetrainInterrupted(
+                    f"Lost the database connection: {type(error).__name__}: {error}", again
+                ) from error
+            return
         logger.exception("Retrain runs %s failed", [run.pk for run in runs])
         reason = f"{type(error).__name__}: {error}"
-        stopped = _time_limit_reached(error)
         if stopped:
             # Raised wherever the batch was, perhaps in the middle of a query, which leaves
             # the connection unusable ("another command is already in progress"): a new one
@@ -667,14 +709,107 @@ def _time_limit_reached(error: BaseException) -> bool:
     The limit is raised wherever the worker was; a handler that then touched the database
     on the connection it interrupted raised an ``OperationalError`` in its place.
     """
+    return _caused_by(error, (SoftTimeLimitExceeded,))
+
+
+#: What a database that went away raises: Django's errors, and psycopg's own from a read
+#: that goes through the driver's cursor (``COPY``), which Django does not wrap.
+_DATABASE_INTERRUPTIONS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+
+
+def _database_interrupted(error: BaseException) -> bool:
+    """Whether ``error`` is, or followed from, the database interrupting the batch.
+
+    A restart, a failover, a session ended by an administrator: the connection is gone,
+    with the cluster locks its session held, and every later query on it fails too, so
+    going on with the batch's other clusters would only fail them one by one. (Django's
+    ``OperationalError`` also stands for a deadlock or a statement timeout, which a later
+    attempt may get past as well.)
+    """
+    return _caused_by(error, _DATABASE_INTERRUPTIONS)
+
+
+def _caused_by(error: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
-        if isinstance(current, SoftTimeLimitExceeded):
+        if isinstance(current, kinds):
             return True
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return False
+
+
+def _runs_requeue(
+    runs: Sequence[TrainingRun], *, reporters: dict[int, _Reporter], error: BaseException
+) -> list[int]:
+    """Put back to ``queued`` the runs a lost database connection stopped; the ids to retry.
+
+    Not ``failed``: a database restart at night would cost each region its retrain until
+    the next night. Not left ``running``: with its heartbeat stopped the reaper would fail
+    it as "Worker lost" before the task's retry came. Queued, no request for its cluster
+    gets in before the retry (one is refused while a run is queued), and the retry starts
+    it afresh under a cluster lock of its own (:func:`_start`); the attempt's half-made
+    versions are failed here, never served. A run on its last attempt is failed instead.
+
+    If the database is still away, nothing can be written: the runs stay ``running``
+    without a heartbeat, and the retry restarts them as after a lost worker, or the
+    reaper fails them; none stays running for good.
+    """
+    # Django does not reconnect by itself mid-task: a broken connection fails every query.
+    # A new one records this (closing the old one also ends any cluster lock it held).
+    connection.close()
+    reason = f"{type(error).__name__}: {error}".strip()
+    again = []
+    try:
+        for run in runs:
+            stage = reporters[run.pk].stage or "starting"
+            with transaction.atomic():
+                if run.attempts >= MAX_ATTEMPTS:
+                    _finish(
+                        run,
+                        TrainingRun.Status.FAILED,
+                        error=(
+                            f"Lost the database connection at stage {stage} on its last "
+                            f"attempt ({reason})."
+                        ),
+                        timings=reporters[run.pk].stop(),
+                    )
+                    _fail_unjudged_versions(
+                        run, f"Run #{run.pk} lost the database connection ({reason})."
+                    )
+                    continue
+                queued = TrainingRun.objects.filter(
+                    pk=run.pk, status=TrainingRun.Status.RUNNING
+                ).update(
+                    status=TrainingRun.Status.QUEUED,
+                    stage="",
+                    progress=0,
+                    heartbeat_at=None,
+                    error=(
+                        f"Interrupted at stage {stage}: the database connection was lost "
+                        f"({reason}). Queued again for attempt {run.attempts + 1}."
+                    ),
+                )
+                if queued:
+                    _fail_unjudged_versions(
+                        run, f"Run #{run.pk} lost the database connection; queued again."
+                    )
+                    again.append(run.pk)
+    except DatabaseError:
+        logger.warning(
+            "Could not queue retrain runs %s again; their task's retry restarts them",
+            [run.pk for run in runs],
+            exc_info=True,
+        )
+        connection.close()
+        return [run.pk for run in runs]
+    return again
 
 
 @dataclass
@@ -1254,7 +1389,7 @@ def region_retrain(
                 random_state=random_state,
             )
         except Exception as error:  # one cluster's failure is its run's alone
-            if _time_limit_reached(error):
+            if _time_limit_reached(error) or _database_interrupted(error):
                 raise  # the whole batch's: it stops (``_execute``)
             logger.exception("Retrain run %s failed", run.pk)
             outcomes[run.pk] = error
@@ -1297,7 +1432,7 @@ def _fallbacks_refresh(
                 random_state=random_state,
             )
         except Exception as error:
-            if _time_limit_reached(error):
+            if _time_limit_reached(error) or _database_interrupted(error):
                 raise  # the whole batch's: it stops (``_execute``)
             logger.exception("Refreshing the %s model of a retrain batch failed", scope)
             outcomes[scope] = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
@@ -1310,13 +1445,13 @@ def _failed_if_raises(version: ModelVersion) -> Iterator[None]:
 
     A fallback's version is judged by its own gate, not by a run: the clusters' runs go
     on and none will judge it. ``model_train`` fails the version whose fit raised the
-    same way. Not at the time limit: the batch stops, and its runs' failure fails it
-    (:func:`_execute`).
+    same way. Not at the time limit, nor when the database went away: the batch stops, and
+    its runs' failure (or their return to the queue) fails it (:func:`_execute`).
     """
     try:
         yield
     except Exception as error:
-        if not _time_limit_reached(error):
+        if not _time_limit_reached(error) and not _database_interrupted(error):
             ModelVersion.objects.filter(
                 pk=version.pk,
                 status__in=(ModelVersion.Status.TRAINING, ModelVersion.Status.READY),

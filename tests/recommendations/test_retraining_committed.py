@@ -10,13 +10,14 @@ committing test cannot run in; here each test seeds its own.
 import datetime as dt
 import os
 import time
+from collections.abc import Iterator
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
 from recommendations.apis.retrains import BROKER_RETRY_SECONDS
-from recommendations.models import TrainingRun
+from recommendations.models import ModelVersion, TrainingRun
 from recommendations.services import retraining
 from tests.factories import RegionFactory
 from tests.processes import ROOT, current_database_url, run_python
@@ -90,6 +91,70 @@ def test_the_heartbeat_outlives_a_dropped_database_connection():
     assert not beat.is_alive()
     # ... and once stopped it writes no more beats (a finished run's heartbeat stays put)
     assert not beats_within(0.5)
+
+
+@pytest.fixture
+def session_ends_before_ready() -> Iterator[None]:
+    """The database ends the session that turns a cluster's version ``ready``, as a restart
+    or a failover would in the middle of a retrain (its run at the ``train`` stage)."""
+    table = ModelVersion._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            CREATE OR REPLACE FUNCTION test_end_own_session() RETURNS trigger AS $$
+            BEGIN
+                PERFORM pg_terminate_backend(pg_backend_pid());
+                RETURN NEW;
+            END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER test_end_own_session BEFORE UPDATE ON {table}
+                FOR EACH ROW WHEN (
+                    OLD.status = 'training' AND NEW.status = 'ready' AND NEW.scope = 'cluster'
+                ) EXECUTE FUNCTION test_end_own_session();
+            """
+        )
+    yield
+    connection.close()  # the test's own session may be the one that was ended
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DROP TRIGGER IF EXISTS test_end_own_session ON {table};"
+            " DROP FUNCTION IF EXISTS test_end_own_session();"
+        )
+
+
+@pytest.mark.django_db(transaction=True)  # the heartbeat's connection sees the run
+def test_a_run_whose_database_session_ends_midway_is_queued_again_then_failed_at_its_last(
+    seeded, session_ends_before_ready
+):
+    # given: a queued retrain of Tamil
+    run = retraining.training_run_request(region_code="IN", cluster_slug="tamil", enqueue=False)
+
+    # when: the database ends its session in the middle of its final fit
+    with pytest.raises(retraining.RetrainInterrupted) as interrupted:
+        retraining.training_run_execute(run_id=run.pk)
+
+    # then: the task is told to try again (RetrainInterrupted), and the run is queued for
+    # it, saying why; not left "running" for the reaper to call its worker lost. The
+    # attempt's half-made version is failed, never served.
+    assert interrupted.value.run_ids == [run.pk]
+    run.refresh_from_db()
+    assert (run.status, run.attempts, run.progress) == (TrainingRun.Status.QUEUED, 1, 0)
+    assert run.error.startswith("Interrupted at stage train: the database connection was lost")
+    first = ModelVersion.objects.get(taste_cluster=run.taste_cluster)
+    assert first.status == ModelVersion.Status.FAILED
+    assert "lost the database connection" in first.error
+
+    # when: the retry is interrupted the same way, on the run's last attempt
+    assert retraining.MAX_ATTEMPTS == 2
+    retraining.training_run_execute(run_id=run.pk)
+
+    # then: the run is failed with the reason, not queued once more, and nothing was served
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == (TrainingRun.Status.FAILED, 2)
+    assert run.error.startswith("Lost the database connection at stage train on its last")
+    statuses = ModelVersion.objects.filter(taste_cluster=run.taste_cluster).values_list(
+        "status", flat=True
+    )
+    assert list(statuses) == [ModelVersion.Status.FAILED] * 2
 
 
 @pytest.mark.django_db(transaction=True)  # without a broker a run executes as its request commits

@@ -680,3 +680,33 @@ def test_a_nightly_fan_out_whose_database_session_is_ended_is_retried_and_queues
     assert {(run.taste_cluster_id, run.status, run.trigger) for run in runs} == {
         (cluster.pk, TrainingRun.Status.QUEUED, "schedule") for cluster in clusters
     }
+
+
+def test_a_retrain_whose_database_session_is_ended_mid_fit_is_retried_and_runs_once_more(
+    seeded, start_worker, hold_before_ready
+):
+    # given: Tamil retraining on a worker, in the middle of its final fit
+    cluster = TasteCluster.objects.get(region_id="IN", slug="tamil")
+    worker = start_worker("IN")
+    run = _request("IN", "tamil")
+    session = hold_before_ready()
+    run.refresh_from_db()
+    assert (run.status, run.stage, run.attempts) == (TrainingRun.Status.RUNNING, "train", 1)
+    first = ModelVersion.objects.get(taste_cluster=cluster, status=ModelVersion.Status.TRAINING)
+
+    # when: the database ends the worker's session there (a restart, a failover); the worker
+    # itself lives on
+    _end_session(session)
+    _release_hold()
+
+    # then: the task is sent again rather than failing, and the run is started once more (not
+    # left "running" for the reaper to call its worker lost), on a new session that holds the
+    # cluster's lock; the interrupted attempt's version is failed, never served
+    run = _wait(run, lambda r: r.is_finished, timeout=90)
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.attempts == 2
+    assert run.model_version.status == ModelVersion.Status.ACTIVE
+    first.refresh_from_db()
+    assert first.status == ModelVersion.Status.FAILED
+    assert "database" in first.error
+    assert worker.poll() is None
