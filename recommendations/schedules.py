@@ -6,6 +6,11 @@ admin (Periodic tasks). Installing again adds what is missing and leaves what
 operators changed alone (``--reset`` puts the defaults back). A region whose time
 zone changes has its default nightly retrain moved to the new zone
 (:func:`region_schedule_time_zone_move`); a region deleted takes its retrain with it.
+
+Every message beat sends expires (``expire_seconds``, which beat passes on as the
+message's ``expires``): a worker that was down comes back to the sends it missed, and
+runs none of them, rather than every five-minute update of the day and each missed
+night's retrain at once.
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ ARTWORK_UPDATE_EVERY_SECONDS = 5 * 60
 #: (bounded batches), and this keeps it apart from the artwork refit at 04:30 UTC, which
 #: reads the page log too.
 PRUNE_HOUR_UTC = 2
+#: How long a nightly job's message waits for a worker before it is dropped unrun: a retrain
+#: or a prune sent at night and run hours later would run at the evening peak, beside the
+#: next night's (beat sends one each night, whether a worker takes it or not). Four hours
+#: cover a worker restarted or a deploy during the night; tomorrow's send comes anyway.
+#: (A region's retrain is its fan-out; the runs it queues wait RETRAIN_QUEUED_SECONDS.)
+NIGHTLY_EXPIRE_SECONDS = 4 * 3600
 #: How late beat may write that it sent an interval schedule before it counts as stuck:
 #: its loop wakes at least every 5 s and writes each send at once (CELERY_BEAT_SYNC_EVERY),
 #: so a minute is a slow database, not a slow beat.
@@ -52,6 +63,12 @@ class Schedule:
     args: list
     crontab: dict[str, str] | None = None
     every_seconds: int | None = None
+
+    @property
+    def expires_after(self) -> int:
+        """Seconds a sent message may wait for a worker: an interval schedule's own interval
+        (the next send replaces it), a nightly one's NIGHTLY_EXPIRE_SECONDS."""
+        return self.every_seconds if self.every_seconds is not None else NIGHTLY_EXPIRE_SECONDS
 
 
 def default_schedules() -> list[Schedule]:
@@ -104,15 +121,39 @@ def default_schedules() -> list[Schedule]:
     return schedules
 
 
-def schedules_install(*, reset: bool = False) -> list[str]:
-    """Create the default periodic tasks that are missing (all of them with ``reset``)."""
+@dataclass(frozen=True)
+class Installed:
+    #: The default schedules written (created, or with ``reset`` rewritten).
+    names: list[str]
+    #: Without ``reset``: existing defaults that had no expiry and were given the default's.
+    expiring: list[str]
+
+
+def schedules_install(*, reset: bool = False) -> Installed:
+    """Create the default periodic tasks that are missing (all of them with ``reset``).
+
+    Without ``reset``, an existing default with no expiry at all gets the default's: the
+    schedules installed before they expired (a deploy installs without ``reset``) would
+    otherwise pile up missed sends for good. An expiry set in admin is kept.
+    """
     created = []
+    expiring: list[str] = []
     with transaction.atomic():
         for schedule in default_schedules():
             existing = PeriodicTask.objects.filter(name=schedule.name).first()
             if existing is not None and not reset:
+                if existing.expires is None and existing.expire_seconds is None:
+                    existing.expire_seconds = schedule.expires_after
+                    existing.save(update_fields=["expire_seconds"])
+                    expiring.append(schedule.name)
                 continue
-            fields: dict = {"task": schedule.task, "args": json.dumps(schedule.args)}
+            fields: dict = {
+                "task": schedule.task,
+                "args": json.dumps(schedule.args),
+                # Not ``expires``, a date: beat disables the schedule once it has passed.
+                "expires": None,
+                "expire_seconds": schedule.expires_after,
+            }
             if schedule.crontab is not None:
                 fields["crontab"] = _schedule_row(
                     CrontabSchedule,
@@ -131,7 +172,7 @@ def schedules_install(*, reset: bool = False) -> list[str]:
                 fields["crontab"] = None
             PeriodicTask.objects.update_or_create(name=schedule.name, defaults=fields)
             created.append(schedule.name)
-    return created
+    return Installed(names=created, expiring=expiring)
 
 
 def region_schedule_time_zone_move(*, region_code: str, old_zone: str, new_zone: str) -> bool:

@@ -25,15 +25,20 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from axes.models import AccessLog
+from django.core.management import call_command
 from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+from django_celery_beat.schedulers import ModelEntry
 from redis import Redis
 
+from config.celery import app
 from recommendations.models import AbandonedTask, ModelVersion, TrainingRun
 from recommendations.services.deliveries import MAX_DELIVERIES
 from recommendations.services.retraining import (
@@ -710,3 +715,41 @@ def test_a_retrain_whose_database_session_is_ended_mid_fit_is_retried_and_runs_o
     assert first.status == ModelVersion.Status.FAILED
     assert "database" in first.error
     assert worker.poll() is None
+
+
+def test_a_scheduled_message_that_expired_while_no_worker_ran_is_not_run(start_worker):
+    # given: the reaper's schedule as install_schedules writes it, and a run for it to fail
+    # (queued a day ago, its message lost)
+    call_command("install_schedules", stdout=StringIO())
+    schedule = PeriodicTask.objects.get(name="reap stale training runs")
+    schedule.expire_seconds = 1  # its interval, shortened for the test
+    schedule.save()
+    stale = _request_stale_queued_run()
+
+    # when: beat sends the reap with the options it sends it with, while no worker runs,
+    # then a prune of an old sign-in, and a worker comes back after the reap expired
+    options = ModelEntry(schedule, app=app).options
+    assert options["expires"] == 1
+    reap_training_runs.apply_async(queue=f"{PREFIX}default", **options)
+    old_sign_in = AccessLog.objects.create(username="a", user_agent="t", ip_address="127.0.0.1")
+    AccessLog.objects.filter(pk=old_sign_in.pk).update(
+        attempt_time=timezone.now() - dt.timedelta(days=400)
+    )
+    prune_logs.apply_async(queue=f"{PREFIX}default")
+    time.sleep(2)
+    start_worker("default")
+
+    # then: the worker takes both in order and runs the prune, not the expired reap
+    deadline = time.monotonic() + 30
+    while AccessLog.objects.filter(pk=old_sign_in.pk).exists():
+        assert time.monotonic() < deadline, "the prune sent after the reap did not run"
+        time.sleep(0.1)
+    stale.refresh_from_db()
+    assert stale.status == TrainingRun.Status.QUEUED
+
+    # when: the next send, in time
+    reap_training_runs.apply_async(queue=f"{PREFIX}default")
+
+    # then: it runs (so the expired one would have failed the run)
+    stale = _wait(stale, lambda r: r.is_finished, timeout=30)
+    assert stale.status == TrainingRun.Status.FAILED

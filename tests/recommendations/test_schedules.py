@@ -17,8 +17,14 @@ from django_celery_beat.models import (
     PeriodicTask,
     PeriodicTasks,
 )
+from django_celery_beat.schedulers import ModelEntry
 
 from config.celery import app
+from recommendations.schedules import (
+    ARTWORK_UPDATE_EVERY_SECONDS,
+    NIGHTLY_EXPIRE_SECONDS,
+    REAP_EVERY_SECONDS,
+)
 from tests.factories import RegionFactory
 
 pytestmark = pytest.mark.django_db
@@ -166,3 +172,49 @@ def test_a_paused_nightly_retrain_moves_with_its_regions_zone_and_stays_paused(
     # then: it is at night in the new zone once resumed, and still paused until then
     assert _nightly(region) == ("0", "4", "Asia/Kolkata")
     assert not PeriodicTask.objects.get(name=f"retrain {region.code}").enabled
+
+
+def test_every_installed_schedule_sends_messages_that_expire_when_the_next_send_is_due():
+    # given: a region, so that its nightly retrain is installed too
+    region = RegionFactory()
+
+    # when
+    call_command("install_schedules", stdout=StringIO())
+
+    # then: an interval schedule's message expires after its own interval (the next send
+    # replaces it), a nightly one's after NIGHTLY_EXPIRE_SECONDS, so that a worker down for
+    # a day does not run a day of artwork updates and each missed night's jobs at once
+    expiry = dict(PeriodicTask.objects.values_list("name", "expire_seconds"))
+    assert expiry == {
+        "reap stale training runs": REAP_EVERY_SECONDS,
+        "update artwork policy": ARTWORK_UPDATE_EVERY_SECONDS,
+        "refit artwork policy": NIGHTLY_EXPIRE_SECONDS,
+        "prune old logs": NIGHTLY_EXPIRE_SECONDS,
+        f"retrain {region.code}": NIGHTLY_EXPIRE_SECONDS,
+    }
+    assert NIGHTLY_EXPIRE_SECONDS < 12 * 3600
+    # and beat sends each with that expiry (it disables a schedule whose `expires` date has
+    # passed: that field must stay empty)
+    for task in PeriodicTask.objects.all():
+        assert task.expires is None
+        assert ModelEntry(task, app=app).options["expires"] == expiry[task.name]
+
+
+def test_installing_again_gives_schedules_installed_without_an_expiry_the_default_one():
+    # given: the schedules of an earlier install, which had no expiry, one of them since
+    # given an expiry of its own in admin
+    region = RegionFactory()
+    call_command("install_schedules", stdout=StringIO())
+    PeriodicTask.objects.update(expire_seconds=None)
+    PeriodicTask.objects.filter(name="prune old logs").update(expire_seconds=3600)
+
+    # when: the next deploy installs them (without --reset)
+    out = StringIO()
+    call_command("install_schedules", stdout=out)
+
+    # then: each has an expiry, and the operator's is kept
+    expiry = dict(PeriodicTask.objects.values_list("name", "expire_seconds"))
+    assert expiry["prune old logs"] == 3600
+    assert expiry["update artwork policy"] == ARTWORK_UPDATE_EVERY_SECONDS
+    assert expiry[f"retrain {region.code}"] == NIGHTLY_EXPIRE_SECONDS
+    assert "Gave 4 schedule(s) the default expiry" in out.getvalue()

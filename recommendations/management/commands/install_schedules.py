@@ -18,7 +18,13 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="Restore the defaults.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        names = schedules_install(reset=options["reset"])
+        installed = schedules_install(reset=options["reset"])
+        names = installed.names
         self.stdout.write(
             f"Installed {len(names)} schedule(s): {', '.join(names)}" if names else "Up to date."
         )
+        if installed.expiring:
+            self.stdout.write(
+                f"Gave {len(installed.expiring)} schedule(s) the default expiry: "
+                f"{', '.join(installed.expiring)}"
+            )
