@@ -3,8 +3,8 @@
 These are the *defaults*: ``manage.py install_schedules`` writes them into
 django-celery-beat's tables, where operators edit, pause or reschedule them in
 admin (Periodic tasks). Installing again adds what is missing and leaves what
-operators changed alone (``--reset`` puts the defaults back). A region whose time
-zone changes has its default nightly retrain moved to the new zone
+operators changed alone (``--reset`` puts the defaults back, and only them). A region
+whose time zone changes has its default nightly retrain moved to the new zone
 (:func:`region_schedule_time_zone_move`); a region deleted takes its retrain with it.
 
 Every message beat sends expires (``expire_seconds``, which beat passes on as the
@@ -54,6 +54,9 @@ NIGHTLY_EXPIRE_SECONDS = 4 * 3600
 #: its loop wakes at least every 5 s and writes each send at once (CELERY_BEAT_SYNC_EVERY),
 #: so a minute is a slow database, not a slow beat.
 BEAT_GRACE_SECONDS = 60
+#: The apps whose tasks Tonight schedules: ``--reset`` owns the schedules of their tasks, and
+#: leaves other apps' (django-celery-beat's own ``celery.backend_cleanup``) alone.
+TONIGHT_TASK_APPS = ("recommendations", "artwork")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,11 @@ class Schedule:
         """Seconds a sent message may wait for a worker: an interval schedule's own interval
         (the next send replaces it), a nightly one's NIGHTLY_EXPIRE_SECONDS."""
         return self.every_seconds if self.every_seconds is not None else NIGHTLY_EXPIRE_SECONDS
+
+
+def _is_tonights(task: str) -> bool:
+    """Whether ``task`` is one of Tonight's own tasks (named by app: ``artwork.…``)."""
+    return task.split(".", 1)[0] in TONIGHT_TASK_APPS
 
 
 def default_schedules() -> list[Schedule]:
@@ -125,21 +133,41 @@ def default_schedules() -> list[Schedule]:
 class Installed:
     #: The default schedules written (created, or with ``reset`` rewritten).
     names: list[str]
+    #: With ``reset``: Tonight's schedules that were not defaults, deleted.
+    removed: list[str]
     #: Without ``reset``: existing defaults that had no expiry and were given the default's.
     expiring: list[str]
 
 
 def schedules_install(*, reset: bool = False) -> Installed:
-    """Create the default periodic tasks that are missing (all of them with ``reset``).
+    """Create the default periodic tasks that are missing; with ``reset``, make Tonight's
+    schedules the defaults exactly.
+
+    ``reset`` rewrites every field of a default that decides what beat sends, when and
+    where (a paused one resumes; a queue, a priority or an expiry set in admin goes), and
+    deletes the schedules of Tonight's tasks that are not defaults (a name an earlier
+    version installed, one added in admin). Other apps' schedules are left alone. One
+    transaction: an install that fails changes nothing.
 
     Without ``reset``, an existing default with no expiry at all gets the default's: the
     schedules installed before they expired (a deploy installs without ``reset``) would
     otherwise pile up missed sends for good. An expiry set in admin is kept.
     """
     created = []
+    removed: list[str] = []
     expiring: list[str] = []
     with transaction.atomic():
-        for schedule in default_schedules():
+        defaults = default_schedules()
+        if reset:
+            names = {schedule.name for schedule in defaults}
+            extra = [
+                task
+                for task in PeriodicTask.objects.exclude(name__in=names).order_by("name")
+                if _is_tonights(task.task)
+            ]
+            PeriodicTask.objects.filter(pk__in=[task.pk for task in extra]).delete()
+            removed = [task.name for task in extra]
+        for schedule in defaults:
             existing = PeriodicTask.objects.filter(name=schedule.name).first()
             if existing is not None and not reset:
                 if existing.expires is None and existing.expire_seconds is None:
@@ -150,9 +178,9 @@ def schedules_install(*, reset: bool = False) -> Installed:
             fields: dict = {
                 "task": schedule.task,
                 "args": json.dumps(schedule.args),
-                # Not ``expires``, a date: beat disables the schedule once it has passed.
-                "expires": None,
+                "kwargs": "{}",
                 "expire_seconds": schedule.expires_after,
+                **_RESET_FIELDS,
             }
             if schedule.crontab is not None:
                 fields["crontab"] = _schedule_row(
@@ -172,7 +200,24 @@ def schedules_install(*, reset: bool = False) -> Installed:
                 fields["crontab"] = None
             PeriodicTask.objects.update_or_create(name=schedule.name, defaults=fields)
             created.append(schedule.name)
-    return Installed(names=created, expiring=expiring)
+    return Installed(names=created, removed=removed, expiring=expiring)
+
+
+#: What a default schedule has, beside its task, arguments and timing, and what ``--reset``
+#: puts back over an operator's edits in admin.
+_RESET_FIELDS: dict[str, object] = {
+    "enabled": True,
+    "one_off": False,
+    "start_time": None,
+    "expires": None,  # a date: beat disables the schedule once it has passed
+    "clocked": None,
+    "solar": None,
+    "queue": None,
+    "exchange": None,
+    "routing_key": None,
+    "priority": None,
+    "headers": "{}",
+}
 
 
 def region_schedule_time_zone_move(*, region_code: str, old_zone: str, new_zone: str) -> bool:

@@ -7,15 +7,19 @@ goes to the default queue. The schedule tests compare names with strings, which 
 standing.
 """
 
+import datetime as dt
 from io import StringIO
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command, load_command_class
+from django.utils import timezone
 from django_celery_beat.models import (
     CrontabSchedule,
     IntervalSchedule,
     PeriodicTask,
     PeriodicTasks,
+    SolarSchedule,
 )
 from django_celery_beat.schedulers import ModelEntry
 
@@ -198,6 +202,87 @@ def test_every_installed_schedule_sends_messages_that_expire_when_the_next_send_
     for task in PeriodicTask.objects.all():
         assert task.expires is None
         assert ModelEntry(task, app=app).options["expires"] == expiry[task.name]
+
+
+def test_reset_makes_tonights_schedules_the_defaults_and_leaves_other_apps_alone():
+    # given: the defaults installed, then edited in admin: the prune paused, sent to another
+    # queue with a priority and an expiry date; the reaper moved to a solar schedule; an
+    # extra retrain added; a schedule an earlier version installed; and another app's
+    region = RegionFactory()
+    call_command("install_schedules", stdout=StringIO())
+    installed = {task.name: _beat_fields(task) for task in PeriodicTask.objects.all()}
+    prune = PeriodicTask.objects.get(name="prune old logs")
+    prune.enabled = False
+    prune.queue = "slow"
+    prune.priority = 9
+    prune.expire_seconds = None
+    prune.expires = timezone.now() + dt.timedelta(days=30)
+    prune.save()
+    reaper = PeriodicTask.objects.get(name="reap stale training runs")
+    reaper.interval = None
+    reaper.solar = SolarSchedule.objects.create(event="sunset", latitude=0, longitude=0)
+    reaper.save()
+    every_hour = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.HOURS)
+    PeriodicTask.objects.create(
+        name=f"retrain {region.code} at noon",
+        task="recommendations.retrain_region",
+        args=f'["{region.code}"]',
+        interval=every_hour,
+    )
+    PeriodicTask.objects.create(
+        name="update artwork policy (old)", task="artwork.update_policy", interval=every_hour
+    )
+    theirs = PeriodicTask.objects.create(
+        name="celery.backend_cleanup", task="celery.backend_cleanup", interval=every_hour
+    )
+
+    # when
+    out = StringIO()
+    call_command("install_schedules", "--reset", stdout=out)
+
+    # then: Tonight's schedules are the defaults again, field for field, and only they; the
+    # other app's schedule is kept
+    tonights = PeriodicTask.objects.exclude(pk=theirs.pk)
+    assert {task.name: _beat_fields(task) for task in tonights} == installed
+    assert PeriodicTask.objects.filter(pk=theirs.pk).exists()
+    assert "Removed 2 schedule(s)" in out.getvalue()
+    assert f"retrain {region.code} at noon" in out.getvalue()
+
+
+def test_an_install_that_fails_changes_nothing():
+    # given: the defaults installed and edited, and a region whose retrain cannot be written
+    # (a zone django-celery-beat refuses), which comes after the deletions --reset makes
+    RegionFactory(code="IN", time_zone="Asia/Kolkata")
+    call_command("install_schedules", stdout=StringIO())
+    prune = PeriodicTask.objects.get(name="prune old logs")
+    prune.enabled = False
+    prune.save()
+    extra = PeriodicTask.objects.create(
+        name="retrain IN twice",
+        task="recommendations.retrain_region",
+        args='["IN"]',
+        interval=IntervalSchedule.objects.create(every=1, period=IntervalSchedule.HOURS),
+    )
+    RegionFactory(code="ZZ", time_zone="Not/AZone")
+    before = sorted(PeriodicTask.objects.values_list("name", "enabled"))
+
+    # when
+    with pytest.raises(ValidationError, match="Invalid timezone"):
+        call_command("install_schedules", "--reset", stdout=StringIO())
+
+    # then: nothing was reset nor deleted halfway
+    assert sorted(PeriodicTask.objects.values_list("name", "enabled")) == before
+    assert PeriodicTask.objects.filter(pk=extra.pk).exists()
+
+
+def _beat_fields(task: PeriodicTask) -> dict:
+    """What of a periodic task decides what beat sends, when and where."""
+    fields = (
+        "task", "args", "kwargs", "enabled", "one_off", "start_time", "expires",
+        "expire_seconds", "queue", "exchange", "routing_key", "priority", "headers",
+        "interval_id", "crontab_id", "solar_id", "clocked_id",
+    )  # fmt: skip
+    return {field: getattr(task, field) for field in fields}
 
 
 def test_installing_again_gives_schedules_installed_without_an_expiry_the_default_one():

@@ -11,18 +11,29 @@ class Command(BaseCommand):
     help = (
         "Create the default django-celery-beat schedules (a nightly retrain per region, the "
         "stale-run reaper, the artwork policy's updates and nightly refit, the nightly prune of "
-        "old logs) that do not exist yet; --reset overwrites edited ones."
+        "old logs) that do not exist yet; --reset makes Tonight's schedules the defaults "
+        "exactly."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--reset", action="store_true", help="Restore the defaults.")
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help=(
+                "Restore the defaults: rewrite each one whole (paused ones resume, edits made "
+                "in admin go) and delete Tonight's schedules that are not defaults. Other "
+                "apps' schedules are kept."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         installed = schedules_install(reset=options["reset"])
-        names = installed.names
+        names, removed = installed.names, installed.removed
         self.stdout.write(
             f"Installed {len(names)} schedule(s): {', '.join(names)}" if names else "Up to date."
         )
+        if removed:
+            self.stdout.write(f"Removed {len(removed)} schedule(s): {', '.join(removed)}")
         if installed.expiring:
             self.stdout.write(
                 f"Gave {len(installed.expiring)} schedule(s) the default expiry: "
