@@ -17,7 +17,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 #: a task that retried only on ``ConnectionError`` failed on the first, and the nightly
 #: fan-out lost its region's retrains until the next night.
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (ConnectionError, OperationalError, InterfaceError)
-#: How the fan-out and the housekeeping tasks retry after a transient error: up to
+#: How the fan-out, the retrains and the housekeeping tasks retry after a transient error: up to
 #: 5, 10, 20, 40, 80 and 160 s later (each wait drawn at random up to that, so that
 #: the tasks a database restart failed together do not all come back at once), about
 #: five minutes in all: a restart or a failover, not an outage.

@@ -27,6 +27,10 @@ region's queue once the transaction commits; a worker then calls
   records what it made, and activates nothing; the versions the reaper failed
   stay failed (:class:`~recommendations.services.training.VersionFailedWhileTraining`),
   and the run's stage and progress stay as it was failed at.
+- A batch the database interrupts (a restart, a failover) stops: its unfinished
+  runs go back to ``queued`` with the stage they reached in their error, their
+  unjudged versions are failed, and the task is retried (:class:`RetrainInterrupted`,
+  :func:`_runs_requeue`); the retry restarts them under their cluster locks.
 
 The runs of one region's clusters execute together
 (:func:`training_runs_execute`; a region retrain enqueues one task for all its
