@@ -62,3 +62,22 @@ def assert_matches_operation(body: object, method: str, path: str, status: str =
     """``body`` is what the schema documents for ``method path`` answering ``status``."""
     schema = _api_schema_cached()
     assert_matches(schema, body, operation_body(schema, method, path, status)["$ref"])
+
+
+def assert_answer_documented(response: object, method: str, path: str) -> None:
+    """``response`` is an answer the schema documents for ``method path``: its status, its
+    media type, its headers and, strictly, its body (or none, where none is documented)."""
+    documented = responses(_api_schema_cached(), method, path)
+    status = str(response.status_code)
+    assert status in documented, f"{method} {path} answered {status}: {response.content[:300]}"
+    answer = documented[status]
+    for header in answer.get("headers", {}):
+        assert response.has_header(header), f"{method} {path} {status} without {header}"
+    if "content" not in answer:
+        assert response.content == b"", f"{method} {path} {status} has a body"
+        return
+    media_type = response["Content-Type"].split(";")[0]
+    assert media_type in answer["content"], f"{method} {path} {status} is {media_type}"
+    assert_matches(
+        _api_schema_cached(), response.json(), answer["content"][media_type]["schema"]["$ref"]
+    )

@@ -9,7 +9,13 @@ rules live once in the service layer and not again in serializers.
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import (
     Http404,
@@ -65,8 +71,46 @@ def _normalise(detail: Any) -> Any:
 NO_ROUTE = "No API route matches this path; the API's routes are listed at /api/docs/."
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+    default_detail = "The body is larger than the server reads."
+
+
+def body_limits_text() -> str:
+    """Django's limits on a body every write reads, as the 413's schema and message say them."""
+    return (
+        f"A body over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes, or a form of more "
+        f"than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} fields"
+    )
+
+
+def _payload_too_large(exc: Exception) -> PayloadTooLarge:
+    """Django's refusal of a body past its limits, in the API's shape.
+
+    Django raises it while DRF parses the body, as a ``SuspiciousOperation`` that
+    DRF's handler does not know: it became Django's HTML "Bad Request (400)" page
+    (and an ERROR in the security log), where every API error is the one JSON
+    shape. RFC 9110 gives content larger than the server will process a 413.
+    """
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge(
+            f"The body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes, the most "
+            "the API reads: send a smaller one."
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        return PayloadTooLarge(
+            f"The form has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} fields."
+        )
+    return PayloadTooLarge(
+        f"The form has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files."
+    )
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        exc = _payload_too_large(exc)
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):
         # The raiser's sentence names what was not found ("No profile with this id

@@ -4,12 +4,13 @@ drf-spectacular documents the success response it can see; the errors come
 from the exception handler (``config.api.exceptions``), authentication,
 permissions and throttles, which it cannot. Listing them by hand on every
 view would drift, so they are derived from what each view is made of: a
-request body can be refused (400) or be of a media type the view does not
-parse (415), a query string can be refused (400: every GET and DELETE view
-checks its parameters, ``config.api.strict``, so even one that reads none
-refuses an unknown one), a view that reads a token is 401 without one, a
-path naming an object can miss it (404), a profile's path can be PIN-locked
-(403), a staff-only view refuses others (403), a throttled view can answer
+request body can be refused (400), be of a media type the view does not
+parse (415) or be larger than Django reads (413), a query string can be
+refused (400: every GET and DELETE view checks its parameters,
+``config.api.strict``, so even one that reads none refuses an unknown one),
+a view that reads a token is 401 without one, a path naming an object can
+miss it (404), a profile's path can be PIN-locked (403), a staff-only view
+refuses others (403), a throttled view can answer
 429. What only the view knows (a batch too large, no model trained yet, a
 wrong PIN) it names in ``schema_errors``, by method, and that wins over the
 rules. Responses a view declares itself
@@ -30,6 +31,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAdminUser
 
+from config.api.exceptions import body_limits_text
 from profiles.unlock import UNLOCK_HEADER
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -206,6 +208,7 @@ class AutoSchema(SpectacularAutoSchema):
                     "(a `Content-Encoding` other than identity): send it uncompressed.",
                 )
             )
+            errors.append((413, f"{body_limits_text()} (`payload_too_large`)."))
         # DRF answers a stranger 401 only when the view's first authenticator names a scheme
         # for WWW-Authenticate (the token does); the admin sign-in names none: 403.
         if (

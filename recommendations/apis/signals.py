@@ -9,7 +9,7 @@ from django.http import Http404
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
+from config.api.exceptions import PayloadTooLarge
 from config.api.pagination import LimitOffsetPagination
 from config.api.parsers import OrjsonParser
 from config.api.query_datetimes import QueryIsoDateTimeFilter
@@ -74,11 +75,6 @@ EVENT_HELP = {
     "artwork_variant": "The artwork variant that was shown. One that does not exist (deleted "
     "since) or that the profile may not see is dropped: the event is stored with null.",
 }
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "payload_too_large"
 
 
 @extend_schema_serializer(

@@ -1,0 +1,380 @@
+"""Every view's real answers, success and errors, are what the OpenAPI schema documents.
+
+A client generated from the schema (a TV app's Kotlin or Swift models) trusts it: a status
+it does not list, a field it does not declare, a null where it promises a value or a value
+outside its enum breaks that client at run time. Each test below drives one view through
+the test client against PostgreSQL and holds every answer to the generated schema,
+strictly (``tests/openapi.py``: objects closed, formats checked). The homepage's and the
+signal history's 200 bodies have theirs in their own modules too.
+"""
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.cache import caches
+from django.test import Client
+from django.utils import timezone
+
+from profiles.unlock import PinFailureThrottle
+from recommendations.models import TrainingRun
+from recommendations.services.training import model_train
+from tests.conftest import token_client
+from tests.factories import (
+    AccountFactory,
+    ArtworkThemeFactory,
+    ArtworkVariantFactory,
+    AvailabilityFactory,
+    CreditFactory,
+    EpisodeFactory,
+    LanguageFactory,
+    ProfileFactory,
+    SeasonFactory,
+    TasteClusterFactory,
+    TitleFactory,
+)
+from tests.openapi import assert_answer_documented
+from tests.recommendations.test_training import (
+    _fresh_serving,  # noqa: F401 - the autouse fixture applies here too
+    build_world,
+    watch,
+)
+
+pytestmark = pytest.mark.django_db
+
+PROFILES = "/api/v1/profiles/"
+PROFILE = "/api/v1/profiles/{profile_id}/"
+UNLOCK = "/api/v1/profiles/{profile_id}/unlock/"
+HOMEPAGE = "/api/v1/profiles/{profile_id}/homepage/"
+RECOMMENDATIONS = "/api/v1/profiles/{profile_id}/recommendations/"
+SIGNALS = "/api/v1/profiles/{profile_id}/signals/"
+CONTINUE_WATCHING = "/api/v1/profiles/{profile_id}/continue-watching/"
+TITLE = "/api/v1/titles/{title_id}/"
+RETRAINS = "/api/v1/ops/retrains/"
+RETRAIN = "/api/v1/ops/retrains/{run_id}/"
+
+
+def at(minutes_ago: float) -> str:
+    return (timezone.now() - dt.timedelta(minutes=minutes_ago)).isoformat()
+
+
+def event(kind: str, title, **fields) -> dict:
+    return {
+        "kind": kind,
+        "title": title.pk,
+        "device": "tv",
+        "occurred_at": at(fields.pop("minutes_ago", 5)),
+        "client_event_id": str(uuid.uuid4()),
+        **fields,
+    }
+
+
+def recorded(client, profile, events: list[dict]) -> None:
+    response = client.post(
+        f"/api/v1/profiles/{profile.pk}/signals/", {"events": events}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+
+
+def unlocked(client, profile, pin: str = "1234") -> dict:
+    response = client.post(f"/api/v1/profiles/{profile.pk}/unlock/", {"pin": pin}, format="json")
+    assert response.status_code == 200, response.json()
+    return {"HTTP_X_PROFILE_UNLOCK": response.json()["token"]}
+
+
+def test_the_profile_list_and_its_additions_answer_as_documented(account, profile):
+    # given: a household whose guardian (an adult with a PIN) guards additions
+    client = token_client(account)
+    hindi = LanguageFactory(code="hi", name="Hindi", native_name="हिन्दी")
+    ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
+    guardian = ProfileFactory(account=account, name="Parent", maturity_limit=18)
+    guardian.set_pin("1234")
+    guardian.save()
+    kids = {"name": "Tiny", "is_kids": True, "maturity_limit": 7, "display_language": "hi"}
+
+    answers = [
+        ("GET", client.get(PROFILES)),
+        ("GET", client.get(f"{PROFILES}?limit=1&offset=1")),
+        ("GET", client.get(f"{PROFILES}?limit=0")),
+        ("GET", Client().get(PROFILES)),
+        ("POST", client.post(PROFILES, kids, format="json")),
+        (
+            "POST",
+            client.post(
+                PROFILES,
+                {"name": "Adult", "preferred_languages": [hindi.code], "pin": "4321"},
+                format="json",
+                **unlocked(client, guardian),
+            ),
+        ),
+        ("POST", client.post(PROFILES, {"name": "Teen", "maturity_limit": 13}, format="json")),
+        ("POST", client.post(PROFILES, {"name": ""}, format="json")),
+        ("POST", client.post(PROFILES, "name=x", content_type="text/plain")),
+    ]
+
+    assert [response.status_code for _, response in answers] == [
+        200, 200, 400, 401, 201, 201, 403, 400, 415,
+    ]  # fmt: skip
+    for method, response in answers:
+        assert_answer_documented(response, method, PROFILES)
+
+
+def test_one_profile_answers_as_documented(account, profile):
+    # given: a kids profile with a PIN, in a household with no guardian
+    client = token_client(account)
+    kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
+    kid.set_pin("1234")
+    kid.save()
+    stranger = ProfileFactory(account=AccountFactory())
+    path = f"/api/v1/profiles/{kid.pk}/"
+
+    answers = [
+        ("GET", client.get(f"/api/v1/profiles/{profile.pk}/")),
+        ("GET", client.get(path)),
+        ("GET", client.get(f"{path}?device=tv")),
+        ("GET", client.get(f"/api/v1/profiles/{stranger.pk}/")),
+        ("PATCH", client.patch(path, {"name": "Kiddo"}, format="json")),
+        ("PATCH", client.patch(path, {"name": "Kiddo"}, format="json", **unlocked(client, kid))),
+        ("PATCH", client.patch(path, {"is_kids": "no"}, format="json", **unlocked(client, kid))),
+        ("DELETE", client.delete(path)),
+        ("DELETE", client.delete(f"/api/v1/profiles/{profile.pk}/")),
+    ]
+
+    assert [response.status_code for _, response in answers] == [
+        200, 200, 400, 404, 403, 200, 400, 403, 204,
+    ]  # fmt: skip
+    for method, response in answers:
+        assert_answer_documented(response, method, PROFILE)
+
+
+def test_unlocking_and_locking_a_profile_answer_as_documented(account, profile, settings):
+    # given: a PIN-protected profile that may be sent one wrong PIN a day
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"pin_unlock": "5/min", "pin_unlock_day": "1/day"},
+    }
+    client = token_client(account)
+    profile.set_pin("1234")
+    profile.save()
+    caches["default"].delete_many(PinFailureThrottle(profile).keys())
+    path = f"/api/v1/profiles/{profile.pk}/unlock/"
+    try:
+        answers = [
+            ("POST", client.post(path, {"pin": "1234"}, format="json")),
+            ("POST", client.post(path, {"pin": "12"}, format="json")),
+            ("POST", client.post(path, {"pin": "0000"}, format="json")),
+            ("POST", client.post(path, {"pin": "1234"}, format="json")),
+            ("POST", client.post("/api/v1/profiles/999999999/unlock/", {"pin": "1234"})),
+            ("DELETE", client.delete(path)),
+            ("DELETE", client.delete(f"{path}?all=1")),
+        ]
+    finally:
+        caches["default"].delete_many(PinFailureThrottle(profile).keys())
+
+    assert [response.status_code for _, response in answers] == [
+        200, 400, 403, 429, 404, 204, 400,
+    ]  # fmt: skip
+    for method, response in answers:
+        assert_answer_documented(response, method, UNLOCK)
+
+
+def test_recording_and_reading_signals_answer_as_documented(account, profile):
+    # given: a title, and one deleted since the device queued its events
+    client = token_client(account)
+    title, gone = TitleFactory(), TitleFactory()
+    AvailabilityFactory(title=title, region=account.home_region)
+    events = [event("play_start", title), event("play_start", gone)]
+    gone_id = gone.pk
+    gone.delete()
+    path = f"/api/v1/profiles/{profile.pk}/signals/"
+
+    answers = [
+        ("POST", client.post(path, {"events": events}, format="json")),
+        ("POST", client.post(path, {"events": []}, format="json")),
+        ("POST", client.post(path, "x" * 1_100_000, content_type="application/json")),
+        ("GET", client.get(path)),
+        ("GET", client.get(f"{path}?kind=play_start&title={title.pk}&limit=1")),
+        ("GET", client.get(f"{path}?kind=played")),
+    ]
+
+    assert [response.status_code for _, response in answers] == [200, 400, 413, 200, 200, 400]
+    assert answers[0][1].json()["rejected"] == {"1": {"title": [f"No title with id {gone_id}."]}}
+    for method, response in answers:
+        assert_answer_documented(response, method, SIGNALS)
+
+
+def test_continue_watching_answers_as_documented(account, profile):
+    # given: a film and a series' episode, each stopped midway
+    client = token_client(account)
+    film = TitleFactory()
+    episode = EpisodeFactory()
+    for title in (film, episode.season.title):
+        AvailabilityFactory(title=title, region=account.home_region)
+    events = [
+        event("play_start", film, minutes_ago=30),
+        event("progress", film, value=40, minutes_ago=20),
+        event("play_start", episode.season.title, episode=episode.pk, minutes_ago=10),
+        event("progress", episode.season.title, episode=episode.pk, value=25, minutes_ago=5),
+    ]
+    recorded(client, profile, events)
+    path = f"/api/v1/profiles/{profile.pk}/continue-watching/"
+
+    answers = [client.get(path), client.get(f"{path}?n=3")]
+
+    assert [response.status_code for response in answers] == [200, 400]
+    assert len(answers[0].json()["results"]) == 2
+    for response in answers:
+        assert_answer_documented(response, "GET", CONTINUE_WATCHING)
+
+
+def test_a_titles_detail_answers_as_documented(account, profile):
+    # given: a series the profile rated and stopped midway, with credits and artwork, and a
+    # film it never played
+    client = token_client(account)
+    season = SeasonFactory(number=1, release_date=None)
+    series = season.title
+    episode = EpisodeFactory(season=season, number=1, name="Pilot")
+    CreditFactory(title=series, role="actor", character="Sartaj")
+    CreditFactory(title=series, role="director")
+    variant = ArtworkVariantFactory(title=series, label="rooftop")
+    variant.themes.add(ArtworkThemeFactory(slug="action"))
+    film = TitleFactory(critic_score=None)
+    for title in (series, film):
+        AvailabilityFactory(title=title, region=account.home_region)
+    events = [
+        event("play_start", series, episode=episode.pk, minutes_ago=10),
+        event("progress", series, episode=episode.pk, value=30, minutes_ago=9),
+        event("thumbs_up", series, minutes_ago=8),
+    ]
+    recorded(client, profile, events)
+    locked = ProfileFactory(account=account, name="Locked")
+    locked.set_pin("1234")
+    locked.save()
+
+    answers = [
+        client.get(f"/api/v1/titles/{series.pk}/?profile={profile.pk}"),
+        client.get(f"/api/v1/titles/{film.pk}/?profile={profile.pk}&language=en"),
+        client.get(f"/api/v1/titles/{film.pk}/"),
+        client.get(f"/api/v1/titles/{film.pk}/?profile={locked.pk}"),
+        client.get(f"/api/v1/titles/999999999/?profile={profile.pk}"),
+        Client().get(f"/api/v1/titles/{film.pk}/?profile={profile.pk}"),
+    ]
+
+    assert [response.status_code for response in answers] == [200, 200, 400, 403, 404, 401]
+    viewing = answers[0].json()["viewing"]
+    assert viewing["thumbs"] == "up"
+    assert viewing["resume"]["episode_id"] == episode.pk
+    assert answers[1].json()["viewing"] == {"thumbs": None, "finished": False, "resume": None}
+    for response in answers:
+        assert_answer_documented(response, "GET", TITLE)
+
+
+def test_the_homepage_and_recommendations_answer_as_documented(account, profile):
+    # given: a region with no model yet, then one trained, and a profile that watched a film
+    client = token_client(account)
+    before = [
+        ("GET", HOMEPAGE, client.get(f"/api/v1/profiles/{profile.pk}/homepage/?device=tv")),
+        ("GET", RECOMMENDATIONS, client.get(f"/api/v1/profiles/{profile.pk}/recommendations/")),
+    ]
+    world = build_world()
+    viewer = ProfileFactory(account=AccountFactory(home_region=world.region), name="Asha")
+    watch(viewer, world.titles["action"][0])
+    model_train(region_code=world.region.code)
+    client = token_client(viewer.account)
+    homepage = f"/api/v1/profiles/{viewer.pk}/homepage/"
+    recommendations = f"/api/v1/profiles/{viewer.pk}/recommendations/"
+
+    answers = [
+        *before,
+        ("GET", HOMEPAGE, client.get(f"{homepage}?device=web&rows=3&items=4")),
+        ("GET", HOMEPAGE, client.get(homepage)),
+        ("GET", RECOMMENDATIONS, client.get(f"{recommendations}?n=200&device=mobile")),
+        ("GET", RECOMMENDATIONS, client.get(f"{recommendations}?n=201")),
+    ]
+
+    assert [response.status_code for *_, response in answers] == [503, 503, 200, 400, 200, 400]
+    assert answers[4][2].json()["results"]
+    for method, path, response in answers:
+        assert_answer_documented(response, method, path)
+
+
+def staff(*codenames: str) -> Client:
+    user = User.objects.create_user(f"staff-{uuid.uuid4().hex[:8]}", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client = Client(enforce_csrf_checks=False)
+    client.force_login(user)
+    return client
+
+
+def test_the_staff_retrain_operations_answer_as_documented(django_capture_on_commit_callbacks):
+    # given: a cluster, a finished run of it with its figures, and staff who may retrain
+    cluster = TasteClusterFactory(slug="tamil")
+    finished = TrainingRun.objects.create(
+        region=cluster.region,
+        taste_cluster=cluster,
+        status=TrainingRun.Status.SUCCEEDED,
+        stage="done",
+        progress=100,
+        timings={"train": 1.5},
+        data_sizes={"cluster_profiles": 3},
+        metrics={"ndcg_at_10": 0.4},
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+    operator = staff("change_trainingrun")
+    body = {"region": cluster.region_id, "cluster": cluster.slug}
+
+    with django_capture_on_commit_callbacks(execute=False):
+        posts = [
+            operator.post(RETRAINS, body, "application/json"),
+            operator.post(RETRAINS, body, "application/json"),  # its cluster is busy now
+            operator.post(RETRAINS, {"region": "ZZ"}, "application/json"),
+            staff().post(RETRAINS, body, "application/json"),
+            Client().post(RETRAINS, body, "application/json"),
+        ]
+    gets = [
+        operator.get(f"/api/v1/ops/retrains/{finished.pk}/"),
+        operator.get(f"/api/v1/ops/retrains/{posts[0].json()['id']}/"),
+        operator.get("/api/v1/ops/retrains/999999999/"),
+        operator.get(f"/api/v1/ops/retrains/{finished.pk}/?full=1"),
+        staff().get(f"/api/v1/ops/retrains/{finished.pk}/"),
+    ]
+
+    assert [response.status_code for response in posts] == [201, 409, 400, 403, 403]
+    assert [response.status_code for response in gets] == [200, 200, 404, 400, 403]
+    for response in posts:
+        assert_answer_documented(response, "POST", RETRAINS)
+    for response in gets:
+        assert_answer_documented(response, "GET", RETRAIN)
+
+
+FORM_OF_1001_FIELDS = "&".join(f"f{n}=1" for n in range(1_001)) + "%s"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "content_type"),
+    [
+        ("POST", PROFILES, '{"name": "%s"}', "application/json"),
+        ("PATCH", PROFILE, '{"name": "%s"}', "application/json"),
+        ("POST", UNLOCK, '{"pin": "%s"}', "application/json"),
+        ("POST", RETRAINS, '{"region": "%s"}', "application/json"),
+        ("POST", PROFILES, "name=%s", "application/x-www-form-urlencoded"),
+        ("POST", PROFILES, FORM_OF_1001_FIELDS, "application/x-www-form-urlencoded"),
+    ],
+)
+def test_a_body_over_the_servers_limits_is_the_documented_413(
+    account, profile, settings, method, path, body, content_type
+):
+    # A body past DATA_UPLOAD_MAX_MEMORY_SIZE (or a form of more than 1,000 fields) was
+    # Django's HTML "Bad Request (400)" page, where the schema promised the error shape.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    client = staff("change_trainingrun") if path == RETRAINS else token_client(account)
+    url = path.format(profile_id=profile.pk)
+    filler = "x" * 10_001 if "f1000=1" not in body else ""
+
+    response = client.generic(method, url, body % filler, content_type=content_type)
+
+    assert response.status_code == 413, response.content[:300]
+    assert response.json()["code"] == "payload_too_large"
+    assert_answer_documented(response, method, path)
