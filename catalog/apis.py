@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
 from artwork.selectors import title_artwork_variants
+from config.api.schema import PROFILE_LOCKED
 from config.api.strict import KnownParametersOnly
 from config.ids import IdField
 from profiles.selectors import profile_get
@@ -162,7 +163,7 @@ class TitleDetailSerializer(serializers.Serializer):
 
 class TitleDetailApi(APIView):
     schema_errors = {  # config.api.schema
-        "GET": {403: "The profile has a PIN and the request carries no valid unlock token."}
+        "GET": {403: PROFILE_LOCKED}
     }
 
     @extend_schema(

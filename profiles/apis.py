@@ -133,7 +133,10 @@ class ProfileInputSerializer(KnownFieldsOnly):
 
 class ProfileListCreateApi(NoQueryOnWrites, GenericAPIView):
     schema_errors = {  # config.api.schema
-        "POST": {403: "`guardian_unlock_required`: see the operation's description."}
+        "POST": {
+            403: "`guardian_unlock_required`: see the operation's description; "
+            f"`profile_locked` when the {UNLOCK_HEADER} sent has expired or is not valid."
+        }
     }
     # Declared on the view, not built in get(), so that the schema documents the
     # paginated body and its limit/offset parameters from the same class that answers.
@@ -264,7 +267,7 @@ class ProfileUnlockApi(NoQueryOnWrites, APIView):
     schema_errors = {  # config.api.schema
         "POST": {
             403: "Wrong PIN (`wrong_pin`).",
-            429: "Too many wrong PINs for this profile: see `retry_after_seconds`.",
+            429: "Too many wrong PINs for this profile (`throttled`): see `retry_after_seconds`.",
             503: "`pin_checks_unavailable`: wrong PINs cannot be counted now; try again "
             "after `Retry-After` seconds.",
         }

@@ -98,6 +98,7 @@ def test_the_profile_list_and_its_additions_answer_as_documented(account, profil
         ("GET", client.get(f"{PROFILES}?limit=1&offset=1")),
         ("GET", client.get(f"{PROFILES}?limit=0")),
         ("GET", Client().get(PROFILES)),
+        ("GET", Client().get(PROFILES, HTTP_AUTHORIZATION="Token revoked-or-unknown")),
         ("POST", client.post(PROFILES, kids, format="json")),
         (
             "POST",
@@ -109,12 +110,18 @@ def test_the_profile_list_and_its_additions_answer_as_documented(account, profil
             ),
         ),
         ("POST", client.post(PROFILES, {"name": "Teen", "maturity_limit": 13}, format="json")),
+        (
+            "POST",
+            client.post(
+                PROFILES, {"name": "Teen"}, format="json", HTTP_X_PROFILE_UNLOCK="not-a-token"
+            ),
+        ),
         ("POST", client.post(PROFILES, {"name": ""}, format="json")),
         ("POST", client.post(PROFILES, "name=x", content_type="text/plain")),
     ]
 
     assert [response.status_code for _, response in answers] == [
-        200, 200, 400, 401, 201, 201, 403, 400, 415,
+        200, 200, 400, 401, 401, 201, 201, 403, 403, 400, 415,
     ]  # fmt: skip
     for method, response in answers:
         assert_answer_documented(response, method, PROFILES)
@@ -299,10 +306,10 @@ def test_the_homepage_and_recommendations_answer_as_documented(account, profile)
         assert_answer_documented(response, method, path)
 
 
-def staff(*codenames: str) -> Client:
+def staff(*codenames: str, csrf_checks: bool = False) -> Client:
     user = User.objects.create_user(f"staff-{uuid.uuid4().hex[:8]}", is_staff=True)
     user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    client = Client(enforce_csrf_checks=False)
+    client = Client(enforce_csrf_checks=csrf_checks)
     client.force_login(user)
     return client
 
@@ -331,6 +338,7 @@ def test_the_staff_retrain_operations_answer_as_documented(django_capture_on_com
             operator.post(RETRAINS, body, "application/json"),  # its cluster is busy now
             operator.post(RETRAINS, {"region": "ZZ"}, "application/json"),
             staff().post(RETRAINS, body, "application/json"),
+            staff("change_trainingrun", csrf_checks=True).post(RETRAINS, body, "application/json"),
             Client().post(RETRAINS, body, "application/json"),
         ]
     gets = [
@@ -341,7 +349,7 @@ def test_the_staff_retrain_operations_answer_as_documented(django_capture_on_com
         staff().get(f"/api/v1/ops/retrains/{finished.pk}/"),
     ]
 
-    assert [response.status_code for response in posts] == [201, 409, 400, 403, 403]
+    assert [response.status_code for response in posts] == [201, 409, 400, 403, 403, 403]
     assert [response.status_code for response in gets] == [200, 200, 404, 400, 403]
     for response in posts:
         assert_answer_documented(response, "POST", RETRAINS)

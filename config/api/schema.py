@@ -52,6 +52,11 @@ UNLOCK_PARAMETER = OpenApiParameter(
 )
 
 
+#: A profile's data, and its title pages, refused for want of its unlock token.
+PROFILE_LOCKED = (
+    "`profile_locked`: the profile has a PIN and the request carries no valid unlock token."
+)
+
 #: The answers that say when to try again: every throttle's 429, and every 503 the API
 #: raises (``wait`` on its exception, which DRF's handler writes as the header).
 RETRY_AFTER_CODES = ("429", "503")
@@ -196,16 +201,25 @@ class AutoSchema(SpectacularAutoSchema):
         permissions = view.get_permissions()
         # The view's own first: the first of a code is the one documented.
         errors = list(getattr(view, "schema_errors", {}).get(self.method, {}).items())
-        if self.method in BODY_METHODS or self.method in QUERY_CHECKED_METHODS:
+        if self.method in BODY_METHODS:
             errors.append(
-                (400, "Bad input: `errors` names every field or parameter and its reason.")
+                (
+                    400,
+                    "Bad input (`invalid`): `errors` names every field or parameter and its "
+                    "reason. A body that cannot be parsed: `parse_error`.",
+                )
+            )
+        elif self.method in QUERY_CHECKED_METHODS:
+            errors.append(
+                (400, "Bad input (`invalid`): `errors` names every parameter and its reason.")
             )
         if self.method in BODY_METHODS:
             errors.append(
                 (
                     415,
-                    "The body is not of a media type the operation reads, or is compressed "
-                    "(a `Content-Encoding` other than identity): send it uncompressed.",
+                    "`unsupported_media_type`: the body is not of a media type the operation "
+                    "reads, or is compressed (a `Content-Encoding` other than identity): send "
+                    "it uncompressed.",
                 )
             )
             errors.append((413, f"{body_limits_text()} (`payload_too_large`)."))
@@ -216,15 +230,19 @@ class AutoSchema(SpectacularAutoSchema):
             and view.get_authenticate_header(view.request)
             and not all(isinstance(p, AllowAny) for p in permissions)
         ):
-            errors.append((401, "No token, or a revoked or unknown one."))
-        if any(isinstance(p, IsAdminUser) for p in permissions):
-            errors.append((403, "Staff only."))
-        elif PROFILE_DATA_PATH.search(self.path):
             errors.append(
-                (403, "The profile has a PIN and the request carries no valid unlock token.")
+                (
+                    401,
+                    "No token (`not_authenticated`), or a revoked or unknown one "
+                    "(`authentication_failed`).",
+                )
             )
+        if any(isinstance(p, IsAdminUser) for p in permissions):
+            errors.append((403, "Staff only (`permission_denied`)."))
+        elif PROFILE_DATA_PATH.search(self.path):
+            errors.append((403, PROFILE_LOCKED))
         if "{" in self.path:
-            errors.append((404, "Not found, or not this account's."))
+            errors.append((404, "Not found, or not this account's (`not_found`)."))
         if view.get_throttles():
-            errors.append((429, "Too many attempts: see `retry_after_seconds`."))
+            errors.append((429, "Too many attempts (`throttled`): see `retry_after_seconds`."))
         return errors

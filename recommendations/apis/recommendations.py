@@ -77,7 +77,9 @@ class RecommendationsOutputSerializer(serializers.Serializer):
 
 
 class RecommendationsApi(APIView):
-    schema_errors = {"GET": {503: "No model has been trained yet."}}  # config.api.schema
+    schema_errors = {  # config.api.schema
+        "GET": {503: "`model_unavailable`: no recommendation model has been trained yet."}
+    }
 
     @extend_schema(
         operation_id="recommendations_list",

@@ -107,8 +107,11 @@ MAY_NOT_RETRAIN = "Staff with permission to change training runs only (`change_t
 MAY_NOT_VIEW_RUNS = (
     "Staff with permission to view training runs only (`view_trainingrun` or `change_trainingrun`)."
 )
-#: What the schema adds to each 403: without an admin sign-in it is the same status.
+#: What the schema adds to each 403: the code of each, and that without an admin sign-in
+#: it is the same status.
+NO_PERMISSION = " Staff without it: `permission_denied`."
 NOT_SIGNED_IN = " Not signed in to admin (a household's token is not read): `not_authenticated`."
+WITHOUT_CSRF_HEADER = " A write without the `X-CSRFToken` header: `permission_denied`."
 
 
 class TrainingRunPermission(IsAdminUser):
@@ -140,8 +143,8 @@ class RetrainListApi(NoQueryOnWrites, APIView):
     # config.api.schema documents these (with the project's error shape).
     schema_errors = {
         "POST": {
-            403: MAY_NOT_RETRAIN + NOT_SIGNED_IN,
-            503: "The broker refused the retrain; its run is marked failed.",
+            403: MAY_NOT_RETRAIN + NO_PERMISSION + WITHOUT_CSRF_HEADER + NOT_SIGNED_IN,
+            503: "`retrain_not_queued`: the broker refused the retrain; its run is marked failed.",
         }
     }
 
@@ -178,7 +181,7 @@ class RetrainListApi(NoQueryOnWrites, APIView):
 class RetrainDetailApi(APIView):
     authentication_classes = (StaffSessionAuthentication,)
     permission_classes = (TrainingRunPermission,)
-    schema_errors = {"GET": {403: MAY_NOT_VIEW_RUNS + NOT_SIGNED_IN}}
+    schema_errors = {"GET": {403: MAY_NOT_VIEW_RUNS + NO_PERMISSION + NOT_SIGNED_IN}}
 
     @extend_schema(
         operation_id="ops_retrains_retrieve",

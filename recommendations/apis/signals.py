@@ -221,7 +221,10 @@ class SignalFilter(django_filters.FilterSet):
 
 class SignalsApi(NoQueryOnWrites, GenericAPIView):
     schema_errors = {  # config.api.schema
-        "POST": {413: f"A body over {BODY_MAX_BYTES:,} bytes: send smaller batches."}
+        "POST": {
+            413: f"A body over {BODY_MAX_BYTES:,} bytes (`payload_too_large`): send smaller "
+            "batches."
+        }
     }
     # Recording is the hottest write of the API; its body is only ever JSON.
     parser_classes = [OrjsonParser]
