@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
+from artwork.models import DeviceClass
 from artwork.selectors import title_artwork_variants
 from config.api.schema import PROFILE_LOCKED
 from config.api.strict import KnownParametersOnly
@@ -17,7 +18,7 @@ from profiles.selectors import profile_get
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
 from recommendations.selectors.title_viewing import title_viewing_get
 
-from .models import TitleLocalization
+from .models import Credit, MaturityLevel, Title, TitleLocalization
 from .selectors import title_detail_get
 from .serializers import LanguageCodeField
 
@@ -61,7 +62,9 @@ class SeasonSerializer(serializers.Serializer):
 
 class CreditSerializer(serializers.Serializer):
     person = serializers.CharField(source="person.name", help_text="The person's name.")
-    role = serializers.CharField(help_text="actor, director, writer or creator.")
+    role = serializers.ChoiceField(
+        choices=Credit.Role.choices, help_text="actor, director, writer or creator."
+    )
     character = serializers.CharField(help_text="The character an actor plays; empty otherwise.")
 
 
@@ -74,7 +77,7 @@ class VariantSerializer(serializers.Serializer):
         help_text="Slugs of what the image shows, e.g. 'action', 'lead-face'.",
     )
     device_classes = serializers.ListField(
-        child=serializers.CharField(),
+        child=serializers.ChoiceField(choices=DeviceClass.choices),
         help_text="The device classes it is made for: tv, mobile, tablet, web.",
     )
 
@@ -125,7 +128,7 @@ class TitleViewingSerializer(serializers.Serializer):
 
 class TitleDetailSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="Title id.")
-    kind = serializers.CharField(help_text="film or series.")
+    kind = serializers.ChoiceField(choices=Title.Kind.choices, help_text="film or series.")
     name = serializers.CharField(help_text="Localised when a translation exists.")
     synopsis = serializers.CharField(help_text="Localised when a translation exists.")
     original_name = serializers.CharField(help_text="The name in its original language.")
@@ -134,8 +137,9 @@ class TitleDetailSerializer(serializers.Serializer):
     runtime_minutes = serializers.IntegerField(
         help_text="Film length, or the typical episode length of a series, in minutes."
     )
-    maturity = serializers.IntegerField(
-        help_text="Its maturity rating: 0 (all ages), 7, 13, 16 or 18."
+    maturity = serializers.ChoiceField(
+        choices=MaturityLevel.choices,
+        help_text="Its maturity rating: 0 (all ages), 7, 13, 16 or 18.",
     )
     critic_score = serializers.IntegerField(
         allow_null=True, help_text="0-100 aggregate of critics' reviews; null when unknown."

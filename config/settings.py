@@ -324,8 +324,16 @@ SPECTACULAR_SETTINGS = {
     # written for them: @extend_schema(description=...), extend_schema_serializer, help_text.
     "DISABLE_DOCSTRING_DESCRIPTIONS": True,
     # Ids in paths (config.ids.IdConverter, registered as "id"): bigints, not strings.
-    # The title and row rankers' modes are one choice set: one enum, under its first name.
-    "ENUM_NAME_OVERRIDES": {"RankerEnum": "recommendations.models.ModelVersion.ServingMode"},
+    # The title and row rankers' modes are one choice set: one enum, under its first name;
+    # so are a device class and a maturity level wherever a body names one. A title's kind
+    # has a name of its own, as the signals' KindEnum came first.
+    "ENUM_NAME_OVERRIDES": {
+        "RankerEnum": "recommendations.models.ModelVersion.ServingMode",
+        "DeviceEnum": "artwork.models.DeviceClass",
+        "MaturityLimitEnum": "catalog.models.MaturityLevel",
+        "TitleKindEnum": "catalog.models.Title.Kind",
+        "KindEnum": "recommendations.models.SignalKind",
+    },
     "PATH_CONVERTER_OVERRIDES": {
         "id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1},
     },

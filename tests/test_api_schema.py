@@ -496,3 +496,53 @@ def test_every_503_and_429_documents_its_retry_after_header(schema):
         header = response.get("headers", {}).get("Retry-After")
         assert header, (method, path, code)
         assert header["schema"] == {"type": "integer"}
+
+
+def _enum_values(schema: dict, prop: dict) -> list | None:
+    """The values a property is documented to take, through its reference; None if free."""
+    ref = prop["allOf"][0]["$ref"] if "allOf" in prop else prop.get("$ref")
+    return schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["enum"] if ref else None
+
+
+def test_response_fields_of_a_fixed_set_of_values_are_documented_as_enums(schema):
+    # A title's kind, a credit's role, a title's maturity and the device classes of its
+    # artwork only ever hold their model's choices; documented as a free string (or any
+    # integer) they became a String in a generated client, compared by hand with literals
+    # copied from the description, as the row ranker was.
+    from artwork.models import DeviceClass
+    from catalog.models import Credit, MaturityLevel, Title
+
+    components = schema["components"]["schemas"]
+    detail = components["TitleDetail"]["properties"]
+    documented = {
+        "TitleDetail.kind": _enum_values(schema, detail["kind"]),
+        "ContinueWatchingItem.kind": _enum_values(
+            schema, components["ContinueWatchingItem"]["properties"]["kind"]
+        ),
+        "Credit.role": _enum_values(schema, components["Credit"]["properties"]["role"]),
+        "TitleDetail.maturity": _enum_values(schema, detail["maturity"]),
+        "Variant.device_classes": _enum_values(
+            schema, components["Variant"]["properties"]["device_classes"]["items"]
+        ),
+    }
+
+    assert documented == {
+        "TitleDetail.kind": Title.Kind.values,
+        "ContinueWatchingItem.kind": Title.Kind.values,
+        "Credit.role": Credit.Role.values,
+        "TitleDetail.maturity": MaturityLevel.values,
+        "Variant.device_classes": DeviceClass.values,
+    }
+    # and the enums that were already there keep their names, which generated clients use
+    assert {"DeviceEnum", "MaturityLimitEnum", "KindEnum"} <= set(components)
+    assert components["KindEnum"]["enum"] == SignalKind.values
+
+
+def test_a_training_runs_figures_are_documented_as_objects(schema):
+    # Each is a JSON object ({} before the run has any); a schema of no type let a client
+    # generator make them an untyped value.
+    run = schema["components"]["schemas"]["TrainingRun"]["properties"]
+
+    assert {name: run[name].get("type") for name in ("timings", "data_sizes", "metrics")} == (
+        dict.fromkeys(("timings", "data_sizes", "metrics"), "object")
+    )

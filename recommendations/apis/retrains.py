@@ -39,6 +39,16 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     cluster = serializers.CharField(
         source="taste_cluster.slug", help_text="Taste cluster slug, e.g. tamil."
     )
+    # JSON objects ({} until the run has figures), documented as such: a JSONField's schema
+    # has no type.
+    timings = serializers.DictField(read_only=True, help_text="Seconds per stage.")
+    data_sizes = serializers.DictField(
+        read_only=True,
+        help_text="Counts of what the run trained on, e.g. `cluster_profiles`.",
+    )
+    metrics = serializers.DictField(
+        read_only=True, help_text="Holdout figures, the cluster table, the gate."
+    )
     model_version = serializers.IntegerField(
         source="model_version_id",
         allow_null=True,
@@ -76,9 +86,6 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             },
             "trigger": {"help_text": "What started the run."},
             "stage": {"help_text": "The step running now; empty before the first."},
-            "data_sizes": {
-                "help_text": "Counts of what the run trained on, e.g. `cluster_profiles`."
-            },
             "error": {"help_text": "Why a failed run failed; empty otherwise."},
             "created_at": {"help_text": "When the run was asked for."},
             "started_at": {"help_text": "When a worker started it; null while queued."},

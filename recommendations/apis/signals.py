@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
+from catalog.models import Title
 from config.api.exceptions import PayloadTooLarge
 from config.api.pagination import LimitOffsetPagination
 from config.api.parsers import OrjsonParser
@@ -341,7 +342,7 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
 class ContinueWatchingItemSerializer(serializers.Serializer):
     title_id = serializers.IntegerField(help_text=TITLE_ID_HELP)
     name = serializers.CharField(help_text="In the profile's display language when translated.")
-    kind = serializers.CharField(help_text="film or series.")
+    kind = serializers.ChoiceField(choices=Title.Kind.choices, help_text="film or series.")
     progress = serializers.FloatField(help_text="Percent of the film or of the episode to resume.")
     last_played_at = serializers.DateTimeField(help_text="When the profile last played it.")
     episode_id = serializers.IntegerField(
