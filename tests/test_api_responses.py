@@ -386,3 +386,23 @@ def test_a_body_over_the_servers_limits_is_the_documented_413(
     assert response.status_code == 413, response.content[:300]
     assert response.json()["code"] == "payload_too_large"
     assert_answer_documented(response, method, path)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", PROFILES), ("GET", HOMEPAGE), ("POST", PROFILES)]
+)
+def test_a_query_string_of_more_parameters_than_django_reads_is_the_documented_400(
+    account, profile, method, path
+):
+    # Django refuses a query string of more than DATA_UPLOAD_MAX_NUMBER_FIELDS parameters as
+    # it does such a form: it was its HTML "Bad Request (400)" page, and must not read as a
+    # body too large (a 413 no read documents).
+    query = "&".join(f"p{n}=1" for n in range(1_001))
+    url = f"{path.format(profile_id=profile.pk)}?{query}"
+
+    response = token_client(account).generic(method, url, '{"name": "A"}', "application/json")
+
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["code"] == "invalid"
+    assert "1,000 parameters" in response.json()["message"]
+    assert_answer_documented(response, method, path)

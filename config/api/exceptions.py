@@ -27,6 +27,7 @@ from django.http import (
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -107,8 +108,25 @@ def _payload_too_large(exc: Exception) -> PayloadTooLarge:
     )
 
 
+def _query_too_long(request: Request | None) -> bool:
+    """Whether the query string has more parameters than Django reads, as it counts them.
+
+    Django raises the same ``TooManyFieldsSent`` for a query string as for a form body
+    (``urllib.parse.parse_qsl``'s count: one more than its ``&``s): a query string is bad
+    input, a 400 on any operation, not a body too large.
+    """
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    query = request.META.get("QUERY_STRING", "") if request is not None else ""
+    return bool(query) and limit is not None and query.count("&") + 1 > limit
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+    if isinstance(exc, TooManyFieldsSent) and _query_too_long(context.get("request")):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        exc = exceptions.ValidationError(
+            [f"The query string has more than {limit:,} parameters, the most the API reads."]
+        )
+    elif isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
         exc = _payload_too_large(exc)
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
