@@ -112,8 +112,9 @@ def test_a_signal_batch_that_is_not_json_is_the_documented_415(schema):
 def test_the_paginators_bounds_are_documented(schema, path):
     parameters = {p["name"]: p["schema"] for p in schema["paths"][path]["get"]["parameters"]}
 
-    assert parameters["limit"] == {"type": "integer", "minimum": 1, "maximum": 500}
-    assert parameters["offset"] == {"type": "integer", "minimum": 0}
+    # with the defaults a page has without them: a client sizing its pages reads them here
+    assert parameters["limit"] == {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}
+    assert parameters["offset"] == {"type": "integer", "minimum": 0, "default": 0}
 
 
 def test_request_bodies_say_they_refuse_unknown_fields_and_an_empty_batch(schema):

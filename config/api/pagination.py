@@ -36,10 +36,15 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         return (self.limit_query_param, self.offset_query_param)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        """DRF's two parameters, with the ranges that ``get_limit`` and ``get_offset`` enforce."""
+        """DRF's two parameters, with the ranges that ``get_limit`` and ``get_offset`` enforce
+        and the defaults they fall back to."""
         bounds = {
-            self.limit_query_param: {"minimum": 1, "maximum": self.max_limit},
-            self.offset_query_param: {"minimum": 0},
+            self.limit_query_param: {
+                "minimum": 1,
+                "maximum": self.max_limit,
+                "default": self.default_limit,
+            },
+            self.offset_query_param: {"minimum": 0, "default": 0},
         }
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
