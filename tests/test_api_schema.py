@@ -547,3 +547,13 @@ def test_a_training_runs_figures_are_documented_as_objects(schema):
     assert {name: run[name].get("type") for name in ("timings", "data_sizes", "metrics")} == (
         dict.fromkeys(("timings", "data_sizes", "metrics"), "object")
     )
+
+
+def test_a_retrain_refused_for_a_busy_cluster_says_so(schema):
+    # The 409's body is a run, like the 201's: without a description a client could not
+    # tell a run refused (never to start) from one queued.
+    answers = responses(schema, "POST", "/api/v1/ops/retrains/")
+
+    assert "busy" in answers["409"]["description"]
+    assert "`rejected`" in answers["409"]["description"]
+    assert answers["201"]["description"]

@@ -6,7 +6,7 @@ household's token is never staff, so these operations do not read one.
 """
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import SAFE_METHODS, IsAdminUser
 from rest_framework.request import Request
@@ -159,7 +159,19 @@ class RetrainListApi(NoQueryOnWrites, APIView):
         operation_id="ops_retrains_create",
         summary="Queue a retrain of one taste cluster; returns the run to poll",
         request=RetrainInputSerializer,
-        responses={201: TrainingRunSerializer, 409: TrainingRunSerializer},
+        responses={
+            201: OpenApiResponse(
+                TrainingRunSerializer,
+                description="The run made: queued, to poll (without a broker it has run "
+                "already, and says how it ended).",
+            ),
+            409: OpenApiResponse(
+                TrainingRunSerializer,
+                description="The cluster is busy: another run of it is queued or running. "
+                "The run made for this request is `rejected` and never starts; its `error` "
+                "names the other run, to poll instead.",
+            ),
+        },
         tags=["ops"],
     )
     def post(self, request: Request) -> Response:
