@@ -10,6 +10,7 @@ signal history's 200 bodies have theirs in their own modules too.
 
 import datetime as dt
 import uuid
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -277,33 +278,62 @@ def test_a_titles_detail_answers_as_documented(account, profile):
         assert_answer_documented(response, "GET", TITLE)
 
 
-def test_the_homepage_and_recommendations_answer_as_documented(account, profile):
-    # given: a region with no model yet, then one trained, and a profile that watched a film
-    client = token_client(account)
-    before = [
-        ("GET", HOMEPAGE, client.get(f"/api/v1/profiles/{profile.pk}/homepage/?device=tv")),
-        ("GET", RECOMMENDATIONS, client.get(f"/api/v1/profiles/{profile.pk}/recommendations/")),
-    ]
+def viewers_in_a_world() -> tuple:
+    """A small region (three genres, two fans of each) with a viewer who watched a film,
+    and a PIN-protected profile of the viewer's household; no model trained yet."""
     world = build_world()
     viewer = ProfileFactory(account=AccountFactory(home_region=world.region), name="Asha")
     watch(viewer, world.titles["action"][0])
-    model_train(region_code=world.region.code)
+    locked = ProfileFactory(account=viewer.account, name="Locked")
+    locked.set_pin("1234")
+    locked.save()
+    return world, viewer, locked
+
+
+def test_the_homepage_answers_as_documented():
+    # given: a region with no model yet, then one trained
+    world, viewer, locked = viewers_in_a_world()
     client = token_client(viewer.account)
-    homepage = f"/api/v1/profiles/{viewer.pk}/homepage/"
-    recommendations = f"/api/v1/profiles/{viewer.pk}/recommendations/"
+    path = f"/api/v1/profiles/{viewer.pk}/homepage/"
+    untrained = client.get(f"{path}?device=tv")
+    model_train(region_code=world.region.code)
 
     answers = [
-        *before,
-        ("GET", HOMEPAGE, client.get(f"{homepage}?device=web&rows=3&items=4")),
-        ("GET", HOMEPAGE, client.get(homepage)),
-        ("GET", RECOMMENDATIONS, client.get(f"{recommendations}?n=200&device=mobile")),
-        ("GET", RECOMMENDATIONS, client.get(f"{recommendations}?n=201")),
+        untrained,
+        client.get(f"{path}?device=web&rows=3&items=4"),
+        client.get(f"{path}?device=tv&at={quote(at(60))}"),
+        client.get(f"{path}?device=tv&at=2026-12-06T21:00:00"),  # no offset
+        client.get(path),
+        client.get(f"/api/v1/profiles/{locked.pk}/homepage/?device=tv"),
+        client.get("/api/v1/profiles/999999999/homepage/?device=tv"),
     ]
 
-    assert [response.status_code for *_, response in answers] == [503, 503, 200, 400, 200, 400]
-    assert answers[4][2].json()["results"]
-    for method, path, response in answers:
-        assert_answer_documented(response, method, path)
+    assert [response.status_code for response in answers] == [503, 200, 200, 400, 400, 403, 404]
+    assert answers[1].json()["rows"]
+    for response in answers:
+        assert_answer_documented(response, "GET", HOMEPAGE)
+
+
+def test_the_recommendations_answer_as_documented():
+    # given: a region with no model yet, then one trained
+    world, viewer, locked = viewers_in_a_world()
+    client = token_client(viewer.account)
+    path = f"/api/v1/profiles/{viewer.pk}/recommendations/"
+    untrained = client.get(path)
+    model_train(region_code=world.region.code)
+
+    answers = [
+        untrained,
+        client.get(f"{path}?n=200&device=mobile"),
+        client.get(path),
+        client.get(f"{path}?n=201"),
+        client.get(f"/api/v1/profiles/{locked.pk}/recommendations/"),
+    ]
+
+    assert [response.status_code for response in answers] == [503, 200, 200, 400, 403]
+    assert answers[1].json()["results"]
+    for response in answers:
+        assert_answer_documented(response, "GET", RECOMMENDATIONS)
 
 
 def staff(*codenames: str, csrf_checks: bool = False) -> Client:
