@@ -294,6 +294,8 @@ REST_FRAMEWORK = {
         "config.api.parsers.FormParser",
         "config.api.parsers.MultiPartParser",
     ],
+    # A ?format= no renderer writes is a 400 naming it, not DRF's 404.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.api.renderers.ContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": ["config.api.renderers.OrjsonRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_THROTTLE_RATES": {

@@ -18,8 +18,11 @@ from tests.factories import (
     TasteClusterFactory,
     TitleFactory,
 )
+from tests.openapi import assert_answer_documented
 
 pytestmark = pytest.mark.django_db
+
+PROFILE = "/api/v1/profiles/{profile_id}/"
 
 
 def test_a_misspelt_kids_flag_creates_no_profile(api_client, account):
@@ -278,6 +281,24 @@ def test_drfs_format_parameter_is_still_understood(api_client, account):
 
     assert response.status_code == 200
     assert len(response.json()["results"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/v1/profiles/"), ("GET", PROFILE), ("POST", "/api/v1/profiles/")],
+)
+def test_a_format_the_api_does_not_write_is_a_400_naming_the_parameter(
+    api_client, profile, method, path
+):
+    # DRF answered "Not found." (404), on the profile list too, which documents no 404, and
+    # on a profile that exists: it read as a missing object, not as a parameter's value.
+    url = path.format(profile_id=profile.pk) + "?format=xml"
+
+    response = api_client.generic(method, url, '{"name": "A"}', "application/json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == {"format": ['"xml" is not one of json.']}
+    assert_answer_documented(response, method, path)
 
 
 def test_a_retrain_with_an_unknown_field_is_not_queued(admin_client):

@@ -1,4 +1,4 @@
-"""DRF's JSON renderer, encoding with orjson.
+"""DRF's JSON renderer, encoding with orjson, and the choice of renderer a request asks for.
 
 A homepage is a 30-40 KB body of a few hundred small dicts; the standard
 library's encoder spent more time on it than ranking the page's titles did.
@@ -11,12 +11,16 @@ not worth reproducing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
-from rest_framework.renderers import JSONRenderer
+from rest_framework import exceptions
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
+
+from config.api.strict import one_of
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 _LINE_SEPARATOR = "\u2028".encode()
@@ -45,3 +49,24 @@ class OrjsonRenderer(JSONRenderer):
                 _PARAGRAPH_SEPARATOR, b"\\u2029"
             )
         return body
+
+
+class ContentNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, with a ``?format=`` it cannot write refused as the parameter it is.
+
+    DRF raises ``Http404`` for one, so ``/api/v1/profiles/?format=xml`` was "Not found."
+    (404): an answer the profile list does not document, and one that reads, on a
+    profile that exists, as the profile missing. It is a 400 naming ``format`` and
+    the formats there are, as any other parameter's value not among its choices.
+    """
+
+    def filter_renderers(
+        self, renderers: Sequence[BaseRenderer], format: str
+    ) -> list[BaseRenderer]:
+        matching = [renderer for renderer in renderers if renderer.format == format]
+        if not matching:
+            formats = one_of(renderer.format for renderer in renderers)
+            raise exceptions.ValidationError(
+                {self.settings.URL_FORMAT_OVERRIDE: [f'"{format}" is not {formats}.']}
+            )
+        return matching
