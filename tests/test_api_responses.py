@@ -436,3 +436,29 @@ def test_a_query_string_of_more_parameters_than_django_reads_is_the_documented_4
     assert response.json()["code"] == "invalid"
     assert "1,000 parameters" in response.json()["message"]
     assert_answer_documented(response, method, path)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", PROFILES),
+        ("POST", PROFILES),
+        ("DELETE", UNLOCK),
+        ("GET", HOMEPAGE),
+        ("GET", TITLE),
+        ("GET", RETRAIN),
+    ],
+)
+def test_an_accept_header_naming_no_media_type_the_api_writes_is_the_documented_406(
+    account, profile, method, path
+):
+    # Every operation answers JSON only; a client asking for XML alone got a 406 that the
+    # schema did not list, on any operation.
+    url = path.format(profile_id=profile.pk, title_id=1, run_id=1)
+
+    response = token_client(account).generic(
+        method, url, '{"name": "A"}', "application/json", HTTP_ACCEPT="application/xml"
+    )
+
+    assert response.status_code == 406, response.content[:300]
+    assert_answer_documented(response, method, path)

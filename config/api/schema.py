@@ -10,10 +10,10 @@ refused (400: every GET and DELETE view checks its parameters,
 ``config.api.strict``, so even one that reads none refuses an unknown one),
 a view that reads a token is 401 without one, a path naming an object can
 miss it (404), a profile's path can be PIN-locked (403), a staff-only view
-refuses others (403), a throttled view can answer
-429. What only the view knows (a batch too large, no model trained yet, a
-wrong PIN) it names in ``schema_errors``, by method, and that wins over the
-rules. Responses a view declares itself
+refuses others (403), a throttled view can answer 429, and every view
+refuses an ``Accept`` header that names no JSON (406). What only the view
+knows (a batch too large, no model trained yet, a wrong PIN) it names in
+``schema_errors``, by method, and that wins over the rules. Responses a view declares itself
 (``@extend_schema(responses=...)``) are kept as declared. The operations on a
 profile's data (its homepage, signals, ...) also get the unlock header they
 read, documented once here rather than on each of them, and a 429 or 503 the
@@ -245,4 +245,11 @@ class AutoSchema(SpectacularAutoSchema):
             errors.append((404, "Not found, or not this account's (`not_found`)."))
         if view.get_throttles():
             errors.append((429, "Too many attempts (`throttled`): see `retry_after_seconds`."))
+        errors.append(
+            (
+                406,
+                "`not_acceptable`: the `Accept` header names no media type the operation "
+                "answers in (JSON).",
+            )
+        )
         return errors
