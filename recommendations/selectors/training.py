@@ -890,11 +890,17 @@ def _snapshot_load(
 
 
 def _snapshot_save(
-    path: Path, parts: list[np.ndarray | SignalColumns], n_rows: int, **meta: object
+    path: Path,
+    parts: list[np.ndarray | SignalColumns],
+    n_rows: int,
+    *,
+    records_kept: npt.NDArray[np.bool_] | None = None,
+    **meta: object,
 ) -> None:
     """Write the rows (record arrays and columns, in id order) under a new name a chunk at a
     time, then the description naming them, renamed into place: a reader sees the old
-    snapshot or the new one, never half of one."""
+    snapshot or the new one, never half of one. ``records_kept`` masks the record array's
+    rows (the previous snapshot's), so those of deleted profiles are not written again."""
     path.parent.mkdir(parents=True, exist_ok=True)
     token = f"{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"
     rows_name = f"{path.stem}-{token}.npy"
@@ -910,6 +916,8 @@ def _snapshot_save(
             continue
         for start in range(0, part.shape[0], _SNAPSHOT_CHUNK):
             chunk = part[start : start + _SNAPSHOT_CHUNK]
+            if records_kept is not None:
+                chunk = chunk[records_kept[start : start + _SNAPSHOT_CHUNK]]
             out[at : at + chunk.shape[0]] = chunk
             at += chunk.shape[0]
     if at != n_rows:
@@ -953,6 +961,13 @@ def signal_columns_snapshot(
     deleted one by one), or when it is older than :data:`SNAPSHOT_MAX_AGE_DAYS`.
     Without a cache directory, inside a transaction, or on SQLite, every read
     is a full read.
+
+    The rows of profiles deleted since the snapshot was written are dropped from
+    the file itself, not only from what is returned: the file is a copy of
+    their viewing on the worker's disk, and kept until the next full read it
+    outlived their deletion by up to a week (or for good, on a worker that
+    retrains no more). Telling them from other regions' profiles takes every
+    profile's id (one packed read of the primary key).
     """
 
     def keeps(epoch: np.ndarray, profile_id: np.ndarray) -> npt.NDArray[np.bool_]:
@@ -994,18 +1009,24 @@ def signal_columns_snapshot(
             new_watermark = max(watermark, limit)
     parts = []
     n_previous = 0 if previous is None else previous.shape[0]
+    living = sorted_pks(Profile.objects.all()) if n_previous else None
+    alive = np.ones(n_previous, dtype=bool)
     for start in range(0, n_previous, _SNAPSHOT_CHUNK):
         # Decide on two fields of the mapped records, then copy out only the rows kept.
         records = previous[start : start + _SNAPSHOT_CHUNK]
+        alive[start : start + records.shape[0]] = index_of(living, records["profile_id"]) >= 0
         parts.append(_records_columns(records[keeps(records["epoch"], records["profile_id"])]))
     parts.append(kept(delta))
-    if previous is None or new_watermark > watermark:  # else the stored one is still exact
+    n_alive = int(alive.sum())
+    # Else the stored one is still exact, and holds no deleted profile's rows.
+    if previous is None or new_watermark > watermark or n_alive < n_previous:
         settled_delta = delta.subset(delta.signal_id <= new_watermark)
         try:
             _snapshot_save(
                 path,
                 [part for part in (previous, settled_delta) if part is not None],
-                n_previous + len(settled_delta),
+                n_alive + len(settled_delta),
+                records_kept=alive if n_alive < n_previous else None,
                 watermark=new_watermark,
                 identity=identity,
                 since=float(stored["since"]) if stored else since.timestamp(),

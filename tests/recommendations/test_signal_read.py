@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from profiles.models import Profile
+from profiles.services import profile_delete
 from recommendations.models import Signal
 from recommendations.selectors import training as data
 from tests.factories import ProfileFactory
@@ -412,3 +413,36 @@ def test_the_databases_epoch_seconds_are_pythons_to_the_bit():
 
     # then: exactly datetime.timestamp(), the nearest double to the exact seconds
     assert got == [moment.timestamp() for moment in moments]
+
+
+def _snapshot_rows() -> np.ndarray:
+    """The rows the snapshot file holds now (read whole, not mapped)."""
+    description = data._snapshot_path()
+    assert description is not None
+    stored = json.loads(description.read_text())
+    return np.load(description.with_name(stored["rows"]), allow_pickle=False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deleted_profiles_signals_leave_the_snapshot_at_the_next_read(committed_world):
+    # given: a snapshot holding a profile's signals
+    _read(snapshot=True)
+    before = _snapshot_rows()
+    gone = int(before["profile_id"][0])
+    theirs = int((before["profile_id"] == gone).sum())
+    assert theirs > 0
+
+    # when: the profile is deleted, and a retrain reads through the snapshot again
+    profile_delete(profile=Profile.objects.get(pk=gone))
+    after_delete: dict = {}
+    _assert_same(_read(), _read(snapshot=True, read_info=after_delete))
+
+    # then: the file on the worker's disk no longer holds the profile's signals
+    after = _snapshot_rows()
+    assert gone not in set(after["profile_id"].tolist())
+    assert after.shape[0] == before.shape[0] - theirs
+    np.testing.assert_array_equal(
+        after["signal_id"], before["signal_id"][before["profile_id"] != gone]
+    )
+    # and: nothing else was given up for it: the read stayed incremental
+    assert after_delete["mode"] == "incremental"
