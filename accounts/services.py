@@ -1,10 +1,13 @@
 """State changes for accounts and their tokens."""
 
+import functools
 import secrets
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+
+from profiles.services import profiles_left_behind_delete
 
 from .models import Account, ApiToken, hash_token_key
 
@@ -57,7 +60,11 @@ def account_delete(*, account: Account) -> None:
     keys), and its title states refused the deletion's commit.
     """
     Account.objects.select_for_update().filter(pk=account.pk).values_list("pk").first()
-    list(account.profiles.select_for_update().order_by("pk").values_list("pk", flat=True))
+    profile_ids = list(
+        account.profiles.select_for_update().order_by("pk").values_list("pk", flat=True)
+    )
+    # A page its profiles' homepages logged while this committed (profile_delete's reason).
+    transaction.on_commit(functools.partial(profiles_left_behind_delete, profile_ids=profile_ids))
     account.delete()
 
 

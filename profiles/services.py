@@ -1,11 +1,12 @@
 """State changes for profiles. The five-profile limit is decided here, under a row lock."""
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F, QuerySet
 from django.views.decorators.debug import sensitive_variables
 
@@ -189,9 +190,35 @@ def profile_delete(*, profile: Profile) -> None:
     signals and title states a batch was writing meanwhile were not yet visible
     to the deletion: its signals outlived the profile, and its states refused
     the deletion's commit. A batch that comes after the lock finds no profile.
+    A page logged meanwhile is swept once the deletion commits
+    (:func:`profiles_left_behind_delete`).
     """
     list(Profile.objects.select_for_update().filter(pk=profile.pk).values_list("pk"))
+    transaction.on_commit(functools.partial(profiles_left_behind_delete, profile_ids=[profile.pk]))
     profile.delete()
+
+
+def profiles_left_behind_delete(*, profile_ids: list[int]) -> None:
+    """Delete what was written for these deleted profiles beside their deletion.
+
+    For after the deletion commits. The tables that keep no foreign key to the
+    profile (the signal and page logs: their hot inserts pay for no trigger) cannot
+    refuse a row whose profile is being deleted. A homepage does not lock the
+    profile: its page log insert stores a row only while the profile exists, and
+    until the deletion commits it does; such a page, inserted after the deletion's
+    DELETE of the profile's pages (before the profile's row, its signals and states),
+    outlived the profile until the page log's prune, 90 days. One statement per table,
+    on the index that leads with the profile; nothing is found almost always. Only an
+    insert that began before the deletion's commit and ends after this sweep can still
+    leave its page behind.
+    """
+    for relation in Profile._meta.related_objects:
+        field = relation.field
+        if field.db_constraint or field.remote_field.on_delete is not models.CASCADE:
+            continue
+        relation.related_model._base_manager.filter(
+            **{f"{field.attname}__in": profile_ids}
+        ).delete()
 
 
 def profile_pin_lock_lift(*, profile: Profile) -> dt.datetime | None:

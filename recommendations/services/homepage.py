@@ -32,9 +32,10 @@ def _page_log_insert() -> tuple[str, tuple[Field, ...]]:
     profile's row), so a page built while the household deleted its profile was
     written after the deletion's own DELETE of the profile's pages and outlived
     it, until the prune, and the artwork policy learned its frames as shown and
-    never played. Only an insert that falls between the deletion's DELETE of
-    the pages and its commit (the profile row's DELETE, a millisecond) still
-    can, the price of reading the row rather than locking it.
+    never played. An insert that falls between the deletion's DELETE of the
+    pages and its commit still does, the price of reading the row rather than
+    locking it; the deletion deletes it after its commit
+    (:func:`profiles.services.profiles_left_behind_delete`).
     """
     fields = tuple(PageLog._meta.concrete_fields)
     quote = connection.ops.quote_name

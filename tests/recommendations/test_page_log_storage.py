@@ -1,12 +1,18 @@
 """The page log, written on every homepage: stored and compressed cheaply, committed without
 waiting."""
 
+import contextlib
+import threading
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from django.db import connection, transaction
+from django.db.models.signals import post_delete
 from django.utils import timezone
 
+from accounts.models import Account
+from accounts.services import account_delete
 from profiles.models import Profile
 from profiles.services import profile_delete
 from recommendations.models import PageLog
@@ -136,3 +142,52 @@ def test_the_page_of_a_profile_deleted_since_the_request_read_it_is_not_logged()
 
     # then: no page outlives its profile (the log keeps no foreign key to refuse it)
     assert not PageLog.objects.filter(profile_id=profile.pk).exists()
+
+
+@contextlib.contextmanager
+def _page_logged_beside_the_deletion(profile: Profile) -> Iterator[None]:
+    """While the profile's deletion runs (its rows deleted, not yet committed), a homepage
+    of the profile logs its page on a connection of its own, as a request would."""
+    errors: list[BaseException] = []
+
+    def log_page() -> None:
+        try:
+            page_log_create(profile=profile, page=_page())
+        except BaseException as error:  # handed to the test's thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def beside(sender: type, instance: Profile, **_: object) -> None:
+        if instance.pk == profile.pk:
+            thread = threading.Thread(target=log_page)
+            thread.start()
+            thread.join(timeout=30)
+
+    post_delete.connect(beside, sender=Profile, weak=False)
+    try:
+        yield
+    finally:
+        post_delete.disconnect(beside, sender=Profile)
+    assert not errors, errors
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("deleted", ["the profile", "its household"])
+def test_a_page_logged_while_its_profiles_deletion_commits_does_not_outlive_it(deleted):
+    # given: a profile, and a page of it logged after the deletion's DELETE of its pages but
+    # before the deletion commits (the insert reads the profile as still there)
+    profile = ProfileFactory()
+    other = ProfileFactory()
+    page_log_create(profile=other, page=_page())
+
+    # when
+    with _page_logged_beside_the_deletion(profile):
+        if deleted == "the profile":
+            profile_delete(profile=Profile.objects.get(pk=profile.pk))
+        else:
+            account_delete(account=Account.objects.get(pk=profile.account_id))
+
+    # then: no page outlives its profile; another profile's pages stay
+    assert not PageLog.objects.filter(profile_id=profile.pk).exists()
+    assert PageLog.objects.filter(profile_id=other.pk).count() == 1
