@@ -1,11 +1,14 @@
 """Accounts admin: households, their profiles, and the API tokens their devices hold."""
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
 from config.admin_deletion import CountedDeletionAdminMixin
+from config.admin_history import inline_deletions_unnamed
 from config.admin_lists import IndexedSearchAdminMixin, count_subquery
 from profiles.admin import ProfileInline, ServiceRefusalAdminMixin
 from profiles.models import Profile
@@ -58,6 +61,14 @@ class AccountAdmin(
     @admin.display(description="profiles", ordering="profile_count")
     def profile_count(self, obj: Account) -> int:
         return obj.profile_count
+
+    def construct_change_message(
+        self, request: HttpRequest, form: Any, formsets: Any, add: bool = False
+    ) -> list[dict]:
+        # A profile deleted on this page is gone by the time the page's change is logged.
+        return inline_deletions_unnamed(
+            super().construct_change_message(request, form, formsets, add)
+        )
 
     def delete_model(self, request: HttpRequest, obj: Account) -> None:
         account_delete(account=obj)

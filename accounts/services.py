@@ -7,6 +7,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from config.admin_history import admin_history_forget
+from profiles.models import Profile
 from profiles.services import profiles_left_behind_delete
 
 from .models import Account, ApiToken, hash_token_key
@@ -57,7 +59,8 @@ def account_delete(*, account: Account) -> None:
     the order the profile services and a signal batch take them in. A batch
     being stored is waited for and deleted with the rest; deleted first, the
     signals it wrote meanwhile outlived their profile (the log has no foreign
-    keys), and its title states refused the deletion's commit.
+    keys), and its title states refused the deletion's commit. Admin's history keeps
+    no name of the household, its profiles or its tokens.
     """
     Account.objects.select_for_update().filter(pk=account.pk).values_list("pk").first()
     profile_ids = list(
@@ -65,6 +68,12 @@ def account_delete(*, account: Account) -> None:
     )
     # A page its profiles' homepages logged while this committed (profile_delete's reason).
     transaction.on_commit(functools.partial(profiles_left_behind_delete, profile_ids=profile_ids))
+    # Admin's history keeps what was done to them, not their names (config.admin_history).
+    admin_history_forget(objects=[account], every_inline_name=True)
+    admin_history_forget(
+        objects=Profile.objects.filter(pk__in=profile_ids).select_related("account")
+    )
+    admin_history_forget(objects=account.api_tokens.select_related("account"))
     account.delete()
 
 

@@ -12,6 +12,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account
 from catalog.models import Language, MaturityLevel
+from config.admin_history import admin_history_forget
 
 from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, NAME_TAKEN_MESSAGE, Profile
 from .selectors import profile_get
@@ -191,10 +192,12 @@ def profile_delete(*, profile: Profile) -> None:
     to the deletion: its signals outlived the profile, and its states refused
     the deletion's commit. A batch that comes after the lock finds no profile.
     A page logged meanwhile is swept once the deletion commits
-    (:func:`profiles_left_behind_delete`).
+    (:func:`profiles_left_behind_delete`). Admin's history keeps no name of it
+    (:func:`config.admin_history.admin_history_forget`).
     """
     list(Profile.objects.select_for_update().filter(pk=profile.pk).values_list("pk"))
     transaction.on_commit(functools.partial(profiles_left_behind_delete, profile_ids=[profile.pk]))
+    admin_history_forget(objects=[profile], parent=(Account, profile.account_id))
     profile.delete()
 
 

@@ -1,6 +1,7 @@
 """The profile admin pages: refusals shown as form errors, and the wrong-PIN lock support lifts."""
 
 import datetime as dt
+import json
 import threading
 
 import pytest
@@ -692,3 +693,91 @@ def test_support_finds_a_household_by_its_id_and_ends_all_its_unlocks_at_once(st
     assert api_read(tv, teen, tokens[teen.pk]) == 403
     assert api_read(token_client(neighbour.account), neighbour, beside) == 200
     assert LogEntry.objects.filter(action_flag=CHANGE).count() == 2
+
+
+def _history_mentioning(text: str) -> list[tuple[str, str]]:
+    """Admin history entries whose name or change message mentions ``text`` (JSON-escaped, as
+    messages store it)."""
+    escaped = json.dumps(text)[1:-1]
+    return [
+        (entry.object_repr, entry.change_message)
+        for entry in LogEntry.objects.all()
+        if text in entry.object_repr or escaped in entry.change_message
+    ]
+
+
+def _household_with_history(staff: Client) -> tuple[Account, Profile, Profile]:
+    """A household whose two profiles staff changed on its page, the first on its own too."""
+    account = AccountFactory(name="The Okafors")
+    ada = profile_create(account=account, name="Adaeze")
+    ben = profile_create(account=account, name="Benedikt")
+    url = reverse("admin:profiles_profile_change", args=[ada.pk])
+    data = form_data(staff.get(url))
+    data["maturity_limit"] = "13"
+    assert staff.post(url, data).status_code == 302
+    data = form_data(staff.get(account_url(account)))
+    data["profiles-0-maturity_limit"] = "16"
+    data["profiles-1-maturity_limit"] = "16"
+    assert staff.post(account_url(account), data).status_code == 302
+    assert _history_mentioning("Adaeze")
+    return account, ada, ben
+
+
+@pytest.mark.django_db(transaction=True)  # the household's device deletes in its own request
+@pytest.mark.parametrize("where", ["its admin page", "its row on the household's page", "the API"])
+def test_a_deleted_profiles_name_leaves_admins_history(staff, where):
+    # given: admin history naming the profile, on its own entries and its household's
+    account, ada, _ = _household_with_history(staff)
+    entries = LogEntry.objects.count()
+
+    # when
+    if where == "its admin page":
+        url = reverse("admin:profiles_profile_delete", args=[ada.pk])
+        assert staff.post(url, {"post": "yes"}).status_code == 302
+    elif where == "its row on the household's page":
+        data = form_data(staff.get(account_url(account)))
+        data["profiles-0-DELETE"] = "on"
+        assert staff.post(account_url(account), data).status_code == 302
+    else:
+        assert token_client(account).delete(f"/api/v1/profiles/{ada.pk}/").status_code == 204
+
+    # then: no entry names the deleted profile; what was done, when, by whom, to which id stays
+    assert not Profile.objects.filter(pk=ada.pk).exists()
+    assert _history_mentioning("Adaeze") == []
+    assert LogEntry.objects.count() >= entries
+    assert LogEntry.objects.filter(
+        object_id=str(ada.pk), content_type__model="profile", object_repr__contains=str(ada.pk)
+    ).exists()
+    # and: the household's other profile is named as before
+    assert _history_mentioning("Benedikt")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_profile_named_only_on_its_households_page_leaves_admins_history(staff):
+    # given: a profile that staff changed only as a row of its household's page
+    account, _, ben = _household_with_history(staff)
+
+    # when
+    assert token_client(account).delete(f"/api/v1/profiles/{ben.pk}/").status_code == 204
+
+    # then
+    assert _history_mentioning("Benedikt") == []
+    assert _history_mentioning("Adaeze")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deleted_households_names_leave_admins_history(staff):
+    # given
+    account, *_ = _household_with_history(staff)
+
+    # when
+    url = reverse("admin:accounts_account_delete", args=[account.pk])
+    assert staff.post(url, {"post": "yes"}).status_code == 302
+
+    # then: neither the household's name nor its profiles' are in admin's history any more
+    assert not Account.objects.filter(pk=account.pk).exists()
+    for name in ("Okafors", "Adaeze", "Benedikt"):
+        assert _history_mentioning(name) == [], name
+    assert LogEntry.objects.filter(
+        object_id=str(account.pk), content_type__model="account", object_repr__contains="deleted"
+    ).exists()
