@@ -456,7 +456,14 @@ _REFERENCES_SQL = f"""
     SELECT {_TAG_TITLE}, t.id, t.kind, t.maturity, a.id, NULL::bigint, a.starts_at, a.ends_at
       FROM {Title._meta.db_table} t
       LEFT JOIN {Availability._meta.db_table} a ON a.title_id = t.id AND a.region_id = %s
-     WHERE t.id = ANY(%s::bigint[])
+     WHERE t.id = ANY(%s::bigint[] || ARRAY(
+               SELECT s.title_id FROM {Episode._meta.db_table} e
+                 JOIN {Season._meta.db_table} s ON s.id = e.season_id
+                WHERE e.id = ANY(%s::bigint[])
+           ) || ARRAY(
+               SELECT v.title_id FROM {ArtworkVariant._meta.db_table} v
+                WHERE v.id = ANY(%s::bigint[])
+           ))
     UNION ALL
     SELECT {_TAG_EPISODE}, e.id, NULL, et.maturity, s.title_id,
            s.release_date - DATE '1970-01-01', NULL, NULL
@@ -475,7 +482,10 @@ _REFERENCES_SQL = f"""
      WHERE s.title_id = ANY(%s::bigint[])
 """  # noqa: S608
 # Each row: (tag, id, kind, maturity, ref, season, starts_at, ends_at), where ``ref`` is the
-# licence of a title row (NULL: none in the region) and the title of every other row. An
+# licence of a title row (NULL: none in the region) and the title of every other row. The
+# titles of the named episodes and variants are read as the named titles are, with their
+# licences: one of another title must read as absent when its title would (ingest's
+# ``_reference_errors``), without a round trip that only an existing id would cost. An
 # episode's maturity is its title's, a variant's the higher of its own and its title's: an
 # episode or frame of a title above the limit must read as absent, not as another title's.
 # A season's episode has its season's release date in the maturity column, as days since
@@ -493,7 +503,8 @@ def signal_references_get(
     season_titles: Collection[int],
 ) -> SignalReferences:
     """The titles (with their licence windows in ``region_id``), episodes and artwork
-    variants a batch names, and the episodes by season of ``season_titles``.
+    variants a batch names, the titles of those episodes and variants (so, with their
+    licences), and the episodes by season of ``season_titles``.
 
     One statement on PostgreSQL, whatever the batch names: a round trip and a
     query plan per table were a large share of a batch's cost.
@@ -509,6 +520,8 @@ def signal_references_get(
             [
                 region_id,
                 _id_array(title_ids),
+                _id_array(episode_ids),
+                _id_array(variant_ids),
                 _id_array(episode_ids),
                 _id_array(variant_ids),
                 _id_array(season_titles),
@@ -543,20 +556,6 @@ def _signal_references_orm(
     season_titles: Collection[int],
 ) -> SignalReferences:
     """The same reads through the ORM, for the demo's embedded SQLite."""
-    for pk, kind, maturity, licence, starts_at, ends_at in (
-        Title.objects.filter(AnyOf(F("pk"), title_ids))
-        .annotate(
-            licence=FilteredRelation(
-                "availabilities", condition=Q(availabilities__region_id=region_id)
-            )
-        )
-        .values_list(
-            "pk", "kind", "maturity", "licence__pk", "licence__starts_at", "licence__ends_at"
-        )
-    ):
-        references.titles[pk] = (kind, maturity)
-        if licence is not None:
-            references.windows[pk].append((starts_at, ends_at))
     for pk, title_id, maturity, released in Episode.objects.filter(
         AnyOf(F("pk"), episode_ids)
     ).values_list("pk", "season__title_id", "season__title__maturity", "season__release_date"):
@@ -569,6 +568,22 @@ def _signal_references_orm(
             AnyOf(F("pk"), variant_ids)
         ).values_list("pk", "title_id", "maturity", "title__maturity")
     )
+    owners = {title_id for title_id, _ in references.episode_titles.values()}
+    owners.update(title_id for title_id, _ in references.variants.values())
+    for pk, kind, maturity, licence, starts_at, ends_at in (
+        Title.objects.filter(AnyOf(F("pk"), {*title_ids, *owners}))
+        .annotate(
+            licence=FilteredRelation(
+                "availabilities", condition=Q(availabilities__region_id=region_id)
+            )
+        )
+        .values_list(
+            "pk", "kind", "maturity", "licence__pk", "licence__starts_at", "licence__ends_at"
+        )
+    ):
+        references.titles[pk] = (kind, maturity)
+        if licence is not None:
+            references.windows[pk].append((starts_at, ends_at))
     for episode_id, season_id, title_id, released in Episode.objects.filter(
         AnyOf(F("season__title_id"), season_titles)
     ).values_list("pk", "season_id", "season__title_id", "season__release_date"):

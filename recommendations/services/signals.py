@@ -35,6 +35,7 @@ from recommendations.selectors.signals import (
     CONTINUE_MAX_PROGRESS,  # noqa: F401  (moved to the selectors; imported from here too)
     CONTINUE_MIN_PROGRESS,  # noqa: F401
     SignalReferences,
+    Window,
     episode_completions_get,
     page_reports_stored,
     signal_clock_skew,
@@ -94,7 +95,10 @@ def _reference_errors(
     other errors, apart (only those refuse the batch), and the positions of the events
     whose artwork variant reads as absent so (``_unseen_variants``). An id that exists
     but does not fit the event (another title's episode or variant, an episode not out
-    at the event's time) is a client's error, and refuses it.
+    at the event's time) is a client's error, and refuses it; but an episode or variant
+    of another title reads as absent when that title would, named by the event (above
+    the limit, or not licensed here at the event's time): "Belongs to another title."
+    told any caller which ids are episodes and frames of titles it is not shown.
 
     An episode played, progressed or completed must have been out at the event's time.
 
@@ -130,10 +134,7 @@ def _reference_errors(
         ):
             if title_id not in doubtful:
                 continue
-            if title_id in missing or not any(
-                (start is None or start <= occurred_at) and (end is None or occurred_at < end)
-                for start, end in windows.get(title_id, ())
-            ):
+            if title_id in missing or not _licensed_at(windows.get(title_id, ()), occurred_at):
                 absent.add(index, "title", f"No title with id {title_id}.")
                 title_absent.add(index)
 
@@ -151,6 +152,16 @@ def _reference_errors(
                 and index not in title_absent
             ):
                 errors.add(index, "episode", SERIES_COMPLETE_WITHOUT_EPISODE)
+
+    def shown_at(title_id: int, occurred_at: dt.datetime) -> bool:
+        """Whether an event naming ``title_id`` at ``occurred_at`` would find it (another
+        title's episode or variant: its title's licence is read with the batch's)."""
+        facts = titles.get(title_id)
+        return (
+            facts is not None
+            and facts[1] <= limit
+            and _licensed_at(windows.get(title_id, ()), occurred_at)
+        )
 
     # An event whose title reads as absent is reported for its title alone.
     if any(columns.episode_id):
@@ -173,12 +184,16 @@ def _reference_errors(
             if not episode_id or index in title_absent:
                 continue
             owner = episode_titles.get(episode_id)
-            # An episode of a title above the limit reads as absent, as its title does:
-            # left out alike, or the answer would tell a child which ids are mature.
+            # An episode of a title above the limit, or of another title not licensed here
+            # at the event's time, reads as absent, as its title does: left out alike, or
+            # the answer would tell which ids are episodes of titles the caller is not shown.
             if owner is None or owner[1] > limit:
                 absent.add(index, "episode", f"No episode with id {episode_id}.")
             elif owner[0] != title_id:
-                errors.add(index, "episode", "Belongs to another title.")
+                if shown_at(owner[0], occurred_at):
+                    errors.add(index, "episode", "Belongs to another title.")
+                else:
+                    absent.add(index, "episode", f"No episode with id {episode_id}.")
             elif (
                 kind in PLAYBACK_KINDS
                 and episode_id in releases
@@ -192,19 +207,37 @@ def _reference_errors(
     unseen: list[int] = []
     if any(columns.artwork_variant_id):
         variants = references.variants
-        for position, (index, title_id, variant_id) in enumerate(
-            zip(columns.index, columns.title_id, columns.artwork_variant_id, strict=True)
+        for position, (index, title_id, variant_id, occurred_at) in enumerate(
+            zip(
+                columns.index,
+                columns.title_id,
+                columns.artwork_variant_id,
+                columns.occurred_at,
+                strict=True,
+            )
         ):
             if not variant_id or index in title_absent:
                 continue
             variant = variants.get(variant_id)
-            # Above the limit (its own rating or its title's) reads as deleted, and is
-            # answered alike: a Kids profile must not learn which ids are mature frames.
+            # Above the limit (its own rating or its title's), or another title's that is
+            # not licensed here at the event's time, reads as deleted, and is answered
+            # alike: no caller may learn which ids are frames of titles it is not shown.
             if variant is None or variant[1] > limit:
                 unseen.append(position)
             elif variant[0] != title_id:
-                errors.add(index, "artwork_variant", "Belongs to another title.")
+                if shown_at(variant[0], occurred_at):
+                    errors.add(index, "artwork_variant", "Belongs to another title.")
+                else:
+                    unseen.append(position)
     return absent, errors, unseen
+
+
+def _licensed_at(windows: Iterable[Window], moment: dt.datetime) -> bool:
+    """Whether one of a title's licence windows in the region holds ``moment``."""
+    return any(
+        (start is None or start <= moment) and (end is None or moment < end)
+        for start, end in windows
+    )
 
 
 def _unseen_variants(columns: EventColumns, positions: Sequence[int]) -> EventColumns:

@@ -47,6 +47,14 @@ def event(title=None, /, **overrides) -> dict:
     return {k: v for k, v in body.items() if v is not None}
 
 
+def licensed_episode(account):
+    """An episode of a title licensed in the account's region: named with another title, a
+    client's error ("Belongs to another title."), not an id it may not be told exists."""
+    episode = EpisodeFactory()
+    AvailabilityFactory(title=episode.season.title, region=account.home_region)
+    return episode
+
+
 @pytest.fixture
 def title(account):
     title = TitleFactory()
@@ -148,7 +156,7 @@ def test_references_are_checked_for_the_whole_batch_and_nothing_is_stored(
     # given titles in every state a reference can be wrong in
     other_title = TitleFactory()
     AvailabilityFactory(title=other_title, region=account.home_region)
-    foreign_episode = EpisodeFactory()
+    foreign_episode = licensed_episode(account)
     lapsed = TitleFactory()
     AvailabilityFactory(
         title=lapsed,
@@ -273,7 +281,7 @@ def test_a_deleted_episode_beside_a_client_error_is_named_with_it_in_the_400(
         starts_at=timezone.now() - dt.timedelta(days=400),
         ends_at=timezone.now() - dt.timedelta(days=1),
     )
-    foreign = EpisodeFactory()
+    foreign = licensed_episode(account)
     events = [
         event(title),
         event(lapsed, episode=999_998),
@@ -307,7 +315,7 @@ def test_a_malformed_event_does_not_hide_the_reference_errors_of_the_others(
         starts_at=timezone.now() - dt.timedelta(days=400),
         ends_at=timezone.now() - dt.timedelta(days=1),
     )
-    foreign = EpisodeFactory()
+    foreign = licensed_episode(account)
     events = [
         event(title),
         event(lapsed),
@@ -437,7 +445,7 @@ def test_a_kids_profile_cannot_tell_a_frame_above_its_limit_from_a_deleted_one(a
     deleted = ArtworkVariantFactory(title=family)
     deleted_id = deleted.pk
     deleted.delete()
-    foreign_episode = EpisodeFactory()  # of another (all-ages) title: a client's error
+    foreign_episode = licensed_episode(account)  # of another (all-ages) title: a client's error
 
     # when: a play of the family title from each frame, alone in its batch, and a batch with
     # a client's error beside each
@@ -520,7 +528,7 @@ def test_a_caller_cannot_tell_a_title_not_licensed_here_or_above_the_limit_from_
     )
     mature = TitleFactory(maturity=MaturityLevel.SIXTEEN)
     AvailabilityFactory(title=mature, region=account.home_region)
-    foreign_episode = EpisodeFactory()
+    foreign_episode = licensed_episode(account)
     probed = [999_999, elsewhere.pk, lapsed.pk, mature.pk]
 
     def answer(events: list[dict], title_id: int) -> tuple[int, str]:
@@ -600,6 +608,95 @@ def test_an_episode_or_frame_of_a_title_above_the_limit_reads_as_absent_beside_a
     assert mature.json()["new"] == gone.json()["new"] == 1
     stored = Signal.objects.filter(profile=kid)
     assert list(stored.values_list("title_id", "artwork_variant_id")) == [(family.pk, None)] * 2
+
+
+def test_an_episode_or_frame_of_a_title_not_licensed_here_reads_as_absent_too(
+    api_client, account, profile, title
+):
+    # given: episodes and frames (all ages) of titles the profile may not signal at the
+    # event's time (licensed in another region only; licensed here, but not then), and an
+    # episode and a frame deleted since
+    elsewhere = TitleFactory(kind="series")
+    AvailabilityFactory(title=elsewhere, region=RegionFactory(code="US", name="United States"))
+    lapsed = TitleFactory(kind="series")
+    AvailabilityFactory(
+        title=lapsed,
+        region=account.home_region,
+        starts_at=timezone.now() - dt.timedelta(days=400),
+        ends_at=timezone.now() - dt.timedelta(days=1),
+    )
+    hidden = [
+        (
+            EpisodeFactory(season=SeasonFactory(title=owner), number=1).pk,
+            ArtworkVariantFactory(title=owner).pk,
+        )
+        for owner in (elsewhere, lapsed)
+    ]
+    deleted_episode, deleted_frame = EpisodeFactory(), ArtworkVariantFactory(title=title)
+    gone = deleted_episode.pk, deleted_frame.pk
+    deleted_episode.delete()
+    deleted_frame.delete()
+
+    def answer(events: list[dict], *ids: int) -> tuple[int, str]:
+        response = api_client.post(url(profile), {"events": events}, format="json")
+        body = response.content.decode()
+        for number, pk in enumerate(ids):
+            body = body.replace(f"with id {pk}.", f"with id <{number}>.")
+        return response.status_code, body
+
+    # when: each pair named beside a title the profile may signal, alone and beside a
+    # client's error (an episode of another title it may signal)
+    foreign = licensed_episode(account)
+    alone = [
+        answer([event(title, episode=e), event(title, artwork_variant=v)], e, v)
+        for e, v in [*hidden, gone]
+    ]
+    refused = [
+        answer(
+            [event(title, episode=e), event(title, artwork_variant=v), event(title, episode=f)],
+            e,
+            v,
+        )
+        for (e, v), f in zip([*hidden, gone], [foreign.pk] * 3, strict=True)
+    ]
+
+    # then: answered as ids that do not exist are, status, body and all (the episode's event
+    # left out and named in rejected, the frame dropped from a play stored), not "Belongs to
+    # another title.": the answer must not tell which ids are episodes or frames of titles
+    # not licensed here, which the title page's 404 does not either
+    assert alone[-1][0] == 200, alone[-1]
+    assert '"rejected":{"0":{"episode":["No episode with id <0>."]}}' in alone[-1][1]
+    assert alone == [alone[-1]] * 3
+    assert refused[-1][0] == 400, refused[-1]
+    assert refused == [refused[-1]] * 3
+    stored = Signal.objects.filter(profile=profile, kind="play_start")
+    assert list(stored.values_list("title_id", "artwork_variant_id")) == [(title.pk, None)] * 3
+
+
+def test_an_episode_or_frame_of_another_title_the_profile_may_signal_is_a_clients_error(
+    api_client, account, profile, title
+):
+    # given: an episode and a frame of another title licensed here now, which its title
+    # page lists (their ids are no secret to this profile)
+    other = TitleFactory(kind="series")
+    AvailabilityFactory(title=other, region=account.home_region)
+    episode = EpisodeFactory(season=SeasonFactory(title=other), number=1)
+    frame = ArtworkVariantFactory(title=other)
+
+    # when
+    response = api_client.post(
+        url(profile),
+        {"events": [event(title, episode=episode.pk), event(title, artwork_variant=frame.pk)]},
+        format="json",
+    )
+
+    # then: a client's bug, said plainly, and the batch refused as before
+    assert response.status_code == 400, response.json()
+    assert response.json()["errors"]["events"] == {
+        "0": {"episode": ["Belongs to another title."]},
+        "1": {"artwork_variant": ["Belongs to another title."]},
+    }
+    assert not Signal.objects.exists()
 
 
 def test_batch_size_and_body_limits(api_client, profile, title, settings):
