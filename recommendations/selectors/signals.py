@@ -628,14 +628,16 @@ def page_reports_stored(
     skipped_pages: Collection[str],
     shown_pages: Collection[str],
     shown_since: dt.datetime | None = None,
+    skipped_since: dt.datetime | None = None,
 ) -> PageReports:
-    """The rows of ``skipped_pages`` the profile has already reported scrolled past, and the
-    tiles (row, title) of ``shown_pages`` it has already reported on screen since
-    ``shown_since``: one statement for both, whichever the batch holds.
+    """The rows of ``skipped_pages`` the profile has already reported scrolled past since
+    ``skipped_since``, and the tiles (row, title) of ``shown_pages`` it has already reported
+    on screen since ``shown_since``: one statement for both, whichever the batch holds.
 
     The kinds are written into the statement, not passed, so that PostgreSQL reads each
-    branch through its partial index (engaged signals; impressions, from ``shown_since``
-    on: a profile's impressions are most of its log, and are never pruned).
+    branch through its partial index from its bound on (engaged signals; impressions: a
+    profile's impressions are most of its log, and are never pruned). Without a bound, a
+    branch reads every one of the profile's signals of its index.
     """
     branches, params = [], []
     table = Signal._meta.db_table
@@ -643,9 +645,12 @@ def page_reports_stored(
         branches.append(
             f"SELECT 0, page_id::text, row, 0 FROM {table}"  # noqa: S608
             f" WHERE profile_id = %s AND kind = '{SignalKind.ROW_SCROLL_PAST.value}'"
-            " AND page_id = ANY(%s::uuid[])"
+            + ("" if skipped_since is None else " AND occurred_at >= %s")
+            + " AND page_id = ANY(%s::uuid[])"
         )
-        params += [profile_id, "{" + ",".join(skipped_pages) + "}"]
+        params += [profile_id]
+        params += [] if skipped_since is None else [skipped_since]
+        params += ["{" + ",".join(skipped_pages) + "}"]
     if shown_pages:
         branches.append(
             f"SELECT 1, page_id::text, row, title_id FROM {table}"  # noqa: S608
@@ -660,12 +665,12 @@ def page_reports_stored(
     if not branches:
         return reports
     if connection.vendor != "postgresql":
-        rows = [
-            (0, str(page_id), row, 0)
-            for page_id, row in Signal.objects.filter(
-                profile_id=profile_id, kind=SignalKind.ROW_SCROLL_PAST, page_id__in=skipped_pages
-            ).values_list("page_id", "row")
-        ]
+        skipped = Signal.objects.filter(
+            profile_id=profile_id, kind=SignalKind.ROW_SCROLL_PAST, page_id__in=skipped_pages
+        )
+        if skipped_since is not None:
+            skipped = skipped.filter(occurred_at__gte=skipped_since)
+        rows = [(0, str(page_id), row, 0) for page_id, row in skipped.values_list("page_id", "row")]
         shown = Signal.objects.filter(
             profile_id=profile_id, kind=SignalKind.IMPRESSION, page_id__in=shown_pages
         )

@@ -13,9 +13,11 @@ from catalog.models import MaturityLevel
 from profiles.models import Profile
 from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import ProfileTitleState, Signal
+from recommendations.selectors.signals import page_reports_stored
 from recommendations.serving import recommend
 from recommendations.serving.homepage import profile_row_engagement
 from tests.conftest import token_client
+from tests.db_plans import table_reads
 from tests.db_waits import migration_waits_short, reader_holding
 from tests.factories import (
     AccountFactory,
@@ -966,6 +968,98 @@ def test_a_row_is_scrolled_past_once_per_page_whatever_the_client_resends(api_cl
         minutes=4
     )
     assert skips.filter(page_id=None).count() == 2
+
+
+def page_issued(moment: dt.datetime) -> str:
+    """A page id as the homepage issues it: a UUIDv7 stamped with the moment it was made."""
+    milliseconds = int(moment.timestamp() * 1000)
+    random_bits = uuid.uuid4().int
+    return str(
+        uuid.UUID(
+            int=(milliseconds << 80)
+            | (0x7 << 76)
+            | (random_bits >> 52 & 0xFFF) << 64
+            | 0b10 << 62
+            | random_bits & ((1 << 62) - 1)
+        )
+    )
+
+
+def test_a_row_skip_is_looked_for_from_its_pages_issue_on_not_further_back(
+    api_client, profile, settings
+):
+    # given: three pages, two issued by the homepage (their ids stamped an hour ago) and one
+    # whose id carries no time (a version 4 UUID: not one the homepage issues)
+    now = timezone.now()
+    skew = dt.timedelta(seconds=settings.TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"])
+    issued, slow_clock, timeless = (
+        page_issued(now - dt.timedelta(hours=1)),
+        page_issued(now - dt.timedelta(hours=1)),
+        str(uuid.uuid4()),
+    )
+
+    def skip(page_id: str, at: dt.datetime) -> dict:
+        return event(
+            kind="row_scroll_past", row="trending", page_id=page_id, occurred_at=at.isoformat()
+        )
+
+    # and each page's trending row reported skipped: of the first, a day before the page was
+    # made (no client can have seen it then: a row far older than the bound); of the
+    # second, by a clock running behind by nearly the skew ingest tolerates; of the third,
+    # a day back
+    for page_id, at in (
+        (issued, now - dt.timedelta(days=1, hours=1)),
+        (slow_clock, now - dt.timedelta(hours=1) - skew + dt.timedelta(seconds=5)),
+        (timeless, now - dt.timedelta(days=1)),
+    ):
+        response = api_client.post(url(profile), {"events": [skip(page_id, at)]}, format="json")
+        assert response.json()["new"] == 1
+
+    # when: each is reported again, a minute ago, under a new event id
+    again = [
+        api_client.post(
+            url(profile),
+            {"events": [skip(page_id, now - dt.timedelta(minutes=1))]},
+            format="json",
+        ).json()
+        for page_id in (issued, slow_clock, timeless)
+    ]
+
+    # then: the look-up read only what was reported from the page's issue (less the skew)
+    # on, so the first page's impossible row was not read and the repeat is stored; the
+    # rule holds for every report a client can have made of the page: the slow clock's
+    # and the page without a time are told back as duplicates
+    assert [(a["new"], a["duplicates"]) for a in again] == [(1, 0), (0, 1), (0, 1)]
+
+
+def test_the_row_skip_look_up_reads_the_profiles_engaged_signals_from_its_bound_on():
+    # given: the statement of a batch's look-up of the rows it skips, with a bound (its
+    # pages' issue) and without one (a page whose id carries no time)
+    statements = {}
+    for label, since in (("bounded", timezone.now() - dt.timedelta(hours=1)), ("no time", None)):
+        with CaptureQueriesContext(connection) as captured:
+            page_reports_stored(
+                profile_id=1,
+                skipped_pages={str(uuid.uuid4())},
+                shown_pages=set(),
+                skipped_since=since,
+            )
+        statements[label] = captured.captured_queries[-1]["sql"]
+
+    # when: planned as on a table of millions of signals
+    def reads(sql: str) -> list[tuple[str, str]]:
+        return [
+            (node.get("Index Name", node["Node Type"]), node.get("Index Cond", ""))
+            for node in table_reads(sql, Signal._meta.db_table)
+        ]
+
+    # then: a bounded look-up is a range of the profile's engaged signals' index, from the
+    # bound on, not every one of its skips, plays and ratings since it was made
+    [(index, condition)] = reads(statements["bounded"])
+    assert index == "signal_profile_engaged"
+    assert condition.startswith("((profile_id = 1) AND (occurred_at >= ")
+    [(index, condition)] = reads(statements["no time"])
+    assert (index, condition) == ("signal_profile_engaged", "(profile_id = 1)")
 
 
 def test_a_tile_is_seen_once_per_page_whatever_the_client_resends(api_client, profile, title):
