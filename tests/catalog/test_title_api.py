@@ -617,3 +617,43 @@ def test_credits_and_artwork_keep_their_order_when_one_of_them_is_edited(
         ["Sartaj Singh", "Ganesh", "Kanta"],
         ["rooftop chase", "stairwell", "monsoon"],
     ), before
+
+
+def test_a_title_the_profile_may_not_open_is_answered_as_one_that_does_not_exist(
+    api_client, account
+):
+    # given: a kids profile, and titles of every kind it may not open: licensed in another
+    # region only, licensed here until yesterday, announced here from next week, above its
+    # limit; and an id that names no title
+    kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
+    elsewhere = TitleFactory(maturity=MaturityLevel.ALL)
+    AvailabilityFactory(title=elsewhere, region=RegionFactory(code="US", name="United States"))
+    lapsed = TitleFactory(maturity=MaturityLevel.ALL)
+    AvailabilityFactory(
+        title=lapsed,
+        region=account.home_region,
+        starts_at=NOW - dt.timedelta(days=30),
+        ends_at=NOW - dt.timedelta(days=1),
+    )
+    announced = TitleFactory(maturity=MaturityLevel.ALL)
+    AvailabilityFactory(
+        title=announced, region=account.home_region, starts_at=NOW + dt.timedelta(days=7)
+    )
+    mature = TitleFactory(maturity=MaturityLevel.SIXTEEN)
+    AvailabilityFactory(title=mature, region=account.home_region)
+    ids = [999_999, elsewhere.pk, lapsed.pk, announced.pk, mature.pk]
+
+    # when
+    answers = [
+        (response.status_code, response.content)
+        for response in (api_client.get(f"/api/v1/titles/{pk}/", {"profile": kid.pk}) for pk in ids)
+    ]
+
+    # then: one answer, status and body, whichever it is: the title page does not tell a
+    # caller which ids are titles, nor a child which it is hidden
+    assert answers[0] == (
+        404,
+        b'{"message":"No title with this id is available to this profile.",'
+        b'"code":"not_found","errors":{}}',
+    )
+    assert answers == [answers[0]] * len(ids)
