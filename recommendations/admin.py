@@ -14,12 +14,14 @@ from functools import cached_property, partial
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import EmptyResultSet, PermissionDenied
 from django.core.paginator import Paginator
 from django.db import OperationalError, connections, transaction
 from django.db.models import Max, Min, Model, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.text import capfirst
 
@@ -36,7 +38,7 @@ from .models import (
     Signal,
     TrainingRun,
 )
-from .services.model_versions import model_versions_delete
+from .services.model_versions import ModelVersionsInUse, model_versions_delete
 from .services.retraining import (
     RetrainError,
     RetrainNotQueued,
@@ -598,12 +600,56 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return False
 
     # Both deletions go through the service, which deletes the versions' artefact files
-    # once the admin's transaction commits (Django's would leave them in storage for good).
+    # once the admin's transaction commits (Django's would leave them in storage for good),
+    # and refuses a version in use (the active one of its scope, one a retrain is judging).
     def delete_model(self, request: HttpRequest, obj: ModelVersion) -> None:
         model_versions_delete(versions=ModelVersion.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         model_versions_delete(versions=queryset)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # Django's view deletes in a transaction, with its log entry: the refusal rolls both
+        # back, and is said on the version's page instead of a server error.
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ModelVersionsInUse as refused:
+            self.message_user(request, str(refused), messages.ERROR)
+            return HttpResponseRedirect(
+                reverse(
+                    f"{self.admin_site.name}:recommendations_modelversion_change",
+                    args=[object_id],
+                )
+            )
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (
+                type(self).delete_selected_refusing_in_use,
+                name,
+                description,
+            )
+        return actions
+
+    @admin.action(permissions=["delete"])
+    def delete_selected_refusing_in_use(
+        self, request: HttpRequest, queryset: QuerySet
+    ) -> HttpResponse | None:
+        """Django's "Delete selected", all or nothing: a version in use refuses the lot.
+
+        Django logs the deletions before it deletes, outside any transaction; in one, the
+        refusal takes the log entries back with it.
+        """
+        try:
+            with transaction.atomic():
+                return delete_selected(self, request, queryset)
+        except ModelVersionsInUse as refused:
+            self.message_user(request, str(refused), messages.ERROR)
+            return None
 
     @admin.display(description="retrain gate")
     def gate(self, obj: ModelVersion) -> str:
