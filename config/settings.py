@@ -528,6 +528,16 @@ TONIGHT = {
     # rebuilds ARTWORK_TRAINING_DAYS of them (61 days at the defaults), so
     # `manage.py check` refuses a shorter keep (tonight.E007).
     "ARTWORK_DAILY_KEEP_DAYS": env.int("TONIGHT_ARTWORK_DAILY_KEEP_DAYS", default=90),
+    # Model versions (and their artefact files) kept by the nightly prune, besides the active
+    # version of each scope, whatever is training or awaiting its gate, and every version that
+    # served pages the rankers still learn from (RANKER_LOG_DAYS and the attribution window:
+    # a pruned version's pages are left out of their training). Retired versions: this many
+    # per scope, the most recently activated, for a rollback by hand (the console's models
+    # page lists a scope's 5 newest). Rejected and failed ones, never served, for their
+    # figures and reasons (the console charts a scope's 30 newest; a nightly retrain makes
+    # one a night). 0 or more (tonight.E008).
+    "MODEL_VERSIONS_KEPT": env.int("TONIGHT_MODEL_VERSIONS_KEPT", default=5),
+    "MODEL_VERSION_KEEP_DAYS": env.int("TONIGHT_MODEL_VERSION_KEEP_DAYS", default=30),
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)

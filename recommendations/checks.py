@@ -126,6 +126,28 @@ def page_log_keep_check(
 
 
 @checks.register("retention")
+def model_version_keep_check(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Refuse a negative model version keep: a count or a number of days, 0 at the least.
+
+    The prune would read it as 0 (what the active version, the rankers' window and
+    the retrains in progress need is kept whatever it says); said here, not guessed.
+    """
+    return [
+        checks.Error(
+            f"TONIGHT_{name} is {settings.TONIGHT[name]}: it must be 0 or more ({what}).",
+            id="tonight.E008",
+        )
+        for name, what in (
+            ("MODEL_VERSIONS_KEPT", "retired model versions kept per scope for a rollback"),
+            ("MODEL_VERSION_KEEP_DAYS", "days rejected and failed model versions are kept"),
+        )
+        if int(settings.TONIGHT[name]) < 0
+    ]
+
+
+@checks.register("retention")
 def artwork_daily_keep_check(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:

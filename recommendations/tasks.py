@@ -10,6 +10,7 @@ from django.conf import settings
 
 from artwork.services import artwork_daily_prune, artwork_files_prune
 from config.celery import RETRY_ON_TRANSIENT_ERRORS, TRANSIENT_ERRORS
+from recommendations.services.model_versions import model_versions_prune
 from recommendations.services.retention import page_logs_prune, sign_in_logs_prune
 from recommendations.services.retraining import (
     RetrainInterrupted,
@@ -98,19 +99,22 @@ def reap_training_runs() -> int:
     **RETRY_ON_TRANSIENT_ERRORS,
 )
 def prune_logs() -> dict[str, int]:
-    """Delete page logs, admin sign-ins and the artwork variants' daily figures past their
-    keep, and artwork files no variant names (``artwork.services``); how many of each went.
+    """Delete page logs, admin sign-ins, the artwork variants' daily figures and model
+    versions (with their files) past their keep, and artwork files no variant names
+    (``artwork.services``); how many of each went.
 
-    Sign-ins, files and daily figures first: each is short (a day's figures a night), and a
-    page backlog that outlasts the soft time limit (night after night, until it is worked
-    off) must not keep them from running.
+    Sign-ins, files, daily figures and model versions first: each is short (a day's figures
+    a night, a version or a few a scope), and a page backlog that outlasts the soft time
+    limit (night after night, until it is worked off) must not keep them from running.
     """
     sign_ins = sign_in_logs_prune()
     artwork_files = artwork_files_prune()
     artwork_daily = artwork_daily_prune()
+    model_versions = model_versions_prune()
     return {
         "pages": page_logs_prune(),
         "sign_ins": sign_ins,
         "artwork_files": artwork_files,
         "artwork_daily": artwork_daily,
+        "model_versions": model_versions,
     }

@@ -4,20 +4,31 @@ A version's artefacts are files in storage under its ``artefact_key``
 (:mod:`recommendations.serving.artefacts`); deleting its row (admin's delete
 page or "Delete selected") used to leave them there for good, megabytes a
 version, found by nothing. Admin deletes through :func:`model_versions_delete`,
-and so should any prune of old versions.
+and so does the nightly prune of old versions (:func:`model_versions_prune`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from recommendations.models import ModelVersion, TrainingRun
+from recommendations.selectors.model_versions import (
+    model_versions_expired,
+    served_versions_cut,
+    unserved_versions_cut,
+)
 from recommendations.serving.artefacts import artefact_delete
 
 logger = logging.getLogger(__name__)
+
+#: Versions deleted per transaction by the prune: each batch locks its rows and deletes a
+#: few files per version once committed.
+PRUNE_BATCH = 50
 
 
 class ModelVersionsInUse(ValueError):
@@ -130,4 +141,33 @@ def _artefacts_delete_unnamed(keys: set[str]) -> None:
         logger.info("deleted the artefacts of %d deleted model version(s)", len(keys - named))
 
 
-__all__ = ["ModelVersionsInUse", "model_versions_delete"]
+def model_versions_prune(*, now: dt.datetime | None = None, batch_size: int = PRUNE_BATCH) -> int:
+    """Delete the versions nothing needs any more, with their files; how many went.
+
+    Which ones: :func:`~recommendations.selectors.model_versions.model_versions_expired`.
+    Every retrain adds a version and a few megabytes of files to its scope, and until this
+    nothing but staff deleted any. Through :func:`model_versions_delete`, ``batch_size`` at
+    a time, each batch committed (and its files deleted) on its own: a prune stopped half-way
+    keeps what it deleted. Each batch is read again under its lock with the rule's bounds,
+    so a version rolled back to after it was chosen (activated again, its ``activated_at``
+    now recent) is not deleted under the rollback.
+    """
+    now = now or timezone.now()
+    expired = model_versions_expired(now=now)
+    still = Q(status=ModelVersion.Status.RETIRED) & (
+        Q(activated_at__lt=served_versions_cut(now=now)) | Q(activated_at__isnull=True)
+    )
+    still |= Q(
+        status__in=(ModelVersion.Status.REJECTED, ModelVersion.Status.FAILED),
+        created_at__lt=unserved_versions_cut(now=now),
+    )
+    deleted = 0
+    for start in range(0, len(expired), batch_size):
+        batch = expired[start : start + batch_size]
+        deleted += model_versions_delete(versions=ModelVersion.objects.filter(still, pk__in=batch))
+    if deleted:
+        logger.info("pruned %d model version(s) past their keep", deleted)
+    return deleted
+
+
+__all__ = ["ModelVersionsInUse", "model_versions_delete", "model_versions_prune"]

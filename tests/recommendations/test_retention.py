@@ -278,6 +278,7 @@ def test_the_task_prunes_pages_and_sign_ins(keep_90, settings):
         "sign_ins": 1,
         "artwork_files": 0,
         "artwork_daily": 0,
+        "model_versions": 0,
     }
     assert list(AccessLog.objects.values_list("pk", flat=True)) == [recent.pk]
     assert PageLog.objects.count() == 1

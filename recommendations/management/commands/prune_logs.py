@@ -1,5 +1,5 @@
-"""``manage.py prune_logs``: delete page logs, admin sign-ins and the artwork variants'
-daily figures past their keep, now.
+"""``manage.py prune_logs``: delete page logs, admin sign-ins, the artwork variants'
+daily figures and model versions past their keep, now.
 
 Like the nightly task, it also deletes the artwork files no variant names
 (``artwork.services.artwork_files_prune``); ``--dry-run`` counts only the rows.
@@ -14,19 +14,23 @@ from django.utils import timezone
 from artwork.selectors import artwork_daily_cut, artwork_daily_expired_count
 from artwork.services import artwork_daily_prune, artwork_files_prune
 from recommendations.management.progress import fraction_bar
+from recommendations.selectors.model_versions import model_versions_expired_count
 from recommendations.selectors.retention import (
     page_log_cut,
     page_logs_expired_count,
     sign_in_logs_expired_count,
 )
+from recommendations.services.model_versions import model_versions_prune
 from recommendations.services.retention import page_logs_prune, sign_in_logs_prune
 
 
 class Command(BaseCommand):
     help = (
         "Delete the page logs older than TONIGHT_PAGE_LOG_KEEP_DAYS, in bounded batches, and "
-        "the admin sign-ins older than TONIGHT_SIGN_IN_LOG_KEEP_DAYS and the artwork daily "
-        "figures older than TONIGHT_ARTWORK_DAILY_KEEP_DAYS (what beat runs nightly)."
+        "the admin sign-ins older than TONIGHT_SIGN_IN_LOG_KEEP_DAYS, the artwork daily "
+        "figures older than TONIGHT_ARTWORK_DAILY_KEEP_DAYS and the model versions no "
+        "rollback, ranker training or staff need (TONIGHT_MODEL_VERSIONS_KEPT, "
+        "TONIGHT_MODEL_VERSION_KEEP_DAYS), with their files (what beat runs nightly)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -52,10 +56,16 @@ class Command(BaseCommand):
             f"artwork daily figure(s) from before {artwork_daily_cut(now=now):%Y-%m-%d} "
             f"(TONIGHT_ARTWORK_DAILY_KEEP_DAYS={tonight['ARTWORK_DAILY_KEEP_DAYS']})"
         )
+        versions = (
+            "model version(s) no rollback, ranker training or staff need "
+            f"(TONIGHT_MODEL_VERSIONS_KEPT={tonight['MODEL_VERSIONS_KEPT']}, "
+            f"TONIGHT_MODEL_VERSION_KEEP_DAYS={tonight['MODEL_VERSION_KEEP_DAYS']})"
+        )
         if options["dry_run"]:
             self.stdout.write(
                 f"Would delete {page_logs_expired_count(now=now)} page log(s) {kept}, "
-                f"{artwork_daily_expired_count(now=now)} {daily} and "
+                f"{artwork_daily_expired_count(now=now)} {daily}, "
+                f"{model_versions_expired_count(now=now)} {versions} and "
                 f"{sign_in_logs_expired_count(now=now)} {sign_ins}; nothing deleted (--dry-run)."
             )
             return
@@ -64,9 +74,11 @@ class Command(BaseCommand):
         sign_ins_deleted = sign_in_logs_prune()
         files = artwork_files_prune(now=now)
         daily_deleted = artwork_daily_prune(now=now)
+        versions_deleted = model_versions_prune(now=now)
         with fraction_bar(self, "page logs", verbosity=options["verbosity"]) as progress:
             pages = page_logs_prune(now=now, progress=progress)
         self.stdout.write(
             f"Deleted {pages} page log(s) {kept}, {sign_ins_deleted} {sign_ins}, "
-            f"{daily_deleted} {daily} and {files} artwork file(s) no variant names."
+            f"{daily_deleted} {daily}, {versions_deleted} {versions} and {files} artwork "
+            "file(s) no variant names."
         )
