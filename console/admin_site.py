@@ -1,9 +1,13 @@
 """The admin site, linked to the console: its index page and its "View site" link."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
+
+from config.admin_lists import lookup_values_checked
 
 from .access import console_home
 
@@ -15,9 +19,23 @@ class ConsoleLinkedAdminSite(admin.AdminSite):
     shows instead of a 404; but being staff does not open the console
     (:mod:`console.access`), so the link leads to the first console page the
     user may open, and staff who may open none get no link rather than a 403.
+    Every list it registers refuses a filter value no date can hold as a bad lookup.
     """
 
     index_template = "console/admin_index.html"
+
+    def register(
+        self,
+        model_or_iterable: type[Model] | Iterable[type[Model]],
+        admin_class: type[admin.ModelAdmin] | None = None,
+        **options: Any,
+    ) -> None:
+        """Register as Django does, every list refusing a filter value no date can hold
+        (``config.admin_lists.LookupValuesCheckedChangeList``): ours, and Django's own
+        user list, which had a 500 for ``?date_joined__year=0``."""
+        super().register(
+            model_or_iterable, lookup_values_checked(admin_class or admin.ModelAdmin), **options
+        )
 
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
         context = super().each_context(request)
