@@ -25,10 +25,11 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.text import capfirst
 
-from config.admin_lists import OfferedChoicesFilter
+from config.admin_lists import IndexedSearchAdminMixin, OfferedChoicesFilter
 from config.charts import Series, has_points, line_chart
 from config.ids import id_from_text
 from regions.models import Region
+from regions.selectors import region_codes_labelled, taste_cluster_ids_labelled
 
 from .models import (
     AbandonedTask,
@@ -562,8 +563,27 @@ def gate_summary(metrics: object) -> str:
     return text
 
 
+class LabelledSearchMixin(IndexedSearchAdminMixin):
+    """A search of runs or versions as their lists show them.
+
+    A row is named by its number (``#12``: ``=id``, :class:`IndexedSearchAdminMixin`), its
+    region by its label ("India (IN)") and its cluster by its ("IN-Tamil"), neither of which
+    is a column (:func:`~regions.selectors.region_codes_labelled`,
+    :func:`~regions.selectors.taste_cluster_ids_labelled`). Django's search compared the id
+    as text, so "#12" found nothing, and matched each column on its own, so "IN-Tamil" did
+    not either. Each is found off the rows' keys' indexes; a region's code, matched as a
+    field, was the rows' own column (``region_id``), which no index answers.
+    """
+
+    def get_search_conditions(self, term: str) -> list[tuple[str, object]]:
+        return [
+            ("region__in", region_codes_labelled(containing=term)),
+            ("taste_cluster__in", taste_cluster_ids_labelled(containing=term)),
+        ]
+
+
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(LabelledSearchMixin, admin.ModelAdmin):
     """Trained model versions: what each one learned from, and which one serves each scope.
 
     Versions are created only by training (``manage.py train_models``), so the
@@ -588,7 +608,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "scope", "serving_mode", "region")
     list_select_related = ("region", "taste_cluster")
-    search_fields = ("=id", "region__code", "taste_cluster__slug", "taste_cluster__name")
+    search_fields = ("=id", "taste_cluster__slug")  # and the region's and cluster's labels
     autocomplete_fields = ("region", "taste_cluster")
     ordering = ("-created_at",)
     actions = ("activate",)
@@ -698,7 +718,7 @@ ModelVersionAdmin.actions = (*ModelVersionAdmin.actions, roll_back_to_version)
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(LabelledSearchMixin, admin.ModelAdmin):
     """Retrains: who asked, how far along, how long each stage took, and what came out.
 
     Runs are created by requesting a retrain (the action below, ``manage.py
@@ -722,7 +742,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "trigger", "region")
     list_select_related = ("region", "taste_cluster", "requested_by", "model_version")
-    search_fields = ("=id", "taste_cluster__slug", "region__code", "=celery_task_id")
+    # And the region's and cluster's labels; a task id is copied from a worker's log.
+    search_fields = ("=id", "taste_cluster__slug", "=celery_task_id")
     autocomplete_fields = ("region", "taste_cluster", "requested_by", "model_version")
     ordering = ("-created_at",)
     actions = ("retrain_now",)

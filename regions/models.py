@@ -33,6 +33,7 @@ class Region(models.Model):
         ordering = ["code"]
 
     def __str__(self) -> str:
+        # Admin searches match this label: regions.selectors.region_codes_labelled.
         return f"{self.name} ({self.code})"
 
 
@@ -92,4 +93,5 @@ class TasteCluster(models.Model):
         ]
 
     def __str__(self) -> str:
+        # Admin searches match this label: regions.selectors.taste_cluster_ids_labelled.
         return f"{self.region_id}-{self.name}"

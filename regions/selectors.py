@@ -1,6 +1,9 @@
 """Reads of the regions Tonight serves."""
 
-from .models import Region
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Concat
+
+from .models import Region, TasteCluster
 
 
 def region_codes() -> list[str]:
@@ -10,3 +13,27 @@ def region_codes() -> list[str]:
 
 def region_exists(*, code: str) -> bool:
     return Region.objects.filter(code=code).exists()
+
+
+# What lists show for a region or a cluster is no column: staff copy it into a search box.
+# Both are built for every row, a few dozen of them; keep each in step with its ``__str__``.
+
+
+def region_codes_labelled(*, containing: str) -> QuerySet[Region]:
+    """The codes of the regions whose label as lists show it ("India (IN)") contains
+    ``containing``, in any case: its name, its code or both."""
+    return (
+        Region.objects.alias(label=Concat("name", Value(" ("), "code", Value(")")))
+        .filter(label__icontains=containing)
+        .values("pk")
+    )
+
+
+def taste_cluster_ids_labelled(*, containing: str) -> QuerySet[TasteCluster]:
+    """The ids of the clusters whose label as lists show it ("IN-Tamil") contains
+    ``containing``, in any case."""
+    return (
+        TasteCluster.objects.alias(label=Concat("region_id", Value("-"), "name"))
+        .filter(label__icontains=containing)
+        .values("pk")
+    )

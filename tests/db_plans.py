@@ -44,6 +44,21 @@ def table_reads(sql: str, table: str, params: tuple = ()) -> list[dict[str, Any]
     ]
 
 
+def whole_table_reads(nodes: list[dict[str, Any]], table: str) -> list[dict[str, Any]]:
+    """The nodes of a plan that read ``table`` whole: its sequential scans, and scans of
+    its indexes with no condition to find rows by (an index walked end to end, each row
+    filtered), which with sequential scans off is how the planner reads a table whole."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    indexes = {name for name, constraint in constraints.items() if constraint["index"]}
+    return [
+        node
+        for node in nodes
+        if (node["Node Type"] == "Seq Scan" and node.get("Relation Name") == table)
+        or (node.get("Index Name") in indexes and "Index Cond" not in node)
+    ]
+
+
 def table_scans_run(sql: str, table: str, params: tuple = ()) -> int:
     """How many times the executed plan scanned ``table`` or one of its indexes (all loops).
 

@@ -21,12 +21,15 @@ from catalog.models import Title, TitleLocalization
 from config.admin_lists import IndexedSearchAdminMixin
 from console.selectors import account_search
 from profiles.models import Profile
-from tests.db_plans import plan_nodes
+from recommendations.models import ModelVersion, TrainingRun
+from regions.models import Region, TasteCluster
+from tests.db_plans import plan_nodes, whole_table_reads
 from tests.factories import (
     AccountFactory,
     LanguageFactory,
     ProfileFactory,
     RegionFactory,
+    TasteClusterFactory,
     TitleFactory,
     TitleLocalizationFactory,
 )
@@ -404,3 +407,109 @@ def test_a_profile_is_found_by_a_household_members_email_in_any_case(staff: Clie
     assert _listed(staff, Profile, "asha.kapoor@example.com") == theirs
     assert _listed(staff, Profile, "ASHA.K") == theirs
     assert _listed(staff, Account, "asha.kapoor@example.com") == {household.pk}
+
+
+# --- Retrains and model versions as their lists name them -------------------------------------
+
+
+def _clusters() -> tuple[TasteCluster, TasteCluster]:
+    india = RegionFactory(code="IN", name="India")
+    tamil = TasteClusterFactory(region=india, slug="tamil", name="Tamil")
+    hindi = TasteClusterFactory(region=india, slug="hindi", name="Hindi")
+    return tamil, hindi
+
+
+def _runs_and_versions(cluster: TasteCluster) -> tuple[TrainingRun, ModelVersion]:
+    version = ModelVersion.objects.create(
+        scope=ModelVersion.Scope.CLUSTER, region=cluster.region, taste_cluster=cluster
+    )
+    run = TrainingRun.objects.create(
+        region=cluster.region, taste_cluster=cluster, model_version=version
+    )
+    return run, version
+
+
+@pytest.mark.parametrize("typed", ["{pk}", "#{pk}"])
+def test_a_run_and_a_version_are_found_by_the_number_their_lists_name_them_by(
+    staff: Client, typed: str
+) -> None:
+    # given: runs and versions of two clusters (``run #12``, ``#12 cluster 3``)
+    tamil, hindi = _clusters()
+    rows = [_runs_and_versions(cluster) for cluster in (tamil, hindi, tamil)]
+    run, version = rows[1]
+
+    # when / then: each list finds the one it names so
+    assert _listed(staff, TrainingRun, typed.format(pk=run.pk)) == {run.pk}
+    assert _listed(staff, ModelVersion, typed.format(pk=version.pk)) == {version.pk}
+
+
+@pytest.mark.parametrize("typed", ["IN-Tamil", "in-tamil", "N-Tam"])
+def test_runs_and_versions_are_found_by_their_clusters_name_as_the_lists_show_it(
+    staff: Client, typed: str
+) -> None:
+    # given: runs and versions of two clusters of a region, listed as "IN-Tamil", "IN-Hindi"
+    tamil, hindi = _clusters()
+    theirs = [_runs_and_versions(tamil) for _ in range(2)]
+    _runs_and_versions(hindi)
+    assert str(tamil) == "IN-Tamil"
+
+    # when / then: the cluster's name as shown, or part of it, finds that cluster's rows
+    assert _listed(staff, TrainingRun, typed) == {run.pk for run, _ in theirs}
+    assert _listed(staff, ModelVersion, typed) == {version.pk for _, version in theirs}
+
+
+def test_runs_and_versions_are_found_by_their_regions_name_as_the_lists_show_it(
+    staff: Client,
+) -> None:
+    # given: a region's runs and versions, its column reading "India (IN)", and another's
+    tamil, _ = _clusters()
+    run, version = _runs_and_versions(tamil)
+    _runs_and_versions(TasteClusterFactory(region=RegionFactory(code="US", name="USA")))
+
+    # when / then
+    assert _listed(staff, TrainingRun, "India") == {run.pk}
+    assert _listed(staff, ModelVersion, "India") == {version.pk}
+
+
+@pytest.mark.parametrize("typed", ["IN-Tamil", "#{pk}", "{task}"])
+@pytest.mark.parametrize("model", [TrainingRun, ModelVersion], ids=["runs", "versions"])
+def test_a_run_or_version_search_reads_indexes_not_the_table(
+    staff: Client, model: type[Model], typed: str
+) -> None:
+    # given: enough runs and versions of other regions' clusters that reading either table
+    # whole costs more than an index
+    tamil, _ = _clusters()
+    others = [
+        TasteClusterFactory(region=RegionFactory(code=f"Z{letter}", name=f"Region {letter}"))
+        for letter in "ABCDEFGHIJ"
+    ]
+    versions = ModelVersion.objects.bulk_create(
+        ModelVersion(
+            scope=ModelVersion.Scope.CLUSTER,
+            region=others[i % 10].region,
+            taste_cluster=others[i % 10],
+        )
+        for i in range(_ROWS)
+    )
+    runs = TrainingRun.objects.bulk_create(
+        TrainingRun(
+            region=version.region,
+            taste_cluster=version.taste_cluster,
+            model_version=version,
+            celery_task_id=f"task-{i:05}",
+        )
+        for i, version in enumerate(versions)
+    )
+    _runs_and_versions(tamil)
+    wanted = (runs if model is TrainingRun else versions)[_ROWS // 2]
+    term = typed.format(pk=wanted.pk, task=runs[_ROWS // 2].celery_task_id)
+
+    # when
+    nodes = searched_rows_plan(
+        staff, model, term, analyze=(TrainingRun, ModelVersion, Region, TasteCluster)
+    )
+
+    # then: every field is matched off an index (the keys', the task id's); neither is read
+    # whole, nor its index walked end to end
+    assert whole_table_reads(nodes, TrainingRun._meta.db_table) == []
+    assert whole_table_reads(nodes, ModelVersion._meta.db_table) == []
