@@ -22,7 +22,6 @@ from django.db.models import (
     Func,
     IntegerField,
     Max,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -164,9 +163,11 @@ def last_episode_passed(state: ProfileTitleState) -> bool:
 
     Beyond ``CONTINUE_MAX_PROGRESS`` a film is done with, not finished: Continue
     Watching leaves it, and Play starts it again from the start. An episode there is
-    *passed* alike: Play goes on to the next one, as after a finished one, but it is
-    not finished (no tick, no completion of its season or series, no rewatch when
-    played again): only a ``complete`` finishes it, in the fold as for a film.
+    *passed* alike: Play goes on to the next one, as after a finished one, but while it
+    is the last one played it is not finished (no tick, no completion of its season or
+    series, no rewatch when played again). Once another episode is played after it,
+    the fold finishes it (``title_states_fold``: the viewer saw it to its credits and
+    moved on), so only the last episode played is ever passed.
     """
     return (
         state.last_episode_id is not None
@@ -690,31 +691,6 @@ def page_reports_stored(
         else:
             reports.skipped.add((page_id, row))
     return reports
-
-
-def episode_completions_get(
-    *, profile_id: int, title_ids: Collection[int]
-) -> dict[int, dt.datetime]:
-    """When the profile first finished each episode of ``title_ids``, from its signal log.
-
-    The state keeps which episodes are finished, not when; ingest asks only for a
-    batch that reports an episode's play or completion older than the playback
-    already folded (an offline device's upload), where that order decides whether
-    a play was a rewatch and when the series was finished. A completion stamped
-    ahead by a fast client clock counts as of its receipt, as ingest folded it.
-    """
-    return dict(
-        Signal.objects.filter(
-            AnyOf(F("title_id"), title_ids),
-            profile_id=profile_id,
-            kind=SignalKind.COMPLETE,
-            episode_id__isnull=False,
-        )
-        .order_by()
-        .values("episode_id")
-        .annotate(first=Min(Least("occurred_at", "received_at")))
-        .values_list("episode_id", "first")
-    )
 
 
 @functools.cache

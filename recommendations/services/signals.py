@@ -19,7 +19,7 @@ from collections.abc import (
     Set,
 )
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 import psycopg
@@ -33,11 +33,11 @@ from profiles.models import Profile
 from recommendations.models import PLAY_KINDS, ProfileTitleState, Signal, SignalKind
 from recommendations.selectors.attribution import attribution_window
 from recommendations.selectors.signals import (
-    CONTINUE_MAX_PROGRESS,  # noqa: F401  (moved to the selectors; imported from here too)
+    CONTINUE_MAX_PROGRESS,
     CONTINUE_MIN_PROGRESS,  # noqa: F401
     SignalReferences,
     Window,
-    episode_completions_get,
+    last_episode_passed,
     page_reports_stored,
     signal_clock_skew,
     signal_event_ids_stored,
@@ -324,6 +324,7 @@ def title_states_fold(
     season_releases: Mapping[int, Moment] | None = None,
     release_skew: dt.timedelta | int | None = None,
     new_state: Callable[[int, Moment], _State] | None = None,
+    finish_times: MutableMapping[int, Moment] | None = None,
 ) -> set[int]:
     """Fold one profile's new events into ``states`` (title id -> state), in memory.
 
@@ -356,7 +357,14 @@ def title_states_fold(
     ingest keeps. Only the seasons in ``season_episodes`` are judged: an episode of a
     title missing from it counts as out (ingest refuses such events before its fold,
     so it reads only the seasons of titles with a completion).
-    Returns the indexes of the events that are rewatches.
+    ``finish_times``, if given, is filled with the moment each episode was first
+    finished (``episode_completed_at``'s and the events'). Returns the indexes of the
+    events that are rewatches.
+
+    An episode is finished by its ``complete``, or once another episode is played after
+    it was left in its credits (passed, ``last_episode_passed``): as of that last
+    playback, so before the play that moved on. Not a ``complete``: nothing of the log
+    changes, and the models' completion weight reads ``complete`` signals only.
 
     Events are applied in the order they happened, not the order they arrived,
     so a late-arriving older event cannot overwrite newer progress or thumbs.
@@ -398,7 +406,41 @@ def title_states_fold(
         if event.kind in PLAYBACK_KINDS:
             is_latest = state.playback_at is None or at >= state.playback_at
             if is_latest:
+                if (
+                    event.episode_id
+                    and event.episode_id != state.last_episode_id
+                    and last_episode_passed(state)
+                ):
+                    # Moved on from an episode left in its credits: the viewer saw it to
+                    # the end, so it is finished as of its last playback (its credits),
+                    # before this event, as a completion then would have finished it.
+                    _episode_finish(
+                        state,
+                        state.last_episode_id,
+                        state.playback_at,
+                        first_done=first_done,
+                        title_seasons=season_episodes.get(event.title_id, {}),
+                        releases=releases,
+                    )
                 state.playback_at = at
+            elif (
+                event.kind == SignalKind.PROGRESS
+                and event.episode_id
+                and event.value > CONTINUE_MAX_PROGRESS
+                and state.last_episode_id not in (None, event.episode_id)
+                and event.episode_id not in state.completed_episodes
+            ):
+                # An older report of an episode's credits arriving after a later play of
+                # another episode (an offline device's upload): passed, and moved on from
+                # since, as the log folded in time order says.
+                _episode_finish(
+                    state,
+                    event.episode_id,
+                    at,
+                    first_done=first_done,
+                    title_seasons=season_episodes.get(event.title_id, {}),
+                    releases=releases,
+                )
         if event.kind in PLAY_KINDS:
             # A film is rewatched by a play after its completion, not by a late-arriving
             # play from before it (an offline device's upload).
@@ -439,31 +481,14 @@ def title_states_fold(
                 state.progress = 100.0
                 state.last_episode_id = event.episode_id or state.last_episode_id
             if event.episode_id:
-                newly_done = event.episode_id not in state.completed_episodes
-                if newly_done:
-                    state.completed_episodes = [*state.completed_episodes, event.episode_id]
-                    first_done[event.episode_id] = at
-                elif event.episode_id in first_done:
-                    first_done[event.episode_id] = min(first_done[event.episode_id], at)
-                done = set(state.completed_episodes)
-                title_seasons = season_episodes.get(event.title_id, {})
-                state.completed_seasons = sum(1 for eps in title_seasons.values() if eps <= done)
-                # Out at the event's time: released at or before it (midnight UTC).
-                released = [
-                    eps
-                    for season_id, eps in title_seasons.items()
-                    if releases.get(season_id, at) <= at
-                ]
-                if released and all(eps <= done for eps in released):
-                    every = set().union(*released)
-                    if every <= first_done.keys():
-                        # Finished with the last episode finished, whichever arrived last.
-                        state.completed_at = max(first_done[e] for e in every)
-                    elif state.completed_at is None or (newly_done and at > state.completed_at):
-                        # This event finished what was out: the first time, or again after
-                        # a season came out (an offline device's older report of an episode
-                        # finished before does not move the completion).
-                        state.completed_at = at
+                _episode_finish(
+                    state,
+                    event.episode_id,
+                    at,
+                    first_done=first_done,
+                    title_seasons=season_episodes.get(event.title_id, {}),
+                    releases=releases,
+                )
             elif title_kinds[event.title_id] == Title.Kind.FILM and (
                 state.completed_at is None or at < state.completed_at
             ):
@@ -472,7 +497,47 @@ def title_states_fold(
             # A clear keeps its time too: an older thumbs arriving after it stays cleared.
             state.thumbs = _THUMBS_OF[event.kind]
             state.thumbs_at = at
+    if finish_times is not None:
+        finish_times.update(first_done)
     return rewatches
+
+
+def _episode_finish(
+    state: Any,
+    episode_id: int,
+    at: Moment,
+    *,
+    first_done: dict[int, Moment],
+    title_seasons: Mapping[int, Set[int]],
+    releases: Mapping[int, Moment],
+) -> None:
+    """Count ``episode_id`` finished at ``at`` in ``state``, with its seasons and series.
+
+    One rule for an episode's ``complete`` and for one passed then moved on from
+    (:func:`title_states_fold`), so that both finish seasons and series alike.
+    """
+    newly_done = episode_id not in state.completed_episodes
+    if newly_done:
+        state.completed_episodes = [*state.completed_episodes, episode_id]
+        first_done[episode_id] = at
+    elif episode_id in first_done:
+        first_done[episode_id] = min(first_done[episode_id], at)
+    done = set(state.completed_episodes)
+    state.completed_seasons = sum(1 for eps in title_seasons.values() if eps <= done)
+    # Out at the event's time: released at or before it (midnight UTC).
+    released = [
+        eps for season_id, eps in title_seasons.items() if releases.get(season_id, at) <= at
+    ]
+    if released and all(eps <= done for eps in released):
+        every = set().union(*released)
+        if every <= first_done.keys():
+            # Finished with the last episode finished, whichever arrived last.
+            state.completed_at = max(first_done[e] for e in every)
+        elif state.completed_at is None or (newly_done and at > state.completed_at):
+            # This event finished what was out: the first time, or again after
+            # a season came out (an offline device's older report of an episode
+            # finished before does not move the completion).
+            state.completed_at = at
 
 
 def _episode_out(
@@ -658,20 +723,21 @@ def _store(profile: Profile, columns: EventColumns, references: SignalReferences
     rewatches: set[int] = set()
     if engaging:
         states = title_states_get(profile_id=profile.pk, title_ids={e.title_id for e in engaging})
-        # A play or completion of an episode older than the playback already folded (an
-        # offline device's upload) needs the stored episodes' completion times; the rest
-        # come after every stored completion. Rare: an extra query only then.
+        # A play, completion or credits of an episode older than the playback already
+        # folded (an offline device's upload) needs the stored episodes' finishing times;
+        # the rest come after every stored finish. Rare: extra queries only then.
         late = {
             e.title_id
             for e in engaging
             if e.episode_id
             and e.kind in PLAYBACK_KINDS
-            and e.kind != SignalKind.PROGRESS
+            and (e.kind != SignalKind.PROGRESS or (e.value or 0.0) > CONTINUE_MAX_PROGRESS)
             and (state := states.get(e.title_id)) is not None
             and state.completed_episodes
             and state.playback_at is not None
             and e.occurred_at < state.playback_at
         }
+        _seasons_read(references, late | _passed_moved_on(states, engaging))
         rewatches = title_states_fold(
             profile_id=profile.pk,
             states=states,
@@ -680,7 +746,7 @@ def _store(profile: Profile, columns: EventColumns, references: SignalReferences
             season_episodes=references.season_episodes,
             season_releases=references.season_releases,
             release_skew=signal_clock_skew(),
-            episode_completed_at=episode_completions_get(profile_id=profile.pk, title_ids=late)
+            episode_completed_at=_episode_finish_times(profile.pk, late, references)
             if late
             else None,
         )
@@ -688,6 +754,77 @@ def _store(profile: Profile, columns: EventColumns, references: SignalReferences
     if states:
         title_states_save(states=states.values())
     return inserted
+
+
+def _passed_moved_on(
+    states: Mapping[int, ProfileTitleState], events: Iterable[SignalEvent]
+) -> set[int]:
+    """The titles whose stored last episode, passed, a playback of another episode among
+    ``events`` moves on from, so finishes (``title_states_fold``)."""
+    return {
+        e.title_id
+        for e in events
+        if e.episode_id
+        and e.kind in PLAYBACK_KINDS
+        and (state := states.get(e.title_id)) is not None
+        and state.last_episode_id != e.episode_id
+        and last_episode_passed(state)
+    }
+
+
+def _seasons_read(references: SignalReferences, title_ids: Collection[int]) -> None:
+    """Add the seasons of ``title_ids`` to ``references``.
+
+    A batch's own references hold the seasons of the titles it finishes episodes of
+    itself (a completion, credits); moving on from a passed episode stored before, or
+    refolding a title for a late report (:func:`_episode_finish_times`), finishes
+    episodes too, which without them counted no season. Rare: a query only then.
+    """
+    title_ids = set(title_ids) - references.season_episodes.keys()
+    if not title_ids:
+        return
+    read = signal_references_get(
+        region_id="", title_ids=(), episode_ids=(), variant_ids=(), season_titles=title_ids
+    )
+    references.season_episodes.update(read.season_episodes)
+    references.season_releases.update(read.season_releases)
+
+
+def _episode_finish_times(
+    profile_id: int, title_ids: Collection[int], references: SignalReferences
+) -> dict[int, Moment]:
+    """When the profile first finished each episode of ``title_ids``, by its log folded.
+
+    The state keeps which episodes are finished, not when, and a completion's time is
+    in the log but a passed episode's, finished once moved on from, is only in the
+    order of the log's events: folding the titles' playback again gives both, as the
+    refold folds them. For a late report only (``_store``).
+    """
+    events = [
+        logged_event(
+            index=pk,
+            kind=kind,
+            title_id=title_id,
+            episode_id=episode_id,
+            value=value,
+            occurred_at=folded_at,
+        )
+        for pk, title_id, episode_id, kind, value, folded_at in title_states_log_read(
+            profile_id=profile_id, title_ids=title_ids, kinds=PLAYBACK_KINDS
+        )
+    ]
+    finished: dict[int, Moment] = {}
+    title_states_fold(
+        profile_id=profile_id,
+        states={},
+        events=events,
+        title_kinds={pk: kind for pk, (kind, _) in references.titles.items()},
+        season_episodes=references.season_episodes,
+        season_releases=references.season_releases,
+        release_skew=signal_clock_skew(),
+        finish_times=finished,
+    )
+    return finished
 
 
 # Every stored column of a signal, in COPY order; the dataset import and the demo seeder
@@ -926,12 +1063,22 @@ def _references_check(
         title_ids=title_ids,
         episode_ids=episode_ids,
         variant_ids=variant_ids,
+        # The seasons of the titles whose episodes the batch may finish: by a completion,
+        # or by credits reached (an episode passed, then moved on from, title_states_fold).
         season_titles={
             title_id
-            for kind, title_id, episode_id in zip(
-                columns.kind, columns.title_id, columns.episode_id, strict=True
+            for kind, title_id, episode_id, value in zip(
+                columns.kind, columns.title_id, columns.episode_id, columns.value, strict=True
             )
-            if episode_id and kind == SignalKind.COMPLETE
+            if episode_id
+            and (
+                kind == SignalKind.COMPLETE
+                or (
+                    kind == SignalKind.PROGRESS
+                    and value is not None
+                    and value > CONTINUE_MAX_PROGRESS
+                )
+            )
         }
         if episode_ids
         else (),

@@ -1735,19 +1735,16 @@ def test_a_series_whose_passed_finale_gets_a_new_season_is_back_at_its_first_epi
         account, asha, show, ("play_start", new_first, None, 20), ("progress", new_first, 40.0, 10)
     )
 
-    # then: that episode resumes where it stopped, everywhere
+    # then: that episode resumes where it stopped, everywhere; and the finale, moved on
+    # from, is finished, so the series was finished before the season came out: its
+    # episodes are new ones, as after the finale's complete (not while it was passed)
     assert three_surfaces(account, asha, show) == (
         [(new_first.pk, 40.0)],
         [(new_first.pk, 40.0)],
-        {**next_up, "progress": 40.0},
+        {**next_up, "progress": 40.0, "new_episodes": True},
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the state keeps only the last episode's progress: once another is played, a "
-    "passed episode reads as never played (a product decision, not taken here)",
-)
 def test_a_passed_finale_is_not_offered_again_once_the_new_season_is_binged(
     world, household, two_episode_show
 ):
@@ -1786,6 +1783,46 @@ def test_a_passed_finale_is_not_offered_again_once_the_new_season_is_binged(
     # Continue Watching for the finale it passed a season ago, and Play starts it again
     # (today every surface offers S1:E2, the passed finale, at 0)
     assert three_surfaces(account, asha, show) == ([], [], restart)
+
+
+def test_an_episode_passed_then_gone_back_from_counts_as_watched_on_every_surface(
+    world, household, two_episode_show
+):
+    # given: the finale watched first and left in its credits, then the pilot started and
+    # stopped midway, all through the signals API
+    account, asha, _ = household
+    show, first, second = two_episode_show
+    report(
+        account,
+        asha,
+        show,
+        ("play_start", second, None, 300),
+        ("progress", second, 99.0, 256),
+        ("play_start", first, None, 200),
+        ("progress", first, 40.0, 180),
+    )
+    model_train(region_code=world.region.code)
+
+    # then: the pilot resumes where it stopped, everywhere
+    pilot = {
+        "episode_id": first.pk,
+        "season_number": 1,
+        "episode_number": 1,
+        "progress": 40.0,
+        "new_episodes": False,
+    }
+    assert three_surfaces(account, asha, show) == (
+        [(first.pk, 40.0)],
+        [(first.pk, 40.0)],
+        pilot,
+    )
+
+    # when: the pilot is finished
+    report(account, asha, show, ("complete", first, None, 150))
+
+    # then: the finale, seen to its credits and moved on from, is watched: nothing is left,
+    # and Play starts the series again (it offered the finale, at 0)
+    assert three_surfaces(account, asha, show) == ([], [], {**pilot, "progress": 0.0})
 
 
 def test_a_series_whose_only_finished_episode_was_deleted_does_not_resume_at_100(

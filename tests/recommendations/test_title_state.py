@@ -491,6 +491,24 @@ def test_training_reads_the_title_states_as_serving_reads_them(
         event(credits, kind="play_start", episode=in_credits.pk, occurred_at=at(15)),
         event(credits, kind="progress", episode=in_credits.pk, value=99, occurred_at=at(12)),
     )
+    # and: one whose first episode was left in its credits, then the next started a batch
+    # later (passed and moved on from: finished, with its one-episode season)
+    moved_on = TitleFactory(kind="series")
+    AvailabilityFactory(title=moved_on, region=account.home_region)
+    moved = [EpisodeFactory(season=SeasonFactory(title=moved_on, number=n)) for n in (1, 2)]
+    send(
+        api_client,
+        profile,
+        event(moved_on, kind="play_start", episode=moved[0].pk, occurred_at=at(11)),
+        event(moved_on, kind="progress", episode=moved[0].pk, value=98, occurred_at=at(9)),
+    )
+    send(
+        api_client,
+        profile,
+        event(moved_on, kind="play_start", episode=moved[1].pk, occurred_at=at(8)),
+    )
+    stored = ProfileTitleState.objects.get(profile=profile, title=moved_on)
+    assert (stored.completed_episodes, stored.completed_seasons) == ([moved[0].pk], 1)
 
     # when: the rankers' training folds the states as of a page served after them all
     later = timezone.now() + dt.timedelta(minutes=10)

@@ -2,6 +2,8 @@
 
 import datetime as dt
 
+import pytest
+
 from recommendations.models import ProfileTitleState
 from recommendations.services.signals import title_states_fold
 from recommendations.signal_events import logged_event
@@ -82,3 +84,131 @@ def test_an_episode_played_once_out_or_within_the_clock_skew_before_is_folded():
     # then: only the skew keeps the stamp before the release, as ingest does
     assert strict.completed_episodes == [4]
     assert skewed.completed_episodes == [3, 4]
+
+
+FEB = MARCH - dt.timedelta(days=20)
+
+
+def _minutes(n: float) -> dt.datetime:
+    return FEB + dt.timedelta(minutes=n)
+
+
+def _fold_in_batches(plan: list[tuple], batches: list[list[int]]) -> dict[int, ProfileTitleState]:
+    """``plan`` folded as ingest folds it: batch after batch (positions in ``plan``, in the
+    order they arrive) into the same states."""
+    states: dict[int, ProfileTitleState] = {}
+    for batch in batches:
+        title_states_fold(
+            profile_id=1,
+            states=states,
+            events=[
+                logged_event(
+                    index=i,
+                    kind=plan[i][2],
+                    title_id=plan[i][0],
+                    episode_id=plan[i][1],
+                    value=plan[i][3],
+                    occurred_at=plan[i][4],
+                )
+                for i in batch
+            ],
+            title_kinds=KINDS,
+            season_episodes=SEASONS,
+            season_releases=RELEASES,
+        )
+    return states
+
+
+def _fields(state: ProfileTitleState) -> dict:
+    return {
+        "completed_episodes": sorted(state.completed_episodes),
+        "completed_seasons": state.completed_seasons,
+        "completed_at": state.completed_at,
+        "last_episode_id": state.last_episode_id,
+        "progress": state.progress,
+        "rewatch_count": state.rewatch_count,
+        "play_count": state.play_count,
+        "playback_at": state.playback_at,
+    }
+
+
+def test_an_episode_left_in_its_credits_is_finished_once_another_is_played():
+    # given: S1E1 left in its credits (no complete), then S1E2 played and finished
+    plan = [
+        (SERIES, 1, "play_start", None, _minutes(0)),
+        (SERIES, 1, "progress", 99.0, _minutes(44)),
+        (SERIES, 2, "play_start", None, _minutes(50)),
+        (SERIES, 2, "complete", None, _minutes(95)),
+    ]
+
+    # when: folded up to the credits, then past the next episode's start, then to its end
+    in_credits = _fold(plan[:2])[SERIES]
+    moved_on = _fold(plan[:3])[SERIES]
+    finished = _fold(plan)[SERIES]
+
+    # then: passed while it is the last played (not finished); finished once the next
+    # starts, as of its credits; and season 1, all that is out in February, finished with
+    # the finale's completion, as two completions would have
+    assert (in_credits.completed_episodes, in_credits.progress) == ([], 99.0)
+    assert moved_on.completed_episodes == [1]
+    assert (moved_on.last_episode_id, moved_on.progress) == (2, 0.0)
+    assert (moved_on.completed_seasons, moved_on.completed_at) == (0, None)
+    assert finished.completed_episodes == [1, 2]
+    assert (finished.completed_seasons, finished.completed_at) == (1, _minutes(95))
+    assert finished.rewatch_count == 0
+
+
+def test_going_back_to_an_earlier_episode_after_passing_one_finishes_it_too():
+    # given: the pilot finished, the finale left in its credits, then the pilot played again
+    # and stopped midway
+    plan = [
+        (SERIES, 1, "play_start", None, _minutes(0)),
+        (SERIES, 1, "complete", None, _minutes(45)),
+        (SERIES, 2, "play_start", None, _minutes(50)),
+        (SERIES, 2, "progress", 98.0, _minutes(94)),
+        (SERIES, 1, "play_start", None, _minutes(120)),
+        (SERIES, 1, "progress", 40.0, _minutes(140)),
+    ]
+
+    # when
+    state = _fold(plan)[SERIES]
+
+    # then: the finale is finished, as of its credits, and with it the series (all that is
+    # out then): the pilot's play after it is a rewatch under way, at its own progress
+    assert state.completed_episodes == [1, 2]
+    assert (state.completed_seasons, state.completed_at) == (1, _minutes(94))
+    assert (state.last_episode_id, state.progress, state.rewatch_count) == (1, 40.0, 1)
+    assert state.last_played_at > state.completed_at
+
+
+@pytest.mark.parametrize(
+    "batches",
+    [
+        pytest.param([[0, 1], [2, 3], [4, 5, 6]], id="in order"),
+        pytest.param([[i] for i in range(7)], id="one by one"),
+        # The credits of S1E1 (an offline device's) arrive after S1E2 was started elsewhere.
+        pytest.param([[0], [2, 3], [1], [4, 5, 6]], id="credits reported late"),
+        pytest.param([[0], [2, 3, 4, 5, 6], [1]], id="credits reported last"),
+    ],
+)
+def test_ingest_batch_by_batch_finishes_a_passed_episode_as_a_fold_of_the_whole_log(batches):
+    # given: S1E1 left in its credits, S1E2 played and left midway, then season 2 (out on
+    # 1 March) started: the first episode passed then the next, all in March
+    plan = [
+        (SERIES, 1, "play_start", None, _minutes(0)),
+        (SERIES, 1, "progress", 99.0, _minutes(44)),
+        (SERIES, 2, "play_start", None, _minutes(50)),
+        (SERIES, 2, "progress", 30.0, _minutes(60)),
+        (SERIES, 3, "play_start", None, MARCH + dt.timedelta(hours=1)),
+        (SERIES, 3, "progress", 97.0, MARCH + dt.timedelta(hours=2)),
+        (SERIES, 4, "play_start", None, MARCH + dt.timedelta(hours=3)),
+    ]
+
+    # when: folded as the batches arrive, and as the refold folds the log (all at once)
+    ingested = _fold_in_batches(plan, batches)[SERIES]
+    refolded = _fold(plan)[SERIES]
+
+    # then: the same state: both passed episodes finished, S1E2 (left midway) not
+    assert _fields(ingested) == _fields(refolded)
+    assert sorted(refolded.completed_episodes) == [1, 3]
+    assert (refolded.last_episode_id, refolded.progress) == (4, 0.0)

@@ -207,3 +207,74 @@ def test_with_nothing_to_refold_it_says_so_in_one_line_and_draws_no_progress_bar
         "Nothing to refold: no title state's log holds a play of an episode before it was out.\n"
     )
     assert err.getvalue() == ""
+
+
+def _stored(profile, title) -> dict:
+    state = ProfileTitleState.objects.get(profile=profile, title=title)
+    return {
+        "completed_episodes": sorted(state.completed_episodes),
+        "completed_seasons": state.completed_seasons,
+        "completed_at": state.completed_at,
+        "last_episode_id": state.last_episode_id,
+        "progress": state.progress,
+        "rewatch_count": state.rewatch_count,
+    }
+
+
+def test_ingest_finishes_a_passed_episode_moved_on_from_as_the_refold_does(
+    api_client, account, profile
+):
+    # given: a two-season series; the pilot finished, the finale left in its credits, then
+    # (a batch later, naming neither a completion nor credits) season 2 started; then the
+    # first of season 2 left in its credits on a device offline until after the next was
+    # started on another, and that one going back to the pilot
+    from recommendations.services.signals import title_states_refold
+
+    series = TitleFactory(kind="series")
+    AvailabilityFactory(title=series, region=account.home_region)
+    one, two = (SeasonFactory(title=series, number=n) for n in (1, 2))
+    pilot, finale = (EpisodeFactory(season=one, number=n) for n in (1, 2))
+    new_first, new_second = (EpisodeFactory(season=two, number=n) for n in (1, 2))
+    send(
+        api_client,
+        profile,
+        event(series, episode=pilot.pk, occurred_at=at(300)),
+        event(series, kind="complete", episode=pilot.pk, occurred_at=at(255)),
+        event(series, episode=finale.pk, occurred_at=at(250)),
+        event(series, kind="progress", value=99, episode=finale.pk, occurred_at=at(206)),
+    )
+    send(api_client, profile, event(series, episode=new_first.pk, occurred_at=at(200)))
+
+    # then: the finale is finished, and with it season 1 (the seasons were read for it)
+    moved_on = _stored(profile, series)
+    assert moved_on["completed_episodes"] == sorted([pilot.pk, finale.pk])
+    assert (moved_on["completed_seasons"], moved_on["completed_at"]) == (1, None)
+
+    # when: the later reports arrive, the offline device's credits last
+    send(
+        api_client,
+        profile,
+        event(series, episode=new_second.pk, occurred_at=at(150)),
+        event(series, kind="progress", value=99, episode=new_second.pk, occurred_at=at(110)),
+        event(series, episode=pilot.pk, occurred_at=at(100)),
+        event(series, kind="progress", value=30, episode=pilot.pk, occurred_at=at(90)),
+    )
+    send(
+        api_client,
+        profile,
+        event(series, kind="progress", value=98, episode=new_first.pk, occurred_at=at(160)),
+    )
+    ingested = _stored(profile, series)
+
+    # then: the state ingest kept is the one the log folds into: every episode finished,
+    # S2E2 (passed, then gone back from to the pilot) and S2E1 (passed) too, the series
+    # as of the last credits, and the pilot being rewatched at 30%
+    assert title_states_refold(profile_id=profile.pk, title_ids=[series.pk], dry_run=True) == []
+    assert ingested == {
+        "completed_episodes": sorted([pilot.pk, finale.pk, new_first.pk, new_second.pk]),
+        "completed_seasons": 2,
+        "completed_at": NOW - dt.timedelta(minutes=110),
+        "last_episode_id": pilot.pk,
+        "progress": 30.0,
+        "rewatch_count": 1,
+    }
