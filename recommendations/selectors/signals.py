@@ -759,6 +759,30 @@ def early_playback_pairs(*, skew: dt.timedelta) -> list[tuple[int, int]]:
     )
 
 
+def credits_playback_pairs() -> list[tuple[int, int]]:
+    """The (profile, title) pairs with a state whose log holds an episode's progress
+    past ``CONTINUE_MAX_PROGRESS`` (its credits), in order.
+
+    Since December 2026 the fold finishes such an episode (passed) once another is
+    played after it; the states folded before kept it unfinished. One pass over the
+    log's progress events: a one-off repair's read, not a request's.
+    """
+    with_state = ProfileTitleState.objects.filter(
+        profile_id=OuterRef("profile_id"), title_id=OuterRef("title_id")
+    )
+    return list(
+        Signal.objects.filter(
+            Exists(with_state),
+            kind=SignalKind.PROGRESS,
+            episode__isnull=False,
+            value__gt=CONTINUE_MAX_PROGRESS,
+        )
+        .order_by("profile_id", "title_id")
+        .values_list("profile_id", "title_id")
+        .distinct()
+    )
+
+
 def title_states_log_read(
     *, profile_id: int, title_ids: Collection[int], kinds: Collection[str]
 ) -> list[tuple[int, int, int | None, str, float | None, dt.datetime]]:

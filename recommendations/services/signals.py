@@ -1188,6 +1188,9 @@ class StateRefold:
     fields: list[str]
     # Nothing of the log makes a state any more: every event of it was passed over.
     removed: bool
+    # Episodes the log, folded again, counts finished and the stored state does not (a
+    # passed episode moved on from, folded before the fold finished it).
+    finished: list[int] = field(default_factory=list)
 
 
 def _state_changes(stored: ProfileTitleState, folded: ProfileTitleState) -> list[str]:
@@ -1212,7 +1215,9 @@ def title_states_refold(
 
     The repair of states folded before ingest refused a play, progress or completion
     of an episode not out at the event's time (December 2026): the fold passes over
-    those now, as ingest does, and the states kept them. Under the profile's lock, as
+    those now, as ingest does, and the states kept them; and of states folded before
+    the fold finished a passed episode moved on from (December 2026). Under the
+    profile's lock, as
     ingest writes states, so a batch recorded meanwhile is folded in, not lost. Only
     the states the refold changes are written (so a second run writes nothing); a
     state of which nothing is left (every event passed over) is deleted, as ingest
@@ -1283,6 +1288,7 @@ def title_states_refold(
                     profile_id=profile_id,
                     title_id=title_id,
                     unfinished=[e for e in before.completed_episodes if e not in done],
+                    finished=[] if after is None else sorted(done - set(before.completed_episodes)),
                     fields=fields,
                     removed=after is None,
                 )

@@ -278,3 +278,48 @@ def test_ingest_finishes_a_passed_episode_moved_on_from_as_the_refold_does(
         "progress": 30.0,
         "rewatch_count": 1,
     }
+
+
+def test_with_passed_it_finishes_a_passed_episode_a_state_folded_before_kept_unfinished(
+    api_client, account, profile
+):
+    # given: a one-season series whose pilot was left in its credits and the finale then
+    # finished, stored as the fold left it before it finished passed episodes (December
+    # 2026): the pilot unfinished, so the series too; and a film, its log holding no credits
+    series = TitleFactory(kind="series", original_name="Harbour Lights")
+    film = TitleFactory()
+    for title in (series, film):
+        AvailabilityFactory(title=title, region=account.home_region)
+    season = SeasonFactory(title=series, number=1)
+    pilot, finale = (EpisodeFactory(season=season, number=n) for n in (1, 2))
+    send(
+        api_client,
+        profile,
+        event(series, episode=pilot.pk, occurred_at=at(100)),
+        event(series, kind="progress", value=99, episode=pilot.pk, occurred_at=at(56)),
+        event(series, episode=finale.pk, occurred_at=at(50)),
+        event(series, kind="complete", episode=finale.pk, occurred_at=at(5)),
+        event(film, kind="complete", occurred_at=at(60)),
+    )
+    ProfileTitleState.objects.filter(profile=profile, title=series).update(
+        completed_episodes=[finale.pk], completed_seasons=0, completed_at=None
+    )
+
+    # when: reviewed, then run
+    dry = refold("--passed", "--dry-run")
+    ran = refold("--passed")
+
+    # then: the pilot is finished, with the season and the series as of the finale
+    assert (
+        f"would refold: profile {profile.pk}, title {series.pk} (Harbour Lights): no longer "
+        f"finished: none; newly finished: S1E1 (#{pilot.pk}); changes completed_episodes, "
+        "completed_seasons, completed_at"
+    ) in dry
+    assert "Would fold again 1 of the 1 title state(s) whose log holds an episode's credits" in dry
+    assert "Folded again 1 of the 1" in ran
+    state = ProfileTitleState.objects.get(profile=profile, title=series)
+    assert sorted(state.completed_episodes) == sorted([pilot.pk, finale.pk])
+    assert (state.completed_seasons, state.completed_at) == (1, NOW - dt.timedelta(minutes=5))
+    # and: a second run changes nothing; without --passed, nothing is found
+    assert "Folded again 0 of the 1" in refold("--passed")
+    assert refold().startswith("Nothing to refold: no title state's log holds a play of")

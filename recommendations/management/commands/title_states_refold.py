@@ -9,6 +9,10 @@ again from the log, by the rule ingest folds with now. A command, not a migratio
 a season staff postponed after people watched it matches the same test, and its
 viewers' states would lose what they really watched, so the dry run is for review
 first (docs/signals.md, "Derived state").
+
+With ``--passed`` it folds instead the states whose log holds an episode's credits
+(progress above 95%): those folded before the fold finished such an episode once another
+was played after it (December 2026) kept it unfinished.
 """
 
 from collections import defaultdict
@@ -18,7 +22,11 @@ from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
 from catalog.selectors import episode_numbers, title_names
-from recommendations.selectors.signals import early_playback_pairs, signal_clock_skew
+from recommendations.selectors.signals import (
+    credits_playback_pairs,
+    early_playback_pairs,
+    signal_clock_skew,
+)
 from recommendations.services.signals import StateRefold, title_states_refold
 
 
@@ -37,17 +45,25 @@ class Command(BaseCommand):
             help="List the states that would change, and the episodes no longer finished; "
             "write nothing.",
         )
+        parser.add_argument(
+            "--passed",
+            action="store_true",
+            help="Fold instead the states whose log holds an episode's credits (progress above "
+            "95%%), which finish it once another episode was played after it.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         dry_run = options["dry_run"]
-        pairs = early_playback_pairs(skew=signal_clock_skew())
+        if options["passed"]:
+            pairs = credits_playback_pairs()
+            holding = "an episode's credits"
+        else:
+            pairs = early_playback_pairs(skew=signal_clock_skew())
+            holding = "a play of an episode before it was out"
         if not pairs:
             # A database whose log ingest only took since December 2026 (or a fresh one):
             # a bar counting to zero and a sentence of zeros read like a run that did work.
-            self.stdout.write(
-                "Nothing to refold: no title state's log holds a play of an episode "
-                "before it was out."
-            )
+            self.stdout.write(f"Nothing to refold: no title state's log holds {holding}.")
             return
         by_profile: dict[int, list[int]] = defaultdict(list)
         for profile_id, title_id in pairs:
@@ -72,8 +88,8 @@ class Command(BaseCommand):
         self._list(changes, dry_run=dry_run)
         verb = "Would fold again" if dry_run else "Folded again"
         self.stdout.write(
-            f"{verb} {len(changes)} of the {len(pairs)} title state(s) whose log holds a play "
-            f"of an episode before it was out; the other {len(pairs) - len(changes)} already "
+            f"{verb} {len(changes)} of the {len(pairs)} title state(s) whose log holds "
+            f"{holding}; the other {len(pairs) - len(changes)} already "
             f"read as the log folds now." + (" Nothing written (--dry-run)." if dry_run else "")
         )
 
@@ -83,11 +99,12 @@ class Command(BaseCommand):
         numbers = {
             pk: f"S{season}E{number}"
             for pk, (season, number) in episode_numbers(
-                episode_ids=[e for c in changes for e in c.unfinished]
+                episode_ids=[e for c in changes for e in (*c.unfinished, *c.finished)]
             ).items()
         }
         for change in changes:
             episodes = ", ".join(f"{numbers.get(e, 'deleted')} (#{e})" for e in change.unfinished)
+            newly = ", ".join(f"{numbers.get(e, 'deleted')} (#{e})" for e in change.finished)
             what = (
                 "no state left (every event passed over)"
                 if change.removed
@@ -96,5 +113,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{'would refold' if dry_run else 'refolded'}: profile {change.profile_id}, "
                 f"title {change.title_id} ({names.get(change.title_id, '?')}): no longer "
-                f"finished: {episodes or 'none'}; {what}"
+                f"finished: {episodes or 'none'}; "
+                + (f"newly finished: {newly}; " if newly else "")
+                + what
             )
