@@ -1,6 +1,7 @@
 """Regions, what is available in them, and their taste clusters."""
 
 import zoneinfo
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -35,6 +36,25 @@ class Region(models.Model):
     def __str__(self) -> str:
         # Admin searches match this label: regions.selectors.region_codes_labelled.
         return f"{self.name} ({self.code})"
+
+    def save(self, **kwargs: Any) -> None:
+        """Refuse a zone that is not an IANA name wherever the ORM writes one.
+
+        Field validators run in admin's form only, and the database cannot check a zone
+        name; a bad one written from the shell, a script or ``update_or_create`` broke
+        every ``install_schedules`` (compose's ``migrate`` service, so nothing started)
+        and the serving catalogue's load, every region's homepages with it. A write that
+        leaves the zone alone does not check it. Bulk writes, ``QuerySet.update()`` and
+        data migrations' historical models still bypass this: ``install_schedules`` skips
+        such a region with a warning.
+        """
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "time_zone" in update_fields:
+            try:
+                validate_time_zone(self.time_zone)
+            except ValidationError as error:
+                raise ValidationError({"time_zone": error.messages}) from None
+        super().save(**kwargs)
 
 
 class Availability(models.Model):
