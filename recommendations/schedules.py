@@ -21,12 +21,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from regions.models import Region
+from regions.models import Region, validate_time_zone
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +80,49 @@ def _is_tonights(task: str) -> bool:
     return task.split(".", 1)[0] in TONIGHT_TASK_APPS
 
 
-def default_schedules() -> list[Schedule]:
-    """One nightly retrain per region, the reaper, the artwork policy's updates, the prune."""
+@dataclass(frozen=True)
+class SkippedRegion:
+    """A region whose zone is no IANA name, so its nightly retrain cannot be scheduled."""
+
+    code: str
+    zone: str
+
+    @property
+    def warning(self) -> str:
+        return (
+            f"Region {self.code}'s time zone {self.zone!r} is not an IANA time zone: its "
+            f"nightly retrain ('retrain {self.code}') was not installed, and one installed "
+            f"before is kept as it is. Correct the zone in admin (Regions), then run "
+            f"install_schedules again."
+        )
+
+
+def _region_zones() -> tuple[list[tuple[str, str]], list[SkippedRegion]]:
+    """Each region's code and zone, and apart the regions whose zone no crontab can take.
+
+    ``Region.save()`` refuses such a zone, but a bulk write, ``QuerySet.update()`` or a
+    data migration does not check it; one such region made every install fail, compose's
+    ``migrate`` service with it (so nothing started), and no other region got its retrain.
+    """
+    usable, skipped = [], []
+    for code, zone in Region.objects.order_by("code").values_list("code", "time_zone"):
+        try:
+            validate_time_zone(zone)
+        except ValidationError:
+            skipped.append(SkippedRegion(code=code, zone=zone))
+        else:
+            usable.append((code, zone))
+    return usable, skipped
+
+
+def default_schedules(
+    regions: list[tuple[str, str]] | None = None,
+) -> list[Schedule]:
+    """One nightly retrain per region, the reaper, the artwork policy's updates, the prune.
+
+    ``regions``: the (code, zone) pairs to schedule retrains for; by default every region
+    whose zone is usable.
+    """
     schedules = [
         # A worker that dies leaves its run "running", a lost message leaves it "queued";
         # the reaper fails both so that operators see them and the cluster's next retrain
@@ -115,7 +157,7 @@ def default_schedules() -> list[Schedule]:
             crontab={"minute": "15", "hour": str(PRUNE_HOUR_UTC), "timezone": "UTC"},
         ),
     ]
-    for code, zone in Region.objects.order_by("code").values_list("code", "time_zone"):
+    for code, zone in _region_zones()[0] if regions is None else regions:
         # Nightly, at RETRAIN_LOCAL_HOUR in the region's own time zone: each region
         # retrains in its quiet hours, and regions do not all compete for workers at once.
         schedules.append(
@@ -137,6 +179,8 @@ class Installed:
     removed: list[str]
     #: Without ``reset``: existing defaults that had no expiry and were given the default's.
     expiring: list[str]
+    #: Regions left without a (new) nightly retrain, their zone being unusable.
+    skipped: list[SkippedRegion]
 
 
 def schedules_install(*, reset: bool = False) -> Installed:
@@ -152,14 +196,21 @@ def schedules_install(*, reset: bool = False) -> Installed:
     Without ``reset``, an existing default with no expiry at all gets the default's: the
     schedules installed before they expired (a deploy installs without ``reset``) would
     otherwise pile up missed sends for good. An expiry set in admin is kept.
+
+    A region whose zone is not an IANA name gets no retrain, and keeps one it had (even
+    with ``reset``), with a warning naming it; the other schedules are installed.
     """
     created = []
     removed: list[str] = []
     expiring: list[str] = []
     with transaction.atomic():
-        defaults = default_schedules()
+        regions, skipped = _region_zones()
+        for region in skipped:
+            logger.warning("%s", region.warning)
+        defaults = default_schedules(regions)
         if reset:
             names = {schedule.name for schedule in defaults}
+            names |= {f"retrain {region.code}" for region in skipped}
             extra = [
                 task
                 for task in PeriodicTask.objects.exclude(name__in=names).order_by("name")
@@ -200,7 +251,7 @@ def schedules_install(*, reset: bool = False) -> Installed:
                 fields["crontab"] = None
             PeriodicTask.objects.update_or_create(name=schedule.name, defaults=fields)
             created.append(schedule.name)
-    return Installed(names=created, removed=removed, expiring=expiring)
+    return Installed(names=created, removed=removed, expiring=expiring, skipped=skipped)
 
 
 #: What a default schedule has, beside its task, arguments and timing, and what ``--reset``

@@ -11,8 +11,8 @@ import datetime as dt
 from io import StringIO
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.core.management import call_command, load_command_class
+from django.db import DatabaseError, connection
 from django.utils import timezone
 from django_celery_beat.models import (
     CrontabSchedule,
@@ -29,6 +29,7 @@ from recommendations.schedules import (
     NIGHTLY_EXPIRE_SECONDS,
     REAP_EVERY_SECONDS,
 )
+from regions.models import Region
 from tests.factories import RegionFactory
 
 pytestmark = pytest.mark.django_db
@@ -251,7 +252,7 @@ def test_reset_makes_tonights_schedules_the_defaults_and_leaves_other_apps_alone
 
 def test_an_install_that_fails_changes_nothing():
     # given: the defaults installed and edited, and a region whose retrain cannot be written
-    # (a zone django-celery-beat refuses), which comes after the deletions --reset makes
+    # (the database refuses it), which comes after the deletions --reset makes
     RegionFactory(code="IN", time_zone="Asia/Kolkata")
     call_command("install_schedules", stdout=StringIO())
     prune = PeriodicTask.objects.get(name="prune old logs")
@@ -263,16 +264,74 @@ def test_an_install_that_fails_changes_nothing():
         args='["IN"]',
         interval=IntervalSchedule.objects.create(every=1, period=IntervalSchedule.HOURS),
     )
-    RegionFactory(code="ZZ", time_zone="Not/AZone")
+    RegionFactory(code="ZZ", time_zone="UTC")
+    _refuse_inserts_named("retrain ZZ")
     before = sorted(PeriodicTask.objects.values_list("name", "enabled"))
 
     # when
-    with pytest.raises(ValidationError, match="Invalid timezone"):
+    with pytest.raises(DatabaseError, match="refused retrain ZZ"):
         call_command("install_schedules", "--reset", stdout=StringIO())
 
     # then: nothing was reset nor deleted halfway
     assert sorted(PeriodicTask.objects.values_list("name", "enabled")) == before
     assert PeriodicTask.objects.filter(pk=extra.pk).exists()
+
+
+def _refuse_inserts_named(name: str) -> None:
+    """Make the database refuse a periodic task of this name (until the test's rollback)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            CREATE FUNCTION pg_temp.refuse_task() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.name = '{name}' THEN RAISE EXCEPTION 'refused %', NEW.name; END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse_task BEFORE INSERT ON django_celery_beat_periodictask
+                FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse_task();
+            """
+        )
+
+
+def _bad_zone_region(code: str, zone: str) -> None:
+    """A region whose zone a bulk write or a data migration made bad (``save()`` refuses it)."""
+    RegionFactory(code=code, time_zone="UTC")
+    Region.objects.filter(code=code).update(time_zone=zone)
+
+
+def test_a_region_with_an_unusable_zone_is_skipped_and_the_others_are_installed(caplog):
+    # given: a good region, and one whose zone a data migration wrote wrong
+    RegionFactory(code="IN", time_zone="Asia/Kolkata")
+    _bad_zone_region("ZZ", "India/Chennai")
+    out, err = StringIO(), StringIO()
+
+    # when: a deploy installs (compose's migrate service)
+    call_command("install_schedules", stdout=out, stderr=err)
+
+    # then: everything but the bad region's retrain is installed, and both the command and
+    # the log say which region and zone, and what to do
+    names = set(PeriodicTask.objects.values_list("name", flat=True))
+    assert "retrain IN" in names
+    assert "retrain ZZ" not in names
+    assert {"reap stale training runs", "prune old logs"} <= names
+    for text in (err.getvalue(), caplog.text):
+        assert "Region ZZ's time zone 'India/Chennai'" in text
+    assert "retrain IN" in out.getvalue()
+
+
+def test_reset_keeps_the_retrain_a_region_had_before_its_zone_went_bad():
+    # given: a region's retrain installed in its zone, and the zone since made bad
+    RegionFactory(code="IN", time_zone="Asia/Kolkata")
+    call_command("install_schedules", stdout=StringIO())
+    Region.objects.filter(code="IN").update(time_zone="Not/AZone")
+
+    # when
+    err = StringIO()
+    call_command("install_schedules", "--reset", stdout=StringIO(), stderr=err)
+
+    # then: it still retrains at night in its last good zone rather than never
+    assert _nightly(Region(code="IN")) == ("0", "4", "Asia/Kolkata")
+    assert "Not/AZone" in err.getvalue()
 
 
 def _beat_fields(task: PeriodicTask) -> dict:

@@ -34,6 +34,8 @@ class Command(BaseCommand):
         )
         if removed:
             self.stdout.write(f"Removed {len(removed)} schedule(s): {', '.join(removed)}")
+        for region in installed.skipped:
+            self.stderr.write(self.style.WARNING(f"Skipped: {region.warning}"))
         if installed.expiring:
             self.stdout.write(
                 f"Gave {len(installed.expiring)} schedule(s) the default expiry: "
