@@ -1,5 +1,9 @@
 """The "who's watching?" endpoints: a household's profiles, for its own token only."""
 
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -63,7 +67,36 @@ PROFILE_IS_KIDS_HELP = "A kids' profile: its maturity limit is at most 7."
 PROFILE_MATURITY_HELP = (
     "The highest maturity of the titles and artwork it is shown: 0 (all ages), 7, 13, 16 or 18."
 )
+NAME_TRIMMED_HELP = "Blanks around it are dropped: ' Asha ' is saved as 'Asha'."
 PROFILE_LANGUAGES_HELP = "Codes of the languages the profile likes to watch in, e.g. 'ta'."
+
+
+class _WholeMatch(RegexValidator):
+    """A pattern the whole value must match: ``search()`` with ``$`` takes "1234\n" too.
+
+    Still a ``RegexValidator``, so that the schema's ``pattern`` is this one's.
+    """
+
+    def __call__(self, value: Any) -> None:
+        if not self.regex.fullmatch(str(value)):
+            raise ValidationError(self.message, code=self.code)
+
+
+PIN_MESSAGE = f"The PIN must be exactly {PIN_LENGTH} digits."
+
+
+def pin_field(**kwargs: Any) -> serializers.CharField:
+    """A PIN as the client sent it: a secret is never trimmed into another one.
+
+    DRF strips the blanks around a text field, so " 1234" and "1234\n" were taken as
+    1234 although the schema's pattern refuses them; they are a 400 naming ``pin``
+    instead, and an unlock sending one is refused before its PIN is checked or counted.
+    """
+    return serializers.CharField(
+        trim_whitespace=False,
+        validators=[_WholeMatch(rf"^[0-9]{{{PIN_LENGTH}}}$", PIN_MESSAGE)],
+        **kwargs,
+    )
 
 
 class ProfileOutputSerializer(serializers.ModelSerializer):
@@ -109,7 +142,15 @@ class ProfileOutputSerializer(serializers.ModelSerializer):
 
 
 class ProfileInputSerializer(KnownFieldsOnly):
-    name = serializers.CharField(max_length=50, help_text=PROFILE_NAME_HELP)
+    # The one text the API trims (README): a name typed with a stray blank is still the
+    # name. DRF trimmed it before its checks, so a 52-character " name " passed the 50 the
+    # schema says; the checks are made on the name as sent, as the schema's, then trimmed.
+    name = serializers.CharField(
+        max_length=50,
+        trim_whitespace=False,
+        validators=[RegexValidator(r"\S", "This field may not be blank.", code="blank")],
+        help_text=f"{PROFILE_NAME_HELP} {NAME_TRIMMED_HELP}",
+    )
     is_kids = serializers.BooleanField(required=False, help_text=PROFILE_IS_KIDS_HELP)
     maturity_limit = serializers.ChoiceField(
         choices=MaturityLevel.choices,
@@ -121,14 +162,16 @@ class ProfileInputSerializer(KnownFieldsOnly):
     preferred_languages = LanguageCodeField(
         many=True, required=False, help_text=PROFILE_LANGUAGES_HELP
     )
-    pin = serializers.RegexField(
-        rf"^[0-9]{{{PIN_LENGTH}}}$",
+    pin = pin_field(
         required=False,
         allow_null=True,
         write_only=True,
-        error_messages={"invalid": f"The PIN must be exactly {PIN_LENGTH} digits."},
-        help_text="Four digits; null removes the PIN. Stored hashed, never returned.",
+        help_text="Four digits, nothing around them; null removes the PIN. Stored hashed, "
+        "never returned.",
     )
+
+    def validate_name(self, value: str) -> str:
+        return value.strip()
 
 
 class ProfileListCreateApi(NoQueryOnWrites, GenericAPIView):
@@ -244,11 +287,7 @@ class ProfileDetailApi(NoQueryOnWrites, APIView):
 
 
 class ProfileUnlockInputSerializer(KnownFieldsOnly):
-    pin = serializers.RegexField(
-        rf"^[0-9]{{{PIN_LENGTH}}}$",
-        error_messages={"invalid": f"The PIN must be exactly {PIN_LENGTH} digits."},
-        help_text="The profile's four-digit PIN.",
-    )
+    pin = pin_field(help_text="The profile's four-digit PIN, nothing around it.")
 
 
 class ProfileUnlockOutputSerializer(serializers.Serializer):

@@ -103,7 +103,19 @@ def test_duplicate_name_is_a_field_error(api_client, account):
     assert sorted(account.profiles.values_list("name", flat=True)) == ["Asha", "Ravi"]
 
 
-@pytest.mark.parametrize("pin", ["\u0661\u0662\u0663\u0664", "\uff11\uff12\uff13\uff14", "12a4"])
+@pytest.mark.parametrize(
+    "pin",
+    [
+        "\u0661\u0662\u0663\u0664",
+        "\uff11\uff12\uff13\uff14",
+        "12a4",
+        # blanks around it: a secret is never trimmed into another one ("$" takes "\n" too)
+        " 1234",
+        "1234 ",
+        "1234\n",
+        "\t1234",
+    ],
+)
 def test_a_pin_is_four_ascii_digits(api_client, account, pin):
     # given: digits a TV's keypad cannot type (Arabic-Indic, full-width) pass str.isdigit()
     profile = ProfileFactory(account=account, name="Asha")
@@ -116,6 +128,15 @@ def test_a_pin_is_four_ascii_digits(api_client, account, pin):
     assert response.json()["errors"] == {"pin": ["The PIN must be exactly 4 digits."]}
     profile.refresh_from_db()
     assert not profile.has_pin
+
+
+@pytest.mark.parametrize("pin", [" 2468", "2468\n"])
+def test_a_profile_is_not_created_with_a_pin_that_has_blanks_around_it(api_client, account, pin):
+    response = api_client.post(LIST_URL, {"name": "Meena", "pin": pin}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"pin": ["The PIN must be exactly 4 digits."]}
+    assert not account.profiles.exists()
 
 
 def test_kids_profile_cannot_be_raised_above_its_cap(api_client):
@@ -403,6 +424,27 @@ def test_the_schema_documents_the_pin_and_guardian_refusals():
     assert "429" in unlock["responses"]
     for operation in (detail["patch"], detail["delete"], create):
         assert "X-Profile-Unlock" in [p["name"] for p in operation["parameters"]]
+
+
+def test_a_name_loses_the_blanks_around_it_as_the_schema_says_and_nothing_else():
+    # given: what the schema says of a profile's name on the way in
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    name = schema["components"]["schemas"]["ProfileInputRequest"]["properties"]["name"]
+    assert (name["minLength"], name["maxLength"], name["pattern"]) == (1, 50, r"\S")
+    assert "' Asha ' is saved as 'Asha'" in name["description"]
+    client = token_client(AccountFactory())
+
+    # when / then: blanks around a name are the one thing of a body the API trims (README)
+    created = client.post(LIST_URL, {"name": " Asha\n"}, format="json")
+    assert created.status_code == 201
+    assert created.json()["name"] == "Asha"
+    # and what the schema refuses is refused, not trimmed into something it accepts
+    padded = " " + "A" * 50 + " "
+    blank = " \t\n"
+    for refused in (padded, blank):
+        response = client.patch(detail_url(created.json()["id"]), {"name": refused}, format="json")
+        assert response.status_code == 400
+        assert list(response.json()["errors"]) == ["name"]
 
 
 def test_the_schema_documents_locking_a_profile_again():

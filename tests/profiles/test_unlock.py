@@ -147,6 +147,23 @@ def test_concurrent_wrong_pins_get_no_more_checks_than_the_limit(production_hash
     assert sorted(outcomes) == ["checked"] * 5 + ["refused"] * (attempts - 5)
 
 
+@pytest.mark.parametrize("pin", [" 4321", "4321 ", "4321\n", "\t4321\r\n"])
+def test_the_right_pin_with_blanks_around_it_is_a_400_not_checked_nor_counted(
+    api_client, locked, pin
+):
+    # given: a client that sends the right PIN with a blank around it, more often than the
+    # wrong-PIN limit allows
+    for _ in range(6):
+        # when
+        response = unlock(api_client, locked, pin)
+
+        # then: it does not unlock (the PIN is not "4321"), and it is not a wrong PIN either
+        # (a malformed request is refused before any check), so it spends none of the budget
+        assert response.status_code == 400
+        assert response.json()["errors"] == {"pin": ["The PIN must be exactly 4 digits."]}
+    assert unlock(api_client, locked, "4321").status_code == 200
+
+
 def test_the_right_pin_does_not_count_against_the_limit(api_client, locked):
     for _ in range(4):
         assert unlock(api_client, locked, "0000").status_code == 403
