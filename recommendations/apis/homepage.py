@@ -19,7 +19,7 @@ from config.api.strict import KnownParametersOnly, QueryIntegerField, choice_err
 from profiles.models import Profile
 from profiles.selectors import profile_for_request
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
-from recommendations.apis.recommendations import ModelUnavailable
+from recommendations.apis.recommendations import model_unavailable
 from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import ModelVersion
 from recommendations.selectors.title_viewing import ResumePoint
@@ -320,7 +320,7 @@ class HomepageApi(APIView):
         try:
             page = self.page_render(profile=profile, params=params, languages=languages)
         except NoActiveModel as missing:
-            raise ModelUnavailable(str(missing)) from missing
+            raise model_unavailable(missing) from missing
         return Response(page_body(page, base_url=request.build_absolute_uri("/")))
 
     def page_render(self, *, profile: Profile, params: dict, languages: set[str]) -> Page:

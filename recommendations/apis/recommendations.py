@@ -1,5 +1,7 @@
 """A profile's ranked recommendations as a plain top-N list, for apps and for evaluation."""
 
+import logging
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -19,6 +21,8 @@ from recommendations.serving.cache import NoActiveModel
 from recommendations.serving.recommend import recommend_for_profile
 from recommendations.serving.scoring import MATCH_SHOWN_MIN
 
+logger = logging.getLogger(__name__)
+
 MAX_RESULTS = 200
 SOURCE_NAMES = tuple(source.name.lower() for source in ALL_SOURCES)
 
@@ -34,7 +38,24 @@ class ModelUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "model_unavailable"
     wait = MODEL_RETRY_SECONDS  # DRF's handler answers it as Retry-After
-    default_detail = "No recommendation model has been trained yet."
+    default_detail = "Recommendations are not available yet: try again after Retry-After seconds."
+
+
+#: The regions whose missing model this process has told operators of.
+_operators_told: set[str] = set()
+
+
+def model_unavailable(missing: NoActiveModel) -> ModelUnavailable:
+    """The 503 a client reads, and the operator's hint in the log, once per region.
+
+    The hint (run ``manage.py train_models``) was the 503's message: an instruction for
+    the operator, read by end users' apps. Logged once per process and region rather than
+    per request: a TV retrying every minute would otherwise fill the log with it.
+    """
+    if missing.region_code not in _operators_told:
+        _operators_told.add(missing.region_code)
+        logger.warning("%s Clients are answered 503 model_unavailable until then.", missing)
+    return ModelUnavailable()
 
 
 class RecommendationsQuerySerializer(KnownParametersOnly):
@@ -101,7 +122,7 @@ class RecommendationsApi(APIView):
                 n=query.validated_data["n"],
             )
         except NoActiveModel as missing:
-            raise ModelUnavailable(str(missing)) from missing
+            raise model_unavailable(missing) from missing
         names = title_names(
             title_ids=[r.title_id for r in recommendations.results],
             language=profile.display_language_id,

@@ -35,7 +35,14 @@ class ActiveVersion:
 
 
 class NoActiveModel(Exception):
-    """Neither the region nor the global scope has an active model version."""
+    """Neither the region nor the global scope has an active model version.
+
+    Its message is the operator's (what to run); an API client is told to retry instead.
+    """
+
+    def __init__(self, message: str, *, region_code: str) -> None:
+        super().__init__(message)
+        self.region_code = region_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +134,8 @@ class _ModelCache:
         if version is None:
             raise NoActiveModel(
                 f"No active model for region {region_code} and no global one: "
-                "run `manage.py train_models`."
+                "run `manage.py train_models`.",
+                region_code=region_code,
             )
         bundle = self._bundles.get(version.pk)
         if bundle is None:

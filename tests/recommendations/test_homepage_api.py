@@ -796,6 +796,7 @@ def test_without_a_trained_model_the_homepage_is_a_503(household):
 
     assert response.status_code == 503
     assert response.json()["code"] == "model_unavailable"
+    assert "train_models" not in response.json()["message"]
     assert response["Retry-After"] == str(MODEL_RETRY_SECONDS)
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import MaturityLevel
+from recommendations.apis import recommendations as recommendations_api
 from recommendations.apis.recommendations import MODEL_RETRY_SECONDS
 from recommendations.services.training import model_train
 from recommendations.serving.scoring import MATCH_SHOWN_MIN
@@ -270,11 +271,27 @@ def test_bad_parameters_are_a_400_naming_the_parameter(world, viewer, client, pa
     assert field in response.json()["errors"]
 
 
-def test_without_any_trained_model_the_answer_is_a_503(viewer, client):
-    response = client.get(url(viewer))
-    assert response.status_code == 503
-    assert "train_models" in response.json()["message"]
-    assert response["Retry-After"] == str(MODEL_RETRY_SECONDS)
+def test_without_any_trained_model_the_answer_is_a_503(viewer, client, caplog, monkeypatch):
+    # (a process that has not yet said so for any region)
+    monkeypatch.setattr(recommendations_api, "_operators_told", set())
+
+    responses = [client.get(url(viewer)) for _ in range(3)]
+
+    for response in responses:
+        assert response.status_code == 503
+        assert response["Retry-After"] == str(MODEL_RETRY_SECONDS)
+        # the client is told to come back, not to run an operator's command
+        assert response.json() == {
+            "message": "Recommendations are not available yet: try again after Retry-After "
+            "seconds.",
+            "code": "model_unavailable",
+            "errors": {},
+        }
+    # the operator is told what to do, in the server's log, once for the region, not per request
+    hints = [r for r in caplog.records if "manage.py train_models" in r.getMessage()]
+    assert len(hints) == 1
+    assert hints[0].levelname == "WARNING"
+    assert f"region {viewer.account.home_region_id}" in hints[0].getMessage()
 
 
 def test_a_region_without_its_own_model_is_served_by_the_global_one(world, viewer, client):
