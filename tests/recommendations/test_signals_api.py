@@ -1,5 +1,7 @@
 import datetime as dt
 import importlib
+import io
+import json
 import threading
 import uuid
 
@@ -11,6 +13,7 @@ from django.utils import timezone
 
 from catalog.models import MaturityLevel
 from profiles.models import Profile
+from recommendations.apis.signals import BODY_MAX_BYTES
 from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import ProfileTitleState, Signal
 from recommendations.selectors.signals import page_reports_stored
@@ -729,6 +732,52 @@ def test_batch_size_and_body_limits(api_client, profile, title, settings):
         response = api_client.post(url(profile), body, format="json")
         assert response.status_code == 400
         assert "events" in response.json()["errors"]
+
+
+class _ReadCounted(io.BytesIO):
+    """A request's input stream that counts the bytes the server reads from it."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(body)
+        self.taken = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.taken += len(data)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        data = super().readline(size)
+        self.taken += len(data)
+        return data
+
+
+def test_a_chunked_body_over_the_limit_is_not_read_past_it(api_client, profile, title):
+    # given: a batch over the 1 MiB limit sent as gunicorn passes a chunked body on: no
+    # Content-Length (what the size check reads) and the whole body in wsgi.input; and a
+    # small batch with its length, which shows that the counting stream is the one read
+    batch = json.dumps({"events": [event(title) for _ in range(8000)]}).encode()
+    assert len(batch) > BODY_MAX_BYTES
+    small = json.dumps({"events": [event(title)]}).encode()
+    chunked, declared = _ReadCounted(batch), _ReadCounted(small)
+
+    # when
+    stored = api_client.generic(
+        "POST", url(profile), content_type="application/json", **{"wsgi.input": declared},
+        CONTENT_LENGTH=str(len(small)),
+    )  # fmt: skip
+    unsized = api_client.generic(
+        "POST", url(profile), content_type="application/json", **{"wsgi.input": chunked},
+        CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked",
+    )  # fmt: skip
+
+    # then: the chunked batch is neither read past the limit nor stored. Django and DRF read
+    # no body without a Content-Length (Django ignores gunicorn's wsgi.input_terminated),
+    # which keeps the check on the declared length whole: one that read it fails this.
+    assert (stored.status_code, declared.taken) == (200, len(small))
+    assert unsized.status_code == 400
+    assert chunked.taken <= BODY_MAX_BYTES + 1
+    assert Signal.objects.count() == 1
 
 
 def test_a_body_that_is_not_json_is_refused(api_client, profile, title):
