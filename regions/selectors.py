@@ -1,14 +1,41 @@
 """Reads of the regions Tonight serves."""
 
+import logging
+import zoneinfo
+
 from django.db.models import QuerySet, Value
 from django.db.models.functions import Concat
 
 from .models import Region, TasteCluster
 
+logger = logging.getLogger(__name__)
+
 
 def region_codes() -> list[str]:
     """Every region's code, alphabetically: the order ``train_models --all`` trains them in."""
     return list(Region.objects.order_by("code").values_list("code", flat=True))
+
+
+def region_time_zones() -> dict[str, zoneinfo.ZoneInfo]:
+    """Each region's time zone by code, leaving out (with a warning) a zone that is no zone.
+
+    ``Region.save()`` refuses such a zone, but a bulk write or a data migration does not
+    check it, and one made every catalogue load raise: every region's homepages failed.
+    Left out, the region's pages are computed in UTC, as its readers do for a region
+    they do not find.
+    """
+    zones = {}
+    for code, name in Region.objects.order_by("code").values_list("code", "time_zone"):
+        try:
+            zones[code] = zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            logger.warning(
+                "Region %s's time zone %r is not an IANA time zone: its local hours and "
+                "weekdays are taken in UTC until it is corrected in admin (Regions)",
+                code,
+                name,
+            )
+    return zones
 
 
 def region_exists(*, code: str) -> bool:

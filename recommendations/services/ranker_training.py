@@ -60,7 +60,6 @@ import dataclasses
 import datetime as dt
 import logging
 import uuid
-import zoneinfo
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,7 +111,8 @@ from recommendations.serving.homepage import (
 from recommendations.serving.recommend import history_on_index, profile_history_rows
 from recommendations.serving.scoring import ScoringContext, ranking_features, ranking_inputs
 from recommendations.signal_events import SignalEvent, logged_event
-from regions.models import Region, TasteCluster
+from regions.models import TasteCluster
+from regions.selectors import region_time_zones
 
 logger = logging.getLogger(__name__)
 
@@ -760,10 +760,7 @@ def logged_examples_load(
         .select_related("account")
         .prefetch_related("preferred_languages")
     }
-    zones = {
-        code: zoneinfo.ZoneInfo(zone)
-        for code, zone in Region.objects.values_list("code", "time_zone")
-    }
+    zones = region_time_zones()
     rng = np.random.default_rng([random_state, 17])
     title_x, title_y, title_w, title_p = _title_examples(logged, pages, profiles, rng)
     row_x, row_y, row_pages = _row_examples(logged, pages, zones, since, until)

@@ -34,7 +34,7 @@ from recommendations.selectors import training as data
 from recommendations.serving import artefacts
 from recommendations.serving.model_index import ModelIndex
 from recommendations.serving.refresh import RefreshingByKey
-from regions.models import Region
+from regions.selectors import region_time_zones
 
 
 @dataclass(frozen=True)
@@ -143,10 +143,7 @@ def catalogue_arrays_load(title_ids: npt.NDArray[np.int64]) -> CatalogueArrays:
         releases=series.season_releases(),
         series=series,
         windows=data.availability_windows(title_ids),
-        time_zones={
-            code: zoneinfo.ZoneInfo(zone)
-            for code, zone in Region.objects.values_list("code", "time_zone")
-        },
+        time_zones=region_time_zones(),
         loaded_at=time.monotonic(),
     )
     for code in arrays.time_zones:  # here, not in the first request of each region

@@ -1,7 +1,12 @@
 """The region reads that ``train_models`` and ``evaluate_recommendations`` delegate to."""
 
+import zoneinfo
+
+import numpy as np
 import pytest
 
+from recommendations.serving.bundle import catalogue_arrays_load
+from regions.models import Region
 from regions.selectors import region_codes, region_exists
 from tests.factories import RegionFactory
 
@@ -15,3 +20,18 @@ def test_the_region_codes_come_alphabetically_and_only_a_stored_code_exists():
     assert region_codes() == ["IN", "NZ"]
     assert region_exists(code="NZ")
     assert not region_exists(code="GB")
+
+
+def test_a_region_whose_zone_a_bulk_write_made_bad_is_served_in_utc_not_failing_all(caplog):
+    # given: a good region, and one whose zone a data migration wrote wrong (save() refuses it)
+    RegionFactory(code="IN", time_zone="Asia/Kolkata")
+    RegionFactory(code="ZZ", time_zone="UTC")
+    Region.objects.filter(code="ZZ").update(time_zone="India/Chennai")
+
+    # when: a serving process loads its catalogue (every region's homepages need it)
+    arrays = catalogue_arrays_load(np.array([], dtype=np.int64))
+
+    # then: the good region keeps its zone; the bad one is left out (its readers fall back
+    # to UTC) and named, with its zone, in a warning
+    assert arrays.time_zones == {"IN": zoneinfo.ZoneInfo("Asia/Kolkata")}
+    assert "Region ZZ's time zone 'India/Chennai'" in caplog.text
