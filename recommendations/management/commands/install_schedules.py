@@ -34,8 +34,15 @@ class Command(BaseCommand):
         )
         if removed:
             self.stdout.write(f"Removed {len(removed)} schedule(s): {', '.join(removed)}")
-        for region in installed.skipped:
-            self.stderr.write(self.style.WARNING(f"Skipped: {region.warning}"))
+        if installed.skipped:
+            # (the log's warning says what to do; this is the command's summary of it)
+            regions = ", ".join(f"{region.code} ({region.zone!r})" for region in installed.skipped)
+            self.stderr.write(
+                self.style.WARNING(
+                    f"Skipped the nightly retrain of {len(installed.skipped)} region(s) whose "
+                    f"time zone is not an IANA time zone: {regions}"
+                )
+            )
         if installed.expiring:
             self.stdout.write(
                 f"Gave {len(installed.expiring)} schedule(s) the default expiry: "
