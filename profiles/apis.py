@@ -50,8 +50,9 @@ UNLOCK_PARAMETER = OpenApiParameter(
 )
 GUARDIAN_RULE = (
     "A guardian is an unrestricted profile of the account (not kids, 18+) that has a PIN. "
-    "When the household has one, its unlock token is needed to add a profile that is not a "
-    "kids profile, or to lift a restriction of another profile (turn kids off, raise the "
+    "When the household has one, its unlock token is needed to add a profile other than a "
+    "kids profile for all ages (`maturity_limit` 0; a kids profile's default is 7), or to "
+    "lift a restriction of another profile (turn kids off, raise the "
     "maturity limit, give an adult profile a PIN and so make it a guardian); a kids or teen "
     "profile's own unlock never lifts its own limits (403 "
     "`guardian_unlock_required`). A guardian's unlock also opens any PIN-protected profile "
@@ -224,6 +225,7 @@ class ProfileListCreateApi(NoQueryOnWrites, GenericAPIView):
             request=request,
             account_id=account.pk,
             is_kids=serializer.validated_data.get("is_kids", False),
+            maturity_limit=serializer.validated_data.get("maturity_limit"),
         )
         profile = profile_create(account=account, **serializer.validated_data)
         return Response(ProfileOutputSerializer(profile).data, status=status.HTTP_201_CREATED)

@@ -51,6 +51,8 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from catalog.models import MaturityLevel
+
 from .models import GUARDIAN_MATURITY_LIMIT, Profile
 from .selectors import profile_guardians
 
@@ -342,7 +344,8 @@ def profile_unlock_check(*, request: Request, profile: Profile) -> None:
 class GuardianUnlockRequired(exceptions.PermissionDenied):
     default_code = "guardian_unlock_required"
     default_detail = (
-        "Adding a profile that is not a kids profile, or lifting a profile's restrictions "
+        "Adding a profile other than a kids profile for all ages (maturity_limit 0), or "
+        "lifting a profile's restrictions "
         "(turning kids off, raising the maturity limit, giving an adult profile a PIN), needs "
         "the unlock token of a PIN-protected, unrestricted (18+, not kids) profile of this "
         f"account, in {UNLOCK_HEADER}."
@@ -434,7 +437,15 @@ def profile_change_check(
     profile_unlock_check(request=request, profile=profile)
 
 
-def profile_create_check(*, request: Request, account_id: int, is_kids: bool) -> None:
-    """Refuse (403) adding a profile that is not a kids profile without a guardian's unlock."""
-    if not is_kids:
+def profile_create_check(
+    *, request: Request, account_id: int, is_kids: bool, maturity_limit: int | None
+) -> None:
+    """Refuse (403) adding any profile but a kids profile for all ages without a guardian's unlock.
+
+    A new profile is judged as a change from the most restricted one there is (kids,
+    all ages): otherwise a kids device whose own limit a guardian keeps at all ages
+    could not raise it, but could add a kids profile at 7+ (a kids profile's default)
+    beside it and watch there. ``maturity_limit`` None is the service's default.
+    """
+    if not (is_kids and maturity_limit == MaturityLevel.ALL):
         profile_guardian_check(request=request, account_id=account_id)

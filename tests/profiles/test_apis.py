@@ -400,7 +400,9 @@ def test_adding_a_profile_that_is_not_for_kids_needs_a_guardian(api_client, acco
     parent = with_pin(ProfileFactory(account=account, name="Parent"), "4321")
 
     refused = api_client.post(LIST_URL, {"name": "Grown-up"}, format="json")
-    kids = api_client.post(LIST_URL, {"name": "Tiny", "is_kids": True}, format="json")
+    kids = api_client.post(
+        LIST_URL, {"name": "Tiny", "is_kids": True, "maturity_limit": 0}, format="json"
+    )
     header = unlocked(api_client, parent, "4321")
     allowed = api_client.post(LIST_URL, {"name": "Grown-up"}, format="json", **header)
 
@@ -410,6 +412,38 @@ def test_adding_a_profile_that_is_not_for_kids_needs_a_guardian(api_client, acco
     assert allowed.status_code == 201
     created = Profile.objects.filter(account=account).exclude(pk=parent.pk)
     assert sorted(created.values_list("name", "is_kids")) == [("Grown-up", False), ("Tiny", True)]
+
+
+@pytest.mark.parametrize("limit", [None, 7])
+def test_a_kids_device_cannot_add_a_kids_profile_above_all_ages_without_a_guardian(
+    api_client, account, limit
+):
+    # given: a guardian, and a kids profile for all ages whose limit its device may not raise
+    parent = with_pin(ProfileFactory(account=account, name="Parent"), "4321")
+    kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=0)
+    raised = api_client.patch(detail_url(kid.pk), {"maturity_limit": 7}, format="json")
+    body = {"name": "Kid 2", "is_kids": True} | ({} if limit is None else {"maturity_limit": 7})
+
+    # when: the same device adds a kids profile at 7+ (a kids profile's default) instead
+    added = api_client.post(LIST_URL, body, format="json")
+
+    # then: refused as the raise is, and allowed with the guardian's unlock
+    assert raised.status_code == added.status_code == 403
+    assert added.json()["code"] == "guardian_unlock_required"
+    assert not Profile.objects.filter(account=account, name="Kid 2").exists()
+    header = unlocked(api_client, parent, "4321")
+    granted = api_client.post(LIST_URL, body, format="json", **header)
+    assert granted.status_code == 201, granted.json()
+    assert (granted.json()["is_kids"], granted.json()["maturity_limit"]) == (True, 7)
+
+
+def test_without_a_guardian_any_device_adds_a_kids_profile_at_its_default(api_client, account):
+    ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=0)
+
+    added = api_client.post(LIST_URL, {"name": "Kid 2", "is_kids": True}, format="json")
+
+    assert added.status_code == 201, added.json()
+    assert added.json()["maturity_limit"] == 7
 
 
 def test_the_schema_documents_the_pin_and_guardian_refusals():
