@@ -24,6 +24,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.text import capfirst
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import PeriodicTask
 
 from config.admin_lists import IndexedSearchAdminMixin, OfferedChoicesFilter
 from config.charts import Series, has_points, line_chart
@@ -848,3 +850,48 @@ class AbandonedTaskAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+# --- Celery beat's schedules (Periodic tasks) ---------------------------------------------
+
+
+admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
+    """django-celery-beat's page, its list's actions asking for change permission.
+
+    Its four actions (enable, disable, toggle, run now) declare no permission, and
+    Django offers such an action to anyone who may see the list: staff allowed only
+    to look at the schedules could pause every region's nightly retrain, or run one
+    (a retrain, the prune of old logs) now, past the change permission on training
+    runs that "Retrain now" asks for. Pausing or running a schedule is changing it.
+    """
+
+    @admin.action(
+        description=beat_admin.PeriodicTaskAdmin.enable_tasks.short_description,
+        permissions=["change"],
+    )
+    def enable_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
+        super().enable_tasks(request, queryset)
+
+    @admin.action(
+        description=beat_admin.PeriodicTaskAdmin.disable_tasks.short_description,
+        permissions=["change"],
+    )
+    def disable_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
+        super().disable_tasks(request, queryset)
+
+    @admin.action(
+        description=beat_admin.PeriodicTaskAdmin.toggle_tasks.short_description,
+        permissions=["change"],
+    )
+    def toggle_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
+        super().toggle_tasks(request, queryset)
+
+    @admin.action(
+        description=beat_admin.PeriodicTaskAdmin.run_tasks.short_description, permissions=["change"]
+    )
+    def run_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
+        super().run_tasks(request, queryset)
