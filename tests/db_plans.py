@@ -36,7 +36,12 @@ def table_reads(sql: str, table: str, params: tuple = ()) -> list[dict[str, Any]
     """The plan's nodes that read ``table``: its scans, and the scans of its indexes."""
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, table)
-    indexes = {name for name, constraint in constraints.items() if constraint["index"]}
+    # A unique or primary key constraint's index is introspected as a constraint, not an index.
+    indexes = {
+        name
+        for name, constraint in constraints.items()
+        if constraint["index"] or constraint["unique"]
+    }
     return [
         node
         for node in plan_nodes(sql, params)

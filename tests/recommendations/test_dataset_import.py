@@ -781,7 +781,12 @@ from django.core.management import call_command
 from catalog.models import Language
 from regions.models import Region
 call_command("migrate", verbosity=0)
-Region.objects.create(code="US", name="US", default_language=Language.objects.create(code="en"))
+Region.objects.create(
+    code="US",
+    name="US",
+    time_zone="America/New_York",
+    default_language=Language.objects.create(code="en"),
+)
 movies, ratings, later = sys.argv[1:]
 call_command("import_catalogue", movies, "--region", "US", verbosity=0, stdout=io.StringIO())
 for options in ([], ["--dry-run"], []):
