@@ -806,8 +806,9 @@ def homepage_build(
     ``page_id`` (default a new UUIDv7) seeds the page's artwork draws; the
     traffic simulation passes ids from its own seeded generator so that a
     seed gives the same pages. A UUIDv7 passed must be of the moment the page
-    is shown from: ingest looks for a row's earlier scroll-past of the page
-    only from that moment on (``services.signals._skipped_since``).
+    is shown from: ingest looks for a row's earlier scroll-past and a tile's
+    earlier impression of the page only from that moment on
+    (``services.signals._skipped_since``, ``_shown_since``).
 
     Raises
     ------

@@ -1164,6 +1164,102 @@ def test_a_tile_is_seen_once_per_page_whatever_the_client_resends(api_client, pr
     assert seen.seen[ROW_TYPES.index("top_picks")] == 1
 
 
+def test_a_tile_is_looked_for_from_its_pages_issue_on_however_long_it_was_on_screen(
+    api_client, profile, title, settings
+):
+    # given: pages issued by the homepage five hours ago (ids stamped then: longer ago than
+    # the session window) and pages whose ids carry no time (version 4 UUIDs)
+    now = timezone.now()
+    skew = dt.timedelta(seconds=settings.TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"])
+    window = dt.timedelta(seconds=settings.TONIGHT["ATTRIBUTION_WINDOW_SECONDS"])
+    issue = now - dt.timedelta(hours=5)
+    left_open, slow_clock, impossible = (page_issued(issue) for _ in range(3))
+    timeless, timeless_long_ago = str(uuid.uuid4()), str(uuid.uuid4())
+
+    def shown(page_id: str, at: dt.datetime) -> dict:
+        return event(
+            title, kind="impression", row="trending", page_id=page_id, occurred_at=at.isoformat()
+        )
+
+    # and each page's Trending tile of the title reported on screen: of the first, just
+    # after the page was made (a page left on screen for hours); of the second, by a clock
+    # running behind by nearly the skew ingest tolerates; of the third, a day before the
+    # page was made (no client can have seen it then: older than the bound); of the pages
+    # without a time, within the session window, and beyond it
+    for page_id, at in (
+        (left_open, issue + dt.timedelta(minutes=1)),
+        (slow_clock, issue - skew + dt.timedelta(seconds=5)),
+        (impossible, issue - dt.timedelta(days=1)),
+        (timeless, now - window + dt.timedelta(minutes=30)),
+        (timeless_long_ago, now - window - skew - dt.timedelta(minutes=30)),
+    ):
+        response = api_client.post(url(profile), {"events": [shown(page_id, at)]}, format="json")
+        assert response.json()["new"] == 1
+
+    # when: each tile is reported again, a minute ago, under a new event id
+    again = [
+        api_client.post(
+            url(profile), {"events": [shown(page_id, now - dt.timedelta(minutes=1))]}, format="json"
+        ).json()
+        for page_id in (left_open, slow_clock, impossible, timeless, timeless_long_ago)
+    ]
+
+    # then: a tile of a page the homepage issued is on screen once however long the page
+    # stayed open, from every clock ingest accepts; the look-up read nothing from before
+    # the page's issue (less the skew), so the impossible report was not found; a page
+    # without a time is looked for through the session window and the skew only
+    assert [(a["new"], a["duplicates"]) for a in again] == [(0, 1), (0, 1), (1, 0), (0, 1), (1, 0)]
+
+
+def test_the_tile_look_up_reads_the_profiles_impressions_from_its_pages_issue_on(
+    api_client, profile, title, settings
+):
+    # given: the statements of two batches' look-ups of the tiles they show, one naming a
+    # page the homepage issued five hours ago, one a page whose id carries no time
+    now = timezone.now()
+    skew = dt.timedelta(seconds=settings.TONIGHT["SIGNAL_MAX_FUTURE_SKEW_SECONDS"])
+    window = dt.timedelta(seconds=settings.TONIGHT["ATTRIBUTION_WINDOW_SECONDS"])
+    issue = (now - dt.timedelta(hours=5)).replace(microsecond=0)
+    statements = {}
+    for label, page_id in (("issued", page_issued(issue)), ("no time", str(uuid.uuid4()))):
+        shown = event(
+            title, kind="impression", row="trending", page_id=page_id, occurred_at=now.isoformat()
+        )
+        with CaptureQueriesContext(connection) as captured:
+            response = api_client.post(url(profile), {"events": [shown]}, format="json")
+        assert response.json()["new"] == 1
+        [statements[label]] = [
+            query["sql"] for query in captured.captured_queries if "page_id::text" in query["sql"]
+        ]
+
+    # when: planned as on a table of millions of signals, from the test table's own statistics
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Signal._meta.db_table}")
+
+    def reads(sql: str) -> list[tuple[str, str]]:
+        return [
+            (node.get("Index Name", node["Node Type"]), node.get("Index Cond", ""))
+            for node in table_reads(sql, Signal._meta.db_table)
+            if node["Node Type"] != "Bitmap Heap Scan"
+        ]
+
+    def bound(condition: str) -> dt.datetime:
+        prefix = f"((profile_id = {profile.pk}) AND (occurred_at >= '"
+        assert condition.startswith(prefix), condition
+        return dt.datetime.fromisoformat(condition[len(prefix) :].split("'")[0])
+
+    # then: each is a range of the profile's impressions' index, not every impression it was
+    # ever shown: from the page's issue less the skew (a shorter range than the session
+    # window's for any page reported within the window of its issue), and for a page
+    # without a time from the session window and the skew before the batch's impression
+    [(index, condition)] = reads(statements["issued"])
+    assert index == "signal_profile_shown"
+    assert bound(condition) == issue - skew
+    [(index, condition)] = reads(statements["no time"])
+    assert index == "signal_profile_shown"
+    assert bound(condition) == now - window - skew
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_duplicate_sends_store_each_event_once():
     # given one batch that two devices send at the same moment, four times each
