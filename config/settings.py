@@ -99,6 +99,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.PrivateApiResponses",
+    # Inside PrivateApiResponses (its 411 is an API answer like any) and before any view.
+    "config.middleware.ApiBodyLengthRequired",
     # Last, per django-axes: turns a refused sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

@@ -9,6 +9,7 @@ signal history's 200 bodies have theirs in their own modules too.
 """
 
 import datetime as dt
+import io
 import uuid
 from urllib.parse import quote
 
@@ -416,6 +417,57 @@ def test_a_body_over_the_servers_limits_is_the_documented_413(
 
     assert response.status_code == 413, response.content[:300]
     assert response.json()["code"] == "payload_too_large"
+    assert_answer_documented(response, method, path)
+
+
+class _ReadCounted(io.BytesIO):
+    """A request's input stream that counts the bytes the server reads from it."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(body)
+        self.taken = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.taken += len(data)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        data = super().readline(size)
+        self.taken += len(data)
+        return data
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", PROFILES),
+        ("PATCH", PROFILE),
+        ("DELETE", PROFILE),
+        ("POST", UNLOCK),
+        ("DELETE", UNLOCK),
+        ("POST", SIGNALS),
+        ("POST", RETRAINS),
+    ],
+)
+def test_a_body_without_its_length_is_the_documented_411_and_is_not_read(
+    account, profile, method, path
+):
+    # gunicorn passes a chunked body on as this: no CONTENT_LENGTH, the body in wsgi.input
+    # (tests/test_api_body_length.py sends one through gunicorn itself). Django read none
+    # of it, and the write went on as if the client had sent no body.
+    client = staff("change_trainingrun") if path == RETRAINS else token_client(account)
+    url = path.format(profile_id=profile.pk)
+    body = _ReadCounted(b'{"name": "Chunked", "pin": "1234", "region": "IN", "events": []}')
+
+    response = client.generic(
+        method, url, content_type="application/json", **{"wsgi.input": body},
+        CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked",
+    )  # fmt: skip
+
+    assert response.status_code == 411, response.content[:300]
+    assert response.json()["code"] == "length_required"
+    assert body.taken == 0
     assert_answer_documented(response, method, path)
 
 

@@ -97,6 +97,21 @@ def test_every_operation_with_a_body_documents_415_and_413(schema):
     assert [op for op in writes if "413" not in responses(schema, *op)] == []
 
 
+def test_every_write_documents_411_and_no_read_does(schema):
+    # A body sent without its length is refused unread on every write, DELETE too, before
+    # its token is checked (tests/test_api_body_length.py); a read's body is read by none.
+    writes = operations(schema, "POST", "PUT", "PATCH", "DELETE")
+    assert ("POST", "/api/v1/profiles/{profile_id}/signals/") in writes
+    assert ("DELETE", "/api/v1/profiles/{profile_id}/unlock/") in writes
+
+    assert [op for op in writes if "411" not in responses(schema, *op)] == []
+    for method, path in writes:
+        assert operation_body(schema, method, path, "411") == {"$ref": "#/components/schemas/Error"}
+        assert "`length_required`" in responses(schema, method, path)["411"]["description"]
+    reads = operations(schema, "GET")
+    assert [op for op in reads if "411" in responses(schema, *op)] == []
+
+
 @pytest.mark.django_db
 def test_a_signal_batch_that_is_not_json_is_the_documented_415(schema):
     account = AccountFactory()

@@ -5,7 +5,8 @@ from the exception handler (``config.api.exceptions``), authentication,
 permissions and throttles, which it cannot. Listing them by hand on every
 view would drift, so they are derived from what each view is made of: a
 request body can be refused (400), be of a media type the view does not
-parse (415) or be larger than Django reads (413), a query string can be
+parse (415), be larger than Django reads (413) or come without its length
+(411, on every write, DELETE too: ``config.middleware``), a query string can be
 refused (400: every GET and DELETE view checks its parameters,
 ``config.api.strict``, so even one that reads none refuses an unknown one),
 a view that reads a token is 401 without one, a path naming an object can
@@ -32,6 +33,7 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAdminUser
 
 from config.api.exceptions import body_limits_text
+from config.middleware import LENGTH_CHECKED_METHODS
 from profiles.unlock import UNLOCK_HEADER
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -51,6 +53,12 @@ UNLOCK_PARAMETER = OpenApiParameter(
     description="A PIN-protected profile's unlock token, from its unlock endpoint.",
 )
 
+
+#: Every write's body framed without a length (config.middleware.ApiBodyLengthRequired).
+LENGTH_REQUIRED = (
+    "`length_required`: a body sent without a `Content-Length` header (`Transfer-Encoding: "
+    "chunked`) is not read: send it with its length. Answered before the token is checked."
+)
 
 #: A profile's data, and its title pages, refused for want of its unlock token.
 PROFILE_LOCKED = (
@@ -223,6 +231,8 @@ class AutoSchema(SpectacularAutoSchema):
                 )
             )
             errors.append((413, f"{body_limits_text()} (`payload_too_large`)."))
+        if self.method in LENGTH_CHECKED_METHODS:
+            errors.append((411, LENGTH_REQUIRED))
         # DRF answers a stranger 401 only when the view's first authenticator names a scheme
         # for WWW-Authenticate (the token does); the admin sign-in names none: 403.
         if (

@@ -773,10 +773,11 @@ def test_a_chunked_body_over_the_limit_is_not_read_past_it(api_client, profile, 
 
     # then: the chunked batch is neither read past the limit nor stored. Django and DRF read
     # no body without a Content-Length (Django ignores gunicorn's wsgi.input_terminated),
-    # which keeps the check on the declared length whole: one that read it fails this.
+    # which keeps the check on the declared length whole: one that read it fails this. It
+    # is refused for its missing length (411), unread (tests/test_api_body_length.py).
     assert (stored.status_code, declared.taken) == (200, len(small))
-    assert unsized.status_code == 400
-    assert chunked.taken <= BODY_MAX_BYTES + 1
+    assert unsized.status_code == 411
+    assert chunked.taken == 0
     assert Signal.objects.count() == 1
 
 
