@@ -16,16 +16,24 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import EmptyResultSet, PermissionDenied
 from django.core.paginator import Paginator
 from django.db import OperationalError, connections, transaction
-from django.db.models import Max, Min, Model, QuerySet
+from django.db.models import Max, Min, Model, Q, QuerySet
+from django.forms import BaseForm, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.text import capfirst
 from django_celery_beat import admin as beat_admin
-from django_celery_beat.models import PeriodicTask
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
 
 from config.admin_lists import IndexedSearchAdminMixin, OfferedChoicesFilter
 from config.charts import Series, has_points, line_chart
@@ -855,6 +863,62 @@ class AbandonedTaskAdmin(admin.ModelAdmin):
 # --- Celery beat's schedules (Periodic tasks) ---------------------------------------------
 
 
+#: The tasks that start a retrain or refit a policy (the nightly refit is
+#: ``artwork.update_policy`` with ``full``), and Celery's own canvas tasks (``celery.chain``,
+#: ``celery.starmap``, ...), which run whatever task their arguments name.
+RETRAIN_TASKS = frozenset(
+    {
+        "recommendations.retrain_region",
+        "recommendations.retrain_cluster",
+        "recommendations.retrain_clusters",
+        "artwork.update_policy",
+    }
+)
+_RETRAINS = Q(task__in=RETRAIN_TASKS) | (
+    Q(task__startswith="celery.") & ~Q(task="celery.backend_cleanup")
+)
+#: What admin's "Retrain now" asks for (its ``permissions=["change"]`` on training runs).
+RETRAIN_PERMISSION = (
+    f"{TrainingRun._meta.app_label}.{get_permission_codename('change', TrainingRun._meta)}"
+)
+MAY_NOT_RETRAIN = (
+    "Only staff with change permission on training runs (as for “Retrain now”) may {what} "
+    "a periodic task that retrains: {names}."
+)
+
+
+def starts_retrains(task: str) -> bool:
+    """Whether a schedule of ``task`` starts retrains (or refits), so that saving, enabling
+    or running it is starting one, which "Retrain now" allows only with RETRAIN_PERMISSION."""
+    return task in RETRAIN_TASKS or (
+        task.startswith("celery.") and task != "celery.backend_cleanup"
+    )
+
+
+def may_retrain(request: HttpRequest) -> bool:
+    return request.user.has_perm(RETRAIN_PERMISSION)
+
+
+def _retrain_form(form: type[ModelForm], request: HttpRequest, check: Any) -> type[ModelForm]:
+    """``form`` whose ``clean`` calls ``check(form, data)`` for staff who may not retrain."""
+
+    class RetrainGuardedForm(form):  # type: ignore[misc,valid-type]
+        def clean(self) -> dict[str, Any]:
+            data = super().clean()
+            if not may_retrain(request):
+                check(self, data)
+            return data
+
+    return RetrainGuardedForm
+
+
+def _refuse_retrain_task(form: BaseForm, data: dict[str, Any]) -> None:
+    task = data.get("task") or ""
+    if starts_retrains(task):
+        field = "regtask" if data.get("regtask") else "task"
+        form.add_error(field, MAY_NOT_RETRAIN.format(what="add or change", names=task))
+
+
 admin.site.unregister(PeriodicTask)
 
 
@@ -869,12 +933,29 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
     runs that "Retrain now" asks for. Pausing or running a schedule is changing it.
     """
 
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[ModelForm]:
+        # The task is checked as saved (a schedule made a retrain is refused too), whatever
+        # else the form changes: a retrain's schedule, moved, is a retrain started.
+        form = super().get_form(request, obj, **kwargs)
+        return _retrain_form(form, request, _refuse_retrain_task)
+
+    def _refused(self, request: HttpRequest, queryset: QuerySet[PeriodicTask], what: str) -> bool:
+        """Says so and answers True when ``queryset`` holds a retrain the user may not start."""
+        if may_retrain(request):
+            return False
+        names = sorted(queryset.filter(_RETRAINS).values_list("name", flat=True))
+        if names:
+            message = MAY_NOT_RETRAIN.format(what=what, names=", ".join(names))
+            self.message_user(request, f"{message} Nothing was changed.", messages.ERROR)
+        return bool(names)
+
     @admin.action(
         description=beat_admin.PeriodicTaskAdmin.enable_tasks.short_description,
         permissions=["change"],
     )
     def enable_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
-        super().enable_tasks(request, queryset)
+        if not self._refused(request, queryset, "enable"):
+            super().enable_tasks(request, queryset)
 
     @admin.action(
         description=beat_admin.PeriodicTaskAdmin.disable_tasks.short_description,
@@ -888,10 +969,44 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
         permissions=["change"],
     )
     def toggle_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
-        super().toggle_tasks(request, queryset)
+        # Toggling a running retrain off is pausing it, which "Disable" allows anyway.
+        if not self._refused(request, queryset.filter(enabled=False), "enable"):
+            super().toggle_tasks(request, queryset)
 
     @admin.action(
         description=beat_admin.PeriodicTaskAdmin.run_tasks.short_description, permissions=["change"]
     )
     def run_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
-        super().run_tasks(request, queryset)
+        if not self._refused(request, queryset, "run"):
+            super().run_tasks(request, queryset)
+
+
+def _refuse_retrains_schedule(form: BaseForm, data: dict[str, Any]) -> None:
+    schedule = form.instance  # type: ignore[attr-defined]
+    if schedule.pk is None or not form.has_changed():
+        return
+    names = sorted(schedule.periodictask_set.filter(_RETRAINS).values_list("name", flat=True))
+    if names:
+        form.add_error(None, MAY_NOT_RETRAIN.format(what="reschedule", names=", ".join(names)))
+
+
+class RetrainScheduleGuardMixin:
+    """A schedule (crontab, interval, ...) that a retrain's periodic task uses is that
+    retrain's timing: changing it to fire in a minute starts one, so it asks what the
+    periodic task would. Schedules used by other tasks stay with their own permissions."""
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[ModelForm]:
+        form = super().get_form(request, obj, **kwargs)  # type: ignore[misc]
+        return _retrain_form(form, request, _refuse_retrains_schedule)
+
+
+for _model, _beat_admin in (
+    (ClockedSchedule, beat_admin.ClockedScheduleAdmin),
+    (CrontabSchedule, beat_admin.CrontabScheduleAdmin),
+    (IntervalSchedule, beat_admin.IntervalScheduleAdmin),
+    (SolarSchedule, beat_admin.SolarScheduleAdmin),
+):
+    admin.site.unregister(_model)
+    admin.site.register(
+        _model, type(_beat_admin.__name__, (RetrainScheduleGuardMixin, _beat_admin), {})
+    )

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +69,162 @@ def test_staff_who_may_change_schedules_get_every_action():
     assert paused.status_code == 302
     nightly.refresh_from_db()
     assert nightly.enabled is False
+
+
+# --- Starting a retrain through a schedule ---------------------------------------------------
+#
+# Admin's "Retrain now" asks for change permission on training runs. A schedule naming a
+# retrain starts one just as well: run now, enabled, edited to fire in a minute, or added.
+
+RETRAINS_TOO = ("view_periodictask", "change_periodictask", "add_periodictask")
+MAY_NOT = "change permission on training runs"
+
+
+def _change_url(task: PeriodicTask) -> str:
+    return f"{LIST_URL}{task.pk}/change/"
+
+
+def _as_opened(client: Client, url: str) -> dict[str, str]:
+    """The change form's fields as the page shows them, ready to post back."""
+    form = client.get(url).context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if value is None or value is False:
+            continue
+        data[name] = "on" if value is True else str(value)
+    return data
+
+
+def _messages(response: object) -> str:
+    return " ".join(str(message) for message in response.context["messages"])
+
+
+def test_staff_who_may_not_retrain_cannot_run_a_retrain_schedule_now():
+    nightly = _nightly()
+    operator = _staff(*RETRAINS_TOO)
+
+    response = operator.post(
+        LIST_URL, {"action": "run_tasks", "_selected_action": [nightly.pk]}, follow=True
+    )
+
+    said = _messages(response)
+    assert MAY_NOT in said
+    assert "successfully run" not in said
+
+
+def test_staff_who_may_not_retrain_cannot_enable_or_toggle_on_a_paused_retrain():
+    nightly = _nightly()
+    PeriodicTask.objects.filter(pk=nightly.pk).update(enabled=False)
+    operator = _staff(*RETRAINS_TOO)
+
+    for action in ("enable_tasks", "toggle_tasks"):
+        response = operator.post(
+            LIST_URL, {"action": action, "_selected_action": [nightly.pk]}, follow=True
+        )
+        assert MAY_NOT in _messages(response)
+
+    nightly.refresh_from_db()
+    assert nightly.enabled is False
+
+
+def test_staff_who_may_not_retrain_cannot_reschedule_a_retrain():
+    nightly = _nightly()
+    operator = _staff(*RETRAINS_TOO)
+    soon = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.MINUTES)
+    data = _as_opened(operator, _change_url(nightly))
+    data["interval"] = str(soon.pk)
+
+    response = operator.post(_change_url(nightly), data)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert MAY_NOT in " ".join(errors.get("regtask", []) + errors.get("task", []))
+    nightly.refresh_from_db()
+    assert nightly.interval_id != soon.pk
+
+
+@pytest.mark.parametrize(
+    ("regtask", "task", "args"),
+    [
+        ("recommendations.retrain_region", "", '["IN"]'),
+        ("", "recommendations.retrain_cluster", "[1]"),
+        ("artwork.update_policy", "", "[true]"),
+        # Celery's own canvas tasks run whatever task their arguments name.
+        ("celery.starmap", "", '[{"task": "recommendations.retrain_region"}, [["IN"]]]'),
+    ],
+)
+def test_staff_who_may_not_retrain_cannot_add_a_schedule_that_retrains(regtask, task, args):
+    operator = _staff(*RETRAINS_TOO)
+    every = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.MINUTES)
+    data = _as_opened(operator, f"{LIST_URL}add/")
+    data.update(
+        name="mine", regtask=regtask, task=task, args=args, interval=str(every.pk), enabled="on"
+    )
+
+    response = operator.post(f"{LIST_URL}add/", data)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert MAY_NOT in " ".join(errors.get("regtask", []) + errors.get("task", []))
+    assert not PeriodicTask.objects.filter(name="mine").exists()
+
+
+def test_staff_who_may_not_retrain_cannot_move_a_retrains_crontab():
+    # given: a nightly retrain on a crontab, and staff who may change crontabs only
+    crontab = CrontabSchedule.objects.create(minute="0", hour="4", timezone="Asia/Kolkata")
+    PeriodicTask.objects.create(
+        name="retrain IN", task="recommendations.retrain_region", crontab=crontab, args='["IN"]'
+    )
+    operator = _staff("view_crontabschedule", "change_crontabschedule")
+    url = f"/admin/django_celery_beat/crontabschedule/{crontab.pk}/change/"
+    data = _as_opened(operator, url)
+    data.update(minute="*", hour="*")
+
+    # when: they make it fire every minute
+    response = operator.post(url, data)
+
+    # then: refused, with the reason on the page
+    assert response.status_code == 200
+    assert MAY_NOT in " ".join(response.context["adminform"].form.non_field_errors())
+    crontab.refresh_from_db()
+    assert (crontab.minute, crontab.hour) == ("0", "4")
+
+
+def test_staff_who_may_retrain_may_still_do_all_of_it():
+    nightly = _nightly()
+    PeriodicTask.objects.filter(pk=nightly.pk).update(enabled=False)
+    operator = _staff(*RETRAINS_TOO, "change_trainingrun")
+    soon = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.MINUTES)
+
+    enabled = operator.post(LIST_URL, {"action": "enable_tasks", "_selected_action": [nightly.pk]})
+    data = _as_opened(operator, _change_url(nightly))
+    data["interval"] = str(soon.pk)
+    edited = operator.post(_change_url(nightly), data)
+    data = _as_opened(operator, f"{LIST_URL}add/")
+    data.update(
+        name="mine", regtask="recommendations.retrain_region", args='["IN"]', interval=str(soon.pk)
+    )
+    added = operator.post(f"{LIST_URL}add/", data)
+
+    assert (enabled.status_code, edited.status_code, added.status_code) == (302, 302, 302)
+    nightly.refresh_from_db()
+    assert (nightly.enabled, nightly.interval_id) == (True, soon.pk)
+    assert PeriodicTask.objects.filter(name="mine").exists()
+
+
+def test_staff_who_may_not_retrain_still_edit_and_run_other_schedules():
+    every = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
+    prune = PeriodicTask.objects.create(
+        name="prune old logs", task="recommendations.prune_logs", interval=every, enabled=False
+    )
+    operator = _staff(*RETRAINS_TOO)
+
+    enabled = operator.post(LIST_URL, {"action": "enable_tasks", "_selected_action": [prune.pk]})
+    data = _as_opened(operator, _change_url(prune))
+    data["description"] = "nightly"
+    edited = operator.post(_change_url(prune), data)
+
+    assert (enabled.status_code, edited.status_code) == (302, 302)
+    prune.refresh_from_db()
+    assert (prune.enabled, prune.description) == (True, "nightly")
