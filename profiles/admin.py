@@ -12,7 +12,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.core.validators import RegexValidator
 from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.forms.models import BaseInlineFormSet, model_to_dict
@@ -29,7 +28,13 @@ from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
 from config.admin_lists import IndexedSearchAdminMixin
 
 from .checks import cache_is_per_process
-from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, PIN_LENGTH, Profile
+from .models import (
+    KIDS_MATURITY_CAP,
+    MAX_PROFILES_PER_ACCOUNT,
+    PIN_LENGTH,
+    Profile,
+    validate_pin,
+)
 from .services import (
     LIMIT_MESSAGE,
     profile_change_locked,
@@ -249,12 +254,13 @@ class ProfileAdminForm(ValuesAsOpenedForm):
     pin = forms.CharField(
         label="New PIN",
         required=False,
-        strip=True,
-        max_length=PIN_LENGTH,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        validators=[
-            RegexValidator(rf"^\d{{{PIN_LENGTH}}}$", f"The PIN must be {PIN_LENGTH} digits.")
-        ],
+        # As the API: blanks typed around it are refused, not trimmed into another PIN; and no
+        # max_length, whose own message would stand beside the PIN's for "12345".
+        strip=False,
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "new-password", "maxlength": PIN_LENGTH}
+        ),
+        validators=[validate_pin],
         help_text=PIN_HELP,
     )
     remove_pin = forms.BooleanField(label="Remove the PIN", required=False)

@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from django.views.decorators.debug import sensitive_variables
@@ -25,7 +24,7 @@ from config.api.strict import (
     query_parameters_check,
 )
 
-from .models import PIN_LENGTH, Profile
+from .models import Profile, validate_pin
 from .selectors import profile_for_request, profile_get, profile_list
 from .services import (
     profile_change_locked,
@@ -72,20 +71,6 @@ NAME_TRIMMED_HELP = "Blanks around it are dropped: ' Asha ' is saved as 'Asha'."
 PROFILE_LANGUAGES_HELP = "Codes of the languages the profile likes to watch in, e.g. 'ta'."
 
 
-class _WholeMatch(RegexValidator):
-    """A pattern the whole value must match: ``search()`` with ``$`` takes "1234\n" too.
-
-    Still a ``RegexValidator``, so that the schema's ``pattern`` is this one's.
-    """
-
-    def __call__(self, value: Any) -> None:
-        if not self.regex.fullmatch(str(value)):
-            raise ValidationError(self.message, code=self.code)
-
-
-PIN_MESSAGE = f"The PIN must be exactly {PIN_LENGTH} digits."
-
-
 def pin_field(**kwargs: Any) -> serializers.CharField:
     """A PIN as the client sent it: a secret is never trimmed into another one.
 
@@ -95,7 +80,7 @@ def pin_field(**kwargs: Any) -> serializers.CharField:
     """
     return serializers.CharField(
         trim_whitespace=False,
-        validators=[_WholeMatch(rf"^[0-9]{{{PIN_LENGTH}}}$", PIN_MESSAGE)],
+        validators=[validate_pin],
         **kwargs,
     )
 

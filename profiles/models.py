@@ -2,7 +2,7 @@
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -17,6 +17,23 @@ KIDS_MATURITY_CAP = MaturityLevel.SEVEN
 #: A guardian (``profiles.unlock``) is itself unrestricted: a teen profile's PIN lifts nothing.
 GUARDIAN_MATURITY_LIMIT = max(MaturityLevel.values)
 PIN_LENGTH = 4
+PIN_MESSAGE = f"The PIN must be exactly {PIN_LENGTH} digits."
+
+
+class WholeMatchValidator(RegexValidator):
+    """A pattern the whole value must match: ``search()`` with ``$`` takes "1234\\n" too.
+
+    Still a ``RegexValidator``, so that the schema's ``pattern`` is this one's.
+    """
+
+    def __call__(self, value: object) -> None:
+        if not self.regex.fullmatch(str(value)):
+            raise ValidationError(self.message, code=self.code)
+
+
+#: A PIN as typed, for the API and admin alike: ASCII digits only (``\d`` takes "١٢٣٤", which
+#: a TV's keypad cannot type), and never trimmed (" 1234" is refused, not taken as 1234).
+validate_pin = WholeMatchValidator(rf"^[0-9]{{{PIN_LENGTH}}}$", PIN_MESSAGE)
 #: Also how the profile API tells a client that picked a taken name (its field, not "__all__").
 NAME_TAKEN_MESSAGE = "This account already has a profile with that name."
 
@@ -120,7 +137,7 @@ class Profile(models.Model):
             return
         # ASCII digits only: str.isdigit() takes "١٢٣٤", which a TV's keypad cannot type.
         if len(pin) != PIN_LENGTH or not (pin.isascii() and pin.isdigit()):
-            raise ValidationError({"pin": f"The PIN must be exactly {PIN_LENGTH} digits."})
+            raise ValidationError({"pin": PIN_MESSAGE})
         self.pin_hash = make_password(pin)
 
     @sensitive_variables("pin")

@@ -781,3 +781,21 @@ def test_a_deleted_households_names_leave_admins_history(staff):
     assert LogEntry.objects.filter(
         object_id=str(account.pk), content_type__model="account", object_repr__contains="deleted"
     ).exists()
+
+
+@pytest.mark.parametrize(
+    "typed", [" 1234", "1234 ", "1234\n", "\t1234", " ", "١٢٣٤", "123", "12345", "12a4"]
+)
+def test_a_pin_in_admin_is_four_ascii_digits_as_typed_as_the_api_takes_it(staff, typed):
+    # given: a profile without a PIN
+    profile = profile_create(account=AccountFactory(), name="Teen")
+    data = form_data(staff.get(change_url(profile)))
+
+    # when: staff type a PIN with blanks around it, or no PIN the API would take
+    response = staff.post(change_url(profile), {**data, "pin": typed})
+
+    # then: a form error on the PIN, saying what a PIN is; nothing was set
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["pin"] == ["The PIN must be exactly 4 digits."]
+    profile.refresh_from_db()
+    assert not profile.has_pin
