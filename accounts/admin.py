@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from config.admin_deletion import CountedDeletionAdminMixin
 from config.admin_history import inline_deletions_unnamed
 from config.admin_lists import IndexedSearchAdminMixin, count_subquery
+from console.access import HOUSEHOLDS, can_view
 from profiles.admin import ProfileInline, ServiceRefusalAdminMixin
 from profiles.models import Profile
 
@@ -116,6 +117,12 @@ class ApiTokenAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     search_help_text = "The key's first characters, the token's name, or the household's name."
     autocomplete_fields = ("account",)
     actions = ("revoke_tokens",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A key reads all the household's devices can (its profiles' signals, homepages,
+        # history): minting one is seeing the household, which the console allows only with
+        # view permission on accounts, profiles and signals. ``add_apitoken`` alone is not.
+        return super().has_add_permission(request) and can_view(request.user, HOUSEHOLDS)
 
     def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> tuple:
         if obj is None:
