@@ -896,6 +896,7 @@ def starts_retrains(task: str) -> bool:
 
 
 def may_retrain(request: HttpRequest) -> bool:
+    """Whether the user may start a retrain: what admin's "Retrain now" and the staff API ask."""
     return request.user.has_perm(RETRAIN_PERMISSION)
 
 
@@ -931,6 +932,10 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
     to look at the schedules could pause every region's nightly retrain, or run one
     (a retrain, the prune of old logs) now, past the change permission on training
     runs that "Retrain now" asks for. Pausing or running a schedule is changing it.
+
+    A schedule that retrains (``starts_retrains``) asks for that permission too before it
+    is added, saved, run or enabled: each of those starts a retrain. Pausing and deleting
+    one stop retrains, and stay with the periodic task permissions.
     """
 
     def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[ModelForm]:
