@@ -21,6 +21,10 @@ os.environ.setdefault("TONIGHT_WARM_ON_START", "1")
 preload_app = True
 # Read as settings.py reads its variables: "WEB_CONCURRENCY='two' is not a whole number".
 workers = Env().int("WEB_CONCURRENCY", default=2)
+# gunicorn 27 opens a control socket by default at one path per user (~/.gunicorn/gunicorn.ctl),
+# which every server the user runs shares: `make serve` beside the tests or a benchmark, or
+# two sites on one host, each took it over from the other. Nothing here uses the interface.
+control_socket_disable = True
 # Warming happens before the fork, so a worker's boot is quick; keep the usual timeout.
 timeout = 30
 # One line per request on stdout (gunicorn writes none unless asked): ms= is the time to

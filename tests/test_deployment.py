@@ -808,6 +808,18 @@ def test_the_deployers_web_concurrency_sets_how_many_gunicorn_workers_serve(monk
     assert gunicorn_settings(monkeypatch, image_cmd, image_env).workers == 4
 
 
+def test_gunicorn_opens_no_control_socket_that_every_server_of_the_user_would_share(
+    monkeypatch,
+) -> None:
+    # given: web as the image starts it, and as `make serve` does (the same config file)
+    image_cmd = json.loads(
+        next(args for keyword, args in dockerfile_instructions() if keyword == "CMD")
+    )
+
+    # then: no control socket, whose default path is one per user, not per server
+    assert gunicorn_settings(monkeypatch, image_cmd, {}).control_socket_disable is True
+
+
 @pytest.mark.parametrize(
     ("broker", "warned"), [("", True), ("redis://redis:6379/0", False), ("amqp://rabbit//", False)]
 )
