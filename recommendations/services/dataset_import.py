@@ -136,6 +136,33 @@ def terminal_progress(*, enabled: bool = True) -> Progress:
     return progress
 
 
+class _LineProgress:
+    """Advances a reading bar by the file's lines, which its total counts.
+
+    Counting rows against a total of line breaks stopped short of the total (a
+    quoted title over two lines, blank lines) or ran past it (no line break after
+    the last row): the bar of a real catalogue ended at 91%.
+    """
+
+    def __init__(self, advance: Advance, *, total: int | None, first: int) -> None:
+        self._advance = advance
+        self._total = total
+        self._first = first  # the line number of the first data line
+        self._done = 0
+
+    def at(self, line: int) -> None:
+        """A row starts at ``line``: every line before it is read."""
+        done = line - self._first
+        if done - self._done >= PROGRESS_EVERY:
+            self._advance(done - self._done)
+            self._done = done
+
+    def finish(self) -> None:
+        if self._total is not None and self._total > self._done:
+            self._advance(self._total - self._done)
+            self._done = self._total
+
+
 # --- reading delimited files ----------------------------------------------------------
 
 
@@ -559,9 +586,12 @@ def _data_lines(path: Path, layout: Layout) -> int | None:
     """Roughly the rows in the file, for the progress bar's total; a few ms per 100 MB."""
     try:
         with path.open("rb") as handle:
-            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+            lines, last = 0, b"\n"
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                lines, last = lines + chunk.count(b"\n"), chunk[-1:]
     except OSError:
         return None
+    lines += last != b"\n"  # a last line without a line break is a line too
     return max(lines - layout.header, 0)
 
 
@@ -651,16 +681,15 @@ def _read_catalogue(
     wanted = [("--id-column", columns.item), ("--title-column", columns.title)]
     if columns.genres:
         wanted.append(("--genres-column", columns.genres))
-    count = 0
+    total = _data_lines(path, layout)
     with (
         _open_table(path, layout=layout, columns=wanted) as table,
-        progress(f"Reading {path.name}", _data_lines(path, layout)) as advance,
+        progress(f"Reading {path.name}", total) as advance,
     ):
+        bar = _LineProgress(advance, total=total, first=1 + layout.header)
         item_at, title_at, *genres_at = table.indexes
         for line, fields in table.rows:
-            count += 1
-            if count % PROGRESS_EVERY == 0:
-                advance(PROGRESS_EVERY)
+            bar.at(line)
             if len(fields) != table.width:
                 fields = _fields_fitted(fields, table)
                 if len(fields) != table.width:
@@ -716,7 +745,7 @@ def _read_catalogue(
             # Only NO_GENRES says "none" and clears them.
             known = bool(genres_at) and (bool(genres) or raw_genres == NO_GENRES)
             records.append(TitleRecord(external_id, name, year, tuple(genres) if known else None))
-        advance(count % PROGRESS_EVERY)
+        bar.finish()
     bad.raise_if_any()
     return records
 
@@ -1035,17 +1064,16 @@ def _read_ratings(
         ("--rating-column", columns.rating),
         ("--time-column", columns.time),
     ]
-    count = 0
+    total = _data_lines(path, layout)
     with (
         _open_table(path, layout=layout, columns=wanted) as table,
-        progress(f"Reading {path.name}", _data_lines(path, layout)) as advance,
+        progress(f"Reading {path.name}", total) as advance,
     ):
+        bar = _LineProgress(advance, total=total, first=1 + layout.header)
         user_at, item_at, rating_at, time_at = table.indexes
         width = table.width
         for line, fields in table.rows:
-            count += 1
-            if count % PROGRESS_EVERY == 0:
-                advance(PROGRESS_EVERY)
+            bar.at(line)
             if len(fields) != width:
                 fields = _fields_fitted(fields, table)
                 if len(fields) != width:
@@ -1102,7 +1130,7 @@ def _read_ratings(
             rating_of.append(rating)
             time_of.append(seconds)
             line_of.append(line)
-        advance(count % PROGRESS_EVERY)
+        bar.finish()
 
     bad.raise_if_any(
         f"{unknown.count} {'line names' if unknown.count == 1 else 'lines name'} only an "

@@ -1,10 +1,12 @@
 """``manage.py import_interactions``: ratings as signals, households and derived per-title state."""
 
+import contextlib
 import datetime as dt
 import gzip
 import io
 import os
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -873,3 +875,47 @@ def test_compressed_ratings_are_refused_as_compressed(tmp_path, catalogue):
     with pytest.raises(CommandError, match=r"ratings.csv.gz is gzip-compressed; .*gunzip it"):
         run(path)
     assert snapshot() == (0, 0, 0, 0)
+
+
+class _BarRecorder:
+    """A progress reporter that keeps each phase's total and the sum of its advances."""
+
+    def __init__(self) -> None:
+        self.phases: dict[str, list[int | None]] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, desc: str, total: int | None) -> Iterator[Callable[[int], None]]:
+        phase = self.phases[desc] = [total, 0]
+
+        def advance(n: int) -> None:
+            phase[1] += n
+
+        yield advance
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        # a quoted title over two lines, then a blank line at the end (as editors leave)
+        ("movies.csv", 'movieId,title,genres\n6,"Heat\nThe Director\'s Cut (1995)",Crime\n\n'),
+        # no line break after the last row, as a hand-made file or a cut-off download
+        ("movies.csv", "movieId,title,genres\n6,Heat (1995),Crime\n7,Sabrina (1995),Comedy"),
+        ("ratings.csv", RATINGS + "\n\n"),
+        ("ratings.csv", RATINGS.rstrip("\n")),
+    ],
+)
+def test_the_reading_bar_ends_full_whatever_the_lines_hold(tmp_path, catalogue, name, text):
+    # when a file whose rows are not one line each is read
+    bar = _BarRecorder()
+    path = write(tmp_path, text, name=name)
+    if name == "movies.csv":
+        dataset_import.catalogue_import(path=path, progress=bar, dry_run=True)
+    else:
+        dataset_import.interactions_import(path=path, region="IN", progress=bar, dry_run=True)
+
+    # then the bar reading it ends at its total: until December 2026 the total was the
+    # file's line breaks and the bar advanced by rows, so it stopped short (91% on a
+    # catalogue whose titles span lines) or ran past it
+    total, done = bar.phases[f"Reading {name}"]
+    assert total is not None
+    assert done == total
