@@ -28,6 +28,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import re
 import stat
 import sys
@@ -595,6 +596,38 @@ def _data_lines(path: Path, layout: Layout) -> int | None:
     return max(lines - layout.header, 0)
 
 
+def _unterminated_line(path: Path) -> int | None:
+    """The number of the file's last line when no line break ends it, else None.
+
+    A download or copy cut short ends so, and its last row may be cut mid-field
+    in a way no check can see: a timestamp "1260759205" cut to "12607" is a time
+    in 1970, a genre "Drama" cut to "Dra" a genre of its own. Many whole files
+    end so too (hand-made ones), so the import names the line rather than
+    refusing it. Spaces or tabs after the last line break are no line.
+    """
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(size - (1 << 16), 0))
+            tail = handle.read()
+    except OSError:
+        return None
+    end = max(tail.rfind(b"\n"), tail.rfind(b"\r"))
+    if not tail[end + 1 :].strip(b" \t\x00"):  # NULs: a UTF-16 or UTF-32 line break's rest
+        return None
+    return _data_lines(path, Layout(header=False))
+
+
+def _unterminated_warning(path: Path) -> str:
+    line = _unterminated_line(path)
+    if line is None:
+        return ""
+    return (
+        f"{path}:{line}: the file ends without a line break: if it was cut short "
+        "(an interrupted download or copy), this last row may be incomplete; check it."
+    )
+
+
 _DECIMAL_ID = re.compile(r"(\d+)\.0+")
 
 
@@ -659,6 +692,8 @@ class CatalogueImportResult:
     windows_created: int
     regions: tuple[str, ...]
     dry_run: bool
+    # path:LINE: ... when no line break ends the file (cut short?), else ""
+    unterminated: str = ""
 
 
 def title_name_and_year(text: str) -> tuple[str, int | None]:
@@ -861,6 +896,7 @@ def catalogue_import(
         windows_created=windows,
         regions=tuple(region_codes),
         dry_run=dry_run,
+        unterminated=_unterminated_warning(path),
     )
 
 
@@ -970,6 +1006,8 @@ class InteractionImportResult:
     dry_run: bool
     skipped: int = 0  # rows whose item is not in the catalogue (skip_unknown_items)
     skipped_lines: tuple[str, ...] = ()  # the first of them, as path:LINE: reason
+    # path:LINE: ... when no line break ends the file (cut short?), else ""
+    unterminated: str = ""
 
 
 @dataclass
@@ -1675,4 +1713,5 @@ def interactions_import(
         dry_run=dry_run,
         skipped=ratings.skipped,
         skipped_lines=ratings.skipped_lines,
+        unterminated=_unterminated_warning(path),
     )

@@ -975,3 +975,16 @@ def test_a_window_moved_to_another_title_while_the_import_runs_waits_for_it_with
         low.pk,
         high.pk,
     }
+
+
+def test_a_catalogue_without_a_line_break_at_its_end_names_its_last_line(tmp_path, regions):
+    # when a catalogue ends without a line break, as a download cut short does
+    # (the last genre "Drama" cut to "Dra", which would become a genre of its own)
+    cut = write(tmp_path, 'movieId,title,genres\n1,"Heat,\nThe (1995)",Crime\n2,Sabrina,Dra')
+    output = run(cut)
+
+    # then its titles are imported, and the summary names the line to check
+    assert "2 titles read" in output
+    assert f"{cut}:4: the file ends without a line break" in output
+    # and a file that ends with one says nothing of it
+    assert "line break" not in run(write(tmp_path, "movieId,title,genres\n2,Sabrina,Drama\r\n"))

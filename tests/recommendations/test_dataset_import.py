@@ -919,3 +919,16 @@ def test_the_reading_bar_ends_full_whatever_the_lines_hold(tmp_path, catalogue, 
     total, done = bar.phases[f"Reading {name}"]
     assert total is not None
     assert done == total
+
+
+def test_a_file_without_a_line_break_at_its_end_names_its_last_line(tmp_path, catalogue):
+    # when a ratings file ends without a line break, as a download cut short does
+    # (the last timestamp "1260759205" cut to "12607", a time in 1970)
+    cut = write(tmp_path, RATINGS.rstrip("\n")[:-5], name="cut.csv")
+    output = run(cut)
+
+    # then the row is imported, and the summary names the line to check
+    assert "11 ratings of 7 users read." in output
+    assert f"{cut}:12: the file ends without a line break" in output
+    # and a file that ends with one says nothing of it, nor does a blank line after it
+    assert "line break" not in run(write(tmp_path, RATINGS + "\n  \n", name="whole.csv"))

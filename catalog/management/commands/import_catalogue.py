@@ -127,6 +127,11 @@ transaction; --dry-run does the work and rolls it back."""
             f"{result.unchanged} unchanged; {result.genres_created} genres created; "
             f"{result.windows_created} availability windows opened in {regions}."
         )
-        if result.dry_run:
-            return self.style.WARNING(f"Dry run, nothing kept. {text}")
-        return self.style.SUCCESS(text)
+        text = (
+            self.style.WARNING(f"Dry run, nothing kept. {text}")
+            if result.dry_run
+            else self.style.SUCCESS(text)
+        )
+        if result.unterminated:
+            text += "\n" + self.style.WARNING(result.unterminated)
+        return text

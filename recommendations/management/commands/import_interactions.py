@@ -185,6 +185,8 @@ does the work and rolls it back."""
                 self.style.WARNING(f"{result.skipped} {noun} skipped: {its} not in the catalogue.")
             )
             lines += result.skipped_lines
+        if result.unterminated:
+            lines.append(self.style.WARNING(result.unterminated))
         if result.dry_run:
             lines.insert(0, self.style.WARNING("Dry run, nothing kept."))
         return "\n".join(lines)
