@@ -167,6 +167,13 @@ class _LineProgress:
 # --- reading delimited files ----------------------------------------------------------
 
 
+# What the commands say to Ctrl-C: the import writes in one transaction, so it is true.
+INTERRUPTED = (
+    "Interrupted: nothing was imported (the import writes in one transaction, rolled "
+    "back). Run it again to import the file."
+)
+
+
 class DatasetImportError(Exception):
     """The file or the options cannot be imported as they are; nothing was written."""
 

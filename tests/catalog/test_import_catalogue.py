@@ -988,3 +988,22 @@ def test_a_catalogue_without_a_line_break_at_its_end_names_its_last_line(tmp_pat
     assert f"{cut}:4: the file ends without a line break" in output
     # and a file that ends with one says nothing of it
     assert "line break" not in run(write(tmp_path, "movieId,title,genres\n2,Sabrina,Drama\r\n"))
+
+
+def test_ctrl_c_while_storing_titles_says_nothing_was_imported(tmp_path, regions, monkeypatch):
+    from tests.recommendations.test_dataset_import import _interrupted_while
+
+    monkeypatch.setattr(
+        "catalog.management.commands.import_catalogue.terminal_progress",
+        _interrupted_while("Storing titles"),
+    )
+
+    # when the operator presses Ctrl-C with the first titles stored
+    with pytest.raises(CommandError) as interrupted:
+        call_command("import_catalogue", str(write(tmp_path, MOVIES)), "--region", "IN")
+
+    # then the command says so in a line, with the shell's exit status for Ctrl-C,
+    # and nothing was kept
+    assert "Interrupted: nothing was imported" in str(interrupted.value)
+    assert interrupted.value.returncode == 130
+    assert snapshot() == (0, 0, 0, 0)

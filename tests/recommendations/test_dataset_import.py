@@ -932,3 +932,41 @@ def test_a_file_without_a_line_break_at_its_end_names_its_last_line(tmp_path, ca
     assert f"{cut}:12: the file ends without a line break" in output
     # and a file that ends with one says nothing of it, nor does a blank line after it
     assert "line break" not in run(write(tmp_path, RATINGS + "\n  \n", name="whole.csv"))
+
+
+def _interrupted_while(phase: str):
+    """A terminal bar whose phase ``phase`` is Ctrl-C'd after its first step is done."""
+
+    def terminal_progress(*, enabled: bool = True):
+        @contextlib.contextmanager
+        def progress(desc: str, total: int | None) -> Iterator[Callable[[int], None]]:
+            def advance(n: int) -> None:
+                if desc == phase and n:
+                    raise KeyboardInterrupt
+
+            yield advance
+
+        return progress
+
+    return terminal_progress
+
+
+def test_ctrl_c_while_storing_says_nothing_was_imported(tmp_path, catalogue, monkeypatch):
+    before = snapshot()
+    monkeypatch.setattr(
+        "recommendations.management.commands.import_interactions.terminal_progress",
+        _interrupted_while("Storing signals"),
+    )
+
+    # when the operator presses Ctrl-C with the first signals written
+    with pytest.raises(CommandError) as interrupted:
+        run(write(tmp_path, RATINGS), verbosity=1)
+
+    # then the command says so in a line, not a traceback from inside the import, with
+    # the shell's exit status for Ctrl-C; and it is true: nothing was kept
+    assert "Interrupted: nothing was imported" in str(interrupted.value)
+    assert interrupted.value.returncode == 130
+    assert snapshot() == before
+    # and a re-run imports the whole file
+    monkeypatch.undo()
+    assert "Signals stored: 24 (" in run(write(tmp_path, RATINGS))

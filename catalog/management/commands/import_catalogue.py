@@ -13,6 +13,7 @@ from django.core.management.base import (
 from catalog.models import MaturityLevel
 from recommendations.management.file_layout import add_layout_arguments, layout_from_arguments
 from recommendations.services.dataset_import import (
+    INTERRUPTED,
     CatalogueColumns,
     CatalogueImportResult,
     DatasetImportError,
@@ -118,6 +119,10 @@ transaction; --dry-run does the work and rolls it back."""
             )
         except DatasetImportError as exc:
             raise CommandError(str(exc)) from exc
+        except KeyboardInterrupt:
+            # Everything is written in one transaction, rolled back on the way out: say so,
+            # rather than leave a traceback from deep in the import to be read as damage.
+            raise CommandError(INTERRUPTED, returncode=130) from None
         self.stdout.write(self._summary(result))
 
     def _summary(self, result: CatalogueImportResult) -> str:

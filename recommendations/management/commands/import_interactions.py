@@ -14,6 +14,7 @@ from artwork.models import DeviceClass
 from profiles.models import MAX_PROFILES_PER_ACCOUNT
 from recommendations.management.file_layout import add_layout_arguments, layout_from_arguments
 from recommendations.services.dataset_import import (
+    INTERRUPTED,
     DatasetImportError,
     InteractionColumns,
     InteractionImportResult,
@@ -67,8 +68,8 @@ fields, ratings that are not numbers or out of scale, negative weights, bad
 times, unknown items, NUL characters) are reported as PATH:LINE: reason and nothing is
 imported; with --skip-unknown-items, lines whose only problem is an item not
 in the catalogue (a title deleted since) are skipped and listed instead, and
-the rest is imported. Everything is written in one transaction; --dry-run
-does the work and rolls it back."""
+the rest is imported. Everything is written in one transaction (Ctrl-C keeps
+nothing); --dry-run does the work and rolls it back."""
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         kwargs.setdefault("formatter_class", _HelpFormatter)
@@ -157,6 +158,10 @@ does the work and rolls it back."""
             )
         except DatasetImportError as exc:
             raise CommandError(str(exc)) from exc
+        except KeyboardInterrupt:
+            # Everything is written in one transaction, rolled back on the way out: say so,
+            # rather than leave a traceback from deep in the import to be read as damage.
+            raise CommandError(INTERRUPTED, returncode=130) from None
         self.stdout.write(self._summary(result, noun="weights" if weights else "ratings"))
 
     def _summary(self, result: InteractionImportResult, *, noun: str) -> str:
