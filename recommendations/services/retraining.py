@@ -640,8 +640,12 @@ def _execute(runs: list[TrainingRun]) -> None:
         try:
             finish(run, outcome)
         except Exception as error:
-            if _database_interrupted(error) and not _time_limit_reached(error):
-                done.discard(run.pk)  # its end was not written: the batch's stop requeues it
+            if _time_limit_reached(error) or _database_interrupted(error):
+                # Its end was not written, or rolled back with its activation (the limit
+                # came as it concluded): the batch's stop fails it, or queues it again. Kept
+                # in ``done``, it stayed "running", its heartbeat stopped, until the reaper
+                # called its worker lost. A run whose end did commit is left as it ended.
+                done.discard(run.pk)
             raise
 
     def finish(run: TrainingRun, outcome: RetrainOutcome | Exception) -> None:

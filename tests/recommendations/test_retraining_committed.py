@@ -10,9 +10,10 @@ committing test cannot run in; here each test seeds its own.
 import datetime as dt
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection
 from django.utils import timezone
 
@@ -155,6 +156,73 @@ def test_a_run_whose_database_session_ends_midway_is_queued_again_then_failed_at
         "status", flat=True
     )
     assert list(statuses) == [ModelVersion.Status.FAILED] * 2
+
+
+def _time_limit_at(point: str) -> Callable[..., bool]:
+    """Whether a statement (its SQL and parameters) is the one after which ``point`` is reached:
+    a stage the run reports (its progress update names it), the activation of its version, or
+    the write that concludes the run as succeeded."""
+    versions, runs = ModelVersion._meta.db_table, TrainingRun._meta.db_table
+
+    def reached(sql: str, params: Sequence[object]) -> bool:
+        if point == "activate":
+            return sql.startswith(f'UPDATE "{versions}"') and "activated_at" in sql
+        if point == "conclude":
+            return sql.startswith(f'UPDATE "{runs}"') and TrainingRun.Status.SUCCEEDED in params
+        return sql.startswith(f'UPDATE "{runs}"') and point in params
+
+    return reached
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)  # the heartbeat's connection sees the run
+@pytest.mark.parametrize(
+    "point",
+    ["read signals", "evaluate", "train", "gate", "activate", "done", "conclude"],
+)
+def test_a_run_stopped_by_its_soft_time_limit_fails_at_once_whatever_its_stage(seeded, point):
+    # given: a queued retrain of Tamil, whose gate passes (no version serves it yet)
+    run = retraining.training_run_request(region_code="IN", cluster_slug="tamil", enqueue=False)
+    before = set(ModelVersion.objects.values_list("pk", "status"))
+    reached = _time_limit_at(point)
+    raised: list[str] = []
+
+    def soft_time_limit(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not raised and reached(sql, tuple(params or ())):
+            raised.append(sql)
+            # when: Celery's soft time limit is raised there (it is raised wherever the
+            # worker is, here as the statement returns)
+            raise SoftTimeLimitExceeded()
+        return result
+
+    with connection.execute_wrapper(soft_time_limit):
+        retraining.training_run_execute(run_id=run.pk)
+    assert raised, f"the run never reached {point}"
+
+    # then: the run has ended, failed with the time limit as its reason, at once: not left
+    # "running" (its heartbeat stopped) for the reaper to call its worker lost, nor
+    # "succeeded" with a version that does not serve
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.FAILED, (run.status, run.stage, run.error)
+    assert "soft time limit" in run.error
+    # and: nothing it made serves or waits to be judged; no version that served was retired
+    made = ModelVersion.objects.exclude(pk__in={pk for pk, _ in before})
+    assert set(made.values_list("status", flat=True)) <= {ModelVersion.Status.FAILED}
+    assert (
+        set(
+            ModelVersion.objects.filter(pk__in={pk for pk, _ in before}).values_list("pk", "status")
+        )
+        == before
+    )
+    # and: its cluster lock is released (no session holds it)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND classid = %s AND objid = %s",
+            [retraining.LOCK_NAMESPACE, run.taste_cluster_id],
+        )
+        assert cursor.fetchone()[0] == 0
 
 
 @pytest.mark.django_db(transaction=True)  # without a broker a run executes as its request commits
