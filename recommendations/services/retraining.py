@@ -391,21 +391,22 @@ def region_retrain_request(
 # --- Running ----------------------------------------------------------------------------------
 
 
-def _finish(run: TrainingRun, status: str, *, error: str = "", **fields: object) -> bool:
+def _finish(
+    run: TrainingRun, status: str, *, error: str = "", progress: int | None = None, **fields: object
+) -> bool:
     """End a run that has not ended yet; ``False`` when it had (a finished run stays as it is).
 
     A worker whose run the reaper failed meanwhile (its heartbeat stalled) must not
     turn it back into a success. A run that did not succeed keeps the progress its
     reporter last wrote (``F``, not ``run.progress``: the object in hand is the
-    one read at the start, at 0), so a failure shows how far it got.
+    one read at the start, at 0), so a failure shows how far it got; ``progress``
+    overrides that (a run its gate rejected was carried through: :func:`_conclude`).
     """
+    if progress is None:
+        progress = 100 if status == TrainingRun.Status.SUCCEEDED else F("progress")
     return bool(
         TrainingRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
-            status=status,
-            error=error,
-            finished_at=timezone.now(),
-            progress=100 if status == TrainingRun.Status.SUCCEEDED else F("progress"),
-            **fields,
+            status=status, error=error, finished_at=timezone.now(), progress=progress, **fields
         )
     )
 
@@ -508,7 +509,10 @@ class _Reporter:
         self._stage, self._started = stage, now
 
     def close(self) -> dict[str, float]:
-        self("done", 100)
+        """The timings of a run about to conclude; "done" is written as it concludes
+        (:func:`_conclude`), not before: a run stopped as it concludes (the time limit,
+        a rolled-back activation) fails at the stage it was in, not "done" at 100%."""
+        self.advance("done", time.perf_counter())
         return self.timings
 
     def stop(self) -> dict[str, float]:
@@ -874,7 +878,7 @@ def _conclude(run: TrainingRun, outcome: RetrainOutcome, *, timings: dict) -> No
                 _version_reject(version, reason)
                 gate = {**outcome.metrics.get("gate", {}), "activated": False, "refused": reason}
                 fields["metrics"] = {**outcome.metrics, "gate": gate}
-        _finish(run, status, error=reason, **fields)
+        _finish(run, status, error=reason, stage="done", progress=100, **fields)
 
 
 def _compact(

@@ -206,6 +206,9 @@ def test_a_run_stopped_by_its_soft_time_limit_fails_at_once_whatever_its_stage(s
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.FAILED, (run.status, run.stage, run.error)
     assert "soft time limit" in run.error
+    # and: it shows the stage it was stopped in, not "done" at 100% as if it had concluded
+    assert run.stage != "done"
+    assert run.progress < 100
     # and: nothing it made serves or waits to be judged; no version that served was retired
     made = ModelVersion.objects.exclude(pk__in={pk for pk, _ in before})
     assert set(made.values_list("status", flat=True)) <= {ModelVersion.Status.FAILED}
