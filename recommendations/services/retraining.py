@@ -1222,6 +1222,23 @@ class _Shared:
     region_available: npt.NDArray[np.bool_]
     region_index: int
     plan: _Plan
+    _region_plays: tuple[data.TrainingSignals, data.ProfileGroups] | None = None
+
+    def region_plays(self) -> tuple[data.TrainingSignals, data.ProfileGroups]:
+        """The region's signals and groups, for the trending of a version served to part of it.
+
+        Made once per batch: every cluster its own model serves counts the same plays.
+        """
+        if self._region_plays is None:
+            rows = np.flatnonzero(self.in_region)
+            signals = self.training.signals
+            if rows.shape[0] < signals.n_profiles:
+                signals = _compact(signals, self.in_region)
+            self._region_plays = (
+                signals,
+                _groups_of(self.training.groups, rows, self.cluster_pk),
+            )
+        return self._region_plays
 
 
 def region_retrain(
@@ -1496,6 +1513,9 @@ def _final_version_store(
     rows = np.flatnonzero(profiles)
     served = signals if rows.shape[0] == signals.n_profiles else _compact(signals, profiles)
     matrices = shared.matrices
+    # Served to part of the region (a cluster's own model): trending is still the region's.
+    part_of_region = region_code is not None and not np.array_equal(profiles, shared.in_region)
+    part_of_region = part_of_region and not (profiles & ~shared.in_region).any()
     version = model_train(
         region_code=region_code,
         cluster=cluster,
@@ -1504,6 +1524,7 @@ def _final_version_store(
             features=training.features,
             groups=_groups_of(training.groups, rows, shared.cluster_pk),
             at=training.at,
+            trending_from=shared.region_plays() if part_of_region else None,
         ),
         als_model=als,
         content=shared.content,

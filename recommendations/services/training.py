@@ -108,6 +108,10 @@ class TrainingData:
     #: Every profile's region and cluster as read for ``groups`` (the cluster assignment
     #: reads its region's profiles from it).
     profile_rows: data.ProfileRows | None = None
+    #: The plays trending is counted from, and their profiles' groups, when they are more
+    #: than ``signals``: a taste cluster's own model learns from its members alone, but
+    #: its pages' "Trending in India" is what all of India started.
+    trending_from: tuple[data.TrainingSignals, data.ProfileGroups] | None = None
 
 
 @dataclass
@@ -255,11 +259,12 @@ def models_fit(
     started = time.perf_counter()
     stage("popularity")
     popularity = MostPopular(random_state=random_state).fit(confidence.positive)
+    plays, groups = training.trending_from or (signals, training.groups)
     index = ModelIndex(
         title_ids=signals.title_ids,
-        region_codes=training.groups.region_codes,
-        cluster_ids=training.groups.cluster_ids,
-        trending=trending_table(signals, training.groups, at=training.at),
+        region_codes=groups.region_codes,
+        cluster_ids=groups.cluster_ids,
+        trending=trending_table(plays, groups, at=training.at),
         trained_at=training.at,
     )
     seconds["popularity"] = time.perf_counter() - started

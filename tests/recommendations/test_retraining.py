@@ -23,6 +23,7 @@ from recommendations.services.retraining import (
     training_runs_reap,
 )
 from recommendations.services.training import model_train
+from recommendations.serving.bundle import ServingBundle
 from regions.models import TasteCluster
 from tests.factories import (
     AccountFactory,
@@ -297,6 +298,35 @@ def test_a_negative_gate_z_is_an_error_naming_the_variable(settings, z):
 
 def test_the_default_gate_z_passes_the_checks():
     assert not [m for m in checks.run_checks(tags=["retraining"]) if m.id == "tonight.E005"]
+
+
+def test_a_cluster_served_by_its_own_model_trends_with_its_whole_region(
+    seeded, settings, monkeypatch
+):
+    """The "Trending in India" on a cluster's pages is what India started, whichever recipe
+    serves the cluster. A version of the "cluster" recipe learns from the cluster's
+    signals alone, and counted trending from them too: Hindi viewers' pages read "Trending
+    in India" over what Hindi viewers started, and lost "Popular with Hindi viewers", which
+    then ranked titles exactly as that row did."""
+    # given: Tamil is served by its own model (what its holdout may choose)
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_COMPARE_WITH": ()}
+    monkeypatch.setattr(retraining, "_recipe", lambda row: "cluster")
+    tamil = TasteCluster.objects.get(region_id="IN", slug="tamil")
+
+    # when
+    run = training_run_execute(run_id=_queued_run().pk)
+    region = model_train(region_code="IN", activate=False)
+
+    # then
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.model_version.metrics["hyperparameters"]["recipe"] == "cluster"
+    served, whole = (
+        ServingBundle.load(version_id=v.pk, artefact_key=v.artefact_key).index
+        for v in (run.model_version, region)
+    )
+    np.testing.assert_allclose(served.region_row("IN"), whole.region_row("IN"), rtol=1e-3)
+    np.testing.assert_allclose(served.cluster_row(tamil.pk), whole.cluster_row(tamil.pk), rtol=1e-3)
+    assert not np.allclose(served.region_row("IN"), served.cluster_row(tamil.pk))
 
 
 def test_rollback_serves_an_earlier_version_again(seeded):
