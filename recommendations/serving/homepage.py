@@ -514,6 +514,31 @@ def _upper_quartile_cut(values: npt.NDArray[np.floating]) -> float:
     return float(np.partition(values, k)[k])
 
 
+def _language_heads(
+    languages: npt.NDArray[np.integer],
+    probability: npt.NDArray[np.float32],
+    keep: npt.NDArray[np.bool_],
+    n_languages: int,
+) -> npt.NDArray[np.float64]:
+    """Each language's play probability summed over its best ``STRENGTH_ITEMS`` titles in ``keep``.
+
+    What its row would lead with (``languages`` and ``probability`` are in the pool's
+    best-first order). Summed over the whole pool, the language with the most titles
+    won: the demo's Arjun, eight of whose ten titles are Tamil, got rows in Hindi (124
+    middling titles of his pool) and English, and none in Tamil (44, twice as likely
+    each to be played).
+    """
+    at = np.flatnonzero(keep & (languages >= 0))
+    language = languages[at]
+    order = np.argsort(language, kind="stable")  # best first within each language
+    grouped = language[order]
+    rank = np.arange(grouped.shape[0]) - np.searchsorted(grouped, grouped, side="left")
+    head = order[rank < STRENGTH_ITEMS]
+    return np.bincount(
+        language[head], weights=probability[at[head]].astype(np.float64), minlength=n_languages
+    )
+
+
 def _row_strength(
     probability: npt.NDArray[np.float32], positions: list[npt.NDArray[np.intp]]
 ) -> npt.NDArray[np.float64]:
@@ -709,14 +734,12 @@ def _propose_rows(
                 genres[:, g] & fresh,
             )
 
-    # Language rows: the profile's display language, its other languages by how much of
-    # its ranked pool they hold (not the catalogue's alphabetical order, which gave a
-    # Telugu speaker who also picked Hindi and Japanese rows for those two and never
-    # Telugu), then the pool's strongest language.
+    # Language rows: the profile's display language, its other languages by how strong a
+    # row each would make (not the catalogue's alphabetical order, which gave a Telugu
+    # speaker who also picked Hindi and Japanese rows for those two and never Telugu),
+    # then the pool's strongest language.
     languages = facts.language[titles]
-    weight = np.bincount(
-        np.maximum(languages, 0), weights=pool.probability, minlength=len(facts.language_codes)
-    )
+    weight = _language_heads(languages, pool.probability, fresh, len(facts.language_codes))
     own = [int(i) for i in context.language_index.tolist() if weight[i] > 0]
     wanted = sorted(own, key=lambda i: (i != display_language, -weight[i], i))
     wanted += [int(i) for i in np.argsort(-weight, kind="stable")[:1] if weight[i] > 0]

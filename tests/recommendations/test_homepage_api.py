@@ -29,6 +29,7 @@ from tests.factories import (
     EpisodeFactory,
     GenreFactory,
     LanguageFactory,
+    PersonFactory,
     ProfileFactory,
     RegionFactory,
     SeasonFactory,
@@ -193,7 +194,7 @@ def test_the_display_languages_row_is_kept_whatever_the_alphabet(world, househol
     # films enough for a row
     account, asha, _ = household
     tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
-    for i in range(6):
+    for i in range(7):
         film = TitleFactory(original_name=f"tamil {i}", original_language=tamil)
         AvailabilityFactory(title=film, region=world.region, starts_at=NOW - dt.timedelta(days=900))
     asha.display_language = tamil
@@ -206,6 +207,40 @@ def test_the_display_languages_row_is_kept_whatever_the_alphabet(world, househol
 
     # then: "en" and "hi" sort before "ta", and took both language rows
     assert "language:ta" in {row["id"] for row in rows}
+
+
+def test_the_language_rows_follow_the_profiles_taste_not_the_catalogues_size(world, household):
+    """Of its chosen languages, a profile gets rows for the ones it likes best, not for the
+    one the catalogue holds most titles in. Chosen by the whole pool's probability, the
+    16 middling Hindi films outweighed the five Tamil ones the profile clearly wants: the
+    demo's Arjun (Tamil cluster, eight of his ten titles Tamil) got "Films & Series in
+    Hindi" and "in English", and no Tamil row."""
+    # given: Asha reads English, also picked Hindi and Tamil, and watches Tamil films
+    account, asha, _ = household
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    genre, director = GenreFactory(slug="tamil-drama"), PersonFactory(name="tamil director")
+    films = []
+    for i in range(7):
+        film = TitleFactory(original_name=f"tamil {i}", original_language=tamil)
+        film.genres.add(genre)
+        CreditFactory(title=film, person=director, role="director")
+        AvailabilityFactory(title=film, region=world.region, starts_at=NOW - dt.timedelta(days=900))
+        films.append(film)
+    asha.display_language = world.english
+    asha.save()
+    asha.preferred_languages.set([world.english, world.hindi, tamil])
+    for days_ago, film in enumerate(films[:2], start=1):
+        watch(asha, film, days_ago=days_ago)
+    model_train(region_code=world.region.code)
+
+    # when
+    client = token_client(account)
+    ids = [row["id"] for row in client.get(url(asha, rows=40, items=1)).json()["rows"]]
+
+    # then: English (its display language) and Tamil; Hindi only had more titles (one
+    # title a row, so that the Tamil row still has one the first screen does not show)
+    assert "language:ta" in ids, ids
+    assert "language:hi" not in ids, ids
 
 
 def test_two_profiles_of_one_account_get_different_pages(world, household):
