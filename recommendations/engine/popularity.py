@@ -29,6 +29,10 @@ _KIND = "tonight.most_popular"
 _VERSION = 1
 
 
+#: A play start's weight halves every 3 days in trending: "trending" means *now*.
+TRENDING_HALF_LIFE_DAYS = 3.0
+
+
 def trending_scores(
     *,
     group_index: npt.ArrayLike,
@@ -36,7 +40,7 @@ def trending_scores(
     age_days: npt.ArrayLike,
     n_groups: int,
     n_titles: int,
-    half_life_days: float = 3.0,
+    half_life_days: float = TRENDING_HALF_LIFE_DAYS,
     weight: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.float32]:
     """Decayed play-start counts per group (a region or a taste cluster) and title.

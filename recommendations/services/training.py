@@ -39,7 +39,11 @@ from recommendations.engine.confidence import (
     signed_confidence,
 )
 from recommendations.engine.content import ContentModel
-from recommendations.engine.popularity import MostPopular, trending_scores
+from recommendations.engine.popularity import (
+    TRENDING_HALF_LIFE_DAYS,
+    MostPopular,
+    trending_scores,
+)
 from recommendations.engine.ranking import PlayRanker
 from recommendations.models import ModelVersion
 from recommendations.selectors import training as data
@@ -69,7 +73,6 @@ ALS_PARAMS: dict[str, float | int] = {
 #: Play starts older than this do not count as trending at all (their decayed
 #: weight with a 3-day half-life is below 0.2%).
 TRENDING_WINDOW_DAYS = 28
-TRENDING_HALF_LIFE_DAYS = 3.0
 
 Stage = Callable[[str], None]
 

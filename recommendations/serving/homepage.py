@@ -59,7 +59,8 @@ from uuid6 import uuid7
 
 from artwork.selection import artwork_choose, page_seed, taste_shares
 from profiles.models import Profile
-from recommendations.engine.confidence import SignalCode
+from recommendations.engine.confidence import SignalCode, time_decay
+from recommendations.engine.popularity import TRENDING_HALF_LIFE_DAYS
 from recommendations.engine.ranking import DEVICE_CLASSES, hour_bucket, local_hour_and_weekday
 from recommendations.engine.row_ranking import (
     ROW_TYPES,
@@ -128,6 +129,12 @@ ROW_EVENTS_MAX = 1000
 ROW_EVENTS_DAYS = 180
 #: Items whose mean play probability is a row's "strength".
 STRENGTH_ITEMS = 5
+#: "Trending in <region>" says "what people are starting this week": a title there is at
+#: least as trending as one play start a week before training. The pool's upper quartile
+#: alone was every title with any play in the 28-day window where the region started few
+#: (the demo's Brazil: 25 titles in a week, and half its trending tiles none in it).
+TRENDING_ROW_DAYS = 7.0
+TRENDING_ROW_MIN = float(time_decay(TRENDING_ROW_DAYS, TRENDING_HALF_LIFE_DAYS))
 
 
 class PageItem(NamedTuple):
@@ -665,11 +672,12 @@ def _propose_rows(
     pool_region = region_pop[titles]
     if bundle.region_trends(context.region_code) and pool_region.max(initial=0.0) > 0:
         cut = max(_upper_quartile_cut(pool_region), 1e-6)
+        started = bundle.index.region_row(context.region_code)[titles] >= TRENDING_ROW_MIN
         add(
             f"trending:{context.region_code}",
             "trending",
             RowCopy("trending", context.region_code),
-            (pool_region >= cut) & fresh,
+            (pool_region >= cut) & started & fresh,
         )
     # The cluster's row only where it can hold other titles than the trending row: not for
     # a region's only cluster (everybody there), nor for a cluster whose popularity is, or

@@ -104,6 +104,40 @@ def test_trending_in_a_region_is_that_regions_plays_only(world):
     assert not [row["title"] for row in rows if row["type"] == "trending"]
 
 
+def test_trending_holds_only_titles_started_lately_however_few_started(world, monkeypatch):
+    """The row of "what people in Brazil are starting this week" holds no title last started
+    weeks ago. It is the pool's upper quartile by the region's trending; where the region
+    started few titles (the demo's Brazil: 25 in a week) that quartile is every title with
+    any play in the 28-day window, and half the demo's Brazilian trending tiles had none
+    in the last week."""
+    # given: a region whose viewers started five films in the last days and one three
+    # weeks ago, among 24 films nobody started
+    region = RegionFactory(code="BR", name="Brazil", time_zone="America/Sao_Paulo")
+    films = []
+    for i in range(30):
+        film = TitleFactory(original_name=f"filme {i}", original_language=world.english)
+        AvailabilityFactory(title=film, region=region, starts_at=NOW - dt.timedelta(days=900))
+        films.append(film)
+    recent, old = films[:5], films[5]
+    for n in range(2):
+        viewer = ProfileFactory(account=AccountFactory(home_region=region))
+        for days_ago, film in enumerate(recent, start=1):
+            record(viewer, "play_start", film, days_ago=days_ago + n)
+    earlier = ProfileFactory(account=AccountFactory(home_region=region))
+    record(earlier, "play_start", old, days_ago=21)
+    account = AccountFactory(home_region=region)
+    profile = ProfileFactory(account=account)
+    model_train(region_code=region.code)
+
+    # when
+    rows = _proposed(profile, monkeypatch, rows=40, items=20)
+
+    # then
+    assert rows["trending:BR"], rows
+    assert old.pk not in rows["trending:BR"]
+    assert set(rows["trending:BR"]) <= {film.pk for film in recent}
+
+
 def test_a_seed_without_neighbours_gives_its_place_to_the_next(world):
     # given: Asha finished four action films, then a Japanese documentary that is like
     # nothing in the catalogue (its own language, genre and tags): it has no neighbours,
