@@ -815,6 +815,25 @@ def _seasons_read(references: SignalReferences, title_ids: Collection[int]) -> N
     references.season_releases.update(read.season_releases)
 
 
+def _logged_events(
+    *, profile_id: int, title_ids: Iterable[int], kinds: Iterable[str]
+) -> list[SignalEvent]:
+    """The profile's stored events of ``kinds`` for ``title_ids``, as the fold takes them."""
+    return [
+        logged_event(
+            index=pk,
+            kind=kind,
+            title_id=title_id,
+            episode_id=episode_id,
+            value=value,
+            occurred_at=folded_at,
+        )
+        for pk, title_id, episode_id, kind, value, folded_at in title_states_log_read(
+            profile_id=profile_id, title_ids=title_ids, kinds=kinds
+        )
+    ]
+
+
 def _episode_finish_times(
     profile_id: int, title_ids: Collection[int], references: SignalReferences
 ) -> dict[int, Moment]:
@@ -825,19 +844,7 @@ def _episode_finish_times(
     order of the log's events: folding the titles' playback again gives both, as the
     refold folds them. For a late report only (``_store``).
     """
-    events = [
-        logged_event(
-            index=pk,
-            kind=kind,
-            title_id=title_id,
-            episode_id=episode_id,
-            value=value,
-            occurred_at=folded_at,
-        )
-        for pk, title_id, episode_id, kind, value, folded_at in title_states_log_read(
-            profile_id=profile_id, title_ids=title_ids, kinds=PLAYBACK_KINDS
-        )
-    ]
+    events = _logged_events(profile_id=profile_id, title_ids=title_ids, kinds=PLAYBACK_KINDS)
     finished: dict[int, Moment] = {}
     title_states_fold(
         profile_id=profile_id,
@@ -1270,19 +1277,9 @@ def title_states_refold(
             season_titles=stored.keys(),
         )
         title_kinds = {pk: kind for pk, (kind, _) in references.titles.items()}
-        events = [
-            logged_event(
-                index=pk,
-                kind=kind,
-                title_id=title_id,
-                episode_id=episode_id,
-                value=value,
-                occurred_at=folded_at,
-            )
-            for pk, title_id, episode_id, kind, value, folded_at in title_states_log_read(
-                profile_id=profile_id, title_ids=title_kinds.keys(), kinds=STATE_KINDS
-            )
-        ]
+        events = _logged_events(
+            profile_id=profile_id, title_ids=title_kinds.keys(), kinds=STATE_KINDS
+        )
         folded: dict[int, ProfileTitleState] = {}
         title_states_fold(
             profile_id=profile_id,
