@@ -640,48 +640,41 @@ def page_reports_stored(
     profile's impressions are most of its log, and are never pruned). Without a bound, a
     branch reads every one of the profile's signals of its index.
     """
-    branches, params = [], []
-    table = Signal._meta.db_table
-    if skipped_pages:
-        branches.append(
-            f"SELECT 0, page_id::text, row, 0 FROM {table}"  # noqa: S608
-            f" WHERE profile_id = %s AND kind = '{SignalKind.ROW_SCROLL_PAST.value}'"
-            + ("" if skipped_since is None else " AND occurred_at >= %s")
-            + " AND page_id = ANY(%s::uuid[])"
+    # Per branch: its marker in the rows, the kind reported, its pages, its bound, and the
+    # title it reads (a skip is of a row, not a title).
+    wanted = [
+        (marker, kind, pages, since, title)
+        for marker, kind, pages, since, title in (
+            (0, SignalKind.ROW_SCROLL_PAST, skipped_pages, skipped_since, "0"),
+            (1, SignalKind.IMPRESSION, shown_pages, shown_since, "title_id"),
         )
-        params += [profile_id]
-        params += [] if skipped_since is None else [skipped_since]
-        params += ["{" + ",".join(skipped_pages) + "}"]
-    if shown_pages:
-        branches.append(
-            f"SELECT 1, page_id::text, row, title_id FROM {table}"  # noqa: S608
-            f" WHERE profile_id = %s AND kind = '{SignalKind.IMPRESSION.value}'"
-            + ("" if shown_since is None else " AND occurred_at >= %s")
-            + " AND page_id = ANY(%s::uuid[])"
-        )
-        params += [profile_id]
-        params += [] if shown_since is None else [shown_since]
-        params += ["{" + ",".join(shown_pages) + "}"]
+        if pages
+    ]
     reports = PageReports()
-    if not branches:
+    if not wanted:
         return reports
+    rows: list[tuple[int, str, str, int]] = []
     if connection.vendor != "postgresql":
-        skipped = Signal.objects.filter(
-            profile_id=profile_id, kind=SignalKind.ROW_SCROLL_PAST, page_id__in=skipped_pages
-        )
-        if skipped_since is not None:
-            skipped = skipped.filter(occurred_at__gte=skipped_since)
-        rows = [(0, str(page_id), row, 0) for page_id, row in skipped.values_list("page_id", "row")]
-        shown = Signal.objects.filter(
-            profile_id=profile_id, kind=SignalKind.IMPRESSION, page_id__in=shown_pages
-        )
-        if shown_since is not None:
-            shown = shown.filter(occurred_at__gte=shown_since)
-        rows += [
-            (1, str(page_id), row, title_id)
-            for page_id, row, title_id in shown.values_list("page_id", "row", "title_id")
-        ]
+        for marker, kind, pages, since, _ in wanted:
+            found = Signal.objects.filter(profile_id=profile_id, kind=kind, page_id__in=pages)
+            if since is not None:
+                found = found.filter(occurred_at__gte=since)
+            rows += [
+                (marker, str(page_id), row, title_id if marker else 0)
+                for page_id, row, title_id in found.values_list("page_id", "row", "title_id")
+            ]
     else:
+        table = Signal._meta.db_table
+        branches, params = [], []
+        for marker, kind, pages, since, title in wanted:
+            branches.append(
+                f"SELECT {marker}, page_id::text, row, {title} FROM {table}"  # noqa: S608
+                f" WHERE profile_id = %s AND kind = '{kind.value}'"
+                + ("" if since is None else " AND occurred_at >= %s")
+                + " AND page_id = ANY(%s::uuid[])"
+            )
+            params += [profile_id, *([] if since is None else [since])]
+            params += ["{" + ",".join(pages) + "}"]
         with connection.cursor() as cursor:
             cursor.execute(" UNION ALL ".join(branches), params)
             rows = cursor.fetchall()
