@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.decorators import method_decorator
-from django.utils.translation import gettext
+from django.utils.translation import gettext as django_catalogue_gettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from redis.exceptions import RedisError
 
@@ -510,7 +510,9 @@ class ProfileAdmin(
         change or go in any release; its message is reused through its translation
         catalogue, so the text stays Django's and so do its translations while Django keeps it.
         """
-        message = gettext(
+        # Under another name than gettext, so that makemessages leaves Django's message to
+        # Django's catalogues instead of copying it untranslated into the project's.
+        message = django_catalogue_gettext(
             "%(name)s with ID “%(key)s” doesn\N{RIGHT SINGLE QUOTATION MARK}t exist. "
             "Perhaps it was deleted?"
         ) % {"name": self.opts.verbose_name, "key": unquote(object_id or "")}
