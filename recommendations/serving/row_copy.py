@@ -54,6 +54,7 @@ ROW_COPY_CACHE_MAX = 20_000
 # database at run time). ``tests/recommendations/test_row_copy.py`` checks that every
 # name of the demo vocabulary is marked; a catalogue's own new names need a line here.
 CATALOGUE_NAMES = (
+    # Translators: a genre's name, which is the title of its row as it stands.
     pgettext_lazy("genre", "Action"),
     pgettext_lazy("genre", "Thriller"),
     pgettext_lazy("genre", "Romance"),
@@ -70,6 +71,8 @@ CATALOGUE_NAMES = (
     pgettext_lazy("genre", "Mystery"),
     pgettext_lazy("genre", "Musical"),
     pgettext_lazy("genre", "Period & History"),
+    # Translators: a language's name as it stands before a noun, where every row puts it
+    # ("Hindi films", "Hindi viewers"): its combining form if it has one (ta ஆங்கில, not ஆங்கிலம்).
     pgettext_lazy("language", "Hindi"),
     pgettext_lazy("language", "Tamil"),
     pgettext_lazy("language", "Telugu"),
@@ -163,6 +166,8 @@ def _texts(copy: RowCopy, language: str, tables: TitleTables) -> tuple[str, str]
         name = {"title": subject}
         return (
             pgettext("row title", "Because you liked %(title)s") % name,
+            # Translators: title is any title's name, often romanised: keep it a word of its own,
+            # with no ending fused to it (ml not "%(title)s-ന്", which no Latin name can take).
             pgettext("row reason", "You gave %(title)s a thumbs up; these are in the same vein.")
             % name,
         )
@@ -204,6 +209,8 @@ def _texts(copy: RowCopy, language: str, tables: TitleTables) -> tuple[str, str]
     if kind == "genre":
         genre = pgettext("genre", subject)
         # Not "Crime picked for you.", which reads as if a crime had been picked.
+        # Translators: genre is the row's title ("Family", "Sci-Fi"): open with it, as a
+        # label, rather than fit it into a phrase (es not "Selección de Familiar").
         reason = pgettext("row reason", "%(genre)s films and series, picked for you.")
         return genre, reason % {"genre": genre}
     if kind == "language":
@@ -228,6 +235,8 @@ def _in_region(code: str, tables: TitleTables) -> str:
     phrase = f"in {name}"  # the msgid of a marked region (CATALOGUE_NAMES)
     local = pgettext("in region", phrase)
     if local == phrase:
+        # Translators: region is a country's English name as staff typed it: keep it a word
+        # of its own, with no case ending fused to it (ta "%(region)s நாட்டில்").
         local = pgettext("in region", "in %(region)s") % {"region": name}
     return local
 
