@@ -19,6 +19,8 @@ from recommendations.engine.persistence import ArtefactTarget, load_artefact, sa
 
 __all__ = [
     "NEW_RELEASE_WINDOW_DAYS",
+    "TRENDING_HALF_LIFE_DAYS",
+    "TRENDING_STARTED_DAYS",
     "MostPopular",
     "new_release_scores",
     "normalise_popularity",
@@ -31,6 +33,10 @@ _VERSION = 1
 
 #: A play start's weight halves every 3 days in trending: "trending" means *now*.
 TRENDING_HALF_LIFE_DAYS = 3.0
+#: A title trends only with a play start this recent: "Trending in <region>" says "what
+#: people there are starting this week". A floor on the decayed count cannot say it: a few
+#: 8- and 9-day-old starts add up past one start a week ago.
+TRENDING_STARTED_DAYS = 7.0
 
 
 def trending_scores(
@@ -42,12 +48,16 @@ def trending_scores(
     n_titles: int,
     half_life_days: float = TRENDING_HALF_LIFE_DAYS,
     weight: npt.ArrayLike | None = None,
+    started_within_days: float | None = None,
 ) -> npt.NDArray[np.float32]:
     """Decayed play-start counts per group (a region or a taste cluster) and title.
 
     A short half-life (3 days) makes "trending" mean *now*: last week's hit
     fades unless people keep starting it. Pass each play once per group it
     belongs to (a play in IN-Tamil counts for the cluster and for IN).
+    With ``started_within_days``, a title scores 0 in a group where none of its
+    play starts is that recent, whatever its older starts add up to; the others
+    keep their decayed count (older starts included), which ranks them.
 
     Parameters
     ----------
@@ -61,6 +71,9 @@ def trending_scores(
     half_life_days : float
     weight : array of float32, shape (n,), optional
         Per-play weight (e.g. 2 for intentional plays); 1 by default.
+    started_within_days : float, optional
+        Eligibility window in days (inclusive; negative ages, clock skew, count
+        as 0 as in the decay). Play starts are counted in it, not weighted.
 
     Returns
     -------
@@ -74,12 +87,18 @@ def trending_scores(
         raise ValueError("group_index out of range")
     if titles.size and (titles.min() < 0 or titles.max() >= n_titles):
         raise ValueError("title_index out of range")
-    amount = time_decay(np.asarray(age_days).reshape(-1), half_life_days)
+    ages = np.asarray(age_days, dtype=np.float64).reshape(-1)
+    amount = time_decay(ages, half_life_days)
     if amount.shape != groups.shape:
         raise ValueError("age_days must have one entry per play")
     if weight is not None:
         amount = amount * np.asarray(weight, dtype=np.float64).reshape(-1)
-    counts = np.bincount(groups * n_titles + titles, weights=amount, minlength=n_groups * n_titles)
+    cells = groups * n_titles + titles
+    counts = np.bincount(cells, weights=amount, minlength=n_groups * n_titles)
+    if started_within_days is not None:
+        # Counted exactly, beside the decay over the same plays: no extra read.
+        recent = np.maximum(ages, 0.0) <= started_within_days
+        counts[np.bincount(cells[recent], minlength=n_groups * n_titles) == 0] = 0.0
     return counts.reshape(n_groups, n_titles).astype(np.float32)
 
 

@@ -41,6 +41,7 @@ from recommendations.engine.confidence import (
 from recommendations.engine.content import ContentModel
 from recommendations.engine.popularity import (
     TRENDING_HALF_LIFE_DAYS,
+    TRENDING_STARTED_DAYS,
     MostPopular,
     trending_scores,
 )
@@ -184,7 +185,11 @@ def trending_table(
 ) -> npt.NDArray[np.float32]:
     """Decayed play starts per region (rows first) and taste cluster, at Unix time ``at``.
 
-    Each play counts once for its profile's region and once for its cluster.
+    Each play counts once for its profile's region and once for its cluster. A title
+    with no play start in a group in the ``TRENDING_STARTED_DAYS`` before ``at`` scores 0
+    there: the trending candidates, the row and its reason ("starting this week") agree.
+    Every version's trending comes from here, a cluster's own model's too (from its whole
+    region's plays, :attr:`TrainingData.trending_from`).
     """
     age = signals.age_days(at)
     plays = signals.is_play() & (age >= 0) & (age <= TRENDING_WINDOW_DAYS)
@@ -203,6 +208,7 @@ def trending_table(
         n_groups=n_regions + groups.cluster_ids.shape[0],
         n_titles=signals.n_titles,
         half_life_days=TRENDING_HALF_LIFE_DAYS,
+        started_within_days=TRENDING_STARTED_DAYS,
     )
 
 

@@ -60,7 +60,7 @@ from uuid6 import uuid7
 from artwork.selection import artwork_choose, page_seed, taste_shares
 from profiles.models import Profile
 from recommendations.engine.confidence import SignalCode, time_decay
-from recommendations.engine.popularity import TRENDING_HALF_LIFE_DAYS
+from recommendations.engine.popularity import TRENDING_HALF_LIFE_DAYS, TRENDING_STARTED_DAYS
 from recommendations.engine.ranking import DEVICE_CLASSES, hour_bucket, local_hour_and_weekday
 from recommendations.engine.row_ranking import (
     ROW_TYPES,
@@ -129,12 +129,13 @@ ROW_EVENTS_MAX = 1000
 ROW_EVENTS_DAYS = 180
 #: Items whose mean play probability is a row's "strength".
 STRENGTH_ITEMS = 5
-#: "Trending in <region>" says "what people are starting this week": a title there is at
-#: least as trending as one play start a week before training. The pool's upper quartile
-#: alone was every title with any play in the 28-day window where the region started few
-#: (the demo's Brazil: 25 titles in a week, and half its trending tiles none in it).
-TRENDING_ROW_DAYS = 7.0
-TRENDING_ROW_MIN = float(time_decay(TRENDING_ROW_DAYS, TRENDING_HALF_LIFE_DAYS))
+#: "Trending in <region>" says "what people are starting this week". Training scores 0
+#: every title without a play start in that week (``TRENDING_STARTED_DAYS``), so the row,
+#: the pool's upper quartile by trending, holds none. Versions trained before that
+#: counted every start of 28 days (the demo's Brazil: half its trending tiles had none in
+#: the week): for them the row asks for at least one start a week ago's worth. Taken in
+#: float32, as the tables are stored, so that no title eligible now falls under it.
+TRENDING_ROW_MIN = float(np.float32(time_decay(TRENDING_STARTED_DAYS, TRENDING_HALF_LIFE_DAYS)))
 
 
 class PageItem(NamedTuple):

@@ -7,6 +7,7 @@ import pytest
 from catalog.models import MaturityLevel
 from recommendations.services.training import model_train
 from recommendations.serving import homepage, recommend
+from recommendations.serving.bundle import ServingBundle
 from tests.conftest import token_client
 from tests.factories import (
     AccountFactory,
@@ -136,6 +137,41 @@ def test_trending_holds_only_titles_started_lately_however_few_started(world, mo
     assert rows["trending:BR"], rows
     assert old.pk not in rows["trending:BR"]
     assert set(rows["trending:BR"]) <= {film.pk for film in recent}
+
+
+def test_trending_holds_only_titles_started_in_the_last_seven_days(world, monkeypatch):
+    """A title trends only with a play start in the week before training, as the row's
+    reason ("what people in Brazil are starting this week") says. A floor on the decayed
+    count (one start a week ago) let in titles whose 8- and 9-day-old starts added up past
+    it: about 209 of the demo's trending tiles had no start in the last week."""
+    # given: three viewers started one film 8 to 9 days ago (decayed, more than one start
+    # a week ago), a fourth started another film 2 days ago; 28 films nobody started
+    region = RegionFactory(code="BR", name="Brazil", time_zone="America/Sao_Paulo")
+    films = []
+    for i in range(30):
+        film = TitleFactory(original_name=f"filme {i}", original_language=world.english)
+        AvailabilityFactory(title=film, region=region, starts_at=NOW - dt.timedelta(days=900))
+        films.append(film)
+    last_week, this_week = films[0], films[1]
+    for days_ago in (8.0, 8.5, 9.0):
+        viewer = ProfileFactory(account=AccountFactory(home_region=region))
+        record(viewer, "play_start", last_week, days_ago=days_ago)
+    viewer = ProfileFactory(account=AccountFactory(home_region=region))
+    record(viewer, "play_start", this_week, days_ago=2)
+    profile = ProfileFactory(account=AccountFactory(home_region=region))
+    version = model_train(region_code=region.code)
+
+    # when
+    rows = _proposed(profile, monkeypatch, rows=40, items=20)
+    index = ServingBundle.load(version_id=version.pk, artefact_key=version.artefact_key).index
+
+    # then: the film started this week trends, in the row and in the table the trending
+    # candidates come from; the one last started 8 days ago does neither
+    trending = dict(zip(index.title_ids.tolist(), index.region_row("BR").tolist(), strict=True))
+    assert trending[this_week.pk] > 0
+    assert trending[last_week.pk] == 0, "a title with no start this week still trends"
+    assert this_week.pk in rows["trending:BR"], rows
+    assert last_week.pk not in rows["trending:BR"]
 
 
 def test_a_seed_without_neighbours_gives_its_place_to_the_next(world):
