@@ -109,7 +109,7 @@ class ArtworkVariantInline(QueryOncePerInlineMixin, admin.TabularInline):
 
 
 @admin.register(ArtworkTheme)
-class ArtworkThemeAdmin(admin.ModelAdmin):
+class ArtworkThemeAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "variant_count")
     search_fields = ("name", "slug")
     list_filter = ()  # a dozen rows

@@ -29,7 +29,7 @@ from .models import Credit, Episode, Genre, Language, Person, Season, Tag, Title
 
 
 @admin.register(Language)
-class LanguageAdmin(admin.ModelAdmin):
+class LanguageAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_display = ("code", "name", "native_name", "title_count")
     search_fields = ("code", "name", "native_name")
     list_filter = ()  # a couple of hundred rows: search is the filter
@@ -51,7 +51,7 @@ class LanguageAdmin(admin.ModelAdmin):
         return ("code",) if obj is not None else ()
 
 
-class _TitleTaxonomyAdmin(admin.ModelAdmin):
+class _TitleTaxonomyAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     """Genres and tags: a slug, a name, and how many titles carry them."""
 
     list_display = ("name", "slug", "title_count")

@@ -9,21 +9,35 @@ the migrations add them on PostgreSQL only. They stay out of the models' state
 too: SQLite rebuilds a table with every index the state lists whenever a column
 of it changes, and would try to build these. ``makemigrations`` therefore never
 sees them; ``manage.py sqlmigrate`` prints them.
+
+The names are matched without their accents (``config.lookups.Unaccented``), so since
+``catalog 0007`` their trigram indexes are on ``UPPER(tonight_unaccent(column))``: the
+wrapper is ``IMMUTABLE``, as an index's expression must be, where ``unaccent()`` itself
+is only ``STABLE``.
 """
 
 from __future__ import annotations
 
 from django.contrib.postgres.indexes import GinIndex, OpClass
-from django.contrib.postgres.operations import TrigramExtension
-from django.db import migrations, models
+from django.contrib.postgres.operations import TrigramExtension, UnaccentExtension
+from django.db import migrations, models, router
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 from django.db.models.functions import Upper
+
+from config.lookups import UNACCENTED_FUNCTION, Unaccented
 
 
 def trigram_index(field: str, name: str) -> GinIndex:
     """A trigram index on ``UPPER(field)``: what ``icontains`` and ``istartswith`` match."""
     return GinIndex(OpClass(Upper(field), name="gin_trgm_ops"), name=name)
+
+
+def unaccented_trigram_index(field: str, name: str) -> GinIndex:
+    """A trigram index on ``UPPER(tonight_unaccent(field))``: what ``unaccented__icontains``
+    matches."""
+    return GinIndex(OpClass(Upper(Unaccented(field)), name="gin_trgm_ops"), name=name)
 
 
 def upper_index(field: str, name: str) -> models.Index:
@@ -47,6 +61,70 @@ class KeepTrigramExtension(TrigramExtension):
         to_state: ProjectState,
     ) -> None:
         pass
+
+
+class KeepUnaccentExtension(UnaccentExtension):
+    """``CREATE EXTENSION unaccent`` on PostgreSQL, left installed when migrated back,
+    as :class:`KeepTrigramExtension` is."""
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        pass
+
+
+class CreateUnaccentedFunction(Operation):
+    """``tonight_unaccent(text)``, ``unaccent`` declared ``IMMUTABLE``, on PostgreSQL only.
+
+    Immutable is a promise that the ``unaccent`` dictionary's rules do not change while
+    indexes hold its output: after editing its rules file, ``REINDEX`` the
+    ``*_search`` indexes. The body is SQL-standard (``RETURN``), bound to the extension's
+    function and dictionary when created, so neither is looked up on the ``search_path``
+    of whoever runs it later (a restore, and from PostgreSQL 17 ``VACUUM`` and
+    ``ANALYZE``, run it with a ``search_path`` of their own).
+    """
+
+    reversible = True
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        pass
+
+    def _applies(self, app_label: str, schema_editor: BaseDatabaseSchemaEditor) -> bool:
+        connection = schema_editor.connection
+        return connection.vendor == "postgresql" and router.allow_migrate(
+            connection.alias, app_label
+        )
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        if self._applies(app_label, schema_editor):
+            schema_editor.execute(
+                f"CREATE OR REPLACE FUNCTION {UNACCENTED_FUNCTION}(text) RETURNS text "
+                "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+                "RETURN unaccent('unaccent'::regdictionary, $1)"
+            )
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        if self._applies(app_label, schema_editor):
+            schema_editor.execute(f"DROP FUNCTION IF EXISTS {UNACCENTED_FUNCTION}(text)")
+
+    def describe(self) -> str:
+        return f"Create function {UNACCENTED_FUNCTION}(text) (PostgreSQL only)"
 
 
 class AddPostgresSearchIndex(migrations.AddIndex):
@@ -92,3 +170,42 @@ class AddPostgresSearchIndex(migrations.AddIndex):
 
     def describe(self) -> str:
         return f"{super().describe()} (PostgreSQL only, not in the model's state)"
+
+
+class RemovePostgresSearchIndex(AddPostgresSearchIndex):
+    """:class:`AddPostgresSearchIndex` the other way round: an index another replaces,
+    dropped (``IF EXISTS``), and built again when migrated back.
+
+    In a migration outside a transaction (``atomic = False``) the drop is
+    ``CONCURRENTLY``: a plain ``DROP INDEX`` takes its table's exclusive lock, and queued
+    behind a transaction holding the table (a signal import, a retrain) it would hold up
+    every read of the table (every request reads its profile) until that one ended.
+    """
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self._applies(schema_editor, model):
+            name = schema_editor.quote_name(self.index.name)
+            concurrently = "" if schema_editor.atomic_migration else " CONCURRENTLY"
+            schema_editor.execute(f"DROP INDEX{concurrently} IF EXISTS {name}")
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        super().database_forwards(app_label, schema_editor, to_state, from_state)
+
+    def describe(self) -> str:
+        return (
+            f"Remove index {self.index.name} on {self.model_name} "
+            "(PostgreSQL only, not in the model's state)"
+        )

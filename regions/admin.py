@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from catalog.models import Language
 from config.admin_inlines import QueryOncePerInlineMixin
-from config.admin_lists import count_subquery
+from config.admin_lists import IndexedSearchAdminMixin, count_subquery
 from profiles.models import Profile
 
 from .models import Availability, Region, TasteCluster
@@ -67,7 +67,7 @@ class AvailabilityInline(QueryOncePerInlineMixin, admin.TabularInline):
 
 
 @admin.register(Availability)
-class AvailabilityAdmin(admin.ModelAdmin):
+class AvailabilityAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_display = ("title", "region", "starts_at", "ends_at", "status")
     list_select_related = ("title", "region")
     list_filter = ("region", WindowStatusFilter)
@@ -102,7 +102,7 @@ class TasteClusterInline(QueryOncePerInlineMixin, admin.TabularInline):
 
 
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
+class RegionAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_display = ("code", "name", "default_language", "time_zone", "cluster_count")
     list_select_related = ("default_language",)
     list_filter = ("default_language",)
@@ -123,7 +123,7 @@ class RegionAdmin(admin.ModelAdmin):
 
 
 @admin.register(TasteCluster)
-class TasteClusterAdmin(admin.ModelAdmin):
+class TasteClusterAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_display = ("name", "region", "slug", "is_default", "language_list", "profile_count")
     list_select_related = ("region",)
     list_filter = ("region", "is_default")

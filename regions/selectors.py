@@ -48,19 +48,19 @@ def region_exists(*, code: str) -> bool:
 
 def region_codes_labelled(*, containing: str) -> QuerySet[Region]:
     """The codes of the regions whose label as lists show it ("India (IN)") contains
-    ``containing``, in any case: its name, its code or both."""
+    ``containing``, in any case and accents aside: its name, its code or both."""
     return (
         Region.objects.alias(label=Concat("name", Value(" ("), "code", Value(")")))
-        .filter(label__icontains=containing)
+        .filter(label__unaccented__icontains=containing)
         .values("pk")
     )
 
 
 def taste_cluster_ids_labelled(*, containing: str) -> QuerySet[TasteCluster]:
     """The ids of the clusters whose label as lists show it ("IN-Tamil") contains
-    ``containing``, in any case."""
+    ``containing``, in any case and accents aside."""
     return (
         TasteCluster.objects.alias(label=Concat("region_id", Value("-"), "name"))
-        .filter(label__icontains=containing)
+        .filter(label__unaccented__icontains=containing)
         .values("pk")
     )

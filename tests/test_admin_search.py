@@ -1,9 +1,10 @@
 """The admin's and the console's free-text searches read their columns' indexes, and
 migrate on SQLite too.
 
-A search is ``UPPER(column::text) LIKE UPPER('%term%')`` on each search field;
-at 15,000 titles or 100,000 profiles a scan of the tables to test them cost a
-quarter of a second a statement, several statements a page.
+A search is ``UPPER(tonight_unaccent(column)) LIKE UPPER(tonight_unaccent('%term%'))``
+on each text search field (accents aside, ``config.lookups.Unaccented``); at 15,000
+titles or 100,000 profiles a scan of the tables to test them cost a quarter of a
+second a statement, several statements a page.
 """
 
 import os
@@ -12,12 +13,13 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 from django.db.models import Model
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from accounts.models import Account
-from catalog.models import Title, TitleLocalization
+from catalog.models import Credit, Person, Title, TitleLocalization
 from config.admin_lists import IndexedSearchAdminMixin
 from console.selectors import account_search
 from profiles.models import Profile
@@ -26,7 +28,9 @@ from regions.models import Region, TasteCluster
 from tests.db_plans import plan_nodes, whole_table_reads
 from tests.factories import (
     AccountFactory,
+    CreditFactory,
     LanguageFactory,
+    PersonFactory,
     ProfileFactory,
     RegionFactory,
     TasteClusterFactory,
@@ -105,8 +109,8 @@ def test_a_title_search_reads_the_names_trigram_indexes(staff: Client) -> None:
     tables = (Title._meta.db_table, TitleLocalization._meta.db_table)
     assert whole_reads(nodes, *tables) == []
     assert {
-        "title_name_search",
-        "localization_name_search",
+        "title_unaccent_search",
+        "localization_unaccent_search",
         "title_external_id_search",
     } <= indexes_read(nodes)
 
@@ -130,8 +134,8 @@ def test_a_profile_search_reads_the_profile_and_household_indexes(staff: Client)
     # then: each search field is matched on its own table, off that column's index
     assert whole_reads(nodes, Profile._meta.db_table, Account._meta.db_table) == []
     assert {
-        "profile_name_search",
-        "account_name_search",
+        "profile_unaccent_search",
+        "account_unaccent_search",
         "profile_external_id_search",
         "account_external_id_search",
     } <= indexes_read(nodes)
@@ -182,7 +186,7 @@ def test_a_short_term_is_only_checked_on_the_rows_a_longer_term_found(staff: Cli
     tables = (Title._meta.db_table, TitleLocalization._meta.db_table)
     assert whole_reads(nodes, *tables) == []
     assert [n["Index Name"] for n in nodes if "'%LA%'" in n.get("Index Cond", "")] == []
-    assert {"title_name_search", "localization_name_search"} <= indexes_read(nodes)
+    assert {"title_unaccent_search", "localization_unaccent_search"} <= indexes_read(nodes)
 
 
 def test_a_short_term_still_has_to_match_on_some_field(staff: Client) -> None:
@@ -233,7 +237,7 @@ def test_the_console_household_search_reads_the_name_index(db) -> None:
     # then: the name is matched off its trigram index, not by reading every household
     assert found == [sharmas]
     assert whole_reads(nodes, Account._meta.db_table) == []
-    assert "account_name_search" in indexes_read(nodes)
+    assert "account_unaccent_search" in indexes_read(nodes)
 
 
 @pytest.mark.slow
@@ -513,3 +517,90 @@ def test_a_run_or_version_search_reads_indexes_not_the_table(
     # whole, nor its index walked end to end
     assert whole_table_reads(nodes, TrainingRun._meta.db_table) == []
     assert whole_table_reads(nodes, ModelVersion._meta.db_table) == []
+
+
+# --- Accents and case -------------------------------------------------------------------------
+
+
+def test_a_search_matches_names_whatever_their_accents_or_case(staff: Client) -> None:
+    # given: names staff type without their marks (or with marks the name lacks)
+    french = LanguageFactory(code="fr", name="French", native_name="Français")
+    amelie = TitleFactory(original_name="Le Fabuleux Destin")
+    TitleLocalizationFactory(title=amelie, language=french, name="Amélie")
+    TitleFactory(original_name="Amelia")
+    pele = PersonFactory(name="Pelé")
+    PersonFactory(name="Pell")
+    credited = CreditFactory(person=pele, title=amelie, character="Éric")
+    CreditFactory(person=PersonFactory(name="Other"), title=TitleFactory(original_name="Other"))
+    brazil = RegionFactory(code="BR", name="Brazil")
+    household = AccountFactory(name="Família São Paulo", home_region=brazil)
+    AccountFactory(name="Sao", home_region=brazil)
+    member = ProfileFactory(account=household, name="Zoë")
+    ProfileFactory(account=AccountFactory(home_region=brazil), name="Zoe Ann")
+
+    # when / then: each list finds the name with or without its marks, in any case
+    assert _listed(staff, Title, "amelie") == {amelie.pk}
+    assert _listed(staff, Person, "Pele") == {pele.pk}
+    assert _listed(staff, Person, "PELÉ") == {pele.pk}
+    assert _listed(staff, Credit, "pele eric") == {credited.pk}
+    assert _listed(staff, Account, "sao paulo") == {household.pk}
+    assert _listed(staff, Account, "FAMILIA") == {household.pk}
+    assert _listed(staff, Profile, "Sao Paulo") == {member.pk}
+    assert _listed(staff, Profile, "zoe sao") == {member.pk}
+
+
+def test_an_accent_free_title_search_reads_the_unaccented_trigram_indexes(staff: Client) -> None:
+    # given: titles with localised names, one of them "Amélie" (enough of them that reading
+    # either table whole costs more than its index)
+    french = LanguageFactory(code="fr", name="French", native_name="Français")
+    others = Title.objects.bulk_create(
+        TitleFactory.build(original_name=f"Title {i}", original_language=french)
+        for i in range(_ROWS)
+    )
+    TitleLocalization.objects.bulk_create(
+        TitleLocalization(title=title, language=french, name=f"Titre {title.pk}")
+        for title in others
+    )
+    amelie = TitleFactory(original_name="Le Fabuleux Destin")
+    TitleLocalizationFactory(title=amelie, language=french, name="Amélie")
+
+    # when
+    nodes = searched_rows_plan(staff, Title, "amelie", analyze=(Title, TitleLocalization))
+
+    # then: the names are matched without their marks off their indexes, not read whole
+    assert _listed(staff, Title, "amelie") == {amelie.pk}
+    tables = (Title._meta.db_table, TitleLocalization._meta.db_table)
+    assert whole_reads(nodes, *tables) == []
+    assert {"title_unaccent_search", "localization_unaccent_search"} <= indexes_read(nodes)
+
+
+def test_the_console_household_search_matches_names_whatever_their_accents(db) -> None:
+    # given
+    region = RegionFactory(code="BR", name="Brazil")
+    household = AccountFactory(name="Família São Paulo", home_region=region)
+    sao = AccountFactory(name="Sao", home_region=region)
+
+    # when / then
+    assert account_search(query="sao paulo") == [household]
+    assert account_search(query="SÃO") == [household, sao]
+
+
+def test_the_replaced_search_indexes_are_dropped_without_locking_their_tables(db) -> None:
+    # A plain DROP INDEX takes its table's exclusive lock: queued behind a transaction
+    # holding the profiles (a signal import, a retrain), every request reading a profile
+    # would wait behind it. Dropped CONCURRENTLY, outside a transaction, nothing waits.
+    loader = MigrationLoader(connection)
+    replacing = [
+        loader.get_migration(app, name)
+        for app, name in (
+            ("catalog", "0007_unaccented_search_indexes"),
+            ("accounts", "0003_unaccented_search_index"),
+            ("profiles", "0004_unaccented_search_index"),
+        )
+    ]
+
+    statements = [sql for m in replacing for sql in loader.collect_sql([(m, False)])]
+
+    drops = [sql for sql in statements if sql.startswith("DROP INDEX")]
+    assert len(drops) == 8
+    assert [sql for sql in drops if not sql.startswith("DROP INDEX CONCURRENTLY")] == []

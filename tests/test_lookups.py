@@ -1,4 +1,5 @@
-"""``AnyOf`` outside PostgreSQL: SQLite, the first local run's database, gets a plain IN.
+"""``AnyOf`` and ``unaccented`` outside PostgreSQL: SQLite, the first local run's database,
+gets a plain IN and a Python stand-in for the unaccent wrapper.
 
 The suite runs on PostgreSQL, so these tests open Django's SQLite backend on a database
 in memory of their own and compile the ORM's queries for it.
@@ -15,6 +16,7 @@ from django.db.models import F
 from django.db.models.sql import InsertQuery
 from django.db.utils import ConnectionHandler
 
+from catalog.models import Person
 from config.lookups import AnyOf
 from recommendations.models import Signal
 
@@ -28,6 +30,7 @@ def sqlite(django_db_blocker) -> Iterator[BaseDatabaseWrapper]:
     connection = handler["default"]
     with django_db_blocker.unblock(), connection.schema_editor() as editor:
         editor.create_model(Signal)
+        editor.create_model(Person)
     with django_db_blocker.unblock():
         yield connection
         connection.close()
@@ -72,3 +75,24 @@ def test_uuids_are_bound_and_matched_as_sqlite_stores_them(sqlite):
     assert ids_of(sqlite, by_uuid) == [7]
     assert ids_of(sqlite, by_text) == [7]
     assert ids_of(sqlite, Signal.objects.filter(AnyOf(F("client_event_id"), []))) == []
+
+
+def test_names_are_matched_without_their_accents_on_sqlite_too(sqlite):
+    # given: people whose names carry accents, stored on the demo's database
+    query = InsertQuery(Person)
+    query.insert_values(
+        [f for f in Person._meta.concrete_fields if f.name != "id"],
+        [Person(name=n, external_id=n) for n in ("Pelé", "Amélie", "Pell")],
+    )
+    query.get_compiler(connection=sqlite).execute_sql(returning_fields=None)
+
+    def names(term: str) -> set[str]:
+        query = Person.objects.filter(name__unaccented__icontains=term).values_list("name")
+        return {row[0] for row in query.query.get_compiler(connection=sqlite).results_iter()}
+
+    # then: as the admin's search finds them on PostgreSQL, marks and case aside
+    assert names("pele") == {"Pelé"}
+    assert names("AMELIE") == {"Amélie"}
+    assert names("Pelé") == {"Pelé"}
+    assert names("pel") == {"Pelé", "Pell"}
+    assert names("100%") == set()
