@@ -585,6 +585,20 @@ def test_the_console_household_search_matches_names_whatever_their_accents(db) -
     assert account_search(query="SÃO") == [household, sao]
 
 
+@pytest.mark.parametrize("typed", ["IN-Tamil", "in-tamil", "N-Tam", "Tamil", "India"])
+def test_the_cluster_list_finds_a_cluster_by_its_name_as_the_lists_show_it(
+    staff: Client, typed: str
+) -> None:
+    # given: two clusters of a region ("IN-Tamil", "IN-Hindi") and one of another region's
+    tamil, hindi = _clusters()
+    TasteClusterFactory(region=RegionFactory(code="US", name="USA"), slug="us-mix", name="Mix")
+
+    # when / then: as runs and versions are found by it, the cluster's label finds it
+    assert _listed(staff, TasteCluster, typed) == {tamil.pk} | (
+        {hindi.pk} if typed == "India" else set()
+    )
+
+
 def test_the_replaced_search_indexes_are_dropped_without_locking_their_tables(db) -> None:
     # A plain DROP INDEX takes its table's exclusive lock: queued behind a transaction
     # holding the profiles (a signal import, a retrain), every request reading a profile
