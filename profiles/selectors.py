@@ -1,11 +1,11 @@
-"""Reads of profiles, always scoped to one account."""
+"""Reads of profiles, always scoped to one account, and of what deleted profiles left behind."""
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from django.db import connection
-from django.db.models import QuerySet
+from django.db import connection, models
+from django.db.models import Max, QuerySet
 from django.http import Http404
 from rest_framework.request import Request
 
@@ -164,3 +164,89 @@ def profile_for_request(
             raise Http404(NO_PROFILE)
         return prefetched[1]
     return profile_with_languages(account=account, profile_id=profile_id)
+
+
+def profile_unchecked_relations() -> list[tuple[type[models.Model], models.ForeignKey]]:
+    """The tables that keep a profile's id without a foreign key, and that key's field.
+
+    The signal and page logs: their hot inserts pay for no trigger, so the database
+    refuses no row whose profile is gone. Django's cascade deletes them with the profile;
+    whatever a race or an older release left behind has to be found by the profile's id.
+    """
+    return [
+        (relation.related_model, relation.field)
+        for relation in Profile._meta.related_objects
+        if not relation.field.db_constraint
+        and relation.field.remote_field.on_delete is models.CASCADE
+    ]
+
+
+#: Distinct profile ids read per statement while looking for deleted profiles' rows.
+ORPHAN_IDS_BATCH = 1000
+
+
+def profile_orphan_ids(
+    *, model: type[models.Model], field: models.ForeignKey, ids_batch: int | None = None
+) -> Iterator[tuple[list[int], float]]:
+    """The ids of deleted profiles that ``model``'s table still has rows of, a batch at a time.
+
+    Yields each batch's deleted ids (possibly none) with the fraction of the id range
+    walked so far. Each statement is a skip scan of the index that leads with the profile
+    (one index descent per distinct id, ``ids_batch`` of them: 100,000 profiles are 100
+    short statements whatever the table's size), and tells in the same snapshot whether
+    each id's profile exists.
+
+    Only ids below the newest profile's that exists when the walk starts are looked at.
+    A row can only be visible with its profile, as every writer stores a profile's rows
+    after the profile's row is committed (ingest locks it, a page's insert checks it); so
+    an id that has rows and no profile is a deleted profile's, and ids are never reused.
+    The bound keeps profiles created meanwhile (their ids are all above it) out of the
+    walk altogether, whatever their writers do. What it costs: the newest profile's rows,
+    if it was deleted behind the app's back, wait until a newer profile exists.
+    """
+    below = Profile.objects.aggregate(newest=Max("pk"))["newest"]
+    if below is None:
+        return
+    size = int(ids_batch or ORPHAN_IDS_BATCH)
+    quote = connection.ops.quote_name
+    table, column = quote(model._meta.db_table), quote(field.column)
+    profiles, pk = quote(Profile._meta.db_table), quote(Profile._meta.pk.column)
+
+    def after(previous: str) -> str:
+        # Only quoted identifiers of the models are interpolated.
+        return (
+            f"(SELECT t.{column} FROM {table} t WHERE t.{column} > {previous} "  # noqa: S608
+            f"AND t.{column} < %s ORDER BY t.{column} LIMIT 1)"
+        )
+
+    sql = (
+        f"WITH RECURSIVE walk (profile_id, n) AS (SELECT {after('%s')}, 1 "  # noqa: S608
+        f"UNION ALL SELECT {after('walk.profile_id')}, walk.n + 1 FROM walk "
+        "WHERE walk.profile_id IS NOT NULL AND walk.n < %s) "
+        f"SELECT walk.profile_id, EXISTS (SELECT 1 FROM {profiles} p "
+        f"WHERE p.{pk} = walk.profile_id) FROM walk WHERE walk.profile_id IS NOT NULL "
+        "ORDER BY walk.profile_id"
+    )
+    last = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [last, below, below, size])
+            rows = cursor.fetchall()
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield [profile_id for profile_id, exists in rows if not exists], last / below
+        if len(rows) < size:
+            return
+
+
+def profile_orphans_count(*, ids_batch: int | None = None) -> dict[type[models.Model], int]:
+    """How many rows of deleted profiles each unchecked table holds (``prune_logs --dry-run``)."""
+    counts: dict[type[models.Model], int] = {}
+    for model, field in profile_unchecked_relations():
+        counts[model] = sum(
+            model._base_manager.filter(**{f"{field.attname}__in": ids}).count()
+            for ids, _ in profile_orphan_ids(model=model, field=field, ids_batch=ids_batch)
+            if ids
+        )
+    return counts

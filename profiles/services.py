@@ -2,12 +2,13 @@
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account
@@ -15,8 +16,10 @@ from catalog.models import Language, MaturityLevel
 from config.admin_history import admin_history_forget
 
 from .models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, NAME_TAKEN_MESSAGE, Profile
-from .selectors import profile_get
+from .selectors import profile_get, profile_orphan_ids, profile_unchecked_relations
 from .unlock import PinFailureThrottle, profile_pin_lock_until
+
+logger = logging.getLogger(__name__)
 
 LIMIT_MESSAGE = f"An account can have at most {MAX_PROFILES_PER_ACCOUNT} profiles."
 
@@ -213,15 +216,62 @@ def profiles_left_behind_delete(*, profile_ids: list[int]) -> None:
     outlived the profile until the page log's prune, 90 days. One statement per table,
     on the index that leads with the profile; nothing is found almost always. Only an
     insert that began before the deletion's commit and ends after this sweep can still
-    leave its page behind.
+    leave its page behind, until the nightly prune's sweep (:func:`profile_orphans_prune`).
     """
-    for relation in Profile._meta.related_objects:
-        field = relation.field
-        if field.db_constraint or field.remote_field.on_delete is not models.CASCADE:
-            continue
-        relation.related_model._base_manager.filter(
-            **{f"{field.attname}__in": profile_ids}
-        ).delete()
+    for model, field in profile_unchecked_relations():
+        model._base_manager.filter(**{f"{field.attname}__in": profile_ids}).delete()
+
+
+#: Rows of deleted profiles deleted per statement by :func:`profile_orphans_prune`.
+ORPHANS_PRUNE_BATCH = 5000
+
+
+def profile_orphans_prune(
+    *,
+    batch_size: int | None = None,
+    ids_batch: int | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> dict[type[models.Model], int]:
+    """Delete the signals and pages of profiles that no longer exist; how many of each went.
+
+    Before December 2026's fixes a batch stored, or a page logged, while its profile was
+    deleted outlived the profile (docs/signals.md): pages until their prune, signals for
+    good, in every retrain's reads. :func:`profiles_left_behind_delete` now sweeps each
+    deletion's; this finds the older ones, by the deleted ids
+    (:func:`~profiles.selectors.profile_orphan_ids`), and deletes their rows at most
+    ``batch_size`` per statement through the index that leads with the profile. Called
+    outside a transaction, each statement commits on its own: a 10M-row log is never
+    locked or held in one transaction, and a stopped run keeps what it deleted.
+
+    Each ``DELETE`` checks again, in its own snapshot, that the profile does not exist,
+    so a row is only deleted if, at that moment, it is visible and its profile is not;
+    as a profile's rows are written only once it exists, that is a deleted profile's row.
+    """
+    size = int(batch_size or ORPHANS_PRUNE_BATCH)
+    relations = profile_unchecked_relations()
+    report = progress or (lambda fraction: None)
+    deleted: dict[type[models.Model], int] = {}
+    for done, (model, field) in enumerate(relations):
+        manager = model._base_manager
+        deleted[model] = 0
+        for ids, walked in profile_orphan_ids(model=model, field=field, ids_batch=ids_batch):
+            orphans = manager.filter(**{f"{field.attname}__in": ids}).filter(
+                ~Exists(Profile.objects.filter(pk=OuterRef(field.attname)))
+            )
+            while ids:
+                # No cascade and no receivers: Django deletes this in one statement.
+                count, _ = manager.filter(pk__in=orphans.values("pk")[:size]).delete()
+                deleted[model] += count
+                if count < size:
+                    break
+            report((done + walked) / len(relations))
+    report(1.0)
+    if any(deleted.values()):
+        logger.info(
+            "rows of deleted profiles pruned: %s",
+            ", ".join(f"{count} {model._meta.label}" for model, count in deleted.items()),
+        )
+    return deleted
 
 
 def profile_pin_lock_lift(*, profile: Profile) -> dt.datetime | None:

@@ -10,6 +10,8 @@ from django.conf import settings
 
 from artwork.services import artwork_daily_prune, artwork_files_prune
 from config.celery import RETRY_ON_TRANSIENT_ERRORS, TRANSIENT_ERRORS
+from profiles.services import profile_orphans_prune
+from recommendations.models import PageLog, Signal
 from recommendations.services.model_versions import model_versions_prune
 from recommendations.services.retention import page_logs_prune, sign_in_logs_prune
 from recommendations.services.retraining import (
@@ -100,21 +102,29 @@ def reap_training_runs() -> int:
 )
 def prune_logs() -> dict[str, int]:
     """Delete page logs, admin sign-ins, the artwork variants' daily figures and model
-    versions (with their files) past their keep, and artwork files no variant names
-    (``artwork.services``); how many of each went.
+    versions (with their files) past their keep, artwork files no variant names
+    (``artwork.services``) and the signals and pages of deleted profiles; how many of
+    each went.
 
     Sign-ins, files, daily figures and model versions first: each is short (a day's figures
     a night, a version or a few a scope), and a page backlog that outlasts the soft time
     limit (night after night, until it is worked off) must not keep them from running.
+    The signals and pages of deleted profiles last (``profiles.services``): what the
+    page prune deleted by age they need not find, and the first night's sweep of what
+    older releases left behind, if long, goes on the next night as the pages' does.
     """
     sign_ins = sign_in_logs_prune()
     artwork_files = artwork_files_prune()
     artwork_daily = artwork_daily_prune()
     model_versions = model_versions_prune()
+    pages = page_logs_prune()
+    orphans = profile_orphans_prune()
     return {
-        "pages": page_logs_prune(),
+        "pages": pages,
         "sign_ins": sign_ins,
         "artwork_files": artwork_files,
         "artwork_daily": artwork_daily,
         "model_versions": model_versions,
+        "orphan_signals": orphans[Signal],
+        "orphan_pages": orphans[PageLog],
     }

@@ -1,5 +1,6 @@
 """``manage.py prune_logs``: delete page logs, admin sign-ins, the artwork variants'
-daily figures and model versions past their keep, now.
+daily figures and model versions past their keep, and the signals and pages of deleted
+profiles, now.
 
 Like the nightly task, it also deletes the artwork files no variant names
 (``artwork.services.artwork_files_prune``); ``--dry-run`` counts only the rows.
@@ -9,11 +10,15 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.db.models import Model
 from django.utils import timezone
 
 from artwork.selectors import artwork_daily_cut, artwork_daily_expired_count
 from artwork.services import artwork_daily_prune, artwork_files_prune
+from profiles.selectors import profile_orphans_count
+from profiles.services import profile_orphans_prune
 from recommendations.management.progress import fraction_bar
+from recommendations.models import PageLog, Signal
 from recommendations.selectors.model_versions import model_versions_expired_count
 from recommendations.selectors.retention import (
     page_log_cut,
@@ -30,7 +35,8 @@ class Command(BaseCommand):
         "the admin sign-ins older than TONIGHT_SIGN_IN_LOG_KEEP_DAYS, the artwork daily "
         "figures older than TONIGHT_ARTWORK_DAILY_KEEP_DAYS and the model versions no "
         "rollback, ranker training or staff need (TONIGHT_MODEL_VERSIONS_KEPT, "
-        "TONIGHT_MODEL_VERSION_KEEP_DAYS), with their files (what beat runs nightly)."
+        "TONIGHT_MODEL_VERSION_KEEP_DAYS), with their files, and the signals and page logs "
+        "of profiles that no longer exist (what beat runs nightly)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -62,11 +68,13 @@ class Command(BaseCommand):
             f"TONIGHT_MODEL_VERSION_KEEP_DAYS={tonight['MODEL_VERSION_KEEP_DAYS']})"
         )
         if options["dry_run"]:
+            orphans = profile_orphans_count()
             self.stdout.write(
                 f"Would delete {page_logs_expired_count(now=now)} page log(s) {kept}, "
                 f"{artwork_daily_expired_count(now=now)} {daily}, "
-                f"{model_versions_expired_count(now=now)} {versions} and "
-                f"{sign_in_logs_expired_count(now=now)} {sign_ins}; nothing deleted (--dry-run)."
+                f"{model_versions_expired_count(now=now)} {versions}, "
+                f"{sign_in_logs_expired_count(now=now)} {sign_ins} and "
+                f"{_orphans(orphans)}; nothing deleted (--dry-run)."
             )
             return
         # Sign-ins first, as the nightly task does: their one statement runs even when a
@@ -77,8 +85,14 @@ class Command(BaseCommand):
         versions_deleted = model_versions_prune(now=now)
         with fraction_bar(self, "page logs", verbosity=options["verbosity"]) as progress:
             pages = page_logs_prune(now=now, progress=progress)
+        with fraction_bar(self, "deleted profiles", verbosity=options["verbosity"]) as progress:
+            orphans = profile_orphans_prune(progress=progress)
         self.stdout.write(
             f"Deleted {pages} page log(s) {kept}, {sign_ins_deleted} {sign_ins}, "
-            f"{daily_deleted} {daily}, {versions_deleted} {versions} and {files} artwork "
-            "file(s) no variant names."
+            f"{daily_deleted} {daily}, {versions_deleted} {versions}, {files} artwork "
+            f"file(s) no variant names and {_orphans(orphans)}."
         )
+
+
+def _orphans(counts: dict[type[Model], int]) -> str:
+    return f"{counts[Signal]} signal(s) and {counts[PageLog]} page log(s) of deleted profiles"
