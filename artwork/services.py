@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -22,7 +23,7 @@ from recommendations.selectors.attribution import closed_before
 
 from .image_names import ARTWORK_DIR
 from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily
-from .policy import bandit_new, policy_delete, policy_read, policy_write
+from .policy import PolicyParams, bandit_new, policy_delete, policy_read, policy_write
 from .selectors import (
     ArtworkImpressions,
     artwork_daily_cut,
@@ -84,7 +85,7 @@ def artwork_files_prune(*, now: dt.datetime | None = None) -> int:
     return deleted
 
 
-#: Daily figures deleted per statement by :func:`artwork_daily_prune`.
+#: Daily figures deleted per statement by :func:`artwork_daily_prune` and a full refit.
 DAILY_PRUNE_BATCH = 5000
 
 
@@ -99,17 +100,22 @@ def artwork_daily_prune(*, now: dt.datetime | None = None, batch_size: int | Non
     """
     cut = artwork_daily_cut(now=now)
     size = int(batch_size or DAILY_PRUNE_BATCH)
-    expired = ArtworkVariantDaily.objects.filter(day__lt=cut)
-    deleted = 0
-    while True:
-        # No cascade and no receivers: Django deletes this in one statement.
-        count, _ = ArtworkVariantDaily.objects.filter(pk__in=expired.values("pk")[:size]).delete()
-        deleted += count
-        if count < size:
-            break
+    deleted = _daily_delete(ArtworkVariantDaily.objects.filter(day__lt=cut), size=size)
     if deleted:
         logger.info("artwork daily figures before %s pruned: %d deleted", cut, deleted)
     return deleted
+
+
+def _daily_delete(figures: QuerySet[ArtworkVariantDaily], *, size: int) -> int:
+    """Delete ``figures`` at most ``size`` a statement (found through an index on ``day``);
+    how many went."""
+    deleted = 0
+    while True:
+        # No cascade and no receivers: Django deletes this in one statement.
+        count, _ = ArtworkVariantDaily.objects.filter(pk__in=figures.values("pk")[:size]).delete()
+        deleted += count
+        if count < size:
+            return deleted
 
 
 # --- The artwork policy ----------------------------------------------------------------------
@@ -133,11 +139,15 @@ def _policy_lock(*, wait: bool) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def _stats_add(impressions: ArtworkImpressions, known: set[int]) -> None:
-    """Add impressions and plays per (variant, device, day) to the daily roll-ups."""
+#: One daily figure to add: variant id, device class, day, impressions, plays.
+_DailyRow = tuple[int, str, dt.date, int, int]
+
+
+def _stats_rows(impressions: ArtworkImpressions, known: set[int]) -> list[_DailyRow]:
+    """Impressions and plays per (variant, device, day), for the daily roll-ups."""
     keep = np.isin(impressions.variant, np.fromiter(known, dtype=np.int64, count=len(known)))
     if not keep.any():
-        return
+        return []
     variant = impressions.variant[keep]
     device = impressions.device[keep]
     day = impressions.day[keep].astype(np.int64)
@@ -146,6 +156,17 @@ def _stats_add(impressions: ArtworkImpressions, known: set[int]) -> None:
     plays = np.bincount(
         inverse.reshape(-1), weights=impressions.played[keep], minlength=len(unique)
     )
+    epoch = dt.date(1970, 1, 1)
+    return [
+        (int(v), DEVICE_CLASSES[int(d)], epoch + dt.timedelta(days=int(y)), int(c), int(p))
+        for (v, d, y), c, p in zip(unique.tolist(), counts.tolist(), plays.tolist(), strict=True)
+    ]
+
+
+def _stats_write(rows: list[_DailyRow]) -> None:
+    """Add ``rows`` to the daily roll-ups."""
+    if not rows:
+        return
     table = connection.ops.quote_name(ArtworkVariantDaily._meta.db_table)
     # Only the quoted table name is interpolated. Both databases speak ON CONFLICT.
     sql = (
@@ -154,11 +175,6 @@ def _stats_add(impressions: ArtworkImpressions, known: set[int]) -> None:
         f"impressions = {table}.impressions + EXCLUDED.impressions, "
         f"plays = {table}.plays + EXCLUDED.plays"
     )
-    epoch = dt.date(1970, 1, 1)
-    rows = [
-        (int(v), DEVICE_CLASSES[int(d)], epoch + dt.timedelta(days=int(y)), int(c), int(p))
-        for (v, d, y), c, p in zip(unique.tolist(), counts.tolist(), plays.tolist(), strict=True)
-    ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 
@@ -179,6 +195,7 @@ def artwork_policy_update(
     now: dt.datetime | None = None,
     progress: Callable[[float], None] | None = None,
     wait: bool = True,
+    batch_size: int | None = None,
 ) -> ArtworkPolicy | None:
     """Fold the impressions whose reward window has closed into a new policy version.
 
@@ -186,7 +203,8 @@ def artwork_policy_update(
     newest policy and read only the pages logged since it. Full (``full=True``,
     from a retrain): start from the prior over the last
     ``TONIGHT["ARTWORK_TRAINING_DAYS"]`` days, on today's genres and themes,
-    and recompute the daily roll-ups of those days. A page counts once its
+    and recompute the daily roll-ups of those days (:func:`_policy_refit`; its old
+    roll-ups are deleted at most ``batch_size`` per statement). A page counts once its
     attribution window has closed, so its misses are final, not "not yet".
     Returns ``None`` when there was nothing new to fold, or, without ``wait``, when
     another update holds the policy: beat's five-minute update passes then, as the
@@ -194,95 +212,242 @@ def artwork_policy_update(
     worker (the reaper's, the fan-outs') for as long as a full refit takes.
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        if not _policy_lock(wait=wait):
-            logger.info("artwork policy update skipped: another update holds the policy")
+    if not full:
+        with transaction.atomic():
+            if not _policy_lock(wait=wait):
+                logger.info("artwork policy update skipped: another update holds the policy")
+                return None
+            try:
+                return _policy_update_locked(now=now, progress=progress)
+            except _NoPolicyYet:
+                pass
+            except ThemesChanged:
+                # A designer re-tagged a variant the policy has learned: its old impressions
+                # are in the shared statistics under the old themes, so only a refit on
+                # today's themes is coherent.
+                logger.warning(
+                    "artwork variant themes changed since the last policy: refitting in full"
+                )
+                wait = True
+    with _policy_held(wait=wait) as held:
+        if not held:
+            logger.info("artwork policy refit skipped: another update holds the policy")
             return None
-        try:
-            return _policy_update_locked(full=full, now=now, progress=progress)
-        except ThemesChanged:
-            if full:
-                raise
-    # A designer re-tagged a variant the policy has learned: its old impressions are in the
-    # shared statistics under the old themes, so only a refit on today's themes is coherent.
-    logger.warning("artwork variant themes changed since the last policy: refitting in full")
-    return artwork_policy_update(full=True, now=now, progress=progress)
+        return _policy_refit(now=now, progress=progress, batch_size=batch_size)
+
+
+class _NoPolicyYet(Exception):
+    """No policy to update incrementally: the first one is a full refit."""
+
+
+@contextmanager
+def _policy_held(*, wait: bool) -> Iterator[bool]:
+    """The policy's lock for the session, across a refit's transactions; whether it is held.
+
+    The same lock as :func:`_policy_lock`'s (an update waits for a refit, and a refit
+    for an update), held at session level: a refit commits a day at a time. Released at
+    the end, or with the session if the process dies.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [POLICY_LOCK_KEY])
+            held = True
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [POLICY_LOCK_KEY])
+            held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [POLICY_LOCK_KEY])
+            except DatabaseError as error:
+                # A connection that went away took its session's lock with it.
+                logger.warning("artwork policy lock not released: %s", error)
+
+
+def _fold(
+    *,
+    params: PolicyParams,
+    since: dt.datetime,
+    until: dt.datetime,
+    known: set[int],
+    report: Callable[[float], None],
+    store: Callable[[dt.datetime, list[_DailyRow]], None],
+) -> tuple[int, int]:
+    """Fold the closed impressions of ``[since, until)`` into ``params``, a day of pages at a
+    time, handing each day's figures to ``store``; how many impressions and plays."""
+    themes_of = variant_themes(params.themes)
+    added = added_plays = 0
+    chunk_start = since
+    total = (until - since).total_seconds()
+    while chunk_start < until:
+        chunk_end = min(chunk_start + CHUNK, until)
+        impressions = artwork_impressions(since=chunk_start, until=chunk_end, genres=params.genres)
+        if len(impressions):
+            params.bandit.partial_fit(
+                context=artwork_context(
+                    taste=impressions.taste,
+                    device=impressions.device,
+                    hour_bucket=impressions.hour_bucket,
+                ),
+                themes=themes_of.of(impressions.variant),
+                variant=impressions.variant,
+                reward=impressions.played.astype(np.float64),
+            )
+            added += len(impressions)
+            added_plays += int(impressions.played.sum())
+        store(chunk_start, _stats_rows(impressions, known) if len(impressions) else [])
+        chunk_start = chunk_end
+        report((chunk_start - since).total_seconds() / total)
+    return added, added_plays
+
+
+def _policy_store(
+    *,
+    params: PolicyParams,
+    base: ArtworkPolicy | None,
+    since: dt.datetime,
+    until: dt.datetime,
+    seen: int,
+    plays: int,
+    added: int,
+    added_plays: int,
+    started: float,
+) -> ArtworkPolicy:
+    """Write the parameters, then the row that names them; in the caller's transaction."""
+    path = policy_write(params)
+    try:
+        policy = ArtworkPolicy.objects.create(
+            kind=ArtworkPolicy.Kind.FULL if base is None else ArtworkPolicy.Kind.INCREMENTAL,
+            parent=base,
+            trained_since=since if base is None else base.trained_since,
+            trained_through=until,
+            n_impressions=seen + added,
+            n_new=added,
+            n_plays=plays + added_plays,
+            artefact=path,
+            seconds=time.perf_counter() - started,
+        )
+        _prune_policies()
+    except BaseException:
+        policy_delete(path)
+        raise
+    return policy
 
 
 def _policy_update_locked(
-    *, full: bool, now: dt.datetime, progress: Callable[[float], None] | None
+    *, now: dt.datetime, progress: Callable[[float], None] | None
 ) -> ArtworkPolicy | None:
     started = time.perf_counter()
     until = closed_before(now)
     report = progress or (lambda fraction: None)
     with transaction.atomic():
         parent = ArtworkPolicy.objects.order_by("-pk").first()
-        if full or parent is None:
-            days = int(settings.TONIGHT["ARTWORK_TRAINING_DAYS"])
-            midnight = until.replace(hour=0, minute=0, second=0, microsecond=0)
-            since = midnight - dt.timedelta(days=days)
-            first = PageLog.objects.filter(generated_at__gte=since).order_by("generated_at")
-            first_at = first.values_list("generated_at", flat=True).first()
-            if first_at is None or first_at >= until:
-                return None
-            since = max(since, first_at.replace(hour=0, minute=0, second=0, microsecond=0))
-            params = bandit_new(
-                genres=tuple(Genre.objects.order_by("slug").values_list("slug", flat=True)),
-                themes=tuple(ArtworkTheme.objects.order_by("slug").values_list("slug", flat=True)),
-            )
-            ArtworkVariantDaily.objects.filter(day__gte=since.date()).delete()
-            seen, plays, base = 0, 0, None
-        else:
-            since = parent.trained_through
-            if since >= until:
-                return None
-            params = policy_read(parent.artefact)
-            seen, plays, base = parent.n_impressions, parent.n_plays, parent
+        if parent is None:
+            raise _NoPolicyYet
+        since = parent.trained_through
+        if since >= until:
+            return None
+        params = policy_read(parent.artefact)
         known = set(ArtworkVariant.objects.values_list("pk", flat=True))
-        themes_of = variant_themes(params.themes)
-        added = added_plays = 0
-        chunk_start = since
-        total = (until - since).total_seconds()
-        while chunk_start < until:
-            chunk_end = min(chunk_start + CHUNK, until)
-            impressions = artwork_impressions(
-                since=chunk_start, until=chunk_end, genres=params.genres
-            )
-            if len(impressions):
-                params.bandit.partial_fit(
-                    context=artwork_context(
-                        taste=impressions.taste,
-                        device=impressions.device,
-                        hour_bucket=impressions.hour_bucket,
-                    ),
-                    themes=themes_of.of(impressions.variant),
-                    variant=impressions.variant,
-                    reward=impressions.played.astype(np.float64),
-                )
-                _stats_add(impressions, known)
-                added += len(impressions)
-                added_plays += int(impressions.played.sum())
-            chunk_start = chunk_end
-            report((chunk_start - since).total_seconds() / total)
-        if not full and parent is not None and added == 0:
+        added, added_plays = _fold(
+            params=params,
+            since=since,
+            until=until,
+            known=known,
+            report=report,
+            store=lambda day, rows: _stats_write(rows),
+        )
+        if added == 0:
             # Nothing closed in the window: move the watermark without a new file.
             ArtworkPolicy.objects.filter(pk=parent.pk).update(trained_through=until)
             return None
-        path = policy_write(params)
-        try:
-            policy = ArtworkPolicy.objects.create(
-                kind=ArtworkPolicy.Kind.FULL if base is None else ArtworkPolicy.Kind.INCREMENTAL,
-                parent=base,
-                trained_since=since if base is None else base.trained_since,
-                trained_through=until,
-                n_impressions=seen + added,
-                n_new=added,
-                n_plays=plays + added_plays,
-                artefact=path,
-                seconds=time.perf_counter() - started,
-            )
-            _prune_policies()
-        except BaseException:
-            policy_delete(path)
-            raise
-    return policy
+        return _policy_store(
+            params=params,
+            base=parent,
+            since=since,
+            until=until,
+            seen=parent.n_impressions,
+            plays=parent.n_plays,
+            added=added,
+            added_plays=added_plays,
+            started=started,
+        )
+
+
+def _policy_refit(
+    *, now: dt.datetime, progress: Callable[[float], None] | None, batch_size: int | None
+) -> ArtworkPolicy | None:
+    """A policy from the prior over the training window, and that window's daily figures anew.
+
+    Called holding the policy's lock (:func:`_policy_held`), outside a transaction. Each
+    day's old figures are deleted, at most ``batch_size`` rows a statement, and its new
+    ones written in one transaction of that day's own, as its pages are folded: a reader
+    sees a day's figures whole, the old ones or the new, never a day half rewritten or
+    missing, and no transaction holds the window's rows (millions at scale) or stays
+    open for the refit's minutes, keeping vacuum from reclaiming anything meanwhile.
+    Until the refit ends the days before it are new and those after it old, each
+    complete.
+
+    Only a day whose pages the policy chain had all folded (before the newest policy's
+    watermark) commits on its own. The days from the watermark on (the last day, or the
+    few since beat last updated) are rewritten in the transaction that stores the new
+    policy: had the refit failed after rewriting them, the next incremental update,
+    folding from the old watermark, would count their newest pages a second time.
+    """
+    started = time.perf_counter()
+    until = closed_before(now)
+    size = int(batch_size or DAILY_PRUNE_BATCH)
+    report = progress or (lambda fraction: None)
+    days = int(settings.TONIGHT["ARTWORK_TRAINING_DAYS"])
+    midnight = until.replace(hour=0, minute=0, second=0, microsecond=0)
+    since = midnight - dt.timedelta(days=days)
+    first = PageLog.objects.filter(generated_at__gte=since).order_by("generated_at")
+    first_at = first.values_list("generated_at", flat=True).first()
+    if first_at is None or first_at >= until:
+        return None
+    since = max(since, first_at.replace(hour=0, minute=0, second=0, microsecond=0))
+    folded_before = (
+        ArtworkPolicy.objects.order_by("-pk").values_list("trained_through", flat=True).first()
+    )
+    params = bandit_new(
+        genres=tuple(Genre.objects.order_by("slug").values_list("slug", flat=True)),
+        themes=tuple(ArtworkTheme.objects.order_by("slug").values_list("slug", flat=True)),
+    )
+    known = set(ArtworkVariant.objects.values_list("pk", flat=True))
+    held: list[tuple[dt.date, list[_DailyRow]]] = []
+
+    def store(day_start: dt.datetime, rows: list[_DailyRow]) -> None:
+        if folded_before is not None and day_start + CHUNK > folded_before:
+            held.append((day_start.date(), rows))
+            return
+        with transaction.atomic():
+            _daily_delete(ArtworkVariantDaily.objects.filter(day=day_start.date()), size=size)
+            _stats_write(rows)
+
+    added, added_plays = _fold(
+        params=params, since=since, until=until, known=known, report=report, store=store
+    )
+    with transaction.atomic():
+        for day, rows in held:
+            _daily_delete(ArtworkVariantDaily.objects.filter(day=day), size=size)
+            _stats_write(rows)
+        # Figures of days after the window's last (an update run with a later ``now``).
+        last_day = (until - dt.timedelta(microseconds=1)).date()
+        _daily_delete(ArtworkVariantDaily.objects.filter(day__gt=last_day), size=size)
+        return _policy_store(
+            params=params,
+            base=None,
+            since=since,
+            until=until,
+            seen=0,
+            plays=0,
+            added=added,
+            added_plays=added_plays,
+            started=started,
+        )

@@ -14,7 +14,9 @@ from .services import artwork_policy_update
     # running update; an incremental update finding one running passes (the next folds).
     soft_time_limit=15 * 60,
     time_limit=20 * 60,
-    # One transaction: a retry after the database dropped it folds from the same watermark.
+    # An update is one transaction: a retry after the database dropped it folds from the same
+    # watermark. A refit commits its days one by one, each rewritten whole, and only those the
+    # chain had folded whole before its watermark; a retry rewrites them again.
     **RETRY_ON_TRANSIENT_ERRORS,
 )
 def update_artwork_policy(full: bool = False) -> int | None:

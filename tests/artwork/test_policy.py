@@ -8,7 +8,8 @@ from io import StringIO
 import pytest
 from django.core import checks
 from django.core.management import CommandError, call_command
-from django.db.models import Sum
+from django.db import connection
+from django.db.models import F, Sum
 
 from artwork.models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily
 from artwork.selection import artwork_choose, artwork_reasons, artwork_serving
@@ -265,6 +266,88 @@ def test_incremental_updates_fold_only_closed_new_pages_and_count_take_rates(hou
     assert tv.plays == sum(r.plays for r in rows) > 0
     assert tv.low <= tv.take_rate <= tv.high
     assert 0 < tv.share <= 1
+
+
+def _noon_pages(profile, days: int) -> tuple[dt.datetime, int]:
+    """A page at noon on each of ``days`` days, the first three days before ``NOW``'s; the
+    first noon and how many frames the pages logged."""
+    t0 = (NOW - dt.timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
+    for day in range(days):
+        homepage_render(profile=profile, device="tv", at=t0 + dt.timedelta(days=day))
+    frames = sum(1 for page in PageLog.objects.all() for item in page.items if item[3] is not None)
+    return t0, frames
+
+
+def _figures() -> set[tuple]:
+    return set(
+        ArtworkVariantDaily.objects.values_list(
+            "variant_id", "device", "day", "impressions", "plays"
+        )
+    )
+
+
+def test_a_refit_deletes_its_window_a_bounded_batch_a_statement_and_rebuilds_it_alike(household):
+    # given: three days of pages folded by incremental updates
+    _, fan_a, _, _ = household
+    t0, frames = _noon_pages(fan_a, 3)
+    artwork_policy_update(now=t0 + dt.timedelta(days=1, hours=6))
+    artwork_policy_update(now=t0 + dt.timedelta(days=2, hours=6))
+    before = _figures()
+    assert sum(row[3] for row in before) == frames
+    assert len({row[2] for row in before}) == 3
+
+    # when: a full refit deletes them two rows a statement (a window of many batches)
+    deleted: list[int] = []
+
+    def count_deletes(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith("DELETE") and ArtworkVariantDaily._meta.db_table in sql:
+            deleted.append(context["cursor"].rowcount)
+        return result
+
+    with connection.execute_wrapper(count_deletes):
+        refit = artwork_policy_update(
+            now=t0 + dt.timedelta(days=2, hours=6), full=True, batch_size=2
+        )
+
+    # then: no statement deleted more than two, all of them were deleted, and the figures
+    # rebuilt are those the chain had added, day by day
+    assert refit.kind == ArtworkPolicy.Kind.FULL
+    assert max(deleted) <= 2, deleted
+    assert sum(deleted) == len(before)
+    assert _figures() == before
+    # and: a refit that deletes them in one batch a day rebuilds the same
+    artwork_policy_update(now=t0 + dt.timedelta(days=2, hours=6), full=True)
+    assert _figures() == before
+
+
+def test_a_refit_that_fails_leaves_no_page_to_be_counted_twice(household, monkeypatch):
+    # given: pages on three days, the first two folded by the chain of updates
+    _, fan_a, _, _ = household
+    t0, frames = _noon_pages(fan_a, 3)
+    artwork_policy_update(now=t0 + dt.timedelta(days=1, hours=6))
+    first_day = ArtworkVariantDaily.objects.filter(day=t0.date())
+    first_day_figures = set(first_day.values_list("variant_id", "impressions", "plays"))
+    first_day.update(impressions=F("impressions") + 1000)  # stale: the refit rewrites them
+
+    # when: a refit over all three fails as it stores its policy (the days the chain had
+    # folded whole are rewritten by then, each in its own transaction)
+    def full_disk(params):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr("artwork.services.policy_write", full_disk)
+    with pytest.raises(OSError, match="no space"):
+        artwork_policy_update(now=t0 + dt.timedelta(days=2, hours=6), full=True)
+    monkeypatch.undo()
+    # then: the first day, which the chain had folded whole, was rewritten and stays so
+    assert set(first_day.values_list("variant_id", "impressions", "plays")) == first_day_figures
+    # and: the next incremental update folds from the chain's watermark
+    update = artwork_policy_update(now=t0 + dt.timedelta(days=2, hours=6))
+
+    # then: the third day's page is counted once, by that update, not by the refit too
+    assert update.kind == ArtworkPolicy.Kind.INCREMENTAL
+    assert update.n_impressions == frames
+    assert sum(row[3] for row in _figures()) == frames
 
 
 def test_incremental_updates_credit_a_play_once_when_its_pages_straddle_a_boundary(household):
