@@ -198,8 +198,9 @@ def profile_orphan_ids(
 
     Only ids below the newest profile's that exists when the walk starts are looked at.
     A row can only be visible with its profile, as every writer stores a profile's rows
-    after the profile's row is committed (ingest locks it, a page's insert checks it); so
-    an id that has rows and no profile is a deleted profile's, and ids are never reused.
+    once the profile's row exists, in its transaction or after it committed (ingest locks
+    the row, a page's insert checks it, an import creates both in one); so an id that has
+    rows and no profile is a deleted profile's, and ids are never reused.
     The bound keeps profiles created meanwhile (their ids are all above it) out of the
     walk altogether, whatever their writers do. What it costs: the newest profile's rows,
     if it was deleted behind the app's back, wait until a newer profile exists.
