@@ -520,7 +520,9 @@ def _open_table(
         names = [name for _, name in columns]
         if not layout.header:
             first = next(rows, None)
-            if first is not None and [f.strip() for f in first[1][: len(names)]] == names:
+            if first is None:
+                raise DatasetImportError(f"{path} is empty: it has no rows. Nothing was imported.")
+            if [f.strip() for f in first[1][: len(names)]] == names:
                 # Read as data, MovieLens's header became a title named "title", of genre
                 # "genres"; an interactions header, a bad line that hid what was wrong.
                 raise DatasetImportError(
@@ -530,8 +532,8 @@ def _open_table(
             yield _Table(
                 tuple(range(len(names))),
                 len(names),
-                rows if first is None else itertools.chain([first], rows),
-                trailing=first is not None and _ends_empty(first[1], len(names)),
+                itertools.chain([first], rows),
+                trailing=_ends_empty(first[1], len(names)),
             )
             return
         first = next(rows, None)
@@ -560,8 +562,19 @@ def _open_table(
                     f"{', '.join(places[:-1])} and {places[-1]}); rename the one not meant. "
                     "Nothing was imported."
                 )
+        row = next(rows, None)
+        if row is None:
+            # An export of the wrong table, or of a query that found nothing: importing
+            # nothing and saying "0 ratings read" exited 0, which a script reads as done.
+            raise DatasetImportError(
+                f"{path} has a header but no rows: nothing to import (the wrong file, or "
+                "an export of a query that found nothing?). Nothing was imported."
+            )
         yield _Table(
-            tuple(header.index(name) for name in names), len(header), rows, trailing=trailing
+            tuple(header.index(name) for name in names),
+            len(header),
+            itertools.chain([row], rows),
+            trailing=trailing,
         )
 
 

@@ -578,6 +578,19 @@ def test_only_the_first_twenty_bad_lines_are_listed(tmp_path, regions):
     assert lines[-1] == "... and 10 more bad lines"
 
 
+@pytest.mark.parametrize(("text", "args"), [("movieId,title,genres\n", ()), ("", ("--no-header",))])
+def test_a_file_without_rows_is_refused(tmp_path, regions, text, args):
+    # given a header alone (the wrong file, an export of an empty query), or nothing at all
+    path = write(tmp_path, text)
+
+    # when it is imported, then it fails naming the file: until December 2026 it said
+    # "0 titles read" and exited 0
+    reason = "has a header but no rows" if text else "is empty"
+    with pytest.raises(CommandError, match=rf"^{path} {reason}"):
+        run(path, *args)
+    assert snapshot() == (0, 0, 0, 0)
+
+
 def test_dry_run_reports_but_writes_nothing(tmp_path, regions):
     output = run(write(tmp_path, MOVIES), "--region", "IN", "--dry-run")
 

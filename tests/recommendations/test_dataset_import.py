@@ -628,10 +628,26 @@ def test_imported_history_is_not_bound_by_the_live_horizon(tmp_path, catalogue):
     assert oldest < timezone.now() - dt.timedelta(days=365 * 10)
 
 
-def test_a_file_with_only_a_header_imports_nothing(tmp_path, catalogue):
-    output = run(write(tmp_path, "userId,movieId,rating,timestamp\n"))
+@pytest.mark.parametrize(
+    "text", ["userId,movieId,rating,timestamp\n", "userId,movieId,rating,timestamp\n\n  \n"]
+)
+def test_a_file_with_only_a_header_is_refused(tmp_path, catalogue, text):
+    # given the wrong file exported, or an export of a query that found nothing
+    path = write(tmp_path, text)
 
-    assert "0 ratings of 0 users read." in output
+    # when it is imported, then it fails, naming the file: until December 2026 it said
+    # "0 ratings of 0 users read." and exited 0, which an operator's script read as done
+    with pytest.raises(CommandError, match=rf"^{path} has a header but no rows"):
+        run(path)
+    assert snapshot() == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("args", [(), ("--no-header",)])
+def test_an_empty_file_is_refused(tmp_path, catalogue, args):
+    path = write(tmp_path, "")
+
+    with pytest.raises(CommandError, match=rf"^{path} is empty"):
+        run(path, *args)
     assert snapshot() == (0, 0, 0, 0)
 
 
