@@ -41,6 +41,12 @@ VALUE_RULES: dict[str, tuple[str, float, float]] = {
 }
 KINDS_WITHOUT_TITLE = frozenset({SignalKind.ROW_SCROLL_PAST})
 
+# The earliest time a signal may have, live or imported. No service logged viewing or ratings
+# before the web (1991; MovieLens's earliest ratings are from 1995): an earlier time is an
+# exporter's placeholder for none (0 or 1, in 1970), or a unix time cut short by a digit
+# (1260759205 as 126075920, in 1973), which imported as history that never was.
+EARLIEST_SIGNAL_TIME = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+
 # The COPY text format cannot carry a NUL byte, and PostgreSQL text never holds one.
 FORBIDDEN_ROW_CHARACTER = "\x00"
 

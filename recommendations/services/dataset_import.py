@@ -68,7 +68,7 @@ from recommendations.services.signals import (
     title_states_fold,
     title_states_save,
 )
-from recommendations.signal_events import SignalEvent
+from recommendations.signal_events import EARLIEST_SIGNAL_TIME, SignalEvent
 from regions.models import Availability, Region
 
 BATCH_SIZE = 2000
@@ -96,6 +96,7 @@ _YEAR_SUFFIX = re.compile(r"^(?P<name>.*?)\s*\((?P<year>\d{4})(?:\s*[-\u2013]\s*
 EARLIEST_YEAR = 1870
 # Unix seconds this large are past the year 5000; milliseconds are, from March 1973.
 MILLISECONDS_FROM = 1e11
+EARLIEST_SECONDS = EARLIEST_SIGNAL_TIME.timestamp()
 # PostgreSQL text cannot hold NUL (psycopg refuses it with DataError, mid-write), and
 # Python's csv module reads it as an ordinary character: the row checks refuse it.
 NUL = "\x00"
@@ -1064,7 +1065,8 @@ def _rating_value(text: str, *, column: str, scale: float, weights: bool) -> flo
 
 
 def _epoch_seconds(text: str, *, column: str, now: float) -> float:
-    """Unix seconds (MovieLens) or an ISO 8601 date-time with an offset; ValueError says why."""
+    """Unix seconds (MovieLens) or an ISO 8601 date-time with an offset, from
+    ``EARLIEST_SIGNAL_TIME`` to ``now``; ValueError says why."""
     if NUL in text:
         raise ValueError(_nul_in(column))
     moment: dt.datetime | None = None
@@ -1083,8 +1085,15 @@ def _epoch_seconds(text: str, *, column: str, now: float) -> float:
                 f"{column} '{text}' has no time zone offset (for UTC write '{moment.isoformat()}Z')"
             ) from None
         seconds = moment.timestamp()
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"{column} '{text}' is not a time after 1970")
+    if math.isnan(seconds):
+        raise ValueError(f"{column} '{text}' is not a time")
+    if seconds < EARLIEST_SECONDS:
+        # Most often 0 or 1, an exporter's null: imported, it was history from 1970 that
+        # the confidence weights and the fold took as real.
+        raise ValueError(
+            f"{column} '{text}' is before {EARLIEST_SIGNAL_TIME:%Y-%m-%d} "
+            "(a placeholder for no time?)"
+        )
     if seconds > now:
         # Exports from JavaScript and Java write milliseconds: 13 digits, past the year 5000.
         # Only a number can be: a date-time that far ahead is a wrong date, not a unit.

@@ -467,7 +467,14 @@ GOOD = "1,1,4,964982703\n"
             "1,2,4,2024-03-01",
             "timestamp '2024-03-01' has no time zone offset (for UTC write '2024-03-01T00:00:00Z')",
         ),
-        ("1,2,4,-5", "timestamp '-5' is not a time after 1970"),
+        # an exporter's placeholder for no time, and a 1970 time in ISO 8601 alike
+        ("1,2,4,0", "timestamp '0' is before 1990-01-01 (a placeholder for no time?)"),
+        ("1,2,4,1", "timestamp '1' is before 1990-01-01 (a placeholder for no time?)"),
+        ("1,2,4,1970-01-01T00:00:00Z", "timestamp '1970-01-01T00:00:00Z' is before 1990-01-01"),
+        ("1,2,4,631151999", "timestamp '631151999' is before 1990-01-01"),
+        ("1,2,4,-5", "timestamp '-5' is before 1990-01-01"),
+        ("1,2,4,-inf", "timestamp '-inf' is before 1990-01-01"),
+        ("1,2,4,nan", "timestamp 'nan' is not a time"),
         (
             "1,2,4,964982703000",
             "timestamp '964982703000' is in the future (milliseconds? give unix seconds)",
@@ -520,7 +527,7 @@ def test_rows_of_titles_deleted_since_are_skipped_and_named_when_asked(tmp_path,
 
 
 def test_every_problem_of_a_line_is_reported_and_the_first_twenty_lines_listed(tmp_path, catalogue):
-    rows = "".join(f"{n},999,x,{n}\n" for n in range(1, 26))
+    rows = "".join(f"{n},999,x,{T0 + n}\n" for n in range(1, 26))
     path = write(tmp_path, "userId,movieId,rating,timestamp\n" + rows)
 
     with pytest.raises(CommandError) as error:
@@ -857,6 +864,24 @@ def test_a_byte_order_mark_is_not_part_of_the_first_user_id(tmp_path, catalogue)
     assert list(Profile.objects.values_list("external_id", flat=True)) == ["7"]
 
 
+def test_times_from_the_earliest_a_signal_can_have_are_imported(tmp_path, catalogue):
+    # 1990-01-01T00:00:00Z is 631152000: the floor itself is a time, the second before is not
+    run(write(tmp_path, "userId,movieId,rating,timestamp\n1,1,4,631152000\n"))
+
+    assert {s.occurred_at for s in Signal.objects.all()} == {dt.datetime(1990, 1, 1, tzinfo=dt.UTC)}
+
+
+def test_a_timestamp_before_the_floor_is_a_bad_line_even_when_skipping_unknown_items(
+    tmp_path, catalogue
+):
+    # given a placeholder time on a line whose item is also unknown: not only its item is wrong
+    path = write(tmp_path, f"userId,movieId,rating,timestamp\n{GOOD}1,999,4,0\n")
+
+    with pytest.raises(CommandError, match=rf"{path}:3: unknown item .*; timestamp '0' is before"):
+        run(path, "--skip-unknown-items")
+    assert snapshot() == (0, 0, 0, 0)
+
+
 def test_a_date_time_far_in_the_future_is_not_asked_whether_it_is_milliseconds(tmp_path, catalogue):
     # given an ISO time past the year 5000, where a number would be milliseconds
     path = write(tmp_path, f"userId,movieId,rating,timestamp\n{GOOD}2,1,5,5200-01-01T00:00:00Z\n")
@@ -939,13 +964,16 @@ def test_the_reading_bar_ends_full_whatever_the_lines_hold(tmp_path, catalogue, 
 
 def test_a_file_without_a_line_break_at_its_end_names_its_last_line(tmp_path, catalogue):
     # when a ratings file ends without a line break, as a download cut short does
-    # (the last timestamp "1260759205" cut to "12607", a time in 1970)
-    cut = write(tmp_path, RATINGS.rstrip("\n")[:-5], name="cut.csv")
+    cut = write(tmp_path, RATINGS.rstrip("\n"), name="cut.csv")
     output = run(cut)
 
     # then the row is imported, and the summary names the line to check
     assert "11 ratings of 7 users read." in output
     assert f"{cut}:12: the file ends without a line break" in output
+    # and a unix time cut by a digit or more ("1260759205" as "12607", in 1970) is before
+    # the earliest a signal can have: the line is refused, not imported as 1970
+    with pytest.raises(CommandError, match=r"cut.csv:12: timestamp '12607' is before 1990"):
+        run(write(tmp_path, RATINGS.rstrip("\n")[:-5], name="cut.csv"))
     # and a file that ends with one says nothing of it, nor does a blank line after it
     assert "line break" not in run(write(tmp_path, RATINGS + "\n  \n", name="whole.csv"))
 

@@ -31,7 +31,8 @@ class Command(BaseCommand):
     help = """Import ratings (or implicit weights) as per-profile signals, one per row.
 
 The default layout is MovieLens's ratings.csv (timestamp in unix seconds;
-ISO 8601 with an offset is accepted too):
+ISO 8601 with an offset is accepted too; from 1990-01-01, as 0 or 1 is an
+exporter's placeholder for no time):
 
     userId,movieId,rating,timestamp
     1,31,2.5,1260759144
