@@ -169,7 +169,7 @@ def parse_events(
     errors = EventErrors()
     events: list[SignalEvent] = []
     latest = now + max_future
-    earliest = now - max_age
+    earliest = max(now - max_age, EARLIEST_SIGNAL_TIME)
     # A batch's impressions mostly share one page id: parse each distinct one once.
     page_ids: dict[Any, str | None] = {}
     for index, raw in enumerate(raw_events):
@@ -205,6 +205,14 @@ def parse_events(
                     occurred_at = None
                 elif occurred_at > latest:
                     errors.add(index, "occurred_at", "Is in the future.")
+                elif occurred_at < EARLIEST_SIGNAL_TIME:
+                    # Only a horizon set past 1990 lets such a time through to here.
+                    errors.add(
+                        index,
+                        "occurred_at",
+                        f"Is before {EARLIEST_SIGNAL_TIME:%Y-%m-%d}, earlier than any signal "
+                        "can be.",
+                    )
                 elif occurred_at < earliest:
                     errors.add(
                         index,
@@ -411,7 +419,9 @@ def event_columns_parse(
     ``parse_events``, which names every error by index and field. The columns
     are the same either way.
     """
-    columns = _clean_columns(raw_events, earliest=now - max_age, latest=now + max_future)
+    columns = _clean_columns(
+        raw_events, earliest=max(now - max_age, EARLIEST_SIGNAL_TIME), latest=now + max_future
+    )
     if columns is not None:
         return columns, EventErrors()
     events, errors = parse_events(raw_events, now=now, max_future=max_future, max_age=max_age)

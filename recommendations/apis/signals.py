@@ -95,7 +95,8 @@ class SignalEventSerializer(serializers.Serializer):
     value = serializers.FloatField(required=False, allow_null=True, help_text=EVENT_HELP["value"])
     device = serializers.ChoiceField(choices=DeviceClass.choices, help_text=EVENT_HELP["device"])
     occurred_at = serializers.DateTimeField(
-        help_text="With a time zone; not in the future, not older than the signal horizon."
+        help_text="With a time zone; not in the future, not older than the signal horizon, "
+        "not before 1990-01-01."
     )
     client_event_id = serializers.UUIDField(help_text=EVENT_HELP["client_event_id"])
     page_id = serializers.UUIDField(

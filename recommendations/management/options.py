@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from django.utils import timezone
 
+from recommendations.signal_events import EARLIEST_SIGNAL_TIME
+
 
 def moment(value: str) -> dt.datetime:
     """An ISO 8601 date or time, not in the future, given for a command's clock
@@ -33,8 +35,9 @@ def moment(value: str) -> dt.datetime:
     return parsed
 
 
-#: The earliest clock a command takes: signals are Unix times, and training reaches a year back.
-EARLIEST = dt.datetime(1971, 1, 1, tzinfo=dt.UTC)
+#: The earliest clock a command takes: the earliest time a signal can have. The signals' parser
+#: refuses every event before it, so simulate_traffic at an earlier clock could send none.
+EARLIEST = EARLIEST_SIGNAL_TIME
 
 
 def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
@@ -58,7 +61,7 @@ seed = whole_number(0, 2**32 - 1)
 
 
 def past_date(value: str) -> dt.date:
-    """A ``YYYY-MM-DD`` date from 1971 to today: a day a history can end on (``--as-of``).
+    """A ``YYYY-MM-DD`` date from 1990 to today: a day a history can end on (``--as-of``).
 
     Later, and the demo's signals lie in the future, where ``train_models --at``
     (given the same date, as the docs say) refuses to stand; much earlier, and

@@ -31,8 +31,18 @@ def test_a_moment_after_the_moved_clock_is_in_the_future(moved_clock):
 
 def test_a_day_after_the_moved_clocks_day_is_not_a_past_date(moved_clock):
     assert past_date("2025-06-01") == dt.date(2025, 6, 1)
-    with pytest.raises(argparse.ArgumentTypeError, match="is not a day from 1971-01-01 to today"):
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a day from 1990-01-01 to today"):
         past_date("2025-06-02")
+
+
+def test_a_clock_before_the_earliest_a_signal_can_have_is_refused():
+    # simulate_traffic's events at such a clock would all be refused by the signals'
+    # own parser, which holds every event to EARLIEST_SIGNAL_TIME
+    with pytest.raises(argparse.ArgumentTypeError, match="is before 1990-01-01"):
+        moment("1985-06-01")
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a day from 1990-01-01 to today"):
+        past_date("1985-06-01")
+    assert moment("1990-01-01") == dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
 
 
 def test_the_demo_history_ends_at_the_moved_clocks_midnight_by_default(moved_clock):

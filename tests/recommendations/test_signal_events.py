@@ -213,3 +213,23 @@ def test_columns_pick_and_rebuild_events():
     assert picked.index == [5, 2]
     assert picked.event(0) == columns.event(5)
     assert EventColumns.from_events([columns.event(5), columns.event(2)]) == picked
+
+
+@pytest.mark.parametrize("moment", ["1970-01-01T00:00:01Z", "1989-12-31T23:59:59+00:00"])
+def test_a_time_before_the_earliest_a_signal_can_have_is_refused_whatever_the_horizon(moment):
+    # given a horizon reaching back a century (TONIGHT_SIGNAL_MAX_AGE_DAYS is the operator's),
+    # and an event at a time an import refuses as an exporter's placeholder
+    limits = {**LIMITS, "max_age": dt.timedelta(days=365 * 100)}
+    raw = a_session(size=12)
+    raw[3] = {**raw[3], "occurred_at": moment}
+
+    # when the batch is parsed, then the event is refused on both paths, naming the floor
+    columns, errors = event_columns_parse(raw, **limits)
+    assert errors.as_detail() == parse_events(raw, **limits)[1].as_detail()
+    assert errors.as_detail()["events"] == {
+        "3": {"occurred_at": ["Is before 1990-01-01, earlier than any signal can be."]}
+    }
+    assert 3 not in columns.index
+    # and the floor itself is a time
+    raw[3] = {**raw[3], "occurred_at": "1990-01-01T00:00:00Z"}
+    assert not event_columns_parse(raw, **limits)[1]

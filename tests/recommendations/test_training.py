@@ -475,10 +475,10 @@ def test_train_models_refuses_a_window_without_signals_and_keeps_the_active_mode
     ("command", "arguments", "message"),
     [
         ("train_models", ["--seed", "-1"], "--seed: -1 is not a whole number from 0 to 4294967295"),
-        ("train_models", ["--at", "0001-01-01"], "--at: 0001-01-01T00:00:00+00:00 is before 1971"),
-        ("seed_demo", ["--as-of", "2999-01-01"], "--as-of: 2999-01-01 is not a day from 1971"),
+        ("train_models", ["--at", "0001-01-01"], "--at: 0001-01-01T00:00:00+00:00 is before 1990"),
+        ("seed_demo", ["--as-of", "2999-01-01"], "--as-of: 2999-01-01 is not a day from 1990"),
         ("seed_demo", ["--seed", "-1"], "--seed: -1 is not a whole number from 0"),
-        ("simulate_traffic", ["--until", "1970-01-02"], "is before 1971-01-01"),
+        ("simulate_traffic", ["--until", "1970-01-02"], "is before 1990-01-01"),
         ("evaluate_artwork_policy", ["--days", "nan"], "--days: nan is not a number above 0"),
         (
             "evaluate_artwork_policy",
