@@ -764,7 +764,6 @@ def test_a_pipe_is_refused_rather_than_read_in_part(tmp_path, regions):
 @pytest.mark.parametrize(
     ("compress", "kind"),
     [
-        (gzip.compress, "gzip-compressed"),
         (bz2.compress, "bzip2-compressed"),
         (lzma.compress, "xz-compressed"),
         (lambda data: _zipped(data), "a zip archive"),
@@ -784,6 +783,28 @@ def test_a_compressed_file_is_refused_as_compressed_not_as_another_encoding(
     message = str(error.value)
     assert f"{path} is {kind}" in message
     assert "--encoding" not in message
+    assert snapshot() == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("name", ["movies.csv.gz", "movies.csv"])
+def test_a_gzip_compressed_catalogue_is_read_as_it_is(tmp_path, regions, name):
+    # given movies.csv gzip-compressed, named as such or not: its bytes say what it is
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(MOVIES.encode()))
+
+    # when it is imported, then its titles are the plain file's
+    assert "5 titles read: 5 created" in run(path, "--region", "IN")
+    assert Title.objects.get(external_id="11").original_name == "American President, The"
+
+
+def test_a_gzip_compressed_windows_file_read_as_iso_8859_is_refused(tmp_path, regions):
+    path = tmp_path / "movies.csv.gz"
+    path.write_bytes(
+        gzip.compress("movieId,title,genres\n1,Don\u2019t (1995),Drama\n".encode("cp1252"))
+    )
+
+    with pytest.raises(CommandError, match=r"movies.csv.gz:2: byte 0x92 is a control character"):
+        run(path, "--encoding", "latin-1")
     assert snapshot() == (0, 0, 0, 0)
 
 

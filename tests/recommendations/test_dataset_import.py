@@ -909,13 +909,74 @@ def test_ratings_piped_in_are_refused_rather_than_read_in_part(tmp_path, catalog
     assert snapshot() == (0, 0, 0, 0)
 
 
-def test_compressed_ratings_are_refused_as_compressed(tmp_path, catalogue):
-    path = tmp_path / "ratings.csv.gz"
-    path.write_bytes(gzip.compress(RATINGS.encode()))
+def gzipped(tmp_path, text: str, name: str = "ratings.csv.gz", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text.encode(encoding)))
+    return path
 
-    with pytest.raises(CommandError, match=r"ratings.csv.gz is gzip-compressed; .*gunzip it"):
+
+def test_gzip_compressed_ratings_are_read_as_they_are(tmp_path, catalogue):
+    # given ratings exported as .csv.gz, as exports usually are: until December 2026 the
+    # import refused them ("gunzip it first"), and a pipe from zcat is refused still
+    path = gzipped(tmp_path, RATINGS)
+
+    # when they are imported, then they are the plain file's ratings, signals and states
+    output = run(path)
+    assert "11 ratings of 7 users read." in output
+    assert "Signals stored: 24 (" in output
+    gzipped_import = snapshot()
+    assert "Signals stored: 0 (" not in run(write(tmp_path, RATINGS), "--dry-run")
+    assert "duplicates (already stored): 24." in run(write(tmp_path, RATINGS), "--dry-run")
+    assert snapshot() == gzipped_import
+
+
+def test_the_reading_bar_of_a_gzip_file_counts_its_uncompressed_lines(tmp_path, catalogue):
+    # the total is the rows' lines, found by a first pass over the decompressed stream
+    # (a compressed size would advance by bytes the rows do not count in)
+    bar = _BarRecorder()
+    path = gzipped(tmp_path, RATINGS + "\n")
+    dataset_import.interactions_import(path=path, region="IN", progress=bar, dry_run=True)
+
+    assert bar.phases["Reading ratings.csv.gz"] == [12, 12]
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        # a download cut short: the stream stops before its end marker
+        (lambda data: data[: len(data) // 2], "is cut short: its gzip stream stops"),
+        # its checksum is stored at the end, after the rows
+        (lambda data: data[:-8] + bytes([data[-8] ^ 1]) + data[-7:], "is a damaged gzip file"),
+    ],
+    ids=["cut", "checksum"],
+)
+def test_a_damaged_gzip_file_is_refused_whole(tmp_path, catalogue, damage, reason):
+    path = tmp_path / "ratings.csv.gz"
+    path.write_bytes(damage(gzip.compress((RATINGS * 50).encode())))
+
+    with pytest.raises(CommandError) as error:
         run(path)
+
+    assert str(error.value).startswith(f"{path} {reason}")
+    assert str(error.value).endswith("Nothing was imported.")
     assert snapshot() == (0, 0, 0, 0)
+
+
+def test_a_gzip_file_is_checked_as_a_plain_one_is(tmp_path, catalogue):
+    # its encoding, on the decompressed text
+    latin = gzipped(
+        tmp_path, "userId,movieId,rating,timestamp\n1,1,4,964982703\nJosé,2,4,964982703\n"
+    )
+    with pytest.raises(CommandError, match=r"ratings.csv.gz:3: the file is UTF-8, not latin-1"):
+        run(latin, "--encoding", "latin-1")
+    # a header without rows
+    header = gzipped(tmp_path, "userId,movieId,rating,timestamp\n", name="header.csv.gz")
+    with pytest.raises(CommandError, match=r"header.csv.gz has a header but no rows"):
+        run(header)
+    assert snapshot() == (0, 0, 0, 0)
+    # and a last line without a line break
+    cut = gzipped(tmp_path, RATINGS.rstrip("\n"), name="cut.csv.gz")
+    assert f"{cut}:12: the file ends without a line break" in run(cut)
 
 
 class _BarRecorder:
