@@ -299,8 +299,17 @@ def profile_unlocks_end(*, profile: Profile) -> None:
     read the profile before this write signs the generation it read, so its
     token is ended too, however late it is answered. The PIN and its
     wrong-PIN counters are left as they are. ``profile`` itself is not updated.
+
+    Under the account's row lock, which every change of the household's profiles takes
+    (:func:`profile_change_locked`): a change checked against a token this ends (the
+    profile's own, or a guardian's on another profile) is written before the lock, or
+    waits for it and is refused. Without it, a rename or deletion that read the profile
+    as the lock was being made waited for the lock's write, then went through with the
+    ended token.
     """
-    Profile.objects.filter(pk=profile.pk).update(unlock_generation=F("unlock_generation") + 1)
+    with transaction.atomic():
+        _accounts_lock(Account.objects.filter(pk=profile.account_id))
+        Profile.objects.filter(pk=profile.pk).update(unlock_generation=F("unlock_generation") + 1)
 
 
 def profiles_unlocks_end(*, profiles: QuerySet[Profile]) -> int:
@@ -311,7 +320,20 @@ def profiles_unlocks_end(*, profiles: QuerySet[Profile]) -> int:
     database (``F() + 1``), so a profile locked meanwhile by its household still counts
     both locks, and no profile is read or saved row by row. ``profiles`` may carry the
     admin list's joins and order: only its keys are used. Returns the profiles locked.
+    Their households' rows are locked first, as :func:`profile_unlocks_end` locks one.
     """
-    return Profile.objects.filter(pk__in=profiles.values("pk")).update(
-        unlock_generation=F("unlock_generation") + 1
-    )
+    with transaction.atomic():
+        _accounts_lock(Account.objects.filter(pk__in=profiles.values("account_id")))
+        return Profile.objects.filter(pk__in=profiles.values("pk")).update(
+            unlock_generation=F("unlock_generation") + 1
+        )
+
+
+def _accounts_lock(accounts: QuerySet[Account]) -> None:
+    """Lock the rows of ``accounts`` until the transaction ends, in id order.
+
+    The order :func:`accounts.services.account_delete` and the profile services take
+    them in (one at a time), so that a lock of many households waits rather than
+    deadlocks. An account deleted meanwhile is not locked, and has no profile to lock.
+    """
+    list(accounts.order_by("pk").select_for_update().values_list("pk", flat=True))

@@ -1,8 +1,9 @@
-"""A device's change or deletion racing a guardian's restriction of the same profile.
+"""A device's change or deletion racing a guardian's change of the household.
 
-The device's request is checked against the profile as it reads it; a guardian's
-change that commits between that read and the device's write must be what the
-device's request is checked against, and must not be written over.
+The device's request is checked against the profiles as it reads them; a guardian's
+change that commits between that read and the device's write (a restriction, a new
+PIN, the profile locked again) must be what the device's request is checked against,
+and must not be written over.
 """
 
 import threading
@@ -13,7 +14,8 @@ from django.db import connection, transaction
 from django.urls import reverse
 
 from profiles.models import KIDS_MATURITY_CAP, Profile
-from profiles.services import profile_update
+from profiles.services import profile_unlocks_end, profile_update, profiles_unlocks_end
+from profiles.unlock import profile_unlock
 from tests.conftest import token_client
 from tests.db_waits import hold_until_waited_on
 from tests.factories import (
@@ -156,3 +158,61 @@ def test_a_rename_in_admin_racing_a_guardians_new_pin_keeps_the_pin(client):
     assert response.status_code == 302, response.content
     profile = Profile.objects.get(pk=profile.pk)
     assert (profile.name, profile.has_pin) == ("Renamed", True)
+
+
+def _locks_again(profile_id: int, whole_list: bool, started, blocked):
+    """Lock the profile again (the household's DELETE .../unlock/, or support's "End
+    unlocks on every device" in admin), held uncommitted until someone waits."""
+    try:
+        with transaction.atomic():
+            if whole_list:
+                profiles_unlocks_end(profiles=Profile.objects.filter(pk=profile_id))
+            else:
+                profile_unlocks_end(profile=Profile.objects.get(pk=profile_id))
+            started.set()
+            hold_until_waited_on(blocked)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("whole_list", [False, True], ids=["household", "admin"])
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [("patch", {"name": "Mine now"}), ("delete", None)],
+    ids=["rename", "delete"],
+)
+def test_a_change_racing_its_profiles_lock_again_is_refused_with_the_ended_token(
+    whole_list, method, body
+):
+    # given: a PIN-protected profile that a device holds an unlock token of, and the
+    # profile being locked again on every device meanwhile, uncommitted
+    account = AccountFactory()
+    profile = ProfileFactory(account=account, name="Private")
+    profile.set_pin("2468")
+    profile.save()
+    token, _ = profile_unlock(profile=profile, pin="2468")
+    client = token_client(account)
+    started, blocked = threading.Event(), threading.Event()
+    household = threading.Thread(
+        target=_locks_again, args=(profile.pk, whole_list, started, blocked)
+    )
+    household.start()
+
+    # when: the device renames or deletes the profile with the token the lock ends
+    try:
+        assert started.wait(30)
+        response = getattr(client, method)(
+            reverse("v1:profile-detail", args=[profile.pk]),
+            body,
+            format="json",
+            HTTP_X_PROFILE_UNLOCK=token,
+        )
+    finally:
+        household.join()
+
+    # then: it waited for the lock and was refused as locked, the profile left as it was
+    assert blocked.is_set(), "the device's request never waited on the lock"
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "profile_locked"
+    assert Profile.objects.get(pk=profile.pk).name == "Private"

@@ -453,10 +453,17 @@ def test_locking_again_is_one_write_after_the_tokens_own_read(api_client, locked
         assert lock(api_client, locked).status_code == 204
 
     # the token with the URL's profile in one statement (profiles.authentication), then the
-    # lock's one update; token usage is recorded out of the request (accounts.token_usage)
-    statements = [query["sql"] for query in queries]
-    assert len(statements) == 2, statements
-    assert statements[1].startswith('UPDATE "profiles_profile"'), statements
+    # household's row lock (which every change of its profiles takes) and the lock's one
+    # update; token usage is recorded out of the request (accounts.token_usage)
+    statements = [
+        query["sql"]
+        for query in queries
+        if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+    assert len(statements) == 3, statements
+    assert statements[1].startswith('SELECT "accounts_account"."id"'), statements
+    assert statements[1].endswith("FOR UPDATE"), statements
+    assert statements[2].startswith('UPDATE "profiles_profile"'), statements
 
 
 def test_an_unlock_read_before_a_lock_and_answered_after_it_is_ended_too(api_client, locked):
