@@ -29,6 +29,7 @@ from .selectors import profile_for_request, profile_get, profile_list
 from .services import (
     profile_change_locked,
     profile_create,
+    profile_create_locked,
     profile_delete,
     profile_unlocks_end,
     profile_update,
@@ -206,13 +207,14 @@ class ProfileListCreateApi(NoQueryOnWrites, GenericAPIView):
         account = account_for_request(request)
         serializer = ProfileInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        profile_create_check(
-            request=request,
-            account_id=account.pk,
-            is_kids=serializer.validated_data.get("is_kids", False),
-            maturity_limit=serializer.validated_data.get("maturity_limit"),
-        )
-        profile = profile_create(account=account, **serializer.validated_data)
+        with profile_create_locked(account=account):
+            profile_create_check(
+                request=request,
+                account_id=account.pk,
+                is_kids=serializer.validated_data.get("is_kids", False),
+                maturity_limit=serializer.validated_data.get("maturity_limit"),
+            )
+            profile = profile_create(account=account, **serializer.validated_data)
         return Response(ProfileOutputSerializer(profile).data, status=status.HTTP_201_CREATED)
 
 

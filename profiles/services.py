@@ -185,6 +185,19 @@ def profile_change_locked(*, account: Account, profile_id: int) -> Iterator[Prof
         yield profile_get(account=account, profile_id=profile_id)
 
 
+@contextmanager
+def profile_create_locked(*, account: Account) -> Iterator[None]:
+    """The account's row lock for a new profile's check and its creation, in one transaction.
+
+    The check (:func:`profiles.unlock.profile_create_check`) reads the household's
+    guardians; made before the lock, a guardian's PIN or lock-again committed between
+    it and :func:`profile_create` went unchecked, though the creation waited for it.
+    """
+    with transaction.atomic():
+        Account.objects.select_for_update().only("pk").get(pk=account.pk)
+        yield
+
+
 @transaction.atomic
 def profile_delete(*, profile: Profile) -> None:
     """Delete a profile with its signals; its slot becomes free for a new one.

@@ -1,4 +1,4 @@
-"""A device's change or deletion racing a guardian's change of the household.
+"""A device's change, deletion or new profile racing a guardian's change of the household.
 
 The device's request is checked against the profiles as it reads them; a guardian's
 change that commits between that read and the device's write (a restriction, a new
@@ -158,6 +158,45 @@ def test_a_rename_in_admin_racing_a_guardians_new_pin_keeps_the_pin(client):
     assert response.status_code == 302, response.content
     profile = Profile.objects.get(pk=profile.pk)
     assert (profile.name, profile.has_pin) == ("Renamed", True)
+
+
+def _guardian_sets_own_pin(profile_id: int, started, blocked):
+    """Give an adult profile a PIN (so the household a guardian), held uncommitted until
+    someone waits."""
+    try:
+        with transaction.atomic():
+            profile_update(profile=Profile.objects.get(pk=profile_id), pin="1357")
+            started.set()
+            hold_until_waited_on(blocked)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_adding_a_profile_racing_a_new_guardian_is_checked_against_it():
+    # given: a household without a guardian, whose parent is giving their adult profile a
+    # PIN (which makes it the household's guardian), uncommitted
+    account = AccountFactory()
+    parent = ProfileFactory(account=account, name="Parent")
+    client = token_client(account)
+    started, blocked = threading.Event(), threading.Event()
+    guardian = threading.Thread(target=_guardian_sets_own_pin, args=(parent.pk, started, blocked))
+    guardian.start()
+
+    # when: a device adds an unrestricted profile, without the guardian's unlock
+    try:
+        assert started.wait(30)
+        response = client.post(
+            reverse("v1:profile-list"), {"name": "No limits", "maturity_limit": 18}, format="json"
+        )
+    finally:
+        guardian.join()
+
+    # then: it waited for the guardian's PIN and was refused as the guardian's to allow
+    assert blocked.is_set(), "the device's request never waited on the guardian's change"
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "guardian_unlock_required"
+    assert list(account.profiles.values_list("name", flat=True)) == ["Parent"]
 
 
 def _locks_again(profile_id: int, whole_list: bool, started, blocked):
