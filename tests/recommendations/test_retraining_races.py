@@ -5,6 +5,9 @@ workers), and each may fit and store a global version. One batch that fails must
 fail the versions it made, and nothing another batch is still training: a global
 version carries no region to tell whose it is, so it must name its runs.
 
+Two requests to retrain one cluster at once (two operators, a schedule and an
+operator) queue one run: the other is rejected, naming it.
+
 The data is committed (``transaction=True``): each batch runs in a thread of its own,
 with its own connection, as two workers would.
 """
@@ -18,10 +21,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from recommendations.models import ModelVersion, TrainingRun
-from recommendations.services.retraining import training_runs_execute, training_runs_reap
+from recommendations.services.retraining import (
+    training_run_request,
+    training_runs_execute,
+    training_runs_reap,
+)
 from recommendations.services.training import VersionFailedWhileTraining, model_train
 from regions.models import TasteCluster
 from tests.db_waits import hold_until_waited_on
+from tests.factories import TasteClusterFactory
 from tests.recommendations.demo_world import seed_small_demo
 from tests.recommendations.test_retraining_operations import seeded_settings
 
@@ -177,3 +185,39 @@ def test_a_version_the_reaper_fails_as_its_fit_is_saved_stays_failed(seeded):
         f"Run #{run.pk} lost its worker.",
     )
     assert isinstance(outcome, VersionFailedWhileTraining), outcome
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_to_retrain_one_cluster_at_once_queue_one_run():
+    # given: one operator's request for a cluster's retrain, its run created, uncommitted
+    cluster = TasteClusterFactory(slug="tamil")
+    first: list[TrainingRun] = []
+    started, blocked = threading.Event(), threading.Event()
+
+    def operator() -> None:
+        try:
+            with transaction.atomic():
+                first.append(
+                    training_run_request(region_code="IN", cluster_slug="tamil", enqueue=False)
+                )
+                started.set()
+                hold_until_waited_on(blocked)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=operator)
+    thread.start()
+
+    # when: another request for the same cluster comes meanwhile
+    try:
+        assert started.wait(30)
+        second = training_run_request(region_code="IN", cluster_slug="tamil", enqueue=False)
+    finally:
+        thread.join()
+
+    # then: it waited for the first (the cluster's row lock), saw its run, and was rejected
+    assert blocked.is_set(), "the second request never waited on the first"
+    assert first[0].status == TrainingRun.Status.QUEUED
+    assert second.status == TrainingRun.Status.REJECTED
+    assert second.error == f"Another retrain of {cluster} is queued (run #{first[0].pk})."
+    assert TrainingRun.objects.filter(taste_cluster=cluster, status="queued").count() == 1

@@ -6,7 +6,8 @@ one that came before the check (the event left out and named in ``rejected``),
 not as a 500.
 
 Two batches of one profile fold its per-title state one after the other (the
-profile's row lock): the later must read what the earlier wrote. The refold of old
+profile's row lock): the later must read what the earlier wrote, and its reports of
+what the earlier reported already (a tile on screen) must be found. The refold of old
 states takes the same lock, so a batch it races is folded in, not overwritten.
 """
 
@@ -366,3 +367,42 @@ def test_a_refold_racing_a_batch_of_its_profile_keeps_the_repair_and_the_batchs_
     state = ProfileTitleState.objects.get(profile=profile, title=show)
     assert state.completed_episodes == [pilot.pk]
     assert (state.play_count, state.rewatch_count, state.last_episode_id) == (1, 1, pilot.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_devices_reporting_one_tile_at_once_store_one_impression():
+    # given: a tile of one page that a device reported on screen, its batch uncommitted
+    account, profile, film = _profile_with_a_title()
+    page = str(uuid.uuid4())
+
+    def shown(minutes_ago: int) -> dict:
+        return {
+            **_play(film.pk, minutes_ago=minutes_ago),
+            "kind": "impression",
+            "page_id": page,
+            "row": "trending",
+            "position": 2,
+        }
+
+    answer, started, blocked = [], threading.Event(), threading.Event()
+    device = threading.Thread(
+        target=_device_posts_and_holds,
+        args=(token_client(account), profile.pk, [shown(3)], answer, started, blocked),
+    )
+    device.start()
+
+    # when: another device showing the same page reports the same tile, under its own id
+    try:
+        assert started.wait(30)
+        response = token_client(account).post(
+            reverse("v1:signals", args=[profile.pk]), {"events": [shown(2)]}, format="json"
+        )
+    finally:
+        device.join()
+
+    # then: it waited for the first report and found it, so the tile is shown once
+    assert blocked.is_set(), "the second report never waited on the first"
+    assert answer[0].status_code == 200, answer[0].content
+    assert response.status_code == 200, response.content
+    assert response.json() == {"received": 1, "new": 0, "duplicates": 1, "rejected": {}}
+    assert Signal.objects.filter(profile=profile, kind="impression").count() == 1
