@@ -135,6 +135,10 @@ class PinWindow:
         return self.used >= self.limit
 
 
+#: Attempts at counting a PIN attempt whose window's key is deleted under it (``_count``).
+_COUNT_TRIES = 3
+
+
 class PinFailureThrottle(SimpleRateThrottle):
     """Counts PIN attempts per profile *and PIN* in fixed cache windows, atomically.
 
@@ -217,7 +221,8 @@ class PinFailureThrottle(SimpleRateThrottle):
         """Forget the present windows' attempts: the profile has its whole budget again.
 
         An attempt being checked meanwhile gives back nothing (:meth:`give_back`
-        ignores a missing key), so the new budget starts full, not above it.
+        ignores a missing key), so the new budget starts full, not above it; one
+        being counted meanwhile is counted in the new budget (:meth:`_count`).
         """
         self.cache.delete_many(self.keys())
 
@@ -230,10 +235,7 @@ class PinFailureThrottle(SimpleRateThrottle):
         now = self.timer()
         for key, (limit, duration) in zip(self.keys(now), self.windows, strict=True):
             try:
-                # Twice the window: the key cannot expire between add and incr while
-                # its window is current (Django's incr of a missing key is an error).
-                self.cache.add(key, 0, timeout=2 * duration)
-                used = self.cache.incr(key)
+                used = self._count(key, duration)
             except RedisError as error:
                 raise PinChecksUnavailable() from error
             if used > limit:
@@ -242,6 +244,22 @@ class PinFailureThrottle(SimpleRateThrottle):
                     detail="Too many wrong PINs for this profile; try again later.",
                 )
             self.taken.append(key)
+
+    def _count(self, key: str, duration: int) -> int:
+        """Add one attempt to the window's count at ``key``; the count with it.
+
+        Twice the window: the key cannot expire between add and incr while its
+        window is current. It can still be deleted in between, by support lifting
+        the lock (:meth:`clear`) or by Redis evicting it, and Django's incr of a
+        missing key is an error: that was a 500 for the attempt. The attempt is
+        then counted afresh, in the budget as it now is.
+        """
+        for _ in range(_COUNT_TRIES):
+            self.cache.add(key, 0, timeout=2 * duration)
+            with contextlib.suppress(ValueError):
+                return self.cache.incr(key)
+        # Deleted under every try: the attempt cannot be counted, so it is not checked.
+        raise PinChecksUnavailable()
 
     def _wait(self, now: float, *, refused: int) -> float:
         """Seconds until an attempt can pass every window: the end of the last full one.

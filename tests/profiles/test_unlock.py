@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.exceptions import Throttled
 
 from profiles.models import Profile
-from profiles.services import profile_create
+from profiles.services import profile_create, profile_pin_lock_lift
 from profiles.unlock import (
     PIN_CHECKS_RETRY_SECONDS,
     UNLOCK_HEADER,
@@ -145,6 +145,30 @@ def test_concurrent_wrong_pins_get_no_more_checks_than_the_limit(production_hash
 
     # then: only the limit's worth were hashed; the rest were refused unchecked
     assert sorted(outcomes) == ["checked"] * 5 + ["refused"] * (attempts - 5)
+
+
+def test_an_attempt_counted_as_support_lifts_the_lock_counts_in_the_new_budget(locked, monkeypatch):
+    # given: support lifting the profile's wrong-PIN lock (clearing its counts) just after
+    # an attempt made its place in the window and before it counted itself there
+    cache = caches["default"]
+    add, lifted = cache.add, []
+
+    def add_then_lift(*args, **kwargs):
+        added = add(*args, **kwargs)
+        if not lifted:
+            lifted.append(profile_pin_lock_lift(profile=locked))
+        return added
+
+    monkeypatch.setattr(cache, "add", add_then_lift)
+
+    # when: the attempt's PIN is wrong
+    with pytest.raises(WrongPin):
+        profile_unlock(profile=locked, pin="0000")
+
+    # then: it is checked and counted once in each window of the budget the lift gave back,
+    # not a 500 for the count that vanished under it
+    assert lifted
+    assert [window.used for window in PinFailureThrottle(locked).state()] == [1, 1]
 
 
 @pytest.mark.parametrize("pin", [" 4321", "4321 ", "4321\n", "\t4321\r\n"])
