@@ -1,17 +1,20 @@
 """The "who's watching?" endpoints: a household's profiles, for its own token only."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Account
 from accounts.selectors import account_for_request
 from catalog.models import MaturityLevel
 from catalog.serializers import LanguageCodeField
@@ -84,6 +87,21 @@ def pin_field(**kwargs: Any) -> serializers.CharField:
         validators=[validate_pin],
         **kwargs,
     )
+
+
+@contextmanager
+def _household_kept() -> Iterator[None]:
+    """A change whose household is deleted while it waits for the household's lock: a 401.
+
+    A change of a household's profiles waits on the account's row lock, which staff's
+    deletion of the household holds until it commits; the change then found no account,
+    a 500. It is answered as a request sent after the deletion is: its token went with
+    the household.
+    """
+    try:
+        yield
+    except Account.DoesNotExist:
+        raise exceptions.AuthenticationFailed("Invalid or revoked token.") from None
 
 
 class ProfileOutputSerializer(serializers.ModelSerializer):
@@ -207,7 +225,7 @@ class ProfileListCreateApi(NoQueryOnWrites, GenericAPIView):
         account = account_for_request(request)
         serializer = ProfileInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with profile_create_locked(account=account):
+        with _household_kept(), profile_create_locked(account=account):
             profile_create_check(
                 request=request,
                 account_id=account.pk,
@@ -252,7 +270,10 @@ class ProfileDetailApi(NoQueryOnWrites, APIView):
     @sensitive_variables("serializer", "changes")
     def patch(self, request: Request, profile_id: int) -> Response:
         account = account_for_request(request)
-        with profile_change_locked(account=account, profile_id=profile_id) as profile:
+        with (
+            _household_kept(),
+            profile_change_locked(account=account, profile_id=profile_id) as profile,
+        ):
             serializer = ProfileInputSerializer(data=request.data, partial=True)
             serializer.is_valid(raise_exception=True)
             changes = serializer.validated_data
@@ -269,7 +290,10 @@ class ProfileDetailApi(NoQueryOnWrites, APIView):
     )
     def delete(self, request: Request, profile_id: int) -> Response:
         account = account_for_request(request)
-        with profile_change_locked(account=account, profile_id=profile_id) as profile:
+        with (
+            _household_kept(),
+            profile_change_locked(account=account, profile_id=profile_id) as profile,
+        ):
             profile_change_check(request=request, profile=profile)
             profile_delete(profile=profile)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -13,6 +13,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.urls import reverse
 
+from accounts.models import Account
+from accounts.services import account_delete
 from profiles.models import KIDS_MATURITY_CAP, Profile
 from profiles.services import profile_unlocks_end, profile_update, profiles_unlocks_end
 from profiles.unlock import profile_unlock
@@ -255,3 +257,56 @@ def test_a_change_racing_its_profiles_lock_again_is_refused_with_the_ended_token
     assert response.status_code == 403, response.content
     assert response.json()["code"] == "profile_locked"
     assert Profile.objects.get(pk=profile.pk).name == "Private"
+
+
+def _staff_delete_household(account_id: int, started, blocked):
+    """Delete the household as admin does, held uncommitted until someone waits."""
+    try:
+        with transaction.atomic():
+            account_delete(account=Account.objects.get(pk=account_id))
+            started.set()
+            hold_until_waited_on(blocked)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("method", "detail", "body"),
+    [
+        ("post", False, {"name": "Guest", "is_kids": True, "maturity_limit": 0}),
+        ("patch", True, {"name": "Mine now"}),
+        ("delete", True, None),
+    ],
+    ids=["add", "rename", "delete"],
+)
+def test_a_change_racing_its_households_deletion_is_refused_as_its_token_is_gone(
+    method, detail, body
+):
+    # given: a household being deleted by staff, uncommitted, as one of its devices sends
+    # a change of its profiles (with a token the deletion takes with it)
+    account = AccountFactory()
+    profile = ProfileFactory(account=account, name="Teen")
+    client = token_client(account)
+    started, blocked = threading.Event(), threading.Event()
+    staff = threading.Thread(target=_staff_delete_household, args=(account.pk, started, blocked))
+    staff.start()
+
+    # when
+    try:
+        assert started.wait(30)
+        url = (
+            reverse("v1:profile-detail", args=[profile.pk])
+            if detail
+            else reverse("v1:profile-list")
+        )
+        response = getattr(client, method)(url, body, format="json")
+    finally:
+        staff.join()
+
+    # then: it waited for the deletion and is answered as a request after it (its token
+    # gone), not a 500; nothing of the household is left
+    assert blocked.is_set(), "the device's request never waited on the deletion"
+    assert response.status_code == 401, response.content
+    assert not Account.objects.filter(pk=account.pk).exists()
+    assert not Profile.objects.filter(account_id=account.pk).exists()
