@@ -16,8 +16,10 @@ The request path, after the ranked pool (:func:`~recommendations.serving.scoring
    (the first ``FIRST_SCREEN_ROWS`` rows) no title appears twice: a later row
    loses the titles an earlier one shows, and a row left with fewer than its
    minimum by that moves, whole, to just below the first screen, where titles
-   may repeat. A row with fewer than its minimum even whole is dropped, never
-   padded. A pool too small to fill the first screen at full row length (a
+   may repeat, but each row must bring titles no row above shows; one that
+   brings too few first takes them from the tails (past the first 20 titles)
+   of the rows above it. A row with fewer than its minimum even whole is dropped,
+   never padded. A pool too small to fill the first screen at full row length (a
    Kids profile's few dozen titles) is shared among its rows, so that Top
    Picks does not take it all and leave the page one row.
 4. Each title gets its artwork from the contextual bandit
@@ -101,6 +103,10 @@ FIRST_SCREEN_ROWS = 4
 #: watch again are meaningful with a single title).
 ROW_MIN_ITEMS = 4
 _SMALL_ROW_TYPES = frozenset({"continue_watching", "watch_again"})
+#: A row's head: the titles a viewer browses of it, the API's default row length. A row
+#: gives up no title there for a row below it (:func:`_rows_choose`), so a page of rows
+#: this long or shorter is filled as if no row ever gave one up.
+ROW_HEAD_ITEMS = 20
 #: Rows whose point is the reason as much as the titles: kept below the first screen
 #: with a single title the rows above them do not show (other rows need a row's minimum).
 _EXPLAINING_ROW_TYPES = frozenset({"because_you_watched", "because_you_liked"})
@@ -1074,24 +1080,94 @@ def _rows_choose(
     but not when every title under it is already on the page (in the demo,
     a third of them, and every pair of rows on a page sharing over 80% of
     their titles had one).
+
+    Before such a row is dropped it takes the new titles it lacks from the
+    tails of the rows above it (``take_back``): wide rows placed first (75
+    titles a row) held every title of the profile's language, most at slots
+    no viewer reaches, and "Films & Series in Tamil", ranked below them or
+    moved below the first screen, was dropped as too thin. A row gives up only
+    a title it alone shows past its head (``ROW_HEAD_ITEMS``, the default row
+    length), lowest-ranked first, for its next title no row shows if it has
+    one; a row whose titles are in the heads above it (the Telugu row over Top
+    Picks) is still dropped, and a page of rows no longer than a head is
+    filled exactly as before. "Because you watched/liked" rows do not take:
+    they need a title of their own.
     """
     chosen: list[tuple[_Proposal, list[int], float]] = []
     deferred: list[int] = []
     on_screen = np.zeros(n_pool, dtype=bool)  # by pool position
     on_page = np.zeros(n_pool, dtype=bool)
+    holders = np.zeros(n_pool, dtype=np.intp)  # how many rows show each title
+    holder = np.full(n_pool, -1, dtype=np.intp)  # the row showing it, where only one does
     share = _first_screen_share(n_pool=n_pool, n_rows=n_rows, n_items=n_items)
+
+    def show(k: int, shown: npt.NDArray[np.intp]) -> None:
+        on_page[shown] = True
+        holders[shown] += 1
+        holder[shown] = k
+
+    def take_back(index: int, need: int) -> bool:
+        """Give a row below the first screen the ``need`` new titles it lacks from the tails
+        of the rows above it; whether it has them now.
+
+        A title is taken only from a row that alone shows it, past that row's head
+        (``ROW_HEAD_ITEMS``, and its minimum), lowest-ranked first: no row loses a title
+        a viewer browses it for, falls under its minimum or shows a repeat where it showed
+        a new title, and the first screen still repeats nothing. The row gives it up for
+        its next title no row shows, when it has one, and is one shorter when not. All
+        or nothing: False changes nothing.
+        """
+        positions = proposals[index].positions
+        held = positions[on_page[positions]]
+        short = need - (positions.shape[0] - held.shape[0])
+        if held.shape[0] < short:
+            return False
+        spare = ~on_page
+        spare[positions] = False  # a replacement must not be one of the row's own titles
+        taken: list[tuple[int, int, int | None]] = []  # (row above, title, its replacement)
+        for title in held[::-1].tolist():
+            if holders[title] != 1:  # shown twice: a repeat below the first screen
+                continue
+            k = int(holder[title])
+            donor, shown, _ = chosen[k]
+            if shown.index(title) < max(ROW_HEAD_ITEMS, _row_minimum(donor.type, n_items)):
+                continue
+            candidates = donor.positions[spare[donor.positions]]
+            replacement = int(candidates[0]) if candidates.shape[0] else None
+            if replacement is not None:
+                spare[replacement] = False
+            taken.append((k, title, replacement))
+            if len(taken) == short:
+                break
+        if len(taken) < short:
+            return False
+        for k, title, replacement in taken:
+            donor, shown, row_strength = chosen[k]
+            shown = [p for p in shown if p != title]
+            if replacement is not None:
+                # The donor leads with its best titles no row showed, and a title none shows
+                # now ranks below those: appended, it keeps the ranker's order.
+                shown.append(replacement)
+                show(k, np.array([replacement], dtype=np.intp))
+                on_screen[replacement] = k < FIRST_SCREEN_ROWS
+            chosen[k] = (donor, shown, row_strength)
+            on_page[title] = on_screen[title] = False
+            holders[title], holder[title] = 0, -1
+        return True
 
     def place(index: int, positions: npt.NDArray[np.intp]) -> None:
         if len(chosen) >= FIRST_SCREEN_ROWS:
-            repeat = on_page[positions]
             row_type = proposals[index].type
-            new = positions.shape[0] - int(repeat.sum())
-            if new < (1 if row_type in _EXPLAINING_ROW_TYPES else _row_minimum(row_type, n_items)):
-                return
+            need = 1 if row_type in _EXPLAINING_ROW_TYPES else _row_minimum(row_type, n_items)
+            repeat = on_page[positions]
+            if positions.shape[0] - int(repeat.sum()) < need:
+                if row_type in _EXPLAINING_ROW_TYPES or not take_back(index, need):
+                    return
+                repeat = on_page[positions]
             if repeat.any():
                 positions = np.concatenate([positions[~repeat], positions[repeat]])
         shown = positions[:n_items]
-        on_page[shown] = True
+        show(len(chosen), shown)
         chosen.append((proposals[index], shown.tolist(), float(strength[index])))
 
     for index in order:
@@ -1127,7 +1203,7 @@ def _rows_choose(
                 continue
             more = proposal.positions[~on_page[proposal.positions]][:room]
             if more.shape[0]:
-                on_page[more] = True
+                show(k, more)
                 chosen[k] = (proposal, shown_positions + more.tolist(), row_strength)
     return chosen
 

@@ -148,6 +148,109 @@ def test_a_deferred_row_that_is_dropped_leaves_its_place_to_the_next_deferred_on
     assert ids == ["top_picks", "genre:1", "genre:2", "genre:3", "because_you_liked:1"]
 
 
+def test_a_row_below_wide_rows_takes_titles_from_their_tails_instead_of_being_dropped():
+    """Rows placed before "Films & Series in Tamil" held every Tamil title, some only in
+    their tails (past the 20 titles a viewer browses of a row: a row of 75 shows them at
+    slots few reach), and the Tamil row, bringing nothing new, was dropped as too thin."""
+    # given, in the row ranker's order (24 titles a row): a first screen whose Top Picks
+    # holds Tamil titles at slots 2, 21, 22 and 23; a row below it holding two more at its
+    # last slots; the Tamil row; a row whose titles Top Picks holds within its first 20; a
+    # "because you watched" row with no title of its own but one in a tail
+    proposals = [
+        _proposal("top_picks", range(200)),
+        _proposal("genre:1", range(24, 48)),
+        _proposal("genre:2", range(48, 72)),
+        _proposal("trending:IN", range(72, 96)),
+        _proposal("genre:3", range(96, 130)),
+        _proposal("language:ta", [2, 21, 22, 23, 118, 119]),
+        _proposal("language:hi", [10, 11, 12, 13, 14]),
+        _proposal("because_you_watched:1", [3, 117]),
+    ]
+
+    # when
+    chosen = _choose(proposals, n_pool=200, n_rows=40, n_items=24)
+
+    # then: the Tamil row is on the page, leading with the four titles the tails gave up
+    # (each row showing its next title instead), then its repeats; the Hindi row, whose
+    # titles are in Top Picks' head, is still dropped, and so is "because you watched",
+    # which needs a title of its own
+    assert chosen == [
+        ("top_picks", [*range(22), 122, 123]),
+        ("genre:1", list(range(24, 48))),
+        ("genre:2", list(range(48, 72))),
+        ("trending:IN", list(range(72, 96))),
+        ("genre:3", [*range(96, 118), 120, 121]),
+        ("language:ta", [22, 23, 118, 119, 2, 21]),
+    ]
+    first_screen = [p for _, row in chosen[:4] for p in row]
+    assert len(first_screen) == len(set(first_screen))
+
+
+def test_a_tail_gives_no_title_another_row_repeats_and_all_or_nothing():
+    # given (24 titles a row): rows with no title to show instead of one given up; a row
+    # below the first screen that repeats two of Top Picks' titles after 22 new ones
+    proposals = [
+        _proposal("top_picks", range(24)),
+        _proposal("genre:1", range(24, 48)),
+        _proposal("genre:2", range(48, 72)),
+        _proposal("trending:IN", range(72, 96)),
+        _proposal("genre:3", [*range(96, 118), 4, 23]),
+        _proposal("language:hi", [4, 22, 23, 150]),
+        _proposal("language:ta", [116, 117, 160, 161]),
+    ]
+
+    # when
+    chosen = _choose(proposals, n_pool=200, n_rows=40, n_items=24)
+
+    # then: Hindi (one new title) could take only 22 from Top Picks' tail (genre:3 repeats
+    # 23), not the three it needs, and is dropped with nothing taken; Tamil takes the two
+    # it needs from genre:3's tail, which has no next title and shows two fewer
+    assert chosen == [
+        ("top_picks", list(range(24))),
+        ("genre:1", list(range(24, 48))),
+        ("genre:2", list(range(48, 72))),
+        ("trending:IN", list(range(72, 96))),
+        ("genre:3", [*range(96, 116), 4, 23]),
+        ("language:ta", [116, 117, 160, 161]),
+    ]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rows_no_longer_than_a_head_never_give_a_title_up(seed, monkeypatch):
+    """A page of rows of at most ``ROW_HEAD_ITEMS`` titles (the default, 20) is filled as
+    before rows could take titles from tails: no row has a tail."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(80):
+        n_items = int(rng.choice([4, 12, 20]))
+        n_pool = int(rng.integers(40, 400))
+        proposals = [_proposal("top_picks", range(n_pool))]
+        for row_id in rng.choice(_ROW_IDS, size=12):
+            members = np.flatnonzero(rng.random(n_pool) < rng.choice([0.02, 0.1, 0.5]))
+            if members.shape[0]:
+                proposals.append(_proposal(str(row_id), members.tolist()))
+        cases.append((proposals, rng.permutation(len(proposals)).tolist(), n_pool, n_items))
+
+    def pages():
+        return [
+            _rows_choose(
+                proposals,
+                order=order,
+                strength=np.zeros(len(proposals)),
+                n_pool=n_pool,
+                n_rows=40,
+                n_items=n_items,
+            )
+            for proposals, order, n_pool, n_items in cases
+        ]
+
+    taking = pages()
+    monkeypatch.setattr(homepage, "ROW_HEAD_ITEMS", 10**6)  # no row ever gives one up
+    assert [[(p.id, s) for p, s, _ in page] for page in taking] == [
+        [(p.id, s) for p, s, _ in page] for page in pages()
+    ]
+
+
 def test_a_first_screen_that_never_fills_keeps_its_rows_apart():
     """A moved row could only sit in the first screen, repeating titles there: dropped."""
     proposals = [
