@@ -29,7 +29,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, Greatest, Least
+from django.db.models.functions import Cast, Coalesce, Greatest, Least, TruncDate
 from django.utils import timezone
 
 from artwork.models import ArtworkVariant
@@ -176,6 +176,49 @@ def last_episode_passed(state: ProfileTitleState) -> bool:
     )
 
 
+def finished_but_for_credits(
+    *, last_passed: bool, finished: bool, episodes_done: int, released: Iterable[float], at: float
+) -> bool:
+    """Whether a series was finished, but for the credits of its last episode played.
+
+    ``last_passed`` is :func:`last_episode_passed`; ``finished`` whether the state has
+    its ``completed_at``; ``episodes_done`` how many episodes it finished, the passed one
+    counted; ``released`` when each episode of the series is out (Unix seconds: midnight
+    UTC of its season's release date, -inf without one); ``at`` the last play (Unix
+    seconds). True when the last episode played was left in its credits and every other
+    episode out then was finished: nothing was left, as after a `complete` of that
+    episode, which would have finished the series. A season out since makes such a
+    series as new as it makes a finished one (Continue Watching's order, the homepage's
+    recency, ``new_episodes``); the passed episode itself stays unfinished until another
+    is played (no tick, no completion). A passed episode with others out still unwatched
+    was no finish: that series counts from its last play, as any series in progress.
+    """
+    if finished or not last_passed:
+        return False
+    return episodes_done >= sum(1 for release in released if release <= at)
+
+
+def state_finished_but_for_credits(state: ProfileTitleState, episodes: Sequence[Episode]) -> bool:
+    """:func:`finished_but_for_credits` of a series' state and its ``episodes`` (each with its
+    season at hand)."""
+    if state.last_played_at is None:
+        return False
+    return finished_but_for_credits(
+        last_passed=last_episode_passed(state),
+        finished=state.completed_at is not None,
+        episodes_done=len(set(state.completed_episodes) | {state.last_episode_id}),
+        released=[_release_moment(e.season.release_date) for e in episodes],
+        at=state.last_played_at.timestamp(),
+    )
+
+
+def _release_moment(release: dt.date | None) -> float:
+    """Unix seconds from which a season is out: midnight UTC of its release date."""
+    if release is None:
+        return -float("inf")
+    return dt.datetime.combine(release, dt.time(), tzinfo=dt.UTC).timestamp()
+
+
 def resume_index(
     episode_ids: Sequence[int],
     out: Sequence[bool],
@@ -302,7 +345,9 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
     """Titles the profile started and has not finished, most recently played first.
 
     A finished title being resumed counts as played when its newest season out came out,
-    if that is later: a series back for a new season is as recent as the season.
+    if that is later: a series back for a new season is as recent as the season. So does
+    a series finished but for the credits of its last episode played
+    (:func:`finished_but_for_credits`).
 
     A series counts while it has an episode left to watch: fewer of its episodes
     finished than are out (a season counts from its release date), so a season
@@ -352,6 +397,24 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
         .annotate(newest=Max("release_date"))
         .values("newest")
     )
+    # The episodes out at the last play: a series whose last episode played was left in its
+    # credits with every other one out then finished was finished but for those credits
+    # (finished_but_for_credits), and back for a season out since as a finished one is.
+    last_play = ExpressionWrapper(OuterRef("last_played_at"), output_field=DateTimeField())
+    episodes_out_then = (
+        Episode.objects.filter(
+            Q(season__release_date__isnull=True)
+            | Q(season__release_date__lte=TruncDate(last_play, tzinfo=dt.UTC)),
+            season__title_id=OuterRef("title_id"),
+        )
+        .order_by()
+        .values("season__title_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    passed = Q(last_episode__isnull=False, progress__gt=CONTINUE_MAX_PROGRESS) & ~Q(
+        _JSONArrayHolds("completed_episodes", "last_episode")
+    )
     series = Q(title__kind=Title.Kind.SERIES)
     states = list(
         ProfileTitleState.objects.filter(
@@ -368,11 +431,7 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
             # takes none of the places read below.
             episodes_finished=_JSONArrayLength("completed_episodes")
             + Case(
-                When(
-                    Q(last_episode__isnull=False, progress__gt=CONTINUE_MAX_PROGRESS)
-                    & ~Q(_JSONArrayHolds("completed_episodes", "last_episode")),
-                    then=Value(1),
-                ),
+                When(passed, then=Value(1)),
                 default=Value(0),
                 output_field=IntegerField(),
             ),
@@ -385,7 +444,10 @@ def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatc
         .annotate(
             since=Case(
                 When(
-                    completed_at__isnull=False,
+                    Q(completed_at__isnull=False)
+                    | series
+                    & passed
+                    & Q(episodes_finished__gte=Coalesce(Subquery(episodes_out_then), 0)),
                     then=Greatest(
                         "last_played_at",
                         Coalesce(_MidnightUTC(Subquery(newest_out)), "last_played_at"),

@@ -13,6 +13,7 @@ from recommendations.selectors.signals import (
     episode_is_out,
     resume_episode,
     resume_progress,
+    state_finished_but_for_credits,
     title_states_get,
 )
 
@@ -90,9 +91,11 @@ def resume_point(
     # finished. Not "no rewatch under way": a rewatched episode since deleted leaves the
     # state's rewatch behind with nothing of it to resume, and an episode out since the
     # series was finished, started and stopped midway, reads as a rewatch too.
+    # A finale left in its credits with every other episode finished was a finish too
+    # (state_finished_but_for_credits): a season out since is as new.
     new_episodes = (
         episode is not None
-        and state.completed_at is not None
+        and (state.completed_at is not None or state_finished_but_for_credits(state, episodes))
         and episode.pk not in state.completed_episodes
     )
     if episode is None:

@@ -28,6 +28,7 @@ from recommendations.engine.confidence import SignalCode
 from recommendations.engine.ranking import DEVICE_CLASSES
 from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import ProfileTitleState, Signal, SignalKind
+from recommendations.selectors.signals import finished_but_for_credits
 from recommendations.selectors.training import (
     epoch_expression,
     index_of,
@@ -301,6 +302,8 @@ def _history_params(
 _STATE_COLUMNS = [1, 2, 3, 7, 5, 4, 6, 8]
 #: The first column of a title state's row and of an episode's (a signal's is its profile).
 _STATE, _STATE_EPISODE = -1, -2
+#: :attr:`HistoryRows.episodes`' flag of a last episode played left in its credits (passed).
+_EPISODE_PASSED = 2
 
 
 @functools.cache
@@ -504,6 +507,13 @@ def history_on_index(
     unnamed = series & ~completed & ~last_open & (states[:, 7] == 0)
     progress = np.where(unnamed & (progress > CONTINUE_MAX_PROGRESS), 0.0, progress)
     return ProfileHistory(
+        credits_finished=_credits_finished(
+            rows,
+            title,
+            known=known,
+            candidates=series & ~completed & episodes_left,
+            catalogue=catalogue,
+        )[known],
         signals=signals,
         state_title=title[known],
         completed=completed[known],
@@ -515,6 +525,38 @@ def history_on_index(
         thumbs_up=thumbs_up[known],
         episodes_finished=states[known, 7].astype(np.int32),
     )
+
+
+def _credits_finished(
+    rows: HistoryRows,
+    title: npt.NDArray[np.integer],
+    *,
+    known: npt.NDArray[np.bool_],
+    candidates: npt.NDArray[np.bool_],
+    catalogue: CatalogueArrays,
+) -> npt.NDArray[np.bool_]:
+    """Which of ``rows.states`` are series finished but for the credits of their last episode
+    played (:func:`~recommendations.selectors.signals.finished_but_for_credits`), shape (k,).
+
+    Only ``candidates`` (unfinished series with an episode left) can be back for a new
+    season; of those, the read flags the ones whose last episode played is passed
+    (:attr:`HistoryRows.episodes`), a few at most, so the loop is over a handful.
+    """
+    flagged = np.zeros(rows.states.shape[0], dtype=bool)
+    passed = rows.episodes[rows.episodes[:, 2] == _EPISODE_PASSED, 0]
+    if not passed.shape[0]:
+        return flagged
+    series = catalogue.series
+    states = rows.states
+    for i in np.flatnonzero(candidates & known & np.isin(states[:, 0], passed)).tolist():
+        flagged[i] = finished_but_for_credits(
+            last_passed=True,
+            finished=False,
+            episodes_done=int(states[i, 7]),
+            released=series.release[series.of(int(title[i]))].tolist(),
+            at=float(states[i, 4]),
+        )
+    return flagged
 
 
 def profile_history(

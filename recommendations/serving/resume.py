@@ -21,6 +21,7 @@ from recommendations.selectors.signals import (
     CONTINUE_MAX_PROGRESS,
     CONTINUE_MIN_PROGRESS,
     episode_resume_progress,
+    finished_but_for_credits,
     resume_index,
 )
 from recommendations.selectors.title_viewing import ResumePoint
@@ -28,7 +29,7 @@ from recommendations.serving.bundle import CatalogueArrays
 from recommendations.serving.recommend import HistoryRows
 
 # HistoryRows.states columns read here.
-_TITLE, _COMPLETED, _PROGRESS, _LAST_RESUMED, _FINISHED = 0, 1, 5, 6, 7
+_TITLE, _COMPLETED, _LAST_PLAYED, _PROGRESS, _LAST_RESUMED, _FINISHED = 0, 1, 4, 5, 6, 7
 # HistoryRows.episodes' flag of a last episode played that was left in its credits.
 _PASSED = 2
 
@@ -154,7 +155,17 @@ def _series_point(
             last_episode_id=last_episode_id,
             any_finished=state[_FINISHED] > 0,
         ),
-        # The series was finished and Play starts an episode the profile has not
-        # finished (title_viewing.resume_point's reading).
-        new_episodes=state[_COMPLETED] > 0 and not finished_k,
+        # The series was finished (or was but for a finale's credits) and Play starts an
+        # episode the profile has not finished (title_viewing.resume_point's reading).
+        new_episodes=not finished_k
+        and (
+            state[_COMPLETED] > 0
+            or finished_but_for_credits(
+                last_passed=last_passed,
+                finished=False,
+                episodes_done=int(state[_FINISHED]),
+                released=series.release[series_span].tolist(),
+                at=state[_LAST_PLAYED],
+            )
+        ),
     )

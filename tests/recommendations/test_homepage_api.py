@@ -1285,6 +1285,67 @@ def test_a_series_back_for_a_new_season_is_as_fresh_as_the_season(
     assert show_score > film_score > 0
 
 
+@pytest.mark.parametrize("left_in_credits", ["the finale", "the first episode"])
+def test_a_series_whose_finale_was_left_in_its_credits_is_back_with_a_new_season_as_if_finished(
+    world, household, two_episode_show, left_in_credits
+):
+    """A finale stopped in its end credits is done with (docs/signals.md, passed episodes):
+    nothing of the series was left, as after its `complete`. Its new season is news of the
+    day it came out, as for a series finished by a `complete`: counted from the old play
+    instead, a series watched to the credits of its finale six months ago came after a film
+    left three days ago, and its tiles said nothing was new."""
+    # given: a two-episode series played six months ago, the first episode finished and the
+    # finale stopped in its credits (or the first stopped in its credits, the finale never
+    # played); a second season out since yesterday; a film left at 40% three days ago
+    account, asha, _ = household
+    show, first, second = two_episode_show
+    if left_in_credits == "the finale":
+        record(asha, "play_start", show, days_ago=180.04, episode=first)
+        record(asha, "complete", show, days_ago=180.03, episode=first)
+        passed = second
+    else:
+        passed = first
+    record(asha, "play_start", show, days_ago=180.02, episode=passed)
+    record(asha, "progress", show, days_ago=180.01, episode=passed, value=99.0)
+    release = (NOW - dt.timedelta(days=1)).date()
+    new_first = EpisodeFactory(
+        season=SeasonFactory(title=show, number=2, release_date=release), number=1
+    )
+    film = world.titles["drama"][0]
+    record(asha, "play_start", film, days_ago=3.01)
+    record(asha, "progress", film, days_ago=3, value=40.0)
+    model_train(region_code=world.region.code)
+
+    # when
+    rows, listed = page_and_continue_watching(account, asha)
+    show_score, film_score = continue_watching_scores(asha, [show, film])
+    tile = {item["title_id"]: item for item in continue_watching_row(rows)}[show.pk]
+
+    # then: after the finale's credits, the series is back as a finished one is, at its new
+    # season's first episode: first in the list, its recency the season's, its tile and
+    # title page saying the episode is new; the finale is still not ticked (it is passed
+    # until another episode is played). After the first episode's credits the finale was
+    # left: the series counts from its play, at the finale, which is not new.
+    if left_in_credits == "the finale":
+        released = dt.datetime.combine(release, dt.time(), tzinfo=dt.UTC)
+        days = (timezone.now() - released).total_seconds() / 86400
+        assert [item["title_id"] for item in listed] == [show.pk, film.pk]
+        assert show_score == pytest.approx(2 ** (-days / 14), rel=1e-3)
+        resume = {"episode_id": new_first.pk, "season_number": 2, "episode_number": 1}
+        new = True
+    else:
+        assert [item["title_id"] for item in listed] == [film.pk, show.pk]
+        assert film_score > show_score > 0
+        resume = {"episode_id": second.pk, "season_number": 1, "episode_number": 2}
+        new = False
+    expected = {**resume, "progress": 0.0, "new_episodes": new}
+    assert tile["resume"] == title_detail_resume(account, asha, show) == expected
+    body = token_client(account).get(f"/api/v1/titles/{show.pk}/?profile={asha.pk}").json()
+    assert body["viewing"]["finished"] is False
+    ticks = [e["finished"] for season in body["seasons"] for e in season["episodes"]]
+    assert ticks == [left_in_credits == "the finale", False, False]
+
+
 def test_a_new_seasons_day_starts_at_midnight_utc_whatever_the_sessions_time_zone(
     world, household, two_episode_show
 ):
@@ -1758,8 +1819,10 @@ def test_a_series_whose_passed_finale_gets_a_new_season_is_back_at_its_first_epi
     new_first = EpisodeFactory(season=season_two, number=1)
     EpisodeFactory(season=season_two, number=2)
 
-    # then: the series is back, with the new season's first episode next, at 0, everywhere
-    next_up = {**restart, "episode_id": new_first.pk, "season_number": 2}
+    # then: the series is back, with the new season's first episode next, at 0, everywhere,
+    # and that episode is new, as after the finale's complete: the series was finished but
+    # for the finale's credits
+    next_up = {**restart, "episode_id": new_first.pk, "season_number": 2, "new_episodes": True}
     assert three_surfaces(account, asha, show) == (
         [(new_first.pk, 0.0)],
         [(new_first.pk, 0.0)],
@@ -1773,11 +1836,11 @@ def test_a_series_whose_passed_finale_gets_a_new_season_is_back_at_its_first_epi
 
     # then: that episode resumes where it stopped, everywhere; and the finale, moved on
     # from, is finished, so the series was finished before the season came out: its
-    # episodes are new ones, as after the finale's complete (not while it was passed)
+    # episodes are still new ones
     assert three_surfaces(account, asha, show) == (
         [(new_first.pk, 40.0)],
         [(new_first.pk, 40.0)],
-        {**next_up, "progress": 40.0, "new_episodes": True},
+        {**next_up, "progress": 40.0},
     )
 
 
