@@ -399,7 +399,15 @@ def test_no_two_kinds_of_region_community_or_language_row_read_alike(code):
 #: script. Row copy cannot inflect a title's name, whatever its script.
 SEED_NAMES = ("Sacred Games", "Aag ka Dil", "ஆக் கா தில்")
 #: Phrases a review of the homepage found on it.
-KNOWN_BAD = {"es": ("de Familiar",), "ta": ("ஆங்கிலம் மொழி",), "ml": ("-ന്",)}
+#: pt "assistir" (to watch) takes "a", as the row's title has it ("Porque você assistiu a
+#: X"): the reason's relative clause is "a que você assistiu" or "que você viu", not
+#: ", que você assistiu".
+KNOWN_BAD = {
+    "es": ("de Familiar",),
+    "pt": (", que você assistiu",),
+    "ta": ("ஆங்கிலம் மொழி",),
+    "ml": ("-ന്",),
+}
 #: A placeholder with a letter fused to it: an ending that cannot fit every name (ml
 #: "%(title)s-ന്", te "%(title)sకి"), as a Latin-script name can take no case ending.
 FUSED = re.compile(r"%\(\w+\)s-?(?=[^\W\d_])")
