@@ -44,6 +44,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.views.decorators.debug import sensitive_variables
 from redis.exceptions import RedisError
 from rest_framework import exceptions, status
@@ -135,8 +136,32 @@ class PinWindow:
         return self.used >= self.limit
 
 
-#: Attempts at counting a PIN attempt whose window's key is deleted under it (``_count``).
+#: Attempts at counting a PIN attempt whose window's key is deleted under it (``_count``,
+#: on a cache other than Redis).
 _COUNT_TRIES = 3
+
+#: Counts one attempt in a window (``KEYS[1]``) and gives a count without an expiry one
+#: (``ARGV[1]`` seconds). One script, so nothing runs between the two: a count that
+#: support's lift deleted is made afresh, and never left to be kept for ever. TTL rather
+#: than ``EXPIRE ... NX``, which Redis 6 lacks.
+_COUNT_SCRIPT = """
+local used = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) < 0 then
+    redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return used
+"""
+
+#: Gives one place back in a window (``KEYS[1]``) that still counts one: a count deleted
+#: meanwhile is not made again (at -1, without an expiry, as Django's EXISTS then INCRBY
+#: did when the lift landed between them), and none goes below 0. DECR keeps the expiry.
+_GIVE_BACK_SCRIPT = """
+local used = tonumber(redis.call('GET', KEYS[1]))
+if used and used > 0 then
+    return redis.call('DECR', KEYS[1])
+end
+return used
+"""
 
 
 class PinFailureThrottle(SimpleRateThrottle):
@@ -147,7 +172,7 @@ class PinFailureThrottle(SimpleRateThrottle):
     PIN take months rather than the ~17 hours 5/min alone allows.
 
     An attempt takes its place in each window *before* the PIN is checked
-    (:meth:`take`: ``cache.add`` then ``cache.incr``, an atomic Redis INCR),
+    (:meth:`take`: one Redis script, an INCR that also sets the expiry),
     because the check is a slow hash: a count read first and written after
     let every guess that arrived during others' hashing through, and lost
     counts when their writes crossed. A right PIN gives its places back
@@ -223,6 +248,9 @@ class PinFailureThrottle(SimpleRateThrottle):
         An attempt being checked meanwhile gives back nothing (:meth:`give_back`
         ignores a missing key), so the new budget starts full, not above it; one
         being counted meanwhile is counted in the new budget (:meth:`_count`).
+        Only a right PIN counted before the lift, giving back after a wrong one
+        was counted in the new budget, takes that wrong one's place: the lift
+        leaves nothing that tells the two apart.
         """
         self.cache.delete_many(self.keys())
 
@@ -248,18 +276,36 @@ class PinFailureThrottle(SimpleRateThrottle):
     def _count(self, key: str, duration: int) -> int:
         """Add one attempt to the window's count at ``key``; the count with it.
 
-        Twice the window: the key cannot expire between add and incr while its
-        window is current. It can still be deleted in between, by support lifting
-        the lock (:meth:`clear`) or by Redis evicting it, and Django's incr of a
-        missing key is an error: that was a 500 for the attempt. The attempt is
-        then counted afresh, in the budget as it now is.
+        Twice the window, so the count outlives the window it counts. On Redis,
+        one script (:data:`_COUNT_SCRIPT`): Django's ``incr`` is an EXISTS then
+        an INCRBY, and support's lift landing between them left a count that
+        INCRBY made again without an expiry, kept for ever.
+
+        On another cache (the demo's per-process one), ``add`` then ``incr``: the
+        key cannot expire between them while its window is current, but support
+        lifting the lock (:meth:`clear`) can delete it in between, and Django's
+        incr of a missing key is an error (it was a 500 for the attempt). The
+        attempt is then counted afresh, in the budget as it now is.
         """
+        if isinstance(self.cache, RedisCache):
+            return int(self._run(_COUNT_SCRIPT, key, 2 * duration))
         for _ in range(_COUNT_TRIES):
             self.cache.add(key, 0, timeout=2 * duration)
             with contextlib.suppress(ValueError):
                 return self.cache.incr(key)
         # Deleted under every try: the attempt cannot be counted, so it is not checked.
         raise PinChecksUnavailable()
+
+    def _run(self, script: str, key: str, *args: int) -> Any:
+        """Run a Lua ``script`` on the Redis cache with the cache's key for ``key``.
+
+        The cache's own key (prefix and version), so support's lift, which deletes
+        through the cache, deletes what this counts. Django gives no public way to
+        its Redis client; ``_cache`` is the one its own methods use.
+        """
+        cache_key = self.cache.make_and_validate_key(key)
+        client = self.cache._cache.get_client(cache_key, write=True)
+        return client.eval(script, 1, cache_key, *args)
 
     def _wait(self, now: float, *, refused: int) -> float:
         """Seconds until an attempt can pass every window: the end of the last full one.
@@ -275,11 +321,16 @@ class PinFailureThrottle(SimpleRateThrottle):
 
     def give_back(self) -> None:
         """Return the places :meth:`take` counted: the attempt was not a wrong PIN."""
+        on_redis = isinstance(self.cache, RedisCache)
         for key in self.taken:
-            # A window that expired meanwhile has nothing to give back; a cache gone since
-            # the attempt was counted keeps one place spent, not the right PIN refused.
+            # A window that expired or was lifted meanwhile has nothing to give back; a
+            # cache gone since the attempt was counted keeps one place spent, not the right
+            # PIN refused.
             with contextlib.suppress(ValueError, RedisError):
-                self.cache.decr(key)
+                if on_redis:
+                    self._run(_GIVE_BACK_SCRIPT, key)
+                else:
+                    self.cache.decr(key)
         self.taken = []
 
 

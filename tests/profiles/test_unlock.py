@@ -1,10 +1,13 @@
 """PIN-protected profiles: unlock tokens, what they open, and wrong-PIN rate limiting."""
 
+import contextlib
 import threading
 import time
 import types
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 from django.core import signing
 from django.core.cache import caches
 from django.db import connection
@@ -147,9 +150,19 @@ def test_concurrent_wrong_pins_get_no_more_checks_than_the_limit(production_hash
     assert sorted(outcomes) == ["checked"] * 5 + ["refused"] * (attempts - 5)
 
 
-def test_an_attempt_counted_as_support_lifts_the_lock_counts_in_the_new_budget(locked, monkeypatch):
-    # given: support lifting the profile's wrong-PIN lock (clearing its counts) just after
-    # an attempt made its place in the window and before it counted itself there
+def test_an_attempt_counted_as_support_lifts_the_lock_counts_in_the_new_budget(
+    locked, monkeypatch, settings
+):
+    # given: a cache other than Redis (the demo's per-process one; Redis counts in one
+    # script, tested below), and support lifting the profile's wrong-PIN lock (clearing
+    # its counts) just after an attempt made its place in the window and before it counted
+    # itself there
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "pin-lift-during-a-count",
+        }
+    }
     cache = caches["default"]
     add, lifted = cache.add, []
 
@@ -169,6 +182,109 @@ def test_an_attempt_counted_as_support_lifts_the_lock_counts_in_the_new_budget(l
     # not a 500 for the count that vanished under it
     assert lifted
     assert [window.used for window in PinFailureThrottle(locked).state()] == [1, 1]
+
+
+@pytest.fixture
+def lift_after_a_command(locked, monkeypatch):
+    """While in it, lift ``locked``'s lock after the n-th Redis command on its short window.
+
+    The lift is support's real one (``profile_pin_lock_lift``), landing deterministically
+    where a concurrent one can: between two commands of a step (Django's incr and decr are
+    an EXISTS, then an INCRBY), or after the step's last. Yields the lifts made.
+    """
+    raw_key = caches["default"].make_key(PinFailureThrottle(locked).keys()[0])
+    send = redis.Redis.execute_command
+
+    @contextlib.contextmanager
+    def lifting_after(n):
+        sent, lifted, lifting = [], [], []
+
+        def execute_command(client, *args, **options):
+            answer = send(client, *args, **options)
+            if raw_key in args and not lifting:
+                sent.append(args[0])
+                if len(sent) == n + 1:
+                    lifting.append(True)
+                    lifted.append(profile_pin_lock_lift(profile=locked))
+                    lifting.pop()
+            return answer
+
+        with monkeypatch.context() as patched:
+            patched.setattr(redis.Redis, "execute_command", execute_command)
+            yield lifted
+
+    return lifting_after
+
+
+def unexpiring_counts(profile):
+    """The profile's window keys in Redis that have no expiry: they would be kept for ever."""
+    cache = caches["default"]
+    client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
+    windows = PinFailureThrottle(profile).keys()
+    return [key for key in map(cache.make_key, windows) if client.ttl(key) == -1]
+
+
+@pytest.mark.parametrize("after", [0, 1, 2], ids=["1st", "2nd", "3rd"])
+def test_a_lift_during_a_right_pins_give_back_leaves_no_extra_guess_nor_a_key_kept_for_ever(
+    locked, lift_after_a_command, after
+):
+    # given: an attempt counted in both windows, and support lifting the lock after the
+    # after-th Redis command its right PIN's give-back sends for the short window
+    throttle = PinFailureThrottle(locked)
+    throttle.take()
+
+    # when: the PIN is right, so its places are given back
+    with lift_after_a_command(after):
+        throttle.give_back()
+
+    # then: the lift's budget starts full, not above it: no window is counted below 0 nor
+    # kept without an expiry, and exactly the short rate's wrong PINs are checked
+    assert unexpiring_counts(locked) == []
+    assert [window.used for window in PinFailureThrottle(locked).state()] == [0, 0]
+    outcomes = []
+    for _ in range(6):
+        try:
+            profile_unlock(profile=locked, pin="0000")
+        except WrongPin:
+            outcomes.append("checked")
+        except Throttled:
+            outcomes.append("refused")
+    assert outcomes == ["checked"] * 5 + ["refused"]
+
+
+@pytest.mark.parametrize("after", [0, 1, 2], ids=["1st", "2nd", "3rd"])
+def test_a_lift_while_a_wrong_pin_is_counted_leaves_no_key_kept_for_ever(
+    locked, lift_after_a_command, after
+):
+    # given: support lifting the lock after the after-th Redis command an attempt's count
+    # sends for the short window
+    # when: the attempt's PIN is wrong
+    with lift_after_a_command(after), pytest.raises(WrongPin):
+        profile_unlock(profile=locked, pin="0000")
+
+    # then: it is counted at most once in each window (in the lift's budget, or before the
+    # lift and cleared by it), and no window's count is kept without an expiry
+    assert unexpiring_counts(locked) == []
+    assert all(window.used in (0, 1) for window in PinFailureThrottle(locked).state())
+
+
+def test_right_pins_counted_before_a_lift_give_back_no_more_than_it_left(locked):
+    # given: two right PINs counted, support lifting the lock while they are checked, and a
+    # wrong PIN counted in the lift's budget
+    first, second = PinFailureThrottle(locked), PinFailureThrottle(locked)
+    first.take()
+    second.take()
+    profile_pin_lock_lift(profile=locked)
+    with pytest.raises(WrongPin):
+        profile_unlock(profile=locked, pin="0000")
+
+    # when: both give their places back
+    first.give_back()
+    second.give_back()
+
+    # then: the first takes the wrong PIN's place (nothing tells the two apart), but no
+    # window is counted below 0, which would be a guess beyond the budget
+    assert [window.used for window in PinFailureThrottle(locked).state()] == [0, 0]
 
 
 @pytest.mark.parametrize("pin", [" 4321", "4321 ", "4321\n", "\t4321\r\n"])
