@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account
+from catalog.models import MaturityLevel
 from console.moments import local_moment, region_zone
 from recommendations.models import ModelVersion, PageLog, TrainingRun
 from recommendations.serving.homepage import homepage_build
@@ -428,6 +429,23 @@ def test_why_explains_a_title_outside_the_pool(world, staff_client):
 
     assert "Not on this page now" in page
     assert "The profile gave it a thumbs down." in page
+
+
+def test_why_does_not_blame_the_page_bounds_for_a_title_outside_the_pool(world, staff_client):
+    # A title above the kids profile's maturity limit is on no page of hers, however many
+    # rows and titles it had: "its rows and titles per row are bounded" blamed the bounds,
+    # beside a ranking section saying the limit kept it out.
+    mature = world.home.titles["drama"][0]
+    mature.maturity = MaturityLevel.SIXTEEN
+    mature.save()
+    query = {"profile": world.kid.pk, "title": mature.pk, **FRIDAY_NIGHT}
+
+    page = unescape(staff_client.get(f"/console/why/?{urlencode(query)}").content.decode())
+
+    row = re.search(r"<h3>The row</h3>(.*?)</section>", page, re.S).group(1)
+    assert "bounded" not in row
+    assert "not among the candidates" in row
+    assert "Above the profile's maturity limit." in page
 
 
 # --- Households and models --------------------------------------------------------------------
