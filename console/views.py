@@ -155,14 +155,12 @@ def preview(request: HttpRequest) -> HttpResponse:
     if isinstance(household, HttpResponse):
         return household
     account, profiles, zone = household
+    if not profiles:
+        return _no_profiles(request, "console/preview.html", account)
     defaults = _moment_defaults(zone, rows=PREVIEW_ROWS, items=PREVIEW_ITEMS)
-    if profiles:
-        defaults["profile"] = profiles[0].pk
+    defaults["profile"] = profiles[0].pk
     form = bound_with_defaults(PreviewForm, request.GET, defaults, profiles=profiles)
     context: dict[str, object] = {"account": account, "profiles": profiles, "form": form}
-    if not profiles:
-        context["error"] = "This household has no profiles yet."
-        return render(request, "console/preview.html", context)
     if not form.is_valid():
         return render(request, "console/preview.html", context, status=400)
     profile = next(p for p in profiles if p.pk == form.cleaned_data["profile"])
@@ -179,6 +177,20 @@ def preview(request: HttpRequest) -> HttpResponse:
         compare_url=f"{reverse('console:compare')}?{urlencode(_compare_query(account, form))}",
     )
     return render(request, "console/preview.html", context)
+
+
+def _no_profiles(request: HttpRequest, template: str, account: Account) -> HttpResponse:
+    """A household page of a household without profiles: that, without the page's controls.
+
+    No form: bound, the preview's reported its profile field missing (a field it cannot
+    show), and there is no page to build for any device or moment. A parameter given twice
+    is still refused, on the household search, as every household page refuses it.
+    """
+    if query_repeated(request.GET):
+        form = bound_with_defaults(SearchForm, request.GET, {})
+        return render(request, "console/index.html", {"form": form}, status=400)
+    context = {"account": account, "profiles": [], "error": "This household has no profiles yet."}
+    return render(request, template, context)
 
 
 def _compare_query(account: Account, form: MomentForm) -> dict[str, object]:
@@ -202,6 +214,8 @@ def compare(request: HttpRequest) -> HttpResponse:
     if isinstance(household, HttpResponse):
         return household
     account, profiles, zone = household
+    if not profiles:
+        return _no_profiles(request, "console/compare.html", account)
     defaults = _moment_defaults(zone, rows=COMPARE_ROWS, items=COMPARE_ITEMS)
     form = bound_with_defaults(MomentForm, request.GET, defaults)
     context: dict[str, object] = {"account": account, "profiles": profiles, "form": form}

@@ -18,7 +18,7 @@ from recommendations.models import ModelVersion, PageLog, TrainingRun
 from recommendations.serving.homepage import homepage_build
 from recommendations.serving.scoring import MATCH_SHOWN_MIN
 from regions.models import TasteCluster
-from tests.factories import RegionFactory
+from tests.factories import AccountFactory, RegionFactory
 from tests.recommendations.test_training import record
 
 pytestmark = pytest.mark.django_db
@@ -164,6 +164,26 @@ def test_changing_device_or_time_rebuilds_for_that_context(world, staff_client):
         at=local_moment(weekday=1, hour=8, zone=region_zone("Asia/Kolkata"), now=timezone.now()),
     )
     assert row_ids(html) == [row.id for row in expected.rows]
+
+
+@pytest.mark.parametrize("page", ["preview", "compare"])
+def test_a_household_without_profiles_says_so_and_nothing_else(world, staff_client, page):
+    # The preview answered with its form's error about the profile field, which it does
+    # not show for want of profiles ("This field is required."), and the comparison with
+    # its controls over nothing at all.
+    empty = AccountFactory(home_region=world.home.region, name="The Newcomers")
+
+    response = staff_client.get(f"/console/{page}/?{urlencode({'account': empty.pk})}")
+
+    html = unescape(response.content.decode())
+    assert response.status_code == 200
+    assert "This household has no profiles yet." in html
+    assert "This field is required." not in html
+    assert 'class="error"' in html
+    # and a parameter given twice is still refused, as on every household page
+    twice = staff_client.get(f"/console/{page}/?account={empty.pk}&device=tv&device=web")
+    assert twice.status_code == 400
+    assert "Give this parameter once." in twice.content.decode()
 
 
 def test_bad_parameters_are_refused_with_the_form(world, staff_client):
