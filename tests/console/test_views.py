@@ -515,6 +515,42 @@ def test_model_pages_chart_versions_and_cluster_retrains(world, staff_client):
     assert "<title>cluster #" in detail
 
 
+def cells(html: str, link: str) -> list[str]:
+    """The text of each cell of the table row that links ``link``."""
+    row = re.search(rf"<tr>((?:(?!</tr>).)*{re.escape(link)}.*?)</tr>", html, re.S).group(1)
+    found = re.findall(r"<td>(.*?)</td>", row, re.S)
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in found]
+
+
+def test_model_tables_print_a_recorded_zero_and_the_choices_names(world, staff_client):
+    # "Logged pages" and "Judged profiles" went through |default:"—", which replaces 0 as it
+    # replaces a figure never recorded: a version trained before any page was logged read as
+    # if training had not counted them. Status, ranker and trigger read as stored ("prior").
+    cluster = TasteCluster.objects.create(region=world.home.region, slug="hindi", name="Hindi")
+    common = {"scope": ModelVersion.Scope.CLUSTER, "region": world.home.region}
+    counted = ModelVersion.objects.create(
+        **common, taste_cluster=cluster, metrics={"logged_pages": 0}
+    )
+    older = ModelVersion.objects.create(**common, taste_cluster=cluster, metrics={})
+    run = TrainingRun.objects.create(
+        region=world.home.region,
+        taste_cluster=cluster,
+        status="succeeded",
+        trigger=TrainingRun.Trigger.COMMAND,
+        metrics={"clusters": {"hindi": {"judged": 0, "ndcg@10_cluster": 0.2}}},
+    )
+
+    html = staff_client.get(f"/console/models/{world.home.region.code}/hindi/").content.decode()
+
+    version_cells = cells(html, f"/modelversion/{counted.pk}/change/")
+    assert version_cells[1:3] == ["Training", "Prior blend"]
+    assert version_cells[5] == "0"  # logged pages: counted, none
+    assert cells(html, f"/modelversion/{older.pk}/change/")[5] == "—"  # never recorded
+    run_cells = cells(html, f"/trainingrun/{run.pk}/change/")
+    assert run_cells[1:3] == ["Succeeded", "Management command"]
+    assert run_cells[7] == "0"  # judged profiles
+
+
 def test_the_model_overview_costs_the_same_for_one_region_and_four(world, staff_client):
     """Each region's versions were a query of their own: a page of 190 regions, 190."""
 
@@ -568,4 +604,4 @@ def test_a_clusters_retrains_show_how_far_a_run_got_and_why_one_failed(world, st
     detail = staff_client.get(f"/console/models/{world.home.region.code}/hindi/").content.decode()
 
     assert "MemoryError: the fit ran out of memory" in detail
-    assert "running · gate 85%" in detail
+    assert "Running · gate 85%" in detail
