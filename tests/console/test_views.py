@@ -402,6 +402,26 @@ def test_why_names_the_row_its_reason_the_sources_and_the_features(world, staff_
     assert len(re.findall(r"<td>-?\d\.\d{3}</td>", text)) >= 4  # estimate and chance, 2 arms
 
 
+def test_why_names_the_columns_of_each_features_figures(world, staff_client):
+    # Each feature had two bare figures, its value and its term in the score, with no
+    # heading saying which was which (the term can be larger than the value, or of the
+    # other sign): a reader, or a screen reader, could only guess.
+    html = staff_client.get(preview_url(world.action_fan)).content.decode()
+
+    panel = staff_client.get(tiles(html)[0]["href"] + "&fragment=1").content.decode()
+
+    tables = re.findall(r'<table class="features">.*?</table>', panel, re.S)
+    assert tables
+    for table in tables:
+        headings = re.findall(r'<th scope="col"[^>]*>(.*?)</th>', table, re.S)
+        assert [re.sub(r"<[^>]+>", "", h).strip() for h in headings] == [
+            "Feature",
+            "Value",
+            "Push",
+            "Term in the score",
+        ]
+
+
 def test_why_shows_the_match_the_tile_showed_and_none_for_a_title_being_resumed(
     world, staff_client
 ):
