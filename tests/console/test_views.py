@@ -186,6 +186,23 @@ def test_a_household_without_profiles_says_so_and_nothing_else(world, staff_clie
     assert "Give this parameter once." in twice.content.decode()
 
 
+def test_pages_name_the_device_as_the_device_menu_does(world, staff_client):
+    # The menu reads "Mobile", the page built for it read "mobile" (the stored value), and
+    # the why panel "for Asha on tablet"; its artwork table listed "tv, mobile, tablet, web".
+    html = staff_client.get(preview_url(world.action_fan, device="tablet")).content.decode()
+    compare = staff_client.get(compare_url(world.account, device="mobile")).content.decode()
+    panel = staff_client.get(tiles(html)[0]["href"] + "&fragment=1").content.decode()
+
+    context = re.search(r'<div class="context">(.*?)</div>', html, re.S).group(1)
+    assert "<span>Tablet · " in context
+    assert '<p class="context"><span>' in compare
+    assert "<span>Mobile</span>" in compare
+    assert "</strong> on Tablet, " in panel
+    devices = re.findall(r'<td class="devices">(.*?)</td>', panel, re.S)
+    assert devices
+    assert all(name in {"TV", "Mobile", "Tablet", "Web"} for d in devices for name in d.split(", "))
+
+
 def test_bad_parameters_are_refused_with_the_form(world, staff_client):
     response = staff_client.get(preview_url(world.action_fan, hour=25, device="fridge"))
 
