@@ -18,7 +18,7 @@ from recommendations.models import ModelVersion, PageLog, TrainingRun
 from recommendations.serving.homepage import homepage_build
 from recommendations.serving.scoring import MATCH_SHOWN_MIN
 from regions.models import TasteCluster
-from tests.factories import AccountFactory, RegionFactory
+from tests.factories import AccountFactory, ProfileFactory, RegionFactory
 from tests.recommendations.test_training import record
 
 pytestmark = pytest.mark.django_db
@@ -362,6 +362,19 @@ def test_comparison_highlights_exactly_the_titles_several_profiles_see(world, st
     assert not unmarked & expected_shared
     for profile in (world.action_fan, world.romance_fan, world.kid):
         assert f'data-profile="{profile.pk}"' in html
+
+
+def test_a_comparison_with_nothing_shared_does_not_point_below(world, staff_client):
+    # A household of one profile shares nothing: "0 titles on more than one profile's
+    # page, numbered and outlined below" pointed at numbers and outlines there are not.
+    alone = ProfileFactory(account=AccountFactory(home_region=world.home.region), name="Solo")
+
+    response = staff_client.get(compare_url(alone.account))
+
+    html = unescape(response.content.decode())
+    assert response.status_code == 200
+    assert "numbered and outlined below" not in html
+    assert "No title is on more than one profile's page." in html
 
 
 def test_a_shared_title_shows_each_profiles_row_position_and_picture(world, staff_client):
