@@ -39,6 +39,7 @@ from recommendations.serving.explain import (
     title_explanation,
 )
 from recommendations.serving.homepage import Page, PageItem, PageRow, homepage_build
+from recommendations.serving.row_copy import copy_language
 
 from . import model_charts, selectors
 from .access import ARTWORK, HOUSEHOLDS, MODELS, can_view, console_page
@@ -174,6 +175,7 @@ def preview(request: HttpRequest) -> HttpResponse:
     context.update(
         page=page,
         rows=page_rows(page, why_url=_why_url(profile, form)),
+        copy_language=copy_language(profile.display_language_id),
         compare_url=f"{reverse('console:compare')}?{urlencode(_compare_query(account, form))}",
     )
     return render(request, "console/preview.html", context)
@@ -205,6 +207,7 @@ class _Column:
     rows: list = field(default_factory=list)
     preview_url: str = ""
     overlap: int = 0  # titles this profile shares with at least one other
+    copy_language: str = ""  # what its rows' titles and reasons are written in
 
 
 @console_page(*HOUSEHOLDS)
@@ -241,6 +244,7 @@ def compare(request: HttpRequest) -> HttpResponse:
                 rows=page_rows(page, why_url=_why_url(profile, form), shared=numbers),
                 preview_url=f"{reverse('console:preview')}?{urlencode(query)}",
                 overlap=len(page_titles(page) & numbers.keys()),
+                copy_language=copy_language(profile.display_language_id),
             )
         )
     context.update(columns=columns, shared=shared)
@@ -403,6 +407,7 @@ def why(request: HttpRequest) -> HttpResponse:
         shown_id = item.variant_id if item else None
         propensity = item.propensity if item else None
     context.update(
+        copy_language=copy_language(profile.display_language_id),
         explanation=explanation,
         version_differs=explanation.model_version != page.model_version,
         page=page,

@@ -203,6 +203,28 @@ def test_pages_name_the_device_as_the_device_menu_does(world, staff_client):
     assert all(name in {"TV", "Mobile", "Tablet", "Web"} for d in devices for name in d.split(", "))
 
 
+def test_row_copy_carries_the_language_it_is_written_in(world, staff_client):
+    # The pages are English (<html lang="en">), the rows' titles and reasons in the
+    # profile's display language: unmarked, a screen reader read Hindi with English sounds.
+    profile = world.romance_fan
+    profile.display_language = world.home.hindi
+    profile.save()
+    english = world.action_fan  # no display language: English copy
+
+    html = staff_client.get(preview_url(profile)).content.decode()
+    compare = staff_client.get(compare_url(world.account)).content.decode()
+    panel = staff_client.get(tiles(html)[0]["href"] + "&fragment=1").content.decode()
+
+    assert re.findall(r'<h3 lang="(\w+)">', html) == ["hi"] * len(row_ids(html))
+    assert re.findall(r'<p class="reason" lang="(\w+)">', html) == ["hi"] * len(row_ids(html))
+    for column, language in ((profile, "hi"), (english, "en")):
+        column_end = r"</section>\s*</div>\s*</section>"  # its last row, rows, column
+        start = f'<section class="column" data-profile="{column.pk}">'
+        section = re.search(rf"{start}.*?{column_end}", compare, re.S).group(0)
+        assert set(re.findall(r'<h3 lang="(\w+)">', section)) == {language}
+    assert re.search(r'<strong lang="hi">[^<]+</strong> \(row 1, position 1\)', panel)
+
+
 def test_bad_parameters_are_refused_with_the_form(world, staff_client):
     response = staff_client.get(preview_url(world.action_fan, hour=25, device="fridge"))
 
