@@ -351,3 +351,8 @@ def test_a_series_with_a_new_season_out_is_a_new_release(world, monkeypatch, sto
     assert (show.pk in rows["new_releases"]) is new
     recent = {t.pk for films in world.titles.values() for t in films[6:]}
     assert set(rows["new_releases"]) - {show.pk} <= recent
+    if new:
+        # and the row's reason, one for all its titles, is true of the series, which arrived
+        # in 2018: "Arrived in India in the last 90 days" was not
+        (row,) = [row for row in _rows(asha, rows=40, items=75) if row["type"] == "new_releases"]
+        assert "new season" in row["reason"], row["reason"]
