@@ -506,17 +506,18 @@ def history_on_index(
     # resumed past the credits (episode_resume_progress): a deleted episode's 100%.
     unnamed = series & ~completed & ~last_open & (states[:, 7] == 0)
     progress = np.where(unnamed & (progress > CONTINUE_MAX_PROGRESS), 0.0, progress)
+    # Watched to the end: finished, or finished but for the credits of the last episode
+    # played. Every reader of "finished" on the page (the candidates, the discovery rows,
+    # Watch Again, the seeds, the artwork's taste, Continue Watching's recency) reads this
+    # one array, so such a series is a finished one everywhere; read from completed_at
+    # alone, it was offered again as never watched.
+    watched = completed | _credits_finished(
+        rows, title, known=known, candidates=series & ~completed, catalogue=catalogue
+    )
     return ProfileHistory(
-        credits_finished=_credits_finished(
-            rows,
-            title,
-            known=known,
-            candidates=series & ~completed & episodes_left,
-            catalogue=catalogue,
-        )[known],
         signals=signals,
         state_title=title[known],
-        completed=completed[known],
+        completed=watched[known],
         rewatch_worthy=(rewatched | thumbs_up)[known],
         thumbs_down=thumbs_down[known],
         in_progress=in_progress[known],
@@ -538,9 +539,11 @@ def _credits_finished(
     """Which of ``rows.states`` are series finished but for the credits of their last episode
     played (:func:`~recommendations.selectors.signals.finished_but_for_credits`), shape (k,).
 
-    Only ``candidates`` (unfinished series with an episode left) can be back for a new
-    season; of those, the read flags the ones whose last episode played is passed
-    (:attr:`HistoryRows.episodes`), a few at most, so the loop is over a handful.
+    Of the ``candidates`` (unfinished series), the read flags the ones whose last episode
+    played is passed (:attr:`HistoryRows.episodes`), a few at most, so the loop is over a
+    handful. The read lists no episode of a title rated down (the page leaves it out of
+    the pool, the rows and the seeds, finished or not), nor any in training (no feature
+    reads whether a title is finished).
     """
     flagged = np.zeros(rows.states.shape[0], dtype=bool)
     passed = rows.episodes[rows.episodes[:, 2] == _EPISODE_PASSED, 0]

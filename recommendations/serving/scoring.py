@@ -80,6 +80,10 @@ class ProfileHistory:
     state_title : numpy.ndarray of int32, shape (k,)
         Titles the profile has a :class:`~recommendations.models.ProfileTitleState` for.
     completed, rewatch_worthy, thumbs_down, in_progress : numpy.ndarray of bool, shape (k,)
+        ``completed``: watched to the end, by a completion (``completed_at``) or but for
+        the credits of the last episode played, every other episode out then finished
+        (:func:`~recommendations.selectors.signals.finished_but_for_credits`): a finished
+        title on every part of the page.
     thumbs_up : numpy.ndarray of bool, shape (k,)
         Liked now (empty where no title states are read: offline evaluation).
     last_played : numpy.ndarray of float64, shape (k,)
@@ -92,12 +96,6 @@ class ProfileHistory:
         Episodes of a series the profile finished, or passed (the last one played,
         left in its credits: what is left of the series is beyond them; 0 for a
         film). Empty where no title states are read (offline evaluation).
-    credits_finished : numpy.ndarray of bool, shape (k,)
-        Series not finished, but for the credits of their last episode played, with
-        an episode out since (:func:`~recommendations.selectors.signals.
-        finished_but_for_credits`): back as a finished series is. Empty where the
-        history read does not flag passed episodes (training, offline evaluation):
-        only Continue Watching's recency reads it, not a feature.
     """
 
     signals: TrainingSignals
@@ -112,7 +110,6 @@ class ProfileHistory:
     episodes_finished: npt.NDArray[np.int32] = field(
         default_factory=lambda: np.empty(0, dtype=np.int32)
     )
-    credits_finished: npt.NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, dtype=bool))
 
     @property
     def chose_something(self) -> bool:
@@ -333,9 +330,9 @@ def continue_watching_since(
     """When each title state's Continue Watching recency starts (Unix seconds), shape (k,).
 
     The last play, except for a finished title being resumed (a series back for a
-    season out since, or a rewatch), or a series finished but for the credits of its
-    last episode played and back for a season out since (``credits_finished``): the
-    later of its last play and the release of
+    season out since, or a rewatch; a series finished but for the credits of its last
+    episode played is a finished one, :attr:`ProfileHistory.completed`): the later of
+    its last play and the release of
     its newest season out at ``at`` (so never after the page's moment). A series
     finished six months ago whose new season came out yesterday is yesterday's news,
     as on any streaming service, not six months old. A film, or a rewatch of a series
@@ -343,10 +340,7 @@ def continue_watching_since(
     :func:`~recommendations.selectors.signals.continue_watching` orders by the same
     moment.
     """
-    back = history.completed
-    if history.credits_finished.shape[0]:  # finished but for a finale's credits
-        back = back | history.credits_finished
-    back = back & history.in_progress
+    back = history.completed & history.in_progress
     if not back.any():  # most pages: no query of the releases, no copy
         return history.last_played
     since = history.last_played.copy()

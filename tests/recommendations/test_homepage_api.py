@@ -1346,6 +1346,52 @@ def test_a_series_whose_finale_was_left_in_its_credits_is_back_with_a_new_season
     assert ticks == [left_in_credits == "the finale", False, False]
 
 
+@pytest.mark.parametrize("liked", [False, True], ids=["not liked", "liked"])
+@pytest.mark.parametrize("finale", ["complete", "left in its credits"])
+def test_a_series_watched_to_its_finales_credits_is_a_watched_series_on_the_homepage(
+    world, household, two_episode_show, finale, liked
+):
+    """A series whose finale was stopped in its end credits, every other episode finished,
+    was watched to the end (finished_but_for_credits) as surely as one whose finale has its
+    `complete`, though the passed finale has no tick and the series no `completed_at`. With
+    nothing left it is not offered again as something new (the candidates, Top Picks,
+    genre and language rows: no discovery row), is in Watch Again when the profile likes
+    it, and is a "Because you watched" seed, as a finished series is. Read from
+    `completed_at` alone, it was offered again as never watched, and liked, not in Watch
+    Again."""
+    # given: an action series the profile played two days ago, its first episode finished
+    # and its finale finished or stopped in its credits, rated up or not
+    account, asha, _ = household
+    show, first, second = two_episode_show
+    show.genres.add(world.titles["action"][0].genres.get())
+    show.tags.add(world.titles["action"][0].tags.get())
+    record(asha, "play_start", show, days_ago=2.04, episode=first)
+    record(asha, "complete", show, days_ago=2.03, episode=first)
+    record(asha, "play_start", show, days_ago=2.02, episode=second)
+    if finale == "complete":
+        record(asha, "complete", show, days_ago=2.01, episode=second)
+    else:
+        record(asha, "progress", show, days_ago=2.01, episode=second, value=99.0)
+    if liked:
+        record(asha, "thumbs_up", show, days_ago=2)
+    model_train(region_code=world.region.code)
+
+    # when
+    client = token_client(account)
+    rows, listed = page_and_continue_watching(account, asha)
+    ranked = client.get(f"/api/v1/profiles/{asha.pk}/recommendations/?n=100").json()["results"]
+    narrow = client.get(url(asha, rows=40, items=1)).json()["rows"]
+
+    # then: nothing left to resume; in no row but Watch Again (and there only when liked);
+    # a candidate only when liked (for Watch Again); the seed of its own "Because you
+    # watched" row (a row of one title a row, so that the first screen leaves it some)
+    holding = {row["type"] for row in rows if show.pk in [i["title_id"] for i in row["items"]]}
+    assert listed == []
+    assert holding == ({"watch_again"} if liked else set())
+    assert (show.pk in [item["title_id"] for item in ranked]) is liked
+    assert f"because_you_watched:{show.pk}" in {row["id"] for row in narrow}
+
+
 def test_a_new_seasons_day_starts_at_midnight_utc_whatever_the_sessions_time_zone(
     world, household, two_episode_show
 ):
