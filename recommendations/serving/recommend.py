@@ -191,7 +191,9 @@ class HistoryRows:
         for its last episode played (2 if it was left in its credits, unfinished:
         passed) or 0 for an episode finished. The finished ones only where the rule
         reads them: not while the last episode played is resumed (unfinished and not
-        in its credits) or being rewatched, whatever else is finished.
+        in its credits) or being rewatched, whatever else is finished. The passed
+        flags also tell which series were finished but for those credits
+        (:attr:`~recommendations.serving.scoring.ProfileHistory.completed`).
         As they are now, whatever ``at``, like the states (training, which puts the
         states as of each page in their place, does not use these).
     """
