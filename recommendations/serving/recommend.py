@@ -508,13 +508,18 @@ def history_on_index(
     # resumed past the credits (episode_resume_progress): a deleted episode's 100%.
     unnamed = series & ~completed & ~last_open & (states[:, 7] == 0)
     progress = np.where(unnamed & (progress > CONTINUE_MAX_PROGRESS), 0.0, progress)
-    # Watched to the end: finished, or finished but for the credits of the last episode
-    # played. Every reader of "finished" on the page (the candidates, the discovery rows,
-    # Watch Again, the seeds, the artwork's taste, Continue Watching's recency) reads this
-    # one array, so such a series is a finished one everywhere; read from completed_at
-    # alone, it was offered again as never watched.
-    watched = completed | _credits_finished(
-        rows, title, known=known, candidates=series & ~completed, catalogue=catalogue
+    # Watched to the end: finished, or finished but for the credits (a film stopped in
+    # them, a series in its last episode played's). Every reader of "finished" on the page
+    # (the candidates, the discovery rows, Watch Again, the seeds, the artwork's taste,
+    # Continue Watching's recency) reads this one array, so either is a finished title
+    # everywhere; read from completed_at alone, it was offered again as never watched.
+    film_in_credits = ~series & ~completed & (states[:, 5] > CONTINUE_MAX_PROGRESS)
+    watched = (
+        completed
+        | film_in_credits
+        | _credits_finished(
+            rows, title, known=known, candidates=series & ~completed, catalogue=catalogue
+        )
     )
     return ProfileHistory(
         signals=signals,

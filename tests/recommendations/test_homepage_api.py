@@ -1392,6 +1392,41 @@ def test_a_series_watched_to_its_finales_credits_is_a_watched_series_on_the_home
     assert f"because_you_watched:{show.pk}" in {row["id"] for row in narrow}
 
 
+@pytest.mark.parametrize("liked", [False, True], ids=["not liked", "liked"])
+@pytest.mark.parametrize("ending", ["complete", "left in its credits"])
+def test_a_film_watched_to_its_credits_is_a_watched_film_on_the_homepage(
+    world, household, ending, liked
+):
+    """A film stopped in its end credits (progress past Continue Watching's 95%, no
+    `complete`) was watched, as a series finished but for its finale's credits is: it is
+    not offered again as something new (no discovery row, no candidate unless liked), and
+    liked, it is in Watch Again. Read from `completed_at` alone it was a Top Pick."""
+    # given: an action film the profile played two days ago to its end or its credits,
+    # rated up or not
+    account, asha, _ = household
+    film = world.titles["action"][0]
+    record(asha, "play_start", film, days_ago=2.02)
+    if ending == "complete":
+        record(asha, "complete", film, days_ago=2.01)
+    else:
+        record(asha, "progress", film, days_ago=2.01, value=99.0)
+    if liked:
+        record(asha, "thumbs_up", film, days_ago=2)
+    model_train(region_code=world.region.code)
+
+    # when
+    client = token_client(account)
+    rows, listed = page_and_continue_watching(account, asha)
+    ranked = client.get(f"/api/v1/profiles/{asha.pk}/recommendations/?n=100").json()["results"]
+
+    # then: nothing to resume; in no row but Watch Again (and there only when liked); a
+    # candidate only when liked (for Watch Again)
+    holding = {row["type"] for row in rows if film.pk in [i["title_id"] for i in row["items"]]}
+    assert listed == []
+    assert holding == ({"watch_again"} if liked else set())
+    assert (film.pk in [item["title_id"] for item in ranked]) is liked
+
+
 def test_a_new_seasons_day_starts_at_midnight_utc_whatever_the_sessions_time_zone(
     world, household, two_episode_show
 ):
