@@ -12,11 +12,11 @@ from drf_spectacular.generators import SchemaGenerator
 
 from catalog.models import Episode, MaturityLevel
 from recommendations.apis.recommendations import MODEL_RETRY_SECONDS
-from recommendations.engine.row_ranking import ROW_TYPES
+from recommendations.engine.row_ranking import ROW_FEATURE_NAMES, ROW_TYPES, RowRanker
 from recommendations.models import PageLog, ProfileTitleState
 from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import model_train
-from recommendations.serving import recommend
+from recommendations.serving import homepage, recommend
 from recommendations.serving.homepage import profile_row_engagement
 from recommendations.serving.scoring import MATCH_SHOWN_MIN
 from recommendations.signal_events import ROW_MAX_LENGTH, SignalEvent
@@ -304,6 +304,139 @@ def test_time_of_day_and_device_change_the_row_order(world, household):
         "new_releases", at=morning, device="mobile"
     )
     assert rank("trending", at=morning, device="mobile") < rank("trending", at=evening, device="tv")
+
+
+def record_row_plays(profile, world, row_type, moments, *, device="tv"):
+    """Plays started from rows of one type at these moments, as a client sends them."""
+    events = row_events(profile, row_type, [0] * len(moments), device=device)
+    for event, moment in zip(events, moments, strict=True):
+        event.title_id = world.titles["comedy"][7].pk
+        event.occurred_at = moment
+    signal_batch_record(profile=profile, events=events)
+
+
+def _row_order(client, profile, moment: dt.datetime, device: str) -> list[str]:
+    at = moment.isoformat().replace("+", "%2B")
+    return [
+        row["type"]
+        for row in client.get(url(profile, items=4, at=at, device=device)).json()["rows"]
+    ]
+
+
+def _above(order: list[str], upper: str, lower: str) -> bool:
+    return order.index(upper) < order.index(lower)
+
+
+def _saturday_and_tuesday_evenings() -> tuple[dt.datetime, dt.datetime]:
+    """A Saturday evening (the week's first weekend day) and a Tuesday evening, local time,
+    within the week either side of now that `at` may name."""
+    ist = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    today = NOW.astimezone(ist).replace(hour=20, minute=30, second=0, microsecond=0)
+    moments = []
+    for weekday in (5, 1):
+        moment = today + dt.timedelta(days=(weekday - today.weekday()) % 7)
+        if moment > NOW + dt.timedelta(days=5):
+            moment -= dt.timedelta(days=7)
+        moments.append(moment)
+    return moments[0], moments[1]
+
+
+def test_the_hour_alone_changes_the_row_order(world, household):
+    # given: on one device, a profile that starts new releases in the evening and trending
+    # titles in the morning, as often
+    account, asha, _ = household
+    watch(asha, world.titles["action"][0])
+    ist = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    days = [NOW.astimezone(ist) - dt.timedelta(days=d) for d in (1, 2, 3)]
+    record_row_plays(
+        asha, world, "new_releases", [d.replace(hour=h) for d in days for h in (20, 21)]
+    )
+    record_row_plays(asha, world, "trending", [d.replace(hour=h) for d in days for h in (8, 9)])
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+    today = NOW.astimezone(ist)
+
+    # when: the same device's page in the evening and in the morning
+    evening = _row_order(client, asha, today.replace(hour=20, minute=30), "tv")
+    morning = _row_order(client, asha, today.replace(hour=8, minute=30), "tv")
+
+    # then: each habit leads in its own hour
+    assert _above(evening, "new_releases", "trending"), evening
+    assert _above(morning, "trending", "new_releases"), morning
+
+
+def test_the_device_alone_changes_the_row_order(world, household):
+    # given: at the same hours, a profile that starts new releases on its TV and trending
+    # titles on its phone, as often
+    account, asha, _ = household
+    watch(asha, world.titles["action"][0])
+    ist = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    moments = [
+        (NOW.astimezone(ist) - dt.timedelta(days=d)).replace(hour=h)
+        for d in (1, 2, 3)
+        for h in (20, 21)
+    ]
+    record_row_plays(asha, world, "new_releases", moments, device="tv")
+    record_row_plays(
+        asha, world, "trending", [m + dt.timedelta(minutes=5) for m in moments], device="mobile"
+    )
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+    evening = NOW.astimezone(ist).replace(hour=20, minute=30)
+
+    # when: the page of the same moment on each device
+    on_tv = _row_order(client, asha, evening, "tv")
+    on_phone = _row_order(client, asha, evening, "mobile")
+
+    # then
+    assert _above(on_tv, "new_releases", "trending"), on_tv
+    assert _above(on_phone, "trending", "new_releases"), on_phone
+
+
+def test_saturday_is_the_weekend_on_the_regions_clock(world, household):
+    # given: at the same hours on the same device, a profile that starts new releases at
+    # weekends and trending titles on weekdays, as often
+    account, asha, _ = household
+    watch(asha, world.titles["action"][0])
+    ist = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    today = NOW.astimezone(ist).replace(hour=20, minute=30, second=0, microsecond=0)
+    past = [today - dt.timedelta(days=d) for d in range(1, 15)]
+    weekend = [d for d in past if d.weekday() >= 5][:4]
+    weekdays = [d for d in past if d.weekday() < 5][:4]
+    record_row_plays(asha, world, "new_releases", weekend)
+    record_row_plays(asha, world, "trending", weekdays)
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+    saturday, tuesday = _saturday_and_tuesday_evenings()
+
+    # when
+    on_saturday = _row_order(client, asha, saturday, "tv")
+    on_tuesday = _row_order(client, asha, tuesday, "tv")
+
+    # then
+    assert _above(on_saturday, "new_releases", "trending"), on_saturday
+    assert _above(on_tuesday, "trending", "new_releases"), on_tuesday
+
+
+def test_a_learned_weekend_habit_of_a_row_type_orders_saturdays_page(world, household, monkeypatch):
+    # given: a row ranker that learned that everyone starts new releases at weekends
+    account, asha, _ = household
+    watch(asha, world.titles["action"][0])
+    model_train(region_code=world.region.code)
+    ranker = RowRanker()
+    ranker.mode = "learned"
+    ranker.coef[ROW_FEATURE_NAMES.index("type_x_weekend_new_releases")] = 6.0
+    monkeypatch.setattr(homepage.row_ranker_cache, "get", lambda bundle: ranker)
+    client = token_client(account)
+    saturday, tuesday = _saturday_and_tuesday_evenings()
+
+    # when
+    on_saturday = _row_order(client, asha, saturday, "tv")
+    on_tuesday = _row_order(client, asha, tuesday, "tv")
+
+    # then: New Releases leads on Saturday only
+    assert on_saturday[0] == "new_releases", on_saturday
+    assert on_tuesday[0] != "new_releases", on_tuesday
 
 
 def test_no_title_appears_twice_in_the_first_screen(world, household):
