@@ -1,5 +1,7 @@
 """The homepage's vectorised helpers must select what the plain numpy they replace selects."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -414,3 +416,66 @@ def test_a_pool_that_fills_the_first_screen_gets_the_page_it_got_unshared(seed, 
 
     # then
     assert shared == unshared
+
+
+def test_rows_asked_shorter_than_a_rows_minimum_need_only_their_own_length():
+    # given: a client asking for rows of three titles, and rows of exactly three
+    proposals = [
+        _proposal("top_picks", range(3)),
+        _proposal("genre:1", range(3, 6)),
+        _proposal("language:hi", range(6, 8)),
+    ]
+
+    # when
+    rows = _choose(proposals, n_pool=40, n_items=3)
+
+    # then: a row as long as was asked for is full, not short of the usual four; one
+    # shorter than that is still too short
+    assert rows == [("top_picks", [0, 1, 2]), ("genre:1", [3, 4, 5])]
+
+
+def test_rows_moved_below_the_first_screen_do_not_make_the_page_longer_than_asked():
+    # given: two rows the first screen empties, each with a title of its own, and a page of
+    # five rows
+    proposals = [
+        _proposal("top_picks", range(5)),
+        _proposal("because_you_watched:1", [0, 1, 2, 3, 20]),
+        _proposal("because_you_liked:1", [0, 1, 2, 3, 21]),
+        _proposal("genre:1", range(5, 10)),
+        _proposal("genre:2", range(10, 15)),
+        _proposal("genre:3", range(15, 20)),
+    ]
+
+    # when
+    rows = _choose(proposals, n_pool=30, n_rows=5, n_items=5)
+
+    # then: the first moved row takes the one place left; the second does not make a sixth
+    assert [row_id for row_id, _ in rows] == [
+        "top_picks",
+        "genre:1",
+        "genre:2",
+        "genre:3",
+        "because_you_watched:1",
+    ]
+
+
+def test_a_title_rated_down_says_nothing_of_the_taste_the_artwork_is_chosen_for():
+    # given: a finished comedy, a started drama, and a finished horror rated down
+    history = SimpleNamespace(
+        state_title=np.array([0, 1, 2]),
+        completed=np.array([True, False, True]),
+        rewatch_worthy=np.array([False, False, False]),
+        thumbs_down=np.array([False, False, True]),
+    )
+    tables = SimpleNamespace(
+        genre_table=np.eye(3, dtype=bool), genre_slugs=("comedy", "drama", "horror")
+    )
+
+    # when
+    taste = homepage.profile_taste(history=history, tables=tables)
+
+    # then: a finished title weighs twice a started one; the one rated down not at all
+    assert taste == {
+        "comedy": pytest.approx(2 / 3, abs=1e-4),
+        "drama": pytest.approx(1 / 3, abs=1e-4),
+    }

@@ -407,3 +407,23 @@ def test_likes_older_than_the_signals_read_follow_by_when_they_were_last_played(
 
     # then: the like read first; the older ones most recently played first, unplayed last
     assert history.liked().tolist() == [8, 7, 2, 5]
+
+
+def test_a_match_of_exactly_the_lowest_shown_figure_is_shown():
+    from recommendations.serving.scoring import MATCH_SHOWN_MIN, RankedPool
+
+    # given: a personalised pool whose matches straddle the lowest figure shown, one of
+    # them being resumed
+    match = np.array([97, MATCH_SHOWN_MIN + 1, MATCH_SHOWN_MIN, MATCH_SHOWN_MIN - 1, 60])
+    pool = RankedPool(
+        title_index=np.arange(5, dtype=np.int32),
+        probability=np.linspace(0.9, 0.1, 5).astype(np.float32),
+        match=match.astype(np.uint8),
+        sources=np.zeros(5, dtype=np.uint8),
+        personalised=True,
+        resuming=np.array([False, False, False, False, True]),
+        matched=True,
+    )
+
+    # when/then: the lowest figure is a figure; below it, and a title being resumed, none
+    assert pool.shown_match(np.arange(5)) == [97, MATCH_SHOWN_MIN + 1, MATCH_SHOWN_MIN, None, None]
