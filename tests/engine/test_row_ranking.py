@@ -230,6 +230,37 @@ def test_a_few_tiles_seen_are_not_a_rate():
     assert 0.0 < lift < np.log(3.0)
 
 
+def test_plays_without_a_tile_seen_are_no_rate():
+    # given: plays from rows, but no impression read (a client that sends none)
+    plays = counts(genre=3, top_picks=1)
+
+    lift = one_profile(np.arange(N_TYPES), plays=plays, seen=np.zeros(N_TYPES), plays_seen=plays)
+
+    # then: nothing is known of plays per tile seen
+    np.testing.assert_array_equal(lift[:, COLUMN["seen_rate_lift"]], 0.0)
+
+
+def test_a_row_type_outside_the_vocabulary_is_refused_not_misread():
+    with pytest.raises(ValueError, match="row_type"):
+        one_profile([N_TYPES])
+
+
+def test_a_play_from_a_row_of_no_known_type_is_not_counted_as_seen_rows_play():
+    seen, plays = seen_counts(
+        at=1000.0,
+        days=1,
+        impression_type=[0, -1],
+        impression_time=[900.0, 900.0],
+        impressions_cut=False,
+        event_type=[0, -1],
+        event_is_play=[True, True],
+        event_time=[950.0, 950.0],
+        events_cut=False,
+    )
+
+    assert seen.tolist() == plays.tolist() == counts(continue_watching=1).tolist()
+
+
 def test_tiles_seen_and_plays_are_counted_over_the_period_both_reads_cover():
     day = 86400.0
     at = 100 * day
@@ -276,6 +307,19 @@ def test_tiles_seen_and_plays_are_counted_over_the_period_both_reads_cover():
     # then: tiles seen before it are not counted either, nor is that oldest event
     assert seen == counts(top_picks=2).tolist()
     assert plays == counts(top_picks=2, trending=1).tolist()
+
+    # when: a tile and a play stamped at the page's own moment (the page's own tiles)
+    at_page = dict(
+        impression_type=[*shown["impression_type"], top],
+        impression_time=[*shown["impression_time"], at],
+    )
+    played_at_page = dict(
+        event_type=[*events["event_type"], top],
+        event_is_play=[*events["event_is_play"], True],
+        event_time=[*events["event_time"], at],
+    )
+    # then: they are after the page, not before it: nothing more is counted
+    assert count(at_page, played_at_page) == count(shown, events)
 
 
 # --- The prior-centred fit and the held-out gate -------------------------------------------
@@ -378,6 +422,20 @@ def test_too_few_rows_keep_the_prior():
     assert choice.ranker.mode == "prior"
     np.testing.assert_array_equal(choice.ranker.coef, RowPrior().vector())
     assert choice.learned_log_loss is None
+
+
+@pytest.mark.parametrize(
+    ("plays", "non_plays", "enough"),
+    [(3, 7, True), (3, 6, False), (2, 8, False), (7, 3, True), (8, 2, False)],
+)
+def test_fitting_needs_min_rows_rows_with_min_positives_plays_and_non_plays(
+    plays, non_plays, enough
+):
+    # The thresholds are the least that will do: exactly min_rows rows, with exactly
+    # min_positives of the rarer label, are enough.
+    ranker = RowRanker(min_rows=10, min_positives=3)
+
+    assert ranker.enough([True] * plays + [False] * non_plays) is enough
 
 
 def test_the_fit_moves_from_the_prior_as_far_as_the_evidence_goes():
