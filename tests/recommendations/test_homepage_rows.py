@@ -1,7 +1,9 @@
 """The homepage's row generators, each against what its row's name promises a viewer."""
 
 import datetime as dt
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from catalog.models import MaturityLevel
@@ -288,6 +290,29 @@ def test_because_you_watched_is_seeded_by_recent_strong_signals_not_samples(
     named = {key for key in proposed if key.startswith("because_you_watched:")}
     expected = films if strong is None or "thumbed down" in story else [strong, *films[1:]]
     assert named == {f"because_you_watched:{t.pk}" for t in expected}
+
+
+@pytest.mark.parametrize(
+    ("is_series", "progress", "episodes_finished", "watched"),
+    [
+        (False, homepage.SEED_MIN_PROGRESS, 0, True),
+        (False, homepage.SEED_MIN_PROGRESS - 0.5, 0, False),
+        (True, 0.0, homepage.SEED_MIN_EPISODES, True),
+        (True, 90.0, homepage.SEED_MIN_EPISODES - 1, False),
+    ],
+)
+def test_watched_is_at_least_half_a_film_or_three_episodes_of_a_series(
+    is_series, progress, episodes_finished, watched
+):
+    # A series' progress is its resume episode's: 90% into a second episode is two
+    # episodes of it, not most of it.
+    history = SimpleNamespace(
+        completed=np.array([False]),
+        progress=np.array([progress], dtype=np.float32),
+        episodes_finished=np.array([episodes_finished], dtype=np.int32),
+    )
+
+    assert homepage._watched(history, np.array([is_series])).tolist() == [watched]
 
 
 def test_because_you_watched_is_not_seeded_by_samples_alone(world, monkeypatch):
