@@ -668,6 +668,22 @@ def test_no_row_names_a_title_the_profile_may_not_see(world, household):
         assert not [row["title"] for row in rows if title.original_name in row["title"]]
 
 
+def test_a_title_at_exactly_the_profiles_limit_may_name_its_row(world, household):
+    # given: Asha watched an action film whose rating is exactly her limit
+    account, asha, _ = household
+    seed = world.titles["action"][0]
+    watch(asha, seed, days_ago=1)
+    model_train(region_code=world.region.code)
+    asha.maturity_limit = seed.maturity
+    asha.save()
+
+    # when
+    rows = token_client(account).get(url(asha, rows=40, items=1)).json()["rows"]
+
+    # then: a limit is the most she may see, so the film is hers to be reminded of
+    assert f"because_you_watched:{seed.pk}" in {row["id"] for row in rows}
+
+
 def test_no_row_is_because_of_a_title_the_profile_now_dislikes(world, household):
     # given: two dramas alike the others only by genre (tags of their own: a thumbs down
     # keeps a title's close neighbours out of the pool, and these have none); Asha
