@@ -1080,6 +1080,36 @@ def test_a_series_shows_the_progress_continue_watching_shows(
     assert listed[0]["episode_id"] == {"first": first.pk, "second": second.pk}[resumes_at]
 
 
+def test_a_favourite_being_rewatched_is_resumed_not_also_offered_again(
+    world, household, monkeypatch
+):
+    # given: two films Asha finished and liked (so worth watching again), one of which she
+    # has started again and stopped at 30%
+    account, asha, _ = household
+    again, other = world.titles["comedy"][:2]
+    for film in (again, other):
+        watch(asha, film, days_ago=3)
+        record(asha, "thumbs_up", film, days_ago=2.9)
+    record(asha, "play_start", again, days_ago=1.02)
+    record(asha, "progress", again, days_ago=1.01, value=30.0)
+    model_train(region_code=world.region.code)
+    # and a row ranker that puts Watch Again below the first screen, where titles may
+    # repeat (in it, the rows above would hide the rewatch whatever Watch Again held)
+    ranker = RowRanker()
+    ranker.coef[ROW_FEATURE_NAMES.index("type_watch_again")] = -6.0
+    monkeypatch.setattr(homepage.row_ranker_cache, "get", lambda bundle: ranker)
+
+    # when
+    rows = token_client(account).get(url(asha, rows=40)).json()["rows"]
+
+    # then: the rewatch under way is resumed from Continue Watching, and Watch Again holds
+    # only the other one
+    assert [row["type"] for row in rows].index("watch_again") >= 4
+    by_type = {row["type"]: [i["title_id"] for i in row["items"]] for row in rows}
+    assert again.pk in by_type["continue_watching"]
+    assert by_type["watch_again"] == [other.pk]
+
+
 @pytest.mark.parametrize(
     ("rewatch", "resumed"),
     [
