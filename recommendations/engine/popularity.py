@@ -25,6 +25,7 @@ __all__ = [
     "new_release_scores",
     "normalise_popularity",
     "trending_scores",
+    "trending_started",
 ]
 
 _KIND = "tonight.most_popular"
@@ -39,6 +40,21 @@ TRENDING_HALF_LIFE_DAYS = 3.0
 TRENDING_STARTED_DAYS = 7.0
 
 
+def _cells(
+    group_index: npt.ArrayLike, title_index: npt.ArrayLike, n_groups: int, n_titles: int
+) -> npt.NDArray[np.int64]:
+    """Each play's flat (group, title) cell, the groups and titles checked in range."""
+    groups = np.asarray(group_index, dtype=np.int64).reshape(-1)
+    titles = np.asarray(title_index, dtype=np.int64).reshape(-1)
+    if titles.shape != groups.shape:
+        raise ValueError("group_index and title_index must have the same length")
+    if groups.size and (groups.min() < 0 or groups.max() >= n_groups):
+        raise ValueError("group_index out of range")
+    if titles.size and (titles.min() < 0 or titles.max() >= n_titles):
+        raise ValueError("title_index out of range")
+    return groups * n_titles + titles
+
+
 def trending_scores(
     *,
     group_index: npt.ArrayLike,
@@ -48,16 +64,15 @@ def trending_scores(
     n_titles: int,
     half_life_days: float = TRENDING_HALF_LIFE_DAYS,
     weight: npt.ArrayLike | None = None,
-    started_within_days: float | None = None,
 ) -> npt.NDArray[np.float32]:
     """Decayed play-start counts per group (a region or a taste cluster) and title.
 
     A short half-life (3 days) makes "trending" mean *now*: last week's hit
     fades unless people keep starting it. Pass each play once per group it
-    belongs to (a play in IN-Tamil counts for the cluster and for IN).
-    With ``started_within_days``, a title scores 0 in a group where none of its
-    play starts is that recent, whatever its older starts add up to; the others
-    keep their decayed count (older starts included), which ranks them.
+    belongs to (a play in IN-Tamil counts for the cluster and for IN). Every
+    start counts, however old: this is the popularity the ranker reads and a
+    short pool is filled by. Which titles may be *called* trending is
+    :func:`trending_started`'s.
 
     Parameters
     ----------
@@ -71,35 +86,57 @@ def trending_scores(
     half_life_days : float
     weight : array of float32, shape (n,), optional
         Per-play weight (e.g. 2 for intentional plays); 1 by default.
-    started_within_days : float, optional
-        Eligibility window in days (inclusive; negative ages, clock skew, count
-        as 0 as in the decay). Play starts are counted in it, not weighted.
 
     Returns
     -------
     numpy.ndarray of float32, shape (n_groups, n_titles)
     """
-    groups = np.asarray(group_index, dtype=np.int64).reshape(-1)
-    titles = np.asarray(title_index, dtype=np.int64).reshape(-1)
-    if titles.shape != groups.shape:
-        raise ValueError("group_index and title_index must have the same length")
-    if groups.size and (groups.min() < 0 or groups.max() >= n_groups):
-        raise ValueError("group_index out of range")
-    if titles.size and (titles.min() < 0 or titles.max() >= n_titles):
-        raise ValueError("title_index out of range")
-    ages = np.asarray(age_days, dtype=np.float64).reshape(-1)
-    amount = time_decay(ages, half_life_days)
-    if amount.shape != groups.shape:
+    cells = _cells(group_index, title_index, n_groups, n_titles)
+    amount = time_decay(np.asarray(age_days).reshape(-1), half_life_days)
+    if amount.shape != cells.shape:
         raise ValueError("age_days must have one entry per play")
     if weight is not None:
         amount = amount * np.asarray(weight, dtype=np.float64).reshape(-1)
-    cells = groups * n_titles + titles
     counts = np.bincount(cells, weights=amount, minlength=n_groups * n_titles)
-    if started_within_days is not None:
-        # Counted exactly, beside the decay over the same plays: no extra read.
-        recent = np.maximum(ages, 0.0) <= started_within_days
-        counts[np.bincount(cells[recent], minlength=n_groups * n_titles) == 0] = 0.0
     return counts.reshape(n_groups, n_titles).astype(np.float32)
+
+
+def trending_started(
+    *,
+    group_index: npt.ArrayLike,
+    title_index: npt.ArrayLike,
+    age_days: npt.ArrayLike,
+    n_groups: int,
+    n_titles: int,
+    within_days: float = TRENDING_STARTED_DAYS,
+) -> npt.NDArray[np.bool_]:
+    """Whether each title had a play start in each group in the last ``within_days``.
+
+    The trending candidates and the "Trending in <region>" row hold only these
+    titles ("what people there are starting this week"), ranked by
+    :func:`trending_scores`; the decayed count itself keeps the older starts.
+    Takes the same plays as :func:`trending_scores`, and counts them exactly.
+
+    Parameters
+    ----------
+    group_index, title_index, age_days : arrays of shape (n,)
+        As for :func:`trending_scores`.
+    n_groups, n_titles : int
+    within_days : float
+        The window in days, inclusive; negative ages (clock skew) count as 0,
+        as in the decay.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_groups, n_titles)
+    """
+    cells = _cells(group_index, title_index, n_groups, n_titles)
+    ages = np.asarray(age_days, dtype=np.float64).reshape(-1)
+    if ages.shape != cells.shape:
+        raise ValueError("age_days must have one entry per play")
+    recent = np.maximum(ages, 0.0) <= within_days
+    starts = np.bincount(cells[recent], minlength=n_groups * n_titles)
+    return (starts > 0).reshape(n_groups, n_titles)
 
 
 def normalise_popularity(scores: npt.ArrayLike) -> npt.NDArray[np.float32]:

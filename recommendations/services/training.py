@@ -44,6 +44,7 @@ from recommendations.engine.popularity import (
     TRENDING_STARTED_DAYS,
     MostPopular,
     trending_scores,
+    trending_started,
 )
 from recommendations.engine.ranking import PlayRanker
 from recommendations.models import ModelVersion
@@ -182,14 +183,17 @@ def training_data_load(
 
 def trending_table(
     signals: data.TrainingSignals, groups: data.ProfileGroups, *, at: float
-) -> npt.NDArray[np.float32]:
-    """Decayed play starts per region (rows first) and taste cluster, at Unix time ``at``.
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    """Decayed play starts per region (rows first) and taste cluster at Unix time ``at``,
+    and which titles had a start in each in the ``TRENDING_STARTED_DAYS`` before it.
 
-    Each play counts once for its profile's region and once for its cluster. A title
-    with no play start in a group in the ``TRENDING_STARTED_DAYS`` before ``at`` scores 0
-    there: the trending candidates, the row and its reason ("starting this week") agree.
-    Every version's trending comes from here, a cluster's own model's too (from its whole
-    region's plays, :attr:`TrainingData.trending_from`).
+    Each play counts once for its profile's region and once for its cluster. The
+    decayed count, every start of the ``TRENDING_WINDOW_DAYS`` included, is the
+    ranker's popularity and a short pool's fill; only the titles started in the
+    week are trending candidates and trending-row titles, as the row's reason
+    ("starting this week") says. Both from the same plays, so no second read.
+    Every version's trending comes from here, a cluster's own model's too (from its
+    whole region's plays, :attr:`TrainingData.trending_from`).
     """
     age = signals.age_days(at)
     plays = signals.is_play() & (age >= 0) & (age <= TRENDING_WINDOW_DAYS)
@@ -201,15 +205,27 @@ def trending_table(
     cluster = groups.cluster[profiles].astype(np.int64)
     in_region = region >= 0
     in_cluster = cluster >= 0
-    return trending_scores(
-        group_index=np.concatenate([region[in_region], n_regions + cluster[in_cluster]]),
-        title_index=np.concatenate([titles[in_region], titles[in_cluster]]),
-        age_days=np.concatenate([ages[in_region], ages[in_cluster]]),
-        n_groups=n_regions + groups.cluster_ids.shape[0],
+    group_index = np.concatenate([region[in_region], n_regions + cluster[in_cluster]])
+    title_index = np.concatenate([titles[in_region], titles[in_cluster]])
+    age_days = np.concatenate([ages[in_region], ages[in_cluster]])
+    n_groups = n_regions + groups.cluster_ids.shape[0]
+    decayed = trending_scores(
+        group_index=group_index,
+        title_index=title_index,
+        age_days=age_days,
+        n_groups=n_groups,
         n_titles=signals.n_titles,
         half_life_days=TRENDING_HALF_LIFE_DAYS,
-        started_within_days=TRENDING_STARTED_DAYS,
     )
+    started = trending_started(
+        group_index=group_index,
+        title_index=title_index,
+        age_days=age_days,
+        n_groups=n_groups,
+        n_titles=signals.n_titles,
+        within_days=TRENDING_STARTED_DAYS,
+    )
+    return decayed, started
 
 
 def models_fit(
@@ -269,12 +285,14 @@ def models_fit(
     stage("popularity")
     popularity = MostPopular(random_state=random_state).fit(confidence.positive)
     plays, groups = training.trending_from or (signals, training.groups)
+    trending, started_this_week = trending_table(plays, groups, at=training.at)
     index = ModelIndex(
         title_ids=signals.title_ids,
         region_codes=groups.region_codes,
         cluster_ids=groups.cluster_ids,
-        trending=trending_table(plays, groups, at=training.at),
+        trending=trending,
         trained_at=training.at,
+        started=started_this_week,
     )
     seconds["popularity"] = time.perf_counter() - started
 

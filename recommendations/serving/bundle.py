@@ -221,10 +221,11 @@ class ServingBundle:
         als.fold_in(sp.csr_matrix((1, self.n_titles), dtype=np.float32))  # warm the Gram matrix
         self._trending: dict[tuple[str, int | None], tuple[TrendingRows, bool]] = {}
         codes = index.region_codes
-        # Regions with plays of their own in the trending window (see region_trends).
-        self._trending_regions = frozenset(
-            code for i, code in enumerate(codes) if index.trending[i].any()
-        )
+        # Regions whose viewers started titles in the week before training (see
+        # region_trends); for a version that did not keep the week's starts, any start in
+        # the trending window, as it was then.
+        weekly = index.trending if index.started is None else index.started
+        self._trending_regions = frozenset(code for i, code in enumerate(codes) if weekly[i].any())
 
     @classmethod
     def load(cls, *, version_id: int, artefact_key: str) -> ServingBundle:
@@ -255,20 +256,33 @@ class ServingBundle:
         """(trending for the generator, cluster popularity, region popularity), each (n_titles,).
 
         A cluster with (almost) no recent plays falls back to its region, and a
-        region without any to the whole model's most-played titles. Worked out
-        once per (region, cluster) and kept: trending is fixed at training time.
+        region without any to the whole model's most-played titles. The
+        popularity counts every start of the trending window; the generator's
+        scores only the titles started in the week before training (the trending
+        row's, :meth:`trending_started`), chosen alike from those alone. Worked
+        out once per (region, cluster) and kept: trending is fixed at training time.
         """
         return self._trending_entry(region_code, cluster_id)[0]
 
     def region_trends(self, region_code: str) -> bool:
-        """Whether the region's popularity is its own viewers' plays.
+        """Whether the region's viewers started titles of their own in the week before training.
 
-        A region with no play in the trending window (or unknown to the version)
-        is given every region's popularity by :meth:`trending_rows`: good enough
-        to rank and fill a pool with, but not a "Trending in <region>" row, which
-        names the region as the place its titles are being started.
+        A region without (or unknown to the version) has no "Trending in
+        <region>" row, which names the region as the place its titles are being
+        started. Its popularity is its own plays of the trending window where it
+        has any, else every region's (:meth:`trending_rows`): good enough to rank
+        and fill a pool with.
         """
         return region_code in self._trending_regions
+
+    def trending_started(self, region_code: str) -> npt.NDArray[np.bool_] | None:
+        """Which titles the region's viewers started in the week before training, (n_titles,).
+
+        What the "Trending in <region>" row may hold. ``None`` for a region the
+        version does not know, and for a version trained before the week's
+        starts were kept (its row guards with a floor on the decayed count).
+        """
+        return self.index.region_started(region_code)
 
     def cluster_row_own(self, *, region_code: str, cluster_id: int | None) -> bool:
         """Whether the cluster's popularity can make a row the region's trending row does not.
@@ -295,18 +309,40 @@ class ServingBundle:
         index = self.index
         codes = index.region_codes
         region_at = codes.index(region_code) if region_code in codes else -1
+        cluster_at = (
+            np.flatnonzero(index.cluster_ids == cluster_id) if cluster_id is not None else []
+        )
+        cluster_row = len(codes) + int(cluster_at[0]) if len(cluster_at) else -1
         if region_at >= 0 and index.trending[region_at].any():
             region_raw, region_pop = index.trending[region_at], self.popularity[region_at]
         else:
             region_raw = index.trending[: len(codes)].sum(axis=0)
             region_pop = normalise_popularity(region_raw)
-        cluster_at = (
-            np.flatnonzero(index.cluster_ids == cluster_id) if cluster_id is not None else []
-        )
-        if len(cluster_at):
-            row = len(codes) + int(cluster_at[0])
-            if index.trending[row].sum() >= 1.0:
-                cluster_pop = self.popularity[row]
-                own = not _same_order(cluster_pop, region_pop)
-                return (index.trending[row], cluster_pop, region_pop), own
-        return (region_raw, region_pop, region_pop), False
+        raw, cluster_pop, own = region_raw, region_pop, False
+        if cluster_row >= 0 and index.trending[cluster_row].sum() >= 1.0:
+            raw, cluster_pop = index.trending[cluster_row], self.popularity[cluster_row]
+            own = not _same_order(cluster_pop, region_pop)
+        if index.started is not None:
+            raw = self._started_this_week(index.started, region_at, cluster_row)
+        return (raw, cluster_pop, region_pop), own
+
+    def _started_this_week(
+        self, started: npt.NDArray[np.bool_], region_at: int, cluster_row: int
+    ) -> npt.NDArray[np.float32]:
+        """The trending generator's scores: the decayed count of the titles started in the week.
+
+        Its scope is chosen as the popularity's is, from those titles alone: a
+        cluster whose week's titles add up to under one start is served its
+        region's, and a region that started none every region's. So the
+        generator proposes what "Trending in <region>" may show, ranked as before.
+        """
+        trending = self.index.trending
+        zero = np.float32(0.0)
+        if cluster_row >= 0:
+            row = np.where(started[cluster_row], trending[cluster_row], zero)
+            if row.sum() >= 1.0:
+                return row
+        if region_at >= 0 and started[region_at].any():
+            return np.where(started[region_at], trending[region_at], zero)
+        n_regions = len(self.index.region_codes)
+        return np.where(started[:n_regions], trending[:n_regions], zero).sum(axis=0)

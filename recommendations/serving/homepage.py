@@ -135,12 +135,12 @@ ROW_EVENTS_MAX = 1000
 ROW_EVENTS_DAYS = 180
 #: Items whose mean play probability is a row's "strength".
 STRENGTH_ITEMS = 5
-#: "Trending in <region>" says "what people are starting this week". Training scores 0
-#: every title without a play start in that week (``TRENDING_STARTED_DAYS``), so the row,
-#: the pool's upper quartile by trending, holds none. Versions trained before that
-#: counted every start of 28 days (the demo's Brazil: half its trending tiles had none in
-#: the week): for them the row asks for at least one start a week ago's worth. Taken in
-#: float32, as the tables are stored, so that no title eligible now falls under it.
+#: "Trending in <region>" says "what people are starting this week": the row holds only
+#: titles the version knows were started there in that week (``TRENDING_STARTED_DAYS``,
+#: ``ServingBundle.trending_started``). A version trained before it kept them has only
+#: the decayed count of 28 days (the demo's Brazil: half its trending tiles had no start
+#: in the week): for it the row asks for at least one start a week ago's worth. Taken in
+#: float32, as the tables are stored, so that no title started in the week falls under it.
 TRENDING_ROW_MIN = float(np.float32(time_decay(TRENDING_STARTED_DAYS, TRENDING_HALF_LIFE_DAYS)))
 
 
@@ -673,19 +673,26 @@ def _propose_rows(
     _, cluster_pop, region_pop = bundle.trending_rows(
         region_code=context.region_code, cluster_id=context.cluster_id
     )
-    # "Trending in India" is what India started: not proposed for a region with no plays of
-    # its own in the trending window, whose popularity is every region's (the fallback the
-    # ranking and a short pool's fill use).
-    pool_region = region_pop[titles]
-    if bundle.region_trends(context.region_code) and pool_region.max(initial=0.0) > 0:
-        cut = max(_upper_quartile_cut(pool_region), 1e-6)
-        started = bundle.index.region_row(context.region_code)[titles] >= TRENDING_ROW_MIN
-        add(
-            f"trending:{context.region_code}",
-            "trending",
-            RowCopy("trending", context.region_code),
-            (pool_region >= cut) & started & fresh,
-        )
+    # "Trending in India" is what India started this week: the upper quartile, by the
+    # region's popularity, of the pool's titles started there in the week before training.
+    # The popularity itself (the ranking's, a short pool's fill) keeps older starts. Not
+    # proposed for a region that started nothing that week, whose popularity may be every
+    # region's (the fallback the ranking and the fill use).
+    if bundle.region_trends(context.region_code):
+        weekly = bundle.trending_started(context.region_code)
+        if weekly is not None:
+            this_week = weekly[titles]
+        else:  # a version trained before the week's starts were kept
+            this_week = bundle.index.region_row(context.region_code)[titles] >= TRENDING_ROW_MIN
+        pool_region = np.where(this_week, region_pop[titles], np.float32(0.0))
+        if pool_region.max(initial=0.0) > 0:
+            cut = max(_upper_quartile_cut(pool_region), 1e-6)
+            add(
+                f"trending:{context.region_code}",
+                "trending",
+                RowCopy("trending", context.region_code),
+                (pool_region >= cut) & fresh,
+            )
     # The cluster's row only where it can hold other titles than the trending row: not for
     # a region's only cluster (everybody there), nor for a cluster whose popularity is, or
     # ranks titles as, the region's (flagged once per region and cluster, with the rows).

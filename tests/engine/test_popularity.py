@@ -11,6 +11,7 @@ from recommendations.engine.popularity import (
     new_release_scores,
     normalise_popularity,
     trending_scores,
+    trending_started,
 )
 
 
@@ -34,30 +35,26 @@ def test_trending_means_now_and_is_kept_per_group():
     assert trending[1].tolist() == [0.0, 0.0, pytest.approx(2 ** (-1 / 3))]
 
 
-def test_trending_within_a_window_needs_a_start_in_it_per_group():
+def test_a_title_is_started_within_a_window_per_group_and_keeps_its_older_starts():
     # given: in group 0, title 0 has five starts 8 to 9 days old (decayed, more than one
     # start 7 days ago), title 1 one start exactly 7 days old and two older, title 2 one
     # start 2 days ago; in group 1, title 0 has one start today
     groups = np.array([0] * 5 + [0] * 3 + [0] + [1])
     titles = np.array([0] * 5 + [1] * 3 + [2] + [0])
     ages = np.array([8.0, 8.0, 8.5, 9.0, 9.0, 7.0, 10.0, 20.0, 2.0, 0.0])
+    plays = {"group_index": groups, "title_index": titles, "age_days": ages}
 
     # when
-    trending = trending_scores(
-        group_index=groups,
-        title_index=titles,
-        age_days=ages,
-        n_groups=2,
-        n_titles=3,
-        started_within_days=7.0,
-    )
+    started = trending_started(**plays, n_groups=2, n_titles=3, within_days=7.0)
+    trending = trending_scores(**plays, n_groups=2, n_titles=3)
 
-    # then: title 0 does not trend in group 0 (it does in group 1); title 1 keeps every
-    # start's decayed weight, its older ones included
-    assert trending[0, 0] == 0.0
-    assert trending[1, 0] == pytest.approx(1.0)
+    # then: title 0 was not started this week in group 0 (it was in group 1), the others
+    # were (exactly 7 days counts); every start keeps its decayed weight, older ones too
+    assert started.dtype == np.bool_
+    assert started.tolist() == [[False, True, True], [True, False, False]]
+    assert trending[0, 0] == pytest.approx(sum(2 ** (-a / 3) for a in (8, 8, 8.5, 9, 9)))
     assert trending[0, 1] == pytest.approx(sum(2 ** (-a / 3) for a in (7.0, 10.0, 20.0)))
-    assert trending[0, 2] == pytest.approx(2 ** (-2 / 3))
+    assert trending[1, 0] == pytest.approx(1.0)
 
 
 def test_normalised_popularity_is_in_unit_range_per_row():

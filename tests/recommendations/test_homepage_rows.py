@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from catalog.models import MaturityLevel
+from recommendations.engine.persistence import save_artefact
 from recommendations.services.training import model_train
-from recommendations.serving import homepage, recommend
+from recommendations.serving import artefacts, homepage, recommend
 from recommendations.serving.bundle import ServingBundle
+from recommendations.serving.model_index import ModelIndex
 from tests.conftest import token_client
 from tests.factories import (
     AccountFactory,
@@ -141,13 +143,10 @@ def test_trending_holds_only_titles_started_lately_however_few_started(world, mo
     assert set(rows["trending:BR"]) <= {film.pk for film in recent}
 
 
-def test_trending_holds_only_titles_started_in_the_last_seven_days(world, monkeypatch):
-    """A title trends only with a play start in the week before training, as the row's
-    reason ("what people in Brazil are starting this week") says. A floor on the decayed
-    count (one start a week ago) let in titles whose 8- and 9-day-old starts added up past
-    it: about 209 of the demo's trending tiles had no start in the last week."""
-    # given: three viewers started one film 8 to 9 days ago (decayed, more than one start
-    # a week ago), a fourth started another film 2 days ago; 28 films nobody started
+def _brazil_started_last_week_and_this_week(world) -> tuple[object, object, object]:
+    """Brazil, 30 films: three viewers started one 8 to 9 days ago (decayed, more than one
+    start a week ago), a fourth another 2 days ago; 28 nobody started. Returns the film
+    last started last week, the one started this week, and a new viewer there."""
     region = RegionFactory(code="BR", name="Brazil", time_zone="America/Sao_Paulo")
     films = []
     for i in range(30):
@@ -160,20 +159,99 @@ def test_trending_holds_only_titles_started_in_the_last_seven_days(world, monkey
         record(viewer, "play_start", last_week, days_ago=days_ago)
     viewer = ProfileFactory(account=AccountFactory(home_region=region))
     record(viewer, "play_start", this_week, days_ago=2)
-    profile = ProfileFactory(account=AccountFactory(home_region=region))
-    version = model_train(region_code=region.code)
+    return last_week, this_week, ProfileFactory(account=AccountFactory(home_region=region))
+
+
+def test_trending_holds_only_titles_started_in_the_last_seven_days(world, monkeypatch):
+    """A title trends only with a play start in the week before training, as the row's
+    reason ("what people in Brazil are starting this week") says. A floor on the decayed
+    count (one start a week ago) let in titles whose 8- and 9-day-old starts added up past
+    it: about 209 of the demo's trending tiles had no start in the last week."""
+    # given
+    last_week, this_week, profile = _brazil_started_last_week_and_this_week(world)
+    version = model_train(region_code="BR")
 
     # when
     rows = _proposed(profile, monkeypatch, rows=40, items=20)
     index = ServingBundle.load(version_id=version.pk, artefact_key=version.artefact_key).index
 
-    # then: the film started this week trends, in the row and in the table the trending
-    # candidates come from; the one last started 8 days ago does neither
+    # then: the film started this week trends; the one last started 8 days ago is not in
+    # the row, and the version knows it was not started this week, though its decayed
+    # count (the popularity) keeps its older starts
     trending = dict(zip(index.title_ids.tolist(), index.region_row("BR").tolist(), strict=True))
     assert trending[this_week.pk] > 0
-    assert trending[last_week.pk] == 0, "a title with no start this week still trends"
+    assert trending[last_week.pk] > 0, "older starts dropped from the popularity"
+    assert index.started is not None
+    started = dict(zip(index.title_ids.tolist(), index.region_started("BR").tolist(), strict=True))
+    assert started[this_week.pk]
+    assert not started[last_week.pk], "a title with no start this week still trends"
     assert this_week.pk in rows["trending:BR"], rows
     assert last_week.pk not in rows["trending:BR"]
+
+
+def test_a_title_last_started_last_week_keeps_its_popularity_but_does_not_trend(world):
+    """The week's rule is the trending row's and its candidates': the ranker's popularity
+    features and a short pool's fill still count a title's older starts. Zeroing them for
+    the row zeroed them for the ranking too, and India's NDCG@10 leaned lower for it."""
+    # given
+    last_week, this_week, _ = _brazil_started_last_week_and_this_week(world)
+    version = model_train(region_code="BR")
+    bundle = ServingBundle.load(version_id=version.pk, artefact_key=version.artefact_key)
+    column = {int(t): i for i, t in enumerate(bundle.index.title_ids.tolist())}
+
+    # when
+    candidates, cluster_pop, region_pop = bundle.trending_rows(region_code="BR", cluster_id=None)
+
+    # then: the film last started 8 days ago is popular in Brazil (the ranker's popularity
+    # features, and the fill), less than the one started this week, and scores nothing
+    # for the trending generator, which proposes the one started this week
+    last, this = column[last_week.pk], column[this_week.pk]
+    assert region_pop[last] > 0, "older starts dropped from the popularity"
+    assert cluster_pop[last] > 0  # a viewer without a cluster: the region's
+    assert region_pop[last] < region_pop[this]
+    assert candidates[last] == 0, "the trending generator proposes it"
+    assert candidates[this] > 0
+    assert not bundle.trending_started("BR")[last]
+
+
+def test_a_version_trained_before_the_weeks_starts_were_kept_still_serves(world, monkeypatch):
+    """An index stored before ``started`` (the decayed table alone) loads and serves, its
+    trending row guarded as it was then by a floor on the decayed count."""
+    # given: Brazil as above, and a film one viewer started 12 days ago (under a start a
+    # week ago's worth); the version's index rewritten as it was stored before
+    _, this_week, profile = _brazil_started_last_week_and_this_week(world)
+    earlier = TitleFactory(original_name="filme antigo", original_language=world.english)
+    region = profile.account.home_region
+    AvailabilityFactory(title=earlier, region=region, starts_at=NOW - dt.timedelta(days=900))
+    viewer = ProfileFactory(account=AccountFactory(home_region=region))
+    record(viewer, "play_start", earlier, days_ago=12)
+    version = model_train(region_code="BR")
+    index = ModelIndex.load(artefacts.artefact_read(version.artefact_key, artefacts.INDEX))
+
+    def save_as_before(target):
+        save_artefact(
+            target,
+            kind="tonight.model_index",
+            version=1,
+            title_ids=index.title_ids,
+            region_codes=np.array(index.region_codes, dtype=str),
+            cluster_ids=index.cluster_ids,
+            trending=index.trending,
+            trained_at=index.trained_at,
+        )
+
+    artefacts.artefact_write(version.artefact_key, artefacts.INDEX, save_as_before)
+
+    # when
+    rows = _proposed(profile, monkeypatch, rows=40, items=20)
+    bundle = ServingBundle.load(version_id=version.pk, artefact_key=version.artefact_key)
+
+    # then: no week's starts are known, the page has its trending row, and the film started
+    # 12 days ago is not in it (the floor cannot keep out the one last started 8 days ago)
+    assert bundle.index.started is None
+    assert bundle.trending_started("BR") is None
+    assert this_week.pk in rows["trending:BR"], rows
+    assert earlier.pk not in rows["trending:BR"]
 
 
 def test_a_seed_without_neighbours_gives_its_place_to_the_next(world):
