@@ -36,7 +36,7 @@ from pytest_django.fixtures import Settings
 
 from artwork.selection import artwork_serving
 from recommendations.serving.bundle import catalogue_cache
-from recommendations.serving.cache import model_cache
+from recommendations.serving.cache import chosen_versions, model_cache
 from recommendations.serving.homepage import row_ranker_cache
 from recommendations.serving.title_tables import title_tables_cache
 from tests.hashers import cheap_password_hashing
@@ -109,7 +109,13 @@ def serving_caches_clear() -> None:
     """Forget what this process's serving read: a world built once has the same ids in every
     test, so an entry a former test left (its versions, its re-rated catalogue, both undone
     since) would be found by the next, where a world of its own never matched it."""
-    for cache in (model_cache, row_ranker_cache, title_tables_cache, catalogue_cache):
+    for cache in (
+        model_cache,
+        chosen_versions,
+        row_ranker_cache,
+        title_tables_cache,
+        catalogue_cache,
+    ):
         cache.clear()
     artwork_serving.clear()
 

@@ -124,6 +124,10 @@ class _ModelCache:
             versions = self._versions = active_versions_read()
         return versions
 
+    def loaded(self, version_id: int) -> ServingBundle | None:
+        """The version's bundle if this process serves it now and has loaded it; never loads."""
+        return self._bundles.get(version_id)
+
     def active(self, region_code: str, cluster_id: int | None = None) -> ActiveVersion | None:
         return self.versions().serving(region_code, cluster_id)
 
@@ -153,6 +157,64 @@ class _ModelCache:
 
 
 model_cache = _ModelCache()
+
+
+#: Chosen versions kept loaded beside the serving ones: a staff preview pages back and forth
+#: between a version and the active one, and loading a version takes a second or more.
+CHOSEN_VERSIONS_KEPT = 2
+
+
+class _ChosenVersions:
+    """Versions loaded because staff chose them (any status with stored artefacts), not because
+    they serve: the console's preview of a retired, ready or rejected version.
+
+    Apart from :data:`model_cache` on purpose: that cache forgets every version that serves
+    nobody whenever it loads one, and holds exactly what real traffic is served with, so a
+    preview of another version must neither evict an active bundle nor be handed to a
+    request. A version loaded there already is reused, not loaded twice. Kept least recently
+    used first, at most :data:`CHOSEN_VERSIONS_KEPT`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bundles: dict[int, ServingBundle] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._bundles.clear()
+
+    def bundle(self, *, version_id: int, artefact_key: str) -> ServingBundle:
+        serving = model_cache.loaded(version_id)
+        if serving is not None:
+            return serving
+        with self._lock:
+            bundle = self._bundles.pop(version_id, None)
+            if bundle is None:
+                bundle = ServingBundle.load(version_id=version_id, artefact_key=artefact_key)
+            self._bundles[version_id] = bundle  # last: the most recently used
+            while len(self._bundles) > CHOSEN_VERSIONS_KEPT:
+                del self._bundles[next(iter(self._bundles))]
+        return bundle
+
+
+chosen_versions = _ChosenVersions()
+
+
+def version_bundle(*, version_id: int, artefact_key: str) -> ServingBundle:
+    """A stored version loaded whatever its status, without touching what serves traffic.
+
+    For building a page with a version that does not (or no longer) serve the profile;
+    the caller makes sure its artefacts are stored (a ``training`` or ``failed`` version's
+    may be missing or partial). Its catalogue arrays and title tables are the ones shared
+    per title index, as every version's: a version on the index of a serving one reads
+    nothing more, one on another index is read like a freshly activated version's.
+
+    Raises
+    ------
+    OSError, ValueError, KeyError
+        Artefacts missing or unreadable (as :func:`ServingBundle.load` raises them).
+    """
+    return chosen_versions.bundle(version_id=version_id, artefact_key=artefact_key)
 
 
 def serving_bundle(region_code: str, cluster_id: int | None = None) -> ServingBundle:

@@ -296,8 +296,13 @@ class _RowRankerCache:
         with self._lock:
             self._rankers.clear()
 
-    def get(self, bundle: ServingBundle) -> RowRanker:
+    def get(self, bundle: ServingBundle, *, keep: bool = True) -> RowRanker:
+        """The version's row ranker; with ``keep=False`` one not loaded yet is read and not
+        kept: a version chosen for a preview must not crowd out (past five, clear) the rankers
+        of the versions serving traffic."""
         ranker = self._rankers.get(bundle.version_id)
+        if ranker is None and not keep:
+            return _row_ranker_load(bundle.version_id)
         if ranker is None:
             with self._lock:
                 ranker = self._rankers.get(bundle.version_id)
@@ -833,6 +838,7 @@ def homepage_build(
     n_items: int = 20,
     language_codes: set[str] | None = None,
     page_id: uuid.UUID | None = None,
+    bundle: ServingBundle | None = None,
 ) -> Page:
     """Build (not log) a profile's homepage. ``profile`` needs ``account`` loaded.
 
@@ -855,6 +861,12 @@ def homepage_build(
     earlier impression of the page only from that moment on
     (``services.signals._skipped_since``, ``_shown_since``).
 
+    ``bundle`` (default: the version serving the profile) builds the page with another
+    loaded version, whatever its status
+    (:func:`~recommendations.serving.cache.version_bundle`): the console's answer to
+    "what would this version show", through this same code. Its row ranker is read
+    without being kept among the serving versions'.
+
     Raises
     ------
     recommendations.serving.cache.NoActiveModel
@@ -862,7 +874,8 @@ def homepage_build(
     now = at or timezone.now()
     clock = context_at or now
     region_code = profile.account.home_region_id
-    serving = profile_serving(profile=profile, at=at)
+    chosen = bundle is not None
+    serving = profile_serving(profile=profile, at=at, bundle=bundle)
     bundle, catalogue, history = serving.bundle, serving.catalogue, serving.history
     tables = title_tables_cache.get(
         index_key=bundle.index_key, title_ids=bundle.index.title_ids, not_before=bundle.loaded_at
@@ -893,7 +906,7 @@ def homepage_build(
         hour=local.hour,
         weekday=local.weekday(),
     )
-    row_ranker = row_ranker_cache.get(bundle)
+    row_ranker = row_ranker_cache.get(bundle, keep=not chosen)
     page = Page(
         # Time-ordered (UUIDv7): page logs append to their primary key's index instead
         # of landing on a random leaf of it (5.7x less WAL, 2.8x faster inserts into

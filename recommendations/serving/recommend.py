@@ -599,7 +599,9 @@ class ProfileServing:
     rows: HistoryRows
 
 
-def profile_serving(*, profile: Profile, at: dt.datetime | None) -> ProfileServing:
+def profile_serving(
+    *, profile: Profile, at: dt.datetime | None, bundle: ServingBundle | None = None
+) -> ProfileServing:
     """Pick the version that serves ``profile``: its cluster's, else its region's, else global.
 
     The one serving rule of every request path (ranked list, homepage), so the
@@ -608,7 +610,10 @@ def profile_serving(*, profile: Profile, at: dt.datetime | None) -> ProfileServi
     (:func:`too_little_history`) is served by the region's model instead.
     History is read once (one statement) whichever version wins.
 
-    ``profile`` needs ``account`` loaded.
+    ``profile`` needs ``account`` loaded. ``bundle``, a version chosen instead
+    (:func:`~recommendations.serving.cache.version_bundle`: the console's preview of
+    another version), serves the profile whatever its history: the question is what
+    that version would show, so no rule picks another.
 
     Raises
     ------
@@ -616,11 +621,13 @@ def profile_serving(*, profile: Profile, at: dt.datetime | None) -> ProfileServi
     """
     region_code = profile.account.home_region_id
     refresh = float(settings.TONIGHT.get("CATALOGUE_REFRESH_SECONDS", 300.0))
-    bundle = serving_bundle(region_code, profile.taste_cluster_id)
+    chosen = bundle is not None
+    if bundle is None:
+        bundle = serving_bundle(region_code, profile.taste_cluster_id)
     catalogue = bundle.catalogue(refresh)
     rows = profile_history_rows(profile_id=profile.pk, at=at)
     history = history_on_index(rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue)
-    if profile.taste_cluster_id is not None and too_little_history(history):
+    if not chosen and profile.taste_cluster_id is not None and too_little_history(history):
         # A cluster model is fitted to its community's co-viewing; a profile that has
         # shown next to nothing yet is better served by the broader region model.
         regional = serving_bundle(region_code)
