@@ -61,9 +61,16 @@ class MomentForm(QueryForm):
 
 
 class PreviewForm(MomentForm):
-    """One profile of the household: its homepage."""
+    """One profile of the household: its homepage; ``version``, a model version to build it
+    with instead of the serving one, ``diff``, its rows against the serving version's.
+
+    Which versions may be chosen depends on the version serving the profile, known only
+    once its page is built: the view checks ``version`` against them.
+    """
 
     profile = forms.TypedChoiceField(coerce=int)
+    version = IdFormField(required=False, min_value=1, max_value=ID_MAX)
+    diff = forms.BooleanField(required=False)
 
     def __init__(self, *args: object, profiles: Sequence[Profile], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

@@ -153,3 +153,22 @@ def scope_versions(*, scope: str, cluster: TasteCluster | None = None) -> QueryS
     if cluster is not None:
         versions = versions.filter(taste_cluster=cluster)
     return versions.order_by("-created_at", "-pk")
+
+
+def scope_versions_stored(
+    *, scope: str, region_code: str | None, cluster_id: int | None, limit: int = VERSIONS_CHARTED
+) -> list[ModelVersion]:
+    """The ``limit`` newest versions of one serving scope that may have artefacts, newest first.
+
+    Not ``training`` nor ``failed``: those may have none, or half of them (the retrain gate
+    and the ranker's training skip them for the same reason). The caller still checks the
+    files, which the nightly prune deletes with their rows but an operator may not.
+    """
+    versions = ModelVersion.objects.filter(scope=scope).exclude(
+        status__in=(ModelVersion.Status.TRAINING, ModelVersion.Status.FAILED)
+    )
+    if scope == ModelVersion.Scope.CLUSTER:
+        versions = versions.filter(taste_cluster_id=cluster_id)
+    elif scope == ModelVersion.Scope.REGION:
+        versions = versions.filter(region_id=region_code)
+    return list(versions.order_by("-created_at", "-pk")[:limit])

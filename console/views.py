@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -31,7 +32,8 @@ from config.ids import id_from_text
 from profiles.models import Profile
 from recommendations.models import ModelVersion
 from recommendations.schedules import ARTWORK_UPDATE_EVERY_SECONDS
-from recommendations.serving.cache import NoActiveModel
+from recommendations.serving.bundle import ServingBundle
+from recommendations.serving.cache import NoActiveModel, model_cache, version_bundle
 from recommendations.serving.explain import (
     FeatureContribution,
     TitleExplanation,
@@ -46,6 +48,7 @@ from .access import ARTWORK, HOUSEHOLDS, MODELS, can_view, console_page
 from .forms import MomentForm, PreviewForm, SearchForm, WhyForm, bound_with_defaults
 from .moments import WEEKDAYS, local_moment, region_zone
 from .pages import WhyUrl, page_find, page_rows, page_titles, shared_titles
+from .versions import ServedBy, artefacts_stored, page_diff, served_by
 
 PREVIEW_ROWS, PREVIEW_ITEMS = 12, 20
 # Side by side, each column is narrower: fewer titles per row, fewer rows.
@@ -96,14 +99,20 @@ def _why_url(profile: Profile, form: MomentForm) -> WhyUrl:
     return url
 
 
-def _build(profile: Profile, form: MomentForm, at: dt.datetime) -> Page:
-    """The profile's homepage for the form's device and moment; built, never logged."""
+def _build(
+    profile: Profile, form: MomentForm, at: dt.datetime, bundle: ServingBundle | None = None
+) -> Page:
+    """The profile's homepage for the form's device and moment; built, never logged.
+
+    ``bundle``: a version chosen instead of the serving one (the preview's version choice).
+    """
     return homepage_build(
         profile=profile,
         device=form.cleaned_data["device"],
         at=at,
         n_rows=form.cleaned_data["rows"],
         n_items=form.cleaned_data["items"],
+        bundle=bundle,
     )
 
 
@@ -149,9 +158,35 @@ def _household(
     return account, profiles, region_zone(account.home_region.time_zone)
 
 
+def _version_label(version: ModelVersion, serving_id: int) -> str:
+    serving = ", serving now" if version.pk == serving_id else ""
+    made = version.trained_at or version.created_at
+    return f"#{version.pk} · {version.get_status_display()} · {made:%Y-%m-%d %H:%M}{serving}"
+
+
+def _scope_versions(served: ServedBy, profile: Profile) -> list[ModelVersion]:
+    """The versions of the scope serving the profile that could build its page instead."""
+    if not served.scope:
+        return []
+    versions = selectors.scope_versions_stored(
+        scope=served.scope,
+        region_code=profile.account.home_region_id,
+        cluster_id=profile.taste_cluster_id,
+    )
+    return [v for v in versions if v.pk == served.version_id or artefacts_stored(v)]
+
+
 @console_page(*HOUSEHOLDS)
 def preview(request: HttpRequest) -> HttpResponse:
-    """One profile's homepage as a client would draw it, for a device and a local moment."""
+    """One profile's homepage as a client would draw it, for a device and a local moment.
+
+    Which scope's version serves it, and why that scope, is said in words. Staff who may
+    also view model versions (the models pages' permissions) may build it with another
+    version of that scope (``version``) and see its rows against the serving version's
+    (``diff``); for others those parameters are refused, as the models pages are. The
+    chosen version is loaded beside, never into, the serving cache
+    (:func:`~recommendations.serving.cache.version_bundle`).
+    """
     household = _household(request)
     if isinstance(household, HttpResponse):
         return household
@@ -167,11 +202,40 @@ def preview(request: HttpRequest) -> HttpResponse:
     profile = next(p for p in profiles if p.pk == form.cleaned_data["profile"])
     at = _moment(form, zone)
     context.update(profile=profile, moment=_moment_label(at, account.home_region.time_zone))
+    models_visible = can_view(request.user, MODELS)
+    chosen_id = form.cleaned_data["version"]
+    if not models_visible and (chosen_id is not None or form.cleaned_data["diff"]):
+        raise PermissionDenied
     try:
         page = _build(profile, form, at)
     except NoActiveModel as missing:
         context["error"] = str(missing)
         return render(request, "console/preview.html", context, status=503)
+    served = served_by(
+        profile=profile, version_id=page.model_version, active=model_cache.versions()
+    )
+    context.update(served=served, serving_page=page, models_visible=models_visible)
+    if models_visible:
+        versions = _scope_versions(served, profile)
+        context["versions"] = [(v.pk, _version_label(v, page.model_version)) for v in versions]
+        if chosen_id is not None and chosen_id != page.model_version:
+            chosen = next((v for v in versions if v.pk == chosen_id), None)
+            if chosen is None:
+                form.add_error(
+                    "version",
+                    f"Version #{chosen_id} is not a stored version of the scope serving "
+                    f"{profile.name} ({served.scope_label or 'none'}).",
+                )
+                return render(request, "console/preview.html", context, status=400)
+            try:
+                bundle = version_bundle(version_id=chosen.pk, artefact_key=chosen.artefact_key)
+            except (OSError, ValueError, KeyError):
+                context["error"] = f"Version #{chosen.pk}'s artefacts cannot be read."
+                return render(request, "console/preview.html", context, status=503)
+            serving_page, page = page, _build(profile, form, at, bundle=bundle)
+            context.update(chosen=chosen, serving_page=serving_page)
+            if form.cleaned_data["diff"]:
+                context["diff"] = page_diff(chosen=page, active=serving_page)
     context.update(
         page=page,
         rows=page_rows(page, why_url=_why_url(profile, form)),

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.test import Client
 
 from console.access import SECTIONS
-from recommendations.serving.cache import model_cache
+from recommendations.serving.cache import chosen_versions, model_cache
 from recommendations.serving.homepage import row_ranker_cache
 from recommendations.serving.title_tables import title_tables_cache
 from tests.console.world import ConsoleWorld, build_console_world
@@ -25,7 +25,7 @@ def _fresh_serving(settings):
         "CATALOGUE_REFRESH_SECONDS": 0,
         "TITLE_TABLES_REFRESH_SECONDS": 0,
     }
-    caches = (model_cache, title_tables_cache, row_ranker_cache)
+    caches = (model_cache, chosen_versions, title_tables_cache, row_ranker_cache)
     for cache in caches:
         cache.clear()
     yield

@@ -1,0 +1,295 @@
+"""The preview's model versions: which scope serves a profile and why, and another version's page.
+
+"Did the new version change the pages?" is answered by building the page with a version
+of the scope serving the profile (retired, ready, rejected: any whose files are stored),
+through the homepage's own code, beside the serving version's page, and never in place
+of what serves real traffic.
+"""
+
+import dataclasses
+import re
+from html import unescape
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from console.access import HOUSEHOLDS
+from console.versions import page_diff
+from recommendations.models import ModelVersion, PageLog
+from recommendations.services.training import model_train
+from recommendations.serving.cache import model_cache
+from recommendations.serving.homepage import homepage_build
+from tests.console.conftest import view_permissions
+from tests.console.test_views import friday_night, preview_url, row_ids, tiles
+from tests.factories import AccountFactory, ProfileFactory, RegionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def page_titles(page) -> list[int]:
+    return [item.title_id for row in page.rows for item in row.items]
+
+
+def page_layout(page) -> list[tuple[str, list[int]]]:
+    return [(row.id, [item.title_id for item in row.items]) for row in page.rows]
+
+
+def version_options(html: str) -> list[str]:
+    """The version menu's choices, as their labels (with ``*`` before the selected one)."""
+    menu = re.search(r'<select name="version"[^>]*>(.*?)</select>', html, flags=re.S)
+    if menu is None:
+        return []
+    return [
+        ("*" if selected else "") + unescape(label)
+        for selected, label in re.findall(
+            r'<option value="\d*"( selected)?>([^<]*)</option>', menu.group(1)
+        )
+    ]
+
+
+def html_layout(html: str) -> list[tuple[str, list[int]]]:
+    """Each row of the rendered page with the title ids of its tiles."""
+    return [
+        (
+            re.search(r'data-row="([^"]+)"', section).group(1),
+            [int(t["title"]) for t in tiles(section)],
+        )
+        for section in re.findall(r'<section class="row".*?</section>', html, flags=re.S)
+    ]
+
+
+@pytest.fixture
+def two_versions(world):
+    """The world's version (retired now) and the one trained after it (active), with their
+    pages for the action fan on Friday night, which differ."""
+    profile = world.action_fan
+    first = ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)
+    before = homepage_build(profile=profile, device="tv", at=friday_night(profile))
+    assert before.model_version == first.pk
+    second = model_train(region_code=world.home.region.code, random_state=7)
+    after = homepage_build(profile=profile, device="tv", at=friday_night(profile))
+    assert after.model_version == second.pk
+    first.refresh_from_db()
+    assert first.status == ModelVersion.Status.RETIRED
+    # Else choosing a version could not be told from ignoring the choice.
+    assert page_layout(before) != page_layout(after)
+    return first, second, before, after
+
+
+# --- Which scope serves -----------------------------------------------------------------------
+
+
+def test_the_preview_says_which_scope_serves_the_profile_and_why(world, staff_client):
+    version = ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)
+
+    html = unescape(staff_client.get(preview_url(world.action_fan)).content.decode())
+
+    region = world.home.region
+    assert (
+        f"Model #{version.pk} of region {region.name} ({region.code}) serves Asha: "
+        "it is in no taste cluster yet." in html
+    )
+
+
+def test_a_profile_of_a_region_without_a_model_is_said_to_be_served_by_the_global_one(
+    world, staff_client
+):
+    # given: a household in a region no version was trained for, and a global version
+    region = RegionFactory(code="BR", name="Brazil", time_zone="America/Sao_Paulo")
+    profile = ProfileFactory(account=AccountFactory(home_region=region), name="Mina")
+    global_version = model_train(region_code=None)
+
+    # when
+    response = staff_client.get(preview_url(profile))
+
+    # then
+    assert response.status_code == 200
+    html = unescape(response.content.decode())
+    assert (
+        f"Model #{global_version.pk} of the global scope serves Mina as a fallback: its "
+        "region, Brazil (BR), has no active model of its own "
+        "(and it is in no taste cluster yet)." in html
+    )
+
+
+# --- Another version's page -------------------------------------------------------------------
+
+
+def test_choosing_a_retired_version_builds_the_page_that_version_builds(
+    world, staff_client, two_versions
+):
+    first, second, before, after = two_versions
+
+    plain = staff_client.get(preview_url(world.action_fan)).content.decode()
+    chosen = staff_client.get(preview_url(world.action_fan, version=first.pk)).content.decode()
+
+    assert html_layout(plain) == page_layout(after)
+    assert html_layout(chosen) == page_layout(before)
+    assert f'data-chosen-version="{first.pk}"' in chosen
+    # Both versions are offered, newest first, the serving one marked.
+    options = version_options(chosen)
+    assert options[0] == f"serving now (#{second.pk})"
+    assert options[1].startswith(f"#{second.pk} · Active · ")
+    assert options[1].endswith(", serving now")
+    assert options[2].startswith(f"*#{first.pk} · Retired · ")
+    assert len(options) == 3
+
+
+def test_the_comparison_lists_rows_added_removed_and_moved(world, staff_client, two_versions):
+    first, _, before, after = two_versions
+
+    html = staff_client.get(
+        preview_url(world.action_fan, version=first.pk, diff=1)
+    ).content.decode()
+
+    changes = dict(re.findall(r'data-diff-row="([^"]+)" data-change="([^"]+)"', html))
+    assert set(changes) == {row.id for row in before.rows} | {row.id for row in after.rows}
+    now = {row.id: (i, [item.title_id for item in row.items]) for i, row in enumerate(after.rows)}
+    for i, row in enumerate(before.rows):
+        titles = [item.title_id for item in row.items]
+        if row.id not in now:
+            assert changes[row.id] == "added"
+        elif now[row.id][0] != i:
+            assert changes[row.id] == "moved"
+        elif set(now[row.id][1]) != set(titles):
+            assert changes[row.id] == "titles changed"
+        elif now[row.id][1] != titles:
+            assert changes[row.id] == "reordered"
+        else:
+            assert changes[row.id] == "same"
+    for row_id in now.keys() - {row.id for row in before.rows}:
+        assert changes[row_id] == "removed"
+    assert set(changes.values()) != {"same"}
+
+
+def test_a_chosen_version_leaves_the_serving_cache_and_the_page_log_alone(
+    world, staff_client, two_versions
+):
+    first, second, _, _ = two_versions
+    staff_client.get(preview_url(world.action_fan))
+    serving = model_cache.loaded(second.pk)
+    assert serving is not None
+    logged = PageLog.objects.count()
+
+    staff_client.get(preview_url(world.action_fan, version=first.pk, diff=1))
+
+    assert model_cache.loaded(second.pk) is serving
+    assert model_cache.loaded(first.pk) is None
+    assert model_cache.bundle(world.home.region.code).version_id == second.pk
+    assert PageLog.objects.count() == logged
+
+
+def test_versions_without_stored_files_are_neither_offered_nor_built(
+    world, staff_client, two_versions
+):
+    first, _, _, _ = two_versions
+    region = world.home.region
+    failed = ModelVersion.objects.create(
+        scope=ModelVersion.Scope.REGION,
+        region=region,
+        status=ModelVersion.Status.FAILED,
+        artefact_key=first.artefact_key,
+    )
+    unstored = ModelVersion.objects.create(
+        scope=ModelVersion.Scope.REGION,
+        region=region,
+        status=ModelVersion.Status.REJECTED,
+        artefact_key="models/nowhere",
+    )
+
+    html = staff_client.get(preview_url(world.action_fan)).content.decode()
+
+    offered = version_options(html)
+    assert any(label.startswith(f"#{first.pk} · ") for label in offered)
+    for version in (failed, unstored):
+        assert not any(label.startswith(f"#{version.pk} · ") for label in offered)
+        response = staff_client.get(preview_url(world.action_fan, version=version.pk))
+        assert response.status_code == 400
+        assert "is not a stored version of the scope serving Asha" in unescape(
+            response.content.decode()
+        )
+
+
+def test_the_version_choice_costs_the_same_queries_however_many_versions_there_are(
+    world, staff_client, two_versions
+):
+    first, _, _, _ = two_versions
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = staff_client.get(preview_url(world.action_fan, version=first.pk, diff=1))
+        assert response.status_code == 200
+        return len(captured.captured_queries)
+
+    few = queries()
+    for _ in range(5):  # more retired versions, with files, of the same scope
+        ModelVersion.objects.create(
+            scope=ModelVersion.Scope.REGION,
+            region=world.home.region,
+            status=ModelVersion.Status.RETIRED,
+            artefact_key=first.artefact_key,
+        )
+    assert queries() == few
+
+
+def test_staff_who_may_not_view_model_versions_get_no_choice(
+    world, django_user_model, two_versions
+):
+    first, _, _, _ = two_versions
+    user = django_user_model.objects.create_user(username="households-only", is_staff=True)
+    user.user_permissions.add(*view_permissions(*HOUSEHOLDS))
+    client = Client()
+    client.force_login(user)
+
+    page = client.get(preview_url(world.action_fan))
+    chosen = client.get(preview_url(world.action_fan, version=first.pk))
+    compared = client.get(preview_url(world.action_fan, diff=1))
+
+    assert page.status_code == 200
+    assert version_options(page.content.decode()) == []
+    assert "serves Asha" in unescape(page.content.decode())  # which scope serves: for all
+    assert chosen.status_code == 403
+    assert compared.status_code == 403
+    assert row_ids(page.content.decode())
+
+
+def test_a_page_diff_names_each_rows_change(world):
+    # given: the action fan's page, and pages as other versions might build it
+    page = homepage_build(profile=world.action_fan, device="tv", at=friday_night(world.action_fan))
+    r0, r1, r2, r3 = page.rows[:4]
+    assert min(len(r1.items), len(r2.items), len(r3.items)) >= 2
+    dropped = dataclasses.replace(r3, items=list(r3.items)[:-1])
+    shuffled = dataclasses.replace(page, rows=[r1, r0, dropped])
+    edited = dataclasses.replace(
+        page,
+        rows=[
+            r0,
+            dataclasses.replace(r1, items=list(r1.items)[::-1]),
+            dataclasses.replace(r2, items=list(r2.items)[1:]),
+            r3,
+        ],
+    )
+
+    # when
+    against_shuffled = {row.id: row for row in page_diff(chosen=page, active=shuffled).rows}
+    against_edited = {row.id: row.change for row in page_diff(chosen=page, active=edited).rows}
+    back = {row.id: row.change for row in page_diff(chosen=shuffled, active=page).rows}
+
+    # then
+    assert list(against_shuffled) == [r0.id, r1.id, r2.id, r3.id]
+    assert (against_shuffled[r0.id].change, against_shuffled[r0.id].active) == ("moved", 2)
+    assert (against_shuffled[r1.id].change, against_shuffled[r1.id].active) == ("moved", 1)
+    assert against_shuffled[r2.id].change == "added"
+    assert against_shuffled[r3.id].change == "moved"  # its place is named first
+    assert against_shuffled[r3.id].titles_added == (list(r3.items)[-1].name,)
+    assert against_edited == {
+        r0.id: "same",
+        r1.id: "reordered",
+        r2.id: "titles changed",
+        r3.id: "same",
+    }
+    assert back[r2.id] == "removed"
+    assert page_diff(chosen=page, active=page).identical
+    assert not page_diff(chosen=page, active=edited).identical
