@@ -81,7 +81,8 @@ class PreviewForm(MomentForm):
 
 
 class WhyForm(MomentForm):
-    """One title on one profile's page; ``variant``, ``propensity``: the clicked tile's artwork.
+    """One title on one profile's page; ``variant``, ``propensity``: the clicked tile's artwork;
+    ``version``: the model version the preview was built with, if one was chosen.
 
     Ids are read as the household parameter and a path read them (:mod:`config.ids`):
     ASCII digits up to the largest id, so "٢" or "+2" is not profile 2.
@@ -92,6 +93,7 @@ class WhyForm(MomentForm):
     row = forms.CharField(required=False, max_length=100)
     variant = IdFormField(required=False, min_value=1, max_value=ID_MAX)
     propensity = forms.FloatField(required=False, min_value=0.0, max_value=1.0)
+    version = IdFormField(required=False, min_value=1, max_value=ID_MAX)
 
 
 QueryFormT = TypeVar("QueryFormT", bound=QueryForm)

@@ -80,11 +80,14 @@ def _moment_label(at: dt.datetime, zone_name: str) -> str:
     return f"{WEEKDAYS[at.weekday()]} {at:%H:%M} ({zone_name}), {at:%d %b %Y}"
 
 
-def _why_url(profile: Profile, form: MomentForm) -> WhyUrl:
-    """Links from a tile to its explanation, carrying the page's device and moment."""
-    moment = {
+def _why_url(profile: Profile, form: MomentForm, version: ModelVersion | None = None) -> WhyUrl:
+    """Links from a tile to its explanation, carrying the page's device and moment, and the
+    version chosen to build it with, if one was."""
+    moment: dict[str, object] = {
         name: form.cleaned_data[name] for name in ("device", "weekday", "hour", "rows", "items")
     }
+    if version is not None:
+        moment["version"] = version.pk
     base = reverse("console:why")
 
     def url(row: PageRow, position: int, item: PageItem) -> str:
@@ -176,6 +179,19 @@ def _scope_versions(served: ServedBy, profile: Profile) -> list[ModelVersion]:
     return [v for v in versions if v.pk == served.version_id or artefacts_stored(v)]
 
 
+def _version_chosen(
+    profile: Profile, served: ServedBy, versions: list[ModelVersion], chosen_id: int
+) -> ModelVersion | str:
+    """The chosen version among the serving scope's stored ``versions``, or why not."""
+    chosen = next((v for v in versions if v.pk == chosen_id), None)
+    if chosen is None:
+        return (
+            f"Version #{chosen_id} is not a stored version of the scope serving "
+            f"{profile.name} ({served.scope_label})."
+        )
+    return chosen
+
+
 @console_page(*HOUSEHOLDS)
 def preview(request: HttpRequest) -> HttpResponse:
     """One profile's homepage as a client would draw it, for a device and a local moment.
@@ -219,13 +235,9 @@ def preview(request: HttpRequest) -> HttpResponse:
         versions = _scope_versions(served, profile)
         context["versions"] = [(v.pk, _version_label(v, page.model_version)) for v in versions]
         if chosen_id is not None and chosen_id != page.model_version:
-            chosen = next((v for v in versions if v.pk == chosen_id), None)
-            if chosen is None:
-                form.add_error(
-                    "version",
-                    f"Version #{chosen_id} is not a stored version of the scope serving "
-                    f"{profile.name} ({served.scope_label or 'none'}).",
-                )
+            chosen = _version_chosen(profile, served, versions, chosen_id)
+            if isinstance(chosen, str):
+                form.add_error("version", chosen)
                 return render(request, "console/preview.html", context, status=400)
             try:
                 bundle = version_bundle(version_id=chosen.pk, artefact_key=chosen.artefact_key)
@@ -238,7 +250,7 @@ def preview(request: HttpRequest) -> HttpResponse:
                 context["diff"] = page_diff(chosen=page, active=serving_page)
     context.update(
         page=page,
-        rows=page_rows(page, why_url=_why_url(profile, form)),
+        rows=page_rows(page, why_url=_why_url(profile, form, version=context.get("chosen"))),
         copy_language=copy_language(profile.display_language_id),
         compare_url=f"{reverse('console:compare')}?{urlencode(_compare_query(account, form))}",
     )
@@ -444,18 +456,38 @@ def why(request: HttpRequest) -> HttpResponse:
                 "account": profile.account_id,
                 "profile": profile.pk,
                 **{k: data[k] for k in ("device", "weekday", "hour", "rows", "items")},
+                **({"version": data["version"]} if data["version"] is not None else {}),
             }
         ),
     }
     template = "console/_why.html" if request.GET.get("fragment") else "console/why.html"
+    chosen_id = data["version"]
+    if chosen_id is not None and not can_view(request.user, MODELS):
+        raise PermissionDenied  # as the preview refuses to build with a chosen version
     try:
         page = _build(profile, form, at)
+        bundle = None
+        if chosen_id is not None and chosen_id != page.model_version:
+            served = served_by(
+                profile=profile, version_id=page.model_version, active=model_cache.versions()
+            )
+            chosen = _version_chosen(profile, served, _scope_versions(served, profile), chosen_id)
+            if isinstance(chosen, str):
+                return HttpResponseBadRequest(chosen, content_type="text/plain; charset=utf-8")
+            try:
+                bundle = version_bundle(version_id=chosen.pk, artefact_key=chosen.artefact_key)
+            except (OSError, ValueError, KeyError):
+                context["error"] = f"Version #{chosen.pk}'s artefacts cannot be read."
+                return render(request, template, context, status=503)
+            page = _build(profile, form, at, bundle=bundle)
+            context["chosen"] = chosen
         explanation = title_explanation(
             profile=profile,
             device=data["device"],
             at=at,
             title_id=title.pk,
             model_version=page.model_version,
+            bundle=bundle,
         )
     except NoActiveModel as missing:
         context["error"] = str(missing)

@@ -232,17 +232,22 @@ class _Scoring:
 
 
 def _serving_bundle_for(
-    *, profile: Profile, at: dt.datetime, model_version: int | None
+    *,
+    profile: Profile,
+    at: dt.datetime,
+    model_version: int | None,
+    bundle: ServingBundle | None = None,
 ) -> tuple[ServingBundle, CatalogueArrays, ProfileHistory]:
     """The bundle that served (or would serve) the profile, with its history on it.
 
     The serving rule is :func:`~recommendations.serving.recommend.profile_serving`'s;
     with ``model_version`` (the page's), the version that built the page when it
     is one of the profile's cluster and region versions (the rule may have
-    picked the other one since: a few more titles watched).
+    picked the other one since: a few more titles watched). ``bundle``: the version
+    chosen to build the page with instead (as ``homepage_build`` takes it).
     """
-    served = profile_serving(profile=profile, at=at)
-    if model_version is None or served.bundle.version_id == model_version:
+    served = profile_serving(profile=profile, at=at, bundle=bundle)
+    if bundle is not None or model_version is None or served.bundle.version_id == model_version:
         return served.bundle, served.catalogue, served.history
     region_code = profile.account.home_region_id
     for bundle in (
@@ -261,7 +266,12 @@ def _serving_bundle_for(
 
 
 def _scoring_setup(
-    *, profile: Profile, device: str, at: dt.datetime, model_version: int | None
+    *,
+    profile: Profile,
+    device: str,
+    at: dt.datetime,
+    model_version: int | None,
+    bundle: ServingBundle | None = None,
 ) -> _Scoring:
     """The bundle, inputs and context the homepage builds for this profile and moment.
 
@@ -270,7 +280,7 @@ def _scoring_setup(
     :func:`~recommendations.serving.recommend.profile_scoring_context`.
     """
     bundle, catalogue, history = _serving_bundle_for(
-        profile=profile, at=at, model_version=model_version
+        profile=profile, at=at, model_version=model_version, bundle=bundle
     )
     context = profile_scoring_context(profile=profile, catalogue=catalogue, device=device, at=at)
     inputs = ranking_inputs(
@@ -316,6 +326,7 @@ def title_explanation(
     at: dt.datetime,
     title_id: int,
     model_version: int | None = None,
+    bundle: ServingBundle | None = None,
 ) -> TitleExplanation:
     """Explain one title for one profile, device and moment (``profile`` with ``account``).
 
@@ -323,6 +334,8 @@ def title_explanation(
     version that built it; check the result's ``model_version`` (a version
     activated in between is not served any more and cannot be explained).
     Costs about two homepage builds: call it from staff pages, never from the API.
+    ``bundle``: a version chosen to build the page with instead of the serving one
+    (:func:`~recommendations.serving.cache.version_bundle`), explained as it is.
 
     Raises
     ------
@@ -330,7 +343,9 @@ def title_explanation(
         If the serving model does not know the title.
     recommendations.serving.cache.NoActiveModel
     """
-    scoring = _scoring_setup(profile=profile, device=device, at=at, model_version=model_version)
+    scoring = _scoring_setup(
+        profile=profile, device=device, at=at, model_version=model_version, bundle=bundle
+    )
     bundle, catalogue, inputs = scoring.bundle, scoring.catalogue, scoring.inputs
     title = int(index_of(bundle.index.title_ids, [title_id])[0])
     if title < 0:

@@ -293,3 +293,34 @@ def test_a_page_diff_names_each_rows_change(world):
     assert back[r2.id] == "removed"
     assert page_diff(chosen=page, active=page).identical
     assert not page_diff(chosen=page, active=edited).identical
+
+
+def test_a_title_on_a_chosen_versions_page_is_explained_under_that_version(
+    world, staff_client, two_versions
+):
+    first, second, _, _ = two_versions
+    html = staff_client.get(preview_url(world.action_fan, version=first.pk)).content.decode()
+    link = tiles(html)[1]["href"]
+    assert f"version={first.pk}" in link
+
+    why = unescape(staff_client.get(link).content.decode())
+
+    assert f"model #{first.pk}" in why
+    assert f"model #{second.pk}" not in why
+    assert f'data-chosen-version="{first.pk}"' in why
+    assert "a new version was activated in between" not in why
+
+
+def test_staff_who_may_not_view_model_versions_are_refused_a_chosen_versions_why(
+    world, django_user_model, two_versions
+):
+    first, _, _, _ = two_versions
+    user = django_user_model.objects.create_user(username="households-only", is_staff=True)
+    user.user_permissions.add(*view_permissions(*HOUSEHOLDS))
+    client = Client()
+    client.force_login(user)
+    title = world.home.titles["action"][0]
+    query = f"profile={world.action_fan.pk}&title={title.pk}&device=tv&weekday=4&hour=21"
+
+    assert client.get(f"/console/why/?{query}").status_code == 200
+    assert client.get(f"/console/why/?{query}&version={first.pk}").status_code == 403
