@@ -17,10 +17,12 @@ from django.test.utils import CaptureQueriesContext
 
 from console.access import HOUSEHOLDS
 from console.versions import page_diff
+from profiles.models import Profile
 from recommendations.models import ModelVersion, PageLog
 from recommendations.services.training import model_train
 from recommendations.serving.cache import model_cache
 from recommendations.serving.homepage import homepage_build
+from regions.models import TasteCluster
 from tests.console.conftest import view_permissions
 from tests.console.test_views import friday_night, preview_url, row_ids, tiles
 from tests.factories import AccountFactory, ProfileFactory, RegionFactory
@@ -90,6 +92,21 @@ def test_the_preview_says_which_scope_serves_the_profile_and_why(world, staff_cl
     assert (
         f"Model #{version.pk} of region {region.name} ({region.code}) serves Asha: "
         "it is in no taste cluster yet." in html
+    )
+
+
+def test_a_profile_whose_cluster_has_no_model_is_said_to_be_served_by_its_regions(
+    world, staff_client
+):
+    version = ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)
+    cluster = TasteCluster.objects.create(region=world.home.region, slug="hindi", name="Hindi")
+    Profile.objects.filter(pk=world.action_fan.pk).update(taste_cluster=cluster)
+
+    html = unescape(staff_client.get(preview_url(world.action_fan)).content.decode())
+
+    assert (
+        f"Model #{version.pk} of region India (IN) serves Asha as a fallback: its taste "
+        "cluster, Hindi, has no active model." in html
     )
 
 
