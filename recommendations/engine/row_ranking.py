@@ -111,6 +111,7 @@ __all__ = [
     "RowPrior",
     "RowRanker",
     "RowRankerChoice",
+    "RowTerms",
     "row_features",
     "row_ranker_select",
     "seen_counts",
@@ -533,6 +534,26 @@ class RowPrior:
         return vector
 
 
+@dataclass(frozen=True, slots=True)
+class RowTerms:
+    """Why each candidate row scored what it did (:meth:`RowRanker.terms`).
+
+    Attributes
+    ----------
+    values, terms : numpy.ndarray of float64, shape (n, len(ROW_FEATURE_NAMES))
+        Each feature's value and its term (value x coefficient) per row.
+    intercept : float
+    logits : numpy.ndarray of float64, shape (n,)
+        The scores serving ordered rows by: ``terms`` summed plus ``intercept``
+        (to rounding; the sum is taken as a product with the coefficients).
+    """
+
+    values: npt.NDArray[np.float64]
+    terms: npt.NDArray[np.float64]
+    intercept: float
+    logits: npt.NDArray[np.float64]
+
+
 class RowRanker:
     """P(a play starts from this row | shown, context): the prior, or learned from it.
 
@@ -633,10 +654,30 @@ class RowRanker:
         variance[_POSITION_TERMS] = POSITION_VARIANCE
         return variance
 
+    def logits(self, features: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """The score of each candidate row before the sigmoid, shape (n,).
+
+        Serving orders rows by it (:meth:`predict_proba`) and the console explains it
+        (:meth:`terms`) from this one computation, so an explanation cannot drift from
+        the order served.
+        """
+        matrix = np.asarray(features, dtype=np.float64)
+        return matrix @ self.coef + self.intercept
+
     def predict_proba(self, features: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """P(play from the row) per candidate row, shape (n,)."""
+        return expit(self.logits(features)).astype(np.float32)
+
+    def terms(self, features: npt.ArrayLike) -> RowTerms:
+        """Each feature's term in each row's score: the model is linear in its features, so
+        the logit splits exactly into ``value x coefficient`` per feature plus the intercept."""
         matrix = np.asarray(features, dtype=np.float64)
-        return expit(matrix @ self.coef + self.intercept).astype(np.float32)
+        return RowTerms(
+            values=matrix,
+            terms=matrix * self.coef,
+            intercept=float(self.intercept),
+            logits=self.logits(matrix),
+        )
 
     def save(self, target: ArtefactTarget) -> None:
         save_artefact(

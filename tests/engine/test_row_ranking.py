@@ -561,3 +561,25 @@ def test_too_few_older_rows_to_fit_report_no_comparison():
     assert choice.ranker.mode == "prior"
     assert choice.learned_log_loss is None
     assert choice.prior_log_loss is None
+
+
+@pytest.mark.parametrize("learned", [False, True])
+def test_a_rows_terms_sum_to_the_logit_it_is_ordered_by(learned):
+    # given: the prior, or a ranker whose every coefficient moved
+    rng = np.random.default_rng(3)
+    ranker = RowRanker()
+    if learned:
+        ranker.coef = ranker.coef + rng.normal(scale=0.3, size=ranker.coef.shape)
+        ranker.intercept = -2.2
+    features = rng.normal(size=(7, len(ROW_FEATURE_NAMES))).astype(np.float32)
+
+    # when
+    split = ranker.terms(features)
+
+    # then: value x coefficient per feature, adding up to the score predict_proba orders by,
+    # which is the product it always took
+    np.testing.assert_allclose(split.terms, features.astype(np.float64) * ranker.coef)
+    np.testing.assert_allclose(split.terms.sum(axis=1) + split.intercept, split.logits, atol=1e-9)
+    expected = expit(features.astype(np.float64) @ ranker.coef + ranker.intercept)
+    assert np.array_equal(ranker.predict_proba(features), expected.astype(np.float32))
+    assert np.array_equal(expit(split.logits).astype(np.float32), ranker.predict_proba(features))
