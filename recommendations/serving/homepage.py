@@ -275,6 +275,52 @@ class Page:
 
 
 @dataclass(slots=True)
+class RowTrace:
+    """What the row ranker saw and decided for one page, when a caller asks (the console).
+
+    :func:`homepage_build` fills it from the very arrays it orders the page by, so
+    "why is this row here" is answered from the served decision, not a rebuild of it.
+    The API never passes one: it costs a row copy per candidate and a dict of reasons.
+
+    Attributes
+    ----------
+    ranker : RowRanker
+        The row ranker that scored the page (its ``mode``: prior or learned).
+    row_ids, row_types, titles, reasons : list of str
+        Every candidate row the generators proposed, in proposal order; the
+        titles and reasons in the profile's display language.
+    features : numpy.ndarray of float32, shape (n, len(ROW_FEATURE_NAMES))
+    scores : numpy.ndarray of float32, shape (n,)
+    order : list of int
+        Candidate indices, best score first (the order rows were taken in).
+    placed : list of int
+        Candidate indices of the page's rows, top to bottom.
+    dropped : dict of int to str
+        Why each candidate not on the page is not: "too few titles ...",
+        "below the page's N rows", ...
+    engagement : RowEngagement
+        The profile's row counts the features were computed from.
+    hour_bucket, device, daypart : int
+        The request's context as the features index it.
+    """
+
+    ranker: RowRanker | None = None
+    row_ids: list[str] = field(default_factory=list)
+    row_types: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    features: npt.NDArray[np.float32] | None = None
+    scores: npt.NDArray[np.float32] | None = None
+    order: list[int] = field(default_factory=list)
+    placed: list[int] = field(default_factory=list)
+    dropped: dict[int, str] = field(default_factory=dict)
+    engagement: RowEngagement | None = None
+    hour_bucket: int = 0
+    device: int = 0
+    daypart: int = 0
+
+
+@dataclass(slots=True)
 class _Proposal:
     id: str
     type: str
@@ -839,6 +885,7 @@ def homepage_build(
     language_codes: set[str] | None = None,
     page_id: uuid.UUID | None = None,
     bundle: ServingBundle | None = None,
+    trace: RowTrace | None = None,
 ) -> Page:
     """Build (not log) a profile's homepage. ``profile`` needs ``account`` loaded.
 
@@ -853,6 +900,9 @@ def homepage_build(
       The homepage API passes its ``at`` here and nothing else, so a client
       can ask for "Friday evening's page" but never for titles outside their
       licence window, nor put a page log in the past or future.
+
+    ``trace``, when given, is filled with every candidate row's features, score and
+    fate (:class:`RowTrace`); the page is the same with or without it.
 
     ``page_id`` (default a new UUIDv7) seeds the page's artwork draws; the
     traffic simulation passes ids from its own seeded generator so that a
@@ -907,6 +957,8 @@ def homepage_build(
         weekday=local.weekday(),
     )
     row_ranker = row_ranker_cache.get(bundle, keep=not chosen)
+    if trace is not None:
+        trace.ranker = row_ranker
     page = Page(
         # Time-ordered (UUIDv7): page logs append to their primary key's index instead
         # of landing on a random leaf of it (5.7x less WAL, 2.8x faster inserts into
@@ -968,7 +1020,23 @@ def homepage_build(
         n_pool=len(pool),
         n_rows=n_rows,
         n_items=n_items,
+        dropped=None if trace is None else trace.dropped,
     )
+    if trace is not None:
+        texts = row_copy_texts(
+            [p.copy for p in proposals],
+            display_language=profile.display_language_id,
+            tables=tables,
+        )
+        index = {id(p): i for i, p in enumerate(proposals)}
+        trace.row_ids = [p.id for p in proposals]
+        trace.row_types = [p.type for p in proposals]
+        trace.titles = [title for title, _ in texts]
+        trace.reasons = [reason for _, reason in texts]
+        trace.features, trace.scores, trace.order = features, scores, order.tolist()
+        trace.placed = [index[id(proposal)] for proposal, _, _ in chosen]
+        trace.engagement = engagement
+        trace.hour_bucket, trace.device, trace.daypart = bucket, device_code, daypart
 
     # Names, match, progress and artwork for every shown title at once, as columns.
     lengths = [len(positions) for _, positions, _ in chosen]
@@ -1065,8 +1133,12 @@ def _rows_choose(
     n_pool: int,
     n_rows: int,
     n_items: int,
+    dropped: dict[int, str] | None = None,
 ) -> list[tuple[_Proposal, list[int], float]]:
     """The page's rows in the row ranker's ``order``: each with its pool positions and strength.
+
+    ``dropped``, when given, is filled with why each proposal (by index) is not on the
+    page, in words staff read (:class:`RowTrace`).
 
     The first screen (``FIRST_SCREEN_ROWS`` rows) never repeats a title: a row
     there loses the titles the rows above it show. A row left with fewer than
@@ -1182,6 +1254,11 @@ def _rows_choose(
             repeat = on_page[positions]
             if positions.shape[0] - int(repeat.sum()) < need:
                 if row_type in _EXPLAINING_ROW_TYPES or not take_back(index, need):
+                    if dropped is not None:
+                        fresh = positions.shape[0] - int(repeat.sum())
+                        dropped[index] = (
+                            f"too few new titles: {fresh} that no row above shows, it needs {need}"
+                        )
                     return
                 repeat = on_page[positions]
             if repeat.any():
@@ -1197,6 +1274,8 @@ def _rows_choose(
         minimum = _row_minimum(proposal.type, n_items)
         positions = proposal.positions
         if positions.shape[0] < minimum:
+            if dropped is not None:
+                dropped[index] = f"too few titles: {positions.shape[0]}, it needs {minimum}"
             continue
         if len(chosen) < FIRST_SCREEN_ROWS:
             unseen = positions[~on_screen[positions]]
@@ -1225,6 +1304,18 @@ def _rows_choose(
             if more.shape[0]:
                 show(k, more)
                 chosen[k] = (proposal, shown_positions + more.tolist(), row_strength)
+    if dropped is not None:
+        on = {id(proposal) for proposal, _, _ in chosen}
+        for index in order:
+            if id(proposals[index]) in on or index in dropped:
+                continue
+            if index in deferred and len(chosen) < FIRST_SCREEN_ROWS:
+                dropped[index] = (
+                    "its titles are on the first screen's rows above it, and the page "
+                    "has no rows below the first screen"
+                )
+            else:
+                dropped[index] = f"below the page's {n_rows} rows"
     return chosen
 
 
@@ -1290,6 +1381,7 @@ __all__ = [
     "PageItem",
     "PageItems",
     "PageRow",
+    "RowTrace",
     "homepage_build",
     "profile_row_engagement",
     "row_ranker_cache",
