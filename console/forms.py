@@ -96,6 +96,13 @@ class WhyForm(MomentForm):
     version = IdFormField(required=False, min_value=1, max_value=ID_MAX)
 
 
+class RowWhyForm(MomentForm):
+    """One candidate row of one profile's page (``row``: its id); without it, every candidate."""
+
+    profile = IdFormField(min_value=1, max_value=ID_MAX)
+    row = forms.CharField(required=False, max_length=100)
+
+
 QueryFormT = TypeVar("QueryFormT", bound=QueryForm)
 
 

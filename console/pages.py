@@ -36,13 +36,21 @@ class RowView:
     title: str
     reason: str
     tiles: list[Tile]
+    why_url: str = ""  # why the row is where it is (the row why page); "" for none
+
+
+RowWhyUrl = Callable[[PageRow], str]
 
 
 WhyUrl = Callable[[PageRow, int, PageItem], str]
 
 
 def page_rows(
-    page: Page, *, why_url: WhyUrl, shared: dict[int, int] | None = None
+    page: Page,
+    *,
+    why_url: WhyUrl,
+    shared: dict[int, int] | None = None,
+    row_why_url: RowWhyUrl | None = None,
 ) -> list[RowView]:
     """The page's rows as tiles; ``shared`` numbers the titles a comparison highlights."""
     shared = shared or {}
@@ -68,6 +76,7 @@ def page_rows(
                 )
                 for position, item in enumerate(row.items)
             ],
+            why_url=row_why_url(row) if row_why_url else "",
         )
         for row in page.rows
     ]

@@ -9,6 +9,7 @@ urlpatterns = [
     path("preview/", views.preview, name="preview"),
     path("compare/", views.compare, name="compare"),
     path("why/", views.why, name="why"),
+    path("why/row/", views.row_why, name="row_why"),
     path("models/", views.model_overview, name="models"),
     # A slug, as region codes are (two capitals): "str" let a NUL through to the query (a 500).
     path("models/<slug:region_code>/<slug:slug>/", views.model_cluster, name="model_cluster"),

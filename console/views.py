@@ -13,6 +13,7 @@ being staff is not enough to see households.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -40,12 +41,13 @@ from recommendations.serving.explain import (
     UnknownTitle,
     title_explanation,
 )
-from recommendations.serving.homepage import Page, PageItem, PageRow, homepage_build
+from recommendations.serving.homepage import Page, PageItem, PageRow, RowTrace, homepage_build
 from recommendations.serving.row_copy import copy_language
+from recommendations.serving.row_explain import RowExplanation, row_explanations
 
 from . import model_charts, selectors
 from .access import ARTWORK, HOUSEHOLDS, MODELS, can_view, console_page
-from .forms import MomentForm, PreviewForm, SearchForm, WhyForm, bound_with_defaults
+from .forms import MomentForm, PreviewForm, RowWhyForm, SearchForm, WhyForm, bound_with_defaults
 from .moments import WEEKDAYS, local_moment, region_zone
 from .pages import WhyUrl, page_find, page_rows, page_titles, shared_titles
 from .versions import ServedBy, artefacts_stored, page_diff, served_by
@@ -103,7 +105,12 @@ def _why_url(profile: Profile, form: MomentForm, version: ModelVersion | None = 
 
 
 def _build(
-    profile: Profile, form: MomentForm, at: dt.datetime, bundle: ServingBundle | None = None
+    profile: Profile,
+    form: MomentForm,
+    at: dt.datetime,
+    bundle: ServingBundle | None = None,
+    *,
+    trace: RowTrace | None = None,
 ) -> Page:
     """The profile's homepage for the form's device and moment; built, never logged.
 
@@ -116,6 +123,7 @@ def _build(
         n_rows=form.cleaned_data["rows"],
         n_items=form.cleaned_data["items"],
         bundle=bundle,
+        trace=trace,
     )
 
 
@@ -250,7 +258,14 @@ def preview(request: HttpRequest) -> HttpResponse:
                 context["diff"] = page_diff(chosen=page, active=serving_page)
     context.update(
         page=page,
-        rows=page_rows(page, why_url=_why_url(profile, form, version=context.get("chosen"))),
+        # The row why explains the serving version's order; a chosen version's page has
+        # none (its rows are compared with the serving page's instead).
+        rows=page_rows(
+            page,
+            why_url=_why_url(profile, form, version=context.get("chosen")),
+            row_why_url=None if "chosen" in context else _row_why_url(profile, form),
+        ),
+        rows_why_url=None if "chosen" in context else _row_why_url(profile, form)(None),
         copy_language=copy_language(profile.display_language_id),
         compare_url=f"{reverse('console:compare')}?{urlencode(_compare_query(account, form))}",
     )
@@ -527,6 +542,98 @@ def why(request: HttpRequest) -> HttpResponse:
         context_features=_feature_bars(explanation, context=True),
         context_total=sum(f.contribution for f in explanation.features if f.context),
     )
+    return render(request, template, context)
+
+
+# --- Why this row here -------------------------------------------------------------------------
+
+
+def _row_why_url(profile: Profile, form: MomentForm) -> Callable[[PageRow | str | None], str]:
+    """Links to a row's explanation (a shown row, a candidate's id, or None: every candidate)."""
+    moment = {
+        name: form.cleaned_data[name] for name in ("device", "weekday", "hour", "rows", "items")
+    }
+    base = reverse("console:row_why")
+
+    def url(row: PageRow | str | None) -> str:
+        query: dict[str, object] = {**moment, "profile": profile.pk}
+        if row is not None:
+            query["row"] = row if isinstance(row, str) else row.id
+        return f"{base}?{urlencode(query)}"
+
+    return url
+
+
+def _row_feature_bars(explanation: RowExplanation) -> list[tuple[object, int]]:
+    """The row's terms, largest first, each with its bar length in percent of the largest."""
+    features = sorted(explanation.features, key=lambda f: -abs(f.contribution))
+    largest = max((abs(f.contribution) for f in features), default=0.0) or 1.0
+    return [(f, round(100 * abs(f.contribution) / largest)) for f in features]
+
+
+@console_page(*HOUSEHOLDS)
+def row_why(request: HttpRequest) -> HttpResponse:
+    """Why a row is where it is on a profile's page: its score, its rank, its terms.
+
+    The page is rebuilt for the same device and moment (not logged) with a
+    :class:`~recommendations.serving.homepage.RowTrace`, so the features, scores
+    and drops shown are those the build ordered the page by. Without ``row``,
+    every candidate row, shown or not, with why each one not shown is not.
+    ``?fragment=1`` returns only the panel, as the title's why does.
+    """
+    defaults = {"device": "tv", "rows": PREVIEW_ROWS, "items": PREVIEW_ITEMS}
+    form = bound_with_defaults(RowWhyForm, request.GET, defaults)
+    if not form.is_valid():
+        return HttpResponseBadRequest(
+            form.errors.as_text(), content_type="text/plain; charset=utf-8"
+        )
+    data = form.cleaned_data
+    profile = get_object_or_404(
+        Profile.objects.select_related("account__home_region", "display_language"),
+        pk=data["profile"],
+    )
+    region = profile.account.home_region
+    at = _moment(form, region_zone(region.time_zone))
+    link = _row_why_url(profile, form)
+    context: dict[str, object] = {
+        "profile": profile,
+        "device": data["device"],
+        "moment": _moment_label(at, region.time_zone),
+        "n_rows": data["rows"],
+        "all_url": link(None),
+        "preview_url": reverse("console:preview")
+        + "?"
+        + urlencode(
+            {
+                "account": profile.account_id,
+                "profile": profile.pk,
+                **{k: data[k] for k in ("device", "weekday", "hour", "rows", "items")},
+            }
+        ),
+    }
+    template = "console/_row_why.html" if request.GET.get("fragment") else "console/row_why.html"
+    trace = RowTrace()
+    try:
+        page = _build(profile, form, at, trace=trace)
+    except NoActiveModel as missing:
+        context["error"] = str(missing)
+        return render(request, template, context, status=503)
+    candidates = row_explanations(trace)
+    selected = next((c for c in candidates if c.row_id == data["row"]), None)
+    context.update(
+        page=page,
+        row_ranker=trace.ranker.mode if trace.ranker else page.row_ranker,
+        copy_language=copy_language(profile.display_language_id),
+        candidates=[(c, link(c.row_id)) for c in candidates],
+        selected=selected,
+        features=_row_feature_bars(selected) if selected else [],
+    )
+    if data["row"] and selected is None:
+        context["error"] = (
+            f"No candidate row {data['row']!r} on this page now: the generators did not "
+            "propose it for this profile, device and moment."
+        )
+        return render(request, template, context, status=404)
     return render(request, template, context)
 
 

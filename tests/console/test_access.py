@@ -26,6 +26,7 @@ UNKNOWN_PATHS = {
     "/console/preview/?account=1": HOUSEHOLDS,
     "/console/compare/?account=1": HOUSEHOLDS,
     "/console/why/?profile=1&title=1": HOUSEHOLDS,
+    "/console/why/row/?profile=1&row=top_picks": HOUSEHOLDS,
     "/console/models/": MODELS,
     "/console/models/IN/hindi/": MODELS,
     "/console/artwork/": ARTWORK,
@@ -49,6 +50,7 @@ def world_paths(world) -> dict[str, tuple[str, ...]]:
         f"/console/why/?{urlencode({'profile': profile.pk, 'title': title.pk, **FRIDAY_NIGHT})}": (
             HOUSEHOLDS
         ),
+        f"/console/why/row/?{urlencode({'profile': profile.pk, **FRIDAY_NIGHT})}": HOUSEHOLDS,
         "/console/models/": MODELS,
         f"/console/models/{world.home.region.code}/{cluster.slug}/": MODELS,
         "/console/artwork/": ARTWORK,
