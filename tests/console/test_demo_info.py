@@ -36,6 +36,29 @@ def test_prints_preview_and_comparison_urls_that_open(world, staff_client):
     assert "titles on their first screens then" in text
 
 
+def test_previews_both_adults_and_says_where_the_storys_rows_are(world, staff_client):
+    # The README's story is a comparison (one adult resumes, the other starts new things),
+    # but only the first adult's page was printed, with nothing saying where its rows were.
+    world.account.name = SHOWCASE_ACCOUNT
+    world.account.save()
+    out = StringIO()
+
+    call_command("demo_info", "--port", "8123", stdout=out)
+
+    lines = [line for line in out.getvalue().splitlines() if "Friday 21:00 on a TV:" in line]
+    urls = [urlparse(next(w for w in line.split() if w.startswith("http://"))) for line in lines]
+    assert [parse_qs(url.query)["profile"] for url in urls] == [
+        [str(world.action_fan.pk)],
+        [str(world.romance_fan.pk)],
+    ]
+    for url in urls:
+        assert staff_client.get(f"{url.path}?{url.query}").status_code == 200
+    for line, profile in zip(lines, (world.action_fan, world.romance_fan), strict=True):
+        assert f"({profile.name}'s homepage" in line
+        assert "Continue Watching" in line
+        assert "New Releases" in line
+
+
 def admin_line(world) -> str:
     world.account.name = SHOWCASE_ACCOUNT
     world.account.save()

@@ -14,13 +14,20 @@ from profiles.selectors import profile_list_with_home_region, profile_with_pin
 from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME, DEMO_PIN
 from recommendations.selectors.training_runs import training_runs_finished_count
 from recommendations.serving.cache import NoActiveModel
-from recommendations.serving.homepage import FIRST_SCREEN_ROWS, homepage_build
+from recommendations.serving.homepage import FIRST_SCREEN_ROWS, Page, homepage_build
 
 SHOWCASE_ACCOUNT = "The Sharmas (demo)"
 DEMO_TOKEN_NAME = "make demo"  # noqa: S105  (a label, not a secret)
 # The showcase moment: Friday at nine in the evening, on the living-room TV, when
 # both adults are most likely to be watching (their planted hours agree on it).
 SHOWCASE_MOMENT = {"device": "tv", "weekday": 4, "hour": 21}
+# The rows the showcase's story is about (README's "See it"): Priya resumes, Arjun starts
+# new things. Where they stand on each adult's page is measured, not assumed.
+STORY_ROWS = {
+    "continue_watching": "Continue Watching",
+    "new_releases": "New Releases",
+    "trending": "Trending",
+}
 
 
 def _admin_login() -> str:
@@ -83,11 +90,13 @@ class Command(BaseCommand):
             "",
             "  See it (log in as admin first):",
         ]
-        if adults:
-            preview = {"account": account.pk, "profile": adults[0].pk, **SHOWCASE_MOMENT}
+        pages = _showcase_pages(adults)
+        for i, adult in enumerate(adults):
+            preview = {"account": account.pk, "profile": adult.pk, **SHOWCASE_MOMENT}
             lines.append(
-                f"  Preview:   {base}{reverse('console:preview')}?{urlencode(preview)}"
-                f"   ({adults[0].name}'s homepage, Friday 21:00 on a TV)"
+                f"  {'Preview:' if i == 0 else '':<11}"
+                f"{base}{reverse('console:preview')}?{urlencode(preview)}"
+                f"   ({adult.name}'s homepage, Friday 21:00 on a TV{_story(pages, i)})"
             )
         compare = {"account": account.pk, **SHOWCASE_MOMENT}
         names = [p.name for p in profiles]
@@ -97,7 +106,7 @@ class Command(BaseCommand):
             f"   ({names} side by side)"
         )
         if len(adults) == 2:
-            lines.append(f"             {self._difference(*adults)}")
+            lines.append(f"             {_difference(adults, pages)}")
         # A profile whose PIN is the demo's, so a newcomer can try unlocking one. Checked,
         # not assumed: a profile given another PIN since the seed is passed over.
         locked = profile_with_pin(pin=DEMO_PIN)
@@ -130,32 +139,61 @@ class Command(BaseCommand):
         lines.append("")
         self.stdout.write("\n".join(lines))
 
-    def _difference(self, first: Profile, second: Profile) -> str:
-        """How far apart the two adults' first screens are, measured on real (unlogged) pages.
 
-        The showcase is only worth opening if the two pages differ; saying by how
-        much, right here, catches a demo whose models failed to learn the tastes.
-        """
-        at = local_moment(
-            weekday=SHOWCASE_MOMENT["weekday"],
-            hour=SHOWCASE_MOMENT["hour"],
-            zone=region_zone(first.account.home_region.time_zone),
-            now=timezone.now(),
-        )
-        try:
-            # Built, not logged: printing URLs must not add pages to the training log.
-            screens = [
-                homepage_build(profile=profile, device=SHOWCASE_MOMENT["device"], at=at)
-                for profile in (first, second)
-            ]
-        except NoActiveModel:
-            return "(no trained model yet: run `manage.py train_models`)"
-        titles = [
-            {item.title_id for row in page.rows[:FIRST_SCREEN_ROWS] for item in row.items}
-            for page in screens
+def _showcase_pages(adults: list[Profile]) -> list[Page] | None:
+    """The adults' real (unlogged) pages at the showcase moment; None before training.
+
+    Built, not logged: printing URLs must not add pages to the training log.
+    """
+    if not adults:
+        return None
+    at = local_moment(
+        weekday=SHOWCASE_MOMENT["weekday"],
+        hour=SHOWCASE_MOMENT["hour"],
+        zone=region_zone(adults[0].account.home_region.time_zone),
+        now=timezone.now(),
+    )
+    try:
+        return [
+            homepage_build(profile=profile, device=SHOWCASE_MOMENT["device"], at=at)
+            for profile in adults
         ]
-        common = len(titles[0] & titles[1])
-        return (
-            f"({first.name} and {second.name} share {common} of the "
-            f"{len(titles[0] | titles[1])} titles on their first screens then)"
-        )
+    except NoActiveModel:
+        return None
+
+
+def _story(pages: list[Page] | None, index: int) -> str:
+    """Where the story's rows are on that page: ": 17 rows; Continue Watching row 1, ...".
+
+    The showcase is opened to see a profile that resumes get Continue Watching first
+    and one that starts new things get New Releases higher; saying where those rows
+    landed catches a demo whose row ranker did not learn the planted habits.
+    """
+    if pages is None:
+        return ""
+    types = [row.type for row in pages[index].rows]
+    where = [
+        f"{label} row {types.index(kind) + 1}" if kind in types else f"no {label} row"
+        for kind, label in STORY_ROWS.items()
+    ]
+    return f": {len(types)} rows; {', '.join(where)}"
+
+
+def _difference(adults: list[Profile], pages: list[Page] | None) -> str:
+    """How far apart the two adults' first screens are, measured on real (unlogged) pages.
+
+    The showcase is only worth opening if the two pages differ; saying by how
+    much, right here, catches a demo whose models failed to learn the tastes.
+    """
+    if pages is None:
+        return "(no trained model yet: run `manage.py train_models`)"
+    first, second = adults
+    titles = [
+        {item.title_id for row in page.rows[:FIRST_SCREEN_ROWS] for item in row.items}
+        for page in pages
+    ]
+    common = len(titles[0] & titles[1])
+    return (
+        f"({first.name} and {second.name} share {common} of the "
+        f"{len(titles[0] | titles[1])} titles on their first screens then)"
+    )
