@@ -956,7 +956,11 @@ def homepage_build(
         hour=local.hour,
         weekday=local.weekday(),
     )
-    row_ranker = row_ranker_cache.get(bundle, keep=not chosen)
+    # A chosen version's ranker is read without being kept (the cache is the serving
+    # versions'); the serving path calls the cache as it always has.
+    row_ranker = (
+        row_ranker_cache.get(bundle, keep=False) if chosen else row_ranker_cache.get(bundle)
+    )
     if trace is not None:
         trace.ranker = row_ranker
     page = Page(
