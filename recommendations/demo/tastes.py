@@ -333,29 +333,6 @@ SHOWCASE_PROFILES: tuple[tuple[str, bool], ...] = (
 )
 
 
-# The showcase's row habits by part of the day, on top of its base habit and
-# BUCKET_ROW_BOOST: the demo's story is that Priya resumes (most of all in the evening,
-# which is when the printed preview opens her TV page) and Arjun discovers (most of all
-# in the afternoon, on his phone, yet he picks up a series late at night), so the two
-# adults' pages differ in row order as well as in titles, and each one's order differs
-# between a Friday evening and a Tuesday afternoon. Not drawn from the seed: the story
-# must hold whatever the seed.
-SHOWCASE_ADULT_ACTIVITY = 2.5
-SHOWCASE_BUCKET_ROWS: dict[str, dict[str, dict[str, float]]] = {
-    "Priya": {
-        # The generic evening boost favours discovery; Priya's evenings are for resuming.
-        "evening": {"continue_watching": 2.5, "new_releases": 1 / 1.4, "top_picks": 1 / 1.3},
-        # Tuesday afternoon she still resumes, but tries what is new more than at night.
-        "afternoon": {"continue_watching": 0.6, "new_releases": 12.0, "trending": 5.0},
-    },
-    "Arjun": {
-        "afternoon": {"trending": 1.6, "new_releases": 1.4},
-        "evening": {"new_releases": 1.3},
-        "late_night": {"continue_watching": 6.0},
-    },
-}
-
-
 def _normalised(weights: Mapping[str, float], keys: Iterable[str]) -> dict[str, float]:
     keys = list(keys)
     total = sum(max(weights.get(k, 0.0), 0.0) for k in keys)
@@ -563,32 +540,18 @@ def _showcase_taste(profile_index: int, slot: int) -> HiddenTaste:
         genres = {"romance": 6, "drama": 4, "comedy": 2, "musical": 1.5, "family": 1}
         themes = {"romance": 4, "lead-face": 4, "ensemble": 1}
         languages = {"hi": 0.8, "en": 0.15, "ta": 0.05}
-        devices = {"tv": 0.45, "mobile": 0.4, "tablet": 0.1, "web": 0.05}
-        rows = {
-            "continue_watching": 6,
-            "because_you_watched": 1.5,
-            "top_picks": 1,
-            "watch_again": 0.5,
-        }
+        devices = {"mobile": 0.6, "tv": 0.25, "tablet": 0.1, "web": 0.05}
+        rows = {"because_you_watched": 3, "top_picks": 2, "new_releases": 2, "language": 1}
         persona, disliked = "romance", ("horror", "sci-fi")
         hours = {"morning": 0.15, "afternoon": 0.15, "evening": 0.45, "late_night": 0.25}
     elif name == "Arjun":
         genres = {"action": 6, "thriller": 4, "crime": 4, "sci-fi": 1.5, "sports": 1}
         themes = {"action": 4, "moody": 4, "ensemble": 1}
-        # Tamil above all: a discoverer's New Releases are mostly not Tamil, and with
-        # less of a lead his plays made the Tamil cluster's most watched language Hindi.
-        languages = {"ta": 0.7, "hi": 0.2, "en": 0.1}
-        devices = {"mobile": 0.5, "tv": 0.4, "web": 0.1}
-        rows = {
-            "new_releases": 5,
-            "trending": 4,
-            "popular_in": 1,
-            "genre": 1,
-            "top_picks": 0.5,
-            "continue_watching": 0.05,
-        }
+        languages = {"ta": 0.55, "hi": 0.35, "en": 0.1}
+        devices = {"tv": 0.6, "mobile": 0.3, "web": 0.1}
+        rows = {"continue_watching": 3, "trending": 2, "genre": 2, "popular_in": 1}
         persona, disliked = "action", ("romance", "musical")
-        hours = {"morning": 0.05, "afternoon": 0.25, "evening": 0.4, "late_night": 0.3}
+        hours = {"morning": 0.05, "afternoon": 0.1, "evening": 0.45, "late_night": 0.4}
     else:
         genres = {"animation": 6, "family": 5, "comedy": 3, "fantasy": 2}
         themes = {"kids-friendly": 5, "comedy": 3}
@@ -602,9 +565,6 @@ def _showcase_taste(profile_index: int, slot: int) -> HiddenTaste:
         genre_w[g] = 0.002
     theme_w = _normalised({t: themes.get(t, 0.2) for t in THEME_SLUGS}, THEME_SLUGS)
     row_w = _normalised({r: rows.get(r, 0.2) for r in ROW_TYPES}, ROW_TYPES)
-    # The adults watch more than the kids: at 1.0 Priya's seeded 60 days held 15 plays
-    # started from a row, too few for the row ranker to tell her habit from noise.
-    activity = 1.0 if is_kids else SHOWCASE_ADULT_ACTIVITY
     return HiddenTaste(
         profile_index=profile_index,
         region="IN",
@@ -618,20 +578,14 @@ def _showcase_taste(profile_index: int, slot: int) -> HiddenTaste:
         hours=hours,
         row_types={
             b: _normalised(
-                {
-                    r: w
-                    * BUCKET_ROW_BOOST[b].get(r, 1.0)
-                    * SHOWCASE_BUCKET_ROWS.get(name, {}).get(b, {}).get(r, 1.0)
-                    for r, w in row_w.items()
-                },
-                ROW_TYPES,
+                {r: w * BUCKET_ROW_BOOST[b].get(r, 1.0) for r, w in row_w.items()}, ROW_TYPES
             )
             for b in HOUR_BUCKET_NAMES
         },
         artwork_themes=_device_themes(rng, theme_w),
         search_rate=0.02 if is_kids else 0.12,
         external_rate=0.0 if is_kids else 0.03,
-        activity=activity,
+        activity=1.0,
     )
 
 
