@@ -39,7 +39,7 @@ def refold(*options: str) -> str:
 
 @pytest.fixture
 def world(api_client, account, profile):
-    """A series whose season 2 came out yesterday, of which ``profile``'s state kept S2E1
+    """A series whose season 2 came out today or yesterday, of which ``profile``'s state kept S2E1
     played, finished and played again (a rewatch) two days ago, as ingest took it before
     December 2026; another profile watched S2E1 once out, and ``profile`` a film."""
     series = TitleFactory(kind="series", original_name="Harbour Lights")
@@ -67,7 +67,10 @@ def world(api_client, account, profile):
         other,
         event(series, kind="complete", episode=early.pk, occurred_at=at(60)),
     )
-    season_two.release_date = (NOW - dt.timedelta(days=1)).date()
+    # Out from the midnight (UTC) before Ravi's watch an hour ago: after every play of
+    # ``profile``'s, at most two days less 50 minutes ago, whatever the time of day
+    # (yesterday's date put 23:15 UTC two days ago's plays after it).
+    season_two.release_date = (NOW - dt.timedelta(minutes=60)).date()
     season_two.save()
     return series, film, pilot, early, other
 
