@@ -163,10 +163,18 @@ class AddPostgresSearchIndex(migrations.AddIndex):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        model = from_state.apps.get_model(app_label, self.model_name)
+        self._drop(schema_editor, from_state.apps.get_model(app_label, self.model_name))
+
+    def _drop(self, schema_editor: BaseDatabaseSchemaEditor, model: type[models.Model]) -> None:
+        """``DROP INDEX IF EXISTS``, ``CONCURRENTLY`` in a migration outside a transaction
+        (``atomic = False``): a plain drop takes its table's exclusive lock, and queued
+        behind a transaction holding the table (a signal import, a retrain) it would hold
+        up every read of the table (every request reads its profile) until that one ended.
+        """
         if self._applies(schema_editor, model):
             name = schema_editor.quote_name(self.index.name)
-            schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
+            concurrently = "" if schema_editor.atomic_migration else " CONCURRENTLY"
+            schema_editor.execute(f"DROP INDEX{concurrently} IF EXISTS {name}")
 
     def describe(self) -> str:
         return f"{super().describe()} (PostgreSQL only, not in the model's state)"
@@ -174,12 +182,8 @@ class AddPostgresSearchIndex(migrations.AddIndex):
 
 class RemovePostgresSearchIndex(AddPostgresSearchIndex):
     """:class:`AddPostgresSearchIndex` the other way round: an index another replaces,
-    dropped (``IF EXISTS``), and built again when migrated back.
-
-    In a migration outside a transaction (``atomic = False``) the drop is
-    ``CONCURRENTLY``: a plain ``DROP INDEX`` takes its table's exclusive lock, and queued
-    behind a transaction holding the table (a signal import, a retrain) it would hold up
-    every read of the table (every request reads its profile) until that one ended.
+    dropped (``IF EXISTS``; ``CONCURRENTLY`` outside a transaction, as ``_drop`` says),
+    and built again when migrated back.
     """
 
     def database_forwards(
@@ -189,11 +193,7 @@ class RemovePostgresSearchIndex(AddPostgresSearchIndex):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if self._applies(schema_editor, model):
-            name = schema_editor.quote_name(self.index.name)
-            concurrently = "" if schema_editor.atomic_migration else " CONCURRENTLY"
-            schema_editor.execute(f"DROP INDEX{concurrently} IF EXISTS {name}")
+        self._drop(schema_editor, from_state.apps.get_model(app_label, self.model_name))
 
     def database_backwards(
         self,
