@@ -2072,9 +2072,11 @@ def test_a_series_whose_passed_finale_gets_a_new_season_is_back_at_its_first_epi
     # then: not in Continue Watching anywhere, and Play starts the series again
     assert three_surfaces(account, asha, show) == ([], [], restart)
 
-    # when: a second season comes out (added to the catalogue later, out since yesterday)
+    # when: a second season comes out (added to the catalogue later, out since the midnight
+    # UTC before the play 20 minutes ago below: after the finale's credits at any time of
+    # day, where yesterday's date put 23:10 UTC's credits after it)
     season_two = SeasonFactory(
-        title=show, number=2, release_date=(timezone.now() - dt.timedelta(days=1)).date()
+        title=show, number=2, release_date=(timezone.now() - dt.timedelta(minutes=20)).date()
     )
     new_first = EpisodeFactory(season=season_two, number=1)
     EpisodeFactory(season=season_two, number=2)
