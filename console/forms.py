@@ -97,10 +97,12 @@ class WhyForm(MomentForm):
 
 
 class RowWhyForm(MomentForm):
-    """One candidate row of one profile's page (``row``: its id); without it, every candidate."""
+    """One candidate row of one profile's page (``row``: its id); without it, every candidate.
+    ``version``: the model version the preview was built with, if one was chosen."""
 
     profile = IdFormField(min_value=1, max_value=ID_MAX)
     row = forms.CharField(required=False, max_length=100)
+    version = IdFormField(required=False, min_value=1, max_value=ID_MAX)
 
 
 QueryFormT = TypeVar("QueryFormT", bound=QueryForm)

@@ -200,6 +200,42 @@ def _version_chosen(
     return chosen
 
 
+class _VersionRefused(Exception):
+    """A chosen version that cannot build the profile's page, and the status that says so."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _chosen_bundle(
+    profile: Profile, *, serving_id: int, chosen_id: int
+) -> tuple[ModelVersion, ServingBundle]:
+    """The chosen version and its loaded artefacts, for the pages that explain its page.
+
+    The "why" pages accept exactly the versions the preview's menu offers (the serving
+    scope's stored versions), so a link can only explain a page the preview could draw;
+    ``profile`` needs ``account__home_region`` loaded.
+
+    Raises
+    ------
+    _VersionRefused
+        400: not a stored version of the scope serving the profile; 503: its artefacts
+        cannot be read.
+    """
+    served = served_by(profile=profile, version_id=serving_id, active=model_cache.versions())
+    chosen = _version_chosen(profile, served, _scope_versions(served, profile), chosen_id)
+    if isinstance(chosen, str):
+        raise _VersionRefused(chosen, status=400)
+    try:
+        bundle = version_bundle(version_id=chosen.pk, artefact_key=chosen.artefact_key)
+    except (OSError, ValueError, KeyError):
+        raise _VersionRefused(
+            f"Version #{chosen.pk}'s artefacts cannot be read.", status=503
+        ) from None
+    return chosen, bundle
+
+
 @console_page(*HOUSEHOLDS)
 def preview(request: HttpRequest) -> HttpResponse:
     """One profile's homepage as a client would draw it, for a device and a local moment.
@@ -255,17 +291,35 @@ def preview(request: HttpRequest) -> HttpResponse:
             serving_page, page = page, _build(profile, form, at, bundle=bundle)
             context.update(chosen=chosen, serving_page=serving_page)
             if form.cleaned_data["diff"]:
-                context["diff"] = page_diff(chosen=page, active=serving_page)
+                diff = page_diff(chosen=page, active=serving_page)
+                chosen_why, serving_why = (
+                    _row_why_url(profile, form, version_id=chosen.pk),
+                    _row_why_url(profile, form),
+                )
+                # Each row's place on either page links to why it is there, under the
+                # version that put it there.
+                context.update(
+                    diff=diff,
+                    diff_rows=[
+                        (
+                            change,
+                            chosen_why(change.id) if change.chosen else "",
+                            serving_why(change.id) if change.active else "",
+                        )
+                        for change in diff.rows
+                    ],
+                )
+    chosen_version = context.get("chosen")
+    # A chosen version's rows are explained under that version, as its titles are.
+    row_why = _row_why_url(profile, form, version_id=chosen_version.pk if chosen_version else None)
     context.update(
         page=page,
-        # The row why explains the serving version's order; a chosen version's page has
-        # none (its rows are compared with the serving page's instead).
         rows=page_rows(
             page,
-            why_url=_why_url(profile, form, version=context.get("chosen")),
-            row_why_url=None if "chosen" in context else _row_why_url(profile, form),
+            why_url=_why_url(profile, form, version=chosen_version),
+            row_why_url=row_why,
         ),
-        rows_why_url=None if "chosen" in context else _row_why_url(profile, form)(None),
+        rows_why_url=row_why(None),
         copy_language=copy_language(profile.display_language_id),
         compare_url=f"{reverse('console:compare')}?{urlencode(_compare_query(account, form))}",
     )
@@ -483,17 +537,12 @@ def why(request: HttpRequest) -> HttpResponse:
         page = _build(profile, form, at)
         bundle = None
         if chosen_id is not None and chosen_id != page.model_version:
-            served = served_by(
-                profile=profile, version_id=page.model_version, active=model_cache.versions()
-            )
-            chosen = _version_chosen(profile, served, _scope_versions(served, profile), chosen_id)
-            if isinstance(chosen, str):
-                return HttpResponseBadRequest(chosen, content_type="text/plain; charset=utf-8")
             try:
-                bundle = version_bundle(version_id=chosen.pk, artefact_key=chosen.artefact_key)
-            except (OSError, ValueError, KeyError):
-                context["error"] = f"Version #{chosen.pk}'s artefacts cannot be read."
-                return render(request, template, context, status=503)
+                chosen, bundle = _chosen_bundle(
+                    profile, serving_id=page.model_version, chosen_id=chosen_id
+                )
+            except _VersionRefused as refused:
+                return _version_refused(request, template, context, refused)
             page = _build(profile, form, at, bundle=bundle)
             context["chosen"] = chosen
         explanation = title_explanation(
@@ -545,14 +594,31 @@ def why(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+def _version_refused(
+    request: HttpRequest, template: str, context: dict[str, object], refused: _VersionRefused
+) -> HttpResponse:
+    """A "why" page's answer to a version it may not explain under: the version menu's
+    reason as plain text (a 400, as for the page's other parameters), or the panel with
+    the error."""
+    if refused.status == 400:
+        return HttpResponseBadRequest(str(refused), content_type="text/plain; charset=utf-8")
+    context["error"] = str(refused)
+    return render(request, template, context, status=refused.status)
+
+
 # --- Why this row here -------------------------------------------------------------------------
 
 
-def _row_why_url(profile: Profile, form: MomentForm) -> Callable[[PageRow | str | None], str]:
-    """Links to a row's explanation (a shown row, a candidate's id, or None: every candidate)."""
+def _row_why_url(
+    profile: Profile, form: MomentForm, *, version_id: int | None = None
+) -> Callable[[PageRow | str | None], str]:
+    """Links to a row's explanation (a shown row, a candidate's id, or None: every candidate),
+    under ``version_id`` when the page was built with a chosen version."""
     moment = {
         name: form.cleaned_data[name] for name in ("device", "weekday", "hour", "rows", "items")
     }
+    if version_id is not None:
+        moment["version"] = version_id
     base = reverse("console:row_why")
 
     def url(row: PageRow | str | None) -> str:
@@ -580,6 +646,10 @@ def row_why(request: HttpRequest) -> HttpResponse:
     and drops shown are those the build ordered the page by. Without ``row``,
     every candidate row, shown or not, with why each one not shown is not.
     ``?fragment=1`` returns only the panel, as the title's why does.
+
+    ``version``: the page was built with that version instead of the serving one (the
+    preview's choice); its rows are explained with its own row ranker, and the same
+    permissions and versions are accepted as the preview accepts.
     """
     defaults = {"device": "tv", "rows": PREVIEW_ROWS, "items": PREVIEW_ITEMS}
     form = bound_with_defaults(RowWhyForm, request.GET, defaults)
@@ -594,7 +664,10 @@ def row_why(request: HttpRequest) -> HttpResponse:
     )
     region = profile.account.home_region
     at = _moment(form, region_zone(region.time_zone))
-    link = _row_why_url(profile, form)
+    chosen_id = data["version"]
+    if chosen_id is not None and not can_view(request.user, MODELS):
+        raise PermissionDenied  # as the preview refuses to build with a chosen version
+    link = _row_why_url(profile, form, version_id=chosen_id)
     context: dict[str, object] = {
         "profile": profile,
         "device": data["device"],
@@ -608,6 +681,7 @@ def row_why(request: HttpRequest) -> HttpResponse:
                 "account": profile.account_id,
                 "profile": profile.pk,
                 **{k: data[k] for k in ("device", "weekday", "hour", "rows", "items")},
+                **({"version": chosen_id} if chosen_id is not None else {}),
             }
         ),
     }
@@ -615,6 +689,17 @@ def row_why(request: HttpRequest) -> HttpResponse:
     trace = RowTrace()
     try:
         page = _build(profile, form, at, trace=trace)
+        if chosen_id is not None and chosen_id != page.model_version:
+            try:
+                chosen, bundle = _chosen_bundle(
+                    profile, serving_id=page.model_version, chosen_id=chosen_id
+                )
+            except _VersionRefused as refused:
+                return _version_refused(request, template, context, refused)
+            # The serving page only told which version serves; the trace is the chosen one's.
+            trace = RowTrace()
+            page = _build(profile, form, at, bundle=bundle, trace=trace)
+            context["chosen"] = chosen
     except NoActiveModel as missing:
         context["error"] = str(missing)
         return render(request, template, context, status=503)

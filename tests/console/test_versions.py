@@ -341,3 +341,130 @@ def test_staff_who_may_not_view_model_versions_are_refused_a_chosen_versions_why
 
     assert client.get(f"/console/why/?{query}").status_code == 200
     assert client.get(f"/console/why/?{query}&version={first.pk}").status_code == 403
+
+
+# --- Why this row, under a chosen version -----------------------------------------------------
+
+
+def row_why_links(html: str) -> dict[str, str]:
+    """Each row's "why here?" link on a rendered preview, by row id."""
+    return {
+        row: unescape(link)
+        for row, link in re.findall(
+            r'<section class="row" data-row="([^"]+)">.*?'
+            r'<a href="([^"]+)" class="why-link row-why-link"',
+            html,
+            flags=re.S,
+        )
+    }
+
+
+def test_a_chosen_versions_rows_are_explained_under_that_version(world, staff_client, two_versions):
+    # given: the action fan's page built with the retired version
+    first, second, before, _ = two_versions
+    html = staff_client.get(preview_url(world.action_fan, version=first.pk)).content.decode()
+
+    # when: every row's "why here?" is followed
+    links = row_why_links(html)
+
+    # then: each row has one, carrying the version, and is explained in the order that
+    # version's build gave the rows
+    assert list(links) == [row.id for row in before.rows]
+    for number, (row_id, link) in enumerate(links.items(), start=1):
+        assert f"version={first.pk}" in link
+        response = staff_client.get(link)
+        assert response.status_code == 200
+        assert response.context["page"].model_version == first.pk
+        assert response.context["selected"].row_id == row_id
+        assert response.context["selected"].row_number == number
+    # and the page names the version, and its links stay with it
+    why = unescape(response.content.decode())
+    assert f'data-chosen-version="{first.pk}"' in why
+    assert f"model #{first.pk}" in why
+    assert f"model #{second.pk}" not in why
+    back = re.search(r'<a href="([^"]+)">back to the preview</a>', why).group(1)
+    assert f"version={first.pk}" in back
+    assert all(f"version={first.pk}" in url for _, url in response.context["candidates"])
+    assert f"version={first.pk}" in response.context["all_url"]
+    # and "why these rows?" beside the row ranker is under the version too
+    every = re.search(r'<a href="([^"]+)" class="why-link rows-why-link"', html).group(1)
+    assert f"version={first.pk}" in unescape(every)
+
+
+def test_the_serving_versions_row_why_names_no_chosen_version(world, staff_client, two_versions):
+    _, second, _, after = two_versions
+    html = staff_client.get(preview_url(world.action_fan)).content.decode()
+    links = row_why_links(html)
+    assert list(links) == [row.id for row in after.rows]
+    assert not any("version=" in link for link in links.values())
+
+    response = staff_client.get(next(iter(links.values())))
+
+    assert response.context["page"].model_version == second.pk
+    assert "data-chosen-version" not in response.content.decode()
+
+
+def test_a_row_why_under_a_version_of_another_scope_is_refused(world, staff_client, two_versions):
+    # given: a global version, stored, but the action fan is served by its region's
+    first, _, _, _ = two_versions
+    global_version = model_train(region_code=None)
+    query = f"profile={world.action_fan.pk}&device=tv&weekday=4&hour=21"
+
+    # when
+    other_scope = staff_client.get(f"/console/why/row/?{query}&version={global_version.pk}")
+    unknown = staff_client.get(f"/console/why/row/?{query}&version=987654")
+    same_scope = staff_client.get(f"/console/why/row/?{query}&version={first.pk}")
+
+    # then: as the preview's version menu refuses them, by name
+    assert other_scope.status_code == 400
+    assert unknown.status_code == 400
+    assert "is not a stored version of the scope serving Asha" in other_scope.content.decode()
+    assert same_scope.status_code == 200
+
+
+def test_staff_who_may_not_view_model_versions_are_refused_a_chosen_versions_row_why(
+    world, django_user_model, two_versions
+):
+    first, _, _, _ = two_versions
+    user = django_user_model.objects.create_user(username="households-only", is_staff=True)
+    user.user_permissions.add(*view_permissions(*HOUSEHOLDS))
+    client = Client()
+    client.force_login(user)
+    query = f"profile={world.action_fan.pk}&device=tv&weekday=4&hour=21"
+
+    assert client.get(f"/console/why/row/?{query}").status_code == 200
+    assert client.get(f"/console/why/row/?{query}&version={first.pk}").status_code == 403
+
+
+def test_each_row_of_the_diff_links_to_its_why_on_its_own_side(world, staff_client, two_versions):
+    # given: the retired version's page against the serving one's
+    first, second, before, after = two_versions
+    html = staff_client.get(
+        preview_url(world.action_fan, version=first.pk, diff=1)
+    ).content.decode()
+    diff_rows = re.findall(r'<tr data-diff-row="([^"]+)".*?</tr>', html, flags=re.S)
+    assert set(diff_rows) == {row.id for row in before.rows} | {row.id for row in after.rows}
+
+    # when: each row's place on either page is followed
+    sides = {"chosen": (first, before), "active": (second, after)}
+    followed = 0
+    for block in re.findall(r'<tr data-diff-row="[^"]+".*?</tr>', html, flags=re.S):
+        row_id = re.search(r'data-diff-row="([^"]+)"', block).group(1)
+        for side, (version, page) in sides.items():
+            on_page = [row.id for row in page.rows]
+            cell = re.search(rf'<td class="place" data-side="{side}">(.*?)</td>', block, re.S)
+            assert cell, (row_id, side)
+            link = re.search(r'<a href="([^"]+)"[^>]*class="why-link row-why-link"', cell.group(1))
+            if row_id not in on_page:
+                assert link is None, (row_id, side)
+                continue
+            # then: it is the row's why under that side's version, at that side's place
+            url = unescape(link.group(1))
+            assert ("version=" in url) == (side == "chosen")
+            response = staff_client.get(url)
+            assert response.status_code == 200
+            assert response.context["page"].model_version == version.pk
+            assert response.context["selected"].row_id == row_id
+            assert response.context["selected"].row_number == on_page.index(row_id) + 1
+            followed += 1
+    assert followed == len(before.rows) + len(after.rows)
