@@ -386,7 +386,12 @@ def compare(request: HttpRequest) -> HttpResponse:
             _Column(
                 profile=profile,
                 page=page,
-                rows=page_rows(page, why_url=_why_url(profile, form), shared=numbers),
+                rows=page_rows(
+                    page,
+                    why_url=_why_url(profile, form),
+                    shared=numbers,
+                    row_why_url=_row_why_url(profile, form),
+                ),
                 preview_url=f"{reverse('console:preview')}?{urlencode(query)}",
                 overlap=len(page_titles(page) & numbers.keys()),
                 copy_language=copy_language(profile.display_language_id),

@@ -17,7 +17,7 @@ from recommendations.services.signals import signal_batch_record
 from recommendations.serving.homepage import RowTrace, homepage_build
 from recommendations.serving.row_explain import row_explanations
 from recommendations.signal_events import SignalEvent
-from tests.console.test_views import FRIDAY_NIGHT, friday_night, preview_url
+from tests.console.test_views import FRIDAY_NIGHT, compare_url, friday_night, preview_url, tiles
 
 pytestmark = pytest.mark.django_db
 
@@ -183,3 +183,72 @@ def test_the_row_why_costs_no_more_queries_than_the_preview(world, staff_client)
 
     assert one_row == every_row
     assert one_row <= preview
+
+
+def test_every_row_of_each_column_of_the_comparison_links_to_its_explanation(world, staff_client):
+    # given: the household side by side (fewer rows and titles than the preview's)
+    html = staff_client.get(compare_url(world.account)).content.decode()
+    columns = re.findall(
+        r'<section class="column" data-profile="(\d+)">(.*?)(?=<section class="column"|$)',
+        html,
+        re.S,
+    )
+    assert {int(pk) for pk, _ in columns} == {
+        p.pk for p in (world.action_fan, world.romance_fan, world.kid)
+    }
+
+    for pk, column in columns:
+        rows = re.findall(r'<section class="row" data-row="([^"]+)"', column)
+        links = re.findall(r'<a href="([^"]+)" class="why-link row-why-link"', column)
+        assert rows
+        assert len(links) == len(rows)
+        for number, (row, link) in enumerate(zip(rows, links, strict=True), start=1):
+            # when
+            response = staff_client.get(unescape(link))
+
+            # then: that profile's row, at the place the column shows it
+            assert response.status_code == 200
+            assert response.context["profile"].pk == int(pk)
+            assert response.context["selected"].row_id == row
+            assert response.context["selected"].row_number == number
+
+
+def why_links(html: str) -> list[dict[str, str]]:
+    """Every link that opens the "why" dialog: its classes and the dialog's name for it."""
+    links = []
+    for attributes in re.findall(r"<a ([^>]*\bclass=\"why-link[^\"]*\"[^>]*)>", html):
+        label = re.search(r'data-why-label="([^"]*)"', attributes)
+        links.append(
+            {
+                "class": re.search(r'class="([^"]+)"', attributes).group(1),
+                "label": unescape(label.group(1)) if label else "",
+            }
+        )
+    return links
+
+
+def test_the_why_dialog_is_named_for_the_row_or_the_title_it_explains(world, staff_client):
+    # The dialog was "Why this title" whatever it explained, a row's order included.
+    html = staff_client.get(preview_url(world.action_fan)).content.decode()
+    rows = re.findall(r'<section class="row" data-row="[^"]+">\s*<h3[^>]*>([^<]+)</h3>', html)
+    panel = staff_client.get(row_why_url(world.action_fan, row="continue_watching")).content
+
+    links = why_links(html)
+    assert links
+    assert all(link["label"] for link in links), links
+    row_labels = [link["label"] for link in links if "row-why-link" in link["class"]]
+    assert row_labels == [f"Why the row {unescape(title)} here?" for title in rows]
+    title_labels = [link["label"] for link in links if link["class"] == "why-link"]
+    names = [unescape(re.search(r'alt="([^"]*)"', t["html"]).group(1)) for t in tiles(html)]
+    assert title_labels == [f"Why {name}?" for name in names]
+    assert [link["label"] for link in links if "rows-why-link" in link["class"]] == [
+        "Why these rows?"
+    ]
+    # and the row why's own links, which open in the same dialog, are named for rows
+    assert all(
+        link["label"].startswith("Why the row") or link["label"] == "Why these rows?"
+        for link in why_links(panel.decode())
+    )
+    # and the dialog's fixed name no longer calls everything a title
+    dialog = re.search(r"<dialog [^>]*>", html).group(0)
+    assert "Why this title" not in dialog

@@ -9,25 +9,45 @@
     });
   });
 
-  // "Why this?" opens in a dialog instead of leaving the page.
+  // "Why this?" opens in a dialog instead of leaving the page. The dialog is named for what
+  // it explains (the link's data-why-label: a title, a row, every row), and on closing,
+  // focus goes back to the link that opened it, as keyboard and screen reader users expect.
   var dialog = document.getElementById("why-dialog");
   if (dialog && typeof dialog.showModal === "function") {
     var body = dialog.querySelector(".why-body");
+    var opener = null;
+    var asked = 0; // the latest request: an earlier one answering late must not replace it
     document.addEventListener("click", function (event) {
       var link = event.target.closest("a.why-link");
       if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
       event.preventDefault();
+      // A link inside the dialog (a row why's candidate rows) replaces what it shows:
+      // focus still goes back to the link on the page that opened it first.
+      if (!dialog.open) opener = link;
+      dialog.setAttribute("aria-label", link.dataset.whyLabel || "Why this is here");
+      body.setAttribute("aria-busy", "true");
       body.innerHTML = '<p class="note">Working out why…</p>';
-      dialog.showModal();
+      if (!dialog.open) dialog.showModal();
       var url = new URL(link.href);
       url.searchParams.set("fragment", "1");
+      var request = ++asked;
       fetch(url, { credentials: "same-origin" })
         .then(function (response) { return response.text(); })
-        .then(function (html) { body.innerHTML = html; })
+        .then(function (html) {
+          if (request !== asked) return;
+          body.innerHTML = html;
+          body.removeAttribute("aria-busy");
+          // The link clicked inside the dialog is gone with the content it was in.
+          if (!dialog.contains(document.activeElement)) dialog.querySelector(".close").focus();
+        })
         .catch(function () { window.location.href = link.href; });
     });
     dialog.addEventListener("click", function (event) {
       if (event.target === dialog) dialog.close(); // a click on the backdrop
+    });
+    dialog.addEventListener("close", function () {
+      if (opener && opener.isConnected) opener.focus();
+      opener = null;
     });
   }
 
