@@ -16,10 +16,13 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from recommendations.models import PageLog
+from recommendations.models import ModelVersion, PageLog
+from recommendations.services.training import model_train
 from tests.console.conftest import (
     CONSOLE_MODELS,
     STAFF_PASSWORD,
@@ -243,3 +246,102 @@ def test_the_admin_index_lists_the_console_pages_each_link_on_one_line(
     ]
     assert all(count == 1 for _, count in lines), lines
     browser.save_screenshot(str(ARTIFACTS / "admin-index.png"))
+
+
+def _closed(dialog) -> bool:
+    return dialog.get_attribute("open") is None
+
+
+def test_the_why_dialog_says_what_it_explains_and_gives_focus_back(household, live_server, browser):
+    base = live_server.url
+    _sign_in(browser, base, "operator", STAFF_PASSWORD, next_path="/console/")
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda c: urlsplit(c.current_url).path == "/console/"
+    )
+    query = {"account": household.account.pk, "profile": household.action_fan.pk, **FRIDAY_NIGHT}
+    browser.get(f"{base}/console/preview/?{urlencode(query)}")
+    dialog = browser.find_element(By.ID, "why-dialog")
+
+    # A row's why: the dialog is named for that row, not "Why this title".
+    link = browser.find_element(By.CSS_SELECTOR, "section.row a.row-why-link")
+    row_title = link.find_element(By.XPATH, "ancestor::section[1]/h3").text
+    link.click()
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda c: "Row ranking features" in dialog.text)
+    assert dialog.aria_role == "dialog"
+    assert dialog.accessible_name == f"Why the row {row_title} here?"
+    # A candidate row's link inside replaces the dialog's content; focus stays in it.
+    heading = dialog.find_element(By.TAG_NAME, "h2").text
+    dialog.find_elements(By.CSS_SELECTOR, "table.candidates a.why-link")[-1].click()
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda c: dialog.find_element(By.TAG_NAME, "h2").text != heading
+    )
+    assert dialog.get_attribute("aria-label").startswith("Why the row ")
+    assert browser.execute_script("return arguments[0].contains(document.activeElement)", dialog)
+    # Escape closes it, and focus is back on the link that opened it.
+    ActionChains(browser).send_keys(Keys.ESCAPE).perform()
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda c: _closed(dialog))
+    assert browser.switch_to.active_element == link
+
+    # A title's why: named for the title; the close button gives focus back too.
+    tile = browser.find_element(By.CSS_SELECTOR, "li.tile a.why-link")
+    name = tile.find_element(By.CSS_SELECTOR, ".name").get_attribute("textContent")
+    tile.click()
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda c: "Candidate sources" in dialog.text)
+    assert dialog.accessible_name == f"Why {name}?"
+    dialog.find_element(By.CSS_SELECTOR, "button.close").click()
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda c: _closed(dialog))
+    assert browser.switch_to.active_element == tile
+
+
+def test_every_console_page_fits_a_360_pixel_wide_phone(household, live_server, browser):
+    # given: a second version, so the preview has a version to choose and a diff to show
+    first = ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)
+    model_train(region_code=household.home.region.code, random_state=7)
+    base = live_server.url
+    _sign_in(browser, base, "operator", STAFF_PASSWORD, next_path="/console/")
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda c: urlsplit(c.current_url).path == "/console/"
+    )
+    profile = household.action_fan
+    moment = {**FRIDAY_NIGHT, "rows": 12, "items": 20}
+    pages = {
+        "preview-diff": "/console/preview/?"
+        + urlencode({"account": profile.account_id, "profile": profile.pk, **moment})
+        + f"&version={first.pk}&diff=1",
+        "compare": "/console/compare/?"
+        + urlencode({"account": profile.account_id, **FRIDAY_NIGHT}),
+        "row-why": f"/console/why/row/?{urlencode({'profile': profile.pk, **moment})}"
+        + "&row=continue_watching",
+        "row-why-version": f"/console/why/row/?{urlencode({'profile': profile.pk, **moment})}"
+        + f"&version={first.pk}",
+        "why": "/console/why/?"
+        + urlencode({"profile": profile.pk, "title": household.resumed.pk, **moment}),
+    }
+    browser.set_window_size(360, 780)
+    assert browser.execute_script("return window.innerWidth") <= 360
+
+    for name, path in pages.items():
+        # when
+        browser.get(f"{base}{path}")
+
+        # then: nothing but the rows and wide tables, which scroll in their own box, is
+        # wider than the screen
+        assert browser.find_elements(By.CSS_SELECTOR, "main"), name
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth"
+        )
+        browser.save_screenshot(str(ARTIFACTS / f"console-{name}-360.png"))
+        assert overflow <= 0, (name, overflow)
+        if name == "preview-diff":
+            browser.execute_script("document.querySelector('.version-diff').scrollIntoView()")
+            browser.save_screenshot(str(ARTIFACTS / "console-preview-diff-table-360.png"))
+
+    # and the diff's row links open the dialog, which fits the screen
+    browser.get(f"{base}{pages['preview-diff']}")
+    browser.find_element(By.CSS_SELECTOR, 'td.place[data-side="chosen"] a.why-link').click()
+    dialog = browser.find_element(By.ID, "why-dialog")
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda c: "Row ranking features" in dialog.text)
+    assert f"version #{first.pk}" in dialog.text
+    width = browser.execute_script("return arguments[0].getBoundingClientRect().right", dialog)
+    assert width <= 360
+    browser.save_screenshot(str(ARTIFACTS / "console-diff-why-360.png"))
