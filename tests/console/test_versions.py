@@ -20,6 +20,7 @@ from console.versions import page_diff
 from profiles.models import Profile
 from recommendations.models import ModelVersion, PageLog
 from recommendations.services.training import model_train
+from recommendations.serving import artefacts
 from recommendations.serving.cache import model_cache
 from recommendations.serving.homepage import homepage_build
 from regions.models import TasteCluster
@@ -468,3 +469,28 @@ def test_each_row_of_the_diff_links_to_its_why_on_its_own_side(world, staff_clie
             assert response.context["selected"].row_number == on_page.index(row_id) + 1
             followed += 1
     assert followed == len(before.rows) + len(after.rows)
+
+
+def test_a_version_whose_files_cannot_be_read_is_explained_by_neither_why(world, staff_client):
+    # given: a retired version of the serving scope whose stored files are not artefacts
+    broken = ModelVersion.objects.create(
+        scope=ModelVersion.Scope.REGION,
+        region=world.home.region,
+        status=ModelVersion.Status.RETIRED,
+        artefact_key="models/broken",
+    )
+    for name in artefacts.ARTEFACT_NAMES:
+        artefacts.artefact_write(broken.artefact_key, name, lambda f: f.write(b"not an npz"))
+    title = world.home.titles["action"][0]
+    query = f"profile={world.action_fan.pk}&device=tv&weekday=4&hour=21&version={broken.pk}"
+
+    # when
+    row_why = staff_client.get(f"/console/why/row/?{query}")
+    why = staff_client.get(f"/console/why/?{query}&title={title.pk}&fragment=1")
+
+    # then: the panel says so, as the preview does
+    for response in (row_why, why):
+        assert response.status_code == 503
+        assert f"Version #{broken.pk}&#x27;s artefacts cannot be read." in (
+            response.content.decode()
+        )
