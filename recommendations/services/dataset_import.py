@@ -1273,6 +1273,22 @@ def _read_ratings(
         if unknown.count and not skip_unknown_items
         else ""
     )
+    if unknown.count and not line_of:
+        # --skip-unknown-items is for the few titles deleted since the catalogue import. A
+        # file none of whose items are known is the wrong file, or the right one against
+        # the wrong catalogue: skipping every row stored nothing and exited 0, as if done.
+        rows = f"all {unknown.count} of its rows name" if unknown.count > 1 else "its row names"
+        raise DatasetImportError(
+            "\n".join(
+                [
+                    f"{path}: {rows} items not in the catalogue; nothing was imported.",
+                    "Is it the wrong file, or the right one for another environment's "
+                    f"catalogue (run import_catalogue with its items first), or is "
+                    f"--item-column not the items' column ('{columns.item}')?",
+                    *unknown.listing("skipped"),
+                ]
+            )
+        )
     user = np.frombuffer(user_of, dtype=np.int64)
     title = np.frombuffer(title_of, dtype=np.int64)
     times = np.frombuffer(time_of, dtype=np.float64)
@@ -1727,7 +1743,8 @@ def interactions_import(
     A row whose item is not in the catalogue is a bad line, unless
     ``skip_unknown_items``: then a row with no other problem is left out and
     counted, and the rest is imported (a title deleted since the catalogue
-    import must not keep a whole history out).
+    import must not keep a whole history out). A file with no known item at all
+    is refused all the same: it is the wrong file, not a few deleted titles.
     """
     path = Path(path)
     if not 1 <= profiles_per_household <= MAX_PROFILES_PER_ACCOUNT:

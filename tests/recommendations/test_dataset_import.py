@@ -526,6 +526,38 @@ def test_rows_of_titles_deleted_since_are_skipped_and_named_when_asked(tmp_path,
         run(bad, "--skip-unknown-items")
 
 
+def test_a_file_whose_every_row_would_be_skipped_is_refused_as_the_wrong_file(tmp_path, catalogue):
+    # given ratings of another data set's items (the wrong file, or the right file on the
+    # wrong environment's catalogue): every line names an item this catalogue lacks, and
+    # until December 2026 --skip-unknown-items skipped them all, stored nothing and exited 0
+    rows = "".join(f"{n},{900 + n},4.0,{T0 + n}\n" for n in range(1, 26))
+    path = write(tmp_path, "userId,movieId,rating,timestamp\n" + rows, name="other.csv")
+
+    # when it is imported skipping unknown items, then it is refused, naming the file, the
+    # count and what to check, and the first skipped lines
+    with pytest.raises(CommandError) as error:
+        run(path, "--skip-unknown-items")
+    assert error.value.returncode == 1
+    lines = str(error.value).splitlines()
+    assert lines[0] == (
+        f"{path}: all 25 of its rows name items not in the catalogue; nothing was imported."
+    )
+    assert "wrong file" in lines[1]
+    assert "--item-column" in lines[1]
+    assert lines[2] == f"{path}:2: unknown item movieId '901' (not in the catalogue; " + (
+        "run import_catalogue first)"
+    )
+    assert lines[-1] == "... and 5 more skipped lines"
+    assert snapshot() == (0, 0, 0, 0)
+
+    # but one row of a known item is enough: it is imported, and the rest listed as skipped
+    mixed = write(tmp_path, "userId,movieId,rating,timestamp\n" + rows + "1,1,5.0,964982703\n")
+    output = run(mixed, "--skip-unknown-items")
+    assert "1 ratings of 1 users read." in output
+    assert "25 lines skipped: their items are not in the catalogue." in output
+    assert snapshot() == (1, 1, 3, 1)
+
+
 def test_every_problem_of_a_line_is_reported_and_the_first_twenty_lines_listed(tmp_path, catalogue):
     rows = "".join(f"{n},999,x,{T0 + n}\n" for n in range(1, 26))
     path = write(tmp_path, "userId,movieId,rating,timestamp\n" + rows)

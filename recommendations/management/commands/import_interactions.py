@@ -69,7 +69,8 @@ fields, ratings that are not numbers or out of scale, negative weights, bad
 times, unknown items, NUL characters) are reported as PATH:LINE: reason and nothing is
 imported; with --skip-unknown-items, lines whose only problem is an item not
 in the catalogue (a title deleted since) are skipped and listed instead, and
-the rest is imported. Everything is written in one transaction (Ctrl-C keeps
+the rest is imported; a file with no known item at all is still refused (the
+wrong file, or another catalogue's). Everything is written in one transaction (Ctrl-C keeps
 nothing); --dry-run does the work and rolls it back."""
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -127,7 +128,8 @@ nothing); --dry-run does the work and rolls it back."""
             "--skip-unknown-items",
             action="store_true",
             help="Skip rows whose item is not in the catalogue (titles deleted since), "
-            "import the rest and list the skipped lines.",
+            "import the rest and list the skipped lines. A file none of whose items are "
+            "in the catalogue is refused all the same.",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Check and count everything; keep nothing."
