@@ -21,6 +21,7 @@ the data set. Imports write directly, like seed data: the signals API's
 horizon, availability and maturity checks are for live clients, not history.
 """
 
+import bz2
 import codecs
 import csv
 import datetime as dt
@@ -28,6 +29,7 @@ import gzip
 import hashlib
 import itertools
 import json
+import lzma
 import math
 import os
 import re
@@ -41,7 +43,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, NamedTuple, Protocol
 
 import numpy as np
 from django.db import connection, transaction
@@ -489,27 +491,112 @@ def _blocks(path: Path) -> Iterator[bytes]:
             return
 
 
-# The first bytes of the compressed files a data set comes in (MovieLens ships zip
-# archives), and what to call them; gzip is read as it is (_open_bytes). bzip2's magic is
-# checked with its block's, as "BZh" could start a line of text.
-_COMPRESSED = (
+# What a data set comes packed in (MovieLens ships zip archives, others .tar.gz), by
+# its first bytes, whatever its name. gzip alone is read as it is (_open_bytes); a tar
+# archive is found inside gzip, bzip2 and xz by decompressing the start of its stream.
+_ARCHIVES = (
     (b"PK\x03\x04", "a zip archive", "unzip"),
-    (b"\xfd7zXZ\x00", "xz-compressed", "unxz"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "unzstd"),
+    (b"PK\x05\x06", "a zip archive", "unzip"),  # an empty one
+    (b"PK\x07\x08", "a zip archive", "unzip"),  # one of a split set
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "7z x"),
 )
+
+
+class _Decompressor(Protocol):
+    def decompress(self, data: bytes, max_length: int, /) -> bytes: ...
+
+
+class _Compression(NamedTuple):
+    magic: bytes
+    kind: str  # of a compressed file: "xz-compressed"
+    tar_kind: str  # of a compressed tar archive
+    tool: str  # what decompresses it; "" for gzip, which is read as it is
+    # What decompresses the start of its stream, to find a tar archive in it; None for
+    # zstd, which the standard library (before Python 3.14) cannot read.
+    decompressor: Callable[[], _Decompressor] | None
+
+
+_COMPRESSIONS = (
+    _Compression(
+        _GZIP_MAGIC,
+        "gzip-compressed",
+        "a gzip-compressed tar archive",
+        "",
+        lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
+    ),
+    _Compression(
+        b"\xfd7zXZ\x00",
+        "xz-compressed",
+        "an xz-compressed tar archive",
+        "unxz",
+        lzma.LZMADecompressor,
+    ),
+    _Compression(
+        b"BZh", "bzip2-compressed", "a bzip2-compressed tar archive", "bunzip2", bz2.BZ2Decompressor
+    ),
+    _Compression(b"\x28\xb5\x2f\xfd", "zstd-compressed", "", "unzstd", None),
+)
+# bzip2's magic is checked with its first block's, as "BZh" could start a line of text.
 _BZIP2 = re.compile(rb"BZh[1-9]1AY&SY")
+# A tar member's header holds "ustar" here (POSIX and GNU tar alike).
+_TAR_MAGIC = slice(257, 262)
+# What is read of a file to tell how it is packed: gzip and xz give the start of their
+# text from their first bytes, bzip2 only once its first block (up to 900 kB of text,
+# a little more compressed when incompressible) is read whole.
+_PEEK_BYTES = 1 << 16
+_PEEK_BZIP2_BYTES = 1 << 21
+
+
+def _is_tar(start: bytes) -> bool:
+    return start[_TAR_MAGIC] == b"ustar"
+
+
+def _decompressed_start(data: bytes, decompressor: _Decompressor) -> bytes:
+    """The first bytes ``data`` decompresses to, or b"" when they cannot be had from it.
+
+    A damaged stream is not this check's to report: reading the rows says what is wrong.
+    """
+    try:
+        return decompressor.decompress(data, _TAR_MAGIC.stop)
+    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError):
+        return b""
+
+
+def _packing(start: bytes) -> tuple[str, str] | None:
+    """What packs the file whose first bytes are ``start``, and the tool that unpacks it;
+    None for a plain file or a gzip-compressed one (read as it is)."""
+    for magic, kind, tool in _ARCHIVES:
+        if start.startswith(magic):
+            return kind, tool
+    if _is_tar(start):
+        return "a tar archive", "tar -xf"
+    for compression in _COMPRESSIONS:
+        if not start.startswith(compression.magic):
+            continue
+        if compression.magic == b"BZh" and not _BZIP2.match(start):
+            continue
+        opener = compression.decompressor
+        if opener is not None and _is_tar(_decompressed_start(start, opener())):
+            return compression.tar_kind, "tar -xf"
+        if not compression.tool:
+            return None  # gzip
+        return compression.kind, compression.tool
+    return None
 
 
 def _plain_file_check(path: Path) -> None:
-    """Refuse what cannot be imported as it is: a pipe, or a file compressed other than by gzip.
+    """Refuse what cannot be imported as it is: standard input or a pipe, an archive
+    (zip, tar, .tar.gz, ...), or a file compressed other than by gzip.
 
     The file is read more than once (the UTF-8 check, the rows, the line count
     of the progress bar), which a pipe or standard input cannot be: the line
     count drained the rows after the first text block, and an import of
     ``zcat ratings.csv.gz | ... /dev/stdin`` stored the first few hundred rows
-    and said it succeeded. A compressed file was refused as text in another
-    encoding, naming ``--encoding``, which made it binary noise. A gzip file
-    is read as it is: it can be read again, and exports are mostly .csv.gz.
+    and said it succeeded. An archive or a compressed file was refused as text
+    in another encoding, naming ``--encoding``, which made it binary noise; a
+    .tar.gz, read through gzip as a .csv.gz is, as a header naming no column
+    the import wants. A gzip file is read as it is: it can be read again, and
+    exports are mostly .csv.gz.
     """
     try:
         mode = path.stat().st_mode
@@ -524,18 +611,22 @@ def _plain_file_check(path: Path) -> None:
         )
     try:
         with path.open("rb") as handle:
-            start = handle.read(10)
+            start = handle.read(_PEEK_BYTES)
+            if _BZIP2.match(start):
+                start += handle.read(_PEEK_BZIP2_BYTES - len(start))
     except OSError:
         return
-    found = [(kind, tool) for magic, kind, tool in _COMPRESSED if start.startswith(magic)]
-    if _BZIP2.match(start):
-        found.append(("bzip2-compressed", "bunzip2"))
-    if not found:
+    packing = _packing(start)
+    if packing is None:
         return
-    ((kind, tool),) = found
+    kind, tool = packing
+    if kind.endswith("archive"):
+        advice = f"Extract the file to import from it ({tool}) and give its path"
+    else:
+        advice = f"Decompress it ({tool}) and give the file's path"
     raise DatasetImportError(
-        f"{path} is {kind}; the import reads a plain delimited file: {tool} it first. "
-        "Nothing was imported."
+        f"{path} is {kind}: the import reads one delimited text file, plain or "
+        f"gzip-compressed. {advice} (a .csv, or a .csv.gz as it is). Nothing was imported."
     )
 
 

@@ -6,6 +6,7 @@ import gzip
 import io
 import lzma
 import os
+import tarfile
 import threading
 import zipfile
 from contextlib import contextmanager
@@ -762,15 +763,15 @@ def test_a_pipe_is_refused_rather_than_read_in_part(tmp_path, regions):
 
 
 @pytest.mark.parametrize(
-    ("compress", "kind"),
+    ("compress", "kind", "tool"),
     [
-        (bz2.compress, "bzip2-compressed"),
-        (lzma.compress, "xz-compressed"),
-        (lambda data: _zipped(data), "a zip archive"),
+        (bz2.compress, "bzip2-compressed", "bunzip2"),
+        (lzma.compress, "xz-compressed", "unxz"),
+        (lambda data: _zipped(data), "a zip archive", "unzip"),
     ],
 )
 def test_a_compressed_file_is_refused_as_compressed_not_as_another_encoding(
-    tmp_path, regions, compress, kind
+    tmp_path, regions, compress, kind, tool
 ):
     # given MovieLens's movies.csv compressed (MovieLens ships zip archives)
     path = tmp_path / "movies.csv.x"
@@ -782,7 +783,56 @@ def test_a_compressed_file_is_refused_as_compressed_not_as_another_encoding(
         run(path)
     message = str(error.value)
     assert f"{path} is {kind}" in message
+    assert f"({tool})" in message
+    assert "a .csv.gz as it is" in message
     assert "--encoding" not in message
+    assert snapshot() == (0, 0, 0, 0)
+
+
+def _tarred(data: bytes, mode: str = "w") -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:
+        member = tarfile.TarInfo("ml-latest-small/movies.csv")
+        member.size = len(data)
+        archive.addfile(member, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "archive", "kind", "tool"),
+    [
+        ("movies.tar", lambda data: _tarred(data), "a tar archive", "tar -xf"),
+        ("movies.tar.gz", lambda data: _tarred(data, "w:gz"), "a gzip-compressed tar", "tar -xf"),
+        ("movies.tgz", lambda data: _tarred(data, "w:gz"), "a gzip-compressed tar", "tar -xf"),
+        (
+            "movies.tar.bz2",
+            lambda data: _tarred(data, "w:bz2"),
+            "a bzip2-compressed tar",
+            "tar -xf",
+        ),
+        ("movies.tar.xz", lambda data: _tarred(data, "w:xz"), "an xz-compressed tar", "tar -xf"),
+        ("ml-latest-small.zip", lambda data: _zipped(data), "a zip archive", "unzip"),
+        ("empty.zip", lambda data: _zipped(None), "a zip archive", "unzip"),
+    ],
+)
+def test_an_archive_is_refused_as_an_archive_saying_to_extract_it(
+    tmp_path, regions, name, archive, kind, tool
+):
+    # given movies.csv in an archive, as data sets are shipped: a tar archive, even
+    # gzip-compressed (which the import decompresses as it reads), was read as text, and
+    # refused for a header of its member's name and NUL bytes that "has no column movieId"
+    path = tmp_path / name
+    path.write_bytes(archive(MOVIES.encode()))
+
+    # when it is imported, then the refusal names the file, says what it is and what to do
+    with pytest.raises(CommandError) as error:
+        run(path)
+    message = str(error.value)
+    assert message.startswith(f"{path} is {kind}")
+    assert f"Extract the file to import from it ({tool})" in message
+    assert "(a .csv, or a .csv.gz as it is)" in message
+    assert "header" not in message
+    assert "\x00" not in message
     assert snapshot() == (0, 0, 0, 0)
 
 
@@ -808,10 +858,12 @@ def test_a_gzip_compressed_windows_file_read_as_iso_8859_is_refused(tmp_path, re
     assert snapshot() == (0, 0, 0, 0)
 
 
-def _zipped(data: bytes) -> bytes:
+def _zipped(data: bytes | None) -> bytes:
+    """A zip archive holding ``data`` as movies.csv; an empty archive for None."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("movies.csv", data)
+        if data is not None:
+            archive.writestr("movies.csv", data)
     return buffer.getvalue()
 
 

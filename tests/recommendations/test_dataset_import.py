@@ -5,6 +5,7 @@ import datetime as dt
 import gzip
 import io
 import os
+import tarfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -991,6 +992,27 @@ def test_a_damaged_gzip_file_is_refused_whole(tmp_path, catalogue, damage, reaso
 
     assert str(error.value).startswith(f"{path} {reason}")
     assert str(error.value).endswith("Nothing was imported.")
+    assert snapshot() == (0, 0, 0, 0)
+
+
+def test_ratings_in_a_gzip_compressed_tar_archive_are_refused_as_an_archive(tmp_path, catalogue):
+    # given ratings.csv shipped in a .tar.gz: read through gzip as the import reads a
+    # .csv.gz, its text was the tar header, refused as a header with no userId column
+    data = RATINGS.encode()
+    member = tarfile.TarInfo("ml-latest-small/ratings.csv")
+    member.size = len(data)
+    path = tmp_path / "ml-latest-small.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        archive.addfile(member, io.BytesIO(data))
+
+    # when it is imported, then the refusal names the file and what to do with it
+    with pytest.raises(CommandError) as error:
+        run(path)
+    assert str(error.value) == (
+        f"{path} is a gzip-compressed tar archive: the import reads one delimited text "
+        "file, plain or gzip-compressed. Extract the file to import from it (tar -xf) and "
+        "give its path (a .csv, or a .csv.gz as it is). Nothing was imported."
+    )
     assert snapshot() == (0, 0, 0, 0)
 
 
