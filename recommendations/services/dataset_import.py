@@ -584,6 +584,31 @@ def _packing(start: bytes) -> tuple[str, str] | None:
     return None
 
 
+# Why neither standard input nor a pipe can be imported, and what to do instead.
+_READ_MORE_THAN_ONCE = (
+    "the import reads its file more than once, checking it whole before writing anything"
+)
+STANDARD_INPUT = "-"
+
+
+def _file_path(path: Path | str) -> Path:
+    """``path`` as a :class:`Path`, refusing ``-``, the usual name of standard input.
+
+    Looked up as a file named "-", it was refused as "No such file or directory",
+    which said nothing of why standard input cannot be read (:func:`_plain_file_check`).
+    Only the text "-" is refused: the command's ``./-`` is a file of that name, though
+    a ``Path`` of it prints as "-".
+    """
+    if isinstance(path, str) and path == STANDARD_INPUT:
+        raise DatasetImportError(
+            f"'{STANDARD_INPUT}' (standard input) cannot be imported: {_READ_MORE_THAN_ONCE}. "
+            "Save the data to a file first and give its path (a .csv.gz is read as it is, "
+            f"without zcat; a file named '{STANDARD_INPUT}' is given as ./{STANDARD_INPUT}). "
+            "Nothing was imported."
+        )
+    return Path(path)
+
+
 def _plain_file_check(path: Path) -> None:
     """Refuse what cannot be imported as it is: standard input or a pipe, an archive
     (zip, tar, .tar.gz, ...), or a file compressed other than by gzip.
@@ -604,8 +629,8 @@ def _plain_file_check(path: Path) -> None:
         return  # opening it says why it cannot be read
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise DatasetImportError(
-            f"{path} is not a regular file (standard input, or a pipe?): the import reads "
-            "the file more than once, checking it whole before writing anything. "
+            f"{path} is not a regular file (standard input, or a pipe?): "
+            f"{_READ_MORE_THAN_ONCE}. "
             "Save it to a file first (a .csv.gz is read as it is, without zcat). "
             "Nothing was imported."
         )
@@ -1037,7 +1062,7 @@ def catalogue_import(
     ``regions`` through an open window unless they already have a window there
     (staff's licence dates stand). Re-running updates, never duplicates.
     """
-    path = Path(path)
+    path = _file_path(path)
     if not columns.genre_separator:  # str.split("") raises ValueError on the first row
         raise DatasetImportError(
             "Cannot split genres on an empty --genre-separator; give one like '|' "
@@ -1837,7 +1862,7 @@ def interactions_import(
     import must not keep a whole history out). A file with no known item at all
     is refused all the same: it is the wrong file, not a few deleted titles.
     """
-    path = Path(path)
+    path = _file_path(path)
     if not 1 <= profiles_per_household <= MAX_PROFILES_PER_ACCOUNT:
         raise DatasetImportError(
             f"A household has 1 to {MAX_PROFILES_PER_ACCOUNT} profiles, "

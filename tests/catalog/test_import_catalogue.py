@@ -762,6 +762,31 @@ def test_a_pipe_is_refused_rather_than_read_in_part(tmp_path, regions):
     assert snapshot() == (0, 0, 0, 0)
 
 
+def test_a_dash_for_standard_input_is_refused_saying_why_and_what_to_do(
+    tmp_path, regions, monkeypatch
+):
+    # given '-', the usual name of standard input (``zcat movies.csv.gz | import_catalogue -``):
+    # until December 2026 it was looked up as a file named '-', "Cannot read -: No such
+    # file or directory", which said nothing of why standard input cannot be read
+    monkeypatch.chdir(tmp_path)
+
+    # when it is imported, then the refusal says why and what to do instead
+    with pytest.raises(CommandError) as error:
+        run("-")
+    assert error.value.returncode == 1
+    assert str(error.value) == (
+        "'-' (standard input) cannot be imported: the import reads its file more than "
+        "once, checking it whole before writing anything. Save the data to a file first "
+        "and give its path (a .csv.gz is read as it is, without zcat; a file named '-' "
+        "is given as ./-). Nothing was imported."
+    )
+    assert snapshot() == (0, 0, 0, 0)
+
+    # and a file that is named '-' is read when given as ./-
+    write(tmp_path, MOVIES, name="-")
+    assert "5 titles read: 5 created" in run("./-")
+
+
 @pytest.mark.parametrize(
     ("compress", "kind", "tool"),
     [

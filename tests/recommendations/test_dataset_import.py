@@ -942,6 +942,14 @@ def test_ratings_piped_in_are_refused_rather_than_read_in_part(tmp_path, catalog
     assert snapshot() == (0, 0, 0, 0)
 
 
+def test_a_dash_for_standard_input_is_refused_with_what_to_do(tmp_path, catalogue):
+    with pytest.raises(CommandError) as error:
+        run("-")
+    assert str(error.value).startswith("'-' (standard input) cannot be imported: the import")
+    assert "Save the data to a file first and give its path" in str(error.value)
+    assert snapshot() == (0, 0, 0, 0)
+
+
 def gzipped(tmp_path, text: str, name: str = "ratings.csv.gz", encoding: str = "utf-8") -> Path:
     path = tmp_path / name
     path.write_bytes(gzip.compress(text.encode(encoding)))

@@ -83,7 +83,7 @@ nothing); --dry-run does the work and rolls it back."""
             "path",
             help="The delimited file, e.g. ml-latest-small/ratings.csv: a file on disk, "
             "gzip-compressed (.csv.gz) or not; not an archive (.zip, .tar.gz: extract the "
-            "file first), a pipe or standard input.",
+            "file first), a pipe or standard input ('-').",
         )
         parser.add_argument(
             "--region", required=True, help="Home region of new households, e.g. IN."
