@@ -25,10 +25,11 @@ from catalog.models import Person, Title
 from profiles.models import Profile
 from recommendations.models import ModelVersion, PageLog, Signal, TrainingRun
 from recommendations.serving.artefacts import artefact_delete
+from recommendations.signal_events import EARLIEST_SIGNAL_TIME
 
 from .artwork_variants import create_artwork, delete_artwork_files
 from .catalogue import DEMO_PREFIX, plan_catalogue, write_catalogue
-from .history import HistoryBuilder
+from .history import HISTORY_DAYS, HistoryBuilder
 from .households import create_households
 from .progress import Progress, silent_progress
 from .reference import ensure_reference_data
@@ -37,6 +38,9 @@ from .tastes import SHOWCASE_ACCOUNT_NAME, hidden_tastes_path, write_hidden_tast
 ARTWORK_MODES = ("auto", "full", "shared")
 # Apps whose tables the demo fills (and whose statistics it refreshes).
 DEMO_APPS = ("catalog", "regions", "artwork", "accounts", "profiles", "recommendations", "auth")
+# The earliest day the history can end on: it runs HISTORY_DAYS before, and no signal can
+# be earlier than EARLIEST_SIGNAL_TIME (the signals API and the imports refuse one).
+EARLIEST_AS_OF = (EARLIEST_SIGNAL_TIME + dt.timedelta(days=HISTORY_DAYS)).date()
 
 
 @dataclass(frozen=True)

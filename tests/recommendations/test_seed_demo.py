@@ -47,7 +47,7 @@ from recommendations.demo.vocabulary import GENRES, LANGUAGE_CODES, THEME_SLUGS
 from recommendations.models import ModelVersion, PageLog, ProfileTitleState, Signal, TrainingRun
 from recommendations.services.signals import signal_batch_record
 from recommendations.serving.cache import NoActiveModel, model_cache, serving_bundle
-from recommendations.signal_events import SignalEvent
+from recommendations.signal_events import EARLIEST_SIGNAL_TIME, SignalEvent
 from regions.models import Availability, Region, TasteCluster
 from tests.conftest import token_client
 from tests.module_world import module_world
@@ -620,6 +620,30 @@ def test_as_of_sets_the_end_of_the_history(world: SimpleNamespace) -> None:
     last = Signal.objects.order_by("-occurred_at").values_list("occurred_at", flat=True).first()
     assert last < dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
     assert last > dt.datetime(2025, 5, 1, tzinfo=dt.UTC)
+
+
+def test_an_as_of_whose_history_would_start_before_any_signal_can_is_refused() -> None:
+    # given an --as-of of 1990-01-01, the earliest time a signal can have (which --as-of
+    # took until December 2026): the history runs HISTORY_DAYS (60) before it, so the
+    # demo's signals were from November 1989, below what the signals API and the imports
+    # hold every signal to (EARLIEST_SIGNAL_TIME)
+    demo = Signal.objects.filter(profile__external_id__startswith="demo:")
+    before = demo.count()
+
+    # when it is seeded, then the refusal names the option and the earliest day it takes
+    for day in ("1985-06-01", "1990-01-01", "1990-03-01"):
+        with pytest.raises(CommandError) as error:
+            seed(**{**TINY, "as_of": day}, flush=True)
+        assert str(error.value) == (
+            f"Error: argument --as-of: {day} is too early: the demo's history runs 60 days "
+            "before --as-of, and no signal can be before 1990-01-01; give 1990-03-02 or later"
+        )
+    assert demo.count() == before
+
+    # and the earliest day it takes gives a history from EARLIEST_SIGNAL_TIME on
+    seed(**{**TINY, "as_of": "1990-03-02"}, flush=True)
+    first = demo.order_by("occurred_at").values_list("occurred_at", flat=True).first()
+    assert first >= EARLIEST_SIGNAL_TIME
 
 
 def test_play_logit_agrees_with_the_vectorised_scores_of_the_history() -> None:

@@ -1,6 +1,7 @@
 """``manage.py seed_demo``: fill the database with the demo world (see ``recommendations.demo``)."""
 
 import argparse
+import datetime as dt
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,16 +15,39 @@ from accounts.models import Account
 from recommendations.demo.artwork_variants import FULL_IMAGES_MAX_TITLES
 from recommendations.demo.builder import (
     ARTWORK_MODES,
+    EARLIEST_AS_OF,
     DemoOptions,
     build_demo,
     demo_data_counts,
     demo_data_exists,
 )
+from recommendations.demo.history import HISTORY_DAYS
 from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME, demo_admin_ensure
 from recommendations.demo.progress import Advance
 from recommendations.demo.tastes import SHOWCASE_ACCOUNT_NAME
 from recommendations.management.options import past_date, seed, whole_number
 from recommendations.schedules import schedules_install
+from recommendations.signal_events import EARLIEST_SIGNAL_TIME
+
+
+def history_end(value: str) -> dt.date:
+    """A day the demo's history can end on (``--as-of``): a past date from ``EARLIEST_AS_OF``.
+
+    The history runs HISTORY_DAYS before it: from 1990-01-01, the earliest day a
+    past date can be, its signals were from November 1989, before any signal can be
+    (``EARLIEST_SIGNAL_TIME``), which the signals API and the imports refuse.
+    """
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        return past_date(value)  # which says what a date looks like
+    if day < EARLIEST_AS_OF:
+        raise argparse.ArgumentTypeError(
+            f"{day} is too early: the demo's history runs {HISTORY_DAYS} days before "
+            f"--as-of, and no signal can be before {EARLIEST_SIGNAL_TIME.date()}; "
+            f"give {EARLIEST_AS_OF} or later"
+        )
+    return past_date(value)
 
 
 class _RawStream:
@@ -76,10 +100,12 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--as-of",
-            type=past_date,
+            type=history_end,
             default=None,
             help=(
-                "Date (YYYY-MM-DD) the history ends at, midnight UTC; default today. "
+                "Date (YYYY-MM-DD) the history ends at, midnight UTC; default today; "
+                f"from {EARLIEST_AS_OF} (the history's {HISTORY_DAYS} days come after "
+                f"{EARLIEST_SIGNAL_TIME.date()}, the earliest a signal can have). "
                 "Release dates and licence windows are relative to it, so a fixed date "
                 "makes two runs identical on any day."
             ),
