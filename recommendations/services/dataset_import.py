@@ -35,6 +35,7 @@ import os
 import re
 import stat
 import sys
+import tarfile
 import uuid
 import zlib
 from array import array
@@ -538,8 +539,10 @@ _COMPRESSIONS = (
 )
 # bzip2's magic is checked with its first block's, as "BZh" could start a line of text.
 _BZIP2 = re.compile(rb"BZh[1-9]1AY&SY")
-# A tar member's header holds "ustar" here (POSIX and GNU tar alike).
+# A tar archive starts with its first member's header block, which holds "ustar" here
+# (POSIX and GNU tar alike) and a checksum of itself.
 _TAR_MAGIC = slice(257, 262)
+_TAR_BLOCK = 512
 # What is read of a file to tell how it is packed: gzip and xz give the start of their
 # text from their first bytes, bzip2 only once its first block (up to 900 kB of text,
 # a little more compressed when incompressible) is read whole.
@@ -548,7 +551,15 @@ _PEEK_BZIP2_BYTES = 1 << 21
 
 
 def _is_tar(start: bytes) -> bool:
-    return start[_TAR_MAGIC] == b"ustar"
+    """Whether ``start`` is a tar header block: its magic, and its checksum, so that a
+    line of text that holds "ustar" at that place is not taken for one."""
+    if start[_TAR_MAGIC] != b"ustar" or len(start) < _TAR_BLOCK:
+        return False
+    try:
+        tarfile.TarInfo.frombuf(start[:_TAR_BLOCK], "utf-8", "surrogateescape")
+    except tarfile.HeaderError:
+        return False
+    return True
 
 
 def _decompressed_start(data: bytes, decompressor: _Decompressor) -> bytes:
@@ -557,7 +568,7 @@ def _decompressed_start(data: bytes, decompressor: _Decompressor) -> bytes:
     A damaged stream is not this check's to report: reading the rows says what is wrong.
     """
     try:
-        return decompressor.decompress(data, _TAR_MAGIC.stop)
+        return decompressor.decompress(data, _TAR_BLOCK)
     except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError):
         return b""
 

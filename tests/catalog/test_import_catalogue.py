@@ -861,6 +861,25 @@ def test_an_archive_is_refused_as_an_archive_saying_to_extract_it(
     assert snapshot() == (0, 0, 0, 0)
 
 
+@pytest.mark.parametrize("compress", [lambda data: data, gzip.compress])
+def test_text_that_holds_a_tar_archives_magic_where_it_would_be_is_text(
+    tmp_path, regions, compress
+):
+    # given a catalogue whose bytes 257-261 spell "ustar", as a tar header's do
+    head = "movieId,title,genres\n1,"
+    name = "x" * (257 - len(head)) + "ustar Wars (1977)"
+    rows = "".join(f"{n},Film {n} (1990),Drama\n" for n in range(2, 22))
+    data = f"{head}{name},Sci-Fi\n{rows}".encode()
+    assert data[257:262] == b"ustar"
+    assert len(data) > 512  # a whole tar header block's length
+    path = tmp_path / "movies.csv"
+    path.write_bytes(compress(data))
+
+    # when it is imported, then it is read as the text it is (a tar header has a checksum)
+    assert "21 titles read: 21 created" in run(path)
+    assert Title.objects.get(external_id="1").original_name == name.removesuffix(" (1977)")
+
+
 @pytest.mark.parametrize("name", ["movies.csv.gz", "movies.csv"])
 def test_a_gzip_compressed_catalogue_is_read_as_it_is(tmp_path, regions, name):
     # given movies.csv gzip-compressed, named as such or not: its bytes say what it is
