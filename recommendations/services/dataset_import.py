@@ -1404,11 +1404,15 @@ def _read_ratings(
         # --skip-unknown-items is for the few titles deleted since the catalogue import. A
         # file none of whose items are known is the wrong file, or the right one against
         # the wrong catalogue: skipping every row stored nothing and exited 0, as if done.
-        rows = f"all {unknown.count} of its rows name" if unknown.count > 1 else "its row names"
+        rows = (
+            f"all {unknown.count} of its rows name items"
+            if unknown.count > 1
+            else "its one row names an item"
+        )
         raise DatasetImportError(
             "\n".join(
                 [
-                    f"{path}: {rows} items not in the catalogue; nothing was imported.",
+                    f"{path}: {rows} not in the catalogue; nothing was imported.",
                     "Is it the wrong file, or the right one for another environment's "
                     f"catalogue (run import_catalogue with its items first), or is "
                     f"--item-column not the items' column ('{columns.item}')?",

@@ -558,6 +558,13 @@ def test_a_file_whose_every_row_would_be_skipped_is_refused_as_the_wrong_file(tm
     assert "25 lines skipped: their items are not in the catalogue." in output
     assert snapshot() == (1, 1, 3, 1)
 
+    # and a file of one row is told so in the singular
+    with pytest.raises(CommandError, match=r"its one row names an item not in the catalogue"):
+        run(
+            write(tmp_path, "userId,movieId,rating,timestamp\n" + rows.splitlines()[0] + "\n"),
+            "--skip-unknown-items",
+        )
+
 
 def test_every_problem_of_a_line_is_reported_and_the_first_twenty_lines_listed(tmp_path, catalogue):
     rows = "".join(f"{n},999,x,{T0 + n}\n" for n in range(1, 26))
