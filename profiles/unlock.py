@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -140,22 +141,40 @@ class PinWindow:
 #: on a cache other than Redis).
 _COUNT_TRIES = 3
 
-#: Counts one attempt in a window (``KEYS[1]``) and gives a count without an expiry one
-#: (``ARGV[1]`` seconds). One script, so nothing runs between the two: a count that
-#: support's lift deleted is made afresh, and never left to be kept for ever. TTL rather
-#: than ``EXPIRE ... NX``, which Redis 6 lacks.
+#: Counts one attempt in a window (``KEYS[1]``), and returns the count with the window's
+#: generation (``KEYS[2]``): the token that tells the attempts counted since the window's
+#: count was last made afresh from those counted before it. A count made afresh (1: made
+#: again after support's lift deleted it, or back from 0, when no counted attempt waits to
+#: give its place back) starts a new generation, ``ARGV[2]``, a token no earlier one had.
+#: A count or generation without an expiry (kept by a release before expiries were always
+#: set) is given one (``ARGV[1]`` seconds). One script, so nothing runs between the steps:
+#: a count that the lift deleted is made afresh, and never left to be kept for ever. TTL
+#: rather than ``EXPIRE ... NX``, which Redis 6 lacks.
 _COUNT_SCRIPT = """
 local used = redis.call('INCR', KEYS[1])
 if redis.call('TTL', KEYS[1]) < 0 then
     redis.call('EXPIRE', KEYS[1], ARGV[1])
 end
-return used
+local generation = redis.call('GET', KEYS[2])
+if used == 1 or not generation then
+    generation = ARGV[2]
+    redis.call('SET', KEYS[2], generation, 'EX', ARGV[1])
+elseif redis.call('TTL', KEYS[2]) < 0 then
+    redis.call('EXPIRE', KEYS[2], ARGV[1])
+end
+return {used, generation}
 """
 
-#: Gives one place back in a window (``KEYS[1]``) that still counts one: a count deleted
-#: meanwhile is not made again (at -1, without an expiry, as Django's EXISTS then INCRBY
-#: did when the lift landed between them), and none goes below 0. DECR keeps the expiry.
+#: Gives one place back in a window (``KEYS[1]``) if the attempt was counted in the
+#: window's present generation (``KEYS[2]`` holds ``ARGV[1]``): after support's lift the
+#: count is another one, whose places are attempts made since, and a right PIN counted
+#: before the lift must not take a wrong one's. A count deleted meanwhile is not made again
+#: (at -1, without an expiry, as Django's EXISTS then INCRBY did when the lift landed
+#: between them), and none goes below 0. DECR keeps the expiry.
 _GIVE_BACK_SCRIPT = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+    return false
+end
 local used = tonumber(redis.call('GET', KEYS[1]))
 if used and used > 0 then
     return redis.call('DECR', KEYS[1])
@@ -176,7 +195,11 @@ class PinFailureThrottle(SimpleRateThrottle):
     because the check is a slow hash: a count read first and written after
     let every guess that arrived during others' hashing through, and lost
     counts when their writes crossed. A right PIN gives its places back
-    (:meth:`give_back`), so only failures count against the household.
+    (:meth:`give_back`), so only failures count against the household; only
+    where it was counted, though: each count has a generation beside it, which
+    support's lift (:meth:`clear`) deletes with it, and an attempt counted
+    before the lift gives nothing back to the count made after it, whose places
+    are the attempts made since (a wrong PIN's among them).
     Fixed windows allow a burst of twice the short rate across a boundary;
     the daily cap bounds that.
 
@@ -204,7 +227,9 @@ class PinFailureThrottle(SimpleRateThrottle):
         self.fingerprint = _fingerprint(profile)
         daily = api_settings.DEFAULT_THROTTLE_RATES.get(self.daily_scope, DEFAULT_DAILY_RATE)
         self.windows = [(self.num_requests, self.duration), self.parse_rate(daily)]
-        self.taken: list[str] = []
+        #: The windows this attempt was counted in, each with its generation there (None
+        #: on a cache other than Redis).
+        self.taken: list[tuple[str, str | None]] = []
 
     def get_rate(self) -> str:
         # Read now rather than at import, so that a changed setting applies.
@@ -218,6 +243,10 @@ class PinFailureThrottle(SimpleRateThrottle):
             f"throttle_pin_unlock_profile_{self.profile_id}_{self.fingerprint}"
             f"_w{window}_{duration}_{int(now // duration)}"
         )
+
+    @staticmethod
+    def _generation_key(key: str) -> str:
+        return f"{key}_generation"
 
     def keys(self, now: float | None = None) -> list[str]:
         """The cache keys of the windows ``now`` falls in (default: the throttle's clock)."""
@@ -245,14 +274,17 @@ class PinFailureThrottle(SimpleRateThrottle):
     def clear(self) -> None:
         """Forget the present windows' attempts: the profile has its whole budget again.
 
-        An attempt being checked meanwhile gives back nothing (:meth:`give_back`
-        ignores a missing key), so the new budget starts full, not above it; one
-        being counted meanwhile is counted in the new budget (:meth:`_count`).
-        Only a right PIN counted before the lift, giving back after a wrong one
-        was counted in the new budget, takes that wrong one's place: the lift
-        leaves nothing that tells the two apart.
+        The windows' counts and their generations go in one ``DEL``. An attempt
+        being checked meanwhile gives back nothing, so the new budget starts full,
+        not above it: on Redis its generation is gone (:data:`_GIVE_BACK_SCRIPT`),
+        so even a right PIN giving back after a wrong one was counted in the new
+        budget leaves the wrong one counted. One being counted meanwhile is counted
+        in the new budget (:meth:`_count`). On another cache (the demo's
+        per-process one) there are no generations, and such a right PIN takes the
+        wrong one's place.
         """
-        self.cache.delete_many(self.keys())
+        keys = self.keys()
+        self.cache.delete_many([*keys, *map(self._generation_key, keys)])
 
     def take(self) -> None:
         """Count one attempt in every window, or raise Throttled if one is already full.
@@ -263,7 +295,7 @@ class PinFailureThrottle(SimpleRateThrottle):
         now = self.timer()
         for key, (limit, duration) in zip(self.keys(now), self.windows, strict=True):
             try:
-                used = self._count(key, duration)
+                used, generation = self._count(key, duration)
             except RedisError as error:
                 raise PinChecksUnavailable() from error
             if used > limit:
@@ -271,10 +303,11 @@ class PinFailureThrottle(SimpleRateThrottle):
                     wait=self._wait(now, refused=duration),
                     detail="Too many wrong PINs for this profile; try again later.",
                 )
-            self.taken.append(key)
+            self.taken.append((key, generation))
 
-    def _count(self, key: str, duration: int) -> int:
-        """Add one attempt to the window's count at ``key``; the count with it.
+    def _count(self, key: str, duration: int) -> tuple[int, str | None]:
+        """Add one attempt to the window's count at ``key``; the count with it, and the
+        generation it was counted in (None on a cache other than Redis).
 
         Twice the window, so the count outlives the window it counts. On Redis,
         one script (:data:`_COUNT_SCRIPT`): Django's ``incr`` is an EXISTS then
@@ -288,24 +321,28 @@ class PinFailureThrottle(SimpleRateThrottle):
         attempt is then counted afresh, in the budget as it now is.
         """
         if isinstance(self.cache, RedisCache):
-            return int(self._run(_COUNT_SCRIPT, key, 2 * duration))
+            used, generation = self._run(
+                _COUNT_SCRIPT, [key, self._generation_key(key)], 2 * duration, secrets.token_hex(8)
+            )
+            return int(used), generation.decode()
         for _ in range(_COUNT_TRIES):
             self.cache.add(key, 0, timeout=2 * duration)
             with contextlib.suppress(ValueError):
-                return self.cache.incr(key)
+                return self.cache.incr(key), None
         # Deleted under every try: the attempt cannot be counted, so it is not checked.
         raise PinChecksUnavailable()
 
-    def _run(self, script: str, key: str, *args: int) -> Any:
-        """Run a Lua ``script`` on the Redis cache with the cache's key for ``key``.
+    def _run(self, script: str, keys: list[str], *args: int | str) -> Any:
+        """Run a Lua ``script`` on the Redis cache with the cache's keys for ``keys``.
 
-        The cache's own key (prefix and version), so support's lift, which deletes
+        The cache's own keys (prefix and version), so support's lift, which deletes
         through the cache, deletes what this counts. Django gives no public way to
-        its Redis client; ``_cache`` is the one its own methods use.
+        its Redis client; ``_cache`` is the one its own methods use. The client is
+        the first key's: a window's count and generation are always on one server.
         """
-        cache_key = self.cache.make_and_validate_key(key)
-        client = self.cache._cache.get_client(cache_key, write=True)
-        return client.eval(script, 1, cache_key, *args)
+        cache_keys = [self.cache.make_and_validate_key(key) for key in keys]
+        client = self.cache._cache.get_client(cache_keys[0], write=True)
+        return client.eval(script, len(cache_keys), *cache_keys, *args)
 
     def _wait(self, now: float, *, refused: int) -> float:
         """Seconds until an attempt can pass every window: the end of the last full one.
@@ -322,13 +359,13 @@ class PinFailureThrottle(SimpleRateThrottle):
     def give_back(self) -> None:
         """Return the places :meth:`take` counted: the attempt was not a wrong PIN."""
         on_redis = isinstance(self.cache, RedisCache)
-        for key in self.taken:
+        for key, generation in self.taken:
             # A window that expired or was lifted meanwhile has nothing to give back; a
             # cache gone since the attempt was counted keeps one place spent, not the right
             # PIN refused.
             with contextlib.suppress(ValueError, RedisError):
                 if on_redis:
-                    self._run(_GIVE_BACK_SCRIPT, key)
+                    self._run(_GIVE_BACK_SCRIPT, [key, self._generation_key(key)], generation)
                 else:
                     self.cache.decr(key)
         self.taken = []

@@ -38,9 +38,9 @@ def locked(account, monkeypatch):
     profile = ProfileFactory(account=account, name="Private")
     profile.set_pin("4321")
     profile.save()
-    caches["default"].delete_many(PinFailureThrottle(profile).keys())
+    PinFailureThrottle(profile).clear()
     yield profile
-    caches["default"].delete_many(PinFailureThrottle(profile).keys())
+    PinFailureThrottle(profile).clear()
 
 
 def unlock(client, profile, pin):
@@ -217,11 +217,13 @@ def lift_after_a_command(locked, monkeypatch):
 
 
 def unexpiring_counts(profile):
-    """The profile's window keys in Redis that have no expiry: they would be kept for ever."""
+    """The profile's window keys in Redis (counts and their generations) that have no expiry:
+    they would be kept for ever."""
     cache = caches["default"]
     client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
-    windows = PinFailureThrottle(profile).keys()
-    return [key for key in map(cache.make_key, windows) if client.ttl(key) == -1]
+    counts = list(map(cache.make_key, PinFailureThrottle(profile).keys()))
+    keys = [*counts, *(f"{key}_generation" for key in counts)]
+    return [key for key in keys if client.ttl(key) == -1]
 
 
 @pytest.mark.parametrize("after", [0, 1, 2], ids=["1st", "2nd", "3rd"])
@@ -268,7 +270,7 @@ def test_a_lift_while_a_wrong_pin_is_counted_leaves_no_key_kept_for_ever(
     assert all(window.used in (0, 1) for window in PinFailureThrottle(locked).state())
 
 
-def test_right_pins_counted_before_a_lift_give_back_no_more_than_it_left(locked):
+def test_right_pins_counted_before_a_lift_give_back_nothing_of_the_lifts_budget(locked):
     # given: two right PINs counted, support lifting the lock while they are checked, and a
     # wrong PIN counted in the lift's budget
     first, second = PinFailureThrottle(locked), PinFailureThrottle(locked)
@@ -282,9 +284,50 @@ def test_right_pins_counted_before_a_lift_give_back_no_more_than_it_left(locked)
     first.give_back()
     second.give_back()
 
-    # then: the first takes the wrong PIN's place (nothing tells the two apart), but no
-    # window is counted below 0, which would be a guess beyond the budget
-    assert [window.used for window in PinFailureThrottle(locked).state()] == [0, 0]
+    # then: their places were in the budget the lift cleared, so neither takes the wrong
+    # PIN's: it stays counted
+    assert [window.used for window in PinFailureThrottle(locked).state()] == [1, 1]
+
+
+def test_a_wrong_pin_after_a_lift_stays_counted_when_a_right_pin_from_before_ends(
+    api_client, locked, monkeypatch
+):
+    # given: a right PIN sent to the API, counted, and being checked while support lifts
+    # the profile's lock and another device's wrong PIN is counted in the lift's budget
+    check_pin, during = Profile.check_pin, []
+
+    def check_while_lifted(profile, pin):
+        right = check_pin(profile, pin)
+        if right and not during:
+            during.append(profile_pin_lock_lift(profile=locked))
+            during.append(unlock(token_client(locked.account), locked, "0000").status_code)
+        return right
+
+    monkeypatch.setattr(Profile, "check_pin", check_while_lifted)
+
+    # when: the right PIN's answer comes, giving back the place it took before the lift
+    assert unlock(api_client, locked, "4321").status_code == 200
+
+    # then: the wrong PIN is still counted in both windows
+    assert during[1:] == [403]
+    assert [window.used for window in PinFailureThrottle(locked).state()] == [1, 1]
+
+
+def test_a_count_kept_without_an_expiry_by_an_older_release_is_given_one(locked):
+    # given: a window's count that a release before December 2026's left without an expiry
+    client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
+    short = caches["default"].make_key(PinFailureThrottle(locked).keys()[0])
+    client.set(short, 2)
+    assert unexpiring_counts(locked) == [short]
+
+    # when: a wrong PIN is counted in it
+    with pytest.raises(WrongPin):
+        profile_unlock(profile=locked, pin="0000")
+
+    # then: it counts on from where it was, and now expires (as does its generation)
+    assert PinFailureThrottle(locked).state()[0].used == 3
+    assert unexpiring_counts(locked) == []
+    assert 0 < client.ttl(f"{short}_generation") <= client.ttl(short) + 1
 
 
 @pytest.mark.parametrize("pin", [" 4321", "4321 ", "4321\n", "\t4321\r\n"])
