@@ -181,6 +181,34 @@ def profile_unchecked_relations() -> list[tuple[type[models.Model], models.Forei
     ]
 
 
+def profile_ids_handed_out() -> int | None:
+    """The highest profile id handed out so far, deleted or not (None: none yet).
+
+    Every profile created after this read gets a higher id: PostgreSQL's identity
+    sequence (one value cached, Django's default) hands ids out in order across
+    sessions, whatever their transactions do. SQLite's ``AUTOINCREMENT`` keeps the
+    highest in ``sqlite_sequence``. The newest existing profile's id is taken too, for
+    one inserted with its id given (a fixture, a restore) above the sequence.
+    """
+    table = Profile._meta.db_table
+    column = Profile._meta.pk.column
+    newest = Profile.objects.aggregate(newest=Max("pk"))["newest"]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # NULL before the sequence's first value, or without a sequence.
+            cursor.execute(
+                "SELECT pg_sequence_last_value(pg_get_serial_sequence(%s, %s)::regclass)",
+                [connection.ops.quote_name(table), column],
+            )
+        elif connection.vendor == "sqlite":
+            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        else:
+            return newest
+        row = cursor.fetchone()
+    handed_out = row[0] if row else None
+    return max((n for n in (newest, handed_out) if n is not None), default=None)
+
+
 #: Distinct profile ids read per statement while looking for deleted profiles' rows.
 ORPHAN_IDS_BATCH = 1000
 
@@ -196,17 +224,20 @@ def profile_orphan_ids(
     short statements whatever the table's size), and tells in the same snapshot whether
     each id's profile exists.
 
-    Only ids below the newest profile's that exists when the walk starts are looked at.
-    A row can only be visible with its profile, as every writer stores a profile's rows
-    once the profile's row exists, in its transaction or after it committed (ingest locks
-    the row, a page's insert checks it, an import creates both in one); so an id that has
-    rows and no profile is a deleted profile's, and ids are never reused.
-    The bound keeps profiles created meanwhile (their ids are all above it) out of the
-    walk altogether, whatever their writers do. What it costs: the newest profile's rows,
-    if it was deleted behind the app's back, wait until a newer profile exists.
+    Only ids up to the last one handed out when the walk starts are looked at
+    (:func:`profile_ids_handed_out`). A row can only be visible with its profile, as
+    every writer stores a profile's rows once the profile's row exists, in its
+    transaction or after it committed (ingest locks the row, a page's insert checks it,
+    an import creates both in one); so an id that has rows and no profile is a deleted
+    profile's, and ids are never reused. The bound keeps profiles created meanwhile
+    (their ids are all above it) out of the walk altogether, whatever their writers do;
+    a profile whose id was handed out before and that commits meanwhile is within it,
+    and kept by that rule. The bound is the id sequence's, not the newest existing
+    profile's: that left the newest profile's rows, if it was deleted behind the app's
+    back, until a newer profile existed.
     """
-    below = Profile.objects.aggregate(newest=Max("pk"))["newest"]
-    if below is None:
+    newest = profile_ids_handed_out()
+    if newest is None:
         return
     size = int(ids_batch or ORPHAN_IDS_BATCH)
     quote = connection.ops.quote_name
@@ -217,7 +248,7 @@ def profile_orphan_ids(
         # Only quoted identifiers of the models are interpolated.
         return (
             f"(SELECT t.{column} FROM {table} t WHERE t.{column} > {previous} "  # noqa: S608
-            f"AND t.{column} < %s ORDER BY t.{column} LIMIT 1)"
+            f"AND t.{column} <= %s ORDER BY t.{column} LIMIT 1)"
         )
 
     sql = (
@@ -231,12 +262,12 @@ def profile_orphan_ids(
     last = 0
     while True:
         with connection.cursor() as cursor:
-            cursor.execute(sql, [last, below, below, size])
+            cursor.execute(sql, [last, newest, newest, size])
             rows = cursor.fetchall()
         if not rows:
             return
         last = rows[-1][0]
-        yield [profile_id for profile_id, exists in rows if not exists], last / below
+        yield [profile_id for profile_id, exists in rows if not exists], last / newest
         if len(rows) < size:
             return
 

@@ -5,16 +5,17 @@ database refused a row whose profile was deleted around it, and nothing swept it
 """
 
 import datetime as dt
+import threading
 import uuid
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from profiles.models import Profile
-from profiles.selectors import profile_orphans_count
+from profiles.selectors import profile_ids_handed_out, profile_orphans_count
 from profiles.services import profile_orphans_prune
 from recommendations import tasks
 from recommendations.models import PageLog, Signal
@@ -104,23 +105,90 @@ def test_the_sweep_deletes_a_deleted_profiles_rows_and_keeps_the_others(
     assert profile_orphans_prune() == {Signal: 0, PageLog: 0}
 
 
-def test_the_newest_profiles_rows_wait_for_a_newer_profile():
+def test_the_newest_profiles_rows_go_without_waiting_for_a_newer_profile():
     # given: the newest profile deleted behind the app's back, so no profile has a higher id
     older = ProfileFactory()
     newest = ProfileFactory()
     _signals(older, 1)
     _signals(newest, 2)
+    _pages(newest, 1)
     _delete_behind_the_apps_back(newest)
+    assert profile_orphans_count() == {Signal: 2, PageLog: 1}
 
-    # when the sweep runs, then: an id above every existing profile's may be a profile
-    # still being created; its rows are left
-    assert profile_orphans_prune() == {Signal: 0, PageLog: 0}
-    assert _profiles_with(Signal) == {older.pk: 1, newest.pk: 2}
+    # when: the sweep runs
+    deleted = profile_orphans_prune()
 
-    # and: once a newer profile exists, the deleted one is below it and its rows go
-    ProfileFactory()
-    assert profile_orphans_prune() == {Signal: 2, PageLog: 0}
+    # then: its id was handed out before the sweep began, so its rows are looked at and go
+    assert deleted == {Signal: 2, PageLog: 1}
     assert _profiles_with(Signal) == {older.pk: 1}
+    assert _profiles_with(PageLog) == {}
+
+
+def _created_in_a_transaction_of_its_own(
+    title_id: int, created: list[int], ready: threading.Event, go: threading.Event
+) -> None:
+    """Create a profile and a signal of it in one transaction, committed once ``go`` is set.
+
+    What an import does (``import_interactions`` creates a household and its signals in
+    one); the id is handed out as the profile's row is inserted, long before the commit.
+    """
+    try:
+        with transaction.atomic():
+            profile = ProfileFactory(name="Just in")
+            Signal.objects.create(
+                profile_id=profile.pk,
+                title_id=title_id,
+                kind="impression",
+                device="tv",
+                occurred_at=timezone.now(),
+                client_event_id=uuid.uuid4(),
+            )
+            created.append(profile.pk)
+            ready.set()
+            assert go.wait(30)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_profile_created_while_the_sweep_walks_keeps_its_rows():
+    # given: a profile deleted behind the app's back, and another being created in its own
+    # transaction (id handed out, not committed) as the sweep begins
+    kept, gone = ProfileFactory(), ProfileFactory()
+    _signals(kept, 1)
+    _signals(gone, 2)
+    _delete_behind_the_apps_back(gone)
+    created: list[int] = []
+    ready, go = threading.Event(), threading.Event()
+    creator = threading.Thread(
+        target=_created_in_a_transaction_of_its_own,
+        args=(TitleFactory().pk, created, ready, go),
+    )
+    creator.start()
+    assert ready.wait(30)
+    assert profile_ids_handed_out() >= created[0]  # within the walk's bound
+
+    # when: the sweep walks one id a statement, the new profile commits after its first
+    # statement, and another profile is created, with a signal, after that
+    later: list[Profile] = []
+
+    def commit_the_creation(fraction: float) -> None:
+        if not go.is_set():
+            go.set()
+            creator.join()
+            later.append(ProfileFactory())
+            _signals(later[0], 1)
+
+    try:
+        deleted = profile_orphans_prune(batch_size=1, ids_batch=1, progress=commit_the_creation)
+    finally:
+        go.set()
+        creator.join()
+
+    # then: the deleted profile's rows went; the new profile's stay, and so do those of the
+    # profile created after the sweep began
+    assert deleted == {Signal: 2, PageLog: 0}
+    assert _profiles_with(Signal) == {kept.pk: 1, created[0]: 1, later[0].pk: 1}
 
 
 def test_the_nightly_task_sweeps_and_reports_them(households):
