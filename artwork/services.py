@@ -163,10 +163,50 @@ def _stats_rows(impressions: ArtworkImpressions, known: set[int]) -> list[_Daily
     ]
 
 
+def _variants_kept(ids: list[int]) -> set[int]:
+    """Which of ``ids`` are variants still, each kept from deletion until the transaction ends.
+
+    ``FOR KEY SHARE``, the lock the daily figures' foreign key check takes anyway: a
+    deletion that came first is waited for and its variant left out, one that comes
+    after waits for the figures' commit; edits of the variants are not held up.
+    """
+    if not ids:
+        return set()
+    if connection.vendor != "postgresql":
+        return set(ArtworkVariant.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    table = connection.ops.quote_name(ArtworkVariant._meta.db_table)
+    pk = connection.ops.quote_name(ArtworkVariant._meta.pk.column)
+    with connection.cursor() as cursor:
+        # Only quoted identifiers of the model are interpolated.
+        cursor.execute(
+            f"SELECT {pk} FROM {table} WHERE {pk} = ANY(%s) ORDER BY {pk} FOR KEY SHARE",  # noqa: S608
+            [ids],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 def _stats_write(rows: list[_DailyRow]) -> None:
-    """Add ``rows`` to the daily roll-ups."""
+    """Add ``rows`` to the daily roll-ups; those of variants deleted meanwhile are dropped.
+
+    Which variants exist is read once, when an update or refit begins; a refit takes
+    minutes, and a variant staff deleted since then failed its day's commit on the
+    figures' foreign key (the deletion took the variant's figures with it; these
+    would be a deleted variant's).
+    """
     if not rows:
         return
+    ids = sorted({row[0] for row in rows})
+    kept = _variants_kept(ids)
+    if len(kept) < len(ids):
+        gone = [variant for variant in ids if variant not in kept]
+        logger.info(
+            "artwork daily figures of %d variant(s) deleted meanwhile dropped: %s",
+            len(gone),
+            ", ".join(map(str, gone)),
+        )
+        rows = [row for row in rows if row[0] in kept]
+        if not rows:
+            return
     table = connection.ops.quote_name(ArtworkVariantDaily._meta.db_table)
     # Only the quoted table name is interpolated. Both databases speak ON CONFLICT.
     sql = (
