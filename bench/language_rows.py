@@ -12,8 +12,11 @@ each profile is built, not logged, on every device class at three moments of
 next Tuesday (8, 14 and 21 h in the profile's region), through the code the
 API and the console use, with the row trace (:class:`RowTrace`) saying why a
 proposed row is not on the page. Printed: how many profiles get a row of their
-dominant language on no page, on some, on every one, and why the row was missing
-where it was (not proposed, or the trace's reason for dropping it). The figures
+dominant language on no page, on some, on every one, why the row was missing
+where it was (not proposed, or the trace's reason for dropping it), and, for the
+pages that drop it for bringing too few new titles, how many titles of the language
+the profile may watch the page does not show anywhere (what any rule that keeps
+rows from repeating could still give it). The figures
 quoted in docs/recommendations.md ("Language rows") come from here.
 """
 
@@ -43,9 +46,32 @@ from profiles.models import Profile  # noqa: E402
 from recommendations.demo import load_hidden_tastes  # noqa: E402
 from recommendations.engine.ranking import DEVICE_CLASSES  # noqa: E402
 from recommendations.serving.homepage import RowTrace, homepage_build  # noqa: E402
+from recommendations.serving.recommend import profile_serving  # noqa: E402
 
 #: Next Tuesday's morning, afternoon and evening, local time.
 MOMENTS = ((1, 8), (1, 14), (1, 21))
+TOO_FEW = "too few new titles"
+
+
+def _left_to_show(profile: Profile, language: str, at, shown: set[int]) -> int:
+    """Titles of ``language`` the profile may watch at ``at`` that no row of the page shows.
+
+    Offered in its region, within its limit, neither finished, being resumed nor rated
+    down: what any row could still bring as new (an upper bound: a title close to one
+    rated down is counted).
+    """
+    serving = profile_serving(profile=profile, at=at)
+    catalogue, history = serving.catalogue, serving.history
+    facts = catalogue.facts
+    if language not in facts.language_codes:
+        return 0
+    may = catalogue.region(profile.account.home_region_id).available(at.timestamp()) & (
+        facts.maturity <= profile.maturity_limit
+    )
+    may = may & (facts.language == facts.language_codes.index(language))
+    may[history.state_title[history.completed | history.in_progress | history.thumbs_down]] = False
+    ids = serving.bundle.index.title_ids[may]
+    return len(set(ids.tolist()) - shown)
 
 
 def main() -> None:
@@ -60,6 +86,7 @@ def main() -> None:
     now = timezone.now()
     pages_with: Counter[str] = Counter()  # "none", "some", "all"
     missing: Counter[str] = Counter()
+    left: Counter[str] = Counter()  # pages dropping it as too thin, by titles left to show
     new_titles = shown_titles = 0
     n_pages = 0
     with tqdm(total=len(profiles) * len(MOMENTS) * len(DEVICE_CLASSES), unit="page") as bar:
@@ -98,6 +125,10 @@ def main() -> None:
                         else:
                             reason = trace.dropped.get(trace.row_ids.index(row_id), "?")
                             missing[re.sub(r"\d+", "N", reason)] += 1
+                            if reason.startswith(TOO_FEW):
+                                shown = {i.title_id for row in page.rows for i in row.items}
+                                n = _left_to_show(profile, dominant, at, shown)
+                                left["none" if n == 0 else "1-3" if n < 4 else "4+"] += 1
             total = len(MOMENTS) * len(DEVICE_CLASSES)
             pages_with["none" if got == 0 else "all" if got == total else "some"] += 1
     print(
@@ -116,6 +147,13 @@ def main() -> None:
     print("pages without it, by why:")
     for reason, count in missing.most_common():
         print(f"  {count:>6,}  {reason}")
+    if left:
+        print(
+            "pages dropping it as too thin, by titles of the language the profile may watch "
+            "that no row of the page shows:"
+        )
+        for band in ("none", "1-3", "4+"):
+            print(f"  {band:<4} {left[band]:>6,}")
 
 
 if __name__ == "__main__":
