@@ -559,3 +559,12 @@ def test_local_hour_and_weekday_are_the_zones_own_around_every_transition(name, 
     assert hour.tolist() == [moment.hour for moment in expected]
     assert weekday.tolist() == [moment.weekday() for moment in expected]
     assert local_hour_and_weekday(np.empty(0), zone)[0].shape == (0,)
+
+
+def test_hour_buckets_start_at_midnight_and_end_at_23():
+    # 0 is midnight (the night bucket), not "no hour": 24 is no hour of a day
+    assert hour_bucket(np.array([0, 3, 4, 19, 20, 23])).tolist() == [0, 0, 1, 4, 5, 5]
+    assert int(hour_bucket(0)) == 0
+    for hour in (-1, 24):
+        with pytest.raises(ValueError, match=r"hour must be in 0\.\.23"):
+            hour_bucket(hour)

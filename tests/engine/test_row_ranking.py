@@ -583,3 +583,60 @@ def test_a_rows_terms_sum_to_the_logit_it_is_ordered_by(learned):
     expected = expit(features.astype(np.float64) @ ranker.coef + ranker.intercept)
     assert np.array_equal(ranker.predict_proba(features), expected.astype(np.float32))
     assert np.array_equal(expit(split.logits).astype(np.float32), ranker.predict_proba(features))
+
+
+def test_the_period_holds_its_first_instant_and_not_the_pages_own():
+    """``days`` before ``at`` inclusive, ``at`` itself exclusive: a tile shown exactly 30 days
+    before the page counts, one stamped at the page's own instant does not (yet)."""
+    day = 86400.0
+    at = 100 * day
+    start = at - 30 * day
+    top = ROW_TYPES.index("top_picks")
+    times = [start - 1.0, start, at - 1.0, at]
+
+    seen, plays = seen_counts(
+        at=at,
+        days=30,
+        impression_type=[top] * 4,
+        impression_time=times,
+        impressions_cut=False,
+        event_type=[top] * 4,
+        event_is_play=[True] * 4,
+        event_time=times,
+        events_cut=False,
+    )
+
+    # the instant 30 days before counts, one second earlier does not; the page's instant not
+    assert seen.tolist() == plays.tolist() == counts(top_picks=2).tolist()
+
+
+@pytest.mark.parametrize(
+    ("oldest_read", "counted"),
+    [
+        # the bound was reached at the period's first instant: that instant may have been
+        # read in part, so it is not counted, as any instant a bound cut is not
+        (0.0, 1),
+        # the bound was reached before the period: the period is whole, its first instant in
+        (-1.0, 2),
+    ],
+)
+def test_a_read_cut_exactly_at_the_periods_start_leaves_that_instant_out(oldest_read, counted):
+    day = 86400.0
+    at = 100 * day
+    start = at - 30 * day
+    top = ROW_TYPES.index("top_picks")
+    times = [start + oldest_read, start, at - 1.0] if oldest_read else [start, at - 1.0]
+
+    seen, plays = seen_counts(
+        at=at,
+        days=30,
+        impression_type=[top] * len(times),
+        impression_time=times,
+        impressions_cut=True,
+        event_type=[top] * len(times),
+        event_is_play=[True] * len(times),
+        event_time=times,
+        events_cut=False,
+    )
+
+    assert seen.tolist() == plays.tolist() == counts(top_picks=counted).tolist()
