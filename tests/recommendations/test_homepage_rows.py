@@ -459,3 +459,169 @@ def test_a_series_with_a_new_season_out_is_a_new_release(world, monkeypatch, sto
         # in 2018: "Arrived in India in the last 90 days" was not
         (row,) = [row for row in _rows(asha, rows=40, items=75) if row["type"] == "new_releases"]
         assert "new season" in row["reason"], row["reason"]
+
+
+#: A page built at midnight UTC, where release dates (midnight UTC of their day) fall whole
+#: days before it: each edge below is reached exactly, at any time of day the test runs.
+_MIDNIGHT = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _proposed_at(profile, monkeypatch, at: dt.datetime) -> dict[str, list[int]]:
+    """:func:`_proposed` of the page built as of ``at`` (the API builds it as of now)."""
+    proposed: dict[str, list[int]] = {}
+    propose = homepage._propose_rows
+
+    def spy(**kwargs):
+        proposals = propose(**kwargs)
+        ids = kwargs["bundle"].index.title_ids[kwargs["pool"].title_index]
+        proposed.update({p.id: ids[p.positions].tolist() for p in proposals})
+        return proposals
+
+    monkeypatch.setattr(homepage, "_propose_rows", spy)
+    homepage.homepage_build(profile=profile, device="tv", at=at, n_rows=40, n_items=75)
+    return proposed
+
+
+def test_new_releases_and_critically_acclaimed_hold_their_edges_and_no_more(world, monkeypatch):
+    # given: an action and drama fan, and twins of an action film at each edge of the rows'
+    # rules, as of a page at midnight: arrived in the region exactly 90 days before it or
+    # 91; released exactly 730 days before it (arrived 10 days before) or 731; a series
+    # whose second season came out exactly 90 days before it or 91; critic scores 80 and 79
+    at = _MIDNIGHT
+    days = dt.timedelta(days=1)
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha")
+    for k, title in enumerate([*world.titles["action"][:3], *world.titles["drama"][:3]]):
+        record(asha, "play_start", title, at=at - (4 + k / 10) * days)
+        record(asha, "complete", title, at=at - (4 + k / 10) * days + dt.timedelta(hours=2))
+    action = world.titles["action"][0]
+
+    def twin(name: str, *, released: dt.date, arrived: dt.datetime, critic_score: int = 50):
+        title = _twin(action, name)
+        title.release_date, title.critic_score = released, critic_score
+        title.save()
+        AvailabilityFactory(title=title, region=world.region, starts_at=arrived)
+        return title
+
+    long_ago = (at - 200 * days).date()
+    arrived_90 = twin("arrived 90", released=long_ago, arrived=at - 90 * days)
+    arrived_91 = twin("arrived 91", released=long_ago, arrived=at - 91 * days)
+    released_730 = twin("released 730", released=(at - 730 * days).date(), arrived=at - 10 * days)
+    released_731 = twin("released 731", released=(at - 731 * days).date(), arrived=at - 10 * days)
+    score_80 = twin("score 80", released=long_ago, arrived=at - 900 * days, critic_score=80)
+    score_79 = twin("score 79", released=long_ago, arrived=at - 900 * days, critic_score=79)
+    seasons = {}
+    for out in (90, 91):
+        show, _ = _drama_series(
+            world, f"season {out}", episodes=4, first_released=dt.date(2018, 3, 1)
+        )
+        season = SeasonFactory(title=show, number=2, release_date=(at - out * days).date())
+        for n in range(3):
+            EpisodeFactory(season=season, number=n + 1)
+        seasons[out] = show
+    model_train(region_code=world.region.code)
+
+    # when
+    rows = _proposed_at(asha, monkeypatch, at)
+
+    # then: every one of them is in her pool (Top Picks holds it all), and each row holds
+    # the title on its edge and not the one a day (a point) past it
+    edges = [
+        arrived_90,
+        arrived_91,
+        released_730,
+        released_731,
+        score_80,
+        score_79,
+        *seasons.values(),
+    ]
+    assert {t.pk for t in edges} <= set(rows["top_picks"])
+    new = set(rows["new_releases"])
+    assert arrived_90.pk in new
+    assert arrived_91.pk not in new
+    assert released_730.pk in new
+    assert released_731.pk not in new
+    assert seasons[90].pk in new
+    assert seasons[91].pk not in new
+    acclaimed = set(rows["critically_acclaimed"])
+    assert score_80.pk in acclaimed
+    assert score_79.pk not in acclaimed
+
+
+def test_a_version_without_the_weeks_starts_trends_from_exactly_one_start_a_week_ago(
+    world, monkeypatch
+):
+    """The floor of a version stored before ``started`` is one start exactly a week before
+    training, as the float32 table holds it: a title with exactly that much trends, one with
+    the next float32 below it does not."""
+    # given: Brazil as above; the version's index rewritten as stored before ``started``,
+    # with two films nobody started given exactly the floor and the float32 just under it
+    _, this_week, profile = _brazil_started_last_week_and_this_week(world)
+    region = profile.account.home_region
+    at_floor, under = (
+        TitleFactory(original_name=name, original_language=world.english)
+        for name in ("at the floor", "under the floor")
+    )
+    for film in (at_floor, under):
+        AvailabilityFactory(title=film, region=region, starts_at=NOW - dt.timedelta(days=900))
+    version = model_train(region_code="BR")
+    index = ModelIndex.load(artefacts.artefact_read(version.artefact_key, artefacts.INDEX))
+    trending = index.trending.copy()
+    column = {int(t): i for i, t in enumerate(index.title_ids.tolist())}
+    brazil = index.region_codes.index("BR")
+    floor = np.float32(homepage.TRENDING_ROW_MIN)
+    trending[brazil, column[at_floor.pk]] = floor
+    trending[brazil, column[under.pk]] = np.nextafter(floor, np.float32(0.0))
+
+    def save_as_before(target):
+        save_artefact(
+            target,
+            kind="tonight.model_index",
+            version=1,
+            title_ids=index.title_ids,
+            region_codes=np.array(index.region_codes, dtype=str),
+            cluster_ids=index.cluster_ids,
+            trending=trending,
+            trained_at=index.trained_at,
+        )
+
+    artefacts.artefact_write(version.artefact_key, artefacts.INDEX, save_as_before)
+
+    # when
+    rows = _proposed(profile, monkeypatch, rows=40, items=75)
+
+    # then: both are in the pool; the one at the floor trends, the one under it does not
+    assert {at_floor.pk, under.pk} <= set(rows["top_picks"])
+    assert this_week.pk in rows["trending:BR"], rows
+    assert at_floor.pk in rows["trending:BR"]
+    assert under.pk not in rows["trending:BR"]
+
+
+def test_a_title_that_seeds_because_you_watched_seeds_no_because_you_liked(world, monkeypatch):
+    # given: Asha finished an action film and liked it, and liked a romance (twice: a
+    # second tap on another device): the action film seeds "Because you watched"
+    # (finished), so her likes' rows are the romance's
+    at = _MIDNIGHT
+    hour = dt.timedelta(hours=1)
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha")
+    both, romance = world.titles["action"][0], world.titles["romance"][0]
+    record(asha, "play_start", both, at=at - 30 * hour)
+    record(asha, "complete", both, at=at - 28 * hour)
+    record(asha, "thumbs_up", both, at=at - 27 * hour)
+    record(asha, "thumbs_up", romance, at=at - 26 * hour)
+    record(asha, "thumbs_up", romance, at=at - 25 * hour)
+    model_train(region_code=world.region.code)
+
+    # when
+    proposed = _proposed_at(asha, monkeypatch, at)
+    serving = recommend.profile_serving(profile=asha, at=at)
+    liked = serving.history.liked()
+
+    # then: what she likes is each title once, newest first (the seeds, in their order)
+    title_ids = serving.bundle.index.title_ids
+    assert [int(title_ids[t]) for t in liked] == [romance.pk, both.pk]
+    # ... and one row is about the action film, not two saying the same
+    assert f"because_you_watched:{both.pk}" in proposed
+    named = {key for key in proposed if key.startswith("because_you_liked:")}
+    assert named == {f"because_you_liked:{romance.pk}"}
