@@ -1956,6 +1956,59 @@ def test_row_engagement_counted_from_the_history_read_equals_the_query(
 
 
 @pytest.mark.parametrize(
+    "read_at",
+    [dt.timedelta(0), dt.timedelta(minutes=1), None],
+    ids=["history read for the page", "history read a minute later", "own query"],
+)
+def test_row_events_count_from_the_windows_first_instant_to_just_before_the_page(
+    world, household, read_at
+):
+    # given: plays started from New Releases one second before the row-event window, at
+    # its first instant (exactly 180 days before the page, docs/recommendations.md), one
+    # second before the page and at the page's own instant; the page's moment pinned
+    _, asha, _ = household
+    at = NOW.replace(minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
+    start = at - dt.timedelta(days=180)
+    second = dt.timedelta(seconds=1)
+    moments = [start - second, start, at - second, at]
+    title = world.titles["comedy"][7]
+    signal_batch_record(
+        profile=asha,
+        events=[
+            SignalEvent(
+                index=n,
+                kind="play_start",
+                title_id=title.pk,
+                episode_id=None,
+                value=None,
+                device="tv",
+                occurred_at=moment,
+                client_event_id=uuid.uuid4(),
+                page_id=None,
+                row="new_releases",
+                position=0,
+                artwork_variant_id=None,
+            )
+            for n, moment in enumerate(moments)
+        ],
+    )
+    read = (
+        recommend.profile_history_rows(profile_id=asha.pk, at=at + read_at)
+        if read_at is not None
+        else None
+    )
+
+    # when
+    engagement = profile_row_engagement(profile_id=asha.pk, at=at, zone=dt.UTC, history=read)
+
+    # then: the window's first instant and the second before the page count; neither the
+    # second before the window nor the page's own instant does
+    assert engagement.plays.tolist() == [
+        2.0 if row_type == "new_releases" else 0.0 for row_type in ROW_TYPES
+    ]
+
+
+@pytest.mark.parametrize(
     "query",
     [
         "",
