@@ -479,3 +479,42 @@ def test_a_title_rated_down_says_nothing_of_the_taste_the_artwork_is_chosen_for(
         "comedy": pytest.approx(2 / 3, abs=1e-4),
         "drama": pytest.approx(1 / 3, abs=1e-4),
     }
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_shared_first_screen_takes_back_no_more_than_a_rows_length(seed):
+    """A first-screen row of a shared screen shows at most its share (under ``n_items``)
+    until it takes back, so it always has room to: a row below giving a first-screen row's
+    tail title up swaps it for another, never lengthening the row. Pools from 8 titles to
+    just under the screen at full length, rows long enough (75) for rows below to take."""
+    rng = np.random.default_rng(seed)
+    for _ in range(80):
+        n_items, n_rows = int(rng.choice([5, 20, 75])), int(rng.choice([1, 2, 4, 12]))
+        screen = min(4, n_rows) * n_items
+        n_pool = int(rng.integers(min(8, screen - 1), screen))
+        share = homepage._first_screen_share(n_pool=n_pool, n_rows=n_rows, n_items=n_items)
+        if share == n_items:  # rounded up to a whole row: not shared
+            continue
+        proposals = [_proposal("top_picks", range(n_pool))]
+        for row_id in rng.choice(_ROW_IDS, size=9):
+            members = np.flatnonzero(rng.random(n_pool) < rng.choice([0.1, 0.5, 0.9]))
+            if members.shape[0]:
+                proposals.append(_proposal(str(row_id), members.tolist()))
+        order = rng.permutation(len(proposals)).tolist()
+
+        chosen = _rows_choose(
+            proposals,
+            order=order,
+            strength=np.zeros(len(proposals)),
+            n_pool=n_pool,
+            n_rows=n_rows,
+            n_items=n_items,
+        )
+
+        first = [positions for _, positions, _ in chosen[: homepage.FIRST_SCREEN_ROWS]]
+        screen_titles = [p for positions in first for p in positions]
+        assert len(screen_titles) == len(set(screen_titles))
+        assert all(len(positions) <= n_items for _, positions, _ in chosen)
+        assert all(
+            set(positions) <= set(proposal.positions.tolist()) for proposal, positions, _ in chosen
+        )
