@@ -1299,11 +1299,11 @@ def _rows_choose(
     if share < n_items:
         # A shared first screen: its rows take back, top down, their titles no row shows.
         # A row's titles not on the page all rank below the ones it shows (it took its
-        # best unseen), so appending them keeps the ranker's order.
+        # best unseen), so appending them keeps the ranker's order. Each has room: it was
+        # placed with at most ``share`` (< n_items) titles, and giving one up to a row
+        # below swaps it for another at most (``take_back``).
         for k, (proposal, shown_positions, row_strength) in enumerate(chosen[:FIRST_SCREEN_ROWS]):
             room = n_items - len(shown_positions)
-            if room <= 0:
-                continue
             more = proposal.positions[~on_page[proposal.positions]][:room]
             if more.shape[0]:
                 show(k, more)
