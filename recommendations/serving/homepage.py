@@ -714,11 +714,14 @@ def _propose_rows(
 
     used_seeds = seeded("because_you_watched", seeds, MAX_BECAUSE_WATCHED_ROWS)
 
-    # Because you liked X: titles whose latest rating is a thumbs up, newest first. One
-    # rated down or cleared since is liked no more.
+    # Because you liked X: titles whose latest rating is a thumbs up, newest first, each
+    # once (:meth:`~recommendations.serving.scoring.ProfileHistory.liked`). One rated down
+    # or cleared since is liked no more (so nameable's dislike test drops none of these;
+    # its region and maturity tests may). A title already seeding "Because you watched"
+    # seeds no second row about it.
     liked = history.liked()
     liked = liked[nameable(liked)]
-    liked_seeds = [int(t) for t in dict.fromkeys(liked.tolist()) if t not in used_seeds]
+    liked_seeds = [int(t) for t in liked.tolist() if t not in used_seeds]
     seeded("because_you_liked", liked_seeds, MAX_BECAUSE_LIKED_ROWS)
 
     _, cluster_pop, region_pop = bundle.trending_rows(

@@ -123,7 +123,7 @@ class ProfileHistory:
         return bool((~np.isnan(self.last_played)).any() or self.thumbs_up.any())
 
     def liked(self) -> npt.NDArray[np.int64]:
-        """Titles the profile likes now, most recently liked first.
+        """Titles the profile likes now, most recently liked first, each once.
 
         Whether a title is liked is its derived state's (:attr:`thumbs_up`: the
         latest of up, down and cleared, in the order ingest folded them, a fast
