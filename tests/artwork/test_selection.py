@@ -138,3 +138,27 @@ def test_a_title_repeated_on_a_page_shows_one_frame_with_one_propensity():
         assert picks.propensity.tolist() == once.propensity[[0, 1, 2, 0, 1, 0]].tolist()
         assert picks.groups.tolist() == [0, 1, 2]
         assert sorted(artwork_reasons(picks)) == [0, 1, 2]
+
+
+@pytest.mark.django_db
+def test_artwork_is_chosen_at_midnight_and_refused_for_an_hour_no_day_has():
+    # given: a title with two frames
+    title = TitleFactory()
+    ArtworkVariantFactory.create_batch(2, title=title)
+
+    # when: at local hour 0 (midnight), and at 3 (the same night bucket)
+    midnight = artwork_choose(
+        title_ids=[title.pk], device="tv", maturity_limit=18, taste={}, hour=0, seed=7
+    )
+    three = artwork_choose(
+        title_ids=[title.pk], device="tv", maturity_limit=18, taste={}, hour=3, seed=7
+    )
+
+    # then: midnight is an hour like any other, chosen for as the night; 24 is no hour
+    assert midnight.variant.tolist() == three.variant.tolist()
+    assert midnight.variant[0] in set(title.artwork_variants.values_list("pk", flat=True))
+    assert midnight.propensity.tolist() == three.propensity.tolist()
+    with pytest.raises(ValueError, match="hour must be in"):
+        artwork_choose(
+            title_ids=[title.pk], device="tv", maturity_limit=18, taste={}, hour=24, seed=7
+        )
