@@ -22,7 +22,11 @@ from recommendations.selectors.attribution import attribution_window, ranker_log
 from recommendations.selectors.retention import page_log_readers
 from recommendations.selectors.signals import signal_clock_skew
 from recommendations.services.homepage import homepage_render
-from recommendations.services.ranker_training import _pages_sample, logged_examples_load
+from recommendations.services.ranker_training import (
+    _newest_before,
+    _pages_sample,
+    logged_examples_load,
+)
 from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import model_train
 from recommendations.serving import artefacts, recommend
@@ -685,3 +689,17 @@ def test_training_reads_each_pages_signals_without_todays_title_states(viewer):
     assert examples.pages == 1
     assert reads
     assert not [sql for sql in reads if f'"{states}"' in sql]
+
+
+@pytest.mark.parametrize(("limit", "cut"), [(10, False), (2, True), (1, True)])
+def test_a_pages_row_events_are_those_of_its_window_as_its_request_read_them(limit, cut):
+    """What training reads for a page is what its request read (``profile_row_engagement``):
+    from exactly ``window`` before the page, up to but not including its own instant, the
+    newest ``limit`` of them, and whether the bound left older ones unread."""
+    at, window = 1000.0, 100.0
+    times = np.array([at - window - 1.0, at - window, at - 1.0, at])  # ascending
+
+    read, was_cut = _newest_before(times, at, window, limit, np.full(4, -1), page=0)
+
+    assert read.tolist() == [1, 2][-limit:]
+    assert was_cut is cut
