@@ -6,7 +6,10 @@ from collections.abc import Callable
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.urls import Resolver404, resolve
 from django.utils.cache import patch_cache_control
+
+from config.api.exceptions import api_route_not_found
 
 API_PREFIX = "/api/v1/"
 API_ROOT = "/api/"
@@ -111,6 +114,11 @@ class ApiBodyLengthRequired:
     of its length a 411. Answered before the token is checked (the framing is wrong
     whoever sends it) and without reading a byte of the body. A request without
     ``Transfer-Encoding``, every read among them, costs one lookup in its headers.
+
+    Only a write some operation takes (:func:`operation_takes`): a chunked ``POST`` to a
+    homepage, or to a path with no route, was a 411, and a client that sent its length
+    then met the 405 or the 404 that said what was really wrong. Those are left to the
+    routing and the view, which read no body to answer them.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -123,6 +131,7 @@ class ApiBodyLengthRequired:
             or request.META.get("CONTENT_LENGTH")
             or request.method not in LENGTH_CHECKED_METHODS
             or not request.path_info.startswith(API_PREFIX)
+            or not operation_takes(request)
         ):
             return self.get_response(request)
         return JsonResponse(
@@ -133,3 +142,31 @@ class ApiBodyLengthRequired:
             },
             status=411,
         )
+
+
+def operation_takes(request: HttpRequest) -> bool:
+    """Whether the view the request's path resolves to has an operation for its method.
+
+    What the view would answer itself: DRF's ``http_method_names`` and a handler method
+    (as ``APIView.allowed_methods`` lists them), or a viewset's action for the method.
+    The API's not-found route takes nothing; a plain function view is taken to read a body,
+    which its method check, if it has one, cannot tell from outside. Resolving costs what
+    the request's own routing does, and only a write that came without its length pays it.
+    """
+    try:
+        match = resolve(request.path_info, urlconf=getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    view = match.func
+    if view is api_route_not_found:
+        return False
+    method = (request.method or "").lower()
+    actions = getattr(view, "actions", None)
+    if actions is not None:  # a viewset routed with its actions by method
+        return method in actions
+    view_class = getattr(view, "view_class", None)
+    if view_class is None:
+        return True
+    initkwargs = getattr(view, "view_initkwargs", {})
+    names = initkwargs.get("http_method_names", view_class.http_method_names)
+    return method in names and hasattr(view_class, method)

@@ -252,3 +252,32 @@ def test_a_read_with_a_transfer_encoding_is_answered_as_before(server):
 
     assert status == 200, body[:300]
     assert len(json.loads(body)["results"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("POST", "/api/v1/profiles/{profile_id}/homepage/", 405),
+        ("DELETE", "/api/v1/titles/{title_id}/", 405),
+        ("POST", "/api/v1/profiles/{profile_id}/nothing-here/", 404),
+    ],
+)
+def test_a_chunked_write_that_no_operation_takes_is_its_405_or_404_not_a_411(
+    server, method, path, status
+):
+    # given: a household's token, and a write no operation of the path takes (or no path)
+    account = AccountFactory()
+    profile = ProfileFactory(account=account)
+    url = path.format(profile_id=profile.pk, title_id=TitleFactory().pk)
+
+    # when: sent chunked, its last chunk never sent
+    answer, headers, body = _request(
+        server, method, url, body=b'{"name": "x"}', headers=_token_headers(account),
+        chunked=True, finish=False,
+    )  # fmt: skip
+
+    # then: what is wrong with it, as sized it would be (a 411 sent the client to add a
+    # length only to meet this next), and still answered without waiting for the body
+    assert answer == status, body[:300]
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["code"] == ("method_not_allowed" if status == 405 else "not_found")

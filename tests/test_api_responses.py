@@ -472,6 +472,38 @@ def test_a_body_without_its_length_is_the_documented_411_and_is_not_read(
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "status", "message"),
+    [
+        ("POST", HOMEPAGE, 405, 'Method "POST" not allowed.'),
+        ("PUT", PROFILE, 405, 'Method "PUT" not allowed.'),
+        ("DELETE", TITLE, 405, 'Method "DELETE" not allowed.'),
+        ("PATCH", RETRAIN, 405, 'Method "PATCH" not allowed.'),
+        ("POST", "/api/v1/nowhere/", 404, "No API route matches this path"),
+        ("DELETE", PROFILE.rstrip("/"), 404, "API paths end with a slash"),
+    ],
+)
+def test_a_chunked_write_that_no_operation_takes_is_its_404_or_405_not_a_411(
+    account, profile, method, path, status, message
+):
+    # given: a write sent chunked (as gunicorn passes it on) to a path with no operation for
+    # its method, or to no route at all
+    client = staff("change_trainingrun") if path == RETRAIN else token_client(account)
+    url = path.format(profile_id=profile.pk, title_id=TitleFactory().pk, run_id=1)
+    body = _ReadCounted(b'{"name": "Chunked"}')
+
+    response = client.generic(
+        method, url, content_type="application/json", **{"wsgi.input": body},
+        CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked",
+    )  # fmt: skip
+
+    # then: what is wrong with it (the method, the path), as it would be with a length, not
+    # a 411 that the client would fix only to meet the 405 or the 404 next; still unread
+    assert response.status_code == status, response.content[:300]
+    assert response.json()["message"].startswith(message)
+    assert body.taken == 0
+
+
+@pytest.mark.parametrize(
     ("method", "path"), [("GET", PROFILES), ("GET", HOMEPAGE), ("POST", PROFILES)]
 )
 def test_a_query_string_of_more_parameters_than_django_reads_is_the_documented_400(

@@ -6,7 +6,8 @@ permissions and throttles, which it cannot. Listing them by hand on every
 view would drift, so they are derived from what each view is made of: a
 request body can be refused (400), be of a media type the view does not
 parse (415), be larger than Django reads (413) or come without its length
-(411, on every write, DELETE too: ``config.middleware``), a query string can be
+(411, on every write operation, DELETE too: ``config.middleware``; a write no
+operation takes is its 405 or 404 instead, as the schema lists none), a query string can be
 refused (400: every GET and DELETE view checks its parameters,
 ``config.api.strict``, so even one that reads none refuses an unknown one),
 a view that reads a token is 401 without one, a path naming an object can
