@@ -54,6 +54,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from catalog.models import MaturityLevel
+from config.cache_scripts import cache_script_run
 
 from .models import GUARDIAN_MATURITY_LIMIT, Profile
 from .selectors import profile_guardians
@@ -335,14 +336,10 @@ class PinFailureThrottle(SimpleRateThrottle):
     def _run(self, script: str, keys: list[str], *args: int | str) -> Any:
         """Run a Lua ``script`` on the Redis cache with the cache's keys for ``keys``.
 
-        The cache's own keys (prefix and version), so support's lift, which deletes
-        through the cache, deletes what this counts. Django gives no public way to
-        its Redis client; ``_cache`` is the one its own methods use. The client is
-        the first key's: a window's count and generation are always on one server.
+        The cache's own keys, so support's lift, which deletes through the cache, deletes
+        what this counts. A window's count and generation are always on one server.
         """
-        cache_keys = [self.cache.make_and_validate_key(key) for key in keys]
-        client = self.cache._cache.get_client(cache_keys[0], write=True)
-        return client.eval(script, len(cache_keys), *cache_keys, *args)
+        return cache_script_run(cache=self.cache, script=script, keys=keys, args=args)
 
     def _wait(self, now: float, *, refused: int) -> float:
         """Seconds until an attempt can pass every window: the end of the last full one.
