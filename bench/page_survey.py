@@ -84,7 +84,7 @@ def main() -> None:
     pair_types: Counter[tuple[str, str]] = Counter()
     with tqdm(total=len(profiles) * len(MOMENTS) * len(DEVICE_CLASSES), unit="page") as bar:
         for profile in profiles:
-            zone = region_zone(profile.account.home_region.time_zone)
+            zone = region_zone(profile.account.home_region)
             for weekday, hour in MOMENTS:
                 at = local_moment(weekday=weekday, hour=hour, zone=zone, now=now)
                 for device in DEVICE_CLASSES:

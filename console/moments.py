@@ -1,7 +1,9 @@
 """The moment a staff preview is for: a weekday and an hour in the household's time zone."""
 
 import datetime as dt
-import zoneinfo
+
+from regions.models import Region
+from regions.time_zones import region_zone_or_utc, zone_named
 
 WEEKDAYS: tuple[str, ...] = (
     "Monday",
@@ -36,6 +38,18 @@ def local_moment(*, weekday: int, hour: int, zone: dt.tzinfo, now: dt.datetime) 
     return candidate.replace(tzinfo=zone)
 
 
-def region_zone(name: str) -> dt.tzinfo:
-    """The region's IANA zone (validated when the region was saved)."""
-    return zoneinfo.ZoneInfo(name)
+def region_zone(region: Region) -> dt.tzinfo:
+    """The region's IANA zone; UTC, logged, if a write that bypassed its save made it none.
+
+    UTC as the API serves such a region (:mod:`regions.time_zones`): a preview shows
+    the page a client would get, rather than every console page of the region's
+    households failing.
+    """
+    return region_zone_or_utc(code=region.code, name=region.time_zone)
+
+
+def region_zone_label(region: Region) -> str:
+    """The zone's name as a page shows it beside a moment, saying so if UTC stands in."""
+    if zone_named(region.time_zone) is None:
+        return f"UTC: the region's time zone {region.time_zone!r} is no time zone"
+    return region.time_zone

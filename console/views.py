@@ -44,11 +44,12 @@ from recommendations.serving.explain import (
 from recommendations.serving.homepage import Page, PageItem, PageRow, RowTrace, homepage_build
 from recommendations.serving.row_copy import copy_language
 from recommendations.serving.row_explain import RowExplanation, row_explanations
+from regions.models import Region
 
 from . import model_charts, selectors
 from .access import ARTWORK, HOUSEHOLDS, MODELS, can_view, console_page
 from .forms import MomentForm, PreviewForm, RowWhyForm, SearchForm, WhyForm, bound_with_defaults
-from .moments import WEEKDAYS, local_moment, region_zone
+from .moments import WEEKDAYS, local_moment, region_zone, region_zone_label
 from .pages import WhyUrl, page_find, page_rows, page_titles, shared_titles
 from .versions import ServedBy, artefacts_stored, page_diff, served_by
 
@@ -78,8 +79,8 @@ def _moment(form: MomentForm, zone: dt.tzinfo) -> dt.datetime:
     )
 
 
-def _moment_label(at: dt.datetime, zone_name: str) -> str:
-    return f"{WEEKDAYS[at.weekday()]} {at:%H:%M} ({zone_name}), {at:%d %b %Y}"
+def _moment_label(at: dt.datetime, region: Region) -> str:
+    return f"{WEEKDAYS[at.weekday()]} {at:%H:%M} ({region_zone_label(region)}), {at:%d %b %Y}"
 
 
 def _why_url(profile: Profile, form: MomentForm, version: ModelVersion | None = None) -> WhyUrl:
@@ -166,7 +167,7 @@ def _household(
         return redirect("console:index")
     account = selectors.account_get(account_id=account_id)
     profiles = selectors.account_profiles(account=account)
-    return account, profiles, region_zone(account.home_region.time_zone)
+    return account, profiles, region_zone(account.home_region)
 
 
 def _version_label(version: ModelVersion, serving_id: int) -> str:
@@ -261,7 +262,7 @@ def preview(request: HttpRequest) -> HttpResponse:
         return render(request, "console/preview.html", context, status=400)
     profile = next(p for p in profiles if p.pk == form.cleaned_data["profile"])
     at = _moment(form, zone)
-    context.update(profile=profile, moment=_moment_label(at, account.home_region.time_zone))
+    context.update(profile=profile, moment=_moment_label(at, account.home_region))
     models_visible = can_view(request.user, MODELS)
     chosen_id = form.cleaned_data["version"]
     if not models_visible and (chosen_id is not None or form.cleaned_data["diff"]):
@@ -370,7 +371,7 @@ def compare(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "console/compare.html", context, status=400)
     at = _moment(form, zone)
-    context["moment"] = _moment_label(at, account.home_region.time_zone)
+    context["moment"] = _moment_label(at, account.home_region)
     try:
         pages = [(profile, _build(profile, form, at)) for profile in profiles]
     except NoActiveModel as missing:
@@ -515,14 +516,14 @@ def why(request: HttpRequest) -> HttpResponse:
         Profile.objects.select_related("account__home_region"), pk=data["profile"]
     )
     region = profile.account.home_region
-    zone = region_zone(region.time_zone)
+    zone = region_zone(region)
     at = _moment(form, zone)
     title = selectors.title_get(title_id=data["title"])
     context: dict[str, object] = {
         "profile": profile,
         "title": title,
         "device": data["device"],
-        "moment": _moment_label(at, region.time_zone),
+        "moment": _moment_label(at, region),
         "preview_url": reverse("console:preview")
         + "?"
         + urlencode(
@@ -668,7 +669,7 @@ def row_why(request: HttpRequest) -> HttpResponse:
         pk=data["profile"],
     )
     region = profile.account.home_region
-    at = _moment(form, region_zone(region.time_zone))
+    at = _moment(form, region_zone(region))
     chosen_id = data["version"]
     if chosen_id is not None and not can_view(request.user, MODELS):
         raise PermissionDenied  # as the preview refuses to build with a chosen version
@@ -676,7 +677,7 @@ def row_why(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {
         "profile": profile,
         "device": data["device"],
-        "moment": _moment_label(at, region.time_zone),
+        "moment": _moment_label(at, region),
         "n_rows": data["rows"],
         "all_url": link(None),
         "preview_url": reverse("console:preview")

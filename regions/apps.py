@@ -7,5 +7,7 @@ class RegionsConfig(AppConfig):
     def ready(self) -> None:
         from catalog import receivers
 
+        from . import checks  # noqa: F401  (registers the time zone check)
+
         # Availability windows and time zones are part of the serving catalogue arrays.
         receivers.connect("regions.Availability", "regions.Region")

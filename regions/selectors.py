@@ -7,6 +7,7 @@ from django.db.models import QuerySet, Value
 from django.db.models.functions import Concat
 
 from .models import Region, TasteCluster
+from .time_zones import INVALID_ZONE_LOGGED, zone_named
 
 logger = logging.getLogger(__name__)
 
@@ -17,25 +18,27 @@ def region_codes() -> list[str]:
 
 
 def region_time_zones() -> dict[str, zoneinfo.ZoneInfo]:
-    """Each region's time zone by code, leaving out (with a warning) a zone that is no zone.
+    """Each region's time zone by code, leaving out (with an error logged) a zone that is none.
 
     ``Region.save()`` refuses such a zone, but a bulk write or a data migration does not
     check it, and one made every catalogue load raise: every region's homepages failed.
     Left out, the region's pages are computed in UTC, as its readers do for a region
-    they do not find.
+    they do not find (:mod:`regions.time_zones`).
     """
     zones = {}
     for code, name in Region.objects.order_by("code").values_list("code", "time_zone"):
-        try:
-            zones[code] = zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            logger.warning(
-                "Region %s's time zone %r is not an IANA time zone: its local hours and "
-                "weekdays are taken in UTC until it is corrected in admin (Regions)",
-                code,
-                name,
-            )
+        zone = zone_named(name)
+        if zone is None:
+            logger.error(INVALID_ZONE_LOGGED, code, name)
+        else:
+            zones[code] = zone
     return zones
+
+
+def region_time_zones_invalid(*, using: str = "default") -> list[tuple[str, str]]:
+    """The (code, zone) of each region whose zone is no IANA zone, by code."""
+    regions = Region.objects.using(using).order_by("code").values_list("code", "time_zone")
+    return [(code, name) for code, name in regions if zone_named(name) is None]
 
 
 def region_exists(*, code: str) -> bool:

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+import zoneinfo
 from html import unescape
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -17,7 +18,7 @@ from console.moments import local_moment, region_zone
 from recommendations.models import ModelVersion, PageLog, TrainingRun
 from recommendations.serving.homepage import homepage_build
 from recommendations.serving.scoring import MATCH_SHOWN_MIN
-from regions.models import TasteCluster
+from regions.models import Region, TasteCluster
 from tests.factories import AccountFactory, ProfileFactory, RegionFactory
 from tests.recommendations.test_training import record
 
@@ -39,7 +40,7 @@ def friday_night(profile) -> dt.datetime:
     return local_moment(
         weekday=4,
         hour=21,
-        zone=region_zone(profile.account.home_region.time_zone),
+        zone=region_zone(profile.account.home_region),
         now=timezone.now(),
     )
 
@@ -127,6 +128,29 @@ def test_preview_is_the_homepage_the_decision_code_builds(world, staff_client, m
     assert "Friday 21:00 (Asia/Kolkata)" in html
 
 
+@pytest.mark.parametrize("page", ["preview", "compare"])
+def test_a_household_whose_regions_zone_a_bulk_write_made_bad_is_previewed_in_utc(
+    world, staff_client, caplog, page
+):
+    # given: the household's region given a zone that is none by a write save() never saw
+    profile = world.action_fan
+    Region.objects.filter(pk=profile.account.home_region_id).update(time_zone="Mars/Olympus")
+    url = preview_url(profile) if page == "preview" else compare_url(profile.account)
+
+    # when
+    response = staff_client.get(url)
+
+    # then: the page (it was a 500, as was every console page of the region's households),
+    # at the moment in UTC, as the API serves the region, saying so, and logged loudly
+    assert response.status_code == 200
+    html = unescape(response.content.decode())
+    assert "Friday 21:00 (UTC: the region's time zone 'Mars/Olympus' is no time zone)" in html
+    assert any(
+        record.levelname == "ERROR" and "'Mars/Olympus' is not an IANA time zone" in record.message
+        for record in caplog.records
+    )
+
+
 def test_preview_images_are_lazy_and_served_from_media(world, staff_client, media_served):
     html = staff_client.get(preview_url(world.romance_fan)).content.decode()
 
@@ -161,7 +185,9 @@ def test_changing_device_or_time_rebuilds_for_that_context(world, staff_client):
     expected = homepage_build(
         profile=profile,
         device="mobile",
-        at=local_moment(weekday=1, hour=8, zone=region_zone("Asia/Kolkata"), now=timezone.now()),
+        at=local_moment(
+            weekday=1, hour=8, zone=zoneinfo.ZoneInfo("Asia/Kolkata"), now=timezone.now()
+        ),
     )
     assert row_ids(html) == [row.id for row in expected.rows]
 

@@ -20,6 +20,7 @@ from recommendations.serving import homepage, recommend
 from recommendations.serving.homepage import profile_row_engagement
 from recommendations.serving.scoring import MATCH_SHOWN_MIN
 from recommendations.signal_events import ROW_MAX_LENGTH, SignalEvent
+from regions.models import Region
 from tests.conftest import token_client
 from tests.factories import (
     AccountFactory,
@@ -932,6 +933,30 @@ def test_at_is_read_on_the_regions_clock_across_daylight_saving(
     assert (context["region"], context["hour"], context["weekday"]) == ("US", hour, weekday)
     logged = PageLog.objects.get(pk=response.json()["page_id"])
     assert (logged.hour, logged.weekday) == (hour, weekday)
+
+
+def test_a_region_whose_zone_a_bulk_write_made_bad_is_served_in_utc_and_logged(
+    world, household, caplog
+):
+    # given: the household's region given a zone that is none by a write save() never saw
+    account, asha, _ = household
+    model_train(region_code=world.region.code)
+    Region.objects.filter(pk=world.region.pk).update(time_zone="Mars/Olympus")
+    # (22:00 UTC is 03:30 the next day in the region's real zone, Asia/Kolkata)
+    at = (timezone.now() + dt.timedelta(days=1)).replace(hour=22, minute=0, second=0)
+    at = at.astimezone(dt.UTC)
+
+    # when
+    response = token_client(account).get(url(asha, at=at.isoformat().replace("+", "%2B")))
+
+    # then: the page, on the UTC clock, not a 500 for every page of the region; and logged
+    assert response.status_code == 200, response.json()
+    context = response.json()["context"]
+    assert (context["hour"], context["weekday"]) == (22, at.weekday())
+    assert any(
+        record.levelname == "ERROR" and "'Mars/Olympus' is not an IANA time zone" in record.message
+        for record in caplog.records
+    )
 
 
 def test_the_schema_documents_every_error_the_homepage_answers():

@@ -282,7 +282,7 @@ def test_every_page_of_the_demo_keeps_the_homepages_promises():
     types: set[str] = set()
     kids_shown = 0
     for profile in profiles:
-        zone = region_zone(profile.account.home_region.time_zone)
+        zone = region_zone(profile.account.home_region)
         for weekday, hour in MOMENTS:
             at = local_moment(weekday=weekday, hour=hour, zone=zone, now=now)
             for device in DEVICE_CLASSES:

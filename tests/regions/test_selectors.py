@@ -35,3 +35,17 @@ def test_a_region_whose_zone_a_bulk_write_made_bad_is_served_in_utc_not_failing_
     # to UTC) and named, with its zone, in a warning
     assert arrays.time_zones == {"IN": zoneinfo.ZoneInfo("Asia/Kolkata")}
     assert "Region ZZ's time zone 'India/Chennai'" in caplog.text
+
+
+@pytest.mark.parametrize("zone", ["America", "Asia/", "posixrules"])
+def test_a_zone_that_names_a_folder_or_no_zone_file_is_left_out_not_raised(zone, caplog):
+    # ("America" is a folder of zones: ZoneInfo raised IsADirectoryError, which the catalogue
+    # load let through, and every region's homepages failed with it)
+    RegionFactory(code="IN", time_zone="Asia/Kolkata")
+    RegionFactory(code="ZZ", time_zone="UTC")
+    Region.objects.filter(code="ZZ").update(time_zone=zone)
+
+    arrays = catalogue_arrays_load(np.array([], dtype=np.int64))
+
+    assert arrays.time_zones == {"IN": zoneinfo.ZoneInfo("Asia/Kolkata")}
+    assert f"Region ZZ's time zone {zone!r}" in caplog.text

@@ -150,7 +150,7 @@ def _showcase_pages(adults: list[Profile]) -> list[Page] | None:
     at = local_moment(
         weekday=SHOWCASE_MOMENT["weekday"],
         hour=SHOWCASE_MOMENT["hour"],
-        zone=region_zone(adults[0].account.home_region.time_zone),
+        zone=region_zone(adults[0].account.home_region),
         now=timezone.now(),
     )
     try:

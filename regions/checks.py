@@ -1,0 +1,49 @@
+"""The deployment check that names each region whose time zone is no time zone."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.core import checks
+from django.db import DatabaseError, router
+
+from .models import Region
+from .selectors import region_time_zones_invalid
+
+
+@checks.register(checks.Tags.database)
+def region_time_zones_check(
+    app_configs: Sequence[AppConfig] | None = None,
+    databases: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> list[checks.CheckMessage]:
+    """Warn of each region whose zone a write that bypassed ``Region.save()`` made bad.
+
+    Its pages are served on the UTC clock and its nightly retrain is not scheduled
+    (``install_schedules`` skips it) until the zone is corrected; the serving log says so
+    at each catalogue load, but a deploy should say it before anyone reads a log. Tagged
+    ``database``, so it runs with ``migrate`` (compose's ``migrate`` service, every ``up``)
+    and ``check --database default``, never in a plain ``check``, which needs no database.
+    A warning, not an error: an error would stop ``migrate`` and every service after it,
+    all regions' pages for one region's clock.
+    """
+    alias = router.db_for_read(Region)
+    if alias not in (databases or ()):
+        return []
+    try:
+        invalid = region_time_zones_invalid(using=alias)
+    except DatabaseError:  # before the regions' migration: no region to check yet
+        return []
+    if not invalid:
+        return []
+    named = ", ".join(f"{code} ({zone!r})" for code, zone in invalid)
+    return [
+        checks.Warning(
+            f"Regions whose time zone is not an IANA time zone: {named}. Their homepages are "
+            "computed on the UTC clock and their nightly retrains are not scheduled.",
+            hint="Correct each zone in admin (Regions), e.g. 'Asia/Kolkata', then run "
+            "install_schedules again.",
+            obj="regions.Region",
+            id="tonight.W005",
+        )
+    ]
