@@ -10,6 +10,8 @@ import calendar
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
 
@@ -20,7 +22,7 @@ from django.contrib.auth import get_permission_codename
 from django.core.exceptions import EmptyResultSet, PermissionDenied
 from django.core.paginator import Paginator
 from django.db import OperationalError, connections, transaction
-from django.db.models import Max, Min, Model, Q, QuerySet
+from django.db.models import Max, Min, Model, QuerySet
 from django.forms import BaseForm, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -35,6 +37,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
+from artwork.models import ArtworkVariantDaily
 from config.admin_lists import IndexedSearchAdminMixin, OfferedChoicesFilter
 from config.charts import Series, has_points, line_chart
 from config.ids import id_from_text
@@ -863,61 +866,113 @@ class AbandonedTaskAdmin(admin.ModelAdmin):
 # --- Celery beat's schedules (Periodic tasks) ---------------------------------------------
 
 
-#: The tasks that start a retrain or refit a policy (the nightly refit is
-#: ``artwork.update_policy`` with ``full``), and Celery's own canvas tasks (``celery.chain``,
-#: ``celery.starmap``, ...), which run whatever task their arguments name.
-RETRAIN_TASKS = frozenset(
-    {
-        "recommendations.retrain_region",
-        "recommendations.retrain_cluster",
-        "recommendations.retrain_clusters",
-        "artwork.update_policy",
-    }
-)
-_RETRAINS = Q(task__in=RETRAIN_TASKS) | (
-    Q(task__startswith="celery.") & ~Q(task="celery.backend_cleanup")
-)
+def _permission(model: type[Model], action: str) -> str:
+    return f"{model._meta.app_label}.{get_permission_codename(action, model._meta)}"
+
+
 #: What admin's "Retrain now" asks for (its ``permissions=["change"]`` on training runs).
-RETRAIN_PERMISSION = (
-    f"{TrainingRun._meta.app_label}.{get_permission_codename('change', TrainingRun._meta)}"
+RETRAIN_PERMISSION = _permission(TrainingRun, "change")
+
+
+@dataclass(frozen=True)
+class TaskGate:
+    """What staff need, beyond the periodic task permissions, to start a task through
+    a schedule: what the project's own admin asks for the same operation."""
+
+    permissions: frozenset[str]
+    #: Said in admin's refusal: "Only staff with <needs> may ...".
+    needs: str
+
+
+_RETRAIN_GATE = TaskGate(
+    frozenset({RETRAIN_PERMISSION}),
+    "change permission on training runs (as for “Retrain now”)",
 )
-MAY_NOT_RETRAIN = (
-    "Only staff with change permission on training runs (as for “Retrain now”) may {what} "
-    "a periodic task that retrains: {names}."
+#: The prune deletes page logs, the signals and pages of deleted profiles, model versions
+#: (with their files: what "Roll back" could serve again) and the artwork daily figures: at
+#: any moment, and with a schedule of one's own as often as one likes. Admin deletes none
+#: of these rows without the model's delete permission.
+_PRUNE_GATE = TaskGate(
+    frozenset(
+        _permission(model, "delete")
+        for model in (PageLog, Signal, ModelVersion, ArtworkVariantDaily)
+    ),
+    "delete permission on page logs, signals, model versions and artwork daily figures "
+    "(what the prune deletes)",
 )
+#: Each task whose schedule starts something staff need more than the schedule
+#: permissions for: the retrains and refits (the nightly refit is ``artwork.update_policy``
+#: with ``full``), the reaper (it fails training runs and their versions, as only staff who
+#: may change runs do) and the prune.
+TASK_GATES: dict[str, TaskGate] = {
+    "recommendations.retrain_region": _RETRAIN_GATE,
+    "recommendations.retrain_cluster": _RETRAIN_GATE,
+    "recommendations.retrain_clusters": _RETRAIN_GATE,
+    "artwork.update_policy": _RETRAIN_GATE,
+    "recommendations.reap_training_runs": _RETRAIN_GATE,
+    "recommendations.prune_logs": _PRUNE_GATE,
+}
+#: Celery's own canvas tasks (``celery.chain``, ``celery.starmap``, ...) run whatever task
+#: their arguments name: they ask for every gate's permissions.
+_CANVAS_GATE = TaskGate(
+    frozenset().union(*(gate.permissions for gate in TASK_GATES.values())),
+    " and ".join(dict.fromkeys(gate.needs for gate in TASK_GATES.values())),
+)
+MAY_NOT = "Only staff with {needs} may {what} a periodic task of {task}: {names}."
 
 
-def starts_retrains(task: str) -> bool:
-    """Whether a schedule of ``task`` starts retrains (or refits), so that saving, enabling
-    or running it is starting one, which "Retrain now" allows only with RETRAIN_PERMISSION."""
-    return task in RETRAIN_TASKS or (
-        task.startswith("celery.") and task != "celery.backend_cleanup"
-    )
+def task_gate(task: str) -> TaskGate | None:
+    """What a schedule of ``task`` asks of staff beyond the schedule permissions; ``None``
+    when nothing (a task that neither retrains nor deletes, such as ``celery.backend_cleanup``)."""
+    if task in TASK_GATES:
+        return TASK_GATES[task]
+    if task.startswith("celery.") and task != "celery.backend_cleanup":
+        return _CANVAS_GATE
+    return None
 
 
-def may_retrain(request: HttpRequest) -> bool:
-    """Whether the user may start a retrain: what admin's "Retrain now" and the staff API ask."""
-    return request.user.has_perm(RETRAIN_PERMISSION)
+def may_start(request: HttpRequest, task: str) -> bool:
+    """Whether the user may start ``task`` through a schedule (add, save, run or enable one)."""
+    gate = task_gate(task)
+    return gate is None or request.user.has_perms(gate.permissions)
 
 
-def _retrain_form(form: type[ModelForm], request: HttpRequest, check: Any) -> type[ModelForm]:
-    """``form`` whose ``clean`` calls ``check(form, data)`` for staff who may not retrain."""
+def _refusals(request: HttpRequest, tasks: list[tuple[str, str]], what: str) -> list[str]:
+    """Admin's refusal for each gated task among ``tasks`` ((name, task) pairs) the user may
+    not start; empty when they may start them all."""
+    refused: dict[str, list[str]] = {}
+    for name, task in tasks:
+        if not may_start(request, task):
+            refused.setdefault(task, []).append(name)
+    return [
+        MAY_NOT.format(
+            needs=task_gate(task).needs,  # type: ignore[union-attr]
+            what=what,
+            task=task,
+            names=", ".join(sorted(names)),
+        )
+        for task, names in sorted(refused.items())
+    ]
 
-    class RetrainGuardedForm(form):  # type: ignore[misc,valid-type]
+
+def _guarded_form(
+    form: type[ModelForm], request: HttpRequest, check: Callable[..., None]
+) -> type[ModelForm]:
+    """``form`` whose ``clean`` calls ``check(form, data, request)``."""
+
+    class GateGuardedForm(form):  # type: ignore[misc,valid-type]
         def clean(self) -> dict[str, Any]:
             data = super().clean()
-            if not may_retrain(request):
-                check(self, data)
+            check(self, data, request)
             return data
 
-    return RetrainGuardedForm
+    return GateGuardedForm
 
 
-def _refuse_retrain_task(form: BaseForm, data: dict[str, Any]) -> None:
+def _refuse_gated_task(form: BaseForm, data: dict[str, Any], request: HttpRequest) -> None:
     task = data.get("task") or ""
-    if starts_retrains(task):
-        field = "regtask" if data.get("regtask") else "task"
-        form.add_error(field, MAY_NOT_RETRAIN.format(what="add or change", names=task))
+    for refusal in _refusals(request, [(data.get("name") or task, task)], "add or change"):
+        form.add_error("regtask" if data.get("regtask") else "task", refusal)
 
 
 admin.site.unregister(PeriodicTask)
@@ -933,26 +988,24 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
     (a retrain, the prune of old logs) now, past the change permission on training
     runs that "Retrain now" asks for. Pausing or running a schedule is changing it.
 
-    A schedule that retrains (``starts_retrains``) asks for that permission too before it
-    is added, saved, run or enabled: each of those starts a retrain. Pausing and deleting
-    one stop retrains, and stay with the periodic task permissions.
+    A schedule of a gated task (``task_gate``: the retrains, the reaper, the prune) asks for
+    its gate's permissions too before it is added, saved, run or enabled: each of those
+    starts the task, which the project's own admin allows only with them. Pausing and
+    deleting one stop it, and stay with the periodic task permissions.
     """
 
     def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[ModelForm]:
         # The task is checked as saved (a schedule made a retrain is refused too), whatever
         # else the form changes: a retrain's schedule, moved, is a retrain started.
         form = super().get_form(request, obj, **kwargs)
-        return _retrain_form(form, request, _refuse_retrain_task)
+        return _guarded_form(form, request, _refuse_gated_task)
 
     def _refused(self, request: HttpRequest, queryset: QuerySet[PeriodicTask], what: str) -> bool:
-        """Says so and answers True when ``queryset`` holds a retrain the user may not start."""
-        if may_retrain(request):
-            return False
-        names = sorted(queryset.filter(_RETRAINS).values_list("name", flat=True))
-        if names:
-            message = MAY_NOT_RETRAIN.format(what=what, names=", ".join(names))
-            self.message_user(request, f"{message} Nothing was changed.", messages.ERROR)
-        return bool(names)
+        """Says so and answers True when ``queryset`` holds a task the user may not start."""
+        refusals = _refusals(request, list(queryset.values_list("name", "task")), what)
+        for refusal in refusals:
+            self.message_user(request, f"{refusal} Nothing was changed.", messages.ERROR)
+        return bool(refusals)
 
     @admin.action(
         description=beat_admin.PeriodicTaskAdmin.enable_tasks.short_description,
@@ -974,7 +1027,7 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
         permissions=["change"],
     )
     def toggle_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
-        # Toggling a running retrain off is pausing it, which "Disable" allows anyway.
+        # Toggling a running task off is pausing it, which "Disable" allows anyway.
         if not self._refused(request, queryset.filter(enabled=False), "enable"):
             super().toggle_tasks(request, queryset)
 
@@ -986,23 +1039,23 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
             super().run_tasks(request, queryset)
 
 
-def _refuse_retrains_schedule(form: BaseForm, data: dict[str, Any]) -> None:
+def _refuse_gated_schedule(form: BaseForm, data: dict[str, Any], request: HttpRequest) -> None:
     schedule = form.instance  # type: ignore[attr-defined]
     if schedule.pk is None or not form.has_changed():
         return
-    names = sorted(schedule.periodictask_set.filter(_RETRAINS).values_list("name", flat=True))
-    if names:
-        form.add_error(None, MAY_NOT_RETRAIN.format(what="reschedule", names=", ".join(names)))
+    tasks = list(schedule.periodictask_set.values_list("name", "task"))
+    for refusal in _refusals(request, tasks, "reschedule"):
+        form.add_error(None, refusal)
 
 
 class RetrainScheduleGuardMixin:
-    """A schedule (crontab, interval, ...) that a retrain's periodic task uses is that
-    retrain's timing: changing it to fire in a minute starts one, so it asks what the
+    """A schedule (crontab, interval, ...) that a gated task's periodic task uses is that
+    task's timing: changing it to fire in a minute starts it, so it asks what the
     periodic task would. Schedules used by other tasks stay with their own permissions."""
 
     def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[ModelForm]:
         form = super().get_form(request, obj, **kwargs)  # type: ignore[misc]
-        return _retrain_form(form, request, _refuse_retrains_schedule)
+        return _guarded_form(form, request, _refuse_gated_schedule)
 
 
 for _model, _beat_admin in (

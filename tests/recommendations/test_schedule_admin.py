@@ -215,16 +215,133 @@ def test_staff_who_may_retrain_may_still_do_all_of_it():
 
 def test_staff_who_may_not_retrain_still_edit_and_run_other_schedules():
     every = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
-    prune = PeriodicTask.objects.create(
-        name="prune old logs", task="recommendations.prune_logs", interval=every, enabled=False
+    cleanup = PeriodicTask.objects.create(
+        name="backend cleanup", task="celery.backend_cleanup", interval=every, enabled=False
     )
     operator = _staff(*RETRAINS_TOO)
 
-    enabled = operator.post(LIST_URL, {"action": "enable_tasks", "_selected_action": [prune.pk]})
-    data = _as_opened(operator, _change_url(prune))
+    enabled = operator.post(LIST_URL, {"action": "enable_tasks", "_selected_action": [cleanup.pk]})
+    data = _as_opened(operator, _change_url(cleanup))
     data["description"] = "nightly"
-    edited = operator.post(_change_url(prune), data)
+    edited = operator.post(_change_url(cleanup), data)
+    ran = operator.post(
+        LIST_URL, {"action": "run_tasks", "_selected_action": [cleanup.pk]}, follow=True
+    )
 
     assert (enabled.status_code, edited.status_code) == (302, 302)
-    prune.refresh_from_db()
-    assert (prune.enabled, prune.description) == (True, "nightly")
+    assert "successfully run" in _messages(ran)
+    cleanup.refresh_from_db()
+    assert (cleanup.enabled, cleanup.description) == (True, "nightly")
+
+
+# --- Running the maintenance tasks through a schedule ----------------------------------------
+#
+# The prune deletes page logs, model versions (what "Roll back" serves again) and more; the
+# reaper fails training runs. Staff who may only edit schedules must not start either.
+
+PRUNE_DELETES = (
+    "delete_pagelog",
+    "delete_signal",
+    "delete_modelversion",
+    "delete_artworkvariantdaily",
+)
+MAINTENANCE = [
+    ("recommendations.prune_logs", PRUNE_DELETES, "delete permission on page logs"),
+    ("recommendations.reap_training_runs", ("change_trainingrun",), MAY_NOT),
+]
+
+
+def _maintenance(task: str) -> PeriodicTask:
+    every = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
+    return PeriodicTask.objects.create(name=f"nightly {task}", task=task, interval=every)
+
+
+@pytest.mark.parametrize(("task", "needs", "said"), MAINTENANCE)
+def test_staff_who_may_only_edit_schedules_cannot_run_a_maintenance_task(task, needs, said):
+    # given: a maintenance task's schedule, and staff with every periodic task permission
+    scheduled = _maintenance(task)
+    PeriodicTask.objects.filter(pk=scheduled.pk).update(enabled=False)
+    operator = _staff(*RETRAINS_TOO, "delete_periodictask")
+
+    # when: they run it now, or enable it
+    ran = operator.post(
+        LIST_URL, {"action": "run_tasks", "_selected_action": [scheduled.pk]}, follow=True
+    )
+    enabled = operator.post(
+        LIST_URL, {"action": "enable_tasks", "_selected_action": [scheduled.pk]}, follow=True
+    )
+
+    # then: refused, saying what it takes
+    assert said in _messages(ran)
+    assert "successfully run" not in _messages(ran)
+    assert said in _messages(enabled)
+    scheduled.refresh_from_db()
+    assert scheduled.enabled is False
+
+
+@pytest.mark.parametrize(("task", "needs", "said"), MAINTENANCE)
+def test_staff_who_may_only_edit_schedules_cannot_add_a_maintenance_schedule(task, needs, said):
+    operator = _staff(*RETRAINS_TOO)
+    every = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.MINUTES)
+    data = _as_opened(operator, f"{LIST_URL}add/")
+    data.update(name="mine", regtask=task, interval=str(every.pk), enabled="on")
+
+    response = operator.post(f"{LIST_URL}add/", data)
+
+    assert response.status_code == 200
+    assert said in " ".join(response.context["adminform"].form.errors.get("regtask", []))
+    assert not PeriodicTask.objects.filter(name="mine").exists()
+
+
+def test_staff_who_may_not_prune_cannot_make_the_prunes_interval_fire_every_minute():
+    scheduled = _maintenance("recommendations.prune_logs")
+    operator = _staff("view_intervalschedule", "change_intervalschedule")
+    url = f"/admin/django_celery_beat/intervalschedule/{scheduled.interval_id}/change/"
+    data = _as_opened(operator, url)
+    data.update(every="1", period=IntervalSchedule.MINUTES)
+
+    response = operator.post(url, data)
+
+    assert response.status_code == 200
+    assert "delete permission on page logs" in " ".join(
+        response.context["adminform"].form.non_field_errors()
+    )
+
+
+@pytest.mark.parametrize(("task", "needs", "said"), MAINTENANCE)
+def test_staff_with_the_operations_permission_may_run_and_add_a_maintenance_task(task, needs, said):
+    scheduled = _maintenance(task)
+    operator = _staff(*RETRAINS_TOO, *needs)
+    every = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.MINUTES)
+
+    ran = operator.post(
+        LIST_URL, {"action": "run_tasks", "_selected_action": [scheduled.pk]}, follow=True
+    )
+    data = _as_opened(operator, f"{LIST_URL}add/")
+    data.update(name="mine", regtask=task, interval=str(every.pk))
+    added = operator.post(f"{LIST_URL}add/", data)
+
+    assert "successfully run" in _messages(ran)
+    assert said not in _messages(ran)
+    assert added.status_code == 302
+    assert PeriodicTask.objects.filter(name="mine").exists()
+
+
+def test_a_canvas_task_asks_for_every_gate():
+    # celery.chain can name the prune as well as a retrain: retrain permission alone is not it
+    operator = _staff(*RETRAINS_TOO, "change_trainingrun")
+    every = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.MINUTES)
+    data = _as_opened(operator, f"{LIST_URL}add/")
+    data.update(
+        name="mine",
+        regtask="celery.chain",
+        kwargs='{"tasks": [{"task": "recommendations.prune_logs"}]}',
+        interval=str(every.pk),
+    )
+
+    response = operator.post(f"{LIST_URL}add/", data)
+
+    assert response.status_code == 200
+    assert "delete permission on page logs" in " ".join(
+        response.context["adminform"].form.errors.get("regtask", [])
+    )
