@@ -25,13 +25,20 @@ def region_schedule_time_zone_follow(
 
     Before the save, the only moment the zone it had can still be read; the schedule is
     moved once the region's change commits (``schedules.region_schedule_time_zone_move``,
-    which leaves a schedule operators changed alone).
+    which leaves a schedule operators changed alone); not at all inside
+    ``schedules.region_schedule_follow_held`` (a change by staff who may not reschedule it).
     """
     if raw or instance._state.adding:
         return
     if update_fields is not None and "time_zone" not in update_fields:
         return
-    from recommendations.schedules import region_schedule_time_zone_move  # imports the models
+    from recommendations.schedules import (  # imports the models
+        region_schedule_follow_is_held,
+        region_schedule_time_zone_move,
+    )
+
+    if region_schedule_follow_is_held():
+        return
 
     old = type(instance).objects.filter(pk=instance.pk).values_list("time_zone", flat=True)
     old_zone = old.first()

@@ -5,7 +5,9 @@ django-celery-beat's tables, where operators edit, pause or reschedule them in
 admin (Periodic tasks). Installing again adds what is missing and leaves what
 operators changed alone (``--reset`` puts the defaults back, and only them). A region
 whose time zone changes has its default nightly retrain moved to the new zone
-(:func:`region_schedule_time_zone_move`); a region deleted takes its retrain with it.
+(:func:`region_schedule_time_zone_move`), unless the change is made by staff who may not
+reschedule a retrain (:func:`region_schedule_follow_held`); a region deleted takes its
+retrain with it.
 
 Every message beat sends expires (``expire_seconds``, which beat passes on as the
 message's ``expires``): a worker that was down comes back to the sends it missed, and
@@ -18,6 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -269,6 +274,36 @@ _RESET_FIELDS: dict[str, object] = {
     "priority": None,
     "headers": "{}",
 }
+
+
+#: What moving a retrain's schedule in admin takes (Periodic tasks, and its gate there:
+#: "Retrain now"'s permission): a zone changed by staff without both leaves it alone.
+RESCHEDULE_RETRAIN_PERMISSIONS = (
+    "django_celery_beat.change_periodictask",
+    "recommendations.change_trainingrun",
+)
+
+_follow_held: ContextVar[bool] = ContextVar("region_schedule_follow_held", default=False)
+
+
+@contextmanager
+def region_schedule_follow_held() -> Iterator[None]:
+    """Region saves inside this block leave the nightly retrain where it is.
+
+    For a zone changed by staff who may change regions but not reschedule retrains: with
+    ``change_region`` alone they would otherwise move a retrain (to a zone where 04:00 is
+    now: a retrain started), which the Periodic tasks pages refuse them.
+    """
+    token = _follow_held.set(True)
+    try:
+        yield
+    finally:
+        _follow_held.reset(token)
+
+
+def region_schedule_follow_is_held() -> bool:
+    """Whether a region saved now is inside :func:`region_schedule_follow_held`."""
+    return _follow_held.get()
 
 
 def region_schedule_time_zone_move(*, region_code: str, old_zone: str, new_zone: str) -> bool:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -11,6 +11,10 @@ from catalog.models import Language
 from config.admin_inlines import QueryOncePerInlineMixin
 from config.admin_lists import IndexedSearchAdminMixin, count_subquery
 from profiles.models import Profile
+from recommendations.schedules import (
+    RESCHEDULE_RETRAIN_PERMISSIONS,
+    region_schedule_follow_held,
+)
 
 from .models import Availability, Region, TasteCluster
 from .selectors import taste_cluster_ids_labelled
@@ -117,6 +121,28 @@ class RegionAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     @admin.display(description="taste clusters", ordering="cluster_count")
     def cluster_count(self, obj: Region) -> int:
         return obj.cluster_count
+
+    def save_model(self, request: HttpRequest, obj: Region, form: Any, change: bool) -> None:
+        # A zone changed here moves the region's nightly retrain (04:00 in its zone). That is
+        # rescheduling a retrain, which the Periodic tasks pages allow only with
+        # RESCHEDULE_RETRAIN_PERMISSIONS: staff without them change the zone and leave the
+        # retrain where operators put it, and are told so.
+        if (
+            not change
+            or "time_zone" not in form.changed_data
+            or request.user.has_perms(RESCHEDULE_RETRAIN_PERMISSIONS)
+        ):
+            super().save_model(request, obj, form, change)
+            return
+        with region_schedule_follow_held():
+            super().save_model(request, obj, form, change)
+        self.message_user(
+            request,
+            f"{obj.code}'s nightly retrain (Periodic tasks, “retrain {obj.code}”) was left "
+            f"where it was, not moved to {obj.time_zone}: moving it takes change permission "
+            "on periodic tasks and on training runs. Ask an operator who has them to move it.",
+            messages.WARNING,
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Region | None = None) -> tuple:
         # The code is the primary key that accounts and windows point at.
