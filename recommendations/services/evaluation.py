@@ -76,7 +76,7 @@ from recommendations.engine.split import (
     latest_thumbs_down,
 )
 from recommendations.selectors import training as data
-from recommendations.services.ranker_training import logged_examples_load
+from recommendations.services.ranker_training import LoggedExamples, logged_examples_load
 from recommendations.services.training import (
     FittedModels,
     RankerExamples,
@@ -130,6 +130,13 @@ class EvaluationReport:
     n_test_events: int
     #: Unix time of the cut: training is before it, the holdout at or after it.
     cut: float | None = None
+    #: Pages logged before the cut that the title ranker was offered to learn from.
+    logged_pages: int = 0
+    #: Of those, the pages left out of its rows because the version that served them was
+    #: pruned since (``TONIGHT_MODEL_VERSIONS_KEPT``): their features need that version.
+    pages_version_pruned: int = 0
+    #: Of those, the pages left out because their version cannot be loaded or none is named.
+    pages_version_unloadable: int = 0
 
     def by_name(self, name: str) -> ModelResult:
         return next(result for result in self.results if result.name == name)
@@ -414,6 +421,7 @@ def recommendations_evaluate(
 
     stage("Tonight")
     examples = None
+    logged = LoggedExamples.empty()
     if learn_from_logs:
         logged = logged_examples_load(
             region_code=region_code,
@@ -448,4 +456,7 @@ def recommendations_evaluate(
         n_train_events=cut.n_train_events,
         n_test_events=cut.n_test_events,
         cut=cut.at,
+        logged_pages=logged.pages,
+        pages_version_pruned=logged.pages_version_pruned,
+        pages_version_unloadable=logged.pages_version_unloadable,
     )

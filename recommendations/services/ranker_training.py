@@ -139,6 +139,14 @@ class LoggedExamples:
     row_pages : numpy.ndarray of int64, shape (m,)
         Each row's page, numbered by the page's time (the row ranker holds
         the newest out).
+    pages_version_pruned : int
+        Of ``pages``, those whose model version the prune has deleted since: the title
+        ranker's features need the version that served the page, so they give no title
+        rows (their rows still give row-ranker rows). A reader whose window lies further
+        back than the versions are kept (``evaluate_recommendations``) says how many.
+    pages_version_unloadable : int
+        Of ``pages``, those whose version is stored but cannot be loaded (failed, still
+        training, its files gone) or that name none: no title rows either.
     """
 
     pages: int
@@ -149,6 +157,8 @@ class LoggedExamples:
     row_features: npt.NDArray[np.float32]
     row_labels: npt.NDArray[np.bool_]
     row_pages: npt.NDArray[np.int64]
+    pages_version_pruned: int = 0
+    pages_version_unloadable: int = 0
 
     @classmethod
     def empty(cls) -> LoggedExamples:
@@ -397,18 +407,21 @@ def _context_moment(at: dt.datetime, zone: dt.tzinfo, *, hour: int, weekday: int
     return dt.datetime.combine(local.date() + dt.timedelta(days=shift), dt.time(hour), tzinfo=zone)
 
 
-def _bundles(version_ids: set[int]) -> dict[int, ServingBundle]:
-    """The stored versions that served the pages (a pruned or failed one is skipped)."""
+def _bundles(version_ids: set[int]) -> tuple[dict[int, ServingBundle], set[int]]:
+    """The stored versions that served the pages (a failed one is skipped), and apart the
+    ids of those no longer stored (pruned)."""
     bundles = {}
-    rows = ModelVersion.objects.filter(pk__in=version_ids).exclude(
-        status__in=[ModelVersion.Status.FAILED, ModelVersion.Status.TRAINING]
+    rows = list(
+        ModelVersion.objects.filter(pk__in=version_ids).values_list("pk", "status", "artefact_key")
     )
-    for pk, key in rows.values_list("pk", "artefact_key"):
+    gone = version_ids - {pk for pk, _, _ in rows}
+    unusable = {ModelVersion.Status.FAILED, ModelVersion.Status.TRAINING}
+    for pk, key in [(pk, key) for pk, status, key in rows if status not in unusable]:
         try:
             bundles[pk] = ServingBundle.load(version_id=pk, artefact_key=key)
         except (OSError, ValueError, KeyError):
             logger.warning("Model version %s cannot be loaded; its pages are skipped", pk)
-    return bundles
+    return bundles, gone
 
 
 def _title_examples(
@@ -416,10 +429,11 @@ def _title_examples(
     pages: np.ndarray,
     profiles: dict[int, Profile],
     rng: np.random.Generator,
+    bundles: dict[int, ServingBundle],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Title features of the shown titles with each page's history as of its moment, their
-    labels, weights and pages (each row's page, numbered by time)."""
-    bundles = _bundles({int(v) for v in logged.page_model_version[pages] if v})
+    labels, weights and pages (each row's page, numbered by time); ``bundles``: the
+    versions that served them (a page whose version is not among them gives none)."""
     refresh = float(settings.TONIGHT.get("CATALOGUE_REFRESH_SECONDS", 300.0))
     weights = signal_weights()
     order = np.argsort(logged.page, kind="stable")
@@ -762,7 +776,17 @@ def logged_examples_load(
     }
     zones = region_time_zones()
     rng = np.random.default_rng([random_state, 17])
-    title_x, title_y, title_w, title_p = _title_examples(logged, pages, profiles, rng)
+    served = logged.page_model_version[pages]
+    bundles, gone = _bundles({int(v) for v in served if v})
+    pruned = int(np.isin(served, list(gone)).sum())
+    unloadable = int(pages.shape[0]) - pruned - int(np.isin(served, list(bundles)).sum())
+    if pruned:
+        logger.info(
+            "%d of %d logged pages name a model version pruned since: no title ranker rows",
+            pruned,
+            pages.shape[0],
+        )
+    title_x, title_y, title_w, title_p = _title_examples(logged, pages, profiles, rng, bundles)
     row_x, row_y, row_pages = _row_examples(logged, pages, zones, since, until)
     return LoggedExamples(
         pages=int(pages.shape[0]),
@@ -773,6 +797,8 @@ def logged_examples_load(
         row_features=row_x,
         row_labels=row_y,
         row_pages=row_pages,
+        pages_version_pruned=pruned,
+        pages_version_unloadable=unloadable,
     )
 
 

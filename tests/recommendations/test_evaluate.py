@@ -360,3 +360,32 @@ def test_a_goal_is_not_met_on_figures_that_are_all_zero():
     for name in ("plain ALS", "most-popular"):
         assert f"Tonight / {name} NDCG@10: no figure ({name} scored 0, Tonight 0.0000" in text
     assert "meets" not in text
+
+
+@pytest.mark.django_db
+@pytest.mark.slow
+def test_pages_whose_version_was_pruned_are_said_to_be_left_out(seeded):
+    # given: models trained, and pages logged two days before the holdout's cut, all but
+    # one naming a version the prune has deleted since (page logs keep the id)
+    from profiles.models import Profile
+    from recommendations.models import ModelVersion, PageLog
+    from recommendations.services.homepage import homepage_render
+
+    call_command("train_models", verbosity=0, stdout=StringIO(), stderr=StringIO())
+    cut = recommendations_evaluate(test_fraction=0.2, random_state=1, learn_from_logs=False).cut
+    at = dt.datetime.fromtimestamp(cut, tz=dt.UTC) - dt.timedelta(days=2)
+    for profile in Profile.objects.order_by("pk")[:4]:
+        homepage_render(profile=profile, device="tv", at=at)
+    gone = ModelVersion.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+    kept = PageLog.objects.order_by("pk").values_list("pk", flat=True).first()
+    PageLog.objects.exclude(pk=kept).update(model_version_id=gone)
+
+    # when
+    out = StringIO()
+    call_command("evaluate_recommendations", "--seed=1", stdout=out, stderr=StringIO())
+
+    # then: the operator is told how many pages the ranker could not learn from, and why
+    assert (
+        "Title ranker: 3 of the 4 pages logged before the cut left out of its training, 3 "
+        "because the model version that served them was pruned since"
+    ) in " ".join(out.getvalue().split())

@@ -17,7 +17,7 @@ from catalog.models import Title
 from recommendations.engine.persistence import save_artefact
 from recommendations.engine.ranking import FEATURE_NAMES
 from recommendations.engine.row_ranking import ROW_FEATURE_NAMES, ROW_TYPES, RowRanker
-from recommendations.models import PageLog
+from recommendations.models import ModelVersion, PageLog
 from recommendations.selectors.attribution import attribution_window, ranker_log_days
 from recommendations.selectors.retention import page_log_readers
 from recommendations.selectors.signals import signal_clock_skew
@@ -703,3 +703,22 @@ def test_a_pages_row_events_are_those_of_its_window_as_its_request_read_them(lim
 
     assert read.tolist() == [1, 2][-limit:]
     assert was_cut is cut
+
+
+def test_pages_of_a_pruned_version_are_counted_not_silently_lost(viewer):
+    # given two closed pages of the viewer, the older one's version pruned since (page logs
+    # keep the id of a version the prune deleted: no foreign key constraint)
+    for days in (3, 2):
+        homepage_render(profile=viewer, device="tv", at=NOW - dt.timedelta(days=days))
+    older = PageLog.objects.order_by("generated_at").first()
+    gone = ModelVersion.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+    PageLog.objects.filter(pk=older.pk).update(model_version_id=gone)
+
+    # when
+    logged = logged_examples_load(region_code=None, at=NOW)
+
+    # then both pages were read, and the one whose features cannot be rebuilt (its version
+    # is gone) is counted apart, its rows left out of the title ranker's
+    assert logged.pages == 2
+    assert (logged.pages_version_pruned, logged.pages_version_unloadable) == (1, 0)
+    assert set(logged.title_pages.tolist()) == {1}

@@ -132,6 +132,18 @@ class Command(BaseCommand):
                 f"the cut: NDCG@10 {tonight_row.metrics.ndcg_at_10:.4f} against the prior "
                 f"blend's {blend:.4f} on the same models."
             )
+        left_out = report.pages_version_pruned + report.pages_version_unloadable
+        if left_out:
+            # Not silent: a cut further back than the versions are kept learns from fewer
+            # pages than were logged, and the ranker's figure above is of that.
+            self.stdout.write(
+                f"Title ranker: {left_out} of the {report.logged_pages} pages logged before "
+                f"the cut left out of its training, {report.pages_version_pruned} because "
+                "the model version that served them was pruned since "
+                "(TONIGHT_MODEL_VERSIONS_KEPT, TONIGHT_MODEL_VERSION_KEEP_DAYS) and "
+                f"{report.pages_version_unloadable} because theirs cannot be loaded: each "
+                "page's features are rebuilt with the version that served it."
+            )
         tonight = tonight_row.metrics.ndcg_at_10
         for name, goal in (("plain ALS", GOAL_VS_ALS), ("most-popular", GOAL_VS_POPULAR)):
             other = report.by_name(name).metrics.ndcg_at_10
