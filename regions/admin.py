@@ -16,7 +16,7 @@ from recommendations.schedules import (
     region_schedule_follow_held,
 )
 
-from .models import Availability, Region, TasteCluster
+from .models import Availability, Region, TasteCluster, TasteClusterLocalization
 from .selectors import taste_cluster_ids_labelled
 from .services import title_windows_lock
 
@@ -149,6 +149,17 @@ class RegionAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
         return ("code",) if obj is not None else ()
 
 
+class TasteClusterLocalizationInline(QueryOncePerInlineMixin, admin.TabularInline):
+    model = TasteClusterLocalization
+    verbose_name_plural = "localised names"
+    fields = ("language", "name")
+    autocomplete_fields = ("language",)
+    extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TasteClusterLocalization]:
+        return super().get_queryset(request).select_related("language")
+
+
 @admin.register(TasteCluster)
 class TasteClusterAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_display = ("name", "region", "slug", "is_default", "language_list", "profile_count")
@@ -158,6 +169,7 @@ class TasteClusterAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     search_help_text = "Name, slug or region, or the cluster as lists show it (IN-Tamil)."
     autocomplete_fields = ("languages",)
     prepopulated_fields = {"slug": ("name",)}
+    inlines = (TasteClusterLocalizationInline,)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[TasteCluster]:
         return (

@@ -96,7 +96,14 @@ class TasteCluster(models.Model):
 
     region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="taste_clusters")
     slug = models.SlugField(max_length=64)
-    name = models.CharField(max_length=100)
+    name = models.CharField(
+        max_length=100,
+        help_text=(
+            "In English. A cluster keyed by no language (or by several) is named on homepages "
+            "by this name as it stands before 'viewers' ('Popular with Family viewers'), and "
+            "in another display language by its localised name, else not at all."
+        ),
+    )
     languages = models.ManyToManyField(Language, related_name="taste_clusters", blank=True)
     is_default = models.BooleanField(default=False)
 
@@ -115,3 +122,33 @@ class TasteCluster(models.Model):
     def __str__(self) -> str:
         # Admin searches match this label: regions.selectors.taste_cluster_ids_labelled.
         return f"{self.region_id}-{self.name}"
+
+
+class TasteClusterLocalization(models.Model):
+    """A taste cluster's name in one language, for the homepage row that names its viewers.
+
+    Only a cluster keyed by no single language is named by its name (one keyed by a
+    language is named by the language, translated from the catalogues); an English name
+    inside a Hindi sentence read worse than no name, so a display language with no
+    localisation reads "Popular with viewers like you" instead.
+    """
+
+    cluster = models.ForeignKey(
+        TasteCluster, on_delete=models.CASCADE, related_name="localizations"
+    )
+    language = models.ForeignKey(Language, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(
+        max_length=100,
+        help_text="As it stands where the language's row title puts it: before 'viewers'.",
+    )
+
+    class Meta:
+        ordering = ["cluster", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "language"], name="cluster_localization_language_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.language_id}]"

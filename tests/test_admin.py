@@ -39,7 +39,7 @@ from recommendations.models import (
 )
 from recommendations.services.deliveries import task_abandon
 from regions.admin import window_status
-from regions.models import Availability, Region
+from regions.models import Availability, Region, TasteCluster, TasteClusterLocalization
 from tests.db_plans import plan_nodes, table_scans_run
 from tests.factories import (
     AccountFactory,
@@ -1518,6 +1518,49 @@ def test_a_regions_page_costs_the_same_for_two_taste_clusters_and_fifteen(
     cost_of_few, cost_of_many = change_page_costs(staff, few, many)
 
     assert cost_of_many == cost_of_few
+
+
+def cluster_named_in(languages: list[Language]) -> TasteCluster:
+    cluster = TasteClusterFactory(region_id="IN", name="Family")
+    for language in languages:
+        TasteClusterLocalization.objects.create(cluster=cluster, language=language, name="x")
+    return cluster
+
+
+def test_a_clusters_page_costs_the_same_for_two_localised_names_and_twelve(
+    staff: Client,
+) -> None:
+    languages = extra_languages(12)
+    few, many = cluster_named_in(languages[:2]), cluster_named_in(languages)
+
+    cost_of_few, cost_of_many = change_page_costs(staff, few, many)
+
+    assert cost_of_many == cost_of_few
+
+
+def test_staff_name_a_cluster_in_another_language_on_its_page(staff: Client) -> None:
+    """A cluster keyed by no language ("Family") is named on homepages by its name: in a
+    Hindi page by its Hindi name, which staff give on the cluster's page."""
+    # given: a staff-named cluster, and its Hindi name typed into the page's inline
+    cluster = TasteClusterFactory(region_id="IN", slug="family", name="Family")
+    url = admin_url(TasteCluster, "change", cluster.pk)
+    data = form_data(staff.get(url))
+    data.update(
+        {
+            "localizations-TOTAL_FORMS": "1",
+            "localizations-0-language": "hi",
+            "localizations-0-name": "पारिवारिक",
+        }
+    )
+
+    # when
+    response = staff.post(url, data)
+
+    # then
+    assert response.status_code == 302, response.context and [
+        f.errors for f in response.context["inline_admin_formsets"][0].formset
+    ]
+    assert list(cluster.localizations.values_list("language_id", "name")) == [("hi", "पारिवारिक")]
 
 
 def test_a_training_runs_page_costs_the_same_for_two_charted_runs_and_thirty(
