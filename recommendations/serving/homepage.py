@@ -849,14 +849,15 @@ def _cluster_copy(tables: TitleTables, cluster_id: int) -> RowCopy:
     above it does: it reads "Popular with viewers like you". (Where it is the
     region's only cluster it is the whole region, and its row is not proposed:
     it would hold the trending row's titles.) A cluster keyed by one language
-    is named by that language, in the display language.
+    is named by that language, in the display language; another ("Family") by
+    its name localised in the display language, if staff gave one.
     """
     if cluster_id in tables.remainder_clusters:
         return RowCopy("popular_with_you")
     language = tables.cluster_languages.get(cluster_id)
     if language is not None:
         return RowCopy("popular_with_language", language)
-    return RowCopy("popular_with", tables.cluster_names[cluster_id])
+    return RowCopy("popular_with", number=cluster_id)
 
 
 # --- Assembly -----------------------------------------------------------------------------

@@ -21,10 +21,13 @@ Rows that name a place, a community of viewers or a language can share an
 Indian page, so each kind reads as its own: the region's trending row names
 the region ("Trending in India"), a taste cluster's row names its viewers
 ("Popular with Tamil viewers", or "Popular with viewers like you" for those
-no keyed community holds), and a language row names what it holds ("Films &
-Series in Tamil"). A region whose one cluster is everybody in it has no
-cluster row beside "Trending in Brazil" (it held the same titles), so the
-homepage has no "Popular in Brazil" row, and no copy for one.
+no keyed community holds; a cluster staff named, "Family", by its name
+localised in the display language, and where it has none there, as "viewers
+like you" rather than by an English name inside the sentence), and a
+language row names what it holds ("Films & Series in Tamil"). A region
+whose one cluster is everybody in it has no cluster row beside "Trending in
+Brazil" (it held the same titles), so the homepage has no "Popular in
+Brazil" row, and no copy for one.
 
 Cost: the catalogues are built once per process and language (Django keeps
 them, and warm-up loads them); each row's texts are made once per language
@@ -98,10 +101,10 @@ class RowCopy(NamedTuple):
     (``because_you_watched``, ``because_you_liked``); a region code
     (``trending``, ``new_releases``); a language code
     (``language``, ``popular_with_language``); an English genre name
-    (``genre``); a cluster's name (``popular_with``); empty for the others
-    (``popular_with_you`` among them).
-    ``number`` is the days of ``new_releases`` and the score of
-    ``critically_acclaimed``.
+    (``genre``); empty for the others (``popular_with_you`` among them).
+    ``number`` is the days of ``new_releases``, the score of
+    ``critically_acclaimed`` and the id of the cluster of ``popular_with``
+    (a cluster keyed by no single language, named by its localised name).
     """
 
     kind: str
@@ -178,14 +181,23 @@ def _texts(copy: RowCopy, language: str, tables: TitleTables) -> tuple[str, str]
             pgettext("row title", "Trending %(in_region)s") % place,
             pgettext("row reason", "What people %(in_region)s are starting this week.") % place,
         )
-    if kind in ("popular_with", "popular_with_language"):
-        cluster = {
-            "cluster": _language_name(subject, language, tables)
-            if kind == "popular_with_language"
-            else subject
-        }
+    if kind == "popular_with_language":
+        spoken = {"language": _language_name(subject, language, tables)}
         return (
-            # Translators: cluster names a community of viewers, usually by language: "Tamil".
+            # Translators: language names the viewers of titles in it ("Tamil"), not a
+            # people: es "el público inglés" read as the English (people), a nationality.
+            pgettext("row title", "Popular with %(language)s viewers") % spoken,
+            pgettext("row reason", "Popular with viewers whose taste is like yours (%(language)s).")
+            % spoken,
+        )
+    if kind == "popular_with":
+        name = _cluster_name(copy.number, language, tables)
+        if name is None:
+            return _texts(RowCopy("popular_with_you"), language, tables)
+        cluster = {"cluster": name}
+        return (
+            # Translators: cluster is a community's name as staff gave it in your language,
+            # as it stands before "viewers" ("Family"): a word of its own, like a language's.
             pgettext("row title", "Popular with %(cluster)s viewers") % cluster,
             pgettext("row reason", "Popular with viewers whose taste is like yours (%(cluster)s).")
             % cluster,
@@ -248,6 +260,21 @@ def _in_region(code: str, tables: TitleTables) -> str:
         # of its own, with no case ending fused to it (ta "%(region)s நாட்டில்").
         local = pgettext("in region", "in %(region)s") % {"region": name}
     return local
+
+
+def _cluster_name(cluster_id: int, language: str, tables: TitleTables) -> str | None:
+    """A staff-named cluster's name in the display language, or None where it has none.
+
+    Its ``name`` is the English one. An English name inside another language's
+    sentence ("Family दर्शकों में लोकप्रिय") read worse than none, so without a
+    localisation the row reads "Popular with viewers like you" in that language.
+    """
+    localized = tables.cluster_localized_names.get(cluster_id, {})
+    if language in localized:
+        return localized[language]
+    if language == SOURCE_LANGUAGE:
+        return tables.cluster_names.get(cluster_id)
+    return None
 
 
 def _language_name(code: str, language: str, tables: TitleTables) -> str:

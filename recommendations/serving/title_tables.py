@@ -32,7 +32,7 @@ from django.templatetags.static import static
 from catalog.models import Genre, Language, Title, TitleLocalization
 from recommendations.selectors.training import index_of
 from recommendations.serving.refresh import RefreshingByKey
-from regions.models import Region, TasteCluster
+from regions.models import Region, TasteCluster, TasteClusterLocalization
 
 PLACEHOLDER_ARTWORK = "artwork/placeholder.svg"
 
@@ -67,6 +67,10 @@ class TitleTables:
         Language code -> the language's name for itself.
     cluster_languages : dict of int to str
         Cluster id -> its language's code, for clusters keyed by exactly one.
+    cluster_localized_names : dict of int to dict of str to str
+        Cluster id -> language code -> the cluster's name in that language, for
+        the rows that name a cluster keyed by no single language (read with the
+        rest, so a page's row copy makes no query).
     whole_region_clusters : frozenset of int
         The default clusters of regions with no other cluster: everybody in
         the region, whose popular row would be the region's trending row.
@@ -103,6 +107,7 @@ class TitleTables:
     display: dict[str | None, npt.NDArray[np.object_]] = field(default_factory=dict, repr=False)
     language_native_names: dict[str, str] = field(default_factory=dict)
     cluster_languages: dict[int, str] = field(default_factory=dict)
+    cluster_localized_names: dict[int, dict[str, str]] = field(default_factory=dict)
     whole_region_clusters: frozenset[int] = frozenset()
     remainder_clusters: frozenset[int] = frozenset()
     row_copy: dict[tuple[str, tuple], tuple[str, str]] = field(
@@ -153,6 +158,12 @@ def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
     ):
         cluster_language_pairs.setdefault(cluster, []).append(language)
     clusters = list(TasteCluster.objects.values_list("pk", "name", "region_id", "is_default"))
+    cluster_localized: dict[int, dict[str, str]] = {}
+    for cluster, language, name in TasteClusterLocalization.objects.values_list(
+        "cluster_id", "language_id", "name"
+    ):
+        if name:
+            cluster_localized.setdefault(cluster, {})[language] = name
     per_region = Counter(region for _, _, region, _ in clusters)
     return TitleTables(
         title_ids=title_ids,
@@ -170,6 +181,7 @@ def title_tables_load(title_ids: npt.NDArray[np.int64]) -> TitleTables:
         display=display,
         language_native_names={code: native for code, _, native in languages if native},
         cluster_languages={c: ls[0] for c, ls in cluster_language_pairs.items() if len(ls) == 1},
+        cluster_localized_names=cluster_localized,
         whole_region_clusters=frozenset(
             pk for pk, _, region, default in clusters if default and per_region[region] == 1
         ),
@@ -210,6 +222,7 @@ def _fingerprint_sql() -> str | None:
         part(Region, ("code", "name")),
         part(TasteCluster, ("id", "name", "region_id", "is_default")),
         part(TasteCluster.languages.through, ("tastecluster_id", "language_id")),
+        part(TasteClusterLocalization, ("cluster_id", "language_id", "name")),
     ]
     return "SELECT " + " || '/' || ".join(parts)
 

@@ -18,7 +18,7 @@ from recommendations.services.training import model_train
 from recommendations.serving import homepage, row_copy
 from recommendations.serving.bundle import _same_order
 from recommendations.serving.row_copy import CATALOGUE_NAMES, RowCopy
-from regions.models import TasteCluster
+from regions.models import TasteCluster, TasteClusterLocalization
 from tests.conftest import token_client
 from tests.factories import (
     AccountFactory,
@@ -278,6 +278,36 @@ def test_a_language_clusters_row_names_its_language_in_the_display_language(page
     assert row["title"] == "இந்தி பார்வையாளர்களிடம் பிரபலமானவை"
 
 
+def test_a_staff_named_clusters_row_names_it_in_the_display_language_or_not_at_all(page_of):
+    """A cluster keyed by no language ("Family", "Anime fans") read its English name inside
+    every language's sentence ("Family दर्शकों में लोकप्रिय"): it reads its localised name,
+    and in a language it has none in, "viewers like you" rather than the English name."""
+    world = page_of.world
+    family = _fans_in(
+        TasteClusterFactory(region=world.region, slug="family", name="Family"), world.fans[:4]
+    )
+    TasteClusterLocalization.objects.create(cluster=family, language=world.hindi, name="पारिवारिक")
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+
+    english = page_of(display_language=world.english, taste_cluster=family)
+    hindi = page_of(display_language=world.hindi, taste_cluster=family)
+    in_tamil = page_of(display_language=tamil, taste_cluster=family)
+
+    def popular(rows: list[dict]) -> tuple[str, str]:
+        (row,) = [row for row in rows if row["type"] == "popular_in"]
+        return row["title"], row["reason"]
+
+    assert popular(english)[0] == "Popular with Family viewers"
+    assert popular(hindi) == (
+        "पारिवारिक दर्शकों में लोकप्रिय",
+        "आपकी जैसी पसंद वाले पारिवारिक दर्शकों में लोकप्रिय।",
+    )
+    assert popular(in_tamil) == (
+        "உங்களைப் போன்ற பார்வையாளர்களிடம் பிரபலமானவை",
+        "உங்களைப் போன்ற ரசனை கொண்ட பார்வையாளர்களிடம் பிரபலமானவை.",
+    )
+
+
 def test_only_shown_rows_are_named(page_of, monkeypatch):
     named: list[int] = []
     render = homepage.row_copy_texts
@@ -402,9 +432,11 @@ SEED_NAMES = ("Sacred Games", "Aag ka Dil", "ஆக் கா தில்")
 #: pt "assistir" (to watch) takes "a", as the row's title has it ("Porque você assistiu a
 #: X"): the reason's relative clause is "a que você assistiu" or "que você viu", not
 #: ", que você assistiu".
+#: es/pt "el público inglés", "o público inglês": the English (people), a nationality, where
+#: the row means viewers of titles in English.
 KNOWN_BAD = {
-    "es": ("de Familiar",),
-    "pt": (", que você assistiu",),
+    "es": ("de Familiar", "público inglés", "público coreano", "público japonés"),
+    "pt": (", que você assistiu", "público inglês", "público coreano", "público japonês"),
     "ta": ("ஆங்கிலம் மொழி",),
     "ml": ("-ന്",),
 }
@@ -422,6 +454,21 @@ def _demo_genre_names() -> list[str]:
     return [GENRE_NAMES.get(g, g.replace("-", " ").title()) for g in GENRES]
 
 
+#: A cluster staff named, keyed by no language, in every shipped language (as it stands
+#: before "viewers"), and one named in none: the demo seeds neither.
+FAMILY, ANIME_FANS = 1, 2
+FAMILY_NAMES = {
+    "hi": "पारिवारिक",
+    "ta": "குடும்ப",
+    "te": "కుటుంబ",
+    "ml": "കുടുംബ",
+    "ko": "가족",
+    "ja": "ファミリー",
+    "es": "familiar",
+    "pt": "familiar",
+}
+
+
 def _demo_tables() -> SimpleNamespace:
     """The demo's regions and languages, and a region no catalogue names ("in France")."""
     return SimpleNamespace(
@@ -429,6 +476,8 @@ def _demo_tables() -> SimpleNamespace:
         region_names={"FR": "France"} | {region.code: region.name for region in REGIONS},
         language_names={code: name for code, (name, _) in LANGUAGES.items()},
         language_native_names={code: native for code, (_, native) in LANGUAGES.items()},
+        cluster_names={FAMILY: "Family", ANIME_FANS: "Anime fans"},
+        cluster_localized_names={FAMILY: FAMILY_NAMES},
     )
 
 
@@ -448,6 +497,7 @@ def _every_demo_row() -> list[RowCopy]:
     copies += [
         RowCopy(kind, code) for code in LANGUAGES for kind in ("language", "popular_with_language")
     ]
+    copies += [RowCopy("popular_with", number=cluster) for cluster in (FAMILY, ANIME_FANS)]
     return copies + [RowCopy("genre", name) for name in _demo_genre_names()]
 
 
@@ -467,6 +517,9 @@ def test_every_row_reads_well_with_every_name_the_demo_has(code):
             assert "%(" not in text, (copy, text)
             for phrase in KNOWN_BAD.get(code, ()):
                 assert phrase not in text, (copy, text)
+            # a staff-named cluster's English name inside another language's sentence
+            if code != "en":
+                assert not re.search("Family|Anime", text), (copy, text)
             # "Selección de Familiar": a name capitalised as a row title shows it, bent into a
             # sentence after a preposition, where gender, number and case must agree with it
             if code in ("en", "es", "pt") and copy.kind == "genre":
@@ -475,6 +528,41 @@ def test_every_row_reads_well_with_every_name_the_demo_has(code):
                 for name in genres | languages:
                     if name.endswith(DICTIONARY_AM[code]):
                         assert not re.search(rf"{re.escape(name)}\s+\w", text), (copy, text)
+
+
+@pytest.mark.parametrize("code", LANGUAGE_CODES)
+def test_a_staff_named_cluster_reads_its_localised_name_else_viewers_like_you(code):
+    tables = _demo_tables()
+    copies = [RowCopy("popular_with", number=c) for c in (FAMILY, ANIME_FANS)]
+
+    family, anime_fans = row_copy.row_copy_texts(copies, display_language=code, tables=tables)
+
+    like_you = row_copy.row_copy_texts(
+        [RowCopy("popular_with_you")], display_language=code, tables=tables
+    )[0]
+    if code == "en":
+        assert family[0] == "Popular with Family viewers"
+        assert anime_fans[0] == "Popular with Anime fans viewers"
+    else:
+        assert FAMILY_NAMES[code] in family[0]
+        assert FAMILY_NAMES[code] in family[1]
+        assert anime_fans == like_you
+
+
+@pytest.mark.parametrize(
+    ("code", "english", "hindi"),
+    [
+        ("es", "Popular entre quienes ven en inglés", "Popular entre quienes ven en hindi"),
+        ("pt", "Popular entre quem assiste em inglês", "Popular entre quem assiste em hindi"),
+    ],
+)
+def test_a_language_community_is_its_languages_viewers_not_a_nationality(code, english, hindi):
+    """ "El público inglés" is the English (people); the row means viewers of English titles."""
+    copies = [RowCopy("popular_with_language", "en"), RowCopy("popular_with_language", "hi")]
+
+    texts = row_copy.row_copy_texts(copies, display_language=code, tables=_demo_tables())
+
+    assert [title for title, _ in texts] == [english, hindi]
 
 
 @pytest.mark.parametrize("code", [code for code in LANGUAGE_CODES if code != "ja"])
