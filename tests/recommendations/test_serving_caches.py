@@ -20,6 +20,7 @@ from recommendations.serving.homepage import homepage_build, row_ranker_cache
 from recommendations.serving.refresh import Refreshing, RefreshingByKey
 from recommendations.serving.title_tables import title_tables_cache
 from recommendations.serving.warmup import serving_warm
+from regions.models import TasteClusterLocalization
 from tests.factories import AccountFactory, ProfileFactory, TasteClusterFactory
 from tests.recommendations.homepage_world import build_home_world
 from tests.recommendations.test_training import watch
@@ -282,6 +283,26 @@ def test_title_tables_are_rebuilt_only_when_their_rows_changed(settings):
     position = int(np.flatnonzero(bundle.index.title_ids == title.pk)[0])
     assert renamed.names[position] == "A New Name"
     assert renamed.names is not first.names
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("_empty_caches")
+def test_a_clusters_name_given_in_another_language_is_read_at_the_next_refresh(settings):
+    """Staff name a cluster in Hindi without a retrain or a change to any title: the
+    tables' fingerprint must see it, or the kept tables never named it in Hindi."""
+    settings.TONIGHT = {**settings.TONIGHT, "TITLE_TABLES_REFRESH_SECONDS": 0}
+    world = build_home_world()
+    family = TasteClusterFactory(region=world.region, slug="family", name="Family")
+    bundle = serving_bundle_of(model_train(region_code=world.region.code), world)
+
+    def tables():
+        return title_tables_cache.get(index_key=bundle.index_key, title_ids=bundle.index.title_ids)
+
+    assert tables().cluster_localized_names == {}
+
+    TasteClusterLocalization.objects.create(cluster=family, language=world.hindi, name="पारिवारिक")
+
+    assert tables().cluster_localized_names == {family.pk: {"hi": "पारिवारिक"}}
 
 
 @pytest.mark.django_db(transaction=True)  # the background re-read has its own connection
