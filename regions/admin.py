@@ -160,6 +160,15 @@ class TasteClusterLocalizationInline(QueryOncePerInlineMixin, admin.TabularInlin
         return super().get_queryset(request).select_related("language")
 
 
+@admin.register(TasteClusterLocalization)
+class TasteClusterLocalizationAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "language", "cluster")
+    list_select_related = ("language", "cluster")
+    list_filter = ("language",)
+    search_fields = ("name", "cluster__name")
+    autocomplete_fields = ("cluster", "language")
+
+
 @admin.register(TasteCluster)
 class TasteClusterAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_display = ("name", "region", "slug", "is_default", "language_list", "profile_count")

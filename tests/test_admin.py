@@ -116,6 +116,9 @@ def build_catalogue() -> None:
     ]
     clusters[1].languages.set([tamil])
     clusters[2].languages.set([hindi, english])
+    family = TasteClusterFactory(region=usa, slug="us-family", name="Family")
+    for language, name in ((hindi, "पारिवारिक"), (tamil, "குடும்ப"), (telugu, "కుటుంబ")):
+        TasteClusterLocalization.objects.create(cluster=family, language=language, name=name)
     ModelVersion.objects.create(scope=ModelVersion.Scope.GLOBAL, status=ModelVersion.Status.ACTIVE)
     ModelVersion.objects.create(scope=ModelVersion.Scope.GLOBAL, status=ModelVersion.Status.RETIRED)
     ModelVersion.objects.create(
