@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
 
+from axes.models import AccessLog
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.views.main import ChangeList
@@ -895,10 +896,10 @@ _RETRAIN_GATE = TaskGate(
 _PRUNE_GATE = TaskGate(
     frozenset(
         _permission(model, "delete")
-        for model in (PageLog, Signal, ModelVersion, ArtworkVariantDaily)
+        for model in (PageLog, Signal, ModelVersion, ArtworkVariantDaily, AccessLog)
     ),
-    "delete permission on page logs, signals, model versions and artwork daily figures "
-    "(what the prune deletes)",
+    "delete permission on page logs, signals, model versions, artwork daily figures and "
+    "sign-in records (what the prune deletes)",
 )
 #: Each task whose schedule starts something staff need more than the schedule
 #: permissions for: the retrains and refits (the nightly refit is ``artwork.update_policy``

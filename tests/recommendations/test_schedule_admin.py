@@ -244,6 +244,7 @@ PRUNE_DELETES = (
     "delete_signal",
     "delete_modelversion",
     "delete_artworkvariantdaily",
+    "delete_accesslog",  # the admin sign-in records past their keep (django-axes)
 )
 MAINTENANCE = [
     ("recommendations.prune_logs", PRUNE_DELETES, "delete permission on page logs"),
@@ -325,6 +326,21 @@ def test_staff_with_the_operations_permission_may_run_and_add_a_maintenance_task
     assert said not in _messages(ran)
     assert added.status_code == 302
     assert PeriodicTask.objects.filter(name="mine").exists()
+
+
+@pytest.mark.parametrize("missing", PRUNE_DELETES)
+def test_staff_lacking_delete_on_any_table_the_prune_empties_may_not_run_it(missing):
+    # the prune deletes rows of each of these tables (django-axes' sign-in records too):
+    # staff who may not delete one of them may not delete it through a schedule either
+    scheduled = _maintenance("recommendations.prune_logs")
+    operator = _staff(*RETRAINS_TOO, *(code for code in PRUNE_DELETES if code != missing))
+
+    ran = operator.post(
+        LIST_URL, {"action": "run_tasks", "_selected_action": [scheduled.pk]}, follow=True
+    )
+
+    assert "delete permission on page logs" in _messages(ran)
+    assert "successfully run" not in _messages(ran)
 
 
 def test_a_canvas_task_asks_for_every_gate():
