@@ -27,6 +27,7 @@ from tests.factories import (
     TitleFactory,
     TitleLocalizationFactory,
 )
+from tests.releases import first_release_after
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -480,7 +481,7 @@ def test_a_completion_stored_before_its_season_was_out_does_not_tick_it_once_out
     api_client, profile, series
 ):
     # given: a state as ingest folded it before it refused episodes not out (until
-    # December 2026): S2E1 finished two days ago, though season 2 came out only yesterday.
+    # December 2026): S2E1 finished two days ago, though season 2 came out only after it.
     # Stored here with season 2 dated earlier (ingest now refuses the events), then
     # dated as it is.
     pilot = series.seasons.get().episodes.get()
@@ -510,7 +511,9 @@ def test_a_completion_stored_before_its_season_was_out_does_not_tick_it_once_out
         reverse("v1:signals", args=[profile.pk]), {"events": body}, format="json"
     )
     assert response.status_code == 200, response.json()
-    season_two.release_date = (NOW - dt.timedelta(days=1)).date()
+    # out from the midnight after S2E1's completion (yesterday's, at most): yesterday's date
+    # from the clock put the completion after it from 23:55 UTC, or across midnight
+    season_two.release_date = first_release_after(start + dt.timedelta(minutes=len(body) - 1))
     season_two.save()
 
     # when: the states are folded again from the log (reviewed with --dry-run first), and

@@ -35,6 +35,7 @@ from tests.factories import (
     SeasonFactory,
     TitleFactory,
 )
+from tests.releases import first_release_after
 
 
 def _staff_deletes(model: type, pk: int, started: threading.Event, blocked: threading.Event):
@@ -312,9 +313,10 @@ def test_two_batches_of_one_profile_racing_fold_both_plays_into_its_state():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_refold_racing_a_batch_of_its_profile_keeps_the_repair_and_the_batchs_play():
-    # given: a series whose season 2 came out yesterday, of which the profile's state kept
-    # S2E1 finished two days ago (as ingest took it before December 2026), the pilot
-    # finished before; and a batch playing the pilot again, uncommitted, when the refold runs
+    # given: a series whose season 2 came out yesterday (today, near midnight), of which the
+    # profile's state kept S2E1 finished two days ago (as ingest took it before December
+    # 2026), the pilot finished before; and a batch playing the pilot again, uncommitted,
+    # when the refold runs
     from django.core.management import call_command
 
     account = AccountFactory()
@@ -336,7 +338,11 @@ def test_a_refold_racing_a_batch_of_its_profile_keeps_the_repair_and_the_batchs_
         reverse("v1:signals", args=[profile.pk]), {"events": complete}, format="json"
     )
     assert first.status_code == 200, first.content
-    season_two.release_date = (now - dt.timedelta(days=1)).date()
+    # out from the midnight after S2E1's completion: yesterday's date from the clock put
+    # the completion (with the skew the refold allows) after it from 23:55 UTC
+    season_two.release_date = first_release_after(
+        dt.datetime.fromisoformat(complete[1]["occurred_at"])
+    )
     season_two.save()
     answer, started, blocked = [], threading.Event(), threading.Event()
     batch = threading.Thread(

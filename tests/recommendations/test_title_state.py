@@ -19,6 +19,7 @@ from tests.factories import (
     TitleFactory,
 )
 from tests.recommendations.test_signals_api import event, url
+from tests.releases import first_release_after
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -430,12 +431,13 @@ def test_finishing_a_season_released_since_the_series_was_finished_dates_it_agai
     api_client, profile, series
 ):
     # given: season 1 finished three days ago, when season 2 was not out yet (it came out
-    # two days ago)
+    # the midnight after: two days ago, or the day after near midnight; the date from the
+    # clock put the finale after it from 23:55 UTC)
     title, episodes = series
     season_two = Season.objects.get(title=title, number=2)
-    season_two.release_date = (NOW - dt.timedelta(days=2)).date()
-    season_two.save()
     three_days = 3 * 24 * 60
+    season_two.release_date = first_release_after(NOW - dt.timedelta(minutes=three_days - 2))
+    season_two.save()
     send(
         api_client,
         profile,
@@ -529,7 +531,8 @@ def test_training_passes_over_a_completion_stored_before_its_season_was_out(
 ):
     # given: season 1 finished and S2E1 "finished" two days ago, stored as ingest took it
     # until December 2026 (season 2 dated earlier here: ingest now refuses the event), and
-    # season 2 in fact out only since yesterday
+    # season 2 in fact out only since the midnight after (yesterday's, near midnight today's:
+    # yesterday's date from the clock put S2E1 after it from 23:55 UTC)
     from recommendations.serving.recommend import profile_history_rows
 
     title, episodes = series
@@ -544,7 +547,7 @@ def test_training_passes_over_a_completion_stored_before_its_season_was_out(
             for i, e in enumerate([*episodes[0], episodes[1][0]])
         ],
     )
-    season_two.release_date = (NOW - dt.timedelta(days=1)).date()
+    season_two.release_date = first_release_after(NOW - dt.timedelta(minutes=2 * 24 * 60 - 3))
     season_two.save()
 
     # when: the rankers' training folds the states from the log, as of a page served now

@@ -16,6 +16,7 @@ from tests.factories import (
     TitleFactory,
 )
 from tests.recommendations.test_signals_api import event, url
+from tests.releases import first_release_after
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -139,14 +140,16 @@ def test_a_second_run_changes_nothing(world, profile):
 
 
 def test_a_state_of_only_events_before_the_release_is_deleted(api_client, account, profile):
-    # given: a series whose only season came out yesterday, "started" by the profile the
-    # day before, as ingest took it
+    # given: a series whose only season came out yesterday (or today, near midnight),
+    # "started" by the profile the day before, as ingest took it
     series = TitleFactory(kind="series")
     AvailabilityFactory(title=series, region=account.home_region)
     season = SeasonFactory(title=series, number=1, release_date=(NOW - dt.timedelta(days=5)).date())
     episode = EpisodeFactory(season=season, number=1)
     send(api_client, profile, event(series, episode=episode.pk, occurred_at=at(2 * DAY)))
-    season.release_date = (NOW - dt.timedelta(days=1)).date()
+    # from the play's next midnight: yesterday's from the clock held the play (with the
+    # skew the refold allows) after it from 23:55 UTC
+    season.release_date = first_release_after(NOW - dt.timedelta(minutes=2 * DAY))
     season.save()
 
     # when
