@@ -1482,11 +1482,15 @@ def test_a_play_progress_or_completion_of_an_episode_not_yet_released_is_refused
         season=SeasonFactory(title=show, number=3, release_date=a_week_ago.date()), number=1
     )
     the_day_before = a_week_ago.replace(hour=12) - dt.timedelta(days=1)
+    # stamped from the clock ``tomorrow`` was read from: each event's own, read after it,
+    # put the plays (with the skew ingest allows) past tomorrow's midnight in a run that
+    # crossed midnight in between
+    played = (now - dt.timedelta(minutes=5)).isoformat()
     events = [
-        event(show, episode=out.pk),
-        event(show, episode=upcoming.pk),
-        event(show, kind="progress", value=30, episode=upcoming.pk),
-        event(show, kind="complete", episode=upcoming.pk),
+        event(show, episode=out.pk, occurred_at=played),
+        event(show, episode=upcoming.pk, occurred_at=played),
+        event(show, kind="progress", value=30, episode=upcoming.pk, occurred_at=played),
+        event(show, kind="complete", episode=upcoming.pk, occurred_at=played),
         event(show, episode=released_that_day.pk, occurred_at=the_day_before.isoformat()),
         event(show, episode=released_that_day.pk, occurred_at=a_week_ago.isoformat()),
     ]
