@@ -195,7 +195,8 @@ class HistoryRows:
         flags also tell which series were finished but for those credits
         (:attr:`~recommendations.serving.scoring.ProfileHistory.completed`).
         As they are now, whatever ``at``, like the states (training, which puts the
-        states as of each page in their place, does not use these).
+        states as of each page in their place, does not use these); which series may be
+        in the row counts the seasons out by the later of now and ``at``.
     """
 
     signals: npt.NDArray[np.float64]
@@ -247,12 +248,17 @@ def profile_history_rows(
     params = _history_params(profile_id, since, until, shown_until=now, unread=unread)
     if not with_states:
         statement = _history_sql_leaving_out(len(unread))
-    elif unread:
-        statement = _history_read_sql_over(_history_sql_leaving_out(len(unread)))
-        params += [profile_id, profile_id]
     else:
-        statement = _history_read_sql()
-        params += [profile_id, profile_id]
+        # The episodes branch counts the seasons out on the later of now and the page's
+        # moment (UTC): a page for a later evening needs a series whose season is out by
+        # then, and a page of the past reads what is out now, as the states are now's.
+        out_on = max(now, timezone.now()).astimezone(dt.UTC).date()
+        day = out_on if connection.vendor == "postgresql" else out_on.isoformat()
+        params += [profile_id, day, profile_id]
+        if unread:
+            statement = _history_read_sql_over(_history_sql_leaving_out(len(unread)))
+        else:
+            statement = _history_read_sql()
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
@@ -400,8 +406,10 @@ def _episodes_sql() -> str:
     Rows only for what may be in Continue Watching: played, not rated down, and not
     finished unless rewatched or with episodes out beyond those finished (counted
     here as the page counts them, so that the many episodes of the series a heavy
-    viewer finished are not read for nothing). A film has none. Parameter: the
-    profile id.
+    viewer finished are not read for nothing). A film has none. Parameters: the day
+    whose seasons are out (the later of today and the page's day, UTC: the database's
+    own ``now()`` dropped a series whose new season a page of a later evening counts
+    as out), then the profile id.
     """
     quote = connection.ops.quote_name
     table = quote(ProfileTitleState._meta.db_table)
@@ -421,10 +429,12 @@ def _episodes_sql() -> str:
     wanted = f"NOT ({episode} IS NOT NULL AND ({resumed} OR {rewatching}))"
     episodes, seasons = quote(Episode._meta.db_table), quote(Season._meta.db_table)
     if connection.vendor == "postgresql":
-        today, count = "(now() AT TIME ZONE 'UTC')::date", f"jsonb_array_length({finished})"
+        count = f"jsonb_array_length({finished})"
     else:
-        today, count = "date('now')", f"json_array_length({finished})"
-    # Episodes out now (a season from its release date, UTC), as SeasonReleases counts.
+        count = f"json_array_length({finished})"
+    # Episodes out on the day given (a season from its release date, UTC), as
+    # SeasonReleases counts: the later of today and the page's day.
+    today = "%s"
     out = (
         f"(SELECT count(*) FROM {episodes} oe JOIN {seasons} os ON os.id = oe.season_id "  # noqa: S608
         f"WHERE os.title_id = s.title_id "

@@ -1263,6 +1263,36 @@ def test_a_finished_series_returns_to_continue_watching_when_a_new_season_is_out
         assert show.pk not in by_type.get("watch_again", [])
 
 
+def test_a_page_built_for_a_later_moment_brings_back_a_series_whose_season_is_out_by_then(
+    world, household, two_episode_show
+):
+    # given: a two-episode series the profile finished two days ago, and its second season,
+    # out two days from now
+    _, asha, _ = household
+    show, first, second = two_episode_show
+    for episode in (first, second):
+        record(asha, "play_start", show, days_ago=2.02, episode=episode)
+        record(asha, "complete", show, days_ago=2.01, episode=episode)
+    out_on = (NOW + dt.timedelta(days=2)).date()
+    season_two = SeasonFactory(title=show, number=2, release_date=out_on)
+    new_first = EpisodeFactory(season=season_two, number=1)
+    EpisodeFactory(season=season_two, number=2)
+    model_train(region_code=world.region.code)
+
+    def continued(at: dt.datetime | None) -> list:
+        page = homepage.homepage_build(profile=asha, device="tv", at=at, n_rows=40)
+        return [item for row in page.rows if row.type == "continue_watching" for item in row.items]
+
+    # when: its page now, and as the console previews it three days from now
+    today, later = continued(None), continued(NOW + dt.timedelta(days=3))
+
+    # then: nothing to continue now; by then the new season is, from its first episode (the
+    # episodes it resumes on are read as of the later moment, not the database's today)
+    assert today == []
+    assert [(item.title_id, item.progress) for item in later] == [(show.pk, 0.0)]
+    assert later[0].resume.episode_id == new_first.pk
+
+
 def title_detail_resume(account, profile, title) -> dict | None:
     """Title detail's ``viewing.resume`` of ``title`` for ``profile``."""
     response = token_client(account).get(f"/api/v1/titles/{title.pk}/?profile={profile.pk}")
