@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connections
 
 from profiles.models import Profile
+from recommendations.engine.metrics import critical_value
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.services import retraining
 from recommendations.services.clusters import profile_clusters_assign
@@ -274,14 +275,18 @@ def test_a_refusal_states_the_paired_difference_its_standard_error_and_profiles(
         "profiles": 4,
         "difference": -0.375,
         "se": 0.025,
-        # the rule's own standard error is that of the differences at the margin
+        # the rule's own standard error is that of the differences at the margin, and from
+        # 4 differences the doubt is the t quantile with 3 degrees of freedom (2.35), not z
         "bound": pytest.approx(
-            0.25 - 0.98 * 0.625 + 1.64 * np.std(ours - 0.98 * theirs, ddof=1) / 2,
+            0.25
+            - 0.98 * 0.625
+            + critical_value(1.64, 4) * np.std(ours - 0.98 * theirs, ddof=1) / 2,
             abs=1e-5,
         ),
     }
+    assert critical_value(1.64, 4) == pytest.approx(2.342, abs=1e-3)
     assert "Worse than the active version #7 by more than the 2% margin" in verdict.reason
-    assert "paired difference -0.3750, standard error 0.0250 over 4 profiles, z 1.64" in (
+    assert "paired difference -0.3750, standard error 0.0250 over 4 profiles, z 1.64, t 2.34" in (
         verdict.reason
     )
 
