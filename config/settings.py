@@ -418,11 +418,12 @@ TONIGHT = {
     "RETRAIN_GATE_MARGIN": env.float("TONIGHT_RETRAIN_GATE_MARGIN", default=0.02),
     # The gate is a guardrail: it refuses a candidate only when it is shown worse than the
     # margin allows, by this many paired standard errors of the NDCG@10 difference (1.64:
-    # one-sided 95%); a negative margin needs the improvement shown by as many. On a gate
-    # half of 30 profiles the standard error is about a quarter of NDCG@10, and comparing
-    # the figures alone refused an equally good version about half the time. 0: the
-    # figures alone. 0 or more (tonight.E005). docs/recommendations.md, "The gate is a
-    # guardrail".
+    # one-sided 95%; from n paired profiles, the Student t quantile of that confidence with
+    # n - 1 degrees of freedom); a negative margin needs the improvement shown by as
+    # many. On a gate half of 30 profiles the standard error is about a quarter of NDCG@10,
+    # and comparing the figures alone refused an equally good version about half the
+    # time. 0: the figures alone. 0 or more (tonight.E005). docs/recommendations.md,
+    # "The gate is a guardrail".
     "RETRAIN_GATE_Z": env.float("TONIGHT_RETRAIN_GATE_Z", default=1.64),
     # The models a cluster's model must beat on the holdout to serve its cluster.
     "RETRAIN_COMPARE_WITH": tuple(
