@@ -252,14 +252,20 @@ def test_the_version_choice_costs_the_same_queries_however_many_versions_there_a
     assert queries() == few
 
 
-def test_staff_who_may_not_view_model_versions_get_no_choice(
-    world, django_user_model, two_versions
-):
-    first, _, _, _ = two_versions
+def _households_only(django_user_model) -> Client:
+    """Staff who may look at households but not at model versions, signed in."""
     user = django_user_model.objects.create_user(username="households-only", is_staff=True)
     user.user_permissions.add(*view_permissions(*HOUSEHOLDS))
     client = Client()
     client.force_login(user)
+    return client
+
+
+def test_staff_who_may_not_view_model_versions_get_no_choice(
+    world, django_user_model, two_versions
+):
+    first, _, _, _ = two_versions
+    client = _households_only(django_user_model)
 
     page = client.get(preview_url(world.action_fan))
     chosen = client.get(preview_url(world.action_fan, version=first.pk))
@@ -333,10 +339,7 @@ def test_staff_who_may_not_view_model_versions_are_refused_a_chosen_versions_why
     world, django_user_model, two_versions
 ):
     first, _, _, _ = two_versions
-    user = django_user_model.objects.create_user(username="households-only", is_staff=True)
-    user.user_permissions.add(*view_permissions(*HOUSEHOLDS))
-    client = Client()
-    client.force_login(user)
+    client = _households_only(django_user_model)
     title = world.home.titles["action"][0]
     query = f"profile={world.action_fan.pk}&title={title.pk}&device=tv&weekday=4&hour=21"
 
@@ -427,10 +430,7 @@ def test_staff_who_may_not_view_model_versions_are_refused_a_chosen_versions_row
     world, django_user_model, two_versions
 ):
     first, _, _, _ = two_versions
-    user = django_user_model.objects.create_user(username="households-only", is_staff=True)
-    user.user_permissions.add(*view_permissions(*HOUSEHOLDS))
-    client = Client()
-    client.force_login(user)
+    client = _households_only(django_user_model)
     query = f"profile={world.action_fan.pk}&device=tv&weekday=4&hour=21"
 
     assert client.get(f"/console/why/row/?{query}").status_code == 200

@@ -52,6 +52,13 @@ def _proposed(profile, monkeypatch, **params) -> dict[str, list[int]]:
     What each generator's rule holds, before the first screen takes from a row the titles
     the rows above it show (which would hide a title a rule wrongly admits).
     """
+    proposed = _proposals_kept(monkeypatch)
+    _rows(profile, **params)
+    return proposed
+
+
+def _proposals_kept(monkeypatch) -> dict[str, list[int]]:
+    """The dict the next page's proposed rows fill: each row's id and all its title ids."""
     proposed: dict[str, list[int]] = {}
     propose = homepage._propose_rows
 
@@ -62,7 +69,6 @@ def _proposed(profile, monkeypatch, **params) -> dict[str, list[int]]:
         return proposals
 
     monkeypatch.setattr(homepage, "_propose_rows", spy)
-    _rows(profile, **params)
     return proposed
 
 
@@ -468,16 +474,7 @@ _MIDNIGHT = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
 
 def _proposed_at(profile, monkeypatch, at: dt.datetime) -> dict[str, list[int]]:
     """:func:`_proposed` of the page built as of ``at`` (the API builds it as of now)."""
-    proposed: dict[str, list[int]] = {}
-    propose = homepage._propose_rows
-
-    def spy(**kwargs):
-        proposals = propose(**kwargs)
-        ids = kwargs["bundle"].index.title_ids[kwargs["pool"].title_index]
-        proposed.update({p.id: ids[p.positions].tolist() for p in proposals})
-        return proposals
-
-    monkeypatch.setattr(homepage, "_propose_rows", spy)
+    proposed = _proposals_kept(monkeypatch)
     homepage.homepage_build(profile=profile, device="tv", at=at, n_rows=40, n_items=75)
     return proposed
 
