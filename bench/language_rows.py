@@ -94,7 +94,7 @@ def main() -> None:
             languages = tastes[profile.pk].languages
             dominant = max(languages, key=languages.get)
             row_id = f"language:{dominant}"
-            zone = region_zone(profile.account.home_region.time_zone)
+            zone = region_zone(profile.account.home_region)
             got = 0
             for weekday, hour in MOMENTS:
                 at = local_moment(weekday=weekday, hour=hour, zone=zone, now=now)
