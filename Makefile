@@ -14,10 +14,13 @@ TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL
 	REDIS_URL=$(TEST_REDIS_URL) DEBUG=0 SECRET_KEY=test-only-secret-key \
 	SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0 OPENBLAS_NUM_THREADS=1
 
-# The fifteen slowest setups and calls end every run, so that a test that grows shows
-# (the suite takes about four minutes on two cores; tests/module_world.py is how a module
-# builds an expensive world once). Pass PYTEST_ARGS to run something else.
-PYTEST_ARGS ?= --durations=15
+# The suite runs on TEST_WORKERS processes (pytest-xdist), a test file to a worker so that a
+# module's world (tests/module_world.py) is built once; each worker has its own PostgreSQL
+# database and Redis database (tests/workers.py: TEST_REDIS_URL's and the ones below it).
+# The fifteen slowest setups and calls end every run, so that a test that grows shows.
+# Pass PYTEST_ARGS to run something else (in one process unless it says -n).
+TEST_WORKERS ?= 2
+PYTEST_ARGS ?= -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 DEMO_ENV := DEBUG=1 OPENBLAS_NUM_THREADS=1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

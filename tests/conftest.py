@@ -2,6 +2,7 @@
 
 import math
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
@@ -10,9 +11,18 @@ from rest_framework.test import APIClient
 from accounts.models import Account
 from accounts.services import api_token_create
 from accounts.token_usage import token_usage
+from tests import workers
 from tests.factories import AccountFactory, ProfileFactory
 from tests.hashers import CHEAP_HASHER, cheap_hashers
 from tests.module_world import module_worlds_last
+from tests.workers import worker_number, worker_redis_url, worker_services_separate
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, each worker's cache and broker on a Redis database of its own."""
+    worker = worker_number()
+    if worker is not None:
+        worker_services_separate(worker)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -125,6 +135,34 @@ def _suite_runs_on_redis(_suite_runs_on_postgresql) -> None:
     except Exception as error:  # any failure (refused, timed out, auth) means no usable Redis
         pytest.fail(f"Redis at {settings.CACHES['default']['LOCATION']} failed: {error}; {how}.")
     assert answer == "ok", f"Redis did not return what was stored: {how}."
+    worker = worker_number()
+    if worker is not None:
+        _worker_has_its_own_redis(worker)
+
+
+def _worker_has_its_own_redis(worker: int) -> None:
+    """The live cache and broker are on the worker's database (tests/workers.py): had either
+    been made before the settings moved, this worker would share gw0's."""
+    from django.conf import settings
+    from django.core.cache import cache
+    from redis import Redis
+
+    from config.celery import app
+
+    ours = settings.CACHES["default"]["LOCATION"]
+    assert ours == worker_redis_url(workers.configured["cache"], worker)
+    probe = f"test-worker-probe:{uuid.uuid4()}"
+    cache.set(probe, "ok", timeout=10)
+    try:
+        assert Redis.from_url(ours).exists(cache.make_key(probe)), (
+            f"worker gw{worker}'s cache is not on {ours}"
+        )
+    finally:
+        cache.delete(probe)
+    broker = app.connection_for_write().as_uri()
+    assert urlsplit(broker).path == urlsplit(settings.CELERY_BROKER_URL).path, (
+        f"worker gw{worker}'s broker is {broker}, not {settings.CELERY_BROKER_URL}"
+    )
 
 
 @pytest.fixture
