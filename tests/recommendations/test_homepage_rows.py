@@ -168,6 +168,26 @@ def _brazil_started_last_week_and_this_week(world) -> tuple[object, object, obje
     return last_week, this_week, ProfileFactory(account=AccountFactory(home_region=region))
 
 
+def _store_index_as_before_started(version, index: ModelIndex, *, trending: np.ndarray) -> None:
+    """Overwrite the version's index with the arrays a version trained before ``started``
+    stored, written by hand rather than by ``ModelIndex.save`` so that the old format stays
+    pinned here whatever ``save`` comes to write."""
+    artefacts.artefact_write(
+        version.artefact_key,
+        artefacts.INDEX,
+        lambda target: save_artefact(
+            target,
+            kind="tonight.model_index",
+            version=1,
+            title_ids=index.title_ids,
+            region_codes=np.array(index.region_codes, dtype=str),
+            cluster_ids=index.cluster_ids,
+            trending=trending,
+            trained_at=index.trained_at,
+        ),
+    )
+
+
 def test_trending_holds_only_titles_started_in_the_last_seven_days(world, monkeypatch):
     """A title trends only with a play start in the week before training, as the row's
     reason ("what people in Brazil are starting this week") says. A floor on the decayed
@@ -233,20 +253,7 @@ def test_a_version_trained_before_the_weeks_starts_were_kept_still_serves(world,
     record(viewer, "play_start", earlier, days_ago=12)
     version = model_train(region_code="BR")
     index = ModelIndex.load(artefacts.artefact_read(version.artefact_key, artefacts.INDEX))
-
-    def save_as_before(target):
-        save_artefact(
-            target,
-            kind="tonight.model_index",
-            version=1,
-            title_ids=index.title_ids,
-            region_codes=np.array(index.region_codes, dtype=str),
-            cluster_ids=index.cluster_ids,
-            trending=index.trending,
-            trained_at=index.trained_at,
-        )
-
-    artefacts.artefact_write(version.artefact_key, artefacts.INDEX, save_as_before)
+    _store_index_as_before_started(version, index, trending=index.trending)
 
     # when
     rows = _proposed(profile, monkeypatch, rows=40, items=20)
@@ -569,20 +576,7 @@ def test_a_version_without_the_weeks_starts_trends_from_exactly_one_start_a_week
     floor = np.float32(homepage.TRENDING_ROW_MIN)
     trending[brazil, column[at_floor.pk]] = floor
     trending[brazil, column[under.pk]] = np.nextafter(floor, np.float32(0.0))
-
-    def save_as_before(target):
-        save_artefact(
-            target,
-            kind="tonight.model_index",
-            version=1,
-            title_ids=index.title_ids,
-            region_codes=np.array(index.region_codes, dtype=str),
-            cluster_ids=index.cluster_ids,
-            trending=trending,
-            trained_at=index.trained_at,
-        )
-
-    artefacts.artefact_write(version.artefact_key, artefacts.INDEX, save_as_before)
+    _store_index_as_before_started(version, index, trending=trending)
 
     # when
     rows = _proposed(profile, monkeypatch, rows=40, items=75)
