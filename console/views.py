@@ -237,6 +237,53 @@ def _chosen_bundle(
     return chosen, bundle
 
 
+@dataclass(frozen=True, slots=True)
+class _WhyPage:
+    """The page a "why" page explains, rebuilt under the version its link names."""
+
+    page: Page
+    chosen: ModelVersion | None  # None: the serving version built it
+    bundle: ServingBundle | None  # the chosen version's artefacts, which explain it too
+    trace: RowTrace | None  # the build's trace, when one was asked for
+
+
+def _why_page(
+    request: HttpRequest,
+    profile: Profile,
+    form: MomentForm,
+    at: dt.datetime,
+    *,
+    chosen_id: int | None,
+    traced: bool = False,
+) -> _WhyPage:
+    """The profile's page for a "why" page, built by the version ``chosen_id`` names if it
+    is not the serving one, so that both "why" pages accept a version as the preview does.
+
+    The serving page is built first: only it tells which version serves, and when the
+    chosen id is the serving version's, it is the page to explain.
+
+    Raises
+    ------
+    PermissionDenied
+        A version chosen by staff who may not view model versions.
+    _VersionRefused
+        As :func:`_chosen_bundle` refuses the chosen version (400 or 503).
+    NoActiveModel
+        No version serves the profile.
+    """
+    if chosen_id is not None and not can_view(request.user, MODELS):
+        raise PermissionDenied  # as the preview refuses to build with a chosen version
+    trace = RowTrace() if traced else None
+    page = _build(profile, form, at, trace=trace)
+    if chosen_id is None or chosen_id == page.model_version:
+        return _WhyPage(page=page, chosen=None, bundle=None, trace=trace)
+    chosen, bundle = _chosen_bundle(profile, serving_id=page.model_version, chosen_id=chosen_id)
+    # The serving page only told which version serves; the trace is the chosen one's.
+    trace = RowTrace() if traced else None
+    page = _build(profile, form, at, bundle=bundle, trace=trace)
+    return _WhyPage(page=page, chosen=chosen, bundle=bundle, trace=trace)
+
+
 @console_page(*HOUSEHOLDS)
 def preview(request: HttpRequest) -> HttpResponse:
     """One profile's homepage as a client would draw it, for a device and a local moment.
@@ -536,29 +583,21 @@ def why(request: HttpRequest) -> HttpResponse:
         ),
     }
     template = "console/_why.html" if request.GET.get("fragment") else "console/why.html"
-    chosen_id = data["version"]
-    if chosen_id is not None and not can_view(request.user, MODELS):
-        raise PermissionDenied  # as the preview refuses to build with a chosen version
     try:
-        page = _build(profile, form, at)
-        bundle = None
-        if chosen_id is not None and chosen_id != page.model_version:
-            try:
-                chosen, bundle = _chosen_bundle(
-                    profile, serving_id=page.model_version, chosen_id=chosen_id
-                )
-            except _VersionRefused as refused:
-                return _version_refused(request, template, context, refused)
-            page = _build(profile, form, at, bundle=bundle)
-            context["chosen"] = chosen
+        built = _why_page(request, profile, form, at, chosen_id=data["version"])
+        page = built.page
+        if built.chosen is not None:
+            context["chosen"] = built.chosen
         explanation = title_explanation(
             profile=profile,
             device=data["device"],
             at=at,
             title_id=title.pk,
             model_version=page.model_version,
-            bundle=bundle,
+            bundle=built.bundle,
         )
+    except _VersionRefused as refused:
+        return _version_refused(request, template, context, refused)
     except NoActiveModel as missing:
         context["error"] = str(missing)
         return render(request, template, context, status=503)
@@ -671,8 +710,6 @@ def row_why(request: HttpRequest) -> HttpResponse:
     region = profile.account.home_region
     at = _moment(form, region_zone(region))
     chosen_id = data["version"]
-    if chosen_id is not None and not can_view(request.user, MODELS):
-        raise PermissionDenied  # as the preview refuses to build with a chosen version
     link = _row_why_url(profile, form, version_id=chosen_id)
     context: dict[str, object] = {
         "profile": profile,
@@ -692,23 +729,16 @@ def row_why(request: HttpRequest) -> HttpResponse:
         ),
     }
     template = "console/_row_why.html" if request.GET.get("fragment") else "console/row_why.html"
-    trace = RowTrace()
     try:
-        page = _build(profile, form, at, trace=trace)
-        if chosen_id is not None and chosen_id != page.model_version:
-            try:
-                chosen, bundle = _chosen_bundle(
-                    profile, serving_id=page.model_version, chosen_id=chosen_id
-                )
-            except _VersionRefused as refused:
-                return _version_refused(request, template, context, refused)
-            # The serving page only told which version serves; the trace is the chosen one's.
-            trace = RowTrace()
-            page = _build(profile, form, at, bundle=bundle, trace=trace)
-            context["chosen"] = chosen
+        built = _why_page(request, profile, form, at, chosen_id=chosen_id, traced=True)
+    except _VersionRefused as refused:
+        return _version_refused(request, template, context, refused)
     except NoActiveModel as missing:
         context["error"] = str(missing)
         return render(request, template, context, status=503)
+    page, trace = built.page, built.trace
+    if built.chosen is not None:
+        context["chosen"] = built.chosen
     candidates = row_explanations(trace)
     selected = next((c for c in candidates if c.row_id == data["row"]), None)
     context.update(
