@@ -237,6 +237,18 @@ def _chosen_bundle(
     return chosen, bundle
 
 
+def _preview_back_url(profile: Profile, data: dict[str, object]) -> str:
+    """A "why" page's way back: the preview it explains, at the same moment and size and
+    under the same chosen version (``data``: the why form's cleaned data)."""
+    query = {
+        "account": profile.account_id,
+        "profile": profile.pk,
+        **{k: data[k] for k in ("device", "weekday", "hour", "rows", "items")},
+        **({"version": data["version"]} if data["version"] is not None else {}),
+    }
+    return f"{reverse('console:preview')}?{urlencode(query)}"
+
+
 @dataclass(frozen=True, slots=True)
 class _WhyPage:
     """The page a "why" page explains, rebuilt under the version its link names."""
@@ -571,16 +583,7 @@ def why(request: HttpRequest) -> HttpResponse:
         "title": title,
         "device": data["device"],
         "moment": _moment_label(at, region),
-        "preview_url": reverse("console:preview")
-        + "?"
-        + urlencode(
-            {
-                "account": profile.account_id,
-                "profile": profile.pk,
-                **{k: data[k] for k in ("device", "weekday", "hour", "rows", "items")},
-                **({"version": data["version"]} if data["version"] is not None else {}),
-            }
-        ),
+        "preview_url": _preview_back_url(profile, data),
     }
     template = "console/_why.html" if request.GET.get("fragment") else "console/why.html"
     try:
@@ -717,16 +720,7 @@ def row_why(request: HttpRequest) -> HttpResponse:
         "moment": _moment_label(at, region),
         "n_rows": data["rows"],
         "all_url": link(None),
-        "preview_url": reverse("console:preview")
-        + "?"
-        + urlencode(
-            {
-                "account": profile.account_id,
-                "profile": profile.pk,
-                **{k: data[k] for k in ("device", "weekday", "hour", "rows", "items")},
-                **({"version": chosen_id} if chosen_id is not None else {}),
-            }
-        ),
+        "preview_url": _preview_back_url(profile, data),
     }
     template = "console/_row_why.html" if request.GET.get("fragment") else "console/row_why.html"
     try:

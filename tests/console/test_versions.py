@@ -9,6 +9,7 @@ of what serves real traffic.
 import dataclasses
 import re
 from html import unescape
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
@@ -469,6 +470,26 @@ def test_each_row_of_the_diff_links_to_its_why_on_its_own_side(world, staff_clie
             assert response.context["selected"].row_number == on_page.index(row_id) + 1
             followed += 1
     assert followed == len(before.rows) + len(after.rows)
+
+
+def test_both_whys_link_back_to_the_preview_they_explain(world, staff_client, two_versions):
+    # given: the action fan's page of 8 rows of 10 built with the retired version, and the
+    # "why" of its first title and of its first row
+    first, _, _, _ = two_versions
+    preview = preview_url(world.action_fan, version=first.pk, rows=8, items=10)
+    html = staff_client.get(preview).content.decode()
+    whys = [tiles(html)[0]["href"], next(iter(row_why_links(html).values()))]
+
+    # when
+    pages = [staff_client.get(why).content.decode() for why in whys]
+
+    # then: each goes back to the same household, profile, moment, size and version
+    expected = parse_qs(urlsplit(preview).query)
+    for page in pages:
+        back = re.search(r'<a href="([^"]+)">back to the preview</a>', page).group(1)
+        url = urlsplit(unescape(back))
+        assert url.path == "/console/preview/"
+        assert parse_qs(url.query) == expected
 
 
 def test_a_version_whose_files_cannot_be_read_is_explained_by_neither_why(world, staff_client):
