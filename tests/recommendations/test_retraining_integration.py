@@ -50,6 +50,7 @@ from recommendations.services.training import model_train
 from recommendations.tasks import prune_logs, reap_training_runs, retrain_region
 from regions.models import TasteCluster
 from tests.factories import TasteClusterFactory
+from tests.processes import current_database_url
 from tests.recommendations.demo_world import seed_small_demo
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -88,15 +89,6 @@ def seeded(settings, tmp_path) -> None:
     seed_small_demo(settings, tmp_path, titles=60, profiles=150, seed=9)
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return (
-        f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-        f"/{db['NAME']}"
-    )
-
-
 @pytest.fixture
 def start_worker(broker, settings) -> Iterator[Callable[..., subprocess.Popen]]:
     """Start ``celery worker -Q <prefix><queue>`` processes; all are stopped afterwards.
@@ -112,7 +104,7 @@ def start_worker(broker, settings) -> Iterator[Callable[..., subprocess.Popen]]:
         extra = env or {}
         env = {
             **os.environ,
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": current_database_url(),
             "CELERY_BROKER_URL": broker,
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "OPENBLAS_NUM_THREADS": "1",
@@ -507,7 +499,7 @@ def hold_sign_in_log() -> Iterator[Callable[[], int]]:
     import psycopg
 
     table = AccessLog._meta.db_table
-    holder = psycopg.connect(_database_url())
+    holder = psycopg.connect(current_database_url())
     holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
 
     def blocked(timeout: float = 20) -> int:
@@ -623,7 +615,7 @@ def _held_table(table: str, mode: str) -> Iterator[Callable[..., int]]:
     "wait for the next session blocked on it" (its pid). Released when the block ends."""
     import psycopg
 
-    holder = psycopg.connect(_database_url())
+    holder = psycopg.connect(current_database_url())
     holder.execute(f"LOCK TABLE {table} IN {mode} MODE")
 
     def blocked(timeout: float = 20) -> int:
