@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import F, Func, OuterRef, Prefetch, QuerySet, Subquery
-from django.forms.models import InlineForeignKeyField
+from django.forms.models import BaseInlineFormSet, InlineForeignKeyField
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -18,7 +18,7 @@ from recommendations.admin import ExactKeySearchMixin, LargeTableAdminMixin
 from .charts import take_rate_chart
 from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily, DeviceClass
 from .selectors import SHARE_DAYS, artwork_variant_stats
-from .services import artwork_variants_set_active
+from .services import artwork_variants_delete, artwork_variants_set_active
 from .validators import ArtworkImageFormField
 
 THUMBNAIL_WIDTH = 96
@@ -77,11 +77,20 @@ def _themes_prefetch() -> Prefetch:
     return Prefetch("themes", queryset=ArtworkTheme.objects.order_by("slug"))
 
 
+class ArtworkVariantInlineFormSet(BaseInlineFormSet):
+    """A variant ticked for deletion on its title's page goes through the service."""
+
+    def delete_existing(self, obj: ArtworkVariant, commit: bool = True) -> None:
+        if commit:
+            artwork_variants_delete(variants=ArtworkVariant.objects.filter(pk=obj.pk))
+
+
 class ArtworkVariantInline(QueryOncePerInlineMixin, admin.TabularInline):
     """A title's variants on the title's page (see ``catalog.admin.TitleAdmin``)."""
 
     model = ArtworkVariant
     form = ArtworkVariantForm
+    formset = ArtworkVariantInlineFormSet
     fields = (
         "thumbnail",
         "label",
@@ -273,6 +282,14 @@ class ArtworkVariantAdmin(
     @admin.display(description="size")
     def dimensions(self, obj: ArtworkVariant) -> str:
         return f"{obj.width} x {obj.height}"
+
+    # Both deletions lock the variants before deleting their daily figures, as a policy
+    # update writing figures meanwhile otherwise failed the deletion's commit.
+    def delete_model(self, request: HttpRequest, obj: ArtworkVariant) -> None:
+        artwork_variants_delete(variants=ArtworkVariant.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ArtworkVariant]) -> None:
+        artwork_variants_delete(variants=queryset)
 
     @admin.action(description="Activate selected variants", permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[ArtworkVariant]) -> None:

@@ -44,6 +44,36 @@ def artwork_variants_set_active(*, variants: QuerySet[ArtworkVariant], active: b
     return variants.exclude(is_active=active).update(is_active=active, updated_at=timezone.now())
 
 
+def artwork_variants_lock(*, variants: QuerySet[ArtworkVariant]) -> list[int]:
+    """Lock variants about to be deleted, in the caller's transaction; their ids.
+
+    For every deletion that reaches variants, theirs or their title's, before it
+    deletes anything. A policy update writes a day's figures under ``FOR KEY SHARE`` on
+    their variants (:func:`_variants_kept`), and Django's deletion deletes a variant's
+    figures before the variant: figures written before that ``DELETE`` and committed
+    before the variant's made the deletion fail its commit on their foreign key (a
+    server error in admin). Locked first, an update that holds a variant is waited for
+    and its figures deleted with the rest; one that comes after waits for the deletion
+    and leaves the variant out. In id order, as the update locks them: the two cannot
+    deadlock.
+    """
+    return list(
+        ArtworkVariant.objects.filter(pk__in=variants.values("pk"))
+        .order_by("pk")
+        .select_for_update()
+        .values_list("pk", flat=True)
+    )
+
+
+@transaction.atomic
+def artwork_variants_delete(*, variants: QuerySet[ArtworkVariant]) -> int:
+    """Delete variants with their daily figures, locked first (:func:`artwork_variants_lock`);
+    how many went."""
+    locked = artwork_variants_lock(variants=variants)
+    _, deleted = ArtworkVariant.objects.filter(pk__in=locked).delete()
+    return deleted.get(ArtworkVariant._meta.label, 0)
+
+
 #: An image file no variant names is deleted only this long after it was written. Serving
 #: processes hand out a deleted variant's URL until their next full reload (five minutes),
 #: the pages they served stay on screens for a while longer, and an upload is written to

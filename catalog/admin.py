@@ -6,12 +6,14 @@ are correlated subqueries, so a page of 100 titles costs what a page of 1 does.
 """
 
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from artwork.admin import ArtworkVariantInline
 from artwork.models import ArtworkVariant
+from artwork.services import artwork_variants_lock
 from config.admin_deletion import CountedDeletionAdminMixin
 from config.admin_inlines import QueryOncePerInlineMixin
 from config.admin_lists import (
@@ -258,6 +260,18 @@ class TitleAdmin(
             .get_queryset(request)
             .annotate(variant_count=count_subquery(ArtworkVariant, "title"))
         )
+
+    # A title's deletion takes its artwork variants and their daily figures with it: the
+    # variants are locked first, as their own deletion locks them (artwork_variants_lock).
+    def delete_model(self, request: HttpRequest, obj: Title) -> None:
+        self.delete_queryset(request, Title.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Title]) -> None:
+        with transaction.atomic():
+            artwork_variants_lock(
+                variants=ArtworkVariant.objects.filter(title__in=queryset.values("pk"))
+            )
+            queryset.delete()
 
     @admin.display(description="year", ordering="release_date")
     def release_year(self, obj: Title) -> int:

@@ -1,0 +1,119 @@
+"""Staff delete a variant, or its title, while a policy update writes the variant's figures.
+
+An update writes a day's figures under ``FOR KEY SHARE`` on their variants
+(``artwork.services._stats_write``). A deletion that did not lock the variants first
+deleted their figures without seeing the update's uncommitted rows, waited on the
+variant's row until the update committed, then deleted it and failed its commit on
+the figures' foreign key: a server error in admin. Each test holds the update's
+transaction open until the deletion waits on it, so that interleaving happens every
+time. The data is committed (``transaction=True``): each side has a connection of
+its own.
+"""
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connection, transaction
+from django.test import Client
+
+from artwork.models import ArtworkVariant, ArtworkVariantDaily
+from artwork.services import _stats_write
+from catalog.models import Title
+from tests.db_waits import hold_until_waited_on
+from tests.factories import ArtworkVariantFactory, TitleFactory
+from tests.test_admin import form_data
+
+DAY = dt.date(2026, 3, 2)
+
+
+def _figures_written_meanwhile(
+    variant_id: int, written: threading.Event, blocked: threading.Event
+) -> None:
+    """An update's day of figures for the variant, committed once another session waits on it."""
+    try:
+        with transaction.atomic():
+            _stats_write([(variant_id, "tv", DAY, 5, 2)])
+            written.set()
+            hold_until_waited_on(blocked)
+    finally:
+        written.set()
+        connection.close()
+
+
+def _variant_page(client: Client, variant: ArtworkVariant) -> tuple[str, dict]:
+    return f"/admin/artwork/artworkvariant/{variant.pk}/delete/", {"post": "yes"}
+
+
+def _variants_action(client: Client, variant: ArtworkVariant) -> tuple[str, dict]:
+    data = {"action": "delete_selected", "_selected_action": [variant.pk], "post": "yes"}
+    return "/admin/artwork/artworkvariant/", data
+
+
+def _title_page(client: Client, variant: ArtworkVariant) -> tuple[str, dict]:
+    return f"/admin/catalog/title/{variant.title_id}/delete/", {"post": "yes"}
+
+
+def _titles_action(client: Client, variant: ArtworkVariant) -> tuple[str, dict]:
+    data = {"action": "delete_selected", "_selected_action": [variant.title_id], "post": "yes"}
+    return "/admin/catalog/title/", data
+
+
+def _title_inline(client: Client, variant: ArtworkVariant) -> tuple[str, dict]:
+    url = f"/admin/catalog/title/{variant.title_id}/change/"
+    data = form_data(client.get(url))
+    rows = int(data["artwork_variants-TOTAL_FORMS"])
+    row = next(i for i in range(rows) if data[f"artwork_variants-{i}-id"] == str(variant.pk))
+    data[f"artwork_variants-{row}-DELETE"] = "on"
+    return url, data
+
+
+Deletion = Callable[[Client, ArtworkVariant], tuple[str, dict]]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("deletion", "takes_title"),
+    [
+        (_variant_page, False),
+        (_variants_action, False),
+        (_title_inline, False),
+        (_title_page, True),
+        (_titles_action, True),
+    ],
+    ids=["variant-page", "variants-action", "title-page-inline", "title-page", "titles-action"],
+)
+def test_a_variant_deleted_while_an_update_writes_its_figures_is_deleted_with_them(
+    admin_client: Client, deletion: Deletion, takes_title: bool
+) -> None:
+    # given: a title with two variants, the doomed one with a day of figures already
+    title = TitleFactory()
+    doomed = ArtworkVariantFactory(title=title, label="Doomed")
+    sibling = ArtworkVariantFactory(title=title, label="Sibling")
+    ArtworkVariantDaily.objects.create(
+        variant=doomed, device="mobile", day=DAY, impressions=4, plays=1
+    )
+    ArtworkVariantDaily.objects.create(
+        variant=sibling, device="tv", day=DAY, impressions=7, plays=3
+    )
+    url, data = deletion(admin_client, doomed)
+
+    # when: an update writes the doomed variant's figures of another device, and commits
+    # them only once staff's deletion waits on it
+    written, blocked = threading.Event(), threading.Event()
+    update = threading.Thread(target=_figures_written_meanwhile, args=[doomed.pk, written, blocked])
+    update.start()
+    try:
+        assert written.wait(30)
+        response = admin_client.post(url, data)
+    finally:
+        update.join()
+
+    # then: the deletion waited for the update, and took its figures with the variant
+    assert blocked.is_set(), "the deletion never waited on the update"
+    assert response.status_code == 302
+    assert not ArtworkVariant.objects.filter(pk=doomed.pk).exists()
+    assert not ArtworkVariantDaily.objects.filter(variant_id=doomed.pk).exists()
+    assert Title.objects.filter(pk=title.pk).exists() is not takes_title
+    assert ArtworkVariant.objects.filter(pk=sibling.pk).exists() is not takes_title
