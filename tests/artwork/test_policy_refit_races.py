@@ -15,7 +15,7 @@ import pytest
 from django.db import connection, transaction
 
 from artwork.models import ArtworkPolicy, ArtworkVariant, ArtworkVariantDaily
-from artwork.services import artwork_policy_update
+from artwork.services import artwork_policy_update, artwork_variants_delete
 from recommendations.models import PageLog
 from recommendations.services.homepage import homepage_render
 from recommendations.services.training import model_train
@@ -33,7 +33,7 @@ def _delete_on_its_own_connection(
     or (with ``blocked``) once another session waits on the deletion."""
     try:
         with transaction.atomic():
-            ArtworkVariant.objects.get(pk=variant_id).delete()
+            artwork_variants_delete(variants=ArtworkVariant.objects.filter(pk=variant_id))
             started.set()
             if blocked is not None:
                 hold_until_waited_on(blocked)
