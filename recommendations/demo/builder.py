@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.models import Account
 from artwork.models import ArtworkPolicy, ArtworkVariant, ArtworkVariantDaily
 from artwork.policy import policy_delete
+from artwork.services import artwork_variants_lock
 from catalog.models import Person, Title
 from profiles.models import Profile
 from recommendations.models import ModelVersion, PageLog, Signal, TrainingRun
@@ -124,6 +125,8 @@ def _flush_demo_rows(progress: Progress) -> tuple[dict[str, int], set[str]]:
         advance(1)
         deleted["accounts"] = _delete_in_chunks(accounts, 2000)
         advance(1)
+        # A policy update may be writing their figures: artwork_variants_lock says why.
+        artwork_variants_lock(variants=ArtworkVariant.objects.filter(title__in=titles))
         deleted["titles"] = _delete_in_chunks(titles, 1000)
         _delete_in_chunks(Person.objects.filter(external_id__startswith=DEMO_PREFIX), 10_000)
         advance(1)

@@ -21,6 +21,9 @@ from django.test import Client
 from artwork.models import ArtworkVariant, ArtworkVariantDaily
 from artwork.services import _stats_write
 from catalog.models import Title
+from recommendations.demo.builder import _flush_demo_rows
+from recommendations.demo.catalogue import DEMO_PREFIX
+from recommendations.demo.progress import silent_progress
 from tests.db_waits import hold_until_waited_on
 from tests.factories import ArtworkVariantFactory, TitleFactory
 from tests.test_admin import form_data
@@ -117,3 +120,29 @@ def test_a_variant_deleted_while_an_update_writes_its_figures_is_deleted_with_th
     assert not ArtworkVariantDaily.objects.filter(variant_id=doomed.pk).exists()
     assert Title.objects.filter(pk=title.pk).exists() is not takes_title
     assert ArtworkVariant.objects.filter(pk=sibling.pk).exists() is not takes_title
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demos_flush_deletes_a_variant_whose_figures_an_update_writes_meanwhile() -> None:
+    # given: a demo title with a variant that has a day of figures already
+    doomed = ArtworkVariantFactory(title=TitleFactory(external_id=f"{DEMO_PREFIX}t1"))
+    ArtworkVariantDaily.objects.create(
+        variant=doomed, device="mobile", day=DAY, impressions=4, plays=1
+    )
+
+    # when: an update writes the variant's figures of another device, and commits them
+    # only once seed_demo's flush waits on it
+    written, blocked = threading.Event(), threading.Event()
+    update = threading.Thread(target=_figures_written_meanwhile, args=[doomed.pk, written, blocked])
+    update.start()
+    try:
+        assert written.wait(30)
+        with transaction.atomic():
+            _flush_demo_rows(silent_progress)
+    finally:
+        update.join()
+
+    # then: the flush waited for the update, and took its figures with the variant
+    assert blocked.is_set(), "the flush never waited on the update"
+    assert not ArtworkVariant.objects.filter(pk=doomed.pk).exists()
+    assert not ArtworkVariantDaily.objects.exists()
