@@ -1,4 +1,5 @@
-"""Staff delete a variant, or its title, while a policy update writes the variant's figures.
+"""A variant deleted (by staff, with its title, or by the demo's flush) while a policy update
+writes its figures.
 
 An update writes a day's figures under ``FOR KEY SHARE`` on their variants
 (``artwork.services._stats_write``). A deletion that did not lock the variants first
