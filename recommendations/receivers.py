@@ -5,17 +5,26 @@ from typing import Any
 from django.db import transaction
 
 
-def region_schedules_install(*, created: bool, **_: Any) -> None:
+def region_schedules_install(*, instance: Any, created: bool, **_: Any) -> None:
     """A new region gets its nightly retrain once the region is committed.
 
-    ``schedules_install`` only adds what is missing, so operators' edits stay.
-    Regions the demo seeder bulk-creates send no signal; ``seed_demo`` installs
-    the schedules itself.
+    Its own retrain only, and only if it has none, so operators' edits stay (the other
+    defaults are ``install_schedules``'s). Not inside
+    ``schedules.region_schedule_follow_held`` (a region created by staff who may not add
+    a retrain's schedule). ``loaddata`` gets one too. Regions the demo seeder bulk-creates
+    send no signal; ``seed_demo`` installs the schedules itself.
     """
-    if created:
-        from recommendations.schedules import schedules_install  # imports the models
+    if not created:
+        return
+    from recommendations.schedules import (  # imports the models
+        region_schedule_follow_is_held,
+        region_schedule_install,
+    )
 
-        transaction.on_commit(schedules_install)
+    if region_schedule_follow_is_held():
+        return
+    code = instance.pk
+    transaction.on_commit(lambda: region_schedule_install(region_code=code))
 
 
 def region_schedule_time_zone_follow(

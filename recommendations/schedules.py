@@ -6,8 +6,10 @@ admin (Periodic tasks). Installing again adds what is missing and leaves what
 operators changed alone (``--reset`` puts the defaults back, and only them). A region
 whose time zone changes has its default nightly retrain moved to the new zone
 (:func:`region_schedule_time_zone_move`), unless the change is made by staff who may not
-reschedule a retrain (:func:`region_schedule_follow_held`); a region deleted takes its
-retrain with it.
+reschedule a retrain (:func:`region_schedule_follow_held`); a region created gets its own
+retrain (:func:`region_schedule_install`), unless staff who may not add one create it; a
+region deleted takes its retrain with it (and admin refuses its deletion to staff who may
+not delete the retrain's schedule).
 
 Every message beat sends expires (``expire_seconds``, which beat passes on as the
 message's ``expires``): a worker that was down comes back to the sends it missed, and
@@ -163,17 +165,19 @@ def default_schedules(
         ),
     ]
     for code, zone in _region_zones()[0] if regions is None else regions:
-        # Nightly, at RETRAIN_LOCAL_HOUR in the region's own time zone: each region
-        # retrains in its quiet hours, and regions do not all compete for workers at once.
-        schedules.append(
-            Schedule(
-                name=f"retrain {code}",
-                task="recommendations.retrain_region",
-                args=[code],
-                crontab={"minute": "0", "hour": str(RETRAIN_LOCAL_HOUR), "timezone": zone},
-            )
-        )
+        schedules.append(_retrain_schedule(code=code, zone=zone))
     return schedules
+
+
+def _retrain_schedule(*, code: str, zone: str) -> Schedule:
+    # Nightly, at RETRAIN_LOCAL_HOUR in the region's own time zone: each region
+    # retrains in its quiet hours, and regions do not all compete for workers at once.
+    return Schedule(
+        name=f"retrain {code}",
+        task="recommendations.retrain_region",
+        args=[code],
+        crontab={"minute": "0", "hour": str(RETRAIN_LOCAL_HOUR), "timezone": zone},
+    )
 
 
 @dataclass(frozen=True)
@@ -231,32 +235,37 @@ def schedules_install(*, reset: bool = False) -> Installed:
                     existing.save(update_fields=["expire_seconds"])
                     expiring.append(schedule.name)
                 continue
-            fields: dict = {
-                "task": schedule.task,
-                "args": json.dumps(schedule.args),
-                "kwargs": "{}",
-                "expire_seconds": schedule.expires_after,
-                **_RESET_FIELDS,
-            }
-            if schedule.crontab is not None:
-                fields["crontab"] = _schedule_row(
-                    CrontabSchedule,
-                    minute=schedule.crontab["minute"],
-                    hour=schedule.crontab["hour"],
-                    day_of_week="*",
-                    day_of_month="*",
-                    month_of_year="*",
-                    timezone=schedule.crontab["timezone"],
-                )
-                fields["interval"] = None
-            else:
-                fields["interval"] = _schedule_row(
-                    IntervalSchedule, every=schedule.every_seconds, period=IntervalSchedule.SECONDS
-                )
-                fields["crontab"] = None
-            PeriodicTask.objects.update_or_create(name=schedule.name, defaults=fields)
+            _schedule_write(schedule)
             created.append(schedule.name)
     return Installed(names=created, removed=removed, expiring=expiring, skipped=skipped)
+
+
+def _schedule_write(schedule: Schedule) -> None:
+    """Write ``schedule`` whole as its default, over a periodic task of its name if any."""
+    fields: dict = {
+        "task": schedule.task,
+        "args": json.dumps(schedule.args),
+        "kwargs": "{}",
+        "expire_seconds": schedule.expires_after,
+        **_RESET_FIELDS,
+    }
+    if schedule.crontab is not None:
+        fields["crontab"] = _schedule_row(
+            CrontabSchedule,
+            minute=schedule.crontab["minute"],
+            hour=schedule.crontab["hour"],
+            day_of_week="*",
+            day_of_month="*",
+            month_of_year="*",
+            timezone=schedule.crontab["timezone"],
+        )
+        fields["interval"] = None
+    else:
+        fields["interval"] = _schedule_row(
+            IntervalSchedule, every=schedule.every_seconds, period=IntervalSchedule.SECONDS
+        )
+        fields["crontab"] = None
+    PeriodicTask.objects.update_or_create(name=schedule.name, defaults=fields)
 
 
 #: What a default schedule has, beside its task, arguments and timing, and what ``--reset``
@@ -282,17 +291,25 @@ RESCHEDULE_RETRAIN_PERMISSIONS = (
     "django_celery_beat.change_periodictask",
     "recommendations.change_trainingrun",
 )
+#: What adding a retrain's schedule in admin takes (Periodic tasks, and the same gate): a
+#: region created by staff without both gets none until staff who have them save it.
+INSTALL_RETRAIN_PERMISSIONS = (
+    "django_celery_beat.add_periodictask",
+    "recommendations.change_trainingrun",
+)
 
 _follow_held: ContextVar[bool] = ContextVar("region_schedule_follow_held", default=False)
 
 
 @contextmanager
 def region_schedule_follow_held() -> Iterator[None]:
-    """Region saves inside this block leave the nightly retrain where it is.
+    """Region saves inside this block leave the nightly retrain as it is: not moved, and
+    not installed for a region created.
 
-    For a zone changed by staff who may change regions but not reschedule retrains: with
+    For staff who may add or change regions but not schedule retrains: with
     ``change_region`` alone they would otherwise move a retrain (to a zone where 04:00 is
-    now: a retrain started), which the Periodic tasks pages refuse them.
+    now: a retrain started), with ``add_region`` alone add one, each of which the
+    Periodic tasks pages refuse them.
     """
     token = _follow_held.set(True)
     try:
@@ -359,6 +376,47 @@ def region_schedule_time_zone_move(*, region_code: str, old_zone: str, new_zone:
         new_zone,
     )
     return True
+
+
+def region_schedule_install(*, region_code: str) -> bool:
+    """Give a region its nightly retrain if it has none; ``False`` when it is left as it is.
+
+    Only the region's own: another default that is missing (a prune or reaper an operator
+    deleted) is ``install_schedules``'s to put back, not a side effect of adding a region,
+    which staff who may not schedule those could do. An existing schedule of that name is
+    kept whatever an operator made of it, as installing keeps it; a region whose zone is
+    no IANA name (a ``loaddata`` skips ``Region.save()``'s check) gets none, with the
+    warning ``install_schedules`` gives.
+    """
+    with transaction.atomic():
+        region = (
+            Region.objects.select_for_update().filter(pk=region_code).values_list("time_zone")
+        ).first()
+        if region is None:
+            return False  # deleted before this ran (it runs on commit)
+        (zone,) = region
+        try:
+            validate_time_zone(zone)
+        except ValidationError:
+            logger.warning("%s", SkippedRegion(code=region_code, zone=zone).warning)
+            return False
+        schedule = _retrain_schedule(code=region_code, zone=zone)
+        if PeriodicTask.objects.filter(name=schedule.name).exists():
+            return False
+        _schedule_write(schedule)
+    logger.info("Region %s: its nightly retrain is installed ('%s')", region_code, schedule.name)
+    return True
+
+
+def region_schedules(*, region_codes: list[str]) -> list[PeriodicTask]:
+    """The nightly retrains of these regions that a region's deletion deletes with it
+    (:func:`region_schedule_delete`), by name."""
+    names = [f"retrain {code}" for code in region_codes]
+    return list(
+        PeriodicTask.objects.filter(name__in=names, task="recommendations.retrain_region").order_by(
+            "name"
+        )
+    )
 
 
 def region_schedule_delete(*, region_code: str) -> int:

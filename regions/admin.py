@@ -3,17 +3,26 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import capfirst
+from django_celery_beat.models import PeriodicTask
 
 from catalog.models import Language
 from config.admin_inlines import QueryOncePerInlineMixin
 from config.admin_lists import IndexedSearchAdminMixin, count_subquery
 from profiles.models import Profile
 from recommendations.schedules import (
+    INSTALL_RETRAIN_PERMISSIONS,
     RESCHEDULE_RETRAIN_PERMISSIONS,
+    RETRAIN_LOCAL_HOUR,
     region_schedule_follow_held,
+    region_schedule_install,
+    region_schedules,
 )
 
 from .models import Availability, Region, TasteCluster, TasteClusterLocalization
@@ -123,26 +132,84 @@ class RegionAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
         return obj.cluster_count
 
     def save_model(self, request: HttpRequest, obj: Region, form: Any, change: bool) -> None:
-        # A zone changed here moves the region's nightly retrain (04:00 in its zone). That is
-        # rescheduling a retrain, which the Periodic tasks pages allow only with
-        # RESCHEDULE_RETRAIN_PERMISSIONS: staff without them change the zone and leave the
-        # retrain where operators put it, and are told so.
+        # A region added here gets its nightly retrain (04:00 in its zone), and a zone changed
+        # here moves it. That is adding or rescheduling a retrain, which the Periodic tasks
+        # pages allow only with INSTALL_ or RESCHEDULE_RETRAIN_PERMISSIONS: staff without them
+        # add or change the region and leave the schedules as operators have them, and are
+        # told so. A region left without one gets it when staff who may add one save it.
+        may_install = request.user.has_perms(INSTALL_RETRAIN_PERMISSIONS)
+        if not change and not may_install:
+            with region_schedule_follow_held():
+                super().save_model(request, obj, form, change)
+            self._say_no_retrain(request, obj)
+            return
         if (
             not change
             or "time_zone" not in form.changed_data
             or request.user.has_perms(RESCHEDULE_RETRAIN_PERMISSIONS)
         ):
             super().save_model(request, obj, form, change)
-            return
-        with region_schedule_follow_held():
-            super().save_model(request, obj, form, change)
+        else:
+            with region_schedule_follow_held():
+                super().save_model(request, obj, form, change)
+            self.message_user(
+                request,
+                f"{obj.code}'s nightly retrain (Periodic tasks, “retrain {obj.code}”) was left "
+                f"where it was, not moved to {obj.time_zone}: moving it takes change permission "
+                "on periodic tasks and on training runs. Ask an operator who has them to move "
+                "it.",
+                messages.WARNING,
+            )
+        if change and not region_schedules(region_codes=[obj.code]):
+            if may_install:
+                code = obj.code
+                transaction.on_commit(lambda: region_schedule_install(region_code=code))
+                self.message_user(
+                    request,
+                    f"{obj.code} had no nightly retrain: “retrain {obj.code}” is installed, "
+                    f"at {RETRAIN_LOCAL_HOUR:02d}:00 {obj.time_zone} (Periodic tasks).",
+                    messages.INFO,
+                )
+            else:
+                self._say_no_retrain(request, obj)
+
+    def _say_no_retrain(self, request: HttpRequest, obj: Region) -> None:
         self.message_user(
             request,
-            f"{obj.code}'s nightly retrain (Periodic tasks, “retrain {obj.code}”) was left "
-            f"where it was, not moved to {obj.time_zone}: moving it takes change permission "
-            "on periodic tasks and on training runs. Ask an operator who has them to move it.",
+            f"{obj.code} has no nightly retrain: adding one (Periodic tasks, “retrain "
+            f"{obj.code}”) takes add permission on periodic tasks and change permission on "
+            "training runs. It is added when staff who have them save this region, or at the "
+            "next install_schedules.",
             messages.WARNING,
         )
+
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
+        # A region deleted takes its nightly retrain with it (recommendations.receivers),
+        # which is no relation Django's collector follows: listed here with the rows it
+        # does, and asking what deleting it on the Periodic tasks pages asks. Left behind,
+        # the schedule would send a retrain of a region that is gone every night.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        schedules = region_schedules(region_codes=[region.pk for region in objs])
+        if schedules:
+            model_admin = self.admin_site.get_model_admin(PeriodicTask)
+            for schedule in schedules:
+                deleted.append(
+                    format_html(
+                        '{}: <a href="{}">{}</a>',
+                        capfirst(PeriodicTask._meta.verbose_name),
+                        reverse(
+                            f"{self.admin_site.name}:django_celery_beat_periodictask_change",
+                            args=(schedule.pk,),
+                        ),
+                        schedule.name,
+                    )
+                )
+                if not model_admin.has_delete_permission(request, schedule):
+                    perms_needed.add(PeriodicTask._meta.verbose_name)
+            counts[PeriodicTask._meta.verbose_name_plural] = len(schedules)
+        return deleted, counts, perms_needed, protected
 
     def get_readonly_fields(self, request: HttpRequest, obj: Region | None = None) -> tuple:
         # The code is the primary key that accounts and windows point at.

@@ -8,6 +8,7 @@ standing.
 """
 
 import datetime as dt
+import json
 from io import StringIO
 
 import pytest
@@ -30,7 +31,7 @@ from recommendations.schedules import (
     REAP_EVERY_SECONDS,
 )
 from regions.models import Region
-from tests.factories import RegionFactory
+from tests.factories import LanguageFactory, RegionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -362,3 +363,67 @@ def test_installing_again_gives_schedules_installed_without_an_expiry_the_defaul
     assert expiry["update artwork policy"] == ARTWORK_UPDATE_EVERY_SECONDS
     assert expiry[f"retrain {region.code}"] == NIGHTLY_EXPIRE_SECONDS
     assert "Gave 4 schedule(s) the default expiry" in out.getvalue()
+
+
+# --- A region added outside admin gets its nightly retrain -----------------------------------
+#
+# Admin adds one only for staff who may add a retrain's schedule (tests/regions/test_admin.py);
+# the system's own paths (a script or an import through the ORM, loaddata, seed_demo in
+# tests/recommendations/test_seed_demo.py) are not staff, and keep adding it.
+
+
+def test_a_region_created_through_the_orm_gets_its_nightly_retrain_on_commit(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        region = RegionFactory(code="IN", time_zone="Asia/Kolkata")
+
+    assert _nightly(region) == ("0", "4", "Asia/Kolkata")
+
+
+def test_a_region_created_puts_back_its_own_retrain_only(django_capture_on_commit_callbacks):
+    # given: the schedules installed, and the prune an operator deleted
+    RegionFactory(code="US", time_zone="UTC")
+    call_command("install_schedules", stdout=StringIO())
+    PeriodicTask.objects.filter(name="prune old logs").delete()
+    before = set(PeriodicTask.objects.values_list("name", flat=True))
+
+    # when: a region is added
+    with django_capture_on_commit_callbacks(execute=True):
+        RegionFactory(code="IN", time_zone="Asia/Kolkata")
+
+    # then: it gets its retrain; the prune is install_schedules' to put back (adding a
+    # region put it back, for staff the prune's own gate refuses)
+    assert set(PeriodicTask.objects.values_list("name", flat=True)) == before | {"retrain IN"}
+
+
+def _region_fixture(tmp_path, *, zone: str):
+    hindi = LanguageFactory(code="hi", name="Hindi")
+    fields = {"name": "India", "default_language": hindi.pk, "time_zone": zone}
+    fixture = tmp_path / "regions.json"
+    fixture.write_text(json.dumps([{"model": "regions.region", "pk": "IN", "fields": fields}]))
+    return fixture
+
+
+def test_a_region_loaded_from_a_fixture_gets_its_nightly_retrain(
+    tmp_path, django_capture_on_commit_callbacks
+):
+    fixture = _region_fixture(tmp_path, zone="Asia/Kolkata")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("loaddata", str(fixture), stdout=StringIO())
+
+    assert _nightly(Region.objects.get(code="IN")) == ("0", "4", "Asia/Kolkata")
+
+
+def test_a_region_loaded_with_an_unusable_zone_gets_no_retrain_and_a_warning(
+    tmp_path, django_capture_on_commit_callbacks, caplog
+):
+    # loaddata skips Region.save()'s check of the zone
+    fixture = _region_fixture(tmp_path, zone="India/Delhi")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("loaddata", str(fixture), stdout=StringIO())
+
+    assert not PeriodicTask.objects.filter(name="retrain IN").exists()
+    assert "Region IN's time zone 'India/Delhi' is not an IANA time zone" in caplog.text

@@ -1,10 +1,13 @@
-"""Who may move a region's nightly retrain through the region's page in admin.
+"""Who may move, add or remove a region's nightly retrain through the region's pages in admin.
 
 A region's retrain runs at 04:00 in its time zone, and a zone changed on the region's page
 moves it (``recommendations.schedules.region_schedule_time_zone_move``). Moving a retrain's
 schedule on the Periodic tasks pages takes change permission on periodic tasks and on
 training runs; the region's page asked only for ``change_region``, so catalogue staff moved
-retrains (to a zone where 04:00 is now, a retrain started) as a side effect.
+retrains (to a zone where 04:00 is now, a retrain started) as a side effect. Adding a region
+added its retrain (which the Periodic tasks pages allow only with add permission on periodic
+tasks and change permission on training runs) and deleting one deleted it (delete permission
+on periodic tasks) on ``add_region`` and ``delete_region`` alone.
 """
 
 from io import StringIO
@@ -14,18 +17,21 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.test import Client
-from django_celery_beat.models import PeriodicTask
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from tests.factories import RegionFactory
+from regions.models import Region
+from tests.factories import LanguageFactory, RegionFactory
 
 pytestmark = pytest.mark.django_db
 
 OPERATOR = ("view_region", "change_region", "change_periodictask", "change_trainingrun")
+#: What adding a retrain's schedule takes on the Periodic tasks pages.
+MAY_SCHEDULE = ("add_periodictask", "change_trainingrun")
 
 
 def _staff(*codenames: str) -> Client:
     user = get_user_model().objects.create_user(
-        f"staff-{len(codenames)}", password="pw-12345-xyz", is_staff=True
+        f"staff-{'-'.join(codenames)}"[:150], password="pw-12345-xyz", is_staff=True
     )
     user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
     client = Client()
@@ -91,3 +97,161 @@ def test_an_operator_who_changes_a_zone_moves_the_retrain_with_it(
 
     assert response.status_code == 200
     assert _nightly(region.code) == ("0", "4", "Asia/Kolkata")
+
+
+# --- Adding a region: its nightly retrain -------------------------------------------------
+
+ADD_URL = "/admin/regions/region/add/"
+
+
+def _add_region(client: Client, code: str) -> object:
+    hindi = LanguageFactory(code="hi", name="Hindi")
+    data = {
+        "code": code,
+        "name": f"Region {code}",
+        "default_language": str(hindi.pk),
+        "time_zone": "Asia/Kolkata",
+        "taste_clusters-TOTAL_FORMS": "0",
+        "taste_clusters-INITIAL_FORMS": "0",
+        "taste_clusters-MIN_NUM_FORMS": "0",
+        "taste_clusters-MAX_NUM_FORMS": "1000",
+    }
+    return client.post(ADD_URL, data, follow=True)
+
+
+def _retrains() -> list[str]:
+    return sorted(PeriodicTask.objects.values_list("name", flat=True))
+
+
+def test_staff_who_may_only_add_regions_add_one_without_its_nightly_retrain(
+    django_capture_on_commit_callbacks,
+):
+    # given: catalogue staff who may add regions, not schedule retrains
+    editor = _staff("view_region", "add_region", "change_region")
+
+    # when: they add a region
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _add_region(editor, "IN")
+
+    # then: the region is there, no retrain was scheduled, and the page says so and why
+    assert Region.objects.filter(code="IN").exists()
+    assert _retrains() == []
+    said = _messages(response)
+    assert "IN has no nightly retrain" in said
+    assert "add permission on periodic tasks and change permission on training runs" in said
+
+
+def test_staff_who_may_schedule_retrains_add_a_region_with_its_nightly_retrain(
+    django_capture_on_commit_callbacks,
+):
+    operator = _staff("view_region", "add_region", "change_region", *MAY_SCHEDULE)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _add_region(operator, "IN")
+
+    assert "no nightly retrain" not in _messages(response)
+    assert _nightly("IN") == ("0", "4", "Asia/Kolkata")
+
+
+def test_a_region_added_without_its_retrain_gets_it_when_staff_who_may_schedule_save_it(
+    django_capture_on_commit_callbacks,
+):
+    # given: a region added by staff who may not schedule retrains, so without one
+    editor = _staff("view_region", "add_region", "change_region")
+    with django_capture_on_commit_callbacks(execute=True):
+        _add_region(editor, "IN")
+
+    # when: the editor saves it again, then an operator who may schedule retrains does
+    with django_capture_on_commit_callbacks(execute=True):
+        by_editor = _change_zone(editor, "IN", "Asia/Kolkata")
+    after_editor = _retrains()
+    operator = _staff("view_region", "change_region", *MAY_SCHEDULE)
+    with django_capture_on_commit_callbacks(execute=True):
+        by_operator = _change_zone(operator, "IN", "Asia/Kolkata")
+
+    # then: the editor's save still leaves it without one, and says so; the operator's
+    # installs it, at 04:00 in the region's zone
+    assert after_editor == []
+    assert "IN has no nightly retrain" in _messages(by_editor)
+    assert _nightly("IN") == ("0", "4", "Asia/Kolkata")
+    assert "retrain IN" in _messages(by_operator)
+
+
+def test_an_operators_save_keeps_a_retrain_schedule_that_is_there(
+    django_capture_on_commit_callbacks,
+):
+    # given: a region whose retrain an operator paused and moved to 02:00
+    RegionFactory(code="IN", time_zone="Asia/Kolkata")
+    call_command("install_schedules", stdout=StringIO())
+    crontab = CrontabSchedule.objects.create(minute="0", hour="2", timezone="Asia/Kolkata")
+    PeriodicTask.objects.filter(name="retrain IN").update(crontab=crontab, enabled=False)
+    operator = _staff("view_region", "change_region", *MAY_SCHEDULE)
+
+    # when: staff who may schedule retrains save the region
+    with django_capture_on_commit_callbacks(execute=True):
+        _change_zone(operator, "IN", "Asia/Kolkata")
+
+    # then: the schedule is the operator's still
+    task = PeriodicTask.objects.get(name="retrain IN")
+    assert (task.enabled, task.crontab_id) == (False, crontab.pk)
+
+
+# --- Deleting a region: its nightly retrain -----------------------------------------------
+
+
+def _delete(client: Client, code: str) -> object:
+    return client.post(f"/admin/regions/region/{code}/delete/", {"post": "yes"})
+
+
+def test_staff_who_may_not_delete_schedules_cannot_delete_a_region_that_has_a_retrain():
+    # given: a region with its nightly retrain, and staff who may delete regions only
+    RegionFactory(code="IN", time_zone="Asia/Kolkata")
+    call_command("install_schedules", stdout=StringIO())
+    editor = _staff("view_region", "delete_region")
+
+    # when: they open the region's deletion page, then confirm it
+    page = editor.get("/admin/regions/region/IN/delete/")
+    response = _delete(editor, "IN")
+
+    # then: the page says they may not delete a periodic task, and the deletion is refused
+    assert "periodic task" in " ".join(map(str, page.context["perms_lacking"]))
+    assert response.status_code == 403
+    assert Region.objects.filter(code="IN").exists()
+    assert "retrain IN" in _retrains()
+
+
+def test_staff_who_may_not_delete_schedules_cannot_delete_such_a_region_from_the_list():
+    RegionFactory(code="IN", time_zone="Asia/Kolkata")
+    call_command("install_schedules", stdout=StringIO())
+    editor = _staff("view_region", "delete_region")
+    action = {"action": "delete_selected", "_selected_action": ["IN"], "post": "yes"}
+
+    response = editor.post("/admin/regions/region/", action)
+
+    assert response.status_code == 403
+    assert Region.objects.filter(code="IN").exists()
+    assert "retrain IN" in _retrains()
+
+
+def test_staff_who_may_delete_schedules_delete_a_region_and_its_retrain():
+    RegionFactory(code="IN", time_zone="Asia/Kolkata")
+    call_command("install_schedules", stdout=StringIO())
+    operator = _staff("view_region", "delete_region", "delete_periodictask")
+
+    page = operator.get("/admin/regions/region/IN/delete/")
+    response = _delete(operator, "IN")
+
+    assert "retrain IN" in page.content.decode()
+    assert response.status_code == 302
+    assert not Region.objects.filter(code="IN").exists()
+    assert "retrain IN" not in _retrains()
+
+
+def test_staff_who_may_only_delete_regions_delete_one_that_has_no_retrain():
+    RegionFactory(code="IN", time_zone="Asia/Kolkata")
+    editor = _staff("view_region", "delete_region")
+
+    response = _delete(editor, "IN")
+
+    assert response.status_code == 302
+    assert not Region.objects.filter(code="IN").exists()
