@@ -883,6 +883,11 @@ class TaskGate:
     permissions: frozenset[str]
     #: Said in admin's refusal: "Only staff with <needs> may ...".
     needs: str
+    #: Whether stopping the task (pausing or deleting its schedule) asks the same. Stopping
+    #: a retrain or the prune only leaves undone what the schedule would have done; a task
+    #: whose runs undo what is left stuck (the reaper) is as much the operation stopped as
+    #: started, and staff who may pause it but not resume it could leave it stopped for good.
+    stopping: bool = False
 
 
 _RETRAIN_GATE = TaskGate(
@@ -901,16 +906,20 @@ _PRUNE_GATE = TaskGate(
     "delete permission on page logs, signals, model versions, artwork daily figures and "
     "sign-in records (what the prune deletes)",
 )
+#: The reaper fails the runs a dead worker left "running" and the ones no worker took, and
+#: the versions their retrains left unjudged: as only staff who may change runs do. Paused,
+#: it leaves them so, and each such run blocks its cluster's next retrain: pausing or
+#: deleting it asks the same as running or resuming it.
+_REAPER_GATE = TaskGate(_RETRAIN_GATE.permissions, _RETRAIN_GATE.needs, stopping=True)
 #: Each task whose schedule starts something staff need more than the schedule
 #: permissions for: the retrains and refits (the nightly refit is ``artwork.update_policy``
-#: with ``full``), the reaper (it fails training runs and their versions, as only staff who
-#: may change runs do) and the prune.
+#: with ``full``), the reaper and the prune.
 TASK_GATES: dict[str, TaskGate] = {
     "recommendations.retrain_region": _RETRAIN_GATE,
     "recommendations.retrain_cluster": _RETRAIN_GATE,
     "recommendations.retrain_clusters": _RETRAIN_GATE,
     "artwork.update_policy": _RETRAIN_GATE,
-    "recommendations.reap_training_runs": _RETRAIN_GATE,
+    "recommendations.reap_training_runs": _REAPER_GATE,
     "recommendations.prune_logs": _PRUNE_GATE,
 }
 #: Celery's own canvas tasks (``celery.chain``, ``celery.starmap``, ...) run whatever task
@@ -938,12 +947,22 @@ def may_start(request: HttpRequest, task: str) -> bool:
     return gate is None or request.user.has_perms(gate.permissions)
 
 
-def _refusals(request: HttpRequest, tasks: list[tuple[str, str]], what: str) -> list[str]:
+def may_stop(request: HttpRequest, task: str) -> bool:
+    """Whether the user may stop ``task``'s schedule (pause or delete it), beyond the periodic
+    task permissions: as they may start it, for a gate that holds stopping too."""
+    gate = task_gate(task)
+    return gate is None or not gate.stopping or request.user.has_perms(gate.permissions)
+
+
+def _refusals(
+    request: HttpRequest, tasks: list[tuple[str, str]], what: str, *, stopping: bool = False
+) -> list[str]:
     """Admin's refusal for each gated task among ``tasks`` ((name, task) pairs) the user may
-    not start; empty when they may start them all."""
+    not start (with ``stopping``, stop); empty when there is none."""
+    may = may_stop if stopping else may_start
     refused: dict[str, list[str]] = {}
     for name, task in tasks:
-        if not may_start(request, task):
+        if not may(request, task):
             refused.setdefault(task, []).append(name)
     return [
         MAY_NOT.format(
@@ -992,7 +1011,9 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
     A schedule of a gated task (``task_gate``: the retrains, the reaper, the prune) asks for
     its gate's permissions too before it is added, saved, run or enabled: each of those
     starts the task, which the project's own admin allows only with them. Pausing and
-    deleting one stop it, and stay with the periodic task permissions.
+    deleting one stop it, and stay with the periodic task permissions, except where the
+    gate holds stopping too (``TaskGate.stopping``: the reaper), which then asks the same
+    in both directions.
     """
 
     def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[ModelForm]:
@@ -1001,9 +1022,18 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
         form = super().get_form(request, obj, **kwargs)
         return _guarded_form(form, request, _refuse_gated_task)
 
-    def _refused(self, request: HttpRequest, queryset: QuerySet[PeriodicTask], what: str) -> bool:
-        """Says so and answers True when ``queryset`` holds a task the user may not start."""
-        refusals = _refusals(request, list(queryset.values_list("name", "task")), what)
+    def _refused(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[PeriodicTask],
+        what: str,
+        *,
+        stopping: bool = False,
+    ) -> bool:
+        """Says so and answers True when ``queryset`` holds a task the user may not start
+        (with ``stopping``, stop)."""
+        tasks = list(queryset.values_list("name", "task"))
+        refusals = _refusals(request, tasks, what, stopping=stopping)
         for refusal in refusals:
             self.message_user(request, f"{refusal} Nothing was changed.", messages.ERROR)
         return bool(refusals)
@@ -1021,16 +1051,26 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
         permissions=["change"],
     )
     def disable_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
-        super().disable_tasks(request, queryset)
+        if not self._refused(request, queryset, "pause", stopping=True):
+            super().disable_tasks(request, queryset)
 
     @admin.action(
         description=beat_admin.PeriodicTaskAdmin.toggle_tasks.short_description,
         permissions=["change"],
     )
     def toggle_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
-        # Toggling a running task off is pausing it, which "Disable" allows anyway.
-        if not self._refused(request, queryset.filter(enabled=False), "enable"):
+        # Toggling a running task off is pausing it, which asks what "Disable" asks.
+        enabling = self._refused(request, queryset.filter(enabled=False), "enable")
+        pausing = self._refused(request, queryset.filter(enabled=True), "pause", stopping=True)
+        if not (enabling or pausing):
             super().toggle_tasks(request, queryset)
+
+    def has_delete_permission(self, request: HttpRequest, obj: PeriodicTask | None = None) -> bool:
+        # Per schedule: the delete page, "Delete selected" and the deletion of a crontab or
+        # interval (which takes the periodic tasks on it with it) all ask this of each.
+        return super().has_delete_permission(request, obj) and (
+            obj is None or may_stop(request, obj.task)
+        )
 
     @admin.action(
         description=beat_admin.PeriodicTaskAdmin.run_tasks.short_description, permissions=["change"]

@@ -361,3 +361,95 @@ def test_a_canvas_task_asks_for_every_gate():
     assert "delete permission on page logs" in " ".join(
         response.context["adminform"].form.errors.get("regtask", [])
     )
+
+
+# --- Pausing the reaper ----------------------------------------------------------------------
+#
+# The reaper fails the runs a dead worker left "running" and the ones no worker took: paused,
+# they stay as they are, and each blocks its cluster's next retrain. Pausing it is as much an
+# operation on training runs as running it, and asks the same; staff who could pause it but
+# not resume it could stop every retrain it unblocks and leave it to someone else.
+
+REAPER = "recommendations.reap_training_runs"
+
+
+@pytest.mark.parametrize("action", ["disable_tasks", "toggle_tasks"])
+def test_staff_who_may_not_change_runs_cannot_pause_the_reaper(action):
+    # given: the reaper, running, and staff with every periodic task permission only
+    reaper = _maintenance(REAPER)
+    operator = _staff(*RETRAINS_TOO, "delete_periodictask")
+
+    # when: they pause it from the list
+    response = operator.post(
+        LIST_URL, {"action": action, "_selected_action": [reaper.pk]}, follow=True
+    )
+
+    # then: refused, saying what it takes, and it still runs
+    said = _messages(response)
+    assert MAY_NOT in said
+    assert "may pause a periodic task of recommendations.reap_training_runs" in said
+    reaper.refresh_from_db()
+    assert reaper.enabled is True
+
+
+def test_staff_who_may_not_change_runs_cannot_delete_the_reaper_from_the_list():
+    reaper = _maintenance(REAPER)
+    operator = _staff(*RETRAINS_TOO, "delete_periodictask")
+    action = {"action": "delete_selected", "_selected_action": [reaper.pk]}
+
+    page = operator.post(LIST_URL, action)
+    response = operator.post(LIST_URL, {**action, "post": "yes"})
+
+    assert "periodic task" in " ".join(map(str, page.context["perms_lacking"]))
+    assert response.status_code == 403
+    assert PeriodicTask.objects.filter(pk=reaper.pk).exists()
+
+
+def test_staff_who_may_not_change_runs_cannot_delete_the_reaper_from_its_page():
+    reaper = _maintenance(REAPER)
+    operator = _staff(*RETRAINS_TOO, "delete_periodictask")
+
+    response = operator.post(f"{LIST_URL}{reaper.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 403
+    assert PeriodicTask.objects.filter(pk=reaper.pk).exists()
+
+
+def test_staff_who_may_not_change_runs_cannot_delete_the_reapers_interval():
+    # a schedule's interval deleted takes the periodic tasks on it with it
+    reaper = _maintenance(REAPER)
+    operator = _staff("view_intervalschedule", "delete_intervalschedule", "delete_periodictask")
+    url = f"/admin/django_celery_beat/intervalschedule/{reaper.interval_id}/delete/"
+
+    response = operator.post(url, {"post": "yes"})
+
+    assert response.status_code == 403
+    assert PeriodicTask.objects.filter(pk=reaper.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("pause", "resume"), [("disable_tasks", "enable_tasks"), ("toggle_tasks", "toggle_tasks")]
+)
+def test_staff_who_may_change_runs_pause_the_reaper_and_resume_it(pause, resume):
+    reaper = _maintenance(REAPER)
+    operator = _staff(*RETRAINS_TOO, "change_trainingrun")
+
+    paused = operator.post(LIST_URL, {"action": pause, "_selected_action": [reaper.pk]})
+    reaper.refresh_from_db()
+    was = reaper.enabled
+    resumed = operator.post(LIST_URL, {"action": resume, "_selected_action": [reaper.pk]})
+
+    assert (paused.status_code, resumed.status_code) == (302, 302)
+    reaper.refresh_from_db()
+    assert (was, reaper.enabled) == (False, True)
+
+
+def test_staff_who_may_not_prune_still_pause_the_prune():
+    # the prune paused deletes nothing: stopping it stays with the periodic task permissions
+    prune = _maintenance("recommendations.prune_logs")
+    operator = _staff(*RETRAINS_TOO)
+
+    operator.post(LIST_URL, {"action": "disable_tasks", "_selected_action": [prune.pk]})
+
+    prune.refresh_from_db()
+    assert prune.enabled is False
