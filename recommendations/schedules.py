@@ -408,6 +408,12 @@ def region_schedule_install(*, region_code: str) -> bool:
     return True
 
 
+def region_schedule_exists(*, region_code: str) -> bool:
+    """Whether a periodic task has the name of the region's nightly retrain, which
+    :func:`region_schedule_install` then keeps, whatever an operator made of it."""
+    return PeriodicTask.objects.filter(name=f"retrain {region_code}").exists()
+
+
 def region_schedules(*, region_codes: list[str]) -> list[PeriodicTask]:
     """The nightly retrains of these regions that a region's deletion deletes with it
     (:func:`region_schedule_delete`), by name."""

@@ -20,6 +20,7 @@ from recommendations.schedules import (
     INSTALL_RETRAIN_PERMISSIONS,
     RESCHEDULE_RETRAIN_PERMISSIONS,
     RETRAIN_LOCAL_HOUR,
+    region_schedule_exists,
     region_schedule_follow_held,
     region_schedule_install,
     region_schedules,
@@ -143,8 +144,9 @@ class RegionAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
                 super().save_model(request, obj, form, change)
             self._say_no_retrain(request, obj)
             return
+        scheduled = change and region_schedule_exists(region_code=obj.code)
         if (
-            not change
+            not scheduled
             or "time_zone" not in form.changed_data
             or request.user.has_perms(RESCHEDULE_RETRAIN_PERMISSIONS)
         ):
@@ -160,7 +162,7 @@ class RegionAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
                 "it.",
                 messages.WARNING,
             )
-        if change and not region_schedules(region_codes=[obj.code]):
+        if change and not scheduled:
             if may_install:
                 code = obj.code
                 transaction.on_commit(lambda: region_schedule_install(region_code=code))
