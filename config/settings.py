@@ -425,6 +425,13 @@ TONIGHT = {
     # time. 0: the figures alone. 0 or more (tonight.E005). docs/recommendations.md,
     # "The gate is a guardrail".
     "RETRAIN_GATE_Z": env.float("TONIGHT_RETRAIN_GATE_Z", default=1.64),
+    # A cluster's recipe (its own model, the region's, the global one or the blend) is
+    # chosen by the figures of its choice half only when that half judged at least this
+    # many profiles; with fewer, the cluster keeps the active version's recipe (its own model
+    # for a first version). On the planted worlds choosing on fewer than 7 lowered NDCG@10
+    # on average. 0: choose on any figure, as before December 2026. docs/recommendations.md,
+    # "Too few profiles to choose on".
+    "RETRAIN_RECIPE_MIN_PROFILES": env.int("TONIGHT_RETRAIN_RECIPE_MIN_PROFILES", default=8),
     # The models a cluster's model must beat on the holdout to serve its cluster.
     "RETRAIN_COMPARE_WITH": tuple(
         name

@@ -544,13 +544,23 @@ class PageLogAdmin(LargeTableAdminMixin, ExactKeySearchMixin, ReadOnlyAdmin):
 
 def gate_summary(metrics: object) -> str:
     """A retrain gate's verdict in a line: both NDCG@10 figures, their paired difference with
-    its standard error and profiles, and the margin and z it was judged with.
+    its standard error and profiles, the margin and z it was judged with, and why the recipe
+    judged was the one served (the best on the choice half, or a default kept).
 
     The figures alone mislead on a small cluster (a standard error of a quarter of NDCG@10
     at 30 profiles), so the page says how sure each verdict was."""
     gate = metrics.get("gate") if isinstance(metrics, dict) else None
     if not isinstance(gate, dict) or not gate:
         return "-"
+    text = _gate_verdict(gate)
+    # Why this recipe: the best on the choice half, or the default kept for want of profiles.
+    chosen_on = gate.get("recipe_chosen_on")
+    if isinstance(chosen_on, dict) and chosen_on.get("reason"):
+        text += f"; recipe {gate.get('recipe')}: {chosen_on['reason']}"
+    return text
+
+
+def _gate_verdict(gate: dict) -> str:
     verdict = {True: "passed", False: "refused"}.get(gate.get("passed"), "not judged")
     candidate, active = gate.get("candidate_ndcg@10"), gate.get("active_ndcg@10")
     if gate.get("activated") is False:

@@ -1028,8 +1028,8 @@ def holdout_halves(
     their id (``profile_ids``, aligned with ``judged``; the rows themselves
     without it) and dealt alternately, the first to the gate: reruns on the same
     data agree, the halves differ in size by at most one, and a cluster with a
-    single judged profile has a gate half (and no choice half, so its own model
-    is chosen, as when nothing is measured).
+    single judged profile has a gate half (and no choice half: too few to choose
+    on, it keeps its default recipe, ``retraining._recipe``).
     """
     ids = judged if profile_ids is None else profile_ids
     order = np.lexsort((ids, _stable_hash(np.asarray(ids, dtype=np.int64))))

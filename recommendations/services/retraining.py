@@ -68,11 +68,14 @@ noisy figures is inflated on the profiles it was chosen on (the winner's curse),
 so judged there a recipe that won by chance would look better than the active
 one (on equal recipes, +0.027 NDCG@10 on average at 60 judged profiles, and
 every challenger passed: ``tests/recommendations/test_retraining_recipe_choice.py``).
-A cluster with a single judged profile has it in its gate half and serves its
-own model; one with none is gated as one would be: nothing is shown either way
-(:func:`_nothing_judged_reason`). The new version is activated (one
-transaction, :func:`model_version_activate`, with the run's finish:
-:func:`_conclude`) unless the gate shows it worse than the configured margin
+A choice half of fewer than ``RETRAIN_RECIPE_MIN_PROFILES`` judged profiles
+chooses nothing: the cluster keeps the active version's recipe, or its own model
+for a first version (:func:`_recipe`, :func:`_default_recipe`; on one or two
+profiles the best figure is whichever recipe found that profile's title). A cluster
+with a single judged profile has it in its gate half; one with none is gated as one
+would be: nothing is shown either way (:func:`_nothing_judged_reason`). The new
+version is activated (one transaction, :func:`model_version_activate`, with the
+run's finish: :func:`_conclude`) unless the gate shows it worse than the configured margin
 allows, by ``RETRAIN_GATE_Z`` paired standard errors of the per-profile NDCG@10
 differences (:func:`gate_passes`: a guardrail, since the usual retrain is the
 same recipe on fresher data and refusing it leaves the cluster on a staler
@@ -213,6 +216,15 @@ def queued_seconds() -> float:
     """A run still queued this long after it was requested will never start: its message was
     lost (a broker restart, a purge) or no worker listens to its region's queue."""
     return _setting("RETRAIN_QUEUED_SECONDS", 6 * 3600.0)
+
+
+def recipe_min_profiles() -> int:
+    """Judged profiles a cluster's choice half needs before its figures choose the recipe;
+    with fewer, the cluster keeps its default (:func:`_default_recipe`: the active version's
+    recipe, else its own model). On one or two profiles the best of four figures is mostly
+    which recipe happened to find that profile's title, and served that way it lowered
+    NDCG@10 on the planted worlds (docs/recommendations.md, "Too few profiles to choose on")."""
+    return int(_setting("RETRAIN_RECIPE_MIN_PROFILES", 8))
 
 
 def compared_with() -> tuple[str, ...]:
@@ -1087,26 +1099,80 @@ class _FinalFits:
         return self.fitted[key]
 
 
-def _recipe(row: dict) -> str:
+@dataclass(frozen=True)
+class RecipeChoice:
+    """The recipe a cluster's retrain serves, and why, in words (the gate's
+    ``recipe_chosen_on["reason"]``, shown by the admin's gate field)."""
+
+    recipe: str
+    reason: str
+
+
+def _recipe(row: dict, *, default: str = "cluster", default_is: str = "") -> RecipeChoice:
     """The model that served the cluster best on the holdout's choice half, among those allowed
     to compete.
 
     Chosen on the choice half only (``row["choice"]``,
     :func:`~recommendations.services.cluster_evaluation.holdout_halves`), so
     that the gate can judge it on profiles its choice did not see. Ties keep the
-    cluster's own handling ("cluster", then "blend"), as does a cluster with no
-    figure on its choice half (nothing, or a single profile, judged).
+    cluster's own handling ("cluster", then "blend"). A choice half of fewer than
+    :func:`recipe_min_profiles` judged profiles chooses nothing and keeps ``default``
+    (:func:`_default_recipe`; ``default_is`` says whose recipe it is): the best of
+    four figures on one or two profiles is which recipe happened to find their
+    titles, and serving it lowered NDCG@10 on the planted worlds. The reason says
+    which rule chose, for the gate record and the admin.
     """
+    allowed = _allowed_recipes()
+    figures = row.get("choice") or {}
+    scored = {name: figures[f"ndcg@10_{name}"] for name in allowed if f"ndcg@10_{name}" in figures}
+    profiles, minimum = int(figures.get("judged", 0)), recipe_min_profiles()
+    kept = f"kept {default_is or default}"
+    if profiles < minimum:
+        return RecipeChoice(
+            default,
+            f"{kept}: {_profiles(profiles)} in the choice half, fewer than the {minimum} a "
+            "choice needs",
+        )
+    if not scored:
+        return RecipeChoice(default, f"{kept}: no figure on the choice half")
+    best = max(scored, key=lambda name: (scored[name], -allowed.index(name)))
+    return RecipeChoice(
+        best, f"best of {', '.join(scored)} on {_profiles(profiles)} of the choice half"
+    )
+
+
+def _allowed_recipes() -> list[str]:
+    """The recipes allowed to serve a cluster, its own handling first (the order ties keep)."""
     allowed = ["cluster"]
     others = compared_with()
     if "region" in others:
         allowed.append("blend")
     allowed.extend(name for name in others if name in ("region", "global"))
-    figures = row.get("choice") or {}
-    scored = {name: figures[f"ndcg@10_{name}"] for name in allowed if f"ndcg@10_{name}" in figures}
-    if not scored:
-        return "cluster"
-    return max(scored, key=lambda name: (scored[name], -allowed.index(name)))
+    return allowed
+
+
+def _profiles(n: int) -> str:
+    return f"{n} judged profile" + ("" if n == 1 else "s")
+
+
+def _default_recipe(
+    active: ModelVersion | None, evaluation: cluster_evaluation.RegionEvaluation, cluster_id: int
+) -> tuple[str, str]:
+    """The recipe a cluster keeps when its choice half cannot choose one, and whose it is.
+
+    The active version's recipe (no change without evidence), when it is allowed to
+    compete and its models were fitted in this retrain; else the cluster's own model
+    (a first version, or one that recorded no recipe).
+    """
+    recipe = ((active.metrics.get("hyperparameters") or {}) if active else {}).get("recipe")
+    if recipe is None:
+        reason = "no active version" if active is None else "the active version recorded none"
+        return "cluster", f"the cluster's own model ({reason})"
+    scopes = _RECIPE_SCOPES.get(recipe, ())
+    keys = [cluster_id if scope == "cluster" else scope for scope in scopes]
+    if recipe in _allowed_recipes() and all(key in evaluation.models for key in keys):
+        return recipe, f"the active version's recipe ({recipe}, #{active.pk})"
+    return "cluster", f"the cluster's own model (the active version's {recipe} is not fitted here)"
 
 
 def _gate_figures(row: dict) -> dict:
@@ -1900,6 +1966,14 @@ def _stored_cluster_pk(groups: data.ProfileGroups) -> npt.NDArray[np.int64]:
     ).astype(np.int64)
 
 
+def _active_version(cluster: TasteCluster) -> ModelVersion | None:
+    return ModelVersion.objects.filter(
+        scope=ModelVersion.Scope.CLUSTER,
+        taste_cluster=cluster,
+        status=ModelVersion.Status.ACTIVE,
+    ).first()
+
+
 def _cluster_finish(
     *,
     run: TrainingRun,
@@ -1918,8 +1992,10 @@ def _cluster_finish(
     signals = training.signals
     region_code = run.region_id
     report("train", 70)
-    recipe = _recipe(row)
     key = cluster.pk
+    default, default_is = _default_recipe(_active_version(cluster), evaluation, key)
+    chosen = _recipe(row, default=default, default_is=default_is)
+    recipe = chosen.recipe
     members = (shared.cluster_pk == key) & shared.in_region
     if recipe == "cluster" and key in evaluation.models:
         als = finals.get(key)
@@ -1969,11 +2045,8 @@ def _cluster_finish(
     metrics = {**metrics, "hyperparameters": hyper, "final_fit_seconds": finals.seconds}
     figures = _gate_figures(row)
     candidate = figures.get(f"ndcg@10_{recipe}")
-    active = ModelVersion.objects.filter(
-        scope=ModelVersion.Scope.CLUSTER,
-        taste_cluster=cluster,
-        status=ModelVersion.Status.ACTIVE,
-    ).first()
+    # Read again, not reused from the choice: an operator may have rolled back during the fit.
+    active = _active_version(cluster)
     chosen_on = row.get("choice") or {}
     gate: dict = {
         "margin": gate_margin(),
@@ -1985,6 +2058,7 @@ def _cluster_finish(
             "half": "choice",
             "profiles": chosen_on.get("judged", 0),
             "candidate_ndcg@10": chosen_on.get(f"ndcg@10_{recipe}"),
+            "reason": chosen.reason,
         },
     }
     reason = ""

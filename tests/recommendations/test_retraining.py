@@ -315,7 +315,9 @@ def test_a_cluster_served_by_its_own_model_trends_with_its_whole_region(
     then ranked titles exactly as that row did."""
     # given: Tamil is served by its own model (what its holdout may choose)
     settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_COMPARE_WITH": ()}
-    monkeypatch.setattr(retraining, "_recipe", lambda row: "cluster")
+    monkeypatch.setattr(
+        retraining, "_recipe", lambda row, **_: retraining.RecipeChoice("cluster", "forced")
+    )
     tamil = TasteCluster.objects.get(region_id="IN", slug="tamil")
 
     # when

@@ -3,6 +3,7 @@ on their own schedules between retrains, which reuse what they chose."""
 
 import numpy as np
 import pytest
+from django.utils.html import escape
 
 from recommendations.engine.als import AlsParams, CollaborativeModel
 from recommendations.models import ModelVersion, TrainingRun
@@ -88,6 +89,8 @@ def test_the_recipe_is_chosen_on_one_half_of_the_holdout_and_gated_on_the_other(
         "half": "choice",
         "profiles": choice["judged"],
         "candidate_ndcg@10": choice[f"ndcg@10_{gate['recipe']}"],
+        "reason": f"best of cluster, blend, region on {choice['judged']} judged profiles of the "
+        "choice half",
     }
     assert gate["measured_on"] == {"half": "gate", "profiles": judged_by_gate["judged"]}
     assert gate["candidate_ndcg@10"] == judged_by_gate[f"ndcg@10_{gate['recipe']}"]
@@ -110,6 +113,62 @@ def test_the_recipe_is_chosen_on_one_half_of_the_holdout_and_gated_on_the_other(
     assert second.model_version.metrics["holdout"] == row
 
 
+def test_a_choice_half_too_small_to_choose_on_keeps_the_default_and_says_why(
+    planted_world,  # noqa: F811
+    settings,
+    admin_client,
+):
+    # given: a minimum above Tamil's choice half (about 20 judged profiles)
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_RECIPE_MIN_PROFILES": 1000}
+
+    # when: its first version is trained
+    first = _retrain()
+
+    # then: it is served by its own model, and its gate record says why
+    assert first.status == TrainingRun.Status.SUCCEEDED, first.error
+    profiles = first.metrics["clusters"]["tamil"]["choice"]["judged"]
+    assert 0 < profiles < 1000
+    chosen_on = first.metrics["gate"]["recipe_chosen_on"]
+    assert first.metrics["gate"]["recipe"] == "cluster"
+    assert chosen_on["reason"] == (
+        f"kept the cluster's own model (no active version): {profiles} judged profiles in "
+        "the choice half, fewer than the 1000 a choice needs"
+    )
+
+    # given: the active version served by the region's model, as a retrain whose choice half
+    # picked it records it
+    active = first.model_version
+    hyper = active.metrics["hyperparameters"]
+    region = {**hyper["tuning"]["region"]["params"], "weight": 1.0}
+    hyper = {**hyper, "recipe": "region", "components": [region]}
+    ModelVersion.objects.filter(pk=active.pk).update(
+        metrics={**active.metrics, "hyperparameters": hyper}
+    )
+
+    # when: the cluster retrains
+    second = _retrain()
+
+    # then: the region's model still serves it, and the run, the version and their admin pages
+    # say it was kept for want of profiles to choose on
+    assert second.status == TrainingRun.Status.SUCCEEDED, second.error
+    gate = second.metrics["gate"]
+    assert gate["recipe"] == "region" == gate["active_recipe"]
+    assert second.model_version.metrics["hyperparameters"]["recipe"] == "region"
+    reason = (
+        f"kept the active version's recipe (region, #{active.pk}): {profiles} judged profiles "
+        "in the choice half, fewer than the 1000 a choice needs"
+    )
+    assert gate["recipe_chosen_on"]["reason"] == reason
+    assert second.model_version.metrics["gate"] == gate
+    for page in (
+        f"/admin/recommendations/trainingrun/{second.pk}/change/",
+        f"/admin/recommendations/modelversion/{second.model_version_id}/change/",
+    ):
+        response = admin_client.get(page)
+        assert response.status_code == 200
+        assert escape(f"recipe region: {reason}").encode() in response.content
+
+
 def test_a_candidate_with_bad_settings_is_rejected_against_the_active_configuration(
     planted_world,  # noqa: F811
     settings,
@@ -128,7 +187,9 @@ def test_a_candidate_with_bad_settings_is_rejected_against_the_active_configurat
     # touch; random factors are worse on any tastes
     bad = AlsParams(factors=2, regularization=5_000.0, alpha=0.05, iterations=15)
     monkeypatch.setattr(cluster_evaluation, "params_for_size", lambda **kwargs: bad)
-    monkeypatch.setattr(retraining, "_recipe", lambda row: "cluster")
+    monkeypatch.setattr(
+        retraining, "_recipe", lambda row, **_: retraining.RecipeChoice("cluster", "forced")
+    )
     fit = CollaborativeModel.fit
 
     def random_when_bad(self: CollaborativeModel, *args: object, **kwargs: object):

@@ -85,7 +85,7 @@ def test_an_equally_good_challenger_on_a_small_gate_half_is_seldom_refused(setti
         row = cluster_evaluation.recipe_figures(
             candidates, judged, judging, NOWHERE, per_profile=scores
         )
-        recipe = retraining._recipe(row)
+        recipe = retraining._recipe(row).recipe
         if recipe == "cluster":
             continue
         challengers += 1

@@ -6,6 +6,7 @@ active version, most of all for small clusters, whose figures are the noisiest.
 """
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from recommendations.engine.als import CollaborativeModel
@@ -58,7 +59,7 @@ def test_the_gate_does_not_favour_a_recipe_that_won_its_choice_by_chance(setting
 
         # when: the retrain chooses its recipe and the gate compares it with the active one
         row = cluster_evaluation.recipe_figures(candidates, judged, judging, np.empty(0, np.int64))
-        recipe = retraining._recipe(row)
+        recipe = retraining._recipe(row).recipe
         figures = retraining._gate_figures(row)
         candidate, incumbent = figures[f"ndcg@10_{recipe}"], figures["ndcg@10_cluster"]
         differences.append(candidate - incumbent)
@@ -105,4 +106,79 @@ def test_a_cluster_with_no_judged_profile_has_counts_and_no_figures():
 
     # then: nothing measured, so no best (it was max() of nothing, a ValueError)
     assert row == {"choice": {"judged": 0}, "gate": {"judged": 0}}
-    assert retraining._recipe(row) == "cluster"
+    assert retraining._recipe(row).recipe == "cluster"
+
+
+def _row(judged: int, figures: dict[str, float]) -> dict:
+    """A table row whose choice half judged ``judged`` profiles, with these NDCG@10 figures."""
+    return {"choice": {"judged": judged, **{f"ndcg@10_{m}": v for m, v in figures.items()}}}
+
+
+#: The global model found the held-out title first, the others nothing: what one profile that
+#: happens to suit it shows (a gate study saw the demo's Tamil cluster choose "global" so).
+GLOBAL_BY_CHANCE = {"cluster": 0.0, "blend": 0.0, "region": 0.0, "global": 1.0}
+ACTIVE_REGION = ("region", "the active version's recipe (region, #7)")
+FIRST_VERSION = ("cluster", "the cluster's own model (no active version)")
+
+
+@pytest.fixture
+def every_recipe_competes(settings) -> None:
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_COMPARE_WITH": ("region", "global")}
+
+
+@pytest.mark.parametrize("judged", [1, 2])
+@pytest.mark.parametrize(("default", "default_is"), [FIRST_VERSION, ACTIVE_REGION])
+def test_a_choice_half_of_a_profile_or_two_keeps_the_default_whatever_it_shows(
+    every_recipe_competes, judged, default, default_is
+):
+    # given: a choice half of one or two judged profiles on which "global" scores best
+    row = _row(judged, GLOBAL_BY_CHANCE)
+
+    # when
+    choice = retraining._recipe(row, default=default, default_is=default_is)
+
+    # then: no recipe is chosen on so little; the default is kept, and the reason says why
+    assert choice.recipe == default
+    minimum = retraining.recipe_min_profiles()
+    profiles = "1 judged profile" if judged == 1 else f"{judged} judged profiles"
+    assert choice.reason == (
+        f"kept {default_is}: {profiles} in the choice half, fewer than the {minimum} a choice needs"
+    )
+
+
+def test_a_large_choice_half_still_picks_the_clear_winner_over_the_default(every_recipe_competes):
+    # given: 500 judged profiles in the choice half, on which "global" is clearly best
+    row = _row(500, {"cluster": 0.30, "blend": 0.31, "region": 0.30, "global": 0.40})
+
+    # when: the active version served by the region's model
+    choice = retraining._recipe(row, default="region", default_is=ACTIVE_REGION[1])
+
+    # then
+    assert choice.recipe == "global"
+    assert choice.reason == (
+        "best of cluster, blend, region, global on 500 judged profiles of the choice half"
+    )
+
+
+@pytest.mark.parametrize(
+    ("figures", "expected"),
+    [
+        pytest.param({"cluster": 0.3, "blend": 0.3, "region": 0.3, "global": 0.3}, "cluster"),
+        pytest.param({"cluster": 0.2, "blend": 0.3, "region": 0.3, "global": 0.3}, "blend"),
+        pytest.param({"cluster": 0.2, "blend": 0.2, "region": 0.3, "global": 0.3}, "region"),
+    ],
+)
+def test_ties_on_a_large_choice_half_keep_the_clusters_own_handling_first(
+    every_recipe_competes, figures, expected
+):
+    # given: tied recipes on a choice half large enough to choose on
+    row = _row(500, figures)
+
+    # when: whatever the active version's recipe
+    chosen = {
+        retraining._recipe(row, default=default, default_is=whose).recipe
+        for default, whose in (FIRST_VERSION, ACTIVE_REGION, ("global", "the active's"))
+    }
+
+    # then: the tie goes as it always went: cluster, blend, region, global
+    assert chosen == {expected}
