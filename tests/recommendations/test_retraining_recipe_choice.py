@@ -5,11 +5,14 @@ figures inflates the winner's (the winner's curse): the gate then leans towards 
 active version, most of all for small clusters, whose figures are the noisiest.
 """
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from recommendations.engine.als import CollaborativeModel
+from recommendations.models import ModelVersion
 from recommendations.services import cluster_evaluation, retraining
 from recommendations.services.cluster_evaluation import Judging, Scored
 
@@ -182,3 +185,56 @@ def test_ties_on_a_large_choice_half_keep_the_clusters_own_handling_first(
 
     # then: the tie goes as it always went: cluster, blend, region, global
     assert chosen == {expected}
+
+
+@pytest.mark.parametrize(
+    ("recipe", "compare_with", "fitted", "expected"),
+    [
+        pytest.param(
+            "region",
+            ("region", "global"),
+            ("region", 5),
+            ("region", "the active version's recipe (region, #7)"),
+            id="kept",
+        ),
+        pytest.param(
+            "blend",
+            ("region",),
+            (5, "region"),
+            ("blend", "the active version's recipe (blend, #7)"),
+            id="blend",
+        ),
+        pytest.param(
+            "global",
+            ("region",),
+            ("region", "global", 5),
+            ("cluster", "the cluster's own model (the active version's global is not fitted here)"),
+            id="no-longer-allowed",
+        ),
+        pytest.param(
+            "global",
+            ("region", "global"),
+            ("region", 5),
+            ("cluster", "the cluster's own model (the active version's global is not fitted here)"),
+            id="not-fitted",
+        ),
+        pytest.param(
+            None,
+            ("region", "global"),
+            ("region", 5),
+            ("cluster", "the cluster's own model (the active version recorded none)"),
+            id="recorded-none",
+        ),
+    ],
+)
+def test_the_default_is_the_active_recipe_while_it_may_serve_else_the_clusters_own(
+    settings, recipe, compare_with, fitted, expected
+):
+    # given: cluster 5's active version #7, which served by ``recipe``
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_COMPARE_WITH": compare_with}
+    hyper = {} if recipe is None else {"hyperparameters": {"recipe": recipe}}
+    active = ModelVersion(pk=7, metrics=hyper)
+    evaluation = SimpleNamespace(models=dict.fromkeys(fitted))
+
+    # when / then
+    assert retraining._default_recipe(active, evaluation, 5) == expected
