@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -196,9 +196,10 @@ def _stats_rows(impressions: ArtworkImpressions, known: set[int]) -> list[_Daily
 def _variants_kept(ids: list[int]) -> set[int]:
     """Which of ``ids`` are variants still, each kept from deletion until the transaction ends.
 
-    ``FOR KEY SHARE``, the lock the daily figures' foreign key check takes anyway: a
-    deletion that came first is waited for and its variant left out, one that comes
-    after waits for the figures' commit; edits of the variants are not held up.
+    ``FOR KEY SHARE``, the lock the daily figures' foreign key check takes anyway, in id
+    order and in one statement: a deletion that came first is waited for and its variant
+    left out, one that comes after waits for the figures' commit; edits of the variants
+    are not held up.
     """
     if not ids:
         return set()
@@ -215,16 +216,26 @@ def _variants_kept(ids: list[int]) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def _stats_write(rows: list[_DailyRow]) -> None:
-    """Add ``rows`` to the daily roll-ups; those of variants deleted meanwhile are dropped.
+def _stats_write(
+    rows: list[_DailyRow], *, replacing: Sequence[dt.date] = (), size: int = DAILY_PRUNE_BATCH
+) -> None:
+    """Add ``rows`` to the daily roll-ups, once the figures of the days ``replacing`` are
+    deleted (at most ``size`` a statement); those of variants deleted meanwhile are dropped.
 
     Which variants exist is read once, when an update or refit begins; a refit takes
     minutes, and a variant staff deleted since then failed its day's commit on the
     figures' foreign key (the deletion took the variant's figures with it; these
     would be a deleted variant's).
+
+    Every variant written for is locked (:func:`_variants_kept`) before any figure is
+    deleted or written, and only here, once a transaction: a deletion locks its variants
+    in id order before it deletes their figures (:func:`artwork_variants_lock`), so the
+    two lock in the same order and cannot deadlock. An update that locked each day's
+    variants as it wrote that day, in a transaction of several days, locked them out of
+    order (the first day's variants {5, 9}, the next day's {3}), and so did a refit's
+    day that deleted a variant's old figures before locking it: PostgreSQL aborted the
+    deletion (a server error in admin) or the update.
     """
-    if not rows:
-        return
     ids = sorted({row[0] for row in rows})
     kept = _variants_kept(ids)
     if len(kept) < len(ids):
@@ -235,8 +246,10 @@ def _stats_write(rows: list[_DailyRow]) -> None:
             ", ".join(map(str, gone)),
         )
         rows = [row for row in rows if row[0] in kept]
-        if not rows:
-            return
+    for day in replacing:
+        _daily_delete(ArtworkVariantDaily.objects.filter(day=day), size=size)
+    if not rows:
+        return
     table = connection.ops.quote_name(ArtworkVariantDaily._meta.db_table)
     # Only the quoted table name is interpolated. Both databases speak ON CONFLICT.
     sql = (
@@ -425,14 +438,18 @@ def _policy_update_locked(
             return None
         params = policy_read(parent.artefact)
         known = set(ArtworkVariant.objects.values_list("pk", flat=True))
+        # Written together once folded, under one lock of their variants (:func:`_stats_write`):
+        # a day's figures, a row per variant and device, are far fewer than its impressions.
+        rows: list[_DailyRow] = []
         added, added_plays = _fold(
             params=params,
             since=since,
             until=until,
             known=known,
             report=report,
-            store=lambda day, rows: _stats_write(rows),
+            store=lambda day, day_rows: rows.extend(day_rows),
         )
+        _stats_write(rows)
         if added == 0:
             # Nothing closed in the window: move the watermark without a new file.
             ArtworkPolicy.objects.filter(pk=parent.pk).update(trained_through=until)
@@ -497,16 +514,17 @@ def _policy_refit(
             held.append((day_start.date(), rows))
             return
         with transaction.atomic():
-            _daily_delete(ArtworkVariantDaily.objects.filter(day=day_start.date()), size=size)
-            _stats_write(rows)
+            _stats_write(rows, replacing=[day_start.date()], size=size)
 
     added, added_plays = _fold(
         params=params, since=since, until=until, known=known, report=report, store=store
     )
     with transaction.atomic():
-        for day, rows in held:
-            _daily_delete(ArtworkVariantDaily.objects.filter(day=day), size=size)
-            _stats_write(rows)
+        _stats_write(
+            [row for _, rows in held for row in rows],
+            replacing=[day for day, _ in held],
+            size=size,
+        )
         # Figures of days after the window's last (an update run with a later ``now``).
         last_day = (until - dt.timedelta(microseconds=1)).date()
         _daily_delete(ArtworkVariantDaily.objects.filter(day__gt=last_day), size=size)

@@ -1,0 +1,282 @@
+"""A deletion of several variants while a policy update spanning several days writes their
+figures.
+
+Both sides lock the variants: the deletion ``FOR UPDATE``, in id order, before it deletes
+anything (``artwork.services.artwork_variants_lock``); the update ``FOR KEY SHARE``, before
+it writes their figures. An update that locked each day's variants as it wrote that day
+took them out of id order across days (the first day's frames a title's second variant,
+the next day's its first), and a deletion of both, locking the first and waiting on the
+second, deadlocked with it: PostgreSQL aborted one of them, a server error in admin or a
+failed update. A trigger holds the update at its first figure's ``INSERT`` (its locks
+taken) until the deletion waits on it, so that interleaving happens every time. The data
+is committed (``transaction=True``): each side has a connection of its own.
+"""
+
+import contextlib
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.db import DatabaseError, connection
+
+from artwork.models import ArtworkPolicy, ArtworkVariant, ArtworkVariantDaily
+from artwork.services import (
+    artwork_policy_update,
+    artwork_variants_delete,
+    artwork_variants_set_active,
+)
+from catalog.models import Title
+from recommendations.models import PageLog
+from recommendations.services.homepage import homepage_render
+from recommendations.services.training import model_train
+from tests.artwork.test_policy import _artwork_checked_every_page  # noqa: F401
+from tests.factories import AccountFactory, ArtworkVariantFactory, ProfileFactory
+from tests.recommendations.homepage_world import NOW, build_home_world
+from tests.recommendations.test_training import _fresh_serving, watch  # noqa: F401
+
+#: Advisory-lock key (two ints) the trigger waits on while the test holds it.
+HOLD_KEY = (0x41525457, 1)
+
+
+@contextlib.contextmanager
+def _figures_held(
+    *, event: str, when: str
+) -> Iterator[tuple[Callable[[], int], Callable[[], None]]]:
+    """Make an update wait at the first figure it writes (``event``: ``INSERT`` or
+    ``DELETE``) that is ``when``; "wait for that" (the update's pid) and "let go".
+
+    A ``BEFORE`` trigger on the daily figures takes a shared advisory lock that this
+    test's session holds exclusively: the update stops there, with every lock it took
+    before (a figure's row, deleted, is locked before the trigger runs). Ends with the
+    block in any case.
+    """
+    table = ArtworkVariantDaily._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            CREATE OR REPLACE FUNCTION it_hold_figures() RETURNS trigger AS $$
+            BEGIN
+                PERFORM pg_advisory_xact_lock_shared({HOLD_KEY[0]}, {HOLD_KEY[1]});
+                RETURN COALESCE(NEW, OLD);  -- NULL would skip the row's write
+            END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER it_hold_figures BEFORE {event} ON {table}
+                FOR EACH ROW WHEN ({when})
+                EXECUTE FUNCTION it_hold_figures();
+            SELECT pg_advisory_lock({HOLD_KEY[0]}, {HOLD_KEY[1]});
+            """
+        )
+
+    def held(timeout: float = 30) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s"
+                    " AND objid = %s AND NOT granted AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())",
+                    list(HOLD_KEY),
+                )
+                row = cursor.fetchone()
+            if row:
+                return row[0]
+            time.sleep(0.05)
+        raise AssertionError(f"the update never reached its first figure in {timeout}s")
+
+    def let_go() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", list(HOLD_KEY))
+
+    try:
+        yield held, let_go
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_unlock_all();"
+                f" DROP TRIGGER IF EXISTS it_hold_figures ON {table};"
+                " DROP FUNCTION IF EXISTS it_hold_figures();"
+            )
+
+
+def _waited_on(pid: int, timeout: float = 30) -> bool:
+    """Whether another session comes to wait on session ``pid`` within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                [pid],
+            )
+            if cursor.fetchone()[0]:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def _on_its_own_connection(outcome: dict, work: Callable[[], object]) -> None:
+    """Run ``work`` as a task or a request would, keeping what it returned or raised."""
+    try:
+        outcome["result"] = work()
+    except DatabaseError as error:
+        outcome["error"] = error
+    finally:
+        connection.close()
+
+
+def _pages_framing_second_then_first_variants() -> tuple[dt.datetime, Title, list[int]]:
+    """Noon pages on three days, each title with two variants: the first day's page shows
+    both variants, the second only each title's second, the third only its first. The
+    first noon, a title the last two days showed, and its variants in id order."""
+    world = build_home_world(with_fans=False)
+    pairs = {}
+    for title in world.all_titles():
+        first = ArtworkVariantFactory(title=title, label=f"{title.pk} a")
+        second = ArtworkVariantFactory(title=title, label=f"{title.pk} b")
+        pairs[title.pk] = (first.pk, second.pk)
+    firsts = ArtworkVariant.objects.filter(pk__in=[a for a, _ in pairs.values()])
+    seconds = ArtworkVariant.objects.filter(pk__in=[b for _, b in pairs.values()])
+    profile = ProfileFactory(account=AccountFactory(home_region=world.region), name="Fan")
+    watch(profile, world.titles["action"][0], days_ago=5)
+    model_train(region_code=world.region.code)
+    profile.refresh_from_db()
+    t0 = (NOW - dt.timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
+    homepage_render(profile=profile, device="tv", at=t0)
+    artwork_variants_set_active(variants=firsts, active=False)
+    homepage_render(profile=profile, device="tv", at=t0 + dt.timedelta(days=1))
+    artwork_variants_set_active(variants=firsts, active=True)
+    artwork_variants_set_active(variants=seconds, active=False)
+    homepage_render(profile=profile, device="tv", at=t0 + dt.timedelta(days=2))
+    artwork_variants_set_active(variants=seconds, active=True)
+
+    def shown(day: int) -> set[int]:
+        noon = t0 + dt.timedelta(days=day)
+        return {
+            item[3]
+            for page in PageLog.objects.filter(generated_at=noon)
+            for item in page.items
+            if item[3] is not None
+        }
+
+    title_pk, variants = next(
+        (pk, [a, b])
+        for pk, (a, b) in sorted(pairs.items())
+        if b in shown(1) and a in shown(2) and a not in shown(1)
+    )
+    return t0, Title.objects.get(pk=title_pk), variants
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("full", [False, True], ids=["incremental", "refit"])
+def test_a_deletion_of_variants_an_update_writes_on_several_days_waits_for_it(caplog, full):
+    # given: a policy that folded the first day, and the next two days' pages showing a
+    # title's second variant, then its first
+    t0, title, doomed = _pages_framing_second_then_first_variants()
+    assert artwork_policy_update(now=t0 + dt.timedelta(hours=16), full=True) is not None
+    next_day = (t0 + dt.timedelta(days=1)).date()
+
+    # when: an update writes the two days' figures in one transaction (incremental; a
+    # refit, as the days from the policy's watermark on), held at its first figure of
+    # them until staff's deletion of the title's variants waits on it
+    update: dict = {}
+    deletion: dict = {}
+    updating = threading.Thread(
+        target=_on_its_own_connection,
+        args=[
+            update,
+            lambda: artwork_policy_update(now=t0 + dt.timedelta(days=2, hours=23), full=full),
+        ],
+    )
+    deleting = threading.Thread(
+        target=_on_its_own_connection,
+        args=[
+            deletion,
+            lambda: artwork_variants_delete(variants=ArtworkVariant.objects.filter(title=title)),
+        ],
+    )
+    hold = _figures_held(event="INSERT", when=f"NEW.day >= '{next_day.isoformat()}'")
+    with caplog.at_level(logging.INFO, logger="artwork.services"), hold as (held, let_go):
+        updating.start()
+        try:
+            update_pid = held()
+            deleting.start()
+            waited = _waited_on(update_pid)
+            let_go()
+        finally:
+            updating.join()
+            if deleting.ident is not None:
+                deleting.join()
+
+    # then: the deletion waited for the update, neither failed, the update wrote both
+    # days' figures and the deletion took the title's with its variants
+    assert waited, "the deletion never waited on the update"
+    assert "error" not in update, update["error"]
+    assert "error" not in deletion, deletion["error"]
+    policy = update["result"]
+    assert policy is not None
+    assert policy.kind == (ArtworkPolicy.Kind.FULL if full else ArtworkPolicy.Kind.INCREMENTAL)
+    assert deletion["result"] == 2
+    assert not ArtworkVariant.objects.filter(pk__in=doomed).exists()
+    assert not ArtworkVariantDaily.objects.filter(variant_id__in=doomed).exists()
+    days = set(ArtworkVariantDaily.objects.values_list("day", flat=True))
+    assert days == {(t0 + dt.timedelta(days=day)).date() for day in range(3)}
+    assert not any("deleted meanwhile" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deletion_of_a_variant_whose_old_figures_a_refit_deletes_waits_for_it(caplog):
+    # given: a chain of policies that folded the three days' pages, the second day's
+    # showing a title's second variant, the third's its first
+    t0, title, doomed = _pages_framing_second_then_first_variants()
+    assert artwork_policy_update(now=t0 + dt.timedelta(hours=16), full=True) is not None
+    later = t0 + dt.timedelta(days=2, hours=23)
+    assert artwork_policy_update(now=later) is not None
+    second_day = (t0 + dt.timedelta(days=1)).date()
+
+    # when: a refit rewrites the second day (committed on its own, before the chain's
+    # watermark), held as it deletes the second variant's old figures of that day until
+    # staff's deletion of the title's variants waits on it
+    update: dict = {}
+    deletion: dict = {}
+    updating = threading.Thread(
+        target=_on_its_own_connection,
+        args=[update, lambda: artwork_policy_update(now=later, full=True)],
+    )
+    deleting = threading.Thread(
+        target=_on_its_own_connection,
+        args=[
+            deletion,
+            lambda: artwork_variants_delete(variants=ArtworkVariant.objects.filter(title=title)),
+        ],
+    )
+    hold = _figures_held(
+        event="DELETE",
+        when=f"OLD.day = '{second_day.isoformat()}' AND OLD.variant_id = {doomed[1]}",
+    )
+    with caplog.at_level(logging.INFO, logger="artwork.services"), hold as (held, let_go):
+        updating.start()
+        try:
+            update_pid = held()
+            deleting.start()
+            waited = _waited_on(update_pid)
+            let_go()
+        finally:
+            updating.join()
+            if deleting.ident is not None:
+                deleting.join()
+
+    # then: the deletion waited for the refit's day, neither failed, the refit left the
+    # first variant out of the third day (deleted meanwhile, and said so), and the
+    # deletion took the title's figures with its variants
+    assert waited, "the deletion never waited on the refit"
+    assert "error" not in update, update["error"]
+    assert "error" not in deletion, deletion["error"]
+    assert update["result"].kind == ArtworkPolicy.Kind.FULL
+    assert deletion["result"] == 2
+    assert not ArtworkVariant.objects.filter(pk__in=doomed).exists()
+    assert not ArtworkVariantDaily.objects.filter(variant_id__in=doomed).exists()
+    assert any(
+        "deleted meanwhile" in record.getMessage() and str(doomed[0]) in record.getMessage()
+        for record in caplog.records
+    )
