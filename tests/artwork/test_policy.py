@@ -10,6 +10,7 @@ from django.core import checks
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import F, Sum
+from django.test.utils import CaptureQueriesContext
 
 from artwork.models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily
 from artwork.selection import artwork_choose, artwork_reasons, artwork_serving
@@ -319,6 +320,38 @@ def test_a_refit_deletes_its_window_a_bounded_batch_a_statement_and_rebuilds_it_
     # and: a refit that deletes them in one batch a day rebuilds the same
     artwork_policy_update(now=t0 + dt.timedelta(days=2, hours=6), full=True)
     assert _figures() == before
+
+
+def test_an_update_locks_the_variants_it_writes_for_in_one_statement_whatever_their_days(
+    household,
+):
+    # given: a policy that folded the first of three days of pages
+    _, fan_a, _, _ = household
+    t0, _ = _noon_pages(fan_a, 3)
+    artwork_policy_update(now=t0 + dt.timedelta(hours=16), full=True)
+    table = ArtworkVariantDaily._meta.db_table
+
+    # when: an update folds the other two days, and a refit rewrites all three
+    with CaptureQueriesContext(connection) as update:
+        artwork_policy_update(now=t0 + dt.timedelta(days=2, hours=23))
+    with CaptureQueriesContext(connection) as refit:
+        artwork_policy_update(now=t0 + dt.timedelta(days=2, hours=23), full=True)
+
+    # then: the update locked the variants of both days in one statement (as a deletion
+    # locks them, in id order: the two cannot deadlock) before one statement of figures;
+    # the refit once for each day, all three before the update's watermark and each
+    # committed on its own: a statement a transaction, however many variants
+    written = ArtworkVariantDaily.objects.filter(day__gt=t0.date())
+    assert written.values("variant").distinct().count() > 2
+    assert len({day for day in written.values_list("day", flat=True)}) == 2
+    for queries, transactions in [(update, 1), (refit, 3)]:
+        sqls = [query["sql"] for query in queries.captured_queries]
+        steps = [
+            "lock" if sql.endswith("FOR KEY SHARE") else "insert"
+            for sql in sqls
+            if sql.endswith("FOR KEY SHARE") or f'INSERT INTO "{table}"' in sql
+        ]
+        assert steps == ["lock", "insert"] * transactions
 
 
 def test_a_refit_that_fails_leaves_no_page_to_be_counted_twice(household, monkeypatch):
