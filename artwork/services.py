@@ -193,42 +193,64 @@ def _stats_rows(impressions: ArtworkImpressions, known: set[int]) -> list[_Daily
     ]
 
 
-def _variants_kept(ids: list[int]) -> set[int]:
-    """Which of ``ids`` are variants still, each kept from deletion until the transaction ends.
+def _variants_kept(
+    ids: list[int], *, replacing: Sequence[dt.date] = (), after: dt.date | None = None
+) -> set[int]:
+    """Which of ``ids`` are variants still, each kept from deletion until the transaction ends,
+    with the variants of the figures of the days ``replacing`` and after ``after``.
 
     ``FOR KEY SHARE``, the lock the daily figures' foreign key check takes anyway, in id
     order and in one statement: a deletion that came first is waited for and its variant
     left out, one that comes after waits for the figures' commit; edits of the variants
-    are not held up.
+    are not held up. The variants of figures only deleted are locked too: a ``DELETE`` of
+    figures locks their rows, not their variant's, and a deletion of a variant that took
+    one of its figures, then waited on another this transaction had deleted, deadlocked
+    with this transaction coming for the first.
     """
-    if not ids:
+    if not ids and not replacing and after is None:
         return set()
     if connection.vendor != "postgresql":
         return set(ArtworkVariant.objects.filter(pk__in=ids).values_list("pk", flat=True))
     table = connection.ops.quote_name(ArtworkVariant._meta.db_table)
     pk = connection.ops.quote_name(ArtworkVariant._meta.pk.column)
-    with connection.cursor() as cursor:
-        # Only quoted identifiers of the model are interpolated.
-        cursor.execute(
-            f"SELECT {pk} FROM {table} WHERE {pk} = ANY(%s) ORDER BY {pk} FOR KEY SHARE",  # noqa: S608
-            [ids],
+    where, params = f"{pk} = ANY(%s)", [ids]
+    if replacing or after is not None:
+        figures = connection.ops.quote_name(ArtworkVariantDaily._meta.db_table)
+        # ``day > NULL`` is no day.
+        where += (
+            f" OR {pk} IN (SELECT variant_id FROM {figures}"  # noqa: S608
+            " WHERE day = ANY(%s) OR day > %s)"
         )
-        return {row[0] for row in cursor.fetchall()}
+        params += [list(replacing), after]
+    with connection.cursor() as cursor:
+        # Only quoted identifiers of the models are interpolated.
+        cursor.execute(
+            f"SELECT {pk} FROM {table} WHERE {where} ORDER BY {pk} FOR KEY SHARE",  # noqa: S608
+            params,
+        )
+        locked = {row[0] for row in cursor.fetchall()}
+    return locked.intersection(ids)
 
 
 def _stats_write(
-    rows: list[_DailyRow], *, replacing: Sequence[dt.date] = (), size: int = DAILY_PRUNE_BATCH
+    rows: list[_DailyRow],
+    *,
+    replacing: Sequence[dt.date] = (),
+    after: dt.date | None = None,
+    size: int = DAILY_PRUNE_BATCH,
 ) -> None:
-    """Add ``rows`` to the daily roll-ups, once the figures of the days ``replacing`` are
-    deleted (at most ``size`` a statement); those of variants deleted meanwhile are dropped.
+    """Add ``rows`` to the daily roll-ups, once the figures of the days ``replacing`` and of
+    those after ``after`` are deleted (at most ``size`` a statement); those of variants
+    deleted meanwhile are dropped.
 
     Which variants exist is read once, when an update or refit begins; a refit takes
     minutes, and a variant staff deleted since then failed its day's commit on the
     figures' foreign key (the deletion took the variant's figures with it; these
     would be a deleted variant's).
 
-    Every variant written for is locked (:func:`_variants_kept`) before any figure is
-    deleted or written, and only here, once a transaction: a deletion locks its variants
+    Every variant written for, and every variant whose figures are deleted, is locked
+    (:func:`_variants_kept`) before any figure is deleted or written, and only here, once
+    a transaction: a deletion locks its variants
     in id order before it deletes their figures (:func:`artwork_variants_lock`), so the
     two lock in the same order and cannot deadlock. An update that locked each day's
     variants as it wrote that day, in a transaction of several days, locked them out of
@@ -237,7 +259,7 @@ def _stats_write(
     deletion (a server error in admin) or the update.
     """
     ids = sorted({row[0] for row in rows})
-    kept = _variants_kept(ids)
+    kept = _variants_kept(ids, replacing=replacing, after=after)
     if len(kept) < len(ids):
         gone = [variant for variant in ids if variant not in kept]
         logger.info(
@@ -248,6 +270,8 @@ def _stats_write(
         rows = [row for row in rows if row[0] in kept]
     for day in replacing:
         _daily_delete(ArtworkVariantDaily.objects.filter(day=day), size=size)
+    if after is not None:
+        _daily_delete(ArtworkVariantDaily.objects.filter(day__gt=after), size=size)
     if not rows:
         return
     table = connection.ops.quote_name(ArtworkVariantDaily._meta.db_table)
@@ -520,14 +544,13 @@ def _policy_refit(
         params=params, since=since, until=until, known=known, report=report, store=store
     )
     with transaction.atomic():
+        # Figures of days after the window's last go too (an update run with a later ``now``).
         _stats_write(
             [row for _, rows in held for row in rows],
             replacing=[day for day, _ in held],
+            after=(until - dt.timedelta(microseconds=1)).date(),
             size=size,
         )
-        # Figures of days after the window's last (an update run with a later ``now``).
-        last_day = (until - dt.timedelta(microseconds=1)).date()
-        _daily_delete(ArtworkVariantDaily.objects.filter(day__gt=last_day), size=size)
         return _policy_store(
             params=params,
             base=None,

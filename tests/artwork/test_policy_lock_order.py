@@ -10,6 +10,12 @@ second, deadlocked with it: PostgreSQL aborted one of them, a server error in ad
 failed update. A trigger holds the update at its first figure's ``INSERT`` (its locks
 taken) until the deletion waits on it, so that interleaving happens every time. The data
 is committed (``transaction=True``): each side has a connection of its own.
+
+A refit also deletes figures it does not write (a day it rewrites, of a variant no page
+of that day showed; the days after its window). A ``DELETE`` of figures locks their rows,
+not their variant: a deletion of such a variant that took one of its figures, then waited
+on another the refit had deleted, deadlocked with the refit coming for the first. The
+refit locks those variants too, with the rest, before it deletes anything.
 """
 
 import contextlib
@@ -280,3 +286,64 @@ def test_a_deletion_of_a_variant_whose_old_figures_a_refit_deletes_waits_for_it(
         "deleted meanwhile" in record.getMessage() and str(doomed[0]) in record.getMessage()
         for record in caplog.records
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deletion_of_a_variant_whose_figures_a_refit_only_deletes_waits_for_it(caplog):
+    # given: a policy that folded the first noon's pages, so a refit rewrites the three days
+    # in the transaction that stores it; and a variant no page showed, with a figure of a
+    # day after the refit's window (mobile, written first) and one of a day it rewrites (tv)
+    t0, _, _ = _pages_framing_second_then_first_variants()
+    assert artwork_policy_update(now=t0 + dt.timedelta(hours=16), full=True) is not None
+    unseen = ArtworkVariantFactory(label="Never shown")
+    last_day = (t0 + dt.timedelta(days=2)).date()
+    ArtworkVariantDaily.objects.create(
+        variant=unseen, device="mobile", day=(t0 + dt.timedelta(days=5)).date(), impressions=3
+    )
+    ArtworkVariantDaily.objects.create(variant=unseen, device="tv", day=last_day, impressions=4)
+
+    # when: the refit deletes the rewritten days' figures (the unseen variant's tv one
+    # among them), then is held at its first new figure of the last day until staff's
+    # deletion of the variant waits on it; let go, it deletes the figures of days after
+    # its window
+    update: dict = {}
+    deletion: dict = {}
+    updating = threading.Thread(
+        target=_on_its_own_connection,
+        args=[
+            update,
+            lambda: artwork_policy_update(now=t0 + dt.timedelta(days=2, hours=23), full=True),
+        ],
+    )
+    deleting = threading.Thread(
+        target=_on_its_own_connection,
+        args=[
+            deletion,
+            lambda: artwork_variants_delete(variants=ArtworkVariant.objects.filter(pk=unseen.pk)),
+        ],
+    )
+    hold = _figures_held(event="INSERT", when=f"NEW.day = '{last_day.isoformat()}'")
+    with caplog.at_level(logging.INFO, logger="artwork.services"), hold as (held, let_go):
+        updating.start()
+        try:
+            update_pid = held()
+            deleting.start()
+            waited = _waited_on(update_pid)
+            let_go()
+        finally:
+            updating.join()
+            if deleting.ident is not None:
+                deleting.join()
+
+    # then: the deletion waited for the refit and neither failed (a deletion that took
+    # the later figure, then waited on the refit's row of the rewritten day, deadlocked
+    # with the refit coming for that later figure); the variant went with its figures
+    assert waited, "the deletion never waited on the refit"
+    assert "error" not in update, update["error"]
+    assert "error" not in deletion, deletion["error"]
+    assert update["result"].kind == ArtworkPolicy.Kind.FULL
+    assert deletion["result"] == 1
+    assert not ArtworkVariant.objects.filter(pk=unseen.pk).exists()
+    assert not ArtworkVariantDaily.objects.filter(variant_id=unseen.pk).exists()
+    days = set(ArtworkVariantDaily.objects.values_list("day", flat=True))
+    assert days == {(t0 + dt.timedelta(days=day)).date() for day in range(3)}
