@@ -54,8 +54,8 @@ def artwork_variants_lock(*, variants: QuerySet[ArtworkVariant]) -> list[int]:
     before the variant's made the deletion fail its commit on their foreign key (a
     server error in admin). Locked first, an update that holds a variant is waited for
     and its figures deleted with the rest; one that comes after waits for the deletion
-    and leaves the variant out. In id order, as the update locks them: the two cannot
-    deadlock.
+    and leaves the variant out. In id order, as the update, a refit and the prune lock
+    them (also those of the figures they only delete): none can deadlock with it.
     """
     return list(
         ArtworkVariant.objects.filter(pk__in=variants.values("pk"))
@@ -127,10 +127,31 @@ def artwork_daily_prune(*, now: dt.datetime | None = None, batch_size: int | Non
     most ``batch_size`` rows (found through the index on ``day``) commits on its own, as
     the page log's prune does: no long transaction or many row locks, and a stopped run
     keeps what it deleted.
+
+    A batch locks its figures' variants first (:func:`_variants_locked`), as a policy
+    update does: a ``DELETE`` of figures locks their rows, not their variant's, and takes
+    them in its plan's order (a large table's scan may start anywhere in it; an index's
+    is its own), a variant's deletion in its own. A deletion that took one of the
+    variant's figures, then waited on another the batch held, deadlocked with the batch
+    coming for the first (PostgreSQL aborted one: a server error in admin or a failed
+    prune).
     """
     cut = artwork_daily_cut(now=now)
     size = int(batch_size or DAILY_PRUNE_BATCH)
-    deleted = _daily_delete(ArtworkVariantDaily.objects.filter(day__lt=cut), size=size)
+    old = ArtworkVariantDaily.objects.filter(day__lt=cut)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            batch = list(old.values_list("pk", flat=True)[:size])
+            if batch:
+                _variants_locked(
+                    "{pk} IN (SELECT variant_id FROM {figures} WHERE id = ANY(%s))", [batch]
+                )
+            # No cascade and no receivers: Django deletes this in one statement.
+            count, _ = ArtworkVariantDaily.objects.filter(pk__in=batch).delete()
+        deleted += count
+        if len(batch) < size:
+            break
     if deleted:
         logger.info("artwork daily figures before %s pruned: %d deleted", cut, deleted)
     return deleted
@@ -211,25 +232,35 @@ def _variants_kept(
         return set()
     if connection.vendor != "postgresql":
         return set(ArtworkVariant.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    where, params = "{pk} = ANY(%s)", [ids]
+    if replacing or after is not None:
+        # ``day > NULL`` is no day.
+        where += " OR {pk} IN (SELECT variant_id FROM {figures} WHERE day = ANY(%s) OR day > %s)"
+        params += [list(replacing), after]
+    locked = _variants_locked(where, params)
+    return locked.intersection(ids)
+
+
+def _variants_locked(where: str, params: list[object]) -> set[int]:
+    """The variants ``where`` picks (SQL; ``{pk}`` names their key, ``{figures}`` the daily
+    figures' table), locked ``FOR KEY SHARE`` in id order in one statement; their ids.
+
+    The one way figures' writers and deleters lock variants, so that all of them, and a
+    variant's deletion (:func:`artwork_variants_lock`), take variants in the same order.
+    """
+    if connection.vendor != "postgresql":
+        return set()
     table = connection.ops.quote_name(ArtworkVariant._meta.db_table)
     pk = connection.ops.quote_name(ArtworkVariant._meta.pk.column)
-    where, params = f"{pk} = ANY(%s)", [ids]
-    if replacing or after is not None:
-        figures = connection.ops.quote_name(ArtworkVariantDaily._meta.db_table)
-        # ``day > NULL`` is no day.
-        where += (
-            f" OR {pk} IN (SELECT variant_id FROM {figures}"  # noqa: S608
-            " WHERE day = ANY(%s) OR day > %s)"
-        )
-        params += [list(replacing), after]
+    figures = connection.ops.quote_name(ArtworkVariantDaily._meta.db_table)
+    condition = where.format(pk=pk, figures=figures)
     with connection.cursor() as cursor:
         # Only quoted identifiers of the models are interpolated.
         cursor.execute(
-            f"SELECT {pk} FROM {table} WHERE {where} ORDER BY {pk} FOR KEY SHARE",  # noqa: S608
+            f"SELECT {pk} FROM {table} WHERE {condition} ORDER BY {pk} FOR KEY SHARE",  # noqa: S608
             params,
         )
-        locked = {row[0] for row in cursor.fetchall()}
-    return locked.intersection(ids)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _stats_write(

@@ -9,6 +9,11 @@ the figures' foreign key: a server error in admin. Each test holds the update's
 transaction open until the deletion waits on it, so that interleaving happens every
 time. The data is committed (``transaction=True``): each side has a connection of
 its own.
+
+The nightly prune deletes figures of many variants a batch. A ``DELETE`` of figures
+locks their rows, not their variant, each statement in its own plan's order: a batch
+taking a variant's figures in another order than the variant's deletion deadlocked with
+it, until a batch locked its figures' variants first.
 """
 
 import datetime as dt
@@ -20,11 +25,12 @@ from django.db import connection, transaction
 from django.test import Client
 
 from artwork.models import ArtworkVariant, ArtworkVariantDaily
-from artwork.services import _stats_write
+from artwork.services import _stats_write, artwork_daily_prune, artwork_variants_delete
 from catalog.models import Title
 from recommendations.demo.builder import _flush_demo_rows
 from recommendations.demo.catalogue import DEMO_PREFIX
 from recommendations.demo.progress import silent_progress
+from tests.artwork.test_policy_lock_order import _figures_held, _on_its_own_connection, _waited_on
 from tests.db_waits import hold_until_waited_on
 from tests.factories import ArtworkVariantFactory, TitleFactory
 from tests.test_admin import form_data
@@ -147,3 +153,71 @@ def test_the_demos_flush_deletes_a_variant_whose_figures_an_update_writes_meanwh
     assert blocked.is_set(), "the flush never waited on the update"
     assert not ArtworkVariant.objects.filter(pk=doomed.pk).exists()
     assert not ArtworkVariantDaily.objects.exists()
+
+
+#: The plan that looks each of a batch's figures up by primary key, in id order; a small
+#: table's would scan it in table order, the order a variant's deletion takes its figures in.
+BY_PRIMARY_KEY = [
+    "SET enable_seqscan = off",
+    "SET enable_bitmapscan = off",
+    "SET enable_hashjoin = off",
+    "SET enable_mergejoin = off",
+    "SET enable_hashagg = off",
+]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_variant_deleted_while_the_prune_deletes_its_figures_waits_for_it(settings) -> None:
+    # given: a variant with two figures past the keep, the one with the lower id written
+    # later in the table (where a vacuum had freed room), as a long-lived table has them
+    settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_DAILY_KEEP_DAYS": 90}
+    now = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
+    doomed = ArtworkVariantFactory(label="Doomed")
+    first_in_table = ArtworkVariantDaily.objects.create(
+        pk=1_000_002, variant=doomed, device="tv", day=DAY - dt.timedelta(days=1), impressions=4
+    )
+    lower_id = ArtworkVariantDaily.objects.create(
+        pk=1_000_001, variant=doomed, device="mobile", day=DAY, impressions=3
+    )
+    assert (now - dt.timedelta(days=90)).date() > DAY
+
+    # when: the prune, taking its batch's rows in id order, is held at the first it deletes
+    # until staff's deletion of the variant (taking them in table order) waits on it
+    def prune() -> int:
+        with connection.cursor() as cursor:
+            for statement in BY_PRIMARY_KEY:
+                cursor.execute(statement)
+        return artwork_daily_prune(now=now)
+
+    pruning: dict = {}
+    deletion: dict = {}
+    pruner = threading.Thread(target=_on_its_own_connection, args=[pruning, prune])
+    deleting = threading.Thread(
+        target=_on_its_own_connection,
+        args=[
+            deletion,
+            lambda: artwork_variants_delete(variants=ArtworkVariant.objects.filter(pk=doomed.pk)),
+        ],
+    )
+    with _figures_held(event="DELETE", when=f"OLD.id = {lower_id.pk}") as (held, let_go):
+        pruner.start()
+        try:
+            prune_pid = held()
+            deleting.start()
+            waited = _waited_on(prune_pid)
+            let_go()
+        finally:
+            pruner.join()
+            if deleting.ident is not None:
+                deleting.join()
+
+    # then: the deletion waited for the prune's batch and neither failed (a deletion that
+    # took the figure first in the table, then waited on the one the prune held,
+    # deadlocked with the prune coming for the first); both figures and the variant went
+    assert waited, "the deletion never waited on the prune"
+    assert "error" not in pruning, pruning["error"]
+    assert "error" not in deletion, deletion["error"]
+    assert pruning["result"] == 2
+    assert deletion["result"] == 1
+    assert not ArtworkVariant.objects.filter(pk=doomed.pk).exists()
+    assert not ArtworkVariantDaily.objects.filter(pk=first_in_table.pk).exists()
