@@ -1167,12 +1167,23 @@ def _default_recipe(
     recipe = ((active.metrics.get("hyperparameters") or {}) if active else {}).get("recipe")
     if recipe is None:
         reason = "no active version" if active is None else "the active version recorded none"
-        return "cluster", f"the cluster's own model ({reason})"
+        return _own_recipe(evaluation, cluster_id, reason)
     scopes = _RECIPE_SCOPES.get(recipe, ())
     keys = [cluster_id if scope == "cluster" else scope for scope in scopes]
     if recipe in _allowed_recipes() and all(key in evaluation.models for key in keys):
         return recipe, f"the active version's recipe ({recipe}, #{active.pk})"
-    return "cluster", f"the cluster's own model (the active version's {recipe} is not fitted here)"
+    return _own_recipe(evaluation, cluster_id, f"the active version's {recipe} is not fitted here")
+
+
+def _own_recipe(
+    evaluation: cluster_evaluation.RegionEvaluation, cluster_id: int, why: str
+) -> tuple[str, str]:
+    """The cluster's own model, or the region's for a cluster no profile belongs to: it has no
+    model of its own, and :func:`_cluster_finish` serves it the region's, which the gate
+    record and the admin must then name."""
+    if cluster_id in evaluation.models:
+        return "cluster", f"the cluster's own model ({why})"
+    return "region", f"the region's model ({why}; the cluster has no profiles to fit its own on)"
 
 
 def _gate_figures(row: dict) -> dict:

@@ -169,6 +169,29 @@ def test_a_choice_half_too_small_to_choose_on_keeps_the_default_and_says_why(
         assert escape(f"recipe region: {reason}").encode() in response.content
 
 
+def test_a_cluster_without_profiles_is_served_by_the_region_and_its_reason_says_so(
+    planted_world,  # noqa: F811
+):
+    # given: a cluster of the region no profile belongs to (as the demo's Malayalam one is)
+    TasteCluster.objects.create(region_id="IN", slug="kannada", name="Kannada")
+
+    # when: its first version is trained
+    run = _retrain("kannada")
+
+    # then: the region's model serves it, there being no profile to fit its own on, and the
+    # gate record names that recipe, not the cluster's own model it does not have
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.metrics["clusters"]["kannada"]["profiles"] == 0
+    gate = run.metrics["gate"]
+    assert gate["recipe"] == "region"
+    assert run.model_version.metrics["hyperparameters"]["recipe"] == "region"
+    assert gate["recipe_chosen_on"]["reason"] == (
+        "kept the region's model (no active version; the cluster has no profiles to fit its "
+        "own on): 0 judged profiles in the choice half, fewer than the "
+        f"{retraining.recipe_min_profiles()} a choice needs"
+    )
+
+
 def test_a_candidate_with_bad_settings_is_rejected_against_the_active_configuration(
     planted_world,  # noqa: F811
     settings,

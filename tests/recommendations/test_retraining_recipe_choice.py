@@ -225,6 +225,17 @@ def test_ties_on_a_large_choice_half_keep_the_clusters_own_handling_first(
             ("cluster", "the cluster's own model (the active version recorded none)"),
             id="recorded-none",
         ),
+        pytest.param(
+            "cluster",
+            ("region", "global"),
+            ("region", "global"),
+            (
+                "region",
+                "the region's model (the active version's cluster is not fitted here; the "
+                "cluster has no profiles to fit its own on)",
+            ),
+            id="no-profiles",
+        ),
     ],
 )
 def test_the_default_is_the_active_recipe_while_it_may_serve_else_the_clusters_own(
