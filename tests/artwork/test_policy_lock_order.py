@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 from django.db import DatabaseError, connection
@@ -131,6 +132,39 @@ def _on_its_own_connection(outcome: dict, work: Callable[[], object]) -> None:
         connection.close()
 
 
+@dataclass
+class _Race:
+    """What a race of :func:`_deletion_while_held` came to: each side's outcome (``result``
+    or ``error``) and whether the deletion was seen waiting on the held side."""
+
+    held: dict
+    deletion: dict
+    waited: bool
+
+
+def _deletion_while_held(
+    work: Callable[[], object], delete: Callable[[], object], *, event: str, when: str
+) -> _Race:
+    """Run ``work`` on its own connection until it is held at the figure ``event`` and
+    ``when`` pick (:func:`_figures_held`), start ``delete`` on another, let ``work`` go
+    once the deletion waits on it (or after the wait's timeout), and let both end."""
+    race = _Race(held={}, deletion={}, waited=False)
+    working = threading.Thread(target=_on_its_own_connection, args=[race.held, work])
+    deleting = threading.Thread(target=_on_its_own_connection, args=[race.deletion, delete])
+    with _figures_held(event=event, when=when) as (held, let_go):
+        working.start()
+        try:
+            pid = held()
+            deleting.start()
+            race.waited = _waited_on(pid)
+            let_go()
+        finally:
+            working.join()
+            if deleting.ident is not None:
+                deleting.join()
+    return race
+
+
 def _pages_framing_second_then_first_variants() -> tuple[dt.datetime, Title, list[int]]:
     """Noon pages on three days, each title with two variants: the first day's page shows
     both variants, the second only each title's second, the third only its first. The
@@ -185,38 +219,18 @@ def test_a_deletion_of_variants_an_update_writes_on_several_days_waits_for_it(ca
     # when: an update writes the two days' figures in one transaction (incremental; a
     # refit, as the days from the policy's watermark on), held at its first figure of
     # them until staff's deletion of the title's variants waits on it
-    update: dict = {}
-    deletion: dict = {}
-    updating = threading.Thread(
-        target=_on_its_own_connection,
-        args=[
-            update,
+    with caplog.at_level(logging.INFO, logger="artwork.services"):
+        race = _deletion_while_held(
             lambda: artwork_policy_update(now=t0 + dt.timedelta(days=2, hours=23), full=full),
-        ],
-    )
-    deleting = threading.Thread(
-        target=_on_its_own_connection,
-        args=[
-            deletion,
             lambda: artwork_variants_delete(variants=ArtworkVariant.objects.filter(title=title)),
-        ],
-    )
-    hold = _figures_held(event="INSERT", when=f"NEW.day >= '{next_day.isoformat()}'")
-    with caplog.at_level(logging.INFO, logger="artwork.services"), hold as (held, let_go):
-        updating.start()
-        try:
-            update_pid = held()
-            deleting.start()
-            waited = _waited_on(update_pid)
-            let_go()
-        finally:
-            updating.join()
-            if deleting.ident is not None:
-                deleting.join()
+            event="INSERT",
+            when=f"NEW.day >= '{next_day.isoformat()}'",
+        )
+    update, deletion = race.held, race.deletion
 
     # then: the deletion waited for the update, neither failed, the update wrote both
     # days' figures and the deletion took the title's with its variants
-    assert waited, "the deletion never waited on the update"
+    assert race.waited, "the deletion never waited on the update"
     assert "error" not in update, update["error"]
     assert "error" not in deletion, deletion["error"]
     policy = update["result"]
@@ -243,39 +257,19 @@ def test_a_deletion_of_a_variant_whose_old_figures_a_refit_deletes_waits_for_it(
     # when: a refit rewrites the second day (committed on its own, before the chain's
     # watermark), held as it deletes the second variant's old figures of that day until
     # staff's deletion of the title's variants waits on it
-    update: dict = {}
-    deletion: dict = {}
-    updating = threading.Thread(
-        target=_on_its_own_connection,
-        args=[update, lambda: artwork_policy_update(now=later, full=True)],
-    )
-    deleting = threading.Thread(
-        target=_on_its_own_connection,
-        args=[
-            deletion,
+    with caplog.at_level(logging.INFO, logger="artwork.services"):
+        race = _deletion_while_held(
+            lambda: artwork_policy_update(now=later, full=True),
             lambda: artwork_variants_delete(variants=ArtworkVariant.objects.filter(title=title)),
-        ],
-    )
-    hold = _figures_held(
-        event="DELETE",
-        when=f"OLD.day = '{second_day.isoformat()}' AND OLD.variant_id = {doomed[1]}",
-    )
-    with caplog.at_level(logging.INFO, logger="artwork.services"), hold as (held, let_go):
-        updating.start()
-        try:
-            update_pid = held()
-            deleting.start()
-            waited = _waited_on(update_pid)
-            let_go()
-        finally:
-            updating.join()
-            if deleting.ident is not None:
-                deleting.join()
+            event="DELETE",
+            when=f"OLD.day = '{second_day.isoformat()}' AND OLD.variant_id = {doomed[1]}",
+        )
+    update, deletion = race.held, race.deletion
 
     # then: the deletion waited for the refit's day, neither failed, the refit left the
     # first variant out of the third day (deleted meanwhile, and said so), and the
     # deletion took the title's figures with its variants
-    assert waited, "the deletion never waited on the refit"
+    assert race.waited, "the deletion never waited on the refit"
     assert "error" not in update, update["error"]
     assert "error" not in deletion, deletion["error"]
     assert update["result"].kind == ArtworkPolicy.Kind.FULL
@@ -306,39 +300,19 @@ def test_a_deletion_of_a_variant_whose_figures_a_refit_only_deletes_waits_for_it
     # among them), then is held at its first new figure of the last day until staff's
     # deletion of the variant waits on it; let go, it deletes the figures of days after
     # its window
-    update: dict = {}
-    deletion: dict = {}
-    updating = threading.Thread(
-        target=_on_its_own_connection,
-        args=[
-            update,
+    with caplog.at_level(logging.INFO, logger="artwork.services"):
+        race = _deletion_while_held(
             lambda: artwork_policy_update(now=t0 + dt.timedelta(days=2, hours=23), full=True),
-        ],
-    )
-    deleting = threading.Thread(
-        target=_on_its_own_connection,
-        args=[
-            deletion,
             lambda: artwork_variants_delete(variants=ArtworkVariant.objects.filter(pk=unseen.pk)),
-        ],
-    )
-    hold = _figures_held(event="INSERT", when=f"NEW.day = '{last_day.isoformat()}'")
-    with caplog.at_level(logging.INFO, logger="artwork.services"), hold as (held, let_go):
-        updating.start()
-        try:
-            update_pid = held()
-            deleting.start()
-            waited = _waited_on(update_pid)
-            let_go()
-        finally:
-            updating.join()
-            if deleting.ident is not None:
-                deleting.join()
+            event="INSERT",
+            when=f"NEW.day = '{last_day.isoformat()}'",
+        )
+    update, deletion = race.held, race.deletion
 
     # then: the deletion waited for the refit and neither failed (a deletion that took
     # the later figure, then waited on the refit's row of the rewritten day, deadlocked
     # with the refit coming for that later figure); the variant went with its figures
-    assert waited, "the deletion never waited on the refit"
+    assert race.waited, "the deletion never waited on the refit"
     assert "error" not in update, update["error"]
     assert "error" not in deletion, deletion["error"]
     assert update["result"].kind == ArtworkPolicy.Kind.FULL

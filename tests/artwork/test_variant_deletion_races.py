@@ -30,7 +30,7 @@ from catalog.models import Title
 from recommendations.demo.builder import _flush_demo_rows
 from recommendations.demo.catalogue import DEMO_PREFIX
 from recommendations.demo.progress import silent_progress
-from tests.artwork.test_policy_lock_order import _figures_held, _on_its_own_connection, _waited_on
+from tests.artwork.test_policy_lock_order import _deletion_while_held
 from tests.db_waits import hold_until_waited_on
 from tests.factories import ArtworkVariantFactory, TitleFactory
 from tests.test_admin import form_data
@@ -189,32 +189,18 @@ def test_a_variant_deleted_while_the_prune_deletes_its_figures_waits_for_it(sett
                 cursor.execute(statement)
         return artwork_daily_prune(now=now)
 
-    pruning: dict = {}
-    deletion: dict = {}
-    pruner = threading.Thread(target=_on_its_own_connection, args=[pruning, prune])
-    deleting = threading.Thread(
-        target=_on_its_own_connection,
-        args=[
-            deletion,
-            lambda: artwork_variants_delete(variants=ArtworkVariant.objects.filter(pk=doomed.pk)),
-        ],
+    race = _deletion_while_held(
+        prune,
+        lambda: artwork_variants_delete(variants=ArtworkVariant.objects.filter(pk=doomed.pk)),
+        event="DELETE",
+        when=f"OLD.id = {lower_id.pk}",
     )
-    with _figures_held(event="DELETE", when=f"OLD.id = {lower_id.pk}") as (held, let_go):
-        pruner.start()
-        try:
-            prune_pid = held()
-            deleting.start()
-            waited = _waited_on(prune_pid)
-            let_go()
-        finally:
-            pruner.join()
-            if deleting.ident is not None:
-                deleting.join()
+    pruning, deletion = race.held, race.deletion
 
     # then: the deletion waited for the prune's batch and neither failed (a deletion that
     # took the figure first in the table, then waited on the one the prune held,
     # deadlocked with the prune coming for the first); both figures and the variant went
-    assert waited, "the deletion never waited on the prune"
+    assert race.waited, "the deletion never waited on the prune"
     assert "error" not in pruning, pruning["error"]
     assert "error" not in deletion, deletion["error"]
     assert pruning["result"] == 2
