@@ -815,21 +815,29 @@ def _settled_before(read_at: float) -> float | None:
 
     pg_locks lists the whole server's locks and a relation's OID is unique only within its
     database: a writer on a copy of this database (made from one template) locks a table of
-    the signal table's OID, and must not hold this one's watermark back."""
+    the signal table's OID, and must not hold this one's watermark back.
+
+    ``received_at`` is stamped by the app's clock, a writer's start by the database's: the
+    writer's age is measured on the database's clock alone and taken from the app's time
+    read just before the query, so that the cut is on the app's clock whatever the skew
+    between the two (an app behind the database took rows received after the writer began
+    for rows received before it). Read before the query, the app's time makes the age
+    reach back at least to the writer's start."""
+    app_now = timezone.now().timestamp()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT bool_or(a.xact_start IS NULL), "
-            "EXTRACT(EPOCH FROM min(a.xact_start))::float8 "
+            "EXTRACT(EPOCH FROM statement_timestamp() - min(a.xact_start))::float8 "
             "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
             "WHERE l.relation = %s::regclass AND l.mode = 'RowExclusiveLock' "
             "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND l.pid <> pg_backend_pid()",
             [Signal._meta.db_table],
         )
-        undated, oldest = cursor.fetchone()
+        undated, oldest_age = cursor.fetchone()
     if undated:
         return None
-    cut = read_at if oldest is None else min(read_at, float(oldest))
+    cut = read_at if oldest_age is None else min(read_at, app_now - float(oldest_age))
     return cut - SNAPSHOT_SETTLE_SECONDS
 
 

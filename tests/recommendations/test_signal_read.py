@@ -239,6 +239,33 @@ def test_rows_committed_while_a_writer_is_open_stay_above_the_watermark(committe
     _assert_same(_read(), incremental)
 
 
+@pytest.mark.parametrize("skew", [30.0, 300.0], ids=["30s", "5min"])
+@pytest.mark.django_db(transaction=True)
+def test_an_app_clock_behind_the_databases_does_not_move_the_watermark_past_an_open_writer(
+    committed_world, monkeypatch, skew
+):
+    """``received_at`` is stamped by the app's clock and a writer's start by the database's:
+    compared as they were, an app behind the database counted rows received after the writer
+    began as received before it, and the watermark passed its row for good."""
+    # given: the app's clock (ingest and retrain alike) behind the database's; a snapshot
+    machine = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: machine() - dt.timedelta(seconds=skew))
+    _read(snapshot=True)
+
+    with _writer_held_open(1) as uncommitted:
+        # when: rows arrive (committed) while a transaction writing signals is open
+        arrived = _arrive(3)
+        assert max(uncommitted) < min(arrived)
+        held: dict = {}
+        _read(snapshot=True, read_info=held)
+
+        # then: the watermark stays before the open transaction's row
+        assert held["watermark"] < min(uncommitted)
+
+    # and: once it has committed, the snapshot holds the table
+    _assert_same(_read(), _read(snapshot=True))
+
+
 def _server_kwargs() -> dict[str, object]:
     """psycopg's keywords for the test database's server (any database on it)."""
     from django.db import connection
