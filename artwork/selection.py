@@ -16,14 +16,14 @@ Per process, this module holds the active variants as arrays and the newest
 policy. One query every ``TONIGHT["ARTWORK_CHECK_SECONDS"]`` (default 1 s)
 asks whether either changed (the newest variant ``updated_at`` and the newest
 policy id) and which variants were stamped since ``CHANGE_LOOK_BACK`` before
-the previous check (the database's clock): a deactivated variant leaves every web
-process's choices within that second, and a new policy is picked up without a
-restart. The look-back is there because ``updated_at`` is stamped before the
-commit: a deactivation stamped before another variant's edit but committed
-after it never raises the newest ``updated_at`` again, so the newest value
-alone would miss it until the full reload. Deleting a variant outright is
-noticed at the next full reload (``ARTWORK_RELOAD_SECONDS``); deactivation is
-the way to stop one at once.
+the previous check (on the app's clock, which stamps them): a deactivated
+variant leaves every web process's choices within that second, and a new
+policy is picked up without a restart. The look-back is there because
+``updated_at`` is stamped before the commit: a deactivation stamped before
+another variant's edit but committed after it never raises the newest
+``updated_at`` again, so the newest value alone would miss it until the full
+reload. Deleting a variant outright is noticed at the next full reload
+(``ARTWORK_RELOAD_SECONDS``); deactivation is the way to stop one at once.
 """
 
 from __future__ import annotations
@@ -60,9 +60,12 @@ ARTWORK_RELOAD_SECONDS = 300.0
 #: milliseconds; a longer one is caught by the full reload. Anchored on the previous
 #: check's time, not the newest change, so a change drops out of the checks once that
 #: much time has passed: anchored on the newest change, a bulk import (67,000 variants
-#: stamped within seconds) was listed by every check until the next edit. The stamps
-#: come from the app servers' clocks and the anchor from the database's; skew between
-#: them must stay well under this.
+#: stamped within seconds) was listed by every check until the next edit. The stamps come
+#: from the app's clock (``auto_now``, ``timezone.now()``), and so does the anchor: taken
+#: from the database's, an app behind it by more than this missed every change's listing
+#: (a deactivation then kept serving until the full reload), and an app ahead of it kept a
+#: change listed by every check for as long as the skew. App servers must agree with one
+#: another, as every ``updated_at`` comparison assumes.
 CHANGE_LOOK_BACK = dt.timedelta(seconds=10)
 
 
@@ -219,8 +222,8 @@ def _check_sql() -> str:
     # The first row (id NULL) is the generation, the others the variants changed lately.
     return (
         f"SELECT NULL, (SELECT MAX(updated_at) FROM {variants}), "  # noqa: S608
-        f"(SELECT MAX(id) FROM {policies}), CURRENT_TIMESTAMP "
-        f"UNION ALL SELECT id, updated_at, NULL, NULL FROM {variants} WHERE updated_at > %s"
+        f"(SELECT MAX(id) FROM {policies}) "
+        f"UNION ALL SELECT id, updated_at, NULL FROM {variants} WHERE updated_at > %s"
     )
 
 
@@ -243,7 +246,7 @@ class _ArtworkServing:
         self._lock = threading.Lock()
         self._state: ArtworkState | None = None
         self._generation: tuple | None = None  # what the state's arrays and policy reflect
-        self._checked_through: dt.datetime | None = None  # the previous check, database time
+        self._checked_through: dt.datetime | None = None  # the previous check, app's clock
         # Changes within the look-back already made unusable or read into the arrays:
         # variant id -> (its updated_at, monotonic time the check that found it returned).
         self._handled: dict[int, tuple[dt.datetime, float]] = {}
@@ -357,13 +360,18 @@ def _aware(value: object) -> dt.datetime | None:
 
 def _check(after: dt.datetime | None) -> tuple[tuple, dict[int, dt.datetime], dt.datetime]:
     """The generation (newest variant change, newest policy id), the variants changed
-    after ``after`` (none if None) and the database's time: one round trip."""
+    after ``after`` (none if None) and the time of the check: one round trip.
+
+    The time is the app's, the clock ``updated_at`` is stamped with, read before the query:
+    a change the query cannot see commits after it, so is stamped after it less its
+    transaction's length."""
+    checked = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(_check_sql(), [connection.ops.adapt_datetimefield_value(after)])
         rows = cursor.fetchall()
     head = next(r for r in rows if r[0] is None)
     changes = {int(r[0]): _aware(r[1]) for r in rows if r[0] is not None}
-    return (_aware(head[1]), head[2]), changes, _aware(head[3]) or timezone.now()
+    return (_aware(head[1]), head[2]), changes, checked
 
 
 def _load(previous: ArtworkState | None, generation: tuple, *, reload_arms: bool) -> ArtworkState:

@@ -162,3 +162,42 @@ def test_artwork_is_chosen_at_midnight_and_refused_for_an_hour_no_day_has():
         artwork_choose(
             title_ids=[title.pk], device="tv", maturity_limit=18, taste={}, hour=24, seed=7
         )
+
+
+@pytest.mark.parametrize("skew", [-300.0, -30.0, 30.0, 300.0], ids=["-5min", "-30s", "30s", "5min"])
+@pytest.mark.django_db(transaction=True)
+def test_the_look_back_lists_the_changes_it_should_whatever_the_app_and_database_clocks_say(
+    settings, monkeypatch, skew
+):
+    """``updated_at`` is stamped by the app's clock; the check's anchor was the database's.
+    With the app behind, a deactivation stamped under the newest ``updated_at`` fell before
+    the look-back and kept serving until the full reload; with the app ahead, an import
+    stayed listed by every check for as long as the skew."""
+    # given: the app's clock off the database's; every page checks; three frames of a title,
+    # stamped together longer ago than the look-back (on the app's clock), one edited since
+    settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_CHECK_SECONDS": 0}
+    machine = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: machine() + dt.timedelta(seconds=skew))
+    title = TitleFactory()
+    switched, edited, _ = ArtworkVariantFactory.create_batch(3, title=title)
+    ArtworkVariant.objects.update(
+        updated_at=timezone.now() - CHANGE_LOOK_BACK - dt.timedelta(seconds=5)
+    )
+    edit_stamp = timezone.now() + dt.timedelta(seconds=5)  # a later-stamped edit, seen first
+    ArtworkVariant.objects.filter(pk=edited.pk).update(updated_at=edit_stamp)
+    artwork_serving.get()
+
+    # when: the checks come
+    artwork_serving.get()
+
+    # then: the old stamps are not listed, only the edit within the look-back
+    assert set(artwork_serving._handled) == {edited.pk}
+
+    # when: a frame is switched off, stamped before the edit (which keeps the newest stamp)
+    artwork_variants_set_active(
+        variants=ArtworkVariant.objects.filter(pk=switched.pk), active=False
+    )
+    assert ArtworkVariant.objects.get(pk=switched.pk).updated_at < edit_stamp
+
+    # then: the next check takes it out of the choices
+    assert not _usable(switched.pk)
