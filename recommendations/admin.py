@@ -1001,8 +1001,15 @@ def _guarded_form(
 
 def _refuse_gated_task(form: BaseForm, data: dict[str, Any], request: HttpRequest) -> None:
     task = data.get("task") or ""
+    field = "regtask" if data.get("regtask") else "task"
     for refusal in _refusals(request, [(data.get("name") or task, task)], "add or change"):
-        form.add_error("regtask" if data.get("regtask") else "task", refusal)
+        form.add_error(field, refusal)
+    # A schedule made to run another task no longer runs its own: for the reaper, as
+    # stopped as paused (``TaskGate.stopping``). The instance still holds the task as saved.
+    saved: PeriodicTask = form.instance  # type: ignore[attr-defined]
+    if saved.pk is not None and saved.task != task:
+        for refusal in _refusals(request, [(saved.name, saved.task)], "stop", stopping=True):
+            form.add_error(field, refusal)
 
 
 admin.site.unregister(PeriodicTask)

@@ -453,3 +453,24 @@ def test_staff_who_may_not_prune_still_pause_the_prune():
 
     prune.refresh_from_db()
     assert prune.enabled is False
+
+
+def test_staff_who_may_not_change_runs_cannot_stop_the_reaper_by_changing_its_task():
+    # given: the reaper, and staff who may edit schedules but not change runs
+    reaper = _maintenance(REAPER)
+    operator = _staff(*RETRAINS_TOO)
+    data = _as_opened(operator, _change_url(reaper))
+
+    # when: they make its schedule run an ungated task instead (the reaper stops as surely
+    # as paused)
+    data.update(regtask="", task="celery.backend_cleanup")
+    response = operator.post(_change_url(reaper), data)
+
+    # then: refused, saying what it takes, and the schedule still reaps
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "may stop a periodic task of recommendations.reap_training_runs" in " ".join(
+        errors.get("task", [])
+    )
+    reaper.refresh_from_db()
+    assert reaper.task == REAPER
