@@ -1162,9 +1162,12 @@ def _default_recipe(
 
     The active version's recipe (no change without evidence), when it is allowed to
     compete and its models were fitted in this retrain; else the cluster's own model
-    (a first version, or one that recorded no recipe).
+    (a first version, or one that recorded no recipe). A version of the retrain before
+    hyperparameters were recorded (2 December) names its recipe at the top of its metrics
+    alone, and is kept as surely.
     """
-    recipe = ((active.metrics.get("hyperparameters") or {}) if active else {}).get("recipe")
+    metrics = (active.metrics or {}) if active else {}
+    recipe = (metrics.get("hyperparameters") or {}).get("recipe") or metrics.get("recipe")
     if recipe is None:
         reason = "no active version" if active is None else "the active version recorded none"
         return _own_recipe(evaluation, cluster_id, reason)

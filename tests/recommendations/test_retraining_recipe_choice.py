@@ -249,3 +249,19 @@ def test_the_default_is_the_active_recipe_while_it_may_serve_else_the_clusters_o
 
     # when / then
     assert retraining._default_recipe(active, evaluation, 5) == expected
+
+
+def test_an_active_version_of_the_older_retrain_keeps_the_recipe_it_recorded(settings):
+    """Versions retrained before the recipes had hyperparameters recorded their recipe at the
+    top of their metrics alone: that is still the active version's recipe, and keeping the
+    cluster's own model instead would change what serves the cluster without evidence."""
+    # given: cluster 5's active version #7, made by the older retrain, served by the region's
+    settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_COMPARE_WITH": ("region", "global")}
+    active = ModelVersion(pk=7, metrics={"recipe": "region", "holdout": {}, "gate": {}})
+    evaluation = SimpleNamespace(models=dict.fromkeys(("region", 5)))
+
+    # when / then
+    assert retraining._default_recipe(active, evaluation, 5) == (
+        "region",
+        "the active version's recipe (region, #7)",
+    )
