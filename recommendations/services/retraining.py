@@ -1173,7 +1173,10 @@ def _default_recipe(
         return _own_recipe(evaluation, cluster_id, reason)
     scopes = _RECIPE_SCOPES.get(recipe, ())
     keys = [cluster_id if scope == "cluster" else scope for scope in scopes]
-    if recipe in _allowed_recipes() and all(key in evaluation.models for key in keys):
+    if recipe not in _allowed_recipes():
+        why = f"the active version's {recipe} may no longer serve a cluster"
+        return _own_recipe(evaluation, cluster_id, why)
+    if all(key in evaluation.models for key in keys):
         return recipe, f"the active version's recipe ({recipe}, #{active.pk})"
     return _own_recipe(evaluation, cluster_id, f"the active version's {recipe} is not fitted here")
 

@@ -208,7 +208,11 @@ def test_ties_on_a_large_choice_half_keep_the_clusters_own_handling_first(
             "global",
             ("region",),
             ("region", "global", 5),
-            ("cluster", "the cluster's own model (the active version's global is not fitted here)"),
+            (
+                "cluster",
+                "the cluster's own model (the active version's global may no longer serve a "
+                "cluster)",
+            ),
             id="no-longer-allowed",
         ),
         pytest.param(
