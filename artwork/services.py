@@ -190,6 +190,20 @@ def _policy_lock(*, wait: bool) -> bool:
         return bool(cursor.fetchone()[0])
 
 
+def artwork_policy_lock(*, wait: bool) -> bool:
+    """Hold the policy's lock until the caller's transaction ends; ``False`` if an update
+    or a refit holds it and ``wait`` is off.
+
+    For what deletes the policies and what they are folded from (``seed_demo --flush``):
+    an update running meanwhile would store a policy of what was deleted, or one whose
+    parent was, and deadlock with the deletion on the variants whose figures it wrote.
+    A no-op outside PostgreSQL, as the updates' own lock is.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("artwork_policy_lock is held until a transaction ends: open one")
+    return _policy_lock(wait=wait)
+
+
 #: One daily figure to add: variant id, device class, day, impressions, plays.
 _DailyRow = tuple[int, str, dt.date, int, int]
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from accounts.models import Account
 from artwork.models import ArtworkPolicy, ArtworkVariant, ArtworkVariantDaily
 from artwork.policy import policy_delete
-from artwork.services import artwork_variants_lock
+from artwork.services import artwork_policy_lock, artwork_variants_lock
 from catalog.models import Person, Title
 from profiles.models import Profile
 from recommendations.models import ModelVersion, PageLog, Signal, TrainingRun
@@ -97,7 +97,8 @@ def _flush_demo_rows(progress: Progress) -> tuple[dict[str, int], set[str]]:
     The caller holds the transaction and deletes the image files once it commits.
     Reference data and the admin user stay. What was learned from the previous
     demo goes too (:func:`_flush_learned_state`), so that nothing serves until
-    ``train_models``, as on a fresh database.
+    ``train_models``, as on a fresh database. First it takes the artwork policy's lock
+    (:func:`_wait_for_artwork_policy`), so that no update folds the previous demo meanwhile.
 
     Signals go first, as one set-based DELETE per filter (Signal has no
     dependents, so the ORM deletes without loading rows); left to the account
@@ -106,6 +107,7 @@ def _flush_demo_rows(progress: Progress) -> tuple[dict[str, int], set[str]]:
     are cleaned too.
     """
     deleted: dict[str, int] = {}
+    _wait_for_artwork_policy(progress)
     accounts = Account.objects.filter(external_id__startswith=DEMO_PREFIX)
     titles = Title.objects.filter(external_id__startswith=DEMO_PREFIX)
     with progress("Flush: previous demo data", 5, "steps") as advance:
@@ -131,6 +133,23 @@ def _flush_demo_rows(progress: Progress) -> tuple[dict[str, int], set[str]]:
         _delete_in_chunks(Person.objects.filter(external_id__startswith=DEMO_PREFIX), 10_000)
         advance(1)
     return deleted, image_names
+
+
+def _wait_for_artwork_policy(progress: Progress) -> None:
+    """Take the artwork policy's lock for the rest of the build, waiting for a running update.
+
+    An update (beat's, every few minutes, or a retrain's refit) running under the flush
+    would store, after the reseed, a policy folded from the previous demo, or deadlock
+    with the flush. Held until the build commits, it makes beat's updates pass meanwhile
+    and a refit wait, then fold the new demo. Waiting rather than refusing: beat's update
+    takes seconds, and a reseed that failed whenever one ran would fail at random; a
+    refit takes longer, so the wait is shown, and Ctrl-C leaves the previous demo whole.
+    """
+    if artwork_policy_lock(wait=False):
+        return
+    with progress("Flush: waiting for the running artwork policy update", 1, "steps") as advance:
+        artwork_policy_lock(wait=True)
+        advance(1)
 
 
 def _flush_learned_state() -> dict[str, int]:
