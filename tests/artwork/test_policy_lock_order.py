@@ -18,16 +18,11 @@ on another the refit had deleted, deadlocked with the refit coming for the first
 refit locks those variants too, with the rest, before it deletes anything.
 """
 
-import contextlib
 import datetime as dt
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import pytest
-from django.db import DatabaseError, connection
 
 from artwork.models import ArtworkPolicy, ArtworkVariant, ArtworkVariantDaily
 from artwork.services import (
@@ -40,6 +35,7 @@ from recommendations.models import PageLog
 from recommendations.services.homepage import homepage_render
 from recommendations.services.training import model_train
 from tests.artwork.test_policy import _artwork_checked_every_page  # noqa: F401
+from tests.db_waits import Race, race_while_held, row_writes_held
 from tests.factories import AccountFactory, ArtworkVariantFactory, ProfileFactory
 from tests.recommendations.homepage_world import NOW, build_home_world
 from tests.recommendations.test_training import _fresh_serving, watch  # noqa: F401
@@ -48,121 +44,19 @@ from tests.recommendations.test_training import _fresh_serving, watch  # noqa: F
 HOLD_KEY = (0x41525457, 1)
 
 
-@contextlib.contextmanager
-def _figures_held(
-    *, event: str, when: str
-) -> Iterator[tuple[Callable[[], int], Callable[[], None]]]:
-    """Make an update wait at the first figure it writes (``event``: ``INSERT`` or
-    ``DELETE``) that is ``when``; "wait for that" (the update's pid) and "let go".
-
-    A ``BEFORE`` trigger on the daily figures takes a shared advisory lock that this
-    test's session holds exclusively: the update stops there, with every lock it took
-    before (a figure's row, deleted, is locked before the trigger runs). Ends with the
-    block in any case.
-    """
-    table = ArtworkVariantDaily._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            CREATE OR REPLACE FUNCTION it_hold_figures() RETURNS trigger AS $$
-            BEGIN
-                PERFORM pg_advisory_xact_lock_shared({HOLD_KEY[0]}, {HOLD_KEY[1]});
-                RETURN COALESCE(NEW, OLD);  -- NULL would skip the row's write
-            END $$ LANGUAGE plpgsql;
-            CREATE TRIGGER it_hold_figures BEFORE {event} ON {table}
-                FOR EACH ROW WHEN ({when})
-                EXECUTE FUNCTION it_hold_figures();
-            SELECT pg_advisory_lock({HOLD_KEY[0]}, {HOLD_KEY[1]});
-            """
-        )
-
-    def held(timeout: float = 30) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s"
-                    " AND objid = %s AND NOT granted AND database = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database())",
-                    list(HOLD_KEY),
-                )
-                row = cursor.fetchone()
-            if row:
-                return row[0]
-            time.sleep(0.05)
-        raise AssertionError(f"the update never reached its first figure in {timeout}s")
-
-    def let_go() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", list(HOLD_KEY))
-
-    try:
-        yield held, let_go
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_unlock_all();"
-                f" DROP TRIGGER IF EXISTS it_hold_figures ON {table};"
-                " DROP FUNCTION IF EXISTS it_hold_figures();"
-            )
-
-
-def _waited_on(pid: int, timeout: float = 30) -> bool:
-    """Whether another session comes to wait on session ``pid`` within ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                [pid],
-            )
-            if cursor.fetchone()[0]:
-                return True
-        time.sleep(0.05)
-    return False
-
-
-def _on_its_own_connection(outcome: dict, work: Callable[[], object]) -> None:
-    """Run ``work`` as a task or a request would, keeping what it returned or raised."""
-    try:
-        outcome["result"] = work()
-    except DatabaseError as error:
-        outcome["error"] = error
-    finally:
-        connection.close()
-
-
-@dataclass
-class _Race:
-    """What a race of :func:`_deletion_while_held` came to: each side's outcome (``result``
-    or ``error``) and whether the deletion was seen waiting on the held side."""
-
-    held: dict
-    deletion: dict
-    waited: bool
-
-
 def _deletion_while_held(
     work: Callable[[], object], delete: Callable[[], object], *, event: str, when: str
-) -> _Race:
-    """Run ``work`` on its own connection until it is held at the figure ``event`` and
-    ``when`` pick (:func:`_figures_held`), start ``delete`` on another, let ``work`` go
-    once the deletion waits on it (or after the wait's timeout), and let both end."""
-    race = _Race(held={}, deletion={}, waited=False)
-    working = threading.Thread(target=_on_its_own_connection, args=[race.held, work])
-    deleting = threading.Thread(target=_on_its_own_connection, args=[race.deletion, delete])
-    with _figures_held(event=event, when=when) as (held, let_go):
-        working.start()
-        try:
-            pid = held()
-            deleting.start()
-            race.waited = _waited_on(pid)
-            let_go()
-        finally:
-            working.join()
-            if deleting.ident is not None:
-                deleting.join()
-    return race
+) -> Race:
+    """Race ``delete`` against ``work`` held at the first daily figure it writes
+    (``event``: ``INSERT`` or ``DELETE``) that is ``when`` (tests/db_waits.py)."""
+    hold = row_writes_held(
+        name="it_hold_figures",
+        table=ArtworkVariantDaily._meta.db_table,
+        event=event,
+        key=HOLD_KEY,
+        when=when,
+    )
+    return race_while_held(work, delete, hold)
 
 
 def _pages_framing_second_then_first_variants() -> tuple[dt.datetime, Title, list[int]]:
@@ -226,7 +120,7 @@ def test_a_deletion_of_variants_an_update_writes_on_several_days_waits_for_it(ca
             event="INSERT",
             when=f"NEW.day >= '{next_day.isoformat()}'",
         )
-    update, deletion = race.held, race.deletion
+    update, deletion = race.held, race.other
 
     # then: the deletion waited for the update, neither failed, the update wrote both
     # days' figures and the deletion took the title's with its variants
@@ -264,7 +158,7 @@ def test_a_deletion_of_a_variant_whose_old_figures_a_refit_deletes_waits_for_it(
             event="DELETE",
             when=f"OLD.day = '{second_day.isoformat()}' AND OLD.variant_id = {doomed[1]}",
         )
-    update, deletion = race.held, race.deletion
+    update, deletion = race.held, race.other
 
     # then: the deletion waited for the refit's day, neither failed, the refit left the
     # first variant out of the third day (deleted meanwhile, and said so), and the
@@ -307,7 +201,7 @@ def test_a_deletion_of_a_variant_whose_figures_a_refit_only_deletes_waits_for_it
             event="INSERT",
             when=f"NEW.day = '{last_day.isoformat()}'",
         )
-    update, deletion = race.held, race.deletion
+    update, deletion = race.held, race.other
 
     # then: the deletion waited for the refit and neither failed (a deletion that took
     # the later figure, then waited on the refit's row of the rewritten day, deadlocked

@@ -195,7 +195,7 @@ def test_a_variant_deleted_while_the_prune_deletes_its_figures_waits_for_it(sett
         event="DELETE",
         when=f"OLD.id = {lower_id.pk}",
     )
-    pruning, deletion = race.held, race.deletion
+    pruning, deletion = race.held, race.other
 
     # then: the deletion waited for the prune's batch and neither failed (a deletion that
     # took the figure first in the table, then waited on the one the prune held,

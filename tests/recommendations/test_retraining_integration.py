@@ -49,6 +49,7 @@ from recommendations.services.retraining import (
 from recommendations.services.training import model_train
 from recommendations.tasks import prune_logs, reap_training_runs, retrain_region
 from regions.models import TasteCluster
+from tests.db_waits import row_writes_held
 from tests.factories import TasteClusterFactory
 from tests.processes import current_database_url
 from tests.recommendations.demo_world import seed_small_demo
@@ -150,7 +151,7 @@ def start_worker(broker, settings) -> Iterator[Callable[..., subprocess.Popen]]:
 
 
 @pytest.fixture
-def hold_before_ready() -> Iterator[Callable[[], int]]:
+def hold_before_ready() -> Iterator[Callable[..., int]]:
     """Make cluster versions wait before they turn ``ready``; returns "wait for the next one".
 
     A ``BEFORE UPDATE`` trigger takes a shared advisory lock that this test's session
@@ -158,48 +159,14 @@ def hold_before_ready() -> Iterator[Callable[[], int]]:
     blocks there (its run's stage is ``train``). The returned function waits until a
     worker's session is blocked so and returns that session's pid. Ends with the test.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            CREATE OR REPLACE FUNCTION it_hold_before_ready() RETURNS trigger AS $$
-            BEGIN
-                PERFORM pg_advisory_xact_lock_shared({HOLD_KEY[0]}, {HOLD_KEY[1]});
-                RETURN NEW;
-            END $$ LANGUAGE plpgsql;
-            CREATE TRIGGER it_hold_before_ready BEFORE UPDATE ON {ModelVersion._meta.db_table}
-                FOR EACH ROW WHEN (
-                    OLD.status = 'training' AND NEW.status = 'ready' AND NEW.scope = 'cluster'
-                ) EXECUTE FUNCTION it_hold_before_ready();
-            SELECT pg_advisory_lock({HOLD_KEY[0]}, {HOLD_KEY[1]});
-            """
-        )
-
-    def blocked(timeout: float = 40) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with connection.cursor() as cursor:
-                # This database's: pg_locks lists the whole server's, and another suite on
-                # it holds the same key in its own database (this test once took its worker
-                # for ours, and ended that worker's session).
-                cursor.execute(
-                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s"
-                    " AND objid = %s AND NOT granted AND database = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database())",
-                    list(HOLD_KEY),
-                )
-                row = cursor.fetchone()
-            if row:
-                return row[0]
-            time.sleep(0.05)
-        raise AssertionError(f"no worker reached the held update in {timeout}s")
-
-    yield blocked
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT pg_advisory_unlock_all();"
-            f" DROP TRIGGER IF EXISTS it_hold_before_ready ON {ModelVersion._meta.db_table};"
-            " DROP FUNCTION IF EXISTS it_hold_before_ready();"
-        )
+    with row_writes_held(
+        name="it_hold_before_ready",
+        table=ModelVersion._meta.db_table,
+        event="UPDATE",
+        key=HOLD_KEY,
+        when="OLD.status = 'training' AND NEW.status = 'ready' AND NEW.scope = 'cluster'",
+    ) as (held, _):
+        yield lambda timeout=40: held(timeout)
 
 
 def _request(region_code: str, slug: str) -> TrainingRun:

@@ -14,21 +14,17 @@ until the flush waits on it, so that interleaving happens every time. The data i
 committed (``transaction=True``): each side has a connection of its own.
 """
 
-import contextlib
 import datetime as dt
-import threading
-from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from artwork.models import ArtworkPolicy, ArtworkVariantDaily
 from artwork.services import artwork_policy_update
 from profiles.models import Profile
 from recommendations.models import PageLog
 from recommendations.services.homepage import homepage_render
-from tests.artwork.test_policy_lock_order import _on_its_own_connection, _waited_on
+from tests.db_waits import race_while_held, row_writes_held
 from tests.recommendations.test_seed_demo import TINY, seed
 
 #: Advisory-lock key (two ints) the trigger waits on while the test holds it.
@@ -41,59 +37,6 @@ NOON = dt.datetime(2025, 6, 2, 12, tzinfo=dt.UTC)
 def _var_in_tmp(settings, tmp_path) -> None:
     """The hidden-tastes file goes to a throw-away folder, not the developer's var/."""
     settings.VAR_DIR = tmp_path / "var"
-
-
-@contextlib.contextmanager
-def _policy_insert_held() -> Iterator[tuple[Callable[[], int], Callable[[], None]]]:
-    """Make an update wait as it inserts its new policy; "wait for that" (the update's
-    pid) and "let go". Ends with the block in any case."""
-    table = ArtworkPolicy._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            CREATE OR REPLACE FUNCTION it_hold_policy() RETURNS trigger AS $$
-            BEGIN
-                PERFORM pg_advisory_xact_lock_shared({HOLD_KEY[0]}, {HOLD_KEY[1]});
-                RETURN NEW;
-            END $$ LANGUAGE plpgsql;
-            CREATE TRIGGER it_hold_policy BEFORE INSERT ON {table}
-                FOR EACH ROW EXECUTE FUNCTION it_hold_policy();
-            SELECT pg_advisory_lock({HOLD_KEY[0]}, {HOLD_KEY[1]});
-            """
-        )
-
-    def held() -> int:
-        # The update is the session waiting on the test's key, blocked by the test.
-        pid = None
-        for _ in range(600):
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s"
-                    " AND objid = %s AND NOT granted AND database = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database())",
-                    list(HOLD_KEY),
-                )
-                row = cursor.fetchone()
-            if row:
-                pid = row[0]
-                break
-            threading.Event().wait(0.05)
-        assert pid is not None, "the update never reached its policy's insert"
-        return pid
-
-    def let_go() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", list(HOLD_KEY))
-
-    try:
-        yield held, let_go
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_unlock_all();"
-                f" DROP TRIGGER IF EXISTS it_hold_policy ON {table};"
-                " DROP FUNCTION IF EXISTS it_hold_policy();"
-            )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -109,26 +52,17 @@ def test_a_flush_waits_for_a_running_policy_update_and_deletes_what_it_stored(fu
 
     # when: an update folds the later page, held as it stores its policy until a reseed
     # with --flush waits on it (or would have, in the wait's time), then let go
-    update: dict = {}
-    flush: dict = {}
-    updating = threading.Thread(
-        target=_on_its_own_connection,
-        args=[update, lambda: artwork_policy_update(now=NOON + dt.timedelta(days=2), full=full)],
+    race = race_while_held(
+        lambda: artwork_policy_update(now=NOON + dt.timedelta(days=2), full=full),
+        lambda: seed(**TINY, flush=True),
+        row_writes_held(
+            name="it_hold_policy",
+            table=ArtworkPolicy._meta.db_table,
+            event="INSERT",
+            key=HOLD_KEY,
+        ),
     )
-    flushing = threading.Thread(
-        target=_on_its_own_connection, args=[flush, lambda: seed(**TINY, flush=True)]
-    )
-    with _policy_insert_held() as (held, let_go):
-        updating.start()
-        try:
-            pid = held()
-            flushing.start()
-            waited = _waited_on(pid)
-            let_go()
-        finally:
-            updating.join()
-            if flushing.ident is not None:
-                flushing.join()
+    update, flush, waited = race.held, race.other, race.waited
 
     # then: neither failed, the flush waited for the update, and nothing the update
     # learned from the previous demo is left: no policy, no figures, no page
