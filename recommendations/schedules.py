@@ -98,8 +98,8 @@ class SkippedRegion:
     def warning(self) -> str:
         return (
             f"Region {self.code}'s time zone {self.zone!r} is not an IANA time zone: its "
-            f"nightly retrain ('retrain {self.code}') was not installed, and one installed "
-            f"before is kept as it is. Correct the zone in admin (Regions), then run "
+            f"nightly retrain ('{retrain_schedule_name(self.code)}') was not installed, and one "
+            f"installed before is kept as it is. Correct the zone in admin (Regions), then run "
             f"install_schedules again."
         )
 
@@ -169,11 +169,17 @@ def default_schedules(
     return schedules
 
 
+def retrain_schedule_name(code: str) -> str:
+    """The name of region ``code``'s nightly retrain: what installing, moving, deleting and
+    admin's checks find it by (operators may change everything else about it)."""
+    return f"retrain {code}"
+
+
 def _retrain_schedule(*, code: str, zone: str) -> Schedule:
     # Nightly, at RETRAIN_LOCAL_HOUR in the region's own time zone: each region
     # retrains in its quiet hours, and regions do not all compete for workers at once.
     return Schedule(
-        name=f"retrain {code}",
+        name=retrain_schedule_name(code),
         task="recommendations.retrain_region",
         args=[code],
         crontab={"minute": "0", "hour": str(RETRAIN_LOCAL_HOUR), "timezone": zone},
@@ -219,7 +225,7 @@ def schedules_install(*, reset: bool = False) -> Installed:
         defaults = default_schedules(regions)
         if reset:
             names = {schedule.name for schedule in defaults}
-            names |= {f"retrain {region.code}" for region in skipped}
+            names |= {retrain_schedule_name(region.code) for region in skipped}
             extra = [
                 task
                 for task in PeriodicTask.objects.exclude(name__in=names).order_by("name")
@@ -343,7 +349,7 @@ def region_schedule_time_zone_move(*, region_code: str, old_zone: str, new_zone:
     with transaction.atomic():
         task = (
             PeriodicTask.objects.select_for_update(of=("self",))
-            .filter(name=f"retrain {region_code}")
+            .filter(name=retrain_schedule_name(region_code))
             .select_related("crontab")
             .first()
         )
@@ -411,13 +417,13 @@ def region_schedule_install(*, region_code: str) -> bool:
 def region_schedule_exists(*, region_code: str) -> bool:
     """Whether a periodic task has the name of the region's nightly retrain, which
     :func:`region_schedule_install` then keeps, whatever an operator made of it."""
-    return PeriodicTask.objects.filter(name=f"retrain {region_code}").exists()
+    return PeriodicTask.objects.filter(name=retrain_schedule_name(region_code)).exists()
 
 
 def region_schedules(*, region_codes: list[str]) -> list[PeriodicTask]:
     """The nightly retrains of these regions that a region's deletion deletes with it
     (:func:`region_schedule_delete`), by name."""
-    names = [f"retrain {code}" for code in region_codes]
+    names = [retrain_schedule_name(code) for code in region_codes]
     return list(
         PeriodicTask.objects.filter(name__in=names, task="recommendations.retrain_region").order_by(
             "name"
@@ -432,7 +438,7 @@ def region_schedule_delete(*, region_code: str) -> int:
     night, each an "Unknown region code" error in the worker's log, for good.
     """
     deleted, _ = PeriodicTask.objects.filter(
-        name=f"retrain {region_code}", task="recommendations.retrain_region"
+        name=retrain_schedule_name(region_code), task="recommendations.retrain_region"
     ).delete()
     return deleted
 

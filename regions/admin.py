@@ -24,6 +24,7 @@ from recommendations.schedules import (
     region_schedule_follow_held,
     region_schedule_install,
     region_schedules,
+    retrain_schedule_name,
 )
 
 from .models import Availability, Region, TasteCluster, TasteClusterLocalization
@@ -156,10 +157,10 @@ class RegionAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
                 super().save_model(request, obj, form, change)
             self.message_user(
                 request,
-                f"{obj.code}'s nightly retrain (Periodic tasks, “retrain {obj.code}”) was left "
-                f"where it was, not moved to {obj.time_zone}: moving it takes change permission "
-                "on periodic tasks and on training runs. Ask an operator who has them to move "
-                "it.",
+                f"{obj.code}'s nightly retrain (Periodic tasks, "
+                f"“{retrain_schedule_name(obj.code)}”) was left where it was, not moved to "
+                f"{obj.time_zone}: moving it takes change permission on periodic tasks and on "
+                "training runs. Ask an operator who has them to move it.",
                 messages.WARNING,
             )
         if change and not scheduled:
@@ -168,8 +169,8 @@ class RegionAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
                 transaction.on_commit(lambda: region_schedule_install(region_code=code))
                 self.message_user(
                     request,
-                    f"{obj.code} had no nightly retrain: “retrain {obj.code}” is installed, "
-                    f"at {RETRAIN_LOCAL_HOUR:02d}:00 {obj.time_zone} (Periodic tasks).",
+                    f"{obj.code} had no nightly retrain: “{retrain_schedule_name(obj.code)}” is "
+                    f"installed, at {RETRAIN_LOCAL_HOUR:02d}:00 {obj.time_zone} (Periodic tasks).",
                     messages.INFO,
                 )
             else:
@@ -178,10 +179,10 @@ class RegionAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     def _say_no_retrain(self, request: HttpRequest, obj: Region) -> None:
         self.message_user(
             request,
-            f"{obj.code} has no nightly retrain: adding one (Periodic tasks, “retrain "
-            f"{obj.code}”) takes add permission on periodic tasks and change permission on "
-            "training runs. It is added when staff who have them save this region, or at the "
-            "next install_schedules.",
+            f"{obj.code} has no nightly retrain: adding one (Periodic tasks, "
+            f"“{retrain_schedule_name(obj.code)}”) takes add permission on periodic tasks and "
+            "change permission on training runs. It is added when staff who have them save "
+            "this region, or at the next install_schedules.",
             messages.WARNING,
         )
 
