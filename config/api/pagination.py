@@ -5,6 +5,8 @@ from typing import Any
 from rest_framework import exceptions, pagination
 from rest_framework.request import Request
 
+from config.api.strict import whole_number_rule
+
 
 def _whole_number(request: Request, name: str, *, minimum: int, maximum: int | None) -> int | None:
     """The query parameter ``name`` as an int in its range; None when absent; else a 400.
@@ -16,11 +18,10 @@ def _whole_number(request: Request, name: str, *, minimum: int, maximum: int | N
     raw = request.query_params.get(name)
     if raw is None:
         return None
-    bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
     if not (raw.isascii() and raw.isdigit()) or not (
         minimum <= int(raw) and (maximum is None or int(raw) <= maximum)
     ):
-        raise exceptions.ValidationError({name: [f"Must be a whole number {bounds}."]})
+        raise exceptions.ValidationError({name: [whole_number_rule(minimum, maximum)]})
     return int(raw)
 
 

@@ -124,6 +124,12 @@ def _repeatable_fields(serializer: serializers.Serializer) -> frozenset[str]:
     )
 
 
+def whole_number_rule(minimum: int, maximum: int | None) -> str:
+    """What a count in a query string must be, said the same way by every one of them."""
+    bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+    return f"Must be a whole number {bounds}."
+
+
 class QueryIntegerField(serializers.IntegerField):
     """A count in a query string (``?rows=12``), written as ASCII digits; a 400 naming it else.
 
@@ -132,7 +138,19 @@ class QueryIntegerField(serializers.IntegerField):
     5: a 200 for text that is not an integer as the schema writes one, where a client's
     bug should be told. Ids in query strings and paths follow the same rule
     (:func:`config.ids.is_id_text`).
+
+    Every refusal gives the one rule, as the paginator's ``limit`` does
+    (:func:`whole_number_rule`): DRF's own sentences told ``?rows=-1`` "A valid
+    integer is required.", which it is, not that it is below the range.
     """
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Before DRF's __init__, which writes the range messages into its validators.
+        rule = whole_number_rule(kwargs.get("min_value", 0), kwargs.get("max_value"))
+        codes = ("invalid", "min_value", "max_value", "max_string_length")
+        given = kwargs.get("error_messages", {})
+        kwargs["error_messages"] = {**dict.fromkeys(codes, rule), **given}
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, str) and not is_id_text(data):

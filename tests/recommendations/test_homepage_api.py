@@ -883,6 +883,22 @@ def test_bad_parameters_get_a_400_naming_them(world, household, param, value):
     assert response.json()["message"].startswith(param)
 
 
+@pytest.mark.parametrize(("param", "bound"), [("rows", 40), ("items", 75)])
+def test_a_count_out_of_its_range_or_not_a_whole_number_is_told_the_range(household, param, bound):
+    # "-1" was "A valid integer is required." (it is one: what is wrong is its range) and 41
+    # "Ensure this value is less than or equal to 40.": a reason per spelling, where the
+    # signal history's `limit` says the one rule, as the schema's minimum and maximum do
+    account, asha, _ = household
+    client = token_client(account)
+    for value in ("-1", "0", "-0", str(bound + 1), "1.5", "abc", "99999999999999999999"):
+        response = client.get(url(asha, **{param: value}))
+
+        assert response.status_code == 400, value
+        assert response.json()["errors"] == {
+            param: [f"Must be a whole number from 1 to {bound}."]
+        }, value
+
+
 def test_at_may_be_any_moment_of_the_week_either_side_in_any_time_zone(world, household):
     account, asha, _ = household
     model_train(region_code=world.region.code)
