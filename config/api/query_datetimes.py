@@ -24,6 +24,12 @@ UNENCODED_PLUS_MESSAGE = (
 )
 #: A time without its offset would be read in the server's zone, hours off the client's.
 NAIVE_MESSAGE = "Give a time zone offset (e.g. 'Z' or '+05:30')."
+#: The format of a time that must carry its offset. DRF's own sentence writes the offset in
+#: brackets, as optional: a client that believed it was refused again, for the offset.
+OFFSET_FORMAT_MESSAGE = (
+    "Must be a date and time with its UTC offset: YYYY-MM-DDThh:mm[:ss[.uuuuuu]] followed by "
+    "Z, +HH:MM or -HH:MM."
+)
 
 
 def plus_sent_unencoded(value: object) -> bool:

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from catalog.apis import ResumePointSerializer
-from config.api.query_datetimes import NAIVE_MESSAGE, QueryDateTimeField
+from config.api.query_datetimes import NAIVE_MESSAGE, OFFSET_FORMAT_MESSAGE, QueryDateTimeField
 from config.api.schema import TITLE_ID_HELP
 from config.api.strict import KnownParametersOnly, QueryIntegerField, choice_errors, one_of
 from profiles.models import Profile
@@ -47,6 +47,7 @@ class ContextTimeField(QueryDateTimeField):
     """
 
     default_error_messages = {
+        "invalid": OFFSET_FORMAT_MESSAGE,
         "naive": NAIVE_MESSAGE,
         "distant": f"Must be within {AT_MAX_DISTANCE.days} days of now.",
     }

@@ -899,6 +899,21 @@ def test_a_count_out_of_its_range_or_not_a_whole_number_is_told_the_range(househ
         }, value
 
 
+def test_a_malformed_at_is_told_that_its_offset_is_required(household):
+    # DRF's sentence gave the format as "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]",
+    # the offset in brackets: a client that took it at its word and left the offset out
+    # was refused again, for the offset
+    account, asha, _ = household
+
+    response = token_client(account).get(url(asha, at="tonight"))
+
+    assert response.status_code == 400
+    (reason,) = response.json()["errors"]["at"]
+    assert "[+HH:MM|-HH:MM|Z]" not in reason
+    assert "offset" in reason
+    assert "YYYY-MM-DDThh:mm" in reason
+
+
 def test_at_may_be_any_moment_of_the_week_either_side_in_any_time_zone(world, household):
     account, asha, _ = household
     model_train(region_code=world.region.code)
