@@ -4,7 +4,9 @@ In a query string an unencoded ``+`` means a space, so a client that sends
 ``at=2026-12-04T21:00:00+05:30`` as is asks for ``2026-12-04T21:00:00 05:30``
 and got "Datetime has wrong format", which does not say what to fix. A
 date-time followed by a space and an ``HH:MM`` or ``HHMM`` offset is that
-mistake and no other, so it is refused naming it.
+mistake and no other, so it is refused naming it. A control character (a NUL,
+a tab) is refused too: Python's reader skips one in some places and reads the
+time around it.
 """
 
 import re
@@ -30,6 +32,20 @@ OFFSET_FORMAT_MESSAGE = (
     "Must be a date and time with its UTC offset: YYYY-MM-DDThh:mm[:ss[.uuuuuu]] followed by "
     "Z, +HH:MM or -HH:MM."
 )
+CONTROL_MESSAGE = "Must not hold a control character (such as NUL or a tab)."
+#: NUL to US, and DEL: none is part of a date-time as any client writes one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def holds_control_character(value: object) -> bool:
+    """Whether ``value`` is text holding a control character.
+
+    Python's ISO reader skips a NUL after a time's offset, and a NUL or a tab
+    before its ``Z`` (``10:00:00\\x00Z`` reads as 10:00 UTC): the time read was
+    not the text sent, and a client's bug that mangled it was answered as if
+    the time were well formed.
+    """
+    return isinstance(value, str) and _CONTROL.search(value) is not None
 
 
 def plus_sent_unencoded(value: object) -> bool:
@@ -38,11 +54,17 @@ def plus_sent_unencoded(value: object) -> bool:
 
 
 class QueryDateTimeField(serializers.DateTimeField):
-    """DRF's date-time field for query parameters: names an unencoded ``+`` as the mistake."""
+    """DRF's date-time field for query parameters: names an unencoded ``+`` as the mistake,
+    and refuses a control character rather than reading the time around it."""
 
-    default_error_messages = {"unencoded_plus": UNENCODED_PLUS_MESSAGE}
+    default_error_messages = {
+        "unencoded_plus": UNENCODED_PLUS_MESSAGE,
+        "control": CONTROL_MESSAGE,
+    }
 
     def to_internal_value(self, value: Any) -> Any:
+        if holds_control_character(value):
+            self.fail("control")
         if plus_sent_unencoded(value):
             self.fail("unencoded_plus")
         return super().to_internal_value(value)
@@ -73,9 +95,12 @@ class QueryIsoDateTimeField(IsoDateTimeField):
     default_error_messages = {
         "unencoded_plus": UNENCODED_PLUS_MESSAGE.replace("%2B", "%(encoded)s"),
         "naive": NAIVE_MESSAGE,
+        "control": CONTROL_MESSAGE,
     }
 
     def to_python(self, value: Any) -> Any:
+        if holds_control_character(value):
+            raise forms.ValidationError(self.error_messages["control"], code="control")
         if plus_sent_unencoded(value):
             raise forms.ValidationError(
                 self.error_messages["unencoded_plus"],

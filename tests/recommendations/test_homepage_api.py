@@ -914,6 +914,28 @@ def test_a_malformed_at_is_told_that_its_offset_is_required(household):
     assert "YYYY-MM-DDThh:mm" in reason
 
 
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        pytest.param(lambda iso: iso + "%00", id="NUL after the offset"),
+        pytest.param(lambda iso: iso[:-1] + "%00Z", id="NUL before the Z"),
+        pytest.param(lambda iso: iso[:-1] + "%09Z", id="tab before the Z"),
+    ],
+)
+def test_an_at_holding_a_control_character_is_a_400_not_read_around_it(household, spoil):
+    # Python's ISO reader skips a NUL or a tab in these places, so such a time was a 200
+    # page for the time without them: text no client means, as the schema writes a time
+    account, asha, _ = household
+    moment = _iso(timezone.now().replace(microsecond=0))
+    assert moment.endswith("Z")
+
+    response = token_client(account).get(url(asha, at=spoil(moment)))
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"at"}
+    assert not PageLog.objects.filter(profile=asha).exists()
+
+
 def test_at_may_be_any_moment_of_the_week_either_side_in_any_time_zone(world, household):
     account, asha, _ = household
     model_train(region_code=world.region.code)

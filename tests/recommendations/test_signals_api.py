@@ -1465,6 +1465,21 @@ def test_an_offsets_unencoded_plus_in_the_history_filter_is_named(api_client, pr
     assert encoded.status_code == 200
 
 
+@pytest.mark.parametrize("param", ["occurred_after", "occurred_before"])
+@pytest.mark.parametrize("spoil", ["{}\x00", "{}\x00Z", "{}\tZ"], ids=["NUL", "NUL-Z", "tab-Z"])
+def test_a_history_filter_holding_a_control_character_is_a_400(api_client, profile, param, spoil):
+    # Python's ISO reader skips a NUL or a tab in these places: the filter was applied as
+    # the time without them, a 200 for text no client means
+    moment = timezone.now().astimezone(dt.UTC).isoformat(timespec="seconds")[:19]
+    spoilt = spoil.format(moment if "Z" in spoil else moment + "Z")
+
+    response = api_client.get(url(profile), {param: spoilt})
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {param}
+    assert api_client.get(url(profile), {param: moment + "Z"}).status_code == 200
+
+
 def test_a_play_progress_or_completion_of_an_episode_not_yet_released_is_refused(
     api_client, account, profile
 ):
