@@ -7,7 +7,7 @@ class RecommendationsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
-        from . import checks  # noqa: F401  (registers the broker/cache, keep and ranker checks)
+        from . import checks  # noqa: F401  (registers the broker/cache, keep, attribution and ranker checks)
         from .receivers import (
             region_schedule_forget,
             region_schedule_time_zone_follow,

@@ -1,4 +1,5 @@
-"""Checks of what queued retrains, policy updates and the nightly prune need from settings."""
+"""Checks of what queued retrains, policy updates, attribution and the nightly prune need from
+settings."""
 
 import datetime as dt
 import math
@@ -208,6 +209,46 @@ def ranker_training_check(
                 f"TONIGHT_RANKER_MAX_PAGES is {tonight['RANKER_MAX_PAGES']}: it must be 1 or "
                 "more, the logged pages sampled for the title and row rankers' training.",
                 id="tonight.E004",
+            )
+        )
+    return errors
+
+
+@checks.register("attribution")
+def attribution_window_check(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Refuse a session window of no length, or a clock skew below none.
+
+    Attribution credits a play to a page shown at most the window before it (or, when
+    the play names the page, at most the skew after it). With no window no play follows
+    a page: every tile the rankers and the artwork policy learn from is a miss, and
+    nothing says why. A negative one also puts ``closed_before`` after now, so the artwork
+    policy's watermark would pass pages not logged yet, which no later update folds. A
+    negative skew refuses every signal stamped now ("Is in the future") and believes no
+    play that names its page. Refused where the ranker settings are (``manage.py check``,
+    ``migrate``), not found out from the labels weeks later.
+    """
+    tonight = settings.TONIGHT
+    errors = []
+    window = tonight["ATTRIBUTION_WINDOW_SECONDS"]
+    if not float(window) > 0:
+        errors.append(
+            checks.Error(
+                f"TONIGHT_ATTRIBUTION_WINDOW_SECONDS is {window}: it must be more than 0, the "
+                "seconds after a page within which a play of a title it showed is credited "
+                "to it (with none, every tile shown is learned as a miss).",
+                id="tonight.E009",
+            )
+        )
+    skew = tonight["SIGNAL_MAX_FUTURE_SKEW_SECONDS"]
+    if not float(skew) >= 0:
+        errors.append(
+            checks.Error(
+                f"TONIGHT_SIGNAL_MAX_FUTURE_SKEW is {skew}: it must be 0 or more, the seconds "
+                "a client's clock may run ahead of or behind the server's (below 0 every "
+                "signal stamped now is refused as in the future).",
+                id="tonight.E009",
             )
         )
     return errors

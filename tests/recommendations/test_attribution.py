@@ -9,6 +9,7 @@ import uuid
 
 import numpy as np
 import pytest
+from django.core import checks
 
 from recommendations.models import PageLog, SignalKind
 from recommendations.selectors.attribution import (
@@ -180,6 +181,41 @@ def test_the_session_window_holds_a_play_at_its_very_end_and_not_a_second_later(
 
     # then the window is "at most" its length, by a page named or by the session alike
     assert read().played.tolist() == [credited]
+
+
+def _attribution_errors() -> list[checks.CheckMessage]:
+    return [m for m in checks.run_checks(tags=["attribution"]) if m.id == "tonight.E009"]
+
+
+def test_the_default_session_window_and_clock_skew_pass_the_checks():
+    assert _attribution_errors() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "variable", "value"),
+    [
+        # no window: a play can follow no page, so every shown tile is a miss
+        ("ATTRIBUTION_WINDOW_SECONDS", "TONIGHT_ATTRIBUTION_WINDOW_SECONDS", 0),
+        # a negative one also puts closed_before after now: the artwork policy's watermark
+        # passes pages not yet logged, which no update then folds
+        ("ATTRIBUTION_WINDOW_SECONDS", "TONIGHT_ATTRIBUTION_WINDOW_SECONDS", -600),
+        # a negative skew refuses every signal stamped now ("Is in the future") and
+        # believes no play naming its page
+        ("SIGNAL_MAX_FUTURE_SKEW_SECONDS", "TONIGHT_SIGNAL_MAX_FUTURE_SKEW", -1),
+    ],
+)
+def test_a_window_or_skew_that_credits_no_play_is_an_error_naming_the_variable(
+    settings, name, variable, value
+):
+    # given a session window of no length, or a clock skew below none
+    settings.TONIGHT = {**settings.TONIGHT, name: value}
+
+    # when the system checks run (manage.py check, migrate)
+    (error,) = _attribution_errors()
+
+    # then they refuse it, naming the environment variable that set it
+    assert error.level == checks.ERROR
+    assert f"{variable} is {value}" in error.msg
 
 
 def test_a_title_shown_twice_and_not_played_is_one_miss():
