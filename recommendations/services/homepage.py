@@ -74,10 +74,12 @@ def page_log_create(*, profile: Profile, page: Page) -> PageLog:
     millisecond to tens of milliseconds, most of a page's wait and of its p99.
     A database crash can lose the last fraction of a second of page logs
     (never corrupt anything): those pages' impressions are then absent from
-    training, and a play carrying a lost page's id is not attributed. Signals,
-    which clients are told were recorded, keep synchronous commits. Inside an
-    outer transaction (tests, or a caller's ``atomic``) the setting applies to
-    that transaction, whose own commit it then makes asynchronous too.
+    training, and a play naming a lost page is matched by the session rule, as
+    one naming no logged page is (to an earlier page that showed its title, if
+    any). Signals, which clients are told were recorded, keep synchronous
+    commits. Inside an outer transaction (tests, or a caller's ``atomic``) the
+    setting applies to that transaction, whose own commit it then makes
+    asynchronous too.
 
     Nothing is stored once the profile's deletion has committed (the insert's own
     ``EXISTS``, :func:`_page_log_insert`): the log returned then names no stored row,
