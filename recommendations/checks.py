@@ -130,10 +130,12 @@ def page_log_keep_check(
 def model_version_keep_check(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """Refuse a negative model version keep: a count or a number of days, 0 at the least.
+    """Refuse a negative keep of model versions or sign-ins: a count or days, 0 at the least.
 
-    The prune would read it as 0 (what the active version, the rankers' window and
-    the retrains in progress need is kept whatever it says); said here, not guessed.
+    The prune would read a model version keep as 0 (what the active version, the
+    rankers' window and the retrains in progress need is kept whatever it says), and a
+    sign-in keep below 0 puts its cut after now, deleting every admin sign-in record;
+    said here, not guessed.
     """
     return [
         checks.Error(
@@ -143,6 +145,7 @@ def model_version_keep_check(
         for name, what in (
             ("MODEL_VERSIONS_KEPT", "retired model versions kept per scope for a rollback"),
             ("MODEL_VERSION_KEEP_DAYS", "days rejected and failed model versions are kept"),
+            ("SIGN_IN_LOG_KEEP_DAYS", "days the admin's sign-in records are kept"),
         )
         if int(settings.TONIGHT[name]) < 0
     ]

@@ -286,6 +286,16 @@ def test_the_task_prunes_pages_and_sign_ins(keep_90, settings):
     assert PageLog.objects.count() == 1
 
 
+def test_a_negative_sign_in_keep_is_an_error_not_every_sign_in_deleted(settings):
+    # A keep below 0 days reaches past now: the prune would delete every sign-in record,
+    # the audit trail of who signed in to the admin, without a word.
+    settings.TONIGHT = {**settings.TONIGHT, "SIGN_IN_LOG_KEEP_DAYS": -1}
+
+    (error,) = [m for m in checks.run_checks(tags=["retention"]) if m.id == "tonight.E008"]
+
+    assert "TONIGHT_SIGN_IN_LOG_KEEP_DAYS is -1" in error.msg
+
+
 def test_a_prune_stopped_at_its_time_limit_has_still_pruned_the_sign_ins(
     keep_90, settings, monkeypatch
 ):
