@@ -397,3 +397,13 @@ def test_a_blend_survives_save_and_load_and_old_artefacts_still_load(communities
     np.testing.assert_array_equal(
         CollaborativeModel.load(old).fold_in(row), fitted_model.fold_in(row)
     )
+
+
+def test_dislikes_alone_fold_in_to_zeros(fitted_model):
+    # given: a history of thumbs down only (implicit's "preference 0 with confidence c")
+    row = sp.csr_matrix(
+        (np.array([-4.0, -2.0], np.float32), [1, 4], [0, 2]), shape=(1, fitted_model.n_titles)
+    )
+
+    # when/then: nothing to prefer, so the factor (and every score) is 0, as serving assumes
+    np.testing.assert_array_equal(fitted_model.fold_in(row), 0.0)

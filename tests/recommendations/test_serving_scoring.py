@@ -427,3 +427,80 @@ def test_a_match_of_exactly_the_lowest_shown_figure_is_shown():
 
     # when/then: the lowest figure is a figure; below it, and a title being resumed, none
     assert pool.shown_match(np.arange(5)) == [97, MATCH_SHOWN_MIN + 1, MATCH_SHOWN_MIN, None, None]
+
+
+def test_a_profile_with_only_dislikes_has_no_collaborative_candidates():
+    """Dislikes alone fold in to the zero factor (nothing to prefer), so every collaborative
+    score is 0: "CF" proposing from those ties filled its share of the pool (about two thirds)
+    with arbitrary titles, labelled as collaborative picks, in place of what is trending."""
+    import datetime as dt
+
+    import scipy.sparse as sp
+
+    from recommendations.engine.als import CollaborativeModel
+    from recommendations.engine.candidates import Source, generate_candidates
+    from recommendations.selectors.training import TrainingSignals
+    from recommendations.serving.scoring import ProfileHistory, ranking_inputs
+
+    # given: a fitted model, and a profile whose only signals are two thumbs down
+    n_titles = 300
+    region, _ = _random_region(2, n_titles=n_titles)
+    interactions = sp.random(400, n_titles, density=0.05, random_state=3, format="csr")
+    als = CollaborativeModel(factors=4, regularization=1.0, iterations=3, random_state=0)
+    als.fit((interactions * 5).astype(np.float32))
+    at = dt.datetime(2026, 3, 1, 20, 0, tzinfo=dt.UTC)
+    signals = TrainingSignals(
+        profile_ids=np.array([1], dtype=np.int64),
+        title_ids=np.arange(n_titles, dtype=np.int64),
+        profile_index=np.zeros(2, dtype=np.int32),
+        title_index=np.array([3, 9], dtype=np.int32),
+        episode_id=np.full(2, -1, dtype=np.int64),
+        kind=np.full(2, SignalCode.THUMBS_DOWN, dtype=np.int8),
+        value=np.full(2, np.nan, dtype=np.float32),
+        timestamp=np.full(2, at.timestamp() - 86400.0),
+        rewatch=np.zeros(2, dtype=bool),
+        commitment_hours=np.full(2, np.nan, dtype=np.float32),
+    )
+    history = ProfileHistory(
+        signals=signals,
+        state_title=np.array([3, 9], dtype=np.int32),
+        completed=np.zeros(2, dtype=bool),
+        rewatch_worthy=np.zeros(2, dtype=bool),
+        thumbs_down=np.ones(2, dtype=bool),
+        in_progress=np.zeros(2, dtype=bool),
+        last_played=np.full(2, np.nan),
+    )
+    zeros = np.zeros(n_titles, dtype=np.float32)
+    trending = np.zeros(n_titles, dtype=np.float32)
+    trending[:100] = np.arange(100, 0, -1)
+    bundle = SimpleNamespace(
+        n_titles=n_titles,
+        als=als,
+        content=SimpleNamespace(affinity_of=lambda titles, weights: zeros),
+        neighbours=sp.csr_matrix((n_titles, n_titles), dtype=np.float32),
+        trending_rows=lambda **_: (trending, zeros, zeros),
+    )
+    catalogue = SimpleNamespace(
+        facts=SimpleNamespace(maturity=np.zeros(n_titles)),
+        region=lambda code: region,
+        time_zones={},
+        genre_table=np.zeros((n_titles, 2), dtype=np.float32),
+    )
+
+    # when
+    inputs = ranking_inputs(
+        bundle=bundle, catalogue=catalogue, history=history, context=_tv_request(at)
+    )
+
+    # then: the dislikes still count (filter and penalty), but CF has nothing to propose
+    assert inputs.personalised
+    assert np.flatnonzero(inputs.disliked).tolist() == [3, 9]
+    assert inputs.cf is None
+    pool = generate_candidates(
+        available=inputs.available,
+        within_maturity=np.ones(n_titles, dtype=bool),
+        disliked=inputs.disliked,
+        cf=inputs.cf,
+        trending=inputs.trending,
+    )
+    assert not pool.proposed_by(Source.CF).any()
