@@ -452,8 +452,10 @@ def signal_confidence(
         :class:`SignalCode` of each signal.
     value : array of float32, shape (n,)
         The signal's value; only PROGRESS uses it (percent, 0-100; NaN counts 0).
-    age_days : array of float32, shape (n,)
-        Age of each signal at the reference time (usually "now"), in days.
+    age_days : array of float64, shape (n,)
+        Age of each signal at the reference time (usually "now"), in days. Float64:
+        a pair's latest rating is found by age, and float32 days are seconds apart
+        a year back, which would make a rating and its correction a tie.
     commitment : array of float32, shape (n,), optional
         For COMPLETE signals, the runtime in hours of what was completed (the
         episode, the season or the film); NaN or absent means a film.
@@ -1079,7 +1081,7 @@ def row_scroll_penalties(
     genre : array of int16, shape (n,)
         Code of the row's genre, in [0, n_genres), or -1 when the row is not
         about one genre.
-    age_days : array of float32, shape (n,)
+    age_days : array of float64, shape (n,)
     n_profiles, n_row_types, n_genres : int
     weights : SignalWeights, optional
 

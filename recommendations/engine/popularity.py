@@ -80,7 +80,7 @@ def trending_scores(
         Group of each play start, in [0, n_groups).
     title_index : array of int32, shape (n,)
         Title of each play start, in [0, n_titles).
-    age_days : array of float32, shape (n,)
+    age_days : array of float64, shape (n,)
         Age of each play start, in days.
     n_groups, n_titles : int
     half_life_days : float

@@ -296,9 +296,14 @@ class TrainingSignals:
     def __len__(self) -> int:
         return int(self.kind.shape[0])
 
-    def age_days(self, at: float) -> npt.NDArray[np.float32]:
-        """Age of each signal at Unix time ``at``, in days (the engine clamps negative ages)."""
-        return ((at - self.timestamp) / SECONDS_PER_DAY).astype(np.float32)
+    def age_days(self, at: float) -> npt.NDArray[np.float64]:
+        """Age of each signal at Unix time ``at``, in days (the engine clamps negative ages).
+
+        Float64: the engine orders a pair's ratings by age, and float32 days are 2.6 s
+        apart at 300 days, so a thumbs down corrected a second later was a tie (which the
+        dislike wins). The engine reads ages as float64 anyway: no copy is added.
+        """
+        return (at - self.timestamp) / SECONDS_PER_DAY
 
     def subset(self, mask: npt.NDArray[np.bool_]) -> TrainingSignals:
         """The signals where ``mask`` holds, with the same index maps."""

@@ -504,3 +504,40 @@ def test_a_profile_with_only_dislikes_has_no_collaborative_candidates():
         trending=inputs.trending,
     )
     assert not pool.proposed_by(Source.CF).any()
+
+
+@pytest.mark.parametrize("days", [150, 300, 700])
+def test_a_rating_changed_a_second_later_long_ago_is_read_as_changed(days):
+    """The latest rating decides, compared by age: ages in float32 days (2.6 s apart at 300
+    days) made a thumbs down and the thumbs up a second after it one tie, which the
+    dislike wins, so a corrected mis-tap was read as a dislike."""
+    from recommendations.selectors.training import TrainingSignals
+
+    # given: a thumbs down, then a thumbs up one second later, ``days`` before the request
+    at = 1_796_000_000.0
+    first = at - days * 86400.0
+    signals = TrainingSignals(
+        profile_ids=np.array([1], dtype=np.int64),
+        title_ids=np.arange(10, dtype=np.int64),
+        profile_index=np.zeros(2, dtype=np.int32),
+        title_index=np.array([4, 4], dtype=np.int32),
+        episode_id=np.full(2, -1, dtype=np.int64),
+        kind=np.array([SignalCode.THUMBS_DOWN, SignalCode.THUMBS_UP], dtype=np.int8),
+        value=np.full(2, np.nan, dtype=np.float32),
+        timestamp=np.array([first, first + 1.0]),
+        rewatch=np.zeros(2, dtype=bool),
+        commitment_hours=np.full(2, np.nan, dtype=np.float32),
+    )
+
+    # when: the request's evidence, from the ages as serving computes them
+    row = profile_confidence_row(
+        title_index=signals.title_index,
+        kind=signals.kind,
+        value=signals.value,
+        age_days=signals.age_days(at),
+        n_titles=10,
+    )
+
+    # then: liked, not disliked
+    assert row.negative.tolist() == [0.0]
+    assert row.positive[0] > 0
