@@ -1,15 +1,17 @@
-"""What every answer of the versioned API needs and no view should have to remember, and
-the container's health check, which must be answered before anything else looks at the request.
+"""What every answer of the versioned API needs and no view should have to remember, the
+container's health check, which must be answered before anything else looks at the request,
+and the refusal of a body too large to read, before anything reads it.
 """
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_cache_control
 
-from config.api.exceptions import api_route_not_found
+from config.api.exceptions import api_route_not_found, body_too_large_message
 
 API_PREFIX = "/api/v1/"
 API_ROOT = "/api/"
@@ -170,3 +172,69 @@ def operation_takes(request: HttpRequest) -> bool:
     initkwargs = getattr(view, "view_initkwargs", {})
     names = initkwargs.get("http_method_names", view_class.http_method_names)
     return method in names and hasattr(view_class, method)
+
+
+def body_limit(request: HttpRequest) -> int | None:
+    """The most bytes of body this request may declare before anything reads it; None: no limit.
+
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` everywhere, except on the admin for staff signed in,
+    whose artwork uploads are files of up to ``TONIGHT["ARTWORK_MAX_BYTES"]`` each (a
+    title's page adds several variants at once): their fields, and as many such files as
+    Django takes in one form (``DATA_UPLOAD_MAX_NUMBER_FILES``).
+    """
+    form_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if form_limit is None:
+        return None
+    if request.path_info.startswith(API_ROOT):
+        return form_limit  # no operation takes a file, the staff ones included
+    user = getattr(request, "user", None)
+    if user is None or not (user.is_active and user.is_staff):
+        return form_limit
+    files = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+    if files is None:
+        return None
+    return form_limit + files * settings.TONIGHT["ARTWORK_MAX_BYTES"]
+
+
+class RequestBodyLimited:
+    """A body declared larger than :func:`body_limit` allows: 413, not a byte of it read.
+
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is Django's cap on what it reads into memory; the
+    files of a multipart body are not counted against it but streamed to temporary
+    files, whatever their size, as soon as anything reads the form. The CSRF check
+    reads it to find its token, before any sign-in is asked for, so any client that
+    made up a CSRF cookie had every page spool a body of any size to disk while it
+    held a worker; and a household's token did the same with a file on the API, whose
+    413 said the limit was 2 MiB. Only the declared ``Content-Length`` is looked at: a
+    body without one (chunked) is one Django reads none of (:class:`ApiBodyLengthRequired`).
+
+    After ``AuthenticationMiddleware`` (staff get the artwork uploads' limit), inside
+    :class:`PrivateApiResponses` (an API 413 is an API answer like any). An API write
+    that no operation takes is left to its 405 or 404, which read no body, as the 411 is.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0  # as Django reads it: no body
+        if declared <= (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or declared):
+            return self.get_response(request)  # the common case, without a session read
+        limit = body_limit(request)
+        if limit is None or declared <= limit:
+            return self.get_response(request)
+        if request.path_info.startswith(API_ROOT):
+            if not operation_takes(request):
+                return self.get_response(request)
+            return JsonResponse(
+                {"message": body_too_large_message(), "code": "payload_too_large", "errors": {}},
+                status=413,
+            )
+        return HttpResponse(
+            f"The request's body is over {limit:,} bytes, the most this page reads.",
+            status=413,
+            content_type="text/plain; charset=utf-8",
+        )

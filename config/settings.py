@@ -101,6 +101,10 @@ MIDDLEWARE = [
     "config.middleware.PrivateApiResponses",
     # Inside PrivateApiResponses (its 411 is an API answer like any) and before any view.
     "config.middleware.ApiBodyLengthRequired",
+    # Before anything reads a body (the CSRF check reads the form in process_view), after
+    # AuthenticationMiddleware (staff's artwork uploads may be larger), inside
+    # PrivateApiResponses: a body over its limit is a 413 unread (config.middleware).
+    "config.middleware.RequestBodyLimited",
     # Last, per django-axes: turns a refused sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

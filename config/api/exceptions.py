@@ -86,6 +86,14 @@ def body_limits_text() -> str:
     )
 
 
+def body_too_large_message() -> str:
+    """The 413's message for a body past ``DATA_UPLOAD_MAX_MEMORY_SIZE``, however it was found."""
+    return (
+        f"The body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes, the most "
+        "the API reads: send a smaller one."
+    )
+
+
 def _payload_too_large(exc: Exception) -> PayloadTooLarge:
     """Django's refusal of a body past its limits, in the API's shape.
 
@@ -95,10 +103,7 @@ def _payload_too_large(exc: Exception) -> PayloadTooLarge:
     shape. RFC 9110 gives content larger than the server will process a 413.
     """
     if isinstance(exc, RequestDataTooBig):
-        return PayloadTooLarge(
-            f"The body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes, the most "
-            "the API reads: send a smaller one."
-        )
+        return PayloadTooLarge(body_too_large_message())
     if isinstance(exc, TooManyFieldsSent):
         return PayloadTooLarge(
             f"The form has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} fields."
