@@ -1,7 +1,7 @@
 """URL map: admin, the versioned API, its schema and docs, and artwork images (small sites)."""
 
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -27,16 +27,36 @@ api_v1 = [
 ]
 
 
+#: What the artwork folder serves, by extension (any case): the formats uploads are stored in
+#: (``artwork.image_names``), with ``.jpeg``, which names given before them may have.
+ARTWORK_MEDIA_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+}
+
+
 def artwork_media(request: HttpRequest, path: str) -> HttpResponse:
     """An artwork image, when this process serves media (``SERVE_MEDIA``).
 
     Only the artwork folder: model and artwork-policy artefacts live under the same
-    MEDIA_ROOT and would otherwise be anyone's to download. Settings are read per
+    MEDIA_ROOT and would otherwise be anyone's to download. Only raster images from it,
+    with their type from :data:`ARTWORK_MEDIA_TYPES`: served from admin's own origin, an
+    SVG or HTML file put there (by hand, or by code that skipped the upload's checks) ran
+    its script with a signed-in admin's session, and the type guessed from the system's
+    ``mime.types`` left ``.webp`` untyped where that file is missing. Settings are read per
     request, so the switch and MEDIA_ROOT can change without re-importing the URLs.
     """
     if not settings.SERVE_MEDIA:
         raise Http404("Media are not served by this process.")
-    return serve(request, path, document_root=Path(settings.MEDIA_ROOT) / ARTWORK_MEDIA_DIR)
+    content_type = ARTWORK_MEDIA_TYPES.get(PurePosixPath(path).suffix.lower())
+    if content_type is None:
+        raise Http404("Only artwork images are served here.")
+    response = serve(request, path, document_root=Path(settings.MEDIA_ROOT) / ARTWORK_MEDIA_DIR)
+    if response.status_code == 200:
+        response["Content-Type"] = content_type
+    return response
 
 
 urlpatterns = [

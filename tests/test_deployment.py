@@ -289,6 +289,42 @@ def test_model_artefacts_are_never_served_and_artwork_only_when_asked(
         assert image.status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("a.jpeg", "image/jpeg"),
+        ("b.JPG", "image/jpeg"),
+        ("c.png", "image/png"),
+        ("d.webp", "image/webp"),
+        ("e.svg", None),
+        ("f.html", None),
+        ("g.xml", None),
+        ("h.js", None),
+        ("i", None),
+    ],
+)
+def test_only_raster_images_are_served_from_the_artwork_folder(
+    settings, monkeypatch, name, content_type
+) -> None:
+    # Served from the admin's own origin, a file of another type in the artwork folder (an
+    # SVG or HTML page, put there by hand or by code that skipped the upload's checks)
+    # would run its script with a signed-in admin's session. Uploads are only ever stored
+    # as JPEG, PNG or WebP; older names keep their designer's extension (.jpeg, .JPG).
+    settings.SERVE_MEDIA = True
+    # As on a system without /etc/mime.types, where Python knows no .webp.
+    monkeypatch.setattr("django.views.static.mimetypes.guess_type", lambda *a, **k: (None, None))
+    storage = storages["default"]
+    stored = storage.save(f"{ARTWORK_MEDIA_DIR}/1/{name}", ContentFile(b"<svg onload=alert(1)/>"))
+
+    response = Client().get(storage.url(stored))
+
+    if content_type is None:
+        assert response.status_code == 404
+    else:
+        assert response.status_code == 200
+        assert response["Content-Type"] == content_type
+
+
 def test_the_demo_and_uploaded_artwork_live_in_the_served_folder() -> None:
     assert SHARED_DIR.startswith(f"{ARTWORK_MEDIA_DIR}/")
     assert artwork_upload_to(SimpleNamespace(title_id=1), "x.jpg").startswith(
