@@ -197,7 +197,7 @@ def body_limit(request: HttpRequest) -> int | None:
 
 
 class RequestBodyLimited:
-    """A body declared larger than :func:`body_limit` allows: 413, not a byte of it read.
+    """A write's body declared larger than :func:`body_limit` allows: 413, not a byte read.
 
     ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is Django's cap on what it reads into memory; the
     files of a multipart body are not counted against it but streamed to temporary
@@ -209,14 +209,17 @@ class RequestBodyLimited:
     body without one (chunked) is one Django reads none of (:class:`ApiBodyLengthRequired`).
 
     After ``AuthenticationMiddleware`` (staff get the artwork uploads' limit), inside
-    :class:`PrivateApiResponses` (an API 413 is an API answer like any). An API write
-    that no operation takes is left to its 405 or 404, which read no body, as the 411 is.
+    :class:`PrivateApiResponses` (an API 413 is an API answer like any). A read (GET,
+    HEAD, ...), whose body nothing reads, and an API write that no operation takes, left
+    to its 405 or 404, which read no body either, are answered as before, as by the 411.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method not in LENGTH_CHECKED_METHODS:
+            return self.get_response(request)  # a read's body is read by none
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

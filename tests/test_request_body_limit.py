@@ -189,3 +189,11 @@ def test_an_api_write_no_operation_takes_is_its_405_whatever_its_size(account, p
 
     assert response.status_code == 405
     assert taken == 0
+
+
+def test_a_read_is_answered_whatever_length_it_declares(account):
+    # No view reads the body of a GET: it is not refused for one it will never read.
+    response, taken = _post(_anonymous(), "/admin/login/", _multipart({}, _large_file()), "GET")
+
+    assert response.status_code == 200
+    assert taken == 0
