@@ -177,9 +177,9 @@ def operation_takes(request: HttpRequest) -> bool:
 def body_limit(request: HttpRequest) -> int | None:
     """The most bytes of body this request may declare before anything reads it; None: no limit.
 
-    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` everywhere, except on the admin for staff signed in,
-    whose artwork uploads are files of up to ``TONIGHT["ARTWORK_MAX_BYTES"]`` each (a
-    title's page adds several variants at once): their fields, and as many such files as
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` everywhere, except outside the API for staff signed in,
+    whose artwork uploads in admin are files of up to ``TONIGHT["ARTWORK_MAX_BYTES"]`` each
+    (a title's page adds several variants at once): their fields, and as many such files as
     Django takes in one form (``DATA_UPLOAD_MAX_NUMBER_FILES``).
     """
     form_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE

@@ -191,7 +191,7 @@ def test_an_api_write_no_operation_takes_is_its_405_whatever_its_size(account, p
     assert taken == 0
 
 
-def test_a_read_is_answered_whatever_length_it_declares(account):
+def test_a_read_is_answered_whatever_length_it_declares():
     # No view reads the body of a GET: it is not refused for one it will never read.
     response, taken = _post(_anonymous(), "/admin/login/", _multipart({}, _large_file()), "GET")
 
