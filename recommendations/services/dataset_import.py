@@ -361,6 +361,47 @@ def _without_byte_order_mark(handle: IO[str]) -> Iterator[str]:
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 
 
+def _single_byte_breaks(encoding: str) -> bool:
+    """Whether ``encoding`` writes a carriage return and a line feed as ASCII does."""
+    try:
+        return b"\r\n" in "\r\n".encode(encoding)  # (utf-8-sig puts its mark before them)
+    except UnicodeError:  # the 'undefined' codec
+        return False
+
+
+class _LineBreaks:
+    """Counts a file's line breaks, block by block, as the csv reader and editors count them.
+
+    A line feed, a carriage return, or the two together: a spreadsheet's "CSV
+    (Macintosh)" ends its lines with carriage returns alone, and counting line
+    feeds alone named its every line 1 in the checks that scan bytes, where the
+    rows' own line numbers were right. In an encoding whose line breaks are not
+    single bytes (UTF-16, UTF-32), a carriage return's bytes and a line feed's
+    are not side by side: there only line feeds are counted, as before.
+    """
+
+    def __init__(self, encoding: str) -> None:
+        self._returns = _single_byte_breaks(encoding)
+        self.lines = 0  # the line breaks of the blocks added so far
+        self._after_return = False  # the last block added ended with a carriage return
+
+    def before(self, block: bytes, end: int) -> int:
+        """The line breaks of the blocks added and of ``block`` before ``end``."""
+        return self.lines + self._count(block, end)
+
+    def add(self, block: bytes) -> None:
+        self.lines += self._count(block, len(block))
+        self._after_return = block.endswith(b"\r")
+
+    def _count(self, block: bytes, end: int) -> int:
+        feeds = block.count(b"\n", 0, end)
+        if not self._returns:
+            return feeds
+        # A carriage return and line feed split between two blocks are one line break.
+        split = self._after_return and end > 0 and block.startswith(b"\n")
+        return feeds + block.count(b"\r", 0, end) - block.count(b"\r\n", 0, end) - split
+
+
 def _utf_8_line(path: Path, encoding: str) -> int | None:
     """The first line with a UTF-8 letter beyond ASCII, if a UTF-8 file is read as another.
 
@@ -376,12 +417,12 @@ def _utf_8_line(path: Path, encoding: str) -> int | None:
         return None
     decoder = codecs.getincrementaldecoder("utf-8")()
     first: int | None = None
-    lines = 0
+    lines = _LineBreaks(encoding)
     for block in _blocks(path):
         if first is None and not block.isascii():
             beyond = _NON_ASCII.search(block)
-            first = lines + block.count(b"\n", 0, beyond.start() if beyond else 0) + 1
-        lines += block.count(b"\n")
+            first = lines.before(block, beyond.start() if beyond else 0) + 1
+        lines.add(block)
         if first is not None:
             try:
                 decoder.decode(block)
@@ -424,25 +465,30 @@ def _control_byte_line(path: Path, encoding: str) -> tuple[int, int, str] | None
     name = codecs.lookup(encoding).name
     if not name.startswith("iso8859-"):
         return None
-    lines = 0
+    lines = _LineBreaks(encoding)
     for block in _blocks(path):
         found = _C1_BYTE.search(block)
         if found:
-            line = lines + block.count(b"\n", 0, found.start()) + 1
+            line = lines.before(block, found.start()) + 1
             return line, found[0][0], _ISO_8859_WINDOWS.get(name, "the cp125x of its script")
-        lines += block.count(b"\n")
+        lines.add(block)
     return None
 
 
 def _undecodable_line(path: Path, encoding: str) -> int | None:
     decoder = codecs.getincrementaldecoder(encoding)()
+    returns = _single_byte_breaks(encoding)
+    number = 0
     try:
         with _open_bytes(path) as handle:
-            for number, raw in enumerate(handle, 1):
-                try:
-                    decoder.decode(raw)
-                except UnicodeError:
-                    return number
+            for raw in handle:
+                # A binary file's lines end at line feeds alone; a carriage return ends one too.
+                for piece in raw.splitlines(keepends=True) if returns else (raw,):
+                    number += 1
+                    try:
+                        decoder.decode(piece)
+                    except UnicodeError:
+                        return number
     except (OSError, *_DAMAGED_GZIP):
         pass
     return None
@@ -797,13 +843,15 @@ def _data_lines(path: Path, layout: Layout) -> int | None:
     a bar of its own that the rows cannot advance.
     """
     try:
-        lines, last = 0, b"\n"
+        lines, last = _LineBreaks(layout.encoding), b"\n"
         for chunk in _blocks(path):
-            lines, last = lines + chunk.count(b"\n"), chunk[-1:]
+            lines.add(chunk)
+            last = chunk[-1:]
     except OSError:
         return None
-    lines += last != b"\n"  # a last line without a line break is a line too
-    return max(lines - layout.header, 0)
+    # a last line without a line break is a line too
+    count = lines.lines + (last not in (b"\n", b"\r"))
+    return max(count - layout.header, 0)
 
 
 def _unterminated_line(path: Path) -> int | None:

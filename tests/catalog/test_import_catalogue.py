@@ -1137,3 +1137,32 @@ def test_ctrl_c_while_storing_titles_says_nothing_was_imported(tmp_path, regions
     assert "Interrupted: nothing was imported" in str(interrupted.value)
     assert interrupted.value.returncode == 130
     assert snapshot() == (0, 0, 0, 0)
+
+
+# A classic Mac file ("CSV (Macintosh)" from a spreadsheet) ends its lines with a carriage
+# return alone, which editors and the csv reader count as line breaks.
+CR_ONLY = "movieId,title,genres\r1,Toy Story (1995),Animation\r2,{name} (1994),Thriller\r"
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding", "written_as", "says"),
+    [
+        ("Léon", None, "latin-1", "not utf-8-sig text"),
+        ("Léon", "latin-1", "utf-8", "the file is UTF-8, not latin-1"),
+        ("Don\u2019t", "latin-1", "cp1252", "byte 0x92 is a control character"),
+    ],
+)
+def test_an_encoding_problem_in_a_file_of_carriage_returns_names_its_line(
+    tmp_path, regions, name, encoding, written_as, says
+):
+    # given a file whose lines end in a carriage return alone, its odd letter on line 3
+    path = tmp_path / "movies.csv"
+    path.write_bytes(CR_ONLY.format(name=name).encode(written_as))
+
+    # when it is read in an encoding that does not fit, then the refusal names line 3,
+    # as an editor numbers it, not line 1 (the file holds no line feed)
+    with pytest.raises(CommandError) as error:
+        run(path, *(("--encoding", encoding) if encoding else ()))
+    message = str(error.value)
+    assert f"{path}:3: {says}" in message
+    assert snapshot() == (0, 0, 0, 0)

@@ -1092,6 +1092,17 @@ def test_the_reading_bar_ends_full_whatever_the_lines_hold(tmp_path, catalogue, 
     assert done == total
 
 
+def test_the_reading_bar_counts_the_lines_of_a_file_of_carriage_returns(tmp_path, catalogue):
+    # given a file whose lines end in a carriage return alone ("CSV (Macintosh)")
+    bar = _BarRecorder()
+    path = write(tmp_path, RATINGS.replace("\n", "\r"))
+
+    # when it is read, then its total is its rows, as a file of line feeds counts them:
+    # until December 2026 it was 0, the file holding no line feed
+    dataset_import.interactions_import(path=path, region="IN", progress=bar, dry_run=True)
+    assert bar.phases["Reading ratings.csv"] == [11, 11]
+
+
 def test_a_file_without_a_line_break_at_its_end_names_its_last_line(tmp_path, catalogue):
     # when a ratings file ends without a line break, as a download cut short does
     cut = write(tmp_path, RATINGS.rstrip("\n"), name="cut.csv")
