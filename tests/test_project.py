@@ -12,7 +12,7 @@ import pytest
 import yaml
 from django.apps import apps
 from django.conf import settings
-from django.core.management import call_command, get_commands
+from django.core.management import call_command, get_commands, load_command_class
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -287,3 +287,24 @@ def test_image_build_step_runs_on_what_the_dockerfile_copies(tmp_path):
     # then
     assert result.returncode == 0, result.stderr[-3000:]
     assert (image / "var" / "static" / "console").is_dir()
+
+
+def _project_commands() -> list[str]:
+    """The manage.py commands the project's own apps define (not Django's or a library's)."""
+    ours = {config.name for config in apps.get_app_configs() if config.path.startswith(str(ROOT))}
+    return sorted(name for name, app in get_commands().items() if app in ours)
+
+
+@pytest.mark.parametrize("name", _project_commands())
+def test_every_option_of_a_project_command_says_what_it_does(name):
+    # given the command's parser, as --help prints it
+    command = load_command_class(get_commands()[name], name)
+    parser = command.create_parser("manage.py", name)
+
+    # then every argument has help text (Django's own options have theirs)
+    silent = [
+        action.option_strings[0] if action.option_strings else action.dest
+        for action in parser._actions
+        if not (action.help or "").strip()
+    ]
+    assert silent == [], f"manage.py {name} --help says nothing of {silent}"

@@ -27,7 +27,12 @@ def add_layout_arguments(parser: CommandParser, *, first_fields: str) -> None:
         action="store_true",
         help=f"The file has no header: its first fields are {first_fields}.",
     )
-    parser.add_argument("--encoding", default="utf-8-sig", help="Default: UTF-8.")
+    parser.add_argument(
+        "--encoding",
+        default="utf-8-sig",
+        help="The file's character encoding, e.g. latin-1, cp1252, utf-16 (default: UTF-8, "
+        "with or without a byte-order mark).",
+    )
     parser.add_argument(
         "--force-encoding",
         action="store_true",

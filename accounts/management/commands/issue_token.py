@@ -10,8 +10,12 @@ class Command(BaseCommand):
     help = "Create an API token for an account and print its key (shown only this once)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("account_id", type=int)
-        parser.add_argument("--name", default="issued from the command line")
+        parser.add_argument("account_id", type=int, help="The household's account id.")
+        parser.add_argument(
+            "--name",
+            default="issued from the command line",
+            help="The token's label in admin (default: 'issued from the command line').",
+        )
 
     def handle(self, *args: object, account_id: int, name: str, **options: object) -> None:
         account = Account.objects.filter(pk=account_id).first()

@@ -32,8 +32,16 @@ class Command(BaseCommand):
                 "current: the newest stored policy (optimistic if it learned from the window)."
             ),
         )
-        parser.add_argument("--max-impressions", type=whole_number(1), default=200_000)
-        parser.add_argument("--seed", type=seed, default=0)
+        parser.add_argument(
+            "--max-impressions",
+            type=whole_number(1),
+            default=200_000,
+            help="Evaluate a random sample of this many of the window's impressions when it "
+            "holds more (default 200000).",
+        )
+        parser.add_argument(
+            "--seed", type=seed, default=0, help="Random seed of that sample (default 0)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

@@ -89,14 +89,29 @@ transaction; --dry-run does the work and rolls it back."""
             help="Maturity level of new titles (default: 18).",
         )
         add_layout_arguments(parser, first_fields="id, title[, genres]")
-        parser.add_argument("--id-column", default=defaults.item)
-        parser.add_argument("--title-column", default=defaults.title)
+        parser.add_argument(
+            "--id-column",
+            default=defaults.item,
+            help=f"Column of the item id, kept as the title's external_id (default: "
+            f"{defaults.item}).",
+        )
+        parser.add_argument(
+            "--title-column",
+            default=defaults.title,
+            help=f"Column of the name, with its year in brackets (default: {defaults.title}).",
+        )
         parser.add_argument(
             "--genres-column",
             default=defaults.genres,
-            help="Set to '' when the file has no genres (titles already stored keep theirs).",
+            help=f"Column of the genres (default: {defaults.genres}); '' when the file has "
+            "none (titles already stored keep theirs).",
         )
-        parser.add_argument("--genre-separator", default=defaults.genre_separator)
+        parser.add_argument(
+            "--genre-separator",
+            default=defaults.genre_separator,
+            help=f"What separates the genres in the genres field (default: "
+            f"'{defaults.genre_separator}').",
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="Check and count everything; keep nothing."
         )

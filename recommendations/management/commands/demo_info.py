@@ -66,8 +66,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", default=8000, type=int)
+        parser.add_argument(
+            "--host", default="127.0.0.1", help="Host the printed URLs name (default 127.0.0.1)."
+        )
+        parser.add_argument(
+            "--port", default=8000, type=int, help="Port the printed URLs name (default 8000)."
+        )
 
     def handle(self, *args: object, host: str, port: int, **options: object) -> None:
         account = account_get_by_name(name=SHOWCASE_ACCOUNT)

@@ -109,10 +109,23 @@ nothing); --dry-run does the work and rolls it back."""
             help="Device class recorded on the signals (default: web).",
         )
         add_layout_arguments(parser, first_fields="user, item, rating, time")
-        parser.add_argument("--user-column", default=defaults.user)
-        parser.add_argument("--item-column", default=defaults.item)
+        parser.add_argument(
+            "--user-column",
+            default=defaults.user,
+            help=f"Column of the source user id, kept as the profile's external_id (default: "
+            f"{defaults.user}).",
+        )
+        parser.add_argument(
+            "--item-column",
+            default=defaults.item,
+            help=f"Column of the item id, a title's external_id (default: {defaults.item}).",
+        )
         value = parser.add_mutually_exclusive_group()
-        value.add_argument("--rating-column", default=defaults.rating)
+        value.add_argument(
+            "--rating-column",
+            default=defaults.rating,
+            help=f"Column of the rating (default: {defaults.rating}).",
+        )
         value.add_argument(
             "--weight-column",
             metavar="NAME",
@@ -124,7 +137,12 @@ nothing); --dry-run does the work and rolls it back."""
             default=None,
             help="With --weight-column: the weight of one whole viewing (default: 1).",
         )
-        parser.add_argument("--time-column", default=defaults.time)
+        parser.add_argument(
+            "--time-column",
+            default=defaults.time,
+            help=f"Column of the time: unix seconds, or ISO 8601 with an offset (default: "
+            f"{defaults.time}).",
+        )
         parser.add_argument(
             "--skip-unknown-items",
             action="store_true",

@@ -82,14 +82,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         scope = parser.add_mutually_exclusive_group(required=True)
-        scope.add_argument("--region", metavar="CODE")
+        scope.add_argument(
+            "--region",
+            metavar="CODE",
+            help="Every taste cluster of this region (e.g. IN), or the --cluster of it.",
+        )
         scope.add_argument(
             "--all", action="store_true", help="Every taste cluster of every region."
         )
         parser.add_argument("--cluster", metavar="SLUG", help="One cluster (e.g. tamil).")
         parser.add_argument("--wait", action="store_true", help="Wait for the runs to finish.")
         parser.add_argument(
-            "--timeout", type=positive_number, default=3600.0, help="Seconds to wait."
+            "--timeout",
+            type=positive_number,
+            default=3600.0,
+            help="With --wait: seconds to wait (default 3600).",
         )
         parser.add_argument(
             "--if-empty",
