@@ -4,7 +4,7 @@ from io import StringIO
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from recommendations.demo.households import DEMO_PIN
@@ -146,3 +146,11 @@ def test_says_where_the_retrains_are_and_how_many_finished(world, admin_client):
     ]
     for url in urls:
         assert admin_client.get(urlparse(url).path).status_code == 200
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "-1"])
+def test_a_port_no_server_can_listen_on_is_refused(port):
+    # until December 2026 it printed URLs naming it (http://127.0.0.1:0/admin/), exit 0,
+    # having replaced the showcase household's token
+    with pytest.raises(CommandError, match=r"argument --port: .* is not a whole number from 1"):
+        call_command("demo_info", f"--port={port}", stdout=StringIO())

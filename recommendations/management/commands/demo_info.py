@@ -12,6 +12,7 @@ from console.moments import local_moment, region_zone
 from profiles.models import Profile
 from profiles.selectors import profile_list_with_home_region, profile_with_pin
 from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME, DEMO_PIN
+from recommendations.management.options import whole_number
 from recommendations.selectors.training_runs import training_runs_finished_count
 from recommendations.serving.cache import NoActiveModel
 from recommendations.serving.homepage import FIRST_SCREEN_ROWS, Page, homepage_build
@@ -70,7 +71,10 @@ class Command(BaseCommand):
             "--host", default="127.0.0.1", help="Host the printed URLs name (default 127.0.0.1)."
         )
         parser.add_argument(
-            "--port", default=8000, type=int, help="Port the printed URLs name (default 8000)."
+            "--port",
+            default=8000,
+            type=whole_number(1, 65535),
+            help="Port the printed URLs name (default 8000).",
         )
 
     def handle(self, *args: object, host: str, port: int, **options: object) -> None:
