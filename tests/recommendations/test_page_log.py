@@ -32,7 +32,9 @@ def _setup(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[tup
     """Built and trained once for the module (tests/module_world.py)."""
     with world_for_the_module(django_db_blocker, tmp_path_factory.mktemp("page_log")) as root:
         world = build_home_world()
-        for title in world.all_titles()[:6]:
+        # Every title has artwork, so that a play's artwork is attributed as a variant,
+        # not as "none" (which a tile without artwork compares equal to).
+        for title in world.all_titles():
             ArtworkVariantFactory(title=title)
         profile = ProfileFactory(account=AccountFactory(home_region=world.region), name="Asha")
         watch(profile, world.titles["action"][0], days_ago=3)
@@ -135,7 +137,8 @@ def test_a_later_play_is_attributed_to_the_page_row_position_and_artwork(setup):
     assert labelled.page_ids[labelled.page[i]] == page.page_id
     assert labelled.title_id[i] == item.title_id
     assert (labelled.row[i], labelled.position[i]) == (row_index, position)
-    assert labelled.variant_id[i] == (item.variant_id or -1)
+    assert item.variant_id is not None
+    assert labelled.variant_id[i] == item.variant_id
     assert labelled.propensity[i] == 1.0
     assert not labelled.exact[i]
     engaged = labelled.row_played.nonzero()[0]
