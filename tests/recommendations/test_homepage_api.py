@@ -632,12 +632,17 @@ def test_kids_get_only_titles_and_artwork_within_their_limit(world):
     kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
     model_train(region_code=world.region.code)
 
-    rows = token_client(account).get(url(kid, rows=40, items=75)).json()["rows"]
+    # when: several pages, as the artwork is drawn per page (with the violent frame
+    # allowed, one page in two or so drew the gentle one all the same)
+    client = token_client(account)
+    pages = [client.get(url(kid, rows=40, items=75)).json()["rows"] for _ in range(12)]
 
-    items = [i for row in rows for i in row["items"]]
+    # then
+    items = [i for rows in pages for row in rows for i in row["items"]]
     assert mature.pk not in {i["title_id"] for i in items}
-    family_art = {i["artwork"]["variant_id"] for i in items if i["title_id"] == family.pk}
-    assert family_art == {gentle.pk}
+    family_art = [i["artwork"]["variant_id"] for i in items if i["title_id"] == family.pk]
+    assert len(family_art) >= len(pages)
+    assert set(family_art) == {gentle.pk}
 
 
 def test_no_row_names_a_title_the_profile_may_not_see(world, household):
