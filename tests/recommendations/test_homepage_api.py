@@ -616,6 +616,54 @@ def test_only_titles_available_in_the_region_now(world, household):
         assert not shown & unavailable, name
 
 
+def test_a_licence_ending_at_the_pages_moment_is_closed_and_one_starting_then_open_on_every_row(
+    world, household
+):
+    # given: Asha is midway through two dramas and finished and liked two action films
+    # (Continue Watching and Watch Again, the rows of titles she chose herself); of each
+    # pair, and of two comedies she never played, one title's licence ends at the page's
+    # very moment and the other's next window starts then (a microsecond into the second,
+    # so that the database's and Python's Unix seconds must agree to the microsecond)
+    _, asha, _ = household
+    at = (NOW - dt.timedelta(hours=1)).replace(microsecond=123457)
+    before_at = (NOW - at).total_seconds() / 86400
+    dramas, films, comedies = (world.titles[genre][:2] for genre in ("drama", "action", "comedy"))
+    for title in dramas:
+        record(asha, "play_start", title, days_ago=before_at + 2.01)
+        record(asha, "progress", title, days_ago=before_at + 2, value=40.0)
+    for title in films:
+        watch(asha, title, days_ago=before_at + 3)
+        record(asha, "thumbs_up", title, days_ago=before_at + 2.5)
+    model_train(region_code=world.region.code)
+    ending, starting = ([dramas[k], films[k], comedies[k]] for k in (0, 1))
+    for title in ending:
+        title.availabilities.update(ends_at=at)
+    for title in starting:
+        title.availabilities.update(ends_at=at - dt.timedelta(days=1))
+        AvailabilityFactory(title=title, region=world.region, starts_at=at)
+
+    def shown(moment: dt.datetime) -> dict[int, set[str]]:
+        page = homepage.homepage_build(profile=asha, device="tv", at=moment, n_rows=40, n_items=75)
+        rows: dict[int, set[str]] = {}
+        for row in page.rows:
+            for item in row.items:
+                rows.setdefault(item.title_id, set()).add(row.type)
+        return rows
+
+    # when: the page of that moment, and of the microsecond before it
+    now, just_before = shown(at), shown(at - dt.timedelta(microseconds=1))
+
+    # then: a window holds its start and not its end, on every row
+    assert not {t.pk for t in ending} & now.keys(), now
+    assert "continue_watching" in now.get(dramas[1].pk, set()), now
+    assert "watch_again" in now.get(films[1].pk, set()), now
+    assert comedies[1].pk in now
+    assert not {t.pk for t in starting} & just_before.keys(), just_before
+    assert "continue_watching" in just_before.get(dramas[0].pk, set()), just_before
+    assert "watch_again" in just_before.get(films[0].pk, set()), just_before
+    assert comedies[0].pk in just_before
+
+
 def test_kids_get_only_titles_and_artwork_within_their_limit(world):
     # given a title above a 7+ kid's limit, and one rated exactly at it whose artwork is
     # one frame above the limit and one at it (the world's titles are all rated 0: "at most
