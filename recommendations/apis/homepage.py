@@ -25,7 +25,12 @@ from recommendations.models import ModelVersion
 from recommendations.selectors.title_viewing import ResumePoint
 from recommendations.services.homepage import homepage_render
 from recommendations.serving.cache import NoActiveModel
-from recommendations.serving.homepage import MAX_BECAUSE_WATCHED_ROWS, MAX_GENRE_ROWS, Page
+from recommendations.serving.homepage import (
+    MAX_BECAUSE_WATCHED_ROWS,
+    MAX_GENRE_ROWS,
+    ROW_MIN_ITEMS,
+    Page,
+)
 from recommendations.serving.scoring import MATCH_SHOWN_MIN
 
 MAX_ROWS = 40
@@ -83,10 +88,18 @@ class HomepageQuerySerializer(KnownParametersOnly):
         "zone: the titles are always those available now.",
     )
     rows = QueryIntegerField(
-        min_value=1, max_value=MAX_ROWS, default=12, help_text="How many rows at most."
+        min_value=1,
+        max_value=MAX_ROWS,
+        default=12,
+        help_text="How many rows at most. A row with too few titles is left out, never "
+        "padded, so a page may have fewer.",
     )
     items = QueryIntegerField(
-        min_value=1, max_value=MAX_ITEMS, default=20, help_text="Titles per row at most."
+        min_value=1,
+        max_value=MAX_ITEMS,
+        default=20,
+        help_text=f"Titles per row at most. A row shows at least {ROW_MIN_ITEMS} "
+        "(Continue Watching and Watch Again: 1), or `items` when fewer are asked for.",
     )
 
 
