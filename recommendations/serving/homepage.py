@@ -629,12 +629,14 @@ def _propose_rows(
     names: npt.NDArray[np.object_],
     display_language: int = -1,
     seed_min_items: int = 1,
+    genre_min_items: int = 1,
 ) -> list[_Proposal]:
     """The rows each generator proposes, by its own rule, from the ranked pool.
 
     ``seed_min_items`` is the fewest titles a "Because you watched/liked" row may
     show (:func:`_row_minimum`): a seed whose row holds fewer gives its place to the
     next seed, instead of taking one of the few rows and being dropped.
+    ``genre_min_items`` is the same for a genre row and the next genre.
     """
     n = bundle.n_titles
     titles = pool.title_index
@@ -794,10 +796,16 @@ def _propose_rows(
         (critic >= ACCLAIMED_MIN_SCORE) & fresh,  # False where unrated (NaN)
     )
 
-    # Genre rows: the genres carrying most of the pool's play probability.
+    # Genre rows: the genres carrying most of the play probability of the titles a genre
+    # row holds (none resumed or finished), of those with a row's worth of such titles.
+    # Weighed over the whole pool, a genre the profile is midway through six titles of
+    # led, proposed a row of the two left and took one of the places: it was dropped as
+    # too short, and a genre with a full row was not proposed.
     genres = tables.genre_table[titles]
     if genres.shape[1]:
-        weight = pool.probability.astype(np.float64) @ genres
+        held = genres[fresh]
+        weight = pool.probability[fresh].astype(np.float64) @ held
+        weight[np.count_nonzero(held, axis=0) < genre_min_items] = 0.0
         for g in np.argsort(-weight, kind="stable")[:MAX_GENRE_ROWS]:
             if weight[g] <= 0:
                 break
@@ -994,6 +1002,7 @@ def homepage_build(
         names=names,
         display_language=_language_position(catalogue, profile.display_language_id),
         seed_min_items=_row_minimum("because_you_watched", n_items),
+        genre_min_items=_row_minimum("genre", n_items),
     )
     if not proposals:
         return page

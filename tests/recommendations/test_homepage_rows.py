@@ -616,3 +616,31 @@ def test_a_title_that_seeds_because_you_watched_seeds_no_because_you_liked(world
     assert f"because_you_watched:{both.pk}" in proposed
     named = {key for key in proposed if key.startswith("because_you_liked:")}
     assert named == {f"because_you_liked:{romance.pk}"}
+
+
+def test_a_genre_with_too_few_titles_to_discover_gives_its_place_to_the_next(world, monkeypatch):
+    # given: six genres (thrillers are the comedies, family films the romances), and Asha
+    # midway through six of the eight dramas: they carry much of her pool's play
+    # probability, but a genre row leaves out what she is resuming, so a drama row would
+    # hold two titles, too few to show
+    for slug, films in (("thriller", "comedy"), ("family", "romance")):
+        genre = GenreFactory(slug=slug, name=slug.title())
+        for title in world.titles[films]:
+            title.genres.add(genre)
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha")
+    for title in world.titles["drama"][:6]:
+        record(asha, "play_start", title, days_ago=2.1)
+        record(asha, "progress", title, days_ago=2, value=40.0)
+    model_train(region_code=world.region.code)
+
+    # when
+    proposed = _proposed(asha, monkeypatch, rows=40, items=20)
+
+    # then: the genre rows are four genres with titles enough, not the dramas' row, which
+    # took one of the four places and was dropped (a page of three genre rows or fewer)
+    genres = {key: titles for key, titles in proposed.items() if key.startswith("genre:")}
+    drama = world.titles["drama"][0].genres.get()
+    assert f"genre:{drama.pk}" not in genres, genres
+    assert len(genres) == homepage.MAX_GENRE_ROWS, genres
+    assert all(len(titles) >= homepage.ROW_MIN_ITEMS for titles in genres.values()), genres
