@@ -801,21 +801,25 @@ def _propose_rows(
     # Weighed over the whole pool, a genre the profile is midway through six titles of
     # led, proposed a row of the two left and took one of the places: it was dropped as
     # too short, and a genre with a full row was not proposed.
+    # Counted for the genres tried only (a few), not for every genre of the catalogue.
     genres = tables.genre_table[titles]
     if genres.shape[1]:
-        held = genres[fresh]
-        weight = pool.probability[fresh].astype(np.float64) @ held
-        weight[np.count_nonzero(held, axis=0) < genre_min_items] = 0.0
-        for g in np.argsort(-weight, kind="stable")[:MAX_GENRE_ROWS]:
-            if weight[g] <= 0:
+        weight = np.where(fresh, pool.probability, np.float32(0.0)).astype(np.float64) @ genres
+        proposed = 0
+        for g in np.argsort(-weight, kind="stable").tolist():
+            if proposed >= MAX_GENRE_ROWS or weight[g] <= 0:
                 break
+            held = genres[:, g] & fresh
+            if np.count_nonzero(held) < genre_min_items:
+                continue
+            proposed += 1
             add(
                 # The id, not the slug: a slug may be 64 characters, and the row id must
                 # fit the signals' `row` (ROW_MAX_LENGTH) when the client echoes it.
                 f"genre:{tables.genre_ids[g]}",
                 "genre",
                 RowCopy("genre", tables.genre_names[g]),
-                genres[:, g] & fresh,
+                held,
             )
 
     # Language rows: the profile's display language, its other languages by how strong a
