@@ -394,6 +394,26 @@ def test_the_device_alone_changes_the_row_order(world, household):
     assert _above(on_phone, "trending", "new_releases"), on_phone
 
 
+def test_a_row_type_the_profile_keeps_scrolling_past_sinks_on_its_page(world, household):
+    # given: two profiles of one account who watched the same film; Ravi has rapidly
+    # scrolled past Top Picks rows a dozen times lately, Asha never
+    account, asha, ravi = household
+    for profile in (asha, ravi):
+        watch(profile, world.titles["action"][0])
+    scrolls = row_events(ravi, "top_picks", [9, 13, 18, 21] * 3, kind="row_scroll_past")
+    signal_batch_record(profile=ravi, events=scrolls)
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+    evening = NOW.astimezone(dt.timezone(dt.timedelta(hours=5, minutes=30))).replace(hour=20)
+
+    # when: the page of the same moment and device for each
+    orders = [_row_order(client, profile, evening, "tv") for profile in (asha, ravi)]
+
+    # then: his Top Picks is lower than hers, or off his page
+    hers, his = (order.index("top_picks") if "top_picks" in order else 99 for order in orders)
+    assert hers < his, orders
+
+
 def test_saturday_is_the_weekend_on_the_regions_clock(world, household):
     # given: at the same hours on the same device, a profile that starts new releases at
     # weekends and trending titles on weekdays, as often
