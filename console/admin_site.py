@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 
+from config.admin_deletion import deletion_bounded
 from config.admin_lists import lookup_values_checked
 
 from .access import console_home
@@ -19,7 +20,8 @@ class ConsoleLinkedAdminSite(admin.AdminSite):
     shows instead of a 404; but being staff does not open the console
     (:mod:`console.access`), so the link leads to the first console page the
     user may open, and staff who may open none get no link rather than a 403.
-    Every list it registers refuses a filter value no date can hold as a bad lookup.
+    Every list it registers refuses a filter value no date can hold as a bad lookup, and
+    every delete confirmation lists a bounded number of objects of each model.
     """
 
     index_template = "console/admin_index.html"
@@ -32,10 +34,11 @@ class ConsoleLinkedAdminSite(admin.AdminSite):
     ) -> None:
         """Register as Django does, every list refusing a filter value no date can hold
         (``config.admin_lists.LookupValuesCheckedChangeList``): ours, and Django's own
-        user list, which had a 500 for ``?date_joined__year=0``."""
-        super().register(
-            model_or_iterable, lookup_values_checked(admin_class or admin.ModelAdmin), **options
-        )
+        user list, which had a 500 for ``?date_joined__year=0``; and every delete
+        confirmation bounded (``config.admin_deletion.deletion_bounded``): a language's
+        listed each of the 50,000 profiles it is shown to, for minutes."""
+        bounded = deletion_bounded(admin_class or admin.ModelAdmin)
+        super().register(model_or_iterable, lookup_values_checked(bounded), **options)
 
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
         context = super().each_context(request)

@@ -13,6 +13,7 @@ from django.utils.text import capfirst
 from django_celery_beat.models import PeriodicTask
 
 from catalog.models import Language
+from config.admin_deletion import CountedDeletionAdminMixin
 from config.admin_inlines import QueryOncePerInlineMixin
 from config.admin_lists import IndexedSearchAdminMixin, count_subquery
 from profiles.models import Profile
@@ -118,7 +119,7 @@ class TasteClusterInline(QueryOncePerInlineMixin, admin.TabularInline):
 
 
 @admin.register(Region)
-class RegionAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
+class RegionAdmin(CountedDeletionAdminMixin, IndexedSearchAdminMixin, admin.ModelAdmin):
     list_display = ("code", "name", "default_language", "time_zone", "cluster_count")
     list_select_related = ("default_language",)
     list_filter = ("default_language",)

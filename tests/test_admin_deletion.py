@@ -10,6 +10,7 @@ import datetime as dt
 import uuid
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection
@@ -17,14 +18,23 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from accounts.models import Account
 from artwork.models import ArtworkVariantDaily
-from catalog.models import Title
-from profiles.models import Profile
+from catalog.models import Language, Title
+from config import admin_deletion
+from profiles.models import MAX_PROFILES_PER_ACCOUNT, Profile
 from profiles.services import profile_create
 from recommendations.models import PageLog, ProfileTitleState, Signal, SignalKind
-from tests.factories import AccountFactory, ArtworkVariantFactory, LanguageFactory, TitleFactory
+from regions.models import Region
+from tests.factories import (
+    AccountFactory,
+    ArtworkVariantFactory,
+    AvailabilityFactory,
+    LanguageFactory,
+    TitleFactory,
+)
 
 LOGS = (
     "recommendations_signal",
@@ -213,3 +223,129 @@ def test_staff_who_may_not_delete_signals_may_not_delete_a_profile_that_has_some
     assert page.context["perms_lacking"] == {"signal"}
     assert confirm.status_code == 403
     assert Signal.objects.filter(profile_id=profile.pk).count() == 30
+
+
+# --- Every confirmation lists a bounded number of objects of each model -------------------
+
+
+def _profiles_shown(language, accounts: int) -> None:
+    """Five profiles a household, each shown ``language`` (which the profiles protect)."""
+    for _ in range(accounts):
+        account = AccountFactory()
+        for n in range(MAX_PROFILES_PER_ACCOUNT):
+            profile_create(account=account, name=f"P{n}", display_language=language)
+
+
+def test_a_languages_confirmation_lists_a_few_of_the_profiles_it_is_shown_to(
+    superuser, monkeypatch
+):
+    # given: a language shown to ten profiles, which protect it
+    monkeypatch.setattr(admin_deletion, "LISTED_PER_MODEL", 3)
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    _profiles_shown(tamil, accounts=2)
+
+    # when
+    response = superuser.get(_url(tamil))
+
+    # then: three listed by name, the others counted; the page still refuses the deletion
+    protected = [str(line) for line in response.context["protected"]]
+    assert len(protected) == 4
+    assert protected[-1] == "Profiles: 7 more, not listed one by one"
+    assert "Profiles: 7 more, not listed one by one" in response.content.decode()
+
+
+def test_a_confirmation_costs_the_same_for_few_objects_past_the_bound_and_many(
+    superuser, monkeypatch
+):
+    # given: each protecting profile's name shows its household, a query each when listed
+    monkeypatch.setattr(admin_deletion, "LISTED_PER_MODEL", 3)
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    telugu = LanguageFactory(code="te", name="Telugu", native_name="తెలుగు")
+    _profiles_shown(tamil, accounts=1)
+    _profiles_shown(telugu, accounts=4)
+
+    # when
+    with CaptureQueriesContext(connection) as few:
+        superuser.get(_url(tamil))
+    with CaptureQueriesContext(connection) as many:
+        superuser.get(_url(telugu))
+
+    # then
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_a_regions_confirmation_lists_a_few_of_the_windows_it_takes_with_it(superuser, monkeypatch):
+    # given: a region with no household, and six licensing windows (deleted with it)
+    monkeypatch.setattr(admin_deletion, "LISTED_PER_MODEL", 2)
+    english = Language.objects.get(code="en")
+    britain = Region.objects.create(
+        code="GB", name="United Kingdom", default_language=english, time_zone="Europe/London"
+    )
+    for _ in range(6):
+        AvailabilityFactory(region=britain, title=TitleFactory(original_language=english))
+
+    # when
+    response = superuser.get(_url(britain))
+
+    # then: the region, two of its windows under it, then the count of the rest
+    deleted = response.context["deleted_objects"]
+    assert len(deleted[1]) == 2
+    assert deleted[-1] == "Availabilities: 4 more, not listed one by one"
+    assert dict(response.context["model_count"])["availabilities"] == 6
+    assert not response.context["perms_lacking"]
+
+
+def test_an_object_left_unlisted_is_still_checked_for_its_delete_permission(
+    db, client, monkeypatch
+):
+    # given: a crontab two schedules run on, the second the reaper's, which staff without
+    # change permission on training runs may not stop (recommendations.admin.TaskGate);
+    # only the first schedule is listed
+    monkeypatch.setattr(admin_deletion, "LISTED_PER_MODEL", 1)
+    crontab = CrontabSchedule.objects.create(minute="0", hour="4")
+    PeriodicTask.objects.create(name="cleanup", task="celery.backend_cleanup", crontab=crontab)
+    PeriodicTask.objects.create(
+        name="reaper", task="recommendations.reap_training_runs", crontab=crontab
+    )
+    user = get_user_model().objects.create_user("ops", "o@example.com", "x", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["view_crontabschedule", "delete_crontabschedule", "delete_periodictask"]
+        )
+    )
+    client.force_login(user)
+
+    # when
+    page = client.get(_url(crontab))
+    confirm = client.post(_url(crontab), {"post": "yes"})
+
+    # then
+    assert page.context["deleted_objects"][-1] == "Periodic tasks: 1 more, not listed one by one"
+    assert page.context["perms_lacking"] == {"periodic task"}
+    assert confirm.status_code == 403
+    assert PeriodicTask.objects.count() == 2
+
+
+def test_every_admin_registered_has_the_bounded_confirmation() -> None:
+    # Ours with their own mixins, ours without (languages), and the installed apps'.
+    for model_admin in admin.site._registry.values():
+        assert isinstance(model_admin, admin_deletion.CountedDeletionAdminMixin), model_admin
+
+
+def test_a_languages_confirmation_counts_the_preferences_naming_it_without_reading_them(
+    superuser,
+):
+    # given: a language three profiles prefer (rows of a many-to-many table)
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    account = AccountFactory()
+    for n in range(3):
+        profile_create(account=account, name=f"P{n}", preferred_languages=[tamil])
+    through = Profile.preferred_languages.through._meta.db_table
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser.get(_url(tamil))
+
+    # then
+    assert "Profile-language relationships: 3, not listed one by one" in (response.content.decode())
+    assert not [q for q in queries.captured_queries if q["sql"].startswith(f'SELECT "{through}".')]
