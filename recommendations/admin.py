@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, partial
-from typing import Any
+from typing import Any, TypeVar
 
 from axes.models import AccessLog
 from django.contrib import admin, messages
@@ -62,7 +62,8 @@ from .services.retraining import (
     training_run_request,
 )
 
-# How long an exact COUNT(*) may take before the paginator settles for the planner's estimate.
+# How long an exact COUNT(*) may take before the paginator settles for the planner's estimate,
+# and MIN/MAX before the date bar settles for the column's statistics.
 COUNT_TIMEOUT_MS = 300
 # An estimate is never reported below this, so a wrong low guess cannot turn a
 # huge result into one unpaginated "show all" page.
@@ -72,6 +73,8 @@ ESTIMATE_FLOOR = 1000
 # each, on every page), and the statistics stand in. Below it, the exact figures are quick:
 # a day of the benchmark's signals (about 200,000) took 364 ms to count, past the timeout.
 EXACT_ROWS_MAX = 100_000
+
+T = TypeVar("T")
 
 
 class BoundedCountPaginator(Paginator):
@@ -96,20 +99,15 @@ class BoundedCountPaginator(Paginator):
         if estimate > EXACT_ROWS_MAX:
             # Counting would only be given up on after COUNT_TIMEOUT_MS.
             return estimate
-        try:
-            with transaction.atomic(using=queryset.db), connection.cursor() as cursor:
-                cursor.execute("SELECT current_setting('statement_timeout')")
-                previous = cursor.fetchone()[0]
-                cursor.execute(
-                    "SELECT set_config('statement_timeout', %s, true)", [str(COUNT_TIMEOUT_MS)]
-                )
-                count = queryset.count()
-                # Local to the transaction, which may be an outer one that goes on.
-                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
-                return count
-        except OperationalError:
-            # Cancelled: the savepoint's rollback also restored the timeout.
+        count = within_timeout(queryset.db, queryset.count)
+        if count is None:
+            self.count_cancelled = True
             return max(estimate, ESTIMATE_FLOOR)
+        return count
+
+    #: Whether the exact count was given up on: the result's other exact figures (its
+    #: first and last moment, :func:`date_bounds`) would read as much, and be too.
+    count_cancelled = False
 
     @cached_property
     def estimated_rows(self) -> int:
@@ -121,6 +119,31 @@ class BoundedCountPaginator(Paginator):
         if connections[self.object_list.db].vendor != "postgresql":
             return 0
         return estimated_rows(self.object_list)
+
+
+def within_timeout(using: str, read: Callable[[], T]) -> T | None:
+    """``read()``, cancelled after :data:`COUNT_TIMEOUT_MS` (None then); PostgreSQL only.
+
+    The timeout is set in a savepoint, and set back before it is released: it is local
+    to the transaction, which may be an outer one that goes on. A cancelled read rolls
+    the savepoint back, which restores it too.
+    """
+    connection = connections[using]
+    try:
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            # The setting as it was, read in the statement that changes it: the subquery
+            # (fenced by its OFFSET) gives its row before the outer one sets the timeout.
+            cursor.execute(
+                "SELECT was, set_config('statement_timeout', %s, true) FROM "
+                "(SELECT current_setting('statement_timeout') AS was OFFSET 0) AS setting",
+                [str(COUNT_TIMEOUT_MS)],
+            )
+            previous = cursor.fetchone()[0]
+            result = read()
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+            return result
+    except OperationalError:
+        return None
 
 
 def estimated_rows(queryset: QuerySet) -> int:
@@ -163,7 +186,9 @@ def column_bounds(model: type[Model], field_name: str, using: str) -> tuple[Any,
     return None if first is None else (first, last)
 
 
-def date_bounds(queryset: QuerySet, field_name: str, rows: int) -> tuple[Any, Any]:
+def date_bounds(
+    queryset: QuerySet, field_name: str, rows: int, *, slow: bool = False
+) -> tuple[Any, Any]:
     """The first and last value of the queryset's date field, for the date bar's links.
 
     Exact when the result is small; for a large one (most of a signal table)
@@ -177,18 +202,30 @@ def date_bounds(queryset: QuerySet, field_name: str, rows: int) -> tuple[Any, An
     are, not the result's: under a filter (a year long past) the probe would walk
     the key through every row after the filter's last one. ``rows`` is the result's
     estimated size, which its paginator has already read.
+
+    A small result is not always quick to read: one the planner finds by no index (a
+    rare kind of signal, the changelist's own filter) is found by reading every row,
+    1.7 s at 10 million signals for one page's date bar. Its exact bounds are read
+    under the paginator's count timeout (:func:`within_timeout`), and the statistics
+    stand in when it is cancelled, or at once when ``slow`` says that counting the
+    result already was.
     """
-    if rows > EXACT_ROWS_MAX:
-        bounds = column_bounds(queryset.model, field_name, queryset.db)
-        if bounds is not None:
-            stored = queryset.model._default_manager.using(queryset.db).values_list(
-                field_name, flat=True
-            )
-            ends = [stored.order_by("pk").first(), stored.order_by("-pk").first()]
-            ends = [value for value in ends if value is not None]  # an emptied table
-            return min([bounds[0], *ends]), max([bounds[1], *ends])
-    found = queryset.aggregate(first=Min(field_name), last=Max(field_name))
-    return found["first"], found["last"]
+    if rows <= EXACT_ROWS_MAX and not slow:
+        read = partial(queryset.aggregate, first=Min(field_name), last=Max(field_name))
+        if connections[queryset.db].vendor != "postgresql":
+            found = read()
+            return found["first"], found["last"]
+        found = within_timeout(queryset.db, read)
+        if found is not None:
+            return found["first"], found["last"]
+    bounds = column_bounds(queryset.model, field_name, queryset.db)
+    if bounds is None:
+        found = queryset.aggregate(first=Min(field_name), last=Max(field_name))
+        return found["first"], found["last"]
+    stored = queryset.model._default_manager.using(queryset.db).values_list(field_name, flat=True)
+    ends = [stored.order_by("pk").first(), stored.order_by("-pk").first()]
+    ends = [value for value in ends if value is not None]  # an emptied table
+    return min([bounds[0], *ends]), max([bounds[1], *ends])
 
 
 def date_navigation(cl: ChangeList) -> dict[str, Any]:
@@ -225,7 +262,10 @@ def date_navigation(cl: ChangeList) -> dict[str, Any]:
             "choices": [{"title": day_title(chosen)}],
         }
 
-    bounds = date_bounds(cl.queryset, field, cl.paginator.estimated_rows)
+    paginator = cl.paginator
+    bounds = date_bounds(
+        cl.queryset, field, paginator.estimated_rows, slow=paginator.count_cancelled
+    )
     if bounds[0] is None:
         return {"show": False}
     first, last = (

@@ -1669,3 +1669,48 @@ def test_a_row_sent_back_with_another_value_shows_that_value(staff: Client) -> N
     # then
     assert response.status_code == 200
     assert selected_options(response.content.decode(), "-title")[0] == [str(other)]
+
+
+def test_signal_date_bar_of_a_small_result_slow_to_read_falls_back_to_the_statistics(
+    catalogue, db, monkeypatch
+) -> None:
+    # given: a result the planner expects to be small, but whose first and last moment
+    # cannot be read within the timeout (a rare kind: no index finds it, so MIN and MAX
+    # read every signal; 1.7 s at 10 million); its signals are July's, the table's May
+    # to July
+    monkeypatch.setattr(signal_admin, "COUNT_TIMEOUT_MS", 1)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Signal._meta.db_table}")
+    slow = Signal.objects.filter(
+        RawSQL("pg_sleep(0.01) IS NOT NULL", [], output_field=BooleanField()),
+        kind=SignalKind.COMPLETE,
+    )
+    before = statement_timeout()
+
+    # when
+    first, last = signal_admin.date_bounds(slow, "occurred_at", rows=1)
+
+    # then: the table's bounds from its statistics, as for a large result
+    assert (first.month, last.month) == (5, 7)
+    assert statement_timeout() == before
+
+
+def test_signal_date_bar_reads_no_exact_bounds_once_counting_the_result_was_given_up(
+    staff: Client, monkeypatch
+) -> None:
+    # given: a filtered list whose count is cancelled (as a rare kind's is at 10 million)
+    def count_cancelled(using: str, read: Callable[[], Any]) -> Any:
+        return None if getattr(read, "__name__", "") == "count" else read()
+
+    monkeypatch.setattr(signal_admin, "within_timeout", count_cancelled)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Signal._meta.db_table}")
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        response = staff.get(admin_url(Signal, "changelist"), {"kind__exact": SignalKind.COMPLETE})
+
+    # then: the bar comes from the statistics, without trying MIN and MAX first
+    assert response.status_code == 200
+    assert "occurred_at__month=5" in response.content.decode()
+    assert not [q for q in queries.captured_queries if 'MIN("' in q["sql"].upper()]
