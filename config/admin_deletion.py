@@ -33,7 +33,7 @@ from django.contrib import admin
 from django.contrib.admin import AdminSite
 from django.contrib.admin.utils import NestedObjects, quote
 from django.db import router
-from django.db.models import Model, QuerySet
+from django.db.models import PROTECT, Model, QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
@@ -72,6 +72,24 @@ class _CountingNestedObjects(NestedObjects):
     def __init__(self, *args: Any, summarised: frozenset[type[Model]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.summarised = summarised
+        #: Objects protecting the deletion that were counted, not read (:meth:`related_objects`).
+        self.protected_unread: dict[type[Model], int] = defaultdict(int)
+
+    def related_objects(self, related_model: type[Model], related_fields: list, objs: Any) -> Any:
+        """The related rows, of a protecting relation only the first :data:`LISTED_PER_MODEL`.
+
+        Objects that protect the deletion are shown to say why it cannot be done, which
+        the first of them say as well as all: the others are counted, not read (English,
+        shown to 51,646 profiles, read each of them). Their delete permission is not
+        checked, which matters to nothing: a protected deletion is refused whatever it is.
+        """
+        related = super().related_objects(related_model, related_fields, objs)
+        if not all(field.remote_field.on_delete is PROTECT for field in related_fields):
+            return related
+        unread = related.count() - LISTED_PER_MODEL
+        if unread > 0:
+            self.protected_unread[related_model] += unread
+        return related.order_by("pk")[:LISTED_PER_MODEL]
 
     def can_fast_delete(self, objs: Any, from_field: Any = None) -> bool:
         model = getattr(getattr(objs, "_meta", None), "model", None)
@@ -191,6 +209,8 @@ def deleted_objects_counted(
             protected.append(format_callback(obj))
         else:
             protected_unlisted[type(obj)] += 1
+    for model, count in collector.protected_unread.items():
+        protected_unlisted[model] += count
     protected.extend(_unlisted_line(model, count) for model, count in protected_unlisted.items())
     model_count = {
         str(model._meta.verbose_name_plural): len(rows)

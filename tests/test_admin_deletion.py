@@ -349,3 +349,29 @@ def test_a_languages_confirmation_counts_the_preferences_naming_it_without_readi
     # then
     assert "Profile-language relationships: 3, not listed one by one" in (response.content.decode())
     assert not [q for q in queries.captured_queries if q["sql"].startswith(f'SELECT "{through}".')]
+
+
+def test_a_languages_confirmation_reads_only_the_protecting_profiles_it_lists(
+    superuser, monkeypatch
+):
+    # given: a language shown to ten profiles, three of which the page lists
+    monkeypatch.setattr(admin_deletion, "LISTED_PER_MODEL", 3)
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    _profiles_shown(tamil, accounts=2)
+    rows_read = []
+
+    def count_rows(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith(f'SELECT "{Profile._meta.db_table}".'):
+            rows_read.append(context["cursor"].rowcount)
+        return result
+
+    # when
+    with connection.execute_wrapper(count_rows):
+        response = superuser.get(_url(tamil))
+
+    # then: the other seven counted, not read (50,000 of them for English)
+    assert sum(rows_read) == 3
+    assert [str(line) for line in response.context["protected"]][-1] == (
+        "Profiles: 7 more, not listed one by one"
+    )
