@@ -290,8 +290,17 @@ def test_image_build_step_runs_on_what_the_dockerfile_copies(tmp_path):
 
 
 def _project_commands() -> list[str]:
-    """The manage.py commands the project's own apps define (not Django's or a library's)."""
-    ours = {config.name for config in apps.get_app_configs() if config.path.startswith(str(ROOT))}
+    """The manage.py commands the project's own apps define (not Django's or a library's).
+
+    By where the app lives, but not by the checkout's prefix alone: ``make test`` puts the
+    virtualenv inside the checkout (``.venv``), and its packages' apps live under it too.
+    """
+    ours = {
+        config.name
+        for config in apps.get_app_configs()
+        if Path(config.path).is_relative_to(ROOT)
+        and not Path(config.path).relative_to(ROOT).parts[0].startswith(".")
+    }
     return sorted(name for name, app in get_commands().items() if app in ours)
 
 
