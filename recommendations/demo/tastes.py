@@ -547,7 +547,7 @@ def _showcase_taste(profile_index: int, slot: int) -> HiddenTaste:
     elif name == "Arjun":
         genres = {"action": 6, "thriller": 4, "crime": 4, "sci-fi": 1.5, "sports": 1}
         themes = {"action": 4, "moody": 4, "ensemble": 1}
-        languages = {"ta": 0.55, "hi": 0.35, "en": 0.1}
+        languages = {"ta": 0.7, "hi": 0.22, "en": 0.08}
         devices = {"tv": 0.6, "mobile": 0.3, "web": 0.1}
         rows = {"continue_watching": 3, "trending": 2, "genre": 2, "popular_in": 1}
         persona, disliked = "action", ("romance", "musical")
