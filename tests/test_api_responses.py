@@ -9,7 +9,6 @@ signal history's 200 bodies have theirs in their own modules too.
 """
 
 import datetime as dt
-import io
 import uuid
 from urllib.parse import quote
 
@@ -42,6 +41,7 @@ from tests.recommendations.test_training import (
     build_world,
     watch,
 )
+from tests.streams import ReadCounted
 
 pytestmark = pytest.mark.django_db
 
@@ -420,24 +420,6 @@ def test_a_body_over_the_servers_limits_is_the_documented_413(
     assert_answer_documented(response, method, path)
 
 
-class _ReadCounted(io.BytesIO):
-    """A request's input stream that counts the bytes the server reads from it."""
-
-    def __init__(self, body: bytes) -> None:
-        super().__init__(body)
-        self.taken = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = super().read(size)
-        self.taken += len(data)
-        return data
-
-    def readline(self, size: int | None = -1) -> bytes:
-        data = super().readline(size)
-        self.taken += len(data)
-        return data
-
-
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -458,7 +440,7 @@ def test_a_body_without_its_length_is_the_documented_411_and_is_not_read(
     # of it, and the write went on as if the client had sent no body.
     client = staff("change_trainingrun") if path == RETRAINS else token_client(account)
     url = path.format(profile_id=profile.pk)
-    body = _ReadCounted(b'{"name": "Chunked", "pin": "1234", "region": "IN", "events": []}')
+    body = ReadCounted(b'{"name": "Chunked", "pin": "1234", "region": "IN", "events": []}')
 
     response = client.generic(
         method, url, content_type="application/json", **{"wsgi.input": body},
@@ -489,7 +471,7 @@ def test_a_chunked_write_that_no_operation_takes_is_its_404_or_405_not_a_411(
     # its method, or to no route at all
     client = staff("change_trainingrun") if path == RETRAIN else token_client(account)
     url = path.format(profile_id=profile.pk, title_id=TitleFactory().pk, run_id=1)
-    body = _ReadCounted(b'{"name": "Chunked"}')
+    body = ReadCounted(b'{"name": "Chunked"}')
 
     response = client.generic(
         method, url, content_type="application/json", **{"wsgi.input": body},

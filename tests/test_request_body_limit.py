@@ -22,6 +22,7 @@ from artwork.models import ArtworkVariant
 from tests.conftest import token_client
 from tests.factories import TitleFactory
 from tests.openapi import assert_answer_documented
+from tests.streams import ReadCounted
 
 pytestmark = pytest.mark.django_db
 
@@ -33,24 +34,6 @@ ARTWORK_ADD = "/admin/artwork/artworkvariant/add/"
 @pytest.fixture(autouse=True)
 def _small_limit(settings) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = LIMIT
-
-
-class _ReadCounted(io.BytesIO):
-    """A request's input stream that counts the bytes the server reads from it."""
-
-    def __init__(self, body: bytes) -> None:
-        super().__init__(body)
-        self.taken = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = super().read(size)
-        self.taken += len(data)
-        return data
-
-    def readline(self, size: int | None = -1) -> bytes:
-        data = super().readline(size)
-        self.taken += len(data)
-        return data
 
 
 def _multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> bytes:
@@ -70,7 +53,7 @@ def _multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> b
 
 def _post(client: Client, path: str, body: bytes, method: str = "POST") -> tuple[object, int]:
     """Send ``body`` as a multipart form; the answer, and how many bytes were read of it."""
-    stream = _ReadCounted(body)
+    stream = ReadCounted(body)
     response = client.generic(
         method,
         path,
@@ -148,7 +131,7 @@ def test_staff_bodies_beyond_any_form_admin_takes_are_refused_unread(admin_clien
         settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         + settings.DATA_UPLOAD_MAX_NUMBER_FILES * settings.TONIGHT["ARTWORK_MAX_BYTES"]
     )
-    stream = _ReadCounted(b"")
+    stream = ReadCounted(b"")
 
     response = admin_client.generic(
         "POST",

@@ -1,6 +1,5 @@
 import datetime as dt
 import importlib
-import io
 import json
 import threading
 import uuid
@@ -32,6 +31,7 @@ from tests.factories import (
     SeasonFactory,
     TitleFactory,
 )
+from tests.streams import ReadCounted
 
 pytestmark = pytest.mark.django_db
 
@@ -734,24 +734,6 @@ def test_batch_size_and_body_limits(api_client, profile, title, settings):
         assert "events" in response.json()["errors"]
 
 
-class _ReadCounted(io.BytesIO):
-    """A request's input stream that counts the bytes the server reads from it."""
-
-    def __init__(self, body: bytes) -> None:
-        super().__init__(body)
-        self.taken = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = super().read(size)
-        self.taken += len(data)
-        return data
-
-    def readline(self, size: int | None = -1) -> bytes:
-        data = super().readline(size)
-        self.taken += len(data)
-        return data
-
-
 def test_a_chunked_body_over_the_limit_is_not_read_past_it(api_client, profile, title):
     # given: a batch over the 1 MiB limit sent as gunicorn passes a chunked body on: no
     # Content-Length (what the size check reads) and the whole body in wsgi.input; and a
@@ -759,7 +741,7 @@ def test_a_chunked_body_over_the_limit_is_not_read_past_it(api_client, profile, 
     batch = json.dumps({"events": [event(title) for _ in range(8000)]}).encode()
     assert len(batch) > BODY_MAX_BYTES
     small = json.dumps({"events": [event(title)]}).encode()
-    chunked, declared = _ReadCounted(batch), _ReadCounted(small)
+    chunked, declared = ReadCounted(batch), ReadCounted(small)
 
     # when
     stored = api_client.generic(
