@@ -66,6 +66,35 @@ def _random_region(seed: int, n_titles: int = 300):
     return RegionArrays(windows=windows, arrival=windows.arrival(release_day)), windows
 
 
+def _serving_stub(
+    n_titles, region, *, als, neighbours=None, trending=None, genre_table=None, time_zones=None
+):
+    """The parts of a serving bundle and of a catalogue that ``ranking_inputs`` reads: no
+    content affinity, no cluster or region popularity; ``trending`` (default none) and
+    ``neighbours`` (default none) as given."""
+    import scipy.sparse as sp
+
+    zeros = np.zeros(n_titles, dtype=np.float32)
+    bundle = SimpleNamespace(
+        n_titles=n_titles,
+        als=als,
+        content=SimpleNamespace(affinity_of=lambda titles, weights: zeros),
+        neighbours=neighbours
+        if neighbours is not None
+        else sp.csr_matrix((n_titles, n_titles), dtype=np.float32),
+        trending_rows=lambda **_: (trending if trending is not None else zeros, zeros, zeros),
+    )
+    catalogue = SimpleNamespace(
+        facts=SimpleNamespace(maturity=np.zeros(n_titles)),
+        region=lambda code: region,
+        time_zones=time_zones or {},
+        genre_table=genre_table
+        if genre_table is not None
+        else np.zeros((n_titles, 2), dtype=np.float32),
+    )
+    return bundle, catalogue
+
+
 def _tv_request(at):
     """A US profile's request from a TV at ``at``, every maturity allowed, no languages."""
     from tests.recommendations.scoring_context import tv_context
@@ -199,8 +228,6 @@ def test_the_hour_genre_affinity_takes_each_plays_own_local_hour():
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    import scipy.sparse as sp
-
     from recommendations.selectors.training import TrainingSignals
     from recommendations.serving.scoring import (
         ProfileHistory,
@@ -239,22 +266,15 @@ def test_the_hour_genre_affinity_takes_each_plays_own_local_hour():
         in_progress=none,
         last_played=np.empty(0),
     )
-    zeros = np.zeros(n_titles, dtype=np.float32)
-    bundle = SimpleNamespace(
-        n_titles=n_titles,
+    bundle, catalogue = _serving_stub(
+        n_titles,
+        region,
         als=SimpleNamespace(
             fold_in_entries=lambda indices, data, available=None: np.zeros(4, np.float32),
             item_factors=np.zeros((n_titles, 4), np.float32),
         ),
-        content=SimpleNamespace(affinity_of=lambda titles, weights: zeros),
-        neighbours=sp.csr_matrix((n_titles, n_titles), dtype=np.float32),
-        trending_rows=lambda **_: (zeros, zeros, zeros),
-    )
-    catalogue = SimpleNamespace(
-        facts=SimpleNamespace(maturity=np.zeros(n_titles)),
-        region=lambda code: region,
-        time_zones={"US": zone},
         genre_table=genre_table,
+        time_zones={"US": zone},
     )
     winter_evening = dt.datetime(2026, 1, 15, 21, 0, tzinfo=zone)
 
@@ -315,25 +335,17 @@ def test_dislikes_remembered_only_by_the_title_states_join_the_loaded_ones():
         in_progress=np.zeros(3, dtype=bool),
         last_played=np.full(3, np.nan),
     )
-    zeros = np.zeros(n_titles, dtype=np.float32)
     folded = []
-    bundle = SimpleNamespace(
-        n_titles=n_titles,
+    bundle, catalogue = _serving_stub(
+        n_titles,
+        region,
         als=SimpleNamespace(
             fold_in_entries=lambda indices, data, available=None: (
                 folded.append((indices, data)) or np.ones(4, np.float32)
             ),
             item_factors=rng.random((n_titles, 4)).astype(np.float32),
         ),
-        content=SimpleNamespace(affinity_of=lambda titles, weights: zeros),
         neighbours=neighbours,
-        trending_rows=lambda **_: (zeros, zeros, zeros),
-    )
-    catalogue = SimpleNamespace(
-        facts=SimpleNamespace(maturity=np.zeros(n_titles)),
-        region=lambda code: region,
-        time_zones={},
-        genre_table=np.zeros((n_titles, 2), dtype=np.float32),
     )
     weights = SignalWeights(thumbs_down=3.0)
 
@@ -470,22 +482,9 @@ def test_a_profile_with_only_dislikes_has_no_collaborative_candidates():
         in_progress=np.zeros(2, dtype=bool),
         last_played=np.full(2, np.nan),
     )
-    zeros = np.zeros(n_titles, dtype=np.float32)
     trending = np.zeros(n_titles, dtype=np.float32)
     trending[:100] = np.arange(100, 0, -1)
-    bundle = SimpleNamespace(
-        n_titles=n_titles,
-        als=als,
-        content=SimpleNamespace(affinity_of=lambda titles, weights: zeros),
-        neighbours=sp.csr_matrix((n_titles, n_titles), dtype=np.float32),
-        trending_rows=lambda **_: (trending, zeros, zeros),
-    )
-    catalogue = SimpleNamespace(
-        facts=SimpleNamespace(maturity=np.zeros(n_titles)),
-        region=lambda code: region,
-        time_zones={},
-        genre_table=np.zeros((n_titles, 2), dtype=np.float32),
-    )
+    bundle, catalogue = _serving_stub(n_titles, region, als=als, trending=trending)
 
     # when
     inputs = ranking_inputs(
