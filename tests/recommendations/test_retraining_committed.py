@@ -221,8 +221,11 @@ def test_a_run_stopped_by_its_soft_time_limit_fails_at_once_whatever_its_stage(s
     # and: its cluster lock is released (no session holds it)
     with connection.cursor() as cursor:
         cursor.execute(
+            # This database's: pg_locks lists the whole server's, and another test worker's
+            # database numbers its clusters from 1 too, and retrains them at the same time.
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-            " AND classid = %s AND objid = %s",
+            " AND classid = %s AND objid = %s AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())",
             [retraining.LOCK_NAMESPACE, run.taste_cluster_id],
         )
         assert cursor.fetchone()[0] == 0

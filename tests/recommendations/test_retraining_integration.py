@@ -453,7 +453,11 @@ def _blocked_on(table: str) -> int | None:
     """The session of this database waiting for a lock on ``table``, if one is."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid FROM pg_locks WHERE relation = %s::regclass AND NOT granted", [table]
+            # This database's: pg_locks lists the whole server's, and a relation's OID is
+            # unique only within its database (tests/recommendations/test_signal_read.py).
+            "SELECT pid FROM pg_locks WHERE relation = %s::regclass AND NOT granted AND "
+            "database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            [table],
         )
         row = cursor.fetchone()
     return row[0] if row else None
