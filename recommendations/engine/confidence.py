@@ -302,6 +302,12 @@ class ConfidenceRow:
         """Whether there is any positive or negative evidence (what the fold-in reads)."""
         return bool((self.positive > 0).any() or (self.negative > 0).any())
 
+    @property
+    def foldable(self) -> bool:
+        """Whether folding in can place the profile: only positive evidence moves its
+        factor off zero (dislikes alone solve to the zero vector, whose scores all tie)."""
+        return bool((self.positive > 0).any())
+
     def liked(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """Titles with positive evidence, and its amount as the positive matrix holds it."""
         keep = self.positive > 0

@@ -395,9 +395,9 @@ def ranking_inputs(
     )
     personalised = confidence.personalised
     cf = None
-    # Dislikes alone fold in to the zero factor (the solve's right-hand side holds positive
-    # evidence only): every score 0, whose ties CF would propose as its picks. No likes, no CF.
-    if (confidence.positive > 0).any():
+    # Dislikes alone fold in to the zero factor: every score 0, whose ties CF would propose
+    # as its picks. No likes, no CF.
+    if confidence.foldable:
         factor = bundle.als.fold_in_entries(*confidence.signed(), available=region_available)
         cf = bundle.als.item_factors @ factor
 
