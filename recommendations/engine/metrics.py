@@ -124,6 +124,11 @@ def top_k(
 def hits(recommended: npt.ArrayLike, relevant: sp.spmatrix) -> npt.NDArray[np.bool_]:
     """Whether each recommended title is relevant to its user.
 
+    A title listed twice for a user is a hit where it first appears only: NDCG and
+    recall count it once, as a viewer finds it once. Counted at each place, a list
+    repeating a relevant title scored above one that found another (user with one
+    relevant title: NDCG@3 of 1.63 for it at ranks 1 and 2), and recall could pass 1.
+
     Parameters
     ----------
     recommended : array of int, shape (n_users, k)
@@ -144,7 +149,15 @@ def hits(recommended: npt.ArrayLike, relevant: sp.spmatrix) -> npt.NDArray[np.bo
     truth_keys = truth.row[nonzero].astype(np.int64) * n_titles + truth.col[nonzero]
     users = np.arange(recs.shape[0], dtype=np.int64)[:, np.newaxis]
     keys = users * n_titles + recs
-    return np.isin(keys, truth_keys) & (recs >= 0)
+    hit = np.isin(keys, truth_keys) & (recs >= 0)
+    # A repeat can only matter where it is a hit, and hits are few: the first of each
+    # (user, title) among them, row-major, is the leftmost in the user's list.
+    at = np.flatnonzero(hit)
+    _, first = np.unique(keys.reshape(-1)[at], return_index=True)
+    if first.shape[0] < at.shape[0]:
+        hit = np.zeros(hit.shape, dtype=bool)
+        hit.reshape(-1)[at[first]] = True
+    return hit
 
 
 def _relevant_counts(relevant: sp.spmatrix) -> np.ndarray:

@@ -53,6 +53,23 @@ def test_recall_at_k_by_hand(recommended, relevant):
     assert recall_at_k(recommended, relevant, 1)[2] == pytest.approx(1 / 4)
 
 
+def test_a_title_listed_twice_counts_once_where_it_first_appears(relevant):
+    # given: user 0's one relevant title in the list (2, 10 relevant) at ranks 1 and 3,
+    # user 3's at ranks 1 and 2: a ranker that repeats a hit must not score for it twice
+    repeated = np.array([[2, 5, 2], [4, 5, 6], [7, 8, 9], [2, 2, -1]])
+
+    # when
+    ndcg = ndcg_at_k(repeated, relevant, 3)
+    recall = recall_at_k(repeated, relevant, 3)
+
+    # then: each scores the one hit at rank 1, as the list without the repeat would
+    assert ndcg[0] == pytest.approx(1 / (1 + 1 / LOG2_3))
+    assert ndcg[3] == pytest.approx(1.0)
+    assert recall[0] == pytest.approx(1 / 2)
+    assert recall[3] == pytest.approx(1.0)
+    assert ndcg[2] == pytest.approx(1.0)  # distinct titles are unaffected
+
+
 def test_catalogue_coverage_by_hand(recommended):
     assert catalogue_coverage(recommended, 20) == pytest.approx(9 / 20)
     assert catalogue_coverage(recommended, 20, k=1) == pytest.approx(4 / 20)  # 1, 4, 7, 2
