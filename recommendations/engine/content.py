@@ -112,6 +112,14 @@ class ContentModel:
         -------
         ContentModel
             ``self``, fitted.
+
+        Raises
+        ------
+        ValueError
+            For a matrix without a title or a feature column. Only an empty catalogue
+            gives one (a region with no titles of its own is fitted over every title,
+            and each title has its language's column), and a version fitted on it would
+            serve nothing: training fails in words that say so, not scikit-learn's.
         """
         # scikit-learn is imported by the fit, not the module: every Django process imports
         # this module (admin, the retrain tasks), and only fits need it; its import was most
@@ -120,6 +128,11 @@ class ContentModel:
 
         features = sp.csr_matrix(title_features, dtype=np.float32)
         n_features = features.shape[1]
+        if features.shape[0] == 0 or n_features == 0:
+            raise ValueError(
+                "the content model needs at least one title and one feature, got "
+                f"{features.shape[0]} titles and {n_features} features: is the catalogue empty?"
+            )
         transformer = TfidfTransformer(norm=None, use_idf=True, smooth_idf=True)
         transformer.fit(features)
         self.idf = transformer.idf_.astype(np.float32)

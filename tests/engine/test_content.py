@@ -127,3 +127,13 @@ def test_save_and_load_round_trip(model):
     np.testing.assert_array_equal(loaded.neighbour_similarity, model.neighbour_similarity)
     np.testing.assert_allclose(loaded.title_vectors.toarray(), model.title_vectors.toarray())
     np.testing.assert_allclose(loaded.affinity_of([3], [1.0]), model.affinity_of([3], [1.0]))
+
+
+@pytest.mark.parametrize("shape", [(0, 7), (0, 0), (3, 0)])
+def test_an_empty_catalogue_is_refused_in_the_projects_words(shape):
+    # given: no title (a catalogue not imported yet), or titles without a feature column
+    empty = sp.csr_matrix(shape, dtype=np.float32)
+
+    # when / then: the error says what is missing, not scikit-learn's "0 sample(s)"
+    with pytest.raises(ValueError, match=r"needs at least one title and one feature"):
+        ContentModel().fit(empty)
