@@ -579,6 +579,25 @@ def _upper_quartile_cut(values: npt.NDArray[np.floating]) -> float:
     return float(np.partition(values, k)[k])
 
 
+def _upper_quartile(
+    values: npt.NDArray[np.floating], held: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_] | None:
+    """The titles of ``held`` in the upper quartile of ``values`` over ``held`` alone.
+
+    ``held`` is what the row can show (nothing resumed or finished). Taken over the
+    whole pool, the quartile counted the titles the profile is midway through (often
+    the most started of all) and the row kept what those left of it: a profile resuming
+    six of the eight most started titles of a 32-title pool got a trending row of two,
+    too few to show, where the titles it can show make one of ten. None when no title
+    of ``held`` is above 0: no row.
+    """
+    kept = values[held]
+    if kept.max(initial=0.0) <= 0:
+        return None
+    cut = max(_upper_quartile_cut(kept), 1e-6)
+    return (values >= cut) & held
+
+
 def _language_heads(
     languages: npt.NDArray[np.integer],
     probability: npt.NDArray[np.float32],
@@ -730,7 +749,8 @@ def _propose_rows(
         region_code=context.region_code, cluster_id=context.cluster_id
     )
     # "Trending in India" is what India started this week: the upper quartile, by the
-    # region's popularity, of the pool's titles started there in the week before training.
+    # region's popularity, of the pool's titles started there in the week before training,
+    # taken over the titles the row can show (none resumed or finished), as is the cluster's.
     # The popularity itself (the ranking's, a short pool's fill) keeps older starts. Not
     # proposed for a region that started nothing that week, whose popularity may be every
     # region's (the fallback the ranking and the fill use).
@@ -741,13 +761,13 @@ def _propose_rows(
         else:  # a version trained before the week's starts were kept
             this_week = bundle.index.region_row(context.region_code)[titles] >= TRENDING_ROW_MIN
         pool_region = np.where(this_week, region_pop[titles], np.float32(0.0))
-        if pool_region.max(initial=0.0) > 0:
-            cut = max(_upper_quartile_cut(pool_region), 1e-6)
+        held = _upper_quartile(pool_region, fresh)
+        if held is not None:
             add(
                 f"trending:{context.region_code}",
                 "trending",
                 RowCopy("trending", context.region_code),
-                (pool_region >= cut) & fresh,
+                held,
             )
     # The cluster's row only where it can hold other titles than the trending row: not for
     # a region's only cluster (everybody there), nor for a cluster whose popularity is, or
@@ -759,14 +779,13 @@ def _propose_rows(
         and cluster_id not in tables.whole_region_clusters
         and bundle.cluster_row_own(region_code=context.region_code, cluster_id=cluster_id)
     ):
-        pool_cluster = cluster_pop[titles]
-        if pool_cluster.max(initial=0.0) > 0:
-            cut = max(_upper_quartile_cut(pool_cluster), 1e-6)
+        held = _upper_quartile(cluster_pop[titles], fresh)
+        if held is not None:
             add(
                 f"popular_in:{cluster_id}",
                 "popular_in",
                 _cluster_copy(tables, cluster_id),
-                (pool_cluster >= cut) & fresh,
+                held,
             )
 
     # New here (arrived in the region lately) and a new release (released lately): the

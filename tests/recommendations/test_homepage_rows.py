@@ -23,6 +23,7 @@ from tests.factories import (
     RegionFactory,
     SeasonFactory,
     TagFactory,
+    TasteClusterFactory,
     TitleFactory,
 )
 from tests.module_world import module_world, the_module_world
@@ -644,3 +645,52 @@ def test_a_genre_with_too_few_titles_to_discover_gives_its_place_to_the_next(wor
     assert f"genre:{drama.pk}" not in genres, genres
     assert len(genres) == homepage.MAX_GENRE_ROWS, genres
     assert all(len(titles) >= homepage.ROW_MIN_ITEMS for titles in genres.values()), genres
+
+
+def test_trending_is_the_upper_quartile_of_the_titles_it_can_hold(world, monkeypatch):
+    # given: Asha midway through the region's six most started films (films 0 and 1 of
+    # the action films, romances and comedies; her own starts lift them further): the
+    # pool's upper quartile by the region's trending is its top eight, six of which a
+    # trending row leaves out as she is resuming them
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha")
+    resumed = [t for genre in ("action", "romance", "comedy") for t in world.titles[genre][:2]]
+    for title in resumed:
+        record(asha, "play_start", title, days_ago=2.1)
+        record(asha, "progress", title, days_ago=2, value=40.0)
+    model_train(region_code=world.region.code)
+
+    # when
+    proposed = _proposed(asha, monkeypatch, rows=40, items=20)
+
+    # then: the row is the upper quartile of the titles it can show (a row's worth), not
+    # the two left of the whole pool's, too few to show
+    trending = proposed[f"trending:{world.region.code}"]
+    assert not {t.pk for t in resumed} & set(trending)
+    assert len(trending) >= homepage.ROW_MIN_ITEMS, trending
+
+
+def test_popular_in_a_cluster_is_the_upper_quartile_of_the_titles_it_can_hold(world, monkeypatch):
+    # given: a cluster of the comedy and drama fans, and Asha in it, midway through five of
+    # its eight most started films: the pool's upper quartile by the cluster's popularity
+    # (films 0 to 3 of the comedies and dramas), five of which the cluster's row leaves out
+    cluster = TasteClusterFactory(region=world.region, slug="laughs", name="Laughs")
+    for fan in world.fans[4:]:
+        fan.taste_cluster = cluster
+        fan.save()
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha", taste_cluster=cluster)
+    resumed = [*world.titles["comedy"][:3], *world.titles["drama"][:2]]
+    for title in resumed:
+        record(asha, "play_start", title, days_ago=2.1)
+        record(asha, "progress", title, days_ago=2, value=40.0)
+    model_train(region_code=world.region.code)
+
+    # when
+    proposed = _proposed(asha, monkeypatch, rows=40, items=20)
+
+    # then: the row is the upper quartile of the titles it can show, not the three left of
+    # the whole pool's, too few to show
+    popular = proposed[f"popular_in:{cluster.pk}"]
+    assert not {t.pk for t in resumed} & set(popular)
+    assert len(popular) >= homepage.ROW_MIN_ITEMS, popular
