@@ -603,6 +603,7 @@ def _language_heads(
     probability: npt.NDArray[np.float32],
     keep: npt.NDArray[np.bool_],
     n_languages: int,
+    min_items: int = 1,
 ) -> npt.NDArray[np.float64]:
     """Each language's play probability summed over its best ``STRENGTH_ITEMS`` titles in ``keep``.
 
@@ -610,7 +611,8 @@ def _language_heads(
     best-first order). Summed over the whole pool, the language with the most titles
     won: the demo's Arjun, eight of whose ten titles are Tamil, got rows in Hindi (124
     middling titles of his pool) and English, and none in Tamil (44, twice as likely
-    each to be played).
+    each to be played). A language with fewer than ``min_items`` titles in ``keep``
+    weighs 0: its row would be too short to show, and must not take a row's place.
     """
     at = np.flatnonzero(keep & (languages >= 0))
     language = languages[at]
@@ -618,9 +620,12 @@ def _language_heads(
     grouped = language[order]
     rank = np.arange(grouped.shape[0]) - np.searchsorted(grouped, grouped, side="left")
     head = order[rank < STRENGTH_ITEMS]
-    return np.bincount(
+    weight = np.bincount(
         language[head], weights=probability[at[head]].astype(np.float64), minlength=n_languages
     )
+    if min_items > 1:
+        weight[np.bincount(language, minlength=n_languages) < min_items] = 0.0
+    return weight
 
 
 def _row_strength(
@@ -649,13 +654,15 @@ def _propose_rows(
     display_language: int = -1,
     seed_min_items: int = 1,
     genre_min_items: int = 1,
+    language_min_items: int = 1,
 ) -> list[_Proposal]:
     """The rows each generator proposes, by its own rule, from the ranked pool.
 
     ``seed_min_items`` is the fewest titles a "Because you watched/liked" row may
     show (:func:`_row_minimum`): a seed whose row holds fewer gives its place to the
     next seed, instead of taking one of the few rows and being dropped.
-    ``genre_min_items`` is the same for a genre row and the next genre.
+    ``genre_min_items`` is the same for a genre row and the next genre, and
+    ``language_min_items`` for a language row and the next language.
     """
     n = bundle.n_titles
     titles = pool.title_index
@@ -844,9 +851,13 @@ def _propose_rows(
     # Language rows: the profile's display language, its other languages by how strong a
     # row each would make (not the catalogue's alphabetical order, which gave a Telugu
     # speaker who also picked Hindi and Japanese rows for those two and never Telugu),
-    # then the pool's strongest language.
+    # then the pool's strongest language; of those with a row's worth of titles to discover
+    # (a display language the profile is midway through took one of the two places, and
+    # its row was dropped as too short).
     languages = facts.language[titles]
-    weight = _language_heads(languages, pool.probability, fresh, len(facts.language_codes))
+    weight = _language_heads(
+        languages, pool.probability, fresh, len(facts.language_codes), language_min_items
+    )
     own = [int(i) for i in context.language_index.tolist() if weight[i] > 0]
     wanted = sorted(own, key=lambda i: (i != display_language, -weight[i], i))
     wanted += [int(i) for i in np.argsort(-weight, kind="stable")[:1] if weight[i] > 0]
@@ -1026,6 +1037,7 @@ def homepage_build(
         display_language=_language_position(catalogue, profile.display_language_id),
         seed_min_items=_row_minimum("because_you_watched", n_items),
         genre_min_items=_row_minimum("genre", n_items),
+        language_min_items=_row_minimum("language", n_items),
     )
     if not proposals:
         return page

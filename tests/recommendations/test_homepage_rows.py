@@ -694,3 +694,31 @@ def test_popular_in_a_cluster_is_the_upper_quartile_of_the_titles_it_can_hold(wo
     popular = proposed[f"popular_in:{cluster.pk}"]
     assert not {t.pk for t in resumed} & set(popular)
     assert len(popular) >= homepage.ROW_MIN_ITEMS, popular
+
+
+def test_a_language_with_too_few_titles_to_discover_gives_its_place_to_the_next(world, monkeypatch):
+    # given: Asha reads Tamil and also picked English and Hindi; the catalogue's six Tamil
+    # films, three of which she is midway through: a Tamil row would hold three titles,
+    # too few to show
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    films = []
+    for i in range(6):
+        film = TitleFactory(original_name=f"tamil {i}", original_language=tamil)
+        AvailabilityFactory(title=film, region=world.region, starts_at=NOW - dt.timedelta(days=900))
+        films.append(film)
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha", display_language=tamil)
+    asha.preferred_languages.set([world.english, world.hindi, tamil])
+    for film in films[:3]:
+        record(asha, "play_start", film, days_ago=2.1)
+        record(asha, "progress", film, days_ago=2, value=40.0)
+    model_train(region_code=world.region.code)
+
+    # when
+    proposed = _proposed(asha, monkeypatch, rows=40, items=20)
+
+    # then: both language rows are languages with titles enough (English and Hindi), not
+    # a Tamil row that took one of the two places and was dropped
+    languages = {key: titles for key, titles in proposed.items() if key.startswith("language:")}
+    assert set(languages) == {"language:en", "language:hi"}, languages
+    assert all(len(titles) >= homepage.ROW_MIN_ITEMS for titles in languages.values()), languages
