@@ -23,6 +23,10 @@ from tests.recommendations.test_retraining_recipe_choice import (
 TITLES = 40
 NOWHERE = np.empty(0, np.int64)
 ACTIVE = ModelVersion(pk=7)
+#: Draws of a 1,000-profile gate half. 150, not the small half's 300: each costs 20 times
+#: as much to rank, and the first 150 refuse the worse challengers at the rates the 300
+#: do (0.993 and 0.933 against 0.997 and 0.940), well clear of the bounds below.
+LARGE_TRIALS = 150
 
 
 def _verdict(
@@ -117,7 +121,7 @@ def test_an_equally_good_challenger_on_a_small_gate_half_is_seldom_refused(setti
     ("share", "refused_at_least"),
     [
         pytest.param(0.193, 0.98, id="25%-worse"),  # NDCG@10 0.285 in truth
-        pytest.param(0.224, 0.90, id="18%-worse"),  # 0.312: 0.94 refused (1.00 by the figures)
+        pytest.param(0.224, 0.90, id="18%-worse"),  # 0.312: 0.93 refused (1.00 by the figures)
     ],
 )
 def test_a_clearly_worse_challenger_on_a_large_gate_half_is_still_refused(
@@ -127,7 +131,7 @@ def test_a_clearly_worse_challenger_on_a_large_gate_half_is_still_refused(
     # half of a cluster at the 2,000-profile cap (1,000 profiles), default margin and z
     profiles = cluster_evaluation.MAX_JUDGED
     refused = 0
-    for seed in range(TRIALS):
+    for seed in range(LARGE_TRIALS):
         candidates, judged, judging = _active_and_worse(seed, profiles, share)
         scores: dict = {}
         row = cluster_evaluation.recipe_figures(
@@ -140,5 +144,5 @@ def test_a_clearly_worse_challenger_on_a_large_gate_half_is_still_refused(
         refused += bool(verdict.reason)
 
     # then: the guardrail still refuses it nearly every time
-    print(f"\nworse challengers refused at {profiles // 2} profiles: {refused}/{TRIALS}")
-    assert refused / TRIALS >= refused_at_least
+    print(f"\nworse challengers refused at {profiles // 2} profiles: {refused}/{LARGE_TRIALS}")
+    assert refused / LARGE_TRIALS >= refused_at_least
