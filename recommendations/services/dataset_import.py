@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, NamedTuple, Protocol
+from typing import IO, NamedTuple, Protocol, TextIO
 
 import numpy as np
 from django.db import connection, transaction
@@ -124,8 +124,10 @@ def silent_progress(desc: str, total: int | None) -> Iterator[Advance]:
     yield lambda n: None
 
 
-def terminal_progress(*, enabled: bool = True) -> Progress:
-    """tqdm bars on stderr, so that stdout keeps only the summary (and can be piped)."""
+def terminal_progress(*, enabled: bool = True, file: TextIO | None = None) -> Progress:
+    """tqdm bars on ``file`` (the command's stderr; the process's if none), so that stdout
+    keeps only the summary (and can be piped), and a caller that hands the command a
+    stderr of its own gets the bars there, as every other command's."""
 
     @contextmanager
     def progress(desc: str, total: int | None) -> Iterator[Advance]:
@@ -134,7 +136,7 @@ def terminal_progress(*, enabled: bool = True) -> Progress:
             total=total,
             unit=" rows",
             unit_scale=True,
-            file=sys.stderr,
+            file=sys.stderr if file is None else file,
             disable=not enabled,
             dynamic_ncols=True,
         ) as bar:

@@ -129,6 +129,23 @@ def test_an_import_that_changes_served_titles_raises_the_catalogue_revision(
     assert catalogue_revision() == before + 1
 
 
+def test_the_bars_go_to_the_commands_stderr_and_the_summary_to_its_stdout(
+    tmp_path, regions, capsys
+):
+    # when: an import run with its bars on, its stdout and stderr handed in
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "import_catalogue", str(write(tmp_path, MOVIES)), stdout=out, stderr=err, verbosity=1
+    )
+
+    # then: the reading and storing bars are on the command's stderr, not the process's
+    assert "Reading movies.csv" in err.getvalue()
+    assert "Storing titles" in err.getvalue()
+    assert "Reading movies.csv" not in capsys.readouterr().err
+    assert "Storing titles" not in out.getvalue()
+    assert "titles read" in out.getvalue()
+
+
 def test_rerunning_updates_titles_and_never_duplicates(tmp_path, regions):
     # given an imported catalogue, then staff set what the source does not know
     path = write(tmp_path, MOVIES)

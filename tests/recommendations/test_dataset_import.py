@@ -622,9 +622,17 @@ def test_dry_run_reports_what_would_be_stored_and_writes_nothing(tmp_path, catal
 
 
 def test_progress_goes_to_stderr_and_the_summary_to_stdout(tmp_path, catalogue, capsys):
-    output = run(write(tmp_path, RATINGS), verbosity=1)
+    # the command's stderr, as its other commands' bars: what a caller hands call_command
+    # (or a Celery task's log, a test's buffer) gets them, not the process's stderr
+    out, stderr = io.StringIO(), io.StringIO()
+    call_command(
+        "import_interactions", str(write(tmp_path, RATINGS)), "--region", "IN",
+        stdout=out, stderr=stderr, verbosity=1,
+    )  # fmt: skip
+    output = out.getvalue()
 
-    err = capsys.readouterr().err
+    err = stderr.getvalue()
+    assert "Reading ratings.csv" not in capsys.readouterr().err
     assert "Reading ratings.csv" in err
     assert "Storing signals" in err
     assert "Storing signals" not in output
@@ -1122,7 +1130,7 @@ def test_a_file_without_a_line_break_at_its_end_names_its_last_line(tmp_path, ca
 def _interrupted_while(phase: str):
     """A terminal bar whose phase ``phase`` is Ctrl-C'd after its first step is done."""
 
-    def terminal_progress(*, enabled: bool = True):
+    def terminal_progress(*, enabled: bool = True, file=None):
         @contextlib.contextmanager
         def progress(desc: str, total: int | None) -> Iterator[Callable[[int], None]]:
             def advance(n: int) -> None:

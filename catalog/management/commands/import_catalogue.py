@@ -131,7 +131,7 @@ transaction; --dry-run does the work and rolls it back."""
                 regions=[code for value in options["regions"] for code in value.split(",")],
                 maturity=options["maturity"],
                 dry_run=options["dry_run"],
-                progress=terminal_progress(enabled=options["verbosity"] > 0),
+                progress=terminal_progress(enabled=options["verbosity"] > 0, file=self.stderr._out),
             )
         except DatasetImportError as exc:
             raise CommandError(str(exc)) from exc

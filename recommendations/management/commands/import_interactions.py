@@ -175,7 +175,7 @@ nothing); --dry-run does the work and rolls it back."""
                 weight_scale=1.0 if options["weight_scale"] is None else options["weight_scale"],
                 device=options["device"],
                 dry_run=options["dry_run"],
-                progress=terminal_progress(enabled=options["verbosity"] > 0),
+                progress=terminal_progress(enabled=options["verbosity"] > 0, file=self.stderr._out),
                 skip_unknown_items=options["skip_unknown_items"],
             )
         except DatasetImportError as exc:
