@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy import stats
 
 __all__ = [
     "PairedDifference",
@@ -269,6 +268,10 @@ def critical_value(z: float, n: int | None) -> float:
     """
     if z == 0.0 or n is None or n < 2:
         return z
+    # Imported here: scipy.stats costs half a second, and admin's import of this module
+    # would add it to every manage.py command and probe (compose's healthchecks among them).
+    from scipy import stats
+
     return float(stats.t.ppf(stats.norm.cdf(z), df=n - 1))
 
 
