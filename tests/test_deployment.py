@@ -10,9 +10,11 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import yaml
@@ -26,6 +28,7 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 from redis import Redis
 
 from artwork.models import artwork_upload_to
+from config.celery import app as celery_app
 from config.urls import ARTWORK_MEDIA_DIR
 from recommendations.checks import redis_databases
 from recommendations.demo.artwork_variants import SHARED_DIR
@@ -546,13 +549,33 @@ def run_healthcheck(command: str, env: dict[str, str]) -> subprocess.CompletedPr
     )
 
 
-def healthcheck_passes(command: str, env: dict[str, str], within: float = 60.0) -> bool:
+def start_healthcheck(command: str, env: dict[str, str]) -> subprocess.Popen:
+    """``run_healthcheck`` started, not awaited: a probe whose answer is known in advance
+    runs while the test waits for something else."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    return subprocess.Popen(
+        ["sh", "-c", command],
+        cwd=ROOT,
+        env={**os.environ, **env, "PATH": path},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def waited_for(condition: Callable[[], Any], *, within: float = 60.0) -> Any:
+    """``condition()``'s first truthy value, asked every tenth of a second; ``None`` when
+    it has none within ``within`` seconds.
+
+    Waiting for a service to start is asked of the service in this process, not of its
+    probe: each probe is a process start of a second or more, competing for the CPU with
+    the start-up it waits for. The probe runs once the service answers, and must pass."""
     deadline = time.monotonic() + within
-    while run_healthcheck(command, env).returncode != 0:
+    while not (value := condition()):
         if time.monotonic() > deadline:
-            return False
-        time.sleep(0.25)  # each probe is a process start already: seconds apart
-    return True
+            return None
+        time.sleep(0.1)
+    return value
 
 
 def healthcheck_failure(
@@ -594,9 +617,13 @@ def test_the_worker_healthcheck_fails_once_the_worker_stops_answering(settings) 
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: signals reach the pool too
     )
+    destination = [f"celery@{hostname}"]
     try:
         # then: healthy once started
-        assert healthcheck_passes(probe, env), "the probe never reached the running worker"
+        answered = waited_for(lambda: celery_app.control.ping(destination, timeout=0.5))
+        assert answered, "the worker never answered a ping"
+        started = run_healthcheck(probe, env)
+        assert started.returncode == 0, started.stdout + started.stderr
 
         # when: the worker hangs
         os.killpg(worker.pid, signal.SIGSTOP)
@@ -691,12 +718,21 @@ def test_the_beat_healthcheck_fails_once_beat_stops_sending(settings) -> None:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    unreachable = start_healthcheck(probe, {"DATABASE_URL": "postgres://postgres@127.0.0.1:9/x"})
     try:
-        # when: beat runs, then hangs
-        assert healthcheck_passes(probe, env), "beat ran but the probe never saw it send"
-        time.sleep(1 + grace + 1)
+        # when: beat runs, and its first write of a send would be overdue by now were it the
+        # last (the probe reads later still: after its own start-up)
+        schedule = PeriodicTask.objects.filter(name=f"probe {queue}")
+        first = waited_for(lambda: schedule.values_list("last_run_at", flat=True).get())
+        assert first, "beat ran but never wrote a send down"
+        overdue_alone = first + timedelta(seconds=1 + grace + 0.5)
+        time.sleep(max(0.0, (overdue_alone - timezone.now()).total_seconds()))
+
+        # then: healthy: it keeps writing its sends down
         alive = run_healthcheck(probe, env)
-        assert alive.returncode == 0, alive.stderr  # it keeps writing its sends down
+        assert alive.returncode == 0, alive.stderr
+
+        # when: it hangs
         os.killpg(beat.pid, signal.SIGSTOP)
 
         # then: the probe fails once the last send is older than the interval and the grace
@@ -710,10 +746,11 @@ def test_the_beat_healthcheck_fails_once_beat_stops_sending(settings) -> None:
         Redis.from_url(settings.CELERY_BROKER_URL).delete(
             queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
         )
+        _, unreachable_stderr = unreachable.communicate(timeout=60)
 
-    unreachable = run_healthcheck(probe, {"DATABASE_URL": "postgres://postgres@127.0.0.1:9/x"})
+    # and: unhealthy when the database is out of reach (probed while beat ran)
     assert unreachable.returncode != 0
-    assert "Cannot read the schedules from the database" in unreachable.stderr
+    assert "Cannot read the schedules from the database" in unreachable_stderr
 
 
 def test_gunicorn_logs_each_requests_time_and_never_its_credentials(monkeypatch, capsys) -> None:
