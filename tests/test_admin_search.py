@@ -8,6 +8,7 @@ second a statement, several statements a page.
 """
 
 import os
+from types import SimpleNamespace
 
 import pytest
 from django.contrib import admin
@@ -38,6 +39,7 @@ from tests.factories import (
     TitleFactory,
     TitleLocalizationFactory,
 )
+from tests.module_world import module_world, the_module_world
 from tests.processes import run_python
 
 
@@ -476,13 +478,10 @@ def test_runs_and_versions_are_found_by_their_regions_name_as_the_lists_show_it(
     assert _listed(staff, ModelVersion, "India") == {version.pk}
 
 
-@pytest.mark.parametrize("typed", ["IN-Tamil", "#{pk}", "{task}"])
-@pytest.mark.parametrize("model", [TrainingRun, ModelVersion], ids=["runs", "versions"])
-def test_a_run_or_version_search_reads_indexes_not_the_table(
-    staff: Client, model: type[Model], typed: str
-) -> None:
-    # given: enough runs and versions of other regions' clusters that reading either table
-    # whole costs more than an index
+def _many_runs_and_versions() -> SimpleNamespace:
+    """Enough runs and versions of other regions' clusters that reading either table whole
+    costs more than an index, and one run and version of IN-Tamil; the ones searched for are
+    in the middle. Built once for the module's plan tests (seconds each)."""
     tamil, _ = _clusters()
     others = [
         TasteClusterFactory(region=RegionFactory(code=f"Z{letter}", name=f"Region {letter}"))
@@ -506,8 +505,25 @@ def test_a_run_or_version_search_reads_indexes_not_the_table(
         for i, version in enumerate(versions)
     )
     _runs_and_versions(tamil)
-    wanted = (runs if model is TrainingRun else versions)[_ROWS // 2]
-    term = typed.format(pk=wanted.pk, task=runs[_ROWS // 2].celery_task_id)
+    return SimpleNamespace(run=runs[_ROWS // 2], version=versions[_ROWS // 2])
+
+
+_many_runs_world = module_world(_many_runs_and_versions, folder="runs")
+
+
+@pytest.fixture
+def many_runs(_many_runs_world, settings, db) -> SimpleNamespace:
+    return the_module_world(settings, _many_runs_world)
+
+
+@pytest.mark.parametrize("typed", ["IN-Tamil", "#{pk}", "{task}"])
+@pytest.mark.parametrize("model", [TrainingRun, ModelVersion], ids=["runs", "versions"])
+def test_a_run_or_version_search_reads_indexes_not_the_table(
+    staff: Client, many_runs: SimpleNamespace, model: type[Model], typed: str
+) -> None:
+    # given: many runs and versions of other regions' clusters, and IN-Tamil's
+    wanted = many_runs.run if model is TrainingRun else many_runs.version
+    term = typed.format(pk=wanted.pk, task=many_runs.run.celery_task_id)
 
     # when
     nodes = searched_rows_plan(
