@@ -60,6 +60,7 @@ import dataclasses
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,7 +109,12 @@ from recommendations.serving.homepage import (
     ROW_RANKER,
     row_type_of,
 )
-from recommendations.serving.recommend import history_on_index, profile_history_rows
+from recommendations.serving.recommend import (
+    HistoryAsOf,
+    HistoryRows,
+    history_on_index,
+    profiles_history_rows,
+)
 from recommendations.serving.scoring import ScoringContext, ranking_features, ranking_inputs
 from recommendations.signal_events import SignalEvent, logged_event
 from regions.models import TasteCluster
@@ -424,6 +430,34 @@ def _bundles(version_ids: set[int]) -> tuple[dict[int, ServingBundle], set[int]]
     return bundles, gone
 
 
+class _PageHistories:
+    """The pages' history reads (:func:`profiles_history_rows`), a batch of pages at a time.
+
+    A statement a page was a round trip a page, most of the reads' cost; all the pages
+    in one would hold every page's rows at once. Pages are asked for in ``pages``'
+    order (a page may be passed over); each miss reads it and the next ones.
+    """
+
+    BATCH = 200
+
+    def __init__(self, pages: list[int], read: Callable[[int], HistoryAsOf]) -> None:
+        self._pages = pages
+        self._position = {p: i for i, p in enumerate(pages)}
+        self._read = read
+        self._rows: dict[int, HistoryRows] = {}
+
+    def of(self, page: int) -> HistoryRows:
+        rows = self._rows.pop(page, None)
+        if rows is None:
+            start = self._position[page]
+            batch = self._pages[start : start + self.BATCH]
+            self._rows = dict(
+                zip(batch, profiles_history_rows([self._read(p) for p in batch]), strict=True)
+            )
+            rows = self._rows.pop(page)
+        return rows
+
+
 def _title_examples(
     logged: AttributedImpressions,
     pages: np.ndarray,
@@ -446,6 +480,25 @@ def _title_examples(
         profile_ids=sorted(profiles), until=dt.datetime.fromtimestamp(last + 1.0, tz=dt.UTC)
     )
     clusters = _ServedClusters()
+
+    def history_read(p: int) -> HistoryAsOf:
+        # What a client sent naming this page or a later one, its request never read.
+        own = profile_pages[int(logged.page_profile[p])]
+        return HistoryAsOf(
+            profile_id=int(logged.page_profile[p]),
+            at=dt.datetime.fromtimestamp(float(history_at[p]), tz=dt.UTC),
+            unread_pages=[logged.page_ids[q] for q in own[np.searchsorted(own, p) :].tolist()],
+        )
+
+    histories = _PageHistories(
+        [
+            p
+            for p in pages.tolist()
+            if int(logged.page_model_version[p]) in bundles
+            and int(logged.page_profile[p]) in profiles
+        ],
+        history_read,
+    )
     features, labels, sample_weight, page_of = [], [], [], []
     for p in pages.tolist():
         bundle = bundles.get(int(logged.page_model_version[p]))
@@ -469,13 +522,7 @@ def _title_examples(
         cut = dt.datetime.fromtimestamp(float(history_at[p]), tz=dt.UTC)
         catalogue = bundle.catalogue(refresh)
         zone = catalogue.time_zones.get(logged.page_region[p], dt.UTC)
-        # What a client sent naming this page or a later one, its request never read.
-        own = profile_pages[profile.pk]
-        unread = [logged.page_ids[q] for q in own[np.searchsorted(own, p) :].tolist()]
-        rows = profile_history_rows(
-            profile_id=profile.pk, at=cut, unread_pages=unread, with_states=False
-        )
-        rows = dataclasses.replace(rows, states=states.at(profile.pk, cut))
+        rows = dataclasses.replace(histories.of(p), states=states.at(profile.pk, cut))
         history = history_on_index(rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue)
         codes = {lang.code for lang in profile.preferred_languages.all()}
         if profile.display_language_id:

@@ -78,6 +78,17 @@ def _history_sql_leaving_out(pages: int) -> str:
     Training's only (a page's request never read what named the page or a later one);
     serving reads :func:`_history_sql`, which has no such condition.
     """
+    where = "WHERE profile_id = %s AND occurred_at >= %s AND occurred_at < %s AND "
+    if pages:
+        page = connection.ops.quote_name(Signal._meta.get_field("page_id").column)
+        placeholders = ", ".join(["%s"] * pages)
+        where += f"({page} IS NULL OR {page} NOT IN ({placeholders})) AND "
+    return _history_sql_where(where)
+
+
+def _history_sql_where(where: str) -> str:
+    """:func:`_history_sql`'s two bounded branches, each under ``where`` (ending in ``AND``)
+    and then its kind, newest first, each up to a ``LIMIT %s``."""
     quote = connection.ops.quote_name
     table = quote(Signal._meta.db_table)
     codes = " ".join(
@@ -101,11 +112,6 @@ def _history_sql_leaving_out(pages: int) -> str:
         f"CASE WHEN {row} = '' THEN -1 ELSE CASE {row_type} {row_types} ELSE -2 END END, "
         f"CASE device {devices} ELSE 0 END FROM {table} "
     )
-    where = "WHERE profile_id = %s AND occurred_at >= %s AND occurred_at < %s AND "
-    if pages:
-        page = quote(Signal._meta.get_field("page_id").column)
-        placeholders = ", ".join(["%s"] * pages)
-        where += f"({page} IS NULL OR {page} NOT IN ({placeholders})) AND "
     newest = " ORDER BY occurred_at DESC LIMIT %s"
     # Two bounded branches, each a range scan of its own partial index (the kind is a
     # literal, as in the indexes' conditions, so even a generic plan can use them) that
@@ -239,7 +245,6 @@ def profile_history_rows(
     now = at or timezone.now()
     window = history_window()
     until = at or now + dt.timedelta(days=1)  # "now" includes events with a little clock skew
-    limit = HISTORY_MAX_SIGNALS
     since = now - window
     # Impressions only count what was seen before the page: a client clock running ahead
     # must not take places under their bound that the page then leaves uncounted.
@@ -262,7 +267,15 @@ def profile_history_rows(
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
-    both = np.array(rows, dtype=np.float64).reshape(-1, 9)
+    return _history_rows(np.array(rows, dtype=np.float64).reshape(-1, 9), since=since, now=now)
+
+
+def _history_rows(
+    both: npt.NDArray[np.float64], *, since: dt.datetime, now: dt.datetime
+) -> HistoryRows:
+    """:class:`HistoryRows` from the rows of :func:`_history_read_sql` (or of its signals
+    alone), in the order the database returned them."""
+    limit = HISTORY_MAX_SIGNALS
     marker = both[:, 0]  # a signal's profile id; -1 a title state, -2 an episode of one
     signals = both[marker >= 0]
     if signals.shape[0] > 1:
@@ -279,6 +292,99 @@ def profile_history_rows(
         complete_after=float(engaged[-1, 5]) if cut else since.timestamp() - 1e-6,
         impressions_cut=int(np.count_nonzero(shown)) >= HISTORY_MAX_IMPRESSIONS,
         at=now.timestamp(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryAsOf:
+    """A logged page's history read for training: the profile's signals before ``at``,
+    less those naming ``unread_pages`` (see :func:`profile_history_rows`)."""
+
+    profile_id: int
+    at: dt.datetime
+    unread_pages: Sequence[uuid.UUID]
+
+
+def profiles_history_rows(reads: Sequence[HistoryAsOf]) -> list[HistoryRows]:
+    """``profile_history_rows(profile_id=..., at=..., unread_pages=..., with_states=False)``
+    of each of ``reads``, the same rows in the same order, in one statement.
+
+    Training reads the history of every logged page it learns from (thousands): a
+    statement each was a round trip each, most of the read's time on a busy machine. On
+    PostgreSQL each read is the same two bounded branches, run per page by a ``LATERAL``
+    join over the pages passed as arrays (one statement text whatever the pages, so one
+    prepared statement), each page's unread ids a slice of one array; the rows come back
+    page after page, each page's in its own branches' order. Elsewhere, a read each.
+    """
+    if connection.vendor != "postgresql":
+        return [
+            profile_history_rows(
+                profile_id=read.profile_id,
+                at=read.at,
+                unread_pages=read.unread_pages,
+                with_states=False,
+            )
+            for read in reads
+        ]
+    if not reads:
+        return []
+    window = history_window()
+    field = Signal._meta.get_field("page_id")
+    unread: list[object] = []
+    first, last = [], []
+    for read in reads:
+        first.append(len(unread) + 1)  # a slice of a PostgreSQL array counts from 1
+        unread.extend(field.get_db_prep_value(page, connection) for page in read.unread_pages)
+        last.append(len(unread))  # a slice ending before it starts is empty
+    params = [
+        unread,
+        list(range(len(reads))),
+        [read.profile_id for read in reads],
+        [read.at - window for read in reads],
+        [read.at for read in reads],
+        first,
+        last,
+        HISTORY_MAX_SIGNALS,
+        HISTORY_MAX_IMPRESSIONS,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_histories_sql(), params)
+        rows = cursor.fetchall()
+    both = np.array(rows, dtype=np.float64).reshape(-1, 10)
+    # Page by page, each page's rows in the order they came (a stable sort).
+    both = both[np.argsort(both[:, 0], kind="stable")]
+    bounds = np.searchsorted(both[:, 0], np.arange(len(reads) + 1))
+    return [
+        _history_rows(both[bounds[i] : bounds[i + 1], 1:], since=read.at - window, now=read.at)
+        for i, read in enumerate(reads)
+    ]
+
+
+@functools.cache
+def _histories_sql() -> str:
+    """:func:`profiles_history_rows`' statement (PostgreSQL's): each page's
+    :func:`_history_sql_leaving_out` with its own parameters taken from the page's row.
+
+    Parameters: every page's unread ids (one array), then the pages' positions, profiles,
+    window starts, moments, and their unread ids' first and last positions in that array
+    (arrays, one element a page), then the two bounds.
+    """
+    page = connection.ops.quote_name(Signal._meta.get_field("page_id").column)
+    # The outer columns' names are not the signals' (profile_id, page_id, occurred_at), so
+    # within the branches those name the signal's.
+    where = (
+        "WHERE profile_id = q._profile AND occurred_at >= q._since "
+        "AND occurred_at < q._until AND "
+        f"({page} IS NULL OR NOT ({page} = ANY(q._unread))) AND "
+    )
+    pages = (
+        "SELECT u.*, (%s::uuid[])[u._first:u._last] AS _unread FROM unnest("
+        "%s::integer[], %s::bigint[], %s::timestamptz[], %s::timestamptz[], "
+        "%s::integer[], %s::integer[]) AS u(_page, _profile, _since, _until, _first, _last)"
+    )
+    return (
+        f"WITH q AS ({pages}) SELECT q._page, h.* FROM q "  # noqa: S608
+        f"CROSS JOIN LATERAL ({_history_sql_where(where)}) AS h"
     )
 
 

@@ -17,10 +17,11 @@ from catalog.models import Title
 from recommendations.engine.persistence import save_artefact
 from recommendations.engine.ranking import FEATURE_NAMES
 from recommendations.engine.row_ranking import ROW_FEATURE_NAMES, ROW_TYPES, RowRanker
-from recommendations.models import ModelVersion, PageLog
+from recommendations.models import ModelVersion, PageLog, Signal
 from recommendations.selectors.attribution import attribution_window, ranker_log_days
 from recommendations.selectors.retention import page_log_readers
 from recommendations.selectors.signals import signal_clock_skew
+from recommendations.services import ranker_training
 from recommendations.services.homepage import homepage_render
 from recommendations.services.ranker_training import (
     _newest_before,
@@ -722,3 +723,106 @@ def test_pages_of_a_pruned_version_are_counted_not_silently_lost(viewer):
     assert logged.pages == 2
     assert (logged.pages_version_pruned, logged.pages_version_unloadable) == (1, 0)
     assert set(logged.title_pages.tolist()) == {1}
+
+
+def _pages_with_their_own_signals(viewer) -> list[PageLog]:
+    """Three closed pages of the viewer, each with tiles reported on screen a minute before
+    it (a slow clock) and one played from it: a page's history leaves out what names it or
+    a later page, and keeps what names an earlier one (and the progress sent half a second
+    before the page, its newest signal)."""
+    pages, half_second = [], dt.timedelta(milliseconds=500)
+    for hours in (60, 54, 48):
+        at = NOW - dt.timedelta(hours=hours)
+        page = homepage_render(profile=viewer, device="tv", at=at)
+        row = page.rows[0]
+        _page_events(
+            viewer,
+            page,
+            at - dt.timedelta(seconds=60),
+            [("impression", item.title_id, row.id) for item in row.items[:5]],
+        )
+        record(viewer, "play_start", row.items[0].title_id, at=at, page_id=page.page_id)
+        record(viewer, "progress", row.items[0].title_id, at=at - half_second, value=30.0)
+        pages.append(PageLog.objects.get(pk=page.page_id))
+    return pages
+
+
+@pytest.mark.parametrize(("engaged", "shown"), [(3000, 1000), (2, 4)])
+def test_the_pages_history_reads_in_one_statement_are_the_reads_of_each_page(
+    viewer, monkeypatch, engaged, shown
+):
+    # given closed pages whose histories differ by what names them, and bounds that do or
+    # do not cut each branch short
+    pages = _pages_with_their_own_signals(viewer)
+    monkeypatch.setattr(recommend, "HISTORY_MAX_SIGNALS", engaged)
+    monkeypatch.setattr(recommend, "HISTORY_MAX_IMPRESSIONS", shown)
+    stranger = ProfileFactory(account=AccountFactory(home_region=viewer.account.home_region))
+    ids = [page.pk for page in pages]
+    played_at = Signal.objects.get(page_id=ids[1], kind="play_start").occurred_at
+    reads = [
+        # each page as training reads it: unread, its id and the later pages'
+        *(
+            recommend.HistoryAsOf(profile_id=viewer.pk, at=page.generated_at, unread_pages=ids[i:])
+            for i, page in enumerate(pages)
+        ),
+        recommend.HistoryAsOf(profile_id=viewer.pk, at=NOW, unread_pages=[]),
+        # as of the instant of a play (not that play itself: it is not before that instant)
+        recommend.HistoryAsOf(profile_id=viewer.pk, at=played_at, unread_pages=[]),
+        recommend.HistoryAsOf(profile_id=stranger.pk, at=NOW, unread_pages=[uuid.uuid4()]),
+        recommend.HistoryAsOf(profile_id=viewer.pk, at=NOW, unread_pages=ids[1:2]),
+    ]
+
+    # when they are read in one statement, and one by one
+    together = recommend.profiles_history_rows(reads)
+    alone = [
+        recommend.profile_history_rows(
+            profile_id=read.profile_id,
+            at=read.at,
+            unread_pages=read.unread_pages,
+            with_states=False,
+        )
+        for read in reads
+    ]
+
+    # then each read's rows are the same, in the same order, with the same bounds
+    assert len(together) == len(alone)
+    for mine, reference in zip(together, alone, strict=True):
+        np.testing.assert_array_equal(mine.signals, reference.signals)
+        assert mine.states.shape == reference.states.shape == (0, 8)
+        assert mine.episodes.shape == reference.episodes.shape
+        assert (mine.complete_after, mine.impressions_cut, mine.at) == (
+            reference.complete_after,
+            reference.impressions_cut,
+            reference.at,
+        )
+    # and the pages' histories did differ (what named each page was left out of its own)
+    assert len({len(rows.signals) for rows in alone[:4]}) > 1
+    assert any(rows.impressions_cut for rows in alone) is (shown < 1000)
+
+
+def test_the_rankers_rows_are_those_of_a_history_read_a_page_at_a_time(viewer, monkeypatch):
+    # given closed pages of the viewer with signals naming them and one another
+    _pages_with_their_own_signals(viewer)
+
+    # when the rows are read with the pages' histories read together, and one by one
+    together = logged_examples_load(region_code=None, at=NOW)
+
+    def one_by_one(reads):
+        return [
+            recommend.profile_history_rows(
+                profile_id=read.profile_id,
+                at=read.at,
+                unread_pages=read.unread_pages,
+                with_states=False,
+            )
+            for read in reads
+        ]
+
+    monkeypatch.setattr(ranker_training, "profiles_history_rows", one_by_one)
+    alone = logged_examples_load(region_code=None, at=NOW)
+
+    # then every row is the same
+    assert together.pages == alone.pages == 3
+    assert together.title_labels.sum() > 0
+    for field in dataclasses.fields(together):
+        np.testing.assert_array_equal(getattr(together, field.name), getattr(alone, field.name))
