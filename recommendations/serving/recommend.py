@@ -329,6 +329,22 @@ def profiles_history_rows(reads: Sequence[HistoryAsOf]) -> list[HistoryRows]:
     if not reads:
         return []
     window = history_window()
+    with connection.cursor() as cursor:
+        cursor.execute(_histories_sql(), _histories_params(reads))
+        rows = cursor.fetchall()
+    both = np.array(rows, dtype=np.float64).reshape(-1, 10)
+    # Page by page, each page's rows in the order they came (a stable sort).
+    both = both[np.argsort(both[:, 0], kind="stable")]
+    bounds = np.searchsorted(both[:, 0], np.arange(len(reads) + 1))
+    return [
+        _history_rows(both[bounds[i] : bounds[i + 1], 1:], since=read.at - window, now=read.at)
+        for i, read in enumerate(reads)
+    ]
+
+
+def _histories_params(reads: Sequence[HistoryAsOf]) -> list[object]:
+    """:func:`_histories_sql`'s parameters for ``reads``."""
+    window = history_window()
     field = Signal._meta.get_field("page_id")
     unread: list[object] = []
     first, last = [], []
@@ -336,7 +352,7 @@ def profiles_history_rows(reads: Sequence[HistoryAsOf]) -> list[HistoryRows]:
         first.append(len(unread) + 1)  # a slice of a PostgreSQL array counts from 1
         unread.extend(field.get_db_prep_value(page, connection) for page in read.unread_pages)
         last.append(len(unread))  # a slice ending before it starts is empty
-    params = [
+    return [
         unread,
         list(range(len(reads))),
         [read.profile_id for read in reads],
@@ -346,17 +362,6 @@ def profiles_history_rows(reads: Sequence[HistoryAsOf]) -> list[HistoryRows]:
         last,
         HISTORY_MAX_SIGNALS,
         HISTORY_MAX_IMPRESSIONS,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(_histories_sql(), params)
-        rows = cursor.fetchall()
-    both = np.array(rows, dtype=np.float64).reshape(-1, 10)
-    # Page by page, each page's rows in the order they came (a stable sort).
-    both = both[np.argsort(both[:, 0], kind="stable")]
-    bounds = np.searchsorted(both[:, 0], np.arange(len(reads) + 1))
-    return [
-        _history_rows(both[bounds[i] : bounds[i + 1], 1:], since=read.at - window, now=read.at)
-        for i, read in enumerate(reads)
     ]
 
 

@@ -38,6 +38,7 @@ from recommendations.serving.homepage import (
     row_ranker_cache,
 )
 from recommendations.signal_events import SignalEvent
+from tests.db_plans import table_reads
 from tests.engine.test_row_ranking import one_profile
 from tests.factories import AccountFactory, ProfileFactory, RegionFactory
 from tests.module_world import the_module_world, world_for_the_module
@@ -826,3 +827,34 @@ def test_the_rankers_rows_are_those_of_a_history_read_a_page_at_a_time(viewer, m
     assert together.title_labels.sum() > 0
     for field in dataclasses.fields(together):
         np.testing.assert_array_equal(getattr(together, field.name), getattr(alone, field.name))
+
+
+def test_the_pages_history_reads_walk_each_branchs_own_index_page_by_page(viewer):
+    # given pages of two profiles to read the history of
+    stranger = ProfileFactory(account=AccountFactory(home_region=viewer.account.home_region))
+    reads = [
+        recommend.HistoryAsOf(profile_id=profile.pk, at=NOW, unread_pages=[uuid.uuid4()])
+        for profile in (viewer, stranger)
+    ]
+
+    # when the planner plans their one statement as on a table of millions of signals
+    reads_of_signals = table_reads(
+        recommend._histories_sql(),
+        "recommendations_signal",
+        recommend._histories_params(reads),
+        bitmaps=False,
+    )
+
+    # then each page's two branches walk their own partial index (newest first, stopping
+    # at their bound), as the read of a single page does: no sort, no scan of the table
+    assert sorted(node.get("Index Name") for node in reads_of_signals) == [
+        "signal_profile_engaged",
+        "signal_profile_shown",
+    ]
+    assert {node["Node Type"] for node in reads_of_signals} == {"Index Scan"}
+    assert {node.get("Scan Direction") for node in reads_of_signals} == {"Backward"}
+    for node in reads_of_signals:  # the page's profile and window are the range walked
+        cond = node.get("Index Cond", "")
+        bounds = ("(profile_id = ", "_profile)", "(occurred_at >= ", "_since)", "(occurred_at < ")
+        for bound in (*bounds, "_until)"):
+            assert bound in cond
