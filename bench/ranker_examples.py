@@ -12,7 +12,10 @@ packages), on the same database, in a process of its own; the two take turns,
 queries. Reported per revision: the best and median wall time, CPU of the
 process, CPU of the database's backends, queries, and a digest of the rows
 (both revisions must print the same one: the change was to the cost, not to
-what is learnt).
+what is learnt). Then, in this process, the part that changed alone: the same
+pages' history reads, a statement a page (``profile_history_rows``, what the
+baseline runs) beside 200 pages a statement (``profiles_history_rows``), taking
+turns.
 
 The database (``tonight_bench_examples`` unless ``--database``) is prepared on
 first use, or again with ``--fresh``: ``seed_demo --titles 600 --profiles 800``
@@ -28,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -41,6 +45,7 @@ from bench._harness import (
     django_env,
     ensure_database,
     print_table,
+    setup_django,
     work_tree,
 )
 
@@ -140,6 +145,52 @@ class Worker:
         self.process.wait(timeout=60)
 
 
+def history_reads(url: str, rounds: int) -> tuple[dict[str, float], dict[str, float], int]:
+    """The history reads of a full sample, read page by page and in batches, in turns:
+    (batched, page by page, pages), each {"best", "median"} wall seconds."""
+    setup_django(url)
+    import datetime as dt
+
+    from recommendations.services import ranker_training
+    from recommendations.serving import recommend
+
+    reads: list = []
+
+    def recorded(batch: list) -> list:
+        reads.extend(batch)
+        return recommend.profiles_history_rows(batch)
+
+    ranker_training.profiles_history_rows = recorded
+    ranker_training.logged_examples_load(region_code=None, at=dt.datetime.fromisoformat(AT))
+    ranker_training.profiles_history_rows = recommend.profiles_history_rows
+    batch = ranker_training._PageHistories.BATCH
+
+    def batched() -> None:
+        for start in range(0, len(reads), batch):
+            recommend.profiles_history_rows(reads[start : start + batch])
+
+    def one_by_one() -> None:
+        for read in reads:
+            recommend.profile_history_rows(
+                profile_id=read.profile_id,
+                at=read.at,
+                unread_pages=read.unread_pages,
+                with_states=False,
+            )
+
+    times: dict[str, list[float]] = {"batched": [], "one": []}
+    for _ in range(rounds):
+        for name, run in (("batched", batched), ("one", one_by_one)):
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    summary = {
+        name: {"best": min(walls), "median": statistics.median(walls)}
+        for name, walls in times.items()
+    }
+    return summary["batched"], summary["one"], len(reads)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", default="HEAD~1", help="the baseline revision")
@@ -188,6 +239,22 @@ def main() -> None:
             ("rows' digest", mine.first["digest"], theirs.first["digest"], same),
         ],
         headers=("measure", "this checkout", label, "ratio"),
+    )
+
+    together, alone, pages = history_reads(url, args.rounds)
+    print_table(
+        f"The {pages} pages' history reads alone, in this process ({args.rounds} runs each, "
+        "taking turns)",
+        [
+            (
+                f"wall s, {key}",
+                f"{together[key]:.2f}",
+                f"{alone[key]:.2f}",
+                f"{together[key] / alone[key]:.2f}x",
+            )
+            for key in ("best", "median")
+        ],
+        headers=("measure", "200 pages a statement", "a statement a page", "ratio"),
     )
 
 
