@@ -748,6 +748,19 @@ def _pages_with_their_own_signals(viewer) -> list[PageLog]:
     return pages
 
 
+def _read_one_by_one(reads: list[recommend.HistoryAsOf]) -> list[recommend.HistoryRows]:
+    """The reference: each page's history read alone, as training read it before batching."""
+    return [
+        recommend.profile_history_rows(
+            profile_id=read.profile_id,
+            at=read.at,
+            unread_pages=read.unread_pages,
+            with_states=False,
+        )
+        for read in reads
+    ]
+
+
 @pytest.mark.parametrize(("engaged", "shown"), [(3000, 1000), (2, 4)])
 def test_the_pages_history_reads_in_one_statement_are_the_reads_of_each_page(
     viewer, monkeypatch, engaged, shown
@@ -775,15 +788,7 @@ def test_the_pages_history_reads_in_one_statement_are_the_reads_of_each_page(
 
     # when they are read in one statement, and one by one
     together = recommend.profiles_history_rows(reads)
-    alone = [
-        recommend.profile_history_rows(
-            profile_id=read.profile_id,
-            at=read.at,
-            unread_pages=read.unread_pages,
-            with_states=False,
-        )
-        for read in reads
-    ]
+    alone = _read_one_by_one(reads)
 
     # then each read's rows are the same, in the same order, with the same bounds
     assert len(together) == len(alone)
@@ -808,18 +813,7 @@ def test_the_rankers_rows_are_those_of_a_history_read_a_page_at_a_time(viewer, m
     # when the rows are read with the pages' histories read together, and one by one
     together = logged_examples_load(region_code=None, at=NOW)
 
-    def one_by_one(reads):
-        return [
-            recommend.profile_history_rows(
-                profile_id=read.profile_id,
-                at=read.at,
-                unread_pages=read.unread_pages,
-                with_states=False,
-            )
-            for read in reads
-        ]
-
-    monkeypatch.setattr(ranker_training, "profiles_history_rows", one_by_one)
+    monkeypatch.setattr(ranker_training, "profiles_history_rows", _read_one_by_one)
     alone = logged_examples_load(region_code=None, at=NOW)
 
     # then every row is the same
