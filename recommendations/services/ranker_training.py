@@ -490,21 +490,17 @@ def _title_examples(
             unread_pages=[logged.page_ids[q] for q in own[np.searchsorted(own, p) :].tolist()],
         )
 
-    histories = _PageHistories(
-        [
-            p
-            for p in pages.tolist()
-            if int(logged.page_model_version[p]) in bundles
-            and int(logged.page_profile[p]) in profiles
-        ],
-        history_read,
-    )
+    # A page whose version is not among ``bundles``, or whose profile is gone, gives none.
+    learnable = [
+        p
+        for p in pages.tolist()
+        if int(logged.page_model_version[p]) in bundles and int(logged.page_profile[p]) in profiles
+    ]
+    histories = _PageHistories(learnable, history_read)
     features, labels, sample_weight, page_of = [], [], [], []
-    for p in pages.tolist():
-        bundle = bundles.get(int(logged.page_model_version[p]))
-        profile = profiles.get(int(logged.page_profile[p]))
-        if bundle is None or profile is None:
-            continue
+    for p in learnable:
+        bundle = bundles[int(logged.page_model_version[p])]
+        profile = profiles[int(logged.page_profile[p])]
         items = order[bounds[p] : bounds[p + 1]]
         # A title shown twice is one example; a tile the viewer never saw is none.
         items = items[~logged.repeat[items] & exposed[items]]
