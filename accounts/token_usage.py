@@ -4,9 +4,19 @@
 request: written inline, the first request of each token in each minute was a
 second database write on the homepage (whose only write is meant to be its
 page log), and with many devices that is most requests. So authentication
-notes the time here and a process writes what it noted at most once per
-``FLUSH_SECONDS``, all tokens in one statement, from whichever request comes
-due, and when a gunicorn worker exits (``config/gunicorn.py``).
+notes the time here, and a process writes what it noted at most once per
+``FLUSH_SECONDS``, all tokens in one statement.
+
+The write is never part of a page. Noting never writes: the batch is written
+when a request has finished (Django's ``request_finished``, sent when the server
+closes the response, after its body is written out: gunicorn's workers have
+sent the last byte and logged the request's time by then), by whichever request
+finishes once the batch is due, and when a gunicorn worker exits
+(``config/gunicorn.py``). It runs before Django's ``close_old_connections`` on
+the same signal, so it uses the request's connection while that is still open
+and checked, and a connection it leaves broken is closed as any other.
+Authentication is the only caller of :meth:`TokenUsage.note`; code that noted
+outside a request would have to call :meth:`TokenUsage.flush` itself.
 
 What an operator sees in admin can therefore lag by up to ``FLUSH_SECONDS``
 plus the resolution, and by longer for a process that serves no further
@@ -20,7 +30,8 @@ import logging
 import threading
 import time
 
-from django.db import DatabaseError, connection
+from django.core.signals import request_finished
+from django.db import DatabaseError, close_old_connections, connection
 
 from .models import ApiToken
 
@@ -43,14 +54,19 @@ class TokenUsage:
         self._flushed_at = time.monotonic()
 
     def note(self, *, token_pk: int, stored: dt.datetime | None, now: dt.datetime) -> None:
-        """Remember that the token was used ``now``; write the batch when one is due."""
+        """Remember that the token was used ``now``; the write waits for the request's end."""
         if stored is not None and (now - stored).total_seconds() <= RESOLUTION_SECONDS:
             return
         with self._lock:
             self._pending[token_pk] = now
+
+    def flush_if_due(self) -> int:
+        """Write the batch if ``flush_seconds`` have passed since the last; return how many."""
+        if not self._pending:  # every request ends here: most have nothing to look at
+            return 0
+        with self._lock:
             due = time.monotonic() - self._flushed_at >= self.flush_seconds
-        if due:
-            self.flush()
+        return self.flush() if due else 0
 
     def flush(self) -> int:
         """Write every noted time in one statement; return how many tokens."""
@@ -62,8 +78,9 @@ class TokenUsage:
         try:
             _write(pending)
         except DatabaseError:
-            # A bookkeeping write must never fail the request that happened to carry it;
-            # the times are kept for the next flush.
+            # A bookkeeping write must never fail the request that happened to carry it
+            # (nor, at its end, skip the receivers after this one); the times are kept
+            # for the next flush.
             logger.warning("Could not write the last-used times of %d tokens", len(pending))
             with self._lock:
                 for pk, at in pending.items():
@@ -105,3 +122,22 @@ def _write(times: dict[int, dt.datetime]) -> None:
 
 
 token_usage = TokenUsage()
+
+
+def _flush_when_due(**kwargs: object) -> None:
+    token_usage.flush_if_due()
+
+
+def token_usage_flush_after_requests() -> None:
+    """Write due batches as requests finish, ahead of ``close_old_connections``.
+
+    Receivers run in the order they were connected, and Django connected
+    ``close_old_connections`` when ``django.db`` was imported: after it, a flush
+    would find a connection past ``CONN_MAX_AGE`` closed and open one of its own,
+    left open until the next request, and would pay a second health check for a
+    connection already checked. So it is connected again after this receiver
+    (Django's test client does the same around each of its requests).
+    """
+    request_finished.connect(_flush_when_due, dispatch_uid=__name__)
+    request_finished.disconnect(close_old_connections)
+    request_finished.connect(close_old_connections)

@@ -57,9 +57,10 @@ def production_hashing(settings) -> None:
 
 @pytest.fixture(autouse=True)
 def _token_usage_written_only_when_asked(monkeypatch) -> None:
-    """The process writes tokens' last-used times once a minute, from whichever request
-    comes; in a suite of several minutes that was now and then a request whose statements
-    a test counts (one more than the test's own). Tests of that write flush it themselves."""
+    """The process writes tokens' last-used times once a minute, as whichever request
+    finishes then ends; the test client ends a request inside its call, so in a suite of
+    several minutes that was now and then a request whose statements a test counts (one
+    more than the test's own). Tests of that write flush it themselves."""
     monkeypatch.setattr(token_usage, "flush_seconds", math.inf)
 
 

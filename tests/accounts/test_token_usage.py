@@ -1,6 +1,7 @@
 """Token last-used times: noted by authentication, written in batches, never on every request."""
 
 import datetime as dt
+import time
 
 import pytest
 from django.db import connection
@@ -12,6 +13,7 @@ from accounts.services import api_token_create
 from accounts.token_usage import RESOLUTION_SECONDS, TokenUsage, token_usage
 from tests.conftest import token_client
 from tests.factories import AccountFactory
+from tests.served import served
 
 pytestmark = pytest.mark.django_db
 
@@ -64,16 +66,80 @@ def test_a_token_written_within_the_resolution_is_not_noted_again(account):
     assert usage.pending() == 1
 
 
-def test_the_request_that_comes_due_writes_the_batch(account):
+def test_noting_never_writes_even_when_a_batch_is_due(account):
     token = api_token_create(account=account)[0]
     usage = TokenUsage(flush_seconds=0)
-    now = timezone.now()
 
-    usage.note(token_pk=token.pk, stored=None, now=now)
+    with CaptureQueriesContext(connection) as queries:
+        usage.note(token_pk=token.pk, stored=None, now=timezone.now())
 
+    assert len(queries) == 0
+    assert usage.pending() == 1
+
+
+def test_the_request_that_finishes_once_the_batch_is_due_writes_it(account, monkeypatch):
+    # given: a device's token noted by one request, in a process that flushes every minute
+    client = token_client(account)
+    token = ApiToken.objects.get(account=account)
+    monkeypatch.setattr(token_usage, "flush_seconds", 60)
+    monkeypatch.setattr(token_usage, "_flushed_at", time.monotonic())
+    assert client.get("/api/v1/profiles/").status_code == 200
     token.refresh_from_db()
-    assert token.last_used_at == now
-    assert usage.pending() == 0
+    assert token.last_used_at is None
+
+    # when: a request finishes once the minute has passed (any request: it notes nothing)
+    monkeypatch.setattr(token_usage, "_flushed_at", time.monotonic() - 60)
+    assert client.get("/healthz").status_code == 200
+
+    # then
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+    assert token_usage.pending() == 0
+
+
+def test_a_flush_the_database_refuses_at_a_requests_end_keeps_the_times(account, monkeypatch):
+    """The write runs as the server closes the response: it must neither raise there nor
+    lose what it was to write."""
+    # given: a process due to write, on a database that takes reads but refuses writes
+    client = token_client(account)
+    token = ApiToken.objects.get(account=account)
+    monkeypatch.setattr(token_usage, "flush_seconds", 0)
+    with connection.cursor() as cursor:
+        cursor.execute("SAVEPOINT refused")
+        cursor.execute("SET LOCAL transaction_read_only = on")
+
+    # when
+    status = client.get("/api/v1/profiles/").status_code
+
+    # then: the page was served; the time waits for the next request's end
+    with connection.cursor() as cursor:
+        cursor.execute("ROLLBACK TO SAVEPOINT refused")
+    assert status == 200
+    assert token_usage.pending() == 1
+    assert client.get("/healthz").status_code == 200
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_requests_end_writes_the_batch_before_its_connection_is_closed(settings, monkeypatch):
+    """Connected after close_old_connections, the flush would find a connection past
+    CONN_MAX_AGE closed, open another and leave it open until the next request."""
+    account = AccountFactory()
+    token, key = api_token_create(account=account)
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    monkeypatch.setattr(token_usage, "flush_seconds", 0)
+    connection.close()
+
+    # when: served as gunicorn serves it, the handler closing old connections as in production
+    answer = served("/api/v1/profiles/", headers={"authorization": f"Token {key}"})
+    assert answer.status.startswith("200"), answer.body
+    answer.close()
+
+    # then: the token was written on the request's connection, which was then closed
+    assert connection.connection is None
+    token.refresh_from_db()
+    assert token.last_used_at is not None
 
 
 def test_a_revoked_token_is_refused_at_once(account):

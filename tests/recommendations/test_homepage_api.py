@@ -1,6 +1,7 @@
 """GET /api/v1/profiles/{id}/homepage/: shape, personalisation, context, filters, access, cost."""
 
 import datetime as dt
+import re
 import uuid
 
 import numpy as np
@@ -10,6 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
+from accounts.services import api_token_create
+from accounts.token_usage import token_usage
 from catalog.models import Episode, MaturityLevel
 from recommendations.apis.recommendations import MODEL_RETRY_SECONDS
 from recommendations.engine.row_ranking import ROW_FEATURE_NAMES, ROW_TYPES, RowRanker
@@ -44,6 +47,7 @@ from tests.openapi import assert_matches_operation
 from tests.recommendations import homepage_world
 from tests.recommendations.homepage_world import NOW, HomeWorld, build_home_world
 from tests.recommendations.test_training import _fresh_serving, record, watch  # noqa: F401
+from tests.served import connections_kept_open, served
 
 pytestmark = pytest.mark.django_db
 
@@ -1156,6 +1160,44 @@ def test_a_homepage_costs_three_round_trips(world, household, django_assert_num_
     with django_assert_num_queries(3):
         response = client.get(url(asha, rows=40, items=75))
     assert response.status_code == 200
+
+
+def _writes(queries: CaptureQueriesContext) -> list[str]:
+    """The statements that change rows (the token flush is a ``WITH ... UPDATE``)."""
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if re.search(r"^\s*(INSERT|DELETE)\b|\bUPDATE\s+\S+\s+(AS\s+\w+\s+)?SET\b", q["sql"], re.I)
+    ]
+
+
+def test_a_page_due_to_write_token_times_writes_them_after_its_answer_is_sent(
+    world, household, monkeypatch
+):
+    # given: a trained household whose device's token the process has noted no time for,
+    # in a process whose token times are due to be written (every request's, here)
+    account, asha, _ = household
+    watch(asha, world.titles["action"][0])
+    model_train(region_code=world.region.code)
+    token, key = api_token_create(account=account, name="tv")
+    monkeypatch.setattr(token_usage, "flush_seconds", 0)
+
+    # when: the page is served as gunicorn's sync worker serves it: the application
+    # answers and its body is written out; only then is the answer closed
+    with connections_kept_open():
+        with CaptureQueriesContext(connection) as answering:
+            answer = served(url(asha), headers={"authorization": f"Token {key}"})
+        token.refresh_from_db()
+        written_before_close = token.last_used_at
+        answer.close()
+
+    # then: the client had its page after one write, the page log; the token's time
+    # was written once the request had finished
+    assert answer.status.startswith("200"), answer.body
+    assert [w.lstrip()[:11].upper() for w in _writes(answering)] == ["INSERT INTO"]
+    assert written_before_close is None
+    token.refresh_from_db()
+    assert token.last_used_at is not None
 
 
 @pytest.fixture
