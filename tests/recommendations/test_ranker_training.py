@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.core import checks
+from django.db import connection
 
 from accounts.models import Account
 from catalog.models import Title
@@ -40,7 +41,7 @@ from recommendations.serving.homepage import (
 from recommendations.signal_events import SignalEvent
 from tests.db_plans import table_reads
 from tests.engine.test_row_ranking import one_profile
-from tests.factories import AccountFactory, ProfileFactory, RegionFactory
+from tests.factories import AccountFactory, ProfileFactory, RegionFactory, TitleFactory
 from tests.module_world import the_module_world, world_for_the_module
 from tests.recommendations.homepage_world import NOW, build_home_world
 from tests.recommendations.test_page_log import play
@@ -806,9 +807,16 @@ def test_the_pages_history_reads_in_one_statement_are_the_reads_of_each_page(
     assert any(rows.impressions_cut for rows in alone) is (shown < 1000)
 
 
-def test_the_rankers_rows_are_those_of_a_history_read_a_page_at_a_time(viewer, monkeypatch):
-    # given closed pages of the viewer with signals naming them and one another
+@pytest.mark.parametrize("batch", [1, 2, 200])
+def test_the_rankers_rows_are_those_of_a_history_read_a_page_at_a_time(viewer, monkeypatch, batch):
+    # given closed pages of the viewer with signals naming them and one another, and pages
+    # of another profile between them; pages read ``batch`` at a time
     _pages_with_their_own_signals(viewer)
+    other = ProfileFactory(account=AccountFactory(home_region=viewer.account.home_region))
+    for hours in (57, 51):
+        homepage_render(profile=other, device="tv", at=NOW - dt.timedelta(hours=hours))
+    monkeypatch.setattr(ranker_training._PageHistories, "BATCH", batch)
+    _walk_indexes_as_on_millions()
 
     # when the rows are read with the pages' histories read together, and one by one
     together = logged_examples_load(region_code=None, at=NOW)
@@ -817,7 +825,7 @@ def test_the_rankers_rows_are_those_of_a_history_read_a_page_at_a_time(viewer, m
     alone = logged_examples_load(region_code=None, at=NOW)
 
     # then every row is the same
-    assert together.pages == alone.pages == 3
+    assert together.pages == alone.pages == 5
     assert together.title_labels.sum() > 0
     for field in dataclasses.fields(together):
         np.testing.assert_array_equal(getattr(together, field.name), getattr(alone, field.name))
@@ -852,3 +860,167 @@ def test_the_pages_history_reads_walk_each_branchs_own_index_page_by_page(viewer
         bounds = ("(profile_id = ", "_profile)", "(occurred_at >= ", "_since)", "(occurred_at < ")
         for bound in (*bounds, "_until)"):
             assert bound in cond
+
+
+def _walk_indexes_as_on_millions() -> None:
+    """Plan the history reads as on a table of millions of signals: each branch a walk of
+    its partial index (as ``test_the_pages_history_reads_walk_each_branchs_own_index...``
+    holds), not a scan of a test table of a few rows and a sort.
+
+    Which of the signals stamped at one instant a read keeps under its limit, and in which
+    order, is the order the plan meets them in: a walk's is the index's, a top-N sort's is
+    its own and depends on N. The batched read equals the per-page one under the walk.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+
+
+def _history_world(profile, rng: np.random.Generator) -> tuple[list[uuid.UUID], list[dt.datetime]]:
+    """Six pages of ``profile`` six hours apart, and signals stressing a history read's
+    bounds: a dozen of each branch at one instant a minute before each page, more at each
+    page's own instant, older ones in tied threes across the window's start, some naming
+    each page, one naming a later page but stamped before an earlier one (a client clock
+    behind), inserted in shuffled order and partly reindexed (posting lists: a backward
+    walk returns their ties in ascending order, separate entries in descending)."""
+    titles = TitleFactory.create_batch(3)
+    pages = [uuid.uuid4() for _ in range(6)]
+    moments = [NOW - dt.timedelta(days=2) + dt.timedelta(hours=6 * k) for k in range(6)]
+    specs: list[tuple[str, dt.datetime, uuid.UUID | None]] = []
+    for k, (page, at) in enumerate(zip(pages, moments, strict=True)):
+        for i in range(12):
+            specs.append(("impression", at - dt.timedelta(minutes=1), page if i % 3 else None))
+            specs.append(("hover", at - dt.timedelta(minutes=1), page if i % 4 == 0 else None))
+        for i in range(4):  # at the page's own instant: not before it, so not its own
+            specs.append(("impression", at, page))
+            specs.append(("play_start", at, None if i else page))
+        if k + 2 < len(pages):  # names a page two later, stamped before this one
+            specs.append(("play_start", at - dt.timedelta(minutes=2), pages[k + 2]))
+            specs.append(("impression", at - dt.timedelta(minutes=2), pages[k + 2]))
+    for j in range(30):  # across the first page's window start (a day before it) and beyond
+        at = moments[0] - dt.timedelta(hours=20 + 2 * (j // 3))
+        specs.append(("impression" if j % 2 else "progress", at, None))
+    specs.append(("impression", moments[2] - dt.timedelta(days=1), None))  # at a window start
+    specs.append(("hover", moments[2] - dt.timedelta(days=1), None))
+    order = rng.permutation(len(specs))
+    half = len(order) // 2
+    signals = [
+        Signal(
+            profile=profile,
+            title=titles[n % 3],
+            kind=specs[n][0],
+            value=float(n),  # tells each signal apart, so an order of ties is seen
+            device="tv",
+            occurred_at=specs[n][1],
+            client_event_id=uuid.uuid4(),
+            page_id=specs[n][2],
+            row="trending:IN" if n % 2 else "",
+        )
+        for n in order
+    ]
+    Signal.objects.bulk_create(signals[:half])
+    with connection.cursor() as cursor:  # a build deduplicates equal keys into posting lists
+        cursor.execute("REINDEX INDEX signal_profile_shown")
+        cursor.execute("REINDEX INDEX signal_profile_engaged")
+    Signal.objects.bulk_create(signals[half:])
+    return pages, moments
+
+
+@pytest.mark.parametrize(
+    ("engaged", "shown"), [(3000, 1000), (40, 30), (13, 12), (5, 7), (2, 1), (1, 3)]
+)
+def test_the_batched_history_reads_give_each_pages_own_read_ties_and_limits_included(
+    settings, monkeypatch, engaged, shown
+):
+    # given two profiles with pages whose reads are cut by the limits (or not) before and
+    # after each page, within a window of a day (so the pages' windows start apart)
+    settings.TONIGHT = {**settings.TONIGHT, "TRAINING_WINDOW_DAYS": 1}
+    monkeypatch.setattr(recommend, "HISTORY_MAX_SIGNALS", engaged)
+    monkeypatch.setattr(recommend, "HISTORY_MAX_IMPRESSIONS", shown)
+    rng = np.random.default_rng(engaged * 1000 + shown)
+    region = RegionFactory()
+    viewer, other = (ProfileFactory(account=AccountFactory(home_region=region)) for _ in "ab")
+    pages, moments = _history_world(viewer, rng)
+    other_pages, other_moments = _history_world(other, rng)
+    instant = Signal.objects.filter(profile=viewer, kind="hover").earliest("occurred_at")
+    reads = [
+        # each page as training reads it: unread, its id and the later pages'
+        *(
+            recommend.HistoryAsOf(profile_id=viewer.pk, at=at, unread_pages=pages[k:])
+            for k, at in enumerate(moments)
+        ),
+        *(
+            recommend.HistoryAsOf(profile_id=other.pk, at=at, unread_pages=other_pages[k:])
+            for k, at in enumerate(other_moments)
+        ),
+        # as of a tie's own instant, and a microsecond after it
+        recommend.HistoryAsOf(profile_id=viewer.pk, at=instant.occurred_at, unread_pages=[]),
+        recommend.HistoryAsOf(
+            profile_id=viewer.pk,
+            at=instant.occurred_at + dt.timedelta(microseconds=1),
+            unread_pages=pages[:1],
+        ),
+        # unread pages that are not nested, and none at all
+        recommend.HistoryAsOf(profile_id=viewer.pk, at=moments[4], unread_pages=pages[1:2]),
+        recommend.HistoryAsOf(profile_id=viewer.pk, at=NOW, unread_pages=[]),
+        recommend.HistoryAsOf(profile_id=other.pk, at=moments[3], unread_pages=[uuid.uuid4()]),
+    ]
+    reads = [reads[i] for i in rng.permutation(len(reads))]  # one profile's pages out of order
+    _walk_indexes_as_on_millions()
+
+    # when the pages' histories are read in one statement, and each page's alone
+    together = recommend.profiles_history_rows(reads)
+    alone = _read_one_by_one(reads)
+
+    # then each page's rows are the same bytes, in the same order, with the same bounds
+    assert len(together) == len(alone) == len(reads)
+    for i, reference in enumerate(alone):
+        mine = together[i]
+        assert mine.signals.tobytes() == reference.signals.tobytes()
+        assert mine.states.shape == reference.states.shape == (0, 8)
+        assert mine.episodes.shape == reference.episodes.shape
+        assert (mine.complete_after, mine.impressions_cut, mine.at) == (
+            reference.complete_after,
+            reference.impressions_cut,
+            reference.at,
+        )
+    # and the limits did cut the reads where they are small
+    cut = any(rows.impressions_cut for rows in alone)
+    assert cut is (shown < 1000)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 200])
+def test_the_page_histories_give_each_page_its_own_read_batch_after_batch(monkeypatch, batch):
+    # given the pages of three profiles interleaved in time, some passed over,
+    # read ``batch`` pages at a time, and limits that cut the reads
+    monkeypatch.setattr(recommend, "HISTORY_MAX_SIGNALS", 7)
+    monkeypatch.setattr(recommend, "HISTORY_MAX_IMPRESSIONS", 5)
+    monkeypatch.setattr(ranker_training._PageHistories, "BATCH", batch)
+    rng = np.random.default_rng(batch)
+    region = RegionFactory()
+    reads = []
+    for n in range(3):
+        profile = ProfileFactory(account=AccountFactory(home_region=region))
+        pages, moments = _history_world(profile, rng)
+        shift = dt.timedelta(minutes=90 * n)  # interleaved with the other profiles' pages
+        reads += [
+            recommend.HistoryAsOf(profile_id=profile.pk, at=at + shift, unread_pages=pages[k:])
+            for k, at in enumerate(moments)
+        ]
+    order = sorted(range(len(reads)), key=lambda p: reads[p].at)
+    _walk_indexes_as_on_millions()
+
+    # when each page asks for its history in time order, one in three passed over
+    histories = ranker_training._PageHistories(order, lambda p: reads[p])
+    asked = [p for i, p in enumerate(order) if i % 3 != 1]
+    given = [histories.of(p) for p in asked]
+
+    # then each page has its own read's rows
+    for p, rows in zip(asked, given, strict=True):
+        reference = _read_one_by_one([reads[p]])[0]
+        assert rows.signals.tobytes() == reference.signals.tobytes()
+        assert (rows.complete_after, rows.impressions_cut) == (
+            reference.complete_after,
+            reference.impressions_cut,
+        )
+    assert len({rows.signals.tobytes() for rows in given}) == len(given)
