@@ -23,6 +23,7 @@ from config.api.schema import ErrorSerializer
 from config.api.strict import (
     KnownFieldsOnly,
     NoQueryOnWrites,
+    body_unread_check,
     choice_errors,
     query_parameters_check,
 )
@@ -294,6 +295,7 @@ class ProfileDetailApi(NoQueryOnWrites, APIView):
             _household_kept(),
             profile_change_locked(account=account, profile_id=profile_id) as profile,
         ):
+            body_unread_check(request)
             profile_change_check(request=request, profile=profile)
             profile_delete(profile=profile)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -371,5 +373,6 @@ class ProfileUnlockApi(NoQueryOnWrites, APIView):
         profile, _ = profile_for_request(
             request, account=account_for_request(request), profile_id=profile_id
         )
+        body_unread_check(request)
         profile_unlocks_end(profile=profile)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -190,6 +190,57 @@ def test_every_write_of_the_schema_is_among_the_write_cases():
     assert writes <= covered
 
 
+DELETE_PATHS = ["/api/v1/profiles/{profile_id}/", "/api/v1/profiles/{profile_id}/unlock/"]
+
+
+@pytest.mark.parametrize("path", DELETE_PATHS)
+@pytest.mark.parametrize(
+    ("body", "content_type", "errors"),
+    [
+        ('{"pin": "1234"}', "application/json", {"pin": ["Unknown field."]}),
+        ('{"confirm": true}', "application/json", {"confirm": ["Unknown field."]}),
+        ("[1]", "application/json", {"non_field_errors": ["Send no body: this reads none."]}),
+        ("null", "application/json", {"non_field_errors": ["Send no body: this reads none."]}),
+        ("confirm=yes", "application/x-www-form-urlencoded", {"confirm": ["Unknown field."]}),
+    ],
+)
+def test_a_delete_with_a_body_is_a_400_naming_it_and_changes_nothing(
+    api_client, profile, path, body, content_type, errors
+):
+    # A DELETE reads no body: {"pin": "1234"} or {"confirm": true} on a deletion looked
+    # understood, and the profile went (or every unlock ended) whatever the body said.
+    profile.set_pin("1234")  # so that a deletion the body did not stop would also need it
+    profile.save()
+    url = path.format(profile_id=profile.pk)
+
+    response = api_client.delete(url, body, content_type=content_type)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == errors
+    assert_answer_documented(response, "delete", path)
+    # not deleted, and not locked again (its unlocks not ended)
+    assert list(Profile.objects.values_list("name", "unlock_generation")) == [("Asha", 0)]
+
+
+@pytest.mark.parametrize("path", DELETE_PATHS)
+@pytest.mark.parametrize("body", ["", "{}"])
+def test_a_delete_with_no_body_or_an_empty_object_is_done(api_client, profile, path, body):
+    # An empty object asks for nothing the operation leaves unread: some clients send one.
+    response = api_client.delete(
+        path.format(profile_id=profile.pk), body, content_type="application/json"
+    )
+
+    assert response.status_code == 204, response.content
+
+
+def test_every_delete_of_the_schema_is_among_the_delete_paths():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+
+    assert {path for path, operations in schema["paths"].items() if "delete" in operations} == set(
+        DELETE_PATHS
+    )
+
+
 @pytest.mark.parametrize(
     ("path", "name"),
     [

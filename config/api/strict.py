@@ -174,6 +174,38 @@ class NoQueryOnWrites:
             query_parameters_check(request, ())
 
 
+NO_BODY = "Send no body: this reads none."
+
+
+def body_unread_check(request: Request) -> None:
+    """Raise a 400 naming what a body sent to an operation that reads none holds.
+
+    ``DELETE .../profiles/{id}/`` with ``{"pin": "1234"}`` or ``{"confirm": true}``
+    deleted the profile whatever the body said, and locking again ended every unlock: a
+    field the operation never read looked understood, where every other body refuses
+    one ("Unknown field."). The body is parsed as any other (415 for a media type the
+    API does not read, ``parse_error`` for broken JSON); an empty one, or ``{}``, asks
+    for nothing left unread. Called once the profile is found, so another household's
+    profile is still a 404 whatever came with it, and before anything is changed.
+    """
+    if not _has_body(request):
+        return
+    data = request.data
+    if not isinstance(data, Mapping):
+        raise exceptions.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [NO_BODY]})
+    names = [*data, *request.FILES]
+    if names:
+        raise exceptions.ValidationError({name: [UNKNOWN_FIELD] for name in names})
+
+
+def _has_body(request: Request) -> bool:
+    # A body without a length (chunked) never gets here: config.middleware answers it 411.
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > 0
+    except ValueError:
+        return True
+
+
 def json_type_error(field: serializers.Field, value: Any) -> str | None:
     """Why a JSON body's ``value`` is not of the type ``field``'s schema gives, None if it is.
 
