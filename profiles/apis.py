@@ -28,7 +28,7 @@ from config.api.strict import (
     query_parameters_check,
 )
 
-from .models import Profile, validate_pin
+from .models import Profile, validate_pin, validate_profile_name
 from .selectors import profile_for_request, profile_get, profile_list
 from .services import (
     profile_change_locked,
@@ -72,7 +72,10 @@ PROFILE_IS_KIDS_HELP = "A kids' profile: its maturity limit is at most 7."
 PROFILE_MATURITY_HELP = (
     "The highest maturity of the titles and artwork it is shown: 0 (all ages), 7, 13, 16 or 18."
 )
-NAME_TRIMMED_HELP = "Blanks around it are dropped: ' Asha ' is saved as 'Asha'."
+NAME_TRIMMED_HELP = (
+    "Blanks around it are dropped: ' Asha ' is saved as 'Asha'. It may not hold a control "
+    "character (a line break, a tab) within it, nor be only invisible characters."
+)
 PROFILE_LANGUAGES_HELP = "Codes of the languages the profile likes to watch in, e.g. 'ta'."
 
 
@@ -177,7 +180,11 @@ class ProfileInputSerializer(KnownFieldsOnly):
     )
 
     def validate_name(self, value: str) -> str:
-        return value.strip()
+        # After the trim: a line break around a name is a blank dropped, inside it a 400,
+        # told beside the body's other errors rather than after them (the model's own check).
+        name = value.strip()
+        validate_profile_name(name)
+        return name
 
 
 class ProfileListCreateApi(NoQueryOnWrites, GenericAPIView):

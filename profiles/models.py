@@ -1,5 +1,7 @@
 """Profiles: the people of a household, each with their own taste and limits."""
 
+import unicodedata
+
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -36,6 +38,24 @@ class WholeMatchValidator(RegexValidator):
 validate_pin = WholeMatchValidator(rf"^[0-9]{{{PIN_LENGTH}}}$", PIN_MESSAGE)
 #: Also how the profile API tells a client that picked a taken name (its field, not "__all__").
 NAME_TAKEN_MESSAGE = "This account already has a profile with that name."
+NAME_CONTROL_MESSAGE = "Must not hold a control character, such as a line break or a tab."
+NAME_BLANK_MESSAGE = "This field may not be blank."
+
+
+def validate_profile_name(value: str) -> None:
+    """A name a profile picker can draw on one line, with something on it to tap.
+
+    The blank test (``\\S``) asks for one character that is not a blank, so it took
+    "Pri\\nya", a tab or a terminal's escape inside a name, and a name of zero-width
+    spaces or joiners alone, which Python does not count as blanks but a picker shows as
+    nothing. Format characters within visible text stay (a joiner shapes a Devanagari
+    conjunct or joins an emoji family), and so do combining marks. For the API (after it
+    trims the blanks around a name) and admin alike.
+    """
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValidationError(NAME_CONTROL_MESSAGE, code="control_character")
+    if all(char.isspace() or unicodedata.category(char) == "Cf" for char in value):
+        raise ValidationError(NAME_BLANK_MESSAGE, code="blank")
 
 
 class Profile(models.Model):
@@ -48,7 +68,7 @@ class Profile(models.Model):
             "refuses a sixth profile even when two requests race for the fifth slot."
         ),
     )
-    name = models.CharField(max_length=50)
+    name = models.CharField(max_length=50, validators=[validate_profile_name])
     is_kids = models.BooleanField(default=False, db_index=True)
     maturity_limit = models.PositiveSmallIntegerField(
         choices=MaturityLevel.choices, default=MaturityLevel.EIGHTEEN

@@ -383,6 +383,18 @@ def test_a_rename_in_admin_keeps_the_kids_limit_a_guardian_set_after_the_page_op
     )
 
 
+def test_a_name_with_a_control_character_is_a_form_error_in_admin_too(staff):
+    profile = profile_create(account=AccountFactory(), name="Teen")
+    data = form_data(staff.get(change_url(profile)))
+
+    response = staff.post(change_url(profile), {**data, "name": "Te\x1ben"})
+
+    assert response.status_code == 200  # the page again, with the error
+    assert "Must not hold a control character" in response.content.decode()
+    profile.refresh_from_db()
+    assert profile.name == "Teen"
+
+
 @pytest.mark.parametrize(
     ("staff_change", "guardian_change", "field"),
     [

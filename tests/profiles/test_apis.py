@@ -481,6 +481,53 @@ def test_a_name_loses_the_blanks_around_it_as_the_schema_says_and_nothing_else()
         assert list(response.json()["errors"]) == ["name"]
 
 
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("Pri\nya", "control"),  # a line break inside it, which the picker would draw
+        ("A\tB", "control"),
+        ("\x1b[31mRed", "control"),  # a terminal's escape, as an operator's log shows it
+        ("Ravi\x7f", "control"),
+        ("\u200b", "blank"),  # a zero-width space: nothing on the picker to tap
+        (" \u2060\ufeff ", "blank"),
+        ("\u200d\u200c", "blank"),
+    ],
+)
+def test_a_name_with_a_control_character_or_nothing_visible_is_a_400(
+    api_client, profile, name, reason
+):
+    # \S took every one of these: they are not blanks to Python, but a name a profile
+    # picker draws as two lines, colours a log with, or shows as nothing at all.
+    created = api_client.post(LIST_URL, {"name": name}, format="json")
+    renamed = api_client.patch(detail_url(profile.pk), {"name": name}, format="json")
+
+    message = {
+        "control": "Must not hold a control character, such as a line break or a tab.",
+        "blank": "This field may not be blank.",
+    }[reason]
+    for response in (created, renamed):
+        assert response.status_code == 400, response.content
+        assert response.json()["errors"] == {"name": [message]}
+    assert list(Profile.objects.values_list("name", flat=True)) == ["Asha"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Meena",
+        "क्\u200dष",  # a joiner shapes the Devanagari conjunct: a format character in a name
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467",  # one family emoji, joined
+        "Ré\u0301my",
+        " Asha2\n",  # blanks around it, the line break among them, are still trimmed
+    ],
+)
+def test_a_name_with_visible_text_is_kept_joiners_and_marks_included(api_client, name):
+    response = api_client.post(LIST_URL, {"name": name}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["name"] == name.strip()
+
+
 def test_the_schema_documents_locking_a_profile_again():
     schema = SchemaGenerator().get_schema(request=None, public=True)
     lock = schema["paths"]["/api/v1/profiles/{profile_id}/unlock/"]["delete"]
