@@ -223,6 +223,19 @@ def test_a_delete_with_a_body_is_a_400_naming_it_and_changes_nothing(
 
 
 @pytest.mark.parametrize("path", DELETE_PATHS)
+def test_a_delete_with_a_body_the_api_does_not_parse_is_the_documented_415(
+    api_client, profile, path
+):
+    response = api_client.delete(
+        path.format(profile_id=profile.pk), "yes", content_type="text/plain"
+    )
+
+    assert response.status_code == 415, response.content
+    assert_answer_documented(response, "delete", path)
+    assert Profile.objects.filter(pk=profile.pk).exists()
+
+
+@pytest.mark.parametrize("path", DELETE_PATHS)
 @pytest.mark.parametrize("body", ["", "{}"])
 def test_a_delete_with_no_body_or_an_empty_object_is_done(api_client, profile, path, body):
     # An empty object asks for nothing the operation leaves unread: some clients send one.

@@ -7,7 +7,8 @@ view would drift, so they are derived from what each view is made of: a
 request body can be refused (400), be of a media type the view does not
 parse (415), be larger than Django reads (413) or come without its length
 (411, on every write operation, DELETE too: ``config.middleware``; a write no
-operation takes is its 405 or 404 instead, as the schema lists none), a query string can be
+operation takes is its 405 or 404 instead, as the schema lists none), all four on a
+DELETE too, whose body is parsed only to be refused by name, a query string can be
 refused (400: every GET and DELETE view checks its parameters,
 ``config.api.strict``, so even one that reads none refuses an unknown one),
 a view that reads a token is 401 without one, a path naming an object can
@@ -218,11 +219,22 @@ class AutoSchema(SpectacularAutoSchema):
                     "reason. A body that cannot be parsed: `parse_error`.",
                 )
             )
+        elif self.method == "DELETE":
+            errors.append(
+                (
+                    400,
+                    "Bad input (`invalid`): `errors` names every parameter and its reason, and "
+                    "each field of a body sent, which the operation does not read (send none). "
+                    "A body that cannot be parsed: `parse_error`.",
+                )
+            )
         elif self.method in QUERY_CHECKED_METHODS:
             errors.append(
                 (400, "Bad input (`invalid`): `errors` names every parameter and its reason.")
             )
-        if self.method in BODY_METHODS:
+        # A DELETE reads no body, but one sent with it is parsed to be named (a 400), so it can
+        # be of a media type the API does not read, or too large to read (config.api.strict).
+        if self.method in (*BODY_METHODS, "DELETE"):
             errors.append(
                 (
                     415,

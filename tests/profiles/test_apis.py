@@ -533,8 +533,9 @@ def test_the_schema_documents_locking_a_profile_again():
     lock = schema["paths"]["/api/v1/profiles/{profile_id}/unlock/"]["delete"]
 
     # any device of the household may lock: no unlock header, no 403; a 404 for another's
-    # (and a 411 for a body sent chunked, as on every write)
-    assert set(lock["responses"]) == {"204", "400", "401", "404", "406", "411"}
+    # (and a 411 for a body sent chunked, as on every write, and the 413 and 415 of a body
+    # sent at all, which it reads only to refuse)
+    assert set(lock["responses"]) == {"204", "400", "401", "404", "406", "411", "413", "415"}
     assert "X-Profile-Unlock" not in [p["name"] for p in lock.get("parameters", [])]
     assert "every device" in lock["description"]
 
