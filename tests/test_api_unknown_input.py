@@ -365,6 +365,15 @@ def test_a_format_the_api_does_not_write_is_a_400_naming_the_parameter(
     assert_answer_documented(response, method, path)
 
 
+def test_the_schemas_formats_are_each_named_once_when_one_is_refused(client):
+    # The schema has two renderers of each format (two media types apiece), and the
+    # refusal listed the renderers: "one of yaml, yaml, json, json."
+    response = client.get("/api/schema/?format=xml")
+
+    assert response.status_code == 400, response.content
+    assert b'"xml" is not one of yaml, json.' in response.content
+
+
 def test_a_retrain_with_an_unknown_field_is_not_queued(admin_client):
     RegionFactory(code="IN")
 

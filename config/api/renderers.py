@@ -65,7 +65,8 @@ class ContentNegotiation(DefaultContentNegotiation):
     ) -> list[BaseRenderer]:
         matching = [renderer for renderer in renderers if renderer.format == format]
         if not matching:
-            formats = one_of(renderer.format for renderer in renderers)
+            # Each once: the schema view has two renderers of each format (two media types).
+            formats = one_of(dict.fromkeys(renderer.format for renderer in renderers))
             raise exceptions.ValidationError(
                 {self.settings.URL_FORMAT_OVERRIDE: [f'"{format}" is not {formats}.']}
             )
