@@ -25,6 +25,12 @@ workers = Env().int("WEB_CONCURRENCY", default=2)
 # which every server the user runs shares: `make serve` beside the tests or a benchmark, or
 # two sites on one host, each took it over from the other. Nothing here uses the interface.
 control_socket_disable = True
+# gunicorn believes X-Forwarded-Proto (and two other scheme headers) from any peer in
+# forwarded_allow_ips, 127.0.0.1 by default: behind a proxy on the same host that passes a
+# client's own header through, the client could claim https and Django, which reads the
+# scheme gunicorn sets, would take it, TRUST_X_FORWARDED_PROTO or not. The app's opt-in
+# (settings.SECURE_PROXY_SSL_HEADER) is the one place the header is believed.
+secure_scheme_headers: dict[str, str] = {}
 # Warming happens before the fork, so a worker's boot is quick; keep the usual timeout.
 timeout = 30
 # One line per request on stdout (gunicorn writes none unless asked): ms= is the time to

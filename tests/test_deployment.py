@@ -926,3 +926,27 @@ def test_the_deploy_check_warns_when_tasks_would_run_inside_the_web_process(
 
     assert ("tonight.W004" in ids(deploy=True)) == warned
     assert "tonight.W004" not in ids(deploy=False)  # the first local run has no broker
+
+
+def test_gunicorn_leaves_believing_x_forwarded_proto_to_the_apps_opt_in(monkeypatch) -> None:
+    # given: web as the image starts it, and a request from a proxy on the same host that
+    # passed a client's own X-Forwarded-Proto through (gunicorn trusts 127.0.0.1 by default)
+    from gunicorn.http import wsgi
+    from gunicorn.http.message import Request
+    from gunicorn.http.unreader import IterUnreader
+
+    image_cmd = json.loads(
+        next(args for keyword, args in dockerfile_instructions() if keyword == "CMD")
+    )
+    cfg = gunicorn_settings(monkeypatch, image_cmd, {})
+    raw = b"GET /api/v1/health/ HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\n\r\n"
+    proxy = ("127.0.0.1", 50000)
+
+    # when: gunicorn makes the request's WSGI environ
+    _, environ = wsgi.create(
+        Request(cfg, IterUnreader([raw]), proxy, 1), None, proxy, ("127.0.0.1", 8000), cfg
+    )
+
+    # then: the scheme is the connection's; only TRUST_X_FORWARDED_PROTO makes Django read
+    # the header (settings.SECURE_PROXY_SSL_HEADER), so https cannot be claimed without it
+    assert environ["wsgi.url_scheme"] == "http"
