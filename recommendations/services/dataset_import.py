@@ -923,8 +923,10 @@ def _region_codes(codes: Sequence[str]) -> list[str]:
     known = set(Region.objects.values_list("code", flat=True))
     unknown = [code for code in wanted if code not in known]
     if unknown:
+        # A first start's database has no region at all: say where one comes from.
         raise DatasetImportError(
-            f"No region {_quoted(unknown)}; known regions: {_quoted(sorted(known)) or 'none'}."
+            f"No region {_quoted(unknown)}; known regions: {_quoted(sorted(known)) or 'none'}. "
+            "Add it in admin (Regions, Regions) first."
         )
     return wanted
 
@@ -1130,8 +1132,12 @@ def catalogue_import(
             "(or --genres-column '' for a file without genres)."
         )
     if not Language.objects.filter(code=language).exists():
+        # Not seed_demo, which this once suggested: on a real database it would plant the
+        # demo's households and history beside the imported ones.
+        known = _quoted(Language.objects.order_by("code").values_list("code", flat=True))
         raise DatasetImportError(
-            f"No language '{language}'; add it in admin first (or run seed_demo)."
+            f"No language '{language}' (known languages: {known or 'none'}); add it in admin "
+            "(Catalog, Languages) first, or name a known one with --language."
         )
     region_codes = _region_codes(regions)
     records = _read_catalogue(path, layout=layout, columns=columns, progress=progress)

@@ -633,6 +633,27 @@ def test_unknown_regions_and_languages_are_refused(tmp_path, regions):
     assert snapshot() == (0, 0, 0, 0)
 
 
+def test_a_fresh_database_says_where_its_language_and_regions_come_from(tmp_path):
+    # given a database just migrated, as on a deployment's first start: no language, no region
+    path = write(tmp_path, MOVIES)
+
+    # when the catalogue is imported, then each refusal says to add the row in admin, and
+    # never to run seed_demo, which would plant the demo's households beside the real ones
+    with pytest.raises(CommandError) as language:
+        run(path, "--region", "US")
+    assert str(language.value) == (
+        "No language 'en' (known languages: none); add it in admin (Catalog, Languages) "
+        "first, or name a known one with --language."
+    )
+    LanguageFactory(code="en")
+    with pytest.raises(CommandError) as region:
+        run(path, "--region", "US")
+    assert str(region.value) == (
+        "No region 'US'; known regions: none. Add it in admin (Regions, Regions) first."
+    )
+    assert snapshot() == (0, 0, 0, 0)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
