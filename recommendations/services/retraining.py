@@ -1977,10 +1977,16 @@ def _fallback_refresh(
 
 
 def _stored_cluster_pk(groups: data.ProfileGroups) -> npt.NDArray[np.int64]:
-    """Each profile's cluster id as stored before this retrain (-1 for none)."""
-    return np.where(
-        groups.cluster >= 0, groups.cluster_ids[np.maximum(groups.cluster, 0)], -1
-    ).astype(np.int64)
+    """Each profile's cluster id as stored before this retrain (-1 for none).
+
+    Only the profiles in a cluster are looked up: where none is (an imported region's
+    first retrain), there are no cluster ids to index, and ``np.where`` indexed them
+    for every profile, failing the run.
+    """
+    stored = np.full(groups.cluster.shape, -1, dtype=np.int64)
+    placed = groups.cluster >= 0
+    stored[placed] = groups.cluster_ids[groups.cluster[placed]]
+    return stored
 
 
 def _active_version(cluster: TasteCluster) -> ModelVersion | None:

@@ -36,7 +36,7 @@ from tests.factories import (
     TitleFactory,
 )
 from tests.module_world import in_the_module_world
-from tests.recommendations.test_training import watch
+from tests.recommendations.test_training import build_world, watch
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +99,32 @@ def test_a_profile_joins_the_cluster_its_viewing_then_its_languages_point_to():
 
     # and: a second pass changes nothing
     assert profile_clusters_assign(region_code=region.code).changed == 0
+
+
+def test_a_cluster_added_to_a_region_whose_profiles_are_in_none_retrains(
+    django_capture_on_commit_callbacks,
+):
+    # given: an imported region (no profile in any cluster) to which staff added its
+    # default cluster in admin
+    world = build_world()
+    model_train(region_code=world.region.code)
+    cluster = TasteClusterFactory(region=world.region, slug="default", is_default=True)
+    assert not Profile.objects.filter(taste_cluster__isnull=False).exists()
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("retrain", "--region", world.region.code, stdout=StringIO())
+
+    # then: it retrains; until December 2026 every run of such a region failed with
+    # "IndexError: index 0 is out of bounds", reading the stored clusters of profiles
+    # that had none
+    run = TrainingRun.objects.get()
+    assert (run.taste_cluster_id, run.status, run.error) == (
+        cluster.pk,
+        TrainingRun.Status.SUCCEEDED,
+        "",
+    )
+    assert set(Profile.objects.values_list("taste_cluster", flat=True)) == {cluster.pk}
 
 
 # --- Runs on a seeded demo ------------------------------------------------------------------
