@@ -6,14 +6,28 @@ console's charts read them in ``console.selectors``.
 
 from collections.abc import Collection, Iterable
 
+from django.db.models import Exists, OuterRef
+
+from accounts.models import Account
 from recommendations.models import FINISHED_RUN_STATUSES, TrainingRun
-from regions.models import TasteCluster
+from regions.models import Region, TasteCluster
 
 
 def cluster_region_codes() -> list[str]:
-    """The regions that have a taste cluster, by code: what ``retrain --all`` retrains."""
-    codes = TasteCluster.objects.order_by("region_id").values_list("region_id", flat=True)
-    return list(codes.distinct())
+    """The regions that have a taste cluster or a household, by code: what ``retrain --all``
+    retrains.
+
+    A region with households and no cluster yet (a first start's import) is one: its
+    first retrain gives it its default cluster. One with neither has no one to serve.
+    """
+    # EXISTS, not joins: a join of a region's clusters with its households is their product.
+    clusters = TasteCluster.objects.filter(region_id=OuterRef("code"))
+    households = Account.objects.filter(home_region_id=OuterRef("code"))
+    return list(
+        Region.objects.filter(Exists(clusters) | Exists(households))
+        .order_by("code")
+        .values_list("code", flat=True)
+    )
 
 
 def clusters_count(*, region_code: str) -> int:

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.models import Account
 from config.lookups import AnyOf
 from profiles.models import Profile
 from recommendations.engine.clusters import assign_clusters
@@ -72,6 +73,29 @@ class ClusterAssignmentResult:
         }
 
 
+def _default_cluster(region_code: str) -> TasteCluster:
+    cluster, _ = TasteCluster.objects.get_or_create(
+        region_id=region_code, slug="default", defaults={"name": "Everyone", "is_default": True}
+    )
+    return cluster
+
+
+def region_default_cluster_ensure(*, region_code: str) -> None:
+    """Give a region with households and no taste cluster at all its default one, "Everyone".
+
+    A region added in admin or by an import has none, and a region's retrain is one
+    run per cluster: without this its nightly retrain, and ``retrain --region``, ran
+    nothing and said so to no one, and train_models' versions served it for good.
+    The first assignment places every profile of the region in this cluster. A
+    region with clusters (none of them default included) is left as it is, and so is
+    one with no household yet, which has no one to learn from.
+    """
+    if TasteCluster.objects.filter(region_id=region_code).exists():
+        return
+    if Account.objects.filter(home_region_id=region_code).exists():
+        _default_cluster(region_code)
+
+
 def _region_clusters(region_code: str) -> tuple[list[TasteCluster], dict[str, int], int]:
     """The region's clusters (default first), language code -> cluster position, default."""
     clusters = list(
@@ -80,11 +104,7 @@ def _region_clusters(region_code: str) -> tuple[list[TasteCluster], dict[str, in
         .order_by("-is_default", "slug")
     )
     if not clusters:
-        clusters = [
-            TasteCluster.objects.create(
-                region_id=region_code, slug="default", name="Everyone", is_default=True
-            )
-        ]
+        clusters = [_default_cluster(region_code)]
     default = next((i for i, c in enumerate(clusters) if c.is_default), 0)
     by_language: dict[str, int] = {}
     for position, cluster in enumerate(clusters):

@@ -126,7 +126,7 @@ from recommendations.engine.metrics import critical_value, ndcg_at_k, paired_dif
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.selectors import training as data
 from recommendations.services import cluster_evaluation
-from recommendations.services.clusters import profile_clusters_assign
+from recommendations.services.clusters import profile_clusters_assign, region_default_cluster_ensure
 from recommendations.services.ranker_training import LoggedExamples, logged_examples_load
 from recommendations.services.training import (
     ALS_PARAMS,
@@ -385,6 +385,7 @@ def region_retrain_request(
     code = region_code.upper()
     if not Region.objects.filter(code=code).exists():
         raise RetrainError(f"Unknown region code: {code}.")
+    region_default_cluster_ensure(region_code=code)
     slugs = TasteCluster.objects.filter(region_id=code).order_by("-is_default", "slug")
     with transaction.atomic():
         runs = [

@@ -127,6 +127,36 @@ def test_a_cluster_added_to_a_region_whose_profiles_are_in_none_retrains(
     assert set(Profile.objects.values_list("taste_cluster", flat=True)) == {cluster.pk}
 
 
+def test_a_region_without_taste_clusters_retrains_as_its_default_one(
+    django_capture_on_commit_callbacks,
+):
+    # given: a region as a first start's import leaves it: households and their viewing,
+    # served by train_models' region version, and no taste cluster at all
+    world = build_world()
+    model_train(region_code=world.region.code)
+    assert not TasteCluster.objects.exists()
+
+    # when: its retrain is asked for, as its nightly schedule or an operator asks
+    out = StringIO()
+    # Without a broker the run executes in-process once the request commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("retrain", "--region", world.region.code, stdout=out, stderr=StringIO())
+
+    # then: the region gets the default cluster a retrain would put every profile in,
+    # and that cluster retrains; until December 2026 nothing ran, the command said
+    # nothing and exited 0, and the nightly retrain of such a region never ran either
+    cluster = TasteCluster.objects.get()
+    assert (cluster.region_id, cluster.slug, cluster.name, cluster.is_default) == (
+        world.region.code,
+        "default",
+        "Everyone",
+        True,
+    )
+    run = TrainingRun.objects.get()
+    assert (run.taste_cluster_id, run.status) == (cluster.pk, TrainingRun.Status.SUCCEEDED)
+    assert f"run #{run.pk} " in out.getvalue()
+
+
 # --- Runs on a seeded demo ------------------------------------------------------------------
 
 

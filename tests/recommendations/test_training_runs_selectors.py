@@ -13,7 +13,7 @@ from recommendations.selectors.training_runs import (
     training_runs_list,
     training_runs_unsuccessful,
 )
-from tests.factories import RegionFactory, TasteClusterFactory
+from tests.factories import AccountFactory, RegionFactory, TasteClusterFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -90,6 +90,16 @@ def test_the_regions_retrained_by_all_are_those_with_clusters_once_each_by_code(
     assert cluster_region_codes() == ["BR", "IN"]
     assert clusters_count(region_code="IN") == 2
     assert clusters_count(region_code="GB") == 0
+
+
+def test_all_also_retrains_a_region_with_households_and_no_cluster_yet():
+    # given: a region whose households came from an import, before any taste cluster
+    TasteClusterFactory(slug="tamil")
+    AccountFactory(home_region=RegionFactory(code="US", name="United States"))
+    RegionFactory(code="GB", name="United Kingdom")  # no household, no cluster
+
+    # then: --all retrains it (its first retrain gives it its default cluster)
+    assert cluster_region_codes() == ["IN", "US"]
 
 
 def test_the_newest_run_is_zero_before_any_and_the_last_made_after():

@@ -132,7 +132,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"{named}: retrained already; left out (--if-empty).")
             if not targets:
                 return
-        total = sum(1 if slug else clusters_count(region_code=code) for code, slug in targets)
+        # A region without a cluster yet is given its default one by its retrain: one run.
+        total = sum(
+            1 if slug else max(clusters_count(region_code=code), 1) for code, slug in targets
+        )
         self.counted: set[int] = set()  # the runs counted (and said) as finished
         with self._progress(total, [code for code, _ in targets], options["verbosity"]) as bar:
             runs = self._request(targets, bar, wait=options["wait"])
