@@ -157,6 +157,19 @@ def test_a_region_without_taste_clusters_retrains_as_its_default_one(
     assert f"run #{run.pk} " in out.getvalue()
 
 
+def test_retraining_a_region_with_no_one_in_it_says_so():
+    # given: a region added ahead of its launch: no household, no taste cluster
+    RegionFactory(code="GB", name="United Kingdom", time_zone="Europe/London")
+
+    # when its retrain is asked for, then the command says why nothing runs (it said
+    # nothing and exited 0), and no cluster is made for no one
+    with pytest.raises(
+        CommandError, match=r"^Region GB has no household and no taste cluster: nothing to"
+    ):
+        call_command("retrain", "--region", "gb", stdout=StringIO(), stderr=StringIO())
+    assert not TasteCluster.objects.exists()
+
+
 # --- Runs on a seeded demo ------------------------------------------------------------------
 
 

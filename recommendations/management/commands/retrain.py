@@ -193,6 +193,11 @@ class Command(BaseCommand):
                     )
             except (RetrainError, RetrainNotQueued) as error:
                 raise CommandError(str(error)) from error
+            if not new:
+                # A region with households always has a cluster by now (its default one).
+                raise CommandError(
+                    f"Region {code} has no household and no taste cluster: nothing to retrain."
+                )
             for run in new:
                 # Without a broker the run has executed in-process by now: it may be finished,
                 # and is said now, before the next region's (the wait below leaves it out).
