@@ -105,4 +105,4 @@ bench: venv  ## Run the benchmarks (each prints its figure beside its baseline)
 	@echo "== bench/artwork.py"; $(TEST_ENV) $(PY) bench/artwork.py --page --reuse
 
 clean:  ## Remove the virtualenv and local data
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .import_linter_cache .hypothesis .schemathesis

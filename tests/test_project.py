@@ -4,6 +4,7 @@ import fnmatch
 import os
 import re
 import shutil
+import subprocess
 import tomllib
 from io import StringIO
 from pathlib import Path
@@ -77,6 +78,17 @@ def test_compose_services_run_commands_that_exist_in_the_project():
         if line.startswith("COPY ") and "--from" not in line:
             source = line.split()[1]
             assert (ROOT / source).exists(), f"Dockerfile copies missing {source}"
+
+
+def test_make_clean_removes_every_cache_the_projects_tools_write():
+    # `make -n` prints the recipe without running it. make lint's import-linter, make
+    # test's hypothesis and README's schemathesis run each leave a directory of their own
+    # at the top level: README's "make clean" removes "the tool caches", and left them.
+    recipe = subprocess.run(
+        ["make", "-n", "clean"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    written = {".venv", "var", ".pytest_cache", ".ruff_cache", ".import_linter_cache"}
+    assert written | {".hypothesis", ".schemathesis"} <= set(recipe)
 
 
 def test_the_build_context_leaves_out_local_state_and_keeps_what_the_image_copies():
