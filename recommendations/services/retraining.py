@@ -281,6 +281,8 @@ def _cluster(region_code: str, cluster_slug: str | None) -> TasteCluster:
         raise RetrainError(f"Unknown region code: {region_code}.")
     clusters = TasteCluster.objects.filter(region_id=region_code)
     if cluster_slug is None:
+        # The region's default cluster, made first for a region that has none (an import's).
+        region_default_cluster_ensure(region_code=region_code)
         cluster = clusters.filter(is_default=True).first()
     else:
         cluster = clusters.filter(slug__iexact=cluster_slug).first()

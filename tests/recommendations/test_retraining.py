@@ -157,6 +157,22 @@ def test_a_region_without_taste_clusters_retrains_as_its_default_one(
     assert f"run #{run.pk} " in out.getvalue()
 
 
+def test_staff_asking_to_retrain_a_region_without_clusters_get_its_default_one(admin_client):
+    # given: an imported region: households, no taste cluster
+    world = build_world()
+
+    # when staff ask the API for the region's retrain, naming no cluster (its default)
+    response = admin_client.post(
+        "/api/v1/ops/retrains/", {"region": world.region.code}, content_type="application/json"
+    )
+
+    # then: the region's default cluster is made and its run queued, as the command's and
+    # the nightly retrain's are; it was a 400, "Region IN has no taste cluster default."
+    assert response.status_code == 201, response.content
+    assert response.json()["cluster"] == "default"
+    assert TasteCluster.objects.get().name == "Everyone"
+
+
 def test_retraining_a_region_with_no_one_in_it_says_so():
     # given: a region added ahead of its launch: no household, no taste cluster
     RegionFactory(code="GB", name="United Kingdom", time_zone="Europe/London")
