@@ -87,8 +87,8 @@ def region_default_cluster_ensure(*, region_code: str) -> None:
     run per cluster: without this its nightly retrain, and ``retrain --region``, ran
     nothing and said so to no one, and train_models' versions served it for good.
     The first assignment places every profile of the region in this cluster. A
-    region with clusters (none of them default included) is left as it is, and so is
-    one with no household yet, which has no one to learn from.
+    region with any cluster, a default one or not, is left as it is, and so is one
+    with no household yet, which has no one to learn from.
     """
     if TasteCluster.objects.filter(region_id=region_code).exists():
         return
