@@ -7,9 +7,11 @@ import pytest
 
 from recommendations.serving import homepage
 from recommendations.serving.homepage import (
+    _language_heads,
     _Proposal,
     _row_strength,
     _rows_choose,
+    _upper_quartile,
     _upper_quartile_cut,
 )
 from recommendations.serving.row_copy import RowCopy
@@ -518,3 +520,67 @@ def test_a_shared_first_screen_takes_back_no_more_than_a_rows_length(seed):
         assert all(
             set(positions) <= set(proposal.positions.tolist()) for proposal, positions, _ in chosen
         )
+
+
+def test_a_row_shorter_than_its_minimum_is_dropped_even_where_one_new_title_would_do():
+    """Below the first screen a "Because you watched" row needs one title of its own, but a
+    row needs its minimum whole first: with fewer it is dropped, never shown short."""
+    # given: a full first screen, then a "because you watched" row of two titles, one of
+    # them new
+    proposals = [
+        _proposal("top_picks", range(5)),
+        _proposal("genre:1", range(5, 10)),
+        _proposal("genre:2", range(10, 15)),
+        _proposal("trending:IN", range(15, 20)),
+        _proposal("because_you_watched:1", [0, 25]),
+    ]
+    dropped: dict[int, str] = {}
+
+    # when
+    chosen = _rows_choose(
+        proposals,
+        order=list(range(5)),
+        strength=np.zeros(5),
+        n_pool=30,
+        n_rows=12,
+        n_items=5,
+        dropped=dropped,
+    )
+
+    # then
+    assert [proposal.id for proposal, _, _ in chosen] == [
+        "top_picks",
+        "genre:1",
+        "genre:2",
+        "trending:IN",
+    ]
+    assert dropped == {4: "too few titles: 2, it needs 4"}
+
+
+def test_no_upper_quartile_row_of_titles_nobody_started_or_of_no_title_at_all():
+    """Trending and the cluster's row are not proposed when what the row could show has
+    no popularity, nor when it could show nothing (a profile resuming or finished with its
+    whole pool): no empty row, and no quantile of nothing."""
+    values = np.array([0.0, 0.0, 3.0, 0.0], dtype=np.float32)
+
+    assert _upper_quartile(values, np.array([True, True, False, True])) is None
+    assert _upper_quartile(values, np.zeros(4, dtype=bool)) is None
+    np.testing.assert_array_equal(
+        _upper_quartile(values, np.ones(4, dtype=bool)), [False, False, True, False]
+    )
+
+
+def test_a_languages_weight_is_its_best_five_titles_and_a_rows_worth_keeps_it():
+    # given, in the pool's best-first order: six titles of language 0, the sixth as likely
+    # as the first (a sum over six would count it); four of language 1, a row's minimum
+    languages = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 0])
+    probability = np.array([0.9, 0.5, 0.5, 0.5, 0.5, 0.4, 0.4, 0.4, 0.4, 0.9], dtype=np.float32)
+    keep = np.ones(10, dtype=bool)
+
+    # when
+    weight = _language_heads(languages, probability, keep, 3, min_items=4)
+
+    # then: language 0 weighs its first five only; language 1, with exactly four, weighs
+    np.testing.assert_allclose(weight, [2.9, 1.6, 0.0], rtol=1e-6)
+    # ... and a language with one title fewer than a row's minimum weighs nothing
+    assert _language_heads(languages, probability, keep, 3, min_items=5)[1] == 0.0
