@@ -16,9 +16,11 @@ from tests.conftest import token_client
 from tests.factories import (
     AccountFactory,
     AvailabilityFactory,
+    CreditFactory,
     EpisodeFactory,
     GenreFactory,
     LanguageFactory,
+    PersonFactory,
     ProfileFactory,
     RegionFactory,
     SeasonFactory,
@@ -722,3 +724,53 @@ def test_a_language_with_too_few_titles_to_discover_gives_its_place_to_the_next(
     languages = {key: titles for key, titles in proposed.items() if key.startswith("language:")}
     assert set(languages) == {"language:en", "language:hi"}, languages
     assert all(len(titles) >= homepage.ROW_MIN_ITEMS for titles in languages.values()), languages
+
+
+def test_a_genre_too_thin_for_a_row_gives_its_place_however_likely_its_titles(world, monkeypatch):
+    # given: Asha, who finished three action films, and a genre of three other action
+    # films ("Heist"): the three she is likeliest to play next, whose play probability
+    # outweighs that of any other genre's eight; but three are too few for a row
+    heists = GenreFactory(slug="heist", name="Heist")
+    for title in world.titles["action"][3:6]:
+        title.genres.add(heists)
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha")
+    for days_ago, title in enumerate(world.titles["action"][:3], start=1):
+        watch(asha, title, days_ago=days_ago)
+    model_train(region_code=world.region.code)
+
+    # when
+    proposed = _proposed(asha, monkeypatch, rows=40, items=20)
+
+    # then: the four genre rows are the four genres with titles enough
+    genres = {key for key in proposed if key.startswith("genre:")}
+    assert f"genre:{heists.pk}" not in genres, genres
+    assert len(genres) == homepage.MAX_GENRE_ROWS, genres
+
+
+def test_the_pools_strongest_language_has_a_row_though_the_profile_never_picked_it(
+    world, monkeypatch
+):
+    # given: Asha reads English and picked no other language, and watches Tamil films
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    genre, director = GenreFactory(slug="tamil-drama"), PersonFactory(name="tamil director")
+    films = []
+    for i in range(7):
+        film = TitleFactory(original_name=f"tamil {i}", original_language=tamil)
+        film.genres.add(genre)
+        CreditFactory(title=film, person=director, role="director")
+        AvailabilityFactory(title=film, region=world.region, starts_at=NOW - dt.timedelta(days=900))
+        films.append(film)
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha", display_language=world.english)
+    asha.preferred_languages.set([])
+    for days_ago, film in enumerate(films[:2], start=1):
+        watch(asha, film, days_ago=days_ago)
+    model_train(region_code=world.region.code)
+
+    # when
+    proposed = _proposed(asha, monkeypatch, rows=40, items=20)
+
+    # then: her display language's row, and one of the language her viewing points to
+    languages = {key for key in proposed if key.startswith("language:")}
+    assert languages == {"language:en", "language:ta"}, languages
