@@ -774,3 +774,26 @@ def test_the_pools_strongest_language_has_a_row_though_the_profile_never_picked_
     # then: her display language's row, and one of the language her viewing points to
     languages = {key for key in proposed if key.startswith("language:")}
     assert languages == {"language:en", "language:ta"}, languages
+
+
+def test_a_regions_only_cluster_gets_no_popular_row_beside_its_trending_row(world, monkeypatch):
+    # given: the region's one cluster, its default, which everybody there belongs to once
+    # assigned (here the comedy and drama fans so far, so that its popularity still orders
+    # titles otherwise than the region's), and Asha in it
+    cluster = TasteClusterFactory(
+        region=world.region, slug="everyone", name="Everyone", is_default=True
+    )
+    for fan in world.fans[4:]:
+        fan.taste_cluster = cluster
+        fan.save()
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha", taste_cluster=cluster)
+    model_train(region_code=world.region.code)
+
+    # when
+    proposed = _proposed(asha, monkeypatch, rows=40, items=20)
+
+    # then: "Trending in <region>" and no "Popular with Everyone viewers": the region
+    # and the cluster are the same viewers
+    assert f"trending:{world.region.code}" in proposed
+    assert not [key for key in proposed if key.startswith("popular_in:")], list(proposed)
