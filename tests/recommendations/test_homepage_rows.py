@@ -492,7 +492,8 @@ def _proposed_at(profile, monkeypatch, at: dt.datetime) -> dict[str, list[int]]:
 def test_new_releases_and_critically_acclaimed_hold_their_edges_and_no_more(world, monkeypatch):
     # given: an action and drama fan, and twins of an action film at each edge of the rows'
     # rules, as of a page at midnight: arrived in the region exactly 90 days before it or
-    # 91; released exactly 730 days before it (arrived 10 days before) or 731; a series
+    # 91; released exactly 730 days before it (arrived 10 days before) or 731, or to be
+    # released the day after it (offered already); a series
     # whose second season came out exactly 90 days before it or 91; critic scores 80 and 79
     at = _MIDNIGHT
     days = dt.timedelta(days=1)
@@ -515,6 +516,7 @@ def test_new_releases_and_critically_acclaimed_hold_their_edges_and_no_more(worl
     arrived_91 = twin("arrived 91", released=long_ago, arrived=at - 91 * days)
     released_730 = twin("released 730", released=(at - 730 * days).date(), arrived=at - 10 * days)
     released_731 = twin("released 731", released=(at - 731 * days).date(), arrived=at - 10 * days)
+    premiere = twin("premiere", released=(at + days).date(), arrived=at - 10 * days)
     score_80 = twin("score 80", released=long_ago, arrived=at - 900 * days, critic_score=80)
     score_79 = twin("score 79", released=long_ago, arrived=at - 900 * days, critic_score=79)
     seasons = {}
@@ -538,6 +540,7 @@ def test_new_releases_and_critically_acclaimed_hold_their_edges_and_no_more(worl
         arrived_91,
         released_730,
         released_731,
+        premiere,
         score_80,
         score_79,
         *seasons.values(),
@@ -548,6 +551,7 @@ def test_new_releases_and_critically_acclaimed_hold_their_edges_and_no_more(worl
     assert arrived_91.pk not in new
     assert released_730.pk in new
     assert released_731.pk not in new
+    assert premiere.pk not in new  # offered ahead of its release, new only once out
     assert seasons[90].pk in new
     assert seasons[91].pk not in new
     acclaimed = set(rows["critically_acclaimed"])
