@@ -681,3 +681,157 @@ def test_a_play_stays_with_the_latest_page_when_no_earlier_one_was_seen_first(
     # the viewer could have played it from (nothing said otherwise before the play)
     labelled = read()
     assert [labelled.page_ids[p] for p in labelled.page[labelled.played]] == [second.pk]
+
+
+@pytest.mark.parametrize(
+    ("before", "exact"), [(60, True), (61, False)], ids=["at_the_skew", "past_it"]
+)
+def test_a_play_naming_a_page_is_its_up_to_the_clock_skew_before_it_and_not_a_second_more(
+    settings, before, exact
+):
+    # given a tolerated clock skew of a minute and a page that shows a title
+    settings.TONIGHT = {**settings.TONIGHT, "SIGNAL_MAX_FUTURE_SKEW_SECONDS": 60}
+    profile = ProfileFactory()
+    title = TitleFactory()
+    page = page_log(profile, AT, ["top_picks"], [[title.pk, 0, 0, None, 1.0]])
+
+    # when a play naming it is stamped exactly the skew before it, or a second more
+    play(profile, title, AT - dt.timedelta(seconds=before), page_id=page.pk)
+
+    # then the skew is "at most", as the window is; past it the play followed no page
+    labelled = read()
+    assert labelled.played.tolist() == [exact]
+    assert labelled.exact.tolist() == [exact]
+
+
+def test_a_second_play_naming_the_page_credits_no_second_showing_of_its_title():
+    # given a page that shows a title in its first row and again in its third
+    profile = ProfileFactory()
+    title = TitleFactory()
+    page = page_log(
+        profile,
+        AT,
+        ["top_picks", "genre:1", "genre:2"],
+        [[title.pk, 0, 0, None, 1.0], [title.pk, 2, 0, None, 1.0]],
+    )
+
+    # when the profile plays it from the third row, and later from the first, both
+    # naming the page
+    first_play = AT + dt.timedelta(minutes=5)
+    play(profile, title, first_play, page_id=page.pk, row="genre:2")
+    play(profile, title, AT + dt.timedelta(minutes=20), page_id=page.pk, row="top_picks")
+
+    # then the page had one outcome for the title, the first play's, in the third row
+    labelled = read()
+    assert labelled.row[labelled.played].tolist() == [2]
+    assert labelled.played_at[labelled.played].tolist() == [first_play.timestamp()]
+    assert labelled.row_index[labelled.row_played].tolist() == [2]
+
+
+def test_a_play_at_the_very_end_of_the_window_goes_to_the_page_the_title_was_seen_on(settings):
+    # given a 30-minute window, a title seen on a page, and shown again, never on screen,
+    # on a page two minutes later whose client reported another tile
+    settings.TONIGHT = {**settings.TONIGHT, "ATTRIBUTION_WINDOW_SECONDS": 1800}
+    profile = ProfileFactory()
+    title, other = TitleFactory(), TitleFactory()
+    first = page_log(
+        profile, AT, ["top_picks"], [[title.pk, 0, 0, None, 1.0], [other.pk, 0, 1, None, 1.0]]
+    )
+    second = page_log(
+        profile,
+        AT + dt.timedelta(minutes=2),
+        ["top_picks", "genre:1"],
+        [[other.pk, 0, 0, None, 1.0], [title.pk, 1, 7, None, 1.0]],
+    )
+    shown(profile, title.pk, AT + dt.timedelta(seconds=5), page_id=first.pk, row="top_picks")
+    shown(profile, other.pk, second.generated_at + dt.timedelta(seconds=5), page_id=second.pk)
+
+    # when the title is played, naming no page, exactly the window after the first page
+    play(profile, title, AT + dt.timedelta(seconds=1800))
+
+    # then the page it was seen on, its window still open ("at most"), has the play
+    labelled = read()
+    assert [labelled.page_ids[p] for p in labelled.page[labelled.played]] == [first.pk]
+
+
+def _title_on_two_pages(profile, *, second_after: dt.timedelta):
+    """A title on a page at ``AT`` and again, after ``second_after``, on the profile's next
+    page, below its first tile: (title, other title, first page, second page)."""
+    title, other = TitleFactory(), TitleFactory()
+    first = page_log(
+        profile, AT, ["top_picks"], [[title.pk, 0, 0, None, 1.0], [other.pk, 0, 1, None, 1.0]]
+    )
+    second = page_log(
+        profile,
+        AT + second_after,
+        ["top_picks", "genre:1"],
+        [[other.pk, 0, 0, None, 1.0], [title.pk, 1, 7, None, 1.0]],
+    )
+    return title, other, first, second
+
+
+@pytest.mark.parametrize("reported", ["title_on_the_first", "other_tile_on_the_second"])
+def test_a_report_stamped_at_the_plays_very_instant_is_a_report_by_then(reported):
+    """A client may stamp the tile it reports and the play of it in one millisecond: the
+    report is "by then", as the documented rule reads, on either page."""
+    # given a title on a page and, two minutes later, again on the next, below the tile the
+    # second page's client reports
+    profile = ProfileFactory()
+    title, other, first, second = _title_on_two_pages(profile, second_after=dt.timedelta(minutes=2))
+    played_at = AT + dt.timedelta(minutes=4)
+    if reported == "title_on_the_first":  # seen on the first at the play's instant
+        shown(profile, title.pk, played_at, page_id=first.pk, row="top_picks")
+        shown(profile, other.pk, second.generated_at + dt.timedelta(seconds=5), page_id=second.pk)
+    else:  # seen on the first; the second's first report is at the play's instant
+        shown(profile, title.pk, AT + dt.timedelta(seconds=5), page_id=first.pk, row="top_picks")
+        shown(profile, other.pk, played_at, page_id=second.pk)
+
+    # when it is played, naming no page
+    play(profile, title, played_at)
+
+    # then the page it was seen on has the play, not the later one where it never was
+    labelled = read()
+    assert [labelled.page_ids[p] for p in labelled.page[labelled.played]] == [first.pk]
+
+
+def test_a_page_exactly_the_window_after_a_range_still_takes_the_credit_it_is_due(settings):
+    # given a 30-minute window, a title on a page and again on the profile's page exactly
+    # the window later, and a play of it naming no page at that later page's moment
+    settings.TONIGHT = {**settings.TONIGHT, "ATTRIBUTION_WINDOW_SECONDS": 1800}
+    profile = ProfileFactory()
+    title, _, first, second = _title_on_two_pages(profile, second_after=dt.timedelta(minutes=30))
+    play(profile, title, second.generated_at)
+
+    # when a range holding only the first page is read, and one holding only the second
+    early = page_impressions_attributed(since=AT, until=AT + dt.timedelta(minutes=1))
+    late = page_impressions_attributed(
+        since=AT + dt.timedelta(minutes=1), until=AT + dt.timedelta(hours=1)
+    )
+
+    # then the play is the later page's (the latest that showed it), in either read
+    assert early.page_ids == [first.pk]
+    assert not early.played.any()
+    assert late.page_ids == [second.pk]
+    assert late.played.sum() == 1
+
+
+def test_a_page_exactly_the_window_before_a_range_still_takes_the_credit_it_is_due(settings):
+    # given a 30-minute window, a title seen on a page, shown again exactly the window later
+    # on a page whose client reported another tile, and a play of it naming no page then
+    settings.TONIGHT = {**settings.TONIGHT, "ATTRIBUTION_WINDOW_SECONDS": 1800}
+    profile = ProfileFactory()
+    title, other, first, second = _title_on_two_pages(
+        profile, second_after=dt.timedelta(minutes=30)
+    )
+    shown(profile, title.pk, AT + dt.timedelta(seconds=5), page_id=first.pk, row="top_picks")
+    shown(profile, other.pk, second.generated_at - dt.timedelta(seconds=1), page_id=second.pk)
+    play(profile, title, second.generated_at)
+
+    # when a range holding only the second page is read
+    late = page_impressions_attributed(
+        since=second.generated_at - dt.timedelta(minutes=1), until=AT + dt.timedelta(hours=1)
+    )
+
+    # then the play is not the second page's: it went to the first, where it was seen
+    assert late.page_ids == [second.pk]
+    assert not late.played.any()
