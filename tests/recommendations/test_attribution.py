@@ -14,6 +14,7 @@ from django.core import checks
 from recommendations.models import PageLog, SignalKind
 from recommendations.selectors.attribution import (
     AttributedImpressions,
+    closed_before,
     page_impressions_attributed,
 )
 from tests.factories import ProfileFactory, SignalFactory, TitleFactory
@@ -835,3 +836,43 @@ def test_a_page_exactly_the_window_before_a_range_still_takes_the_credit_it_is_d
     # then the play is not the second page's: it went to the first, where it was seen
     assert late.page_ids == [second.pk]
     assert not late.played.any()
+
+
+def test_a_page_generated_at_a_ranges_end_is_the_next_ranges_only():
+    # given a page generated exactly where two consecutive ranges meet, and a play of it
+    profile = ProfileFactory()
+    title = TitleFactory()
+    page = page_log(profile, AT, ["top_picks"], [[title.pk, 0, 0, None, 1.0]])
+    play(profile, title, AT + dt.timedelta(minutes=5), page_id=page.pk)
+
+    # when the ranges are read one after the other (the artwork policy's incremental updates)
+    before = page_impressions_attributed(since=AT - dt.timedelta(hours=1), until=AT)
+    after = page_impressions_attributed(since=AT, until=AT + dt.timedelta(hours=1))
+
+    # then the page, and its play, are learned from once: ranges are half-open
+    assert before.page_ids == []
+    assert after.page_ids == [page.pk]
+    assert after.played.tolist() == [True]
+
+
+def test_a_page_closes_once_a_play_stamped_by_a_clock_behind_can_no_longer_credit_it(settings):
+    # given a 30-minute window and a minute's tolerated skew
+    settings.TONIGHT = {
+        **settings.TONIGHT,
+        "ATTRIBUTION_WINDOW_SECONDS": 1800,
+        "SIGNAL_MAX_FUTURE_SKEW_SECONDS": 60,
+    }
+    # when the moment before which pages are closed at AT is asked
+    closed = closed_before(AT)
+
+    # then a page a second later is still open: a client a minute behind the server may
+    # yet send a play stamped at its window's end, and that play is the page's
+    assert closed == AT - dt.timedelta(seconds=1800 + 60)
+    profile = ProfileFactory()
+    title = TitleFactory()
+    page_at = closed + dt.timedelta(seconds=1)
+    page = page_log(profile, page_at, ["top_picks"], [[title.pk, 0, 0, None, 1.0]])
+    stamped = page_at + dt.timedelta(seconds=1800)
+    assert stamped > AT - dt.timedelta(seconds=60)  # sent after AT by a clock a minute behind
+    play(profile, title, stamped, page_id=page.pk)
+    assert read().played.tolist() == [True]
