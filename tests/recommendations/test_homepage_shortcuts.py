@@ -584,3 +584,25 @@ def test_a_languages_weight_is_its_best_five_titles_and_a_rows_worth_keeps_it():
     np.testing.assert_allclose(weight, [2.9, 1.6, 0.0], rtol=1e-6)
     # ... and a language with one title fewer than a row's minimum weighs nothing
     assert _language_heads(languages, probability, keep, 3, min_items=5)[1] == 0.0
+
+
+def test_a_row_giving_up_a_tail_title_takes_no_title_of_the_row_it_gives_to():
+    """A donor's replacement for a title it gives up is a title no row shows, and never one
+    of the taking row's own: those are the new titles the taking row is counted on for."""
+    # given (24 titles a row): Top Picks, whose next titles after its 24 are the only two
+    # the Tamil row brings that no row shows; the Tamil row needs two more from its tail
+    proposals = [
+        _proposal("top_picks", [*range(24), 100, 101]),
+        _proposal("genre:1", range(24, 48)),
+        _proposal("genre:2", range(48, 72)),
+        _proposal("trending:IN", range(72, 96)),
+        _proposal("language:ta", [20, 21, 22, 100, 101]),
+    ]
+
+    # when
+    chosen = _choose(proposals, n_pool=200, n_rows=40, n_items=24)
+
+    # then: Top Picks gives up 22 and 21 and is two shorter; the Tamil row leads with its
+    # four new titles
+    assert chosen[0] == ("top_picks", [*range(21), 23])
+    assert chosen[4] == ("language:ta", [21, 22, 100, 101, 20])
