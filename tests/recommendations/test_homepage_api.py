@@ -2180,6 +2180,58 @@ def test_row_engagement_counted_from_the_history_read_equals_the_query(
     assert len(queries.captured_queries) == (0 if bound == 3000 else 1)
 
 
+def test_tiles_seen_are_counted_from_the_oldest_row_event_read_when_exactly_the_bound_is_read(
+    world, household, monkeypatch
+):
+    """A read that returns exactly its bound may have left older events unread, as training
+    (``ranker_training._newest_before``) takes it: the rate of plays per tile seen must set
+    the events read against the tiles seen in the same period, or serving and training see
+    different features for one page."""
+    # given: row events bounded at three; a Top Picks tile seen five hours before the page,
+    # three plays from New Releases in the three hours before it, a tile seen half an hour
+    # before it
+    _, asha, _ = household
+    monkeypatch.setattr(homepage, "ROW_EVENTS_MAX", 3)
+    at = NOW.replace(minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
+    title = world.titles["comedy"][7]
+    hour = dt.timedelta(hours=1)
+    moments = [
+        ("impression", "top_picks", at - 5 * hour),
+        ("play_start", "new_releases", at - 3 * hour),
+        ("play_start", "new_releases", at - 2 * hour),
+        ("play_start", "new_releases", at - hour),
+        ("impression", "top_picks", at - hour / 2),
+    ]
+    signal_batch_record(
+        profile=asha,
+        events=[
+            SignalEvent(
+                index=n,
+                kind=kind,
+                title_id=title.pk,
+                episode_id=None,
+                value=None,
+                device="tv",
+                occurred_at=moment,
+                client_event_id=uuid.uuid4(),
+                page_id=None,
+                row=row,
+                position=0,
+                artwork_variant_id=None,
+            )
+            for n, (kind, row, moment) in enumerate(moments)
+        ],
+    )
+    read = recommend.profile_history_rows(profile_id=asha.pk, at=at)
+
+    # when
+    engagement = profile_row_engagement(profile_id=asha.pk, at=at, zone=dt.UTC, history=read)
+
+    # then: the three plays were all the bound let be read, so the period is theirs: the
+    # tile seen half an hour before counts, the one seen five hours before does not
+    assert engagement.seen[ROW_TYPES.index("top_picks")] == 1.0
+
+
 @pytest.mark.parametrize(
     "read_at",
     [dt.timedelta(0), dt.timedelta(minutes=1), None],
