@@ -2180,6 +2180,49 @@ def test_row_engagement_counted_from_the_history_read_equals_the_query(
     assert len(queries.captured_queries) == (0 if bound == 3000 else 1)
 
 
+def test_row_events_tied_at_a_cut_historys_oldest_instant_are_read_when_the_window_starts_there(
+    world, household, monkeypatch
+):
+    """A history cut short holds every signal only *after* its oldest instant (ties with
+    it may be left out): when the row-event window starts at that very instant, the
+    events are read with their own query, not counted from the history."""
+    # given: two plays from New Releases at the window's first instant (one client batch,
+    # one stamp) and one a second before the page; a history bounded at two signals
+    _, asha, _ = household
+    at = NOW.replace(minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
+    start = at - dt.timedelta(days=homepage.ROW_EVENTS_DAYS)
+    title = world.titles["comedy"][7]
+    signal_batch_record(
+        profile=asha,
+        events=[
+            SignalEvent(
+                index=n,
+                kind="play_start",
+                title_id=title.pk,
+                episode_id=None,
+                value=None,
+                device="tv",
+                occurred_at=moment,
+                client_event_id=uuid.uuid4(),
+                page_id=None,
+                row="new_releases",
+                position=0,
+                artwork_variant_id=None,
+            )
+            for n, moment in enumerate([start, start, at - dt.timedelta(seconds=1)])
+        ],
+    )
+    monkeypatch.setattr(recommend, "HISTORY_MAX_SIGNALS", 2)
+    read = recommend.profile_history_rows(profile_id=asha.pk, at=at)
+    assert read.complete_after == start.timestamp()  # cut at the window's first instant
+
+    # when
+    engagement = profile_row_engagement(profile_id=asha.pk, at=at, zone=dt.UTC, history=read)
+
+    # then: all three plays count, the tied one the history left out too
+    assert engagement.plays[ROW_TYPES.index("new_releases")] == 3.0
+
+
 def test_tiles_seen_are_counted_from_the_oldest_row_event_read_when_exactly_the_bound_is_read(
     world, household, monkeypatch
 ):
