@@ -816,7 +816,12 @@ def test_a_page_exactly_the_window_after_a_range_still_takes_the_credit_it_is_du
     assert late.played.sum() == 1
 
 
-def test_a_page_exactly_the_window_before_a_range_still_takes_the_credit_it_is_due(settings):
+@pytest.mark.parametrize(
+    "range_start", [dt.timedelta(0), dt.timedelta(minutes=1)], ids=["at_it", "before_it"]
+)
+def test_a_page_exactly_the_window_before_a_range_still_takes_the_credit_it_is_due(
+    settings, range_start
+):
     # given a 30-minute window, a title seen on a page, shown again exactly the window later
     # on a page whose client reported another tile, and a play of it naming no page then
     settings.TONIGHT = {**settings.TONIGHT, "ATTRIBUTION_WINDOW_SECONDS": 1800}
@@ -828,9 +833,10 @@ def test_a_page_exactly_the_window_before_a_range_still_takes_the_credit_it_is_d
     shown(profile, other.pk, second.generated_at - dt.timedelta(seconds=1), page_id=second.pk)
     play(profile, title, second.generated_at)
 
-    # when a range holding only the second page is read
+    # when a range holding only the second page is read, starting at it (the first page is
+    # then exactly the window before the range) or a minute before it
     late = page_impressions_attributed(
-        since=second.generated_at - dt.timedelta(minutes=1), until=AT + dt.timedelta(hours=1)
+        since=second.generated_at - range_start, until=AT + dt.timedelta(hours=1)
     )
 
     # then the play is not the second page's: it went to the first, where it was seen
