@@ -801,3 +801,21 @@ def test_a_regions_only_cluster_gets_no_popular_row_beside_its_trending_row(worl
     # and the cluster are the same viewers
     assert f"trending:{world.region.code}" in proposed
     assert not [key for key in proposed if key.startswith("popular_in:")], list(proposed)
+
+
+def test_three_likes_make_rows_for_the_two_newest_only(world, monkeypatch):
+    # given: Asha liked an action film, then a romance, then a comedy, and watched none
+    account = AccountFactory(home_region=world.region)
+    asha = ProfileFactory(account=account, name="Asha")
+    liked = [world.titles[genre][0] for genre in ("action", "romance", "comedy")]
+    for days_ago, title in zip((3, 2, 1), liked, strict=True):
+        record(asha, "thumbs_up", title, days_ago=days_ago)
+    model_train(region_code=world.region.code)
+
+    # when
+    proposed = _proposed(asha, monkeypatch, rows=40, items=20)
+
+    # then: "Because you liked" the comedy and the romance; the action film's row would be
+    # a third row of a page's few saying the same kind of thing
+    rows = {key for key in proposed if key.startswith("because_you_liked:")}
+    assert rows == {f"because_you_liked:{liked[2].pk}", f"because_you_liked:{liked[1].pk}"}
