@@ -375,9 +375,11 @@ CELERY_TASK_ROUTES = {
     "artwork.update_policy": {"queue": "default"},
     "recommendations.prune_logs": {"queue": "default"},
 }
-# A killed worker's unacknowledged retrain is redelivered after this long (Redis transport).
-# Longer than a retrain's hard time limit, so a slow but live run is not delivered twice
-# (harmless anyway: the per-cluster lock turns the copy away).
+# A killed worker's unacknowledged retrain is redelivered after this long (Redis transport;
+# RabbitMQ redelivers when the worker's connection closes, and ignores this). Longer than a
+# retrain's hard time limit, so a slow but live run is not delivered twice: the per-cluster
+# lock turns the copy away, but the copy's acknowledgement leaves nothing to redeliver should
+# the first worker die after all (`manage.py check` warns otherwise, tonight.W006).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600)
 }
@@ -453,8 +455,9 @@ TONIGHT = {
     "RETRAIN_STALE_SECONDS": env.float("TONIGHT_RETRAIN_STALE_SECONDS", default=120.0),
     # A retrain task (a region's batch of clusters) is stopped after this long, its runs
     # failed with the reason; its worker process is killed 5 minutes later if it has not
-    # stopped by then. A region's retrain takes minutes: this is the backstop. Below the
-    # broker's visibility timeout, or a live retrain is delivered to a second worker.
+    # stopped by then. A region's retrain takes minutes: this is the backstop. With its hard
+    # limit, below a Redis broker's visibility timeout, or a live retrain is delivered to a
+    # second worker (tonight.W006).
     "RETRAIN_SOFT_LIMIT_SECONDS": _RETRAIN_SOFT_LIMIT,
     # The backstop: the worker child still running a retrain this long after it began is
     # killed. Every retrain has ended by then, so docker-compose.yml's retrain worker waits

@@ -281,6 +281,49 @@ def retrain_gate_check(
     ]
 
 
+#: Broker URL schemes of kombu's Redis transport, the one that hands an unacknowledged message
+#: on after ``visibility_timeout``; RabbitMQ does so only when the consumer's connection closes.
+REDIS_BROKER_SCHEMES = frozenset({"redis", "rediss", "sentinel"})
+
+
+@checks.register("retraining")
+def retrain_visibility_check(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Warn when a retrain may still run once Redis hands its message to another worker.
+
+    A retrain is acknowledged when it ends, which may be as late as its hard limit (the
+    soft limit and 5 minutes). Redis delivers a message unacknowledged for
+    ``CELERY_VISIBILITY_TIMEOUT`` again, as if its worker had died. The second delivery
+    does not train (the first still holds the cluster's lock: ``retraining._start``), so
+    a warning, not an error; but it acknowledges the message, and should the first worker
+    die after all, nothing is delivered again: its runs wait for the reaper's "Worker
+    lost" and the next night, instead of being restarted.
+    """
+    schemes = {
+        urlsplit(url.strip()).scheme for url in (settings.CELERY_BROKER_URL or "").split(";")
+    }
+    if not schemes & REDIS_BROKER_SCHEMES:
+        return []
+    visibility = int(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600))
+    soft = int(settings.TONIGHT["RETRAIN_SOFT_LIMIT_SECONDS"])
+    hard = int(settings.TONIGHT["RETRAIN_HARD_LIMIT_SECONDS"])
+    if hard < visibility:
+        return []
+    return [
+        checks.Warning(
+            f"TONIGHT_RETRAIN_SOFT_LIMIT_SECONDS is {soft} (a retrain may run until its hard "
+            f"limit, {hard} s), but CELERY_VISIBILITY_TIMEOUT is {visibility}: Redis would "
+            "hand a retrain still running to a second worker, whose acknowledgement leaves "
+            "nothing to deliver again if the first worker then dies.",
+            hint=f"Set CELERY_VISIBILITY_TIMEOUT above {hard}, or "
+            f"TONIGHT_RETRAIN_SOFT_LIMIT_SECONDS below {visibility - (hard - soft)} (in every "
+            "process: the limit travels in the task message).",
+            id="tonight.W006",
+        )
+    ]
+
+
 @checks.register("artwork")
 def artwork_floor_check(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
