@@ -563,7 +563,8 @@ class PageLogAdmin(LargeTableAdminMixin, ExactKeySearchMixin, ReadOnlyAdmin):
     search_fields = ("=profile__id",)  # replaced by the exact-key search
     key_lookups = {"profile": "profile_id", "account": "profile__account_id"}
     uuid_search_field = "id"
-    list_select_related = ("profile__account", "model_version")
+    # A version's label names its cluster ("#5 cluster IN-Tamil (active)").
+    list_select_related = ("profile__account", "model_version__taste_cluster")
     # Newest first: the key is a UUIDv7, in the order pages were generated.
     ordering = ("-pk",)
     sortable_by = ()
@@ -676,6 +677,12 @@ class ModelVersionAdmin(LabelledSearchMixin, admin.ModelAdmin):
     autocomplete_fields = ("region", "taste_cluster")
     ordering = ("-created_at",)
     actions = ("activate",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # A version's label names its cluster: the training runs' autocomplete lists labels,
+        # and the activate action and a refused delete report them. The list's own joins too:
+        # a changelist leaves out list_select_related when the queryset joins anything.
+        return super().get_queryset(request).select_related(*self.list_select_related)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         return ["gate", *(field.name for field in self.model._meta.fields)]
@@ -805,7 +812,12 @@ class TrainingRunAdmin(LabelledSearchMixin, admin.ModelAdmin):
         "seconds",
     )
     list_filter = ("status", "trigger", "region")
-    list_select_related = ("region", "taste_cluster", "requested_by", "model_version")
+    list_select_related = (
+        "region",
+        "taste_cluster",
+        "requested_by",
+        "model_version__taste_cluster",  # a version's label names its cluster
+    )
     # And the region's and cluster's labels; a task id is copied from a worker's log.
     search_fields = ("=id", "taste_cluster__slug", "=celery_task_id")
     autocomplete_fields = ("region", "taste_cluster", "requested_by", "model_version")

@@ -327,8 +327,10 @@ class ModelVersion(models.Model):
 
     @property
     def scope_label(self) -> str:
+        """The scope as operators know it: "cluster IN-Tamil", as ``retrain`` and admin name
+        a cluster, never its id (a cluster version's read loads its cluster, unless joined)."""
         if self.scope == self.Scope.CLUSTER:
-            return f"cluster {self.taste_cluster_id}"
+            return f"cluster {self.taste_cluster}"
         if self.scope == self.Scope.REGION:
             return f"region {self.region_id}"
         return "global"

@@ -124,12 +124,26 @@ def build_catalogue() -> None:
     ModelVersion.objects.create(
         scope=ModelVersion.Scope.REGION, region=india, status=ModelVersion.Status.FAILED
     )
-    for cluster, status in zip(
+    # A version per cluster, which the runs made and the pages were built with: a version's
+    # label names its cluster, so the lists that show one must join that too.
+    cluster_versions = [
+        ModelVersion.objects.create(
+            scope=ModelVersion.Scope.CLUSTER,
+            region=india,
+            taste_cluster=cluster,
+            status=ModelVersion.Status.RETIRED,
+        )
+        for cluster in clusters
+    ]
+    for cluster, version, status in zip(
         clusters,
+        cluster_versions,
         (TrainingRun.Status.SUCCEEDED, TrainingRun.Status.FAILED, TrainingRun.Status.RUNNING),
         strict=True,
     ):
-        TrainingRun.objects.create(region=india, taste_cluster=cluster, status=status)
+        TrainingRun.objects.create(
+            region=india, taste_cluster=cluster, status=status, model_version=version
+        )
     for name in (
         "recommendations.prune_logs",
         "recommendations.prune_logs",
@@ -220,6 +234,7 @@ def build_catalogue() -> None:
                 weekday=i % 7,
                 rows=[["trending:IN", "trending", 0.1]],
                 items=[[t.pk, 0, n, None, 1.0] for n, t in enumerate(titles[:3])],
+                model_version=cluster_versions[j],
             )
             for k, title in enumerate(titles[:3]):
                 SignalFactory(

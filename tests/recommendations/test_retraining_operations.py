@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.services import retraining
+from recommendations.services.model_versions import ModelVersionsInUse, model_versions_delete
 from recommendations.services.retraining import (
     RetrainNotQueued,
     model_version_rollback,
@@ -985,3 +986,30 @@ def test_admin_activates_a_ready_version_no_retrain_made_and_rolls_back_to_a_ret
     no_activate.refresh_from_db()
     retired.refresh_from_db()
     assert (no_activate.status, retired.status) == ("retired", "active")
+
+
+@pytest.mark.django_db
+def test_rollback_admin_and_a_refused_delete_name_a_cluster_as_retrain_does():
+    # given: an active and a retired version of IN's Tamil cluster
+    cluster = TasteClusterFactory(region=RegionFactory(), slug="tamil", name="Tamil")
+    retired = ModelVersion.objects.create(
+        scope="cluster", region=cluster.region, taste_cluster=cluster, status="retired"
+    )
+    ModelVersion.objects.create(
+        scope="cluster", region=cluster.region, taste_cluster=cluster, status="active"
+    )
+
+    # when: an operator rolls back to the retired one, twice
+    out = StringIO()
+    call_command("rollback_model", f"--version={retired.pk}", stdout=out)
+    call_command("rollback_model", f"--version={retired.pk}", stdout=out)
+
+    # then: the scope is the cluster `retrain` prints ("run #5 IN-Tamil: succeeded"), not its id
+    assert out.getvalue().splitlines() == [
+        f"Model version #{retired.pk} (cluster IN-Tamil) is active again.",
+        f"Model version #{retired.pk} (cluster IN-Tamil) is already the active one; "
+        "nothing changed.",
+    ]
+    assert _activate_in_admin(retired) == [f"Version #{retired.pk} now serves cluster IN-Tamil."]
+    with pytest.raises(ModelVersionsInUse, match=f"#{retired.pk} serves cluster IN-Tamil: "):
+        model_versions_delete(versions=ModelVersion.objects.filter(pk=retired.pk))
