@@ -30,9 +30,13 @@ def cluster_region_codes() -> list[str]:
     )
 
 
-def clusters_count(*, region_code: str) -> int:
-    """How many taste clusters the region has: a region's retrain is one run per cluster."""
-    return TasteCluster.objects.filter(region_id=region_code).count()
+def clusters_count(*, region_code: str, cluster_slug: str | None = None) -> int:
+    """How many taste clusters the region has (a region's retrain is one run per cluster), or
+    of them ``cluster_slug`` names, as a retrain request matches it (any case)."""
+    clusters = TasteCluster.objects.filter(region_id=region_code)
+    if cluster_slug is not None:
+        clusters = clusters.filter(slug__iexact=cluster_slug)
+    return clusters.count()
 
 
 def clusters_retrained(*, region_code: str, cluster_slug: str | None = None) -> bool:

@@ -186,6 +186,29 @@ def test_retraining_a_region_with_no_one_in_it_says_so():
     assert not TasteCluster.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("arguments", "refusal"),
+    [
+        (["--region", "xx"], r"^Unknown region code: XX\.$"),
+        (["--region", "in", "--cluster", "klingon"], r"^Region IN has no taste cluster klingon\.$"),
+        (["--region", "gb"], r"^Region GB has no household and no taste cluster: nothing to"),
+    ],
+)
+def test_a_retrain_the_command_cannot_ask_for_is_refused_before_any_progress_bar(
+    arguments, refusal
+):
+    # given: IN with a cluster, and GB with no one in it
+    TasteClusterFactory(region=RegionFactory(), slug="tamil", name="Tamil")
+    RegionFactory(code="GB", name="United Kingdom", time_zone="Europe/London")
+    stderr = StringIO()
+
+    # when / then: the error alone, no "retraining: 0/1 clusters" bar drawn and wiped before it
+    with pytest.raises(CommandError, match=refusal):
+        call_command("retrain", *arguments, stdout=StringIO(), stderr=stderr)
+    assert stderr.getvalue() == ""
+    assert not TrainingRun.objects.exists()
+
+
 # --- Runs on a seeded demo ------------------------------------------------------------------
 
 

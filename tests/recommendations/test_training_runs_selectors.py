@@ -90,6 +90,9 @@ def test_the_regions_retrained_by_all_are_those_with_clusters_once_each_by_code(
     assert cluster_region_codes() == ["BR", "IN"]
     assert clusters_count(region_code="IN") == 2
     assert clusters_count(region_code="GB") == 0
+    # a --cluster is matched in any case, as a retrain request matches it
+    assert clusters_count(region_code="IN", cluster_slug="Tamil") == 1
+    assert clusters_count(region_code="BR", cluster_slug="tamil") == 0
 
 
 def test_all_also_retrains_a_region_with_households_and_no_cluster_yet():

@@ -27,7 +27,10 @@ from recommendations.services.retraining import (
     region_retrain_request,
     training_run_request,
 )
+from regions.selectors import region_exists
 
+# A region whose retrain would make no run: its households would have been given a cluster.
+_NO_ONE = "Region {code} has no household and no taste cluster: nothing to retrain."
 # "retraining IN: 2/5 clusters [00:12], IN-Tamil: evaluate: global model 40%"
 _BAR_FORMAT = "{desc}: {n_fmt}/{total_fmt} clusters [{elapsed}]{postfix}"
 
@@ -120,6 +123,10 @@ class Command(BaseCommand):
             ]
         else:
             targets = [(options["region"].upper(), options["cluster"])]
+            # Before anything is drawn: a refusal came after a bar of 0/1 clusters.
+            refusal = self._refusal(*targets[0])
+            if refusal:
+                raise CommandError(refusal)
         if options["if_empty"]:
             done = [
                 (code, slug)
@@ -141,6 +148,21 @@ class Command(BaseCommand):
             runs = self._request(targets, bar, wait=options["wait"])
             if options["wait"]:
                 self._wait(runs, bar, timeout=options["timeout"])
+
+    @staticmethod
+    def _refusal(code: str, slug: str | None) -> str | None:
+        """Why the retrain of ``--region`` (and ``--cluster``) cannot be asked for, if it cannot.
+
+        The requests refuse the same, but only once the progress bar is up: an empty bar
+        drawn and wiped before the error read as if a retrain had begun.
+        """
+        if not region_exists(code=code):
+            return f"Unknown region code: {code}."
+        if slug is not None and not clusters_count(region_code=code, cluster_slug=slug):
+            return f"Region {code} has no taste cluster {slug}."
+        if slug is None and code not in cluster_region_codes():
+            return _NO_ONE.format(code=code)
+        return None
 
     @contextmanager
     def _progress(self, total: int, regions: list[str], verbosity: int) -> Iterator[tqdm]:
@@ -195,9 +217,7 @@ class Command(BaseCommand):
                 raise CommandError(str(error)) from error
             if not new:
                 # A region with households always has a cluster by now (its default one).
-                raise CommandError(
-                    f"Region {code} has no household and no taste cluster: nothing to retrain."
-                )
+                raise CommandError(_NO_ONE.format(code=code))
             for run in new:
                 # Without a broker the run has executed in-process by now: it may be finished,
                 # and is said now, before the next region's (the wait below leaves it out).
