@@ -114,6 +114,30 @@ def record_row_habit(profile, world, row_type, hours, *, device="tv"):
     signal_batch_record(profile=profile, events=events)
 
 
+def record_row_signals(profile, title, signals: list[tuple[str, str, dt.datetime]]) -> None:
+    """Signals of ``title`` from rows, each ``(kind, row type, moment)``, as a client sends them."""
+    signal_batch_record(
+        profile=profile,
+        events=[
+            SignalEvent(
+                index=n,
+                kind=kind,
+                title_id=title.pk,
+                episode_id=None,
+                value=None,
+                device="tv",
+                occurred_at=moment,
+                client_event_id=uuid.uuid4(),
+                page_id=None,
+                row=row,
+                position=0,
+                artwork_variant_id=None,
+            )
+            for n, (kind, row, moment) in enumerate(signals)
+        ],
+    )
+
+
 def test_the_response_has_the_documented_shape(world, household):
     account, asha, _ = household
     watch(asha, world.titles["action"][0])
@@ -2192,25 +2216,10 @@ def test_row_events_tied_at_a_cut_historys_oldest_instant_are_read_when_the_wind
     at = NOW.replace(minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
     start = at - dt.timedelta(days=homepage.ROW_EVENTS_DAYS)
     title = world.titles["comedy"][7]
-    signal_batch_record(
-        profile=asha,
-        events=[
-            SignalEvent(
-                index=n,
-                kind="play_start",
-                title_id=title.pk,
-                episode_id=None,
-                value=None,
-                device="tv",
-                occurred_at=moment,
-                client_event_id=uuid.uuid4(),
-                page_id=None,
-                row="new_releases",
-                position=0,
-                artwork_variant_id=None,
-            )
-            for n, moment in enumerate([start, start, at - dt.timedelta(seconds=1)])
-        ],
+    record_row_signals(
+        asha,
+        title,
+        [("play_start", "new_releases", m) for m in (start, start, at - dt.timedelta(seconds=1))],
     )
     monkeypatch.setattr(recommend, "HISTORY_MAX_SIGNALS", 2)
     read = recommend.profile_history_rows(profile_id=asha.pk, at=at)
@@ -2245,26 +2254,7 @@ def test_tiles_seen_are_counted_from_the_oldest_row_event_read_when_exactly_the_
         ("play_start", "new_releases", at - hour),
         ("impression", "top_picks", at - hour / 2),
     ]
-    signal_batch_record(
-        profile=asha,
-        events=[
-            SignalEvent(
-                index=n,
-                kind=kind,
-                title_id=title.pk,
-                episode_id=None,
-                value=None,
-                device="tv",
-                occurred_at=moment,
-                client_event_id=uuid.uuid4(),
-                page_id=None,
-                row=row,
-                position=0,
-                artwork_variant_id=None,
-            )
-            for n, (kind, row, moment) in enumerate(moments)
-        ],
-    )
+    record_row_signals(asha, title, moments)
     read = recommend.profile_history_rows(profile_id=asha.pk, at=at)
 
     # when
@@ -2292,26 +2282,7 @@ def test_row_events_count_from_the_windows_first_instant_to_just_before_the_page
     second = dt.timedelta(seconds=1)
     moments = [start - second, start, at - second, at]
     title = world.titles["comedy"][7]
-    signal_batch_record(
-        profile=asha,
-        events=[
-            SignalEvent(
-                index=n,
-                kind="play_start",
-                title_id=title.pk,
-                episode_id=None,
-                value=None,
-                device="tv",
-                occurred_at=moment,
-                client_event_id=uuid.uuid4(),
-                page_id=None,
-                row="new_releases",
-                position=0,
-                artwork_variant_id=None,
-            )
-            for n, moment in enumerate(moments)
-        ],
-    )
+    record_row_signals(asha, title, [("play_start", "new_releases", m) for m in moments])
     read = (
         recommend.profile_history_rows(profile_id=asha.pk, at=at + read_at)
         if read_at is not None
