@@ -575,20 +575,27 @@ def test_a_row_seen_is_not_played_by_a_play_of_its_tile_never_on_screen():
     assert not labelled.played[exposed].any()
 
 
-def seen_on_one_page_shown_unseen_on_the_next(profile):
-    """A page whose client reports a title on screen, then, two minutes later, another page
-    that shows it again below what its client reports, and a play of it naming no page
-    (found by search, or a client that sends no page id): (title, first page, second)."""
+def _title_on_two_pages(profile, *, second_after: dt.timedelta):
+    """A title on a page at ``AT`` and again, after ``second_after``, on the profile's next
+    page, below its first tile: (title, other title, first page, second page)."""
     title, other = TitleFactory(), TitleFactory()
     first = page_log(
         profile, AT, ["top_picks"], [[title.pk, 0, 0, None, 1.0], [other.pk, 0, 1, None, 1.0]]
     )
     second = page_log(
         profile,
-        AT + dt.timedelta(minutes=2),
+        AT + second_after,
         ["top_picks", "genre:1"],
         [[other.pk, 0, 0, None, 1.0], [title.pk, 1, 7, None, 1.0]],
     )
+    return title, other, first, second
+
+
+def seen_on_one_page_shown_unseen_on_the_next(profile):
+    """A page whose client reports a title on screen, then, two minutes later, another page
+    that shows it again below what its client reports, and a play of it naming no page
+    (found by search, or a client that sends no page id): (title, first page, second)."""
+    title, other, first, second = _title_on_two_pages(profile, second_after=dt.timedelta(minutes=2))
     shown(profile, title.pk, AT + dt.timedelta(seconds=5), page_id=first.pk, row="top_picks")
     shown(
         profile,
@@ -734,16 +741,7 @@ def test_a_play_at_the_very_end_of_the_window_goes_to_the_page_the_title_was_see
     # on a page two minutes later whose client reported another tile
     settings.TONIGHT = {**settings.TONIGHT, "ATTRIBUTION_WINDOW_SECONDS": 1800}
     profile = ProfileFactory()
-    title, other = TitleFactory(), TitleFactory()
-    first = page_log(
-        profile, AT, ["top_picks"], [[title.pk, 0, 0, None, 1.0], [other.pk, 0, 1, None, 1.0]]
-    )
-    second = page_log(
-        profile,
-        AT + dt.timedelta(minutes=2),
-        ["top_picks", "genre:1"],
-        [[other.pk, 0, 0, None, 1.0], [title.pk, 1, 7, None, 1.0]],
-    )
+    title, other, first, second = _title_on_two_pages(profile, second_after=dt.timedelta(minutes=2))
     shown(profile, title.pk, AT + dt.timedelta(seconds=5), page_id=first.pk, row="top_picks")
     shown(profile, other.pk, second.generated_at + dt.timedelta(seconds=5), page_id=second.pk)
 
@@ -753,22 +751,6 @@ def test_a_play_at_the_very_end_of_the_window_goes_to_the_page_the_title_was_see
     # then the page it was seen on, its window still open ("at most"), has the play
     labelled = read()
     assert [labelled.page_ids[p] for p in labelled.page[labelled.played]] == [first.pk]
-
-
-def _title_on_two_pages(profile, *, second_after: dt.timedelta):
-    """A title on a page at ``AT`` and again, after ``second_after``, on the profile's next
-    page, below its first tile: (title, other title, first page, second page)."""
-    title, other = TitleFactory(), TitleFactory()
-    first = page_log(
-        profile, AT, ["top_picks"], [[title.pk, 0, 0, None, 1.0], [other.pk, 0, 1, None, 1.0]]
-    )
-    second = page_log(
-        profile,
-        AT + second_after,
-        ["top_picks", "genre:1"],
-        [[other.pk, 0, 0, None, 1.0], [title.pk, 1, 7, None, 1.0]],
-    )
-    return title, other, first, second
 
 
 @pytest.mark.parametrize("reported", ["title_on_the_first", "other_tile_on_the_second"])
