@@ -749,6 +749,21 @@ def _pages_with_their_own_signals(viewer) -> list[PageLog]:
     return pages
 
 
+def _assert_same_reads(together, alone) -> None:
+    """Each batched read is the page's own: the same signal bytes in the same order, no
+    states (both read without them), the same episodes and bounds."""
+    assert len(together) == len(alone)
+    for mine, reference in zip(together, alone, strict=True):
+        assert mine.signals.tobytes() == reference.signals.tobytes()
+        assert mine.states.shape == reference.states.shape == (0, 8)
+        assert mine.episodes.shape == reference.episodes.shape
+        assert (mine.complete_after, mine.impressions_cut, mine.at) == (
+            reference.complete_after,
+            reference.impressions_cut,
+            reference.at,
+        )
+
+
 def _read_one_by_one(reads: list[recommend.HistoryAsOf]) -> list[recommend.HistoryRows]:
     """The reference: each page's history read alone, as training read it before batching."""
     return [
@@ -792,16 +807,7 @@ def test_the_pages_history_reads_in_one_statement_are_the_reads_of_each_page(
     alone = _read_one_by_one(reads)
 
     # then each read's rows are the same, in the same order, with the same bounds
-    assert len(together) == len(alone)
-    for mine, reference in zip(together, alone, strict=True):
-        np.testing.assert_array_equal(mine.signals, reference.signals)
-        assert mine.states.shape == reference.states.shape == (0, 8)
-        assert mine.episodes.shape == reference.episodes.shape
-        assert (mine.complete_after, mine.impressions_cut, mine.at) == (
-            reference.complete_after,
-            reference.impressions_cut,
-            reference.at,
-        )
+    _assert_same_reads(together, alone)
     # and the pages' histories did differ (what named each page was left out of its own)
     assert len({len(rows.signals) for rows in alone[:4]}) > 1
     assert any(rows.impressions_cut for rows in alone) is (shown < 1000)
@@ -973,17 +979,8 @@ def test_the_batched_history_reads_give_each_pages_own_read_ties_and_limits_incl
     alone = _read_one_by_one(reads)
 
     # then each page's rows are the same bytes, in the same order, with the same bounds
-    assert len(together) == len(alone) == len(reads)
-    for i, reference in enumerate(alone):
-        mine = together[i]
-        assert mine.signals.tobytes() == reference.signals.tobytes()
-        assert mine.states.shape == reference.states.shape == (0, 8)
-        assert mine.episodes.shape == reference.episodes.shape
-        assert (mine.complete_after, mine.impressions_cut, mine.at) == (
-            reference.complete_after,
-            reference.impressions_cut,
-            reference.at,
-        )
+    assert len(together) == len(reads)
+    _assert_same_reads(together, alone)
     # and the limits did cut the reads where they are small
     cut = any(rows.impressions_cut for rows in alone)
     assert cut is (shown < 1000)
