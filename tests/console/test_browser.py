@@ -8,7 +8,7 @@ the path) so a person can see what the test saw.
 
 import shutil
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 import pytest
 from django.conf import settings
@@ -345,3 +345,63 @@ def test_every_console_page_fits_a_360_pixel_wide_phone(household, live_server, 
     width = browser.execute_script("return arguments[0].getBoundingClientRect().right", dialog)
     assert width <= 360
     browser.save_screenshot(str(ARTIFACTS / "console-diff-why-360.png"))
+
+
+def test_the_why_dialog_shows_a_plain_text_refusal_as_text(household, live_server, browser):
+    # The "why" pages refuse a version they cannot explain under with a plain-text 400
+    # naming the profile, which its household chose; the dialog put every answer into its
+    # body as HTML, so a version deleted after the preview was drawn ran the profile's
+    # name as markup in a signed-in staff member's console.
+    # given: a preview built with a version that is not the serving one, then deleted
+    profile = household.action_fan
+    profile.name = "<img src=x onerror=window.injected=1>"
+    profile.save(update_fields=["name"])
+    first = ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)
+    model_train(region_code=household.home.region.code, random_state=7)
+    serving = ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)
+    chosen = first if serving.pk != first.pk else ModelVersion.objects.exclude(pk=first.pk).get()
+    base = live_server.url
+    _sign_in(browser, base, "operator", STAFF_PASSWORD, next_path="/console/")
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda c: urlsplit(c.current_url).path == "/console/"
+    )
+    query = {"account": household.account.pk, "profile": profile.pk, **FRIDAY_NIGHT}
+    browser.get(f"{base}/console/preview/?{urlencode(query)}&version={chosen.pk}")
+    assert browser.find_elements(By.CSS_SELECTOR, "p.chosen")
+    chosen.delete()
+
+    # when: staff click a title, whose link names the deleted version
+    browser.find_element(By.CSS_SELECTOR, "li.tile a.why-link").click()
+    dialog = browser.find_element(By.ID, "why-dialog")
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda c: "is not a stored version" in dialog.text)
+
+    # then: the refusal reads as the text it is, the name in it included, and ran nothing
+    assert profile.name in dialog.text
+    assert not dialog.find_elements(By.CSS_SELECTOR, ".why-body img")
+    assert browser.execute_script("return window.injected") is None
+    browser.save_screenshot(str(ARTIFACTS / "console-why-refused.png"))
+
+
+def test_the_why_dialog_signed_out_meanwhile_goes_to_the_sign_in_page(
+    household, live_server, browser
+):
+    # The dialog put whatever its request ended on into itself: signed out meanwhile, that
+    # was admin's whole sign-in page, inside the preview's dialog.
+    # given: a preview, then the session ended
+    base = live_server.url
+    _sign_in(browser, base, "operator", STAFF_PASSWORD, next_path="/console/")
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda c: urlsplit(c.current_url).path == "/console/"
+    )
+    query = {"account": household.account.pk, "profile": household.action_fan.pk}
+    browser.get(f"{base}/console/preview/?{urlencode({**query, **FRIDAY_NIGHT})}")
+    browser.delete_cookie(settings.SESSION_COOKIE_NAME)
+
+    # when
+    browser.find_element(By.CSS_SELECTOR, "li.tile a.why-link").click()
+
+    # then: the sign-in page, as a page, which leads back to the explanation
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda c: urlsplit(c.current_url).path == "/admin/login/"
+    )
+    assert "next=/console/why/" in unquote(browser.current_url)

@@ -32,10 +32,27 @@
       url.searchParams.set("fragment", "1");
       var request = ++asked;
       fetch(url, { credentials: "same-origin" })
-        .then(function (response) { return response.text(); })
-        .then(function (html) {
+        .then(function (response) {
+          // Sent to the sign-in form (signed out meanwhile): the page itself goes there.
+          if (response.redirected) throw new Error("redirected");
+          var type = response.headers.get("Content-Type") || "";
+          return response.text().then(function (text) {
+            return { html: type.indexOf("text/html") === 0, text: text };
+          });
+        })
+        .then(function (answer) {
           if (request !== asked) return;
-          body.innerHTML = html;
+          // Only the console's own panels are HTML, escaped by their templates. Anything
+          // else (a 400's plain text names the profile, which its household chose) is
+          // text, and must never be parsed as markup in a staff member's session.
+          if (answer.html) {
+            body.innerHTML = answer.text;
+          } else {
+            var refusal = document.createElement("p");
+            refusal.className = "error";
+            refusal.textContent = answer.text;
+            body.replaceChildren(refusal);
+          }
           body.removeAttribute("aria-busy");
           // The link clicked inside the dialog is gone with the content it was in.
           if (!dialog.contains(document.activeElement)) dialog.querySelector(".close").focus();
