@@ -18,6 +18,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 
 from config.permissions import may_view
 
@@ -57,7 +58,11 @@ def console_home(user: AbstractBaseUser | AnonymousUser) -> str | None:
 
 
 def console_page(*models: str) -> Callable[[View], View]:
-    """Staff only (others go to the admin login), and 403 for staff without ``models``."""
+    """Staff only (others go to the admin login), and 403 for staff without ``models``.
+
+    Never cached, as admin's pages are not: they show households' profiles and what
+    their viewing makes of them, which no browser or proxy cache should keep.
+    """
 
     def decorator(view: View) -> View:
         @wraps(view)
@@ -66,6 +71,6 @@ def console_page(*models: str) -> Callable[[View], View]:
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
-        return staff_member_required(checked)
+        return never_cache(staff_member_required(checked))
 
     return decorator

@@ -266,3 +266,19 @@ def test_the_why_panel_lists_artwork_variants_only_to_staff_who_may_view_artwork
     assert 'class="arms"' in shown
     assert "Variant <strong>" in shown
     assert "Permission to view artwork" not in shown
+
+
+def test_no_cache_keeps_a_console_page(world_paths, world, admin_client):
+    # Admin's pages say no cache may keep them, and the API's answers too; the console's
+    # said nothing, and show households' profiles and what their viewing makes of them.
+    refused = "/console/why/?" + urlencode(
+        {"profile": world.action_fan.pk, "title": 1, "version": 99999, **FRIDAY_NIGHT}
+    )
+    for path in [*world_paths, refused]:
+        # when
+        response = admin_client.get(path)
+
+        # then
+        assert response.status_code in (200, 400), path
+        cache_control = {part.strip() for part in response.get("Cache-Control", "").split(",")}
+        assert {"private", "no-store"} <= cache_control, path
