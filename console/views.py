@@ -170,6 +170,13 @@ def _household(
     return account, profiles, region_zone(account.home_region)
 
 
+def _isolated(name: str) -> str:
+    """A household's name between FSI and PDI, for a sentence: a direction override left open
+    in the name (U+202E) otherwise reverses the sentence's words after it, as templates
+    prevent with ``<bdi>``; this text also goes out as plain text."""
+    return f"\u2068{name}\u2069"
+
+
 def _version_label(version: ModelVersion, serving_id: int) -> str:
     serving = ", serving now" if version.pk == serving_id else ""
     made = version.trained_at or version.created_at
@@ -196,7 +203,7 @@ def _version_chosen(
     if chosen is None:
         return (
             f"Version #{chosen_id} is not a stored version of the scope serving "
-            f"{profile.name} ({served.scope_label})."
+            f"{_isolated(profile.name)} ({served.scope_label})."
         )
     return chosen
 

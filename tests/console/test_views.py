@@ -431,7 +431,9 @@ def test_a_shared_title_shows_each_profiles_row_position_and_picture(world, staf
     first = re.search(r'<li class="shared-title" data-shared="1">(.*?)</li>\s*</ul>', html, re.S)
     assert first is not None
     block = first.group(1)
-    appearances = re.findall(r"<strong>([^<]+)</strong><br>row (\d+) .*?, position (\d+)", block)
+    appearances = re.findall(
+        r"<strong><bdi>([^<]+)</bdi></strong><br>row (\d+) .*?, position (\d+)", block
+    )
     assert len(appearances) >= 2
     assert len(re.findall(r'<img src="/media/artwork/', block)) == len(appearances)
 
