@@ -9,7 +9,7 @@ of what serves real traffic.
 import dataclasses
 import re
 from html import unescape
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.db import connection
@@ -26,7 +26,7 @@ from recommendations.serving.cache import model_cache
 from recommendations.serving.homepage import homepage_build
 from regions.models import TasteCluster
 from tests.console.conftest import view_permissions
-from tests.console.test_views import friday_night, preview_url, row_ids, tiles
+from tests.console.test_views import FRIDAY_NIGHT, friday_night, preview_url, row_ids, tiles
 from tests.factories import AccountFactory, ProfileFactory, RegionFactory
 
 pytestmark = pytest.mark.django_db
@@ -524,3 +524,35 @@ def test_a_version_whose_files_cannot_be_read_is_explained_by_neither_why(world,
         assert f"Version #{broken.pk}&#x27;s artefacts cannot be read." in (
             response.content.decode()
         )
+
+
+def test_no_console_page_writes_to_the_database(world, admin_client, two_versions):
+    # Previews never count as impressions (README): not the page log, nor any other row,
+    # for any page, a chosen version's and its comparison included.
+    first, _ = two_versions[:2]
+    profile, title = world.action_fan, world.home.titles["action"][0]
+    moment = {"profile": profile.pk, **FRIDAY_NIGHT}
+    household = {"account": world.account.pk, **moment}
+    paths = [
+        "/console/?q=Testers",
+        f"/console/preview/?{urlencode(household)}",
+        f"/console/preview/?{urlencode({**household, 'version': first.pk, 'diff': 1})}",
+        f"/console/compare/?{urlencode(household)}",
+        f"/console/why/?{urlencode({**moment, 'title': title.pk, 'version': first.pk})}",
+        f"/console/why/row/?{urlencode({**moment, 'version': first.pk})}",
+        "/console/models/",
+        "/console/artwork/",
+    ]
+    for path in paths:
+        # when
+        with CaptureQueriesContext(connection) as captured:
+            response = admin_client.get(path)
+
+        # then
+        assert response.status_code == 200, path
+        writes = [
+            q["sql"]
+            for q in captured.captured_queries
+            if q["sql"].lstrip().split(" ", 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}
+        ]
+        assert writes == [], path
