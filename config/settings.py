@@ -11,6 +11,7 @@ naming the variable (config.environment).
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -78,6 +79,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    "csp",  # its system checks refuse the settings of django-csp 3, which 4 ignores
     "catalog",
     "regions",
     "accounts",
@@ -90,6 +92,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.HealthCheck",  # first: before host validation and the https redirect
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # CONTENT_SECURITY_POLICY, below
     "config.middleware.NulInUrlRefused",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -278,6 +281,31 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # downloadable); a CDN or object store in front of it takes over in production. Off
 # unless DEBUG or asked for (docker-compose.yml asks).
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
+
+# Defence in depth for the HTML this app serves (admin, the staff console, the API docs,
+# the browsable API when DEBUG): script only from this origin's own files, so markup that
+# slips into a page (a household's name rendered as HTML) runs nothing. No page has an
+# inline script; the docs page loads its start-up script from /api/docs/?script=
+# (SpectacularSwaggerSplitView). Styles may be inline: the console's bars set their width
+# in a style attribute, its admin index and drf-spectacular's docs page carry a <style>,
+# and Swagger UI writes style attributes; a style runs no script. Images: this origin,
+# data: URIs (admin's and Swagger UI's icons), and MEDIA_URL's host when artwork is served
+# from another one (a CDN).
+_media = urlsplit(MEDIA_URL)
+# A MEDIA_URL without a scheme ("//cdn.example/media/") names a host, at the page's scheme.
+_MEDIA_HOST = (f"{_media.scheme}://" if _media.scheme else "") + _media.netloc
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", *([_MEDIA_HOST] if _media.netloc else [])],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 LOGIN_URL = "admin:login"
 

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import include, path, re_path, register_converter
 from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.api.exceptions import api_route_not_found
 from config.ids import IdConverter
@@ -64,7 +64,9 @@ urlpatterns = [
     path("console/", include("console.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Its start-up script from /api/docs/?script=, not inline: the Content-Security-Policy
+    # (config/settings.py) runs script from this origin's files only.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     # Last under /api/: what matches no API route is the API's JSON 404, not Django's page.
     # (?s): "." must match a line break too, or a path holding one (%0A) got that page.
     re_path(r"^api/(?P<rest>(?s:.*))$", api_route_not_found),

@@ -21,15 +21,30 @@ def test_the_docs_page_loads_swagger_ui_from_the_apps_own_static_files():
     response = Client().get("/api/docs/")
     assert response.status_code == 200
 
-    assets = re.findall(r'(?:src|href)="([^"]+)"', response.content.decode())
+    page = response.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
     static = "/" + settings.STATIC_URL.lstrip("/")
     scripts = [a for a in assets if a.endswith(".js")]
     assert scripts, "the page loads Swagger UI's scripts"
     for asset in assets:
         parts = urlsplit(asset)
         assert not parts.netloc, f"{asset} is served by another host"
+        if parts.path == "/api/docs/":  # its start-up script, from the page's own view
+            script = Client().get(asset)
+            assert script.status_code == 200
+            assert script["Content-Type"].startswith("application/javascript")
+            continue
         assert parts.path.startswith(static), asset
         assert finders.find(parts.path.removeprefix(static)), asset
+
+
+def test_the_docs_page_has_no_inline_script():
+    # The Content-Security-Policy runs script from the site's own files only: an inline
+    # script (SpectacularSwaggerView's start-up script) would be refused and the page blank.
+    page = Client().get("/api/docs/").content.decode()
+
+    assert re.findall(r"<script\b[^>]*>", page)
+    assert all(" src=" in tag for tag in re.findall(r"<script\b[^>]*>", page))
 
 
 def test_the_docs_page_flow_a_staff_sign_in_for_ops_and_the_households_token_for_the_rest():
@@ -46,9 +61,12 @@ def test_the_docs_page_flow_a_staff_sign_in_for_ops_and_the_households_token_for
     schema = browser.get("/api/schema/?format=json")  # the URL the page loads, as anyone
     assert schema.status_code == 200
     assert set(schema.json()["components"]["securitySchemes"]) == {"accountToken", "cookieAuth"}
-    # the header the page's "Try it out" adds to a write (drf-spectacular's swagger_ui.js)
+    # the header the page's "Try it out" adds to a write (drf-spectacular's swagger_ui.js,
+    # which the page loads from ?script=)
+    script = browser.get("/api/docs/?script=")
+    assert script.status_code == 200
     header, csrf = re.search(
-        r'request\.headers\["(X-CSRF[^"]*)"\] = "([^"]+)"', page.content.decode(), re.IGNORECASE
+        r'request\.headers\["(X-CSRF[^"]*)"\] = "([^"]+)"', script.content.decode(), re.IGNORECASE
     ).groups()
     key = api_token_create(account=household, name="make demo")[1]
 

@@ -1,6 +1,7 @@
 """Project-wide checks: migrations, schema, the deployers' image and compose file."""
 
 import fnmatch
+import html
 import os
 import re
 import shutil
@@ -41,8 +42,13 @@ def test_docs_page_is_served_with_the_schema_it_reads():
     response = client.get("/api/docs/")
     assert response.status_code == 200
 
-    # The page's Swagger UI loads the schema from the URL it names: that must be the schema.
-    named = re.search(r'\burl: "([^"]+)"', response.content.decode())
+    # The page's Swagger UI loads the schema from the URL its start-up script names (a
+    # file of its own, for the Content-Security-Policy): that must be the schema.
+    script_url = re.search(r'<script src="(/api/docs/\?[^"]*)"', response.content.decode())
+    assert script_url, "the docs page loads no start-up script of its own"
+    script = client.get(html.unescape(script_url.group(1)))
+    assert script.status_code == 200
+    named = re.search(r'\burl: "([^"]+)"', script.content.decode())
     assert named, "the docs page names no schema URL"
     assert named.group(1) == reverse("schema")
     schema = client.get(named.group(1), HTTP_ACCEPT="application/json")

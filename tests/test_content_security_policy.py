@@ -1,0 +1,78 @@
+"""The Content-Security-Policy on the HTML the site serves (config/settings.py).
+
+Defence in depth: markup that slips into an admin or console page (a household's name
+rendered as HTML, as the console's "why" dialog once did) must find no script to run.
+tests/console/test_browser.py shows in Chromium that no page staff use breaks the policy.
+"""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from tests.factories import TitleFactory
+from tests.test_settings_env import settings_from_env
+
+pytestmark = pytest.mark.django_db
+
+
+def _directives(header: str) -> dict[str, list[str]]:
+    parts = (part.split() for part in header.split(";") if part.strip())
+    return {name: sources for name, *sources in parts}
+
+
+@pytest.fixture
+def superuser_client() -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("boss", password="x"))
+    return client
+
+
+def test_every_html_page_staff_use_carries_the_policy(superuser_client):
+    # given
+    title = TitleFactory()
+    pages = [
+        "/console/",
+        "/admin/",
+        "/admin/catalog/title/",
+        f"/admin/catalog/title/{title.pk}/change/",
+        "/api/docs/",
+    ]
+
+    for path in pages:
+        # when
+        response = superuser_client.get(path)
+
+        # then
+        assert response.status_code == 200, path
+        assert response["Content-Type"].startswith("text/html"), path
+        policy = _directives(response["Content-Security-Policy"])
+        assert policy["script-src"] == ["'self'"], path
+        assert policy["object-src"] == ["'none'"], path
+        assert policy["base-uri"] == ["'self'"], path
+        assert policy["frame-ancestors"] == ["'none'"], path
+        assert policy["form-action"] == ["'self'"], path
+        assert "'unsafe-inline'" not in policy["default-src"], path
+
+
+def test_the_sign_in_page_carries_the_policy_too():
+    response = Client().get("/admin/login/")
+
+    assert _directives(response["Content-Security-Policy"])["script-src"] == ["'self'"]
+
+
+@pytest.mark.parametrize(
+    ("media_url", "allowed"),
+    [
+        pytest.param("/media/", [], id="this-host"),
+        pytest.param("https://cdn.example.com/media/", ["https://cdn.example.com"], id="cdn"),
+        pytest.param("//cdn.example.com/media/", ["cdn.example.com"], id="cdn-any-scheme"),
+    ],
+)
+def test_images_may_come_from_where_the_artwork_is_served(monkeypatch, media_url, allowed):
+    # Artwork URLs are MEDIA_URL's (default_storage.url): a CDN's host there must be in
+    # img-src, or every tile in the console is a refused image.
+    settings = settings_from_env(monkeypatch, MEDIA_URL=media_url)
+
+    img_src = settings["CONTENT_SECURITY_POLICY"]["DIRECTIVES"]["img-src"]
+
+    assert img_src == ["'self'", "data:", *allowed]
