@@ -354,6 +354,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Swagger UI's default sends the schema's address to validator.swagger.io and shows the
+    # answer as an image from there, on any host but localhost: an image the
+    # Content-Security-Policy refuses, and an address nobody else needs.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     # Docstrings say why, to developers, and drf-spectacular reads them from a class's bases
     # too: a view's mixin (NoQueryOnWrites) described its operations. What clients read is

@@ -47,6 +47,14 @@ def test_the_docs_page_has_no_inline_script():
     assert all(" src=" in tag for tag in re.findall(r"<script\b[^>]*>", page))
 
 
+def test_the_docs_page_asks_no_other_host_to_validate_the_schema():
+    # Swagger UI's default showed validator.swagger.io's verdict as an image from there
+    # (off only on localhost), which the Content-Security-Policy refuses.
+    script = Client().get("/api/docs/?script=").content.decode()
+
+    assert re.search(r'"validatorUrl":\s*null', script)
+
+
 def test_the_docs_page_flow_a_staff_sign_in_for_ops_and_the_households_token_for_the_rest():
     # given: the demo's admin, a superuser linked to the showcase household (seed_demo),
     # signed in, with the docs page open; and the household's key that `make demo` prints
