@@ -94,6 +94,9 @@ def browser():
         "--window-size=1280,900",
     ):
         options.add_argument(argument)
+    # The page's console messages, for get_log("browser"): where Chromium reports what the
+    # Content-Security-Policy refused.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
     chrome.set_page_load_timeout(WAIT_SECONDS)
     yield chrome
@@ -405,3 +408,61 @@ def test_the_why_dialog_signed_out_meanwhile_goes_to_the_sign_in_page(
         lambda c: urlsplit(c.current_url).path == "/admin/login/"
     )
     assert "next=/console/why/" in unquote(browser.current_url)
+
+
+def _policy_refusals(chrome) -> list[str]:
+    """What Chromium logged refusing under the Content-Security-Policy since last asked."""
+    return [
+        entry["message"]
+        for entry in chrome.get_log("browser")
+        if "Content Security Policy" in entry["message"]
+    ]
+
+
+def test_no_page_staff_use_breaks_the_content_security_policy(household, live_server, browser):
+    # The policy (config/settings.py) allows script from the site's own files only: an
+    # inline script, an event-handler attribute or an image from another host on any of
+    # these pages would be refused, and the page would quietly lose what it did.
+    # given: a superuser, who sees every admin page, signed in
+    get_user_model().objects.create_superuser("boss", password=STAFF_PASSWORD)
+    base = live_server.url
+    _sign_in(browser, base, "boss", STAFF_PASSWORD, next_path="/console/")
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda c: urlsplit(c.current_url).path == "/console/"
+    )
+    assert not _policy_refusals(browser)
+    title = household.resumed
+    query = {"account": household.account.pk, "profile": household.action_fan.pk, **FRIDAY_NIGHT}
+    pages = {
+        # each page, and what shows that its scripts ran and its images loaded
+        "preview": (f"/console/preview/?{urlencode(query)}", "li.tile img"),
+        "compare": (
+            f"/console/compare/?{urlencode({'account': household.account.pk, **FRIDAY_NIGHT})}",
+            "li.tile img",
+        ),
+        "admin change list": ("/admin/catalog/title/", "#result_list"),
+        "admin change form": (f"/admin/catalog/title/{title.pk}/change/", "#title_form"),
+        # Swagger UI draws the operations itself: they are there only if its scripts ran
+        "API docs": ("/api/docs/", ".swagger-ui .opblock"),
+    }
+
+    for name, (path, shown) in pages.items():
+        # when
+        browser.get(f"{base}{path}")
+
+        # then: nothing refused while the page loaded (a refused script leaves it unfinished)
+        assert not _policy_refusals(browser), name
+        WebDriverWait(browser, WAIT_SECONDS).until(
+            lambda c, shown=shown: c.find_elements(By.CSS_SELECTOR, shown)
+        )
+        _wait_for_images(browser)
+        # nor once its scripts had run and its images loaded
+        assert not _policy_refusals(browser), name
+
+    # and a title's why, which the dialog fetches and puts in the page, is let through too
+    browser.get(f"{base}{pages['preview'][0]}")
+    browser.find_element(By.CSS_SELECTOR, "li.tile a.why-link").click()
+    dialog = browser.find_element(By.ID, "why-dialog")
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda c: "Candidate sources" in dialog.text)
+    _wait_for_images(browser, "#why-dialog img")
+    assert not _policy_refusals(browser)
