@@ -92,7 +92,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.HealthCheck",  # first: before host validation and the https redirect
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",  # CONTENT_SECURITY_POLICY, below
+    "config.middleware.ContentSecurityPolicy",  # CONTENT_SECURITY_POLICY, below
     "config.middleware.NulInUrlRefused",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
