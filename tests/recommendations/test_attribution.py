@@ -129,10 +129,8 @@ def test_a_title_shown_twice_on_a_page_is_one_example_with_its_play(
     assert labelled.row[credited].tolist() == [engaged_row]
 
 
-@pytest.mark.parametrize("names_page", [False, True], ids=["session", "exact"])
-def test_a_title_shown_twice_is_credited_once_whatever_plays_follow(names_page):
-    # given a page that shows a title in its first row and again in its third
-    profile = ProfileFactory()
+def _title_shown_twice(profile):
+    """A page at ``AT`` showing one title in its first row and again in its third."""
     title = TitleFactory()
     page = page_log(
         profile,
@@ -140,6 +138,14 @@ def test_a_title_shown_twice_is_credited_once_whatever_plays_follow(names_page):
         ["top_picks", "genre:1", "genre:2"],
         [[title.pk, 0, 0, None, 1.0], [title.pk, 2, 0, None, 1.0]],
     )
+    return title, page
+
+
+@pytest.mark.parametrize("names_page", [False, True], ids=["session", "exact"])
+def test_a_title_shown_twice_is_credited_once_whatever_plays_follow(names_page):
+    # given a page that shows a title in its first row and again in its third
+    profile = ProfileFactory()
+    title, page = _title_shown_twice(profile)
 
     # when the profile plays it from the third row, then again naming no row
     play(
@@ -715,13 +721,7 @@ def test_a_play_naming_a_page_is_its_up_to_the_clock_skew_before_it_and_not_a_se
 def test_a_second_play_naming_the_page_credits_no_second_showing_of_its_title():
     # given a page that shows a title in its first row and again in its third
     profile = ProfileFactory()
-    title = TitleFactory()
-    page = page_log(
-        profile,
-        AT,
-        ["top_picks", "genre:1", "genre:2"],
-        [[title.pk, 0, 0, None, 1.0], [title.pk, 2, 0, None, 1.0]],
-    )
+    title, page = _title_shown_twice(profile)
 
     # when the profile plays it from the third row, and later from the first, both
     # naming the page
