@@ -128,6 +128,23 @@ def region_versions(*, limit: int = VERSIONS_CHARTED) -> dict[str, list[ModelVer
     return versions
 
 
+def serving_versions() -> dict[str | None, ModelVersion]:
+    """The active global version (key ``None``) and each region's, by region code.
+
+    The overview lists each scope's few newest versions; after a run of retrains the
+    gate refused, the one serving is older than all of them, and a table of
+    "Rejected" rows said nothing of what serves. One query for every scope.
+    """
+    active = ModelVersion.objects.filter(
+        status=ModelVersion.Status.ACTIVE,
+        scope__in=(ModelVersion.Scope.GLOBAL, ModelVersion.Scope.REGION),
+    ).select_related("region", "taste_cluster")
+    return {
+        (None if version.scope == ModelVersion.Scope.GLOBAL else version.region_id): version
+        for version in active
+    }
+
+
 def cluster_get(*, region_code: str, slug: str) -> TasteCluster:
     return get_object_or_404(
         TasteCluster.objects.select_related("region"), region_id=region_code, slug=slug

@@ -767,29 +767,47 @@ def model_overview(request: HttpRequest) -> HttpResponse:
     """Every region's model versions over time, and its taste clusters' retraining histories."""
     regions = selectors.regions_with_clusters()
     newest = selectors.region_versions()
+    serving = selectors.serving_versions()
     sections = []
     for region in regions:
-        versions = newest.get(region.code, [])[::-1]
+        versions = newest.get(region.code, [])
         sections.append(
             {
                 "region": region,
-                "versions": versions[::-1][:5],
-                "charts": model_charts.version_charts(versions),
+                **_versions_listed(versions, serving.get(region.code)),
+                "charts": model_charts.version_charts(versions[::-1]),
                 "clusters": list(region.taste_clusters.all()),
             }
         )
     global_versions = list(
         selectors.scope_versions(scope=ModelVersion.Scope.GLOBAL)[: selectors.VERSIONS_CHARTED]
-    )[::-1]
+    )
+    listed = _versions_listed(global_versions, serving.get(None))
     return render(
         request,
         "console/models.html",
         {
             "sections": sections,
-            "global_versions": global_versions[::-1][:5],
-            "global_charts": model_charts.version_charts(global_versions),
+            "global_versions": listed["versions"],
+            "global_serving": listed["serving"],
+            "global_charts": model_charts.version_charts(global_versions[::-1]),
         },
     )
+
+
+#: Versions of a scope the overview's table lists, newest first (its chart has more).
+VERSIONS_LISTED = 5
+
+
+def _versions_listed(newest: list[ModelVersion], serving: ModelVersion | None) -> dict[str, object]:
+    """A scope's table: its newest versions, and the serving one when it is older than those.
+
+    ``newest`` is newest first; ``serving`` the scope's active version, if any.
+    """
+    versions = newest[:VERSIONS_LISTED]
+    if serving is None or any(v.pk == serving.pk for v in versions):
+        return {"versions": versions, "serving": None}
+    return {"versions": versions, "serving": serving}
 
 
 @console_page(*MODELS)

@@ -675,6 +675,47 @@ def test_the_model_overview_costs_the_same_for_one_region_and_four(world, staff_
         assert len(re.findall(r"modelversion/\d+/change/", section.group(0))) == 2
 
 
+def test_the_model_overview_names_the_serving_version_behind_newer_rejected_ones(
+    world, staff_client
+):
+    # The overview listed each scope's five newest versions only: after five nightly
+    # retrains the gate refused, a scope read "Rejected" five times and nothing said
+    # which version serves it (the demo's global scope did, on every fresh start).
+    region = world.home.region
+    serving = {}
+    for scope in (ModelVersion.Scope.GLOBAL, ModelVersion.Scope.REGION):
+        common = {"scope": scope, "region": region if scope == ModelVersion.Scope.REGION else None}
+        serving[scope], _ = ModelVersion.objects.get_or_create(
+            **common, status=ModelVersion.Status.ACTIVE
+        )
+        refused = [
+            ModelVersion.objects.create(**common, status=ModelVersion.Status.REJECTED)
+            for _ in range(6)
+        ]
+
+    page = staff_client.get("/console/models/").content.decode()
+
+    sections = {
+        ModelVersion.Scope.GLOBAL: re.search(r"<h2>Global</h2>.*?</section>", page, re.S),
+        ModelVersion.Scope.REGION: re.search(
+            rf'<section class="scope" id="region-{region.code}">.*?</section>', page, re.S
+        ),
+    }
+    for scope, section in sections.items():
+        html = section.group(0)
+        listed = re.findall(r"modelversion/(\d+)/change/", html)
+        assert str(serving[scope].pk) in listed, scope
+        assert cells(html, f"/modelversion/{serving[scope].pk}/change/")[1] == "Active"
+        assert "older versions not listed" in html  # the gap before it is said
+    # the newest five are still the ones listed first
+    assert str(refused[-1].pk) in re.findall(
+        r"modelversion/(\d+)/change/", sections[ModelVersion.Scope.REGION].group(0)
+    )
+    assert str(refused[0].pk) not in re.findall(
+        r"modelversion/(\d+)/change/", sections[ModelVersion.Scope.REGION].group(0)
+    )
+
+
 @pytest.mark.parametrize(("region", "status"), [("%00", 400), ("I%00", 400), ("in%20", 404)])
 def test_a_cluster_page_of_what_no_region_code_can_be_is_refused(staff_client, region, status):
     # "\x00" reached the query as the region's code, which PostgreSQL refuses: a 500. A NUL
