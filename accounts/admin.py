@@ -15,7 +15,13 @@ from profiles.admin import ProfileInline, ServiceRefusalAdminMixin
 from profiles.models import Profile
 
 from .models import Account, ApiToken
-from .services import account_delete, api_token_create, api_token_rename, api_tokens_revoke
+from .services import (
+    account_delete,
+    account_profiles_cluster_settle,
+    api_token_create,
+    api_token_rename,
+    api_tokens_revoke,
+)
 
 
 class ApiTokenInline(admin.TabularInline):
@@ -70,6 +76,11 @@ class AccountAdmin(
         return inline_deletions_unnamed(
             super().construct_change_message(request, form, formsets, add)
         )
+
+    def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "home_region" in form.changed_data:
+            account_profiles_cluster_settle(account=obj)
 
     def delete_model(self, request: HttpRequest, obj: Account) -> None:
         account_delete(account=obj)

@@ -78,5 +78,27 @@ def account_delete(*, account: Account) -> None:
 
 
 @transaction.atomic
+def account_profiles_cluster_settle(*, account: Account) -> int:
+    """Take the account's profiles out of taste clusters of another region than its home one.
+
+    A household's home region is changed on its admin page. Its profiles stayed in
+    their former region's clusters until a retrain of the new region placed them, a
+    night or more: that cluster's model served them (trained on another region's
+    community, without the new region's trending), and their pages were logged with
+    its name. Without a cluster, the new region's model serves them, as it serves a
+    new profile, until its next retrain assigns them one of its own. The profiles are
+    locked in id order first, as a retrain's cluster moves lock them. Returns how many
+    profiles left a cluster.
+    """
+    stale = Profile.objects.filter(account=account, taste_cluster__isnull=False).exclude(
+        taste_cluster__region_id=account.home_region_id
+    )
+    pks = list(stale.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
+    if not pks:
+        return 0
+    return Profile.objects.filter(pk__in=pks).update(taste_cluster=None)
+
+
+@transaction.atomic
 def account_create(*, name: str, home_region_id: str, external_id: str = "") -> Account:
     return Account.objects.create(name=name, home_region_id=home_region_id, external_id=external_id)

@@ -848,6 +848,47 @@ def test_new_account_is_saved_with_its_first_profile(staff: Client) -> None:
     assert [(p.name, p.slot) for p in account.profiles.all()] == [("Lakshmi", 1)]
 
 
+def test_a_household_moved_to_another_region_leaves_its_former_regions_taste_clusters(
+    staff: Client,
+) -> None:
+    # given: an Indian household whose profiles are in India's taste clusters
+    account = Account.objects.filter(home_region="IN").order_by("pk").first()
+    assert set(account.profiles.values_list("taste_cluster__region", flat=True)) == {"IN"}
+    url = admin_url(Account, "change", account.pk)
+    data = form_data(staff.get(url))
+
+    # when: support moves it to the United States on its page
+    data["home_region"] = "US"
+    response = staff.post(url, data)
+
+    # then: no profile is left in a cluster of India, whose model would serve it and
+    # whose page context it would be logged with until a US retrain placed it; each is
+    # served by the US region's model until then, as a new profile is
+    assert response.status_code == 302
+    assert list(account.profiles.values_list("taste_cluster", flat=True)) == [None, None]
+
+
+def test_saving_a_household_in_its_own_region_keeps_its_profiles_clusters(
+    staff: Client,
+) -> None:
+    # given: an Indian household in India's clusters, renamed on its page
+    account = Account.objects.filter(home_region="IN").order_by("pk").first()
+    clusters = list(account.profiles.order_by("pk").values_list("taste_cluster", flat=True))
+    url = admin_url(Account, "change", account.pk)
+    data = form_data(staff.get(url))
+    data["name"] = "Renamed household"
+
+    # when
+    response = staff.post(url, data)
+
+    # then: its profiles keep the clusters a retrain placed them in
+    assert response.status_code == 302
+    assert list(account.profiles.order_by("pk").values_list("taste_cluster", flat=True)) == (
+        clusters
+    )
+    assert None not in clusters
+
+
 def test_account_inline_refuses_a_sixth_profile(staff: Client) -> None:
     account = Account.objects.first()
     for i in range(MAX_PROFILES_PER_ACCOUNT - account.profiles.count()):
