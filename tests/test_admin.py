@@ -857,15 +857,20 @@ def test_a_household_moved_to_another_region_leaves_its_former_regions_taste_clu
     url = admin_url(Account, "change", account.pk)
     data = form_data(staff.get(url))
 
-    # when: support moves it to the United States on its page
+    # when: support moves it to the United States on its page, renaming a profile there too
     data["home_region"] = "US"
+    data["profiles-0-name"] = "Renamed"
     response = staff.post(url, data)
 
     # then: no profile is left in a cluster of India, whose model would serve it and
     # whose page context it would be logged with until a US retrain placed it; each is
-    # served by the US region's model until then, as a new profile is
+    # served by the US region's model until then, as a new profile is (the rename, saved
+    # after, writes its name alone)
     assert response.status_code == 302
-    assert list(account.profiles.values_list("taste_cluster", flat=True)) == [None, None]
+    assert list(account.profiles.order_by("slot").values_list("name", "taste_cluster")) == [
+        ("Renamed", None),
+        (data["profiles-1-name"], None),
+    ]
 
 
 def test_saving_a_household_in_its_own_region_keeps_its_profiles_clusters(
