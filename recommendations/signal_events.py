@@ -40,6 +40,12 @@ VALUE_RULES: dict[str, tuple[str, float, float]] = {
     SignalKind.PROGRESS: ("percent of the film or episode watched", 0, 100),
 }
 KINDS_WITHOUT_TITLE = frozenset({SignalKind.ROW_SCROLL_PAST})
+# The smallest magnitude a 32-bit float holds at full precision. A retrain reads ``value`` as
+# float32, cast by PostgreSQL in its packed read, which refuses a value that rounds to
+# nothing there ("value out of range: underflow") and failed the whole retrain with it. A
+# value nearer zero than this (a client's float arithmetic, Number.MIN_VALUE) means 0 for
+# every kind, and is stored as 0.
+VALUE_TINY = 1.1754943508222875e-38
 
 # The earliest time a signal may have, live or imported. No service logged viewing or ratings
 # before the web (1991; MovieLens's earliest ratings are from 1995): an earlier time is an
@@ -305,7 +311,9 @@ def parse_events(
                 kind=kind,
                 title_id=title_id,
                 episode_id=episode_id,
-                value=float(value) if value is not None else None,
+                value=None
+                if value is None
+                else (0.0 if -VALUE_TINY < value < VALUE_TINY else float(value)),
                 device=device,
                 occurred_at=occurred_at,
                 client_event_id=client_event_id,
@@ -523,7 +531,10 @@ def _clean_columns(
                     raise _NotClean
             elif rule is None or type(value) not in _NUMBER or not rule[1] <= value <= rule[2]:
                 raise _NotClean
-        values = [None if value is None else float(value) for value in values]
+        values = [
+            None if value is None else (0.0 if -VALUE_TINY < value < VALUE_TINY else float(value))
+            for value in values
+        ]
 
         rows = _column(raw_events, "row")
         if not _OPTIONAL_STR.issuperset(map(type, rows)):

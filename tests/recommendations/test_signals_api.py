@@ -15,6 +15,7 @@ from profiles.models import Profile
 from recommendations.apis.signals import BODY_MAX_BYTES
 from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import ProfileTitleState, Signal
+from recommendations.selectors import training as training_data
 from recommendations.selectors.signals import page_reports_stored
 from recommendations.serving import recommend
 from recommendations.serving.homepage import profile_row_engagement
@@ -826,6 +827,36 @@ def test_a_row_id_is_stored_exactly_as_sent(api_client, profile, title):
 
     assert response.status_code == 200, response.json()
     assert Signal.objects.get(profile=profile).row == awkward
+
+
+@pytest.mark.parametrize("spelling", ["canonical", "braced"], ids=["column-path", "per-event"])
+def test_a_value_too_small_for_a_retrains_read_is_stored_as_zero(
+    api_client, profile, title, spelling
+):
+    # given: values inside their kinds' bounds but nearer zero than a 32-bit float holds (a
+    # client's float arithmetic, Number.MIN_VALUE), which the retrain's packed read casts to
+    def event_id() -> str:
+        made = str(uuid.uuid4())
+        return made if spelling == "canonical" else "{" + made + "}"
+
+    events = [
+        event(title, kind="progress", value=1e-310, client_event_id=event_id()),
+        event(title, kind="hover", value=5e-324, client_event_id=event_id()),
+        event(title, kind="preview", value=1e-46, client_event_id=event_id()),
+        event(title, kind="progress", value=42.5, client_event_id=event_id()),
+    ]
+
+    response = api_client.post(url(profile), {"events": events}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["new"] == 4
+    # then: a retrain's read of the log reads them (PostgreSQL refused the cast of such a
+    # value to its 32-bit column, "value out of range: underflow", and every retrain with it)
+    read = training_data.signal_columns(training_data.signal_queryset(with_id=True))
+    assert sorted(read.value.tolist()) == [0.0, 0.0, 0.0, 42.5]
+    # and: they are stored as the 0 they mean, the others as sent
+    stored = Signal.objects.filter(profile=profile)
+    assert sorted(stored.values_list("value", flat=True)) == [0.0, 0.0, 0.0, 42.5]
 
 
 def test_recording_costs_the_same_queries_for_one_title_or_many(api_client, account, profile):
