@@ -41,6 +41,7 @@ from recommendations.selectors.signals import (
     page_reports_stored,
     signal_clock_skew,
     signal_event_ids_stored,
+    signal_plays_unflagged,
     signal_references_get,
     title_states_get,
     title_states_log_read,
@@ -763,22 +764,111 @@ def _store(profile: Profile, columns: EventColumns, references: SignalReferences
             and e.occurred_at < state.playback_at
         }
         _seasons_read(references, late | _passed_moved_on(states, engaging))
+        title_kinds = {pk: kind for pk, (kind, _) in references.titles.items()}
+        stored = {
+            title_id: (s.last_played_at, s.completed_at, frozenset(s.completed_episodes))
+            for title_id, s in states.items()
+        }
+        stored_finishes = _episode_finish_times(profile.pk, late, references) if late else {}
+        finishes: dict[int, Moment] = {}
         rewatches = title_states_fold(
             profile_id=profile.pk,
             states=states,
             events=engaging,
-            title_kinds={pk: kind for pk, (kind, _) in references.titles.items()},
+            title_kinds=title_kinds,
             season_episodes=references.season_episodes,
             season_releases=references.season_releases,
             release_skew=signal_clock_skew(),
-            episode_completed_at=_episode_finish_times(profile.pk, late, references)
-            if late
-            else None,
+            episode_completed_at=stored_finishes or None,
+            finish_times=finishes,
+        )
+        _rewatches_found_late(
+            profile_id=profile.pk,
+            states=states,
+            stored=stored,
+            title_kinds=title_kinds,
+            finishes=finishes,
+            stored_finishes=stored_finishes,
         )
     inserted = _insert(profile, columns, rewatches, received_at=now)
     if states:
         title_states_save(states=states.values())
     return inserted
+
+
+def _rewatches_found_late(
+    *,
+    profile_id: int,
+    states: Mapping[int, ProfileTitleState],
+    stored: Mapping[int, tuple[dt.datetime | None, dt.datetime | None, Set[int]]],
+    title_kinds: Mapping[int, str],
+    finishes: Mapping[int, Moment],
+    stored_finishes: Mapping[int, Moment],
+) -> None:
+    """Count in ``states`` the stored plays that this batch's finishes, older than they are,
+    make rewatches.
+
+    A play after the completion of its film or episode is a rewatch, whichever of the two
+    arrived first. The fold sees the batch's events and the stored state; a play stored
+    before the completion arrived (the TV's rewatch reported at once, the tablet's earlier
+    finish uploaded once back online) was a first viewing then, and the state never counted
+    it, though every fold of the log (a refold, the rankers' training's states as of each
+    page) does: the homepage's Watch Again, which takes a finished title that was
+    rewatched, left it out. ``stored`` holds each state's last play, completion and
+    finished episodes before the fold; ``finishes`` every episode's first finish after it
+    (``title_states_fold``'s ``finish_times``), ``stored_finishes`` those the log gave for
+    a late batch. Rare: a query only when a finish lands before a stored play. The rows
+    keep the flag they were stored with: the log is history, and is not rewritten.
+    """
+    # What each finish that moved earlier makes rewatches: the plays from the new finish to
+    # the one stored before (none: no end). A play after that one was a rewatch when stored,
+    # or was counted by the batch that moved it (finishes only ever move earlier).
+    films: dict[int, tuple[Moment, Moment | None]] = {}
+    episodes: dict[int, tuple[Moment, Moment | None]] = {}
+    for title_id, (last_played, completed_at, completed) in stored.items():
+        if last_played is None:
+            continue
+        state = states[title_id]
+        if title_kinds.get(title_id) == Title.Kind.FILM:
+            done = state.completed_at
+            if (
+                done is not None
+                and done < last_played
+                and (completed_at is None or done < completed_at)
+            ):
+                films[title_id] = (done, completed_at)
+            continue
+        for episode_id in state.completed_episodes:
+            done = finishes.get(episode_id)
+            if done is None or done > last_played:
+                continue
+            before = stored_finishes.get(episode_id)
+            if episode_id not in completed:
+                episodes[episode_id] = (done, None)
+            elif before is not None and done < before:
+                episodes[episode_id] = (done, before)
+    if not films and not episodes:
+        return
+    owners = {
+        title_id
+        for title_id in stored
+        if episodes.keys() & set(states[title_id].completed_episodes)
+    }
+    for title_id, episode_id, at in signal_plays_unflagged(
+        profile_id=profile_id,
+        title_ids=films.keys() | owners,
+        since=min(done for done, _ in (*films.values(), *episodes.values())),
+    ):
+        # As the fold judges them: a film played strictly after its first completion, an
+        # episode from its first finish on.
+        if episode_id is None:
+            window = films.get(title_id)
+            found = window is not None and window[0] < at and (window[1] is None or at <= window[1])
+        else:
+            window = episodes.get(episode_id)
+            found = window is not None and window[0] <= at and (window[1] is None or at < window[1])
+        if found:
+            states[title_id].rewatch_count += 1
 
 
 def _passed_moved_on(

@@ -11,6 +11,7 @@ from django.utils import timezone
 from catalog.models import Season
 from recommendations.models import ProfileTitleState, Signal
 from recommendations.services.ranker_training import _StatesAsOf
+from recommendations.services.signals import title_states_refold
 from tests.factories import (
     AvailabilityFactory,
     EpisodeFactory,
@@ -133,6 +134,67 @@ def test_a_late_arriving_play_from_before_the_completion_is_not_a_rewatch(
     assert state.rewatch_count == 0
     assert state.play_count == 2
     assert not Signal.objects.filter(profile=profile, is_rewatch=True).exists()
+
+
+def test_a_late_arriving_completion_makes_the_plays_after_it_rewatches(api_client, profile, film):
+    # given: the TV's rewatch of a film, reported at once
+    send(
+        api_client,
+        profile,
+        event(film, occurred_at=at(60)),
+        event(film, kind="progress", value=40, occurred_at=at(50)),
+    )
+
+    # when: the tablet, offline on a plane, reports how the film was first finished before
+    send(
+        api_client,
+        profile,
+        event(film, occurred_at=at(300)),
+        event(film, kind="complete", occurred_at=at(200)),
+    )
+
+    # then: the TV's play came after the completion, a rewatch, as the log folded says
+    state = ProfileTitleState.objects.get(profile=profile, title=film)
+    assert (state.rewatch_count, state.play_count) == (1, 2)
+    assert title_states_refold(profile_id=profile.pk, title_ids=[film.pk], dry_run=True) == []
+    # and: the rewatch is counted once, whatever comes after
+    send(api_client, profile, event(film, kind="complete", occurred_at=at(250)))
+    send(api_client, profile, event(film, kind="progress", value=60, occurred_at=at(40)))
+    state.refresh_from_db()
+    assert state.rewatch_count == 1
+
+
+def test_a_late_arriving_episode_completion_makes_the_plays_after_it_rewatches(
+    api_client, profile, series
+):
+    # given: the first episode played again on the TV, after the second
+    title, episodes = series
+    first, second = episodes[0][0], episodes[0][1]
+    send(
+        api_client,
+        profile,
+        event(title, episode=second.pk, occurred_at=at(90)),
+        event(title, episode=first.pk, occurred_at=at(60)),
+        event(title, kind="progress", episode=first.pk, value=30, occurred_at=at(50)),
+    )
+
+    # when: the tablet reports, late, how the first episode was finished before either
+    send(
+        api_client,
+        profile,
+        event(title, episode=first.pk, occurred_at=at(300)),
+        event(title, kind="complete", episode=first.pk, occurred_at=at(250)),
+    )
+
+    # then: the TV's play of it is a rewatch, and the second episode's play is not
+    state = ProfileTitleState.objects.get(profile=profile, title=title)
+    assert (state.rewatch_count, state.play_count) == (1, 3)
+    assert title_states_refold(profile_id=profile.pk, title_ids=[title.pk], dry_run=True) == []
+    # and: counted once, though a yet earlier finish of it arrives after
+    send(api_client, profile, event(title, kind="complete", episode=first.pk, occurred_at=at(280)))
+    state.refresh_from_db()
+    assert state.rewatch_count == 1
+    assert title_states_refold(profile_id=profile.pk, title_ids=[title.pk], dry_run=True) == []
 
 
 def test_replaying_a_finished_episode_is_a_rewatch_but_the_next_episode_is_not(
