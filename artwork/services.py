@@ -26,6 +26,7 @@ from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantD
 from .policy import PolicyParams, bandit_new, policy_delete, policy_read, policy_write
 from .selectors import (
     ArtworkImpressions,
+    VariantThemes,
     artwork_daily_cut,
     artwork_impressions,
     variant_themes,
@@ -434,6 +435,7 @@ def _fold(
     """Fold the closed impressions of ``[since, until)`` into ``params``, a day of pages at a
     time, handing each day's figures to ``store``; how many impressions and plays."""
     themes_of = variant_themes(params.themes)
+    existing = np.fromiter(known, dtype=np.int64, count=len(known))
     added = added_plays = 0
     chunk_start = since
     total = (until - since).total_seconds()
@@ -447,7 +449,7 @@ def _fold(
                     device=impressions.device,
                     hour_bucket=impressions.hour_bucket,
                 ),
-                themes=themes_of.of(impressions.variant),
+                themes=_themes_folded(params, themes_of, impressions.variant, existing),
                 variant=impressions.variant,
                 reward=impressions.played.astype(np.float64),
             )
@@ -457,6 +459,30 @@ def _fold(
         chunk_start = chunk_end
         report((chunk_start - since).total_seconds() / total)
     return added, added_plays
+
+
+def _themes_folded(
+    params: PolicyParams,
+    themes_of: VariantThemes,
+    variant: np.ndarray,
+    existing: np.ndarray,
+) -> np.ndarray:
+    """Each impression's variant themes: today's, or for a variant deleted since its page was
+    logged, those the policy learned it with.
+
+    A deleted variant has no themes left to read. Folded as themeless, one the policy had
+    learned with themes counted as re-tagged, and every update within a session window of
+    its deletion became a full refit of the training window (minutes, in beat's worker).
+    One the policy never learned stays themeless, as a full refit folds it.
+    """
+    themes = themes_of.of(variant)
+    gone = ~np.isin(variant, existing)
+    if gone.any():
+        learned, known = params.bandit.learned_themes(variant[gone])
+        rows = themes[gone]
+        rows[known] = learned[known]
+        themes[gone] = rows
+    return themes
 
 
 def _policy_store(

@@ -690,6 +690,27 @@ class ArtworkBandit:
             arm=arm, propensity=propensity, probability=probability, estimate=estimate
         )
 
+    def learned_themes(
+        self, variant: npt.ArrayLike
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+        """The themes each variant id was folded with, and which ids the bandit knows.
+
+        Returns
+        -------
+        themes : numpy.ndarray of float64, shape (n, n_themes)
+            Zeros for an unknown id.
+        known : numpy.ndarray of bool, shape (n,)
+
+        A caller folding impressions of a variant that no longer exists (deleted
+        after its page was logged) has no themes to give but these: zeros would be
+        other themes than it was learned with, which :meth:`partial_fit` refuses.
+        """
+        ids = np.asarray(variant, dtype=np.int64).reshape(-1)
+        position, known = _VariantTable.lookup(self._variant_ids, ids)
+        themes = np.zeros((ids.shape[0], self.n_themes))
+        themes[known] = self._variant_themes[position[known]]
+        return themes, known
+
     def variant_impressions(self, variant: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Impressions folded in per variant id (0 for unknown ids), shape (n,)."""
         ids = np.asarray(variant, dtype=np.int64).reshape(-1)

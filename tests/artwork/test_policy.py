@@ -689,3 +689,24 @@ def test_beats_update_skips_while_another_holds_the_policy_and_a_refit_waits():
             artwork_policy_update(full=True)
     finally:
         holder.close()
+
+
+def test_a_deleted_variant_the_policy_learned_leaves_the_next_update_incremental(household):
+    world, fan_a, fan_r, frames = household
+    _browse_and_play(world, [fan_a, fan_r], frames, days=3, pages_per_day=1)
+    first = artwork_policy_update(now=NOW - dt.timedelta(days=1))
+    assert first is not None
+    # given a frame the policy has learned, shown again on a page in the next update's window
+    learned = set(ArtworkVariantDaily.objects.values_list("variant_id", flat=True))
+    page = homepage_render(profile=fan_a, device="tv", at=NOW - dt.timedelta(hours=12))
+    shown = next(i.variant_id for i in _items(page) if i.variant_id in learned)
+    # when staff delete it before that page's window closes
+    ArtworkVariant.objects.get(pk=shown).delete()
+    update = artwork_policy_update(now=NOW)
+    # then the update folds the page on the themes the policy learned it with, as an
+    # incremental update: no 60-day refit in beat's worker because a frame was deleted
+    assert update is not None
+    assert update.kind == ArtworkPolicy.Kind.INCREMENTAL
+    assert update.parent_id is not None
+    total = sum(1 for page in PageLog.objects.all() for item in page.items if item[3] is not None)
+    assert update.n_impressions == total
