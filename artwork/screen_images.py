@@ -107,7 +107,10 @@ def unreadable() -> ValidationError:
 def _in_srgb(image: Image.Image, source: ImageCms.ImageCmsProfile | None) -> Image.Image:
     if source is None:  # the header's check refuses colours it cannot convert
         raise ValueError("no colour profile to convert the image's colours from")
-    if image.mode in ("P", "PA"):
+    # An RGB PNG's transparent colour (its tRNS chunk) is in ``info``, which the transform
+    # does not carry: made an alpha channel first, as a palette's transparency is, or the
+    # converted picture came out opaque where the upload was transparent.
+    if image.mode in ("P", "PA") or (image.mode == "RGB" and "transparency" in image.info):
         image = image.convert("RGBA" if image.has_transparency_data else "RGB")
     mode = CONVERTED_MODE[image.mode]
     try:

@@ -119,6 +119,22 @@ def test_a_transparent_png_with_a_profile_keeps_its_transparency(admin_client):
         assert _close(image.getpixel((5, 5)), _in_srgb(colour, P3, "RGBA"), 1)
 
 
+def test_an_rgb_png_with_a_transparent_colour_and_a_profile_keeps_its_transparency(admin_client):
+    # given an RGB PNG whose transparency is one colour (a tRNS chunk, not an alpha channel)
+    # on the left half, tagged Display P3
+    picture = Image.new("RGB", SIZE, ORANGE)
+    picture.paste((0, 255, 0), (0, 0, SIZE[0] // 2, SIZE[1]))
+    upload = _encode(picture, "PNG", icc_profile=P3, transparency=(0, 255, 0))
+
+    _, stored = _stored(_add(admin_client, "logo.png", upload))
+
+    # then the converted picture is transparent where the upload was, opaque elsewhere
+    with Image.open(io.BytesIO(stored)) as image:
+        converted = image.convert("RGBA")
+        assert converted.getpixel((5, 5))[3] == 0
+        assert _close(converted.getpixel((SIZE[0] - 5, 5)), (*_in_srgb(ORANGE, P3), 255), 1)
+
+
 def test_a_cmyk_jpeg_with_its_press_profile_is_stored_as_srgb(admin_client):
     # given a print export: CMYK with the press profile Photoshop embeds by default
     profile = cmyk_profile("Coated test press")
