@@ -474,6 +474,20 @@ def test_a_variant_whose_themes_changed_asks_for_a_refit():
     assert bandit.n_updates == 1
 
 
+def test_learned_themes_are_those_a_variant_was_folded_with_and_zero_for_an_unknown_one():
+    bandit = ArtworkBandit(n_context=N_CONTEXT, n_themes=N_THEMES)
+    context = artwork_context(taste=ACTION_FAN[None], device=[TV], hour_bucket=[0])
+    bandit.partial_fit(context=context, themes=[[1, 0, 0, 1]], variant=[5], reward=[1.0])
+
+    themes, known = bandit.learned_themes([7, 5])
+
+    assert known.tolist() == [False, True]
+    assert themes.tolist() == [[0, 0, 0, 0], [1, 0, 0, 1]]
+    # so a caller that has lost a variant's themes can still fold it as it was learned
+    bandit.partial_fit(context=context, themes=themes[1:], variant=[5], reward=[0.0])
+    assert bandit.n_updates == 2
+
+
 @pytest.mark.parametrize(
     ("indptr", "message"),
     [([0, 2, 2, 3], "at least one arm"), ([0, 2], "end at n_arms"), ([1, 3], "start at 0")],
