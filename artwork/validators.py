@@ -93,7 +93,8 @@ def _read_header(file: File) -> _Header:
         # Pillow refuses to open an image of hundreds of millions of pixels (a few
         # kilobytes of PNG can claim them): far past the limit, so say that.
         raise _too_large() from exc
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    # ValueError: what Pillow raises for a PNG text chunk that inflates past its limit.
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ValidationError(
             "The file is not an image that can be read (upload a JPEG, PNG or WebP).",
             code="invalid_image",

@@ -106,6 +106,24 @@ def test_a_decompression_bomb_is_refused_as_too_large_not_crashing():
     assert "at most 4096x4096" in error.value.message
 
 
+def test_a_png_whose_text_inflates_past_pillows_limit_is_refused_not_crashing():
+    # given a real PNG with a compressed comment (zTXt) that inflates to 3 MB, past the
+    # limit Pillow puts on a text chunk (a zip bomb in the metadata): Pillow's open()
+    # raises ValueError for it, not the OSError of a damaged file
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 180), (1, 2, 3)).save(buffer, format="PNG")
+    png = buffer.getvalue()
+    body = b"zTXt" + b"Comment\0\0" + zlib.compress(b"a" * (3 * 1024 * 1024))
+    text = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+    upload = _upload("art.png", png[:33] + text + png[33:])  # after the 33-byte IHDR
+
+    # when the model validates it (code that sets an image without admin's form), then
+    # it is a validation error on the image, as any file it cannot read
+    with pytest.raises(ValidationError) as error:
+        validate_artwork_image(upload)
+    assert error.value.code == "invalid_image"
+
+
 def test_admin_says_a_decompression_bomb_is_too_large(admin_client):
     # given the admin's add form and a bomb
     title = TitleFactory()
