@@ -250,6 +250,10 @@ class _ArtworkServing:
         # Changes within the look-back already made unusable or read into the arrays:
         # variant id -> (its updated_at, monotonic time the check that found it returned).
         self._handled: dict[int, tuple[dt.datetime, float]] = {}
+        # Changes found since the start of a re-read that may not have seen them: variant
+        # id -> monotonic time found. Unlike ``_handled``, kept past the look-back until a
+        # re-read that began after they were found is installed.
+        self._found: dict[int, float] = {}
         self._pending = False  # changes made unusable that no reload has read yet
         self._checked_at = 0.0
         self._loaded_at = 0.0
@@ -261,6 +265,7 @@ class _ArtworkServing:
             self._generation = None
             self._checked_through = None
             self._handled = {}
+            self._found = {}
             self._pending = False
             self._checked_at = 0.0
 
@@ -319,12 +324,17 @@ class _ArtworkServing:
         self._handled = {
             pk: (at, found if pk in fresh else previous[pk][1]) for pk, at in changes.items()
         }
+        self._found.update(dict.fromkeys(fresh, found))
         return np.fromiter(fresh, dtype=np.int64, count=len(fresh))
 
     def _install(self, state: ArtworkState, generation: tuple, started: float) -> ArtworkState:
         # Changes found after the arrays began to be read may have committed after that
-        # read: they stay unusable until the next one.
-        unread = [pk for pk, (_, found) in self._handled.items() if found > started]
+        # read: they stay unusable until the next one. Read from ``_found``, not from the
+        # look-back's ``_handled``: a re-read that outlasted the look-back (a slow object
+        # store asked for URLs, a large policy file) installed a change it never read, a
+        # deactivated or re-rated frame usable again, until the re-read after it.
+        self._found = {pk: found for pk, found in self._found.items() if found > started}
+        unread = list(self._found)
         if unread:
             state = replace(state, arms=state.arms.without(np.array(unread, dtype=np.int64)))
             self._pending = True

@@ -9,6 +9,7 @@ import pytest
 from django.db import connections, transaction
 from django.utils import timezone
 
+from artwork import selection
 from artwork.models import ArtworkVariant
 from artwork.selection import (
     CHANGE_LOOK_BACK,
@@ -201,3 +202,53 @@ def test_the_look_back_lists_the_changes_it_should_whatever_the_app_and_database
 
     # then: the next check takes it out of the choices
     assert not _usable(switched.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_found_during_a_long_reload_stays_out_after_it_leaves_the_look_back(
+    settings, monkeypatch
+):
+    # given: a warm process checking often, with two frames of one title
+    settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_CHECK_SECONDS": 0.01}
+    title = TitleFactory()
+    off, edited = ArtworkVariantFactory(title=title), ArtworkVariantFactory(title=title)
+    assert _usable(off.pk)
+    read, release = threading.Event(), threading.Event()
+    load = selection._load
+
+    def slow_load(*args, **kwargs):
+        """The background re-read: reads the arrays, then takes long to finish (URLs asked
+        of a slow object store, a large policy file)."""
+        state = load(*args, **kwargs)
+        if threading.current_thread() is not threading.main_thread():
+            read.set()
+            assert release.wait(10)
+        return state
+
+    monkeypatch.setattr(selection, "_load", slow_load)
+    # ... a re-read begins (an edit), and has read the arrays
+    edited.label = "retitled"
+    edited.save()
+    time.sleep(0.02)
+    artwork_serving.get()
+    assert read.wait(10)
+
+    # when: a frame is deactivated meanwhile; a check takes it out of the choices
+    artwork_variants_set_active(variants=ArtworkVariant.objects.filter(pk=off.pk), active=False)
+    time.sleep(0.02)
+    assert not _usable(off.pk)
+    # ... the re-read outlasts the look-back, so the checks no longer list the change
+    ArtworkVariant.objects.update(
+        updated_at=timezone.now() - CHANGE_LOOK_BACK - dt.timedelta(seconds=5)
+    )
+    time.sleep(0.02)
+    artwork_serving.get()
+    assert off.pk not in artwork_serving._handled
+    # ... and the re-read, with the arrays it read before the deactivation, is installed
+    release.set()
+    _wait_for_reloads()
+
+    # then: the deactivated frame is still out of the state it installed, not served again
+    # until the next re-read (it was: the re-read's arrays had it active)
+    arms = artwork_serving._state.arms
+    assert not np.isin(off.pk, arms.variant[arms.usable])
