@@ -331,6 +331,12 @@ class ArtworkPolicyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Updates prune old versions themselves (ARTWORK_POLICIES_KEPT). Deleting the newest
+        # in admin (a "roll back") made the next update fold its pages again from the older
+        # watermark, adding them to the daily figures a second time, and left its file.
+        return False
+
     @admin.display(description="take rate seen")
     def take_rate(self, obj: ArtworkPolicy) -> str:
         return f"{obj.n_plays / obj.n_impressions:.2%}" if obj.n_impressions else "-"

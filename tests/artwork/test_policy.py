@@ -710,3 +710,31 @@ def test_a_deleted_variant_the_policy_learned_leaves_the_next_update_incremental
     assert update.parent_id is not None
     total = sum(1 for page in PageLog.objects.all() for item in page.items if item[3] is not None)
     assert update.n_impressions == total
+
+
+def test_staff_cannot_delete_a_policy_whose_pages_the_next_update_would_count_again(
+    household, admin_client
+):
+    world, fan_a, fan_r, frames = household
+    _browse_and_play(world, [fan_a, fan_r], frames, days=3, pages_per_day=1)
+    artwork_policy_update(now=NOW - dt.timedelta(days=1))
+    newest = artwork_policy_update(now=NOW)
+    assert newest is not None
+    total = sum(1 for page in PageLog.objects.all() for item in page.items if item[3] is not None)
+    assert sum(ArtworkVariantDaily.objects.values_list("impressions", flat=True)) == total
+
+    # when staff try to delete the newest version in admin (to "roll it back"), then the
+    # next update still folds from its watermark
+    url = f"/admin/artwork/artworkpolicy/{newest.pk}/delete/"
+    admin_client.post(url, {"post": "yes"})
+    admin_client.post(
+        "/admin/artwork/artworkpolicy/",
+        {"action": "delete_selected", "_selected_action": [newest.pk], "post": "yes"},
+    )
+    artwork_policy_update(now=NOW + dt.timedelta(hours=1))
+
+    # so the daily figures count every impression once (deleted, the update folded the
+    # newest version's pages again from the older watermark, adding them to the figures a
+    # second time)
+    assert sum(ArtworkVariantDaily.objects.values_list("impressions", flat=True)) == total
+    assert ArtworkPolicy.objects.filter(pk=newest.pk).exists()
