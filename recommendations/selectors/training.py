@@ -50,6 +50,7 @@ from config.lookups import AnyOf
 from profiles.models import Profile
 from recommendations.engine.confidence import SignalCode, SignalWeights
 from recommendations.models import PLAY_KINDS, Signal, SignalKind
+from recommendations.signal_events import VALUE_TINY
 from regions.models import Availability, Region
 
 __all__ = [
@@ -651,10 +652,17 @@ _PACKED_ROW = np.dtype(
         ("received", ">f8"),
     ]
 )
+#: ``value`` as float4. PostgreSQL refuses to cast a value nearer zero than a float4 holds
+#: ("value out of range: underflow"), and one such row failed every retrain that read it.
+#: Ingest stores those as 0 now (``VALUE_TINY``); rows stored before are read as 0 here.
+_PACK_VALUE = (
+    f"COALESCE(CASE WHEN abs(s.c4) < {VALUE_TINY!r} THEN 0 ELSE s.c4 END::float4, 'NaN'::float4)"
+)
+# Only the constant expression above is interpolated.
 _PACK_PREFIX = (
-    "SELECT string_agg(int8send(s.c7::int8) || int8send(s.c0::int8) "
+    "SELECT string_agg(int8send(s.c7::int8) || int8send(s.c0::int8) "  # noqa: S608
     "|| int8send(COALESCE(s.c1, -1)::int8) || int8send(COALESCE(s.c2, -1)::int8) "
-    "|| int2send(COALESCE(s.c3, -1)::int2) || float4send(COALESCE(s.c4::float4, 'NaN'::float4)) "
+    f"|| int2send(COALESCE(s.c3, -1)::int2) || float4send({_PACK_VALUE}) "
     "|| float8send(s.c5::float8) || boolsend(COALESCE(s.c6, false)) "
     "|| float8send(COALESCE(s.c8::float8, 'NaN'::float8)), ''::bytea) FROM ("
 )

@@ -22,7 +22,7 @@ from profiles.models import Profile
 from profiles.services import profile_delete
 from recommendations.models import Signal
 from recommendations.selectors import training as data
-from tests.factories import ProfileFactory
+from tests.factories import ProfileFactory, SignalFactory
 from tests.recommendations.demo_world import seed_small_demo
 
 
@@ -473,3 +473,22 @@ def test_a_deleted_profiles_signals_leave_the_snapshot_at_the_next_read(committe
     )
     # and: nothing else was given up for it: the read stayed incremental
     assert after_delete["mode"] == "incremental"
+
+
+@pytest.mark.django_db
+def test_a_stored_value_too_small_for_a_float32_reads_as_zero_not_as_an_error():
+    # given: values that ingest now stores as 0 but a row from before that rule may hold
+    # (PostgreSQL's float8 -> float4 cast refuses them: "value out of range: underflow",
+    # which failed every retrain reading the row), beside ordinary ones
+    values = [1e-310, -5e-324, 1e-39, 1.2e-38, 0.5, 0.0, None]
+    stored = [SignalFactory(kind="progress", value=value).pk for value in values]
+    queryset = data.signal_queryset(with_id=True).filter(pk__in=stored)
+
+    # when: PostgreSQL packs them
+    packed = data.signal_columns(queryset)
+
+    # then: each as float32 holds it, the tiny ones as 0
+    assert packed.signal_id.tolist() == sorted(stored)
+    np.testing.assert_array_equal(
+        packed.value, np.array([0, 0, 0, 1.2e-38, 0.5, 0, np.nan], np.float32)
+    )
