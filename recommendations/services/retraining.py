@@ -491,6 +491,16 @@ class _Heartbeat(threading.Thread):
         self.join(timeout=5)
 
 
+def _stage_label(stage: str) -> str:
+    """``stage`` cut to what a run's ``stage`` column holds.
+
+    A label is built from data ("evaluate: <cluster slug>"), and a slug may be as long as
+    its own field allows (64): written whole, a long one failed the write, and with it
+    every run of the region's retrain, as "DataError: value too long".
+    """
+    return stage[: TrainingRun._meta.get_field("stage").max_length]
+
+
 class _Reporter:
     """Stage, progress and per-stage timings of a run, written as they change.
 
@@ -506,6 +516,7 @@ class _Reporter:
         self._started = time.perf_counter()
 
     def __call__(self, stage: str, progress: int) -> None:
+        stage = _stage_label(stage)
         self.advance(stage, time.perf_counter())
         TrainingRun.objects.filter(pk=self.run.pk, status=TrainingRun.Status.RUNNING).update(
             stage=stage, progress=progress, timings=self.timings, heartbeat_at=timezone.now()
@@ -604,6 +615,7 @@ class _Reporters:
             return
         # A stage every run shares: one clock reading for all, so their timings are equal
         # and one UPDATE writes them (a batch of five clusters wrote five rows per stage).
+        stage = _stage_label(stage)
         now = time.perf_counter()
         same: dict[str, list[int]] = {}
         for pk, reporter in self.reporters.items():

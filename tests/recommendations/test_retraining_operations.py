@@ -396,6 +396,29 @@ def test_a_failed_run_shows_how_far_it_got_and_how_long_its_last_stage_ran(seede
 
 
 @pytest.mark.django_db
+def test_a_cluster_whose_slug_is_as_long_as_admin_allows_retrains_its_region(
+    seeded, django_capture_on_commit_callbacks
+):
+    # given: a cluster with profiles, its slug as long as its field allows (admin's form
+    # takes 64 characters), longer than a run's stage holds once "evaluate: " is before it
+    slug = "tamil-" + "x" * 58
+    TasteCluster.objects.filter(region_id="IN", slug="tamil").update(slug=slug)
+    stage_length = TrainingRun._meta.get_field("stage").max_length
+    assert len(f"evaluate: {slug}") > stage_length
+
+    # when: the region retrains (its evaluation reports a stage naming each cluster)
+    with django_capture_on_commit_callbacks(execute=True):
+        runs = retraining.region_retrain_request(region_code="IN")
+
+    # then: the label is cut to fit; no run fails on it (each failed with "DataError: value
+    # too long for type character varying(32)", night after night)
+    for run in runs:
+        run.refresh_from_db()
+        assert run.status in {"succeeded", "rejected"}, run.error
+        assert run.timings.get(f"evaluate: {slug}"[:stage_length]) is not None
+
+
+@pytest.mark.django_db
 def test_the_reaper_fails_a_dead_runs_linked_ready_versions_and_rollback_refuses_ready_ones():
     # given: a run whose worker died after storing a version (linked, though created before
     # the run's restart time), and another ready version nobody ran a gate on
