@@ -565,14 +565,7 @@ def _start(run_id: int, task_id: str, locks: contextlib.ExitStack) -> TrainingRu
             return None
         if not acquired:
             if run.status == TrainingRun.Status.QUEUED:
-                _finish(
-                    run,
-                    TrainingRun.Status.REJECTED,
-                    error=(
-                        f"Another retrain of cluster {run.taste_cluster_id} is running; "
-                        "two retrains of one cluster never run at once."
-                    ),
-                )
+                _finish(run, TrainingRun.Status.REJECTED, error=_lock_refusal(run))
             # Running without us holding the lock: its own worker is alive; leave it.
             return None
         if run.status == TrainingRun.Status.RUNNING:  # redelivered: its worker died
@@ -601,6 +594,69 @@ def _start(run_id: int, task_id: str, locks: contextlib.ExitStack) -> TrainingRu
         )
     run.refresh_from_db()
     return run
+
+
+def _lock_refusal(run: TrainingRun) -> str:
+    """Why ``run`` is refused while another session holds its cluster's lock, naming the holder.
+
+    The request refused a run while another of its cluster was queued or running, so a run
+    refused here finds its cluster's runs ended, and the lock held by one of two: its
+    region's batch, which holds every cluster's lock until its last cluster is done; or the
+    session of a worker that stopped answering (frozen, or its machine lost), whose run the
+    reaper failed, and which PostgreSQL ends only when its connection times out, hours
+    later. "Another retrain of cluster 2 is running" named neither, and no run was: the
+    operator had nothing to wait for or to end, while every retrain of the cluster was refused.
+    """
+    cluster = run.taste_cluster
+    running = list(
+        TrainingRun.objects.filter(region_id=run.region_id, status=TrainingRun.Status.RUNNING)
+        .exclude(pk=run.pk)
+        .order_by("pk")
+        .values_list("pk", "taste_cluster_id")
+    )
+    never = "two retrains of one cluster never run at once."
+    same = [pk for pk, cluster_id in running if cluster_id == run.taste_cluster_id]
+    if same:
+        return f"Another retrain of {cluster} is running (run #{same[0]}); {never}"
+    if running:
+        runs = ", ".join(f"#{pk}" for pk, _ in running)
+        return (
+            f"The retrain of {run.region_id} that ran {cluster} still holds its lock (it holds "
+            f"every cluster's until its last is done; run {runs} of {run.region_id} still "
+            f"running); {never} Retrain it again once that has ended."
+        )
+    holder = _lock_holder(run.taste_cluster_id)
+    if holder is None:  # let go since the attempt: nothing holds it now
+        return f"Another retrain of {cluster} held its lock a moment ago; {never}"
+    pid, client, since = holder
+    return (
+        f"No retrain of {cluster} is running, but a database session still holds its lock "
+        f"(PostgreSQL backend pid {pid}, client {client or 'unknown'}, connected "
+        f"{since:%Y-%m-%d %H:%M:%S} UTC): a worker that stopped answering, whose run was "
+        "failed as its worker lost, and which PostgreSQL lets go of only when its connection "
+        f"times out; {never} If that worker is gone, end its session "
+        f"(SELECT pg_terminate_backend({pid})) and retrain again."
+    )
+
+
+def _lock_holder(cluster_id: int) -> tuple[int, str | None, dt.datetime] | None:
+    """The backend pid, client address and connection time of the session holding the
+    cluster's lock in this database (advisory locks are per database), if one does
+    (``pg_stat_activity`` shows another role's client as null)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT l.pid, host(a.client_addr), a.backend_start FROM pg_locks l "
+            "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s "
+            "AND l.objid = %s AND l.objsubid = 2 AND l.database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())",
+            [LOCK_NAMESPACE, cluster_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pid, client, since = row
+    return pid, client, (since or timezone.now()).astimezone(dt.UTC)
 
 
 class _Reporters:

@@ -500,6 +500,59 @@ def test_a_run_whose_cluster_is_locked_by_another_worker_is_rejected(seeded):
     assert not ModelVersion.objects.filter(taste_cluster_id=run.taste_cluster_id).exists()
 
 
+def _holding_the_lock_of(run: TrainingRun):
+    """Another session, holding ``run``'s cluster lock (close it to let go)."""
+    other = connections.create_connection("default")
+    with other.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_lock(%s, %s)", [retraining.LOCK_NAMESPACE, run.taste_cluster_id]
+        )
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    return other, pid
+
+
+def test_a_run_refused_for_a_lock_no_run_holds_names_the_session_holding_it(seeded):
+    # given: the Tamil lock is still held by the session of a worker that stopped answering
+    # (frozen, or its machine lost: PostgreSQL ends such a session only when its connection
+    # times out, hours later), whose run the reaper has failed: no run of IN is running
+    run = _queued_run()
+    other, pid = _holding_the_lock_of(run)
+    try:
+        # when
+        run = training_run_execute(run_id=run.pk)
+    finally:
+        other.close()
+
+    # then: refused, saying that no retrain runs and which session holds the lock, and how
+    # to end it (it said "Another retrain of cluster 2 is running", though none was)
+    assert run.status == TrainingRun.Status.REJECTED
+    assert "never run at once" in run.error
+    assert "No retrain of IN-Tamil is running" in run.error
+    assert f"pid {pid}" in run.error
+    assert f"pg_terminate_backend({pid})" in run.error
+
+
+def test_a_run_refused_while_its_regions_batch_holds_the_lock_names_the_batchs_runs(seeded):
+    # given: IN's batch still holds the Tamil lock (it holds every cluster's until it ends,
+    # Tamil's run already succeeded), and its Hindi run is still training
+    hindi = _queued_run("hindi")
+    TrainingRun.objects.filter(pk=hindi.pk).update(status=TrainingRun.Status.RUNNING)
+    run = _queued_run()
+    other, _ = _holding_the_lock_of(run)
+    try:
+        # when
+        run = training_run_execute(run_id=run.pk)
+    finally:
+        other.close()
+
+    # then: refused, naming the batch's running run; no session to end
+    assert run.status == TrainingRun.Status.REJECTED
+    assert "never run at once" in run.error
+    assert f"run #{hindi.pk}" in run.error
+    assert "pg_terminate_backend" not in run.error
+
+
 def test_stale_runs_are_reaped_and_a_finished_run_is_never_run_again(seeded):
     # given: a run left running by a worker that died long ago, with its half-trained version
     # (which names its run from its creation)
