@@ -608,27 +608,29 @@ def _lock_refusal(run: TrainingRun) -> str:
     operator had nothing to wait for or to end, while every retrain of the cluster was refused.
     """
     cluster = run.taste_cluster
+    never = "two retrains of one cluster never run at once."
     running = list(
         TrainingRun.objects.filter(region_id=run.region_id, status=TrainingRun.Status.RUNNING)
         .exclude(pk=run.pk)
         .order_by("pk")
         .values_list("pk", "taste_cluster_id")
     )
-    never = "two retrains of one cluster never run at once."
     same = [pk for pk, cluster_id in running if cluster_id == run.taste_cluster_id]
     if same:
         return f"Another retrain of {cluster} is running (run #{same[0]}); {never}"
-    if running:
-        runs = ", ".join(f"#{pk}" for pk, _ in running)
-        return (
-            f"The retrain of {run.region_id} that ran {cluster} still holds its lock (it holds "
-            f"every cluster's until its last is done; run {runs} of {run.region_id} still "
-            f"running); {never} Retrain it again once that has ended."
-        )
-    holder = _lock_holder(run.taste_cluster_id)
-    if holder is None:  # let go since the attempt: nothing holds it now
+    holders = _lock_holders()
+    if run.taste_cluster_id not in holders:  # let go since the attempt: nothing holds it now
         return f"Another retrain of {cluster} held its lock a moment ago; {never}"
-    pid, client, since = holder
+    pid, client, since = holders[run.taste_cluster_id]
+    # The batch's session holds the locks of its clusters still running too.
+    batch = [pk for pk, cluster_id in running if holders.get(cluster_id, (None,))[0] == pid]
+    if batch:
+        runs = ", ".join(f"#{pk}" for pk in batch)
+        return (
+            f"The retrain of {run.region_id} that ran {cluster} still holds its lock until "
+            f"its last cluster is done (run {runs} still running); {never} Retrain it again "
+            "once that has ended."
+        )
     return (
         f"No retrain of {cluster} is running, but a database session still holds its lock "
         f"(PostgreSQL backend pid {pid}, client {client or 'unknown'}, connected "
@@ -639,24 +641,25 @@ def _lock_refusal(run: TrainingRun) -> str:
     )
 
 
-def _lock_holder(cluster_id: int) -> tuple[int, str | None, dt.datetime] | None:
-    """The backend pid, client address and connection time of the session holding the
-    cluster's lock in this database (advisory locks are per database), if one does
-    (``pg_stat_activity`` shows another role's client as null)."""
+def _lock_holders() -> dict[int, tuple[int, str | None, dt.datetime]]:
+    """Cluster id -> the backend pid, client address and connection time of the session
+    holding its retrain lock in this database (advisory locks are per database);
+    ``pg_stat_activity`` shows another role's client as null."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT l.pid, host(a.client_addr), a.backend_start FROM pg_locks l "
+            "SELECT l.objid, l.pid, host(a.client_addr), a.backend_start FROM pg_locks l "
             "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
             "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s "
-            "AND l.objid = %s AND l.objsubid = 2 AND l.database = "
+            "AND l.objsubid = 2 AND l.database = "
             "(SELECT oid FROM pg_database WHERE datname = current_database())",
-            [LOCK_NAMESPACE, cluster_id],
+            [LOCK_NAMESPACE],
         )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    pid, client, since = row
-    return pid, client, (since or timezone.now()).astimezone(dt.UTC)
+        rows = cursor.fetchall()
+    now = timezone.now()
+    return {
+        int(cluster_id): (pid, client, (since or now).astimezone(dt.UTC))
+        for cluster_id, pid, client, since in rows
+    }
 
 
 class _Reporters:

@@ -500,13 +500,15 @@ def test_a_run_whose_cluster_is_locked_by_another_worker_is_rejected(seeded):
     assert not ModelVersion.objects.filter(taste_cluster_id=run.taste_cluster_id).exists()
 
 
-def _holding_the_lock_of(run: TrainingRun):
-    """Another session, holding ``run``'s cluster lock (close it to let go)."""
+def _holding_the_locks_of(*runs: TrainingRun):
+    """Another session, holding the cluster locks of ``runs``, and its pid (close it to let go)."""
     other = connections.create_connection("default")
     with other.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_lock(%s, %s)", [retraining.LOCK_NAMESPACE, run.taste_cluster_id]
-        )
+        for run in runs:
+            cursor.execute(
+                "SELECT pg_advisory_lock(%s, %s)",
+                [retraining.LOCK_NAMESPACE, run.taste_cluster_id],
+            )
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
     return other, pid
@@ -515,9 +517,12 @@ def _holding_the_lock_of(run: TrainingRun):
 def test_a_run_refused_for_a_lock_no_run_holds_names_the_session_holding_it(seeded):
     # given: the Tamil lock is still held by the session of a worker that stopped answering
     # (frozen, or its machine lost: PostgreSQL ends such a session only when its connection
-    # times out, hours later), whose run the reaper has failed: no run of IN is running
+    # times out, hours later), whose run the reaper has failed; a retrain of Hindi runs
+    # meanwhile, under a lock of its own session's
+    hindi = _queued_run("hindi")
+    TrainingRun.objects.filter(pk=hindi.pk).update(status=TrainingRun.Status.RUNNING)
     run = _queued_run()
-    other, pid = _holding_the_lock_of(run)
+    other, pid = _holding_the_locks_of(run)
     try:
         # when
         run = training_run_execute(run_id=run.pk)
@@ -535,11 +540,11 @@ def test_a_run_refused_for_a_lock_no_run_holds_names_the_session_holding_it(seed
 
 def test_a_run_refused_while_its_regions_batch_holds_the_lock_names_the_batchs_runs(seeded):
     # given: IN's batch still holds the Tamil lock (it holds every cluster's until it ends,
-    # Tamil's run already succeeded), and its Hindi run is still training
+    # Tamil's run already succeeded), and its Hindi run, whose lock it holds too, still trains
     hindi = _queued_run("hindi")
     TrainingRun.objects.filter(pk=hindi.pk).update(status=TrainingRun.Status.RUNNING)
     run = _queued_run()
-    other, _ = _holding_the_lock_of(run)
+    other, _ = _holding_the_locks_of(run, hindi)
     try:
         # when
         run = training_run_execute(run_id=run.pk)
