@@ -142,7 +142,7 @@ class ArtworkArms:
 
 
 def artwork_arms_load() -> ArtworkArms:
-    """The active variants as arrays: two queries."""
+    """The active variants as arrays: two queries (the variants; the themes and their tags)."""
     rows = list(
         ArtworkVariant.objects.filter(is_active=True)
         .exclude(image="")
@@ -159,7 +159,12 @@ def artwork_arms_load() -> ArtworkArms:
             "for_web",
         )
     )
-    theme_slugs = tuple(ArtworkTheme.objects.order_by("slug").values_list("slug", flat=True))
+    # Every theme with each variant it tags (none: NULL), in one statement, so the columns
+    # and the tags are one snapshot: read apart, a theme created and given to a variant
+    # between the two reads was a tag of no column (KeyError, a cold process's first page a
+    # 500). Tags of variants not among ``rows`` (inactive, or activated since) are skipped.
+    tags = list(ArtworkTheme.objects.order_by("slug").values_list("slug", "variants__id"))
+    theme_slugs = tuple(dict.fromkeys(slug for slug, _ in tags))
     variant = np.array([r[0] for r in rows], dtype=np.int64)
     title = np.array([r[1] for r in rows], dtype=np.int64)
     titles, starts = np.unique(title, return_index=True)
@@ -167,9 +172,10 @@ def artwork_arms_load() -> ArtworkArms:
     themes = np.zeros((variant.shape[0], len(theme_slugs)), dtype=bool)
     column = {slug: c for c, slug in enumerate(theme_slugs)}
     order = np.argsort(variant)
-    pairs = ArtworkVariant.themes.through.objects.filter(artworkvariant__is_active=True)
-    for variant_id, slug in pairs.values_list("artworkvariant_id", "artworktheme__slug"):
-        at = int(np.searchsorted(variant, variant_id, sorter=order)) if variant.shape[0] else 0
+    for slug, variant_id in tags:
+        if variant_id is None or not variant.shape[0]:
+            continue
+        at = int(np.searchsorted(variant, variant_id, sorter=order))
         if at < variant.shape[0] and variant[order[at]] == variant_id:
             themes[order[at], column[slug]] = True
     return ArtworkArms(
