@@ -2,7 +2,9 @@
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import HttpRequest
@@ -240,6 +242,29 @@ class TasteClusterLocalizationAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ("cluster", "language")
 
 
+class TasteClusterForm(forms.ModelForm):
+    """A cluster's page, which checks its region's constraints though the region is no field.
+
+    The region is read-only once the cluster exists, and Django checks no constraint that
+    names a field its form lacks: a slug another cluster of the region has, or a second
+    default, reached the database and was a server error instead of a message.
+    """
+
+    class Meta:
+        model = TasteCluster
+        fields = ("region", "slug", "name", "languages", "is_default")
+
+    def validate_unique(self) -> None:
+        super().validate_unique()
+        if "region" in self.fields:
+            return
+        invalid = {name for name in self.errors if name != NON_FIELD_ERRORS}
+        try:
+            self.instance.validate_constraints(exclude=invalid)
+        except ValidationError as refused:
+            self._update_errors(refused)
+
+
 @admin.register(TasteCluster)
 class TasteClusterAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_display = ("name", "region", "slug", "is_default", "language_list", "profile_count")
@@ -247,6 +272,7 @@ class TasteClusterAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_filter = ("region", "is_default")
     search_fields = ("name", "slug", "region__code", "region__name")
     search_help_text = "Name, slug or region, or the cluster as lists show it (IN-Tamil)."
+    form = TasteClusterForm
     autocomplete_fields = ("languages",)
     prepopulated_fields = {"slug": ("name",)}
     inlines = (TasteClusterLocalizationInline,)
@@ -264,6 +290,11 @@ class TasteClusterAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
         # versions are found by it (``recommendations.admin.LabelledSearchMixin``), and
         # the clusters' own list, whose rows staff look it up in, did not find it.
         return [("pk__in", taste_cluster_ids_labelled(containing=term))]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: TasteCluster | None = None) -> tuple:
+        # Its profiles, versions and runs are its region's (``TasteCluster.save`` refuses
+        # a move too): a community of another region is a new cluster there.
+        return ("region",) if obj is not None else ()
 
     @admin.display(description="languages")
     def language_list(self, obj: TasteCluster) -> str:

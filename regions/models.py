@@ -123,6 +123,35 @@ class TasteCluster(models.Model):
         # Admin searches match this label: regions.selectors.taste_cluster_ids_labelled.
         return f"{self.region_id}-{self.name}"
 
+    def save(self, **kwargs: Any) -> None:
+        """Refuse to move a cluster that exists to another region, wherever the ORM writes it.
+
+        Its profiles are households of its region, placed by that region's retrains, and
+        its versions and runs were trained on that region's signals. Moved (its admin page
+        offered the region), its profiles were served another region's community model
+        and logged under it, that region's retrains counted a cluster none of their
+        profiles was in, and its versions named one region and served in another. A
+        community of another region is a new cluster there. One read, only when the
+        region may be written: clusters are saved rarely, by staff. ``QuerySet.update()``
+        bypasses this, as it does every ``save()``.
+        """
+        update_fields = kwargs.get("update_fields")
+        if (
+            not self._state.adding
+            and (update_fields is None or "region" in update_fields)
+            and TasteCluster.objects.filter(pk=self.pk).exclude(region_id=self.region_id).exists()
+        ):
+            raise ValidationError(
+                {
+                    "region": (
+                        "A taste cluster's region cannot be changed: its profiles, model "
+                        "versions and training runs belong to its region. Add a cluster in "
+                        "the other region instead."
+                    )
+                }
+            )
+        super().save(**kwargs)
+
 
 class TasteClusterLocalization(models.Model):
     """A taste cluster's name in one language, for the homepage row that names its viewers.

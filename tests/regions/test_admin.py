@@ -20,7 +20,12 @@ from django.test import Client
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from regions.models import Region
-from tests.factories import LanguageFactory, RegionFactory
+from tests.factories import (
+    LanguageFactory,
+    ProfileFactory,
+    RegionFactory,
+    TasteClusterFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -255,3 +260,88 @@ def test_staff_who_may_only_delete_regions_delete_one_that_has_no_retrain():
 
     assert response.status_code == 302
     assert not Region.objects.filter(code="IN").exists()
+
+
+def test_a_taste_clusters_region_is_shown_but_not_editable_on_its_page():
+    # given: India's Tamil community, with an Indian household's profile in it
+    india = RegionFactory(code="IN")
+    usa = RegionFactory(code="US")
+    cluster = TasteClusterFactory(region=india, slug="tamil", name="Tamil")
+    ProfileFactory(account__home_region=india, taste_cluster=cluster)
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root", password="pw-12345-xyz"))
+    url = f"/admin/regions/tastecluster/{cluster.pk}/change/"
+
+    # when: staff post the United States as its region with a new name
+    page = client.get(url)
+    form = page.context["adminform"].form
+    data = {name: str(form[name].value() or "") for name in ("slug", "name")}
+    data.update(
+        name="Tamil viewers",
+        region=usa.pk,
+        **{
+            "localizations-TOTAL_FORMS": "0",
+            "localizations-INITIAL_FORMS": "0",
+            "localizations-MIN_NUM_FORMS": "0",
+            "localizations-MAX_NUM_FORMS": "1000",
+        },
+    )
+    response = client.post(url, data)
+
+    # then: the page shows the region and offers no field for it; the rename is saved, the
+    # region stays India's, whose households its profiles are
+    assert "region" not in form.fields
+    assert "India" in page.content.decode()
+    assert response.status_code == 302
+    cluster.refresh_from_db()
+    assert (cluster.name, cluster.region_id) == ("Tamil viewers", "IN")
+
+
+def test_a_taste_cluster_is_added_in_the_region_staff_choose():
+    RegionFactory(code="IN")
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root", password="pw-12345-xyz"))
+
+    assert (
+        "region" in client.get("/admin/regions/tastecluster/add/").context["adminform"].form.fields
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"slug": "hindi"}, "Taste cluster with this Region and Slug already exists."),
+        ({"is_default": "on"}, "This region already has a default cluster."),
+    ],
+    ids=["slug", "default"],
+)
+def test_a_taste_clusters_page_refuses_what_its_regions_constraints_refuse(change, message):
+    # given: India's default community and two more; the region is no field of their pages,
+    # and Django checks no constraint that names a field its form lacks
+    india = RegionFactory(code="IN")
+    TasteClusterFactory(region=india, slug="default", name="Everyone", is_default=True)
+    TasteClusterFactory(region=india, slug="hindi", name="Hindi")
+    tamil = TasteClusterFactory(region=india, slug="tamil", name="Tamil")
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root", password="pw-12345-xyz"))
+    url = f"/admin/regions/tastecluster/{tamil.pk}/change/"
+
+    # when: staff give Tamil Hindi's slug, or make it India's default too
+    response = client.post(
+        url,
+        {
+            "slug": "tamil",
+            "name": "Tamil",
+            **change,
+            "localizations-TOTAL_FORMS": "0",
+            "localizations-INITIAL_FORMS": "0",
+            "localizations-MIN_NUM_FORMS": "0",
+            "localizations-MAX_NUM_FORMS": "1000",
+        },
+    )
+
+    # then: the page says why, as the add page does, rather than a server error
+    assert response.status_code == 200
+    assert message in response.context["adminform"].form.non_field_errors()
+    tamil.refresh_from_db()
+    assert (tamil.slug, tamil.is_default) == ("tamil", False)

@@ -1,14 +1,20 @@
-"""A region's time zone is checked wherever the ORM writes one, not only in admin's form.
+"""What a region and its taste clusters refuse wherever the ORM writes them, not only in admin.
 
 The database cannot check a zone name, and a bad one broke every ``install_schedules``
-(compose's ``migrate`` service, so nothing started) and every homepage load.
+(compose's ``migrate`` service, so nothing started) and every homepage load. A taste
+cluster's region is fixed once it exists: its profiles, versions and runs are its region's.
 """
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from regions.models import Region
-from tests.factories import LanguageFactory, RegionFactory
+from regions.models import Region, TasteCluster
+from tests.factories import (
+    LanguageFactory,
+    ProfileFactory,
+    RegionFactory,
+    TasteClusterFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -46,3 +52,37 @@ def test_a_save_that_leaves_the_zone_alone_does_not_check_it():
     region.save(update_fields=["name"])
 
     assert Region.objects.get(pk=region.pk).name == "Bharat"
+
+
+def test_a_taste_clusters_region_is_not_changed_once_it_exists():
+    # given: India's Tamil community, whose profiles are Indian households'
+    india = RegionFactory(code="IN")
+    usa = RegionFactory(code="US")
+    cluster = TasteClusterFactory(region=india, slug="tamil")
+    profile = ProfileFactory(account__home_region=india, taste_cluster=cluster)
+
+    # when: a script or the shell moves it to the United States
+    cluster.region = usa
+    with pytest.raises(ValidationError) as refused:
+        cluster.save()
+
+    # then: refused on its region, and it stays India's: moved, its profiles would be in
+    # another region's cluster, and its versions and runs would name a region they never
+    # learned from
+    assert list(refused.value.message_dict) == ["region"]
+    assert TasteCluster.objects.get(pk=cluster.pk).region_id == "IN"
+    with pytest.raises(ValidationError):
+        TasteCluster.objects.update_or_create(pk=cluster.pk, defaults={"region": usa})
+    assert TasteCluster.objects.get(pk=cluster.pk).region_id == "IN"
+    profile.refresh_from_db()
+    assert profile.taste_cluster.region_id == profile.account.home_region_id
+
+
+def test_a_taste_cluster_is_saved_when_its_region_stays():
+    cluster = TasteClusterFactory(name="Tamil")
+
+    cluster.name = "Tamil and Malayalam"
+    cluster.save()
+    TasteCluster.objects.get(pk=cluster.pk).save(update_fields=["name"])
+
+    assert TasteCluster.objects.get(pk=cluster.pk).name == "Tamil and Malayalam"
