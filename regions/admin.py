@@ -109,8 +109,31 @@ class AvailabilityAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class TasteClusterFormSet(forms.BaseInlineFormSet):
+    """A region's clusters, of which at most one is ticked as its default.
+
+    An inline's forms check no constraint naming the region they belong to, so a second
+    default reached the database: a server error. Counted over the whole page rather
+    than each form against the database, so that the default moves in one save (the
+    former one is listed, and saved, first).
+    """
+
+    def clean(self) -> None:
+        super().clean()
+        defaults = [
+            form
+            for form in self.forms
+            if form not in self.deleted_forms and form.cleaned_data.get("is_default")
+        ]
+        if len(defaults) > 1:
+            raise ValidationError(
+                "A region has one default taste cluster: tick “is default” on one only."
+            )
+
+
 class TasteClusterInline(QueryOncePerInlineMixin, admin.TabularInline):
     model = TasteCluster
+    formset = TasteClusterFormSet
     fields = ("name", "slug", "languages", "is_default")
     autocomplete_fields = ("languages",)
     prepopulated_fields = {"slug": ("name",)}

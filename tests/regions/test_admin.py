@@ -345,3 +345,69 @@ def test_a_taste_clusters_page_refuses_what_its_regions_constraints_refuse(chang
     assert message in response.context["adminform"].form.non_field_errors()
     tamil.refresh_from_db()
     assert (tamil.slug, tamil.is_default) == ("tamil", False)
+
+
+def _clusters_posted(region: Region, defaults: set[str]) -> dict[str, str]:
+    """The region's page as posted with its clusters, ``defaults`` ticked as its defaults."""
+    clusters = list(region.taste_clusters.order_by("-is_default", "slug"))
+    data = {
+        "code": region.code,
+        "name": region.name,
+        "default_language": str(region.default_language_id),
+        "time_zone": region.time_zone,
+        "taste_clusters-TOTAL_FORMS": str(len(clusters)),
+        "taste_clusters-INITIAL_FORMS": str(len(clusters)),
+        "taste_clusters-MIN_NUM_FORMS": "0",
+        "taste_clusters-MAX_NUM_FORMS": "1000",
+    }
+    for i, cluster in enumerate(clusters):
+        prefix = f"taste_clusters-{i}-"
+        data.update(
+            {
+                f"{prefix}id": str(cluster.pk),
+                f"{prefix}region": region.code,
+                f"{prefix}name": cluster.name,
+                f"{prefix}slug": cluster.slug,
+            }
+        )
+        if cluster.slug in defaults:
+            data[f"{prefix}is_default"] = "on"
+    return data
+
+
+def test_a_regions_page_refuses_two_default_clusters():
+    # given: India's default community and its Tamil one, on India's page
+    india = RegionFactory(code="IN")
+    TasteClusterFactory(region=india, slug="default", name="Everyone", is_default=True)
+    TasteClusterFactory(region=india, slug="tamil", name="Tamil")
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root", password="pw-12345-xyz"))
+
+    # when: staff tick Tamil as a default too
+    response = client.post(
+        "/admin/regions/region/IN/change/", _clusters_posted(india, {"default", "tamil"})
+    )
+
+    # then: the page says why (the inline's forms check no constraint naming their region,
+    # so it reached the database as a server error)
+    assert response.status_code == 200
+    formset = response.context["inline_admin_formsets"][0].formset
+    assert "A region has one default taste cluster" in str(formset.non_form_errors())
+    assert list(india.taste_clusters.filter(is_default=True).values_list("slug", flat=True)) == [
+        "default"
+    ]
+
+
+def test_a_regions_page_moves_its_default_cluster_in_one_save():
+    india = RegionFactory(code="IN")
+    TasteClusterFactory(region=india, slug="default", name="Everyone", is_default=True)
+    TasteClusterFactory(region=india, slug="tamil", name="Tamil")
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root", password="pw-12345-xyz"))
+
+    response = client.post("/admin/regions/region/IN/change/", _clusters_posted(india, {"tamil"}))
+
+    assert response.status_code == 302
+    assert list(india.taste_clusters.filter(is_default=True).values_list("slug", flat=True)) == [
+        "tamil"
+    ]
