@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import HttpRequest
@@ -266,26 +266,26 @@ class TasteClusterLocalizationAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
 
 
 class TasteClusterForm(forms.ModelForm):
-    """A cluster's page, which checks its region's constraints though the region is no field.
+    """A cluster's page, whose region is chosen when the cluster is added and fixed after.
 
-    The region is read-only once the cluster exists, and Django checks no constraint that
-    names a field its form lacks: a slug another cluster of the region has, or a second
-    default, reached the database and was a server error instead of a message.
+    Its profiles, versions and runs are its region's (``TasteCluster.save`` refuses a
+    move too). Disabled rather than read-only: Django checks no constraint that names a
+    field its form lacks, and a slug another cluster of the region has, or a second
+    default, then reached the database as a server error.
     """
 
     class Meta:
         model = TasteCluster
         fields = ("region", "slug", "name", "languages", "is_default")
 
-    def validate_unique(self) -> None:
-        super().validate_unique()
-        if "region" in self.fields:
-            return
-        invalid = {name for name in self.errors if name != NON_FIELD_ERRORS}
-        try:
-            self.instance.validate_constraints(exclude=invalid)
-        except ValidationError as refused:
-            self._update_errors(refused)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and "region" in self.fields:
+            self.fields["region"].disabled = True
+            self.fields["region"].help_text = (
+                "Fixed once the cluster exists: for a community of another region, add a "
+                "cluster there."
+            )
 
 
 @admin.register(TasteCluster)
@@ -313,11 +313,6 @@ class TasteClusterAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
         # versions are found by it (``recommendations.admin.LabelledSearchMixin``), and
         # the clusters' own list, whose rows staff look it up in, did not find it.
         return [("pk__in", taste_cluster_ids_labelled(containing=term))]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: TasteCluster | None = None) -> tuple:
-        # Its profiles, versions and runs are its region's (``TasteCluster.save`` refuses
-        # a move too): a community of another region is a new cluster there.
-        return ("region",) if obj is not None else ()
 
     @admin.display(description="languages")
     def language_list(self, obj: TasteCluster) -> str:
