@@ -5,7 +5,10 @@ foreign keys shown in a column are joined (``list_select_related``) and counts
 are correlated subqueries, so a page of 100 titles costs what a page of 1 does.
 """
 
+from typing import Any
+
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
@@ -15,7 +18,7 @@ from artwork.admin import ArtworkVariantInline
 from artwork.models import ArtworkVariant
 from artwork.services import artwork_variants_lock
 from config.admin_deletion import CountedDeletionAdminMixin
-from config.admin_inlines import QueryOncePerInlineMixin
+from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
 from config.admin_lists import (
     IndexedSearchAdminMixin,
     OfferedChoicesFilter,
@@ -293,6 +296,45 @@ class EpisodeInline(admin.TabularInline):
         return super().get_queryset(request).select_related("season")
 
 
+#: Signals, title states (the episode a series resumes at, those finished) and the page
+#: log name a series with its episodes. A season moved to another series took its
+#: episodes' history with it in half: the first series' Continue Watching tile kept the
+#: progress of an episode it no longer had and resumed none, the other's knew nothing of
+#: it, and clients' events naming the pair they knew were refused at ingest.
+SERIES_FIXED_HELP = (
+    "Fixed once stored: its episodes' viewing history is about this series. For another "
+    "series, add the season there."
+)
+
+
+class SeasonForm(InstanceRelationsForm):
+    """A season's page: its series is chosen when it is added, and fixed after.
+
+    Disabled rather than read-only, so that the series' constraint on season numbers is
+    still checked (Django checks none that names a field its form lacks).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and "title" in self.fields:
+            self.fields["title"].disabled = True
+            self.fields["title"].help_text = SERIES_FIXED_HELP
+
+
+class EpisodeForm(InstanceRelationsForm):
+    """An episode's page: it moves between seasons of its own series only (see above)."""
+
+    def clean_season(self) -> Season:
+        season = self.cleaned_data["season"]
+        stored = self.instance.season if self.instance.pk is not None else None
+        if stored is not None and season.title_id != stored.title_id:
+            raise ValidationError(
+                "An episode moves only to a season of its own series: its viewing history "
+                "is about this series. For another series, add the episode there."
+            )
+        return season
+
+
 @admin.register(Season)
 class SeasonAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_display = ("__str__", "title", "number", "name", "release_date", "episode_count")
@@ -300,6 +342,7 @@ class SeasonAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_filter = (("title__original_language", admin.RelatedOnlyFieldListFilter),)
     search_fields = ("title__original_name", "name")
     autocomplete_fields = ("title",)
+    form = SeasonForm
     inlines = (EpisodeInline,)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Season]:
@@ -325,6 +368,7 @@ class EpisodeAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_filter = (("season__title__original_language", admin.RelatedOnlyFieldListFilter),)
     search_fields = ("name", "season__title__original_name")
     autocomplete_fields = ("season",)
+    form = EpisodeForm
 
     @admin.display(description="series", ordering="season__title__original_name")
     def series(self, obj: Episode) -> str:

@@ -1,0 +1,114 @@
+"""A season's series and an episode's series are fixed once stored, on their admin pages.
+
+Signals, title states (the episode a series resumes at, the episodes finished) and the
+page log name a series with its episodes. A season moved to another series took its
+episodes with it: the first series' Continue Watching tile kept the progress of an
+episode it no longer had, and resumed nothing; the episode's history stayed with a series
+the catalogue no longer listed it under, and ingest refused the clients' events naming
+the pair they knew.
+"""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from catalog.models import Episode, Season, Title
+from tests.factories import EpisodeFactory, SeasonFactory, TitleFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff() -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root", password="pw-12345-xyz"))
+    return client
+
+
+def _series(name: str) -> Title:
+    return TitleFactory(original_name=name, kind=Title.Kind.SERIES, runtime_minutes=45)
+
+
+def test_a_seasons_series_is_shown_but_not_changed_on_its_page(staff):
+    # given: season 1 of one series, and another series
+    first, other = _series("Gold of Summer"), _series("Impossible Song")
+    season = SeasonFactory(title=first, number=1)
+    url = f"/admin/catalog/season/{season.pk}/change/"
+    form = staff.get(url).context["adminform"].form
+
+    # when: staff post the other series as its title, with a new name
+    response = staff.post(
+        url,
+        {
+            "title": str(other.pk),
+            "number": "7",
+            "name": "The lost season",
+            "episodes-TOTAL_FORMS": "0",
+            "episodes-INITIAL_FORMS": "0",
+            "episodes-MIN_NUM_FORMS": "0",
+            "episodes-MAX_NUM_FORMS": "1000",
+        },
+    )
+
+    # then: the rest is saved, and the season stays with its series
+    assert form.fields["title"].disabled
+    assert response.status_code == 302
+    season.refresh_from_db()
+    assert (season.title_id, season.number, season.name) == (first.pk, 7, "The lost season")
+
+
+def test_a_seasons_number_taken_by_another_of_its_series_is_refused_on_its_page(staff):
+    series = _series("Gold of Summer")
+    SeasonFactory(title=series, number=1)
+    second = SeasonFactory(title=series, number=2)
+
+    response = staff.post(
+        f"/admin/catalog/season/{second.pk}/change/",
+        {
+            "number": "1",
+            "episodes-TOTAL_FORMS": "0",
+            "episodes-INITIAL_FORMS": "0",
+            "episodes-MIN_NUM_FORMS": "0",
+            "episodes-MAX_NUM_FORMS": "1000",
+        },
+    )
+
+    assert response.status_code == 200
+    assert Season.objects.get(pk=second.pk).number == 2
+
+
+def _episode_posted(episode: Episode, season: Season) -> dict[str, str]:
+    return {
+        "season": str(season.pk),
+        "number": str(episode.number),
+        "name": episode.name,
+        "runtime_minutes": str(episode.runtime_minutes),
+    }
+
+
+def test_an_episode_is_not_moved_to_another_series_season(staff):
+    first, other = _series("Gold of Summer"), _series("Impossible Song")
+    episode = EpisodeFactory(season=SeasonFactory(title=first, number=1), number=1)
+    elsewhere = SeasonFactory(title=other, number=1)
+
+    response = staff.post(
+        f"/admin/catalog/episode/{episode.pk}/change/", _episode_posted(episode, elsewhere)
+    )
+
+    assert response.status_code == 200
+    assert "season of its own series" in str(response.context["adminform"].form.errors)
+    assert Episode.objects.get(pk=episode.pk).season.title_id == first.pk
+
+
+def test_an_episode_is_moved_to_another_season_of_its_series(staff):
+    # (an import that put it in the wrong season of the right series is corrected here)
+    series = _series("Gold of Summer")
+    episode = EpisodeFactory(season=SeasonFactory(title=series, number=1), number=9)
+    second = SeasonFactory(title=series, number=2)
+
+    response = staff.post(
+        f"/admin/catalog/episode/{episode.pk}/change/", _episode_posted(episode, second)
+    )
+
+    assert response.status_code == 302
+    assert Episode.objects.get(pk=episode.pk).season_id == second.pk
