@@ -195,6 +195,30 @@ class AvailableInRegionFilter(OfferedChoicesFilter):
         return queryset.filter(Exists(windows))
 
 
+class TitleForm(InstanceRelationsForm):
+    """A title's page, which keeps a series with seasons a series.
+
+    A film's viewing history is read as one programme's, a series' as its episodes':
+    made a film, a series with seasons resumed the episode a profile was halfway
+    through as the film's own progress, and its seasons stayed listed. Its seasons go
+    first (a title imported with the wrong kind has no history yet to lose).
+    """
+
+    def clean_kind(self) -> str:
+        kind = self.cleaned_data["kind"]
+        if (
+            self.instance.pk is not None
+            and kind == Title.Kind.FILM
+            and self.instance.kind != Title.Kind.FILM
+            and self.instance.seasons.exists()
+        ):
+            raise ValidationError(
+                "A series with seasons cannot become a film: its viewing history is about "
+                "its episodes. Delete its seasons first, if they were never its own."
+            )
+        return kind
+
+
 @admin.register(Title)
 class TitleAdmin(
     CountedDeletionAdminMixin, IndexedSearchAdminMixin, SemiJoinAdminMixin, admin.ModelAdmin
@@ -229,6 +253,7 @@ class TitleAdmin(
         "tags",
     )
     readonly_fields = ("created_at",)
+    form = TitleForm
     fieldsets = (
         (
             None,

@@ -112,3 +112,51 @@ def test_an_episode_is_moved_to_another_season_of_its_series(staff):
 
     assert response.status_code == 302
     assert Episode.objects.get(pk=episode.pk).season_id == second.pk
+
+
+def _title_posted(title: Title, **changes: str) -> dict[str, str]:
+    data = {
+        "original_name": title.original_name,
+        "kind": title.kind,
+        "original_language": title.original_language_id,
+        "release_date": str(title.release_date),
+        "runtime_minutes": str(title.runtime_minutes),
+        "maturity": str(title.maturity),
+    }
+    for prefix in ("localizations", "credits", "seasons", "availabilities", "artwork_variants"):
+        data.update(
+            {
+                f"{prefix}-TOTAL_FORMS": "0",
+                f"{prefix}-INITIAL_FORMS": "0",
+                f"{prefix}-MIN_NUM_FORMS": "0",
+                f"{prefix}-MAX_NUM_FORMS": "1000",
+            }
+        )
+    return {**data, **changes}
+
+
+def test_a_series_with_seasons_does_not_become_a_film(staff):
+    # given: a series with a season, whose episodes a profile may be halfway through
+    series = _series("Gold of Summer")
+    SeasonFactory(title=series, number=1)
+
+    # when: staff make it a film on its page
+    response = staff.post(
+        f"/admin/catalog/title/{series.pk}/change/", _title_posted(series, kind="film")
+    )
+
+    # then: refused on its kind (a film resumed the episode's progress as its own)
+    assert response.status_code == 200
+    assert "kind" in response.context["adminform"].form.errors
+    assert Title.objects.get(pk=series.pk).kind == Title.Kind.SERIES
+
+
+def test_a_series_without_seasons_becomes_a_film(staff):
+    series = _series("Gold of Summer")
+
+    response = staff.post(
+        f"/admin/catalog/title/{series.pk}/change/", _title_posted(series, kind="film")
+    )
+
+    assert response.status_code == 302
+    assert Title.objects.get(pk=series.pk).kind == Title.Kind.FILM
