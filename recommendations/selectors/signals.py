@@ -838,31 +838,6 @@ def credits_playback_pairs() -> list[tuple[int, int]]:
     )
 
 
-def signal_plays_unflagged(
-    *, profile_id: int, title_ids: Collection[int], since: dt.datetime
-) -> list[tuple[int, int | None, dt.datetime]]:
-    """The profile's plays of ``title_ids`` stored as first viewings (not flagged rewatches),
-    from ``since`` on, as the fold places them: rows of (title id, episode id, moment), the
-    moment being the stamp or the receipt, whichever is earlier.
-
-    For a batch whose completion is older than plays already stored: those plays came after
-    it, so they are rewatches (``services.signals._rewatches_found_late``). Bounded by the
-    profile's (profile, occurred_at) index: a moment from ``since`` on has its stamp there too.
-    """
-    return list(
-        Signal.objects.filter(
-            AnyOf(F("title_id"), title_ids),
-            profile_id=profile_id,
-            kind__in=sorted(PLAY_KINDS),
-            is_rewatch=False,
-            occurred_at__gte=since,
-        )
-        .annotate(folded_at=Least("occurred_at", "received_at"))
-        .filter(folded_at__gte=since)
-        .values_list("title_id", "episode_id", "folded_at")
-    )
-
-
 def title_states_log_read(
     *, profile_id: int, title_ids: Collection[int], kinds: Collection[str]
 ) -> list[tuple[int, int, int | None, str, float | None, dt.datetime]]:

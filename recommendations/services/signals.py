@@ -41,7 +41,6 @@ from recommendations.selectors.signals import (
     page_reports_stored,
     signal_clock_skew,
     signal_event_ids_stored,
-    signal_plays_unflagged,
     signal_references_get,
     title_states_get,
     title_states_log_read,
@@ -321,11 +320,9 @@ def title_states_fold(
     events: Iterable[FoldedEvent],
     title_kinds: Mapping[int, str],
     season_episodes: Mapping[int, Mapping[int, Set[int]]],
-    episode_completed_at: Mapping[int, Moment] | None = None,
     season_releases: Mapping[int, Moment] | None = None,
     release_skew: dt.timedelta | int | None = None,
     new_state: Callable[[int, Moment], _State] | None = None,
-    finish_times: MutableMapping[int, Moment] | None = None,
 ) -> set[int]:
     """Fold one profile's new events into ``states`` (title id -> state), in memory.
 
@@ -336,13 +333,12 @@ def title_states_fold(
     the moment of its first event; by default a ``ProfileTitleState`` of the
     profile). ``title_kinds`` maps each title to
     its kind, ``season_episodes`` (title -> season -> episode ids) every title
-    with an episode completion among the events. ``episode_completed_at`` (episode
-    id -> its first completion) may hold the stored completions of episodes that
-    late-arriving events touch: the state keeps which episodes are finished, not
-    when, and for an event older than the playback already folded only the time
-    tells whether a play came after the episode's completion (a rewatch) or
-    before it, and when the series was finished. Without it a finished episode
-    counts as finished before any play of it. ``season_releases`` (season id -> the
+    with an episode completion among the events. The events must all come after
+    those ``states`` folded (the order of the log: by moment, then as stored): the
+    state keeps which episodes are finished, not when, nor what its later events made
+    of the earlier ones, so a finished episode counts as finished before any event
+    folded into it. Ingest folds a title again from its log for an event older than
+    its state's playback (``_states_refolded``). ``season_releases`` (season id -> the
     moment it comes out, midnight UTC of its release date; a season without one is
     out) keeps a season announced but not out at an event's time from counting
     against the series' completion: a profile that finished every released episode
@@ -358,9 +354,7 @@ def title_states_fold(
     ingest keeps. Only the seasons in ``season_episodes`` are judged: an episode of a
     title missing from it counts as out (ingest refuses such events before its fold,
     so it reads only the seasons of titles with a completion).
-    ``finish_times``, if given, is filled with the moment each episode was first
-    finished (``episode_completed_at``'s and the events'). Returns the indexes of the
-    events that are rewatches.
+    Returns the indexes of the events that are rewatches.
 
     An episode is finished by its ``complete``, or once another episode is played after
     it was left in its credits (passed, ``last_episode_passed``): as of that last
@@ -377,7 +371,7 @@ def title_states_fold(
         key=lambda e: e.occurred_at,
     )
     rewatches: set[int] = set()
-    first_done = dict(episode_completed_at or {})
+    first_done: dict[int, Moment] = {}
     releases = season_releases or {}
     for event in engaging:
         at = event.occurred_at
@@ -498,8 +492,6 @@ def title_states_fold(
             # A clear keeps its time too: an older thumbs arriving after it stays cleared.
             state.thumbs = _THUMBS_OF[event.kind]
             state.thumbs_at = at
-    if finish_times is not None:
-        finish_times.update(first_done)
     return rewatches
 
 
@@ -749,126 +741,60 @@ def _store(profile: Profile, columns: EventColumns, references: SignalReferences
     rewatches: set[int] = set()
     if engaging:
         states = title_states_get(profile_id=profile.pk, title_ids={e.title_id for e in engaging})
-        # A play, completion or credits of an episode older than the playback already
-        # folded (an offline device's upload) needs the stored episodes' finishing times;
-        # the rest come after every stored finish. Rare: extra queries only then.
-        late = {
-            e.title_id
-            for e in engaging
-            if e.episode_id
-            and e.kind in PLAYBACK_KINDS
-            and (e.kind != SignalKind.PROGRESS or (e.value or 0.0) > CONTINUE_MAX_PROGRESS)
-            and (state := states.get(e.title_id)) is not None
-            and state.completed_episodes
-            and state.playback_at is not None
-            and e.occurred_at < state.playback_at
-        }
-        _seasons_read(references, late | _passed_moved_on(states, engaging))
+        late = _titles_folded_past(states, engaging)
         title_kinds = {pk: kind for pk, (kind, _) in references.titles.items()}
-        stored = {
-            title_id: (s.last_played_at, s.completed_at, frozenset(s.completed_episodes))
-            for title_id, s in states.items()
-        }
-        stored_finishes = _episode_finish_times(profile.pk, late, references) if late else {}
-        finishes: dict[int, Moment] = {}
+        _seasons_read(
+            references,
+            {t for t in late if title_kinds.get(t) == Title.Kind.SERIES}
+            | _passed_moved_on(states, engaging),
+        )
         rewatches = title_states_fold(
             profile_id=profile.pk,
             states=states,
-            events=engaging,
+            events=[e for e in engaging if e.title_id not in late] if late else engaging,
             title_kinds=title_kinds,
             season_episodes=references.season_episodes,
             season_releases=references.season_releases,
             release_skew=signal_clock_skew(),
-            episode_completed_at=stored_finishes or None,
-            finish_times=finishes,
         )
-        _rewatches_found_late(
-            profile_id=profile.pk,
-            states=states,
-            stored=stored,
-            title_kinds=title_kinds,
-            finishes=finishes,
-            stored_finishes=stored_finishes,
-        )
+        if late:
+            refolded, late_rewatches = _states_refolded(
+                profile_id=profile.pk,
+                title_ids=late,
+                title_kinds=title_kinds,
+                references=references,
+                unstored=[e for e in engaging if e.title_id in late],
+            )
+            states.update(refolded)
+            rewatches |= late_rewatches
     inserted = _insert(profile, columns, rewatches, received_at=now)
     if states:
         title_states_save(states=states.values())
     return inserted
 
 
-def _rewatches_found_late(
-    *,
-    profile_id: int,
-    states: Mapping[int, ProfileTitleState],
-    stored: Mapping[int, tuple[dt.datetime | None, dt.datetime | None, Set[int]]],
-    title_kinds: Mapping[int, str],
-    finishes: Mapping[int, Moment],
-    stored_finishes: Mapping[int, Moment],
-) -> None:
-    """Count in ``states`` the stored plays that this batch's finishes, older than they are,
-    make rewatches.
+def _titles_folded_past(
+    states: Mapping[int, ProfileTitleState], events: Iterable[SignalEvent]
+) -> set[int]:
+    """The titles whose stored state has folded playback later than one of ``events``.
 
-    A play after the completion of its film or episode is a rewatch, whichever of the two
-    arrived first. The fold sees the batch's events and the stored state; a play stored
-    before the completion arrived (the TV's rewatch reported at once, the tablet's earlier
-    finish uploaded once back online) was a first viewing then, and the state never counted
-    it, though every fold of the log (a refold, the rankers' training's states as of each
-    page) does: the homepage's Watch Again, which takes a finished title that was
-    rewatched, left it out. ``stored`` holds each state's last play, completion and
-    finished episodes before the fold; ``finishes`` every episode's first finish after it
-    (``title_states_fold``'s ``finish_times``), ``stored_finishes`` those the log gave for
-    a late batch. Rare: a query only when a finish lands before a stored play. The rows
-    keep the flag they were stored with: the log is history, and is not rewritten.
+    Folding such an event into the state is not folding the log in order: what the state
+    made of the later events (the progress a play reset, the first play's moment, an episode
+    passed then moved on from, the plays after a completion that are rewatches) depends on
+    what came before them, and the state does not keep enough to undo it. So those titles
+    are folded again from the log (``_states_refolded``). A rating is not ordered against
+    playback (the latest by its own clock wins, however late it arrives), and an event at
+    the moment of the last one folded comes after it in the log too (a larger id), so
+    neither is late. Read from the states already read: no query.
     """
-    # What each finish that moved earlier makes rewatches: the plays from the new finish to
-    # the one stored before (none: no end). A play after that one was a rewatch when stored,
-    # or was counted by the batch that moved it (finishes only ever move earlier).
-    films: dict[int, tuple[Moment, Moment | None]] = {}
-    episodes: dict[int, tuple[Moment, Moment | None]] = {}
-    for title_id, (last_played, completed_at, completed) in stored.items():
-        if last_played is None:
-            continue
-        state = states[title_id]
-        if title_kinds.get(title_id) == Title.Kind.FILM:
-            done = state.completed_at
-            if (
-                done is not None
-                and done < last_played
-                and (completed_at is None or done < completed_at)
-            ):
-                films[title_id] = (done, completed_at)
-            continue
-        for episode_id in state.completed_episodes:
-            done = finishes.get(episode_id)
-            if done is None or done > last_played:
-                continue
-            before = stored_finishes.get(episode_id)
-            if episode_id not in completed:
-                episodes[episode_id] = (done, None)
-            elif before is not None and done < before:
-                episodes[episode_id] = (done, before)
-    if not films and not episodes:
-        return
-    owners = {
-        title_id
-        for title_id in stored
-        if episodes.keys() & set(states[title_id].completed_episodes)
+    return {
+        e.title_id
+        for e in events
+        if e.kind in PLAYBACK_KINDS
+        and (state := states.get(e.title_id)) is not None
+        and state.playback_at is not None
+        and e.occurred_at < state.playback_at
     }
-    for title_id, episode_id, at in signal_plays_unflagged(
-        profile_id=profile_id,
-        title_ids=films.keys() | owners,
-        since=min(done for done, _ in (*films.values(), *episodes.values())),
-    ):
-        # As the fold judges them: a film played strictly after its first completion, an
-        # episode from its first finish on.
-        if episode_id is None:
-            window = films.get(title_id)
-            found = window is not None and window[0] < at and (window[1] is None or at <= window[1])
-        else:
-            window = episodes.get(episode_id)
-            found = window is not None and window[0] <= at and (window[1] is None or at < window[1])
-        if found:
-            states[title_id].rewatch_count += 1
 
 
 def _passed_moved_on(
@@ -892,7 +818,7 @@ def _seasons_read(references: SignalReferences, title_ids: Collection[int]) -> N
 
     A batch's own references hold the seasons of the titles it finishes episodes of
     itself (a completion, credits); moving on from a passed episode stored before, or
-    refolding a title for a late report (:func:`_episode_finish_times`), finishes
+    folding a title again for a late report (:func:`_states_refolded`), finishes
     episodes too, which without them counted no season. Rare: a query only then.
     """
     title_ids = set(title_ids) - references.season_episodes.keys()
@@ -905,13 +831,31 @@ def _seasons_read(references: SignalReferences, title_ids: Collection[int]) -> N
     references.season_releases.update(read.season_releases)
 
 
-def _logged_events(
-    *, profile_id: int, title_ids: Iterable[int], kinds: Iterable[str]
-) -> list[SignalEvent]:
-    """The profile's stored events of ``kinds`` for ``title_ids``, as the fold takes them."""
-    return [
+def _states_refolded(
+    *,
+    profile_id: int,
+    title_ids: Collection[int],
+    title_kinds: Mapping[int, str],
+    references: SignalReferences,
+    unstored: Sequence[SignalEvent] = (),
+) -> tuple[dict[int, ProfileTitleState], set[int]]:
+    """The profile's states of ``title_ids`` folded from its signal log alone, in order.
+
+    The one refold: ``title_states_refold`` repairs stored states with it, and ingest folds
+    with it the titles a late batch reaches back into (``_titles_folded_past``), its own
+    events (``unstored``, not yet in the log) among them. Those go after the stored events
+    of the same moment, as their larger ids order them in the log; so a batch's states are
+    what a refold of the log finds once it is stored. ``references`` must hold the seasons
+    of the series among ``title_ids``. An episode deleted since is left as its deletion
+    leaves the state: neither the last one played (its progress gone with it) nor among the
+    finished ones (``title_states_episode_prune``). Returns the states (a title with no
+    event left, every one passed over, has none) and the indexes of ``unstored``'s
+    rewatches. One read of the log, by the profile's index.
+    """
+    events = [
+        # Negative: never the position of one of ``unstored`` folded beside them.
         logged_event(
-            index=pk,
+            index=-pk,
             kind=kind,
             title_id=title_id,
             episode_id=episode_id,
@@ -919,34 +863,27 @@ def _logged_events(
             occurred_at=folded_at,
         )
         for pk, title_id, episode_id, kind, value, folded_at in title_states_log_read(
-            profile_id=profile_id, title_ids=title_ids, kinds=kinds
+            profile_id=profile_id, title_ids=title_ids, kinds=STATE_KINDS
         )
     ]
-
-
-def _episode_finish_times(
-    profile_id: int, title_ids: Collection[int], references: SignalReferences
-) -> dict[int, Moment]:
-    """When the profile first finished each episode of ``title_ids``, by its log folded.
-
-    The state keeps which episodes are finished, not when, and a completion's time is
-    in the log but a passed episode's, finished once moved on from, is only in the
-    order of the log's events: folding the titles' playback again gives both, as the
-    refold folds them. For a late report only (``_store``).
-    """
-    events = _logged_events(profile_id=profile_id, title_ids=title_ids, kinds=PLAYBACK_KINDS)
-    finished: dict[int, Moment] = {}
-    title_states_fold(
+    events.extend(unstored)  # the fold's sort is stable: after the stored at a tie
+    folded: dict[int, ProfileTitleState] = {}
+    rewatches = title_states_fold(
         profile_id=profile_id,
-        states={},
+        states=folded,
         events=events,
-        title_kinds={pk: kind for pk, (kind, _) in references.titles.items()},
+        title_kinds=title_kinds,
         season_episodes=references.season_episodes,
         season_releases=references.season_releases,
         release_skew=signal_clock_skew(),
-        finish_times=finished,
     )
-    return finished
+    for title_id, state in folded.items():
+        existing = set().union(*references.season_episodes.get(title_id, {}).values())
+        if state.last_episode_id is not None and state.last_episode_id not in existing:
+            state.last_episode_id = None
+            state.progress = 0.0
+        state.completed_episodes = [e for e in state.completed_episodes if e in existing]
+    return folded, {index for index in rewatches if index >= 0}
 
 
 # Every stored column of a signal, in COPY order; the dataset import and the demo seeder
@@ -1367,30 +1304,15 @@ def title_states_refold(
             season_titles=stored.keys(),
         )
         title_kinds = {pk: kind for pk, (kind, _) in references.titles.items()}
-        events = _logged_events(
-            profile_id=profile_id, title_ids=title_kinds.keys(), kinds=STATE_KINDS
-        )
-        folded: dict[int, ProfileTitleState] = {}
-        title_states_fold(
+        folded, _ = _states_refolded(
             profile_id=profile_id,
-            states=folded,
-            events=events,
+            title_ids=title_kinds.keys(),
             title_kinds=title_kinds,
-            season_episodes=references.season_episodes,
-            season_releases=references.season_releases,
-            release_skew=signal_clock_skew(),
+            references=references,
         )
         changes, changed, removed = [], [], []
         for title_id in title_kinds:
             before, after = stored[title_id], folded.get(title_id)
-            if after is not None:
-                existing = set().union(*references.season_episodes.get(title_id, {}).values())
-                # Deleted since: as its deletion left the state (SET_NULL and its progress
-                # gone, and pruned from the finished ones by title_states_episode_prune).
-                if after.last_episode_id is not None and after.last_episode_id not in existing:
-                    after.last_episode_id = None
-                    after.progress = 0.0
-                after.completed_episodes = [e for e in after.completed_episodes if e in existing]
             fields = list(STATE_FIELDS) if after is None else _state_changes(before, after)
             if not fields:
                 continue

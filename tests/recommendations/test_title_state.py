@@ -6,6 +6,8 @@ import io
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from catalog.models import Season
@@ -195,6 +197,106 @@ def test_a_late_arriving_episode_completion_makes_the_plays_after_it_rewatches(
     state.refresh_from_db()
     assert state.rewatch_count == 1
     assert title_states_refold(profile_id=profile.pk, title_ids=[title.pk], dry_run=True) == []
+
+
+def test_a_late_play_before_a_progress_that_had_none_dates_the_plays_as_the_log_does(
+    api_client, profile, film
+):
+    # given: the TV's progress through a film whose play_start it lost, dated as its play
+    send(api_client, profile, event(film, kind="progress", value=40, occurred_at=at(30)))
+
+    # when: the tablet, offline, reports how the film was started earlier
+    send(api_client, profile, event(film, occurred_at=at(60)))
+
+    # then: as the log folded in order: the play came first, and the progress after it is
+    # not a play of its own (the state kept the progress's moment as the last play)
+    state = ProfileTitleState.objects.get(profile=profile, title=film)
+    started = NOW - dt.timedelta(minutes=60)
+    assert (state.first_played_at, state.last_played_at) == (started, started)
+    assert title_states_refold(profile_id=profile.pk, title_ids=[film.pk], dry_run=True) == []
+
+
+def test_a_late_progress_from_before_a_stored_play_is_kept_as_the_log_keeps_it(
+    api_client, profile, film
+):
+    # given: the TV starts a film again
+    send(api_client, profile, event(film, occurred_at=at(30)))
+
+    # when: the tablet reports, late, how far the film had got before
+    send(api_client, profile, event(film, kind="progress", value=40, occurred_at=at(60)))
+
+    # then: the play resumed there, as the log folded in order says (the state kept 0)
+    state = ProfileTitleState.objects.get(profile=profile, title=film)
+    assert state.progress == 40
+    assert title_states_refold(profile_id=profile.pk, title_ids=[film.pk], dry_run=True) == []
+
+
+def test_a_late_completion_before_a_stored_play_restarts_its_progress_as_a_rewatch(
+    api_client, profile, film
+):
+    # given: the TV's progress through a film, then the film started again
+    send(
+        api_client,
+        profile,
+        event(film, kind="progress", value=50, occurred_at=at(45)),
+        event(film, occurred_at=at(30)),
+    )
+
+    # when: the tablet reports, late, that the film was finished before either
+    send(api_client, profile, event(film, kind="complete", occurred_at=at(60)))
+
+    # then: the play after the completion is a rewatch from the start, at 0 (the state kept
+    # the progress from before the play, 50)
+    state = ProfileTitleState.objects.get(profile=profile, title=film)
+    assert (state.progress, state.rewatch_count) == (0, 1)
+    assert title_states_refold(profile_id=profile.pk, title_ids=[film.pk], dry_run=True) == []
+
+
+def test_late_credits_of_the_episode_last_played_finish_it_when_another_came_between(
+    api_client, profile, series
+):
+    # given: the first episode, the second, then the first again, on the TV
+    title, episodes = series
+    first, second = episodes[0][0], episodes[0][1]
+    send(
+        api_client,
+        profile,
+        event(title, episode=first.pk, occurred_at=at(90)),
+        event(title, episode=second.pk, occurred_at=at(60)),
+        event(title, episode=first.pk, occurred_at=at(30)),
+    )
+
+    # when: the tablet reports, late, that the first played into its credits before the second
+    send(
+        api_client,
+        profile,
+        event(title, kind="progress", episode=first.pk, value=96, occurred_at=at(80)),
+    )
+
+    # then: seen to its credits and moved on from, it is finished, and the play of it since
+    # is a rewatch (the state left it unfinished: it is the episode last played)
+    state = ProfileTitleState.objects.get(profile=profile, title=title)
+    assert state.completed_episodes == [first.pk]
+    assert (state.rewatch_count, state.last_episode_id, state.progress) == (1, first.pk, 0)
+    assert title_states_refold(profile_id=profile.pk, title_ids=[title.pk], dry_run=True) == []
+
+
+def test_only_a_late_batch_pays_a_read_of_the_log(api_client, profile, film):
+    # given: a film's progress stored
+    send(api_client, profile, event(film, kind="progress", value=10, occurred_at=at(60)))
+
+    def statements(*events) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            send(api_client, profile, *events)
+        return len(captured.captured_queries)
+
+    # when: a batch after it, then one from before the last
+    in_order = statements(event(film, kind="progress", value=20, occurred_at=at(50)))
+    late = statements(event(film, kind="progress", value=5, occurred_at=at(55)))
+
+    # then: the usual batch costs what it did; the late one one read of the film's log
+    assert late == in_order + 1
+    assert ProfileTitleState.objects.get(profile=profile, title=film).progress == 20
 
 
 def test_replaying_a_finished_episode_is_a_rewatch_but_the_next_episode_is_not(
