@@ -235,10 +235,16 @@ def profile_clusters_assign(
                 .order_by("pk")
                 .values_list("pk", flat=True)
             )
+        # Only profiles whose household is still in the region: the rows were read with the
+        # signals, minutes earlier, and a household moved since (its admin page takes its
+        # profiles out of this region's clusters) was put back in one, served by this
+        # region's model until its new region's retrain. Read as the statement runs, after
+        # the locks above: a move committing meanwhile has cleared the rows it waited for.
+        staying = Profile.objects.filter(account__home_region_id=region_code)
         for position, pk in enumerate(cluster_pks.tolist()):
             moving = profile_ids[changed & (assignment.cluster == position)]
             if moving.size:
-                Profile.objects.filter(AnyOf(F("pk"), moving.tolist())).update(taste_cluster_id=pk)
+                staying.filter(AnyOf(F("pk"), moving.tolist())).update(taste_cluster_id=pk)
     by_viewing = int(assignment.by_viewing.sum())
     by_preference = int(assignment.by_preference.sum())
     return ClusterAssignmentResult(

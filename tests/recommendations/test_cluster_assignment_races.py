@@ -11,13 +11,16 @@ import threading
 import pytest
 from django.db import connection, transaction
 
+from accounts.services import account_profiles_cluster_settle
 from profiles.models import Profile
+from recommendations.selectors import training as data
 from recommendations.services.clusters import profile_clusters_assign
 from tests.db_waits import hold_until_waited_on
 from tests.factories import (
     AccountFactory,
     LanguageFactory,
     ProfileFactory,
+    RegionFactory,
     TasteClusterFactory,
 )
 
@@ -68,3 +71,33 @@ def test_an_assignment_racing_a_writer_locking_in_id_order_does_not_deadlock():
     assert failures == []
     clusters = dict(Profile.objects.values_list("pk", "taste_cluster_id"))
     assert (clusters[low.pk], clusters[high.pk]) == (tamil.pk, default.pk)
+
+
+@pytest.mark.django_db
+def test_a_household_moved_after_the_retrain_read_its_profiles_is_not_put_back_in_a_cluster():
+    # given: a household of IN whose profile prefers Tamil but is in IN's default cluster,
+    # and a retrain of IN that has read the region's profiles (it reads them beside its
+    # signals, minutes before it stores the assignment)
+    account = AccountFactory()
+    region = account.home_region
+    default = TasteClusterFactory(region=region, slug="a-everyone", is_default=True)
+    tamil = TasteClusterFactory(region=region, slug="tamil")
+    tamil.languages.add(LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்"))
+    profile = ProfileFactory(account=account, name="Amma", taste_cluster=default)
+    profile.preferred_languages.add(tamil.languages.get())
+    read_by_the_retrain = {
+        "profiles": data.profile_rows(),
+        "languages": data.preferred_language_links(region.code),
+    }
+
+    # when: support moves the household to another region (its admin page), then the
+    # retrain stores what it computed from its read
+    account.home_region = RegionFactory(code="US", name="United States")
+    account.save()
+    account_profiles_cluster_settle(account=account)
+    profile_clusters_assign(region_code=region.code, **read_by_the_retrain)
+
+    # then: the moved profile stays out of IN's clusters (it was put in IN's Tamil one,
+    # served by a model of another region until the new region's retrain)
+    profile.refresh_from_db()
+    assert profile.taste_cluster_id is None
