@@ -5,11 +5,13 @@ the fan-out and the reaper on ``default``; each cluster retrain on its region's
 queue, chosen when the run is enqueued (``retraining.retrain_queue``).
 """
 
+from typing import Any
+
 from celery import shared_task
 from django.conf import settings
 
 from artwork.services import artwork_daily_prune, artwork_files_prune
-from config.celery import RETRY_ON_TRANSIENT_ERRORS, TRANSIENT_ERRORS
+from config.celery import RETRY_ON_TRANSIENT_ERRORS, TRANSIENT_ERRORS, BoundedDeliveryTask
 from profiles.services import profile_orphans_prune
 from recommendations.models import PageLog, Signal
 from recommendations.services.model_versions import model_versions_prune
@@ -18,9 +20,30 @@ from recommendations.services.retraining import (
     RetrainInterrupted,
     region_retrain_request,
     training_run_execute,
+    training_runs_abandon,
     training_runs_execute,
     training_runs_reap,
 )
+
+
+class RetrainTask(BoundedDeliveryTask):
+    """A retrain task that fails the runs it leaves queued when it gives up.
+
+    Celery calls ``on_failure`` once no retry will come: the retries after a database
+    outage ran out (``max_retries``: about five minutes), with the runs the interrupted
+    attempt put back to "queued", or never started; or the task raised what it does not
+    retry on. Left queued, each would refuse every request for its cluster until the
+    reaper's ``RETRAIN_QUEUED_SECONDS`` (6 hours), the night's retrain lost with no word
+    of why. Not called for a retry, nor for a lost worker (the message is handed on); called
+    too at the hard time limit, when the batch's runs were started long before (running runs
+    are the reaper's: it tells a dead worker by its heartbeat). An eager ``apply`` that
+    propagates its error does not call it either (``retraining._enqueue`` says what failed).
+    """
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        ids = args[0] if args else kwargs.get("run_ids", kwargs.get("run_id"))
+        training_runs_abandon(run_ids=ids if isinstance(ids, list) else [ids], error=exc)
+
 
 # A retrain of the largest cluster takes minutes. At the soft limit the batch stops and
 # fails its runs; the hard limit is the backstop after which the worker child is killed
@@ -37,6 +60,7 @@ RETRAIN_HARD_LIMIT = settings.TONIGHT["RETRAIN_HARD_LIMIT_SECONDS"]
 # their worker lost.
 _RETRAIN_TASK = {
     "bind": True,
+    "base": RetrainTask,
     "acks_late": True,
     "reject_on_worker_lost": True,
     "soft_time_limit": RETRAIN_SOFT_LIMIT,

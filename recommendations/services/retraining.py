@@ -911,6 +911,58 @@ def _runs_requeue(
     return again
 
 
+def training_runs_abandon(*, run_ids: Sequence[int], error: BaseException) -> list[int]:
+    """Fail the runs still ``queued`` of a retrain task that gave up; the ids failed.
+
+    The task's last word (``recommendations.tasks.RetrainTask.on_failure``): no delivery
+    of it will come again, so a run it left queued (put back by :func:`_runs_requeue`, or
+    never started because the database was away from the first try) would only block its
+    cluster until the reaper's ``RETRAIN_QUEUED_SECONDS``, hours later. Running runs are
+    left to the reaper, which tells a lost worker by its heartbeat. The outage that made
+    the task give up may have broken the connection: it is replaced once; with the
+    database still away nothing can be written, and the reaper says what happened
+    (:func:`training_runs_reap`).
+    """
+    cause = f"{type(error).__name__}: {error}".strip()
+    if isinstance(error, RetrainInterrupted) or _database_interrupted(error):
+        why = (
+            "its task gave up retrying: the database was away longer than the task's retries "
+            f"(about 5 minutes) ({cause})"
+        )
+    else:
+        why = f"its task failed ({cause})"
+    for last in (False, True):
+        try:
+            return _runs_abandon(run_ids, why)
+        except DatabaseError:
+            if last or connection.in_atomic_block:
+                logger.warning(
+                    "Could not fail retrain runs %s, left queued by their task; the reaper will",
+                    list(run_ids),
+                    exc_info=True,
+                )
+                return []
+            connection.close()
+    return []
+
+
+def _runs_abandon(run_ids: Sequence[int], why: str) -> list[int]:
+    failed = []
+    with transaction.atomic():
+        for run in TrainingRun.objects.select_for_update().filter(
+            pk__in=run_ids, status=TrainingRun.Status.QUEUED
+        ):
+            before = f" {run.error}" if run.error else ""
+            never = "Not started again" if run.attempts else "Never started"
+            if _finish(
+                run, TrainingRun.Status.FAILED, error=f"{never}: {why}.{before} Retrain it again."
+            ):
+                failed.append(run.pk)
+    if failed:
+        logger.warning("Retrain runs %s failed: %s", failed, why)
+    return failed
+
+
 @dataclass
 class RetrainOutcome:
     """What a cluster's part of a batch came to; ``succeeded`` means its version passed the gate
@@ -2251,15 +2303,7 @@ def training_runs_reap(
         )
         for run in stale:
             if run.status == TrainingRun.Status.QUEUED:
-                _finish(
-                    run,
-                    TrainingRun.Status.FAILED,
-                    error=(
-                        f"Never started: queued since {run.created_at:%Y-%m-%d %H:%M:%S} and no "
-                        f"worker took it (its message was lost, or no worker listens to "
-                        f"{retrain_queue(run.region_id)})."
-                    ),
-                )
+                _finish(run, TrainingRun.Status.FAILED, error=_never_started(run))
                 reaped += 1
                 continue
             _finish(
@@ -2271,6 +2315,25 @@ def training_runs_reap(
             reaped += 1
     _fail_orphaned_versions()
     return reaped
+
+
+def _never_started(run: TrainingRun) -> str:
+    """Why the reaper fails a run still queued: it cannot tell a lost message from a task that
+    gave up retrying while the database was away (which could not write that it gave up,
+    :func:`training_runs_abandon`), so it names both; a run queued again after an
+    interruption says so, with the interruption."""
+    queue = retrain_queue(run.region_id)
+    if run.attempts:
+        return (
+            f"Never started again: queued again after attempt {run.attempts} and no worker "
+            "took it since (its task gave up retrying while the database was away, its "
+            f"message was lost, or no worker listens to {queue}). {run.error}"
+        ).strip()
+    return (
+        f"Never started: queued since {run.created_at:%Y-%m-%d %H:%M:%S} and no worker took "
+        f"it (its message was lost, no worker listens to {queue}, or its task gave up "
+        "retrying while the database was away)."
+    )
 
 
 def _fail_unjudged_versions(run: TrainingRun, error: str, *, unless_judged: bool = False) -> None:

@@ -12,15 +12,17 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+import psycopg
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from recommendations.apis.retrains import BROKER_RETRY_SECONDS
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.services import retraining
-from tests.factories import RegionFactory
+from recommendations.tasks import retrain_clusters
+from tests.factories import RegionFactory, TasteClusterFactory
 from tests.processes import ROOT, current_database_url, run_python
 from tests.recommendations.demo_world import seed_small_demo
 from tests.recommendations.test_retraining_operations import (  # noqa: F401
@@ -343,3 +345,88 @@ def test_retrain_all_without_a_broker_retrains_every_cluster_once_as_make_demo_r
     assert runs.count() == clusters
     regions = ", ".join(sorted(set(TasteCluster.objects.values_list("region_id", flat=True))))
     assert again.stdout == f"{regions}: retrained already; left out (--if-empty).\n"
+
+
+@pytest.fixture
+def end_session() -> Iterator[Callable[[], None]]:
+    """Ends this test's database session from another one, as a restart would: every query
+    on the connection fails from then on, and Django does not reconnect by itself."""
+
+    def end() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    yield end
+    connection.close()  # for the test's teardown, should the session still be the ended one
+
+
+@pytest.mark.django_db(transaction=True)  # the runs must outlive the ended session
+def test_a_retrain_whose_retries_run_out_before_the_database_is_back_fails_its_queued_runs(
+    eager,  # noqa: F811
+    end_session,
+):
+    # given: a region's batch whose attempt the database interrupted, its runs queued again
+    # for the task's retry (as retraining._runs_requeue leaves them), and one never started
+    tamil = _cluster("tamil")
+    hindi = TasteClusterFactory(region=tamil.region, slug="hindi")
+    interrupted = TrainingRun.objects.create(
+        region_id="IN",
+        taste_cluster=tamil,
+        attempts=1,
+        error="Interrupted at stage train: the database connection was lost (OperationalError: "
+        "terminating connection). Queued again for attempt 2.",
+    )
+    never = TrainingRun.objects.create(region_id="IN", taste_cluster=hindi)
+
+    # when: the database is still away at the task's last try (its retries used up: the
+    # outage outlasted them), and back once the task has given up
+    # (``throw=False``: a worker's failures are handled, not raised, which is what calls
+    # ``on_failure``)
+    end_session()
+    result = retrain_clusters.apply(
+        args=[[interrupted.pk, never.pk]], retries=retrain_clusters.max_retries, throw=False
+    )
+    assert result.failed()
+    assert isinstance(result.result, DatabaseError)
+    connection.close()  # the test reads on a fresh session, whatever the task's was left as
+
+    # then: once the task gave up, its runs are failed saying why, not left queued to
+    # refuse every retrain of their clusters until the reaper's 6 hours
+    interrupted.refresh_from_db()
+    never.refresh_from_db()
+    assert (interrupted.status, never.status) == (TrainingRun.Status.FAILED,) * 2
+    assert interrupted.error.startswith(
+        "Not started again: its task gave up retrying: the database was away longer than the "
+        "task's retries"
+    )
+    assert "Interrupted at stage train" in interrupted.error
+    assert never.error.startswith("Never started: its task gave up retrying")
+    assert interrupted.finished_at is not None
+    assert retraining.training_run_request(region_code="IN", cluster_slug="tamil", enqueue=False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_its_task_could_not_fail_is_reaped_saying_the_task_may_have_given_up():
+    # given: a run queued again after an interruption, which its task, giving up while the
+    # database was still away, could not fail
+    run = TrainingRun.objects.create(
+        region_id=RegionFactory().code,
+        taste_cluster=_cluster(),
+        attempts=1,
+        error="Interrupted at stage read: the database connection was lost. Queued again.",
+    )
+
+    # when: the reaper finds it queued past RETRAIN_QUEUED_SECONDS
+    assert retraining.training_runs_reap(queued_for_seconds=0) == 1
+
+    # then: its reason names the give-up beside a lost message, and keeps the interruption
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.FAILED
+    assert run.error.startswith("Never started again: queued again after attempt 1")
+    assert "its task gave up retrying while the database was away" in run.error
+    assert run.error.endswith(
+        "Interrupted at stage read: the database connection was lost. Queued again."
+    )
