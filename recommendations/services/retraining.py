@@ -109,7 +109,8 @@ import numpy as np
 import numpy.typing as npt
 import psycopg
 import scipy.sparse as sp
-from celery.exceptions import SoftTimeLimitExceeded
+from celery import Task
+from celery.exceptions import Retry, SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
@@ -306,14 +307,11 @@ def _enqueue(runs: Sequence[TrainingRun]) -> None:
 
     def send() -> None:
         queue = retrain_queue(runs[0].region_id)
+        if task.app.conf.task_always_eager:
+            _run_here(task, args, ids)
+            return
         try:
-            if task.app.conf.task_always_eager:
-                # No broker: run here. Celery's eager apply_async still takes a producer from
-                # the broker's pool, and with no broker URL kombu warns it "reverts to
-                # localhost" (an AMQP broker nobody configured) on every command.
-                result = task.apply(args=args)
-            else:
-                result = task.apply_async(args=args, queue=queue)
+            result = task.apply_async(args=args, queue=queue)
         except Exception as error:
             # A run left queued with no message would block its cluster's retrains (the
             # request refuses while one is queued); fail it, and tell the caller.
@@ -327,6 +325,68 @@ def _enqueue(runs: Sequence[TrainingRun]) -> None:
         TrainingRun.objects.filter(pk__in=ids, celery_task_id="").update(celery_task_id=result.id)
 
     transaction.on_commit(send)
+
+
+def _run_here(task: Task, args: list, ids: list[int]) -> None:
+    """Without a broker, run the retrain task in this process; fail its runs if it raises.
+
+    Celery's eager ``apply_async`` still takes a producer from the broker's pool, and with
+    no broker URL kombu warns it "reverts to localhost" (an AMQP broker nobody configured)
+    on every command: hence ``apply``. An error it raises is the retrain's own, not a
+    refused send (it used to be reported as "Could not queue the retrain"), and nothing
+    retries it: a database error is raised as Celery's ``Retry`` that no worker will act
+    on. So its runs not yet ended are failed with what failed, and the caller, which
+    reports how its runs ended, says so (the staff API's 201, admin's message, the command).
+    """
+    try:
+        result = task.apply(args=args)
+    except Exception as error:
+        cause = error.exc if isinstance(error, Retry) and error.exc is not None else error
+        message = (
+            "The retrain failed in this process (no broker is configured, so nothing retries "
+            f"it): {type(cause).__name__}: {cause}"
+        ).strip()
+        logger.exception("Retrain runs %s failed in-process", ids)
+        _runs_fail(ids, ACTIVE_STATUSES, lambda run: message)
+        return
+    TrainingRun.objects.filter(pk__in=ids, celery_task_id="").update(celery_task_id=result.id)
+
+
+def _runs_fail(
+    run_ids: Sequence[int], statuses: Sequence[str], error: Callable[[TrainingRun], str]
+) -> list[int]:
+    """Fail those of ``run_ids`` in ``statuses`` with ``error(run)``; the ids failed.
+
+    Said after an error that may have been the database's own (a restart): a connection it
+    broke is replaced once, and with the database still away nothing is written (logged),
+    the runs left to the reaper (:func:`training_runs_reap`).
+    """
+    for last in (False, True):
+        try:
+            return _runs_fail_now(run_ids, statuses, error)
+        except DatabaseError:
+            if last or connection.in_atomic_block:
+                logger.warning(
+                    "Could not fail retrain runs %s; the reaper will", list(run_ids), exc_info=True
+                )
+                return []
+            connection.close()
+    return []
+
+
+def _runs_fail_now(
+    run_ids: Sequence[int], statuses: Sequence[str], error: Callable[[TrainingRun], str]
+) -> list[int]:
+    failed = []
+    with transaction.atomic():
+        for run in TrainingRun.objects.select_for_update().filter(
+            pk__in=run_ids, status__in=statuses
+        ):
+            reason = error(run)
+            if _finish(run, TrainingRun.Status.FAILED, error=reason):
+                _fail_unjudged_versions(run, f"Run #{run.pk} failed: {reason}", unless_judged=True)
+                failed.append(run.pk)
+    return failed
 
 
 def training_run_request(
@@ -931,33 +991,13 @@ def training_runs_abandon(*, run_ids: Sequence[int], error: BaseException) -> li
         )
     else:
         why = f"its task failed ({cause})"
-    for last in (False, True):
-        try:
-            return _runs_abandon(run_ids, why)
-        except DatabaseError:
-            if last or connection.in_atomic_block:
-                logger.warning(
-                    "Could not fail retrain runs %s, left queued by their task; the reaper will",
-                    list(run_ids),
-                    exc_info=True,
-                )
-                return []
-            connection.close()
-    return []
 
+    def reason(run: TrainingRun) -> str:
+        never = "Not started again" if run.attempts else "Never started"
+        before = f" {run.error}" if run.error else ""
+        return f"{never}: {why}.{before} Retrain it again."
 
-def _runs_abandon(run_ids: Sequence[int], why: str) -> list[int]:
-    failed = []
-    with transaction.atomic():
-        for run in TrainingRun.objects.select_for_update().filter(
-            pk__in=run_ids, status=TrainingRun.Status.QUEUED
-        ):
-            before = f" {run.error}" if run.error else ""
-            never = "Not started again" if run.attempts else "Never started"
-            if _finish(
-                run, TrainingRun.Status.FAILED, error=f"{never}: {why}.{before} Retrain it again."
-            ):
-                failed.append(run.pk)
+    failed = _runs_fail(run_ids, (TrainingRun.Status.QUEUED,), reason)
     if failed:
         logger.warning("Retrain runs %s failed: %s", failed, why)
     return failed

@@ -430,3 +430,28 @@ def test_a_run_its_task_could_not_fail_is_reaped_saying_the_task_may_have_given_
     assert run.error.endswith(
         "Interrupted at stage read: the database connection was lost. Queued again."
     )
+
+
+@pytest.mark.django_db(transaction=True)  # the run must outlive the ended session
+def test_without_a_broker_a_retrain_that_raises_says_what_failed_not_that_it_was_not_queued(
+    eager,  # noqa: F811
+    end_session,
+):
+    # given: a requested retrain, about to run in this process (no broker)
+    _cluster()
+    run = retraining.training_run_request(region_code="IN", cluster_slug="tamil", enqueue=False)
+
+    # when: the database ends the session it runs on (a restart) as it starts
+    end_session()
+    retraining._enqueue([run])  # outside a transaction: sent (and run) at once
+
+    # then: the run is failed with what failed; nothing was refused by a broker, and nothing
+    # will retry it (the eager task's database error came out as Celery's Retry)
+    connection.close()
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.FAILED
+    assert run.error.startswith(
+        "The retrain failed in this process (no broker is configured, so nothing retries it): "
+        "OperationalError: "
+    )
+    assert "queue" not in run.error
