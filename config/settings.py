@@ -482,14 +482,15 @@ TONIGHT = {
     # region (docker-compose.yml), including regions added after it started.
     "RETRAIN_QUEUE_PER_REGION": env.bool("TONIGHT_RETRAIN_QUEUE_PER_REGION", default=True),
     # A running retrain refreshes its heartbeat this often; the reaper fails runs whose
-    # heartbeat is older than RETRAIN_STALE_SECONDS (their worker died).
+    # heartbeat is older than RETRAIN_STALE_SECONDS (their worker died): at or below one
+    # beat it would fail live runs (tonight.E010), below two one lost beat would (tonight.W007).
     "RETRAIN_HEARTBEAT_SECONDS": env.float("TONIGHT_RETRAIN_HEARTBEAT_SECONDS", default=10.0),
     "RETRAIN_STALE_SECONDS": env.float("TONIGHT_RETRAIN_STALE_SECONDS", default=120.0),
     # A retrain task (a region's batch of clusters) is stopped after this long, its runs
     # failed with the reason; its worker process is killed 5 minutes later if it has not
     # stopped by then. A region's retrain takes minutes: this is the backstop. With its hard
     # limit, below a Redis broker's visibility timeout, or a live retrain is delivered to a
-    # second worker (tonight.W006).
+    # second worker (tonight.W006). More than 0: to Celery 0 is no soft limit (tonight.E011).
     "RETRAIN_SOFT_LIMIT_SECONDS": _RETRAIN_SOFT_LIMIT,
     # The backstop: the worker child still running a retrain this long after it began is
     # killed. Every retrain has ended by then, so docker-compose.yml's retrain worker waits

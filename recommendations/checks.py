@@ -281,6 +281,86 @@ def retrain_gate_check(
     ]
 
 
+@checks.register("retraining")
+def retrain_heartbeat_check(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Refuse a stale heartbeat window no longer than a beat; warn of one shorter than two.
+
+    A running retrain writes its heartbeat every ``RETRAIN_HEARTBEAT_SECONDS``, and the
+    reaper (every minute) fails as "Worker lost" a run whose heartbeat is older than
+    ``RETRAIN_STALE_SECONDS``. At or below one beat, a live run's heartbeat is stale between
+    two beats, and the reaper fails retrains whose workers are well: an error. Below two, a
+    single beat lost (a database error costs the heartbeat thread one beat, by design) fails
+    a live run: a warning. A beat of 0 or less would write the row in a busy loop.
+    """
+    heartbeat = float(settings.TONIGHT["RETRAIN_HEARTBEAT_SECONDS"])
+    stale = float(settings.TONIGHT["RETRAIN_STALE_SECONDS"])
+    if heartbeat <= 0:
+        return [
+            checks.Error(
+                f"TONIGHT_RETRAIN_HEARTBEAT_SECONDS is {heartbeat:g}: it must be more than 0, "
+                "the seconds between a running retrain's heartbeats.",
+                id="tonight.E010",
+            )
+        ]
+    hint = (
+        f"Set TONIGHT_RETRAIN_STALE_SECONDS to {2 * heartbeat:g} or more (the default is 12 "
+        "beats: 120 s against 10), or shorten TONIGHT_RETRAIN_HEARTBEAT_SECONDS."
+    )
+    if stale <= heartbeat:
+        return [
+            checks.Error(
+                f"TONIGHT_RETRAIN_STALE_SECONDS is {stale:g}, at or below "
+                f"TONIGHT_RETRAIN_HEARTBEAT_SECONDS ({heartbeat:g}): a live retrain's heartbeat "
+                'goes stale between two beats, and the reaper would fail it as "Worker lost".',
+                hint=hint,
+                id="tonight.E010",
+            )
+        ]
+    if stale < 2 * heartbeat:
+        return [
+            checks.Warning(
+                f"TONIGHT_RETRAIN_STALE_SECONDS is {stale:g}, less than two of "
+                f"TONIGHT_RETRAIN_HEARTBEAT_SECONDS' beats ({heartbeat:g} s): a single beat lost "
+                "(a database error costs one) would have the reaper fail a live retrain as "
+                '"Worker lost".',
+                hint=hint,
+                id="tonight.W007",
+            )
+        ]
+    return []
+
+
+@checks.register("retraining")
+def retrain_soft_limit_check(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Refuse a retrain soft time limit of 0 or less: to Celery, 0 is no soft limit at all.
+
+    At the soft limit a batch stops and fails its runs with the limit as their reason
+    (``retraining._execute``). Without one, nothing stops it before the hard limit, 5
+    minutes after the soft one (``RETRAIN_HARD_LIMIT_SECONDS``), where its worker process
+    is killed: every retrain longer than that would die mid-fit, its runs reaped later as
+    "Worker lost", never saying why.
+    """
+    soft = int(settings.TONIGHT["RETRAIN_SOFT_LIMIT_SECONDS"])
+    if soft > 0:
+        return []
+    hard = int(settings.TONIGHT["RETRAIN_HARD_LIMIT_SECONDS"])
+    return [
+        checks.Error(
+            f"TONIGHT_RETRAIN_SOFT_LIMIT_SECONDS is {soft}: it must be more than 0. Celery "
+            "reads 0 as no soft limit, so a retrain would never stop and fail its runs with a "
+            f"reason; its worker process would be killed at the hard limit ({hard} s) and its "
+            'runs reaped as "Worker lost".',
+            hint="Set TONIGHT_RETRAIN_SOFT_LIMIT_SECONDS to the longest a region's retrain may "
+            "take (the default is 3600).",
+            id="tonight.E011",
+        )
+    ]
+
+
 #: Broker URL schemes of kombu's Redis transport, the one that hands an unacknowledged message
 #: on after ``visibility_timeout``; RabbitMQ does so only when the consumer's connection closes.
 REDIS_BROKER_SCHEMES = frozenset({"redis", "rediss", "sentinel"})

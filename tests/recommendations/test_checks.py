@@ -66,3 +66,74 @@ def test_the_default_limits_are_not_warned_of(settings):
     limits(settings, soft=3600, visibility=7200)
 
     assert visibility_warnings() == []
+
+
+def retraining_messages(*ids: str) -> list[checks.CheckMessage]:
+    return [m for m in checks.run_checks(tags=["retraining"]) if m.id in ids]
+
+
+def heartbeat(settings, *, every: float, stale: float) -> None:
+    settings.TONIGHT = {
+        **settings.TONIGHT,
+        "RETRAIN_HEARTBEAT_SECONDS": every,
+        "RETRAIN_STALE_SECONDS": stale,
+    }
+
+
+@pytest.mark.parametrize(("every", "stale"), [(10, 10), (30, 20)])
+def test_a_stale_window_no_longer_than_a_heartbeat_is_refused(settings, every, stale):
+    # given: the reaper would call a live retrain's worker lost between two of its beats
+    heartbeat(settings, every=every, stale=stale)
+
+    # when
+    (error,) = retraining_messages("tonight.E010", "tonight.W007")
+
+    # then: an error naming both settings and what to set
+    assert (error.level, error.id) == (checks.ERROR, "tonight.E010")
+    assert f"TONIGHT_RETRAIN_STALE_SECONDS is {stale}, at or below" in error.msg
+    assert f"TONIGHT_RETRAIN_HEARTBEAT_SECONDS ({every})" in error.msg
+    assert f"TONIGHT_RETRAIN_STALE_SECONDS to {2 * every} or more" in error.hint
+
+
+def test_a_stale_window_shorter_than_two_heartbeats_is_warned_of(settings):
+    # a single lost beat (a database error costs one) would reap a live retrain
+    heartbeat(settings, every=10, stale=15)
+
+    (warning,) = retraining_messages("tonight.E010", "tonight.W007")
+
+    assert (warning.level, warning.id) == (checks.WARNING, "tonight.W007")
+    assert "TONIGHT_RETRAIN_STALE_SECONDS is 15, less than two" in warning.msg
+
+
+def test_a_heartbeat_of_no_length_is_refused(settings):
+    heartbeat(settings, every=0, stale=120)
+
+    (error,) = retraining_messages("tonight.E010", "tonight.W007")
+
+    assert error.msg.startswith("TONIGHT_RETRAIN_HEARTBEAT_SECONDS is 0: it must be more than 0")
+
+
+def test_the_default_heartbeat_and_stale_window_pass(settings):
+    heartbeat(settings, every=10.0, stale=120.0)
+
+    assert retraining_messages("tonight.E010", "tonight.W007") == []
+
+
+@pytest.mark.parametrize("soft", [0, -60])
+def test_a_retrain_soft_limit_of_none_is_refused(settings, soft):
+    # given: 0, which Celery reads as "no soft limit" (a retrain is killed at the hard limit)
+    limits(settings, soft=soft, visibility=7200)
+
+    # when
+    (error,) = retraining_messages("tonight.E011")
+
+    # then
+    assert error.level == checks.ERROR
+    assert f"TONIGHT_RETRAIN_SOFT_LIMIT_SECONDS is {soft}: it must be more than 0" in error.msg
+    assert f"the hard limit ({soft + 300} s)" in error.msg
+
+
+def test_the_default_soft_limit_passes(settings):
+    limits(settings, soft=3600, visibility=7200)
+
+    assert retraining_messages("tonight.E011") == []
