@@ -6,7 +6,7 @@ console's charts read them in ``console.selectors``.
 
 from collections.abc import Collection, Iterable
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 
 from accounts.models import Account
 from recommendations.models import FINISHED_RUN_STATUSES, TrainingRun
@@ -30,12 +30,28 @@ def cluster_region_codes() -> list[str]:
     )
 
 
+def taste_clusters_named(
+    clusters: QuerySet[TasteCluster], *, cluster_slug: str
+) -> QuerySet[TasteCluster]:
+    """Those of ``clusters`` that ``cluster_slug`` names: the one with exactly that slug, else
+    those whose slug it is in another case (``retrain --cluster TAMIL``).
+
+    Slugs are unique per region only as written (``cluster_region_slug_unique``), so
+    ``tamil`` and ``Tamil`` may both exist: matched in any case first, "Retrain now" and a
+    region's retrain, which pass a cluster's own slug, took whichever came first, and the
+    region's other cluster was never retrained. Two clusters found here are ambiguous.
+    """
+    exact = clusters.filter(slug=cluster_slug)
+    return exact if exact.exists() else clusters.filter(slug__iexact=cluster_slug)
+
+
 def clusters_count(*, region_code: str, cluster_slug: str | None = None) -> int:
     """How many taste clusters the region has (a region's retrain is one run per cluster), or
-    of them ``cluster_slug`` names, as a retrain request matches it (any case)."""
+    of them ``cluster_slug`` names, as a retrain request matches it
+    (:func:`taste_clusters_named`)."""
     clusters = TasteCluster.objects.filter(region_id=region_code)
     if cluster_slug is not None:
-        clusters = clusters.filter(slug__iexact=cluster_slug)
+        clusters = taste_clusters_named(clusters, cluster_slug=cluster_slug)
     return clusters.count()
 
 
@@ -49,7 +65,7 @@ def clusters_retrained(*, region_code: str, cluster_slug: str | None = None) -> 
     """
     clusters = TasteCluster.objects.filter(region_id=region_code.upper())
     if cluster_slug is not None:
-        clusters = clusters.filter(slug__iexact=cluster_slug)
+        clusters = taste_clusters_named(clusters, cluster_slug=cluster_slug)
     unretrained = clusters.exclude(training_runs__status=TrainingRun.Status.SUCCEEDED)
     return clusters.exists() and not unretrained.exists()
 

@@ -126,6 +126,7 @@ from recommendations.engine.content import ContentModel
 from recommendations.engine.metrics import critical_value, ndcg_at_k, paired_difference, top_k
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.selectors import training as data
+from recommendations.selectors.training_runs import taste_clusters_named
 from recommendations.services import cluster_evaluation
 from recommendations.services.clusters import profile_clusters_assign, region_default_cluster_ensure
 from recommendations.services.ranker_training import LoggedExamples, logged_examples_load
@@ -286,7 +287,15 @@ def _cluster(region_code: str, cluster_slug: str | None) -> TasteCluster:
         region_default_cluster_ensure(region_code=region_code)
         cluster = clusters.filter(is_default=True).first()
     else:
-        cluster = clusters.filter(slug__iexact=cluster_slug).first()
+        named = list(taste_clusters_named(clusters, cluster_slug=cluster_slug)[:3])
+        if len(named) > 1:
+            raise RetrainError(
+                f"Region {region_code} has taste clusters "
+                f"{', '.join(cluster.slug for cluster in named)}, which {cluster_slug} names "
+                "alike: give the slug exactly as it is written.",
+                field="cluster",
+            )
+        cluster = named[0] if named else None
     if cluster is None:
         raise RetrainError(
             f"Region {region_code} has no taste cluster {cluster_slug or 'default'}.",

@@ -1036,3 +1036,46 @@ def test_rollback_admin_and_a_refused_delete_name_a_cluster_as_retrain_does():
     assert _activate_in_admin(retired) == [f"Version #{retired.pk} now serves cluster IN-Tamil."]
     with pytest.raises(ModelVersionsInUse, match=f"#{retired.pk} serves cluster IN-Tamil: "):
         model_versions_delete(versions=ModelVersion.objects.filter(pk=retired.pk))
+
+
+@pytest.mark.django_db
+def test_a_cluster_is_found_by_its_own_slug_beside_one_that_differs_only_in_case(
+    django_capture_on_commit_callbacks,
+):
+    # given: two clusters of a region whose slugs differ only in case (the model allows it:
+    # its unique constraint compares slugs as they are)
+    lower = _cluster("tamil")
+    upper = TasteClusterFactory(region=lower.region, slug="Tamil")
+
+    # when: each is asked for by its slug, and the region as a whole
+    with django_capture_on_commit_callbacks(execute=False):
+        by_lower = training_run_request(region_code="IN", cluster_slug="tamil")
+        by_upper = training_run_request(region_code="IN", cluster_slug="Tamil")
+    TrainingRun.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=False):
+        region = retraining.region_retrain_request(region_code="IN")
+
+    # then: each request retrains the cluster it names, and the region's retrain each of its
+    # clusters (a case-insensitive match retrained one of them twice, the second refused)
+    assert (by_lower.taste_cluster, by_upper.taste_cluster) == (lower, upper)
+    assert {run.taste_cluster for run in region if run.status == TrainingRun.Status.QUEUED} >= {
+        lower,
+        upper,
+    }
+
+
+@pytest.mark.django_db
+def test_a_slug_in_another_case_names_its_cluster_unless_two_clusters_share_it():
+    # given
+    lower = _cluster("tamil")
+    TasteClusterFactory(region=lower.region, slug="Tamil")
+    hindi = TasteClusterFactory(region=lower.region, slug="hindi")
+
+    # then: a slug typed in another case still finds the one cluster it can name...
+    run = training_run_request(region_code="IN", cluster_slug="HINDI", enqueue=False)
+    assert run.taste_cluster == hindi
+    # ... and is refused, naming both, where it could name two
+    with pytest.raises(
+        retraining.RetrainError, match=r"(tamil, Tamil|Tamil, tamil), which TAMIL names alike"
+    ):
+        training_run_request(region_code="IN", cluster_slug="TAMIL", enqueue=False)
