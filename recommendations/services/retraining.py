@@ -1658,6 +1658,11 @@ def region_retrain(
             runs=runs, clusters=clusters, shared=shared, at=at, random_state=random_state
         )
 
+    if len(runs) > 1:
+        # The clusters' finishes run one after another. Until its turn a run showed the last
+        # shared stage ("fallback models 65%") as if busy with it, in admin and the console,
+        # and counted its wait in that stage's time.
+        report("waiting for its turn", 68)
     outcomes: dict[int, RetrainOutcome | Exception] = {}
     for run in runs:
         cluster = clusters[run.taste_cluster_id]

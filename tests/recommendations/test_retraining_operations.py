@@ -1079,3 +1079,49 @@ def test_a_slug_in_another_case_names_its_cluster_unless_two_clusters_share_it()
         retraining.RetrainError, match=r"(tamil, Tamil|Tamil, tamil), which TAMIL names alike"
     ):
         training_run_request(region_code="IN", cluster_slug="TAMIL", enqueue=False)
+
+
+@pytest.mark.django_db
+def test_retrain_wait_says_a_queued_run_is_waiting_not_at_0_percent():
+    # given: a requested retrain no worker has taken (its message is sent only once the
+    # request commits, which the test's transaction never does)
+    _cluster()
+    out = StringIO()
+
+    # when: the command waits for it, and gives up
+    with pytest.raises(CommandError, match="still unfinished"):
+        call_command(
+            "retrain", region="IN", cluster="tamil", wait=True, timeout=1.0, verbosity=0, stdout=out
+        )
+
+    # then: it said the run was queued, not "run #5:  0%" (a stage it has not reached)
+    (run,) = TrainingRun.objects.all()
+    assert f"run #{run.pk}: queued, waiting for a worker" in out.getvalue()
+    assert "0%" not in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_batchs_run_waiting_for_its_cluster_turn_says_so(seeded, monkeypatch):
+    # given: a region's batch of two clusters, whose finishes run one after the other
+    first, second = _queued_run("tamil"), _queued_run("hindi")
+    seen: dict[int, tuple[str, int]] = {}
+    original = retraining._cluster_finish
+
+    def watched(*, run, **kwargs):
+        # what admin and the console read of the batch's other run when this one starts
+        others = TrainingRun.objects.exclude(pk=run.pk).filter(pk__in=[first.pk, second.pk])
+        for other in others.filter(status=TrainingRun.Status.RUNNING):
+            seen.setdefault(other.pk, (other.stage, other.progress))
+        return original(run=run, **kwargs)
+
+    monkeypatch.setattr(retraining, "_cluster_finish", watched)
+
+    # when
+    retraining.training_runs_execute(run_ids=[first.pk, second.pk])
+
+    # then: the run not yet trained said it was waiting (it showed the last shared stage,
+    # "fallback models" or "prepare final fits", as if busy with it), and its timings count
+    # the wait apart from that stage
+    waiting = next(iter(seen))
+    assert seen[waiting][0] == "waiting for its turn"
+    assert "waiting for its turn" in TrainingRun.objects.get(pk=waiting).timings

@@ -42,6 +42,16 @@ def run_line(run: TrainingRun) -> str:
     return f"run #{run.pk} {run.taste_cluster}: {run.status}{version}{error}"
 
 
+def wait_line(run: TrainingRun) -> str:
+    """An unfinished run as ``--wait`` follows it: its stage and progress once it has one.
+
+    A queued run has neither (it read "run #5:  0%", as if it had begun).
+    """
+    if run.status == TrainingRun.Status.QUEUED:
+        return f"run #{run.pk}: queued, waiting for a worker"
+    return f"run #{run.pk}: {run.stage} {run.progress}%"
+
+
 class _StageWatch(threading.Thread):
     """Shows on the bar the stage and progress of the retrain running now, as admin shows them.
 
@@ -242,7 +252,7 @@ class Command(BaseCommand):
                     self._say(run_line(run))
                 elif last.get(run.pk) != state:
                     last[run.pk] = state
-                    self._say(f"run #{run.pk}: {run.stage} {run.progress}%")
+                    self._say(wait_line(run))
             if pending:
                 time.sleep(1.0)
         if pending:
