@@ -152,6 +152,35 @@ class TasteCluster(models.Model):
             )
         super().save(**kwargs)
 
+    def clean(self) -> None:
+        """Refuse a slug that another cluster of the region has in other letters' case.
+
+        Retrains, the ``retrain`` command and the staff API name a cluster by its slug
+        whatever its case (``--cluster Tamil``), so ``tamil`` and ``Tamil`` in one region
+        named either of them: the lookup refuses such a name as ambiguous, and this keeps
+        a second one from being made. The same slug exactly is the unique constraint's.
+        """
+        super().clean()
+        if not self.region_id or not self.slug:
+            return
+        clash = (
+            TasteCluster.objects.filter(region_id=self.region_id, slug__iexact=self.slug)
+            .exclude(slug=self.slug)
+            .exclude(pk=self.pk)
+            .values_list("slug", flat=True)
+            .first()
+        )
+        if clash is not None:
+            raise ValidationError(
+                {
+                    "slug": (
+                        f"This region's cluster “{clash}” has this slug in other letters' "
+                        "case: retrains and the staff API name a cluster by its slug whatever "
+                        "its case, so each names one cluster."
+                    )
+                }
+            )
+
 
 class TasteClusterLocalization(models.Model):
     """A taste cluster's name in one language, for the homepage row that names its viewers.

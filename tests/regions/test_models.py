@@ -86,3 +86,20 @@ def test_a_taste_cluster_is_saved_when_its_region_stays():
     TasteCluster.objects.get(pk=cluster.pk).save(update_fields=["name"])
 
     assert TasteCluster.objects.get(pk=cluster.pk).name == "Tamil and Malayalam"
+
+
+def test_a_clusters_slug_differing_from_another_of_its_region_only_in_case_is_refused():
+    # Retrains and the staff API name a cluster by its slug whatever its case
+    # ("retrain --cluster Tamil"), so "tamil" and "Tamil" in one region named either one.
+    tamil = TasteClusterFactory(slug="tamil")
+    other_region = RegionFactory(code="US", name="United States")
+
+    twin = TasteCluster(region=tamil.region, slug="Tamil", name="Tamil again")
+    with pytest.raises(ValidationError) as refused:
+        twin.full_clean()
+
+    assert list(refused.value.message_dict) == ["slug"]
+    assert "tamil" in refused.value.message_dict["slug"][0]
+    # the cluster itself, and a cluster of another region, may keep or take the slug
+    tamil.full_clean()
+    TasteCluster(region=other_region, slug="Tamil", name="Tamil").full_clean()
