@@ -57,6 +57,8 @@ EARLIEST_SIGNAL_TIME = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
 FORBIDDEN_ROW_CHARACTER = "\x00"
 
 REQUIRED_FIELDS = ("kind", "device", "occurred_at", "client_event_id")
+# What names a tile: a row_scroll_past, about a whole row, takes none of them.
+TILE_FIELDS = ("title", "episode", "position", "artwork_variant")
 OPTIONAL_FIELDS = ("title", "episode", "value", "page_id", "row", "position", "artwork_variant")
 EVENT_FIELDS = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS)
 
@@ -302,6 +304,14 @@ def parse_events(
             variant_id = _positive_int(raw["artwork_variant"])
             if variant_id is None:
                 errors.add(index, "artwork_variant", "Must be an artwork variant id.")
+
+        if kind in KINDS_WITHOUT_TITLE:
+            # A scroll-past is about a row; a title stored on it read as engagement with the
+            # title (docs/signals.md, "Rapid scroll-past").
+            tile = zip(TILE_FIELDS, (title_id, episode_id, position, variant_id), strict=True)
+            for name, parsed in tile:
+                if parsed is not None:
+                    errors.add(index, name, f"Not used for '{kind}' signals; leave it out.")
 
         if index in errors.by_index:
             continue
@@ -557,6 +567,16 @@ def _clean_columns(
         distinct_positions.discard(None)
         if distinct_positions and not (
             min(distinct_positions) >= 0 and max(distinct_positions) <= POSITION_MAX
+        ):
+            raise _NotClean
+
+        # A row_scroll_past naming a tile: parse_events names the fields.
+        if not KINDS_WITHOUT_TITLE.isdisjoint(kinds) and any(
+            kind in KINDS_WITHOUT_TITLE
+            and (title, episode, position, variant) != (None, None, None, None)
+            for kind, title, episode, position, variant in zip(
+                kinds, title_ids, episode_ids, positions, variant_ids, strict=True
+            )
         ):
             raise _NotClean
 

@@ -99,6 +99,9 @@ def test_times_postgresql_would_read_otherwise_are_formatted_again(spelling):
     assert columns.occurred_at[2] == dt.datetime.fromisoformat(spelling)
 
 
+TILE = ("position", "artwork_variant")  # an impression's, spelt null on a scroll-past
+
+
 @pytest.mark.parametrize(
     "unusual",
     [
@@ -106,7 +109,7 @@ def test_times_postgresql_would_read_otherwise_are_formatted_again(spelling):
         {"client_event_id": "12345678123456781234567812345678"},
         {"page_id": "urn:uuid:12345678-1234-5678-1234-567812345678"},
         {"row": None},
-        {"kind": "row_scroll_past", "row": "top", "title": 5},
+        {"kind": "row_scroll_past", "row": "top", "title": None, **dict.fromkeys(TILE)},
         {"value": None},
     ],
 )
@@ -203,6 +206,21 @@ def test_batches_missing_what_is_required_are_refused(raw):
     assert errors
     assert errors.as_detail() == parse_events(raw, **LIMITS)[1].as_detail()
     assert len(columns) == 0
+
+
+@pytest.mark.parametrize("field", ["title", "episode", "position", "artwork_variant"])
+def test_a_row_scroll_past_naming_a_tile_is_refused_on_both_paths(field):
+    raw = a_session(size=12)
+    assert raw[7]["kind"] == "row_scroll_past"
+    raw[7] = {**raw[7], field: 4}
+
+    columns, errors = event_columns_parse(raw, **LIMITS)
+
+    assert errors.as_detail() == parse_events(raw, **LIMITS)[1].as_detail()
+    assert errors.as_detail()["events"] == {
+        "7": {field: ["Not used for 'row_scroll_past' signals; leave it out."]}
+    }
+    assert 7 not in columns.index
 
 
 def test_columns_pick_and_rebuild_events():

@@ -156,6 +156,27 @@ def test_a_play_needs_a_title_but_a_row_scroll_needs_a_row(api_client, profile, 
     assert errors["events"]["1"]["row"] == ["Required for 'row_scroll_past' signals."]
 
 
+@pytest.mark.parametrize("field", ["title", "episode", "position", "artwork_variant"])
+def test_a_row_scroll_past_naming_a_tile_is_refused(api_client, profile, title, field):
+    """A scroll-past is about a row: what names a tile of it is a client's mistake, said so.
+
+    Stored, its title made the skip read as engagement with that title (the confidence counts
+    every signal but an impression of a pair as engagement), and the log held a scroll-past
+    with a title, which nothing else writes.
+    """
+    values = {"title": title.pk, "episode": 7, "position": 2, "artwork_variant": 9}
+    skip = event(None, kind="row_scroll_past", row="top_picks", page_id=str(uuid.uuid4()))
+    events = [event(title), {**skip, field: values[field]}]
+
+    response = api_client.post(url(profile), {"events": events}, format="json")
+
+    assert response.status_code == 400, response.json()
+    assert response.json()["errors"]["events"] == {
+        "1": {field: ["Not used for 'row_scroll_past' signals; leave it out."]}
+    }
+    assert not Signal.objects.exists()
+
+
 def test_references_are_checked_for_the_whole_batch_and_nothing_is_stored(
     api_client, account, profile, title
 ):
