@@ -392,6 +392,17 @@ def test_the_batch_limits_name_the_status_each_gives(schema):
     assert "at most 1,000 (more is a 400)" in events["description"]
 
 
+def test_a_batchs_duplicates_are_documented_as_every_report_stored_once(schema):
+    # A client counting `duplicates` as resends (the same client_event_id) would read a
+    # tile reported again under a new id, which the service also counts there, as a bug.
+    result = schema["components"]["schemas"]["SignalBatchResult"]["properties"]
+    duplicates = result["duplicates"]["description"]
+
+    assert "client_event_id" in duplicates
+    assert "impression" in duplicates and "row_scroll_past" in duplicates
+    assert "under a new client_event_id" in duplicates
+
+
 def test_every_signal_kind_is_documented_including_a_removed_rating(schema):
     # A client that offers "remove rating" finds the kind to send, and what it does.
     components = schema["components"]["schemas"]

@@ -139,7 +139,14 @@ class SignalBatchSerializer(serializers.Serializer):
 class SignalBatchResultSerializer(serializers.Serializer):
     received = serializers.IntegerField(help_text="Events in the batch.")
     new = serializers.IntegerField(help_text="Events stored by this request.")
-    duplicates = serializers.IntegerField(help_text="Events already stored, by client_event_id.")
+    duplicates = serializers.IntegerField(
+        help_text=(
+            "Events not stored because they were already: by client_event_id (a resend), "
+            "and, under a new client_event_id, an impression of a tile (page_id, row, "
+            "title) or a row_scroll_past of a row (page_id, row) the profile has already "
+            "reported, or reports twice in the batch (its earliest is kept)."
+        )
+    )
     rejected = serializers.DictField(
         child=serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
         help_text=(
