@@ -399,7 +399,8 @@ def test_a_batchs_duplicates_are_documented_as_every_report_stored_once(schema):
     duplicates = result["duplicates"]["description"]
 
     assert "client_event_id" in duplicates
-    assert "impression" in duplicates and "row_scroll_past" in duplicates
+    assert "impression" in duplicates
+    assert "row_scroll_past" in duplicates
     assert "under a new client_event_id" in duplicates
 
 
