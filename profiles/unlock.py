@@ -436,7 +436,12 @@ def profile_unlock_check(*, request: Request, profile: Profile) -> None:
         return
     value = _token_value(request)
     if value is None:
-        raise ProfileLocked()
+        # The profile's own path, as the client sends it, rather than a template's "<id>".
+        raise ProfileLocked(
+            f"This profile is protected by a PIN: unlock it with POST "
+            f"/api/v1/profiles/{profile.pk}/unlock/ and send the returned token in the "
+            f"{UNLOCK_HEADER} header."
+        )
     if not _opens(value, profile):
         raise ProfileLocked(
             f"The {UNLOCK_HEADER} token does not unlock this profile (or its PIN has changed, "

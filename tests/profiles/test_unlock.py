@@ -56,6 +56,8 @@ def test_a_pin_protected_profile_needs_an_unlock_token(api_client, locked, path)
     assert response.status_code == 403
     assert UNLOCK_HEADER in response.json()["message"]
     assert response.json()["code"] == "profile_locked"
+    # The path to unlock it, as the client would send it: not a template to fill in.
+    assert f"POST /api/v1/profiles/{locked.pk}/unlock/" in response.json()["message"]
 
 
 def test_the_right_pin_returns_a_token_that_opens_the_profile(api_client, locked):
