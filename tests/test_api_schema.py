@@ -15,6 +15,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.views import APIView
 
 from recommendations.models import SignalKind
+from recommendations.selectors.signals import CONTINUE_WATCHING_MAX
 from tests.conftest import token_client
 from tests.factories import (
     AccountFactory,
@@ -390,6 +391,16 @@ def test_the_batch_limits_name_the_status_each_gives(schema):
     assert "1,048,576 bytes" in responses(schema, "POST", path)["413"]["description"]
     events = schema["components"]["schemas"]["SignalBatchRequest"]["properties"]["events"]
     assert "at most 1,000 (more is a 400)" in events["description"]
+
+
+def test_continue_watching_says_how_many_titles_it_lists(schema):
+    # A homepage's Continue Watching row holds up to `items` (75) titles; the list stops
+    # at its cap, which a client paging nothing must be told.
+    path = "/api/v1/profiles/{profile_id}/continue-watching/"
+    body = operation_body(schema, "GET", path)["$ref"].rsplit("/", 1)[1]
+    results = schema["components"]["schemas"][body]["properties"]["results"]
+
+    assert f"at most {CONTINUE_WATCHING_MAX}" in results["description"]
 
 
 def test_a_batchs_duplicates_are_documented_as_every_report_stored_once(schema):

@@ -36,6 +36,7 @@ from profiles.selectors import NO_PROFILE, profile_for_request
 from profiles.unlock import profile_unlock_check
 from recommendations.models import Signal, SignalKind
 from recommendations.selectors.signals import (
+    CONTINUE_WATCHING_MAX,
     continue_watching,
     signal_clock_skew,
     signal_history,
@@ -373,7 +374,12 @@ class ContinueWatchingApi(APIView):
             "ContinueWatching",
             {
                 "results": ContinueWatchingItemSerializer(
-                    many=True, help_text="Titles to resume, most recent first."
+                    many=True,
+                    help_text=(
+                        f"Titles to resume, most recent first: at most {CONTINUE_WATCHING_MAX}, "
+                        "the most recent (no pages follow). A homepage's Continue Watching row "
+                        "holds up to its `items`, in the ranker's order."
+                    ),
                 )
             },
         ),

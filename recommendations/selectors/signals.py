@@ -341,7 +341,13 @@ def _next_episodes(states: list[ProfileTitleState], *, today: dt.date) -> dict[i
     return resume
 
 
-def continue_watching(*, profile: Profile, limit: int = 40) -> list[ContinueWatchingItem]:
+# How many titles /continue-watching/ lists, the most recent: it has no pages.
+CONTINUE_WATCHING_MAX = 40
+
+
+def continue_watching(
+    *, profile: Profile, limit: int = CONTINUE_WATCHING_MAX
+) -> list[ContinueWatchingItem]:
     """Titles the profile started and has not finished, most recently played first.
 
     A finished title being resumed counts as played when its newest season out came out,
