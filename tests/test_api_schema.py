@@ -403,6 +403,16 @@ def test_continue_watching_says_how_many_titles_it_lists(schema):
     assert f"at most {CONTINUE_WATCHING_MAX}" in results["description"]
 
 
+def test_an_event_says_a_row_scroll_past_names_no_tile(schema):
+    # The batch refuses a scroll-past with a title, episode, position or artwork variant:
+    # a client reading the schema learns it before its first 400.
+    event = schema["components"]["schemas"]["SignalEventRequest"]["properties"]
+
+    assert "a row_scroll_past takes no title, episode, position or artwork_variant" in (
+        event["title"]["description"]
+    )
+
+
 def test_a_batchs_duplicates_are_documented_as_every_report_stored_once(schema):
     # A client counting `duplicates` as resends (the same client_event_id) would read a
     # tile reported again under a new id, which the service also counts there, as a bug.

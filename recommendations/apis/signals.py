@@ -89,7 +89,12 @@ class SignalEventSerializer(serializers.Serializer):
     refuses_unknown_fields = True  # as that parser does: documented closed (config.api.schema)
 
     kind = serializers.ChoiceField(choices=SignalKind.choices, help_text=EVENT_HELP["kind"])
-    title = serializers.IntegerField(required=False, allow_null=True, help_text=EVENT_HELP["title"])
+    title = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Title id, required but for one kind: a row_scroll_past takes no title, "
+        "episode, position or artwork_variant (it is about a whole row; naming any is a 400).",
+    )
     episode = serializers.IntegerField(
         required=False, allow_null=True, help_text=EVENT_HELP["episode"]
     )
