@@ -408,8 +408,9 @@ def test_an_event_says_a_row_scroll_past_names_no_tile(schema):
     # a client reading the schema learns it before its first 400.
     event = schema["components"]["schemas"]["SignalEventRequest"]["properties"]
 
-    assert "a row_scroll_past takes no title, episode, position or artwork_variant" in (
-        event["title"]["description"]
+    assert (
+        "a row_scroll_past takes no title, episode, position or artwork_variant"
+        in (event["title"]["description"])
     )
 
 
