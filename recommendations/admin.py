@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any, TypeVar
 
+import numpy as np
 from axes.models import AccessLog
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
@@ -39,12 +40,14 @@ from django_celery_beat.models import (
 )
 
 from artwork.models import ArtworkVariantDaily
+from catalog.models import Title
 from config.admin_lists import IndexedSearchAdminMixin, OfferedChoicesFilter
 from config.charts import Series, has_points, line_chart
 from config.ids import id_from_text
 from regions.models import Region
 from regions.selectors import region_codes_labelled, taste_cluster_ids_labelled
 
+from .engine.row_ranking import ROW_TYPES
 from .models import (
     AbandonedTask,
     ModelVersion,
@@ -53,6 +56,7 @@ from .models import (
     Signal,
     TrainingRun,
 )
+from .selectors.attribution import attribution_window, page_impressions_attributed
 from .services.model_versions import ModelVersionsInUse, model_versions_delete
 from .services.retraining import (
     RetrainError,
@@ -578,9 +582,48 @@ class PageLogAdmin(LargeTableAdminMixin, ExactKeySearchMixin, ReadOnlyAdmin):
         "hour",
         "weekday",
         "model_version",
+        "plays_credited",
         "rows",
         "items",
     )
+
+    @admin.display(description="plays credited")
+    def plays_credited(self, obj: PageLog) -> str:
+        """Which shown tiles later plays were credited to, and how: the labels the rankers
+        and the artwork policy learn from this page, read as training reads them.
+
+        Without it, attribution could be checked only by calling the selector from a shell
+        (a client developer's flow found no way to see a play's credit). One page's read:
+        a fixed handful of queries on this one page.
+        """
+        moment = obj.generated_at
+        found = page_impressions_attributed(
+            since=moment, until=moment + dt.timedelta(microseconds=1), page_ids=[obj.pk]
+        )
+        mine = found.page == (found.page_ids.index(obj.pk) if obj.pk in found.page_ids else -1)
+        seen = int((mine & found.seen).sum())
+        played = np.flatnonzero(mine & found.played)
+        titles = dict(
+            Title.objects.filter(pk__in=found.title_id[played].tolist()).values_list(
+                "pk", "original_name"
+            )
+        )
+        lines = [
+            f"{int(mine.sum())} tiles; {seen} reported on screen by the client; "
+            f"{played.shape[0]} credited with a play (within "
+            f"{attribution_window().total_seconds() / 60:g} minutes of the page, or naming it)."
+        ]
+        for i in played.tolist():
+            title_id = int(found.title_id[i])
+            how = "the play named this page" if found.exact[i] else "session window"
+            at = dt.datetime.fromtimestamp(float(found.played_at[i]), tz=dt.UTC)
+            lines.append(
+                f"row {int(found.row[i]) + 1} ({ROW_TYPES[int(found.row_type[i])]}), "
+                f"position {int(found.position[i]) + 1}: {titles.get(title_id, '?')} "
+                f"(#{title_id}), artwork #{int(found.variant_id[i])} at propensity "
+                f"{float(found.propensity[i]):.3f}; played {at:%Y-%m-%d %H:%M:%S} UTC ({how})"
+            )
+        return "\n".join(lines)
 
 
 def gate_summary(metrics: object) -> str:

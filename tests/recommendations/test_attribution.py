@@ -864,3 +864,30 @@ def test_a_page_closes_once_a_play_stamped_by_a_clock_behind_can_no_longer_credi
     assert stamped > AT - dt.timedelta(seconds=60)  # sent after AT by a clock a minute behind
     play(profile, title, stamped, page_id=page.pk)
     assert read().played.tolist() == [True]
+
+
+def test_a_pages_admin_page_says_which_tile_a_play_was_credited_to_and_how(admin_client):
+    # given: a page of two rows, a tile on screen, and a play naming the page
+    profile = ProfileFactory()
+    titles = [TitleFactory(original_name=name) for name in ("Sacred Games", "Kota Factory")]
+    page = page_log(
+        profile,
+        AT,
+        ["top_picks", "trending"],
+        [[titles[0].pk, 0, 0, 7, 0.5], [titles[1].pk, 1, 2, 9, 0.25]],
+    )
+    shown(profile, titles[1].pk, AT + dt.timedelta(seconds=5), page_id=page.pk, row="trending")
+    play(profile, titles[1], AT + dt.timedelta(minutes=3), page_id=page.pk, row="trending")
+
+    # when
+    html = admin_client.get(f"/admin/recommendations/pagelog/{page.pk}/change/").content.decode()
+
+    # then: the one credited tile, where it was, its artwork and how it was credited
+    assert "2 tiles; 1 reported on screen by the client; 1 credited with a play" in html
+    assert (
+        f"row 2 (trending), position 3: Kota Factory (#{titles[1].pk}), artwork #9 at "
+        "propensity 0.250; played 2026-03-02 20:03:00 UTC (the play named this page)"
+    ) in html
+    credited = html.split("Plays credited")[1].split("</div>")[0]
+    assert "Kota Factory" in credited
+    assert "Sacred Games" not in credited
