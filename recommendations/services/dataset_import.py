@@ -99,6 +99,9 @@ PROFILE_NAME_MAX_LENGTH = Profile._meta.get_field("name").max_length
 NO_GENRES = "(no genres listed)"  # MovieLens's marker for an empty genre list
 _YEAR_SUFFIX = re.compile(r"^(?P<name>.*?)\s*\((?P<year>\d{4})(?:\s*[-\u2013]\s*\d{0,4})?\)\s*$")
 EARLIEST_YEAR = 1870
+# Line breaks and tabs (with the spaces around them) inside a name; a plain or no-break
+# space is the name's own.
+_NAME_BREAK = re.compile(r" *[\t\n\v\f\r\x1c-\x1e\x85\u2028\u2029]+[ \t\n\v\f\r]*")
 # Unix seconds this large are past the year 5000; milliseconds are, from March 1973.
 MILLISECONDS_FROM = 1e11
 EARLIEST_SECONDS = EARLIEST_SIGNAL_TIME.timestamp()
@@ -964,8 +967,13 @@ class CatalogueImportResult:
 
 
 def title_name_and_year(text: str) -> tuple[str, int | None]:
-    """Split MovieLens's "Heat (1995)" into ("Heat", 1995); a name without a year stays whole."""
-    text = text.strip()
+    """Split MovieLens's "Heat (1995)" into ("Heat", 1995); a name without a year stays whole.
+
+    A line break or tab inside the name (a spreadsheet cell's, quoted over two lines
+    of the file) becomes a space: kept, it was stored in the name, which no admin
+    form can write, and it hid the year, dating the title 1900.
+    """
+    text = _NAME_BREAK.sub(" ", text).strip()
     match = _YEAR_SUFFIX.match(text)
     if match and match["name"]:
         year = int(match["year"])

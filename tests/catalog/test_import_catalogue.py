@@ -672,6 +672,24 @@ def test_title_name_and_year(text, expected):
     assert title_name_and_year(text) == expected
 
 
+def test_a_quoted_title_over_two_lines_is_one_line_with_its_year(tmp_path, regions):
+    # given a spreadsheet's export whose title cell holds a line break (quoted, CRLF)
+    path = tmp_path / "movies.csv"
+    path.write_bytes(
+        b'movieId,title,genres\r\n1,"Toy Story\r\n2 (1999)",Animation\r\n2,"Heat\t(1995)",Crime\r\n'
+    )
+
+    # when
+    run(path)
+
+    # then the name reads as one line, and the year is the title's, not lost to 1900
+    toy_story_2 = Title.objects.get(external_id="1")
+    assert toy_story_2.original_name == "Toy Story 2"
+    assert toy_story_2.release_date == dt.date(1999, 1, 1)
+    heat = Title.objects.get(external_id="2")
+    assert (heat.original_name, heat.release_date) == ("Heat", dt.date(1995, 1, 1))
+
+
 def test_a_file_in_another_encoding_is_refused_with_a_hint(tmp_path, regions):
     path = tmp_path / "movies.dat"
     path.write_bytes("1::Toy Story (1995)::Animation\n2::Léon (1994)::Thriller\n".encode("latin-1"))
