@@ -1100,6 +1100,24 @@ def test_the_reading_bar_ends_full_whatever_the_lines_hold(tmp_path, catalogue, 
     assert done == total
 
 
+def test_creating_the_households_of_new_users_has_a_bar(tmp_path, catalogue):
+    # given a file of 7 users, 2 of them imported before
+    run(write(tmp_path, "userId,movieId,rating,timestamp\n1,1,4,964982703\n2,1,4,964982703\n"))
+
+    # when it is imported, then creating the new users' households and profiles has a bar
+    # of its own, ending at the new users: on a data set of 110,000 users it took 38 s,
+    # shown until December 2026 as the reading bar standing at 100%
+    bar = _BarRecorder()
+    dataset_import.interactions_import(
+        path=write(tmp_path, RATINGS), region="IN", progress=bar, profiles_per_household=2
+    )
+    assert bar.phases["Creating profiles"] == [5, 5]
+    # and a re-run, which creates none, has an empty one
+    bar = _BarRecorder()
+    dataset_import.interactions_import(path=write(tmp_path, RATINGS), region="IN", progress=bar)
+    assert bar.phases["Creating profiles"] == [0, 0]
+
+
 def test_the_reading_bar_counts_the_lines_of_a_file_of_carriage_returns(tmp_path, catalogue):
     # given a file whose lines end in a carriage return alone ("CSV (Macintosh)")
     bar = _BarRecorder()
