@@ -39,18 +39,25 @@ def _locks_in_id_order(low: int, high: int, started, blocked, failures: list) ->
         connection.close()
 
 
+def _tamil_fan_in_the_default_cluster(account):
+    """The household's region's default and Tamil clusters, and a profile of the household
+    that prefers Tamil but is in the default cluster (the assignment moves it to Tamil)."""
+    region = account.home_region
+    default = TasteClusterFactory(region=region, slug="a-everyone", is_default=True)
+    tamil = TasteClusterFactory(region=region, slug="tamil")
+    tamil.languages.add(LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்"))
+    fan = ProfileFactory(account=account, name="Amma", taste_cluster=default)
+    fan.preferred_languages.add(tamil.languages.get())
+    return default, tamil, fan
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_assignment_racing_a_writer_locking_in_id_order_does_not_deadlock():
     # given: a region's default cluster and its Tamil one; the lower profile prefers Tamil
     # but is in the default cluster, the higher one is in the Tamil cluster and prefers
     # nothing, so the assignment moves the higher one first (the default cluster's turn)
     account = AccountFactory()
-    region = account.home_region
-    default = TasteClusterFactory(region=region, slug="a-everyone", is_default=True)
-    tamil = TasteClusterFactory(region=region, slug="tamil")
-    tamil.languages.add(LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்"))
-    low = ProfileFactory(account=account, name="Amma", taste_cluster=default)
-    low.preferred_languages.add(tamil.languages.get())
+    default, tamil, low = _tamil_fan_in_the_default_cluster(account)
     high = ProfileFactory(account=account, name="Appa", taste_cluster=tamil)
     assert low.pk < high.pk
     started, blocked, failures = threading.Event(), threading.Event(), []
@@ -62,7 +69,7 @@ def test_an_assignment_racing_a_writer_locking_in_id_order_does_not_deadlock():
     # when: the retrain reassigns the region while the writer holds the lower profile
     try:
         assert started.wait(30)
-        profile_clusters_assign(region_code=region.code)
+        profile_clusters_assign(region_code=account.home_region_id)
     finally:
         writer.join()
 
@@ -80,11 +87,7 @@ def test_a_household_moved_after_the_retrain_read_its_profiles_is_not_put_back_i
     # signals, minutes before it stores the assignment)
     account = AccountFactory()
     region = account.home_region
-    default = TasteClusterFactory(region=region, slug="a-everyone", is_default=True)
-    tamil = TasteClusterFactory(region=region, slug="tamil")
-    tamil.languages.add(LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்"))
-    profile = ProfileFactory(account=account, name="Amma", taste_cluster=default)
-    profile.preferred_languages.add(tamil.languages.get())
+    _, _, profile = _tamil_fan_in_the_default_cluster(account)
     read_by_the_retrain = {
         "profiles": data.profile_rows(),
         "languages": data.preferred_language_links(region.code),
