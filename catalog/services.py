@@ -5,7 +5,8 @@ import functools
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -173,6 +174,16 @@ def _revision_raise() -> None:
     raise_it.update(revision=F("revision") + 1, changed_at=Now())
 
 
+#: Opens a progress reporter for one phase of work (its name and total); the reporter is
+#: given the count done since its last call. The import commands pass their bars.
+PhaseProgress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
+
+
+@contextmanager
+def _no_progress(desc: str, total: int) -> Iterator[Callable[[int], None]]:
+    yield lambda n: None
+
+
 @transaction.atomic
 def titles_import(
     *,
@@ -180,7 +191,7 @@ def titles_import(
     language_code: str,
     maturity: int = MaturityLevel.EIGHTEEN,
     batch_size: int = 2000,
-    on_progress: Callable[[int], None] | None = None,
+    progress: PhaseProgress = _no_progress,
 ) -> TitleImportResult:
     """Create or update one title per record, keyed by ``external_id``; never duplicates.
 
@@ -196,9 +207,10 @@ def titles_import(
     file of the same ids in Tamil must add the Tamil names, not replace the
     English originals (and the language) that serving falls back to.
 
-    A fixed number of queries per ``batch_size`` titles, whatever the file size.
+    A fixed number of queries per ``batch_size`` titles, whatever the file size. The
+    titles and their genre links are two phases of ``progress``: one bar over both stood
+    at 100% while the links were written (18 s at 87,000 titles).
     """
-    advance = on_progress or (lambda n: None)
     existing = {
         external_id: (pk, name, release_date, language)
         for pk, external_id, name, release_date, language in Title.objects.filter(
@@ -240,36 +252,41 @@ def titles_import(
             to_update.append(Title(pk=pk, original_name=new_name, release_date=release_date))
 
     title_ids = {external_id: stored[0] for external_id, stored in existing.items()}
-    for start in range(0, len(to_create), batch_size):
-        batch = Title.objects.bulk_create(to_create[start : start + batch_size])
-        title_ids.update((t.external_id, t.pk) for t in batch)
-        advance(len(batch))
-    # In id order, as every other writer locks titles (the windows' admin, the import's
-    # windows): batches in file order could take two titles in the opposite order.
-    to_update.sort(key=lambda title: title.pk)
-    for start in range(0, len(to_update), batch_size):
-        batch = to_update[start : start + batch_size]
-        Title.objects.bulk_update(batch, ["original_name", "release_date"], batch_size=batch_size)
-        advance(len(batch))
-    changed |= _localizations_sync(
-        names=translated, language_code=language_code, batch_size=batch_size
-    )
+    with progress("Storing titles", len(records)) as advance:
+        for start in range(0, len(to_create), batch_size):
+            batch = Title.objects.bulk_create(to_create[start : start + batch_size])
+            title_ids.update((t.external_id, t.pk) for t in batch)
+            advance(len(batch))
+        # In id order, as every other writer locks titles (the windows' admin, the import's
+        # windows): batches in file order could take two titles in the opposite order.
+        to_update.sort(key=lambda title: title.pk)
+        for start in range(0, len(to_update), batch_size):
+            batch = to_update[start : start + batch_size]
+            Title.objects.bulk_update(
+                batch, ["original_name", "release_date"], batch_size=batch_size
+            )
+            advance(len(batch))
+        changed |= _localizations_sync(
+            names=translated, language_code=language_code, batch_size=batch_size
+        )
+        advance(len(records) - len(to_create) - len(to_update))
 
     # A stored title named in another language keeps its genres: the file's are that
     # language's names (a translated export), which would file it under new genres.
     in_translation = {external_id for external_id, _ in translated.values()}
     genred = [r for r in records if r.external_id not in in_translation]
     genre_ids, genres_created = genres_ensure(names=(g for r in genred for g in r.genres or ()))
-    regenred = _genre_links_sync(
-        records=genred,
-        title_ids=title_ids,
-        genre_ids=genre_ids,
-        batch_size=batch_size,
-    )
+    with progress("Linking genres", sum(r.genres is not None for r in genred)) as advance:
+        regenred = _genre_links_sync(
+            records=genred,
+            title_ids=title_ids,
+            genre_ids=genre_ids,
+            batch_size=batch_size,
+            advance=advance,
+        )
     changed |= regenred & existing.keys()  # a new title's first genres are not an update
     if changed:  # bulk writes send no model signals
         catalogue_changed()
-    advance(len(records) - len(to_create) - len(to_update))
     return TitleImportResult(
         title_ids=title_ids,
         created=len(to_create),
@@ -316,11 +333,13 @@ def _genre_links_sync(
     title_ids: dict[str, int],
     genre_ids: dict[str, int],
     batch_size: int,
+    advance: Callable[[int], None],
 ) -> set[str]:
     """Make each title's genres exactly the record's; return the external ids that changed.
 
     Records without genres (``None``) are left out: a source that does not know
     a title's genres must not wipe the ones staff or an earlier import set.
+    ``advance`` is given the titles whose links are written, a batch of links at a time.
     """
     through = Title.genres.through
     wanted = {
@@ -348,5 +367,12 @@ def _genre_links_sync(
             changed.add(external_ids[title_id])
     if stale:
         through.objects.filter(AnyOf(F("pk"), stale)).delete()
-    through.objects.bulk_create(missing, batch_size=batch_size)
+    done = set()
+    for start in range(0, len(missing), batch_size):
+        batch = missing[start : start + batch_size]
+        through.objects.bulk_create(batch)
+        written = {link.title_id for link in batch} - done
+        done |= written
+        advance(len(written))
+    advance(len(wanted) - len(done))  # those whose links were already as the file says
     return changed
