@@ -32,6 +32,11 @@ class TitleQuerySerializer(KnownParametersOnly):
             "The profile that opens the title: its maturity limit applies (to the title and "
             "its artwork) and its display language is the default."
         ),
+        error_messages={
+            "required": (
+                "Required: the id of the profile opening the title (its maturity limit applies)."
+            )
+        },
     )
 
 

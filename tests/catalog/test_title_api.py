@@ -160,7 +160,11 @@ def test_the_profile_is_required(api_client, series):
     response = api_client.get(f"/api/v1/titles/{series.pk}/")
 
     assert response.status_code == 400
-    assert "profile" in response.json()["errors"]
+    # and the message says what to send, as the homepage's `device` does (it said only
+    # "This field is required.", which a client developer found no help)
+    assert response.json()["errors"]["profile"] == [
+        "Required: the id of the profile opening the title (its maturity limit applies)."
+    ]
 
 
 def test_a_kids_profile_gets_neither_titles_nor_artwork_above_its_limit(api_client, account):
