@@ -1,17 +1,19 @@
 """Artwork admin: designers' variants, shown as thumbnails so staff judge them by eye."""
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import F, Func, OuterRef, Prefetch, QuerySet, Subquery
-from django.forms.models import BaseInlineFormSet, InlineForeignKeyField
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from config.admin_deletion import CountedDeletionAdminMixin
-from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
+from config.admin_inlines import (
+    FixedOnceStoredMixin,
+    InstanceRelationsForm,
+    QueryOncePerInlineMixin,
+)
 from config.admin_lists import IndexedSearchAdminMixin, SemiJoinAdminMixin, count_subquery
 from recommendations.admin import ExactKeySearchMixin, LargeTableAdminMixin
 
@@ -51,7 +53,7 @@ FIXED_ONCE_STORED = ("title", "image")
 FIXED_HELP = "Fixed once stored: for another picture, add a variant and deactivate this one."
 
 
-class ArtworkVariantForm(InstanceRelationsForm):
+class ArtworkVariantForm(FixedOnceStoredMixin, InstanceRelationsForm):
     """A variant's form: its title and picture can be chosen only when it is added.
 
     The page log names a variant by id; its logged impressions, its own term in
@@ -62,15 +64,7 @@ class ArtworkVariantForm(InstanceRelationsForm):
     this one.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is None:
-            return
-        for name in FIXED_ONCE_STORED:
-            # On the title's page the title is the inline's own key, fixed already.
-            if name in self.fields and not isinstance(self.fields[name], InlineForeignKeyField):
-                self.fields[name].disabled = True
-                self.fields[name].help_text = FIXED_HELP
+    fixed_once_stored = dict.fromkeys(FIXED_ONCE_STORED, FIXED_HELP)
 
 
 def _themes_prefetch() -> Prefetch:

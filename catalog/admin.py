@@ -5,8 +5,6 @@ foreign keys shown in a column are joined (``list_select_related``) and counts
 are correlated subqueries, so a page of 100 titles costs what a page of 1 does.
 """
 
-from typing import Any
-
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -18,7 +16,11 @@ from artwork.admin import ArtworkVariantInline
 from artwork.models import ArtworkVariant
 from artwork.services import artwork_variants_lock
 from config.admin_deletion import CountedDeletionAdminMixin
-from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
+from config.admin_inlines import (
+    FixedOnceStoredMixin,
+    InstanceRelationsForm,
+    QueryOncePerInlineMixin,
+)
 from config.admin_lists import (
     IndexedSearchAdminMixin,
     OfferedChoicesFilter,
@@ -332,18 +334,11 @@ SERIES_FIXED_HELP = (
 )
 
 
-class SeasonForm(InstanceRelationsForm):
-    """A season's page: its series is chosen when it is added, and fixed after.
+class SeasonForm(FixedOnceStoredMixin, InstanceRelationsForm):
+    """A season's page: its series is chosen when it is added, and fixed after (disabled, so
+    that the series' constraint on season numbers is still checked)."""
 
-    Disabled rather than read-only, so that the series' constraint on season numbers is
-    still checked (Django checks none that names a field its form lacks).
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is not None and "title" in self.fields:
-            self.fields["title"].disabled = True
-            self.fields["title"].help_text = SERIES_FIXED_HELP
+    fixed_once_stored = {"title": SERIES_FIXED_HELP}
 
 
 class EpisodeForm(InstanceRelationsForm):

@@ -20,6 +20,7 @@ from django import forms
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import ForeignKey, ManyToManyField, Model
+from django.forms.models import InlineForeignKeyField
 from django.http import HttpRequest
 
 
@@ -104,6 +105,30 @@ class InstanceRelationsForm(forms.ModelForm):
             widget = getattr(field.widget, "widget", field.widget)
             if isinstance(widget, _SelectedFromInstanceMixin):
                 widget.loaded = loaded_related(self.instance, name)
+
+
+class FixedOnceStoredMixin:
+    """A model form whose ``fixed_once_stored`` fields (name -> help text) are chosen when its
+    row is added and shown disabled after.
+
+    For relations a row's history is about (a variant's title and picture, a season's
+    series, a taste cluster's region). Disabled rather than left out as read-only: Django
+    checks no constraint naming a field its form lacks, so a unique slug or a season number
+    clashing reached the database as a server error. On an inline, the key to the page's own
+    row is fixed already and left as it is.
+    """
+
+    fixed_once_stored: dict[str, str] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            return
+        for name, help_text in self.fixed_once_stored.items():
+            field = self.fields.get(name)
+            if field is not None and not isinstance(field, InlineForeignKeyField):
+                field.disabled = True
+                field.help_text = help_text
 
 
 class QueryOncePerInlineMixin:

@@ -16,7 +16,7 @@ from django_celery_beat.models import PeriodicTask
 
 from catalog.models import Language
 from config.admin_deletion import CountedDeletionAdminMixin
-from config.admin_inlines import QueryOncePerInlineMixin
+from config.admin_inlines import FixedOnceStoredMixin, QueryOncePerInlineMixin
 from config.admin_lists import IndexedSearchAdminMixin, count_subquery
 from profiles.models import Profile
 from recommendations.schedules import (
@@ -265,7 +265,7 @@ class TasteClusterLocalizationAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ("cluster", "language")
 
 
-class TasteClusterForm(forms.ModelForm):
+class TasteClusterForm(FixedOnceStoredMixin, forms.ModelForm):
     """A cluster's page, whose region is chosen when the cluster is added and fixed after.
 
     Its profiles, versions and runs are its region's (``TasteCluster.save`` refuses a
@@ -274,18 +274,14 @@ class TasteClusterForm(forms.ModelForm):
     default, then reached the database as a server error.
     """
 
+    fixed_once_stored = {
+        "region": "Fixed once the cluster exists: for a community of another region, add a "
+        "cluster there."
+    }
+
     class Meta:
         model = TasteCluster
         fields = ("region", "slug", "name", "languages", "is_default")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is not None and "region" in self.fields:
-            self.fields["region"].disabled = True
-            self.fields["region"].help_text = (
-                "Fixed once the cluster exists: for a community of another region, add a "
-                "cluster there."
-            )
 
 
 @admin.register(TasteCluster)
