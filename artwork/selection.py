@@ -588,6 +588,41 @@ def _choose(
     )
 
 
+def artwork_default(*, title_ids: npt.ArrayLike, device: str, maturity_limit: int) -> ArtworkPicks:
+    """Each title's default frame for the device, with propensity 1: no draw, nothing to log.
+
+    The first of the arms :func:`artwork_choose` would choose among (:func:`arms_for`:
+    active, within ``maturity_limit``, made for ``device`` or, when the title has none
+    for it, for any device), i.e. the oldest, as title detail lists them; the
+    placeholder (variant -1, url None) for a title with none. For screens that show a
+    title outside a logged page (``/continue-watching/``): a frame drawn from the policy
+    there would be an impression the page log never holds, and its plays would be
+    credited to whichever logged page showed the title, so the bandit would learn
+    the draw's reward under another frame's propensity (docs/artwork.md).
+    """
+    state = artwork_serving.get()
+    ids = np.asarray(title_ids, dtype=np.int64).reshape(-1)
+    n = ids.shape[0]
+    groups, arms, indptr = arms_for(state.arms, ids, DEVICE_CLASSES.index(device), maturity_limit)
+    variant = np.full(n, -1, dtype=np.int64)
+    url: list[str | None] = [None] * n
+    if groups.shape[0]:
+        first = arms[indptr[:-1]]
+        variant[groups] = state.arms.variant[first]
+        for g, path in zip(groups.tolist(), state.arms.urls(first), strict=True):
+            url[g] = path
+    return ArtworkPicks(
+        variant=variant,
+        propensity=np.ones(n, dtype=np.float64),
+        url=url,
+        groups=groups,
+        arms=arms,
+        indptr=indptr,
+        choice=None,
+        state=state,
+    )
+
+
 @dataclass(frozen=True)
 class VariantReason:
     """One candidate frame of a title, as the policy saw it for one profile and moment."""
@@ -642,6 +677,7 @@ __all__ = [
     "arms_for",
     "artwork_arms_load",
     "artwork_choose",
+    "artwork_default",
     "artwork_reasons",
     "artwork_serving",
     "page_seed",

@@ -215,9 +215,10 @@ def test_recording_and_reading_signals_answer_as_documented(account, profile):
 
 
 def test_continue_watching_answers_as_documented(account, profile):
-    # given: a film and a series' episode, each stopped midway
+    # given: a film with a frame and a series' episode without, each stopped midway
     client = token_client(account)
     film = TitleFactory()
+    ArtworkVariantFactory(title=film)
     episode = EpisodeFactory()
     for title in (film, episode.season.title):
         AvailabilityFactory(title=title, region=account.home_region)
@@ -230,9 +231,14 @@ def test_continue_watching_answers_as_documented(account, profile):
     recorded(client, profile, events)
     path = f"/api/v1/profiles/{profile.pk}/continue-watching/"
 
-    answers = [client.get(path), client.get(f"{path}?n=3")]
+    answers = [
+        client.get(path),
+        client.get(f"{path}?n=3"),
+        client.get(f"{path}?device=mobile"),
+        client.get(f"{path}?device=fridge"),
+    ]
 
-    assert [response.status_code for response in answers] == [200, 400]
+    assert [response.status_code for response in answers] == [200, 400, 200, 400]
     assert len(answers[0].json()["results"]) == 2
     for response in answers:
         assert_answer_documented(response, "GET", CONTINUE_WATCHING)

@@ -216,7 +216,7 @@ class HomepageOutputSerializer(serializers.Serializer):
     rows = HomepageRowSerializer(many=True, help_text="The rows, top to bottom.")
 
 
-def _absolute_url(path: str, base_url: str) -> str:
+def absolute_url(path: str, base_url: str) -> str:
     """An artwork URL as title detail's ``build_absolute_uri`` makes it.
 
     Storage URLs are absolute, site-relative (``/media/...``) or, for a CDN named
@@ -240,7 +240,7 @@ def page_body(page: Page, *, base_url: str) -> dict:
     root as an absolute URL (``request.build_absolute_uri("/")``).
     """
     columns = page.item_columns()
-    urls = [_absolute_url(path, base_url) for path in columns.artwork_path]
+    urls = [absolute_url(path, base_url) for path in columns.artwork_path]
     items = [
         {
             "title_id": title_id,

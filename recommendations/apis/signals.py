@@ -1,5 +1,6 @@
 """Client apps report what a profile did, and read back its history and what to resume."""
 
+import dataclasses
 import datetime as dt
 
 import django_filters
@@ -17,6 +18,8 @@ from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
+from artwork.selection import artwork_default
+from catalog.apis import ResumePointSerializer
 from catalog.models import Title
 from config.api.exceptions import PayloadTooLarge
 from config.api.pagination import LimitOffsetPagination
@@ -25,7 +28,9 @@ from config.api.query_datetimes import QueryIsoDateTimeFilter
 from config.api.schema import TITLE_ID_HELP
 from config.api.strict import (
     UNKNOWN_FIELD,
+    KnownParametersOnly,
     NoQueryOnWrites,
+    choice_errors,
     filter_choice_errors,
     filterset_repeatable,
     query_parameters_check,
@@ -33,7 +38,8 @@ from config.api.strict import (
 from config.ids import IdFilter
 from profiles.models import Profile
 from profiles.selectors import NO_PROFILE, profile_for_request
-from profiles.unlock import profile_unlock_check
+from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
+from recommendations.apis.homepage import ArtworkSerializer, absolute_url
 from recommendations.models import Signal, SignalKind
 from recommendations.selectors.signals import (
     CONTINUE_WATCHING_MAX,
@@ -46,6 +52,7 @@ from recommendations.services.signals import (
     signal_columns_record,
     signal_columns_references_check,
 )
+from recommendations.serving.title_tables import placeholder_url
 from recommendations.signal_events import (
     POSITION_MAX,
     ROW_MAX_LENGTH,
@@ -353,6 +360,19 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
+class ContinueWatchingQuerySerializer(KnownParametersOnly):
+    # Optional, as /recommendations/' is: clients of this endpoint have called it without
+    # one, and nothing here is logged (the homepage requires it because its page log and
+    # the artwork policy learn per device class). It chooses only the artwork.
+    device = serializers.ChoiceField(
+        choices=DeviceClass.choices,
+        default=DeviceClass.TV,
+        help_text="The device class asking, for each title's `artwork` (default tv, as on "
+        "/recommendations/: a phone or tablet should say so, its frames differ).",
+        error_messages=choice_errors(DeviceClass.values),
+    )
+
+
 class ContinueWatchingItemSerializer(serializers.Serializer):
     title_id = serializers.IntegerField(help_text=TITLE_ID_HELP)
     name = serializers.CharField(help_text="In the profile's display language when translated.")
@@ -369,12 +389,33 @@ class ContinueWatchingItemSerializer(serializers.Serializer):
     episode_number = serializers.IntegerField(
         allow_null=True, help_text="That episode's number in its season; null for a film."
     )
+    resume = ResumePointSerializer(
+        source="*",
+        help_text="Where its Play button starts, as the homepage's Continue Watching tile and "
+        "title detail's `viewing.resume` say it (the same rule and shape): the fields above "
+        "with `new_episodes`, true when Play starts an episode out since the profile "
+        'finished the series ("New Episodes").',
+    )
+    artwork = ArtworkSerializer(
+        help_text="The title's default image for the device: the first of its frames made for "
+        "it (else for any device) within the profile's maturity limit, in the order staff "
+        "added them, with propensity 1; the placeholder (variant_id null) when it has none. "
+        "Not the homepage's choice: this list is not logged, so the artwork policy neither "
+        "draws nor learns here. Send variant_id as `artwork_variant` on signals about it, "
+        "with no `page_id`.",
+    )
 
 
 class ContinueWatchingApi(APIView):
     @extend_schema(
         operation_id="continue_watching",
         summary="What the profile can resume, most recent first",
+        description=(
+            "Titles available in the account's region now and within the profile's maturity "
+            "limit, each with where Play starts and an image for the device. Nothing is "
+            f"logged. A PIN-protected profile needs the `{UNLOCK_HEADER}` header."
+        ),
+        parameters=[ContinueWatchingQuerySerializer],
         responses=inline_serializer(
             "ContinueWatching",
             {
@@ -394,6 +435,30 @@ class ContinueWatchingApi(APIView):
             request, account=account_for_request(request), profile_id=profile_id
         )
         profile_unlock_check(request=request, profile=profile)
-        query_parameters_check(request, ())
+        query = ContinueWatchingQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         items = continue_watching(profile=profile)
-        return Response({"results": ContinueWatchingItemSerializer(items, many=True).data})
+        # The default frame, not a draw of the policy: see artwork_default and the
+        # `artwork` field's help. The titles are the region's and within the limit already
+        # (the selector's); the frames are held to the limit by their own maturity here.
+        picks = artwork_default(
+            title_ids=[item.title_id for item in items],
+            device=query.validated_data["device"],
+            maturity_limit=profile.maturity_limit,
+        )
+        base_url = request.build_absolute_uri("/")
+        placeholder = placeholder_url()
+        body = [
+            dataclasses.asdict(item)
+            | {
+                "artwork": {
+                    "variant_id": variant if variant >= 0 else None,
+                    "url": absolute_url(path or placeholder, base_url),
+                    "propensity": propensity,
+                }
+            }
+            for item, variant, path, propensity in zip(
+                items, picks.variant.tolist(), picks.url, picks.propensity.tolist(), strict=True
+            )
+        ]
+        return Response({"results": ContinueWatchingItemSerializer(body, many=True).data})

@@ -91,6 +91,8 @@ class ContinueWatchingItem:
     episode_id: int | None
     season_number: int | None
     episode_number: int | None
+    #: Title detail's ``viewing.resume.new_episodes`` (:func:`resume_new_episodes`).
+    new_episodes: bool = False
 
 
 class _JSONArrayLength(Func):
@@ -321,11 +323,35 @@ def resume_progress(state: ProfileTitleState, episode: Episode | None) -> float:
     )
 
 
-def _next_episodes(states: list[ProfileTitleState], *, today: dt.date) -> dict[int, Episode]:
-    """For each series state, the episode to resume (:func:`resume_episode`), if any."""
+def resume_new_episodes(
+    state: ProfileTitleState, episode: Episode | None, episodes: Sequence[Episode]
+) -> bool:
+    """Whether Play starting ``episode`` of a series starts something new to the profile.
+
+    The series was finished (or was but for a finale's credits,
+    :func:`state_finished_but_for_credits`: a season out since is as new) and
+    ``episode`` is one it has not finished. Not "no rewatch under way": a rewatched
+    episode since deleted leaves the state's rewatch behind with nothing of it to
+    resume, and an episode out since the series was finished, started and stopped
+    midway, reads as a rewatch too. ``episodes`` are the series' own, each with its
+    season at hand. Title detail and ``/continue-watching/`` read it so; the homepage's
+    tiles by the same rule from its arrays (``serving.resume``).
+    """
+    return (
+        episode is not None
+        and (state.completed_at is not None or state_finished_but_for_credits(state, episodes))
+        and episode.pk not in state.completed_episodes
+    )
+
+
+def _next_episodes(
+    states: list[ProfileTitleState], *, today: dt.date
+) -> tuple[dict[int, Episode], dict[int, list[Episode]]]:
+    """For each series state, the episode to resume (:func:`resume_episode`), if any; and
+    every series' episodes in order, as read for it."""
     series = [s for s in states if s.title.kind == Title.Kind.SERIES]
     if not series:
-        return {}
+        return {}, {}
     episodes: dict[int, list[Episode]] = {}
     for episode in (
         Episode.objects.filter(season__title_id__in=[s.title_id for s in series])
@@ -338,7 +364,7 @@ def _next_episodes(states: list[ProfileTitleState], *, today: dt.date) -> dict[i
         following = resume_episode(state, episodes.get(state.title_id, []), today=today)
         if following is not None:
             resume[state.title_id] = following
-    return resume
+    return resume, episodes
 
 
 # How many titles /continue-watching/ lists, the most recent: it has no pages.
@@ -465,7 +491,7 @@ def continue_watching(
         .select_related("title")
         .order_by("-since", "-last_played_at")[: limit * 2]
     )
-    resume = _next_episodes(states, today=today)
+    resume, episodes = _next_episodes(states, today=today)
     states = [s for s in states if s.title.kind == Title.Kind.FILM or s.title_id in resume][:limit]
     display_language = profile.display_language_id
     names = title_names(title_ids=[s.title_id for s in states], language=display_language)
@@ -483,6 +509,7 @@ def continue_watching(
                 episode_id=episode.pk if episode else None,
                 season_number=episode.season.number if episode else None,
                 episode_number=episode.number if episode else None,
+                new_episodes=resume_new_episodes(state, episode, episodes.get(state.title_id, ())),
             )
         )
     return items

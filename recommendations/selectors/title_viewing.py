@@ -12,8 +12,8 @@ from recommendations.models import ProfileTitleState
 from recommendations.selectors.signals import (
     episode_is_out,
     resume_episode,
+    resume_new_episodes,
     resume_progress,
-    state_finished_but_for_credits,
     title_states_get,
 )
 
@@ -87,17 +87,7 @@ def resume_point(
         return ResumePoint(None, None, None, resume_progress(state, None))
     episode = resume_episode(state, episodes, today=today)
     progress = resume_progress(state, episode) if episode is not None else 0.0
-    # New to the profile: the series was finished and Play starts an episode it has not
-    # finished. Not "no rewatch under way": a rewatched episode since deleted leaves the
-    # state's rewatch behind with nothing of it to resume, and an episode out since the
-    # series was finished, started and stopped midway, reads as a rewatch too.
-    # A finale left in its credits with every other episode finished was a finish too
-    # (state_finished_but_for_credits): a season out since is as new.
-    new_episodes = (
-        episode is not None
-        and (state.completed_at is not None or state_finished_but_for_credits(state, episodes))
-        and episode.pk not in state.completed_episodes
-    )
+    new_episodes = resume_new_episodes(state, episode, episodes)
     if episode is None:
         # Nothing out left to watch: the series again, from its first episode out.
         episode = next((e for e in episodes if episode_is_out(e, today)), None)

@@ -9,8 +9,19 @@ from django.utils import timezone
 
 from catalog.models import MaturityLevel
 from profiles.models import Profile
+from recommendations.models import PageLog
 from regions.models import Availability
-from tests.factories import AvailabilityFactory, RegionFactory, TitleFactory
+from tests.conftest import token_client
+from tests.factories import (
+    AccountFactory,
+    ArtworkVariantFactory,
+    AvailabilityFactory,
+    EpisodeFactory,
+    ProfileFactory,
+    RegionFactory,
+    SeasonFactory,
+    TitleFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -189,3 +200,123 @@ def test_a_series_deleted_whole_costs_no_statement_per_episode(account, profile)
 
     # then
     assert len(twenty.captured_queries) == len(one.captured_queries)
+
+
+def listed(client, profile, **query) -> list[dict]:
+    response = client.get(reverse("v1:continue-watching", args=[profile.pk]), query)
+    assert response.status_code == 200, response.json()
+    return response.json()["results"]
+
+
+def artwork_of(items: list[dict]) -> dict[int, dict]:
+    return {item["title_id"]: item["artwork"] for item in items}
+
+
+def test_each_title_has_its_default_frame_for_the_device_and_nothing_is_logged(
+    api_client, account, profile
+):
+    # given: a film with a TV frame added first and a phone frame after it, a film whose
+    # only frame is for TVs, and a film without artwork, all started
+    both, tv_only, bare = (TitleFactory(kind="film") for _ in range(3))
+    for_tv = ArtworkVariantFactory(title=both, for_mobile=False, for_tablet=False, for_web=False)
+    for_phone = ArtworkVariantFactory(title=both, for_tv=False, for_tablet=False, for_web=False)
+    only = ArtworkVariantFactory(title=tv_only, for_mobile=False, for_tablet=False, for_web=False)
+    for title in (both, tv_only, bare):
+        AvailabilityFactory(title=title, region=account.home_region)
+        started(api_client, profile, title)
+
+    # when
+    on_tv = artwork_of(listed(api_client, profile))  # no device: a TV's, as /recommendations/
+    on_phone = artwork_of(listed(api_client, profile, device="mobile"))
+
+    # then: each device gets the title's first frame made for it, else its first for any
+    # device, else the placeholder; always with propensity 1 and an absolute URL
+    assert {t: a["variant_id"] for t, a in on_tv.items()} == {
+        both.pk: for_tv.pk,
+        tv_only.pk: only.pk,
+        bare.pk: None,
+    }
+    assert {t: a["variant_id"] for t, a in on_phone.items()} == {
+        both.pk: for_phone.pk,
+        tv_only.pk: only.pk,
+        bare.pk: None,
+    }
+    for artwork in [*on_tv.values(), *on_phone.values()]:
+        assert artwork["propensity"] == 1.0
+        assert artwork["url"].startswith("http://testserver/")
+    assert on_phone[both.pk]["url"].endswith(for_phone.image.url)
+    assert on_tv[bare.pk]["url"].endswith("placeholder.svg")
+    # and the list is no page: nothing for the bandit or the rankers to learn from
+    assert not PageLog.objects.filter(profile=profile).exists()
+
+
+def test_a_kids_profile_gets_no_frame_above_its_limit(api_client, account):
+    # given: a Kids profile (7+) resuming two all-ages films: one whose first frame is
+    # rated 16+ (a later one all ages), one whose only frame is 16+
+    kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
+    mixed, mature_only = (TitleFactory(kind="film", maturity=MaturityLevel.ALL) for _ in range(2))
+    ArtworkVariantFactory(title=mixed, maturity=MaturityLevel.SIXTEEN)
+    allowed = ArtworkVariantFactory(title=mixed, maturity=MaturityLevel.ALL)
+    ArtworkVariantFactory(title=mature_only, maturity=MaturityLevel.SIXTEEN)
+    for title in (mixed, mature_only):
+        AvailabilityFactory(title=title, region=account.home_region)
+        started(api_client, kid, title)
+
+    # when
+    artwork = artwork_of(listed(api_client, kid, device="tablet"))
+
+    # then: the frame within the limit, else the placeholder, never the 16+ one
+    assert {t: a["variant_id"] for t, a in artwork.items()} == {
+        mixed.pk: allowed.pk,
+        mature_only.pk: None,
+    }
+
+
+def test_another_households_profile_is_a_404_whatever_the_device(api_client, profile):
+    stranger = token_client(AccountFactory(home_region=profile.account.home_region))
+    path = reverse("v1:continue-watching", args=[profile.pk])
+
+    assert stranger.get(path).status_code == 404
+    assert stranger.get(path, {"device": "fridge"}).status_code == 404  # before the 400
+
+
+@pytest.mark.parametrize("query", ["?device=fridge", "?device=TV", "?device=tv&device=web"])
+def test_a_bad_device_is_a_400_naming_it(api_client, profile, query):
+    response = api_client.get(reverse("v1:continue-watching", args=[profile.pk]) + query)
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["device"]
+
+
+def test_the_list_costs_four_statements_however_many_titles_it_holds(
+    api_client, account, profile, django_assert_num_queries
+):
+    def resumed(kind: str, frames: int = 1, episodes: int = 2) -> None:
+        title = TitleFactory(kind=kind)
+        for n in range(frames):
+            ArtworkVariantFactory(title=title, for_tv=n == 0)
+        if kind == "series":
+            season = SeasonFactory(title=title, number=1)
+            for number in range(1, episodes + 1):
+                EpisodeFactory(season=season, number=number)
+        AvailabilityFactory(title=title, region=account.home_region)
+        started(api_client, profile, title)
+
+    # given: a film and a series resumed, and the per-process artwork state warm
+    resumed("film")
+    resumed("series")
+    listed(api_client, profile)
+
+    # the profile and its token, the title states, the series' episodes, the names; the
+    # artwork comes from the per-process state
+    with django_assert_num_queries(4):
+        assert len(listed(api_client, profile, device="web")) == 2
+
+    # when: more films and series, with more frames and episodes
+    for _ in range(4):
+        resumed("film", frames=3)
+        resumed("series", frames=2, episodes=6)
+
+    # then
+    with django_assert_num_queries(4):
+        assert len(listed(api_client, profile, device="web")) == 10

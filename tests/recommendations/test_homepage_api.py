@@ -1579,6 +1579,9 @@ def test_a_continue_watching_tile_says_where_play_starts_as_title_detail_does(
         expected.update(episode_id=episode.pk, season_number=season, episode_number=number)
     assert tile[0]["resume"] == title_detail_resume(account, asha, title) == expected
     assert tile[0]["progress"] == progress
+    # and /continue-watching/ says the same, in the same shape
+    listed = token_client(account).get(f"/api/v1/profiles/{asha.pk}/continue-watching/")
+    assert [item["resume"] for item in listed.json()["results"]] == [expected]
     # and no other row's tile says where to resume
     others = [item for row in rows if row["type"] != "continue_watching" for item in row["items"]]
     assert others
