@@ -146,6 +146,10 @@ class TitleDetailSerializer(serializers.Serializer):
         choices=MaturityLevel.choices,
         help_text="Its maturity rating: 0 (all ages), 7, 13, 16 or 18.",
     )
+    maturity_label = serializers.CharField(
+        help_text="That rating as people read it, e.g. '13+' ('All ages' for 0), in English: "
+        "the labels of a profile's `maturity_label`, on the same scale.",
+    )
     critic_score = serializers.IntegerField(
         allow_null=True, help_text="0-100 aggregate of critics' reviews; null when unknown."
     )
@@ -244,6 +248,7 @@ class TitleDetailApi(APIView):
             "release_date": title.release_date,
             "runtime_minutes": title.runtime_minutes,
             "maturity": title.maturity,
+            "maturity_label": title.get_maturity_display(),
             "critic_score": title.critic_score,
             "genres": [g.name for g in title.genres.all()],
             "seasons": [

@@ -191,6 +191,26 @@ def test_a_kids_profile_gets_neither_titles_nor_artwork_above_its_limit(api_clie
     assert sorted(adult_art) == ["gore", "picnic"]
 
 
+@pytest.mark.parametrize(
+    ("maturity", "label"), [(MaturityLevel.ALL, "All ages"), (MaturityLevel.THIRTEEN, "13+")]
+)
+def test_a_titles_rating_comes_with_the_label_a_profiles_limit_has(
+    api_client, account, maturity, label
+):
+    # given: a title, and a profile whose limit is the title's rating
+    profile = ProfileFactory(account=account, name="Asha", maturity_limit=maturity)
+    title = TitleFactory(maturity=maturity)
+    AvailabilityFactory(title=title, region=account.home_region)
+
+    # when
+    body = detail(api_client, title, profile).json()
+    limit = api_client.get(f"/api/v1/profiles/{profile.pk}/").json()
+
+    # then: the number as before, and the words a client shows beside it
+    assert (body["maturity"], body["maturity_label"]) == (maturity, label)
+    assert limit["maturity_label"] == label
+
+
 def test_a_pin_protected_profile_needs_its_unlock_token(api_client, account, series):
     parent = ProfileFactory(account=account, name="Parent")
     parent.set_pin("4321")
