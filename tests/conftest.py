@@ -2,6 +2,7 @@
 
 import math
 import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,6 +14,7 @@ from accounts.services import api_token_create
 from accounts.token_usage import token_usage
 from tests import workers
 from tests.factories import AccountFactory, ProfileFactory
+from tests.flush import flush_by_delete
 from tests.hashers import CHEAP_HASHER, cheap_hashers
 from tests.module_world import module_worlds_last
 from tests.workers import worker_number, worker_redis_url, worker_services_separate
@@ -96,6 +98,14 @@ def _no_background_rereads(settings):
         "CATALOGUE_REFRESH_SECONDS": 3600.0,
         "TITLE_TABLES_REFRESH_SECONDS": 3600.0,
     }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _transactional_tests_end_with_delete() -> Iterator[None]:
+    """A transactional test's closing flush deletes its rows (tests/flush.py): a
+    ``TRUNCATE`` of every table cost each of them a second or more."""
+    with flush_by_delete():
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
