@@ -30,7 +30,19 @@ from config.admin_lists import (
 from regions.admin import AvailabilityInline
 from regions.models import Availability, Region
 
-from .models import Credit, Episode, Genre, Language, Person, Season, Tag, Title, TitleLocalization
+from .models import (
+    EPISODE_SERIES_FIXED,
+    SERIES_WITH_SEASONS_NOT_FILM,
+    Credit,
+    Episode,
+    Genre,
+    Language,
+    Person,
+    Season,
+    Tag,
+    Title,
+    TitleLocalization,
+)
 
 # --- Small reference tables ---------------------------------------------------------
 
@@ -203,7 +215,8 @@ class TitleForm(InstanceRelationsForm):
     A film's viewing history is read as one programme's, a series' as its episodes':
     made a film, a series with seasons resumed the episode a profile was halfway
     through as the film's own progress, and its seasons stayed listed. Its seasons go
-    first (a title imported with the wrong kind has no history yet to lose).
+    first (a title imported with the wrong kind has no history yet to lose). Said here on
+    the field; ``Title.save`` refuses it wherever else the ORM writes a title.
     """
 
     def clean_kind(self) -> str:
@@ -214,10 +227,7 @@ class TitleForm(InstanceRelationsForm):
             and self.instance.kind != Title.Kind.FILM
             and self.instance.seasons.exists()
         ):
-            raise ValidationError(
-                "A series with seasons cannot become a film: its viewing history is about "
-                "its episodes. Delete its seasons first, if they were never its own."
-            )
+            raise ValidationError(SERIES_WITH_SEASONS_NOT_FILM)
         return kind
 
 
@@ -336,22 +346,21 @@ SERIES_FIXED_HELP = (
 
 class SeasonForm(FixedOnceStoredMixin, InstanceRelationsForm):
     """A season's page: its series is chosen when it is added, and fixed after (disabled, so
-    that the series' constraint on season numbers is still checked)."""
+    that the series' constraint on season numbers is still checked; ``Season.save`` refuses
+    a move wherever else the ORM writes one)."""
 
     fixed_once_stored = {"title": SERIES_FIXED_HELP}
 
 
 class EpisodeForm(InstanceRelationsForm):
-    """An episode's page: it moves between seasons of its own series only (see above)."""
+    """An episode's page: it moves between seasons of its own series only (see above; said
+    here on the field, ``Episode.save`` refuses it wherever else the ORM writes one)."""
 
     def clean_season(self) -> Season:
         season = self.cleaned_data["season"]
         stored = self.instance.season if self.instance.pk is not None else None
         if stored is not None and season.title_id != stored.title_id:
-            raise ValidationError(
-                "An episode moves only to a season of its own series: its viewing history "
-                "is about this series. For another series, add the episode there."
-            )
+            raise ValidationError(EPISODE_SERIES_FIXED)
         return season
 
 

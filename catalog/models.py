@@ -1,11 +1,34 @@
 """The catalogue: titles and everything needed to describe, localise and rate them."""
 
+from typing import Any
+
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Subquery
 from django.db.models.functions import Lower
 
 from config.fields import ScriptSlugField
+
+#: What a series, its seasons and its episodes refuse (their ``save()``, and admin's pages in
+#: the same words). Signals, title states (the episode a series resumes at, those finished)
+#: and the page log name a series with its episodes: a season moved to another series took
+#: its episodes' history with it in half (the first series' Continue Watching tile kept the
+#: progress of an episode it no longer had and resumed none, the other's knew nothing of it,
+#: and clients' events naming the pair they knew were refused at ingest), and a series made
+#: a film resumed the episode a profile was halfway through as the film's own progress.
+SERIES_WITH_SEASONS_NOT_FILM = (
+    "A series with seasons cannot become a film: its viewing history is about its episodes. "
+    "Delete its seasons first, if they were never its own."
+)
+SEASON_SERIES_FIXED = (
+    "A season's series cannot be changed: its episodes' viewing history is about this "
+    "series. For another series, add the season there."
+)
+EPISODE_SERIES_FIXED = (
+    "An episode moves only to a season of its own series: its viewing history is about this "
+    "series. For another series, add the episode there."
+)
 
 
 class MaturityLevel(models.IntegerChoices):
@@ -146,6 +169,29 @@ class Title(models.Model):
     def __str__(self) -> str:
         return f"{self.original_name} ({self.release_date.year})"
 
+    def save(self, **kwargs: Any) -> None:
+        """Refuse to make a stored series with seasons a film, wherever the ORM writes it.
+
+        Its viewing history is about its episodes (``SERIES_WITH_SEASONS_NOT_FILM``);
+        admin's title page says so on its kind, and a script, the shell or an API writing
+        the row was refused nothing. Its seasons go first. One read, only when a stored
+        title is saved as a film with its kind written. The catalogue import sets the kind
+        only when it creates a title (``bulk_create``, as its updates are ``bulk_update``
+        of names and dates), and ``QuerySet.update()`` bypasses this, as it does every
+        ``save()``.
+        """
+        update_fields = kwargs.get("update_fields")
+        if (
+            self.kind == Title.Kind.FILM
+            and not self._state.adding
+            and (update_fields is None or "kind" in update_fields)
+            and Season.objects.filter(title_id=self.pk)
+            .exclude(title__kind=Title.Kind.FILM)
+            .exists()
+        ):
+            raise ValidationError({"kind": SERIES_WITH_SEASONS_NOT_FILM})
+        super().save(**kwargs)
+
 
 class Season(models.Model):
     title = models.ForeignKey(Title, on_delete=models.CASCADE, related_name="seasons")
@@ -161,6 +207,23 @@ class Season(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title.original_name} S{self.number}"
+
+    def save(self, **kwargs: Any) -> None:
+        """Refuse to move a stored season to another series, wherever the ORM writes it.
+
+        Its episodes' viewing history is about its series (``SEASON_SERIES_FIXED``); the
+        season's admin page shows the series disabled, and a script, the shell or an API
+        moved it unrefused. One read, only when the series may be written.
+        ``QuerySet.update()`` bypasses this, as it does every ``save()``.
+        """
+        update_fields = kwargs.get("update_fields")
+        if (
+            not self._state.adding
+            and (update_fields is None or "title" in update_fields)
+            and Season.objects.filter(pk=self.pk).exclude(title_id=self.title_id).exists()
+        ):
+            raise ValidationError({"title": SEASON_SERIES_FIXED})
+        super().save(**kwargs)
 
 
 class Episode(models.Model):
@@ -179,6 +242,31 @@ class Episode(models.Model):
 
     def __str__(self) -> str:
         return f"S{self.season.number}E{self.number} {self.name}".strip()
+
+    def save(self, **kwargs: Any) -> None:
+        """Refuse to move a stored episode to another series' season, wherever the ORM
+        writes it.
+
+        Its viewing history is about its series (``EPISODE_SERIES_FIXED``); between seasons
+        of its own series it moves (an import that put it in the wrong season is corrected
+        so). Admin's episode page refused the move, and a script, the shell or an API made
+        it. One read, only when the season may be written. ``QuerySet.update()`` bypasses
+        this, as it does every ``save()``.
+        """
+        update_fields = kwargs.get("update_fields")
+        if (
+            not self._state.adding
+            and (update_fields is None or "season" in update_fields)
+            and Episode.objects.filter(pk=self.pk)
+            .exclude(
+                season__title_id=Subquery(
+                    Season.objects.filter(pk=self.season_id).values("title_id")[:1]
+                )
+            )
+            .exists()
+        ):
+            raise ValidationError({"season": EPISODE_SERIES_FIXED})
+        super().save(**kwargs)
 
 
 class Credit(models.Model):

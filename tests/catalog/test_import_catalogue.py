@@ -26,7 +26,7 @@ from catalog.services import UNKNOWN_RELEASE_DATE
 from recommendations.services.dataset_import import catalogue_import, title_name_and_year
 from regions.models import Availability
 from tests.db_waits import hold_until_waited_on
-from tests.factories import LanguageFactory, RegionFactory, TitleFactory
+from tests.factories import LanguageFactory, RegionFactory, SeasonFactory, TitleFactory
 from tests.test_admin import form_data
 
 pytestmark = pytest.mark.django_db
@@ -177,6 +177,34 @@ def test_rerunning_updates_titles_and_never_duplicates(tmp_path, regions):
     assert (toy_story.runtime_minutes, toy_story.maturity) == (81, MaturityLevel.ALL)
     assert Title.objects.get(external_id="176601").release_date == dt.date(2011, 12, 4)
     assert Title.objects.count() == 5
+
+
+def test_rerunning_updates_a_series_staff_gave_seasons_and_keeps_it_a_series(tmp_path, regions):
+    # given: an imported catalogue, whose Black Mirror staff made a series with a season
+    # (Title.save refuses a series with seasons made a film; the import creates titles as
+    # films and must not trip on one)
+    path = write(tmp_path, MOVIES)
+    run(path, "--region", "IN")
+    black_mirror = Title.objects.get(external_id="176601")
+    black_mirror.kind = Title.Kind.SERIES
+    black_mirror.save()
+    season = SeasonFactory(title=black_mirror, number=1)
+
+    # when: the source renames it and gives it a year
+    output = run(
+        write(tmp_path, MOVIES.replace("176601,Black Mirror,", "176601,Black Mirror (2011),")),
+        "--region",
+        "IN",
+    )
+
+    # then: it is updated in place, still a series with its season
+    assert "0 created, 1 updated, 4 unchanged" in output
+    black_mirror.refresh_from_db()
+    assert (black_mirror.kind, black_mirror.release_date) == (
+        Title.Kind.SERIES,
+        dt.date(2011, 1, 1),
+    )
+    assert list(black_mirror.seasons.all()) == [season]
 
 
 def test_a_file_in_another_language_adds_names_and_keeps_the_original(tmp_path, regions):
