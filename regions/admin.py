@@ -30,7 +30,13 @@ from recommendations.schedules import (
     retrain_schedule_name,
 )
 
-from .models import Availability, Region, TasteCluster, TasteClusterLocalization
+from .models import (
+    DEFAULT_CLUSTER_KEPT,
+    Availability,
+    Region,
+    TasteCluster,
+    TasteClusterLocalization,
+)
 from .selectors import taste_cluster_ids_labelled
 from .services import title_windows_lock
 
@@ -110,25 +116,64 @@ class AvailabilityAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
 
 
 class TasteClusterFormSet(forms.BaseInlineFormSet):
-    """A region's clusters, of which at most one is ticked as its default.
+    """A region's clusters, of which exactly one is ticked as its default.
 
     An inline's forms check no constraint naming the region they belong to, so a second
     default reached the database: a server error. Counted over the whole page rather
-    than each form against the database, so that the default moves in one save (the
-    former one is listed, and saved, first).
+    than each form against the database, so that the default moves in one save. None
+    ticked (the default unticked or deleted, or a region's first clusters added without
+    one) left the alphabetically first cluster catching everyone; a page that changes no
+    cluster is not refused for a region an older write left so (``tonight.W008`` names it).
     """
 
     def clean(self) -> None:
         super().clean()
-        defaults = [
+        kept = [
             form
             for form in self.forms
-            if form not in self.deleted_forms and form.cleaned_data.get("is_default")
+            if form not in self.deleted_forms
+            and (form.instance.pk is not None or form.has_changed())
         ]
+        defaults = [form for form in kept if form.cleaned_data.get("is_default")]
         if len(defaults) > 1:
             raise ValidationError(
                 "A region has one default taste cluster: tick “is default” on one only."
             )
+        changed = self.deleted_forms or any(form.has_changed() for form in self.forms)
+        if kept and not defaults and changed:
+            raise ValidationError(
+                "A region that has taste clusters has one default, which holds everybody no "
+                "keyed community holds: tick “is default” on one. To move it, tick another "
+                "cluster and untick (or delete) the former one in the same save."
+            )
+
+    def save(self, commit: bool = True) -> list[TasteCluster]:
+        # The default moves by its new cluster's save, which unticks the former one
+        # (TasteCluster.save); the former's own save, listed first, would leave the region
+        # without a default, and its deletion the others: it is saved still ticked, and
+        # deleted after the rest.
+        ticked = [
+            form
+            for form in self.forms
+            if form not in self.deleted_forms
+            and form.cleaned_data.get("is_default")
+            and (form.instance.pk is None or "is_default" in form.changed_data)
+        ]
+        if ticked:
+            for form in self.initial_forms:
+                if "is_default" in form.changed_data and not form.cleaned_data.get("is_default"):
+                    form.instance.is_default = True
+        self._deleted_last: list[TasteCluster] = []
+        saved = super().save(commit)
+        for cluster in self._deleted_last:
+            cluster.delete()
+        return saved
+
+    def delete_existing(self, obj: TasteCluster, commit: bool = True) -> None:
+        if commit:
+            self._deleted_last.append(obj)
+        else:
+            super().delete_existing(obj, commit=commit)
 
 
 class TasteClusterInline(QueryOncePerInlineMixin, admin.TabularInline):
@@ -283,6 +328,33 @@ class TasteClusterForm(FixedOnceStoredMixin, forms.ModelForm):
         model = TasteCluster
         fields = ("region", "slug", "name", "languages", "is_default")
 
+    def clean_is_default(self) -> bool:
+        """Keep the region's default ticked, and a region's clusters with one.
+
+        Unticked (``TasteCluster.save`` refuses it too) or a keyed cluster added to a region
+        without a default, the alphabetically first cluster caught everyone no keyed
+        community holds. The default moves on the region's page, which ticks one and
+        unticks the other in one save (here, a second default is the constraint's refusal).
+        """
+        is_default = self.cleaned_data["is_default"]
+        if is_default:
+            return is_default
+        if self.instance.pk is not None:
+            if TasteCluster.objects.filter(pk=self.instance.pk, is_default=True).exists():
+                raise ValidationError(
+                    f"{DEFAULT_CLUSTER_KEPT} On the region's page, tick another cluster as "
+                    "its default and untick this one in the same save."
+                )
+            return is_default
+        region = self.cleaned_data.get("region")
+        if region is not None and not region.taste_clusters.filter(is_default=True).exists():
+            raise ValidationError(
+                f"{region} has no default taste cluster, which holds everybody no keyed "
+                "community holds: tick “is default” here, or first give the region its "
+                "default on its page."
+            )
+        return is_default
+
 
 @admin.register(TasteCluster)
 class TasteClusterAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
@@ -303,6 +375,29 @@ class TasteClusterAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
             .prefetch_related(Prefetch("languages", queryset=Language.objects.order_by("name")))
             .annotate(profile_count=count_subquery(Profile, "taste_cluster"))
         )
+
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
+        # A region's default is not deleted while the region keeps other clusters
+        # (regions.receivers refuses it, a server error here): listed as what protects the
+        # deletion, the clusters it would leave without a default and what to do, so that
+        # its delete page and "Delete selected" both refuse it in words.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        going = {cluster.pk for cluster in objs}
+        regions = {cluster.region_id for cluster in objs if cluster.is_default}
+        left = (
+            TasteCluster.objects.filter(region_id__in=regions)
+            .exclude(pk__in=going)
+            .order_by("region", "slug")
+        )
+        for cluster in left:
+            protected.append(
+                f"Taste cluster: {cluster}, which would be left without its region's default. "
+                "To delete the default, tick another cluster of the region as its default first "
+                "(on the region's page, in the same save)."
+            )
+        return deleted, counts, perms_needed, protected
 
     def get_search_conditions(self, term: str) -> list[tuple[str, object]]:
         # Lists name a cluster "IN-Tamil" (its ``__str__``), which is no column: runs and

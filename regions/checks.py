@@ -1,4 +1,5 @@
-"""The deployment check that names each region whose time zone is no time zone."""
+"""The deployment checks that name each region whose time zone is no time zone, and each
+whose taste clusters have no default."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -8,7 +9,7 @@ from django.core import checks
 from django.db import DatabaseError, router
 
 from .models import Region
-from .selectors import region_time_zones_invalid
+from .selectors import region_time_zones_invalid, regions_without_default_cluster
 
 
 @checks.register(checks.Tags.database)
@@ -45,5 +46,41 @@ def region_time_zones_check(
             "install_schedules again.",
             obj="regions.Region",
             id="tonight.W005",
+        )
+    ]
+
+
+@checks.register(checks.Tags.database)
+def region_default_clusters_check(
+    app_configs: Sequence[AppConfig] | None = None,
+    databases: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> list[checks.CheckMessage]:
+    """Warn of each region that has taste clusters and none of them its default.
+
+    Its retrains put everybody no keyed community holds in its alphabetically first
+    cluster. ``TasteCluster.save``, the deletion receiver and admin's pages keep a default;
+    a write that bypasses them (``QuerySet.update()``, a data migration, ``loaddata``) or a
+    region whose clusters were added before them may have none. Run with ``migrate`` and
+    ``check --database default``, as the time zone check is; a warning for the same reason.
+    """
+    alias = router.db_for_read(Region)
+    if alias not in (databases or ()):
+        return []
+    try:
+        without = regions_without_default_cluster(using=alias)
+    except DatabaseError:  # before the regions' migration: no cluster to check yet
+        return []
+    if not without:
+        return []
+    named = ", ".join(f"{code} (its first cluster, {slug!r}, holds them)" for code, slug in without)
+    return [
+        checks.Warning(
+            "Regions whose taste clusters have no default, which holds everybody no keyed "
+            f"community holds: {named}.",
+            hint="Tick one cluster of each as its default on the region's page in admin "
+            "(Regions), then retrain the region.",
+            obj="regions.Region",
+            id="tonight.W008",
         )
     ]

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 
 from catalog.models import Language, Title
@@ -87,11 +87,25 @@ class Availability(models.Model):
         return f"{self.title_id} in {self.region_id}"
 
 
+#: Why a region's default cluster is neither unticked nor deleted while the region keeps
+#: other clusters (``TasteCluster.save``, ``regions.receivers``, admin's pages).
+DEFAULT_CLUSTER_KEPT = (
+    "A region that has taste clusters has one default, which holds everybody no keyed "
+    "community holds: it is not unticked, nor deleted while the region has other clusters. "
+    "To move it, tick another cluster of the region as its default (which unticks this one)."
+)
+
+
 class TasteCluster(models.Model):
     """A viewing community within a region, keyed by languages (IN-Tamil, IN-Hindi).
 
-    Each region has exactly one default cluster, which holds everybody whose
-    viewing points to no keyed community.
+    Each region that has clusters has exactly one default, which holds everybody whose
+    viewing points to no keyed community. With none, the assignment put them in the
+    region's alphabetically first cluster (``recommendations.services.clusters``): ticking
+    another cluster moves the default to it, the default is not unticked, and it is not
+    deleted while the region keeps other clusters (``regions.receivers``). A region left
+    without one by a write that bypasses these (``QuerySet.update()``, a data migration) is
+    named by ``migrate``'s warning ``tonight.W008``.
     """
 
     region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="taste_clusters")
@@ -124,23 +138,36 @@ class TasteCluster(models.Model):
         return f"{self.region_id}-{self.name}"
 
     def save(self, **kwargs: Any) -> None:
-        """Refuse to move a cluster that exists to another region, wherever the ORM writes it.
+        """Refuse to move a cluster that exists to another region, or to untick its region's
+        default, wherever the ORM writes it; ticked, move the region's default to it.
 
         Its profiles are households of its region, placed by that region's retrains, and
         its versions and runs were trained on that region's signals. Moved (its admin page
         offered the region), its profiles were served another region's community model
         and logged under it, that region's retrains counted a cluster none of their
         profiles was in, and its versions named one region and served in another. A
-        community of another region is a new cluster there. One read, only when the
-        region may be written: clusters are saved rarely, by staff. ``QuerySet.update()``
-        bypasses this, as it does every ``save()``.
+        community of another region is a new cluster there.
+
+        The default holds everybody no keyed community holds (``DEFAULT_CLUSTER_KEPT``):
+        unticked in the shell or a script, its region had none, and the alphabetically first
+        cluster caught everyone. It moves in one write instead: a cluster saved ticked
+        unticks the region's former default first, in the same transaction (a second
+        default stays the constraint's to refuse only between concurrent writers).
+
+        One read, only when the region or the tick may be written: clusters are saved
+        rarely, by staff. ``QuerySet.update()`` bypasses this, as it does every ``save()``.
         """
         update_fields = kwargs.get("update_fields")
-        if (
-            not self._state.adding
-            and (update_fields is None or "region" in update_fields)
-            and TasteCluster.objects.filter(pk=self.pk).exclude(region_id=self.region_id).exists()
-        ):
+        region_written = update_fields is None or "region" in update_fields
+        default_written = update_fields is None or "is_default" in update_fields
+        stored = None
+        if not self._state.adding and (region_written or default_written):
+            stored = (
+                TasteCluster.objects.filter(pk=self.pk)
+                .values_list("region_id", "is_default")
+                .first()
+            )
+        if stored is not None and region_written and stored[0] != self.region_id:
             raise ValidationError(
                 {
                     "region": (
@@ -150,7 +177,16 @@ class TasteCluster(models.Model):
                     )
                 }
             )
-        super().save(**kwargs)
+        if stored is not None and default_written and stored[1] and not self.is_default:
+            raise ValidationError({"is_default": DEFAULT_CLUSTER_KEPT})
+        if not (self.is_default and default_written and (stored is None or not stored[1])):
+            super().save(**kwargs)
+            return
+        with transaction.atomic(using=kwargs.get("using")):
+            TasteCluster.objects.filter(region_id=self.region_id, is_default=True).exclude(
+                pk=self.pk
+            ).update(is_default=False)
+            super().save(**kwargs)
 
     def clean(self) -> None:
         """Refuse a slug that another cluster of the region has in other letters' case.

@@ -41,6 +41,26 @@ def region_time_zones_invalid(*, using: str = "default") -> list[tuple[str, str]
     return [(code, name) for code, name in regions if zone_named(name) is None]
 
 
+def regions_without_default_cluster(*, using: str = "default") -> list[tuple[str, str]]:
+    """The (code, first slug) of each region that has taste clusters and no default, by code.
+
+    The first slug is the cluster its assignment puts everybody no keyed community holds in
+    (``recommendations.services.clusters``: the default's place, first by slug without one).
+    """
+    first: dict[str, str] = {}
+    defaulted: set[str] = set()
+    clusters = (
+        TasteCluster.objects.using(using)
+        .order_by("region", "slug")
+        .values_list("region_id", "slug", "is_default")
+    )
+    for code, slug, is_default in clusters:
+        first.setdefault(code, slug)
+        if is_default:
+            defaulted.add(code)
+    return [(code, slug) for code, slug in first.items() if code not in defaulted]
+
+
 def region_exists(*, code: str) -> bool:
     return Region.objects.filter(code=code).exists()
 

@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.test import Client
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from regions.models import Region
+from regions.models import Region, TasteCluster
 from tests.factories import (
     LanguageFactory,
     ProfileFactory,
@@ -411,3 +411,150 @@ def test_a_regions_page_moves_its_default_cluster_in_one_save():
     assert list(india.taste_clusters.filter(is_default=True).values_list("slug", flat=True)) == [
         "tamil"
     ]
+
+
+def _superuser() -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root", password="pw-12345-xyz"))
+    return client
+
+
+def _india_with_default() -> Region:
+    india = RegionFactory(code="IN")
+    TasteClusterFactory(region=india, slug="default", name="Everyone", is_default=True)
+    TasteClusterFactory(region=india, slug="tamil", name="Tamil")
+    return india
+
+
+def _india_defaults() -> list[str]:
+    return list(
+        TasteCluster.objects.filter(region_id="IN", is_default=True).values_list("slug", flat=True)
+    )
+
+
+def test_a_regions_page_refuses_to_leave_it_without_a_default_cluster():
+    # given: India's default community and its Tamil one, on India's page
+    india = _india_with_default()
+    client = _superuser()
+    unticked = _clusters_posted(india, set())
+    deleted = {**_clusters_posted(india, {"default"}), "taste_clusters-0-DELETE": "on"}
+
+    # when: staff untick the default, or delete it, and tick no other
+    responses = [
+        client.post("/admin/regions/region/IN/change/", data) for data in (unticked, deleted)
+    ]
+
+    # then: the page says what to do, rather than leave the first cluster catching everyone
+    for response in responses:
+        assert response.status_code == 200
+        formset = response.context["inline_admin_formsets"][0].formset
+        assert "tick “is default” on one" in str(formset.non_form_errors())
+    assert _india_defaults() == ["default"]
+    assert TasteCluster.objects.filter(region_id="IN").count() == 2
+
+
+def test_a_regions_page_deletes_its_default_cluster_when_another_is_ticked_in_the_same_save():
+    india = _india_with_default()
+
+    response = _superuser().post(
+        "/admin/regions/region/IN/change/",
+        {**_clusters_posted(india, {"tamil"}), "taste_clusters-0-DELETE": "on"},
+    )
+
+    assert response.status_code == 302
+    assert _india_defaults() == ["tamil"]
+    assert list(TasteCluster.objects.values_list("slug", flat=True)) == ["tamil"]
+
+
+def test_a_regions_page_refuses_its_first_clusters_without_a_default():
+    india = RegionFactory(code="IN")
+    data = _clusters_posted(india, set())
+    data.update(
+        {
+            "taste_clusters-TOTAL_FORMS": "1",
+            "taste_clusters-0-region": "IN",
+            "taste_clusters-0-name": "Tamil",
+            "taste_clusters-0-slug": "tamil",
+        }
+    )
+
+    response = _superuser().post("/admin/regions/region/IN/change/", data)
+
+    assert response.status_code == 200
+    assert not TasteCluster.objects.exists()
+
+
+def _cluster_posted(cluster: TasteCluster, **changes: str) -> dict[str, str]:
+    data = {
+        "slug": cluster.slug,
+        "name": cluster.name,
+        "localizations-TOTAL_FORMS": "0",
+        "localizations-INITIAL_FORMS": "0",
+        "localizations-MIN_NUM_FORMS": "0",
+        "localizations-MAX_NUM_FORMS": "1000",
+    }
+    if cluster.is_default:
+        data["is_default"] = "on"
+    data.update(changes)
+    return {name: value for name, value in data.items() if value is not None}
+
+
+def test_a_default_clusters_page_refuses_to_untick_it():
+    _india_with_default()
+    default = TasteCluster.objects.get(slug="default")
+
+    response = _superuser().post(
+        f"/admin/regions/tastecluster/{default.pk}/change/",
+        _cluster_posted(default, is_default=None),
+    )
+
+    assert response.status_code == 200
+    assert "tick another cluster" in str(response.context["adminform"].form.errors["is_default"])
+    assert _india_defaults() == ["default"]
+
+
+def test_a_cluster_added_to_a_region_without_a_default_is_refused_unless_it_is_the_default():
+    RegionFactory(code="IN")
+    client = _superuser()
+    data = {
+        "region": "IN",
+        "slug": "tamil",
+        "name": "Tamil",
+        "localizations-TOTAL_FORMS": "0",
+        "localizations-INITIAL_FORMS": "0",
+        "localizations-MIN_NUM_FORMS": "0",
+        "localizations-MAX_NUM_FORMS": "1000",
+    }
+
+    refused = client.post("/admin/regions/tastecluster/add/", data)
+    added = client.post("/admin/regions/tastecluster/add/", {**data, "is_default": "on"})
+
+    assert refused.status_code == 200
+    assert "no default" in str(refused.context["adminform"].form.errors["is_default"])
+    assert added.status_code == 302
+    assert _india_defaults() == ["tamil"]
+
+
+@pytest.mark.parametrize("how", ["page", "action"])
+def test_a_default_cluster_is_not_deleted_in_admin_while_its_region_has_others(how):
+    # given: India's default community and its Tamil one
+    _india_with_default()
+    default = TasteCluster.objects.get(slug="default")
+    client = _superuser()
+
+    # when: staff confirm its deletion, on its delete page or with "Delete selected"
+    if how == "page":
+        url = f"/admin/regions/tastecluster/{default.pk}/delete/"
+        data = {"post": "yes"}
+    else:
+        url = "/admin/regions/tastecluster/"
+        data = {"action": "delete_selected", "_selected_action": [default.pk], "post": "yes"}
+    response = client.post(url, data)
+
+    # then: the page names the cluster it would leave without a default, and what to do,
+    # rather than a server error; nothing is deleted
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "IN-Tamil" in page
+    assert "tick another cluster" in page
+    assert _india_defaults() == ["default"]

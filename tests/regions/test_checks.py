@@ -3,8 +3,8 @@
 import pytest
 from django.core import checks
 
-from regions.models import Region
-from tests.factories import RegionFactory
+from regions.models import Region, TasteCluster
+from tests.factories import RegionFactory, TasteClusterFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -39,3 +39,30 @@ def test_regions_whose_zones_are_all_good_are_not_warned_of_nor_read_without_a_d
     assert zone_warnings(databases=["default"], tags=[checks.Tags.database]) == []
     Region.objects.filter(code="IN").update(time_zone="Mars/Olympus")
     assert zone_warnings() == []  # a plain `check` touches no database
+
+
+def default_cluster_warnings(**options) -> list[checks.CheckMessage]:
+    return [m for m in checks.run_checks(**options) if m.id == "tonight.W008"]
+
+
+def test_each_region_whose_clusters_have_no_default_is_named_when_the_database_is_checked():
+    # given: India with its default, and Brazil and Kenya whose defaults writes that bypass
+    # save() unticked (a region with no cluster at all has none to have)
+    for code in ("IN", "BR", "KE"):
+        region = RegionFactory(code=code)
+        TasteClusterFactory(region=region, slug="everyone", is_default=True)
+        TasteClusterFactory(region=region, slug="drama")
+    RegionFactory(code="US")
+    TasteCluster.objects.filter(region_id__in=["BR", "KE"]).update(is_default=False)
+
+    # when: the checks that `migrate` and `check --database default` run
+    (warning,) = default_cluster_warnings(databases=["default"], tags=[checks.Tags.database])
+
+    # then: one warning naming each such region and the cluster that catches everybody
+    assert warning.level == checks.WARNING
+    assert "BR (its first cluster, 'drama', holds them)" in warning.msg
+    assert "KE (its first cluster, 'drama'" in warning.msg
+    assert "IN" not in warning.msg
+    assert "US" not in warning.msg
+    assert "admin" in warning.hint
+    assert default_cluster_warnings() == []  # a plain `check` touches no database

@@ -7,6 +7,7 @@ cluster's region is fixed once it exists: its profiles, versions and runs are it
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from regions.models import Region, TasteCluster
 from tests.factories import (
@@ -103,3 +104,82 @@ def test_a_clusters_slug_differing_from_another_of_its_region_only_in_case_is_re
     # the cluster itself, and a cluster of another region, may keep or take the slug
     tamil.full_clean()
     TasteCluster(region=other_region, slug="Tamil", name="Tamil").full_clean()
+
+
+def _india_with_default() -> tuple[TasteCluster, TasteCluster]:
+    india = RegionFactory(code="IN")
+    default = TasteClusterFactory(region=india, slug="default", name="Everyone", is_default=True)
+    return default, TasteClusterFactory(region=india, slug="tamil", name="Tamil")
+
+
+def _defaults(region_code: str) -> list[str]:
+    return list(
+        TasteCluster.objects.filter(region_id=region_code, is_default=True).values_list(
+            "slug", flat=True
+        )
+    )
+
+
+def test_a_regions_default_cluster_is_not_unticked_from_the_shell():
+    # given: India's default community, which holds everybody no keyed community holds, and
+    # its Tamil one
+    default, _ = _india_with_default()
+
+    # when: a script unticks it
+    default.is_default = False
+    with pytest.raises(ValidationError) as refused:
+        default.save()
+
+    # then: refused on the tick, saying how the default moves; India keeps it (left with
+    # none, the alphabetically first cluster caught everyone)
+    assert list(refused.value.message_dict) == ["is_default"]
+    assert "tick another cluster" in str(refused.value)
+    assert _defaults("IN") == ["default"]
+    with pytest.raises(ValidationError):
+        TasteCluster.objects.update_or_create(pk=default.pk, defaults={"is_default": False})
+    assert _defaults("IN") == ["default"]
+
+
+def test_ticking_another_cluster_moves_the_regions_default_to_it():
+    default, tamil = _india_with_default()
+
+    tamil.is_default = True
+    tamil.save()
+    assert _defaults("IN") == ["tamil"]
+    hindi = TasteCluster.objects.create(region_id="IN", slug="hindi", name="Hindi", is_default=True)
+    assert _defaults("IN") == ["hindi"]
+    default.refresh_from_db()
+    default.name = "Everyone else"
+    default.save()  # no longer the default: saved as it is
+
+    assert _defaults("IN") == ["hindi"]
+    assert hindi.is_default
+    assert TasteCluster.objects.get(pk=default.pk).name == "Everyone else"
+
+
+def test_a_regions_default_cluster_is_not_deleted_while_it_has_others():
+    default, tamil = _india_with_default()
+
+    # (refused inside the deletion's transaction, which it rolls back, as a constraint does)
+    with pytest.raises(ValidationError, match="tick another cluster"), transaction.atomic():
+        default.delete()
+    with pytest.raises(ValidationError), transaction.atomic():
+        TasteCluster.objects.filter(slug="default").delete()
+
+    assert _defaults("IN") == ["default"]
+    tamil.delete()  # not the default: goes
+    assert TasteCluster.objects.filter(region_id="IN").count() == 1
+
+
+def test_a_regions_clusters_are_deleted_together_or_with_their_region():
+    _india_with_default()
+    usa = RegionFactory(code="US", name="United States")
+    TasteClusterFactory(region=usa, slug="default", is_default=True)
+    TasteClusterFactory(region=usa, slug="spanish")
+
+    TasteCluster.objects.filter(region_id="IN").delete()
+    usa.delete()
+    lone = TasteClusterFactory(region=RegionFactory(code="BR"), is_default=True)
+    lone.delete()  # a region's only cluster: it is left with none, as before any was added
+
+    assert not TasteCluster.objects.exists()
