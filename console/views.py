@@ -771,12 +771,21 @@ def model_overview(request: HttpRequest) -> HttpResponse:
     sections = []
     for region in regions:
         versions = newest.get(region.code, [])
+        clusters = list(region.taste_clusters.all())
         sections.append(
             {
                 "region": region,
                 **_versions_listed(versions, serving.get(region.code)),
                 "charts": model_charts.version_charts(versions[::-1]),
-                "clusters": list(region.taste_clusters.all()),
+                "clusters": clusters,
+                # A write that bypassed TasteCluster.save may leave a region's clusters with
+                # no default: its assignment then puts everybody no keyed community holds in
+                # the first cluster by slug (tonight.W008 says so at migrate).
+                "holding_all": (
+                    min(clusters, key=lambda cluster: cluster.slug)
+                    if clusters and not any(cluster.is_default for cluster in clusters)
+                    else None
+                ),
             }
         )
     global_versions = list(

@@ -12,6 +12,7 @@ retrain calls it first, so clusters follow tastes as they move.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,8 @@ from recommendations.engine.clusters import assign_clusters
 from recommendations.engine.confidence import signal_confidence
 from recommendations.selectors import training as data
 from regions.models import TasteCluster
+
+logger = logging.getLogger(__name__)
 
 #: Total positive confidence below which a profile's viewing is too little to place it
 #: (about two completed films); its languages decide instead.
@@ -105,7 +108,16 @@ def _region_clusters(region_code: str) -> tuple[list[TasteCluster], dict[str, in
     )
     if not clusters:
         clusters = [_default_cluster(region_code)]
-    default = next((i for i, c in enumerate(clusters) if c.is_default), 0)
+    default = next((i for i, c in enumerate(clusters) if c.is_default), None)
+    if default is None:
+        # TasteCluster.save and admin keep a default; a write that bypassed them did not.
+        default = 0
+        logger.warning(
+            "Region %s has taste clusters and no default: %s holds everybody no keyed "
+            "community holds. Tick the region's default on its page in admin (Regions).",
+            region_code,
+            clusters[0],
+        )
     by_language: dict[str, int] = {}
     for position, cluster in enumerate(clusters):
         for language in cluster.languages.all():

@@ -615,6 +615,32 @@ def test_model_pages_chart_versions_and_cluster_retrains(world, staff_client):
     assert "<title>cluster #" in detail
 
 
+def test_the_model_overview_says_which_regions_clusters_have_no_default(db, staff_client):
+    # given: Brazil, whose default a write that bypassed TasteCluster.save unticked, and
+    # Kenya with its default
+    brazil, kenya = RegionFactory(code="BR", name="Brazil"), RegionFactory(code="KE", name="Kenya")
+    for region in (brazil, kenya):
+        TasteCluster.objects.create(
+            region=region, slug="everyone", name="Everyone", is_default=True
+        )
+        TasteCluster.objects.create(region=region, slug="drama", name="Drama")
+    TasteCluster.objects.filter(region=brazil).update(is_default=False)
+
+    # when
+    page = unescape(staff_client.get("/console/models/").content.decode())
+
+    # then: Brazil's section names the cluster everybody no keyed community holds is in,
+    # and what to do; Kenya's lists its default as ever
+    def section(code: str) -> str:
+        return re.search(rf'<section class="scope" id="region-{code}">.*?</section>', page, re.S)[0]
+
+    assert "No default taste cluster" in section("BR")
+    assert "Drama holds everybody" in section("BR")
+    assert "admin" in section("BR")
+    assert "No default taste cluster" not in section("KE")
+    assert "region-wide fallback" in section("KE")
+
+
 def cells(html: str, link: str) -> list[str]:
     """The text of each cell of the table row that links ``link``."""
     row = re.search(rf"<tr>((?:(?!</tr>).)*{re.escape(link)}.*?)</tr>", html, re.S).group(1)

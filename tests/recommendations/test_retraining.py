@@ -101,6 +101,29 @@ def test_a_profile_joins_the_cluster_its_viewing_then_its_languages_point_to():
     assert profile_clusters_assign(region_code=region.code).changed == 0
 
 
+def test_an_assignment_in_a_region_whose_clusters_have_no_default_says_which_holds_everybody(
+    caplog,
+):
+    # given: a region whose default a write that bypassed TasteCluster.save unticked
+    region = RegionFactory(code="BR", name="Brazil")
+    TasteClusterFactory(region=region, slug="everyone", is_default=True)
+    TasteClusterFactory(region=region, slug="drama", name="Drama")
+    TasteCluster.objects.filter(region=region).update(is_default=False)
+    nobody = ProfileFactory(account=AccountFactory(home_region=region), name="nothing known")
+
+    # when
+    with caplog.at_level("WARNING", logger="recommendations.services.clusters"):
+        profile_clusters_assign(region_code="BR")
+
+    # then: the first cluster by slug holds everybody no keyed community holds, as before,
+    # and the retrain's log says so and what to do
+    nobody.refresh_from_db()
+    assert nobody.taste_cluster.slug == "drama"
+    (record,) = [r for r in caplog.records if "no default" in r.getMessage()]
+    assert "BR-Drama holds everybody" in record.getMessage()
+    assert "admin" in record.getMessage()
+
+
 def test_a_cluster_added_to_a_region_whose_profiles_are_in_none_retrains(
     django_capture_on_commit_callbacks,
 ):
