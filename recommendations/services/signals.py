@@ -113,6 +113,16 @@ def _reference_errors(
     errors, absent = EventErrors(), EventErrors()
     limit = profile.maturity_limit
     titles, windows = references.titles, references.windows
+    # A licence is judged at the event's stamp, but never after its receipt: a fast clock's
+    # stamp is folded as of the receipt (``_store``), and a stamp up to the skew ahead let a
+    # play of a title whose licence starts in a minute through (a title no page, nor its
+    # title page, offered yet), while refusing one of a title licensed until a minute from
+    # now, played while it was.
+    now = timezone.now()
+
+    def licensed(title_id: int, occurred_at: dt.datetime) -> bool:
+        return _licensed_at(windows.get(title_id, ()), min(occurred_at, now))
+
     missing: set[int] = set()
     doubtful: set[int] = set()
     for title_id in set(columns.title_id) - {None, 0}:
@@ -137,7 +147,7 @@ def _reference_errors(
         ):
             if title_id not in doubtful:
                 continue
-            if title_id in missing or not _licensed_at(windows.get(title_id, ()), occurred_at):
+            if title_id in missing or not licensed(title_id, occurred_at):
                 absent.add(index, "title", f"No title with id {title_id}.")
                 title_absent.add(index)
 
@@ -160,11 +170,7 @@ def _reference_errors(
         """Whether an event naming ``title_id`` at ``occurred_at`` would find it (another
         title's episode or variant: its title's licence is read with the batch's)."""
         facts = titles.get(title_id)
-        return (
-            facts is not None
-            and facts[1] <= limit
-            and _licensed_at(windows.get(title_id, ()), occurred_at)
-        )
+        return facts is not None and facts[1] <= limit and licensed(title_id, occurred_at)
 
     # An event whose title reads as absent is reported for its title alone.
     if any(columns.episode_id):
@@ -174,7 +180,6 @@ def _reference_errors(
         # never after its receipt (a fast clock's stamp is folded as of the receipt). A
         # play in a premiere's first minutes from a clock running behind is stamped before
         # midnight; refused, it took the rest of its batch with it.
-        now = timezone.now()
         skew = signal_clock_skew()
         for index, kind, title_id, episode_id, occurred_at in zip(
             columns.index,

@@ -579,6 +579,40 @@ def test_a_caller_cannot_tell_a_title_not_licensed_here_or_above_the_limit_from_
         assert answers == [answers[0]] * len(probed)
 
 
+def test_a_fast_clock_cannot_stamp_a_play_into_a_licence_that_has_not_started(api_client, account):
+    # given: a kid, a title whose licence here starts in two minutes, and one whose licence
+    # ends in two minutes; each played now by a device whose clock runs three minutes fast
+    # (within the skew tolerated), so both plays are stamped three minutes ahead
+    kid = ProfileFactory(
+        account=account, name="Kid", is_kids=True, maturity_limit=MaturityLevel.SEVEN
+    )
+    now = timezone.now()
+    premiere, leaving = TitleFactory(), TitleFactory()
+    AvailabilityFactory(
+        title=premiere, region=account.home_region, starts_at=now + dt.timedelta(minutes=2)
+    )
+    AvailabilityFactory(
+        title=leaving, region=account.home_region, ends_at=now + dt.timedelta(minutes=2)
+    )
+    ahead = (now + dt.timedelta(minutes=3)).isoformat()
+
+    # when
+    response = api_client.post(
+        url(kid),
+        {"events": [event(premiere, occurred_at=ahead), event(leaving, occurred_at=ahead)]},
+        format="json",
+    )
+
+    # then: judged at its receipt, where ingest places a stamp ahead of it: the title not
+    # licensed yet reads as absent (not stored, so not in Continue Watching once it opens),
+    # and the one still licensed is stored, though its stamp falls after its licence's end
+    assert response.status_code == 200, response.json()
+    assert response.json()["rejected"] == {"0": {"title": [f"No title with id {premiere.pk}."]}}
+    assert list(Signal.objects.filter(profile=kid).values_list("title_id", flat=True)) == [
+        leaving.pk
+    ]
+
+
 def test_an_episode_of_a_title_above_the_limit_reads_as_absent_too(api_client, account):
     kid = ProfileFactory(
         account=account, name="Kid", is_kids=True, maturity_limit=MaturityLevel.SEVEN
