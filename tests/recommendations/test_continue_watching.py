@@ -1,12 +1,14 @@
 """GET /profiles/{id}/continue-watching/ shows only what the profile may open now."""
 
 import datetime as dt
+import time
 import uuid
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from artwork.selection import artwork_serving
 from catalog.models import MaturityLevel
 from profiles.models import Profile
 from recommendations.models import PageLog
@@ -270,6 +272,36 @@ def test_a_kids_profile_gets_no_frame_above_its_limit(api_client, account):
         mixed.pk: allowed.pk,
         mature_only.pk: None,
     }
+
+
+@pytest.mark.django_db(transaction=True)  # the serving process's re-read has its own connection
+def test_a_frame_re_rated_above_a_kids_limit_leaves_the_list_at_the_next_check(settings):
+    # given: a serving process that checks for changed frames every 50 ms (a second by
+    # default), and a Kids profile resuming a film whose oldest frame, its default, is all
+    # ages, as is a later one
+    settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_CHECK_SECONDS": 0.05}
+    account = AccountFactory()
+    client = token_client(account)
+    kid = ProfileFactory(account=account, name="Kid", is_kids=True, maturity_limit=7)
+    film = TitleFactory(kind="film")
+    AvailabilityFactory(title=film, region=account.home_region)
+    default = ArtworkVariantFactory(title=film, maturity=MaturityLevel.ALL)
+    later = ArtworkVariantFactory(title=film, maturity=MaturityLevel.ALL)
+    started(client, kid, film)
+    assert artwork_of(listed(client, kid))[film.pk]["variant_id"] == default.pk
+
+    # when: staff re-rate the default frame 16+ (admin saves the variant)
+    default.maturity = MaturityLevel.SIXTEEN
+    default.save()
+    time.sleep(0.06)
+
+    # then: the next answer after a check gives the later frame, on the request's own
+    # thread (the re-read of the arrays runs behind it), and so does every answer after
+    assert artwork_of(listed(client, kid))[film.pk]["variant_id"] == later.pk
+    deadline = time.monotonic() + 10
+    while artwork_serving._reloading and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert artwork_of(listed(client, kid))[film.pk]["variant_id"] == later.pk
 
 
 def test_another_households_profile_is_a_404_whatever_the_device(api_client, profile):

@@ -664,6 +664,56 @@ def test_only_titles_available_in_the_region_now(world, household):
         assert not shown & unavailable, name
 
 
+def test_a_household_moved_to_another_region_is_served_that_regions_titles_at_once(
+    world, household
+):
+    # given: Asha, an action fan midway through a film licensed only here, whose household
+    # staff move to Brazil, where half the catalogue is licensed (Brazil has no model of its
+    # own yet: the global one serves it)
+    account, asha, _ = household
+    for title in world.titles["action"][:3]:
+        watch(asha, title, days_ago=4)
+    midway = world.titles["action"][3]
+    record(asha, "play_start", midway, days_ago=1)
+    record(asha, "progress", midway, days_ago=0.99, value=40)
+    brazil = RegionFactory(code="BR", name="Brazil", time_zone="America/Sao_Paulo")
+    licensed_there = {t.pk for t in world.all_titles()[1::2]} - {midway.pk}
+    for title in world.all_titles():
+        if title.pk in licensed_there:
+            AvailabilityFactory(title=title, region=brazil)
+    model_train(region_code=world.region.code)
+    model_train(region_code=None)
+    client = token_client(account)
+
+    def answers() -> tuple[dict, set[int], list[int], int]:
+        page = client.get(url(asha, rows=40, items=75))
+        listed = client.get(f"/api/v1/profiles/{asha.pk}/recommendations/?n=100")
+        resumed = client.get(f"/api/v1/profiles/{asha.pk}/continue-watching/")
+        detail = client.get(f"/api/v1/titles/{midway.pk}/", {"profile": asha.pk})
+        assert (page.status_code, listed.status_code, resumed.status_code) == (200, 200, 200)
+        shown = {i["title_id"] for row in page.json()["rows"] for i in row["items"]} | {
+            r["title_id"] for r in listed.json()["results"]
+        }
+        resuming = [i["title_id"] for i in resumed.json()["results"]]
+        return page.json()["context"], shown, resuming, detail.status_code
+
+    _, before, resuming, opened = answers()
+    assert before - licensed_there  # titles licensed here only were served here
+    assert (resuming, opened) == ([midway.pk], 200)
+
+    # when: the move is saved
+    account.home_region = brazil
+    account.save()
+
+    # then: the very next answers are Brazil's: its titles only on the page and the list,
+    # nothing to resume of what it does not license, and that title's page a 404
+    context, after, resuming, opened = answers()
+    assert context["region"] == "BR"
+    assert after
+    assert after <= licensed_there
+    assert (resuming, opened) == ([], 404)
+
+
 def test_a_licence_ending_at_the_pages_moment_is_closed_and_one_starting_then_open_on_every_row(
     world, household
 ):
