@@ -4,6 +4,8 @@ from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
+from django.utils import timezone
 
 from artwork.models import ArtworkVariant, DeviceClass
 from catalog.models import Episode, Title
@@ -465,7 +467,22 @@ class TrainingRun(models.Model):
     attempts = models.PositiveSmallIntegerField(
         default=0, help_text="Times a worker started it (a redelivery after a crash adds one)."
     )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(
+        "requested at", auto_now_add=True, db_index=True, help_text="When it was asked for."
+    )
+    # The reaper's clock for a queued run, not ``created_at``: a run put back to queued for its
+    # task's retry (the database interrupted it, perhaps hours after its request) was failed
+    # as "never started" as soon as the reaper saw it, and the retry then did nothing.
+    # ``db_default``: the release still serving while ``migrate`` runs inserts runs too.
+    queued_at = models.DateTimeField(
+        "queued at",
+        default=timezone.now,
+        db_default=Now(),
+        help_text=(
+            "When it was last handed to the broker: its request, or its task's retry after an "
+            "interruption. Still queued RETRAIN_QUEUED_SECONDS after this, the reaper fails it."
+        ),
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -16,8 +16,8 @@ region's queue once the transaction commits; a worker then calls
 - While running, a heartbeat thread refreshes ``heartbeat_at`` (a database
   error costs one beat, not the thread); the periodic reaper
   (:func:`training_runs_reap`) fails runs whose heartbeat went stale, so no run
-  stays "running" forever, and runs still queued after
-  ``RETRAIN_QUEUED_SECONDS`` (their message was lost), so none stays "queued"
+  stays "running" forever, and runs still queued ``RETRAIN_QUEUED_SECONDS``
+  after they were last queued (their message was lost), so none stays "queued"
   and blocks its cluster. A send the broker refuses fails its runs at once. It
   also fails the versions a retrain left unjudged once all their runs had ended
   (:func:`_fail_orphaned_versions`); a run that fails through its own error path
@@ -215,8 +215,9 @@ def stale_seconds() -> float:
 
 
 def queued_seconds() -> float:
-    """A run still queued this long after it was requested will never start: its message was
-    lost (a broker restart, a purge) or no worker listens to its region's queue."""
+    """A run still queued this long after it was last queued (``queued_at``: its request, or
+    its task's retry) will never start: its message was lost (a broker restart, a purge) or
+    no worker listens to its region's queue."""
     return _setting("RETRAIN_QUEUED_SECONDS", 6 * 3600.0)
 
 
@@ -956,6 +957,9 @@ def _runs_requeue(
                     pk=run.pk, status=TrainingRun.Status.RUNNING
                 ).update(
                     status=TrainingRun.Status.QUEUED,
+                    # The reaper's wait starts again here, not at the request, perhaps hours
+                    # ago (a batch that waited its turn): the task's retry is sent next.
+                    queued_at=timezone.now(),
                     stage="",
                     progress=0,
                     heartbeat_at=None,
@@ -2333,9 +2337,11 @@ def training_runs_reap(
     - Running runs whose heartbeat went stale (their worker died). The versions
       they left unfinished (``training``) or ungated (``ready``) are failed too:
       none was served, and none may be activated or rolled back to later.
-    - Queued runs requested longer than ``RETRAIN_QUEUED_SECONDS`` ago: their
-      message was lost or no worker listens to their queue, and while one is
-      queued every request for its cluster is refused.
+    - Queued runs last queued longer than ``RETRAIN_QUEUED_SECONDS`` ago (``queued_at``:
+      their request, or their task's retry): their message was lost or no worker
+      listens to their queue, and while one is queued every request for its cluster is
+      refused. Not counted from the request: a run put back to queued for its task's
+      retry hours after it was asked for would be failed before the retry came.
 
     Then the versions a retrain left unjudged after its runs had ended
     (:func:`_fail_orphaned_versions`), which no reap of a run finds: not counted.
@@ -2352,7 +2358,7 @@ def training_runs_reap(
         stale = list(
             TrainingRun.objects.select_for_update(skip_locked=True).filter(
                 Q(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff)
-                | Q(status=TrainingRun.Status.QUEUED, created_at__lt=queued_cutoff)
+                | Q(status=TrainingRun.Status.QUEUED, queued_at__lt=queued_cutoff)
             )
         )
         for run in stale:
@@ -2379,12 +2385,13 @@ def _never_started(run: TrainingRun) -> str:
     queue = retrain_queue(run.region_id)
     if run.attempts:
         return (
-            f"Never started again: queued again after attempt {run.attempts} and no worker "
-            "took it since (its task gave up retrying while the database was away, its "
-            f"message was lost, or no worker listens to {queue}). {run.error}"
+            f"Never started again: queued again after attempt {run.attempts} at "
+            f"{run.queued_at:%Y-%m-%d %H:%M:%S} and no worker took it since (its task gave up "
+            "retrying while the database was away, its message was lost, or no worker listens "
+            f"to {queue}). {run.error}"
         ).strip()
     return (
-        f"Never started: queued since {run.created_at:%Y-%m-%d %H:%M:%S} and no worker took "
+        f"Never started: queued since {run.queued_at:%Y-%m-%d %H:%M:%S} and no worker took "
         f"it (its message was lost, no worker listens to {queue}, or its task gave up "
         "retrying while the database was away)."
     )

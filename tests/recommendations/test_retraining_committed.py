@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 import psycopg
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, OperationalError, connection
+from django.db.models import F
 from django.utils import timezone
 
 from recommendations.apis.retrains import BROKER_RETRY_SECONDS
@@ -429,6 +430,50 @@ def test_a_run_its_task_could_not_fail_is_reaped_saying_the_task_may_have_given_
     assert "its task gave up retrying while the database was away" in run.error
     assert run.error.endswith(
         "Interrupted at stage read: the database connection was lost. Queued again."
+    )
+
+
+@pytest.mark.django_db(transaction=True)  # putting a run back to queued replaces the connection
+def test_a_run_queued_again_is_reaped_counting_from_then_not_from_its_request():
+    # given: a run requested 7 hours ago (it waited behind other retrains), started, and put
+    # back to queued a moment ago for its task's retry, the database having interrupted it
+    requested = timezone.now() - dt.timedelta(hours=7)
+    run = TrainingRun.objects.create(
+        region_id=RegionFactory().code,
+        taste_cluster=_cluster(),
+        status=TrainingRun.Status.RUNNING,
+        attempts=1,
+        started_at=requested + dt.timedelta(hours=6, minutes=50),
+    )
+    TrainingRun.objects.filter(pk=run.pk).update(created_at=requested)
+    run.refresh_from_db()
+    interruption = OperationalError("terminating connection due to administrator command")
+    again = retraining._runs_requeue(
+        [run], reporters={run.pk: retraining._Reporter(run)}, error=interruption
+    )
+    assert again == [run.pk]
+
+    # when: the reaper runs (RETRAIN_QUEUED_SECONDS: 6 hours) before the retry comes
+    reaped = retraining.training_runs_reap()
+
+    # then: it waits for its retry: it has been queued a moment, not the 7 hours since it
+    # was asked for (the reaper failed it as "never started again", and the retry then
+    # found it failed and did nothing: the night's retrain lost to a database restart)
+    run.refresh_from_db()
+    assert (reaped, run.status) == (0, TrainingRun.Status.QUEUED)
+    assert run.created_at == requested
+
+    # when: its retry never comes (its message lost), and 6 hours pass since it was queued again
+    TrainingRun.objects.filter(pk=run.pk).update(
+        queued_at=F("queued_at") - dt.timedelta(hours=6, seconds=1)
+    )
+
+    # then: it is failed, saying when it was queued again
+    assert retraining.training_runs_reap() == 1
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.FAILED
+    assert run.error.startswith(
+        f"Never started again: queued again after attempt 1 at {run.queued_at:%Y-%m-%d %H:%M:%S}"
     )
 
 

@@ -541,7 +541,8 @@ def _request_stale_queued_run() -> TrainingRun:
     """A run queued a day ago whose message was lost: the reaper's to fail."""
     cluster = TasteClusterFactory()
     run = TrainingRun.objects.create(region=cluster.region, taste_cluster=cluster)
-    TrainingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - dt.timedelta(days=1))
+    day_ago = timezone.now() - dt.timedelta(days=1)
+    TrainingRun.objects.filter(pk=run.pk).update(created_at=day_ago, queued_at=day_ago)
     return run
 
 

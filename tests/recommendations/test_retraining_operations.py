@@ -75,7 +75,8 @@ def test_a_queued_run_no_worker_took_is_failed_and_its_cluster_can_retrain_again
     settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_QUEUED_SECONDS": 3600.0}
     with django_capture_on_commit_callbacks(execute=False):
         lost = training_run_request(region_code="IN", cluster_slug="tamil")
-    TrainingRun.objects.filter(pk=lost.pk).update(created_at=timezone.now() - dt.timedelta(hours=2))
+    two_hours_ago = timezone.now() - dt.timedelta(hours=2)
+    TrainingRun.objects.filter(pk=lost.pk).update(created_at=two_hours_ago, queued_at=two_hours_ago)
     fresh = TrainingRun.objects.create(
         region_id="IN", taste_cluster=TasteClusterFactory(region=RegionFactory(), slug="hindi")
     )
