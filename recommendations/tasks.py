@@ -8,6 +8,7 @@ queue, chosen when the run is enqueued (``retraining.retrain_queue``).
 from typing import Any
 
 from celery import shared_task
+from celery.exceptions import Reject
 from django.conf import settings
 
 from artwork.services import artwork_daily_prune, artwork_files_prune
@@ -23,6 +24,7 @@ from recommendations.services.retraining import (
     training_runs_abandon,
     training_runs_execute,
     training_runs_reap,
+    training_runs_retry_refused,
 )
 
 
@@ -34,15 +36,47 @@ class RetrainTask(BoundedDeliveryTask):
     attempt put back to "queued", or never started; or the task raised what it does not
     retry on. Left queued, each would refuse every request for its cluster until the
     reaper's ``RETRAIN_QUEUED_SECONDS`` (6 hours), the night's retrain lost with no word
-    of why. Not called for a retry, nor for a lost worker (the message is handed on); called
-    too at the hard time limit, when the batch's runs were started long before (running runs
-    are the reaper's: it tells a dead worker by its heartbeat). An eager ``apply`` that
-    propagates its error does not call it either (``retraining._enqueue`` says what failed).
+    of why. Not called for a retry (nor for one the broker refused: ``retry`` fails those
+    runs), nor for a lost worker (the message is handed on); called too at the hard time
+    limit, when the batch's runs were started long before (running runs are the reaper's:
+    it tells a dead worker by its heartbeat). An eager ``apply`` that propagates its error
+    does not call it either (``retraining._enqueue`` says what failed).
     """
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        ids = args[0] if args else kwargs.get("run_ids", kwargs.get("run_id"))
-        training_runs_abandon(run_ids=ids if isinstance(ids, list) else [ids], error=exc)
+        training_runs_abandon(run_ids=_run_ids(args, kwargs), error=exc)
+
+    def retry(self, *args: Any, **kwargs: Any) -> Any:
+        """Celery's retry; one the broker refuses fails the runs the task leaves queued.
+
+        Celery sends a retry as a new message. Refused by the broker (unreachable, out of
+        memory), Celery raises ``Reject``: the task's message is dropped and ``on_failure``
+        is not called, so those runs stayed queued, refusing every request for their
+        clusters until the reaper's ``RETRAIN_QUEUED_SECONDS``, whose reason blamed a lost
+        message. They are failed now, saying so: no delivery can come, and failed they can
+        be retrained again as soon as the broker is back. An eager task (no broker) or a
+        direct call sends nothing; an eager one's runs are failed by whoever ran it
+        (``retraining._run_here``).
+        """
+        request = self.request
+        sends = not (request.is_eager or request.called_directly)
+        try:
+            return super().retry(*args, **kwargs)
+        except Reject as refused:
+            if sends:
+                cause = refused.reason if isinstance(refused.reason, BaseException) else refused
+                training_runs_retry_refused(
+                    run_ids=_run_ids(request.args, request.kwargs),
+                    refused=cause,
+                    retried_for=kwargs.get("exc"),
+                )
+            raise
+
+
+def _run_ids(args: Any, kwargs: Any) -> list[int]:
+    """The run ids a retrain task was called with (one run's task or a batch's)."""
+    ids = args[0] if args else (kwargs or {}).get("run_ids", (kwargs or {}).get("run_id"))
+    return ids if isinstance(ids, list) else [ids]
 
 
 # A retrain of the largest cluster takes minutes. At the soft limit the batch stops and

@@ -103,7 +103,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -156,6 +156,7 @@ MAX_ATTEMPTS = 2
 #: titles, 80% of the activity): enough to take in the newest activity without a fresh start.
 WARM_ITERATIONS = 5
 ACTIVE_STATUSES = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
+_T = TypeVar("_T")
 
 
 class RetrainError(Exception):
@@ -371,17 +372,28 @@ def _runs_fail(
     broke is replaced once, and with the database still away nothing is written (logged),
     the runs left to the reaper (:func:`training_runs_reap`).
     """
+    return _after_an_outage(
+        lambda: _runs_fail_now(run_ids, statuses, error),
+        failed=f"Could not fail retrain runs {list(run_ids)}; the reaper will",
+        default=[],
+    )
+
+
+def _after_an_outage(write: Callable[[], _T], *, failed: str, default: _T) -> _T:
+    """``write()``, said after an error that may have been the database's own (a restart).
+
+    A connection the error broke is replaced once; with the database still away nothing
+    is written: ``failed`` is logged and ``default`` returned.
+    """
     for last in (False, True):
         try:
-            return _runs_fail_now(run_ids, statuses, error)
+            return write()
         except DatabaseError:
             if last or connection.in_atomic_block:
-                logger.warning(
-                    "Could not fail retrain runs %s; the reaper will", list(run_ids), exc_info=True
-                )
-                return []
+                logger.warning(failed, exc_info=True)
+                return default
             connection.close()
-    return []
+    return default
 
 
 def _runs_fail_now(
@@ -1009,6 +1021,37 @@ def training_runs_abandon(*, run_ids: Sequence[int], error: BaseException) -> li
         never = "Not started again" if run.attempts else "Never started"
         before = f" {run.error}" if run.error else ""
         return f"{never}: {why}.{before} Retrain it again."
+
+    failed = _runs_fail(run_ids, (TrainingRun.Status.QUEUED,), reason)
+    if failed:
+        logger.warning("Retrain runs %s failed: %s", failed, why)
+    return failed
+
+
+def training_runs_retry_refused(
+    *, run_ids: Sequence[int], refused: BaseException, retried_for: BaseException | None
+) -> list[int]:
+    """Fail the runs still ``queued`` of a retrain task whose retry the broker refused; the ids.
+
+    Celery sends a retry as a new message; when the broker cannot take it (down, out of
+    memory, unreachable), it drops the task (``Reject``, not requeued) without calling its
+    ``on_failure`` (``recommendations.tasks.RetrainTask.retry``). No delivery will come, so
+    a run it leaves queued (put back by :func:`_runs_requeue`, or never started because the
+    database was away) would only refuse every request for its cluster until the reaper's
+    ``RETRAIN_QUEUED_SECONDS``, hours later, blamed on a lost message. Failed now, its
+    cluster can be retrained again as soon as the broker is back, and the reason says what
+    happened. Running runs are left to the reaper. As after :func:`training_runs_abandon`,
+    a database still away leaves them to the reaper too.
+    """
+    sent = f"{type(refused).__name__}: {refused}".strip()
+    why = f"its task's retry could not be sent (the broker refused it: {sent})"
+    if retried_for is not None:
+        why += f"; it was retried after {type(retried_for).__name__}: {retried_for}".rstrip()
+
+    def reason(run: TrainingRun) -> str:
+        never = "Not started again" if run.attempts else "Never started"
+        before = f" {run.error}" if run.error else ""
+        return f"{never}: {why}.{before} Retrain it again once the broker is back."
 
     failed = _runs_fail(run_ids, (TrainingRun.Status.QUEUED,), reason)
     if failed:

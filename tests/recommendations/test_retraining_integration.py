@@ -47,7 +47,7 @@ from recommendations.services.retraining import (
     training_run_request,
 )
 from recommendations.services.training import model_train
-from recommendations.tasks import prune_logs, reap_training_runs, retrain_region
+from recommendations.tasks import prune_logs, reap_training_runs, retrain_cluster, retrain_region
 from regions.models import TasteCluster
 from tests.db_waits import row_writes_held
 from tests.factories import TasteClusterFactory
@@ -658,6 +658,39 @@ def test_a_nightly_fan_out_whose_database_session_is_ended_is_retried_and_queues
     assert {(run.taste_cluster_id, run.status, run.trigger) for run in runs} == {
         (cluster.pk, TrainingRun.Status.QUEUED, "schedule") for cluster in clusters
     }
+
+
+def test_a_retrain_whose_retry_the_broker_refuses_fails_its_run_saying_so(start_worker):
+    # given: a worker whose messages out cannot reach the broker (it reads its queue; its
+    # sends go to a port where nothing listens: Celery's own CELERY_BROKER_WRITE_URL), and a
+    # queued retrain whose task waits there to read its run
+    cluster = TasteClusterFactory()
+    run = TrainingRun.objects.create(region=cluster.region, taste_cluster=cluster)
+    start_worker(cluster.region_id, env={"CELERY_BROKER_WRITE_URL": "redis://127.0.0.1:9/0"})
+    with _held_table(TrainingRun._meta.db_table, "ACCESS EXCLUSIVE") as blocked:
+        retrain_cluster.apply_async(args=[run.pk], queue=retrain_queue(cluster.region_id))
+        session = blocked()
+
+        # when: the database ends its session there (a restart): the task is retried, and
+        # the broker refuses the retry's message
+        _end_session(session)
+
+    # then: the run is failed, saying its retry could not be sent and why it was retried;
+    # Celery drops a task whose retry it cannot send without calling its on_failure, and
+    # the run stayed queued, refusing every retrain of its cluster until the reaper's
+    # RETRAIN_QUEUED_SECONDS (6 hours), which then blamed a lost message
+    run = _wait(run, lambda r: r.is_finished, timeout=30)
+    assert run.status == TrainingRun.Status.FAILED
+    assert run.error.startswith("Never started: its task's retry could not be sent"), run.error
+    assert "127.0.0.1:9" in run.error
+    assert "OperationalError" in run.error
+    assert run.attempts == 0
+    assert run.finished_at is not None
+    # and: its cluster can be retrained again at once (the request is refused while one is queued)
+    again = training_run_request(
+        region_code=cluster.region_id, cluster_slug=cluster.slug, enqueue=False
+    )
+    assert again.status == TrainingRun.Status.QUEUED, again.error
 
 
 def test_a_retrain_whose_database_session_is_ended_mid_fit_is_retried_and_runs_once_more(
