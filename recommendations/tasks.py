@@ -8,7 +8,7 @@ queue, chosen when the run is enqueued (``retraining.retrain_queue``).
 from typing import Any
 
 from celery import shared_task
-from celery.exceptions import Reject
+from celery.exceptions import Reject, Retry
 from django.conf import settings
 
 from artwork.services import artwork_daily_prune, artwork_files_prune
@@ -23,6 +23,7 @@ from recommendations.services.retraining import (
     training_run_execute,
     training_runs_abandon,
     training_runs_execute,
+    training_runs_queued_again,
     training_runs_reap,
     training_runs_retry_refused,
 )
@@ -47,21 +48,27 @@ class RetrainTask(BoundedDeliveryTask):
         training_runs_abandon(run_ids=_run_ids(args, kwargs), error=exc)
 
     def retry(self, *args: Any, **kwargs: Any) -> Any:
-        """Celery's retry; one the broker refuses fails the runs the task leaves queued.
+        """Celery's retry, which notes the runs it queues again, or fails them if refused.
 
-        Celery sends a retry as a new message. Refused by the broker (unreachable, out of
-        memory), Celery raises ``Reject``: the task's message is dropped and ``on_failure``
-        is not called, so those runs stayed queued, refusing every request for their
-        clusters until the reaper's ``RETRAIN_QUEUED_SECONDS``, whose reason blamed a lost
-        message. They are failed now, saying so: no delivery can come, and failed they can
-        be retrained again as soon as the broker is back. An eager task (no broker) or a
-        direct call sends nothing; an eager one's runs are failed by whoever ran it
-        (``retraining._run_here``).
+        Celery sends a retry as a new message. Sent, the runs the task leaves queued are
+        stamped queued again (``queued_at``): the reaper counts their wait from there, not
+        from a first message that may have waited hours for its worker. Refused by the
+        broker (unreachable, out of memory), Celery raises ``Reject``: the task's message
+        is dropped and ``on_failure`` is not called, so those runs stayed queued, refusing
+        every request for their clusters until the reaper's ``RETRAIN_QUEUED_SECONDS``,
+        whose reason blamed a lost message. They are failed now, saying so: no delivery can
+        come, and failed they can be retrained again as soon as the broker is back. An
+        eager task (no broker) or a direct call sends nothing; an eager one's runs are failed
+        by whoever ran it (``retraining._run_here``).
         """
         request = self.request
         sends = not (request.is_eager or request.called_directly)
         try:
-            return super().retry(*args, **kwargs)
+            retried = super().retry(*args, **kwargs)
+        except Retry:
+            if sends:
+                training_runs_queued_again(run_ids=_run_ids(request.args, request.kwargs))
+            raise
         except Reject as refused:
             if sends:
                 cause = refused.reason if isinstance(refused.reason, BaseException) else refused
@@ -71,6 +78,9 @@ class RetrainTask(BoundedDeliveryTask):
                     retried_for=kwargs.get("exc"),
                 )
             raise
+        if sends:  # throw=False: sent, and returned rather than raised
+            training_runs_queued_again(run_ids=_run_ids(request.args, request.kwargs))
+        return retried
 
 
 def _run_ids(args: Any, kwargs: Any) -> list[int]:

@@ -1028,6 +1028,27 @@ def training_runs_abandon(*, run_ids: Sequence[int], error: BaseException) -> li
     return failed
 
 
+def training_runs_queued_again(*, run_ids: Sequence[int]) -> int:
+    """Restart the reaper's clock of the runs still ``queued`` whose task's retry was just
+    sent; how many.
+
+    The retry is a new message on the broker, run a little later (seconds to minutes): the
+    reaper counts a run's wait from when it was last queued (``queued_at``), not from the
+    first message, which may have waited its turn for hours before the task was retried
+    (the database was away as it started). Counted from there, the reaper could fail the
+    run before its retry came, and the retry then did nothing. Best effort: with the
+    database still away the runs keep their earlier time (:func:`_runs_requeue` stamped a
+    run put back to queued already).
+    """
+    return _after_an_outage(
+        lambda: TrainingRun.objects.filter(pk__in=run_ids, status=TrainingRun.Status.QUEUED).update(
+            queued_at=timezone.now()
+        ),
+        failed=f"Could not note retrain runs {list(run_ids)} queued again for their retry",
+        default=0,
+    )
+
+
 def training_runs_retry_refused(
     *, run_ids: Sequence[int], refused: BaseException, retried_for: BaseException | None
 ) -> list[int]:

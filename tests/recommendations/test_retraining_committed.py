@@ -10,19 +10,23 @@ committing test cannot run in; here each test seeds its own.
 import datetime as dt
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 
 import psycopg
 import pytest
+from celery import Task
+from celery.app.trace import build_tracer
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError, OperationalError, connection
 from django.db.models import F
 from django.utils import timezone
+from redis import Redis
 
 from recommendations.apis.retrains import BROKER_RETRY_SECONDS
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.services import retraining
-from recommendations.tasks import retrain_clusters
+from recommendations.tasks import retrain_cluster, retrain_clusters
 from tests.factories import RegionFactory, TasteClusterFactory
 from tests.processes import ROOT, current_database_url, run_python
 from tests.recommendations.demo_world import seed_small_demo
@@ -475,6 +479,49 @@ def test_a_run_queued_again_is_reaped_counting_from_then_not_from_its_request():
     assert run.error.startswith(
         f"Never started again: queued again after attempt 1 at {run.queued_at:%Y-%m-%d %H:%M:%S}"
     )
+
+
+def _as_a_worker_runs_it(task: Task, args: list, *, queue: str) -> None:
+    """Run ``task`` in this process as a worker runs a message it took from ``queue``:
+    through Celery's tracer, not eagerly, so that a retry is a message sent to the broker
+    (back to ``queue``), and a failure is handled (``on_failure``), not raised."""
+    task_id = str(uuid.uuid4())
+    tracer = build_tracer(task.name, task, app=task.app, eager=False, propagate=False)
+    request = {"id": task_id, "retries": 0, "delivery_info": {"exchange": "", "routing_key": queue}}
+    tracer(task_id, args, {}, request)
+
+
+@pytest.mark.django_db(transaction=True)  # the run must outlive the ended session
+def test_a_run_whose_task_is_retried_before_it_starts_counts_its_wait_from_the_retry(
+    settings, end_session
+):
+    # given: a run queued almost RETRAIN_QUEUED_SECONDS ago (it waited behind other regions'
+    # retrains on the shared queue), whose task a worker takes at last
+    run = TrainingRun.objects.create(region_id=RegionFactory().code, taste_cluster=_cluster())
+    waited = timezone.now() - dt.timedelta(hours=5, minutes=59)
+    TrainingRun.objects.filter(pk=run.pk).update(created_at=waited, queued_at=waited)
+    queue = f"test-retry-{uuid.uuid4().hex[:8]}"
+
+    # when: the database ends the session the task reads its run on (a restart), so the task
+    # is retried: a new message on the broker, run a little later
+    end_session()
+    _as_a_worker_runs_it(retrain_cluster, [run.pk], queue=queue)
+    connection.close()
+    broker = Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        assert broker.llen(queue) == 1
+    finally:
+        broker.delete(queue)
+
+    # then: the run was queued again as the retry was sent; the reaper a couple of minutes
+    # later, before the retry comes round, leaves it (counted from the request, it was
+    # failed as "never started", and the retry then did nothing)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.QUEUED
+    assert run.queued_at > waited + dt.timedelta(hours=5)
+    assert retraining.training_runs_reap(queued_for_seconds=retraining.queued_seconds() - 120) == 0
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.QUEUED
 
 
 @pytest.mark.django_db(transaction=True)  # the run must outlive the ended session
