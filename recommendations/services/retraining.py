@@ -18,7 +18,8 @@ region's queue once the transaction commits; a worker then calls
   (:func:`training_runs_reap`) fails runs whose heartbeat went stale, so no run
   stays "running" forever, and runs still queued ``RETRAIN_QUEUED_SECONDS``
   after they were last queued (their message was lost), so none stays "queued"
-  and blocks its cluster. A send the broker refuses fails its runs at once. It
+  and blocks its cluster. A send the broker refuses fails its runs at once, and so
+  does a task's retry that it refuses (``recommendations.tasks.RetrainTask.retry``). It
   also fails the versions a retrain left unjudged once all their runs had ended
   (:func:`_fail_orphaned_versions`); a run that fails through its own error path
   (its gate raised) fails them at once (:func:`_execute`). Staff cannot activate a
@@ -2454,6 +2455,13 @@ def _never_started(run: TrainingRun) -> str:
             "retrying while the database was away, its message was lost, or no worker listens "
             f"to {queue}). {run.error}"
         ).strip()
+    if run.queued_at - run.created_at > dt.timedelta(seconds=1):  # sent again by a retry
+        return (
+            f"Never started: requested at {run.created_at:%Y-%m-%d %H:%M:%S}, queued again "
+            f"for its task's retry at {run.queued_at:%Y-%m-%d %H:%M:%S}, and no worker took "
+            f"it since (its task gave up retrying while the database was away, its message "
+            f"was lost, or no worker listens to {queue})."
+        )
     return (
         f"Never started: queued since {run.queued_at:%Y-%m-%d %H:%M:%S} and no worker took "
         f"it (its message was lost, no worker listens to {queue}, or its task gave up "

@@ -523,6 +523,21 @@ def test_a_run_whose_task_is_retried_before_it_starts_counts_its_wait_from_the_r
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.QUEUED
 
+    # when: the retry never comes (its message lost), and 6 hours pass since it was sent
+    six_hours = dt.timedelta(hours=6, seconds=1)
+    TrainingRun.objects.filter(pk=run.pk).update(
+        created_at=F("created_at") - six_hours, queued_at=F("queued_at") - six_hours
+    )
+    assert retraining.training_runs_reap() == 1
+
+    # then: the reason says when it was asked for and when it was queued again
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.FAILED
+    assert run.error.startswith(
+        f"Never started: requested at {run.created_at:%Y-%m-%d %H:%M:%S}, queued again for "
+        f"its task's retry at {run.queued_at:%Y-%m-%d %H:%M:%S}, and no worker took it since"
+    )
+
 
 @pytest.mark.django_db(transaction=True)  # the run must outlive the ended session
 def test_without_a_broker_a_retrain_that_raises_says_what_failed_not_that_it_was_not_queued(
