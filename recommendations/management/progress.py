@@ -1,5 +1,7 @@
-"""The progress bar of a command whose work reports a fraction done (0 to 1)."""
+"""What the commands' progress bars share: a bar of a fraction done (0 to 1), and a clock
+that keeps a bar's elapsed time running through a step that reports nothing."""
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -37,3 +39,35 @@ def fraction_bar(
             bar.update(round(fraction * 100) - bar.n)
 
         yield progress
+
+
+#: How often :func:`running_clock` redraws its bar.
+CLOCK_SECONDS = 0.5
+
+
+@contextmanager
+def running_clock(bar: tqdm, *, every: float | None = None) -> Iterator[None]:
+    """Redraw ``bar`` every ``every`` seconds (:data:`CLOCK_SECONDS`) while inside.
+
+    tqdm draws a bar only when it is updated or its description changes, so through a
+    step that is one long call (an ALS fit, a query) its elapsed time stood still, as if
+    the command had hung. A description set without a redraw (``refresh=False``, by a
+    counter that moves often) shows at the next tick.
+    """
+    if bar.disable:
+        yield
+        return
+    stopped = threading.Event()
+    interval = CLOCK_SECONDS if every is None else every
+
+    def tick() -> None:
+        while not stopped.wait(interval):
+            bar.refresh()
+
+    ticker = threading.Thread(target=tick, name="progress-clock", daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        ticker.join(timeout=5)

@@ -1689,6 +1689,18 @@ def region_retrain(
     report("prepare final fits", 60)
     fingerprint = content_fingerprint(training.features, random_state=random_state)
     content_artefact = content_artefact_reusable(fingerprint)
+    content = (
+        None
+        if content_artefact is not None
+        else content_fit(training.features, random_state=random_state)
+    )
+    # Its steps are stages of their own, named as train_models names them.
+    logged = logged_examples_load(
+        region_code=region_code,
+        at=at,
+        random_state=random_state,
+        stage=lambda stage: report(stage, 62),
+    )
     shared = _Shared(
         training=training,
         matrices=matrices,
@@ -1698,11 +1710,9 @@ def region_retrain(
             random_state=random_state,
             unavailable=evaluation.unavailable,
         ),
-        content=None
-        if content_artefact is not None
-        else content_fit(training.features, random_state=random_state),
+        content=content,
         content_artefact=content_artefact,
-        logged=logged_examples_load(region_code=region_code, at=at, random_state=random_state),
+        logged=logged,
         cluster_pk=np.where(in_region, profile_cluster, _stored_cluster_pk(groups)).astype(
             np.int64
         ),

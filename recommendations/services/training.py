@@ -77,6 +77,8 @@ ALS_PARAMS: dict[str, float | int] = {
 TRENDING_WINDOW_DAYS = 28
 
 Stage = Callable[[str], None]
+#: Told (done, to do, unit) by a stage that counts its work, e.g. (340, 1200, "pages").
+Count = Callable[[int, int, str], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +242,7 @@ def models_fit(
     content: ContentModel | None = None,
     content_artefact: bytes | None = None,
     confidence: ConfidenceMatrices | None = None,
+    count: Count | None = None,
 ) -> FittedModels:
     """Fit every estimator of a version from arrays (no database access).
 
@@ -254,8 +257,10 @@ def models_fit(
     computed for that fit as ``confidence``. The content model depends on the
     catalogue alone, so the clusters of one region retrain share one
     ``content``, or the stored bytes of an identical one (``content_artefact``).
+    ``count`` is told the titles done of the content model's neighbour table.
     """
     stage = stage or (lambda _: None)
+    count = count or (lambda done, total, unit: None)
     signals = training.signals
     seconds: dict[str, float] = {}
 
@@ -278,7 +283,11 @@ def models_fit(
     started = time.perf_counter()
     stage("content")
     if content is None and content_artefact is None:
-        content = content_fit(training.features, random_state=random_state)
+        content = content_fit(
+            training.features,
+            random_state=random_state,
+            progress=lambda done, total: count(done, total, "titles"),
+        )
     seconds["content"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -319,10 +328,16 @@ def models_fit(
     )
 
 
-def content_fit(features: data.TitleFeatures, *, random_state: int = 0) -> ContentModel:
-    """The content model of the catalogue, neighbours computed (what a version stores)."""
+def content_fit(
+    features: data.TitleFeatures,
+    *,
+    random_state: int = 0,
+    progress: Callable[[int, int], object] | None = None,
+) -> ContentModel:
+    """The content model of the catalogue, neighbours computed (what a version stores);
+    ``progress`` is told (titles done, titles) as its neighbour table is built."""
     content = ContentModel(random_state=random_state).fit(
-        features.matrix, feature_weights=features.feature_weights
+        features.matrix, feature_weights=features.feature_weights, progress=progress
     )
     content.neighbour_matrix()
     return content
@@ -430,6 +445,7 @@ def model_train(
     at: dt.datetime | None = None,
     stage: Stage | None = None,
     progress: Callable[[int], object] | None = None,
+    count: Count | None = None,
     cluster: TasteCluster | None = None,
     training: TrainingData | None = None,
     als_unavailable: sp.spmatrix | None = None,
@@ -458,6 +474,10 @@ def model_train(
         End of the training window; now by default.
     stage, progress : callable, optional
         Report the current stage name, and signal rows read (for progress bars).
+    count : callable, optional
+        Told (done, to do, unit) in the stages that count their work: the logged pages
+        becoming the title ranker's rows ("pages"), the titles of the content model's
+        neighbour table ("titles").
     cluster : TasteCluster, optional
         Store the version as this taste cluster's model (of ``region_code``'s
         region); ``training`` holds the signals its recipe learns from (the
@@ -512,6 +532,7 @@ def model_train(
     version.artefact_key = artefacts.artefact_key(version.pk)
     version.save(update_fields=["artefact_key"])
     stage = stage or (lambda _: None)
+    count = count or (lambda done, total, unit: None)
     try:
         started = time.perf_counter()
         stage("read signals")
@@ -522,12 +543,13 @@ def model_train(
         seconds = {"read": time.perf_counter() - started}
         if ranker_examples is None and learn_from_logs:
             if logged is None:
-                stage("read page logs")
                 started = time.perf_counter()
                 logged = logged_examples_load(
                     region_code=region_code,
                     at=dt.datetime.fromtimestamp(training.at, tz=dt.UTC),
                     random_state=random_state,
+                    stage=stage,
+                    progress=lambda done, total: count(done, total, "pages"),
                 )
                 # Rebuilding the logged pages is often most of a learned version's time:
                 # the console's "Training seconds" sums these, so it must count it.
@@ -545,6 +567,7 @@ def model_train(
             content=content,
             content_artefact=content_artefact,
             confidence=confidence,
+            count=count,
         )
         stage("store")
         started = time.perf_counter()

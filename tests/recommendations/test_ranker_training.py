@@ -6,11 +6,13 @@ import runpy
 import uuid
 import zoneinfo
 from collections.abc import Iterator
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
 import pytest
 from django.core import checks
+from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import Account
@@ -18,13 +20,14 @@ from catalog.models import Title
 from recommendations.engine.persistence import save_artefact
 from recommendations.engine.ranking import FEATURE_NAMES
 from recommendations.engine.row_ranking import ROW_FEATURE_NAMES, ROW_TYPES, RowRanker
-from recommendations.models import ModelVersion, PageLog, Signal
+from recommendations.models import ModelVersion, PageLog, Signal, TrainingRun
 from recommendations.selectors.attribution import attribution_window, ranker_log_days
 from recommendations.selectors.retention import page_log_readers
 from recommendations.selectors.signals import signal_clock_skew
 from recommendations.services import ranker_training
 from recommendations.services.homepage import homepage_render
 from recommendations.services.ranker_training import (
+    PAGE_LOG_STAGES,
     _newest_before,
     _pages_sample,
     logged_examples_load,
@@ -669,6 +672,51 @@ def test_each_title_row_names_its_page_in_time_order(viewer):
     assert 0 < first < logged.title_pages.shape[0]
     assert (logged.title_pages[:first] == 0).all()
     assert (logged.title_pages[first:] == 1).all()
+
+
+def test_reading_the_page_logs_names_its_steps_and_counts_its_pages(viewer):
+    # given two closed pages of the viewer
+    for days in (3, 2):
+        homepage_render(profile=viewer, device="tv", at=NOW - dt.timedelta(days=days))
+    stages: list[str] = []
+    counts: list[tuple[int, int]] = []
+
+    # when the rankers' rows are built
+    logged = logged_examples_load(
+        region_code=None,
+        at=NOW,
+        stage=stages.append,
+        progress=lambda done, total: counts.append((done, total)),
+    )
+
+    # then each step was named as it began, and the longest, rebuilding each page's rows as
+    # it was served, counted its pages up to all of them: until December 2026 train_models
+    # showed "read page logs" through all three, its clock standing still (8 s on the demo)
+    assert logged.pages == 2
+    assert stages == list(PAGE_LOG_STAGES)
+    assert counts == [(0, 2), (1, 2), (2, 2)]
+    # and: a retrain's run records them whole as its stage (its column's length)
+    assert max(map(len, stages)) <= TrainingRun._meta.get_field("stage").max_length
+
+
+def test_train_models_shows_the_pages_it_learns_from_on_its_bar(viewer):
+    # given two closed pages of the viewer
+    for days in (3, 2):
+        homepage_render(profile=viewer, device="tv", at=NOW - dt.timedelta(days=days))
+    err = StringIO()
+
+    # when
+    call_command(
+        "train_models", "--region", viewer.account.home_region_id, stdout=StringIO(), stderr=err
+    )
+
+    # then: its bar named each step, and counted the pages
+    bar = err.getvalue()
+    code = viewer.account.home_region_id
+    for stage in PAGE_LOG_STAGES:
+        assert f"{code}: {stage}" in bar
+    assert f"{code}: page logs: title ranker rows 0/2 pages" in bar
+    assert f"{code}: page logs: title ranker rows 2/2 pages" in bar
 
 
 def test_training_reads_each_pages_signals_without_todays_title_states(viewer):

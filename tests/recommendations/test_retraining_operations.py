@@ -397,6 +397,18 @@ def test_a_failed_run_shows_how_far_it_got_and_how_long_its_last_stage_ran(seede
 
 
 @pytest.mark.django_db
+def test_a_run_shows_reading_the_page_logs_as_a_stage_of_its_own(seeded):
+    # when
+    run = training_run_execute(run_id=_queued_run().pk)
+
+    # then: reading the logged pages is timed apart, under train_models's name for it: it
+    # was counted in "prepare final fits", which then showed as if fitting all along
+    assert run.status in {"succeeded", "rejected"}, run.error
+    assert "read page logs" in run.timings
+    assert "prepare final fits" in run.timings
+
+
+@pytest.mark.django_db
 def test_a_cluster_whose_slug_is_as_long_as_admin_allows_retrains_its_region(
     seeded, django_capture_on_commit_callbacks
 ):

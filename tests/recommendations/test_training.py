@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from io import StringIO
@@ -16,6 +17,7 @@ from django.utils import timezone
 from catalog.models import MaturityLevel
 from recommendations.engine.confidence import SignalCode
 from recommendations.engine.ranking import FEATURE_NAMES, PlayRanker
+from recommendations.management import progress
 from recommendations.models import ModelVersion, Signal, TrainingRun
 from recommendations.selectors import training as data
 from recommendations.services import training as training_service
@@ -431,6 +433,36 @@ def test_train_models_command_trains_global_and_each_region(world):
     assert "global: version #" in out.getvalue()
     assert f"{world.region.code}: version #" in out.getvalue()
     assert ModelVersion.objects.filter(status="active").count() == 2
+
+
+def test_train_models_keeps_its_clock_running_through_a_step_that_reports_nothing(
+    world, monkeypatch
+):
+    # given: a content fit that lasts until the bar has been drawn three times with nothing
+    # new to say (a fit is one call: it reports nothing until it ends), the clock ticking fast
+    monkeypatch.setattr(progress, "CLOCK_SECONDS", 0.01)
+    err = StringIO()
+    drawn = f"{world.region.code}: content ["
+    fit = training_service.content_fit
+
+    def long_fit(*args, **kwargs):
+        deadline = time.monotonic() + 20.0  # a failure, not a wait: three ticks take 30 ms
+        while err.getvalue().count(drawn) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(training_service, "content_fit", long_fit)
+
+    # when
+    call_command("train_models", "--region", world.region.code, stdout=StringIO(), stderr=err)
+
+    # then: the bar was drawn again while the step ran, its elapsed time moving; until
+    # December 2026 it was drawn once as the step began, then stood still (a minute of
+    # "content [00:12]" on a large catalogue, as if the command had hung)
+    assert err.getvalue().count(drawn) >= 3
+    # and: the step counts what it does, once it can: the content model's titles
+    titles = len(data.title_ids())
+    assert f"{world.region.code}: content {titles}/{titles} titles" in err.getvalue()
 
 
 def test_train_models_at_a_past_moment_trains_on_what_was_known_then(world):

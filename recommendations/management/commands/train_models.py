@@ -10,13 +10,15 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from recommendations.management.options import moment, seed
+from recommendations.management.progress import running_clock
 from recommendations.selectors.training import signal_newest_at, signals_exist
 from recommendations.services.training import model_train
 from regions.selectors import region_codes
 
 # The bar while signals are read: "IN: read signals: 1.2M rows [00:04, 310k rows/s]".
 _COUNTING_FORMAT = "{desc}: {n_fmt}{unit} [{elapsed}, {rate_fmt}]"
-# The stages that count nothing: "IN: als [00:09]" (the time they started at).
+# The other stages: "IN: als [00:09]", its clock running (running_clock); those that count
+# their work say how far: "IN: page logs: title ranker rows 340/1200 pages [00:05]".
 _STAGE_FORMAT = "{desc} [{elapsed}]"
 
 
@@ -99,9 +101,12 @@ class Command(BaseCommand):
             dynamic_ncols=True,
         )
 
+        current = ["starting"]
+
         def stage(name: str) -> None:
             # set_description_str: set_description appends its own ": " to the one the
             # format has ("read signals: : 0rows").
+            current[0] = name
             bar.bar_format = _STAGE_FORMAT
             bar.set_description_str(f"{label}: {name}")
 
@@ -110,15 +115,24 @@ class Command(BaseCommand):
             bar.bar_format = _COUNTING_FORMAT
             bar.update(rows)
 
-        try:
-            version = model_train(
-                region_code=region_code,
-                random_state=seed,
-                activate=activate,
-                at=at,
-                stage=stage,
-                progress=progress,
+        def count(done: int, total: int, unit: str) -> None:
+            # Told often (each page): the clock's next tick draws it, but for the first and
+            # the last, which the step may not last long enough to see.
+            bar.set_description_str(
+                f"{label}: {current[0]} {done}/{total} {unit}", refresh=done in (0, total)
             )
+
+        try:
+            with running_clock(bar):
+                version = model_train(
+                    region_code=region_code,
+                    random_state=seed,
+                    activate=activate,
+                    at=at,
+                    stage=stage,
+                    progress=progress,
+                    count=count,
+                )
         finally:
             bar.close()
         self.stdout.write(
