@@ -148,6 +148,91 @@ def terminal_progress(*, enabled: bool = True, file: TextIO | None = None) -> Pr
     return progress
 
 
+class ImportInterrupted(KeyboardInterrupt):
+    """An import stopped by Ctrl-C or a termination signal (``__cause__``), with what the
+    operator needs to know: where it was, and what was kept (:class:`ImportWhereabouts`).
+
+    A ``KeyboardInterrupt`` still: whatever does not know it stops as before.
+    """
+
+
+@dataclass
+class ImportWhereabouts:
+    """How far an import got, for the message of an interruption.
+
+    Every phase is one of the progress bars (:meth:`tracking`); the reading phase also
+    knows its line. Nothing is written before the whole file is read and checked, and
+    then everything in one transaction: an interruption keeps nothing, unless it came
+    as the transaction committed (then the file may be stored) or after.
+    """
+
+    path: Path
+    phase: str = ""  # the bar's description ("Storing signals"); "" before the first
+    done: int = 0
+    total: int | None = None
+    line: int | None = None  # the row being read, while the file is read
+    state: str = "reading"  # reading, locking, writing, committing, committed
+
+    def tracking(self, progress: Progress) -> Progress:
+        """``progress``, each phase and count noted here as it goes."""
+
+        @contextmanager
+        def tracked(desc: str, total: int | None) -> Iterator[Advance]:
+            self.phase, self.done, self.total = desc, 0, total
+            with progress(desc, total) as advance:
+
+                def step(n: int) -> None:
+                    self.done += n
+                    advance(n)
+
+                yield step
+
+        return tracked
+
+    def interrupted(self, *, dry_run: bool) -> str:
+        """What an interruption now means: where, and what was kept."""
+        again = "Run it again to import the file."
+        if self.state == "committing":
+            return (
+                "Interrupted as the import was committing: it may have been stored, or not. "
+                f"{again} A second run stores nothing twice."
+            )
+        if self.state == "committed":
+            if dry_run:
+                return "Interrupted after the dry run: nothing was kept (a dry run keeps nothing)."
+            return f"Interrupted after the import was stored: all of {self.path} was imported."
+        if self.state == "reading" and self.line is not None:
+            where = f"at {self.path}:{self.line}, reading the file"
+        elif self.state == "reading":
+            where = f"while checking {self.path}"
+        elif self.state == "locking":
+            where = "while waiting for another import to finish (one import writes at a time)"
+        else:
+            count = f"{self.done} of {self.total} rows" if self.total is not None else ""
+            verb = "after" if self.total is not None and self.done >= self.total else "while"
+            where = f"{verb} {self.phase[:1].lower()}{self.phase[1:]}" + (
+                f" ({count})" if count else ""
+            )
+        if dry_run:
+            why = "a dry run keeps nothing"
+        elif self.state == "reading":
+            why = "nothing is written before the whole file is read and checked"
+        else:
+            why = "the import writes in one transaction, rolled back"
+        return f"Interrupted {where}: nothing was imported ({why}). {again}"
+
+    @contextmanager
+    def interruptible(self, *, dry_run: bool) -> Iterator[None]:
+        """Inside, Ctrl-C (or what a command turns SIGTERM into) raises
+        :class:`ImportInterrupted` saying where it came and what was kept."""
+        try:
+            yield
+        except ImportInterrupted:
+            raise
+        except KeyboardInterrupt as interrupt:
+            raise ImportInterrupted(self.interrupted(dry_run=dry_run)) from interrupt
+
+
 class _LineProgress:
     """Advances a reading bar by the file's lines, which its total counts.
 
@@ -156,14 +241,23 @@ class _LineProgress:
     the last row): the bar of a real catalogue ended at 91%.
     """
 
-    def __init__(self, advance: Advance, *, total: int | None, first: int) -> None:
+    def __init__(
+        self,
+        advance: Advance,
+        *,
+        total: int | None,
+        first: int,
+        where: ImportWhereabouts | None = None,
+    ) -> None:
         self._advance = advance
         self._total = total
         self._first = first  # the line number of the first data line
         self._done = 0
+        self._where = where or ImportWhereabouts(Path())
 
     def at(self, line: int) -> None:
         """A row starts at ``line``: every line before it is read."""
+        self._where.line = line
         done = line - self._first
         if done - self._done >= PROGRESS_EVERY:
             self._advance(done - self._done)
@@ -176,13 +270,6 @@ class _LineProgress:
 
 
 # --- reading delimited files ----------------------------------------------------------
-
-
-# What the commands say to Ctrl-C: the import writes in one transaction, so it is true.
-INTERRUPTED = (
-    "Interrupted: nothing was imported (the import writes in one transaction, rolled "
-    "back). Run it again to import the file."
-)
 
 
 class DatasetImportError(Exception):
@@ -983,7 +1070,12 @@ def title_name_and_year(text: str) -> tuple[str, int | None]:
 
 
 def _read_catalogue(
-    path: Path, *, layout: Layout, columns: CatalogueColumns, progress: Progress
+    path: Path,
+    *,
+    layout: Layout,
+    columns: CatalogueColumns,
+    progress: Progress,
+    where: ImportWhereabouts | None = None,
 ) -> list[TitleRecord]:
     bad = _BadLines(path)
     records: list[TitleRecord] = []
@@ -996,7 +1088,7 @@ def _read_catalogue(
         _open_table(path, layout=layout, columns=wanted) as table,
         progress(f"Reading {path.name}", total) as advance,
     ):
-        bar = _LineProgress(advance, total=total, first=1 + layout.header)
+        bar = _LineProgress(advance, total=total, first=1 + layout.header, where=where)
         item_at, title_at, *genres_at = table.indexes
         for line, fields in table.rows:
             bar.at(line)
@@ -1156,34 +1248,44 @@ def catalogue_import(
             "(Catalog, Languages) first, or name a known one with --language."
         )
     region_codes = _region_codes(regions)
-    records = _read_catalogue(path, layout=layout, columns=columns, progress=progress)
-    with transaction.atomic():
-        # A second import of the file meanwhile waits here, then finds the first one's
-        # titles and genres stored, rather than inserting them again into unique keys.
-        _import_lock()
-        result = titles_import(
-            records=records,
-            language_code=language,
-            maturity=maturity,
-            batch_size=BATCH_SIZE,
-            progress=progress,
+    where = ImportWhereabouts(path)
+    progress = where.tracking(progress)
+    with where.interruptible(dry_run=dry_run):
+        records = _read_catalogue(
+            path, layout=layout, columns=columns, progress=progress, where=where
         )
-        windows = _open_windows_ensure(
-            title_ids=list(result.title_ids.values()), regions=region_codes, progress=progress
+        with transaction.atomic():
+            # A second import of the file meanwhile waits here, then finds the first one's
+            # titles and genres stored, rather than inserting them again into unique keys.
+            where.state = "locking"
+            _import_lock()
+            where.state = "writing"
+            result = titles_import(
+                records=records,
+                language_code=language,
+                maturity=maturity,
+                batch_size=BATCH_SIZE,
+                progress=progress,
+            )
+            windows = _open_windows_ensure(
+                title_ids=list(result.title_ids.values()), regions=region_codes, progress=progress
+            )
+            if dry_run:
+                transaction.set_rollback(True)
+            where.state = "committing"
+        where.state = "committed"
+        unterminated = _unterminated_warning(path)
+        return CatalogueImportResult(
+            rows=len(records),
+            created=result.created,
+            updated=result.updated,
+            unchanged=result.unchanged,
+            genres_created=result.genres_created,
+            windows_created=windows,
+            regions=tuple(region_codes),
+            dry_run=dry_run,
+            unterminated=unterminated,
         )
-        if dry_run:
-            transaction.set_rollback(True)
-    return CatalogueImportResult(
-        rows=len(records),
-        created=result.created,
-        updated=result.updated,
-        unchanged=result.unchanged,
-        genres_created=result.genres_created,
-        windows_created=windows,
-        regions=tuple(region_codes),
-        dry_run=dry_run,
-        unterminated=_unterminated_warning(path),
-    )
 
 
 # --- interactions ---------------------------------------------------------------------
@@ -1378,6 +1480,7 @@ def _read_ratings(
     progress: Progress,
     weights: bool = False,
     skip_unknown_items: bool = False,
+    where: ImportWhereabouts | None = None,
 ) -> _Ratings:
     bad = _BadLines(path)
     unknown = _BadLines(path)  # lines whose one problem is an item not in the catalogue
@@ -1401,7 +1504,7 @@ def _read_ratings(
         _open_table(path, layout=layout, columns=wanted) as table,
         progress(f"Reading {path.name}", total) as advance,
     ):
-        bar = _LineProgress(advance, total=total, first=1 + layout.header)
+        bar = _LineProgress(advance, total=total, first=1 + layout.header, where=where)
         user_at, item_at, rating_at, time_at = table.indexes
         width = table.width
         for line, fields in table.rows:
@@ -1984,63 +2087,71 @@ def interactions_import(
     ):
         title_ids[external_id] = pk
         title_kinds[pk] = kind
-    ratings = _read_ratings(
-        path,
-        layout=layout,
-        columns=columns,
-        scale=rating_scale,
-        title_ids=title_ids,
-        progress=progress,
-        weights=weights,
-        skip_unknown_items=skip_unknown_items,
-    )
-    items = {pk: external_id for external_id, pk in title_ids.items()}
-
-    tally = _Tally()
-    with transaction.atomic():
-        _import_lock()
-        profile_ids, existing, households, created = _households_assign(
-            users=ratings.users,
-            region=region,
-            per_household=profiles_per_household,
+    where = ImportWhereabouts(path)
+    progress = where.tracking(progress)
+    with where.interruptible(dry_run=dry_run):
+        ratings = _read_ratings(
+            path,
+            layout=layout,
+            columns=columns,
+            scale=rating_scale,
+            title_ids=title_ids,
             progress=progress,
+            weights=weights,
+            skip_unknown_items=skip_unknown_items,
+            where=where,
         )
+        items = {pk: external_id for external_id, pk in title_ids.items()}
 
-        sink = _Appender(received_at=timezone.now())
-        with progress("Storing signals", len(ratings.line)) as advance:
-            for chunk in _user_chunks(ratings):
-                _store_chunk(
-                    chunk,
-                    ratings=ratings,
-                    profile_ids=profile_ids,
-                    existing_profiles=existing,
-                    items=items,
-                    title_kinds=title_kinds,
-                    scale=weight_scale if weights else rating_scale,
-                    device=device,
-                    sink=sink,
-                    tally=tally,
-                    weights=weights,
-                )
-                advance(sum(len(rows) for _, rows in chunk))
-        unavailable = _titles_unavailable(title_ids=ratings.title, region=region)
-        if dry_run:
-            transaction.set_rollback(True)
+        tally = _Tally()
+        with transaction.atomic():
+            where.state = "locking"
+            _import_lock()
+            where.state = "writing"
+            profile_ids, existing, households, created = _households_assign(
+                users=ratings.users,
+                region=region,
+                per_household=profiles_per_household,
+                progress=progress,
+            )
 
-    return InteractionImportResult(
-        rows=len(ratings.line),
-        users=len(ratings.users),
-        households_created=households,
-        profiles_created=created,
-        profiles_existing=len(existing),
-        signals_stored=tally.stored,
-        duplicates=tally.duplicates,
-        signals_by_kind=dict(sorted(tally.by_kind.items())),
-        title_states=tally.states,
-        titles_unavailable=unavailable,
-        region=region,
-        dry_run=dry_run,
-        skipped=ratings.skipped,
-        skipped_lines=ratings.skipped_lines,
-        unterminated=_unterminated_warning(path),
-    )
+            sink = _Appender(received_at=timezone.now())
+            with progress("Storing signals", len(ratings.line)) as advance:
+                for chunk in _user_chunks(ratings):
+                    _store_chunk(
+                        chunk,
+                        ratings=ratings,
+                        profile_ids=profile_ids,
+                        existing_profiles=existing,
+                        items=items,
+                        title_kinds=title_kinds,
+                        scale=weight_scale if weights else rating_scale,
+                        device=device,
+                        sink=sink,
+                        tally=tally,
+                        weights=weights,
+                    )
+                    advance(sum(len(rows) for _, rows in chunk))
+            unavailable = _titles_unavailable(title_ids=ratings.title, region=region)
+            if dry_run:
+                transaction.set_rollback(True)
+            where.state = "committing"
+        where.state = "committed"
+        unterminated = _unterminated_warning(path)
+        return InteractionImportResult(
+            rows=len(ratings.line),
+            users=len(ratings.users),
+            households_created=households,
+            profiles_created=created,
+            profiles_existing=len(existing),
+            signals_stored=tally.stored,
+            duplicates=tally.duplicates,
+            signals_by_kind=dict(sorted(tally.by_kind.items())),
+            title_states=tally.states,
+            titles_unavailable=unavailable,
+            region=region,
+            dry_run=dry_run,
+            skipped=ratings.skipped,
+            skipped_lines=ratings.skipped_lines,
+            unterminated=unterminated,
+        )

@@ -1174,13 +1174,60 @@ def test_ctrl_c_while_storing_says_nothing_was_imported(tmp_path, catalogue, mon
         run(write(tmp_path, RATINGS), verbosity=1)
 
     # then the command says so in a line, not a traceback from inside the import, with
-    # the shell's exit status for Ctrl-C; and it is true: nothing was kept
-    assert "Interrupted: nothing was imported" in str(interrupted.value)
+    # where it was and the shell's exit status for Ctrl-C; and it is true: nothing was kept
+    assert str(interrupted.value) == (
+        "Interrupted after storing signals (11 of 11 rows): nothing was imported (the import "
+        "writes in one transaction, rolled back). Run it again to import the file."
+    )
     assert interrupted.value.returncode == 130
     assert snapshot() == before
     # and a re-run imports the whole file
     monkeypatch.undo()
     assert "Signals stored: 24 (" in run(write(tmp_path, RATINGS))
+
+
+def test_ctrl_c_once_the_import_is_committed_says_it_was_all_kept(tmp_path, catalogue, monkeypatch):
+    # given: Ctrl-C comes once the transaction has committed (as the file's end is looked at
+    # for the summary)
+    def interrupted(path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset_import, "_unterminated_warning", interrupted)
+    path = write(tmp_path, RATINGS)
+
+    # when
+    with pytest.raises(CommandError) as stopped:
+        run(path)
+
+    # then it does not claim that nothing was kept: everything was
+    assert (
+        str(stopped.value)
+        == f"Interrupted after the import was stored: all of {path} was imported."
+    )
+    assert Signal.objects.count() == 24
+
+
+def test_ctrl_c_while_reading_names_the_line_and_says_nothing_was_written(
+    tmp_path, catalogue, monkeypatch
+):
+    before = snapshot()
+    monkeypatch.setattr(
+        "recommendations.management.commands.import_interactions.terminal_progress",
+        _interrupted_while("Reading ratings.csv"),
+    )
+    path = write(tmp_path, RATINGS)
+
+    # when the operator presses Ctrl-C as the last row is read
+    with pytest.raises(CommandError) as interrupted:
+        run(path, verbosity=1)
+
+    # then it names the line, as a bad line is named, and says why nothing was kept
+    assert str(interrupted.value) == (
+        f"Interrupted at {path}:12, reading the file: nothing was imported (nothing is "
+        "written before the whole file is read and checked). Run it again to import the file."
+    )
+    assert interrupted.value.returncode == 130
+    assert snapshot() == before
 
 
 def test_linking_genres_and_opening_licence_windows_have_bars_of_their_own(tmp_path, db):

@@ -12,11 +12,12 @@ from django.core.management.base import (
 
 from catalog.models import MaturityLevel
 from recommendations.management.file_layout import add_layout_arguments, layout_from_arguments
+from recommendations.management.interrupts import interrupted_status, sigterm_interrupts
 from recommendations.services.dataset_import import (
-    INTERRUPTED,
     CatalogueColumns,
     CatalogueImportResult,
     DatasetImportError,
+    ImportInterrupted,
     catalogue_import,
     terminal_progress,
 )
@@ -55,7 +56,8 @@ The default layout is MovieLens's movies.csv:
 
 The whole file is checked before anything is written: bad lines are reported
 as PATH:LINE: reason and nothing is imported. Everything is written in one
-transaction; --dry-run does the work and rolls it back."""
+transaction (Ctrl-C or SIGTERM keeps nothing, and says where it stopped); --dry-run
+does the work and rolls it back."""
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         kwargs.setdefault("formatter_class", _HelpFormatter)
@@ -118,27 +120,37 @@ transaction; --dry-run does the work and rolls it back."""
 
     def handle(self, *args: object, **options: Any) -> None:
         try:
-            result = catalogue_import(
-                path=options["path"],
-                layout=layout_from_arguments(options),
-                columns=CatalogueColumns(
-                    item=options["id_column"],
-                    title=options["title_column"],
-                    genres=options["genres_column"],
-                    genre_separator=options["genre_separator"],
-                ),
-                language=options["language"],
-                regions=[code for value in options["regions"] for code in value.split(",")],
-                maturity=options["maturity"],
-                dry_run=options["dry_run"],
-                progress=terminal_progress(enabled=options["verbosity"] > 0, file=self.stderr._out),
-            )
+            with sigterm_interrupts():
+                result = catalogue_import(
+                    path=options["path"],
+                    layout=layout_from_arguments(options),
+                    columns=CatalogueColumns(
+                        item=options["id_column"],
+                        title=options["title_column"],
+                        genres=options["genres_column"],
+                        genre_separator=options["genre_separator"],
+                    ),
+                    language=options["language"],
+                    regions=[code for value in options["regions"] for code in value.split(",")],
+                    maturity=options["maturity"],
+                    dry_run=options["dry_run"],
+                    progress=terminal_progress(
+                        enabled=options["verbosity"] > 0, file=self.stderr._out
+                    ),
+                )
         except DatasetImportError as exc:
             raise CommandError(str(exc)) from exc
-        except KeyboardInterrupt:
-            # Everything is written in one transaction, rolled back on the way out: say so,
-            # rather than leave a traceback from deep in the import to be read as damage.
-            raise CommandError(INTERRUPTED, returncode=130) from None
+        except ImportInterrupted as interrupted:
+            # Ctrl-C or SIGTERM: where it was and what was kept, rather than a traceback from
+            # deep in the import (Ctrl-C) to be read as damage, or nothing at all (SIGTERM).
+            raise CommandError(
+                str(interrupted), returncode=interrupted_status(interrupted)
+            ) from None
+        except KeyboardInterrupt as interrupted:  # checking the options, before the file
+            raise CommandError(
+                f"Interrupted before reading {options['path']}: nothing was imported.",
+                returncode=interrupted_status(interrupted),
+            ) from None
         self.stdout.write(self._summary(result))
 
     def _summary(self, result: CatalogueImportResult) -> str:
