@@ -192,14 +192,14 @@ class ImportWhereabouts:
     def interrupted(self, *, dry_run: bool) -> str:
         """What an interruption now means: where, and what was kept."""
         again = "Run it again to import the file."
+        if self.state in ("committing", "committed") and dry_run:
+            return "Interrupted as the dry run ended: nothing was kept (a dry run keeps nothing)."
         if self.state == "committing":
             return (
                 "Interrupted as the import was committing: it may have been stored, or not. "
                 f"{again} A second run stores nothing twice."
             )
         if self.state == "committed":
-            if dry_run:
-                return "Interrupted after the dry run: nothing was kept (a dry run keeps nothing)."
             return f"Interrupted after the import was stored: all of {self.path} was imported."
         if self.state == "reading" and self.line is not None:
             where = f"at {self.path}:{self.line}, reading the file"

@@ -1207,6 +1207,29 @@ def test_ctrl_c_once_the_import_is_committed_says_it_was_all_kept(tmp_path, cata
     assert Signal.objects.count() == 24
 
 
+@pytest.mark.parametrize(
+    ("state", "dry_run", "says"),
+    [
+        # the commit was sent: whether it was done, the interruption cannot tell
+        ("committing", False, "Interrupted as the import was committing: it may have been"),
+        # a dry run keeps nothing, wherever it stopped
+        ("committing", True, "Interrupted as the dry run ended: nothing was kept"),
+        (
+            "writing",
+            True,
+            "Interrupted while storing signals (2 of 5 rows): nothing was "
+            "imported (a dry run keeps nothing)",
+        ),
+    ],
+)
+def test_an_interruption_says_only_what_is_known_of_what_was_kept(state, dry_run, says):
+    where = dataset_import.ImportWhereabouts(
+        Path("ratings.csv"), phase="Storing signals", done=2, total=5, state=state
+    )
+
+    assert where.interrupted(dry_run=dry_run).startswith(says)
+
+
 def test_ctrl_c_while_reading_names_the_line_and_says_nothing_was_written(
     tmp_path, catalogue, monkeypatch
 ):
