@@ -409,6 +409,22 @@ def test_a_run_shows_reading_the_page_logs_as_a_stage_of_its_own(seeded):
 
 
 @pytest.mark.django_db
+def test_a_region_batch_names_the_fallback_model_it_is_refreshing(
+    seeded, django_capture_on_commit_callbacks
+):
+    # when: every cluster of the region retrains, so its region model is refreshed too
+    with django_capture_on_commit_callbacks(execute=True):
+        runs = retraining.region_retrain_request(region_code="IN")
+
+    # then: refreshing it was a stage of its own, timed apart, as the evaluation's models
+    # are ("evaluate: region model"); it was all "fallback models", 4 to 20 s on the demo
+    for run in runs:
+        run.refresh_from_db()
+        assert run.status in {"succeeded", "rejected"}, run.error
+        assert "fallback models: region model" in run.timings
+
+
+@pytest.mark.django_db
 def test_a_cluster_whose_slug_is_as_long_as_admin_allows_retrains_its_region(
     seeded, django_capture_on_commit_callbacks
 ):
