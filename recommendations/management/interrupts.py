@@ -13,6 +13,11 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+from django.core.management.base import CommandError
+
+from recommendations.services.dataset_import import DatasetImportError, ImportInterrupted
 
 
 class Terminated(KeyboardInterrupt):
@@ -52,3 +57,27 @@ def interrupted_status(interrupt: BaseException) -> int:
             return 128 + signal.SIGTERM
         cause = cause.__cause__
     return 128 + signal.SIGINT
+
+
+@contextmanager
+def import_command_errors(path: Path) -> Iterator[None]:
+    """Inside, an import of ``path`` stops with a ``CommandError`` that says why.
+
+    A refused file says what the import found (``DatasetImportError``); Ctrl-C or
+    SIGTERM says where the import was and what was kept (``ImportInterrupted``), rather
+    than a traceback from deep in the import (Ctrl-C) to be read as damage, or nothing
+    at all (SIGTERM); one before the file was opened (checking the options) says only
+    that nothing was imported. Both import commands stop so.
+    """
+    try:
+        with sigterm_interrupts():
+            yield
+    except DatasetImportError as exc:
+        raise CommandError(str(exc)) from exc
+    except ImportInterrupted as interrupted:
+        raise CommandError(str(interrupted), returncode=interrupted_status(interrupted)) from None
+    except KeyboardInterrupt as interrupted:
+        raise CommandError(
+            f"Interrupted before reading {path}: nothing was imported.",
+            returncode=interrupted_status(interrupted),
+        ) from None

@@ -5,19 +5,16 @@ from typing import Any
 
 from django.core.management.base import (
     BaseCommand,
-    CommandError,
     CommandParser,
     DjangoHelpFormatter,
 )
 
 from catalog.models import MaturityLevel
 from recommendations.management.file_layout import add_layout_arguments, layout_from_arguments
-from recommendations.management.interrupts import interrupted_status, sigterm_interrupts
+from recommendations.management.interrupts import import_command_errors
 from recommendations.services.dataset_import import (
     CatalogueColumns,
     CatalogueImportResult,
-    DatasetImportError,
-    ImportInterrupted,
     catalogue_import,
     terminal_progress,
 )
@@ -119,38 +116,22 @@ does the work and rolls it back."""
         )
 
     def handle(self, *args: object, **options: Any) -> None:
-        try:
-            with sigterm_interrupts():
-                result = catalogue_import(
-                    path=options["path"],
-                    layout=layout_from_arguments(options),
-                    columns=CatalogueColumns(
-                        item=options["id_column"],
-                        title=options["title_column"],
-                        genres=options["genres_column"],
-                        genre_separator=options["genre_separator"],
-                    ),
-                    language=options["language"],
-                    regions=[code for value in options["regions"] for code in value.split(",")],
-                    maturity=options["maturity"],
-                    dry_run=options["dry_run"],
-                    progress=terminal_progress(
-                        enabled=options["verbosity"] > 0, file=self.stderr._out
-                    ),
-                )
-        except DatasetImportError as exc:
-            raise CommandError(str(exc)) from exc
-        except ImportInterrupted as interrupted:
-            # Ctrl-C or SIGTERM: where it was and what was kept, rather than a traceback from
-            # deep in the import (Ctrl-C) to be read as damage, or nothing at all (SIGTERM).
-            raise CommandError(
-                str(interrupted), returncode=interrupted_status(interrupted)
-            ) from None
-        except KeyboardInterrupt as interrupted:  # checking the options, before the file
-            raise CommandError(
-                f"Interrupted before reading {options['path']}: nothing was imported.",
-                returncode=interrupted_status(interrupted),
-            ) from None
+        with import_command_errors(options["path"]):
+            result = catalogue_import(
+                path=options["path"],
+                layout=layout_from_arguments(options),
+                columns=CatalogueColumns(
+                    item=options["id_column"],
+                    title=options["title_column"],
+                    genres=options["genres_column"],
+                    genre_separator=options["genre_separator"],
+                ),
+                language=options["language"],
+                regions=[code for value in options["regions"] for code in value.split(",")],
+                maturity=options["maturity"],
+                dry_run=options["dry_run"],
+                progress=terminal_progress(enabled=options["verbosity"] > 0, file=self.stderr._out),
+            )
         self.stdout.write(self._summary(result))
 
     def _summary(self, result: CatalogueImportResult) -> str:

@@ -13,10 +13,8 @@ from django.core.management.base import (
 from artwork.models import DeviceClass
 from profiles.models import MAX_PROFILES_PER_ACCOUNT
 from recommendations.management.file_layout import add_layout_arguments, layout_from_arguments
-from recommendations.management.interrupts import interrupted_status, sigterm_interrupts
+from recommendations.management.interrupts import import_command_errors
 from recommendations.services.dataset_import import (
-    DatasetImportError,
-    ImportInterrupted,
     InteractionColumns,
     InteractionImportResult,
     interactions_import,
@@ -160,44 +158,26 @@ back."""
         weights = options["weight_column"] is not None
         if options["weight_scale"] is not None and not weights:
             raise CommandError("--weight-scale needs --weight-column.")
-        try:
-            with sigterm_interrupts():
-                result = interactions_import(
-                    path=options["path"],
-                    region=options["region"],
-                    layout=layout_from_arguments(options),
-                    columns=InteractionColumns(
-                        user=options["user_column"],
-                        item=options["item_column"],
-                        rating=options["weight_column"] if weights else options["rating_column"],
-                        time=options["time_column"],
-                    ),
-                    profiles_per_household=options["profiles_per_household"],
-                    rating_scale=options["rating_scale"],
-                    weights=weights,
-                    weight_scale=1.0
-                    if options["weight_scale"] is None
-                    else options["weight_scale"],
-                    device=options["device"],
-                    dry_run=options["dry_run"],
-                    progress=terminal_progress(
-                        enabled=options["verbosity"] > 0, file=self.stderr._out
-                    ),
-                    skip_unknown_items=options["skip_unknown_items"],
-                )
-        except DatasetImportError as exc:
-            raise CommandError(str(exc)) from exc
-        except ImportInterrupted as interrupted:
-            # Ctrl-C or SIGTERM: where it was and what was kept, rather than a traceback from
-            # deep in the import (Ctrl-C) to be read as damage, or nothing at all (SIGTERM).
-            raise CommandError(
-                str(interrupted), returncode=interrupted_status(interrupted)
-            ) from None
-        except KeyboardInterrupt as interrupted:  # checking the options, before the file
-            raise CommandError(
-                f"Interrupted before reading {options['path']}: nothing was imported.",
-                returncode=interrupted_status(interrupted),
-            ) from None
+        with import_command_errors(options["path"]):
+            result = interactions_import(
+                path=options["path"],
+                region=options["region"],
+                layout=layout_from_arguments(options),
+                columns=InteractionColumns(
+                    user=options["user_column"],
+                    item=options["item_column"],
+                    rating=options["weight_column"] if weights else options["rating_column"],
+                    time=options["time_column"],
+                ),
+                profiles_per_household=options["profiles_per_household"],
+                rating_scale=options["rating_scale"],
+                weights=weights,
+                weight_scale=1.0 if options["weight_scale"] is None else options["weight_scale"],
+                device=options["device"],
+                dry_run=options["dry_run"],
+                progress=terminal_progress(enabled=options["verbosity"] > 0, file=self.stderr._out),
+                skip_unknown_items=options["skip_unknown_items"],
+            )
         self.stdout.write(self._summary(result, noun="weights" if weights else "ratings"))
 
     def _summary(self, result: InteractionImportResult, *, noun: str) -> str:
