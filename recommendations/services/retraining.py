@@ -1018,15 +1018,7 @@ def training_runs_abandon(*, run_ids: Sequence[int], error: BaseException) -> li
     else:
         why = f"its task failed ({cause})"
 
-    def reason(run: TrainingRun) -> str:
-        never = "Not started again" if run.attempts else "Never started"
-        before = f" {run.error}" if run.error else ""
-        return f"{never}: {why}.{before} Retrain it again."
-
-    failed = _runs_fail(run_ids, (TrainingRun.Status.QUEUED,), reason)
-    if failed:
-        logger.warning("Retrain runs %s failed: %s", failed, why)
-    return failed
+    return _queued_runs_fail(run_ids, why, then="Retrain it again.")
 
 
 def training_runs_queued_again(*, run_ids: Sequence[int]) -> int:
@@ -1070,10 +1062,20 @@ def training_runs_retry_refused(
     if retried_for is not None:
         why += f"; it was retried after {type(retried_for).__name__}: {retried_for}".rstrip()
 
+    return _queued_runs_fail(run_ids, why, then="Retrain it again once the broker is back.")
+
+
+def _queued_runs_fail(run_ids: Sequence[int], why: str, *, then: str) -> list[int]:
+    """Fail the runs of ``run_ids`` still ``queued`` for ``why``, logged; the ids.
+
+    Each reason says whether the run had started before (a retry's run put back to
+    queued keeps its earlier error, quoted), then what to do.
+    """
+
     def reason(run: TrainingRun) -> str:
         never = "Not started again" if run.attempts else "Never started"
         before = f" {run.error}" if run.error else ""
-        return f"{never}: {why}.{before} Retrain it again once the broker is back."
+        return f"{never}: {why}.{before} {then}"
 
     failed = _runs_fail(run_ids, (TrainingRun.Status.QUEUED,), reason)
     if failed:
