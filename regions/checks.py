@@ -1,7 +1,7 @@
 """The deployment checks that name each region whose time zone is no time zone, and each
 whose taste clusters have no default."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.apps import AppConfig
@@ -28,13 +28,7 @@ def region_time_zones_check(
     A warning, not an error: an error would stop ``migrate`` and every service after it,
     all regions' pages for one region's clock.
     """
-    alias = router.db_for_read(Region)
-    if alias not in (databases or ()):
-        return []
-    try:
-        invalid = region_time_zones_invalid(using=alias)
-    except DatabaseError:  # before the regions' migration: no region to check yet
-        return []
+    invalid = _regions_read(databases, region_time_zones_invalid)
     if not invalid:
         return []
     named = ", ".join(f"{code} ({zone!r})" for code, zone in invalid)
@@ -64,13 +58,7 @@ def region_default_clusters_check(
     region whose clusters were added before them may have none. Run with ``migrate`` and
     ``check --database default``, as the time zone check is; a warning for the same reason.
     """
-    alias = router.db_for_read(Region)
-    if alias not in (databases or ()):
-        return []
-    try:
-        without = regions_without_default_cluster(using=alias)
-    except DatabaseError:  # before the regions' migration: no cluster to check yet
-        return []
+    without = _regions_read(databases, regions_without_default_cluster)
     if not without:
         return []
     named = ", ".join(f"{code} (its first cluster, {slug!r}, holds them)" for code, slug in without)
@@ -84,3 +72,18 @@ def region_default_clusters_check(
             id="tonight.W008",
         )
     ]
+
+
+def _regions_read(
+    databases: Sequence[str] | None, read: Callable[..., list[tuple[str, str]]]
+) -> list[tuple[str, str]]:
+    """What ``read`` finds in the regions' database when this run of the checks covers it
+    (``migrate``, ``check --database``); nothing otherwise, nor before the regions'
+    migration (a fresh database has no region to check yet)."""
+    alias = router.db_for_read(Region)
+    if alias not in (databases or ()):
+        return []
+    try:
+        return read(using=alias)
+    except DatabaseError:
+        return []
