@@ -357,7 +357,7 @@ class TasteClusterForm(FixedOnceStoredMixin, forms.ModelForm):
 
 
 @admin.register(TasteCluster)
-class TasteClusterAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
+class TasteClusterAdmin(CountedDeletionAdminMixin, IndexedSearchAdminMixin, admin.ModelAdmin):
     list_display = ("name", "region", "slug", "is_default", "language_list", "profile_count")
     list_select_related = ("region",)
     list_filter = ("region", "is_default")
