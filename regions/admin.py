@@ -151,7 +151,9 @@ class TasteClusterFormSet(forms.BaseInlineFormSet):
         # The default moves by its new cluster's save, which unticks the former one
         # (TasteCluster.save); the former's own save, listed first, would leave the region
         # without a default, and its deletion the others: it is saved still ticked, and
-        # deleted after the rest.
+        # deleted after the rest. The deleted go in one queryset's delete, which the
+        # deletion receiver reads whole: one by one, the default (listed first) was refused
+        # while the others were still there, a server error for a page deleting them all.
         ticked = [
             form
             for form in self.forms
@@ -165,8 +167,8 @@ class TasteClusterFormSet(forms.BaseInlineFormSet):
                     form.instance.is_default = True
         self._deleted_last: list[TasteCluster] = []
         saved = super().save(commit)
-        for cluster in self._deleted_last:
-            cluster.delete()
+        if self._deleted_last:
+            TasteCluster.objects.filter(pk__in=[c.pk for c in self._deleted_last]).delete()
         return saved
 
     def delete_existing(self, obj: TasteCluster, commit: bool = True) -> None:

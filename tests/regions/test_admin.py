@@ -558,3 +558,20 @@ def test_a_default_cluster_is_not_deleted_in_admin_while_its_region_has_others(h
     assert "IN-Tamil" in page
     assert "tick another cluster" in page
     assert _india_defaults() == ["default"]
+
+
+def test_a_regions_page_deletes_all_its_clusters_in_one_save():
+    # given: India's default community and its Tamil one, on India's page
+    india = _india_with_default()
+    data = _clusters_posted(india, {"default"})
+
+    # when: staff delete both (the default is listed, and so deleted, first)
+    response = _superuser().post(
+        "/admin/regions/region/IN/change/",
+        {**data, "taste_clusters-0-DELETE": "on", "taste_clusters-1-DELETE": "on"},
+    )
+
+    # then: the region has no cluster left, as a region deleted with them would not either
+    # (the deletion receiver allows it), rather than a server error on the first deletion
+    assert response.status_code == 302
+    assert not TasteCluster.objects.filter(region_id="IN").exists()
