@@ -151,8 +151,8 @@ class TasteCluster(models.Model):
         The default holds everybody no keyed community holds (``DEFAULT_CLUSTER_KEPT``):
         unticked in the shell or a script, its region had none, and the alphabetically first
         cluster caught everyone. It moves in one write instead: a cluster saved ticked
-        unticks the region's former default first, in the same transaction (a second
-        default stays the constraint's to refuse only between concurrent writers).
+        unticks the region's former default first, in the same transaction, with the
+        region's row locked so that two clusters ticked at once move it in turn.
 
         One read, only when the region or the tick may be written: clusters are saved
         rarely, by staff. ``QuerySet.update()`` bypasses this, as it does every ``save()``.
@@ -183,6 +183,16 @@ class TasteCluster(models.Model):
             super().save(**kwargs)
             return
         with transaction.atomic(using=kwargs.get("using")):
+            # The region's row first: two clusters ticked at once each unticked the default
+            # their statement saw, then the later one's tick met the earlier one's and the
+            # constraint refused it (a server error). Serialised here, the later save sees
+            # the earlier's default, unticks it and wins. No key lock: rows that point at
+            # the region (accounts, windows) are written meanwhile.
+            list(
+                Region.objects.select_for_update(no_key=True)
+                .filter(pk=self.region_id)
+                .values_list("pk")
+            )
             TasteCluster.objects.filter(region_id=self.region_id, is_default=True).exclude(
                 pk=self.pk
             ).update(is_default=False)

@@ -1,0 +1,48 @@
+"""Two staff moving a region's default taste cluster at once, made to race."""
+
+import pytest
+
+from regions.models import TasteCluster
+from tests.db_waits import race_while_held, row_writes_held
+from tests.factories import RegionFactory, TasteClusterFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HOLD_KEY = (7338, 1)
+
+
+def _ticked(slug: str) -> None:
+    cluster = TasteCluster.objects.get(region_id="IN", slug=slug)
+    cluster.is_default = True
+    cluster.save()
+
+
+def test_two_clusters_ticked_at_once_leave_the_later_one_the_default():
+    # given: India's default community and two keyed ones
+    india = RegionFactory(code="IN")
+    TasteClusterFactory(region=india, slug="default", name="Everyone", is_default=True)
+    TasteClusterFactory(region=india, slug="tamil", name="Tamil")
+    TasteClusterFactory(region=india, slug="hindi", name="Hindi")
+
+    # when: one save ticks Tamil, held as it writes the tick, while another ticks Hindi
+    race = race_while_held(
+        lambda: _ticked("tamil"),
+        lambda: _ticked("hindi"),
+        row_writes_held(
+            name="it_hold_cluster_tick",
+            table=TasteCluster._meta.db_table,
+            event="UPDATE",
+            key=HOLD_KEY,
+            when="NEW.slug = 'tamil' AND NEW.is_default",
+        ),
+    )
+
+    # then: both saves succeed, the later wins, and the region keeps one default; the
+    # second's unticking of the former default did not see the first's tick, and its
+    # own tick was refused by the constraint (a server error on a region's page)
+    assert "error" not in race.held, race.held["error"]
+    assert "error" not in race.other, race.other["error"]
+    assert race.waited
+    assert list(
+        TasteCluster.objects.filter(region_id="IN", is_default=True).values_list("slug", flat=True)
+    ) == ["hindi"]
