@@ -165,6 +165,11 @@ class TasteClusterFormSet(forms.BaseInlineFormSet):
             for form in self.initial_forms:
                 if "is_default" in form.changed_data and not form.cleaned_data.get("is_default"):
                     form.instance.is_default = True
+            # The new default is saved after them, whatever the page's order: listed first
+            # by a page shown before the default moved elsewhere, it was unticked again by
+            # the former's save, which took the default back, the page saying it was saved.
+            count = self.initial_form_count()
+            self.forms[:count] = sorted(self.forms[:count], key=lambda form: form in ticked)
         self._deleted_last: list[TasteCluster] = []
         saved = super().save(commit)
         if self._deleted_last:

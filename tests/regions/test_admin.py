@@ -575,3 +575,23 @@ def test_a_regions_page_deletes_all_its_clusters_in_one_save():
     # (the deletion receiver allows it), rather than a server error on the first deletion
     assert response.status_code == 302
     assert not TasteCluster.objects.filter(region_id="IN").exists()
+
+
+def test_a_regions_page_moves_the_default_to_the_cluster_ticked_there_whatever_moved_it_since():
+    # given: India's page, shown while its default was Everyone (listed first), on which
+    # staff tick Hindi; meanwhile another staff member made Tamil (listed last) the default
+    india = _india_with_default()
+    TasteClusterFactory(region=india, slug="hindi", name="Hindi")
+    data = _clusters_posted(india, {"hindi"})
+    tamil = TasteCluster.objects.get(slug="tamil")
+    tamil.is_default = True
+    tamil.save()
+
+    # when: the page is saved
+    response = _superuser().post("/admin/regions/region/IN/change/", data)
+
+    # then: Hindi is the default, as the page said; Tamil, unticked there and saved after
+    # Hindi, took the default back (its save ticked, to keep the region one until the
+    # new one was saved), and the page said it was saved
+    assert response.status_code == 302
+    assert _india_defaults() == ["hindi"]
