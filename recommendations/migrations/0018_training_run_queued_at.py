@@ -5,7 +5,8 @@ retry, hours after its request (a database restart in the middle of a retrain th
 waited its turn), was failed as "never started" at the reaper's next pass, and the retry
 then found it failed and did nothing.
 
-The column has a database default (``NOW()``, stable, so PostgreSQL 11+ stores it in the
+The column has a database default (``Now()``, which Django writes as PostgreSQL's
+stable ``STATEMENT_TIMESTAMP()``, so PostgreSQL 11+ stores it in the
 catalog and rewrites nothing) for the release still serving while this runs, whose inserts
 do not name it. The runs already there were last queued, as far as anyone knows, when they
 were asked for: a few rows a cluster a night, updated in one statement.
