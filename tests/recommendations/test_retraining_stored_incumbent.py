@@ -47,8 +47,9 @@ def _ndcg(model: CollaborativeModel, split, judged, not_here, available) -> floa
 
 def test_a_stored_masked_incumbent_is_folded_in_against_what_the_region_carries():
     # given: a global model fitted knowing what region B does not carry, stored as a version
-    # that recorded no configuration (as train_models' do), and a holdout of B's profiles:
-    # half of each profile's plays trains, the other half is what it should be recommended
+    # that recorded no configuration (as versions did before it was recorded), and a holdout
+    # of B's profiles: half of each profile's plays trains, the other half is what it should
+    # be recommended
     plays, in_b, not_here = _world()
     rng = np.random.default_rng(5)
     held = (plays > 0) & (rng.random(plays.shape) < 0.5)
