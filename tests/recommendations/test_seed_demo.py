@@ -23,7 +23,7 @@ from accounts.models import Account
 from artwork.models import ArtworkPolicy, ArtworkVariant, ArtworkVariantDaily
 from artwork.policy import POLICY_ROOT
 from artwork.services import artwork_policy_update
-from catalog.models import Episode, Language, MaturityLevel, Season, Title
+from catalog.models import Credit, Episode, Language, MaturityLevel, Season, Title
 from profiles.models import Profile
 from profiles.services import profile_create
 from recommendations.demo import (
@@ -136,6 +136,10 @@ def test_catalogue_reference_data_and_artwork(world: SimpleNamespace) -> None:
     # "Sitara", "Sitara", "Maa" on a title page)
     names = Counter(Episode.objects.values_list("season_id", "name"))
     assert names.most_common(1)[0][1] == 1
+    # no title casts two actors as one character (229 of the demo's 600 did: Keerthi Murthy
+    # and Vijay Natarajan both as "Revathi" in a title's credits)
+    cast = Counter(Credit.objects.filter(role="actor").values_list("title_id", "character"))
+    assert cast.most_common(1)[0][1] == 1
     assert Availability.objects.filter(title__in=titles).exists()
     assert titles.filter(localizations__language_id="en").count() >= SMALL["titles"] // 2
 
