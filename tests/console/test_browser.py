@@ -466,3 +466,38 @@ def test_no_page_staff_use_breaks_the_content_security_policy(household, live_se
     WebDriverWait(browser, WAIT_SECONDS).until(lambda c: "Candidate sources" in dialog.text)
     _wait_for_images(browser, "#why-dialog img")
     assert not _policy_refusals(browser)
+
+
+# The chosen option's text against the room the closed menu gives it (its width less its
+# padding and an arrow's 20 pixels), in the menu's own font.
+MENU_TEXT_AND_ROOM = """
+const menu = arguments[0], style = getComputedStyle(menu);
+const context = document.createElement("canvas").getContext("2d");
+context.font = style.font;
+const text = menu.options[menu.selectedIndex].text;
+const room = menu.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 20;
+return [text, context.measureText(text).width, room];
+"""
+
+
+def test_the_preview_version_menu_shows_its_chosen_option_whole(household, live_server, browser):
+    # The menu was held to 7.5em, so the preview make demo prints first read "serving n":
+    # the first thing on the page that says which model serves, cut short.
+    base = live_server.url
+    _sign_in(browser, base, "operator", STAFF_PASSWORD, next_path="/console/")
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda c: urlsplit(c.current_url).path == "/console/"
+    )
+    query = {"account": household.account.pk, "profile": household.action_fan.pk, **FRIDAY_NIGHT}
+
+    for width in (1280, 360):
+        # when
+        browser.set_window_size(width, 900)
+        browser.get(f"{base}/console/preview/?{urlencode(query)}")
+        menu = browser.find_element(By.CSS_SELECTOR, ".controls .version select")
+
+        # then: its chosen option, the serving version, fits the closed menu
+        text, needed, room = browser.execute_script(MENU_TEXT_AND_ROOM, menu)
+        assert text.startswith("serving now (#")
+        browser.save_screenshot(str(ARTIFACTS / f"console-version-menu-{width}.png"))
+        assert needed <= room, (width, text, needed, room)
