@@ -22,7 +22,7 @@ DEMO_TOKEN_NAME = "make demo"  # noqa: S105  (a label, not a secret)
 # The showcase moment: Friday at nine in the evening, on the living-room TV, when
 # both adults are most likely to be watching (their planted hours agree on it).
 SHOWCASE_MOMENT = {"device": "tv", "weekday": 4, "hour": 21}
-# The rows the showcase's story is about (README's "See it"): Priya resumes, Arjun starts
+# The rows the showcase's story is about (README's "See it"): Arjun resumes, Priya starts
 # new things. Where they stand on each adult's page is measured, not assumed.
 STORY_ROWS = {
     "continue_watching": "Continue Watching",
