@@ -2059,8 +2059,7 @@ def _worse_than_active(
     figures = (
         f"(NDCG@10 {candidate:.4f} vs {active_ndcg:.4f}; paired difference "
         f"{candidate - active_ndcg:+.4f}, standard error {se} over {difference.n} profiles, "
-        f"z {z:g}, t {critical_value(z, at_margin.n):.2f}; the active version's configuration "
-        f"{how})."
+        f"z {z:g}, t {critical_value(z, at_margin.n):.2f}; the active version: {how})."
     )
     if margin < 0:
         return GateVerdict(

@@ -763,6 +763,9 @@ def test_a_fallback_on_bad_settings_is_rejected_against_its_incumbent_measured_o
     gate = outcome["gate"]
     assert outcome["status"] == ModelVersion.Status.REJECTED
     assert "Worse than the active version" in outcome["reason"]
+    # (the reason says how the active version was measured, in words that read as a sentence:
+    # it said "the active version's configuration its stored model")
+    assert outcome["reason"].endswith("; the active version: refitted on this training part).")
     assert gate["active_version"] == region.pk
     assert gate["active_measured_as"] == "refitted on this training part"
     assert gate["measured_on"]["half"] == "all"
