@@ -29,6 +29,7 @@ from django.forms import BaseForm, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import formats, timezone
+from django.utils.html import format_html
 from django.utils.text import capfirst
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import (
@@ -671,6 +672,34 @@ def _gate_verdict(gate: dict) -> str:
     return text
 
 
+class JsonShownMixin:
+    """Read-only JSON fields shown indented, a key a line, with their help text.
+
+    Django shows a read-only JSON field on one line: a retrain's metrics (each cluster's
+    holdout table, the gate) filled the run's page, the one README sends newcomers to,
+    with a screen-tall paragraph of braces. Each field named in ``json_shown`` is shown
+    by a ``<name>_shown`` method of the admin (:meth:`json_shown_html`) in its place.
+    """
+
+    json_shown: tuple[str, ...] = ()
+
+    def json_shown_in(self, names: list[str]) -> list[str]:
+        return [f"{name}_shown" if name in self.json_shown else name for name in names]
+
+    def get_exclude(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        # Shown by their methods instead: left in the form, they were editable text boxes.
+        return [*(super().get_exclude(request, obj) or ()), *self.json_shown]
+
+    def json_shown_html(self, obj: Model, name: str) -> str:
+        text = json.dumps(getattr(obj, name), indent=2, ensure_ascii=False)
+        help_text = obj._meta.get_field(name).help_text
+        if not help_text:
+            return format_html('<pre class="json">{}</pre>', text)
+        # A span: admin indents a div.help inside a row by the label's width a second time.
+        shown = '<pre class="json">{}</pre><span class="help">{}</span>'
+        return format_html(shown, text, help_text)
+
+
 class LabelledSearchMixin(IndexedSearchAdminMixin):
     """A search of runs or versions as their lists show them.
 
@@ -691,7 +720,7 @@ class LabelledSearchMixin(IndexedSearchAdminMixin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(LabelledSearchMixin, admin.ModelAdmin):
+class ModelVersionAdmin(JsonShownMixin, LabelledSearchMixin, admin.ModelAdmin):
     """Trained model versions: what each one learned from, and which one serves each scope.
 
     Versions are created only by training (``manage.py train_models``), so the
@@ -727,8 +756,14 @@ class ModelVersionAdmin(LabelledSearchMixin, admin.ModelAdmin):
         # a changelist leaves out list_select_related when the queryset joins anything.
         return super().get_queryset(request).select_related(*self.list_select_related)
 
+    json_shown = ("metrics",)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
-        return ["gate", *(field.name for field in self.model._meta.fields)]
+        return self.json_shown_in(["gate", *(field.name for field in self.model._meta.fields)])
+
+    @admin.display(description="metrics")
+    def metrics_shown(self, obj: ModelVersion) -> str:
+        return self.json_shown_html(obj, "metrics")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -832,7 +867,7 @@ ModelVersionAdmin.actions = (*ModelVersionAdmin.actions, roll_back_to_version)
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(LabelledSearchMixin, admin.ModelAdmin):
+class TrainingRunAdmin(JsonShownMixin, LabelledSearchMixin, admin.ModelAdmin):
     """Retrains: who asked, how far along, how long each stage took, and what came out.
 
     Runs are created by requesting a retrain (the action below, ``manage.py
@@ -867,9 +902,23 @@ class TrainingRunAdmin(LabelledSearchMixin, admin.ModelAdmin):
     ordering = ("-created_at",)
     actions = ("retrain_now",)
     readonly_fields = ("gate", "metrics_chart")
+    json_shown = ("timings", "data_sizes", "metrics")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
-        return ["gate", "metrics_chart", *(field.name for field in self.model._meta.fields)]
+        fields = ["gate", "metrics_chart", *(field.name for field in self.model._meta.fields)]
+        return self.json_shown_in(fields)
+
+    @admin.display(description="timings")
+    def timings_shown(self, obj: TrainingRun) -> str:
+        return self.json_shown_html(obj, "timings")
+
+    @admin.display(description="data sizes")
+    def data_sizes_shown(self, obj: TrainingRun) -> str:
+        return self.json_shown_html(obj, "data_sizes")
+
+    @admin.display(description="metrics")
+    def metrics_shown(self, obj: TrainingRun) -> str:
+        return self.json_shown_html(obj, "metrics")
 
     @admin.display(description="gate")
     def gate(self, obj: TrainingRun) -> str:
@@ -1207,7 +1256,7 @@ class RetrainScheduleGuardMixin:
     periodic task would. Schedules used by other tasks stay with their own permissions."""
 
     def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[ModelForm]:
-        form = super().get_form(request, obj, **kwargs)  # type: ignore[misc]
+        form = super().get_form(request, obj, **kwargs)
         return _guarded_form(form, request, _refuse_gated_schedule)
 
 

@@ -661,6 +661,46 @@ def test_retraining_a_whole_list_of_runs_reads_their_clusters_not_the_runs(
     assert set(read) & set(selected) == running
 
 
+def test_a_runs_and_a_versions_figures_read_a_key_a_line(staff: Client) -> None:
+    # Read-only, Django showed a JSON field on one line: a retrain's metrics (each cluster's
+    # holdout table, the gate) filled the run's page, the one README sends newcomers to, with
+    # a screen-tall paragraph of braces.
+    # given: a finished run and its version, with their figures
+    india = Region.objects.get(code="IN")
+    metrics = {"gate": {"passed": True, "candidate_ndcg@10": 0.385}}
+    run = TrainingRun.objects.create(
+        region=india,
+        taste_cluster=india.taste_clusters.first(),
+        status=TrainingRun.Status.SUCCEEDED,
+        timings={"read signals": 0.145, "train": 0.179},
+        data_sizes={"signals": 17735},
+        metrics=metrics,
+    )
+    version = ModelVersion.objects.create(
+        scope=ModelVersion.Scope.REGION, region=india, status="retired", metrics=metrics
+    )
+    indented = '<pre class="json">{\n  &quot;gate&quot;: {\n    &quot;passed&quot;: true,\n'
+
+    for obj, help_text in (
+        (run, "Holdout figures, the cluster table, the gate."),
+        (version, "Stage timings, data sizes and evaluation figures."),
+    ):
+        # when
+        page = staff.get(admin_url(type(obj), "change", obj.pk)).content.decode()
+
+        # then: indented, a key a line, its help text still under it, and read-only still
+        assert indented in page
+        assert help_text in page
+        assert 'name="metrics"' not in page
+    # and: the run's timings and data sizes too
+    page = staff.get(admin_url(TrainingRun, "change", run.pk)).content.decode()
+    assert "\n  &quot;read signals&quot;: 0.145" in page
+    assert '<pre class="json">{\n  &quot;signals&quot;: 17735\n}</pre>' in page
+    assert "Seconds per stage." in page
+    assert 'name="timings"' not in page
+    assert 'name="data_sizes"' not in page
+
+
 def test_renaming_a_token_keeps_a_revocation_committed_meanwhile(
     staff: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
