@@ -13,6 +13,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config.api.exceptions import api_route_not_found
 from config.ids import IdConverter
+from config.views import home
 
 # The folder of MEDIA_ROOT that artwork images are uploaded to (artwork.models.artwork_upload_to).
 ARTWORK_MEDIA_DIR = "artwork"
@@ -60,6 +61,7 @@ def artwork_media(request: HttpRequest, path: str) -> HttpResponse:
 
 
 urlpatterns = [
+    path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("console/", include("console.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
