@@ -4,9 +4,10 @@ Django's ``TransactionTestCase`` (pytest-django's ``transaction=True``) ends eac
 with ``flush``, one ``TRUNCATE`` of all 55 tables. PostgreSQL gives every truncated
 table new files, so that statement took 0.3-0.8 s on a quiet machine and 1.2-2.7 s
 beside other work, for tables holding a test's few rows; a ``DELETE`` of each took
-0.05 s with the ``post_migrate`` that follows (``flush`` timed in a shell; the
-thirty-third session in docs/speed-history.md). With about 150 such tests that was
-two to three minutes of a ten-to-twelve-minute suite on two workers.
+0.05 s with the ``post_migrate`` that follows (``call_command("flush")`` timed in
+``manage.py shell``, December 2026). With about 150 such tests that was two to three
+minutes of worker time in a suite of ten to twelve minutes on two workers; the suite
+took 5:52 on a quiet machine after it.
 
 ``DELETE`` empties the same tables in the same transaction: the project's foreign keys
 are all Django's, ``DEFERRABLE INITIALLY DEFERRED`` (``test_flush`` holds that), so the
