@@ -51,7 +51,8 @@ def top_k(
     scores reach (the ``k``-th largest block maximum), and only the scores at or
     above it, a few dozen per user, are sorted: two vectorised passes over the
     matrix instead of a selection per row. If a user's scores are so tied that
-    too many pass the threshold, the selection falls back to ``argpartition``.
+    too many pass the threshold, the selection falls back to a partition per row (ties at
+    the k-th score still go to the lowest title index, as in the sorted path).
 
     Parameters
     ----------
@@ -108,9 +109,15 @@ def top_k(
     if passing.shape[0] <= 8 * kept * n_users + n_titles:
         rows, cols = np.divmod(passing, n_titles)
     else:  # heavy ties: select per row instead
-        part = np.argpartition(matrix, n_titles - kept, axis=1)[:, n_titles - kept :]
-        rows = np.repeat(np.arange(n_users), kept)
-        cols = part.reshape(-1)
+        # Each row's k-th largest score, then everything above it and, of the titles tied
+        # at it, the lowest-numbered: argpartition's own pick among the tied ones depended
+        # on the rest of the block, so a user's list changed with the users batched with it.
+        kth = np.partition(matrix, n_titles - kept, axis=1)[:, n_titles - kept, np.newaxis]
+        above = matrix > kth
+        tied = matrix == kth
+        room = kept - np.count_nonzero(above, axis=1)
+        first_tied = np.cumsum(tied, axis=1, dtype=np.int32) <= room[:, np.newaxis]
+        rows, cols = np.nonzero(above | (tied & first_tied))
     values = matrix[rows, cols]
     order = np.lexsort((cols, -values, rows))  # by user, then score descending, then title
     rows, cols, values = rows[order], cols[order], values[order]

@@ -74,3 +74,27 @@ def test_ranking_in_place_gives_the_same_titles_and_uses_the_callers_block():
     assert not np.array_equal(scores, untouched, equal_nan=True)
     top_k(untouched, 20, exclude=exclude)
     assert np.isnan(untouched[3, 17])  # without overwrite the caller's block is left alone
+
+
+def test_ties_at_the_kth_place_go_to_the_lowest_title_index_whatever_the_batch():
+    # given: ten titles scored 1 and the rest of a 6,000-title catalogue tied at 0, for three
+    # users at once (so many cells reach the threshold that the selection goes row by row)
+    scores = np.zeros((3, 6_000), dtype=np.float32)
+    scores[:, 100:110] = 1.0
+
+    # when
+    best = top_k(scores, 20)
+
+    # then: the ten, then the first ten tied titles by index (the documented tie-break, which
+    # a full sort gives), the same as for one user alone
+    expected = [*range(100, 110), *range(10)]
+    assert best.tolist() == [expected] * 3
+    assert best.tolist() == _reference(scores, 20, None)
+    assert top_k(scores[:1], 20).tolist() == [expected]
+
+
+def test_a_batch_of_all_tied_rows_gives_each_user_what_it_would_get_alone():
+    scores = np.zeros((3, 600), dtype=np.float32)
+
+    assert top_k(scores, 5).tolist() == [[0, 1, 2, 3, 4]] * 3
+    assert top_k(scores[:1], 5).tolist() == [[0, 1, 2, 3, 4]]
