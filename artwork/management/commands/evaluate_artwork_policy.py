@@ -21,7 +21,7 @@ class Command(BaseCommand):
             "--days",
             type=positive_number,
             default=EVALUATION_DAYS,
-            help="Evaluate the last N days of closed pages.",
+            help=f"Evaluate the last N days of closed pages (default {EVALUATION_DAYS:g}).",
         )
         parser.add_argument(
             "--candidate",
