@@ -67,13 +67,21 @@ def validate_artwork_upload(file: File) -> None:
     _check(_read_header(file), converting=True)
 
 
+def _size(n_bytes: int, limit: int) -> str:
+    """A byte count in the unit the limit reads in: MiB (5 MiB by default, README), or
+    bytes for a limit below a tenth of one, where "0.0 MB" said nothing."""
+    if limit < 104_858:
+        return f"{n_bytes:,} bytes"
+    return f"{n_bytes / 1_048_576:.1f} MiB"
+
+
 def _read_header(file: File) -> _Header:
     limits = settings.TONIGHT
     max_bytes = limits["ARTWORK_MAX_BYTES"]
     if file.size is not None and file.size > max_bytes:
         raise ValidationError(
-            f"The image is {file.size / 1_048_576:.1f} MB; the limit is "
-            f"{max_bytes / 1_048_576:.1f} MB.",
+            f"The image is {_size(file.size, max_bytes)}; the limit is "
+            f"{_size(max_bytes, max_bytes)}.",
             code="file_too_large",
         )
     position = file.tell() if hasattr(file, "tell") else None

@@ -49,7 +49,17 @@ def test_a_file_over_the_byte_limit_is_rejected(settings):
     upload = SimpleUploadedFile("big.png", buffer.getvalue(), content_type="image/png")
     with pytest.raises(ValidationError) as error:
         validate_artwork_image(upload)
-    assert "the limit is" in str(error.value)
+    assert f"The image is {len(buffer.getvalue()):,} bytes; the limit is 1,000 bytes." in str(
+        error.value
+    )
+
+
+def test_a_file_over_the_default_limit_is_rejected_in_the_unit_of_the_limit(settings):
+    settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_MAX_BYTES": 5 * 1024 * 1024}
+    upload = SimpleUploadedFile("big.png", b"\x89PNG" + bytes(6 * 1024 * 1024))
+    with pytest.raises(ValidationError) as error:
+        validate_artwork_image(upload)
+    assert "The image is 6.0 MiB; the limit is 5.0 MiB." in str(error.value)
 
 
 @pytest.mark.parametrize(
