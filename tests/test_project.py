@@ -140,6 +140,23 @@ def test_compose_migrates_once_before_the_app_starts_and_restarts_what_runs():
     assert volume in compose["volumes"]
 
 
+def test_compose_waits_for_the_database_server_the_app_connects_to():
+    # On a new volume the postgres image's entrypoint first runs a temporary server that
+    # listens on its Unix socket only (listen_addresses=''), creates the database, stops it
+    # and starts the real one. A bare pg_isready asks that socket: postgres turned healthy
+    # while nothing listened on 5432, migrate connected into "connection refused", exited 1,
+    # and (restart "no", service_completed_successfully) web, the workers and beat never
+    # started on a first `docker compose up`. Over TCP the probe passes only for the real
+    # server, which the app reaches the same way.
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    test = compose["services"]["postgres"]["healthcheck"]["test"]
+    probe = test[1] if test[0] == "CMD-SHELL" else " ".join(test[1:])
+    assert re.search(r"\bpg_isready\b", probe), probe
+    host = re.search(r"(?:-h|--host)[ =](\S+)", probe)
+    assert host, f"pg_isready asks the Unix socket: {probe}"
+    assert host[1] in ("127.0.0.1", "localhost", "postgres"), probe
+
+
 def test_compose_lets_gunicorn_finish_its_requests_before_docker_kills_it(monkeypatch):
     # Docker sends SIGTERM, then SIGKILL after stop_grace_period (10 s unless set); gunicorn
     # stops taking connections and gives its workers graceful_timeout to finish theirs, and
