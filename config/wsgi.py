@@ -10,6 +10,7 @@ and the workers share it copy-on-write.
 
 import gc
 import os
+import threading
 
 from django.core.wsgi import get_wsgi_application
 
@@ -33,7 +34,14 @@ if os.environ.get("TONIGHT_WARM_ON_START") == "1":
     from recommendations.serving.warmup import serving_warm
 
     _import_url_modules(get_resolver().url_patterns)
+    warming = set(threading.enumerate())
     serving_warm()
+    # A table warming found stale (changed meanwhile, or older than its refresh) is re-read
+    # by a background thread (recommendations.serving.refresh, the artwork state). A worker
+    # forked mid-read inherits the flag saying a re-read is under way, and perhaps a held
+    # lock, but not the thread: it never re-read that table again. Fork once they ended.
+    for thread in set(threading.enumerate()) - warming:
+        thread.join()
     # Forked workers must not share the master's database connections.
     connections.close_all()
     # What warming loaded lives as long as the process: keep the collector from

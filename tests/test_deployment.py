@@ -950,3 +950,64 @@ def test_gunicorn_leaves_believing_x_forwarded_proto_to_the_apps_opt_in(monkeypa
     # then: the scheme is the connection's; only TRUST_X_FORWARDED_PROTO makes Django read
     # the header (settings.SECURE_PROXY_SSL_HEADER), so https cannot be claimed without it
     assert environ["wsgi.url_scheme"] == "http"
+
+
+#: A serving process's preload as gunicorn's master runs it (config/wsgi.py, warming on),
+#: with warming finding one table stale at its end, then a fork as gunicorn forks a worker:
+#: the child prints whether that table's re-read is still under way in it.
+FORKED_MID_REFRESH = """
+import os
+import threading
+
+import django
+
+django.setup()
+from recommendations.serving import warmup
+from recommendations.serving.refresh import Refreshing
+
+reads = []
+
+
+def load():
+    if reads:  # the re-read: slow, as a catalogue's is
+        threading.Event().wait(2)
+    reads.append(1)
+    return len(reads)
+
+
+table = Refreshing(load, name="a table")
+
+
+def serving_warm():
+    table.get(60.0)
+    table.expire()  # changed while warming (a policy update committed, a version activated)
+    table.get(60.0)  # so it is re-read in the background
+
+
+warmup.serving_warm = serving_warm
+import config.wsgi
+
+read, write = os.pipe()
+if os.fork() == 0:
+    os.write(write, b"refreshing" if table.refreshing else b"idle")
+    os._exit(0)
+os.wait()
+print(os.read(read, 100).decode())
+"""
+
+
+def test_gunicorn_forks_its_workers_after_warmings_background_reads_ended() -> None:
+    # Warming in the master (preload_app) can find a table stale and start its re-read in a
+    # background thread (recommendations.serving.refresh, the artwork state). A worker forked
+    # meanwhile inherits the flag saying a re-read is under way but not the thread: that
+    # table was never re-read in it again, serving what the master read until a restart.
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    env |= compose_app_env() | {
+        "DATABASE_URL": current_database_url(),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "TONIGHT_WARM_ON_START": "1",
+        "PYTHONPATH": str(ROOT),
+    }
+    result = run_python("-c", FORKED_MID_REFRESH, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["idle"], result.stdout + result.stderr
