@@ -9,6 +9,7 @@ A value that does not read (a word where a number goes) refuses the start too,
 naming the variable (config.environment).
 """
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -592,6 +593,18 @@ TONIGHT = {
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 
+# As logging names the levels, in either case (LOG_LEVEL=debug): logging knows only the
+# upper-case names, and its refusal at start ("Unable to configure root logger") named no
+# variable.
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
+if LOG_LEVEL not in logging.getLevelNamesMapping():
+    raise invalid(
+        "LOG_LEVEL",
+        env.str("LOG_LEVEL"),
+        "a log level (DEBUG, INFO, WARNING, ERROR or CRITICAL)",
+        default="INFO",
+    )
+
 # Time, level, logger and process on every line: an on-call search for ERROR, or for
 # recommendations.services.retraining, finds a failed retrain among gunicorn's and
 # Celery's own lines, and the process tells two gunicorn workers apart.
@@ -617,7 +630,7 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
         "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Django's own default gives "django" handlers of its own (one to the console when
         # DEBUG) on top of root's: every 4xx and 5xx was written twice. Root's alone now.

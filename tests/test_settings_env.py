@@ -43,6 +43,8 @@ def settings_from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
         pytest.param("PIN_UNLOCK_DAILY_RATE", "0/day", "is not a rate", id="rate-zero"),
         # DRF would read "5/ms" as five a minute (its first letter)
         pytest.param("PIN_UNLOCK_RATE", "5/ms", "is not a rate", id="rate-letter-plural"),
+        # logging refused it at django.setup(): "Unable to configure root logger", no name
+        pytest.param("LOG_LEVEL", "loud", "is not a log level", id="log-level"),
     ],
 )
 def test_a_value_that_does_not_read_is_refused_by_its_name(
@@ -65,6 +67,13 @@ def test_every_boolean_django_environ_knew_reads_as_before(monkeypatch, value, r
     monkeypatch.setenv("TONIGHT_TEST_FLAG", value)
 
     assert Env().bool("TONIGHT_TEST_FLAG", default=not read) is read
+
+
+def test_a_log_level_reads_in_either_case(monkeypatch) -> None:
+    # logging knows only the upper-case names: LOG_LEVEL=debug stopped every process's start.
+    for value in ("debug", " Warning ", "ERROR"):
+        level = settings_from_env(monkeypatch, LOG_LEVEL=value)["LOGGING"]["root"]["level"]
+        assert level == value.strip().upper(), value
 
 
 def test_a_number_reads_as_python_writes_it(monkeypatch) -> None:
