@@ -14,6 +14,8 @@ Everything else can be given on the command line as usual (``--bind``,
 
 import os
 
+from gunicorn.glogging import Logger
+
 from config.environment import Env
 
 os.environ.setdefault("TONIGHT_WARM_ON_START", "1")
@@ -43,6 +45,22 @@ access_log_format = (
     '%(t)s access status=%(s)s ms=%(M)s bytes=%(b)s request="%(r)s" '
     'remote=%(h)s forwarded_for="%({x-forwarded-for}i)s" agent="%(a)s"'
 )
+
+
+class AppFormatLogger(Logger):
+    """gunicorn's own lines (a worker's boot, its timeout, the master's signals) in the app's
+    format, settings.LOG_FORMAT: ``time LEVEL logger [pid] message`` (README, "Logs"). Its
+    default, ``[time] [pid] [LEVEL] message``, shared web's stderr with the app's lines, and
+    a reader of theirs found no level in a ``WORKER TIMEOUT``. The access lines keep their
+    own format (``access_log_format``). gunicorn picks its statsd logger only while
+    ``logger_class`` is its default: with ``--statsd-host`` pass
+    ``--logger-class gunicorn.instrument.statsd.Statsd`` too."""
+
+    error_fmt = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
+    datefmt = None
+
+
+logger_class = AppFormatLogger
 
 
 def worker_exit(server: object, worker: object) -> None:

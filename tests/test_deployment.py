@@ -807,6 +807,35 @@ def test_gunicorn_logs_each_requests_time_and_never_its_credentials(monkeypatch,
     assert "sekrit" not in line
 
 
+def test_gunicorns_own_lines_read_as_the_apps(monkeypatch, capsys) -> None:
+    # given: gunicorn configured as web runs it, whose stderr carries the app's lines too
+    import logging
+
+    from django.conf import settings
+    from gunicorn.config import Config
+
+    monkeypatch.delenv("TONIGHT_WARM_ON_START", raising=False)  # the file sets a default
+    config = Config()
+    for name, value in runpy.run_path(str(ROOT / "config" / "gunicorn.py")).items():
+        if name in config.settings:
+            config.set(name, value)
+    log = config.logger_class(config)
+
+    # when: the master says a worker timed out (the line on-call looks for)
+    log.critical("WORKER TIMEOUT (pid:%s)", 7)
+
+    # then: the line reads as the app's do, "time LEVEL logger [pid] message" (README,
+    # "Logs"), not gunicorn's "[time] [pid] [LEVEL] message", which a reader of that
+    # format took the pid of for the level
+    (line,) = capsys.readouterr().err.splitlines()
+    record = logging.makeLogRecord(
+        {"name": "gunicorn.error", "levelname": "CRITICAL", "msg": "WORKER TIMEOUT (pid:7)"}
+    )
+    expected = logging.Formatter(settings.LOG_FORMAT).format(record)
+    assert line.partition(" CRITICAL ")[2] == expected.partition(" CRITICAL ")[2], line
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", line.partition(" CRITICAL ")[0])
+
+
 def dockerfile_instructions() -> list[tuple[str, str]]:
     """The Dockerfile's instructions as (keyword, arguments), continuation lines joined."""
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
