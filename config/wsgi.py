@@ -9,6 +9,7 @@ and the workers share it copy-on-write.
 """
 
 import gc
+import logging
 import os
 import threading
 
@@ -35,7 +36,14 @@ if os.environ.get("TONIGHT_WARM_ON_START") == "1":
 
     _import_url_modules(get_resolver().url_patterns)
     warming = set(threading.enumerate())
-    serving_warm()
+    try:
+        serving_warm()
+    except Exception:
+        # A head start, not a condition of serving: a version whose artefacts are missing
+        # or unreadable fails its own scopes' pages when served cold, where raised here it
+        # stopped the master before it listened (every page and /healthz down, web
+        # restarting forever). What did load stays loaded.
+        logging.getLogger(__name__).exception("Warming failed; serving starts cold")
     # A table warming found stale (changed meanwhile, or older than its refresh) is re-read
     # by a background thread (recommendations.serving.refresh, the artwork state). A worker
     # forked mid-read inherits the flag saying a re-read is under way, and perhaps a held

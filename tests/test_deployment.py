@@ -1040,3 +1040,43 @@ def test_gunicorn_forks_its_workers_after_warmings_background_reads_ended() -> N
     result = run_python("-c", FORKED_MID_REFRESH, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["idle"], result.stdout + result.stderr
+
+
+#: A serving process's preload (config/wsgi.py, warming on) where warming fails, as it does
+#: on one served version whose artefact file is missing or unreadable.
+WARMING_FAILS = """
+import django
+
+django.setup()
+from recommendations.serving import warmup
+
+
+def serving_warm():
+    raise FileNotFoundError("media/models/17/model.npz")
+
+
+warmup.serving_warm = serving_warm
+import config.wsgi
+
+print("serving" if callable(config.wsgi.application) else "no application")
+"""
+
+
+def test_a_failed_warm_up_starts_the_server_cold_rather_than_not_at_all() -> None:
+    # Warming is a head start: a version whose artefacts are missing (a media volume restored
+    # older than the database) fails only its own scopes' pages when served cold. Raised from
+    # the preload, it stopped gunicorn's master before it listened: web restarted forever,
+    # every homepage and /healthz down with it.
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    env |= compose_app_env() | {
+        "DATABASE_URL": current_database_url(),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "TONIGHT_WARM_ON_START": "1",
+        "PYTHONPATH": str(ROOT),
+    }
+    result = run_python("-c", WARMING_FAILS, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["serving"], result.stdout + result.stderr
+    # Said, with its cause, where on-call reads: the log, at ERROR.
+    assert re.search(r" ERROR config\.wsgi \[\d+\] Warming .*failed", result.stderr), result.stderr
+    assert "media/models/17/model.npz" in result.stderr
