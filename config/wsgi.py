@@ -47,9 +47,16 @@ if os.environ.get("TONIGHT_WARM_ON_START") == "1":
     # A table warming found stale (changed meanwhile, or older than its refresh) is re-read
     # by a background thread (recommendations.serving.refresh, the artwork state). A worker
     # forked mid-read inherits the flag saying a re-read is under way, and perhaps a held
-    # lock, but not the thread: it never re-read that table again. Fork once they ended.
+    # lock, but not the thread: it never re-read that table again. Fork once they ended,
+    # or after a minute: a read hung on an unanswering database must not keep the master
+    # from listening (its workers then start without that table's re-read).
     for thread in set(threading.enumerate()) - warming:
-        thread.join()
+        thread.join(timeout=60)
+        if thread.is_alive():
+            logging.getLogger(__name__).warning(
+                "Warming's background read %s still running after 60 s; forking anyway",
+                thread.name,
+            )
     # Forked workers must not share the master's database connections.
     connections.close_all()
     # What warming loaded lives as long as the process: keep the collector from
