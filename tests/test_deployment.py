@@ -1025,19 +1025,27 @@ print(os.read(read, 100).decode())
 """
 
 
+def _preload_env() -> dict[str, str]:
+    """A serving process's environment as compose gives web, warming on, on this database."""
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    return (
+        env
+        | compose_app_env()
+        | {
+            "DATABASE_URL": current_database_url(),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "TONIGHT_WARM_ON_START": "1",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+
+
 def test_gunicorn_forks_its_workers_after_warmings_background_reads_ended() -> None:
     # Warming in the master (preload_app) can find a table stale and start its re-read in a
     # background thread (recommendations.serving.refresh, the artwork state). A worker forked
     # meanwhile inherits the flag saying a re-read is under way but not the thread: that
     # table was never re-read in it again, serving what the master read until a restart.
-    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
-    env |= compose_app_env() | {
-        "DATABASE_URL": current_database_url(),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "TONIGHT_WARM_ON_START": "1",
-        "PYTHONPATH": str(ROOT),
-    }
-    result = run_python("-c", FORKED_MID_REFRESH, env=env)
+    result = run_python("-c", FORKED_MID_REFRESH, env=_preload_env())
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["idle"], result.stdout + result.stderr
 
@@ -1067,14 +1075,7 @@ def test_a_failed_warm_up_starts_the_server_cold_rather_than_not_at_all() -> Non
     # older than the database) fails only its own scopes' pages when served cold. Raised from
     # the preload, it stopped gunicorn's master before it listened: web restarted forever,
     # every homepage and /healthz down with it.
-    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
-    env |= compose_app_env() | {
-        "DATABASE_URL": current_database_url(),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "TONIGHT_WARM_ON_START": "1",
-        "PYTHONPATH": str(ROOT),
-    }
-    result = run_python("-c", WARMING_FAILS, env=env)
+    result = run_python("-c", WARMING_FAILS, env=_preload_env())
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["serving"], result.stdout + result.stderr
     # Said, with its cause, where on-call reads: the log, at ERROR.
