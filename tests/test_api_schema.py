@@ -609,3 +609,27 @@ def test_a_retrain_refused_for_a_busy_cluster_says_so(schema):
     assert "busy" in answers["409"]["description"]
     assert "`rejected`" in answers["409"]["description"]
     assert answers["201"]["description"]
+
+
+def test_the_docs_try_it_out_body_for_signals_is_a_batch_the_api_takes(schema):
+    # /api/docs/ fills "Try it out" from the operation's example; without one it filled each
+    # field's type ("occurred_at": "string", "title": 0), a 400 naming six fields.
+    from django.conf import settings
+
+    from recommendations.services.signals import signal_clock_skew
+    from recommendations.signal_events import parse_events
+
+    body = schema["paths"]["/api/v1/profiles/{profile_id}/signals/"]["post"]["requestBody"]
+    examples = body["content"]["application/json"]["examples"]
+    (example,) = examples.values()
+    events = example["value"]["events"]
+    # as the server reads it, a moment after the example's last event
+    latest = max(dt.datetime.fromisoformat(event["occurred_at"]) for event in events)
+    parsed, errors = parse_events(
+        events,
+        now=latest + dt.timedelta(minutes=1),
+        max_future=signal_clock_skew(),
+        max_age=dt.timedelta(days=settings.TONIGHT["SIGNAL_MAX_AGE_DAYS"]),
+    )
+    assert not errors, errors.as_detail()
+    assert [event.kind for event in parsed] == ["play_start", "progress"]

@@ -9,7 +9,12 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -241,6 +246,36 @@ class SignalFilter(django_filters.FilterSet):
         fields = ["kind", "title", "device", "occurred_after", "occurred_before"]
 
 
+#: The body /api/docs/ fills in for "Try it out": a play from a homepage tile, then where it
+#: was left. Without it the page filled in every field's type (``"occurred_at": "string"``,
+#: ``"title": 0``), a 400 naming six fields. Put one of your titles' ids and a recent time.
+SIGNAL_BATCH_EXAMPLE = OpenApiExample(
+    "A play from a homepage tile, and its progress",
+    request_only=True,
+    value={
+        "events": [
+            {
+                "kind": "play_start",
+                "title": 53,
+                "device": "tv",
+                "occurred_at": "2026-12-07T21:04:00+05:30",
+                "client_event_id": "0f6b1c3e-7f3a-4d52-9b1e-2a6c8d4e0001",
+                "row": "trending:IN",
+                "position": 1,
+            },
+            {
+                "kind": "progress",
+                "title": 53,
+                "value": 42.5,
+                "device": "tv",
+                "occurred_at": "2026-12-07T21:52:10+05:30",
+                "client_event_id": "0f6b1c3e-7f3a-4d52-9b1e-2a6c8d4e0002",
+            },
+        ]
+    },
+)
+
+
 class SignalsApi(NoQueryOnWrites, GenericAPIView):
     schema_errors = {  # config.api.schema
         "POST": {
@@ -284,6 +319,7 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
         ),
         request=SignalBatchSerializer,
         responses={200: SignalBatchResultSerializer},
+        examples=[SIGNAL_BATCH_EXAMPLE],
     )
     def post(self, request: Request, profile_id: int) -> Response:
         declared = request.META.get("CONTENT_LENGTH") or "0"
