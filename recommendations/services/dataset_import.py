@@ -222,6 +222,21 @@ class ImportWhereabouts:
         return f"Interrupted {where}: nothing was imported ({why}). {again}"
 
     @contextmanager
+    def storing(self, *, dry_run: bool) -> Iterator[None]:
+        """Inside, the import's one transaction, after the import lock (one import writes
+        at a time); rolled back for a dry run. Each step is noted for what an interruption
+        says was kept (:meth:`interrupted`)."""
+        with transaction.atomic():
+            self.state = "locking"
+            _import_lock()
+            self.state = "writing"
+            yield
+            if dry_run:
+                transaction.set_rollback(True)
+            self.state = "committing"
+        self.state = "committed"
+
+    @contextmanager
     def interruptible(self, *, dry_run: bool) -> Iterator[None]:
         """Inside, Ctrl-C (or what a command turns SIGTERM into) raises
         :class:`ImportInterrupted` saying where it came and what was kept."""
@@ -1254,12 +1269,9 @@ def catalogue_import(
         records = _read_catalogue(
             path, layout=layout, columns=columns, progress=progress, where=where
         )
-        with transaction.atomic():
-            # A second import of the file meanwhile waits here, then finds the first one's
-            # titles and genres stored, rather than inserting them again into unique keys.
-            where.state = "locking"
-            _import_lock()
-            where.state = "writing"
+        # A second import of the file meanwhile waits for the lock, then finds the first
+        # one's titles and genres stored, rather than inserting them again into unique keys.
+        with where.storing(dry_run=dry_run):
             result = titles_import(
                 records=records,
                 language_code=language,
@@ -1270,10 +1282,6 @@ def catalogue_import(
             windows = _open_windows_ensure(
                 title_ids=list(result.title_ids.values()), regions=region_codes, progress=progress
             )
-            if dry_run:
-                transaction.set_rollback(True)
-            where.state = "committing"
-        where.state = "committed"
         unterminated = _unterminated_warning(path)
         return CatalogueImportResult(
             rows=len(records),
@@ -2104,10 +2112,7 @@ def interactions_import(
         items = {pk: external_id for external_id, pk in title_ids.items()}
 
         tally = _Tally()
-        with transaction.atomic():
-            where.state = "locking"
-            _import_lock()
-            where.state = "writing"
+        with where.storing(dry_run=dry_run):
             profile_ids, existing, households, created = _households_assign(
                 users=ratings.users,
                 region=region,
@@ -2133,10 +2138,6 @@ def interactions_import(
                     )
                     advance(sum(len(rows) for _, rows in chunk))
             unavailable = _titles_unavailable(title_ids=ratings.title, region=region)
-            if dry_run:
-                transaction.set_rollback(True)
-            where.state = "committing"
-        where.state = "committed"
         unterminated = _unterminated_warning(path)
         return InteractionImportResult(
             rows=len(ratings.line),
