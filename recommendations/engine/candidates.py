@@ -210,21 +210,38 @@ def eligible_titles(
 
 
 def _ranked(scores: np.ndarray, proposable: np.ndarray, limit: int) -> np.ndarray:
-    """The ``limit`` best ``proposable`` titles by ``scores``, best first.
+    """The ``limit`` best ``proposable`` titles by ``scores``, best first, ties by title index.
 
     One ``argpartition`` over the catalogue (or over the proposable subset
     when it is small, as for new releases), then a sort of the ``limit``
-    winners only.
+    winners only. ``argpartition`` picks arbitrarily among titles tied at the
+    edge, which trending counts and a new region's all-zero fill are full of;
+    its pick then depended on the rest of the vector, not on the titles.
     """
     n_proposable = int(np.count_nonzero(proposable))
     if n_proposable <= limit or 4 * n_proposable < proposable.shape[0]:
         subset = np.flatnonzero(proposable)
         if n_proposable > limit:
-            subset = subset[np.argpartition(scores[subset], n_proposable - limit)[-limit:]]
+            subset = subset[_best(scores[subset], limit)]
     else:
-        masked = np.where(proposable, scores, -np.inf)
-        subset = np.argpartition(masked, masked.shape[0] - limit)[-limit:]
+        subset = _best(np.where(proposable, scores, -np.inf), limit)
+    subset = np.sort(subset)  # the stable sort below then keeps ties in title order
     return subset[np.argsort(-scores[subset], kind="stable")]
+
+
+def _best(values: np.ndarray, limit: int) -> np.ndarray:
+    """Positions of the ``limit`` largest ``values`` (``limit < len(values)``), of those
+    tied at the edge the first.
+
+    Telling whether the edge is tied is one comparison over the vector (1.5 us at
+    15,000 titles, beside the partition's 47); only a tied edge pays another (3 us).
+    """
+    top = np.argpartition(values, values.shape[0] - limit)[-limit:]
+    edge = values[top].min()
+    if np.count_nonzero(values >= edge) > limit:
+        above = top[values[top] > edge]  # all of them: each beats the partition's edge
+        top = np.concatenate([above, np.flatnonzero(values == edge)[: limit - above.shape[0]]])
+    return top
 
 
 def generate_candidates(

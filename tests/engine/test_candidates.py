@@ -148,6 +148,40 @@ def test_the_fill_completes_a_short_pool_from_the_eligible_titles_in_its_order()
     np.testing.assert_array_equal(everything.indices, np.arange(900))
 
 
+@pytest.mark.parametrize("proposed", [range(N), range(500, 700)], ids=["most", "few"])
+def test_titles_tied_at_the_edge_of_a_generators_list_go_by_title_index(proposed):
+    # given: trending counts, 50 titles played twice and the rest once (counts tie a lot);
+    # "few" proposes a fifth of the catalogue, which is ranked on its own (another path)
+    proposed = np.asarray(proposed)
+    trending = np.zeros(N, dtype=np.float32)
+    trending[proposed] = 1.0
+    twice = proposed[-50:]
+    trending[twice] = 2.0
+
+    pool = generate_candidates(
+        **everything_allowed(), trending=trending, quotas=CandidateQuotas(pool_size=100)
+    )
+
+    # then: the 50 played twice, and of the 900 or 150 tied at once the first 50 by index,
+    # as a region's first page gives them whoever else is in the batch or the process
+    np.testing.assert_array_equal(np.sort(pool.indices), np.r_[proposed[:50], twice])
+
+
+def test_a_fill_of_ties_fills_by_title_index():
+    # given: a region nobody has played in yet: its popularity, the fill, is all zeros
+    trending = np.zeros(N, dtype=np.float32)
+    trending[990:] = 1.0
+
+    pool = generate_candidates(
+        **everything_allowed(),
+        trending=trending,
+        fill=np.zeros(N, dtype=np.float32),
+        quotas=CandidateQuotas(pool_size=100),
+    )
+
+    np.testing.assert_array_equal(pool.indices, np.r_[0:90, 990:1000])
+
+
 def test_the_fill_leaves_a_full_pool_alone(scores):
     fill = np.ones(N, dtype=np.float32)
     quotas = CandidateQuotas(pool_size=200)
