@@ -5,6 +5,7 @@ environment variable (django-environ); the defaults are the ones a first local
 run needs. Production must set ``SECRET_KEY`` and ``DATABASE_URL``: with debug off
 and either missing the process refuses to start rather than sign sessions with a
 key that is public in this repository, or write to an SQLite file in its container.
+An ``ALLOWED_HOSTS`` set to nothing refuses it too, rather than refuse every request.
 A value that does not read (a word where a number goes) refuses the start too,
 naming the variable (config.environment).
 """
@@ -36,7 +37,22 @@ if not SECRET_KEY:
         )
     SECRET_KEY = _DEV_SECRET_KEY
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+# Without spaces and empty entries ("a.example, b.example" allowed " b.example", which no Host
+# header is). None at all with debug off refuses the start, as a missing SECRET_KEY does:
+# Django answered every request 400 while /healthz, answered before host validation, stayed
+# green, and only `check --deploy` said why (security.W020, a warning). With debug on
+# Django serves localhost whatever this says.
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+    if host.strip()
+]
+if not ALLOWED_HOSTS and not DEBUG:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is empty. Set it to the names clients reach the site by, "
+        "comma-separated (tonight.example.com), or unset it for the local default "
+        "(127.0.0.1,localhost,[::1],testserver); every request would be refused (400)."
+    )
 # Origins (scheme and host, e.g. https://tonight.example.com) whose forms may post here:
 # needed when the proxy in front rewrites the Host or does not say it spoke https.
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -163,3 +163,34 @@ def test_production_without_a_database_url_refuses_to_start_naming_it(monkeypatc
     # SQLite when asked for by name, debug or not (the suite's SQLite runs do)
     asked = settings_from_env(monkeypatch, DEBUG="0", DATABASE_URL="sqlite://:memory:")
     assert asked["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
+
+
+@pytest.mark.parametrize("value", ["", ",", " , "], ids=["empty", "comma", "blanks"])
+def test_production_with_no_allowed_host_refuses_to_start_naming_it(monkeypatch, value) -> None:
+    # Django answered every request 400 (Bad Request) while /healthz, which answers before
+    # host validation, stayed green: a site down behind a healthy container, and only
+    # `check --deploy` said why (security.W020, a warning).
+    with pytest.raises(ImproperlyConfigured, match=r"^ALLOWED_HOSTS is empty\. "):
+        settings_from_env(monkeypatch, DEBUG="0", ALLOWED_HOSTS=value)
+
+    # Development serves localhost whatever it says (Django's own rule with DEBUG on)
+    assert settings_from_env(monkeypatch, DEBUG="1", ALLOWED_HOSTS=value)["ALLOWED_HOSTS"] == []
+
+
+def test_allowed_hosts_are_read_without_the_spaces_around_them(monkeypatch) -> None:
+    # "a.example, b.example" allowed " b.example", which no Host header is
+    loaded = settings_from_env(monkeypatch, ALLOWED_HOSTS=" a.example, b.example ,")
+
+    assert loaded["ALLOWED_HOSTS"] == ["a.example", "b.example"]
+
+
+def test_a_process_with_no_allowed_host_stops_naming_it() -> None:
+    # gunicorn's master loads the settings before it listens (preload_app), as migrate does
+    # before compose starts anything else: the start fails, not every request.
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "DATABASE_URL") if k in os.environ}
+    env |= {"SECRET_KEY": "test-only-secret-key", "DEBUG": "0", "ALLOWED_HOSTS": ""}
+
+    result = run_python("-c", "import config.wsgi", env=env)
+
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS is empty" in result.stderr, result.stderr[-2000:]
