@@ -13,8 +13,10 @@ Everything else can be given on the command line as usual (``--bind``,
 """
 
 import os
+from typing import Any
 
 from gunicorn.glogging import Logger
+from gunicorn.instrument.statsd import Statsd
 
 from config.environment import Env
 
@@ -52,12 +54,25 @@ class AppFormatLogger(Logger):
     format, settings.LOG_FORMAT: ``time LEVEL logger [pid] message`` (README, "Logs"). Its
     default, ``[time] [pid] [LEVEL] message``, shared web's stderr with the app's lines, and
     a reader of theirs found no level in a ``WORKER TIMEOUT``. The access lines keep their
-    own format (``access_log_format``). gunicorn picks its statsd logger only while
-    ``logger_class`` is its default: with ``--statsd-host`` pass
-    ``--logger-class gunicorn.instrument.statsd.Statsd`` too."""
+    own format (``access_log_format``).
+
+    gunicorn switches to its statsd logger only while ``logger_class`` is its default, so
+    this class makes the switch itself: with ``--statsd-host`` it is an
+    :class:`AppFormatStatsdLogger`. The choice waits for the instance because the command
+    line, which gives the host, is read after this file."""
 
     error_fmt = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
     datefmt = None
+
+    def __new__(cls, cfg: Any) -> "AppFormatLogger":
+        if cls is AppFormatLogger and cfg.statsd_host is not None:
+            cls = AppFormatStatsdLogger
+        return super().__new__(cls)
+
+
+class AppFormatStatsdLogger(AppFormatLogger, Statsd):
+    """The app's format, and gunicorn's metrics (requests, their durations and statuses,
+    workers, log lines by level) sent to ``statsd_host``."""
 
 
 logger_class = AppFormatLogger

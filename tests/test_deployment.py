@@ -6,6 +6,7 @@ import re
 import runpy
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -834,6 +835,41 @@ def test_gunicorns_own_lines_read_as_the_apps(monkeypatch, capsys) -> None:
     expected = logging.Formatter(settings.LOG_FORMAT).format(record)
     assert line.partition(" CRITICAL ")[2] == expected.partition(" CRITICAL ")[2], line
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", line.partition(" CRITICAL ")[0])
+
+
+def image_command() -> list[str]:
+    """The image's own command (the Dockerfile's CMD), as compose's web runs it too."""
+    return json.loads(next(args for keyword, args in dockerfile_instructions() if keyword == "CMD"))
+
+
+def test_gunicorn_sends_statsd_metrics_when_given_a_statsd_host(monkeypatch, capsys) -> None:
+    # given: a statsd server (a UDP socket on this machine), and gunicorn as the image starts
+    # it with --statsd-host added, as gunicorn's docs say to turn metrics on
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as statsd:
+        statsd.bind(("127.0.0.1", 0))
+        statsd.settimeout(10)
+        port = statsd.getsockname()[1]
+        argv = [*image_command(), "--statsd-host", f"127.0.0.1:{port}"]
+        cfg = gunicorn_settings(monkeypatch, argv, {})
+        log = cfg.logger_class(cfg)
+
+        # when: the master says a worker timed out
+        log.critical("WORKER TIMEOUT (pid:%s)", 7)
+
+        # then: statsd counts it (the project's logger class had turned gunicorn's statsd
+        # logger off unless --logger-class named it too), and the line keeps the app's
+        # format, "time LEVEL logger [pid] message"
+        assert statsd.recv(512).startswith(b"gunicorn.log.critical:1|c"), "no metric sent"
+    (line,) = capsys.readouterr().err.splitlines()
+    assert " CRITICAL gunicorn.error [" in line, line
+
+
+def test_gunicorn_opens_no_statsd_socket_without_a_statsd_host(monkeypatch) -> None:
+    from gunicorn.instrument.statsd import Statsd
+
+    cfg = gunicorn_settings(monkeypatch, image_command(), {})
+
+    assert not isinstance(cfg.logger_class(cfg), Statsd)
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
