@@ -37,6 +37,14 @@ control_socket_disable = True
 secure_scheme_headers: dict[str, str] = {}
 # Warming happens before the fork, so a worker's boot is quick; keep the usual timeout.
 timeout = 30
+# Each worker proves it is alive by touching a file in worker_tmp_dir, and the master kills
+# one whose file goes stale for `timeout`. On /tmp, which in a container is the image's
+# overlay filesystem, a slow disk stalled those writes and with them healthy workers
+# (gunicorn's docs, "Blocking OS calls"): memory instead, where there is /dev/shm (every
+# container, Linux); elsewhere (macOS running `make serve`) gunicorn's default.
+# gunicorn makes each file with mkstemp and unlinks it at once: nothing to guess or hijack.
+_MEMORY_DIR = "/dev/shm"  # noqa: S108
+worker_tmp_dir = _MEMORY_DIR if os.access(_MEMORY_DIR, os.W_OK) else None
 # One line per request on stdout (gunicorn writes none unless asked): ms= is the time to
 # the response's last byte, so slow homepages and p50/p99 are a sed over the log that
 # reads the fields by their place (README, "Logs"). The request line, never a header:

@@ -975,6 +975,29 @@ def test_gunicorn_opens_no_control_socket_that_every_server_of_the_user_would_sh
     assert gunicorn_settings(monkeypatch, image_cmd, {}).control_socket_disable is True
 
 
+#: Memory-backed in every Linux container (gunicorn's advice for its heartbeat files).
+DEV_SHM = "/dev/shm"  # noqa: S108
+
+
+def test_gunicorns_workers_heartbeat_in_memory_where_there_is_dev_shm(monkeypatch) -> None:
+    # given: web as the image and compose start it, where /dev/shm is (every container)
+    assert os.access(DEV_SHM, os.W_OK), "this test needs a writable /dev/shm"
+    compose_web = compose()["services"]["web"]["command"]
+
+    # then: each worker's heartbeat file is in memory, not on /tmp, which in a container is
+    # the image's overlay filesystem: its writes stall with the disk, and gunicorn kills a
+    # worker whose heartbeat stalls (gunicorn's docs, "Blocking OS calls")
+    assert gunicorn_settings(monkeypatch, image_command(), {}).worker_tmp_dir == DEV_SHM
+    assert gunicorn_settings(monkeypatch, compose_web, compose_app_env()).worker_tmp_dir == DEV_SHM
+
+    # and: where there is none (macOS running `make serve`), gunicorn's own default
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: path != DEV_SHM and real_access(path, mode)
+    )
+    assert gunicorn_settings(monkeypatch, image_command(), {}).worker_tmp_dir is None
+
+
 @pytest.mark.parametrize(
     ("broker", "warned"), [("", True), ("redis://redis:6379/0", False), ("amqp://rabbit//", False)]
 )
