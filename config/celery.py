@@ -1,15 +1,29 @@
 """The Celery application: settings come from Django's (``CELERY_*``)."""
 
 import os
+from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
 from celery.exceptions import Reject
 from django.db import InterfaceError, OperationalError
 
+from config.environment import Env, log_level
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # implicit's ALS is parallel on its own; BLAS threads on top of it oversubscribe the cores.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# `celery worker` and `celery beat` log at LOG_LEVEL, read as settings read it, unless their
+# command line gives --loglevel: Celery's own default, WARNING, ignored it, and compose's
+# `--loglevel info` overrode it. Celery's command line takes an option's value from
+# CELERY_<COMMAND>_<OPTION> when it is not given (click's auto_envvar_prefix "CELERY"); the
+# command's options are read after `-A config` imported this module. Set, not defaulted: a
+# process's children inherit its environment, and a child's own LOG_LEVEL must win over
+# the parent's. The .env beside manage.py counts, as it does for the settings.
+Env.read_env(Path(__file__).resolve().parent.parent / ".env", overwrite=False)
+_log_level = log_level(Env())
+for _command in ("WORKER", "BEAT"):
+    os.environ[f"CELERY_{_command}_LOGLEVEL"] = _log_level
 
 #: Errors a task is sent again for, a little later, instead of failing: the database gone for
 #: a moment (a restart, a failover, a session ended by an administrator). Django raises its

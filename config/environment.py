@@ -11,6 +11,7 @@ signs: ``1e3`` read as 13, ``10m`` as 10.
 
 import importlib.util
 import json
+import logging
 import math
 import warnings
 from typing import Any
@@ -159,3 +160,29 @@ def _backend_exists(engine: str) -> bool:
         return importlib.util.find_spec(f"{engine}.base") is not None
     except (ImportError, ValueError):
         return False
+
+
+#: What LOG_LEVEL sets when unset.
+DEFAULT_LOG_LEVEL = "INFO"
+
+
+def log_level(env: Env) -> str:
+    """``LOG_LEVEL`` as logging names the level, in either case (``debug``, ``Warning``).
+
+    One reading for every process's levels: the app's log (settings), gunicorn's own lines
+    (``config/gunicorn.py``) and a Celery worker's or beat's (``config/celery.py``), so one
+    variable sets them all. Logging knows only the upper-case names, and refused anything
+    else at start ("Unable to configure root logger") without naming the variable. The
+    name is the canonical one (``WARN`` reads as ``WARNING``), which Celery's command line
+    takes too.
+    """
+    value = env.str("LOG_LEVEL", default=DEFAULT_LOG_LEVEL)
+    number = logging.getLevelNamesMapping().get(value.strip().upper(), logging.NOTSET)
+    if number == logging.NOTSET:
+        raise invalid(
+            "LOG_LEVEL",
+            value,
+            "a log level (DEBUG, INFO, WARNING, ERROR or CRITICAL)",
+            default=DEFAULT_LOG_LEVEL,
+        )
+    return logging.getLevelName(number)

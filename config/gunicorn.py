@@ -18,7 +18,7 @@ from typing import Any
 from gunicorn.glogging import Logger
 from gunicorn.instrument.statsd import Statsd
 
-from config.environment import Env
+from config.environment import Env, log_level
 
 os.environ.setdefault("TONIGHT_WARM_ON_START", "1")
 
@@ -35,6 +35,9 @@ control_socket_disable = True
 # scheme gunicorn sets, would take it, TRUST_X_FORWARDED_PROTO or not. The app's opt-in
 # (settings.SECURE_PROXY_SSL_HEADER) is the one place the header is believed.
 secure_scheme_headers: dict[str, str] = {}
+# gunicorn's own lines (gunicorn.error) at the app's LOG_LEVEL; a --log-level on the
+# command line still wins (`make serve` asks for warnings only).
+loglevel = log_level(Env()).lower()
 # Warming happens before the fork, so a worker's boot is quick; keep the usual timeout.
 timeout = 30
 # Each worker proves it is alive by touching a file in worker_tmp_dir, and the master kills

@@ -10,14 +10,13 @@ A value that does not read (a word where a number goes) refuses the start too,
 naming the variable (config.environment).
 """
 
-import logging
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.environment import Env, invalid, throttle_rate
+from config.environment import Env, invalid, log_level, throttle_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -609,17 +608,9 @@ TONIGHT = {
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 
-# As logging names the levels, in either case (LOG_LEVEL=debug): logging knows only the
-# upper-case names, and its refusal at start ("Unable to configure root logger") named no
-# variable.
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
-if LOG_LEVEL not in logging.getLevelNamesMapping():
-    raise invalid(
-        "LOG_LEVEL",
-        env.str("LOG_LEVEL"),
-        "a log level (DEBUG, INFO, WARNING, ERROR or CRITICAL)",
-        default="INFO",
-    )
+# As logging names the levels, in either case (LOG_LEVEL=debug); gunicorn's own lines and
+# Celery's workers and beat read it the same way (config.environment.log_level).
+LOG_LEVEL = log_level(env)
 
 # Time, level, logger and process on every line: an on-call search for ERROR, or for
 # recommendations.services.retraining, finds a failed retrain among gunicorn's and

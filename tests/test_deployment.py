@@ -546,6 +546,107 @@ def test_every_compose_service_that_keeps_running_has_a_healthcheck() -> None:
         assert services[name].get("healthcheck", {}).get("test"), name
 
 
+#: Options that set a process's log level on its command line, over LOG_LEVEL.
+LOG_LEVEL_OPTIONS = ("-l", "--loglevel", "--log-level")
+
+
+def test_one_log_level_setting_reaches_every_app_service(monkeypatch) -> None:
+    # given: the services compose runs from the app's image
+    app_services = {
+        name: service
+        for name, service in compose()["services"].items()
+        if service.get("image") == "tonight:latest"
+    }
+    assert {"migrate", "web", "worker", "retrain-worker", "beat"} <= set(app_services)
+
+    # then: each has LOG_LEVEL, from the deployer's .env (INFO, settings' default, unset),
+    # and no command line sets a level of its own over it (the workers' `--loglevel info`
+    # did: LOG_LEVEL=debug changed only web's lines)
+    assert compose_app_env()["LOG_LEVEL"] == "INFO"
+    assert compose_app_env({"LOG_LEVEL": "debug"})["LOG_LEVEL"] == "debug"
+    for name, service in app_services.items():
+        assert "LOG_LEVEL" in service["environment"], name
+        command = service["command"]
+        assert not [arg for arg in command if arg.split("=")[0] in LOG_LEVEL_OPTIONS], name
+
+    # and: web's gunicorn writes its own lines at that level too
+    web = app_services["web"]["command"]
+    assert gunicorn_settings(monkeypatch, web, compose_app_env()).loglevel == "info"
+    debug = compose_app_env({"LOG_LEVEL": "debug"})
+    assert gunicorn_settings(monkeypatch, web, debug).loglevel == "debug"
+    # unless its command line says otherwise (`make serve` asks for warnings only)
+    assert gunicorn_settings(monkeypatch, [*web, "--log-level", "warning"], debug).loglevel == (
+        "warning"
+    )
+
+
+#: ``celery`` as a container runs it (its arguments after this script's), the worker or beat
+#: built as the command line says, then stopped before it starts: the level it logs at.
+CELERY_LOG_LEVEL = """
+import logging
+import sys
+
+from celery.apps.beat import Beat
+from celery.apps.worker import Worker
+from celery.bin.celery import main
+
+
+def report(self):
+    print("loglevel", logging.getLevelName(self.loglevel))
+    raise SystemExit(0)
+
+
+Worker.start = Beat.run = report
+sys.argv[0] = "celery"
+main()
+"""
+
+
+def test_celery_workers_and_beat_log_at_log_level_unless_their_command_line_says() -> None:
+    # given: compose's worker, retrain worker and beat commands, in the test's environment
+    services = compose()["services"]
+    base = {**os.environ, "C_FORCE_ROOT": "1"}
+    base.pop("LOG_LEVEL", None)
+    runs = {
+        f"{name}, LOG_LEVEL=debug": (services[name]["command"], {"LOG_LEVEL": "debug"})
+        for name in ("worker", "retrain-worker", "beat")
+    }
+    runs["worker, LOG_LEVEL unset"] = (services["worker"]["command"], {})
+    runs["beat, LOG_LEVEL=Warning"] = (services["beat"]["command"], {"LOG_LEVEL": "Warning"})
+    runs["worker --loglevel error, LOG_LEVEL=debug"] = (
+        [*services["worker"]["command"], "--loglevel", "error"],
+        {"LOG_LEVEL": "debug"},
+    )
+
+    # when: each starts (side by side: each is mostly Django's and the apps' imports)
+    started = {
+        what: subprocess.Popen(
+            [sys.executable, "-c", CELERY_LOG_LEVEL, *command[1:]],
+            cwd=ROOT,
+            env=base | env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for what, (command, env) in runs.items()
+    }
+    levels = {}
+    for what, process in started.items():
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, f"{what}: {err[-2000:]}"
+        levels[what] = re.findall(r"^loglevel (\w+)$", out, re.MULTILINE)
+
+    # then: LOG_LEVEL's level (INFO unset, as settings read it), and a --loglevel over it
+    assert levels == {
+        "worker, LOG_LEVEL=debug": ["DEBUG"],
+        "retrain-worker, LOG_LEVEL=debug": ["DEBUG"],
+        "beat, LOG_LEVEL=debug": ["DEBUG"],
+        "worker, LOG_LEVEL unset": ["INFO"],
+        "beat, LOG_LEVEL=Warning": ["WARNING"],
+        "worker --loglevel error, LOG_LEVEL=debug": ["ERROR"],
+    }
+
+
 def compose_healthcheck(service: str) -> str:
     """The service's healthcheck as its container's shell gets it (compose unescapes ``$$``)."""
     kind, command = compose()["services"][service]["healthcheck"]["test"]
