@@ -98,10 +98,8 @@ def compose() -> dict:
 COMPOSE_VARIABLE = re.compile(r"\$\{(\w+)(?::([-?])([^}]*))?\}")
 
 
-def compose_app_env(deployer: dict[str, str] | None = None) -> dict[str, str]:
-    """The app's environment in compose when the deployer sets only what compose requires
-    (a real ``SECRET_KEY``) and ``deployer``."""
-    given = {"SECRET_KEY": secrets.token_urlsafe(50), **(deployer or {})}
+def compose_interpolated(value: str, given: dict[str, str]) -> str:
+    """``value`` from docker-compose.yml as compose makes it when the deployer sets ``given``."""
 
     def resolve(match: re.Match) -> str:
         name, kind, default = match.groups()
@@ -110,8 +108,35 @@ def compose_app_env(deployer: dict[str, str] | None = None) -> dict[str, str]:
         assert kind == "-", f"compose requires {name}; give it a value here"
         return default
 
+    return COMPOSE_VARIABLE.sub(resolve, value)
+
+
+def compose_app_env(deployer: dict[str, str] | None = None) -> dict[str, str]:
+    """The app's environment in compose when the deployer sets only what compose requires
+    (a real ``SECRET_KEY``) and ``deployer``."""
+    given = {"SECRET_KEY": secrets.token_urlsafe(50), **(deployer or {})}
     environment = compose()["services"]["web"]["environment"]
-    return {name: COMPOSE_VARIABLE.sub(resolve, str(value)) for name, value in environment.items()}
+    return {name: compose_interpolated(str(value), given) for name, value in environment.items()}
+
+
+def test_compose_publishes_web_on_this_host_only_unless_told_otherwise() -> None:
+    # given: the ports compose publishes
+    published = {
+        name: service["ports"]
+        for name, service in compose()["services"].items()
+        if service.get("ports")
+    }
+
+    # then: web's alone, on the loopback address: gunicorn speaks plain http, believes
+    # X-Forwarded-* once told to, and a proxy on this host is what should reach it (on
+    # every interface, clients could skip the proxy and claim https themselves)
+    assert list(published) == ["web"]
+    (port,) = published["web"]
+    assert compose_interpolated(port, {}) == "127.0.0.1:8000:8000"
+    # and: a deployer whose proxy is elsewhere, or a trial from another machine, says so
+    opened = compose_interpolated(port, {"WEB_PUBLISH_ADDRESS": "192.0.2.10"})
+    assert opened == "192.0.2.10:8000:8000"
+    assert "WEB_PUBLISH_ADDRESS" in (ROOT / "README.md").read_text().split("## Deploying", 1)[1]
 
 
 PROXIED = {"DEBUG": "0", "ALLOWED_HOSTS": HOST}
