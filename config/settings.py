@@ -397,7 +397,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery -------------------------------------------------------------------
 # Without a broker the first local run executes tasks in-process; tests and
-# production point CELERY_BROKER_URL at Redis (or RabbitMQ).
+# production point CELERY_BROKER_URL at Redis (or RabbitMQ). With debug off too, on
+# purpose: the image's build runs collectstatic so, and a refusal would break it; only
+# `check --deploy` warns (tonight.W004; README, Deploying, "No broker").
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
