@@ -7,13 +7,23 @@ date-time followed by a space and an ``HH:MM`` or ``HHMM`` offset is that
 mistake and no other, so it is refused naming it. A control character (a NUL,
 a tab) is refused too: Python's reader skips one in some places and reads the
 time around it.
+
+Every date-time a query string carries (the homepage's ``at``, the signal
+history's ``occurred_after`` and ``occurred_before``) is read by one function,
+:func:`query_datetime_parse`, to one grammar: RFC 3339's date-time, as ISO
+8601's extended calendar format writes it, with its offset. Python's
+``fromisoformat`` (which Django's reader tries first) takes much more: a week
+date (``2026-W49-1``), digits without their hyphens and colons, an offset
+with seconds (``+05:30:30``) or without its colon, a comma before the
+fraction, any character between date and time. No client means those, and a
+time read from one was answered as if it were the time sent.
 """
 
+import datetime as dt
 import re
 from typing import Any
 
 from django import forms
-from django.utils.dateparse import parse_datetime
 from django_filters import IsoDateTimeFilter
 from django_filters.fields import IsoDateTimeField
 from rest_framework import serializers
@@ -53,66 +63,141 @@ def plus_sent_unencoded(value: object) -> bool:
     return isinstance(value, str) and UNENCODED_PLUS.fullmatch(value.strip()) is not None
 
 
-class QueryDateTimeField(serializers.DateTimeField):
-    """DRF's date-time field for query parameters: names an unencoded ``+`` as the mistake,
-    and refuses a control character rather than reading the time around it."""
+#: A date that is not YYYY-MM-DD: ISO 8601 has others that Python's reader takes.
+CALENDAR_DATE_MESSAGE = (
+    "The date must be a calendar date, YYYY-MM-DD: a week date (2026-W49-1), an ordinal "
+    "date (2026-341) or a date without its hyphens is not read."
+)
+#: An offset that is not Z or ±HH:MM: RFC 3339 has no seconds in it, and needs both parts.
+OFFSET_MESSAGE = (
+    "The UTC offset must be Z, +HH:MM or -HH:MM: hours and minutes with their colon "
+    "(not +05:30:30, +0530 or +05)."
+)
+#: Well formed, but no such moment (month 13, 31 April, 24:00, a leap second).
+NO_SUCH_TIME_MESSAGE = "No such date and time ({reason})."
 
-    default_error_messages = {
-        "unencoded_plus": UNENCODED_PLUS_MESSAGE,
-        "control": CONTROL_MESSAGE,
-    }
+# RFC 3339's date-time (section 5.6), with the seconds optional as ISO 8601's extended
+# format allows (the format the 400s have always given, hh:mm[:ss[.uuuuuu]]): ASCII
+# digits only ("\d" takes any script's), 'T' or 't' or the space RFC 3339 allows
+# between date and time, 'Z' or 'z'.
+_DATE = r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})"
+_TIME = (
+    r"[Tt ](?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})"
+    r"(?::(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]+))?)?"
+)
+_OFFSET = r"(?P<offset>[Zz]|(?P<sign>[+-])(?P<offset_hour>[0-9]{2}):(?P<offset_minute>[0-9]{2}))"
+_DATE_TIME = re.compile(f"{_DATE}(?:{_TIME}{_OFFSET}?)?")
+_CALENDAR_DATE = re.compile(f"{_DATE}(?![0-9])")
+_DATE_AND_TIME = re.compile(f"{_DATE}{_TIME}")
+_ATTEMPTED_DATE = re.compile(r"[0-9]{4}")
 
-    def to_internal_value(self, value: Any) -> Any:
-        if holds_control_character(value):
-            self.fail("control")
-        if plus_sent_unencoded(value):
-            self.fail("unencoded_plus")
-        return super().to_internal_value(value)
+
+class QueryDateTimeInvalid(ValueError):
+    """Why a query string's date-time is refused: ``code`` for the 400, ``message`` for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
-def _naive(value: object) -> bool:
-    """Whether ``value`` is a date or date-time written without a UTC offset."""
-    if not isinstance(value, str) or not value.strip():
-        return False
+def query_datetime_parse(text: str) -> dt.datetime:
+    """The aware instant a query parameter's text names, or :class:`QueryDateTimeInvalid`.
+
+    The one reader of every query string's date-time, so that each parameter
+    takes the same spellings and refuses the others with the same reasons:
+    RFC 3339's date-time (``YYYY-MM-DDThh:mm[:ss[.fraction]]`` then ``Z`` or
+    ``±HH:MM``). A naive time, or a bare date, is refused as naive: read in the
+    server's zone it would be hours off the client's. Digits of a fraction past
+    the microsecond are dropped, as Python's reader drops them.
+    """
+    if holds_control_character(text):
+        raise QueryDateTimeInvalid("control", CONTROL_MESSAGE)
+    if plus_sent_unencoded(text):
+        raise QueryDateTimeInvalid("unencoded_plus", UNENCODED_PLUS_MESSAGE)
+    found = _DATE_TIME.fullmatch(text)
+    if found is None:
+        raise _unread(text)
+    if found["hour"] is None or found["offset"] is None:
+        raise QueryDateTimeInvalid("naive", NAIVE_MESSAGE)
+    if found["sign"] is None:
+        zone = dt.UTC
+    else:
+        hours, minutes = int(found["offset_hour"]), int(found["offset_minute"])
+        if hours > 23 or minutes > 59:  # RFC 3339's time-numoffset: hour and minute bounds
+            raise QueryDateTimeInvalid("offset", OFFSET_MESSAGE)
+        sign = -1 if found["sign"] == "-" else 1
+        zone = dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
     try:
-        moment = parse_datetime(value.strip())
-    except ValueError:  # well formed, impossible (month 13): the field's own error says so
-        return False
-    return moment is not None and moment.tzinfo is None
+        return dt.datetime(
+            int(found["year"]),
+            int(found["month"]),
+            int(found["day"]),
+            int(found["hour"]),
+            int(found["minute"]),
+            int(found["second"] or 0),
+            int((found["fraction"] or "")[:6].ljust(6, "0")),
+            tzinfo=zone,
+        )
+    except ValueError as impossible:  # "month must be in 1..12", "day is out of range ..."
+        raise QueryDateTimeInvalid(
+            "invalid", NO_SUCH_TIME_MESSAGE.format(reason=impossible)
+        ) from None
+
+
+def _unread(text: str) -> QueryDateTimeInvalid:
+    """The most telling reason ``text`` is not the grammar: its date, its offset, or the whole."""
+    if _ATTEMPTED_DATE.match(text) and not _CALENDAR_DATE.match(text):
+        return QueryDateTimeInvalid("invalid", CALENDAR_DATE_MESSAGE)
+    date_and_time = _DATE_AND_TIME.match(text)
+    if date_and_time is not None and text[date_and_time.end() :][:1] in ("+", "-"):
+        return QueryDateTimeInvalid("offset", OFFSET_MESSAGE)
+    return QueryDateTimeInvalid("invalid", OFFSET_FORMAT_MESSAGE)
+
+
+class QueryDateTimeField(serializers.DateTimeField):
+    """DRF's date-time field for query parameters, reading them with :func:`query_datetime_parse`.
+
+    Its own reason for each refusal (an unencoded ``+``, a control character, a
+    week date, an offset with seconds, a naive time), where DRF's reader took
+    whatever Python's does.
+    """
+
+    def to_internal_value(self, value: Any) -> dt.datetime:
+        if not isinstance(value, str):
+            raise serializers.ValidationError(OFFSET_FORMAT_MESSAGE, code="invalid")
+        try:
+            moment = query_datetime_parse(value)
+        except QueryDateTimeInvalid as refused:
+            raise serializers.ValidationError(refused.message, code=refused.code) from None
+        return self.enforce_timezone(moment)
 
 
 class QueryIsoDateTimeField(IsoDateTimeField):
-    """django-filter's ISO date-time, refusing what it would read in the server's time zone.
+    """django-filter's ISO date-time, read with :func:`query_datetime_parse`.
 
-    django-filter makes a naive time (or a bare date) aware in the current time
+    django-filter made a naive time (or a bare date) aware in the current time
     zone, UTC here: a client in India asking for its history since midnight
     got it since 05:30 its time. The homepage's ``at`` and the signals'
-    ``occurred_at`` refuse a naive time; so does this.
+    ``occurred_at`` refuse a naive time; so does this, and it takes the spellings
+    ``at`` takes and no others.
     """
 
-    # A form error's message is %-formatted with its params (by django-filter even without
-    # any), so the literal "%2B" goes in as a param.
-    default_error_messages = {
-        "unencoded_plus": UNENCODED_PLUS_MESSAGE.replace("%2B", "%(encoded)s"),
-        "naive": NAIVE_MESSAGE,
-        "control": CONTROL_MESSAGE,
-    }
-
     def to_python(self, value: Any) -> Any:
-        if holds_control_character(value):
-            raise forms.ValidationError(self.error_messages["control"], code="control")
-        if plus_sent_unencoded(value):
+        if value in self.empty_values or isinstance(value, dt.datetime):
+            return super().to_python(value)
+        try:
+            moment = query_datetime_parse(str(value))
+        except QueryDateTimeInvalid as refused:
+            # A form error's message is %-formatted with its params (by django-filter even
+            # without any), so the reason, which may hold "%2B", goes in as a param.
             raise forms.ValidationError(
-                self.error_messages["unencoded_plus"],
-                code="unencoded_plus",
-                params={"encoded": "%2B"},
-            )
-        if _naive(value):
-            raise forms.ValidationError(self.error_messages["naive"], code="naive")
-        return super().to_python(value)
+                "%(reason)s", code=refused.code, params={"reason": refused.message}
+            ) from None
+        return super().to_python(moment)
 
 
 class QueryIsoDateTimeFilter(IsoDateTimeFilter):
-    """django-filter's ISO date-time filter, naming an unencoded ``+`` as the mistake."""
+    """django-filter's ISO date-time filter, reading its value with :func:`query_datetime_parse`."""
 
     field_class = QueryIsoDateTimeField

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from accounts.selectors import account_for_request
 from artwork.models import DeviceClass
 from catalog.apis import ResumePointSerializer
-from config.api.query_datetimes import NAIVE_MESSAGE, OFFSET_FORMAT_MESSAGE, QueryDateTimeField
+from config.api.query_datetimes import QueryDateTimeField
 from config.api.schema import TITLE_ID_HELP
 from config.api.strict import KnownParametersOnly, QueryIntegerField, choice_errors, one_of
 from profiles.models import Profile
@@ -40,27 +40,22 @@ AT_MAX_DISTANCE = dt.timedelta(days=7)
 
 
 class ContextTimeField(QueryDateTimeField):
-    """An ISO time with its UTC offset, within :data:`AT_MAX_DISTANCE` of now.
+    """An RFC 3339 time with its UTC offset, within :data:`AT_MAX_DISTANCE` of now.
 
     ``at`` only sets the page's local hour and weekday, so the offset is what
     makes it mean anything: a naive time would silently be read as UTC, five
     and a half hours off in India, and is refused as the signals API refuses
-    one. A week either side of now is every hour of every weekday in every
-    time zone (UTC-12 to UTC+14 included), i.e. every context a client can ask
-    for; a day would refuse "next Saturday evening" from a client in another
-    zone, and anything wider buys nothing but dates whose arithmetic overflows.
+    one (:func:`config.api.query_datetimes.query_datetime_parse`, the one reader
+    of a query's times). A week either side of now is every hour of every weekday
+    in every time zone (UTC-12 to UTC+14 included), i.e. every context a client
+    can ask for; a day would refuse "next Saturday evening" from a client in
+    another zone, and anything wider buys nothing but dates whose arithmetic
+    overflows.
     """
 
     default_error_messages = {
-        "invalid": OFFSET_FORMAT_MESSAGE,
-        "naive": NAIVE_MESSAGE,
         "distant": f"Must be within {AT_MAX_DISTANCE.days} days of now.",
     }
-
-    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
-        if value.tzinfo is None:
-            self.fail("naive")
-        return super().enforce_timezone(value)
 
     def to_internal_value(self, value: object) -> dt.datetime:
         moment = super().to_internal_value(value)
@@ -83,7 +78,8 @@ class HomepageQuerySerializer(KnownParametersOnly):
     )
     at = ContextTimeField(
         required=False,
-        help_text=f"ISO time with its offset, within {AT_MAX_DISTANCE.days} days of now "
+        help_text="An RFC 3339 date-time with its UTC offset (YYYY-MM-DDThh:mm[:ss[.fraction]] "
+        f"then Z or ±HH:MM; `+` sent as %2B), within {AT_MAX_DISTANCE.days} days of now "
         "(default now). Sets only the page's hour and weekday, taken in the region's time "
         "zone: the titles are always those available now.",
     )

@@ -233,12 +233,14 @@ class SignalFilter(django_filters.FilterSet):
     occurred_after = QueryIsoDateTimeFilter(
         field_name="occurred_at",
         lookup_expr="gte",
-        help_text="Only signals that occurred at or after this ISO time, with its offset.",
+        help_text="Only signals that occurred at or after this RFC 3339 date-time, with its "
+        "UTC offset (as the homepage's `at` is written).",
     )
     occurred_before = QueryIsoDateTimeFilter(
         field_name="occurred_at",
         lookup_expr="lt",
-        help_text="Only signals that occurred before this ISO time, with its offset.",
+        help_text="Only signals that occurred before this RFC 3339 date-time, with its UTC "
+        "offset (as the homepage's `at` is written).",
     )
 
     class Meta:

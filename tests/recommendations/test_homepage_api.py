@@ -1066,6 +1066,39 @@ def test_a_malformed_at_is_told_that_its_offset_is_required(household):
 
 
 @pytest.mark.parametrize(
+    ("spelling", "reason"),
+    [
+        # Python's fromisoformat reads each, and the page was served for the time it read
+        pytest.param("{date}T21:00:00%2B05:30:30", "UTC offset", id="offset-with-seconds"),
+        pytest.param("{date}T21:00:00%2B0530", "UTC offset", id="offset-without-colon"),
+        pytest.param("{week}T21:00:00Z", "calendar date", id="week-date"),
+        pytest.param("{basic}T210000Z", "calendar date", id="basic-format"),
+        pytest.param("{date}X21:00:00Z", "YYYY-MM-DDThh:mm", id="any-separator"),
+        pytest.param("{date}T21:00:00,5Z", "YYYY-MM-DDThh:mm", id="comma-fraction"),
+    ],
+)
+def test_an_at_in_a_spelling_rfc_3339_has_not_is_a_400_naming_at_and_why(
+    household, spelling, reason
+):
+    account, asha, _ = household
+    today = timezone.now().date()
+    year, week, weekday = today.isocalendar()
+    at = spelling.format(
+        date=today.isoformat(),
+        week=f"{year}-W{week:02d}-{weekday}",
+        basic=today.strftime("%Y%m%d"),
+    )
+
+    response = token_client(account).get(url(asha, at=at))
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"at"}
+    (message,) = response.json()["errors"]["at"]
+    assert reason in message
+    assert not PageLog.objects.filter(profile=asha).exists()
+
+
+@pytest.mark.parametrize(
     "spoil",
     [
         pytest.param(lambda iso: iso + "%00", id="NUL after the offset"),

@@ -1519,6 +1519,28 @@ def test_a_bad_page_parameter_is_a_400_naming_it(api_client, profile, params, fi
 
 
 @pytest.mark.parametrize("param", ["occurred_after", "occurred_before"])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("2026-12-01T00:00:00+05:30:30", "UTC offset"),
+        ("2026-W49-2T00:00:00Z", "calendar date"),
+        ("20261201T000000Z", "calendar date"),
+    ],
+)
+def test_a_history_filter_in_a_spelling_rfc_3339_has_not_is_a_400(
+    api_client, profile, param, value, reason
+):
+    # Python's reader took each (the same instant, 1 December, but for the offset's seconds):
+    # the filter now reads what the homepage's `at` reads, with the same reasons
+    response = api_client.get(url(profile), {param: value})
+
+    assert response.status_code == 400
+    (message,) = response.json()["errors"][param]
+    assert reason in message
+    assert api_client.get(url(profile), {param: "2026-12-01T00:00:00Z"}).status_code == 200
+
+
+@pytest.mark.parametrize("param", ["occurred_after", "occurred_before"])
 def test_an_offsets_unencoded_plus_in_the_history_filter_is_named(api_client, profile, param):
     india = dt.timezone(dt.timedelta(hours=5, minutes=30))
     moment = timezone.now().astimezone(india).isoformat(timespec="seconds")
