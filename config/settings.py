@@ -346,6 +346,8 @@ REST_FRAMEWORK = {
     ],
     # A ?format= no renderer writes is a 400 naming it, not DRF's 404.
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.api.renderers.ContentNegotiation",
+    # OPTIONS on /profiles/<id>/... is the 404 GET is for a profile the token cannot reach.
+    "DEFAULT_METADATA_CLASS": "config.api.metadata.ProfileScopedMetadata",
     "DEFAULT_RENDERER_CLASSES": ["config.api.renderers.OrjsonRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_THROTTLE_RATES": {

@@ -1,5 +1,7 @@
 """A path under /api/ that names nothing answers in the API's one error shape; others do not."""
 
+import functools
+
 import pytest
 from django.test import Client
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
@@ -166,3 +168,50 @@ def test_every_profile_operation_answers_another_households_profile_as_a_missing
     assert {op: answer for op, answer in answers.items() if answer != missing} == {}
     assert Profile.objects.get(pk=stranger.pk).name == "Theirs"
     assert not Signal.objects.exists()
+
+
+@functools.cache
+def _profile_paths() -> list[str]:
+    """Every API path under a profile, as the schema lists them."""
+    return sorted(
+        path for path in api_schema_generate()["paths"] if path.startswith("/api/v1/profiles/{")
+    )
+
+
+def test_every_profile_path_is_asked_about_below():
+    # the paths as this module lists them at collection: a profile endpoint added later is
+    # in the parametrised test below, with no list here to update
+    assert "/api/v1/profiles/{profile_id}/homepage/" in _profile_paths()
+    assert "/api/v1/profiles/{profile_id}/" in _profile_paths()
+
+
+@pytest.mark.parametrize("path", _profile_paths())
+def test_options_on_a_profile_the_token_cannot_reach_is_the_404_get_answers(
+    api_client, profile, path
+):
+    # OPTIONS answered 200 with the endpoint's metadata whatever the id (another household's
+    # profile, none at all), where GET answered 404: a way to tell ids apart it must not be
+    stranger = ProfileFactory(account=AccountFactory())
+    for other in (stranger.pk, 999_999_999):
+        url = path.replace("{profile_id}", str(other))
+
+        response = api_client.options(url)
+
+        assert response.status_code == 404, url
+        assert response.json() == {"message": NO_PROFILE, "code": "not_found", "errors": {}}
+    # the token's own profile still has its metadata
+    own = api_client.options(path.replace("{profile_id}", str(profile.pk)))
+    assert own.status_code == 200
+    assert own.json()["name"]
+
+
+@pytest.mark.parametrize("path", _profile_paths())
+def test_options_on_a_profile_without_a_token_is_the_401_get_answers(profile, path):
+    url = path.replace("{profile_id}", str(profile.pk))
+    client = token_client(profile.account)
+    client.credentials()
+
+    response = client.options(url)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
