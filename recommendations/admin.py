@@ -545,6 +545,13 @@ class PageRegionFilter(OfferedChoicesFilter):
         return queryset.filter(region=region_code) if region_code else queryset
 
 
+#: Said on every page's credits: a number alone read as 1-based beside the 0-based items.
+PLAYS_CREDITED_COUNTING = (
+    "Rows and positions count from 0 (the top row, the first tile), as in the items below, "
+    "the signals' position and the API."
+)
+
+
 @admin.register(PageLog)
 class PageLogAdmin(LargeTableAdminMixin, ExactKeySearchMixin, ReadOnlyAdmin):
     """Logged homepages: what a profile was shown, to explain a page or an attribution.
@@ -593,6 +600,11 @@ class PageLogAdmin(LargeTableAdminMixin, ExactKeySearchMixin, ReadOnlyAdmin):
         """Which shown tiles later plays were credited to, and how: the labels the rankers
         and the artwork policy learn from this page, read as training reads them.
 
+        Rows and positions are counted from 0, as the page's ``items`` below, the signals'
+        stored ``position`` and the API count them, and the row is named by the id a
+        signal's ``row`` carries: an analyst matching a credit here with a signal or an
+        export read "position 3" beside a signal's 2 for the same tile.
+
         Without it, attribution could be checked only by calling the selector from a shell
         (a client developer's flow found no way to see a play's credit). One page's read:
         a fixed handful of queries on this one page.
@@ -612,15 +624,18 @@ class PageLogAdmin(LargeTableAdminMixin, ExactKeySearchMixin, ReadOnlyAdmin):
         lines = [
             f"{int(mine.sum())} tiles; {seen} reported on screen by the client; "
             f"{played.shape[0]} credited with a play (within "
-            f"{attribution_window().total_seconds() / 60:g} minutes of the page, or naming it)."
+            f"{attribution_window().total_seconds() / 60:g} minutes of the page, or naming it).",
+            PLAYS_CREDITED_COUNTING,
         ]
         for i in played.tolist():
             title_id = int(found.title_id[i])
             how = "the play named this page" if found.exact[i] else "session window"
             at = dt.datetime.fromtimestamp(float(found.played_at[i]), tz=dt.UTC)
+            row = int(found.row[i])
+            row_id = obj.rows[row][0] if 0 <= row < len(obj.rows) else "?"
             lines.append(
-                f"row {int(found.row[i]) + 1} ({ROW_TYPES[int(found.row_type[i])]}), "
-                f"position {int(found.position[i]) + 1}: {titles.get(title_id, '?')} "
+                f"row {row} {row_id} ({ROW_TYPES[int(found.row_type[i])]}), "
+                f"position {int(found.position[i])}: {titles.get(title_id, '?')} "
                 f"(#{title_id}), artwork #{int(found.variant_id[i])} at propensity "
                 f"{float(found.propensity[i]):.3f}; played {at:%Y-%m-%d %H:%M:%S} UTC ({how})"
             )

@@ -873,20 +873,25 @@ def test_a_pages_admin_page_says_which_tile_a_play_was_credited_to_and_how(admin
     page = page_log(
         profile,
         AT,
-        ["top_picks", "trending"],
+        ["top_picks", "trending:IN"],
         [[titles[0].pk, 0, 0, 7, 0.5], [titles[1].pk, 1, 2, 9, 0.25]],
     )
-    shown(profile, titles[1].pk, AT + dt.timedelta(seconds=5), page_id=page.pk, row="trending")
-    play(profile, titles[1], AT + dt.timedelta(minutes=3), page_id=page.pk, row="trending")
+    shown(profile, titles[1].pk, AT + dt.timedelta(seconds=5), page_id=page.pk, row="trending:IN")
+    play(profile, titles[1], AT + dt.timedelta(minutes=3), page_id=page.pk, row="trending:IN")
 
     # when
     html = admin_client.get(f"/admin/recommendations/pagelog/{page.pk}/change/").content.decode()
 
-    # then: the one credited tile, where it was, its artwork and how it was credited
+    # then: the one credited tile, where it was, its artwork and how it was credited, its
+    # row and position counted from 0 as the page's items, the signals and the API count
+    # them (position 2 was "position 3" here and 2 on the play's signal), the row named by
+    # the id a signal's `row` carries
     assert "2 tiles; 1 reported on screen by the client; 1 credited with a play" in html
+    assert "Rows and positions count from 0" in html
     assert (
-        f"row 2 (trending), position 3: Kota Factory (#{titles[1].pk}), artwork #9 at "
-        "propensity 0.250; played 2026-03-02 20:03:00 UTC (the play named this page)"
+        f"row 1 trending:IN (trending), position 2: Kota Factory (#{titles[1].pk}), "
+        "artwork #9 at propensity 0.250; played 2026-03-02 20:03:00 UTC (the play named "
+        "this page)"
     ) in html
     credited = html.split("Plays credited")[1].split("</div>")[0]
     assert "Kota Factory" in credited
