@@ -189,6 +189,14 @@ class SignalOutputSerializer(serializers.ModelSerializer):
     artwork_variant = serializers.IntegerField(
         source="artwork_variant_id", allow_null=True, help_text=EVENT_HELP["artwork_variant"]
     )
+    available = serializers.BooleanField(
+        allow_null=True,
+        read_only=True,
+        help_text="Whether the title can be opened and played now: licensed in the account's "
+        "region now and within the profile's maturity limit, as title detail answers it (200, "
+        "not 404). The history keeps a title whose licence has ended (false), as the "
+        "profile's own record; null for a signal without a title (a row scrolled past).",
+    )
 
     class Meta:
         model = Signal
@@ -206,6 +214,7 @@ class SignalOutputSerializer(serializers.ModelSerializer):
             "position",
             "artwork_variant",
             "is_rewatch",
+            "available",
         ]
         extra_kwargs = {
             "id": {"help_text": "Signal id."},
@@ -382,7 +391,10 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
         summary="A profile's signal history, newest first",
         description=(
             "Signals of a title or artwork variant above the profile's maturity limit (one "
-            "lowered since they were recorded) are left out of the rows and the count."
+            "lowered since they were recorded) are left out of the rows and the count. A "
+            "title no longer licensed in the account's region stays listed, the profile's own "
+            "record, with `available` false: its title detail is a 404 and it cannot be "
+            "played."
         ),
         responses=SignalOutputSerializer(many=True),
     )

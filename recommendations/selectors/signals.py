@@ -65,20 +65,41 @@ def signal_clock_skew() -> dt.timedelta:
 
 
 def signal_history(*, profile: Profile) -> QuerySet[Signal]:
-    """The profile's signals, newest first, of titles and artwork within its maturity limit.
+    """The profile's signals, newest first, of titles and artwork within its maturity limit,
+    each annotated ``available``: whether its title can be opened and played now.
 
     Ingest refuses what is above the limit, but a limit lowered since (a profile
     made kids) would otherwise list the ids of the mature titles and frames it
     played, and count them. Those rows are left out, as the title page answers
     404 and Continue Watching hides them; signals without a title (a row scrolled
     past) and of a variant since deleted stay.
+
+    A title no longer licensed in the account's region stays: the history is the
+    profile's own record. ``available`` tells a client which rows its Play button
+    would fail on, by title detail's rule (licensed in the region now, within the
+    limit; every title listed is within it, the others being left out): an
+    ``EXISTS`` on the licence windows in the rows' own statement, not a read per
+    row. None for a signal without a title.
     """
+    now = timezone.now()
+    licensed_now = Availability.objects.filter(
+        Q(starts_at__isnull=True) | Q(starts_at__lte=now),
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now),
+        title_id=OuterRef("title_id"),
+        region_id=profile.account.home_region_id,
+    )
     history = Signal.objects.filter(profile=profile)
     if profile.maturity_limit < max(MaturityLevel.values):  # nothing rates above the top
         history = history.exclude(title__maturity__gt=profile.maturity_limit).exclude(
             artwork_variant__maturity__gt=profile.maturity_limit
         )
-    return history.order_by("-occurred_at", "-pk")
+    return history.annotate(
+        available=Case(
+            When(title_id__isnull=True, then=Value(None)),
+            default=Exists(licensed_now),
+            output_field=BooleanField(),
+        )
+    ).order_by("-occurred_at", "-pk")
 
 
 @dataclass(frozen=True)

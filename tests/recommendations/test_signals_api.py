@@ -1435,6 +1435,75 @@ def test_history_leaves_out_what_a_lowered_limit_puts_above_it(api_client, accou
     assert api_client.get(url(profile), {"title": mature.pk}).json()["count"] == 0
 
 
+def test_history_keeps_a_title_no_longer_licensed_and_says_it_is_not_available(
+    api_client, account, profile
+):
+    # given: four titles the profile played while each was licensed in its region, and a
+    # row it scrolled past
+    still, lapsed, moved, paused = titles = [TitleFactory() for _ in range(4)]
+    windows = [AvailabilityFactory(title=t, region=account.home_region) for t in titles]
+    now = timezone.now()
+    events = [
+        event(t, occurred_at=(now - dt.timedelta(minutes=i)).isoformat())
+        for i, t in enumerate(titles, start=1)
+    ]
+    events.append(event(kind="row_scroll_past", row="trending", occurred_at=now.isoformat()))
+    assert api_client.post(url(profile), {"events": events}, format="json").status_code == 200
+
+    # when: one licence ends, one moves to another region, one is renewed from next month
+    # (a window of the past and one of the future, the present in neither)
+    windows[1].ends_at = now - dt.timedelta(minutes=1)
+    windows[1].save()
+    windows[2].region = RegionFactory(code="ZZ")
+    windows[2].save()
+    windows[3].ends_at = now - dt.timedelta(minutes=1)
+    windows[3].save()
+    AvailabilityFactory(
+        title=paused, region=account.home_region, starts_at=now + dt.timedelta(days=30)
+    )
+
+    # then: the profile's own record is whole, and each row says whether the title can be
+    # opened and played now (a row without a title: null)
+    history = api_client.get(url(profile)).json()
+    assert history["count"] == 5
+    available = {s["title"]: s["available"] for s in history["results"]}
+    assert available == {
+        None: None,
+        still.pk: True,
+        lapsed.pk: False,
+        moved.pk: False,
+        paused.pk: False,
+    }
+    # as title detail has it: the one available opens, the others are a 404
+    for title, playable in available.items():
+        if title is not None:
+            detail = api_client.get(
+                reverse("v1:title-detail", args=[title]), {"profile": profile.pk}
+            )
+            assert detail.status_code == (200 if playable else 404)
+
+
+def test_history_reads_availability_in_its_own_statement_whatever_the_page_holds(
+    api_client, account, profile
+):
+    def statements() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert api_client.get(url(profile)).status_code == 200
+        return len(queries)
+
+    first = TitleFactory()
+    AvailabilityFactory(title=first, region=account.home_region)
+    api_client.post(url(profile), {"events": [event(first)]}, format="json")
+    one = statements()
+
+    more = [TitleFactory() for _ in range(6)]
+    for t in more:
+        AvailabilityFactory(title=t, region=account.home_region)
+    api_client.post(url(profile), {"events": [event(t) for t in more]}, format="json")
+
+    assert statements() == one
+
+
 def test_continue_watching_lists_unfinished_films_and_the_next_episode(
     api_client, account, profile
 ):
