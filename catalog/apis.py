@@ -17,6 +17,7 @@ from config.ids import IdField
 from profiles.selectors import profile_get
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
 from recommendations.selectors.title_viewing import title_viewing_get
+from recommendations.serving.row_copy import genre_names_localized
 
 from .models import Credit, MaturityLevel, Title, TitleLocalization
 from .selectors import title_detail_get
@@ -25,7 +26,10 @@ from .serializers import LanguageCodeField
 
 class TitleQuerySerializer(KnownParametersOnly):
     language = LanguageCodeField(
-        required=False, help_text="Language of name and synopsis (falls back to the original)."
+        required=False,
+        help_text="Language of name, synopsis and `localized_genres` (the name and synopsis "
+        "fall back to the original, a genre to English); default the profile's display "
+        "language.",
     )
     profile = IdField(
         help_text=(
@@ -110,6 +114,17 @@ class ResumePointSerializer(serializers.Serializer):
     )
 
 
+class LocalizedGenreSerializer(serializers.Serializer):
+    id = serializers.IntegerField(
+        help_text="Genre id: the homepage's row of this genre is `genre:<id>`."
+    )
+    name = serializers.CharField(
+        help_text="The genre's name in the language of `name` and `synopsis` (`language`, "
+        "else the profile's display language), as the homepage's row of the genre titles "
+        "it; English where no translation exists, or without a language."
+    )
+
+
 class TitleViewingSerializer(serializers.Serializer):
     thumbs = serializers.ChoiceField(
         choices=["up", "down"],
@@ -154,7 +169,14 @@ class TitleDetailSerializer(serializers.Serializer):
         allow_null=True, help_text="0-100 aggregate of critics' reviews; null when unknown."
     )
     genres = serializers.ListField(
-        child=serializers.CharField(), help_text="Genre names, in English."
+        child=serializers.CharField(),
+        help_text="Genre names, in English whatever the language (`localized_genres` has "
+        "them in the profile's).",
+    )
+    localized_genres = LocalizedGenreSerializer(
+        many=True,
+        help_text="The same genres in the same order, each with its id and its name in the "
+        "language of `name` and `synopsis`, as the homepage's genre rows name them.",
     )
     seasons = SeasonSerializer(many=True, help_text="A series' seasons in order; empty for a film.")
     credits = CreditSerializer(
@@ -231,6 +253,7 @@ class TitleDetailApi(APIView):
         )
         variants = title_artwork_variants(title_id=title.pk, maturity_limit=maturity_limit)
         seasons = title.seasons.all()
+        genres = title.genres.all()
         viewing = title_viewing_get(
             profile=profile,
             title=title,
@@ -250,7 +273,15 @@ class TitleDetailApi(APIView):
             "maturity": title.maturity,
             "maturity_label": title.get_maturity_display(),
             "critic_score": title.critic_score,
-            "genres": [g.name for g in title.genres.all()],
+            "genres": [g.name for g in genres],
+            "localized_genres": [
+                {"id": g.pk, "name": name}
+                for g, name in zip(
+                    genres,
+                    genre_names_localized([g.name for g in genres], display_language=language),
+                    strict=True,
+                )
+            ],
             "seasons": [
                 {
                     "id": s.pk,

@@ -125,6 +125,23 @@ def copy_language(display_language: str | None) -> str:
         return SOURCE_LANGUAGE
 
 
+def genre_names_localized(names: Sequence[str], *, display_language: str | None) -> list[str]:
+    """Genres' English names as the homepage's genre rows title them in ``display_language``.
+
+    For the other places a genre is named to a profile (title detail's
+    ``localized_genres``): the same catalogue language (:func:`copy_language`)
+    and the same message (:func:`_genre_name`), so that a genre reads alike on
+    the homepage and on a title's page, English where no catalogue translates it.
+    """
+    with translation.override(copy_language(display_language)):
+        return [_genre_name(name) for name in names]
+
+
+def _genre_name(english: str) -> str:
+    """A genre's name in the active language: its row's title as it stands."""
+    return pgettext("genre", english)
+
+
 def row_copy_texts(
     copies: Sequence[RowCopy], *, display_language: str | None, tables: TitleTables
 ) -> list[tuple[str, str]]:
@@ -228,7 +245,7 @@ def _texts(copy: RowCopy, language: str, tables: TitleTables) -> tuple[str, str]
             pgettext("row reason", "Rated %(score)d or more by critics.") % {"score": copy.number},
         )
     if kind == "genre":
-        genre = pgettext("genre", subject)
+        genre = _genre_name(subject)
         # Not "Crime picked for you.", which reads as if a crime had been picked.
         # Translators: genre is the row's title ("Family", "Sci-Fi"): open with it, as a
         # label, rather than fit it into a phrase (es not "Selección de Familiar").

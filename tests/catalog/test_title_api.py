@@ -3,6 +3,7 @@
 import datetime as dt
 import io
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -13,12 +14,14 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from catalog.models import MaturityLevel
+from recommendations.serving.row_copy import RowCopy, row_copy_texts
 from tests.factories import (
     ArtworkThemeFactory,
     ArtworkVariantFactory,
     AvailabilityFactory,
     CreditFactory,
     EpisodeFactory,
+    GenreFactory,
     LanguageFactory,
     PersonFactory,
     ProfileFactory,
@@ -94,6 +97,77 @@ def test_the_profiles_display_language_costs_one_query_its_localisation(
     # then: the localisation is read by the code the profile's row holds, not after
     # reading the language's own row for it
     assert counts[1] == counts[0] + 1, counts
+
+
+def test_genres_come_localised_as_the_homepages_genre_rows_name_them(api_client, account, series):
+    # given: a title of two genres the catalogues translate and one they do not, and a
+    # profile that reads Spanish
+    genres = [
+        GenreFactory(slug="action", name="Action"),
+        GenreFactory(slug="thriller", name="Thriller"),
+        GenreFactory(slug="cyberpunk", name="Cyberpunk"),
+    ]
+    series.genres.set(genres)
+    spanish = LanguageFactory(code="es", name="Spanish", native_name="Español")
+    viewer = ProfileFactory(account=account, name="Lucía", display_language=spanish)
+
+    # when
+    body = detail(api_client, series, viewer).json()
+
+    # then: `genres` stays English, as documented; `localized_genres` names each in the
+    # profile's language by the words of its homepage's genre row (the same catalogue),
+    # English where it has none, in the order of `genres`, with the id a genre row's
+    # `genre:<id>` carries
+    assert body["genres"] == ["Action", "Cyberpunk", "Thriller"]
+    row_titles = {
+        genre.name: row_copy_texts(
+            [RowCopy("genre", genre.name)],
+            display_language="es",
+            tables=SimpleNamespace(row_copy={}),
+        )[0][0]
+        for genre in genres
+    }
+    assert row_titles["Action"] == "Acción"
+    by_name = {genre.name: genre.pk for genre in genres}
+    assert body["localized_genres"] == [
+        {"id": by_name[name], "name": row_titles[name]} for name in body["genres"]
+    ]
+    assert body["localized_genres"][2]["name"] == "Suspense"
+    assert body["localized_genres"][1]["name"] == "Cyberpunk"
+
+
+def test_localized_genres_follow_the_language_asked_for_as_the_name_does(
+    api_client, account, series
+):
+    series.genres.set([GenreFactory(slug="action", name="Action")])
+    spanish = LanguageFactory(code="es", name="Spanish", native_name="Español")
+    LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    viewer = ProfileFactory(account=account, name="Lucía", display_language=spanish)
+    plain = ProfileFactory(account=account, name="Ravi")
+
+    asked = detail(api_client, series, viewer, "&language=ta").json()
+    unset = detail(api_client, series, plain).json()
+
+    assert [g["name"] for g in asked["localized_genres"]] == ["ஆக்‌ஷன்"]
+    # a profile with no display language reads English, as its homepage does
+    assert [g["name"] for g in unset["localized_genres"]] == ["Action"]
+
+
+def test_localized_genres_cost_no_query_however_many(api_client, account, series):
+    spanish = LanguageFactory(code="es", name="Spanish", native_name="Español")
+    viewer = ProfileFactory(account=account, name="Lucía", display_language=spanish)
+    series.genres.set([GenreFactory(slug="action", name="Action")])
+    detail(api_client, series, viewer)  # warm what a process reads once
+
+    def statements() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert detail(api_client, series, viewer).status_code == 200
+        return len(queries)
+
+    one = statements()
+    series.genres.add(*(GenreFactory(slug=s, name=s.title()) for s in ("drama", "crime")))
+
+    assert statements() == one
 
 
 def test_the_synopsis_is_the_languages_own_else_the_originals(api_client, profile, series):
