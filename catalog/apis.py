@@ -171,7 +171,7 @@ class TitleDetailSerializer(serializers.Serializer):
     genres = serializers.ListField(
         child=serializers.CharField(),
         help_text="Genre names, in English whatever the language (`localized_genres` has "
-        "them in the profile's).",
+        "them in the language of `name`).",
     )
     localized_genres = LocalizedGenreSerializer(
         many=True,
