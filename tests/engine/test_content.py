@@ -137,3 +137,55 @@ def test_an_empty_catalogue_is_refused_in_the_projects_words(shape):
     # when / then: the error says what is missing, not scikit-learn's "0 sample(s)"
     with pytest.raises(ValueError, match=r"needs at least one title and one feature"):
         ContentModel().fit(empty)
+
+
+def _identical_catalogue(n_twins: int, n_others: int) -> sp.csr_matrix:
+    """``n_twins`` titles with exactly the same features (one genre, one language), then
+    ``n_others`` of that genre in other languages: close to the twins, never tied with them."""
+    rows = [[1, 0, 1] + [0] * n_others for _ in range(n_twins)]
+    for other in range(n_others):
+        row = [1, 0, 0] + [0] * n_others
+        row[3 + other] = 1
+        rows.append(row)
+    return sp.csr_matrix(np.array(rows, dtype=np.float32))
+
+
+def test_ties_in_the_neighbour_table_go_to_the_lowest_title_index():
+    # given: 300 titles identical to one another (cosine 1.0 between any two of them), and
+    # a few more that share only their genre
+    catalogue = _identical_catalogue(300, 4)
+
+    # when
+    model = ContentModel(n_neighbours=5).fit(catalogue)
+
+    # then: each twin's neighbours are the five lowest-numbered other twins, as documented
+    # (and as a full stable sort gives), not whichever five a partition happened to keep
+    for title in range(300):
+        expected = [other for other in range(6) if other != title][:5]
+        assert model.neighbour_index[title].tolist() == expected, title
+    np.testing.assert_allclose(model.neighbour_similarity[:300], 1.0, rtol=1e-6)
+    for title in range(300, 304):
+        assert model.neighbour_index[title].tolist() == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("block_size", [1, 7, 64, 299, 300, 1024])
+def test_the_neighbour_table_does_not_depend_on_the_block_size(block_size):
+    # given: the tied catalogue, and a random one whose similarities tie often (few features)
+    rng = np.random.default_rng(11)
+    random_catalogue = sp.csr_matrix((rng.random((500, 6)) < 0.3).astype(np.float32))
+
+    for catalogue in (_identical_catalogue(300, 4), random_catalogue):
+        # when
+        blocked = ContentModel(n_neighbours=5, block_size=block_size).fit(catalogue)
+        whole = ContentModel(n_neighbours=5, block_size=catalogue.shape[0]).fit(catalogue)
+
+        # then: every title gets the same neighbours as from a full stable sort of its row
+        np.testing.assert_array_equal(blocked.neighbour_index, whole.neighbour_index)
+        np.testing.assert_array_equal(blocked.neighbour_similarity, whole.neighbour_similarity)
+        vectors = whole.title_vectors
+        for title in range(0, catalogue.shape[0], 17):
+            sims = (vectors @ vectors[title].T).toarray().ravel()
+            sims[title] = -np.inf
+            order = np.argsort(-sims, kind="stable")[:5]
+            expected = np.where(sims[order] > 0, order, -1)
+            assert blocked.neighbour_index[title].tolist() == expected.tolist(), title
