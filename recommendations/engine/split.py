@@ -17,6 +17,7 @@ hit from next week's plays) and flatters every model. Two time-based splits:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -25,9 +26,11 @@ import scipy.sparse as sp
 __all__ = [
     "HoldoutSplit",
     "PairGrouping",
+    "Rating",
     "global_time_holdout",
     "holdout_matrices",
     "holdout_relevance",
+    "latest_rating",
     "latest_rating_cleared",
     "latest_thumbs_down",
     "pair_grouping",
@@ -90,6 +93,76 @@ def global_time_holdout(*, timestamp: npt.ArrayLike, test_fraction: float = 0.2)
     return HoldoutSplit(train=~test, test=test, cut=float(cut))
 
 
+class Rating(IntEnum):
+    """What a (profile, title) pair's latest rating says, in the order that wins a tie in time.
+
+    Two ratings at the very same instant (two devices, one moment) are ordered by
+    kind, never by arrival: a thumbs down beats a clear and a clear beats a thumbs
+    up, so a pair that may be disliked is never counted as liked. It is the rule of
+    confidence (:mod:`recommendations.engine.confidence`, whose ``_pair_confidence``
+    compares the latest ages of the three kinds), so that training, serving and the
+    holdout's judgment read one pair alike (docs/signals.md, "What signals are worth").
+    """
+
+    NONE = 0  # never rated
+    UP = 1
+    CLEARED = 2  # a rating removed: no explicit evidence either way
+    DOWN = 3
+
+
+def latest_rating(
+    *,
+    profile_index: npt.ArrayLike,
+    title_index: npt.ArrayLike,
+    timestamp: npt.ArrayLike,
+    thumbs_up: npt.ArrayLike,
+    thumbs_down: npt.ArrayLike,
+    n_titles: int,
+    thumbs_cleared: npt.ArrayLike | None = None,
+) -> npt.NDArray[np.int8]:
+    """Per event: its (profile, title) pair's latest rating, by time, as a :class:`Rating`.
+
+    A title the profile last thumbed down is a dislike however it was played
+    before; an evaluation that counted it as a hit would reward a model for
+    recommending it. A rating removed since (``thumbs_cleared``) is a rating
+    like the others: a thumbs down cleared later is no dislike any more. Ratings
+    of one pair at the same time go by :class:`Rating`'s order (a thumbs down
+    wins), whatever order they arrive in. One sort of the rating events only.
+
+    Parameters
+    ----------
+    profile_index, title_index : array of int32, shape (n,)
+    timestamp : array of float64, shape (n,)
+    thumbs_up, thumbs_down : array of bool, shape (n,)
+        Which events are thumbs up and which thumbs down.
+    n_titles : int
+    thumbs_cleared : array of bool, shape (n,), optional
+        Which events removed the rating; none when left out.
+
+    Returns
+    -------
+    numpy.ndarray of int8, shape (n,)
+        ``Rating.NONE`` for the events of a pair never rated.
+    """
+    keys = _pair_keys(profile_index, title_index, n_titles)
+    kind = np.zeros(keys.shape[0], dtype=np.int8)
+    kind[np.asarray(thumbs_up, dtype=bool).reshape(-1)] = Rating.UP
+    if thumbs_cleared is not None:
+        kind[np.asarray(thumbs_cleared, dtype=bool).reshape(-1)] = Rating.CLEARED
+    kind[np.asarray(thumbs_down, dtype=bool).reshape(-1)] = Rating.DOWN
+    rated = np.flatnonzero(kind)
+    if rated.shape[0] == 0:
+        return kind
+    times = np.asarray(timestamp).reshape(-1)
+    # By pair, then time, then kind: each pair's last is its latest, the strongest at a tie.
+    order = rated[np.lexsort((kind[rated], times[rated], keys[rated]))]
+    ordered_keys = keys[order]
+    last = np.r_[ordered_keys[1:] != ordered_keys[:-1], True]
+    rated_keys, standing = ordered_keys[last], kind[order[last]]
+    at = np.minimum(np.searchsorted(rated_keys, keys), rated_keys.shape[0] - 1)
+    return np.where(rated_keys[at] == keys, standing[at], Rating.NONE).astype(np.int8)
+
+
 def latest_thumbs_down(
     *,
     profile_index: npt.ArrayLike,
@@ -100,42 +173,24 @@ def latest_thumbs_down(
     n_titles: int,
     thumbs_cleared: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.bool_]:
-    """Per event: whether its (profile, title) pair's latest thumbs, by time, is down.
+    """Per event: whether its (profile, title) pair's :func:`latest_rating` is down.
 
-    A title the profile last thumbed down is a dislike however it was played
-    before; an evaluation that counted it as a hit would reward a model for
-    recommending it. A rating removed since (``thumbs_cleared``) is a rating
-    like the others: a thumbs down cleared later is no dislike any more. Ties in
-    time keep the input order (the later event wins).
-
-    Parameters
-    ----------
-    profile_index, title_index : array of int32, shape (n,)
-    timestamp : array of float64, shape (n,)
-    thumbs_up, thumbs_down : array of bool, shape (n,)
-        Which events are thumbs up and which thumbs down.
-    thumbs_cleared : array of bool, shape (n,), optional
-        Which events removed the rating; none when left out.
-    n_titles : int
-
-    Returns
-    -------
-    numpy.ndarray of bool, shape (n,)
+    Until December 2026 ratings at the same instant kept their input order (the
+    later event won), while confidence let the thumbs down win: a pair rated
+    both ways at one moment was trained on as disliked and judged as liked.
     """
-    keys = _pair_keys(profile_index, title_index, n_titles)
-    up = np.asarray(thumbs_up, dtype=bool).reshape(-1)
-    down = np.asarray(thumbs_down, dtype=bool).reshape(-1)
-    if thumbs_cleared is not None:
-        up = up | np.asarray(thumbs_cleared, dtype=bool).reshape(-1)  # a rating, not down
-    thumbs = np.flatnonzero(up | down)
-    if thumbs.shape[0] == 0:
-        return np.zeros(keys.shape[0], dtype=bool)
-    times = np.asarray(timestamp).reshape(-1)
-    order = thumbs[np.lexsort((thumbs, times[thumbs], keys[thumbs]))]
-    ordered_keys = keys[order]
-    last = np.r_[ordered_keys[1:] != ordered_keys[:-1], True]
-    down_keys = ordered_keys[last][down[order[last]]]
-    return np.isin(keys, down_keys)
+    return (
+        latest_rating(
+            profile_index=profile_index,
+            title_index=title_index,
+            timestamp=timestamp,
+            thumbs_up=thumbs_up,
+            thumbs_down=thumbs_down,
+            thumbs_cleared=thumbs_cleared,
+            n_titles=n_titles,
+        )
+        == Rating.DOWN
+    )
 
 
 def latest_rating_cleared(
@@ -148,23 +203,23 @@ def latest_rating_cleared(
     thumbs_cleared: npt.ArrayLike,
     n_titles: int,
 ) -> npt.NDArray[np.bool_]:
-    """Per event: whether its (profile, title) pair's latest rating, by time, was removed.
+    """Per event: whether its (profile, title) pair's :func:`latest_rating` was removed.
 
     A rating cleared since is worth nothing either way (docs/signals.md): a thumbs
     up the profile took back is no evidence that it liked the title, so an
-    evaluation must not count it as a hit. Ties in time keep the input order, as
-    in :func:`latest_thumbs_down` (whose rule this is, with the clear as the kind
-    asked about).
+    evaluation must not count it as a hit.
     """
-    up = np.asarray(thumbs_up, dtype=bool).reshape(-1)
-    down = np.asarray(thumbs_down, dtype=bool).reshape(-1)
-    return latest_thumbs_down(
-        profile_index=profile_index,
-        title_index=title_index,
-        timestamp=timestamp,
-        thumbs_up=up | down,
-        thumbs_down=thumbs_cleared,
-        n_titles=n_titles,
+    return (
+        latest_rating(
+            profile_index=profile_index,
+            title_index=title_index,
+            timestamp=timestamp,
+            thumbs_up=thumbs_up,
+            thumbs_down=thumbs_down,
+            thumbs_cleared=thumbs_cleared,
+            n_titles=n_titles,
+        )
+        == Rating.CLEARED
     )
 
 

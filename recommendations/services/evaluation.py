@@ -70,10 +70,10 @@ from recommendations.engine.metrics import RankingMetrics, evaluate, top_k
 from recommendations.engine.popularity import MostPopular
 from recommendations.engine.ranking import PlayRanker
 from recommendations.engine.split import (
+    Rating,
     global_time_holdout,
     holdout_matrices,
-    latest_rating_cleared,
-    latest_thumbs_down,
+    latest_rating,
 )
 from recommendations.selectors import training as data
 from recommendations.services.ranker_training import LoggedExamples, logged_examples_load
@@ -173,22 +173,22 @@ def judged_events(
 
     A thumbs up counts only while it stands: one cleared since (``thumbs_cleared``)
     is worth nothing either way, as in training and serving, so a title liked and
-    then un-liked without a play is no hit.
+    then un-liked without a play is no hit. Ratings at the same instant go by
+    :class:`~recommendations.engine.split.Rating`'s order (a thumbs down wins), as
+    in training and serving.
     """
     up = kind == SignalCode.THUMBS_UP
-    down = kind == SignalCode.THUMBS_DOWN
-    cleared = kind == SignalCode.THUMBS_CLEARED
-    ratings = {
-        "profile_index": profile_index,
-        "title_index": title_index,
-        "timestamp": timestamp,
-        "thumbs_up": up,
-        "thumbs_down": down,
-        "thumbs_cleared": cleared,
-        "n_titles": n_titles,
-    }
-    positive = np.isin(kind, RELEVANT_KINDS) & ~(up & latest_rating_cleared(**ratings))
-    return positive, latest_thumbs_down(**ratings)
+    standing = latest_rating(
+        profile_index=profile_index,
+        title_index=title_index,
+        timestamp=timestamp,
+        thumbs_up=up,
+        thumbs_down=kind == SignalCode.THUMBS_DOWN,
+        thumbs_cleared=kind == SignalCode.THUMBS_CLEARED,
+        n_titles=n_titles,
+    )
+    positive = np.isin(kind, RELEVANT_KINDS) & ~(up & (standing == Rating.CLEARED))
+    return positive, standing == Rating.DOWN
 
 
 def evaluation_split(

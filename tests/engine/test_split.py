@@ -1,12 +1,20 @@
 """Time-based holdouts: each profile's most recent activity, or everything after one instant."""
 
+import itertools
+
 import numpy as np
 import pytest
 
+from recommendations.engine.confidence import (
+    SignalCode,
+    profile_confidence_row,
+    signal_confidence,
+)
 from recommendations.engine.split import (
     global_time_holdout,
     holdout_matrices,
     holdout_relevance,
+    latest_rating_cleared,
     latest_thumbs_down,
     pair_grouping,
     time_holdout,
@@ -245,3 +253,70 @@ def test_a_title_only_hovered_in_training_is_still_evaluated(grouped):
 
     assert relevant[0].indices.tolist() == [2]
     assert seen[0].indices.tolist() == [1]
+
+
+def _standing(kinds: list[str], times: list[float]) -> tuple[bool, bool]:
+    """Whether one pair's ratings, by the split's functions, leave it disliked, and cleared."""
+    n = len(kinds)
+    ratings = {
+        "profile_index": np.zeros(n, int),
+        "title_index": np.ones(n, int),
+        "timestamp": np.array(times, dtype=float),
+        "thumbs_up": np.array([k == "up" for k in kinds]),
+        "thumbs_down": np.array([k == "down" for k in kinds]),
+        "thumbs_cleared": np.array([k == "cleared" for k in kinds]),
+        "n_titles": 2,
+    }
+    return bool(latest_thumbs_down(**ratings)[0]), bool(latest_rating_cleared(**ratings)[0])
+
+
+@pytest.mark.parametrize(
+    ("kinds", "disliked", "cleared"),
+    [
+        (["up", "down"], True, False),
+        (["down", "up"], True, False),
+        (["cleared", "down"], True, False),
+        (["down", "cleared"], True, False),
+        (["up", "cleared"], False, True),
+        (["cleared", "up"], False, True),
+        (["up", "cleared", "down"], True, False),
+    ],
+)
+def test_ratings_at_the_same_instant_leave_the_dislike_standing_whatever_their_order(
+    kinds, disliked, cleared
+):
+    # given: one pair rated several ways at the very same occurred_at (two devices, one
+    # moment), in either order of arrival
+    times = [5.0] * len(kinds)
+
+    # when / then: a thumbs down wins the tie, then a clear, as in confidence
+    assert _standing(kinds, times) == (disliked, cleared)
+
+
+def test_the_holdouts_standing_rating_is_confidences_for_every_order_and_tie():
+    # given: every set of up to three ratings of one pair, at every pattern of equal and
+    # different times, in every order of arrival
+    cases = 0
+    for n in (1, 2, 3):
+        for kinds in itertools.product(("up", "down", "cleared"), repeat=n):
+            for times in itertools.product((1.0, 2.0), repeat=n):
+                # when: the split's reading (evaluation), confidence's batch (training) and
+                # its one-profile row (a homepage's fold-in)
+                disliked, cleared = _standing(list(kinds), list(times))
+                signals = {
+                    "title_index": np.ones(n, int),
+                    "kind": np.array([SignalCode[f"THUMBS_{k.upper()}"] for k in kinds], np.int8),
+                    "value": np.zeros(n, dtype=np.float32),
+                    "age_days": 3.0 - np.array(times),
+                    "n_titles": 2,
+                }
+                batch = signal_confidence(profile_index=np.zeros(n, int), n_profiles=1, **signals)
+                row = profile_confidence_row(**signals)
+
+                # then: they agree on what stands
+                case = (kinds, times)
+                liked = not disliked and not cleared and "up" in kinds
+                assert disliked == (batch.negative[0, 1] > 0) == (row.negative[0] > 0), case
+                assert liked == (batch.positive[0, 1] > 0) == (row.positive[0] > 0), case
+                cases += 1
+    assert cases == 3 * 2 + 9 * 4 + 27 * 8

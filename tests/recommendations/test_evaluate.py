@@ -184,6 +184,32 @@ def test_a_held_out_thumbs_up_cleared_since_makes_no_title_relevant():
     assert split.n_test_events == clusters.n_test_events == 2
 
 
+def test_a_held_out_title_rated_both_ways_at_one_instant_is_disliked_as_in_training():
+    # given: after the cut (day 8), profile 0 plays title 3 and, at one later instant, thumbs
+    # it down and up (logged in that order); it likes title 4 and clears it at one instant
+    rows = [
+        (0, 0, S.PLAY_START, 0),
+        (1, 1, S.PLAY_START, 1),
+        (1, 2, S.PLAY_START, 2),
+        (0, 3, S.PLAY_START, 8),
+        (0, 3, S.THUMBS_DOWN, 8.5),
+        (0, 3, S.THUMBS_UP, 8.5),
+        (0, 4, S.THUMBS_UP, 8.5),
+        (0, 4, S.THUMBS_CLEARED, 8.5),
+        (1, 0, S.PLAY_START, 9),
+    ]
+
+    split = evaluation_split(_signals(rows), test_fraction=0.6, at=1.7e9 + 10 * DAY)
+    clusters = holdout_split(_signals(rows), at=1.7e9 + 10 * DAY, test_fraction=0.6)
+    assert split.at == 1.7e9 + 8 * DAY
+
+    # then: the thumbs down wins the tie, as confidence lets it (docs/signals.md), so the
+    # played title is no hit; the like cleared at its own instant is none either
+    assert split.relevant[0].indices.tolist() == []
+    assert clusters.relevant[0].indices.tolist() == []
+    assert split.relevant[1].indices.tolist() == clusters.relevant[1].indices.tolist() == [0]
+
+
 def _catalogue_world() -> dict[str, object]:
     """Region IN, a crowd that made three titles popular before the cut, and three judged
     profiles (an adult, A1, and two kids) whose one held-out play is title X.
