@@ -28,6 +28,8 @@ COPY artwork artwork
 COPY recommendations recommendations
 COPY console console
 COPY templates templates
+# The site's own static files (settings.STATICFILES_DIRS): its icon.
+COPY static static
 # Row copy translations: the compiled .mo files are committed, so no gettext in the image.
 COPY locale locale
 COPY manage.py ./

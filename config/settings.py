@@ -279,6 +279,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
+# The site's own files, which no one app owns: its icon.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 # gunicorn serves the admin's and the staff pages' static files through WhiteNoise;
 # in development it finds them in the apps without a collectstatic step.
 WHITENOISE_USE_FINDERS = DEBUG

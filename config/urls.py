@@ -13,7 +13,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config.api.exceptions import api_route_not_found
 from config.ids import IdConverter
-from config.views import home
+from config.views import favicon, home
 
 # The folder of MEDIA_ROOT that artwork images are uploaded to (artwork.models.artwork_upload_to).
 ARTWORK_MEDIA_DIR = "artwork"
@@ -62,6 +62,7 @@ def artwork_media(request: HttpRequest, path: str) -> HttpResponse:
 
 urlpatterns = [
     path("", home, name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("console/", include("console.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),

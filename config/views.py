@@ -1,8 +1,12 @@
-"""The site's front page."""
+"""The site's front page, and its icon's old address."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.views.decorators.http import require_safe
+
+#: The site's icon among the static files (static/tonight/), which every base template links.
+FAVICON = "tonight/favicon.ico"
 
 
 @require_safe
@@ -14,3 +18,15 @@ def home(request: HttpRequest) -> HttpResponse:
     Public and reading nothing: it names pages, each of which asks for its own sign-in.
     """
     return render(request, "home.html")
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """``/favicon.ico``: to the static icon, for what asks the root address without reading a page.
+
+    Pages link the icon (``<link rel="icon">``); feed readers, bookmarks and a browser shown
+    an image or a JSON answer ask ``/favicon.ico`` anyway, and admin's pages, which linked
+    none, got a 404 each. Not permanent: the static name carries the file's hash in
+    production, and a new icon must reach those who kept the old redirect.
+    """
+    return HttpResponseRedirect(static(FAVICON))
