@@ -28,7 +28,7 @@ COPY artwork artwork
 COPY recommendations recommendations
 COPY console console
 COPY templates templates
-# The site's own static files (settings.STATICFILES_DIRS): its icon.
+# The site's own static files (settings.STATICFILES_DIRS): its icon, the API docs' stylesheet.
 COPY static static
 # Row copy translations: the compiled .mo files are committed, so no gettext in the image.
 COPY locale locale

@@ -279,7 +279,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
-# The site's own files, which no one app owns: its icon.
+# The site's own files, which no one app owns: its icon, the API docs page's stylesheet.
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # gunicorn serves the admin's and the staff pages' static files through WhiteNoise;
 # in development it finds them in the apps without a collectstatic step.
@@ -300,15 +300,20 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # unless DEBUG or asked for (docker-compose.yml asks).
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 
-# Defence in depth for the HTML this app serves (admin, the staff console, the API docs,
-# the browsable API when DEBUG): script only from this origin's own files, so markup that
+# Defence in depth for the HTML this app serves (the front page, admin and its sign-in, the
+# staff console, the API docs): script only from this origin's own files, so markup that
 # slips into a page (a household's name rendered as HTML) runs nothing. No page has an
 # inline script; the docs page loads its start-up script from /api/docs/?script=
-# (SpectacularSwaggerSplitView). Styles may be inline: the console's bars set their width
-# in a style attribute, its admin index and drf-spectacular's docs page carry a <style>,
-# and Swagger UI writes style attributes; a style runs no script. Images: this origin,
-# data: URIs (admin's and Swagger UI's icons), and MEDIA_URL's host when artwork is served
-# from another one (a CDN).
+# (SpectacularSwaggerSplitView). Styles too come from this origin's stylesheets only, with
+# no exception on any page: injected markup cannot restyle a page (hide a warning, overlay a
+# form, read attributes through selectors), and no page has a <style> block or a style
+# attribute (the console's bars are SVG; drf-spectacular's docs page has its <style> as a
+# stylesheet, templates/api_docs.html; admin's own change list writes one only for a
+# ModelAdmin that hides its actions, which none here does). What scripts set through
+# element.style (admin's, Swagger UI's React) is not inline markup and is allowed. Images:
+# this origin, data: URIs (admin's and Swagger UI's icons), and MEDIA_URL's host when
+# artwork is served from another one (a CDN). The versioned API's answers carry no policy
+# (config.middleware), the browsable API's HTML under DEBUG included.
 _media = urlsplit(MEDIA_URL)
 # A MEDIA_URL without a scheme ("//cdn.example/media/") names a host, at the page's scheme.
 _MEDIA_HOST = (f"{_media.scheme}://" if _media.scheme else "") + _media.netloc
@@ -316,7 +321,7 @@ CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'", "'unsafe-inline'"],
+        "style-src": ["'self'"],
         "img-src": ["'self'", "data:", *([_MEDIA_HOST] if _media.netloc else [])],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],

@@ -67,9 +67,14 @@ urlpatterns = [
     path("console/", include("console.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    # Its start-up script from /api/docs/?script=, not inline: the Content-Security-Policy
-    # (config/settings.py) runs script from this origin's files only.
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    # Its start-up script from /api/docs/?script=, and its page's styles from a stylesheet
+    # (templates/api_docs.html), not inline: the Content-Security-Policy (config/settings.py)
+    # takes script and styles from this origin's files only.
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
+        name="api-docs",
+    ),
     # Last under /api/: what matches no API route is the API's JSON 404, not Django's page.
     # (?s): "." must match a line break too, or a path holding one (%0A) got that page.
     re_path(r"^api/(?P<rest>(?s:.*))$", api_route_not_found),

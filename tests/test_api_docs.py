@@ -1,8 +1,10 @@
 """The API docs page: only the app's own files on the admin's origin, and the flow it offers."""
 
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import drf_spectacular
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -45,6 +47,35 @@ def test_the_docs_page_has_no_inline_script():
 
     assert re.findall(r"<script\b[^>]*>", page)
     assert all(" src=" in tag for tag in re.findall(r"<script\b[^>]*>", page))
+
+
+def _head_lines(template: str) -> list[str]:
+    block = re.search(r"{% block head %}(.*?){% endblock head %}", template, re.S)
+    assert block, "a template with a head block"
+    return [line.strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_the_docs_page_has_no_inline_style_and_keeps_drf_spectaculars_head():
+    # style-src 'self' refuses drf-spectacular's <style> block: templates/api_docs.html
+    # writes the page's head again, a stylesheet in the block's place. The rest of the head
+    # is drf-spectacular's as it is: an upgrade that changes it must be copied over.
+    upstream = (
+        Path(drf_spectacular.__file__).parent / "templates/drf_spectacular/swagger_ui.html"
+    ).read_text()
+    ours = (Path(settings.BASE_DIR) / "templates/api_docs.html").read_text()
+    style = re.search(r"<style>(.*?)</style>", upstream, re.S)
+    assert style, "drf-spectacular's head has its <style> block"
+    rules = [rule.strip() for rule in style.group(1).splitlines() if rule.strip()]
+
+    page = Client().get("/api/docs/").content.decode()
+
+    assert "<style" not in page
+    assert " style=" not in page
+    stylesheet = Path(finders.find("tonight/api_docs.css")).read_text().splitlines()
+    assert set(rules) <= set(stylesheet)
+    assert [line for line in _head_lines(ours) if "tonight/api_docs.css" not in line] == [
+        line for line in _head_lines(upstream) if line not in {"<style>", "</style>", *rules}
+    ]
 
 
 def test_the_docs_page_asks_no_other_host_to_validate_the_schema():

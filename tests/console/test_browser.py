@@ -30,6 +30,7 @@ from tests.console.conftest import (
     view_permissions,
 )
 from tests.console.world import build_console_world
+from tests.factories import TasteClusterFactory
 
 pytestmark = pytest.mark.slow
 
@@ -466,6 +467,117 @@ def test_no_page_staff_use_breaks_the_content_security_policy(household, live_se
     WebDriverWait(browser, WAIT_SECONDS).until(lambda c: "Candidate sources" in dialog.text)
     _wait_for_images(browser, "#why-dialog img")
     assert not _policy_refusals(browser)
+
+
+def _refusals_and_misses(chrome) -> tuple[list[str], list[str]]:
+    """What Chromium logged since last asked: refused under the policy, and answered 404."""
+    messages = [entry["message"] for entry in chrome.get_log("browser")]
+    return (
+        [m for m in messages if "Content Security Policy" in m],
+        [m for m in messages if "status of 404" in m],
+    )
+
+
+#: The push bars of a "why" panel: the longest one's width against its cell's half.
+LONGEST_BAR_AND_HALF_CELL = """
+const bars = Array.from(document.querySelectorAll("table.features td.bar :is(.up, .down)"));
+const longest = Math.max(...bars.map(bar => bar.getBoundingClientRect().width));
+return [longest, bars[0].closest("td").getBoundingClientRect().width / 2];
+"""
+
+
+def test_no_kind_of_page_uses_a_style_the_policy_refuses(household, live_server, browser):
+    # style-src is the site's own stylesheets only (config/settings.py): a <style> block or a
+    # style="..." attribute on any page is refused, and the page quietly loses its look (the
+    # why panel's bars had no length, the admin index's console box squeezed its links). Each
+    # kind of HTML page the site serves, signed out and signed in, its scripts run and its
+    # images loaded: nothing refused, and nothing it asked for missing (admin's favicon.ico).
+    # given
+    get_user_model().objects.create_superuser("boss", password=STAFF_PASSWORD)
+    base = live_server.url
+    title, profile = household.resumed, household.action_fan
+    variant = title.artwork_variants.first()
+    cluster = TasteClusterFactory(region=household.home.region, name="Tamil", slug="tamil")
+    moment = {**FRIDAY_NIGHT, "rows": 12, "items": 20}
+    preview_query = urlencode({"account": profile.account_id, "profile": profile.pk, **moment})
+    signed_out = {
+        # each page, and what shows that it is drawn
+        "front page": ("/", "main ul a"),
+        "sign-in page": ("/admin/login/?next=/console/", "#login-form"),
+    }
+    signed_in = {
+        "console index": ("/console/", "main"),
+        "preview": (f"/console/preview/?{preview_query}", "li.tile img"),
+        "compare": (
+            f"/console/compare/?{urlencode({'account': profile.account_id, **FRIDAY_NIGHT})}",
+            "li.tile img",
+        ),
+        "why": (
+            f"/console/why/?{urlencode({'profile': profile.pk, 'title': title.pk, **moment})}",
+            "table.features",
+        ),
+        "row why": (
+            f"/console/why/row/?{urlencode({'profile': profile.pk, **moment})}"
+            "&row=continue_watching",
+            "table.features",
+        ),
+        "models": ("/console/models/", "svg.chart"),
+        "model cluster": (f"/console/models/{cluster.region.code}/{cluster.slug}/", "main h1"),
+        "artwork": ("/console/artwork/", "section.scope"),
+        "admin index": ("/admin/", "#tonight-console"),
+        "admin change list": ("/admin/catalog/title/", "#result_list"),
+        "admin change form": (f"/admin/catalog/title/{title.pk}/change/", "#title_form"),
+        "admin artwork list": ("/admin/artwork/artworkvariant/", "#result_list img"),
+        "admin artwork form": (
+            f"/admin/artwork/artworkvariant/{variant.pk}/change/",
+            "#artworkvariant_form img",
+        ),
+        "password change": ("/admin/password_change/", "#content form"),
+        # Swagger UI draws the operations itself, and their details when one is opened
+        "API docs": ("/api/docs/", ".swagger-ui .opblock"),
+    }
+
+    logged = {}  # every page's refusals and misses, to name them all when some fail
+
+    def visit(name: str, path: str, shown: str) -> None:
+        browser.get(f"{base}{path}")
+        WebDriverWait(browser, WAIT_SECONDS).until(
+            lambda c: c.find_elements(By.CSS_SELECTOR, shown), message=f"{name}: no {shown}"
+        )
+        _wait_for_images(browser)
+        logged[name] = _refusals_and_misses(browser)
+        browser.save_screenshot(str(ARTIFACTS / f"page-{name.replace(' ', '-')}.png"))
+
+    # when: each page loaded, signed out, then signed in
+    for name, (path, shown) in signed_out.items():
+        visit(name, path, shown)
+
+    _sign_in(browser, base, "boss", STAFF_PASSWORD, next_path="/console/")
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda c: urlsplit(c.current_url).path == "/console/"
+    )
+    for name, (path, shown) in signed_in.items():
+        visit(name, path, shown)
+        if name == "why":  # its bars' lengths are each term's own, which no stylesheet holds
+            longest_bar, half_cell = browser.execute_script(LONGEST_BAR_AND_HALF_CELL)
+
+    # and an operation opened in the API docs, its example highlighted by Swagger UI
+    browser.find_element(By.CSS_SELECTOR, ".swagger-ui .opblock-summary").click()
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda c: c.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock-body .highlight-code")
+    )
+    browser.save_screenshot(str(ARTIFACTS / "api-docs-operation.png"))
+    logged["API docs, an operation opened"] = _refusals_and_misses(browser)
+
+    # and the page admin's "Log out" leads to
+    browser.get(f"{base}/admin/")
+    browser.find_element(By.CSS_SELECTOR, "#logout-form button").click()
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda c: "Logged out" in c.title)
+    logged["signed out"] = _refusals_and_misses(browser)
+
+    # then: nothing refused or missing anywhere, and the bars drawn to their length
+    assert {name: found for name, found in logged.items() if found != ([], [])} == {}
+    assert longest_bar == pytest.approx(half_cell, abs=1)
 
 
 # The chosen option's text against the room the closed menu gives it (its width less its
