@@ -304,16 +304,17 @@ SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 # staff console, the API docs): script only from this origin's own files, so markup that
 # slips into a page (a household's name rendered as HTML) runs nothing. No page has an
 # inline script; the docs page loads its start-up script from /api/docs/?script=
-# (SpectacularSwaggerSplitView). Styles too come from this origin's stylesheets only, with
-# no exception on any page: injected markup cannot restyle a page (hide a warning, overlay a
-# form, read attributes through selectors), and no page has a <style> block or a style
-# attribute (the console's bars are SVG; drf-spectacular's docs page has its <style> as a
-# stylesheet, templates/api_docs.html; admin's own change list writes one only for a
-# ModelAdmin that hides its actions, which none here does). What scripts set through
-# element.style (admin's, Swagger UI's React) is not inline markup and is allowed. Images:
-# this origin, data: URIs (admin's and Swagger UI's icons), and MEDIA_URL's host when
-# artwork is served from another one (a CDN). The versioned API's answers carry no policy
-# (config.middleware), the browsable API's HTML under DEBUG included.
+# (SpectacularSwaggerSplitView). Styles too come from this origin's stylesheets only:
+# injected markup cannot restyle a page (hide a warning, overlay a form, read attributes
+# through selectors). No page has a <style> block or a style attribute (the console's bars
+# are SVG; drf-spectacular's docs page has its <style> as a stylesheet, templates/
+# api_docs.html; admin's own change list writes one only for a ModelAdmin that hides its
+# actions, which none here does), but one: Django's CSRF refusal page keeps its <style>,
+# allowed by hash on that answer alone (config.views.csrf_failure). What scripts set
+# through element.style (admin's, Swagger UI's React) is not inline markup and is allowed.
+# Images: this origin, data: URIs (admin's and Swagger UI's icons), and MEDIA_URL's host
+# when artwork is served from another one (a CDN). The versioned API's answers carry no
+# policy (config.middleware), the browsable API's HTML under DEBUG included.
 _media = urlsplit(MEDIA_URL)
 # A MEDIA_URL without a scheme ("//cdn.example/media/") names a host, at the page's scheme.
 _MEDIA_HOST = (f"{_media.scheme}://" if _media.scheme else "") + _media.netloc
@@ -331,6 +332,8 @@ CONTENT_SECURITY_POLICY = {
 }
 
 LOGIN_URL = "admin:login"
+# Django's own page, its <style> allowed by hash on that answer alone (the CSP, above).
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {

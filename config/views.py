@@ -1,8 +1,16 @@
-"""The site's front page, and its icon's old address."""
+"""The site's front page, its icon's old address, and Django's CSRF refusal page as served."""
 
+import functools
+import hashlib
+import re
+from base64 import b64encode
+
+from csp.decorators import csp_update
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.templatetags.static import static
+from django.views.csrf import builtin_template_path
+from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.http import require_safe
 
 #: The site's icon among the static files (static/tonight/), which every base template links.
@@ -30,3 +38,31 @@ def favicon(request: HttpRequest) -> HttpResponseRedirect:
     production, and a new icon must reach those who kept the old redirect.
     """
     return HttpResponseRedirect(static(FAVICON))
+
+
+@functools.cache
+def csrf_page_style_hashes() -> tuple[str, ...]:
+    """The CSP hash sources of the ``<style>`` blocks in Django's own CSRF failure page.
+
+    Read from Django's template, not from the answer: what the page renders (a reason, in
+    DEBUG) can never be one of them.
+    """
+    template = builtin_template_path("csrf_403.html").read_text(encoding="utf-8")
+    return tuple(
+        f"'sha256-{b64encode(hashlib.sha256(block.encode()).digest()).decode()}'"
+        for block in re.findall(r"<style>(.*?)</style>", template, re.DOTALL)
+    )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Django's 403 for a form whose CSRF check failed, its ``<style>`` let through by hash.
+
+    ``CSRF_FAILURE_VIEW``. Staff meet it when they send the sign-in form, or any admin
+    form, after its CSRF cookie is gone. Django's page styles itself with a ``<style>``
+    block, which ``style-src 'self'`` refuses (the page was legible but unstyled); a
+    ``403_csrf.html`` of ours would replace it, but Django renders such a template without
+    the page's context (the reason, the help it gives under DEBUG). This one answer's
+    policy allows that block's exact text and nothing else (a django-csp ``csp_update``).
+    """
+    allowed = csp_update({"style-src": list(csrf_page_style_hashes())})(django_csrf_failure)
+    return allowed(request, reason=reason)

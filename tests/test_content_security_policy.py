@@ -5,6 +5,10 @@ rendered as HTML, as the console's "why" dialog once did) must find no script to
 tests/console/test_browser.py shows in Chromium that no page staff use breaks the policy.
 """
 
+import base64
+import hashlib
+import re
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -76,6 +80,29 @@ def test_every_admin_list_keeps_an_action_bar():
     ]
 
     assert hidden == []
+
+
+def test_the_csrf_refusal_page_alone_lets_its_own_style_block_through_by_hash():
+    # Django's page for a form whose CSRF cookie is gone (a sign-in left open too long)
+    # styles itself with a <style> block, which style-src 'self' refused: that answer's
+    # policy allows that block's exact text (its sha256), and no other answer's does.
+    # given
+    client = Client(enforce_csrf_checks=True)
+
+    # when
+    refused = client.post("/admin/login/", {"username": "boss", "password": "x"})
+
+    # then
+    assert refused.status_code == 403
+    blocks = re.findall(r"<style>(.*?)</style>", refused.content.decode(), re.DOTALL)
+    assert blocks, "Django's page has its <style> block"
+    hashes = [
+        f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'" for b in blocks
+    ]
+    assert _directives(refused["Content-Security-Policy"])["style-src"] == ["'self'", *hashes]
+    # and the sign-in page it refused a form of keeps the plain policy
+    page = client.get("/admin/login/")
+    assert _directives(page["Content-Security-Policy"])["style-src"] == ["'self'"]
 
 
 @pytest.mark.parametrize(

@@ -552,6 +552,15 @@ def test_no_kind_of_page_uses_a_style_the_policy_refuses(household, live_server,
     for name, (path, shown) in signed_out.items():
         visit(name, path, shown)
 
+    # the page Django answers a form whose CSRF cookie is gone (a sign-in left open too long)
+    browser.delete_cookie("csrftoken")
+    browser.find_element(By.NAME, "username").send_keys("boss")
+    browser.find_element(By.NAME, "password").send_keys(STAFF_PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda c: "403 Forbidden" in c.title)
+    logged["CSRF refusal"] = _refusals_and_misses(browser)
+    browser.save_screenshot(str(ARTIFACTS / "page-CSRF-refusal.png"))
+
     _sign_in(browser, base, "boss", STAFF_PASSWORD, next_path="/console/")
     WebDriverWait(browser, WAIT_SECONDS).until(
         lambda c: urlsplit(c.current_url).path == "/console/"
