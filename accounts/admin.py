@@ -20,6 +20,7 @@ from .services import (
     account_profiles_cluster_settle,
     api_token_create,
     api_token_rename,
+    api_tokens_delete,
     api_tokens_revoke,
 )
 
@@ -168,6 +169,12 @@ class ApiTokenAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
                 key,
             ),
         )
+
+    def delete_model(self, request: HttpRequest, obj: ApiToken) -> None:
+        api_tokens_delete(tokens=ApiToken.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        api_tokens_delete(tokens=queryset)
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:

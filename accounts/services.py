@@ -39,6 +39,19 @@ def api_tokens_revoke(*, tokens: QuerySet[ApiToken]) -> int:
     return tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
+@transaction.atomic
+def api_tokens_delete(*, tokens: QuerySet[ApiToken]) -> int:
+    """Delete the tokens; admin's history keeps what was done to them, not their names.
+
+    A token's name in admin's history is its household's (``str(token)``): a token
+    deleted on its own kept it there, and so did its household's deletion later, as
+    the token was no longer among the household's to forget. Returns how many went.
+    """
+    admin_history_forget(objects=tokens.select_related("account"))
+    deleted, _ = tokens.delete()
+    return deleted
+
+
 def api_token_rename(*, token: ApiToken, name: str) -> None:
     """Write the token's name, and nothing else of the row.
 
