@@ -31,6 +31,7 @@ from config.api.strict import (
 from .models import Profile, validate_pin, validate_profile_name
 from .selectors import profile_for_request, profile_get, profile_list
 from .services import (
+    LIMIT_MESSAGE,
     profile_change_locked,
     profile_create,
     profile_create_locked,
@@ -225,7 +226,10 @@ class ProfileListCreateApi(NoQueryOnWrites, GenericAPIView):
         request=ProfileInputSerializer,
         responses={201: ProfileOutputSerializer},
         summary="Add a profile (at most five per account)",
-        description=GUARDIAN_RULE,
+        description=(
+            "A sixth profile is refused with a 400 `invalid` whose `errors` name `account` "
+            f'("{LIMIT_MESSAGE}"); deleting one frees its slot. ' + GUARDIAN_RULE
+        ),
         parameters=[UNLOCK_PARAMETER],
     )
     @sensitive_variables("serializer")
@@ -246,7 +250,10 @@ class ProfileListCreateApi(NoQueryOnWrites, GenericAPIView):
 
 class ProfileDetailApi(NoQueryOnWrites, APIView):
     schema_errors = {  # config.api.schema
-        "DELETE": {403: "`profile_locked`: the profile's own unlock is missing."}
+        "DELETE": {
+            403: "`profile_locked`: neither the profile's own unlock nor, for a profile that "
+            "is not a guardian, a guardian's was sent (or the one sent has expired)."
+        }
     }
 
     @extend_schema(
@@ -264,7 +271,8 @@ class ProfileDetailApi(NoQueryOnWrites, APIView):
             200: ProfileOutputSerializer,
             403: OpenApiResponse(
                 ErrorSerializer,
-                description="`profile_locked` (the profile's own unlock is missing) or "
+                description="`profile_locked` (neither the profile's own unlock nor, for a "
+                "profile that is not a guardian, a guardian's was sent) or "
                 "`guardian_unlock_required` (the change lifts a restriction).",
             ),
         },
@@ -293,7 +301,13 @@ class ProfileDetailApi(NoQueryOnWrites, APIView):
         operation_id="profiles_destroy",
         responses={204: None},
         summary="Delete a profile",
-        description="A PIN-protected profile needs its own unlock token (403 `profile_locked`).",
+        description=(
+            "A PIN-protected profile needs its own unlock token, or, unless it is itself a "
+            "guardian, a guardian's unlock (403 `profile_locked`): a guardian is an "
+            "unrestricted profile of the account (not kids, 18+) that has a PIN, so a child who "
+            "locks its own profile with a PIN does not lock the parent out of deleting it. A "
+            "profile without a PIN needs none."
+        ),
         parameters=[UNLOCK_PARAMETER],
     )
     def delete(self, request: Request, profile_id: int) -> Response:

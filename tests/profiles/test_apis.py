@@ -460,6 +460,21 @@ def test_the_schema_documents_the_pin_and_guardian_refusals():
         assert "X-Profile-Unlock" in [p["name"] for p in operation["parameters"]]
 
 
+def test_the_schema_says_a_guardians_unlock_deletes_and_what_a_sixth_profile_gets():
+    # A guardian's unlock deletes a PIN-protected profile that is not a guardian (above,
+    # test_a_guardian_opens_a_profile_its_child_locked_with_a_pin), and a sixth profile's
+    # 400 names `account`, which is no field of the body: a client reads both here.
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    detail = schema["paths"]["/api/v1/profiles/{profile_id}/"]
+    create = schema["paths"]["/api/v1/profiles/"]["post"]
+
+    assert "a guardian's unlock" in detail["delete"]["description"]
+    for operation in (detail["delete"], detail["patch"]):
+        assert "a guardian's" in operation["responses"]["403"]["description"]
+    assert "sixth profile" in create["description"]
+    assert "`account`" in create["description"]
+
+
 def test_a_name_loses_the_blanks_around_it_as_the_schema_says_and_nothing_else():
     # given: what the schema says of a profile's name on the way in
     schema = SchemaGenerator().get_schema(request=None, public=True)
