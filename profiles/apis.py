@@ -170,7 +170,7 @@ class ProfileInputSerializer(KnownFieldsOnly):
     )
     display_language = LanguageCodeField(required=False, allow_null=True)
     preferred_languages = LanguageCodeField(
-        many=True, required=False, help_text=PROFILE_LANGUAGES_HELP
+        many=True, required=False, help_text=f"{PROFILE_LANGUAGES_HELP} Each code once."
     )
     pin = pin_field(
         required=False,
