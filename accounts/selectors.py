@@ -25,7 +25,7 @@ def account_for_request(request: Request) -> Account:
 
 def account_get_by_name(*, name: str) -> Account | None:
     """The oldest household of that name, if any (names are not unique)."""
-    return Account.objects.filter(name=name).first()
+    return Account.objects.filter(name=name).order_by("pk").first()
 
 
 def api_token_list_live(*, account: Account, name: str) -> list[ApiToken]:

@@ -17,6 +17,18 @@ def test_a_household_is_found_by_name_the_oldest_of_two_so_named():
     assert account_get_by_name(name="The Guptas") is None
 
 
+def test_the_oldest_household_of_a_name_is_found_after_it_was_changed():
+    # given: two households of one name, the older one saved again since (PostgreSQL
+    # writes the changed row after the other, so the name's order alone put it second)
+    first = AccountFactory(name="The Sharmas (demo)")
+    AccountFactory(name="The Sharmas (demo)")
+    first.external_id = "moved"
+    first.save()
+
+    # then: the oldest, as demo_info names it (and revokes its "make demo" tokens)
+    assert account_get_by_name(name="The Sharmas (demo)") == first
+
+
 def test_the_live_tokens_of_a_name_leave_out_revoked_ones_other_names_and_other_households():
     # given: two live "make demo" tokens, a revoked one, another name, another household's
     account = AccountFactory()
