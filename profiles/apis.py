@@ -358,7 +358,9 @@ class ProfileUnlockApi(NoQueryOnWrites, APIView):
             "20 a day (429 with `retry_after_seconds` once a limit is reached, even for the "
             "right PIN; attempts are counted before the PIN is checked, so concurrent guesses "
             "cannot exceed it). A new PIN starts with a fresh budget: a guardian's unlock can "
-            "set one for a profile that is not a guardian."
+            "set one for a profile that is not a guardian. A profile without a PIN answers a "
+            "token for any four digits, counting nothing, so a client unlocks every profile "
+            "it opens alike."
         ),
     )
     @sensitive_variables("serializer")

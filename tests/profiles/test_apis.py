@@ -477,6 +477,21 @@ def test_the_schema_says_a_guardians_unlock_deletes_and_what_a_sixth_profile_get
     assert "`account`" in create["description"]
 
 
+def test_unlocking_a_profile_without_a_pin_answers_a_token_as_the_schema_says(api_client, profile):
+    # A picker unlocks whichever profile is tapped; the schema tells the client what a
+    # profile without a PIN answers, so it needs no special case (README).
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    unlock = schema["paths"]["/api/v1/profiles/{profile_id}/unlock/"]["post"]
+    assert "without a PIN" in unlock["description"]
+
+    response = api_client.post(
+        reverse("v1:profile-unlock", args=[profile.pk]), {"pin": "0000"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["token"]
+
+
 def test_a_name_loses_the_blanks_around_it_as_the_schema_says_and_nothing_else():
     # given: what the schema says of a profile's name on the way in
     schema = SchemaGenerator().get_schema(request=None, public=True)
