@@ -40,6 +40,7 @@ from .services import (
     profile_change_locked,
     profile_create,
     profile_delete,
+    profile_name_composed,
     profile_pin_lock_lift,
     profile_update,
     profiles_unlocks_end,
@@ -563,12 +564,14 @@ class ProfileInlineFormSet(BaseInlineFormSet):
             name = getattr(form, "cleaned_data", {}).get("name")
             if not name or self._should_delete_form(form):
                 continue
-            # lower(), as the constraint's Lower("name"); casefold() would refuse more.
-            if name.lower() in seen:
+            # lower(), as the constraint's Lower("name"); casefold() would refuse more. Composed,
+            # as the services store it.
+            key = profile_name_composed(name).lower()
+            if key in seen:
                 form.add_error(
                     "name", "Another profile of this account has this name (case is ignored)."
                 )
-            seen.add(name.lower())
+            seen.add(key)
 
     def save_new(self, form: forms.ModelForm, commit: bool = True) -> Profile:
         profile = profile_create(account=self.instance, **_service_fields(form.cleaned_data))

@@ -3,6 +3,7 @@
 import datetime as dt
 import functools
 import logging
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -43,6 +44,17 @@ def _validated(profile: Profile) -> Profile:
             errors[NON_FIELD_ERRORS] = whole
         raise ValidationError(errors) from None
     return profile
+
+
+def profile_name_composed(name: str) -> str:
+    """The name in Unicode's composed form (NFC), as every profile's is stored.
+
+    One keyboard sends "ë" (or a Hangul syllable) as one code point, another as its
+    parts; compared as sent, the two were different names, and the picker showed two
+    profiles of one name, which the name's uniqueness in the household is there to
+    prevent. Composed alike, they clash.
+    """
+    return unicodedata.normalize("NFC", name)
 
 
 def _constraint_error(exc: IntegrityError) -> ValidationError:
@@ -104,7 +116,7 @@ def profile_create(
     profile = Profile(
         account=account,
         slot=free[0],
-        name=name,
+        name=profile_name_composed(name),
         is_kids=is_kids,
         maturity_limit=maturity_limit,
         display_language=display_language,
@@ -143,7 +155,7 @@ def profile_update(
     Account.objects.select_for_update().only("pk").get(pk=profile.account_id)
     changed: list[str] = []
     if name is not None:
-        profile.name = name
+        profile.name = profile_name_composed(name)
         changed.append("name")
     if is_kids is not None:
         profile.is_kids = is_kids

@@ -46,13 +46,16 @@ def account_url(account: Account) -> str:
     return reverse("admin:accounts_account_change", args=[account.pk])
 
 
-@pytest.mark.parametrize("second", ["Guest", "guest"])
-def test_two_new_inline_rows_with_one_name_are_a_form_error(staff, second):
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("Guest", "Guest"), ("Guest", "guest"), ("Gu\u00e9st", "Gue\u0301st")],  # é; e, accent
+)
+def test_two_new_inline_rows_with_one_name_are_a_form_error(staff, first, second):
     # given
     account = AccountFactory()
     data = form_data(staff.get(account_url(account)))
     data["profiles-TOTAL_FORMS"] = "2"
-    for i, name in enumerate(["Guest", second]):
+    for i, name in enumerate([first, second]):
         data.update({f"profiles-{i}-name": name, f"profiles-{i}-maturity_limit": "13"})
 
     # when

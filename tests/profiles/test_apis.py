@@ -1,3 +1,5 @@
+import unicodedata
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -103,6 +105,36 @@ def test_duplicate_name_is_a_field_error(api_client, account):
             "name": ["This account already has a profile with that name."]
         }
     assert sorted(account.profiles.values_list("name", flat=True)) == ["Asha", "Ravi"]
+
+
+@pytest.mark.parametrize(
+    ("taken", "sent"),
+    [
+        ("Zo\u00eb", "Zoe\u0308"),  # ë composed, then as e and a combining diaeresis
+        ("Zoe\u0308", "ZO\u00cb"),
+        ("\ud55c\uc2ef", "\u1112\u1161\u11ab\u1109\u1175\u11ba"),  # Hangul syllables, jamo
+    ],
+)
+def test_a_name_written_in_other_code_points_for_the_same_text_is_taken(
+    api_client, account, taken, sent
+):
+    # One device's keyboard composes "ë" (or a Hangul syllable), another's sends its parts:
+    # the picker then showed two profiles of one name, which "unique within the account"
+    # (the schema) is there to prevent.
+    first = api_client.post(LIST_URL, {"name": taken}, format="json")
+    assert first.status_code == 201, first.content
+    other = ProfileFactory(account=account, name="Ravi")
+
+    created = api_client.post(LIST_URL, {"name": sent}, format="json")
+    renamed = api_client.patch(detail_url(other.pk), {"name": sent}, format="json")
+
+    for response in (created, renamed):
+        assert response.status_code == 400, response.content
+        assert response.json()["errors"] == {
+            "name": ["This account already has a profile with that name."]
+        }
+    # and a name is kept in its composed form (NFC), so that the next one compares with it
+    assert first.json()["name"] == unicodedata.normalize("NFC", taken)
 
 
 @pytest.mark.parametrize(
