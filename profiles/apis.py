@@ -162,7 +162,11 @@ class ProfileInputSerializer(KnownFieldsOnly):
         validators=[RegexValidator(r"\S", "This field may not be blank.", code="blank")],
         help_text=f"{PROFILE_NAME_HELP} {NAME_TRIMMED_HELP}",
     )
-    is_kids = serializers.BooleanField(required=False, help_text=PROFILE_IS_KIDS_HELP)
+    is_kids = serializers.BooleanField(
+        required=False,
+        help_text=f"{PROFILE_IS_KIDS_HELP} Turned on without a maturity_limit, a limit above 7 "
+        "is lowered to 7 (a new kids profile's default); turned off, the limit stays as it is.",
+    )
     maturity_limit = serializers.ChoiceField(
         choices=MaturityLevel.choices,
         required=False,

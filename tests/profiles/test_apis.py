@@ -524,6 +524,19 @@ def test_unlocking_a_profile_without_a_pin_answers_a_token_as_the_schema_says(ap
     assert response.json()["token"]
 
 
+def test_turning_kids_on_lowers_the_limit_as_the_schema_says(api_client, profile):
+    # A client sends only is_kids; the 18+ it read before is then 7+, which the schema says.
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for body in ("ProfileInputRequest", "PatchedProfileInputRequest"):
+        is_kids = schema["components"]["schemas"][body]["properties"]["is_kids"]
+        assert "lowered to 7" in is_kids["description"]
+
+    response = api_client.patch(detail_url(profile.pk), {"is_kids": True}, format="json")
+
+    assert response.status_code == 200
+    assert (response.json()["maturity_limit"], profile.maturity_limit) == (7, 18)
+
+
 def test_a_name_loses_the_blanks_around_it_as_the_schema_says_and_nothing_else():
     # given: what the schema says of a profile's name on the way in
     schema = SchemaGenerator().get_schema(request=None, public=True)
