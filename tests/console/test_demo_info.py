@@ -1,5 +1,7 @@
 """demo_info prints where to see the showcase household, and whether its two adults differ."""
 
+import itertools
+import shlex
 from io import StringIO
 from urllib.parse import parse_qs, urlparse
 
@@ -154,3 +156,60 @@ def test_a_port_no_server_can_listen_on_is_refused(port):
     # having replaced the showcase household's token
     with pytest.raises(CommandError, match=r"argument --port: .* is not a whole number from 1"):
         call_command("demo_info", f"--port={port}", stdout=StringIO())
+
+
+def _curl(line: str) -> tuple[str, dict[str, str], str]:
+    """The URL, headers and body of a printed curl command, as a shell would split them."""
+    words = shlex.split(line.split("curl", 1)[1].split("   (", 1)[0])
+    headers, body = {}, ""
+    for flag, value in itertools.pairwise(words):
+        if flag == "-H":
+            name, _, text = value.partition(": ")
+            headers[name] = text
+        elif flag == "-d":
+            body = value
+    url = next(word for word in words if word.startswith("http://"))
+    return url, headers, body
+
+
+def test_a_pin_protected_adults_homepage_line_unlocks_it_first(world, client):
+    # The homepage lines were plain token curls: for an adult with a PIN each answered 403
+    # profile_locked, and nothing printed said how to unlock.
+    profile = world.action_fan
+    profile.set_pin(DEMO_PIN)
+    profile.save(update_fields=["pin_hash"])
+
+    lines = demo_info_text(world).splitlines()
+
+    unlock_line = next(line for line in lines if line.strip().startswith("Unlock:"))
+    url, headers, body = _curl(unlock_line)
+    assert f"({profile.name}, PIN {DEMO_PIN})" in unlock_line
+    answer = client.post(
+        urlparse(url).path,
+        data=body,
+        content_type=headers["Content-Type"],
+        HTTP_AUTHORIZATION=headers["Authorization"],
+    )
+    assert answer.status_code == 200
+    homepage_line = next(
+        line for line in lines if line.strip().startswith("Homepage:") and profile.name in line
+    )
+    url, headers, _ = _curl(homepage_line)
+    assert headers["X-Profile-Unlock"] == "<token from Unlock>"
+    page = client.get(
+        f"{urlparse(url).path}?{urlparse(url).query}",
+        HTTP_AUTHORIZATION=headers["Authorization"],
+        HTTP_X_PROFILE_UNLOCK=answer.json()["token"],
+    )
+    assert page.status_code == 200
+    other = next(line for line in lines if line.strip().startswith("Homepage:") and "Ravi" in line)
+    assert "X-Profile-Unlock" not in other
+
+
+def test_no_comparison_of_nobody(world):
+    # A showcase household without profiles printed "Compare: ...   ( side by side)".
+    world.account.profiles.all().delete()
+
+    text = demo_info_text(world)
+
+    assert "side by side" not in text

@@ -11,6 +11,7 @@ from accounts.services import api_token_create, api_token_revoke
 from console.moments import local_moment, region_zone
 from profiles.models import Profile
 from profiles.selectors import profile_list_with_home_region, profile_with_pin
+from profiles.unlock import UNLOCK_HEADER
 from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME, DEMO_PIN
 from recommendations.management.options import whole_number
 from recommendations.selectors.training_runs import training_runs_finished_count
@@ -106,13 +107,14 @@ class Command(BaseCommand):
                 f"{base}{reverse('console:preview')}?{urlencode(preview)}"
                 f"   ({adult.name}'s homepage, Friday 21:00 on a TV{_story(pages, i)})"
             )
-        compare = {"account": account.pk, **SHOWCASE_MOMENT}
-        names = [p.name for p in profiles]
-        names = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
-        lines.append(
-            f"  Compare:   {base}{reverse('console:compare')}?{urlencode(compare)}"
-            f"   ({names} side by side)"
-        )
+        if profiles:
+            compare = {"account": account.pk, **SHOWCASE_MOMENT}
+            names = [p.name for p in profiles]
+            names = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+            lines.append(
+                f"  Compare:   {base}{reverse('console:compare')}?{urlencode(compare)}"
+                f"   ({names} side by side)"
+            )
         if len(adults) == 2:
             lines.append(f"             {_difference(adults, pages)}")
         # A profile whose PIN is the demo's, so a newcomer can try unlocking one. Checked,
@@ -139,8 +141,20 @@ class Command(BaseCommand):
                 + f"   ({profile.name}{', a kids profile' if profile.is_kids else ''})"
             )
         for profile in adults:
+            unlock = ""
+            # A PIN-protected adult's homepage is a 403 without its unlock: say how to get one.
+            if profile.has_pin:
+                known = profile.check_pin(DEMO_PIN)  # the demo's, unless changed since the seed
+                body = f'{{"pin": "{DEMO_PIN if known else "<PIN>"}"}}'
+                lines.append(
+                    f"  Unlock:    curl -X POST -H 'Authorization: Token {key}' "
+                    f"-H 'Content-Type: application/json' -d '{body}' "
+                    f"{base}/api/v1/profiles/{profile.pk}/unlock/   "
+                    f"({profile.name}, PIN {DEMO_PIN if known else 'its own'})"
+                )
+                unlock = f"-H '{UNLOCK_HEADER}: <token from Unlock>' "
             lines.append(
-                f"  Homepage:  curl -H 'Authorization: Token {key}' "
+                f"  Homepage:  curl -H 'Authorization: Token {key}' {unlock}"
                 f"'{base}/api/v1/profiles/{profile.pk}/homepage/?device=tv&rows=12&items=20'"
                 f"   ({profile.name})"
             )
