@@ -75,7 +75,8 @@ _VALUE_HELP = "; ".join(
 #: What a client reads on an event's fields, in the batch it sends and the history it reads.
 EVENT_HELP = {
     "kind": "What the profile did. A rating is the latest, by occurred_at, of thumbs_up, "
-    "thumbs_down and thumbs_cleared: thumbs_cleared removes the title's rating.",
+    "thumbs_down and thumbs_cleared (at one instant, thumbs_down wins, then thumbs_cleared): "
+    "thumbs_cleared removes the title's rating.",
     "title": "Title id; null only for row_scroll_past (an event sent may leave it out instead).",
     "episode": "Episode id (from the title's seasons) when the event is about one episode of a "
     "series, required for a series' complete; null otherwise (an event sent may leave it out "

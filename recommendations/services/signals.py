@@ -30,6 +30,7 @@ from django.utils import timezone
 from catalog.models import Season, Title
 from config.lookups import AnyOf
 from profiles.models import Profile
+from recommendations.engine.split import Rating
 from recommendations.models import PLAY_KINDS, ProfileTitleState, Signal, SignalKind
 from recommendations.selectors.attribution import attribution_window
 from recommendations.selectors.signals import (
@@ -65,6 +66,18 @@ _THUMBS_OF = {
     SignalKind.THUMBS_UP: ProfileTitleState.Thumbs.UP,
     SignalKind.THUMBS_DOWN: ProfileTitleState.Thumbs.DOWN,
     SignalKind.THUMBS_CLEARED: ProfileTitleState.Thumbs.NONE,
+}
+#: Each rating kind, and each rated state's thumbs (none: cleared), as the engine's
+#: ``Rating``, whose order settles ratings at one instant (``_rating_replaces``).
+_RATING_OF = {
+    SignalKind.THUMBS_UP: Rating.UP,
+    SignalKind.THUMBS_DOWN: Rating.DOWN,
+    SignalKind.THUMBS_CLEARED: Rating.CLEARED,
+}
+_STATE_RATING = {
+    ProfileTitleState.Thumbs.UP: Rating.UP,
+    ProfileTitleState.Thumbs.DOWN: Rating.DOWN,
+    ProfileTitleState.Thumbs.NONE: Rating.CLEARED,
 }
 
 
@@ -367,7 +380,8 @@ def title_states_fold(
     changes, and the models' completion weight reads ``complete`` signals only.
 
     Events are applied in the order they happened, not the order they arrived,
-    so a late-arriving older event cannot overwrite newer progress or thumbs.
+    so a late-arriving older event cannot overwrite newer progress or thumbs; ratings
+    at the same moment go by kind, a thumbs down first (``_rating_replaces``).
     Moments are only compared, never converted: ingest's are aware datetimes, the
     seeder's epoch seconds (the same rules without a datetime per event).
     """
@@ -493,11 +507,26 @@ def title_states_fold(
                 state.completed_at is None or at < state.completed_at
             ):
                 state.completed_at = at
-        elif event.kind in RATING_KINDS and (state.thumbs_at is None or at >= state.thumbs_at):
+        elif event.kind in RATING_KINDS and _rating_replaces(state, event.kind, at):
             # A clear keeps its time too: an older thumbs arriving after it stays cleared.
             state.thumbs = _THUMBS_OF[event.kind]
             state.thumbs_at = at
     return rewatches
+
+
+def _rating_replaces(state: Any, kind: str, at: Moment) -> bool:
+    """Whether a rating of ``kind`` at ``at`` is the state's thumbs from now on.
+
+    The latest by time is; of ratings at the very same instant (two devices, one
+    moment), the strongest by the engine's :class:`~recommendations.engine.split.Rating`
+    (a thumbs down, then a clear, then a thumbs up), as confidence and the holdout read
+    them, so that the state never says liked where they say disliked. Kept as a maximum
+    of (moment, rating), it comes out the same whatever the order and the batches the
+    ratings arrive in. Until December 2026 the later in the log won such a tie.
+    """
+    if state.thumbs_at is None or at > state.thumbs_at:
+        return True
+    return at == state.thumbs_at and _RATING_OF[kind] >= _STATE_RATING[state.thumbs]
 
 
 def _episode_finish(

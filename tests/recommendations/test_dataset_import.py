@@ -259,6 +259,31 @@ def test_derived_state_is_what_the_live_rules_make_of_the_stored_signals(tmp_pat
     assert grumpier.play_count == 2
 
 
+@pytest.mark.parametrize("files", ["one file", "a file each"])
+def test_a_title_rated_top_and_bottom_in_one_second_is_disliked_whatever_the_order(
+    tmp_path, catalogue, files
+):
+    # given: user 1 rates Toy Story 5 then 1 within one second (the file's resolution), user
+    # 2 rates it 1 then 5
+    first = f"1,1,5.0,{T0}\n2,1,1.0,{T0}\n"
+    second = f"1,1,1.0,{T0}\n2,1,5.0,{T0}\n"
+    header = "userId,movieId,rating,timestamp\n"
+
+    # when: imported in one file, or the second ratings in a later file
+    if files == "one file":
+        run(write(tmp_path, header + first + second))
+    else:
+        run(write(tmp_path, header + first))
+        run(write(tmp_path, header + second, name="more.csv"))
+
+    # then: both are disliked, as confidence and the live state read ratings at one instant
+    states = ProfileTitleState.objects.filter(title__external_id="1")
+    assert sorted(states.values_list("profile__external_id", "thumbs")) == [
+        ("1", ProfileTitleState.Thumbs.DOWN),
+        ("2", ProfileTitleState.Thumbs.DOWN),
+    ]
+
+
 def test_rerunning_an_import_stores_nothing_twice(tmp_path, catalogue):
     # given
     path = write(tmp_path, RATINGS)

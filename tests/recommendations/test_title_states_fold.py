@@ -1,9 +1,12 @@
 """The shared fold (``title_states_fold``) on its own: what it passes over (no database)."""
 
 import datetime as dt
+import itertools
 
+import numpy as np
 import pytest
 
+from recommendations.engine.split import Rating, latest_rating
 from recommendations.models import ProfileTitleState
 from recommendations.services.signals import title_states_fold
 from recommendations.signal_events import logged_event
@@ -212,3 +215,53 @@ def test_ingest_batch_by_batch_finishes_a_passed_episode_as_a_fold_of_the_whole_
     assert _fields(ingested) == _fields(refolded)
     assert sorted(refolded.completed_episodes) == [1, 3]
     assert (refolded.last_episode_id, refolded.progress) == (4, 0.0)
+
+
+def _splits(n: int) -> list[list[list[int]]]:
+    """Every way to send events ``0..n-1``, in that order, as consecutive batches."""
+    ways = []
+    for cuts in itertools.product((False, True), repeat=n - 1):
+        batches, batch = [], [0]
+        for i, cut in enumerate(cuts, start=1):
+            if cut:
+                batches.append(batch)
+                batch = []
+            batch.append(i)
+        ways.append([*batches, batch])
+    return ways
+
+
+_STANDING = {"up": Rating.UP, "down": Rating.DOWN, "": Rating.CLEARED}
+
+
+def test_the_fold_and_latest_rating_agree_for_every_order_tie_and_batching_of_three_ratings():
+    # given: every sequence of up to three ratings of one title, at every pattern of equal
+    # and different moments, in every order of arrival and every split into batches
+    cases = 0
+    for n in (1, 2, 3):
+        for kinds in itertools.product(("up", "down", "cleared"), repeat=n):
+            for minutes in itertools.product((1, 2), repeat=n):
+                plan = [
+                    (SERIES, None, f"thumbs_{kind}", None, _minutes(m))
+                    for kind, m in zip(kinds, minutes, strict=True)
+                ]
+                # when: the holdout's reading (the engine's rule, confidence's too)
+                expected = latest_rating(
+                    profile_index=np.zeros(n, int),
+                    title_index=np.ones(n, int),
+                    timestamp=np.array(minutes, dtype=float),
+                    thumbs_up=np.array([k == "up" for k in kinds]),
+                    thumbs_down=np.array([k == "down" for k in kinds]),
+                    thumbs_cleared=np.array([k == "cleared" for k in kinds]),
+                    n_titles=2,
+                )[0]
+                for batches in _splits(n):
+                    # and the state, folded batch by batch as ingest folds them
+                    state = _fold_in_batches(plan, batches)[SERIES]
+
+                    # then: both leave the same rating standing, from the same moment
+                    case = (kinds, minutes, batches)
+                    assert _STANDING[state.thumbs] == expected, case
+                    assert state.thumbs_at == _minutes(max(minutes)), case
+                    cases += 1
+    assert cases == 3 * 2 * 1 + 9 * 4 * 2 + 27 * 8 * 4
