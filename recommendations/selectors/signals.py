@@ -892,6 +892,31 @@ def credits_playback_pairs() -> list[tuple[int, int]]:
     )
 
 
+def rating_tie_pairs() -> list[tuple[int, int]]:
+    """The (profile, title) pairs with a state whose log holds ratings of different kinds
+    at one moment, in order.
+
+    The moment is the fold's (the stamp or the receipt, whichever is earlier). Until
+    December 2026 the fold let the later of such ratings in the log win; since, the
+    strongest kind does (a thumbs down, then a clear), as confidence reads them, so a state
+    folded before may say liked where its log now says disliked. One pass over the log's
+    ratings: a one-off repair's read, not a request's.
+    """
+    with_state = ProfileTitleState.objects.filter(
+        profile_id=OuterRef("profile_id"), title_id=OuterRef("title_id")
+    )
+    ratings = [SignalKind.THUMBS_UP, SignalKind.THUMBS_DOWN, SignalKind.THUMBS_CLEARED]
+    tied = (
+        Signal.objects.filter(Exists(with_state), kind__in=ratings)
+        .annotate(folded_at=Least("occurred_at", "received_at"))
+        .values("profile_id", "title_id", "folded_at")
+        .annotate(kinds=Count("kind", distinct=True))
+        .filter(kinds__gt=1)
+        .values_list("profile_id", "title_id")
+    )
+    return sorted(set(tied))
+
+
 def title_states_log_read(
     *, profile_id: int, title_ids: Collection[int], kinds: Collection[str]
 ) -> list[tuple[int, int, int | None, str, float | None, dt.datetime]]:

@@ -1309,8 +1309,9 @@ def title_states_refold(
     The repair of states folded before ingest refused a play, progress or completion
     of an episode not out at the event's time (December 2026): the fold passes over
     those now, as ingest does, and the states kept them; and of states folded before
-    the fold finished a passed episode moved on from (December 2026). Under the
-    profile's lock, as
+    the fold finished a passed episode moved on from (December 2026); and of states
+    folded before ratings at one instant went by kind (``_rating_replaces``, December
+    2026), which kept the later in the log. Under the profile's lock, as
     ingest writes states, so a batch recorded meanwhile is folded in, not lost. Only
     the states the refold changes are written (so a second run writes nothing); a
     state of which nothing is left (every event passed over) is deleted, as ingest

@@ -7,8 +7,10 @@ Watching and the title page read) must say the same, however the ratings arrive.
 """
 
 import datetime as dt
+import io
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from recommendations.models import ProfileTitleState
@@ -124,3 +126,62 @@ def test_a_tied_rating_arriving_late_in_a_refolded_batch_still_loses_to_the_thum
     resume = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()
     assert resume["results"] == []
 
+
+def refold(*options: str) -> str:
+    out = io.StringIO()
+    call_command("title_states_refold", *options, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_the_refold_repairs_a_state_stored_when_the_later_in_the_log_won_a_tie(
+    api_client, profile, film, account
+):
+    # given: a thumbs down then a thumbs up at one instant, stored as ingest folded them
+    # before December 2026 (the later in the log won: liked); another film rated at
+    # distinct instants, and another title rated twice the same way at one instant
+    send(
+        api_client,
+        profile,
+        event(film, kind="thumbs_down", occurred_at=TIED),
+        event(film, kind="thumbs_up", occurred_at=TIED),
+    )
+    ProfileTitleState.objects.filter(profile=profile, title=film).update(thumbs="up")
+    other, same = TitleFactory(), TitleFactory()
+    for title in (other, same):
+        AvailabilityFactory(title=title, region=account.home_region)
+    send(
+        api_client,
+        profile,
+        event(other, kind="thumbs_down", occurred_at=at(12)),
+        event(other, kind="thumbs_up", occurred_at=at(11)),
+        event(same, kind="thumbs_up", occurred_at=TIED),
+        event(same, kind="thumbs_up", occurred_at=TIED),
+    )
+    assert standing(api_client, profile, film) == UP
+
+    # when: the operator reviews, then refolds the states whose log holds ratings at one
+    # instant
+    review = refold("--rating-ties", "--dry-run")
+    assert ProfileTitleState.objects.get(profile=profile, title=film).thumbs == "up"
+    out = refold("--rating-ties")
+
+    # then: only the film's state was a candidate and changed, now disliked everywhere; a
+    # second run writes nothing
+    assert f"would refold: profile {profile.pk}, title {film.pk} " in review
+    assert "changes thumbs" in review
+    assert "Folded again 1 of the 1 title state(s)" in out
+    assert standing(api_client, profile, film) == DOWN
+    assert "Folded again 0 of the 1 title state(s)" in refold("--rating-ties")
+
+
+def test_the_refold_of_rating_ties_with_none_says_so(api_client, profile, film):
+    send(api_client, profile, event(film, kind="thumbs_up", occurred_at=TIED))
+
+    assert refold("--rating-ties").strip() == (
+        "Nothing to refold: no title state's log holds ratings of different kinds at one instant."
+    )
+
+
+def test_the_refold_takes_one_kind_of_repair_at_a_time(db):
+    with pytest.raises(CommandError, match="not both"):
+        refold("--passed", "--rating-ties")

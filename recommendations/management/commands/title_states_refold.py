@@ -12,19 +12,23 @@ first (docs/signals.md, "Derived state").
 
 With ``--passed`` it folds instead the states whose log holds an episode's credits
 (progress above 95%): those folded before the fold finished such an episode once another
-was played after it (December 2026) kept it unfinished.
+was played after it (December 2026) kept it unfinished. With ``--rating-ties``, the states
+whose log holds ratings of different kinds at one moment: those folded before the fold
+let the strongest kind win such a tie (a thumbs down, then a clear; December 2026) kept
+the later in the log.
 """
 
 from collections import defaultdict
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from catalog.selectors import episode_numbers, title_names
 from recommendations.selectors.signals import (
     credits_playback_pairs,
     early_playback_pairs,
+    rating_tie_pairs,
     signal_clock_skew,
 )
 from recommendations.services.signals import StateRefold, title_states_refold
@@ -51,12 +55,23 @@ class Command(BaseCommand):
             help="Fold instead the states whose log holds an episode's credits (progress above "
             "95%%), which finish it once another episode was played after it.",
         )
+        parser.add_argument(
+            "--rating-ties",
+            action="store_true",
+            help="Fold instead the states whose log holds ratings of different kinds at one "
+            "moment, which go by kind (a thumbs down, then a clear, then a thumbs up).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         dry_run = options["dry_run"]
+        if options["passed"] and options["rating_ties"]:
+            raise CommandError("Give --passed or --rating-ties, not both: each is its own run.")
         if options["passed"]:
             pairs = credits_playback_pairs()
             holding = "an episode's credits"
+        elif options["rating_ties"]:
+            pairs = rating_tie_pairs()
+            holding = "ratings of different kinds at one instant"
         else:
             pairs = early_playback_pairs(skew=signal_clock_skew())
             holding = "a play of an episode before it was out"
