@@ -238,6 +238,14 @@ def time_holdout(
     in time keep the input order; float times are compared to the microsecond
     (a Unix time in seconds from the database has exactly that resolution).
 
+    It is given no kinds, so two ratings of one pair at one instant can fall on
+    either side of a profile's cut, by their input order, not by :class:`Rating`'s.
+    That is left so: no retrain splits with it (the evaluation cuts with
+    :func:`global_time_holdout`, which sends every event at the cut's instant to
+    test, so such ratings never straddle it), and a caller that wants the rule
+    sorts its events by (time, :class:`Rating`) first, which the kept input order
+    then follows.
+
     Parameters
     ----------
     profile_index : array of int32, shape (n,)
