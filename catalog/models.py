@@ -9,6 +9,7 @@ from django.db.models import Q, Subquery
 from django.db.models.functions import Lower
 
 from config.fields import ScriptSlugField
+from config.saved_fields import saved_field_names
 
 #: What a series, its seasons and its episodes refuse (their ``save()``, and admin's pages in
 #: the same words). Signals, title states (the episode a series resumes at, those finished)
@@ -180,11 +181,11 @@ class Title(models.Model):
         of names and dates), and ``QuerySet.update()`` bypasses this, as it does every
         ``save()``.
         """
-        update_fields = kwargs.get("update_fields")
+        written = saved_field_names(self, kwargs)
         if (
             self.kind == Title.Kind.FILM
             and not self._state.adding
-            and (update_fields is None or "kind" in update_fields)
+            and "kind" in written
             and Season.objects.filter(title_id=self.pk)
             .exclude(title__kind=Title.Kind.FILM)
             .exists()
@@ -216,10 +217,10 @@ class Season(models.Model):
         moved it unrefused. One read, only when the series may be written.
         ``QuerySet.update()`` bypasses this, as it does every ``save()``.
         """
-        update_fields = kwargs.get("update_fields")
+        written = saved_field_names(self, kwargs)
         if (
             not self._state.adding
-            and (update_fields is None or "title" in update_fields)
+            and "title" in written
             and Season.objects.filter(pk=self.pk).exclude(title_id=self.title_id).exists()
         ):
             raise ValidationError({"title": SEASON_SERIES_FIXED})
@@ -253,10 +254,10 @@ class Episode(models.Model):
         it. One read, only when the season may be written. ``QuerySet.update()`` bypasses
         this, as it does every ``save()``.
         """
-        update_fields = kwargs.get("update_fields")
+        written = saved_field_names(self, kwargs)
         if (
             not self._state.adding
-            and (update_fields is None or "season" in update_fields)
+            and "season" in written
             and Episode.objects.filter(pk=self.pk)
             .exclude(
                 season__title_id=Subquery(

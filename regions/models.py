@@ -9,6 +9,7 @@ from django.db import models, transaction
 from django.db.models import F, Q
 
 from catalog.models import Language, Title
+from config.saved_fields import saved_field_names
 
 
 def validate_time_zone(value: str) -> None:
@@ -48,8 +49,7 @@ class Region(models.Model):
         data migrations' historical models still bypass this: ``install_schedules`` skips
         such a region with a warning.
         """
-        update_fields = kwargs.get("update_fields")
-        if update_fields is None or "time_zone" in update_fields:
+        if "time_zone" in saved_field_names(self, kwargs):
             try:
                 validate_time_zone(self.time_zone)
             except ValidationError as error:
@@ -157,9 +157,9 @@ class TasteCluster(models.Model):
         One read, only when the region or the tick may be written: clusters are saved
         rarely, by staff. ``QuerySet.update()`` bypasses this, as it does every ``save()``.
         """
-        update_fields = kwargs.get("update_fields")
-        region_written = update_fields is None or "region" in update_fields
-        default_written = update_fields is None or "is_default" in update_fields
+        written = saved_field_names(self, kwargs)
+        region_written = "region" in written
+        default_written = "is_default" in written
         stored = None
         if not self._state.adding and (region_written or default_written):
             stored = (

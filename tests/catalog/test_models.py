@@ -126,3 +126,44 @@ def test_a_series_without_seasons_becomes_a_film_and_a_film_is_saved_as_one():
     assert Title.objects.get(pk=series.pk).kind == Title.Kind.FILM
     assert Title.objects.get(pk=film.pk).original_name == "Toy Story 2"
     assert Title.objects.get(pk=with_seasons.pk).original_name == "Silver of Spring"
+
+
+def test_update_fields_given_as_a_generator_are_saved_and_still_checked():
+    # given: a series with a season and an episode, and a season of another series
+    series, other = _series("Gold of Summer"), _series("Silver of Winter")
+    season = SeasonFactory(title=series, number=1)
+    episode = EpisodeFactory(season=season, number=1)
+    elsewhere = SeasonFactory(title=other, number=1)
+
+    # when: each is renamed with update_fields given as a generator, read once
+    for row, name_field in ((series, "original_name"), (season, "name"), (episode, "name")):
+        setattr(row, name_field, "Renamed")
+        row.save(update_fields=(field for field in [name_field]))
+
+    # then: each rename is stored (the save's own test of the fields consumed them, and
+    # Django then wrote none), and a move named so is refused as one named in a list is
+    assert Title.objects.get(pk=series.pk).original_name == "Renamed"
+    assert Season.objects.get(pk=season.pk).name == "Renamed"
+    assert Episode.objects.get(pk=episode.pk).name == "Renamed"
+    episode.season = elsewhere
+    with pytest.raises(ValidationError):
+        episode.save(update_fields=(field for field in ["season"]))
+    assert Episode.objects.get(pk=episode.pk).season_id == season.pk
+
+
+def test_a_move_named_by_its_column_in_update_fields_is_refused():
+    # (Django takes a foreign key's column name, "season_id", as the field in update_fields)
+    series, other = _series("Gold of Summer"), _series("Silver of Winter")
+    season = SeasonFactory(title=series, number=1)
+    episode = EpisodeFactory(season=season, number=1)
+    elsewhere = SeasonFactory(title=other, number=1)
+
+    season.title_id = _series("Bronze of Autumn").pk
+    with pytest.raises(ValidationError):
+        season.save(update_fields=["title_id"])
+    episode.season_id = elsewhere.pk
+    with pytest.raises(ValidationError):
+        episode.save(update_fields=["season_id"])
+
+    assert Season.objects.get(pk=season.pk).title_id == series.pk
+    assert Episode.objects.get(pk=episode.pk).season_id == season.pk

@@ -183,3 +183,39 @@ def test_a_regions_clusters_are_deleted_together_or_with_their_region():
     lone.delete()  # a region's only cluster: it is left with none, as before any was added
 
     assert not TasteCluster.objects.exists()
+
+
+def test_update_fields_given_as_a_generator_are_saved_and_still_checked():
+    # given: India and its default community
+    default, _ = _india_with_default()
+    india = Region.objects.get(pk="IN")
+
+    # when: each is renamed with update_fields given as a generator, read once
+    india.name = "Bharat"
+    india.save(update_fields=(field for field in ["name"]))
+    default.name = "Everyone else"
+    default.save(update_fields=(field for field in ["name"]))
+
+    # then: the renames are stored (the save's own test of the fields consumed them, and
+    # Django then wrote none), and a bad zone or an untick named so is refused
+    assert Region.objects.get(pk="IN").name == "Bharat"
+    assert TasteCluster.objects.get(pk=default.pk).name == "Everyone else"
+    india.time_zone = "Mars/Olympus"
+    with pytest.raises(ValidationError):
+        india.save(update_fields=(field for field in ["time_zone"]))
+    default.is_default = False
+    with pytest.raises(ValidationError):
+        default.save(update_fields=(field for field in ["is_default"]))
+    assert _defaults("IN") == ["default"]
+
+
+def test_a_clusters_move_named_by_its_column_in_update_fields_is_refused():
+    # (Django takes a foreign key's column name, "region_id", as the field in update_fields)
+    _, tamil = _india_with_default()
+    RegionFactory(code="US", name="United States")
+
+    tamil.region_id = "US"
+    with pytest.raises(ValidationError):
+        tamil.save(update_fields=["region_id"])
+
+    assert TasteCluster.objects.get(pk=tamil.pk).region_id == "IN"
