@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.db.models import F, Q
 
 from catalog.models import Language, Title
@@ -55,6 +55,23 @@ class Region(models.Model):
             except ValidationError as error:
                 raise ValidationError({"time_zone": error.messages}) from None
         super().save(**kwargs)
+
+
+def region_lock(*, region_code: str, using: str) -> None:
+    """Hold the region's row until the transaction ends, before its default cluster is read
+    to be moved, kept or left behind (``TasteCluster.save``, ``regions.receivers``).
+
+    Each of those reads the region's clusters and writes by what it read: unserialised, a
+    cluster ticked while another was deleted or added left the region without a default,
+    or with two (the constraint's refusal, a server error). ``FOR NO KEY UPDATE``: rows
+    that point at the region (accounts, windows) are written meanwhile.
+    """
+    list(
+        Region._default_manager.using(using)
+        .select_for_update(no_key=True)
+        .filter(pk=region_code)
+        .values_list("pk")
+    )
 
 
 class Availability(models.Model):
@@ -154,49 +171,98 @@ class TasteCluster(models.Model):
         unticks the region's former default first, in the same transaction, with the
         region's row locked so that two clusters ticked at once move it in turn.
 
-        One read, only when the region or the tick may be written: clusters are saved
-        rarely, by staff. ``QuerySet.update()`` bypasses this, as it does every ``save()``.
+        Only a tick the caller set moves the default or is refused: a new cluster's, or one
+        that differs from the tick this object last read or wrote. A save that leaves the
+        tick alone writes the one the database has, read under the region's lock: an object
+        loaded before the default moved away from it (or to it) and saved to rename it took
+        the default back, the last writer winning, or was refused as an untick. The object
+        then holds the database's tick.
+
+        One read and the region's lock when the tick is written (a full save), one read when
+        only the region is: clusters are saved rarely, by staff. ``QuerySet.update()``
+        bypasses this, as it does every ``save()``.
         """
         written = saved_field_names(self, kwargs)
         region_written = "region" in written
         default_written = "is_default" in written
-        stored = None
-        if not self._state.adding and (region_written or default_written):
-            stored = (
-                TasteCluster.objects.filter(pk=self.pk)
-                .values_list("region_id", "is_default")
-                .first()
-            )
-        if stored is not None and region_written and stored[0] != self.region_id:
-            raise ValidationError(
-                {
-                    "region": (
-                        "A taste cluster's region cannot be changed: its profiles, model "
-                        "versions and training runs belong to its region. Add a cluster in "
-                        "the other region instead."
-                    )
-                }
-            )
-        if stored is not None and default_written and stored[1] and not self.is_default:
-            raise ValidationError({"is_default": DEFAULT_CLUSTER_KEPT})
-        if not (self.is_default and default_written and (stored is None or not stored[1])):
+        if not (region_written or default_written):
             super().save(**kwargs)
             return
-        with transaction.atomic(using=kwargs.get("using")):
-            # The region's row first: two clusters ticked at once each unticked the default
-            # their statement saw, then the later one's tick met the earlier one's and the
-            # constraint refused it (a server error). Serialised here, the later save sees
-            # the earlier's default, unticks it and wins. No key lock: rows that point at
-            # the region (accounts, windows) are written meanwhile.
-            list(
-                Region.objects.select_for_update(no_key=True)
-                .filter(pk=self.region_id)
-                .values_list("pk")
-            )
-            TasteCluster.objects.filter(region_id=self.region_id, is_default=True).exclude(
-                pk=self.pk
-            ).update(is_default=False)
+        using = kwargs.get("using") or router.db_for_write(TasteCluster, instance=self)
+        clusters = TasteCluster._default_manager.using(using)
+        with transaction.atomic(using=using):
+            if default_written:
+                # The region's row first: two clusters ticked at once each unticked the
+                # default their statement saw, then the later one's tick met the earlier
+                # one's and the constraint refused it (a server error). Serialised here, the
+                # later save sees the earlier's default, unticks it and wins. No key lock:
+                # rows that point at the region (accounts, windows) are written meanwhile.
+                region_lock(region_code=self.region_id, using=using)
+            stored = None
+            if self.pk is not None:
+                stored = clusters.filter(pk=self.pk).values_list("region_id", "is_default").first()
+            if stored is not None and region_written and stored[0] != self.region_id:
+                raise ValidationError(
+                    {
+                        "region": (
+                            "A taste cluster's region cannot be changed: its profiles, model "
+                            "versions and training runs belong to its region. Add a cluster in "
+                            "the other region instead."
+                        )
+                    }
+                )
+            if default_written:
+                self.is_default = self._is_default_to_write(
+                    clusters, stored_default=None if stored is None else stored[1]
+                )
             super().save(**kwargs)
+        if default_written:
+            self._is_default_remember()
+
+    def _is_default_to_write(
+        self, clusters: models.QuerySet["TasteCluster"], *, stored_default: bool | None
+    ) -> bool:
+        """The tick to write, the region's row locked; a tick the caller set unticks the
+        region's former default first. ``stored_default`` is None for a cluster not stored."""
+        if stored_default is not None:
+            since = getattr(self, "_is_default_stored", stored_default)
+            if self.is_default == since:
+                return stored_default
+            if not self.is_default:
+                if stored_default:
+                    raise ValidationError({"is_default": DEFAULT_CLUSTER_KEPT})
+                return False
+        if self.is_default:
+            clusters.filter(region_id=self.region_id, is_default=True).exclude(pk=self.pk).update(
+                is_default=False
+            )
+        return self.is_default
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> "TasteCluster":
+        cluster = super().from_db(db, field_names, values)
+        cluster._is_default_remember()
+        return cluster
+
+    def refresh_from_db(
+        self, using: str | None = None, fields: Any = None, from_queryset: Any = None
+    ) -> None:
+        if fields is not None:
+            fields = list(fields)
+        refreshed = (
+            "is_default" in fields
+            if fields is not None
+            else "is_default" not in self.get_deferred_fields()
+        )
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        if refreshed:
+            self._is_default_remember()
+
+    def _is_default_remember(self) -> None:
+        """Keep the tick as this object last read or wrote it: ``save`` moves the default
+        only when the caller changed it since (Django tracks no field's changes)."""
+        if "is_default" in self.__dict__:
+            self._is_default_stored: bool = self.is_default
 
     def clean(self) -> None:
         """Refuse a slug that another cluster of the region has in other letters' case.

@@ -219,3 +219,57 @@ def test_a_clusters_move_named_by_its_column_in_update_fields_is_refused():
         tamil.save(update_fields=["region_id"])
 
     assert TasteCluster.objects.get(pk=tamil.pk).region_id == "IN"
+
+
+def test_a_stale_former_default_saved_does_not_take_the_default_back():
+    # given: India's default and Tamil, each loaded, then the default moved to Tamil
+    default, tamil = _india_with_default()
+    former = TasteCluster.objects.get(pk=default.pk)  # still ticked in memory
+    tamil.is_default = True
+    tamil.save()
+
+    # when: a script renames the former default from the object it loaded before the move
+    former.name = "Everyone else"
+    former.save()
+
+    # then: renamed, and Tamil stays the default: the save did not change the tick, so it
+    # writes the one the database has (the last writer took the default back unasked)
+    assert _defaults("IN") == ["tamil"]
+    assert TasteCluster.objects.get(pk=default.pk).name == "Everyone else"
+    assert former.is_default is False
+
+
+def test_a_stale_unticked_cluster_saved_keeps_the_default_that_moved_to_it():
+    # given: Tamil loaded unticked, then made India's default from another object
+    _, tamil = _india_with_default()
+    stale = TasteCluster.objects.get(pk=tamil.pk)
+    tamil.is_default = True
+    tamil.save()
+
+    # when: the stale object is renamed and saved
+    stale.name = "Tamil and Malayalam"
+    stale.save()
+
+    # then: saved, not refused as an untick, and Tamil stays the default
+    assert _defaults("IN") == ["tamil"]
+    assert TasteCluster.objects.get(pk=tamil.pk).name == "Tamil and Malayalam"
+    assert stale.is_default is True
+
+
+def test_a_tick_set_on_a_loaded_or_refreshed_cluster_moves_the_default():
+    default, tamil = _india_with_default()
+    hindi = TasteClusterFactory(region=tamil.region, slug="hindi")
+
+    loaded = TasteCluster.objects.get(pk=tamil.pk)
+    loaded.is_default = True
+    loaded.save(update_fields=["is_default"])
+    assert _defaults("IN") == ["tamil"]
+    hindi.refresh_from_db()
+    hindi.is_default = True
+    hindi.refresh_from_db(fields=["name"])  # reads no tick: the one set stays the caller's
+    hindi.save()
+    assert _defaults("IN") == ["hindi"]
+    default.refresh_from_db()  # unticked by the moves; ticked again, it takes the default
+    default.is_default = True
+    default.save()
+    assert _defaults("IN") == ["default"]
