@@ -118,9 +118,10 @@ class TasteCluster(models.Model):
 
     Each region that has clusters has exactly one default, which holds everybody whose
     viewing points to no keyed community. With none, the assignment put them in the
-    region's alphabetically first cluster (``recommendations.services.clusters``): ticking
-    another cluster moves the default to it, the default is not unticked, and it is not
-    deleted while the region keeps other clusters (``regions.receivers``). A region left
+    region's alphabetically first cluster (``recommendations.services.clusters``): a
+    region's first cluster is made its default, ticking another cluster moves the default to
+    it, the default is not unticked, and it is not deleted while the region keeps other
+    clusters (``regions.receivers``), each under the region's lock. A region left
     without one by a write that bypasses these (``QuerySet.update()``, a data migration) is
     named by ``migrate``'s warning ``tonight.W008``.
     """
@@ -236,7 +237,11 @@ class TasteCluster(models.Model):
             clusters.filter(region_id=self.region_id, is_default=True).exclude(pk=self.pk).update(
                 is_default=False
             )
-        return self.is_default
+            return True
+        # A region's first cluster: with none ticked, the invariant did not hold until staff
+        # ticked one (and W008 named the region meanwhile). A region that has clusters and
+        # no default, left so by a write that bypassed this, is left to staff.
+        return not clusters.filter(region_id=self.region_id).exists()
 
     @classmethod
     def from_db(cls, db: str | None, field_names: Any, values: Any) -> "TasteCluster":

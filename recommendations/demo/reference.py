@@ -94,16 +94,9 @@ def ensure_reference_data() -> ReferenceIds:
     clusters: dict[str, dict[str, int]] = {}
     labels: dict[int, str] = {}
     for region in REGIONS:
-        by_language: dict[str, int] = {}
-        for slug, (name, languages) in CLUSTERS.get(region.code, {}).items():
-            cluster, _ = TasteCluster.objects.get_or_create(
-                region_id=region.code, slug=slug, defaults={"name": name}
-            )
-            cluster.languages.add(*languages)
-            for code in languages:
-                by_language[code] = cluster.pk
-            labels[cluster.pk] = f"{region.code}-{cluster.slug}"
-        # One default per region: reuse whichever exists (staff may have made one).
+        # One default per region: reuse whichever exists (staff may have made one). Made
+        # before the keyed clusters: a region's first cluster is made its default
+        # (TasteCluster.save), and added after them, this found the first keyed one ticked.
         default = TasteCluster.objects.filter(region_id=region.code, is_default=True).first()
         if default is None:
             default, _ = TasteCluster.objects.get_or_create(
@@ -114,6 +107,15 @@ def ensure_reference_data() -> ReferenceIds:
             if not default.is_default:
                 default.is_default = True
                 default.save(update_fields=["is_default"])
+        by_language: dict[str, int] = {}
+        for slug, (name, languages) in CLUSTERS.get(region.code, {}).items():
+            cluster, _ = TasteCluster.objects.get_or_create(
+                region_id=region.code, slug=slug, defaults={"name": name}
+            )
+            cluster.languages.add(*languages)
+            for code in languages:
+                by_language[code] = cluster.pk
+            labels[cluster.pk] = f"{region.code}-{cluster.slug}"
         by_language[""] = default.pk
         labels[default.pk] = f"{region.code}-{default.slug}"
         clusters[region.code] = by_language

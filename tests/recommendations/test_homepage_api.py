@@ -547,6 +547,7 @@ def test_every_row_id_fits_the_signals_row_field(world):
         film = TitleFactory(original_name=f"long {i}", maturity=MaturityLevel.ALL)
         film.genres.add(longest)
         AvailabilityFactory(title=film, region=world.region, starts_at=NOW - dt.timedelta(days=900))
+    TasteClusterFactory(region=world.region, slug="everyone", name="Everyone", is_default=True)
     cluster = TasteClusterFactory(region=world.region, slug="c" * 64, name="C" * 100)
     # the comedy and drama fans: a community of every viewer would rank titles as trending
     # does, and its row (the same titles) is not proposed

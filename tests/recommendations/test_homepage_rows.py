@@ -680,6 +680,7 @@ def test_popular_in_a_cluster_is_the_upper_quartile_of_the_titles_it_can_hold(wo
     # given: a cluster of the comedy and drama fans, and Asha in it, midway through five of
     # its eight most started films: the pool's upper quartile by the cluster's popularity
     # (films 0 to 3 of the comedies and dramas), five of which the cluster's row leaves out
+    TasteClusterFactory(region=world.region, slug="everyone", name="Everyone", is_default=True)
     cluster = TasteClusterFactory(region=world.region, slug="laughs", name="Laughs")
     for fan in world.fans[4:]:
         fan.taste_cluster = cluster

@@ -216,6 +216,7 @@ def test_a_community_without_recent_plays_adds_no_row(page_of):
     """Its popularity falls back to the region's: its row was the trending row again, under
     the community's name."""
     world = page_of.world
+    _default_cluster(world)
     hindi_viewers = _hindi_viewers(world)
 
     rows = page_of(display_language=world.english, taste_cluster=hindi_viewers, days_ago=40)
@@ -226,6 +227,7 @@ def test_a_community_without_recent_plays_adds_no_row(page_of):
 def test_a_community_holding_every_recent_viewer_adds_no_row(page_of):
     """Its plays are the region's, so it ranks every pool as trending does."""
     world = page_of.world
+    _default_cluster(world)
     hindi_viewers = _fans_in(_hindi_viewers(world), world.fans)
 
     rows = page_of(display_language=world.english, taste_cluster=hindi_viewers)
@@ -269,6 +271,7 @@ def test_an_indian_page_tells_its_region_community_and_language_rows_apart(page_
 
 def test_a_language_clusters_row_names_its_language_in_the_display_language(page_of):
     world = page_of.world
+    _default_cluster(world)
     hindi_viewers = _fans_in(_hindi_viewers(world), world.fans[:4])
     tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
 
@@ -283,6 +286,7 @@ def test_a_staff_named_clusters_row_names_it_in_the_display_language_or_not_at_a
     every language's sentence ("Family दर्शकों में लोकप्रिय"): it reads its localised name,
     and in a language it has none in, "viewers like you" rather than the English name."""
     world = page_of.world
+    _default_cluster(world)
     family = _fans_in(
         TasteClusterFactory(region=world.region, slug="family", name="Family"), world.fans[:4]
     )

@@ -266,6 +266,7 @@ def test_a_taste_clusters_region_is_shown_but_not_editable_on_its_page():
     # given: India's Tamil community, with an Indian household's profile in it
     india = RegionFactory(code="IN")
     usa = RegionFactory(code="US")
+    TasteClusterFactory(region=india, slug="everyone", name="Everyone", is_default=True)
     cluster = TasteClusterFactory(region=india, slug="tamil", name="Tamil")
     ProfileFactory(account__home_region=india, taste_cluster=cluster)
     client = Client()

@@ -46,3 +46,37 @@ def test_two_clusters_ticked_at_once_leave_the_later_one_the_default():
     assert list(
         TasteCluster.objects.filter(region_id="IN", is_default=True).values_list("slug", flat=True)
     ) == ["hindi"]
+
+
+def _india_clusters() -> list[tuple[str, bool]]:
+    return list(TasteCluster.objects.filter(region_id="IN").values_list("slug", "is_default"))
+
+
+def _added(slug: str) -> None:
+    TasteCluster.objects.create(region_id="IN", slug=slug, name=slug.title())
+
+
+def test_a_regions_first_two_clusters_added_at_once_leave_the_first_its_default():
+    # given: India, without any taste cluster yet
+    RegionFactory(code="IN")
+
+    # when: one save adds Tamil, held as it inserts it, while another adds Hindi
+    race = race_while_held(
+        lambda: _added("tamil"),
+        lambda: _added("hindi"),
+        row_writes_held(
+            name="it_hold_cluster_add",
+            table=TasteCluster._meta.db_table,
+            event="INSERT",
+            key=HOLD_KEY,
+            when="NEW.slug = 'tamil'",
+        ),
+    )
+
+    # then: both are added and Tamil alone is the default: Hindi's save waited for
+    # Tamil's and saw it (each seeing no cluster, both were ticked, and the constraint
+    # refused the second, a server error)
+    assert "error" not in race.held, race.held["error"]
+    assert "error" not in race.other, race.other["error"]
+    assert race.waited
+    assert _india_clusters() == [("tamil", True), ("hindi", False)]

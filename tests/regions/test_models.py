@@ -273,3 +273,32 @@ def test_a_tick_set_on_a_loaded_or_refreshed_cluster_moves_the_default():
     default.is_default = True
     default.save()
     assert _defaults("IN") == ["default"]
+
+
+def test_a_regions_first_cluster_is_made_its_default():
+    # given: India, without any taste cluster yet
+    india = RegionFactory(code="IN")
+
+    # when: a script adds its first clusters, none ticked
+    tamil = TasteCluster.objects.create(region=india, slug="tamil", name="Tamil")
+    hindi = TasteCluster.objects.create(region=india, slug="hindi", name="Hindi")
+
+    # then: the first holds everybody no keyed community holds until staff tick another
+    # (none ticked, the alphabetically first, Hindi, caught them, and W008 named India)
+    assert _defaults("IN") == ["tamil"]
+    assert tamil.is_default
+    assert not hindi.is_default
+    TasteCluster.objects.filter(region_id="IN").delete()
+    everyone = TasteClusterFactory(region=india, slug="everyone")
+    assert _defaults("IN") == ["everyone"]
+    assert everyone.is_default
+
+
+def test_a_cluster_added_to_a_region_an_older_write_left_without_a_default_is_not_ticked():
+    # (which cluster holds everybody is staff's choice there, as W008 says; not the newest's)
+    default, _ = _india_with_default()
+    TasteCluster.objects.filter(pk=default.pk).update(is_default=False)
+
+    TasteCluster.objects.create(region_id="IN", slug="hindi", name="Hindi")
+
+    assert _defaults("IN") == []
