@@ -113,6 +113,16 @@ DEFAULT_CLUSTER_KEPT = (
 )
 
 
+class TasteClusterQuerySet(models.QuerySet["TasteCluster"]):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        """Delete in a savepoint of the caller's transaction (see ``TasteCluster.delete``)."""
+        with transaction.atomic(using=self.db):
+            return super().delete()
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+
 class TasteCluster(models.Model):
     """A viewing community within a region, keyed by languages (IN-Tamil, IN-Hindi).
 
@@ -138,6 +148,8 @@ class TasteCluster(models.Model):
     )
     languages = models.ManyToManyField(Language, related_name="taste_clusters", blank=True)
     is_default = models.BooleanField(default=False)
+
+    objects = TasteClusterQuerySet.as_manager()
 
     class Meta:
         ordering = ["region", "-is_default", "slug"]
@@ -242,6 +254,19 @@ class TasteCluster(models.Model):
         # ticked one (and W008 named the region meanwhile). A region that has clusters and
         # no default, left so by a write that bypassed this, is left to staff.
         return not clusters.filter(region_id=self.region_id).exists()
+
+    def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict]:
+        """Delete in a savepoint of the caller's transaction.
+
+        ``regions.receivers`` refuses a region's default while the region keeps other
+        clusters, raising inside Django's deletion, whose transaction has no savepoint:
+        a caller that caught the refusal in its own transaction (a script, a view) could
+        run no further query in it. The savepoint takes the refusal back alone. A
+        queryset's ``delete()`` does the same (``TasteClusterQuerySet``).
+        """
+        alias = using or router.db_for_write(TasteCluster, instance=self)
+        with transaction.atomic(using=alias):
+            return super().delete(using=using, keep_parents=keep_parents)
 
     @classmethod
     def from_db(cls, db: str | None, field_names: Any, values: Any) -> "TasteCluster":

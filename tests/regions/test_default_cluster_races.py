@@ -1,6 +1,8 @@
 """Two staff moving a region's default taste cluster at once, made to race."""
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from regions.models import TasteCluster
 from tests.db_waits import race_while_held, row_writes_held
@@ -78,5 +80,49 @@ def test_a_regions_first_two_clusters_added_at_once_leave_the_first_its_default(
     # refused the second, a server error)
     assert "error" not in race.held, race.held["error"]
     assert "error" not in race.other, race.other["error"]
+    assert race.waited
+    assert _india_clusters() == [("tamil", True), ("hindi", False)]
+
+
+def _deleted(slug: str) -> str:
+    try:
+        TasteCluster.objects.filter(region_id="IN", slug=slug).delete()
+    except ValidationError:
+        return "refused"
+    return "deleted"
+
+
+def _moved_from_default_to(slug: str) -> None:
+    # as the region's page does: tick another cluster, delete the former default
+    with transaction.atomic():
+        _ticked(slug)
+        TasteCluster.objects.filter(region_id="IN", slug="default").delete()
+
+
+def test_a_cluster_deleted_while_the_default_moves_to_it_is_refused_as_the_default():
+    # given: India's default community and two keyed ones
+    india = RegionFactory(code="IN")
+    TasteClusterFactory(region=india, slug="default", name="Everyone", is_default=True)
+    TasteClusterFactory(region=india, slug="tamil", name="Tamil")
+    TasteClusterFactory(region=india, slug="hindi", name="Hindi")
+
+    # when: one save moves the default to Tamil and deletes the former, held as it ticks
+    # Tamil, while another deletes Tamil, which it reads as no default
+    race = race_while_held(
+        lambda: _moved_from_default_to("tamil"),
+        lambda: _deleted("tamil"),
+        row_writes_held(
+            name="it_hold_cluster_tick",
+            table=TasteCluster._meta.db_table,
+            event="UPDATE",
+            key=HOLD_KEY,
+            when="NEW.slug = 'tamil' AND NEW.is_default",
+        ),
+    )
+
+    # then: the deletion waited for the move, saw Tamil the default and was refused; India
+    # keeps Tamil as its default (deleted too, Hindi was left and no cluster held everyone)
+    assert "error" not in race.held, race.held["error"]
+    assert race.other == {"result": "refused"}
     assert race.waited
     assert _india_clusters() == [("tamil", True), ("hindi", False)]

@@ -302,3 +302,25 @@ def test_a_cluster_added_to_a_region_an_older_write_left_without_a_default_is_no
     TasteCluster.objects.create(region_id="IN", slug="hindi", name="Hindi")
 
     assert _defaults("IN") == []
+
+
+def test_a_refused_deletion_leaves_the_callers_transaction_usable():
+    # given: India's default and Tamil, and a caller's own transaction (a script's, a view's)
+    default, tamil = _india_with_default()
+    with transaction.atomic():
+        # when: it tries to delete the default, one way and another, and catches the refusal
+        with pytest.raises(ValidationError, match="tick another cluster"):
+            default.delete()
+        with pytest.raises(ValidationError):
+            TasteCluster.objects.filter(slug="default").delete()
+        with pytest.raises(ValidationError):
+            tamil.region.taste_clusters.filter(slug="default").delete()
+
+        # then: it goes on querying and writing (the refusal, raised inside Django's
+        # deletion without a savepoint, left it "an error occurred in the current
+        # transaction" until its end), and what it did next is kept
+        assert _defaults("IN") == ["default"]
+        tamil.delete()
+    assert list(TasteCluster.objects.filter(region_id="IN").values_list("slug", flat=True)) == [
+        "default"
+    ]
