@@ -213,7 +213,20 @@ class ArtworkImageFormField(forms.ImageField):
     opens the upload before the model's validator runs, and its one message for
     every failure ("not an image or a corrupted image") is wrong for a real image
     that is merely far too large.
+
+    Neither the upload's file name nor its length is a reason to refuse it: the file is
+    stored under its content's digest and its decoded format's extension
+    (``artwork.image_names``), never under that name. Django's field refused a name of
+    over the model field's 100 characters, and one whose extension is not among the
+    seventy it lists (none, ``.download``), GIF and PDF included, which the checks here
+    then refuse anyway by what the file decodes as.
     """
+
+    default_validators: list = []  # no check of the name's extension
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["max_length"] = None  # the stored name's limit, not the upload's name's
+        super().__init__(**kwargs)
 
     def clean(self, data: Any, initial: Any = None) -> Any:
         """A new upload, converted to what screens show alike (``artwork.screen_images``)."""

@@ -258,3 +258,24 @@ def test_a_paletted_png_with_a_profile_is_stored_in_srgb(admin_client):
     with Image.open(io.BytesIO(stored)) as image:
         assert "icc_profile" not in image.info
         assert image.convert("RGB").getpixel((5, 5)) == _in_srgb(colour, ADOBE)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Rooftop chase, key art, final approved version for all devices 2026-12-07 v12 (1).jpg"
+        " - a designer's long file name.jpg",
+        "poster",
+    ],
+)
+def test_admin_stores_an_image_whatever_its_designers_file_name(admin_client, name):
+    # given a real JPEG under a file name of over 100 characters, or of none at all
+    data = _encode(Image.new("RGB", SIZE, ORANGE), "JPEG")
+    assert len(name) > 100 or "." not in name
+
+    # when staff add it, then it is stored under its content's digest: the name is never
+    # kept, so neither its length (Django's form refused one over the field's 100
+    # characters) nor its extension (refused when missing) is a reason to refuse it
+    variant, stored = _stored(_add(admin_client, name, data))
+    assert stored == data
+    _assert_named_by_its_stored_bytes(variant, data, "jpg")
