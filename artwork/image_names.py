@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
 import uuid
 
 from django.core.files import File
@@ -15,6 +16,23 @@ ARTWORK_DIR = "artwork"
 DIGEST_CHARS = 32
 #: The extension each accepted format is stored under (what sets its Content-Type).
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+#: A stored name that holds one picture for good: a digest (or, without the upload's bytes,
+#: a random name of as many hex digits), with the suffix a storage adds to a name it holds
+#: already (the same bytes stored again: ``Storage.get_available_name``).
+_NAMED_FOR_GOOD = re.compile(
+    rf"[0-9a-f]{{{DIGEST_CHARS}}}(?:_[0-9A-Za-z]{{7}})?\.(?:jpg|jpeg|png|webp)"
+)
+
+
+def artwork_name_is_fixed(name: str) -> bool:
+    """Whether the file at ``name`` (a path under the artwork folder) can never change.
+
+    True of every name :func:`artwork_image_name` gives: another picture gets another
+    name, and a name is never given twice to other bytes. Not of other names (the demo's
+    shared pool, names given before uploads were named so), under which a file written
+    after the old one was pruned may hold other bytes.
+    """
+    return _NAMED_FOR_GOOD.fullmatch(posixpath.basename(name)) is not None
 
 
 def artwork_image_name(*, title_id: int, filename: str, file: File | None) -> str:

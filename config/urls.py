@@ -11,6 +11,7 @@ from django.urls import include, path, re_path, register_converter
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from artwork.image_names import artwork_name_is_fixed
 from config.api.exceptions import api_route_not_found
 from config.ids import IdConverter
 from config.views import favicon, home
@@ -38,6 +39,17 @@ ARTWORK_MEDIA_TYPES = {
 }
 
 
+#: How long clients may keep an artwork image. A day without asking again when its name can
+#: only ever hold those bytes (an upload's digest: another picture is another URL); without
+#: a header, a page's tiles were revalidated or fetched again as each client's heuristics
+#: chose. Not longer: a deleted variant's file leaves storage a day after it
+#: (``artwork.services.ORPHAN_GRACE``), and a cache in front of this process should let it
+#: go about then too. Any other name is kept only as long as the server says it has not
+#: changed (``Last-Modified``).
+ARTWORK_CACHED = "public, max-age=86400, immutable"
+ARTWORK_REVALIDATED = "no-cache"
+
+
 def artwork_media(request: HttpRequest, path: str) -> HttpResponse:
     """An artwork image, when this process serves media (``SERVE_MEDIA``).
 
@@ -57,6 +69,10 @@ def artwork_media(request: HttpRequest, path: str) -> HttpResponse:
     response = serve(request, path, document_root=Path(settings.MEDIA_ROOT) / ARTWORK_MEDIA_DIR)
     if response.status_code == 200:
         response["Content-Type"] = content_type
+    if response.status_code in (200, 304):
+        response["Cache-Control"] = (
+            ARTWORK_CACHED if artwork_name_is_fixed(path) else ARTWORK_REVALIDATED
+        )
     return response
 
 
