@@ -96,11 +96,16 @@ def artwork_upload_for_screens(*, upload: UploadedFile) -> UploadedFile:
 
 
 def unreadable() -> ValidationError:
-    """The refusal of a file whose header reads but whose pixels do not decode."""
+    """The refusal of a file whose header reads but whose pixels do not decode.
+
+    Its own code, not Django's ``invalid_image``: a model form replaces the message of a
+    model validator's error with its field's message for the same code, and admin said
+    "either not an image or a corrupted image" for a file merely cut short.
+    """
     return ValidationError(
         "The file is not an image that can be read: it is cut short or damaged "
         "(upload the whole file again).",
-        code="invalid_image",
+        code="image_damaged",
     )
 
 

@@ -255,6 +255,10 @@ def test_admin_refuses_a_truncated_jpeg(admin_client):
         },
     )
 
+    # then the form says why: the file is cut short, not Django's "either not an image or
+    # a corrupted image", which replaced the validator's message of the same error code
     assert page.status_code == 200
-    assert "image" in page.context["adminform"].form.errors
+    errors = " ".join(page.context["adminform"].form.errors["image"])
+    assert "cut short or damaged" in errors
+    assert "Upload a valid image" not in errors
     assert not ArtworkVariant.objects.exists()
