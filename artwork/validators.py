@@ -183,6 +183,24 @@ def _decode(file: File) -> None:
             file.seek(position)
 
 
+def _converted_size_check(converted: File) -> None:
+    """Refuse a conversion larger than the byte limit, saying it is the conversion's size.
+
+    A conversion can grow a file past the limit its upload was within: a paletted
+    image's colours are expanded, a lossy WebP is encoded again at quality 95. The
+    model's check of the stored file then refused it with a size the designer's file
+    does not have.
+    """
+    max_bytes = settings.TONIGHT["ARTWORK_MAX_BYTES"]
+    if converted.size is not None and converted.size > max_bytes:
+        raise ValidationError(
+            f"Converted for screens (to sRGB colours, one picture), the image is "
+            f"{_size(converted.size, max_bytes)}; the limit is {_size(max_bytes, max_bytes)}. "
+            "Save it in sRGB, or smaller, and upload that.",
+            code="file_too_large",
+        )
+
+
 def _too_large(prefix: str = "The image is far too large; ") -> ValidationError:
     max_w, max_h = settings.TONIGHT["ARTWORK_MAX_SIZE"]
     return ValidationError(f"{prefix}it must be at most {max_w}x{max_h}.", code="image_too_large")
@@ -234,7 +252,10 @@ class ArtworkImageFormField(forms.ImageField):
         if not isinstance(cleaned, UploadedFile):
             return cleaned  # no new file: the stored one, or cleared
         validate_artwork_upload(cleaned)
-        return artwork_upload_for_screens(upload=cleaned)
+        stored = artwork_upload_for_screens(upload=cleaned)
+        if stored is not cleaned:
+            _converted_size_check(stored)
+        return stored
 
     def to_python(self, data: Any) -> Any:
         try:

@@ -279,3 +279,20 @@ def test_admin_stores_an_image_whatever_its_designers_file_name(admin_client, na
     variant, stored = _stored(_add(admin_client, name, data))
     assert stored == data
     _assert_named_by_its_stored_bytes(variant, data, "jpg")
+
+
+def test_an_upload_its_conversion_takes_past_the_byte_limit_is_refused_saying_so(
+    admin_client, settings
+):
+    # given a paletted PNG with a profile, within the byte limit, which its conversion to
+    # sRGB expands to full colour (a noisy 16-colour frame: its PNG grows threefold)
+    paletted = Image.effect_noise(SIZE, 40).convert("RGB").quantize(colors=16)
+    upload = _encode(paletted, "PNG", icc_profile=ADOBE)
+    settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_MAX_BYTES": len(upload) + 1000}
+
+    # when staff add it, then it is refused for what the conversion made of it, which is
+    # what would be stored: it said "The image is 88,907 bytes; the limit is 30,344
+    # bytes." of a file of 29,344, which left the designer nothing to go on
+    message = _errors(_add(admin_client, "art.png", upload))
+    assert "converted" in message.lower()
+    assert "sRGB" in message
