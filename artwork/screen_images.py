@@ -1,4 +1,5 @@
-"""What an artwork upload becomes before it is stored: one picture, in sRGB, without a profile.
+"""What an artwork upload becomes before it is stored: one picture, in sRGB, without a profile
+or metadata.
 
 Browsers, TV and mobile apps draw artwork with decoders that differ. Several
 draw CMYK wrongly or not at all, and many TV apps ignore an embedded ICC
@@ -18,6 +19,8 @@ from functools import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from PIL import Image, ImageChops, ImageCms, JpegImagePlugin
+
+from .image_metadata import without_metadata
 
 #: A multi-picture JPEG (phones' gain or depth maps, stereo cameras), shown by its first picture.
 MPO = "MPO"
@@ -69,8 +72,9 @@ def image_colours(image: Image.Image) -> Colours | None:
 def artwork_upload_for_screens(*, upload: UploadedFile) -> UploadedFile:
     """The upload as it will be stored: its first picture only, converted to sRGB.
 
-    The file is returned untouched when it needs neither, so a JPEG is not
-    encoded again (which loses a little each time). Call it only once the
+    A file that needs neither is not encoded again (a JPEG loses a little each time):
+    only its metadata is cut out (``artwork.image_metadata``), and it is returned
+    untouched when it has none. Call it only once the
     header's checks have passed (``validators.validate_artwork_upload``): it
     decodes every pixel, and says so when the file is cut short.
     """
@@ -79,7 +83,7 @@ def artwork_upload_for_screens(*, upload: UploadedFile) -> UploadedFile:
         with Image.open(upload) as image:
             fmt, colours = image.format or "", image_colours(image)
             if fmt != MPO and colours is None:
-                return upload
+                return _without_metadata(upload, fmt)
             image.seek(0)
             image.load()
             pixels = _in_srgb(image, colours.profile) if colours else image.copy()
@@ -93,6 +97,17 @@ def artwork_upload_for_screens(*, upload: UploadedFile) -> UploadedFile:
     stored = "JPEG" if fmt == MPO else fmt
     data = _encode(pixels, stored, options)
     return SimpleUploadedFile(upload.name or "artwork", data, content_type=Image.MIME.get(stored))
+
+
+def _without_metadata(upload: UploadedFile, fmt: str) -> UploadedFile:
+    """The upload without its metadata (``artwork.image_metadata``); itself when it has none."""
+    upload.seek(0)
+    data = upload.read()
+    upload.seek(0)
+    kept = without_metadata(data, fmt)
+    if kept == data:
+        return upload
+    return SimpleUploadedFile(upload.name or "artwork", kept, content_type=Image.MIME.get(fmt))
 
 
 def unreadable() -> ValidationError:

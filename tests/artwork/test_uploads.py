@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, PngImagePlugin
 
 from artwork.models import ArtworkVariant
 from tests.artwork.icc_profiles import ADOBE_RGB, DISPLAY_P3, cmyk_profile, rgb_profile
@@ -296,3 +296,58 @@ def test_an_upload_its_conversion_takes_past_the_byte_limit_is_refused_saying_so
     message = _errors(_add(admin_client, "art.png", upload))
     assert "converted" in message.lower()
     assert "sRGB" in message
+
+
+def _gps_exif() -> bytes:
+    """EXIF as a phone writes it: its maker, and where the picture was taken."""
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (12.0, 58.0, 0.0)
+    return exif.tobytes()
+
+
+XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/">/Users/jane.doe/Clients/key-art.psd</x:xmpmeta>'
+
+
+def _with_metadata(fmt: str, image: Image.Image, **options: object) -> bytes:
+    if fmt == "PNG":
+        text = PngImagePlugin.PngInfo()
+        text.add_text("Author", "jane.doe")
+        text.add_itxt("XML:com.adobe.xmp", XMP.decode(), zip=True)
+        options["pnginfo"] = text
+    elif fmt == "JPEG":
+        options["comment"] = b"jane.doe"
+    # and, after the picture, what some phones append (a "motion photo"'s video)
+    return _encode(image, fmt, exif=_gps_exif(), xmp=XMP, **options) + b"ftypmp42 jane.doe"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "extension", "options"),
+    [
+        ("JPEG", "jpg", {"quality": 90}),
+        ("JPEG", "jpg", {"quality": 90, "progressive": True}),
+        ("PNG", "png", {}),
+        ("WEBP", "webp", {"lossless": True}),
+        ("WEBP", "webp", {"quality": 80}),
+    ],
+)
+def test_an_upload_is_stored_without_its_metadata_and_with_its_pixels(
+    admin_client, fmt, extension, options
+):
+    # given an sRGB upload carrying where it was taken (EXIF GPS), who made it and the
+    # path it was made from (a comment, a PNG text chunk, XMP), and a video after it
+    image = Image.effect_noise(SIZE, 40).convert("RGB")
+    upload = _with_metadata(fmt, image, **options)
+    assert b"PhoneMaker" in upload
+
+    variant, stored = _stored(_add(admin_client, f"art.{extension}", upload))
+
+    # then none of it is stored, served to every client at a public URL, and its pixels are
+    # the upload's own, not encoded again
+    assert b"jane.doe" not in stored
+    assert b"PhoneMaker" not in stored
+    with Image.open(io.BytesIO(stored)) as kept, Image.open(io.BytesIO(upload)) as sent:
+        assert not {"exif", "xmp", "comment", "Author"} & set(kept.info)
+        assert kept.tobytes() == sent.tobytes()
+    _assert_named_by_its_stored_bytes(variant, stored, extension)

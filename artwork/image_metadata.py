@@ -1,0 +1,108 @@
+"""What an artwork file says besides its picture, taken out without touching the picture.
+
+An upload is served to every client at a public URL, as stored. A phone's or a
+camera's EXIF says where the picture was taken (GPS) and with what; a design
+tool's XMP, comments and PNG text name the designer and the path of the file on
+their machine. None of it is for screens, and none of it changes a pixel, so it
+is cut out of the file's structure: the coded picture (a JPEG's scans, a PNG's
+IDAT, a WebP's bitstream) is copied as it is, never decoded and encoded again.
+Kept: what says how to draw the pixels (a JPEG's JFIF and Adobe segments, an ICC
+profile, a PNG's gamma and chromaticities, a WebP's alpha). Bytes after the end of
+the picture (a JPEG's or PNG's trailer, a phone's appended video) go too.
+
+A file whose structure is not what its format says is returned unchanged: the
+upload's checks, which decode every pixel, judge it.
+"""
+
+from __future__ import annotations
+
+import struct
+
+#: JPEG segments of metadata: APP1 (EXIF, XMP), APP13 (Photoshop, IPTC), COM (comments).
+_JPEG_DROPPED = {0xE1, 0xED, 0xFE}
+_JPEG_SOS, _JPEG_EOI = 0xDA, b"\xff\xd9"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: PNG chunks of metadata: EXIF, text (XMP rides in an iTXt), the time it was saved.
+_PNG_DROPPED = {b"eXIf", b"tEXt", b"zTXt", b"iTXt", b"tIME"}
+_WEBP_DROPPED = {b"EXIF", b"XMP "}
+#: VP8X header flags saying an EXIF or an XMP chunk follows.
+_WEBP_EXIF_XMP_FLAGS = 0x08 | 0x04
+
+
+def without_metadata(data: bytes, fmt: str) -> bytes:
+    """``data`` (a file of Pillow's format ``fmt``) without its metadata; the same bytes
+    when it has none, or when its structure cannot be followed."""
+    strip = {"JPEG": _jpeg, "PNG": _png, "WEBP": _webp}.get(fmt)
+    if strip is None:
+        return data
+    try:
+        return strip(data)
+    except (IndexError, struct.error, ValueError):
+        return data
+
+
+def _jpeg(data: bytes) -> bytes:
+    if data[:2] != b"\xff\xd8":
+        return data
+    kept, at = [data[:2]], 2
+    while at < len(data):
+        if data[at] != 0xFF:
+            return data
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            at += 1
+            continue
+        if marker == _JPEG_SOS:
+            # The scans, to the end of the picture. 0xFF 0xD9 cannot occur in coded data
+            # (an 0xFF there is followed by 0x00 or a restart marker).
+            end = data.find(_JPEG_EOI, at)
+            if end < 0:
+                return data
+            kept.append(data[at : end + 2])
+            return b"".join(kept)
+        (length,) = struct.unpack(">H", data[at + 2 : at + 4])
+        if length < 2:
+            return data
+        if marker not in _JPEG_DROPPED:
+            kept.append(data[at : at + 2 + length])
+        at += 2 + length
+    return data
+
+
+def _png(data: bytes) -> bytes:
+    if not data.startswith(_PNG_SIGNATURE):
+        return data
+    kept, at = [_PNG_SIGNATURE], len(_PNG_SIGNATURE)
+    while at + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[at : at + 8])
+        end = at + 12 + length
+        if end > len(data):
+            return data
+        if kind not in _PNG_DROPPED:
+            kept.append(data[at:end])
+        at = end
+        if kind == b"IEND":
+            return b"".join(kept)
+    return data
+
+
+def _webp(data: bytes) -> bytes:
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return data
+    (size,) = struct.unpack("<I", data[4:8])
+    end = min(8 + size, len(data))
+    kept, at = [], 12
+    while at + 8 <= end:
+        kind, length = struct.unpack("<4sI", data[at : at + 8])
+        stop = at + 8 + length + (length & 1)
+        if at + 8 + length > end:
+            return data
+        chunk = data[at:stop]
+        if kind == b"VP8X":
+            flags = chunk[8] & ~_WEBP_EXIF_XMP_FLAGS
+            chunk = chunk[:8] + bytes([flags]) + chunk[9:]
+        if kind not in _WEBP_DROPPED:
+            kept.append(chunk)
+        at = stop
+    body = b"WEBP" + b"".join(kept)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
