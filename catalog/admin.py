@@ -5,6 +5,7 @@ foreign keys shown in a column are joined (``list_select_related``) and counts
 are correlated subqueries, so a page of 100 titles costs what a page of 1 does.
 """
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -209,6 +210,33 @@ class AvailableInRegionFilter(OfferedChoicesFilter):
         return queryset.filter(Exists(windows))
 
 
+class NotLocalisedInFilter(OfferedChoicesFilter):
+    """Titles a language's viewers would read in another: no name in it, or no synopsis.
+
+    Where a title has no localisation in a profile's display language, the API
+    shows its original name and synopsis, often in another script; the title's
+    page lists the names it has, and this lists, among the languages the homepage
+    is translated into, the titles still to do. A title is not missing its own
+    original language; one without any synopsis needs only a name.
+    """
+
+    title = "not localised in"
+    parameter_name = "not_localised_in"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        codes = [code for code, _ in settings.LANGUAGES]
+        return [(lang.code, lang.name) for lang in Language.objects.filter(code__in=codes)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Title]) -> QuerySet[Title]:
+        code = self.choice()
+        if not code:
+            return queryset
+        done = TitleLocalization.objects.filter(title=OuterRef("pk"), language_id=code).exclude(
+            synopsis="", title__synopsis__gt=""
+        )
+        return queryset.exclude(original_language_id=code).exclude(Exists(done))
+
+
 class TitleForm(InstanceRelationsForm):
     """A title's page, which keeps a series with seasons a series.
 
@@ -253,6 +281,7 @@ class TitleAdmin(
         "genres",
         "is_original",
         AvailableInRegionFilter,
+        NotLocalisedInFilter,
     )
     search_fields = ("original_name", "localizations__name", "=external_id")
     search_help_text = "Original or localised name, or the exact external id."

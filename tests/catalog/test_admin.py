@@ -11,9 +11,16 @@ the pair they knew.
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.urls import reverse
 
 from catalog.models import Episode, Season, Title
-from tests.factories import EpisodeFactory, SeasonFactory, TitleFactory
+from tests.factories import (
+    EpisodeFactory,
+    LanguageFactory,
+    SeasonFactory,
+    TitleFactory,
+    TitleLocalizationFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -160,3 +167,42 @@ def test_a_series_without_seasons_becomes_a_film(staff):
 
     assert response.status_code == 302
     assert Title.objects.get(pk=series.pk).kind == Title.Kind.FILM
+
+
+# --- Which titles staff have still to localise ---------------------------------------------
+
+
+def test_the_title_list_finds_the_titles_not_yet_localised_in_a_language(staff):
+    # given: Korean, and titles named and described in it, or not
+    korean = LanguageFactory(code="ko", name="Korean", native_name="한국어")
+    described = {"synopsis": "A heist."}
+    korean_film = TitleFactory(original_language=korean, **described)  # its own language
+    localised = TitleFactory(**described)
+    TitleLocalizationFactory(title=localised, language=korean, synopsis="도둑들.")
+    unnamed = TitleFactory(**described)
+    TitleLocalizationFactory(title=unnamed, language=LanguageFactory(code="hi", name="Hindi"))
+    undescribed = TitleFactory(**described)
+    TitleLocalizationFactory(title=undescribed, language=korean)  # a name, no synopsis
+    nothing_to_describe = TitleFactory(synopsis="")
+    TitleLocalizationFactory(title=nothing_to_describe, language=korean)
+    url = reverse("admin:catalog_title_changelist")
+
+    # when
+    listed = staff.get(url, {"not_localised_in": "ko"}).context["cl"].result_list
+
+    # then
+    assert {t.pk for t in listed} == {unnamed.pk, undescribed.pk}
+    assert {korean_film.pk, localised.pk, nothing_to_describe.pk}.isdisjoint(
+        t.pk for t in listed
+    )
+
+
+@pytest.mark.parametrize("value", ["xx", "KO", "pt-BR"])
+def test_a_language_the_localisation_filter_does_not_offer_is_refused(staff, value):
+    LanguageFactory(code="ko", name="Korean")
+    url = reverse("admin:catalog_title_changelist")
+
+    response = staff.get(url, {"not_localised_in": value})
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{url}?e=1"
