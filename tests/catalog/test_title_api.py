@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
 
 from catalog.models import MaturityLevel
 from recommendations.serving.row_copy import RowCopy, row_copy_texts
@@ -209,6 +210,40 @@ def test_an_unknown_language_is_a_400_naming_it(api_client, profile, series):
     assert response.status_code == 400
     # in the API's words, not the ORM's "Object with code=zz does not exist."
     assert response.json()["errors"] == {"language": ['No language with code "zz".']}
+
+
+@pytest.mark.parametrize("code", ["pt-BR", "pt_br", "PT", "pt-br"])
+def test_a_regional_or_capitalised_code_is_a_400_not_read_as_the_language(
+    api_client, profile, series, code
+):
+    # The README's promise: codes are the catalogue's, ISO 639-1 in lower case; nothing a
+    # client sends is replaced by something else, so "pt-BR" is not quietly read as "pt".
+    portuguese = LanguageFactory(code="pt", name="Portuguese", native_name="Português")
+    TitleLocalizationFactory(title=series, language=portuguese, name="Jogos Sagrados")
+
+    response = detail(api_client, series, profile, f"&language={code}")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"language": [f'No language with code "{code}".']}
+
+
+def test_accept_language_is_not_read(api_client, account, series):
+    # A household's devices are shared by its profiles: the profile's display language
+    # (or `language`) says what it reads, and errors are English, whatever the device's
+    # locale (README, "Languages").
+    hindi = LanguageFactory(code="hi", name="Hindi", native_name="हिन्दी")
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    TitleLocalizationFactory(title=series, language=hindi, name="हिन्दी नाम")
+    TitleLocalizationFactory(title=series, language=tamil, name="தமிழ் பெயர்")
+    viewer = ProfileFactory(account=account, name="Meena", display_language=hindi)
+
+    body = detail(api_client, series, viewer, HTTP_ACCEPT_LANGUAGE="ta").json()
+    refused = detail(APIClient(), series, viewer, HTTP_ACCEPT_LANGUAGE="es")
+
+    assert body["name"] == "हिन्दी नाम"
+    assert refused.status_code == 401
+    assert refused.json()["message"] == "Authentication credentials were not provided."
+    assert "Content-Language" not in refused
 
 
 def test_a_language_with_a_nul_character_is_a_400_naming_it(api_client, profile, series):
