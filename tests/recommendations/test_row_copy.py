@@ -336,25 +336,64 @@ def test_only_shown_rows_are_named(page_of, monkeypatch):
 
 
 def _po_entries(path: Path) -> dict[tuple[str | None, str], str]:
-    """(context, msgid) -> msgstr of a .po written by ``makemessages --no-wrap``."""
+    """(context, msgid) -> msgstr of a .po, its strings wrapped over lines or not.
+
+    Plural entries (``msgid_plural``) are refused: no row copy has one yet, and one
+    read as a singular would be checked wrongly. Obsolete entries (``#~``) are left out.
+    """
     entries: dict[tuple[str | None, str], str] = {}
-    context: str | None = None
-    msgid: str | None = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        field, _, quoted = line.partition(" ")
-        if field not in ("msgctxt", "msgid", "msgstr") or not quoted.startswith('"'):
+    fields: dict[str, str] = {}
+    last = ""
+
+    def done() -> None:
+        if fields.get("msgid"):  # not the header
+            entries[fields.get("msgctxt"), fields["msgid"]] = fields.get("msgstr", "")
+        fields.clear()
+
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        line = line.strip()
+        if not line:  # between entries
+            done()
             continue
-        value = quoted[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-        if field == "msgctxt":
-            context = value
-        elif field == "msgid":
-            msgid = value
-        elif msgid:  # not the header
-            entries[context, msgid] = value
-            context = msgid = None
-        else:
-            context = msgid = None
+        if line.startswith("#"):  # comments, flags, obsolete entries
+            continue
+        if line.startswith('"'):  # the string of the field above, continued
+            fields[last] += ast.literal_eval(line)
+            continue
+        field, _, quoted = line.partition(" ")
+        if field not in ("msgctxt", "msgid", "msgstr"):
+            raise ValueError(f"{path}: {field}: a plural entry? teach _po_entries to read it")
+        if field != "msgstr" and "msgstr" in fields:  # the next entry, with no blank line
+            done()
+        fields[field] = ast.literal_eval(quoted)
+        last = field
     return entries
+
+
+def test_the_po_reader_reads_wrapped_entries_and_refuses_plural_ones(tmp_path):
+    # A translator's editor wraps long lines (Poedit does), which makemessages --no-wrap
+    # would not: a wrapped msgid read as "" was taken for the header and skipped, so an
+    # untranslated message passed every check below; a plural one was skipped too.
+    po = tmp_path / "django.po"
+    po.write_text(
+        'msgid ""\nmsgstr ""\n"Language: xx\\n"\n\n'
+        'msgctxt "row reason"\nmsgid ""\n"Titles like %(title)s, "\n"which you watched."\n'
+        'msgstr ""\n\n'
+        'msgid "Say \\"hi\\""\nmsgstr "Di \\"hola\\""\n',
+        encoding="utf-8",
+    )
+
+    assert _po_entries(po) == {
+        ("row reason", "Titles like %(title)s, which you watched."): "",
+        (None, 'Say "hi"'): 'Di "hola"',
+    }
+    po.write_text(
+        'msgid "%(days)d day"\nmsgid_plural "%(days)d days"\n'
+        'msgstr[0] "%(days)d día"\nmsgstr[1] "%(days)d días"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match="plural"):
+        _po_entries(po)
 
 
 LANGUAGE_CODES = [code for code, _ in settings.LANGUAGES]
