@@ -47,7 +47,7 @@ class TitleQuerySerializer(KnownParametersOnly):
 class EpisodeSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="Episode id, as `episode` on signals.")
     number = serializers.IntegerField(help_text="Its number within its season.")
-    name = serializers.CharField(help_text="The episode's name.")
+    name = serializers.CharField(help_text="The episode's name, as released: not localised.")
     runtime_minutes = serializers.IntegerField(help_text="Length in minutes.")
     finished = serializers.BooleanField(
         help_text="Whether the profile has finished this episode (ever: a rewatch under way "
@@ -59,7 +59,10 @@ class EpisodeSerializer(serializers.Serializer):
 class SeasonSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="Season id.")
     number = serializers.IntegerField(help_text="The season's number.")
-    name = serializers.CharField(help_text="The season's name.")
+    name = serializers.CharField(
+        help_text="The season's name as staff gave it, not localised (the demo's read "
+        "'Season 1'): to say 'Season 1' in the profile's language, use `number`."
+    )
     release_date = serializers.DateField(
         allow_null=True,
         help_text="When it comes out (from midnight UTC); null: out, date unknown. A season "
