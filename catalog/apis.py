@@ -122,9 +122,11 @@ class LocalizedGenreSerializer(serializers.Serializer):
         help_text="Genre id: the homepage's row of this genre is `genre:<id>`."
     )
     name = serializers.CharField(
-        help_text="The genre's name in the language of `name` and `synopsis` (`language`, "
-        "else the profile's display language), as the homepage's row of the genre titles "
-        "it; English where no translation exists, or without a language."
+        help_text="The genre's name in the language asked for (`language`, else the "
+        "profile's display language), as the homepage's row of the genre titles it; English "
+        "where no translation exists, or without a language. That is the language of `name` "
+        "and `synopsis` where the title is localised in it; where they fall back to the "
+        "original's, the genres stay in the language asked for."
     )
 
 
@@ -174,12 +176,13 @@ class TitleDetailSerializer(serializers.Serializer):
     genres = serializers.ListField(
         child=serializers.CharField(),
         help_text="Genre names, in English whatever the language (`localized_genres` has "
-        "them in the language of `name`).",
+        "them in the language asked for).",
     )
     localized_genres = LocalizedGenreSerializer(
         many=True,
         help_text="The same genres in the same order, each with its id and its name in the "
-        "language of `name` and `synopsis`, as the homepage's genre rows name them.",
+        "language asked for (that of `name` and `synopsis` where the title is localised in it), "
+        "as the homepage's genre rows name them.",
     )
     seasons = SeasonSerializer(many=True, help_text="A series' seasons in order; empty for a film.")
     credits = CreditSerializer(
