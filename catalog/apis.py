@@ -29,7 +29,8 @@ class TitleQuerySerializer(KnownParametersOnly):
         required=False,
         help_text="Language of name, synopsis and `localized_genres` (the name and synopsis "
         "fall back to the original, a genre to English); default the profile's display "
-        "language.",
+        "language. A catalogue language's code, ISO 639-1 in lower case, e.g. 'pt' (not "
+        "'pt-BR' or 'PT'); the API reads no Accept-Language.",
     )
     profile = IdField(
         help_text=(

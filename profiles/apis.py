@@ -173,7 +173,13 @@ class ProfileInputSerializer(KnownFieldsOnly):
         help_text=PROFILE_MATURITY_HELP,
         error_messages=choice_errors(MaturityLevel.values),
     )
-    display_language = LanguageCodeField(required=False, allow_null=True)
+    display_language = LanguageCodeField(
+        required=False,
+        allow_null=True,
+        help_text="The language its homepage, titles' names and synopses are shown in: a "
+        "catalogue language's code, ISO 639-1 in lower case, e.g. 'pt' (not 'pt-BR' or 'PT'); "
+        "null removes it (English row copy, original names). The API reads no Accept-Language.",
+    )
     preferred_languages = LanguageCodeField(
         many=True, required=False, help_text=f"{PROFILE_LANGUAGES_HELP} Each code once."
     )
