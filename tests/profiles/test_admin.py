@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import re
 import threading
 
 import pytest
@@ -396,6 +397,28 @@ def test_a_name_with_a_control_character_is_a_form_error_in_admin_too(staff):
     assert "Must not hold a control character" in response.content.decode()
     profile.refresh_from_db()
     assert profile.name == "Teen"
+
+
+@pytest.mark.parametrize("where", ["profile", "household"])
+def test_a_name_written_with_a_combining_accent_is_taken_in_admin_too(staff, where):
+    # given: "José" with é, and another profile renamed to "José" typed as e + U+0301
+    account = AccountFactory()
+    profile_create(account=account, name="Jos\u00e9")
+    ravi = profile_create(account=account, name="Ravi")
+    if where == "profile":
+        url = change_url(ravi)
+        data = {**form_data(staff.get(url)), "name": "Jose\u0301"}
+    else:
+        url = account_url(account)
+        data = {**form_data(staff.get(url)), "profiles-1-name": "Jose\u0301"}
+
+    # when
+    response = staff.post(url, data)
+
+    # then: the page again, with the error; nothing renamed
+    assert response.status_code == 200
+    assert re.search(f"already has a profile with that name|{DUPLICATE}", response.content.decode())
+    assert sorted(account.profiles.values_list("name", flat=True)) == ["Jos\u00e9", "Ravi"]
 
 
 @pytest.mark.parametrize(
