@@ -518,6 +518,14 @@ def test_train_models_refuses_a_window_without_signals_and_keeps_the_active_mode
             "-1 is not a whole number from 1 up",
         ),
         ("retrain", ["--region", "IN", "--timeout", "0"], "--timeout: 0 is not a number above"),
+        # An option that only means something beside another was ignored without it: the
+        # operator's "--timeout 60" or "--no-tune" had no effect, and nothing said so.
+        ("retrain", ["--region", "IN", "--timeout", "60"], "--timeout needs --wait"),
+        ("evaluate_recommendations", ["--no-tune"], "--no-tune needs --by-cluster"),
+        # Read as no region at all, it evaluated every region's households.
+        ("evaluate_recommendations", ["--region", " "], "--region is empty"),
+        # --all trained every region, the --region named beside it passed over in silence.
+        ("train_models", ["--all", "--region", "IN"], "not allowed with argument --all"),
     ],
 )
 def test_a_commands_bad_argument_is_named_before_it_changes_anything(

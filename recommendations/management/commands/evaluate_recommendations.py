@@ -54,6 +54,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         region = options["region"]
+        if region is not None and not region.strip():
+            # Read as no region, it evaluated every region's households.
+            raise CommandError("--region is empty: name a region, or leave it out for all.")
+        if options["no_tune"] and not options["by_cluster"]:
+            raise CommandError("--no-tune needs --by-cluster: only its table tunes.")
         if region and not region_exists(code=region.upper()):
             raise CommandError(f"Unknown region code: {region}.")
         if not 0.0 < options["test_fraction"] < 1.0:

@@ -31,6 +31,8 @@ from regions.selectors import region_exists
 
 # A region whose retrain would make no run: its households would have been given a cluster.
 _NO_ONE = "Region {code} has no household and no taste cluster: nothing to retrain."
+#: How long ``--wait`` waits without ``--timeout``.
+WAIT_SECONDS = 3600.0
 # "retraining IN: 2/5 clusters [00:12], IN-Tamil: evaluate: global model 40%"
 _BAR_FORMAT = "{desc}: {n_fmt}/{total_fmt} clusters [{elapsed}]{postfix}"
 
@@ -108,8 +110,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--timeout",
             type=positive_number,
-            default=3600.0,
-            help="With --wait: seconds to wait (default 3600).",
+            default=None,
+            help=f"With --wait: seconds to wait (default {WAIT_SECONDS:g}).",
         )
         parser.add_argument(
             "--if-empty",
@@ -127,6 +129,9 @@ class Command(BaseCommand):
             raise CommandError("--cluster is empty: name a cluster, or leave it out for all.")
         if options["all"] and options["cluster"] is not None:
             raise CommandError("--cluster names a cluster of one --region, not of --all.")
+        if options["timeout"] is not None and not options["wait"]:
+            # Without --wait nothing is waited for: the timeout was ignored in silence.
+            raise CommandError("--timeout needs --wait: without it nothing is waited for.")
         if options["all"]:
             targets: list[tuple[str, str | None]] = [
                 (code, None) for code in cluster_region_codes()
@@ -157,7 +162,7 @@ class Command(BaseCommand):
         with self._progress(total, [code for code, _ in targets], options["verbosity"]) as bar:
             runs = self._request(targets, bar, wait=options["wait"])
             if options["wait"]:
-                self._wait(runs, bar, timeout=options["timeout"])
+                self._wait(runs, bar, timeout=options["timeout"] or WAIT_SECONDS)
 
     @staticmethod
     def _refusal(code: str, slug: str | None) -> str | None:

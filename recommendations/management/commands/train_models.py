@@ -29,14 +29,16 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
+        # Exclusive, as retrain's: --all beside --region trained every region in silence.
+        scope = parser.add_mutually_exclusive_group()
+        scope.add_argument(
             "--region",
             action="append",
             default=[],
             metavar="CODE",
             help="Train this region's model (repeatable), e.g. --region IN.",
         )
-        parser.add_argument(
+        scope.add_argument(
             "--all",
             action="store_true",
             help="Train the global model and every region's (the default without --region).",
@@ -64,7 +66,7 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"Unknown region code(s): {', '.join(unknown)}.")
         scopes: list[str | None] = list(codes)
-        if options["all"] or not codes:
+        if not codes:
             scopes = [None, *region_codes()]
         for code in scopes:
             self._train(
