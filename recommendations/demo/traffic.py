@@ -414,6 +414,12 @@ def _record(profile: Profile, raw: list[dict[str, object]], now: dt.datetime) ->
         return signal_batch_record(profile=profile, events=events).new if events else 0
 
 
+def demo_profiles_exist() -> bool:
+    """Whether the database holds the demo's profiles, the only ones the simulation drives
+    (it acts out the tastes ``seed_demo`` planted in them)."""
+    return Profile.objects.filter(account__external_id__startswith=DEMO_PREFIX).exists()
+
+
 def demo_pages_logged() -> bool:
     """Whether the demo's own profiles have logged pages: ``simulate_traffic --if-empty``'s test.
 

@@ -209,6 +209,21 @@ def test_retraining_a_region_with_no_one_in_it_says_so():
     assert not TasteCluster.objects.exists()
 
 
+def test_retraining_every_region_when_none_has_anyone_says_so():
+    # given: a region added ahead of its launch, and no other
+    RegionFactory(code="GB", name="United Kingdom", time_zone="Europe/London")
+    stderr = StringIO()
+
+    # when / then: --all says why nothing runs, as --region does for one such region (it
+    # printed nothing and exited 0)
+    with pytest.raises(
+        CommandError, match=r"^No region has a household or a taste cluster: nothing to retrain"
+    ):
+        call_command("retrain", "--all", stdout=StringIO(), stderr=stderr)
+    assert stderr.getvalue() == ""
+    assert not TrainingRun.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("arguments", "refusal"),
     [

@@ -278,6 +278,18 @@ def test_if_empty_counts_only_the_demo_profiles_pages(settings, tmp_path, profil
     _clear_caches()
 
 
+def test_a_database_without_the_demo_is_refused_not_simulated_for_no_one(profile):
+    # given: a household of its own (an import's, the API's), and no demo
+    stderr = StringIO()
+
+    # when / then: it says what is missing; it said "Simulated 0 pages for 0 profiles" and
+    # exited 0, after a bar of no pages
+    with pytest.raises(CommandError, match=r"No demo profiles to drive: run seed_demo first"):
+        call_command("simulate_traffic", stdout=StringIO(), stderr=stderr)
+    assert stderr.getvalue() == ""
+    assert not PageLog.objects.exists()
+
+
 def test_if_empty_does_not_simulate_twice(demo):
     call_command("simulate_traffic", "--if-empty", "--profiles=2", "--sessions=1", verbosity=0)
 

@@ -136,6 +136,11 @@ class Command(BaseCommand):
             targets: list[tuple[str, str | None]] = [
                 (code, None) for code in cluster_region_codes()
             ]
+            if not targets:
+                # As --region refuses such a region: it printed nothing and exited 0.
+                raise CommandError(
+                    "No region has a household or a taste cluster: nothing to retrain."
+                )
         else:
             targets = [(options["region"].upper(), options["cluster"])]
             # Before anything is drawn: a refusal came after a bar of 0/1 clusters.

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from recommendations.demo.traffic import demo_pages_logged, traffic_simulate
+from recommendations.demo.traffic import demo_pages_logged, demo_profiles_exist, traffic_simulate
 from recommendations.management.options import moment, seed, whole_number
 from recommendations.serving.cache import NoActiveModel
 
@@ -55,6 +55,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not demo_profiles_exist():
+            # Else it simulated "0 pages for 0 profiles" and exited 0 (after an import, say).
+            raise CommandError(
+                "No demo profiles to drive: run seed_demo first (the simulation acts out the "
+                "tastes it plants; imported households have none)."
+            )
         if options["if_empty"] and demo_pages_logged():
             self.stdout.write(
                 "The demo's profiles have logged pages already; nothing simulated (--if-empty)."
