@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from recommendations.demo.households import DEMO_PIN
-from recommendations.management.commands.demo_info import SHOWCASE_ACCOUNT
+from recommendations.management.commands.demo_info import SHOWCASE_ACCOUNT, host_name
 
 pytestmark = pytest.mark.django_db
 
@@ -213,3 +213,19 @@ def test_no_comparison_of_nobody(world):
     text = demo_info_text(world)
 
     assert "side by side" not in text
+
+
+@pytest.mark.parametrize("host", ["", " ", "http://127.0.0.1", "demo.example/x"])
+def test_a_host_that_makes_no_url_is_refused(host):
+    # it printed http://:8000/admin/ (or http://http://...), exit 0, having replaced the
+    # showcase household's token
+    with pytest.raises(CommandError, match=r"argument --host: .* is not a host name or address"):
+        call_command("demo_info", f"--host={host}", stdout=StringIO())
+
+
+@pytest.mark.parametrize(
+    ("host", "named"),
+    [("127.0.0.1", "127.0.0.1"), ("demo.example.com", "demo.example.com"), ("::1", "[::1]")],
+)
+def test_a_host_is_named_as_a_url_names_it(host, named):
+    assert host_name(host) == named
