@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, TextField, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -578,20 +578,30 @@ def model_train(
             row_ranker_store(artefact_key=version.artefact_key, ranker=choice.ranker)
             row_ranker = choice.describe()
         seconds.update(models.seconds, store=time.perf_counter() - started)
-    except Exception as error:
-        reason = f"{type(error).__name__}: {error}"
-        mine = ModelVersion.objects.filter(pk=version.pk)
-        if not mine.filter(status=ModelVersion.Status.TRAINING).update(
-            status=ModelVersion.Status.FAILED, error=reason
-        ):
-            # Failed under it already (its retrain's run reaped): why it was failed comes
-            # first, and is what an operator must read; what the fit then raised follows.
-            mine.update(
-                status=ModelVersion.Status.FAILED,
-                error=Concat(F("error"), Value(f" Then: {reason}"), output_field=TextField()),
-            )
+    except BaseException as error:
+        # An interrupt too (Ctrl-C, or SIGTERM as train_models takes it): it left the version
+        # "training" for good, listed as such, and no reaper fails a version no run owns.
+        interrupted = not isinstance(error, Exception)
+        reason = (
+            f"Interrupted ({type(error).__name__}) while it trained."
+            if interrupted
+            else f"{type(error).__name__}: {error}"
+        )
+        try:
+            _version_fail(version, reason=reason)
+        except DatabaseError:
+            if not interrupted or connection.in_atomic_block:
+                raise
+            # Ctrl-C in the middle of a query leaves the connection unusable ("another
+            # command is already in progress"): a new one records the failure.
+            connection.close()
+            _version_fail(version, reason=reason)
         artefacts.artefact_delete(version.artefact_key)
-        logger.exception("Training model version %s failed", version.pk)
+        if interrupted:
+            # Stopped on purpose: the caller says where; a traceback would read as a fault.
+            logger.warning("Training model version %s interrupted", version.pk)
+        else:
+            logger.exception("Training model version %s failed", version.pk)
         raise
 
     signals = training.signals
@@ -646,6 +656,20 @@ def model_train(
     if activate:
         version = model_version_activate(version=version)
     return version
+
+
+def _version_fail(version: ModelVersion, *, reason: str) -> None:
+    """Fail a version whose training stopped, keeping the reason it was failed for first."""
+    mine = ModelVersion.objects.filter(pk=version.pk)
+    if not mine.filter(status=ModelVersion.Status.TRAINING).update(
+        status=ModelVersion.Status.FAILED, error=reason
+    ):
+        # Failed under it already (its retrain's run reaped): why it was failed comes
+        # first, and is what an operator must read; what the fit then raised follows.
+        mine.update(
+            status=ModelVersion.Status.FAILED,
+            error=Concat(F("error"), Value(f" Then: {reason}"), output_field=TextField()),
+        )
 
 
 class ActiveVersionChanged(ValueError):

@@ -18,6 +18,7 @@ from catalog.models import MaturityLevel
 from recommendations.engine.confidence import SignalCode
 from recommendations.engine.ranking import FEATURE_NAMES, PlayRanker
 from recommendations.management import progress
+from recommendations.management.interrupts import Terminated
 from recommendations.models import ModelVersion, Signal, TrainingRun
 from recommendations.selectors import training as data
 from recommendations.services import training as training_service
@@ -537,6 +538,37 @@ def test_a_commands_bad_argument_is_named_before_it_changes_anything(
         call_command(command, *arguments, stdout=StringIO(), stderr=StringIO())
 
     assert (Signal.objects.count(), ModelVersion.objects.count()) == before
+
+
+@pytest.mark.parametrize(
+    ("interrupt", "status"),
+    [(KeyboardInterrupt, 130), (Terminated, 143)],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_an_interrupted_train_models_fails_its_version_and_says_where_it_stopped(
+    world, monkeypatch, interrupt, status
+):
+    # given: the fit stopped by Ctrl-C (or SIGTERM, which the command takes as one)
+    def stopped(*args, **kwargs):
+        raise interrupt
+
+    monkeypatch.setattr(training_service, "models_fit", stopped)
+    code = world.region.code
+
+    # when
+    with pytest.raises(CommandError) as raised:
+        call_command("train_models", "--region", code, stdout=StringIO(), stderr=StringIO())
+
+    # then: a line saying where it stopped and what serves, not a traceback, the shell's
+    # status for the signal, and no version left "training" for ever (no run owns it, so
+    # nothing reaped it, and the console listed it as training)
+    assert str(raised.value).startswith(f"Interrupted while training {code} (")
+    assert "serves as before" in str(raised.value)
+    assert raised.value.returncode == status
+    assert not ModelVersion.objects.filter(status=ModelVersion.Status.TRAINING).exists()
+    (version,) = ModelVersion.objects.filter(region=world.region)
+    assert version.status == ModelVersion.Status.FAILED
+    assert "Interrupted" in version.error
 
 
 def test_maturity_facts_are_read_for_the_filters(world):

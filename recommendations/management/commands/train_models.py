@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
+from recommendations.management.interrupts import interrupted_status, sigterm_interrupts
 from recommendations.management.options import moment, seed
 from recommendations.management.progress import running_clock
 from recommendations.selectors.training import signal_newest_at, signals_exist
@@ -125,7 +126,7 @@ class Command(BaseCommand):
             )
 
         try:
-            with running_clock(bar):
+            with sigterm_interrupts(), running_clock(bar):
                 version = model_train(
                     region_code=region_code,
                     random_state=seed,
@@ -135,6 +136,16 @@ class Command(BaseCommand):
                     progress=progress,
                     count=count,
                 )
+        except KeyboardInterrupt as interrupted:
+            # What an operator needs after Ctrl-C (or SIGTERM), rather than a traceback to
+            # be read as damage: the version under way was failed (model_train), so the
+            # scope serves what it served; the versions said above are kept.
+            raise CommandError(
+                f"Interrupted while training {label} ({current[0]}): its new version was "
+                f"failed and {label} serves as before; the versions trained before it "
+                "(above) are kept.",
+                returncode=interrupted_status(interrupted),
+            ) from None
         finally:
             bar.close()
         self.stdout.write(
