@@ -857,7 +857,12 @@ def _execute(runs: list[TrainingRun]) -> None:
                     f"Lost the database connection: {type(error).__name__}: {error}", again
                 ) from error
             return
-        logger.exception("Retrain runs %s failed", [run.pk for run in runs])
+        if isinstance(error, RetrainError):
+            # A reason, not a fault (a region with no one to learn from): a traceback read
+            # as a bug, on the operator's terminal when no broker ran it elsewhere.
+            logger.error("Retrain runs %s failed: %s", [run.pk for run in runs], error)
+        else:
+            logger.exception("Retrain runs %s failed", [run.pk for run in runs])
         reason = f"{type(error).__name__}: {error}"
         if stopped:
             # Raised wherever the batch was, perhaps in the middle of a query, which leaves

@@ -150,6 +150,32 @@ def test_a_cluster_added_to_a_region_whose_profiles_are_in_none_retrains(
     assert set(Profile.objects.values_list("taste_cluster", flat=True)) == {cluster.pk}
 
 
+def test_a_region_with_no_one_to_learn_from_fails_its_run_with_a_reason_not_a_traceback(
+    django_capture_on_commit_callbacks, caplog
+):
+    # given: a region seeded with its cluster before any household lives there (seed_demo's
+    # smallest sizes leave US so), and viewing elsewhere
+    world = build_world()
+    model_train(region_code=world.region.code)
+    TasteClusterFactory(region=RegionFactory(code="US", name="United States"), slug="default")
+
+    # when
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        caplog.at_level("ERROR", logger="recommendations.services.retraining"),
+    ):
+        call_command("retrain", "--region", "US", stdout=StringIO(), stderr=StringIO())
+
+    # then: the run says why; the log says it in a line, where it printed a traceback (on
+    # the operator's terminal when no broker runs it elsewhere) as if the code had failed
+    run = TrainingRun.objects.get()
+    assert run.status == TrainingRun.Status.FAILED
+    assert run.error == "RetrainError: Region US has no profiles to learn from."
+    (record,) = [r for r in caplog.records if r.name == "recommendations.services.retraining"]
+    assert "Region US has no profiles to learn from." in record.getMessage()
+    assert record.exc_info is None
+
+
 def test_a_region_without_taste_clusters_retrains_as_its_default_one(
     django_capture_on_commit_callbacks,
 ):
