@@ -146,6 +146,18 @@ def test_the_bars_go_to_the_commands_stderr_and_the_summary_to_its_stdout(
     assert "titles read" in out.getvalue()
 
 
+@pytest.mark.parametrize("value", ["", " , "])
+def test_a_region_option_naming_no_region_is_refused_before_anything_is_imported(
+    tmp_path, regions, value
+):
+    # it imported the titles into no region (read as no --region), invisible and unsaid
+    path = write(tmp_path, MOVIES)
+
+    with pytest.raises(CommandError, match=r"^--region .* names no region"):
+        run(path, "--region", "IN", "--region", value)
+    assert snapshot() == (0, 0, 0, 0)
+
+
 def test_rerunning_updates_titles_and_never_duplicates(tmp_path, regions):
     # given an imported catalogue, then staff set what the source does not know
     path = write(tmp_path, MOVIES)

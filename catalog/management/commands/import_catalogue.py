@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import (
     BaseCommand,
+    CommandError,
     CommandParser,
     DjangoHelpFormatter,
 )
@@ -116,6 +117,10 @@ does the work and rolls it back."""
         )
 
     def handle(self, *args: object, **options: Any) -> None:
+        for value in options["regions"]:
+            if not value.replace(",", "").strip():
+                # Read as no --region, the titles went into no region, invisible, unsaid.
+                raise CommandError(f"--region {value!r} names no region; give a code, e.g. IN.")
         with import_command_errors(options["path"]):
             result = catalogue_import(
                 path=options["path"],
