@@ -21,6 +21,11 @@ PRUNABLE = (
 )
 
 
+def model_version_active_exists() -> bool:
+    """Whether any scope has an active version: without one, no homepage can be built."""
+    return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exists()
+
+
 def model_version_get(*, pk: int) -> ModelVersion | None:
     return ModelVersion.objects.filter(pk=pk).first()
 

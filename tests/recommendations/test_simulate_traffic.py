@@ -44,6 +44,7 @@ from recommendations.serving.homepage import (
 from recommendations.serving.title_tables import title_tables_cache
 from tests.conftest import token_client
 from tests.module_world import module_world, the_module_world
+from tests.recommendations.demo_world import seed_small_demo
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -285,6 +286,18 @@ def test_a_database_without_the_demo_is_refused_not_simulated_for_no_one(profile
     # when / then: it says what is missing; it said "Simulated 0 pages for 0 profiles" and
     # exited 0, after a bar of no pages
     with pytest.raises(CommandError, match=r"No demo profiles to drive: run seed_demo first"):
+        call_command("simulate_traffic", stdout=StringIO(), stderr=stderr)
+    assert stderr.getvalue() == ""
+    assert not PageLog.objects.exists()
+
+
+def test_a_demo_nothing_serves_yet_is_refused_before_any_progress_bar(settings, tmp_path):
+    # given: a seeded demo, not trained
+    seed_small_demo(settings, tmp_path, titles=20, profiles=3, seed=3)
+    stderr = StringIO()
+
+    # when / then: the refusal alone; a bar of 0 pages stood above it
+    with pytest.raises(CommandError, match=r"run `manage.py train_models`"):
         call_command("simulate_traffic", stdout=StringIO(), stderr=stderr)
     assert stderr.getvalue() == ""
     assert not PageLog.objects.exists()

@@ -7,6 +7,7 @@ from tqdm import tqdm
 
 from recommendations.demo.traffic import demo_pages_logged, demo_profiles_exist, traffic_simulate
 from recommendations.management.options import moment, seed, whole_number
+from recommendations.selectors.model_versions import model_version_active_exists
 from recommendations.serving.cache import NoActiveModel
 
 
@@ -66,6 +67,13 @@ class Command(BaseCommand):
                 "The demo's profiles have logged pages already; nothing simulated (--if-empty)."
             )
             return
+        if not model_version_active_exists():
+            # Before the bar: a bar of 0 pages stood above this refusal (NoActiveModel, below,
+            # still answers a region that has no model of its own and no global one).
+            raise CommandError(
+                "No model serves yet: run `manage.py train_models` first (the simulation "
+                "browses real homepages)."
+            )
         bar = tqdm(
             desc="simulating",
             unit="pages",
