@@ -10,6 +10,7 @@ hidden-tastes file as they were before it, the previous demo included.
 import datetime as dt
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -236,7 +237,11 @@ def analyze_demo_tables() -> None:
 
 
 def build_demo(
-    options: DemoOptions, progress: Progress = silent_progress, *, replace: bool = False
+    options: DemoOptions,
+    progress: Progress = silent_progress,
+    *,
+    replace: bool = False,
+    on_commit: Callable[[], object] | None = None,
 ) -> DemoReport:
     """Create the demo world described by ``options``, in one transaction.
 
@@ -247,6 +252,8 @@ def build_demo(
     the hidden-tastes file alone: the new one is staged, and swapped in once
     the transaction has closed without error (the commit, when ``seed_demo``
     runs it; a caller's own outer transaction, such as a test's, commits later).
+    ``on_commit`` is called once the demo is committed: a caller stopped after that (Ctrl-C
+    as the tables are analysed) has a demo, one stopped before has what it had.
     """
     report = DemoReport()
     as_of = options.anchor()
@@ -264,6 +271,8 @@ def build_demo(
 
     try:
         with transaction.atomic():
+            if on_commit is not None:
+                transaction.on_commit(on_commit)
             if replace:
                 report.flushed, previous_images = _flush_demo_rows(progress)
                 lap("flush")

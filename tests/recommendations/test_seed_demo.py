@@ -519,11 +519,15 @@ def test_a_flush_that_fails_late_keeps_the_previous_demo(
     monkeypatch.setattr("recommendations.demo.builder.write_hidden_tastes", interrupted)
     with (
         django_capture_on_commit_callbacks(execute=True),
-        pytest.raises(KeyboardInterrupt),
+        pytest.raises(CommandError) as raised,
     ):
         seed(**TINY, artwork_images=images, flush=True)
 
-    # then: the previous demo's rows, image files and tastes are as they were, and the
+    # then: a line saying so, not a traceback to be read as damage, and the shell's status
+    assert str(raised.value).startswith("Interrupted while seeding (")
+    assert "nothing was written: the previous demo is as it was" in str(raised.value)
+    assert raised.value.returncode == 130
+    # and: the previous demo's rows, image files and tastes are as they were, and the
     # failed run left no file of its own behind
     assert demo_state() == before
     assert media_files(settings) == files

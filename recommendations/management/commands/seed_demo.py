@@ -25,6 +25,7 @@ from recommendations.demo.history import HISTORY_DAYS
 from recommendations.demo.households import ADMIN_PASSWORD, ADMIN_USERNAME, demo_admin_ensure
 from recommendations.demo.progress import Advance
 from recommendations.demo.tastes import SHOWCASE_ACCOUNT_NAME
+from recommendations.management.interrupts import interrupted_status, sigterm_interrupts
 from recommendations.management.options import past_date, seed, whole_number
 from recommendations.schedules import schedules_install
 from recommendations.signal_events import EARLIEST_SIGNAL_TIME
@@ -144,6 +145,7 @@ class Command(BaseCommand):
 
     @contextmanager
     def _progress(self, desc: str, total: int | None, unit: str = "it") -> Iterator[Advance]:
+        self._where = desc  # where an interruption says it was
         bar = tqdm(
             total=total,
             desc=desc,
@@ -160,6 +162,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = options["verbosity"]
+        self._where = ""
         started = time.perf_counter()
         replace = False
         if demo_data_exists():
@@ -187,10 +190,23 @@ class Command(BaseCommand):
             artwork_images=options["artwork_images"],
             as_of=options["as_of"],
         )
-        report = build_demo(demo, self._progress, replace=replace)
-        # The seeder bulk-creates regions (no post_save): give each its nightly retrain
-        # here, or a deployment that installed its schedules before seeding has none.
-        schedules_install()
+        committed: list[bool] = []
+        try:
+            with sigterm_interrupts():
+                report = build_demo(
+                    demo, self._progress, replace=replace, on_commit=lambda: committed.append(True)
+                )
+                # The seeder bulk-creates regions (no post_save): give each its nightly
+                # retrain here, or a deployment that installed its schedules before seeding
+                # has none.
+                schedules_install()
+        except KeyboardInterrupt as interrupted:
+            # A line saying what the database holds now, rather than a traceback to be read
+            # as damage (Ctrl-C), or nothing at all (SIGTERM, which killed it at once).
+            raise CommandError(
+                self._interrupted(committed=bool(committed), replace=replace),
+                returncode=interrupted_status(interrupted),
+            ) from None
 
         counts = ", ".join(f"{n} {what}" for what, n in report.counts.items())
         kinds = ", ".join(f"{k} {n}" for k, n in report.signals_by_kind.most_common())
@@ -219,6 +235,19 @@ class Command(BaseCommand):
             profiles = ", ".join(f"{name} (#{pk})" for pk, name in report.showcase_profiles)
             lines.append(f"  Showcase household #{report.showcase_account_id}: {profiles}.")
         self._say("\n".join(lines))
+
+    def _interrupted(self, *, committed: bool, replace: bool) -> str:
+        if committed:
+            return (
+                "Interrupted after the new demo was committed: it is seeded, but its tables "
+                "may not be analysed yet (autovacuum will) and its regions may lack their "
+                "nightly retrains: run `manage.py install_schedules`."
+            )
+        kept = "the previous demo is as it was" if replace else "the database is as it was"
+        return (
+            f"Interrupted while seeding ({self._where or 'starting'}): nothing was written: "
+            f"{kept}, image files and hidden-tastes file included (one transaction)."
+        )
 
     def _admin(self, wanted: bool | None) -> str:
         """Link (and create, if missing) the demo superuser when allowed; say how to sign in."""

@@ -69,10 +69,35 @@ class Command(BaseCommand):
         scopes: list[str | None] = list(codes)
         if not codes:
             scopes = [None, *region_codes()]
-        for code in scopes:
-            self._train(
-                code, seed=options["seed"], activate=not options["no_activate"], at=options["at"]
+        self.under_way: tuple[str, str] | None = None  # the scope and step being trained
+        try:
+            with sigterm_interrupts():
+                for code in scopes:
+                    self._train(
+                        code,
+                        seed=options["seed"],
+                        activate=not options["no_activate"],
+                        at=options["at"],
+                    )
+        except KeyboardInterrupt as interrupted:
+            # What an operator needs after Ctrl-C (or SIGTERM), rather than a traceback to
+            # be read as damage or, for SIGTERM, nothing: the version under way was failed
+            # (model_train), so its scope serves what it served; those said above are kept.
+            raise CommandError(
+                self._interrupted(), returncode=interrupted_status(interrupted)
+            ) from None
+
+    def _interrupted(self) -> str:
+        if self.under_way is None:
+            return (
+                "Interrupted with no version under way: the versions trained (above) are "
+                "kept; the scopes not listed there were not trained."
             )
+        label, step = self.under_way
+        return (
+            f"Interrupted while training {label} ({step}): its new version was failed and "
+            f"{label} serves as before; the versions trained before it (above) are kept."
+        )
 
     def _train(
         self, region_code: str | None, *, seed: int, activate: bool, at: dt.datetime | None
@@ -110,6 +135,7 @@ class Command(BaseCommand):
             # set_description_str: set_description appends its own ": " to the one the
             # format has ("read signals: : 0rows").
             current[0] = name
+            self.under_way = (label, name)
             bar.bar_format = _STAGE_FORMAT
             bar.set_description_str(f"{label}: {name}")
 
@@ -125,8 +151,9 @@ class Command(BaseCommand):
                 f"{label}: {current[0]} {done}/{total} {unit}", refresh=done in (0, total)
             )
 
+        self.under_way = (label, "starting")
         try:
-            with sigterm_interrupts(), running_clock(bar):
+            with running_clock(bar):
                 version = model_train(
                     region_code=region_code,
                     random_state=seed,
@@ -136,18 +163,9 @@ class Command(BaseCommand):
                     progress=progress,
                     count=count,
                 )
-        except KeyboardInterrupt as interrupted:
-            # What an operator needs after Ctrl-C (or SIGTERM), rather than a traceback to
-            # be read as damage: the version under way was failed (model_train), so the
-            # scope serves what it served; the versions said above are kept.
-            raise CommandError(
-                f"Interrupted while training {label} ({current[0]}): its new version was "
-                f"failed and {label} serves as before; the versions trained before it "
-                "(above) are kept.",
-                returncode=interrupted_status(interrupted),
-            ) from None
         finally:
             bar.close()
+        self.under_way = None
         self.stdout.write(
             f"{label}: version #{version.pk} {version.status} in "
             f"{time.perf_counter() - started:.1f}s — {version.n_profiles} profiles, "
