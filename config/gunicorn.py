@@ -52,11 +52,14 @@ worker_tmp_dir = _MEMORY_DIR if os.access(_MEMORY_DIR, os.W_OK) else None
 # the response's last byte, so slow homepages and p50/p99 are a sed over the log that
 # reads the fields by their place (README, "Logs"). The request line, never a header:
 # API and unlock tokens travel in headers, and no endpoint reads a credential from the
-# query string.
+# query string. Last, the answer's X-Request-ID (config/request_ids.py), which the app's
+# lines for the request and a 500's body carry too: after the client's own text, a client
+# cannot make a line seem to end with another request's id.
 accesslog = "-"
 access_log_format = (
     '%(t)s access status=%(s)s ms=%(M)s bytes=%(b)s request="%(r)s" '
-    'remote=%(h)s forwarded_for="%({x-forwarded-for}i)s" agent="%(a)s"'
+    'remote=%(h)s forwarded_for="%({x-forwarded-for}i)s" agent="%(a)s" '
+    "request_id=%({x-request-id}o)s"
 )
 
 

@@ -106,7 +106,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.middleware.HealthCheck",  # first: before host validation and the https redirect
+    # First: every answer names its request (X-Request-ID), as do the lines logged for it.
+    "config.request_ids.RequestId",
+    "config.middleware.HealthCheck",  # before host validation and the https redirect
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.ContentSecurityPolicy",  # CONTENT_SECURITY_POLICY, below
     "config.middleware.NulInUrlRefused",
@@ -640,7 +642,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": LOG_FORMAT},
+        # LOG_FORMAT, and " request_id=<id>" while a request is answered (config/request_ids.py).
+        "plain": {"()": "config.request_ids.RequestContextFormatter", "format": LOG_FORMAT},
         "django.server": {
             "()": "django.utils.log.ServerFormatter",
             "format": "[{server_time}] {message}",

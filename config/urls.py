@@ -14,7 +14,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from artwork.image_names import artwork_name_is_fixed
 from config.api.exceptions import api_route_not_found
 from config.ids import IdConverter
-from config.views import favicon, home
+from config.views import favicon, home, server_error
 
 # The folder of MEDIA_ROOT that artwork images are uploaded to (artwork.models.artwork_upload_to).
 ARTWORK_MEDIA_DIR = "artwork"
@@ -75,6 +75,9 @@ def artwork_media(request: HttpRequest, path: str) -> HttpResponse:
         )
     return response
 
+
+# Under /api/ a 500 is the API's JSON error shape, naming its request (config/views.py).
+handler500 = server_error
 
 urlpatterns = [
     path("", home, name="home"),

@@ -1,4 +1,5 @@
-"""The site's front page, its icon's old address, and Django's CSRF refusal page as served."""
+"""The site's front page, its icon's old address, Django's CSRF refusal page as served, and
+the 500 answer."""
 
 import functools
 import hashlib
@@ -6,12 +7,13 @@ import re
 from base64 import b64encode
 
 from csp.decorators import csp_update
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 from django.views.csrf import builtin_template_path
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.http import require_safe
+from django.views.defaults import server_error as django_server_error
 
 #: The site's icon among the static files (static/tonight/), which every base template links.
 FAVICON = "tonight/favicon.ico"
@@ -66,3 +68,31 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """
     allowed = csp_update({"style-src": list(csrf_page_style_hashes())})(django_csrf_failure)
     return allowed(request, reason=reason)
+
+
+#: The 500's message under the API: what the client can do with it.
+SERVER_ERROR = (
+    "The server failed to answer this request. If it keeps failing, report it with its request_id."
+)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: under ``/api/`` the API's one error shape, naming the request.
+
+    An operation that raised answered Django's HTML "Server Error (500)" page to apps that
+    parse one JSON shape, and nothing in it matched the traceback on-call would look for:
+    the body's ``request_id`` is the one the traceback's line and the access line end with
+    (``config/request_ids.py``). Elsewhere Django's own page. Not used with ``DEBUG``, where
+    Django shows its technical page instead.
+    """
+    if not request.path_info.startswith("/api/"):
+        return django_server_error(request)
+    return JsonResponse(
+        {
+            "message": SERVER_ERROR,
+            "code": "server_error",
+            "errors": {},
+            "request_id": getattr(request, "request_id", None),  # config.request_ids.RequestId
+        },
+        status=500,
+    )
