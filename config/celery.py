@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from celery.exceptions import Reject
 from django.db import InterfaceError, OperationalError
 
@@ -77,3 +77,36 @@ class BoundedDeliveryTask(Task):
 app = Celery("tonight", task_cls=BoundedDeliveryTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# The app's lines logged while a task runs end with its id (config/request_ids.py), which
+# Celery's own lines about the task and admin's training runs (Celery task id) name: a
+# retrain's "Retrain run 7 failed" and its traceback named the run but not the task, and a
+# worker running two tasks at once mixed their lines. Celery replaces root's handlers with
+# its own (worker_hijack_root_logger); their format stays LOG_FORMAT.
+_task_tokens: dict[str, Any] = {}
+
+
+@signals.after_setup_logger.connect
+def _lines_name_their_task(logger: Any, format: str, **kwargs: Any) -> None:
+    """Give the worker's (or beat's) handlers the app's formatter, Celery's format kept."""
+    from config.request_ids import RequestContextFormatter
+
+    for handler in logger.handlers:
+        handler.setFormatter(RequestContextFormatter(format))
+
+
+@signals.task_prerun.connect
+def _task_started(task_id: str, **kwargs: Any) -> None:
+    from config.request_ids import current_task_id
+
+    _task_tokens[task_id] = current_task_id.set(task_id)
+
+
+@signals.task_postrun.connect
+def _task_ended(task_id: str, **kwargs: Any) -> None:
+    from config.request_ids import current_task_id
+
+    token = _task_tokens.pop(task_id, None)
+    if token is not None:
+        current_task_id.reset(token)

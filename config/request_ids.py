@@ -22,8 +22,10 @@ REQUEST_ID_HEADER = "X-Request-ID"
 #: of a log line (a space, a quote, ``=``) or be unreadable in one.
 ACCEPTED_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
-#: The id of the request this thread or task is answering; None outside any.
+#: The id of the request this thread is answering; None outside any.
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+#: The id of the Celery task this thread is running (``config/celery.py``); None outside any.
+current_task_id: ContextVar[str | None] = ContextVar("current_task_id", default=None)
 
 
 def request_id_for(request: HttpRequest) -> str:
@@ -73,10 +75,12 @@ def signed_in_as(request: object) -> str | None:
 
 
 class RequestContextFormatter(logging.Formatter):
-    """The app's line format, ending with ``request_id=<id>`` while a request is answered.
+    """The app's line format, ending with ``request_id=<id>`` while a request is answered,
+    and ``task_id=<id>`` while a Celery task runs (in a worker, or inside the request or
+    command that ran it without a broker).
 
     Django's lines about a request (``django.request``: "Internal Server Error: /path") add
-    ``user=<id>`` when the request's sender is known (:func:`signed_in_as`). Both go on the
+    ``user=<id>`` when the request's sender is known (:func:`signed_in_as`). They go on the
     line's first line, before any traceback, so a search for the id finds the traceback's
     head. Never a header, a body or a query string: credentials travel there.
     """
@@ -86,8 +90,10 @@ class RequestContextFormatter(logging.Formatter):
         # Django logs a 4xx or 5xx answer after the middleware returned it, with the request.
         request = getattr(record, "request", None)
         request_id = current_request_id.get() or getattr(request, "request_id", None)
-        if request_id is None:
-            return line
-        line = f"{line} request_id={request_id}"
-        user = signed_in_as(request)
-        return line if user is None else f"{line} user={user}"
+        if request_id is not None:
+            line = f"{line} request_id={request_id}"
+            user = signed_in_as(request)
+            if user is not None:
+                line = f"{line} user={user}"
+        task_id = current_task_id.get()
+        return line if task_id is None else f"{line} task_id={task_id}"

@@ -114,3 +114,38 @@ def test_a_workers_failure_says_when_where_and_how_bad_in_its_line() -> None:
         r"\[\d+\] Retrain run 7 failed",
         lines[0],
     ), lines[0]
+
+
+# The same worker, running a task as Celery's tracer does: the signals around the task's body.
+WORKER_TASK_LOG = """
+import logging
+from celery import signals
+from config.celery import app
+app.Worker(loglevel="INFO", pool_cls="solo", concurrency=1, quiet=True).setup_logging()
+task = app.tasks["recommendations.retrain_clusters"]
+signals.task_prerun.send(sender=task, task_id="task-7e1", task=task, args=([7],), kwargs={})
+logging.getLogger("recommendations.services.retraining").error("Retrain run %s failed", 7)
+signals.task_postrun.send(sender=task, task_id="task-7e1", task=task, args=([7],), kwargs={})
+logging.getLogger("recommendations.services.retraining").error("Retrain run %s failed", 8)
+"""
+
+
+def test_a_line_a_task_logs_names_the_task() -> None:
+    # given: a worker's process, its logging set up by Celery
+    # when: a retrain task logs a run's failure, and a line is logged after the task ended
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_TASK_LOG],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "C_FORCE_ROOT": "1"},
+        check=True,
+    )
+
+    # then: the task's line ends with the task's id, which admin's training run shows
+    # (Celery task id) and Celery's own lines about the task name, so the worker's lines
+    # of one run are found together; the later line names no task
+    (during,) = [line for line in done.stderr.splitlines() if "Retrain run 7" in line]
+    assert during.endswith(" Retrain run 7 failed task_id=task-7e1"), done.stderr
+    (after,) = [line for line in done.stderr.splitlines() if "Retrain run 8" in line]
+    assert after.endswith(" Retrain run 8 failed"), after
