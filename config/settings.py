@@ -182,6 +182,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     except ValueError:
         raise invalid("PREPARE_THRESHOLD", _prepare, "a whole number or none", default=2) from None
     DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", _prepare_threshold)
+    # A database host that drops packets (a failover moving its address, a partition) is
+    # not one that refuses: a connection attempt waited psycopg's default, 130 s. Warming
+    # in gunicorn's master waited that long before it listened, and every health probe and
+    # request held its worker until gunicorn killed it, the probe getting no answer. Within
+    # compose's probe (4 s): a 503. `?connect_timeout=10` in DATABASE_URL overrides it.
+    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 3)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One writer at a time: wait for the lock rather than fail the demo's seeding.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30

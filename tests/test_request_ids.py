@@ -11,10 +11,6 @@ import json
 import logging
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +22,7 @@ from django.test import Client
 from accounts.services import api_token_create
 from tests.factories import AccountFactory
 from tests.failing_urls import FAILING_PATH
-from tests.processes import ROOT, current_database_url
+from tests.processes import current_database_url, free_port, gunicorn_serving
 from tests.test_logging import process_log
 
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
@@ -81,12 +77,6 @@ def test_a_line_logged_while_answering_names_the_request() -> None:
     assert retrain.endswith("Retrain run 7 failed"), retrain
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(
     port: int, path: str, headers: dict[str, str]
 ) -> tuple[int, http.client.HTTPMessage, bytes]:
@@ -102,7 +92,7 @@ def _get(
 @pytest.fixture
 def failing_server(transactional_db, tmp_path) -> Iterator[tuple[int, Path, Path]]:
     """gunicorn as web runs it, with one API operation that fails; its port, stdout, stderr."""
-    port = _free_port()
+    port = free_port()
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     env = {
         **os.environ,
@@ -115,23 +105,7 @@ def failing_server(transactional_db, tmp_path) -> Iterator[tuple[int, Path, Path
         "LOG_LEVEL": "INFO",
         "MEDIA_ROOT": str(tmp_path / "media"),
     }
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "-c",
-                "config/gunicorn.py",
-                "--workers=1",
-                f"--bind=127.0.0.1:{port}",
-                "config.wsgi",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    try:
+    with gunicorn_serving(port=port, env=env, stdout=out, stderr=err) as process:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
@@ -145,10 +119,6 @@ def failing_server(transactional_db, tmp_path) -> Iterator[tuple[int, Path, Path
                 pytest.fail("gunicorn did not answer /healthz within a minute")
             time.sleep(0.2)
         yield port, out, err
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def test_a_500_names_its_request_in_its_answer_its_access_line_and_its_traceback(

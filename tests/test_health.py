@@ -1,0 +1,69 @@
+"""``/healthz`` when the database does not answer: a 503 from a server that started.
+
+A database host that drops packets (a failover moving its address, a partition) is not
+one that refuses: a connection attempt waited for psycopg's default, 130 s. Warming in
+gunicorn's master waited that long before the server listened, and each health probe
+and request held its worker until gunicorn killed it (30 s, ``WORKER TIMEOUT``), the
+probe getting no answer at all. A real gunicorn, and a real socket that takes
+connections and never answers, since the waiting is in the driver and the server.
+"""
+
+import http.client
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+
+from tests.processes import free_port, gunicorn_serving
+
+
+@pytest.fixture
+def silent_database() -> Iterator[str]:
+    """The URL of a database that takes connections and never says a word."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)  # the kernel completes each connection; nothing ever accepts
+        yield f"postgres://postgres@127.0.0.1:{listener.getsockname()[1]}/tonight"
+
+
+def test_with_a_silent_database_the_server_starts_and_healthz_answers_503(
+    silent_database, tmp_path
+) -> None:
+    # given: web as the image runs it (warming in the master), on a database that is silent
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": silent_database,
+        "DEBUG": "0",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "TONIGHT_WARM_ON_START": "1",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+    }
+    err = tmp_path / "stderr"
+    with gunicorn_serving(port=port, env=env, stdout=tmp_path / "stdout", stderr=err) as process:
+        # when: the orchestrator probes it, as compose's healthcheck does, until it answers
+        answer = None
+        deadline = time.monotonic() + 120
+        while answer is None and time.monotonic() < deadline and process.poll() is None:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                connection.request("GET", "/healthz")
+                response = connection.getresponse()
+                answer = (response.status, response.read())
+            except (ConnectionRefusedError, ConnectionResetError):
+                time.sleep(0.2)  # not listening yet
+            except (http.client.RemoteDisconnected, TimeoutError):
+                break  # the worker was killed mid-probe, or never answered
+            finally:
+                connection.close()
+
+    # then: a 503 saying why, from a server that started (its warming failed, logged)
+    assert answer is not None, f"no answer to /healthz: {err.read_text()[-3000:]}"
+    status, body = answer
+    assert status == 503
+    assert json.loads(body) == {"status": "database unreachable"}
+    assert "Warming failed; serving starts cold" in err.read_text()
