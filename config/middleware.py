@@ -17,22 +17,28 @@ from config.api.exceptions import api_route_not_found, body_too_large_message
 API_PREFIX = "/api/v1/"
 API_ROOT = "/api/"
 HEALTH_PATH = "/healthz"
+LIVENESS_PATH = "/livez"
 
 
 class HealthCheck:
-    """``GET /healthz``: 200 when this process can reach its database, else 503.
+    """``GET /healthz``: 200 when this process can reach its database, else 503 (ready);
+    ``GET /livez``: 200 whenever the process answers at all (alive).
 
-    First in ``MIDDLEWARE``, so neither host validation nor the https redirect
-    sees it: an orchestrator probes ``127.0.0.1`` over plain http inside the
-    container, which a production ``ALLOWED_HOSTS`` (the public name) would
-    refuse with a 400 and ``SECURE_SSL_REDIRECT`` answer with a 301. It says
-    nothing but whether the process can serve.
+    First in ``MIDDLEWARE`` but for the request id, so neither host validation nor the
+    https redirect sees them: an orchestrator probes ``127.0.0.1`` over plain http inside
+    the container, which a production ``ALLOWED_HOSTS`` (the public name) would
+    refuse with a 400 and ``SECURE_SSL_REDIRECT`` answer with a 301. They say
+    nothing but whether the process can serve, or is alive. A liveness probe that asked
+    the database (Kubernetes restarts a process whose liveness fails) would restart every
+    web process at once while PostgreSQL is down, which a restart cannot cure.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info == LIVENESS_PATH:
+            return JsonResponse({"status": "ok"})
         if request.path_info != HEALTH_PATH:
             return self.get_response(request)
         try:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from tests.processes import free_port, gunicorn_serving
 
@@ -61,9 +62,40 @@ def test_with_a_silent_database_the_server_starts_and_healthz_answers_503(
             finally:
                 connection.close()
 
-    # then: a 503 saying why, from a server that started (its warming failed, logged)
+        live = _get(port, "/livez") if answer is not None else None
+
+    # then: a 503 saying why, from a server that started (its warming failed, logged),
+    # whose liveness check, which asks nothing of the database, still passes
     assert answer is not None, f"no answer to /healthz: {err.read_text()[-3000:]}"
     status, body = answer
     assert status == 503
     assert json.loads(body) == {"status": "database unreachable"}
     assert "Warming failed; serving starts cold" in err.read_text()
+    assert live == (200, b'{"status": "ok"}')
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db
+def test_livez_asks_nothing_of_the_database_and_comes_before_host_validation(
+    django_assert_num_queries,
+) -> None:
+    # given: a probe by the container's own address, which production's hosts do not list
+    client = Client(HTTP_HOST="10.1.2.3:8000")
+
+    # when
+    with django_assert_num_queries(0):
+        live = client.get("/livez")
+
+    # then: alive, whatever the database says: an orchestrator that restarts a process
+    # whose liveness fails must not restart every web process because PostgreSQL is down
+    assert live.status_code == 200
+    assert live.json() == {"status": "ok"}
