@@ -3,6 +3,7 @@ container's health check, which must be answered before anything else looks at t
 and the refusal of a body too large to read, before anything reads it.
 """
 
+import logging
 from collections.abc import Callable
 
 from csp.middleware import CSPMiddleware
@@ -13,6 +14,8 @@ from django.urls import Resolver404, resolve
 from django.utils.cache import patch_cache_control
 
 from config.api.exceptions import api_route_not_found, body_too_large_message
+
+logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1/"
 API_ROOT = "/api/"
@@ -44,7 +47,10 @@ class HealthCheck:
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
-        except DatabaseError:
+        except DatabaseError as error:
+            # The why for on-call, whose only other line is Django's "Service Unavailable:
+            # /healthz"; not in the answer, which anyone may read (it names hosts).
+            logger.warning("Health check failed: database unreachable: %s", error)
             return JsonResponse({"status": "database unreachable"}, status=503)
         return JsonResponse({"status": "ok"})
 

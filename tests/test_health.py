@@ -72,6 +72,10 @@ def test_with_a_silent_database_the_server_starts_and_healthz_answers_503(
     assert json.loads(body) == {"status": "database unreachable"}
     assert "Warming failed; serving starts cold" in err.read_text()
     assert live == (200, b'{"status": "ok"}')
+    # and the log says why the probe failed, which the answer, anyone's to read, does not
+    (why,) = [line for line in err.read_text().splitlines() if "Health check failed" in line]
+    assert " WARNING config.middleware " in why, why
+    assert "database unreachable: connection timeout expired" in why, why
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
