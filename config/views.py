@@ -7,9 +7,16 @@ import re
 from base64 import b64encode
 
 from csp.decorators import csp_update
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    HttpResponseServerError,
+    JsonResponse,
+)
 from django.shortcuts import render
 from django.templatetags.static import static
+from django.utils.html import format_html
 from django.views.csrf import builtin_template_path
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.http import require_safe
@@ -76,23 +83,30 @@ SERVER_ERROR = (
 )
 
 
-def server_error(request: HttpRequest) -> HttpResponse:
-    """``handler500``: under ``/api/`` the API's one error shape, naming the request.
+#: The 500 page elsewhere: Django's own, which a person cannot report by anything but the time.
+SERVER_ERROR_PAGE = (
+    '<!doctype html>\n<html lang="en">\n<head>\n  <title>Server Error (500)</title>\n'
+    "</head>\n<body>\n  <h1>Server Error (500)</h1>\n"
+    "  <p>If it keeps failing, report it with this request id: <code>{}</code></p>\n"
+    "</body>\n</html>\n"
+)
 
-    An operation that raised answered Django's HTML "Server Error (500)" page to apps that
-    parse one JSON shape, and nothing in it matched the traceback on-call would look for:
-    the body's ``request_id`` is the one the traceback's line and the access line end with
-    (``config/request_ids.py``). Elsewhere Django's own page. Not used with ``DEBUG``, where
-    Django shows its technical page instead.
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: the request's id in the answer, which the traceback's line and the
+    access line end with (``config/request_ids.py``).
+
+    Under ``/api/`` the API's one error shape: an operation that raised answered Django's
+    HTML "Server Error (500)" page to apps that parse one JSON shape. Elsewhere (admin, the
+    console) Django's page, naming the id for the staff member who reports it, who reads no
+    headers. Not used with ``DEBUG``, where Django shows its technical page instead.
     """
+    request_id = getattr(request, "request_id", None)  # config.request_ids.RequestId
     if not request.path_info.startswith("/api/"):
-        return django_server_error(request)
+        if request_id is None:
+            return django_server_error(request)
+        return HttpResponseServerError(format_html(SERVER_ERROR_PAGE, request_id))
     return JsonResponse(
-        {
-            "message": SERVER_ERROR,
-            "code": "server_error",
-            "errors": {},
-            "request_id": getattr(request, "request_id", None),  # config.request_ids.RequestId
-        },
+        {"message": SERVER_ERROR, "code": "server_error", "errors": {}, "request_id": request_id},
         status=500,
     )

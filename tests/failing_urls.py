@@ -1,10 +1,11 @@
-"""The site's URLs and one API operation that fails, for tests of what a 500 leaves behind.
+"""The site's URLs, one API operation and one page that fail, for tests of what a 500 leaves behind.
 
 A server under test is started with ``ROOT_URLCONF=tests.failing_urls``: no operation of
 the site fails on purpose, and a 500's log lines, headers and body are what on-call and a
 client's bug report have to go on.
 """
 
+from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +16,8 @@ from config.urls import urlpatterns as site_urlpatterns
 
 #: Where the failing operation is: under the API, before its not-found route.
 FAILING_PATH = "/api/v1/test-failure/"
+#: Where the failing page is: outside the API, as admin's and the console's pages are.
+FAILING_PAGE = "/test-failure/"
 
 
 class FailingApi(APIView):
@@ -24,6 +27,14 @@ class FailingApi(APIView):
         raise RuntimeError("the operation failed on purpose")
 
 
-urlpatterns = [path(FAILING_PATH.lstrip("/"), FailingApi.as_view()), *site_urlpatterns]
+def failing_page(request: HttpRequest) -> HttpResponse:
+    raise RuntimeError("the page failed on purpose")
+
+
+urlpatterns = [
+    path(FAILING_PATH.lstrip("/"), FailingApi.as_view()),
+    path(FAILING_PAGE.lstrip("/"), failing_page),
+    *site_urlpatterns,
+]
 
 __all__ = ["handler500", "urlpatterns"]

@@ -21,7 +21,7 @@ from django.test import Client
 
 from accounts.services import api_token_create
 from tests.factories import AccountFactory
-from tests.failing_urls import FAILING_PATH
+from tests.failing_urls import FAILING_PAGE, FAILING_PATH
 from tests.processes import current_database_url, free_port, gunicorn_serving
 from tests.test_logging import process_log
 
@@ -57,6 +57,22 @@ def test_a_proxys_request_id_is_kept_and_a_malformed_one_replaced() -> None:
     assert kept["X-Request-ID"] == "edge-7f3a.2026:01"
     assert GENERATED_ID.fullmatch(too_long["X-Request-ID"])
     assert GENERATED_ID.fullmatch(odd["X-Request-ID"])
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.failing_urls")
+def test_a_pages_500_names_its_request_for_the_staff_member_who_reports_it(settings) -> None:
+    # given: a page of admin's or the console's, outside the API, that fails
+    settings.DEBUG = False
+    client = Client(raise_request_exception=False)
+
+    # when
+    answer = client.get(FAILING_PAGE)
+
+    # then: the page a person sees names the request (they do not read headers)
+    assert answer.status_code == 500
+    assert answer["Content-Type"].startswith("text/html")
+    assert answer["X-Request-ID"] in answer.content.decode()
 
 
 @pytest.mark.django_db
