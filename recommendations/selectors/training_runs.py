@@ -4,9 +4,11 @@ The runs are written by ``recommendations.services.retraining``; the staff
 console's charts read them in ``console.selectors``.
 """
 
+import datetime as dt
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 
 from accounts.models import Account
 from recommendations.models import FINISHED_RUN_STATUSES, TrainingRun
@@ -121,3 +123,58 @@ def training_runs_unsuccessful(*, pks: Iterable[int]) -> list[TrainingRun]:
         .select_related("taste_cluster")
         .order_by("pk")
     )
+
+
+@dataclass(frozen=True)
+class ClusterRetrainState:
+    """A taste cluster's newest finished retrain, and when one last ended well."""
+
+    region_code: str
+    slug: str
+    newest_pk: int | None
+    newest_status: str | None
+    newest_error: str
+    ended_well_at: dt.datetime | None
+
+
+def clusters_retrain_state() -> list[ClusterRetrainState]:
+    """Every taste cluster that has a retrain run, with its newest finished run and when a
+    run of it last succeeded or was rejected by its gate (which a working retrain is).
+
+    A cluster with no run yet (new, before its first night) is left out. One query:
+    a subquery per column on the index of runs by cluster and status.
+    """
+    newest_first = (F("finished_at").desc(nulls_last=True), F("pk").desc())
+    finished = TrainingRun.objects.filter(
+        taste_cluster=OuterRef("pk"), status__in=FINISHED_RUN_STATUSES
+    ).order_by(*newest_first)
+    ended_well = TrainingRun.objects.filter(
+        taste_cluster=OuterRef("pk"),
+        status__in=(TrainingRun.Status.SUCCEEDED, TrainingRun.Status.REJECTED),
+    ).order_by(*newest_first)
+    clusters = (
+        TasteCluster.objects.filter(
+            Exists(TrainingRun.objects.filter(taste_cluster=OuterRef("pk")))
+        )
+        .annotate(
+            newest_pk=Subquery(finished.values("pk")[:1]),
+            newest_status=Subquery(finished.values("status")[:1]),
+            newest_error=Subquery(finished.values("error")[:1]),
+            ended_well_at=Subquery(ended_well.values("finished_at")[:1]),
+        )
+        .order_by("region_id", "slug")
+        .values_list(
+            "region_id", "slug", "newest_pk", "newest_status", "newest_error", "ended_well_at"
+        )
+    )
+    return [
+        ClusterRetrainState(
+            region_code=region_code,
+            slug=slug,
+            newest_pk=newest_pk,
+            newest_status=newest_status,
+            newest_error=newest_error or "",
+            ended_well_at=ended_well_at,
+        )
+        for region_code, slug, newest_pk, newest_status, newest_error, ended_well_at in clusters
+    ]
