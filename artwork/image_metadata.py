@@ -20,7 +20,9 @@ import struct
 
 #: JPEG segments of metadata: APP1 (EXIF, XMP), APP13 (Photoshop, IPTC), COM (comments).
 _JPEG_DROPPED = {0xE1, 0xED, 0xFE}
-_JPEG_SOS, _JPEG_EOI = 0xDA, b"\xff\xd9"
+_JPEG_SOS, _JPEG_EOI = 0xDA, 0xD9
+#: JPEG markers without a length after them: TEM, and the restart markers RST0 to RST7.
+_JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: PNG chunks of metadata: EXIF, text (XMP rides in an iTXt), the time it was saved.
 _PNG_DROPPED = {b"eXIf", b"tEXt", b"zTXt", b"iTXt", b"tIME"}
@@ -52,21 +54,40 @@ def _jpeg(data: bytes) -> bytes:
         if marker == 0xFF:  # fill byte before a marker
             at += 1
             continue
-        if marker == _JPEG_SOS:
-            # The scans, to the end of the picture. 0xFF 0xD9 cannot occur in coded data
-            # (an 0xFF there is followed by 0x00 or a restart marker).
-            end = data.find(_JPEG_EOI, at)
-            if end < 0:
-                return data
-            kept.append(data[at : end + 2])
+        if marker == _JPEG_EOI:
+            kept.append(data[at : at + 2])
             return b"".join(kept)
+        if marker in _JPEG_STANDALONE:
+            kept.append(data[at : at + 2])
+            at += 2
+            continue
         (length,) = struct.unpack(">H", data[at + 2 : at + 4])
         if length < 2:
             return data
+        end = at + 2 + length
+        if marker == _JPEG_SOS:
+            end = _jpeg_scan_end(data, end)
         if marker not in _JPEG_DROPPED:
-            kept.append(data[at : at + 2 + length])
-        at += 2 + length
+            kept.append(data[at:end])
+        at = end
     return data
+
+
+def _jpeg_scan_end(data: bytes, at: int) -> int:
+    """Where the coded data of a scan, from ``at``, ends: at the first marker not a restart.
+
+    Followed marker by marker, not by looking for the end-of-picture marker: a
+    progressive JPEG's later scans come after segments (tables, a comment, EXIF) whose
+    bytes may hold 0xFF 0xD9, and which are metadata to cut when they are. In coded data
+    an 0xFF is followed by 0x00 (a stuffed byte) or a restart marker; ``ValueError`` or
+    ``IndexError`` when the data ends first.
+    """
+    while True:
+        at = data.index(b"\xff", at)
+        following = data[at + 1]
+        if following != 0 and following not in _JPEG_STANDALONE:
+            return at
+        at += 2
 
 
 def _png(data: bytes) -> bytes:

@@ -351,3 +351,23 @@ def test_an_upload_is_stored_without_its_metadata_and_with_its_pixels(
         assert not {"exif", "xmp", "comment", "Author"} & set(kept.info)
         assert kept.tobytes() == sent.tobytes()
     _assert_named_by_its_stored_bytes(variant, stored, extension)
+
+
+def test_a_comment_between_a_progressive_jpegs_scans_is_cut_and_its_scans_kept(admin_client):
+    # given a progressive JPEG with a comment between its first and second scans, as JPEG
+    # allows, whose text holds the bytes of the end-of-picture marker (0xFF 0xD9)
+    image = Image.effect_noise(SIZE, 40).convert("RGB")
+    data = _encode(image, "JPEG", quality=90, progressive=True)
+    second_scan = data.index(b"\xff\xda", data.index(b"\xff\xda") + 2)
+    comment = b"\xff\xfe\x00\x0cjane\xff\xd9.doe"
+    upload = data[:second_scan] + comment + data[second_scan:]
+
+    variant, stored = _stored(_add(admin_client, "art.jpg", upload))
+
+    # then the comment is cut like one before the scans, and every scan is kept: the copy
+    # stopped at the first 0xFF 0xD9 after the first scan's marker, so it kept the
+    # comment, ended inside it, and the upload was refused as cut short
+    assert b"jane" not in stored
+    with Image.open(io.BytesIO(stored)) as kept, Image.open(io.BytesIO(upload)) as sent:
+        assert kept.tobytes() == sent.tobytes()
+    _assert_named_by_its_stored_bytes(variant, stored, "jpg")
