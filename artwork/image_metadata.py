@@ -7,8 +7,10 @@ their machine. None of it is for screens, and none of it changes a pixel, so it
 is cut out of the file's structure: the coded picture (a JPEG's scans, a PNG's
 IDAT, a WebP's bitstream) is copied as it is, never decoded and encoded again.
 Kept: what says how to draw the pixels (a JPEG's JFIF and Adobe segments, an ICC
-profile, a PNG's gamma and chromaticities, a WebP's alpha). Bytes after the end of
-the picture (a JPEG's or PNG's trailer, a phone's appended video) go too.
+profile, a PNG's gamma and chromaticities, a WebP's alpha), and nothing else: tools
+carry metadata in segments and chunks of their own, so one not known to draw pixels
+is cut, whatever its name. Bytes after the end of the picture (a JPEG's or PNG's
+trailer, a phone's appended video) go too.
 
 A file whose structure is not what its format says is returned unchanged: the
 upload's checks, which decode every pixel, judge it.
@@ -18,15 +20,24 @@ from __future__ import annotations
 
 import struct
 
-#: JPEG segments of metadata: APP1 (EXIF, XMP), APP13 (Photoshop, IPTC), COM (comments).
-_JPEG_DROPPED = {0xE1, 0xED, 0xFE}
+#: JPEG application segments kept: JFIF (APP0), an ICC profile (APP2, so named) and Adobe's
+#: colour transform (APP14). Every other one and COM is metadata, whoever wrote it: EXIF and
+#: XMP (APP1), IPTC (APP13), Photoshop's "Ducky" comment and copyright (APP12), makers' own.
+_JPEG_APP0, _JPEG_APP2, _JPEG_APP14, _JPEG_COM = 0xE0, 0xE2, 0xEE, 0xFE
+_JPEG_ICC = b"ICC_PROFILE\x00"
 _JPEG_SOS, _JPEG_EOI = 0xDA, 0xD9
 #: JPEG markers without a length after them: TEM, and the restart markers RST0 to RST7.
 _JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-#: PNG chunks of metadata: EXIF, text (XMP rides in an iTXt), the time it was saved.
-_PNG_DROPPED = {b"eXIf", b"tEXt", b"zTXt", b"iTXt", b"tIME"}
-_WEBP_DROPPED = {b"EXIF", b"XMP "}
+#: PNG ancillary chunks kept: how to draw the pixels (transparency, colour space, gamma,
+#: significant bits, background, pixel shape) and an APNG's frames. Critical chunks (a
+#: capital first letter) are the picture, always kept; every other ancillary one is
+#: metadata: EXIF, text (XMP rides in an iTXt), the time it was saved, an editor's private
+#: chunks (Adobe Fireworks keeps its editable document in some).
+_PNG_KEPT = set(b"tRNS gAMA cHRM sRGB iCCP sBIT cICP mDCv cLLi bKGD pHYs acTL fcTL fdAT".split())
+#: WebP chunks kept: the picture (VP8, VP8L, its alpha), the extended header, the colour
+#: profile, an animation's. Every other one (EXIF, XMP, a tool's own) is metadata.
+_WEBP_KEPT = {b"VP8X", b"VP8 ", b"VP8L", b"ALPH", b"ICCP", b"ANIM", b"ANMF"}
 #: VP8X header flags saying an EXIF or an XMP chunk follows.
 _WEBP_EXIF_XMP_FLAGS = 0x08 | 0x04
 
@@ -67,10 +78,21 @@ def _jpeg(data: bytes) -> bytes:
         end = at + 2 + length
         if marker == _JPEG_SOS:
             end = _jpeg_scan_end(data, end)
-        if marker not in _JPEG_DROPPED:
+        if _jpeg_segment_kept(marker, data[at:end]):
             kept.append(data[at:end])
         at = end
     return data
+
+
+def _jpeg_segment_kept(marker: int, segment: bytes) -> bool:
+    """Whether a JPEG segment (from its marker) says how to draw the picture."""
+    if marker == _JPEG_COM:
+        return False
+    if not _JPEG_APP0 <= marker <= _JPEG_APP0 + 15:
+        return True  # tables, the frame, the scans: the picture itself
+    if marker == _JPEG_APP2:
+        return segment[4 : 4 + len(_JPEG_ICC)] == _JPEG_ICC
+    return marker in (_JPEG_APP0, _JPEG_APP14)
 
 
 def _jpeg_scan_end(data: bytes, at: int) -> int:
@@ -99,7 +121,7 @@ def _png(data: bytes) -> bytes:
         end = at + 12 + length
         if end > len(data):
             return data
-        if kind not in _PNG_DROPPED:
+        if not kind[0] & 0x20 or kind in _PNG_KEPT:
             kept.append(data[at:end])
         at = end
         if kind == b"IEND":
@@ -122,7 +144,7 @@ def _webp(data: bytes) -> bytes:
         if kind == b"VP8X":
             flags = chunk[8] & ~_WEBP_EXIF_XMP_FLAGS
             chunk = chunk[:8] + bytes([flags]) + chunk[9:]
-        if kind not in _WEBP_DROPPED:
+        if kind in _WEBP_KEPT:
             kept.append(chunk)
         at = stop
     body = b"WEBP" + b"".join(kept)

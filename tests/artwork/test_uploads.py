@@ -2,6 +2,8 @@
 
 import hashlib
 import io
+import struct
+import zlib
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -371,3 +373,43 @@ def test_a_comment_between_a_progressive_jpegs_scans_is_cut_and_its_scans_kept(a
     with Image.open(io.BytesIO(stored)) as kept, Image.open(io.BytesIO(upload)) as sent:
         assert kept.tobytes() == sent.tobytes()
     _assert_named_by_its_stored_bytes(variant, stored, "jpg")
+
+
+def _with_other_carrier(fmt: str, data: bytes) -> bytes:
+    """``data`` with metadata in a segment or chunk no list of metadata names: a JPEG's
+    APP12 (Photoshop's "Ducky": its comment and copyright), a PNG's private chunk (Adobe
+    Fireworks keeps its whole editable document in some), a WebP's chunk of its own."""
+    text = b"jane.doe /Users/jane.doe/Clients/key-art.psd"
+    if fmt == "JPEG":
+        segment = b"\xff\xec" + struct.pack(">H", 2 + 5 + len(text)) + b"Ducky" + text
+        return data[:2] + segment + data[2:]
+    if fmt == "PNG":
+        chunk = struct.pack(">I", len(text)) + b"mkTS" + text
+        chunk += struct.pack(">I", zlib.crc32(chunk[4:]))
+        return data[:33] + chunk + data[33:]  # after the signature and IHDR
+    body = data[12:] + b"JUNK" + struct.pack("<I", len(text)) + text
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+@pytest.mark.parametrize(
+    ("fmt", "extension", "options"),
+    [
+        ("JPEG", "jpg", {"quality": 90}),
+        ("PNG", "png", {}),
+        ("WEBP", "webp", {"lossless": True, "exif": _gps_exif()}),  # VP8X: room for chunks
+    ],
+)
+def test_an_uploads_metadata_is_cut_whatever_carries_it(admin_client, fmt, extension, options):
+    # given an upload whose metadata is in a segment or chunk that says nothing of pixels,
+    # but is not one of those that usually carry metadata
+    image = Image.effect_noise(SIZE, 40).convert("RGB")
+    upload = _with_other_carrier(fmt, _encode(image, fmt, **options))
+
+    variant, stored = _stored(_add(admin_client, f"art.{extension}", upload))
+
+    # then it is cut too: only what says how to draw the pixels is kept, not all but a list
+    # of the usual carriers (EXIF, XMP, comments, text), which let these through
+    assert b"jane.doe" not in stored
+    with Image.open(io.BytesIO(stored)) as kept, Image.open(io.BytesIO(upload)) as sent:
+        assert kept.tobytes() == sent.tobytes()
+    _assert_named_by_its_stored_bytes(variant, stored, extension)
