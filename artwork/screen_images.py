@@ -148,6 +148,7 @@ def _encode(pixels: Image.Image, fmt: str, options: dict[str, object]) -> bytes:
     designer's choice of quality carries over; a lossless WebP stays lossless.
     """
     pixels.info.pop("icc_profile", None)  # PNG's encoder would write it from ``info``
+    pixels.info.pop("comment", None)  # and JPEG's an MPO's comment (its first picture's copy)
     buffer = io.BytesIO()
     pixels.save(buffer, format=fmt, **options)
     return buffer.getvalue()

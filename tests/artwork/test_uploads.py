@@ -210,6 +210,21 @@ def test_a_multi_picture_jpeg_is_stored_as_its_first_picture(admin_client):
     _assert_named_by_its_stored_bytes(variant, stored, "jpg")
 
 
+def test_a_multi_picture_jpegs_metadata_is_not_stored_with_its_first_picture(admin_client):
+    # given a phone's MPO with its EXIF (where it was taken) and a comment
+    first = Image.new("RGB", SIZE, (200, 0, 0))
+    upload = _encode(
+        first, "MPO", save_all=True, append_images=[first], exif=_gps_exif(), comment=b"jane.doe"
+    )
+
+    _, stored = _stored(_add(admin_client, "IMG_0001.jpg", upload))
+
+    # then its first picture is stored without them: the comment came along, as Pillow's
+    # JPEG encoder writes the one its source image read
+    assert b"jane.doe" not in stored
+    assert b"PhoneMaker" not in stored
+
+
 def test_a_multi_picture_jpeg_saved_without_admin_is_refused_naming_it():
     # given an MPO given to the model directly (no conversion on that path)
     variant = ArtworkVariant(
