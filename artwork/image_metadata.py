@@ -78,8 +78,9 @@ def _jpeg(data: bytes) -> bytes:
         end = at + 2 + length
         if marker == _JPEG_SOS:
             end = _jpeg_scan_end(data, end)
-        if _jpeg_segment_kept(marker, data[at:end]):
-            kept.append(data[at:end])
+        segment = data[at:end]
+        if _jpeg_segment_kept(marker, segment):
+            kept.append(segment)
         at = end
     return data
 
