@@ -147,8 +147,10 @@ def _encode(pixels: Image.Image, fmt: str, options: dict[str, object]) -> bytes:
     for screens. A JPEG keeps the source's quantisation and subsampling, so the
     designer's choice of quality carries over; a lossless WebP stays lossless.
     """
-    pixels.info.pop("icc_profile", None)  # PNG's encoder would write it from ``info``
-    pixels.info.pop("comment", None)  # and JPEG's an MPO's comment (its first picture's copy)
+    # Encoders write what ``info`` carries (PNG's the profile, JPEG's an MPO's comment, its
+    # first picture's copy): keep only what draws the pixels, so a Pillow that writes more
+    # from it writes nothing of the source's metadata either.
+    pixels.info = {key: pixels.info[key] for key in ("transparency",) if key in pixels.info}
     buffer = io.BytesIO()
     pixels.save(buffer, format=fmt, **options)
     return buffer.getvalue()
