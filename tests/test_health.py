@@ -103,3 +103,45 @@ def test_livez_asks_nothing_of_the_database_and_comes_before_host_validation(
     # whose liveness fails must not restart every web process because PostgreSQL is down
     assert live.status_code == 200
     assert live.json() == {"status": "ok"}
+
+
+def test_an_api_call_while_the_database_is_down_is_a_503_to_retry(tmp_path) -> None:
+    # given: web, started, whose database refuses connections (restarting, failed over)
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/tonight",
+        "DEBUG": "0",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "TONIGHT_WARM_ON_START": "0",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+    }
+    err = tmp_path / "stderr"
+    with gunicorn_serving(port=port, env=env, stdout=tmp_path / "stdout", stderr=err) as process:
+        answer = None
+        deadline = time.monotonic() + 60
+        while answer is None and time.monotonic() < deadline and process.poll() is None:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                connection.request(
+                    "GET", "/api/v1/profiles/", headers={"Authorization": "Token abc"}
+                )
+                response = connection.getresponse()
+                answer = (response.status, response.getheader("Retry-After"), response.read())
+            except ConnectionRefusedError:
+                time.sleep(0.2)  # not listening yet
+            finally:
+                connection.close()
+
+    # then: not a 500 (a bug to report) but the API's shape for "try again shortly", which
+    # clients and proxies retry, with the id that the log's line names
+    assert answer is not None, err.read_text()[-3000:]
+    status, retry_after, body = answer
+    assert status == 503, body
+    assert retry_after == "10"
+    data = json.loads(body)
+    assert data["code"] == "database_unavailable"
+    assert data["errors"] == {}
+    (line,) = [line for line in err.read_text().splitlines() if "database unavailable" in line]
+    assert " ERROR " in line
+    assert f"request_id={data['request_id']}" in line

@@ -7,6 +7,7 @@ Services raise Django's ``ValidationError``; it is translated here, so that the
 rules live once in the service layer and not again in serializers.
 """
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import (
     Http404,
     HttpRequest,
@@ -31,6 +33,25 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a client is asked to wait before trying again while the database is away.
+DATABASE_RETRY_AFTER = 10
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    """The database did not answer (down, restarting, failed over, a connection cut).
+
+    A 503 with ``Retry-After``, which clients and proxies retry, rather than the 500 of an
+    operation's bug, which they report: every call during a restart of PostgreSQL was a
+    500, and the household's app told them the service was broken.
+    """
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service cannot reach its database just now; try again shortly."
+    default_code = "database_unavailable"
+    wait = DATABASE_RETRY_AFTER  # DRF's Retry-After
 
 
 def _first_message(detail: Any, path: str = "") -> str | None:
@@ -141,6 +162,15 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, OperationalError | InterfaceError):
+        # Logged as the 500 was, traceback and all: the cause (a refused connection, a
+        # statement timeout, a deadlock) is the on-call's to read, and the answer's id too.
+        request = context.get("request")
+        logger.error(
+            "database unavailable: %s %s", getattr(request, "method", "?"),
+            getattr(request, "path", "?"), exc_info=exc,
+        )  # fmt: skip
+        exc = DatabaseUnavailable()
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -161,6 +191,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             code = detail.code
 
     response.data = {"message": message, "code": code, "errors": errors}
+    if isinstance(exc, DatabaseUnavailable):
+        response.data["request_id"] = getattr(context.get("request"), "request_id", None)
     if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS:
         wait = getattr(exc, "wait", None)
         if wait is not None:
