@@ -50,7 +50,6 @@ import numpy as np
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from tqdm import tqdm
 
 from accounts.models import Account
 from artwork.models import DeviceClass
@@ -66,6 +65,7 @@ from catalog.services import (
 )
 from config.lookups import AnyOf
 from profiles.models import MAX_PROFILES_PER_ACCOUNT, Profile
+from recommendations.management.progress import command_bar
 from recommendations.models import ProfileTitleState, Signal, SignalKind
 from recommendations.services.signals import (
     SIGNAL_FIELDS,
@@ -128,19 +128,21 @@ def silent_progress(desc: str, total: int | None) -> Iterator[Advance]:
 
 
 def terminal_progress(*, enabled: bool = True, file: TextIO | None = None) -> Progress:
-    """tqdm bars on ``file`` (the command's stderr; the process's if none), so that stdout
+    """Bars on ``file`` (the command's stderr; the process's if none), so that stdout
     keeps only the summary (and can be piped), and a caller that hands the command a
-    stderr of its own gets the bars there, as every other command's."""
+    stderr of its own gets the bars there, as every other command's: redrawn on a
+    terminal, a few plain lines elsewhere (``command_bar``)."""
 
     @contextmanager
     def progress(desc: str, total: int | None) -> Iterator[Advance]:
-        with tqdm(
+        with command_bar(
+            sys.stderr if file is None else file,
+            verbosity=1 if enabled else 0,
             desc=desc,
             total=total,
             unit=" rows",
             unit_scale=True,
-            file=sys.stderr if file is None else file,
-            disable=not enabled,
+            leave=True,
             dynamic_ncols=True,
         ) as bar:
             yield bar.update

@@ -1,6 +1,7 @@
 """``manage.py seed_demo`` at a small size: a consistent, deterministic demo world."""
 
 import datetime as dt
+import re
 import uuid
 from collections import Counter
 from io import StringIO
@@ -726,3 +727,29 @@ def test_if_empty_seeds_once_and_then_keeps_the_data():
 
     assert "keeping it" in out.getvalue()
     assert set(Title.objects.values_list("pk", flat=True)) == titles
+
+
+def test_seed_demo_off_a_terminal_writes_a_few_lines_per_stage_not_redraws():
+    # given: stderr that is not a terminal (cron, `docker compose logs`, a pipe)
+    err = StringIO()
+
+    # when
+    call_command(
+        "seed_demo",
+        *("--titles", "20", "--profiles", "5", "--history", "5"),
+        stdout=StringIO(),
+        stderr=err,
+    )
+
+    # then: plain lines, each naming its stage with its counts; until December 2026 it was
+    # tqdm's bar redrawn with carriage returns, 58 times in 8 s onto one line
+    written = err.getvalue()
+    assert "\r" not in written
+    lines = written.splitlines()
+    stages = [re.match(r"([A-Z][a-z]+: [^:]+): +\d+%", line) for line in lines]
+    assert all(stages), lines
+    # and: a line as each stage begins and one as it ends, at most (a stage lasting 30 s
+    # would add one each 30 s)
+    named = Counter(stage.group(1) for stage in stages)
+    assert "Catalogue: titles" in named
+    assert max(named.values()) <= 2, named

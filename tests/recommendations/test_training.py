@@ -4,6 +4,7 @@ import datetime as dt
 import re
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from io import StringIO
 
@@ -48,6 +49,7 @@ from tests.factories import (
     TitleFactory,
 )
 from tests.module_world import module_world, the_module_world
+from tests.terminals import FakeTerminal
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -442,7 +444,7 @@ def test_train_models_keeps_its_clock_running_through_a_step_that_reports_nothin
     # given: a content fit that lasts until the bar has been drawn three times with nothing
     # new to say (a fit is one call: it reports nothing until it ends), the clock ticking fast
     monkeypatch.setattr(progress, "CLOCK_SECONDS", 0.01)
-    err = StringIO()
+    err = FakeTerminal()  # the bar a terminal shows
     drawn = f"{world.region.code}: content ["
     fit = training_service.content_fit
 
@@ -464,6 +466,23 @@ def test_train_models_keeps_its_clock_running_through_a_step_that_reports_nothin
     # and: the step counts what it does, once it can: the content model's titles
     titles = len(data.title_ids())
     assert f"{world.region.code}: content {titles}/{titles} titles" in err.getvalue()
+
+
+def test_train_models_off_a_terminal_writes_a_line_per_stage_naming_it(world):
+    # given: stderr that is not a terminal (cron, `docker compose logs`, a pipe)
+    err = StringIO()
+
+    # when
+    call_command("train_models", "--region", world.region.code, stdout=StringIO(), stderr=err)
+
+    # then: a plain line per stage, each naming the scope and the stage; until December
+    # 2026 the bar was redrawn in place (a carriage return each), its clock twice a second
+    written = err.getvalue()
+    assert "\r" not in written
+    lines = written.splitlines()
+    assert all(re.match(rf"{world.region.code}: [a-z ]+", line) for line in lines), lines
+    assert f"{world.region.code}: als [" in written
+    assert Counter(line.split(" [")[0] for line in lines).most_common(1)[0][1] == 1
 
 
 def test_train_models_at_a_past_moment_trains_on_what_was_known_then(world):

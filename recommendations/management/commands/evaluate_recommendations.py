@@ -4,9 +4,9 @@ import datetime as dt
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from recommendations.management.options import seed
+from recommendations.management.progress import command_bar
 from recommendations.selectors.training import signals_exist
 from recommendations.services.evaluation import recommendations_evaluate
 from regions.selectors import region_exists
@@ -72,13 +72,7 @@ class Command(BaseCommand):
         if options["by_cluster"]:
             self._by_cluster(region, options)
             return
-        bar = tqdm(
-            total=4,
-            desc="evaluate",
-            file=self.stderr._out,
-            disable=options["verbosity"] < 1,
-            leave=False,
-        )
+        bar = command_bar(self.stderr, verbosity=options["verbosity"], total=4, desc="evaluate")
 
         def stage(name: str) -> None:
             bar.set_description(name)

@@ -11,6 +11,7 @@ from django.db import DatabaseError, connection
 from tqdm import tqdm
 
 from recommendations.management.options import positive_number
+from recommendations.management.progress import command_bar
 from recommendations.models import TrainingRun
 from recommendations.selectors.training_runs import (
     cluster_region_codes,
@@ -187,13 +188,12 @@ class Command(BaseCommand):
     @contextmanager
     def _progress(self, total: int, regions: list[str], verbosity: int) -> Iterator[tqdm]:
         """A bar of the clusters whose runs finished, with the running one's stage beside it."""
-        bar = tqdm(
+        bar = command_bar(
+            self.stderr,
+            verbosity=verbosity,
             total=total,
             desc="retraining",
             bar_format=_BAR_FORMAT,
-            file=self.stderr._out,
-            disable=verbosity < 1,
-            leave=False,
             dynamic_ncols=True,
         )
         watch = _StageWatch(bar, after_pk=training_run_newest_pk(), regions=regions, every=0.5)

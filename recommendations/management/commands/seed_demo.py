@@ -8,8 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
-from tqdm import tqdm
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Account
 from recommendations.demo.artwork_variants import FULL_IMAGES_MAX_TITLES
@@ -27,6 +26,7 @@ from recommendations.demo.progress import Advance
 from recommendations.demo.tastes import SHOWCASE_ACCOUNT_NAME
 from recommendations.management.interrupts import interrupted_status, sigterm_interrupts
 from recommendations.management.options import past_date, seed, whole_number
+from recommendations.management.progress import command_bar
 from recommendations.schedules import schedules_install
 from recommendations.signal_events import EARLIEST_SIGNAL_TIME
 
@@ -49,19 +49,6 @@ def history_end(value: str) -> dt.date:
             f"give {EARLIEST_AS_OF} or later"
         )
     return past_date(value)
-
-
-class _RawStream:
-    """Lets tqdm redraw its line through the command's stderr (no added newline or colour)."""
-
-    def __init__(self, out: OutputWrapper) -> None:
-        self.out = out
-
-    def write(self, text: str) -> None:
-        self.out.write(text, style_func=str, ending="")
-
-    def flush(self) -> None:
-        self.out.flush()
 
 
 class Command(BaseCommand):
@@ -146,12 +133,12 @@ class Command(BaseCommand):
     @contextmanager
     def _progress(self, desc: str, total: int | None, unit: str = "it") -> Iterator[Advance]:
         self._where = desc  # where an interruption says it was
-        bar = tqdm(
+        bar = command_bar(
+            self.stderr,
+            verbosity=self.verbosity,
             total=total,
             desc=desc,
             unit=unit,
-            file=_RawStream(self.stderr),
-            disable=self.verbosity < 1,
             leave=self.verbosity > 1,
             dynamic_ncols=True,
         )

@@ -3,10 +3,10 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from recommendations.demo.traffic import demo_pages_logged, demo_profiles_exist, traffic_simulate
 from recommendations.management.options import moment, seed, whole_number
+from recommendations.management.progress import command_bar
 from recommendations.selectors.model_versions import model_version_active_exists
 from recommendations.serving.cache import NoActiveModel
 
@@ -74,11 +74,12 @@ class Command(BaseCommand):
                 "No model serves yet: run `manage.py train_models` first (the simulation "
                 "browses real homepages)."
             )
-        bar = tqdm(
+        bar = command_bar(
+            self.stderr,
+            verbosity=options["verbosity"],
             desc="simulating",
             unit="pages",
-            file=self.stderr._out,
-            disable=options["verbosity"] < 1,
+            leave=True,
             dynamic_ncols=True,
         )
 

@@ -22,9 +22,9 @@ from collections import defaultdict
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from catalog.selectors import episode_numbers, title_names
+from recommendations.management.progress import command_bar
 from recommendations.selectors.signals import (
     credits_playback_pairs,
     early_playback_pairs,
@@ -84,13 +84,12 @@ class Command(BaseCommand):
         for profile_id, title_id in pairs:
             by_profile[profile_id].append(title_id)
         changes: list[StateRefold] = []
-        with tqdm(
+        with command_bar(
+            self.stderr,
+            verbosity=options["verbosity"],
             total=len(pairs),
             desc="title states",
             unit="states",
-            file=self.stderr._out,
-            disable=options["verbosity"] < 1,
-            leave=False,
             dynamic_ncols=True,
         ) as bar:
             # A profile at a time, each in its own transaction under its lock: a long run

@@ -7,11 +7,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
-from tqdm import tqdm
 
 from recommendations.management.interrupts import interrupted_status, sigterm_interrupts
 from recommendations.management.options import moment, seed
-from recommendations.management.progress import running_clock
+from recommendations.management.progress import command_bar, running_clock
 from recommendations.selectors.training import signal_newest_at, signals_exist
 from recommendations.services.training import model_train
 from regions.selectors import region_codes
@@ -118,14 +117,13 @@ class Command(BaseCommand):
                 f"after it with --at, e.g. --at {latest:%Y-%m-%d}T23:59Z."
             )
         started = time.perf_counter()
-        bar = tqdm(
+        bar = command_bar(
+            self.stderr,
+            verbosity=self.verbosity,
             desc=f"{label}: starting",
             unit=" rows",
             unit_scale=True,
             bar_format=_STAGE_FORMAT,
-            file=self.stderr._out,
-            disable=self.verbosity < 1,
-            leave=False,
             dynamic_ncols=True,
         )
 
