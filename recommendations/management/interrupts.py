@@ -11,7 +11,7 @@ status the shell would have shown.
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,6 +57,22 @@ def interrupted_status(interrupt: BaseException) -> int:
             return 128 + signal.SIGTERM
         cause = cause.__cause__
     return 128 + signal.SIGINT
+
+
+@contextmanager
+def interrupts_say(kept: Callable[[], str]) -> Iterator[None]:
+    """Inside, Ctrl-C or SIGTERM stops the command with ``kept()`` as its one line on
+    stderr, and exit status 130 or 143, rather than a traceback to be read as damage
+    (Ctrl-C) or nothing at all (SIGTERM).
+
+    ``kept()`` is asked once the work has unwound (a transaction under way rolled back),
+    so it can say where the command was and, truthfully, what stays done.
+    """
+    try:
+        with sigterm_interrupts():
+            yield
+    except KeyboardInterrupt as interrupted:
+        raise CommandError(kept(), returncode=interrupted_status(interrupted)) from None
 
 
 @contextmanager

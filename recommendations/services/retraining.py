@@ -349,9 +349,24 @@ def _run_here(task: Task, args: list, ids: list[int]) -> None:
     retries it: a database error is raised as Celery's ``Retry`` that no worker will act
     on. So its runs not yet ended are failed with what failed, and the caller, which
     reports how its runs ended, says so (the staff API's 201, admin's message, the command).
+
+    Ctrl-C (or SIGTERM, in a command that takes it as one) fails them too, and goes on up:
+    no worker will take them up again, and left ``running`` they blocked their clusters
+    until the reaper called their worker lost, up to a minute later with beat and never
+    without it.
     """
     try:
         result = task.apply(args=args)
+    except KeyboardInterrupt:
+        _runs_fail(
+            ids,
+            ACTIVE_STATUSES,
+            lambda run: (
+                f"Interrupted at stage {run.stage or 'starting'} (Ctrl-C or SIGTERM) in the "
+                "process that ran it: no broker is configured, so nothing runs it again."
+            ),
+        )
+        raise
     except Exception as error:
         cause = error.exc if isinstance(error, Retry) and error.exc is not None else error
         message = (
@@ -362,6 +377,14 @@ def _run_here(task: Task, args: list, ids: list[int]) -> None:
         _runs_fail(ids, ACTIVE_STATUSES, lambda run: message)
         return
     TrainingRun.objects.filter(pk__in=ids, celery_task_id="").update(celery_task_id=result.id)
+
+
+def retrains_run_here() -> bool:
+    """Whether a retrain requested now runs in the caller's process (no broker configured),
+    rather than on a worker: what an interrupted caller stops is then the retrain itself."""
+    from recommendations.tasks import retrain_cluster  # tasks import us
+
+    return bool(retrain_cluster.app.conf.task_always_eager)
 
 
 def _runs_fail(

@@ -13,7 +13,7 @@ import pytest
 from axes.models import AccessLog
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core import checks
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -28,6 +28,7 @@ from recommendations.selectors.retention import page_log_readers
 from recommendations.services.retention import page_logs_prune
 from tests.factories import AvailabilityFactory, ProfileFactory, TitleFactory
 from tests.recommendations.test_training import record
+from tests.terminals import FakeTerminal
 
 pytestmark = pytest.mark.django_db
 
@@ -347,17 +348,19 @@ def test_the_command_prunes_sign_ins_before_pages(keep_90, monkeypatch):
     monkeypatch.setattr(prune_logs, "page_logs_prune", stopped)
 
     # when
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(CommandError, match="Interrupted while deleting page logs") as failed:
         call_command("prune_logs", stdout=StringIO(), stderr=StringIO())
 
     # then: the sign-ins' one statement ran first, as in the nightly task
     assert not AccessLog.objects.exists()
+    # and: the command says so, with Ctrl-C's exit status
+    assert failed.value.returncode == 130
 
 
 def test_the_prune_logs_its_summary_above_the_commands_bar_not_into_it(keep_90, monkeypatch):
     # given: a terminal, where the progress bar and the console log share stderr
     page(ProfileFactory(), timezone.now() - dt.timedelta(days=95))
-    terminal = StringIO()
+    terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     console = logging.StreamHandler(terminal)
     monkeypatch.setattr(logging.root, "handlers", [console])

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from artwork.evaluation import EVALUATION_DAYS, EvaluationRefused, artwork_policy_evaluate
+from recommendations.management.interrupts import interrupts_say
 from recommendations.management.options import positive_number, seed, whole_number
 from recommendations.management.progress import fraction_bar
 
@@ -45,9 +46,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            with fraction_bar(
-                self, "artwork evaluation", verbosity=options["verbosity"]
-            ) as progress:
+            with (
+                interrupts_say(_interrupted),
+                fraction_bar(
+                    self, "artwork evaluation", verbosity=options["verbosity"]
+                ) as progress,
+            ):
                 result = artwork_policy_evaluate(
                     days=options["days"],
                     candidate=options["candidate"],
@@ -76,3 +80,10 @@ class Command(BaseCommand):
                 f"{row.name:<24} {row.estimator:<9} {row.value:>9.4f}  "
                 f"[{row.low:.4f}, {row.high:.4f}]  {row.n:>8} {ess:>8}"
             )
+
+
+def _interrupted() -> str:
+    return (
+        "Interrupted: nothing was written (the evaluation only reads the page log, and "
+        "fits its holdout policy in memory)."
+    )

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from artwork.services import artwork_policy_update
+from recommendations.management.interrupts import interrupts_say
 from recommendations.management.progress import fraction_bar
 
 
@@ -22,7 +23,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        with fraction_bar(self, "artwork policy", verbosity=options["verbosity"]) as progress:
+        with (
+            interrupts_say(_interrupted),
+            fraction_bar(self, "artwork policy", verbosity=options["verbosity"]) as progress,
+        ):
             policy = artwork_policy_update(full=options["full"], progress=progress)
         if policy is None:
             self.stdout.write("Artwork policy: nothing new to learn from (no closed pages).")
@@ -33,3 +37,15 @@ class Command(BaseCommand):
             f"{policy.n_new} new impressions, {policy.n_impressions} in all, "
             f"take rate seen {rate:.2%}, {policy.seconds:.1f} s."
         )
+
+
+def _interrupted() -> str:
+    # The new policy is stored in the transaction that ends the update or refit, so an
+    # interruption stores none; a refit rewrites the days before the last policy's
+    # watermark each in a transaction of its own, whole (artwork_policy_update).
+    return (
+        "Interrupted: no new artwork policy was stored (it is written in the update's last "
+        "transaction, rolled back), so the newest one serves as before; a refit's days "
+        "already rewritten keep their new daily figures, each day whole. Run it again "
+        "(beat's next update folds the same pages)."
+    )

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from recommendations.management.interrupts import interrupts_say
 from recommendations.management.options import seed
 from recommendations.management.progress import command_bar
 from recommendations.selectors.training import signals_exist
@@ -53,6 +54,17 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.stage: str | None = None  # where an interruption says it was
+        with interrupts_say(self._interrupted):
+            self._handle(options)
+
+    def _interrupted(self) -> str:
+        return (
+            f"Interrupted{f' ({self.stage})' if self.stage else ''}: nothing was written (an "
+            "evaluation only reads the signals and page logs; its models are fitted in memory)."
+        )
+
+    def _handle(self, options: dict[str, Any]) -> None:
         region = options["region"]
         if region is not None and not region.strip():
             # Read as no region, it evaluated every region's households.
@@ -75,6 +87,7 @@ class Command(BaseCommand):
         bar = command_bar(self.stderr, verbosity=options["verbosity"], total=4, desc="evaluate")
 
         def stage(name: str) -> None:
+            self.stage = name
             bar.set_description(name)
             bar.update(1)
 

@@ -17,6 +17,7 @@ from artwork.selectors import artwork_daily_cut, artwork_daily_expired_count
 from artwork.services import artwork_daily_prune, artwork_files_prune
 from profiles.selectors import profile_orphans_count
 from profiles.services import profile_orphans_prune
+from recommendations.management.interrupts import interrupts_say
 from recommendations.management.progress import fraction_bar
 from recommendations.models import PageLog, Signal
 from recommendations.selectors.model_versions import model_versions_expired_count
@@ -77,20 +78,35 @@ class Command(BaseCommand):
                 f"{_orphans(orphans)}; nothing deleted (--dry-run)."
             )
             return
-        # Sign-ins first, as the nightly task does: their one statement runs even when a
-        # long page backlog is interrupted.
-        sign_ins_deleted = sign_in_logs_prune()
-        files = artwork_files_prune(now=now)
-        daily_deleted = artwork_daily_prune(now=now)
-        versions_deleted = model_versions_prune(now=now)
-        with fraction_bar(self, "page logs", verbosity=options["verbosity"]) as progress:
-            pages = page_logs_prune(now=now, progress=progress)
-        with fraction_bar(self, "deleted profiles", verbosity=options["verbosity"]) as progress:
-            orphans = profile_orphans_prune(progress=progress)
+        self.deleting = "admin sign-ins"  # where an interruption says it was
+        with interrupts_say(self._interrupted):
+            # Sign-ins first, as the nightly task does: their one statement runs even when
+            # a long page backlog is interrupted.
+            sign_ins_deleted = sign_in_logs_prune()
+            self.deleting = "artwork files no variant names"
+            files = artwork_files_prune(now=now)
+            self.deleting = "artwork daily figures"
+            daily_deleted = artwork_daily_prune(now=now)
+            self.deleting = "model versions"
+            versions_deleted = model_versions_prune(now=now)
+            self.deleting = "page logs"
+            with fraction_bar(self, "page logs", verbosity=options["verbosity"]) as progress:
+                pages = page_logs_prune(now=now, progress=progress)
+            self.deleting = "the rows of deleted profiles"
+            with fraction_bar(self, "deleted profiles", verbosity=options["verbosity"]) as progress:
+                orphans = profile_orphans_prune(progress=progress)
         self.stdout.write(
             f"Deleted {pages} page log(s) {kept}, {sign_ins_deleted} {sign_ins}, "
             f"{daily_deleted} {daily}, {versions_deleted} {versions}, {files} artwork "
             f"file(s) no variant names and {_orphans(orphans)}."
+        )
+
+    def _interrupted(self) -> str:
+        # Each statement (a bounded batch) commits on its own, the one under way rolls back.
+        return (
+            f"Interrupted while deleting {self.deleting}: what was deleted before it is "
+            "gone (each batch commits on its own; the batch under way was rolled back), "
+            "the rest is kept. Run it again to delete the rest."
         )
 
 

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 from tqdm import tqdm
 
+from recommendations.management.interrupts import interrupts_say
 from recommendations.management.options import positive_number
 from recommendations.management.progress import command_bar
 from recommendations.models import TrainingRun
@@ -26,6 +27,7 @@ from recommendations.services.retraining import (
     RetrainError,
     RetrainNotQueued,
     region_retrain_request,
+    retrains_run_here,
     training_run_request,
 )
 from regions.selectors import region_exists
@@ -165,10 +167,35 @@ class Command(BaseCommand):
             1 if slug else max(clusters_count(region_code=code), 1) for code, slug in targets
         )
         self.counted: set[int] = set()  # the runs counted (and said) as finished
-        with self._progress(total, [code for code, _ in targets], options["verbosity"]) as bar:
+        self.requested: list[int] = []  # the runs queued (or run here) so far
+        with (
+            interrupts_say(self._interrupted),
+            self._progress(total, [code for code, _ in targets], options["verbosity"]) as bar,
+        ):
             runs = self._request(targets, bar, wait=options["wait"])
             if options["wait"]:
                 self._wait(runs, bar, timeout=options["timeout"] or WAIT_SECONDS)
+
+    def _interrupted(self) -> str:
+        if retrains_run_here():
+            # The run under way was this process's own: _run_here failed it (and its
+            # versions not yet gated) on the way out.
+            return (
+                "Interrupted while retraining in this process (no broker is configured): "
+                "the run under way was failed, with its versions not yet gated, and its "
+                "cluster serves as before; the runs said above are kept, the clusters "
+                "after it were not retrained."
+            )
+        if not self.requested:
+            return "Interrupted before any retrain was queued: nothing was."
+        unfinished = [pk for pk in self.requested if pk not in self.counted]
+        if not unfinished:
+            return "Interrupted: every run had finished (above); nothing was lost."
+        named = ", ".join(f"#{pk}" for pk in unfinished)
+        return (
+            f"Interrupted while waiting: run(s) {named} go on on the workers (stopping the "
+            "command cancels no retrain); admin's Training runs follow them."
+        )
 
     @staticmethod
     def _refusal(code: str, slug: str | None) -> str | None:
@@ -247,6 +274,7 @@ class Command(BaseCommand):
                 if run.is_finished or not wait:
                     self._say(run_line(run))
             runs += new
+            self.requested += [run.pk for run in new]
         return runs
 
     def _wait(self, runs: list[TrainingRun], bar: tqdm, *, timeout: float) -> None:

@@ -4,7 +4,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recommendations.demo.traffic import demo_pages_logged, demo_profiles_exist, traffic_simulate
+from recommendations.demo.traffic import (
+    COMMIT_EVERY,
+    demo_pages_logged,
+    demo_profiles_exist,
+    traffic_simulate,
+)
+from recommendations.management.interrupts import interrupts_say
 from recommendations.management.options import moment, seed, whole_number
 from recommendations.management.progress import command_bar
 from recommendations.selectors.model_versions import model_version_active_exists
@@ -56,6 +62,28 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.pages: tuple[int, int | None] | None = None  # pages simulated, of how many
+        with interrupts_say(self._interrupted):
+            self._handle(options)
+
+    def _interrupted(self) -> str:
+        if self.pages is None:
+            return "Interrupted before simulating any page: nothing was written."
+        done, total = self.pages
+        kept = done // COMMIT_EVERY * COMMIT_EVERY
+        return (
+            f"Interrupted after {done} of {total or '?'} page(s): the first {kept} are kept, "
+            f"with their signals (every {COMMIT_EVERY} sessions commit together; the "
+            "batch under way was rolled back)."
+            + (
+                " Run again, it simulates its sessions afresh beside those kept "
+                "(with --if-empty it now does nothing)."
+                if kept
+                else " Run it again to simulate them."
+            )
+        )
+
+    def _handle(self, options: dict[str, Any]) -> None:
         if not demo_profiles_exist():
             # Else it simulated "0 pages for 0 profiles" and exited 0 (after an import, say).
             raise CommandError(
@@ -84,8 +112,14 @@ class Command(BaseCommand):
         )
 
         def start(total: int) -> None:
+            self.pages = (0, total)
             bar.total = total
             bar.refresh()
+
+        def progress(pages: int) -> None:
+            done, total = self.pages or (0, None)
+            self.pages = (done + pages, total)
+            bar.update(pages)
 
         try:
             report = traffic_simulate(
@@ -94,7 +128,7 @@ class Command(BaseCommand):
                 days=options["days"],
                 seed=options["seed"],
                 now=options["until"],
-                progress=bar.update,
+                progress=progress,
                 on_start=start,
             )
         except NoActiveModel as error:

@@ -24,6 +24,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.selectors import episode_numbers, title_names
+from recommendations.management.interrupts import interrupts_say
 from recommendations.management.progress import command_bar
 from recommendations.selectors.signals import (
     credits_playback_pairs,
@@ -63,6 +64,22 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.profiles: tuple[int, int] | None = None  # profiles refolded, of how many
+        with interrupts_say(lambda: self._interrupted(dry_run=options["dry_run"])):
+            self._handle(options)
+
+    def _interrupted(self, *, dry_run: bool) -> str:
+        if dry_run or self.profiles is None:
+            return "Interrupted before refolding any title state: nothing was changed."
+        done, total = self.profiles
+        return (
+            f"Interrupted after refolding the title states of {done} of {total} profile(s): "
+            "those are kept (each profile's are folded in a transaction of its own; the one "
+            "under way was rolled back), the others are unchanged. Run it again to fold "
+            "the rest (a state already folded is not changed again)."
+        )
+
+    def _handle(self, options: dict[str, Any]) -> None:
         dry_run = options["dry_run"]
         if options["passed"] and options["rating_ties"]:
             raise CommandError("Give --passed or --rating-ties, not both: each is its own run.")
@@ -94,10 +111,12 @@ class Command(BaseCommand):
         ) as bar:
             # A profile at a time, each in its own transaction under its lock: a long run
             # holds no profile's batches waiting for more than its own states.
-            for profile_id, title_ids in by_profile.items():
+            self.profiles = (0, len(by_profile))
+            for done, (profile_id, title_ids) in enumerate(by_profile.items(), start=1):
                 changes += title_states_refold(
                     profile_id=profile_id, title_ids=title_ids, dry_run=dry_run
                 )
+                self.profiles = (done, len(by_profile))
                 bar.update(len(title_ids))
         self._list(changes, dry_run=dry_run)
         verb = "Would fold again" if dry_run else "Folded again"
