@@ -4,9 +4,10 @@ import datetime as dt
 import io
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from recommendations.management.commands import title_states_refold as command
 from recommendations.models import ProfileTitleState, Signal
 from tests.factories import (
     AvailabilityFactory,
@@ -329,3 +330,52 @@ def test_with_passed_it_finishes_a_passed_episode_a_state_folded_before_kept_unf
     # and: a second run changes nothing; without --passed, nothing is found
     assert "Folded again 0 of the 1" in refold("--passed")
     assert refold().startswith("Nothing to refold: no title state's log holds a play of")
+
+
+def test_an_interrupted_refold_says_how_many_profiles_it_refolded_and_keeps_theirs(
+    api_client, account, profile, monkeypatch
+):
+    # given: two profiles whose states kept an episode finished before it was out
+    series = TitleFactory(kind="series", original_name="Harbour Lights")
+    AvailabilityFactory(title=series, region=account.home_region)
+    pilot = EpisodeFactory(season=SeasonFactory(title=series, number=1), number=1)
+    season = SeasonFactory(title=series, number=2, release_date=(NOW - dt.timedelta(days=5)).date())
+    early = EpisodeFactory(season=season, number=1)
+    other = ProfileFactory(account=account, name="Ravi")
+    for someone in (profile, other):
+        send(
+            api_client,
+            someone,
+            event(series, kind="complete", episode=pilot.pk, occurred_at=at(3 * DAY)),
+            event(series, kind="complete", episode=early.pk, occurred_at=at(2 * DAY)),
+        )
+    season.release_date = (NOW - dt.timedelta(minutes=60)).date()
+    season.save()
+    # and: Ctrl-C as the second profile's states are refolded
+    refolded: list[int] = []
+    refold_one = command.title_states_refold
+
+    def interrupted_at_the_second(*, profile_id: int, **kwargs):
+        if refolded:
+            raise KeyboardInterrupt
+        refolded.append(profile_id)
+        return refold_one(profile_id=profile_id, **kwargs)
+
+    monkeypatch.setattr(command, "title_states_refold", interrupted_at_the_second)
+
+    # when
+    with pytest.raises(CommandError) as stopped:
+        call_command("title_states_refold", stdout=io.StringIO(), stderr=io.StringIO())
+
+    # then: one line saying how far it got and what it kept, with Ctrl-C's exit status;
+    # until December 2026 a traceback
+    assert stopped.value.returncode == 130
+    assert str(stopped.value).startswith(
+        "Interrupted after refolding the title states of 1 of 2 profile(s): those are kept"
+    )
+    # and: it is true: the first profile's state was refolded, the second's was not
+    (first,) = refolded
+    second = other.pk if first == profile.pk else profile.pk
+    state = ProfileTitleState.objects.get
+    assert early.pk not in state(profile_id=first, title=series).completed_episodes
+    assert early.pk in state(profile_id=second, title=series).completed_episodes
