@@ -114,8 +114,8 @@ def fraction_bar(
     The services behind ``update_artwork_policy`` and ``prune_logs`` report how far
     they are as a fraction, not a count, so their bars are percentages. Log lines
     written meanwhile (a service's summary, a warning) go above the bar, not into it.
-    The bar is gone when the work is done (``leave=False``): the command prints its
-    own summary.
+    On a terminal the bar is gone when the work is done (``leave=False``): the command
+    prints its own summary; in a log its last line stays, as every line does.
     """
     with (
         command_bar(
