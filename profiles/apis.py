@@ -178,7 +178,9 @@ class ProfileInputSerializer(KnownFieldsOnly):
         allow_null=True,
         help_text="The language its homepage, titles' names and synopses are shown in: a "
         "catalogue language's code, ISO 639-1 in lower case, e.g. 'pt' (not 'pt-BR' or 'PT'); "
-        "null removes it (English row copy, original names). The API reads no Accept-Language.",
+        "null removes it (English row copy, original names). Left out when the profile is "
+        "created, the household's region's language (pt in Brazil). The API reads no "
+        "Accept-Language.",
     )
     preferred_languages = LanguageCodeField(
         many=True, required=False, help_text=f"{PROFILE_LANGUAGES_HELP} Each code once."
@@ -255,7 +257,12 @@ class ProfileListCreateApi(NoQueryOnWrites, GenericAPIView):
                 is_kids=serializer.validated_data.get("is_kids", False),
                 maturity_limit=serializer.validated_data.get("maturity_limit"),
             )
-            profile = profile_create(account=account, **serializer.validated_data)
+            fields = serializer.validated_data
+            if "display_language" not in fields:
+                # A TV that sends no language gets the household's market's, not English
+                # row copy and original names in Brazil until someone finds the setting.
+                fields = {**fields, "display_language": account.home_region.default_language}
+            profile = profile_create(account=account, **fields)
         return Response(ProfileOutputSerializer(profile).data, status=status.HTTP_201_CREATED)
 
 

@@ -69,6 +69,21 @@ def test_create_returns_the_profile_without_its_pin(api_client):
     assert "pin_hash" not in body
 
 
+def test_a_profile_created_without_a_display_language_takes_its_regions(api_client, account):
+    # A household in Brazil adding a profile from a TV that sent no language got English
+    # row copy and original names until someone found the setting.
+    region = account.home_region
+
+    implicit = api_client.post(LIST_URL, {"name": "Bia"}, format="json")
+    explicit = api_client.post(LIST_URL, {"name": "Caio", "display_language": None}, format="json")
+
+    assert implicit.status_code == 201, implicit.json()
+    assert implicit.json()["display_language"] == region.default_language_id
+    # and null, sent, is what it says: none (English row copy, original names)
+    assert explicit.status_code == 201, explicit.json()
+    assert explicit.json()["display_language"] is None
+
+
 def test_sixth_profile_gets_a_400_naming_the_limit(api_client, account):
     for i in range(5):
         ProfileFactory(account=account, name=f"P{i}")
