@@ -13,6 +13,7 @@ import importlib.util
 import json
 import logging
 import math
+import re
 import warnings
 from typing import Any
 
@@ -186,3 +187,45 @@ def log_level(env: Env) -> str:
             default=DEFAULT_LOG_LEVEL,
         )
     return logging.getLevelName(number)
+
+
+#: An origin as a browser writes it in ``Origin``: a scheme, ``://``, a host in lower case (a
+#: name, an IPv4 address or a bracketed IPv6 one) and a port, and nothing after.
+_ORIGIN = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*)://"
+    r"(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])"
+    r"(?::(?P<port>[0-9]{1,5}))?"
+)
+#: The ports a browser leaves out of an origin, by scheme.
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def cors_allowed_origins(env: Env) -> list[str]:
+    """``CORS_ALLOWED_ORIGINS``: the origins whose pages may call the versioned API, each
+    exactly as a browser sends it in ``Origin``, since it is compared as written.
+
+    django-cors-headers compares an origin's scheme and host with the browser's as strings:
+    ``https://Watch.example.com`` or ``https://watch.example.com:443`` never matches what a
+    browser sends, and ``https://watch.example.com/app`` is silently the whole host. Its own
+    system check says so, but only under ``manage.py check``, which gunicorn does not run: the
+    web app's every call was blocked with nothing in the server's log. Blanks around an entry
+    and empty entries are dropped, as ``ALLOWED_HOSTS``'s are.
+    """
+    entries = [entry.strip() for entry in env.list("CORS_ALLOWED_ORIGINS", default=[])]
+    origins = [entry for entry in entries if entry]
+    for origin in origins:
+        match = _ORIGIN.fullmatch(origin)
+        port = match and match["port"]
+        if (
+            match is None
+            or (port is not None and not 0 < int(port) < 65536)
+            or (port is not None and _DEFAULT_PORTS.get(match["scheme"]) == int(port))
+        ):
+            raise ImproperlyConfigured(
+                f"CORS_ALLOWED_ORIGINS holds {origin!r}, which is not an origin as a browser "
+                "sends it: scheme://host[:port] in lower case, without a path (not even a "
+                "trailing /) and without the scheme's default port (https://watch.example.com, "
+                "http://localhost:3000). Correct it in the environment, or unset it for no "
+                "cross-origin access."
+            )
+    return origins

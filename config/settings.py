@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.environment import Env, invalid, log_level, throttle_rate
+from config.environment import Env, cors_allowed_origins, invalid, log_level, throttle_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "csp",  # its system checks refuse the settings of django-csp 3, which 4 ignores
+    "corsheaders",  # its system checks read the CORS_* settings below
     "catalog",
     "regions",
     "accounts",
@@ -110,6 +111,12 @@ MIDDLEWARE = [
     "config.request_ids.RequestId",
     "config.middleware.HealthCheck",  # before host validation and the https redirect
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that answers the API itself (CORS_*, below): a browser's preflight is
+    # answered here, before the API's OPTIONS; and every answer from further in, a 401, a 404
+    # or a 429 as much as a 200, passes back through it and is given the headers that let a
+    # web app's script read it. After SecurityMiddleware: a preflight's answer gets its
+    # headers too (nosniff, HSTS).
+    "corsheaders.middleware.CorsMiddleware",
     "config.middleware.ContentSecurityPolicy",  # CONTENT_SECURITY_POLICY, below
     "config.middleware.NulInUrlRefused",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -375,13 +382,41 @@ REST_FRAMEWORK = {
     },
 }
 
+# --- Browser clients on another origin (CORS, django-cors-headers) ----------------
+# The web device class is a browser app served from its own origin (https://watch.example.com
+# calling https://api.example.com): the browser lets its script read an answer only when the
+# answer names that origin. Only the origins listed, each as a browser sends it (config.
+# environment.cors_allowed_origins); none by default: no other site's page reads the API.
+CORS_ALLOWED_ORIGINS = cors_allowed_origins(env)
+# The household API only. Admin, the console and the staff operations (/api/v1/ops/) read
+# the admin's session cookie, which no page of another origin may use; the schema and docs
+# are read where they are served.
+CORS_URLS_REGEX = r"^/api/v1/(?!ops/)"
+# What a client sends: its token, a JSON body, a PIN-protected profile's unlock token, and
+# the id it names its request by (config.request_ids). Accept is safelisted in most values;
+# listed so that any value passes.
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "x-profile-unlock", "x-request-id")
+# What a client's script reads besides the body: the id to quote in a bug report, and when to
+# ask again after a 429 or a 503. A browser shows a script no other header but a few.
+CORS_EXPOSE_HEADERS = ("x-request-id", "retry-after")
+# A token in Authorization, never a cookie: a page of another origin sends no credentials,
+# so a person's admin sign-in in the same browser never reaches the API through it.
+CORS_ALLOW_CREDENTIALS = False
+# How long a browser keeps a preflight's answer: Chromium's cap (two hours; Firefox keeps it
+# a day at most). A longer one changes nothing in Chromium, and an origin taken off the list
+# is refused by the answers themselves at once anyway.
+CORS_PREFLIGHT_MAX_AGE = 7200
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tonight API",
     "DESCRIPTION": (
         "Personalised homepages for household streaming accounts. Client apps authenticate "
         "with `Authorization: Token <key>`; a token reaches only its own account's profiles, "
         "and the household operations read no other credential. The staff operations "
-        "(`/api/v1/ops/`) read an admin sign-in instead: sign in at `/admin/` first."
+        "(`/api/v1/ops/`) read an admin sign-in instead: sign in at `/admin/` first. "
+        "A web app served from another origin may call the household operations once the "
+        "server lists its origin (`CORS_ALLOWED_ORIGINS`); it sends the token in "
+        "`Authorization`, never cookies, and may read `X-Request-ID` and `Retry-After`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -55,6 +55,7 @@ SECURITY_ENV = (
     "SESSION_COOKIE_SECURE",
     "CSRF_COOKIE_SECURE",
     "SERVE_MEDIA",
+    "CORS_ALLOWED_ORIGINS",
 )
 SECURITY_SETTINGS = (
     "ALLOWED_HOSTS",
@@ -408,6 +409,17 @@ def test_compose_keeps_the_broker_and_the_cache_in_separate_redis_databases(monk
     assert broker, "compose's broker is not Redis"
     assert cache, "compose's cache is not Redis"
     assert not broker & cache, "a cache clear (FLUSHDB) would drop the queued tasks"
+
+
+def test_compose_passes_the_web_apps_origins_through(monkeypatch) -> None:
+    # given: compose as shipped, and with the deployer's web app on its own origins
+    shipped = settings_from_env(monkeypatch, compose_app_env())
+    origins = "https://watch.example.com,https://beta.watch.example.com"
+    given = settings_from_env(monkeypatch, compose_app_env({"CORS_ALLOWED_ORIGINS": origins}))
+
+    # then: no other origin's page reads the API unless the deployer lists it
+    assert shipped["CORS_ALLOWED_ORIGINS"] == []
+    assert given["CORS_ALLOWED_ORIGINS"] == origins.split(",")
 
 
 @pytest.mark.parametrize(

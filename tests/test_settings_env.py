@@ -194,3 +194,52 @@ def test_a_process_with_no_allowed_host_stops_naming_it() -> None:
 
     assert result.returncode != 0
     assert "ALLOWED_HOSTS is empty" in result.stderr, result.stderr[-2000:]
+
+
+def test_cors_origins_are_read_without_the_spaces_around_them(monkeypatch) -> None:
+    origins = " https://watch.example.com, http://localhost:3000 ,http://[::1]:8080,"
+
+    loaded = settings_from_env(monkeypatch, CORS_ALLOWED_ORIGINS=origins)
+
+    assert loaded["CORS_ALLOWED_ORIGINS"] == [
+        "https://watch.example.com",
+        "http://localhost:3000",
+        "http://[::1]:8080",
+    ]
+
+
+def test_no_cors_origin_is_allowed_unless_one_is_set(monkeypatch) -> None:
+    monkeypatch.delenv("CORS_ALLOWED_ORIGINS", raising=False)
+
+    assert settings_from_env(monkeypatch)["CORS_ALLOWED_ORIGINS"] == []
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        # read as the whole host by django-cors-headers, which only its own system check
+        # (not run by gunicorn) refuses: one web app's path opened the API to every page there
+        pytest.param("https://watch.example.com/", id="trailing-slash"),
+        pytest.param("https://watch.example.com/app", id="path"),
+        # the browser sends none of these, so none would ever match: every call blocked,
+        # and nothing in the server's log to say why
+        pytest.param("watch.example.com", id="no-scheme"),
+        pytest.param("https://Watch.example.com", id="upper-case"),
+        pytest.param("https://watch.example.com:443", id="default-port"),
+        pytest.param("http://localhost:80", id="default-port-http"),
+        pytest.param("http://localhost:99999", id="no-port"),
+        pytest.param("https://user@watch.example.com", id="user"),
+        pytest.param("https://watch.example.com?x=1", id="query"),
+        # every origin (or a sandboxed page's): a list of the web app's origins is wanted
+        pytest.param("*", id="star"),
+        pytest.param("null", id="null"),
+    ],
+)
+def test_a_cors_origin_not_as_a_browser_sends_it_is_refused_by_its_name(
+    monkeypatch, origin
+) -> None:
+    with pytest.raises(ImproperlyConfigured) as refused:
+        settings_from_env(monkeypatch, CORS_ALLOWED_ORIGINS=f"https://ok.example,{origin}")
+
+    assert str(refused.value).startswith(f"CORS_ALLOWED_ORIGINS holds {origin!r}, "), refused
+    assert "unset it for no cross-origin access" in str(refused.value)
