@@ -88,10 +88,13 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Its start-up script from /api/docs/?script=, and its page's styles from a stylesheet
     # (templates/api_docs.html), not inline: the Content-Security-Policy (config/settings.py)
-    # takes script and styles from this origin's files only.
+    # takes script and styles from this origin's files only. GET alone: its page renders
+    # only templates, and an OPTIONS had DRF's metadata rendered through one, a 500.
     path(
         "api/docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
+        SpectacularSwaggerSplitView.as_view(
+            url_name="schema", template_name="api_docs.html", http_method_names=["get", "head"]
+        ),
         name="api-docs",
     ),
     # Last under /api/: what matches no API route is the API's JSON 404, not Django's page.

@@ -190,7 +190,6 @@ def test_a_path_with_no_route_under_the_api_carries_them_too():
     ],
 )
 def test_nothing_outside_the_household_api_is_opened_to_another_origin(path):
-    # (An OPTIONS of /api/docs/ is a 500 of drf-spectacular's, CORS or not.)
     client = Client(raise_request_exception=False)
 
     assert "Access-Control-Allow-Origin" not in client.get(path, HTTP_ORIGIN=ALLOWED)

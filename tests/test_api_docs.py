@@ -122,3 +122,14 @@ def test_the_docs_page_flow_a_staff_sign_in_for_ops_and_the_households_token_for
     listed = browser.get("/api/v1/profiles/", headers={"Authorization": f"Token {key}"})
     assert listed.status_code == 200
     assert [p["name"] for p in listed.json()["results"]] == ["Priya"]
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/docs/?script="])
+def test_an_options_of_the_docs_page_is_no_server_error(path):
+    # drf-spectacular's page renders only templates: an OPTIONS (a crawler's, a browser's
+    # preflight from another origin) had DRF's metadata rendered through it, a 500 logged
+    # with its traceback.
+    response = Client(raise_request_exception=False).options(path)
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD"
