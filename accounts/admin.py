@@ -9,6 +9,7 @@ from django.utils.html import format_html
 
 from config.admin_deletion import CountedDeletionAdminMixin
 from config.admin_history import inline_deletions_unnamed
+from config.admin_households import household_shown, households_named
 from config.admin_lists import IndexedSearchAdminMixin, count_subquery
 from console.access import HOUSEHOLDS, can_view
 from profiles.admin import ProfileInline, ServiceRefusalAdminMixin
@@ -107,6 +108,7 @@ class TokenStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiToken)
+@households_named(account=household_shown)
 class ApiTokenAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     """Tokens are issued here; the key is shown once, on the page after "Save".
 

@@ -24,6 +24,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from redis.exceptions import RedisError
 
 from config.admin_deletion import CountedDeletionAdminMixin
+from config.admin_households import household_shown, households_named
 from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
 from config.admin_lists import IndexedSearchAdminMixin
 
@@ -300,6 +301,7 @@ class ProfileAdminForm(ValuesAsOpenedForm):
 
 
 @admin.register(Profile)
+@households_named(household=household_shown, account=household_shown)
 class ProfileAdmin(
     CountedDeletionAdminMixin, IndexedSearchAdminMixin, ServiceRefusalAdminMixin, admin.ModelAdmin
 ):

@@ -42,6 +42,7 @@ from django_celery_beat.models import (
 
 from artwork.models import ArtworkVariantDaily
 from catalog.models import Title
+from config.admin_households import households_named, profile_shown
 from config.admin_lists import IndexedSearchAdminMixin, OfferedChoicesFilter
 from config.charts import Series, has_points, line_chart
 from config.ids import id_from_text
@@ -441,6 +442,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Signal)
+@households_named(profile=profile_shown)
 class SignalAdmin(LargeTableAdminMixin, ExactKeySearchMixin, ReadOnlyAdmin):
     """What clients reported, to look at when a homepage needs explaining."""
 
@@ -502,6 +504,7 @@ class CompletedFilter(admin.SimpleListFilter):
 
 
 @admin.register(ProfileTitleState)
+@households_named(profile=profile_shown)
 class ProfileTitleStateAdmin(LargeTableAdminMixin, ExactKeySearchMixin, ReadOnlyAdmin):
     """Where a profile stands with each title: what "Continue Watching" and "Watch Again" read."""
 
@@ -553,6 +556,7 @@ PLAYS_CREDITED_COUNTING = (
 
 
 @admin.register(PageLog)
+@households_named(profile=profile_shown)
 class PageLogAdmin(LargeTableAdminMixin, ExactKeySearchMixin, ReadOnlyAdmin):
     """Logged homepages: what a profile was shown, to explain a page or an attribution.
 

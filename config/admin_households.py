@@ -1,0 +1,131 @@
+"""Households and profiles named on admin's pages only to staff who may view them.
+
+A page of another model showed each row's household by name, and a signal's or logged
+page's profile by name, to staff given that model alone: an analyst allowed the signals
+read every family's name, though admin refused them the households' and profiles' own
+lists and the console shows households only with view permission on both. Such staff read
+ids instead ("profile #12, household #3"), which the lists' searches take
+(``profile:<id>``, ``account:<id>``). The rule is :func:`config.permissions.may_view`'s.
+
+Only a row's column or read-only field naming the relation changes: a row's own name in a
+page's heading and breadcrumb is its ``__str__``, which for a profile and a token names the
+household (the README's "What staff permissions show").
+"""
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any, TypeVar
+
+from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
+
+from config.permissions import may_view
+
+Shown = Callable[[Model], str]
+MakeShown = Callable[..., Shown | None]
+AdminClass = TypeVar("AdminClass", bound=admin.ModelAdmin)
+
+
+@cache
+def profile_shown(*, households: bool, profiles: bool) -> Shown | None:
+    """A row's ``profile`` as staff read it who may not view households or profiles, or
+    None for staff who may view both, who keep admin's own field (the name, linked).
+
+    Cached, so that each request is handed the same function: admin tells a read-only
+    field by finding it among the read-only fields, and a new function would not be.
+    """
+    if households and profiles:
+        return None
+
+    @admin.display(description="profile")
+    def shown(row: Model) -> str:
+        profile = row.profile
+        name = profile.name if profiles else f"profile #{profile.pk}"
+        household = profile.account.name if households else f"household #{profile.account_id}"
+        return f"{name} ({household})"
+
+    return shown
+
+
+@cache
+def household_shown(*, households: bool, profiles: bool) -> Shown | None:
+    """A row's ``account`` by id alone for staff who may not view households, else None."""
+    if households:
+        return None
+
+    @admin.display(description="account", ordering="account")
+    def shown(row: Model) -> str:
+        return f"household #{row.account_id}"
+
+    return shown
+
+
+def households_named(**shown: MakeShown) -> Callable[[type[AdminClass]], type[AdminClass]]:
+    """A ``ModelAdmin`` whose columns and read-only fields named in ``shown`` are swapped
+    for what each makes (see :class:`HouseholdNamesAdminMixin`).
+
+    A subclass with the mixin first, so that it wraps the admin's own ``get_fieldsets`` and
+    ``get_readonly_fields`` (the profile's and the token's pages have their own).
+    """
+
+    def decorate(admin_class: type[AdminClass]) -> type[AdminClass]:
+        return type(
+            admin_class.__name__,
+            (HouseholdNamesAdminMixin, admin_class),
+            {
+                "households_shown": shown,
+                "__module__": admin_class.__module__,
+                "__qualname__": admin_class.__qualname__,
+                "__doc__": admin_class.__doc__,
+            },
+        )
+
+    return decorate
+
+
+class HouseholdNamesAdminMixin:
+    """Swaps the columns and read-only fields of ``households_shown`` for :data:`Shown`\\ s.
+
+    ``households_shown`` maps a column's or field's name to a function of what the user may
+    view (``households`` and ``profiles``, booleans) returning its :data:`Shown`, or None
+    to leave the name alone. A field is
+    swapped only where it is read-only (a change page's, or every field of a view-only
+    page), never where staff choose it.
+    """
+
+    households_shown: dict[str, MakeShown] = {}
+
+    def _shown(self, request: HttpRequest) -> dict[str, Shown]:
+        user = request.user
+        households = may_view(user, "accounts.account")
+        profiles = may_view(user, "profiles.profile")
+        made = {
+            name: make(households=households, profiles=profiles)
+            for name, make in self.households_shown.items()
+        }
+        return {name: shown for name, shown in made.items() if shown is not None}
+
+    def _swapped(self, request: HttpRequest, names: Sequence[Any]) -> list[Any]:
+        shown = self._shown(request)
+        return [shown.get(name, name) if isinstance(name, str) else name for name in names]
+
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
+        return self._swapped(request, super().get_list_display(request))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[Any]:
+        return self._swapped(request, super().get_readonly_fields(request, obj))
+
+    def get_fieldsets(self, request: HttpRequest, obj: Model | None = None) -> list[Any]:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        if self.has_change_permission(request, obj):
+            readonly = set(super().get_readonly_fields(request, obj))
+        else:
+            readonly = {name for _, options in fieldsets for name in options["fields"]}
+        shown = {name: f for name, f in self._shown(request).items() if name in readonly}
+        return [
+            (title, {**options, "fields": [shown.get(name, name) for name in options["fields"]]})
+            for title, options in fieldsets
+        ]
