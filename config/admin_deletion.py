@@ -182,11 +182,16 @@ def deleted_objects_counted(
             perms_needed.add(opts.verbose_name)
 
     def format_callback(obj: Model) -> str:
-        # Django's own (get_deleted_objects), which takes no collector of another kind.
+        # Django's own (get_deleted_objects), which takes no collector of another kind,
+        # but for objects the user may not view: Django named them, a profile with its
+        # household's name to a catalogue editor deleting a language, and linked them to a
+        # page that refuses the user. Their kind and id say what goes or protects.
         opts = obj._meta
         no_edit_link = f"{capfirst(opts.verbose_name)}: {obj}"
         if not admin_site.is_registered(type(obj)):
             return no_edit_link
+        if not admin_site.get_model_admin(type(obj)).has_view_or_change_permission(request, obj):
+            return f"{capfirst(opts.verbose_name)}: #{obj.pk}"
         try:
             url = reverse(
                 f"{admin_site.name}:{opts.app_label}_{opts.model_name}_change",

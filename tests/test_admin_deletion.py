@@ -375,3 +375,36 @@ def test_a_languages_confirmation_reads_only_the_protecting_profiles_it_lists(
     assert [str(line) for line in response.context["protected"]][-1] == (
         "Profiles: 7 more, not listed one by one"
     )
+
+
+# --- What a confirmation names of objects the deleter may not view --------------------------
+
+
+def test_a_confirmation_names_objects_the_deleter_may_not_view_by_kind_and_id_only(db, client):
+    # given: a catalogue editor who may delete languages, and view nothing of households
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    account = AccountFactory(name="The Quietly-Named family")
+    profile = profile_create(account=account, name="Quietly-Named Priya", display_language=tamil)
+    user = get_user_model().objects.create_user("editor", "e@example.com", "x", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_language", "delete_language"])
+    )
+    client.force_login(user)
+
+    # when
+    response = client.get(_url(tamil))
+
+    # then: the profile that protects the language is named by its kind and id, unlinked
+    page = response.content.decode()
+    assert [str(line) for line in response.context["protected"]] == [f"Profile: #{profile.pk}"]
+    assert "Quietly-Named" not in page
+
+
+def test_a_confirmation_names_objects_the_deleter_may_view(superuser):
+    tamil = LanguageFactory(code="ta", name="Tamil", native_name="தமிழ்")
+    account = AccountFactory(name="The Quietly-Named family")
+    profile_create(account=account, name="Quietly-Named Priya", display_language=tamil)
+
+    response = superuser.get(_url(tamil))
+
+    assert "Quietly-Named Priya (The Quietly-Named family)" in response.content.decode()
