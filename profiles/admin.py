@@ -631,8 +631,11 @@ class ProfileInline(QueryOncePerInlineMixin, admin.TabularInline):
     def get_formset(
         self, request: HttpRequest, obj: Model | None = None, **kwargs: Any
     ) -> type[BaseInlineFormSet]:
-        # Refuse a sixth row on the server too, not only by hiding "Add another".
-        kwargs.setdefault("validate_max", True)
+        # Refuse a sixth row on the server too, not only by hiding "Add another". Only for
+        # staff who may add profiles: for others Django allows no new row (max_num 0), and
+        # the page's own rows, posted back, were refused as too many ("Please submit at
+        # most 0 forms"), so staff who could not add a profile could not save the household.
+        kwargs.setdefault("validate_max", self.has_add_permission(request, obj))
         return super().get_formset(request, obj, **kwargs)
 
     @admin.display(description="PIN", boolean=True)

@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from accounts.models import Account, ApiToken
 from accounts.services import api_token_create
+from profiles.services import profile_create
 from tests.factories import AccountFactory
 from tests.test_admin import form_data
 
@@ -104,3 +105,24 @@ def test_a_token_deleted_on_its_own_leaves_no_household_name_in_admins_history(h
     assert not Account.objects.filter(pk=account.pk).exists()
     assert _history_mentioning("Okonkwos") == []
     assert token_entries.count() == 2  # renamed, deleted
+
+
+@pytest.mark.parametrize(
+    "profiles", [("view_profile",), ("change_profile",), ("change_profile", "delete_profile")]
+)
+def test_staff_who_may_change_a_household_but_not_add_profiles_save_it(profiles):
+    # given: a household with a profile, and staff who may change households and see its
+    # profiles (the inline) but not add one; Django then allows the inline no new row
+    account = AccountFactory(name="Before")
+    profile_create(account=account, name="Asha")
+    editor = _staff("view_account", "change_account", *profiles)
+    url = f"/admin/accounts/account/{account.pk}/change/"
+
+    # when: they rename the household, posting the page back as the browser would
+    posted = editor.post(url, {**form_data(editor.get(url)), "name": "After"})
+
+    # then: saved, the profile as it was
+    assert posted.status_code == 302, posted.context["errors"]
+    account.refresh_from_db()
+    assert account.name == "After"
+    assert list(account.profiles.values_list("name", flat=True)) == ["Asha"]
