@@ -5,7 +5,8 @@ page's profile by name, to staff given that model alone: an analyst allowed the 
 read every family's name, though admin refused them the households' and profiles' own
 lists and the console shows households only with view permission on both. Such staff read
 ids instead ("profile #12, household #3"), which the lists' searches take
-(``profile:<id>``, ``account:<id>``). The rule is :func:`config.permissions.may_view`'s.
+(``profile:<id>``, ``account:<id>``), and their searches leave the households' names
+out. The rule is :func:`config.permissions.may_view`'s.
 
 Only a row's column or read-only field naming the relation changes: a row's own name in a
 page's heading and breadcrumb is its ``__str__``, which for a profile and a token names the
@@ -61,6 +62,12 @@ def household_shown(*, households: bool, profiles: bool) -> Shown | None:
     return shown
 
 
+def _through_household(search_field: str) -> bool:
+    """Whether a ``search_fields`` entry reads the row's household beyond its id."""
+    path = search_field.lstrip("=^@")
+    return path.startswith("account__") and path != "account__id"
+
+
 def households_named(**shown: MakeShown) -> Callable[[type[AdminClass]], type[AdminClass]]:
     """A ``ModelAdmin`` whose columns and read-only fields named in ``shown`` are swapped
     for what each makes (see :class:`HouseholdNamesAdminMixin`).
@@ -109,6 +116,17 @@ class HouseholdNamesAdminMixin:
     def _swapped(self, request: HttpRequest, names: Sequence[Any]) -> list[Any]:
         shown = self._shown(request)
         return [shown.get(name, name) if isinstance(name, str) else name for name in names]
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        """Without the households' names: found by one, a row said which household bears it.
+
+        Every path through the row's household but its id (its name, its external id, its
+        members' sign-ins) is left out for staff who may not view households.
+        """
+        fields = list(super().get_search_fields(request))
+        if may_view(request.user, "accounts.account"):
+            return fields
+        return [field for field in fields if not _through_household(field)]
 
     def get_list_display(self, request: HttpRequest) -> list[Any]:
         return self._swapped(request, super().get_list_display(request))

@@ -190,3 +190,27 @@ def test_staff_who_may_change_tokens_but_not_view_households_still_rename_one(
     assert response.status_code == 302
     token.refresh_from_db()
     assert (token.name, token.account_id) == ("Kitchen TV", profile.account_id)
+
+
+@pytest.mark.parametrize(("model", "permission"), HOUSEHOLD_ROWS)
+def test_a_households_name_finds_nothing_for_staff_who_may_not_view_households(
+    django_user_model, profile: Profile, model: type[Model], permission: str
+) -> None:
+    """A search by the household's name (or a member's sign-in) was an oracle: its rows
+    came back, saying which household ids bear a name the page no longer shows."""
+    narrow = staff_client(django_user_model, permission)
+
+    found = narrow.get(admin_url(model, "changelist"), {"q": "Quietly-Named family"})
+
+    assert found.context["cl"].result_count == 0
+
+
+@pytest.mark.parametrize(("model", "permission"), HOUSEHOLD_ROWS)
+def test_a_households_name_finds_its_rows_for_staff_who_may_view_households(
+    django_user_model, profile: Profile, model: type[Model], permission: str
+) -> None:
+    client = staff_client(django_user_model, permission, "accounts.view_account")
+
+    found = client.get(admin_url(model, "changelist"), {"q": "Quietly-Named family"})
+
+    assert found.context["cl"].result_count >= 1
