@@ -4,7 +4,7 @@ A page of another model showed each row's household by name, and a signal's or l
 page's profile by name, to staff given that model alone: an analyst allowed the signals
 read every family's name, though admin refused them the households' and profiles' own
 lists and the console shows households only with view permission on both. Such staff read
-ids instead ("profile #12, household #3"), which the lists' searches take
+ids instead ("profile #12 (household #3)"), which the lists' searches take
 (``profile:<id>``, ``account:<id>``), and their searches leave the households' names
 out. The rule is :func:`config.permissions.may_view`'s.
 
@@ -96,9 +96,8 @@ class HouseholdNamesAdminMixin:
 
     ``households_shown`` maps a column's or field's name to a function of what the user may
     view (``households`` and ``profiles``, booleans) returning its :data:`Shown`, or None
-    to leave the name alone. A field is
-    swapped only where it is read-only (a change page's, or every field of a view-only
-    page), never where staff choose it.
+    to leave the name alone. A field is swapped only where it is read-only (a change
+    page's, or every field of a view-only page), never where staff choose it.
     """
 
     households_shown: dict[str, MakeShown] = {}
@@ -135,6 +134,7 @@ class HouseholdNamesAdminMixin:
         return self._swapped(request, super().get_readonly_fields(request, obj))
 
     def get_fieldsets(self, request: HttpRequest, obj: Model | None = None) -> list[Any]:
+        """The page's fieldsets, each read-only field of ``households_shown`` swapped."""
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None:
             return fieldsets
