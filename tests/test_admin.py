@@ -1734,7 +1734,12 @@ def selected_options(html: str, name_suffix: str) -> list[list[str]]:
 
 def test_inline_rows_show_their_own_values(staff: Client) -> None:
     person = PersonFactory()
-    credits = [CreditFactory(person=person, order=i) for i in range(3)]
+    # Titles named apart whatever the factory's sequence has reached: the inline lists
+    # credits by title name, and "Title 100" sorts before "Title 99".
+    credits = [
+        CreditFactory(person=person, order=i, title=TitleFactory(original_name=f"Credit {i}"))
+        for i in range(3)
+    ]
     account = household_with(2)
     title = TitleFactory()
     for region in ("US", "IN"):
