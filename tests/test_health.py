@@ -19,6 +19,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from tests.failing_urls import QUERY_REFUSED_PATH
 from tests.processes import free_port, gunicorn_serving
 
 
@@ -145,3 +146,21 @@ def test_an_api_call_while_the_database_is_down_is_a_503_to_retry(tmp_path) -> N
     (line,) = [line for line in err.read_text().splitlines() if "database unavailable" in line]
     assert " ERROR " in line
     assert f"request_id={data['request_id']}" in line
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.failing_urls")
+def test_a_query_the_database_refuses_every_time_is_a_500_not_a_503_to_retry(settings) -> None:
+    # given: an operation whose query PostgreSQL, up and answering, refuses for a limit of
+    # its own (an OperationalError, as a lost connection is)
+    settings.DEBUG = False
+    client = Client(raise_request_exception=False)
+
+    # when
+    answer = client.get(QUERY_REFUSED_PATH)
+
+    # then: a fault to report, not "cannot reach its database, retry in 10 s", which
+    # clients would retry for ever and on-call would look for an outage behind
+    assert answer.status_code == 500, answer.content
+    assert answer.json()["code"] == "server_error"
+    assert "Retry-After" not in answer

@@ -54,6 +54,31 @@ class DatabaseUnavailable(exceptions.APIException):
     wait = DATABASE_RETRY_AFTER  # DRF's Retry-After
 
 
+#: The SQLSTATEs (prefixes) of an OperationalError that the same call may pass a moment
+#: later: a connection lost or refused (08), a transaction the server rolled back to be run
+#: again (40: a deadlock, a serialization failure), the server short of resources (53: too
+#: many connections, memory, disk), a lock not had in time (55P03), and a statement cut
+#: short or a server shutting down or starting (57). An error with no SQLSTATE is the
+#: driver's own: no connection at all.
+RETRYABLE_SQLSTATES = ("08", "40", "53", "55P03", "57")
+
+
+def database_unavailable(error: Exception) -> bool:
+    """Whether ``error`` says the database is away or busy, for a while, not that the
+    operation asked it for what it refuses every time.
+
+    PostgreSQL raises an OperationalError for both: a value past a limit of its own (54,
+    program_limit_exceeded) was a 503 "try again shortly" that clients retried for ever,
+    on-call reading "database unavailable" of a database that was up.
+    """
+    if isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    sqlstate = getattr(error.__cause__, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(RETRYABLE_SQLSTATES)
+
+
 def _first_message(detail: Any, path: str = "") -> str | None:
     """The first reason in ``detail``, prefixed with where it is: ``events[3].title: ...``."""
     if isinstance(detail, str):
@@ -162,7 +187,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
-    elif isinstance(exc, OperationalError | InterfaceError):
+    elif database_unavailable(exc):
         # Logged as the 500 was, traceback and all: the cause (a refused connection, a
         # statement timeout, a deadlock) is the on-call's to read, and the answer's id too.
         request = context.get("request")
