@@ -10,6 +10,7 @@ signs: ``1e3`` read as 13, ``10m`` as 10.
 """
 
 import importlib.util
+import ipaddress
 import json
 import logging
 import math
@@ -193,11 +194,28 @@ def log_level(env: Env) -> str:
 #: name, an IPv4 address or a bracketed IPv6 one) and a port, and nothing after.
 _ORIGIN = re.compile(
     r"(?P<scheme>[a-z][a-z0-9+.-]*)://"
-    r"(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])"
-    r"(?::(?P<port>[0-9]{1,5}))?"
+    r"(?P<host>[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[(?P<ipv6>[0-9a-f:.]+)\])"
+    r"(?::(?P<port>[1-9][0-9]{0,4}))?"
 )
 #: The ports a browser leaves out of an origin, by scheme.
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _address_as_written(host: str, *, ipv6: str | None) -> bool:
+    """Whether an origin's host, if an address, is in the one form a browser writes it.
+
+    A browser reads a host whose last label is a number as an IPv4 address and writes it
+    back in full (``127.000.0.1`` and ``10.1`` as ``127.0.0.1`` and ``10.0.0.1``), and an
+    IPv6 address compressed (``[0:0::1]`` as ``[::1]``): written otherwise it never matched.
+    """
+    try:
+        if ipv6 is not None:
+            return ipaddress.IPv6Address(ipv6).compressed == ipv6
+        if host.rsplit(".", 1)[-1].isdigit():
+            return str(ipaddress.IPv4Address(host)) == host
+    except ValueError:
+        return False
+    return True
 
 
 def cors_allowed_origins(env: Env) -> list[str]:
@@ -220,12 +238,14 @@ def cors_allowed_origins(env: Env) -> list[str]:
             match is None
             or (port is not None and not 0 < int(port) < 65536)
             or (port is not None and _DEFAULT_PORTS.get(match["scheme"]) == int(port))
+            or not _address_as_written(match["host"], ipv6=match["ipv6"])
         ):
             raise ImproperlyConfigured(
                 f"CORS_ALLOWED_ORIGINS holds {origin!r}, which is not an origin as a browser "
                 "sends it: scheme://host[:port] in lower case, without a path (not even a "
-                "trailing /) and without the scheme's default port (https://watch.example.com, "
-                "http://localhost:3000). Correct it in the environment, or unset it for no "
+                "trailing /), without the scheme's default port, and an address in its "
+                "shortest form (https://watch.example.com, http://localhost:3000, "
+                "http://[::1]:8080). Correct it in the environment, or unset it for no "
                 "cross-origin access."
             )
     return origins

@@ -228,6 +228,11 @@ def test_no_cors_origin_is_allowed_unless_one_is_set(monkeypatch) -> None:
         pytest.param("https://watch.example.com:443", id="default-port"),
         pytest.param("http://localhost:80", id="default-port-http"),
         pytest.param("http://localhost:99999", id="no-port"),
+        # a browser writes a port and an address only in their shortest form
+        pytest.param("http://localhost:03000", id="port-leading-zero"),
+        pytest.param("http://127.000.0.1:3000", id="ipv4-leading-zero"),
+        pytest.param("http://10.1:3000", id="ipv4-short"),
+        pytest.param("http://[0:0::1]:8080", id="ipv6-uncompressed"),
         pytest.param("https://user@watch.example.com", id="user"),
         pytest.param("https://watch.example.com?x=1", id="query"),
         # every origin (or a sandboxed page's): a list of the web app's origins is wanted
