@@ -194,7 +194,7 @@ def log_level(env: Env) -> str:
 #: name, an IPv4 address or a bracketed IPv6 one) and a port, and nothing after.
 _ORIGIN = re.compile(
     r"(?P<scheme>[a-z][a-z0-9+.-]*)://"
-    r"(?P<host>[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[(?P<ipv6>[0-9a-f:.]+)\])"
+    r"(?P<host>[a-z0-9_-]+(?:\.[a-z0-9_-]+)*|\[(?P<ipv6>[0-9a-f:.]+)\])"
     r"(?::(?P<port>[1-9][0-9]{0,4}))?"
 )
 #: The ports a browser leaves out of an origin, by scheme.

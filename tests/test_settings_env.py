@@ -208,6 +208,14 @@ def test_cors_origins_are_read_without_the_spaces_around_them(monkeypatch) -> No
     ]
 
 
+def test_a_cors_origin_whose_host_has_an_underscore_is_taken(monkeypatch) -> None:
+    # Browsers send such hosts (a development machine's my_app.local): refused, the
+    # process did not start.
+    loaded = settings_from_env(monkeypatch, CORS_ALLOWED_ORIGINS="http://my_app.local:3000")
+
+    assert loaded["CORS_ALLOWED_ORIGINS"] == ["http://my_app.local:3000"]
+
+
 def test_no_cors_origin_is_allowed_unless_one_is_set(monkeypatch) -> None:
     monkeypatch.delenv("CORS_ALLOWED_ORIGINS", raising=False)
 
