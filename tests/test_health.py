@@ -164,3 +164,22 @@ def test_a_query_the_database_refuses_every_time_is_a_500_not_a_503_to_retry(set
     assert answer.status_code == 500, answer.content
     assert answer.json()["code"] == "server_error"
     assert "Retry-After" not in answer
+
+
+def test_a_503s_log_line_escapes_the_path_it_names(caplog) -> None:
+    # The path is the client's: a line break in it would start a forged log line (Django
+    # escapes it in its own request lines).
+    from types import SimpleNamespace
+
+    from django.db import OperationalError
+
+    from config.api.exceptions import exception_handler
+
+    request = SimpleNamespace(method="GET", path="/api/v1/x\nERROR forged", request_id="r1")
+    with caplog.at_level("ERROR", logger="config.api.exceptions"):
+        response = exception_handler(OperationalError("gone"), {"request": request})
+
+    assert response.status_code == 503
+    (record,) = [r for r in caplog.records if r.name == "config.api.exceptions"]
+    assert "\n" not in record.getMessage()
+    assert "/api/v1/x\\nERROR forged" in record.getMessage()

@@ -191,10 +191,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         # Logged as the 500 was, traceback and all: the cause (a refused connection, a
         # statement timeout, a deadlock) is the on-call's to read, and the answer's id too.
         request = context.get("request")
+        # The path is the client's: escaped, as Django escapes it in its request lines, so a
+        # line break in it cannot start a forged line.
+        path = str(getattr(request, "path", "?")).encode("unicode_escape").decode("ascii")
         logger.error(
-            "database unavailable: %s %s", getattr(request, "method", "?"),
-            getattr(request, "path", "?"), exc_info=exc,
-        )  # fmt: skip
+            "database unavailable: %s %s", getattr(request, "method", "?"), path, exc_info=exc
+        )
         exc = DatabaseUnavailable()
 
     response = drf_exception_handler(exc, context)
