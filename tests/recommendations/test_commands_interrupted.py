@@ -66,8 +66,8 @@ def test_a_retrain_interrupted_in_the_commands_process_is_failed_and_the_command
     # December 2026 a traceback, and the run stayed "running" until the reaper
     assert stopped.value.returncode == status
     assert str(stopped.value).startswith(
-        "Interrupted while retraining in this process (no broker is configured): the run "
-        "under way was failed"
+        "Interrupted while retraining in this process (no broker is configured): a run "
+        "under way, if one had begun, was failed"
     )
     # and: it is true: the run failed, saying where and why, and its cluster can retrain
     run = TrainingRun.objects.get()

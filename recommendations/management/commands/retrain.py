@@ -178,13 +178,14 @@ class Command(BaseCommand):
 
     def _interrupted(self) -> str:
         if retrains_run_here():
-            # The run under way was this process's own: _run_here failed it (and its
-            # versions not yet gated) on the way out.
+            # A run under way was this process's own: _run_here failed it (and its
+            # versions not yet gated) on the way out. Whether one had begun is not known
+            # here (it runs inside its request, before the request returns its id).
             return (
                 "Interrupted while retraining in this process (no broker is configured): "
-                "the run under way was failed, with its versions not yet gated, and its "
-                "cluster serves as before; the runs said above are kept, the clusters "
-                "after it were not retrained."
+                "a run under way, if one had begun, was failed with its versions not yet "
+                "gated, and its cluster serves as before; the runs said above are kept, the "
+                "clusters after it were not retrained."
             )
         if not self.requested:
             return "Interrupted before any retrain was queued: nothing was."
