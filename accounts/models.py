@@ -48,8 +48,13 @@ class ApiToken(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    #: What ``__str__`` calls the household instead of its name: admin sets it (an
+    #: annotation) on the tokens it reads for staff who may not view households
+    #: (``config.admin_households``).
+    household_shown_as: str | None = None
+
     def __str__(self) -> str:
-        return f"{self.key_prefix}… ({self.account})"
+        return f"{self.key_prefix}… ({self.household_shown_as or self.account})"
 
     @property
     def is_active(self) -> bool:

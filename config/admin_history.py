@@ -47,7 +47,8 @@ def admin_history_forget(
         label = deleted_label(type(obj), obj.pk)
         content_type = ContentType.objects.get_for_model(obj, for_concrete_model=False)
         entries = LogEntry.objects.filter(content_type=content_type, object_id=str(obj.pk))
-        names[str(obj)] = label
+        for name in _logged_names(obj):
+            names[name] = label
         for name in entries.values_list("object_repr", flat=True).distinct():
             names[name] = label
         entries.exclude(object_repr=label).update(object_repr=label)
@@ -62,6 +63,20 @@ def admin_history_forget(
             ),
             names=names,
         )
+
+
+def _logged_names(obj: Model) -> set[str]:
+    """``str(obj)``, and its full name where admin read it calling its household by its id
+    (``household_shown_as``, ``config.admin_households``): others' entries logged that."""
+    names = {str(obj)}
+    shown = getattr(obj, "household_shown_as", None)
+    if shown:
+        obj.household_shown_as = None
+        try:
+            names.add(str(obj))
+        finally:
+            obj.household_shown_as = shown
+    return names
 
 
 def _inline_names_replace(entries: QuerySet[LogEntry], *, names: dict[str, str] | None) -> None:

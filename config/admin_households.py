@@ -8,9 +8,11 @@ ids instead ("profile #12 (household #3)"), which the lists' searches take
 (``profile:<id>``, ``account:<id>``), and their searches leave the households' names
 out. The rule is :func:`config.permissions.may_view`'s.
 
-Only a row's column or read-only field naming the relation changes: a row's own name in a
-page's heading and breadcrumb is its ``__str__``, which for a profile and a token names the
-household (the README's "What staff permissions show").
+A profile's and a token's own name (``__str__``: "Priya (The Sharmas)") names the household
+too: in their pages' title, heading and breadcrumb, their history's and delete
+confirmation's, their list's row checkboxes, and admin's messages and log. The rows
+admin reads for such staff call the household by its id there (``household_shown_as``;
+the README's "What staff permissions show").
 """
 
 from collections.abc import Callable, Sequence
@@ -18,7 +20,8 @@ from functools import cache
 from typing import Any, TypeVar
 
 from django.contrib import admin
-from django.db.models import Model
+from django.db.models import CharField, Model, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 from django.http import HttpRequest
 
 from config.permissions import may_view
@@ -126,6 +129,25 @@ class HouseholdNamesAdminMixin:
         if may_view(request.user, "accounts.account"):
             return fields
         return [field for field in fields if not _through_household(field)]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        """The rows, each calling its household by its id in its own name (``__str__``) for
+        staff who may not view households: the list, each row's pages, admin's messages
+        and the log read that name.
+
+        Set on the rows as they are read (an annotation), not on the object a page fetches:
+        "Delete selected" and the list's actions read their rows here too.
+        """
+        queryset = super().get_queryset(request)
+        if hasattr(queryset.model, "household_shown_as") and not may_view(
+            request.user, "accounts.account"
+        ):
+            queryset = queryset.annotate(
+                household_shown_as=Concat(
+                    Value("household #"), Cast("account_id", output_field=CharField())
+                )
+            )
+        return queryset
 
     def get_list_display(self, request: HttpRequest) -> list[Any]:
         return self._swapped(request, super().get_list_display(request))

@@ -132,8 +132,13 @@ class Profile(models.Model):
             ),
         ]
 
+    #: What ``__str__`` calls the household instead of its name: admin sets it (an
+    #: annotation) on the profiles it reads for staff who may not view households
+    #: (``config.admin_households``).
+    household_shown_as: str | None = None
+
     def __str__(self) -> str:
-        return f"{self.name} ({self.account})"
+        return f"{self.name} ({self.household_shown_as or self.account})"
 
     def clean(self) -> None:
         if self.is_kids and self.maturity_limit > KIDS_MATURITY_CAP:

@@ -11,6 +11,7 @@ import datetime as dt
 import uuid
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Permission
 from django.db.models import Model
@@ -144,8 +145,7 @@ def test_a_households_tokens_and_profiles_name_it_only_to_staff_who_may_view_hou
 
     assert HOUSEHOLD not in listed
     assert f"household #{profile.account_id}" in listed
-    # The page's field; its heading and breadcrumb are the row's own name, which for these
-    # two models includes the household's (the README's "What staff permissions show").
+    assert HOUSEHOLD not in shown
     assert f"household #{profile.account_id}" in shown
 
 
@@ -214,3 +214,139 @@ def test_a_households_name_finds_its_rows_for_staff_who_may_view_households(
     found = client.get(admin_url(model, "changelist"), {"q": "Quietly-Named family"})
 
     assert found.context["cl"].result_count >= 1
+
+
+# A row's own pages, each with the permission that opens it besides viewing the row.
+OWN_PAGES = [("change", None), ("history", None), ("delete", "delete")]
+
+
+def own_page(
+    user_model: type[Model], model: type[Model], view: str, extra: str | None, *codenames: str
+) -> str:
+    """A token's or profile's own page, as staff who may view its model and ``codenames``
+    (and ``extra`` on its model: delete) read it."""
+    opts = model._meta
+    permissions = [f"{opts.app_label}.view_{opts.model_name}", *codenames]
+    if extra:
+        permissions.append(f"{opts.app_label}.{extra}_{opts.model_name}")
+    row = model._default_manager.get()
+    client = Client()
+    client.force_login(_staff_with(user_model, permissions))
+    response = client.get(admin_url(model, view, quote(row.pk)))
+    assert response.status_code == 200, (view, response.status_code)
+    return response.content.decode()
+
+
+def _staff_with(user_model: type[Model], codenames: list[str]) -> Model:
+    user = user_model.objects.create_user(username=f"staff-{uuid.uuid4().hex[:8]}", is_staff=True)
+    for codename in codenames:
+        app_label, name = codename.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=name)
+        )
+    return user
+
+
+@pytest.mark.parametrize(("view", "extra"), OWN_PAGES)
+@pytest.mark.parametrize(("model", "permission"), HOUSEHOLD_ROWS)
+def test_a_tokens_and_profiles_own_pages_name_no_household_to_staff_who_may_not_view_it(
+    django_user_model,
+    profile: Profile,
+    model: type[Model],
+    permission: str,
+    view: str,
+    extra: str | None,
+) -> None:
+    """Their heading, <title>, breadcrumb and the delete confirmation's question are the
+    row's own name, which named its household ("Priya (The Sharmas)")."""
+    page = own_page(django_user_model, model, view, extra)
+
+    assert HOUSEHOLD not in page, view
+    assert f"(household #{profile.account_id})" in page, view
+
+
+@pytest.mark.parametrize(("view", "extra"), OWN_PAGES)
+@pytest.mark.parametrize(("model", "permission"), HOUSEHOLD_ROWS)
+def test_a_tokens_and_profiles_own_pages_name_the_household_to_staff_who_may_view_it(
+    django_user_model,
+    profile: Profile,
+    model: type[Model],
+    permission: str,
+    view: str,
+    extra: str | None,
+) -> None:
+    page = own_page(django_user_model, model, view, extra, "accounts.view_account")
+
+    assert f"({HOUSEHOLD})" in page, view
+    assert f"household #{profile.account_id}" not in page, view
+
+
+def test_a_profile_saved_by_staff_who_may_not_view_households_is_announced_by_ids(
+    django_user_model, profile: Profile
+) -> None:
+    client = staff_client(django_user_model, "profiles.change_profile")
+    url = admin_url(Profile, "change", profile.pk)
+    data = {**form_data(client.get(url)), "name": "Renamed"}
+
+    saved = client.post(url, data, follow=True).content.decode()
+
+    assert f"Renamed (household #{profile.account_id})" in saved
+    assert HOUSEHOLD not in saved
+
+
+# A deleter of profiles who may not view households: a profile's signals, title states and
+# logged pages go with it.
+PROFILE_DELETER = (
+    "profiles.delete_profile",
+    "recommendations.delete_signal",
+    "recommendations.delete_profiletitlestate",
+    "recommendations.delete_pagelog",
+)
+
+
+def household_history_after_a_profile_renamed(admin_client: Client, profile: Profile) -> str:
+    """The household's history url, once a superuser renamed its profile on its page."""
+    household_page = admin_url(type(profile.account), "change", profile.account_id)
+    data = form_data(admin_client.get(household_page))
+    data["profiles-0-name"] = "Priya renamed"
+    assert admin_client.post(household_page, data).status_code == 302
+    return admin_url(type(profile.account), "history", profile.account_id)
+
+
+def test_a_profile_deleted_by_staff_who_may_not_view_households_leaves_no_name_in_history(
+    django_user_model, admin_client: Client, profile: Profile
+) -> None:
+    """The household's history named the profile ("Changed name for profile “Priya (The
+    Sharmas)”"), which its deletion replaces by its id, whoever deletes it: its own pages
+    naming it by ids to the deleter must not hide the name the history holds."""
+    household_history_after_a_profile_renamed(admin_client, profile)
+    assert LogEntry.objects.filter(change_message__contains="Priya renamed").exists()
+    client = staff_client(django_user_model, *PROFILE_DELETER)
+
+    deleted = client.post(admin_url(Profile, "delete", profile.pk), {"post": "yes"})
+
+    assert deleted.status_code == 302
+    assert not Profile.objects.filter(pk=profile.pk).exists()
+    logged = list(LogEntry.objects.values_list("object_repr", "change_message"))
+    assert not [entry for entry in logged if "Priya renamed" in str(entry)], logged
+    assert not [message for _, message in logged if HOUSEHOLD in message], logged
+
+
+def test_profiles_deleted_by_the_list_action_are_named_by_ids_and_forgotten(
+    django_user_model, admin_client: Client, profile: Profile
+) -> None:
+    """ "Delete selected": its confirmation named each profile's household; deleted, the
+    household's history must still lose the profile's name."""
+    household_history_after_a_profile_renamed(admin_client, profile)
+    client = staff_client(django_user_model, "profiles.view_profile", *PROFILE_DELETER)
+    selected = {"action": "delete_selected", "_selected_action": [profile.pk]}
+
+    confirmation = client.post(admin_url(Profile, "changelist"), selected).content.decode()
+    deleted = client.post(admin_url(Profile, "changelist"), {**selected, "post": "yes"})
+
+    assert HOUSEHOLD not in confirmation
+    assert f"(household #{profile.account_id})" in confirmation
+    assert deleted.status_code == 302
+    assert not Profile.objects.filter(pk=profile.pk).exists()
+    messages = LogEntry.objects.values_list("change_message", flat=True)
+    assert not [message for message in messages if "Priya renamed" in message]
