@@ -4,13 +4,14 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
 from config.admin_deletion import CountedDeletionAdminMixin
 from config.admin_history import inline_deletions_unnamed
-from config.admin_households import household_shown, households_named
+from config.admin_households import history_rows_unnamed, household_shown, households_named
 from config.admin_lists import IndexedSearchAdminMixin, count_subquery
+from config.permissions import may_view
 from console.access import HOUSEHOLDS, can_view
 from profiles.admin import ProfileInline, ServiceRefusalAdminMixin
 from profiles.models import Profile
@@ -78,6 +79,32 @@ class AccountAdmin(
         return inline_deletions_unnamed(
             super().construct_change_message(request, form, formsets, add)
         )
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The household's history, its profiles and tokens named by ids to staff who may not
+        view them, as its page shows such staff none of their rows.
+
+        Each row was logged by its own name ("Added profile “Priya (The Sharmas)”"): a
+        profile's name is the household's data, which a support agent given households
+        alone is not to read.
+        """
+        response = super().history_view(request, object_id, extra_context)
+        context = getattr(response, "context_data", None) or {}
+        household = context.get("object")
+        if household is None or "action_list" not in context:
+            return response
+        hidden = {
+            str(inline.model._meta.verbose_name): inline.model._default_manager.filter(
+                account=household
+            ).select_related("account")
+            for inline in self.inlines
+            if not may_view(request.user, inline.model._meta.label_lower)
+        }
+        if hidden:
+            history_rows_unnamed(context["action_list"], hidden)
+        return response
 
     def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -11,15 +11,20 @@ out. The rule is :func:`config.permissions.may_view`'s.
 A profile's and a token's own name (``__str__``: "Priya (The Sharmas)") names the household
 too: in their pages' title, heading and breadcrumb, their history's and delete
 confirmation's, their list's row checkboxes, and admin's messages and log. The rows
-admin reads for such staff call the household by its id there (``household_shown_as``;
-the README's "What staff permissions show").
+admin reads for such staff call the household by its id there (``household_shown_as``).
+A household's history names its profiles and tokens as they were logged: to staff who
+may not view them, by ids (:func:`history_rows_unnamed`), as its page shows such staff
+none of their rows (the README's "What staff permissions show").
 """
 
-from collections.abc import Callable, Sequence
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.db.models import CharField, Model, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.http import HttpRequest
@@ -69,6 +74,38 @@ def _through_household(search_field: str) -> bool:
     """Whether a ``search_fields`` entry reads the row's household beyond its id."""
     path = search_field.lstrip("=^@")
     return path.startswith("account__") and path != "account__id"
+
+
+def history_rows_unnamed(entries: Iterable[LogEntry], hidden: dict[str, Iterable[Model]]) -> None:
+    """Name by ids the inline rows that ``entries``' change messages name, of the kinds the
+    user may not view.
+
+    ``hidden`` maps each such kind (its ``verbose_name``, as admin logs it) to the page's
+    rows of it: a row logged under the name it still has reads "profile #12"; one logged
+    under another (renamed since) reads "(name not shown)"; a deleted row's label, which
+    names nothing, stays. The entries change in memory, for the page being shown: the log
+    keeps the names for staff who may view them.
+    """
+    ids = {kind: {str(row): f"{kind} #{row.pk}" for row in rows} for kind, rows in hidden.items()}
+    for entry in entries:
+        try:
+            messages = json.loads(entry.change_message or "[]")
+        except ValueError:
+            continue
+        if not isinstance(messages, list):
+            continue
+        changed = False
+        for message in messages:
+            for part in message.values() if isinstance(message, dict) else ():
+                if not isinstance(part, dict) or part.get("name") not in ids:
+                    continue
+                kind, name = part["name"], str(part.get("object", ""))
+                if re.fullmatch(rf"({re.escape(kind)}( \d+)? )?\(deleted\)", name):
+                    continue
+                part["object"] = ids[kind].get(name, "(name not shown)")
+                changed = True
+        if changed:
+            entry.change_message = json.dumps(messages)
 
 
 def households_named(**shown: MakeShown) -> Callable[[type[AdminClass]], type[AdminClass]]:

@@ -350,3 +350,41 @@ def test_profiles_deleted_by_the_list_action_are_named_by_ids_and_forgotten(
     assert not Profile.objects.filter(pk=profile.pk).exists()
     messages = LogEntry.objects.values_list("change_message", flat=True)
     assert not [message for message in messages if "Priya renamed" in message]
+
+
+def test_a_households_history_names_no_profile_to_staff_who_may_not_view_profiles(
+    django_user_model, admin_client: Client, profile: Profile
+) -> None:
+    """Its page shows them no profile rows; its history named them ("Changed name for
+    profile “Priya (The Sharmas)”")."""
+    url = household_history_after_a_profile_renamed(admin_client, profile)
+    client = staff_client(django_user_model, "accounts.view_account")
+
+    page = client.get(url).content.decode()
+
+    assert "Priya renamed" not in page
+    assert f"profile #{profile.pk}" in page
+
+
+def test_a_households_history_names_a_profile_renamed_since_by_nothing_to_such_staff(
+    django_user_model, admin_client: Client, profile: Profile
+) -> None:
+    url = household_history_after_a_profile_renamed(admin_client, profile)
+    Profile.objects.filter(pk=profile.pk).update(name="Priya again")
+    client = staff_client(django_user_model, "accounts.view_account")
+
+    page = client.get(url).content.decode()
+
+    assert "Priya renamed" not in page
+    assert "(name not shown)" in page
+
+
+def test_a_households_history_names_its_profiles_to_staff_who_may_view_profiles(
+    django_user_model, admin_client: Client, profile: Profile
+) -> None:
+    url = household_history_after_a_profile_renamed(admin_client, profile)
+    client = staff_client(django_user_model, "accounts.view_account", "profiles.view_profile")
+
+    page = client.get(url).content.decode()
+
+    assert f"Priya renamed ({HOUSEHOLD})" in page
