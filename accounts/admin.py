@@ -156,6 +156,7 @@ class ApiTokenAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_filter = (TokenStateFilter, "created_at")
     search_fields = ("^key_prefix", "name", "account__name")
     search_help_text = "The key's first characters, the token's name, or the household's name."
+    search_help_text_without_households = "The key's first characters or the token's name."
     autocomplete_fields = ("account",)
     actions = ("revoke_tokens",)
 

@@ -14,7 +14,8 @@ confirmation's, their list's row checkboxes, and admin's messages and log. The r
 admin reads for such staff call the household by its id there (``household_shown_as``).
 A household's history names its profiles and tokens as they were logged: to staff who
 may not view them, by ids (:func:`history_rows_unnamed`), as its page shows such staff
-none of their rows (the README's "What staff permissions show").
+none of their rows. The lists' order and search help follow suit (the README's "What
+staff permissions show").
 """
 
 import json
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import CharField, Model, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.http import HttpRequest
@@ -63,7 +65,8 @@ def household_shown(*, households: bool, profiles: bool) -> Shown | None:
     if households:
         return None
 
-    @admin.display(description="account", ordering="account")
+    # By id: "account" sorts by the households' own order, their names.
+    @admin.display(description="account", ordering="account_id")
     def shown(row: Model) -> str:
         return f"household #{row.account_id}"
 
@@ -166,6 +169,35 @@ class HouseholdNamesAdminMixin:
         if may_view(request.user, "accounts.account"):
             return fields
         return [field for field in fields if not _through_household(field)]
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        """The list, its search help saying what the user's search reads.
+
+        The admin's ``search_help_text_without_households``, if it has one, is the help
+        for staff who may not view households, who search no household's name
+        (:meth:`get_search_fields`). Read off the admin, not defaulted here: the mixin
+        comes first in the admin's bases, and its default would hide the admin's own.
+        """
+        changelist = super().get_changelist_instance(request)
+        help_text = getattr(self, "search_help_text_without_households", None)
+        if help_text is not None and not may_view(request.user, "accounts.account"):
+            changelist.search_help_text = help_text
+        return changelist
+
+    def get_ordering(self, request: HttpRequest) -> list[str]:
+        """Without the households' names: the rows' order said which name comes first."""
+        ordering = list(super().get_ordering(request) or ())
+        if may_view(request.user, "accounts.account"):
+            return ordering
+        kept = []
+        for field in ordering:
+            descending, path = field.startswith("-"), field.lstrip("-")
+            if path == "account":
+                # The household sorts by its model's order, its name: by its id instead.
+                kept.append("-account_id" if descending else "account_id")
+            elif not _through_household(path):
+                kept.append(field)
+        return kept
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         """The rows, each calling its household by its id in its own name (``__str__``) for

@@ -341,6 +341,9 @@ class ProfileAdmin(
         "Profile or household name, the household's id (#12, as the list shows it), a "
         "member's username or e-mail, or an exact external id."
     )
+    search_help_text_without_households = (
+        "Profile name, the household's id (#12, as the list shows it), or an exact external id."
+    )
     autocomplete_fields = ("account", "display_language", "preferred_languages")
     actions = ("lift_pin_lock", "end_unlocks")
 

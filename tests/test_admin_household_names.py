@@ -388,3 +388,71 @@ def test_a_households_history_names_its_profiles_to_staff_who_may_view_profiles(
     page = client.get(url).content.decode()
 
     assert f"Priya renamed ({HOUSEHOLD})" in page
+
+
+@pytest.mark.parametrize(
+    ("model", "permission", "help_text"),
+    [
+        (ApiToken, "accounts.view_apitoken", "The key's first characters or the token's name."),
+        (
+            Profile,
+            "profiles.view_profile",
+            "Profile name, the household's id (#12, as the list shows it), or an exact "
+            "external id.",
+        ),
+    ],
+)
+def test_a_lists_search_help_names_only_what_it_searches_for_staff_who_may_not_view_households(
+    django_user_model, profile: Profile, model: type[Model], permission: str, help_text: str
+) -> None:
+    narrow = staff_client(django_user_model, permission)
+    wide = Client()
+    wide.force_login(_staff_with(django_user_model, [permission, "accounts.view_account"]))
+
+    narrow_help = narrow.get(admin_url(model, "changelist")).context["cl"].search_help_text
+    wide_help = wide.get(admin_url(model, "changelist")).context["cl"].search_help_text
+
+    assert narrow_help == help_text
+    assert "household's name" in wide_help or "household name" in wide_help
+
+
+def test_the_profile_list_orders_by_household_id_for_staff_who_may_not_view_households(
+    django_user_model,
+) -> None:
+    """By name, the order said which household's name comes first in the alphabet."""
+    first = ProfileFactory(account__name="Zed family")
+    second = ProfileFactory(account__name="Abel family")
+    assert first.account_id < second.account_id
+    narrow = staff_client(django_user_model, "profiles.view_profile")
+    wide = Client()
+    wide.force_login(
+        _staff_with(django_user_model, ["profiles.view_profile", "accounts.view_account"])
+    )
+
+    narrow_rows = list(narrow.get(admin_url(Profile, "changelist")).context["cl"].result_list)
+    wide_rows = list(wide.get(admin_url(Profile, "changelist")).context["cl"].result_list)
+
+    assert narrow_rows == [first, second]
+    assert wide_rows == [second, first]
+
+
+@pytest.mark.parametrize(("model", "permission"), HOUSEHOLD_ROWS)
+def test_the_account_column_sorts_by_household_id_for_staff_who_may_not_view_households(
+    django_user_model, model: type[Model], permission: str
+) -> None:
+    """Sorting by the column ordered rows by the households' names (their model's order)."""
+    first = ProfileFactory(account__name="Zed family")
+    second = ProfileFactory(account__name="Abel family")
+    for profile in (first, second):
+        api_token_create(account=profile.account, name="TV")
+    narrow = staff_client(django_user_model, permission)
+    changelist = narrow.get(admin_url(model, "changelist")).context["cl"]
+    index = next(
+        i
+        for i, column in enumerate(changelist.list_display)
+        if getattr(column, "short_description", column) == "account"
+    )
+
+    rows = narrow.get(admin_url(model, "changelist"), {"o": str(index)}).context["cl"].result_list
+
+    assert [row.account_id for row in rows] == [first.account_id, second.account_id]
