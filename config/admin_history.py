@@ -88,23 +88,40 @@ def _inline_names_replace(entries: QuerySet[LogEntry], *, names: dict[str, str] 
             mentions |= Q(change_message__contains=json.dumps(name))
         entries = entries.filter(mentions)
     for entry in entries.exclude(change_message="").only("pk", "change_message"):
-        try:
-            messages = json.loads(entry.change_message)
-        except ValueError:
-            continue
-        if not isinstance(messages, list):
-            continue
+        messages, rows = change_message_rows(entry.change_message)
         changed = False
-        for message in messages:
-            for part in message.values() if isinstance(message, dict) else ():
-                if not isinstance(part, dict) or "object" not in part:
-                    continue
-                new = "(deleted)" if names is None else names.get(part["object"])
-                if new and part["object"] != new:
-                    part["object"] = new
-                    changed = True
+        for row in rows:
+            if "object" not in row:
+                continue
+            new = "(deleted)" if names is None else names.get(row["object"])
+            if new and row["object"] != new:
+                row["object"] = new
+                changed = True
         if changed:
             LogEntry.objects.filter(pk=entry.pk).update(change_message=json.dumps(messages))
+
+
+def change_message_rows(change_message: str) -> tuple[list, list[dict]]:
+    """Admin's change message, parsed, and the inline rows it names (``{"name": kind,
+    "object": row}`` under each of its added, changed and deleted), to rewrite in place.
+
+    A message admin did not write as JSON (an older Django's, a hand-made entry) names no
+    row: ``([], [])``.
+    """
+    try:
+        messages = json.loads(change_message or "[]")
+    except ValueError:
+        return [], []
+    if not isinstance(messages, list):
+        return [], []
+    rows = [
+        part
+        for message in messages
+        if isinstance(message, dict)
+        for part in message.values()
+        if isinstance(part, dict)
+    ]
+    return messages, rows
 
 
 def inline_deletions_unnamed(messages: list[dict]) -> list[dict]:

@@ -31,6 +31,7 @@ from django.db.models import CharField, Model, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.http import HttpRequest
 
+from config.admin_history import change_message_rows
 from config.permissions import may_view
 
 Shown = Callable[[Model], str]
@@ -91,22 +92,16 @@ def history_rows_unnamed(entries: Iterable[LogEntry], hidden: dict[str, Iterable
     """
     ids = {kind: {str(row): f"{kind} #{row.pk}" for row in rows} for kind, rows in hidden.items()}
     for entry in entries:
-        try:
-            messages = json.loads(entry.change_message or "[]")
-        except ValueError:
-            continue
-        if not isinstance(messages, list):
-            continue
+        messages, rows = change_message_rows(entry.change_message)
         changed = False
-        for message in messages:
-            for part in message.values() if isinstance(message, dict) else ():
-                if not isinstance(part, dict) or part.get("name") not in ids:
-                    continue
-                kind, name = part["name"], str(part.get("object", ""))
-                if re.fullmatch(rf"({re.escape(kind)}( \d+)? )?\(deleted\)", name):
-                    continue
-                part["object"] = ids[kind].get(name, "(name not shown)")
-                changed = True
+        for row in rows:
+            if row.get("name") not in ids:
+                continue
+            kind, name = row["name"], str(row.get("object", ""))
+            if re.fullmatch(rf"({re.escape(kind)}( \d+)? )?\(deleted\)", name):
+                continue
+            row["object"] = ids[kind].get(name, "(name not shown)")
+            changed = True
         if changed:
             entry.change_message = json.dumps(messages)
 
