@@ -693,8 +693,12 @@ def _page_issued(page_id: str, *, latest: dt.datetime) -> dt.datetime | None:
     page = uuid.UUID(page_id)
     if page.version != 7:
         return None
-    moment = _EPOCH + dt.timedelta(milliseconds=page.int >> 80)
-    return None if moment > latest else moment
+    # Compared as milliseconds: a client's id may carry any 48-bit time, up to the year
+    # 10889, past the last date a datetime holds (an OverflowError, a 500).
+    milliseconds = page.int >> 80
+    if milliseconds > (latest - _EPOCH) // dt.timedelta(milliseconds=1):
+        return None
+    return _EPOCH + dt.timedelta(milliseconds=milliseconds)
 
 
 def _skipped_since(page_ids: Iterable[str]) -> dt.datetime | None:

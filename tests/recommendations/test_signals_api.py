@@ -974,6 +974,29 @@ def test_a_pages_repeated_tiles_and_rows_are_found_in_one_query(api_client, prof
     assert queries(batch(str(uuid.uuid4()))) == queries(batch(None)) + 1
 
 
+@pytest.mark.parametrize("kind", ["impression", "row_scroll_past"])
+def test_a_page_id_stamped_past_year_9999_is_a_page_of_no_known_time_not_a_crash(
+    api_client, profile, title, kind
+):
+    # given a UUIDv7 page id whose 48-bit time is the largest (year 10889), beyond datetime
+    far_future_page = "ffffffff-ffff-7fff-bfff-ffffffffffff"
+    shown = kind == "impression"  # a tile names its title and place; a row's skip neither
+    report = event(
+        title if shown else None,
+        kind=kind,
+        row="top_picks",
+        page_id=far_future_page,
+        position=0 if shown else None,
+    )
+
+    # when it is reported
+    response = api_client.post(url(profile), {"events": [report]}, format="json")
+
+    # then it is stored like a page whose id carries no time, not a 500
+    assert response.status_code == 200
+    assert response.json()["new"] == 1
+
+
 def test_the_time_index_asks_autovacuum_to_summarise_each_range_ingest_fills():
     # Without it a range written since the last vacuum (on this append-only table, after
     # 20% growth: weeks of signals) has no summary, and every read of a time window through
