@@ -691,6 +691,7 @@ LOGGING = {
             "style": "{",
         },
     },
+    "filters": {"refusals_untraced": {"()": "config.request_ids.RefusalsUntraced"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
         "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
@@ -700,6 +701,8 @@ LOGGING = {
         # Django's own default gives "django" handlers of its own (one to the console when
         # DEBUG) on top of root's: every 4xx and 5xx was written twice. Root's alone now.
         "django": {"handlers": [], "level": "INFO"},
+        # A 403's line without the PermissionDenied's traceback (config/request_ids.py).
+        "django.request": {"handlers": [], "filters": ["refusals_untraced"]},
         # Configuring "django" resets its children: runserver's lines as Django writes them.
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
