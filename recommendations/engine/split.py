@@ -31,8 +31,6 @@ __all__ = [
     "holdout_matrices",
     "holdout_relevance",
     "latest_rating",
-    "latest_rating_cleared",
-    "latest_thumbs_down",
     "pair_grouping",
     "pair_matrix",
     "time_holdout",
@@ -161,66 +159,6 @@ def latest_rating(
     rated_keys, standing = ordered_keys[last], kind[order[last]]
     at = np.minimum(np.searchsorted(rated_keys, keys), rated_keys.shape[0] - 1)
     return np.where(rated_keys[at] == keys, standing[at], Rating.NONE).astype(np.int8)
-
-
-def latest_thumbs_down(
-    *,
-    profile_index: npt.ArrayLike,
-    title_index: npt.ArrayLike,
-    timestamp: npt.ArrayLike,
-    thumbs_up: npt.ArrayLike,
-    thumbs_down: npt.ArrayLike,
-    n_titles: int,
-    thumbs_cleared: npt.ArrayLike | None = None,
-) -> npt.NDArray[np.bool_]:
-    """Per event: whether its (profile, title) pair's :func:`latest_rating` is down.
-
-    Until December 2026 ratings at the same instant kept their input order (the
-    later event won), while confidence let the thumbs down win: a pair rated
-    both ways at one moment was trained on as disliked and judged as liked.
-    """
-    return (
-        latest_rating(
-            profile_index=profile_index,
-            title_index=title_index,
-            timestamp=timestamp,
-            thumbs_up=thumbs_up,
-            thumbs_down=thumbs_down,
-            thumbs_cleared=thumbs_cleared,
-            n_titles=n_titles,
-        )
-        == Rating.DOWN
-    )
-
-
-def latest_rating_cleared(
-    *,
-    profile_index: npt.ArrayLike,
-    title_index: npt.ArrayLike,
-    timestamp: npt.ArrayLike,
-    thumbs_up: npt.ArrayLike,
-    thumbs_down: npt.ArrayLike,
-    thumbs_cleared: npt.ArrayLike,
-    n_titles: int,
-) -> npt.NDArray[np.bool_]:
-    """Per event: whether its (profile, title) pair's :func:`latest_rating` was removed.
-
-    A rating cleared since is worth nothing either way (docs/signals.md): a thumbs
-    up the profile took back is no evidence that it liked the title, so an
-    evaluation must not count it as a hit.
-    """
-    return (
-        latest_rating(
-            profile_index=profile_index,
-            title_index=title_index,
-            timestamp=timestamp,
-            thumbs_up=thumbs_up,
-            thumbs_down=thumbs_down,
-            thumbs_cleared=thumbs_cleared,
-            n_titles=n_titles,
-        )
-        == Rating.CLEARED
-    )
 
 
 def time_holdout(
@@ -400,7 +338,7 @@ def holdout_matrices(
         to it); all by default.
     disliked : array of bool, shape (n,), optional
         Events whose pair is never relevant, whatever else it has (e.g.
-        :func:`latest_thumbs_down`); none by default.
+        ``latest_rating(...) == Rating.DOWN``); none by default.
 
     Returns
     -------

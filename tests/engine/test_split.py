@@ -11,11 +11,11 @@ from recommendations.engine.confidence import (
     signal_confidence,
 )
 from recommendations.engine.split import (
+    Rating,
     global_time_holdout,
     holdout_matrices,
     holdout_relevance,
-    latest_rating_cleared,
-    latest_thumbs_down,
+    latest_rating,
     pair_grouping,
     time_holdout,
 )
@@ -158,7 +158,7 @@ def test_a_global_cut_sends_every_event_at_the_cut_to_test():
         global_time_holdout(timestamp=np.zeros(3), test_fraction=1.0)
 
 
-def test_latest_thumbs_down_marks_every_event_of_a_pair_whose_last_thumbs_is_down():
+def test_latest_rating_marks_every_event_of_a_pair_whose_last_thumbs_is_down():
     # given: pair (0, 1) thumbed up then down; pair (0, 2) down then up; pair (1, 1) never
     # thumbed; the events arrive out of time order
     profiles = np.array([0, 0, 0, 0, 0, 1])
@@ -167,13 +167,16 @@ def test_latest_thumbs_down_marks_every_event_of_a_pair_whose_last_thumbs_is_dow
     up = np.array([False, True, False, True, False, False])
     down = np.array([True, False, False, False, True, False])
 
-    marked = latest_thumbs_down(
-        profile_index=profiles,
-        title_index=titles,
-        timestamp=times,
-        thumbs_up=up,
-        thumbs_down=down,
-        n_titles=3,
+    marked = (
+        latest_rating(
+            profile_index=profiles,
+            title_index=titles,
+            timestamp=times,
+            thumbs_up=up,
+            thumbs_down=down,
+            n_titles=3,
+        )
+        == Rating.DOWN
     )
 
     assert marked.tolist() == [True, True, True, False, False, False]
@@ -187,14 +190,17 @@ def test_a_thumbs_down_cleared_since_is_not_the_latest_thumbs():
     down = np.array([True, False, False, True])
     cleared = np.array([False, True, True, False])
 
-    marked = latest_thumbs_down(
-        profile_index=profiles,
-        title_index=titles,
-        timestamp=times,
-        thumbs_up=np.zeros(4, bool),
-        thumbs_down=down,
-        thumbs_cleared=cleared,
-        n_titles=3,
+    marked = (
+        latest_rating(
+            profile_index=profiles,
+            title_index=titles,
+            timestamp=times,
+            thumbs_up=np.zeros(4, bool),
+            thumbs_down=down,
+            thumbs_cleared=cleared,
+            n_titles=3,
+        )
+        == Rating.DOWN
     )
 
     assert marked.tolist() == [False, False, True, True]
@@ -209,13 +215,16 @@ def test_a_thumbs_downed_held_out_title_is_not_relevant(grouped):
     times = np.array([1.0, 2.0, 3.0, 4.0])
     down = np.array([False, False, False, True])
     split = global_time_holdout(timestamp=times, test_fraction=0.75)
-    disliked = latest_thumbs_down(
-        profile_index=profiles,
-        title_index=titles,
-        timestamp=times,
-        thumbs_up=np.zeros(4, dtype=bool),
-        thumbs_down=down,
-        n_titles=4,
+    disliked = (
+        latest_rating(
+            profile_index=profiles,
+            title_index=titles,
+            timestamp=times,
+            thumbs_up=np.zeros(4, dtype=bool),
+            thumbs_down=down,
+            n_titles=4,
+        )
+        == Rating.DOWN
     )
 
     relevant, _ = holdout_matrices(
@@ -267,7 +276,8 @@ def _standing(kinds: list[str], times: list[float]) -> tuple[bool, bool]:
         "thumbs_cleared": np.array([k == "cleared" for k in kinds]),
         "n_titles": 2,
     }
-    return bool(latest_thumbs_down(**ratings)[0]), bool(latest_rating_cleared(**ratings)[0])
+    rating = latest_rating(**ratings)[0]
+    return bool(rating == Rating.DOWN), bool(rating == Rating.CLEARED)
 
 
 @pytest.mark.parametrize(
