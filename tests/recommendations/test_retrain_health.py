@@ -77,3 +77,10 @@ def test_a_cluster_with_no_run_ended_well_within_the_hours_is_named() -> None:
     assert f"{cluster.region_id}-hindi: no retrain ended well in the last 36 h" in str(
         refused.value
     )
+
+
+@pytest.mark.parametrize("hours", ["0", "1000000000000"])
+def test_hours_past_what_a_clock_can_count_back_are_refused_by_name(hours) -> None:
+    # A trillion hours back is before the year 1: it was an OverflowError's traceback.
+    with pytest.raises(CommandError, match=r"argument --hours: .* is not a whole number from 1"):
+        call_command("retrain_health", "--hours", hours)

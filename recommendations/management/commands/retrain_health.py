@@ -39,7 +39,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--hours",
-            type=whole_number(1),
+            # At most a century: a trillion hours back is before the year 1 (a traceback).
+            type=whole_number(1, 24 * 365 * 100),
             default=DEFAULT_HOURS,
             help=f"Hours within which a retrain must have ended well (default {DEFAULT_HOURS}).",
         )
