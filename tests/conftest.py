@@ -1,6 +1,7 @@
 """Root fixtures: every test runs on PostgreSQL and Redis, uploads in a throw-away folder."""
 
 import math
+import time
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -197,3 +198,22 @@ def token_client(account: Account) -> APIClient:
 def api_client(account) -> APIClient:
     """An API client holding a token of ``account``."""
     return token_client(account)
+
+
+@pytest.fixture
+def locked(account, monkeypatch) -> Iterator:
+    """A profile of ``account`` with the PIN 4321, its wrong-PIN count cleared before and after.
+
+    The limit counts in fixed windows; hashing PINs is slow enough for a test to cross
+    a minute's end, so the throttle's clock stands still unless a test moves it.
+    """
+    from profiles.unlock import PinFailureThrottle
+
+    now = time.time()
+    monkeypatch.setattr(PinFailureThrottle, "timer", lambda self: now)
+    profile = ProfileFactory(account=account, name="Private")
+    profile.set_pin("4321")
+    profile.save()
+    PinFailureThrottle(profile).clear()
+    yield profile
+    PinFailureThrottle(profile).clear()

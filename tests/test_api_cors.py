@@ -2,14 +2,11 @@
 https://api.example.com): the versioned API answers them with CORS headers, for the origins
 ``CORS_ALLOWED_ORIGINS`` lists only, and nothing else on the site does."""
 
-import time
-
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from profiles.unlock import PinFailureThrottle
 from tests.conftest import token_client
 from tests.factories import ProfileFactory
 
@@ -127,19 +124,6 @@ def test_no_origin_is_allowed_unless_listed(settings, api_client):
     assert "Access-Control-Allow-Origin" not in api_client.get(
         "/api/v1/profiles/", HTTP_ORIGIN=ALLOWED
     )
-
-
-@pytest.fixture
-def locked(account, monkeypatch):
-    # As tests/profiles/test_unlock.py: the throttle's clock stands still.
-    now = time.time()
-    monkeypatch.setattr(PinFailureThrottle, "timer", lambda self: now)
-    profile = ProfileFactory(account=account, name="Private")
-    profile.set_pin("4321")
-    profile.save()
-    PinFailureThrottle(profile).clear()
-    yield profile
-    PinFailureThrottle(profile).clear()
 
 
 def test_error_answers_carry_the_headers_so_the_web_app_can_read_them(

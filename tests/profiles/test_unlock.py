@@ -29,20 +29,6 @@ from tests.factories import AccountFactory, ProfileFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def locked(account, monkeypatch):
-    # The limit counts in fixed windows; hashing PINs is slow enough for a test to cross
-    # a minute's end, so the throttle's clock stands still unless a test moves it.
-    now = time.time()
-    monkeypatch.setattr(PinFailureThrottle, "timer", lambda self: now)
-    profile = ProfileFactory(account=account, name="Private")
-    profile.set_pin("4321")
-    profile.save()
-    PinFailureThrottle(profile).clear()
-    yield profile
-    PinFailureThrottle(profile).clear()
-
-
 def unlock(client, profile, pin):
     return client.post(f"/api/v1/profiles/{profile.pk}/unlock/", {"pin": pin}, format="json")
 
