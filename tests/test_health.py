@@ -37,38 +37,17 @@ def test_with_a_silent_database_the_server_starts_and_healthz_answers_503(
 ) -> None:
     # given: web as the image runs it (warming in the master), on a database that is silent
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": silent_database,
-        "DEBUG": "0",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "TONIGHT_WARM_ON_START": "1",
-        "MEDIA_ROOT": str(tmp_path / "media"),
-    }
     err = tmp_path / "stderr"
+    env = _web_env(silent_database, tmp_path, warm=True)
     with gunicorn_serving(port=port, env=env, stdout=tmp_path / "stdout", stderr=err) as process:
         # when: the orchestrator probes it, as compose's healthcheck does, until it answers
-        answer = None
-        deadline = time.monotonic() + 120
-        while answer is None and time.monotonic() < deadline and process.poll() is None:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            try:
-                connection.request("GET", "/healthz")
-                response = connection.getresponse()
-                answer = (response.status, response.read())
-            except (ConnectionRefusedError, ConnectionResetError):
-                time.sleep(0.2)  # not listening yet
-            except (http.client.RemoteDisconnected, TimeoutError):
-                break  # the worker was killed mid-probe, or never answered
-            finally:
-                connection.close()
-
+        answer = _first_answer(process, port, "/healthz", wait=120)
         live = _get(port, "/livez") if answer is not None else None
 
     # then: a 503 saying why, from a server that started (its warming failed, logged),
     # whose liveness check, which asks nothing of the database, still passes
     assert answer is not None, f"no answer to /healthz: {err.read_text()[-3000:]}"
-    status, body = answer
+    status, _, body = answer
     assert status == 503
     assert json.loads(body) == {"status": "database unreachable"}
     assert "Warming failed; serving starts cold" in err.read_text()
@@ -77,6 +56,40 @@ def test_with_a_silent_database_the_server_starts_and_healthz_answers_503(
     (why,) = [line for line in err.read_text().splitlines() if "Health check failed" in line]
     assert " WARNING config.middleware " in why, why
     assert "database unreachable: connection timeout expired" in why, why
+
+
+def _web_env(database_url: str, tmp_path, *, warm: bool) -> dict[str, str]:
+    """web's environment as the image runs it, on ``database_url``."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DEBUG": "0",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "TONIGHT_WARM_ON_START": "1" if warm else "0",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+    }
+
+
+def _first_answer(
+    process, port: int, path: str, *, wait: float, headers: dict[str, str] | None = None
+) -> tuple[int, str | None, bytes] | None:
+    """The first answer to ``GET path`` once the server listens: status, ``Retry-After``
+    and body; None if none came within ``wait`` seconds, the server stopped, or a worker
+    was killed mid-request or never answered."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and process.poll() is None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            connection.request("GET", path, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, response.getheader("Retry-After"), response.read()
+        except (ConnectionRefusedError, ConnectionResetError):
+            time.sleep(0.2)  # not listening yet
+        except (http.client.RemoteDisconnected, TimeoutError):
+            return None
+        finally:
+            connection.close()
+    return None
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
@@ -109,30 +122,12 @@ def test_livez_asks_nothing_of_the_database_and_comes_before_host_validation(
 def test_an_api_call_while_the_database_is_down_is_a_503_to_retry(tmp_path) -> None:
     # given: web, started, whose database refuses connections (restarting, failed over)
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/tonight",
-        "DEBUG": "0",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "TONIGHT_WARM_ON_START": "0",
-        "MEDIA_ROOT": str(tmp_path / "media"),
-    }
     err = tmp_path / "stderr"
+    env = _web_env(f"postgres://postgres@127.0.0.1:{free_port()}/tonight", tmp_path, warm=False)
     with gunicorn_serving(port=port, env=env, stdout=tmp_path / "stdout", stderr=err) as process:
-        answer = None
-        deadline = time.monotonic() + 60
-        while answer is None and time.monotonic() < deadline and process.poll() is None:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            try:
-                connection.request(
-                    "GET", "/api/v1/profiles/", headers={"Authorization": "Token abc"}
-                )
-                response = connection.getresponse()
-                answer = (response.status, response.getheader("Retry-After"), response.read())
-            except ConnectionRefusedError:
-                time.sleep(0.2)  # not listening yet
-            finally:
-                connection.close()
+        answer = _first_answer(
+            process, port, "/api/v1/profiles/", headers={"Authorization": "Token abc"}, wait=60
+        )
 
     # then: not a 500 (a bug to report) but the API's shape for "try again shortly", which
     # clients and proxies retry, with the id that the log's line names
