@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from profiles.models import Profile
 from recommendations.engine.ranking import DEVICE_CLASSES, hour_bucket
+from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import PageLog
 from recommendations.selectors.attribution import page_impressions_attributed
 
@@ -85,6 +86,9 @@ class ArtworkImpressions:
         return ArtworkImpressions(**{k: getattr(self, k)[mask] for k in self.__dataclass_fields__})
 
 
+_CONTINUE_WATCHING = ROW_TYPES.index("continue_watching")
+
+
 def artwork_impressions(
     *, since: dt.datetime, until: dt.datetime, genres: tuple[str, ...]
 ) -> ArtworkImpressions:
@@ -96,6 +100,10 @@ def artwork_impressions(
     A frame the client did not report on screen is no impression of it (attribution's
     ``exposed``: a tile below the rows the viewer reached never had the chance to be
     played, whatever its frame), unless the client reports no tile at all.
+    A tile of Continue Watching is no impression either: a resume is the viewer going
+    back to what they were watching, which no frame wins or loses, and its plays (the
+    most frequent of all) would only add noise to every frame's estimate and inflate
+    the take rates of frames that happen to be drawn for titles in progress.
     A fixed handful of queries whatever the volume (attribution's, one for the tastes).
     """
     attributed = page_impressions_attributed(since=since, until=until)
@@ -110,7 +118,12 @@ def artwork_impressions(
         for slug, share in (tastes.get(page_id) or {}).items():
             if slug in column:
                 page_taste[p, column[slug]] = share
-    real = (attributed.variant_id >= 0) & ~attributed.repeat & attributed.exposed()
+    real = (
+        (attributed.variant_id >= 0)
+        & ~attributed.repeat
+        & attributed.exposed()
+        & (attributed.row_type != _CONTINUE_WATCHING)
+    )
     page = attributed.page[real]
     propensity = attributed.propensity[real].astype(np.float64)
     seconds = attributed.page_time[page]

@@ -129,6 +129,35 @@ def test_a_title_shown_twice_on_a_page_is_one_example_with_its_play(
     assert labelled.row[credited].tolist() == [engaged_row]
 
 
+def test_a_resumed_titles_frame_is_no_artwork_impression():
+    # given a page whose Continue Watching row and Top Picks row each show a title, each
+    # with a frame the policy drew
+    from artwork.selectors import artwork_impressions
+    from tests.factories import ArtworkVariantFactory
+
+    profile = ProfileFactory()
+    resumed, picked = ArtworkVariantFactory(), ArtworkVariantFactory()
+    page_log(
+        profile,
+        AT,
+        ["continue_watching", "top_picks"],
+        [[resumed.title_id, 0, 0, resumed.pk, 0.5], [picked.title_id, 1, 0, picked.pk, 0.5]],
+    )
+
+    # when the profile resumes the title it was watching
+    play(profile, resumed.title, AT + dt.timedelta(minutes=5))
+
+    # then the bandit (and the take rates, and the evaluation, which read the same
+    # impressions) learns nothing from the resume: the frame did not win it
+    shown = artwork_impressions(
+        since=AT - dt.timedelta(hours=1), until=AT + dt.timedelta(hours=1), genres=()
+    )
+    assert shown.variant.tolist() == [picked.pk]
+    # while the title ranker and the row ranker still see the resumed row engaged
+    labelled = read()
+    assert labelled.played[labelled.title_id == resumed.title_id].all()
+
+
 def _title_shown_twice(profile):
     """A page at ``AT`` showing one title in its first row and again in its third."""
     title = TitleFactory()
