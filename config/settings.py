@@ -668,6 +668,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 *
 # As logging names the levels, in either case (LOG_LEVEL=debug); gunicorn's own lines and
 # Celery's workers and beat read it the same way (config.environment.log_level).
 LOG_LEVEL = log_level(env)
+# A database outage makes every API call a 503 with the same cause: its traceback whole at
+# most once in this many seconds per process, the other calls a line each (config/api/
+# exceptions.py). 0: every one whole.
+DATABASE_UNAVAILABLE_TRACEBACK_SECONDS = env.int(
+    "DATABASE_UNAVAILABLE_TRACEBACK_SECONDS", default=60
+)
 
 # Time, level, logger and process on every line: an on-call search for ERROR, or for
 # recommendations.services.retraining, finds a failed retrain among gunicorn's and

@@ -10,6 +10,7 @@ connections and never answers, since the waiting is in the driver and the server
 
 import http.client
 import json
+import logging
 import os
 import socket
 import time
@@ -120,27 +121,48 @@ def test_livez_asks_nothing_of_the_database_and_comes_before_host_validation(
 
 
 def test_an_api_call_while_the_database_is_down_is_a_503_to_retry(tmp_path) -> None:
-    # given: web, started, whose database refuses connections (restarting, failed over)
+    # given: web, started, whose database refuses connections (restarting, failed over),
+    # and which writes a traceback of it at most once an hour (the default is a minute: an
+    # hour is longer than this test can take, however slow the machine)
     port = free_port()
     err = tmp_path / "stderr"
     env = _web_env(f"postgres://postgres@127.0.0.1:{free_port()}/tonight", tmp_path, warm=False)
+    env["DATABASE_UNAVAILABLE_TRACEBACK_SECONDS"] = "3600"
+    headers = {"Authorization": "Token abc"}
     with gunicorn_serving(port=port, env=env, stdout=tmp_path / "stdout", stderr=err) as process:
-        answer = _first_answer(
-            process, port, "/api/v1/profiles/", headers={"Authorization": "Token abc"}, wait=60
-        )
+        # when: three calls, one after another, to its one worker
+        answers = [
+            _first_answer(process, port, "/api/v1/profiles/", headers=headers, wait=60)
+            for _ in range(3)
+        ]
 
     # then: not a 500 (a bug to report) but the API's shape for "try again shortly", which
     # clients and proxies retry, with the id that the log's line names
-    assert answer is not None, err.read_text()[-3000:]
-    status, retry_after, body = answer
-    assert status == 503, body
-    assert retry_after == "10"
-    data = json.loads(body)
-    assert data["code"] == "database_unavailable"
-    assert data["errors"] == {}
-    (line,) = [line for line in err.read_text().splitlines() if "database unavailable" in line]
-    assert " ERROR " in line
-    assert f"request_id={data['request_id']}" in line
+    assert None not in answers, err.read_text()[-3000:]
+    bodies = []
+    for status, retry_after, body in answers:
+        assert status == 503, body
+        assert retry_after == "10"
+        data = json.loads(body)
+        assert data["code"] == "database_unavailable"
+        assert data["errors"] == {}
+        bodies.append(data)
+    logged = err.read_text()
+    lines = [line for line in logged.splitlines() if "database unavailable" in line]
+    assert len(lines) == 3, logged
+    for line, data in zip(lines, bodies, strict=True):
+        assert " ERROR " in line
+        assert line.endswith(f" request_id={data['request_id']}"), line
+    # and the cause's traceback is written once, whole; the calls after it, within the
+    # interval, are one line each that says so, counting them: an outage of ten minutes at
+    # 300 calls a second wrote 180,000 tracebacks
+    first, second, third = lines
+    whole, folded = logged.split(first, 1)[1].split(second, 1)
+    assert whole.count("django.db.utils.OperationalError: connection failed") == 1, logged
+    assert "Traceback (most recent call last)" not in folded, logged
+    assert "traceback folded, 1 since the last one logged" in second, second
+    assert "traceback folded, 2 since the last one logged" in third, third
+    assert "OperationalError: connection failed" in third, third
 
 
 @pytest.mark.django_db
@@ -178,3 +200,39 @@ def test_a_503s_log_line_escapes_the_path_it_names(caplog) -> None:
     (record,) = [r for r in caplog.records if r.name == "config.api.exceptions"]
     assert "\n" not in record.getMessage()
     assert "/api/v1/x\\nERROR forged" in record.getMessage()
+
+
+def test_a_503s_traceback_is_logged_whole_again_once_its_interval_is_over(
+    caplog, monkeypatch, settings
+) -> None:
+    # given: this process's throttle of the tracebacks, on a clock the test turns
+    from types import SimpleNamespace
+
+    from django.db import OperationalError
+
+    from config.api import exceptions
+
+    now = [1000.0]
+    monkeypatch.setattr(
+        exceptions, "database_tracebacks", exceptions.TracebackThrottle(clock=lambda: now[0])
+    )
+    settings.DATABASE_UNAVAILABLE_TRACEBACK_SECONDS = 60
+    request = SimpleNamespace(method="GET", path="/api/v1/profiles/", request_id="r1")
+
+    def call_at(seconds: float) -> logging.LogRecord:
+        now[0] = 1000.0 + seconds
+        caplog.clear()
+        with caplog.at_level("ERROR", logger="config.api.exceptions"):
+            exceptions.exception_handler(OperationalError("gone"), {"request": request})
+        (record,) = [r for r in caplog.records if r.name == "config.api.exceptions"]
+        return record
+
+    # when: calls during an outage, the last two a minute and more after the first
+    records = [call_at(seconds) for seconds in (0, 1, 59.9, 60, 61)]
+
+    # then: whole, folded twice, whole again naming how many it folded, folded
+    assert [record.exc_info is not None for record in records] == [True, False, False, True, False]
+    assert records[0].getMessage() == "database unavailable: GET /api/v1/profiles/"
+    assert "traceback folded, 2 since the last one logged" in records[2].getMessage()
+    assert records[3].getMessage().endswith("(2 tracebacks folded since the last one)")
+    assert "traceback folded, 1 since the last one logged" in records[4].getMessage()
