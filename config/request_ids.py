@@ -5,7 +5,7 @@ access line, the app's lines and a traceback had no field in common, and the cli
 none of them. The id is the proxy's when one sent a well-formed ``X-Request-ID`` (so the
 proxy's log and ours match), else a new random one. gunicorn's access line reads it from
 the answer's header (``config/gunicorn.py``); the app's lines get it from
-:class:`RequestContextFormatter`.
+:class:`RequestContextFormatter`. Why this and not django-guid: README, "Deploying", Logs.
 """
 
 import logging
