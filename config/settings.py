@@ -110,6 +110,8 @@ MIDDLEWARE = [
     # First: every answer names its request (X-Request-ID), as do the lines logged for it.
     "config.request_ids.RequestId",
     "config.middleware.HealthCheck",  # before host validation and the https redirect
+    # GET /metrics as the health check is answered, and every other request timed from here.
+    "config.metrics.middleware.Metrics",
     "django.middleware.security.SecurityMiddleware",
     # Before anything that answers the API itself (CORS_*, below): a browser's preflight is
     # answered here, before the API's OPTIONS; and every answer from further in, a 401, a 404
@@ -136,6 +138,10 @@ MIDDLEWARE = [
     # Last, per django-axes: turns a refused sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# The bearer token Prometheus scrapes GET /metrics with (README, "Metrics"); empty: metrics off,
+# the path a 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Benchmarks serve extra baseline views from their own URLconf (bench/floor_urls.py).
 ROOT_URLCONF = env.str("ROOT_URLCONF", default="config.urls")

@@ -16,6 +16,7 @@ from catalog.apis import ResumePointSerializer
 from config.api.query_datetimes import QueryDateTimeField
 from config.api.schema import TITLE_ID_HELP
 from config.api.strict import KnownParametersOnly, QueryIntegerField, choice_errors, one_of
+from config.metrics.instruments import homepage_served
 from profiles.models import Profile
 from profiles.selectors import profile_for_request
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
@@ -331,6 +332,7 @@ class HomepageApi(APIView):
             page = self.page_render(profile=profile, params=params, languages=languages)
         except NoActiveModel as missing:
             raise model_unavailable(missing) from missing
+        homepage_served(device=params["device"])
         return Response(page_body(page, base_url=request.build_absolute_uri("/")))
 
     def page_render(self, *, profile: Profile, params: dict, languages: set[str]) -> Page:

@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
 
 import django_filters
 from django.conf import settings
@@ -41,6 +42,7 @@ from config.api.strict import (
     query_parameters_check,
 )
 from config.ids import IdFilter
+from config.metrics.instruments import signals_accepted, signals_rejected
 from profiles.models import Profile
 from profiles.selectors import NO_PROFILE, profile_for_request
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
@@ -53,6 +55,7 @@ from recommendations.selectors.signals import (
     signal_history,
 )
 from recommendations.services.signals import (
+    BatchResult,
     SignalBatchRejected,
     signal_columns_record,
     signal_columns_references_check,
@@ -62,6 +65,7 @@ from recommendations.signal_events import (
     POSITION_MAX,
     ROW_MAX_LENGTH,
     VALUE_RULES,
+    EventColumns,
     event_columns_parse,
 )
 
@@ -356,6 +360,7 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
             )
         limit = settings.TONIGHT["SIGNAL_BATCH_MAX"]
         if len(raw_events) > limit:
+            signals_rejected(kinds=_kinds(raw_events))
             raise exceptions.ValidationError(
                 {"events": [f"{len(raw_events):,} events in one batch; the limit is {limit:,}."]}
             )
@@ -376,7 +381,9 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
             # The well-formed events' references too: the one 400 names every problem.
             errors.extend(signal_columns_references_check(profile=profile, columns=columns))
         if errors:
+            signals_rejected(kinds=_kinds(raw_events))
             raise exceptions.ValidationError(errors.as_detail())
+        _signals_count(columns, result)
         # The documented SignalBatchResultSerializer shape, without a serializer per request.
         return Response(
             {
@@ -409,6 +416,25 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
         signals = self.filter_queryset(history)
         page = self.paginate_queryset(signals)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+def _kinds(raw_events: list) -> Iterator[object]:
+    """Each posted event's kind as sent (anything, for a malformed event), for the count of
+    a batch refused whole."""
+    return (event.get("kind") if isinstance(event, dict) else None for event in raw_events)
+
+
+def _signals_count(columns: EventColumns, result: BatchResult) -> None:
+    """Count a stored batch's events: accepted by kind, and those left out as rejected."""
+    left_out = result.rejected.by_index
+    if not left_out:
+        signals_accepted(kinds=columns.kind, duplicates=result.duplicates)
+        return
+    accepted, rejected = [], []
+    for index, kind in zip(columns.index, columns.kind, strict=True):
+        (rejected if index in left_out else accepted).append(kind)
+    signals_accepted(kinds=accepted, duplicates=result.duplicates)
+    signals_rejected(kinds=rejected)
 
 
 class ContinueWatchingQuerySerializer(KnownParametersOnly):
