@@ -97,3 +97,36 @@ def worker_exit(server: object, worker: object) -> None:
     from accounts.token_usage import token_usage
 
     token_usage.flush()
+
+
+def on_starting(server: object) -> None:
+    """Empty the metrics folder (``PROMETHEUS_MULTIPROC_DIR``) when the master starts.
+
+    Each worker writes its counts to files of its own there, and a scrape adds up every
+    file (``config.metrics``): a previous server's files (a container restarted with the
+    same /dev/shm, ``make serve`` run again) would count their requests twice, under pids
+    that this server's workers may reuse. Only at the start, never on a reload (HUP),
+    whose workers' counts must carry on. The master has loaded the app already
+    (``preload_app``), and the files its import made go with the rest: it serves nothing,
+    and each worker opens files of its own on its first count.
+    """
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return
+    os.makedirs(folder, exist_ok=True)
+    for entry in os.scandir(folder):
+        if entry.is_file() and entry.name.endswith(".db"):
+            os.unlink(entry.path)
+
+
+def child_exit(server: object, worker: Any) -> None:
+    """Tell prometheus_client a worker has gone (``PROMETHEUS_MULTIPROC_DIR`` set).
+
+    Its counters stay in the folder and keep counting in every scrape (a counter must not
+    go down when a worker is replaced); only its live gauges' files are removed, which the
+    app has none of today but a gauge added later would leave behind for ever.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

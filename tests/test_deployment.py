@@ -1136,6 +1136,67 @@ def test_gunicorns_workers_heartbeat_in_memory_where_there_is_dev_shm(monkeypatc
     assert gunicorn_settings(monkeypatch, image_command(), {}).worker_tmp_dir is None
 
 
+def test_compose_gives_web_a_metrics_folder_in_memory_and_the_deployers_token() -> None:
+    # given: compose's services as a deployer who set no METRICS_TOKEN, and one who did
+    services = compose()["services"]
+    shipped = compose_app_env()
+    token = secrets.token_urlsafe(32)
+    scraped = compose_app_env({"METRICS_TOKEN": token})
+
+    # then: web's workers count into files in memory (/dev/shm, as their heartbeats), which
+    # a scrape adds up; metrics are off until the deployer gives the token
+    folder = shipped["PROMETHEUS_MULTIPROC_DIR"]
+    assert folder.startswith(f"{DEV_SHM}/"), folder
+    assert shipped["METRICS_TOKEN"] == ""
+    assert scraped["METRICS_TOKEN"] == token
+    # and: web keeps every variable the app services share, and the others get neither of
+    # web's two: nothing would empty a worker's folder, and no scrape reaches a worker
+    shared = services["worker"]["environment"]
+    assert shared.items() <= services["web"]["environment"].items()
+    for name, service in services.items():
+        if name != "web":
+            environment = service.get("environment", {})
+            assert not {"METRICS_TOKEN", "PROMETHEUS_MULTIPROC_DIR"} & set(environment), name
+
+
+def test_gunicorn_empties_the_metrics_folder_when_its_master_starts(monkeypatch, tmp_path) -> None:
+    # given: web as the image starts it, and the folder a previous server's workers left
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    for name in ("counter_7.db", "histogram_7.db", "gauge_livesum_8.db"):
+        (folder / name).write_bytes(b"\0" * 64)
+    cfg = gunicorn_settings(monkeypatch, image_command(), {"PROMETHEUS_MULTIPROC_DIR": str(folder)})
+
+    # when: the master starts
+    cfg.on_starting(SimpleNamespace())
+
+    # then: no count of the previous server is added to this one's
+    assert folder.is_dir()
+    assert list(folder.iterdir()) == []
+    # and: a folder that is not there yet (a new container's /dev/shm) is made
+    (folder).rmdir()
+    cfg.on_starting(SimpleNamespace())
+    assert folder.is_dir()
+
+
+def test_gunicorn_keeps_a_dead_workers_counts_and_drops_its_live_gauges(monkeypatch, tmp_path):
+    # given: the files of two workers, 8 and 9
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    names = ("counter_8.db", "histogram_8.db", "gauge_livesum_8.db", "gauge_liveall_8.db")
+    for name in (*names, "counter_9.db", "gauge_livesum_9.db"):
+        (folder / name).write_bytes(b"\0" * 64)
+    cfg = gunicorn_settings(monkeypatch, image_command(), {"PROMETHEUS_MULTIPROC_DIR": str(folder)})
+
+    # when: worker 8 exits
+    cfg.child_exit(SimpleNamespace(), SimpleNamespace(pid=8))
+
+    # then: its counts still count (a counter never goes down when a worker is replaced);
+    # its live gauges, true only while it lived, go; worker 9's files are untouched
+    left = sorted(path.name for path in folder.iterdir())
+    assert left == sorted(["counter_8.db", "histogram_8.db", "counter_9.db", "gauge_livesum_9.db"])
+
+
 @pytest.mark.parametrize(
     ("broker", "warned"), [("", True), ("redis://redis:6379/0", False), ("amqp://rabbit//", False)]
 )
