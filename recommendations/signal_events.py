@@ -26,6 +26,7 @@ from itertools import repeat
 from typing import Any
 
 from artwork.models import DeviceClass
+from config.ids import ID_MAX
 from recommendations.models import SignalKind
 
 KINDS = frozenset(SignalKind.values)
@@ -144,10 +145,21 @@ class EventErrors:
         return f"events[{first_index}].{field}: {reasons[0]}{more}"
 
 
-def _positive_int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+def _id(value: Any) -> int | None:
+    """The id ``value`` is, or None: an integer from 1 to :data:`~config.ids.ID_MAX`.
+
+    A larger integer names no row and never did, so it is the client's mistake (a 400 with
+    the batch), not an event of a row deleted since (``rejected``): until December 2026 one
+    below 2**64 was answered as a deleted title and one from 2**64 (which orjson reads as a
+    float) as a malformed id.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= ID_MAX:
         return None
     return value
+
+
+def _id_rule(names: str) -> str:
+    return f"Must be {names}: an integer from 1 to {ID_MAX:,}."
 
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -236,17 +248,17 @@ def parse_events(
 
         title_id = None
         if raw.get("title") is not None:
-            title_id = _positive_int(raw["title"])
+            title_id = _id(raw["title"])
             if title_id is None:
-                errors.add(index, "title", "Must be a title id (a positive integer).")
+                errors.add(index, "title", _id_rule("a title id"))
         elif kind is not None and kind not in KINDS_WITHOUT_TITLE:
             errors.add(index, "title", f"Required for '{kind}' signals.")
 
         episode_id = None
         if raw.get("episode") is not None:
-            episode_id = _positive_int(raw["episode"])
+            episode_id = _id(raw["episode"])
             if episode_id is None:
-                errors.add(index, "episode", "Must be an episode id (a positive integer).")
+                errors.add(index, "episode", _id_rule("an episode id"))
 
         value = raw.get("value")
         rule = VALUE_RULES.get(kind) if kind else None
@@ -301,9 +313,9 @@ def parse_events(
 
         variant_id = None
         if raw.get("artwork_variant") is not None:
-            variant_id = _positive_int(raw["artwork_variant"])
+            variant_id = _id(raw["artwork_variant"])
             if variant_id is None:
-                errors.add(index, "artwork_variant", "Must be an artwork variant id.")
+                errors.add(index, "artwork_variant", _id_rule("an artwork variant id"))
 
         if kind in KINDS_WITHOUT_TITLE:
             # A scroll-past is about a row; a title stored on it read as engagement with the
@@ -474,13 +486,15 @@ def _column(raw_events: list[dict], field: str) -> list[Any]:
 
 
 def _ids(raw_events: list[dict], field: str, *, required: bool = False) -> list[int | None]:
-    """A column of positive integer ids (``None`` where absent, unless ``required``)."""
+    """A column of ids, 1 to ``ID_MAX`` (``None`` where absent, unless ``required``)."""
     ids = _column(raw_events, field)
     if not _OPTIONAL_INT.issuperset(map(type, ids)):  # a bool's type is bool, not int
         raise _NotClean
     distinct = set(ids)
     distinct.discard(None)
-    if (required and None in ids) or (distinct and min(distinct) < 1):
+    if (required and None in ids) or (
+        distinct and not (min(distinct) >= 1 and max(distinct) <= ID_MAX)
+    ):
         raise _NotClean
     return ids
 

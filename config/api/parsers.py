@@ -143,7 +143,8 @@ class OrjsonParser(parsers.JSONParser):
     """``application/json`` parsed by orjson: a 500-event body in a fifth of ``json``'s time.
 
     Like DRF's strict JSON parser it refuses ``NaN`` and ``Infinity``; it also
-    refuses what is not UTF-8 (RFC 8259) and integers beyond 64 bits. A key
+    refuses what is not UTF-8 (RFC 8259). An integer beyond 64 bits it reads as a float
+    (refused as infinite past 1.8e308), which the signal parser's checks refuse by field. A key
     given twice is refused as :class:`JSONParser` refuses it; the standard
     library reads the body again only when its bytes cannot rule that out.
     """

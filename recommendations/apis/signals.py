@@ -41,7 +41,7 @@ from config.api.strict import (
     filterset_repeatable,
     query_parameters_check,
 )
-from config.ids import IdFilter
+from config.ids import IdField, IdFilter
 from config.metrics.instruments import signals_accepted, signals_rejected
 from profiles.models import Profile
 from profiles.selectors import NO_PROFILE, profile_for_request
@@ -106,15 +106,13 @@ class SignalEventSerializer(serializers.Serializer):
     refuses_unknown_fields = True  # as that parser does: documented closed (config.api.schema)
 
     kind = serializers.ChoiceField(choices=SignalKind.choices, help_text=EVENT_HELP["kind"])
-    title = serializers.IntegerField(
+    title = IdField(
         required=False,
         allow_null=True,
         help_text="Title id, required but for one kind: a row_scroll_past takes no title, "
         "episode, position or artwork_variant (it is about a whole row; naming any is a 400).",
     )
-    episode = serializers.IntegerField(
-        required=False, allow_null=True, help_text=EVENT_HELP["episode"]
-    )
+    episode = IdField(required=False, allow_null=True, help_text=EVENT_HELP["episode"])
     value = serializers.FloatField(required=False, allow_null=True, help_text=EVENT_HELP["value"])
     device = serializers.ChoiceField(choices=DeviceClass.choices, help_text=EVENT_HELP["device"])
     occurred_at = serializers.DateTimeField(
@@ -141,7 +139,7 @@ class SignalEventSerializer(serializers.Serializer):
         max_value=POSITION_MAX,
         help_text=EVENT_HELP["position"],
     )
-    artwork_variant = serializers.IntegerField(
+    artwork_variant = IdField(
         required=False, allow_null=True, help_text=EVENT_HELP["artwork_variant"]
     )
 

@@ -105,7 +105,7 @@ def test_a_valid_batch_is_stored_and_counted(api_client, profile, title):
         ({"kind": "thumbs_cleared", "title": None}, "title", "Required for 'thumbs_cleared'"),
         ({"kind": "progress", "value": 140}, "value", "from 0 to 100"),
         ({"position": -1}, "position", "from 0 to 1,000"),
-        ({"title": "abc"}, "title", "positive integer"),
+        ({"title": "abc"}, "title", "an integer from 1 to"),
         ({"page_id": 12}, "page_id", "UUID"),
         ({"kind": ["play_start"]}, "kind", "is not a signal kind"),
         ({"row": "top\x00picks"}, "row", "NUL"),
@@ -833,13 +833,39 @@ def test_a_body_that_is_not_json_is_refused(api_client, profile, title):
     assert not Signal.objects.exists()
 
 
-def test_an_id_beyond_any_row_is_an_unknown_title_not_a_crash(api_client, profile, title):
-    huge = 2**63 + 5
+#: Integers no row's id can be: past PostgreSQL's bigint (2**63 - 1), below 2**64 (read by
+#: orjson as an int), at 2**64 and beyond (read as a float).
+ID_BEYOND_ANY_ROW = [2**63, 2**63 + 5, 2**64 - 1, 2**64, 2**64 + 1, 10**30]
 
-    response = api_client.post(url(profile), {"events": [event(None, title=huge)]}, format="json")
 
-    assert response.status_code == 200
-    assert response.json()["rejected"]["0"] == {"title": [f"No title with id {huge}."]}
+@pytest.mark.parametrize(
+    ("field", "names"),
+    [
+        ("title", "a title id"),
+        ("episode", "an episode id"),
+        ("artwork_variant", "an artwork variant id"),
+    ],
+)
+@pytest.mark.parametrize("huge", ID_BEYOND_ANY_ROW)
+def test_an_id_beyond_any_row_is_a_400_naming_the_event_and_field(
+    api_client, profile, title, field, names, huge
+):
+    # given: a valid event, then one naming an id no row can have (not one deleted since:
+    # no row ever had it, so it is the client's bug, answered as a position past its range)
+    events = [event(title), event(title, **{field: huge})]
+
+    # when
+    response = api_client.post(url(profile), {"events": events}, format="json")
+
+    # then: one answer for every such id and field; the batch is refused whole, so the valid
+    # event before it is not lost but named nowhere, to be resent without the bad one
+    assert response.status_code == 400, response.json()
+    assert response.json()["errors"]["events"] == {
+        "1": {field: [f"Must be {names}: an integer from 1 to 9,223,372,036,854,775,807."]}
+    }
+    assert not Signal.objects.exists()
+    resent = api_client.post(url(profile), {"events": events[:1]}, format="json")
+    assert resent.json()["new"] == 1
 
 
 @pytest.mark.parametrize(
