@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import exceptions, pagination
 from rest_framework.request import Request
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from config.api.strict import whole_number_rule
 
@@ -58,7 +59,10 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         described = {
             "count": "How many results there are in all, on every page.",
             "next": "The URL of the next page; null on the last.",
-            "previous": "The URL of the previous page; null on the first.",
+            "previous": "The URL of the previous page; null on the first. Past the last "
+            "result (an offset at or beyond `count`), the page that holds the last result "
+            "(the offset less as many whole limits as that takes; the first page when there "
+            "are none).",
             "results": "This page's results.",
         }
         for name, description in described.items():
@@ -67,6 +71,30 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         # required only two, so a generated client made the links optional as well as null.
         paginated["required"] = sorted(described)
         return paginated
+
+    def get_previous_link(self) -> str | None:
+        """DRF's link one limit back, except from past the last result: the page holding it.
+
+        DRF steps back one limit from any offset, so from past the end (a stale link,
+        results deleted since, an offset typed by hand: count 10, offset 100, limit 20)
+        it led to offset 80, as empty, and a client following `previous` to get back met
+        empty pages all the way. Past the end it now steps back as many whole limits as
+        reach the last result (offset 0 there; 40 for count 45), so the page is on the same
+        grid as DRF's steps (following `previous` from it lists every result once, with no
+        overlap), rather than ``count - limit``, which would start a shifted grid.
+        """
+        if self.offset <= 0:
+            return None
+        offset = self.offset - self.limit
+        if self.offset > self.count:
+            past = self.offset - self.count  # offset count - 1 holds the last result
+            offset = self.offset - (past // self.limit + 1) * self.limit
+        url = replace_query_param(
+            self.request.build_absolute_uri(), self.limit_query_param, self.limit
+        )
+        if offset <= 0:
+            return remove_query_param(url, self.offset_query_param)
+        return replace_query_param(url, self.offset_query_param, offset)
 
     def get_limit(self, request: Request) -> int:
         limit = _whole_number(request, self.limit_query_param, minimum=1, maximum=self.max_limit)
