@@ -284,7 +284,11 @@ class TitleAdmin(
         NotLocalisedInFilter,
     )
     search_fields = ("original_name", "localizations__name", "=external_id")
-    search_help_text = "Original or localised name, or the exact external id."
+    search_help_text = (
+        "Original or localised name, accents aside, or the exact external id. A search of "
+        "one or two letters alone finds the names that begin with them."
+    )
+    short_terms_match_prefixes = True
     date_hierarchy = "release_date"
     autocomplete_fields = (
         "original_language",
@@ -443,4 +447,9 @@ class TitleLocalizationAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
     list_select_related = ("language", "title")
     list_filter = ("language",)
     search_fields = ("name", "title__original_name")
+    search_help_text = (
+        "Localised or original name, accents aside. A search of one or two letters alone "
+        "finds the names that begin with them."
+    )
+    short_terms_match_prefixes = True
     autocomplete_fields = ("title", "language")

@@ -193,7 +193,7 @@ def _column(model: type[Model], path: str) -> Field | None:
     return column
 
 
-def _search_lookup(model: type[Model], field: str) -> str:
+def _search_lookup(model: type[Model], field: str, *, prefix: bool = False) -> str:
     """The ORM lookup of one ``search_fields`` entry, as Django's own search builds it,
     but for a text column's substring match, which also ignores accents.
 
@@ -205,15 +205,18 @@ def _search_lookup(model: type[Model], field: str) -> str:
     A plain entry on a text column is ``unaccented__icontains`` (``config.lookups``):
     staff type "Pele" or "Sao Paulo" for "Pelé" and "São Paulo", and the names' trigram
     indexes are on the unaccented column. ``=`` and ``^`` entries (ids, key prefixes)
-    compare as typed, off their ``UPPER`` indexes.
+    compare as typed, off their ``UPPER`` indexes. With ``prefix``, a plain entry matches
+    the start of the text instead (``istartswith``), for a search of short terms alone
+    (:attr:`IndexedSearchAdminMixin.short_terms_match_prefixes`).
     """
-    for prefix, lookup in (("^", "istartswith"), ("=", "iexact"), ("@", "search")):
-        if field.startswith(prefix):
-            return f"{field.removeprefix(prefix)}__{lookup}"
+    for sign, lookup in (("^", "istartswith"), ("=", "iexact"), ("@", "search")):
+        if field.startswith(sign):
+            return f"{field.removeprefix(sign)}__{lookup}"
+    match = "istartswith" if prefix else "icontains"
     column = _column(model, field)
     if column is not None and column.get_transform(Unaccented.lookup_name) is not None:
-        return f"{field}__{Unaccented.lookup_name}__icontains"
-    return f"{field}__icontains"
+        return f"{field}__{Unaccented.lookup_name}__{match}"
+    return f"{field}__{match}"
 
 
 def _key_lookup(model: type[Model], field: str) -> str | None:
@@ -265,8 +268,18 @@ class IndexedSearchAdminMixin:
     up: the index is read whole, 40 to 60 ms a statement at 15,000 titles. When
     the search has a longer term, a short one is only checked on the rows the
     longer ones found (``EXISTS`` on the row's own key, each field's join read
-    for that row alone); it must still match, so the rows are the same.
+    for that row alone); it must still match, so the rows are the same. A search of
+    short terms alone still reads the index whole, unless the admin sets
+    :attr:`short_terms_match_prefixes`.
     """
+
+    #: A search of short terms alone (each under :data:`TRIGRAM` characters: ``la``, ``of
+    #: it``) matches the start of each text field (``LIKE 'LA%'``), off a ``text_pattern_ops``
+    #: B-tree on its unaccented column, instead of anywhere in it off a trigram index read
+    #: whole. Set by lists with such indexes on every text search field and names worth
+    #: typing the start of (titles): in a large catalogue a letter or two found inside names
+    #: is most of the table, begun with it a page staff can read.
+    short_terms_match_prefixes: bool = False
 
     def get_search_conditions(self, term: str) -> list[tuple[str, object]]:
         """Conditions of the admin's own a term also matches on, beside its ``search_fields``.
@@ -283,8 +296,15 @@ class IndexedSearchAdminMixin:
         if not (search_fields and search_term):
             return queryset, False
         model = queryset.model
+        terms = [
+            unescape_string_literal(bit)
+            if bit.startswith(('"', "'")) and bit[0] == bit[-1]
+            else bit
+            for bit in smart_split(search_term)
+        ]
+        prefix = self.short_terms_match_prefixes and all(len(term) < TRIGRAM for term in terms)
         fields = [
-            (_key_lookup(model, str(field)), _search_lookup(model, str(field)))
+            (_key_lookup(model, str(field)), _search_lookup(model, str(field), prefix=prefix))
             for field in search_fields
         ]
 
@@ -301,12 +321,6 @@ class IndexedSearchAdminMixin:
             ]
 
         everything = model._default_manager.order_by()
-        terms = [
-            unescape_string_literal(bit)
-            if bit.startswith(('"', "'")) and bit[0] == bit[-1]
-            else bit
-            for bit in smart_split(search_term)
-        ]
         indexed = [term for term in terms if len(term) >= TRIGRAM] or terms
         for term in indexed:
             branches = [

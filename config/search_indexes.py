@@ -40,6 +40,13 @@ def unaccented_trigram_index(field: str, name: str) -> GinIndex:
     return GinIndex(OpClass(Upper(Unaccented(field)), name="gin_trgm_ops"), name=name)
 
 
+def unaccented_prefix_index(field: str, name: str) -> models.Index:
+    """A B-tree on ``UPPER(tonight_unaccent(field))`` in ``text_pattern_ops`` order: what
+    ``unaccented__istartswith`` matches (``LIKE 'LA%'``, a range of the index), for a term
+    too short for the trigram index, whatever the database's collation."""
+    return models.Index(OpClass(Upper(Unaccented(field)), name="text_pattern_ops"), name=name)
+
+
 def upper_index(field: str, name: str) -> models.Index:
     """A B-tree on ``UPPER(field)``: what an exact (``=``) search field matches."""
     return models.Index(Upper(field), name=name)

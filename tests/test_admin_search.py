@@ -215,6 +215,61 @@ def test_a_short_term_still_has_to_match_on_some_field(staff: Client) -> None:
     assert found('"la verdad" la') == {localised.original_name}
 
 
+def test_a_search_of_short_terms_alone_finds_titles_whose_names_begin_with_them(
+    staff: Client,
+) -> None:
+    # given: names that begin with "la" (original, localised, accented) and names that
+    # only hold it further in, which a one- or two-letter substring match also listed
+    spanish = LanguageFactory(code="es", name="Spanish", native_name="Español")
+    original = TitleFactory(original_name="Lamb of Truth", external_id="of")
+    localised = TitleFactory(original_name="Truth")
+    TitleLocalizationFactory(title=localised, language=spanish, name="La Verdad")
+    accented = TitleFactory(original_name="Là-bas")
+    inside = TitleFactory(original_name="Island Atlas")
+    inside_localised = TitleFactory(original_name="Outside")
+    TitleLocalizationFactory(title=inside_localised, language=spanish, name="Fuera la casa")
+
+    # when / then: each short term begins some name, or is the exact external id
+    assert _listed(staff, Title, "la") == {original.pk, localised.pk, accented.pk}
+    assert _listed(staff, Title, "LÁ") == {original.pk, localised.pk, accented.pk}
+    assert _listed(staff, Title, "of") == {original.pk}  # its external id
+    assert _listed(staff, Title, "la tr") == {localised.pk}  # two names of one title
+    assert _listed(staff, TitleLocalization, "la") == {
+        *TitleLocalization.objects.filter(title=localised).values_list("pk", flat=True)
+    }
+    # a longer term still matches anywhere in a name, and a short one beside it too
+    assert _listed(staff, Title, "land") == {inside.pk}
+    assert _listed(staff, Title, "casa la") == {inside_localised.pk}
+
+
+def test_a_search_of_short_terms_alone_reads_the_names_prefix_indexes(staff: Client) -> None:
+    # given: titles with localised names, all holding "la" inside, few beginning with it
+    # (enough of them that reading either table or a trigram index whole costs more)
+    spanish = LanguageFactory(code="es", name="Spanish", native_name="Español")
+    others = Title.objects.bulk_create(
+        TitleFactory.build(original_name=f"Title Island {i}", original_language=spanish)
+        for i in range(_ROWS)
+    )
+    TitleLocalization.objects.bulk_create(
+        TitleLocalization(title=title, language=spanish, name=f"Isla {title.pk}")
+        for title in others
+    )
+    truth = TitleFactory(original_name="The Truth")
+    TitleLocalizationFactory(title=truth, language=spanish, name="La Verdad")
+
+    # when
+    nodes = searched_rows_plan(staff, Title, "la", analyze=(Title, TitleLocalization))
+
+    # then: the names' prefix B-trees find the rows by a range; no index is asked for "la"
+    # anywhere in a name, which has no trigram (its index was read whole, or the tables)
+    tables = (Title._meta.db_table, TitleLocalization._meta.db_table)
+    assert whole_reads(nodes, *tables) == []
+    assert {"title_unaccent_prefix", "localization_unaccent_prefix"} <= indexes_read(nodes)
+    assert [n["Index Name"] for n in nodes if "'%LA%'" in n.get("Index Cond", "")] == []
+    for table in tables:
+        assert whole_table_reads(nodes, table) == []
+
+
 def test_the_console_household_search_reads_the_name_index(db) -> None:
     # given: households (enough that reading the table whole costs more than its index)
     region = RegionFactory()
