@@ -63,3 +63,32 @@ def test_every_list_endpoints_previous_past_the_end_lists_results(api_client, ac
         assert beyond.json()["results"] == []
         assert beyond.json()["count"] == 3, path
         assert len(back.json()["results"]) == 1, path  # the third, at offset 2 of limit 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("offset", str(2**63)),  # past PostgreSQL's OFFSET (a bigint), and any table's rows
+        ("offset", "9" * 5000),  # past the digits int() reads: a 500
+        ("limit", "9" * 5000),
+        ("offset", "0" * 30 + "1" * 20),
+    ],
+)
+def test_a_limit_or_offset_past_its_range_is_a_400_naming_it_however_long(
+    api_client, profile, name, value
+):
+    response = api_client.get(reverse("v1:profile-list"), {name: value})
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [name]
+
+
+@pytest.mark.django_db
+def test_the_largest_offset_is_an_empty_page(api_client, profile):
+    response = api_client.get(
+        reverse("v1:profile-list"), {"offset": "0" * 30 + str(2**63 - 1), "limit": 1}
+    )
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []

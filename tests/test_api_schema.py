@@ -133,7 +133,13 @@ def test_the_paginators_bounds_are_documented(schema, path):
 
     # with the defaults a page has without them: a client sizing its pages reads them here
     assert parameters["limit"] == {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}
-    assert parameters["offset"] == {"type": "integer", "minimum": 0, "default": 0}
+    assert parameters["offset"] == {
+        "type": "integer",
+        "format": "int64",
+        "minimum": 0,
+        "maximum": 2**63 - 1,
+        "default": 0,
+    }
 
 
 def test_request_bodies_say_they_refuse_unknown_fields_and_an_empty_batch(schema):

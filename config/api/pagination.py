@@ -7,23 +7,32 @@ from rest_framework.request import Request
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from config.api.strict import whole_number_rule
+from config.ids import ID_MAX
+
+#: The largest offset: PostgreSQL's ``OFFSET`` is a bigint, and no table holds more rows.
+OFFSET_MAX = ID_MAX
 
 
-def _whole_number(request: Request, name: str, *, minimum: int, maximum: int | None) -> int | None:
+def _whole_number(request: Request, name: str, *, minimum: int, maximum: int) -> int | None:
     """The query parameter ``name`` as an int in its range; None when absent; else a 400.
 
     DRF's paginator falls back to its default for "abc", "-1" or "0" and clamps
     a limit above its ceiling, so a client's mistake came back as a page it
-    did not ask for, with a 200.
+    did not ask for, with a 200. Digits beyond the maximum's are refused before
+    ``int()`` reads them: past 4,300 it raises (a 500).
     """
     raw = request.query_params.get(name)
     if raw is None:
         return None
-    if not (raw.isascii() and raw.isdigit()) or not (
-        minimum <= int(raw) and (maximum is None or int(raw) <= maximum)
+    digits = raw.lstrip("0") or "0"
+    if not (
+        raw.isascii()
+        and raw.isdigit()
+        and len(digits) <= len(str(maximum))
+        and minimum <= int(digits) <= maximum
     ):
         raise exceptions.ValidationError({name: [whole_number_rule(minimum, maximum)]})
-    return int(raw)
+    return int(digits)
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
@@ -46,7 +55,12 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
                 "maximum": self.max_limit,
                 "default": self.default_limit,
             },
-            self.offset_query_param: {"minimum": 0, "default": 0},
+            self.offset_query_param: {
+                "format": "int64",
+                "minimum": 0,
+                "maximum": OFFSET_MAX,
+                "default": 0,
+            },
         }
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
@@ -101,5 +115,5 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         return self.default_limit if limit is None else limit
 
     def get_offset(self, request: Request) -> int:
-        offset = _whole_number(request, self.offset_query_param, minimum=0, maximum=None)
+        offset = _whole_number(request, self.offset_query_param, minimum=0, maximum=OFFSET_MAX)
         return 0 if offset is None else offset

@@ -126,7 +126,7 @@ def _repeatable_fields(serializer: serializers.Serializer) -> frozenset[str]:
 
 def whole_number_rule(minimum: int, maximum: int | None) -> str:
     """What a count in a query string must be, said the same way by every one of them."""
-    bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+    bounds = f"from {minimum:,} to {maximum:,}" if maximum is not None else f"at least {minimum:,}"
     return f"Must be a whole number {bounds}."
 
 
