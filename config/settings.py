@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 from django.core.exceptions import ImproperlyConfigured
 
 from config.environment import Env, cors_allowed_origins, invalid, log_level, throttle_rate
@@ -201,6 +202,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # request held its worker until gunicorn killed it, the probe getting no answer. Within
     # compose's probe (4 s): a 503. `?connect_timeout=10` in DATABASE_URL overrides it.
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 3)
+    # An open connection whose server goes silent the same way waited the kernel's TCP
+    # timeout, some 15 minutes, a request or a task hung on its query all along. Idle, it
+    # probes the server after 10 s and gives up after 4 probes 5 s apart; waiting on a query
+    # it sent, after 30 s unacknowledged (libpq 12 and later). A server busy on a long query
+    # still answers both: its kernel does. `?keepalives_idle=60` (or any of them, in ms for
+    # tcp_user_timeout) in DATABASE_URL overrides it.
+    _silent_server = {
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 4,
+    }
+    if psycopg.pq.version() >= 120000:
+        _silent_server["tcp_user_timeout"] = 30_000
+    DATABASES["default"]["OPTIONS"] = _silent_server | DATABASES["default"]["OPTIONS"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One writer at a time: wait for the lock rather than fail the demo's seeding.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30

@@ -5,8 +5,10 @@ knows which one to correct."""
 import os
 import runpy
 
+import psycopg
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 
 from config.environment import Env
 from tests.processes import ROOT, run_python
@@ -256,3 +258,73 @@ def test_a_cors_origin_not_as_a_browser_sends_it_is_refused_by_its_name(
 
     assert str(refused.value).startswith(f"CORS_ALLOWED_ORIGINS holds {origin!r}, "), refused
     assert "unset it for no cross-origin access" in str(refused.value)
+
+
+#: The libpq options that end a PostgreSQL connection whose server fell silent.
+SILENT_SERVER_OPTIONS = (
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+)
+
+
+def database_options(monkeypatch: pytest.MonkeyPatch, url: str) -> dict:
+    return settings_from_env(monkeypatch, DATABASE_URL=url)["DATABASES"]["default"]["OPTIONS"]
+
+
+def test_a_postgresql_connection_gives_up_on_a_silent_server_within_half_a_minute(
+    monkeypatch,
+) -> None:
+    options = database_options(monkeypatch, "postgres://tonight@db:5432/tonight")
+
+    # then: an idle connection probes its server and gives up after the unanswered probes
+    # (a request or a task hung on a query for the kernel's TCP timeout, some 15 minutes,
+    # when a failover moved the server's address without a reset)
+    assert options["keepalives"] == 1
+    probes = options["keepalives_interval"] * options["keepalives_count"]
+    assert 0 < options["keepalives_idle"] + probes <= 30
+    # and one waiting on a query it sent gives up as soon, where libpq can say so
+    if psycopg.pq.version() >= 120000:
+        assert 0 < options["tcp_user_timeout"] <= 30_000
+    else:
+        assert "tcp_user_timeout" not in options
+
+
+def test_the_database_url_sets_how_a_silent_server_is_given_up_on(monkeypatch) -> None:
+    url = (
+        "postgres://tonight@db:5432/tonight?keepalives_idle=60&keepalives_interval=10"
+        "&keepalives_count=3&tcp_user_timeout=90000&connect_timeout=10"
+    )
+
+    options = database_options(monkeypatch, url)
+
+    assert {name: options[name] for name in SILENT_SERVER_OPTIONS[1:]} == {
+        "keepalives_idle": 60,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 90_000,
+    }
+    assert options["connect_timeout"] == 10
+    assert database_options(monkeypatch, f"{url}&keepalives=0")["keepalives"] == 0
+
+
+def test_sqlite_is_given_no_tcp_options(monkeypatch, tmp_path) -> None:
+    options = database_options(monkeypatch, f"sqlite:///{tmp_path / 'db.sqlite3'}")
+
+    assert not set(options) & set(SILENT_SERVER_OPTIONS)
+
+
+@pytest.mark.django_db
+def test_the_live_connection_carries_the_silent_server_options(settings) -> None:
+    # given: the test database's connection, made from the settings as any process's is
+    connection.ensure_connection()
+
+    # then: libpq was given each option (Django passes OPTIONS on as they are)
+    given = connection.connection.info.get_parameters()
+    options = settings.DATABASES["default"]["OPTIONS"]
+    for name in SILENT_SERVER_OPTIONS:
+        if name in options:
+            assert given.get(name) == str(options[name]), name
+    assert "keepalives_idle" in given
