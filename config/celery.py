@@ -1,29 +1,45 @@
 """The Celery application: settings come from Django's (``CELERY_*``)."""
 
 import os
-from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task, signals
+from celery.bin.beat import beat as beat_command
+from celery.bin.worker import worker as worker_command
 from celery.exceptions import Reject
 from django.db import InterfaceError, OperationalError
 
-from config.environment import Env, log_level
+from config.environment import read_dotenv
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # implicit's ALS is parallel on its own; BLAS threads on top of it oversubscribe the cores.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-# `celery worker` and `celery beat` log at LOG_LEVEL, read as settings read it, unless their
-# command line gives --loglevel: Celery's own default, WARNING, ignored it, and compose's
-# `--loglevel info` overrode it. Celery's command line takes an option's value from
-# CELERY_<COMMAND>_<OPTION> when it is not given (click's auto_envvar_prefix "CELERY"); the
-# command's options are read after `-A config` imported this module. Set, not defaulted: a
-# process's children inherit its environment, and a child's own LOG_LEVEL must win over
-# the parent's. The .env beside manage.py counts, as it does for the settings.
-Env.read_env(Path(__file__).resolve().parent.parent / ".env", overwrite=False)
-_log_level = log_level(Env())
-for _command in ("WORKER", "BEAT"):
-    os.environ[f"CELERY_{_command}_LOGLEVEL"] = _log_level
+# Celery's command line reads an option it is not given from CELERY_<COMMAND>_<OPTION>
+# (CELERY_WORKER_LOGLEVEL, CELERY_WORKER_CONCURRENCY: click's auto_envvar_prefix "CELERY")
+# as it parses `worker` or `beat`, after `-A config` imported this module but before
+# anything loads Django's settings, which read the .env beside manage.py themselves. Read
+# here, with the same function, so that those variables count from the .env as every other
+# does; the settings' own read then finds nothing new.
+read_dotenv()
+
+
+def _log_level_from_settings() -> str:
+    """LOG_LEVEL as the settings read it (``config.environment.log_level``)."""
+    from django.conf import settings
+
+    return settings.LOG_LEVEL
+
+
+# `celery worker` and `celery beat` log at LOG_LEVEL unless their command line gives
+# --loglevel or the operator sets CELERY_WORKER_LOGLEVEL / CELERY_BEAT_LOGLEVEL: Celery's own
+# default, WARNING, ignored it, and compose's `--loglevel info` overrode it. LOG_LEVEL is the
+# option's default, which click takes only when neither says. Setting those variables from it
+# ignored an operator's; setting them only when unset would have left them in the
+# environment, where a worker started by a process that loaded this app took its parent's
+# level over its own LOG_LEVEL. The option's default changes nothing a child inherits.
+for _command in (worker_command, beat_command):
+    (_option,) = [param for param in _command.params if param.name == "loglevel"]
+    _option.default = _log_level_from_settings
 
 #: Errors a task is sent again for, a little later, instead of failing: the database gone for
 #: a moment (a restart, a failover, a session ended by an administrator). Django raises its

@@ -16,6 +16,7 @@ import logging
 import math
 import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 import environ
@@ -60,6 +61,19 @@ def invalid(name: str, value: object, expected: str, default: Any = None) -> Imp
     elif isinstance(default, int | float | str) and default != "":
         fix += f", or unset it for the default ({default})"
     return ImproperlyConfigured(f"{name}={value!r} is not {expected}. {fix}.")
+
+
+#: The file beside manage.py whose variables count as the environment's, those set winning.
+DOTENV = Path(__file__).resolve().parent.parent / ".env"
+
+
+def read_dotenv() -> None:
+    """Put ``.env``'s variables in the environment, each one already set left as it is.
+
+    The one way every process reads it: the settings, and the Celery app before them (its
+    command line reads variables before the settings load).
+    """
+    Env.read_env(DOTENV, overwrite=False)
 
 
 class Env(environ.Env):

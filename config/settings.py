@@ -17,13 +17,20 @@ from urllib.parse import urlsplit
 import psycopg
 from django.core.exceptions import ImproperlyConfigured
 
-from config.environment import Env, cors_allowed_origins, invalid, log_level, throttle_rate
+from config.environment import (
+    Env,
+    cors_allowed_origins,
+    invalid,
+    log_level,
+    read_dotenv,
+    throttle_rate,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = Env()
-Env.read_env(BASE_DIR / ".env", overwrite=False)
+read_dotenv()
 
 DEBUG = env.bool("DEBUG", default=False)
 

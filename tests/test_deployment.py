@@ -643,7 +643,8 @@ def test_celery_workers_and_beat_log_at_log_level_unless_their_command_line_says
     # given: compose's worker, retrain worker and beat commands, in the test's environment
     services = compose()["services"]
     base = {**os.environ, "C_FORCE_ROOT": "1"}
-    base.pop("LOG_LEVEL", None)
+    for name in ("LOG_LEVEL", "CELERY_WORKER_LOGLEVEL", "CELERY_BEAT_LOGLEVEL"):
+        base.pop(name, None)
     runs = {
         f"{name}, LOG_LEVEL=debug": (services[name]["command"], {"LOG_LEVEL": "debug"})
         for name in ("worker", "retrain-worker", "beat")
@@ -653,6 +654,24 @@ def test_celery_workers_and_beat_log_at_log_level_unless_their_command_line_says
     runs["worker --loglevel error, LOG_LEVEL=debug"] = (
         [*services["worker"]["command"], "--loglevel", "error"],
         {"LOG_LEVEL": "debug"},
+    )
+    # Celery's own variables for its command line's --loglevel, an operator's: LOG_LEVEL's
+    # level was set over them, so that they were ignored
+    runs["worker, CELERY_WORKER_LOGLEVEL=error, LOG_LEVEL=debug"] = (
+        services["worker"]["command"],
+        {"CELERY_WORKER_LOGLEVEL": "error", "LOG_LEVEL": "debug"},
+    )
+    runs["beat, CELERY_BEAT_LOGLEVEL=error, LOG_LEVEL=debug"] = (
+        services["beat"]["command"],
+        {"CELERY_BEAT_LOGLEVEL": "error", "LOG_LEVEL": "debug"},
+    )
+    runs["beat, CELERY_WORKER_LOGLEVEL=error, LOG_LEVEL=debug"] = (
+        services["beat"]["command"],
+        {"CELERY_WORKER_LOGLEVEL": "error", "LOG_LEVEL": "debug"},
+    )
+    runs["worker --loglevel warning, CELERY_WORKER_LOGLEVEL=error"] = (
+        [*services["worker"]["command"], "--loglevel", "warning"],
+        {"CELERY_WORKER_LOGLEVEL": "error"},
     )
 
     # when: each starts (side by side: each is mostly Django's and the apps' imports)
@@ -681,7 +700,30 @@ def test_celery_workers_and_beat_log_at_log_level_unless_their_command_line_says
         "worker, LOG_LEVEL unset": ["INFO"],
         "beat, LOG_LEVEL=Warning": ["WARNING"],
         "worker --loglevel error, LOG_LEVEL=debug": ["ERROR"],
+        "worker, CELERY_WORKER_LOGLEVEL=error, LOG_LEVEL=debug": ["ERROR"],
+        "beat, CELERY_BEAT_LOGLEVEL=error, LOG_LEVEL=debug": ["ERROR"],
+        "beat, CELERY_WORKER_LOGLEVEL=error, LOG_LEVEL=debug": ["DEBUG"],
+        "worker --loglevel warning, CELERY_WORKER_LOGLEVEL=error": ["WARNING"],
     }
+
+
+def test_loading_the_celery_app_leaves_celerys_log_level_variables_unset() -> None:
+    # given: a process without them (web, manage.py, a test runner)
+    env = {**os.environ}
+    for name in ("CELERY_WORKER_LOGLEVEL", "CELERY_BEAT_LOGLEVEL"):
+        env.pop(name, None)
+
+    # when: it loads the Celery app, as every process importing config does
+    script = (
+        "import os, config.celery; "
+        "print([n for n in os.environ if n in ('CELERY_WORKER_LOGLEVEL', 'CELERY_BEAT_LOGLEVEL')])"
+    )
+    result = run_python("-c", script, env=env)
+
+    # then: none is set, so that a worker or beat it starts, its environment inherited,
+    # logs at its own LOG_LEVEL, an explicit one of those variables being the operator's
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout == "[]\n"
 
 
 def compose_healthcheck(service: str) -> str:
