@@ -58,6 +58,8 @@ demo-data: venv  ## Seed, train, simulate traffic and retrain like make demo, wi
 	@# Every taste cluster retrains once through the Celery task's code (in this process without
 	@# a broker), so admin's Training runs show finished runs with their stages (about a minute).
 	@# No --wait: a run its gate refuses is one to look at in admin, not a reason to stop the demo.
+	@# A run that failed is: the command exits 1 naming it, and the demo stops here, unserved
+	@# (make demo again retrains only the clusters that have not succeeded).
 	$(DEMO_ENV) $(PY) manage.py retrain --all --if-empty
 	$(DEMO_ENV) $(PY) manage.py update_artwork_policy --full
 	$(DEMO_ENV) $(PY) manage.py demo_info --host $(DEMO_HOST) --port $(DEMO_PORT)

@@ -12,12 +12,14 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from io import StringIO
 
 import psycopg
 import pytest
 from celery import Task
 from celery.app.trace import build_tracer
 from celery.exceptions import SoftTimeLimitExceeded
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, OperationalError, connection
 from django.db.models import F
 from django.utils import timezone
@@ -27,6 +29,7 @@ from recommendations.apis.retrains import BROKER_RETRY_SECONDS
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.services import retraining
 from recommendations.tasks import retrain_cluster, retrain_clusters
+from regions.models import TasteCluster
 from tests.factories import RegionFactory, TasteClusterFactory
 from tests.processes import ROOT, current_database_url, run_python
 from tests.recommendations.demo_world import seed_small_demo
@@ -263,6 +266,71 @@ def test_without_a_broker_a_run_its_gate_rejects_is_reported_as_it_ended(
     assert len(said) == 1
     assert said[0][0] == "warning"
     assert ": rejected. Not better than the active version" in said[0][1]
+
+
+def _region_with_no_one(code: str, name: str) -> TasteCluster:
+    """A region seeded with its cluster before any household lives there, whose retrain fails:
+    it has no profiles to learn from."""
+    return TasteClusterFactory(
+        region=RegionFactory(code=code, name=name), slug="default", name="Default"
+    )
+
+
+@pytest.mark.django_db(transaction=True)  # without a broker a run executes as its request commits
+def test_retrain_without_a_broker_fails_when_its_run_failed(eager) -> None:  # noqa: F811
+    # given: a cluster whose retrain fails, no broker (the run executes in the command)
+    _region_with_no_one("US", "United States")
+    stdout = StringIO()
+
+    # when: its retrain, without --wait, as a cron job or CI runs it
+    with pytest.raises(CommandError) as failed:
+        call_command("retrain", "--region", "US", stdout=stdout, stderr=StringIO())
+
+    # then: the failed run said as before, and the command fails (exit 1) in one line naming
+    # the run, the stage it failed at and its error: it exited 0 after the run had failed
+    run = TrainingRun.objects.get()
+    assert run.status == TrainingRun.Status.FAILED
+    assert stdout.getvalue() == f"run #{run.pk} US-Default: failed {run.error}\n"
+    assert failed.value.returncode == 1
+    stage = f" at stage {run.stage}" if run.stage else ""
+    assert str(failed.value) == (
+        f"Retrain run #{run.pk} US-Default failed{stage}: "
+        "RetrainError: Region US has no profiles to learn from."
+    )
+
+
+@pytest.mark.django_db(transaction=True)  # without a broker a run executes as its request commits
+def test_retrain_all_without_a_broker_retrains_every_region_then_names_each_failed_run(
+    eager,  # noqa: F811
+) -> None:
+    # given: two regions whose retrains fail
+    _region_with_no_one("AU", "Australia")
+    _region_with_no_one("US", "United States")
+
+    # when
+    with pytest.raises(CommandError) as failed:
+        call_command("retrain", "--all", stdout=StringIO(), stderr=StringIO())
+
+    # then: the first failure did not stop the second region's retrain, and the error names both
+    au, us = TrainingRun.objects.order_by("region_id")
+    assert (au.status, us.status) == (TrainingRun.Status.FAILED, TrainingRun.Status.FAILED)
+    message = str(failed.value)
+    assert "\n" not in message
+    assert message.startswith(f"Retrain run #{au.pk} AU-Default failed")
+    assert f"; run #{us.pk} US-Default failed" in message
+
+
+@pytest.mark.django_db(transaction=True)  # without a broker a run executes as its request commits
+def test_retrain_without_a_broker_or_wait_leaves_a_rejected_run_to_admin(eager) -> None:  # noqa: F811
+    # given: a cluster busy with another run, so the command's run is rejected, as a gate
+    # refuses one (make demo's case: a run to look at in admin, not a reason to stop)
+    cluster = _cluster()
+    TrainingRun.objects.create(region=cluster.region, taste_cluster=cluster)
+    stdout = StringIO()
+
+    # when / then: no error without --wait
+    call_command("retrain", "--region=IN", "--cluster=tamil", stdout=stdout, stderr=StringIO())
+    assert ": rejected Another retrain" in stdout.getvalue()
 
 
 @pytest.mark.slow

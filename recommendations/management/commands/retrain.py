@@ -47,6 +47,16 @@ def run_line(run: TrainingRun) -> str:
     return f"run #{run.pk} {run.taste_cluster}: {run.status}{version}{error}"
 
 
+def failure_line(runs: list[TrainingRun]) -> str:
+    """The failed runs in one line, each with the stage it failed at and its error."""
+    failures = []
+    for run in runs:
+        stage = f" at stage {run.stage}" if run.stage else ""
+        error = " ".join(run.error.split()).rstrip(".") or "no error recorded"
+        failures.append(f"run #{run.pk} {run.taste_cluster} failed{stage}: {error}")
+    return f"Retrain {'; '.join(failures)}."
+
+
 def wait_line(run: TrainingRun) -> str:
     """An unfinished run as ``--wait`` follows it: its stage and progress once it has one.
 
@@ -95,7 +105,8 @@ class Command(BaseCommand):
         "(--region alone) or of every cluster of every region (--all, one region's batch "
         "after another), each region's on its own queue; --wait follows the runs until they "
         "finish, and fails (a non-zero exit) unless every one succeeded. Without a broker "
-        "configured the retrain runs in this process."
+        "configured the retrain runs in this process, and the command fails if a run did "
+        "(a run its gate rejected fails it only with --wait)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -175,6 +186,12 @@ class Command(BaseCommand):
             runs = self._request(targets, bar, wait=options["wait"])
             if options["wait"]:
                 self._wait(runs, bar, timeout=options["timeout"] or WAIT_SECONDS)
+        # A run that failed by the time it was said (in this process, without a broker): a
+        # cron job or CI saw exit 0 for a retrain that failed. One its gate refused
+        # (rejected) is a retrain that worked and is not fatal, unless --wait asks for success.
+        failed = [run for run in runs if run.status == TrainingRun.Status.FAILED]
+        if failed:
+            raise CommandError(failure_line(failed))
 
     def _interrupted(self) -> str:
         if retrains_run_here():
