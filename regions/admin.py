@@ -121,9 +121,11 @@ class TasteClusterFormSet(forms.BaseInlineFormSet):
     An inline's forms check no constraint naming the region they belong to, so a second
     default reached the database: a server error. Counted over the whole page rather
     than each form against the database, so that the default moves in one save. None
-    ticked (the default unticked or deleted, or a region's first clusters added without
-    one) left the alphabetically first cluster catching everyone; a page that changes no
-    cluster is not refused for a region an older write left so (``tonight.W008`` names it).
+    ticked (the default unticked or deleted) left the alphabetically first cluster catching
+    everyone; a page that changes no cluster is not refused for a region an older write left
+    so (``tonight.W008`` names it). A region's first clusters added with none ticked are
+    not refused: the first of them is ticked, as ``TasteCluster.save`` would make it the
+    default anyway, and the page says so.
     """
 
     def clean(self) -> None:
@@ -140,12 +142,28 @@ class TasteClusterFormSet(forms.BaseInlineFormSet):
                 "A region has one default taste cluster: tick “is default” on one only."
             )
         changed = self.deleted_forms or any(form.has_changed() for form in self.forms)
+        self.first_default: TasteCluster | None = None
+        if kept and not defaults and changed and not self._region_has_clusters():
+            # A region's first clusters, none ticked: the first saved becomes the default
+            # anyway (``TasteCluster.save``), so the page ticks it rather than refuse what
+            # the model does, and the region's page says so (``RegionAdmin.save_formset``).
+            first = kept[0]
+            first.cleaned_data["is_default"] = True
+            first.instance.is_default = True
+            self.first_default = first.instance
+            return
         if kept and not defaults and changed:
             raise ValidationError(
                 "A region that has taste clusters has one default, which holds everybody no "
                 "keyed community holds: tick “is default” on one. To move it, tick another "
                 "cluster and untick (or delete) the former one in the same save."
             )
+
+    def _region_has_clusters(self) -> bool:
+        """Whether the region has a cluster stored, read afresh: the page may be older."""
+        if self.instance.pk is None or self.instance._state.adding:
+            return False
+        return TasteCluster.objects.filter(region_id=self.instance.pk).exists()
 
     def save(self, commit: bool = True) -> list[TasteCluster]:
         # The default moves by its new cluster's save, which unticks the former one
@@ -181,6 +199,14 @@ class TasteClusterFormSet(forms.BaseInlineFormSet):
             self._deleted_last.append(obj)
         else:
             super().delete_existing(obj, commit=commit)
+
+
+def _first_default_said(cluster: TasteCluster) -> str:
+    return (
+        f"“{cluster.name}” is {cluster.region_id}'s first taste cluster, so it was made the "
+        "region's default (“is default” ticked), which holds everybody no keyed community "
+        "holds. To make another cluster the default later, tick it on the region's page."
+    )
 
 
 class TasteClusterInline(QueryOncePerInlineMixin, admin.TabularInline):
@@ -292,6 +318,12 @@ class RegionAdmin(CountedDeletionAdminMixin, IndexedSearchAdminMixin, admin.Mode
             counts[PeriodicTask._meta.verbose_name_plural] = len(schedules)
         return deleted, counts, perms_needed, protected
 
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        first = getattr(formset, "first_default", None)
+        if first is not None:
+            self.message_user(request, _first_default_said(first), messages.INFO)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Region | None = None) -> tuple:
         # The code is the primary key that accounts and windows point at.
         return ("code",) if obj is not None else ()
@@ -330,6 +362,8 @@ class TasteClusterForm(FixedOnceStoredMixin, forms.ModelForm):
         "region": "Fixed once the cluster exists: for a community of another region, add a "
         "cluster there."
     }
+    #: Set by :meth:`clean_is_default` when it ticks a region's first cluster.
+    first_of_region = False
 
     class Meta:
         model = TasteCluster
@@ -342,6 +376,12 @@ class TasteClusterForm(FixedOnceStoredMixin, forms.ModelForm):
         without a default, the alphabetically first cluster caught everyone no keyed
         community holds. The default moves on the region's page, which ticks one and
         unticks the other in one save (here, a second default is the constraint's refusal).
+
+        A region's first cluster is its default whatever the box says (``TasteCluster.save``
+        makes it so): ticked here, and the page says so (``TasteClusterAdmin.save_model``),
+        rather than refused for what the model would have done. Only a region that has
+        clusters and none of them its default, as a write that bypassed the model leaves
+        it, refuses a keyed one: which of its clusters is to catch everyone is staff's call.
         """
         is_default = self.cleaned_data["is_default"]
         if is_default:
@@ -354,6 +394,9 @@ class TasteClusterForm(FixedOnceStoredMixin, forms.ModelForm):
                 )
             return is_default
         region = self.cleaned_data.get("region")
+        if region is not None and not region.taste_clusters.exists():
+            self.first_of_region = True
+            return True
         if region is not None and not region.taste_clusters.filter(is_default=True).exists():
             raise ValidationError(
                 f"{region} has no default taste cluster, which holds everybody no keyed "
@@ -382,6 +425,13 @@ class TasteClusterAdmin(CountedDeletionAdminMixin, IndexedSearchAdminMixin, admi
             .prefetch_related(Prefetch("languages", queryset=Language.objects.order_by("name")))
             .annotate(profile_count=count_subquery(Profile, "taste_cluster"))
         )
+
+    def save_model(
+        self, request: HttpRequest, obj: TasteCluster, form: TasteClusterForm, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        if form.first_of_region:
+            self.message_user(request, _first_default_said(obj), messages.INFO)
 
     def get_deleted_objects(
         self, objs: Any, request: HttpRequest

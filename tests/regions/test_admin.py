@@ -467,22 +467,53 @@ def test_a_regions_page_deletes_its_default_cluster_when_another_is_ticked_in_th
     assert list(TasteCluster.objects.values_list("slug", flat=True)) == ["tamil"]
 
 
-def test_a_regions_page_refuses_its_first_clusters_without_a_default():
+def test_a_regions_page_ticks_the_first_of_its_first_clusters_saved_without_a_default():
+    # given: India, no cluster yet, and its page adding two with "is default" unticked
     india = RegionFactory(code="IN")
+    data = _clusters_posted(india, set())
+    data["taste_clusters-TOTAL_FORMS"] = "2"
+    for i, (name, slug) in enumerate((("Tamil", "tamil"), ("Hindi", "hindi"))):
+        data.update(
+            {
+                f"taste_clusters-{i}-region": "IN",
+                f"taste_clusters-{i}-name": name,
+                f"taste_clusters-{i}-slug": slug,
+            }
+        )
+
+    # when
+    response = _superuser().post("/admin/regions/region/IN/change/", data, follow=True)
+
+    # then: saved, the first of them the default, as the model makes a region's first
+    # cluster, and the page says so
+    assert response.redirect_chain
+    assert _india_defaults() == ["tamil"]
+    assert TasteCluster.objects.filter(region_id="IN").count() == 2
+    assert "“Tamil” is IN's first taste cluster" in _messages(response)
+
+
+def test_a_regions_page_still_refuses_a_keyed_cluster_where_clusters_have_no_default():
+    # given: a region an older write left with a cluster and no default
+    india = RegionFactory(code="IN")
+    TasteCluster.objects.bulk_create([TasteCluster(region=india, slug="hindi", name="Hindi")])
     data = _clusters_posted(india, set())
     data.update(
         {
-            "taste_clusters-TOTAL_FORMS": "1",
-            "taste_clusters-0-region": "IN",
-            "taste_clusters-0-name": "Tamil",
-            "taste_clusters-0-slug": "tamil",
+            "taste_clusters-TOTAL_FORMS": "2",
+            "taste_clusters-1-region": "IN",
+            "taste_clusters-1-name": "Tamil",
+            "taste_clusters-1-slug": "tamil",
         }
     )
 
     response = _superuser().post("/admin/regions/region/IN/change/", data)
 
+    # then: which of them is to catch everyone is staff's call
     assert response.status_code == 200
-    assert not TasteCluster.objects.exists()
+    assert "tick “is default” on one" in str(
+        response.context["inline_admin_formsets"][0].formset.non_form_errors()
+    )
+    assert TasteCluster.objects.filter(region_id="IN").count() == 1
 
 
 def _cluster_posted(cluster: TasteCluster, **changes: str) -> dict[str, str]:
@@ -514,8 +545,29 @@ def test_a_default_clusters_page_refuses_to_untick_it():
     assert _india_defaults() == ["default"]
 
 
-def test_a_cluster_added_to_a_region_without_a_default_is_refused_unless_it_is_the_default():
+def test_a_regions_first_cluster_added_unticked_is_made_its_default_and_staff_are_told():
     RegionFactory(code="IN")
+    data = {
+        "region": "IN",
+        "slug": "tamil",
+        "name": "Tamil",
+        "localizations-TOTAL_FORMS": "0",
+        "localizations-INITIAL_FORMS": "0",
+        "localizations-MIN_NUM_FORMS": "0",
+        "localizations-MAX_NUM_FORMS": "1000",
+    }
+
+    response = _superuser().post("/admin/regions/tastecluster/add/", data, follow=True)
+
+    assert response.redirect_chain
+    assert _india_defaults() == ["tamil"]
+    assert "“Tamil” is IN's first taste cluster" in _messages(response)
+
+
+def test_a_cluster_added_to_a_region_without_a_default_is_refused_unless_it_is_the_default():
+    # given: a region an older write left with a cluster and no default
+    india = RegionFactory(code="IN")
+    TasteCluster.objects.bulk_create([TasteCluster(region=india, slug="hindi", name="Hindi")])
     client = _superuser()
     data = {
         "region": "IN",
@@ -534,6 +586,9 @@ def test_a_cluster_added_to_a_region_without_a_default_is_refused_unless_it_is_t
     assert "no default" in str(refused.context["adminform"].form.errors["is_default"])
     assert added.status_code == 302
     assert _india_defaults() == ["tamil"]
+    assert list(
+        TasteCluster.objects.filter(region_id="IN", is_default=False).values_list("slug", flat=True)
+    ) == ["hindi"]
 
 
 @pytest.mark.parametrize("how", ["page", "action"])
