@@ -837,3 +837,36 @@ def test_a_pin_in_admin_is_four_ascii_digits_as_typed_as_the_api_takes_it(staff,
     assert response.context["adminform"].form.errors["pin"] == ["The PIN must be exactly 4 digits."]
     profile.refresh_from_db()
     assert not profile.has_pin
+
+
+@pytest.mark.parametrize("where", ["add", "change", "household"])
+def test_a_name_that_composing_lengthens_past_50_characters_is_a_name_error_in_admin(staff, where):
+    # given: 50 characters as typed, 55 once composed (NFC), as the profile is saved
+    from tests.profiles.test_apis import LENGTHENED_NAME
+
+    account = AccountFactory()
+    teen = profile_create(account=account, name="Teen")
+    if where == "add":
+        url = reverse("admin:profiles_profile_add")
+        data = {**form_data(staff.get(url)), "account": str(account.pk), "name": LENGTHENED_NAME}
+    elif where == "change":
+        url = change_url(teen)
+        data = {**form_data(staff.get(url)), "name": LENGTHENED_NAME}
+    else:
+        url = account_url(account)
+        data = {**form_data(staff.get(url)), "profiles-0-name": LENGTHENED_NAME}
+
+    # when
+    response = staff.post(url, data)
+
+    # then: the page again, the error on the name's field, saying why
+    assert response.status_code == 200
+    if where == "household":
+        errors = response.context["inline_admin_formsets"][0].formset.forms[0].errors
+    else:
+        errors = response.context["adminform"].form.errors
+    assert errors["name"] == [
+        "Ensure this value has at most 50 characters in Unicode's composed form (NFC), as "
+        "names are saved: it has 55."
+    ]
+    assert list(account.profiles.values_list("name", flat=True)) == ["Teen"]

@@ -692,3 +692,28 @@ def test_an_unknown_language_is_refused_in_the_apis_words(api_client, profile, c
     profile.refresh_from_db()
     assert profile.display_language_id is None
     assert not profile.preferred_languages.exists()
+
+
+#: 50 characters as typed, 55 once composed: U+0958 (DEVANAGARI LETTER QA) is one of the
+#: letters NFC writes as two (क and a nukta), which Unicode never composes back.
+LENGTHENED_NAME = "Q" * 45 + "\u0958" * 5
+
+
+def test_a_name_within_50_characters_that_composing_lengthens_past_them_is_a_400_saying_so(
+    api_client, account
+):
+    profile = ProfileFactory(account=account, name="Asha")
+
+    created = api_client.post(LIST_URL, {"name": LENGTHENED_NAME}, format="json")
+    renamed = api_client.patch(detail_url(profile.pk), {"name": LENGTHENED_NAME}, format="json")
+
+    # then: the field named, and why a name of 50 characters is over 50
+    for response in (created, renamed):
+        assert response.status_code == 400, response.content
+        assert response.json()["errors"] == {
+            "name": [
+                "Ensure this value has at most 50 characters in Unicode's composed form "
+                "(NFC), as names are saved: it has 55."
+            ]
+        }
+    assert list(account.profiles.values_list("name", flat=True)) == ["Asha"]
