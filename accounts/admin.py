@@ -11,6 +11,7 @@ from config.admin_deletion import CountedDeletionAdminMixin
 from config.admin_history import inline_deletions_unnamed
 from config.admin_households import history_rows_unnamed, household_shown, households_named
 from config.admin_lists import IndexedSearchAdminMixin, count_subquery
+from config.admin_users import usernames_by_id, users_shown
 from config.permissions import may_view
 from console.access import HOUSEHOLDS, can_view
 from profiles.admin import ProfileInline, ServiceRefusalAdminMixin
@@ -46,6 +47,7 @@ class ApiTokenInline(admin.TabularInline):
 
 
 @admin.register(Account)
+@usernames_by_id(users=users_shown("users", "users"))
 class AccountAdmin(
     CountedDeletionAdminMixin, IndexedSearchAdminMixin, ServiceRefusalAdminMixin, admin.ModelAdmin
 ):

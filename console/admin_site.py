@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from config.admin_deletion import deletion_bounded
 from config.admin_lists import lookup_values_checked
+from config.admin_users import may_view_users
 
 from .access import console_home
 
@@ -43,4 +44,6 @@ class ConsoleLinkedAdminSite(admin.AdminSite):
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
         context = super().each_context(request)
         context["site_url"] = console_home(request.user)
+        # The history pages' "User" column (templates/admin/object_history.html).
+        context["users_named"] = may_view_users(request.user)
         return context

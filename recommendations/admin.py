@@ -44,6 +44,7 @@ from artwork.models import ArtworkVariantDaily
 from catalog.models import Title
 from config.admin_households import households_named, profile_shown
 from config.admin_lists import IndexedSearchAdminMixin, OfferedChoicesFilter
+from config.admin_users import user_shown, usernames_by_id
 from config.charts import Series, has_points, line_chart
 from config.ids import id_from_text
 from regions.models import Region
@@ -886,6 +887,7 @@ ModelVersionAdmin.actions = (*ModelVersionAdmin.actions, roll_back_to_version)
 
 
 @admin.register(TrainingRun)
+@usernames_by_id(requested_by=user_shown("requested_by", "requested by"))
 class TrainingRunAdmin(JsonShownMixin, LabelledSearchMixin, admin.ModelAdmin):
     """Retrains: who asked, how far along, how long each stage took, and what came out.
 

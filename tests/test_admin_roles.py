@@ -3,14 +3,17 @@
 A catalogue editor, a support agent, an ML engineer and a read-only analyst, each a member
 of a group holding only their role's permissions, open every page of every admin (list,
 add, change, history, delete) and every related-object picker, then the console and the
-staff API. No page may fail (a 500), the console and API answer as the README says, and
-no admin page names a household to a role that may not view households.
+staff API. No page may fail (a 500), the console and API answer as the README says, no
+admin page names a household to a role that may not view households, and none names a
+user (a household's member, who asked for a retrain, who changed a row) to a role that may
+not view users.
 """
 
 from collections.abc import Iterator
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -97,19 +100,41 @@ def admin_pages() -> Iterator[str]:
             )
 
 
+def people_named() -> list[str]:
+    """Usernames on the first household (a member) and the first run (who asked for it),
+    each with an entry in those rows' admin history, returned with their e-mails."""
+    users = get_user_model().objects
+    member = users.create_user("priya-member", "priya@example.net")
+    operator = users.create_user("ravi-operator", "ravi@example.net", is_staff=True)
+    household = Account.objects.order_by("pk").first()
+    household.users.add(member)
+    run = TrainingRun.objects.order_by("pk").first()
+    TrainingRun.objects.filter(pk=run.pk).update(requested_by=operator)
+    for row in (household, run):
+        LogEntry.objects.log_actions(
+            user_id=operator.pk, queryset=[row], action_flag=CHANGE, change_message="Looked."
+        )
+    return [member.username, member.email, operator.username, operator.email]
+
+
 @pytest.mark.parametrize("role", list(ROLES))
 def test_every_admin_page_answers_each_role_without_failing(catalogue, role: str) -> None:  # noqa: F811
     client = role_client(role)
     may_view_households = role == "support agent"
     households = list(Account.objects.values_list("name", flat=True))
+    # None of the roles may view users: they read "user #5" where a username was
+    people = people_named()
 
     for url in admin_pages():
         response = client.get(url)
 
         assert response.status_code in (200, 302, 403), url
-        if response.status_code == 200 and not may_view_households:
-            page = response.content.decode()
+        if response.status_code != 200:
+            continue
+        page = response.content.decode()
+        if not may_view_households:
             assert not [name for name in households if name in page], url
+        assert not [name for name in people if name in page], url
 
 
 @pytest.mark.parametrize("role", list(ROLES))
