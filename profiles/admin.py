@@ -23,10 +23,12 @@ from django.utils.translation import gettext as django_catalogue_gettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from redis.exceptions import RedisError
 
+from accounts.models import Account
 from config.admin_deletion import CountedDeletionAdminMixin
 from config.admin_households import household_shown, households_named
 from config.admin_inlines import InstanceRelationsForm, QueryOncePerInlineMixin
 from config.admin_lists import IndexedSearchAdminMixin
+from config.permissions import may_view
 
 from .checks import cache_is_per_process
 from .models import (
@@ -365,6 +367,33 @@ class ProfileAdmin(
     def get_fieldsets(self, request: HttpRequest, obj: Profile | None = None) -> tuple:
         return self._change_fieldsets if obj is not None else self._add_fieldsets
 
+    def get_autocomplete_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        """Without the household picker for staff who may not view households: it searches
+        and shows households' names, and Django's picker refuses them (a 403) anyway."""
+        fields = tuple(super().get_autocomplete_fields(request))
+        if may_view(request.user, "accounts.account"):
+            return fields
+        return tuple(field for field in fields if field != "account")
+
+    def formfield_for_foreignkey(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
+        """The household by its id for staff who may not view households.
+
+        The add page asked view on households for its picker, so staff who may add profiles
+        but not view households could pick none: they give the household's id, as the
+        profile list shows it (#12) and searches it (``account:12``), and read no name.
+        """
+        if db_field.name == "account" and not may_view(request.user, "accounts.account"):
+            return forms.ModelChoiceField(
+                queryset=Account.objects.only("pk"),
+                widget=forms.NumberInput(attrs={"min": 1}),
+                label="Household id",
+                help_text="The household's id, as the profile list shows it: 12 for #12.",
+                error_messages={"invalid_choice": "No household has this id."},
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Profile | None = None) -> tuple:
         if obj is None:
             return ()
@@ -535,6 +564,10 @@ class ProfileAdmin(
                 account=data["account"], pin=data.get("pin") or None, **_service_fields(data)
             )
             _adopt(obj, profile)
+            if not may_view(request.user, "accounts.account"):
+                # Its name in admin's message and log calls the household by its id, as
+                # the rows admin reads for such staff do (``config.admin_households``).
+                obj.household_shown_as = f"household #{obj.account_id}"
             return
         _adopt(obj, _changes_save(form, obj))
 

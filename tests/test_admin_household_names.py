@@ -456,3 +456,32 @@ def test_the_account_column_sorts_by_household_id_for_staff_who_may_not_view_hou
     rows = narrow.get(admin_url(model, "changelist"), {"o": str(index)}).context["cl"].result_list
 
     assert [row.account_id for row in rows] == [first.account_id, second.account_id]
+
+
+def test_staff_who_may_add_profiles_but_not_view_households_add_one_by_the_households_id(
+    django_user_model, profile
+):
+    # given: the profile add page, whose household picker asks view on households (a 403
+    # for these staff), so that they could pick no household at all
+    client = staff_client(django_user_model, "profiles.add_profile", "profiles.view_profile")
+    url = admin_url(Profile, "add")
+    page = client.get(url)
+    household = profile.account
+    assert page.status_code == 200
+    assert HOUSEHOLD not in page.content.decode()
+    assert "admin-autocomplete" not in str(page.context["adminform"].form["account"])
+
+    # when: they give a household's id, as the profile list shows it, then one no household has
+    data = {**form_data(page), "name": "Guest", "maturity_limit": "18"}
+    added = client.post(url, {**data, "account": str(household.pk)}, follow=True)
+    refused = client.post(url, {**data, "name": "Other", "account": str(household.pk + 1000)})
+
+    # then: added to that household, the page naming it by its id alone
+    assert added.redirect_chain
+    assert household.profiles.filter(name="Guest").exists()
+    said = " ".join(str(message) for message in added.context["messages"])
+    assert f"Guest (household #{household.pk})" in said
+    assert HOUSEHOLD not in added.content.decode()
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["account"] == ["No household has this id."]
+    assert HOUSEHOLD not in LogEntry.objects.get().object_repr
