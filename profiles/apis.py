@@ -76,7 +76,8 @@ PROFILE_MATURITY_HELP = (
 NAME_TRIMMED_HELP = (
     "Blanks around it are dropped: ' Asha ' is saved as 'Asha'. It may not hold a control "
     "character (a line break, a tab) within it, nor be only invisible characters. It is saved "
-    "in Unicode's composed form (NFC): an 'e' and a combining diaeresis is the name 'ë'."
+    "in Unicode's composed form (NFC): an 'e' and a combining diaeresis is the name 'ë'; its "
+    "50 characters are counted so composed."
 )
 PROFILE_LANGUAGES_HELP = "Codes of the languages the profile likes to watch in, e.g. 'ta'."
 
