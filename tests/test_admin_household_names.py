@@ -474,7 +474,10 @@ def test_staff_who_may_add_profiles_but_not_view_households_add_one_by_the_house
     # when: they give a household's id, as the profile list shows it, then one no household has
     data = {**form_data(page), "name": "Guest", "maturity_limit": "18"}
     added = client.post(url, {**data, "account": str(household.pk)}, follow=True)
-    refused = client.post(url, {**data, "name": "Other", "account": str(household.pk + 1000)})
+    refused = [
+        client.post(url, {**data, "name": "Other", "account": account})
+        for account in (str(household.pk + 1000), "9" * 30, "#12")
+    ]
 
     # then: added to that household, the page naming it by its id alone
     assert added.redirect_chain
@@ -482,6 +485,7 @@ def test_staff_who_may_add_profiles_but_not_view_households_add_one_by_the_house
     said = " ".join(str(message) for message in added.context["messages"])
     assert f"Guest (household #{household.pk})" in said
     assert HOUSEHOLD not in added.content.decode()
-    assert refused.status_code == 200
-    assert refused.context["adminform"].form.errors["account"] == ["No household has this id."]
+    for response in refused:
+        assert response.status_code == 200
+        assert response.context["adminform"].form.errors["account"] == ["No household has this id."]
     assert HOUSEHOLD not in LogEntry.objects.get().object_repr
