@@ -808,7 +808,10 @@ class PlayRanker:
         labels : array of bool, shape (n,)
             Whether the impression was played within the session.
         sample_weight : array of float32, shape (n,), optional
-            E.g. inverse propensity of the artwork or row choice.
+            Each row's weight: training gives the inverse rate at which a page's
+            negatives were sampled. No propensity of the placement: serving ranks
+            deterministically, so there is none to invert (docs/recommendations.md,
+            "What the rankers cannot learn").
         pages : array of int, shape (n,), optional
             Each row's page, numbered in time order (non-decreasing): the
             calibration part then starts at a page's first row, so that no page
