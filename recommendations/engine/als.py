@@ -406,6 +406,52 @@ class CollaborativeModel:
         self._components, self._weights = (), np.ones(0)
         return self
 
+    def with_titles(self, *, positions: npt.ArrayLike, n_titles: int) -> CollaborativeModel:
+        """This model on a larger title index: its titles at ``positions``, the rest zero.
+
+        A title added after the fit has no co-viewing to learn from: its zero factor
+        scores 0 for every profile (what a profile without CF evidence scores every
+        title), and adds nothing to ``YᵀY``, so every fold-in solves the system it
+        solved before (the regularised Gram matrix is shared, not recomputed). A
+        profile's plays of it are evidence the solve cannot use, as for any zero row.
+
+        Parameters
+        ----------
+        positions : array of int, shape (self.n_titles,), ascending
+        n_titles : int
+
+        Returns
+        -------
+        CollaborativeModel
+            A new model without user factors; this one is not changed.
+        """
+        items = self._require_fitted()
+        positions = np.asarray(positions, dtype=np.int64).reshape(-1)
+        if positions.shape[0] != items.shape[0]:
+            raise ValueError("positions must place every fitted title")
+        model = CollaborativeModel(
+            factors=self.factors,
+            regularization=self.regularization,
+            alpha=self.alpha,
+            iterations=self.iterations,
+            use_cg=self.use_cg,
+            num_threads=self.num_threads,
+            random_state=self.random_state,
+        )
+        wider = np.zeros((n_titles, items.shape[1]), dtype=np.float32)
+        wider[positions] = items
+        model.item_factors = wider
+        model.availability_masked = self.availability_masked
+        model.fit_seconds = self.fit_seconds
+        model._gram = self._gram
+        if self._components:
+            parts = tuple(
+                part.with_titles(positions=positions, n_titles=n_titles)
+                for part in self._components
+            )
+            model._components, model._weights = parts, self._weights
+        return model
+
     def _require_fitted(self) -> npt.NDArray[np.float32]:
         if self.item_factors is None:
             raise RuntimeError("the collaborative model is not fitted")

@@ -66,6 +66,10 @@ class ContentModel:
         neighbours of positive similarity.
     neighbour_similarity : numpy.ndarray of float32, shape (n_titles, n_neighbours)
         Their cosine similarities (0.0 in padding).
+    feature_names : numpy.ndarray of str, shape (n_features,), or None
+        What each column is, as the caller named it at :meth:`fit` (``None`` when it
+        did not): how a title added after the fit finds its columns
+        (:meth:`columns_of`).
     """
 
     def __init__(
@@ -85,6 +89,7 @@ class ContentModel:
         self.title_vectors: sp.csr_matrix | None = None
         self.neighbour_index: npt.NDArray[np.int32] | None = None
         self.neighbour_similarity: npt.NDArray[np.float32] | None = None
+        self.feature_names: npt.NDArray[np.str_] | None = None
         self._neighbour_matrix: sp.csr_matrix | None = None
 
     @property
@@ -97,6 +102,7 @@ class ContentModel:
         title_features: sp.spmatrix,
         *,
         feature_weights: npt.ArrayLike | None = None,
+        feature_names: npt.ArrayLike | None = None,
         progress: Callable[[int, int], object] | None = None,
     ) -> Self:
         """Learn idf from the catalogue, vectorise every title and build the neighbour table.
@@ -109,6 +115,8 @@ class ContentModel:
         feature_weights : array of float32, shape (n_features,), optional
             Multiplies each feature's TF-IDF weight before normalisation, to
             balance feature groups. Defaults to all ones.
+        feature_names : array of str, shape (n_features,), optional
+            A name per column, unique, kept (and stored) for :meth:`columns_of`.
         progress : callable, optional
             Told (titles done, titles) as each block of the neighbour table is done: the
             table is quadratic in the catalogue (3.5 minutes for 87,000 titles of genres alone).
@@ -146,15 +154,133 @@ class ContentModel:
             if feature_weights is None
             else np.asarray(feature_weights, dtype=np.float32).reshape(n_features)
         )
+        self.feature_names = None
+        if feature_names is not None:
+            names = np.asarray(feature_names, dtype=str).reshape(-1)
+            if names.shape[0] != n_features or np.unique(names).shape[0] != n_features:
+                raise ValueError("feature_names must name each column once")
+            self.feature_names = names
         self.title_vectors = self.transform(features)
         self._build_neighbour_table(progress or (lambda done, total: None))
         return self
+
+    def columns_of(self, names: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The column of each feature name; -1 for a name the fit did not see (or without names).
+
+        A title added after the fit has only the features it shares with the
+        fitted vocabulary: an unseen genre or actor has no idf, and no fitted
+        title to be similar through.
+        """
+        names = np.asarray(names, dtype=str).reshape(-1)
+        if self.feature_names is None or names.shape[0] == 0:
+            return np.full(names.shape[0], -1, dtype=np.int64)
+        order = np.argsort(self.feature_names, kind="stable")
+        ordered = self.feature_names[order]
+        at = np.minimum(np.searchsorted(ordered, names), ordered.shape[0] - 1)
+        return np.where(ordered[at] == names, order[at], -1).astype(np.int64)
+
+    def with_titles(
+        self,
+        *,
+        positions: npt.ArrayLike,
+        n_titles: int,
+        added_features: sp.spmatrix,
+    ) -> ContentModel:
+        """This model on a larger title index: its titles at ``positions``, others added.
+
+        The added titles (the indices not in ``positions``, ascending, one row of
+        ``added_features`` each, in the fitted columns) are vectorised with the fitted
+        idf (:meth:`transform`), without a refit; the neighbour table gains their
+        rows (best of every title) and each fitted title's list takes an added
+        title where it is more similar than its last kept neighbour. Ties go to the
+        lower title index, as in :meth:`fit`. The fitted titles' vectors and their
+        similarities to one another are unchanged: a new title never moves an old
+        one's idf.
+
+        Parameters
+        ----------
+        positions : array of int, shape (self.n_titles,), ascending
+            Where each fitted title goes in the larger index.
+        n_titles : int
+            The larger index's size.
+        added_features : sparse matrix, shape (n_titles - self.n_titles, n_features)
+
+        Returns
+        -------
+        ContentModel
+            A new model; this one is not changed.
+        """
+        vectors = self._require_fitted()
+        if self.neighbour_index is None or self.neighbour_similarity is None:
+            raise RuntimeError("the content model is not fitted")
+        positions = np.asarray(positions, dtype=np.int64).reshape(-1)
+        if positions.shape[0] != vectors.shape[0]:
+            raise ValueError("positions must place every fitted title")
+        added = np.setdiff1d(np.arange(n_titles, dtype=np.int64), positions)
+        if added_features.shape != (added.shape[0], vectors.shape[1]):
+            raise ValueError(
+                f"added_features must have shape {(added.shape[0], vectors.shape[1])}, "
+                f"got {added_features.shape}"
+            )
+        new = self.transform(added_features)
+        # The larger index's vectors: fitted rows moved to their positions, added rows after.
+        stacked = sp.vstack([vectors, new], format="csr", dtype=np.float32)
+        order = np.empty(n_titles, dtype=np.int64)
+        order[positions] = np.arange(positions.shape[0])
+        order[added] = positions.shape[0] + np.arange(added.shape[0])
+        title_vectors = sp.csr_matrix(stacked[order], dtype=np.float32)
+        title_vectors.sort_indices()
+
+        k = self.n_neighbours
+        index = np.full((n_titles, k), -1, dtype=np.int32)
+        similarity = np.zeros((n_titles, k), dtype=np.float32)
+        old = self.neighbour_index
+        index[positions] = np.where(old >= 0, positions[np.maximum(old, 0)], -1)
+        similarity[positions] = self.neighbour_similarity
+        kept = min(k, n_titles - 1)
+        transposed = title_vectors.T.tocsc()
+        rows = positions
+        # In blocks of added titles, as the fit's table: memory stays block_size x n_titles.
+        for start in range(0, added.shape[0] if kept > 0 else 0, self.block_size):
+            chunk = added[start : start + self.block_size]
+            # Added titles against every title: their own rows, and their column for the rest.
+            block = (title_vectors[chunk] @ transposed).toarray()
+            block[np.arange(chunk.shape[0]), chunk] = -np.inf
+            top = _best_columns(block, kept)
+            sims = np.take_along_axis(block, top, axis=1)
+            index[chunk, :kept] = np.where(sims > 0, top, -1)
+            similarity[chunk, :kept] = np.where(sims > 0, sims, 0.0)
+            # Each fitted title's kept list and these added titles, best first, ties by index.
+            column = block[:, rows].T  # (n_fitted, len(chunk))
+            candidates = np.hstack(
+                [index[rows], np.broadcast_to(chunk.astype(np.int32), column.shape)]
+            )
+            values = np.hstack([similarity[rows], column]).astype(np.float32)
+            values[candidates < 0] = -np.inf
+            best = np.lexsort((candidates, -values), axis=-1)[:, :k]
+            chosen = np.take_along_axis(candidates, best, axis=1)
+            chosen_values = np.take_along_axis(values, best, axis=1)
+            positive = chosen_values > 0
+            index[rows] = np.where(positive, chosen, -1)
+            similarity[rows] = np.where(positive, chosen_values, 0.0)
+
+        model = ContentModel(
+            n_neighbours=k, block_size=self.block_size, random_state=self.random_state
+        )
+        model.idf, model.feature_weights = self.idf, self.feature_weights
+        model.feature_names = self.feature_names
+        model.title_vectors = title_vectors
+        model.neighbour_index, model.neighbour_similarity = index, similarity
+        return model
 
     def transform(self, title_features: sp.spmatrix) -> sp.csr_matrix:
         """Vectorise titles with the fitted idf: new titles get vectors without a refit.
 
         Equal to ``TfidfTransformer(norm="l2")`` fitted on the catalogue when
-        ``feature_weights`` is all ones.
+        ``feature_weights`` is all ones (the l2 norm as scikit-learn's ``normalize``
+        takes it, in float64, without importing scikit-learn: serving vectorises the
+        titles added after training, and its import held a web process's interpreter
+        for seconds).
 
         Parameters
         ----------
@@ -164,13 +290,17 @@ class ContentModel:
         -------
         scipy.sparse.csr_matrix of float32, shape (m, n_features), l2-normalised rows
         """
-        from sklearn.preprocessing import normalize  # as in fit: only fits transform
-
         if self.idf is None or self.feature_weights is None:
             raise RuntimeError("the content model is not fitted")
         features = sp.csr_matrix(title_features, dtype=np.float32)
         weighted = features.multiply((self.idf * self.feature_weights)[np.newaxis, :]).tocsr()
-        vectors = sp.csr_matrix(normalize(weighted, norm="l2", copy=False), dtype=np.float32)
+        vectors = sp.csr_matrix(weighted, dtype=np.float32)
+        vectors.sum_duplicates()
+        data = vectors.data.astype(np.float64)
+        rows = np.repeat(np.arange(vectors.shape[0]), np.diff(vectors.indptr))
+        norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=vectors.shape[0]))
+        norms[norms == 0.0] = 1.0  # a title without features stays all zeros
+        vectors.data = (data / norms[rows]).astype(np.float32)
         vectors.eliminate_zeros()
         vectors.sort_indices()
         return vectors
@@ -312,6 +442,8 @@ class ContentModel:
             feature_weights=self.feature_weights,
             neighbour_index=self.neighbour_index,
             neighbour_similarity=self.neighbour_similarity,
+            # Without names the archive holds what the format held before them.
+            **({} if self.feature_names is None else {"feature_names": self.feature_names}),
             **csr_to_arrays("title_vectors", vectors),
         )
 
@@ -325,6 +457,8 @@ class ContentModel:
         model.title_vectors = csr_from_arrays("title_vectors", arrays)
         model.neighbour_index = arrays["neighbour_index"]
         model.neighbour_similarity = arrays["neighbour_similarity"]
+        if "feature_names" in arrays:
+            model.feature_names = arrays["feature_names"].astype(str)
         return model
 
 

@@ -407,3 +407,23 @@ def test_dislikes_alone_fold_in_to_zeros(fitted_model):
 
     # when/then: nothing to prefer, so the factor (and every score) is 0, as serving assumes
     np.testing.assert_array_equal(fitted_model.fold_in(row), 0.0)
+
+
+def test_titles_added_after_the_fit_score_zero_and_change_no_fold_in(communities, fitted_model):
+    # given: the fitted titles at the odd indices of a catalogue twice as large
+    n = fitted_model.n_titles
+    positions = np.arange(n) * 2 + 1
+    wider = fitted_model.with_titles(positions=positions, n_titles=2 * n)
+    row = sp.csr_matrix(communities[0])
+
+    # when: the same history folded in, on either index
+    factor = fitted_model.fold_in(row)
+    wide_row = sp.csr_matrix((row.data, positions[row.indices], [0, row.nnz]), shape=(1, 2 * n))
+    wide_factor = wider.fold_in(wide_row)
+
+    # then: the same factor and scores for the fitted titles, 0 for the added ones
+    np.testing.assert_allclose(wide_factor, factor, rtol=1e-5, atol=1e-6)
+    scores = wider.scores(wide_factor)
+    np.testing.assert_allclose(scores[positions], fitted_model.scores(factor), rtol=1e-5, atol=1e-6)
+    assert (np.delete(scores, positions) == 0).all()
+    assert fitted_model.n_titles == n  # not changed

@@ -189,3 +189,81 @@ def test_the_neighbour_table_does_not_depend_on_the_block_size(block_size):
             order = np.argsort(-sims, kind="stable")[:5]
             expected = np.where(sims[order] > 0, order, -1)
             assert blocked.neighbour_index[title].tolist() == expected.tolist(), title
+
+
+NAMES = [
+    "genre:action",
+    "genre:comedy",
+    "genre:drama",
+    "director:X",
+    "director:Y",
+    "lang:ta",
+    "lang:hi",
+]
+
+
+def _named() -> ContentModel:
+    return ContentModel(n_neighbours=3, block_size=2).fit(
+        sp.csr_matrix(CATALOGUE), feature_names=NAMES
+    )
+
+
+def test_feature_names_find_their_columns_and_survive_storage():
+    model = _named()
+    buffer = io.BytesIO()
+    model.save(buffer)
+    buffer.seek(0)
+    loaded = ContentModel.load(buffer)
+
+    columns = loaded.columns_of(["director:Y", "genre:horror", "genre:action"])
+
+    assert columns.tolist() == [4, -1, 0]  # a feature the fit never saw counts for nothing
+    assert ContentModel.load(_saved(ContentModel().fit(sp.csr_matrix(CATALOGUE)))).columns_of(
+        ["genre:action"]
+    ).tolist() == [-1]
+
+
+def _saved(model: ContentModel) -> io.BytesIO:
+    buffer = io.BytesIO()
+    model.save(buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def test_titles_added_after_the_fit_get_vectors_and_neighbours_without_a_refit():
+    # given: the fitted catalogue placed around three titles added at indices 1, 3 and 5:
+    # a twin of title 0, a comedy by Y, one without features
+    model = _named()
+    positions = np.array([0, 2, 4, 6, 7, 8, 9])
+    added = sp.csr_matrix(
+        np.array([CATALOGUE[0], [0, 1, 0, 0, 1, 0, 0], np.zeros(7)], dtype=np.float32)
+    )
+    added_at = np.array([1, 3, 5])
+
+    # when
+    wider = model.with_titles(positions=positions, n_titles=10, added_features=added)
+
+    # then: the fitted titles keep their vectors; the added ones are the fitted idf's
+    vectors = wider.title_vectors.toarray()
+    np.testing.assert_allclose(vectors[positions], model.title_vectors.toarray())
+    np.testing.assert_allclose(vectors[added_at], model.transform(added).toarray())
+    # and every title's neighbours are the best 3 of the larger catalogue, ties to the
+    # lower index (what a table built over these vectors holds)
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, -np.inf)
+    for title in range(10):
+        order = np.lexsort((np.arange(10), -similarity[title]))[:3]
+        expected = [int(t) for t in order if similarity[title, t] > 0]
+        kept = wider.neighbour_index[title]
+        assert kept[kept >= 0].tolist() == expected, title
+        np.testing.assert_allclose(
+            wider.neighbour_similarity[title][: len(expected)],
+            similarity[title, expected],
+            rtol=1e-5,
+        )
+    # (title 0's twin among them, and the featureless one nobody's)
+    assert 1 in wider.neighbour_index[0]
+    assert (wider.neighbour_index[5] == -1).all()
+    assert 5 not in wider.neighbour_index
+    assert wider.neighbour_matrix().shape == (10, 10)
+    assert model.n_titles == 7  # not changed
