@@ -31,9 +31,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -73,8 +73,10 @@ __all__ = [
     "signal_columns_snapshot",
     "signal_weights",
     "signals_from_columns",
+    "title_feature_names",
     "title_features",
     "title_ids",
+    "titles_with_windows",
     "training_signals",
 ]
 
@@ -1569,12 +1571,16 @@ class TitleFeatures:
         :data:`FEATURE_GROUP_WEIGHTS` per column.
     genre_ids : numpy.ndarray of int64, shape (n_genres,)
     group_sizes : dict of str to int
+    feature_names : numpy.ndarray of str, shape (n_features,)
+        ``"<group>:<id>"`` (``"language:<code>"``): the vocabulary a fitted content
+        model keeps, so that a title added after training is vectorised in it.
     """
 
     matrix: sp.csr_matrix
     feature_weights: npt.NDArray[np.float32]
     genre_ids: npt.NDArray[np.int64]
     group_sizes: dict[str, int]
+    feature_names: npt.NDArray[np.str_] = field(default_factory=lambda: np.empty(0, str))
 
     @property
     def n_genres(self) -> int:
@@ -1590,51 +1596,78 @@ def _pairs(queryset: QuerySet) -> tuple[np.ndarray, np.ndarray]:
     return array[:, 0], array[:, 1]
 
 
+def _feature_links(titles: npt.NDArray[np.int64] | None = None) -> list[tuple[str, Any, Any]]:
+    """(group, title ids, values) of each feature group, of every title or of ``titles``.
+
+    Five queries, each a ``values_list`` over a link table. Values are ids, and
+    language codes for the original language.
+    """
+
+    def only(queryset: QuerySet, field: str = "title_id") -> QuerySet:
+        return queryset if titles is None else queryset.filter(**{f"{field}__in": titles.tolist()})
+
+    genre_title, genre = _pairs(
+        only(Title.genres.through.objects.values_list("title_id", "genre_id"))
+    )
+    tag_title, tag = _pairs(only(Title.tags.through.objects.values_list("title_id", "tag_id")))
+    cast_title, cast = _pairs(
+        only(
+            Credit.objects.filter(role=Credit.Role.ACTOR, order__lt=CAST_MAX_ORDER).values_list(
+                "title_id", "person_id"
+            )
+        )
+    )
+    director_title, director = _pairs(
+        only(
+            Credit.objects.filter(
+                Q(role=Credit.Role.DIRECTOR) | Q(role=Credit.Role.CREATOR)
+            ).values_list("title_id", "person_id")
+        )
+    )
+    language_rows = list(only(Title.objects.values_list("pk", "original_language_id"), "pk"))
+    language_title = np.array([r[0] for r in language_rows], dtype=np.int64)
+    language_codes = np.array([r[1] for r in language_rows], dtype=str)
+    return [
+        ("genre", genre_title, genre),
+        ("tag", tag_title, tag),
+        ("cast", cast_title, cast),
+        ("director", director_title, director),
+        ("language", language_title, language_codes),
+    ]
+
+
+def _feature_name(group: str, values: npt.ArrayLike) -> npt.NDArray[np.str_]:
+    """Each value's column name in the content model: ``"<group>:<id or code>"``."""
+    return np.char.add(f"{group}:", np.asarray(values).astype(str)).astype(str)
+
+
 def title_features(titles: npt.NDArray[np.int64]) -> TitleFeatures:
     """Genres, tags, leading cast, directors/creators and original language per title.
 
     Five queries, each a ``values_list`` over a link table.
     """
-    genre_title, genre = _pairs(Title.genres.through.objects.values_list("title_id", "genre_id"))
-    tag_title, tag = _pairs(Title.tags.through.objects.values_list("title_id", "tag_id"))
-    cast_title, cast = _pairs(
-        Credit.objects.filter(role=Credit.Role.ACTOR, order__lt=CAST_MAX_ORDER).values_list(
-            "title_id", "person_id"
-        )
-    )
-    director_title, director = _pairs(
-        Credit.objects.filter(
-            Q(role=Credit.Role.DIRECTOR) | Q(role=Credit.Role.CREATOR)
-        ).values_list("title_id", "person_id")
-    )
-    language_rows = list(Title.objects.values_list("pk", "original_language_id"))
-    language_title = np.array([r[0] for r in language_rows], dtype=np.int64)
-    language_codes = np.array([r[1] for r in language_rows], dtype=str)
-    _, language = np.unique(language_codes, return_inverse=True)
-
+    links = _feature_links()
     from catalog.models import Genre  # the genre vocabulary is every genre, used or not
 
     genre_ids = np.fromiter(Genre.objects.order_by("pk").values_list("pk", flat=True), np.int64)
-    groups: list[tuple[str, np.ndarray, np.ndarray, int]] = []
+    groups: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+    _, genre_title, genre = links[0]
     genre_col = index_of(genre_ids, genre)
-    groups.append(("genre", genre_title[genre_col >= 0], genre_col[genre_col >= 0], len(genre_ids)))
-    for name, owner, values in (
-        ("tag", tag_title, tag),
-        ("cast", cast_title, cast),
-        ("director", director_title, director),
-        ("language", language_title, language.astype(np.int64)),
-    ):
+    groups.append(("genre", genre_title[genre_col >= 0], genre_col[genre_col >= 0], genre_ids))
+    for name, owner, values in links[1:]:
         vocabulary, column = np.unique(values, return_inverse=True)
-        groups.append((name, owner, column.astype(np.int64), vocabulary.shape[0]))
+        groups.append((name, owner, column.astype(np.int64), vocabulary))
 
-    rows, cols, weights, sizes = [], [], [], {}
+    rows, cols, weights, names, sizes = [], [], [], [], {}
     offset = 0
-    for name, owner, column, size in groups:
+    for name, owner, column, vocabulary in groups:
+        size = vocabulary.shape[0]
         at = index_of(titles, owner)
         known = at >= 0
         rows.append(at[known])
         cols.append(column[known] + offset)
         weights.append(np.full(size, FEATURE_GROUP_WEIGHTS[name], dtype=np.float32))
+        names.append(_feature_name(name, vocabulary))
         sizes[name] = int(size)
         offset += size
     row = np.concatenate(rows) if rows else np.empty(0, np.int64)
@@ -1650,6 +1683,48 @@ def title_features(titles: npt.NDArray[np.int64]) -> TitleFeatures:
         feature_weights=np.concatenate(weights) if weights else np.empty(0, np.float32),
         genre_ids=genre_ids,
         group_sizes=sizes,
+        feature_names=np.concatenate(names) if names else np.empty(0, str),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureNames:
+    """The content features of a few titles, by name: for titles a fitted model does not know.
+
+    Attributes
+    ----------
+    row : numpy.ndarray of int64, shape (n,)
+        Position of the title in the ids asked for.
+    name : numpy.ndarray of str, shape (n,)
+        As :attr:`TitleFeatures.feature_names` names columns.
+    n_titles : int
+    """
+
+    row: npt.NDArray[np.int64]
+    name: npt.NDArray[np.str_]
+    n_titles: int
+
+
+def title_feature_names(titles: npt.NDArray[np.int64]) -> FeatureNames:
+    """The features of ``titles`` (ascending) by name: five queries filtered to those titles,
+    none when there are none."""
+    if titles.shape[0] == 0:
+        return FeatureNames(np.empty(0, np.int64), np.empty(0, str), 0)
+    rows, names = [], []
+    for group, owner, values in _feature_links(titles):
+        at = index_of(titles, owner)
+        rows.append(at[at >= 0].astype(np.int64))
+        names.append(_feature_name(group, np.asarray(values)[at >= 0]))
+    return FeatureNames(np.concatenate(rows), np.concatenate(names), int(titles.shape[0]))
+
+
+def titles_with_windows() -> npt.NDArray[np.int64]:
+    """Ids of the titles with an availability window in some region, ascending: one query."""
+    return np.unique(
+        np.fromiter(
+            Availability.objects.order_by().values_list("title_id", flat=True).distinct(),
+            dtype=np.int64,
+        )
     )
 
 

@@ -337,7 +337,11 @@ def content_fit(
     """The content model of the catalogue, neighbours computed (what a version stores);
     ``progress`` is told (titles done, titles) as its neighbour table is built."""
     content = ContentModel(random_state=random_state).fit(
-        features.matrix, feature_weights=features.feature_weights, progress=progress
+        features.matrix,
+        feature_weights=features.feature_weights,
+        # Kept so that serving vectorises titles added after training in this vocabulary.
+        feature_names=features.feature_names if features.feature_names.shape[0] else None,
+        progress=progress,
     )
     content.neighbour_matrix()
     return content
@@ -364,6 +368,9 @@ def content_fingerprint(features: data.TitleFeatures, *, random_state: int = 0) 
         np.asarray([random_state], dtype=np.int64),
     ):
         digest.update(np.ascontiguousarray(array).tobytes())
+    # The columns' names are stored with the model: equal matrices of other vocabularies
+    # (a genre renumbered) are other models.
+    digest.update("\n".join(features.feature_names.tolist()).encode())
     digest.update(Path(content_engine.__file__).read_bytes())
     return digest.hexdigest()
 
