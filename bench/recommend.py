@@ -107,7 +107,7 @@ def main() -> None:
     profiles = list(Profile.objects.filter(pk__in=chosen.tolist()).select_related("account"))
     first = profiles[0]
     bundle = serving_bundle(first.account.home_region_id)
-    catalogue = bundle.catalogue(3600.0)
+    bundle, catalogue = bundle.served(3600.0)
     weights = signal_weights()
     inputs = []
     for profile in profiles:

@@ -415,7 +415,10 @@ def continue_watching(
     region now and within the profile's maturity limit: a licence that ended,
     or a limit lowered since (a profile made kids), hides what was started.
     The homepage's Continue Watching row applies the same rule
-    (:func:`recommendations.serving.recommend.history_on_index`).
+    (:func:`recommendations.serving.recommend.history_on_index`), to the titles of its
+    catalogue arrays: the serving version's and those added since its training, read
+    with the arrays (every ``CATALOGUE_REFRESH_SECONDS``, and within a version check
+    of a catalogue edit). A title added since their last read is listed here first.
     """
     now = timezone.now()
     today = now.date()  # UTC, as release dates are read everywhere

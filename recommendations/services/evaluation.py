@@ -84,7 +84,7 @@ from recommendations.services.training import (
     models_fit,
     training_data_load,
 )
-from recommendations.serving.bundle import ServingBundle
+from recommendations.serving.bundle import ServingBundle, catalogue_arrays_load
 from recommendations.serving.scoring import ProfileHistory, ScoringContext, rank_profile
 
 K = 20
@@ -322,7 +322,9 @@ def _tonight_rank(
         )
         for ranker in rankers
     ]
-    catalogue = bundles[0].catalogue(max_age_seconds=float("inf"))
+    # The index the models were fitted on, which the held-out signals are on: not extended
+    # with titles added since (serving's), which no held-out play can be of.
+    catalogue = catalogue_arrays_load(fitted.index.title_ids, extend=False)
     groups = training.groups
     maturity, languages = _profile_facts(train.profile_ids, catalogue.facts.language_codes)
     moment = dt.datetime.fromtimestamp(at, tz=dt.UTC)

@@ -514,7 +514,9 @@ def _title_examples(
     progress = progress or (lambda done, total: None)
     for done, p in enumerate(learnable):
         progress(done, len(learnable))  # the pages before this one (a page may give no row)
-        bundle = bundles[int(logged.page_model_version[p])]
+        # The version on the catalogue now: a tile of a title added after its training
+        # (served by extending it) is found, as a title of its own index is.
+        bundle, catalogue = bundles[int(logged.page_model_version[p])].served(refresh)
         profile = profiles[int(logged.page_profile[p])]
         items = order[bounds[p] : bounds[p + 1]]
         # A title shown twice is one example; a tile the viewer never saw is none.
@@ -531,7 +533,6 @@ def _title_examples(
             continue
         at = dt.datetime.fromtimestamp(float(logged.page_time[p]), tz=dt.UTC)
         cut = dt.datetime.fromtimestamp(float(history_at[p]), tz=dt.UTC)
-        catalogue = bundle.catalogue(refresh)
         zone = catalogue.time_zones.get(logged.page_region[p], dt.UTC)
         rows = dataclasses.replace(histories.of(p), states=states.at(profile.pk, cut))
         history = history_on_index(rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue)

@@ -11,13 +11,23 @@ what staff edit without a retrain, so they are re-read from the database every
 ``TONIGHT["CATALOGUE_REFRESH_SECONDS"]`` (in the background, while the old
 copy serves: :mod:`~recommendations.serving.refresh`), once per title index
 however many versions share it; the estimators never change.
+
+Titles added to the catalogue after a version was trained are served by it
+too: each read of the catalogue arrays extends the version's title index with
+the titles that have an availability window and that it does not know, and
+each version is extended onto that index (:meth:`ServingBundle.served`) in the
+same background read, before the arrays are swapped in: zero collaborative
+factors and trending counts, content vectors in the version's own vocabulary.
+A request only picks the extended bundle that goes with the arrays it got.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
+import weakref
 import zoneinfo
 from dataclasses import dataclass, field
 
@@ -34,15 +44,25 @@ from recommendations.selectors import training as data
 from recommendations.serving import artefacts
 from recommendations.serving.model_index import ModelIndex
 from recommendations.serving.refresh import RefreshingByKey
+from recommendations.serving.title_tables import title_tables_cache
 from regions.selectors import region_time_zones
 
 
 @dataclass(frozen=True)
 class CatalogueArrays:
-    """Catalogue facts on a version's title index, read at one moment.
+    """Catalogue facts on a version's title index and the titles added since, read at one moment.
 
     Attributes
     ----------
+    title_ids : numpy.ndarray of int64, shape (n_titles,), ascending
+        The title index every other array is on: the version's titles and those
+        added to the catalogue since that have an availability window somewhere.
+        The version's own array when none was added.
+    version_at : numpy.ndarray of intp, shape (n_version_titles,)
+        Where each of the version's titles is in ``title_ids``.
+    added_features : FeatureNames
+        The content features, by name, of the titles in ``title_ids`` the version
+        does not know, in ascending id order.
     facts : CatalogueFacts
     genre_table : numpy.ndarray of float32, shape (n_titles, n_genres)
         Dense: fancy-indexing it per request is far cheaper than slicing sparse rows.
@@ -60,6 +80,9 @@ class CatalogueArrays:
         ``time.monotonic()`` when read.
     """
 
+    title_ids: npt.NDArray[np.int64]
+    version_at: npt.NDArray[np.intp]
+    added_features: data.FeatureNames
     facts: data.CatalogueFacts
     genre_table: npt.NDArray[np.float32]
     episodes: data.EpisodeTable
@@ -125,29 +148,86 @@ class RegionArrays:
         return self._by_arrival[lo:hi]
 
 
-def catalogue_arrays_load(title_ids: npt.NDArray[np.int64]) -> CatalogueArrays:
-    """Read the catalogue facts of a title index: a handful of queries, once per refresh."""
-    n_titles = title_ids.shape[0]
+def catalogue_arrays_load(
+    title_ids: npt.NDArray[np.int64], *, extend: bool = True
+) -> CatalogueArrays:
+    """Read the catalogue facts of a title index: a handful of queries, once per refresh.
+
+    The index is extended (unless ``extend`` is false: offline evaluation, on the
+    index its models were fitted on) with the titles it lacks that have an
+    availability window in some region, added to the catalogue since the version
+    was trained; five more queries read their content features, only when there
+    are any.
+    """
+    served = np.union1d(title_ids, data.titles_with_windows()) if extend else title_ids
+    if served.shape[0] == title_ids.shape[0]:
+        served, version_at = title_ids, np.arange(title_ids.shape[0])
+    else:
+        version_at = np.searchsorted(served, title_ids)
+    added = np.delete(served, version_at)
+    n_titles = served.shape[0]
     genre_rows = np.array(
         list(Title.genres.through.objects.values_list("title_id", "genre_id")), dtype=np.int64
     ).reshape(-1, 2)
     genre_ids, genre_col = np.unique(genre_rows[:, 1], return_inverse=True)
-    at = data.index_of(title_ids, genre_rows[:, 0])
+    at = data.index_of(served, genre_rows[:, 0])
     genre_table = np.zeros((n_titles, genre_ids.shape[0]), dtype=np.float32)
     genre_table[at[at >= 0], genre_col[at >= 0]] = 1.0
-    series = data.series_episodes(title_ids)
+    series = data.series_episodes(served)
     arrays = CatalogueArrays(
-        facts=data.catalogue_facts(title_ids),
+        title_ids=served,
+        version_at=version_at,
+        added_features=data.title_feature_names(added),
+        facts=data.catalogue_facts(served),
         genre_table=genre_table,
         episodes=data.episode_table(),
         releases=series.season_releases(),
         series=series,
-        windows=data.availability_windows(title_ids),
+        windows=data.availability_windows(served),
         time_zones=region_time_zones(),
         loaded_at=time.monotonic(),
     )
     for code in arrays.time_zones:  # here, not in the first request of each region
         arrays.region(code)
+    return arrays
+
+
+logger = logging.getLogger(__name__)
+
+#: The loaded versions on each title index (key), extended onto each catalogue read of it
+#: by the thread that reads it, before a request can get the new arrays.
+_versions_on_index: dict[str, weakref.WeakSet[ServingBundle]] = {}
+_versions_lock = threading.Lock()
+
+
+def _catalogue_arrays_served(index_key: str, title_ids: npt.NDArray[np.int64]) -> CatalogueArrays:
+    """:func:`catalogue_arrays_load`, and every loaded version on the index extended onto it.
+
+    Extending a version (and reading the extended index's title tables) takes a few
+    milliseconds to a second: here it is the re-reading thread's, not a request's.
+    A version that fails to extend is extended by its next request instead.
+    """
+    arrays = catalogue_arrays_load(title_ids)
+    with _versions_lock:
+        # Not the versions extended onto this index: each has its own loaded version.
+        versions = [b for b in _versions_on_index.get(index_key, ()) if b._base is None]
+    for bundle in versions:
+        try:
+            # Its title tables too, where this process shows the version's pages (not in a
+            # ranker's fit, which reads no names).
+            shows = any(
+                title_tables_cache.holds(b.index_key)
+                for b in (bundle, *(served for _, served in bundle._served))
+            )
+            served = bundle.on_catalogue(arrays)
+            if served is not bundle and shows:
+                title_tables_cache.get(
+                    index_key=served.index_key,
+                    title_ids=served.index.title_ids,
+                    not_before=served.loaded_at,
+                )
+        except Exception:
+            logger.exception("Extending version %s onto the catalogue failed", bundle.version_id)
     return arrays
 
 
@@ -226,6 +306,14 @@ class ServingBundle:
         # the trending window, as it was then.
         weekly = index.trending if index.started is None else index.started
         self._trending_regions = frozenset(code for i, code in enumerate(codes) if weekly[i].any())
+        # The version as loaded (None), or the one this bundle extends onto a larger index.
+        self._base: ServingBundle | None = None
+        # The last two (catalogue arrays, bundle on their index) served, newest first: the
+        # thread that re-reads the arrays extends the version before they are swapped in,
+        # and requests still holding the previous arrays find their own.
+        self._served: tuple[tuple[CatalogueArrays, ServingBundle], ...] = ()
+        with _versions_lock:
+            _versions_on_index.setdefault(self.index_key, weakref.WeakSet()).add(self)
 
     @classmethod
     def load(cls, *, version_id: int, artefact_key: str) -> ServingBundle:
@@ -242,15 +330,98 @@ class ServingBundle:
     def n_titles(self) -> int:
         return int(self.index.title_ids.shape[0])
 
-    def catalogue(self, max_age_seconds: float) -> CatalogueArrays:
-        """The catalogue arrays of this version's title index, re-read when older than that."""
-        title_ids = self.index.title_ids
-        return catalogue_cache.get(
-            self.index_key,
-            lambda: catalogue_arrays_load(title_ids),
+    def served(self, max_age_seconds: float) -> tuple[ServingBundle, CatalogueArrays]:
+        """This version on the catalogue as last read, and those catalogue arrays.
+
+        The arrays are re-read when older than ``max_age_seconds`` (in the
+        background, :mod:`~recommendations.serving.refresh`). When the catalogue
+        holds titles the version was not trained on, the bundle is this version
+        extended onto the arrays' larger title index (built when the arrays were
+        read, kept while the index stays the same); otherwise it is this one.
+        Use the two together: either alone may be another read's.
+        """
+        if self._base is not None:
+            return self._base.served(max_age_seconds)
+        title_ids, key = self.index.title_ids, self.index_key
+        arrays = catalogue_cache.get(
+            key,
+            lambda: _catalogue_arrays_served(key, title_ids),
             max_age_seconds,
             not_before=self.loaded_at,
         )
+        for seen, bundle in self._served:
+            if seen is arrays:
+                return bundle, arrays
+        return self.on_catalogue(arrays), arrays
+
+    def on_catalogue(self, arrays: CatalogueArrays) -> ServingBundle:
+        """This version on ``arrays``' title index: itself, or extended with the titles it lacks.
+
+        The titles added since training get zero collaborative factors (they score
+        0 for everyone and change no fold-in), zero trending counts, and content
+        vectors from their genres, tags, cast, directors and language in this
+        version's fitted vocabulary (a feature it never saw counts for nothing;
+        a version stored before the vocabulary was kept gives them none). Their
+        recency, availability and other facts are the arrays'.
+        """
+        if self._base is not None:
+            return self._base.on_catalogue(arrays)
+        if arrays.title_ids.shape[0] == self.n_titles:
+            bundle = self
+        else:
+            bundle = next(
+                (
+                    b
+                    for _, b in self._served
+                    if b is not self and np.array_equal(b.index.title_ids, arrays.title_ids)
+                ),
+                None,
+            ) or self._extended(arrays)
+        self._served = ((arrays, bundle), *self._served[:1])
+        return bundle
+
+    def _extended(self, arrays: CatalogueArrays) -> ServingBundle:
+        n_titles, positions = arrays.title_ids.shape[0], arrays.version_at
+        added = arrays.added_features
+        columns = self.content.columns_of(added.name)
+        known = columns >= 0
+        n_features = 0 if self.content.idf is None else self.content.idf.shape[0]
+        features = sp.csr_matrix(
+            (np.ones(int(known.sum()), np.float32), (added.row[known], columns[known])),
+            shape=(added.n_titles, n_features),
+        )
+        features.sum_duplicates()
+        features.data[:] = 1.0
+        bundle = ServingBundle(
+            version_id=self.version_id,
+            index=self.index.with_titles(title_ids=arrays.title_ids, positions=positions),
+            als=self.als.with_titles(positions=positions, n_titles=n_titles),
+            content=self.content.with_titles(
+                positions=positions, n_titles=n_titles, added_features=features
+            ),
+            ranker=self.ranker,
+        )
+        bundle._base = self
+        bundle.loaded_at = self.loaded_at  # its tables need be no newer than the version's
+        for region_code, cluster_id in list(self._trending):  # the scopes served: not a page's
+            bundle.trending_rows(region_code=region_code, cluster_id=cluster_id)
+        return bundle
+
+    def catalogue(self, max_age_seconds: float) -> CatalogueArrays:
+        """The catalogue arrays, when they are on this bundle's title index.
+
+        Raises
+        ------
+        LookupError
+            The catalogue holds titles this bundle does not: use :meth:`served`.
+        """
+        bundle, arrays = self.served(max_age_seconds)
+        if bundle is not self:
+            raise LookupError(
+                f"the catalogue holds titles version {self.version_id} was not trained on: "
+                "serve with ServingBundle.served()"
+            )
+        return arrays
 
     def trending_rows(self, *, region_code: str, cluster_id: int | None) -> TrendingRows:
         """(trending for the generator, cluster popularity, region popularity), each (n_titles,).

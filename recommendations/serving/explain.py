@@ -255,7 +255,7 @@ def _serving_bundle_for(
         serving_bundle(region_code),
     ):
         if bundle.version_id == model_version:
-            catalogue = bundle.catalogue(
+            bundle, catalogue = bundle.served(
                 float(settings.TONIGHT.get("CATALOGUE_REFRESH_SECONDS", 300.0))
             )
             history = history_on_index(

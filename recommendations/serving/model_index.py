@@ -77,6 +77,31 @@ class ModelIndex:
             return None
         return self.trending[len(self.region_codes) + int(at[0])]
 
+    def with_titles(
+        self, *, title_ids: npt.NDArray[np.int64], positions: npt.NDArray[np.intp]
+    ) -> ModelIndex:
+        """This index on a larger title space: its titles at ``positions`` of ``title_ids``.
+
+        The others (added to the catalogue after training) had no play start to
+        count: 0 in every trending row, started in none. Trending is what it was
+        at training, for every title.
+        """
+        n_rows = self.trending.shape[0]
+        trending = np.zeros((n_rows, title_ids.shape[0]), dtype=np.float32)
+        trending[:, positions] = self.trending
+        started = None
+        if self.started is not None:
+            started = np.zeros(trending.shape, dtype=bool)
+            started[:, positions] = self.started
+        return ModelIndex(
+            title_ids=title_ids,
+            region_codes=self.region_codes,
+            cluster_ids=self.cluster_ids,
+            trending=trending,
+            trained_at=self.trained_at,
+            started=started,
+        )
+
     def save(self, target: ArtefactTarget) -> None:
         # Without ``started`` the archive holds what the format held before it.
         optional = {} if self.started is None else {"started": self.started}

@@ -745,7 +745,7 @@ def profile_serving(
     chosen = bundle is not None
     if bundle is None:
         bundle = serving_bundle(region_code, profile.taste_cluster_id)
-    catalogue = bundle.catalogue(refresh)
+    bundle, catalogue = bundle.served(refresh)
     rows = profile_history_rows(profile_id=profile.pk, at=at)
     history = history_on_index(rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue)
     if not chosen and profile.taste_cluster_id is not None and too_little_history(history):
@@ -753,8 +753,7 @@ def profile_serving(
         # shown next to nothing yet is better served by the broader region model.
         regional = serving_bundle(region_code)
         if regional.version_id != bundle.version_id:
-            bundle = regional
-            catalogue = bundle.catalogue(refresh)
+            bundle, catalogue = regional.served(refresh)
             history = history_on_index(
                 rows, profile_id=profile.pk, bundle=bundle, catalogue=catalogue
             )

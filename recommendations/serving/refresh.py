@@ -139,13 +139,17 @@ class RefreshingByKey(Generic[T]):
 
     def __init__(self, *, name: str, max_keys: int = 8) -> None:
         self._name = name
-        self._max_keys = max_keys
+        self.max_keys = max_keys
         self._lock = threading.Lock()
         self._entries: dict[str, Refreshing[T]] = {}
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+    def __contains__(self, key: str) -> bool:
+        """Whether a value is kept (or being read for the first time) under ``key``."""
+        return key in self._entries
 
     def expire(self) -> None:
         """:meth:`Refreshing.expire` every key's value."""
@@ -160,7 +164,7 @@ class RefreshingByKey(Generic[T]):
                 entry = self._entries.get(key)
                 if entry is None:
                     entry = self._entries[key] = Refreshing(load, name=self._name)
-                    while len(self._entries) > self._max_keys:
+                    while len(self._entries) > self.max_keys:
                         del self._entries[next(iter(self._entries))]
         elif next(reversed(self._entries)) != key:
             with self._lock:  # mark as most recently used

@@ -261,8 +261,17 @@ class _TitleTablesCache:
             return replace(previous[1], loaded_at=time.monotonic())
         tables = title_tables_load(title_ids)
         if fingerprint is not None:
+            self._read.pop(index_key, None)
             self._read[index_key] = (fingerprint, tables)
+            # As many as the tables kept: each catalogue addition served before a retrain
+            # is another index (serving/bundle.py), and a copy for each would pile up.
+            while len(self._read) > self._tables.max_keys:
+                del self._read[next(iter(self._read))]
         return tables
+
+    def holds(self, index_key: str) -> bool:
+        """Whether this process has read (or is reading) the tables of that index."""
+        return index_key in self._tables
 
     def get(
         self, *, index_key: str, title_ids: npt.NDArray[np.int64], not_before: float = 0.0

@@ -64,8 +64,8 @@ def serving_warm(*, build_pages: bool = True) -> WarmReport:
             continue
         bundles[bundle.version_id] = bundle
         bundle.trending_rows(region_code=region_code, cluster_id=cluster_id)
-    for bundle in bundles.values():
-        bundle.catalogue(refresh)
+    for version in bundles.values():
+        bundle, _ = version.served(refresh)  # with the titles added since it was trained
         title_tables_cache.get(
             index_key=bundle.index_key,
             title_ids=bundle.index.title_ids,
