@@ -95,6 +95,11 @@ def test_a_title_added_after_training_is_a_new_release_and_in_its_genre_row(worl
     assert film.pk in proposed["new_releases"], proposed
     assert film.pk in proposed[f"genre:{action.pk}"], proposed
     assert film.pk in recommended
+    # and, its genres, tag and director being those of a film she watched, "Because you
+    # watched" proposes it (its content vector is in the version's vocabulary)
+    because = [ids for row, ids in proposed.items() if row.startswith("because_you_watched")]
+    assert because, proposed
+    assert any(film.pk in ids for ids in because), proposed
 
 
 def test_a_title_added_after_training_that_a_profile_started_is_continued(world):
