@@ -18,9 +18,11 @@ DIGEST_CHARS = 32
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 #: A stored name that holds one picture for good: a digest (or, without the upload's bytes,
 #: a random name of as many hex digits), with the suffix a storage adds to a name it holds
-#: already (the same bytes stored again: ``Storage.get_available_name``).
+#: already (the same bytes stored again: ``Storage.get_available_name``), and optionally a
+#: device class: its copy (``artwork.renditions``), whose bytes follow from the image's.
 _NAMED_FOR_GOOD = re.compile(
-    rf"[0-9a-f]{{{DIGEST_CHARS}}}(?:_[0-9A-Za-z]{{7}})?\.(?:jpg|jpeg|png|webp)"
+    rf"[0-9a-f]{{{DIGEST_CHARS}}}(?:_[0-9A-Za-z]{{7}})?(?:\.(?:tv|mobile|tablet|web))?"
+    r"\.(?:jpg|jpeg|png|webp)"
 )
 
 
@@ -28,7 +30,8 @@ def artwork_name_is_fixed(name: str) -> bool:
     """Whether the file at ``name`` (a path under the artwork folder) can never change.
 
     True of every name :func:`artwork_image_name` gives: another picture gets another
-    name, and a name is never given twice to other bytes. Not of other names (the demo's
+    name, and a name is never given twice to other bytes; and of its copies' names,
+    each made once from those bytes. Not of other names (the demo's
     shared pool, names given before uploads were named so), under which a file written
     after the old one was pruned may hold other bytes.
     """

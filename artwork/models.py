@@ -57,6 +57,12 @@ class ArtworkVariant(models.Model):
     for_mobile = models.BooleanField("mobile", default=True, db_index=True)
     for_tablet = models.BooleanField("tablet", default=True, db_index=True)
     for_web = models.BooleanField("web", default=True, db_index=True)
+    renditions_made = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Whether every device class's smaller copy of the image is stored "
+        "(artwork.renditions); until then every device class is sent the image itself.",
+    )
     maturity = models.PositiveSmallIntegerField(
         choices=MaturityLevel.choices,
         default=MaturityLevel.ALL,

@@ -47,6 +47,7 @@ from recommendations.engine.ranking import DEVICE_CLASSES, hour_bucket
 
 from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant
 from .policy import PolicyParams, bandit_new, policy_read
+from .renditions import rendition_urls
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,11 @@ class ArtworkArms:
     images, labels : list of str, length n_arms
         Stored image names; their URLs are asked of storage once (:meth:`urls`), at
         warm-up and on background reloads (:meth:`fill_urls`), not on pages.
+    widths : numpy.ndarray of int32, shape (n_arms,)
+        The stored images' widths: whether a device class has a smaller copy.
+    renditions : numpy.ndarray of bool, shape (n_arms,)
+        The variant's ``renditions_made``: its copies per device class are stored, so
+        each device class is sent its own (``artwork.renditions``), else the image.
     usable : numpy.ndarray of bool, shape (n_arms,)
         False for variants changed since these arrays were read (deactivated,
         re-rated, re-targeted): they leave the choices at once, and come back
@@ -103,42 +109,90 @@ class ArtworkArms:
     images: list[str]
     labels: list[str]
     usable: npt.NDArray[np.bool_]
+    widths: npt.NDArray[np.int32] | None = None
+    renditions: npt.NDArray[np.bool_] | None = None
     #: Image URLs by arm, asked of storage on first use (None until then).
     _urls: npt.NDArray[np.object_] | None = field(default=None, repr=False, compare=False)
+    #: The URL each device class is sent, (len(DEVICE_CLASSES), n_arms): its copy's, or the
+    #: image's (the same string) where it has none. Rows are contiguous, so a page's URLs are
+    #: one indexing of its device's row, as they were of ``_urls``.
+    _device_urls: npt.NDArray[np.object_] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        n = len(self.images)
+        if self.widths is None:
+            object.__setattr__(self, "widths", np.zeros(n, dtype=np.int32))
+        if self.renditions is None:
+            object.__setattr__(self, "renditions", np.zeros(n, dtype=bool))
         if self._urls is None:
-            object.__setattr__(self, "_urls", np.full(len(self.images), None, dtype=object))
+            object.__setattr__(self, "_urls", np.full(n, None, dtype=object))
+        if self._device_urls is None:
+            urls = np.full((len(DEVICE_CLASSES), n), None, dtype=object)
+            object.__setattr__(self, "_device_urls", urls)
 
     def url(self, arm: int) -> str:
-        """The arm's image URL (see :meth:`urls`)."""
+        """The arm's image URL, as stored (see :meth:`urls`)."""
         return self.urls(np.array([arm], dtype=np.intp))[0]
 
-    def urls(self, arms: npt.NDArray[np.intp]) -> list[str]:
-        """The arms' image URLs. Storage's ``url()`` can cost tens of microseconds (an
-        object store may sign) and a page needs a few hundred of ~70,000, so each is
-        asked once per loaded state and the page's are gathered in one indexing."""
-        found = self._urls[arms]
+    def urls(self, arms: npt.NDArray[np.intp], device: int | None = None) -> list[str]:
+        """The arms' URLs for ``device`` (an index of ``DEVICE_CLASSES``): its copies
+        (``artwork.renditions``), or the images as stored (``device`` None, or an arm whose
+        copies are not made yet, or no wider than the device class needs). Storage's
+        ``url()`` can cost tens of microseconds (an object store may sign) and a page
+        needs a few hundred of ~70,000, so each is asked once per loaded state and the
+        page's are gathered in one indexing, of the device's row as of the images'."""
+        row = self._urls if device is None else self._device_urls[device]
+        found = row[arms]
         missing = np.flatnonzero(found == None)  # noqa: E711 - elementwise on an object array
         for i in missing.tolist():
             arm = int(arms[i])
-            found[i] = self._urls[arm] = default_storage.url(self.images[arm])
+            self._fill(arm)
+            found[i] = row[arm]
         return found.tolist()
 
+    def _fill(self, arm: int) -> None:
+        """Ask for the arm's image URL, and set every device class's."""
+        original = self._urls[arm]
+        if original is None:
+            original = self._urls[arm] = default_storage.url(self.images[arm])
+        if not self.renditions[arm]:
+            self._device_urls[:, arm] = original
+            return
+        served = rendition_urls(
+            image=self.images[arm],
+            width=int(self.widths[arm]),
+            image_url=original,
+            ask=default_storage.url,
+        )
+        for d, device in enumerate(DEVICE_CLASSES):
+            self._device_urls[d, arm] = served[device]
+
     def reuse_urls(self, previous: ArtworkArms) -> None:
-        """Take the URLs ``previous`` already asked of storage for the same images."""
-        known = dict(zip(previous.images, previous._urls.tolist(), strict=True))
-        self._urls[:] = [known.get(image) for image in self.images]
+        """Take the URLs ``previous`` already asked of storage for the same images, with
+        copies made or not as here (a variant whose copies were made since gets its own)."""
+        known = {
+            key: i
+            for i, key in enumerate(zip(previous.images, previous.renditions.tolist(), strict=True))
+        }
+        source = np.array(
+            [known.get(key, -1) for key in zip(self.images, self.renditions.tolist(), strict=True)],
+            dtype=np.intp,
+        ).reshape(-1)
+        has = np.flatnonzero(source >= 0)
+        self._urls[has] = previous._urls[source[has]]
+        self._device_urls[:, has] = previous._device_urls[:, source[has]]
 
     def fill_urls(self) -> None:
-        """Ask storage for every usable arm's URL now, off the request path (warm-up,
-        background reloads), so no page waits on it."""
-        self.urls(np.flatnonzero(self.usable))
+        """Ask storage for every usable arm's URLs now (as stored, and per device class),
+        off the request path (warm-up, background reloads), so no page waits on it."""
+        usable = np.flatnonzero(self.usable)
+        self.urls(usable)
+        self.urls(usable, 0)  # an arm's every device class is set at once
 
     def without(self, variant_ids: npt.NDArray[np.int64]) -> ArtworkArms:
         """The same arrays with these variants unusable (the rest shared, not copied)."""
         usable = self.usable & ~np.isin(self.variant, variant_ids)
-        return replace(self, usable=usable, _urls=self._urls)
+        return replace(self, usable=usable, _urls=self._urls, _device_urls=self._device_urls)
 
 
 def artwork_arms_load() -> ArtworkArms:
@@ -153,6 +207,8 @@ def artwork_arms_load() -> ArtworkArms:
             "maturity",
             "image",
             "label",
+            "width",
+            "renditions_made",
             "for_tv",
             "for_mobile",
             "for_tablet",
@@ -183,12 +239,14 @@ def artwork_arms_load() -> ArtworkArms:
         indptr=indptr,
         variant=variant,
         maturity=np.array([r[2] for r in rows], dtype=np.int16),
-        devices=np.array([r[5:9] for r in rows], dtype=bool).reshape(-1, len(DEVICE_CLASSES)),
+        devices=np.array([r[7:11] for r in rows], dtype=bool).reshape(-1, len(DEVICE_CLASSES)),
         themes=themes,
         theme_slugs=theme_slugs,
         images=[r[3] for r in rows],
         labels=[r[4] for r in rows],
         usable=np.ones(variant.shape[0], dtype=bool),
+        widths=np.array([r[5] for r in rows], dtype=np.int32),
+        renditions=np.array([r[6] for r in rows], dtype=bool),
     )
 
 
@@ -570,7 +628,7 @@ def _choose(
         chosen = arms[choice.arm]
         variant[groups] = state.arms.variant[chosen]
         propensity[groups] = choice.propensity
-        found = state.arms.urls(chosen)
+        found = state.arms.urls(chosen, device_index)
         if groups.shape[0] == n:  # every title has artwork: the usual page
             url = found
         else:
@@ -603,13 +661,14 @@ def artwork_default(*, title_ids: npt.ArrayLike, device: str, maturity_limit: in
     state = artwork_serving.get()
     ids = np.asarray(title_ids, dtype=np.int64).reshape(-1)
     n = ids.shape[0]
-    groups, arms, indptr = arms_for(state.arms, ids, DEVICE_CLASSES.index(device), maturity_limit)
+    device_index = DEVICE_CLASSES.index(device)
+    groups, arms, indptr = arms_for(state.arms, ids, device_index, maturity_limit)
     variant = np.full(n, -1, dtype=np.int64)
     url: list[str | None] = [None] * n
     if groups.shape[0]:
         first = arms[indptr[:-1]]
         variant[groups] = state.arms.variant[first]
-        for g, path in zip(groups.tolist(), state.arms.urls(first), strict=True):
+        for g, path in zip(groups.tolist(), state.arms.urls(first, device_index), strict=True):
             url[g] = path
     return ArtworkPicks(
         variant=variant,

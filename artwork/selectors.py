@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
-from django.db.models import Sum
+from django.core.files.storage import default_storage
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from profiles.models import Profile
@@ -27,7 +28,8 @@ from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import PageLog
 from recommendations.selectors.attribution import page_impressions_attributed
 
-from .models import ArtworkVariant, ArtworkVariantDaily
+from .models import ArtworkVariant, ArtworkVariantDaily, DeviceClass
+from .renditions import rendition_names, rendition_urls
 
 #: Days over which admin measures a variant's observed share of its title's impressions
 #: (what was shown, not the probability the current policy would give it).
@@ -179,6 +181,29 @@ def title_artwork_variants(*, title_id: int, maturity_limit: int) -> list[Artwor
         .prefetch_related("themes")
         .order_by("created_at", "pk")
     )
+
+
+def variant_image_urls(*, variant: ArtworkVariant) -> dict[str, str]:
+    """The URL each device class is sent for ``variant``'s image (tv, mobile, tablet, web):
+    its copy for that class once made (``renditions_made``), else the image as stored.
+    No query: from the variant's own columns, as serving builds them."""
+    original = variant.image.url
+    if not variant.renditions_made:
+        return dict.fromkeys(DeviceClass.values, original)
+    served = rendition_urls(
+        image=variant.image.name, width=variant.width, image_url=original, ask=default_storage.url
+    )
+    return {device: served[device] for device in DeviceClass.values}
+
+
+def artwork_files_named(*, variants: QuerySet[ArtworkVariant]) -> set[str]:
+    """The stored files ``variants`` name: each image, and its copies per device class
+    (``artwork.renditions``), whether made yet or being made. One query."""
+    named: set[str] = set()
+    for image, width in variants.exclude(image="").values_list("image", "width"):
+        named.add(image)
+        named.update(rendition_names(image=image, width=width).values())
+    return named
 
 
 def variant_themes(themes: tuple[str, ...]) -> VariantThemes:

@@ -7,13 +7,16 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from PIL import Image
 
 from catalog.models import Genre
 from recommendations.engine.artwork_bandit import ThemesChanged, artwork_context
@@ -24,10 +27,12 @@ from recommendations.selectors.attribution import closed_before
 from .image_names import ARTWORK_DIR
 from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily
 from .policy import PolicyParams, bandit_new, policy_delete, policy_read, policy_write
+from .renditions import WIDTHS, rendition_names, renditions_render
 from .selectors import (
     ArtworkImpressions,
     VariantThemes,
     artwork_daily_cut,
+    artwork_files_named,
     artwork_impressions,
     variant_themes,
 )
@@ -85,6 +90,9 @@ ORPHAN_GRACE = dt.timedelta(days=1)
 def artwork_files_prune(*, now: dt.datetime | None = None) -> int:
     """Delete image files under ``artwork/`` that no variant names, once past the grace.
 
+    A variant names its image and that image's copies per device class
+    (:func:`artwork_image_renditions_store`).
+
     Deleting a variant (or its title) deletes its row, not its file: the file
     stayed in storage for good, still served at its URL, and its space never
     came back. Storage is listed before the variants are read, so a file whose
@@ -104,7 +112,7 @@ def artwork_files_prune(*, now: dt.datetime | None = None) -> int:
             f"{ARTWORK_DIR}/{folder}/{name}"
             for name in storage.listdir(f"{ARTWORK_DIR}/{folder}")[1]
         )
-    named = set(ArtworkVariant.objects.exclude(image="").values_list("image", flat=True))
+    named = artwork_files_named(variants=ArtworkVariant.objects.all())
     deleted = 0
     for name in stored:
         if name in named or now - storage.get_modified_time(name) < ORPHAN_GRACE:
@@ -114,6 +122,116 @@ def artwork_files_prune(*, now: dt.datetime | None = None) -> int:
     if deleted:
         logger.info("deleted %d artwork file(s) no variant names", deleted)
     return deleted
+
+
+def artwork_image_renditions_store(*, image: str, width: int) -> list[str]:
+    """Store each device class's copy of the stored image ``image`` (``width`` wide) that
+    it needs and storage does not hold yet; the names written.
+
+    A copy's name is fixed by its image's and its device class (``artwork.renditions``),
+    and its bytes by the image's: one already stored is that copy, and is left as it is.
+    Two processes making the same copy at once both render it; storage then gives the
+    second a suffixed name, which is deleted, keeping the first (the same bytes).
+    """
+    names = rendition_names(image=image, width=width)
+    if not names:
+        return []
+    missing = {
+        name: WIDTHS[device] for device, name in names.items() if not default_storage.exists(name)
+    }
+    if not missing:
+        return []
+    with default_storage.open(image, "rb") as stored:
+        data = stored.read()
+    written = []
+    for name, (copy, _) in renditions_render(data, widths=missing).items():
+        saved = default_storage.save(name, ContentFile(copy))
+        if saved != name:
+            default_storage.delete(saved)
+            continue
+        written.append(saved)
+    return written
+
+
+def artwork_variant_renditions_make(*, variant: ArtworkVariant) -> list[str]:
+    """Store the variant image's copies per device class and mark them made; the names
+    written (none when they were all there: safe to run again).
+
+    ``renditions_made`` is set without stamping ``updated_at``: serving needs no hurry
+    (until its next full reload, within five minutes, it sends the image itself, which
+    every device class was sent before), and a stamp makes the variant leave every
+    process's choices until a background re-read; a backfill stamping thousands would
+    have done so to all of them. A variant created in the same transaction (admin's
+    upload) is read with its flag from the start.
+    """
+    if not variant.image:
+        return []
+    written = artwork_image_renditions_store(image=variant.image.name, width=variant.width)
+    if not variant.renditions_made:
+        ArtworkVariant.objects.filter(pk=variant.pk).update(renditions_made=True)
+        variant.renditions_made = True
+    return written
+
+
+@dataclass(frozen=True)
+class RenditionsBackfilled:
+    """What :func:`artwork_renditions_backfill` did."""
+
+    variants: int  # marked made
+    files: int  # copies written
+    failed: int  # variants whose image could not be read (left unmarked: sent the image)
+
+
+def artwork_renditions_backfill(
+    *,
+    batch_size: int = 200,
+    progress: Callable[[int, int], None] | None = None,
+) -> RenditionsBackfilled:
+    """Make the copies of every variant with an image whose copies are not made yet.
+
+    Variants are read a batch at a time by id, so a run over 70,000 variants holds no
+    long transaction and can be stopped and started again: what is done stays done.
+    An image shared by several variants (the demo's pool) is rendered once. A variant
+    whose image cannot be read (missing from storage, damaged) is logged and left as
+    it was: it goes on being sent its image, and the next run tries it again.
+    ``progress(done, total)`` is called after each variant.
+    """
+    pending = ArtworkVariant.objects.exclude(image="").filter(renditions_made=False)
+    total = pending.count()
+    done = files = 0
+    failed: list[int] = []
+    after = 0
+    stored: set[str] = set()
+    while True:
+        batch = list(
+            pending.filter(pk__gt=after).order_by("pk").only("pk", "image", "width")[:batch_size]
+        )
+        if not batch:
+            break
+        made = []
+        for variant in batch:
+            name = variant.image.name
+            try:
+                if name not in stored:
+                    files += len(artwork_image_renditions_store(image=name, width=variant.width))
+                    stored.add(name)
+                made.append(variant.pk)
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+                logger.warning("artwork variant %d: its image %s cannot be read", variant.pk, name)
+                failed.append(variant.pk)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        ArtworkVariant.objects.filter(pk__in=made).update(renditions_made=True)
+        after = batch[-1].pk
+    if files or failed:
+        logger.info(
+            "stored %d artwork rendition file(s); %d variant(s) done, %d failed",
+            files,
+            done - len(failed),
+            len(failed),
+        )
+    return RenditionsBackfilled(variants=done - len(failed), files=files, failed=len(failed))
 
 
 #: Daily figures deleted per statement by :func:`artwork_daily_prune` and a full refit.

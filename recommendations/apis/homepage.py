@@ -130,7 +130,11 @@ class ArtworkSerializer(serializers.Serializer):
     variant_id = serializers.IntegerField(
         allow_null=True, help_text="Null when the title has no artwork yet (placeholder)."
     )
-    url = serializers.CharField(help_text="Absolute URL of the image.")
+    url = serializers.CharField(
+        help_text="Absolute URL of the image sized for the request's `device` (tv 1,280, "
+        "tablet 800, web 640, mobile 400 pixels wide at most; never enlarged), or of the "
+        "image as uploaded while its sized copies are not made yet."
+    )
     propensity = serializers.FloatField(
         help_text="Probability that this variant was the one chosen (1 for the default variant)."
     )

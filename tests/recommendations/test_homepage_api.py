@@ -6,13 +6,16 @@ import uuid
 
 import numpy as np
 import pytest
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
+from PIL import Image
 
 from accounts.services import api_token_create
 from accounts.token_usage import token_usage
+from artwork.services import artwork_variant_renditions_make
 from catalog.models import Episode, MaturityLevel
 from recommendations.apis.recommendations import MODEL_RETRY_SECONDS
 from recommendations.engine.row_ranking import ROW_FEATURE_NAMES, ROW_TYPES, RowRanker
@@ -41,6 +44,7 @@ from tests.factories import (
     TasteClusterFactory,
     TitleFactory,
     TitleLocalizationFactory,
+    image_file,
 )
 from tests.module_world import module_world, the_module_world
 from tests.openapi import assert_matches_operation
@@ -190,6 +194,83 @@ def test_artwork_from_a_cdn_without_a_scheme_is_the_url_title_detail_gives(
     }
     assert shown == {f"http://cdn.example.com/media/{variant.image.name}"}
     assert shown == {art["url"] for art in detail["artwork"]}
+
+
+def _sized_frames(world) -> tuple[list, object]:
+    """Three titles with a 1920x1080 frame whose copies are made, and one whose are not."""
+    made = [
+        ArtworkVariantFactory(title=film, image=image_file(size=(1920, 1080)))
+        for film in world.titles["action"][1:4]
+    ]
+    for variant in made:
+        artwork_variant_renditions_make(variant=variant)
+    waiting = ArtworkVariantFactory(
+        title=world.titles["action"][4], image=image_file(size=(1920, 1080))
+    )
+    return made, waiting
+
+
+def _shown_artwork(rows: list[dict]) -> dict[int, str]:
+    return {
+        item["artwork"]["variant_id"]: item["artwork"]["url"]
+        for row in rows
+        for item in row["items"]
+        if item["artwork"]["variant_id"] is not None
+    }
+
+
+def test_a_phone_and_a_tv_are_sent_the_artwork_sized_for_each(world, household, settings):
+    # given titles with a 1920x1080 frame: three whose sized copies are made, one whose are
+    # not yet (stored before copies were made, not backfilled)
+    account, asha, _ = household
+    watch(asha, world.titles["action"][0])
+    made, waiting = _sized_frames(world)
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+
+    # when a TV and a phone ask for the homepage
+    shown = {}
+    for device in ("tv", "mobile"):
+        page = client.get(url(asha, device=device, rows=40, items=75)).json()
+        shown[device] = _shown_artwork(page["rows"])
+
+    # then each is sent its own copy, a file at that device class's width; the frame
+    # without copies is sent as uploaded to both
+    prefix = "http://testserver" + settings.MEDIA_URL
+    for device, size in (("tv", (1280, 720)), ("mobile", (400, 225))):
+        for variant in made:
+            name = shown[device][variant.pk].removeprefix(prefix)
+            assert name == variant.image.name.replace(".jpg", f".{device}.jpg")
+            with default_storage.open(name) as stored, Image.open(stored) as image:
+                assert image.size == size
+        assert shown[device][waiting.pk] == prefix + waiting.image.name
+    assert not {shown["tv"][v.pk] for v in made} & {shown["mobile"][v.pk] for v in made}
+
+
+def test_sized_artwork_costs_a_homepage_no_round_trip(
+    world, household, django_assert_num_queries, settings
+):
+    # given a warm process serving frames whose copies are made (and one whose are not)
+    account, asha, _ = household
+    watch(asha, world.titles["action"][0])
+    made, _ = _sized_frames(world)
+    model_train(region_code=world.region.code)
+    client = token_client(account)
+    client.get(url(asha, device="mobile"))
+    settings.TONIGHT = {
+        **settings.TONIGHT,
+        "MODEL_VERSION_CHECK_SECONDS": 60,
+        "CATALOGUE_REFRESH_SECONDS": 60,
+    }
+    client.get(url(asha, device="mobile"))
+
+    # when a phone asks for a page: the same three round trips as any homepage
+    with django_assert_num_queries(3):
+        response = client.get(url(asha, device="mobile", rows=40, items=75))
+
+    # then its frames are the phone's copies
+    shown = _shown_artwork(response.json()["rows"])
+    assert all(shown[v.pk].endswith(".mobile.jpg") for v in made)
 
 
 def test_names_and_row_titles_are_in_the_profiles_display_language(world, household):
