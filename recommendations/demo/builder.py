@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import Account
 from artwork.models import ArtworkPolicy, ArtworkVariant, ArtworkVariantDaily
 from artwork.policy import policy_delete
+from artwork.selectors import artwork_files_named
 from artwork.services import artwork_policy_lock, artwork_variants_lock
 from catalog.models import Person, Title
 from profiles.models import Profile
@@ -114,9 +115,7 @@ def _flush_demo_rows(progress: Progress) -> tuple[dict[str, int], set[str]]:
     with progress("Flush: previous demo data", 5, "steps") as advance:
         deleted.update(_flush_learned_state())
         advance(1)
-        image_names = set(
-            ArtworkVariant.objects.filter(title__in=titles).values_list("image", flat=True)
-        )
+        image_names = artwork_files_named(variants=ArtworkVariant.objects.filter(title__in=titles))
         advance(1)
         # Filtering on the foreign-key columns themselves (not through a join) keeps
         # each DELETE single-table: a join makes Django delete "WHERE id IN (SELECT
@@ -323,7 +322,7 @@ def build_demo(
             if previous_images:
                 # The shared pool's files keep their names from one demo to the next:
                 # delete only what no row (this demo's, or one staff pointed there) shows.
-                shown = set(ArtworkVariant.objects.values_list("image", flat=True).distinct())
+                shown = artwork_files_named(variants=ArtworkVariant.objects.all())
                 transaction.on_commit(
                     partial(delete_artwork_files, sorted(previous_images - shown))
                 )

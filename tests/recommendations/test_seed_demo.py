@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from accounts.models import Account
 from artwork.models import ArtworkPolicy, ArtworkVariant, ArtworkVariantDaily
 from artwork.policy import POLICY_ROOT
+from artwork.selectors import artwork_files_named
 from artwork.services import artwork_policy_update
 from catalog.models import Credit, Episode, Language, MaturityLevel, Season, Title
 from profiles.models import Profile
@@ -161,6 +162,11 @@ def test_catalogue_reference_data_and_artwork(world: SimpleNamespace) -> None:
             assert image.size == (variant.width, variant.height) == (480, 270)
         assert variant.themes.exists()
         assert variant.device_classes
+        # with its phone's copy made (the demo's frames are narrower than the other classes')
+        assert variant.renditions_made
+        phone = variant.image.name.replace(".jpg", ".mobile.jpg")
+        with world.media.open(phone) as fh, Image.open(fh) as image:
+            assert image.size == (400, 225)
 
 
 def test_a_titles_synopsis_tells_the_same_story_in_every_language(
@@ -490,7 +496,8 @@ def demo_state() -> tuple:
         set(demo_titles.values_list("pk", flat=True)),
         set(Profile.objects.filter(external_id__startswith="demo:").values_list("pk", flat=True)),
         Signal.objects.filter(profile__external_id__startswith="demo:").count(),
-        set(ArtworkVariant.objects.filter(title__in=demo_titles).values_list("image", flat=True)),
+        # each image and its sized copies (artwork.renditions)
+        artwork_files_named(variants=ArtworkVariant.objects.filter(title__in=demo_titles)),
     )
 
 
@@ -558,9 +565,10 @@ def test_a_flush_replaces_the_previous_demo_and_its_files(
     assert not profiles & old_profiles
     assert not Signal.objects.filter(profile_id__in=old_profiles).exists()
     pool = {
-        f"{SHARED_DIR}/{theme}-{k:02d}.jpg"
+        f"{SHARED_DIR}/{theme}-{k:02d}{copy}.jpg"
         for theme in THEME_SLUGS
         for k in range(SHARED_IMAGES_PER_THEME)
+        for copy in ("", ".mobile")
     }
     files = media_files(settings)
     assert images_shown <= files
