@@ -23,6 +23,7 @@ from artwork.validators import ORIENTATION
 from catalog.models import MaturityLevel
 from config.urls import ARTWORK_CACHED
 from tests.factories import ArtworkVariantFactory, AvailabilityFactory, TitleFactory, image_file
+from tests.test_admin import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -295,3 +296,31 @@ def test_an_upload_through_admin_gets_its_copies(admin_client):
     assert variant.renditions_made
     for device, size in FULL_HD_COPIES.items():
         assert _size_of(variant.image.name.replace(".jpg", f".{device}.jpg")) == size
+
+
+def test_a_variant_added_on_its_titles_page_gets_its_copies(admin_client):
+    # given a title's page, with one stored variant in its artwork inline
+    stored = ArtworkVariantFactory()
+    url = f"/admin/catalog/title/{stored.title_id}/change/"
+    data = form_data(admin_client.get(url))
+    prefix = next(key for key in data if key.endswith("-TOTAL_FORMS") and "artwork" in key)
+    prefix = prefix.removesuffix("-TOTAL_FORMS")
+
+    # when staff add a 1920x1080 frame there
+    data[f"{prefix}-TOTAL_FORMS"] = "2"
+    data.update(
+        {
+            f"{prefix}-1-label": "Second",
+            f"{prefix}-1-image": SimpleUploadedFile("new.jpg", _image_bytes((1920, 1080))),
+            f"{prefix}-1-for_tv": "on",
+            f"{prefix}-1-maturity": "0",
+            f"{prefix}-1-is_active": "on",
+        }
+    )
+    page = admin_client.post(url, data)
+
+    # then it is stored with its copies made
+    assert page.status_code == 302
+    added = ArtworkVariant.objects.get(title_id=stored.title_id, label="Second")
+    assert added.renditions_made
+    assert _size_of(added.image.name.replace(".jpg", ".mobile.jpg")) == (400, 225)
