@@ -324,3 +324,19 @@ def test_a_variant_added_on_its_titles_page_gets_its_copies(admin_client):
     added = ArtworkVariant.objects.get(title_id=stored.title_id, label="Second")
     assert added.renditions_made
     assert _size_of(added.image.name.replace(".jpg", ".mobile.jpg")) == (400, 225)
+
+
+def test_admin_draws_its_thumbnails_from_the_copies(admin_client):
+    # given a 1920x1080 frame whose copies are made
+    variant = _big_variant()
+    artwork_variant_renditions_make(variant=variant)
+    stem = default_storage.url(variant.image.name).removesuffix(".jpg")
+
+    # when staff list the variants and open this one
+    listed = admin_client.get("/admin/artwork/artworkvariant/").content.decode()
+    page = admin_client.get(f"/admin/artwork/artworkvariant/{variant.pk}/change/")
+
+    # then the list's 96-wide thumbnail is the phone's copy and the 480-wide preview the
+    # TV's (sharp on a 2x screen), not the upload
+    assert f'src="{stem}.mobile.jpg"' in listed
+    assert f'src="{stem}.tv.jpg"' in page.content.decode()
