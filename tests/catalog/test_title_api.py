@@ -15,7 +15,8 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from catalog.models import MaturityLevel
-from recommendations.serving.row_copy import RowCopy, row_copy_texts
+from config.api.renderers import OrjsonRenderer
+from recommendations.serving.row_copy import RowCopy, genre_names_localized, row_copy_texts
 from tests.factories import (
     ArtworkThemeFactory,
     ArtworkVariantFactory,
@@ -793,3 +794,162 @@ def test_a_title_the_profile_may_not_open_is_answered_as_one_that_does_not_exist
         b'"code":"not_found","errors":{}}',
     )
     assert answers == [answers[0]] * len(ids)
+
+
+def test_a_rich_titles_detail_is_pinned_whole_with_its_query_count(
+    api_client, account, django_assert_num_queries
+):
+    # given: a localised series of two seasons (one announced), credits of every role,
+    # two frames (one above the kids profile's limit, one for no phone) and two genres,
+    # partly watched and rated by a Spanish-reading kids profile
+    spanish = LanguageFactory(code="es", name="Spanish", native_name="Español")
+    viewer = ProfileFactory(
+        account=account,
+        name="Lucía",
+        display_language=spanish,
+        maturity_limit=MaturityLevel.THIRTEEN,
+    )
+    title = TitleFactory(
+        kind="series",
+        original_name="Sacred Games",
+        release_date=dt.date(2018, 7, 6),
+        runtime_minutes=50,
+        maturity=MaturityLevel.THIRTEEN,
+        critic_score=81,
+    )
+    AvailabilityFactory(title=title, region=account.home_region)
+    TitleLocalizationFactory(
+        title=title, language=spanish, name="Juegos sagrados", synopsis="Un policía de Bombay."
+    )
+    title.genres.set([GenreFactory(slug="thriller", name="Thriller"), GenreFactory(slug="crime")])
+    first = SeasonFactory(title=title, number=1, name="Season 1")
+    announced = SeasonFactory(
+        title=title, number=2, name="Season 2", release_date=dt.date(2099, 1, 1)
+    )
+    pilot = EpisodeFactory(season=first, number=1, name="Ashwathama", runtime_minutes=58)
+    second = EpisodeFactory(season=first, number=2, name="Halahala", runtime_minutes=49)
+    later = EpisodeFactory(season=announced, number=1, name="Matsya", runtime_minutes=52)
+    # made in an order the credits are not listed in
+    CreditFactory(title=title, role="writer", person=PersonFactory(name="Varun Grover"))
+    CreditFactory(
+        title=title, role="actor", order=0, person=PersonFactory(name="Saif"), character="Sartaj"
+    )
+    CreditFactory(title=title, role="director", person=PersonFactory(name="Anurag"))
+    chase = ArtworkVariantFactory(title=title, label="Rooftop chase", for_mobile=False)
+    chase.themes.add(ArtworkThemeFactory(slug="action"), ArtworkThemeFactory(slug="lead-face"))
+    ArtworkVariantFactory(title=title, label="Too grim", maturity=MaturityLevel.EIGHTEEN)
+    calm = ArtworkVariantFactory(title=title, label="Skyline")
+    report(
+        api_client,
+        viewer,
+        title,
+        ("thumbs_up", None, None),
+        ("play_start", pilot, None),
+        ("complete", pilot, None),
+        ("play_start", second, None),
+        ("progress", second, 30),
+    )
+    detail(api_client, title, viewer)  # warm what a process reads once
+
+    # when
+    with django_assert_num_queries(11):
+        response = detail(api_client, title, viewer)
+
+    # then: every field, in order, as the page was drawn before its read became a selector
+    expected = {
+        "id": title.pk,
+        "kind": "series",
+        "name": "Juegos sagrados",
+        "synopsis": "Un policía de Bombay.",
+        "original_name": "Sacred Games",
+        "original_language": title.original_language_id,
+        "release_date": "2018-07-06",
+        "runtime_minutes": 50,
+        "maturity": 13,
+        "maturity_label": "13+",
+        "critic_score": 81,
+        "genres": ["Crime", "Thriller"],
+        "localized_genres": [],  # filled below: the catalogue's words, not this test's
+        "seasons": [
+            {
+                "id": first.pk,
+                "number": 1,
+                "name": "Season 1",
+                "release_date": None,
+                "episodes": [
+                    {
+                        "id": pilot.pk,
+                        "number": 1,
+                        "name": "Ashwathama",
+                        "runtime_minutes": 58,
+                        "finished": True,
+                    },
+                    {
+                        "id": second.pk,
+                        "number": 2,
+                        "name": "Halahala",
+                        "runtime_minutes": 49,
+                        "finished": False,
+                    },
+                ],
+            },
+            {
+                "id": announced.pk,
+                "number": 2,
+                "name": "Season 2",
+                "release_date": "2099-01-01",
+                "episodes": [
+                    {
+                        "id": later.pk,
+                        "number": 1,
+                        "name": "Matsya",
+                        "runtime_minutes": 52,
+                        "finished": False,
+                    }
+                ],
+            },
+        ],
+        "credits": [
+            {"person": "Saif", "role": "actor", "character": "Sartaj"},
+            {"person": "Anurag", "role": "director", "character": ""},
+            {"person": "Varun Grover", "role": "writer", "character": ""},
+        ],
+        "artwork": [
+            {
+                "id": chase.pk,
+                "label": "Rooftop chase",
+                "url": f"http://testserver{chase.image.url}",
+                "themes": ["action", "lead-face"],
+                "device_classes": ["tv", "tablet", "web"],
+            },
+            {
+                "id": calm.pk,
+                "label": "Skyline",
+                "url": f"http://testserver{calm.image.url}",
+                "themes": [],
+                "device_classes": ["tv", "mobile", "tablet", "web"],
+            },
+        ],
+        "viewing": {
+            "thumbs": "up",
+            "finished": False,
+            "resume": {
+                "episode_id": second.pk,
+                "season_number": 1,
+                "episode_number": 2,
+                "progress": 30.0,
+                "new_episodes": False,
+            },
+        },
+    }
+    expected["localized_genres"] = [
+        {"id": genre.pk, "name": name}
+        for genre, name in zip(
+            title.genres.order_by("name"),
+            genre_names_localized(["Crime", "Thriller"], display_language="es"),
+            strict=True,
+        )
+    ]
+    assert expected["localized_genres"][1]["name"] == "Suspense"  # translated, not copied
+    assert response.status_code == 200
+    assert response.content == OrjsonRenderer().render(expected)
