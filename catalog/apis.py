@@ -9,17 +9,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
-from artwork.models import ArtworkVariant, DeviceClass
-from artwork.selectors import title_artwork_variants, variant_image_urls
+from artwork.models import DeviceClass
 from config.api.schema import PROFILE_LOCKED
-from config.api.strict import KnownParametersOnly, choice_errors
+from config.api.strict import KnownParametersOnly
 from config.ids import IdField
 from profiles.selectors import profile_get
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
-from recommendations.selectors.title_viewing import title_viewing_get
-from recommendations.serving.row_copy import genre_names_localized
 
-from .models import Credit, MaturityLevel, Title, TitleLocalization
+from .models import Credit, MaturityLevel, Title
 from .selectors import title_detail_get
 from .serializers import LanguageCodeField
 
@@ -31,13 +28,6 @@ class TitleQuerySerializer(KnownParametersOnly):
         "fall back to the original, a genre to English); default the profile's display "
         "language. A catalogue language's code, ISO 639-1 in lower case, e.g. 'pt' (not "
         "'pt-BR' or 'PT'); the API reads no Accept-Language.",
-    )
-    device = serializers.ChoiceField(
-        choices=DeviceClass.choices,
-        required=False,
-        help_text="The device class asking: each artwork's `url` is then its copy sized for "
-        "that class (`urls[device]`). Without it, `url` is the image as uploaded, as before.",
-        error_messages=choice_errors(DeviceClass.values),
     )
     profile = IdField(
         help_text=(
@@ -88,28 +78,10 @@ class CreditSerializer(serializers.Serializer):
     character = serializers.CharField(help_text="The character an actor plays; empty otherwise.")
 
 
-class VariantUrlsSerializer(serializers.Serializer):
-    """One URL per device class, so a client (or a cache in front of several) can pick."""
-
-    tv = serializers.CharField(help_text="Absolute URL of the image sized for a TV.")
-    mobile = serializers.CharField(help_text="Absolute URL of the image sized for a phone.")
-    tablet = serializers.CharField(help_text="Absolute URL of the image sized for a tablet.")
-    web = serializers.CharField(help_text="Absolute URL of the image sized for a browser.")
-
-
 class VariantSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="Artwork variant id.")
     label = serializers.CharField(help_text="A short name of the image, e.g. 'Rooftop chase'.")
-    url = serializers.CharField(
-        help_text="Absolute URL of the image: sized for `device` when the request names one "
-        "(as `urls[device]`), else the image as uploaded (up to 4,096 pixels wide)."
-    )
-    urls = VariantUrlsSerializer(
-        help_text="Absolute URL of the image per device class, each no wider than that class "
-        "shows it (tv 1,280, tablet 800, web 640, mobile 400 pixels; never enlarged: an image "
-        "already that narrow is the uploaded one). A copy not made yet (an image stored "
-        "before copies were made, until `make_artwork_renditions` runs) is the uploaded image."
-    )
+    url = serializers.CharField(help_text="Absolute URL of the image.")
     themes = serializers.ListField(
         child=serializers.CharField(),
         help_text="Slugs of what the image shows, e.g. 'action', 'lead-face'.",
@@ -263,94 +235,17 @@ class TitleDetailApi(APIView):
             account=account, profile_id=query.validated_data["profile"], for_display=False
         )
         profile_unlock_check(request=request, profile=profile)
-        maturity_limit = profile.maturity_limit
         asked = query.validated_data.get("language")
-        # A code: the profile's row holds its display language's, and reading the Language
-        # behind it (profile.display_language) was a query of its own on every page.
-        language = asked.pk if asked else profile.display_language_id
         title = title_detail_get(
             title_id=title_id,
+            profile=profile,
             region_code=account.home_region_id,
-            maturity_limit=maturity_limit,
+            language=asked.pk if asked else None,
             at=timezone.now(),
+            artwork_url=lambda v: request.build_absolute_uri(v.image.url),
         )
         if title is None:
             # One sentence for a title that does not exist, is not carried here now, or is
             # above the profile's limit: a kids profile learns nothing of what it may not see.
             raise Http404("No title with this id is available to this profile.")
-        localised = (
-            TitleLocalization.objects.filter(title=title, language_id=language).first()
-            if language
-            else None
-        )
-        variants = title_artwork_variants(title_id=title.pk, maturity_limit=maturity_limit)
-        device = query.validated_data.get("device")
-        seasons = title.seasons.all()
-        genres = title.genres.all()
-        viewing = title_viewing_get(
-            profile=profile,
-            title=title,
-            episodes=[e for s in seasons for e in s.episodes.all()],
-        )
-        body = {
-            "id": title.pk,
-            "kind": title.kind,
-            "name": localised.name if localised else title.original_name,
-            "synopsis": (
-                localised.synopsis if localised and localised.synopsis else title.synopsis
-            ),
-            "original_name": title.original_name,
-            "original_language": title.original_language_id,
-            "release_date": title.release_date,
-            "runtime_minutes": title.runtime_minutes,
-            "maturity": title.maturity,
-            "maturity_label": title.get_maturity_display(),
-            "critic_score": title.critic_score,
-            "genres": [g.name for g in genres],
-            "localized_genres": [
-                {"id": g.pk, "name": name}
-                for g, name in zip(
-                    genres,
-                    genre_names_localized([g.name for g in genres], display_language=language),
-                    strict=True,
-                )
-            ],
-            "seasons": [
-                {
-                    "id": s.pk,
-                    "number": s.number,
-                    "name": s.name,
-                    "release_date": s.release_date,
-                    "episodes": [
-                        {
-                            "id": e.pk,
-                            "number": e.number,
-                            "name": e.name,
-                            "runtime_minutes": e.runtime_minutes,
-                            "finished": e.pk in viewing.finished_episodes,
-                        }
-                        for e in s.episodes.all()
-                    ],
-                }
-                for s in seasons
-            ],
-            "credits": list(title.credits.all()),
-            "artwork": [_variant_body(request, v, device) for v in variants],
-            "viewing": viewing,
-        }
-        return Response(TitleDetailSerializer(body).data)
-
-
-def _variant_body(request: Request, variant: ArtworkVariant, device: str | None) -> dict:
-    """A variant as title detail lists it: ``url`` the image as uploaded unless the request
-    named a device class (clients written before copies existed read ``url`` alone)."""
-    served = variant_image_urls(variant=variant)
-    urls = {d: request.build_absolute_uri(url) for d, url in served.items()}
-    return {
-        "id": variant.pk,
-        "label": variant.label,
-        "url": urls[device] if device else request.build_absolute_uri(variant.image.url),
-        "urls": urls,
-        "themes": [t.slug for t in variant.themes.all()],
-        "device_classes": variant.device_classes,
-    }
+        return Response(TitleDetailSerializer(title).data)

@@ -1,11 +1,20 @@
 """Reads of the catalogue shared by the API and the staff pages."""
 
+from __future__ import annotations
+
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db.models import Prefetch, Q
 
 from .models import CatalogueRevision, Credit, Episode, Season, Title, TitleLocalization
+
+if TYPE_CHECKING:
+    from artwork.models import ArtworkVariant
+    from profiles.models import Profile
+    from recommendations.selectors.title_viewing import TitleViewing
 
 
 def title_names(*, title_ids: Iterable[int], language: str | None) -> dict[int, str]:
@@ -21,7 +30,7 @@ def title_names(*, title_ids: Iterable[int], language: str | None) -> dict[int, 
     return names
 
 
-def title_detail_get(
+def title_available_get(
     *, title_id: int, region_code: str, maturity_limit: int, at: dt.datetime
 ) -> Title | None:
     """The title as its detail page draws it, if available in the region at ``at`` and
@@ -54,6 +63,166 @@ def title_detail_get(
             ),
         )
         .first()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeDetail:
+    id: int
+    number: int
+    name: str
+    runtime_minutes: int
+    finished: bool  # by the profile the page is drawn for
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonDetail:
+    id: int
+    number: int
+    name: str
+    release_date: dt.date | None
+    episodes: tuple[EpisodeDetail, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GenreDetail:
+    id: int
+    name: str  # in the language the page is drawn in
+
+
+@dataclass(frozen=True, slots=True)
+class ArtworkDetail:
+    id: int
+    label: str
+    url: str
+    themes: tuple[str, ...]
+    device_classes: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class TitleDetail:
+    """A title's detail page as one profile opens it: what ``TitleDetailSerializer`` reads."""
+
+    id: int
+    kind: str
+    name: str
+    synopsis: str
+    original_name: str
+    original_language: str
+    release_date: dt.date
+    runtime_minutes: int
+    maturity: int
+    maturity_label: str
+    critic_score: int | None
+    genres: tuple[str, ...]
+    localized_genres: tuple[GenreDetail, ...]
+    seasons: tuple[SeasonDetail, ...]
+    credits: tuple[Credit, ...]
+    artwork: tuple[ArtworkDetail, ...]
+    viewing: TitleViewing
+
+
+def title_detail_get(
+    *,
+    title_id: int,
+    profile: Profile,
+    region_code: str,
+    language: str | None,
+    at: dt.datetime,
+    artwork_url: Callable[[ArtworkVariant], str],
+) -> TitleDetail | None:
+    """The title's detail page for ``profile``; None when it may not open it.
+
+    None for a title that does not exist, is not available in ``region_code`` at ``at``
+    or is above the profile's maturity limit: the caller answers all three alike, so a
+    kids profile learns nothing of what it may not see. ``language`` (a code) is the one
+    asked for, else the profile's display language; name and synopsis fall back to the
+    original's, a genre's name to English. Only artwork within the profile's limit.
+
+    ``artwork_url`` makes a variant's absolute URL: the request's host, which a selector
+    does not know, and the one place the page's image URLs are built.
+    """
+    # Read here, not at the top: the recommendations' selectors import this module's
+    # title_names, and the artwork's selectors import theirs.
+    from artwork.selectors import title_artwork_variants
+    from recommendations.selectors.title_viewing import title_viewing_get
+    from recommendations.serving.row_copy import genre_names_localized
+
+    maturity_limit = profile.maturity_limit
+    # A code: the profile's row holds its display language's, and reading the Language
+    # behind it (profile.display_language) was a query of its own on every page.
+    language = language or profile.display_language_id
+    title = title_available_get(
+        title_id=title_id, region_code=region_code, maturity_limit=maturity_limit, at=at
+    )
+    if title is None:
+        return None
+    localised = (
+        TitleLocalization.objects.filter(title=title, language_id=language).first()
+        if language
+        else None
+    )
+    variants = title_artwork_variants(title_id=title.pk, maturity_limit=maturity_limit)
+    seasons = title.seasons.all()
+    genres = title.genres.all()
+    viewing = title_viewing_get(
+        profile=profile,
+        title=title,
+        episodes=[e for s in seasons for e in s.episodes.all()],
+    )
+    genre_names = [g.name for g in genres]
+    return TitleDetail(
+        id=title.pk,
+        kind=title.kind,
+        name=localised.name if localised else title.original_name,
+        synopsis=localised.synopsis if localised and localised.synopsis else title.synopsis,
+        original_name=title.original_name,
+        original_language=title.original_language_id,
+        release_date=title.release_date,
+        runtime_minutes=title.runtime_minutes,
+        maturity=title.maturity,
+        maturity_label=title.get_maturity_display(),
+        critic_score=title.critic_score,
+        genres=tuple(genre_names),
+        localized_genres=tuple(
+            GenreDetail(id=g.pk, name=name)
+            for g, name in zip(
+                genres,
+                genre_names_localized(genre_names, display_language=language),
+                strict=True,
+            )
+        ),
+        seasons=tuple(
+            SeasonDetail(
+                id=s.pk,
+                number=s.number,
+                name=s.name,
+                release_date=s.release_date,
+                episodes=tuple(
+                    EpisodeDetail(
+                        id=e.pk,
+                        number=e.number,
+                        name=e.name,
+                        runtime_minutes=e.runtime_minutes,
+                        finished=e.pk in viewing.finished_episodes,
+                    )
+                    for e in s.episodes.all()
+                ),
+            )
+            for s in seasons
+        ),
+        credits=tuple(title.credits.all()),
+        artwork=tuple(
+            ArtworkDetail(
+                id=v.pk,
+                label=v.label,
+                url=artwork_url(v),
+                themes=tuple(t.slug for t in v.themes.all()),
+                device_classes=v.device_classes,
+            )
+            for v in variants
+        ),
+        viewing=viewing,
     )
 
 
