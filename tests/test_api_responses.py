@@ -232,13 +232,14 @@ def test_continue_watching_answers_as_documented(account, profile):
     path = f"/api/v1/profiles/{profile.pk}/continue-watching/"
 
     answers = [
+        client.get(f"{path}?device=tv"),
         client.get(path),
-        client.get(f"{path}?n=3"),
+        client.get(f"{path}?device=tv&n=3"),
         client.get(f"{path}?device=mobile"),
         client.get(f"{path}?device=fridge"),
     ]
 
-    assert [response.status_code for response in answers] == [200, 400, 200, 400]
+    assert [response.status_code for response in answers] == [200, 400, 400, 200, 400]
     assert len(answers[0].json()["results"]) == 2
     for response in answers:
         assert_answer_documented(response, "GET", CONTINUE_WATCHING)
@@ -327,18 +328,19 @@ def test_the_recommendations_answer_as_documented():
     world, viewer, locked = viewers_in_a_world()
     client = token_client(viewer.account)
     path = f"/api/v1/profiles/{viewer.pk}/recommendations/"
-    untrained = client.get(path)
+    untrained = client.get(f"{path}?device=tv")
     model_train(region_code=world.region.code)
 
     answers = [
         untrained,
         client.get(f"{path}?n=200&device=mobile"),
+        client.get(f"{path}?device=tv"),
+        client.get(f"{path}?n=201&device=tv"),
         client.get(path),
-        client.get(f"{path}?n=201"),
         client.get(f"/api/v1/profiles/{locked.pk}/recommendations/"),
     ]
 
-    assert [response.status_code for response in answers] == [503, 200, 200, 400, 403]
+    assert [response.status_code for response in answers] == [503, 200, 200, 400, 400, 403]
     assert answers[1].json()["results"]
     for response in answers:
         assert_answer_documented(response, "GET", RECOMMENDATIONS)

@@ -14,6 +14,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import APIException
 from rest_framework.views import APIView
 
+from artwork.models import DeviceClass
 from recommendations.models import SignalKind
 from recommendations.selectors.signals import CONTINUE_WATCHING_MAX
 from tests.conftest import token_client
@@ -568,7 +569,6 @@ def test_response_fields_of_a_fixed_set_of_values_are_documented_as_enums(schema
     # artwork only ever hold their model's choices; documented as a free string (or any
     # integer) they became a String in a generated client, compared by hand with literals
     # copied from the description, as the row ranker was.
-    from artwork.models import DeviceClass
     from catalog.models import Credit, MaturityLevel, Title
 
     components = schema["components"]["schemas"]
@@ -639,3 +639,20 @@ def test_the_docs_try_it_out_body_for_signals_is_a_batch_the_api_takes(schema):
     )
     assert not errors, errors.as_detail()
     assert [event.kind for event in parsed] == ["play_start", "progress"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/profiles/{profile_id}/homepage/",
+        "/api/v1/profiles/{profile_id}/recommendations/",
+        "/api/v1/profiles/{profile_id}/continue-watching/",
+    ],
+)
+def test_every_list_drawn_for_a_screen_requires_its_device(schema, path):
+    # The device changes the ranking features and the frames chosen: a client generated
+    # from the schema must be made to send it, from the same four values everywhere.
+    (device,) = (p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "device")
+
+    assert device["required"] is True
+    assert device["schema"]["enum"] == DeviceClass.values

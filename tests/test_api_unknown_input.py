@@ -94,9 +94,9 @@ UNKNOWN_QUERY_CASES = [
     ("/api/v1/profiles/{profile}/", "?expand=all", "expand"),
     ("/api/v1/profiles/{profile}/homepage/", "?device=tv&DEVICE=mobile", "DEVICE"),
     ("/api/v1/profiles/{profile}/homepage/", "?device=mobile&row=3", "row"),
-    ("/api/v1/profiles/{profile}/recommendations/", "?count=5", "count"),
+    ("/api/v1/profiles/{profile}/recommendations/", "?device=tv&count=5", "count"),
     ("/api/v1/profiles/{profile}/signals/", "?kinds=play_start", "kinds"),
-    ("/api/v1/profiles/{profile}/continue-watching/", "?limit=3", "limit"),
+    ("/api/v1/profiles/{profile}/continue-watching/", "?device=tv&limit=3", "limit"),
     ("/api/v1/titles/{title}/", "?profile={profile}&lang=hi", "lang"),
     ("/api/v1/ops/retrains/{run}/", "?verbose=1", "verbose"),
 ]
@@ -258,7 +258,7 @@ def test_every_delete_of_the_schema_is_among_the_delete_paths():
     ("path", "name"),
     [
         ("/api/v1/profiles/{profile}/homepage/?device=", "device"),
-        ("/api/v1/profiles/{profile}/recommendations/?n=", "n"),
+        ("/api/v1/profiles/{profile}/recommendations/?device=tv&n=", "n"),
         ("/api/v1/titles/{title}/?profile={profile}&language=", "language"),
     ],
 )
@@ -276,7 +276,7 @@ def test_an_empty_parameter_is_a_400_not_its_default(api_client, profile, path, 
 REPEATED_QUERY_CASES = [
     ("/api/v1/profiles/{profile}/homepage/", "?device=tv&device=web", "device"),
     ("/api/v1/profiles/{profile}/homepage/", "?device=tv&rows=3&items=5&rows=4", "rows"),
-    ("/api/v1/profiles/{profile}/recommendations/", "?n=5&n=1", "n"),
+    ("/api/v1/profiles/{profile}/recommendations/", "?device=tv&n=5&n=1", "n"),
     ("/api/v1/titles/{title}/", "?profile={profile}&profile={other}", "profile"),
     ("/api/v1/titles/{title}/", "?profile={profile}&language=hi&language=ta", "language"),
     ("/api/v1/profiles/{profile}/signals/", "?device=tv&device=web", "device"),

@@ -79,7 +79,9 @@ def test_a_title_re_rated_after_it_was_watched_leaves_history_resumes_and_its_pa
     # when
     history = api_client.get(reverse("v1:signals", args=[kid.pk])).json()
     asked = api_client.get(reverse("v1:signals", args=[kid.pk]), {"title": rerated.pk}).json()
-    resumes = api_client.get(reverse("v1:continue-watching", args=[kid.pk])).json()
+    resumes = api_client.get(
+        reverse("v1:continue-watching", args=[kid.pk]), {"device": "tv"}
+    ).json()
     page = detail(api_client, rerated, kid)
 
     # then
@@ -123,7 +125,9 @@ def test_a_teens_history_and_resumes_keep_what_is_at_its_limit_and_drop_what_was
 
     # when
     history = api_client.get(reverse("v1:signals", args=[teen.pk])).json()
-    resumes = api_client.get(reverse("v1:continue-watching", args=[teen.pk])).json()
+    resumes = api_client.get(
+        reverse("v1:continue-watching", args=[teen.pk]), {"device": "tv"}
+    ).json()
 
     # then: the title at the limit stays in both; the re-rated title and frame are gone
     assert history["count"] == 2
@@ -148,7 +152,9 @@ def test_windows_that_ended_or_start_within_the_hour_are_closed_everywhere(api_c
     AvailabilityFactory(title=between, region=account.home_region, starts_at=now + HOUR)
 
     # then: neither is resumable nor has a page; the open one has both
-    resumes = api_client.get(reverse("v1:continue-watching", args=[profile.pk])).json()
+    resumes = api_client.get(
+        reverse("v1:continue-watching", args=[profile.pk]), {"device": "tv"}
+    ).json()
     assert [item["title_id"] for item in resumes["results"]] == [open_.pk]
     assert detail(api_client, ended, profile).status_code == 404
     assert detail(api_client, between, profile).status_code == 404
@@ -227,10 +233,14 @@ def test_another_households_unlock_opens_nothing_here(account):
     their_token = unlock(token_client(other), theirs)
 
     response = client.get(
-        reverse("v1:continue-watching", args=[ours.pk]), HTTP_X_PROFILE_UNLOCK=their_token
+        reverse("v1:continue-watching", args=[ours.pk]),
+        {"device": "tv"},
+        HTTP_X_PROFILE_UNLOCK=their_token,
     )
     foreign = client.get(
-        reverse("v1:continue-watching", args=[theirs.pk]), HTTP_X_PROFILE_UNLOCK=their_token
+        reverse("v1:continue-watching", args=[theirs.pk]),
+        {"device": "tv"},
+        HTTP_X_PROFILE_UNLOCK=their_token,
     )
 
     assert response.status_code == 403

@@ -15,11 +15,12 @@ from artwork.models import DeviceClass
 from catalog.apis import ResumePointSerializer
 from config.api.query_datetimes import QueryDateTimeField
 from config.api.schema import TITLE_ID_HELP
-from config.api.strict import KnownParametersOnly, QueryIntegerField, choice_errors, one_of
+from config.api.strict import QueryIntegerField
 from config.metrics.instruments import homepage_served
 from profiles.models import Profile
 from profiles.selectors import profile_for_request
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
+from recommendations.apis.device import DeviceQuerySerializer
 from recommendations.apis.recommendations import model_unavailable
 from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import ModelVersion
@@ -65,18 +66,8 @@ class ContextTimeField(QueryDateTimeField):
         return moment
 
 
-class HomepageQuerySerializer(KnownParametersOnly):
-    # Required, as the homepage's contract has it: a page is logged with its device, and
-    # the artwork policy learns take rates per device class, so a phone that forgot to
-    # say so must not be served, and logged, as a TV.
-    device = serializers.ChoiceField(
-        choices=DeviceClass.choices,
-        help_text="The device class asking.",
-        error_messages={
-            "required": f"Required: {one_of(DeviceClass.values)}.",
-            **choice_errors(DeviceClass.values),
-        },
-    )
+class HomepageQuerySerializer(DeviceQuerySerializer):
+    # `device` is required (DeviceQuerySerializer): a page is logged with its device.
     at = ContextTimeField(
         required=False,
         help_text="An RFC 3339 date-time with its UTC offset (YYYY-MM-DDThh:mm[:ss[.fraction]] "

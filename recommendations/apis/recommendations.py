@@ -9,12 +9,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
-from artwork.models import DeviceClass
 from catalog.selectors import title_names
 from config.api.schema import TITLE_ID_HELP
-from config.api.strict import KnownParametersOnly, QueryIntegerField, choice_errors
+from config.api.strict import QueryIntegerField
 from profiles.selectors import profile_for_request
 from profiles.unlock import profile_unlock_check
+from recommendations.apis.device import DeviceQuerySerializer
 from recommendations.engine.candidates import ALL_SOURCES
 from recommendations.models import ModelVersion
 from recommendations.serving.cache import NoActiveModel
@@ -58,15 +58,9 @@ def model_unavailable(missing: NoActiveModel) -> ModelUnavailable:
     return ModelUnavailable()
 
 
-class RecommendationsQuerySerializer(KnownParametersOnly):
+class RecommendationsQuerySerializer(DeviceQuerySerializer):
     n = QueryIntegerField(
         min_value=1, max_value=MAX_RESULTS, default=20, help_text="How many titles to return."
-    )
-    device = serializers.ChoiceField(
-        choices=DeviceClass.choices,
-        default=DeviceClass.TV,
-        help_text="The device class asking.",
-        error_messages=choice_errors(DeviceClass.values),
     )
 
 

@@ -34,9 +34,7 @@ from config.api.query_datetimes import QueryIsoDateTimeFilter
 from config.api.schema import TITLE_ID_HELP
 from config.api.strict import (
     UNKNOWN_FIELD,
-    KnownParametersOnly,
     NoQueryOnWrites,
-    choice_errors,
     filter_choice_errors,
     filterset_repeatable,
     query_parameters_check,
@@ -46,6 +44,7 @@ from config.metrics.instruments import signals_accepted, signals_rejected
 from profiles.models import Profile
 from profiles.selectors import NO_PROFILE, profile_for_request
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
+from recommendations.apis.device import DeviceQuerySerializer
 from recommendations.apis.homepage import ArtworkSerializer, absolute_url
 from recommendations.models import Signal, SignalKind
 from recommendations.selectors.signals import (
@@ -435,17 +434,8 @@ def _signals_count(columns: EventColumns, result: BatchResult) -> None:
     signals_rejected(kinds=rejected)
 
 
-class ContinueWatchingQuerySerializer(KnownParametersOnly):
-    # Optional, as /recommendations/' is: clients of this endpoint have called it without
-    # one, and nothing here is logged (the homepage requires it because its page log and
-    # the artwork policy learn per device class). It chooses only the artwork.
-    device = serializers.ChoiceField(
-        choices=DeviceClass.choices,
-        default=DeviceClass.TV,
-        help_text="The device class asking, for each title's `artwork` (default tv, as on "
-        "/recommendations/: a phone or tablet should say so, its frames differ).",
-        error_messages=choice_errors(DeviceClass.values),
-    )
+class ContinueWatchingQuerySerializer(DeviceQuerySerializer):
+    """``device``, required as on the homepage: it chooses each title's frame."""
 
 
 class ContinueWatchingItemSerializer(serializers.Serializer):

@@ -44,7 +44,7 @@ def started(client, profile, title) -> None:
 
 
 def resumable(client, profile) -> list[int]:
-    response = client.get(reverse("v1:continue-watching", args=[profile.pk]))
+    response = client.get(reverse("v1:continue-watching", args=[profile.pk]), {"device": "tv"})
     assert response.status_code == 200
     return [item["title_id"] for item in response.json()["results"]]
 
@@ -205,7 +205,10 @@ def test_a_series_deleted_whole_costs_no_statement_per_episode(account, profile)
 
 
 def listed(client, profile, **query) -> list[dict]:
-    response = client.get(reverse("v1:continue-watching", args=[profile.pk]), query)
+    """The list as a TV app asks for it, unless ``query`` names another device."""
+    response = client.get(
+        reverse("v1:continue-watching", args=[profile.pk]), {"device": "tv"} | query
+    )
     assert response.status_code == 200, response.json()
     return response.json()["results"]
 
@@ -228,7 +231,7 @@ def test_each_title_has_its_default_frame_for_the_device_and_nothing_is_logged(
         started(api_client, profile, title)
 
     # when
-    on_tv = artwork_of(listed(api_client, profile))  # no device: a TV's, as /recommendations/
+    on_tv = artwork_of(listed(api_client, profile, device="tv"))
     on_phone = artwork_of(listed(api_client, profile, device="mobile"))
 
     # then: each device gets the title's first frame made for it, else its first for any
@@ -352,3 +355,12 @@ def test_the_list_costs_four_statements_however_many_titles_it_holds(
     # then
     with django_assert_num_queries(4):
         assert len(listed(api_client, profile, device="web")) == 10
+
+
+def test_a_list_without_a_device_is_a_400_saying_what_to_send(api_client, profile):
+    # The device chooses each title's frame: a phone that forgot to say so must not be
+    # drawn a TV's frames, as the homepage would not serve it a TV's page.
+    response = api_client.get(reverse("v1:continue-watching", args=[profile.pk]))
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"device": ["Required: one of tv, mobile, tablet, web."]}

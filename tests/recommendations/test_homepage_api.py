@@ -769,8 +769,8 @@ def test_a_household_moved_to_another_region_is_served_that_regions_titles_at_on
 
     def answers() -> tuple[dict, set[int], list[int], int]:
         page = client.get(url(asha, rows=40, items=75))
-        listed = client.get(f"/api/v1/profiles/{asha.pk}/recommendations/?n=100")
-        resumed = client.get(f"/api/v1/profiles/{asha.pk}/continue-watching/")
+        listed = client.get(f"/api/v1/profiles/{asha.pk}/recommendations/?device=tv&n=100")
+        resumed = client.get(f"/api/v1/profiles/{asha.pk}/continue-watching/?device=tv")
         detail = client.get(f"/api/v1/titles/{midway.pk}/", {"profile": asha.pk})
         assert (page.status_code, listed.status_code, resumed.status_code) == (200, 200, 200)
         shown = {i["title_id"] for row in page.json()["rows"] for i in row["items"]} | {
@@ -1021,7 +1021,9 @@ def test_a_new_kids_profile_gets_what_it_may_watch_though_nobody_is_watching_it(
 
     # when
     rows = client.get(url(kid, rows=40, items=75)).json()["rows"]
-    listed = client.get(f"/api/v1/profiles/{kid.pk}/recommendations/?n=20").json()["results"]
+    listed = client.get(f"/api/v1/profiles/{kid.pk}/recommendations/?device=tv&n=20").json()[
+        "results"
+    ]
 
     # then: the page offers every cartoon (it was empty: no generator proposed any), and
     # the list says where they came from
@@ -1407,7 +1409,9 @@ def page_and_continue_watching(account, profile) -> tuple[list[dict], list[dict]
     """The profile's homepage rows (40 of up to 20 titles) and its /continue-watching/ list."""
     client = token_client(account)
     rows = client.get(url(profile, rows=40, items=20)).json()["rows"]
-    listed = client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()["results"]
+    listed = client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/?device=tv").json()[
+        "results"
+    ]
     return rows, listed
 
 
@@ -1745,7 +1749,7 @@ def test_a_continue_watching_tile_says_where_play_starts_as_title_detail_does(
     assert tile[0]["resume"] == title_detail_resume(account, asha, title) == expected
     assert tile[0]["progress"] == progress
     # and /continue-watching/ says the same, in the same shape
-    listed = token_client(account).get(f"/api/v1/profiles/{asha.pk}/continue-watching/")
+    listed = token_client(account).get(f"/api/v1/profiles/{asha.pk}/continue-watching/?device=tv")
     assert [item["resume"] for item in listed.json()["results"]] == [expected]
     # and no other row's tile says where to resume
     others = [item for row in rows if row["type"] != "continue_watching" for item in row["items"]]
@@ -1975,7 +1979,9 @@ def test_a_series_watched_to_its_finales_credits_is_a_watched_series_on_the_home
     # when
     client = token_client(account)
     rows, listed = page_and_continue_watching(account, asha)
-    ranked = client.get(f"/api/v1/profiles/{asha.pk}/recommendations/?n=100").json()["results"]
+    ranked = client.get(f"/api/v1/profiles/{asha.pk}/recommendations/?device=tv&n=100").json()[
+        "results"
+    ]
     narrow = client.get(url(asha, rows=40, items=1)).json()["rows"]
 
     # then: nothing left to resume; in no row but Watch Again (and there only when liked);
@@ -2013,7 +2019,9 @@ def test_a_film_watched_to_its_credits_is_a_watched_film_on_the_homepage(
     # when
     client = token_client(account)
     rows, listed = page_and_continue_watching(account, asha)
-    ranked = client.get(f"/api/v1/profiles/{asha.pk}/recommendations/?n=100").json()["results"]
+    ranked = client.get(f"/api/v1/profiles/{asha.pk}/recommendations/?device=tv&n=100").json()[
+        "results"
+    ]
 
     # then: nothing to resume; in no row but Watch Again (and there only when liked); a
     # candidate only when liked (for Watch Again)
@@ -2038,7 +2046,7 @@ def test_a_new_seasons_day_starts_at_midnight_utc_whatever_the_sessions_time_zon
         cursor.execute("SET TIME ZONE 'Etc/GMT+12'")
 
     # when
-    listed = token_client(account).get(f"/api/v1/profiles/{asha.pk}/continue-watching/")
+    listed = token_client(account).get(f"/api/v1/profiles/{asha.pk}/continue-watching/?device=tv")
 
     # then: the season counts from its day's midnight UTC, as on the homepage, so the film
     # (six hours later) comes first; read at midnight UTC-12 the season came out later
@@ -2107,7 +2115,7 @@ def versions_served(client, profile) -> list[int | None]:
     body = client.get(url(profile, items=4)).json()
     assert body["rows"]
     logged = PageLog.objects.get(pk=body["page_id"]).model_version_id
-    listed = client.get(f"/api/v1/profiles/{profile.pk}/recommendations/?n=5").json()
+    listed = client.get(f"/api/v1/profiles/{profile.pk}/recommendations/?device=tv&n=5").json()
     return [body["model_version"], logged, listed["model_version"]]
 
 

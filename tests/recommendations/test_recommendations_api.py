@@ -35,8 +35,9 @@ NOW = timezone.now()
 
 
 def url(profile, **params) -> str:
-    query = "&".join(f"{k}={v}" for k, v in params.items())
-    return f"/api/v1/profiles/{profile.pk}/recommendations/" + (f"?{query}" if query else "")
+    """The list's URL as a TV app asks for it, unless ``params`` name another device."""
+    query = "&".join(f"{k}={v}" for k, v in ({"device": "tv"} | params).items())
+    return f"/api/v1/profiles/{profile.pk}/recommendations/?{query}"
 
 
 # Built once for the module (tests/module_world.py), not for each of its tests.
@@ -330,3 +331,12 @@ def test_a_profile_with_history_gets_a_match_except_for_what_it_resumes(world, v
     others = [m for t, m in match.items() if t != started.pk]
     assert [m for m in others if m is not None]
     assert all(m is None or MATCH_SHOWN_MIN <= m <= 99 for m in others)
+
+
+def test_a_list_without_a_device_is_a_400_saying_what_to_send(client, viewer):
+    # The device is a ranking feature and chooses the frames: a phone that forgot to say
+    # so must not be ranked as a TV, as the homepage would not serve it a TV's page.
+    response = client.get(f"/api/v1/profiles/{viewer.pk}/recommendations/?n=5")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"device": ["Required: one of tv, mobile, tablet, web."]}

@@ -454,7 +454,7 @@ def test_a_play_from_a_frame_deleted_since_is_stored_without_the_frame(
         3,
         None,
     )
-    resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()
+    resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/?device=tv").json()
     assert [r["title_id"] for r in resumed["results"]] == [title.pk]
 
 
@@ -1577,7 +1577,7 @@ def test_continue_watching_lists_unfinished_films_and_the_next_episode(
     ]
     api_client.post(url(profile), {"events": events}, format="json")
 
-    response = api_client.get(reverse("v1:continue-watching", args=[profile.pk]))
+    response = api_client.get(reverse("v1:continue-watching", args=[profile.pk]), {"device": "tv"})
 
     items = response.json()["results"]
     assert [i["title_id"] for i in items] == [season.title.pk, film.pk]
@@ -1595,9 +1595,9 @@ def test_the_documented_event_fields_are_the_parsed_ones():
 
 def test_the_profile_endpoints_read_the_profile_once_with_the_token(api_client, profile):
     """Signal history and continue watching take the profile the token's statement read."""
-    for name in ("v1:continue-watching", "v1:signals"):
+    for name, query in (("v1:continue-watching", {"device": "tv"}), ("v1:signals", {})):
         with CaptureQueriesContext(connection) as queries:
-            response = api_client.get(reverse(name, args=[profile.pk]))
+            response = api_client.get(reverse(name, args=[profile.pk]), query)
 
         assert response.status_code == 200
         profile_reads = [q["sql"] for q in queries if '"profiles_profile"' in q["sql"]]

@@ -334,7 +334,7 @@ def test_starting_the_next_episode_starts_it_at_zero(api_client, profile, series
     # then: the state (and so Continue Watching) resumes the second at 0, not at 100
     state = ProfileTitleState.objects.get(profile=profile, title=title)
     assert (state.last_episode_id, state.progress) == (second.pk, 0.0)
-    resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()
+    resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/?device=tv").json()
     assert [(r["episode_id"], r["progress"]) for r in resumed["results"]] == [(second.pk, 0.0)]
 
 
@@ -385,7 +385,7 @@ def test_a_cleared_rating_leaves_the_title_unrated_and_resumable_again(api_clien
         event(film, kind="progress", value=40, occurred_at=at(20)),
         event(film, kind="thumbs_down", occurred_at=at(10)),
     )
-    resume = f"/api/v1/profiles/{profile.pk}/continue-watching/"
+    resume = f"/api/v1/profiles/{profile.pk}/continue-watching/?device=tv"
     assert api_client.get(resume).json()["results"] == []
 
     # when: the viewer removes the rating
@@ -512,7 +512,7 @@ def test_a_series_is_completed_when_its_last_episode_was_finished_whatever_the_a
     # then: the series was finished with the finale, and nothing has been played since
     state = ProfileTitleState.objects.get(profile=profile, title=title)
     assert state.completed_at == NOW - dt.timedelta(minutes=10)
-    resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()
+    resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/?device=tv").json()
     assert resumed["results"] == []
 
 
@@ -587,7 +587,7 @@ def test_a_season_not_yet_released_does_not_keep_a_series_from_being_finished(
     # nothing to resume (season 2's first episode is not out)
     state = ProfileTitleState.objects.get(profile=profile, title=title)
     assert state.completed_at == NOW - dt.timedelta(minutes=28)
-    resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()
+    resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/?device=tv").json()
     assert resumed["results"] == []
 
 
@@ -628,7 +628,7 @@ def test_finishing_a_season_released_since_the_series_was_finished_dates_it_agai
     # rewatched" on the strength of the season it just finished
     state = ProfileTitleState.objects.get(profile=profile, title=title)
     assert state.completed_at == NOW - dt.timedelta(minutes=28)
-    resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()
+    resumed = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/?device=tv").json()
     assert resumed["results"] == []
 
 

@@ -123,7 +123,7 @@ def test_a_tied_rating_arriving_late_in_a_refolded_batch_still_loses_to_the_thum
 
     # then: still disliked, so still out of Continue Watching
     assert standing(api_client, profile, film) == DOWN
-    resume = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/").json()
+    resume = api_client.get(f"/api/v1/profiles/{profile.pk}/continue-watching/?device=tv").json()
     assert resume["results"] == []
 
 
