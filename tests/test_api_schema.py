@@ -410,6 +410,18 @@ def test_continue_watching_says_how_many_titles_it_lists(schema):
     assert f"at most {CONTINUE_WATCHING_MAX}" in results["description"]
 
 
+def test_continue_watching_says_why_it_is_one_list_not_pages(schema):
+    # Every other list is a LimitOffsetPagination page: a client developer reading this one
+    # must learn it has `results` alone, and why, before a `limit` comes back a 400.
+    path = "/api/v1/profiles/{profile_id}/continue-watching/"
+    operation = schema["paths"][path]["get"]
+    body = operation_body(schema, "GET", path)["$ref"].rsplit("/", 1)[1]
+
+    assert list(schema["components"]["schemas"][body]["properties"]) == ["results"]
+    assert "Not paginated, on purpose" in operation["description"]
+    assert "`limit` and `offset` are refused (400)" in operation["description"]
+
+
 def test_an_event_says_a_row_scroll_past_names_no_tile(schema):
     # The batch refuses a scroll-past with a title, episode, position or artwork variant:
     # a client reading the schema learns it before its first 400.

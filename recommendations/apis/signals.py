@@ -478,7 +478,13 @@ class ContinueWatchingApi(APIView):
         description=(
             "Titles available in the account's region now and within the profile's maturity "
             "limit, each with where Play starts and an image for the device. Nothing is "
-            f"logged. A PIN-protected profile needs the `{UNLOCK_HEADER}` header."
+            f"logged. A PIN-protected profile needs the `{UNLOCK_HEADER}` header.\n\n"
+            "Not paginated, on purpose: a client reads its titles from `results`, as from "
+            "every list's page, but it is one short list, a Continue Watching row's worth "
+            f"(at most {CONTINUE_WATCHING_MAX}, the most recently played), with no `count`, "
+            "`next` or `previous`, and `limit` and `offset` are refused (400). Titles "
+            "started before those are left out, not paged to: the screen shows the most "
+            "recent."
         ),
         parameters=[ContinueWatchingQuerySerializer],
         responses=inline_serializer(
