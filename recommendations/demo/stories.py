@@ -26,7 +26,7 @@ agreement once, at import, so a synopsis costs three lookups and one join.
 Synopses exist in every language the demo names titles in, so a profile
 reads its display language's synopsis wherever the title has that
 localisation; where it has none, the title page falls back to the original
-synopsis (``catalog.apis``).
+synopsis (``catalog.selectors.title_detail_get``).
 """
 
 import random
