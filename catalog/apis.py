@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
-from artwork.models import DeviceClass
+from artwork.models import ArtworkVariant, DeviceClass
 from config.api.schema import PROFILE_LOCKED
 from config.api.strict import KnownParametersOnly
 from config.ids import IdField
@@ -236,16 +236,27 @@ class TitleDetailApi(APIView):
         )
         profile_unlock_check(request=request, profile=profile)
         asked = query.validated_data.get("language")
-        title = title_detail_get(
+        detail = title_detail_get(
             title_id=title_id,
             profile=profile,
             region_code=account.home_region_id,
             language=asked.pk if asked else None,
             at=timezone.now(),
-            artwork_url=lambda v: request.build_absolute_uri(v.image.url),
+            artwork_body=lambda v: _variant_body(request, v),
         )
-        if title is None:
+        if detail is None:
             # One sentence for a title that does not exist, is not carried here now, or is
             # above the profile's limit: a kids profile learns nothing of what it may not see.
             raise Http404("No title with this id is available to this profile.")
-        return Response(TitleDetailSerializer(title).data)
+        return Response(TitleDetailSerializer(detail).data)
+
+
+def _variant_body(request: Request, variant: ArtworkVariant) -> dict:
+    """A variant as title detail lists it, its URL absolute on the request's host."""
+    return {
+        "id": variant.pk,
+        "label": variant.label,
+        "url": request.build_absolute_uri(variant.image.url),
+        "themes": [t.slug for t in variant.themes.all()],
+        "device_classes": variant.device_classes,
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -91,15 +91,6 @@ class GenreDetail:
 
 
 @dataclass(frozen=True, slots=True)
-class ArtworkDetail:
-    id: int
-    label: str
-    url: str
-    themes: tuple[str, ...]
-    device_classes: list[str]
-
-
-@dataclass(frozen=True, slots=True)
 class TitleDetail:
     """A title's detail page as one profile opens it: what ``TitleDetailSerializer`` reads."""
 
@@ -118,7 +109,7 @@ class TitleDetail:
     localized_genres: tuple[GenreDetail, ...]
     seasons: tuple[SeasonDetail, ...]
     credits: tuple[Credit, ...]
-    artwork: tuple[ArtworkDetail, ...]
+    artwork: tuple[Mapping[str, object], ...]  # each as the caller's ``artwork_body`` made it
     viewing: TitleViewing
 
 
@@ -129,7 +120,7 @@ def title_detail_get(
     region_code: str,
     language: str | None,
     at: dt.datetime,
-    artwork_url: Callable[[ArtworkVariant], str],
+    artwork_body: Callable[[ArtworkVariant], Mapping[str, object]],
 ) -> TitleDetail | None:
     """The title's detail page for ``profile``; None when it may not open it.
 
@@ -139,8 +130,9 @@ def title_detail_get(
     asked for, else the profile's display language; name and synopsis fall back to the
     original's, a genre's name to English. Only artwork within the profile's limit.
 
-    ``artwork_url`` makes a variant's absolute URL: the request's host, which a selector
-    does not know, and the one place the page's image URLs are built.
+    ``artwork_body`` makes each variant's entry (its themes come prefetched): its URLs are
+    absolute on the request's host, which a selector does not know, and are built where
+    the API builds its other image URLs.
     """
     # Read here, not at the top: the recommendations' selectors import this module's
     # title_names, and the artwork's selectors import theirs.
@@ -212,16 +204,7 @@ def title_detail_get(
             for s in seasons
         ),
         credits=tuple(title.credits.all()),
-        artwork=tuple(
-            ArtworkDetail(
-                id=v.pk,
-                label=v.label,
-                url=artwork_url(v),
-                themes=tuple(t.slug for t in v.themes.all()),
-                device_classes=v.device_classes,
-            )
-            for v in variants
-        ),
+        artwork=tuple(artwork_body(v) for v in variants),
         viewing=viewing,
     )
 
