@@ -10,8 +10,9 @@ from rest_framework.views import APIView
 
 from accounts.selectors import account_for_request
 from artwork.models import ArtworkVariant, DeviceClass
+from artwork.selectors import variant_image_urls
 from config.api.schema import PROFILE_LOCKED
-from config.api.strict import KnownParametersOnly
+from config.api.strict import KnownParametersOnly, choice_errors
 from config.ids import IdField
 from profiles.selectors import profile_get
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
@@ -28,6 +29,13 @@ class TitleQuerySerializer(KnownParametersOnly):
         "fall back to the original, a genre to English); default the profile's display "
         "language. A catalogue language's code, ISO 639-1 in lower case, e.g. 'pt' (not "
         "'pt-BR' or 'PT'); the API reads no Accept-Language.",
+    )
+    device = serializers.ChoiceField(
+        choices=DeviceClass.choices,
+        required=False,
+        help_text="The device class asking: each artwork's `url` is then its copy sized for "
+        "that class (`urls[device]`). Without it, `url` is the image as uploaded, as before.",
+        error_messages=choice_errors(DeviceClass.values),
     )
     profile = IdField(
         help_text=(
@@ -78,10 +86,28 @@ class CreditSerializer(serializers.Serializer):
     character = serializers.CharField(help_text="The character an actor plays; empty otherwise.")
 
 
+class VariantUrlsSerializer(serializers.Serializer):
+    """One URL per device class, so a client (or a cache in front of several) can pick."""
+
+    tv = serializers.CharField(help_text="Absolute URL of the image sized for a TV.")
+    mobile = serializers.CharField(help_text="Absolute URL of the image sized for a phone.")
+    tablet = serializers.CharField(help_text="Absolute URL of the image sized for a tablet.")
+    web = serializers.CharField(help_text="Absolute URL of the image sized for a browser.")
+
+
 class VariantSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="Artwork variant id.")
     label = serializers.CharField(help_text="A short name of the image, e.g. 'Rooftop chase'.")
-    url = serializers.CharField(help_text="Absolute URL of the image.")
+    url = serializers.CharField(
+        help_text="Absolute URL of the image: sized for `device` when the request names one "
+        "(as `urls[device]`), else the image as uploaded (up to 4,096 pixels wide)."
+    )
+    urls = VariantUrlsSerializer(
+        help_text="Absolute URL of the image per device class, each no wider than that class "
+        "shows it (tv 1,280, tablet 800, web 640, mobile 400 pixels; never enlarged: an image "
+        "already that narrow is the uploaded one). A copy not made yet (an image stored "
+        "before copies were made, until `make_artwork_renditions` runs) is the uploaded image."
+    )
     themes = serializers.ListField(
         child=serializers.CharField(),
         help_text="Slugs of what the image shows, e.g. 'action', 'lead-face'.",
@@ -236,13 +262,14 @@ class TitleDetailApi(APIView):
         )
         profile_unlock_check(request=request, profile=profile)
         asked = query.validated_data.get("language")
+        device = query.validated_data.get("device")
         detail = title_detail_get(
             title_id=title_id,
             profile=profile,
             region_code=account.home_region_id,
             language=asked.pk if asked else None,
             at=timezone.now(),
-            artwork_body=lambda v: _variant_body(request, v),
+            artwork_body=lambda v: _variant_body(request, v, device),
         )
         if detail is None:
             # One sentence for a title that does not exist, is not carried here now, or is
@@ -251,12 +278,16 @@ class TitleDetailApi(APIView):
         return Response(TitleDetailSerializer(detail).data)
 
 
-def _variant_body(request: Request, variant: ArtworkVariant) -> dict:
-    """A variant as title detail lists it, its URL absolute on the request's host."""
+def _variant_body(request: Request, variant: ArtworkVariant, device: str | None) -> dict:
+    """A variant as title detail lists it: ``url`` the image as uploaded unless the request
+    named a device class (clients written before copies existed read ``url`` alone)."""
+    served = variant_image_urls(variant=variant)
+    urls = {d: request.build_absolute_uri(url) for d, url in served.items()}
     return {
         "id": variant.pk,
         "label": variant.label,
-        "url": request.build_absolute_uri(variant.image.url),
+        "url": urls[device] if device else request.build_absolute_uri(variant.image.url),
+        "urls": urls,
         "themes": [t.slug for t in variant.themes.all()],
         "device_classes": variant.device_classes,
     }

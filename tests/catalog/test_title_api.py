@@ -919,6 +919,10 @@ def test_a_rich_titles_detail_is_pinned_whole_with_its_query_count(
                 "id": chase.pk,
                 "label": "Rooftop chase",
                 "url": f"http://testserver{chase.image.url}",
+                # Factory frames have no sized copies made: every class is sent the upload.
+                "urls": dict.fromkeys(
+                    ("tv", "mobile", "tablet", "web"), f"http://testserver{chase.image.url}"
+                ),
                 "themes": ["action", "lead-face"],
                 "device_classes": ["tv", "tablet", "web"],
             },
@@ -926,6 +930,10 @@ def test_a_rich_titles_detail_is_pinned_whole_with_its_query_count(
                 "id": calm.pk,
                 "label": "Skyline",
                 "url": f"http://testserver{calm.image.url}",
+                # Factory frames have no sized copies made: every class is sent the upload.
+                "urls": dict.fromkeys(
+                    ("tv", "mobile", "tablet", "web"), f"http://testserver{calm.image.url}"
+                ),
                 "themes": [],
                 "device_classes": ["tv", "mobile", "tablet", "web"],
             },
