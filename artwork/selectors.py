@@ -26,7 +26,7 @@ from profiles.models import Profile
 from recommendations.engine.ranking import DEVICE_CLASSES, hour_bucket
 from recommendations.engine.row_ranking import ROW_TYPES
 from recommendations.models import PageLog
-from recommendations.selectors.attribution import page_impressions_attributed
+from recommendations.selectors.attribution import closed_before, page_impressions_attributed
 
 from .models import ArtworkVariant, ArtworkVariantDaily, DeviceClass
 from .renditions import rendition_names, rendition_urls
@@ -34,6 +34,29 @@ from .renditions import rendition_names, rendition_urls
 #: Days over which admin measures a variant's observed share of its title's impressions
 #: (what was shown, not the probability the current policy would give it).
 SHARE_DAYS = 7
+
+
+def artwork_upload_grace() -> dt.timedelta:
+    """How long after a page's session window (and the clock skew) its late plays are waited
+    for (``TONIGHT["ARTWORK_UPLOAD_GRACE_SECONDS"]``)."""
+    return dt.timedelta(seconds=float(settings.TONIGHT["ARTWORK_UPLOAD_GRACE_SECONDS"]))
+
+
+def artwork_folded_before(now: dt.datetime) -> dt.datetime:
+    """Pages generated before this moment are folded into the artwork policy and its figures.
+
+    :func:`~recommendations.selectors.attribution.closed_before` waits until no play can
+    still be *stamped* inside a page's session window, but a play is stored when its device
+    sends it: a phone that batches its signals, or was offline, uploads plays stamped
+    inside the window after the window has closed (ingest accepts them up to
+    ``SIGNAL_MAX_AGE_DAYS`` old). The incremental updates fold each page once, so a page
+    folded at the window's close kept such a play as a miss until the nightly refit, a
+    miss counted against the devices that batch. The grace waits out routine upload
+    delay; a play later still is credited by the next full refit, which folds every page
+    of its window again (policy and daily figures). The updates, the refit and the
+    evaluation end their ranges here, so a page is folded by all of them at one moment.
+    """
+    return closed_before(now) - artwork_upload_grace()
 
 
 def artwork_daily_cut(*, now: dt.datetime | None = None) -> dt.date:

@@ -22,7 +22,6 @@ from catalog.models import Genre
 from recommendations.engine.artwork_bandit import ThemesChanged, artwork_context
 from recommendations.engine.ranking import DEVICE_CLASSES
 from recommendations.models import PageLog
-from recommendations.selectors.attribution import closed_before
 
 from .image_names import ARTWORK_DIR
 from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily
@@ -33,6 +32,7 @@ from .selectors import (
     VariantThemes,
     artwork_daily_cut,
     artwork_files_named,
+    artwork_folded_before,
     artwork_impressions,
     variant_themes,
 )
@@ -475,8 +475,11 @@ def artwork_policy_update(
     from a retrain): start from the prior over the last
     ``TONIGHT["ARTWORK_TRAINING_DAYS"]`` days, on today's genres and themes,
     and recompute the daily roll-ups of those days (:func:`_policy_refit`; its old
-    roll-ups are deleted at most ``batch_size`` per statement). A page counts once its
-    attribution window has closed, so its misses are final, not "not yet".
+    roll-ups are deleted at most ``batch_size`` per statement). A page is folded once
+    its attribution window, the clock skew and the upload grace have passed
+    (:func:`~artwork.selectors.artwork_folded_before`), and by the updates only once: a
+    play uploaded later than that (an offline device's) stays a miss in the policy and
+    the daily figures until the next full refit, which folds its window's pages again.
     Returns ``None`` when there was nothing new to fold, or, without ``wait``, when
     another update holds the policy: beat's five-minute update passes then, as the
     next one folds the same pages, rather than hold a slot of the default queue's
@@ -640,7 +643,7 @@ def _policy_update_locked(
     *, now: dt.datetime, progress: Callable[[float], None] | None
 ) -> ArtworkPolicy | None:
     started = time.perf_counter()
-    until = closed_before(now)
+    until = artwork_folded_before(now)
     report = progress or (lambda fraction: None)
     with transaction.atomic():
         parent = ArtworkPolicy.objects.order_by("-pk").first()
@@ -701,7 +704,7 @@ def _policy_refit(
     folding from the old watermark, would count their newest pages a second time.
     """
     started = time.perf_counter()
-    until = closed_before(now)
+    until = artwork_folded_before(now)
     size = int(batch_size or DAILY_PRUNE_BATCH)
     report = progress or (lambda fraction: None)
     days = int(settings.TONIGHT["ARTWORK_TRAINING_DAYS"])

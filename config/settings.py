@@ -658,6 +658,12 @@ TONIGHT = {
     # Days of page log a full refit reads (evaluate_artwork_policy's holdout candidate and
     # the page log keep check too). Its one default: readers index it, none falls back.
     "ARTWORK_TRAINING_DAYS": env.int("TONIGHT_ARTWORK_TRAINING_DAYS", default=60),
+    # How long after a page's session window (and the clock skew) the artwork policy's
+    # updates wait for plays uploaded late (a phone batching its signals or offline for a
+    # while) before folding the page for good; later ones wait for the nightly refit
+    # (artwork.selectors.artwork_folded_before; docs/artwork.md). Clients document no
+    # upload interval: an hour is a guess to measure against (received_at - occurred_at).
+    "ARTWORK_UPLOAD_GRACE_SECONDS": env.int("TONIGHT_ARTWORK_UPLOAD_GRACE_SECONDS", default=3600),
     # Policy versions kept in storage (the newest is never pruned).
     "ARTWORK_POLICIES_KEPT": env.int("TONIGHT_ARTWORK_POLICIES_KEPT", default=48),
     # Housekeeping (recommendations.services.retention, nightly from beat). Days of page

@@ -167,7 +167,9 @@ def artwork_daily_keep_check(
 
     tonight = settings.TONIGHT
     keep = int(tonight["ARTWORK_DAILY_KEEP_DAYS"])
-    closed = (attribution_window() + signal_clock_skew()) / dt.timedelta(days=1)
+    # The refit's range ends the upload grace before the window's close too.
+    grace = dt.timedelta(seconds=max(float(tonight["ARTWORK_UPLOAD_GRACE_SECONDS"]), 0.0))
+    closed = (attribution_window() + signal_clock_skew() + grace) / dt.timedelta(days=1)
     needed = int(tonight["ARTWORK_TRAINING_DAYS"]) + math.ceil(closed)
     if keep >= needed:
         return []
@@ -251,6 +253,16 @@ def attribution_window_check(
                 f"TONIGHT_SIGNAL_MAX_FUTURE_SKEW is {skew}: it must be 0 or more, the seconds "
                 "a client's clock may run ahead of or behind the server's (below 0 every "
                 "signal stamped now is refused as in the future).",
+                id="tonight.E009",
+            )
+        )
+    grace = tonight["ARTWORK_UPLOAD_GRACE_SECONDS"]
+    if not float(grace) >= 0:
+        errors.append(
+            checks.Error(
+                f"TONIGHT_ARTWORK_UPLOAD_GRACE_SECONDS is {grace}: it must be 0 or more, the "
+                "seconds the artwork policy's updates wait after a page's session window for "
+                "plays uploaded late (below 0 they fold pages whose window is still open).",
                 id="tonight.E009",
             )
         )

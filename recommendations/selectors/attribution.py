@@ -80,15 +80,21 @@ def attribution_window() -> dt.timedelta:
 
 
 def closed_before(now: dt.datetime) -> dt.datetime:
-    """Pages generated before this moment have every reward they will ever be given.
+    """Pages generated before this moment can gain no play that happens from now on.
 
     A page's window closes ``attribution_window()`` after it, but a play is stamped by
     the client's clock, which may run up to the tolerated skew (:func:`signal_clock_skew`)
     behind the server's: at ``now`` a play stamped just inside an older page's window
     may not have happened yet. Learned from at the window's close, that page kept a miss
-    (the artwork policy's incremental chain for good; a ranker retrain until the next).
-    Every learner of the page log ends its range here, the artwork policy's and the
-    rankers', so that a page is a closed outcome to all of them at the same moment.
+    (the artwork policy's incremental chain until the nightly refit; a ranker retrain
+    until the next).
+
+    Plays that have happened may still be on their way: ingest stores a play when its
+    device sends it, up to ``SIGNAL_MAX_AGE_DAYS`` after its stamp (a phone batching its
+    signals, or offline), and attribution credits it to its page whenever it arrives.
+    The rankers, retrained nightly from the whole log, end their range here; the artwork
+    policy, which folds each page once every five minutes, waits a grace for such uploads
+    beyond it (:func:`artwork.selectors.artwork_folded_before`).
     """
     return now - attribution_window() - signal_clock_skew()
 

@@ -58,6 +58,7 @@ def page_log_readers() -> list[PageLogReader]:
     skew = signal_clock_skew() / dt.timedelta(days=1)
     ranker = ranker_log_days()
     artwork = float(settings.TONIGHT["ARTWORK_TRAINING_DAYS"])
+    grace = max(float(settings.TONIGHT["ARTWORK_UPLOAD_GRACE_SECONDS"]), 0.0) / 86400
     return [
         # Its range starts RANKER_LOG_DAYS before now (and ends at ``closed_before``); it
         # reads plays from a skew before that start, and a play there names pages up to a
@@ -67,20 +68,20 @@ def page_log_readers() -> list[PageLogReader]:
             "RANKER_LOG_DAYS",
             ranker + window + skew,
         ),
-        # Both end their range a window and a skew before now (``closed_before``), count
-        # their days back from there, read plays from a skew before its start and reach a
-        # window before those for the pages the plays name.
+        # Both end their range a window, a skew and the artwork upload grace before now
+        # (``artwork_folded_before``), count their days back from there, read plays from a
+        # skew before its start and reach a window before those for the pages the plays name.
         PageLogReader(
             "the artwork policy's nightly full refit",
             "ARTWORK_TRAINING_DAYS",
-            artwork + ARTWORK_REFIT_ROUNDING_DAYS + 2 * (window + skew),
+            artwork + ARTWORK_REFIT_ROUNDING_DAYS + 2 * (window + skew) + grace,
         ),
         # Its holdout candidate is fitted on ARTWORK_TRAINING_DAYS of pages before the
         # evaluated days.
         PageLogReader(
             f"evaluate_artwork_policy's holdout candidate (default --days {EVALUATION_DAYS:g})",
             "ARTWORK_TRAINING_DAYS",
-            artwork + EVALUATION_DAYS + 2 * (window + skew),
+            artwork + EVALUATION_DAYS + 2 * (window + skew) + grace,
         ),
     ]
 

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from artwork.models import ArtworkPolicy, ArtworkTheme, ArtworkVariant, ArtworkVariantDaily
 from artwork.selection import artwork_choose, artwork_reasons, artwork_serving
-from artwork.selectors import artwork_variant_stats
+from artwork.selectors import artwork_upload_grace, artwork_variant_stats
 from artwork.services import artwork_policy_update, artwork_variants_set_active
 from catalog.models import MaturityLevel
 from recommendations.models import PageLog
@@ -406,8 +406,9 @@ def test_incremental_updates_credit_a_play_once_when_its_pages_straddle_a_bounda
         variant=on_second[named],
     )
     play(fan_a, unnamed, t0 + dt.timedelta(minutes=12))
-    # A page is folded once its window, and the clock skew a play's stamp may lag by, passed.
-    window = attribution_window() + signal_clock_skew()
+    # A page is folded once its window, the clock skew a play's stamp may lag by and the
+    # grace for late uploads passed.
+    window = attribution_window() + signal_clock_skew() + artwork_upload_grace()
 
     # when the policy is updated incrementally with a boundary between the pages
     before = artwork_policy_update(now=t0 + dt.timedelta(minutes=3) + window)
@@ -426,12 +427,13 @@ def test_incremental_updates_credit_a_play_once_when_its_pages_straddle_a_bounda
 
 
 def test_a_play_stamped_before_an_update_but_received_after_it_is_credited_by_the_chain(household):
-    # given a page, and an update that runs a minute after the page's session window closed
+    # given a page, and an update that runs a minute after the page's session window (and
+    # the grace for late uploads) passed
     _, fan_a, _, _ = household
     t0 = (NOW - dt.timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
     page = homepage_render(profile=fan_a, device="tv", at=t0)
     shown = next(item for item in _items(page) if item.variant_id)
-    window = attribution_window()
+    window = attribution_window() + artwork_upload_grace()
     artwork_policy_update(now=t0 + window + dt.timedelta(minutes=1))
 
     # when a play of the page's title arrives after that update, stamped within the window
@@ -440,7 +442,7 @@ def test_a_play_stamped_before_an_update_but_received_after_it_is_credited_by_th
     play(
         fan_a,
         shown.title_id,
-        t0 + window - dt.timedelta(minutes=2),
+        t0 + attribution_window() - dt.timedelta(minutes=2),
         page_id=page.page_id,
         variant=shown.variant_id,
     )
@@ -452,6 +454,44 @@ def test_a_play_stamped_before_an_update_but_received_after_it_is_credited_by_th
     full = artwork_policy_update(now=t0 + window + dt.timedelta(minutes=16), full=True)
     assert full.n_plays == 1
     assert chain.n_plays == full.n_plays
+
+
+def test_a_play_uploaded_after_its_pages_window_closed_is_credited_by_the_updates(household):
+    # given a policy folded up to a day ago, then a page, and beat's five-minute updates
+    # running on past the page's session window and clock skew
+    _, fan_a, _, _ = household
+    t0 = (NOW - dt.timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    homepage_render(profile=fan_a, device="tv", at=t0 - dt.timedelta(days=1))
+    assert artwork_policy_update(now=t0, full=True) is not None
+    page = homepage_render(profile=fan_a, device="tv", at=t0)
+    shown = next(item for item in _items(page) if item.variant_id)
+    closes = t0 + attribution_window() + signal_clock_skew()
+    grace = artwork_upload_grace()
+    step = dt.timedelta(minutes=5)
+    updates = [closes + step * k for k in range(1, int((grace + 4 * step) / step))]
+
+    # when a phone that batches its signals uploads, halfway through the grace, a play it
+    # stamped ten minutes after the page, while the updates go on
+    for at in updates:
+        if at - step < closes + grace / 2 <= at:
+            play(
+                fan_a,
+                shown.title_id,
+                t0 + dt.timedelta(minutes=10),
+                page_id=page.page_id,
+                variant=shown.variant_id,
+            )
+        artwork_policy_update(now=at)
+    chain = ArtworkPolicy.objects.order_by("-pk").first()
+    daily = ArtworkVariantDaily.objects.filter(day=t0.date()).aggregate(p=Sum("plays"))["p"]
+
+    # then the updates folded the page once the grace had passed, with its play: the
+    # policy and the daily take rates credit it, as the full refit does
+    assert chain.kind == ArtworkPolicy.Kind.INCREMENTAL
+    assert chain.trained_through > t0
+    assert (chain.n_plays, daily) == (1, 1)
+    full = artwork_policy_update(now=updates[-1], full=True)
+    assert full.n_plays == chain.n_plays
 
 
 def test_serving_picks_up_a_new_policy_without_restart(household):
@@ -644,6 +684,13 @@ def test_an_exploration_floor_that_leaves_variants_unlogged_is_an_error(settings
 
     assert error.level == checks.ERROR
     assert "TONIGHT_ARTWORK_EXPLORATION_FLOOR is" in error.msg
+
+
+def test_a_negative_upload_grace_is_an_error(settings):
+    # A grace below 0 would fold pages whose session window is still open.
+    settings.TONIGHT = {**settings.TONIGHT, "ARTWORK_UPLOAD_GRACE_SECONDS": -60}
+    errors = [m for m in checks.run_checks(tags=["attribution"]) if m.id == "tonight.E009"]
+    assert any("TONIGHT_ARTWORK_UPLOAD_GRACE_SECONDS" in m.msg for m in errors)
 
 
 def test_the_default_exploration_floor_passes_the_checks():

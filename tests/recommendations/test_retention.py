@@ -199,9 +199,12 @@ def test_a_keep_shorter_than_a_reader_needs_is_an_error_naming_both(
 
 def test_the_check_accepts_exactly_the_longest_need(settings):
     # 60 days of artwork training before a 7-day evaluation, plus twice 3 hours and 5
-    # minutes (the attribution window and the clock skew): 68 whole days
+    # minutes (the attribution window and the clock skew) and the hour of the artwork
+    # upload grace: 68 whole days
     settings.TONIGHT = {**settings.TONIGHT, "PAGE_LOG_KEEP_DAYS": 68}
-    assert max(r.days for r in page_log_readers()) == pytest.approx(67.25 + 2 * 300 / 86400)
+    assert max(r.days for r in page_log_readers()) == pytest.approx(
+        67.25 + 2 * 300 / 86400 + 3600 / 86400
+    )
     assert _keep_errors() == []
 
 
