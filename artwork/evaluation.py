@@ -7,10 +7,28 @@ title's arms) reweights the observed reward: inverse propensity scoring (IPS)
 is unbiased, its self-normalised form (SNIPS) has less variance for a small
 bias. Both come with 95% intervals from :mod:`recommendations.engine.offpolicy`.
 
-Arms are rebuilt from today's variants and the profile's maturity limit
-today. An impression whose logged variant is no longer an arm (deactivated
-since) stays in, with probability 0 under the candidate: the candidate would
-not show it, and dropping rows by what the logger chose would bias IPS.
+Each impression is scored over the arms its page could have shown: the title's
+variants created by the page's time (``ArtworkVariant.created_at``) and active
+today. A variant added since got probability under the candidate and under
+uniform random that the logger never could give it, and that share of every
+impression of its title could only score zero: both estimates were biased down
+(uniform random on a title that went from two frames to three at two thirds of
+its take rate). How much of the candidate's probability today's arms would have
+put on such variants is reported (``excluded_share``), and so is how much of it
+fell on variants no impression of the window showed (``unshown_share``: the logs
+hold no evidence of them).
+
+What remains approximate: deactivation has no date (``is_active`` is a flag), so a
+variant deactivated since is no arm of any page. An impression that showed one stays
+in, with probability 0 under the candidate: the candidate would not show it, and
+dropping rows by what the logger chose would bias IPS. Leaving it out of the other
+impressions' arms evaluates the candidate restricted to today's active variants, which
+the logs support. A variant deactivated before a page and reactivated since is an arm
+of that page it was not: ``unshown_share`` is where that shows. The page log records
+neither the profile's maturity limit nor whether it was a kids profile: arms are
+filtered by the limit today, so a limit raised since adds frames the logger could not
+show that profile, and one lowered since drops the frames it could.
+
 Impressions logged with propensity 1 among several arms (the deterministic
 default artwork before the bandit) have no support for any other choice: they
 are left out and counted, and logs with no usable propensity at all are
@@ -31,13 +49,13 @@ from django.utils import timezone
 
 from recommendations.engine.artwork_bandit import artwork_context
 from recommendations.engine.offpolicy import PolicyValue, ips_value, snips_value
-from recommendations.selectors.attribution import closed_before
 
-from .models import ArtworkPolicy, ArtworkTheme
+from .models import ArtworkPolicy, ArtworkTheme, ArtworkVariant
 from .policy import PolicyParams, bandit_new, policy_read
 from .selection import ArtworkArms, arms_for, artwork_arms_load, project_themes
 from .selectors import (
     ArtworkImpressions,
+    artwork_folded_before,
     artwork_impressions,
     profile_maturity,
     variant_themes,
@@ -84,33 +102,101 @@ class ArtworkEvaluation:
     n_used: int
     n_deterministic: int
     n_gone: int  # kept, with probability 0 under the candidate
+    #: Mean over the usable impressions of the probability the candidate, run over today's
+    #: arms, gives variants created after the impression's page: left out of its arms.
+    excluded_share: float = 0.0
+    #: Mean over the usable impressions of the candidate's probability on arms that no
+    #: evaluated impression showed: the logs hold no evidence of them.
+    unshown_share: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """Per impression: the candidate's and uniform's probability of the logged variant, the
+    number of arms ``k`` (0, and both probabilities 0, where the logged variant is no arm), and
+    the candidate's probability on arms no impression showed and on arms created after the
+    page."""
+
+    candidate: npt.NDArray[np.float64]
+    uniform: npt.NDArray[np.float64]
+    k_arms: npt.NDArray[np.int64]
+    unshown: npt.NDArray[np.float64]
+    newer: npt.NDArray[np.float64]
+
+
+#: A variant shown on a page logged this long before its ``created_at`` has no creation
+#: time to trust (servers' clocks differ by less; rows seeded or imported after their traffic
+#: by far more).
+CREATED_AT_SLACK = dt.timedelta(minutes=5)
+
+
+def _arms_available(arms: ArtworkArms, impressions: ArtworkImpressions) -> npt.NDArray[np.float64]:
+    """From when each arm could be shown, Unix seconds (infinity: deleted since the load).
+
+    Its variant's ``created_at``, or its first showing in ``impressions`` when that is
+    earlier: a page that showed a variant proves it existed. A variant shown more than
+    :data:`CREATED_AT_SLACK` before its ``created_at`` has a date that is not its creation
+    (the demo stores its variants after the pages its traffic simulates in the past; an
+    import may too): it counts as there from the first, as every variant did before
+    creation times were read, rather than leave the pages before its first showing
+    scored over too few arms (and a deterministic logger's propensities of 1 unnoticed).
+    """
+    created = dict(
+        ArtworkVariant.objects.filter(pk__in=arms.variant.tolist()).values_list("pk", "created_at")
+    )
+    available = np.array(
+        [created[v].timestamp() if v in created else np.inf for v in arms.variant.tolist()],
+        dtype=np.float64,
+    )
+    shown = np.unique(impressions.variant)
+    if shown.shape[0]:
+        order = np.argsort(impressions.variant, kind="stable")
+        starts = np.searchsorted(impressions.variant[order], shown)
+        first_time = np.minimum.reduceat(impressions.page_time[order], starts)
+        at = np.minimum(np.searchsorted(shown, arms.variant), shown.shape[0] - 1)
+        seen = np.flatnonzero(shown[at] == arms.variant)
+        first = first_time[at[seen]]
+        undated = first < available[seen] - CREATED_AT_SLACK.total_seconds()
+        available[seen] = np.where(undated, -np.inf, np.minimum(available[seen], first))
+    return available
 
 
 def _target_probabilities(
     *,
     policy: PolicyParams,
     arms: ArtworkArms,
+    available: npt.NDArray[np.float64],
     impressions: ArtworkImpressions,
     maturity: npt.NDArray[np.int64],
     rng: np.random.Generator,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Per impression: the candidate's and uniform's probability of the logged variant, and k.
-
-    Probabilities are 0 (and k is 0) where the logged variant is not among today's arms.
-    """
+    as_of_page: bool,
+) -> _Scored:
+    """Score every impression over its title's arms: those that could be shown at its page's
+    time (``as_of_page``), else all of today's."""
     n = len(impressions)
     candidate = np.zeros(n)
     uniform = np.zeros(n)
     k_arms = np.zeros(n, dtype=np.int64)
+    unshown = np.zeros(n)
+    newer = np.zeros(n)
     themes = project_themes(arms, policy)
+    shown = np.unique(impressions.variant)
     taste = impressions.taste
+    page_time = impressions.page_time
     keys = impressions.device * 1000 + maturity
     for key in np.unique(keys).tolist():
         rows = np.flatnonzero(keys == key)
         device, limit = divmod(int(key), 1000)
         for start in range(0, rows.shape[0], BATCH):
             batch = rows[start : start + BATCH]
-            groups, arm, indptr = arms_for(arms, impressions.title_id[batch], device, limit)
+            groups, arm, indptr = arms_for(
+                arms,
+                impressions.title_id[batch],
+                device,
+                limit,
+                available=available if as_of_page else None,
+                page_time=page_time[batch],
+            )
             if not groups.shape[0]:
                 continue
             at = batch[groups]
@@ -128,12 +214,17 @@ def _target_probabilities(
             )
             sizes = np.diff(indptr)
             owner = np.repeat(np.arange(groups.shape[0]), sizes)
+            probability = choice.probability
             logged = impressions.variant[at][owner] == arms.variant[arm]
             hit_group = owner[logged]
-            candidate[at[hit_group]] = choice.probability[logged]
+            candidate[at[hit_group]] = probability[logged]
             uniform[at[hit_group]] = 1.0 / sizes[hit_group]
             k_arms[at[hit_group]] = sizes[hit_group]
-    return candidate, uniform, k_arms
+            never = ~np.isin(arms.variant[arm], shown)
+            unshown[at] = np.bincount(owner, weights=probability * never, minlength=at.shape[0])
+            later = available[arm] > page_time[at][owner]
+            newer[at] = np.bincount(owner, weights=probability * later, minlength=at.shape[0])
+    return _Scored(candidate, uniform, k_arms, unshown, newer)
 
 
 def _holdout_candidate(*, before: dt.datetime, progress: Callable[[float], None]) -> PolicyParams:
@@ -192,7 +283,7 @@ def artwork_policy_evaluate(
         No impressions, or none with a usable propensity.
     """
     now = now or timezone.now()
-    until = closed_before(now)
+    until = artwork_folded_before(now)
     since = until - dt.timedelta(days=days)
     report = progress or (lambda fraction: None)
     #: Share of the bar the holdout fit takes; reading and scoring the window the rest.
@@ -235,23 +326,39 @@ def artwork_policy_evaluate(
             "without the probability each variant was shown with, the logs cannot be "
             "reweighted. Evaluate a window logged by the bandit."
         )
+    arms = artwork_arms_load()
+    available = _arms_available(arms, impressions)
     rng = np.random.default_rng(seed)
     if n_logged > max_impressions:
         impressions = impressions.take(
             np.sort(rng.choice(n_logged, size=max_impressions, replace=False))
         )
-    arms = artwork_arms_load()
-    target, uniform, k_arms = _target_probabilities(
+    maturity = profile_maturity(impressions.profile_id)
+    scored = _target_probabilities(
         policy=policy,
         arms=arms,
+        available=available,
         impressions=impressions,
-        maturity=profile_maturity(impressions.profile_id),
+        maturity=maturity,
         rng=rng,
+        as_of_page=True,
     )
+    # Only for the share the variants added since would have taken; with its own generator,
+    # so that the estimates do not depend on how many variants were added.
+    today = _target_probabilities(
+        policy=policy,
+        arms=arms,
+        available=available,
+        impressions=impressions,
+        maturity=maturity,
+        rng=np.random.default_rng([seed, 1]),
+        as_of_page=False,
+    )
+    target, uniform, k_arms = scored.candidate, scored.uniform, scored.k_arms
     report(1.0)
     gone = k_arms == 0
-    # Propensity 1 is a real choice only for a title with a single frame (then k is 1 today
-    # too, or the title gained frames since: still no evidence about the others).
+    # Propensity 1 is a real choice only for a title with a single frame at its page's time
+    # (then k is 1: the arms are those the page could show).
     deterministic = (k_arms != 1) & (impressions.propensity >= 0.999)
     usable = ~deterministic
     if not usable.any():
@@ -297,4 +404,6 @@ def artwork_policy_evaluate(
         n_used=int(usable.sum()),
         n_deterministic=int(deterministic.sum()),
         n_gone=int(gone.sum()),
+        excluded_share=float(today.newer[usable].mean()),
+        unshown_share=float(scored.unshown[usable].mean()),
     )

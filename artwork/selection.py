@@ -526,12 +526,21 @@ class ArtworkPicks:
 
 
 def arms_for(
-    arms: ArtworkArms, title_ids: npt.NDArray[np.int64], device: int, maturity_limit: int
+    arms: ArtworkArms,
+    title_ids: npt.NDArray[np.int64],
+    device: int,
+    maturity_limit: int,
+    *,
+    available: npt.NDArray[np.float64] | None = None,
+    page_time: npt.NDArray[np.float64] | None = None,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """(groups, arms, indptr): the titles that have arms, and their arms contiguous per title.
 
     ``groups`` index ``title_ids``; group g's arms (indices into ``arms``) are
     ``arm[indptr[g]:indptr[g + 1]]``. ``device`` indexes ``DEVICE_CLASSES``.
+    With ``available`` (per arm) and ``page_time`` (per title id), an arm only counts for a
+    title id from ``available`` on: off-policy evaluation rebuilds the arms a logged page could
+    show (before the device fallback, as serving then would have).
     """
     n = title_ids.shape[0]
     if arms.titles.shape[0] == 0 or n == 0:
@@ -546,6 +555,8 @@ def arms_for(
     first = np.cumsum(lengths) - lengths
     arm = starts[owner] + (np.arange(owner.shape[0], dtype=np.intp) - first[owner])
     within = (arms.maturity[arm] <= maturity_limit) & arms.usable[arm]
+    if available is not None and page_time is not None:
+        within &= available[arm] <= page_time[owner]
     for_device = within & arms.devices[arm, device]
     # A title with nothing made for this device falls back to its frames for any device.
     has_device = np.bincount(owner[for_device], minlength=n) > 0

@@ -91,6 +91,9 @@ class ArtworkImpressions:
     page : numpy.ndarray of int64, shape (n,)
         The impression's page, numbered within this read (impressions of one page
         share a profile and a moment: off-policy intervals cluster by it).
+    page_time : numpy.ndarray of float64, shape (n,)
+        When the page was generated, Unix seconds (off-policy evaluation rebuilds the
+        arms that existed then).
     """
 
     taste: npt.NDArray[np.float32]
@@ -103,6 +106,7 @@ class ArtworkImpressions:
     played: npt.NDArray[np.bool_]
     day: npt.NDArray[np.datetime64]
     page: npt.NDArray[np.int64]
+    page_time: npt.NDArray[np.float64]
 
     def __len__(self) -> int:
         return int(self.variant.shape[0])
@@ -163,6 +167,7 @@ def artwork_impressions(
         played=attributed.played[real],
         day=(seconds // 86400).astype("datetime64[D]"),
         page=page.astype(np.int64),
+        page_time=seconds.astype(np.float64),
     )
 
 
@@ -247,7 +252,11 @@ def variant_themes(themes: tuple[str, ...]) -> VariantThemes:
 
 
 def profile_maturity(profile_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Each profile's maturity limit today (offline evaluation rebuilds its arms with it)."""
+    """Each profile's maturity limit today (offline evaluation rebuilds its arms with it).
+
+    The page log records neither the limit a page was built under nor whether the profile
+    was a kids profile then: a limit changed since is read as it is now.
+    """
     unique, inverse = np.unique(profile_ids, return_inverse=True)
     limits = dict(
         Profile.objects.filter(pk__in=unique.tolist()).values_list("pk", "maturity_limit")

@@ -63,6 +63,9 @@ def _household_build() -> tuple:
         r.themes.add(romance)
         frames[a.pk] = "action"
         frames[r.pk] = "romance"
+    # Made before every page the tests log, as staff make frames before pages show them
+    # (evaluation scores a page over the frames created by its time).
+    ArtworkVariant.objects.update(created_at=NOW - dt.timedelta(days=90))
     account = AccountFactory(home_region=world.region)
     fan_a = ProfileFactory(account=account, name="Action fan")
     fan_r = ProfileFactory(account=account, name="Romance fan")
@@ -556,6 +559,61 @@ def test_evaluation_reports_how_many_impressions_each_estimate_is_worth(househol
     )
     ess = next(row for row in reweighted if row.name == "uniform random")
     assert f"{ess.effective_sample_size:.0f}" in uniform_ips
+
+
+def _frames_added_after_the_pages(world, at):
+    """Staff add a third frame to every title at ``at``, after the logged pages."""
+    for title in world.all_titles():
+        ArtworkVariantFactory(title=title, label=f"{title.pk} poster")
+    ArtworkVariant.objects.filter(label__endswith=" poster").update(created_at=at)
+
+
+def test_evaluation_scores_each_page_over_the_frames_it_could_have_shown(household):
+    # given pages logged over two frames per title, and the estimates made from them
+    from artwork.evaluation import artwork_policy_evaluate
+
+    world, fan_a, fan_r, frames = household
+    _browse_and_play(world, [fan_a, fan_r], frames, days=6, pages_per_day=2)
+    before = artwork_policy_evaluate(days=3, now=NOW)
+
+    # when staff add a frame to every title after the pages (before the evaluation)
+    _frames_added_after_the_pages(world, NOW - dt.timedelta(hours=12))
+    after = artwork_policy_evaluate(days=3, now=NOW)
+    out = StringIO()
+    call_command("evaluate_artwork_policy", "--days", "3", stdout=out)
+
+    # then no estimate moves: no page could have shown the new frames, so neither the
+    # candidate nor uniform random is scored as if it could; the evaluation says how much
+    # of the candidate's probability today's frames would have taken
+    assert [(r.name, r.estimator, r.value, r.low, r.high) for r in after.rows] == [
+        (r.name, r.estimator, r.value, r.low, r.high) for r in before.rows
+    ]
+    assert before.excluded_share == 0
+    assert 0 < after.excluded_share < 1
+    assert "added since their page" in out.getvalue()
+
+
+def test_uniform_random_is_estimated_at_its_true_take_rate_after_frames_are_added(household):
+    # given pages logged by uniform random over each title's two frames (propensity 1/2):
+    # uniform random's true take rate on them is the observed one
+    from artwork.evaluation import artwork_policy_evaluate
+
+    world, fan_a, fan_r, frames = household
+    _browse_and_play(world, [fan_a, fan_r], frames, days=6, pages_per_day=2)
+    for page in PageLog.objects.all():
+        page.items = [[*item[:4], 0.5 if item[3] else item[4]] for item in page.items]
+        page.save(update_fields=["items"])
+
+    # when a third frame is added to every title after the pages
+    _frames_added_after_the_pages(world, NOW - dt.timedelta(hours=12))
+    result = artwork_policy_evaluate(days=3, now=NOW)
+
+    # then IPS and SNIPS give uniform random exactly that rate (each page's frames were
+    # two, not three: scored 1/3 against 1/2, IPS came out at two thirds of it)
+    observed = next(row for row in result.rows if row.estimator == "observed")
+    uniform = [row for row in result.rows if row.name == "uniform random"]
+    assert observed.value > 0
+    assert [row.value for row in uniform] == pytest.approx([observed.value] * 2)
 
 
 def test_evaluation_refuses_a_holdout_candidate_fitted_on_nothing(household):

@@ -80,6 +80,18 @@ class Command(BaseCommand):
                 f"{row.name:<24} {row.estimator:<9} {row.value:>9.4f}  "
                 f"[{row.low:.4f}, {row.high:.4f}]  {row.n:>8} {ess:>8}"
             )
+        # Each page is scored over the frames it could show: say what that left out, and
+        # where the candidate goes with no evidence in the logs.
+        out.write(
+            f"Run over today's frames, the candidate would have put {result.excluded_share:.1%} "
+            "of its choices on frames added since their page: left out, each page is scored "
+            "over the frames that existed when it was shown."
+        )
+        out.write(
+            f"{result.unshown_share:.1%} of the candidate's probability fell on frames no "
+            "evaluated impression showed (reactivated since, or rarely drawn): the logs hold "
+            "no evidence of them."
+        )
 
 
 def _interrupted() -> str:
