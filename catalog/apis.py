@@ -13,6 +13,7 @@ from artwork.models import ArtworkVariant, DeviceClass
 from artwork.selectors import variant_image_urls
 from config.api.schema import PROFILE_LOCKED
 from config.api.strict import KnownParametersOnly, choice_errors
+from config.api.throttling import HOUSEHOLD_READS
 from config.ids import IdField
 from profiles.selectors import profile_get
 from profiles.unlock import UNLOCK_HEADER, profile_unlock_check
@@ -230,6 +231,7 @@ class TitleDetailApi(APIView):
     schema_errors = {  # config.api.schema
         "GET": {403: PROFILE_LOCKED}
     }
+    throttle_scopes = HOUSEHOLD_READS  # config.api.throttling
 
     @extend_schema(
         operation_id="titles_retrieve",

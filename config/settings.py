@@ -404,10 +404,21 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": "config.api.metadata.ProfileScopedMetadata",
     "DEFAULT_RENDERER_CLASSES": ["config.api.renderers.OrjsonRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    # Each household's requests to an operation whose view names a scope (config.api.throttling):
+    # a runaway app or a leaked token must not fill the page log and signals the models learn
+    # from. Far above what a household makes (README, Configuration).
+    "DEFAULT_THROTTLE_CLASSES": ["config.api.throttling.HouseholdRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         # Wrong PINs per profile: a short window and a daily cap (profiles.unlock).
         "pin_unlock": env("PIN_UNLOCK_RATE", cast=throttle_rate, default="5/min"),
         "pin_unlock_day": env("PIN_UNLOCK_DAILY_RATE", cast=throttle_rate, default="20/day"),
+        # Five devices each asking for a page every 15 s for a whole hour.
+        "homepage": env("HOMEPAGE_RATE", cast=throttle_rate, default="1200/hour"),
+        # Five devices each sending a batch every 2 s for a whole hour.
+        "signals": env("SIGNALS_RATE", cast=throttle_rate, default="9000/hour"),
+        # Every other read of a household's (profiles, recommendations, continue watching,
+        # signal history, title details), one budget: five devices each reading every 3 s.
+        "household_reads": env("HOUSEHOLD_READS_RATE", cast=throttle_rate, default="6000/hour"),
     },
 }
 

@@ -27,6 +27,7 @@ from config.api.strict import (
     choice_errors,
     query_parameters_check,
 )
+from config.api.throttling import HOUSEHOLD_READS
 
 from .models import Profile, validate_pin, validate_profile_name
 from .selectors import profile_for_request, profile_get, profile_list
@@ -212,6 +213,7 @@ class ProfileListCreateApi(NoQueryOnWrites, GenericAPIView):
     # Declared on the view, not built in get(), so that the schema documents the
     # paginated body and its limit/offset parameters from the same class that answers.
     pagination_class = LimitOffsetPagination
+    throttle_scopes = HOUSEHOLD_READS  # config.api.throttling
 
     def get_queryset(self) -> QuerySet[Profile]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no account
@@ -274,6 +276,7 @@ class ProfileDetailApi(NoQueryOnWrites, APIView):
             "is not a guardian, a guardian's was sent (or the one sent has expired)."
         }
     }
+    throttle_scopes = HOUSEHOLD_READS  # config.api.throttling
 
     @extend_schema(
         operation_id="profiles_retrieve", responses=ProfileOutputSerializer, summary="One profile"

@@ -35,6 +35,7 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAdminUser
 
 from config.api.exceptions import body_limits_text
+from config.api.throttling import SCOPE_SETTINGS, HouseholdRateThrottle
 from config.middleware import LENGTH_CHECKED_METHODS
 from profiles.unlock import UNLOCK_HEADER
 
@@ -112,6 +113,25 @@ class ErrorSerializer(serializers.Serializer):
     )
     retry_after_seconds = serializers.IntegerField(
         required=False, help_text="429 only: when to try again."
+    )
+
+
+def household_limit_text(scope: str) -> str:
+    """The 429 of an operation limited per household (``config.api.throttling``), with the
+    rate as this server has it set."""
+    limit, seconds = HouseholdRateThrottle.rate(scope)
+    period = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}[seconds]
+    what = (
+        "reads (every read but the homepage counts)"
+        if scope == "household_reads"
+        else ("of these requests")
+    )
+    return (
+        f"`throttled`: this household (every device of the account) has made more than "
+        f"{limit:,} {what} this {period} (`{SCOPE_SETTINGS[scope]}`); none is "
+        "served until the window ends: wait `Retry-After` seconds (also "
+        "`retry_after_seconds`). Set far above what a household makes: it stops a client "
+        "stuck in a loop."
     )
 
 
@@ -266,7 +286,10 @@ class AutoSchema(SpectacularAutoSchema):
             errors.append((403, PROFILE_LOCKED))
         if "{" in self.path:
             errors.append((404, "Not found, or not this account's (`not_found`)."))
-        if view.get_throttles():
+        scope = getattr(view, "throttle_scopes", {}).get(self.method)
+        if scope is not None:
+            errors.append((429, household_limit_text(scope)))
+        elif any(not isinstance(t, HouseholdRateThrottle) for t in view.get_throttles()):
             errors.append((429, "Too many attempts (`throttled`): see `retry_after_seconds`."))
         errors.append(
             (

@@ -304,6 +304,7 @@ class HomepageApi(APIView):
     # No HEAD: Django answers it with get(), which would compute and log a page nobody
     # saw, and the rankers and the artwork bandit learn from the page log.
     http_method_names = ["get", "options"]
+    throttle_scopes = {"GET": "homepage"}
 
     @extend_schema(
         operation_id="homepage_retrieve",

@@ -12,6 +12,7 @@ from accounts.selectors import account_for_request
 from catalog.selectors import title_names
 from config.api.schema import TITLE_ID_HELP
 from config.api.strict import QueryIntegerField
+from config.api.throttling import HOUSEHOLD_READS
 from profiles.selectors import profile_for_request
 from profiles.unlock import profile_unlock_check
 from recommendations.apis.device import DeviceQuerySerializer
@@ -95,6 +96,7 @@ class RecommendationsApi(APIView):
     schema_errors = {  # config.api.schema
         "GET": {503: "`model_unavailable`: no recommendation model has been trained yet."}
     }
+    throttle_scopes = HOUSEHOLD_READS  # config.api.throttling
 
     @extend_schema(
         operation_id="recommendations_list",

@@ -39,6 +39,7 @@ from config.api.strict import (
     filterset_repeatable,
     query_parameters_check,
 )
+from config.api.throttling import HOUSEHOLD_READS
 from config.ids import IdField, IdFilter
 from config.metrics.instruments import signals_accepted, signals_rejected
 from profiles.models import Profile
@@ -302,6 +303,7 @@ class SignalsApi(NoQueryOnWrites, GenericAPIView):
     filterset_class = SignalFilter
     pagination_class = LimitOffsetPagination
     serializer_class = SignalOutputSerializer
+    throttle_scopes = {"POST": "signals", **HOUSEHOLD_READS}
 
     def get_queryset(self) -> QuerySet[Signal]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no account
@@ -472,6 +474,8 @@ class ContinueWatchingItemSerializer(serializers.Serializer):
 
 
 class ContinueWatchingApi(APIView):
+    throttle_scopes = HOUSEHOLD_READS  # config.api.throttling
+
     @extend_schema(
         operation_id="continue_watching",
         summary="What the profile can resume, most recent first",
