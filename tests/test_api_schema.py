@@ -44,8 +44,15 @@ def test_every_error_is_documented_with_the_error_shape(schema):
 
 def test_only_the_errors_an_operation_can_give(schema):
     # a list refuses a bad limit or an unknown parameter, and cannot miss an object (and,
-    # as every operation, refuses an Accept header that names no JSON)
-    assert set(responses(schema, "GET", "/api/v1/profiles/")) == {"200", "400", "401", "406"}
+    # as every operation, refuses an Accept header that names no JSON); as every read of a
+    # household's, it is limited per household (config.api.throttling)
+    assert set(responses(schema, "GET", "/api/v1/profiles/")) == {
+        "200",
+        "400",
+        "401",
+        "406",
+        "429",
+    }
     # a request body can be refused; a path naming an object can miss it
     assert "400" in responses(schema, "POST", "/api/v1/profiles/")
     assert "404" not in responses(schema, "POST", "/api/v1/profiles/")

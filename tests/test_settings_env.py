@@ -45,6 +45,9 @@ def settings_from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
         pytest.param("PIN_UNLOCK_DAILY_RATE", "0/day", "is not a rate", id="rate-zero"),
         # DRF would read "5/ms" as five a minute (its first letter)
         pytest.param("PIN_UNLOCK_RATE", "5/ms", "is not a rate", id="rate-letter-plural"),
+        pytest.param("HOMEPAGE_RATE", "1200/week", "is not a rate", id="homepage-rate"),
+        pytest.param("SIGNALS_RATE", "lots/hour", "is not a rate", id="signals-rate"),
+        pytest.param("HOUSEHOLD_READS_RATE", "0/hour", "is not a rate", id="reads-rate"),
         # logging refused it at django.setup(): "Unable to configure root logger", no name
         pytest.param("LOG_LEVEL", "loud", "is not a log level", id="log-level"),
     ],
@@ -99,6 +102,19 @@ def test_both_wrong_pin_limits_are_read_from_the_environment(monkeypatch) -> Non
 
     rates = loaded["REST_FRAMEWORK"]["DEFAULT_THROTTLE_RATES"]
     assert (rates["pin_unlock"], rates["pin_unlock_day"]) == ("3/minute", "10/day")
+
+
+def test_the_household_request_limits_are_read_from_the_environment(monkeypatch) -> None:
+    loaded = settings_from_env(
+        monkeypatch, HOMEPAGE_RATE="100/min", SIGNALS_RATE=" 5/s ", HOUSEHOLD_READS_RATE="9/day"
+    )
+
+    rates = loaded["REST_FRAMEWORK"]["DEFAULT_THROTTLE_RATES"]
+    assert (rates["homepage"], rates["signals"], rates["household_reads"]) == (
+        "100/min",
+        "5/s",
+        "9/day",
+    )
 
 
 def test_the_refusal_says_what_unsetting_the_variable_would_give(monkeypatch) -> None:

@@ -203,6 +203,7 @@ class HouseholdRateThrottle(BaseThrottle):
         text = api_settings.DEFAULT_THROTTLE_RATES[scope]
         parsed = cls._parsed.get(text)
         if parsed is None:
+            # DRF's parse reads nothing of its instance (config.environment checked the text).
             parsed = cls._parsed[text] = SimpleRateThrottle.parse_rate(None, text)
         return parsed
 
@@ -210,7 +211,7 @@ class HouseholdRateThrottle(BaseThrottle):
 #: Counts ``ARGV[1]`` requests in a window (``KEYS[1]``) and returns its count; a count
 #: without an expiry (new) is given one, ``ARGV[2]`` seconds. One script, as the wrong-PIN
 #: and delivery counts are (config.cache_scripts): nothing comes between the two steps, and
-#: it measured cheaper than the same two commands pipelined (bench/throttle_overhead.py).
+#: it measured no dearer than the same two commands pipelined (bench/throttle_overhead.py).
 _COUNT_SCRIPT = """
 local used = redis.call('INCRBY', KEYS[1], ARGV[1])
 if redis.call('TTL', KEYS[1]) < 0 then
