@@ -1287,11 +1287,12 @@ def test_the_schema_documents_every_error_the_homepage_answers():
 
     responses = schema["paths"]["/api/v1/profiles/{profile_id}/homepage/"]["get"]["responses"]
 
-    assert set(responses) == {"200", "400", "401", "403", "404", "406", "503"}
-    for status in ("400", "401", "403", "404", "406", "503"):
+    assert set(responses) == {"200", "400", "401", "403", "404", "406", "429", "503"}
+    for status in ("400", "401", "403", "404", "406", "429", "503"):
         body = responses[status]["content"]["application/json"]["schema"]
         assert body == {"$ref": "#/components/schemas/Error"}, status
     assert "model_unavailable" in responses["503"]["description"]
+    assert "HOMEPAGE_RATE" in responses["429"]["description"]
 
 
 def test_the_schema_documents_where_a_tile_resumes():
