@@ -16,7 +16,7 @@ made no call to Redis at all. Here each process counts an account's requests in 
 memory first (:class:`LocalCounts`, about 2 us) and asks Redis only once the account has
 spent a tenth of the rate in that process, which no household within its budget does;
 from then on every request of the account is counted in a fixed window in Redis, one Lua
-script a request (about 70 us). A fixed window lets a burst of twice the rate through
+script a request (70 to 80 us). A fixed window lets a burst of twice the rate through
 across a boundary, which for limits a household never meets is no loss.
 
 While the cache is down the limit is not applied (the request is served): it guards the
