@@ -91,6 +91,7 @@ def retrain(args: argparse.Namespace, scratch: Path) -> dict:
     from recommendations.models import TrainingRun
     from recommendations.services import retraining
     from recommendations.services.cluster_evaluation import EVAL_ITERATIONS
+    from recommendations.services.retraining.batch import _FinalFits
     from regions.models import TasteCluster
 
     settings.MEDIA_ROOT = ROOT / "var" / "bench-retrain-media"
@@ -105,7 +106,7 @@ def retrain(args: argparse.Namespace, scratch: Path) -> dict:
     matrices: list = []  # written after the timed retrain: the bench's files are not its work
     scope: list[str] = [""]
     fit = als.CollaborativeModel.fit
-    final_get = retraining._FinalFits.get
+    final_get = _FinalFits.get
 
     def recording_fit(self, confidence, **kwargs):  # type: ignore[no-untyped-def]
         started = time.perf_counter()
@@ -124,7 +125,7 @@ def retrain(args: argparse.Namespace, scratch: Path) -> dict:
         return final_get(self, key)
 
     als.CollaborativeModel.fit = recording_fit
-    retraining._FinalFits.get = recording_get
+    _FinalFits.get = recording_get
     runs = [
         TrainingRun.objects.create(region_id=args.region, taste_cluster=cluster)
         for cluster in clusters

@@ -351,7 +351,7 @@ def retrain_soft_limit_check(
     """Refuse a retrain soft time limit of 0 or less: to Celery, 0 is no soft limit at all.
 
     At the soft limit a batch stops and fails its runs with the limit as their reason
-    (``retraining._execute``). Without one, nothing stops it before the hard limit, 5
+    (``retraining.execution._execute``). Without one, nothing stops it before the hard limit, 5
     minutes after the soft one (``RETRAIN_HARD_LIMIT_SECONDS``), where its worker process
     is killed: every retrain longer than that would die mid-fit, its runs reaped later as
     "Worker lost", never saying why.
@@ -387,7 +387,7 @@ def retrain_visibility_check(
     A retrain is acknowledged when it ends, which may be as late as its hard limit (the
     soft limit and 5 minutes). Redis delivers a message unacknowledged for
     ``CELERY_VISIBILITY_TIMEOUT`` again, as if its worker had died. The second delivery
-    does not train (the first still holds the cluster's lock: ``retraining._start``), so
+    does not train (the first still holds the cluster's lock: ``retraining.execution._start``), so
     a warning, not an error; but it acknowledges the message, and should the first worker
     die after all, nothing is delivered again: its runs wait for the reaper's "Worker
     lost" and the next night, instead of being restarted.

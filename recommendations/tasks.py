@@ -41,7 +41,7 @@ class RetrainTask(BoundedDeliveryTask):
     runs), nor for a lost worker (the message is handed on); called too at the hard time
     limit, when the batch's runs were started long before (running runs are the reaper's:
     it tells a dead worker by its heartbeat). An eager ``apply`` that propagates its error
-    does not call it either (``retraining._enqueue`` says what failed).
+    does not call it either (``retraining.requesting._enqueue`` says what failed).
     """
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
@@ -59,7 +59,7 @@ class RetrainTask(BoundedDeliveryTask):
         whose reason blamed a lost message. They are failed now, saying so: no delivery can
         come, and failed they can be retrained again as soon as the broker is back. An
         eager task (no broker) or a direct call sends nothing; an eager one's runs are failed
-        by whoever ran it (``retraining._run_here``).
+        by whoever ran it (``retraining.requesting._run_here``).
         """
         request = self.request
         sends = not (request.is_eager or request.called_directly)

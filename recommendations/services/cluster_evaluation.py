@@ -1029,7 +1029,7 @@ def holdout_halves(
     without it) and dealt alternately, the first to the gate: reruns on the same
     data agree, the halves differ in size by at most one, and a cluster with a
     single judged profile has a gate half (and no choice half: too few to choose
-    on, it keeps its default recipe, ``retraining._recipe``).
+    on, it keeps its default recipe, ``retraining.recipes._recipe``).
     """
     ids = judged if profile_ids is None else profile_ids
     order = np.lexsort((ids, _stable_hash(np.asarray(ids, dtype=np.int64))))

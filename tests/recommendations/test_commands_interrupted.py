@@ -20,7 +20,7 @@ from artwork.services import POLICY_LOCK_KEY
 from profiles.models import Profile
 from recommendations.management.interrupts import Terminated
 from recommendations.models import ModelVersion, PageLog, Signal, TrainingRun
-from recommendations.services import retraining
+from recommendations.services.retraining.progress import _Reporter
 from recommendations.services.training import model_train
 from tests.factories import RegionFactory, TasteClusterFactory
 from tests.recommendations.test_dataset_import_interrupted import (
@@ -47,14 +47,14 @@ def test_a_retrain_interrupted_in_the_commands_process_is_failed_and_the_command
     world = build_world()
     model_train(region_code=world.region.code)
     TasteClusterFactory(region=world.region, slug="default", is_default=True)
-    report = retraining._Reporter.__call__
+    report = _Reporter.__call__
 
     def interrupted(self, stage: str, progress: int) -> None:
         report(self, stage, progress)
         if stage == "train":
             raise interrupt
 
-    monkeypatch.setattr(retraining._Reporter, "__call__", interrupted)
+    monkeypatch.setattr(_Reporter, "__call__", interrupted)
 
     # when
     with pytest.raises(CommandError) as stopped:

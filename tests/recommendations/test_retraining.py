@@ -16,13 +16,13 @@ from recommendations.services import retraining
 from recommendations.services.clusters import profile_clusters_assign
 from recommendations.services.retraining import (
     RetrainError,
-    _worse_than_active,
     gate_passes,
     model_version_rollback,
     training_run_execute,
     training_run_request,
     training_runs_reap,
 )
+from recommendations.services.retraining.gate import _worse_than_active
 from recommendations.services.training import model_train
 from recommendations.serving.bundle import ServingBundle
 from regions.models import TasteCluster
@@ -488,7 +488,8 @@ def test_a_cluster_served_by_its_own_model_trends_with_its_whole_region(
     # given: Tamil is served by its own model (what its holdout may choose)
     settings.TONIGHT = {**settings.TONIGHT, "RETRAIN_COMPARE_WITH": ()}
     monkeypatch.setattr(
-        retraining, "_recipe", lambda row, **_: retraining.RecipeChoice("cluster", "forced")
+        "recommendations.services.retraining.cluster_finish._recipe",
+        lambda row, **_: retraining.RecipeChoice("cluster", "forced"),
     )
     tamil = TasteCluster.objects.get(region_id="IN", slug="tamil")
 

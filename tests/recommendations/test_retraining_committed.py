@@ -28,6 +28,9 @@ from redis import Redis
 from recommendations.apis.retrains import BROKER_RETRY_SECONDS
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.services import retraining
+from recommendations.services.retraining.interruptions import _runs_requeue
+from recommendations.services.retraining.progress import _Heartbeat, _Reporter
+from recommendations.services.retraining.requesting import _enqueue
 from recommendations.tasks import retrain_cluster, retrain_clusters
 from regions.models import TasteCluster
 from tests.factories import RegionFactory, TasteClusterFactory
@@ -82,7 +85,7 @@ def test_the_heartbeat_outlives_a_dropped_database_connection():
             time.sleep(0.05)
         return False
 
-    beat = retraining._Heartbeat(run.pk, every=0.05)
+    beat = _Heartbeat(run.pk, every=0.05)
     beat.start()
     try:
         assert beats_within(5.0)
@@ -442,7 +445,7 @@ def test_a_retrain_whose_retries_run_out_before_the_database_is_back_fails_its_q
     end_session,
 ):
     # given: a region's batch whose attempt the database interrupted, its runs queued again
-    # for the task's retry (as retraining._runs_requeue leaves them), and one never started
+    # for the task's retry (as _runs_requeue leaves them), and one never started
     tamil = _cluster("tamil")
     hindi = TasteClusterFactory(region=tamil.region, slug="hindi")
     interrupted = TrainingRun.objects.create(
@@ -520,9 +523,7 @@ def test_a_run_queued_again_is_reaped_counting_from_then_not_from_its_request():
     TrainingRun.objects.filter(pk=run.pk).update(created_at=requested)
     run.refresh_from_db()
     interruption = OperationalError("terminating connection due to administrator command")
-    again = retraining._runs_requeue(
-        [run], reporters={run.pk: retraining._Reporter(run)}, error=interruption
-    )
+    again = _runs_requeue([run], reporters={run.pk: _Reporter(run)}, error=interruption)
     assert again == [run.pk]
 
     # when: the reaper runs (RETRAIN_QUEUED_SECONDS: 6 hours) before the retry comes
@@ -618,7 +619,7 @@ def test_without_a_broker_a_retrain_that_raises_says_what_failed_not_that_it_was
 
     # when: the database ends the session it runs on (a restart) as it starts
     end_session()
-    retraining._enqueue([run])  # outside a transaction: sent (and run) at once
+    _enqueue([run])  # outside a transaction: sent (and run) at once
 
     # then: the run is failed with what failed; nothing was refused by a broker, and nothing
     # will retry it (the eager task's database error came out as Celery's Retry)

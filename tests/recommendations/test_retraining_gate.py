@@ -56,7 +56,11 @@ def test_a_retrain_on_unchanged_data_is_not_rejected_by_its_own_model(
 
     # and: judged against its stored factors instead (the old gate), which were fitted on a
     # window that holds this holdout, the very same candidate is rejected
-    monkeypatch.setattr(retraining, "_incumbent_parts", lambda *args: (None, "forced"))
+    for looked_up_in in ("cluster_finish", "fallbacks"):
+        monkeypatch.setattr(
+            f"recommendations.services.retraining.{looked_up_in}._incumbent_parts",
+            lambda *args: (None, "forced"),
+        )
     third = _retrain()
     old_gate = third.metrics["gate"]
     assert third.status == TrainingRun.Status.REJECTED
@@ -211,7 +215,8 @@ def test_a_candidate_with_bad_settings_is_rejected_against_the_active_configurat
     bad = AlsParams(factors=2, regularization=5_000.0, alpha=0.05, iterations=15)
     monkeypatch.setattr(cluster_evaluation, "params_for_size", lambda **kwargs: bad)
     monkeypatch.setattr(
-        retraining, "_recipe", lambda row, **_: retraining.RecipeChoice("cluster", "forced")
+        "recommendations.services.retraining.cluster_finish._recipe",
+        lambda row, **_: retraining.RecipeChoice("cluster", "forced"),
     )
     fit = CollaborativeModel.fit
 

@@ -14,6 +14,8 @@ from recommendations.engine.als import CollaborativeModel
 from recommendations.models import ModelVersion
 from recommendations.services import cluster_evaluation, retraining
 from recommendations.services.cluster_evaluation import Judging, Scored
+from recommendations.services.retraining.gate import _worse_than_active
+from recommendations.services.retraining.recipes import _gate_figures, _recipe
 from tests.recommendations.test_retraining_recipe_choice import (
     PROFILES,
     TRIALS,
@@ -34,7 +36,7 @@ def _verdict(
 ) -> retraining.GateVerdict:
     """The gate's verdict on ``challenger`` against ``incumbent``, from a table row's gate-half
     figures and the per-profile scores of every judged profile (judged = 0..n-1)."""
-    return retraining._worse_than_active(
+    return _worse_than_active(
         candidate=figures[f"ndcg@10_{challenger}"],
         active=ACTIVE,
         active_ndcg=figures[f"ndcg@10_{incumbent}"],
@@ -89,7 +91,7 @@ def test_an_equally_good_challenger_on_a_small_gate_half_is_seldom_refused(setti
         row = cluster_evaluation.recipe_figures(
             candidates, judged, judging, NOWHERE, per_profile=scores
         )
-        recipe = retraining._recipe(row).recipe
+        recipe = _recipe(row).recipe
         if recipe == "cluster":
             continue
         challengers += 1
@@ -98,9 +100,9 @@ def test_an_equally_good_challenger_on_a_small_gate_half_is_seldom_refused(setti
 
         # when: the gate judges the chosen recipe against the active one, as a guardrail and
         # (z = 0) by the figures alone
-        verdict = _verdict(retraining._gate_figures(row), scores, gate, recipe, "cluster")
+        verdict = _verdict(_gate_figures(row), scores, gate, recipe, "cluster")
         settings.TONIGHT = {**guardrail, "RETRAIN_GATE_Z": 0.0}
-        alone = _verdict(retraining._gate_figures(row), scores, gate, recipe, "cluster")
+        alone = _verdict(_gate_figures(row), scores, gate, recipe, "cluster")
         settings.TONIGHT = guardrail
         refused += bool(verdict.reason)
         refused_by_figures += bool(alone.reason)
@@ -140,7 +142,7 @@ def test_a_clearly_worse_challenger_on_a_large_gate_half_is_still_refused(
         gate = cluster_evaluation.holdout_halves(judged)[1]
 
         # when
-        verdict = _verdict(retraining._gate_figures(row), scores, gate, "region", "cluster")
+        verdict = _verdict(_gate_figures(row), scores, gate, "region", "cluster")
         refused += bool(verdict.reason)
 
     # then: the guardrail still refuses it nearly every time

@@ -18,6 +18,7 @@ from recommendations.models import ModelVersion, Signal, TrainingRun
 from recommendations.services import cluster_evaluation, retraining
 from recommendations.services.cluster_evaluation import Judging
 from recommendations.services.retraining import training_runs_execute
+from recommendations.services.retraining.recipes import _gate_figures
 from regions.models import TasteCluster
 from tests.recommendations.test_retraining_clusters import (  # noqa: F401
     _planted_world,
@@ -46,7 +47,7 @@ def _refused(seed: int, profiles: int, *, active: float, challenger: float) -> b
     scores: dict = {}
     row = cluster_evaluation.recipe_figures(candidates, rows, judging, NOWHERE, per_profile=scores)
     gate = cluster_evaluation.holdout_halves(rows)[1]
-    verdict = _verdict(retraining._gate_figures(row), scores, gate, "region", "cluster")
+    verdict = _verdict(_gate_figures(row), scores, gate, "region", "cluster")
     assert verdict.paired["profiles"] == gate.shape[0]
     return bool(verdict.reason)
 

@@ -6,6 +6,7 @@ The seeded demo is built once for the module; the tests that must commit what th
 (``transaction=True``) are in test_retraining_committed."""
 
 import datetime as dt
+import importlib
 import time
 from io import StringIO
 
@@ -27,6 +28,11 @@ from recommendations.services.retraining import (
     training_run_request,
     training_runs_reap,
 )
+from recommendations.services.retraining.batch import _final_version_store
+from recommendations.services.retraining.cluster_finish import _cluster_finish
+from recommendations.services.retraining.incumbents import _incumbent_parts
+from recommendations.services.retraining.progress import _Reporter
+from recommendations.services.retraining.runs import _fail_unjudged_versions, _finish
 from regions.models import TasteCluster
 from tests.factories import RegionFactory, TasteClusterFactory
 from tests.module_world import in_the_module_world
@@ -149,14 +155,18 @@ def test_a_rollback_made_during_a_retrain_is_not_undone_by_it(seeded, monkeypatc
     v1 = training_run_execute(run_id=_queued_run().pk).model_version
     v2 = training_run_execute(run_id=_queued_run().pk).model_version
     assert ModelVersion.objects.get(pk=v2.pk).status == ModelVersion.Status.ACTIVE
-    original = retraining._incumbent_parts
+    original = _incumbent_parts
 
     def operator_rolls_back_meanwhile(active, evaluation, cluster_id):
         # the gate has read the active version (v2); the operator rolls back to v1 now
         model_version_rollback(version=ModelVersion.objects.get(pk=v1.pk))
         return original(active, evaluation, cluster_id)
 
-    monkeypatch.setattr(retraining, "_incumbent_parts", operator_rolls_back_meanwhile)
+    for looked_up_in in ("cluster_finish", "fallbacks"):
+        monkeypatch.setattr(
+            f"recommendations.services.retraining.{looked_up_in}._incumbent_parts",
+            operator_rolls_back_meanwhile,
+        )
 
     # when: a third run passes its gate against v2
     run3 = training_run_execute(run_id=_queued_run().pk)
@@ -253,16 +263,19 @@ def test_the_admin_keeps_a_run_that_has_not_finished(admin_client):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "reaped_in",
+    ("looked_up_in", "reaped_in"),
     [
-        "model_train",  # its cluster's own part
-        "training_data_load",  # the part its batch shares (one write for every run)
+        ("batch", "model_train"),  # its cluster's own part
+        ("pipeline", "training_data_load"),  # the part its batch shares (one write for every run)
     ],
 )
-def test_a_run_the_reaper_failed_stays_failed_and_activates_nothing(seeded, monkeypatch, reaped_in):
+def test_a_run_the_reaper_failed_stays_failed_and_activates_nothing(
+    seeded, monkeypatch, looked_up_in, reaped_in
+):
     # given: the run's heartbeat stalls long enough for the reaper to fail it before it stores
     # its version; the worker itself lives on and finishes
-    original = getattr(retraining, reaped_in)
+    module = importlib.import_module(f"recommendations.services.retraining.{looked_up_in}")
+    original = getattr(module, reaped_in)
     when_reaped: list = []
 
     def reaped_meanwhile(**kwargs):
@@ -273,7 +286,7 @@ def test_a_run_the_reaper_failed_stays_failed_and_activates_nothing(seeded, monk
         when_reaped.extend(TrainingRun.objects.values_list("stage", "progress", "heartbeat_at"))
         return original(**kwargs)
 
-    monkeypatch.setattr(retraining, reaped_in, reaped_meanwhile)
+    monkeypatch.setattr(module, reaped_in, reaped_meanwhile)
 
     # when
     run = training_run_execute(run_id=_queued_run().pk)
@@ -297,7 +310,7 @@ def test_a_finished_run_is_never_finished_again():
         status=TrainingRun.Status.FAILED,
         error="Worker lost: no heartbeat since ...",
     )
-    assert retraining._finish(run, TrainingRun.Status.SUCCEEDED) is False
+    assert _finish(run, TrainingRun.Status.SUCCEEDED) is False
     run.refresh_from_db()
     assert (run.status, run.error) == (
         TrainingRun.Status.FAILED,
@@ -310,7 +323,7 @@ def test_the_ungated_version_of_a_run_that_died_at_its_gate_is_failed_and_cannot
     seeded, monkeypatch
 ):
     # given: the worker is lost after storing its version (ready), as the gate begins
-    original = retraining._Reporter.__call__
+    original = _Reporter.__call__
     seen: dict[str, int | None] = {}
 
     def dies_at_the_gate(self, stage, progress):
@@ -322,7 +335,7 @@ def test_the_ungated_version_of_a_run_that_died_at_its_gate_is_failed_and_cannot
             )
             training_runs_reap()
 
-    monkeypatch.setattr(retraining._Reporter, "__call__", dies_at_the_gate)
+    monkeypatch.setattr(_Reporter, "__call__", dies_at_the_gate)
 
     # when
     run = training_run_execute(run_id=_queued_run().pk)
@@ -374,7 +387,7 @@ def test_a_run_reaped_while_its_version_is_being_written_fails_that_version(seed
 @pytest.mark.django_db
 def test_a_failed_run_shows_how_far_it_got_and_how_long_its_last_stage_ran(seeded, monkeypatch):
     # given: the gate raises, after training got the run to its gate's progress
-    original = retraining._Reporter.__call__
+    original = _Reporter.__call__
 
     def fails_at_the_gate(self, stage, progress):
         original(self, stage, progress)
@@ -382,7 +395,7 @@ def test_a_failed_run_shows_how_far_it_got_and_how_long_its_last_stage_ran(seede
             time.sleep(0.05)
             raise MemoryError("the gate ran out of memory")
 
-    monkeypatch.setattr(retraining._Reporter, "__call__", fails_at_the_gate)
+    monkeypatch.setattr(_Reporter, "__call__", fails_at_the_gate)
 
     # when
     run = training_run_execute(run_id=_queued_run().pk)
@@ -809,11 +822,10 @@ def test_a_fallback_is_gated_against_a_train_models_version_refitted_on_this_par
 def test_a_batch_reaped_while_its_fallback_is_stored_activates_no_fallback(
     seeded, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from recommendations.services import retraining
     from recommendations.tasks import retrain_region
 
     # given: the reaper fails the batch's runs while its region version is being fitted
-    store = retraining._final_version_store
+    store = _final_version_store
 
     def store_then_reaped(**kwargs):
         stored = store(**kwargs)
@@ -823,7 +835,9 @@ def test_a_batch_reaped_while_its_fallback_is_stored_activates_no_fallback(
             )
         return stored
 
-    monkeypatch.setattr(retraining, "_final_version_store", store_then_reaped)
+    monkeypatch.setattr(
+        "recommendations.services.retraining.fallbacks._final_version_store", store_then_reaped
+    )
 
     # when: the nightly retrain runs on
     with django_capture_on_commit_callbacks(execute=True):
@@ -904,14 +918,14 @@ def test_the_reaper_fails_the_versions_whose_retrain_ended_without_judging_them(
 @pytest.mark.django_db
 def test_a_version_whose_gate_raised_is_failed_with_its_run(seeded, monkeypatch):
     # given: the gate raises after the run's version was stored (no worker dies)
-    original = retraining._Reporter.__call__
+    original = _Reporter.__call__
 
     def fails_at_the_gate(self, stage, progress):
         original(self, stage, progress)
         if stage == "gate":
             raise MemoryError("the gate ran out of memory")
 
-    monkeypatch.setattr(retraining._Reporter, "__call__", fails_at_the_gate)
+    monkeypatch.setattr(_Reporter, "__call__", fails_at_the_gate)
 
     # when: the run executes
     run = training_run_execute(run_id=_queued_run().pk)
@@ -936,7 +950,7 @@ def test_a_fallback_whose_gate_raised_is_failed_at_once_and_the_clusters_go_on(
     def raises(*args, **kwargs):
         raise MemoryError("the fallback gate ran out of memory")
 
-    monkeypatch.setattr(retraining, "_fallback_activate", raises)
+    monkeypatch.setattr("recommendations.services.retraining.fallbacks._fallback_activate", raises)
 
     # when: the nightly retrain runs
     with django_capture_on_commit_callbacks(execute=True):
@@ -971,7 +985,7 @@ def test_a_run_that_fails_leaves_alone_a_version_another_run_of_its_batch_still_
 
     # when: one run fails through its own error path
     TrainingRun.objects.filter(pk=failing.pk).update(status="failed")
-    retraining._fail_unjudged_versions(failing, "Run failed.", unless_judged=True)
+    _fail_unjudged_versions(failing, "Run failed.", unless_judged=True)
 
     # then: its own version is failed; the one the other run still judges is not
     own.refresh_from_db()
@@ -981,7 +995,7 @@ def test_a_run_that_fails_leaves_alone_a_version_another_run_of_its_batch_still_
 
     # when: the other run fails too
     TrainingRun.objects.filter(pk=judging.pk).update(status="failed")
-    retraining._fail_unjudged_versions(judging, "Run failed.", unless_judged=True)
+    _fail_unjudged_versions(judging, "Run failed.", unless_judged=True)
 
     # then: nothing judges the fallback any more: it is failed
     fallback.refresh_from_db()
@@ -1168,7 +1182,7 @@ def test_a_batchs_run_waiting_for_its_cluster_turn_says_so(seeded, monkeypatch):
     # given: a region's batch of two clusters, whose finishes run one after the other
     first, second = _queued_run("tamil"), _queued_run("hindi")
     seen: dict[int, tuple[str, int]] = {}
-    original = retraining._cluster_finish
+    original = _cluster_finish
 
     def watched(*, run, **kwargs):
         # what admin and the console read of the batch's other run when this one starts
@@ -1177,7 +1191,7 @@ def test_a_batchs_run_waiting_for_its_cluster_turn_says_so(seeded, monkeypatch):
             seen.setdefault(other.pk, (other.stage, other.progress))
         return original(run=run, **kwargs)
 
-    monkeypatch.setattr(retraining, "_cluster_finish", watched)
+    monkeypatch.setattr("recommendations.services.retraining.pipeline._cluster_finish", watched)
 
     # when
     retraining.training_runs_execute(run_ids=[first.pk, second.pk])

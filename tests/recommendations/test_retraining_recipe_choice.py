@@ -15,6 +15,7 @@ from recommendations.engine.als import CollaborativeModel
 from recommendations.models import ModelVersion
 from recommendations.services import cluster_evaluation, retraining
 from recommendations.services.cluster_evaluation import Judging, Scored
+from recommendations.services.retraining.recipes import _default_recipe, _gate_figures, _recipe
 
 #: A small cluster: its NDCG@10 has a standard error of several hundredths.
 PROFILES = 60
@@ -62,8 +63,8 @@ def test_the_gate_does_not_favour_a_recipe_that_won_its_choice_by_chance(setting
 
         # when: the retrain chooses its recipe and the gate compares it with the active one
         row = cluster_evaluation.recipe_figures(candidates, judged, judging, np.empty(0, np.int64))
-        recipe = retraining._recipe(row).recipe
-        figures = retraining._gate_figures(row)
+        recipe = _recipe(row).recipe
+        figures = _gate_figures(row)
         candidate, incumbent = figures[f"ndcg@10_{recipe}"], figures["ndcg@10_cluster"]
         differences.append(candidate - incumbent)
         if recipe != "cluster":
@@ -109,7 +110,7 @@ def test_a_cluster_with_no_judged_profile_has_counts_and_no_figures():
 
     # then: nothing measured, so no best (it was max() of nothing, a ValueError)
     assert row == {"choice": {"judged": 0}, "gate": {"judged": 0}}
-    assert retraining._recipe(row).recipe == "cluster"
+    assert _recipe(row).recipe == "cluster"
 
 
 def _row(judged: int, figures: dict[str, float]) -> dict:
@@ -138,7 +139,7 @@ def test_a_choice_half_of_a_profile_or_two_keeps_the_default_whatever_it_shows(
     row = _row(judged, GLOBAL_BY_CHANCE)
 
     # when
-    choice = retraining._recipe(row, default=default, default_is=default_is)
+    choice = _recipe(row, default=default, default_is=default_is)
 
     # then: no recipe is chosen on so little; the default is kept, and the reason says why
     assert choice.recipe == default
@@ -154,7 +155,7 @@ def test_a_large_choice_half_still_picks_the_clear_winner_over_the_default(every
     row = _row(500, {"cluster": 0.30, "blend": 0.31, "region": 0.30, "global": 0.40})
 
     # when: the active version served by the region's model
-    choice = retraining._recipe(row, default="region", default_is=ACTIVE_REGION[1])
+    choice = _recipe(row, default="region", default_is=ACTIVE_REGION[1])
 
     # then
     assert choice.recipe == "global"
@@ -179,7 +180,7 @@ def test_ties_on_a_large_choice_half_keep_the_clusters_own_handling_first(
 
     # when: whatever the active version's recipe
     chosen = {
-        retraining._recipe(row, default=default, default_is=whose).recipe
+        _recipe(row, default=default, default_is=whose).recipe
         for default, whose in (FIRST_VERSION, ACTIVE_REGION, ("global", "the active's"))
     }
 
@@ -252,7 +253,7 @@ def test_the_default_is_the_active_recipe_while_it_may_serve_else_the_clusters_o
     evaluation = SimpleNamespace(models=dict.fromkeys(fitted))
 
     # when / then
-    assert retraining._default_recipe(active, evaluation, 5) == expected
+    assert _default_recipe(active, evaluation, 5) == expected
 
 
 def test_an_active_version_of_the_older_retrain_keeps_the_recipe_it_recorded(settings):
@@ -265,7 +266,7 @@ def test_an_active_version_of_the_older_retrain_keeps_the_recipe_it_recorded(set
     evaluation = SimpleNamespace(models=dict.fromkeys(("region", 5)))
 
     # when / then
-    assert retraining._default_recipe(active, evaluation, 5) == (
+    assert _default_recipe(active, evaluation, 5) == (
         "region",
         "the active version's recipe (region, #7)",
     )

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from recommendations.engine.als import CollaborativeModel
 from recommendations.engine.metrics import evaluate, top_k
 from recommendations.models import ModelVersion
-from recommendations.services import retraining
+from recommendations.services.retraining.incumbents import _active_version_scores, _mean_ndcg
 from recommendations.serving import artefacts
 from recommendations.serving.model_index import ModelIndex
 
@@ -79,8 +79,8 @@ def test_a_stored_masked_incumbent_is_folded_in_against_what_the_region_carries(
     )
 
     # when
-    measured = retraining._mean_ndcg(
-        retraining._active_version_scores(
+    measured = _mean_ndcg(
+        _active_version_scores(
             version=version, split=split, judged=in_b, title_ids=title_ids, not_here=not_here
         )
     )
