@@ -1,7 +1,7 @@
 """A stream that says it is a terminal, for the tests of what a command draws there.
 
 Commands draw a progress bar redrawn in place only on a terminal (``isatty()``), and
-write a few plain lines anywhere else (``recommendations.management.progress``): a test
+write a few plain lines anywhere else (``recommendations.progress``): a test
 that reads the bar hands the command one of these as its stderr.
 """
 

@@ -65,8 +65,8 @@ from catalog.services import (
 )
 from config.lookups import AnyOf
 from profiles.models import MAX_PROFILES_PER_ACCOUNT, Profile
-from recommendations.management.progress import command_bar
 from recommendations.models import ProfileTitleState, Signal, SignalKind
+from recommendations.progress import command_bar
 from recommendations.services.signals import (
     SIGNAL_FIELDS,
     STATE_FIELDS,

@@ -4,8 +4,8 @@ bar redrawn hundreds of times on one line of a cron log (``command_bar``)."""
 import re
 from io import StringIO
 
-from recommendations.management import progress
-from recommendations.management.progress import LineBar, command_bar
+from recommendations import progress
+from recommendations.progress import LineBar, command_bar
 from tests.terminals import FakeTerminal
 
 

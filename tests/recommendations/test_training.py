@@ -16,9 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import MaturityLevel
+from recommendations import progress
 from recommendations.engine.confidence import SignalCode
 from recommendations.engine.ranking import FEATURE_NAMES, PlayRanker
-from recommendations.management import progress
 from recommendations.management.interrupts import Terminated
 from recommendations.models import ModelVersion, Signal, TrainingRun
 from recommendations.selectors import training as data

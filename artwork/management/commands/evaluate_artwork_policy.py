@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from artwork.evaluation import EVALUATION_DAYS, EvaluationRefused, artwork_policy_evaluate
 from recommendations.management.interrupts import interrupts_say
 from recommendations.management.options import positive_number, seed, whole_number
-from recommendations.management.progress import fraction_bar
+from recommendations.progress import fraction_bar
 
 
 class Command(BaseCommand):

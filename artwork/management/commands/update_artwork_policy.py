@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from artwork.services import artwork_policy_update
 from recommendations.management.interrupts import interrupts_say
-from recommendations.management.progress import fraction_bar
+from recommendations.progress import fraction_bar
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommendations.management.interrupts import interrupts_say
 from recommendations.management.options import seed
-from recommendations.management.progress import command_bar
+from recommendations.progress import command_bar
 from recommendations.selectors.training import signals_exist
 from recommendations.services.evaluation import recommendations_evaluate
 from regions.selectors import region_exists

@@ -18,8 +18,8 @@ from artwork.services import artwork_daily_prune, artwork_files_prune
 from profiles.selectors import profile_orphans_count
 from profiles.services import profile_orphans_prune
 from recommendations.management.interrupts import interrupts_say
-from recommendations.management.progress import fraction_bar
 from recommendations.models import PageLog, Signal
+from recommendations.progress import fraction_bar
 from recommendations.selectors.model_versions import model_versions_expired_count
 from recommendations.selectors.retention import (
     page_log_cut,

@@ -12,8 +12,8 @@ from tqdm import tqdm
 
 from recommendations.management.interrupts import interrupts_say
 from recommendations.management.options import positive_number
-from recommendations.management.progress import command_bar
 from recommendations.models import TrainingRun
+from recommendations.progress import command_bar
 from recommendations.selectors.training_runs import (
     cluster_region_codes,
     clusters_count,

@@ -26,7 +26,7 @@ from recommendations.demo.progress import Advance
 from recommendations.demo.tastes import SHOWCASE_ACCOUNT_NAME
 from recommendations.management.interrupts import interrupted_status, sigterm_interrupts
 from recommendations.management.options import past_date, seed, whole_number
-from recommendations.management.progress import command_bar
+from recommendations.progress import command_bar
 from recommendations.schedules import schedules_install
 from recommendations.signal_events import EARLIEST_SIGNAL_TIME
 

@@ -12,7 +12,7 @@ from recommendations.demo.traffic import (
 )
 from recommendations.management.interrupts import interrupts_say
 from recommendations.management.options import moment, seed, whole_number
-from recommendations.management.progress import command_bar
+from recommendations.progress import command_bar
 from recommendations.selectors.model_versions import model_version_active_exists
 from recommendations.serving.cache import NoActiveModel
 

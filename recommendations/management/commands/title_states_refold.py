@@ -25,7 +25,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.selectors import episode_numbers, title_names
 from recommendations.management.interrupts import interrupts_say
-from recommendations.management.progress import command_bar
+from recommendations.progress import command_bar
 from recommendations.selectors.signals import (
     credits_playback_pairs,
     early_playback_pairs,

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from recommendations.management.interrupts import interrupted_status, sigterm_interrupts
 from recommendations.management.options import moment, seed
-from recommendations.management.progress import command_bar, running_clock
+from recommendations.progress import command_bar, running_clock
 from recommendations.selectors.training import signal_newest_at, signals_exist
 from recommendations.services.training import model_train
 from regions.selectors import region_codes

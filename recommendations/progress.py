@@ -1,7 +1,11 @@
 """What the commands' progress bars share: one way to make a bar (:func:`command_bar`)
 that draws on a terminal and writes plain, spaced lines anywhere else; a bar of a fraction
 done (0 to 1); and a clock that keeps a bar's elapsed time running through a step that
-reports nothing."""
+reports nothing.
+
+Not under ``management/``: the import services draw the same bars for the commands that
+call them (``recommendations.services.dataset_import``'s ``terminal_progress``), and a
+service has no business importing from the commands' package."""
 
 import threading
 import time
