@@ -8,7 +8,7 @@ def title_windows_lock(*, title_id: int) -> None:
 
     The catalogue import gives a title an open window only where it has none, and
     locks the titles it is about to give one
-    (``recommendations.services.dataset_import._open_windows_ensure``): a window staff
+    (``recommendations.services.dataset_import.catalogue._open_windows_ensure``): a window staff
     save meanwhile is then either read by the import or saved after it commits, never
     missed by its read and joined by an open window that makes the title live now.
     ``FOR NO KEY UPDATE``, as an update of the title takes, so that ingest's inserts

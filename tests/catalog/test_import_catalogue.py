@@ -1150,7 +1150,7 @@ def test_a_window_staff_are_saving_while_the_import_runs_is_the_titles_only_one(
 def _import_holding(first: int, title_ids: list[int], failed: list, started, blocked) -> None:
     """An import that has locked title ``first`` (its lowest) and, once staff wait on it, the
     rest of ``title_ids``, as ``_open_windows_ensure`` locks them: in order of their ids."""
-    from recommendations.services.dataset_import import _open_windows_ensure
+    from recommendations.services.dataset_import.catalogue import _open_windows_ensure
     from regions.services import title_windows_lock
 
     try:

@@ -733,7 +733,7 @@ def test_an_empty_file_is_refused(tmp_path, catalogue, args):
 
 def test_chunks_of_whole_users_give_the_same_result_as_one_chunk(tmp_path, catalogue, monkeypatch):
     # given chunks far smaller than the file, and a second run that finds everything stored
-    monkeypatch.setattr(dataset_import, "CHUNK_ROWS", 3)
+    monkeypatch.setattr("recommendations.services.dataset_import.signal_store.CHUNK_ROWS", 3)
     path = write(tmp_path, RATINGS)
 
     first = run(path, "--profiles-per-household", "2")
@@ -1217,7 +1217,9 @@ def test_ctrl_c_once_the_import_is_committed_says_it_was_all_kept(tmp_path, cata
     def interrupted(path):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dataset_import, "_unterminated_warning", interrupted)
+    monkeypatch.setattr(
+        "recommendations.services.dataset_import.interactions._unterminated_warning", interrupted
+    )
     path = write(tmp_path, RATINGS)
 
     # when
