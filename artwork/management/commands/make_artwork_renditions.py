@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from artwork.services import artwork_renditions_backfill
 from recommendations.management.interrupts import interrupts_say
 from recommendations.management.options import whole_number
-from recommendations.management.progress import command_bar
+from recommendations.progress import command_bar
 
 
 class Command(BaseCommand):
