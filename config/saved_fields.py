@@ -1,5 +1,5 @@
 """Which fields a model's ``save()`` override is about to write, for the overrides that
-refuse a write (a moved season, an unticked default cluster)."""
+refuse a write (a moved season, a region's zone that is not an IANA name)."""
 
 from typing import Any
 

@@ -778,7 +778,7 @@ def model_overview(request: HttpRequest) -> HttpResponse:
                 **_versions_listed(versions, serving.get(region.code)),
                 "charts": model_charts.version_charts(versions[::-1]),
                 "clusters": clusters,
-                # A write that bypassed TasteCluster.save may leave a region's clusters with
+                # A write that bypassed regions.services may leave a region's clusters with
                 # no default: its assignment then puts everybody no keyed community holds in
                 # the first cluster by slug (tonight.W008 says so at migrate).
                 "holding_all": (

@@ -38,7 +38,15 @@ from .models import (
     TasteClusterLocalization,
 )
 from .selectors import taste_cluster_ids_labelled
-from .services import title_windows_lock
+from .services import (
+    TASTE_CLUSTER_UPDATABLE,
+    taste_cluster_create,
+    taste_cluster_default_set,
+    taste_cluster_delete,
+    taste_cluster_update,
+    taste_clusters_delete,
+    title_windows_lock,
+)
 
 
 def window_status(availability: Availability) -> str:
@@ -124,7 +132,7 @@ class TasteClusterFormSet(forms.BaseInlineFormSet):
     ticked (the default unticked or deleted) left the alphabetically first cluster catching
     everyone; a page that changes no cluster is not refused for a region an older write left
     so (``tonight.W008`` names it). A region's first clusters added with none ticked are
-    not refused: the first of them is ticked, as ``TasteCluster.save`` would make it the
+    not refused: the first of them is ticked, as ``taste_cluster_create`` would make it the
     default anyway, and the page says so.
     """
 
@@ -145,7 +153,7 @@ class TasteClusterFormSet(forms.BaseInlineFormSet):
         self.first_default: TasteCluster | None = None
         if kept and not defaults and changed and not self._region_has_clusters():
             # A region's first clusters, none ticked: the first saved becomes the default
-            # anyway (``TasteCluster.save``), so the page ticks it rather than refuse what
+            # anyway (``taste_cluster_create``), so the page ticks it rather than refuse what
             # the model does, and the region's page says so (``RegionAdmin.save_formset``).
             first = kept[0]
             first.cleaned_data["is_default"] = True
@@ -166,39 +174,55 @@ class TasteClusterFormSet(forms.BaseInlineFormSet):
         return TasteCluster.objects.filter(region_id=self.instance.pk).exists()
 
     def save(self, commit: bool = True) -> list[TasteCluster]:
-        # The default moves by its new cluster's save, which unticks the former one
-        # (TasteCluster.save); the former's own save, listed first, would leave the region
-        # without a default, and its deletion the others: it is saved still ticked, and
-        # deleted after the rest. The deleted go in one queryset's delete, which the
-        # deletion receiver reads whole: one by one, the default (listed first) was refused
-        # while the others were still there, a server error for a page deleting them all.
-        ticked = [
-            form
-            for form in self.forms
-            if form not in self.deleted_forms
-            and form.cleaned_data.get("is_default")
-            and (form.instance.pk is None or "is_default" in form.changed_data)
-        ]
-        if ticked:
-            for form in self.initial_forms:
-                if "is_default" in form.changed_data and not form.cleaned_data.get("is_default"):
-                    form.instance.is_default = True
-            # The new default is saved after them, whatever the page's order: listed first
-            # by a page shown before the default moved elsewhere, it was unticked again by
-            # the former's save, which took the default back, the page saying it was saved.
-            count = self.initial_form_count()
-            self.forms[:count] = sorted(self.forms[:count], key=lambda form: form in ticked)
-        self._deleted_last: list[TasteCluster] = []
-        saved = super().save(commit)
-        if self._deleted_last:
-            TasteCluster.objects.filter(pk__in=[c.pk for c in self._deleted_last]).delete()
-        return saved
+        """Write the page through ``regions.services`` (commit only; ``RegionAdmin``
+        saves it so).
 
-    def delete_existing(self, obj: TasteCluster, commit: bool = True) -> None:
-        if commit:
-            self._deleted_last.append(obj)
-        else:
-            super().delete_existing(obj, commit=commit)
+        Renames and languages first; then new clusters, a ticked one moving the default to
+        it; then a tick of an existing cluster, which moves the default (the former's
+        untick on the page is that move, not a write of its own); the deleted last, in one
+        call that reads them together: one by one, the default (listed first) was refused
+        while the others were still there. Only a tick the page changed moves the default:
+        a page shown before the default moved elsewhere, saved with a rename, leaves it
+        where it is.
+        """
+        if not commit:
+            return super().save(commit=False)
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+        ticked: list[TasteCluster] = []
+        for form in self.initial_forms:
+            if form in self.deleted_forms or not form.has_changed():
+                continue
+            cluster = form.instance
+            data = {
+                field: form.cleaned_data[field]
+                for field in form.changed_data
+                if field in TASTE_CLUSTER_UPDATABLE and field != "is_default"
+            }
+            taste_cluster_update(cluster=cluster, data=data)
+            if "is_default" in form.changed_data and form.cleaned_data.get("is_default"):
+                ticked.append(cluster)
+            self.changed_objects.append((cluster, form.changed_data))
+        for form in self.extra_forms:
+            if form in self.deleted_forms or not form.has_changed():
+                continue
+            made = taste_cluster_create(
+                region=self.instance,
+                slug=form.cleaned_data["slug"],
+                name=form.cleaned_data["name"],
+                languages=form.cleaned_data.get("languages") or (),
+                is_default=bool(form.cleaned_data.get("is_default")),
+            )
+            if form.instance is self.first_default:
+                self.first_default = made
+            form.instance = made
+            self.new_objects.append(made)
+        for cluster in ticked:
+            taste_cluster_default_set(cluster=cluster)
+        going = [form.instance for form in self.deleted_forms if form.instance.pk is not None]
+        if going:
+            taste_clusters_delete(clusters=going)
+            self.deleted_objects = going
+        return self.new_objects + [cluster for cluster, _ in self.changed_objects]
 
 
 def _first_default_said(cluster: TasteCluster) -> str:
@@ -352,7 +376,7 @@ class TasteClusterLocalizationAdmin(IndexedSearchAdminMixin, admin.ModelAdmin):
 class TasteClusterForm(FixedOnceStoredMixin, forms.ModelForm):
     """A cluster's page, whose region is chosen when the cluster is added and fixed after.
 
-    Its profiles, versions and runs are its region's (``TasteCluster.save`` refuses a
+    Its profiles, versions and runs are its region's (``taste_cluster_update`` refuses a
     move too). Disabled rather than read-only: Django checks no constraint that names a
     field its form lacks, and a slug another cluster of the region has, or a second
     default, then reached the database as a server error.
@@ -372,12 +396,12 @@ class TasteClusterForm(FixedOnceStoredMixin, forms.ModelForm):
     def clean_is_default(self) -> bool:
         """Keep the region's default ticked, and a region's clusters with one.
 
-        Unticked (``TasteCluster.save`` refuses it too) or a keyed cluster added to a region
+        Unticked (``taste_cluster_update`` refuses it too) or a keyed cluster added to a region
         without a default, the alphabetically first cluster caught everyone no keyed
         community holds. The default moves on the region's page, which ticks one and
         unticks the other in one save (here, a second default is the constraint's refusal).
 
-        A region's first cluster is its default whatever the box says (``TasteCluster.save``
+        A region's first cluster is its default whatever the box says (``taste_cluster_create``
         makes it so): ticked here, and the page says so (``TasteClusterAdmin.save_model``),
         rather than refused for what the model would have done. Only a region that has
         clusters and none of them its default, as a write that bypassed the model leaves
@@ -429,15 +453,47 @@ class TasteClusterAdmin(CountedDeletionAdminMixin, IndexedSearchAdminMixin, admi
     def save_model(
         self, request: HttpRequest, obj: TasteCluster, form: TasteClusterForm, change: bool
     ) -> None:
-        super().save_model(request, obj, form, change)
+        if change:
+            data = {
+                field: form.cleaned_data[field]
+                for field in form.changed_data
+                if field in TASTE_CLUSTER_UPDATABLE
+            }
+            taste_cluster_update(cluster=obj, data=data)
+        else:
+            made = taste_cluster_create(
+                region=form.cleaned_data["region"],
+                slug=form.cleaned_data["slug"],
+                name=form.cleaned_data["name"],
+                languages=form.cleaned_data.get("languages") or (),
+                is_default=form.cleaned_data["is_default"],
+            )
+            # The page goes on with its own object (its log entry, its redirect, its
+            # localised names' inline): it is the cluster made.
+            obj.pk, obj.is_default = made.pk, made.is_default
+            obj._state.adding, obj._state.db = False, made._state.db
         if form.first_of_region:
             self.message_user(request, _first_default_said(obj), messages.INFO)
+
+    def save_related(
+        self, request: HttpRequest, form: TasteClusterForm, formsets: Any, change: bool
+    ) -> None:
+        # The languages are the services' to write (save_model); the localised names'
+        # inline is saved as Django saves it.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request: HttpRequest, obj: TasteCluster) -> None:
+        taste_cluster_delete(cluster=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TasteCluster]) -> None:
+        taste_clusters_delete(clusters=queryset)
 
     def get_deleted_objects(
         self, objs: Any, request: HttpRequest
     ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
         # A region's default is not deleted while the region keeps other clusters
-        # (regions.receivers refuses it, a server error here): listed as what protects the
+        # (regions.services refuses it, a server error here): listed as what protects the
         # deletion, the clusters it would leave without a default and what to do, so that
         # its delete page and "Delete selected" both refuse it in words.
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)

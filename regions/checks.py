@@ -53,10 +53,10 @@ def region_default_clusters_check(
     """Warn of each region that has taste clusters and none of them its default.
 
     Its retrains put everybody no keyed community holds in its alphabetically first
-    cluster. ``TasteCluster.save`` (which makes a region's first cluster its default), the
-    deletion receiver and admin's pages keep a default; a write that bypasses them
-    (``QuerySet.update()``, ``bulk_create``, a data migration, ``loaddata``) or a region
-    whose clusters were added before them may have none. Run with ``migrate`` and
+    cluster. ``regions.services`` (which make a region's first cluster its default) and
+    admin's pages keep a default; a write that bypasses them (a bare ``save()`` or
+    ``delete()``, ``QuerySet.update()``, ``bulk_create``, a data migration, ``loaddata``)
+    or a region whose clusters were added before them may have none. Run with ``migrate`` and
     ``check --database default``, as the time zone check is; a warning for the same reason.
     """
     without = _regions_read(databases, regions_without_default_cluster)

@@ -1,6 +1,28 @@
-"""State changes to regions and their licence windows."""
+"""State changes to regions, their licence windows and their taste clusters.
 
-from catalog.models import Title
+A region that has taste clusters has exactly one default, which holds everybody whose
+viewing points to no keyed community (``recommendations.services.clusters``). The
+functions here are the only writes that keep it so: a region's first cluster is made its
+default, ticking another cluster moves the default to it, the default is not unticked,
+and it is not deleted while the region keeps other clusters. Each reads the region's
+clusters with the region's row locked (:func:`region_lock`), so that a deletion or an
+addition racing a move waits for it and sees its result; the partial unique constraint
+``cluster_one_default_per_region`` refuses a second default whatever writes it.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import router, transaction
+from django.db.models import QuerySet
+
+from catalog.models import Language, Title
+
+from .models import DEFAULT_CLUSTER_KEPT, TASTE_CLUSTER_REGION_FIXED, Region, TasteCluster
+
+#: What :func:`taste_cluster_update` changes; a cluster's region is fixed once it exists.
+TASTE_CLUSTER_UPDATABLE = ("slug", "name", "languages", "is_default")
 
 
 def title_windows_lock(*, title_id: int) -> None:
@@ -15,3 +37,144 @@ def title_windows_lock(*, title_id: int) -> None:
     naming the title do not wait. Call it inside the transaction that saves the window.
     """
     list(Title.objects.filter(pk=title_id).select_for_update(no_key=True).values_list("pk"))
+
+
+def region_lock(*, region_code: str, using: str | None = None) -> None:
+    """Hold the region's row until the transaction ends, before its default cluster is read
+    to be moved, kept or left behind.
+
+    Each taste cluster service reads the region's clusters and writes by what it read:
+    unserialised, a cluster ticked while another was deleted or added left the region
+    without a default, or with two (the constraint's refusal, a server error). ``FOR NO KEY
+    UPDATE``: rows that point at the region (accounts, windows) are written meanwhile.
+    """
+    list(
+        Region._default_manager.using(using or router.db_for_write(Region))
+        .select_for_update(no_key=True)
+        .filter(pk=region_code)
+        .values_list("pk")
+    )
+
+
+def taste_cluster_create(
+    *,
+    region: Region | str,
+    slug: str,
+    name: str,
+    languages: Iterable[Language | str] = (),
+    is_default: bool = False,
+) -> TasteCluster:
+    """Add a cluster to a region; ticked, it becomes the region's default.
+
+    A region's first cluster is its default whatever ``is_default`` says: with none, the
+    assignment put everybody no keyed community holds in the region's alphabetically first
+    cluster. A cluster added unticked to a region that has clusters and no default (a write
+    that bypassed these services left it so) is not ticked: which cluster holds everybody is
+    staff's choice there (``tonight.W008`` names the region).
+    """
+    region_code = region if isinstance(region, str) else region.pk
+    with transaction.atomic():
+        region_lock(region_code=region_code)
+        clusters = TasteCluster.objects.filter(region_id=region_code)
+        if is_default:
+            clusters.filter(is_default=True).update(is_default=False)
+        else:
+            is_default = not clusters.exists()
+        cluster = TasteCluster(region_id=region_code, slug=slug, name=name, is_default=is_default)
+        cluster.save()
+        if languages:
+            cluster.languages.set(languages)
+    return cluster
+
+
+def taste_cluster_default_set(*, cluster: TasteCluster) -> TasteCluster:
+    """Make ``cluster`` its region's default, unticking the former one in the same
+    transaction, with the region's row locked so that two clusters ticked at once move the
+    default in turn (unserialised, the later tick met the earlier one's and the constraint
+    refused it: a server error). ``cluster`` then holds the tick as stored."""
+    with transaction.atomic():
+        region_lock(region_code=cluster.region_id)
+        TasteCluster.objects.filter(region_id=cluster.region_id, is_default=True).exclude(
+            pk=cluster.pk
+        ).update(is_default=False)
+        TasteCluster.objects.filter(pk=cluster.pk).update(is_default=True)
+    cluster.is_default = True
+    return cluster
+
+
+def taste_cluster_update(*, cluster: TasteCluster, data: dict[str, Any]) -> TasteCluster:
+    """Change a cluster's slug, name, languages or tick; only the fields ``data`` names.
+
+    A tick moves the region's default to the cluster (:func:`taste_cluster_default_set`);
+    an untick of the region's default is refused (``DEFAULT_CLUSTER_KEPT``), and one of a
+    cluster that is not the default changes nothing. Only what ``data`` names is written,
+    so an object loaded before the default moved away from it (or to it) and renamed
+    neither takes the default back nor gives it up. A cluster's region is fixed: its
+    profiles are households of its region, placed by that region's retrains, and its
+    versions and runs were trained on that region's signals. A community of another
+    region is a new cluster there.
+    """
+    unknown = set(data) - set(TASTE_CLUSTER_UPDATABLE)
+    if "region" in unknown or "region_id" in unknown:
+        raise ValidationError({"region": TASTE_CLUSTER_REGION_FIXED})
+    if unknown:
+        raise TypeError(f"Not a taste cluster's updatable field: {', '.join(sorted(unknown))}")
+    fields = [field for field in ("slug", "name") if field in data]
+    with transaction.atomic():
+        if "is_default" in data:
+            region_lock(region_code=cluster.region_id)
+            stored = TasteCluster.objects.filter(pk=cluster.pk).values_list("is_default", flat=True)
+            cluster.is_default = stored.get()
+            if data["is_default"] and not cluster.is_default:
+                taste_cluster_default_set(cluster=cluster)
+            elif not data["is_default"] and cluster.is_default:
+                raise ValidationError({"is_default": DEFAULT_CLUSTER_KEPT})
+        if fields:
+            for field in fields:
+                setattr(cluster, field, data[field])
+            cluster.save(update_fields=fields)
+        if "languages" in data:
+            cluster.languages.set(data["languages"])
+    return cluster
+
+
+def taste_clusters_delete(
+    *, clusters: QuerySet[TasteCluster] | Iterable[TasteCluster]
+) -> tuple[int, dict[str, int]]:
+    """Delete clusters together; refused, in words, when a region would keep clusters and
+    lose its default.
+
+    Left without it, the region's assignment put everybody no keyed community holds in its
+    alphabetically first cluster. All of a region's clusters deleted together leave it with
+    none, as before any was added (its next first cluster is made its default, or
+    "Everyone" by ``region_default_cluster_ensure``). Read with the regions' rows locked,
+    in the order of their codes: a cluster deleted while another transaction moved the
+    default to it was read as no default, and the region kept a cluster and no default.
+    Raised inside this function's own transaction (a savepoint of the caller's), the
+    refusal leaves the caller's transaction usable.
+    """
+    ids = (
+        list(clusters.values_list("pk", flat=True))
+        if isinstance(clusters, QuerySet)
+        else [cluster.pk for cluster in clusters]
+    )
+    with transaction.atomic():
+        regions = sorted(
+            set(TasteCluster.objects.filter(pk__in=ids).values_list("region_id", flat=True))
+        )
+        for region_code in regions:
+            region_lock(region_code=region_code)
+        going = TasteCluster.objects.filter(pk__in=ids)
+        for default in going.filter(is_default=True).order_by("region_id"):
+            others = TasteCluster.objects.filter(region_id=default.region_id).exclude(pk__in=ids)
+            if others.exists():
+                raise ValidationError(
+                    f"{default} is {default.region_id}'s default taste cluster. "
+                    f"{DEFAULT_CLUSTER_KEPT}"
+                )
+        return going.delete()
+
+
+def taste_cluster_delete(*, cluster: TasteCluster) -> tuple[int, dict[str, int]]:
+    """Delete one cluster (see :func:`taste_clusters_delete`, which refuses the default)."""
+    return taste_clusters_delete(clusters=[cluster])

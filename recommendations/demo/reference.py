@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from artwork.models import ArtworkTheme
 from catalog.models import Genre, Language, Tag
 from regions.models import Region, TasteCluster
+from regions.services import taste_cluster_create, taste_cluster_default_set
 
 from .vocabulary import (
     ARTWORK_THEMES,
@@ -96,22 +97,26 @@ def ensure_reference_data() -> ReferenceIds:
     for region in REGIONS:
         # One default per region: reuse whichever exists (staff may have made one). Made
         # before the keyed clusters: a region's first cluster is made its default
-        # (TasteCluster.save), and added after them, this found the first keyed one ticked.
+        # (taste_cluster_create), and added after them, this found the first keyed one ticked.
         default = TasteCluster.objects.filter(region_id=region.code, is_default=True).first()
         if default is None:
-            default, _ = TasteCluster.objects.get_or_create(
-                region_id=region.code,
-                slug=DEFAULT_CLUSTER_SLUG,
-                defaults={"name": DEFAULT_CLUSTER_NAME, "is_default": True},
-            )
-            if not default.is_default:
-                default.is_default = True
-                default.save(update_fields=["is_default"])
+            default = TasteCluster.objects.filter(
+                region_id=region.code, slug=DEFAULT_CLUSTER_SLUG
+            ).first()
+            if default is None:
+                default = taste_cluster_create(
+                    region=region.code,
+                    slug=DEFAULT_CLUSTER_SLUG,
+                    name=DEFAULT_CLUSTER_NAME,
+                    is_default=True,
+                )
+            elif not default.is_default:
+                taste_cluster_default_set(cluster=default)
         by_language: dict[str, int] = {}
         for slug, (name, languages) in CLUSTERS.get(region.code, {}).items():
-            cluster, _ = TasteCluster.objects.get_or_create(
-                region_id=region.code, slug=slug, defaults={"name": name}
-            )
+            cluster = TasteCluster.objects.filter(region_id=region.code, slug=slug).first()
+            if cluster is None:
+                cluster = taste_cluster_create(region=region.code, slug=slug, name=name)
             cluster.languages.add(*languages)
             for code in languages:
                 by_language[code] = cluster.pk

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -29,6 +29,7 @@ from recommendations.engine.clusters import assign_clusters
 from recommendations.engine.confidence import signal_confidence
 from recommendations.selectors import training as data
 from regions.models import TasteCluster
+from regions.services import taste_cluster_create
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +78,20 @@ class ClusterAssignmentResult:
 
 
 def _default_cluster(region_code: str) -> TasteCluster:
-    cluster, _ = TasteCluster.objects.get_or_create(
-        region_id=region_code, slug="default", defaults={"name": "Everyone", "is_default": True}
-    )
-    return cluster
+    """The region's "Everyone" cluster, made its default if it is new.
+
+    Two assignments of a region without clusters may both get here: the second waits for
+    the first's region lock, then finds its cluster (the slug's constraint refuses it a
+    second one)."""
+    cluster = TasteCluster.objects.filter(region_id=region_code, slug="default").first()
+    if cluster is not None:
+        return cluster
+    try:
+        return taste_cluster_create(
+            region=region_code, slug="default", name="Everyone", is_default=True
+        )
+    except IntegrityError:
+        return TasteCluster.objects.get(region_id=region_code, slug="default")
 
 
 def region_default_cluster_ensure(*, region_code: str) -> None:
@@ -110,7 +121,7 @@ def _region_clusters(region_code: str) -> tuple[list[TasteCluster], dict[str, in
         clusters = [_default_cluster(region_code)]
     default = next((i for i, c in enumerate(clusters) if c.is_default), None)
     if default is None:
-        # TasteCluster.save and admin keep a default; a write that bypassed them did not.
+        # regions.services keep a default; a write that bypassed them did not.
         default = 0
         logger.warning(
             "Region %s has taste clusters and no default: %s holds everybody no keyed "

@@ -20,6 +20,7 @@ from django.test import Client
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from regions.models import Region, TasteCluster
+from regions.services import taste_cluster_default_set
 from tests.factories import (
     LanguageFactory,
     ProfileFactory,
@@ -639,9 +640,7 @@ def test_a_regions_page_moves_the_default_to_the_cluster_ticked_there_whatever_m
     india = _india_with_default()
     TasteClusterFactory(region=india, slug="hindi", name="Hindi")
     data = _clusters_posted(india, {"hindi"})
-    tamil = TasteCluster.objects.get(slug="tamil")
-    tamil.is_default = True
-    tamil.save()
+    taste_cluster_default_set(cluster=TasteCluster.objects.get(slug="tamil"))
 
     # when: the page is saved
     response = _superuser().post("/admin/regions/region/IN/change/", data)

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from regions.models import TasteCluster
+from regions.services import taste_cluster_create, taste_cluster_default_set, taste_clusters_delete
 from tests.db_waits import race_while_held, row_writes_held
 from tests.factories import RegionFactory, TasteClusterFactory
 
@@ -14,9 +15,7 @@ HOLD_KEY = (7338, 1)
 
 
 def _ticked(slug: str) -> None:
-    cluster = TasteCluster.objects.get(region_id="IN", slug=slug)
-    cluster.is_default = True
-    cluster.save()
+    taste_cluster_default_set(cluster=TasteCluster.objects.get(region_id="IN", slug=slug))
 
 
 def test_two_clusters_ticked_at_once_leave_the_later_one_the_default():
@@ -55,7 +54,7 @@ def _india_clusters() -> list[tuple[str, bool]]:
 
 
 def _added(slug: str) -> None:
-    TasteCluster.objects.create(region_id="IN", slug=slug, name=slug.title())
+    taste_cluster_create(region="IN", slug=slug, name=slug.title())
 
 
 def test_a_regions_first_two_clusters_added_at_once_leave_the_first_its_default():
@@ -86,7 +85,7 @@ def test_a_regions_first_two_clusters_added_at_once_leave_the_first_its_default(
 
 def _deleted(slug: str) -> str:
     try:
-        TasteCluster.objects.filter(region_id="IN", slug=slug).delete()
+        taste_clusters_delete(clusters=TasteCluster.objects.filter(region_id="IN", slug=slug))
     except ValidationError:
         return "refused"
     return "deleted"
@@ -96,7 +95,7 @@ def _moved_from_default_to(slug: str) -> None:
     # as the region's page does: tick another cluster, delete the former default
     with transaction.atomic():
         _ticked(slug)
-        TasteCluster.objects.filter(region_id="IN", slug="default").delete()
+        taste_clusters_delete(clusters=TasteCluster.objects.filter(region_id="IN", slug="default"))
 
 
 def test_a_cluster_deleted_while_the_default_moves_to_it_is_refused_as_the_default():
