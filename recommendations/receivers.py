@@ -5,68 +5,19 @@ from typing import Any
 from django.db import transaction
 
 
-def region_schedules_install(*, instance: Any, created: bool, **_: Any) -> None:
-    """A new region gets its nightly retrain once the region is committed.
+def region_schedule_install_loaded(*, instance: Any, created: bool, raw: bool, **_: Any) -> None:
+    """A region a fixture adds (``loaddata``) gets its nightly retrain once it commits.
 
-    Its own retrain only, and only if it has none, so operators' edits stay (the other
-    defaults are ``install_schedules``'s). Not inside
-    ``schedules.region_schedule_follow_held`` (a region created by staff who may not add
-    a retrain's schedule). ``loaddata`` gets one too. Regions the demo seeder bulk-creates
-    send no signal; ``seed_demo`` installs the schedules itself.
+    Every other path that adds a region calls ``regions.services.region_create``, which
+    installs it; ``loaddata`` calls no service, and this raw save is the one hook Django
+    gives it. Its own retrain only, and only if it has none, as the service installs it.
     """
-    if not created:
+    if not (raw and created):
         return
-    from recommendations.schedules import (  # imports the models
-        region_schedule_follow_is_held,
-        region_schedule_install,
-    )
+    from recommendations.schedules import region_schedule_install  # imports the models
 
-    if region_schedule_follow_is_held():
-        return
     code = instance.pk
     transaction.on_commit(lambda: region_schedule_install(region_code=code))
-
-
-def region_schedule_time_zone_follow(
-    *, instance: Any, raw: bool = False, update_fields: Any = None, **_: Any
-) -> None:
-    """A region whose time zone changes has its nightly retrain moved with it, on commit.
-
-    Before the save, the only moment the zone it had can still be read; the schedule is
-    moved once the region's change commits (``schedules.region_schedule_time_zone_move``,
-    which leaves a schedule operators changed alone); not at all inside
-    ``schedules.region_schedule_follow_held`` (a change by staff who may not reschedule it).
-    """
-    if raw or instance._state.adding:
-        return
-    if update_fields is not None and "time_zone" not in update_fields:
-        return
-    from recommendations.schedules import (  # imports the models
-        region_schedule_follow_is_held,
-        region_schedule_time_zone_move,
-    )
-
-    if region_schedule_follow_is_held():
-        return
-
-    old = type(instance).objects.filter(pk=instance.pk).values_list("time_zone", flat=True)
-    old_zone = old.first()
-    new_zone = instance.time_zone
-    if old_zone is None or old_zone == new_zone:
-        return
-    code = instance.pk
-    transaction.on_commit(
-        lambda: region_schedule_time_zone_move(
-            region_code=code, old_zone=old_zone, new_zone=new_zone
-        )
-    )
-
-
-def region_schedule_forget(*, instance: Any, **_: Any) -> None:
-    """A deleted region's nightly retrain goes with it, in the deletion's transaction."""
-    from recommendations.schedules import region_schedule_delete  # imports the models
-
-    region_schedule_delete(region_code=instance.pk)
 
 
 def title_states_episode_forget(*, instance: Any, origin: Any = None, **_: Any) -> None:

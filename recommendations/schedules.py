@@ -3,13 +3,15 @@
 These are the *defaults*: ``manage.py install_schedules`` writes them into
 django-celery-beat's tables, where operators edit, pause or reschedule them in
 admin (Periodic tasks). Installing again adds what is missing and leaves what
-operators changed alone (``--reset`` puts the defaults back, and only them). A region
-whose time zone changes has its default nightly retrain moved to the new zone
+operators changed alone (``--reset`` puts the defaults back, and only them). The services
+that change regions (``regions.services``) keep each region's nightly retrain with it: a
+region whose time zone changes has its default retrain moved to the new zone
 (:func:`region_schedule_time_zone_move`), unless the change is made by staff who may not
-reschedule a retrain (:func:`region_schedule_follow_held`); a region created gets its own
-retrain (:func:`region_schedule_install`), unless staff who may not add one create it; a
-region deleted takes its retrain with it (and admin refuses its deletion to staff who may
-not delete the retrain's schedule).
+reschedule a retrain; a region created gets its own retrain
+(:func:`region_schedule_install`), unless staff who may not add one create it (a fixture's
+region gets it too: ``recommendations.receivers``); a region deleted takes its retrain with
+it (:func:`region_schedule_delete`; admin refuses its deletion to staff who may not delete
+the retrain's schedule).
 
 Every message beat sends expires (``expire_seconds``, which beat passes on as the
 message's ``expires``): a worker that was down comes back to the sends it missed, and
@@ -22,9 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -303,30 +302,6 @@ INSTALL_RETRAIN_PERMISSIONS = (
     "django_celery_beat.add_periodictask",
     "recommendations.change_trainingrun",
 )
-
-_follow_held: ContextVar[bool] = ContextVar("region_schedule_follow_held", default=False)
-
-
-@contextmanager
-def region_schedule_follow_held() -> Iterator[None]:
-    """Region saves inside this block leave the nightly retrain as it is: not moved, and
-    not installed for a region created.
-
-    For staff who may add or change regions but not schedule retrains: with
-    ``change_region`` alone they would otherwise move a retrain (to a zone where 04:00 is
-    now: a retrain started), with ``add_region`` alone add one, each of which the
-    Periodic tasks pages refuse them.
-    """
-    token = _follow_held.set(True)
-    try:
-        yield
-    finally:
-        _follow_held.reset(token)
-
-
-def region_schedule_follow_is_held() -> bool:
-    """Whether a region saved now is inside :func:`region_schedule_follow_held`."""
-    return _follow_held.get()
 
 
 def region_schedule_time_zone_move(*, region_code: str, old_zone: str, new_zone: str) -> bool:

@@ -24,7 +24,6 @@ from recommendations.schedules import (
     RESCHEDULE_RETRAIN_PERMISSIONS,
     RETRAIN_LOCAL_HOUR,
     region_schedule_exists,
-    region_schedule_follow_held,
     region_schedule_install,
     region_schedules,
     retrain_schedule_name,
@@ -40,6 +39,10 @@ from .models import (
 from .selectors import taste_cluster_ids_labelled
 from .services import (
     TASTE_CLUSTER_UPDATABLE,
+    region_create,
+    region_delete,
+    region_update,
+    regions_delete,
     taste_cluster_create,
     taste_cluster_default_set,
     taste_cluster_delete,
@@ -268,21 +271,27 @@ class RegionAdmin(CountedDeletionAdminMixin, IndexedSearchAdminMixin, admin.Mode
         # add or change the region and leave the schedules as operators have them, and are
         # told so. A region left without one gets it when staff who may add one save it.
         may_install = request.user.has_perms(INSTALL_RETRAIN_PERMISSIONS)
-        if not change and not may_install:
-            with region_schedule_follow_held():
-                super().save_model(request, obj, form, change)
-            self._say_no_retrain(request, obj)
+        if not change:
+            made = region_create(
+                code=obj.code,
+                name=obj.name,
+                default_language=obj.default_language,
+                time_zone=obj.time_zone,
+                retrain_schedule=may_install,
+            )
+            obj._state.adding, obj._state.db = False, made._state.db
+            if not may_install:
+                self._say_no_retrain(request, obj)
             return
-        scheduled = change and region_schedule_exists(region_code=obj.code)
-        if (
+        scheduled = region_schedule_exists(region_code=obj.code)
+        follow = (
             not scheduled
             or "time_zone" not in form.changed_data
             or request.user.has_perms(RESCHEDULE_RETRAIN_PERMISSIONS)
-        ):
-            super().save_model(request, obj, form, change)
-        else:
-            with region_schedule_follow_held():
-                super().save_model(request, obj, form, change)
+        )
+        data = {field: form.cleaned_data[field] for field in form.changed_data}
+        region_update(region=obj, data=data, retrain_schedule_follow=follow)
+        if not follow:
             self.message_user(
                 request,
                 f"{obj.code}'s nightly retrain (Periodic tasks, "
@@ -291,7 +300,7 @@ class RegionAdmin(CountedDeletionAdminMixin, IndexedSearchAdminMixin, admin.Mode
                 "training runs. Ask an operator who has them to move it.",
                 messages.WARNING,
             )
-        if change and not scheduled:
+        if not scheduled:
             if may_install:
                 code = obj.code
                 transaction.on_commit(lambda: region_schedule_install(region_code=code))
@@ -317,7 +326,7 @@ class RegionAdmin(CountedDeletionAdminMixin, IndexedSearchAdminMixin, admin.Mode
     def get_deleted_objects(
         self, objs: Any, request: HttpRequest
     ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
-        # A region deleted takes its nightly retrain with it (recommendations.receivers),
+        # A region deleted takes its nightly retrain with it (regions_delete),
         # which is no relation Django's collector follows: listed here with the rows it
         # does, and asking what deleting it on the Periodic tasks pages asks. Left behind,
         # the schedule would send a retrain of a region that is gone every night.
@@ -341,6 +350,12 @@ class RegionAdmin(CountedDeletionAdminMixin, IndexedSearchAdminMixin, admin.Mode
                     perms_needed.add(PeriodicTask._meta.verbose_name)
             counts[PeriodicTask._meta.verbose_name_plural] = len(schedules)
         return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj: Region) -> None:
+        region_delete(region=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Region]) -> None:
+        regions_delete(regions=queryset)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         super().save_formset(request, form, formset, change)

@@ -1,5 +1,8 @@
 """State changes to regions, their licence windows and their taste clusters.
 
+A region's nightly retrain (``recommendations.schedules``) follows the region: installed
+when it is created, moved when its zone changes, deleted with it.
+
 A region that has taste clusters has exactly one default, which holds everybody whose
 viewing points to no keyed community (``recommendations.services.clusters``). The
 functions here are the only writes that keep it so: a region's first cluster is made its
@@ -18,6 +21,11 @@ from django.db import router, transaction
 from django.db.models import QuerySet
 
 from catalog.models import Language, Title
+from recommendations.schedules import (
+    region_schedule_delete,
+    region_schedule_install,
+    region_schedule_time_zone_move,
+)
 
 from .models import DEFAULT_CLUSTER_KEPT, TASTE_CLUSTER_REGION_FIXED, Region, TasteCluster
 
@@ -178,3 +186,79 @@ def taste_clusters_delete(
 def taste_cluster_delete(*, cluster: TasteCluster) -> tuple[int, dict[str, int]]:
     """Delete one cluster (see :func:`taste_clusters_delete`, which refuses the default)."""
     return taste_clusters_delete(clusters=[cluster])
+
+
+def region_create(
+    *,
+    code: str,
+    name: str,
+    default_language: Language | str,
+    time_zone: str,
+    retrain_schedule: bool = True,
+) -> Region:
+    """Add a region, and with ``retrain_schedule`` its nightly retrain once it commits.
+
+    Its own retrain only, and only if it has none, so operators' edits stay (the other
+    defaults are ``install_schedules``'s). Without ``retrain_schedule`` (staff who may
+    add a region but not a retrain's schedule) it gets one when staff who may save it,
+    or at the next ``install_schedules``.
+    """
+    language_code = default_language if isinstance(default_language, str) else default_language.pk
+    region = Region(code=code, name=name, default_language_id=language_code, time_zone=time_zone)
+    region.save(force_insert=True)
+    if retrain_schedule:
+        transaction.on_commit(lambda: region_schedule_install(region_code=code))
+    return region
+
+
+def region_update(
+    *, region: Region, data: dict[str, Any], retrain_schedule_follow: bool = True
+) -> Region:
+    """Change a region's name, default language or time zone; only the fields ``data``
+    names.
+
+    Its nightly retrain is at 04:00 in its zone: a zone changed moves it once the change
+    commits (``schedules.region_schedule_time_zone_move``, which leaves a schedule
+    operators changed alone), unless ``retrain_schedule_follow`` is off (a change by staff
+    who may not reschedule it). The zone it had is read before the write, the only moment
+    it can be.
+    """
+    fields = [field for field in ("name", "default_language", "time_zone") if field in data]
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise TypeError(f"Not a region's updatable field: {', '.join(sorted(unknown))}")
+    old_zone = Region.objects.filter(pk=region.pk).values_list("time_zone", flat=True).first()
+    for field in fields:
+        setattr(region, field, data[field])
+    region.save(update_fields=fields)
+    new_zone, code = region.time_zone, region.pk
+    if retrain_schedule_follow and old_zone is not None and old_zone != new_zone:
+        transaction.on_commit(
+            lambda: region_schedule_time_zone_move(
+                region_code=code, old_zone=old_zone, new_zone=new_zone
+            )
+        )
+    return region
+
+
+def regions_delete(*, regions: QuerySet[Region] | Iterable[Region]) -> tuple[int, dict[str, int]]:
+    """Delete regions, and their nightly retrains in the same transaction.
+
+    Left behind, a retrain's schedule sent ``retrain_region`` for a region that no longer
+    exists every night, each an "Unknown region code" error in the worker's log, for good.
+    """
+    codes = (
+        list(regions.values_list("pk", flat=True))
+        if isinstance(regions, QuerySet)
+        else [region.pk for region in regions]
+    )
+    with transaction.atomic():
+        deleted = Region.objects.filter(pk__in=codes).delete()
+        for code in codes:
+            region_schedule_delete(region_code=code)
+    return deleted
+
+
+def region_delete(*, region: Region) -> tuple[int, dict[str, int]]:
+    """Delete one region and its nightly retrain (see :func:`regions_delete`)."""
+    return regions_delete(regions=[region])

@@ -31,6 +31,7 @@ from recommendations.schedules import (
     REAP_EVERY_SECONDS,
 )
 from regions.models import Region
+from regions.services import region_delete, region_update
 from tests.factories import LanguageFactory, RegionFactory
 
 pytestmark = pytest.mark.django_db
@@ -112,8 +113,7 @@ def test_a_region_whose_time_zone_is_corrected_retrains_at_night_in_its_new_zone
 
     # when: an operator corrects the zone (admin's change form saves the region)
     with django_capture_on_commit_callbacks(execute=True):
-        region.time_zone = "Asia/Kolkata"
-        region.save()
+        region_update(region=region, data={"time_zone": "Asia/Kolkata"})
 
     # then: the retrain is at 04:00 in India, not 09:30 in the evening there, every night,
     # and beat is told to read its schedules again
@@ -137,8 +137,7 @@ def test_a_retrain_schedule_an_operator_changed_stays_when_the_regions_zone_chan
 
     # when: the zone changes
     with django_capture_on_commit_callbacks(execute=True):
-        region.time_zone = "Asia/Kolkata"
-        region.save()
+        region_update(region=region, data={"time_zone": "Asia/Kolkata"})
 
     # then: the operator's schedule is kept, and no other region's moved with it (they
     # shared the default crontab row)
@@ -153,7 +152,7 @@ def test_a_deleted_region_leaves_no_nightly_retrain_behind():
     call_command("install_schedules", stdout=StringIO())
 
     # when: it is deleted (nothing refers to it yet)
-    region.delete()
+    region_delete(region=region)
 
     # then: no schedule sends a retrain of a region that does not exist, night after night
     tasks = PeriodicTask.objects.filter(task="recommendations.retrain_region")
@@ -172,8 +171,7 @@ def test_a_paused_nightly_retrain_moves_with_its_regions_zone_and_stays_paused(
 
     # when: the region's zone is corrected
     with django_capture_on_commit_callbacks(execute=True):
-        region.time_zone = "Asia/Kolkata"
-        region.save()
+        region_update(region=region, data={"time_zone": "Asia/Kolkata"})
 
     # then: it is at night in the new zone once resumed, and still paused until then
     assert _nightly(region) == ("0", "4", "Asia/Kolkata")
