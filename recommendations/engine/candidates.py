@@ -166,6 +166,7 @@ def eligible_titles(
     rewatch_worthy: npt.ArrayLike | None = None,
     dislike_penalty: npt.ArrayLike | sp.spmatrix | None = None,
     suppress_penalty: float = 0.5,
+    in_progress: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.bool_]:
     """The titles any generator may propose to this profile now.
 
@@ -187,6 +188,12 @@ def eligible_titles(
         (dense, fastest) or a row of :func:`~recommendations.engine.confidence.dislike_penalties`.
     suppress_penalty : float
         Titles at or above this penalty are removed.
+    in_progress : array of bool, shape (n_titles,), optional
+        Titles the profile is midway through. None is removed for a dislike
+        penalty: the profile chose to watch it, and a thumbs down on a similar
+        title took a film left at 35% out of Continue Watching (and off the
+        page) while ``/continue-watching/`` still listed it. Its own thumbs
+        down (``disliked``) still removes it.
 
     Returns
     -------
@@ -203,9 +210,10 @@ def eligible_titles(
             done &= ~_dense("rewatch_worthy", rewatch_worthy, n_titles, bool)
         eligible &= ~done
     if dislike_penalty is not None:
-        eligible &= (
-            _dense("dislike_penalty", dislike_penalty, n_titles, np.float32) < suppress_penalty
-        )
+        kept = _dense("dislike_penalty", dislike_penalty, n_titles, np.float32) < suppress_penalty
+        if in_progress is not None:
+            kept |= _dense("in_progress", in_progress, n_titles, bool)
+        eligible &= kept
     return eligible
 
 
@@ -319,6 +327,11 @@ def generate_candidates(
         rewatch_worthy=rewatch_worthy,
         dislike_penalty=penalty,
         suppress_penalty=suppress_penalty,
+        in_progress=(
+            None
+            if continue_watching is None
+            else _dense("continue_watching", continue_watching, n_titles, np.float32) > 0
+        ),
     )
     penalised = np.flatnonzero(penalty)  # few titles: push them down in place, not everywhere
     inputs = dict(

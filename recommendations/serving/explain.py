@@ -307,7 +307,10 @@ def _excluded(inputs: RankingInputs, title: int) -> tuple[str, ...]:
     if inputs.penalty is not None:
         # The candidate generator's own threshold decides "too close" (one source of truth).
         kept = eligible_titles(
-            available=[True], within_maturity=[True], dislike_penalty=inputs.penalty[[title]]
+            available=[True],
+            within_maturity=[True],
+            dislike_penalty=inputs.penalty[[title]],
+            in_progress=inputs.continue_watching[[title]] > 0,
         )
         if not kept[0]:
             reasons.append("Too close to titles the profile gave a thumbs down.")

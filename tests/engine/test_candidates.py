@@ -277,6 +277,27 @@ def test_thumbs_down_removes_the_title_and_its_close_neighbours_and_pushes_down_
     assert (block_of_item(pool.indices) == 1).all()
 
 
+def test_a_title_in_progress_stays_however_close_to_a_thumbs_down(scores):
+    # given: the profile is midway through titles 5, 50 and 500, and thumbed down title 7,
+    # whose neighbourhood puts title 50 past the removal threshold and title 5 under it
+    disliked = np.zeros(N, bool)
+    disliked[7] = True
+    penalty = np.zeros(N, dtype=np.float32)
+    penalty[[7, 50, 60]] = [1.0, 0.8, 0.8]
+    penalty[5] = 0.3
+
+    # when
+    pool = generate_candidates(
+        **everything_allowed(), disliked=disliked, dislike_penalty=penalty, **scores
+    )
+
+    # then: Continue Watching keeps what the profile chose to watch, since only its own
+    # thumbs down removes it; the thumbs down itself and an unstarted neighbour still go
+    assert {5, 50, 500} <= set(pool.indices.tolist())
+    assert 7 not in pool.indices
+    assert 60 not in pool.indices
+
+
 def test_fold_in_changes_the_candidates_without_a_retrain(communities, fitted_model):
     # given: a block-0 profile, then the same profile after watching block-2 titles tonight
     user = 2
