@@ -28,6 +28,7 @@ from artwork.charts import take_rate_chart
 from artwork.models import ArtworkPolicy, ArtworkVariant
 from artwork.selection import artwork_choose, artwork_reasons
 from artwork.selectors import artwork_variants_stats
+from catalog.selectors import title_names
 from config.api.strict import query_repeated
 from config.ids import id_from_text
 from profiles.models import Profile
@@ -588,6 +589,11 @@ def why(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {
         "profile": profile,
         "title": title,
+        # As the profile's rows name it, also when it is on none of them (the heading and
+        # the tab read the original name then, beside rows in the profile's language).
+        "title_name": title_names(title_ids=[title.pk], language=profile.display_language_id)[
+            title.pk
+        ],
         "device": data["device"],
         "moment": _moment_label(at, region),
         "preview_url": _preview_back_url(profile, data),

@@ -19,7 +19,13 @@ from recommendations.models import ModelVersion, PageLog, TrainingRun
 from recommendations.serving.homepage import homepage_build
 from recommendations.serving.scoring import MATCH_SHOWN_MIN
 from regions.models import Region, TasteCluster
-from tests.factories import AccountFactory, ProfileFactory, RegionFactory
+from tests.factories import (
+    AccountFactory,
+    LanguageFactory,
+    ProfileFactory,
+    RegionFactory,
+    TitleLocalizationFactory,
+)
 from tests.recommendations.test_training import record
 
 pytestmark = pytest.mark.django_db
@@ -549,6 +555,23 @@ def test_why_explains_a_title_outside_the_pool(world, staff_client):
 
     assert "Not on this page now" in page
     assert "The profile gave it a thumbs down." in page
+
+
+def test_why_names_a_title_outside_the_page_as_the_profile_reads_it(world, staff_client):
+    # The heading fell back to the original name, and the browser's tab always read it,
+    # beside a page whose rows name the title in the profile's language.
+    portuguese = LanguageFactory(code="pt", name="Portuguese")
+    world.action_fan.display_language = portuguese
+    world.action_fan.save()
+    disliked = world.home.titles["drama"][0]
+    TitleLocalizationFactory(title=disliked, language=portuguese, name="Drama Localizado")
+    record(world.action_fan, "thumbs_down", disliked, days_ago=0.2)
+    query = {"profile": world.action_fan.pk, "title": disliked.pk, **FRIDAY_NIGHT}
+
+    page = unescape(staff_client.get(f"/console/why/?{urlencode(query)}").content.decode())
+
+    assert re.search(r"<title>Why Drama Localizado ", page)
+    assert re.search(r"<h2>Why <em>Drama Localizado</em>\?</h2>", page)
 
 
 def test_why_does_not_blame_the_page_bounds_for_a_title_outside_the_pool(world, staff_client):
