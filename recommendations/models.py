@@ -161,7 +161,7 @@ class ProfileTitleState(models.Model):
     """
 
     class Thumbs(models.TextChoices):
-        NONE = "", "None"
+        NONE = "", "Not rated"
         UP = "up", "Thumbs up"
         DOWN = "down", "Thumbs down"
 

@@ -408,6 +408,15 @@ def test_the_completed_filter_lists_exactly_the_titles_finished_or_not(
     assert filtered_pks(staff, ProfileTitleState, "completed", value) == expected
 
 
+def test_a_title_state_without_a_rating_reads_not_rated(staff: Client) -> None:
+    # Its label was "None": a column of them read as Python's None leaking into the page.
+    page = staff.get(reverse("admin:recommendations_profiletitlestate_changelist")).content
+
+    cells = re.findall(rb'<td class="field-thumbs">([^<]*)</td>', page)
+    assert b"Not rated" in cells
+    assert b"None" not in cells
+
+
 @pytest.mark.parametrize("value", ["active", "revoked"])
 def test_the_token_state_filter_lists_exactly_the_active_or_revoked_tokens(
     staff: Client, value: str
