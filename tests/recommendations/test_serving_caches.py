@@ -2,6 +2,7 @@
 
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
@@ -55,6 +56,23 @@ def _empty_caches():
 # --- Refreshing: no database --------------------------------------------------------------
 
 
+@pytest.fixture
+def clock(monkeypatch) -> list[float]:
+    """The refresh module's monotonic clock, moved by the test rather than by the machine.
+
+    Ages and retry delays are then exact: a loaded shared runner neither makes a value
+    look older than the test meant nor squeezes fewer retries into a wall-clock window.
+    """
+    now = [1000.0]
+    monkeypatch.setattr(refresh, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    return now
+
+
+def _settled(table: Refreshing) -> None:
+    """Wait until no background re-read is under way (a poll, not a time limit)."""
+    _wait_for(lambda: not table.refreshing)
+
+
 def _slow_rereads() -> tuple[Refreshing[int], list[int], threading.Event]:
     """A table whose value is the number of reads so far; every read after the first
     waits until the event is set (up to 5 s)."""
@@ -70,24 +88,25 @@ def _slow_rereads() -> tuple[Refreshing[int], list[int], threading.Event]:
     return Refreshing(load, name="test"), reads, release
 
 
-def test_a_stale_value_keeps_serving_while_one_background_read_replaces_it():
+def test_a_stale_value_keeps_serving_while_one_background_read_replaces_it(clock):
     # given: a value read once, now older than its max age, whose next read is slow
     table, reads, release = _slow_rereads()
     assert table.get(0.05) == 1
-    time.sleep(0.06)
+    clock[0] += 0.06
 
     # when: requests keep asking while the re-read is under way
     answers = [table.get(0.05) for _ in range(20)]
+    _wait_for(lambda: len(reads) == 2)  # the background read has begun (and waits)
 
     # then: none of them waited for it, and it ran once; its result replaces the old one
     assert answers == [1] * 20
-    assert len(reads) == 2
+    assert table.refreshing
     release.set()
     _wait_for(lambda: table.get(60) == 2)
     assert len(reads) == 2
 
 
-def test_a_failed_background_read_leaves_the_old_value_serving():
+def test_a_failed_background_read_leaves_the_old_value_serving(clock):
     calls = []
 
     def load() -> str:
@@ -98,19 +117,20 @@ def test_a_failed_background_read_leaves_the_old_value_serving():
 
     table = Refreshing(load, name="test")
     table.get(0.05)
-    time.sleep(0.06)
+    clock[0] += 0.06
 
     assert table.get(0.05) == "first"
-    _wait_for(lambda: len(calls) == 2 and not table.refreshing)
+    _settled(table)
+    assert len(calls) == 2
     assert table.get(60) == "first"
 
 
 def test_an_expired_value_whose_re_read_failed_is_read_again_soon_not_after_its_max_age(
-    monkeypatch,
+    monkeypatch, clock
 ):
     # given: a value well inside its max age, whose first re-read fails (the database
-    # blinked) and whose second succeeds; failed re-reads are tried again after 50 ms
-    monkeypatch.setattr(refresh, "FAILED_READ_RETRY_SECONDS", 0.05, raising=False)
+    # blinked) and whose second succeeds; failed re-reads are tried again after 5 s
+    monkeypatch.setattr(refresh, "FAILED_READ_RETRY_SECONDS", 5.0)
     outcomes = iter(["before the change", RuntimeError("database went away"), "after it"])
 
     def load() -> str:
@@ -121,40 +141,60 @@ def test_an_expired_value_whose_re_read_failed_is_read_again_soon_not_after_its_
 
     table = Refreshing(load, name="test")
     assert table.get(60) == "before the change"
+    clock[0] += 0.25
 
     # when: it is expired (a title was re-rated above a kids limit) and its re-read fails
     table.expire()
     assert table.get(60) == "before the change"
-    _wait_for(lambda: not table.refreshing)
+    _settled(table)
 
-    # then: what it holds is still known to be out of date, and is replaced at the next
+    # then: it is not tried again on every request before the retry is due ...
+    clock[0] += 4.75
+    assert table.get(60) == "before the change"
+    assert not table.refreshing
+    # ... and what it holds is still known to be out of date: it is replaced at the next
     # try, not served as fresh for its max age (five minutes for the catalogue arrays)
-    _wait_for(lambda: table.get(60) == "after it", timeout=2.0)
+    clock[0] += 0.25
+    assert table.get(60) == "before the change"  # the re-read runs behind this request
+    _settled(table)
+    assert table.get(60) == "after it"
 
 
-def test_re_reads_that_keep_failing_are_tried_less_and_less_often(monkeypatch):
-    # given: an expired value whose re-reads all fail, the first retry after 20 ms
-    monkeypatch.setattr(refresh, "FAILED_READ_RETRY_SECONDS", 0.02)
+@pytest.mark.parametrize(
+    ("max_age", "expected"),
+    [
+        pytest.param(600.0, [0, 1, 3, 7, 15], id="doubling"),
+        pytest.param(4.0, [0, 1, 3, 7, 11, 15, 19, 23, 27], id="capped-at-max-age"),
+    ],
+)
+def test_re_reads_that_keep_failing_are_tried_less_and_less_often(
+    monkeypatch, clock, max_age, expected
+):
+    # given: an expired value whose re-reads all fail, the first retry 1 s after a failure
+    monkeypatch.setattr(refresh, "FAILED_READ_RETRY_SECONDS", 1.0)
     reads = []
 
     def load() -> str:
-        reads.append(time.monotonic())
+        reads.append(clock[0])
         if len(reads) > 1:
             raise RuntimeError("the same bad row, every time")
         return "first"
 
     table = Refreshing(load, name="test")
-    table.get(60)
+    table.get(max_age)
+    clock[0] += 0.25
     table.expire()
+    expired_at = clock[0]
 
-    # when: requests keep coming for 0.6 s
-    deadline = time.monotonic() + 0.6
-    while time.monotonic() < deadline:
-        assert table.get(60) == "first"
-        time.sleep(0.005)
+    # when: requests keep coming, one every 250 ms, for 30 s
+    for _ in range(120):
+        assert table.get(max_age) == "first"
+        _settled(table)
+        clock[0] += 0.25
 
-    # then: retries after 20, 40, 80, 160, 320 ms (a read every 20 ms would be 30)
-    assert 2 <= len(reads) - 1 <= 7, len(reads) - 1
+    # then: retries after 1, 2, 4, 8 s ... (a read every 250 ms would be 120), each wait
+    # at most the max age
+    assert [at - expired_at for at in reads[1:]] == expected
 
 
 def test_an_expired_value_is_re_read_in_the_background_whatever_its_age():
