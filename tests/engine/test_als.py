@@ -3,9 +3,11 @@
 import io
 import warnings
 
+import implicit.utils
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import threadpoolctl
 from implicit.cpu.als import AlternatingLeastSquares
 
 from recommendations.engine.als import CollaborativeModel
@@ -45,10 +47,19 @@ def test_fitting_is_reproducible_with_a_random_state(communities, fitted_model):
     np.testing.assert_allclose(again.item_factors, fitted_model.item_factors, rtol=1e-5, atol=1e-6)
 
 
-def test_fitting_does_not_trigger_implicits_blas_warning(communities):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        CollaborativeModel(factors=4, iterations=2, random_state=1).fit(communities)
+def test_fitting_does_not_trigger_implicits_blas_warning(communities, monkeypatch):
+    # given: a multithreaded BLAS, as a process without OPENBLAS_NUM_THREADS=1 has (the
+    # test run sets it, so BLAS is single-threaded without the model's own limit), and
+    # implicit's check not yet made (it checks once per process; an earlier fit spent it)
+    monkeypatch.setattr(implicit.utils, "_checked_blas_config", False)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        assert {api["num_threads"] for api in threadpoolctl.threadpool_info()} - {1}
+
+        # when / then: fitting limits BLAS itself, so implicit finds nothing to warn about
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            CollaborativeModel(factors=4, iterations=2, random_state=1).fit(communities)
+    assert implicit.utils._checked_blas_config
 
 
 def test_fold_in_solves_the_same_system_as_implicits_recalculate_user(communities, fitted_model):
