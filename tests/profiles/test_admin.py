@@ -25,6 +25,7 @@ from profiles.services import (
     profile_change_locked,
     profile_create,
     profile_delete,
+    profile_pin_lock_lift,
 )
 from profiles.unlock import WrongPin, profile_unlock
 from tests.conftest import token_client
@@ -226,6 +227,26 @@ def test_support_sees_the_lock_and_lifts_it_and_the_right_pin_unlocks(staff, spe
     entry = LogEntry.objects.get(object_id=str(spent.pk), action_flag=CHANGE)
     assert entry.user.username == "staff"
     assert "wrong-PIN lock" in entry.get_change_message()
+
+
+def test_the_lock_is_shown_and_lifted_from_the_last_wrong_pin_not_the_first_refusal(
+    staff, pin_limits
+):
+    # given: a profile whose day's wrong PINs were just spent, each answered "wrong PIN",
+    # none refused yet (the ``spent`` profile's refused try counts one past the budget, so
+    # a lock read only from a count above the budget passed there and told support here
+    # "Not locked" while the household's right PIN was refused)
+    profile = profile_create(account=AccountFactory(), name="Teen", maturity_limit=13, pin="2468")
+    pin_limits.spend_the_day(profile)
+
+    # when / then: support sees the lock, and the lift reports when it would have ended
+    page = staff.get(change_url(profile)).content.decode()
+    assert "Locked until" in page
+    assert profile_pin_lock_lift(profile=profile) is not None
+    # and: a profile so spent is locked indeed (spent again, as the lift cleared it)
+    pin_limits.spend_the_day(profile)
+    with pytest.raises(Throttled):
+        profile_unlock(profile=profile, pin="2468")
 
 
 def test_after_the_lock_is_lifted_wrong_pins_count_again_from_zero(staff, spent):
