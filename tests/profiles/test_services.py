@@ -6,7 +6,13 @@ from django.db import IntegrityError, close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import MaturityLevel
-from profiles.models import KIDS_MATURITY_CAP, MAX_PROFILES_PER_ACCOUNT, Profile
+from profiles import services
+from profiles.models import (
+    KIDS_MATURITY_CAP,
+    MAX_PROFILES_PER_ACCOUNT,
+    NAME_TAKEN_MESSAGE,
+    Profile,
+)
 from profiles.services import profile_create, profile_delete, profile_update
 from recommendations.models import PageLog, ProfileTitleState, Signal
 from tests.factories import AccountFactory, TitleFactory
@@ -131,6 +137,50 @@ def test_racing_renames_to_one_name_rename_one_profile_and_name_the_field():
     refused = {"name": ["This account already has a profile with that name."]}
     assert sorted(outcomes, key=str) == ["renamed"] + [refused] * 3
     assert account.profiles.filter(name="Movie night").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_name_taken_between_validation_and_the_write_is_refused_naming_the_field(
+    monkeypatch,
+):
+    """The database's refusal, not only full_clean's, is a field error (never a 500).
+
+    Renames under the account's row lock never get here (the race test above: each is
+    validated after the last one's commit), so this takes a rename that does not take
+    the lock, committed on another connection just after this one validated.
+    """
+    # given: two profiles of one household, and a write by another connection that takes
+    # the name between this rename's validation and its write
+    account = AccountFactory()
+    asha = profile_create(account=account, name="Asha")
+    ravi = profile_create(account=account, name="Ravi")
+    validated = services._validated
+
+    def then_taken_meanwhile(profile: Profile) -> Profile:
+        checked = validated(profile)
+
+        def rename_elsewhere() -> None:
+            try:
+                Profile.objects.filter(pk=ravi.pk).update(name="movie night")
+            finally:
+                connection.close()
+
+        elsewhere = threading.Thread(target=rename_elsewhere)
+        elsewhere.start()
+        elsewhere.join(10)
+        assert not elsewhere.is_alive(), "the other connection's rename waited on this one"
+        return checked
+
+    monkeypatch.setattr(services, "_validated", then_taken_meanwhile)
+
+    # when
+    with pytest.raises(ValidationError) as refused:
+        profile_update(profile=asha, name="Movie night")
+
+    # then: refused on the name, as a clash found by validation is, and nothing written
+    assert refused.value.message_dict == {"name": [NAME_TAKEN_MESSAGE]}
+    assert Profile.objects.get(pk=asha.pk).name == "Asha"
+    assert Profile.objects.get(pk=ravi.pk).name == "movie night"
 
 
 def test_a_pin_of_non_ascii_digits_is_refused():
