@@ -13,7 +13,7 @@ from profiles.models import (
     NAME_TAKEN_MESSAGE,
     Profile,
 )
-from profiles.services import profile_create, profile_delete, profile_update
+from profiles.services import LIMIT_MESSAGE, profile_create, profile_delete, profile_update
 from recommendations.models import PageLog, ProfileTitleState, Signal
 from tests.factories import AccountFactory, TitleFactory
 from tests.test_admin_deletion import LOGS, _history
@@ -181,6 +181,45 @@ def test_a_name_taken_between_validation_and_the_write_is_refused_naming_the_fie
     assert refused.value.message_dict == {"name": [NAME_TAKEN_MESSAGE]}
     assert Profile.objects.get(pk=asha.pk).name == "Asha"
     assert Profile.objects.get(pk=ravi.pk).name == "movie night"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slot_taken_between_validation_and_the_write_is_refused_naming_the_limit(
+    monkeypatch,
+):
+    """As above, for the slot: the constraint a clash broke names the field, not a 500."""
+    # given: a household with four profiles, and a write by another connection that moves
+    # one of them into the free fifth slot between this creation's validation and its write
+    account = AccountFactory()
+    first = profile_create(account=account, name="P0")
+    for i in range(1, MAX_PROFILES_PER_ACCOUNT - 1):
+        profile_create(account=account, name=f"P{i}")
+    validated = services._validated
+
+    def then_taken_meanwhile(profile: Profile) -> Profile:
+        checked = validated(profile)
+
+        def move_elsewhere() -> None:
+            try:
+                Profile.objects.filter(pk=first.pk).update(slot=MAX_PROFILES_PER_ACCOUNT)
+            finally:
+                connection.close()
+
+        elsewhere = threading.Thread(target=move_elsewhere)
+        elsewhere.start()
+        elsewhere.join(10)
+        assert not elsewhere.is_alive(), "the other connection's write waited on this one"
+        return checked
+
+    monkeypatch.setattr(services, "_validated", then_taken_meanwhile)
+
+    # when
+    with pytest.raises(ValidationError) as refused:
+        profile_create(account=account, name="Late")
+
+    # then: refused on the household's limit, as a full household is, and nothing written
+    assert refused.value.message_dict == {"account": [LIMIT_MESSAGE]}
+    assert not Profile.objects.filter(account=account, name="Late").exists()
 
 
 def test_a_pin_of_non_ascii_digits_is_refused():
