@@ -324,6 +324,33 @@ def test_a_form_body_naming_a_field_twice_changes_nothing(api_client, profile):
     assert profile.name == "Asha"
 
 
+def test_a_form_body_naming_an_unknown_field_changes_nothing(api_client, profile):
+    # A form post (the browsable API's) is refused an unknown field as a JSON body is.
+    response = api_client.patch(
+        f"/api/v1/profiles/{profile.pk}/",
+        "name=Ravi&nickname=R",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == {"nickname": ["Unknown field."]}
+    profile.refresh_from_db()
+    assert profile.name == "Asha"
+
+
+def test_a_form_body_may_carry_djangos_csrf_token_beside_its_fields(api_client, profile):
+    # The browsable API's form sends the token with the fields; it is not an unknown field.
+    response = api_client.patch(
+        f"/api/v1/profiles/{profile.pk}/",
+        "csrfmiddlewaretoken=abc&name=Ravi",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 200, response.content
+    profile.refresh_from_db()
+    assert profile.name == "Ravi"
+
+
 def test_a_form_body_may_repeat_a_list_field(api_client, profile):
     LanguageFactory(code="ta", name="Tamil", native_name="Tamil")
     LanguageFactory(code="hi", name="Hindi", native_name="Hindi")
