@@ -197,6 +197,74 @@ def test_re_reads_that_keep_failing_are_tried_less_and_less_often(
     assert [at - expired_at for at in reads[1:]] == expected
 
 
+def test_a_successful_re_read_starts_the_back_off_afresh(monkeypatch, clock):
+    # given: an expired value whose re-read failed once, then succeeded (retry after 1 s)
+    monkeypatch.setattr(refresh, "FAILED_READ_RETRY_SECONDS", 1.0)
+    outcomes = iter(["first", RuntimeError("blink"), "second", RuntimeError("blink"), "third"])
+    reads = []
+
+    def load() -> str:
+        reads.append(clock[0])
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def ask() -> str:
+        value = table.get(600)
+        _settled(table)
+        return value
+
+    table = Refreshing(load, name="test")
+    table.get(600)
+    clock[0] += 0.25
+    table.expire()
+    ask()  # fails
+    clock[0] += 1.0
+    ask()  # the retry, which succeeds
+    assert ask() == "second"
+
+    # when: it is expired again, and its re-read fails again
+    clock[0] += 0.25
+    table.expire()
+    ask()
+    failed_at = clock[0]
+
+    # then: the retry is 1 s after, as after a first failure, not 2 s (a second in a row)
+    clock[0] += 1.0
+    ask()
+    assert ask() == "third"
+    assert reads[-1] - failed_at == 1.0
+
+
+def test_a_background_read_does_not_replace_a_newer_synchronous_one(clock):
+    # given: a stale value whose background re-read reads the old rows and is slow
+    release = threading.Event()
+    outcomes = iter(["first", "read before the change", "read after the change"])
+
+    def load() -> str:
+        outcome = next(outcomes)
+        if outcome == "read before the change":
+            release.wait(5)
+        return outcome
+
+    table = Refreshing(load, name="test")
+    assert table.get(0.05) == "first"
+    clock[0] += 0.06
+    assert table.get(0.05) == "first"  # starts the slow background read
+    _wait_for(lambda: table.refreshing)
+
+    # when: a model version loaded after it asks for tables at least as new as itself,
+    # then the slow read finishes
+    clock[0] += 0.01
+    assert table.get(60, not_before=clock[0]) == "read after the change"
+    release.set()
+    _settled(table)
+
+    # then: the newer read stays
+    assert table.get(60) == "read after the change"
+
+
 def test_an_expired_value_is_re_read_in_the_background_whatever_its_age():
     # given: a value well inside its max age, whose re-reads wait to be released
     table, reads, release = _slow_rereads()
