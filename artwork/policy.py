@@ -7,9 +7,10 @@ stored weight; serving maps today's genres and themes onto the policy's basis
 (a slug the policy has never seen contributes nothing until the next full
 refit, while the variant's own term still learns).
 
-Files go through Django storage like the recommendation models' artefacts,
-written whole before the :class:`~artwork.models.ArtworkPolicy` row that names
-them exists, and loaded with ``allow_pickle=False``.
+Files go through the recommendation models' artefact storage (``storages["artefacts"]``,
+never the public artwork's), written whole before the
+:class:`~artwork.models.ArtworkPolicy` row that names them exists, and loaded with
+``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import storages
 
 from recommendations.engine.artwork_bandit import ArtworkBandit, context_size
+from recommendations.serving.artefacts import artefact_storage
 
 POLICY_ROOT = "artwork-policies"
 
@@ -62,14 +63,14 @@ def policy_write(params: PolicyParams) -> str:
         themes=np.array(params.themes, dtype=np.str_),
     )
     path = f"{POLICY_ROOT}/{uuid.uuid4().hex}.npz"
-    stored = storages["default"].save(path, ContentFile(buffer.getvalue()))
+    stored = artefact_storage().save(path, ContentFile(buffer.getvalue()))
     if stored != path:
         raise RuntimeError(f"storage wrote {stored!r} instead of {path!r}")
     return stored
 
 
 def policy_read(path: str) -> PolicyParams:
-    with storages["default"].open(path, "rb") as handle:
+    with artefact_storage().open(path, "rb") as handle:
         data = np.load(io.BytesIO(handle.read()), allow_pickle=False)
         return PolicyParams(
             bandit=ArtworkBandit.load(data["bandit"].tobytes()),
@@ -79,6 +80,6 @@ def policy_read(path: str) -> PolicyParams:
 
 
 def policy_delete(path: str) -> None:
-    storage = storages["default"]
+    storage = artefact_storage()
     if path and storage.exists(path):
         storage.delete(path)

@@ -263,3 +263,73 @@ def cors_allowed_origins(env: Env) -> list[str]:
                 "cross-origin access."
             )
     return origins
+
+
+#: Django's own storage: the default of both aliases, ``MEDIA_ROOT`` as its location.
+FILE_SYSTEM_STORAGE = "django.core.files.storage.FileSystemStorage"
+
+#: The storage aliases the environment configures, with the prefix of their variables:
+#: ``default`` holds artwork images (public: served at ``MEDIA_URL``), ``artefacts`` the
+#: model versions' and artwork policies' ``.npz`` files (private: nothing serves them).
+STORAGE_ALIASES = {"default": "STORAGE_DEFAULT", "artefacts": "STORAGE_ARTEFACTS"}
+
+
+def storages(env: Env) -> dict[str, dict[str, Any]]:
+    """``STORAGES``' ``default`` and ``artefacts`` aliases from ``STORAGE_<ALIAS>_BACKEND``
+    and ``STORAGE_<ALIAS>_OPTIONS`` (a JSON object), checked where they are read.
+
+    Unset, both are Django's file system storage at ``MEDIA_ROOT`` with no options, as the
+    one storage was before the two were told apart: artefact keys (``models/42``) resolve
+    to the same files. Django imports a backend only when it is first used, and a
+    misspelt one (or django-storages not installed) failed a retrain after its fit, or the
+    first homepage, with an ImportError naming no variable; options that are not an
+    object failed in the backend's constructor the same way. The backend's module is
+    looked up without importing it (an importer may read settings not loaded yet).
+
+    The artefacts must not be where the artwork is served from: one non-filesystem
+    backend with the same options for both would put the models in the public bucket.
+    """
+    configured: dict[str, dict[str, Any]] = {}
+    for alias, prefix in STORAGE_ALIASES.items():
+        name = f"{prefix}_BACKEND"
+        # Blank is unset, as compose passes a variable the deployer left out (${NAME:-}).
+        backend = env.str(name, default="").strip() or FILE_SYSTEM_STORAGE
+        module, _, attribute = backend.rpartition(".")
+        if not (module and attribute.isidentifier() and _module_exists(module)):
+            raise invalid(
+                name,
+                backend,
+                "the dotted path of an installed storage class (for an S3 bucket, "
+                "storages.backends.s3.S3Storage, after pip install 'django-storages[s3]')",
+                default=FILE_SYSTEM_STORAGE,
+            )
+        name = f"{prefix}_OPTIONS"
+        written = env.str(name, default="").strip() or "{}"
+        try:
+            options = json.loads(written)
+        except ValueError:
+            options = None
+        if not isinstance(options, dict):
+            # Not shown: the options may hold a key (access_key, secret_key).
+            raise ImproperlyConfigured(
+                f"{name} is not a JSON object of the storage backend's options "
+                '({"bucket_name": "tonight-models"}, for instance). Correct it in the '
+                "environment, or unset it for none."
+            )
+        configured[alias] = {"BACKEND": backend, **({"OPTIONS": options} if options else {})}
+    default, artefacts = configured["default"], configured["artefacts"]
+    if default == artefacts and default["BACKEND"] != FILE_SYSTEM_STORAGE:
+        raise ImproperlyConfigured(
+            "STORAGE_ARTEFACTS_BACKEND and STORAGE_ARTEFACTS_OPTIONS name the same storage "
+            "as STORAGE_DEFAULT_BACKEND and STORAGE_DEFAULT_OPTIONS, whose artwork is public: "
+            "the model files would be downloadable with it. Give the artefacts a private "
+            "bucket of their own in the environment."
+        )
+    return configured
+
+
+def _module_exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False

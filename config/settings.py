@@ -23,6 +23,7 @@ from config.environment import (
     invalid,
     log_level,
     read_dotenv,
+    storages,
     throttle_rate,
 )
 
@@ -328,8 +329,12 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # gunicorn serves the admin's and the staff pages' static files through WhiteNoise;
 # in development it finds them in the apps without a collectstatic step.
 WHITENOISE_USE_FINDERS = DEBUG
+# "default" holds the artwork images, public at MEDIA_URL; "artefacts" the model versions'
+# and artwork policies' files, which nothing serves (recommendations.serving.artefacts). Both
+# are the file system under MEDIA_ROOT unless STORAGE_DEFAULT_* / STORAGE_ARTEFACTS_* say
+# otherwise (README, Deploying: shared storage for several hosts).
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    **storages(env),
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -339,8 +344,9 @@ STORAGES = {
 MEDIA_URL = env.str("MEDIA_URL", default="/media/")
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # The demo and small deployments serve the artwork images from this process (only
-# MEDIA_ROOT/artwork/: model and policy artefacts share MEDIA_ROOT and must never be
-# downloadable); a CDN or object store in front of it takes over in production. Off
+# MEDIA_ROOT/artwork/: the "artefacts" storage is MEDIA_ROOT too unless configured, and
+# its files must never be downloadable); a CDN or bucket in front of it takes over in
+# production. Off
 # unless DEBUG or asked for (docker-compose.yml asks).
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 
@@ -554,7 +560,7 @@ TONIGHT = {
     "CANDIDATE_POOL_SIZE": env.int("TONIGHT_CANDIDATE_POOL_SIZE", default=500),
     # Signals older than this are not read by a retrain (their decayed weight is negligible).
     "TRAINING_WINDOW_DAYS": env.int("TONIGHT_TRAINING_WINDOW_DAYS", default=365),
-    # Storage directory (under MEDIA_ROOT with the default storage) of model artefacts.
+    # Folder of model artefacts in the "artefacts" storage (MEDIA_ROOT's by default).
     "MODEL_ARTEFACT_ROOT": env.str("TONIGHT_MODEL_ARTEFACT_ROOT", default="models"),
     # How often a serving process asks which model version is active (0: every request).
     "MODEL_VERSION_CHECK_SECONDS": env.float("TONIGHT_MODEL_VERSION_CHECK_SECONDS", default=2.0),

@@ -303,14 +303,16 @@ def test_media_are_served_by_default_only_in_debug(monkeypatch) -> None:
 
 @pytest.fixture
 def stored_media() -> SimpleNamespace:
-    """A model version's artefact, an artwork policy, and an uploaded artwork image."""
-    storage = storages["default"]
+    """A model version's artefact, an artwork policy, and an uploaded artwork image, each
+    where the default settings store it (the artefacts' own storage is MEDIA_ROOT too)."""
+    storage, private = storages["default"], storages["artefacts"]
     image = storage.save(
         artwork_upload_to(SimpleNamespace(title_id=5), "poster.png"), ContentFile(b"\x89PNG art")
     )
+    assert Path(private.path("models")) == Path(storage.path("models"))
     return SimpleNamespace(
-        model="/media/" + storage.save("models/7/index.npz", ContentFile(b"PK model")),
-        policy="/media/" + storage.save("artwork-policies/p.npz", ContentFile(b"PK policy")),
+        model="/media/" + private.save("models/7/index.npz", ContentFile(b"PK model")),
+        policy="/media/" + private.save("artwork-policies/p.npz", ContentFile(b"PK policy")),
         image_url=storage.url(image),
     )
 

@@ -1,8 +1,11 @@
 """Model artefacts in Django storage: one directory per model version, ``.npz`` files only.
 
-Writing goes through ``storages["default"]`` (the filesystem under
-``MEDIA_ROOT`` by default; an object store in production), so web nodes and
-workers on other machines read the same files. Every file is written by an
+Every read, write and delete goes through ``storages["artefacts"]``
+(:data:`ARTEFACT_STORAGE`), apart from the public artwork's ``default``. Unless the
+environment configures it (``STORAGE_ARTEFACTS_BACKEND``, ``STORAGE_ARTEFACTS_OPTIONS``:
+``config.environment.storages``) it is the file system under ``MEDIA_ROOT``, one host's:
+web nodes and workers on several machines read the same files only once it names shared
+storage, a private bucket for instance (README, Deploying). Every file is written by an
 engine estimator's ``save`` into memory first and stored whole; the version row
 becomes ``ready`` only after all of them are stored, so a reader never meets a
 half-written version. Loading uses ``allow_pickle=False`` (the engine's
@@ -29,8 +32,14 @@ ARTEFACT_NAMES = (INDEX, ALS, CONTENT, POPULARITY, RANKER)
 ROW_RANKER = "row_ranker.npz"
 
 
+#: The ``STORAGES`` alias of model and artwork policy artefacts: never the public
+#: ``default``, whose files a bucket or CDN may serve to anyone.
+ARTEFACT_STORAGE = "artefacts"
+
+
 def artefact_storage() -> Storage:
-    return storages["default"]
+    """The storage artefacts live in, looked up per call so a settings change is seen."""
+    return storages[ARTEFACT_STORAGE]
 
 
 def artefact_key(version_id: int) -> str:
@@ -66,7 +75,7 @@ def artefact_delete(key: str) -> None:
     """Remove a version's artefacts (a failed version's leftovers, a flushed demo's versions).
 
     The row ranker too, and the directory once empty (on a filesystem storage): what a
-    deleted version leaves in ``MEDIA_ROOT`` is nobody's, and nothing else removes it.
+    deleted version leaves in storage is nobody's, and nothing else removes it.
     """
     storage = artefact_storage()
     for name in (*ARTEFACT_NAMES, ROW_RANKER):

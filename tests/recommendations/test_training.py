@@ -7,6 +7,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from io import StringIO
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from recommendations.management.interrupts import Terminated
 from recommendations.models import ModelVersion, Signal, TrainingRun
 from recommendations.selectors import training as data
 from recommendations.services import training as training_service
+from recommendations.services.model_versions import model_versions_delete
 from recommendations.services.retraining import training_runs_reap
 from recommendations.services.signals import signal_batch_record
 from recommendations.services.training import (
@@ -31,6 +33,7 @@ from recommendations.services.training import (
     model_version_activate,
 )
 from recommendations.serving import artefacts
+from recommendations.serving.bundle import ServingBundle
 from recommendations.serving.cache import model_cache
 from recommendations.signal_events import SignalEvent
 from tests.factories import (
@@ -616,3 +619,42 @@ def test_the_serving_genre_affinity_is_the_engines_for_the_current_bucket():
     for bucket in range(6):
         got = bucket_genre_affinity(genre_rows=table[played], in_bucket=buckets == bucket)
         assert got == pytest.approx(expected[bucket], abs=1e-6)
+
+
+def test_artefacts_are_stored_loaded_and_deleted_in_their_own_storage(
+    world, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    # given: the artefacts alias pointed somewhere else than the public artwork's MEDIA_ROOT
+    # (a private bucket in production); MEDIA_ROOT empty (the module world's holds the files
+    # of this module's other tests)
+    settings.MEDIA_ROOT = tmp_path / "media"
+    private = tmp_path / "private-artefacts"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "artefacts": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(private)},
+        },
+    }
+
+    # when: a version trains, then another replaces it
+    first = model_train(region_code=world.region.code)
+
+    # then: its files are there, under their usual key, and nothing is under MEDIA_ROOT
+    assert {p.name for p in (private / first.artefact_key).iterdir()} >= set(
+        artefacts.ARTEFACT_NAMES
+    )
+    assert not (Path(settings.MEDIA_ROOT) / first.artefact_key).exists()
+    # and: serving loads it from there (the same key, the other storage)
+    bundle = ServingBundle.load(version_id=first.pk, artefact_key=first.artefact_key)
+    assert bundle.n_titles == 12
+
+    # when: it is retired by the next version and deleted
+    second = model_train(region_code=world.region.code)
+    with django_capture_on_commit_callbacks(execute=True):
+        model_versions_delete(versions=ModelVersion.objects.filter(pk=first.pk))
+
+    # then: its files went from the artefacts storage; the serving version's stay
+    assert not (private / first.artefact_key).exists()
+    assert (private / second.artefact_key / artefacts.INDEX).is_file()
+    assert not (Path(settings.MEDIA_ROOT) / "models").exists()
