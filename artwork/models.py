@@ -57,8 +57,10 @@ class ArtworkVariant(models.Model):
     for_mobile = models.BooleanField("mobile", default=True, db_index=True)
     for_tablet = models.BooleanField("tablet", default=True, db_index=True)
     for_web = models.BooleanField("web", default=True, db_index=True)
+    # ``db_default``: the release still serving while ``migrate`` runs inserts variants too.
     renditions_made = models.BooleanField(
         default=False,
+        db_default=False,
         editable=False,
         help_text="Whether every device class's smaller copy of the image is stored "
         "(artwork.renditions); until then every device class is sent the image itself.",

@@ -235,7 +235,10 @@ def test_staff_who_may_change_households_cannot_link_themselves_into_one_through
     user.user_permissions.add(
         *Permission.objects.filter(
             content_type__app_label="accounts", codename__in=["view_account", "change_account"]
-        )
+        ),
+        # Viewing users too: without it admin shows no members field to change (README,
+        # "What staff permissions show").
+        Permission.objects.get(content_type__app_label="auth", codename="view_user"),
     )
     client = _signed_in(user)
     url = f"/admin/accounts/account/{household.pk}/change/"

@@ -162,7 +162,11 @@ def test_unlocking_and_locking_a_profile_answer_as_documented(account, profile, 
     # given: a PIN-protected profile that may be sent one wrong PIN a day
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"pin_unlock": "5/min", "pin_unlock_day": "1/day"},
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "pin_unlock": "5/min",
+            "pin_unlock_day": "1/day",
+        },
     }
     client = token_client(account)
     profile.set_pin("1234")

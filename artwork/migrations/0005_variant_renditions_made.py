@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='artworkvariant',
             name='renditions_made',
-            field=models.BooleanField(default=False, editable=False, help_text="Whether every device class's smaller copy of the image is stored (artwork.renditions); until then every device class is sent the image itself."),
+            field=models.BooleanField(default=False, db_default=False, editable=False, help_text="Whether every device class's smaller copy of the image is stored (artwork.renditions); until then every device class is sent the image itself."),
         ),
     ]

@@ -44,7 +44,11 @@ def pin_limits(settings, monkeypatch) -> Iterator[PinLimits]:
     """
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"pin_unlock": "5/min", "pin_unlock_day": f"{DAILY_CAP}/day"},
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "pin_unlock": "5/min",
+            "pin_unlock_day": f"{DAILY_CAP}/day",
+        },
     }
     now = time.time()
     monkeypatch.setattr(PinFailureThrottle, "timer", lambda self: now)

@@ -349,7 +349,11 @@ def test_a_daily_cap_outlasts_the_short_window(api_client, locked, settings, mon
     # given: 2 a minute, 3 a day, on a clock the test moves
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"pin_unlock": "2/min", "pin_unlock_day": "3/day"},
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "pin_unlock": "2/min",
+            "pin_unlock_day": "3/day",
+        },
     }
     day_start = 86_400 * 20_000
     minutes = [day_start + 60.0 * m for m in (1, 2, 3)]
@@ -384,7 +388,11 @@ def test_once_the_days_cap_is_spent_every_refusal_says_to_wait_for_the_next_day(
     # given: 5 a minute, 6 a day, and the day's six spent by the second minute
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"pin_unlock": "5/min", "pin_unlock_day": "6/day"},
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "pin_unlock": "5/min",
+            "pin_unlock_day": "6/day",
+        },
     }
     day_start = 86_400 * 20_001
     minutes = [day_start + 3600.0 + 60.0 * m for m in (0, 1)]
@@ -420,7 +428,11 @@ def test_a_short_rate_as_long_as_the_daily_cap_counts_each_wrong_pin_once(
     # two windows of the same length, which must still be two counts
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"pin_unlock": "3/day", "pin_unlock_day": "10/day"},
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "pin_unlock": "3/day",
+            "pin_unlock_day": "10/day",
+        },
     }
     clock = [86_400 * 20_002 + 3600.0]
     monkeypatch.setattr(PinFailureThrottle, "timer", lambda self: clock[0])

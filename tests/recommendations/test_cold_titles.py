@@ -115,7 +115,9 @@ def test_a_title_added_after_training_that_a_profile_started_is_continued(world)
 
     # then: the homepage resumes it, as /continue-watching/ does
     assert rows["continue_watching"][0] == film.pk
-    listed = token_client(asha.account).get(f"/api/v1/profiles/{asha.pk}/continue-watching/")
+    listed = token_client(asha.account).get(
+        f"/api/v1/profiles/{asha.pk}/continue-watching/?device=tv"
+    )
     assert [item["title_id"] for item in listed.json()["results"]] == [film.pk]
 
 
