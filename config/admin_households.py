@@ -115,18 +115,30 @@ def households_named(**shown: MakeShown) -> Callable[[type[AdminClass]], type[Ad
     """
 
     def decorate(admin_class: type[AdminClass]) -> type[AdminClass]:
-        return type(
-            admin_class.__name__,
-            (HouseholdNamesAdminMixin, admin_class),
-            {
-                "households_shown": shown,
-                "__module__": admin_class.__module__,
-                "__qualname__": admin_class.__qualname__,
-                "__doc__": admin_class.__doc__,
-            },
-        )
+        return admin_mixed_in(admin_class, HouseholdNamesAdminMixin, households_shown=shown)
 
     return decorate
+
+
+def admin_mixed_in(
+    admin_class: type[AdminClass], mixin: type, **attributes: Any
+) -> type[AdminClass]:
+    """``admin_class`` with ``mixin`` first and ``attributes`` set, under its own name.
+
+    First, so that the mixin wraps the admin's own ``get_fieldsets`` and friends; under
+    the class's name, module and docstring, so that admin's pages, checks and error
+    messages name the class that was written.
+    """
+    return type(
+        admin_class.__name__,
+        (mixin, admin_class),
+        {
+            **attributes,
+            "__module__": admin_class.__module__,
+            "__qualname__": admin_class.__qualname__,
+            "__doc__": admin_class.__doc__,
+        },
+    )
 
 
 class HouseholdNamesAdminMixin:

@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Model
 from django.http import HttpRequest
 
+from config.admin_households import admin_mixed_in
 from config.permissions import may_view
 
 Shown = Callable[[Model], str]
@@ -76,16 +77,7 @@ def usernames_by_id(**shown: Shown) -> Callable[[type[AdminClass]], type[AdminCl
     """
 
     def decorate(admin_class: type[AdminClass]) -> type[AdminClass]:
-        return type(
-            admin_class.__name__,
-            (UsernamesAdminMixin, admin_class),
-            {
-                "usernames_shown": shown,
-                "__module__": admin_class.__module__,
-                "__qualname__": admin_class.__qualname__,
-                "__doc__": admin_class.__doc__,
-            },
-        )
+        return admin_mixed_in(admin_class, UsernamesAdminMixin, usernames_shown=shown)
 
     return decorate
 
