@@ -1,8 +1,10 @@
 """Root fixtures: every test runs on PostgreSQL and Redis, uploads in a throw-away folder."""
 
 import math
+import signal
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -31,6 +33,30 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Within a module, tests that use its module world run last (tests/module_world.py)."""
     module_worlds_last(items)
+
+
+@pytest.fixture(autouse=True)
+def _sigint_kept(request) -> Iterator[None]:
+    """A test that leaves Ctrl-C blocked or its handler changed has it put back, and is named.
+
+    Children keep a blocked (or ignored) SIGINT across exec: in the whole suite every
+    command the interrupt tests stopped with Ctrl-C waited out their 60 s instead (their
+    children now unblock it themselves), after something left the worker with it blocked.
+    """
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    changed = []
+    if signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        changed.append("blocked")
+    if signal.getsignal(signal.SIGINT) != before:
+        signal.signal(signal.SIGINT, before)
+        changed.append("its handler changed")
+    if changed:
+        warnings.warn(
+            f"{request.node.nodeid} left SIGINT {' and '.join(changed)}; put back",
+            stacklevel=1,
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -88,8 +88,21 @@ def manage(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path]:
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=errors,
+            preexec_fn=_ctrl_c_as_in_a_shell,
         )
     return process, stderr
+
+
+def _ctrl_c_as_in_a_shell() -> None:
+    """Ctrl-C delivered to the child and acted on by default, as a shell starts a command.
+
+    A process keeps its blocked signals across exec (and ignored ones: Python then installs
+    no KeyboardInterrupt): in the whole suite, something earlier leaves the worker process
+    with SIGINT blocked (tests/conftest.py, ``_sigint_kept``, names the test), and every
+    command here sent Ctrl-C while it waited on a lock waited out the test's 60 s instead.
+    """
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stopped(process: subprocess.Popen, signum: int) -> int:
