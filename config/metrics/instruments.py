@@ -33,6 +33,9 @@ from recommendations.models import SignalKind
 _MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _MULTIPROCESS_DIR:
     os.makedirs(_MULTIPROCESS_DIR, exist_ok=True)
+#: Whether values are written to the folder (prometheus_client reads the same variable, once,
+#: when it is first imported, which is why it must be set before the process starts).
+MULTIPROCESS = bool(_MULTIPROCESS_DIR)
 
 from prometheus_client import Counter, Histogram, disable_created_metrics  # noqa: E402
 

@@ -16,12 +16,12 @@ from time import perf_counter
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseNotFound
-from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, REGISTRY, generate_latest, values
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, REGISTRY, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from config.metrics.collector import TonightCollector
-from config.metrics.instruments import request_observe
+from config.metrics.instruments import MULTIPROCESS, request_observe
 
 METRICS_PATH = "/metrics"
 
@@ -89,6 +89,5 @@ def scrape() -> bytes:
     own registry would be one worker's share, so it is not read. The mode is the one
     prometheus_client chose when it was imported (``config.metrics.instruments``).
     """
-    multiprocess = values.ValueClass._multiprocess
-    counts = MultiProcessCollector(None) if multiprocess else REGISTRY
+    counts = MultiProcessCollector(None) if MULTIPROCESS else REGISTRY
     return generate_latest(_Scrape(counts, TonightCollector()))
